@@ -370,38 +370,38 @@ FAULT_SITES = (
     "tcg.envspec:979:21: push onto a full list (capacity 20)",
     "tcg.envspec:1018:32: index {a} is past the end of a list of length {b}",
     "tcg.envspec:1019:9: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1913:5: push onto a full list (capacity 20)",
-    "tcg.envspec:1916:13: push onto a full list (capacity 20)",
-    "tcg.envspec:2127:28: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2137:17: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2139:13: push onto a full list (capacity 10)",
-    "tcg.envspec:2142:13: push onto a full list (capacity 10)",
-    "tcg.envspec:2145:13: push onto a full list (capacity 20)",
-    "tcg.envspec:2193:18: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2194:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2227:13: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2228:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2229:5: push onto a full list (capacity 20)",
-    "tcg.envspec:2158:23: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2159:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2166:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2167:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2183:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2184:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2189:79: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2224:69: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2225:52: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2353:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2353:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2354:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2354:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1915:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1918:13: push onto a full list (capacity 20)",
+    "tcg.envspec:2129:28: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2139:17: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2141:13: push onto a full list (capacity 10)",
+    "tcg.envspec:2144:13: push onto a full list (capacity 10)",
+    "tcg.envspec:2147:13: push onto a full list (capacity 20)",
+    "tcg.envspec:2195:18: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2196:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2229:13: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2230:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2231:5: push onto a full list (capacity 20)",
+    "tcg.envspec:2160:23: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2161:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2168:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2169:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2185:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2186:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2191:79: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2226:69: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2227:52: index {a} is past the end of a list of length {b}",
     "tcg.envspec:2355:38: index {a} is past the end of a list of length {b}",
     "tcg.envspec:2355:88: index {a} is past the end of a list of length {b}",
     "tcg.envspec:2356:38: index {a} is past the end of a list of length {b}",
     "tcg.envspec:2356:88: index {a} is past the end of a list of length {b}",
     "tcg.envspec:2357:38: index {a} is past the end of a list of length {b}",
     "tcg.envspec:2357:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2115:13: push onto a full list (capacity 20)",
+    "tcg.envspec:2358:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2358:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2359:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2359:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2117:13: push onto a full list (capacity 20)",
 )
 
 # ---- constants
@@ -2914,7 +2914,7 @@ def p_copy_attack(st, v_p):
 
 
 def p_put_in_play(st, v_p, v_s, v_c):
-    """proc `put_in_play` (tcg.envspec:1887)"""
+    """proc `put_in_play` (tcg.envspec:1889)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "c": _cast(v_c, jnp.int16)}
     _a776 = lv["c"]
@@ -2935,7 +2935,7 @@ def p_put_in_play(st, v_p, v_s, v_c):
 
 
 def p_clear_conditions(st, v_p):
-    """proc `clear_conditions` (tcg.envspec:1898)"""
+    """proc `clear_conditions` (tcg.envspec:1900)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     _a784 = False
@@ -2962,7 +2962,7 @@ def p_clear_conditions(st, v_p):
 
 
 def p_clear_slot(st, v_p, v_s):
-    """proc `clear_slot` (tcg.envspec:1912)"""
+    """proc `clear_slot` (tcg.envspec:1914)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     _f794 = _get(st["discard"], _i32(lv["p"]))["len"]
@@ -3010,7 +3010,7 @@ def p_clear_slot(st, v_p, v_s):
 
 
 def p_swap_slots(st, v_p, v_a, v_b):
-    """proc `swap_slots` (tcg.envspec:1929)"""
+    """proc `swap_slots` (tcg.envspec:1931)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "a": _cast(v_a, jnp.int8), "b": _cast(v_b, jnp.int8)}
     lv["c"] = _cast(st["card"][_i32(lv["p"])][_i32(lv["a"])], jnp.int16)
@@ -3068,7 +3068,7 @@ def p_swap_slots(st, v_p, v_a, v_b):
 
 
 def p_knock_outs(st):
-    """proc `knock_outs` (tcg.envspec:1965)"""
+    """proc `knock_outs` (tcg.envspec:1967)"""
     st = dict(st)
     lv = {}
     lv["q"] = jnp.int32(0)
@@ -3178,7 +3178,7 @@ def p_knock_outs(st):
 
 
 def p_random_zone_energy(st, v_p):
-    """proc `random_zone_energy` (tcg.envspec:1988)"""
+    """proc `random_zone_energy` (tcg.envspec:1990)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["n"] = _cast(jnp.sum(jax.vmap(lambda i869, _h870: _i32(_h870))(jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(st["decks"][_i32(lv["p"])])]), dtype=jnp.int32), jnp.int8)
@@ -3190,7 +3190,7 @@ def p_random_zone_energy(st, v_p):
 
 
 def p_begin_turn(st, v_p):
-    """proc `begin_turn` (tcg.envspec:1995)"""
+    """proc `begin_turn` (tcg.envspec:1997)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     _c873 = (_i32(st["turn"]) >= 50)
@@ -3248,7 +3248,7 @@ def p_begin_turn(st, v_p):
 
 
 def p_continue_game(st, v_next, v_resume):
-    """proc `continue_game` (tcg.envspec:2022)"""
+    """proc `continue_game` (tcg.envspec:2024)"""
     st = dict(st)
     lv = {"next": _cast(v_next, jnp.int8), "resume": _cast(v_resume, jnp.bool_)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_continue_game"]) == 0), jnp.bool_)
@@ -3317,7 +3317,7 @@ def p_continue_game(st, v_next, v_resume):
 
 
 def p_active_abilities(st):
-    """proc `active_abilities` (tcg.envspec:2044)"""
+    """proc `active_abilities` (tcg.envspec:2046)"""
     st = dict(st)
     lv = {}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_active_abilities"]) == 0), jnp.bool_)
@@ -3386,7 +3386,7 @@ def p_active_abilities(st):
 
 
 def p_checkup(st, v_p):
-    """proc `checkup` (tcg.envspec:2056)"""
+    """proc `checkup` (tcg.envspec:2058)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["k"] = jnp.int32(0)
@@ -3492,7 +3492,7 @@ def p_checkup(st, v_p):
 
 
 def p_finish_turn(st):
-    """proc `finish_turn` (tcg.envspec:2083)"""
+    """proc `finish_turn` (tcg.envspec:2085)"""
     st = dict(st)
     lv = {}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_finish_turn"]) == 0), jnp.bool_)
@@ -3645,7 +3645,7 @@ def p_finish_turn(st):
 
 
 def p_deal(st, v_p):
-    """proc `deal` (tcg.envspec:2126)"""
+    """proc `deal` (tcg.envspec:2128)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["b"] = _cast(jnp.sum(jax.vmap(lambda i1082: jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i1082])] == 0), (_K3[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i1082])] == 0)))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
@@ -3703,7 +3703,7 @@ def p_deal(st, v_p):
 
 
 def p_attack_texts(st, v_p, v_a):
-    """proc `attack_texts` (tcg.envspec:2273)"""
+    """proc `attack_texts` (tcg.envspec:2275)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "a": _cast(v_a, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_texts"]) == 0), jnp.bool_)
@@ -6351,7 +6351,7 @@ def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
 
 
 def p__envc_run_setup_done(st):
-    """proc `_envc_run_setup_done` (tcg.envspec:2170)"""
+    """proc `_envc_run_setup_done` (tcg.envspec:2172)"""
     st = dict(st)
     lv = {}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_setup_done"]) == 0), jnp.bool_)
@@ -6401,7 +6401,7 @@ def p__envc_run_setup_done(st):
 
 
 def p__envc_run_evolve(st, v_h, v_s):
-    """proc `_envc_run_evolve` (tcg.envspec:2188)"""
+    """proc `_envc_run_evolve` (tcg.envspec:2190)"""
     st = dict(st)
     lv = {"h": _cast(v_h, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_evolve"]) == 0), jnp.bool_)
@@ -6470,7 +6470,7 @@ def p__envc_run_evolve(st, v_h, v_s):
 
 
 def p__envc_run_attach(st, v_s):
-    """proc `_envc_run_attach` (tcg.envspec:2204)"""
+    """proc `_envc_run_attach` (tcg.envspec:2206)"""
     st = dict(st)
     lv = {"s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_attach"]) == 0), jnp.bool_)
@@ -6578,7 +6578,7 @@ def p__envc_run_attach(st, v_s):
 
 
 def p__envc_run_play_trainer(st, v_h, v_target):
-    """proc `_envc_run_play_trainer` (tcg.envspec:2223)"""
+    """proc `_envc_run_play_trainer` (tcg.envspec:2225)"""
     st = dict(st)
     lv = {"h": _cast(v_h, jnp.int8), "target": _cast(v_target, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_play_trainer"]) == 0), jnp.bool_)
@@ -6696,7 +6696,7 @@ def p__envc_run_play_trainer(st, v_h, v_target):
 
 
 def p__envc_run_use_ability(st, v_s):
-    """proc `_envc_run_use_ability` (tcg.envspec:2240)"""
+    """proc `_envc_run_use_ability` (tcg.envspec:2242)"""
     st = dict(st)
     lv = {"s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_use_ability"]) == 0), jnp.bool_)
@@ -6792,7 +6792,7 @@ def p__envc_run_use_ability(st, v_s):
 
 
 def p__envc_run_retreat(st, v_b):
-    """proc `_envc_run_retreat` (tcg.envspec:2253)"""
+    """proc `_envc_run_retreat` (tcg.envspec:2255)"""
     st = dict(st)
     lv = {"b": _cast(v_b, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_retreat"]) == 0), jnp.bool_)
@@ -6882,7 +6882,7 @@ def p__envc_run_retreat(st, v_b):
 
 
 def p__envc_run_attack(st, v_a):
-    """proc `_envc_run_attack` (tcg.envspec:2290)"""
+    """proc `_envc_run_attack` (tcg.envspec:2292)"""
     st = dict(st)
     lv = {"a": _cast(v_a, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_attack"]) == 0), jnp.bool_)
@@ -7053,7 +7053,7 @@ def p__envc_run_attack(st, v_a):
 
 
 def p__envc_run_discard_from_play(st, v_s):
-    """proc `_envc_run_discard_from_play` (tcg.envspec:2319)"""
+    """proc `_envc_run_discard_from_play` (tcg.envspec:2321)"""
     st = dict(st)
     lv = {"s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_discard_from_play"]) == 0), jnp.bool_)
@@ -7097,7 +7097,7 @@ def p__envc_run_discard_from_play(st, v_s):
 
 
 def p__envc_run_end_turn(st):
-    """proc `_envc_run_end_turn` (tcg.envspec:2327)"""
+    """proc `_envc_run_end_turn` (tcg.envspec:2329)"""
     st = dict(st)
     lv = {}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_end_turn"]) == 0), jnp.bool_)
@@ -7131,7 +7131,7 @@ def p__envc_run_end_turn(st):
 
 
 def p__envc_run_promote(st, v_b):
-    """proc `_envc_run_promote` (tcg.envspec:2332)"""
+    """proc `_envc_run_promote` (tcg.envspec:2334)"""
     st = dict(st)
     lv = {"b": _cast(v_b, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_promote"]) == 0), jnp.bool_)
@@ -7182,7 +7182,7 @@ def p__envc_run_promote(st, v_b):
 
 
 def a_setup_active(st, index):
-    """action `setup_active` (tcg.envspec:2155): index in 0..9"""
+    """action `setup_active` (tcg.envspec:2157): index in 0..9"""
     st = dict(st)
     v_h = (index // 1) % 10
     lv = {"h": _cast(v_h, jnp.int8)}
@@ -7207,7 +7207,7 @@ def m_setup_active(st):
 
 
 def a_setup_bench(st, index):
-    """action `setup_bench` (tcg.envspec:2162): index in 0..9"""
+    """action `setup_bench` (tcg.envspec:2164): index in 0..9"""
     st = dict(st)
     v_h = (index // 1) % 10
     lv = {"h": _cast(v_h, jnp.int8)}
@@ -7232,7 +7232,7 @@ def m_setup_bench(st):
 
 
 def a_setup_done(st, index):
-    """action `setup_done` (tcg.envspec:2170): index in 0..0"""
+    """action `setup_done` (tcg.envspec:2172): index in 0..0"""
     st = dict(st)
     lv = {}
     st = p__envc_run_setup_done(st)
@@ -7246,7 +7246,7 @@ def m_setup_done(st):
 
 
 def a_play_basic(st, index):
-    """action `play_basic` (tcg.envspec:2180): index in 0..9"""
+    """action `play_basic` (tcg.envspec:2182): index in 0..9"""
     st = dict(st)
     v_h = (index // 1) % 10
     lv = {"h": _cast(v_h, jnp.int8)}
@@ -7271,7 +7271,7 @@ def m_play_basic(st):
 
 
 def a_evolve(st, index):
-    """action `evolve` (tcg.envspec:2188): index in 0..39"""
+    """action `evolve` (tcg.envspec:2190): index in 0..39"""
     st = dict(st)
     v_h = (index // 4) % 10
     v_s = (index // 1) % 4
@@ -7287,7 +7287,7 @@ def m_evolve(st):
 
 
 def a_attach(st, index):
-    """action `attach` (tcg.envspec:2204): index in 0..3"""
+    """action `attach` (tcg.envspec:2206): index in 0..3"""
     st = dict(st)
     v_s = (index // 1) % 4
     lv = {"s": _cast(v_s, jnp.int8)}
@@ -7302,7 +7302,7 @@ def m_attach(st):
 
 
 def a_play_trainer(st, index):
-    """action `play_trainer` (tcg.envspec:2223): index in 0..39"""
+    """action `play_trainer` (tcg.envspec:2225): index in 0..39"""
     st = dict(st)
     v_h = (index // 4) % 10
     v_target = (index // 1) % 4
@@ -7318,7 +7318,7 @@ def m_play_trainer(st):
 
 
 def a_use_ability(st, index):
-    """action `use_ability` (tcg.envspec:2240): index in 0..3"""
+    """action `use_ability` (tcg.envspec:2242): index in 0..3"""
     st = dict(st)
     v_s = (index // 1) % 4
     lv = {"s": _cast(v_s, jnp.int8)}
@@ -7333,7 +7333,7 @@ def m_use_ability(st):
 
 
 def a_retreat(st, index):
-    """action `retreat` (tcg.envspec:2253): index in 0..2"""
+    """action `retreat` (tcg.envspec:2255): index in 0..2"""
     st = dict(st)
     v_b = (index // 1) % 3 + 1
     lv = {"b": _cast(v_b, jnp.int8)}
@@ -7348,7 +7348,7 @@ def m_retreat(st):
 
 
 def a_attack(st, index):
-    """action `attack` (tcg.envspec:2290): index in 0..1"""
+    """action `attack` (tcg.envspec:2292): index in 0..1"""
     st = dict(st)
     v_a = (index // 1) % 2
     lv = {"a": _cast(v_a, jnp.int8)}
@@ -7363,7 +7363,7 @@ def m_attack(st):
 
 
 def a_discard_from_play(st, index):
-    """action `discard_from_play` (tcg.envspec:2319): index in 0..3"""
+    """action `discard_from_play` (tcg.envspec:2321): index in 0..3"""
     st = dict(st)
     v_s = (index // 1) % 4
     lv = {"s": _cast(v_s, jnp.int8)}
@@ -7378,7 +7378,7 @@ def m_discard_from_play(st):
 
 
 def a_end_turn(st, index):
-    """action `end_turn` (tcg.envspec:2327): index in 0..0"""
+    """action `end_turn` (tcg.envspec:2329): index in 0..0"""
     st = dict(st)
     lv = {}
     st = p__envc_run_end_turn(st)
@@ -7392,7 +7392,7 @@ def m_end_turn(st):
 
 
 def a_promote(st, index):
-    """action `promote` (tcg.envspec:2332): index in 0..2"""
+    """action `promote` (tcg.envspec:2334): index in 0..2"""
     st = dict(st)
     v_b = (index // 1) % 3 + 1
     lv = {"b": _cast(v_b, jnp.int8)}

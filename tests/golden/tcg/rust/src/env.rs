@@ -68,38 +68,38 @@ pub static FAULT_SITES: [&str; 63] = [
     "tcg.envspec:979:21: push onto a full list (capacity 20)",
     "tcg.envspec:1018:32: index {a} is past the end of a list of length {b}",
     "tcg.envspec:1019:9: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1913:5: push onto a full list (capacity 20)",
-    "tcg.envspec:1916:13: push onto a full list (capacity 20)",
-    "tcg.envspec:2127:28: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2137:17: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2139:13: push onto a full list (capacity 10)",
-    "tcg.envspec:2142:13: push onto a full list (capacity 10)",
-    "tcg.envspec:2145:13: push onto a full list (capacity 20)",
-    "tcg.envspec:2193:18: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2194:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2227:13: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2228:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2229:5: push onto a full list (capacity 20)",
-    "tcg.envspec:2158:23: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2159:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2166:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2167:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2183:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2184:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2189:79: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2224:69: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2225:52: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2353:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2353:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2354:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2354:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1915:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1918:13: push onto a full list (capacity 20)",
+    "tcg.envspec:2129:28: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2139:17: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2141:13: push onto a full list (capacity 10)",
+    "tcg.envspec:2144:13: push onto a full list (capacity 10)",
+    "tcg.envspec:2147:13: push onto a full list (capacity 20)",
+    "tcg.envspec:2195:18: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2196:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2229:13: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2230:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2231:5: push onto a full list (capacity 20)",
+    "tcg.envspec:2160:23: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2161:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2168:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2169:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2185:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2186:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2191:79: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2226:69: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2227:52: index {a} is past the end of a list of length {b}",
     "tcg.envspec:2355:38: index {a} is past the end of a list of length {b}",
     "tcg.envspec:2355:88: index {a} is past the end of a list of length {b}",
     "tcg.envspec:2356:38: index {a} is past the end of a list of length {b}",
     "tcg.envspec:2356:88: index {a} is past the end of a list of length {b}",
     "tcg.envspec:2357:38: index {a} is past the end of a list of length {b}",
     "tcg.envspec:2357:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2115:13: push onto a full list (capacity 20)",
+    "tcg.envspec:2358:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2358:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2359:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2359:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2117:13: push onto a full list (capacity 20)",
 ];
 
 /// Per action kind (name, first flat index, parameters); per parameter (name, lo, number of
@@ -3044,184 +3044,184 @@ fn p_copy_attack(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `put_in_play` (tcg.envspec:1887:1)
+/// proc `put_in_play` (tcg.envspec:1889:1)
 fn p_put_in_play(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1888:5
-    s.f_card[v_p as usize][v_s as usize] = (v_c as i16);
-    // @ tcg.envspec:1889:5
-    s.f_occupied[v_p as usize][v_s as usize] = true;
     // @ tcg.envspec:1890:5
-    s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
+    s.f_card[v_p as usize][v_s as usize] = (v_c as i16);
     // @ tcg.envspec:1891:5
+    s.f_occupied[v_p as usize][v_s as usize] = true;
+    // @ tcg.envspec:1892:5
+    s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
+    // @ tcg.envspec:1893:5
     let mut _arr130: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
         _arr130[v_t as usize] = (0 as i8);
     }
     s.f_energy[v_p as usize][v_s as usize] = _arr130;
-    // @ tcg.envspec:1892:5
+    // @ tcg.envspec:1894:5
     s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
-    // @ tcg.envspec:1893:5
+    // @ tcg.envspec:1895:5
     let _v131: i32 = (s.f_turn as i32);
     s.f_placed[v_p as usize][v_s as usize] = (_v131 as i8);
-    // @ tcg.envspec:1894:5
+    // @ tcg.envspec:1896:5
     s.f_ability_used[v_p as usize][v_s as usize] = false;
     Ok(())
 }
 
-/// proc `clear_conditions` (tcg.envspec:1898:1)
+/// proc `clear_conditions` (tcg.envspec:1900:1)
 fn p_clear_conditions(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1899:5
-    s.f_poisoned[v_p as usize] = false;
-    // @ tcg.envspec:1900:5
-    s.f_burned[v_p as usize] = false;
     // @ tcg.envspec:1901:5
-    s.f_condition[v_p as usize] = (0 as i8);
+    s.f_poisoned[v_p as usize] = false;
     // @ tcg.envspec:1902:5
-    s.f_barrier[v_p as usize] = (0 as i16);
+    s.f_burned[v_p as usize] = false;
     // @ tcg.envspec:1903:5
-    s.f_shielded[v_p as usize] = false;
+    s.f_condition[v_p as usize] = (0 as i8);
     // @ tcg.envspec:1904:5
-    s.f_no_attack[v_p as usize] = false;
+    s.f_barrier[v_p as usize] = (0 as i16);
     // @ tcg.envspec:1905:5
-    s.f_no_retreat[v_p as usize] = false;
+    s.f_shielded[v_p as usize] = false;
     // @ tcg.envspec:1906:5
-    s.f_weakened[v_p as usize] = (0 as i8);
+    s.f_no_attack[v_p as usize] = false;
     // @ tcg.envspec:1907:5
-    s.f_spiky[v_p as usize] = (0 as i8);
+    s.f_no_retreat[v_p as usize] = false;
     // @ tcg.envspec:1908:5
+    s.f_weakened[v_p as usize] = (0 as i8);
+    // @ tcg.envspec:1909:5
+    s.f_spiky[v_p as usize] = (0 as i8);
+    // @ tcg.envspec:1910:5
     s.f_boost_turn[v_p as usize] = (0 as i8);
     Ok(())
 }
 
-/// proc `clear_slot` (tcg.envspec:1912:1)
+/// proc `clear_slot` (tcg.envspec:1914:1)
 fn p_clear_slot(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1913:5
+    // @ tcg.envspec:1915:5
     let _a132: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
     s.f_discard[v_p as usize].push((_a132 as i16), 31)?;
-    // @ tcg.envspec:1914:5
+    // @ tcg.envspec:1916:5
     for v_k in 0i32..2 {
-        // @ tcg.envspec:1915:9
+        // @ tcg.envspec:1917:9
         if (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32)) {
-            // @ tcg.envspec:1916:13
+            // @ tcg.envspec:1918:13
             let _a133: i32 = (s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32);
             s.f_discard[v_p as usize].push((_a133 as i16), 32)?;
         }
     }
-    // @ tcg.envspec:1919:5
-    s.f_occupied[v_p as usize][v_s as usize] = false;
-    // @ tcg.envspec:1920:5
-    s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
     // @ tcg.envspec:1921:5
+    s.f_occupied[v_p as usize][v_s as usize] = false;
+    // @ tcg.envspec:1922:5
+    s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
+    // @ tcg.envspec:1923:5
     let mut _arr134: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
         _arr134[v_t as usize] = (0 as i8);
     }
     s.f_energy[v_p as usize][v_s as usize] = _arr134;
-    // @ tcg.envspec:1922:5
-    s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
-    // @ tcg.envspec:1923:5
-    s.f_ability_used[v_p as usize][v_s as usize] = false;
     // @ tcg.envspec:1924:5
+    s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
+    // @ tcg.envspec:1925:5
+    s.f_ability_used[v_p as usize][v_s as usize] = false;
+    // @ tcg.envspec:1926:5
     if (v_s == 0) {
-        // @ tcg.envspec:1925:9
+        // @ tcg.envspec:1927:9
         p_clear_conditions(s, v_p)?;
     }
     Ok(())
 }
 
-/// proc `swap_slots` (tcg.envspec:1929:1)
+/// proc `swap_slots` (tcg.envspec:1931:1)
 fn p_swap_slots(s: &mut State, mut v_p: i32, mut v_a: i32, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1930:5
+    // @ tcg.envspec:1932:5
     let mut v_c: i32 = (s.f_card[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1931:5
+    // @ tcg.envspec:1933:5
     let _v135: i32 = (s.f_card[v_p as usize][v_b as usize] as i32);
     s.f_card[v_p as usize][v_a as usize] = (_v135 as i16);
-    // @ tcg.envspec:1932:5
-    s.f_card[v_p as usize][v_b as usize] = (v_c as i16);
-    // @ tcg.envspec:1933:5
-    let mut v_o: bool = s.f_occupied[v_p as usize][v_a as usize];
     // @ tcg.envspec:1934:5
+    s.f_card[v_p as usize][v_b as usize] = (v_c as i16);
+    // @ tcg.envspec:1935:5
+    let mut v_o: bool = s.f_occupied[v_p as usize][v_a as usize];
+    // @ tcg.envspec:1936:5
     let _v136: bool = s.f_occupied[v_p as usize][v_b as usize];
     s.f_occupied[v_p as usize][v_a as usize] = _v136;
-    // @ tcg.envspec:1935:5
-    s.f_occupied[v_p as usize][v_b as usize] = v_o;
-    // @ tcg.envspec:1936:5
-    let mut v_u: [i16; 2] = s.f_below[v_p as usize][v_a as usize];
     // @ tcg.envspec:1937:5
+    s.f_occupied[v_p as usize][v_b as usize] = v_o;
+    // @ tcg.envspec:1938:5
+    let mut v_u: [i16; 2] = s.f_below[v_p as usize][v_a as usize];
+    // @ tcg.envspec:1939:5
     let _v137: [i16; 2] = s.f_below[v_p as usize][v_b as usize];
     s.f_below[v_p as usize][v_a as usize] = _v137;
-    // @ tcg.envspec:1938:5
-    s.f_below[v_p as usize][v_b as usize] = v_u;
-    // @ tcg.envspec:1939:5
-    let mut v_v: i32 = (s.f_evolutions[v_p as usize][v_a as usize] as i32);
     // @ tcg.envspec:1940:5
+    s.f_below[v_p as usize][v_b as usize] = v_u;
+    // @ tcg.envspec:1941:5
+    let mut v_v: i32 = (s.f_evolutions[v_p as usize][v_a as usize] as i32);
+    // @ tcg.envspec:1942:5
     let _v138: i32 = (s.f_evolutions[v_p as usize][v_b as usize] as i32);
     s.f_evolutions[v_p as usize][v_a as usize] = (_v138 as i8);
-    // @ tcg.envspec:1941:5
-    s.f_evolutions[v_p as usize][v_b as usize] = (v_v as i8);
-    // @ tcg.envspec:1942:5
-    let mut v_d: i32 = (s.f_damage[v_p as usize][v_a as usize] as i32);
     // @ tcg.envspec:1943:5
+    s.f_evolutions[v_p as usize][v_b as usize] = (v_v as i8);
+    // @ tcg.envspec:1944:5
+    let mut v_d: i32 = (s.f_damage[v_p as usize][v_a as usize] as i32);
+    // @ tcg.envspec:1945:5
     let _v139: i32 = (s.f_damage[v_p as usize][v_b as usize] as i32);
     s.f_damage[v_p as usize][v_a as usize] = (_v139 as i16);
-    // @ tcg.envspec:1944:5
-    s.f_damage[v_p as usize][v_b as usize] = (v_d as i16);
-    // @ tcg.envspec:1945:5
-    let mut v_e: [i8; 11] = s.f_energy[v_p as usize][v_a as usize];
     // @ tcg.envspec:1946:5
+    s.f_damage[v_p as usize][v_b as usize] = (v_d as i16);
+    // @ tcg.envspec:1947:5
+    let mut v_e: [i8; 11] = s.f_energy[v_p as usize][v_a as usize];
+    // @ tcg.envspec:1948:5
     let _v140: [i8; 11] = s.f_energy[v_p as usize][v_b as usize];
     s.f_energy[v_p as usize][v_a as usize] = _v140;
-    // @ tcg.envspec:1947:5
-    s.f_energy[v_p as usize][v_b as usize] = v_e;
-    // @ tcg.envspec:1948:5
-    let mut v_t: i32 = (s.f_placed[v_p as usize][v_a as usize] as i32);
     // @ tcg.envspec:1949:5
+    s.f_energy[v_p as usize][v_b as usize] = v_e;
+    // @ tcg.envspec:1950:5
+    let mut v_t: i32 = (s.f_placed[v_p as usize][v_a as usize] as i32);
+    // @ tcg.envspec:1951:5
     let _v141: i32 = (s.f_placed[v_p as usize][v_b as usize] as i32);
     s.f_placed[v_p as usize][v_a as usize] = (_v141 as i8);
-    // @ tcg.envspec:1950:5
-    s.f_placed[v_p as usize][v_b as usize] = (v_t as i8);
-    // @ tcg.envspec:1951:5
-    let mut v_h: i32 = (s.f_played_hp[v_p as usize][v_a as usize] as i32);
     // @ tcg.envspec:1952:5
+    s.f_placed[v_p as usize][v_b as usize] = (v_t as i8);
+    // @ tcg.envspec:1953:5
+    let mut v_h: i32 = (s.f_played_hp[v_p as usize][v_a as usize] as i32);
+    // @ tcg.envspec:1954:5
     let _v142: i32 = (s.f_played_hp[v_p as usize][v_b as usize] as i32);
     s.f_played_hp[v_p as usize][v_a as usize] = (_v142 as i16);
-    // @ tcg.envspec:1953:5
-    s.f_played_hp[v_p as usize][v_b as usize] = (v_h as i16);
-    // @ tcg.envspec:1954:5
-    let mut v_y: i32 = (s.f_played_type[v_p as usize][v_a as usize] as i32);
     // @ tcg.envspec:1955:5
+    s.f_played_hp[v_p as usize][v_b as usize] = (v_h as i16);
+    // @ tcg.envspec:1956:5
+    let mut v_y: i32 = (s.f_played_type[v_p as usize][v_a as usize] as i32);
+    // @ tcg.envspec:1957:5
     let _v143: i32 = (s.f_played_type[v_p as usize][v_b as usize] as i32);
     s.f_played_type[v_p as usize][v_a as usize] = (_v143 as i8);
-    // @ tcg.envspec:1956:5
-    s.f_played_type[v_p as usize][v_b as usize] = (v_y as i8);
-    // @ tcg.envspec:1957:5
-    let mut v_x: bool = s.f_ability_used[v_p as usize][v_a as usize];
     // @ tcg.envspec:1958:5
+    s.f_played_type[v_p as usize][v_b as usize] = (v_y as i8);
+    // @ tcg.envspec:1959:5
+    let mut v_x: bool = s.f_ability_used[v_p as usize][v_a as usize];
+    // @ tcg.envspec:1960:5
     let _v144: bool = s.f_ability_used[v_p as usize][v_b as usize];
     s.f_ability_used[v_p as usize][v_a as usize] = _v144;
-    // @ tcg.envspec:1959:5
+    // @ tcg.envspec:1961:5
     s.f_ability_used[v_p as usize][v_b as usize] = v_x;
     Ok(())
 }
 
-/// proc `knock_outs` (tcg.envspec:1965:1)
+/// proc `knock_outs` (tcg.envspec:1967:1)
 fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1966:5
+    // @ tcg.envspec:1968:5
     for v_q in 0i32..2 {
-        // @ tcg.envspec:1967:9
+        // @ tcg.envspec:1969:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:1968:13
+            // @ tcg.envspec:1970:13
             if (s.f_occupied[v_q as usize][v_s as usize] && ((s.f_damage[v_q as usize][v_s as usize] as i32) >= f_hp_of(s, v_q, v_s)?)) {
-                // @ tcg.envspec:1969:17
+                // @ tcg.envspec:1971:17
                 let _v145: i32 = imin(((s.f_points[(1 - v_q) as usize] as i32) + (if T15_Card__is_ex[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] { 2 } else { 1 })), 4);
                 let _i146: usize = (1 - v_q) as usize;
                 s.f_points[_i146] = (_v145 as i8);
-                // @ tcg.envspec:1970:17
+                // @ tcg.envspec:1972:17
                 p_clear_slot(s, v_q, v_s)?;
             }
         }
     }
-    // @ tcg.envspec:1974:5
+    // @ tcg.envspec:1976:5
     let mut _b147: bool = ((s.f_points[0 as usize] as i32) >= 3);
     if !_b147 {
         let mut _acc148: bool = false;
@@ -3231,7 +3231,7 @@ fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
         _b147 = (!_acc148);
     }
     let mut v_won0: bool = _b147;
-    // @ tcg.envspec:1975:5
+    // @ tcg.envspec:1977:5
     let mut _b149: bool = ((s.f_points[1 as usize] as i32) >= 3);
     if !_b149 {
         let mut _acc150: bool = false;
@@ -3241,37 +3241,37 @@ fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
         _b149 = (!_acc150);
     }
     let mut v_won1: bool = _b149;
-    // @ tcg.envspec:1976:5
+    // @ tcg.envspec:1978:5
     if (v_won0 || v_won1) {
-        // @ tcg.envspec:1977:9
+        // @ tcg.envspec:1979:9
         s.f_ended_by = ((if (((s.f_points[0 as usize] as i32) >= 3) || ((s.f_points[1 as usize] as i32) >= 3)) { 1 } else { 2 }) as i8);
     }
-    // @ tcg.envspec:1979:5
+    // @ tcg.envspec:1981:5
     if (v_won0 && v_won1) {
-        // @ tcg.envspec:1980:9
+        // @ tcg.envspec:1982:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else if v_won0 {
-        // @ tcg.envspec:1982:9
+        // @ tcg.envspec:1984:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 0 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     } else if v_won1 {
-        // @ tcg.envspec:1984:9
+        // @ tcg.envspec:1986:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 1 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     }
     Ok(())
 }
 
-/// proc `random_zone_energy` (tcg.envspec:1988:1)
+/// proc `random_zone_energy` (tcg.envspec:1990:1)
 fn p_random_zone_energy(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1989:5
+    // @ tcg.envspec:1991:5
     let mut _acc151: i32 = 0;
     for v_t in 0i32..11 {
         _acc151 = _acc151 + (T30_Deck__energy[(s.f_decks[v_p as usize] as i32) as usize][v_t as usize] as i32);
     }
     let mut v_n: i32 = _acc151;
-    // @ tcg.envspec:1990:5
+    // @ tcg.envspec:1992:5
     let _t152: i32 = (s.f_decks[v_p as usize] as i32);
     let _hi153: i32 = iclamp((v_n - 1), 0, 10);
     let _r154: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi153, u16::MAX)?;
@@ -3280,90 +3280,90 @@ fn p_random_zone_energy(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `begin_turn` (tcg.envspec:1995:1)
+/// proc `begin_turn` (tcg.envspec:1997:1)
 fn p_begin_turn(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1996:5
+    // @ tcg.envspec:1998:5
     if ((s.f_turn as i32) >= 50) {
-        // @ tcg.envspec:1997:9
+        // @ tcg.envspec:1999:9
         s.f_ended_by = (3 as i8);
-        // @ tcg.envspec:1998:9
+        // @ tcg.envspec:2000:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else {
-        // @ tcg.envspec:2000:9
-        s.f_turn = (imin(((s.f_turn as i32) + 1), 50) as i8);
-        // @ tcg.envspec:2001:9
-        s.current_player = (v_p as i8);
         // @ tcg.envspec:2002:9
-        s.f_phase = (1 as i8);
+        s.f_turn = (imin(((s.f_turn as i32) + 1), 50) as i8);
         // @ tcg.envspec:2003:9
-        s.f_attached = false;
+        s.current_player = (v_p as i8);
         // @ tcg.envspec:2004:9
-        s.f_supporter = false;
+        s.f_phase = (1 as i8);
         // @ tcg.envspec:2005:9
-        s.f_retreated = false;
+        s.f_attached = false;
         // @ tcg.envspec:2006:9
-        s.f_retreat_discount = (0 as i8);
+        s.f_supporter = false;
         // @ tcg.envspec:2007:9
-        s.f_attack_bonus = (0 as i8);
+        s.f_retreated = false;
         // @ tcg.envspec:2008:9
-        s.f_named_bonus = (0 as i8);
+        s.f_retreat_discount = (0 as i8);
         // @ tcg.envspec:2009:9
+        s.f_attack_bonus = (0 as i8);
+        // @ tcg.envspec:2010:9
+        s.f_named_bonus = (0 as i8);
+        // @ tcg.envspec:2011:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:2010:13
+            // @ tcg.envspec:2012:13
             s.f_ability_used[v_p as usize][v_s as usize] = false;
         }
-        // @ tcg.envspec:2012:9
+        // @ tcg.envspec:2014:9
         if ((s.f_turn as i32) > 1) {
-            // @ tcg.envspec:2013:13
+            // @ tcg.envspec:2015:13
             let _v156: i32 = (s.f_zone_next[v_p as usize] as i32);
             s.f_zone[v_p as usize] = (_v156 as i8);
-            // @ tcg.envspec:2014:13
+            // @ tcg.envspec:2016:13
             p_random_zone_energy(s, v_p)?;
         }
-        // @ tcg.envspec:2016:9
+        // @ tcg.envspec:2018:9
         p_draw_cards(s, v_p, 1)?;
     }
     Ok(())
 }
 
-/// proc `continue_game` (tcg.envspec:2022:1)
+/// proc `continue_game` (tcg.envspec:2024:1)
 fn p_continue_game(s: &mut State, mut v_next: i32, mut v_resume: bool) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_continue_game as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_continue_game as i32) != 0);
-    // @ tcg.envspec:2023:5
+    // @ tcg.envspec:2025:5
     if v__envc_run {
-        // @ tcg.envspec:2023:5
+        // @ tcg.envspec:2025:5
         if (!s.terminated) {
-            // @ tcg.envspec:2024:9
+            // @ tcg.envspec:2026:9
             if ((!s.f_occupied[v_next as usize][0 as usize]) || (!s.f_occupied[(1 - v_next) as usize][0 as usize])) {
-                // @ tcg.envspec:2025:13
-                s.f_phase = (2 as i8);
-                // @ tcg.envspec:2026:13
-                s.f_promote_next = (v_next as i8);
                 // @ tcg.envspec:2027:13
-                s.f_promote_resume = v_resume;
+                s.f_phase = (2 as i8);
                 // @ tcg.envspec:2028:13
+                s.f_promote_next = (v_next as i8);
+                // @ tcg.envspec:2029:13
+                s.f_promote_resume = v_resume;
+                // @ tcg.envspec:2030:13
                 s.current_player = ((if (!s.f_occupied[v_next as usize][0 as usize]) { v_next } else { (1 - v_next) }) as i8);
             } else if v_resume {
-                // @ tcg.envspec:2030:13
+                // @ tcg.envspec:2032:13
                 s.f_phase = (1 as i8);
-                // @ tcg.envspec:2031:13
+                // @ tcg.envspec:2033:13
                 s.current_player = (v_next as i8);
             } else {
-                // @ tcg.envspec:2033:13
+                // @ tcg.envspec:2035:13
                 p_begin_turn(s, v_next)?;
             }
         }
     }
-    // @ tcg.envspec:2036:5
+    // @ tcg.envspec:2038:5
     if v__envc_seek {
         s.f__envc_at_p_continue_game = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:2036:5
+    // @ tcg.envspec:2038:5
     p_active_abilities(s)?;
-    // @ tcg.envspec:2036:5
+    // @ tcg.envspec:2038:5
     if ((s.f__envc_at_p_active_abilities as i32) != 0) {
         s.f__envc_at_p_continue_game = (1 as i8);
         v__envc_run = false;
@@ -3373,35 +3373,35 @@ fn p_continue_game(s: &mut State, mut v_next: i32, mut v_resume: bool) -> Result
     Ok(())
 }
 
-/// proc `active_abilities` (tcg.envspec:2044:1)
+/// proc `active_abilities` (tcg.envspec:2046:1)
 fn p_active_abilities(s: &mut State) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_active_abilities as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_active_abilities as i32) != 0);
-    // @ tcg.envspec:2045:5
+    // @ tcg.envspec:2047:5
     if v__envc_run {
-        // @ tcg.envspec:2045:5
+        // @ tcg.envspec:2047:5
         s.f_locked_supporters = [false, false];
     }
-    // @ tcg.envspec:2046:5
+    // @ tcg.envspec:2048:5
     for v_q in 0i32..2 {
-        // @ tcg.envspec:2046:5
+        // @ tcg.envspec:2048:5
         if (v__envc_run || ((v__envc_seek && ((s.f__envc_at_p_active_abilities as i32) == 1)) && (v_q == (s.f__envc_frame_p_active_abilities__q as i32)))) {
-            // @ tcg.envspec:2047:9
+            // @ tcg.envspec:2049:9
             if ((v__envc_run && (s.f_occupied[v_q as usize][0 as usize] && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32) as usize] as i32) == 4))) || (v__envc_seek && ((s.f__envc_at_p_active_abilities as i32) == 1))) {
-                // @ tcg.envspec:2048:13
+                // @ tcg.envspec:2050:13
                 let mut v__envc_arg1: i32 = 0;
-                // @ tcg.envspec:2048:13
+                // @ tcg.envspec:2050:13
                 if v__envc_run {
                     v__envc_arg1 = (T26_Card__ability[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32);
                 }
-                // @ tcg.envspec:2048:13
+                // @ tcg.envspec:2050:13
                 if v__envc_seek {
                     s.f__envc_at_p_active_abilities = (0 as i8);
                     v__envc_seek = false;
                 }
-                // @ tcg.envspec:2048:13
+                // @ tcg.envspec:2050:13
                 p_ability_effect__dispatch(s, v__envc_arg1, v_q, 0)?;
-                // @ tcg.envspec:2048:13
+                // @ tcg.envspec:2050:13
                 if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
                     s.f__envc_frame_p_active_abilities__q = (v_q as i8);
                     s.f__envc_at_p_active_abilities = (1 as i8);
@@ -3415,42 +3415,42 @@ fn p_active_abilities(s: &mut State) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `checkup` (tcg.envspec:2056:1)
+/// proc `checkup` (tcg.envspec:2058:1)
 fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2057:5
+    // @ tcg.envspec:2059:5
     for v_k in 0i32..2 {
-        // @ tcg.envspec:2058:9
+        // @ tcg.envspec:2060:9
         let mut v_q: i32 = (if (v_k == 0) { v_p } else { (1 - v_p) });
-        // @ tcg.envspec:2059:9
+        // @ tcg.envspec:2061:9
         if s.f_occupied[v_q as usize][0 as usize] {
-            // @ tcg.envspec:2060:13
+            // @ tcg.envspec:2062:13
             if s.f_poisoned[v_q as usize] {
-                // @ tcg.envspec:2061:17
+                // @ tcg.envspec:2063:17
                 let _v157: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 10), 300);
                 s.f_damage[v_q as usize][0 as usize] = (_v157 as i16);
             }
-            // @ tcg.envspec:2063:13
+            // @ tcg.envspec:2065:13
             if s.f_burned[v_q as usize] {
-                // @ tcg.envspec:2064:17
+                // @ tcg.envspec:2066:17
                 let _v158: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 20), 300);
                 s.f_damage[v_q as usize][0 as usize] = (_v158 as i16);
-                // @ tcg.envspec:2065:17
+                // @ tcg.envspec:2067:17
                 let _r159: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
                 if (_r159 == 1) {
-                    // @ tcg.envspec:2066:21
+                    // @ tcg.envspec:2068:21
                     s.f_burned[v_q as usize] = false;
                 }
             }
-            // @ tcg.envspec:2069:13
+            // @ tcg.envspec:2071:13
             if ((s.f_condition[v_q as usize] as i32) == 1) {
-                // @ tcg.envspec:2070:17
+                // @ tcg.envspec:2072:17
                 let _r160: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
                 if (_r160 == 1) {
-                    // @ tcg.envspec:2071:21
+                    // @ tcg.envspec:2073:21
                     s.f_condition[v_q as usize] = (0 as i8);
                 }
             } else if (((s.f_condition[v_q as usize] as i32) == 2) && (v_q == v_p)) {
-                // @ tcg.envspec:2074:17
+                // @ tcg.envspec:2076:17
                 s.f_condition[v_q as usize] = (0 as i8);
             }
         }
@@ -3458,40 +3458,40 @@ fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `finish_turn` (tcg.envspec:2083:1)
+/// proc `finish_turn` (tcg.envspec:2085:1)
 fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_finish_turn as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_finish_turn as i32) != 0);
-    // @ tcg.envspec:2084:5
+    // @ tcg.envspec:2086:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:2084:5
+    // @ tcg.envspec:2086:5
     if v__envc_run {
-        // @ tcg.envspec:2084:5
+        // @ tcg.envspec:2086:5
         v_p = (s.current_player as i32);
     }
-    // @ tcg.envspec:2085:5
+    // @ tcg.envspec:2087:5
     if ((v__envc_run && ((s.f_turn as i32) == (if (v_p == (s.f_first as i32)) { 1 } else { 2 }))) || (v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 1))) {
-        // @ tcg.envspec:2086:9
+        // @ tcg.envspec:2088:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:2086:9
+            // @ tcg.envspec:2088:9
             if (v__envc_run || ((v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 1)) && (v_s == (s.f__envc_frame_p_finish_turn__s as i32)))) {
-                // @ tcg.envspec:2087:13
+                // @ tcg.envspec:2089:13
                 if ((v__envc_run && (s.f_occupied[v_p as usize][v_s as usize] && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 3))) || (v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 1))) {
-                    // @ tcg.envspec:2088:17
+                    // @ tcg.envspec:2090:17
                     let mut v__envc_arg1: i32 = 0;
-                    // @ tcg.envspec:2088:17
+                    // @ tcg.envspec:2090:17
                     if v__envc_run {
                         v__envc_arg1 = (T26_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
                     }
-                    // @ tcg.envspec:2088:17
+                    // @ tcg.envspec:2090:17
                     if v__envc_seek {
                         v_p = (s.f__envc_frame_p_finish_turn__p as i32);
                         s.f__envc_at_p_finish_turn = (0 as i8);
                         v__envc_seek = false;
                     }
-                    // @ tcg.envspec:2088:17
+                    // @ tcg.envspec:2090:17
                     p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
-                    // @ tcg.envspec:2088:17
+                    // @ tcg.envspec:2090:17
                     if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
                         s.f__envc_frame_p_finish_turn__p = (v_p as i8);
                         s.f__envc_frame_p_finish_turn__s = (v_s as i8);
@@ -3504,115 +3504,115 @@ fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
             }
         }
     }
-    // @ tcg.envspec:2092:5
+    // @ tcg.envspec:2094:5
     if v__envc_run {
-        // @ tcg.envspec:2092:5
+        // @ tcg.envspec:2094:5
         let mut _arr161: [i16; 2] = <[i16; 2] as Zero>::ZERO;
         for v__envc_i23 in 0i32..2 {
             _arr161[v__envc_i23 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i23 as usize] as i32) == (1 + v_p)) { (K0[v__envc_i23 as usize] as i32) } else { (s.f_barrier[v__envc_i23 as usize] as i32) }) as i16);
         }
         s.f_barrier = _arr161;
-        // @ tcg.envspec:2092:5
+        // @ tcg.envspec:2094:5
         let mut _arr162: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i23 in 0i32..2 {
             _arr162[v__envc_i23 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i23 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_barrier[v__envc_i23 as usize] as i32) }) as i8);
         }
         s.f__envc_until_barrier = _arr162;
-        // @ tcg.envspec:2092:5
+        // @ tcg.envspec:2094:5
         let mut _arr163: [bool; 2] = <[bool; 2] as Zero>::ZERO;
         for v__envc_i24 in 0i32..2 {
             _arr163[v__envc_i24 as usize] = (if ((s.f__envc_until_no_attack[v__envc_i24 as usize] as i32) == (1 + v_p)) { K1[v__envc_i24 as usize] } else { s.f_no_attack[v__envc_i24 as usize] });
         }
         s.f_no_attack = _arr163;
-        // @ tcg.envspec:2092:5
+        // @ tcg.envspec:2094:5
         let mut _arr164: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i24 in 0i32..2 {
             _arr164[v__envc_i24 as usize] = ((if ((s.f__envc_until_no_attack[v__envc_i24 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_attack[v__envc_i24 as usize] as i32) }) as i8);
         }
         s.f__envc_until_no_attack = _arr164;
-        // @ tcg.envspec:2092:5
+        // @ tcg.envspec:2094:5
         let mut _arr165: [bool; 2] = <[bool; 2] as Zero>::ZERO;
         for v__envc_i25 in 0i32..2 {
             _arr165[v__envc_i25 as usize] = (if ((s.f__envc_until_no_retreat[v__envc_i25 as usize] as i32) == (1 + v_p)) { K1[v__envc_i25 as usize] } else { s.f_no_retreat[v__envc_i25 as usize] });
         }
         s.f_no_retreat = _arr165;
-        // @ tcg.envspec:2092:5
+        // @ tcg.envspec:2094:5
         let mut _arr166: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i25 in 0i32..2 {
             _arr166[v__envc_i25 as usize] = ((if ((s.f__envc_until_no_retreat[v__envc_i25 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_retreat[v__envc_i25 as usize] as i32) }) as i8);
         }
         s.f__envc_until_no_retreat = _arr166;
-        // @ tcg.envspec:2092:5
+        // @ tcg.envspec:2094:5
         let mut _arr167: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i26 in 0i32..2 {
             _arr167[v__envc_i26 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i26 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i26 as usize] as i32) } else { (s.f_weakened[v__envc_i26 as usize] as i32) }) as i8);
         }
         s.f_weakened = _arr167;
-        // @ tcg.envspec:2092:5
+        // @ tcg.envspec:2094:5
         let mut _arr168: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i26 in 0i32..2 {
             _arr168[v__envc_i26 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i26 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_weakened[v__envc_i26 as usize] as i32) }) as i8);
         }
         s.f__envc_until_weakened = _arr168;
-        // @ tcg.envspec:2092:5
+        // @ tcg.envspec:2094:5
         let mut _arr169: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i27 in 0i32..2 {
             _arr169[v__envc_i27 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i27 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i27 as usize] as i32) } else { (s.f_spiky[v__envc_i27 as usize] as i32) }) as i8);
         }
         s.f_spiky = _arr169;
-        // @ tcg.envspec:2092:5
+        // @ tcg.envspec:2094:5
         let mut _arr170: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i27 in 0i32..2 {
             _arr170[v__envc_i27 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i27 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_spiky[v__envc_i27 as usize] as i32) }) as i8);
         }
         s.f__envc_until_spiky = _arr170;
-        // @ tcg.envspec:2092:5
+        // @ tcg.envspec:2094:5
         let mut _arr171: [bool; 2] = <[bool; 2] as Zero>::ZERO;
         for v__envc_i28 in 0i32..2 {
             _arr171[v__envc_i28 as usize] = (if ((s.f__envc_until_no_supporter[v__envc_i28 as usize] as i32) == (1 + v_p)) { K1[v__envc_i28 as usize] } else { s.f_no_supporter[v__envc_i28 as usize] });
         }
         s.f_no_supporter = _arr171;
-        // @ tcg.envspec:2092:5
+        // @ tcg.envspec:2094:5
         let mut _arr172: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i28 in 0i32..2 {
             _arr172[v__envc_i28 as usize] = ((if ((s.f__envc_until_no_supporter[v__envc_i28 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_supporter[v__envc_i28 as usize] as i32) }) as i8);
         }
         s.f__envc_until_no_supporter = _arr172;
-        // @ tcg.envspec:2092:5
+        // @ tcg.envspec:2094:5
         let mut _arr173: [bool; 2] = <[bool; 2] as Zero>::ZERO;
         for v__envc_i29 in 0i32..2 {
             _arr173[v__envc_i29 as usize] = (if ((s.f__envc_until_shielded[v__envc_i29 as usize] as i32) == (1 + v_p)) { K1[v__envc_i29 as usize] } else { s.f_shielded[v__envc_i29 as usize] });
         }
         s.f_shielded = _arr173;
-        // @ tcg.envspec:2092:5
+        // @ tcg.envspec:2094:5
         let mut _arr174: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i29 in 0i32..2 {
             _arr174[v__envc_i29 as usize] = ((if ((s.f__envc_until_shielded[v__envc_i29 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_shielded[v__envc_i29 as usize] as i32) }) as i8);
         }
         s.f__envc_until_shielded = _arr174;
-        // @ tcg.envspec:2093:5
-        s.f_zone[v_p as usize] = (10 as i8);
-        // @ tcg.envspec:2094:5
-        p_checkup(s, v_p)?;
         // @ tcg.envspec:2095:5
+        s.f_zone[v_p as usize] = (10 as i8);
+        // @ tcg.envspec:2096:5
+        p_checkup(s, v_p)?;
+        // @ tcg.envspec:2097:5
         p_knock_outs(s)?;
     }
-    // @ tcg.envspec:2096:5
+    // @ tcg.envspec:2098:5
     let mut v__envc_arg2: i32 = 0;
-    // @ tcg.envspec:2096:5
+    // @ tcg.envspec:2098:5
     if v__envc_run {
         v__envc_arg2 = (1 - v_p);
     }
-    // @ tcg.envspec:2096:5
+    // @ tcg.envspec:2098:5
     if (v__envc_run || (v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 2))) {
-        // @ tcg.envspec:2096:5
+        // @ tcg.envspec:2098:5
         if v__envc_seek {
             s.f__envc_at_p_finish_turn = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:2096:5
+        // @ tcg.envspec:2098:5
         p_continue_game(s, v__envc_arg2, false)?;
-        // @ tcg.envspec:2096:5
+        // @ tcg.envspec:2098:5
         if ((s.f__envc_at_p_continue_game as i32) != 0) {
             s.f__envc_at_p_finish_turn = (2 as i8);
             v__envc_run = false;
@@ -3623,21 +3623,21 @@ fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `deal` (tcg.envspec:2126:1)
+/// proc `deal` (tcg.envspec:2128:1)
 fn p_deal(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2127:5
+    // @ tcg.envspec:2129:5
     let mut _acc175: i32 = 0;
     for v_i in 0i32..20 {
         _acc175 += f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 33)? as i32))? as i32;
     }
     let mut v_b: i32 = _acc175;
-    // @ tcg.envspec:2128:5
+    // @ tcg.envspec:2130:5
     let mut v_hands: i32 = ((K3[20 as usize][5 as usize] as i32) - (K3[(20 - v_b) as usize][5 as usize] as i32));
-    // @ tcg.envspec:2129:5
+    // @ tcg.envspec:2131:5
     let _hi176: i32 = imax((v_hands - 1), 0);
     let _r177: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi176, u16::MAX)?;
     let mut v_r: i32 = _r177;
-    // @ tcg.envspec:2131:5
+    // @ tcg.envspec:2133:5
     let mut _acc178: i32 = 0;
     for v_m in 1i32..5 {
         let mut _acc179: i32 = 0;
@@ -3647,66 +3647,66 @@ fn p_deal(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         _acc178 += (_acc179 <= v_r) as i32;
     }
     let mut v_k: i32 = (1 + _acc178);
-    // @ tcg.envspec:2133:5
-    let mut v_rest: List<i16, 20> = K4;
-    // @ tcg.envspec:2134:5
-    let mut v_basics: i32 = 0;
     // @ tcg.envspec:2135:5
-    let mut v_others: i32 = 0;
+    let mut v_rest: List<i16, 20> = K4;
     // @ tcg.envspec:2136:5
+    let mut v_basics: i32 = 0;
+    // @ tcg.envspec:2137:5
+    let mut v_others: i32 = 0;
+    // @ tcg.envspec:2138:5
     for v_i in 0i32..20 {
-        // @ tcg.envspec:2137:9
+        // @ tcg.envspec:2139:9
         let mut v_c: i32 = (s.f_deck[v_p as usize].get(v_i, 34)? as i32);
-        // @ tcg.envspec:2138:9
+        // @ tcg.envspec:2140:9
         if (f_is_basic(s, v_c)? && (v_basics < v_k)) {
-            // @ tcg.envspec:2139:13
+            // @ tcg.envspec:2141:13
             s.f_hand[v_p as usize].push((v_c as i16), 35)?;
-            // @ tcg.envspec:2140:13
+            // @ tcg.envspec:2142:13
             v_basics = imin((v_basics + 1), 20);
         } else if ((!f_is_basic(s, v_c)?) && (v_others < (5 - v_k))) {
-            // @ tcg.envspec:2142:13
+            // @ tcg.envspec:2144:13
             s.f_hand[v_p as usize].push((v_c as i16), 36)?;
-            // @ tcg.envspec:2143:13
+            // @ tcg.envspec:2145:13
             v_others = imin((v_others + 1), 20);
         } else {
-            // @ tcg.envspec:2145:13
+            // @ tcg.envspec:2147:13
             v_rest.push((v_c as i16), 37)?;
         }
     }
-    // @ tcg.envspec:2148:5
+    // @ tcg.envspec:2150:5
     s.f_deck[v_p as usize] = v_rest;
     Ok(())
 }
 
-/// proc `attack_texts` (tcg.envspec:2273:1)
+/// proc `attack_texts` (tcg.envspec:2275:1)
 fn p_attack_texts(s: &mut State, mut v_p: i32, mut v_a: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_texts as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_texts as i32) != 0);
-    // @ tcg.envspec:2274:5
+    // @ tcg.envspec:2276:5
     let mut v_c: i32 = 0;
-    // @ tcg.envspec:2274:5
+    // @ tcg.envspec:2276:5
     if v__envc_run {
-        // @ tcg.envspec:2274:5
+        // @ tcg.envspec:2276:5
         v_c = (s.f_card[v_p as usize][0 as usize] as i32);
     }
-    // @ tcg.envspec:2275:5
+    // @ tcg.envspec:2277:5
     for v_r in 0i32..2 {
-        // @ tcg.envspec:2275:5
+        // @ tcg.envspec:2277:5
         if (v__envc_run || ((v__envc_seek && ((s.f__envc_at_p_attack_texts as i32) == 1)) && (v_r == (s.f__envc_frame_p_attack_texts__r as i32)))) {
-            // @ tcg.envspec:2276:9
+            // @ tcg.envspec:2278:9
             if ((v__envc_run && ((v_r == 0) || ((s.f_copying as i32) == 1))) || (v__envc_seek && ((s.f__envc_at_p_attack_texts as i32) == 1))) {
-                // @ tcg.envspec:2277:13
+                // @ tcg.envspec:2279:13
                 if v__envc_run {
-                    // @ tcg.envspec:2277:13
+                    // @ tcg.envspec:2279:13
                     s.f_copying = ((2 * v_r) as i8);
                 }
-                // @ tcg.envspec:2278:13
+                // @ tcg.envspec:2280:13
                 let mut v__envc_arg1: i32 = 0;
-                // @ tcg.envspec:2278:13
+                // @ tcg.envspec:2280:13
                 if v__envc_run {
                     v__envc_arg1 = (if (v_r == 0) { (if (v_a == 0) { (T24_Card__effect0[v_c as usize] as i32) } else { (T25_Card__effect1[v_c as usize] as i32) }) } else { (if ((s.f_copy_index as i32) == 0) { (T24_Card__effect0[(s.f_copy_card as i32) as usize] as i32) } else { (T25_Card__effect1[(s.f_copy_card as i32) as usize] as i32) }) });
                 }
-                // @ tcg.envspec:2278:13
+                // @ tcg.envspec:2280:13
                 if v__envc_seek {
                     v_p = (s.f__envc_frame_p_attack_texts__p as i32);
                     v_a = (s.f__envc_frame_p_attack_texts__a as i32);
@@ -3714,9 +3714,9 @@ fn p_attack_texts(s: &mut State, mut v_p: i32, mut v_a: i32) -> Result<(), Fault
                     s.f__envc_at_p_attack_texts = (0 as i8);
                     v__envc_seek = false;
                 }
-                // @ tcg.envspec:2278:13
+                // @ tcg.envspec:2280:13
                 p_attack_effect__dispatch(s, v__envc_arg1, v_p)?;
-                // @ tcg.envspec:2278:13
+                // @ tcg.envspec:2280:13
                 if ((s.f__envc_at_p_attack_effect__dispatch as i32) != 0) {
                     s.f__envc_frame_p_attack_texts__p = (v_p as i8);
                     s.f__envc_frame_p_attack_texts__a = (v_a as i8);
@@ -3730,9 +3730,9 @@ fn p_attack_texts(s: &mut State, mut v_p: i32, mut v_a: i32) -> Result<(), Fault
             }
         }
     }
-    // @ tcg.envspec:2282:5
+    // @ tcg.envspec:2284:5
     if v__envc_run {
-        // @ tcg.envspec:2282:5
+        // @ tcg.envspec:2284:5
         s.f_copying = (0 as i8);
     }
     Ok(())
@@ -5559,29 +5559,29 @@ fn p_trainer_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
     Ok(())
 }
 
-/// proc `_envc_run_setup_done` (tcg.envspec:2170:1)
+/// proc `_envc_run_setup_done` (tcg.envspec:2172:1)
 fn p__envc_run_setup_done(s: &mut State) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_setup_done as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_setup_done as i32) != 0);
-    // @ tcg.envspec:2171:5
+    // @ tcg.envspec:2173:5
     if (v__envc_run && ((s.current_player as i32) == (s.f_first as i32))) {
-        // @ tcg.envspec:2172:9
+        // @ tcg.envspec:2174:9
         s.current_player = ((1 - (s.f_first as i32)) as i8);
     } else {
-        // @ tcg.envspec:2174:9
+        // @ tcg.envspec:2176:9
         if v__envc_run {
-            // @ tcg.envspec:2174:9
+            // @ tcg.envspec:2176:9
             let _a217: i32 = (s.f_first as i32);
             p_begin_turn(s, _a217)?;
         }
-        // @ tcg.envspec:2175:9
+        // @ tcg.envspec:2177:9
         if v__envc_seek {
             s.f__envc_at_a_setup_done = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:2175:9
+        // @ tcg.envspec:2177:9
         p_active_abilities(s)?;
-        // @ tcg.envspec:2175:9
+        // @ tcg.envspec:2177:9
         if ((s.f__envc_at_p_active_abilities as i32) != 0) {
             s.f__envc_at_a_setup_done = (1 as i8);
             v__envc_run = false;
@@ -5592,47 +5592,47 @@ fn p__envc_run_setup_done(s: &mut State) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `_envc_run_evolve` (tcg.envspec:2188:1)
+/// proc `_envc_run_evolve` (tcg.envspec:2190:1)
 fn p__envc_run_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_evolve as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_evolve as i32) != 0);
-    // @ tcg.envspec:2190:5
+    // @ tcg.envspec:2192:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:2190:5
+    // @ tcg.envspec:2192:5
     if v__envc_run {
-        // @ tcg.envspec:2190:5
+        // @ tcg.envspec:2192:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:2191:5
+        // @ tcg.envspec:2193:5
         let _v218: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
         let _i219: usize = imin((s.f_evolutions[v_p as usize][v_s as usize] as i32), 1) as usize;
         s.f_below[v_p as usize][v_s as usize][_i219] = (_v218 as i16);
-        // @ tcg.envspec:2192:5
+        // @ tcg.envspec:2194:5
         let _v220: i32 = imin(((s.f_evolutions[v_p as usize][v_s as usize] as i32) + 1), 2);
         s.f_evolutions[v_p as usize][v_s as usize] = (_v220 as i8);
-        // @ tcg.envspec:2193:5
+        // @ tcg.envspec:2195:5
         let _v221: i32 = (s.f_hand[v_p as usize].get(v_h, 38)? as i32);
         s.f_card[v_p as usize][v_s as usize] = (_v221 as i16);
-        // @ tcg.envspec:2194:5
+        // @ tcg.envspec:2196:5
         s.f_hand[v_p as usize].remove_at(v_h, 39)?;
-        // @ tcg.envspec:2195:5
+        // @ tcg.envspec:2197:5
         let _v222: i32 = (s.f_turn as i32);
         s.f_placed[v_p as usize][v_s as usize] = (_v222 as i8);
     }
-    // @ tcg.envspec:2196:5
+    // @ tcg.envspec:2198:5
     if ((v__envc_run && (v_s == 0)) || (v__envc_seek && ((s.f__envc_at_a_evolve as i32) == 1))) {
-        // @ tcg.envspec:2197:9
+        // @ tcg.envspec:2199:9
         if v__envc_run {
-            // @ tcg.envspec:2197:9
+            // @ tcg.envspec:2199:9
             p_clear_conditions(s, v_p)?;
         }
-        // @ tcg.envspec:2198:9
+        // @ tcg.envspec:2200:9
         if v__envc_seek {
             s.f__envc_at_a_evolve = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:2198:9
+        // @ tcg.envspec:2200:9
         p_active_abilities(s)?;
-        // @ tcg.envspec:2198:9
+        // @ tcg.envspec:2200:9
         if ((s.f__envc_at_p_active_abilities as i32) != 0) {
             s.f__envc_at_a_evolve = (1 as i8);
             v__envc_run = false;
@@ -5643,46 +5643,46 @@ fn p__envc_run_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), F
     Ok(())
 }
 
-/// proc `_envc_run_attach` (tcg.envspec:2204:1)
+/// proc `_envc_run_attach` (tcg.envspec:2206:1)
 fn p__envc_run_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_attach as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_attach as i32) != 0);
-    // @ tcg.envspec:2206:5
+    // @ tcg.envspec:2208:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:2206:5
+    // @ tcg.envspec:2208:5
     if v__envc_run {
-        // @ tcg.envspec:2206:5
+        // @ tcg.envspec:2208:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:2207:5
+        // @ tcg.envspec:2209:5
         let _v223: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][(s.f_zone[v_p as usize] as i32) as usize] as i32) + 1), 12);
         let _i224: usize = (s.f_zone[v_p as usize] as i32) as usize;
         s.f_energy[v_p as usize][v_s as usize][_i224] = (_v223 as i8);
-        // @ tcg.envspec:2208:5
-        s.f_last_attached = ((s.f_zone[v_p as usize] as i32) as i8);
-        // @ tcg.envspec:2209:5
-        s.f_zone[v_p as usize] = (10 as i8);
         // @ tcg.envspec:2210:5
+        s.f_last_attached = ((s.f_zone[v_p as usize] as i32) as i8);
+        // @ tcg.envspec:2211:5
+        s.f_zone[v_p as usize] = (10 as i8);
+        // @ tcg.envspec:2212:5
         s.f_attached = true;
     }
-    // @ tcg.envspec:2211:5
+    // @ tcg.envspec:2213:5
     if ((v__envc_run && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 2)) || ((v__envc_seek && ((s.f__envc_at_a_attach as i32) >= 1)) && ((s.f__envc_at_a_attach as i32) <= 2))) {
-        // @ tcg.envspec:2212:9
+        // @ tcg.envspec:2214:9
         let mut v__envc_arg1: i32 = 0;
-        // @ tcg.envspec:2212:9
+        // @ tcg.envspec:2214:9
         if v__envc_run {
             v__envc_arg1 = (T26_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
         }
-        // @ tcg.envspec:2212:9
+        // @ tcg.envspec:2214:9
         if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_attach as i32) == 1))) {
-            // @ tcg.envspec:2212:9
+            // @ tcg.envspec:2214:9
             if v__envc_seek {
                 v_p = (s.f__envc_frame_a_attach__p as i32);
                 s.f__envc_at_a_attach = (0 as i8);
                 v__envc_seek = false;
             }
-            // @ tcg.envspec:2212:9
+            // @ tcg.envspec:2214:9
             p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
-            // @ tcg.envspec:2212:9
+            // @ tcg.envspec:2214:9
             if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
                 s.f__envc_frame_a_attach__p = (v_p as i8);
                 s.f__envc_at_a_attach = (1 as i8);
@@ -5691,21 +5691,21 @@ fn p__envc_run_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
                 v__envc_run = true;
             }
         }
-        // @ tcg.envspec:2213:9
+        // @ tcg.envspec:2215:9
         if v__envc_run {
-            // @ tcg.envspec:2213:9
+            // @ tcg.envspec:2215:9
             p_knock_outs(s)?;
         }
-        // @ tcg.envspec:2214:9
+        // @ tcg.envspec:2216:9
         if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_attach as i32) == 2))) {
-            // @ tcg.envspec:2214:9
+            // @ tcg.envspec:2216:9
             if v__envc_seek {
                 s.f__envc_at_a_attach = (0 as i8);
                 v__envc_seek = false;
             }
-            // @ tcg.envspec:2214:9
+            // @ tcg.envspec:2216:9
             p_continue_game(s, v_p, true)?;
-            // @ tcg.envspec:2214:9
+            // @ tcg.envspec:2216:9
             if ((s.f__envc_at_p_continue_game as i32) != 0) {
                 s.f__envc_at_a_attach = (2 as i8);
                 v__envc_run = false;
@@ -5717,49 +5717,49 @@ fn p__envc_run_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `_envc_run_play_trainer` (tcg.envspec:2223:1)
+/// proc `_envc_run_play_trainer` (tcg.envspec:2225:1)
 fn p__envc_run_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_play_trainer as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_play_trainer as i32) != 0);
-    // @ tcg.envspec:2226:5
+    // @ tcg.envspec:2228:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:2227:5
+    // @ tcg.envspec:2229:5
     let mut v_c: i32 = 0;
-    // @ tcg.envspec:2226:5
+    // @ tcg.envspec:2228:5
     if v__envc_run {
-        // @ tcg.envspec:2226:5
-        v_p = (s.current_player as i32);
-        // @ tcg.envspec:2227:5
-        v_c = (s.f_hand[v_p as usize].get(v_h, 40)? as i32);
         // @ tcg.envspec:2228:5
-        s.f_hand[v_p as usize].remove_at(v_h, 41)?;
+        v_p = (s.current_player as i32);
         // @ tcg.envspec:2229:5
-        s.f_discard[v_p as usize].push((v_c as i16), 42)?;
+        v_c = (s.f_hand[v_p as usize].get(v_h, 40)? as i32);
         // @ tcg.envspec:2230:5
-        s.f_playing = (v_c as i16);
+        s.f_hand[v_p as usize].remove_at(v_h, 41)?;
         // @ tcg.envspec:2231:5
+        s.f_discard[v_p as usize].push((v_c as i16), 42)?;
+        // @ tcg.envspec:2232:5
+        s.f_playing = (v_c as i16);
+        // @ tcg.envspec:2233:5
         if ((T16_Card__trainer[v_c as usize] as i32) == 1) {
-            // @ tcg.envspec:2232:9
+            // @ tcg.envspec:2234:9
             s.f_supporter = true;
         }
     }
-    // @ tcg.envspec:2234:5
+    // @ tcg.envspec:2236:5
     let mut v__envc_arg1: i32 = 0;
-    // @ tcg.envspec:2234:5
+    // @ tcg.envspec:2236:5
     if v__envc_run {
         v__envc_arg1 = (T27_Card__trainer_effect[v_c as usize] as i32);
     }
-    // @ tcg.envspec:2234:5
+    // @ tcg.envspec:2236:5
     if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_play_trainer as i32) == 1))) {
-        // @ tcg.envspec:2234:5
+        // @ tcg.envspec:2236:5
         if v__envc_seek {
             v_p = (s.f__envc_frame_a_play_trainer__p as i32);
             s.f__envc_at_a_play_trainer = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:2234:5
+        // @ tcg.envspec:2236:5
         p_trainer_effect__dispatch(s, v__envc_arg1, v_p, v_target)?;
-        // @ tcg.envspec:2234:5
+        // @ tcg.envspec:2236:5
         if ((s.f__envc_at_p_trainer_effect__dispatch as i32) != 0) {
             s.f__envc_frame_a_play_trainer__p = (v_p as i8);
             s.f__envc_at_a_play_trainer = (1 as i8);
@@ -5768,21 +5768,21 @@ fn p__envc_run_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> R
             v__envc_run = true;
         }
     }
-    // @ tcg.envspec:2235:5
+    // @ tcg.envspec:2237:5
     if v__envc_run {
-        // @ tcg.envspec:2235:5
+        // @ tcg.envspec:2237:5
         p_knock_outs(s)?;
     }
-    // @ tcg.envspec:2236:5
+    // @ tcg.envspec:2238:5
     if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_play_trainer as i32) == 2))) {
-        // @ tcg.envspec:2236:5
+        // @ tcg.envspec:2238:5
         if v__envc_seek {
             s.f__envc_at_a_play_trainer = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:2236:5
+        // @ tcg.envspec:2238:5
         p_continue_game(s, v_p, true)?;
-        // @ tcg.envspec:2236:5
+        // @ tcg.envspec:2238:5
         if ((s.f__envc_at_p_continue_game as i32) != 0) {
             s.f__envc_at_a_play_trainer = (2 as i8);
             v__envc_run = false;
@@ -5793,36 +5793,36 @@ fn p__envc_run_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> R
     Ok(())
 }
 
-/// proc `_envc_run_use_ability` (tcg.envspec:2240:1)
+/// proc `_envc_run_use_ability` (tcg.envspec:2242:1)
 fn p__envc_run_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_use_ability as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_use_ability as i32) != 0);
-    // @ tcg.envspec:2243:5
+    // @ tcg.envspec:2245:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:2243:5
+    // @ tcg.envspec:2245:5
     if v__envc_run {
-        // @ tcg.envspec:2243:5
+        // @ tcg.envspec:2245:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:2244:5
+        // @ tcg.envspec:2246:5
         s.f_ability_used[v_p as usize][v_s as usize] = true;
     }
-    // @ tcg.envspec:2245:5
+    // @ tcg.envspec:2247:5
     let mut v__envc_arg1: i32 = 0;
-    // @ tcg.envspec:2245:5
+    // @ tcg.envspec:2247:5
     if v__envc_run {
         v__envc_arg1 = (T26_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
     }
-    // @ tcg.envspec:2245:5
+    // @ tcg.envspec:2247:5
     if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_use_ability as i32) == 1))) {
-        // @ tcg.envspec:2245:5
+        // @ tcg.envspec:2247:5
         if v__envc_seek {
             v_p = (s.f__envc_frame_a_use_ability__p as i32);
             s.f__envc_at_a_use_ability = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:2245:5
+        // @ tcg.envspec:2247:5
         p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
-        // @ tcg.envspec:2245:5
+        // @ tcg.envspec:2247:5
         if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
             s.f__envc_frame_a_use_ability__p = (v_p as i8);
             s.f__envc_at_a_use_ability = (1 as i8);
@@ -5831,21 +5831,21 @@ fn p__envc_run_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
             v__envc_run = true;
         }
     }
-    // @ tcg.envspec:2246:5
+    // @ tcg.envspec:2248:5
     if v__envc_run {
-        // @ tcg.envspec:2246:5
+        // @ tcg.envspec:2248:5
         p_knock_outs(s)?;
     }
-    // @ tcg.envspec:2247:5
+    // @ tcg.envspec:2249:5
     if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_use_ability as i32) == 2))) {
-        // @ tcg.envspec:2247:5
+        // @ tcg.envspec:2249:5
         if v__envc_seek {
             s.f__envc_at_a_use_ability = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:2247:5
+        // @ tcg.envspec:2249:5
         p_continue_game(s, v_p, true)?;
-        // @ tcg.envspec:2247:5
+        // @ tcg.envspec:2249:5
         if ((s.f__envc_at_p_continue_game as i32) != 0) {
             s.f__envc_at_a_use_ability = (2 as i8);
             v__envc_run = false;
@@ -5856,51 +5856,51 @@ fn p__envc_run_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `_envc_run_retreat` (tcg.envspec:2253:1)
+/// proc `_envc_run_retreat` (tcg.envspec:2255:1)
 fn p__envc_run_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_retreat as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_retreat as i32) != 0);
-    // @ tcg.envspec:2257:5
+    // @ tcg.envspec:2259:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:2258:5
+    // @ tcg.envspec:2260:5
     let mut v_pay: i32 = 0;
-    // @ tcg.envspec:2257:5
+    // @ tcg.envspec:2259:5
     if v__envc_run {
-        // @ tcg.envspec:2257:5
-        v_p = (s.current_player as i32);
-        // @ tcg.envspec:2258:5
-        v_pay = f_retreat_cost(s, v_p)?;
         // @ tcg.envspec:2259:5
+        v_p = (s.current_player as i32);
+        // @ tcg.envspec:2260:5
+        v_pay = f_retreat_cost(s, v_p)?;
+        // @ tcg.envspec:2261:5
         for v_k in 0i32..4 {
-            // @ tcg.envspec:2260:9
+            // @ tcg.envspec:2262:9
             if (v_k < v_pay) {
-                // @ tcg.envspec:2261:13
+                // @ tcg.envspec:2263:13
                 let mut _acc225: i32 = 0;
                 for v_u in 0i32..11 {
                     let _x226: i32 = (if ((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) > 0) { v_u } else { 10 });
                     _acc225 = if v_u == 0 { _x226 } else { imin(_acc225, _x226) };
                 }
                 let mut v_t: i32 = _acc225;
-                // @ tcg.envspec:2262:13
+                // @ tcg.envspec:2264:13
                 let _v227: i32 = imax(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - 1), 0);
                 s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v227 as i8);
             }
         }
-        // @ tcg.envspec:2265:5
-        p_clear_conditions(s, v_p)?;
-        // @ tcg.envspec:2266:5
-        p_swap_slots(s, v_p, 0, v_b)?;
         // @ tcg.envspec:2267:5
+        p_clear_conditions(s, v_p)?;
+        // @ tcg.envspec:2268:5
+        p_swap_slots(s, v_p, 0, v_b)?;
+        // @ tcg.envspec:2269:5
         s.f_retreated = true;
     }
-    // @ tcg.envspec:2268:5
+    // @ tcg.envspec:2270:5
     if v__envc_seek {
         s.f__envc_at_a_retreat = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:2268:5
+    // @ tcg.envspec:2270:5
     p_active_abilities(s)?;
-    // @ tcg.envspec:2268:5
+    // @ tcg.envspec:2270:5
     if ((s.f__envc_at_p_active_abilities as i32) != 0) {
         s.f__envc_at_a_retreat = (1 as i8);
         v__envc_run = false;
@@ -5910,61 +5910,61 @@ fn p__envc_run_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `_envc_run_attack` (tcg.envspec:2290:1)
+/// proc `_envc_run_attack` (tcg.envspec:2292:1)
 fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_attack as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_attack as i32) != 0);
-    // @ tcg.envspec:2291:5
-    let mut v_p: i32 = 0;
-    // @ tcg.envspec:2292:5
-    let mut v_c: i32 = 0;
     // @ tcg.envspec:2293:5
+    let mut v_p: i32 = 0;
+    // @ tcg.envspec:2294:5
+    let mut v_c: i32 = 0;
+    // @ tcg.envspec:2295:5
     let mut v_hits: bool = true;
-    // @ tcg.envspec:2291:5
+    // @ tcg.envspec:2293:5
     if v__envc_run {
-        // @ tcg.envspec:2291:5
+        // @ tcg.envspec:2293:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:2292:5
-        v_c = (s.f_card[v_p as usize][0 as usize] as i32);
         // @ tcg.envspec:2294:5
+        v_c = (s.f_card[v_p as usize][0 as usize] as i32);
+        // @ tcg.envspec:2296:5
         if ((s.f_condition[v_p as usize] as i32) == 3) {
-            // @ tcg.envspec:2295:9
+            // @ tcg.envspec:2297:9
             let _r228: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
             v_hits = (_r228 == 1);
         }
     }
-    // @ tcg.envspec:2297:5
+    // @ tcg.envspec:2299:5
     if ((v__envc_run && v_hits) || ((v__envc_seek && ((s.f__envc_at_a_attack as i32) >= 1)) && ((s.f__envc_at_a_attack as i32) <= 2))) {
-        // @ tcg.envspec:2298:9
+        // @ tcg.envspec:2300:9
         if v__envc_run {
-            // @ tcg.envspec:2298:9
-            s.f_dmg = (imax(f_printed_damage(s, v_c, v_a)?, 0) as i16);
-            // @ tcg.envspec:2299:9
-            s.f_attack_index = (v_a as i8);
             // @ tcg.envspec:2300:9
+            s.f_dmg = (imax(f_printed_damage(s, v_c, v_a)?, 0) as i16);
+            // @ tcg.envspec:2301:9
+            s.f_attack_index = (v_a as i8);
+            // @ tcg.envspec:2302:9
             s.f_attacking = true;
         }
-        // @ tcg.envspec:2301:9
+        // @ tcg.envspec:2303:9
         if ((v__envc_run && (s.f_occupied[(1 - v_p) as usize][0 as usize] && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32) as usize] as i32) == 1))) || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 1))) {
-            // @ tcg.envspec:2302:13
+            // @ tcg.envspec:2304:13
             let mut v__envc_arg1: i32 = 0;
-            // @ tcg.envspec:2302:13
+            // @ tcg.envspec:2304:13
             let mut v__envc_arg2: i32 = 0;
-            // @ tcg.envspec:2302:13
+            // @ tcg.envspec:2304:13
             if v__envc_run {
                 v__envc_arg1 = (T26_Card__ability[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32);
                 v__envc_arg2 = (1 - v_p);
             }
-            // @ tcg.envspec:2302:13
+            // @ tcg.envspec:2304:13
             if v__envc_seek {
                 v_a = (s.f__envc_frame_a_attack__a as i32);
                 v_p = (s.f__envc_frame_a_attack__p as i32);
                 s.f__envc_at_a_attack = (0 as i8);
                 v__envc_seek = false;
             }
-            // @ tcg.envspec:2302:13
+            // @ tcg.envspec:2304:13
             p_ability_effect__dispatch(s, v__envc_arg1, v__envc_arg2, 0)?;
-            // @ tcg.envspec:2302:13
+            // @ tcg.envspec:2304:13
             if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
                 s.f__envc_frame_a_attack__a = (v_a as i8);
                 s.f__envc_frame_a_attack__p = (v_p as i8);
@@ -5974,17 +5974,17 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
                 v__envc_run = true;
             }
         }
-        // @ tcg.envspec:2304:9
+        // @ tcg.envspec:2306:9
         if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 2))) {
-            // @ tcg.envspec:2304:9
+            // @ tcg.envspec:2306:9
             if v__envc_seek {
                 v_p = (s.f__envc_frame_a_attack__p as i32);
                 s.f__envc_at_a_attack = (0 as i8);
                 v__envc_seek = false;
             }
-            // @ tcg.envspec:2304:9
+            // @ tcg.envspec:2306:9
             p_attack_texts(s, v_p, v_a)?;
-            // @ tcg.envspec:2304:9
+            // @ tcg.envspec:2306:9
             if ((s.f__envc_at_p_attack_texts as i32) != 0) {
                 s.f__envc_frame_a_attack__p = (v_p as i8);
                 s.f__envc_at_a_attack = (2 as i8);
@@ -5993,29 +5993,29 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
                 v__envc_run = true;
             }
         }
-        // @ tcg.envspec:2305:9
+        // @ tcg.envspec:2307:9
         if v__envc_run {
-            // @ tcg.envspec:2305:9
+            // @ tcg.envspec:2307:9
             p_hit_active(s, v_p)?;
-            // @ tcg.envspec:2306:9
+            // @ tcg.envspec:2308:9
             s.f_attacking = false;
         }
     }
-    // @ tcg.envspec:2308:5
+    // @ tcg.envspec:2310:5
     if v__envc_run {
-        // @ tcg.envspec:2308:5
+        // @ tcg.envspec:2310:5
         p_knock_outs(s)?;
     }
-    // @ tcg.envspec:2309:5
+    // @ tcg.envspec:2311:5
     if ((v__envc_run && (!s.terminated)) || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 3))) {
-        // @ tcg.envspec:2310:9
+        // @ tcg.envspec:2312:9
         if v__envc_seek {
             s.f__envc_at_a_attack = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:2310:9
+        // @ tcg.envspec:2312:9
         p_finish_turn(s)?;
-        // @ tcg.envspec:2310:9
+        // @ tcg.envspec:2312:9
         if ((s.f__envc_at_p_finish_turn as i32) != 0) {
             s.f__envc_at_a_attack = (3 as i8);
             v__envc_run = false;
@@ -6026,29 +6026,29 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `_envc_run_discard_from_play` (tcg.envspec:2319:1)
+/// proc `_envc_run_discard_from_play` (tcg.envspec:2321:1)
 fn p__envc_run_discard_from_play(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_discard_from_play as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_discard_from_play as i32) != 0);
-    // @ tcg.envspec:2321:5
+    // @ tcg.envspec:2323:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:2321:5
+    // @ tcg.envspec:2323:5
     if v__envc_run {
-        // @ tcg.envspec:2321:5
-        v_p = (s.current_player as i32);
-        // @ tcg.envspec:2322:5
-        p_clear_slot(s, v_p, v_s)?;
         // @ tcg.envspec:2323:5
+        v_p = (s.current_player as i32);
+        // @ tcg.envspec:2324:5
+        p_clear_slot(s, v_p, v_s)?;
+        // @ tcg.envspec:2325:5
         p_knock_outs(s)?;
     }
-    // @ tcg.envspec:2324:5
+    // @ tcg.envspec:2326:5
     if v__envc_seek {
         s.f__envc_at_a_discard_from_play = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:2324:5
+    // @ tcg.envspec:2326:5
     p_continue_game(s, v_p, true)?;
-    // @ tcg.envspec:2324:5
+    // @ tcg.envspec:2326:5
     if ((s.f__envc_at_p_continue_game as i32) != 0) {
         s.f__envc_at_a_discard_from_play = (1 as i8);
         v__envc_run = false;
@@ -6058,18 +6058,18 @@ fn p__envc_run_discard_from_play(s: &mut State, mut v_s: i32) -> Result<(), Faul
     Ok(())
 }
 
-/// proc `_envc_run_end_turn` (tcg.envspec:2327:1)
+/// proc `_envc_run_end_turn` (tcg.envspec:2329:1)
 fn p__envc_run_end_turn(s: &mut State) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_end_turn as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_end_turn as i32) != 0);
-    // @ tcg.envspec:2328:5
+    // @ tcg.envspec:2330:5
     if v__envc_seek {
         s.f__envc_at_a_end_turn = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:2328:5
+    // @ tcg.envspec:2330:5
     p_finish_turn(s)?;
-    // @ tcg.envspec:2328:5
+    // @ tcg.envspec:2330:5
     if ((s.f__envc_at_p_finish_turn as i32) != 0) {
         s.f__envc_at_a_end_turn = (1 as i8);
         v__envc_run = false;
@@ -6079,33 +6079,33 @@ fn p__envc_run_end_turn(s: &mut State) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `_envc_run_promote` (tcg.envspec:2332:1)
+/// proc `_envc_run_promote` (tcg.envspec:2334:1)
 fn p__envc_run_promote(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_promote as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_promote as i32) != 0);
-    // @ tcg.envspec:2334:5
+    // @ tcg.envspec:2336:5
     if v__envc_run {
-        // @ tcg.envspec:2334:5
+        // @ tcg.envspec:2336:5
         let _a229: i32 = (s.current_player as i32);
         p_swap_slots(s, _a229, 0, v_b)?;
     }
-    // @ tcg.envspec:2335:5
+    // @ tcg.envspec:2337:5
     let mut v__envc_arg1: i32 = 0;
-    // @ tcg.envspec:2335:5
+    // @ tcg.envspec:2337:5
     let mut v__envc_arg2: bool = false;
-    // @ tcg.envspec:2335:5
+    // @ tcg.envspec:2337:5
     if v__envc_run {
         v__envc_arg1 = (s.f_promote_next as i32);
         v__envc_arg2 = s.f_promote_resume;
     }
-    // @ tcg.envspec:2335:5
+    // @ tcg.envspec:2337:5
     if v__envc_seek {
         s.f__envc_at_a_promote = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:2335:5
+    // @ tcg.envspec:2337:5
     p_continue_game(s, v__envc_arg1, v__envc_arg2)?;
-    // @ tcg.envspec:2335:5
+    // @ tcg.envspec:2337:5
     if ((s.f__envc_at_p_continue_game as i32) != 0) {
         s.f__envc_at_a_promote = (1 as i8);
         v__envc_run = false;
@@ -6115,14 +6115,14 @@ fn p__envc_run_promote(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// action `setup_active` (tcg.envspec:2155:1)
+/// action `setup_active` (tcg.envspec:2157:1)
 fn a_setup_active(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2157:5
+    // @ tcg.envspec:2159:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:2158:5
+    // @ tcg.envspec:2160:5
     let _a230: i32 = (s.f_hand[v_p as usize].get(v_h, 43)? as i32);
     p_put_in_play(s, v_p, 0, _a230)?;
-    // @ tcg.envspec:2159:5
+    // @ tcg.envspec:2161:5
     s.f_hand[v_p as usize].remove_at(v_h, 44)?;
     Ok(())
 }
@@ -6132,15 +6132,15 @@ fn g_setup_active(s: &State, mut v_h: i32) -> Result<bool, Fault> {
     Ok((((((s.f_phase as i32) == 0) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `setup_bench` (tcg.envspec:2162:1)
+/// action `setup_bench` (tcg.envspec:2164:1)
 fn a_setup_bench(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2165:5
+    // @ tcg.envspec:2167:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:2166:5
+    // @ tcg.envspec:2168:5
     let _a231: i32 = imin(f_free_bench(s, v_p)?, 3);
     let _a232: i32 = (s.f_hand[v_p as usize].get(v_h, 45)? as i32);
     p_put_in_play(s, v_p, _a231, _a232)?;
-    // @ tcg.envspec:2167:5
+    // @ tcg.envspec:2169:5
     s.f_hand[v_p as usize].remove_at(v_h, 46)?;
     Ok(())
 }
@@ -6150,9 +6150,9 @@ fn g_setup_bench(s: &State, mut v_h: i32) -> Result<bool, Fault> {
     Ok(((((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `setup_done` (tcg.envspec:2170:1)
+/// action `setup_done` (tcg.envspec:2172:1)
 fn a_setup_done(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:2170:1
+    // @ tcg.envspec:2172:1
     p__envc_run_setup_done(s)?;
     Ok(())
 }
@@ -6162,15 +6162,15 @@ fn g_setup_done(s: &State) -> Result<bool, Fault> {
     Ok(((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `play_basic` (tcg.envspec:2180:1)
+/// action `play_basic` (tcg.envspec:2182:1)
 fn a_play_basic(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2182:5
+    // @ tcg.envspec:2184:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:2183:5
+    // @ tcg.envspec:2185:5
     let _a233: i32 = imin(f_free_bench(s, v_p)?, 3);
     let _a234: i32 = (s.f_hand[v_p as usize].get(v_h, 47)? as i32);
     p_put_in_play(s, v_p, _a233, _a234)?;
-    // @ tcg.envspec:2184:5
+    // @ tcg.envspec:2186:5
     s.f_hand[v_p as usize].remove_at(v_h, 48)?;
     Ok(())
 }
@@ -6180,9 +6180,9 @@ fn g_play_basic(s: &State, mut v_h: i32) -> Result<bool, Fault> {
     Ok((((((s.f_phase as i32) == 1) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `evolve` (tcg.envspec:2188:1)
+/// action `evolve` (tcg.envspec:2190:1)
 fn a_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2188:1
+    // @ tcg.envspec:2190:1
     p__envc_run_evolve(s, v_h, v_s)?;
     Ok(())
 }
@@ -6192,9 +6192,9 @@ fn g_evolve(s: &State, mut v_h: i32, mut v_s: i32) -> Result<bool, Fault> {
     Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 49)? as i32), v_s)? } else { false })) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `attach` (tcg.envspec:2204:1)
+/// action `attach` (tcg.envspec:2206:1)
 fn a_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2204:1
+    // @ tcg.envspec:2206:1
     p__envc_run_attach(s, v_s)?;
     Ok(())
 }
@@ -6204,9 +6204,9 @@ fn g_attach(s: &State, mut v_s: i32) -> Result<bool, Fault> {
     Ok(((((((s.f_phase as i32) == 1) && (!s.f_attached)) && ((s.f_zone[(s.current_player as i32) as usize] as i32) != 10)) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `play_trainer` (tcg.envspec:2223:1)
+/// action `play_trainer` (tcg.envspec:2225:1)
 fn a_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2223:1
+    // @ tcg.envspec:2225:1
     p__envc_run_play_trainer(s, v_h, v_target)?;
     Ok(())
 }
@@ -6216,9 +6216,9 @@ fn g_play_trainer(s: &State, mut v_h: i32, mut v_target: i32) -> Result<bool, Fa
     Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { (f_playable_trainer(s, (s.f_hand[(s.current_player as i32) as usize].get(v_h, 50)? as i32))? && f_trainer_target_ok(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 51)? as i32), v_target)?) } else { false })) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `use_ability` (tcg.envspec:2240:1)
+/// action `use_ability` (tcg.envspec:2242:1)
 fn a_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2240:1
+    // @ tcg.envspec:2242:1
     p__envc_run_use_ability(s, v_s)?;
     Ok(())
 }
@@ -6228,9 +6228,9 @@ fn g_use_ability(s: &State, mut v_s: i32) -> Result<bool, Fault> {
     Ok((((((((s.f_phase as i32) == 1) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T26_Card__ability[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) != 0)) && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 0)) && (!s.f_ability_used[(s.current_player as i32) as usize][v_s as usize])) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `retreat` (tcg.envspec:2253:1)
+/// action `retreat` (tcg.envspec:2255:1)
 fn a_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2253:1
+    // @ tcg.envspec:2255:1
     p__envc_run_retreat(s, v_b)?;
     Ok(())
 }
@@ -6240,9 +6240,9 @@ fn g_retreat(s: &State, mut v_b: i32) -> Result<bool, Fault> {
     Ok(((((((((((s.f_phase as i32) == 1) && (!s.f_retreated)) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && f_can_act(s, (s.current_player as i32))?) && (!s.f_no_retreat[(s.current_player as i32) as usize])) && ((T7_Card__category[(s.f_card[(s.current_player as i32) as usize][0 as usize] as i32) as usize] as i32) == 0)) && (f_energy_total(s, (s.current_player as i32), 0)? >= f_retreat_cost(s, (s.current_player as i32))?)) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `attack` (tcg.envspec:2290:1)
+/// action `attack` (tcg.envspec:2292:1)
 fn a_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2290:1
+    // @ tcg.envspec:2292:1
     p__envc_run_attack(s, v_a)?;
     Ok(())
 }
@@ -6252,9 +6252,9 @@ fn g_attack(s: &State, mut v_a: i32) -> Result<bool, Fault> {
     Ok(((((s.f_phase as i32) == 1) && f_can_attack(s, (s.current_player as i32), v_a)?) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `discard_from_play` (tcg.envspec:2319:1)
+/// action `discard_from_play` (tcg.envspec:2321:1)
 fn a_discard_from_play(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2319:1
+    // @ tcg.envspec:2321:1
     p__envc_run_discard_from_play(s, v_s)?;
     Ok(())
 }
@@ -6264,9 +6264,9 @@ fn g_discard_from_play(s: &State, mut v_s: i32) -> Result<bool, Fault> {
     Ok((((((s.f_phase as i32) == 1) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T7_Card__category[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) == 1)) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `end_turn` (tcg.envspec:2327:1)
+/// action `end_turn` (tcg.envspec:2329:1)
 fn a_end_turn(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:2327:1
+    // @ tcg.envspec:2329:1
     p__envc_run_end_turn(s)?;
     Ok(())
 }
@@ -6276,9 +6276,9 @@ fn g_end_turn(s: &State) -> Result<bool, Fault> {
     Ok((((s.f_phase as i32) == 1) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `promote` (tcg.envspec:2332:1)
+/// action `promote` (tcg.envspec:2334:1)
 fn a_promote(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2332:1
+    // @ tcg.envspec:2334:1
     p__envc_run_promote(s, v_b)?;
     Ok(())
 }
@@ -6291,36 +6291,36 @@ fn g_promote(s: &State, mut v_b: i32) -> Result<bool, Fault> {
 /// action `choose` ()
 fn a_choose(s: &mut State, mut v_option: i32) -> Result<(), Fault> {
     s.f__envc_choice_option = (v_option as i8);
-    // @ tcg.envspec:2170:1
+    // @ tcg.envspec:2172:1
     if ((s.f__envc_at_a_setup_done as i32) != 0) {
-        // @ tcg.envspec:2170:1
+        // @ tcg.envspec:2172:1
         p__envc_run_setup_done(s)?;
-    } else if ((s.f__envc_at_a_evolve as i32) != 0) { // @ tcg.envspec:2188:1
-        // @ tcg.envspec:2188:1
+    } else if ((s.f__envc_at_a_evolve as i32) != 0) { // @ tcg.envspec:2190:1
+        // @ tcg.envspec:2190:1
         p__envc_run_evolve(s, 0, 0)?;
-    } else if ((s.f__envc_at_a_attach as i32) != 0) { // @ tcg.envspec:2204:1
-        // @ tcg.envspec:2204:1
+    } else if ((s.f__envc_at_a_attach as i32) != 0) { // @ tcg.envspec:2206:1
+        // @ tcg.envspec:2206:1
         p__envc_run_attach(s, 0)?;
-    } else if ((s.f__envc_at_a_play_trainer as i32) != 0) { // @ tcg.envspec:2223:1
-        // @ tcg.envspec:2223:1
+    } else if ((s.f__envc_at_a_play_trainer as i32) != 0) { // @ tcg.envspec:2225:1
+        // @ tcg.envspec:2225:1
         p__envc_run_play_trainer(s, 0, 0)?;
-    } else if ((s.f__envc_at_a_use_ability as i32) != 0) { // @ tcg.envspec:2240:1
-        // @ tcg.envspec:2240:1
+    } else if ((s.f__envc_at_a_use_ability as i32) != 0) { // @ tcg.envspec:2242:1
+        // @ tcg.envspec:2242:1
         p__envc_run_use_ability(s, 0)?;
-    } else if ((s.f__envc_at_a_retreat as i32) != 0) { // @ tcg.envspec:2253:1
-        // @ tcg.envspec:2253:1
+    } else if ((s.f__envc_at_a_retreat as i32) != 0) { // @ tcg.envspec:2255:1
+        // @ tcg.envspec:2255:1
         p__envc_run_retreat(s, 1)?;
-    } else if ((s.f__envc_at_a_attack as i32) != 0) { // @ tcg.envspec:2290:1
-        // @ tcg.envspec:2290:1
+    } else if ((s.f__envc_at_a_attack as i32) != 0) { // @ tcg.envspec:2292:1
+        // @ tcg.envspec:2292:1
         p__envc_run_attack(s, 0)?;
-    } else if ((s.f__envc_at_a_discard_from_play as i32) != 0) { // @ tcg.envspec:2319:1
-        // @ tcg.envspec:2319:1
+    } else if ((s.f__envc_at_a_discard_from_play as i32) != 0) { // @ tcg.envspec:2321:1
+        // @ tcg.envspec:2321:1
         p__envc_run_discard_from_play(s, 0)?;
-    } else if ((s.f__envc_at_a_end_turn as i32) != 0) { // @ tcg.envspec:2327:1
-        // @ tcg.envspec:2327:1
+    } else if ((s.f__envc_at_a_end_turn as i32) != 0) { // @ tcg.envspec:2329:1
+        // @ tcg.envspec:2329:1
         p__envc_run_end_turn(s)?;
-    } else if ((s.f__envc_at_a_promote as i32) != 0) { // @ tcg.envspec:2332:1
-        // @ tcg.envspec:2332:1
+    } else if ((s.f__envc_at_a_promote as i32) != 0) { // @ tcg.envspec:2334:1
+        // @ tcg.envspec:2334:1
         p__envc_run_promote(s, 1)?;
     }
     Ok(())
@@ -6331,9 +6331,9 @@ fn g_choose(s: &State, mut v_option: i32) -> Result<bool, Fault> {
     Ok((((((((((((s.f__envc_at_p_damage_opponent_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_damage_opponent_choice__q as i32) as usize][v_option as usize] && ((v_option > 0) || (!s.f__envc_frame_p_damage_opponent_choice__bench_only)))) || ((((s.f__envc_at_p_damage_own_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_damage_own_choice__p as i32) as usize][v_option as usize] && ((v_option > 0) || (!s.f__envc_frame_p_damage_own_choice__bench_only))))) || ((((s.f__envc_at_p_attach_to_bench_choice as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && ((s.f_occupied[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize] && (f_type_of(s, (s.f__envc_frame_p_attach_to_bench_choice__p as i32), v_option)? == (s.f__envc_frame_p_attach_to_bench_choice__t as i32))) && ((s.f_energy[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize][(s.f__envc_frame_p_attach_to_bench_choice__t as i32) as usize] as i32) < 12)))) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize][v_option as usize])) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 2) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize][v_option as usize] && (v_option != (s.f__envc_frame_p_attach_to_benched_choices__a as i32))))) || ((((s.f__envc_at_p_switch_opponent as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_switch_opponent__q as i32) as usize][v_option as usize] && ((!s.f__envc_frame_p_switch_opponent__basic_only) || (f_stage_of(s, (s.f__envc_frame_p_switch_opponent__q as i32), v_option)? == 0))))) || ((((s.f__envc_at_p_switch_self as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(s.f__envc_frame_p_switch_self__p as i32) as usize][v_option as usize])) || ((((s.f__envc_at_p_copy_attack as i32) == 1) && ((v_option >= 0) && (v_option < 8))) && (s.f_occupied[(s.f__envc_frame_p_copy_attack__q as i32) as usize][fdiv(v_option, 2) as usize] && (f_printed_damage(s, (s.f_card[(s.f__envc_frame_p_copy_attack__q as i32) as usize][fdiv(v_option, 2) as usize] as i32), fmod(v_option, 2))? >= 0)))))
 }
 
-/// the spec's `observe` (tcg.envspec:2341:1)
+/// the spec's `observe` (tcg.envspec:2343:1)
 fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
-    // @ tcg.envspec:2342:5
+    // @ tcg.envspec:2344:5
     let mut v_q: i32 = (1 - v_p);
     let _arr235: [i16; 195] = [
         ((s.f_phase as i32) as i16),
@@ -6537,28 +6537,28 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
 
 /// the spec's `init` block
 fn init_body(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:2112:5
+    // @ tcg.envspec:2114:5
     for v_p in 0i32..2 {
-        // @ tcg.envspec:2113:9
+        // @ tcg.envspec:2115:9
         let _r236: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 21, u16::MAX)?;
         s.f_decks[v_p as usize] = (_r236 as i8);
-        // @ tcg.envspec:2114:9
+        // @ tcg.envspec:2116:9
         for v_i in 0i32..20 {
-            // @ tcg.envspec:2115:13
+            // @ tcg.envspec:2117:13
             let _a237: i32 = (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32);
             s.f_deck[v_p as usize].push((_a237 as i16), 62)?;
         }
-        // @ tcg.envspec:2117:9
-        s.f_deck[v_p as usize].shuffle(s._rng_key, &mut s._rng_counter);
-        // @ tcg.envspec:2118:9
-        p_deal(s, v_p)?;
         // @ tcg.envspec:2119:9
+        s.f_deck[v_p as usize].shuffle(s._rng_key, &mut s._rng_counter);
+        // @ tcg.envspec:2120:9
+        p_deal(s, v_p)?;
+        // @ tcg.envspec:2121:9
         p_random_zone_energy(s, v_p)?;
     }
-    // @ tcg.envspec:2121:5
+    // @ tcg.envspec:2123:5
     let _r238: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
     s.f_first = ((if (_r238 == 1) { 1 } else { 0 }) as i8);
-    // @ tcg.envspec:2122:5
+    // @ tcg.envspec:2124:5
     s.current_player = ((s.f_first as i32) as i8);
     Ok(())
 }
