@@ -3,8 +3,9 @@
 Public surface: `check(module_ast, fills=None) -> ir.Module` and
 `load(path) -> ir.Module` (parse the spec and its fill file, then check).
 
-It resolves names, infers types and integer ranges, folds constants, loads data
-tables, attaches hole fills, and collects *every* error before raising one
+It resolves names, infers types and integer ranges, folds constants, converts the rows
+of data tables (read before checking by `envc.compiler.tabledata`: the checker itself reads
+no file), attaches hole fills, and collects *every* error before raising one
 `DiagnosticError`. The guarantees it gives the backends:
 
 * every integer expression has a range, and no assignment, argument, return or
@@ -19,10 +20,7 @@ tables, attaches hole fills, and collects *every* error before raising one
 
 from __future__ import annotations
 
-import csv
-import glob
 import hashlib
-import io
 import json
 import math
 import os
@@ -32,11 +30,10 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from envc.compiler import budget, builtins, decklist, ir, ranges
+from envc.compiler import budget, builtins, decklist, ir, ranges, tabledata
 from envc.compiler import check_simultaneous as sim
 from envc.compiler.check_lang import BUILTIN_NAMES, LanguageChecks, selection_kind
-from envc.compiler.datafiles import DataFileError, line_col, read_text
-from envc.compiler.diagnostics import Diagnostic, DiagnosticError, Sources, Span, did_you_mean
+from envc.compiler.diagnostics import Diagnostic, DiagnosticError, Span, did_you_mean
 from envc.dsl import ast
 
 BUILTIN_FIELDS = ("current_player", "rewards", "terminated", "truncated", "step_count")
@@ -55,7 +52,6 @@ MAX_DRAW_REPEAT = 256
 COIN_BUILTINS = ("flip", "heads", "heads_until_tails", "draws")
 MAX_COIN_RUN = 32
 MAX_DEPTH = 1_000  # nesting of expressions and blocks (each level is a few Python frames in every tree walk)
-MAX_GLOB_FILES = 10_000  # files one table's `*` pattern may read
 FLOAT32_MAX = 3.4028234663852886e38
 
 
@@ -93,7 +89,8 @@ def _ranges_of(t: ir.Type) -> str:
 
 
 class Checker(LanguageChecks):
-    def __init__(self, mod: ast.Module, fills: ast.Module | None = None, tolerate=None):
+    def __init__(self, mod: ast.Module, fills: ast.Module | None = None, tolerate=None,
+                 data: dict[str, tabledata.TableFile] | None = None):
         self.mod = mod
         self.fills = fills
         self.diags: list[Diagnostic] = []
@@ -101,6 +98,9 @@ class Checker(LanguageChecks):
         # (`envc fill` checks a candidate fill while other holes are still unfilled)
         self.tolerate = tolerate
         self.base_dir = os.path.dirname(os.path.abspath(mod.path)) if mod.path else "."
+        # the tables' files, read before checking (`envc.compiler.tabledata`); a path missing
+        # here (a table added by a fill, a caller that passed none) is read when its table is
+        self.data = data if data is not None else {}
         self.consts: dict[str, ir.Const] = {}
         self.enums: dict[str, ir.EnumDef] = {}
         self.records: dict[str, ast.RecordDecl] = {}
@@ -549,8 +549,11 @@ class Checker(LanguageChecks):
 
     # ------------------------------------------------------------ tables
     def _table(self, d: ast.TableDecl) -> None:
-        path = os.path.join(self.base_dir, d.path)
-        rows = self._read_rows(d, path)
+        got = self.data.get(d.path) or tabledata.read_table(d.path, self.base_dir)
+        rows = got.rows
+        if got.problem is not None:
+            p = got.problem
+            self.err(p.code, p.message, d.path_span, p.label, help=p.help, notes=p.notes)
         if rows is None:
             self.broken.add(d.name)
             self.tables[d.name] = ir.TableDef(name=d.name, path=d.path, rows=1, columns=[], span=d.span)
@@ -578,26 +581,6 @@ class Checker(LanguageChecks):
         self.tables[d.name] = ir.TableDef(name=d.name, path=d.path, rows=max(1, len(rows)), columns=columns,
                                           labels=labels, span=d.span)
 
-    def _read_glob(self, d: ast.TableDecl, pattern: str) -> list[dict] | None:
-        """One row per file matching `pattern` (sorted by name): `data/decks/*.txt`."""
-        paths = sorted(glob.glob(pattern))[:MAX_GLOB_FILES + 1]
-        if len(paths) > MAX_GLOB_FILES:
-            self.err("E0151", f"more than {MAX_GLOB_FILES} files match `{d.path}`", d.path_span, "too many files",
-                     help="a table reads at most that many files")
-            return None
-        if not paths:
-            self.err("E0150", f"no data file matches `{d.path}`", d.path_span, "no such files",
-                     help=f"paths are relative to the spec's folder: looked for `{os.path.relpath(pattern)}`")
-            return None
-        rows = []
-        for path in paths:
-            sub = ast.TableDecl(d.span, d.name, os.path.relpath(path, self.base_dir), d.path_span, d.columns)
-            got = self._read_rows(sub, path)
-            if got is None:
-                return None
-            rows.extend(got)
-        return rows
-
     def _text_column(self, d: ast.TableDecl, c: ast.ColumnDecl, rows: list[dict]) -> None:
         if c.mode is not None or c.default is not None:
             self.err("E0164", f"text column `{c.name}` takes no `by`, `count` or `default`", c.span,
@@ -608,40 +591,6 @@ class Checker(LanguageChecks):
             raw = _dig(row, source)
             texts.append(str(raw) if raw is not None else None)
         self.text_columns[(d.name, c.name)] = (texts, c)
-
-    def _read_rows(self, d: ast.TableDecl, path: str) -> list[dict] | None:
-        """The rows of one data file (JSON, CSV or a deck list), read as untrusted input
-        (`envc.compiler.datafiles`); None after an E015x diagnostic."""
-        if any(ch in d.path for ch in "*?["):
-            return self._read_glob(d, path)
-        if not os.path.lexists(path):
-            self.err("E0150", f"data file `{d.path}` not found", d.path_span, "no such file",
-                     help=f"paths are relative to the spec's folder: looked for `{os.path.relpath(path)}`")
-            return None
-        try:
-            text = read_text(path, self.base_dir)
-            if path.endswith(".csv"):
-                rows = _csv_rows(text)
-            elif path.endswith(".txt"):
-                rows = [_deck_list(path, text)]
-            else:
-                rows = _json_rows(text)
-        except DataFileError as err:
-            where = f"{d.path}:{err.line}:{err.col}: " if err.line is not None else ""
-            label = "malformed file" if where else "cannot be read"
-            self.err(err.code, f"cannot read `{d.path}`: {err.message}" if not where else f"malformed data file `{d.path}`",
-                     d.path_span, label, notes=[f"{where}{err.message}"] if where else [], help=err.help)
-            return None
-        if isinstance(rows, dict) and isinstance(rows.get("rows"), list):
-            rows = rows["rows"]
-        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-            self.err("E0151", f"`{d.path}` must hold a list of objects (one per row)", d.path_span,
-                     help='write `[{"col": 1, ...}, ...]` or a CSV file with a header line')
-            return None
-        if not rows:
-            self.err("E0151", f"`{d.path}` has no rows", d.path_span)
-            return None
-        return rows
 
     def _column_values(self, d: ast.TableDecl, c: ast.ColumnDecl, t: ir.Type, rows: list[dict]) -> list | None:
         convert = self._convert
@@ -2557,63 +2506,6 @@ def fits_float32(value: float) -> bool:
         return bool(np.isfinite(np.float32(value)))
 
 
-def _deck_list(path: str, text: str) -> dict:
-    """One row from a deck-list file (`envc.compiler.decklist`: `key: value`, `N ID [name]`,
-    `N NAME [details]`), its text registered for diagnostics that point into it.
-
-    Raises:
-        DataFileError: a line that is none of these (with its line), or more than
-            `decklist.MAX_DECK_CARDS` cards in all.
-    """
-    shown = os.path.relpath(path)
-    Sources.add(shown, text)  # problems with a value point into the file
-    row = decklist.parse(path, text, shown)
-    bad = row.pop("unreadable", None)
-    if bad:
-        number, line = bad[0]
-        raise DataFileError("E0151", f"`{_short(line)}` is neither `key: value` nor `N ID name`", number, 1,
-                            help="write `2 A1-001 Bulbasaur` (count in digits 0-9, card id, name), `energy: Grass`, "
-                                 "or an entry with details, `1 Tauros [Body Slam, Hyper Beam]`")
-    return row
-
-
-class _BigInt(ValueError):
-    """A JSON integer too long to be a value of any type (it would take Python ages to convert)."""
-
-
-def _json_int(text: str) -> int:
-    if len(text.lstrip("-")) > 30:
-        raise _BigInt(text)
-    return int(text)
-
-
-def _json_rows(text: str) -> Any:
-    """The value of a JSON data file; malformed content raises DataFileError with a position."""
-    try:
-        return json.loads(text, parse_int=_json_int)
-    except json.JSONDecodeError as err:
-        raise DataFileError("E0151", f"not valid JSON: {err.msg[:1].lower()}{err.msg[1:]}", err.lineno,
-                            err.colno) from None
-    except _BigInt as err:
-        digits = str(err)
-        at = text.find(digits)
-        line, col = line_col(text, max(at, 0))
-        raise DataFileError("E0151", f"an integer of {len(digits.lstrip('-'))} digits", line, col,
-                            help="integers are at most 32 bits") from None
-    except RecursionError:
-        raise DataFileError("E0151", "the JSON nests too deeply") from None
-
-
-def _csv_rows(text: str) -> list[dict]:
-    """The rows of a CSV data file (a header line, then one row a line)."""
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    try:
-        return list(reader)
-    except csv.Error as err:
-        raise DataFileError("E0151", f"not valid CSV: {err}", reader.line_num or None, 1 if reader.line_num else None
-                            ) from None
-
-
 def _dig(row: dict, path: str) -> Any:
     value: Any = row
     for part in path.split("."):
@@ -2700,7 +2592,8 @@ def check(mod: ast.Module, fills: ast.Module | None = None, tolerate=None) -> ir
                                               help="split the expression or the blocks into `let` variables "
                                                    "and functions")])
     try:
-        return Checker(mod, fills, tolerate).run()
+        base_dir = os.path.dirname(os.path.abspath(mod.path)) if mod.path else "."
+        return Checker(mod, fills, tolerate, data=tabledata.read_tables(mod, base_dir)).run()
     except RecursionError:  # hundreds of records nested in each other, and the like
         start = Span(file=mod.path, start=0, end=0, line=1, col=1, end_line=1, end_col=1)
         raise DiagnosticError([Diagnostic("E0140", "the spec nests too deeply to be checked", start,

@@ -1,0 +1,201 @@
+"""Data loading: the files a spec's `table` declarations name, read and parsed before type
+checking (issue #15: no file I/O inside the checker).
+
+Public surface: `read_tables(module_ast, base_dir) -> dict[str, TableFile]` (keyed by the
+declaration's path as written), `read_table(path, base_dir) -> TableFile` (one path),
+`TableFile`, `Problem`, `MAX_GLOB_FILES`.
+
+Decisions made here:
+- every file is read through `envc.compiler.datafiles.read_text` (regular files only, a size
+  cap, inside the spec's folder unless the user allows more, UTF-8), so the rules for
+  untrusted input hold for every table alike;
+- the format follows the file name: `.csv` (a header line, then one row a line), `.txt`
+  (one deck list, one row: `envc.compiler.decklist`), anything else JSON (a list of objects,
+  or an object whose `rows` is one); integers of more than 30 digits are refused before
+  Python converts them;
+- a path with `*`, `?` or `[` is a pattern: one or more files per match, sorted by name, at
+  most `MAX_GLOB_FILES` of them; a problem in one matched file names that file;
+- a path read by several tables is read once (the same rows object is shared);
+- a file that cannot be used gives a `Problem` (code, message, label, notes, help), not an
+  exception: the checker reports it at the declaration's path span, with the others.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from envc.compiler import decklist
+from envc.compiler.datafiles import DataFileError, line_col, read_text
+from envc.compiler.diagnostics import Sources
+from envc.dsl import ast
+
+MAX_GLOB_FILES = 10_000  # files one table's `*` pattern may read
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a data file cannot be used: a diagnostic without its span (the checker puts it at
+    the table declaration's path)."""
+
+    code: str
+    message: str
+    label: str = ""
+    help: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TableFile:
+    """The rows of a table's file(s) (each a `dict` as the file gives it), or the problem
+    that stopped reading them."""
+
+    rows: list[dict] | None
+    problem: Problem | None = None
+
+
+def read_tables(mod: ast.Module, base_dir: str) -> dict[str, TableFile]:
+    """Read the data file of every `table` declaration of `mod`.
+
+    Args:
+        mod: the parsed spec.
+        base_dir: the spec's folder; paths are relative to it.
+
+    Returns:
+        {declared path: TableFile}, one entry per distinct path.
+
+    Raises nothing for a bad file: see `TableFile.problem`.
+    """
+    out: dict[str, TableFile] = {}
+    for d in mod.decls:
+        if isinstance(d, ast.TableDecl) and d.path not in out:
+            out[d.path] = read_table(d.path, base_dir)
+    return out
+
+
+def read_table(path: str, base_dir: str) -> TableFile:
+    """The rows of the data file (or pattern) `path`, as a `table ... from "path"` names it,
+    relative to the spec's folder `base_dir`. Raises nothing for a bad file: see
+    `TableFile.problem`."""
+    return _read(path, os.path.join(base_dir, path), base_dir)
+
+
+def _read(shown: str, path: str, base_dir: str) -> TableFile:
+    if any(ch in shown for ch in "*?["):
+        return _read_glob(shown, path, base_dir)
+    if not os.path.lexists(path):
+        return TableFile(None, Problem("E0150", f"data file `{shown}` not found", "no such file",
+                                       help=f"paths are relative to the spec's folder: looked for "
+                                            f"`{os.path.relpath(path)}`"))
+    try:
+        rows = _parse(path, read_text(path, base_dir))
+    except DataFileError as err:
+        return TableFile(None, _file_problem(shown, err))
+    if isinstance(rows, dict) and isinstance(rows.get("rows"), list):
+        rows = rows["rows"]
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        return TableFile(None, Problem("E0151", f"`{shown}` must hold a list of objects (one per row)",
+                                       help='write `[{"col": 1, ...}, ...]` or a CSV file with a header line'))
+    if not rows:
+        return TableFile(None, Problem("E0151", f"`{shown}` has no rows"))
+    return TableFile(rows)
+
+
+def _read_glob(shown: str, pattern: str, base_dir: str) -> TableFile:
+    """One row per file matching `pattern` (sorted by name): `data/decks/*.txt`."""
+    paths = sorted(glob.glob(pattern))[:MAX_GLOB_FILES + 1]
+    if len(paths) > MAX_GLOB_FILES:
+        return TableFile(None, Problem("E0151", f"more than {MAX_GLOB_FILES} files match `{shown}`",
+                                       "too many files", help="a table reads at most that many files"))
+    if not paths:
+        return TableFile(None, Problem("E0150", f"no data file matches `{shown}`", "no such files",
+                                       help=f"paths are relative to the spec's folder: looked for "
+                                            f"`{os.path.relpath(pattern)}`"))
+    rows: list[dict] = []
+    for path in paths:
+        got = _read(os.path.relpath(path, base_dir), path, base_dir)
+        if got.rows is None:
+            return got
+        rows.extend(got.rows)
+    return TableFile(rows)
+
+
+def _file_problem(shown: str, err: DataFileError) -> Problem:
+    if err.line is None:
+        return Problem(err.code, f"cannot read `{shown}`: {err.message}", "cannot be read", help=err.help)
+    return Problem(err.code, f"malformed data file `{shown}`", "malformed file", help=err.help,
+                   notes=[f"{shown}:{err.line}:{err.col}: {err.message}"])
+
+
+def _parse(path: str, text: str) -> Any:
+    if path.endswith(".csv"):
+        return _csv_rows(text)
+    if path.endswith(".txt"):
+        return [_deck_list(path, text)]
+    return _json_rows(text)
+
+
+def _short(text: str, n: int = 60) -> str:
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def _deck_list(path: str, text: str) -> dict:
+    """One row from a deck-list file (`envc.compiler.decklist`: `key: value`, `N ID [name]`,
+    `N NAME [details]`), its text registered for diagnostics that point into it.
+
+    Raises:
+        DataFileError: a line that is none of these (with its line), or more than
+            `decklist.MAX_DECK_CARDS` cards in all.
+    """
+    shown = os.path.relpath(path)
+    Sources.add(shown, text)  # problems with a value point into the file
+    row = decklist.parse(path, text, shown)
+    bad = row.pop("unreadable", None)
+    if bad:
+        number, line = bad[0]
+        raise DataFileError("E0151", f"`{_short(line)}` is neither `key: value` nor `N ID name`", number, 1,
+                            help="write `2 A1-001 Bulbasaur` (count in digits 0-9, card id, name), `energy: Grass`, "
+                                 "or an entry with details, `1 Tauros [Body Slam, Hyper Beam]`")
+    return row
+
+
+class _BigInt(ValueError):
+    """A JSON integer too long to be a value of any type (it would take Python ages to convert)."""
+
+
+def _json_int(text: str) -> int:
+    if len(text.lstrip("-")) > 30:
+        raise _BigInt(text)
+    return int(text)
+
+
+def _json_rows(text: str) -> Any:
+    """The value of a JSON data file; malformed content raises DataFileError with a position."""
+    try:
+        return json.loads(text, parse_int=_json_int)
+    except json.JSONDecodeError as err:
+        raise DataFileError("E0151", f"not valid JSON: {err.msg[:1].lower()}{err.msg[1:]}", err.lineno,
+                            err.colno) from None
+    except _BigInt as err:
+        digits = str(err)
+        at = text.find(digits)
+        line, col = line_col(text, max(at, 0))
+        raise DataFileError("E0151", f"an integer of {len(digits.lstrip('-'))} digits", line, col,
+                            help="integers are at most 32 bits") from None
+    except RecursionError:
+        raise DataFileError("E0151", "the JSON nests too deeply") from None
+
+
+def _csv_rows(text: str) -> list[dict]:
+    """The rows of a CSV data file (a header line, then one row a line)."""
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        return list(reader)
+    except csv.Error as err:
+        raise DataFileError("E0151", f"not valid CSV: {err}", reader.line_num or None, 1 if reader.line_num else None
+                            ) from None

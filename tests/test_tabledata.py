@@ -1,0 +1,92 @@
+"""Data loading before checking (`envc.compiler.tabledata`, issue #15): every table's file is
+read and parsed before type checking, and the checker itself reads no file."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from envc.compiler import check, datafiles, tabledata
+from envc.compiler.diagnostics import DiagnosticError
+from envc.dsl.parser import parse, parse_file
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SPECS = ["tests/specs/kitchen_sink.envspec", "tests/specs/effects.envspec", "specs/tcg.envspec"]
+
+
+def _write(folder, name: str, text: str) -> None:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def test_json_csv_deck_lists_and_patterns_are_read_into_rows(tmp_path):
+    _write(tmp_path, "a.json", '{"rows": [{"name": "x", "v": 1}, {"name": "y", "v": 2}]}')
+    _write(tmp_path, "b.csv", "name,v\nx,1\ny,2\n")
+    _write(tmp_path, "decks/one.txt", "name: one\n2 A1-001 Bulbasaur\n")
+    _write(tmp_path, "decks/two.txt", "name: two\n1 A1-002 Ivysaur\n")
+    src = ('table A from "a.json" { v: int[0..9] }\ntable B from "b.csv" { v: int[0..9] }\n'
+           'table C from "decks/*.txt" { name: text }\ntable D from "a.json" { v: int[0..9] }\n')
+    mod = parse(src, str(tmp_path / "s.envspec"))
+    got = tabledata.read_tables(mod, str(tmp_path))
+    assert set(got) == {"a.json", "b.csv", "decks/*.txt"}  # a path read by two tables: once
+    assert [r["v"] for r in got["a.json"].rows] == [1, 2]
+    assert [r["v"] for r in got["b.csv"].rows] == ["1", "2"]  # CSV cells are text; the checker converts
+    assert [r["name"] for r in got["decks/*.txt"].rows] == ["one", "two"]  # sorted by file name
+    assert all(f.problem is None for f in got.values())
+
+
+@pytest.mark.parametrize("name, text, code, where", [
+    ("bad.json", '[{"v": 1},\n {"v": }]', "E0151", "bad.json:2:"),
+    ("big.json", '[{"v": ' + "9" * 40 + "}]", "E0151", "bad.json:1:"),
+    ("obj.json", '{"v": 1}', "E0151", None),
+    ("empty.json", "[]", "E0151", None),
+])
+def test_a_bad_file_is_a_problem_not_an_exception(tmp_path, name, text, code, where):
+    _write(tmp_path, name, text)
+    got = tabledata.read_table(name, str(tmp_path))
+    assert got.rows is None and got.problem is not None and got.problem.code == code
+    if where is not None:
+        assert got.problem.notes and got.problem.notes[0].startswith(where.replace("bad.json", name))
+
+
+def test_missing_files_and_patterns_name_what_was_looked_for(tmp_path):
+    missing = tabledata.read_table("nope.json", str(tmp_path))
+    none = tabledata.read_table("decks/*.txt", str(tmp_path))
+    assert missing.problem is not None and missing.problem.code == "E0150" and "nope.json" in missing.problem.message
+    assert none.problem is not None and none.problem.code == "E0150" and "decks/*.txt" in none.problem.message
+
+
+def test_a_problem_in_one_matched_file_names_that_file(tmp_path):
+    _write(tmp_path, "decks/a.txt", "name: a\n2 A1-001 Bulbasaur\n")
+    _write(tmp_path, "decks/b.txt", "name: b\nthis line is nothing\n")
+    got = tabledata.read_table("decks/*.txt", str(tmp_path))
+    assert got.problem is not None and "decks/b.txt" in got.problem.message
+
+
+def test_the_checker_reports_the_problem_at_the_tables_path(tmp_path):
+    _write(tmp_path, "bad.json", '[{"v": 1},\n {"v": }]')
+    path = tmp_path / "s.envspec"
+    path.write_text('table A from "bad.json" { v: int[0..9] }\n', encoding="utf-8")
+    with pytest.raises(DiagnosticError) as err:
+        check.check(parse_file(str(path)))
+    d = next(d for d in err.value.diagnostics if d.code == "E0151")
+    assert d.span.line == 1 and d.span.col == 14  # the path literal, quotes included
+    assert d.notes == ["bad.json:2:8: not valid JSON: expecting value"]
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_checking_reads_no_file_once_the_data_is_loaded(spec, monkeypatch):
+    """The seam: `check` reads the tables' files first; the checker then works on rows only."""
+    mod = parse_file(os.path.join(ROOT, spec))
+    data = tabledata.read_tables(mod, os.path.dirname(os.path.join(ROOT, spec)))
+    assert data and all(f.rows for f in data.values())
+
+    def no_io(*args, **kwargs):
+        raise AssertionError(f"file read while checking: {args}")
+
+    monkeypatch.setattr(datafiles, "read_text", no_io)
+    monkeypatch.setattr(tabledata, "read_text", no_io)
+    module = check.Checker(mod, None, lambda d: True, data=data).run()
+    assert {t.path for t in module.tables} <= set(data)
