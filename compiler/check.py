@@ -33,6 +33,7 @@ import numpy as np
 from envc.compiler import budget, builtins, decklist, ir, ranges, tabledata
 from envc.compiler import check_simultaneous as sim
 from envc.compiler.check_lang import BUILTIN_NAMES, LanguageChecks, selection_kind
+from envc.compiler.check_tables import TableChecks
 from envc.compiler.diagnostics import Diagnostic, DiagnosticError, Span, did_you_mean
 from envc.dsl import ast
 
@@ -88,7 +89,7 @@ def _ranges_of(t: ir.Type) -> str:
     return f"{t.lo}..{t.hi}" if isinstance(t, ir.IntT) else str(t)
 
 
-class Checker(LanguageChecks):
+class Checker(TableChecks, LanguageChecks):
     def __init__(self, mod: ast.Module, fills: ast.Module | None = None, tolerate=None,
                  data: dict[str, tabledata.TableFile] | None = None):
         self.mod = mod
@@ -548,260 +549,6 @@ class Checker(LanguageChecks):
         return False
 
     # ------------------------------------------------------------ tables
-    def _table(self, d: ast.TableDecl) -> None:
-        got = self.data.get(d.path) or tabledata.read_table(d.path, self.base_dir)
-        rows = got.rows
-        if got.problem is not None:
-            p = got.problem
-            self.err(p.code, p.message, d.path_span, p.label, help=p.help, notes=p.notes)
-        if rows is None:
-            self.broken.add(d.name)
-            self.tables[d.name] = ir.TableDef(name=d.name, path=d.path, rows=1, columns=[], span=d.span)
-            return
-        self.raw_rows[d.name] = rows
-        columns = []
-        seen: set[str] = set()
-        for c in d.columns:
-            if c.name in seen:
-                self.err("E0101", f"duplicate column `{c.name}` in table `{d.name}`", c.span)
-                continue
-            seen.add(c.name)
-            if isinstance(c.type, ast.NamedTypeExpr) and c.type.name == "text" and "text" not in self.enums:
-                self._text_column(d, c, rows)
-                continue
-            t = self.resolve_type(c.type, self_table=d.name if c.mode and c.mode[0] == "by" else None)
-            values = self._column_values(d, c, t, rows) if t is not None else None
-            if values is None:
-                self.broken.add(f"{d.name}.{c.name}")
-            else:
-                columns.append(ir.ColumnDef(name=c.name, type=t, values=values, span=c.span))
-        key = next((k for k in ("name", "id")
-                    if rows and all(isinstance(r, dict) and r.get(k) is not None for r in rows)), None)
-        labels = [str(r[key]) for r in rows] if key else None  # how `envc run` names a row
-        self.tables[d.name] = ir.TableDef(name=d.name, path=d.path, rows=max(1, len(rows)), columns=columns,
-                                          labels=labels, span=d.span)
-
-    def _text_column(self, d: ast.TableDecl, c: ast.ColumnDecl, rows: list[dict]) -> None:
-        if c.mode is not None or c.default is not None:
-            self.err("E0164", f"text column `{c.name}` takes no `by`, `count` or `default`", c.span,
-                     help="a missing text means the row has no such rule")
-        source = c.source or c.name
-        texts = []
-        for row in rows:
-            raw = _dig(row, source)
-            texts.append(str(raw) if raw is not None else None)
-        self.text_columns[(d.name, c.name)] = (texts, c)
-
-    def _column_values(self, d: ast.TableDecl, c: ast.ColumnDecl, t: ir.Type, rows: list[dict]) -> list | None:
-        convert = self._convert
-        if c.mode is not None:
-            convert = self._mode_converter(d, c, t)
-            if convert is None:
-                return None
-        source = c.source or c.name
-        default = None
-        if c.default is not None:
-            try:
-                de = self.expr(c.default, Ctx("default", pure=True))
-                default = self.fold(de)
-            except _Poison:
-                return None
-        values = []
-        problems: list[str] = []
-        for i, row in enumerate(rows):
-            where = f"line {i + 2}" if d.path.endswith(".csv") else f"row {i + 1}"  # CSV: line 1 is the header
-            raw = _dig(row, source)
-            if raw is None and c.mode is not None and c.mode[0] == "count":
-                raw = []
-            if raw is None:
-                if default is None:
-                    problems.append(f"{where} has no `{source}`")
-                    continue
-                values.append(default)
-                continue
-            value, problem = convert(raw, t)
-            if problem and decklist.source_of(row) is not None:
-                self._deck_problem(d, c, row, source, raw, t, problem)
-                problems.append(None)
-                continue
-            if problem:
-                problems.append(f"{where}: `{source}` = {json.dumps(raw, ensure_ascii=False)[:60]} {problem}")
-                continue
-            values.append(value)
-            if c.mode is not None and c.mode[0] == "by" and c.mode[1] != d.name:
-                refs = self.row_refs.setdefault(c.mode[1], {})
-                for index, r in _flat(value):
-                    if isinstance(r, int) and r >= 0:
-                        refs.setdefault(r, []).append((d.name, i, c.name, decklist.line_of(row, source, index)))
-        if problems and all(p is None for p in problems):
-            return None  # reported line by line (deck lists)
-        problems = [p for p in problems if p is not None]
-        if problems:
-            more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-            self.err("E0152", f"column `{c.name}` of `{d.path}` does not fit `{t}`", c.span,
-                     f"{len(problems)} bad row{'s' if len(problems) > 1 else ''}",
-                     notes=problems[:3] + ([f"...{more}"] if more else []),
-                     help="fix the data, widen the column type, or give a `default` for missing values")
-            return None
-        return values
-
-    def _deck_problem(self, d: ast.TableDecl, c: ast.ColumnDecl, row: dict, source: str, raw: Any, t: ir.Type,
-                      problem: str) -> None:
-        """E0152 at the line of a deck list (`*.txt`) that holds the value column `c` refuses."""
-        path, text = decklist.source_of(row)
-        index = getattr(problem, "at", ())
-        line = decklist.line_of(row, source, index) or 1
-        item = raw
-        for k in index:
-            item = item[k] if isinstance(item, list) and k < len(item) else None
-        shown = item if isinstance(item, str) and not getattr(problem, "whole", False) else None
-        src_line = text.split("\n")[line - 1] if line <= len(text.split("\n")) else ""
-        col = src_line.find(shown) + 1 if shown and shown in src_line else 1
-        width = len(shown) if shown and col > 1 else max(1, len(src_line.rstrip()))
-        start = sum(len(x) + 1 for x in text.split("\n")[:line - 1]) + col - 1
-        span = Span(file=path, start=start, end=start + width, line=line, col=col, end_line=line, end_col=col + width)
-        what = f"`{shown}` {problem}" if shown else f"`{source}` {problem}"
-        if getattr(problem, "whole", False) and index:
-            what = f"the list `{source}` {problem} (item {index[0] + 1} is on this line)"
-        close = None
-        if shown and c.mode is not None and c.mode[0] == "by" and c.mode[1] in self.raw_rows:
-            keys = [str(_dig(r, c.mode[2])) for r in self.raw_rows[c.mode[1]] if _dig(r, c.mode[2]) is not None]
-            close = did_you_mean(shown, keys)
-        self.err("E0152", f"{os.path.basename(path)}: {what}", span, "refused here",
-                 notes=[f"read by column `{c.name}: {t}` of table `{d.name}` "
-                        f"({c.span.file}:{c.span.line}:{c.span.col})"],
-                 help=close or "fix the file: each value must fit the column's type")
-
-    def _mode_converter(self, d: ast.TableDecl, c: ast.ColumnDecl, t: ir.Type):
-        """The converter of a `by T.f` or `count E` column (None after an error)."""
-        kind, name, fieldname, span = c.mode
-        elem = t
-        while isinstance(elem, (ir.ArrayT, ir.ListT)) and kind == "by":
-            elem = elem.elem
-        if kind == "count":
-            if name not in self.enums:
-                self.err("E0100", f"unknown enum `{name}`", span, "not an enum",
-                         help=did_you_mean(name, list(self.enums)) or "`count E` counts the members of enum E")
-                return None
-            members = self.enums[name]
-            if not (isinstance(t, ir.ArrayT) and isinstance(t.elem, ir.IntT) and t.size == len(members.members)):
-                self.err("E0110", f"a `count {name}` column must be `int[lo..hi][{len(members.members)}]`", c.type.span,
-                         f"this is `{t}`", help=f"one count per member of `{name}`, in declaration order")
-                return None
-            lookup = {}
-            for i, (m, alias) in enumerate(zip(members.members, members.aliases)):
-                lookup.setdefault(m, i)
-                if alias is not None:
-                    lookup.setdefault(alias, i)
-
-            def count(raw, t):
-                items = [x.strip() for x in raw.split(",")] if isinstance(raw, str) else raw
-                if not isinstance(items, list):
-                    return None, "is not a list"
-                out = [0] * t.size
-                for x in items:
-                    if not isinstance(x, str):
-                        return None, f"holds {json.dumps(x)[:30]}, not a member name of `{name}`"
-                    if x not in lookup:
-                        return None, f"names `{x}`, not a member of `{name}`"
-                    out[lookup[x]] += 1
-                if any(not t.elem.lo <= n <= t.elem.hi for n in out):
-                    return None, f"has a count outside {t.elem.lo}..{t.elem.hi}"
-                return out, None
-            return count
-        # `by T.f`
-        if name != d.name and name not in self.raw_rows:
-            known = [n for n in self.raw_rows] + [d.name]
-            self.err("E0100", f"unknown table `{name}`", span, "no table of this name (declared above this one)",
-                     help=did_you_mean(name, known) or "`by T.f` looks rows up in a table declared before")
-            return None
-        target = self.raw_rows.get(name) if name != d.name else self.raw_rows[d.name]
-        if not (isinstance(elem, ir.IntT) or (isinstance(elem, ir.RowT) and elem.table == name)):
-            self.err("E0110", f"a `by {name}.{fieldname}` column holds rows of `{name}` or integers", c.type.span,
-                     f"this is `{t}`", help=f"declare it `{name}` (or `int[-1..N]` with a `default` for a missing key)")
-            return None
-        index: dict[str, int] = {}
-        for i, row in enumerate(target):
-            key = _dig(row, fieldname)
-            if key is not None:
-                index.setdefault(json.dumps(key, sort_keys=True), i)
-
-        fallback = None
-        if c.default is not None:
-            try:
-                fallback = self.fold(self.expr(c.default, Ctx("default", pure=True)))
-            except _Poison:
-                return None
-
-        def key(raw, t):
-            row = index.get(json.dumps(raw, sort_keys=True))
-            if row is None and fallback is not None:
-                return fallback, None  # a key outside the data (a card of another set) takes the default
-            if row is None:
-                return None, f"names no row of `{name}` (no `{fieldname}` equal to it)"
-            if isinstance(t, ir.IntT) and not t.lo <= row <= t.hi:
-                return None, f"is row {row}, outside {t.lo}..{t.hi}"
-            return row, None
-
-        def by(raw, t):
-            return self._convert(raw, t, leaf=key)
-        return by
-
-    def _convert(self, raw: Any, t: ir.Type, leaf=None) -> tuple[Any, str | None]:
-        """`raw` (from a data file) as a value of `t`, or the problem; `leaf(raw, t)` converts
-        the elements below arrays and lists instead (the keys of a `by` column)."""
-        if leaf is not None and not isinstance(t, (ir.ArrayT, ir.ListT)):
-            return leaf(raw, t)
-        if isinstance(t, ir.IntT):
-            if isinstance(raw, str):
-                if not _INT_TEXT.fullmatch(raw.strip()):  # ASCII digits only: `int()` also takes `١٢` and `1_0`
-                    return None, "is not an integer"
-                raw = int(raw.strip())
-            if isinstance(raw, bool) or not isinstance(raw, int):
-                return None, "is not an integer"
-            if not t.lo <= raw <= t.hi:
-                return None, f"is outside {t.lo}..{t.hi}"
-            return raw, None
-        if isinstance(t, ir.BoolT):
-            if isinstance(raw, str) and raw.lower() in ("true", "false", "1", "0"):
-                return raw.lower() in ("true", "1"), None
-            if not isinstance(raw, bool):
-                return None, "is not a boolean (`true`, `false`, `1` or `0`)"
-            return raw, None
-        if isinstance(t, ir.FloatT):
-            if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
-                return None, "is not a number"
-            try:
-                value = float(raw)
-            except (TypeError, ValueError, OverflowError):
-                return None, "is not a number"
-            if not fits_float32(value):
-                return None, "is not a finite float32 (NaN, an infinity, or beyond 3.4e38)"
-            return value, None
-        if isinstance(t, ir.EnumT):
-            e = self.enums[t.name]
-            for i, (m, alias) in enumerate(zip(e.members, e.aliases)):
-                if raw == alias or raw == m:
-                    return i, None
-            return None, f"is not a member of `{t.name}`"
-        if isinstance(t, (ir.ArrayT, ir.ListT)):
-            if not isinstance(raw, list):
-                return None, "is not a list"
-            limit = t.size if isinstance(t, ir.ArrayT) else t.cap
-            if (isinstance(t, ir.ArrayT) and len(raw) != limit) or len(raw) > limit:
-                at = (min(limit, len(raw) - 1),) if raw else ()  # the first item too many (or the last)
-                return None, decklist.Problem(f"has {len(raw)} items, not "
-                                              f"{'exactly' if isinstance(t, ir.ArrayT) else 'at most'} {limit}", at, whole=True)
-            out = []
-            for i, item in enumerate(raw):
-                v, problem = self._convert(item, t.elem, leaf)
-                if problem:
-                    return None, decklist.Problem(problem, (i, *getattr(problem, "at", ())))
-                out.append(v)
-            return out, None
-        return None, f"cannot be loaded as `{t}`"
-
-    # ------------------------------------------------------------ state
     def _state(self, decls: list[ast.StateDecl]) -> None:
         p = self.num_players
         limit = self.turn_limit if self.turn_limit is not None else ir.INT32_MAX
@@ -1266,68 +1013,6 @@ class Checker(LanguageChecks):
             if inv is not None:
                 out.append(inv)
         return out
-
-    def _row_invariants(self, d: ast.TableDecl, fns: list[ir.FnDef]) -> None:
-        """Check every row of table `d` against the table's `invariant`s (rules of the data, e.g.
-        a deck's "at most 2 cards with the same name"), E0153 at the row's file and line.
-
-        An invariant reads the row's columns by name, constants and `fn`s (never the state).
-        When it is `all(body for i in lo..hi)`, the first `i` whose body is false names the
-        item: the line of a deck list that holds `col[i]` (a column the body indexes with `i`);
-        otherwise the line of the first value of the first column it reads."""
-        table = self.tables.get(d.name)
-        if (not d.invariants or table is None or d.name in self.broken
-                or any(f"{d.name}.{c.name}" in self.broken for c in d.columns)):
-            return  # a column the data broke was reported: its rules cannot be checked
-        from envc.compiler.interp import ConstEvalError, Evaluator, SpecRuntimeError, copy_value
-        cols = {c.name: c for c in table.columns}
-        scope: dict[str, ir.Type] = {n: c.type for n, c in cols.items()}
-        ev = Evaluator(None, self.tables)
-        ev.fns = {f.name: f for f in fns}
-        sources = {c.name: c.source or c.name for c in d.columns}
-        for inv in d.invariants:
-            try:
-                e = self.expr(inv.expr, Ctx("table invariant", pure=True, scopes=[dict(scope)]))
-                self.require_type(e, ir.BOOL, inv.expr.span, "an invariant")
-            except _Poison:
-                continue
-            for r, row in enumerate(self.raw_rows.get(d.name, [])):
-                env = {n: copy_value(c.values[r]) for n, c in cols.items()}
-                ev._const_work = 0  # each row gets the loop budget of a constant (interp.CONST_WORK)
-                try:
-                    item = _failing_item(ev, e, env)
-                except (ConstEvalError, SpecRuntimeError) as err:
-                    self.err("E0153", f"invariant `{inv.name}` of table `{d.name}` cannot be checked on its data: {err}",
-                             inv.expr.span, "not a rule of the row", help="a table's invariant reads only the row's "
-                             "columns, constants and `fn`s")
-                    break
-                if item is None:
-                    continue
-                self._row_problem(d, inv, row, r, item, sources)
-
-    def _row_problem(self, d: ast.TableDecl, inv: ast.InvariantDecl, row: dict, r: int,
-                     item: tuple[str | None, int | None], sources: dict[str, str]) -> None:
-        """E0153: row `r` of table `d` breaks `inv`; `item` = (column, index) of the value at fault."""
-        rule = f"invariant `{inv.name}`" + (f" (\"{inv.doc}\")" if inv.doc else "")
-        notes = [f"the rule: {rule} of table `{d.name}` ({_at(inv.span)})"]
-        column, index = item
-        source = decklist.source_of(row)
-        label = row.get("name") if isinstance(row, dict) else None
-        if source is None or column is None:
-            self.err("E0153", f"row {r + 1}{f' `{label}`' if label else ''} of `{d.path}` breaks {rule}", d.path_span,
-                     "a row breaks the table's rule", notes=notes, help="fix the data file")
-            return
-        path, text = source
-        line = decklist.line_of(row, sources.get(column, column), () if index is None else (index,)) or 1
-        lines = text.split("\n")
-        src_line = lines[line - 1] if line <= len(lines) else ""
-        start = sum(len(x) + 1 for x in lines[:line - 1])
-        width = max(1, len(src_line.rstrip()))
-        span = Span(file=path, start=start, end=start + width, line=line, col=1, end_line=line, end_col=1 + width)
-        self.err("E0153", f"{os.path.basename(path)} breaks {rule}", span,
-                 f"item {index + 1} of `{column}`, the first to break it" if index is not None
-                 else f"the list `{column}` breaks it",
-                 notes=notes, help="fix the file so that it obeys the rule")
 
     def _invariant(self, d: ast.InvariantDecl) -> ir.InvariantDef | None:
         try:
@@ -2418,41 +2103,12 @@ def _short(text: str, n: int = 60) -> str:
     return text if len(text) <= n else text[: n - 3] + "..."
 
 
-def _flat(value: Any, index: tuple[int, ...] = ()):
-    """(index path, item) of every non-list item of a value of nested lists, in order."""
-    if not isinstance(value, list):
-        yield index, value
-        return
-    for i, item in enumerate(value):
-        yield from _flat(item, index + (i,))
-
-
-def _failing_item(ev: Any, e: ir.Expr, env: dict) -> tuple[str | None, int | None] | None:
-    """None when the row invariant `e` holds on the row `env`; else (column, index) of the value
-    at fault: for `all(body for i in lo..hi)`, the first `i` whose body fails and a column the
-    body indexes with `i`; otherwise the first column `e` reads (index None)."""
-    if ev.eval(e, env):
-        return None
-    nodes = list(ir.walk(e))
-    first = next((n.name for n in nodes if isinstance(n, ir.Local) and n.name in env), None)
-    if not (isinstance(e, ir.Reduce) and e.op == "all"):
-        return first, None
-    bad = next(i for i in range(e.lo, e.hi) if not ev.eval(e.body, {**env, e.var: i}))
-    for n in nodes:
-        if (isinstance(n, ir.GetIndex) and isinstance(n.base, ir.Local) and n.base.name in env
-                and isinstance(n.index, ir.Local) and n.index.name == e.var):
-            return n.base.name, bad
-    return first, None
-
-
 def _at_line(row: dict, line: int | None) -> str:
     """` (FILE:LINE)` for a deck-list row's value at `line`, else nothing."""
     source = decklist.source_of(row)
     return f" ({source[0]}:{line})" if source is not None and line else ""
 
 
-_COUNT = re.compile(r"[0-9]{1,9}")
-_INT_TEXT = re.compile(r"[-+]?[0-9]{1,30}")
 
 
 def _draws(e: ir.Node) -> int:
@@ -2504,23 +2160,6 @@ def fits_float32(value: float) -> bool:
         return False
     with np.errstate(over="ignore"):
         return bool(np.isfinite(np.float32(value)))
-
-
-def _dig(row: dict, path: str) -> Any:
-    value: Any = row
-    for part in path.split("."):
-        if isinstance(value, list) and _COUNT.fullmatch(part):
-            i = int(part)
-            value = value[i] if i < len(value) else None
-        elif isinstance(value, dict):
-            value = value.get(part)
-        else:
-            return None
-        if value is None:
-            return None
-    if isinstance(value, str) and value == "":
-        return None
-    return value
 
 
 def _at(span: Span) -> str:
