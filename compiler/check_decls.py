@@ -1,0 +1,416 @@
+"""The checker's declarations, as a mixin of `envc.compiler.check.Checker` (issue #15: the
+checker split along its seams; this one is name resolution and the types of declarations).
+
+Public surface: `DeclChecks` (mixed into the checker).
+
+What it does: the header (`env`, `players`, `turn_limit`, `illegal_action`, each declared
+once), `enum`s, `const`s (folded to values: `fold`, `const_int`), `record`s, type expressions
+resolved to IR types (`resolve_type`: records by name, arrays, lists, `int[lo..hi]`, rows of
+tables), the sizes of values (`cells`, at most `MAX_CELLS` scalars in one value), zero and
+default values, the `state` fields, and the signatures of `fn`s, `proc`s and holes
+(`_params`, `_signature`). Bodies are checked by `Checker` (statements, expressions).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from envc.compiler import ir
+from envc.compiler.diagnostics import Span, did_you_mean
+from envc.dsl import ast
+
+if TYPE_CHECKING:
+    from envc.compiler.check import Ctx
+    from envc.compiler.diagnostics import Diagnostic
+
+
+def _check():
+    from envc.compiler import check  # the checker imports this module: resolved at call time
+
+    return check
+
+
+class DeclChecks:
+    """Mixin of `Checker`: see the module docstring."""
+
+    if TYPE_CHECKING:
+        # What the mixin uses of `Checker`, for the type checker only (no runtime effect).
+        mod: ast.Module
+        diags: list[Diagnostic]
+        broken: set[str]
+        num_players: int
+        consts: dict[str, ir.Const]
+        enums: dict[str, ir.EnumDef]
+        records: dict[str, ast.RecordDecl]
+        record_defs: dict[str, ir.RecordDef]
+        tables: dict[str, ir.TableDef]
+        state: dict[str, ir.FieldDef]
+        fn_decls: dict[str, ast.FnDecl | ast.ProcDecl | ast.HoleDecl]
+        fn_sigs: dict[str, tuple[list[ir.ParamDef], ir.Type | None, bool]]
+        raw_rows: dict[str, list[dict]]
+        generic: set[str]
+        _generic_ok: bool
+
+        def declare_global(self, name: str, span: Span, what: str) -> bool: ...
+        def name_span(self, span: Span, name: str) -> Span: ...
+        def fits(self, src: ir.Type, dst: ir.Type) -> bool: ...
+        def require_fits(self, e: ir.Expr, dst: ir.Type, span: Span, what: str, quiet: bool = False) -> bool: ...
+        def check_reserved(self, name: str, span: Span) -> bool: ...
+        def check_reveal_flags(self, field_anns: dict[str, dict]) -> None: ...
+        def field_annotations(self, f: ast.FieldDecl, t: ir.Type) -> dict: ...
+        def lasting_fields(self, lasting: list[str]) -> None: ...
+        def single_outcome(self, fields: list[ast.FieldDecl]) -> None: ...
+
+        def err(self, code: str, message: str, span: Span | None, label: str = "", help: str | None = None,
+                notes: list[str] | None = None) -> None: ...
+        def fail(self, code: str, message: str, span: Span | None, label: str = "", help: str | None = None,
+                 notes: list[str] | None = None) -> NoReturn: ...
+        def expr(self, e: ast.Expr, ctx: Ctx, peek: bool = False) -> ir.Expr: ...
+
+    # ------------------------------------------------------------ header
+    def _header(self, by_kind):
+        envs = by_kind.get(ast.EnvDecl, [])
+        file_span = Span(file=self.mod.path, start=0, end=0, line=1, col=1, end_line=1, end_col=1)
+        if envs:  # a missing declaration is reported at the spec's name
+            file_span = self.name_span(envs[0].span, envs[0].name)
+        if not envs:
+            self.err("E0104", "missing `env` declaration", file_span, help="start the spec with `env NAME \"description\"`")
+        for extra in envs[1:]:
+            self.err("E0104", "more than one `env` declaration", extra.span, "second `env`", help="keep one",
+                     notes=[f"first declared at {_check()._at(envs[0].span)}"])
+        name = envs[0].name if envs else "env"
+        doc = envs[0].doc if envs else None
+        players = by_kind.get(ast.PlayersDecl, [])
+        for extra in players[1:]:
+            self.err("E0104", "more than one `players` declaration", extra.span, "second `players`", help="keep one",
+                     notes=[f"first declared at {_check()._at(players[0].span)}"])
+        if players:
+            self.num_players = players[0].count
+            if not 1 <= self.num_players <= 16:
+                self.err("E0122", f"`players {self.num_players}` is outside 1..16", players[0].span)
+                self.num_players = max(1, min(16, self.num_players))
+        limits = by_kind.get(ast.TurnLimitDecl, [])
+        for extra in limits[1:]:
+            self.err("E0104", "more than one `turn_limit` declaration", extra.span, "second `turn_limit`",
+                     help="keep one", notes=[f"first declared at {_check()._at(limits[0].span)}"])
+        if limits:
+            self.turn_limit = limits[0].limit
+            if not 1 <= self.turn_limit <= ir.INT32_MAX:
+                self.err("E0122", "`turn_limit` must be at least 1", limits[0].span)
+                self.turn_limit = None
+        illegal = "lose"
+        policies = by_kind.get(ast.IllegalActionDecl, [])
+        for extra in policies[1:]:
+            self.err("E0104", "more than one `illegal_action` declaration", extra.span, "second `illegal_action`",
+                     help="keep one", notes=[f"first declared at {_check()._at(policies[0].span)}"])
+        for d in policies[:1]:
+            if d.policy not in ("lose", "pgx", "error"):
+                self.err("E0180", f"unknown illegal-action policy `{d.policy}`", d.policy_span, "not a policy",
+                         help="use `lose` (the state stays, the mover loses), `pgx` (the action runs, then the "
+                         "mover loses, as Pgx) or `error` (a runtime fault)")
+            else:
+                illegal = d.policy
+        if not by_kind.get(ast.ActionDecl):
+            self.err("E0104", "the spec declares no `action`", file_span, "no `action` in this spec",
+                     help="declare at least one: `action name(param: int[0..8]) when guard { ... }`")
+        if not by_kind.get(ast.ObserveDecl):
+            self.err("E0104", "the spec declares no `observe`", file_span, "no `observe` in this spec",
+                     help="declare what a player sees: `observe(p) -> bool[9] { return ... }`")
+        for extra in by_kind.get(ast.ObserveDecl, [])[1:]:
+            self.err("E0104", "more than one `observe`", extra.span, help="keep one")
+        self.sim_decl, self.resolve_decl = _check().sim.header(self, by_kind)
+        return name, doc, illegal
+
+    # ------------------------------------------------------------ enums, consts, records
+    def _enum(self, d: ast.EnumDecl) -> None:
+        if not self.declare_global(d.name, d.span, "enum"):
+            return
+        seen: dict[str, Span] = {}
+        for m in d.members:
+            if m.name in seen:
+                self.err("E0101", f"duplicate member `{m.name}` in enum `{d.name}`", m.span, "defined again")
+            seen[m.name] = m.span
+        if not d.members:
+            self.err("E0122", f"enum `{d.name}` has no members", d.span, help="list at least one member")
+        self.enums[d.name] = ir.EnumDef(name=d.name, members=[m.name for m in d.members],
+                                        aliases=[m.alias for m in d.members], span=d.span)
+
+    def _const(self, d: ast.ConstDecl) -> None:
+        if not self.declare_global(d.name, d.span, "constant"):
+            return
+        ctx = _check().Ctx("constant", pure=True)
+        try:
+            e = self.expr(d.value, ctx)
+            value = self.fold(e)
+        except _check()._Poison:
+            self.broken.add(d.name)
+            return
+        t = e.type
+        if d.type is not None:
+            declared = self.resolve_type(d.type)
+            if declared is None:
+                self.broken.add(d.name)
+                return
+            self.require_fits(e, declared, d.value.span, f"`{d.name}: {declared}`")
+            t = declared
+        self.consts[d.name] = ir.Const(type=t, value=value, span=d.span)
+
+    def fold(self, e: ir.Expr, what: str | None = None) -> Any:
+        """The value of a constant expression, or E0113 when it reads state or draws."""
+        from envc.compiler.interp import ConstEvalError, eval_const
+
+        try:
+            value = eval_const(e, self._const_tables())
+        except ConstEvalError as err:
+            self.fail("E0113", f"{what} must be a constant" if what else "not a constant expression", e.span, str(err),
+                      help="constants may use literals, other constants and pure built-ins")
+        bad = next((x for x in _check()._float_leaves(value) if not _check().fits_float32(x)), None)
+        if bad is not None:
+            self.fail("E0120", "constant is not a finite float32", e.span, f"evaluates to {bad}",
+                      help="NaN and the infinities have no literal in every backend: keep constants finite")
+        return value
+
+    def _const_tables(self) -> dict[str, ir.TableDef]:
+        return self.tables
+
+    def const_int(self, e: ast.Expr, what: str) -> int:
+        ctx = _check().Ctx("constant", pure=True)
+        ie = self.expr(e, ctx)
+        if not isinstance(ie.type, ir.IntT):
+            self.fail("E0110", f"{what} must be an integer", e.span, f"this is `{ie.type}`")
+        return int(self.fold(ie, what))
+
+    def _record(self, d: ast.RecordDecl) -> None:
+        fields = []
+        seen: set[str] = set()
+        for f in d.fields:
+            if f.name in seen:
+                self.err("E0101", f"duplicate field `{f.name}` in record `{d.name}`", f.span)
+                continue
+            seen.add(f.name)
+            t = self.resolve_type(f.type, record_stack=(d.name,))
+            if t is None:
+                self.broken.add(f"{d.name}.{f.name}")
+                continue
+            default = self.default_value(t, f.default, f.span)
+            fields.append(ir.FieldDef(name=f.name, type=t, default=default, span=f.span))
+        self.record_defs[d.name] = ir.RecordDef(name=d.name, fields=fields, span=d.span)
+
+    # ------------------------------------------------------------ types
+    def resolve_type(self, t: ast.TypeExpr, record_stack: tuple[str, ...] = (),
+                     self_table: str | None = None) -> ir.Type | None:
+        """`self_table`: a table whose rows are being loaded (its `by` columns may name it)."""
+        self._self_table = self_table
+        try:
+            return self._resolve_type(t, record_stack)
+        except _check()._Poison:
+            return None
+        finally:
+            self._self_table = None
+
+    _self_table: str | None = None
+
+    def _resolve_type(self, t: ast.TypeExpr, record_stack: tuple[str, ...]) -> ir.Type:
+        if isinstance(t, ast.BoolTypeExpr):
+            return ir.BOOL
+        if isinstance(t, ast.FloatTypeExpr):
+            return ir.FLOAT
+        if isinstance(t, ast.IntTypeExpr):
+            lo = self.const_int(t.lo, "a range bound")
+            hi = self.const_int(t.hi, "a range bound")
+            if lo > hi:
+                self.fail("E0122", f"empty range `int[{lo}..{hi}]`", t.span, "lower bound above upper bound",
+                          help=f"write `int[{hi}..{lo}]`")
+            if lo < ir.INT32_MIN or hi > ir.INT32_MAX:
+                self.fail("E0120", f"`int[{lo}..{hi}]` does not fit in 32 bits", t.span, "too wide",
+                          help=f"integers are at most {ir.INT32_MIN}..{ir.INT32_MAX}")
+            return ir.IntT(lo=lo, hi=hi)
+        if isinstance(t, ast.ArrayTypeExpr):
+            elem = self._resolve_type(t.elem, record_stack)
+            size = self.const_int(t.size, "an array size")
+            if size < 1:
+                self.fail("E0122", f"array size must be at least 1, not {size}", t.size.span)
+            self.require_cells(ir.ArrayT(elem=elem, size=size), t.span)
+            return ir.ArrayT(elem=elem, size=size)
+        if isinstance(t, ast.ListTypeExpr) and t.cap is None:
+            elem = self._resolve_type(t.elem, record_stack)
+            if not self._generic_ok:
+                self.fail("E0110", "a list type needs a capacity", t.span, "no capacity",
+                          help="write `list<T, N>`; only a parameter of a `fn` or a `proc` may leave it out "
+                          "(`list<T>` takes a list of any capacity)")
+            return ir.ListT(elem=elem, cap=0)  # any capacity: `check_lang.instantiate` makes it concrete
+        if isinstance(t, ast.ListTypeExpr) and t.cap is not None:
+            elem = self._resolve_type(t.elem, record_stack)
+            cap = self.const_int(t.cap, "a list capacity")
+            if cap < 1:
+                self.fail("E0122", f"list capacity must be at least 1, not {cap}", t.cap.span)
+            self.require_cells(ir.ListT(elem=elem, cap=cap), t.span)
+            return ir.ListT(elem=elem, cap=cap)
+        assert isinstance(t, ast.NamedTypeExpr)
+        if t.name in self.enums:
+            return ir.EnumT(name=t.name, size=len(self.enums[t.name].members))
+        if t.name in self.records:
+            if t.name in record_stack:
+                self.fail("E0110", f"record `{t.name}` contains itself", t.span, "recursive type",
+                          help="types have a static size: use a row index or a list instead")
+            if t.name not in self.record_defs:
+                self._record(self.records[t.name])
+            return ir.RecordT(name=t.name)
+        if t.name in self.tables:
+            return ir.RowT(table=t.name, rows=self.tables[t.name].rows)
+        if t.name == self._self_table and t.name in self.raw_rows:
+            return ir.RowT(table=t.name, rows=max(1, len(self.raw_rows[t.name])))
+        if t.name == "int":
+            self.fail("E0110", "`int` needs a range", t.span, help="write `int[lo..hi]`, e.g. `int[0..9]`")
+        known = list(self.enums) + list(self.records) + list(self.tables) + ["bool", "float32"]
+        self.fail("E0100", f"unknown type `{t.name}`", t.span, "not a type",
+                  help=did_you_mean(t.name, known) or "types are bool, int[lo..hi], float32, T[N], list<T, N>, "
+                  "and the enums, records and tables of the spec")
+
+    def cells(self, t: ir.Type) -> int:
+        """How many scalars a value of type `t` holds at most."""
+        if isinstance(t, ir.ArrayT):
+            return t.size * self.cells(t.elem)
+        if isinstance(t, ir.ListT):
+            return t.cap * self.cells(t.elem)
+        if isinstance(t, ir.RecordT) and t.name in self.record_defs:
+            return sum(self.cells(f.type) for f in self.record_defs[t.name].fields)
+        return 1
+
+    def require_cells(self, t: ir.Type, span: Span) -> None:
+        if self.cells(t) > _check().MAX_CELLS:
+            self.fail("E0122", f"`{t}` is too large", span, f"holds {self.cells(t)} values",
+                      help=f"a value holds at most {_check().MAX_CELLS} scalars")
+
+    def zero_value(self, t: ir.Type) -> Any:
+        if isinstance(t, ir.BoolT):
+            return False
+        if isinstance(t, ir.IntT):
+            return min(max(0, t.lo), t.hi)
+        if isinstance(t, ir.FloatT):
+            return 0.0
+        if isinstance(t, (ir.EnumT, ir.RowT)):
+            return 0
+        if isinstance(t, ir.ArrayT):
+            return [self.zero_value(t.elem) for _ in range(t.size)]
+        if isinstance(t, ir.ListT):
+            return []
+        assert isinstance(t, ir.RecordT)
+        return {f.name: f.default for f in self.record_defs[t.name].fields}
+
+    def default_value(self, t: ir.Type, default: ast.Expr | None, span: Span) -> Any:
+        """The initial value of a field: its `= expr` (a scalar broadcasts over arrays), else zero."""
+        if default is None:
+            return self.zero_value(t)
+        try:
+            e = self.expr(default, _check().Ctx("default", pure=True))
+            value = self.fold(e)
+        except _check()._Poison:
+            return self.zero_value(t)
+        target = t
+        while isinstance(target, ir.ArrayT) and not isinstance(e.type, ir.ArrayT):
+            target = target.elem
+        if isinstance(target, ir.ListT) and isinstance(e.type, ir.ArrayT):
+            if e.type.size > target.cap or not self.fits(e.type.elem, target.elem):
+                self.err("E0110", f"default does not fit `{t}`", default.span, f"this is `{e.type}`")
+            return value
+        if not self.require_fits(e, target, default.span, f"`{t}`", quiet=True):
+            return self.zero_value(t)
+
+        def broadcast(tt: ir.Type):
+            if tt == target:
+                return value
+            assert isinstance(tt, ir.ArrayT)
+            return [broadcast(tt.elem) for _ in range(tt.size)]
+
+        return broadcast(t)
+
+    # ------------------------------------------------------------ tables
+    def _state(self, decls: list[ast.StateDecl]) -> None:
+        p = self.num_players
+        limit = self.turn_limit if self.turn_limit is not None else ir.INT32_MAX
+        builtins: list[tuple[str, ir.Type, Any]] = [
+            ("current_player", ir.IntT(lo=0, hi=p - 1), 0),
+            ("rewards", ir.ArrayT(elem=ir.FLOAT, size=p), [0.0] * p),
+            ("terminated", ir.BOOL, False),
+            ("truncated", ir.BOOL, False),
+            ("step_count", ir.IntT(lo=0, hi=limit), 0),
+        ]
+        for name, t, default in builtins:
+            self.state[name] = ir.FieldDef(name=name, type=t, default=default, builtin=True)
+        for extra in decls[1:]:
+            self.err("E0104", "more than one `state` block", extra.span, help="merge them into one")
+        anns: dict[str, dict] = {}
+        for d in decls[:1]:
+            for f in d.fields:
+                if f.name in _check().STATE_RESERVED:
+                    self.err("E0101", f"`{f.name}` is a built-in field of every state", self.name_span(f.span, f.name),
+                             "reserved name", help="rename the field",
+                             notes=[f"every backend's state holds {', '.join(f'`{n}`' for n in _check().STATE_RESERVED)}"])
+                    continue
+                if not self.declare_global(f.name, f.span, "state field"):
+                    continue
+                ft = self.resolve_type(f.type)
+                if ft is None:
+                    self.broken.add(f.name)
+                    continue
+                t = ft
+                anns[f.name] = self.field_annotations(f, t)
+                visibility, matchup = anns[f.name]["visibility"], anns[f.name]["matchup"]
+                if visibility == "private" and not (isinstance(t, ir.ArrayT) and t.size == self.num_players):
+                    self.err("E0110", "a `@private` field must be an array with one slot per player", f.span,
+                             help=f"declare it as `T[{self.num_players}]`: slot p is seen only by player p")
+                default = self.default_value(t, f.default, f.span)
+                self.state[f.name] = ir.FieldDef(name=f.name, type=t, default=default, visibility=visibility,
+                                                 matchup=matchup, outcome=anns[f.name]["outcome"], span=f.span)
+        self.check_reveal_flags(anns)
+        self.single_outcome([f for d in decls[:1] for f in d.fields if anns.get(f.name, {}).get("outcome")])
+        self.lasting_fields([name for name, a in anns.items() if a["lasting"] and name in self.state])
+
+    # ------------------------------------------------------------ functions
+    def _params(self, params: list[ast.Param], allow_any: bool = True) -> list[ir.ParamDef] | None:
+        out = []
+        seen: set[str] = set()
+        ok = True
+        for p in params:
+            if p.name in seen:
+                self.err("E0101", f"duplicate parameter `{p.name}`", p.span)
+                ok = False
+                continue
+            seen.add(p.name)
+            self.check_reserved(p.name, p.span)
+            self._generic_ok = allow_any
+            try:
+                t = self.resolve_type(p.type)
+            finally:
+                self._generic_ok = False
+            if t is None:
+                ok = False
+                continue
+            out.append(ir.ParamDef(name=p.name, type=t, span=p.span))
+        return out if ok else None
+
+    def _signature(self, d) -> None:
+        what = {ast.FnDecl: "fn", ast.ProcDecl: "proc", ast.HoleDecl: "hole"}[type(d)]
+        if d.name in _check().PURE_BUILTINS + _check().REDUCERS + _check().EFFECTS + _check().BUILTIN_NAMES + (_check().sim.RESERVED if self.sim_decl else ()):
+            self.err("E0101", f"`{d.name}` is a built-in and cannot be redefined", self.name_span(d.span, d.name),
+                     help="choose another name")
+            return
+        if not self.declare_global(d.name, d.span, what):
+            return
+        params = self._params(d.params, allow_any=not isinstance(d, ast.HoleDecl))
+        ret = None
+        ret_expr = d.ret if isinstance(d, (ast.FnDecl, ast.HoleDecl)) else None
+        if ret_expr is not None:
+            ret = self.resolve_type(ret_expr)
+            if ret is None:
+                self.broken.add(d.name)
+                return
+        if params is None:
+            self.broken.add(d.name)
+            return
+        pure = isinstance(d, ast.FnDecl) or (isinstance(d, ast.HoleDecl) and ret is not None)
+        self.fn_decls[d.name] = d
+        self.fn_sigs[d.name] = (params, ret, pure)
+        if any(isinstance(p.type, ir.ListT) and p.type.cap == 0 for p in params):
+            self.generic.add(d.name)  # `list<T>`: instantiated per capacity at each call
