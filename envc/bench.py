@@ -5,8 +5,10 @@ batches, repeats)`, `bench_python(module, steps, seed, repeats)`, `random_step`,
 
 Method (DESIGN.md, "Performance"): the environment runs `batch` copies for `n_steps`
 steps of the uniformly random legal policy with auto-reset, fused into one `lax.scan`
-and jitted. Compile time is the time to lower and compile that function (reported
-separately, never mixed into SPS). SPS = batch * n_steps / wall seconds of one call,
+and jitted. Compile time is the time to trace, lower and compile that function (reported
+separately, never mixed into SPS), and its three stages on their own (`compile_stages`):
+tracing the Python code to a jaxpr, lowering the jaxpr to StableHLO, and XLA's compile of
+that to machine code (issue #18: which stage a slow compile spends its time in). SPS = batch * n_steps / wall seconds of one call,
 after the compile, as the median of `repeats` calls with different keys. Memory is the
 bytes of one batched State pytree, and the process's peak resident set size.
 """
@@ -17,7 +19,7 @@ import resource
 import statistics
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 
 @dataclass
@@ -27,10 +29,31 @@ class BenchRow:
     n_steps: int
     sps: float  # median steps per second
     sps_runs: list[float]
-    compile_s: float  # lower + compile, seconds
+    compile_s: float  # trace + lower + compile, seconds
     state_bytes: int  # bytes of the batched state (0 when unknown)
     peak_rss_mib: float
     episodes_per_s: float = 0.0  # finished episodes per second (median run), when the rollout reports them
+    trace_s: float = 0.0  # of compile_s: Python tracing to a jaxpr
+    lower_s: float = 0.0  # of compile_s: the jaxpr lowered to StableHLO
+    xla_s: float = 0.0  # of compile_s: XLA's compile (0.0 when JAX's compilation cache served it)
+
+
+def compile_stages(fn: Callable, *args) -> tuple[Any, tuple[float, float, float]]:
+    """Compile the jitted `fn` for `args` in JAX's three stages, timed one by one.
+
+    Returns:
+        (the compiled function, (trace_s, lower_s, xla_s)) in seconds of wall time;
+        `xla_s` includes reading JAX's persistent compilation cache when it holds the
+        function (then it is small).
+    """
+    start = time.perf_counter()
+    traced = fn.trace(*args)
+    traced_at = time.perf_counter()
+    lowered = traced.lower()
+    lowered_at = time.perf_counter()
+    compiled = lowered.compile()
+    done = time.perf_counter()
+    return compiled, (traced_at - start, lowered_at - traced_at, done - lowered_at)
 
 
 def steps_for(batch: int) -> int:
@@ -48,9 +71,7 @@ def measure_rollout(name: str, rollout: Callable, batch: int, n_steps: int, repe
     import jax
 
     fn = jax.jit(rollout, static_argnums=(1, 2))
-    start = time.perf_counter()
-    compiled = fn.lower(jax.random.PRNGKey(0), n_steps, batch).compile()
-    compile_s = time.perf_counter() - start
+    compiled, stages = compile_stages(fn, jax.random.PRNGKey(0), n_steps, batch)
     out = compiled(jax.random.PRNGKey(0))  # warm-up run (allocations, thread pools)
     jax.block_until_ready(out)
     state_bytes = sum(x.nbytes for x in jax.tree_util.tree_leaves(out[0]))
@@ -61,8 +82,8 @@ def measure_rollout(name: str, rollout: Callable, batch: int, n_steps: int, repe
         seconds = time.perf_counter() - start
         runs.append(batch * n_steps / seconds)
         eps.append(float(result[2].sum()) / seconds if len(result) > 2 else 0.0)
-    return BenchRow(name, batch, n_steps, statistics.median(runs), runs, compile_s, state_bytes, peak_rss_mib(),
-                    statistics.median(eps))
+    return BenchRow(name, batch, n_steps, statistics.median(runs), runs, sum(stages), state_bytes, peak_rss_mib(),
+                    statistics.median(eps), *stages)
 
 
 def compare_rollouts(a: tuple[str, Callable], b: tuple[str, Callable], batch: int, n_steps: int,
@@ -72,12 +93,11 @@ def compare_rollouts(a: tuple[str, Callable], b: tuple[str, Callable], batch: in
     given, receives each side's final batched state of its first (untimed) run."""
     import jax
 
-    compiled, compile_s, state_bytes = [], [], []
+    compiled, stages, state_bytes = [], [], []
     for _, rollout in (a, b):
         fn = jax.jit(rollout, static_argnums=(1, 2))
-        start = time.perf_counter()
-        c = fn.lower(jax.random.PRNGKey(0), n_steps, batch).compile()
-        compile_s.append(time.perf_counter() - start)
+        c, timed = compile_stages(fn, jax.random.PRNGKey(0), n_steps, batch)
+        stages.append(timed)
         out = c(jax.random.PRNGKey(0))
         jax.block_until_ready(out)
         state_bytes.append(sum(x.nbytes for x in jax.tree_util.tree_leaves(out[0])))
@@ -90,8 +110,8 @@ def compare_rollouts(a: tuple[str, Callable], b: tuple[str, Callable], batch: in
             start = time.perf_counter()
             jax.block_until_ready(compiled[side](jax.random.PRNGKey(r + 1)))
             runs[side].append(batch * n_steps / (time.perf_counter() - start))
-    first, second = (BenchRow(name, batch, n_steps, statistics.median(runs[i]), runs[i], compile_s[i], state_bytes[i],
-                              peak_rss_mib()) for i, (name, _) in enumerate((a, b)))
+    first, second = (BenchRow(name, batch, n_steps, statistics.median(runs[i]), runs[i], sum(stages[i]), state_bytes[i],
+                              peak_rss_mib(), 0.0, *stages[i]) for i, (name, _) in enumerate((a, b)))
     return first, second
 
 

@@ -553,13 +553,15 @@ def bench(
     faults = "" if record_faults else ", no fault recording"
     table = Table(title=f"{m.name} on JAX ({jax.devices()[0].platform}): random legal policy, scan-fused, auto-reset"
                         f"{faults}",
-                  caption=f"compile: lower + compile, with JAX's compilation cache in {cache}" if cache else
-                  "compile: lower + compile, JAX's compilation cache off")
-    for col in ("batch", "steps/scan", "SPS (median)", "runs", "compile (s)", "state (KiB)", "peak RSS (MiB)"):
+                  caption=("compile = trace (Python to jaxpr) + lower (to StableHLO) + XLA (to machine code), "
+                           + (f"with JAX's compilation cache in {cache}" if cache else "JAX's compilation cache off")))
+    for col in ("batch", "steps/scan", "SPS (median)", "runs", "compile (s)", "trace", "lower", "XLA",
+                "state (KiB)", "peak RSS (MiB)"):
         table.add_column(col, justify="right")
     for r in jax_rows:
         table.add_row(str(r.batch), str(r.n_steps), f"{r.sps:,.0f}", " ".join(f"{x:,.0f}" for x in r.sps_runs),
-                      f"{r.compile_s:.2f}", f"{r.state_bytes / 1024:,.1f}", f"{r.peak_rss_mib:,.0f}")
+                      f"{r.compile_s:.2f}", f"{r.trace_s:.2f}", f"{r.lower_s:.2f}", f"{r.xla_s:.2f}",
+                      f"{r.state_bytes / 1024:,.1f}", f"{r.peak_rss_mib:,.0f}")
     out.print(table)
     if peer:
         _print_peer(m, peer_mod, peer, [(f"jax batch={r.batch}", r.episodes_per_s / (os.cpu_count() or 1))

@@ -239,8 +239,30 @@ def test_cli_bench_prints_episodes_per_core_beside_the_peer(tmp_path):
                                       "--peer", str(peer)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "peer test peer: 4 episodes/s, 40 steps/s on one core" in result.output, result.output
+    assert all(col in result.output for col in ("trace", "lower", "XLA")), result.output  # the compile's stages
     line = next(x for x in result.output.splitlines() if x.strip().startswith("jax batch=8:"))
     eps = float(line.split(": ", 1)[1].split(" episodes/s")[0].replace(",", ""))
     ratio = float(line.split(" = ")[1].split(" x")[0].replace(",", ""))
     assert eps > 0, "a duel lasts at most 30 turns: a 64-turn scan of 8 games finishes some"
     assert abs(ratio - eps / 4.0) <= 0.01 + 0.5 / 4.0, line  # both printed rounded
+
+
+def test_bench_times_tracing_lowering_and_xla_compile_apart():
+    """Issue #18: `envc bench` reports the compile in JAX's three stages; they add up to the
+    compile time it always reported, and each stage is timed (a stage of 0 would be one not
+    run). Not a timed test: no speed is asserted."""
+    import jax
+    import jax.numpy as jnp
+
+    from envc.bench import measure_rollout
+
+    def rollout(key, n_steps, batch):
+        def body(x, _):
+            return x * 1.5 + 1.0, None
+
+        x, _ = jax.lax.scan(body, jax.random.uniform(key, (batch,)), None, length=n_steps)
+        return x, jnp.zeros((batch,), jnp.int32), jnp.zeros((batch,), jnp.int32)
+
+    row = measure_rollout("toy", rollout, batch=4, n_steps=8, repeats=1)
+    assert row.trace_s > 0 and row.lower_s > 0 and row.xla_s > 0
+    assert row.compile_s == pytest.approx(row.trace_s + row.lower_s + row.xla_s)
