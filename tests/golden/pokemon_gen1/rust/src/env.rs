@@ -3528,6 +3528,18 @@ pub fn step_joint_with(s: &mut State, actions: &[usize; NUM_PLAYERS], observe: b
         return step_with(s, actions[0], observe);
     }
     let masks = legal_action_masks(s)?;
+    step_joint_given(s, actions, &masks, observe)
+}
+
+/// `step_joint_with` given `masks`, which must equal `legal_action_masks(s)` on this very
+/// state (the batch passes the rows its `sample_joint_actions`/`legal_action_masks` computed
+/// when no state changed since: lib.rs `joint_rows_fresh`). Saves one mask computation of
+/// every other player per turn; with other `masks` the turn is wrong, never unsafe.
+pub fn step_joint_given(s: &mut State, actions: &[usize; NUM_PLAYERS], masks: &[[bool; NUM_ACTIONS]; NUM_PLAYERS],
+                        observe: bool) -> Result<(), Fault> {
+    if s.terminated || s.truncated {
+        return step_with(s, actions[0], observe);
+    }
     let mut p = 0;
     while p + 1 < NUM_PLAYERS && actions[p] < NUM_ACTIONS && masks[p][actions[p]] {
         p += 1;
