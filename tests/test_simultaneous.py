@@ -13,6 +13,7 @@ import pytest
 
 from envc.compiler.check import load
 from envc.compiler.interp import Interpreter, SpecRuntimeError
+from envc.compiler import rng as envc_rng
 from envc.compiler.passes import simultaneous
 from envc.verify import first_difference, jax_state_arrays, to_arrays, verify
 
@@ -292,6 +293,12 @@ def test_rust_joint_api_equals_the_interpreter(duel, it):
         assert (masks == np.array([it.legal_action_masks(s) for s in states])).all()
         acts = np.array(env.sample_joint_actions(7))
         assert all(masks[i, p, acts[i, p]] for i in range(8) for p in range(2))
+        # the documented draw: the (bits(seed_key(7 + i), p) % n)-th of player p's n legal actions
+        for i in range(8):
+            key = envc_rng.seed_key(7 + i)
+            for p in range(2):
+                legal = np.flatnonzero(masks[i, p])
+                assert acts[i, p] == legal[envc_rng.bits(key, p) % len(legal)], (i, p)
         np.testing.assert_array_equal(acts, blind.sample_joint_actions(7))
         env.step_joint(acts)
         blind.step_joint(acts)

@@ -110,6 +110,23 @@ struct Mode {
     observe: bool,
 }
 
+/// The action a random draw `bits` picks from `row`: the `bits % n`-th legal action in index
+/// order (`n` legal ones), 0 when none is legal. One pass without data-dependent branches
+/// (issue 19: `filter().nth()` over a random mask mispredicted about every other entry and
+/// was half of drawing a Pokémon turn's actions); the same action as that scan.
+#[inline]
+fn pick_legal(row: &[bool; NUM_ACTIONS], bits: u32) -> i32 {
+    let legal = row.iter().map(|&b| b as u32).sum::<u32>();
+    let r = bits % legal.max(1);
+    let mut seen = 0u32;
+    let mut chosen = 0usize;
+    for (k, &b) in row.iter().enumerate() {
+        chosen = if b && seen == r { k } else { chosen };
+        seen += b as u32;
+    }
+    chosen as i32
+}
+
 /// Write the state's mask, player and observation (and its rewards and flags when `flags`);
 /// the observation only when `observe` (else `obs`/`final_obs` keep what they hold).
 fn write_state(s: &State, out: &mut Out<'_>, flags: bool, observe: bool) {
@@ -756,10 +773,7 @@ impl VecEnv {
             let states = &self.states;
             let base = seed as u32;
             let pick = |(i, (s, a)): (usize, (&State, &mut i32))| {
-                let legal = s.legal_action_mask.iter().filter(|&&b| b).count() as u32;
-                let r = runtime::bits(runtime::seed_key(base.wrapping_add(i as u32)), 0) % legal.max(1);
-                *a = s.legal_action_mask.iter().enumerate().filter(|(_, &b)| b).nth(r as usize)
-                    .map_or(0, |(k, _)| k as i32);
+                *a = pick_legal(&s.legal_action_mask, runtime::bits(runtime::seed_key(base.wrapping_add(i as u32)), 0));
             };
             match self.pool.as_ref().filter(|_| states.len() >= PAR_MIN_ENVS) {
                 Some(pool) => py.allow_threads(|| pool.install(|| {
