@@ -224,7 +224,7 @@ fn joint_item(item: JointItem<'_>, mode: Mode, fresh: bool) {
             env::reset_with(s, *seed, mode.observe)?;
         }
         write_state(s, &mut out, false, mode.observe);
-        *rows = env::legal_action_masks(s)?;
+        env::legal_action_masks_into(s, rows)?;
         Ok(())
     })().err();
 }
@@ -2187,9 +2187,8 @@ impl VecEnv {
         let faults = &mut self.faults;
         let cache = &mut self.joint_rows;
         let fill = |((s, f), c): ((&mut State, &mut Option<Fault>), &mut [[bool; NUM_ACTIONS]; NUM_PLAYERS])| {
-            match env::legal_action_masks(s) {
-                Ok(rows) => *c = rows,
-                Err(e) => *f = Some(e),
+            if let Err(e) = env::legal_action_masks_into(s, c) {
+                *f = Some(e);
             }
         };
         match self.pool.as_ref().filter(|_| states.len() >= PAR_MIN_ENVS) {
