@@ -443,7 +443,10 @@ pub fn finish_with(s: &mut State, observe: bool) -> Result<(), Fault> {
     if s.terminated {
         s.legal_action_mask = [true; NUM_ACTIONS];
     } else {
-        s.legal_action_mask = legal_action_mask(s)?;
+        // filled in place, then one copy (see `legal_action_mask_into`)
+        let mut m = [true; NUM_ACTIONS];
+        legal_action_mask_into(s, &mut m)?;
+        s.legal_action_mask = m;
     }
     if observe {
         s.observation = observe_body(s, s.current_player as i32)?;
