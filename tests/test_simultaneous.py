@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from envc.compiler import rng as envc_rng
 from envc.compiler.check import load
 from envc.compiler.interp import Interpreter, SpecRuntimeError
-from envc.compiler import rng as envc_rng
 from envc.compiler.passes import simultaneous
 from envc.verify import first_difference, jax_state_arrays, to_arrays, verify
 
