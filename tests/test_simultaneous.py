@@ -324,8 +324,8 @@ def test_rust_joint_api_equals_the_interpreter(duel, it):
 
 
 def test_rust_step_joint_never_plays_stale_cached_rows(duel, it):
-    """`step_joint` reuses the rows `sample_joint_actions`/`legal_action_masks` computed only
-    while no state changed: a state replaced in between (`set_state`, `reset_envs`) is
+    """`step_joint` reuses the rows computed by the last `step_joint`, `sample_joint_actions` or
+    `legal_action_masks` only while no state changed: a state replaced in between (`set_state`, `reset_envs`) is
     judged by its own guards. The pair (a, b, acts) is chosen so that the other player's
     action is legal in `a` and illegal in `b`: stale rows would let it through."""
     from envc.verify import load_rust

@@ -3550,8 +3550,8 @@ pub fn step_joint_with(s: &mut State, actions: &[usize; NUM_PLAYERS], observe: b
 }
 
 /// `step_joint_with` given `masks`, which must equal `legal_action_masks(s)` on this very
-/// state (the batch passes the rows its `sample_joint_actions`/`legal_action_masks` computed
-/// when no state changed since: lib.rs `joint_rows_fresh`). Saves one mask computation of
+/// state (the batch passes the rows its last `step_joint`, `sample_joint_actions` or
+/// `legal_action_masks` computed when no state changed since: lib.rs `joint_rows_fresh`). Saves one mask computation of
 /// every other player per turn; with other `masks` the turn is wrong, never unsafe.
 pub fn step_joint_given(s: &mut State, actions: &[usize; NUM_PLAYERS], masks: &[[bool; NUM_ACTIONS]; NUM_PLAYERS],
                         observe: bool) -> Result<(), Fault> {

@@ -1892,8 +1892,9 @@ pub struct VecEnv {
     current_player: Py<PyArray1<i32>>,
     joint_mask: Py<PyArray3<bool>>,
     joint_sampled: Py<PyArray2<i32>>,
-    /// Every player's legal actions per environment, as the last `legal_action_masks` or
-    /// `sample_joint_actions` computed them; valid only while `joint_rows_fresh`.
+    /// Every player's legal actions per environment, as the last `step_joint` (for the next
+    /// turn), `legal_action_masks` or `sample_joint_actions` computed them; valid only while
+    /// `joint_rows_fresh`.
     joint_rows: Vec<[[bool; NUM_ACTIONS]; NUM_PLAYERS]>,
     /// True from a successful `step_joint`/`legal_action_masks`/`sample_joint_actions` until
     /// any state changes. Decision (issue 19): a random-play turn is `sample_joint_actions`
