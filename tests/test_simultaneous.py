@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from envc.compiler import rng as envc_rng
 from envc.compiler.check import load
 from envc.compiler.interp import Interpreter, SpecRuntimeError
 from envc.compiler.passes import simultaneous
@@ -292,6 +293,12 @@ def test_rust_joint_api_equals_the_interpreter(duel, it):
         assert (masks == np.array([it.legal_action_masks(s) for s in states])).all()
         acts = np.array(env.sample_joint_actions(7))
         assert all(masks[i, p, acts[i, p]] for i in range(8) for p in range(2))
+        # the documented draw: the (bits(seed_key(7 + i), p) % n)-th of player p's n legal actions
+        for i in range(8):
+            key = envc_rng.seed_key(7 + i)
+            for p in range(2):
+                legal = np.flatnonzero(masks[i, p])
+                assert acts[i, p] == legal[envc_rng.bits(key, p) % len(legal)], (i, p)
         np.testing.assert_array_equal(acts, blind.sample_joint_actions(7))
         env.step_joint(acts)
         blind.step_joint(acts)
@@ -314,3 +321,53 @@ def test_rust_joint_api_equals_the_interpreter(duel, it):
         assert ours.terminated and first_difference(to_arrays(duel, ours), env.get_state(i)) is None, i
     with pytest.raises(ValueError, match="outside"):
         env.step_joint(np.full((4, 2), 2**40, dtype=np.int64))
+
+
+def test_rust_step_joint_never_plays_stale_cached_rows(duel, it):
+    """`step_joint` reuses the rows computed by the last `step_joint`, `sample_joint_actions` or
+    `legal_action_masks` only while no state changed: a state replaced in between (`set_state`, `reset_envs`) is
+    judged by its own guards. The pair (a, b, acts) is chosen so that the other player's
+    action is legal in `a` and illegal in `b`: stale rows would let it through."""
+    from envc.verify import load_rust
+
+    native = load_rust(duel)
+    states = [s for seed in range(6) for s in _random_turns(it, seed, 30)[0] if not s.terminated]
+    pair = None
+    for a in states:
+        rows_a = it.legal_action_masks(a)
+        for b in states:
+            rows_b = it.legal_action_masks(b)
+            mover = int(b.current_player)
+            other = 1 - mover
+            hidden = np.flatnonzero(np.array(rows_a[other]) & ~np.array(rows_b[other]))
+            if np.array_equal(rows_a[mover], rows_b[mover]) and len(hidden):
+                acts = [0, 0]
+                acts[mover] = int(np.flatnonzero(rows_b[mover])[0])
+                acts[other] = int(hidden[0])
+                pair = (a, b, acts)
+                break
+        if pair:
+            break
+    assert pair is not None, "the duel has no two turn starts with different guards"
+    a, b, acts = pair
+    want = to_arrays(duel, it.step_joint(b, acts))
+    for change in ("set_state", "legal_action_masks then set_state"):
+        env = native.VecEnv(1, threads=1, autoreset=False)
+        env.set_state(0, to_arrays(duel, a))
+        if change.startswith("legal_action_masks"):
+            env.legal_action_masks()
+        else:
+            env.sample_joint_actions(0)
+        env.set_state(0, to_arrays(duel, b))
+        env.step_joint(np.array([acts], dtype=np.int32))
+        assert first_difference(want, env.get_state(0)) is None, change
+    # reset_envs: b is init(seed) for a fresh seed
+    seed = 1000
+    b = it.init(seed)
+    env = native.VecEnv(1, threads=1, autoreset=False)
+    env.set_state(0, to_arrays(duel, a))
+    env.sample_joint_actions(0)
+    env.reset_envs(np.array([0]), np.array([seed], dtype=np.uint32))
+    acts = [int(np.flatnonzero(r)[-1]) for r in it.legal_action_masks(a)]
+    env.step_joint(np.array([acts], dtype=np.int32))
+    assert first_difference(to_arrays(duel, it.step_joint(b, acts)), env.get_state(0)) is None

@@ -148,7 +148,9 @@ class Glue:
         action = [("action", "&'a i32", "actions.par_iter()", "actions.iter()")]
         step_par, step_pat, step_ty = self.chain(common + action + outs, True)
         step_seq, _, _ = self.chain(common + action + outs, False)
-        joint = [("action", "&'a [i32]", "actions.par_chunks(NUM_PLAYERS)", "actions.chunks(NUM_PLAYERS)")]
+        joint = [("action", "&'a [i32]", "actions.par_chunks(NUM_PLAYERS)", "actions.chunks(NUM_PLAYERS)"),
+                 ("rows", "&'a mut [[bool; NUM_ACTIONS]; NUM_PLAYERS]", "joint_rows.par_iter_mut()",
+                  "joint_rows.iter_mut()")]
         joint_par, joint_pat, joint_ty = self.chain(common + joint + outs, True)
         joint_seq, _, _ = self.chain(common + joint + outs, False)
         reset_par, reset_pat, reset_ty = self.chain(common + outs, True)

@@ -106,6 +106,23 @@ struct Mode {
     observe: bool,
 }
 
+/// The action a random draw `bits` picks from `row`: the `bits % n`-th legal action in index
+/// order (`n` legal ones), 0 when none is legal. One pass without data-dependent branches
+/// (issue 19: `filter().nth()` over a random mask mispredicted about every other entry and
+/// was half of drawing a Pokémon turn's actions); the same action as that scan.
+#[inline]
+fn pick_legal(row: &[bool; NUM_ACTIONS], bits: u32) -> i32 {
+    let legal = row.iter().map(|&b| b as u32).sum::<u32>();
+    let r = bits % legal.max(1);
+    let mut seen = 0u32;
+    let mut chosen = 0usize;
+    for (k, &b) in row.iter().enumerate() {
+        chosen = if b && seen == r { k } else { chosen };
+        seen += b as u32;
+    }
+    chosen as i32
+}
+
 /// Write the state's mask, player and observation (and its rewards and flags when `flags`);
 /// the observation only when `observe` (else `obs`/`final_obs` keep what they hold).
 fn write_state(s: &State, out: &mut Out<'_>, flags: bool, observe: bool) {
@@ -573,6 +590,10 @@ impl VecEnv {
         Mode { stride: self.n() as u32, autoreset: self.autoreset, observe: self.observations }
     }
 
+    /// Mark the states as about to change: the cached joint rows are stale from here on.
+    fn touch(&mut self) {
+    }
+
     fn check_index(&self, i: usize) -> PyResult<()> {
         if i >= self.n() {
             return Err(PyIndexError::new_err(format!("env {} is outside 0..{}", i, self.n())));
@@ -594,6 +615,7 @@ impl VecEnv {
 
     /// Reset every environment from `self.seeds` and write the outputs.
     fn reset_all(&mut self, py: Python<'_>) -> PyResult<()> {
+        self.touch();
         let mut mask_rw = self.mask.bind(py).readwrite();
         let mut rewards_rw = self.rewards.bind(py).readwrite();
         let mut terminated_rw = self.terminated.bind(py).readwrite();
@@ -694,6 +716,7 @@ impl VecEnv {
     }
 
     fn step_all(&mut self, py: Python<'_>) -> PyResult<()> {
+        self.touch();
         let n = self.n();
         let mut mask_rw = self.mask.bind(py).readwrite();
         let mut rewards_rw = self.rewards.bind(py).readwrite();
@@ -756,10 +779,7 @@ impl VecEnv {
             let states = &self.states;
             let base = seed as u32;
             let pick = |(i, (s, a)): (usize, (&State, &mut i32))| {
-                let legal = s.legal_action_mask.iter().filter(|&&b| b).count() as u32;
-                let r = runtime::bits(runtime::seed_key(base.wrapping_add(i as u32)), 0) % legal.max(1);
-                *a = s.legal_action_mask.iter().enumerate().filter(|(_, &b)| b).nth(r as usize)
-                    .map_or(0, |(k, _)| k as i32);
+                *a = pick_legal(&s.legal_action_mask, runtime::bits(runtime::seed_key(base.wrapping_add(i as u32)), 0));
             };
             match self.pool.as_ref().filter(|_| states.len() >= PAR_MIN_ENVS) {
                 Some(pool) => py.allow_threads(|| pool.install(|| {
@@ -773,6 +793,7 @@ impl VecEnv {
     /// Step environment `i` with action `a` for each `(i, a)` of `rows`, in order, on the
     /// calling thread, writing only their outputs (`step_envs`).
     fn step_rows(&mut self, py: Python<'_>, rows: &[(usize, i32)]) -> PyResult<()> {
+        self.touch();
         let mode = self.mode();
         let mut mask_rw = self.mask.bind(py).readwrite();
         let mut rewards_rw = self.rewards.bind(py).readwrite();
@@ -799,6 +820,7 @@ impl VecEnv {
     /// Start environment `i` from `seed` for each `(i, seed)` of `rows` and write its outputs
     /// (`reset_envs`).
     fn reset_rows(&mut self, py: Python<'_>, rows: &[(usize, u32)]) -> PyResult<()> {
+        self.touch();
         let mut mask_rw = self.mask.bind(py).readwrite();
         let mut rewards_rw = self.rewards.bind(py).readwrite();
         let mut terminated_rw = self.terminated.bind(py).readwrite();
@@ -823,6 +845,7 @@ impl VecEnv {
     }
 
     fn set_state_at(&mut self, py: Python<'_>, i: usize, arrays: &Bound<'_, PyDict>) -> PyResult<()> {
+        self.touch();
         self.check_index(i)?;
         let mut s = self.states[i];
         import(arrays, &mut s)?;

@@ -3362,6 +3362,16 @@ pub fn default_state() -> State {
 /// One bool per flat action: the action's `when` guard for its parameter values.
 pub fn legal_action_mask(s: &State) -> Result<[bool; NUM_ACTIONS], Fault> {
     let mut m = [true; NUM_ACTIONS];
+    legal_action_mask_into(s, &mut m)?;
+    Ok(m)
+}
+
+/// `legal_action_mask` written into `m` in place (on a fault, `m` is partly written).
+/// Decision (issue 19): the batch's cached rows are filled in place; returning the
+/// `[bool; NUM_ACTIONS]` arrays by value made byte stores followed by wide copies, which
+/// stalled store forwarding (about 7% of a Pokémon turn in `perf annotate`).
+pub fn legal_action_mask_into(s: &State, m: &mut [bool; NUM_ACTIONS]) -> Result<(), Fault> {
+    *m = [true; NUM_ACTIONS];
     for k in 0..4usize {
         let v_slot: i32 = (k % 4) as i32;
         m[0 + k] = g_move(s, v_slot)?;
@@ -3373,7 +3383,7 @@ pub fn legal_action_mask(s: &State) -> Result<[bool; NUM_ACTIONS], Fault> {
     for k in 0..1usize {
         m[10 + k] = g_wait(s)?;
     }
-    Ok(m)
+    Ok(())
 }
 
 /// The observation of `player` (0..NUM_PLAYERS-1).
@@ -3417,7 +3427,10 @@ pub fn finish_with(s: &mut State, observe: bool) -> Result<(), Fault> {
     if s.terminated {
         s.legal_action_mask = [true; NUM_ACTIONS];
     } else {
-        s.legal_action_mask = legal_action_mask(s)?;
+        // filled in place, then one copy (see `legal_action_mask_into`)
+        let mut m = [true; NUM_ACTIONS];
+        legal_action_mask_into(s, &mut m)?;
+        s.legal_action_mask = m;
     }
     if observe {
         s.observation = observe_body(s, s.current_player as i32)?;
@@ -3494,8 +3507,16 @@ pub fn step_with(s: &mut State, action: usize, observe: bool) -> Result<(), Faul
 /// legality against), so only the other players' guards run here.
 pub fn legal_action_masks(s: &mut State) -> Result<[[bool; NUM_ACTIONS]; NUM_PLAYERS], Fault> {
     let mut out = [[true; NUM_ACTIONS]; NUM_PLAYERS];
+    legal_action_masks_into(s, &mut out)?;
+    Ok(out)
+}
+
+/// `legal_action_masks` written into `out` in place (on a fault, `out` is partly written;
+/// `s` is unchanged either way). See `legal_action_mask_into`.
+pub fn legal_action_masks_into(s: &mut State, out: &mut [[bool; NUM_ACTIONS]; NUM_PLAYERS]) -> Result<(), Fault> {
     if s.terminated {
-        return Ok(out);
+        *out = [[true; NUM_ACTIONS]; NUM_PLAYERS];
+        return Ok(());
     }
     let saved = s.current_player;
     for p in 0..NUM_PLAYERS {
@@ -3504,14 +3525,11 @@ pub fn legal_action_masks(s: &mut State) -> Result<[[bool; NUM_ACTIONS]; NUM_PLA
             continue;
         }
         s.current_player = p as i8;
-        let row = legal_action_mask(s);
-        if row.is_err() {
-            s.current_player = saved;
-        }
-        out[p] = row?;
+        let row = legal_action_mask_into(s, &mut out[p]);
+        s.current_player = saved;
+        row?;
     }
-    s.current_player = saved;
-    Ok(out)
+    Ok(())
 }
 
 /// Play a whole turn in place: player p plays `actions[p]`, from a state at the start of a
@@ -3528,6 +3546,18 @@ pub fn step_joint_with(s: &mut State, actions: &[usize; NUM_PLAYERS], observe: b
         return step_with(s, actions[0], observe);
     }
     let masks = legal_action_masks(s)?;
+    step_joint_given(s, actions, &masks, observe)
+}
+
+/// `step_joint_with` given `masks`, which must equal `legal_action_masks(s)` on this very
+/// state (the batch passes the rows its last `step_joint`, `sample_joint_actions` or
+/// `legal_action_masks` computed when no state changed since: lib.rs `joint_rows_fresh`). Saves one mask computation of
+/// every other player per turn; with other `masks` the turn is wrong, never unsafe.
+pub fn step_joint_given(s: &mut State, actions: &[usize; NUM_PLAYERS], masks: &[[bool; NUM_ACTIONS]; NUM_PLAYERS],
+                        observe: bool) -> Result<(), Fault> {
+    if s.terminated || s.truncated {
+        return step_with(s, actions[0], observe);
+    }
     let mut p = 0;
     while p + 1 < NUM_PLAYERS && actions[p] < NUM_ACTIONS && masks[p][actions[p]] {
         p += 1;

@@ -107,6 +107,23 @@ struct Mode {
     observe: bool,
 }
 
+/// The action a random draw `bits` picks from `row`: the `bits % n`-th legal action in index
+/// order (`n` legal ones), 0 when none is legal. One pass without data-dependent branches
+/// (issue 19: `filter().nth()` over a random mask mispredicted about every other entry and
+/// was half of drawing a Pokémon turn's actions); the same action as that scan.
+#[inline]
+fn pick_legal(row: &[bool; NUM_ACTIONS], bits: u32) -> i32 {
+    let legal = row.iter().map(|&b| b as u32).sum::<u32>();
+    let r = bits % legal.max(1);
+    let mut seen = 0u32;
+    let mut chosen = 0usize;
+    for (k, &b) in row.iter().enumerate() {
+        chosen = if b && seen == r { k } else { chosen };
+        seen += b as u32;
+    }
+    chosen as i32
+}
+
 /// Write the state's mask, player and observation (and its rewards and flags when `flags`);
 /// the observation only when `observe` (else `obs`/`final_obs` keep what they hold).
 fn write_state(s: &State, out: &mut Out<'_>, flags: bool, observe: bool) {
@@ -178,17 +195,24 @@ fn step_item(item: StepItem<'_>, mode: Mode) {
     *fault = step_env(s, seed, mode, *action as usize, out).err();
 }
 
-type JointItem<'a> = ((((((((((&'a mut State, &'a mut u32), &'a mut Option<Fault>), &'a [i32]), &'a mut [bool]), &'a mut [f32]), &'a mut bool), &'a mut bool), &'a mut i32), &'a mut [i16]), &'a mut [i16]);
+type JointItem<'a> = (((((((((((&'a mut State, &'a mut u32), &'a mut Option<Fault>), &'a [i32]), &'a mut [[bool; NUM_ACTIONS]; NUM_PLAYERS]), &'a mut [bool]), &'a mut [f32]), &'a mut bool), &'a mut bool), &'a mut i32), &'a mut [i16]), &'a mut [i16]);
 
-fn joint_item(item: JointItem<'_>, mode: Mode) {
-    let ((((((((((s, seed), fault), action), mask), rewards), terminated), truncated), current_player), obs0), final_obs0) = item;
+/// One environment's whole turn; `fresh`: `rows` are `env::legal_action_masks(s)` of this very
+/// state (see `VecEnv::joint_rows_fresh`), else they are stale and computed again. Leaves in
+/// `rows` the next turn's `legal_action_masks` (computed here while the state is in cache).
+fn joint_item(item: JointItem<'_>, mode: Mode, fresh: bool) {
+    let (((((((((((s, seed), fault), action), rows), mask), rewards), terminated), truncated), current_player), obs0), final_obs0) = item;
     let mut out = Out { mask, rewards, terminated, truncated, current_player, obs0, final_obs0, };
     let mut a = [0usize; NUM_PLAYERS];
     for p in 0..NUM_PLAYERS {
         a[p] = action[p] as usize;
     }
     *fault = (|| -> Result<(), Fault> {
-        env::step_joint_with(s, &a, mode.observe)?;
+        if fresh {
+            env::step_joint_given(s, &a, rows, mode.observe)?;
+        } else {
+            env::step_joint_with(s, &a, mode.observe)?;
+        }
         out.rewards.copy_from_slice(&s.rewards);
         *out.terminated = s.terminated;
         *out.truncated = s.truncated;
@@ -200,6 +224,7 @@ fn joint_item(item: JointItem<'_>, mode: Mode) {
             env::reset_with(s, *seed, mode.observe)?;
         }
         write_state(s, &mut out, false, mode.observe);
+        env::legal_action_masks_into(s, rows)?;
         Ok(())
     })().err();
 }
@@ -1867,6 +1892,21 @@ pub struct VecEnv {
     current_player: Py<PyArray1<i32>>,
     joint_mask: Py<PyArray3<bool>>,
     joint_sampled: Py<PyArray2<i32>>,
+    /// Every player's legal actions per environment, as the last `step_joint` (for the next
+    /// turn), `legal_action_masks` or `sample_joint_actions` computed them; valid only while
+    /// `joint_rows_fresh`.
+    joint_rows: Vec<[[bool; NUM_ACTIONS]; NUM_PLAYERS]>,
+    /// True from a successful `step_joint`/`legal_action_masks`/`sample_joint_actions` until
+    /// any state changes. Decision (issue 19): a random-play turn is `sample_joint_actions`
+    /// then `step_joint` on the same states, and both need every player's guards (a third of
+    /// a Pokémon turn's work). `step_joint` computes the next turn's rows at the end of each
+    /// environment's turn (the state is then in cache; one pass over the states a turn
+    /// instead of two at large batches), and `sample_joint_actions`, `legal_action_masks` and
+    /// the next `step_joint` read them while fresh. Every method that changes a state calls
+    /// `touch` first (`reset_all`, `step_all`, `joint_all`, `step_rows`, `reset_rows`,
+    /// `set_state_at`), so stale rows are never played
+    /// (tests/test_simultaneous.py::test_rust_step_joint_never_plays_stale_cached_rows).
+    joint_rows_fresh: bool,
     obs0: Py<PyArrayDyn<i16>>,
     final_obs0: Py<PyArrayDyn<i16>>,
 }
@@ -1886,6 +1926,11 @@ impl VecEnv {
 
     fn mode(&self) -> Mode {
         Mode { stride: self.n() as u32, autoreset: self.autoreset, observe: self.observations }
+    }
+
+    /// Mark the states as about to change: the cached joint rows are stale from here on.
+    fn touch(&mut self) {
+        self.joint_rows_fresh = false;
     }
 
     fn check_index(&self, i: usize) -> PyResult<()> {
@@ -1909,6 +1954,7 @@ impl VecEnv {
 
     /// Reset every environment from `self.seeds` and write the outputs.
     fn reset_all(&mut self, py: Python<'_>) -> PyResult<()> {
+        self.touch();
         let mut mask_rw = self.mask.bind(py).readwrite();
         let mut rewards_rw = self.rewards.bind(py).readwrite();
         let mut terminated_rw = self.terminated.bind(py).readwrite();
@@ -1995,6 +2041,8 @@ impl VecEnv {
             current_player: PyArray1::zeros(py, n, false).unbind(),
             joint_mask: PyArray3::zeros(py, [n, NUM_PLAYERS, NUM_ACTIONS], false).unbind(),
             joint_sampled: PyArray2::zeros(py, [n, NUM_PLAYERS], false).unbind(),
+            joint_rows: vec![[[false; NUM_ACTIONS]; NUM_PLAYERS]; n],
+            joint_rows_fresh: false,
             obs0: PyArrayDyn::zeros(py, IxDyn(&[n, 163]), false).unbind(),
             final_obs0: PyArrayDyn::zeros(py, IxDyn(&[n, 163]), false).unbind(),
         };
@@ -2011,6 +2059,7 @@ impl VecEnv {
     }
 
     fn step_all(&mut self, py: Python<'_>) -> PyResult<()> {
+        self.touch();
         let n = self.n();
         let mut mask_rw = self.mask.bind(py).readwrite();
         let mut rewards_rw = self.rewards.bind(py).readwrite();
@@ -2067,6 +2116,8 @@ impl VecEnv {
     }
 
     fn joint_all(&mut self, py: Python<'_>, flat: &[i32]) -> PyResult<()> {
+        let fresh = self.joint_rows_fresh;
+        self.touch();
         let n = self.n();
         let mut mask_rw = self.mask.bind(py).readwrite();
         let mut rewards_rw = self.rewards.bind(py).readwrite();
@@ -2087,6 +2138,7 @@ impl VecEnv {
         let seeds = &mut self.seeds;
         let faults = &mut self.faults;
         let actions = flat;
+        let joint_rows = &mut self.joint_rows;
         let pool = self.pool.as_ref().filter(|_| n >= PAR_MIN_ENVS);
         if let Some(pool) = pool {
             let min_len = (n / (4 * pool.current_num_threads())).max(1);
@@ -2095,6 +2147,7 @@ impl VecEnv {
                             .zip(seeds.par_iter_mut())
                             .zip(faults.par_iter_mut())
                             .zip(actions.par_chunks(NUM_PLAYERS))
+                            .zip(joint_rows.par_iter_mut())
                             .zip(mask.par_chunks_mut(NUM_ACTIONS))
                             .zip(rewards.par_chunks_mut(NUM_PLAYERS))
                             .zip(terminated.par_iter_mut())
@@ -2103,13 +2156,14 @@ impl VecEnv {
                             .zip(obs0.par_chunks_mut(163))
                             .zip(final_obs0.par_chunks_mut(163))
                     .with_min_len(min_len)
-                    .for_each(|item| joint_item(item, mode))
+                    .for_each(|item| joint_item(item, mode, fresh))
             }));
         } else {
             states.iter_mut()
                         .zip(seeds.iter_mut())
                         .zip(faults.iter_mut())
                         .zip(actions.chunks(NUM_PLAYERS))
+                        .zip(joint_rows.iter_mut())
                         .zip(mask.chunks_mut(NUM_ACTIONS))
                         .zip(rewards.chunks_mut(NUM_PLAYERS))
                         .zip(terminated.iter_mut())
@@ -2117,72 +2171,73 @@ impl VecEnv {
                         .zip(current_player.iter_mut())
                         .zip(obs0.chunks_mut(163))
                         .zip(final_obs0.chunks_mut(163))
-                .for_each(|item| joint_item(item, mode));
+                .for_each(|item| joint_item(item, mode, fresh));
         }
-        self.raise_faults()
+        self.raise_faults()?;
+        self.joint_rows_fresh = true;
+        Ok(())
+    }
+
+    /// Make `joint_rows` every player's legal actions of the current states (computed only
+    /// when not `joint_rows_fresh`; see there).
+    fn refresh_joint_rows(&mut self, py: Python<'_>) -> PyResult<()> {
+        if self.joint_rows_fresh {
+            return Ok(());
+        }
+        let states = &mut self.states;
+        let faults = &mut self.faults;
+        let cache = &mut self.joint_rows;
+        let fill = |((s, f), c): ((&mut State, &mut Option<Fault>), &mut [[bool; NUM_ACTIONS]; NUM_PLAYERS])| {
+            if let Err(e) = env::legal_action_masks_into(s, c) {
+                *f = Some(e);
+            }
+        };
+        match self.pool.as_ref().filter(|_| states.len() >= PAR_MIN_ENVS) {
+            Some(pool) => py.allow_threads(|| pool.install(|| {
+                states.par_iter_mut().zip(faults.par_iter_mut()).zip(cache.par_iter_mut()).with_min_len(64)
+                    .for_each(fill)
+            })),
+            None => states.iter_mut().zip(faults.iter_mut()).zip(cache.iter_mut()).for_each(fill),
+        }
+        self.raise_faults()?;
+        self.joint_rows_fresh = true;
+        Ok(())
     }
 
     fn joint_masks(&mut self, py: Python<'_>) -> PyResult<Py<PyArray3<bool>>> {
+        self.refresh_joint_rows(py)?;
         {
             let mut out_rw = self.joint_mask.bind(py).readwrite();
             let out = out_rw.as_slice_mut().map_err(slice_error)?;
-            let states = &mut self.states;
-            let faults = &mut self.faults;
-            let fill = |((s, f), m): ((&mut State, &mut Option<Fault>), &mut [bool])| {
-                match env::legal_action_masks(s) {
-                    Ok(rows) => {
-                        for p in 0..NUM_PLAYERS {
-                            m[p * NUM_ACTIONS..(p + 1) * NUM_ACTIONS].copy_from_slice(&rows[p]);
-                        }
-                    }
-                    Err(e) => *f = Some(e),
+            for (rows, m) in self.joint_rows.iter().zip(out.chunks_mut(NUM_PLAYERS * NUM_ACTIONS)) {
+                for p in 0..NUM_PLAYERS {
+                    m[p * NUM_ACTIONS..(p + 1) * NUM_ACTIONS].copy_from_slice(&rows[p]);
                 }
-            };
-            match self.pool.as_ref().filter(|_| states.len() >= PAR_MIN_ENVS) {
-                Some(pool) => py.allow_threads(|| pool.install(|| {
-                    states.par_iter_mut().zip(faults.par_iter_mut()).zip(out.par_chunks_mut(NUM_PLAYERS * NUM_ACTIONS))
-                        .with_min_len(64).for_each(fill)
-                })),
-                None => states.iter_mut().zip(faults.iter_mut()).zip(out.chunks_mut(NUM_PLAYERS * NUM_ACTIONS))
-                    .for_each(fill),
             }
         }
-        self.raise_faults()?;
         Ok(self.joint_mask.clone_ref(py))
     }
 
     fn sample_joint(&mut self, py: Python<'_>, seed: i64) -> PyResult<Py<PyArray2<i32>>> {
+        self.refresh_joint_rows(py)?;
         {
             let mut out_rw = self.joint_sampled.bind(py).readwrite();
             let out = out_rw.as_slice_mut().map_err(slice_error)?;
-            let states = &mut self.states;
-            let faults = &mut self.faults;
             let base = seed as u32;
-            let pick = |(i, ((s, f), a)): (usize, ((&mut State, &mut Option<Fault>), &mut [i32]))| {
-                let rows = match env::legal_action_masks(s) {
-                    Ok(rows) => rows,
-                    Err(e) => {
-                        *f = Some(e);
-                        return;
-                    }
-                };
+            let pick = |(i, (rows, a)): (usize, (&[[bool; NUM_ACTIONS]; NUM_PLAYERS], &mut [i32]))| {
                 let key = runtime::seed_key(base.wrapping_add(i as u32));
                 for p in 0..NUM_PLAYERS {
-                    let legal = rows[p].iter().filter(|&&b| b).count() as u32;
-                    let r = runtime::bits(key, p as u32) % legal.max(1);
-                    a[p] = rows[p].iter().enumerate().filter(|(_, &b)| b).nth(r as usize).map_or(0, |(k, _)| k as i32);
+                    a[p] = pick_legal(&rows[p], runtime::bits(key, p as u32));
                 }
             };
-            match self.pool.as_ref().filter(|_| states.len() >= PAR_MIN_ENVS) {
+            let cache = &self.joint_rows;
+            match self.pool.as_ref().filter(|_| cache.len() >= PAR_MIN_ENVS) {
                 Some(pool) => py.allow_threads(|| pool.install(|| {
-                    states.par_iter_mut().zip(faults.par_iter_mut()).zip(out.par_chunks_mut(NUM_PLAYERS)).enumerate()
-                        .with_min_len(64).for_each(pick)
+                    cache.par_iter().zip(out.par_chunks_mut(NUM_PLAYERS)).enumerate().with_min_len(256).for_each(pick)
                 })),
-                None => states.iter_mut().zip(faults.iter_mut()).zip(out.chunks_mut(NUM_PLAYERS)).enumerate()
-                    .for_each(pick),
+                None => cache.iter().zip(out.chunks_mut(NUM_PLAYERS)).enumerate().for_each(pick),
             }
         }
-        self.raise_faults()?;
         Ok(self.joint_sampled.clone_ref(py))
     }
 
@@ -2193,10 +2248,7 @@ impl VecEnv {
             let states = &self.states;
             let base = seed as u32;
             let pick = |(i, (s, a)): (usize, (&State, &mut i32))| {
-                let legal = s.legal_action_mask.iter().filter(|&&b| b).count() as u32;
-                let r = runtime::bits(runtime::seed_key(base.wrapping_add(i as u32)), 0) % legal.max(1);
-                *a = s.legal_action_mask.iter().enumerate().filter(|(_, &b)| b).nth(r as usize)
-                    .map_or(0, |(k, _)| k as i32);
+                *a = pick_legal(&s.legal_action_mask, runtime::bits(runtime::seed_key(base.wrapping_add(i as u32)), 0));
             };
             match self.pool.as_ref().filter(|_| states.len() >= PAR_MIN_ENVS) {
                 Some(pool) => py.allow_threads(|| pool.install(|| {
@@ -2210,6 +2262,7 @@ impl VecEnv {
     /// Step environment `i` with action `a` for each `(i, a)` of `rows`, in order, on the
     /// calling thread, writing only their outputs (`step_envs`).
     fn step_rows(&mut self, py: Python<'_>, rows: &[(usize, i32)]) -> PyResult<()> {
+        self.touch();
         let mode = self.mode();
         let mut mask_rw = self.mask.bind(py).readwrite();
         let mut rewards_rw = self.rewards.bind(py).readwrite();
@@ -2236,6 +2289,7 @@ impl VecEnv {
     /// Start environment `i` from `seed` for each `(i, seed)` of `rows` and write its outputs
     /// (`reset_envs`).
     fn reset_rows(&mut self, py: Python<'_>, rows: &[(usize, u32)]) -> PyResult<()> {
+        self.touch();
         let mut mask_rw = self.mask.bind(py).readwrite();
         let mut rewards_rw = self.rewards.bind(py).readwrite();
         let mut terminated_rw = self.terminated.bind(py).readwrite();
@@ -2260,6 +2314,7 @@ impl VecEnv {
     }
 
     fn set_state_at(&mut self, py: Python<'_>, i: usize, arrays: &Bound<'_, PyDict>) -> PyResult<()> {
+        self.touch();
         self.check_index(i)?;
         let mut s = self.states[i];
         import(arrays, &mut s)?;
@@ -2374,8 +2429,9 @@ impl VecEnv {
     }
 
     /// Every player's legal actions in every environment, bool (num_envs, NUM_PLAYERS,
-    /// NUM_ACTIONS), computed now into one preallocated array that every call overwrites and
-    /// returns (all true on a terminated state).
+    /// NUM_ACTIONS), of the current states (computed by the last `step_joint` when no state
+    /// changed since, else now), written into one preallocated array that every call
+    /// overwrites and returns (all true on a terminated state).
     fn legal_action_masks(&mut self, py: Python<'_>) -> PyResult<Py<PyArray3<bool>>> {
         guarded(|| self.joint_masks(py))
     }
