@@ -24,7 +24,8 @@ from envc.dsl.parser import parse
 from envc.verify import verify
 
 SPECS = Path(__file__).resolve().parent / "specs"
-NAMES = ["loops", "arrays", "stakes", "lasting", "reveal"]
+# the constructs of issue 14, and two games written fresh in the language (Leduc hold'em, 2048)
+NAMES = ["loops", "arrays", "stakes", "lasting", "reveal", "leduc", "slide2048"]
 
 
 @pytest.fixture(scope="module")
