@@ -13,59 +13,16 @@ default values, the `state` fields, and the signatures of `fn`s, `proc`s and hol
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any
 
 from envc.compiler import ir
+from envc.compiler.check_base import CheckerPart, checker_module
 from envc.compiler.diagnostics import Span, did_you_mean
 from envc.dsl import ast
 
-if TYPE_CHECKING:
-    from envc.compiler.check import Ctx
-    from envc.compiler.diagnostics import Diagnostic
 
-
-def _check():
-    from envc.compiler import check  # the checker imports this module: resolved at call time
-
-    return check
-
-
-class DeclChecks:
+class DeclChecks(CheckerPart):
     """Mixin of `Checker`: see the module docstring."""
-
-    if TYPE_CHECKING:
-        # What the mixin uses of `Checker`, for the type checker only (no runtime effect).
-        mod: ast.Module
-        diags: list[Diagnostic]
-        broken: set[str]
-        num_players: int
-        consts: dict[str, ir.Const]
-        enums: dict[str, ir.EnumDef]
-        records: dict[str, ast.RecordDecl]
-        record_defs: dict[str, ir.RecordDef]
-        tables: dict[str, ir.TableDef]
-        state: dict[str, ir.FieldDef]
-        fn_decls: dict[str, ast.FnDecl | ast.ProcDecl | ast.HoleDecl]
-        fn_sigs: dict[str, tuple[list[ir.ParamDef], ir.Type | None, bool]]
-        raw_rows: dict[str, list[dict]]
-        generic: set[str]
-        _generic_ok: bool
-
-        def declare_global(self, name: str, span: Span, what: str) -> bool: ...
-        def name_span(self, span: Span, name: str) -> Span: ...
-        def fits(self, src: ir.Type, dst: ir.Type) -> bool: ...
-        def require_fits(self, e: ir.Expr, dst: ir.Type, span: Span, what: str, quiet: bool = False) -> bool: ...
-        def check_reserved(self, name: str, span: Span) -> bool: ...
-        def check_reveal_flags(self, field_anns: dict[str, dict]) -> None: ...
-        def field_annotations(self, f: ast.FieldDecl, t: ir.Type) -> dict: ...
-        def lasting_fields(self, lasting: list[str]) -> None: ...
-        def single_outcome(self, fields: list[ast.FieldDecl]) -> None: ...
-
-        def err(self, code: str, message: str, span: Span | None, label: str = "", help: str | None = None,
-                notes: list[str] | None = None) -> None: ...
-        def fail(self, code: str, message: str, span: Span | None, label: str = "", help: str | None = None,
-                 notes: list[str] | None = None) -> NoReturn: ...
-        def expr(self, e: ast.Expr, ctx: Ctx, peek: bool = False) -> ir.Expr: ...
 
     # ------------------------------------------------------------ header
     def _header(self, by_kind):
@@ -77,13 +34,13 @@ class DeclChecks:
             self.err("E0104", "missing `env` declaration", file_span, help="start the spec with `env NAME \"description\"`")
         for extra in envs[1:]:
             self.err("E0104", "more than one `env` declaration", extra.span, "second `env`", help="keep one",
-                     notes=[f"first declared at {_check()._at(envs[0].span)}"])
+                     notes=[f"first declared at {checker_module()._at(envs[0].span)}"])
         name = envs[0].name if envs else "env"
         doc = envs[0].doc if envs else None
         players = by_kind.get(ast.PlayersDecl, [])
         for extra in players[1:]:
             self.err("E0104", "more than one `players` declaration", extra.span, "second `players`", help="keep one",
-                     notes=[f"first declared at {_check()._at(players[0].span)}"])
+                     notes=[f"first declared at {checker_module()._at(players[0].span)}"])
         if players:
             self.num_players = players[0].count
             if not 1 <= self.num_players <= 16:
@@ -92,7 +49,7 @@ class DeclChecks:
         limits = by_kind.get(ast.TurnLimitDecl, [])
         for extra in limits[1:]:
             self.err("E0104", "more than one `turn_limit` declaration", extra.span, "second `turn_limit`",
-                     help="keep one", notes=[f"first declared at {_check()._at(limits[0].span)}"])
+                     help="keep one", notes=[f"first declared at {checker_module()._at(limits[0].span)}"])
         if limits:
             self.turn_limit = limits[0].limit
             if not 1 <= self.turn_limit <= ir.INT32_MAX:
@@ -102,7 +59,7 @@ class DeclChecks:
         policies = by_kind.get(ast.IllegalActionDecl, [])
         for extra in policies[1:]:
             self.err("E0104", "more than one `illegal_action` declaration", extra.span, "second `illegal_action`",
-                     help="keep one", notes=[f"first declared at {_check()._at(policies[0].span)}"])
+                     help="keep one", notes=[f"first declared at {checker_module()._at(policies[0].span)}"])
         for d in policies[:1]:
             if d.policy not in ("lose", "pgx", "error"):
                 self.err("E0180", f"unknown illegal-action policy `{d.policy}`", d.policy_span, "not a policy",
@@ -118,7 +75,7 @@ class DeclChecks:
                      help="declare what a player sees: `observe(p) -> bool[9] { return ... }`")
         for extra in by_kind.get(ast.ObserveDecl, [])[1:]:
             self.err("E0104", "more than one `observe`", extra.span, help="keep one")
-        self.sim_decl, self.resolve_decl = _check().sim.header(self, by_kind)
+        self.sim_decl, self.resolve_decl = checker_module().sim.header(self, by_kind)
         return name, doc, illegal
 
     # ------------------------------------------------------------ enums, consts, records
@@ -138,11 +95,11 @@ class DeclChecks:
     def _const(self, d: ast.ConstDecl) -> None:
         if not self.declare_global(d.name, d.span, "constant"):
             return
-        ctx = _check().Ctx("constant", pure=True)
+        ctx = checker_module().Ctx("constant", pure=True)
         try:
             e = self.expr(d.value, ctx)
             value = self.fold(e)
-        except _check()._Poison:
+        except checker_module()._Poison:
             self.broken.add(d.name)
             return
         t = e.type
@@ -164,7 +121,7 @@ class DeclChecks:
         except ConstEvalError as err:
             self.fail("E0113", f"{what} must be a constant" if what else "not a constant expression", e.span, str(err),
                       help="constants may use literals, other constants and pure built-ins")
-        bad = next((x for x in _check()._float_leaves(value) if not _check().fits_float32(x)), None)
+        bad = next((x for x in checker_module()._float_leaves(value) if not checker_module().fits_float32(x)), None)
         if bad is not None:
             self.fail("E0120", "constant is not a finite float32", e.span, f"evaluates to {bad}",
                       help="NaN and the infinities have no literal in every backend: keep constants finite")
@@ -174,7 +131,7 @@ class DeclChecks:
         return self.tables
 
     def const_int(self, e: ast.Expr, what: str) -> int:
-        ctx = _check().Ctx("constant", pure=True)
+        ctx = checker_module().Ctx("constant", pure=True)
         ie = self.expr(e, ctx)
         if not isinstance(ie.type, ir.IntT):
             self.fail("E0110", f"{what} must be an integer", e.span, f"this is `{ie.type}`")
@@ -203,7 +160,7 @@ class DeclChecks:
         self._self_table = self_table
         try:
             return self._resolve_type(t, record_stack)
-        except _check()._Poison:
+        except checker_module()._Poison:
             return None
         finally:
             self._self_table = None
@@ -278,9 +235,9 @@ class DeclChecks:
         return 1
 
     def require_cells(self, t: ir.Type, span: Span) -> None:
-        if self.cells(t) > _check().MAX_CELLS:
+        if self.cells(t) > checker_module().MAX_CELLS:
             self.fail("E0122", f"`{t}` is too large", span, f"holds {self.cells(t)} values",
-                      help=f"a value holds at most {_check().MAX_CELLS} scalars")
+                      help=f"a value holds at most {checker_module().MAX_CELLS} scalars")
 
     def zero_value(self, t: ir.Type) -> Any:
         if isinstance(t, ir.BoolT):
@@ -303,9 +260,9 @@ class DeclChecks:
         if default is None:
             return self.zero_value(t)
         try:
-            e = self.expr(default, _check().Ctx("default", pure=True))
+            e = self.expr(default, checker_module().Ctx("default", pure=True))
             value = self.fold(e)
-        except _check()._Poison:
+        except checker_module()._Poison:
             return self.zero_value(t)
         target = t
         while isinstance(target, ir.ArrayT) and not isinstance(e.type, ir.ArrayT):
@@ -343,12 +300,14 @@ class DeclChecks:
         anns: dict[str, dict] = {}
         for d in decls[:1]:
             for f in d.fields:
-                if f.name in _check().STATE_RESERVED:
+                if f.name in checker_module().STATE_RESERVED:
                     self.err("E0101", f"`{f.name}` is a built-in field of every state", self.name_span(f.span, f.name),
                              "reserved name", help="rename the field",
-                             notes=[f"every backend's state holds {', '.join(f'`{n}`' for n in _check().STATE_RESERVED)}"])
+                             notes=[f"every backend's state holds {', '.join(f'`{n}`' for n in checker_module().STATE_RESERVED)}"])
+                    self.broken.add(f.name)  # reported: its uses are not reported again
                     continue
                 if not self.declare_global(f.name, f.span, "state field"):
+                    self.broken.add(f.name)
                     continue
                 ft = self.resolve_type(f.type)
                 if ft is None:
@@ -392,7 +351,7 @@ class DeclChecks:
 
     def _signature(self, d) -> None:
         what = {ast.FnDecl: "fn", ast.ProcDecl: "proc", ast.HoleDecl: "hole"}[type(d)]
-        if d.name in _check().PURE_BUILTINS + _check().REDUCERS + _check().EFFECTS + _check().BUILTIN_NAMES + (_check().sim.RESERVED if self.sim_decl else ()):
+        if d.name in checker_module().PURE_BUILTINS + checker_module().REDUCERS + checker_module().EFFECTS + checker_module().BUILTIN_NAMES + (checker_module().sim.RESERVED if self.sim_decl else ()):
             self.err("E0101", f"`{d.name}` is a built-in and cannot be redefined", self.name_span(d.span, d.name),
                      help="choose another name")
             return

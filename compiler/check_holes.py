@@ -17,57 +17,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import TYPE_CHECKING, Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, Literal
 
 from envc.compiler import decklist, ir
+from envc.compiler.check_base import CheckerPart, checker_module
 from envc.compiler.diagnostics import Span, did_you_mean
 from envc.dsl import ast
 
 if TYPE_CHECKING:
     from envc.compiler.check import Ctx
-    from envc.compiler.diagnostics import Diagnostic
 
-_FILL_ATTRS: dict[str, type | tuple[type, ...]] = {"text": str, "provenance": str, "model": str, "date": str, "hash": str, "attempts": int, "tokens": int,
-               "cost": (int, float)}
-
-
-def _check():
-    from envc.compiler import check  # the checker imports this module: resolved at call time
-
-    return check
+# the kinds of value each attribute of a fill item takes (E0161 otherwise)
+_FILL_ATTRS: dict[str, type | tuple[type, ...]] = {
+    "text": str, "provenance": str, "model": str, "date": str, "hash": str, "attempts": int, "tokens": int,
+    "cost": (int, float)}
 
 
-class HoleChecks:
+class HoleChecks(CheckerPart):
     """Mixin of `Checker`: see the module docstring."""
-
-    if TYPE_CHECKING:
-        # What the mixin uses of `Checker`, for the type checker only (no runtime effect).
-        mod: ast.Module
-        fills: ast.Module | None
-        diags: list[Diagnostic]
-        broken: set[str]
-        calls: dict[str, set[str]]
-        tables: dict[str, ir.TableDef]
-        fn_sigs: dict[str, tuple[list[ir.ParamDef], ir.Type | None, bool]]
-        raw_rows: dict[str, list[dict]]
-        text_columns: dict[tuple[str, str], tuple[list, ast.ColumnDecl]]
-        row_refs: dict[str, dict[int, list[tuple[str, int, str, int | None]]]]
-        families: dict[str, ir.FamilyDef]
-        family_decls: dict[str, ast.HoleDecl]
-        _family_ensures: dict[str, list[ir.Expr]]
-
-        def err(self, code: str, message: str, span: Span | None, label: str = "", help: str | None = None,
-                notes: list[str] | None = None) -> None: ...
-        def fail(self, code: str, message: str, span: Span | None, label: str = "", help: str | None = None,
-                 notes: list[str] | None = None) -> NoReturn: ...
-        def expr(self, e: ast.Expr, ctx: Ctx, peek: bool = False) -> ir.Expr: ...
-        def require_type(self, e: ir.Expr, t: ir.Type, span: Span, what: str) -> None: ...
-        def require_fits(self, e: ir.Expr, dst: ir.Type, span: Span, what: str, quiet: bool = False) -> bool: ...
-        def declare_global(self, name: str, span: Span, what: str) -> bool: ...
-        def name_span(self, span: Span, name: str) -> Span: ...
-        def note_call(self, name: str, span: Span) -> None: ...
-        def call_args(self, e: ast.Call, params: list[ir.ParamDef], name: str, ctx: Ctx) -> list[ir.Expr]: ...
-        def _fn_body(self, name: str, body: list[ast.Stmt], span: Span, pure: bool) -> ir.FnDef | None: ...
 
     def hole_hash(self, d: ast.HoleDecl) -> str:
         """A hash of the hole's signature, prose and `ensures` (for a family member: the
@@ -198,14 +165,14 @@ class HoleChecks:
             raise TypeError(f"family_call on {func!r}")
         fam = self.families[func.base.name]
         if ctx.pure:
-            self.fail("E0130", f"{_check()._ctx_name(ctx)} cannot call hole family `{fam.name}`, which changes the state",
-                      func.span, "changes the state", help=_check()._pure_help(ctx))
+            self.fail("E0130", f"{checker_module()._ctx_name(ctx)} cannot call hole family `{fam.name}`, which changes the state",
+                      func.span, "changes the state", help=checker_module()._pure_help(ctx))
         effect = self.expr(func.index, ctx)
         if not isinstance(effect.type, ir.IntT):
             self.fail("E0110", "a hole family is indexed by a text column's number", func.index.span,
                       f"this is `{effect.type}`", help=f"write `{fam.name}[row.{fam.columns[0]}](...)`")
         if not self.require_fits(effect, ir.IntT(lo=0, hi=max(len(fam.texts), 1)), func.index.span, "an effect number"):
-            raise _check()._Poison()
+            raise checker_module()._Poison()
         first = fam.members[0] if fam.members else None
         params = self.fn_sigs[first][0] if first in self.fn_sigs else []
         args = self.call_args(e, params, fam.name, ctx)
@@ -273,7 +240,7 @@ class HoleChecks:
             self.err("E0163", f"a card in play needs hole `{fam.name}` for a text with {state}", d.span,
                      f"{len(uses)} card{'s' if len(uses) != 1 else ''} need{'s' if len(uses) == 1 else ''} it",
                      notes=notes, help=f"write `fill {fam.name} text {json.dumps(text, ensure_ascii=False)} hash "
-                     f"\"{self.hole_hash(self._member_decl(fam, m))}\" {{ ... }}` in `{_check().fill_path(self.mod.path)}`, "
+                     f"\"{self.hole_hash(self._member_decl(fam, m))}\" {{ ... }}` in `{checker_module().fill_path(self.mod.path)}`, "
                      "run `envc fill SPEC --model MODEL`, or take the card out of the deck")
 
     def _member_decl(self, fam: ir.FamilyDef, m: str) -> ast.HoleDecl:
@@ -288,7 +255,7 @@ class HoleChecks:
         ensures = self._family_ensures.get(d.family) if d.family is not None else None
         if ensures is None:
             ensures = []
-            ctx = _check().Ctx("ensures", pure=True)
+            ctx = checker_module().Ctx("ensures", pure=True)
             ctx.scopes[0].update({p.name: p.type for p in params})
             if ret is not None:
                 ctx.scopes[0]["result"] = ret
@@ -297,7 +264,7 @@ class HoleChecks:
                     ie = self.expr(e, ctx)
                     self.require_type(ie, ir.BOOL, e.span, "an `ensures` clause")
                     ensures.append(ie)
-                except _check()._Poison:
+                except checker_module()._Poison:
                     pass
             if d.family is not None:
                 self._family_ensures[d.family] = ensures
@@ -327,7 +294,7 @@ class HoleChecks:
             self.err("E0160", f"hole `{d.name}` has no fill", span, "called here",
                      notes=[f"the hole is declared at {d.span.file}:{d.span.line}:{d.span.col}: \"{d.prose[:80]}\""],
                      help=f"write `fill {d.name} hash \"{self.hole_hash(d)}\" {{ ... }}` "
-                          f"in `{_check().fill_path(self.mod.path)}`, "
+                          f"in `{checker_module().fill_path(self.mod.path)}`, "
                           "or run `envc fill SPEC --model MODEL`")
         elif fill[0].attrs.get("hash") != self.hole_hash(d):
             self.err("E0162", f"the fill of hole `{d.name}` is stale", span, "called here",

@@ -21,46 +21,20 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from envc.compiler import decklist, ir, tabledata
+from envc.compiler.check_base import CheckerPart, checker_module
 from envc.compiler.diagnostics import Span, did_you_mean
 from envc.dsl import ast
 
 if TYPE_CHECKING:
-    from envc.compiler.check import Ctx
-    from envc.compiler.diagnostics import Diagnostic
+    pass
 
 _COUNT = re.compile(r"[0-9]{1,9}")
 _INT_TEXT = re.compile(r"[-+]?[0-9]{1,30}")
 
 
-def _check():
-    from envc.compiler import check  # the checker imports this module: resolved at call time
 
-    return check
-
-
-class TableChecks:
+class TableChecks(CheckerPart):
     """Mixin of `Checker`: see the module docstring."""
-
-    if TYPE_CHECKING:
-        # What the mixin uses of `Checker`, for the type checker only (no runtime effect).
-        mod: ast.Module
-        diags: list[Diagnostic]
-        base_dir: str
-        data: dict[str, tabledata.TableFile]
-        enums: dict[str, ir.EnumDef]
-        tables: dict[str, ir.TableDef]
-        broken: set[str]
-        raw_rows: dict[str, list[dict]]
-        text_columns: dict[tuple[str, str], tuple[list, ast.ColumnDecl]]
-        row_refs: dict[str, dict[int, list[tuple[str, int, str, int | None]]]]
-
-        def err(self, code: str, message: str, span: Span | None, label: str = "", help: str | None = None,
-                notes: list[str] | None = None) -> None: ...
-        def expr(self, e: ast.Expr, ctx: Ctx, peek: bool = False) -> ir.Expr: ...
-        def fold(self, e: ir.Expr, what: str | None = None) -> Any: ...
-        def require_type(self, e: ir.Expr, t: ir.Type, span: Span, what: str) -> None: ...
-        def resolve_type(self, t: ast.TypeExpr, record_stack: tuple[str, ...] = (),
-                         self_table: str | None = None) -> ir.Type | None: ...
 
     def _table(self, d: ast.TableDecl) -> None:
         got = self.data.get(d.path) or tabledata.read_table(d.path, self.base_dir)
@@ -116,9 +90,9 @@ class TableChecks:
         default = None
         if c.default is not None:
             try:
-                de = self.expr(c.default, _check().Ctx("default", pure=True))
+                de = self.expr(c.default, checker_module().Ctx("default", pure=True))
                 default = self.fold(de)
-            except _check()._Poison:
+            except checker_module()._Poison:
                 return None
         values = []
         problems: list[str | None] = []  # None: reported at its line of a deck list
@@ -248,8 +222,8 @@ class TableChecks:
         fallback = None
         if c.default is not None:
             try:
-                fallback = self.fold(self.expr(c.default, _check().Ctx("default", pure=True)))
-            except _check()._Poison:
+                fallback = self.fold(self.expr(c.default, checker_module().Ctx("default", pure=True)))
+            except checker_module()._Poison:
                 return None
 
         def key(raw, t):
@@ -294,7 +268,7 @@ class TableChecks:
                 value = float(raw)
             except (TypeError, ValueError, OverflowError):
                 return None, "is not a number"
-            if not _check().fits_float32(value):
+            if not checker_module().fits_float32(value):
                 return None, "is not a finite float32 (NaN, an infinity, or beyond 3.4e38)"
             return value, None
         if isinstance(t, ir.EnumT):
@@ -341,9 +315,9 @@ class TableChecks:
         sources = {c.name: c.source or c.name for c in d.columns}
         for inv in d.invariants:
             try:
-                e = self.expr(inv.expr, _check().Ctx("table invariant", pure=True, scopes=[dict(scope)]))
+                e = self.expr(inv.expr, checker_module().Ctx("table invariant", pure=True, scopes=[dict(scope)]))
                 self.require_type(e, ir.BOOL, inv.expr.span, "an invariant")
-            except _check()._Poison:
+            except checker_module()._Poison:
                 continue
             for r, row in enumerate(self.raw_rows.get(d.name, [])):
                 env = {n: copy_value(c.values[r]) for n, c in cols.items()}
@@ -363,7 +337,7 @@ class TableChecks:
                      item: tuple[str | None, int | None], sources: dict[str, str]) -> None:
         """E0153: row `r` of table `d` breaks `inv`; `item` = (column, index) of the value at fault."""
         rule = f"invariant `{inv.name}`" + (f" (\"{inv.doc}\")" if inv.doc else "")
-        notes = [f"the rule: {rule} of table `{d.name}` ({_check()._at(inv.span)})"]
+        notes = [f"the rule: {rule} of table `{d.name}` ({checker_module()._at(inv.span)})"]
         column, index = item
         source = decklist.source_of(row)
         label = row.get("name") if isinstance(row, dict) else None

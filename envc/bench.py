@@ -38,7 +38,7 @@ class BenchRow:
     xla_s: float = 0.0  # of compile_s: XLA's compile (0.0 when JAX's compilation cache served it)
 
 
-def compile_stages(fn: Callable, *args) -> tuple[Any, tuple[float, float, float]]:
+def compile_stages(fn: Any, *args) -> tuple[Any, tuple[float, float, float]]:
     """Compile the jitted `fn` for `args` in JAX's three stages, timed one by one.
 
     Returns:

@@ -569,3 +569,16 @@ def test_deeply_nested_blocks_are_checked_in_linear_work(tmp_path, monkeypatch):
     monkeypatch.setattr(check_lang, "_root_name", counting)
     load(str(spec))
     assert 0 < visits[0] <= 2 * depth, f"{visits[0]} assignments visited for {depth} nested blocks"
+
+
+@pytest.mark.parametrize("name", ["init", "observation", "fn", "observe"])
+def test_a_state_field_with_a_reserved_name_is_reported_once(tmp_path, name):
+    """Its declaration is the error; its uses are not reported again as reads of an unknown
+    or undeclared field (hypothesis found `init` giving five more errors, E0113)."""
+    spec = tmp_path / "t.envspec"
+    spec.write_text(f'env t "t"\nstate {{\n    {name}: int[0..3] = 0\n}}\n'
+                    f'action go() when {name} < 3 {{\n    {name} = min({name} + 1, 3)\n}}\n'
+                    f'observe(p) -> int[0..3] {{ return {name} }}\n', encoding="utf-8")
+    with pytest.raises(DiagnosticError) as err:
+        load(str(spec))
+    assert [d.code for d in err.value.diagnostics] == ["E0101"], [(d.code, d.message) for d in err.value.diagnostics]
