@@ -15,6 +15,9 @@ the boards are mid-game, not empty):
   `lax.switch`, which `vmap` turns into all of them, the observation, the Pgx rules);
 * `step_autoreset_from_seed`: what `rollout` runs per step (step + a fresh `init` selected
   where the episode ended);
+* `init_from_seed`: a fresh state alone; `step, then select init_from_seed`: the finished
+  states of `step` and `init_from_seed` selected afterwards (the auto-reset before issue 18's
+  fix, and what a user's own select-based loop does);
 * with `--pgx ENV_ID`, `pgx step` and `pgx auto_reset step`: the peer's `step` (and with
   `pgx.experimental.auto_reset`, as bench/jax_vs_peers.py runs it) on a batch of its own
   states reached by the same number of random legal steps, timed in the same rounds;
@@ -84,7 +87,19 @@ def parts(env, state, key):
     out["step"] = (jax.vmap(env.step), (state, actions))
     seeds = jax.random.bits(key, actions.shape, jnp.uint32)
     out["step_autoreset_from_seed"] = (jax.vmap(env.step_autoreset_from_seed), (state, actions, seeds))
+    out["init_from_seed"] = (jax.vmap(env.init_from_seed), (seeds,))
+    out["step, then select init_from_seed"] = (jax.vmap(_select_after_step(gen)), (state, actions, seeds))
     return out
+
+
+def _select_after_step(gen):
+    """The auto-reset step as generated before issue 18's fix: the finished `State`s of `step`
+    and `init_from_seed` selected field by field (what a user's select-based loop does too)."""
+    def fn(state, action, seed):
+        nxt = gen.step(state, action)
+        done = nxt.terminated | nxt.truncated
+        return jax.tree_util.tree_map(lambda f, n: jnp.where(done, f, n), gen.init_from_seed(seed), nxt)
+    return fn
 
 
 def pgx_parts(env_id: str, batch: int, warmup: int, seed: int = 0):
