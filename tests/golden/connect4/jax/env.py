@@ -447,7 +447,8 @@ def init_from_seed(seed) -> State:
     st = _init_dict(seed)
     # the legal-action mask after `init` is the same for every seed (proved when compiling,
     # over every value of the init's draws: envc.compiler.passes.init_mask), so it is a
-    # constant, not the guards evaluated again on every auto-reset
+    # constant, not the guards evaluated again: `init(key)` in a user's own reset loop. The
+    # generated auto-reset selects the fresh state before its mask instead (issue 18)
     mask = jnp.where(st["terminated"], jnp.ones(NUM_ACTIONS, jnp.bool_), INIT_LEGAL_ACTION_MASK)
     obs = _cast(_observe(st, st["current_player"]), jnp.bool_)
     return _state(st, obs, mask)
