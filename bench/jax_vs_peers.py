@@ -10,6 +10,13 @@ over the legal-action mask, one key per environment), auto-reset on episode end,
 fused into one jitted `lax.scan`. Both are compiled first, then timed alternately (envc,
 peer, envc, peer, ...) so that drift in the machine's speed cancels; SPS is the median of
 `--repeats` calls; the ratio is envc SPS / peer SPS from the same run (> 1: envc faster).
+
+`--user-loop` (issue 18) times instead the loop a user writes from the public API, as Pgx's
+README shows, one harness for both sides (`user_loop`): `jax.vmap(init)` on split keys,
+`jax.vmap(step)`, and a select-based reset (`jnp.where(done, fresh, state)` over every leaf,
+the fresh states from `jax.vmap(init)` on new keys, every step) in one jitted `lax.scan`. envc's
+side is the generated `Env().init` / `Env().step` (Pgx's API); a Pgx peer's its `init` /
+`step`; a gymnax peer's `reset_env` / `step_env` (its own `step` already auto-resets).
 """
 
 from __future__ import annotations
@@ -79,6 +86,68 @@ def gymnax_rollout(env_id: str):
     return rollout
 
 
+def _where_done(done, fresh, state):
+    """Each leaf of `fresh` where `done` (bool[batch]), of `state` elsewhere."""
+    return jax.tree_util.tree_map(
+        lambda f, x: jnp.where(done.reshape(done.shape + (1,) * (x.ndim - 1)), f, x), fresh, state)
+
+
+def user_loop(init, step, mask=None, num_actions: int = 0):
+    """The user's own loop: `init(key) -> state`, `step(state, action) -> (state, reward, done)`
+    under `vmap`, the random policy over `mask(state)` (bool[num_actions]; all legal when None),
+    and a select of a fresh `init` where the step ended the episode, in one `lax.scan`."""
+
+    def rollout(key, n_steps, batch):
+        key, k0 = jax.random.split(key)
+        state = jax.vmap(init)(jax.random.split(k0, batch))
+
+        def body(carry, _):
+            state, key = carry
+            key, k_act, k_reset = jax.random.split(key, 3)
+            legal = mask(state) if mask else jnp.ones((batch, num_actions), jnp.bool_)
+            logits = jnp.where(legal, 0.0, -jnp.inf)
+            actions = jax.vmap(jax.random.categorical)(jax.random.split(k_act, batch), logits)
+            state, rewards, done = jax.vmap(step)(state, actions)
+            fresh = jax.vmap(init)(jax.random.split(k_reset, batch))
+            return (_where_done(done, fresh, state), key), (rewards, done)
+
+        (state, _), (rewards, done) = jax.lax.scan(body, (state, key), None, length=n_steps)
+        return state, rewards, done
+
+    return rollout
+
+
+def pgx_api_loop(env):
+    """`user_loop` of an environment with Pgx's API (a Pgx env, or envc's generated `Env()`)."""
+    def step(state, action):
+        state = env.step(state, action)
+        return state, state.rewards, state.terminated | state.truncated
+
+    return user_loop(env.init, step, lambda state: state.legal_action_mask)
+
+
+def pgx_user_loop(env_id: str):
+    import pgx
+
+    return pgx_api_loop(pgx.make(env_id))
+
+
+def gymnax_user_loop(env_id: str):
+    import gymnax
+
+    env, params = gymnax.make(env_id)
+
+    def init(key):
+        return env.reset_env(key, params)[1]
+
+    def step(state, action):
+        # step_env's key is for stochastic dynamics (unused by the classic-control envs)
+        _, state, reward, done, _ = env.step_env(jax.random.PRNGKey(0), state, action, params)
+        return state, reward, done
+
+    return user_loop(init, step, None, env.num_actions)
+
+
 PAIRS = {
     "tictactoe": ("Pgx tic_tac_toe", lambda: pgx_rollout("tic_tac_toe")),
     "connect4": ("Pgx connect_four", lambda: pgx_rollout("connect_four")),
@@ -87,26 +156,39 @@ PAIRS = {
     "acrobot": ("gymnax Acrobot-v1", lambda: gymnax_rollout("Acrobot-v1")),
 }
 
+USER_LOOPS = {  # the peer's side of `--user-loop`, by pair
+    "tictactoe": lambda: pgx_user_loop("tic_tac_toe"),
+    "connect4": lambda: pgx_user_loop("connect_four"),
+    "othello": lambda: pgx_user_loop("othello"),
+    "cartpole": lambda: gymnax_user_loop("CartPole-v1"),
+    "acrobot": lambda: gymnax_user_loop("Acrobot-v1"),
+}
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--batch", default="1,64,1024,8192")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--only", action="append", choices=sorted(PAIRS))
+    ap.add_argument("--user-loop", action="store_true",
+                    help="time the user's own vmap(init)/vmap(step)/select loop on both sides, not the rollouts")
     args = ap.parse_args()
     batches = [int(b) for b in args.batch.split(",")]
     device = jax.devices()[0]
     print(f"# device: {device.platform} ({device.device_kind}), {os.cpu_count()} cpus, {platform.processor() or platform.machine()}, "
           f"jax {jax.__version__}")
+    print(f"# mode: {'user loop (vmap(init), vmap(step), select reset)' if args.user_loop else 'rollout'}, "
+          f"load average {os.getloadavg()[0]:.2f}")
     print("| env | peer | batch | steps/scan | envc SPS | peer SPS | ratio envc/peer | envc compile (s) | peer compile (s) |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for name in args.only or sorted(PAIRS):
         peer_name, make_peer = PAIRS[name]
         env = load_jax(load(os.path.join(ROOT, "specs", f"{name}.envspec")))
-        peer = make_peer()
+        peer = USER_LOOPS[name]() if args.user_loop else make_peer()
+        mine = pgx_api_loop(env.Env()) if args.user_loop else env.rollout
         for b in batches:
             n = steps_for(b)
-            ours, theirs = compare_rollouts((name, env.rollout), (peer_name, peer), b, n, args.repeats)
+            ours, theirs = compare_rollouts((name, mine), (peer_name, peer), b, n, args.repeats)
             print(f"| {name} | {peer_name} | {b} | {n} | {ours.sps:,.0f} | {theirs.sps:,.0f} | "
                   f"{ours.sps / theirs.sps:.2f} | {ours.compile_s:.2f} | {theirs.compile_s:.2f} |", flush=True)
 

@@ -3,7 +3,8 @@
     python bench/parts_ab.py NAME=path/to/env.py [NAME=path/to/env.py ...] [--batch 1024] [--repeats 15]
 
 e.g. `git show ac2f661:tests/golden/othello/jax/env.py > /tmp/before.py` and the current
-golden as `after`. Each module's `step`, `_legal_action_mask`, `m_place`, `a_place` and
+golden as `after`. Each module's `step`, `step_autoreset_from_seed`, `step` followed by a
+select of `init_from_seed` (a user's select-based reset), `_legal_action_mask`, `m_place`, `a_place` and
 `_observe` are jitted under `vmap` and timed on `--batch` mid-game states (20 random legal
 moves from `init_from_seed(0..batch)`), the modules' calls alternated round by round so
 that drift in the machine's speed is shared; prints the median and minimum ms per call of
@@ -44,8 +45,17 @@ def _parts(m, batch: int) -> dict:
         state = step(state, pick(jax.random.split(k, batch), state))
     act = pick(jax.random.split(key, batch), state)
     st = jax.jit(jax.vmap(m._to_dict))(state)
+    seeds = jax.random.bits(key, (batch,), jnp.uint32)
+
+    def select_after_step(s, a, seed):  # a user's select-based reset (issue 18)
+        nxt = m.step(s, a)
+        done = nxt.terminated | nxt.truncated
+        return jax.tree_util.tree_map(lambda f, n: jnp.where(done, f, n), m.init_from_seed(seed), nxt)
+
     return {
         "step": (step, (state, act)),
+        "step_autoreset_from_seed": (jax.jit(jax.vmap(m.step_autoreset_from_seed)), (state, act, seeds)),
+        "step, then select init_from_seed": (jax.jit(jax.vmap(select_after_step)), (state, act, seeds)),
         "legal_action_mask": (jax.jit(jax.vmap(m._legal_action_mask)), (st,)),
         "m_place": (jax.jit(jax.vmap(m.m_place)), (st,)),
         "a_place": (jax.jit(jax.vmap(m.a_place)), (st, jnp.minimum(act, 63))),

@@ -15,13 +15,17 @@ the boards are mid-game, not empty):
   `lax.switch`, which `vmap` turns into all of them, the observation, the Pgx rules);
 * `step_autoreset_from_seed`: what `rollout` runs per step (step + a fresh `init` selected
   where the episode ended);
+* `init_from_seed`: a fresh state alone (`init (key)`: from a JAX key, as a user calls it); `step, then select init_from_seed`: the finished
+  states of `step` and `init_from_seed` selected afterwards (the auto-reset before issue 18's
+  fix, and what a user's own select-based loop does);
 * with `--pgx ENV_ID`, `pgx step` and `pgx auto_reset step`: the peer's `step` (and with
-  `pgx.experimental.auto_reset`, as bench/jax_vs_peers.py runs it) on a batch of its own
+  `pgx.experimental.auto_reset`, as bench/jax_vs_peers.py runs it), and `pgx init (key)`, on a batch of its own
   states reached by the same number of random legal steps, timed in the same rounds;
   with `--gymnax ENV_ID`, `gymnax step_env` and `gymnax step` (with its auto-reset) alike.
 
 The parts are timed alternately, `--repeats` rounds, and each row gives the median
-milliseconds per call of the whole batch, microseconds per environment, its share of
+milliseconds per call of the whole batch (and the fastest call: steadier under load),
+microseconds per environment, its share of
 `step`, XLA's count of floating-point and integer operations per environment
 (`cost_analysis()["flops"]`, which does not depend on the machine's load) and the compile
 time (lower + compile). Parts overlap (the step contains the masks): the shares
@@ -84,7 +88,20 @@ def parts(env, state, key):
     out["step"] = (jax.vmap(env.step), (state, actions))
     seeds = jax.random.bits(key, actions.shape, jnp.uint32)
     out["step_autoreset_from_seed"] = (jax.vmap(env.step_autoreset_from_seed), (state, actions, seeds))
+    out["init_from_seed"] = (jax.vmap(env.init_from_seed), (seeds,))
+    out["init (key)"] = (jax.vmap(env.init), (jax.random.split(key, actions.shape[0]),))
+    out["step, then select init_from_seed"] = (jax.vmap(_select_after_step(gen)), (state, actions, seeds))
     return out
+
+
+def _select_after_step(gen):
+    """The auto-reset step as generated before issue 18's fix: the finished `State`s of `step`
+    and `init_from_seed` selected field by field (what a user's select-based loop does too)."""
+    def fn(state, action, seed):
+        nxt = gen.step(state, action)
+        done = nxt.terminated | nxt.truncated
+        return jax.tree_util.tree_map(lambda f, n: jnp.where(done, f, n), gen.init_from_seed(seed), nxt)
+    return fn
 
 
 def pgx_parts(env_id: str, batch: int, warmup: int, seed: int = 0):
@@ -107,7 +124,8 @@ def pgx_parts(env_id: str, batch: int, warmup: int, seed: int = 0):
     for _ in range(warmup):
         state, key, actions = advance(state, key)
     keys = jax.random.split(key, batch)
-    return {"pgx step": (jax.vmap(env.step), (state, actions)),
+    return {"pgx init (key)": (jax.vmap(env.init), (keys,)),
+            "pgx step": (jax.vmap(env.step), (state, actions)),
             "pgx auto_reset step": (reset_step, (state, actions, keys))}
 
 
@@ -141,8 +159,9 @@ def _flops(compiled) -> float:
 
 
 def profile(env, batch: int, repeats: int, warmup: int, pgx_id: str | None = None,
-            gymnax_id: str | None = None) -> list[tuple[str, float, float, float]]:
-    """(name, median seconds per call, XLA flops per environment, compile seconds) of every part."""
+            gymnax_id: str | None = None) -> list[tuple[str, float, float, float, float]]:
+    """(name, median seconds per call, XLA flops per environment, compile seconds, fastest
+    seconds per call) of every part."""
     state, key = reached_states(env, batch, warmup)
     todo = parts(env, state, key)
     if pgx_id:
@@ -165,7 +184,7 @@ def profile(env, batch: int, repeats: int, warmup: int, pgx_id: str | None = Non
             start = time.perf_counter()
             jax.block_until_ready(c(*args))
             runs[name].append(time.perf_counter() - start)
-    return [(name, statistics.median(runs[name]), flops[name], compile_s[name]) for name in compiled]
+    return [(name, statistics.median(runs[name]), flops[name], compile_s[name], min(runs[name])) for name in compiled]
 
 
 def main() -> None:
@@ -181,14 +200,14 @@ def main() -> None:
     device = jax.devices()[0]
     print(f"# {args.spec}: device {device.platform}, {os.cpu_count()} cpus, jax {jax.__version__}, "
           f"load average {os.getloadavg()[0]:.2f}")
-    print("| batch | part | ms per batch call | us per env | share of step | XLA flops per env | compile (s) |")
-    print("|---:|---|---:|---:|---:|---:|---:|")
+    print("| batch | part | ms per batch call | min ms | us per env | share of step | XLA flops per env | compile (s) |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|")
     for b in (int(x) for x in args.batch.split(",")):
         rows = profile(env, b, args.repeats, args.warmup, args.pgx, args.gymnax)
-        whole = {n: t for n, t, _, _ in rows}["step"]
-        for name, t, f, c in rows:
+        whole = {row[0]: row[1] for row in rows}["step"]
+        for name, t, f, c, fastest in rows:
             count = "n/a" if f != f else f"{f:,.0f}"  # XLA gives no count for some parts (NaN)
-            print(f"| {b} | {name} | {t * 1e3:.2f} | {t / b * 1e6:.2f} | {t / whole:.0%} | {count} | {c:.2f} |",
+            print(f"| {b} | {name} | {t * 1e3:.2f} | {fastest * 1e3:.2f} | {t / b * 1e6:.2f} | {t / whole:.0%} | {count} | {c:.2f} |",
                   flush=True)
 
 

@@ -121,6 +121,40 @@ def test_step_autoreset_keeps_the_final_observation(jax_envs):
     assert first_difference(jax_state_arrays(by_seed), jax_state_arrays(nxt)) is None, "the key is its seed"
 
 
+@pytest.mark.parametrize("name", ["tictactoe", "connect4"])
+def test_step_autoreset_equals_step_then_a_selected_init(name, jax_envs):
+    """`step_autoreset_from_seed` selects the fresh state before computing the mask and the
+    observation (issue 18): every field equals `step`, then `init_from_seed` where the episode
+    ended (the definition it replaced), over a batch of random games that end and restart."""
+    env = jax_envs(name)
+    batch = 64
+
+    def reference(state, action, seed):
+        nxt = env.step(state, action)
+        done = nxt.terminated | nxt.truncated
+        fresh = env.init_from_seed(seed)
+        picked = jax.tree_util.tree_map(lambda f, n: jnp.where(done, f, n), fresh, nxt)
+        return picked, nxt.rewards, nxt.terminated, nxt.truncated, nxt.observation
+
+    got_fn = jax.jit(jax.vmap(env.step_autoreset_from_seed))
+    ref_fn = jax.jit(jax.vmap(reference))
+    act = jax.jit(jax.vmap(env.random_legal_action))
+    state = jax.jit(jax.vmap(env.init_from_seed))(jnp.arange(batch, dtype=jnp.uint32))
+    key = jax.random.PRNGKey(3)
+    restarts = 0
+    for t in range(60):
+        key, k_act, k_seed = jax.random.split(key, 3)
+        actions = act(jax.random.split(k_act, batch), state)
+        seeds = jax.random.bits(k_seed, (batch,), jnp.uint32)
+        got, want = got_fn(state, actions, seeds), ref_fn(state, actions, seeds)
+        assert first_difference(jax_state_arrays(got[0]), jax_state_arrays(want[0])) is None, t
+        for g, w in zip(got[1:], want[1:]):
+            np.testing.assert_array_equal(np.asarray(g), np.asarray(w))
+        restarts += int(np.asarray(got[2] | got[3]).sum())
+        state = got[0]
+    assert restarts > batch, "the games end and restart (the fresh states are compared too)"
+
+
 def test_load_jax_removes_its_folder_at_exit():
     """`load_jax` writes the generated package to a temporary folder: it stays while the
     process runs and is gone after (earlier it was left behind, one folder per call)."""

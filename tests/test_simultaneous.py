@@ -159,6 +159,39 @@ def test_jax_joint_api_equals_the_interpreter(it, duel, duel_jax):
             state = step_joint(state, jnp.asarray(acts))
 
 
+def test_jax_joint_autoreset_equals_step_joint_then_a_selected_init(duel_jax):
+    """`step_joint_autoreset_from_seed` selects the fresh state before computing the mask and
+    the observation (issue 18): it equals `step_joint`, then `init_from_seed` where the episode
+    ended, over a batch of random games that end and restart."""
+    import jax
+    import jax.numpy as jnp
+
+    env, batch = duel_jax, 32
+
+    def reference(state, actions, seed):
+        nxt = env.step_joint(state, actions)
+        done = nxt.terminated | nxt.truncated
+        picked = jax.tree_util.tree_map(lambda f, n: jnp.where(done, f, n), env.init_from_seed(seed), nxt)
+        return picked, nxt.rewards, done
+
+    got_fn = jax.jit(jax.vmap(env.step_joint_autoreset_from_seed))
+    ref_fn = jax.jit(jax.vmap(reference))
+    act = jax.jit(jax.vmap(env.random_joint_actions))
+    state = jax.jit(jax.vmap(env.init_from_seed))(jnp.arange(batch, dtype=jnp.uint32))
+    key, restarts = jax.random.PRNGKey(5), 0
+    for t in range(40):
+        key, k_act, k_seed = jax.random.split(key, 3)
+        actions = act(jax.random.split(k_act, batch), state)
+        seeds = jax.random.bits(k_seed, (batch,), jnp.uint32)
+        got, want = got_fn(state, actions, seeds), ref_fn(state, actions, seeds)
+        assert first_difference(jax_state_arrays(got[0]), jax_state_arrays(want[0])) is None, t
+        np.testing.assert_array_equal(np.asarray(got[1]), np.asarray(want[1]))
+        np.testing.assert_array_equal(np.asarray(got[2]), np.asarray(want[2]))
+        restarts += int(np.asarray(got[2]).sum())
+        state = got[0]
+    assert restarts > 0, "some duels end and restart (the fresh states are compared too)"
+
+
 def test_jax_joint_step_handles_illegal_actions_like_the_commits(it, duel, duel_jax):
     import jax
 

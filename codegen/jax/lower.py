@@ -1745,7 +1745,12 @@ def _shift_view(base: str, n: int, a, trailing: tuple[int, ...], ranges: list[tu
             starts.append(lo + (int(found[0]) if len(found) else 0))
         else:
             length = hi - lo
-            pad = max(0, -min(starts), max(x + length - n for x in starts))
+            # one padding width for every view of `base` (at least `n`): the pads are then one
+            # array that XLA's CSE shares, where 27 widths on othello's board were 27 pads, and
+            # a producer that XLA fuses into its consumers (a select of the board after a step,
+            # when the step's board is no output of the program: a user's select-based reset)
+            # was computed again in each of them (bench/RESULTS.md, issue 18)
+            pad = max(n, -min(starts), max(x + length - n for x in starts))
             widths = ((pad, pad),) + ((0, 0),) * len(trailing)
             slices = [f"_b[{pad + x}:{pad + x + length}]" for x in starts]
             if not rest:

@@ -7,6 +7,12 @@ Pgx's hand-written `_init` writes a constant mask. `constant(module)` proves, at
 that the mask after `init` does not depend on the seed, and returns it; a backend then writes
 the constant instead of evaluating the guards.
 
+Since issue 18's fix the generated JAX `step_autoreset_from_seed` no longer uses the constant:
+it selects the fresh state before computing any mask, then one mask for the selected state
+(selecting finished states cost more than the guards: bench/RESULTS.md, "Issue 18, the
+auto-reset step"). The constant still makes `init(key)` as cheap as Pgx's, which is what a
+user's own `vmap(init)` / select loop pays on every step.
+
 The proof is exhaustive, never sampled: the initial state is a function of the init's random
 draws only, so the mask is constant when it is equal for every combination of their values.
 That is decidable when the draws are a fixed sequence: every draw of the init is a

@@ -485,12 +485,18 @@ def _finish(st):
     return _state(st, obs, mask)
 
 
-def init_from_seed(seed) -> State:
-    """The initial state for integer `seed` (uint32), equal to the interpreter's `init(seed)`."""
+def _init_dict(seed):
+    """The flat dict (`_to_dict`'s layout) of the initial state for `seed` (uint32), before its
+    mask and observation are computed."""
     st = _defaults()
     st["_rng_key"] = _seed_key(seed)
     st["_rng_counter"] = jnp.uint32(0)
-    st = _init_body(st)
+    return _init_body(st)
+
+
+def init_from_seed(seed) -> State:
+    """The initial state for integer `seed` (uint32), equal to the interpreter's `init(seed)`."""
+    st = _init_dict(seed)
     return _finish(st)
 
 
@@ -528,6 +534,12 @@ def step(state: State, action, key=None) -> State:
     An action outside 0..NUM_ACTIONS-1 is an illegal action, like one whose mask entry is
     false (the mover loses, Pgx's rule); it is never played as another action."""
     del key
+    return _finish(_step_dict(state, action))
+
+
+def _step_dict(state: State, action):
+    """`step` up to its flat dict (`_to_dict`'s layout), before the next state's mask and
+    observation are computed (`_finish`)."""
     action = jnp.asarray(action, jnp.int32)
     st = _to_dict(state)
     done = state.terminated | state.truncated
@@ -537,7 +549,7 @@ def step(state: State, action, key=None) -> State:
     finished = dict(st)
     finished["rewards"] = jnp.zeros(NUM_PLAYERS, jnp.float32)
     played = _select(legal, _step_legal(st, action), _step_illegal(st, st["current_player"]))
-    return _finish(_select(done, finished, played))
+    return _select(done, finished, played)
 
 
 def observe(state: State, player) -> jax.Array:
@@ -554,7 +566,12 @@ def invariants(state: State) -> dict:
 def time_limit_reached(state: State) -> jax.Array:
     """True when the state's step count has reached the spec's `turn_limit` (False without one).
     Unlike `state.truncated`, also true when the game terminated on that same step."""
-    return state._step_count >= TURN_LIMIT
+    return _time_limit_reached(_to_dict(state))
+
+
+def _time_limit_reached(st) -> jax.Array:
+    """`time_limit_reached` of a flat dict (`_to_dict`'s layout)."""
+    return _i32(st["step_count"]) >= TURN_LIMIT
 
 
 def step_autoreset(state: State, action, key):
@@ -574,13 +591,22 @@ def step_autoreset(state: State, action, key):
 def step_autoreset_from_seed(state: State, action, seed):
     """`step_autoreset` with the next episode's seed (uint32) given directly: what `rollout`
     uses, since a batch of seeds is one `jax.random.bits` call where a batch of keys is a
-    split followed by one more draw per key."""
-    nxt = step(state, action)
+    split followed by one more draw per key.
+
+    The fresh state is selected before the mask and observation are computed, which are then
+    computed once, on the selected state (issue 18). Selecting the finished `State`s instead
+    cost 1.66-1.9x `step` on othello: the post-step board was then no output of the XLA
+    program, so XLA fused the step's select chain into each of the mask's 24 line views
+    (`select_pad_fusion`s) instead of materializing the board once (bench/RESULTS.md, issue 18).
+    The mask of a fresh state computed by its guards equals `init_from_seed`'s (constant or not,
+    envc.compiler.passes.init_mask proves it equal to the guards)."""
+    st = _step_dict(state, action)
     live = ~(state.terminated | state.truncated)
-    truncated = nxt.truncated | (nxt.terminated & live & time_limit_reached(nxt))
-    done = nxt.terminated | nxt.truncated
-    fresh = init_from_seed(seed)
-    return _select(done, fresh, nxt), nxt.rewards, nxt.terminated, truncated, nxt.observation
+    truncated = st["truncated"] | (st["terminated"] & live & _time_limit_reached(st))
+    done = st["terminated"] | st["truncated"]
+    fresh = _init_dict(seed)
+    final_observation = _cast(_observe(st, st["current_player"]), jnp.float32)
+    return _finish(_select(done, fresh, st)), st["rewards"], st["terminated"], truncated, final_observation
 
 
 def random_legal_action(key, state: State):
