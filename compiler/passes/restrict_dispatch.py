@@ -162,14 +162,13 @@ class _Restrictor:
             return None
         allowed = [True] * rows
         decided = False
-        for g in guards:
-            for c in _conjuncts(g):
-                sub, hit = _substituted(c, key, row.type)
-                values = self._eval_rows(sub, rows) if hit else None
-                if values is None or not all(isinstance(v, (bool, np.bool_)) for v in values):
-                    continue
-                decided = True
-                allowed = [a and bool(v) for a, v in zip(allowed, values)]
+        for c in [c for g in guards for c in _conjuncts(g)]:
+            sub, hit = _substituted(c, key, row.type)
+            values = self._eval_rows(sub, rows) if hit else None
+            if values is None or not all(isinstance(v, (bool, np.bool_)) for v in values):
+                continue
+            decided = True
+            allowed = [a and bool(v) for a, v in zip(allowed, values)]
         if not decided:
             return None
         return frozenset(int(n) for n, a in zip(numbers, allowed) if a) & frozenset(chain)
@@ -201,9 +200,10 @@ class _Restrictor:
 
     def proc(self, dispatch: str, keep: frozenset[int], name: str) -> ir.FnDef:
         """A copy of the dispatch proc whose chain runs only the members numbered in `keep`."""
-        d = self.fns[dispatch]
+        d, chain = self.fns[dispatch], self.chains[dispatch]
+        assert chain is not None  # a restricted proc is only made for a dispatch with a chain
         body: list[ir.Stmt] = []
-        for n, s in sorted(self.chains[dispatch].items(), reverse=True):
+        for n, s in sorted(chain.items(), reverse=True):
             if n in keep:
                 body = [s.model_copy(update={"orelse": body})]
         return d.model_copy(update={"name": name, "body": body})
@@ -220,7 +220,7 @@ def run(module: ir.Module, ctx: Any = None) -> ir.Module:
     code = {f: [r.stmt(x, []) for x in getattr(module, f)] for f in ("init", "actions", "fns", "epilogue")}
     if not r.made:
         return module
-    new = {d: [] for d in r.fam_of}  # dispatch -> its restricted procs
+    new: dict[str, list[ir.FnDef]] = {d: [] for d in r.fam_of}  # dispatch -> its restricted procs
     for (d, keep), name in r.made.items():
         new[d].append(r.proc(d, keep, name))
     fns: list[ir.FnDef] = []
