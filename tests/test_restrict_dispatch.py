@@ -71,6 +71,13 @@ def test_disabled_it_changes_nothing(off):
     assert [f.name for f in off.fns if f.name.startswith(DISPATCH)] == [DISPATCH]
 
 
+def test_a_second_run_changes_nothing():
+    from envc.compiler.passes import restrict_dispatch
+
+    m = load(SPEC, PassContext(after="restrict_dispatch"))
+    assert restrict_dispatch.run(m) is m
+
+
 def test_effect_tables_tabulate_each_restricted_dispatch(on):
     assert [len(et.build(load(SPEC, PassContext(after="restrict_dispatch")), d).ops)
             for d in (DISPATCH, f"{DISPATCH}__1", f"{DISPATCH}__2")] == [3, 1, 2]  # hit+heal+Gamble; hit; heal+hit

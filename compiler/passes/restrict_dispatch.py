@@ -175,9 +175,13 @@ class _Restrictor:
 
     def _restricted(self, dispatch: str, keep: frozenset[int]) -> str:
         name = self.made.get((dispatch, keep))
-        if name is None:
-            name = f"{dispatch}__{1 + sum(1 for d, _ in self.made if d == dispatch)}"
-            self.made[(dispatch, keep)] = name
+        if name is not None:
+            return name
+        taken = set(self.fns) | set(self.made.values())
+        k = 1
+        while f"{dispatch}__{k}" in taken:  # (a second run of the pass keeps the first's names)
+            k += 1
+        self.made[(dispatch, keep)] = name = f"{dispatch}__{k}"
         return name
 
     def stmt(self, s: ir.Node, guards: list[ir.Expr]) -> ir.Node:
@@ -227,5 +231,6 @@ def run(module: ir.Module, ctx: Any = None) -> ir.Module:
     for f in code.pop("fns"):
         assert isinstance(f, ir.FnDef)
         fns += [f, *new.get(f.name, [])]
-    families = [f.model_copy(update={"restricted": [p.name for p in new[f.dispatch]]}) for f in module.families]
+    families = [f.model_copy(update={"restricted": [*f.restricted, *(p.name for p in new[f.dispatch])]})
+                for f in module.families]
     return module.model_copy(update={**code, "fns": fns, "families": families})
