@@ -18,10 +18,11 @@ TCG calls `ability_effect` from sites such as
 where only the cards with an `active` ability pass the guard, so only their texts can run.
 
 What it does. The checker turns `fam[index](args)` into `CallProc(fam.dispatch, [index, args...])`.
-A call is *guarded* when it is the first statement of the `then` block of an `If` (or the
-first statement of such a block nested, through first statements only, in the `then` or
-`else` block of enclosing `If`s; each of those conditions is then a guard). The call is
-rewritten when:
+A call is *guarded* when it is the first statement of the `then` block of an `If`, whose
+condition is then a *guard*; the guards of an `If` that is itself the first statement of a
+`then` block (or of an `else` block) hold for it too, and so on outwards through first
+statements only (the condition of an `If` whose `else` block holds the call is not a guard).
+The call is rewritten when:
 
 1. its index is `TableGet(fam.table, column, R)` for a column of the family, where `R` (the
    *row*) is an expression of type `RowT(fam.table, n)` with no random draw
