@@ -936,6 +936,9 @@ class FamilyDef(Node):
     # all rows when no table names it
     needed_rows: list[int]
     span: Span = NO_SPAN
+    # copies of `dispatch` over fewer members, which guarded call sites call instead (the pass
+    # `restrict_dispatch`; empty before it)
+    restricted: list[str] = []
 
 
 class SimultaneousDef(Node):

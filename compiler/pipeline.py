@@ -36,6 +36,7 @@ from envc.compiler.passes import (
     fold_constants,
     lower_choices,
     number_faults,
+    restrict_dispatch,
     simultaneous,
 )
 
@@ -47,8 +48,12 @@ from envc.compiler.passes import (
 # `simultaneous` comes first: it turns a simultaneous spec into a sequential game (private
 # commits, then the turn resolved in the module's epilogue), which every later pass and
 # every backend then treat like any other.
+# `restrict_dispatch` before `effect_tables`: it points guarded call sites at copies of a
+# family's dispatch over fewer members, still if-chains, which `effect_tables` then tabulates
+# each (a table of the full dispatch would not let a site skip the ops it cannot reach).
 PASSES: list[ModuleType] = [
     simultaneous,
+    restrict_dispatch,
     effect_tables,
     choice_points,
 ]

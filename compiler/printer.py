@@ -261,7 +261,8 @@ class _Printer:
             self.hole(h)
         for fam in m.families:
             cols = ", ".join(f"{fam.table}.{c}" for c in fam.columns)
-            self.line(f"family {fam.name} per {cols}: {len(fam.texts)} texts, dispatch {fam.dispatch}")
+            restricted = f", restricted {', '.join(fam.restricted)}" if fam.restricted else ""
+            self.line(f"family {fam.name} per {cols}: {len(fam.texts)} texts, dispatch {fam.dispatch}{restricted}")
         self.fault_sites(m)
 
     def fault_sites(self, m: ir.Module) -> None:

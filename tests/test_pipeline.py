@@ -66,7 +66,7 @@ def test_every_pass_keeps_the_interpreters_trajectories(specs):
     """A pass changes no meaning: with each pass that may be switched off off, the interpreter
     plays the same games (the required passes define what `choose` and simultaneous turns mean)."""
     optional = [p for p in pipeline.PASSES if p.NAME not in pipeline.required_pass_names()]
-    assert [p.NAME for p in optional] == ["effect_tables"]
+    assert [p.NAME for p in optional] == ["restrict_dispatch", "effect_tables"]
     for name in ("tictactoe", "tcg"):
         on = specs(name)
         for p in optional:

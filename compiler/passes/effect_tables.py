@@ -316,15 +316,16 @@ def _lower(module: ir.Module, t: EffectTable, d: ir.FnDef) -> list[ir.Stmt]:
 
 
 def run(module: ir.Module, ctx=None) -> ir.Module:
-    """Replace the body of each family's dispatch proc by its effect table (see the module
+    """Replace the body of each family's dispatch proc, and of its restricted copies
+    (`FamilyDef.restricted`, the pass `restrict_dispatch`), by its effect table (see the module
     docstring). Dispatch procs of another shape are left as they are. `ctx` (a
     `PassContext`) holds no option of this pass."""
     new_bodies: dict[str, list[ir.Stmt]] = {}
-    for fam in module.families:
-        t = build(module, fam.dispatch)
+    for dispatch in [d for fam in module.families for d in (fam.dispatch, *fam.restricted)]:
+        t = build(module, dispatch)
         if t is None:
             continue
-        new_bodies[fam.dispatch] = _lower(module, t, module.fn(fam.dispatch))
+        new_bodies[dispatch] = _lower(module, t, module.fn(dispatch))
     if not new_bodies:
         return module
     fns = [f.model_copy(update={"body": new_bodies[f.name]}) if f.name in new_bodies else f for f in module.fns]

@@ -377,8 +377,6 @@ FAULT_SITES = (
     "tcg.envspec:2141:13: push onto a full list (capacity 10)",
     "tcg.envspec:2144:13: push onto a full list (capacity 10)",
     "tcg.envspec:2147:13: push onto a full list (capacity 20)",
-    "tcg.envspec:2195:18: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2196:5: remove_at({a}) on a list of length {b}",
     "tcg.envspec:2229:13: index {a} is past the end of a list of length {b}",
     "tcg.envspec:2230:5: remove_at({a}) on a list of length {b}",
     "tcg.envspec:2231:5: push onto a full list (capacity 20)",
@@ -389,6 +387,8 @@ FAULT_SITES = (
     "tcg.envspec:2185:43: index {a} is past the end of a list of length {b}",
     "tcg.envspec:2186:5: remove_at({a}) on a list of length {b}",
     "tcg.envspec:2191:79: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2195:18: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2196:5: remove_at({a}) on a list of length {b}",
     "tcg.envspec:2226:69: index {a} is past the end of a list of length {b}",
     "tcg.envspec:2227:52: index {a} is past the end of a list of length {b}",
     "tcg.envspec:2355:38: index {a} is past the end of a list of length {b}",
@@ -483,23 +483,27 @@ _K74 = jnp.asarray(np.array([[0], [0], [0], [0], [0], [0], [2], [0], [0], [0], [
 _K75 = jnp.asarray(np.array([[0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0]], dtype=np.int8))
 _K76 = jnp.asarray(np.array([[0], [0], [0], [0], [0], [0], [3], [0], [0], [4], [0], [0], [0], [0], [0], [0], [0], [0], [3]], dtype=np.int8))
 _K77 = jnp.asarray(np.array([[False], [False], [False], [False], [False], [False], [True], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [True]], dtype=np.bool_))
-_K78 = jnp.asarray(np.array([[0], [1], [2], [16], [3], [4], [5], [6], [7], [8], [9], [10], [11], [12], [13], [14], [15]], dtype=np.int8))
-_K79 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int16))
-_K80 = jnp.asarray(np.array([[7, 7, 8, 8, 9, 9, 24, 24, 15, 15, 16, 16, 292, 292, 290, 290, 286, 286, 218, 218], [50, 50, 51, 51, 46, 46, 48, 48, 49, 49, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222], [32, 32, 33, 33, 35, 35, 46, 46, 41, 41, 42, 42, 292, 292, 290, 290, 224, 224, 222, 222], [32, 32, 33, 33, 35, 35, 41, 41, 42, 42, 43, 43, 292, 292, 290, 290, 286, 286, 222, 222], [112, 112, 113, 113, 132, 132, 133, 133, 129, 129, 130, 130, 292, 292, 290, 290, 286, 286, 222, 222], [63, 63, 64, 64, 83, 83, 65, 65, 89, 89, 292, 292, 290, 290, 286, 286, 219, 219, 287, 287], [106, 106, 107, 107, 108, 108, 109, 109, 110, 110, 104, 104, 292, 292, 290, 290, 286, 286, 222, 222], [98, 98, 99, 99, 93, 93, 96, 96, 111, 111, 292, 292, 290, 290, 286, 286, 287, 287, 224, 224], [154, 154, 149, 149, 140, 140, 161, 161, 138, 138, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222], [142, 142, 143, 143, 145, 145, 154, 154, 140, 140, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222], [128, 128, 129, 129, 130, 130, 131, 131, 323, 323, 292, 292, 290, 290, 286, 286, 114, 114, 125, 125], [168, 168, 169, 169, 170, 170, 171, 171, 172, 172, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222], [95, 95, 103, 103, 98, 98, 99, 99, 111, 111, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222], [188, 188, 189, 189, 190, 190, 198, 198, 199, 199, 292, 292, 290, 290, 287, 287, 291, 291, 222, 222], [155, 155, 156, 156, 136, 136, 137, 137, 146, 146, 147, 147, 292, 292, 290, 290, 286, 286, 222, 222], [117, 117, 118, 118, 125, 125, 127, 127, 123, 123, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222], [210, 210, 201, 201, 197, 197, 205, 205, 203, 203, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222], [73, 73, 75, 75, 83, 83, 82, 82, 91, 91, 92, 92, 219, 219, 292, 292, 290, 290, 291, 291], [73, 73, 75, 75, 86, 86, 87, 87, 69, 69, 292, 292, 290, 290, 219, 219, 287, 287, 224, 224], [0, 0, 1, 1, 3, 3, 20, 20, 22, 22, 15, 15, 16, 16, 218, 218, 292, 292, 290, 290], [10, 10, 11, 11, 12, 12, 17, 17, 18, 18, 13, 13, 292, 292, 290, 290, 286, 286, 218, 218], [192, 192, 194, 194, 210, 210, 201, 201, 203, 203, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222]], dtype=np.int16))
-_K81 = jnp.asarray(np.array([0.0, 0.0], dtype=np.float32))
-_K82 = jnp.asarray(np.array([[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]], dtype=np.int16))
-_K83 = jnp.asarray(np.array([0, 0], dtype=np.int32))
-_K84 = jnp.asarray(np.array([[0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]], dtype=np.int16))
-_K85 = jnp.asarray(np.array([[0, 0, 0, 0], [0, 0, 0, 0]], dtype=np.int16))
-_K86 = jnp.asarray(np.array([[False, False, False, False], [False, False, False, False]], dtype=np.bool_))
-_K87 = jnp.asarray(np.array([[10, 10, 10, 10], [10, 10, 10, 10]], dtype=np.int8))
-_K88 = jnp.asarray(np.array([[[0, 0], [0, 0], [0, 0], [0, 0]], [[0, 0], [0, 0], [0, 0], [0, 0]]], dtype=np.int16))
-_K89 = jnp.asarray(np.array([[0, 0, 0, 0], [0, 0, 0, 0]], dtype=np.int8))
-_K90 = jnp.asarray(np.array([[[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]], [[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]]], dtype=np.int8))
-_K91 = jnp.asarray(np.array([10, 10], dtype=np.int8))
-_K92 = jnp.asarray(np.array([[-1, -1, -1, -1, -1, -1, -1, -1, -1, -1], [-1, -1, -1, -1, -1, -1, -1, -1, -1, -1]], dtype=np.int16))
-_K93 = jnp.asarray(np.array([[-1, -1, -1], [-1, -1, -1]], dtype=np.int16))
-_K94 = jnp.asarray(np.array([0, 0, 0], dtype=np.int8))
+_K78 = jnp.asarray(np.array([[0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [1], [2], [0], [0], [0]], dtype=np.int8))
+_K79 = jnp.asarray(np.array([[0], [0], [0], [1], [2], [0], [0], [0], [0], [0], [0], [2], [0], [0], [0], [0], [0], [2], [0]], dtype=np.int8))
+_K80 = jnp.asarray(np.array([[0], [0], [0], [0], [0], [0], [0], [1], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0]], dtype=np.int8))
+_K81 = jnp.asarray(np.array([[0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [1]], dtype=np.int8))
+_K82 = jnp.asarray(np.array([[0], [1], [2], [16], [3], [4], [5], [6], [7], [8], [9], [10], [11], [12], [13], [14], [15]], dtype=np.int8))
+_K83 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int16))
+_K84 = jnp.asarray(np.array([[7, 7, 8, 8, 9, 9, 24, 24, 15, 15, 16, 16, 292, 292, 290, 290, 286, 286, 218, 218], [50, 50, 51, 51, 46, 46, 48, 48, 49, 49, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222], [32, 32, 33, 33, 35, 35, 46, 46, 41, 41, 42, 42, 292, 292, 290, 290, 224, 224, 222, 222], [32, 32, 33, 33, 35, 35, 41, 41, 42, 42, 43, 43, 292, 292, 290, 290, 286, 286, 222, 222], [112, 112, 113, 113, 132, 132, 133, 133, 129, 129, 130, 130, 292, 292, 290, 290, 286, 286, 222, 222], [63, 63, 64, 64, 83, 83, 65, 65, 89, 89, 292, 292, 290, 290, 286, 286, 219, 219, 287, 287], [106, 106, 107, 107, 108, 108, 109, 109, 110, 110, 104, 104, 292, 292, 290, 290, 286, 286, 222, 222], [98, 98, 99, 99, 93, 93, 96, 96, 111, 111, 292, 292, 290, 290, 286, 286, 287, 287, 224, 224], [154, 154, 149, 149, 140, 140, 161, 161, 138, 138, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222], [142, 142, 143, 143, 145, 145, 154, 154, 140, 140, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222], [128, 128, 129, 129, 130, 130, 131, 131, 323, 323, 292, 292, 290, 290, 286, 286, 114, 114, 125, 125], [168, 168, 169, 169, 170, 170, 171, 171, 172, 172, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222], [95, 95, 103, 103, 98, 98, 99, 99, 111, 111, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222], [188, 188, 189, 189, 190, 190, 198, 198, 199, 199, 292, 292, 290, 290, 287, 287, 291, 291, 222, 222], [155, 155, 156, 156, 136, 136, 137, 137, 146, 146, 147, 147, 292, 292, 290, 290, 286, 286, 222, 222], [117, 117, 118, 118, 125, 125, 127, 127, 123, 123, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222], [210, 210, 201, 201, 197, 197, 205, 205, 203, 203, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222], [73, 73, 75, 75, 83, 83, 82, 82, 91, 91, 92, 92, 219, 219, 292, 292, 290, 290, 291, 291], [73, 73, 75, 75, 86, 86, 87, 87, 69, 69, 292, 292, 290, 290, 219, 219, 287, 287, 224, 224], [0, 0, 1, 1, 3, 3, 20, 20, 22, 22, 15, 15, 16, 16, 218, 218, 292, 292, 290, 290], [10, 10, 11, 11, 12, 12, 17, 17, 18, 18, 13, 13, 292, 292, 290, 290, 286, 286, 218, 218], [192, 192, 194, 194, 210, 210, 201, 201, 203, 203, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222]], dtype=np.int16))
+_K85 = jnp.asarray(np.array([0.0, 0.0], dtype=np.float32))
+_K86 = jnp.asarray(np.array([[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]], dtype=np.int16))
+_K87 = jnp.asarray(np.array([0, 0], dtype=np.int32))
+_K88 = jnp.asarray(np.array([[0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]], dtype=np.int16))
+_K89 = jnp.asarray(np.array([[0, 0, 0, 0], [0, 0, 0, 0]], dtype=np.int16))
+_K90 = jnp.asarray(np.array([[False, False, False, False], [False, False, False, False]], dtype=np.bool_))
+_K91 = jnp.asarray(np.array([[10, 10, 10, 10], [10, 10, 10, 10]], dtype=np.int8))
+_K92 = jnp.asarray(np.array([[[0, 0], [0, 0], [0, 0], [0, 0]], [[0, 0], [0, 0], [0, 0], [0, 0]]], dtype=np.int16))
+_K93 = jnp.asarray(np.array([[0, 0, 0, 0], [0, 0, 0, 0]], dtype=np.int8))
+_K94 = jnp.asarray(np.array([[[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]], [[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]]], dtype=np.int8))
+_K95 = jnp.asarray(np.array([10, 10], dtype=np.int8))
+_K96 = jnp.asarray(np.array([[-1, -1, -1, -1, -1, -1, -1, -1, -1, -1], [-1, -1, -1, -1, -1, -1, -1, -1, -1, -1]], dtype=np.int16))
+_K97 = jnp.asarray(np.array([[-1, -1, -1], [-1, -1, -1]], dtype=np.int16))
+_K98 = jnp.asarray(np.array([0, 0, 0], dtype=np.int8))
 
 
 # ---- the spec's functions, procedures, actions, guards, observe, init, invariants
@@ -3251,68 +3255,37 @@ def p_continue_game(st, v_next, v_resume):
     """proc `continue_game` (tcg.envspec:2024)"""
     st = dict(st)
     lv = {"next": _cast(v_next, jnp.int8), "resume": _cast(v_resume, jnp.bool_)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_continue_game"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_continue_game"]) != 0), jnp.bool_)
-    _c893 = lv["_envc_run"]
+    _c893 = jnp.logical_not(st["terminated"])
     def _then894(st, lv):
         st, lv = dict(st), dict(lv)
-        _c895 = jnp.logical_not(st["terminated"])
-        def _then896(st, lv):
+        _c895 = jnp.logical_or(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), jnp.logical_not(st["occupied"][(1 - _i32(lv["next"]))][0]))
+        _c896 = lv["resume"]
+        def _then897(st, lv):
             st, lv = dict(st), dict(lv)
-            _c897 = jnp.logical_or(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), jnp.logical_not(st["occupied"][(1 - _i32(lv["next"]))][0]))
-            _c898 = lv["resume"]
-            def _then899(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a900 = 2
-                st["phase"] = _cast(_a900, jnp.int8)
-                _a901 = lv["next"]
-                st["promote_next"] = _cast(_a901, jnp.int8)
-                _a902 = lv["resume"]
-                st["promote_resume"] = _cast(_a902, jnp.bool_)
-                _a903 = jnp.where(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), _i32(lv["next"]), (1 - _i32(lv["next"])))
-                st["current_player"] = _cast(_a903, jnp.int8)
-                return st, _scope(lv, ("next", "resume", "_envc_run", "_envc_seek", ))
-            def _then904(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a905 = 1
-                st["phase"] = _cast(_a905, jnp.int8)
-                _a906 = lv["next"]
-                st["current_player"] = _cast(_a906, jnp.int8)
-                return st, _scope(lv, ("next", "resume", "_envc_run", "_envc_seek", ))
-            def _else907(st, lv):
-                st, lv = dict(st), dict(lv)
-                st = p_begin_turn(st, lv["next"])
-                return st, _scope(lv, ("next", "resume", "_envc_run", "_envc_seek", ))
-            st, lv = _select_first((_c897, _c898, ), (st, lv), (_then899(st, lv), _then904(st, lv), ), _else907(st, lv))
-            return st, _scope(lv, ("next", "resume", "_envc_run", "_envc_seek", ))
-        st, lv = _select(_c895, _then896(st, lv), (st, lv))
-        return st, _scope(lv, ("next", "resume", "_envc_run", "_envc_seek", ))
+            _a898 = 2
+            st["phase"] = _cast(_a898, jnp.int8)
+            _a899 = lv["next"]
+            st["promote_next"] = _cast(_a899, jnp.int8)
+            _a900 = lv["resume"]
+            st["promote_resume"] = _cast(_a900, jnp.bool_)
+            _a901 = jnp.where(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), _i32(lv["next"]), (1 - _i32(lv["next"])))
+            st["current_player"] = _cast(_a901, jnp.int8)
+            return st, _scope(lv, ("next", "resume", ))
+        def _then902(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a903 = 1
+            st["phase"] = _cast(_a903, jnp.int8)
+            _a904 = lv["next"]
+            st["current_player"] = _cast(_a904, jnp.int8)
+            return st, _scope(lv, ("next", "resume", ))
+        def _else905(st, lv):
+            st, lv = dict(st), dict(lv)
+            st = p_begin_turn(st, lv["next"])
+            return st, _scope(lv, ("next", "resume", ))
+        st, lv = _select_first((_c895, _c896, ), (st, lv), (_then897(st, lv), _then902(st, lv), ), _else905(st, lv))
+        return st, _scope(lv, ("next", "resume", ))
     st, lv = _select(_c893, _then894(st, lv), (st, lv))
-    _c908 = lv["_envc_seek"]
-    def _then909(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a910 = 0
-        st["_envc_at_p_continue_game"] = _cast(_a910, jnp.int8)
-        _a911 = False
-        lv["_envc_seek"] = _cast(_a911, jnp.bool_)
-        return st, _scope(lv, ("next", "resume", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c908, _then909(st, lv), (st, lv))
     st = p_active_abilities(st)
-    _c912 = (_i32(st["_envc_at_p_active_abilities"]) != 0)
-    def _then913(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a914 = 1
-        st["_envc_at_p_continue_game"] = _cast(_a914, jnp.int8)
-        _a915 = False
-        lv["_envc_run"] = _cast(_a915, jnp.bool_)
-        return st, _scope(lv, ("next", "resume", "_envc_run", "_envc_seek", ))
-    def _else916(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a917 = True
-        lv["_envc_run"] = _cast(_a917, jnp.bool_)
-        return st, _scope(lv, ("next", "resume", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c912, _then913(st, lv), _else916(st, lv))
-    lv = _scope(lv, ("next", "resume", ))
     return st
 
 
@@ -3320,67 +3293,22 @@ def p_active_abilities(st):
     """proc `active_abilities` (tcg.envspec:2046)"""
     st = dict(st)
     lv = {}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_active_abilities"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_active_abilities"]) != 0), jnp.bool_)
-    _c918 = lv["_envc_run"]
-    def _then919(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a920 = _K23
-        st["locked_supporters"] = _cast(_a920, jnp.bool_)
-        return st, _scope(lv, ("_envc_run", "_envc_seek", ))
-    st, lv = _select(_c918, _then919(st, lv), (st, lv))
+    _a906 = _K23
+    st["locked_supporters"] = _cast(_a906, jnp.bool_)
     lv["q"] = jnp.int32(0)
-    def _loop921(i, carry):
-        st, lv = dict(carry[0]), dict(carry[1])
-        lv["q"] = i
-        _c922 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_active_abilities"]) == 1)), (_i32(lv["q"]) == _i32(st["_envc_frame_p_active_abilities__q"]))))
-        def _then923(st, lv):
-            st, lv = dict(st), dict(lv)
-            _c924 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_and(st["occupied"][_i32(lv["q"])][0], (_K24[_i32(_K25[_i32(st["card"][_i32(lv["q"])][0])])] == 4))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_active_abilities"]) == 1)))
-            def _then925(st, lv):
-                st, lv = dict(st), dict(lv)
-                lv["_envc_arg1"] = _cast(0, jnp.int8)
-                _c926 = lv["_envc_run"]
-                def _then927(st, lv):
-                    st, lv = dict(st), dict(lv)
-                    _a928 = _K26[_i32(st["card"][_i32(lv["q"])][0])]
-                    lv["_envc_arg1"] = _cast(_a928, jnp.int8)
-                    return st, _scope(lv, ("_envc_run", "_envc_seek", "q", "_envc_arg1", ))
-                st, lv = _select(_c926, _then927(st, lv), (st, lv))
-                _c929 = lv["_envc_seek"]
-                def _then930(st, lv):
-                    st, lv = dict(st), dict(lv)
-                    _a931 = 0
-                    st["_envc_at_p_active_abilities"] = _cast(_a931, jnp.int8)
-                    _a932 = False
-                    lv["_envc_seek"] = _cast(_a932, jnp.bool_)
-                    return st, _scope(lv, ("_envc_run", "_envc_seek", "q", "_envc_arg1", ))
-                st, lv = _select(_c929, _then930(st, lv), (st, lv))
-                st = p_ability_effect__dispatch(st, lv["_envc_arg1"], lv["q"], 0)
-                _c933 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
-                def _then934(st, lv):
-                    st, lv = dict(st), dict(lv)
-                    _a935 = lv["q"]
-                    st["_envc_frame_p_active_abilities__q"] = _cast(_a935, jnp.int8)
-                    _a936 = 1
-                    st["_envc_at_p_active_abilities"] = _cast(_a936, jnp.int8)
-                    _a937 = False
-                    lv["_envc_run"] = _cast(_a937, jnp.bool_)
-                    return st, _scope(lv, ("_envc_run", "_envc_seek", "q", "_envc_arg1", ))
-                def _else938(st, lv):
-                    st, lv = dict(st), dict(lv)
-                    _a939 = True
-                    lv["_envc_run"] = _cast(_a939, jnp.bool_)
-                    return st, _scope(lv, ("_envc_run", "_envc_seek", "q", "_envc_arg1", ))
-                st, lv = _select(_c933, _then934(st, lv), _else938(st, lv))
-                lv = _scope(lv, ("_envc_run", "_envc_seek", "q", ))
-                return st, _scope(lv, ("_envc_run", "_envc_seek", "q", ))
-            st, lv = _select(_c924, _then925(st, lv), (st, lv))
-            return st, _scope(lv, ("_envc_run", "_envc_seek", "q", ))
-        st, lv = _select(_c922, _then923(st, lv), (st, lv))
-        return st, lv
-    st, lv = lax.fori_loop(0, 2, _loop921, (st, lv))
-    lv = _scope(lv, ("_envc_run", "_envc_seek", ))
+    _c907 = jnp.logical_and(st["occupied"][_i32(lv["q"])][0], (_K24[_i32(_K25[_i32(st["card"][_i32(lv["q"])][0])])] == 4))
+    def _then908(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_ability_effect__dispatch__3(st, _K26[_i32(st["card"][_i32(lv["q"])][0])], lv["q"], 0)
+        return st, _scope(lv, ("q", ))
+    st, lv = _select(_c907, _then908(st, lv), (st, lv))
+    lv["q"] = jnp.int32(1)
+    _c909 = jnp.logical_and(st["occupied"][_i32(lv["q"])][0], (_K24[_i32(_K25[_i32(st["card"][_i32(lv["q"])][0])])] == 4))
+    def _then910(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_ability_effect__dispatch__3(st, _K26[_i32(st["card"][_i32(lv["q"])][0])], lv["q"], 0)
+        return st, _scope(lv, ("q", ))
+    st, lv = _select(_c909, _then910(st, lv), (st, lv))
     lv = _scope(lv, ())
     return st
 
@@ -3391,101 +3319,101 @@ def p_checkup(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["k"] = jnp.int32(0)
     lv["q"] = _cast(jnp.where((_i32(lv["k"]) == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))), jnp.int8)
-    _c940 = st["occupied"][_i32(lv["q"])][0]
-    def _then941(st, lv):
+    _c911 = st["occupied"][_i32(lv["q"])][0]
+    def _then912(st, lv):
         st, lv = dict(st), dict(lv)
-        _c942 = st["poisoned"][_i32(lv["q"])]
-        def _then943(st, lv):
+        _c913 = st["poisoned"][_i32(lv["q"])]
+        def _then914(st, lv):
             st, lv = dict(st), dict(lv)
-            _a944 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a944, jnp.int16))
+            _a915 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a915, jnp.int16))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c942, _then943(st, lv), (st, lv))
-        _c945 = st["burned"][_i32(lv["q"])]
-        def _then946(st, lv):
+        st, lv = _select(_c913, _then914(st, lv), (st, lv))
+        _c916 = st["burned"][_i32(lv["q"])]
+        def _then917(st, lv):
             st, lv = dict(st), dict(lv)
-            _a947 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a947, jnp.int16))
-            st, _r949 = _randint(st, 0, 1)
-            _c948 = (_r949 == 1)
-            def _then950(st, lv):
+            _a918 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a918, jnp.int16))
+            st, _r920 = _randint(st, 0, 1)
+            _c919 = (_r920 == 1)
+            def _then921(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a951 = False
-                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a951, jnp.bool_))
+                _a922 = False
+                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a922, jnp.bool_))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c948, _then950(st, lv), (st, lv))
+            st, lv = _select(_c919, _then921(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c945, _then946(st, lv), (st, lv))
-        _c952 = (st["condition"][_i32(lv["q"])] == 1)
-        _c953 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
-        def _then954(st, lv):
+        st, lv = _select(_c916, _then917(st, lv), (st, lv))
+        _c923 = (st["condition"][_i32(lv["q"])] == 1)
+        _c924 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
+        def _then925(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r956 = _randint(st, 0, 1)
-            _c955 = (_r956 == 1)
-            def _then957(st, lv):
+            st, _r927 = _randint(st, 0, 1)
+            _c926 = (_r927 == 1)
+            def _then928(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a958 = 0
-                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a958, jnp.int8))
+                _a929 = 0
+                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a929, jnp.int8))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c955, _then957(st, lv), (st, lv))
+            st, lv = _select(_c926, _then928(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        def _then959(st, lv):
+        def _then930(st, lv):
             st, lv = dict(st), dict(lv)
-            _a960 = 0
-            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a960, jnp.int8))
+            _a931 = 0
+            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a931, jnp.int8))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select_first((_c952, _c953, ), (st, lv), (_then954(st, lv), _then959(st, lv), ), (st, lv))
+        st, lv = _select_first((_c923, _c924, ), (st, lv), (_then925(st, lv), _then930(st, lv), ), (st, lv))
         return st, _scope(lv, ("p", "k", "q", ))
-    st, lv = _select(_c940, _then941(st, lv), (st, lv))
+    st, lv = _select(_c911, _then912(st, lv), (st, lv))
     lv = _scope(lv, ("p", "k", ))
     lv["k"] = jnp.int32(1)
     lv["q"] = _cast(jnp.where((_i32(lv["k"]) == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))), jnp.int8)
-    _c961 = st["occupied"][_i32(lv["q"])][0]
-    def _then962(st, lv):
+    _c932 = st["occupied"][_i32(lv["q"])][0]
+    def _then933(st, lv):
         st, lv = dict(st), dict(lv)
-        _c963 = st["poisoned"][_i32(lv["q"])]
-        def _then964(st, lv):
+        _c934 = st["poisoned"][_i32(lv["q"])]
+        def _then935(st, lv):
             st, lv = dict(st), dict(lv)
-            _a965 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a965, jnp.int16))
+            _a936 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a936, jnp.int16))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c963, _then964(st, lv), (st, lv))
-        _c966 = st["burned"][_i32(lv["q"])]
-        def _then967(st, lv):
+        st, lv = _select(_c934, _then935(st, lv), (st, lv))
+        _c937 = st["burned"][_i32(lv["q"])]
+        def _then938(st, lv):
             st, lv = dict(st), dict(lv)
-            _a968 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a968, jnp.int16))
-            st, _r970 = _randint(st, 0, 1)
-            _c969 = (_r970 == 1)
-            def _then971(st, lv):
+            _a939 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a939, jnp.int16))
+            st, _r941 = _randint(st, 0, 1)
+            _c940 = (_r941 == 1)
+            def _then942(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a972 = False
-                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a972, jnp.bool_))
+                _a943 = False
+                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a943, jnp.bool_))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c969, _then971(st, lv), (st, lv))
+            st, lv = _select(_c940, _then942(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c966, _then967(st, lv), (st, lv))
-        _c973 = (st["condition"][_i32(lv["q"])] == 1)
-        _c974 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
-        def _then975(st, lv):
+        st, lv = _select(_c937, _then938(st, lv), (st, lv))
+        _c944 = (st["condition"][_i32(lv["q"])] == 1)
+        _c945 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
+        def _then946(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r977 = _randint(st, 0, 1)
-            _c976 = (_r977 == 1)
-            def _then978(st, lv):
+            st, _r948 = _randint(st, 0, 1)
+            _c947 = (_r948 == 1)
+            def _then949(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a979 = 0
-                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a979, jnp.int8))
+                _a950 = 0
+                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a950, jnp.int8))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c976, _then978(st, lv), (st, lv))
+            st, lv = _select(_c947, _then949(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        def _then980(st, lv):
+        def _then951(st, lv):
             st, lv = dict(st), dict(lv)
-            _a981 = 0
-            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a981, jnp.int8))
+            _a952 = 0
+            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a952, jnp.int8))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select_first((_c973, _c974, ), (st, lv), (_then975(st, lv), _then980(st, lv), ), (st, lv))
+        st, lv = _select_first((_c944, _c945, ), (st, lv), (_then946(st, lv), _then951(st, lv), ), (st, lv))
         return st, _scope(lv, ("p", "k", "q", ))
-    st, lv = _select(_c961, _then962(st, lv), (st, lv))
+    st, lv = _select(_c932, _then933(st, lv), (st, lv))
     lv = _scope(lv, ("p", "k", ))
     lv = _scope(lv, ("p", ))
     return st
@@ -3495,151 +3423,74 @@ def p_finish_turn(st):
     """proc `finish_turn` (tcg.envspec:2085)"""
     st = dict(st)
     lv = {}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_finish_turn"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_finish_turn"]) != 0), jnp.bool_)
-    lv["p"] = _cast(0, jnp.int8)
-    _c982 = lv["_envc_run"]
-    def _then983(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a984 = st["current_player"]
-        lv["p"] = _cast(_a984, jnp.int8)
-        return st, _scope(lv, ("_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c982, _then983(st, lv), (st, lv))
-    _c985 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(st["turn"]) == _i32(jnp.where((_i32(lv["p"]) == _i32(st["first"])), 1, 2)))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_finish_turn"]) == 1)))
-    def _then986(st, lv):
+    lv["p"] = _cast(st["current_player"], jnp.int8)
+    _c953 = (_i32(st["turn"]) == _i32(jnp.where((_i32(lv["p"]) == _i32(st["first"])), 1, 2)))
+    def _then954(st, lv):
         st, lv = dict(st), dict(lv)
         lv["s"] = jnp.int32(0)
-        def _loop987(i, carry):
-            st, lv = dict(carry[0]), dict(carry[1])
-            lv["s"] = i
-            _c988 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_finish_turn"]) == 1)), (_i32(lv["s"]) == _i32(st["_envc_frame_p_finish_turn__s"]))))
-            def _then989(st, lv):
-                st, lv = dict(st), dict(lv)
-                _c990 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_and(st["occupied"][_i32(lv["p"])][_i32(lv["s"])], (_K24[_i32(_K25[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])] == 3))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_finish_turn"]) == 1)))
-                def _then991(st, lv):
-                    st, lv = dict(st), dict(lv)
-                    lv["_envc_arg1"] = _cast(0, jnp.int8)
-                    _c992 = lv["_envc_run"]
-                    def _then993(st, lv):
-                        st, lv = dict(st), dict(lv)
-                        _a994 = _K26[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]
-                        lv["_envc_arg1"] = _cast(_a994, jnp.int8)
-                        return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "s", "_envc_arg1", ))
-                    st, lv = _select(_c992, _then993(st, lv), (st, lv))
-                    _c995 = lv["_envc_seek"]
-                    def _then996(st, lv):
-                        st, lv = dict(st), dict(lv)
-                        _a997 = st["_envc_frame_p_finish_turn__p"]
-                        lv["p"] = _cast(_a997, jnp.int8)
-                        _a998 = 0
-                        st["_envc_at_p_finish_turn"] = _cast(_a998, jnp.int8)
-                        _a999 = False
-                        lv["_envc_seek"] = _cast(_a999, jnp.bool_)
-                        return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "s", "_envc_arg1", ))
-                    st, lv = _select(_c995, _then996(st, lv), (st, lv))
-                    st = p_ability_effect__dispatch(st, lv["_envc_arg1"], lv["p"], lv["s"])
-                    _c1000 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
-                    def _then1001(st, lv):
-                        st, lv = dict(st), dict(lv)
-                        _a1002 = lv["p"]
-                        st["_envc_frame_p_finish_turn__p"] = _cast(_a1002, jnp.int8)
-                        _a1003 = lv["s"]
-                        st["_envc_frame_p_finish_turn__s"] = _cast(_a1003, jnp.int8)
-                        _a1004 = 1
-                        st["_envc_at_p_finish_turn"] = _cast(_a1004, jnp.int8)
-                        _a1005 = False
-                        lv["_envc_run"] = _cast(_a1005, jnp.bool_)
-                        return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "s", "_envc_arg1", ))
-                    def _else1006(st, lv):
-                        st, lv = dict(st), dict(lv)
-                        _a1007 = True
-                        lv["_envc_run"] = _cast(_a1007, jnp.bool_)
-                        return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "s", "_envc_arg1", ))
-                    st, lv = _select(_c1000, _then1001(st, lv), _else1006(st, lv))
-                    lv = _scope(lv, ("_envc_run", "_envc_seek", "p", "s", ))
-                    return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "s", ))
-                st, lv = _select(_c990, _then991(st, lv), (st, lv))
-                return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "s", ))
-            st, lv = _select(_c988, _then989(st, lv), (st, lv))
-            return st, lv
-        st, lv = lax.fori_loop(0, 4, _loop987, (st, lv))
-        lv = _scope(lv, ("_envc_run", "_envc_seek", "p", ))
-        return st, _scope(lv, ("_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c985, _then986(st, lv), (st, lv))
-    _c1008 = lv["_envc_run"]
-    def _then1009(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a1014 = jax.vmap(lambda i1010, _h1011, _h1012, _h1013: jnp.asarray(_i32(jnp.where((_i32(_h1011) == (1 + _i32(lv["p"]))), _i32(_h1012), _i32(_h1013))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K27, st["barrier"])
-        st["barrier"] = _cast(_a1014, jnp.int16)
-        _a1017 = jax.vmap(lambda i1015, _h1016: jnp.asarray(_i32(jnp.where((_i32(_h1016) == (1 + _i32(lv["p"]))), 0, _i32(_h1016))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
-        st["_envc_until_barrier"] = _cast(_a1017, jnp.int8)
-        _a1022 = jax.vmap(lambda i1018, _h1019, _h1020, _h1021: jnp.where((_i32(_h1019) == (1 + _i32(lv["p"]))), _h1020, _h1021))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"], _K23, st["no_attack"])
-        st["no_attack"] = _cast(_a1022, jnp.bool_)
-        _a1025 = jax.vmap(lambda i1023, _h1024: jnp.asarray(_i32(jnp.where((_i32(_h1024) == (1 + _i32(lv["p"]))), 0, _i32(_h1024))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"])
-        st["_envc_until_no_attack"] = _cast(_a1025, jnp.int8)
-        _a1030 = jax.vmap(lambda i1026, _h1027, _h1028, _h1029: jnp.where((_i32(_h1027) == (1 + _i32(lv["p"]))), _h1028, _h1029))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"], _K23, st["no_retreat"])
-        st["no_retreat"] = _cast(_a1030, jnp.bool_)
-        _a1033 = jax.vmap(lambda i1031, _h1032: jnp.asarray(_i32(jnp.where((_i32(_h1032) == (1 + _i32(lv["p"]))), 0, _i32(_h1032))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"])
-        st["_envc_until_no_retreat"] = _cast(_a1033, jnp.int8)
-        _a1038 = jax.vmap(lambda i1034, _h1035, _h1036, _h1037: jnp.asarray(_i32(jnp.where((_i32(_h1035) == (1 + _i32(lv["p"]))), _i32(_h1036), _i32(_h1037))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"], _K28, st["weakened"])
-        st["weakened"] = _cast(_a1038, jnp.int8)
-        _a1041 = jax.vmap(lambda i1039, _h1040: jnp.asarray(_i32(jnp.where((_i32(_h1040) == (1 + _i32(lv["p"]))), 0, _i32(_h1040))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"])
-        st["_envc_until_weakened"] = _cast(_a1041, jnp.int8)
-        _a1046 = jax.vmap(lambda i1042, _h1043, _h1044, _h1045: jnp.asarray(_i32(jnp.where((_i32(_h1043) == (1 + _i32(lv["p"]))), _i32(_h1044), _i32(_h1045))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"], _K28, st["spiky"])
-        st["spiky"] = _cast(_a1046, jnp.int8)
-        _a1049 = jax.vmap(lambda i1047, _h1048: jnp.asarray(_i32(jnp.where((_i32(_h1048) == (1 + _i32(lv["p"]))), 0, _i32(_h1048))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"])
-        st["_envc_until_spiky"] = _cast(_a1049, jnp.int8)
-        _a1054 = jax.vmap(lambda i1050, _h1051, _h1052, _h1053: jnp.where((_i32(_h1051) == (1 + _i32(lv["p"]))), _h1052, _h1053))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"], _K23, st["no_supporter"])
-        st["no_supporter"] = _cast(_a1054, jnp.bool_)
-        _a1057 = jax.vmap(lambda i1055, _h1056: jnp.asarray(_i32(jnp.where((_i32(_h1056) == (1 + _i32(lv["p"]))), 0, _i32(_h1056))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"])
-        st["_envc_until_no_supporter"] = _cast(_a1057, jnp.int8)
-        _a1062 = jax.vmap(lambda i1058, _h1059, _h1060, _h1061: jnp.where((_i32(_h1059) == (1 + _i32(lv["p"]))), _h1060, _h1061))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"], _K23, st["shielded"])
-        st["shielded"] = _cast(_a1062, jnp.bool_)
-        _a1065 = jax.vmap(lambda i1063, _h1064: jnp.asarray(_i32(jnp.where((_i32(_h1064) == (1 + _i32(lv["p"]))), 0, _i32(_h1064))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"])
-        st["_envc_until_shielded"] = _cast(_a1065, jnp.int8)
-        _a1066 = 10
-        st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a1066, jnp.int8))
-        st = p_checkup(st, lv["p"])
-        st = p_knock_outs(st)
-        return st, _scope(lv, ("_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c1008, _then1009(st, lv), (st, lv))
-    lv["_envc_arg2"] = _cast(0, jnp.int8)
-    _c1067 = lv["_envc_run"]
-    def _then1068(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a1069 = (1 - _i32(lv["p"]))
-        lv["_envc_arg2"] = _cast(_a1069, jnp.int8)
-        return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "_envc_arg2", ))
-    st, lv = _select(_c1067, _then1068(st, lv), (st, lv))
-    _c1070 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_finish_turn"]) == 2)))
-    def _then1071(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c1072 = lv["_envc_seek"]
-        def _then1073(st, lv):
+        _c955 = jnp.logical_and(st["occupied"][_i32(lv["p"])][_i32(lv["s"])], (_K24[_i32(_K25[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])] == 3))
+        def _then956(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1074 = 0
-            st["_envc_at_p_finish_turn"] = _cast(_a1074, jnp.int8)
-            _a1075 = False
-            lv["_envc_seek"] = _cast(_a1075, jnp.bool_)
-            return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "_envc_arg2", ))
-        st, lv = _select(_c1072, _then1073(st, lv), (st, lv))
-        st = p_continue_game(st, lv["_envc_arg2"], False)
-        _c1076 = (_i32(st["_envc_at_p_continue_game"]) != 0)
-        def _then1077(st, lv):
+            st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])], lv["p"], lv["s"])
+            return st, _scope(lv, ("p", "s", ))
+        st, lv = _select(_c955, _then956(st, lv), (st, lv))
+        lv["s"] = jnp.int32(1)
+        _c957 = jnp.logical_and(st["occupied"][_i32(lv["p"])][_i32(lv["s"])], (_K24[_i32(_K25[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])] == 3))
+        def _then958(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1078 = 2
-            st["_envc_at_p_finish_turn"] = _cast(_a1078, jnp.int8)
-            _a1079 = False
-            lv["_envc_run"] = _cast(_a1079, jnp.bool_)
-            return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "_envc_arg2", ))
-        def _else1080(st, lv):
+            st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])], lv["p"], lv["s"])
+            return st, _scope(lv, ("p", "s", ))
+        st, lv = _select(_c957, _then958(st, lv), (st, lv))
+        lv["s"] = jnp.int32(2)
+        _c959 = jnp.logical_and(st["occupied"][_i32(lv["p"])][_i32(lv["s"])], (_K24[_i32(_K25[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])] == 3))
+        def _then960(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1081 = True
-            lv["_envc_run"] = _cast(_a1081, jnp.bool_)
-            return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "_envc_arg2", ))
-        st, lv = _select(_c1076, _then1077(st, lv), _else1080(st, lv))
-        return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "_envc_arg2", ))
-    st, lv = _select(_c1070, _then1071(st, lv), (st, lv))
+            st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])], lv["p"], lv["s"])
+            return st, _scope(lv, ("p", "s", ))
+        st, lv = _select(_c959, _then960(st, lv), (st, lv))
+        lv["s"] = jnp.int32(3)
+        _c961 = jnp.logical_and(st["occupied"][_i32(lv["p"])][_i32(lv["s"])], (_K24[_i32(_K25[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])] == 3))
+        def _then962(st, lv):
+            st, lv = dict(st), dict(lv)
+            st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])], lv["p"], lv["s"])
+            return st, _scope(lv, ("p", "s", ))
+        st, lv = _select(_c961, _then962(st, lv), (st, lv))
+        lv = _scope(lv, ("p", ))
+        return st, _scope(lv, ("p", ))
+    st, lv = _select(_c953, _then954(st, lv), (st, lv))
+    _a967 = jax.vmap(lambda i963, _h964, _h965, _h966: jnp.asarray(_i32(jnp.where((_i32(_h964) == (1 + _i32(lv["p"]))), _i32(_h965), _i32(_h966))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K27, st["barrier"])
+    st["barrier"] = _cast(_a967, jnp.int16)
+    _a970 = jax.vmap(lambda i968, _h969: jnp.asarray(_i32(jnp.where((_i32(_h969) == (1 + _i32(lv["p"]))), 0, _i32(_h969))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
+    st["_envc_until_barrier"] = _cast(_a970, jnp.int8)
+    _a975 = jax.vmap(lambda i971, _h972, _h973, _h974: jnp.where((_i32(_h972) == (1 + _i32(lv["p"]))), _h973, _h974))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"], _K23, st["no_attack"])
+    st["no_attack"] = _cast(_a975, jnp.bool_)
+    _a978 = jax.vmap(lambda i976, _h977: jnp.asarray(_i32(jnp.where((_i32(_h977) == (1 + _i32(lv["p"]))), 0, _i32(_h977))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"])
+    st["_envc_until_no_attack"] = _cast(_a978, jnp.int8)
+    _a983 = jax.vmap(lambda i979, _h980, _h981, _h982: jnp.where((_i32(_h980) == (1 + _i32(lv["p"]))), _h981, _h982))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"], _K23, st["no_retreat"])
+    st["no_retreat"] = _cast(_a983, jnp.bool_)
+    _a986 = jax.vmap(lambda i984, _h985: jnp.asarray(_i32(jnp.where((_i32(_h985) == (1 + _i32(lv["p"]))), 0, _i32(_h985))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"])
+    st["_envc_until_no_retreat"] = _cast(_a986, jnp.int8)
+    _a991 = jax.vmap(lambda i987, _h988, _h989, _h990: jnp.asarray(_i32(jnp.where((_i32(_h988) == (1 + _i32(lv["p"]))), _i32(_h989), _i32(_h990))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"], _K28, st["weakened"])
+    st["weakened"] = _cast(_a991, jnp.int8)
+    _a994 = jax.vmap(lambda i992, _h993: jnp.asarray(_i32(jnp.where((_i32(_h993) == (1 + _i32(lv["p"]))), 0, _i32(_h993))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"])
+    st["_envc_until_weakened"] = _cast(_a994, jnp.int8)
+    _a999 = jax.vmap(lambda i995, _h996, _h997, _h998: jnp.asarray(_i32(jnp.where((_i32(_h996) == (1 + _i32(lv["p"]))), _i32(_h997), _i32(_h998))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"], _K28, st["spiky"])
+    st["spiky"] = _cast(_a999, jnp.int8)
+    _a1002 = jax.vmap(lambda i1000, _h1001: jnp.asarray(_i32(jnp.where((_i32(_h1001) == (1 + _i32(lv["p"]))), 0, _i32(_h1001))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"])
+    st["_envc_until_spiky"] = _cast(_a1002, jnp.int8)
+    _a1007 = jax.vmap(lambda i1003, _h1004, _h1005, _h1006: jnp.where((_i32(_h1004) == (1 + _i32(lv["p"]))), _h1005, _h1006))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"], _K23, st["no_supporter"])
+    st["no_supporter"] = _cast(_a1007, jnp.bool_)
+    _a1010 = jax.vmap(lambda i1008, _h1009: jnp.asarray(_i32(jnp.where((_i32(_h1009) == (1 + _i32(lv["p"]))), 0, _i32(_h1009))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"])
+    st["_envc_until_no_supporter"] = _cast(_a1010, jnp.int8)
+    _a1015 = jax.vmap(lambda i1011, _h1012, _h1013, _h1014: jnp.where((_i32(_h1012) == (1 + _i32(lv["p"]))), _h1013, _h1014))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"], _K23, st["shielded"])
+    st["shielded"] = _cast(_a1015, jnp.bool_)
+    _a1018 = jax.vmap(lambda i1016, _h1017: jnp.asarray(_i32(jnp.where((_i32(_h1017) == (1 + _i32(lv["p"]))), 0, _i32(_h1017))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"])
+    st["_envc_until_shielded"] = _cast(_a1018, jnp.int8)
+    _a1019 = 10
+    st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a1019, jnp.int8))
+    st = p_checkup(st, lv["p"])
+    st = p_knock_outs(st)
+    st = p_continue_game(st, (1 - _i32(lv["p"])), False)
     lv = _scope(lv, ())
     return st
 
@@ -3648,56 +3499,56 @@ def p_deal(st, v_p):
     """proc `deal` (tcg.envspec:2128)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    lv["b"] = _cast(jnp.sum(jax.vmap(lambda i1082: jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i1082])] == 0), (_K3[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i1082])] == 0)))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
+    lv["b"] = _cast(jnp.sum(jax.vmap(lambda i1020: jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i1020])] == 0), (_K3[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i1020])] == 0)))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
     lv["hands"] = _cast((_i32(_K29[20][5]) - _i32(_K29[(20 - _i32(lv["b"]))][5])), jnp.int16)
-    st, _r1083 = _randint(st, 0, jnp.maximum((_i32(lv["hands"]) - 1), 0))
-    lv["r"] = _cast(_r1083, jnp.int16)
-    lv["k"] = _cast((1 + jnp.sum(jax.vmap(lambda i1084: ((((_i32(jnp.where((1 <= i1084), (_i32(_K29[_i32(lv["b"])][1]) * _i32(_K29[(20 - _i32(lv["b"]))][(5 - 1)])), 0)) + _i32(jnp.where((2 <= i1084), (_i32(_K29[_i32(lv["b"])][2]) * _i32(_K29[(20 - _i32(lv["b"]))][(5 - 2)])), 0))) + _i32(jnp.where((3 <= i1084), (_i32(_K29[_i32(lv["b"])][3]) * _i32(_K29[(20 - _i32(lv["b"]))][(5 - 3)])), 0))) + _i32(jnp.where((4 <= i1084), (_i32(_K29[_i32(lv["b"])][4]) * _i32(_K29[(20 - _i32(lv["b"]))][(5 - 4)])), 0))) <= _i32(lv["r"])))(jnp.arange(1, 5, dtype=jnp.int32)), dtype=jnp.int32)), jnp.int8)
+    st, _r1021 = _randint(st, 0, jnp.maximum((_i32(lv["hands"]) - 1), 0))
+    lv["r"] = _cast(_r1021, jnp.int16)
+    lv["k"] = _cast((1 + jnp.sum(jax.vmap(lambda i1022: ((((_i32(jnp.where((1 <= i1022), (_i32(_K29[_i32(lv["b"])][1]) * _i32(_K29[(20 - _i32(lv["b"]))][(5 - 1)])), 0)) + _i32(jnp.where((2 <= i1022), (_i32(_K29[_i32(lv["b"])][2]) * _i32(_K29[(20 - _i32(lv["b"]))][(5 - 2)])), 0))) + _i32(jnp.where((3 <= i1022), (_i32(_K29[_i32(lv["b"])][3]) * _i32(_K29[(20 - _i32(lv["b"]))][(5 - 3)])), 0))) + _i32(jnp.where((4 <= i1022), (_i32(_K29[_i32(lv["b"])][4]) * _i32(_K29[(20 - _i32(lv["b"]))][(5 - 4)])), 0))) <= _i32(lv["r"])))(jnp.arange(1, 5, dtype=jnp.int32)), dtype=jnp.int32)), jnp.int8)
     lv["rest"] = _cast({"items": _K30, "len": jnp.int32(0)}, _DT31)
     lv["basics"] = _cast(0, jnp.int8)
     lv["others"] = _cast(0, jnp.int8)
     lv["i"] = jnp.int32(0)
-    def _loop1085(i, carry):
+    def _loop1023(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["i"] = i
-        _f1086 = _i32(lv["i"])
-        _f1087 = _get(st["deck"], _i32(lv["p"]))["len"]
-        st = _fault_at(st, (_f1086 >= _f1087), 35, _f1086, _f1087)
-        lv["c"] = _cast(_get(st["deck"], _i32(lv["p"]))["items"][_f1086], jnp.int16)
-        _c1088 = jnp.logical_and(f_is_basic(st, lv["c"]), (_i32(lv["basics"]) < _i32(lv["k"])))
-        _c1089 = jnp.logical_and(jnp.logical_not(f_is_basic(st, lv["c"])), (_i32(lv["others"]) < (5 - _i32(lv["k"]))))
-        def _then1090(st, lv):
+        _f1024 = _i32(lv["i"])
+        _f1025 = _get(st["deck"], _i32(lv["p"]))["len"]
+        st = _fault_at(st, (_f1024 >= _f1025), 35, _f1024, _f1025)
+        lv["c"] = _cast(_get(st["deck"], _i32(lv["p"]))["items"][_f1024], jnp.int16)
+        _c1026 = jnp.logical_and(f_is_basic(st, lv["c"]), (_i32(lv["basics"]) < _i32(lv["k"])))
+        _c1027 = jnp.logical_and(jnp.logical_not(f_is_basic(st, lv["c"])), (_i32(lv["others"]) < (5 - _i32(lv["k"]))))
+        def _then1028(st, lv):
             st, lv = dict(st), dict(lv)
-            _f1091 = _get(st["hand"], _i32(lv["p"]))["len"]
-            st = _fault_at(st, (_f1091 >= 10), 36, 0, 0)
-            _l1092 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1092)
-            _a1093 = jnp.minimum((_i32(lv["basics"]) + 1), 20)
-            lv["basics"] = _cast(_a1093, jnp.int8)
+            _f1029 = _get(st["hand"], _i32(lv["p"]))["len"]
+            st = _fault_at(st, (_f1029 >= 10), 36, 0, 0)
+            _l1030 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1030)
+            _a1031 = jnp.minimum((_i32(lv["basics"]) + 1), 20)
+            lv["basics"] = _cast(_a1031, jnp.int8)
             return st, _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", "c", ))
-        def _then1094(st, lv):
+        def _then1032(st, lv):
             st, lv = dict(st), dict(lv)
-            _f1095 = _get(st["hand"], _i32(lv["p"]))["len"]
-            st = _fault_at(st, (_f1095 >= 10), 37, 0, 0)
-            _l1096 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1096)
-            _a1097 = jnp.minimum((_i32(lv["others"]) + 1), 20)
-            lv["others"] = _cast(_a1097, jnp.int8)
+            _f1033 = _get(st["hand"], _i32(lv["p"]))["len"]
+            st = _fault_at(st, (_f1033 >= 10), 37, 0, 0)
+            _l1034 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1034)
+            _a1035 = jnp.minimum((_i32(lv["others"]) + 1), 20)
+            lv["others"] = _cast(_a1035, jnp.int8)
             return st, _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", "c", ))
-        def _else1098(st, lv):
+        def _else1036(st, lv):
             st, lv = dict(st), dict(lv)
-            _f1099 = lv["rest"]["len"]
-            st = _fault_at(st, (_f1099 >= 20), 38, 0, 0)
-            _l1100 = _push(lv["rest"], _cast(lv["c"], jnp.int16))
-            lv["rest"] = _l1100
+            _f1037 = lv["rest"]["len"]
+            st = _fault_at(st, (_f1037 >= 20), 38, 0, 0)
+            _l1038 = _push(lv["rest"], _cast(lv["c"], jnp.int16))
+            lv["rest"] = _l1038
             return st, _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", "c", ))
-        st, lv = _select_first((_c1088, _c1089, ), (st, lv), (_then1090(st, lv), _then1094(st, lv), ), _else1098(st, lv))
+        st, lv = _select_first((_c1026, _c1027, ), (st, lv), (_then1028(st, lv), _then1032(st, lv), ), _else1036(st, lv))
         lv = _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", ))
         return st, lv
-    st, lv = lax.fori_loop(0, 20, _loop1085, (st, lv))
+    st, lv = lax.fori_loop(0, 20, _loop1023, (st, lv))
     lv = _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", ))
-    _a1101 = lv["rest"]
-    st["deck"] = _set(st["deck"], _i32(lv["p"]), _cast(_a1101, _DT31))
+    _a1039 = lv["rest"]
+    st["deck"] = _set(st["deck"], _i32(lv["p"]), _cast(_a1039, _DT31))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3709,91 +3560,91 @@ def p_attack_texts(st, v_p, v_a):
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_texts"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_texts"]) != 0), jnp.bool_)
     lv["c"] = _cast(0, jnp.int16)
-    _c1102 = lv["_envc_run"]
-    def _then1103(st, lv):
+    _c1040 = lv["_envc_run"]
+    def _then1041(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1104 = st["card"][_i32(lv["p"])][0]
-        lv["c"] = _cast(_a1104, jnp.int16)
+        _a1042 = st["card"][_i32(lv["p"])][0]
+        lv["c"] = _cast(_a1042, jnp.int16)
         return st, _scope(lv, ("p", "a", "_envc_run", "_envc_seek", "c", ))
-    st, lv = _select(_c1102, _then1103(st, lv), (st, lv))
+    st, lv = _select(_c1040, _then1041(st, lv), (st, lv))
     lv["r"] = jnp.int32(0)
-    def _loop1105(i, carry):
+    def _loop1043(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["r"] = i
-        _c1106 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_texts"]) == 1)), (_i32(lv["r"]) == _i32(st["_envc_frame_p_attack_texts__r"]))))
-        def _then1107(st, lv):
+        _c1044 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_texts"]) == 1)), (_i32(lv["r"]) == _i32(st["_envc_frame_p_attack_texts__r"]))))
+        def _then1045(st, lv):
             st, lv = dict(st), dict(lv)
-            _c1108 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_or((_i32(lv["r"]) == 0), (_i32(st["copying"]) == 1))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_texts"]) == 1)))
-            def _then1109(st, lv):
+            _c1046 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_or((_i32(lv["r"]) == 0), (_i32(st["copying"]) == 1))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_texts"]) == 1)))
+            def _then1047(st, lv):
                 st, lv = dict(st), dict(lv)
-                _c1110 = lv["_envc_run"]
-                def _then1111(st, lv):
+                _c1048 = lv["_envc_run"]
+                def _then1049(st, lv):
                     st, lv = dict(st), dict(lv)
-                    _a1112 = (2 * _i32(lv["r"]))
-                    st["copying"] = _cast(_a1112, jnp.int8)
+                    _a1050 = (2 * _i32(lv["r"]))
+                    st["copying"] = _cast(_a1050, jnp.int8)
                     return st, _scope(lv, ("p", "a", "_envc_run", "_envc_seek", "c", "r", ))
-                st, lv = _select(_c1110, _then1111(st, lv), (st, lv))
+                st, lv = _select(_c1048, _then1049(st, lv), (st, lv))
                 lv["_envc_arg1"] = _cast(0, jnp.int8)
-                _c1113 = lv["_envc_run"]
-                def _then1114(st, lv):
+                _c1051 = lv["_envc_run"]
+                def _then1052(st, lv):
                     st, lv = dict(st), dict(lv)
-                    _a1115 = jnp.where((_i32(lv["r"]) == 0), _i32(jnp.where((_i32(lv["a"]) == 0), _i32(_K32[_i32(lv["c"])]), _i32(_K33[_i32(lv["c"])]))), _i32(jnp.where((_i32(st["copy_index"]) == 0), _i32(_K32[_i32(st["copy_card"])]), _i32(_K33[_i32(st["copy_card"])]))))
-                    lv["_envc_arg1"] = _cast(_a1115, jnp.int8)
+                    _a1053 = jnp.where((_i32(lv["r"]) == 0), _i32(jnp.where((_i32(lv["a"]) == 0), _i32(_K32[_i32(lv["c"])]), _i32(_K33[_i32(lv["c"])]))), _i32(jnp.where((_i32(st["copy_index"]) == 0), _i32(_K32[_i32(st["copy_card"])]), _i32(_K33[_i32(st["copy_card"])]))))
+                    lv["_envc_arg1"] = _cast(_a1053, jnp.int8)
                     return st, _scope(lv, ("p", "a", "_envc_run", "_envc_seek", "c", "r", "_envc_arg1", ))
-                st, lv = _select(_c1113, _then1114(st, lv), (st, lv))
-                _c1116 = lv["_envc_seek"]
-                def _then1117(st, lv):
+                st, lv = _select(_c1051, _then1052(st, lv), (st, lv))
+                _c1054 = lv["_envc_seek"]
+                def _then1055(st, lv):
                     st, lv = dict(st), dict(lv)
-                    _a1118 = st["_envc_frame_p_attack_texts__p"]
-                    lv["p"] = _cast(_a1118, jnp.int8)
-                    _a1119 = st["_envc_frame_p_attack_texts__a"]
-                    lv["a"] = _cast(_a1119, jnp.int8)
-                    _a1120 = st["_envc_frame_p_attack_texts__c"]
-                    lv["c"] = _cast(_a1120, jnp.int16)
-                    _a1121 = 0
-                    st["_envc_at_p_attack_texts"] = _cast(_a1121, jnp.int8)
-                    _a1122 = False
-                    lv["_envc_seek"] = _cast(_a1122, jnp.bool_)
+                    _a1056 = st["_envc_frame_p_attack_texts__p"]
+                    lv["p"] = _cast(_a1056, jnp.int8)
+                    _a1057 = st["_envc_frame_p_attack_texts__a"]
+                    lv["a"] = _cast(_a1057, jnp.int8)
+                    _a1058 = st["_envc_frame_p_attack_texts__c"]
+                    lv["c"] = _cast(_a1058, jnp.int16)
+                    _a1059 = 0
+                    st["_envc_at_p_attack_texts"] = _cast(_a1059, jnp.int8)
+                    _a1060 = False
+                    lv["_envc_seek"] = _cast(_a1060, jnp.bool_)
                     return st, _scope(lv, ("p", "a", "_envc_run", "_envc_seek", "c", "r", "_envc_arg1", ))
-                st, lv = _select(_c1116, _then1117(st, lv), (st, lv))
+                st, lv = _select(_c1054, _then1055(st, lv), (st, lv))
                 st = p_attack_effect__dispatch(st, lv["_envc_arg1"], lv["p"])
-                _c1123 = (_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0)
-                def _then1124(st, lv):
+                _c1061 = (_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0)
+                def _then1062(st, lv):
                     st, lv = dict(st), dict(lv)
-                    _a1125 = lv["p"]
-                    st["_envc_frame_p_attack_texts__p"] = _cast(_a1125, jnp.int8)
-                    _a1126 = lv["a"]
-                    st["_envc_frame_p_attack_texts__a"] = _cast(_a1126, jnp.int8)
-                    _a1127 = lv["c"]
-                    st["_envc_frame_p_attack_texts__c"] = _cast(_a1127, jnp.int16)
-                    _a1128 = lv["r"]
-                    st["_envc_frame_p_attack_texts__r"] = _cast(_a1128, jnp.int8)
-                    _a1129 = 1
-                    st["_envc_at_p_attack_texts"] = _cast(_a1129, jnp.int8)
-                    _a1130 = False
-                    lv["_envc_run"] = _cast(_a1130, jnp.bool_)
+                    _a1063 = lv["p"]
+                    st["_envc_frame_p_attack_texts__p"] = _cast(_a1063, jnp.int8)
+                    _a1064 = lv["a"]
+                    st["_envc_frame_p_attack_texts__a"] = _cast(_a1064, jnp.int8)
+                    _a1065 = lv["c"]
+                    st["_envc_frame_p_attack_texts__c"] = _cast(_a1065, jnp.int16)
+                    _a1066 = lv["r"]
+                    st["_envc_frame_p_attack_texts__r"] = _cast(_a1066, jnp.int8)
+                    _a1067 = 1
+                    st["_envc_at_p_attack_texts"] = _cast(_a1067, jnp.int8)
+                    _a1068 = False
+                    lv["_envc_run"] = _cast(_a1068, jnp.bool_)
                     return st, _scope(lv, ("p", "a", "_envc_run", "_envc_seek", "c", "r", "_envc_arg1", ))
-                def _else1131(st, lv):
+                def _else1069(st, lv):
                     st, lv = dict(st), dict(lv)
-                    _a1132 = True
-                    lv["_envc_run"] = _cast(_a1132, jnp.bool_)
+                    _a1070 = True
+                    lv["_envc_run"] = _cast(_a1070, jnp.bool_)
                     return st, _scope(lv, ("p", "a", "_envc_run", "_envc_seek", "c", "r", "_envc_arg1", ))
-                st, lv = _select(_c1123, _then1124(st, lv), _else1131(st, lv))
+                st, lv = _select(_c1061, _then1062(st, lv), _else1069(st, lv))
                 lv = _scope(lv, ("p", "a", "_envc_run", "_envc_seek", "c", "r", ))
                 return st, _scope(lv, ("p", "a", "_envc_run", "_envc_seek", "c", "r", ))
-            st, lv = _select(_c1108, _then1109(st, lv), (st, lv))
+            st, lv = _select(_c1046, _then1047(st, lv), (st, lv))
             return st, _scope(lv, ("p", "a", "_envc_run", "_envc_seek", "c", "r", ))
-        st, lv = _select(_c1106, _then1107(st, lv), (st, lv))
+        st, lv = _select(_c1044, _then1045(st, lv), (st, lv))
         return st, lv
-    st, lv = lax.fori_loop(0, 2, _loop1105, (st, lv))
+    st, lv = lax.fori_loop(0, 2, _loop1043, (st, lv))
     lv = _scope(lv, ("p", "a", "_envc_run", "_envc_seek", "c", ))
-    _c1133 = lv["_envc_run"]
-    def _then1134(st, lv):
+    _c1071 = lv["_envc_run"]
+    def _then1072(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1135 = 0
-        st["copying"] = _cast(_a1135, jnp.int8)
+        _a1073 = 0
+        st["copying"] = _cast(_a1073, jnp.int8)
         return st, _scope(lv, ("p", "a", "_envc_run", "_envc_seek", "c", ))
-    st, lv = _select(_c1133, _then1134(st, lv), (st, lv))
+    st, lv = _select(_c1071, _then1072(st, lv), (st, lv))
     lv = _scope(lv, ("p", "a", ))
     return st
 
@@ -3868,30 +3719,30 @@ def p_attack_effect__9(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__9"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__9"]) != 0), jnp.bool_)
-    _c1136 = lv["_envc_seek"]
-    def _then1137(st, lv):
+    _c1074 = lv["_envc_seek"]
+    def _then1075(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1138 = 0
-        st["_envc_at_p_attack_effect__9"] = _cast(_a1138, jnp.int8)
-        _a1139 = False
-        lv["_envc_seek"] = _cast(_a1139, jnp.bool_)
+        _a1076 = 0
+        st["_envc_at_p_attack_effect__9"] = _cast(_a1076, jnp.int8)
+        _a1077 = False
+        lv["_envc_seek"] = _cast(_a1077, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1136, _then1137(st, lv), (st, lv))
+    st, lv = _select(_c1074, _then1075(st, lv), (st, lv))
     st = p_attach_to_bench_choice(st, lv["p"], 0)
-    _c1140 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-    def _then1141(st, lv):
+    _c1078 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+    def _then1079(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1142 = 1
-        st["_envc_at_p_attack_effect__9"] = _cast(_a1142, jnp.int8)
-        _a1143 = False
-        lv["_envc_run"] = _cast(_a1143, jnp.bool_)
+        _a1080 = 1
+        st["_envc_at_p_attack_effect__9"] = _cast(_a1080, jnp.int8)
+        _a1081 = False
+        lv["_envc_run"] = _cast(_a1081, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1144(st, lv):
+    def _else1082(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1145 = True
-        lv["_envc_run"] = _cast(_a1145, jnp.bool_)
+        _a1083 = True
+        lv["_envc_run"] = _cast(_a1083, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1140, _then1141(st, lv), _else1144(st, lv))
+    st, lv = _select(_c1078, _then1079(st, lv), _else1082(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3951,61 +3802,61 @@ def p_attack_effect__16(st, v_p):
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__16"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__16"]) != 0), jnp.bool_)
     lv["k"] = jnp.int32(0)
-    def _loop1146(i, carry):
+    def _loop1084(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["k"] = i
-        _c1147 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__16"]) == 1)), (_i32(lv["k"]) == _i32(st["_envc_frame_p_attack_effect__16__k"]))))
-        def _then1148(st, lv):
+        _c1085 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__16"]) == 1)), (_i32(lv["k"]) == _i32(st["_envc_frame_p_attack_effect__16__k"]))))
+        def _then1086(st, lv):
             st, lv = dict(st), dict(lv)
             lv["_envc_c1"] = _cast(False, jnp.bool_)
-            _c1149 = lv["_envc_run"]
-            def _then1150(st, lv):
+            _c1087 = lv["_envc_run"]
+            def _then1088(st, lv):
                 st, lv = dict(st), dict(lv)
-                st, _r1151 = _randint(st, 0, 1)
-                _a1152 = (_r1151 == 1)
-                lv["_envc_c1"] = _cast(_a1152, jnp.bool_)
+                st, _r1089 = _randint(st, 0, 1)
+                _a1090 = (_r1089 == 1)
+                lv["_envc_c1"] = _cast(_a1090, jnp.bool_)
                 return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", "_envc_c1", ))
-            st, lv = _select(_c1149, _then1150(st, lv), (st, lv))
-            _c1153 = jnp.logical_or(lv["_envc_c1"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__16"]) == 1)))
-            def _then1154(st, lv):
+            st, lv = _select(_c1087, _then1088(st, lv), (st, lv))
+            _c1091 = jnp.logical_or(lv["_envc_c1"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__16"]) == 1)))
+            def _then1092(st, lv):
                 st, lv = dict(st), dict(lv)
-                _c1155 = lv["_envc_seek"]
-                def _then1156(st, lv):
+                _c1093 = lv["_envc_seek"]
+                def _then1094(st, lv):
                     st, lv = dict(st), dict(lv)
-                    _a1157 = st["_envc_frame_p_attack_effect__16__p"]
-                    lv["p"] = _cast(_a1157, jnp.int8)
-                    _a1158 = 0
-                    st["_envc_at_p_attack_effect__16"] = _cast(_a1158, jnp.int8)
-                    _a1159 = False
-                    lv["_envc_seek"] = _cast(_a1159, jnp.bool_)
+                    _a1095 = st["_envc_frame_p_attack_effect__16__p"]
+                    lv["p"] = _cast(_a1095, jnp.int8)
+                    _a1096 = 0
+                    st["_envc_at_p_attack_effect__16"] = _cast(_a1096, jnp.int8)
+                    _a1097 = False
+                    lv["_envc_seek"] = _cast(_a1097, jnp.bool_)
                     return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", "_envc_c1", ))
-                st, lv = _select(_c1155, _then1156(st, lv), (st, lv))
+                st, lv = _select(_c1093, _then1094(st, lv), (st, lv))
                 st = p_attach_to_bench_choice(st, lv["p"], 1)
-                _c1160 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-                def _then1161(st, lv):
+                _c1098 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+                def _then1099(st, lv):
                     st, lv = dict(st), dict(lv)
-                    _a1162 = lv["p"]
-                    st["_envc_frame_p_attack_effect__16__p"] = _cast(_a1162, jnp.int8)
-                    _a1163 = lv["k"]
-                    st["_envc_frame_p_attack_effect__16__k"] = _cast(_a1163, jnp.int8)
-                    _a1164 = 1
-                    st["_envc_at_p_attack_effect__16"] = _cast(_a1164, jnp.int8)
-                    _a1165 = False
-                    lv["_envc_run"] = _cast(_a1165, jnp.bool_)
+                    _a1100 = lv["p"]
+                    st["_envc_frame_p_attack_effect__16__p"] = _cast(_a1100, jnp.int8)
+                    _a1101 = lv["k"]
+                    st["_envc_frame_p_attack_effect__16__k"] = _cast(_a1101, jnp.int8)
+                    _a1102 = 1
+                    st["_envc_at_p_attack_effect__16"] = _cast(_a1102, jnp.int8)
+                    _a1103 = False
+                    lv["_envc_run"] = _cast(_a1103, jnp.bool_)
                     return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", "_envc_c1", ))
-                def _else1166(st, lv):
+                def _else1104(st, lv):
                     st, lv = dict(st), dict(lv)
-                    _a1167 = True
-                    lv["_envc_run"] = _cast(_a1167, jnp.bool_)
+                    _a1105 = True
+                    lv["_envc_run"] = _cast(_a1105, jnp.bool_)
                     return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", "_envc_c1", ))
-                st, lv = _select(_c1160, _then1161(st, lv), _else1166(st, lv))
+                st, lv = _select(_c1098, _then1099(st, lv), _else1104(st, lv))
                 return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", "_envc_c1", ))
-            st, lv = _select(_c1153, _then1154(st, lv), (st, lv))
+            st, lv = _select(_c1091, _then1092(st, lv), (st, lv))
             lv = _scope(lv, ("p", "_envc_run", "_envc_seek", "k", ))
             return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", ))
-        st, lv = _select(_c1147, _then1148(st, lv), (st, lv))
+        st, lv = _select(_c1085, _then1086(st, lv), (st, lv))
         return st, lv
-    st, lv = lax.fori_loop(0, 3, _loop1146, (st, lv))
+    st, lv = lax.fori_loop(0, 3, _loop1084, (st, lv))
     lv = _scope(lv, ("p", "_envc_run", "_envc_seek", ))
     lv = _scope(lv, ("p", ))
     return st
@@ -4041,30 +3892,30 @@ def p_attack_effect__20(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__20"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__20"]) != 0), jnp.bool_)
-    _c1168 = lv["_envc_seek"]
-    def _then1169(st, lv):
+    _c1106 = lv["_envc_seek"]
+    def _then1107(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1170 = 0
-        st["_envc_at_p_attack_effect__20"] = _cast(_a1170, jnp.int8)
-        _a1171 = False
-        lv["_envc_seek"] = _cast(_a1171, jnp.bool_)
+        _a1108 = 0
+        st["_envc_at_p_attack_effect__20"] = _cast(_a1108, jnp.int8)
+        _a1109 = False
+        lv["_envc_seek"] = _cast(_a1109, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1168, _then1169(st, lv), (st, lv))
+    st, lv = _select(_c1106, _then1107(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 50, False, True)
-    _c1172 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1173(st, lv):
+    _c1110 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1111(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1174 = 1
-        st["_envc_at_p_attack_effect__20"] = _cast(_a1174, jnp.int8)
-        _a1175 = False
-        lv["_envc_run"] = _cast(_a1175, jnp.bool_)
+        _a1112 = 1
+        st["_envc_at_p_attack_effect__20"] = _cast(_a1112, jnp.int8)
+        _a1113 = False
+        lv["_envc_run"] = _cast(_a1113, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1176(st, lv):
+    def _else1114(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1177 = True
-        lv["_envc_run"] = _cast(_a1177, jnp.bool_)
+        _a1115 = True
+        lv["_envc_run"] = _cast(_a1115, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1172, _then1173(st, lv), _else1176(st, lv))
+    st, lv = _select(_c1110, _then1111(st, lv), _else1114(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4155,30 +4006,30 @@ def p_attack_effect__31(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__31"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__31"]) != 0), jnp.bool_)
-    _c1178 = lv["_envc_seek"]
-    def _then1179(st, lv):
+    _c1116 = lv["_envc_seek"]
+    def _then1117(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1180 = 0
-        st["_envc_at_p_attack_effect__31"] = _cast(_a1180, jnp.int8)
-        _a1181 = False
-        lv["_envc_seek"] = _cast(_a1181, jnp.bool_)
+        _a1118 = 0
+        st["_envc_at_p_attack_effect__31"] = _cast(_a1118, jnp.int8)
+        _a1119 = False
+        lv["_envc_seek"] = _cast(_a1119, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1178, _then1179(st, lv), (st, lv))
+    st, lv = _select(_c1116, _then1117(st, lv), (st, lv))
     st = p_damage_own_choice(st, lv["p"], 30, True)
-    _c1182 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
-    def _then1183(st, lv):
+    _c1120 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
+    def _then1121(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1184 = 1
-        st["_envc_at_p_attack_effect__31"] = _cast(_a1184, jnp.int8)
-        _a1185 = False
-        lv["_envc_run"] = _cast(_a1185, jnp.bool_)
+        _a1122 = 1
+        st["_envc_at_p_attack_effect__31"] = _cast(_a1122, jnp.int8)
+        _a1123 = False
+        lv["_envc_run"] = _cast(_a1123, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1186(st, lv):
+    def _else1124(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1187 = True
-        lv["_envc_run"] = _cast(_a1187, jnp.bool_)
+        _a1125 = True
+        lv["_envc_run"] = _cast(_a1125, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1182, _then1183(st, lv), _else1186(st, lv))
+    st, lv = _select(_c1120, _then1121(st, lv), _else1124(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4197,30 +4048,30 @@ def p_attack_effect__33(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__33"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__33"]) != 0), jnp.bool_)
-    _c1188 = lv["_envc_seek"]
-    def _then1189(st, lv):
+    _c1126 = lv["_envc_seek"]
+    def _then1127(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1190 = 0
-        st["_envc_at_p_attack_effect__33"] = _cast(_a1190, jnp.int8)
-        _a1191 = False
-        lv["_envc_seek"] = _cast(_a1191, jnp.bool_)
+        _a1128 = 0
+        st["_envc_at_p_attack_effect__33"] = _cast(_a1128, jnp.int8)
+        _a1129 = False
+        lv["_envc_seek"] = _cast(_a1129, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1188, _then1189(st, lv), (st, lv))
+    st, lv = _select(_c1126, _then1127(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 30, False, True)
-    _c1192 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1193(st, lv):
+    _c1130 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1131(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1194 = 1
-        st["_envc_at_p_attack_effect__33"] = _cast(_a1194, jnp.int8)
-        _a1195 = False
-        lv["_envc_run"] = _cast(_a1195, jnp.bool_)
+        _a1132 = 1
+        st["_envc_at_p_attack_effect__33"] = _cast(_a1132, jnp.int8)
+        _a1133 = False
+        lv["_envc_run"] = _cast(_a1133, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1196(st, lv):
+    def _else1134(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1197 = True
-        lv["_envc_run"] = _cast(_a1197, jnp.bool_)
+        _a1135 = True
+        lv["_envc_run"] = _cast(_a1135, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1192, _then1193(st, lv), _else1196(st, lv))
+    st, lv = _select(_c1130, _then1131(st, lv), _else1134(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4231,30 +4082,30 @@ def p_attack_effect__34(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__34"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__34"]) != 0), jnp.bool_)
-    _c1198 = lv["_envc_seek"]
-    def _then1199(st, lv):
+    _c1136 = lv["_envc_seek"]
+    def _then1137(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1200 = 0
-        st["_envc_at_p_attack_effect__34"] = _cast(_a1200, jnp.int8)
-        _a1201 = False
-        lv["_envc_seek"] = _cast(_a1201, jnp.bool_)
+        _a1138 = 0
+        st["_envc_at_p_attack_effect__34"] = _cast(_a1138, jnp.int8)
+        _a1139 = False
+        lv["_envc_seek"] = _cast(_a1139, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1198, _then1199(st, lv), (st, lv))
+    st, lv = _select(_c1136, _then1137(st, lv), (st, lv))
     st = p_switch_self(st, lv["p"])
-    _c1202 = (_i32(st["_envc_at_p_switch_self"]) != 0)
-    def _then1203(st, lv):
+    _c1140 = (_i32(st["_envc_at_p_switch_self"]) != 0)
+    def _then1141(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1204 = 1
-        st["_envc_at_p_attack_effect__34"] = _cast(_a1204, jnp.int8)
-        _a1205 = False
-        lv["_envc_run"] = _cast(_a1205, jnp.bool_)
+        _a1142 = 1
+        st["_envc_at_p_attack_effect__34"] = _cast(_a1142, jnp.int8)
+        _a1143 = False
+        lv["_envc_run"] = _cast(_a1143, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1206(st, lv):
+    def _else1144(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1207 = True
-        lv["_envc_run"] = _cast(_a1207, jnp.bool_)
+        _a1145 = True
+        lv["_envc_run"] = _cast(_a1145, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1202, _then1203(st, lv), _else1206(st, lv))
+    st, lv = _select(_c1140, _then1141(st, lv), _else1144(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4271,10 +4122,10 @@ def p_attack_effect__36(st, v_p):
     """proc `attack_effect__36` (tcg.fills:64)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    _a1208 = 20
-    st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a1208, jnp.int16))
-    _a1209 = (1 + (1 - _i32(lv["p"])))
-    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(lv["p"])].set(_cast(_a1209, jnp.int8))
+    _a1146 = 20
+    st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a1146, jnp.int16))
+    _a1147 = (1 + (1 - _i32(lv["p"])))
+    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(lv["p"])].set(_cast(_a1147, jnp.int8))
     return st
 
 
@@ -4348,30 +4199,30 @@ def p_attack_effect__45(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__45"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__45"]) != 0), jnp.bool_)
-    _c1210 = lv["_envc_seek"]
-    def _then1211(st, lv):
+    _c1148 = lv["_envc_seek"]
+    def _then1149(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1212 = 0
-        st["_envc_at_p_attack_effect__45"] = _cast(_a1212, jnp.int8)
-        _a1213 = False
-        lv["_envc_seek"] = _cast(_a1213, jnp.bool_)
+        _a1150 = 0
+        st["_envc_at_p_attack_effect__45"] = _cast(_a1150, jnp.int8)
+        _a1151 = False
+        lv["_envc_seek"] = _cast(_a1151, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1210, _then1211(st, lv), (st, lv))
+    st, lv = _select(_c1148, _then1149(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 30, True, True)
-    _c1214 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1215(st, lv):
+    _c1152 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1153(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1216 = 1
-        st["_envc_at_p_attack_effect__45"] = _cast(_a1216, jnp.int8)
-        _a1217 = False
-        lv["_envc_run"] = _cast(_a1217, jnp.bool_)
+        _a1154 = 1
+        st["_envc_at_p_attack_effect__45"] = _cast(_a1154, jnp.int8)
+        _a1155 = False
+        lv["_envc_run"] = _cast(_a1155, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1218(st, lv):
+    def _else1156(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1219 = True
-        lv["_envc_run"] = _cast(_a1219, jnp.bool_)
+        _a1157 = True
+        lv["_envc_run"] = _cast(_a1157, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1214, _then1215(st, lv), _else1218(st, lv))
+    st, lv = _select(_c1152, _then1153(st, lv), _else1156(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4390,30 +4241,30 @@ def p_attack_effect__47(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__47"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__47"]) != 0), jnp.bool_)
-    _c1220 = lv["_envc_seek"]
-    def _then1221(st, lv):
+    _c1158 = lv["_envc_seek"]
+    def _then1159(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1222 = 0
-        st["_envc_at_p_attack_effect__47"] = _cast(_a1222, jnp.int8)
-        _a1223 = False
-        lv["_envc_seek"] = _cast(_a1223, jnp.bool_)
+        _a1160 = 0
+        st["_envc_at_p_attack_effect__47"] = _cast(_a1160, jnp.int8)
+        _a1161 = False
+        lv["_envc_seek"] = _cast(_a1161, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1220, _then1221(st, lv), (st, lv))
+    st, lv = _select(_c1158, _then1159(st, lv), (st, lv))
     st = p_switch_opponent(st, lv["p"], False, True, False)
-    _c1224 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1225(st, lv):
+    _c1162 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1163(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1226 = 1
-        st["_envc_at_p_attack_effect__47"] = _cast(_a1226, jnp.int8)
-        _a1227 = False
-        lv["_envc_run"] = _cast(_a1227, jnp.bool_)
+        _a1164 = 1
+        st["_envc_at_p_attack_effect__47"] = _cast(_a1164, jnp.int8)
+        _a1165 = False
+        lv["_envc_run"] = _cast(_a1165, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1228(st, lv):
+    def _else1166(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1229 = True
-        lv["_envc_run"] = _cast(_a1229, jnp.bool_)
+        _a1167 = True
+        lv["_envc_run"] = _cast(_a1167, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1224, _then1225(st, lv), _else1228(st, lv))
+    st, lv = _select(_c1162, _then1163(st, lv), _else1166(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4512,30 +4363,30 @@ def p_attack_effect__59(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__59"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__59"]) != 0), jnp.bool_)
-    _c1230 = lv["_envc_seek"]
-    def _then1231(st, lv):
+    _c1168 = lv["_envc_seek"]
+    def _then1169(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1232 = 0
-        st["_envc_at_p_attack_effect__59"] = _cast(_a1232, jnp.int8)
-        _a1233 = False
-        lv["_envc_seek"] = _cast(_a1233, jnp.bool_)
+        _a1170 = 0
+        st["_envc_at_p_attack_effect__59"] = _cast(_a1170, jnp.int8)
+        _a1171 = False
+        lv["_envc_seek"] = _cast(_a1171, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1230, _then1231(st, lv), (st, lv))
+    st, lv = _select(_c1168, _then1169(st, lv), (st, lv))
     st = p_copy_attack(st, lv["p"])
-    _c1234 = (_i32(st["_envc_at_p_copy_attack"]) != 0)
-    def _then1235(st, lv):
+    _c1172 = (_i32(st["_envc_at_p_copy_attack"]) != 0)
+    def _then1173(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1236 = 1
-        st["_envc_at_p_attack_effect__59"] = _cast(_a1236, jnp.int8)
-        _a1237 = False
-        lv["_envc_run"] = _cast(_a1237, jnp.bool_)
+        _a1174 = 1
+        st["_envc_at_p_attack_effect__59"] = _cast(_a1174, jnp.int8)
+        _a1175 = False
+        lv["_envc_run"] = _cast(_a1175, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1238(st, lv):
+    def _else1176(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1239 = True
-        lv["_envc_run"] = _cast(_a1239, jnp.bool_)
+        _a1177 = True
+        lv["_envc_run"] = _cast(_a1177, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1234, _then1235(st, lv), _else1238(st, lv))
+    st, lv = _select(_c1172, _then1173(st, lv), _else1176(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4586,36 +4437,36 @@ def p_attack_effect__65(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__65"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__65"]) != 0), jnp.bool_)
-    _c1240 = lv["_envc_run"]
-    def _then1241(st, lv):
+    _c1178 = lv["_envc_run"]
+    def _then1179(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_discard_energy(st, lv["p"], 0, 1, 2)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1240, _then1241(st, lv), (st, lv))
-    _c1242 = lv["_envc_seek"]
-    def _then1243(st, lv):
+    st, lv = _select(_c1178, _then1179(st, lv), (st, lv))
+    _c1180 = lv["_envc_seek"]
+    def _then1181(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1244 = 0
-        st["_envc_at_p_attack_effect__65"] = _cast(_a1244, jnp.int8)
-        _a1245 = False
-        lv["_envc_seek"] = _cast(_a1245, jnp.bool_)
+        _a1182 = 0
+        st["_envc_at_p_attack_effect__65"] = _cast(_a1182, jnp.int8)
+        _a1183 = False
+        lv["_envc_seek"] = _cast(_a1183, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1242, _then1243(st, lv), (st, lv))
+    st, lv = _select(_c1180, _then1181(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 80, False, True)
-    _c1246 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1247(st, lv):
+    _c1184 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1185(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1248 = 1
-        st["_envc_at_p_attack_effect__65"] = _cast(_a1248, jnp.int8)
-        _a1249 = False
-        lv["_envc_run"] = _cast(_a1249, jnp.bool_)
+        _a1186 = 1
+        st["_envc_at_p_attack_effect__65"] = _cast(_a1186, jnp.int8)
+        _a1187 = False
+        lv["_envc_run"] = _cast(_a1187, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1250(st, lv):
+    def _else1188(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1251 = True
-        lv["_envc_run"] = _cast(_a1251, jnp.bool_)
+        _a1189 = True
+        lv["_envc_run"] = _cast(_a1189, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1246, _then1247(st, lv), _else1250(st, lv))
+    st, lv = _select(_c1184, _then1185(st, lv), _else1188(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4657,30 +4508,30 @@ def p_attack_effect__70(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__70"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__70"]) != 0), jnp.bool_)
-    _c1252 = lv["_envc_seek"]
-    def _then1253(st, lv):
+    _c1190 = lv["_envc_seek"]
+    def _then1191(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1254 = 0
-        st["_envc_at_p_attack_effect__70"] = _cast(_a1254, jnp.int8)
-        _a1255 = False
-        lv["_envc_seek"] = _cast(_a1255, jnp.bool_)
+        _a1192 = 0
+        st["_envc_at_p_attack_effect__70"] = _cast(_a1192, jnp.int8)
+        _a1193 = False
+        lv["_envc_seek"] = _cast(_a1193, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1252, _then1253(st, lv), (st, lv))
+    st, lv = _select(_c1190, _then1191(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 20, True, True)
-    _c1256 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1257(st, lv):
+    _c1194 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1195(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1258 = 1
-        st["_envc_at_p_attack_effect__70"] = _cast(_a1258, jnp.int8)
-        _a1259 = False
-        lv["_envc_run"] = _cast(_a1259, jnp.bool_)
+        _a1196 = 1
+        st["_envc_at_p_attack_effect__70"] = _cast(_a1196, jnp.int8)
+        _a1197 = False
+        lv["_envc_run"] = _cast(_a1197, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1260(st, lv):
+    def _else1198(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1261 = True
-        lv["_envc_run"] = _cast(_a1261, jnp.bool_)
+        _a1199 = True
+        lv["_envc_run"] = _cast(_a1199, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1256, _then1257(st, lv), _else1260(st, lv))
+    st, lv = _select(_c1194, _then1195(st, lv), _else1198(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4699,30 +4550,30 @@ def p_attack_effect__72(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__72"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__72"]) != 0), jnp.bool_)
-    _c1262 = lv["_envc_seek"]
-    def _then1263(st, lv):
+    _c1200 = lv["_envc_seek"]
+    def _then1201(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1264 = 0
-        st["_envc_at_p_attack_effect__72"] = _cast(_a1264, jnp.int8)
-        _a1265 = False
-        lv["_envc_seek"] = _cast(_a1265, jnp.bool_)
+        _a1202 = 0
+        st["_envc_at_p_attack_effect__72"] = _cast(_a1202, jnp.int8)
+        _a1203 = False
+        lv["_envc_seek"] = _cast(_a1203, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1262, _then1263(st, lv), (st, lv))
+    st, lv = _select(_c1200, _then1201(st, lv), (st, lv))
     st = p_attach_to_benched_choices(st, lv["p"], 2, 2)
-    _c1266 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
-    def _then1267(st, lv):
+    _c1204 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
+    def _then1205(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1268 = 1
-        st["_envc_at_p_attack_effect__72"] = _cast(_a1268, jnp.int8)
-        _a1269 = False
-        lv["_envc_run"] = _cast(_a1269, jnp.bool_)
+        _a1206 = 1
+        st["_envc_at_p_attack_effect__72"] = _cast(_a1206, jnp.int8)
+        _a1207 = False
+        lv["_envc_run"] = _cast(_a1207, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1270(st, lv):
+    def _else1208(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1271 = True
-        lv["_envc_run"] = _cast(_a1271, jnp.bool_)
+        _a1209 = True
+        lv["_envc_run"] = _cast(_a1209, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1266, _then1267(st, lv), _else1270(st, lv))
+    st, lv = _select(_c1204, _then1205(st, lv), _else1208(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4757,30 +4608,30 @@ def p_attack_effect__76(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__76"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__76"]) != 0), jnp.bool_)
-    _c1272 = lv["_envc_seek"]
-    def _then1273(st, lv):
+    _c1210 = lv["_envc_seek"]
+    def _then1211(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1274 = 0
-        st["_envc_at_p_attack_effect__76"] = _cast(_a1274, jnp.int8)
-        _a1275 = False
-        lv["_envc_seek"] = _cast(_a1275, jnp.bool_)
+        _a1212 = 0
+        st["_envc_at_p_attack_effect__76"] = _cast(_a1212, jnp.int8)
+        _a1213 = False
+        lv["_envc_seek"] = _cast(_a1213, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1272, _then1273(st, lv), (st, lv))
+    st, lv = _select(_c1210, _then1211(st, lv), (st, lv))
     st = p_attach_to_bench_choice(st, lv["p"], 3)
-    _c1276 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-    def _then1277(st, lv):
+    _c1214 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+    def _then1215(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1278 = 1
-        st["_envc_at_p_attack_effect__76"] = _cast(_a1278, jnp.int8)
-        _a1279 = False
-        lv["_envc_run"] = _cast(_a1279, jnp.bool_)
+        _a1216 = 1
+        st["_envc_at_p_attack_effect__76"] = _cast(_a1216, jnp.int8)
+        _a1217 = False
+        lv["_envc_run"] = _cast(_a1217, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1280(st, lv):
+    def _else1218(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1281 = True
-        lv["_envc_run"] = _cast(_a1281, jnp.bool_)
+        _a1219 = True
+        lv["_envc_run"] = _cast(_a1219, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1276, _then1277(st, lv), _else1280(st, lv))
+    st, lv = _select(_c1214, _then1215(st, lv), _else1218(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4815,30 +4666,30 @@ def p_attack_effect__80(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__80"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__80"]) != 0), jnp.bool_)
-    _c1282 = lv["_envc_seek"]
-    def _then1283(st, lv):
+    _c1220 = lv["_envc_seek"]
+    def _then1221(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1284 = 0
-        st["_envc_at_p_attack_effect__80"] = _cast(_a1284, jnp.int8)
-        _a1285 = False
-        lv["_envc_seek"] = _cast(_a1285, jnp.bool_)
+        _a1222 = 0
+        st["_envc_at_p_attack_effect__80"] = _cast(_a1222, jnp.int8)
+        _a1223 = False
+        lv["_envc_seek"] = _cast(_a1223, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1282, _then1283(st, lv), (st, lv))
+    st, lv = _select(_c1220, _then1221(st, lv), (st, lv))
     st = p_damage_own_choice(st, lv["p"], 20, False)
-    _c1286 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
-    def _then1287(st, lv):
+    _c1224 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
+    def _then1225(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1288 = 1
-        st["_envc_at_p_attack_effect__80"] = _cast(_a1288, jnp.int8)
-        _a1289 = False
-        lv["_envc_run"] = _cast(_a1289, jnp.bool_)
+        _a1226 = 1
+        st["_envc_at_p_attack_effect__80"] = _cast(_a1226, jnp.int8)
+        _a1227 = False
+        lv["_envc_run"] = _cast(_a1227, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1290(st, lv):
+    def _else1228(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1291 = True
-        lv["_envc_run"] = _cast(_a1291, jnp.bool_)
+        _a1229 = True
+        lv["_envc_run"] = _cast(_a1229, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1286, _then1287(st, lv), _else1290(st, lv))
+    st, lv = _select(_c1224, _then1225(st, lv), _else1228(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4968,30 +4819,30 @@ def p_attack_effect__96(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__96"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__96"]) != 0), jnp.bool_)
-    _c1292 = lv["_envc_seek"]
-    def _then1293(st, lv):
+    _c1230 = lv["_envc_seek"]
+    def _then1231(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1294 = 0
-        st["_envc_at_p_attack_effect__96"] = _cast(_a1294, jnp.int8)
-        _a1295 = False
-        lv["_envc_seek"] = _cast(_a1295, jnp.bool_)
+        _a1232 = 0
+        st["_envc_at_p_attack_effect__96"] = _cast(_a1232, jnp.int8)
+        _a1233 = False
+        lv["_envc_seek"] = _cast(_a1233, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1292, _then1293(st, lv), (st, lv))
+    st, lv = _select(_c1230, _then1231(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 10, False, True)
-    _c1296 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1297(st, lv):
+    _c1234 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1235(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1298 = 1
-        st["_envc_at_p_attack_effect__96"] = _cast(_a1298, jnp.int8)
-        _a1299 = False
-        lv["_envc_run"] = _cast(_a1299, jnp.bool_)
+        _a1236 = 1
+        st["_envc_at_p_attack_effect__96"] = _cast(_a1236, jnp.int8)
+        _a1237 = False
+        lv["_envc_run"] = _cast(_a1237, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1300(st, lv):
+    def _else1238(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1301 = True
-        lv["_envc_run"] = _cast(_a1301, jnp.bool_)
+        _a1239 = True
+        lv["_envc_run"] = _cast(_a1239, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1296, _then1297(st, lv), _else1300(st, lv))
+    st, lv = _select(_c1234, _then1235(st, lv), _else1238(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -5002,30 +4853,30 @@ def p_attack_effect__97(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__97"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__97"]) != 0), jnp.bool_)
-    _c1302 = lv["_envc_seek"]
-    def _then1303(st, lv):
+    _c1240 = lv["_envc_seek"]
+    def _then1241(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1304 = 0
-        st["_envc_at_p_attack_effect__97"] = _cast(_a1304, jnp.int8)
-        _a1305 = False
-        lv["_envc_seek"] = _cast(_a1305, jnp.bool_)
+        _a1242 = 0
+        st["_envc_at_p_attack_effect__97"] = _cast(_a1242, jnp.int8)
+        _a1243 = False
+        lv["_envc_seek"] = _cast(_a1243, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1302, _then1303(st, lv), (st, lv))
+    st, lv = _select(_c1240, _then1241(st, lv), (st, lv))
     st = p_switch_opponent(st, lv["p"], True, False, False)
-    _c1306 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1307(st, lv):
+    _c1244 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1245(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1308 = 1
-        st["_envc_at_p_attack_effect__97"] = _cast(_a1308, jnp.int8)
-        _a1309 = False
-        lv["_envc_run"] = _cast(_a1309, jnp.bool_)
+        _a1246 = 1
+        st["_envc_at_p_attack_effect__97"] = _cast(_a1246, jnp.int8)
+        _a1247 = False
+        lv["_envc_run"] = _cast(_a1247, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1310(st, lv):
+    def _else1248(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1311 = True
-        lv["_envc_run"] = _cast(_a1311, jnp.bool_)
+        _a1249 = True
+        lv["_envc_run"] = _cast(_a1249, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1306, _then1307(st, lv), _else1310(st, lv))
+    st, lv = _select(_c1244, _then1245(st, lv), _else1248(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -5068,35 +4919,35 @@ def p_ability_effect__2(st, v_p, v_s):
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_ability_effect__2"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_ability_effect__2"]) != 0), jnp.bool_)
-    _c1312 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["s"]) == 0)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__2"]) == 1)))
-    def _then1313(st, lv):
+    _c1250 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["s"]) == 0)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__2"]) == 1)))
+    def _then1251(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1314 = lv["_envc_seek"]
-        def _then1315(st, lv):
+        _c1252 = lv["_envc_seek"]
+        def _then1253(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1316 = 0
-            st["_envc_at_p_ability_effect__2"] = _cast(_a1316, jnp.int8)
-            _a1317 = False
-            lv["_envc_seek"] = _cast(_a1317, jnp.bool_)
+            _a1254 = 0
+            st["_envc_at_p_ability_effect__2"] = _cast(_a1254, jnp.int8)
+            _a1255 = False
+            lv["_envc_seek"] = _cast(_a1255, jnp.bool_)
             return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-        st, lv = _select(_c1314, _then1315(st, lv), (st, lv))
+        st, lv = _select(_c1252, _then1253(st, lv), (st, lv))
         st = p_switch_opponent(st, lv["p"], False, False, True)
-        _c1318 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1319(st, lv):
+        _c1256 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1257(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1320 = 1
-            st["_envc_at_p_ability_effect__2"] = _cast(_a1320, jnp.int8)
-            _a1321 = False
-            lv["_envc_run"] = _cast(_a1321, jnp.bool_)
+            _a1258 = 1
+            st["_envc_at_p_ability_effect__2"] = _cast(_a1258, jnp.int8)
+            _a1259 = False
+            lv["_envc_run"] = _cast(_a1259, jnp.bool_)
             return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-        def _else1322(st, lv):
+        def _else1260(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1323 = True
-            lv["_envc_run"] = _cast(_a1323, jnp.bool_)
+            _a1261 = True
+            lv["_envc_run"] = _cast(_a1261, jnp.bool_)
             return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-        st, lv = _select(_c1318, _then1319(st, lv), _else1322(st, lv))
+        st, lv = _select(_c1256, _then1257(st, lv), _else1260(st, lv))
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1312, _then1313(st, lv), (st, lv))
+    st, lv = _select(_c1250, _then1251(st, lv), (st, lv))
     lv = _scope(lv, ("p", "s", ))
     return st
 
@@ -5123,30 +4974,30 @@ def p_ability_effect__5(st, v_p, v_s):
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_ability_effect__5"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_ability_effect__5"]) != 0), jnp.bool_)
-    _c1324 = lv["_envc_seek"]
-    def _then1325(st, lv):
+    _c1262 = lv["_envc_seek"]
+    def _then1263(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1326 = 0
-        st["_envc_at_p_ability_effect__5"] = _cast(_a1326, jnp.int8)
-        _a1327 = False
-        lv["_envc_seek"] = _cast(_a1327, jnp.bool_)
+        _a1264 = 0
+        st["_envc_at_p_ability_effect__5"] = _cast(_a1264, jnp.int8)
+        _a1265 = False
+        lv["_envc_seek"] = _cast(_a1265, jnp.bool_)
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1324, _then1325(st, lv), (st, lv))
+    st, lv = _select(_c1262, _then1263(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 20, False, False)
-    _c1328 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1329(st, lv):
+    _c1266 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1267(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1330 = 1
-        st["_envc_at_p_ability_effect__5"] = _cast(_a1330, jnp.int8)
-        _a1331 = False
-        lv["_envc_run"] = _cast(_a1331, jnp.bool_)
+        _a1268 = 1
+        st["_envc_at_p_ability_effect__5"] = _cast(_a1268, jnp.int8)
+        _a1269 = False
+        lv["_envc_run"] = _cast(_a1269, jnp.bool_)
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    def _else1332(st, lv):
+    def _else1270(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1333 = True
-        lv["_envc_run"] = _cast(_a1333, jnp.bool_)
+        _a1271 = True
+        lv["_envc_run"] = _cast(_a1271, jnp.bool_)
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1328, _then1329(st, lv), _else1332(st, lv))
+    st, lv = _select(_c1266, _then1267(st, lv), _else1270(st, lv))
     lv = _scope(lv, ("p", "s", ))
     return st
 
@@ -5205,30 +5056,30 @@ def p_ability_effect__12(st, v_p, v_s):
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_ability_effect__12"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_ability_effect__12"]) != 0), jnp.bool_)
-    _c1334 = lv["_envc_seek"]
-    def _then1335(st, lv):
+    _c1272 = lv["_envc_seek"]
+    def _then1273(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1336 = 0
-        st["_envc_at_p_ability_effect__12"] = _cast(_a1336, jnp.int8)
-        _a1337 = False
-        lv["_envc_seek"] = _cast(_a1337, jnp.bool_)
+        _a1274 = 0
+        st["_envc_at_p_ability_effect__12"] = _cast(_a1274, jnp.int8)
+        _a1275 = False
+        lv["_envc_seek"] = _cast(_a1275, jnp.bool_)
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1334, _then1335(st, lv), (st, lv))
+    st, lv = _select(_c1272, _then1273(st, lv), (st, lv))
     st = p_switch_opponent(st, lv["p"], False, True, False)
-    _c1338 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1339(st, lv):
+    _c1276 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1277(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1340 = 1
-        st["_envc_at_p_ability_effect__12"] = _cast(_a1340, jnp.int8)
-        _a1341 = False
-        lv["_envc_run"] = _cast(_a1341, jnp.bool_)
+        _a1278 = 1
+        st["_envc_at_p_ability_effect__12"] = _cast(_a1278, jnp.int8)
+        _a1279 = False
+        lv["_envc_run"] = _cast(_a1279, jnp.bool_)
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    def _else1342(st, lv):
+    def _else1280(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1343 = True
-        lv["_envc_run"] = _cast(_a1343, jnp.bool_)
+        _a1281 = True
+        lv["_envc_run"] = _cast(_a1281, jnp.bool_)
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1338, _then1339(st, lv), _else1342(st, lv))
+    st, lv = _select(_c1276, _then1277(st, lv), _else1280(st, lv))
     lv = _scope(lv, ("p", "s", ))
     return st
 
@@ -5302,28 +5153,28 @@ def p_trainer_effect__3(st, v_p, v_target):
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     lv["going"] = _cast(True, jnp.bool_)
     lv["k"] = jnp.int32(0)
-    def _loop1344(i, carry):
+    def _loop1282(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["k"] = i
-        _c1345 = lv["going"]
-        def _then1346(st, lv):
+        _c1283 = lv["going"]
+        def _then1284(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r1348 = _randint(st, 0, 1)
-            _c1347 = (_r1348 == 1)
-            def _then1349(st, lv):
+            st, _r1286 = _randint(st, 0, 1)
+            _c1285 = (_r1286 == 1)
+            def _then1287(st, lv):
                 st, lv = dict(st), dict(lv)
                 st = p_attach_from_zone(st, lv["p"], lv["target"], 2, 1, False)
                 return st, _scope(lv, ("p", "target", "going", "k", ))
-            def _else1350(st, lv):
+            def _else1288(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1351 = False
-                lv["going"] = _cast(_a1351, jnp.bool_)
+                _a1289 = False
+                lv["going"] = _cast(_a1289, jnp.bool_)
                 return st, _scope(lv, ("p", "target", "going", "k", ))
-            st, lv = _select(_c1347, _then1349(st, lv), _else1350(st, lv))
+            st, lv = _select(_c1285, _then1287(st, lv), _else1288(st, lv))
             return st, _scope(lv, ("p", "target", "going", "k", ))
-        st, lv = _select(_c1345, _then1346(st, lv), (st, lv))
+        st, lv = _select(_c1283, _then1284(st, lv), (st, lv))
         return st, lv
-    st, lv = lax.fori_loop(0, 12, _loop1344, (st, lv))
+    st, lv = lax.fori_loop(0, 12, _loop1282, (st, lv))
     lv = _scope(lv, ("p", "target", "going", ))
     lv = _scope(lv, ("p", "target", ))
     return st
@@ -5367,30 +5218,30 @@ def p_trainer_effect__8(st, v_p, v_target):
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_trainer_effect__8"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_trainer_effect__8"]) != 0), jnp.bool_)
-    _c1352 = lv["_envc_seek"]
-    def _then1353(st, lv):
+    _c1290 = lv["_envc_seek"]
+    def _then1291(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1354 = 0
-        st["_envc_at_p_trainer_effect__8"] = _cast(_a1354, jnp.int8)
-        _a1355 = False
-        lv["_envc_seek"] = _cast(_a1355, jnp.bool_)
+        _a1292 = 0
+        st["_envc_at_p_trainer_effect__8"] = _cast(_a1292, jnp.int8)
+        _a1293 = False
+        lv["_envc_seek"] = _cast(_a1293, jnp.bool_)
         return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1352, _then1353(st, lv), (st, lv))
+    st, lv = _select(_c1290, _then1291(st, lv), (st, lv))
     st = p_switch_opponent(st, lv["p"], False, True, False)
-    _c1356 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1357(st, lv):
+    _c1294 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1295(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1358 = 1
-        st["_envc_at_p_trainer_effect__8"] = _cast(_a1358, jnp.int8)
-        _a1359 = False
-        lv["_envc_run"] = _cast(_a1359, jnp.bool_)
+        _a1296 = 1
+        st["_envc_at_p_trainer_effect__8"] = _cast(_a1296, jnp.int8)
+        _a1297 = False
+        lv["_envc_run"] = _cast(_a1297, jnp.bool_)
         return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", ))
-    def _else1360(st, lv):
+    def _else1298(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1361 = True
-        lv["_envc_run"] = _cast(_a1361, jnp.bool_)
+        _a1299 = True
+        lv["_envc_run"] = _cast(_a1299, jnp.bool_)
         return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1356, _then1357(st, lv), _else1360(st, lv))
+    st, lv = _select(_c1294, _then1295(st, lv), _else1298(st, lv))
     lv = _scope(lv, ("p", "target", ))
     return st
 
@@ -5466,280 +5317,449 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__dispatch"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0), jnp.bool_)
     lv["op_0"] = _cast(0, jnp.int8)
-    _c1362 = lv["_envc_run"]
-    def _then1363(st, lv):
+    _c1300 = lv["_envc_run"]
+    def _then1301(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1364 = _K34[_i32(lv["effect"])][0]
-        lv["op_0"] = _cast(_a1364, jnp.int8)
+        _a1302 = _K34[_i32(lv["effect"])][0]
+        lv["op_0"] = _cast(_a1302, jnp.int8)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select(_c1362, _then1363(st, lv), (st, lv))
-    _c1365 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
-    _c1366 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
-    _c1367 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
-    _c1368 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
-    _c1369 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
-    _c1370 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
-    _c1371 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 1)))
-    _c1372 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8))
-    _c1373 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9))
-    _c1374 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 10))
-    _c1375 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 11))
-    _c1376 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 12))
-    _c1377 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 13))
-    _c1378 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 14))
-    _c1379 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 15)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 2)))
-    _c1380 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 16))
-    _c1381 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 17))
-    _c1382 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 18))
-    _c1383 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 19))
-    _c1384 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 20))
-    _c1385 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 21))
-    _c1386 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 22))
-    _c1387 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 23)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 3)))
-    _c1388 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 24)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 4)))
-    _c1389 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 25))
-    _c1390 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 26))
-    _c1391 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 27))
-    _c1392 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 28)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 5)))
-    _c1393 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 29))
-    _c1394 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 30))
-    _c1395 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 31))
-    _c1396 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 32))
-    _c1397 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 33))
-    _c1398 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 34))
-    _c1399 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 35))
-    _c1400 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 36)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 6)))
-    _c1401 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 37))
-    _c1402 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 38))
-    _c1403 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 39))
-    _c1404 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 40)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 7)))
-    _c1405 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 41))
-    _c1406 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 42))
-    _c1407 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 43))
-    _c1408 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 44))
-    _c1409 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 45))
-    _c1410 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 46))
-    _c1411 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 47))
-    _c1412 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 48))
-    _c1413 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 49)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 8)))
-    _c1414 = lv["_envc_run"]
-    def _then1415(st, lv):
+    st, lv = _select(_c1300, _then1301(st, lv), (st, lv))
+    _c1303 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
+    _c1304 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
+    _c1305 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
+    _c1306 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
+    _c1307 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
+    _c1308 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
+    _c1309 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 1)))
+    _c1310 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8))
+    _c1311 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9))
+    _c1312 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 10))
+    _c1313 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 11))
+    _c1314 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 12))
+    _c1315 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 13))
+    _c1316 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 14))
+    _c1317 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 15)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 2)))
+    _c1318 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 16))
+    _c1319 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 17))
+    _c1320 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 18))
+    _c1321 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 19))
+    _c1322 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 20))
+    _c1323 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 21))
+    _c1324 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 22))
+    _c1325 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 23)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 3)))
+    _c1326 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 24)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 4)))
+    _c1327 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 25))
+    _c1328 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 26))
+    _c1329 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 27))
+    _c1330 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 28)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 5)))
+    _c1331 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 29))
+    _c1332 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 30))
+    _c1333 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 31))
+    _c1334 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 32))
+    _c1335 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 33))
+    _c1336 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 34))
+    _c1337 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 35))
+    _c1338 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 36)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 6)))
+    _c1339 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 37))
+    _c1340 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 38))
+    _c1341 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 39))
+    _c1342 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 40)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 7)))
+    _c1343 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 41))
+    _c1344 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 42))
+    _c1345 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 43))
+    _c1346 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 44))
+    _c1347 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 45))
+    _c1348 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 46))
+    _c1349 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 47))
+    _c1350 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 48))
+    _c1351 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 49)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 8)))
+    _c1352 = lv["_envc_run"]
+    def _then1353(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal(st, lv["p"], 0, _K35[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1416(st, lv):
+    def _then1354(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_pokemon_from_deck(st, lv["p"], _K36[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1417(st, lv):
+    def _then1355(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_afflict_opponent(st, lv["p"], _K37[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1418(st, lv):
+    def _then1356(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_poison_opponent(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1419(st, lv):
+    def _then1357(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_bonus_on_heads(st, _K38[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1420(st, lv):
+    def _then1358(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_damage_per_heads(st, _K39[_i32(lv["effect"])][0], _K40[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1421(st, lv):
+    def _then1359(st, lv):
         st, lv = dict(st), dict(lv)
         lv["_envc_arg1"] = _cast(0, jnp.int8)
-        _c1422 = lv["_envc_run"]
-        def _then1423(st, lv):
+        _c1360 = lv["_envc_run"]
+        def _then1361(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1424 = _K41[_i32(lv["effect"])][0]
-            lv["_envc_arg1"] = _cast(_a1424, jnp.int8)
+            _a1362 = _K41[_i32(lv["effect"])][0]
+            lv["_envc_arg1"] = _cast(_a1362, jnp.int8)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
-        st, lv = _select(_c1422, _then1423(st, lv), (st, lv))
-        _c1425 = lv["_envc_seek"]
-        def _then1426(st, lv):
+        st, lv = _select(_c1360, _then1361(st, lv), (st, lv))
+        _c1363 = lv["_envc_seek"]
+        def _then1364(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1427 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1427, jnp.int8)
-            _a1428 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1428, jnp.int8)
-            _a1429 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1429, jnp.int8)
-            _a1430 = False
-            lv["_envc_seek"] = _cast(_a1430, jnp.bool_)
+            _a1365 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1365, jnp.int8)
+            _a1366 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1366, jnp.int8)
+            _a1367 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1367, jnp.int8)
+            _a1368 = False
+            lv["_envc_seek"] = _cast(_a1368, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
-        st, lv = _select(_c1425, _then1426(st, lv), (st, lv))
+        st, lv = _select(_c1363, _then1364(st, lv), (st, lv))
         st = p_attach_to_bench_choice(st, lv["p"], lv["_envc_arg1"])
-        _c1431 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-        def _then1432(st, lv):
+        _c1369 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+        def _then1370(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1433 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1433, jnp.int8)
-            _a1434 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1434, jnp.int8)
-            _a1435 = 1
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1435, jnp.int8)
-            _a1436 = False
-            lv["_envc_run"] = _cast(_a1436, jnp.bool_)
+            _a1371 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1371, jnp.int8)
+            _a1372 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1372, jnp.int8)
+            _a1373 = 1
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1373, jnp.int8)
+            _a1374 = False
+            lv["_envc_run"] = _cast(_a1374, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
-        def _else1437(st, lv):
+        def _else1375(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1438 = True
-            lv["_envc_run"] = _cast(_a1438, jnp.bool_)
+            _a1376 = True
+            lv["_envc_run"] = _cast(_a1376, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
-        st, lv = _select(_c1431, _then1432(st, lv), _else1437(st, lv))
+        st, lv = _select(_c1369, _then1370(st, lv), _else1375(st, lv))
         lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1439(st, lv):
+    def _then1377(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_nothing_on_tails(st)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1440(st, lv):
+    def _then1378(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_discard_energy(st, lv["p"], 0, _K42[_i32(lv["effect"])][0], _K43[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1441(st, lv):
+    def _then1379(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_hinder_defending(st, lv["p"], _K44[_i32(lv["effect"])][0], _K45[_i32(lv["effect"])][0], _K46[_i32(lv["effect"])][0], _K47[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1442(st, lv):
+    def _then1380(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_damage_self(st, lv["p"], _K48[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1443(st, lv):
+    def _then1381(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_bonus_if_extra_energy(st, lv["p"], _K49[_i32(lv["effect"])][0], _K50[_i32(lv["effect"])][0], _K51[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1444(st, lv):
+    def _then1382(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_block_supporters(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1445(st, lv):
+    def _then1383(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_bonus_if_all_heads(st, 2, 80)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1446(st, lv):
+    def _then1384(st, lv):
         st, lv = dict(st), dict(lv)
         lv["_envc_arg2"] = _cast(0, jnp.int16)
         lv["_envc_arg3"] = _cast(False, jnp.bool_)
-        _c1447 = lv["_envc_run"]
-        def _then1448(st, lv):
+        _c1385 = lv["_envc_run"]
+        def _then1386(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1449 = _K52[_i32(lv["effect"])][0]
-            lv["_envc_arg2"] = _cast(_a1449, jnp.int16)
-            _a1450 = _K53[_i32(lv["effect"])][0]
-            lv["_envc_arg3"] = _cast(_a1450, jnp.bool_)
+            _a1387 = _K52[_i32(lv["effect"])][0]
+            lv["_envc_arg2"] = _cast(_a1387, jnp.int16)
+            _a1388 = _K53[_i32(lv["effect"])][0]
+            lv["_envc_arg3"] = _cast(_a1388, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
-        st, lv = _select(_c1447, _then1448(st, lv), (st, lv))
-        _c1451 = lv["_envc_seek"]
-        def _then1452(st, lv):
+        st, lv = _select(_c1385, _then1386(st, lv), (st, lv))
+        _c1389 = lv["_envc_seek"]
+        def _then1390(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1453 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1453, jnp.int8)
-            _a1454 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1454, jnp.int8)
-            _a1455 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1455, jnp.int8)
-            _a1456 = False
-            lv["_envc_seek"] = _cast(_a1456, jnp.bool_)
+            _a1391 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1391, jnp.int8)
+            _a1392 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1392, jnp.int8)
+            _a1393 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1393, jnp.int8)
+            _a1394 = False
+            lv["_envc_seek"] = _cast(_a1394, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
-        st, lv = _select(_c1451, _then1452(st, lv), (st, lv))
+        st, lv = _select(_c1389, _then1390(st, lv), (st, lv))
         st = p_damage_opponent_choice(st, lv["p"], lv["_envc_arg2"], lv["_envc_arg3"], True)
-        _c1457 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-        def _then1458(st, lv):
+        _c1395 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+        def _then1396(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1459 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1459, jnp.int8)
-            _a1460 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1460, jnp.int8)
-            _a1461 = 2
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1461, jnp.int8)
-            _a1462 = False
-            lv["_envc_run"] = _cast(_a1462, jnp.bool_)
+            _a1397 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1397, jnp.int8)
+            _a1398 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1398, jnp.int8)
+            _a1399 = 2
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1399, jnp.int8)
+            _a1400 = False
+            lv["_envc_run"] = _cast(_a1400, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
-        def _else1463(st, lv):
+        def _else1401(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1464 = True
-            lv["_envc_run"] = _cast(_a1464, jnp.bool_)
+            _a1402 = True
+            lv["_envc_run"] = _cast(_a1402, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
-        st, lv = _select(_c1457, _then1458(st, lv), _else1463(st, lv))
+        st, lv = _select(_c1395, _then1396(st, lv), _else1401(st, lv))
         lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1465(st, lv):
+    def _then1403(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_discard_opponent_energy(st, lv["p"], _K54[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1466(st, lv):
+    def _then1404(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_afflict_opponent_on_heads(st, lv["p"], 2)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1467(st, lv):
+    def _then1405(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_damage_opponent_bench(st, lv["p"], _K55[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1468(st, lv):
+    def _then1406(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_bonus_if(st, lv["p"], _K56[_i32(lv["effect"])][0], _K57[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1469(st, lv):
+    def _then1407(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_discard_all_energy(st, lv["p"], 0)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1470(st, lv):
+    def _then1408(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_damage_per_bench_type(st, lv["p"], _K58[_i32(lv["effect"])][0], 30)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1471(st, lv):
+    def _then1409(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_bonus_or_recoil(st, lv["p"], 40, 20)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1472(st, lv):
+    def _then1410(st, lv):
         st, lv = dict(st), dict(lv)
         lv["_envc_arg4"] = _cast(0, jnp.int16)
         lv["_envc_arg5"] = _cast(False, jnp.bool_)
-        _c1473 = lv["_envc_run"]
-        def _then1474(st, lv):
+        _c1411 = lv["_envc_run"]
+        def _then1412(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1475 = _K59[_i32(lv["effect"])][0]
-            lv["_envc_arg4"] = _cast(_a1475, jnp.int16)
-            _a1476 = _K60[_i32(lv["effect"])][0]
-            lv["_envc_arg5"] = _cast(_a1476, jnp.bool_)
+            _a1413 = _K59[_i32(lv["effect"])][0]
+            lv["_envc_arg4"] = _cast(_a1413, jnp.int16)
+            _a1414 = _K60[_i32(lv["effect"])][0]
+            lv["_envc_arg5"] = _cast(_a1414, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
-        st, lv = _select(_c1473, _then1474(st, lv), (st, lv))
-        _c1477 = lv["_envc_seek"]
-        def _then1478(st, lv):
+        st, lv = _select(_c1411, _then1412(st, lv), (st, lv))
+        _c1415 = lv["_envc_seek"]
+        def _then1416(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1479 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1479, jnp.int8)
-            _a1480 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1480, jnp.int8)
-            _a1481 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1481, jnp.int8)
-            _a1482 = False
-            lv["_envc_seek"] = _cast(_a1482, jnp.bool_)
+            _a1417 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1417, jnp.int8)
+            _a1418 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1418, jnp.int8)
+            _a1419 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1419, jnp.int8)
+            _a1420 = False
+            lv["_envc_seek"] = _cast(_a1420, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
-        st, lv = _select(_c1477, _then1478(st, lv), (st, lv))
+        st, lv = _select(_c1415, _then1416(st, lv), (st, lv))
         st = p_damage_own_choice(st, lv["p"], lv["_envc_arg4"], lv["_envc_arg5"])
-        _c1483 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
-        def _then1484(st, lv):
+        _c1421 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
+        def _then1422(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1485 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1485, jnp.int8)
-            _a1486 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1486, jnp.int8)
-            _a1487 = 3
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1487, jnp.int8)
-            _a1488 = False
-            lv["_envc_run"] = _cast(_a1488, jnp.bool_)
+            _a1423 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1423, jnp.int8)
+            _a1424 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1424, jnp.int8)
+            _a1425 = 3
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1425, jnp.int8)
+            _a1426 = False
+            lv["_envc_run"] = _cast(_a1426, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
-        def _else1489(st, lv):
+        def _else1427(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1490 = True
-            lv["_envc_run"] = _cast(_a1490, jnp.bool_)
+            _a1428 = True
+            lv["_envc_run"] = _cast(_a1428, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
-        st, lv = _select(_c1483, _then1484(st, lv), _else1489(st, lv))
+        st, lv = _select(_c1421, _then1422(st, lv), _else1427(st, lv))
         lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1429(st, lv):
+        st, lv = dict(st), dict(lv)
+        _c1430 = lv["_envc_seek"]
+        def _then1431(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1432 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1432, jnp.int8)
+            _a1433 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1433, jnp.int8)
+            _a1434 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1434, jnp.int8)
+            _a1435 = False
+            lv["_envc_seek"] = _cast(_a1435, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        st, lv = _select(_c1430, _then1431(st, lv), (st, lv))
+        st = p_switch_self(st, lv["p"])
+        _c1436 = (_i32(st["_envc_at_p_switch_self"]) != 0)
+        def _then1437(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1438 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1438, jnp.int8)
+            _a1439 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1439, jnp.int8)
+            _a1440 = 4
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1440, jnp.int8)
+            _a1441 = False
+            lv["_envc_run"] = _cast(_a1441, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        def _else1442(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1443 = True
+            lv["_envc_run"] = _cast(_a1443, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        st, lv = _select(_c1436, _then1437(st, lv), _else1442(st, lv))
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1444(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_bonus_per_opponent_energy(st, lv["p"], _K61[_i32(lv["effect"])][0])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1445(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_protect_all(st, lv["p"], True)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1446(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_drain(st, lv["p"])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1447(st, lv):
+        st, lv = dict(st), dict(lv)
+        lv["_envc_arg6"] = _cast(False, jnp.bool_)
+        lv["_envc_arg7"] = _cast(False, jnp.bool_)
+        _c1448 = lv["_envc_run"]
+        def _then1449(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1450 = _K62[_i32(lv["effect"])][0]
+            lv["_envc_arg6"] = _cast(_a1450, jnp.bool_)
+            _a1451 = _K63[_i32(lv["effect"])][0]
+            lv["_envc_arg7"] = _cast(_a1451, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
+        st, lv = _select(_c1448, _then1449(st, lv), (st, lv))
+        _c1452 = lv["_envc_seek"]
+        def _then1453(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1454 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1454, jnp.int8)
+            _a1455 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1455, jnp.int8)
+            _a1456 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1456, jnp.int8)
+            _a1457 = False
+            lv["_envc_seek"] = _cast(_a1457, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
+        st, lv = _select(_c1452, _then1453(st, lv), (st, lv))
+        st = p_switch_opponent(st, lv["p"], lv["_envc_arg6"], lv["_envc_arg7"], False)
+        _c1458 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1459(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1460 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1460, jnp.int8)
+            _a1461 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1461, jnp.int8)
+            _a1462 = 5
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1462, jnp.int8)
+            _a1463 = False
+            lv["_envc_run"] = _cast(_a1463, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
+        def _else1464(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1465 = True
+            lv["_envc_run"] = _cast(_a1465, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
+        st, lv = _select(_c1458, _then1459(st, lv), _else1464(st, lv))
+        lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1466(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_named_from_deck_to_bench(st, lv["p"], 12)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1467(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_bonus_per_bench_named(st, lv["p"], 8, 50)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1468(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_attach_from_zone(st, lv["p"], 0, _K64[_i32(lv["effect"])][0], 1, True)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1469(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_random_hits(st, lv["p"], 4, _K65[_i32(lv["effect"])][0])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1470(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_draw_cards(st, lv["p"], 1)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1471(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_discard_opponent_hand_card(st, lv["p"], _K66[_i32(lv["effect"])][0])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1472(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_damage_until_tails(st, _K67[_i32(lv["effect"])][0], _K68[_i32(lv["effect"])][0])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1473(st, lv):
+        st, lv = dict(st), dict(lv)
+        _c1474 = lv["_envc_seek"]
+        def _then1475(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1476 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1476, jnp.int8)
+            _a1477 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1477, jnp.int8)
+            _a1478 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1478, jnp.int8)
+            _a1479 = False
+            lv["_envc_seek"] = _cast(_a1479, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        st, lv = _select(_c1474, _then1475(st, lv), (st, lv))
+        st = p_copy_attack(st, lv["p"])
+        _c1480 = (_i32(st["_envc_at_p_copy_attack"]) != 0)
+        def _then1481(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1482 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1482, jnp.int8)
+            _a1483 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1483, jnp.int8)
+            _a1484 = 6
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1484, jnp.int8)
+            _a1485 = False
+            lv["_envc_run"] = _cast(_a1485, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        def _else1486(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1487 = True
+            lv["_envc_run"] = _cast(_a1487, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        st, lv = _select(_c1480, _then1481(st, lv), _else1486(st, lv))
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1488(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_opponent_active_to_deck(st, lv["p"], True)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1489(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_see_opponent_hand(st, lv["p"])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1490(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_protect(st, lv["p"], _K69[_i32(lv["effect"])][0], _K70[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1491(st, lv):
         st, lv = dict(st), dict(lv)
@@ -5756,15 +5776,15 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
             lv["_envc_seek"] = _cast(_a1497, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
         st, lv = _select(_c1492, _then1493(st, lv), (st, lv))
-        st = p_switch_self(st, lv["p"])
-        _c1498 = (_i32(st["_envc_at_p_switch_self"]) != 0)
+        st = p_attach_to_benched_choices(st, lv["p"], 2, 2)
+        _c1498 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
         def _then1499(st, lv):
             st, lv = dict(st), dict(lv)
             _a1500 = lv["effect"]
             st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1500, jnp.int8)
             _a1501 = lv["p"]
             st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1501, jnp.int8)
-            _a1502 = 4
+            _a1502 = 7
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1502, jnp.int8)
             _a1503 = False
             lv["_envc_run"] = _cast(_a1503, jnp.bool_)
@@ -5778,299 +5798,130 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1506(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_bonus_per_opponent_energy(st, lv["p"], _K61[_i32(lv["effect"])][0])
+        st = p_afflict_self(st, lv["p"], 1)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1507(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_protect_all(st, lv["p"], True)
+        st = p_boost_next_turn(st, lv["p"], 20)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1508(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_drain(st, lv["p"])
+        st = p_burn_opponent_on_heads(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1509(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["_envc_arg6"] = _cast(False, jnp.bool_)
-        lv["_envc_arg7"] = _cast(False, jnp.bool_)
-        _c1510 = lv["_envc_run"]
-        def _then1511(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1512 = _K62[_i32(lv["effect"])][0]
-            lv["_envc_arg6"] = _cast(_a1512, jnp.bool_)
-            _a1513 = _K63[_i32(lv["effect"])][0]
-            lv["_envc_arg7"] = _cast(_a1513, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
-        st, lv = _select(_c1510, _then1511(st, lv), (st, lv))
-        _c1514 = lv["_envc_seek"]
-        def _then1515(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1516 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1516, jnp.int8)
-            _a1517 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1517, jnp.int8)
-            _a1518 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1518, jnp.int8)
-            _a1519 = False
-            lv["_envc_seek"] = _cast(_a1519, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
-        st, lv = _select(_c1514, _then1515(st, lv), (st, lv))
-        st = p_switch_opponent(st, lv["p"], lv["_envc_arg6"], lv["_envc_arg7"], False)
-        _c1520 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1521(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1522 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1522, jnp.int8)
-            _a1523 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1523, jnp.int8)
-            _a1524 = 5
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1524, jnp.int8)
-            _a1525 = False
-            lv["_envc_run"] = _cast(_a1525, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
-        def _else1526(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1527 = True
-            lv["_envc_run"] = _cast(_a1527, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
-        st, lv = _select(_c1520, _then1521(st, lv), _else1526(st, lv))
-        lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1528(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_named_from_deck_to_bench(st, lv["p"], 12)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1529(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_bonus_per_bench_named(st, lv["p"], 8, 50)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1530(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_attach_from_zone(st, lv["p"], 0, _K64[_i32(lv["effect"])][0], 1, True)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1531(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_random_hits(st, lv["p"], 4, _K65[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1532(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_draw_cards(st, lv["p"], 1)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1533(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_discard_opponent_hand_card(st, lv["p"], _K66[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1534(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_damage_until_tails(st, _K67[_i32(lv["effect"])][0], _K68[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1535(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c1536 = lv["_envc_seek"]
-        def _then1537(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1538 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1538, jnp.int8)
-            _a1539 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1539, jnp.int8)
-            _a1540 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1540, jnp.int8)
-            _a1541 = False
-            lv["_envc_seek"] = _cast(_a1541, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1536, _then1537(st, lv), (st, lv))
-        st = p_copy_attack(st, lv["p"])
-        _c1542 = (_i32(st["_envc_at_p_copy_attack"]) != 0)
-        def _then1543(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1544 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1544, jnp.int8)
-            _a1545 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1545, jnp.int8)
-            _a1546 = 6
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1546, jnp.int8)
-            _a1547 = False
-            lv["_envc_run"] = _cast(_a1547, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1548(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1549 = True
-            lv["_envc_run"] = _cast(_a1549, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1542, _then1543(st, lv), _else1548(st, lv))
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1550(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_opponent_active_to_deck(st, lv["p"], True)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1551(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_see_opponent_hand(st, lv["p"])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1552(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_protect(st, lv["p"], _K69[_i32(lv["effect"])][0], _K70[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1553(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c1554 = lv["_envc_seek"]
-        def _then1555(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1556 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1556, jnp.int8)
-            _a1557 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1557, jnp.int8)
-            _a1558 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1558, jnp.int8)
-            _a1559 = False
-            lv["_envc_seek"] = _cast(_a1559, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1554, _then1555(st, lv), (st, lv))
-        st = p_attach_to_benched_choices(st, lv["p"], 2, 2)
-        _c1560 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
-        def _then1561(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1562 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1562, jnp.int8)
-            _a1563 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1563, jnp.int8)
-            _a1564 = 7
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1564, jnp.int8)
-            _a1565 = False
-            lv["_envc_run"] = _cast(_a1565, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1566(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1567 = True
-            lv["_envc_run"] = _cast(_a1567, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1560, _then1561(st, lv), _else1566(st, lv))
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1568(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_afflict_self(st, lv["p"], 1)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1569(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_boost_next_turn(st, lv["p"], 20)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1570(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_burn_opponent_on_heads(st, lv["p"])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1571(st, lv):
-        st, lv = dict(st), dict(lv)
         st = p_discard_deck_tops(st, 5)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1572(st, lv):
+    def _then1510(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_sweets_relay(st, lv["p"], 20)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1573(st, lv):
+    def _then1511(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_damage_per_relay(st, lv["p"], 40)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1574(st, lv):
+    def _then1512(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_counter_damage(st, lv["p"], 30)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1575(st, lv):
+    def _then1513(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal_on_heads(st, lv["p"], 0, 60)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1576(st, lv):
+    def _then1514(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1577 = lv["_envc_seek"]
-        def _then1578(st, lv):
+        _c1515 = lv["_envc_seek"]
+        def _then1516(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1579 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1579, jnp.int8)
-            _a1580 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1580, jnp.int8)
-            _a1581 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1581, jnp.int8)
-            _a1582 = False
-            lv["_envc_seek"] = _cast(_a1582, jnp.bool_)
+            _a1517 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1517, jnp.int8)
+            _a1518 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1518, jnp.int8)
+            _a1519 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1519, jnp.int8)
+            _a1520 = False
+            lv["_envc_seek"] = _cast(_a1520, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1577, _then1578(st, lv), (st, lv))
+        st, lv = _select(_c1515, _then1516(st, lv), (st, lv))
         st = p_attack_effect__16(st, lv["p"])
-        _c1583 = (_i32(st["_envc_at_p_attack_effect__16"]) != 0)
-        def _then1584(st, lv):
+        _c1521 = (_i32(st["_envc_at_p_attack_effect__16"]) != 0)
+        def _then1522(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1585 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1585, jnp.int8)
-            _a1586 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1586, jnp.int8)
-            _a1587 = 8
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1587, jnp.int8)
-            _a1588 = False
-            lv["_envc_run"] = _cast(_a1588, jnp.bool_)
+            _a1523 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1523, jnp.int8)
+            _a1524 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1524, jnp.int8)
+            _a1525 = 8
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1525, jnp.int8)
+            _a1526 = False
+            lv["_envc_run"] = _cast(_a1526, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1589(st, lv):
+        def _else1527(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1590 = True
-            lv["_envc_run"] = _cast(_a1590, jnp.bool_)
+            _a1528 = True
+            lv["_envc_run"] = _cast(_a1528, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1583, _then1584(st, lv), _else1589(st, lv))
+        st, lv = _select(_c1521, _then1522(st, lv), _else1527(st, lv))
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1591(st, lv):
+    def _then1529(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1592 = (_i32(lv["op_0"]) == 50)
-        def _then1593(st, lv):
+        _c1530 = (_i32(lv["op_0"]) == 50)
+        def _then1531(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_attack_effect__36(st, lv["p"])
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1592, _then1593(st, lv), (st, lv))
+        st, lv = _select(_c1530, _then1531(st, lv), (st, lv))
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select_first((_c1365, _c1366, _c1367, _c1368, _c1369, _c1370, _c1371, _c1372, _c1373, _c1374, _c1375, _c1376, _c1377, _c1378, _c1379, _c1380, _c1381, _c1382, _c1383, _c1384, _c1385, _c1386, _c1387, _c1388, _c1389, _c1390, _c1391, _c1392, _c1393, _c1394, _c1395, _c1396, _c1397, _c1398, _c1399, _c1400, _c1401, _c1402, _c1403, _c1404, _c1405, _c1406, _c1407, _c1408, _c1409, _c1410, _c1411, _c1412, _c1413, _c1414, ), (st, lv), (_then1415(st, lv), _then1416(st, lv), _then1417(st, lv), _then1418(st, lv), _then1419(st, lv), _then1420(st, lv), _then1421(st, lv), _then1439(st, lv), _then1440(st, lv), _then1441(st, lv), _then1442(st, lv), _then1443(st, lv), _then1444(st, lv), _then1445(st, lv), _then1446(st, lv), _then1465(st, lv), _then1466(st, lv), _then1467(st, lv), _then1468(st, lv), _then1469(st, lv), _then1470(st, lv), _then1471(st, lv), _then1472(st, lv), _then1491(st, lv), _then1506(st, lv), _then1507(st, lv), _then1508(st, lv), _then1509(st, lv), _then1528(st, lv), _then1529(st, lv), _then1530(st, lv), _then1531(st, lv), _then1532(st, lv), _then1533(st, lv), _then1534(st, lv), _then1535(st, lv), _then1550(st, lv), _then1551(st, lv), _then1552(st, lv), _then1553(st, lv), _then1568(st, lv), _then1569(st, lv), _then1570(st, lv), _then1571(st, lv), _then1572(st, lv), _then1573(st, lv), _then1574(st, lv), _then1575(st, lv), _then1576(st, lv), _then1591(st, lv), ), (st, lv))
+    st, lv = _select_first((_c1303, _c1304, _c1305, _c1306, _c1307, _c1308, _c1309, _c1310, _c1311, _c1312, _c1313, _c1314, _c1315, _c1316, _c1317, _c1318, _c1319, _c1320, _c1321, _c1322, _c1323, _c1324, _c1325, _c1326, _c1327, _c1328, _c1329, _c1330, _c1331, _c1332, _c1333, _c1334, _c1335, _c1336, _c1337, _c1338, _c1339, _c1340, _c1341, _c1342, _c1343, _c1344, _c1345, _c1346, _c1347, _c1348, _c1349, _c1350, _c1351, _c1352, ), (st, lv), (_then1353(st, lv), _then1354(st, lv), _then1355(st, lv), _then1356(st, lv), _then1357(st, lv), _then1358(st, lv), _then1359(st, lv), _then1377(st, lv), _then1378(st, lv), _then1379(st, lv), _then1380(st, lv), _then1381(st, lv), _then1382(st, lv), _then1383(st, lv), _then1384(st, lv), _then1403(st, lv), _then1404(st, lv), _then1405(st, lv), _then1406(st, lv), _then1407(st, lv), _then1408(st, lv), _then1409(st, lv), _then1410(st, lv), _then1429(st, lv), _then1444(st, lv), _then1445(st, lv), _then1446(st, lv), _then1447(st, lv), _then1466(st, lv), _then1467(st, lv), _then1468(st, lv), _then1469(st, lv), _then1470(st, lv), _then1471(st, lv), _then1472(st, lv), _then1473(st, lv), _then1488(st, lv), _then1489(st, lv), _then1490(st, lv), _then1491(st, lv), _then1506(st, lv), _then1507(st, lv), _then1508(st, lv), _then1509(st, lv), _then1510(st, lv), _then1511(st, lv), _then1512(st, lv), _then1513(st, lv), _then1514(st, lv), _then1529(st, lv), ), (st, lv))
     lv["op_1"] = _cast(0, jnp.int8)
-    _c1594 = lv["_envc_run"]
-    def _then1595(st, lv):
+    _c1532 = lv["_envc_run"]
+    def _then1533(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1596 = _K34[_i32(lv["effect"])][1]
-        lv["op_1"] = _cast(_a1596, jnp.int8)
+        _a1534 = _K34[_i32(lv["effect"])][1]
+        lv["op_1"] = _cast(_a1534, jnp.int8)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", ))
-    st, lv = _select(_c1594, _then1595(st, lv), (st, lv))
-    _c1597 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_1"]) == 15)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 9)))
-    def _then1598(st, lv):
+    st, lv = _select(_c1532, _then1533(st, lv), (st, lv))
+    _c1535 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_1"]) == 15)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 9)))
+    def _then1536(st, lv):
         st, lv = dict(st), dict(lv)
         lv["_envc_arg8"] = _cast(0, jnp.int16)
         lv["_envc_arg9"] = _cast(False, jnp.bool_)
-        _c1599 = lv["_envc_run"]
-        def _then1600(st, lv):
+        _c1537 = lv["_envc_run"]
+        def _then1538(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1601 = _K52[_i32(lv["effect"])][1]
-            lv["_envc_arg8"] = _cast(_a1601, jnp.int16)
-            _a1602 = _K53[_i32(lv["effect"])][1]
-            lv["_envc_arg9"] = _cast(_a1602, jnp.bool_)
+            _a1539 = _K52[_i32(lv["effect"])][1]
+            lv["_envc_arg8"] = _cast(_a1539, jnp.int16)
+            _a1540 = _K53[_i32(lv["effect"])][1]
+            lv["_envc_arg9"] = _cast(_a1540, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", "_envc_arg8", "_envc_arg9", ))
-        st, lv = _select(_c1599, _then1600(st, lv), (st, lv))
-        _c1603 = lv["_envc_seek"]
-        def _then1604(st, lv):
+        st, lv = _select(_c1537, _then1538(st, lv), (st, lv))
+        _c1541 = lv["_envc_seek"]
+        def _then1542(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1605 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1605, jnp.int8)
-            _a1606 = False
-            lv["_envc_seek"] = _cast(_a1606, jnp.bool_)
+            _a1543 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1543, jnp.int8)
+            _a1544 = False
+            lv["_envc_seek"] = _cast(_a1544, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", "_envc_arg8", "_envc_arg9", ))
-        st, lv = _select(_c1603, _then1604(st, lv), (st, lv))
+        st, lv = _select(_c1541, _then1542(st, lv), (st, lv))
         st = p_damage_opponent_choice(st, lv["p"], lv["_envc_arg8"], lv["_envc_arg9"], True)
-        _c1607 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-        def _then1608(st, lv):
+        _c1545 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+        def _then1546(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1609 = 9
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1609, jnp.int8)
-            _a1610 = False
-            lv["_envc_run"] = _cast(_a1610, jnp.bool_)
+            _a1547 = 9
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1547, jnp.int8)
+            _a1548 = False
+            lv["_envc_run"] = _cast(_a1548, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", "_envc_arg8", "_envc_arg9", ))
-        def _else1611(st, lv):
+        def _else1549(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1612 = True
-            lv["_envc_run"] = _cast(_a1612, jnp.bool_)
+            _a1550 = True
+            lv["_envc_run"] = _cast(_a1550, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", "_envc_arg8", "_envc_arg9", ))
-        st, lv = _select(_c1607, _then1608(st, lv), _else1611(st, lv))
+        st, lv = _select(_c1545, _then1546(st, lv), _else1549(st, lv))
         lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", ))
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", ))
-    st, lv = _select(_c1597, _then1598(st, lv), (st, lv))
+    st, lv = _select(_c1535, _then1536(st, lv), (st, lv))
     lv = _scope(lv, ("effect", "p", ))
     return st
 
@@ -6082,148 +5933,218 @@ def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_ability_effect__dispatch"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0), jnp.bool_)
     lv["op_0"] = _cast(0, jnp.int8)
-    _c1613 = lv["_envc_run"]
-    def _then1614(st, lv):
+    _c1551 = lv["_envc_run"]
+    def _then1552(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1615 = _K71[_i32(lv["effect"])][0]
-        lv["op_0"] = _cast(_a1615, jnp.int8)
+        _a1553 = _K71[_i32(lv["effect"])][0]
+        lv["op_0"] = _cast(_a1553, jnp.int8)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select(_c1613, _then1614(st, lv), (st, lv))
-    _c1616 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
-    _c1617 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
-    _c1618 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
-    _c1619 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 1)))
-    _c1620 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
-    _c1621 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
-    _c1622 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7))
-    _c1623 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8))
-    _c1624 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 2)))
-    _c1625 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 10))
-    _c1626 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 11))
-    _c1627 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 12))
-    _c1628 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 13)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 3)))
-    def _then1629(st, lv):
+    st, lv = _select(_c1551, _then1552(st, lv), (st, lv))
+    _c1554 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
+    _c1555 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
+    _c1556 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
+    _c1557 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 1)))
+    _c1558 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
+    _c1559 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
+    _c1560 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7))
+    _c1561 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8))
+    _c1562 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 2)))
+    _c1563 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 10))
+    _c1564 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 11))
+    _c1565 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 12))
+    _c1566 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 13)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 3)))
+    def _then1567(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal_all(st, lv["p"], 20)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1630(st, lv):
+    def _then1568(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_strike_back(st, lv["s"], 20)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1631(st, lv):
+    def _then1569(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_cut_damage(st, lv["p"], _K72[_i32(lv["effect"])][0], _K73[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1632(st, lv):
+    def _then1570(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1633 = lv["_envc_seek"]
-        def _then1634(st, lv):
+        _c1571 = lv["_envc_seek"]
+        def _then1572(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1635 = 0
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1635, jnp.int8)
-            _a1636 = False
-            lv["_envc_seek"] = _cast(_a1636, jnp.bool_)
+            _a1573 = 0
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1573, jnp.int8)
+            _a1574 = False
+            lv["_envc_seek"] = _cast(_a1574, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1633, _then1634(st, lv), (st, lv))
+        st, lv = _select(_c1571, _then1572(st, lv), (st, lv))
         st = p_damage_opponent_choice(st, lv["p"], 20, False, False)
-        _c1637 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-        def _then1638(st, lv):
+        _c1575 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+        def _then1576(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1639 = 1
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1639, jnp.int8)
-            _a1640 = False
-            lv["_envc_run"] = _cast(_a1640, jnp.bool_)
+            _a1577 = 1
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1577, jnp.int8)
+            _a1578 = False
+            lv["_envc_run"] = _cast(_a1578, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1641(st, lv):
+        def _else1579(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1642 = True
-            lv["_envc_run"] = _cast(_a1642, jnp.bool_)
+            _a1580 = True
+            lv["_envc_run"] = _cast(_a1580, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1637, _then1638(st, lv), _else1641(st, lv))
+        st, lv = _select(_c1575, _then1576(st, lv), _else1579(st, lv))
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1643(st, lv):
+    def _then1581(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attach_from_zone(st, lv["p"], jnp.where((_i32(_K74[_i32(lv["effect"])][0]) == 2), _i32(lv["s"]), _i32(_K75[_i32(lv["effect"])][0])), _K76[_i32(lv["effect"])][0], 1, _K77[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1644(st, lv):
+    def _then1582(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_lock_opponent_supporters(st, lv["p"], lv["s"])
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1645(st, lv):
+    def _then1583(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_afflict_opponent_on_heads(st, lv["p"], 1)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1646(st, lv):
+    def _then1584(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_poison_opponent_from(st, lv["p"], lv["s"])
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1647(st, lv):
+    def _then1585(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1648 = lv["_envc_seek"]
-        def _then1649(st, lv):
+        _c1586 = lv["_envc_seek"]
+        def _then1587(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1650 = 0
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1650, jnp.int8)
-            _a1651 = False
-            lv["_envc_seek"] = _cast(_a1651, jnp.bool_)
+            _a1588 = 0
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1588, jnp.int8)
+            _a1589 = False
+            lv["_envc_seek"] = _cast(_a1589, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1648, _then1649(st, lv), (st, lv))
+        st, lv = _select(_c1586, _then1587(st, lv), (st, lv))
         st = p_switch_opponent(st, lv["p"], False, True, False)
-        _c1652 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1653(st, lv):
+        _c1590 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1591(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1654 = 2
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1654, jnp.int8)
-            _a1655 = False
-            lv["_envc_run"] = _cast(_a1655, jnp.bool_)
+            _a1592 = 2
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1592, jnp.int8)
+            _a1593 = False
+            lv["_envc_run"] = _cast(_a1593, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1656(st, lv):
+        def _else1594(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1657 = True
-            lv["_envc_run"] = _cast(_a1657, jnp.bool_)
+            _a1595 = True
+            lv["_envc_run"] = _cast(_a1595, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1652, _then1653(st, lv), _else1656(st, lv))
+        st, lv = _select(_c1590, _then1591(st, lv), _else1594(st, lv))
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1658(st, lv):
+    def _then1596(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_look_at_deck(st, lv["p"], 1)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1659(st, lv):
+    def _then1597(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal_on_attach(st, lv["p"], lv["s"], 4, 20)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1660(st, lv):
+    def _then1598(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_hit_on_attach(st, lv["p"], 6, 20)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1661(st, lv):
+    def _then1599(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1662 = lv["_envc_seek"]
-        def _then1663(st, lv):
+        _c1600 = lv["_envc_seek"]
+        def _then1601(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1664 = 0
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1664, jnp.int8)
-            _a1665 = False
-            lv["_envc_seek"] = _cast(_a1665, jnp.bool_)
+            _a1602 = 0
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1602, jnp.int8)
+            _a1603 = False
+            lv["_envc_seek"] = _cast(_a1603, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1662, _then1663(st, lv), (st, lv))
+        st, lv = _select(_c1600, _then1601(st, lv), (st, lv))
         st = p_ability_effect__2(st, lv["p"], lv["s"])
-        _c1666 = (_i32(st["_envc_at_p_ability_effect__2"]) != 0)
-        def _then1667(st, lv):
+        _c1604 = (_i32(st["_envc_at_p_ability_effect__2"]) != 0)
+        def _then1605(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1668 = 3
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1668, jnp.int8)
-            _a1669 = False
-            lv["_envc_run"] = _cast(_a1669, jnp.bool_)
+            _a1606 = 3
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1606, jnp.int8)
+            _a1607 = False
+            lv["_envc_run"] = _cast(_a1607, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1670(st, lv):
+        def _else1608(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1671 = True
-            lv["_envc_run"] = _cast(_a1671, jnp.bool_)
+            _a1609 = True
+            lv["_envc_run"] = _cast(_a1609, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1666, _then1667(st, lv), _else1670(st, lv))
+        st, lv = _select(_c1604, _then1605(st, lv), _else1608(st, lv))
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select_first((_c1616, _c1617, _c1618, _c1619, _c1620, _c1621, _c1622, _c1623, _c1624, _c1625, _c1626, _c1627, _c1628, ), (st, lv), (_then1629(st, lv), _then1630(st, lv), _then1631(st, lv), _then1632(st, lv), _then1643(st, lv), _then1644(st, lv), _then1645(st, lv), _then1646(st, lv), _then1647(st, lv), _then1658(st, lv), _then1659(st, lv), _then1660(st, lv), _then1661(st, lv), ), (st, lv))
+    st, lv = _select_first((_c1554, _c1555, _c1556, _c1557, _c1558, _c1559, _c1560, _c1561, _c1562, _c1563, _c1564, _c1565, _c1566, ), (st, lv), (_then1567(st, lv), _then1568(st, lv), _then1569(st, lv), _then1570(st, lv), _then1581(st, lv), _then1582(st, lv), _then1583(st, lv), _then1584(st, lv), _then1585(st, lv), _then1596(st, lv), _then1597(st, lv), _then1598(st, lv), _then1599(st, lv), ), (st, lv))
+    lv = _scope(lv, ("effect", "p", "s", ))
+    return st
+
+
+def p_ability_effect__dispatch__1(st, v_effect, v_p, v_s):
+    """proc `ability_effect__dispatch__1` (tcg.envspec:1101)"""
+    st = dict(st)
+    lv = {"effect": _cast(v_effect, jnp.int8), "p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
+    lv["op_0"] = _cast(_K78[_i32(lv["effect"])][0], jnp.int8)
+    _c1610 = (_i32(lv["op_0"]) == 1)
+    _c1611 = (_i32(lv["op_0"]) == 2)
+    def _then1612(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_heal_on_attach(st, lv["p"], lv["s"], 4, 20)
+        return st, _scope(lv, ("effect", "p", "s", "op_0", ))
+    def _then1613(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_hit_on_attach(st, lv["p"], 6, 20)
+        return st, _scope(lv, ("effect", "p", "s", "op_0", ))
+    st, lv = _select_first((_c1610, _c1611, ), (st, lv), (_then1612(st, lv), _then1613(st, lv), ), (st, lv))
+    lv = _scope(lv, ("effect", "p", "s", ))
+    return st
+
+
+def p_ability_effect__dispatch__2(st, v_effect, v_p, v_s):
+    """proc `ability_effect__dispatch__2` (tcg.envspec:1101)"""
+    st = dict(st)
+    lv = {"effect": _cast(v_effect, jnp.int8), "p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
+    lv["op_0"] = _cast(_K79[_i32(lv["effect"])][0], jnp.int8)
+    _c1614 = (_i32(lv["op_0"]) == 1)
+    _c1615 = (_i32(lv["op_0"]) == 2)
+    def _then1616(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_strike_back(st, lv["s"], 20)
+        return st, _scope(lv, ("effect", "p", "s", "op_0", ))
+    def _then1617(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_cut_damage(st, lv["p"], _K72[_i32(lv["effect"])][0], _K73[_i32(lv["effect"])][0])
+        return st, _scope(lv, ("effect", "p", "s", "op_0", ))
+    st, lv = _select_first((_c1614, _c1615, ), (st, lv), (_then1616(st, lv), _then1617(st, lv), ), (st, lv))
+    lv = _scope(lv, ("effect", "p", "s", ))
+    return st
+
+
+def p_ability_effect__dispatch__3(st, v_effect, v_p, v_s):
+    """proc `ability_effect__dispatch__3` (tcg.envspec:1101)"""
+    st = dict(st)
+    lv = {"effect": _cast(v_effect, jnp.int8), "p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
+    lv["op_0"] = _cast(_K80[_i32(lv["effect"])][0], jnp.int8)
+    _c1618 = (_i32(lv["op_0"]) == 1)
+    def _then1619(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_lock_opponent_supporters(st, lv["p"], lv["s"])
+        return st, _scope(lv, ("effect", "p", "s", "op_0", ))
+    st, lv = _select(_c1618, _then1619(st, lv), (st, lv))
+    lv = _scope(lv, ("effect", "p", "s", ))
+    return st
+
+
+def p_ability_effect__dispatch__4(st, v_effect, v_p, v_s):
+    """proc `ability_effect__dispatch__4` (tcg.envspec:1101)"""
+    st = dict(st)
+    lv = {"effect": _cast(v_effect, jnp.int8), "p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
+    lv["op_0"] = _cast(_K81[_i32(lv["effect"])][0], jnp.int8)
+    _c1620 = (_i32(lv["op_0"]) == 1)
+    def _then1621(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_attach_from_zone(st, lv["p"], lv["s"], 3, 1, True)
+        return st, _scope(lv, ("effect", "p", "s", "op_0", ))
+    st, lv = _select(_c1620, _then1621(st, lv), (st, lv))
     lv = _scope(lv, ("effect", "p", "s", ))
     return st
 
@@ -6235,345 +6156,118 @@ def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0), jnp.bool_)
     lv["op_0"] = _cast(0, jnp.int8)
-    _c1672 = lv["_envc_run"]
-    def _then1673(st, lv):
+    _c1622 = lv["_envc_run"]
+    def _then1623(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1674 = _K78[_i32(lv["effect"])][0]
-        lv["op_0"] = _cast(_a1674, jnp.int8)
+        _a1624 = _K82[_i32(lv["effect"])][0]
+        lv["op_0"] = _cast(_a1624, jnp.int8)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select(_c1672, _then1673(st, lv), (st, lv))
-    _c1675 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
-    _c1676 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
-    _c1677 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
-    _c1678 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
-    _c1679 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
-    _c1680 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
-    _c1681 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 1)))
-    _c1682 = (_i32(lv["op_0"]) == 8)
-    _c1683 = (_i32(lv["op_0"]) == 9)
-    _c1684 = (_i32(lv["op_0"]) == 10)
-    _c1685 = (_i32(lv["op_0"]) == 11)
-    _c1686 = (_i32(lv["op_0"]) == 12)
-    _c1687 = (_i32(lv["op_0"]) == 13)
-    _c1688 = (_i32(lv["op_0"]) == 14)
-    _c1689 = (_i32(lv["op_0"]) == 15)
-    _c1690 = (_i32(lv["op_0"]) == 16)
-    def _then1691(st, lv):
+    st, lv = _select(_c1622, _then1623(st, lv), (st, lv))
+    _c1625 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
+    _c1626 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
+    _c1627 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
+    _c1628 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
+    _c1629 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
+    _c1630 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
+    _c1631 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 1)))
+    _c1632 = (_i32(lv["op_0"]) == 8)
+    _c1633 = (_i32(lv["op_0"]) == 9)
+    _c1634 = (_i32(lv["op_0"]) == 10)
+    _c1635 = (_i32(lv["op_0"]) == 11)
+    _c1636 = (_i32(lv["op_0"]) == 12)
+    _c1637 = (_i32(lv["op_0"]) == 13)
+    _c1638 = (_i32(lv["op_0"]) == 14)
+    _c1639 = (_i32(lv["op_0"]) == 15)
+    _c1640 = (_i32(lv["op_0"]) == 16)
+    def _then1641(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_play_as_pokemon(st, lv["p"], 40, 9)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1692(st, lv):
+    def _then1642(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal_type(st, lv["p"], lv["target"], 0, 50)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1693(st, lv):
+    def _then1643(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_named_attack_bonus(st, 9, 10, 11, 30)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1694(st, lv):
+    def _then1644(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_active_to_hand(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1695(st, lv):
+    def _then1645(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_attack_bonus(st, 10)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1696(st, lv):
+    def _then1646(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attach_from_zone(st, lv["p"], lv["target"], 5, 1, True)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1697(st, lv):
+    def _then1647(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1698 = lv["_envc_seek"]
-        def _then1699(st, lv):
+        _c1648 = lv["_envc_seek"]
+        def _then1649(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1700 = 0
-            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1700, jnp.int8)
-            _a1701 = False
-            lv["_envc_seek"] = _cast(_a1701, jnp.bool_)
+            _a1650 = 0
+            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1650, jnp.int8)
+            _a1651 = False
+            lv["_envc_seek"] = _cast(_a1651, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1698, _then1699(st, lv), (st, lv))
+        st, lv = _select(_c1648, _then1649(st, lv), (st, lv))
         st = p_switch_opponent(st, lv["p"], False, True, False)
-        _c1702 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1703(st, lv):
+        _c1652 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1653(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1704 = 1
-            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1704, jnp.int8)
-            _a1705 = False
-            lv["_envc_run"] = _cast(_a1705, jnp.bool_)
+            _a1654 = 1
+            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1654, jnp.int8)
+            _a1655 = False
+            lv["_envc_run"] = _cast(_a1655, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1706(st, lv):
+        def _else1656(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1707 = True
-            lv["_envc_run"] = _cast(_a1707, jnp.bool_)
+            _a1657 = True
+            lv["_envc_run"] = _cast(_a1657, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1702, _then1703(st, lv), _else1706(st, lv))
+        st, lv = _select(_c1652, _then1653(st, lv), _else1656(st, lv))
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1708(st, lv):
+    def _then1658(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_move_bench_energy(st, lv["p"], 3)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1709(st, lv):
+    def _then1659(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal(st, lv["p"], lv["target"], 20)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1710(st, lv):
+    def _then1660(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_retreat_discount(st, 1)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1711(st, lv):
+    def _then1661(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_see_opponent_hand(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1712(st, lv):
+    def _then1662(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_look_at_deck(st, lv["p"], 3)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1713(st, lv):
+    def _then1663(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_basic_from_deck(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1714(st, lv):
+    def _then1664(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_opponent_hand_into_deck(st, lv["p"], 3)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1715(st, lv):
+    def _then1665(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_draw_cards(st, lv["p"], 2)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1716(st, lv):
+    def _then1666(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_trainer_effect__3(st, lv["p"], lv["target"])
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select_first((_c1675, _c1676, _c1677, _c1678, _c1679, _c1680, _c1681, _c1682, _c1683, _c1684, _c1685, _c1686, _c1687, _c1688, _c1689, _c1690, ), (st, lv), (_then1691(st, lv), _then1692(st, lv), _then1693(st, lv), _then1694(st, lv), _then1695(st, lv), _then1696(st, lv), _then1697(st, lv), _then1708(st, lv), _then1709(st, lv), _then1710(st, lv), _then1711(st, lv), _then1712(st, lv), _then1713(st, lv), _then1714(st, lv), _then1715(st, lv), _then1716(st, lv), ), (st, lv))
+    st, lv = _select_first((_c1625, _c1626, _c1627, _c1628, _c1629, _c1630, _c1631, _c1632, _c1633, _c1634, _c1635, _c1636, _c1637, _c1638, _c1639, _c1640, ), (st, lv), (_then1641(st, lv), _then1642(st, lv), _then1643(st, lv), _then1644(st, lv), _then1645(st, lv), _then1646(st, lv), _then1647(st, lv), _then1658(st, lv), _then1659(st, lv), _then1660(st, lv), _then1661(st, lv), _then1662(st, lv), _then1663(st, lv), _then1664(st, lv), _then1665(st, lv), _then1666(st, lv), ), (st, lv))
     lv = _scope(lv, ("effect", "p", "target", ))
-    return st
-
-
-def p__envc_run_setup_done(st):
-    """proc `_envc_run_setup_done` (tcg.envspec:2172)"""
-    st = dict(st)
-    lv = {}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_a_setup_done"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_setup_done"]) != 0), jnp.bool_)
-    _c1717 = jnp.logical_and(lv["_envc_run"], (_i32(st["current_player"]) == _i32(st["first"])))
-    def _then1718(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a1719 = (1 - _i32(st["first"]))
-        st["current_player"] = _cast(_a1719, jnp.int8)
-        return st, _scope(lv, ("_envc_run", "_envc_seek", ))
-    def _else1720(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c1721 = lv["_envc_run"]
-        def _then1722(st, lv):
-            st, lv = dict(st), dict(lv)
-            st = p_begin_turn(st, st["first"])
-            return st, _scope(lv, ("_envc_run", "_envc_seek", ))
-        st, lv = _select(_c1721, _then1722(st, lv), (st, lv))
-        _c1723 = lv["_envc_seek"]
-        def _then1724(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1725 = 0
-            st["_envc_at_a_setup_done"] = _cast(_a1725, jnp.int8)
-            _a1726 = False
-            lv["_envc_seek"] = _cast(_a1726, jnp.bool_)
-            return st, _scope(lv, ("_envc_run", "_envc_seek", ))
-        st, lv = _select(_c1723, _then1724(st, lv), (st, lv))
-        st = p_active_abilities(st)
-        _c1727 = (_i32(st["_envc_at_p_active_abilities"]) != 0)
-        def _then1728(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1729 = 1
-            st["_envc_at_a_setup_done"] = _cast(_a1729, jnp.int8)
-            _a1730 = False
-            lv["_envc_run"] = _cast(_a1730, jnp.bool_)
-            return st, _scope(lv, ("_envc_run", "_envc_seek", ))
-        def _else1731(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1732 = True
-            lv["_envc_run"] = _cast(_a1732, jnp.bool_)
-            return st, _scope(lv, ("_envc_run", "_envc_seek", ))
-        st, lv = _select(_c1727, _then1728(st, lv), _else1731(st, lv))
-        return st, _scope(lv, ("_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1717, _then1718(st, lv), _else1720(st, lv))
-    lv = _scope(lv, ())
-    return st
-
-
-def p__envc_run_evolve(st, v_h, v_s):
-    """proc `_envc_run_evolve` (tcg.envspec:2190)"""
-    st = dict(st)
-    lv = {"h": _cast(v_h, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_a_evolve"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_evolve"]) != 0), jnp.bool_)
-    lv["p"] = _cast(0, jnp.int8)
-    _c1733 = lv["_envc_run"]
-    def _then1734(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a1735 = st["current_player"]
-        lv["p"] = _cast(_a1735, jnp.int8)
-        _a1736 = st["card"][_i32(lv["p"])][_i32(lv["s"])]
-        st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["s"]), jnp.minimum(_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]), 1))].set(_cast(_a1736, jnp.int16))
-        _a1737 = jnp.minimum((_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]) + 1), 2)
-        st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1737, jnp.int8))
-        _f1738 = _i32(lv["h"])
-        _f1739 = _get(st["hand"], _i32(lv["p"]))["len"]
-        st = _fault_at(st, (_f1738 >= _f1739), 39, _f1738, _f1739)
-        _a1740 = _get(st["hand"], _i32(lv["p"]))["items"][_f1738]
-        st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1740, jnp.int16))
-        _f1741 = _i32(lv["h"])
-        _f1742 = _get(st["hand"], _i32(lv["p"]))["len"]
-        st = _fault_at(st, (_f1741 >= _f1742), 40, _f1741, _f1742)
-        _l1743 = _remove_at(_get(st["hand"], _i32(lv["p"])), _f1741)
-        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1743)
-        _a1744 = st["turn"]
-        st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1744, jnp.int8))
-        return st, _scope(lv, ("h", "s", "_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c1733, _then1734(st, lv), (st, lv))
-    _c1745 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["s"]) == 0)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_evolve"]) == 1)))
-    def _then1746(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c1747 = lv["_envc_run"]
-        def _then1748(st, lv):
-            st, lv = dict(st), dict(lv)
-            st = p_clear_conditions(st, lv["p"])
-            return st, _scope(lv, ("h", "s", "_envc_run", "_envc_seek", "p", ))
-        st, lv = _select(_c1747, _then1748(st, lv), (st, lv))
-        _c1749 = lv["_envc_seek"]
-        def _then1750(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1751 = 0
-            st["_envc_at_a_evolve"] = _cast(_a1751, jnp.int8)
-            _a1752 = False
-            lv["_envc_seek"] = _cast(_a1752, jnp.bool_)
-            return st, _scope(lv, ("h", "s", "_envc_run", "_envc_seek", "p", ))
-        st, lv = _select(_c1749, _then1750(st, lv), (st, lv))
-        st = p_active_abilities(st)
-        _c1753 = (_i32(st["_envc_at_p_active_abilities"]) != 0)
-        def _then1754(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1755 = 1
-            st["_envc_at_a_evolve"] = _cast(_a1755, jnp.int8)
-            _a1756 = False
-            lv["_envc_run"] = _cast(_a1756, jnp.bool_)
-            return st, _scope(lv, ("h", "s", "_envc_run", "_envc_seek", "p", ))
-        def _else1757(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1758 = True
-            lv["_envc_run"] = _cast(_a1758, jnp.bool_)
-            return st, _scope(lv, ("h", "s", "_envc_run", "_envc_seek", "p", ))
-        st, lv = _select(_c1753, _then1754(st, lv), _else1757(st, lv))
-        return st, _scope(lv, ("h", "s", "_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c1745, _then1746(st, lv), (st, lv))
-    lv = _scope(lv, ("h", "s", ))
-    return st
-
-
-def p__envc_run_attach(st, v_s):
-    """proc `_envc_run_attach` (tcg.envspec:2206)"""
-    st = dict(st)
-    lv = {"s": _cast(v_s, jnp.int8)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_a_attach"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_attach"]) != 0), jnp.bool_)
-    lv["p"] = _cast(0, jnp.int8)
-    _c1759 = lv["_envc_run"]
-    def _then1760(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a1761 = st["current_player"]
-        lv["p"] = _cast(_a1761, jnp.int8)
-        _a1762 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(st["zone"][_i32(lv["p"])])]) + 1), 12)
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(st["zone"][_i32(lv["p"])]))].set(_cast(_a1762, jnp.int8))
-        _a1763 = st["zone"][_i32(lv["p"])]
-        st["last_attached"] = _cast(_a1763, jnp.int8)
-        _a1764 = 10
-        st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a1764, jnp.int8))
-        _a1765 = True
-        st["attached"] = _cast(_a1765, jnp.bool_)
-        return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c1759, _then1760(st, lv), (st, lv))
-    _c1766 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_K24[_i32(_K25[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])] == 2)), jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attach"]) >= 1)), (_i32(st["_envc_at_a_attach"]) <= 2)))
-    def _then1767(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["_envc_arg1"] = _cast(0, jnp.int8)
-        _c1768 = lv["_envc_run"]
-        def _then1769(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1770 = _K26[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]
-            lv["_envc_arg1"] = _cast(_a1770, jnp.int8)
-            return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-        st, lv = _select(_c1768, _then1769(st, lv), (st, lv))
-        _c1771 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attach"]) == 1)))
-        def _then1772(st, lv):
-            st, lv = dict(st), dict(lv)
-            _c1773 = lv["_envc_seek"]
-            def _then1774(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a1775 = st["_envc_frame_a_attach__p"]
-                lv["p"] = _cast(_a1775, jnp.int8)
-                _a1776 = 0
-                st["_envc_at_a_attach"] = _cast(_a1776, jnp.int8)
-                _a1777 = False
-                lv["_envc_seek"] = _cast(_a1777, jnp.bool_)
-                return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-            st, lv = _select(_c1773, _then1774(st, lv), (st, lv))
-            st = p_ability_effect__dispatch(st, lv["_envc_arg1"], lv["p"], lv["s"])
-            _c1778 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
-            def _then1779(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a1780 = lv["p"]
-                st["_envc_frame_a_attach__p"] = _cast(_a1780, jnp.int8)
-                _a1781 = 1
-                st["_envc_at_a_attach"] = _cast(_a1781, jnp.int8)
-                _a1782 = False
-                lv["_envc_run"] = _cast(_a1782, jnp.bool_)
-                return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-            def _else1783(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a1784 = True
-                lv["_envc_run"] = _cast(_a1784, jnp.bool_)
-                return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-            st, lv = _select(_c1778, _then1779(st, lv), _else1783(st, lv))
-            return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-        st, lv = _select(_c1771, _then1772(st, lv), (st, lv))
-        _c1785 = lv["_envc_run"]
-        def _then1786(st, lv):
-            st, lv = dict(st), dict(lv)
-            st = p_knock_outs(st)
-            return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-        st, lv = _select(_c1785, _then1786(st, lv), (st, lv))
-        _c1787 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attach"]) == 2)))
-        def _then1788(st, lv):
-            st, lv = dict(st), dict(lv)
-            _c1789 = lv["_envc_seek"]
-            def _then1790(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a1791 = 0
-                st["_envc_at_a_attach"] = _cast(_a1791, jnp.int8)
-                _a1792 = False
-                lv["_envc_seek"] = _cast(_a1792, jnp.bool_)
-                return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-            st, lv = _select(_c1789, _then1790(st, lv), (st, lv))
-            st = p_continue_game(st, lv["p"], True)
-            _c1793 = (_i32(st["_envc_at_p_continue_game"]) != 0)
-            def _then1794(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a1795 = 2
-                st["_envc_at_a_attach"] = _cast(_a1795, jnp.int8)
-                _a1796 = False
-                lv["_envc_run"] = _cast(_a1796, jnp.bool_)
-                return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-            def _else1797(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a1798 = True
-                lv["_envc_run"] = _cast(_a1798, jnp.bool_)
-                return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-            st, lv = _select(_c1793, _then1794(st, lv), _else1797(st, lv))
-            return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-        st, lv = _select(_c1787, _then1788(st, lv), (st, lv))
-        lv = _scope(lv, ("s", "_envc_run", "_envc_seek", "p", ))
-        return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c1766, _then1767(st, lv), (st, lv))
-    lv = _scope(lv, ("s", ))
     return st
 
 
@@ -6585,112 +6279,74 @@ def p__envc_run_play_trainer(st, v_h, v_target):
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_play_trainer"]) != 0), jnp.bool_)
     lv["p"] = _cast(0, jnp.int8)
     lv["c"] = _cast(0, jnp.int16)
-    _c1799 = lv["_envc_run"]
-    def _then1800(st, lv):
+    _c1667 = lv["_envc_run"]
+    def _then1668(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1801 = st["current_player"]
-        lv["p"] = _cast(_a1801, jnp.int8)
-        _f1802 = _i32(lv["h"])
-        _f1803 = _get(st["hand"], _i32(lv["p"]))["len"]
-        st = _fault_at(st, (_f1802 >= _f1803), 41, _f1802, _f1803)
-        _a1804 = _get(st["hand"], _i32(lv["p"]))["items"][_f1802]
-        lv["c"] = _cast(_a1804, jnp.int16)
-        _f1805 = _i32(lv["h"])
-        _f1806 = _get(st["hand"], _i32(lv["p"]))["len"]
-        st = _fault_at(st, (_f1805 >= _f1806), 42, _f1805, _f1806)
-        _l1807 = _remove_at(_get(st["hand"], _i32(lv["p"])), _f1805)
-        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1807)
-        _f1808 = _get(st["discard"], _i32(lv["p"]))["len"]
-        st = _fault_at(st, (_f1808 >= 20), 43, 0, 0)
-        _l1809 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l1809)
-        _a1810 = lv["c"]
-        st["playing"] = _cast(_a1810, jnp.int16)
-        _c1811 = (_K5[_i32(lv["c"])] == 1)
-        def _then1812(st, lv):
+        _a1669 = st["current_player"]
+        lv["p"] = _cast(_a1669, jnp.int8)
+        _f1670 = _i32(lv["h"])
+        _f1671 = _get(st["hand"], _i32(lv["p"]))["len"]
+        st = _fault_at(st, (_f1670 >= _f1671), 39, _f1670, _f1671)
+        _a1672 = _get(st["hand"], _i32(lv["p"]))["items"][_f1670]
+        lv["c"] = _cast(_a1672, jnp.int16)
+        _f1673 = _i32(lv["h"])
+        _f1674 = _get(st["hand"], _i32(lv["p"]))["len"]
+        st = _fault_at(st, (_f1673 >= _f1674), 40, _f1673, _f1674)
+        _l1675 = _remove_at(_get(st["hand"], _i32(lv["p"])), _f1673)
+        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1675)
+        _f1676 = _get(st["discard"], _i32(lv["p"]))["len"]
+        st = _fault_at(st, (_f1676 >= 20), 41, 0, 0)
+        _l1677 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l1677)
+        _a1678 = lv["c"]
+        st["playing"] = _cast(_a1678, jnp.int16)
+        _c1679 = (_K5[_i32(lv["c"])] == 1)
+        def _then1680(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1813 = True
-            st["supporter"] = _cast(_a1813, jnp.bool_)
+            _a1681 = True
+            st["supporter"] = _cast(_a1681, jnp.bool_)
             return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", ))
-        st, lv = _select(_c1811, _then1812(st, lv), (st, lv))
+        st, lv = _select(_c1679, _then1680(st, lv), (st, lv))
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", ))
-    st, lv = _select(_c1799, _then1800(st, lv), (st, lv))
+    st, lv = _select(_c1667, _then1668(st, lv), (st, lv))
     lv["_envc_arg1"] = _cast(0, jnp.int8)
-    _c1814 = lv["_envc_run"]
-    def _then1815(st, lv):
+    _c1682 = lv["_envc_run"]
+    def _then1683(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1816 = _K4[_i32(lv["c"])]
-        lv["_envc_arg1"] = _cast(_a1816, jnp.int8)
+        _a1684 = _K4[_i32(lv["c"])]
+        lv["_envc_arg1"] = _cast(_a1684, jnp.int8)
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    st, lv = _select(_c1814, _then1815(st, lv), (st, lv))
-    _c1817 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_play_trainer"]) == 1)))
-    def _then1818(st, lv):
+    st, lv = _select(_c1682, _then1683(st, lv), (st, lv))
+    _c1685 = lv["_envc_seek"]
+    def _then1686(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1819 = lv["_envc_seek"]
-        def _then1820(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1821 = st["_envc_frame_a_play_trainer__p"]
-            lv["p"] = _cast(_a1821, jnp.int8)
-            _a1822 = 0
-            st["_envc_at_a_play_trainer"] = _cast(_a1822, jnp.int8)
-            _a1823 = False
-            lv["_envc_seek"] = _cast(_a1823, jnp.bool_)
-            return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-        st, lv = _select(_c1819, _then1820(st, lv), (st, lv))
-        st = p_trainer_effect__dispatch(st, lv["_envc_arg1"], lv["p"], lv["target"])
-        _c1824 = (_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0)
-        def _then1825(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1826 = lv["p"]
-            st["_envc_frame_a_play_trainer__p"] = _cast(_a1826, jnp.int8)
-            _a1827 = 1
-            st["_envc_at_a_play_trainer"] = _cast(_a1827, jnp.int8)
-            _a1828 = False
-            lv["_envc_run"] = _cast(_a1828, jnp.bool_)
-            return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-        def _else1829(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1830 = True
-            lv["_envc_run"] = _cast(_a1830, jnp.bool_)
-            return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-        st, lv = _select(_c1824, _then1825(st, lv), _else1829(st, lv))
+        _a1687 = st["_envc_frame_a_play_trainer__p"]
+        lv["p"] = _cast(_a1687, jnp.int8)
+        _a1688 = 0
+        st["_envc_at_a_play_trainer"] = _cast(_a1688, jnp.int8)
+        _a1689 = False
+        lv["_envc_seek"] = _cast(_a1689, jnp.bool_)
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    st, lv = _select(_c1817, _then1818(st, lv), (st, lv))
-    _c1831 = lv["_envc_run"]
-    def _then1832(st, lv):
+    st, lv = _select(_c1685, _then1686(st, lv), (st, lv))
+    st = p_trainer_effect__dispatch(st, lv["_envc_arg1"], lv["p"], lv["target"])
+    _c1690 = (_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0)
+    def _then1691(st, lv):
         st, lv = dict(st), dict(lv)
+        _a1692 = lv["p"]
+        st["_envc_frame_a_play_trainer__p"] = _cast(_a1692, jnp.int8)
+        _a1693 = 1
+        st["_envc_at_a_play_trainer"] = _cast(_a1693, jnp.int8)
+        _a1694 = False
+        lv["_envc_run"] = _cast(_a1694, jnp.bool_)
+        return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
+    def _else1695(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a1696 = True
+        lv["_envc_run"] = _cast(_a1696, jnp.bool_)
         st = p_knock_outs(st)
-        return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    st, lv = _select(_c1831, _then1832(st, lv), (st, lv))
-    _c1833 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_play_trainer"]) == 2)))
-    def _then1834(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c1835 = lv["_envc_seek"]
-        def _then1836(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1837 = 0
-            st["_envc_at_a_play_trainer"] = _cast(_a1837, jnp.int8)
-            _a1838 = False
-            lv["_envc_seek"] = _cast(_a1838, jnp.bool_)
-            return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-        st, lv = _select(_c1835, _then1836(st, lv), (st, lv))
         st = p_continue_game(st, lv["p"], True)
-        _c1839 = (_i32(st["_envc_at_p_continue_game"]) != 0)
-        def _then1840(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1841 = 2
-            st["_envc_at_a_play_trainer"] = _cast(_a1841, jnp.int8)
-            _a1842 = False
-            lv["_envc_run"] = _cast(_a1842, jnp.bool_)
-            return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-        def _else1843(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1844 = True
-            lv["_envc_run"] = _cast(_a1844, jnp.bool_)
-            return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-        st, lv = _select(_c1839, _then1840(st, lv), _else1843(st, lv))
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    st, lv = _select(_c1833, _then1834(st, lv), (st, lv))
+    st, lv = _select(_c1690, _then1691(st, lv), _else1695(st, lv))
     lv = _scope(lv, ("h", "target", ))
     return st
 
@@ -6702,182 +6358,54 @@ def p__envc_run_use_ability(st, v_s):
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_use_ability"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_use_ability"]) != 0), jnp.bool_)
     lv["p"] = _cast(0, jnp.int8)
-    _c1845 = lv["_envc_run"]
-    def _then1846(st, lv):
+    _c1697 = lv["_envc_run"]
+    def _then1698(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1847 = st["current_player"]
-        lv["p"] = _cast(_a1847, jnp.int8)
-        _a1848 = True
-        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1848, jnp.bool_))
+        _a1699 = st["current_player"]
+        lv["p"] = _cast(_a1699, jnp.int8)
+        _a1700 = True
+        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1700, jnp.bool_))
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c1845, _then1846(st, lv), (st, lv))
+    st, lv = _select(_c1697, _then1698(st, lv), (st, lv))
     lv["_envc_arg1"] = _cast(0, jnp.int8)
-    _c1849 = lv["_envc_run"]
-    def _then1850(st, lv):
+    _c1701 = lv["_envc_run"]
+    def _then1702(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1851 = _K26[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]
-        lv["_envc_arg1"] = _cast(_a1851, jnp.int8)
+        _a1703 = _K26[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]
+        lv["_envc_arg1"] = _cast(_a1703, jnp.int8)
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-    st, lv = _select(_c1849, _then1850(st, lv), (st, lv))
-    _c1852 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_use_ability"]) == 1)))
-    def _then1853(st, lv):
+    st, lv = _select(_c1701, _then1702(st, lv), (st, lv))
+    _c1704 = lv["_envc_seek"]
+    def _then1705(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1854 = lv["_envc_seek"]
-        def _then1855(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1856 = st["_envc_frame_a_use_ability__p"]
-            lv["p"] = _cast(_a1856, jnp.int8)
-            _a1857 = 0
-            st["_envc_at_a_use_ability"] = _cast(_a1857, jnp.int8)
-            _a1858 = False
-            lv["_envc_seek"] = _cast(_a1858, jnp.bool_)
-            return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-        st, lv = _select(_c1854, _then1855(st, lv), (st, lv))
-        st = p_ability_effect__dispatch(st, lv["_envc_arg1"], lv["p"], lv["s"])
-        _c1859 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
-        def _then1860(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1861 = lv["p"]
-            st["_envc_frame_a_use_ability__p"] = _cast(_a1861, jnp.int8)
-            _a1862 = 1
-            st["_envc_at_a_use_ability"] = _cast(_a1862, jnp.int8)
-            _a1863 = False
-            lv["_envc_run"] = _cast(_a1863, jnp.bool_)
-            return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-        def _else1864(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1865 = True
-            lv["_envc_run"] = _cast(_a1865, jnp.bool_)
-            return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-        st, lv = _select(_c1859, _then1860(st, lv), _else1864(st, lv))
+        _a1706 = st["_envc_frame_a_use_ability__p"]
+        lv["p"] = _cast(_a1706, jnp.int8)
+        _a1707 = 0
+        st["_envc_at_a_use_ability"] = _cast(_a1707, jnp.int8)
+        _a1708 = False
+        lv["_envc_seek"] = _cast(_a1708, jnp.bool_)
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-    st, lv = _select(_c1852, _then1853(st, lv), (st, lv))
-    _c1866 = lv["_envc_run"]
-    def _then1867(st, lv):
+    st, lv = _select(_c1704, _then1705(st, lv), (st, lv))
+    st = p_ability_effect__dispatch(st, lv["_envc_arg1"], lv["p"], lv["s"])
+    _c1709 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
+    def _then1710(st, lv):
         st, lv = dict(st), dict(lv)
+        _a1711 = lv["p"]
+        st["_envc_frame_a_use_ability__p"] = _cast(_a1711, jnp.int8)
+        _a1712 = 1
+        st["_envc_at_a_use_ability"] = _cast(_a1712, jnp.int8)
+        _a1713 = False
+        lv["_envc_run"] = _cast(_a1713, jnp.bool_)
+        return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
+    def _else1714(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a1715 = True
+        lv["_envc_run"] = _cast(_a1715, jnp.bool_)
         st = p_knock_outs(st)
-        return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-    st, lv = _select(_c1866, _then1867(st, lv), (st, lv))
-    _c1868 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_use_ability"]) == 2)))
-    def _then1869(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c1870 = lv["_envc_seek"]
-        def _then1871(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1872 = 0
-            st["_envc_at_a_use_ability"] = _cast(_a1872, jnp.int8)
-            _a1873 = False
-            lv["_envc_seek"] = _cast(_a1873, jnp.bool_)
-            return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-        st, lv = _select(_c1870, _then1871(st, lv), (st, lv))
         st = p_continue_game(st, lv["p"], True)
-        _c1874 = (_i32(st["_envc_at_p_continue_game"]) != 0)
-        def _then1875(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1876 = 2
-            st["_envc_at_a_use_ability"] = _cast(_a1876, jnp.int8)
-            _a1877 = False
-            lv["_envc_run"] = _cast(_a1877, jnp.bool_)
-            return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-        def _else1878(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1879 = True
-            lv["_envc_run"] = _cast(_a1879, jnp.bool_)
-            return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-        st, lv = _select(_c1874, _then1875(st, lv), _else1878(st, lv))
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-    st, lv = _select(_c1868, _then1869(st, lv), (st, lv))
+    st, lv = _select(_c1709, _then1710(st, lv), _else1714(st, lv))
     lv = _scope(lv, ("s", ))
-    return st
-
-
-def p__envc_run_retreat(st, v_b):
-    """proc `_envc_run_retreat` (tcg.envspec:2255)"""
-    st = dict(st)
-    lv = {"b": _cast(v_b, jnp.int8)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_a_retreat"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_retreat"]) != 0), jnp.bool_)
-    lv["p"] = _cast(0, jnp.int8)
-    lv["pay"] = _cast(0, jnp.int8)
-    _c1880 = lv["_envc_run"]
-    def _then1881(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a1882 = st["current_player"]
-        lv["p"] = _cast(_a1882, jnp.int8)
-        _a1883 = f_retreat_cost(st, lv["p"])
-        lv["pay"] = _cast(_a1883, jnp.int8)
-        lv["k"] = jnp.int32(0)
-        _c1884 = (_i32(lv["k"]) < _i32(lv["pay"]))
-        def _then1885(st, lv):
-            st, lv = dict(st), dict(lv)
-            lv["t"] = _cast(jnp.min(jax.vmap(lambda i1886: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1886]) > 0), i1886, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-            _a1887 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-            st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1887, jnp.int8))
-            lv = _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", "k", ))
-            return st, _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", "k", ))
-        st, lv = _select(_c1884, _then1885(st, lv), (st, lv))
-        lv["k"] = jnp.int32(1)
-        _c1888 = (_i32(lv["k"]) < _i32(lv["pay"]))
-        def _then1889(st, lv):
-            st, lv = dict(st), dict(lv)
-            lv["t"] = _cast(jnp.min(jax.vmap(lambda i1890: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1890]) > 0), i1890, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-            _a1891 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-            st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1891, jnp.int8))
-            lv = _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", "k", ))
-            return st, _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", "k", ))
-        st, lv = _select(_c1888, _then1889(st, lv), (st, lv))
-        lv["k"] = jnp.int32(2)
-        _c1892 = (_i32(lv["k"]) < _i32(lv["pay"]))
-        def _then1893(st, lv):
-            st, lv = dict(st), dict(lv)
-            lv["t"] = _cast(jnp.min(jax.vmap(lambda i1894: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1894]) > 0), i1894, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-            _a1895 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-            st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1895, jnp.int8))
-            lv = _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", "k", ))
-            return st, _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", "k", ))
-        st, lv = _select(_c1892, _then1893(st, lv), (st, lv))
-        lv["k"] = jnp.int32(3)
-        _c1896 = (_i32(lv["k"]) < _i32(lv["pay"]))
-        def _then1897(st, lv):
-            st, lv = dict(st), dict(lv)
-            lv["t"] = _cast(jnp.min(jax.vmap(lambda i1898: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1898]) > 0), i1898, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-            _a1899 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-            st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1899, jnp.int8))
-            lv = _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", "k", ))
-            return st, _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", "k", ))
-        st, lv = _select(_c1896, _then1897(st, lv), (st, lv))
-        lv = _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", ))
-        st = p_clear_conditions(st, lv["p"])
-        st = p_swap_slots(st, lv["p"], 0, lv["b"])
-        _a1900 = True
-        st["retreated"] = _cast(_a1900, jnp.bool_)
-        return st, _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", ))
-    st, lv = _select(_c1880, _then1881(st, lv), (st, lv))
-    _c1901 = lv["_envc_seek"]
-    def _then1902(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a1903 = 0
-        st["_envc_at_a_retreat"] = _cast(_a1903, jnp.int8)
-        _a1904 = False
-        lv["_envc_seek"] = _cast(_a1904, jnp.bool_)
-        return st, _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", ))
-    st, lv = _select(_c1901, _then1902(st, lv), (st, lv))
-    st = p_active_abilities(st)
-    _c1905 = (_i32(st["_envc_at_p_active_abilities"]) != 0)
-    def _then1906(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a1907 = 1
-        st["_envc_at_a_retreat"] = _cast(_a1907, jnp.int8)
-        _a1908 = False
-        lv["_envc_run"] = _cast(_a1908, jnp.bool_)
-        return st, _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", ))
-    def _else1909(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a1910 = True
-        lv["_envc_run"] = _cast(_a1910, jnp.bool_)
-        return st, _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", ))
-    st, lv = _select(_c1905, _then1906(st, lv), _else1909(st, lv))
-    lv = _scope(lv, ("b", ))
     return st
 
 
@@ -6890,294 +6418,89 @@ def p__envc_run_attack(st, v_a):
     lv["p"] = _cast(0, jnp.int8)
     lv["c"] = _cast(0, jnp.int16)
     lv["hits"] = _cast(True, jnp.bool_)
-    _c1911 = lv["_envc_run"]
-    def _then1912(st, lv):
+    _c1716 = lv["_envc_run"]
+    def _then1717(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1913 = st["current_player"]
-        lv["p"] = _cast(_a1913, jnp.int8)
-        _a1914 = st["card"][_i32(lv["p"])][0]
-        lv["c"] = _cast(_a1914, jnp.int16)
-        _c1915 = (st["condition"][_i32(lv["p"])] == 3)
-        def _then1916(st, lv):
+        _a1718 = st["current_player"]
+        lv["p"] = _cast(_a1718, jnp.int8)
+        _a1719 = st["card"][_i32(lv["p"])][0]
+        lv["c"] = _cast(_a1719, jnp.int16)
+        _c1720 = (st["condition"][_i32(lv["p"])] == 3)
+        def _then1721(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r1917 = _randint(st, 0, 1)
-            _a1918 = (_r1917 == 1)
-            lv["hits"] = _cast(_a1918, jnp.bool_)
+            st, _r1722 = _randint(st, 0, 1)
+            _a1723 = (_r1722 == 1)
+            lv["hits"] = _cast(_a1723, jnp.bool_)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        st, lv = _select(_c1915, _then1916(st, lv), (st, lv))
+        st, lv = _select(_c1720, _then1721(st, lv), (st, lv))
         return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-    st, lv = _select(_c1911, _then1912(st, lv), (st, lv))
-    _c1919 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], lv["hits"]), jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) >= 1)), (_i32(st["_envc_at_a_attack"]) <= 2)))
-    def _then1920(st, lv):
+    st, lv = _select(_c1716, _then1717(st, lv), (st, lv))
+    _c1724 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], lv["hits"]), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 1)))
+    def _then1725(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1921 = lv["_envc_run"]
-        def _then1922(st, lv):
+        _c1726 = lv["_envc_run"]
+        def _then1727(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1923 = jnp.maximum(_i32(f_printed_damage(st, lv["c"], lv["a"])), 0)
-            st["dmg"] = _cast(_a1923, jnp.int16)
-            _a1924 = lv["a"]
-            st["attack_index"] = _cast(_a1924, jnp.int8)
-            _a1925 = True
-            st["attacking"] = _cast(_a1925, jnp.bool_)
-            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        st, lv = _select(_c1921, _then1922(st, lv), (st, lv))
-        _c1926 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_and(st["occupied"][(1 - _i32(lv["p"]))][0], (_K24[_i32(_K25[_i32(st["card"][(1 - _i32(lv["p"]))][0])])] == 1))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 1)))
-        def _then1927(st, lv):
-            st, lv = dict(st), dict(lv)
-            lv["_envc_arg1"] = _cast(0, jnp.int8)
-            lv["_envc_arg2"] = _cast(0, jnp.int8)
-            _c1928 = lv["_envc_run"]
-            def _then1929(st, lv):
+            _a1728 = jnp.maximum(_i32(f_printed_damage(st, lv["c"], lv["a"])), 0)
+            st["dmg"] = _cast(_a1728, jnp.int16)
+            _a1729 = lv["a"]
+            st["attack_index"] = _cast(_a1729, jnp.int8)
+            _a1730 = True
+            st["attacking"] = _cast(_a1730, jnp.bool_)
+            _c1731 = jnp.logical_and(st["occupied"][(1 - _i32(lv["p"]))][0], (_K24[_i32(_K25[_i32(st["card"][(1 - _i32(lv["p"]))][0])])] == 1))
+            def _then1732(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1930 = _K26[_i32(st["card"][(1 - _i32(lv["p"]))][0])]
-                lv["_envc_arg1"] = _cast(_a1930, jnp.int8)
-                _a1931 = (1 - _i32(lv["p"]))
-                lv["_envc_arg2"] = _cast(_a1931, jnp.int8)
-                return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg1", "_envc_arg2", ))
-            st, lv = _select(_c1928, _then1929(st, lv), (st, lv))
-            _c1932 = lv["_envc_seek"]
-            def _then1933(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a1934 = st["_envc_frame_a_attack__a"]
-                lv["a"] = _cast(_a1934, jnp.int8)
-                _a1935 = st["_envc_frame_a_attack__p"]
-                lv["p"] = _cast(_a1935, jnp.int8)
-                _a1936 = 0
-                st["_envc_at_a_attack"] = _cast(_a1936, jnp.int8)
-                _a1937 = False
-                lv["_envc_seek"] = _cast(_a1937, jnp.bool_)
-                return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg1", "_envc_arg2", ))
-            st, lv = _select(_c1932, _then1933(st, lv), (st, lv))
-            st = p_ability_effect__dispatch(st, lv["_envc_arg1"], lv["_envc_arg2"], 0)
-            _c1938 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
-            def _then1939(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a1940 = lv["a"]
-                st["_envc_frame_a_attack__a"] = _cast(_a1940, jnp.int8)
-                _a1941 = lv["p"]
-                st["_envc_frame_a_attack__p"] = _cast(_a1941, jnp.int8)
-                _a1942 = 1
-                st["_envc_at_a_attack"] = _cast(_a1942, jnp.int8)
-                _a1943 = False
-                lv["_envc_run"] = _cast(_a1943, jnp.bool_)
-                return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg1", "_envc_arg2", ))
-            def _else1944(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a1945 = True
-                lv["_envc_run"] = _cast(_a1945, jnp.bool_)
-                return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg1", "_envc_arg2", ))
-            st, lv = _select(_c1938, _then1939(st, lv), _else1944(st, lv))
-            lv = _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        st, lv = _select(_c1926, _then1927(st, lv), (st, lv))
-        _c1946 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 2)))
-        def _then1947(st, lv):
-            st, lv = dict(st), dict(lv)
-            _c1948 = lv["_envc_seek"]
-            def _then1949(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a1950 = st["_envc_frame_a_attack__p"]
-                lv["p"] = _cast(_a1950, jnp.int8)
-                _a1951 = 0
-                st["_envc_at_a_attack"] = _cast(_a1951, jnp.int8)
-                _a1952 = False
-                lv["_envc_seek"] = _cast(_a1952, jnp.bool_)
+                st = p_ability_effect__dispatch__2(st, _K26[_i32(st["card"][(1 - _i32(lv["p"]))][0])], (1 - _i32(lv["p"])), 0)
                 return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-            st, lv = _select(_c1948, _then1949(st, lv), (st, lv))
-            st = p_attack_texts(st, lv["p"], lv["a"])
-            _c1953 = (_i32(st["_envc_at_p_attack_texts"]) != 0)
-            def _then1954(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a1955 = lv["p"]
-                st["_envc_frame_a_attack__p"] = _cast(_a1955, jnp.int8)
-                _a1956 = 2
-                st["_envc_at_a_attack"] = _cast(_a1956, jnp.int8)
-                _a1957 = False
-                lv["_envc_run"] = _cast(_a1957, jnp.bool_)
-                return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-            def _else1958(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a1959 = True
-                lv["_envc_run"] = _cast(_a1959, jnp.bool_)
-                return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-            st, lv = _select(_c1953, _then1954(st, lv), _else1958(st, lv))
+            st, lv = _select(_c1731, _then1732(st, lv), (st, lv))
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        st, lv = _select(_c1946, _then1947(st, lv), (st, lv))
-        _c1960 = lv["_envc_run"]
-        def _then1961(st, lv):
+        st, lv = _select(_c1726, _then1727(st, lv), (st, lv))
+        _c1733 = lv["_envc_seek"]
+        def _then1734(st, lv):
             st, lv = dict(st), dict(lv)
+            _a1735 = st["_envc_frame_a_attack__p"]
+            lv["p"] = _cast(_a1735, jnp.int8)
+            _a1736 = 0
+            st["_envc_at_a_attack"] = _cast(_a1736, jnp.int8)
+            _a1737 = False
+            lv["_envc_seek"] = _cast(_a1737, jnp.bool_)
+            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
+        st, lv = _select(_c1733, _then1734(st, lv), (st, lv))
+        st = p_attack_texts(st, lv["p"], lv["a"])
+        _c1738 = (_i32(st["_envc_at_p_attack_texts"]) != 0)
+        def _then1739(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1740 = lv["p"]
+            st["_envc_frame_a_attack__p"] = _cast(_a1740, jnp.int8)
+            _a1741 = 1
+            st["_envc_at_a_attack"] = _cast(_a1741, jnp.int8)
+            _a1742 = False
+            lv["_envc_run"] = _cast(_a1742, jnp.bool_)
+            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
+        def _else1743(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1744 = True
+            lv["_envc_run"] = _cast(_a1744, jnp.bool_)
             st = p_hit_active(st, lv["p"])
-            _a1962 = False
-            st["attacking"] = _cast(_a1962, jnp.bool_)
+            _a1745 = False
+            st["attacking"] = _cast(_a1745, jnp.bool_)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        st, lv = _select(_c1960, _then1961(st, lv), (st, lv))
+        st, lv = _select(_c1738, _then1739(st, lv), _else1743(st, lv))
         return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-    st, lv = _select(_c1919, _then1920(st, lv), (st, lv))
-    _c1963 = lv["_envc_run"]
-    def _then1964(st, lv):
+    st, lv = _select(_c1724, _then1725(st, lv), (st, lv))
+    _c1746 = lv["_envc_run"]
+    def _then1747(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_knock_outs(st)
+        _c1748 = jnp.logical_not(st["terminated"])
+        def _then1749(st, lv):
+            st, lv = dict(st), dict(lv)
+            st = p_finish_turn(st)
+            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
+        st, lv = _select(_c1748, _then1749(st, lv), (st, lv))
         return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-    st, lv = _select(_c1963, _then1964(st, lv), (st, lv))
-    _c1965 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_not(st["terminated"])), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 3)))
-    def _then1966(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c1967 = lv["_envc_seek"]
-        def _then1968(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1969 = 0
-            st["_envc_at_a_attack"] = _cast(_a1969, jnp.int8)
-            _a1970 = False
-            lv["_envc_seek"] = _cast(_a1970, jnp.bool_)
-            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        st, lv = _select(_c1967, _then1968(st, lv), (st, lv))
-        st = p_finish_turn(st)
-        _c1971 = (_i32(st["_envc_at_p_finish_turn"]) != 0)
-        def _then1972(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1973 = 3
-            st["_envc_at_a_attack"] = _cast(_a1973, jnp.int8)
-            _a1974 = False
-            lv["_envc_run"] = _cast(_a1974, jnp.bool_)
-            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        def _else1975(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1976 = True
-            lv["_envc_run"] = _cast(_a1976, jnp.bool_)
-            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        st, lv = _select(_c1971, _then1972(st, lv), _else1975(st, lv))
-        return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-    st, lv = _select(_c1965, _then1966(st, lv), (st, lv))
+    st, lv = _select(_c1746, _then1747(st, lv), (st, lv))
     lv = _scope(lv, ("a", ))
-    return st
-
-
-def p__envc_run_discard_from_play(st, v_s):
-    """proc `_envc_run_discard_from_play` (tcg.envspec:2321)"""
-    st = dict(st)
-    lv = {"s": _cast(v_s, jnp.int8)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_a_discard_from_play"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_discard_from_play"]) != 0), jnp.bool_)
-    lv["p"] = _cast(0, jnp.int8)
-    _c1977 = lv["_envc_run"]
-    def _then1978(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a1979 = st["current_player"]
-        lv["p"] = _cast(_a1979, jnp.int8)
-        st = p_clear_slot(st, lv["p"], lv["s"])
-        st = p_knock_outs(st)
-        return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c1977, _then1978(st, lv), (st, lv))
-    _c1980 = lv["_envc_seek"]
-    def _then1981(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a1982 = 0
-        st["_envc_at_a_discard_from_play"] = _cast(_a1982, jnp.int8)
-        _a1983 = False
-        lv["_envc_seek"] = _cast(_a1983, jnp.bool_)
-        return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c1980, _then1981(st, lv), (st, lv))
-    st = p_continue_game(st, lv["p"], True)
-    _c1984 = (_i32(st["_envc_at_p_continue_game"]) != 0)
-    def _then1985(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a1986 = 1
-        st["_envc_at_a_discard_from_play"] = _cast(_a1986, jnp.int8)
-        _a1987 = False
-        lv["_envc_run"] = _cast(_a1987, jnp.bool_)
-        return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", ))
-    def _else1988(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a1989 = True
-        lv["_envc_run"] = _cast(_a1989, jnp.bool_)
-        return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c1984, _then1985(st, lv), _else1988(st, lv))
-    lv = _scope(lv, ("s", ))
-    return st
-
-
-def p__envc_run_end_turn(st):
-    """proc `_envc_run_end_turn` (tcg.envspec:2329)"""
-    st = dict(st)
-    lv = {}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_a_end_turn"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_end_turn"]) != 0), jnp.bool_)
-    _c1990 = lv["_envc_seek"]
-    def _then1991(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a1992 = 0
-        st["_envc_at_a_end_turn"] = _cast(_a1992, jnp.int8)
-        _a1993 = False
-        lv["_envc_seek"] = _cast(_a1993, jnp.bool_)
-        return st, _scope(lv, ("_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1990, _then1991(st, lv), (st, lv))
-    st = p_finish_turn(st)
-    _c1994 = (_i32(st["_envc_at_p_finish_turn"]) != 0)
-    def _then1995(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a1996 = 1
-        st["_envc_at_a_end_turn"] = _cast(_a1996, jnp.int8)
-        _a1997 = False
-        lv["_envc_run"] = _cast(_a1997, jnp.bool_)
-        return st, _scope(lv, ("_envc_run", "_envc_seek", ))
-    def _else1998(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a1999 = True
-        lv["_envc_run"] = _cast(_a1999, jnp.bool_)
-        return st, _scope(lv, ("_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1994, _then1995(st, lv), _else1998(st, lv))
-    lv = _scope(lv, ())
-    return st
-
-
-def p__envc_run_promote(st, v_b):
-    """proc `_envc_run_promote` (tcg.envspec:2334)"""
-    st = dict(st)
-    lv = {"b": _cast(v_b, jnp.int8)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_a_promote"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_promote"]) != 0), jnp.bool_)
-    _c2000 = lv["_envc_run"]
-    def _then2001(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_swap_slots(st, st["current_player"], 0, lv["b"])
-        return st, _scope(lv, ("b", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c2000, _then2001(st, lv), (st, lv))
-    lv["_envc_arg1"] = _cast(0, jnp.int8)
-    lv["_envc_arg2"] = _cast(False, jnp.bool_)
-    _c2002 = lv["_envc_run"]
-    def _then2003(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a2004 = st["promote_next"]
-        lv["_envc_arg1"] = _cast(_a2004, jnp.int8)
-        _a2005 = st["promote_resume"]
-        lv["_envc_arg2"] = _cast(_a2005, jnp.bool_)
-        return st, _scope(lv, ("b", "_envc_run", "_envc_seek", "_envc_arg1", "_envc_arg2", ))
-    st, lv = _select(_c2002, _then2003(st, lv), (st, lv))
-    _c2006 = lv["_envc_seek"]
-    def _then2007(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a2008 = 0
-        st["_envc_at_a_promote"] = _cast(_a2008, jnp.int8)
-        _a2009 = False
-        lv["_envc_seek"] = _cast(_a2009, jnp.bool_)
-        return st, _scope(lv, ("b", "_envc_run", "_envc_seek", "_envc_arg1", "_envc_arg2", ))
-    st, lv = _select(_c2006, _then2007(st, lv), (st, lv))
-    st = p_continue_game(st, lv["_envc_arg1"], lv["_envc_arg2"])
-    _c2010 = (_i32(st["_envc_at_p_continue_game"]) != 0)
-    def _then2011(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a2012 = 1
-        st["_envc_at_a_promote"] = _cast(_a2012, jnp.int8)
-        _a2013 = False
-        lv["_envc_run"] = _cast(_a2013, jnp.bool_)
-        return st, _scope(lv, ("b", "_envc_run", "_envc_seek", "_envc_arg1", "_envc_arg2", ))
-    def _else2014(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a2015 = True
-        lv["_envc_run"] = _cast(_a2015, jnp.bool_)
-        return st, _scope(lv, ("b", "_envc_run", "_envc_seek", "_envc_arg1", "_envc_arg2", ))
-    st, lv = _select(_c2010, _then2011(st, lv), _else2014(st, lv))
-    lv = _scope(lv, ("b", ))
     return st
 
 
@@ -7187,15 +6510,15 @@ def a_setup_active(st, index):
     v_h = (index // 1) % 10
     lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    _f2016 = _i32(lv["h"])
-    _f2017 = _get(st["hand"], _i32(lv["p"]))["len"]
-    st = _fault_at(st, (_f2016 >= _f2017), 44, _f2016, _f2017)
-    st = p_put_in_play(st, lv["p"], 0, _get(st["hand"], _i32(lv["p"]))["items"][_f2016])
-    _f2018 = _i32(lv["h"])
-    _f2019 = _get(st["hand"], _i32(lv["p"]))["len"]
-    st = _fault_at(st, (_f2018 >= _f2019), 45, _f2018, _f2019)
-    _l2020 = _remove_at(_get(st["hand"], _i32(lv["p"])), _f2018)
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l2020)
+    _f1750 = _i32(lv["h"])
+    _f1751 = _get(st["hand"], _i32(lv["p"]))["len"]
+    st = _fault_at(st, (_f1750 >= _f1751), 42, _f1750, _f1751)
+    st = p_put_in_play(st, lv["p"], 0, _get(st["hand"], _i32(lv["p"]))["items"][_f1750])
+    _f1752 = _i32(lv["h"])
+    _f1753 = _get(st["hand"], _i32(lv["p"]))["len"]
+    st = _fault_at(st, (_f1752 >= _f1753), 43, _f1752, _f1753)
+    _l1754 = _remove_at(_get(st["hand"], _i32(lv["p"])), _f1752)
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1754)
     lv = _scope(lv, ("h", ))
     return st
 
@@ -7203,7 +6526,7 @@ def a_setup_active(st, index):
 def m_setup_active(st):
     """guard of `setup_active` at each of its 10 flat indices (bool[10])"""
     lv = {}
-    return jax.vmap(lambda i2021: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), jnp.where((jnp.remainder(jnp.floor_divide(i2021, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i2021, 1), 10)])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i2021, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
+    return jax.vmap(lambda i1755: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), jnp.where((jnp.remainder(jnp.floor_divide(i1755, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1755, 1), 10)])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1755, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
 def a_setup_bench(st, index):
@@ -7212,15 +6535,15 @@ def a_setup_bench(st, index):
     v_h = (index // 1) % 10
     lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    _f2022 = _i32(lv["h"])
-    _f2023 = _get(st["hand"], _i32(lv["p"]))["len"]
-    st = _fault_at(st, (_f2022 >= _f2023), 46, _f2022, _f2023)
-    st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], _i32(lv["p"]))["items"][_f2022])
-    _f2024 = _i32(lv["h"])
-    _f2025 = _get(st["hand"], _i32(lv["p"]))["len"]
-    st = _fault_at(st, (_f2024 >= _f2025), 47, _f2024, _f2025)
-    _l2026 = _remove_at(_get(st["hand"], _i32(lv["p"])), _f2024)
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l2026)
+    _f1756 = _i32(lv["h"])
+    _f1757 = _get(st["hand"], _i32(lv["p"]))["len"]
+    st = _fault_at(st, (_f1756 >= _f1757), 44, _f1756, _f1757)
+    st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], _i32(lv["p"]))["items"][_f1756])
+    _f1758 = _i32(lv["h"])
+    _f1759 = _get(st["hand"], _i32(lv["p"]))["len"]
+    st = _fault_at(st, (_f1758 >= _f1759), 45, _f1758, _f1759)
+    _l1760 = _remove_at(_get(st["hand"], _i32(lv["p"])), _f1758)
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1760)
     lv = _scope(lv, ("h", ))
     return st
 
@@ -7228,21 +6551,32 @@ def a_setup_bench(st, index):
 def m_setup_bench(st):
     """guard of `setup_bench` at each of its 10 flat indices (bool[10])"""
     lv = {}
-    return jax.vmap(lambda i2027: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i2027, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i2027, 1), 10)])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i2027, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
+    return jax.vmap(lambda i1761: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1761, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1761, 1), 10)])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1761, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
 def a_setup_done(st, index):
     """action `setup_done` (tcg.envspec:2172): index in 0..0"""
     st = dict(st)
     lv = {}
-    st = p__envc_run_setup_done(st)
+    _c1762 = (_i32(st["current_player"]) == _i32(st["first"]))
+    def _then1763(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a1764 = (1 - _i32(st["first"]))
+        st["current_player"] = _cast(_a1764, jnp.int8)
+        return st, _scope(lv, ())
+    def _else1765(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_begin_turn(st, st["first"])
+        st = p_active_abilities(st)
+        return st, _scope(lv, ())
+    st, lv = _select(_c1762, _then1763(st, lv), _else1765(st, lv))
     return st
 
 
 def m_setup_done(st):
     """guard of `setup_done` at each of its 1 flat indices (bool[1])"""
     lv = {}
-    return jax.vmap(lambda i2028: jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
+    return jax.vmap(lambda i1766: jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
 
 
 def a_play_basic(st, index):
@@ -7251,15 +6585,15 @@ def a_play_basic(st, index):
     v_h = (index // 1) % 10
     lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    _f2029 = _i32(lv["h"])
-    _f2030 = _get(st["hand"], _i32(lv["p"]))["len"]
-    st = _fault_at(st, (_f2029 >= _f2030), 48, _f2029, _f2030)
-    st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], _i32(lv["p"]))["items"][_f2029])
-    _f2031 = _i32(lv["h"])
-    _f2032 = _get(st["hand"], _i32(lv["p"]))["len"]
-    st = _fault_at(st, (_f2031 >= _f2032), 49, _f2031, _f2032)
-    _l2033 = _remove_at(_get(st["hand"], _i32(lv["p"])), _f2031)
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l2033)
+    _f1767 = _i32(lv["h"])
+    _f1768 = _get(st["hand"], _i32(lv["p"]))["len"]
+    st = _fault_at(st, (_f1767 >= _f1768), 46, _f1767, _f1768)
+    st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], _i32(lv["p"]))["items"][_f1767])
+    _f1769 = _i32(lv["h"])
+    _f1770 = _get(st["hand"], _i32(lv["p"]))["len"]
+    st = _fault_at(st, (_f1769 >= _f1770), 47, _f1769, _f1770)
+    _l1771 = _remove_at(_get(st["hand"], _i32(lv["p"])), _f1769)
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1771)
     lv = _scope(lv, ("h", ))
     return st
 
@@ -7267,7 +6601,7 @@ def a_play_basic(st, index):
 def m_play_basic(st):
     """guard of `play_basic` at each of its 10 flat indices (bool[10])"""
     lv = {}
-    return jax.vmap(lambda i2034: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i2034, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i2034, 1), 10)])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i2034, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
+    return jax.vmap(lambda i1772: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1772, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1772, 1), 10)])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1772, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
 def a_evolve(st, index):
@@ -7276,14 +6610,38 @@ def a_evolve(st, index):
     v_h = (index // 4) % 10
     v_s = (index // 1) % 4
     lv = {"h": _cast(v_h, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    st = p__envc_run_evolve(st, lv["h"], lv["s"])
+    lv["p"] = _cast(st["current_player"], jnp.int8)
+    _a1773 = st["card"][_i32(lv["p"])][_i32(lv["s"])]
+    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["s"]), jnp.minimum(_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]), 1))].set(_cast(_a1773, jnp.int16))
+    _a1774 = jnp.minimum((_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]) + 1), 2)
+    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1774, jnp.int8))
+    _f1775 = _i32(lv["h"])
+    _f1776 = _get(st["hand"], _i32(lv["p"]))["len"]
+    st = _fault_at(st, (_f1775 >= _f1776), 49, _f1775, _f1776)
+    _a1777 = _get(st["hand"], _i32(lv["p"]))["items"][_f1775]
+    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1777, jnp.int16))
+    _f1778 = _i32(lv["h"])
+    _f1779 = _get(st["hand"], _i32(lv["p"]))["len"]
+    st = _fault_at(st, (_f1778 >= _f1779), 50, _f1778, _f1779)
+    _l1780 = _remove_at(_get(st["hand"], _i32(lv["p"])), _f1778)
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1780)
+    _a1781 = st["turn"]
+    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1781, jnp.int8))
+    _c1782 = (_i32(lv["s"]) == 0)
+    def _then1783(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_clear_conditions(st, lv["p"])
+        st = p_active_abilities(st)
+        return st, _scope(lv, ("h", "s", "p", ))
+    st, lv = _select(_c1782, _then1783(st, lv), (st, lv))
+    lv = _scope(lv, ("h", "s", ))
     return st
 
 
 def m_evolve(st):
     """guard of `evolve` at each of its 40 flat indices (bool[40])"""
     lv = {}
-    return jax.vmap(lambda i2035: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i2035, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i2035, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i2035, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i2035, 4), 10)])] == 0)), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i2035, 4), 10)])] != 0)), (_i32(_K18[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i2035, 4), 10)])]) == _i32(_K19[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i2035, 1), 4)])]))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
+    return jax.vmap(lambda i1784: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1784, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1784, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1784, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1784, 4), 10)])] == 0)), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1784, 4), 10)])] != 0)), (_i32(_K18[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1784, 4), 10)])]) == _i32(_K19[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1784, 1), 4)])]))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
 
 
 def a_attach(st, index):
@@ -7291,14 +6649,31 @@ def a_attach(st, index):
     st = dict(st)
     v_s = (index // 1) % 4
     lv = {"s": _cast(v_s, jnp.int8)}
-    st = p__envc_run_attach(st, lv["s"])
+    lv["p"] = _cast(st["current_player"], jnp.int8)
+    _a1785 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(st["zone"][_i32(lv["p"])])]) + 1), 12)
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(st["zone"][_i32(lv["p"])]))].set(_cast(_a1785, jnp.int8))
+    _a1786 = st["zone"][_i32(lv["p"])]
+    st["last_attached"] = _cast(_a1786, jnp.int8)
+    _a1787 = 10
+    st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a1787, jnp.int8))
+    _a1788 = True
+    st["attached"] = _cast(_a1788, jnp.bool_)
+    _c1789 = (_K24[_i32(_K25[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])] == 2)
+    def _then1790(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_ability_effect__dispatch__1(st, _K26[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])], lv["p"], lv["s"])
+        st = p_knock_outs(st)
+        st = p_continue_game(st, lv["p"], True)
+        return st, _scope(lv, ("s", "p", ))
+    st, lv = _select(_c1789, _then1790(st, lv), (st, lv))
+    lv = _scope(lv, ("s", ))
     return st
 
 
 def m_attach(st):
     """guard of `attach` at each of its 4 flat indices (bool[4])"""
     lv = {}
-    return jax.vmap(lambda i2036: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][_i32(st["current_player"])]) != 10)), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i2036, 1), 4)]), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
+    return jax.vmap(lambda i1791: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][_i32(st["current_player"])]) != 10)), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1791, 1), 4)]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
 
 
 def a_play_trainer(st, index):
@@ -7314,7 +6689,7 @@ def a_play_trainer(st, index):
 def m_play_trainer(st):
     """guard of `play_trainer` at each of its 40 flat indices (bool[40])"""
     lv = {}
-    return jax.vmap(lambda i2037: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i2037, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i2037, 4), 10)])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i2037, 4), 10)])]) != 0)), jnp.logical_or((_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i2037, 4), 10)])] != 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]), st["locked_supporters"][_i32(st["current_player"])])))), f_trainer_target_ok(st, st["current_player"], _get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i2037, 4), 10)], jnp.remainder(jnp.floor_divide(i2037, 1), 4))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
+    return jax.vmap(lambda i1792: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1792, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1792, 4), 10)])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1792, 4), 10)])]) != 0)), jnp.logical_or((_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1792, 4), 10)])] != 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]), st["locked_supporters"][_i32(st["current_player"])])))), f_trainer_target_ok(st, st["current_player"], _get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1792, 4), 10)], jnp.remainder(jnp.floor_divide(i1792, 1), 4))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
 
 
 def a_use_ability(st, index):
@@ -7329,7 +6704,7 @@ def a_use_ability(st, index):
 def m_use_ability(st):
     """guard of `use_ability` at each of its 4 flat indices (bool[4])"""
     lv = {}
-    return jax.vmap(lambda i2038: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i2038, 1), 4)]), (_i32(_K26[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i2038, 1), 4)])]) != 0)), (_K24[_i32(_K25[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i2038, 1), 4)])])] == 0)), jnp.logical_not(st["ability_used"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i2038, 1), 4)])), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
+    return jax.vmap(lambda i1793: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1793, 1), 4)]), (_i32(_K26[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1793, 1), 4)])]) != 0)), (_K24[_i32(_K25[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1793, 1), 4)])])] == 0)), jnp.logical_not(st["ability_used"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1793, 1), 4)])), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
 
 
 def a_retreat(st, index):
@@ -7337,14 +6712,62 @@ def a_retreat(st, index):
     st = dict(st)
     v_b = (index // 1) % 3 + 1
     lv = {"b": _cast(v_b, jnp.int8)}
-    st = p__envc_run_retreat(st, lv["b"])
+    lv["p"] = _cast(st["current_player"], jnp.int8)
+    lv["pay"] = _cast(f_retreat_cost(st, lv["p"]), jnp.int8)
+    lv["k"] = jnp.int32(0)
+    _c1794 = (_i32(lv["k"]) < _i32(lv["pay"]))
+    def _then1795(st, lv):
+        st, lv = dict(st), dict(lv)
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1796: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1796]) > 0), i1796, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a1797 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1797, jnp.int8))
+        lv = _scope(lv, ("b", "p", "pay", "k", ))
+        return st, _scope(lv, ("b", "p", "pay", "k", ))
+    st, lv = _select(_c1794, _then1795(st, lv), (st, lv))
+    lv["k"] = jnp.int32(1)
+    _c1798 = (_i32(lv["k"]) < _i32(lv["pay"]))
+    def _then1799(st, lv):
+        st, lv = dict(st), dict(lv)
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1800: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1800]) > 0), i1800, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a1801 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1801, jnp.int8))
+        lv = _scope(lv, ("b", "p", "pay", "k", ))
+        return st, _scope(lv, ("b", "p", "pay", "k", ))
+    st, lv = _select(_c1798, _then1799(st, lv), (st, lv))
+    lv["k"] = jnp.int32(2)
+    _c1802 = (_i32(lv["k"]) < _i32(lv["pay"]))
+    def _then1803(st, lv):
+        st, lv = dict(st), dict(lv)
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1804: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1804]) > 0), i1804, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a1805 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1805, jnp.int8))
+        lv = _scope(lv, ("b", "p", "pay", "k", ))
+        return st, _scope(lv, ("b", "p", "pay", "k", ))
+    st, lv = _select(_c1802, _then1803(st, lv), (st, lv))
+    lv["k"] = jnp.int32(3)
+    _c1806 = (_i32(lv["k"]) < _i32(lv["pay"]))
+    def _then1807(st, lv):
+        st, lv = dict(st), dict(lv)
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1808: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1808]) > 0), i1808, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a1809 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1809, jnp.int8))
+        lv = _scope(lv, ("b", "p", "pay", "k", ))
+        return st, _scope(lv, ("b", "p", "pay", "k", ))
+    st, lv = _select(_c1806, _then1807(st, lv), (st, lv))
+    lv = _scope(lv, ("b", "p", "pay", ))
+    st = p_clear_conditions(st, lv["p"])
+    st = p_swap_slots(st, lv["p"], 0, lv["b"])
+    _a1810 = True
+    st["retreated"] = _cast(_a1810, jnp.bool_)
+    st = p_active_abilities(st)
+    lv = _scope(lv, ("b", ))
     return st
 
 
 def m_retreat(st):
     """guard of `retreat` at each of its 3 flat indices (bool[3])"""
     lv = {}
-    return jax.vmap(lambda i2039: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i2039, 1), 3) + 1)]), st["occupied"][_i32(st["current_player"])][0]), f_can_act(st, st["current_player"])), jnp.logical_not(st["no_retreat"][_i32(st["current_player"])])), (_K0[_i32(st["card"][_i32(st["current_player"])][0])] == 0)), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
+    return jax.vmap(lambda i1811: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1811, 1), 3) + 1)]), st["occupied"][_i32(st["current_player"])][0]), f_can_act(st, st["current_player"])), jnp.logical_not(st["no_retreat"][_i32(st["current_player"])])), (_K0[_i32(st["card"][_i32(st["current_player"])][0])] == 0)), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
 
 
 def a_attack(st, index):
@@ -7359,7 +6782,7 @@ def a_attack(st, index):
 def m_attack(st):
     """guard of `attack` at each of its 2 flat indices (bool[2])"""
     lv = {}
-    return jax.vmap(lambda i2040: jnp.logical_and(jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], jnp.remainder(jnp.floor_divide(i2040, 1), 2))), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 2, dtype=jnp.int32))
+    return jax.vmap(lambda i1812: jnp.logical_and(jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], jnp.remainder(jnp.floor_divide(i1812, 1), 2))), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 2, dtype=jnp.int32))
 
 
 def a_discard_from_play(st, index):
@@ -7367,28 +6790,32 @@ def a_discard_from_play(st, index):
     st = dict(st)
     v_s = (index // 1) % 4
     lv = {"s": _cast(v_s, jnp.int8)}
-    st = p__envc_run_discard_from_play(st, lv["s"])
+    lv["p"] = _cast(st["current_player"], jnp.int8)
+    st = p_clear_slot(st, lv["p"], lv["s"])
+    st = p_knock_outs(st)
+    st = p_continue_game(st, lv["p"], True)
+    lv = _scope(lv, ("s", ))
     return st
 
 
 def m_discard_from_play(st):
     """guard of `discard_from_play` at each of its 4 flat indices (bool[4])"""
     lv = {}
-    return jax.vmap(lambda i2041: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i2041, 1), 4)]), (_K0[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i2041, 1), 4)])] == 1)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
+    return jax.vmap(lambda i1813: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1813, 1), 4)]), (_K0[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1813, 1), 4)])] == 1)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
 
 
 def a_end_turn(st, index):
     """action `end_turn` (tcg.envspec:2329): index in 0..0"""
     st = dict(st)
     lv = {}
-    st = p__envc_run_end_turn(st)
+    st = p_finish_turn(st)
     return st
 
 
 def m_end_turn(st):
     """guard of `end_turn` at each of its 1 flat indices (bool[1])"""
     lv = {}
-    return jax.vmap(lambda i2042: jnp.logical_and((st["phase"] == 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
+    return jax.vmap(lambda i1814: jnp.logical_and((st["phase"] == 1), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
 
 
 def a_promote(st, index):
@@ -7396,27 +6823,28 @@ def a_promote(st, index):
     st = dict(st)
     v_b = (index // 1) % 3 + 1
     lv = {"b": _cast(v_b, jnp.int8)}
-    st = p__envc_run_promote(st, lv["b"])
+    st = p_swap_slots(st, st["current_player"], 0, lv["b"])
+    st = p_continue_game(st, st["promote_next"], st["promote_resume"])
     return st
 
 
 def m_promote(st):
     """guard of `promote` at each of its 3 flat indices (bool[3])"""
     lv = {}
-    return jax.vmap(lambda i2043: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i2043, 1), 3) + 1)]), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
+    return jax.vmap(lambda i1815: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1815, 1), 3) + 1)]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
 
 
 def m_choose(st):
     """guard of `choose` at each of its 8 flat indices (bool[8])"""
     lv = {}
-    return jax.vmap(lambda i2044: jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i2044, 1), 8) >= 0), (jnp.remainder(jnp.floor_divide(i2044, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_opponent_choice__q"])][jnp.remainder(jnp.floor_divide(i2044, 1), 8)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i2044, 1), 8) > 0), jnp.logical_not(st["_envc_frame_p_damage_opponent_choice__bench_only"])))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_own_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i2044, 1), 8) >= 0), (jnp.remainder(jnp.floor_divide(i2044, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_own_choice__p"])][jnp.remainder(jnp.floor_divide(i2044, 1), 8)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i2044, 1), 8) > 0), jnp.logical_not(st["_envc_frame_p_damage_own_choice__bench_only"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i2044, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i2044, 1), 8) < 4))), jnp.logical_and(jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i2044, 1), 8)], (_i32(f_type_of(st, st["_envc_frame_p_attach_to_bench_choice__p"], jnp.remainder(jnp.floor_divide(i2044, 1), 8))) == _i32(st["_envc_frame_p_attach_to_bench_choice__t"]))), (_i32(st["energy"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i2044, 1), 8)][_i32(st["_envc_frame_p_attach_to_bench_choice__t"])]) < 12)))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i2044, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i2044, 1), 8) < 4))), st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i2044, 1), 8)])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), jnp.logical_and((jnp.remainder(jnp.floor_divide(i2044, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i2044, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i2044, 1), 8)], (jnp.remainder(jnp.floor_divide(i2044, 1), 8) != _i32(st["_envc_frame_p_attach_to_benched_choices__a"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_opponent"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i2044, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i2044, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_switch_opponent__q"])][jnp.remainder(jnp.floor_divide(i2044, 1), 8)], jnp.logical_or(jnp.logical_not(st["_envc_frame_p_switch_opponent__basic_only"]), (f_stage_of(st, st["_envc_frame_p_switch_opponent__q"], jnp.remainder(jnp.floor_divide(i2044, 1), 8)) == 0))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_self"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i2044, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i2044, 1), 8) < 4))), st["occupied"][_i32(st["_envc_frame_p_switch_self__p"])][jnp.remainder(jnp.floor_divide(i2044, 1), 8)])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_copy_attack"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i2044, 1), 8) >= 0), (jnp.remainder(jnp.floor_divide(i2044, 1), 8) < 8))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(jnp.remainder(jnp.floor_divide(i2044, 1), 8), 2)], (_i32(jnp.where((jnp.remainder(jnp.remainder(jnp.floor_divide(i2044, 1), 8), 2) == 0), _i32(_K15[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(jnp.remainder(jnp.floor_divide(i2044, 1), 8), 2)])]), _i32(_K16[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(jnp.remainder(jnp.floor_divide(i2044, 1), 8), 2)])]))) >= 0)))))(jnp.arange(0, 8, dtype=jnp.int32))
+    return jax.vmap(lambda i1816: jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1816, 1), 8) >= 0), (jnp.remainder(jnp.floor_divide(i1816, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_opponent_choice__q"])][jnp.remainder(jnp.floor_divide(i1816, 1), 8)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1816, 1), 8) > 0), jnp.logical_not(st["_envc_frame_p_damage_opponent_choice__bench_only"])))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_own_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1816, 1), 8) >= 0), (jnp.remainder(jnp.floor_divide(i1816, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_own_choice__p"])][jnp.remainder(jnp.floor_divide(i1816, 1), 8)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1816, 1), 8) > 0), jnp.logical_not(st["_envc_frame_p_damage_own_choice__bench_only"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1816, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1816, 1), 8) < 4))), jnp.logical_and(jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1816, 1), 8)], (_i32(f_type_of(st, st["_envc_frame_p_attach_to_bench_choice__p"], jnp.remainder(jnp.floor_divide(i1816, 1), 8))) == _i32(st["_envc_frame_p_attach_to_bench_choice__t"]))), (_i32(st["energy"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1816, 1), 8)][_i32(st["_envc_frame_p_attach_to_bench_choice__t"])]) < 12)))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1816, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1816, 1), 8) < 4))), st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1816, 1), 8)])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1816, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1816, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1816, 1), 8)], (jnp.remainder(jnp.floor_divide(i1816, 1), 8) != _i32(st["_envc_frame_p_attach_to_benched_choices__a"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_opponent"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1816, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1816, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_switch_opponent__q"])][jnp.remainder(jnp.floor_divide(i1816, 1), 8)], jnp.logical_or(jnp.logical_not(st["_envc_frame_p_switch_opponent__basic_only"]), (f_stage_of(st, st["_envc_frame_p_switch_opponent__q"], jnp.remainder(jnp.floor_divide(i1816, 1), 8)) == 0))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_self"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1816, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1816, 1), 8) < 4))), st["occupied"][_i32(st["_envc_frame_p_switch_self__p"])][jnp.remainder(jnp.floor_divide(i1816, 1), 8)])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_copy_attack"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1816, 1), 8) >= 0), (jnp.remainder(jnp.floor_divide(i1816, 1), 8) < 8))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(jnp.remainder(jnp.floor_divide(i1816, 1), 8), 2)], (_i32(jnp.where((jnp.remainder(jnp.remainder(jnp.floor_divide(i1816, 1), 8), 2) == 0), _i32(_K15[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(jnp.remainder(jnp.floor_divide(i1816, 1), 8), 2)])]), _i32(_K16[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(jnp.remainder(jnp.floor_divide(i1816, 1), 8), 2)])]))) >= 0)))))(jnp.arange(0, 8, dtype=jnp.int32))
 
 
 def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["#done"] = jnp.bool_(False)
-    lv["#ret"] = _K79
+    lv["#ret"] = _K83
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
     lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.stack([jnp.asarray(_i32(st["phase"]), jnp.int32), jnp.asarray(st["turn"], jnp.int32), jnp.asarray(jnp.where((_i32(st["current_player"]) == _i32(lv["p"])), 1, 0), jnp.int32), jnp.asarray(jnp.where((_i32(st["first"]) == _i32(lv["p"])), 1, 0), jnp.int32), jnp.asarray(_i32(st["attached"]), jnp.int32), jnp.asarray(_i32(st["supporter"]), jnp.int32), jnp.asarray(_i32(st["retreated"]), jnp.int32), jnp.asarray(st["retreat_discount"], jnp.int32), jnp.asarray(st["attack_bonus"], jnp.int32), jnp.asarray(_i32(st["decks"][_i32(lv["p"])]), jnp.int32), jnp.asarray(st["points"][_i32(lv["p"])], jnp.int32), jnp.asarray(_get(st["deck"], _i32(lv["p"]))["len"], jnp.int32), jnp.asarray(_get(st["hand"], _i32(lv["p"]))["len"], jnp.int32), jnp.asarray(_get(st["discard"], _i32(lv["p"]))["len"], jnp.int32), jnp.asarray(st["zone"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["zone_next"][_i32(lv["p"])], jnp.int32), jnp.asarray(_i32(st["poisoned"][_i32(lv["p"])]), jnp.int32), jnp.asarray(_i32(st["burned"][_i32(lv["p"])]), jnp.int32), jnp.asarray(_i32(st["condition"][_i32(lv["p"])]), jnp.int32), jnp.asarray(st["barrier"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["points"][_i32(lv["q"])], jnp.int32), jnp.asarray(_get(st["deck"], _i32(lv["q"]))["len"], jnp.int32), jnp.asarray(_get(st["hand"], _i32(lv["q"]))["len"], jnp.int32), jnp.asarray(_get(st["discard"], _i32(lv["q"]))["len"], jnp.int32), jnp.asarray(st["zone"][_i32(lv["q"])], jnp.int32), jnp.asarray(st["zone_next"][_i32(lv["q"])], jnp.int32), jnp.asarray(_i32(st["poisoned"][_i32(lv["q"])]), jnp.int32), jnp.asarray(_i32(st["burned"][_i32(lv["q"])]), jnp.int32), jnp.asarray(_i32(st["condition"][_i32(lv["q"])]), jnp.int32), jnp.asarray(st["barrier"][_i32(lv["q"])], jnp.int32), jnp.asarray(jnp.where((0 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][0]), -1), jnp.int32), jnp.asarray(jnp.where((1 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][1]), -1), jnp.int32), jnp.asarray(jnp.where((2 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][2]), -1), jnp.int32), jnp.asarray(jnp.where((3 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][3]), -1), jnp.int32), jnp.asarray(jnp.where((4 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][4]), -1), jnp.int32), jnp.asarray(jnp.where((5 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][5]), -1), jnp.int32), jnp.asarray(jnp.where((6 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][6]), -1), jnp.int32), jnp.asarray(jnp.where((7 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][7]), -1), jnp.int32), jnp.asarray(jnp.where((8 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][8]), -1), jnp.int32), jnp.asarray(jnp.where((9 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][9]), -1), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["p"])][0], _i32(st["card"][_i32(lv["p"])][0]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["p"])][0], jnp.int32), jnp.asarray(st["placed"][_i32(lv["p"])][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["p"])][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["p"])][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["p"])][1], _i32(st["card"][_i32(lv["p"])][1]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["p"])][1], jnp.int32), jnp.asarray(st["placed"][_i32(lv["p"])][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["p"])][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["p"])][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["p"])][2], _i32(st["card"][_i32(lv["p"])][2]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["p"])][2], jnp.int32), jnp.asarray(st["placed"][_i32(lv["p"])][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["p"])][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["p"])][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["p"])][3], _i32(st["card"][_i32(lv["p"])][3]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["p"])][3], jnp.int32), jnp.asarray(st["placed"][_i32(lv["p"])][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["p"])][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["p"])][3]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["q"])][0], _i32(st["card"][_i32(lv["q"])][0]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["q"])][0], jnp.int32), jnp.asarray(st["placed"][_i32(lv["q"])][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["q"])][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["q"])][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["q"])][1], _i32(st["card"][_i32(lv["q"])][1]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["q"])][1], jnp.int32), jnp.asarray(st["placed"][_i32(lv["q"])][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["q"])][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["q"])][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["q"])][2], _i32(st["card"][_i32(lv["q"])][2]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["q"])][2], jnp.int32), jnp.asarray(st["placed"][_i32(lv["q"])][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["q"])][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["q"])][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["q"])][3], _i32(st["card"][_i32(lv["q"])][3]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["q"])][3], jnp.int32), jnp.asarray(st["placed"][_i32(lv["q"])][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["q"])][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["q"])][3]), jnp.int32), jnp.asarray(st["current_player"], jnp.int32), jnp.asarray(st["promote_next"], jnp.int32), jnp.asarray(_i32(st["promote_resume"]), jnp.int32), jnp.asarray(jnp.where((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), 1, _i32(jnp.where((_i32(st["_envc_at_p_damage_own_choice"]) == 1), 2, _i32(jnp.where((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), 3, _i32(jnp.where((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), 4, _i32(jnp.where((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), 5, _i32(jnp.where((_i32(st["_envc_at_p_switch_opponent"]) == 1), 6, _i32(jnp.where((_i32(st["_envc_at_p_switch_self"]) == 1), 7, _i32(jnp.where((_i32(st["_envc_at_p_copy_attack"]) == 1), 8, 0))))))))))))))), jnp.int32), jnp.asarray(_i32(st["no_attack"][_i32(lv["p"])]), jnp.int32), jnp.asarray(_i32(st["no_retreat"][_i32(lv["p"])]), jnp.int32), jnp.asarray(st["weakened"][_i32(lv["p"])], jnp.int32), jnp.asarray(_i32(st["no_supporter"][_i32(lv["p"])]), jnp.int32), jnp.asarray(_i32(st["no_attack"][_i32(lv["q"])]), jnp.int32), jnp.asarray(_i32(st["no_retreat"][_i32(lv["q"])]), jnp.int32), jnp.asarray(st["weakened"][_i32(lv["q"])], jnp.int32), jnp.asarray(_i32(st["no_supporter"][_i32(lv["q"])]), jnp.int32), jnp.asarray(st["relays"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["relay_turn"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["boost_turn"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["relays"][_i32(lv["q"])], jnp.int32), jnp.asarray(st["relay_turn"][_i32(lv["q"])], jnp.int32), jnp.asarray(st["boost_turn"][_i32(lv["q"])], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][0], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][1], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][2], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][3], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][4], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][5], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][6], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][7], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][8], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][9], jnp.int32), jnp.asarray(st["seen_deck"][_i32(lv["p"])][0], jnp.int32), jnp.asarray(st["seen_deck"][_i32(lv["p"])][1], jnp.int32), jnp.asarray(st["seen_deck"][_i32(lv["p"])][2], jnp.int32), jnp.asarray(st["seen_hand_turn"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["seen_deck_turn"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["spiky"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["spiky"][_i32(lv["q"])], jnp.int32)]), jnp.int16))
     lv["#done"] = jnp.bool_(True)
@@ -7429,55 +6857,55 @@ def _init_body(st):
     st = dict(st)
     lv = {}
     lv["p"] = jnp.int32(0)
-    def _loop2045(i, carry):
+    def _loop1817(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["p"] = i
-        st, _r2046 = _randint(st, 0, 21)
-        _a2047 = _r2046
-        st["decks"] = st["decks"].at[_i32(lv["p"])].set(_cast(_a2047, jnp.int8))
+        st, _r1818 = _randint(st, 0, 21)
+        _a1819 = _r1818
+        st["decks"] = st["decks"].at[_i32(lv["p"])].set(_cast(_a1819, jnp.int8))
         lv["i"] = jnp.int32(0)
-        def _loop2048(i, carry):
+        def _loop1820(i, carry):
             st, lv = dict(carry[0]), dict(carry[1])
             lv["i"] = i
-            _f2049 = _get(st["deck"], _i32(lv["p"]))["len"]
-            st = _fault_at(st, (_f2049 >= 20), 63, 0, 0)
-            _l2050 = _push(_get(st["deck"], _i32(lv["p"])), _cast(_K80[_i32(st["decks"][_i32(lv["p"])])][_i32(lv["i"])], jnp.int16))
-            st["deck"] = _set(st["deck"], _i32(lv["p"]), _l2050)
+            _f1821 = _get(st["deck"], _i32(lv["p"]))["len"]
+            st = _fault_at(st, (_f1821 >= 20), 63, 0, 0)
+            _l1822 = _push(_get(st["deck"], _i32(lv["p"])), _cast(_K84[_i32(st["decks"][_i32(lv["p"])])][_i32(lv["i"])], jnp.int16))
+            st["deck"] = _set(st["deck"], _i32(lv["p"]), _l1822)
             return st, lv
-        st, lv = lax.fori_loop(0, 20, _loop2048, (st, lv))
+        st, lv = lax.fori_loop(0, 20, _loop1820, (st, lv))
         lv = _scope(lv, ("p", ))
-        _f2051 = _get(st["deck"], _i32(lv["p"]))["len"]
-        st, _l2052 = _shuffle(st, _get(st["deck"], _i32(lv["p"])))
-        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l2052)
+        _f1823 = _get(st["deck"], _i32(lv["p"]))["len"]
+        st, _l1824 = _shuffle(st, _get(st["deck"], _i32(lv["p"])))
+        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l1824)
         st = p_deal(st, lv["p"])
         st = p_random_zone_energy(st, lv["p"])
         return st, lv
-    st, lv = lax.fori_loop(0, 2, _loop2045, (st, lv))
+    st, lv = lax.fori_loop(0, 2, _loop1817, (st, lv))
     lv = _scope(lv, ())
-    st, _r2053 = _randint(st, 0, 1)
-    _a2054 = jnp.where((_r2053 == 1), 1, 0)
-    st["first"] = _cast(_a2054, jnp.int8)
-    _a2055 = st["first"]
-    st["current_player"] = _cast(_a2055, jnp.int8)
+    st, _r1825 = _randint(st, 0, 1)
+    _a1826 = jnp.where((_r1825 == 1), 1, 0)
+    st["first"] = _cast(_a1826, jnp.int8)
+    _a1827 = st["first"]
+    st["current_player"] = _cast(_a1827, jnp.int8)
     return st
 
 
 def inv_cards_conserved(st):
     """invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once"""
     lv = {}
-    return jnp.all(jax.vmap(lambda i2056, _h2058, _h2059, _h2060, _h2061, _h2062, _h2063, _h2064, _h2065, _h2066, _h2067, _h2068, _h2069, _h2070, _h2071, _h2072, _h2073, _h2074, _h2075, _h2076, _h2077, _h2078: jnp.all(jax.vmap(lambda i2057: (((((_lcount(_get(st["deck"], i2056), _K80[_i32(_h2058)][i2057]) + _lcount(_get(st["hand"], i2056), _K80[_i32(_h2058)][i2057])) + _lcount(_get(st["discard"], i2056), _K80[_i32(_h2058)][i2057])) + (((_i32(jnp.logical_and(_h2059, (_h2060 == _K80[_i32(_h2058)][i2057]))) + _i32(jnp.logical_and(_h2061, (_h2062 == _K80[_i32(_h2058)][i2057])))) + _i32(jnp.logical_and(_h2063, (_h2064 == _K80[_i32(_h2058)][i2057])))) + _i32(jnp.logical_and(_h2065, (_h2066 == _K80[_i32(_h2058)][i2057]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h2059, (0 < _i32(_h2067))), (_h2068 == _K80[_i32(_h2058)][i2057]))) + _i32(jnp.logical_and(jnp.logical_and(_h2059, (1 < _i32(_h2067))), (_h2069 == _K80[_i32(_h2058)][i2057]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h2061, (0 < _i32(_h2070))), (_h2071 == _K80[_i32(_h2058)][i2057]))) + _i32(jnp.logical_and(jnp.logical_and(_h2061, (1 < _i32(_h2070))), (_h2072 == _K80[_i32(_h2058)][i2057])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h2063, (0 < _i32(_h2073))), (_h2074 == _K80[_i32(_h2058)][i2057]))) + _i32(jnp.logical_and(jnp.logical_and(_h2063, (1 < _i32(_h2073))), (_h2075 == _K80[_i32(_h2058)][i2057])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h2065, (0 < _i32(_h2076))), (_h2077 == _K80[_i32(_h2058)][i2057]))) + _i32(jnp.logical_and(jnp.logical_and(_h2065, (1 < _i32(_h2076))), (_h2078 == _K80[_i32(_h2058)][i2057]))))))) == jnp.sum(_wide(_K80[_i32(_h2058)]) == _K80[_i32(_h2058)][i2057], dtype=jnp.int32)))(jnp.arange(0, 20, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1]))
+    return jnp.all(jax.vmap(lambda i1828, _h1830, _h1831, _h1832, _h1833, _h1834, _h1835, _h1836, _h1837, _h1838, _h1839, _h1840, _h1841, _h1842, _h1843, _h1844, _h1845, _h1846, _h1847, _h1848, _h1849, _h1850: jnp.all(jax.vmap(lambda i1829: (((((_lcount(_get(st["deck"], i1828), _K84[_i32(_h1830)][i1829]) + _lcount(_get(st["hand"], i1828), _K84[_i32(_h1830)][i1829])) + _lcount(_get(st["discard"], i1828), _K84[_i32(_h1830)][i1829])) + (((_i32(jnp.logical_and(_h1831, (_h1832 == _K84[_i32(_h1830)][i1829]))) + _i32(jnp.logical_and(_h1833, (_h1834 == _K84[_i32(_h1830)][i1829])))) + _i32(jnp.logical_and(_h1835, (_h1836 == _K84[_i32(_h1830)][i1829])))) + _i32(jnp.logical_and(_h1837, (_h1838 == _K84[_i32(_h1830)][i1829]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h1831, (0 < _i32(_h1839))), (_h1840 == _K84[_i32(_h1830)][i1829]))) + _i32(jnp.logical_and(jnp.logical_and(_h1831, (1 < _i32(_h1839))), (_h1841 == _K84[_i32(_h1830)][i1829]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1833, (0 < _i32(_h1842))), (_h1843 == _K84[_i32(_h1830)][i1829]))) + _i32(jnp.logical_and(jnp.logical_and(_h1833, (1 < _i32(_h1842))), (_h1844 == _K84[_i32(_h1830)][i1829])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1835, (0 < _i32(_h1845))), (_h1846 == _K84[_i32(_h1830)][i1829]))) + _i32(jnp.logical_and(jnp.logical_and(_h1835, (1 < _i32(_h1845))), (_h1847 == _K84[_i32(_h1830)][i1829])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1837, (0 < _i32(_h1848))), (_h1849 == _K84[_i32(_h1830)][i1829]))) + _i32(jnp.logical_and(jnp.logical_and(_h1837, (1 < _i32(_h1848))), (_h1850 == _K84[_i32(_h1830)][i1829]))))))) == jnp.sum(_wide(_K84[_i32(_h1830)]) == _K84[_i32(_h1830)][i1829], dtype=jnp.int32)))(jnp.arange(0, 20, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1]))
 
 
 def inv_hp_bounds(st):
     """invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions"""
     lv = {}
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(jax.vmap(lambda i2079, _h2080, _h2081, _h2082, _h2083, _h2084, _h2085, _h2086, _h2087, _h2088, _h2089, _h2090, _h2091, _h2092, _h2093, _h2094, _h2095: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h2080), (_i32(_h2081) < _i32(jnp.where((_K0[_i32(_h2082)] == 1), _i32(_h2083), _i32(_K1[_i32(_h2082)]))))), jnp.logical_or(jnp.logical_not(_h2084), (_i32(_h2085) < _i32(jnp.where((_K0[_i32(_h2086)] == 1), _i32(_h2087), _i32(_K1[_i32(_h2086)])))))), jnp.logical_or(jnp.logical_not(_h2088), (_i32(_h2089) < _i32(jnp.where((_K0[_i32(_h2090)] == 1), _i32(_h2091), _i32(_K1[_i32(_h2090)])))))), jnp.logical_or(jnp.logical_not(_h2092), (_i32(_h2093) < _i32(jnp.where((_K0[_i32(_h2094)] == 1), _i32(_h2095), _i32(_K1[_i32(_h2094)])))))))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["played_hp"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["played_hp"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["played_hp"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3], st["played_hp"][:, 3])))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(jax.vmap(lambda i1851, _h1852, _h1853, _h1854, _h1855, _h1856, _h1857, _h1858, _h1859, _h1860, _h1861, _h1862, _h1863, _h1864, _h1865, _h1866, _h1867: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h1852), (_i32(_h1853) < _i32(jnp.where((_K0[_i32(_h1854)] == 1), _i32(_h1855), _i32(_K1[_i32(_h1854)]))))), jnp.logical_or(jnp.logical_not(_h1856), (_i32(_h1857) < _i32(jnp.where((_K0[_i32(_h1858)] == 1), _i32(_h1859), _i32(_K1[_i32(_h1858)])))))), jnp.logical_or(jnp.logical_not(_h1860), (_i32(_h1861) < _i32(jnp.where((_K0[_i32(_h1862)] == 1), _i32(_h1863), _i32(_K1[_i32(_h1862)])))))), jnp.logical_or(jnp.logical_not(_h1864), (_i32(_h1865) < _i32(jnp.where((_K0[_i32(_h1866)] == 1), _i32(_h1867), _i32(_K1[_i32(_h1866)])))))))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["played_hp"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["played_hp"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["played_hp"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3], st["played_hp"][:, 3])))
 
 
 def inv_points_bounds(st):
     """invariant `points_bounds`: points are 0..3 while the game goes on"""
     lv = {}
-    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i2096, _h2097: (_i32(_h2097) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
+    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i1868, _h1869: (_i32(_h1869) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
 
 
 def inv_one_result(st):
@@ -7489,13 +6917,13 @@ def inv_one_result(st):
 def inv_active_in_play(st):
     """invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled"""
     lv = {}
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i2098, _h2099: _h2099)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i1870, _h1871: _h1871)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
 
 
 def inv_bench_size(st):
     """invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play"""
     lv = {}
-    return jnp.all(jax.vmap(lambda i2100, _h2101, _h2102, _h2103, _h2104: ((((_i32(_h2101) + _i32(_h2102)) + _i32(_h2103)) + _i32(_h2104)) <= 4))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["occupied"][:, 1], st["occupied"][:, 2], st["occupied"][:, 3]))
+    return jnp.all(jax.vmap(lambda i1872, _h1873, _h1874, _h1875, _h1876: ((((_i32(_h1873) + _i32(_h1874)) + _i32(_h1875)) + _i32(_h1876)) <= 4))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["occupied"][:, 1], st["occupied"][:, 2], st["occupied"][:, 3]))
 
 
 # ---- the environment
@@ -7504,7 +6932,7 @@ ENV_ID = "envc/tcg"  # Pgx's `Env.id` / `State.env_id`
 VERSION = "v0"  # Pgx's `Env.version`; the Gymnasium / gymnax id is f"{ENV_ID}-{VERSION}"
 OBSERVATION_SHAPE = (195,)  # None when the observation is a record or holds lists (a pytree)
 OBSERVATION_BOUNDS = (-1, 511)  # (lowest, highest) value of an observation entry, or None
-_FIELDS = ('decks', 'deck', 'hand', 'discard', 'card', 'occupied', 'played_hp', 'played_type', 'playing', 'below', 'evolutions', 'damage', 'energy', 'placed', 'ability_used', 'poisoned', 'burned', 'condition', 'points', 'zone', 'zone_next', 'turn', 'first', 'phase', 'attached', 'supporter', 'retreated', 'retreat_discount', 'barrier', 'no_attack', 'no_retreat', 'weakened', 'spiky', 'no_supporter', 'shielded', 'locked_supporters', 'relays', 'relay_turn', 'boost_turn', 'seen_hand', 'seen_hand_turn', 'seen_deck', 'seen_deck_turn', 'attack_bonus', 'named_bonus', 'bonus_named', 'dmg', 'passive_cut', 'passive_spiky', 'last_attached', 'attack_index', 'attacking', 'copying', 'copy_card', 'copy_index', 'promote_next', 'promote_resume', 'ended_by', '_envc_until_barrier', '_envc_until_no_attack', '_envc_until_no_retreat', '_envc_until_weakened', '_envc_until_spiky', '_envc_until_no_supporter', '_envc_until_shielded', '_envc_at_p_damage_opponent_choice', '_envc_frame_p_damage_opponent_choice__amount', '_envc_frame_p_damage_opponent_choice__bench_only', '_envc_frame_p_damage_opponent_choice__attack', '_envc_frame_p_damage_opponent_choice__q', '_envc_frame_p_damage_opponent_choice__s', '_envc_at_p_damage_own_choice', '_envc_frame_p_damage_own_choice__p', '_envc_frame_p_damage_own_choice__amount', '_envc_frame_p_damage_own_choice__bench_only', '_envc_frame_p_damage_own_choice__s', '_envc_at_p_attach_to_bench_choice', '_envc_frame_p_attach_to_bench_choice__p', '_envc_frame_p_attach_to_bench_choice__t', '_envc_frame_p_attach_to_bench_choice__s', '_envc_at_p_attach_to_benched_choices', '_envc_frame_p_attach_to_benched_choices__p', '_envc_frame_p_attach_to_benched_choices__t', '_envc_frame_p_attach_to_benched_choices__n', '_envc_frame_p_attach_to_benched_choices__a', '_envc_at_p_switch_opponent', '_envc_frame_p_switch_opponent__p', '_envc_frame_p_switch_opponent__basic_only', '_envc_frame_p_switch_opponent__q', '_envc_at_p_switch_self', '_envc_frame_p_switch_self__p', '_envc_at_p_copy_attack', '_envc_frame_p_copy_attack__p', '_envc_frame_p_copy_attack__q', '_envc_frame_p_copy_attack__k', '_envc_at_p_continue_game', '_envc_at_p_active_abilities', '_envc_frame_p_active_abilities__q', '_envc_at_p_finish_turn', '_envc_frame_p_finish_turn__p', '_envc_frame_p_finish_turn__s', '_envc_at_p_attack_texts', '_envc_frame_p_attack_texts__p', '_envc_frame_p_attack_texts__a', '_envc_frame_p_attack_texts__c', '_envc_frame_p_attack_texts__r', '_envc_at_p_attack_effect__9', '_envc_at_p_attack_effect__16', '_envc_frame_p_attack_effect__16__p', '_envc_frame_p_attack_effect__16__k', '_envc_at_p_attack_effect__20', '_envc_at_p_attack_effect__31', '_envc_at_p_attack_effect__33', '_envc_at_p_attack_effect__34', '_envc_at_p_attack_effect__45', '_envc_at_p_attack_effect__47', '_envc_at_p_attack_effect__59', '_envc_at_p_attack_effect__65', '_envc_at_p_attack_effect__70', '_envc_at_p_attack_effect__72', '_envc_at_p_attack_effect__76', '_envc_at_p_attack_effect__80', '_envc_at_p_attack_effect__96', '_envc_at_p_attack_effect__97', '_envc_at_p_ability_effect__2', '_envc_at_p_ability_effect__5', '_envc_at_p_ability_effect__12', '_envc_at_p_trainer_effect__8', '_envc_at_p_attack_effect__dispatch', '_envc_frame_p_attack_effect__dispatch__effect', '_envc_frame_p_attack_effect__dispatch__p', '_envc_at_p_ability_effect__dispatch', '_envc_at_p_trainer_effect__dispatch', '_envc_at_a_setup_done', '_envc_at_a_evolve', '_envc_at_a_attach', '_envc_frame_a_attach__p', '_envc_at_a_play_trainer', '_envc_frame_a_play_trainer__p', '_envc_at_a_use_ability', '_envc_frame_a_use_ability__p', '_envc_at_a_retreat', '_envc_at_a_attack', '_envc_frame_a_attack__a', '_envc_frame_a_attack__p', '_envc_at_a_discard_from_play', '_envc_at_a_end_turn', '_envc_at_a_promote', '_envc_choice_mover', '_envc_choice_option')  # the spec's own state fields: the keys of `State._x`
+_FIELDS = ('decks', 'deck', 'hand', 'discard', 'card', 'occupied', 'played_hp', 'played_type', 'playing', 'below', 'evolutions', 'damage', 'energy', 'placed', 'ability_used', 'poisoned', 'burned', 'condition', 'points', 'zone', 'zone_next', 'turn', 'first', 'phase', 'attached', 'supporter', 'retreated', 'retreat_discount', 'barrier', 'no_attack', 'no_retreat', 'weakened', 'spiky', 'no_supporter', 'shielded', 'locked_supporters', 'relays', 'relay_turn', 'boost_turn', 'seen_hand', 'seen_hand_turn', 'seen_deck', 'seen_deck_turn', 'attack_bonus', 'named_bonus', 'bonus_named', 'dmg', 'passive_cut', 'passive_spiky', 'last_attached', 'attack_index', 'attacking', 'copying', 'copy_card', 'copy_index', 'promote_next', 'promote_resume', 'ended_by', '_envc_until_barrier', '_envc_until_no_attack', '_envc_until_no_retreat', '_envc_until_weakened', '_envc_until_spiky', '_envc_until_no_supporter', '_envc_until_shielded', '_envc_at_p_damage_opponent_choice', '_envc_frame_p_damage_opponent_choice__amount', '_envc_frame_p_damage_opponent_choice__bench_only', '_envc_frame_p_damage_opponent_choice__attack', '_envc_frame_p_damage_opponent_choice__q', '_envc_frame_p_damage_opponent_choice__s', '_envc_at_p_damage_own_choice', '_envc_frame_p_damage_own_choice__p', '_envc_frame_p_damage_own_choice__amount', '_envc_frame_p_damage_own_choice__bench_only', '_envc_frame_p_damage_own_choice__s', '_envc_at_p_attach_to_bench_choice', '_envc_frame_p_attach_to_bench_choice__p', '_envc_frame_p_attach_to_bench_choice__t', '_envc_frame_p_attach_to_bench_choice__s', '_envc_at_p_attach_to_benched_choices', '_envc_frame_p_attach_to_benched_choices__p', '_envc_frame_p_attach_to_benched_choices__t', '_envc_frame_p_attach_to_benched_choices__n', '_envc_frame_p_attach_to_benched_choices__a', '_envc_at_p_switch_opponent', '_envc_frame_p_switch_opponent__p', '_envc_frame_p_switch_opponent__basic_only', '_envc_frame_p_switch_opponent__q', '_envc_at_p_switch_self', '_envc_frame_p_switch_self__p', '_envc_at_p_copy_attack', '_envc_frame_p_copy_attack__p', '_envc_frame_p_copy_attack__q', '_envc_frame_p_copy_attack__k', '_envc_at_p_attack_texts', '_envc_frame_p_attack_texts__p', '_envc_frame_p_attack_texts__a', '_envc_frame_p_attack_texts__c', '_envc_frame_p_attack_texts__r', '_envc_at_p_attack_effect__9', '_envc_at_p_attack_effect__16', '_envc_frame_p_attack_effect__16__p', '_envc_frame_p_attack_effect__16__k', '_envc_at_p_attack_effect__20', '_envc_at_p_attack_effect__31', '_envc_at_p_attack_effect__33', '_envc_at_p_attack_effect__34', '_envc_at_p_attack_effect__45', '_envc_at_p_attack_effect__47', '_envc_at_p_attack_effect__59', '_envc_at_p_attack_effect__65', '_envc_at_p_attack_effect__70', '_envc_at_p_attack_effect__72', '_envc_at_p_attack_effect__76', '_envc_at_p_attack_effect__80', '_envc_at_p_attack_effect__96', '_envc_at_p_attack_effect__97', '_envc_at_p_ability_effect__2', '_envc_at_p_ability_effect__5', '_envc_at_p_ability_effect__12', '_envc_at_p_trainer_effect__8', '_envc_at_p_attack_effect__dispatch', '_envc_frame_p_attack_effect__dispatch__effect', '_envc_frame_p_attack_effect__dispatch__p', '_envc_at_p_ability_effect__dispatch', '_envc_at_p_trainer_effect__dispatch', '_envc_at_a_play_trainer', '_envc_frame_a_play_trainer__p', '_envc_at_a_use_ability', '_envc_frame_a_use_ability__p', '_envc_at_a_attack', '_envc_frame_a_attack__p', '_envc_choice_mover', '_envc_choice_option')  # the spec's own state fields: the keys of `State._x`
 _CURRENT_PLAYER_DTYPE = jnp.int8  # how the spec's code stores `current_player`
 _STEP_COUNT_DTYPE = jnp.int16
 
@@ -7577,31 +7005,31 @@ class State:
 def _defaults():
     return {
         "current_player": _cast(jnp.int8(0), jnp.int8),
-        "rewards": _cast(_K81, jnp.float32),
+        "rewards": _cast(_K85, jnp.float32),
         "terminated": _cast(jnp.bool_(False), jnp.bool_),
         "truncated": _cast(jnp.bool_(False), jnp.bool_),
         "step_count": _cast(jnp.int16(0), jnp.int16),
         "decks": _cast(_K28, jnp.int8),
-        "deck": _cast({"items": _K82, "len": _K83}, _DT31),
-        "hand": _cast({"items": _K84, "len": _K83}, _DT31),
-        "discard": _cast({"items": _K82, "len": _K83}, _DT31),
-        "card": _cast(_K85, jnp.int16),
-        "occupied": _cast(_K86, jnp.bool_),
-        "played_hp": _cast(_K85, jnp.int16),
-        "played_type": _cast(_K87, jnp.int8),
+        "deck": _cast({"items": _K86, "len": _K87}, _DT31),
+        "hand": _cast({"items": _K88, "len": _K87}, _DT31),
+        "discard": _cast({"items": _K86, "len": _K87}, _DT31),
+        "card": _cast(_K89, jnp.int16),
+        "occupied": _cast(_K90, jnp.bool_),
+        "played_hp": _cast(_K89, jnp.int16),
+        "played_type": _cast(_K91, jnp.int8),
         "playing": _cast(jnp.int16(0), jnp.int16),
-        "below": _cast(_K88, jnp.int16),
-        "evolutions": _cast(_K89, jnp.int8),
-        "damage": _cast(_K85, jnp.int16),
-        "energy": _cast(_K90, jnp.int8),
-        "placed": _cast(_K89, jnp.int8),
-        "ability_used": _cast(_K86, jnp.bool_),
+        "below": _cast(_K92, jnp.int16),
+        "evolutions": _cast(_K93, jnp.int8),
+        "damage": _cast(_K89, jnp.int16),
+        "energy": _cast(_K94, jnp.int8),
+        "placed": _cast(_K93, jnp.int8),
+        "ability_used": _cast(_K90, jnp.bool_),
         "poisoned": _cast(_K23, jnp.bool_),
         "burned": _cast(_K23, jnp.bool_),
         "condition": _cast(_K28, jnp.int8),
         "points": _cast(_K28, jnp.int8),
-        "zone": _cast(_K91, jnp.int8),
-        "zone_next": _cast(_K91, jnp.int8),
+        "zone": _cast(_K95, jnp.int8),
+        "zone_next": _cast(_K95, jnp.int8),
         "turn": _cast(jnp.int8(0), jnp.int8),
         "first": _cast(jnp.int8(0), jnp.int8),
         "phase": _cast(jnp.int8(0), jnp.int8),
@@ -7620,13 +7048,13 @@ def _defaults():
         "relays": _cast(_K28, jnp.int8),
         "relay_turn": _cast(_K28, jnp.int8),
         "boost_turn": _cast(_K28, jnp.int8),
-        "seen_hand": _cast(_K92, jnp.int16),
+        "seen_hand": _cast(_K96, jnp.int16),
         "seen_hand_turn": _cast(_K28, jnp.int8),
-        "seen_deck": _cast(_K93, jnp.int16),
+        "seen_deck": _cast(_K97, jnp.int16),
         "seen_deck_turn": _cast(_K28, jnp.int8),
         "attack_bonus": _cast(jnp.int8(0), jnp.int8),
         "named_bonus": _cast(jnp.int8(0), jnp.int8),
-        "bonus_named": _cast(_K94, jnp.int8),
+        "bonus_named": _cast(_K98, jnp.int8),
         "dmg": _cast(jnp.int16(0), jnp.int16),
         "passive_cut": _cast(jnp.int16(0), jnp.int16),
         "passive_spiky": _cast(jnp.int8(0), jnp.int8),
@@ -7676,12 +7104,6 @@ def _defaults():
         "_envc_frame_p_copy_attack__p": _cast(jnp.int8(0), jnp.int8),
         "_envc_frame_p_copy_attack__q": _cast(jnp.int8(0), jnp.int8),
         "_envc_frame_p_copy_attack__k": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_p_continue_game": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_p_active_abilities": _cast(jnp.int8(0), jnp.int8),
-        "_envc_frame_p_active_abilities__q": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_p_finish_turn": _cast(jnp.int8(0), jnp.int8),
-        "_envc_frame_p_finish_turn__p": _cast(jnp.int8(0), jnp.int8),
-        "_envc_frame_p_finish_turn__s": _cast(jnp.int8(0), jnp.int8),
         "_envc_at_p_attack_texts": _cast(jnp.int8(0), jnp.int8),
         "_envc_frame_p_attack_texts__p": _cast(jnp.int8(0), jnp.int8),
         "_envc_frame_p_attack_texts__a": _cast(jnp.int8(0), jnp.int8),
@@ -7714,21 +7136,12 @@ def _defaults():
         "_envc_frame_p_attack_effect__dispatch__p": _cast(jnp.int8(0), jnp.int8),
         "_envc_at_p_ability_effect__dispatch": _cast(jnp.int8(0), jnp.int8),
         "_envc_at_p_trainer_effect__dispatch": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_a_setup_done": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_a_evolve": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_a_attach": _cast(jnp.int8(0), jnp.int8),
-        "_envc_frame_a_attach__p": _cast(jnp.int8(0), jnp.int8),
         "_envc_at_a_play_trainer": _cast(jnp.int8(0), jnp.int8),
         "_envc_frame_a_play_trainer__p": _cast(jnp.int8(0), jnp.int8),
         "_envc_at_a_use_ability": _cast(jnp.int8(0), jnp.int8),
         "_envc_frame_a_use_ability__p": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_a_retreat": _cast(jnp.int8(0), jnp.int8),
         "_envc_at_a_attack": _cast(jnp.int8(0), jnp.int8),
-        "_envc_frame_a_attack__a": _cast(jnp.int8(0), jnp.int8),
         "_envc_frame_a_attack__p": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_a_discard_from_play": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_a_end_turn": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_a_promote": _cast(jnp.int8(0), jnp.int8),
         "_envc_choice_mover": _cast(jnp.int8(0), jnp.int8),
         "_envc_choice_option": _cast(jnp.int8(0), jnp.int8),
         "_fault": _cast(jnp.zeros(3, jnp.int32), jnp.int32),
@@ -7815,7 +7228,7 @@ def _step_legal(st, action):
     # action's branch: the kind has no branch of its own
     resuming = kind == 13
     st["_envc_choice_option"] = jnp.where(resuming, action - 132 + 0, st["_envc_choice_option"]).astype(jnp.int8)
-    kind = jnp.where(resuming, jnp.where(st["_envc_at_a_setup_done"] != 0, 2, jnp.where(st["_envc_at_a_evolve"] != 0, 4, jnp.where(st["_envc_at_a_attach"] != 0, 5, jnp.where(st["_envc_at_a_play_trainer"] != 0, 6, jnp.where(st["_envc_at_a_use_ability"] != 0, 7, jnp.where(st["_envc_at_a_retreat"] != 0, 8, jnp.where(st["_envc_at_a_attack"] != 0, 9, jnp.where(st["_envc_at_a_discard_from_play"] != 0, 10, jnp.where(st["_envc_at_a_end_turn"] != 0, 11, jnp.where(st["_envc_at_a_promote"] != 0, 12, 0)))))))))), kind)
+    kind = jnp.where(resuming, jnp.where(st["_envc_at_a_play_trainer"] != 0, 6, jnp.where(st["_envc_at_a_use_ability"] != 0, 7, jnp.where(st["_envc_at_a_attack"] != 0, 9, 0))), kind)
     branches = [
         lambda st, action: a_setup_active(st, action - 0),
         lambda st, action: a_setup_bench(st, action - 10),

@@ -75,8 +75,6 @@ pub static FAULT_SITES: [&str; 63] = [
     "tcg.envspec:2141:13: push onto a full list (capacity 10)",
     "tcg.envspec:2144:13: push onto a full list (capacity 10)",
     "tcg.envspec:2147:13: push onto a full list (capacity 20)",
-    "tcg.envspec:2195:18: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2196:5: remove_at({a}) on a list of length {b}",
     "tcg.envspec:2229:13: index {a} is past the end of a list of length {b}",
     "tcg.envspec:2230:5: remove_at({a}) on a list of length {b}",
     "tcg.envspec:2231:5: push onto a full list (capacity 20)",
@@ -87,6 +85,8 @@ pub static FAULT_SITES: [&str; 63] = [
     "tcg.envspec:2185:43: index {a} is past the end of a list of length {b}",
     "tcg.envspec:2186:5: remove_at({a}) on a list of length {b}",
     "tcg.envspec:2191:79: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2195:18: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2196:5: remove_at({a}) on a list of length {b}",
     "tcg.envspec:2226:69: index {a} is past the end of a list of length {b}",
     "tcg.envspec:2227:52: index {a} is past the end of a list of length {b}",
     "tcg.envspec:2355:38: index {a} is past the end of a list of length {b}",
@@ -229,12 +229,6 @@ pub struct State {
     pub f__envc_frame_p_copy_attack__p: i8,
     pub f__envc_frame_p_copy_attack__q: i8,
     pub f__envc_frame_p_copy_attack__k: i8,
-    pub f__envc_at_p_continue_game: i8,
-    pub f__envc_at_p_active_abilities: i8,
-    pub f__envc_frame_p_active_abilities__q: i8,
-    pub f__envc_at_p_finish_turn: i8,
-    pub f__envc_frame_p_finish_turn__p: i8,
-    pub f__envc_frame_p_finish_turn__s: i8,
     pub f__envc_at_p_attack_texts: i8,
     pub f__envc_frame_p_attack_texts__p: i8,
     pub f__envc_frame_p_attack_texts__a: i8,
@@ -267,21 +261,12 @@ pub struct State {
     pub f__envc_frame_p_attack_effect__dispatch__p: i8,
     pub f__envc_at_p_ability_effect__dispatch: i8,
     pub f__envc_at_p_trainer_effect__dispatch: i8,
-    pub f__envc_at_a_setup_done: i8,
-    pub f__envc_at_a_evolve: i8,
-    pub f__envc_at_a_attach: i8,
-    pub f__envc_frame_a_attach__p: i8,
     pub f__envc_at_a_play_trainer: i8,
     pub f__envc_frame_a_play_trainer__p: i8,
     pub f__envc_at_a_use_ability: i8,
     pub f__envc_frame_a_use_ability__p: i8,
-    pub f__envc_at_a_retreat: i8,
     pub f__envc_at_a_attack: i8,
-    pub f__envc_frame_a_attack__a: i8,
     pub f__envc_frame_a_attack__p: i8,
-    pub f__envc_at_a_discard_from_play: i8,
-    pub f__envc_at_a_end_turn: i8,
-    pub f__envc_at_a_promote: i8,
     pub f__envc_choice_mover: i8,
     pub f__envc_choice_option: i8,
     pub legal_action_mask: [bool; NUM_ACTIONS],
@@ -778,7 +763,19 @@ static K48: [[bool; 1]; 19] = [
     [false], [false], [false], [false], [false], [false], [true], [false], [false], [false],
     [false], [false], [false], [false], [false], [false], [false], [false], [true],
 ];
-static K49: [[i8; 1]; 17] = [
+static K49: [[i8; 1]; 19] = [
+    [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [1], [2], [0], [0], [0],
+];
+static K50: [[i8; 1]; 19] = [
+    [0], [0], [0], [1], [2], [0], [0], [0], [0], [0], [0], [2], [0], [0], [0], [0], [0], [2], [0],
+];
+static K51: [[i8; 1]; 19] = [
+    [0], [0], [0], [0], [0], [0], [0], [1], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
+];
+static K52: [[i8; 1]; 19] = [
+    [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [1],
+];
+static K53: [[i8; 1]; 17] = [
     [0], [1], [2], [16], [3], [4], [5], [6], [7], [8], [9], [10], [11], [12], [13], [14], [15],
 ];
 static T0_AbilityKind__on: [i8; 10] = [0, 1, 1, 1, 1, 1, 2, 2, 3, 4];
@@ -3329,87 +3326,44 @@ fn p_begin_turn(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 
 /// proc `continue_game` (tcg.envspec:2024:1)
 fn p_continue_game(s: &mut State, mut v_next: i32, mut v_resume: bool) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_p_continue_game as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_p_continue_game as i32) != 0);
     // @ tcg.envspec:2025:5
-    if v__envc_run {
-        // @ tcg.envspec:2025:5
-        if (!s.terminated) {
-            // @ tcg.envspec:2026:9
-            if ((!s.f_occupied[v_next as usize][0 as usize]) || (!s.f_occupied[(1 - v_next) as usize][0 as usize])) {
-                // @ tcg.envspec:2027:13
-                s.f_phase = (2 as i8);
-                // @ tcg.envspec:2028:13
-                s.f_promote_next = (v_next as i8);
-                // @ tcg.envspec:2029:13
-                s.f_promote_resume = v_resume;
-                // @ tcg.envspec:2030:13
-                s.current_player = ((if (!s.f_occupied[v_next as usize][0 as usize]) { v_next } else { (1 - v_next) }) as i8);
-            } else if v_resume {
-                // @ tcg.envspec:2032:13
-                s.f_phase = (1 as i8);
-                // @ tcg.envspec:2033:13
-                s.current_player = (v_next as i8);
-            } else {
-                // @ tcg.envspec:2035:13
-                p_begin_turn(s, v_next)?;
-            }
+    if (!s.terminated) {
+        // @ tcg.envspec:2026:9
+        if ((!s.f_occupied[v_next as usize][0 as usize]) || (!s.f_occupied[(1 - v_next) as usize][0 as usize])) {
+            // @ tcg.envspec:2027:13
+            s.f_phase = (2 as i8);
+            // @ tcg.envspec:2028:13
+            s.f_promote_next = (v_next as i8);
+            // @ tcg.envspec:2029:13
+            s.f_promote_resume = v_resume;
+            // @ tcg.envspec:2030:13
+            s.current_player = ((if (!s.f_occupied[v_next as usize][0 as usize]) { v_next } else { (1 - v_next) }) as i8);
+        } else if v_resume {
+            // @ tcg.envspec:2032:13
+            s.f_phase = (1 as i8);
+            // @ tcg.envspec:2033:13
+            s.current_player = (v_next as i8);
+        } else {
+            // @ tcg.envspec:2035:13
+            p_begin_turn(s, v_next)?;
         }
     }
     // @ tcg.envspec:2038:5
-    if v__envc_seek {
-        s.f__envc_at_p_continue_game = (0 as i8);
-        v__envc_seek = false;
-    }
-    // @ tcg.envspec:2038:5
     p_active_abilities(s)?;
-    // @ tcg.envspec:2038:5
-    if ((s.f__envc_at_p_active_abilities as i32) != 0) {
-        s.f__envc_at_p_continue_game = (1 as i8);
-        v__envc_run = false;
-    } else {
-        v__envc_run = true;
-    }
     Ok(())
 }
 
 /// proc `active_abilities` (tcg.envspec:2046:1)
 fn p_active_abilities(s: &mut State) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_p_active_abilities as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_p_active_abilities as i32) != 0);
     // @ tcg.envspec:2047:5
-    if v__envc_run {
-        // @ tcg.envspec:2047:5
-        s.f_locked_supporters = [false, false];
-    }
+    s.f_locked_supporters = [false, false];
     // @ tcg.envspec:2048:5
     for v_q in 0i32..2 {
-        // @ tcg.envspec:2048:5
-        if (v__envc_run || ((v__envc_seek && ((s.f__envc_at_p_active_abilities as i32) == 1)) && (v_q == (s.f__envc_frame_p_active_abilities__q as i32)))) {
-            // @ tcg.envspec:2049:9
-            if ((v__envc_run && (s.f_occupied[v_q as usize][0 as usize] && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32) as usize] as i32) == 4))) || (v__envc_seek && ((s.f__envc_at_p_active_abilities as i32) == 1))) {
-                // @ tcg.envspec:2050:13
-                let mut v__envc_arg1: i32 = 0;
-                // @ tcg.envspec:2050:13
-                if v__envc_run {
-                    v__envc_arg1 = (T26_Card__ability[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32);
-                }
-                // @ tcg.envspec:2050:13
-                if v__envc_seek {
-                    s.f__envc_at_p_active_abilities = (0 as i8);
-                    v__envc_seek = false;
-                }
-                // @ tcg.envspec:2050:13
-                p_ability_effect__dispatch(s, v__envc_arg1, v_q, 0)?;
-                // @ tcg.envspec:2050:13
-                if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
-                    s.f__envc_frame_p_active_abilities__q = (v_q as i8);
-                    s.f__envc_at_p_active_abilities = (1 as i8);
-                    v__envc_run = false;
-                } else {
-                    v__envc_run = true;
-                }
-            }
+        // @ tcg.envspec:2049:9
+        if (s.f_occupied[v_q as usize][0 as usize] && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32) as usize] as i32) == 4)) {
+            // @ tcg.envspec:2050:13
+            let _a157: i32 = (T26_Card__ability[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32);
+            p_ability_effect__dispatch__3(s, _a157, v_q, 0)?;
         }
     }
     Ok(())
@@ -3426,17 +3380,17 @@ fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             // @ tcg.envspec:2062:13
             if s.f_poisoned[v_q as usize] {
                 // @ tcg.envspec:2063:17
-                let _v157: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 10), 300);
-                s.f_damage[v_q as usize][0 as usize] = (_v157 as i16);
+                let _v158: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 10), 300);
+                s.f_damage[v_q as usize][0 as usize] = (_v158 as i16);
             }
             // @ tcg.envspec:2065:13
             if s.f_burned[v_q as usize] {
                 // @ tcg.envspec:2066:17
-                let _v158: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 20), 300);
-                s.f_damage[v_q as usize][0 as usize] = (_v158 as i16);
+                let _v159: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 20), 300);
+                s.f_damage[v_q as usize][0 as usize] = (_v159 as i16);
                 // @ tcg.envspec:2067:17
-                let _r159: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-                if (_r159 == 1) {
+                let _r160: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+                if (_r160 == 1) {
                     // @ tcg.envspec:2068:21
                     s.f_burned[v_q as usize] = false;
                 }
@@ -3444,8 +3398,8 @@ fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             // @ tcg.envspec:2071:13
             if ((s.f_condition[v_q as usize] as i32) == 1) {
                 // @ tcg.envspec:2072:17
-                let _r160: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-                if (_r160 == 1) {
+                let _r161: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+                if (_r161 == 1) {
                     // @ tcg.envspec:2073:21
                     s.f_condition[v_q as usize] = (0 as i8);
                 }
@@ -3460,193 +3414,140 @@ fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 
 /// proc `finish_turn` (tcg.envspec:2085:1)
 fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_p_finish_turn as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_p_finish_turn as i32) != 0);
     // @ tcg.envspec:2086:5
-    let mut v_p: i32 = 0;
-    // @ tcg.envspec:2086:5
-    if v__envc_run {
-        // @ tcg.envspec:2086:5
-        v_p = (s.current_player as i32);
-    }
+    let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:2087:5
-    if ((v__envc_run && ((s.f_turn as i32) == (if (v_p == (s.f_first as i32)) { 1 } else { 2 }))) || (v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 1))) {
+    if ((s.f_turn as i32) == (if (v_p == (s.f_first as i32)) { 1 } else { 2 })) {
         // @ tcg.envspec:2088:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:2088:9
-            if (v__envc_run || ((v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 1)) && (v_s == (s.f__envc_frame_p_finish_turn__s as i32)))) {
-                // @ tcg.envspec:2089:13
-                if ((v__envc_run && (s.f_occupied[v_p as usize][v_s as usize] && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 3))) || (v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 1))) {
-                    // @ tcg.envspec:2090:17
-                    let mut v__envc_arg1: i32 = 0;
-                    // @ tcg.envspec:2090:17
-                    if v__envc_run {
-                        v__envc_arg1 = (T26_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
-                    }
-                    // @ tcg.envspec:2090:17
-                    if v__envc_seek {
-                        v_p = (s.f__envc_frame_p_finish_turn__p as i32);
-                        s.f__envc_at_p_finish_turn = (0 as i8);
-                        v__envc_seek = false;
-                    }
-                    // @ tcg.envspec:2090:17
-                    p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
-                    // @ tcg.envspec:2090:17
-                    if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
-                        s.f__envc_frame_p_finish_turn__p = (v_p as i8);
-                        s.f__envc_frame_p_finish_turn__s = (v_s as i8);
-                        s.f__envc_at_p_finish_turn = (1 as i8);
-                        v__envc_run = false;
-                    } else {
-                        v__envc_run = true;
-                    }
-                }
+            // @ tcg.envspec:2089:13
+            if (s.f_occupied[v_p as usize][v_s as usize] && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 3)) {
+                // @ tcg.envspec:2090:17
+                let _a162: i32 = (T26_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
+                p_ability_effect__dispatch__4(s, _a162, v_p, v_s)?;
             }
         }
     }
     // @ tcg.envspec:2094:5
-    if v__envc_run {
-        // @ tcg.envspec:2094:5
-        let mut _arr161: [i16; 2] = <[i16; 2] as Zero>::ZERO;
-        for v__envc_i23 in 0i32..2 {
-            _arr161[v__envc_i23 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i23 as usize] as i32) == (1 + v_p)) { (K0[v__envc_i23 as usize] as i32) } else { (s.f_barrier[v__envc_i23 as usize] as i32) }) as i16);
-        }
-        s.f_barrier = _arr161;
-        // @ tcg.envspec:2094:5
-        let mut _arr162: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-        for v__envc_i23 in 0i32..2 {
-            _arr162[v__envc_i23 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i23 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_barrier[v__envc_i23 as usize] as i32) }) as i8);
-        }
-        s.f__envc_until_barrier = _arr162;
-        // @ tcg.envspec:2094:5
-        let mut _arr163: [bool; 2] = <[bool; 2] as Zero>::ZERO;
-        for v__envc_i24 in 0i32..2 {
-            _arr163[v__envc_i24 as usize] = (if ((s.f__envc_until_no_attack[v__envc_i24 as usize] as i32) == (1 + v_p)) { K1[v__envc_i24 as usize] } else { s.f_no_attack[v__envc_i24 as usize] });
-        }
-        s.f_no_attack = _arr163;
-        // @ tcg.envspec:2094:5
-        let mut _arr164: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-        for v__envc_i24 in 0i32..2 {
-            _arr164[v__envc_i24 as usize] = ((if ((s.f__envc_until_no_attack[v__envc_i24 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_attack[v__envc_i24 as usize] as i32) }) as i8);
-        }
-        s.f__envc_until_no_attack = _arr164;
-        // @ tcg.envspec:2094:5
-        let mut _arr165: [bool; 2] = <[bool; 2] as Zero>::ZERO;
-        for v__envc_i25 in 0i32..2 {
-            _arr165[v__envc_i25 as usize] = (if ((s.f__envc_until_no_retreat[v__envc_i25 as usize] as i32) == (1 + v_p)) { K1[v__envc_i25 as usize] } else { s.f_no_retreat[v__envc_i25 as usize] });
-        }
-        s.f_no_retreat = _arr165;
-        // @ tcg.envspec:2094:5
-        let mut _arr166: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-        for v__envc_i25 in 0i32..2 {
-            _arr166[v__envc_i25 as usize] = ((if ((s.f__envc_until_no_retreat[v__envc_i25 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_retreat[v__envc_i25 as usize] as i32) }) as i8);
-        }
-        s.f__envc_until_no_retreat = _arr166;
-        // @ tcg.envspec:2094:5
-        let mut _arr167: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-        for v__envc_i26 in 0i32..2 {
-            _arr167[v__envc_i26 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i26 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i26 as usize] as i32) } else { (s.f_weakened[v__envc_i26 as usize] as i32) }) as i8);
-        }
-        s.f_weakened = _arr167;
-        // @ tcg.envspec:2094:5
-        let mut _arr168: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-        for v__envc_i26 in 0i32..2 {
-            _arr168[v__envc_i26 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i26 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_weakened[v__envc_i26 as usize] as i32) }) as i8);
-        }
-        s.f__envc_until_weakened = _arr168;
-        // @ tcg.envspec:2094:5
-        let mut _arr169: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-        for v__envc_i27 in 0i32..2 {
-            _arr169[v__envc_i27 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i27 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i27 as usize] as i32) } else { (s.f_spiky[v__envc_i27 as usize] as i32) }) as i8);
-        }
-        s.f_spiky = _arr169;
-        // @ tcg.envspec:2094:5
-        let mut _arr170: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-        for v__envc_i27 in 0i32..2 {
-            _arr170[v__envc_i27 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i27 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_spiky[v__envc_i27 as usize] as i32) }) as i8);
-        }
-        s.f__envc_until_spiky = _arr170;
-        // @ tcg.envspec:2094:5
-        let mut _arr171: [bool; 2] = <[bool; 2] as Zero>::ZERO;
-        for v__envc_i28 in 0i32..2 {
-            _arr171[v__envc_i28 as usize] = (if ((s.f__envc_until_no_supporter[v__envc_i28 as usize] as i32) == (1 + v_p)) { K1[v__envc_i28 as usize] } else { s.f_no_supporter[v__envc_i28 as usize] });
-        }
-        s.f_no_supporter = _arr171;
-        // @ tcg.envspec:2094:5
-        let mut _arr172: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-        for v__envc_i28 in 0i32..2 {
-            _arr172[v__envc_i28 as usize] = ((if ((s.f__envc_until_no_supporter[v__envc_i28 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_supporter[v__envc_i28 as usize] as i32) }) as i8);
-        }
-        s.f__envc_until_no_supporter = _arr172;
-        // @ tcg.envspec:2094:5
-        let mut _arr173: [bool; 2] = <[bool; 2] as Zero>::ZERO;
-        for v__envc_i29 in 0i32..2 {
-            _arr173[v__envc_i29 as usize] = (if ((s.f__envc_until_shielded[v__envc_i29 as usize] as i32) == (1 + v_p)) { K1[v__envc_i29 as usize] } else { s.f_shielded[v__envc_i29 as usize] });
-        }
-        s.f_shielded = _arr173;
-        // @ tcg.envspec:2094:5
-        let mut _arr174: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-        for v__envc_i29 in 0i32..2 {
-            _arr174[v__envc_i29 as usize] = ((if ((s.f__envc_until_shielded[v__envc_i29 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_shielded[v__envc_i29 as usize] as i32) }) as i8);
-        }
-        s.f__envc_until_shielded = _arr174;
-        // @ tcg.envspec:2095:5
-        s.f_zone[v_p as usize] = (10 as i8);
-        // @ tcg.envspec:2096:5
-        p_checkup(s, v_p)?;
-        // @ tcg.envspec:2097:5
-        p_knock_outs(s)?;
+    let mut _arr163: [i16; 2] = <[i16; 2] as Zero>::ZERO;
+    for v__envc_i23 in 0i32..2 {
+        _arr163[v__envc_i23 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i23 as usize] as i32) == (1 + v_p)) { (K0[v__envc_i23 as usize] as i32) } else { (s.f_barrier[v__envc_i23 as usize] as i32) }) as i16);
     }
-    // @ tcg.envspec:2098:5
-    let mut v__envc_arg2: i32 = 0;
-    // @ tcg.envspec:2098:5
-    if v__envc_run {
-        v__envc_arg2 = (1 - v_p);
+    s.f_barrier = _arr163;
+    // @ tcg.envspec:2094:5
+    let mut _arr164: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+    for v__envc_i23 in 0i32..2 {
+        _arr164[v__envc_i23 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i23 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_barrier[v__envc_i23 as usize] as i32) }) as i8);
     }
-    // @ tcg.envspec:2098:5
-    if (v__envc_run || (v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 2))) {
-        // @ tcg.envspec:2098:5
-        if v__envc_seek {
-            s.f__envc_at_p_finish_turn = (0 as i8);
-            v__envc_seek = false;
-        }
-        // @ tcg.envspec:2098:5
-        p_continue_game(s, v__envc_arg2, false)?;
-        // @ tcg.envspec:2098:5
-        if ((s.f__envc_at_p_continue_game as i32) != 0) {
-            s.f__envc_at_p_finish_turn = (2 as i8);
-            v__envc_run = false;
-        } else {
-            v__envc_run = true;
-        }
+    s.f__envc_until_barrier = _arr164;
+    // @ tcg.envspec:2094:5
+    let mut _arr165: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+    for v__envc_i24 in 0i32..2 {
+        _arr165[v__envc_i24 as usize] = (if ((s.f__envc_until_no_attack[v__envc_i24 as usize] as i32) == (1 + v_p)) { K1[v__envc_i24 as usize] } else { s.f_no_attack[v__envc_i24 as usize] });
     }
+    s.f_no_attack = _arr165;
+    // @ tcg.envspec:2094:5
+    let mut _arr166: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+    for v__envc_i24 in 0i32..2 {
+        _arr166[v__envc_i24 as usize] = ((if ((s.f__envc_until_no_attack[v__envc_i24 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_attack[v__envc_i24 as usize] as i32) }) as i8);
+    }
+    s.f__envc_until_no_attack = _arr166;
+    // @ tcg.envspec:2094:5
+    let mut _arr167: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+    for v__envc_i25 in 0i32..2 {
+        _arr167[v__envc_i25 as usize] = (if ((s.f__envc_until_no_retreat[v__envc_i25 as usize] as i32) == (1 + v_p)) { K1[v__envc_i25 as usize] } else { s.f_no_retreat[v__envc_i25 as usize] });
+    }
+    s.f_no_retreat = _arr167;
+    // @ tcg.envspec:2094:5
+    let mut _arr168: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+    for v__envc_i25 in 0i32..2 {
+        _arr168[v__envc_i25 as usize] = ((if ((s.f__envc_until_no_retreat[v__envc_i25 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_retreat[v__envc_i25 as usize] as i32) }) as i8);
+    }
+    s.f__envc_until_no_retreat = _arr168;
+    // @ tcg.envspec:2094:5
+    let mut _arr169: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+    for v__envc_i26 in 0i32..2 {
+        _arr169[v__envc_i26 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i26 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i26 as usize] as i32) } else { (s.f_weakened[v__envc_i26 as usize] as i32) }) as i8);
+    }
+    s.f_weakened = _arr169;
+    // @ tcg.envspec:2094:5
+    let mut _arr170: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+    for v__envc_i26 in 0i32..2 {
+        _arr170[v__envc_i26 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i26 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_weakened[v__envc_i26 as usize] as i32) }) as i8);
+    }
+    s.f__envc_until_weakened = _arr170;
+    // @ tcg.envspec:2094:5
+    let mut _arr171: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+    for v__envc_i27 in 0i32..2 {
+        _arr171[v__envc_i27 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i27 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i27 as usize] as i32) } else { (s.f_spiky[v__envc_i27 as usize] as i32) }) as i8);
+    }
+    s.f_spiky = _arr171;
+    // @ tcg.envspec:2094:5
+    let mut _arr172: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+    for v__envc_i27 in 0i32..2 {
+        _arr172[v__envc_i27 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i27 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_spiky[v__envc_i27 as usize] as i32) }) as i8);
+    }
+    s.f__envc_until_spiky = _arr172;
+    // @ tcg.envspec:2094:5
+    let mut _arr173: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+    for v__envc_i28 in 0i32..2 {
+        _arr173[v__envc_i28 as usize] = (if ((s.f__envc_until_no_supporter[v__envc_i28 as usize] as i32) == (1 + v_p)) { K1[v__envc_i28 as usize] } else { s.f_no_supporter[v__envc_i28 as usize] });
+    }
+    s.f_no_supporter = _arr173;
+    // @ tcg.envspec:2094:5
+    let mut _arr174: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+    for v__envc_i28 in 0i32..2 {
+        _arr174[v__envc_i28 as usize] = ((if ((s.f__envc_until_no_supporter[v__envc_i28 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_supporter[v__envc_i28 as usize] as i32) }) as i8);
+    }
+    s.f__envc_until_no_supporter = _arr174;
+    // @ tcg.envspec:2094:5
+    let mut _arr175: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+    for v__envc_i29 in 0i32..2 {
+        _arr175[v__envc_i29 as usize] = (if ((s.f__envc_until_shielded[v__envc_i29 as usize] as i32) == (1 + v_p)) { K1[v__envc_i29 as usize] } else { s.f_shielded[v__envc_i29 as usize] });
+    }
+    s.f_shielded = _arr175;
+    // @ tcg.envspec:2094:5
+    let mut _arr176: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+    for v__envc_i29 in 0i32..2 {
+        _arr176[v__envc_i29 as usize] = ((if ((s.f__envc_until_shielded[v__envc_i29 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_shielded[v__envc_i29 as usize] as i32) }) as i8);
+    }
+    s.f__envc_until_shielded = _arr176;
+    // @ tcg.envspec:2095:5
+    s.f_zone[v_p as usize] = (10 as i8);
+    // @ tcg.envspec:2096:5
+    p_checkup(s, v_p)?;
+    // @ tcg.envspec:2097:5
+    p_knock_outs(s)?;
+    // @ tcg.envspec:2098:5
+    let _a177: i32 = (1 - v_p);
+    p_continue_game(s, _a177, false)?;
     Ok(())
 }
 
 /// proc `deal` (tcg.envspec:2128:1)
 fn p_deal(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:2129:5
-    let mut _acc175: i32 = 0;
+    let mut _acc178: i32 = 0;
     for v_i in 0i32..20 {
-        _acc175 += f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 33)? as i32))? as i32;
+        _acc178 += f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 33)? as i32))? as i32;
     }
-    let mut v_b: i32 = _acc175;
+    let mut v_b: i32 = _acc178;
     // @ tcg.envspec:2130:5
     let mut v_hands: i32 = ((K3[20 as usize][5 as usize] as i32) - (K3[(20 - v_b) as usize][5 as usize] as i32));
     // @ tcg.envspec:2131:5
-    let _hi176: i32 = imax((v_hands - 1), 0);
-    let _r177: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi176, u16::MAX)?;
-    let mut v_r: i32 = _r177;
+    let _hi179: i32 = imax((v_hands - 1), 0);
+    let _r180: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi179, u16::MAX)?;
+    let mut v_r: i32 = _r180;
     // @ tcg.envspec:2133:5
-    let mut _acc178: i32 = 0;
+    let mut _acc181: i32 = 0;
     for v_m in 1i32..5 {
-        let mut _acc179: i32 = 0;
+        let mut _acc182: i32 = 0;
         for v_j in 1i32..5 {
-            _acc179 = _acc179 + (if (v_j <= v_m) { ((K3[v_b as usize][v_j as usize] as i32) * (K3[(20 - v_b) as usize][(5 - v_j) as usize] as i32)) } else { 0 });
+            _acc182 = _acc182 + (if (v_j <= v_m) { ((K3[v_b as usize][v_j as usize] as i32) * (K3[(20 - v_b) as usize][(5 - v_j) as usize] as i32)) } else { 0 });
         }
-        _acc178 += (_acc179 <= v_r) as i32;
+        _acc181 += (_acc182 <= v_r) as i32;
     }
-    let mut v_k: i32 = (1 + _acc178);
+    let mut v_k: i32 = (1 + _acc181);
     // @ tcg.envspec:2135:5
     let mut v_rest: List<i16, 20> = K4;
     // @ tcg.envspec:2136:5
@@ -3869,8 +3770,8 @@ fn p_attack_effect__16(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             let mut v__envc_c1: bool = false;
             // @ tcg.fills:51:9
             if v__envc_run {
-                let _r180: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-                v__envc_c1 = (_r180 == 1);
+                let _r183: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+                v__envc_c1 = (_r183 == 1);
             }
             // @ tcg.fills:51:9
             if (v__envc_c1 || (v__envc_seek && ((s.f__envc_at_p_attack_effect__16 as i32) == 1))) {
@@ -4091,8 +3992,8 @@ fn p_attack_effect__36(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.fills:66:5
     s.f_barrier[v_p as usize] = (20 as i16);
     // @ tcg.fills:66:5
-    let _v181: i32 = (1 + (1 - v_p));
-    s.f__envc_until_barrier[v_p as usize] = (_v181 as i8);
+    let _v184: i32 = (1 + (1 - v_p));
+    s.f__envc_until_barrier[v_p as usize] = (_v184 as i8);
     Ok(())
 }
 
@@ -4877,8 +4778,8 @@ fn p_trainer_effect__3(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result
         // @ tcg.fills:764:9
         if v_going {
             // @ tcg.fills:765:13
-            let _r182: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-            if (_r182 == 1) {
+            let _r185: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+            if (_r185 == 1) {
                 // @ tcg.fills:766:17
                 p_attach_from_zone(s, v_p, v_target, 2, 1, false)?;
             } else {
@@ -5009,28 +4910,28 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
     // @ tcg.envspec:1089:1
     if (v__envc_run && (v_op_0 == 1)) {
         // @ tcg.envspec:1089:1
-        let _a183: i32 = (K6[v_effect as usize][0 as usize] as i32);
-        p_heal(s, v_p, 0, _a183)?;
+        let _a186: i32 = (K6[v_effect as usize][0 as usize] as i32);
+        p_heal(s, v_p, 0, _a186)?;
     } else if (v__envc_run && (v_op_0 == 2)) {
         // @ tcg.envspec:1089:1
-        let _a184: i32 = (K7[v_effect as usize][0 as usize] as i32);
-        p_pokemon_from_deck(s, v_p, _a184)?;
+        let _a187: i32 = (K7[v_effect as usize][0 as usize] as i32);
+        p_pokemon_from_deck(s, v_p, _a187)?;
     } else if (v__envc_run && (v_op_0 == 3)) {
         // @ tcg.envspec:1089:1
-        let _a185: i32 = (K8[v_effect as usize][0 as usize] as i32);
-        p_afflict_opponent(s, v_p, _a185)?;
+        let _a188: i32 = (K8[v_effect as usize][0 as usize] as i32);
+        p_afflict_opponent(s, v_p, _a188)?;
     } else if (v__envc_run && (v_op_0 == 4)) {
         // @ tcg.envspec:1089:1
         p_poison_opponent(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 5)) {
         // @ tcg.envspec:1089:1
-        let _a186: i32 = (K9[v_effect as usize][0 as usize] as i32);
-        p_bonus_on_heads(s, _a186)?;
+        let _a189: i32 = (K9[v_effect as usize][0 as usize] as i32);
+        p_bonus_on_heads(s, _a189)?;
     } else if (v__envc_run && (v_op_0 == 6)) {
         // @ tcg.envspec:1089:1
-        let _a187: i32 = (K10[v_effect as usize][0 as usize] as i32);
-        let _a188: i32 = (K11[v_effect as usize][0 as usize] as i32);
-        p_damage_per_heads(s, _a187, _a188)?;
+        let _a190: i32 = (K10[v_effect as usize][0 as usize] as i32);
+        let _a191: i32 = (K11[v_effect as usize][0 as usize] as i32);
+        p_damage_per_heads(s, _a190, _a191)?;
     } else if ((v__envc_run && (v_op_0 == 7)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 1))) {
         // @ tcg.envspec:1089:1
         let mut v__envc_arg1: i32 = 0;
@@ -5061,26 +4962,26 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         p_nothing_on_tails(s)?;
     } else if (v__envc_run && (v_op_0 == 9)) {
         // @ tcg.envspec:1089:1
-        let _a189: i32 = (K13[v_effect as usize][0 as usize] as i32);
-        let _a190: i32 = (K14[v_effect as usize][0 as usize] as i32);
-        p_discard_energy(s, v_p, 0, _a189, _a190)?;
+        let _a192: i32 = (K13[v_effect as usize][0 as usize] as i32);
+        let _a193: i32 = (K14[v_effect as usize][0 as usize] as i32);
+        p_discard_energy(s, v_p, 0, _a192, _a193)?;
     } else if (v__envc_run && (v_op_0 == 10)) {
         // @ tcg.envspec:1089:1
-        let _a191: bool = K15[v_effect as usize][0 as usize];
-        let _a192: bool = K16[v_effect as usize][0 as usize];
-        let _a193: bool = K17[v_effect as usize][0 as usize];
-        let _a194: i32 = (K18[v_effect as usize][0 as usize] as i32);
-        p_hinder_defending(s, v_p, _a191, _a192, _a193, _a194)?;
+        let _a194: bool = K15[v_effect as usize][0 as usize];
+        let _a195: bool = K16[v_effect as usize][0 as usize];
+        let _a196: bool = K17[v_effect as usize][0 as usize];
+        let _a197: i32 = (K18[v_effect as usize][0 as usize] as i32);
+        p_hinder_defending(s, v_p, _a194, _a195, _a196, _a197)?;
     } else if (v__envc_run && (v_op_0 == 11)) {
         // @ tcg.envspec:1089:1
-        let _a195: i32 = (K19[v_effect as usize][0 as usize] as i32);
-        p_damage_self(s, v_p, _a195)?;
+        let _a198: i32 = (K19[v_effect as usize][0 as usize] as i32);
+        p_damage_self(s, v_p, _a198)?;
     } else if (v__envc_run && (v_op_0 == 12)) {
         // @ tcg.envspec:1089:1
-        let _a196: i32 = (K20[v_effect as usize][0 as usize] as i32);
-        let _a197: i32 = (K21[v_effect as usize][0 as usize] as i32);
-        let _a198: i32 = (K22[v_effect as usize][0 as usize] as i32);
-        p_bonus_if_extra_energy(s, v_p, _a196, _a197, _a198)?;
+        let _a199: i32 = (K20[v_effect as usize][0 as usize] as i32);
+        let _a200: i32 = (K21[v_effect as usize][0 as usize] as i32);
+        let _a201: i32 = (K22[v_effect as usize][0 as usize] as i32);
+        p_bonus_if_extra_energy(s, v_p, _a199, _a200, _a201)?;
     } else if (v__envc_run && (v_op_0 == 13)) {
         // @ tcg.envspec:1089:1
         p_block_supporters(s, v_p)?;
@@ -5117,27 +5018,27 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         }
     } else if (v__envc_run && (v_op_0 == 16)) {
         // @ tcg.envspec:1089:1
-        let _a199: bool = K25[v_effect as usize][0 as usize];
-        p_discard_opponent_energy(s, v_p, _a199)?;
+        let _a202: bool = K25[v_effect as usize][0 as usize];
+        p_discard_opponent_energy(s, v_p, _a202)?;
     } else if (v__envc_run && (v_op_0 == 17)) {
         // @ tcg.envspec:1089:1
         p_afflict_opponent_on_heads(s, v_p, 2)?;
     } else if (v__envc_run && (v_op_0 == 18)) {
         // @ tcg.envspec:1089:1
-        let _a200: i32 = (K26[v_effect as usize][0 as usize] as i32);
-        p_damage_opponent_bench(s, v_p, _a200)?;
+        let _a203: i32 = (K26[v_effect as usize][0 as usize] as i32);
+        p_damage_opponent_bench(s, v_p, _a203)?;
     } else if (v__envc_run && (v_op_0 == 19)) {
         // @ tcg.envspec:1089:1
-        let _a201: i32 = (K27[v_effect as usize][0 as usize] as i32);
-        let _a202: i32 = (K28[v_effect as usize][0 as usize] as i32);
-        p_bonus_if(s, v_p, _a201, _a202)?;
+        let _a204: i32 = (K27[v_effect as usize][0 as usize] as i32);
+        let _a205: i32 = (K28[v_effect as usize][0 as usize] as i32);
+        p_bonus_if(s, v_p, _a204, _a205)?;
     } else if (v__envc_run && (v_op_0 == 20)) {
         // @ tcg.envspec:1089:1
         p_discard_all_energy(s, v_p, 0)?;
     } else if (v__envc_run && (v_op_0 == 21)) {
         // @ tcg.envspec:1089:1
-        let _a203: i32 = (K29[v_effect as usize][0 as usize] as i32);
-        p_damage_per_bench_type(s, v_p, _a203, 30)?;
+        let _a206: i32 = (K29[v_effect as usize][0 as usize] as i32);
+        p_damage_per_bench_type(s, v_p, _a206, 30)?;
     } else if (v__envc_run && (v_op_0 == 22)) {
         // @ tcg.envspec:1089:1
         p_bonus_or_recoil(s, v_p, 40, 20)?;
@@ -5190,8 +5091,8 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         }
     } else if (v__envc_run && (v_op_0 == 25)) {
         // @ tcg.envspec:1089:1
-        let _a204: i32 = (K32[v_effect as usize][0 as usize] as i32);
-        p_bonus_per_opponent_energy(s, v_p, _a204)?;
+        let _a207: i32 = (K32[v_effect as usize][0 as usize] as i32);
+        p_bonus_per_opponent_energy(s, v_p, _a207)?;
     } else if (v__envc_run && (v_op_0 == 26)) {
         // @ tcg.envspec:1089:1
         p_protect_all(s, v_p, true)?;
@@ -5234,24 +5135,24 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         p_bonus_per_bench_named(s, v_p, 8, 50)?;
     } else if (v__envc_run && (v_op_0 == 31)) {
         // @ tcg.envspec:1089:1
-        let _a205: i32 = (K35[v_effect as usize][0 as usize] as i32);
-        p_attach_from_zone(s, v_p, 0, _a205, 1, true)?;
+        let _a208: i32 = (K35[v_effect as usize][0 as usize] as i32);
+        p_attach_from_zone(s, v_p, 0, _a208, 1, true)?;
     } else if (v__envc_run && (v_op_0 == 32)) {
         // @ tcg.envspec:1089:1
-        let _a206: i32 = (K36[v_effect as usize][0 as usize] as i32);
-        p_random_hits(s, v_p, 4, _a206)?;
+        let _a209: i32 = (K36[v_effect as usize][0 as usize] as i32);
+        p_random_hits(s, v_p, 4, _a209)?;
     } else if (v__envc_run && (v_op_0 == 33)) {
         // @ tcg.envspec:1089:1
         p_draw_cards(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 34)) {
         // @ tcg.envspec:1089:1
-        let _a207: bool = K37[v_effect as usize][0 as usize];
-        p_discard_opponent_hand_card(s, v_p, _a207)?;
+        let _a210: bool = K37[v_effect as usize][0 as usize];
+        p_discard_opponent_hand_card(s, v_p, _a210)?;
     } else if (v__envc_run && (v_op_0 == 35)) {
         // @ tcg.envspec:1089:1
-        let _a208: i32 = (K38[v_effect as usize][0 as usize] as i32);
-        let _a209: bool = K39[v_effect as usize][0 as usize];
-        p_damage_until_tails(s, _a208, _a209)?;
+        let _a211: i32 = (K38[v_effect as usize][0 as usize] as i32);
+        let _a212: bool = K39[v_effect as usize][0 as usize];
+        p_damage_until_tails(s, _a211, _a212)?;
     } else if ((v__envc_run && (v_op_0 == 36)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 6))) {
         // @ tcg.envspec:1089:1
         if v__envc_seek {
@@ -5279,9 +5180,9 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         p_see_opponent_hand(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 39)) {
         // @ tcg.envspec:1089:1
-        let _a210: i32 = (K40[v_effect as usize][0 as usize] as i32);
-        let _a211: bool = K41[v_effect as usize][0 as usize];
-        p_protect(s, v_p, _a210, _a211)?;
+        let _a213: i32 = (K40[v_effect as usize][0 as usize] as i32);
+        let _a214: bool = K41[v_effect as usize][0 as usize];
+        p_protect(s, v_p, _a213, _a214)?;
     } else if ((v__envc_run && (v_op_0 == 40)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 7))) {
         // @ tcg.envspec:1089:1
         if v__envc_seek {
@@ -5407,9 +5308,9 @@ fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
         p_strike_back(s, v_s, 20)?;
     } else if (v__envc_run && (v_op_0 == 3)) {
         // @ tcg.envspec:1101:1
-        let _a212: i32 = (K43[v_effect as usize][0 as usize] as i32);
-        let _a213: i32 = (K44[v_effect as usize][0 as usize] as i32);
-        p_cut_damage(s, v_p, _a212, _a213)?;
+        let _a215: i32 = (K43[v_effect as usize][0 as usize] as i32);
+        let _a216: i32 = (K44[v_effect as usize][0 as usize] as i32);
+        p_cut_damage(s, v_p, _a215, _a216)?;
     } else if ((v__envc_run && (v_op_0 == 4)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__dispatch as i32) == 1))) {
         // @ tcg.envspec:1101:1
         if v__envc_seek {
@@ -5427,10 +5328,10 @@ fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
         }
     } else if (v__envc_run && (v_op_0 == 5)) {
         // @ tcg.envspec:1101:1
-        let _a214: i32 = (if ((K45[v_effect as usize][0 as usize] as i32) == 2) { v_s } else { (K46[v_effect as usize][0 as usize] as i32) });
-        let _a215: i32 = (K47[v_effect as usize][0 as usize] as i32);
-        let _a216: bool = K48[v_effect as usize][0 as usize];
-        p_attach_from_zone(s, v_p, _a214, _a215, 1, _a216)?;
+        let _a217: i32 = (if ((K45[v_effect as usize][0 as usize] as i32) == 2) { v_s } else { (K46[v_effect as usize][0 as usize] as i32) });
+        let _a218: i32 = (K47[v_effect as usize][0 as usize] as i32);
+        let _a219: bool = K48[v_effect as usize][0 as usize];
+        p_attach_from_zone(s, v_p, _a217, _a218, 1, _a219)?;
     } else if (v__envc_run && (v_op_0 == 6)) {
         // @ tcg.envspec:1101:1
         p_lock_opponent_supporters(s, v_p, v_s)?;
@@ -5483,6 +5384,62 @@ fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
     Ok(())
 }
 
+/// proc `ability_effect__dispatch__1` (tcg.envspec:1101:1)
+fn p_ability_effect__dispatch__1(s: &mut State, mut v_effect: i32, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:1101:1
+    let mut v_op_0: i32 = (K49[v_effect as usize][0 as usize] as i32);
+    // @ tcg.envspec:1101:1
+    if (v_op_0 == 1) {
+        // @ tcg.envspec:1101:1
+        p_heal_on_attach(s, v_p, v_s, 4, 20)?;
+    } else if (v_op_0 == 2) {
+        // @ tcg.envspec:1101:1
+        p_hit_on_attach(s, v_p, 6, 20)?;
+    }
+    Ok(())
+}
+
+/// proc `ability_effect__dispatch__2` (tcg.envspec:1101:1)
+fn p_ability_effect__dispatch__2(s: &mut State, mut v_effect: i32, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:1101:1
+    let mut v_op_0: i32 = (K50[v_effect as usize][0 as usize] as i32);
+    // @ tcg.envspec:1101:1
+    if (v_op_0 == 1) {
+        // @ tcg.envspec:1101:1
+        p_strike_back(s, v_s, 20)?;
+    } else if (v_op_0 == 2) {
+        // @ tcg.envspec:1101:1
+        let _a220: i32 = (K43[v_effect as usize][0 as usize] as i32);
+        let _a221: i32 = (K44[v_effect as usize][0 as usize] as i32);
+        p_cut_damage(s, v_p, _a220, _a221)?;
+    }
+    Ok(())
+}
+
+/// proc `ability_effect__dispatch__3` (tcg.envspec:1101:1)
+fn p_ability_effect__dispatch__3(s: &mut State, mut v_effect: i32, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:1101:1
+    let mut v_op_0: i32 = (K51[v_effect as usize][0 as usize] as i32);
+    // @ tcg.envspec:1101:1
+    if (v_op_0 == 1) {
+        // @ tcg.envspec:1101:1
+        p_lock_opponent_supporters(s, v_p, v_s)?;
+    }
+    Ok(())
+}
+
+/// proc `ability_effect__dispatch__4` (tcg.envspec:1101:1)
+fn p_ability_effect__dispatch__4(s: &mut State, mut v_effect: i32, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:1101:1
+    let mut v_op_0: i32 = (K52[v_effect as usize][0 as usize] as i32);
+    // @ tcg.envspec:1101:1
+    if (v_op_0 == 1) {
+        // @ tcg.envspec:1101:1
+        p_attach_from_zone(s, v_p, v_s, 3, 1, true)?;
+    }
+    Ok(())
+}
+
 /// proc `trainer_effect__dispatch` (tcg.envspec:1108:1)
 fn p_trainer_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_trainer_effect__dispatch as i32) == 0);
@@ -5492,7 +5449,7 @@ fn p_trainer_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
     // @ tcg.envspec:1108:1
     if v__envc_run {
         // @ tcg.envspec:1108:1
-        v_op_0 = (K49[v_effect as usize][0 as usize] as i32);
+        v_op_0 = (K53[v_effect as usize][0 as usize] as i32);
     }
     // @ tcg.envspec:1108:1
     if (v__envc_run && (v_op_0 == 1)) {
@@ -5559,164 +5516,6 @@ fn p_trainer_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
     Ok(())
 }
 
-/// proc `_envc_run_setup_done` (tcg.envspec:2172:1)
-fn p__envc_run_setup_done(s: &mut State) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_a_setup_done as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_a_setup_done as i32) != 0);
-    // @ tcg.envspec:2173:5
-    if (v__envc_run && ((s.current_player as i32) == (s.f_first as i32))) {
-        // @ tcg.envspec:2174:9
-        s.current_player = ((1 - (s.f_first as i32)) as i8);
-    } else {
-        // @ tcg.envspec:2176:9
-        if v__envc_run {
-            // @ tcg.envspec:2176:9
-            let _a217: i32 = (s.f_first as i32);
-            p_begin_turn(s, _a217)?;
-        }
-        // @ tcg.envspec:2177:9
-        if v__envc_seek {
-            s.f__envc_at_a_setup_done = (0 as i8);
-            v__envc_seek = false;
-        }
-        // @ tcg.envspec:2177:9
-        p_active_abilities(s)?;
-        // @ tcg.envspec:2177:9
-        if ((s.f__envc_at_p_active_abilities as i32) != 0) {
-            s.f__envc_at_a_setup_done = (1 as i8);
-            v__envc_run = false;
-        } else {
-            v__envc_run = true;
-        }
-    }
-    Ok(())
-}
-
-/// proc `_envc_run_evolve` (tcg.envspec:2190:1)
-fn p__envc_run_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_a_evolve as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_a_evolve as i32) != 0);
-    // @ tcg.envspec:2192:5
-    let mut v_p: i32 = 0;
-    // @ tcg.envspec:2192:5
-    if v__envc_run {
-        // @ tcg.envspec:2192:5
-        v_p = (s.current_player as i32);
-        // @ tcg.envspec:2193:5
-        let _v218: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
-        let _i219: usize = imin((s.f_evolutions[v_p as usize][v_s as usize] as i32), 1) as usize;
-        s.f_below[v_p as usize][v_s as usize][_i219] = (_v218 as i16);
-        // @ tcg.envspec:2194:5
-        let _v220: i32 = imin(((s.f_evolutions[v_p as usize][v_s as usize] as i32) + 1), 2);
-        s.f_evolutions[v_p as usize][v_s as usize] = (_v220 as i8);
-        // @ tcg.envspec:2195:5
-        let _v221: i32 = (s.f_hand[v_p as usize].get(v_h, 38)? as i32);
-        s.f_card[v_p as usize][v_s as usize] = (_v221 as i16);
-        // @ tcg.envspec:2196:5
-        s.f_hand[v_p as usize].remove_at(v_h, 39)?;
-        // @ tcg.envspec:2197:5
-        let _v222: i32 = (s.f_turn as i32);
-        s.f_placed[v_p as usize][v_s as usize] = (_v222 as i8);
-    }
-    // @ tcg.envspec:2198:5
-    if ((v__envc_run && (v_s == 0)) || (v__envc_seek && ((s.f__envc_at_a_evolve as i32) == 1))) {
-        // @ tcg.envspec:2199:9
-        if v__envc_run {
-            // @ tcg.envspec:2199:9
-            p_clear_conditions(s, v_p)?;
-        }
-        // @ tcg.envspec:2200:9
-        if v__envc_seek {
-            s.f__envc_at_a_evolve = (0 as i8);
-            v__envc_seek = false;
-        }
-        // @ tcg.envspec:2200:9
-        p_active_abilities(s)?;
-        // @ tcg.envspec:2200:9
-        if ((s.f__envc_at_p_active_abilities as i32) != 0) {
-            s.f__envc_at_a_evolve = (1 as i8);
-            v__envc_run = false;
-        } else {
-            v__envc_run = true;
-        }
-    }
-    Ok(())
-}
-
-/// proc `_envc_run_attach` (tcg.envspec:2206:1)
-fn p__envc_run_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_a_attach as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_a_attach as i32) != 0);
-    // @ tcg.envspec:2208:5
-    let mut v_p: i32 = 0;
-    // @ tcg.envspec:2208:5
-    if v__envc_run {
-        // @ tcg.envspec:2208:5
-        v_p = (s.current_player as i32);
-        // @ tcg.envspec:2209:5
-        let _v223: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][(s.f_zone[v_p as usize] as i32) as usize] as i32) + 1), 12);
-        let _i224: usize = (s.f_zone[v_p as usize] as i32) as usize;
-        s.f_energy[v_p as usize][v_s as usize][_i224] = (_v223 as i8);
-        // @ tcg.envspec:2210:5
-        s.f_last_attached = ((s.f_zone[v_p as usize] as i32) as i8);
-        // @ tcg.envspec:2211:5
-        s.f_zone[v_p as usize] = (10 as i8);
-        // @ tcg.envspec:2212:5
-        s.f_attached = true;
-    }
-    // @ tcg.envspec:2213:5
-    if ((v__envc_run && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 2)) || ((v__envc_seek && ((s.f__envc_at_a_attach as i32) >= 1)) && ((s.f__envc_at_a_attach as i32) <= 2))) {
-        // @ tcg.envspec:2214:9
-        let mut v__envc_arg1: i32 = 0;
-        // @ tcg.envspec:2214:9
-        if v__envc_run {
-            v__envc_arg1 = (T26_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
-        }
-        // @ tcg.envspec:2214:9
-        if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_attach as i32) == 1))) {
-            // @ tcg.envspec:2214:9
-            if v__envc_seek {
-                v_p = (s.f__envc_frame_a_attach__p as i32);
-                s.f__envc_at_a_attach = (0 as i8);
-                v__envc_seek = false;
-            }
-            // @ tcg.envspec:2214:9
-            p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
-            // @ tcg.envspec:2214:9
-            if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
-                s.f__envc_frame_a_attach__p = (v_p as i8);
-                s.f__envc_at_a_attach = (1 as i8);
-                v__envc_run = false;
-            } else {
-                v__envc_run = true;
-            }
-        }
-        // @ tcg.envspec:2215:9
-        if v__envc_run {
-            // @ tcg.envspec:2215:9
-            p_knock_outs(s)?;
-        }
-        // @ tcg.envspec:2216:9
-        if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_attach as i32) == 2))) {
-            // @ tcg.envspec:2216:9
-            if v__envc_seek {
-                s.f__envc_at_a_attach = (0 as i8);
-                v__envc_seek = false;
-            }
-            // @ tcg.envspec:2216:9
-            p_continue_game(s, v_p, true)?;
-            // @ tcg.envspec:2216:9
-            if ((s.f__envc_at_p_continue_game as i32) != 0) {
-                s.f__envc_at_a_attach = (2 as i8);
-                v__envc_run = false;
-            } else {
-                v__envc_run = true;
-            }
-        }
-    }
-    Ok(())
-}
-
 /// proc `_envc_run_play_trainer` (tcg.envspec:2225:1)
 fn p__envc_run_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_play_trainer as i32) == 0);
@@ -5730,11 +5529,11 @@ fn p__envc_run_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> R
         // @ tcg.envspec:2228:5
         v_p = (s.current_player as i32);
         // @ tcg.envspec:2229:5
-        v_c = (s.f_hand[v_p as usize].get(v_h, 40)? as i32);
+        v_c = (s.f_hand[v_p as usize].get(v_h, 38)? as i32);
         // @ tcg.envspec:2230:5
-        s.f_hand[v_p as usize].remove_at(v_h, 41)?;
+        s.f_hand[v_p as usize].remove_at(v_h, 39)?;
         // @ tcg.envspec:2231:5
-        s.f_discard[v_p as usize].push((v_c as i16), 42)?;
+        s.f_discard[v_p as usize].push((v_c as i16), 40)?;
         // @ tcg.envspec:2232:5
         s.f_playing = (v_c as i16);
         // @ tcg.envspec:2233:5
@@ -5750,45 +5549,24 @@ fn p__envc_run_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> R
         v__envc_arg1 = (T27_Card__trainer_effect[v_c as usize] as i32);
     }
     // @ tcg.envspec:2236:5
-    if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_play_trainer as i32) == 1))) {
-        // @ tcg.envspec:2236:5
-        if v__envc_seek {
-            v_p = (s.f__envc_frame_a_play_trainer__p as i32);
-            s.f__envc_at_a_play_trainer = (0 as i8);
-            v__envc_seek = false;
-        }
-        // @ tcg.envspec:2236:5
-        p_trainer_effect__dispatch(s, v__envc_arg1, v_p, v_target)?;
-        // @ tcg.envspec:2236:5
-        if ((s.f__envc_at_p_trainer_effect__dispatch as i32) != 0) {
-            s.f__envc_frame_a_play_trainer__p = (v_p as i8);
-            s.f__envc_at_a_play_trainer = (1 as i8);
-            v__envc_run = false;
-        } else {
-            v__envc_run = true;
-        }
+    if v__envc_seek {
+        v_p = (s.f__envc_frame_a_play_trainer__p as i32);
+        s.f__envc_at_a_play_trainer = (0 as i8);
+        v__envc_seek = false;
     }
-    // @ tcg.envspec:2237:5
-    if v__envc_run {
+    // @ tcg.envspec:2236:5
+    p_trainer_effect__dispatch(s, v__envc_arg1, v_p, v_target)?;
+    // @ tcg.envspec:2236:5
+    if ((s.f__envc_at_p_trainer_effect__dispatch as i32) != 0) {
+        s.f__envc_frame_a_play_trainer__p = (v_p as i8);
+        s.f__envc_at_a_play_trainer = (1 as i8);
+        v__envc_run = false;
+    } else {
+        v__envc_run = true;
         // @ tcg.envspec:2237:5
         p_knock_outs(s)?;
-    }
-    // @ tcg.envspec:2238:5
-    if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_play_trainer as i32) == 2))) {
-        // @ tcg.envspec:2238:5
-        if v__envc_seek {
-            s.f__envc_at_a_play_trainer = (0 as i8);
-            v__envc_seek = false;
-        }
         // @ tcg.envspec:2238:5
         p_continue_game(s, v_p, true)?;
-        // @ tcg.envspec:2238:5
-        if ((s.f__envc_at_p_continue_game as i32) != 0) {
-            s.f__envc_at_a_play_trainer = (2 as i8);
-            v__envc_run = false;
-        } else {
-            v__envc_run = true;
-        }
     }
     Ok(())
 }
@@ -5813,99 +5591,24 @@ fn p__envc_run_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
         v__envc_arg1 = (T26_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
     }
     // @ tcg.envspec:2247:5
-    if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_use_ability as i32) == 1))) {
-        // @ tcg.envspec:2247:5
-        if v__envc_seek {
-            v_p = (s.f__envc_frame_a_use_ability__p as i32);
-            s.f__envc_at_a_use_ability = (0 as i8);
-            v__envc_seek = false;
-        }
-        // @ tcg.envspec:2247:5
-        p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
-        // @ tcg.envspec:2247:5
-        if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
-            s.f__envc_frame_a_use_ability__p = (v_p as i8);
-            s.f__envc_at_a_use_ability = (1 as i8);
-            v__envc_run = false;
-        } else {
-            v__envc_run = true;
-        }
-    }
-    // @ tcg.envspec:2248:5
-    if v__envc_run {
-        // @ tcg.envspec:2248:5
-        p_knock_outs(s)?;
-    }
-    // @ tcg.envspec:2249:5
-    if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_use_ability as i32) == 2))) {
-        // @ tcg.envspec:2249:5
-        if v__envc_seek {
-            s.f__envc_at_a_use_ability = (0 as i8);
-            v__envc_seek = false;
-        }
-        // @ tcg.envspec:2249:5
-        p_continue_game(s, v_p, true)?;
-        // @ tcg.envspec:2249:5
-        if ((s.f__envc_at_p_continue_game as i32) != 0) {
-            s.f__envc_at_a_use_ability = (2 as i8);
-            v__envc_run = false;
-        } else {
-            v__envc_run = true;
-        }
-    }
-    Ok(())
-}
-
-/// proc `_envc_run_retreat` (tcg.envspec:2255:1)
-fn p__envc_run_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_a_retreat as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_a_retreat as i32) != 0);
-    // @ tcg.envspec:2259:5
-    let mut v_p: i32 = 0;
-    // @ tcg.envspec:2260:5
-    let mut v_pay: i32 = 0;
-    // @ tcg.envspec:2259:5
-    if v__envc_run {
-        // @ tcg.envspec:2259:5
-        v_p = (s.current_player as i32);
-        // @ tcg.envspec:2260:5
-        v_pay = f_retreat_cost(s, v_p)?;
-        // @ tcg.envspec:2261:5
-        for v_k in 0i32..4 {
-            // @ tcg.envspec:2262:9
-            if (v_k < v_pay) {
-                // @ tcg.envspec:2263:13
-                let mut _acc225: i32 = 0;
-                for v_u in 0i32..11 {
-                    let _x226: i32 = (if ((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) > 0) { v_u } else { 10 });
-                    _acc225 = if v_u == 0 { _x226 } else { imin(_acc225, _x226) };
-                }
-                let mut v_t: i32 = _acc225;
-                // @ tcg.envspec:2264:13
-                let _v227: i32 = imax(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - 1), 0);
-                s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v227 as i8);
-            }
-        }
-        // @ tcg.envspec:2267:5
-        p_clear_conditions(s, v_p)?;
-        // @ tcg.envspec:2268:5
-        p_swap_slots(s, v_p, 0, v_b)?;
-        // @ tcg.envspec:2269:5
-        s.f_retreated = true;
-    }
-    // @ tcg.envspec:2270:5
     if v__envc_seek {
-        s.f__envc_at_a_retreat = (0 as i8);
+        v_p = (s.f__envc_frame_a_use_ability__p as i32);
+        s.f__envc_at_a_use_ability = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:2270:5
-    p_active_abilities(s)?;
-    // @ tcg.envspec:2270:5
-    if ((s.f__envc_at_p_active_abilities as i32) != 0) {
-        s.f__envc_at_a_retreat = (1 as i8);
+    // @ tcg.envspec:2247:5
+    p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
+    // @ tcg.envspec:2247:5
+    if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
+        s.f__envc_frame_a_use_ability__p = (v_p as i8);
+        s.f__envc_at_a_use_ability = (1 as i8);
         v__envc_run = false;
     } else {
         v__envc_run = true;
+        // @ tcg.envspec:2248:5
+        p_knock_outs(s)?;
+        // @ tcg.envspec:2249:5
+        p_continue_game(s, v_p, true)?;
     }
     Ok(())
 }
@@ -5929,12 +5632,12 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
         // @ tcg.envspec:2296:5
         if ((s.f_condition[v_p as usize] as i32) == 3) {
             // @ tcg.envspec:2297:9
-            let _r228: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-            v_hits = (_r228 == 1);
+            let _r222: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+            v_hits = (_r222 == 1);
         }
     }
     // @ tcg.envspec:2299:5
-    if ((v__envc_run && v_hits) || ((v__envc_seek && ((s.f__envc_at_a_attack as i32) >= 1)) && ((s.f__envc_at_a_attack as i32) <= 2))) {
+    if ((v__envc_run && v_hits) || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 1))) {
         // @ tcg.envspec:2300:9
         if v__envc_run {
             // @ tcg.envspec:2300:9
@@ -5943,58 +5646,29 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
             s.f_attack_index = (v_a as i8);
             // @ tcg.envspec:2302:9
             s.f_attacking = true;
-        }
-        // @ tcg.envspec:2303:9
-        if ((v__envc_run && (s.f_occupied[(1 - v_p) as usize][0 as usize] && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32) as usize] as i32) == 1))) || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 1))) {
-            // @ tcg.envspec:2304:13
-            let mut v__envc_arg1: i32 = 0;
-            // @ tcg.envspec:2304:13
-            let mut v__envc_arg2: i32 = 0;
-            // @ tcg.envspec:2304:13
-            if v__envc_run {
-                v__envc_arg1 = (T26_Card__ability[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32);
-                v__envc_arg2 = (1 - v_p);
-            }
-            // @ tcg.envspec:2304:13
-            if v__envc_seek {
-                v_a = (s.f__envc_frame_a_attack__a as i32);
-                v_p = (s.f__envc_frame_a_attack__p as i32);
-                s.f__envc_at_a_attack = (0 as i8);
-                v__envc_seek = false;
-            }
-            // @ tcg.envspec:2304:13
-            p_ability_effect__dispatch(s, v__envc_arg1, v__envc_arg2, 0)?;
-            // @ tcg.envspec:2304:13
-            if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
-                s.f__envc_frame_a_attack__a = (v_a as i8);
-                s.f__envc_frame_a_attack__p = (v_p as i8);
-                s.f__envc_at_a_attack = (1 as i8);
-                v__envc_run = false;
-            } else {
-                v__envc_run = true;
+            // @ tcg.envspec:2303:9
+            if (s.f_occupied[(1 - v_p) as usize][0 as usize] && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32) as usize] as i32) == 1)) {
+                // @ tcg.envspec:2304:13
+                let _a223: i32 = (T26_Card__ability[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32);
+                let _a224: i32 = (1 - v_p);
+                p_ability_effect__dispatch__2(s, _a223, _a224, 0)?;
             }
         }
         // @ tcg.envspec:2306:9
-        if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 2))) {
-            // @ tcg.envspec:2306:9
-            if v__envc_seek {
-                v_p = (s.f__envc_frame_a_attack__p as i32);
-                s.f__envc_at_a_attack = (0 as i8);
-                v__envc_seek = false;
-            }
-            // @ tcg.envspec:2306:9
-            p_attack_texts(s, v_p, v_a)?;
-            // @ tcg.envspec:2306:9
-            if ((s.f__envc_at_p_attack_texts as i32) != 0) {
-                s.f__envc_frame_a_attack__p = (v_p as i8);
-                s.f__envc_at_a_attack = (2 as i8);
-                v__envc_run = false;
-            } else {
-                v__envc_run = true;
-            }
+        if v__envc_seek {
+            v_p = (s.f__envc_frame_a_attack__p as i32);
+            s.f__envc_at_a_attack = (0 as i8);
+            v__envc_seek = false;
         }
-        // @ tcg.envspec:2307:9
-        if v__envc_run {
+        // @ tcg.envspec:2306:9
+        p_attack_texts(s, v_p, v_a)?;
+        // @ tcg.envspec:2306:9
+        if ((s.f__envc_at_p_attack_texts as i32) != 0) {
+            s.f__envc_frame_a_attack__p = (v_p as i8);
+            s.f__envc_at_a_attack = (1 as i8);
+            v__envc_run = false;
+        } else {
+            v__envc_run = true;
             // @ tcg.envspec:2307:9
             p_hit_active(s, v_p)?;
             // @ tcg.envspec:2308:9
@@ -6005,112 +5679,11 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
     if v__envc_run {
         // @ tcg.envspec:2310:5
         p_knock_outs(s)?;
-    }
-    // @ tcg.envspec:2311:5
-    if ((v__envc_run && (!s.terminated)) || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 3))) {
-        // @ tcg.envspec:2312:9
-        if v__envc_seek {
-            s.f__envc_at_a_attack = (0 as i8);
-            v__envc_seek = false;
+        // @ tcg.envspec:2311:5
+        if (!s.terminated) {
+            // @ tcg.envspec:2312:9
+            p_finish_turn(s)?;
         }
-        // @ tcg.envspec:2312:9
-        p_finish_turn(s)?;
-        // @ tcg.envspec:2312:9
-        if ((s.f__envc_at_p_finish_turn as i32) != 0) {
-            s.f__envc_at_a_attack = (3 as i8);
-            v__envc_run = false;
-        } else {
-            v__envc_run = true;
-        }
-    }
-    Ok(())
-}
-
-/// proc `_envc_run_discard_from_play` (tcg.envspec:2321:1)
-fn p__envc_run_discard_from_play(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_a_discard_from_play as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_a_discard_from_play as i32) != 0);
-    // @ tcg.envspec:2323:5
-    let mut v_p: i32 = 0;
-    // @ tcg.envspec:2323:5
-    if v__envc_run {
-        // @ tcg.envspec:2323:5
-        v_p = (s.current_player as i32);
-        // @ tcg.envspec:2324:5
-        p_clear_slot(s, v_p, v_s)?;
-        // @ tcg.envspec:2325:5
-        p_knock_outs(s)?;
-    }
-    // @ tcg.envspec:2326:5
-    if v__envc_seek {
-        s.f__envc_at_a_discard_from_play = (0 as i8);
-        v__envc_seek = false;
-    }
-    // @ tcg.envspec:2326:5
-    p_continue_game(s, v_p, true)?;
-    // @ tcg.envspec:2326:5
-    if ((s.f__envc_at_p_continue_game as i32) != 0) {
-        s.f__envc_at_a_discard_from_play = (1 as i8);
-        v__envc_run = false;
-    } else {
-        v__envc_run = true;
-    }
-    Ok(())
-}
-
-/// proc `_envc_run_end_turn` (tcg.envspec:2329:1)
-fn p__envc_run_end_turn(s: &mut State) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_a_end_turn as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_a_end_turn as i32) != 0);
-    // @ tcg.envspec:2330:5
-    if v__envc_seek {
-        s.f__envc_at_a_end_turn = (0 as i8);
-        v__envc_seek = false;
-    }
-    // @ tcg.envspec:2330:5
-    p_finish_turn(s)?;
-    // @ tcg.envspec:2330:5
-    if ((s.f__envc_at_p_finish_turn as i32) != 0) {
-        s.f__envc_at_a_end_turn = (1 as i8);
-        v__envc_run = false;
-    } else {
-        v__envc_run = true;
-    }
-    Ok(())
-}
-
-/// proc `_envc_run_promote` (tcg.envspec:2334:1)
-fn p__envc_run_promote(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_a_promote as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_a_promote as i32) != 0);
-    // @ tcg.envspec:2336:5
-    if v__envc_run {
-        // @ tcg.envspec:2336:5
-        let _a229: i32 = (s.current_player as i32);
-        p_swap_slots(s, _a229, 0, v_b)?;
-    }
-    // @ tcg.envspec:2337:5
-    let mut v__envc_arg1: i32 = 0;
-    // @ tcg.envspec:2337:5
-    let mut v__envc_arg2: bool = false;
-    // @ tcg.envspec:2337:5
-    if v__envc_run {
-        v__envc_arg1 = (s.f_promote_next as i32);
-        v__envc_arg2 = s.f_promote_resume;
-    }
-    // @ tcg.envspec:2337:5
-    if v__envc_seek {
-        s.f__envc_at_a_promote = (0 as i8);
-        v__envc_seek = false;
-    }
-    // @ tcg.envspec:2337:5
-    p_continue_game(s, v__envc_arg1, v__envc_arg2)?;
-    // @ tcg.envspec:2337:5
-    if ((s.f__envc_at_p_continue_game as i32) != 0) {
-        s.f__envc_at_a_promote = (1 as i8);
-        v__envc_run = false;
-    } else {
-        v__envc_run = true;
     }
     Ok(())
 }
@@ -6120,16 +5693,16 @@ fn a_setup_active(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
     // @ tcg.envspec:2159:5
     let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:2160:5
-    let _a230: i32 = (s.f_hand[v_p as usize].get(v_h, 43)? as i32);
-    p_put_in_play(s, v_p, 0, _a230)?;
+    let _a225: i32 = (s.f_hand[v_p as usize].get(v_h, 41)? as i32);
+    p_put_in_play(s, v_p, 0, _a225)?;
     // @ tcg.envspec:2161:5
-    s.f_hand[v_p as usize].remove_at(v_h, 44)?;
+    s.f_hand[v_p as usize].remove_at(v_h, 42)?;
     Ok(())
 }
 
 /// guard of `setup_active`
 fn g_setup_active(s: &State, mut v_h: i32) -> Result<bool, Fault> {
-    Ok((((((s.f_phase as i32) == 0) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
+    Ok((((((s.f_phase as i32) == 0) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
 /// action `setup_bench` (tcg.envspec:2164:1)
@@ -6137,29 +5710,38 @@ fn a_setup_bench(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
     // @ tcg.envspec:2167:5
     let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:2168:5
-    let _a231: i32 = imin(f_free_bench(s, v_p)?, 3);
-    let _a232: i32 = (s.f_hand[v_p as usize].get(v_h, 45)? as i32);
-    p_put_in_play(s, v_p, _a231, _a232)?;
+    let _a226: i32 = imin(f_free_bench(s, v_p)?, 3);
+    let _a227: i32 = (s.f_hand[v_p as usize].get(v_h, 43)? as i32);
+    p_put_in_play(s, v_p, _a226, _a227)?;
     // @ tcg.envspec:2169:5
-    s.f_hand[v_p as usize].remove_at(v_h, 46)?;
+    s.f_hand[v_p as usize].remove_at(v_h, 44)?;
     Ok(())
 }
 
 /// guard of `setup_bench`
 fn g_setup_bench(s: &State, mut v_h: i32) -> Result<bool, Fault> {
-    Ok(((((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
+    Ok(((((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
 /// action `setup_done` (tcg.envspec:2172:1)
 fn a_setup_done(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:2172:1
-    p__envc_run_setup_done(s)?;
+    // @ tcg.envspec:2173:5
+    if ((s.current_player as i32) == (s.f_first as i32)) {
+        // @ tcg.envspec:2174:9
+        s.current_player = ((1 - (s.f_first as i32)) as i8);
+    } else {
+        // @ tcg.envspec:2176:9
+        let _a228: i32 = (s.f_first as i32);
+        p_begin_turn(s, _a228)?;
+        // @ tcg.envspec:2177:9
+        p_active_abilities(s)?;
+    }
     Ok(())
 }
 
 /// guard of `setup_done`
 fn g_setup_done(s: &State) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
 /// action `play_basic` (tcg.envspec:2182:1)
@@ -6167,41 +5749,83 @@ fn a_play_basic(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
     // @ tcg.envspec:2184:5
     let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:2185:5
-    let _a233: i32 = imin(f_free_bench(s, v_p)?, 3);
-    let _a234: i32 = (s.f_hand[v_p as usize].get(v_h, 47)? as i32);
-    p_put_in_play(s, v_p, _a233, _a234)?;
+    let _a229: i32 = imin(f_free_bench(s, v_p)?, 3);
+    let _a230: i32 = (s.f_hand[v_p as usize].get(v_h, 45)? as i32);
+    p_put_in_play(s, v_p, _a229, _a230)?;
     // @ tcg.envspec:2186:5
-    s.f_hand[v_p as usize].remove_at(v_h, 48)?;
+    s.f_hand[v_p as usize].remove_at(v_h, 46)?;
     Ok(())
 }
 
 /// guard of `play_basic`
 fn g_play_basic(s: &State, mut v_h: i32) -> Result<bool, Fault> {
-    Ok((((((s.f_phase as i32) == 1) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
+    Ok((((((s.f_phase as i32) == 1) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
 /// action `evolve` (tcg.envspec:2190:1)
 fn a_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2190:1
-    p__envc_run_evolve(s, v_h, v_s)?;
+    // @ tcg.envspec:2192:5
+    let mut v_p: i32 = (s.current_player as i32);
+    // @ tcg.envspec:2193:5
+    let _v231: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
+    let _i232: usize = imin((s.f_evolutions[v_p as usize][v_s as usize] as i32), 1) as usize;
+    s.f_below[v_p as usize][v_s as usize][_i232] = (_v231 as i16);
+    // @ tcg.envspec:2194:5
+    let _v233: i32 = imin(((s.f_evolutions[v_p as usize][v_s as usize] as i32) + 1), 2);
+    s.f_evolutions[v_p as usize][v_s as usize] = (_v233 as i8);
+    // @ tcg.envspec:2195:5
+    let _v234: i32 = (s.f_hand[v_p as usize].get(v_h, 48)? as i32);
+    s.f_card[v_p as usize][v_s as usize] = (_v234 as i16);
+    // @ tcg.envspec:2196:5
+    s.f_hand[v_p as usize].remove_at(v_h, 49)?;
+    // @ tcg.envspec:2197:5
+    let _v235: i32 = (s.f_turn as i32);
+    s.f_placed[v_p as usize][v_s as usize] = (_v235 as i8);
+    // @ tcg.envspec:2198:5
+    if (v_s == 0) {
+        // @ tcg.envspec:2199:9
+        p_clear_conditions(s, v_p)?;
+        // @ tcg.envspec:2200:9
+        p_active_abilities(s)?;
+    }
     Ok(())
 }
 
 /// guard of `evolve`
 fn g_evolve(s: &State, mut v_h: i32, mut v_s: i32) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 49)? as i32), v_s)? } else { false })) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 47)? as i32), v_s)? } else { false })) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
 /// action `attach` (tcg.envspec:2206:1)
 fn a_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2206:1
-    p__envc_run_attach(s, v_s)?;
+    // @ tcg.envspec:2208:5
+    let mut v_p: i32 = (s.current_player as i32);
+    // @ tcg.envspec:2209:5
+    let _v236: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][(s.f_zone[v_p as usize] as i32) as usize] as i32) + 1), 12);
+    let _i237: usize = (s.f_zone[v_p as usize] as i32) as usize;
+    s.f_energy[v_p as usize][v_s as usize][_i237] = (_v236 as i8);
+    // @ tcg.envspec:2210:5
+    s.f_last_attached = ((s.f_zone[v_p as usize] as i32) as i8);
+    // @ tcg.envspec:2211:5
+    s.f_zone[v_p as usize] = (10 as i8);
+    // @ tcg.envspec:2212:5
+    s.f_attached = true;
+    // @ tcg.envspec:2213:5
+    if ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 2) {
+        // @ tcg.envspec:2214:9
+        let _a238: i32 = (T26_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
+        p_ability_effect__dispatch__1(s, _a238, v_p, v_s)?;
+        // @ tcg.envspec:2215:9
+        p_knock_outs(s)?;
+        // @ tcg.envspec:2216:9
+        p_continue_game(s, v_p, true)?;
+    }
     Ok(())
 }
 
 /// guard of `attach`
 fn g_attach(s: &State, mut v_s: i32) -> Result<bool, Fault> {
-    Ok(((((((s.f_phase as i32) == 1) && (!s.f_attached)) && ((s.f_zone[(s.current_player as i32) as usize] as i32) != 10)) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
+    Ok(((((((s.f_phase as i32) == 1) && (!s.f_attached)) && ((s.f_zone[(s.current_player as i32) as usize] as i32) != 10)) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
 /// action `play_trainer` (tcg.envspec:2225:1)
@@ -6213,7 +5837,7 @@ fn a_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), 
 
 /// guard of `play_trainer`
 fn g_play_trainer(s: &State, mut v_h: i32, mut v_target: i32) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { (f_playable_trainer(s, (s.f_hand[(s.current_player as i32) as usize].get(v_h, 50)? as i32))? && f_trainer_target_ok(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 51)? as i32), v_target)?) } else { false })) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { (f_playable_trainer(s, (s.f_hand[(s.current_player as i32) as usize].get(v_h, 50)? as i32))? && f_trainer_target_ok(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 51)? as i32), v_target)?) } else { false })) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
 /// action `use_ability` (tcg.envspec:2242:1)
@@ -6225,19 +5849,45 @@ fn a_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
 
 /// guard of `use_ability`
 fn g_use_ability(s: &State, mut v_s: i32) -> Result<bool, Fault> {
-    Ok((((((((s.f_phase as i32) == 1) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T26_Card__ability[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) != 0)) && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 0)) && (!s.f_ability_used[(s.current_player as i32) as usize][v_s as usize])) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
+    Ok((((((((s.f_phase as i32) == 1) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T26_Card__ability[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) != 0)) && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 0)) && (!s.f_ability_used[(s.current_player as i32) as usize][v_s as usize])) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
 /// action `retreat` (tcg.envspec:2255:1)
 fn a_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2255:1
-    p__envc_run_retreat(s, v_b)?;
+    // @ tcg.envspec:2259:5
+    let mut v_p: i32 = (s.current_player as i32);
+    // @ tcg.envspec:2260:5
+    let mut v_pay: i32 = f_retreat_cost(s, v_p)?;
+    // @ tcg.envspec:2261:5
+    for v_k in 0i32..4 {
+        // @ tcg.envspec:2262:9
+        if (v_k < v_pay) {
+            // @ tcg.envspec:2263:13
+            let mut _acc239: i32 = 0;
+            for v_u in 0i32..11 {
+                let _x240: i32 = (if ((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) > 0) { v_u } else { 10 });
+                _acc239 = if v_u == 0 { _x240 } else { imin(_acc239, _x240) };
+            }
+            let mut v_t: i32 = _acc239;
+            // @ tcg.envspec:2264:13
+            let _v241: i32 = imax(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - 1), 0);
+            s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v241 as i8);
+        }
+    }
+    // @ tcg.envspec:2267:5
+    p_clear_conditions(s, v_p)?;
+    // @ tcg.envspec:2268:5
+    p_swap_slots(s, v_p, 0, v_b)?;
+    // @ tcg.envspec:2269:5
+    s.f_retreated = true;
+    // @ tcg.envspec:2270:5
+    p_active_abilities(s)?;
     Ok(())
 }
 
 /// guard of `retreat`
 fn g_retreat(s: &State, mut v_b: i32) -> Result<bool, Fault> {
-    Ok(((((((((((s.f_phase as i32) == 1) && (!s.f_retreated)) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && f_can_act(s, (s.current_player as i32))?) && (!s.f_no_retreat[(s.current_player as i32) as usize])) && ((T7_Card__category[(s.f_card[(s.current_player as i32) as usize][0 as usize] as i32) as usize] as i32) == 0)) && (f_energy_total(s, (s.current_player as i32), 0)? >= f_retreat_cost(s, (s.current_player as i32))?)) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
+    Ok(((((((((((s.f_phase as i32) == 1) && (!s.f_retreated)) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && f_can_act(s, (s.current_player as i32))?) && (!s.f_no_retreat[(s.current_player as i32) as usize])) && ((T7_Card__category[(s.f_card[(s.current_player as i32) as usize][0 as usize] as i32) as usize] as i32) == 0)) && (f_energy_total(s, (s.current_player as i32), 0)? >= f_retreat_cost(s, (s.current_player as i32))?)) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
 /// action `attack` (tcg.envspec:2292:1)
@@ -6249,79 +5899,69 @@ fn a_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
 
 /// guard of `attack`
 fn g_attack(s: &State, mut v_a: i32) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 1) && f_can_attack(s, (s.current_player as i32), v_a)?) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 1) && f_can_attack(s, (s.current_player as i32), v_a)?) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
 /// action `discard_from_play` (tcg.envspec:2321:1)
 fn a_discard_from_play(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2321:1
-    p__envc_run_discard_from_play(s, v_s)?;
+    // @ tcg.envspec:2323:5
+    let mut v_p: i32 = (s.current_player as i32);
+    // @ tcg.envspec:2324:5
+    p_clear_slot(s, v_p, v_s)?;
+    // @ tcg.envspec:2325:5
+    p_knock_outs(s)?;
+    // @ tcg.envspec:2326:5
+    p_continue_game(s, v_p, true)?;
     Ok(())
 }
 
 /// guard of `discard_from_play`
 fn g_discard_from_play(s: &State, mut v_s: i32) -> Result<bool, Fault> {
-    Ok((((((s.f_phase as i32) == 1) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T7_Card__category[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) == 1)) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
+    Ok((((((s.f_phase as i32) == 1) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T7_Card__category[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) == 1)) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
 /// action `end_turn` (tcg.envspec:2329:1)
 fn a_end_turn(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:2329:1
-    p__envc_run_end_turn(s)?;
+    // @ tcg.envspec:2330:5
+    p_finish_turn(s)?;
     Ok(())
 }
 
 /// guard of `end_turn`
 fn g_end_turn(s: &State) -> Result<bool, Fault> {
-    Ok((((s.f_phase as i32) == 1) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
+    Ok((((s.f_phase as i32) == 1) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
 /// action `promote` (tcg.envspec:2334:1)
 fn a_promote(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2334:1
-    p__envc_run_promote(s, v_b)?;
+    // @ tcg.envspec:2336:5
+    let _a242: i32 = (s.current_player as i32);
+    p_swap_slots(s, _a242, 0, v_b)?;
+    // @ tcg.envspec:2337:5
+    let _a243: i32 = (s.f_promote_next as i32);
+    let _a244: bool = s.f_promote_resume;
+    p_continue_game(s, _a243, _a244)?;
     Ok(())
 }
 
 /// guard of `promote`
 fn g_promote(s: &State, mut v_b: i32) -> Result<bool, Fault> {
-    Ok((((((s.f_phase as i32) == 2) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
+    Ok((((((s.f_phase as i32) == 2) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
 /// action `choose` ()
 fn a_choose(s: &mut State, mut v_option: i32) -> Result<(), Fault> {
     s.f__envc_choice_option = (v_option as i8);
-    // @ tcg.envspec:2172:1
-    if ((s.f__envc_at_a_setup_done as i32) != 0) {
-        // @ tcg.envspec:2172:1
-        p__envc_run_setup_done(s)?;
-    } else if ((s.f__envc_at_a_evolve as i32) != 0) { // @ tcg.envspec:2190:1
-        // @ tcg.envspec:2190:1
-        p__envc_run_evolve(s, 0, 0)?;
-    } else if ((s.f__envc_at_a_attach as i32) != 0) { // @ tcg.envspec:2206:1
-        // @ tcg.envspec:2206:1
-        p__envc_run_attach(s, 0)?;
-    } else if ((s.f__envc_at_a_play_trainer as i32) != 0) { // @ tcg.envspec:2225:1
+    // @ tcg.envspec:2225:1
+    if ((s.f__envc_at_a_play_trainer as i32) != 0) {
         // @ tcg.envspec:2225:1
         p__envc_run_play_trainer(s, 0, 0)?;
     } else if ((s.f__envc_at_a_use_ability as i32) != 0) { // @ tcg.envspec:2242:1
         // @ tcg.envspec:2242:1
         p__envc_run_use_ability(s, 0)?;
-    } else if ((s.f__envc_at_a_retreat as i32) != 0) { // @ tcg.envspec:2255:1
-        // @ tcg.envspec:2255:1
-        p__envc_run_retreat(s, 1)?;
     } else if ((s.f__envc_at_a_attack as i32) != 0) { // @ tcg.envspec:2292:1
         // @ tcg.envspec:2292:1
         p__envc_run_attack(s, 0)?;
-    } else if ((s.f__envc_at_a_discard_from_play as i32) != 0) { // @ tcg.envspec:2321:1
-        // @ tcg.envspec:2321:1
-        p__envc_run_discard_from_play(s, 0)?;
-    } else if ((s.f__envc_at_a_end_turn as i32) != 0) { // @ tcg.envspec:2329:1
-        // @ tcg.envspec:2329:1
-        p__envc_run_end_turn(s)?;
-    } else if ((s.f__envc_at_a_promote as i32) != 0) { // @ tcg.envspec:2334:1
-        // @ tcg.envspec:2334:1
-        p__envc_run_promote(s, 1)?;
     }
     Ok(())
 }
@@ -6335,7 +5975,7 @@ fn g_choose(s: &State, mut v_option: i32) -> Result<bool, Fault> {
 fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
     // @ tcg.envspec:2344:5
     let mut v_q: i32 = (1 - v_p);
-    let _arr235: [i16; 195] = [
+    let _arr245: [i16; 195] = [
         ((s.f_phase as i32) as i16),
         ((s.f_turn as i32) as i16),
         ((if ((s.current_player as i32) == v_p) { 1 } else { 0 }) as i16),
@@ -6532,7 +6172,7 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
         ((s.f_spiky[v_p as usize] as i32) as i16),
         ((s.f_spiky[v_q as usize] as i32) as i16),
     ];
-    return Ok(_arr235);
+    return Ok(_arr245);
 }
 
 /// the spec's `init` block
@@ -6540,13 +6180,13 @@ fn init_body(s: &mut State) -> Result<(), Fault> {
     // @ tcg.envspec:2114:5
     for v_p in 0i32..2 {
         // @ tcg.envspec:2115:9
-        let _r236: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 21, u16::MAX)?;
-        s.f_decks[v_p as usize] = (_r236 as i8);
+        let _r246: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 21, u16::MAX)?;
+        s.f_decks[v_p as usize] = (_r246 as i8);
         // @ tcg.envspec:2116:9
         for v_i in 0i32..20 {
             // @ tcg.envspec:2117:13
-            let _a237: i32 = (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32);
-            s.f_deck[v_p as usize].push((_a237 as i16), 62)?;
+            let _a247: i32 = (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32);
+            s.f_deck[v_p as usize].push((_a247 as i16), 62)?;
         }
         // @ tcg.envspec:2119:9
         s.f_deck[v_p as usize].shuffle(s._rng_key, &mut s._rng_counter);
@@ -6556,8 +6196,8 @@ fn init_body(s: &mut State) -> Result<(), Fault> {
         p_random_zone_energy(s, v_p)?;
     }
     // @ tcg.envspec:2123:5
-    let _r238: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-    s.f_first = ((if (_r238 == 1) { 1 } else { 0 }) as i8);
+    let _r248: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+    s.f_first = ((if (_r248 == 1) { 1 } else { 0 }) as i8);
     // @ tcg.envspec:2124:5
     s.current_player = ((s.f_first as i32) as i8);
     Ok(())
@@ -6565,57 +6205,57 @@ fn init_body(s: &mut State) -> Result<(), Fault> {
 
 /// invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once
 fn inv_cards_conserved(s: &State) -> Result<bool, Fault> {
-    let mut _acc239: bool = true;
+    let mut _acc249: bool = true;
     for v_p in 0i32..2 {
-        let mut _acc240: bool = true;
+        let mut _acc250: bool = true;
         for v_i in 0i32..20 {
-            let mut _acc244: i32 = 0;
+            let mut _acc254: i32 = 0;
             for v_s in 0i32..4 {
-                _acc244 += (s.f_occupied[v_p as usize][v_s as usize] && ((s.f_card[v_p as usize][v_s as usize] as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
+                _acc254 += (s.f_occupied[v_p as usize][v_s as usize] && ((s.f_card[v_p as usize][v_s as usize] as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
             }
-            let mut _acc245: i32 = 0;
+            let mut _acc255: i32 = 0;
             for v_s in 0i32..4 {
-                let mut _acc246: i32 = 0;
+                let mut _acc256: i32 = 0;
                 for v_k in 0i32..2 {
-                    _acc246 += ((s.f_occupied[v_p as usize][v_s as usize] && (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32))) && ((s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
+                    _acc256 += ((s.f_occupied[v_p as usize][v_s as usize] && (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32))) && ((s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
                 }
-                _acc245 = _acc245 + _acc246;
+                _acc255 = _acc255 + _acc256;
             }
-            if !((((((s.f_deck[v_p as usize].live().iter().copied().filter(|&_y241| (_y241 as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32) + (s.f_hand[v_p as usize].live().iter().copied().filter(|&_y242| (_y242 as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + (s.f_discard[v_p as usize].live().iter().copied().filter(|&_y243| (_y243 as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + _acc244) + _acc245) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize].iter().copied().filter(|&_y247| (_y247 as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) { _acc240 = false; break; }
+            if !((((((s.f_deck[v_p as usize].live().iter().copied().filter(|&_y251| (_y251 as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32) + (s.f_hand[v_p as usize].live().iter().copied().filter(|&_y252| (_y252 as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + (s.f_discard[v_p as usize].live().iter().copied().filter(|&_y253| (_y253 as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + _acc254) + _acc255) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize].iter().copied().filter(|&_y257| (_y257 as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) { _acc250 = false; break; }
         }
-        if !_acc240 { _acc239 = false; break; }
+        if !_acc250 { _acc249 = false; break; }
     }
-    Ok(_acc239)
+    Ok(_acc249)
 }
 
 /// invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions
 fn inv_hp_bounds(s: &State) -> Result<bool, Fault> {
-    let mut _b248: bool = (s.terminated || ((s.f_phase as i32) == 0));
-    if !_b248 {
-        let mut _acc249: bool = true;
+    let mut _b258: bool = (s.terminated || ((s.f_phase as i32) == 0));
+    if !_b258 {
+        let mut _acc259: bool = true;
         for v_p in 0i32..2 {
-            let mut _acc250: bool = true;
+            let mut _acc260: bool = true;
             for v_s in 0i32..4 {
-                if !((!s.f_occupied[v_p as usize][v_s as usize]) || ((s.f_damage[v_p as usize][v_s as usize] as i32) < f_hp_of(s, v_p, v_s)?)) { _acc250 = false; break; }
+                if !((!s.f_occupied[v_p as usize][v_s as usize]) || ((s.f_damage[v_p as usize][v_s as usize] as i32) < f_hp_of(s, v_p, v_s)?)) { _acc260 = false; break; }
             }
-            if !_acc250 { _acc249 = false; break; }
+            if !_acc260 { _acc259 = false; break; }
         }
-        _b248 = _acc249;
+        _b258 = _acc259;
     }
-    Ok(_b248)
+    Ok(_b258)
 }
 
 /// invariant `points_bounds`: points are 0..3 while the game goes on
 fn inv_points_bounds(s: &State) -> Result<bool, Fault> {
-    let mut _b251: bool = s.terminated;
-    if !_b251 {
-        let mut _acc252: bool = true;
+    let mut _b261: bool = s.terminated;
+    if !_b261 {
+        let mut _acc262: bool = true;
         for v_p in 0i32..2 {
-            if !((s.f_points[v_p as usize] as i32) < 3) { _acc252 = false; break; }
+            if !((s.f_points[v_p as usize] as i32) < 3) { _acc262 = false; break; }
         }
-        _b251 = _acc252;
+        _b261 = _acc262;
     }
-    Ok(_b251)
+    Ok(_b261)
 }
 
 /// invariant `one_result`: a finished game has exactly one winner or is a draw
@@ -6625,28 +6265,28 @@ fn inv_one_result(s: &State) -> Result<bool, Fault> {
 
 /// invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled
 fn inv_active_in_play(s: &State) -> Result<bool, Fault> {
-    let mut _b253: bool = (s.terminated || ((s.f_phase as i32) != 1));
-    if !_b253 {
-        let mut _acc254: bool = true;
+    let mut _b263: bool = (s.terminated || ((s.f_phase as i32) != 1));
+    if !_b263 {
+        let mut _acc264: bool = true;
         for v_p in 0i32..2 {
-            if !s.f_occupied[v_p as usize][0 as usize] { _acc254 = false; break; }
+            if !s.f_occupied[v_p as usize][0 as usize] { _acc264 = false; break; }
         }
-        _b253 = _acc254;
+        _b263 = _acc264;
     }
-    Ok(_b253)
+    Ok(_b263)
 }
 
 /// invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play
 fn inv_bench_size(s: &State) -> Result<bool, Fault> {
-    let mut _acc255: bool = true;
+    let mut _acc265: bool = true;
     for v_p in 0i32..2 {
-        let mut _acc256: i32 = 0;
+        let mut _acc266: i32 = 0;
         for v_s in 0i32..4 {
-            _acc256 += s.f_occupied[v_p as usize][v_s as usize] as i32;
+            _acc266 += s.f_occupied[v_p as usize][v_s as usize] as i32;
         }
-        if !(_acc256 <= 4) { _acc255 = false; break; }
+        if !(_acc266 <= 4) { _acc265 = false; break; }
     }
-    Ok(_acc255)
+    Ok(_acc265)
 }
 
 // ---- the environment
@@ -6754,12 +6394,6 @@ pub fn default_state() -> State {
         f__envc_frame_p_copy_attack__p: 0,
         f__envc_frame_p_copy_attack__q: 0,
         f__envc_frame_p_copy_attack__k: 0,
-        f__envc_at_p_continue_game: 0,
-        f__envc_at_p_active_abilities: 0,
-        f__envc_frame_p_active_abilities__q: 0,
-        f__envc_at_p_finish_turn: 0,
-        f__envc_frame_p_finish_turn__p: 0,
-        f__envc_frame_p_finish_turn__s: 0,
         f__envc_at_p_attack_texts: 0,
         f__envc_frame_p_attack_texts__p: 0,
         f__envc_frame_p_attack_texts__a: 0,
@@ -6792,21 +6426,12 @@ pub fn default_state() -> State {
         f__envc_frame_p_attack_effect__dispatch__p: 0,
         f__envc_at_p_ability_effect__dispatch: 0,
         f__envc_at_p_trainer_effect__dispatch: 0,
-        f__envc_at_a_setup_done: 0,
-        f__envc_at_a_evolve: 0,
-        f__envc_at_a_attach: 0,
-        f__envc_frame_a_attach__p: 0,
         f__envc_at_a_play_trainer: 0,
         f__envc_frame_a_play_trainer__p: 0,
         f__envc_at_a_use_ability: 0,
         f__envc_frame_a_use_ability__p: 0,
-        f__envc_at_a_retreat: 0,
         f__envc_at_a_attack: 0,
-        f__envc_frame_a_attack__a: 0,
         f__envc_frame_a_attack__p: 0,
-        f__envc_at_a_discard_from_play: 0,
-        f__envc_at_a_end_turn: 0,
-        f__envc_at_a_promote: 0,
         f__envc_choice_mover: 0,
         f__envc_choice_option: 0,
         legal_action_mask: [false; NUM_ACTIONS],

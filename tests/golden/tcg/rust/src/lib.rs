@@ -1198,48 +1198,6 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.f__envc_at_p_continue_game);
-        }
-        put(py, &root, &["_envc_at_p_continue_game"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_at_p_active_abilities);
-        }
-        put(py, &root, &["_envc_at_p_active_abilities"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_p_active_abilities__q);
-        }
-        put(py, &root, &["_envc_frame_p_active_abilities__q"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_at_p_finish_turn);
-        }
-        put(py, &root, &["_envc_at_p_finish_turn"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_p_finish_turn__p);
-        }
-        put(py, &root, &["_envc_frame_p_finish_turn__p"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_p_finish_turn__s);
-        }
-        put(py, &root, &["_envc_frame_p_finish_turn__s"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
             buf.push(st.f__envc_at_p_attack_texts);
         }
         put(py, &root, &["_envc_at_p_attack_texts"], buf, &[], batch)?;
@@ -1464,34 +1422,6 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.f__envc_at_a_setup_done);
-        }
-        put(py, &root, &["_envc_at_a_setup_done"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_at_a_evolve);
-        }
-        put(py, &root, &["_envc_at_a_evolve"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_at_a_attach);
-        }
-        put(py, &root, &["_envc_at_a_attach"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_a_attach__p);
-        }
-        put(py, &root, &["_envc_frame_a_attach__p"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
             buf.push(st.f__envc_at_a_play_trainer);
         }
         put(py, &root, &["_envc_at_a_play_trainer"], buf, &[], batch)?;
@@ -1520,13 +1450,6 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.f__envc_at_a_retreat);
-        }
-        put(py, &root, &["_envc_at_a_retreat"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
             buf.push(st.f__envc_at_a_attack);
         }
         put(py, &root, &["_envc_at_a_attack"], buf, &[], batch)?;
@@ -1534,37 +1457,9 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_a_attack__a);
-        }
-        put(py, &root, &["_envc_frame_a_attack__a"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
             buf.push(st.f__envc_frame_a_attack__p);
         }
         put(py, &root, &["_envc_frame_a_attack__p"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_at_a_discard_from_play);
-        }
-        put(py, &root, &["_envc_at_a_discard_from_play"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_at_a_end_turn);
-        }
-        put(py, &root, &["_envc_at_a_end_turn"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_at_a_promote);
-        }
-        put(py, &root, &["_envc_at_a_promote"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
@@ -2379,42 +2274,6 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_at_p_continue_game"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_at_p_continue_game = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_at_p_active_abilities"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_at_p_active_abilities = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_frame_p_active_abilities__q"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_frame_p_active_abilities__q = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_at_p_finish_turn"], &[], 0, 2)?;
-        let mut k = 0usize;
-        s.f__envc_at_p_finish_turn = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_frame_p_finish_turn__p"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_frame_p_finish_turn__p = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_frame_p_finish_turn__s"], &[], 0, 3)?;
-        let mut k = 0usize;
-        s.f__envc_frame_p_finish_turn__s = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
         let a = take_ints(d, &["_envc_at_p_attack_texts"], &[], 0, 1)?;
         let mut k = 0usize;
         s.f__envc_at_p_attack_texts = a[k] as i8; k += 1;
@@ -2607,31 +2466,7 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_at_a_setup_done"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_at_a_setup_done = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_at_a_evolve"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_at_a_evolve = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_at_a_attach"], &[], 0, 2)?;
-        let mut k = 0usize;
-        s.f__envc_at_a_attach = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_frame_a_attach__p"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_frame_a_attach__p = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_at_a_play_trainer"], &[], 0, 2)?;
+        let a = take_ints(d, &["_envc_at_a_play_trainer"], &[], 0, 1)?;
         let mut k = 0usize;
         s.f__envc_at_a_play_trainer = a[k] as i8; k += 1;
         let _ = k;
@@ -2643,7 +2478,7 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_at_a_use_ability"], &[], 0, 2)?;
+        let a = take_ints(d, &["_envc_at_a_use_ability"], &[], 0, 1)?;
         let mut k = 0usize;
         s.f__envc_at_a_use_ability = a[k] as i8; k += 1;
         let _ = k;
@@ -2655,45 +2490,15 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_at_a_retreat"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_at_a_retreat = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_at_a_attack"], &[], 0, 3)?;
+        let a = take_ints(d, &["_envc_at_a_attack"], &[], 0, 1)?;
         let mut k = 0usize;
         s.f__envc_at_a_attack = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_frame_a_attack__a"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_frame_a_attack__a = a[k] as i8; k += 1;
         let _ = k;
     }
     {
         let a = take_ints(d, &["_envc_frame_a_attack__p"], &[], 0, 1)?;
         let mut k = 0usize;
         s.f__envc_frame_a_attack__p = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_at_a_discard_from_play"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_at_a_discard_from_play = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_at_a_end_turn"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_at_a_end_turn = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_at_a_promote"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_at_a_promote = a[k] as i8; k += 1;
         let _ = k;
     }
     {

@@ -1,0 +1,144 @@
+"""The pass `restrict_dispatch` (`envc.compiler.passes.restrict_dispatch`): which guarded call
+sites it points at a smaller dispatch and over which members (computed here again from the
+tables' data, not from the pass), that it leaves the others alone, and that it changes no
+meaning (the interpreter's trajectories with and without it are identical, and the JAX
+backend on its output equals the interpreter). The printed IR of its case is
+tests/passes/restrict_dispatch/guarded.ir (tests/test_pipeline.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from envc.compiler import ir
+from envc.compiler.check import load
+from envc.compiler.interp import Interpreter
+from envc.compiler.passes import effect_tables as et
+from envc.compiler.pipeline import PassContext
+from envc.verify import first_difference, to_arrays, verify
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = str(ROOT / "tests" / "passes" / "restrict_dispatch" / "guarded.envspec")
+OFF = PassContext(disabled=frozenset({"restrict_dispatch"}))
+DISPATCH = "card_effect__dispatch"
+
+
+@pytest.fixture(scope="module")
+def on() -> ir.Module:
+    return load(SPEC)
+
+
+@pytest.fixture(scope="module")
+def off() -> ir.Module:
+    return load(SPEC, OFF)
+
+
+def _calls(stmts) -> list[ir.CallProc]:
+    out: list[ir.CallProc] = []
+    for s in stmts:
+        for n in ir.walk(s):
+            if isinstance(n, ir.CallProc):
+                out.append(n)
+    return out
+
+
+def _members(module: ir.Module, dispatch: str) -> set[int]:
+    """The effect numbers whose member a dispatch proc runs (checked: before effect_tables)."""
+    return {int(c.proc.rsplit("__", 1)[1]) for c in _calls(module.fn(dispatch).body)}
+
+
+def test_guarded_sites_are_restricted_and_the_others_left():
+    m = load(SPEC, PassContext(after="restrict_dispatch"))
+    sites = [c.proc for c in _calls(m.actions[0].body)]
+    assert sites == [f"{DISPATCH}__1", f"{DISPATCH}__2", DISPATCH, DISPATCH, DISPATCH]
+    assert m.families[0].restricted == [f"{DISPATCH}__1", f"{DISPATCH}__2"]
+    # from the data: Spark and Bolt are the strikes with a text, Mend the shield (Blank has none)
+    card = m.table("Card")
+    kind = next(c.values for c in card.columns if c.name == "kind")
+    effect = next(c.values for c in card.columns if c.name == "effect")
+    strike, shield = (m.enum("Kind").members.index(k) for k in ("strike", "shield"))
+    assert _members(m, f"{DISPATCH}__1") == {effect[r] for r in range(card.rows) if kind[r] == strike} - {0} == {1, 2}
+    assert _members(m, f"{DISPATCH}__2") == {effect[r] for r in range(card.rows) if kind[r] == shield} == {3}
+    assert _members(m, DISPATCH) == {1, 2, 3, 4}
+
+
+def test_disabled_it_changes_nothing(off):
+    m = load(SPEC, PassContext(after="restrict_dispatch", disabled=OFF.disabled))
+    assert m.families[0].restricted == []
+    assert {c.proc for c in _calls(m.actions[0].body)} == {DISPATCH}
+    assert [f.name for f in off.fns if f.name.startswith(DISPATCH)] == [DISPATCH]
+
+
+def test_a_second_run_changes_nothing():
+    from envc.compiler.passes import restrict_dispatch
+
+    m = load(SPEC, PassContext(after="restrict_dispatch"))
+    assert restrict_dispatch.run(m) is m
+
+
+def test_effect_tables_tabulate_each_restricted_dispatch(on):
+    assert [len(et.build(load(SPEC, PassContext(after="restrict_dispatch")), d).ops)
+            for d in (DISPATCH, f"{DISPATCH}__1", f"{DISPATCH}__2")] == [3, 1, 2]  # hit+heal+Gamble; hit; heal+hit
+    first = on.fn(f"{DISPATCH}__1").body[0]  # after every pass: the table's program, not the chain
+    assert isinstance(first, ir.Let) and first.name == "op_0"
+
+
+def _same_games(off: ir.Module, on: ir.Module, seeds: int) -> int:
+    a, b = Interpreter(off), Interpreter(on)
+    steps = 0
+    for seed in range(seeds):
+        rng = np.random.default_rng(seed)
+        sa, sb = a.init(seed), b.init(seed)
+        for step in range(200):
+            assert first_difference(to_arrays(off, sa), to_arrays(on, sb)) is None, (seed, step)
+            if sa.terminated or sa.truncated:
+                break
+            action = int(rng.choice(np.flatnonzero(sa.legal_action_mask)))
+            sa, sb = a.step(sa, action), b.step(sb, action)
+            steps += 1
+    return steps
+
+
+def test_interpreter_trajectories_are_identical_with_and_without(off, on):
+    assert _same_games(off, on, 25) > 100
+
+
+def test_a_wrong_restriction_would_be_seen(off, on):
+    """The comparison above can fail: the strikes' site pointed at the shield's dispatch
+    (member 3 instead of 1 and 2) plays other games."""
+    wrong = [f.model_copy(update={"body": on.fn(f"{DISPATCH}__2").body}) if f.name == f"{DISPATCH}__1" else f
+             for f in on.fns]
+    with pytest.raises(AssertionError):
+        _same_games(off, on.model_copy(update={"fns": wrong}), 25)
+
+
+def test_jax_on_the_restricted_dispatch_equals_the_interpreter(on):
+    report = verify(on, ["python", "jax"], episodes=6, seed=0, level2_samples=5)
+    assert report.ok, [d.render() for d in report.divergences] + report.faults
+    assert report.steps > 50
+
+
+def test_tcg_sites_reach_the_abilities_of_their_trigger(specs):
+    """In the TCG, each ability call under `card.ability_kind.on == Trigger.X` runs a dispatch
+    over the abilities of trigger X only (from the tables' data), and `use_ability` (whose
+    guard is the action's `when`, not an `if`) keeps the whole dispatch."""
+    m = load(str(ROOT / "specs" / "tcg.envspec"), PassContext(after="restrict_dispatch"))
+    card, kinds = m.table("Card"), m.table("AbilityKind")
+    col = {c.name: c.values for c in card.columns}
+    on_of = next(c.values for c in kinds.columns if c.name == "on")
+    trigger = m.enum("Trigger").members
+    filled = _members(m, "ability_effect__dispatch")
+
+    def of(t: str) -> set[int]:
+        return {col["ability"][r] for r in range(card.rows) if trigger[on_of[col["ability_kind"][r]]] == t} & filled
+
+    where = {f.name: {c.proc for c in _calls(f.body)} for f in [*m.fns, *m.actions]}
+    for site, t in (("active_abilities", "active"), ("finish_turn", "first_turn_end"), ("attach", "attach"),
+                    ("attack", "attacked")):
+        procs = {p for p in where[site] if p.startswith("ability_effect__dispatch")}
+        assert len(procs) == 1 and procs != {"ability_effect__dispatch"}, (site, procs)
+        assert _members(m, procs.pop()) == of(t), site
+    assert "ability_effect__dispatch" in where["use_ability"]
+    assert len(of("active")) == 1 and len(of("use")) > len(of("active"))
