@@ -80,3 +80,40 @@ def fake_model(monkeypatch):
         monkeypatch.delenv(var, raising=False)
     with ScriptedModel() as fake:
         yield fake
+
+
+def play_same_games(a, b, episodes: int, max_steps: int = 300, public_only: bool = False, count=None) -> int:
+    """Play `episodes` seeded random games on two interpreters (`Interpreter` of two versions of
+    one spec: a pass on and off) with the same actions, asserting after every step that their
+    states are equal (`envc.verify.first_difference`). `public_only`: leave out the frames of
+    paused bodies (`_envc_at_*`, `_envc_frame_*`), whose layout depends on the passes.
+    `count(action) -> bool`: which actions to count (default all). Returns the count."""
+    import numpy as np
+
+    from envc.compiler.passes.choice_points import PREFIX
+    from envc.verify import first_difference, to_arrays
+
+    def arrays(it, s) -> dict:
+        out = to_arrays(it.module, s)
+        if not public_only:
+            return out
+        return {k: v for k, v in out.items() if not k.startswith((f"{PREFIX}at_", f"{PREFIX}frame_"))}
+
+    counted = 0
+    for seed in range(episodes):
+        rng = np.random.default_rng(seed)
+        sa, sb = a.init(seed), b.init(seed)
+        for step in range(max_steps):
+            assert first_difference(arrays(a, sa), arrays(b, sb)) is None, (seed, step)
+            if sa.terminated or sa.truncated:
+                break
+            action = int(rng.choice(np.flatnonzero(sa.legal_action_mask)))
+            counted += count(action) if count is not None else 1
+            sa, sb = a.step(sa, action), b.step(sb, action)
+    return counted
+
+
+@pytest.fixture(scope="session")
+def same_games():
+    """`play_same_games` (above), for tests that compare two versions of a spec game by game."""
+    return play_same_games

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from envc.compiler import ir
@@ -15,7 +14,7 @@ from envc.compiler.check import load
 from envc.compiler.interp import Interpreter
 from envc.compiler.passes import effect_tables as et
 from envc.compiler.pipeline import PassContext
-from envc.verify import first_difference, to_arrays, verify
+from envc.verify import verify
 
 OFF = PassContext(disabled=frozenset({"effect_tables"}))
 
@@ -104,19 +103,8 @@ def test_pass_context_switches_it_off(off):
     assert load(SPEC, PassContext(disabled=frozenset({"effect_tables"}))).fn(DISPATCH) == off.fn(DISPATCH)
 
 
-def test_interpreter_trajectories_are_identical_with_and_without(off, on):
-    a, b = Interpreter(off), Interpreter(on)
-    effects = 0
-    for seed in range(25):
-        rng = np.random.default_rng(seed)
-        sa, sb = a.init(seed), b.init(seed)
-        for step in range(200):
-            assert first_difference(to_arrays(off, sa), to_arrays(on, sb)) is None, (seed, step)
-            if sa.terminated or sa.truncated:
-                break
-            action = int(rng.choice(np.flatnonzero(sa.legal_action_mask)))
-            effects += action < 6  # `play`
-            sa, sb = a.step(sa, action), b.step(sb, action)
+def test_interpreter_trajectories_are_identical_with_and_without(off, on, same_games):
+    effects = same_games(Interpreter(off), Interpreter(on), 25, max_steps=200, count=lambda action: action < 6)  # `play`
     assert effects > 100
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -62,7 +61,7 @@ def test_every_spec_verifies_after_every_pass(spec: Path):
     pipeline.load(str(spec), PassContext(verify=True, lower=True))  # `LOWERING` too
 
 
-def test_every_pass_keeps_the_interpreters_trajectories(specs):
+def test_every_pass_keeps_the_interpreters_trajectories(specs, same_games):
     """A pass changes no meaning: with each pass that may be switched off off, the interpreter
     plays the same games (the required passes define what `choose` and simultaneous turns mean)."""
     optional = [p for p in pipeline.PASSES if p.NAME not in pipeline.required_pass_names()]
@@ -71,10 +70,10 @@ def test_every_pass_keeps_the_interpreters_trajectories(specs):
         on = specs(name)
         for p in optional:
             off = pipeline.load(str(ROOT / "specs" / f"{name}.envspec"), PassContext(disabled=frozenset({p.NAME})))
-            _same_games(Interpreter(on), Interpreter(off), episodes=4 if name == "tcg" else 20)
+            same_games(Interpreter(on), Interpreter(off), 4 if name == "tcg" else 20, public_only=True)
 
 
-def test_fold_constants_keeps_the_interpreters_trajectories(specs):
+def test_fold_constants_keeps_the_interpreters_trajectories(specs, same_games):
     """The backends' pass `fold_constants` folds something in these specs (`ROWS - 1`, `20 - 1`),
     leaves nothing to fold (a second run is the identity), and the interpreter plays the same
     games on the folded IR as on the IR of `PASSES`."""
@@ -87,7 +86,7 @@ def test_fold_constants_keeps_the_interpreters_trajectories(specs):
                 and isinstance(n.left, ir.Const) and isinstance(n.right, ir.Const) and isinstance(n.type, ir.IntT)
                 and n.op in ("add", "sub", "mul")]
         assert left == []
-        _same_games(Interpreter(on), Interpreter(folded), episodes=4 if name == "tcg" else 20)
+        same_games(Interpreter(on), Interpreter(folded), 4 if name == "tcg" else 20, public_only=True)
 
 
 def test_disable_pass_keeps_the_backends_from_folding(specs):
@@ -98,30 +97,6 @@ def test_disable_pass_keeps_the_backends_from_folding(specs):
     folded = generate(module)["env.py"]
     kept = generate(module, PassContext(disabled=frozenset({"fold_constants"})))["env.py"]
     assert "(6 - 1)" in kept and "(6 - 1)" not in folded
-
-
-def _public(arrays: dict) -> dict:
-    """The state without the frames of paused bodies (`_envc_at_*`, `_envc_frame_*`): which
-    bodies can pause depends on the passes (with effect tables the dispatch pauses, without
-    them each member), so their layout may differ while the game is the same."""
-    from envc.compiler.passes.choice_points import PREFIX
-
-    return {k: v for k, v in arrays.items() if not k.startswith((f"{PREFIX}at_", f"{PREFIX}frame_"))}
-
-
-def _same_games(a: Interpreter, b: Interpreter, episodes: int) -> None:
-    from envc.verify import first_difference, to_arrays
-
-    for seed in range(episodes):
-        rng = np.random.default_rng(seed)
-        sa, sb = a.init(seed), b.init(seed)
-        for step in range(300):
-            assert first_difference(_public(to_arrays(a.module, sa)), _public(to_arrays(b.module, sb))) is None, (
-                seed, step)
-            if sa.terminated or sa.truncated:
-                break
-            action = int(rng.choice(np.flatnonzero(sa.legal_action_mask)))
-            sa, sb = a.step(sa, action), b.step(sb, action)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from envc.compiler import ir
@@ -17,7 +16,7 @@ from envc.compiler.check import load
 from envc.compiler.interp import Interpreter
 from envc.compiler.passes import effect_tables as et
 from envc.compiler.pipeline import PassContext
-from envc.verify import first_difference, to_arrays, verify
+from envc.verify import verify
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = str(ROOT / "tests" / "passes" / "restrict_dispatch" / "guarded.envspec")
@@ -85,33 +84,17 @@ def test_effect_tables_tabulate_each_restricted_dispatch(on):
     assert isinstance(first, ir.Let) and first.name == "op_0"
 
 
-def _same_games(off: ir.Module, on: ir.Module, seeds: int) -> int:
-    a, b = Interpreter(off), Interpreter(on)
-    steps = 0
-    for seed in range(seeds):
-        rng = np.random.default_rng(seed)
-        sa, sb = a.init(seed), b.init(seed)
-        for step in range(200):
-            assert first_difference(to_arrays(off, sa), to_arrays(on, sb)) is None, (seed, step)
-            if sa.terminated or sa.truncated:
-                break
-            action = int(rng.choice(np.flatnonzero(sa.legal_action_mask)))
-            sa, sb = a.step(sa, action), b.step(sb, action)
-            steps += 1
-    return steps
+def test_interpreter_trajectories_are_identical_with_and_without(off, on, same_games):
+    assert same_games(Interpreter(off), Interpreter(on), 25, max_steps=200) > 100
 
 
-def test_interpreter_trajectories_are_identical_with_and_without(off, on):
-    assert _same_games(off, on, 25) > 100
-
-
-def test_a_wrong_restriction_would_be_seen(off, on):
+def test_a_wrong_restriction_would_be_seen(off, on, same_games):
     """The comparison above can fail: the strikes' site pointed at the shield's dispatch
     (member 3 instead of 1 and 2) plays other games."""
     wrong = [f.model_copy(update={"body": on.fn(f"{DISPATCH}__2").body}) if f.name == f"{DISPATCH}__1" else f
              for f in on.fns]
     with pytest.raises(AssertionError):
-        _same_games(off, on.model_copy(update={"fns": wrong}), 25)
+        same_games(Interpreter(off), Interpreter(on.model_copy(update={"fns": wrong})), 25, max_steps=200)
 
 
 def test_jax_on_the_restricted_dispatch_equals_the_interpreter(on):
