@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from envc.compiler import decklist, ir
 from envc.compiler.check_base import CheckerPart, checker_module
-from envc.compiler.diagnostics import Span, did_you_mean
+from envc.compiler.diagnostics import Span, did_you_mean, shorten
 from envc.dsl import ast
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ class HoleChecks(CheckerPart):
                         continue
                     if name in fills:
                         self.err("E0101", f"duplicate fill for `{d.name}`"
-                                 + (f" text \"{_short(d.attrs['text'])}\"" if "text" in d.attrs else ""),
+                                 + (f" text \"{shorten(d.attrs['text'])}\"" if "text" in d.attrs else ""),
                                  d.span, help="keep one")
                         continue
                     fills[name] = (d, m)
@@ -75,7 +75,7 @@ class HoleChecks(CheckerPart):
         if not isinstance(text, str) or text not in fam.texts:
             close = did_you_mean(str(text), fam.texts)
             self.err("E0161", f"no row of `{fam.table}` has this text in {', '.join(fam.columns)}",
-                     d.span, f"fill of `{d.name}`", notes=[f"the fill's text: \"{_short(str(text))}\""],
+                     d.span, f"fill of `{d.name}`", notes=[f"the fill's text: \"{shorten(str(text))}\""],
                      help=close or "the data changed: remove this fill, or fix its `text`")
             return None
         return fam.members[fam.texts.index(text)]
@@ -234,7 +234,7 @@ class HoleChecks(CheckerPart):
             hole = by_name.get(m)
             text = fam.texts[fam.members.index(m)]
             state = "a stale fill" if hole is not None and hole.status == "stale" else "no fill"
-            notes = [f"text: \"{_short(text, 120)}\""] + [f"needed by {u}" for u in uses[:6]]
+            notes = [f"text: \"{shorten(text, 120)}\""] + [f"needed by {u}" for u in uses[:6]]
             if len(uses) > 6:
                 notes.append(f"... and {len(uses) - 6} more")
             self.err("E0163", f"a card in play needs hole `{fam.name}` for a text with {state}", d.span,
@@ -317,11 +317,8 @@ def _at_line(row: dict, line: int | None) -> str:
     source = decklist.source_of(row)
     return f" ({source[0]}:{line})" if source is not None and line else ""
 
+
 def _provenance(a: dict[str, Any]) -> ir.Provenance:
     return ir.Provenance(source=str(a.get("provenance", "hand")), model=a.get("model"),
                          attempts=int(a.get("attempts", 0)), tokens=int(a.get("tokens", 0)),
                          cost=float(a.get("cost", 0.0)), date=a.get("date"))
-
-def _short(text: str, n: int = 60) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= n else text[: n - 3] + "..."

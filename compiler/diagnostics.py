@@ -1,7 +1,7 @@
 """Diagnostics: one `Diagnostic` type and one renderer, in the style of rustc.
 
 Public surface: `Span`, `Diagnostic`, `DiagnosticError`, `Sources`, `render`,
-`did_you_mean`, `ERROR_CODES`.
+`did_you_mean`, `shorten`, `ERROR_CODES`.
 
 A rendered diagnostic reads::
 
@@ -198,3 +198,10 @@ def did_you_mean(name: str, candidates) -> str | None:
     """A `did you mean `x`?` help text when some candidate is close to `name`."""
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return f"did you mean `{close[0]}`?" if close else None
+
+
+def shorten(text: str, n: int = 60) -> str:
+    """`text` on one line (runs of whitespace, newlines included, become one space), cut to
+    at most `n` characters with `...`: how a diagnostic quotes a line or text of the input."""
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 3] + "..."

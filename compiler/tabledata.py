@@ -32,7 +32,7 @@ from typing import Any
 
 from envc.compiler import decklist
 from envc.compiler.datafiles import DataFileError, line_col, read_text
-from envc.compiler.diagnostics import Sources
+from envc.compiler.diagnostics import Sources, shorten
 from envc.dsl import ast
 
 MAX_GLOB_FILES = 10_000  # files one table's `*` pattern may read
@@ -140,10 +140,6 @@ def _parse(path: str, text: str) -> Any:
     return _json_rows(text)
 
 
-def _short(text: str, n: int = 60) -> str:
-    return text if len(text) <= n else text[: n - 3] + "..."
-
-
 def _deck_list(path: str, text: str) -> dict:
     """One row from a deck-list file (`envc.compiler.decklist`: `key: value`, `N ID [name]`,
     `N NAME [details]`), its text registered for diagnostics that point into it.
@@ -158,7 +154,7 @@ def _deck_list(path: str, text: str) -> dict:
     bad = row.pop("unreadable", None)
     if bad:
         number, line = bad[0]
-        raise DataFileError("E0151", f"`{_short(line)}` is neither `key: value` nor `N ID name`", number, 1,
+        raise DataFileError("E0151", f"`{shorten(line)}` is neither `key: value` nor `N ID name`", number, 1,
                             help="write `2 A1-001 Bulbasaur` (count in digits 0-9, card id, name), `energy: Grass`, "
                                  "or an entry with details, `1 Tauros [Body Slam, Hyper Beam]`")
     return row

@@ -90,3 +90,12 @@ def test_checking_reads_no_file_once_the_data_is_loaded(spec, monkeypatch):
     monkeypatch.setattr(tabledata, "read_text", no_io)
     module = check.Checker(mod, None, lambda d: True, data=data).run()
     assert {t.path for t in module.tables} <= set(data)
+
+
+def test_an_unreadable_deck_line_is_quoted_on_one_line(tmp_path):
+    """The line a deck list cannot read is quoted with its runs of whitespace as one space, as
+    every diagnostic quotes input (`diagnostics.shorten`)."""
+    _write(tmp_path, "decks/a.txt", "name: a\nthis \t line   is nothing\n")
+    got = tabledata.read_table("decks/*.txt", str(tmp_path))
+    assert got.problem is not None
+    assert got.problem.notes == ["decks/a.txt:2:1: `this line is nothing` is neither `key: value` nor `N ID name`"]
