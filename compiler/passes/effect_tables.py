@@ -4,7 +4,8 @@ fixed interpreter, so that a step's cost does not grow with the number of effect
 
 Public surface: `NAME`, `run(module, ctx) -> ir.Module` (the pass; identity on a module
 without families), `build(module, dispatch) -> EffectTable | None` (the table of one
-dispatch proc, for tests and reports), `EffectTable`. Turn it off with
+dispatch proc, for tests and reports), `EffectTable`, `dispatch_chain(proc)` (the links of
+the checker's dispatch chain). Turn it off with
 `--disable-pass effect_tables` (to measure the if-chain it replaces).
 
 The checker generates, per family, `NAME__dispatch(effect, params...)` whose body is an
@@ -134,9 +135,10 @@ def _const_fits(c: ir.Const, dst: ir.Type) -> bool:
     return False
 
 
-def _chain(dispatch: ir.FnDef) -> list[tuple[int, ir.CallProc]] | None:
-    """The `(effect number, member call)` pairs of the checker's if-chain, or None when the
-    body has another shape (the pass ran already, or the checker changed)."""
+def dispatch_chain(dispatch: ir.FnDef) -> list[tuple[int, ir.If]] | None:
+    """The `(effect number, If)` links of the checker's `if effect == n { ... } elif ...` chain
+    (`envc.compiler.check_holes`), in order, or None when the body has another shape (the pass
+    ran already, or the checker changed). Also read by the pass `restrict_dispatch`."""
     out = []
     body = dispatch.body
     effect = dispatch.params[0].name if dispatch.params else None
@@ -146,13 +148,27 @@ def _chain(dispatch: ir.FnDef) -> list[tuple[int, ir.CallProc]] | None:
         s = body[0]
         c = s.cond
         if not (isinstance(c, ir.Binary) and c.op == "eq" and isinstance(c.left, ir.Local) and c.left.name == effect
-                and isinstance(c.right, ir.Const) and len(s.then) == 1 and isinstance(s.then[0], ir.CallProc)):
+                and isinstance(c.right, ir.Const)):
+            return None
+        out.append((int(c.right.value), s))
+        body = s.orelse
+    return out
+
+
+def _chain(dispatch: ir.FnDef) -> list[tuple[int, ir.CallProc]] | None:
+    """The `(effect number, member call)` pairs of the checker's if-chain (`dispatch_chain`),
+    each link one call of a member with the dispatch's parameters, or None otherwise."""
+    links = dispatch_chain(dispatch)
+    if links is None:
+        return None
+    out = []
+    for n, s in links:
+        if len(s.then) != 1 or not isinstance(s.then[0], ir.CallProc):
             return None
         call = s.then[0]
         if [a.name if isinstance(a, ir.Local) else None for a in call.args] != [p.name for p in dispatch.params[1:]]:
             return None
-        out.append((int(c.right.value), call))
-        body = s.orelse
+        out.append((n, call))
     return out
 
 

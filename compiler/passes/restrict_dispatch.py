@@ -67,6 +67,7 @@ import numpy as np
 
 from envc.compiler import ir
 from envc.compiler.interp import ConstEvalError, Evaluator, SpecRuntimeError
+from envc.compiler.passes.effect_tables import dispatch_chain
 
 NAME = "restrict_dispatch"
 
@@ -81,6 +82,11 @@ def _key(x: Any) -> Any:
     if isinstance(x, (list, tuple)):
         return tuple(_key(i) for i in x)
     return x
+
+
+def _links(d: ir.FnDef) -> dict[int, ir.If] | None:
+    links = dispatch_chain(d)
+    return dict(links) if links is not None else None
 
 
 def _conjuncts(e: ir.Expr) -> list[ir.Expr]:
@@ -111,27 +117,10 @@ class _Restrictor:
         self.fns = {f.name: f for f in module.fns}
         self.fam_of = {f.dispatch: f for f in module.families}
         self.ev = Evaluator(module)
-        self.chains = {d: self._chain(self.fns[d]) for d in self.fam_of if d in self.fns}
+        # dispatch -> the `If` of each effect number in the checker's chain (None: another shape)
+        self.chains = {d: _links(self.fns[d]) for d in self.fam_of if d in self.fns}
         # (family dispatch, member set) -> restricted proc name, in order of creation
         self.made: dict[tuple[str, frozenset[int]], str] = {}
-
-    @staticmethod
-    def _chain(d: ir.FnDef) -> dict[int, ir.If] | None:
-        """The checker's `if effect == n { member(...) } elif ...` chain by `n`, or None."""
-        out: dict[int, ir.If] = {}
-        body = d.body
-        effect = d.params[0].name if d.params else None
-        while body:
-            s = body[0]
-            if len(body) != 1 or not isinstance(s, ir.If):
-                return None
-            c = s.cond
-            if not (isinstance(c, ir.Binary) and c.op == "eq" and isinstance(c.left, ir.Local)
-                    and c.left.name == effect and isinstance(c.right, ir.Const)):
-                return None
-            out[int(c.right.value)] = s
-            body = s.orelse
-        return out
 
     def _eval_rows(self, e: ir.Expr, rows: int) -> list[Any] | None:
         """The value of `e` (reading the row local) for each row, or None when it is not
