@@ -99,9 +99,9 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         # (`envc fill` checks a candidate fill while other holes are still unfilled)
         self.tolerate = tolerate
         self.base_dir = os.path.dirname(os.path.abspath(mod.path)) if mod.path else "."
-        # the tables' files, read before checking (`envc.compiler.tabledata`); a path missing
-        # here (a table added by a fill, a caller that passed none) is read when its table is
-        self.data = data if data is not None else {}
+        # the tables' files (`envc.compiler.tabledata.read_tables` of `mod`), read here, before
+        # checking, unless the caller read them: the checking itself reads no file
+        self.data = data if data is not None else tabledata.read_tables(mod, self.base_dir)
         self.consts: dict[str, ir.Const] = {}
         self.enums: dict[str, ir.EnumDef] = {}
         self.records: dict[str, ast.RecordDecl] = {}
@@ -1589,8 +1589,7 @@ def check(mod: ast.Module, fills: ast.Module | None = None, tolerate=None) -> ir
                                               help="split the expression or the blocks into `let` variables "
                                                    "and functions")])
     try:
-        base_dir = os.path.dirname(os.path.abspath(mod.path)) if mod.path else "."
-        return Checker(mod, fills, tolerate, data=tabledata.read_tables(mod, base_dir)).run()
+        return Checker(mod, fills, tolerate).run()
     except RecursionError:  # hundreds of records nested in each other, and the like
         start = Span(file=mod.path, start=0, end=0, line=1, col=1, end_line=1, end_col=1)
         raise DiagnosticError([Diagnostic("E0140", "the spec nests too deeply to be checked", start,

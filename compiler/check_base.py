@@ -37,7 +37,6 @@ class CheckerPart:
         mod: ast.Module
         fills: ast.Module | None
         diags: list[Diagnostic]
-        base_dir: str
         data: dict[str, tabledata.TableFile]
         broken: set[str]
         calls: dict[str, set[str]]

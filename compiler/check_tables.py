@@ -20,7 +20,7 @@ import os
 import re
 from typing import TYPE_CHECKING, Any
 
-from envc.compiler import decklist, ir, tabledata
+from envc.compiler import decklist, ir
 from envc.compiler.check_base import CheckerPart, checker_module
 from envc.compiler.diagnostics import Span, did_you_mean
 from envc.dsl import ast
@@ -37,7 +37,7 @@ class TableChecks(CheckerPart):
     """Mixin of `Checker`: see the module docstring."""
 
     def _table(self, d: ast.TableDecl) -> None:
-        got = self.data.get(d.path) or tabledata.read_table(d.path, self.base_dir)
+        got = self.data[d.path]  # every table of the spec (`tabledata.read_tables`)
         rows = got.rows
         if got.problem is not None:
             p = got.problem
