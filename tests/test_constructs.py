@@ -167,6 +167,65 @@ def test_conditions_narrow_ranges():
     assert _errors(_game("    if n >= 0 {\n        n = n - 1\n        a[n] = 1\n    }")) != []
 
 
+def test_narrowing_holds_until_the_first_assignment():
+    """Order-aware narrowing: the condition's fact holds for the right side of the first
+    assignment (`n = n - 1` reads n in 0..3), and stops there; a loop loses the facts about
+    what its body assigns before its first iteration (a later iteration reads the assigned value)."""
+    assert _errors(_game("    if n >= 0 {\n        a[n] = 1\n        n = n - 1\n    }")) == []
+    assert _errors(_game("    if n >= 1 {\n        n = n - 1\n        n = n - 1\n    }")) != []  # -2 after the second
+    assert _errors(_game("    if n >= 0 {\n        for i in 0..2 {\n            a[n] = 1\n            n = -1\n        }\n    }")) != []
+    assert _errors(_game("    if n >= 0 {\n        for i in 0..2 {\n            a[n] = 1\n        }\n    }")) == []
+    # a fact about a state field ends at a procedure call (which may change it)
+    decls = "proc reset() {\n    n = -1\n}\n"
+    assert _errors(_game("    if n >= 0 {\n        reset()\n        a[n] = 1\n    }", decls)) != []
+    assert _errors(_game("    if n >= 0 {\n        a[n] = 1\n        reset()\n    }", decls)) == []
+    # the other branch of an `if` after one that assigns: conservative (the fact is gone)
+    m = _source(_game("    if n >= 0 {\n        a[n] = 1\n        n = n - 1\n    }\n    x = a[0]"))
+    it = Interpreter(m)
+    assert it.step(it.init(0), 0).x == 0  # n = -1 at the start: the branch did not run
+
+
+def test_a_while_condition_narrows_its_body():
+    m = _source(_game("    let k: int[0..3] = 0\n    while k < 3 max 3 {\n        k = k + 1\n    }\n    x = k"))
+    assert Interpreter(m).step(Interpreter(m).init(0), 0).x == 3
+    assert _errors(_game("    let k: int[0..3] = 0\n    while k < 3 max 3 {\n        k = k + 1\n        k = k + 1\n    }")) != []
+
+
+GUARDED = """env g
+players 2
+{policy}
+state {{
+    raises: int[0..2] = 0
+    pot: int[0..9] = 0
+}}
+action raise_bet() when raises < 2 {{
+    raises = raises + 1
+    pot = min(pot + 1, 9)
+}}
+action call() {{
+    terminate()
+}}
+observe(p) -> int[0..2] {{ return raises }}
+"""
+
+
+@pytest.mark.parametrize("policy", ["", "illegal_action lose", "illegal_action error", "illegal_action pgx"])
+def test_an_action_guard_narrows_its_body(policy):
+    """An action's body runs only where its `when` guard held (`illegal_action lose|error`), so
+    the guard narrows the body's reads as an `if` would; `illegal_action pgx` runs the body of
+    an illegal action (Pgx's `Env.step`), so there it narrows nothing."""
+    errors = _errors(GUARDED.format(policy=policy))
+    if policy.endswith("pgx"):
+        assert [e for e in errors if e.startswith("E0120")], errors
+        return
+    assert errors == []
+    it = Interpreter(_source(GUARDED.format(policy=policy)))
+    s = it.init(0)
+    for _ in range(2):
+        s = it.step(s, it.actions.encode("raise_bet"))
+    assert s.raises == 2 and not s.legal_action_mask[it.actions.encode("raise_bet")]
+
+
 def test_folded_constants_drop_dead_blocks():
     decls = "const WIDE = false\n"
     assert _errors(_game("    if WIDE {\n        a[7] = 1\n    }", decls)) == []
