@@ -383,9 +383,11 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             ctx.scopes[0].update(acting)
             ctx.scopes[0].update({p.name: p.type for p in params})
             # the body runs only where the guard held (`illegal_action lose|error`): its ranges
-            # narrow the body's reads as an `if` would (`kill_facts` ends them)
+            # narrow the body's reads as an `if` would (`kill_facts` ends them), but for
+            # `step_count`, which the step counts before the body runs (compiler/interp.py `step`)
             if guard is not None and self.illegal_action != "pgx" and self.sim_decl is None:
-                self.push_facts(ctx, self.facts(guard, True, ctx))
+                facts = self.facts(guard, True, ctx)
+                self.push_facts(ctx, {k: v for k, v in facts.items() if k != ("state", "step_count")})
             body = self.block(d.body, ctx)
             out.append(ir.ActionDef(name=d.name, params=params, guard=guard, body=body, span=d.span))
         return out

@@ -118,7 +118,8 @@ def count_choose_sites(*modules: ast.Module | None) -> int:
 
 def _assigned_names(stmts: list[ast.Stmt], memo: dict[int, tuple[list, set[str], bool]]) -> tuple[set[str], bool]:
     """The root names a block assigns, declares or mutates (lists, `choose` targets), and
-    whether it calls anything that may change the state (a statement call).
+    whether it calls anything that may change the state (a statement call, or a `choose`: the
+    effect pauses there, and the rest of the body runs in a later step, after the epilogue).
 
     `memo` keeps the answer of every block met (by identity), so that the blocks of an `if`
     nested n deep are each walked once, not n times."""
@@ -153,6 +154,8 @@ def _assigned_names(stmts: list[ast.Stmt], memo: dict[int, tuple[list, set[str],
                 names.add(_root_name(f.base))
         elif isinstance(n, ast.Call) and isinstance(n.func, ast.Field) and n.func.name in ("draw", "pop"):
             names.add(_root_name(n.func.base))
+        elif _is_call_of(n, "choose"):
+            calls = True
     memo[id(stmts)] = (stmts, names, calls)
     return names, calls
 

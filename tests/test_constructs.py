@@ -226,6 +226,18 @@ def test_an_action_guard_narrows_its_body(policy):
     assert s.raises == 2 and not s.legal_action_mask[it.actions.encode("raise_bet")]
 
 
+def test_a_guard_does_not_narrow_what_the_step_changes_before_the_body():
+    """`step_count` is counted before the body runs, so `when step_count < 5` says nothing
+    about it in the body; after a `choose` the body resumes in a later step, after the
+    epilogue: facts about state fields end there."""
+    spec = GUARDED.format(policy="turn_limit 20").replace(
+        "action call() {", "action late() when step_count < 5 {\n    pot = step_count + 5\n}\naction call() {")
+    assert [e for e in _errors(spec) if e.startswith("E0120") and "pot" in e], _errors(spec)
+    spec = GUARDED.format(policy="").replace(
+        "    raises = raises + 1\n", "    let k = choose(current_player, k in 0..2 where true) else -1\n    raises = raises + 1\n")
+    assert [e for e in _errors(spec) if e.startswith("E0120") and "raises" in e], _errors(spec)
+
+
 def test_folded_constants_drop_dead_blocks():
     decls = "const WIDE = false\n"
     assert _errors(_game("    if WIDE {\n        a[7] = 1\n    }", decls)) == []
