@@ -336,3 +336,17 @@ def test_revealed_cells_show_only_when_their_flag_is_set(modules):
     assert it.observe(s, 1)[7] == s.deck[1][0] and it.observe(s, 0)[7] == -1
     s = it.step(s, it.actions.encode("show", i=0))  # player 0 shows its first card
     assert it.observe(s, 1)[3] == s.hand[0][0]
+
+
+def test_a_constant_has_the_range_of_its_values():
+    """A constant array built by a comprehension has the range of its folded values, not the
+    wider one inferred from its expression (found writing Hex: a neighbour table of -1..24
+    was inferred -6..30, so no `max(NB[i][k], 0)` could index the board); a declared type is
+    kept as declared."""
+    decls = "const T = [if i % 2 == 0 then i else 0 for i in 0..4]\n"  # values 0, 0, 2, 0; inferred 0..3
+    assert _errors(_game("    x = a[T[max(n, 0)] + 1]", decls)) == []
+    assert _errors(_game("    x = a[T[max(n, 0)] + 2]", decls)) != []  # 2..4: past the end, as the values say
+    declared = "const T: int[0..3][4] = [if i % 2 == 0 then i else 0 for i in 0..4]\n"
+    assert _errors(_game("    x = a[T[max(n, 0)] + 1]", declared)) != []
+    it = Interpreter(_source(_game("    n = 1\n    x = a[T[max(n, 0)] + 1]", decls)))
+    assert it.step(it.init(0), 0).x == 0
