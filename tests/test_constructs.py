@@ -24,8 +24,8 @@ from envc.dsl.parser import parse
 from envc.verify import verify
 
 SPECS = Path(__file__).resolve().parent / "specs"
-# the constructs of issue 14, and two games written fresh in the language (Leduc hold'em, 2048)
-NAMES = ["loops", "arrays", "stakes", "lasting", "reveal", "leduc", "slide2048"]
+# the constructs of issue 14, and games written fresh in the language (Leduc hold'em, 2048, Hex 5x5)
+NAMES = ["loops", "arrays", "stakes", "lasting", "reveal", "leduc", "slide2048", "hex5"]
 
 
 @pytest.fixture(scope="module")
@@ -350,3 +350,20 @@ def test_a_constant_has_the_range_of_its_values():
     assert _errors(_game("    x = a[T[max(n, 0)] + 1]", declared)) != []
     it = Interpreter(_source(_game("    n = 1\n    x = a[T[max(n, 0)] + 1]", decls)))
     assert it.step(it.init(0), 0).x == 0
+
+
+def test_hex_ends_when_a_player_connects_their_sides(modules):
+    """Hex 5x5 (written fresh): player 0 joins the top row to the bottom one down column 0,
+    while player 1's row of four at the top joins nothing; a bent chain counts as well."""
+    it = Interpreter(modules["hex5"])
+    s = it.init(0)
+    moves = [0, 1, 5, 2, 10, 3, 15, 4]
+    for cell in moves:
+        s = it.step(s, it.actions.encode("place", cell=cell))
+        assert not s.terminated
+    s = it.step(s, it.actions.encode("place", cell=20))
+    assert s.terminated and list(s.rewards) == [1.0, -1.0]
+    s = it.init(0)
+    for cell in [2, 0, 7, 1, 11, 3, 16, 4, 21]:  # (0,2) (1,2) (2,1) (3,1) (4,1): each a hex neighbour of the last
+        s = it.step(s, it.actions.encode("place", cell=cell))
+    assert s.terminated and list(s.rewards) == [1.0, -1.0]
