@@ -764,6 +764,10 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic
             help_text = "use the words `and`, `or` and `not`"
         elif str(tok) == "}" and _unclosed_brace(text, tok.start_pos) is None:
             help_text = "this `}` closes no block: remove it, or add the `{` it should close"
+        elif str(tok) in ("where", "if") and _after_generator_range(text, tok.start_pos):
+            help_text = (f"a generator has no `{tok}` filter: put the condition in the value, "
+                         "`sum(if i < n then x[i] else 0 for i in 0..N)`, `any(i < n and x[i] > 0 for i in 0..N)`, "
+                         "`count(i < n for i in 0..N)`")
         elif (declared := _keyword_declared_as_name(text, tok.start_pos)) is not None:
             help_text = declared
         elif "ACTION" in (err.accepts or err.expected):  # at the top level
@@ -804,6 +808,13 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic
         label="not part of the language",
         help=help_text,
     )
+
+
+def _after_generator_range(text: str, pos: int) -> bool:
+    """Whether the source before `pos`, on its line, ends inside a generator's `for x in a..b`
+    (a Python-style filter, `for i in 0..n if c`, comes next)."""
+    line = text[text.rfind("\n", 0, pos) + 1:pos]
+    return re.search(r"\bfor\s+\w+\s+in\s+[^(){}\[\]]*\.\.[^(){}\[\]]*$", line) is not None
 
 
 def parse(text: str, path: str = "<input>") -> ast.Module:
