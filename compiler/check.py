@@ -181,6 +181,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         for d in decls:
             by_kind.setdefault(type(d), []).append(d)
         env = self._header(by_kind)
+        self.illegal_action = env[2]
         for d in decls:
             if isinstance(d, ast.EnumDecl):
                 self._enum(d)
@@ -381,6 +382,12 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             ctx = Ctx("action", pure=False)
             ctx.scopes[0].update(acting)
             ctx.scopes[0].update({p.name: p.type for p in params})
+            # the body runs only where the guard held (`illegal_action lose|error`): its ranges
+            # narrow the body's reads as an `if` would (`kill_facts` ends them), but for
+            # `step_count`, which the step counts before the body runs (compiler/interp.py `step`)
+            if guard is not None and self.illegal_action != "pgx" and self.sim_decl is None:
+                facts = self.facts(guard, True, ctx)
+                self.push_facts(ctx, {k: v for k, v in facts.items() if k != ("state", "step_count")})
             body = self.block(d.body, ctx)
             out.append(ir.ActionDef(name=d.name, params=params, guard=guard, body=body, span=d.span))
         return out
@@ -430,10 +437,14 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         ctx.scopes.append({})
         out = []
         for s in stmts:
+            if isinstance(s, (ast.For, ast.While)):
+                self.kill_facts(ctx, s.body)  # what an iteration assigns, later iterations see
             try:
                 r = self.stmt(s, ctx)
             except _Poison:
                 continue
+            finally:
+                self.kill_facts(ctx, [s])
             out.extend(r if isinstance(r, list) else [r])
         ctx.scopes.pop()
         return out
@@ -532,7 +543,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             facts = dict(before)
             if c is not None:
                 facts.update({k: v for k, v in self.facts(c, True, ctx).items()})
-            self.push_facts(ctx, facts, body)
+            self.push_facts(ctx, facts)
             try:
                 if dead or truth is False:
                     self.dead_block(body, ctx)
@@ -550,7 +561,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                     before[k] = v if prev is None or prev[2] != v[2] else (max(v[0], prev[0]), min(v[1], prev[1]), v[2])
         result: list[ir.Stmt] = []
         if s.orelse is not None:
-            self.push_facts(ctx, before, s.orelse)
+            self.push_facts(ctx, before)
             try:
                 if dead:
                     self.dead_block(s.orelse, ctx)

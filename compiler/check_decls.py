@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from envc.compiler import ir
 from envc.compiler.check_base import CheckerPart, checker_module
 from envc.compiler.diagnostics import Span, did_you_mean
@@ -102,7 +104,7 @@ class DeclChecks(CheckerPart):
         except checker_module()._Poison:
             self.broken.add(d.name)
             return
-        t = e.type
+        t = _values_range(e.type, value)
         if d.type is not None:
             declared = self.resolve_type(d.type)
             if declared is None:
@@ -373,3 +375,29 @@ class DeclChecks(CheckerPart):
         self.fn_sigs[d.name] = (params, ret, pure)
         if any(isinstance(p.type, ir.ListT) and p.type.cap == 0 for p in params):
             self.generic.add(d.name)  # `list<T>`: instantiated per capacity at each call
+
+
+def _values_range(t: ir.Type, value: Any) -> ir.Type:
+    """The type of a constant: for an integer or an array of integers (any depth), the range of
+    its folded values (`const NB = [... for i in 0..25]` is `int[-1..24][25][6]` when those
+    are its values, not the wider range inferred from the expression); any other type as
+    inferred. Decision: a constant's range is exact, as a literal's is, so that an index read
+    from a table of constants fits the array it indexes."""
+    elem, dims = t, 0
+    while isinstance(elem, ir.ArrayT):
+        elem, dims = elem.elem, dims + 1
+    if not isinstance(elem, ir.IntT) or isinstance(value, bool):
+        return t
+    leaves = [value]
+    for _ in range(dims):
+        leaves = [x for v in leaves for x in v]
+    if not leaves or not all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in leaves):
+        return t
+    return _with_elem(t, ir.IntT(lo=int(min(leaves)), hi=int(max(leaves))))
+
+
+def _with_elem(t: ir.Type, elem: ir.Type) -> ir.Type:
+    """`t` with its innermost element type replaced by `elem`."""
+    if isinstance(t, ir.ArrayT):
+        return ir.ArrayT(elem=_with_elem(t.elem, elem), size=t.size)
+    return elem

@@ -33,10 +33,13 @@ expansion means on the reference interpreter):
 * `@reveal(flag)` / `@reveal_to(flag)`: `revealed(cell, fallback)` reads a hidden or private
   cell where the public bool field `flag` (same shape; with one leading axis of players for
   `@reveal_to`) shows it, and `fallback` elsewhere.
-* Ranges narrowed by conditions: inside `if x < 3 { ... }`, the right side of `x < 3 and ...`
-  and the branches of `if ... then ... else ...`, a read of local `x` (or of a scalar state
-  field) has the narrowed range, unless the block assigns it (or, for a state field, calls a
-  procedure). A block under a condition that folds to a constant `false` is dropped, and
+* Ranges narrowed by conditions: inside `if x < 3 { ... }`, the right side of `x < 3 and ...`,
+  the branches of `if ... then ... else ...`, the body of `while x < 3` and the body of an
+  action whose `when` guard says `x < 3` (not under `illegal_action pgx`, which runs an illegal
+  action's body, nor in a simultaneous spec, whose bodies run after every commit), a read of
+  local `x` (or of a scalar state field) has the narrowed range until the first statement
+  that may assign it (for a state field: or call a procedure); a loop's body loses the facts
+  about what it assigns from its start (`kill_facts`). A block under a condition that folds to a constant `false` is dropped, and
   range errors in it are not reported.
 * A `fn` that reads a `@private` field only at slots given by its parameters may be called in
   `observe` with the observing player for those parameters (`my_card(p)`).
@@ -115,7 +118,8 @@ def count_choose_sites(*modules: ast.Module | None) -> int:
 
 def _assigned_names(stmts: list[ast.Stmt], memo: dict[int, tuple[list, set[str], bool]]) -> tuple[set[str], bool]:
     """The root names a block assigns, declares or mutates (lists, `choose` targets), and
-    whether it calls anything that may change the state (a statement call).
+    whether it calls anything that may change the state (a statement call, or a `choose`: the
+    effect pauses there, and the rest of the body runs in a later step, after the epilogue).
 
     `memo` keeps the answer of every block met (by identity), so that the blocks of an `if`
     nested n deep are each walked once, not n times."""
@@ -150,6 +154,8 @@ def _assigned_names(stmts: list[ast.Stmt], memo: dict[int, tuple[list, set[str],
                 names.add(_root_name(f.base))
         elif isinstance(n, ast.Call) and isinstance(n.func, ast.Field) and n.func.name in ("draw", "pop"):
             names.add(_root_name(n.func.base))
+        elif _is_call_of(n, "choose"):
+            calls = True
     memo[id(stmts)] = (stmts, names, calls)
     return names, calls
 
@@ -681,10 +687,12 @@ class LanguageChecks:
         self.require_type(cond, ir.BOOL, s.cond.span, "a `while` condition")
         frame = [self.fresh_name("go"), True]
         ctx.loops.append(frame)
+        self.push_facts(ctx, self.facts(cond, True, ctx))  # each iteration starts where `cond` holds
         try:
             body = self.block(s.body, ctx)
         finally:
             ctx.loops.pop()
+            self.pop_facts(ctx)
         flag, k = frame[0], self.fresh_name("k")
         counter = irutil.local(k, ir.IntT(lo=0, hi=n))
         stop = ir.Assign(place=ir.Place(root="local", name=flag, type=ir.BOOL, span=s.span),
@@ -1083,14 +1091,27 @@ class LanguageChecks:
             return ("state", e.name), None
         return None, None
 
-    def push_facts(self, ctx, facts: dict, stmts: list[ast.Stmt] | None = None) -> None:
-        """Narrow by `facts` until `pop_facts`; for a block `stmts`, not the names it assigns
-        (nor state fields when it calls anything)."""
-        if stmts is not None and facts:
-            names, calls = _assigned_names(stmts, self._assigned_memo)
-            facts = {k: v for k, v in facts.items()
-                     if k[1] not in names and not (k[0] == "state" and calls)}
-        ctx.narrow.append(facts)
+    def push_facts(self, ctx, facts: dict) -> None:
+        """Narrow by `facts` until `pop_facts` (a copy: `kill_facts` removes what a statement
+        makes false from every frame)."""
+        ctx.narrow.append(dict(facts))
+
+    def kill_facts(self, ctx, stmts: list[ast.Stmt]) -> None:
+        """Facts about the names `stmts` assign stop holding (and those about state fields, when
+        `stmts` call a procedure), in every frame of `ctx.narrow`: from here on, and after
+        the frames' blocks end too.
+
+        Order-aware narrowing (decision): `block` calls this after each statement (a fact
+        holds until the first statement that may change its subject, so the right side of
+        `x = x + 1` still sees `x < 3`) and before a loop, with the loop's body (a later
+        iteration runs after the body's assignments). A branch's assignment removes the fact
+        for the other branches checked after it too: conservative, never unsound."""
+        if not any(ctx.narrow):
+            return
+        names, calls = _assigned_names(stmts, self._assigned_memo)
+        for frame in ctx.narrow:
+            for key in [k for k in frame if k[1] in names or (k[0] == "state" and calls)]:
+                del frame[key]
 
     def pop_facts(self, ctx) -> None:
         ctx.narrow.pop()

@@ -167,6 +167,77 @@ def test_conditions_narrow_ranges():
     assert _errors(_game("    if n >= 0 {\n        n = n - 1\n        a[n] = 1\n    }")) != []
 
 
+def test_narrowing_holds_until_the_first_assignment():
+    """Order-aware narrowing: the condition's fact holds for the right side of the first
+    assignment (`n = n - 1` reads n in 0..3), and stops there; a loop loses the facts about
+    what its body assigns before its first iteration (a later iteration reads the assigned value)."""
+    assert _errors(_game("    if n >= 0 {\n        a[n] = 1\n        n = n - 1\n    }")) == []
+    assert _errors(_game("    if n >= 1 {\n        n = n - 1\n        n = n - 1\n    }")) != []  # -2 after the second
+    assert _errors(_game("    if n >= 0 {\n        for i in 0..2 {\n            a[n] = 1\n            n = -1\n        }\n    }")) != []
+    assert _errors(_game("    if n >= 0 {\n        for i in 0..2 {\n            a[n] = 1\n        }\n    }")) == []
+    # a fact about a state field ends at a procedure call (which may change it)
+    decls = "proc reset() {\n    n = -1\n}\n"
+    assert _errors(_game("    if n >= 0 {\n        reset()\n        a[n] = 1\n    }", decls)) != []
+    assert _errors(_game("    if n >= 0 {\n        a[n] = 1\n        reset()\n    }", decls)) == []
+    # the other branch of an `if` after one that assigns: conservative (the fact is gone)
+    m = _source(_game("    if n >= 0 {\n        a[n] = 1\n        n = n - 1\n    }\n    x = a[0]"))
+    it = Interpreter(m)
+    assert it.step(it.init(0), 0).x == 0  # n = -1 at the start: the branch did not run
+
+
+def test_a_while_condition_narrows_its_body():
+    m = _source(_game("    let k: int[0..3] = 0\n    while k < 3 max 3 {\n        k = k + 1\n    }\n    x = k"))
+    assert Interpreter(m).step(Interpreter(m).init(0), 0).x == 3
+    assert _errors(_game("    let k: int[0..3] = 0\n    while k < 3 max 3 {\n        k = k + 1\n        k = k + 1\n    }")) != []
+
+
+GUARDED = """env g
+players 2
+{policy}
+state {{
+    raises: int[0..2] = 0
+    pot: int[0..9] = 0
+}}
+action raise_bet() when raises < 2 {{
+    raises = raises + 1
+    pot = min(pot + 1, 9)
+}}
+action call() {{
+    terminate()
+}}
+observe(p) -> int[0..2] {{ return raises }}
+"""
+
+
+@pytest.mark.parametrize("policy", ["", "illegal_action lose", "illegal_action error", "illegal_action pgx"])
+def test_an_action_guard_narrows_its_body(policy):
+    """An action's body runs only where its `when` guard held (`illegal_action lose|error`), so
+    the guard narrows the body's reads as an `if` would; `illegal_action pgx` runs the body of
+    an illegal action (Pgx's `Env.step`), so there it narrows nothing."""
+    errors = _errors(GUARDED.format(policy=policy))
+    if policy.endswith("pgx"):
+        assert [e for e in errors if e.startswith("E0120")], errors
+        return
+    assert errors == []
+    it = Interpreter(_source(GUARDED.format(policy=policy)))
+    s = it.init(0)
+    for _ in range(2):
+        s = it.step(s, it.actions.encode("raise_bet"))
+    assert s.raises == 2 and not s.legal_action_mask[it.actions.encode("raise_bet")]
+
+
+def test_a_guard_does_not_narrow_what_the_step_changes_before_the_body():
+    """`step_count` is counted before the body runs, so `when step_count < 5` says nothing
+    about it in the body; after a `choose` the body resumes in a later step, after the
+    epilogue: facts about state fields end there."""
+    spec = GUARDED.format(policy="turn_limit 20").replace(
+        "action call() {", "action late() when step_count < 5 {\n    pot = step_count + 5\n}\naction call() {")
+    assert [e for e in _errors(spec) if e.startswith("E0120") and "pot" in e], _errors(spec)
+    spec = GUARDED.format(policy="").replace(
+        "    raises = raises + 1\n", "    let k = choose(current_player, k in 0..2 where true) else -1\n    raises = raises + 1\n")
+    assert [e for e in _errors(spec) if e.startswith("E0120") and "raises" in e], _errors(spec)
+
+
 def test_folded_constants_drop_dead_blocks():
     decls = "const WIDE = false\n"
     assert _errors(_game("    if WIDE {\n        a[7] = 1\n    }", decls)) == []
@@ -265,3 +336,17 @@ def test_revealed_cells_show_only_when_their_flag_is_set(modules):
     assert it.observe(s, 1)[7] == s.deck[1][0] and it.observe(s, 0)[7] == -1
     s = it.step(s, it.actions.encode("show", i=0))  # player 0 shows its first card
     assert it.observe(s, 1)[3] == s.hand[0][0]
+
+
+def test_a_constant_has_the_range_of_its_values():
+    """A constant array built by a comprehension has the range of its folded values, not the
+    wider one inferred from its expression (found writing Hex: a neighbour table of -1..24
+    was inferred -6..30, so no `max(NB[i][k], 0)` could index the board); a declared type is
+    kept as declared."""
+    decls = "const T = [if i % 2 == 0 then i else 0 for i in 0..4]\n"  # values 0, 0, 2, 0; inferred 0..3
+    assert _errors(_game("    x = a[T[max(n, 0)] + 1]", decls)) == []
+    assert _errors(_game("    x = a[T[max(n, 0)] + 2]", decls)) != []  # 2..4: past the end, as the values say
+    declared = "const T: int[0..3][4] = [if i % 2 == 0 then i else 0 for i in 0..4]\n"
+    assert _errors(_game("    x = a[T[max(n, 0)] + 1]", declared)) != []
+    it = Interpreter(_source(_game("    n = 1\n    x = a[T[max(n, 0)] + 1]", decls)))
+    assert it.step(it.init(0), 0).x == 0

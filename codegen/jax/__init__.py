@@ -9,8 +9,10 @@ Generation is deterministic: the same IR gives the same bytes.
 
 from __future__ import annotations
 
+import ast
 import functools
 import os
+import re
 from importlib import resources
 
 import jinja2
@@ -44,24 +46,56 @@ def _env() -> jinja2.Environment:
     return env
 
 
-@functools.lru_cache(maxsize=4)
-def _runtime(lists: bool, faults: bool = False, walks: bool = False) -> str:
+# the runtime helpers that templates/env.py.j2 calls: pasted whenever their block is
+TEMPLATE_HELPERS = frozenset({"_seed_key", "_i32", "_cast", "_select", "_fault_at", "_use_compilation_cache", "_svg"})
+
+
+@functools.lru_cache(maxsize=16)
+def _runtime(lists: bool, faults: bool = False, walks: bool = False, helpers: frozenset[str] | None = None) -> str:
     """The runtime helpers pasted into a generated module: the list helpers (the block between
     the list markers of runtime.py, which only the lowering of list types and list operations
     calls) only when `lists`, the prefix-walk helpers (`Lowering.prefix_walk`) only when
     `walks`, the fault helper (between the fault markers) only when `faults` (the module has a
-    fault site), every other helper always."""
+    fault site). With `helpers` (the names the lowered code calls, `LoweredModule.helpers`),
+    of those only the helpers that it or the template (`TEMPLATE_HELPERS`) call, directly or
+    through another helper (`_keep_called`); without, all."""
     text = resources.files("envc.codegen.jax").joinpath("runtime.py").read_text(encoding="utf-8")
     text = text.split(_MARKER, 1)[1]
-    parts = []
+    parts: list[tuple[str, bool]] = []  # (text, is a pasted block)
     blocks = (((_LISTS_START, _LISTS_END), lists), ((_WALKS_START, _WALKS_END), walks),
               ((_FAULTS_START, _FAULTS_END), faults))
     for (start, end), keep in blocks:
         before, rest = text.split(start, 1)
         block, text = rest.split(end, 1)
-        parts += [before, block] if keep else [before]
-    parts.append(text)
-    return "\n\n\n".join(part.strip("\n") for part in parts if part.strip("\n")) + "\n"
+        parts += [(before, False), (block, True)] if keep else [(before, False)]
+    parts.append((text, False))
+    if helpers is not None:
+        whole = "".join(p for p, _ in parts)
+        parts = [(_keep_called(part, helpers | TEMPLATE_HELPERS, whole), block) for part, block in parts]
+    return "\n\n\n".join(part.strip("\n") for part, _ in parts if part.strip("\n")) + "\n"
+
+
+def _defs(source: str) -> list[ast.FunctionDef]:
+    """The top-level functions of runtime source `source` (runtime.py is ours: parsed, never
+    the generated code)."""
+    return [node for node in ast.parse(source).body if isinstance(node, ast.FunctionDef)]
+
+
+def _keep_called(part: str, roots: frozenset[str] | set[str], whole: str) -> str:
+    """`part` (a piece of runtime.py) without its top-level functions that no root calls,
+    directly or through other helpers of `whole` (the pasted runtime)."""
+    calls = {d.name: {n.id for n in ast.walk(d) if isinstance(n, ast.Name)} for d in _defs(whole)}
+    keep, todo = set(), [r for r in roots if r in calls]
+    while todo:
+        name = todo.pop()
+        if name not in keep:
+            keep.add(name)
+            todo += [c for c in calls[name] if c in calls]
+    lines = part.split("\n")
+    for d in reversed(_defs(part)):
+        if d.name not in keep and d.end_lineno is not None:
+            del lines[d.lineno - 1:d.end_lineno]
+    return re.sub(r"\n{4,}", "\n\n\n", "\n".join(lines))
 
 
 def uses_lists(module: ir.Module) -> bool:
@@ -94,7 +128,7 @@ def generate(module: ir.Module, ctx: PassContext | None = None) -> dict[str, str
     shape, bounds = _observation_box(module.observe.type)
     text = _env().get_template("env.py.j2").render(
         name=module.name, version=__version__, spec=spec, doc=module.doc or "",
-        runtime=_runtime(uses_lists(module), bool(sites), low.prefix_walks), fault_sites=sites,
+        runtime=_runtime(uses_lists(module), bool(sites), low.prefix_walks, low.helpers), fault_sites=sites,
         illegal_site=illegal, num_players=low.num_players, num_actions=low.num_actions,
         turn_limit=low.turn_limit,
         action_kinds=repr(tuple((a["name"], a["offset"], a["size"]) for a in low.actions)),

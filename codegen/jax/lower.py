@@ -3,8 +3,9 @@
 Public surface: `Lowering(module).run() -> LoweredModule` (the pieces the template lays out).
 
 How each construct lowers (decisions here, layout in `templates/env.py.j2`):
-- the state is a dict `st` of arrays, locals a dict `lv`; every generated function copies
-  the dicts it changes, so the code is pure and traceable;
+- the state is a dict `st` of arrays, copied by every generated function that changes it,
+  so the code is pure and traceable; spec locals are Python locals (`v_` + the name, `lv`),
+  and a branch or loop function takes the live ones as parameters and returns them;
 - integers are stored in their narrowest dtype and computed in int32 (`_i32`), stored
   back with `_cast`; floats are float32;
 - `if`/`else` becomes two traced branch functions whose results are merged by `_select`
@@ -25,7 +26,7 @@ How each construct lowers (decisions here, layout in `templates/env.py.j2`):
   loops unrolled (`inline_walk`), and a read it makes only where static conditions hold
   (othello's `board[RAY[c][d][k]]` where `k < REACH[c][d]`) becomes shifted slices of the
   padded array when its indices are a shift of the nest's cell there (`_shift_view`);
-- `return` in a `fn` becomes a (`_done`, `_ret`) pair in `lv`, so returns may sit in branches;
+- `return` in a `fn` becomes a (`_done`, `_ret`) pair of locals, so returns may sit in branches;
 - random draws thread the RNG counter through `st` in the interpreter's evaluation order
   (the checker keeps draws out of conditional expressions and generator bodies);
 - runtime faults (a list index past the length, a take from an empty list, a push onto a full
@@ -85,11 +86,19 @@ def ident(name: str) -> str:
 
 
 def lv(key: str) -> str:
-    """Code reading key `key` of the locals dict `lv`."""
-    return f"lv[{py_str(key)}]"
+    """The Python name of the local with key `key` (`LowerFn.declare`): `v_` + the key for a
+    spec local (`ident`), `_` + the rest for the lowering's own (`#ret` -> `_ret`). Locals are
+    Python locals, as in hand-written JAX; a branch or loop function takes the live ones as
+    parameters and returns them (`arm`, `s_for`), so that no function reads a local of another."""
+    return "_" + key[1:] if key.startswith("#") else ident(key)
 
 
-# keys of `lv` and names of generator variables made by the lowering: `#` is not in any
+def tup(names: list[str]) -> str:
+    """Python code of the tuple of `names` (`()`, `(a,)`, `(a, b)`)."""
+    return f"({names[0]},)" if len(names) == 1 else f"({', '.join(names)})"
+
+
+# keys of the lowering's own locals and of generator variables it makes: `#` is not in any
 # spec name, so these never equal a spec local
 _RET, _DONE, _INDEX = "#ret", "#done", "#index"
 
@@ -114,6 +123,7 @@ class LoweredModule:
     # masks read by other kinds' masks (`mask_reuse`): (variable, call), computed first in this order
     mask_lets: list[tuple[str, str]] = field(default_factory=list)
     prefix_walks: bool = False  # some loop is lowered by `_prefix_walk` (its runtime block is pasted)
+    helpers: frozenset[str] = frozenset()  # the runtime helpers the lowered code calls (`Lowering.rt`)
 
 
 @dataclass
@@ -172,6 +182,7 @@ class Lowering:
         # is evaluated by the interpreter (a `Cond`'s branch, the right side of `and`/`or`)
         self._returns_state = False
         self._path: list[str] = []
+        self.helpers: set[str] = set()  # runtime helpers called by the code emitted so far (`rt`)
 
     # ------------------------------------------------------------ helpers
     def record_fault(self, site: number_faults.Site | None, cond: str, a: str = "0", b: str = "0") -> None:
@@ -186,7 +197,7 @@ class Lowering:
             return
         code = number_faults.site_id(self.m, site) + 1
         where = " & ".join([*(f"({c})" for c in self._path), f"({cond})"])
-        self.emit(f"st = _fault_at(st, {where}, {code}, {a}, {b})")
+        self.emit(f"st = {self.rt('_fault_at')}(st, {where}, {code}, {a}, {b})")
 
     def recording(self) -> bool:
         """True where `record_fault` emits code (see there)."""
@@ -208,6 +219,12 @@ class Lowering:
             return self.ex(e)
         finally:
             self._path.pop()
+
+    def rt(self, name: str) -> str:
+        """`name`, a helper of the pasted runtime (codegen/jax/runtime.py), recorded as used:
+        only the helpers that the generated code calls are pasted (`LoweredModule.helpers`)."""
+        self.helpers.add(name)
+        return name
 
     def fresh(self, prefix: str) -> str:
         self.n += 1
@@ -350,7 +367,7 @@ class Lowering:
         code = self.ex(node) + "".join(f"[{py_str(f)}]" for f in fields)
         indices = [self.ex(step.index) for step in index_steps]
         at = indices[0] if len(indices) == 1 else f"({', '.join(indices)})"
-        return f"{code}[{at}]" if self.is_leaf(e.type) else f"_get({code}, {at})"
+        return f"{code}[{at}]" if self.is_leaf(e.type) else f"{self.rt('_get')}({code}, {at})"
 
     def x_get_index(self, e: ir.GetIndex) -> str:
         if self.levels:
@@ -368,17 +385,17 @@ class Lowering:
             self.record_fault(number_faults.site_of(e), f"{idx} >= {length}", idx, length)
             if self.is_leaf(bt.elem):
                 return f'{base}["items"][{idx}]'
-            return f"_lget({base}, {idx})"
+            return f"{self.rt('_lget')}({base}, {idx})"
         if self.is_leaf(bt):
             return f"{base}[{idx}]"
-        return f"_get({base}, {idx})"
+        return f"{self.rt('_get')}({base}, {idx})"
 
     def x_table_get(self, e: ir.TableGet) -> str:
         table = self.m.table(e.table)
         col = next(c for c in table.columns if c.name == e.column)
         arr = self.value_code(ir.ArrayT(elem=col.type, size=len(col.values)), col.values)
         row = self.index(e.row)
-        return f"{arr}[{row}]" if self.is_leaf(col.type) else f"_get({arr}, {row})"
+        return f"{arr}[{row}]" if self.is_leaf(col.type) else f"{self.rt('_get')}({arr}, {row})"
 
     def x_unary(self, e: ir.Unary) -> str:
         v = self.ex(e.operand)
@@ -659,10 +676,10 @@ class Lowering:
         if name in ("contains", "count"):
             base_t = e.args[0].type
             if isinstance(base_t, ir.ListT):
-                return f"_l{name}({args[0]}, {args[1]})"
+                return f"{self.rt('_l' + name)}({args[0]}, {args[1]})"
             if name == "contains":
-                return f"jnp.any(_wide({args[0]}) == {args[1]})"
-            return f"jnp.sum(_wide({args[0]}) == {args[1]}, dtype=jnp.int32)"
+                return f"jnp.any({self.rt('_wide')}({args[0]}) == {args[1]})"
+            return f"jnp.sum({self.rt('_wide')}({args[0]}) == {args[1]}, dtype=jnp.int32)"
         if name in builtins.FLOAT_MATH:
             return f"{builtins.BUILTINS[name].jax}({args[0]})"
         raise AssertionError(name)
@@ -810,7 +827,7 @@ class Lowering:
         hi = self.ex(e.hi)
         self.record_fault(number_faults.site_of(e), f"{lo} > {hi}", lo, hi)
         r = self.fresh("_r")
-        self.emit(f"st, {r} = _randint(st, {lo}, {hi})")
+        self.emit(f"st, {r} = {self.rt('_randint')}(st, {lo}, {hi})")
         return r
 
     def x_random_pick(self, e: ir.RandomPick) -> str:
@@ -820,9 +837,10 @@ class Lowering:
         mask = self.fresh("_pm")
         self.emit(f"{mask} = {self._vmap(level, body)}")
         r = self.fresh("_r")
-        self.emit(f"st, {r} = _randint(st, 0, jnp.maximum(jnp.sum({mask}, dtype=jnp.int32) - 1, 0))")
+        top = f"jnp.maximum(jnp.sum({mask}, dtype=jnp.int32) - 1, 0)"
+        self.emit(f"st, {r} = {self.rt('_randint')}(st, 0, {top})")
         orelse = self.int32(e.orelse, self.ex(e.orelse))
-        return f"_pick({mask}, {r}, {e.lo}, {orelse})"
+        return f"{self.rt('_pick')}({mask}, {r}, {e.lo}, {orelse})"
 
     def s_choose(self, s: ir.Choose) -> None:
         raise AssertionError("`choose` reaches the JAX lowering: run `envc.compiler.passes.lower_choices` first")
@@ -850,7 +868,8 @@ class Lowering:
         src = self.read_place(e.place)
         length = self.fault_temp(f'{src}["len"]')
         self.record_fault(number_faults.site_of(e), f"{length} == 0")
-        self.emit(f"{v}, {lst} = _take_{'front' if e.front else 'back'}({src})")
+        take = self.rt("_take_front" if e.front else "_take_back")
+        self.emit(f"{v}, {lst} = {take}({src})")
         self.store(e.place, lst, cast=False)
         return v
 
@@ -1006,9 +1025,9 @@ class Lowering:
                 if isinstance(t, ir.ListT):
                     idx, length = self.fault_temp(idx), self.fault_temp(f'{code}["len"]')
                     self.record_fault(number_faults.site_of(p), f"{idx} >= {length}", idx, length)
-                    code = f'{code}["items"][{idx}]' if self.is_leaf(t.elem) else f"_lget({code}, {idx})"
+                    code = f'{code}["items"][{idx}]' if self.is_leaf(t.elem) else f"{self.rt('_lget')}({code}, {idx})"
                 else:
-                    code = f"{code}[{idx}]" if self.is_leaf(t) else f"_get({code}, {idx})"
+                    code = f"{code}[{idx}]" if self.is_leaf(t) else f"{self.rt('_get')}({code}, {idx})"
                 t = ir.elem_of(t)
         return code
 
@@ -1037,7 +1056,9 @@ class Lowering:
             if not pending:
                 return value
             at = pending[0] if len(pending) == 1 else f"({', '.join(pending)})"
-            return f"{base}.at[{at}].set({value})" if self.is_leaf(t) else f"_set({base}, {at}, {value})"
+            if self.is_leaf(t):
+                return f"{base}.at[{at}].set({value})"
+            return f"{self.rt('_set')}({base}, {at}, {value})"
         (step, idx), rest = steps[0], steps[1:]
         if step.kind == "field":
             ft = next(f.type for f in self.m.record(ir.record_of(t).name).fields if f.name == step.name)
@@ -1046,9 +1067,10 @@ class Lowering:
         if isinstance(t, ir.ListT):
             if pending:  # a list under array indices: take it out, update it, put it back
                 at = pending[0] if len(pending) == 1 else f"({', '.join(pending)})"
-                return f"_set({base}, {at}, {self._update(f'_get({base}, {at})', t, steps, value)})"
-            getter = f"_lget({base}, {idx})"
-            return f"_lset({base}, {idx}, {self._update(getter, t.elem, rest, value)})"
+                inner = self._update(f"{self.rt('_get')}({base}, {at})", t, steps, value)
+                return f"{self.rt('_set')}({base}, {at}, {inner})"
+            getter = f"{self.rt('_lget')}({base}, {idx})"
+            return f"{self.rt('_lset')}({base}, {idx}, {self._update(getter, t.elem, rest, value)})"
         return self._update(base, ir.elem_of(t), rest, value, pending + (idx,))
 
     # ------------------------------------------------------------ statements
@@ -1056,13 +1078,12 @@ class Lowering:
         mark = len(self.scope)
         for s in stmts:
             getattr(self, "s_" + s.kind)(s)
-        if len(self.scope) > mark:
-            del self.scope[mark:]
-            self.emit(f"lv = _scope(lv, {self.keys()})")
+        del self.scope[mark:]  # a block's locals end with it (their Python names are not read again)
 
-    def keys(self) -> str:
-        uniq = list(dict.fromkeys(k for _, k in self.scope))
-        return "(" + "".join(f"{py_str(k)}, " for k in uniq) + ")"
+    def live(self) -> list[str]:
+        """The live locals' Python names, outermost first: what a branch or loop function takes
+        and returns."""
+        return [lv(k) for k in dict.fromkeys(k for _, k in self.scope)]
 
     def declare(self, name: str, t: ir.Type) -> str:
         """Bind a local; returns its key in `lv`. Scopes are lexical: a name that shadows a
@@ -1097,21 +1118,23 @@ class Lowering:
         self.store(s.place, tmp)
 
     def arm(self, body: list[ir.Stmt], prefix: str) -> str:
-        """Emit `body` as a branch function `def _thenN(st, lv)` at this depth; returns the
-        expression that calls it (`(st, lv)` for an empty body)."""
+        """Emit `body` as a branch function `def _thenN(st, live)` at this depth, `live` the
+        tuple of the live locals (`live`); it returns `st` and that tuple after the body. Returns
+        the expression that calls it (`(st, live)` for an empty body)."""
+        live = self.live()
         if not body:
-            return "(st, lv)"
+            return f"(st, {tup(live)})"
         name = self.fresh(prefix)
+        args = ", ".join(["st", *live])
         saved = self._lift_open()
-        self.emit(f"def {name}(st, lv):")
+        self.emit(f"def {name}({args}):")
         self.out.depth += 1
-        self.emit("st, lv = dict(st), dict(lv)")
-        keys = self.keys()
+        self.emit("st = dict(st)")
         self.block(body)
-        self.emit(f"return st, _scope(lv, {keys})")
+        self.emit(f"return st, {tup(live)}")
         self.out.depth -= 1
         self._lift_close(saved)
-        return f"{name}(st, lv)"
+        return f"{name}({args})"
 
     def _lift_open(self) -> Emitter | None:
         """Past `MAX_INDENT` levels, a branch or loop function is written at module level
@@ -1130,7 +1153,7 @@ class Lowering:
     def branch(self, cond: str, then: list[ir.Stmt], orelse: list[ir.Stmt]) -> None:
         a = self.arm(then, "_then")
         b = self.arm(orelse, "_else")
-        self.emit(f"st, lv = _select({cond}, {a}, {b})")
+        self.emit(f"st, {tup(self.live())} = _select({cond}, {a}, {b})")
 
     def s_if(self, s: ir.If) -> None:
         conds, bodies, rest = [s.cond], [s.then], s.orelse
@@ -1162,7 +1185,8 @@ class Lowering:
         # arm from that one back (the chain's running result differs from the state everywhere)
         arms = "".join(f"{call}, " for call in names[:-1])
         conds_ = "".join(f"{c}, " for c in conds)
-        self.emit(f"st, lv = _select_first(({conds_}), (st, lv), ({arms}), {names[-1]})")
+        live = tup(self.live())
+        self.emit(f"st, {live} = {self.rt('_select_first')}(({conds_}), (st, {live}), ({arms}), {names[-1]})")
 
     def weight(self, node, seen: frozenset = frozenset()) -> int:
         """IR nodes under `node`, the bodies of the functions it calls included (once per call)."""
@@ -1194,28 +1218,27 @@ class Lowering:
                 self.emit(f"{lv(key)} = jnp.int32({i})")
                 self.block(s.body)
                 self.scope.pop()
-            self.emit(f"lv = _scope(lv, {self.keys()})")
             return
         key = self.declare(s.var, ir.IntT(lo=s.lo, hi=s.hi - 1))
         self.emit(f"{lv(key)} = jnp.int32({s.lo})")
         name = self.fresh("_loop")
+        live = tup(self.live())  # the carry: the locals live at the loop (its variable included)
         saved = self._lift_open()
         self.emit(f"def {name}(i, carry):")
         self.out.depth += 1
-        self.emit("st, lv = dict(carry[0]), dict(carry[1])")
+        self.emit(f"st, {live} = dict(carry[0]), carry[1]")
         self.emit(f"{lv(key)} = i")
         self.block(s.body)
-        self.emit("return st, lv")
+        self.emit(f"return st, {live}")
         self.out.depth -= 1
         self._lift_close(saved)
-        self.emit(f"st, lv = lax.fori_loop({s.lo}, {s.hi}, {name}, (st, lv))")
+        self.emit(f"st, {live} = lax.fori_loop({s.lo}, {s.hi}, {name}, (st, {live}))")
         self.scope.pop()
-        self.emit(f"lv = _scope(lv, {self.keys()})")
 
     def prefix_walk(self, s: ir.For, walk: prefix_loops.PrefixLoop) -> None:
         """A loop of the prefix-AND shape (`prefix_loops`: `for k { if flag and G { ... flag =
         false ... } }`) as every step at once: its body becomes a function of one step, `def
-        _walkN(st, lv, k, prev)`, run with the flag true and the step locals set to `prev`,
+        _walkN(st, live, k, prev)`, run with the flag true and the step locals set to `prev`,
         which `_prefix_walk` maps over all k twice (`jax.vmap`) and combines with a cumulative
         `and` over k. Opt-in (`--prefix-walk vmap`): it is exact, but measured on othello
         at batch 1024 the mask took 10x as long as the plain unrolled walk (XLA on CPU gathers
@@ -1225,12 +1248,14 @@ class Lowering:
         body = s.body[0]
         if not isinstance(body, ir.If):  # pragma: no cover (`prefix_loops` accepts only this shape)
             raise AssertionError("a prefix walk's body is one `if`")
+        outer = tup(self.live())
         key = self.declare(s.var, ir.IntT(lo=s.lo, hi=s.hi - 1))
         name = self.fresh("_walk")
         saved = self._lift_open()
-        self.emit(f"def {name}(st, lv, k, prev):")
+        self.emit(f"def {name}(st, live, k, prev):")
         self.out.depth += 1
-        self.emit("lv = dict(lv)")
+        if outer != "()":
+            self.emit(f"{outer} = live")
         self.emit(f"{lv(key)} = k")
         self.emit(f"{lv(self.key(walk.flag))} = jnp.bool_(True)")
         for i, local in enumerate(walk.step_locals):
@@ -1243,9 +1268,10 @@ class Lowering:
         self.out.depth -= 1
         self._lift_close(saved)
         self.scope.pop()
-        steps = "".join(py_str(self.key(n)) + ", " for n in walk.step_locals)
-        exits = "".join(py_str(self.key(n)) + ", " for n in walk.exit_locals)
-        self.emit(f"lv = _prefix_walk({name}, st, lv, {s.lo}, {s.hi}, {py_str(self.key(walk.flag))}, ({steps}), ({exits}))")
+        steps = tup([lv(self.key(n)) for n in walk.step_locals])
+        after = tup([lv(self.key(n)) for n in walk.step_locals + walk.exit_locals])
+        flag = lv(self.key(walk.flag))
+        self.emit(f"{flag}, {after} = {self.rt('_prefix_walk')}({name}, st, {outer}, {s.lo}, {s.hi}, {steps}, {after})")
 
     def predicated_walk(self, s: ir.For) -> None:
         """A loop of the prefix-AND shape unrolled with each step as straight-line predicated code
@@ -1263,7 +1289,6 @@ class Lowering:
             self.emit(f"{guard} = {self.ex(body.cond)}")
             self.predicated(body.then, guard)  # the loop's one `if` (no `else`: `prefix_loops`)
             self.scope.pop()
-        self.emit(f"lv = _scope(lv, {self.keys()})")
 
     def predicated(self, stmts: list[ir.Stmt], pred: str) -> None:
         """`stmts` (`let`, local assignments and `if` only: `prefix_loops`) run where the bool
@@ -1289,9 +1314,7 @@ class Lowering:
                 self.predicated(s.orelse, orelse)
             else:  # pragma: no cover (`prefix_loops` refuses the other statements)
                 raise AssertionError(f"a `{s.kind}` statement in a prefix walk")
-        if len(self.scope) > mark:
-            del self.scope[mark:]
-            self.emit(f"lv = _scope(lv, {self.keys()})")
+        del self.scope[mark:]
 
     def s_match(self, s: ir.Match) -> None:
         subject = self.fresh("_m")
@@ -1336,17 +1359,18 @@ class Lowering:
         elem_dt = self.dtypes(ir.elem_of(s.place.type))
         tmp = self.fresh("_l")
         if s.op == "push":
-            self.emit(f"{tmp} = _push({lst}, _cast({args[0]}, {elem_dt}))")
+            self.emit(f"{tmp} = {self.rt('_push')}({lst}, _cast({args[0]}, {elem_dt}))")
         elif s.op == "insert":
-            self.emit(f"{tmp} = _insert({lst}, {args[0]}, _cast({args[1]}, {elem_dt}))")
+            self.emit(f"{tmp} = {self.rt('_insert')}({lst}, {args[0]}, _cast({args[1]}, {elem_dt}))")
         elif s.op == "remove_at":
-            self.emit(f"{tmp} = _remove_at({lst}, {args[0]})")
+            self.emit(f"{tmp} = {self.rt('_remove_at')}({lst}, {args[0]})")
         elif s.op == "clear":
-            self.emit(f"{tmp} = _clear({lst})")
+            self.emit(f"{tmp} = {self.rt('_clear')}({lst})")
         elif s.op == "shuffle":
-            self.emit(f"st, {tmp} = _shuffle(st, {lst})")
+            self.emit(f"st, {tmp} = {self.rt('_shuffle')}(st, {lst})")
         else:
-            self.emit(f"_, {tmp} = _take_{'front' if s.op == 'discard_front' else 'back'}({lst})")
+            take = self.rt("_take_front" if s.op == "discard_front" else "_take_back")
+            self.emit(f"_, {tmp} = {take}({lst})")
         self.store(s.place, tmp, cast=False)
 
     def list_op_fault(self, s: ir.ListOp, lst: str, args: list[str]) -> None:
@@ -1365,13 +1389,13 @@ class Lowering:
     def s_effect(self, s: ir.Effect) -> None:
         args = [self.ex(a) for a in s.args]
         if s.name == "win":
-            self.emit(f"st = _win(st, {args[0]}, NUM_PLAYERS)")
+            self.emit(f"st = {self.rt('_win')}(st, {args[0]}, NUM_PLAYERS)")
         elif s.name == "draw":
-            self.emit("st = _draw(st)")
+            self.emit(f"st = {self.rt('_draw')}(st)")
         elif s.name == "terminate":
-            self.emit("st = _terminate(st)")
+            self.emit(f"st = {self.rt('_terminate')}(st)")
         else:
-            self.emit(f"st = _reward(st, {args[0]}, {args[1]})")
+            self.emit(f"st = {self.rt('_reward')}(st, {args[0]}, {args[1]})")
 
     def s_fault(self, s: ir.Fault) -> None:
         self.emit(f"# fail({py_comment(py_str(s.message))}): a runtime fault, recorded in `_fault`")
@@ -1398,11 +1422,8 @@ class Lowering:
         self.emit(py_doc(doc))
         for line in prologue or []:
             self.emit(line)
-        parts = []
         for p in params:
-            parts.append(f"{py_str(p.name)}: _cast({ident(p.name)}, {self.dtypes(p.type)})")
-            self.declare(p.name, p.type)
-        self.emit("lv = {" + ", ".join(parts) + "}")
+            self.emit(f"{lv(self.declare(p.name, p.type))} = _cast({ident(p.name)}, {self.dtypes(p.type)})")
         only = body[0] if len(body) == 1 else None
         if ret is not None and isinstance(only, ir.Return):  # a body that is one `return`
             self.emit(f"return {self.ex(only.value)}")
@@ -1542,6 +1563,7 @@ class Lowering:
             observation_dtypes=self.dtypes(obs.type), invariants=invariants, resume=resume, mask_lets=mask_lets,
             has_epilogue=bool(m.epilogue),
             simultaneous=_simultaneous_fields(m), prefix_walks=self._walked,
+            helpers=frozenset(self.helpers),
         )
 
 

@@ -109,11 +109,6 @@ def _pick(mask, r, lo, orelse):
     return jnp.where(jnp.any(mask), lo + idx, jnp.asarray(orelse, jnp.int32))
 
 
-def _scope(lv, keys):
-    """Drop the locals declared inside a block when it ends."""
-    return {k: lv[k] for k in keys}
-
-
 def _wide(x):
     """`x` in a dtype that holds int32 (int8 items compared with 300 must not wrap)."""
     x = jnp.asarray(x)
@@ -213,11 +208,13 @@ def _lcount(lst, v):
 
 
 # ---- prefix-walk runtime (pasted only into the module of a spec with a loop that walks until a flag goes false) ----
-def _prefix_walk(step, st, lv, lo, hi, flag, steps, exits):
+def _prefix_walk(step, st, live, lo, hi, init, before):
     """`for k in lo..hi { if flag and G { ... } }` with every step computed at once (issue 18,
-    mechanism 1; the shape is checked by envc.compiler.passes.prefix_loops). `step(st, lv, k,
-    prev)` runs step k with the flag true and the step locals `steps` (keys of `lv`) set to
-    `prev`; it returns (G, the flag after the step, the values of `steps + exits` after it).
+    mechanism 1; the shape is checked by envc.compiler.passes.prefix_loops). `step(st, live, k,
+    prev)` runs step k (`live`: the locals live at the loop) with the flag true and the step
+    locals set to `prev` (`init` before the loop); it returns (G, the flag after the step, the
+    values of the step and exit locals after it, `before` before the loop). Returns (the flag
+    after the loop, the step and exit locals after it).
     Step k runs iff G_k and every earlier running step kept the flag (`alive`: a cumulative
     `and`). The first `vmap` over k gives G, the flag and the step locals' values, which by
     the shape do not depend on `prev`; the second runs every step on the step locals' values
@@ -231,23 +228,19 @@ def _prefix_walk(step, st, lv, lo, hi, flag, steps, exits):
     Opt-in only (`--prefix-walk vmap`): slower than the plain lowering on CPU
     (bench/RESULTS.md, issue 18, mechanism 1)."""
     ks = jnp.arange(lo, hi, dtype=jnp.int32)
-    init = tuple(lv[k] for k in steps)
-    g, cont, first = jax.vmap(step, in_axes=(None, None, 0, None))(st, lv, ks, init)
+    g, cont, first = jax.vmap(step, in_axes=(None, None, 0, None))(st, live, ks, init)
     ran, prev, alive, carry = [], [], jnp.bool_(True), init
     for k in range(hi - lo):
         ran.append(jnp.logical_and(alive, g[k]))
         prev.append(carry)
         alive = jnp.logical_and(alive, cont[k])  # a step whose G is false keeps the flag
-        carry = _select(ran[k], tuple(x[k] for x in first[:len(steps)]), carry)
-    stacked = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *prev) if steps else ()
-    _, _, outs = jax.vmap(step, in_axes=(None, None, 0, 0))(st, lv, ks, stacked)
-    after = tuple(lv[k] for k in steps + exits)
+        carry = _select(ran[k], tuple(x[k] for x in first[:len(init)]), carry)
+    stacked = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *prev) if init else ()
+    _, _, outs = jax.vmap(step, in_axes=(None, None, 0, 0))(st, live, ks, stacked)
+    after = before
     for k in range(hi - lo):
         after = _select(ran[k], jax.tree_util.tree_map(lambda x, k=k: x[k], outs), after)
-    lv = dict(lv)
-    lv[flag] = alive
-    lv.update(zip(steps + exits, after))
-    return lv
+    return alive, after
 
 
 # ---- end of the prefix-walk runtime ----

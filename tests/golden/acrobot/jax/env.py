@@ -26,8 +26,6 @@ settings alone, and so does a cache folder the program already chose)."""
 
 import dataclasses
 from functools import partial
-
-import numpy as np
 import os
 
 import jax
@@ -80,70 +78,9 @@ def _cast(value, dtypes):
     return jax.tree_util.tree_map(lambda x, d: jnp.asarray(x).astype(d), value, dtypes)
 
 
-def _get(x, i):
-    return jax.tree_util.tree_map(lambda a: a[i], x)
-
-
-def _set(x, i, v):
-    return jax.tree_util.tree_map(lambda a, b: a.at[i].set(b.astype(a.dtype)), x, v)
-
-
 def _select(c, a, b):
     """Branchless `if`: pick pytree `a` where `c` holds, else `b` (leaves identical in both are kept)."""
     return jax.tree_util.tree_map(lambda x, y: x if x is y else jnp.where(c, x, y), a, b)
-
-
-def _select_first(conds, orig, arms, orelse):
-    """Branchless `if c1 {a1} elif c2 {a2} ... else {orelse}`: the pytree of the arm whose
-    condition is the first to hold (`orelse` when none does); `orig` is the pytree before the
-    chain. Each leaf is selected only among the arms that change it (a leaf identical to
-    `orig`'s is unchanged), on exclusive conditions (`ci and not c1..ci-1`): a leaf that one
-    arm of many writes costs one `where`, not one per arm as a chain of `_select`s does."""
-    firsts, taken = [], None
-    for c in conds:
-        firsts.append(c if taken is None else jnp.logical_and(c, jnp.logical_not(taken)))
-        taken = c if taken is None else jnp.logical_or(taken, c)
-
-    def leaf(o, e, *xs):
-        r = e if e is o else jnp.where(taken, o, e)
-        for f, x in zip(firsts, xs):
-            if x is not o:
-                r = jnp.where(f, x, r)
-        return r
-
-    return jax.tree_util.tree_map(leaf, orig, orelse, *arms)
-
-
-def _pick(mask, r, lo, orelse):
-    """`random.pick`: the r-th (from 0) index where `mask` holds, plus `lo`; `orelse` when none does."""
-    csum = jnp.cumsum(mask.astype(jnp.int32))
-    idx = jnp.argmax(mask & (csum == r + 1)).astype(jnp.int32)
-    return jnp.where(jnp.any(mask), lo + idx, jnp.asarray(orelse, jnp.int32))
-
-
-def _scope(lv, keys):
-    """Drop the locals declared inside a block when it ends."""
-    return {k: lv[k] for k in keys}
-
-
-def _wide(x):
-    """`x` in a dtype that holds int32 (int8 items compared with 300 must not wrap)."""
-    x = jnp.asarray(x)
-    return x.astype(jnp.promote_types(x.dtype, jnp.int32))
-
-
-def _win(st, p, num_players):
-    st = dict(st)
-    st["rewards"] = jnp.where(jnp.arange(num_players) == p, 1.0, -1.0).astype(jnp.float32)
-    st["terminated"] = jnp.bool_(True)
-    return st
-
-
-def _draw(st):
-    st = dict(st)
-    st["rewards"] = jnp.zeros_like(st["rewards"])
-    st["terminated"] = jnp.bool_(True)
-    return st
 
 
 def _terminate(st):
@@ -246,52 +183,51 @@ _K1 = jnp.asarray(np.array([0.0], dtype=np.float32))
 # ---- the spec's functions, procedures, actions, guards, observe, init, invariants
 def f_dsdt(st, v_s, v_a):
     """fn `dsdt` (acrobot.envspec:53)"""
-    lv = {"s": _cast(v_s, jnp.float32), "a": _cast(v_a, jnp.float32)}
-    lv["#done"] = jnp.bool_(False)
-    lv["#ret"] = _K0
-    lv["theta1"] = _cast(lv["s"][0], jnp.float32)
-    lv["theta2"] = _cast(lv["s"][1], jnp.float32)
-    lv["dtheta1"] = _cast(lv["s"][2], jnp.float32)
-    lv["dtheta2"] = _cast(lv["s"][3], jnp.float32)
-    lv["d1"] = _cast((((jnp.float32(0.25) + (jnp.float32(1.0) * (jnp.float32(1.25) + (jnp.float32(1.0) * jnp.cos(lv["theta2"]))))) + jnp.float32(1.0)) + jnp.float32(1.0)), jnp.float32)
-    lv["d2"] = _cast(((jnp.float32(1.0) * (jnp.float32(0.25) + (jnp.float32(0.5) * jnp.cos(lv["theta2"])))) + jnp.float32(1.0)), jnp.float32)
-    lv["phi2"] = _cast((jnp.float32(4.900000095367432) * jnp.cos(((lv["theta1"] + lv["theta2"]) - jnp.float32(1.5707963705062866)))), jnp.float32)
-    lv["phi1"] = _cast(((((((-jnp.float32(0.5)) * (lv["dtheta2"] * lv["dtheta2"])) * jnp.sin(lv["theta2"])) - (((jnp.float32(1.0) * lv["dtheta2"]) * lv["dtheta1"]) * jnp.sin(lv["theta2"]))) + (jnp.float32(14.699999809265137) * jnp.cos((lv["theta1"] - jnp.float32(1.5707963705062866))))) + lv["phi2"]), jnp.float32)
-    lv["ddtheta2"] = _cast(((((lv["a"] + ((lv["d2"] / lv["d1"]) * lv["phi1"])) - ((jnp.float32(0.5) * (lv["dtheta1"] * lv["dtheta1"])) * jnp.sin(lv["theta2"]))) - lv["phi2"]) / (jnp.float32(1.25) - ((lv["d2"] * lv["d2"]) / lv["d1"]))), jnp.float32)
-    lv["ddtheta1"] = _cast(((-((lv["d2"] * lv["ddtheta2"]) + lv["phi1"])) / lv["d1"]), jnp.float32)
-    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.stack([jnp.asarray(lv["dtheta1"], jnp.float32), jnp.asarray(lv["dtheta2"], jnp.float32), jnp.asarray(lv["ddtheta1"], jnp.float32), jnp.asarray(lv["ddtheta2"], jnp.float32)]), jnp.float32))
-    lv["#done"] = jnp.bool_(True)
-    lv = _scope(lv, ("s", "a", "#done", "#ret", ))
-    return lv["#ret"]
+    v_s = _cast(v_s, jnp.float32)
+    v_a = _cast(v_a, jnp.float32)
+    _done = jnp.bool_(False)
+    _ret = _K0
+    v_theta1 = _cast(v_s[0], jnp.float32)
+    v_theta2 = _cast(v_s[1], jnp.float32)
+    v_dtheta1 = _cast(v_s[2], jnp.float32)
+    v_dtheta2 = _cast(v_s[3], jnp.float32)
+    v_d1 = _cast((((jnp.float32(0.25) + (jnp.float32(1.0) * (jnp.float32(1.25) + (jnp.float32(1.0) * jnp.cos(v_theta2))))) + jnp.float32(1.0)) + jnp.float32(1.0)), jnp.float32)
+    v_d2 = _cast(((jnp.float32(1.0) * (jnp.float32(0.25) + (jnp.float32(0.5) * jnp.cos(v_theta2)))) + jnp.float32(1.0)), jnp.float32)
+    v_phi2 = _cast((jnp.float32(4.900000095367432) * jnp.cos(((v_theta1 + v_theta2) - jnp.float32(1.5707963705062866)))), jnp.float32)
+    v_phi1 = _cast(((((((-jnp.float32(0.5)) * (v_dtheta2 * v_dtheta2)) * jnp.sin(v_theta2)) - (((jnp.float32(1.0) * v_dtheta2) * v_dtheta1) * jnp.sin(v_theta2))) + (jnp.float32(14.699999809265137) * jnp.cos((v_theta1 - jnp.float32(1.5707963705062866))))) + v_phi2), jnp.float32)
+    v_ddtheta2 = _cast(((((v_a + ((v_d2 / v_d1) * v_phi1)) - ((jnp.float32(0.5) * (v_dtheta1 * v_dtheta1)) * jnp.sin(v_theta2))) - v_phi2) / (jnp.float32(1.25) - ((v_d2 * v_d2) / v_d1))), jnp.float32)
+    v_ddtheta1 = _cast(((-((v_d2 * v_ddtheta2) + v_phi1)) / v_d1), jnp.float32)
+    _ret = _select(_done, _ret, _cast(jnp.stack([jnp.asarray(v_dtheta1, jnp.float32), jnp.asarray(v_dtheta2, jnp.float32), jnp.asarray(v_ddtheta1, jnp.float32), jnp.asarray(v_ddtheta2, jnp.float32)]), jnp.float32))
+    _done = jnp.bool_(True)
+    return _ret
 
 
 def f_wrap(st, v_x):
     """fn `wrap` (acrobot.envspec:72)"""
-    lv = {"x": _cast(v_x, jnp.float32)}
-    lv["#done"] = jnp.bool_(False)
-    lv["#ret"] = jnp.float32(0.0)
-    _c1 = (lv["x"] < (-jnp.float32(3.1415927410125732)))
-    def _then2(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast((lv["x"] + ((-jnp.floor((-(((-jnp.float32(3.1415927410125732)) - lv["x"]) / jnp.float32(6.2831854820251465))))) * jnp.float32(6.2831854820251465))), jnp.float32))
-        lv["#done"] = jnp.bool_(True)
-        return st, _scope(lv, ("x", "#done", "#ret", ))
-    st, lv = _select(_c1, _then2(st, lv), (st, lv))
-    _c3 = (lv["x"] >= jnp.float32(3.1415927410125732))
-    def _then4(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast((lv["x"] - (jnp.floor((((lv["x"] - jnp.float32(3.1415927410125732)) / jnp.float32(6.2831854820251465)) + jnp.float32(1.0))) * jnp.float32(6.2831854820251465))), jnp.float32))
-        lv["#done"] = jnp.bool_(True)
-        return st, _scope(lv, ("x", "#done", "#ret", ))
-    st, lv = _select(_c3, _then4(st, lv), (st, lv))
-    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(lv["x"], jnp.float32))
-    lv["#done"] = jnp.bool_(True)
-    return lv["#ret"]
+    v_x = _cast(v_x, jnp.float32)
+    _done = jnp.bool_(False)
+    _ret = jnp.float32(0.0)
+    _c1 = (v_x < (-jnp.float32(3.1415927410125732)))
+    def _then2(st, v_x, _done, _ret):
+        st = dict(st)
+        _ret = _select(_done, _ret, _cast((v_x + ((-jnp.floor((-(((-jnp.float32(3.1415927410125732)) - v_x) / jnp.float32(6.2831854820251465))))) * jnp.float32(6.2831854820251465))), jnp.float32))
+        _done = jnp.bool_(True)
+        return st, (v_x, _done, _ret)
+    st, (v_x, _done, _ret) = _select(_c1, _then2(st, v_x, _done, _ret), (st, (v_x, _done, _ret)))
+    _c3 = (v_x >= jnp.float32(3.1415927410125732))
+    def _then4(st, v_x, _done, _ret):
+        st = dict(st)
+        _ret = _select(_done, _ret, _cast((v_x - (jnp.floor((((v_x - jnp.float32(3.1415927410125732)) / jnp.float32(6.2831854820251465)) + jnp.float32(1.0))) * jnp.float32(6.2831854820251465))), jnp.float32))
+        _done = jnp.bool_(True)
+        return st, (v_x, _done, _ret)
+    st, (v_x, _done, _ret) = _select(_c3, _then4(st, v_x, _done, _ret), (st, (v_x, _done, _ret)))
+    _ret = _select(_done, _ret, _cast(v_x, jnp.float32))
+    _done = jnp.bool_(True)
+    return _ret
 
 
 def f_above_bar(st):
     """fn `above_bar` (acrobot.envspec:83)"""
-    lv = {}
     return (((-jnp.cos(st["theta1"])) - jnp.cos((st["theta2"] + st["theta1"]))) > jnp.float32(1.0))
 
 
@@ -299,45 +235,43 @@ def a_torque(st, index):
     """action `torque` (acrobot.envspec:88): index in 0..2"""
     st = dict(st)
     v_a = (index // 1) % 3 + -1
-    lv = {"a": _cast(v_a, jnp.int8)}
-    lv["y0"] = _cast(jnp.stack([jnp.asarray(st["theta1"], jnp.float32), jnp.asarray(st["theta2"], jnp.float32), jnp.asarray(st["dtheta1"], jnp.float32), jnp.asarray(st["dtheta2"], jnp.float32)]), jnp.float32)
-    lv["k1"] = _cast(f_dsdt(st, lv["y0"], jnp.asarray(lv["a"], jnp.float32)), jnp.float32)
-    lv["k2"] = _cast(f_dsdt(st, jax.vmap(lambda i5, _h6, _h7: (_h6 + (jnp.float32(0.10000000149011612) * _h7)))(jnp.arange(0, 4, dtype=jnp.int32), lv["y0"], lv["k1"]), jnp.asarray(lv["a"], jnp.float32)), jnp.float32)
-    lv["k3"] = _cast(f_dsdt(st, jax.vmap(lambda i8, _h9, _h10: (_h9 + (jnp.float32(0.10000000149011612) * _h10)))(jnp.arange(0, 4, dtype=jnp.int32), lv["y0"], lv["k2"]), jnp.asarray(lv["a"], jnp.float32)), jnp.float32)
-    lv["k4"] = _cast(f_dsdt(st, jax.vmap(lambda i11, _h12, _h13: (_h12 + (jnp.float32(0.20000000298023224) * _h13)))(jnp.arange(0, 4, dtype=jnp.int32), lv["y0"], lv["k3"]), jnp.asarray(lv["a"], jnp.float32)), jnp.float32)
-    lv["y1"] = _cast(jax.vmap(lambda i14, _h15, _h16, _h17, _h18, _h19: (_h15 + (jnp.float32(0.03333333507180214) * (((_h16 + (jnp.float32(2.0) * _h17)) + (jnp.float32(2.0) * _h18)) + _h19))))(jnp.arange(0, 4, dtype=jnp.int32), lv["y0"], lv["k1"], lv["k2"], lv["k3"], lv["k4"]), jnp.float32)
-    _a20 = f_wrap(st, lv["y1"][0])
+    v_a = _cast(v_a, jnp.int8)
+    v_y0 = _cast(jnp.stack([jnp.asarray(st["theta1"], jnp.float32), jnp.asarray(st["theta2"], jnp.float32), jnp.asarray(st["dtheta1"], jnp.float32), jnp.asarray(st["dtheta2"], jnp.float32)]), jnp.float32)
+    v_k1 = _cast(f_dsdt(st, v_y0, jnp.asarray(v_a, jnp.float32)), jnp.float32)
+    v_k2 = _cast(f_dsdt(st, jax.vmap(lambda i5, _h6, _h7: (_h6 + (jnp.float32(0.10000000149011612) * _h7)))(jnp.arange(0, 4, dtype=jnp.int32), v_y0, v_k1), jnp.asarray(v_a, jnp.float32)), jnp.float32)
+    v_k3 = _cast(f_dsdt(st, jax.vmap(lambda i8, _h9, _h10: (_h9 + (jnp.float32(0.10000000149011612) * _h10)))(jnp.arange(0, 4, dtype=jnp.int32), v_y0, v_k2), jnp.asarray(v_a, jnp.float32)), jnp.float32)
+    v_k4 = _cast(f_dsdt(st, jax.vmap(lambda i11, _h12, _h13: (_h12 + (jnp.float32(0.20000000298023224) * _h13)))(jnp.arange(0, 4, dtype=jnp.int32), v_y0, v_k3), jnp.asarray(v_a, jnp.float32)), jnp.float32)
+    v_y1 = _cast(jax.vmap(lambda i14, _h15, _h16, _h17, _h18, _h19: (_h15 + (jnp.float32(0.03333333507180214) * (((_h16 + (jnp.float32(2.0) * _h17)) + (jnp.float32(2.0) * _h18)) + _h19))))(jnp.arange(0, 4, dtype=jnp.int32), v_y0, v_k1, v_k2, v_k3, v_k4), jnp.float32)
+    _a20 = f_wrap(st, v_y1[0])
     st["theta1"] = _cast(_a20, jnp.float32)
-    _a21 = f_wrap(st, lv["y1"][1])
+    _a21 = f_wrap(st, v_y1[1])
     st["theta2"] = _cast(_a21, jnp.float32)
-    _a22 = jnp.clip(lv["y1"][2], (-jnp.float32(12.566370964050293)), jnp.float32(12.566370964050293))
+    _a22 = jnp.clip(v_y1[2], (-jnp.float32(12.566370964050293)), jnp.float32(12.566370964050293))
     st["dtheta1"] = _cast(_a22, jnp.float32)
-    _a23 = jnp.clip(lv["y1"][3], (-jnp.float32(28.274333953857422)), jnp.float32(28.274333953857422))
+    _a23 = jnp.clip(v_y1[3], (-jnp.float32(28.274333953857422)), jnp.float32(28.274333953857422))
     st["dtheta2"] = _cast(_a23, jnp.float32)
     _c24 = f_above_bar(st)
-    def _then25(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then25(st, v_a, v_y0, v_k1, v_k2, v_k3, v_k4, v_y1):
+        st = dict(st)
         st = _terminate(st)
-        return st, _scope(lv, ("a", "y0", "k1", "k2", "k3", "k4", "y1", ))
-    def _else26(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_a, v_y0, v_k1, v_k2, v_k3, v_k4, v_y1)
+    def _else26(st, v_a, v_y0, v_k1, v_k2, v_k3, v_k4, v_y1):
+        st = dict(st)
         st = _reward(st, 0, jnp.float32(-1.0))
-        return st, _scope(lv, ("a", "y0", "k1", "k2", "k3", "k4", "y1", ))
-    st, lv = _select(_c24, _then25(st, lv), _else26(st, lv))
-    lv = _scope(lv, ("a", ))
+        return st, (v_a, v_y0, v_k1, v_k2, v_k3, v_k4, v_y1)
+    st, (v_a, v_y0, v_k1, v_k2, v_k3, v_k4, v_y1) = _select(_c24, _then25(st, v_a, v_y0, v_k1, v_k2, v_k3, v_k4, v_y1), _else26(st, v_a, v_y0, v_k1, v_k2, v_k3, v_k4, v_y1))
     return st
 
 
 def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
-    lv = {"p": _cast(v_p, jnp.int8)}
+    v_p = _cast(v_p, jnp.int8)
     return jnp.stack([jnp.asarray(jnp.cos(st["theta1"]), jnp.float32), jnp.asarray(jnp.sin(st["theta1"]), jnp.float32), jnp.asarray(jnp.cos(st["theta2"]), jnp.float32), jnp.asarray(jnp.sin(st["theta2"]), jnp.float32), jnp.asarray(st["dtheta1"], jnp.float32), jnp.asarray(st["dtheta2"], jnp.float32)])
 
 
 def _init_body(st):
     """the spec's `init` block"""
     st = dict(st)
-    lv = {}
     st, _r27 = _randint(st, 0, 16777215)
     _a28 = (((jnp.asarray(_r27, jnp.float32) / jnp.float32(16777216.0)) * jnp.float32(0.2)) - jnp.float32(0.1))
     st["theta1"] = _cast(_a28, jnp.float32)
@@ -355,13 +289,11 @@ def _init_body(st):
 
 def inv_angles_wrapped(st):
     """invariant `angles_wrapped`: both angles lie in [-pi, pi)"""
-    lv = {}
     return jnp.logical_and(jnp.logical_and(jnp.logical_and((st["theta1"] >= (-jnp.float32(3.1415927410125732))), (st["theta1"] < jnp.float32(3.1415927410125732))), (st["theta2"] >= (-jnp.float32(3.1415927410125732)))), (st["theta2"] < jnp.float32(3.1415927410125732)))
 
 
 def inv_velocities_bounded(st):
     """invariant `velocities_bounded`: the velocities stay within their limits"""
-    lv = {}
     return jnp.logical_and((jnp.abs(st["dtheta1"]) <= jnp.float32(12.566370964050293)), (jnp.abs(st["dtheta2"]) <= jnp.float32(28.274333953857422)))
 
 

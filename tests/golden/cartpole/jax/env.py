@@ -26,8 +26,6 @@ settings alone, and so does a cache folder the program already chose)."""
 
 import dataclasses
 from functools import partial
-
-import numpy as np
 import os
 
 import jax
@@ -80,70 +78,9 @@ def _cast(value, dtypes):
     return jax.tree_util.tree_map(lambda x, d: jnp.asarray(x).astype(d), value, dtypes)
 
 
-def _get(x, i):
-    return jax.tree_util.tree_map(lambda a: a[i], x)
-
-
-def _set(x, i, v):
-    return jax.tree_util.tree_map(lambda a, b: a.at[i].set(b.astype(a.dtype)), x, v)
-
-
 def _select(c, a, b):
     """Branchless `if`: pick pytree `a` where `c` holds, else `b` (leaves identical in both are kept)."""
     return jax.tree_util.tree_map(lambda x, y: x if x is y else jnp.where(c, x, y), a, b)
-
-
-def _select_first(conds, orig, arms, orelse):
-    """Branchless `if c1 {a1} elif c2 {a2} ... else {orelse}`: the pytree of the arm whose
-    condition is the first to hold (`orelse` when none does); `orig` is the pytree before the
-    chain. Each leaf is selected only among the arms that change it (a leaf identical to
-    `orig`'s is unchanged), on exclusive conditions (`ci and not c1..ci-1`): a leaf that one
-    arm of many writes costs one `where`, not one per arm as a chain of `_select`s does."""
-    firsts, taken = [], None
-    for c in conds:
-        firsts.append(c if taken is None else jnp.logical_and(c, jnp.logical_not(taken)))
-        taken = c if taken is None else jnp.logical_or(taken, c)
-
-    def leaf(o, e, *xs):
-        r = e if e is o else jnp.where(taken, o, e)
-        for f, x in zip(firsts, xs):
-            if x is not o:
-                r = jnp.where(f, x, r)
-        return r
-
-    return jax.tree_util.tree_map(leaf, orig, orelse, *arms)
-
-
-def _pick(mask, r, lo, orelse):
-    """`random.pick`: the r-th (from 0) index where `mask` holds, plus `lo`; `orelse` when none does."""
-    csum = jnp.cumsum(mask.astype(jnp.int32))
-    idx = jnp.argmax(mask & (csum == r + 1)).astype(jnp.int32)
-    return jnp.where(jnp.any(mask), lo + idx, jnp.asarray(orelse, jnp.int32))
-
-
-def _scope(lv, keys):
-    """Drop the locals declared inside a block when it ends."""
-    return {k: lv[k] for k in keys}
-
-
-def _wide(x):
-    """`x` in a dtype that holds int32 (int8 items compared with 300 must not wrap)."""
-    x = jnp.asarray(x)
-    return x.astype(jnp.promote_types(x.dtype, jnp.int32))
-
-
-def _win(st, p, num_players):
-    st = dict(st)
-    st["rewards"] = jnp.where(jnp.arange(num_players) == p, 1.0, -1.0).astype(jnp.float32)
-    st["terminated"] = jnp.bool_(True)
-    return st
-
-
-def _draw(st):
-    st = dict(st)
-    st["rewards"] = jnp.zeros_like(st["rewards"])
-    st["terminated"] = jnp.bool_(True)
-    return st
 
 
 def _terminate(st):
@@ -247,42 +184,40 @@ def a_push(st, index):
     """action `push` (cartpole.envspec:37): index in 0..1"""
     st = dict(st)
     v_right = ((index // 1) % 2) == 1
-    lv = {"right": _cast(v_right, jnp.bool_)}
-    lv["force"] = _cast(jnp.where(lv["right"], jnp.float32(10.0), (-jnp.float32(10.0))), jnp.float32)
-    lv["costheta"] = _cast(jnp.cos(st["theta"]), jnp.float32)
-    lv["sintheta"] = _cast(jnp.sin(st["theta"]), jnp.float32)
-    lv["temp"] = _cast(((lv["force"] + (((jnp.float32(0.05000000074505806) * st["theta_dot"]) * st["theta_dot"]) * lv["sintheta"])) / jnp.float32(1.100000023841858)), jnp.float32)
-    lv["thetaacc"] = _cast((((jnp.float32(9.800000190734863) * lv["sintheta"]) - (lv["costheta"] * lv["temp"])) / (jnp.float32(0.5) * ((jnp.float32(4.0) / jnp.float32(3.0)) - (((jnp.float32(0.10000000149011612) * lv["costheta"]) * lv["costheta"]) / jnp.float32(1.100000023841858))))), jnp.float32)
-    lv["xacc"] = _cast((lv["temp"] - (((jnp.float32(0.05000000074505806) * lv["thetaacc"]) * lv["costheta"]) / jnp.float32(1.100000023841858))), jnp.float32)
+    v_right = _cast(v_right, jnp.bool_)
+    v_force = _cast(jnp.where(v_right, jnp.float32(10.0), (-jnp.float32(10.0))), jnp.float32)
+    v_costheta = _cast(jnp.cos(st["theta"]), jnp.float32)
+    v_sintheta = _cast(jnp.sin(st["theta"]), jnp.float32)
+    v_temp = _cast(((v_force + (((jnp.float32(0.05000000074505806) * st["theta_dot"]) * st["theta_dot"]) * v_sintheta)) / jnp.float32(1.100000023841858)), jnp.float32)
+    v_thetaacc = _cast((((jnp.float32(9.800000190734863) * v_sintheta) - (v_costheta * v_temp)) / (jnp.float32(0.5) * ((jnp.float32(4.0) / jnp.float32(3.0)) - (((jnp.float32(0.10000000149011612) * v_costheta) * v_costheta) / jnp.float32(1.100000023841858))))), jnp.float32)
+    v_xacc = _cast((v_temp - (((jnp.float32(0.05000000074505806) * v_thetaacc) * v_costheta) / jnp.float32(1.100000023841858))), jnp.float32)
     _a1 = (st["x"] + (jnp.float32(0.019999999552965164) * st["x_dot"]))
     st["x"] = _cast(_a1, jnp.float32)
-    _a2 = (st["x_dot"] + (jnp.float32(0.019999999552965164) * lv["xacc"]))
+    _a2 = (st["x_dot"] + (jnp.float32(0.019999999552965164) * v_xacc))
     st["x_dot"] = _cast(_a2, jnp.float32)
     _a3 = (st["theta"] + (jnp.float32(0.019999999552965164) * st["theta_dot"]))
     st["theta"] = _cast(_a3, jnp.float32)
-    _a4 = (st["theta_dot"] + (jnp.float32(0.019999999552965164) * lv["thetaacc"]))
+    _a4 = (st["theta_dot"] + (jnp.float32(0.019999999552965164) * v_thetaacc))
     st["theta_dot"] = _cast(_a4, jnp.float32)
     st = _reward(st, 0, jnp.float32(1.0))
     _c5 = jnp.logical_or(jnp.logical_or(jnp.logical_or((st["x"] < (-jnp.float32(2.4000000953674316))), (st["x"] > jnp.float32(2.4000000953674316))), (st["theta"] < (-jnp.float32(0.20943951606750488)))), (st["theta"] > jnp.float32(0.20943951606750488)))
-    def _then6(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then6(st, v_right, v_force, v_costheta, v_sintheta, v_temp, v_thetaacc, v_xacc):
+        st = dict(st)
         st = _terminate(st)
-        return st, _scope(lv, ("right", "force", "costheta", "sintheta", "temp", "thetaacc", "xacc", ))
-    st, lv = _select(_c5, _then6(st, lv), (st, lv))
-    lv = _scope(lv, ("right", ))
+        return st, (v_right, v_force, v_costheta, v_sintheta, v_temp, v_thetaacc, v_xacc)
+    st, (v_right, v_force, v_costheta, v_sintheta, v_temp, v_thetaacc, v_xacc) = _select(_c5, _then6(st, v_right, v_force, v_costheta, v_sintheta, v_temp, v_thetaacc, v_xacc), (st, (v_right, v_force, v_costheta, v_sintheta, v_temp, v_thetaacc, v_xacc)))
     return st
 
 
 def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
-    lv = {"p": _cast(v_p, jnp.int8)}
+    v_p = _cast(v_p, jnp.int8)
     return jnp.stack([jnp.asarray(st["x"], jnp.float32), jnp.asarray(st["x_dot"], jnp.float32), jnp.asarray(st["theta"], jnp.float32), jnp.asarray(st["theta_dot"], jnp.float32)])
 
 
 def _init_body(st):
     """the spec's `init` block"""
     st = dict(st)
-    lv = {}
     st, _r7 = _randint(st, 0, 16777215)
     _a8 = (((jnp.asarray(_r7, jnp.float32) / jnp.float32(16777216.0)) * jnp.float32(0.1)) - jnp.float32(0.05))
     st["x"] = _cast(_a8, jnp.float32)

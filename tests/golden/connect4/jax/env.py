@@ -26,8 +26,6 @@ settings alone, and so does a cache folder the program already chose)."""
 
 import dataclasses
 from functools import partial
-
-import numpy as np
 import os
 
 import jax
@@ -80,14 +78,6 @@ def _cast(value, dtypes):
     return jax.tree_util.tree_map(lambda x, d: jnp.asarray(x).astype(d), value, dtypes)
 
 
-def _get(x, i):
-    return jax.tree_util.tree_map(lambda a: a[i], x)
-
-
-def _set(x, i, v):
-    return jax.tree_util.tree_map(lambda a, b: a.at[i].set(b.astype(a.dtype)), x, v)
-
-
 def _select(c, a, b):
     """Branchless `if`: pick pytree `a` where `c` holds, else `b` (leaves identical in both are kept)."""
     return jax.tree_util.tree_map(lambda x, y: x if x is y else jnp.where(c, x, y), a, b)
@@ -114,24 +104,6 @@ def _select_first(conds, orig, arms, orelse):
     return jax.tree_util.tree_map(leaf, orig, orelse, *arms)
 
 
-def _pick(mask, r, lo, orelse):
-    """`random.pick`: the r-th (from 0) index where `mask` holds, plus `lo`; `orelse` when none does."""
-    csum = jnp.cumsum(mask.astype(jnp.int32))
-    idx = jnp.argmax(mask & (csum == r + 1)).astype(jnp.int32)
-    return jnp.where(jnp.any(mask), lo + idx, jnp.asarray(orelse, jnp.int32))
-
-
-def _scope(lv, keys):
-    """Drop the locals declared inside a block when it ends."""
-    return {k: lv[k] for k in keys}
-
-
-def _wide(x):
-    """`x` in a dtype that holds int32 (int8 items compared with 300 must not wrap)."""
-    x = jnp.asarray(x)
-    return x.astype(jnp.promote_types(x.dtype, jnp.int32))
-
-
 def _win(st, p, num_players):
     st = dict(st)
     st["rewards"] = jnp.where(jnp.arange(num_players) == p, 1.0, -1.0).astype(jnp.float32)
@@ -143,18 +115,6 @@ def _draw(st):
     st = dict(st)
     st["rewards"] = jnp.zeros_like(st["rewards"])
     st["terminated"] = jnp.bool_(True)
-    return st
-
-
-def _terminate(st):
-    st = dict(st)
-    st["terminated"] = jnp.bool_(True)
-    return st
-
-
-def _reward(st, p, r):
-    st = dict(st)
-    st["rewards"] = st["rewards"].at[p].add(jnp.asarray(r, jnp.float32))
     return st
 
 
@@ -247,57 +207,54 @@ _K1 = jnp.asarray(np.array([-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 
 # ---- the spec's functions, procedures, actions, guards, observe, init, invariants
 def f_filled(st, v_c):
     """fn `filled` (connect4.envspec:25)"""
-    lv = {"c": _cast(v_c, jnp.int8)}
-    return jnp.sum(jax.vmap(lambda i1: (_i32(st["board"][((i1 * 7) + _i32(lv["c"]))]) != -1))(jnp.arange(0, 6, dtype=jnp.int32)), dtype=jnp.int32)
+    v_c = _cast(v_c, jnp.int8)
+    return jnp.sum(jax.vmap(lambda i1: (_i32(st["board"][((i1 * 7) + _i32(v_c))]) != -1))(jnp.arange(0, 6, dtype=jnp.int32)), dtype=jnp.int32)
 
 
 def f_wins(st, v_p):
     """fn `wins` (connect4.envspec:29)"""
-    lv = {"p": _cast(v_p, jnp.int8)}
-    return jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.any(jax.vmap(lambda i2, _h3, _h4, _h5, _h6: jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(_h3) == _i32(lv["p"])), (_i32(_h4) == _i32(lv["p"]))), (_i32(_h5) == _i32(lv["p"]))), (_i32(_h6) == _i32(lv["p"]))))(jnp.arange(0, 21, dtype=jnp.int32), st["board"][0:21], st["board"][7:28], st["board"][14:35], st["board"][21:42])), jnp.any(jax.vmap(lambda i7, _h8, _h9, _h10, _h11: jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(_h8) == _i32(lv["p"])), (_i32(_h9) == _i32(lv["p"]))), (_i32(_h10) == _i32(lv["p"]))), (_i32(_h11) == _i32(lv["p"]))))(jnp.arange(0, 24, dtype=jnp.int32), st["board"].reshape((6, 7))[:, 0:4].reshape((24,)), st["board"].reshape((6, 7))[:, 1:5].reshape((24,)), st["board"].reshape((6, 7))[:, 2:6].reshape((24,)), st["board"].reshape((6, 7))[:, 3:7].reshape((24,))))), jnp.any(jax.vmap(lambda i12, _h13, _h14, _h15, _h16: jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(_h13) == _i32(lv["p"])), (_i32(_h14) == _i32(lv["p"]))), (_i32(_h15) == _i32(lv["p"]))), (_i32(_h16) == _i32(lv["p"]))))(jnp.arange(0, 12, dtype=jnp.int32), st["board"][0:21].reshape((3, 7))[:, 0:4].reshape((12,)), st["board"][7:28].reshape((3, 7))[:, 1:5].reshape((12,)), st["board"][14:35].reshape((3, 7))[:, 2:6].reshape((12,)), st["board"][21:42].reshape((3, 7))[:, 3:7].reshape((12,))))), jnp.any(jax.vmap(lambda i17, _h18, _h19, _h20, _h21: jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(_h18) == _i32(lv["p"])), (_i32(_h19) == _i32(lv["p"]))), (_i32(_h20) == _i32(lv["p"]))), (_i32(_h21) == _i32(lv["p"]))))(jnp.arange(0, 12, dtype=jnp.int32), st["board"][0:21].reshape((3, 7))[:, 3:7].reshape((12,)), st["board"][7:28].reshape((3, 7))[:, 2:6].reshape((12,)), st["board"][14:35].reshape((3, 7))[:, 1:5].reshape((12,)), st["board"][21:42].reshape((3, 7))[:, 0:4].reshape((12,)))))
+    v_p = _cast(v_p, jnp.int8)
+    return jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.any(jax.vmap(lambda i2, _h3, _h4, _h5, _h6: jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(_h3) == _i32(v_p)), (_i32(_h4) == _i32(v_p))), (_i32(_h5) == _i32(v_p))), (_i32(_h6) == _i32(v_p))))(jnp.arange(0, 21, dtype=jnp.int32), st["board"][0:21], st["board"][7:28], st["board"][14:35], st["board"][21:42])), jnp.any(jax.vmap(lambda i7, _h8, _h9, _h10, _h11: jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(_h8) == _i32(v_p)), (_i32(_h9) == _i32(v_p))), (_i32(_h10) == _i32(v_p))), (_i32(_h11) == _i32(v_p))))(jnp.arange(0, 24, dtype=jnp.int32), st["board"].reshape((6, 7))[:, 0:4].reshape((24,)), st["board"].reshape((6, 7))[:, 1:5].reshape((24,)), st["board"].reshape((6, 7))[:, 2:6].reshape((24,)), st["board"].reshape((6, 7))[:, 3:7].reshape((24,))))), jnp.any(jax.vmap(lambda i12, _h13, _h14, _h15, _h16: jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(_h13) == _i32(v_p)), (_i32(_h14) == _i32(v_p))), (_i32(_h15) == _i32(v_p))), (_i32(_h16) == _i32(v_p))))(jnp.arange(0, 12, dtype=jnp.int32), st["board"][0:21].reshape((3, 7))[:, 0:4].reshape((12,)), st["board"][7:28].reshape((3, 7))[:, 1:5].reshape((12,)), st["board"][14:35].reshape((3, 7))[:, 2:6].reshape((12,)), st["board"][21:42].reshape((3, 7))[:, 3:7].reshape((12,))))), jnp.any(jax.vmap(lambda i17, _h18, _h19, _h20, _h21: jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(_h18) == _i32(v_p)), (_i32(_h19) == _i32(v_p))), (_i32(_h20) == _i32(v_p))), (_i32(_h21) == _i32(v_p))))(jnp.arange(0, 12, dtype=jnp.int32), st["board"][0:21].reshape((3, 7))[:, 3:7].reshape((12,)), st["board"][7:28].reshape((3, 7))[:, 2:6].reshape((12,)), st["board"][14:35].reshape((3, 7))[:, 1:5].reshape((12,)), st["board"][21:42].reshape((3, 7))[:, 0:4].reshape((12,)))))
 
 
 def a_drop(st, index):
     """action `drop` (connect4.envspec:36): index in 0..6"""
     st = dict(st)
     v_column = (index // 1) % 7
-    lv = {"column": _cast(v_column, jnp.int8)}
-    lv["row"] = _cast(jnp.maximum((5 - _i32(f_filled(st, lv["column"]))), 0), jnp.int8)
+    v_column = _cast(v_column, jnp.int8)
+    v_row = _cast(jnp.maximum((5 - _i32(f_filled(st, v_column))), 0), jnp.int8)
     _a22 = st["current_player"]
-    st["board"] = st["board"].at[((_i32(lv["row"]) * 7) + _i32(lv["column"]))].set(_cast(_a22, jnp.int8))
+    st["board"] = st["board"].at[((_i32(v_row) * 7) + _i32(v_column))].set(_cast(_a22, jnp.int8))
     _c23 = f_wins(st, st["current_player"])
     _c24 = jnp.all(jax.vmap(lambda i25, _h27: (_i32(jnp.sum(jax.vmap(lambda i26, _h28: (_i32(_h28) != -1))(jnp.arange(0, 6, dtype=jnp.int32), _h27), dtype=jnp.int32)) == 6))(jnp.arange(0, 7, dtype=jnp.int32), st["board"].reshape((6, 7)).transpose((1, 0))))
-    def _then29(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then29(st, v_column, v_row):
+        st = dict(st)
         st = _win(st, st["current_player"], NUM_PLAYERS)
-        return st, _scope(lv, ("column", "row", ))
-    def _then30(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_column, v_row)
+    def _then30(st, v_column, v_row):
+        st = dict(st)
         st = _draw(st)
-        return st, _scope(lv, ("column", "row", ))
-    st, lv = _select_first((_c23, _c24, ), (st, lv), (_then29(st, lv), _then30(st, lv), ), (st, lv))
+        return st, (v_column, v_row)
+    st, (v_column, v_row) = _select_first((_c23, _c24, ), (st, (v_column, v_row)), (_then29(st, v_column, v_row), _then30(st, v_column, v_row), ), (st, (v_column, v_row)))
     _a31 = (1 - _i32(st["current_player"]))
     st["current_player"] = _cast(_a31, jnp.int8)
-    lv = _scope(lv, ("column", ))
     return st
 
 
 def m_drop(st):
     """guard of `drop` at each of its 7 flat indices (bool[7])"""
-    lv = {}
     return jax.vmap(lambda i32, _h34: (_i32(jnp.sum(jax.vmap(lambda i33, _h35: (_i32(_h35) != -1))(jnp.arange(0, 6, dtype=jnp.int32), _h34), dtype=jnp.int32)) < 6))(jnp.arange(0, 7, dtype=jnp.int32), st["board"].reshape((6, 7)).transpose((1, 0)))
 
 
 def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
-    lv = {"p": _cast(v_p, jnp.int8)}
-    return jax.vmap(lambda i36, _h39: jax.vmap(lambda i37, _h40: jax.vmap(lambda i38: (_i32(_h40) == _i32(jnp.where((i38 == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))))))(jnp.arange(0, 2, dtype=jnp.int32)))(jnp.arange(0, 7, dtype=jnp.int32), _h39))(jnp.arange(0, 6, dtype=jnp.int32), st["board"].reshape((6, 7)))
+    v_p = _cast(v_p, jnp.int8)
+    return jax.vmap(lambda i36, _h39: jax.vmap(lambda i37, _h40: jax.vmap(lambda i38: (_i32(_h40) == _i32(jnp.where((i38 == 0), _i32(v_p), (1 - _i32(v_p))))))(jnp.arange(0, 2, dtype=jnp.int32)))(jnp.arange(0, 7, dtype=jnp.int32), _h39))(jnp.arange(0, 6, dtype=jnp.int32), st["board"].reshape((6, 7)))
 
 
 def _init_body(st):
     """the spec's `init` block"""
     st = dict(st)
-    lv = {}
     st, _r41 = _randint(st, 0, 1)
     _a42 = _r41
     st["current_player"] = _cast(_a42, jnp.int8)
@@ -306,13 +263,11 @@ def _init_body(st):
 
 def inv_gravity(st):
     """invariant `gravity`: no disc floats above an empty cell"""
-    lv = {}
     return jnp.all(jax.vmap(lambda i43, _h44, _h45: jnp.logical_or((_i32(_h44) == -1), (_i32(_h45) != -1)))(jnp.arange(0, 35, dtype=jnp.int32), st["board"][0:35], st["board"][7:42]))
 
 
 def inv_balanced(st):
     """invariant `balanced`: the two players' disc counts differ by at most one"""
-    lv = {}
     return (jnp.abs((jnp.sum(jax.vmap(lambda i46, _h47: (_i32(_h47) == 0))(jnp.arange(0, 42, dtype=jnp.int32), st["board"]), dtype=jnp.int32) - jnp.sum(jax.vmap(lambda i48, _h49: (_i32(_h49) == 1))(jnp.arange(0, 42, dtype=jnp.int32), st["board"]), dtype=jnp.int32))) <= 1)
 
 

@@ -26,8 +26,6 @@ settings alone, and so does a cache folder the program already chose)."""
 
 import dataclasses
 from functools import partial
-
-import numpy as np
 import os
 
 import jax
@@ -80,14 +78,6 @@ def _cast(value, dtypes):
     return jax.tree_util.tree_map(lambda x, d: jnp.asarray(x).astype(d), value, dtypes)
 
 
-def _get(x, i):
-    return jax.tree_util.tree_map(lambda a: a[i], x)
-
-
-def _set(x, i, v):
-    return jax.tree_util.tree_map(lambda a, b: a.at[i].set(b.astype(a.dtype)), x, v)
-
-
 def _select(c, a, b):
     """Branchless `if`: pick pytree `a` where `c` holds, else `b` (leaves identical in both are kept)."""
     return jax.tree_util.tree_map(lambda x, y: x if x is y else jnp.where(c, x, y), a, b)
@@ -114,24 +104,6 @@ def _select_first(conds, orig, arms, orelse):
     return jax.tree_util.tree_map(leaf, orig, orelse, *arms)
 
 
-def _pick(mask, r, lo, orelse):
-    """`random.pick`: the r-th (from 0) index where `mask` holds, plus `lo`; `orelse` when none does."""
-    csum = jnp.cumsum(mask.astype(jnp.int32))
-    idx = jnp.argmax(mask & (csum == r + 1)).astype(jnp.int32)
-    return jnp.where(jnp.any(mask), lo + idx, jnp.asarray(orelse, jnp.int32))
-
-
-def _scope(lv, keys):
-    """Drop the locals declared inside a block when it ends."""
-    return {k: lv[k] for k in keys}
-
-
-def _wide(x):
-    """`x` in a dtype that holds int32 (int8 items compared with 300 must not wrap)."""
-    x = jnp.asarray(x)
-    return x.astype(jnp.promote_types(x.dtype, jnp.int32))
-
-
 def _win(st, p, num_players):
     st = dict(st)
     st["rewards"] = jnp.where(jnp.arange(num_players) == p, 1.0, -1.0).astype(jnp.float32)
@@ -143,18 +115,6 @@ def _draw(st):
     st = dict(st)
     st["rewards"] = jnp.zeros_like(st["rewards"])
     st["terminated"] = jnp.bool_(True)
-    return st
-
-
-def _terminate(st):
-    st = dict(st)
-    st["terminated"] = jnp.bool_(True)
-    return st
-
-
-def _reward(st, p, r):
-    st = dict(st)
-    st["rewards"] = st["rewards"].at[p].add(jnp.asarray(r, jnp.float32))
     return st
 
 
@@ -257,236 +217,228 @@ _K11 = jnp.asarray(np.array([-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
 # ---- the spec's functions, procedures, actions, guards, observe, init, invariants
 def f_flips(st, v_c, v_d, v_p):
     """fn `flips` (othello.envspec:46)"""
-    lv = {"c": _cast(v_c, jnp.int8), "d": _cast(v_d, jnp.int8), "p": _cast(v_p, jnp.int8)}
-    lv["#done"] = jnp.bool_(False)
-    lv["#ret"] = jnp.int8(0)
-    lv["run"] = _cast(0, jnp.int8)
-    lv["walking"] = _cast(True, jnp.bool_)
-    lv["flipped"] = _cast(0, jnp.int8)
-    lv["k"] = jnp.int32(0)
-    _c1 = jnp.logical_and(lv["walking"], (_i32(lv["k"]) < _i32(_K0[_i32(lv["c"])][_i32(lv["d"])])))
-    def _then2(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["here"] = _cast(st["board"][_i32(_K1[_i32(lv["c"])][_i32(lv["d"])][_i32(lv["k"])])], jnp.int8)
-        _c3 = (_i32(lv["here"]) == (1 - _i32(lv["p"])))
-        def _then4(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a5 = (_i32(lv["k"]) + 1)
-            lv["run"] = _cast(_a5, jnp.int8)
-            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
-        def _else6(st, lv):
-            st, lv = dict(st), dict(lv)
-            _c7 = (_i32(lv["here"]) == _i32(lv["p"]))
-            def _then8(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a9 = jnp.minimum(_i32(lv["run"]), 6)
-                lv["flipped"] = _cast(_a9, jnp.int8)
-                return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
-            st, lv = _select(_c7, _then8(st, lv), (st, lv))
+    v_c = _cast(v_c, jnp.int8)
+    v_d = _cast(v_d, jnp.int8)
+    v_p = _cast(v_p, jnp.int8)
+    _done = jnp.bool_(False)
+    _ret = jnp.int8(0)
+    v_run = _cast(0, jnp.int8)
+    v_walking = _cast(True, jnp.bool_)
+    v_flipped = _cast(0, jnp.int8)
+    v_k = jnp.int32(0)
+    _c1 = jnp.logical_and(v_walking, (_i32(v_k) < _i32(_K0[_i32(v_c)][_i32(v_d)])))
+    def _then2(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k):
+        st = dict(st)
+        v_here = _cast(st["board"][_i32(_K1[_i32(v_c)][_i32(v_d)][_i32(v_k)])], jnp.int8)
+        _c3 = (_i32(v_here) == (1 - _i32(v_p)))
+        def _then4(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
+            st = dict(st)
+            _a5 = (_i32(v_k) + 1)
+            v_run = _cast(_a5, jnp.int8)
+            return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
+        def _else6(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
+            st = dict(st)
+            _c7 = (_i32(v_here) == _i32(v_p))
+            def _then8(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
+                st = dict(st)
+                _a9 = jnp.minimum(_i32(v_run), 6)
+                v_flipped = _cast(_a9, jnp.int8)
+                return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
+            st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _select(_c7, _then8(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)))
             _a10 = False
-            lv["walking"] = _cast(_a10, jnp.bool_)
-            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
-        st, lv = _select(_c3, _then4(st, lv), _else6(st, lv))
-        lv = _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
-        return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
-    st, lv = _select(_c1, _then2(st, lv), (st, lv))
-    lv["k"] = jnp.int32(1)
-    _c11 = jnp.logical_and(lv["walking"], (_i32(lv["k"]) < _i32(_K0[_i32(lv["c"])][_i32(lv["d"])])))
-    def _then12(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["here"] = _cast(st["board"][_i32(_K1[_i32(lv["c"])][_i32(lv["d"])][_i32(lv["k"])])], jnp.int8)
-        _c13 = (_i32(lv["here"]) == (1 - _i32(lv["p"])))
-        def _then14(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a15 = (_i32(lv["k"]) + 1)
-            lv["run"] = _cast(_a15, jnp.int8)
-            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
-        def _else16(st, lv):
-            st, lv = dict(st), dict(lv)
-            _c17 = (_i32(lv["here"]) == _i32(lv["p"]))
-            def _then18(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a19 = jnp.minimum(_i32(lv["run"]), 6)
-                lv["flipped"] = _cast(_a19, jnp.int8)
-                return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
-            st, lv = _select(_c17, _then18(st, lv), (st, lv))
+            v_walking = _cast(_a10, jnp.bool_)
+            return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
+        st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _select(_c3, _then4(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), _else6(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here))
+        return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k)
+    st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k) = _select(_c1, _then2(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k), (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k)))
+    v_k = jnp.int32(1)
+    _c11 = jnp.logical_and(v_walking, (_i32(v_k) < _i32(_K0[_i32(v_c)][_i32(v_d)])))
+    def _then12(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k):
+        st = dict(st)
+        v_here = _cast(st["board"][_i32(_K1[_i32(v_c)][_i32(v_d)][_i32(v_k)])], jnp.int8)
+        _c13 = (_i32(v_here) == (1 - _i32(v_p)))
+        def _then14(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
+            st = dict(st)
+            _a15 = (_i32(v_k) + 1)
+            v_run = _cast(_a15, jnp.int8)
+            return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
+        def _else16(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
+            st = dict(st)
+            _c17 = (_i32(v_here) == _i32(v_p))
+            def _then18(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
+                st = dict(st)
+                _a19 = jnp.minimum(_i32(v_run), 6)
+                v_flipped = _cast(_a19, jnp.int8)
+                return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
+            st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _select(_c17, _then18(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)))
             _a20 = False
-            lv["walking"] = _cast(_a20, jnp.bool_)
-            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
-        st, lv = _select(_c13, _then14(st, lv), _else16(st, lv))
-        lv = _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
-        return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
-    st, lv = _select(_c11, _then12(st, lv), (st, lv))
-    lv["k"] = jnp.int32(2)
-    _c21 = jnp.logical_and(lv["walking"], (_i32(lv["k"]) < _i32(_K0[_i32(lv["c"])][_i32(lv["d"])])))
-    def _then22(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["here"] = _cast(st["board"][_i32(_K1[_i32(lv["c"])][_i32(lv["d"])][_i32(lv["k"])])], jnp.int8)
-        _c23 = (_i32(lv["here"]) == (1 - _i32(lv["p"])))
-        def _then24(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a25 = (_i32(lv["k"]) + 1)
-            lv["run"] = _cast(_a25, jnp.int8)
-            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
-        def _else26(st, lv):
-            st, lv = dict(st), dict(lv)
-            _c27 = (_i32(lv["here"]) == _i32(lv["p"]))
-            def _then28(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a29 = jnp.minimum(_i32(lv["run"]), 6)
-                lv["flipped"] = _cast(_a29, jnp.int8)
-                return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
-            st, lv = _select(_c27, _then28(st, lv), (st, lv))
+            v_walking = _cast(_a20, jnp.bool_)
+            return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
+        st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _select(_c13, _then14(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), _else16(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here))
+        return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k)
+    st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k) = _select(_c11, _then12(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k), (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k)))
+    v_k = jnp.int32(2)
+    _c21 = jnp.logical_and(v_walking, (_i32(v_k) < _i32(_K0[_i32(v_c)][_i32(v_d)])))
+    def _then22(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k):
+        st = dict(st)
+        v_here = _cast(st["board"][_i32(_K1[_i32(v_c)][_i32(v_d)][_i32(v_k)])], jnp.int8)
+        _c23 = (_i32(v_here) == (1 - _i32(v_p)))
+        def _then24(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
+            st = dict(st)
+            _a25 = (_i32(v_k) + 1)
+            v_run = _cast(_a25, jnp.int8)
+            return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
+        def _else26(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
+            st = dict(st)
+            _c27 = (_i32(v_here) == _i32(v_p))
+            def _then28(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
+                st = dict(st)
+                _a29 = jnp.minimum(_i32(v_run), 6)
+                v_flipped = _cast(_a29, jnp.int8)
+                return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
+            st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _select(_c27, _then28(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)))
             _a30 = False
-            lv["walking"] = _cast(_a30, jnp.bool_)
-            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
-        st, lv = _select(_c23, _then24(st, lv), _else26(st, lv))
-        lv = _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
-        return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
-    st, lv = _select(_c21, _then22(st, lv), (st, lv))
-    lv["k"] = jnp.int32(3)
-    _c31 = jnp.logical_and(lv["walking"], (_i32(lv["k"]) < _i32(_K0[_i32(lv["c"])][_i32(lv["d"])])))
-    def _then32(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["here"] = _cast(st["board"][_i32(_K1[_i32(lv["c"])][_i32(lv["d"])][_i32(lv["k"])])], jnp.int8)
-        _c33 = (_i32(lv["here"]) == (1 - _i32(lv["p"])))
-        def _then34(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a35 = (_i32(lv["k"]) + 1)
-            lv["run"] = _cast(_a35, jnp.int8)
-            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
-        def _else36(st, lv):
-            st, lv = dict(st), dict(lv)
-            _c37 = (_i32(lv["here"]) == _i32(lv["p"]))
-            def _then38(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a39 = jnp.minimum(_i32(lv["run"]), 6)
-                lv["flipped"] = _cast(_a39, jnp.int8)
-                return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
-            st, lv = _select(_c37, _then38(st, lv), (st, lv))
+            v_walking = _cast(_a30, jnp.bool_)
+            return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
+        st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _select(_c23, _then24(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), _else26(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here))
+        return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k)
+    st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k) = _select(_c21, _then22(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k), (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k)))
+    v_k = jnp.int32(3)
+    _c31 = jnp.logical_and(v_walking, (_i32(v_k) < _i32(_K0[_i32(v_c)][_i32(v_d)])))
+    def _then32(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k):
+        st = dict(st)
+        v_here = _cast(st["board"][_i32(_K1[_i32(v_c)][_i32(v_d)][_i32(v_k)])], jnp.int8)
+        _c33 = (_i32(v_here) == (1 - _i32(v_p)))
+        def _then34(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
+            st = dict(st)
+            _a35 = (_i32(v_k) + 1)
+            v_run = _cast(_a35, jnp.int8)
+            return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
+        def _else36(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
+            st = dict(st)
+            _c37 = (_i32(v_here) == _i32(v_p))
+            def _then38(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
+                st = dict(st)
+                _a39 = jnp.minimum(_i32(v_run), 6)
+                v_flipped = _cast(_a39, jnp.int8)
+                return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
+            st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _select(_c37, _then38(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)))
             _a40 = False
-            lv["walking"] = _cast(_a40, jnp.bool_)
-            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
-        st, lv = _select(_c33, _then34(st, lv), _else36(st, lv))
-        lv = _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
-        return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
-    st, lv = _select(_c31, _then32(st, lv), (st, lv))
-    lv["k"] = jnp.int32(4)
-    _c41 = jnp.logical_and(lv["walking"], (_i32(lv["k"]) < _i32(_K0[_i32(lv["c"])][_i32(lv["d"])])))
-    def _then42(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["here"] = _cast(st["board"][_i32(_K1[_i32(lv["c"])][_i32(lv["d"])][_i32(lv["k"])])], jnp.int8)
-        _c43 = (_i32(lv["here"]) == (1 - _i32(lv["p"])))
-        def _then44(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a45 = (_i32(lv["k"]) + 1)
-            lv["run"] = _cast(_a45, jnp.int8)
-            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
-        def _else46(st, lv):
-            st, lv = dict(st), dict(lv)
-            _c47 = (_i32(lv["here"]) == _i32(lv["p"]))
-            def _then48(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a49 = jnp.minimum(_i32(lv["run"]), 6)
-                lv["flipped"] = _cast(_a49, jnp.int8)
-                return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
-            st, lv = _select(_c47, _then48(st, lv), (st, lv))
+            v_walking = _cast(_a40, jnp.bool_)
+            return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
+        st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _select(_c33, _then34(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), _else36(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here))
+        return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k)
+    st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k) = _select(_c31, _then32(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k), (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k)))
+    v_k = jnp.int32(4)
+    _c41 = jnp.logical_and(v_walking, (_i32(v_k) < _i32(_K0[_i32(v_c)][_i32(v_d)])))
+    def _then42(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k):
+        st = dict(st)
+        v_here = _cast(st["board"][_i32(_K1[_i32(v_c)][_i32(v_d)][_i32(v_k)])], jnp.int8)
+        _c43 = (_i32(v_here) == (1 - _i32(v_p)))
+        def _then44(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
+            st = dict(st)
+            _a45 = (_i32(v_k) + 1)
+            v_run = _cast(_a45, jnp.int8)
+            return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
+        def _else46(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
+            st = dict(st)
+            _c47 = (_i32(v_here) == _i32(v_p))
+            def _then48(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
+                st = dict(st)
+                _a49 = jnp.minimum(_i32(v_run), 6)
+                v_flipped = _cast(_a49, jnp.int8)
+                return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
+            st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _select(_c47, _then48(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)))
             _a50 = False
-            lv["walking"] = _cast(_a50, jnp.bool_)
-            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
-        st, lv = _select(_c43, _then44(st, lv), _else46(st, lv))
-        lv = _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
-        return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
-    st, lv = _select(_c41, _then42(st, lv), (st, lv))
-    lv["k"] = jnp.int32(5)
-    _c51 = jnp.logical_and(lv["walking"], (_i32(lv["k"]) < _i32(_K0[_i32(lv["c"])][_i32(lv["d"])])))
-    def _then52(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["here"] = _cast(st["board"][_i32(_K1[_i32(lv["c"])][_i32(lv["d"])][_i32(lv["k"])])], jnp.int8)
-        _c53 = (_i32(lv["here"]) == (1 - _i32(lv["p"])))
-        def _then54(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a55 = (_i32(lv["k"]) + 1)
-            lv["run"] = _cast(_a55, jnp.int8)
-            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
-        def _else56(st, lv):
-            st, lv = dict(st), dict(lv)
-            _c57 = (_i32(lv["here"]) == _i32(lv["p"]))
-            def _then58(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a59 = jnp.minimum(_i32(lv["run"]), 6)
-                lv["flipped"] = _cast(_a59, jnp.int8)
-                return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
-            st, lv = _select(_c57, _then58(st, lv), (st, lv))
+            v_walking = _cast(_a50, jnp.bool_)
+            return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
+        st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _select(_c43, _then44(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), _else46(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here))
+        return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k)
+    st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k) = _select(_c41, _then42(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k), (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k)))
+    v_k = jnp.int32(5)
+    _c51 = jnp.logical_and(v_walking, (_i32(v_k) < _i32(_K0[_i32(v_c)][_i32(v_d)])))
+    def _then52(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k):
+        st = dict(st)
+        v_here = _cast(st["board"][_i32(_K1[_i32(v_c)][_i32(v_d)][_i32(v_k)])], jnp.int8)
+        _c53 = (_i32(v_here) == (1 - _i32(v_p)))
+        def _then54(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
+            st = dict(st)
+            _a55 = (_i32(v_k) + 1)
+            v_run = _cast(_a55, jnp.int8)
+            return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
+        def _else56(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
+            st = dict(st)
+            _c57 = (_i32(v_here) == _i32(v_p))
+            def _then58(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
+                st = dict(st)
+                _a59 = jnp.minimum(_i32(v_run), 6)
+                v_flipped = _cast(_a59, jnp.int8)
+                return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
+            st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _select(_c57, _then58(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)))
             _a60 = False
-            lv["walking"] = _cast(_a60, jnp.bool_)
-            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
-        st, lv = _select(_c53, _then54(st, lv), _else56(st, lv))
-        lv = _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
-        return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
-    st, lv = _select(_c51, _then52(st, lv), (st, lv))
-    lv["k"] = jnp.int32(6)
-    _c61 = jnp.logical_and(lv["walking"], (_i32(lv["k"]) < _i32(_K0[_i32(lv["c"])][_i32(lv["d"])])))
-    def _then62(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["here"] = _cast(st["board"][_i32(_K1[_i32(lv["c"])][_i32(lv["d"])][_i32(lv["k"])])], jnp.int8)
-        _c63 = (_i32(lv["here"]) == (1 - _i32(lv["p"])))
-        def _then64(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a65 = (_i32(lv["k"]) + 1)
-            lv["run"] = _cast(_a65, jnp.int8)
-            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
-        def _else66(st, lv):
-            st, lv = dict(st), dict(lv)
-            _c67 = (_i32(lv["here"]) == _i32(lv["p"]))
-            def _then68(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a69 = jnp.minimum(_i32(lv["run"]), 6)
-                lv["flipped"] = _cast(_a69, jnp.int8)
-                return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
-            st, lv = _select(_c67, _then68(st, lv), (st, lv))
+            v_walking = _cast(_a60, jnp.bool_)
+            return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
+        st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _select(_c53, _then54(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), _else56(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here))
+        return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k)
+    st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k) = _select(_c51, _then52(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k), (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k)))
+    v_k = jnp.int32(6)
+    _c61 = jnp.logical_and(v_walking, (_i32(v_k) < _i32(_K0[_i32(v_c)][_i32(v_d)])))
+    def _then62(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k):
+        st = dict(st)
+        v_here = _cast(st["board"][_i32(_K1[_i32(v_c)][_i32(v_d)][_i32(v_k)])], jnp.int8)
+        _c63 = (_i32(v_here) == (1 - _i32(v_p)))
+        def _then64(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
+            st = dict(st)
+            _a65 = (_i32(v_k) + 1)
+            v_run = _cast(_a65, jnp.int8)
+            return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
+        def _else66(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
+            st = dict(st)
+            _c67 = (_i32(v_here) == _i32(v_p))
+            def _then68(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
+                st = dict(st)
+                _a69 = jnp.minimum(_i32(v_run), 6)
+                v_flipped = _cast(_a69, jnp.int8)
+                return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
+            st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _select(_c67, _then68(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)))
             _a70 = False
-            lv["walking"] = _cast(_a70, jnp.bool_)
-            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
-        st, lv = _select(_c63, _then64(st, lv), _else66(st, lv))
-        lv = _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
-        return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
-    st, lv = _select(_c61, _then62(st, lv), (st, lv))
-    lv = _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", ))
-    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(lv["flipped"], jnp.int8))
-    lv["#done"] = jnp.bool_(True)
-    lv = _scope(lv, ("c", "d", "p", "#done", "#ret", ))
-    return lv["#ret"]
+            v_walking = _cast(_a70, jnp.bool_)
+            return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
+        st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _select(_c63, _then64(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), _else66(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here))
+        return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k)
+    st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k) = _select(_c61, _then62(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k), (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k)))
+    _ret = _select(_done, _ret, _cast(v_flipped, jnp.int8))
+    _done = jnp.bool_(True)
+    return _ret
 
 
 def f_can_place(st, v_c, v_p):
     """fn `can_place` (othello.envspec:67)"""
-    lv = {"c": _cast(v_c, jnp.int8), "p": _cast(v_p, jnp.int8)}
-    return jnp.logical_and((_i32(st["board"][_i32(lv["c"])]) == -1), jnp.any(jax.vmap(lambda i71: ((_e72 := jnp.logical_and(True, (0 < _i32(_K0[_i32(lv["c"])][i71])))), (_e73 := _i32(st["board"][_i32(_K1[_i32(lv["c"])][i71][0])])), (_e74 := (_e73 == (1 - _i32(lv["p"])))), (_e75 := jnp.logical_and(_e72, _e74)), (_e76 := (0 + 1)), (_e77 := jnp.where(_e75, _e76, 0)), (_e78 := jnp.logical_and(_e72, jnp.logical_not(_e74))), (_e79 := (_e73 == _i32(lv["p"]))), (_e80 := jnp.logical_and(_e78, _e79)), (_e81 := jnp.minimum(_e77, 6)), (_e82 := jnp.where(_e80, _e81, 0)), (_e83 := jnp.where(_e78, False, True)), (_e84 := jnp.logical_and(_e83, (1 < _i32(_K0[_i32(lv["c"])][i71])))), (_e85 := _i32(st["board"][_i32(_K1[_i32(lv["c"])][i71][1])])), (_e86 := (_e85 == (1 - _i32(lv["p"])))), (_e87 := jnp.logical_and(_e84, _e86)), (_e88 := (1 + 1)), (_e89 := jnp.where(_e87, _e88, _e77)), (_e90 := jnp.logical_and(_e84, jnp.logical_not(_e86))), (_e91 := (_e85 == _i32(lv["p"]))), (_e92 := jnp.logical_and(_e90, _e91)), (_e93 := jnp.minimum(_e89, 6)), (_e94 := jnp.where(_e92, _e93, _e82)), (_e95 := jnp.where(_e90, False, _e83)), (_e96 := jnp.logical_and(_e95, (2 < _i32(_K0[_i32(lv["c"])][i71])))), (_e97 := _i32(st["board"][_i32(_K1[_i32(lv["c"])][i71][2])])), (_e98 := (_e97 == (1 - _i32(lv["p"])))), (_e99 := jnp.logical_and(_e96, _e98)), (_e100 := (2 + 1)), (_e101 := jnp.where(_e99, _e100, _e89)), (_e102 := jnp.logical_and(_e96, jnp.logical_not(_e98))), (_e103 := (_e97 == _i32(lv["p"]))), (_e104 := jnp.logical_and(_e102, _e103)), (_e105 := jnp.minimum(_e101, 6)), (_e106 := jnp.where(_e104, _e105, _e94)), (_e107 := jnp.where(_e102, False, _e95)), (_e108 := jnp.logical_and(_e107, (3 < _i32(_K0[_i32(lv["c"])][i71])))), (_e109 := _i32(st["board"][_i32(_K1[_i32(lv["c"])][i71][3])])), (_e110 := (_e109 == (1 - _i32(lv["p"])))), (_e111 := jnp.logical_and(_e108, _e110)), (_e112 := (3 + 1)), (_e113 := jnp.where(_e111, _e112, _e101)), (_e114 := jnp.logical_and(_e108, jnp.logical_not(_e110))), (_e115 := (_e109 == _i32(lv["p"]))), (_e116 := jnp.logical_and(_e114, _e115)), (_e117 := jnp.minimum(_e113, 6)), (_e118 := jnp.where(_e116, _e117, _e106)), (_e119 := jnp.where(_e114, False, _e107)), (_e120 := jnp.logical_and(_e119, (4 < _i32(_K0[_i32(lv["c"])][i71])))), (_e121 := _i32(st["board"][_i32(_K1[_i32(lv["c"])][i71][4])])), (_e122 := (_e121 == (1 - _i32(lv["p"])))), (_e123 := jnp.logical_and(_e120, _e122)), (_e124 := (4 + 1)), (_e125 := jnp.where(_e123, _e124, _e113)), (_e126 := jnp.logical_and(_e120, jnp.logical_not(_e122))), (_e127 := (_e121 == _i32(lv["p"]))), (_e128 := jnp.logical_and(_e126, _e127)), (_e129 := jnp.minimum(_e125, 6)), (_e130 := jnp.where(_e128, _e129, _e118)), (_e131 := jnp.where(_e126, False, _e119)), (_e132 := jnp.logical_and(_e131, (5 < _i32(_K0[_i32(lv["c"])][i71])))), (_e133 := _i32(st["board"][_i32(_K1[_i32(lv["c"])][i71][5])])), (_e134 := (_e133 == (1 - _i32(lv["p"])))), (_e135 := jnp.logical_and(_e132, _e134)), (_e136 := (5 + 1)), (_e137 := jnp.where(_e135, _e136, _e125)), (_e138 := jnp.logical_and(_e132, jnp.logical_not(_e134))), (_e139 := (_e133 == _i32(lv["p"]))), (_e140 := jnp.logical_and(_e138, _e139)), (_e141 := jnp.minimum(_e137, 6)), (_e142 := jnp.where(_e140, _e141, _e130)), (_e143 := jnp.where(_e138, False, _e131)), (_e144 := jnp.logical_and(_e143, (6 < _i32(_K0[_i32(lv["c"])][i71])))), (_e145 := _i32(st["board"][_i32(_K1[_i32(lv["c"])][i71][6])])), (_e146 := (_e145 == (1 - _i32(lv["p"])))), (_e147 := jnp.logical_and(_e144, _e146)), (_e148 := (6 + 1)), (_e149 := jnp.where(_e147, _e148, _e137)), (_e150 := jnp.logical_and(_e144, jnp.logical_not(_e146))), (_e151 := (_e145 == _i32(lv["p"]))), (_e152 := jnp.logical_and(_e150, _e151)), (_e153 := jnp.minimum(_e149, 6)), (_e154 := jnp.where(_e152, _e153, _e142)), (_e155 := jnp.where(_e150, False, _e143)), (_i32(_e154) > 0))[-1])(jnp.arange(0, 8, dtype=jnp.int32))))
+    v_c = _cast(v_c, jnp.int8)
+    v_p = _cast(v_p, jnp.int8)
+    return jnp.logical_and((_i32(st["board"][_i32(v_c)]) == -1), jnp.any(jax.vmap(lambda i71: ((_e72 := jnp.logical_and(True, (0 < _i32(_K0[_i32(v_c)][i71])))), (_e73 := _i32(st["board"][_i32(_K1[_i32(v_c)][i71][0])])), (_e74 := (_e73 == (1 - _i32(v_p)))), (_e75 := jnp.logical_and(_e72, _e74)), (_e76 := (0 + 1)), (_e77 := jnp.where(_e75, _e76, 0)), (_e78 := jnp.logical_and(_e72, jnp.logical_not(_e74))), (_e79 := (_e73 == _i32(v_p))), (_e80 := jnp.logical_and(_e78, _e79)), (_e81 := jnp.minimum(_e77, 6)), (_e82 := jnp.where(_e80, _e81, 0)), (_e83 := jnp.where(_e78, False, True)), (_e84 := jnp.logical_and(_e83, (1 < _i32(_K0[_i32(v_c)][i71])))), (_e85 := _i32(st["board"][_i32(_K1[_i32(v_c)][i71][1])])), (_e86 := (_e85 == (1 - _i32(v_p)))), (_e87 := jnp.logical_and(_e84, _e86)), (_e88 := (1 + 1)), (_e89 := jnp.where(_e87, _e88, _e77)), (_e90 := jnp.logical_and(_e84, jnp.logical_not(_e86))), (_e91 := (_e85 == _i32(v_p))), (_e92 := jnp.logical_and(_e90, _e91)), (_e93 := jnp.minimum(_e89, 6)), (_e94 := jnp.where(_e92, _e93, _e82)), (_e95 := jnp.where(_e90, False, _e83)), (_e96 := jnp.logical_and(_e95, (2 < _i32(_K0[_i32(v_c)][i71])))), (_e97 := _i32(st["board"][_i32(_K1[_i32(v_c)][i71][2])])), (_e98 := (_e97 == (1 - _i32(v_p)))), (_e99 := jnp.logical_and(_e96, _e98)), (_e100 := (2 + 1)), (_e101 := jnp.where(_e99, _e100, _e89)), (_e102 := jnp.logical_and(_e96, jnp.logical_not(_e98))), (_e103 := (_e97 == _i32(v_p))), (_e104 := jnp.logical_and(_e102, _e103)), (_e105 := jnp.minimum(_e101, 6)), (_e106 := jnp.where(_e104, _e105, _e94)), (_e107 := jnp.where(_e102, False, _e95)), (_e108 := jnp.logical_and(_e107, (3 < _i32(_K0[_i32(v_c)][i71])))), (_e109 := _i32(st["board"][_i32(_K1[_i32(v_c)][i71][3])])), (_e110 := (_e109 == (1 - _i32(v_p)))), (_e111 := jnp.logical_and(_e108, _e110)), (_e112 := (3 + 1)), (_e113 := jnp.where(_e111, _e112, _e101)), (_e114 := jnp.logical_and(_e108, jnp.logical_not(_e110))), (_e115 := (_e109 == _i32(v_p))), (_e116 := jnp.logical_and(_e114, _e115)), (_e117 := jnp.minimum(_e113, 6)), (_e118 := jnp.where(_e116, _e117, _e106)), (_e119 := jnp.where(_e114, False, _e107)), (_e120 := jnp.logical_and(_e119, (4 < _i32(_K0[_i32(v_c)][i71])))), (_e121 := _i32(st["board"][_i32(_K1[_i32(v_c)][i71][4])])), (_e122 := (_e121 == (1 - _i32(v_p)))), (_e123 := jnp.logical_and(_e120, _e122)), (_e124 := (4 + 1)), (_e125 := jnp.where(_e123, _e124, _e113)), (_e126 := jnp.logical_and(_e120, jnp.logical_not(_e122))), (_e127 := (_e121 == _i32(v_p))), (_e128 := jnp.logical_and(_e126, _e127)), (_e129 := jnp.minimum(_e125, 6)), (_e130 := jnp.where(_e128, _e129, _e118)), (_e131 := jnp.where(_e126, False, _e119)), (_e132 := jnp.logical_and(_e131, (5 < _i32(_K0[_i32(v_c)][i71])))), (_e133 := _i32(st["board"][_i32(_K1[_i32(v_c)][i71][5])])), (_e134 := (_e133 == (1 - _i32(v_p)))), (_e135 := jnp.logical_and(_e132, _e134)), (_e136 := (5 + 1)), (_e137 := jnp.where(_e135, _e136, _e125)), (_e138 := jnp.logical_and(_e132, jnp.logical_not(_e134))), (_e139 := (_e133 == _i32(v_p))), (_e140 := jnp.logical_and(_e138, _e139)), (_e141 := jnp.minimum(_e137, 6)), (_e142 := jnp.where(_e140, _e141, _e130)), (_e143 := jnp.where(_e138, False, _e131)), (_e144 := jnp.logical_and(_e143, (6 < _i32(_K0[_i32(v_c)][i71])))), (_e145 := _i32(st["board"][_i32(_K1[_i32(v_c)][i71][6])])), (_e146 := (_e145 == (1 - _i32(v_p)))), (_e147 := jnp.logical_and(_e144, _e146)), (_e148 := (6 + 1)), (_e149 := jnp.where(_e147, _e148, _e137)), (_e150 := jnp.logical_and(_e144, jnp.logical_not(_e146))), (_e151 := (_e145 == _i32(v_p))), (_e152 := jnp.logical_and(_e150, _e151)), (_e153 := jnp.minimum(_e149, 6)), (_e154 := jnp.where(_e152, _e153, _e142)), (_e155 := jnp.where(_e150, False, _e143)), (_i32(_e154) > 0))[-1])(jnp.arange(0, 8, dtype=jnp.int32))))
 
 
 def p_finish(st):
     """proc `finish` (othello.envspec:73)"""
     st = dict(st)
-    lv = {}
-    lv["mine"] = _cast(jnp.sum(jax.vmap(lambda i156, _h157: (_i32(_h157) == _i32(st["current_player"])))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]), dtype=jnp.int32), jnp.int8)
-    lv["theirs"] = _cast(jnp.sum(jax.vmap(lambda i158, _h159: (_i32(_h159) == (1 - _i32(st["current_player"]))))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]), dtype=jnp.int32), jnp.int8)
-    _c160 = (_i32(lv["mine"]) > _i32(lv["theirs"]))
-    _c161 = (_i32(lv["theirs"]) > _i32(lv["mine"]))
-    def _then162(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_mine = _cast(jnp.sum(jax.vmap(lambda i156, _h157: (_i32(_h157) == _i32(st["current_player"])))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]), dtype=jnp.int32), jnp.int8)
+    v_theirs = _cast(jnp.sum(jax.vmap(lambda i158, _h159: (_i32(_h159) == (1 - _i32(st["current_player"]))))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]), dtype=jnp.int32), jnp.int8)
+    _c160 = (_i32(v_mine) > _i32(v_theirs))
+    _c161 = (_i32(v_theirs) > _i32(v_mine))
+    def _then162(st, v_mine, v_theirs):
+        st = dict(st)
         st = _win(st, st["current_player"], NUM_PLAYERS)
-        return st, _scope(lv, ("mine", "theirs", ))
-    def _then163(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_mine, v_theirs)
+    def _then163(st, v_mine, v_theirs):
+        st = dict(st)
         st = _win(st, (1 - _i32(st["current_player"])), NUM_PLAYERS)
-        return st, _scope(lv, ("mine", "theirs", ))
-    def _else164(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_mine, v_theirs)
+    def _else164(st, v_mine, v_theirs):
+        st = dict(st)
         st = _draw(st)
-        return st, _scope(lv, ("mine", "theirs", ))
-    st, lv = _select_first((_c160, _c161, ), (st, lv), (_then162(st, lv), _then163(st, lv), ), _else164(st, lv))
-    lv = _scope(lv, ())
+        return st, (v_mine, v_theirs)
+    st, (v_mine, v_theirs) = _select_first((_c160, _c161, ), (st, (v_mine, v_theirs)), (_then162(st, v_mine, v_theirs), _then163(st, v_mine, v_theirs), ), _else164(st, v_mine, v_theirs))
     return st
 
 
@@ -494,457 +446,437 @@ def a_place(st, index):
     """action `place` (othello.envspec:86): index in 0..63"""
     st = dict(st)
     v_cell = (index // 1) % 64
-    lv = {"cell": _cast(v_cell, jnp.int8)}
-    lv["p"] = _cast(st["current_player"], jnp.int8)
-    lv["d"] = jnp.int32(0)
-    lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
-    lv["k"] = jnp.int32(0)
-    _c165 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then166(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a167 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a167, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c165, _then166(st, lv), (st, lv))
-    lv["k"] = jnp.int32(1)
-    _c168 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then169(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a170 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a170, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c168, _then169(st, lv), (st, lv))
-    lv["k"] = jnp.int32(2)
-    _c171 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then172(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a173 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a173, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c171, _then172(st, lv), (st, lv))
-    lv["k"] = jnp.int32(3)
-    _c174 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then175(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a176 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a176, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c174, _then175(st, lv), (st, lv))
-    lv["k"] = jnp.int32(4)
-    _c177 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then178(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a179 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a179, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c177, _then178(st, lv), (st, lv))
-    lv["k"] = jnp.int32(5)
-    _c180 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then181(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a182 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a182, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c180, _then181(st, lv), (st, lv))
-    lv = _scope(lv, ("cell", "p", "d", "n", ))
-    lv = _scope(lv, ("cell", "p", "d", ))
-    lv["d"] = jnp.int32(1)
-    lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
-    lv["k"] = jnp.int32(0)
-    _c183 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then184(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a185 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a185, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c183, _then184(st, lv), (st, lv))
-    lv["k"] = jnp.int32(1)
-    _c186 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then187(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a188 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a188, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c186, _then187(st, lv), (st, lv))
-    lv["k"] = jnp.int32(2)
-    _c189 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then190(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a191 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a191, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c189, _then190(st, lv), (st, lv))
-    lv["k"] = jnp.int32(3)
-    _c192 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then193(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a194 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a194, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c192, _then193(st, lv), (st, lv))
-    lv["k"] = jnp.int32(4)
-    _c195 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then196(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a197 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a197, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c195, _then196(st, lv), (st, lv))
-    lv["k"] = jnp.int32(5)
-    _c198 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then199(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a200 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a200, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c198, _then199(st, lv), (st, lv))
-    lv = _scope(lv, ("cell", "p", "d", "n", ))
-    lv = _scope(lv, ("cell", "p", "d", ))
-    lv["d"] = jnp.int32(2)
-    lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
-    lv["k"] = jnp.int32(0)
-    _c201 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then202(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a203 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a203, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c201, _then202(st, lv), (st, lv))
-    lv["k"] = jnp.int32(1)
-    _c204 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then205(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a206 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a206, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c204, _then205(st, lv), (st, lv))
-    lv["k"] = jnp.int32(2)
-    _c207 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then208(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a209 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a209, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c207, _then208(st, lv), (st, lv))
-    lv["k"] = jnp.int32(3)
-    _c210 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then211(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a212 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a212, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c210, _then211(st, lv), (st, lv))
-    lv["k"] = jnp.int32(4)
-    _c213 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then214(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a215 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a215, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c213, _then214(st, lv), (st, lv))
-    lv["k"] = jnp.int32(5)
-    _c216 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then217(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a218 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a218, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c216, _then217(st, lv), (st, lv))
-    lv = _scope(lv, ("cell", "p", "d", "n", ))
-    lv = _scope(lv, ("cell", "p", "d", ))
-    lv["d"] = jnp.int32(3)
-    lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
-    lv["k"] = jnp.int32(0)
-    _c219 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then220(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a221 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a221, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c219, _then220(st, lv), (st, lv))
-    lv["k"] = jnp.int32(1)
-    _c222 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then223(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a224 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a224, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c222, _then223(st, lv), (st, lv))
-    lv["k"] = jnp.int32(2)
-    _c225 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then226(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a227 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a227, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c225, _then226(st, lv), (st, lv))
-    lv["k"] = jnp.int32(3)
-    _c228 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then229(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a230 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a230, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c228, _then229(st, lv), (st, lv))
-    lv["k"] = jnp.int32(4)
-    _c231 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then232(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a233 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a233, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c231, _then232(st, lv), (st, lv))
-    lv["k"] = jnp.int32(5)
-    _c234 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then235(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a236 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a236, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c234, _then235(st, lv), (st, lv))
-    lv = _scope(lv, ("cell", "p", "d", "n", ))
-    lv = _scope(lv, ("cell", "p", "d", ))
-    lv["d"] = jnp.int32(4)
-    lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
-    lv["k"] = jnp.int32(0)
-    _c237 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then238(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a239 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a239, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c237, _then238(st, lv), (st, lv))
-    lv["k"] = jnp.int32(1)
-    _c240 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then241(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a242 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a242, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c240, _then241(st, lv), (st, lv))
-    lv["k"] = jnp.int32(2)
-    _c243 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then244(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a245 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a245, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c243, _then244(st, lv), (st, lv))
-    lv["k"] = jnp.int32(3)
-    _c246 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then247(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a248 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a248, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c246, _then247(st, lv), (st, lv))
-    lv["k"] = jnp.int32(4)
-    _c249 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then250(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a251 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a251, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c249, _then250(st, lv), (st, lv))
-    lv["k"] = jnp.int32(5)
-    _c252 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then253(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a254 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a254, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c252, _then253(st, lv), (st, lv))
-    lv = _scope(lv, ("cell", "p", "d", "n", ))
-    lv = _scope(lv, ("cell", "p", "d", ))
-    lv["d"] = jnp.int32(5)
-    lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
-    lv["k"] = jnp.int32(0)
-    _c255 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then256(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a257 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a257, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c255, _then256(st, lv), (st, lv))
-    lv["k"] = jnp.int32(1)
-    _c258 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then259(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a260 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a260, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c258, _then259(st, lv), (st, lv))
-    lv["k"] = jnp.int32(2)
-    _c261 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then262(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a263 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a263, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c261, _then262(st, lv), (st, lv))
-    lv["k"] = jnp.int32(3)
-    _c264 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then265(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a266 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a266, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c264, _then265(st, lv), (st, lv))
-    lv["k"] = jnp.int32(4)
-    _c267 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then268(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a269 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a269, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c267, _then268(st, lv), (st, lv))
-    lv["k"] = jnp.int32(5)
-    _c270 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then271(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a272 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a272, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c270, _then271(st, lv), (st, lv))
-    lv = _scope(lv, ("cell", "p", "d", "n", ))
-    lv = _scope(lv, ("cell", "p", "d", ))
-    lv["d"] = jnp.int32(6)
-    lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
-    lv["k"] = jnp.int32(0)
-    _c273 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then274(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a275 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a275, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c273, _then274(st, lv), (st, lv))
-    lv["k"] = jnp.int32(1)
-    _c276 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then277(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a278 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a278, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c276, _then277(st, lv), (st, lv))
-    lv["k"] = jnp.int32(2)
-    _c279 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then280(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a281 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a281, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c279, _then280(st, lv), (st, lv))
-    lv["k"] = jnp.int32(3)
-    _c282 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then283(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a284 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a284, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c282, _then283(st, lv), (st, lv))
-    lv["k"] = jnp.int32(4)
-    _c285 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then286(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a287 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a287, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c285, _then286(st, lv), (st, lv))
-    lv["k"] = jnp.int32(5)
-    _c288 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then289(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a290 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a290, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c288, _then289(st, lv), (st, lv))
-    lv = _scope(lv, ("cell", "p", "d", "n", ))
-    lv = _scope(lv, ("cell", "p", "d", ))
-    lv["d"] = jnp.int32(7)
-    lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
-    lv["k"] = jnp.int32(0)
-    _c291 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then292(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a293 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a293, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c291, _then292(st, lv), (st, lv))
-    lv["k"] = jnp.int32(1)
-    _c294 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then295(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a296 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a296, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c294, _then295(st, lv), (st, lv))
-    lv["k"] = jnp.int32(2)
-    _c297 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then298(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a299 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a299, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c297, _then298(st, lv), (st, lv))
-    lv["k"] = jnp.int32(3)
-    _c300 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then301(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a302 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a302, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c300, _then301(st, lv), (st, lv))
-    lv["k"] = jnp.int32(4)
-    _c303 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then304(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a305 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a305, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c303, _then304(st, lv), (st, lv))
-    lv["k"] = jnp.int32(5)
-    _c306 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then307(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a308 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a308, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c306, _then307(st, lv), (st, lv))
-    lv = _scope(lv, ("cell", "p", "d", "n", ))
-    lv = _scope(lv, ("cell", "p", "d", ))
-    lv = _scope(lv, ("cell", "p", ))
-    _a309 = lv["p"]
-    st["board"] = st["board"].at[_i32(lv["cell"])].set(_cast(_a309, jnp.int8))
+    v_cell = _cast(v_cell, jnp.int8)
+    v_p = _cast(st["current_player"], jnp.int8)
+    v_d = jnp.int32(0)
+    v_n = _cast(f_flips(st, v_cell, v_d, v_p), jnp.int8)
+    v_k = jnp.int32(0)
+    _c165 = (_i32(v_k) < _i32(v_n))
+    def _then166(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a167 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a167, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c165, _then166(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(1)
+    _c168 = (_i32(v_k) < _i32(v_n))
+    def _then169(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a170 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a170, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c168, _then169(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(2)
+    _c171 = (_i32(v_k) < _i32(v_n))
+    def _then172(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a173 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a173, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c171, _then172(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(3)
+    _c174 = (_i32(v_k) < _i32(v_n))
+    def _then175(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a176 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a176, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c174, _then175(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(4)
+    _c177 = (_i32(v_k) < _i32(v_n))
+    def _then178(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a179 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a179, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c177, _then178(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(5)
+    _c180 = (_i32(v_k) < _i32(v_n))
+    def _then181(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a182 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a182, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c180, _then181(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_d = jnp.int32(1)
+    v_n = _cast(f_flips(st, v_cell, v_d, v_p), jnp.int8)
+    v_k = jnp.int32(0)
+    _c183 = (_i32(v_k) < _i32(v_n))
+    def _then184(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a185 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a185, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c183, _then184(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(1)
+    _c186 = (_i32(v_k) < _i32(v_n))
+    def _then187(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a188 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a188, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c186, _then187(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(2)
+    _c189 = (_i32(v_k) < _i32(v_n))
+    def _then190(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a191 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a191, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c189, _then190(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(3)
+    _c192 = (_i32(v_k) < _i32(v_n))
+    def _then193(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a194 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a194, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c192, _then193(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(4)
+    _c195 = (_i32(v_k) < _i32(v_n))
+    def _then196(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a197 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a197, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c195, _then196(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(5)
+    _c198 = (_i32(v_k) < _i32(v_n))
+    def _then199(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a200 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a200, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c198, _then199(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_d = jnp.int32(2)
+    v_n = _cast(f_flips(st, v_cell, v_d, v_p), jnp.int8)
+    v_k = jnp.int32(0)
+    _c201 = (_i32(v_k) < _i32(v_n))
+    def _then202(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a203 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a203, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c201, _then202(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(1)
+    _c204 = (_i32(v_k) < _i32(v_n))
+    def _then205(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a206 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a206, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c204, _then205(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(2)
+    _c207 = (_i32(v_k) < _i32(v_n))
+    def _then208(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a209 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a209, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c207, _then208(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(3)
+    _c210 = (_i32(v_k) < _i32(v_n))
+    def _then211(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a212 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a212, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c210, _then211(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(4)
+    _c213 = (_i32(v_k) < _i32(v_n))
+    def _then214(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a215 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a215, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c213, _then214(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(5)
+    _c216 = (_i32(v_k) < _i32(v_n))
+    def _then217(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a218 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a218, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c216, _then217(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_d = jnp.int32(3)
+    v_n = _cast(f_flips(st, v_cell, v_d, v_p), jnp.int8)
+    v_k = jnp.int32(0)
+    _c219 = (_i32(v_k) < _i32(v_n))
+    def _then220(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a221 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a221, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c219, _then220(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(1)
+    _c222 = (_i32(v_k) < _i32(v_n))
+    def _then223(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a224 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a224, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c222, _then223(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(2)
+    _c225 = (_i32(v_k) < _i32(v_n))
+    def _then226(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a227 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a227, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c225, _then226(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(3)
+    _c228 = (_i32(v_k) < _i32(v_n))
+    def _then229(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a230 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a230, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c228, _then229(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(4)
+    _c231 = (_i32(v_k) < _i32(v_n))
+    def _then232(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a233 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a233, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c231, _then232(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(5)
+    _c234 = (_i32(v_k) < _i32(v_n))
+    def _then235(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a236 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a236, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c234, _then235(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_d = jnp.int32(4)
+    v_n = _cast(f_flips(st, v_cell, v_d, v_p), jnp.int8)
+    v_k = jnp.int32(0)
+    _c237 = (_i32(v_k) < _i32(v_n))
+    def _then238(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a239 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a239, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c237, _then238(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(1)
+    _c240 = (_i32(v_k) < _i32(v_n))
+    def _then241(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a242 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a242, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c240, _then241(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(2)
+    _c243 = (_i32(v_k) < _i32(v_n))
+    def _then244(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a245 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a245, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c243, _then244(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(3)
+    _c246 = (_i32(v_k) < _i32(v_n))
+    def _then247(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a248 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a248, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c246, _then247(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(4)
+    _c249 = (_i32(v_k) < _i32(v_n))
+    def _then250(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a251 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a251, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c249, _then250(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(5)
+    _c252 = (_i32(v_k) < _i32(v_n))
+    def _then253(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a254 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a254, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c252, _then253(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_d = jnp.int32(5)
+    v_n = _cast(f_flips(st, v_cell, v_d, v_p), jnp.int8)
+    v_k = jnp.int32(0)
+    _c255 = (_i32(v_k) < _i32(v_n))
+    def _then256(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a257 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a257, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c255, _then256(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(1)
+    _c258 = (_i32(v_k) < _i32(v_n))
+    def _then259(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a260 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a260, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c258, _then259(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(2)
+    _c261 = (_i32(v_k) < _i32(v_n))
+    def _then262(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a263 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a263, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c261, _then262(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(3)
+    _c264 = (_i32(v_k) < _i32(v_n))
+    def _then265(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a266 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a266, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c264, _then265(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(4)
+    _c267 = (_i32(v_k) < _i32(v_n))
+    def _then268(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a269 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a269, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c267, _then268(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(5)
+    _c270 = (_i32(v_k) < _i32(v_n))
+    def _then271(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a272 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a272, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c270, _then271(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_d = jnp.int32(6)
+    v_n = _cast(f_flips(st, v_cell, v_d, v_p), jnp.int8)
+    v_k = jnp.int32(0)
+    _c273 = (_i32(v_k) < _i32(v_n))
+    def _then274(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a275 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a275, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c273, _then274(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(1)
+    _c276 = (_i32(v_k) < _i32(v_n))
+    def _then277(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a278 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a278, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c276, _then277(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(2)
+    _c279 = (_i32(v_k) < _i32(v_n))
+    def _then280(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a281 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a281, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c279, _then280(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(3)
+    _c282 = (_i32(v_k) < _i32(v_n))
+    def _then283(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a284 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a284, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c282, _then283(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(4)
+    _c285 = (_i32(v_k) < _i32(v_n))
+    def _then286(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a287 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a287, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c285, _then286(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(5)
+    _c288 = (_i32(v_k) < _i32(v_n))
+    def _then289(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a290 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a290, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c288, _then289(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_d = jnp.int32(7)
+    v_n = _cast(f_flips(st, v_cell, v_d, v_p), jnp.int8)
+    v_k = jnp.int32(0)
+    _c291 = (_i32(v_k) < _i32(v_n))
+    def _then292(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a293 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a293, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c291, _then292(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(1)
+    _c294 = (_i32(v_k) < _i32(v_n))
+    def _then295(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a296 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a296, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c294, _then295(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(2)
+    _c297 = (_i32(v_k) < _i32(v_n))
+    def _then298(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a299 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a299, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c297, _then298(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(3)
+    _c300 = (_i32(v_k) < _i32(v_n))
+    def _then301(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a302 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a302, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c300, _then301(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(4)
+    _c303 = (_i32(v_k) < _i32(v_n))
+    def _then304(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a305 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a305, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c303, _then304(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = jnp.int32(5)
+    _c306 = (_i32(v_k) < _i32(v_n))
+    def _then307(st, v_cell, v_p, v_d, v_n, v_k):
+        st = dict(st)
+        _a308 = v_p
+        st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a308, jnp.int8))
+        return st, (v_cell, v_p, v_d, v_n, v_k)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c306, _then307(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    _a309 = v_p
+    st["board"] = st["board"].at[_i32(v_cell)].set(_cast(_a309, jnp.int8))
     _a310 = False
     st["passed"] = _cast(_a310, jnp.bool_)
-    _c311 = jnp.logical_or(jnp.all(jax.vmap(lambda i312, _h313: (_i32(_h313) != -1))(jnp.arange(0, 64, dtype=jnp.int32), st["board"])), jnp.logical_not(jnp.any(jax.vmap(lambda i314, _h315: (_i32(_h315) == (1 - _i32(lv["p"]))))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]))))
-    def _then316(st, lv):
-        st, lv = dict(st), dict(lv)
+    _c311 = jnp.logical_or(jnp.all(jax.vmap(lambda i312, _h313: (_i32(_h313) != -1))(jnp.arange(0, 64, dtype=jnp.int32), st["board"])), jnp.logical_not(jnp.any(jax.vmap(lambda i314, _h315: (_i32(_h315) == (1 - _i32(v_p))))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]))))
+    def _then316(st, v_cell, v_p):
+        st = dict(st)
         st = p_finish(st)
-        return st, _scope(lv, ("cell", "p", ))
-    st, lv = _select(_c311, _then316(st, lv), (st, lv))
-    _a317 = (1 - _i32(lv["p"]))
+        return st, (v_cell, v_p)
+    st, (v_cell, v_p) = _select(_c311, _then316(st, v_cell, v_p), (st, (v_cell, v_p)))
+    _a317 = (1 - _i32(v_p))
     st["current_player"] = _cast(_a317, jnp.int8)
-    lv = _scope(lv, ("cell", ))
     return st
 
 
 def m_place(st):
     """guard of `place` at each of its 64 flat indices (bool[64])"""
-    lv = {}
     return jax.vmap(lambda i318, _h319, _h320, _h322, _h335, _h348, _h361, _h374, _h387, _h400, _h412, _h414, _h427, _h440, _h453, _h466, _h479, _h492, _h504, _h506, _h519, _h532, _h545, _h558, _h571, _h584, _h596, _h598, _h611, _h624, _h637, _h650, _h663, _h687, _h689, _h702, _h715, _h728, _h741, _h754, _h767, _h779, _h793, _h806, _h819, _h832, _h845, _h858, _h870, _h872, _h885, _h898, _h911, _h924, _h937, _h950, _h962, _h964, _h977, _h990, _h1003, _h1016, _h1029, _h1042: ((_e321 := jnp.logical_and(True, (0 < _i32(_h320)))), (_e323 := _i32(_h322)), (_e324 := (_e323 == (1 - _i32(st["current_player"])))), (_e325 := jnp.logical_and(_e321, _e324)), (_e326 := (0 + 1)), (_e327 := jnp.where(_e325, _e326, 0)), (_e328 := jnp.logical_and(_e321, jnp.logical_not(_e324))), (_e329 := (_e323 == _i32(st["current_player"]))), (_e330 := jnp.logical_and(_e328, _e329)), (_e331 := jnp.minimum(_e327, 6)), (_e332 := jnp.where(_e330, _e331, 0)), (_e333 := jnp.where(_e328, False, True)), (_e334 := jnp.logical_and(_e333, (1 < _i32(_h320)))), (_e336 := _i32(_h335)), (_e337 := (_e336 == (1 - _i32(st["current_player"])))), (_e338 := jnp.logical_and(_e334, _e337)), (_e339 := (1 + 1)), (_e340 := jnp.where(_e338, _e339, _e327)), (_e341 := jnp.logical_and(_e334, jnp.logical_not(_e337))), (_e342 := (_e336 == _i32(st["current_player"]))), (_e343 := jnp.logical_and(_e341, _e342)), (_e344 := jnp.minimum(_e340, 6)), (_e345 := jnp.where(_e343, _e344, _e332)), (_e346 := jnp.where(_e341, False, _e333)), (_e347 := jnp.logical_and(_e346, (2 < _i32(_h320)))), (_e349 := _i32(_h348)), (_e350 := (_e349 == (1 - _i32(st["current_player"])))), (_e351 := jnp.logical_and(_e347, _e350)), (_e352 := (2 + 1)), (_e353 := jnp.where(_e351, _e352, _e340)), (_e354 := jnp.logical_and(_e347, jnp.logical_not(_e350))), (_e355 := (_e349 == _i32(st["current_player"]))), (_e356 := jnp.logical_and(_e354, _e355)), (_e357 := jnp.minimum(_e353, 6)), (_e358 := jnp.where(_e356, _e357, _e345)), (_e359 := jnp.where(_e354, False, _e346)), (_e360 := jnp.logical_and(_e359, (3 < _i32(_h320)))), (_e362 := _i32(_h361)), (_e363 := (_e362 == (1 - _i32(st["current_player"])))), (_e364 := jnp.logical_and(_e360, _e363)), (_e365 := (3 + 1)), (_e366 := jnp.where(_e364, _e365, _e353)), (_e367 := jnp.logical_and(_e360, jnp.logical_not(_e363))), (_e368 := (_e362 == _i32(st["current_player"]))), (_e369 := jnp.logical_and(_e367, _e368)), (_e370 := jnp.minimum(_e366, 6)), (_e371 := jnp.where(_e369, _e370, _e358)), (_e372 := jnp.where(_e367, False, _e359)), (_e373 := jnp.logical_and(_e372, (4 < _i32(_h320)))), (_e375 := _i32(_h374)), (_e376 := (_e375 == (1 - _i32(st["current_player"])))), (_e377 := jnp.logical_and(_e373, _e376)), (_e378 := (4 + 1)), (_e379 := jnp.where(_e377, _e378, _e366)), (_e380 := jnp.logical_and(_e373, jnp.logical_not(_e376))), (_e381 := (_e375 == _i32(st["current_player"]))), (_e382 := jnp.logical_and(_e380, _e381)), (_e383 := jnp.minimum(_e379, 6)), (_e384 := jnp.where(_e382, _e383, _e371)), (_e385 := jnp.where(_e380, False, _e372)), (_e386 := jnp.logical_and(_e385, (5 < _i32(_h320)))), (_e388 := _i32(_h387)), (_e389 := (_e388 == (1 - _i32(st["current_player"])))), (_e390 := jnp.logical_and(_e386, _e389)), (_e391 := (5 + 1)), (_e392 := jnp.where(_e390, _e391, _e379)), (_e393 := jnp.logical_and(_e386, jnp.logical_not(_e389))), (_e394 := (_e388 == _i32(st["current_player"]))), (_e395 := jnp.logical_and(_e393, _e394)), (_e396 := jnp.minimum(_e392, 6)), (_e397 := jnp.where(_e395, _e396, _e384)), (_e398 := jnp.where(_e393, False, _e385)), (_e399 := jnp.logical_and(_e398, (6 < _i32(_h320)))), (_e401 := _i32(_h400)), (_e402 := (_e401 == (1 - _i32(st["current_player"])))), (_e403 := jnp.logical_and(_e399, _e402)), (_e404 := (6 + 1)), (_e405 := jnp.where(_e403, _e404, _e392)), (_e406 := jnp.logical_and(_e399, jnp.logical_not(_e402))), (_e407 := (_e401 == _i32(st["current_player"]))), (_e408 := jnp.logical_and(_e406, _e407)), (_e409 := jnp.minimum(_e405, 6)), (_e410 := jnp.where(_e408, _e409, _e397)), (_e411 := jnp.where(_e406, False, _e398)), (_e413 := jnp.logical_and(True, (0 < _i32(_h412)))), (_e415 := _i32(_h414)), (_e416 := (_e415 == (1 - _i32(st["current_player"])))), (_e417 := jnp.logical_and(_e413, _e416)), (_e418 := (0 + 1)), (_e419 := jnp.where(_e417, _e418, 0)), (_e420 := jnp.logical_and(_e413, jnp.logical_not(_e416))), (_e421 := (_e415 == _i32(st["current_player"]))), (_e422 := jnp.logical_and(_e420, _e421)), (_e423 := jnp.minimum(_e419, 6)), (_e424 := jnp.where(_e422, _e423, 0)), (_e425 := jnp.where(_e420, False, True)), (_e426 := jnp.logical_and(_e425, (1 < _i32(_h412)))), (_e428 := _i32(_h427)), (_e429 := (_e428 == (1 - _i32(st["current_player"])))), (_e430 := jnp.logical_and(_e426, _e429)), (_e431 := (1 + 1)), (_e432 := jnp.where(_e430, _e431, _e419)), (_e433 := jnp.logical_and(_e426, jnp.logical_not(_e429))), (_e434 := (_e428 == _i32(st["current_player"]))), (_e435 := jnp.logical_and(_e433, _e434)), (_e436 := jnp.minimum(_e432, 6)), (_e437 := jnp.where(_e435, _e436, _e424)), (_e438 := jnp.where(_e433, False, _e425)), (_e439 := jnp.logical_and(_e438, (2 < _i32(_h412)))), (_e441 := _i32(_h440)), (_e442 := (_e441 == (1 - _i32(st["current_player"])))), (_e443 := jnp.logical_and(_e439, _e442)), (_e444 := (2 + 1)), (_e445 := jnp.where(_e443, _e444, _e432)), (_e446 := jnp.logical_and(_e439, jnp.logical_not(_e442))), (_e447 := (_e441 == _i32(st["current_player"]))), (_e448 := jnp.logical_and(_e446, _e447)), (_e449 := jnp.minimum(_e445, 6)), (_e450 := jnp.where(_e448, _e449, _e437)), (_e451 := jnp.where(_e446, False, _e438)), (_e452 := jnp.logical_and(_e451, (3 < _i32(_h412)))), (_e454 := _i32(_h453)), (_e455 := (_e454 == (1 - _i32(st["current_player"])))), (_e456 := jnp.logical_and(_e452, _e455)), (_e457 := (3 + 1)), (_e458 := jnp.where(_e456, _e457, _e445)), (_e459 := jnp.logical_and(_e452, jnp.logical_not(_e455))), (_e460 := (_e454 == _i32(st["current_player"]))), (_e461 := jnp.logical_and(_e459, _e460)), (_e462 := jnp.minimum(_e458, 6)), (_e463 := jnp.where(_e461, _e462, _e450)), (_e464 := jnp.where(_e459, False, _e451)), (_e465 := jnp.logical_and(_e464, (4 < _i32(_h412)))), (_e467 := _i32(_h466)), (_e468 := (_e467 == (1 - _i32(st["current_player"])))), (_e469 := jnp.logical_and(_e465, _e468)), (_e470 := (4 + 1)), (_e471 := jnp.where(_e469, _e470, _e458)), (_e472 := jnp.logical_and(_e465, jnp.logical_not(_e468))), (_e473 := (_e467 == _i32(st["current_player"]))), (_e474 := jnp.logical_and(_e472, _e473)), (_e475 := jnp.minimum(_e471, 6)), (_e476 := jnp.where(_e474, _e475, _e463)), (_e477 := jnp.where(_e472, False, _e464)), (_e478 := jnp.logical_and(_e477, (5 < _i32(_h412)))), (_e480 := _i32(_h479)), (_e481 := (_e480 == (1 - _i32(st["current_player"])))), (_e482 := jnp.logical_and(_e478, _e481)), (_e483 := (5 + 1)), (_e484 := jnp.where(_e482, _e483, _e471)), (_e485 := jnp.logical_and(_e478, jnp.logical_not(_e481))), (_e486 := (_e480 == _i32(st["current_player"]))), (_e487 := jnp.logical_and(_e485, _e486)), (_e488 := jnp.minimum(_e484, 6)), (_e489 := jnp.where(_e487, _e488, _e476)), (_e490 := jnp.where(_e485, False, _e477)), (_e491 := jnp.logical_and(_e490, (6 < _i32(_h412)))), (_e493 := _i32(_h492)), (_e494 := (_e493 == (1 - _i32(st["current_player"])))), (_e495 := jnp.logical_and(_e491, _e494)), (_e496 := (6 + 1)), (_e497 := jnp.where(_e495, _e496, _e484)), (_e498 := jnp.logical_and(_e491, jnp.logical_not(_e494))), (_e499 := (_e493 == _i32(st["current_player"]))), (_e500 := jnp.logical_and(_e498, _e499)), (_e501 := jnp.minimum(_e497, 6)), (_e502 := jnp.where(_e500, _e501, _e489)), (_e503 := jnp.where(_e498, False, _e490)), (_e505 := jnp.logical_and(True, (0 < _i32(_h504)))), (_e507 := _i32(_h506)), (_e508 := (_e507 == (1 - _i32(st["current_player"])))), (_e509 := jnp.logical_and(_e505, _e508)), (_e510 := (0 + 1)), (_e511 := jnp.where(_e509, _e510, 0)), (_e512 := jnp.logical_and(_e505, jnp.logical_not(_e508))), (_e513 := (_e507 == _i32(st["current_player"]))), (_e514 := jnp.logical_and(_e512, _e513)), (_e515 := jnp.minimum(_e511, 6)), (_e516 := jnp.where(_e514, _e515, 0)), (_e517 := jnp.where(_e512, False, True)), (_e518 := jnp.logical_and(_e517, (1 < _i32(_h504)))), (_e520 := _i32(_h519)), (_e521 := (_e520 == (1 - _i32(st["current_player"])))), (_e522 := jnp.logical_and(_e518, _e521)), (_e523 := (1 + 1)), (_e524 := jnp.where(_e522, _e523, _e511)), (_e525 := jnp.logical_and(_e518, jnp.logical_not(_e521))), (_e526 := (_e520 == _i32(st["current_player"]))), (_e527 := jnp.logical_and(_e525, _e526)), (_e528 := jnp.minimum(_e524, 6)), (_e529 := jnp.where(_e527, _e528, _e516)), (_e530 := jnp.where(_e525, False, _e517)), (_e531 := jnp.logical_and(_e530, (2 < _i32(_h504)))), (_e533 := _i32(_h532)), (_e534 := (_e533 == (1 - _i32(st["current_player"])))), (_e535 := jnp.logical_and(_e531, _e534)), (_e536 := (2 + 1)), (_e537 := jnp.where(_e535, _e536, _e524)), (_e538 := jnp.logical_and(_e531, jnp.logical_not(_e534))), (_e539 := (_e533 == _i32(st["current_player"]))), (_e540 := jnp.logical_and(_e538, _e539)), (_e541 := jnp.minimum(_e537, 6)), (_e542 := jnp.where(_e540, _e541, _e529)), (_e543 := jnp.where(_e538, False, _e530)), (_e544 := jnp.logical_and(_e543, (3 < _i32(_h504)))), (_e546 := _i32(_h545)), (_e547 := (_e546 == (1 - _i32(st["current_player"])))), (_e548 := jnp.logical_and(_e544, _e547)), (_e549 := (3 + 1)), (_e550 := jnp.where(_e548, _e549, _e537)), (_e551 := jnp.logical_and(_e544, jnp.logical_not(_e547))), (_e552 := (_e546 == _i32(st["current_player"]))), (_e553 := jnp.logical_and(_e551, _e552)), (_e554 := jnp.minimum(_e550, 6)), (_e555 := jnp.where(_e553, _e554, _e542)), (_e556 := jnp.where(_e551, False, _e543)), (_e557 := jnp.logical_and(_e556, (4 < _i32(_h504)))), (_e559 := _i32(_h558)), (_e560 := (_e559 == (1 - _i32(st["current_player"])))), (_e561 := jnp.logical_and(_e557, _e560)), (_e562 := (4 + 1)), (_e563 := jnp.where(_e561, _e562, _e550)), (_e564 := jnp.logical_and(_e557, jnp.logical_not(_e560))), (_e565 := (_e559 == _i32(st["current_player"]))), (_e566 := jnp.logical_and(_e564, _e565)), (_e567 := jnp.minimum(_e563, 6)), (_e568 := jnp.where(_e566, _e567, _e555)), (_e569 := jnp.where(_e564, False, _e556)), (_e570 := jnp.logical_and(_e569, (5 < _i32(_h504)))), (_e572 := _i32(_h571)), (_e573 := (_e572 == (1 - _i32(st["current_player"])))), (_e574 := jnp.logical_and(_e570, _e573)), (_e575 := (5 + 1)), (_e576 := jnp.where(_e574, _e575, _e563)), (_e577 := jnp.logical_and(_e570, jnp.logical_not(_e573))), (_e578 := (_e572 == _i32(st["current_player"]))), (_e579 := jnp.logical_and(_e577, _e578)), (_e580 := jnp.minimum(_e576, 6)), (_e581 := jnp.where(_e579, _e580, _e568)), (_e582 := jnp.where(_e577, False, _e569)), (_e583 := jnp.logical_and(_e582, (6 < _i32(_h504)))), (_e585 := _i32(_h584)), (_e586 := (_e585 == (1 - _i32(st["current_player"])))), (_e587 := jnp.logical_and(_e583, _e586)), (_e588 := (6 + 1)), (_e589 := jnp.where(_e587, _e588, _e576)), (_e590 := jnp.logical_and(_e583, jnp.logical_not(_e586))), (_e591 := (_e585 == _i32(st["current_player"]))), (_e592 := jnp.logical_and(_e590, _e591)), (_e593 := jnp.minimum(_e589, 6)), (_e594 := jnp.where(_e592, _e593, _e581)), (_e595 := jnp.where(_e590, False, _e582)), (_e597 := jnp.logical_and(True, (0 < _i32(_h596)))), (_e599 := _i32(_h598)), (_e600 := (_e599 == (1 - _i32(st["current_player"])))), (_e601 := jnp.logical_and(_e597, _e600)), (_e602 := (0 + 1)), (_e603 := jnp.where(_e601, _e602, 0)), (_e604 := jnp.logical_and(_e597, jnp.logical_not(_e600))), (_e605 := (_e599 == _i32(st["current_player"]))), (_e606 := jnp.logical_and(_e604, _e605)), (_e607 := jnp.minimum(_e603, 6)), (_e608 := jnp.where(_e606, _e607, 0)), (_e609 := jnp.where(_e604, False, True)), (_e610 := jnp.logical_and(_e609, (1 < _i32(_h596)))), (_e612 := _i32(_h611)), (_e613 := (_e612 == (1 - _i32(st["current_player"])))), (_e614 := jnp.logical_and(_e610, _e613)), (_e615 := (1 + 1)), (_e616 := jnp.where(_e614, _e615, _e603)), (_e617 := jnp.logical_and(_e610, jnp.logical_not(_e613))), (_e618 := (_e612 == _i32(st["current_player"]))), (_e619 := jnp.logical_and(_e617, _e618)), (_e620 := jnp.minimum(_e616, 6)), (_e621 := jnp.where(_e619, _e620, _e608)), (_e622 := jnp.where(_e617, False, _e609)), (_e623 := jnp.logical_and(_e622, (2 < _i32(_h596)))), (_e625 := _i32(_h624)), (_e626 := (_e625 == (1 - _i32(st["current_player"])))), (_e627 := jnp.logical_and(_e623, _e626)), (_e628 := (2 + 1)), (_e629 := jnp.where(_e627, _e628, _e616)), (_e630 := jnp.logical_and(_e623, jnp.logical_not(_e626))), (_e631 := (_e625 == _i32(st["current_player"]))), (_e632 := jnp.logical_and(_e630, _e631)), (_e633 := jnp.minimum(_e629, 6)), (_e634 := jnp.where(_e632, _e633, _e621)), (_e635 := jnp.where(_e630, False, _e622)), (_e636 := jnp.logical_and(_e635, (3 < _i32(_h596)))), (_e638 := _i32(_h637)), (_e639 := (_e638 == (1 - _i32(st["current_player"])))), (_e640 := jnp.logical_and(_e636, _e639)), (_e641 := (3 + 1)), (_e642 := jnp.where(_e640, _e641, _e629)), (_e643 := jnp.logical_and(_e636, jnp.logical_not(_e639))), (_e644 := (_e638 == _i32(st["current_player"]))), (_e645 := jnp.logical_and(_e643, _e644)), (_e646 := jnp.minimum(_e642, 6)), (_e647 := jnp.where(_e645, _e646, _e634)), (_e648 := jnp.where(_e643, False, _e635)), (_e649 := jnp.logical_and(_e648, (4 < _i32(_h596)))), (_e651 := _i32(_h650)), (_e652 := (_e651 == (1 - _i32(st["current_player"])))), (_e653 := jnp.logical_and(_e649, _e652)), (_e654 := (4 + 1)), (_e655 := jnp.where(_e653, _e654, _e642)), (_e656 := jnp.logical_and(_e649, jnp.logical_not(_e652))), (_e657 := (_e651 == _i32(st["current_player"]))), (_e658 := jnp.logical_and(_e656, _e657)), (_e659 := jnp.minimum(_e655, 6)), (_e660 := jnp.where(_e658, _e659, _e647)), (_e661 := jnp.where(_e656, False, _e648)), (_e662 := jnp.logical_and(_e661, (5 < _i32(_h596)))), (_e664 := _i32(_h663)), (_e665 := (_e664 == (1 - _i32(st["current_player"])))), (_e666 := jnp.logical_and(_e662, _e665)), (_e667 := (5 + 1)), (_e668 := jnp.where(_e666, _e667, _e655)), (_e669 := jnp.logical_and(_e662, jnp.logical_not(_e665))), (_e670 := (_e664 == _i32(st["current_player"]))), (_e671 := jnp.logical_and(_e669, _e670)), (_e672 := jnp.minimum(_e668, 6)), (_e673 := jnp.where(_e671, _e672, _e660)), (_e674 := jnp.where(_e669, False, _e661)), (_e675 := jnp.logical_and(_e674, (6 < _i32(_h596)))), (_e676 := _i32(_h506)), (_e677 := (_e676 == (1 - _i32(st["current_player"])))), (_e678 := jnp.logical_and(_e675, _e677)), (_e679 := (6 + 1)), (_e680 := jnp.where(_e678, _e679, _e668)), (_e681 := jnp.logical_and(_e675, jnp.logical_not(_e677))), (_e682 := (_e676 == _i32(st["current_player"]))), (_e683 := jnp.logical_and(_e681, _e682)), (_e684 := jnp.minimum(_e680, 6)), (_e685 := jnp.where(_e683, _e684, _e673)), (_e686 := jnp.where(_e681, False, _e674)), (_e688 := jnp.logical_and(True, (0 < _i32(_h687)))), (_e690 := _i32(_h689)), (_e691 := (_e690 == (1 - _i32(st["current_player"])))), (_e692 := jnp.logical_and(_e688, _e691)), (_e693 := (0 + 1)), (_e694 := jnp.where(_e692, _e693, 0)), (_e695 := jnp.logical_and(_e688, jnp.logical_not(_e691))), (_e696 := (_e690 == _i32(st["current_player"]))), (_e697 := jnp.logical_and(_e695, _e696)), (_e698 := jnp.minimum(_e694, 6)), (_e699 := jnp.where(_e697, _e698, 0)), (_e700 := jnp.where(_e695, False, True)), (_e701 := jnp.logical_and(_e700, (1 < _i32(_h687)))), (_e703 := _i32(_h702)), (_e704 := (_e703 == (1 - _i32(st["current_player"])))), (_e705 := jnp.logical_and(_e701, _e704)), (_e706 := (1 + 1)), (_e707 := jnp.where(_e705, _e706, _e694)), (_e708 := jnp.logical_and(_e701, jnp.logical_not(_e704))), (_e709 := (_e703 == _i32(st["current_player"]))), (_e710 := jnp.logical_and(_e708, _e709)), (_e711 := jnp.minimum(_e707, 6)), (_e712 := jnp.where(_e710, _e711, _e699)), (_e713 := jnp.where(_e708, False, _e700)), (_e714 := jnp.logical_and(_e713, (2 < _i32(_h687)))), (_e716 := _i32(_h715)), (_e717 := (_e716 == (1 - _i32(st["current_player"])))), (_e718 := jnp.logical_and(_e714, _e717)), (_e719 := (2 + 1)), (_e720 := jnp.where(_e718, _e719, _e707)), (_e721 := jnp.logical_and(_e714, jnp.logical_not(_e717))), (_e722 := (_e716 == _i32(st["current_player"]))), (_e723 := jnp.logical_and(_e721, _e722)), (_e724 := jnp.minimum(_e720, 6)), (_e725 := jnp.where(_e723, _e724, _e712)), (_e726 := jnp.where(_e721, False, _e713)), (_e727 := jnp.logical_and(_e726, (3 < _i32(_h687)))), (_e729 := _i32(_h728)), (_e730 := (_e729 == (1 - _i32(st["current_player"])))), (_e731 := jnp.logical_and(_e727, _e730)), (_e732 := (3 + 1)), (_e733 := jnp.where(_e731, _e732, _e720)), (_e734 := jnp.logical_and(_e727, jnp.logical_not(_e730))), (_e735 := (_e729 == _i32(st["current_player"]))), (_e736 := jnp.logical_and(_e734, _e735)), (_e737 := jnp.minimum(_e733, 6)), (_e738 := jnp.where(_e736, _e737, _e725)), (_e739 := jnp.where(_e734, False, _e726)), (_e740 := jnp.logical_and(_e739, (4 < _i32(_h687)))), (_e742 := _i32(_h741)), (_e743 := (_e742 == (1 - _i32(st["current_player"])))), (_e744 := jnp.logical_and(_e740, _e743)), (_e745 := (4 + 1)), (_e746 := jnp.where(_e744, _e745, _e733)), (_e747 := jnp.logical_and(_e740, jnp.logical_not(_e743))), (_e748 := (_e742 == _i32(st["current_player"]))), (_e749 := jnp.logical_and(_e747, _e748)), (_e750 := jnp.minimum(_e746, 6)), (_e751 := jnp.where(_e749, _e750, _e738)), (_e752 := jnp.where(_e747, False, _e739)), (_e753 := jnp.logical_and(_e752, (5 < _i32(_h687)))), (_e755 := _i32(_h754)), (_e756 := (_e755 == (1 - _i32(st["current_player"])))), (_e757 := jnp.logical_and(_e753, _e756)), (_e758 := (5 + 1)), (_e759 := jnp.where(_e757, _e758, _e746)), (_e760 := jnp.logical_and(_e753, jnp.logical_not(_e756))), (_e761 := (_e755 == _i32(st["current_player"]))), (_e762 := jnp.logical_and(_e760, _e761)), (_e763 := jnp.minimum(_e759, 6)), (_e764 := jnp.where(_e762, _e763, _e751)), (_e765 := jnp.where(_e760, False, _e752)), (_e766 := jnp.logical_and(_e765, (6 < _i32(_h687)))), (_e768 := _i32(_h767)), (_e769 := (_e768 == (1 - _i32(st["current_player"])))), (_e770 := jnp.logical_and(_e766, _e769)), (_e771 := (6 + 1)), (_e772 := jnp.where(_e770, _e771, _e759)), (_e773 := jnp.logical_and(_e766, jnp.logical_not(_e769))), (_e774 := (_e768 == _i32(st["current_player"]))), (_e775 := jnp.logical_and(_e773, _e774)), (_e776 := jnp.minimum(_e772, 6)), (_e777 := jnp.where(_e775, _e776, _e764)), (_e778 := jnp.where(_e773, False, _e765)), (_e780 := jnp.logical_and(True, (0 < _i32(_h779)))), (_e781 := _i32(_h767)), (_e782 := (_e781 == (1 - _i32(st["current_player"])))), (_e783 := jnp.logical_and(_e780, _e782)), (_e784 := (0 + 1)), (_e785 := jnp.where(_e783, _e784, 0)), (_e786 := jnp.logical_and(_e780, jnp.logical_not(_e782))), (_e787 := (_e781 == _i32(st["current_player"]))), (_e788 := jnp.logical_and(_e786, _e787)), (_e789 := jnp.minimum(_e785, 6)), (_e790 := jnp.where(_e788, _e789, 0)), (_e791 := jnp.where(_e786, False, True)), (_e792 := jnp.logical_and(_e791, (1 < _i32(_h779)))), (_e794 := _i32(_h793)), (_e795 := (_e794 == (1 - _i32(st["current_player"])))), (_e796 := jnp.logical_and(_e792, _e795)), (_e797 := (1 + 1)), (_e798 := jnp.where(_e796, _e797, _e785)), (_e799 := jnp.logical_and(_e792, jnp.logical_not(_e795))), (_e800 := (_e794 == _i32(st["current_player"]))), (_e801 := jnp.logical_and(_e799, _e800)), (_e802 := jnp.minimum(_e798, 6)), (_e803 := jnp.where(_e801, _e802, _e790)), (_e804 := jnp.where(_e799, False, _e791)), (_e805 := jnp.logical_and(_e804, (2 < _i32(_h779)))), (_e807 := _i32(_h806)), (_e808 := (_e807 == (1 - _i32(st["current_player"])))), (_e809 := jnp.logical_and(_e805, _e808)), (_e810 := (2 + 1)), (_e811 := jnp.where(_e809, _e810, _e798)), (_e812 := jnp.logical_and(_e805, jnp.logical_not(_e808))), (_e813 := (_e807 == _i32(st["current_player"]))), (_e814 := jnp.logical_and(_e812, _e813)), (_e815 := jnp.minimum(_e811, 6)), (_e816 := jnp.where(_e814, _e815, _e803)), (_e817 := jnp.where(_e812, False, _e804)), (_e818 := jnp.logical_and(_e817, (3 < _i32(_h779)))), (_e820 := _i32(_h819)), (_e821 := (_e820 == (1 - _i32(st["current_player"])))), (_e822 := jnp.logical_and(_e818, _e821)), (_e823 := (3 + 1)), (_e824 := jnp.where(_e822, _e823, _e811)), (_e825 := jnp.logical_and(_e818, jnp.logical_not(_e821))), (_e826 := (_e820 == _i32(st["current_player"]))), (_e827 := jnp.logical_and(_e825, _e826)), (_e828 := jnp.minimum(_e824, 6)), (_e829 := jnp.where(_e827, _e828, _e816)), (_e830 := jnp.where(_e825, False, _e817)), (_e831 := jnp.logical_and(_e830, (4 < _i32(_h779)))), (_e833 := _i32(_h832)), (_e834 := (_e833 == (1 - _i32(st["current_player"])))), (_e835 := jnp.logical_and(_e831, _e834)), (_e836 := (4 + 1)), (_e837 := jnp.where(_e835, _e836, _e824)), (_e838 := jnp.logical_and(_e831, jnp.logical_not(_e834))), (_e839 := (_e833 == _i32(st["current_player"]))), (_e840 := jnp.logical_and(_e838, _e839)), (_e841 := jnp.minimum(_e837, 6)), (_e842 := jnp.where(_e840, _e841, _e829)), (_e843 := jnp.where(_e838, False, _e830)), (_e844 := jnp.logical_and(_e843, (5 < _i32(_h779)))), (_e846 := _i32(_h845)), (_e847 := (_e846 == (1 - _i32(st["current_player"])))), (_e848 := jnp.logical_and(_e844, _e847)), (_e849 := (5 + 1)), (_e850 := jnp.where(_e848, _e849, _e837)), (_e851 := jnp.logical_and(_e844, jnp.logical_not(_e847))), (_e852 := (_e846 == _i32(st["current_player"]))), (_e853 := jnp.logical_and(_e851, _e852)), (_e854 := jnp.minimum(_e850, 6)), (_e855 := jnp.where(_e853, _e854, _e842)), (_e856 := jnp.where(_e851, False, _e843)), (_e857 := jnp.logical_and(_e856, (6 < _i32(_h779)))), (_e859 := _i32(_h858)), (_e860 := (_e859 == (1 - _i32(st["current_player"])))), (_e861 := jnp.logical_and(_e857, _e860)), (_e862 := (6 + 1)), (_e863 := jnp.where(_e861, _e862, _e850)), (_e864 := jnp.logical_and(_e857, jnp.logical_not(_e860))), (_e865 := (_e859 == _i32(st["current_player"]))), (_e866 := jnp.logical_and(_e864, _e865)), (_e867 := jnp.minimum(_e863, 6)), (_e868 := jnp.where(_e866, _e867, _e855)), (_e869 := jnp.where(_e864, False, _e856)), (_e871 := jnp.logical_and(True, (0 < _i32(_h870)))), (_e873 := _i32(_h872)), (_e874 := (_e873 == (1 - _i32(st["current_player"])))), (_e875 := jnp.logical_and(_e871, _e874)), (_e876 := (0 + 1)), (_e877 := jnp.where(_e875, _e876, 0)), (_e878 := jnp.logical_and(_e871, jnp.logical_not(_e874))), (_e879 := (_e873 == _i32(st["current_player"]))), (_e880 := jnp.logical_and(_e878, _e879)), (_e881 := jnp.minimum(_e877, 6)), (_e882 := jnp.where(_e880, _e881, 0)), (_e883 := jnp.where(_e878, False, True)), (_e884 := jnp.logical_and(_e883, (1 < _i32(_h870)))), (_e886 := _i32(_h885)), (_e887 := (_e886 == (1 - _i32(st["current_player"])))), (_e888 := jnp.logical_and(_e884, _e887)), (_e889 := (1 + 1)), (_e890 := jnp.where(_e888, _e889, _e877)), (_e891 := jnp.logical_and(_e884, jnp.logical_not(_e887))), (_e892 := (_e886 == _i32(st["current_player"]))), (_e893 := jnp.logical_and(_e891, _e892)), (_e894 := jnp.minimum(_e890, 6)), (_e895 := jnp.where(_e893, _e894, _e882)), (_e896 := jnp.where(_e891, False, _e883)), (_e897 := jnp.logical_and(_e896, (2 < _i32(_h870)))), (_e899 := _i32(_h898)), (_e900 := (_e899 == (1 - _i32(st["current_player"])))), (_e901 := jnp.logical_and(_e897, _e900)), (_e902 := (2 + 1)), (_e903 := jnp.where(_e901, _e902, _e890)), (_e904 := jnp.logical_and(_e897, jnp.logical_not(_e900))), (_e905 := (_e899 == _i32(st["current_player"]))), (_e906 := jnp.logical_and(_e904, _e905)), (_e907 := jnp.minimum(_e903, 6)), (_e908 := jnp.where(_e906, _e907, _e895)), (_e909 := jnp.where(_e904, False, _e896)), (_e910 := jnp.logical_and(_e909, (3 < _i32(_h870)))), (_e912 := _i32(_h911)), (_e913 := (_e912 == (1 - _i32(st["current_player"])))), (_e914 := jnp.logical_and(_e910, _e913)), (_e915 := (3 + 1)), (_e916 := jnp.where(_e914, _e915, _e903)), (_e917 := jnp.logical_and(_e910, jnp.logical_not(_e913))), (_e918 := (_e912 == _i32(st["current_player"]))), (_e919 := jnp.logical_and(_e917, _e918)), (_e920 := jnp.minimum(_e916, 6)), (_e921 := jnp.where(_e919, _e920, _e908)), (_e922 := jnp.where(_e917, False, _e909)), (_e923 := jnp.logical_and(_e922, (4 < _i32(_h870)))), (_e925 := _i32(_h924)), (_e926 := (_e925 == (1 - _i32(st["current_player"])))), (_e927 := jnp.logical_and(_e923, _e926)), (_e928 := (4 + 1)), (_e929 := jnp.where(_e927, _e928, _e916)), (_e930 := jnp.logical_and(_e923, jnp.logical_not(_e926))), (_e931 := (_e925 == _i32(st["current_player"]))), (_e932 := jnp.logical_and(_e930, _e931)), (_e933 := jnp.minimum(_e929, 6)), (_e934 := jnp.where(_e932, _e933, _e921)), (_e935 := jnp.where(_e930, False, _e922)), (_e936 := jnp.logical_and(_e935, (5 < _i32(_h870)))), (_e938 := _i32(_h937)), (_e939 := (_e938 == (1 - _i32(st["current_player"])))), (_e940 := jnp.logical_and(_e936, _e939)), (_e941 := (5 + 1)), (_e942 := jnp.where(_e940, _e941, _e929)), (_e943 := jnp.logical_and(_e936, jnp.logical_not(_e939))), (_e944 := (_e938 == _i32(st["current_player"]))), (_e945 := jnp.logical_and(_e943, _e944)), (_e946 := jnp.minimum(_e942, 6)), (_e947 := jnp.where(_e945, _e946, _e934)), (_e948 := jnp.where(_e943, False, _e935)), (_e949 := jnp.logical_and(_e948, (6 < _i32(_h870)))), (_e951 := _i32(_h950)), (_e952 := (_e951 == (1 - _i32(st["current_player"])))), (_e953 := jnp.logical_and(_e949, _e952)), (_e954 := (6 + 1)), (_e955 := jnp.where(_e953, _e954, _e942)), (_e956 := jnp.logical_and(_e949, jnp.logical_not(_e952))), (_e957 := (_e951 == _i32(st["current_player"]))), (_e958 := jnp.logical_and(_e956, _e957)), (_e959 := jnp.minimum(_e955, 6)), (_e960 := jnp.where(_e958, _e959, _e947)), (_e961 := jnp.where(_e956, False, _e948)), (_e963 := jnp.logical_and(True, (0 < _i32(_h962)))), (_e965 := _i32(_h964)), (_e966 := (_e965 == (1 - _i32(st["current_player"])))), (_e967 := jnp.logical_and(_e963, _e966)), (_e968 := (0 + 1)), (_e969 := jnp.where(_e967, _e968, 0)), (_e970 := jnp.logical_and(_e963, jnp.logical_not(_e966))), (_e971 := (_e965 == _i32(st["current_player"]))), (_e972 := jnp.logical_and(_e970, _e971)), (_e973 := jnp.minimum(_e969, 6)), (_e974 := jnp.where(_e972, _e973, 0)), (_e975 := jnp.where(_e970, False, True)), (_e976 := jnp.logical_and(_e975, (1 < _i32(_h962)))), (_e978 := _i32(_h977)), (_e979 := (_e978 == (1 - _i32(st["current_player"])))), (_e980 := jnp.logical_and(_e976, _e979)), (_e981 := (1 + 1)), (_e982 := jnp.where(_e980, _e981, _e969)), (_e983 := jnp.logical_and(_e976, jnp.logical_not(_e979))), (_e984 := (_e978 == _i32(st["current_player"]))), (_e985 := jnp.logical_and(_e983, _e984)), (_e986 := jnp.minimum(_e982, 6)), (_e987 := jnp.where(_e985, _e986, _e974)), (_e988 := jnp.where(_e983, False, _e975)), (_e989 := jnp.logical_and(_e988, (2 < _i32(_h962)))), (_e991 := _i32(_h990)), (_e992 := (_e991 == (1 - _i32(st["current_player"])))), (_e993 := jnp.logical_and(_e989, _e992)), (_e994 := (2 + 1)), (_e995 := jnp.where(_e993, _e994, _e982)), (_e996 := jnp.logical_and(_e989, jnp.logical_not(_e992))), (_e997 := (_e991 == _i32(st["current_player"]))), (_e998 := jnp.logical_and(_e996, _e997)), (_e999 := jnp.minimum(_e995, 6)), (_e1000 := jnp.where(_e998, _e999, _e987)), (_e1001 := jnp.where(_e996, False, _e988)), (_e1002 := jnp.logical_and(_e1001, (3 < _i32(_h962)))), (_e1004 := _i32(_h1003)), (_e1005 := (_e1004 == (1 - _i32(st["current_player"])))), (_e1006 := jnp.logical_and(_e1002, _e1005)), (_e1007 := (3 + 1)), (_e1008 := jnp.where(_e1006, _e1007, _e995)), (_e1009 := jnp.logical_and(_e1002, jnp.logical_not(_e1005))), (_e1010 := (_e1004 == _i32(st["current_player"]))), (_e1011 := jnp.logical_and(_e1009, _e1010)), (_e1012 := jnp.minimum(_e1008, 6)), (_e1013 := jnp.where(_e1011, _e1012, _e1000)), (_e1014 := jnp.where(_e1009, False, _e1001)), (_e1015 := jnp.logical_and(_e1014, (4 < _i32(_h962)))), (_e1017 := _i32(_h1016)), (_e1018 := (_e1017 == (1 - _i32(st["current_player"])))), (_e1019 := jnp.logical_and(_e1015, _e1018)), (_e1020 := (4 + 1)), (_e1021 := jnp.where(_e1019, _e1020, _e1008)), (_e1022 := jnp.logical_and(_e1015, jnp.logical_not(_e1018))), (_e1023 := (_e1017 == _i32(st["current_player"]))), (_e1024 := jnp.logical_and(_e1022, _e1023)), (_e1025 := jnp.minimum(_e1021, 6)), (_e1026 := jnp.where(_e1024, _e1025, _e1013)), (_e1027 := jnp.where(_e1022, False, _e1014)), (_e1028 := jnp.logical_and(_e1027, (5 < _i32(_h962)))), (_e1030 := _i32(_h1029)), (_e1031 := (_e1030 == (1 - _i32(st["current_player"])))), (_e1032 := jnp.logical_and(_e1028, _e1031)), (_e1033 := (5 + 1)), (_e1034 := jnp.where(_e1032, _e1033, _e1021)), (_e1035 := jnp.logical_and(_e1028, jnp.logical_not(_e1031))), (_e1036 := (_e1030 == _i32(st["current_player"]))), (_e1037 := jnp.logical_and(_e1035, _e1036)), (_e1038 := jnp.minimum(_e1034, 6)), (_e1039 := jnp.where(_e1037, _e1038, _e1026)), (_e1040 := jnp.where(_e1035, False, _e1027)), (_e1041 := jnp.logical_and(_e1040, (6 < _i32(_h962)))), (_e1043 := _i32(_h1042)), (_e1044 := (_e1043 == (1 - _i32(st["current_player"])))), (_e1045 := jnp.logical_and(_e1041, _e1044)), (_e1046 := (6 + 1)), (_e1047 := jnp.where(_e1045, _e1046, _e1034)), (_e1048 := jnp.logical_and(_e1041, jnp.logical_not(_e1044))), (_e1049 := (_e1043 == _i32(st["current_player"]))), (_e1050 := jnp.logical_and(_e1048, _e1049)), (_e1051 := jnp.minimum(_e1047, 6)), (_e1052 := jnp.where(_e1050, _e1051, _e1039)), (_e1053 := jnp.where(_e1048, False, _e1040)), jnp.logical_and((_i32(_h319) == -1), jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(_e410) > 0), (_i32(_e502) > 0)), (_i32(_e594) > 0)), (_i32(_e685) > 0)), (_i32(_e777) > 0)), (_i32(_e868) > 0)), (_i32(_e960) > 0)), (_i32(_e1052) > 0))))[-1])(jnp.arange(0, 64, dtype=jnp.int32), st["board"], _K2, jnp.pad(st["board"], ((64, 64),), constant_values=-1)[55:119], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[46:110], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[37:101], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[28:92], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[19:83], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[10:74], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[1:65], _K3, jnp.pad(st["board"], ((64, 64),), constant_values=-1)[56:120], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[48:112], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[40:104], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[32:96], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[24:88], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[16:80], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[8:72], _K4, jnp.pad(st["board"], ((64, 64),), constant_values=-1)[57:121], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[50:114], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[43:107], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[36:100], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[29:93], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[22:86], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[15:79], _K5, jnp.pad(st["board"], ((64, 64),), constant_values=-1)[63:127], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[62:126], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[61:125], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[60:124], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[59:123], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[58:122], _K6, jnp.pad(st["board"], ((64, 64),), constant_values=-1)[65:129], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[66:130], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[67:131], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[68:132], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[69:133], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[70:134], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[71:135], _K7, jnp.pad(st["board"], ((64, 64),), constant_values=-1)[78:142], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[85:149], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[92:156], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[99:163], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[106:170], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[113:177], _K8, jnp.pad(st["board"], ((64, 64),), constant_values=-1)[72:136], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[80:144], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[88:152], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[96:160], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[104:168], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[112:176], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[120:184], _K9, jnp.pad(st["board"], ((64, 64),), constant_values=-1)[73:137], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[82:146], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[91:155], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[100:164], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[109:173], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[118:182], jnp.pad(st["board"], ((64, 64),), constant_values=-1)[127:191])
 
 
 def a_pass(st, index):
     """action `pass` (othello.envspec:110): index in 0..0"""
     st = dict(st)
-    lv = {}
     _c1054 = st["passed"]
-    def _then1055(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then1055(st):
+        st = dict(st)
         st = p_finish(st)
-        return st, _scope(lv, ())
-    st, lv = _select(_c1054, _then1055(st, lv), (st, lv))
+        return st, ()
+    st, () = _select(_c1054, _then1055(st), (st, ()))
     _a1056 = True
     st["passed"] = _cast(_a1056, jnp.bool_)
     _a1057 = (1 - _i32(st["current_player"]))
@@ -954,20 +886,18 @@ def a_pass(st, index):
 
 def m_pass(st, mv_place):
     """guard of `pass` at each of its 1 flat indices (bool[1]); reads the masks of `place` (`mv_` arguments)"""
-    lv = {}
     return jax.vmap(lambda i1058: jnp.logical_not(jnp.any(jax.vmap(lambda i1059: mv_place[i1059])(jnp.arange(0, 64, dtype=jnp.int32)))))(jnp.arange(0, 1, dtype=jnp.int32))
 
 
 def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
-    lv = {"p": _cast(v_p, jnp.int8)}
-    return jax.vmap(lambda i1060, _h1063: jax.vmap(lambda i1061, _h1064: jax.vmap(lambda i1062: (_i32(_h1064) == _i32(jnp.where((i1062 == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))))))(jnp.arange(0, 2, dtype=jnp.int32)))(jnp.arange(0, 8, dtype=jnp.int32), _h1063))(jnp.arange(0, 8, dtype=jnp.int32), st["board"].reshape((8, 8)))
+    v_p = _cast(v_p, jnp.int8)
+    return jax.vmap(lambda i1060, _h1063: jax.vmap(lambda i1061, _h1064: jax.vmap(lambda i1062: (_i32(_h1064) == _i32(jnp.where((i1062 == 0), _i32(v_p), (1 - _i32(v_p))))))(jnp.arange(0, 2, dtype=jnp.int32)))(jnp.arange(0, 8, dtype=jnp.int32), _h1063))(jnp.arange(0, 8, dtype=jnp.int32), st["board"].reshape((8, 8)))
 
 
 def _init_body(st):
     """the spec's `init` block"""
     st = dict(st)
-    lv = {}
     st, _r1065 = _randint(st, 0, 1)
     _a1066 = _r1065
     st["current_player"] = _cast(_a1066, jnp.int8)
@@ -984,13 +914,11 @@ def _init_body(st):
 
 def inv_centre(st):
     """invariant `centre`: the four centre cells are never empty"""
-    lv = {}
     return jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["board"][27]) != -1), (_i32(st["board"][28]) != -1)), (_i32(st["board"][35]) != -1)), (_i32(st["board"][36]) != -1))
 
 
 def inv_both_present(st):
     """invariant `both_present`: a game still running has discs of both players"""
-    lv = {}
     return jnp.logical_or(st["terminated"], jnp.logical_and(jnp.any(jax.vmap(lambda i1071, _h1072: (_i32(_h1072) == 0))(jnp.arange(0, 64, dtype=jnp.int32), st["board"])), jnp.any(jax.vmap(lambda i1073, _h1074: (_i32(_h1074) == 1))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]))))
 
 

@@ -27,8 +27,6 @@ settings alone, and so does a cache folder the program already chose)."""
 import dataclasses
 import re
 from functools import partial
-
-import numpy as np
 import os
 
 import jax
@@ -115,78 +113,8 @@ def _select_first(conds, orig, arms, orelse):
     return jax.tree_util.tree_map(leaf, orig, orelse, *arms)
 
 
-def _pick(mask, r, lo, orelse):
-    """`random.pick`: the r-th (from 0) index where `mask` holds, plus `lo`; `orelse` when none does."""
-    csum = jnp.cumsum(mask.astype(jnp.int32))
-    idx = jnp.argmax(mask & (csum == r + 1)).astype(jnp.int32)
-    return jnp.where(jnp.any(mask), lo + idx, jnp.asarray(orelse, jnp.int32))
-
-
-def _scope(lv, keys):
-    """Drop the locals declared inside a block when it ends."""
-    return {k: lv[k] for k in keys}
-
-
-def _wide(x):
-    """`x` in a dtype that holds int32 (int8 items compared with 300 must not wrap)."""
-    x = jnp.asarray(x)
-    return x.astype(jnp.promote_types(x.dtype, jnp.int32))
-
-
-def _zeros_like_item(items):
-    return jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape[1:], a.dtype), items)
-
-
 def _lget(lst, i):
     return _get(lst["items"], i)
-
-
-def _lset(lst, i, v):
-    return {"items": _set(lst["items"], i, v), "len": lst["len"]}
-
-
-def _push(lst, v):
-    return {"items": _set(lst["items"], lst["len"], v), "len": lst["len"] + 1}
-
-
-def _gather_items(items, src, keep):
-    zero = _zeros_like_item(items)
-    return jax.tree_util.tree_map(
-        lambda a, z: jnp.where(keep.reshape((-1,) + (1,) * (a.ndim - 1)), a[src], z), items, zero)
-
-
-def _remove_at(lst, i):
-    items = lst["items"]
-    cap = jax.tree_util.tree_leaves(items)[0].shape[0]
-    idx = jnp.arange(cap)
-    src = jnp.where(idx >= i, jnp.minimum(idx + 1, cap - 1), idx)
-    n = lst["len"] - 1
-    return {"items": _gather_items(items, src, idx < n), "len": n}
-
-
-def _insert(lst, i, v):
-    items = lst["items"]
-    cap = jax.tree_util.tree_leaves(items)[0].shape[0]
-    idx = jnp.arange(cap)
-    src = jnp.where(idx > i, jnp.maximum(idx - 1, 0), idx)
-    n = lst["len"] + 1
-    moved = _gather_items(items, src, idx < n)
-    return {"items": _set(moved, i, v), "len": n}
-
-
-def _take_front(lst):
-    return _lget(lst, 0), _remove_at(lst, 0)
-
-
-def _take_back(lst):
-    n = lst["len"] - 1
-    value = _lget(lst, n)
-    cleared = _set(lst["items"], n, _zeros_like_item(lst["items"]))
-    return value, {"items": cleared, "len": n}
-
-
-def _clear(lst):
-    return {"items": jax.tree_util.tree_map(jnp.zeros_like, lst["items"]), "len": jnp.zeros_like(lst["len"])}
 
 
 def _shuffle(st, lst):
@@ -211,16 +139,6 @@ def _shuffle(st, lst):
     return st, {"items": items, "len": lst["len"]}
 
 
-def _lcontains(lst, v):
-    cap = lst["items"].shape[0]
-    return jnp.any((_wide(lst["items"]) == v) & (jnp.arange(cap) < lst["len"]))
-
-
-def _lcount(lst, v):
-    cap = lst["items"].shape[0]
-    return jnp.sum((_wide(lst["items"]) == v) & (jnp.arange(cap) < lst["len"])).astype(jnp.int32)
-
-
 def _fault_at(st, cond, code, a, b):
     """Record runtime fault `code` (1 + the site's number) with values `a`, `b` in `st["_fault"]`
     where `cond` holds and no fault is recorded yet: the first fault wins, branchlessly."""
@@ -241,18 +159,6 @@ def _draw(st):
     st = dict(st)
     st["rewards"] = jnp.zeros_like(st["rewards"])
     st["terminated"] = jnp.bool_(True)
-    return st
-
-
-def _terminate(st):
-    st = dict(st)
-    st["terminated"] = jnp.bool_(True)
-    return st
-
-
-def _reward(st, p, r):
-    st = dict(st)
-    st["rewards"] = st["rewards"].at[p].add(jnp.asarray(r, jnp.float32))
     return st
 
 
@@ -426,1905 +332,1879 @@ _K74 = jnp.asarray(np.array([[[False, False, False, False], [False, False, False
 # ---- the spec's functions, procedures, actions, guards, observe, init, invariants
 def f_mon_alive(st, v_p, v_i):
     """fn `mon_alive` (pokemon_gen1.envspec:209)"""
-    lv = {"p": _cast(v_p, jnp.int8), "i": _cast(v_i, jnp.int8)}
-    return (_i32(st["team"]["hp"][(lv["p"], lv["i"])]) > 0)
+    v_p = _cast(v_p, jnp.int8)
+    v_i = _cast(v_i, jnp.int8)
+    return (_i32(st["team"]["hp"][(v_p, v_i)]) > 0)
 
 
 def f_fainted(st, v_p):
     """fn `fainted` (pokemon_gen1.envspec:213)"""
-    lv = {"p": _cast(v_p, jnp.int8)}
-    return (_i32(st["team"]["hp"][(lv["p"], st["active"][_i32(lv["p"])])]) == 0)
+    v_p = _cast(v_p, jnp.int8)
+    return (_i32(st["team"]["hp"][(v_p, st["active"][_i32(v_p)])]) == 0)
 
 
 def f_alive_count(st, v_p):
     """fn `alive_count` (pokemon_gen1.envspec:217)"""
-    lv = {"p": _cast(v_p, jnp.int8)}
-    return jnp.sum(jax.vmap(lambda i1: (_i32(st["team"]["hp"][(lv["p"], i1)]) > 0))(jnp.arange(0, 6, dtype=jnp.int32)), dtype=jnp.int32)
+    v_p = _cast(v_p, jnp.int8)
+    return jnp.sum(jax.vmap(lambda i1: (_i32(st["team"]["hp"][(v_p, i1)]) > 0))(jnp.arange(0, 6, dtype=jnp.int32)), dtype=jnp.int32)
 
 
 def f_speed(st, v_p):
     """fn `speed` (pokemon_gen1.envspec:221)"""
-    lv = {"p": _cast(v_p, jnp.int8)}
-    return st["mstat"][_i32(lv["p"])][3]
+    v_p = _cast(v_p, jnp.int8)
+    return st["mstat"][_i32(v_p)][3]
 
 
 def f_eff(st, v_attacking, v_defending):
     """fn `eff` (pokemon_gen1.envspec:225)"""
-    lv = {"attacking": _cast(v_attacking, jnp.int8), "defending": _cast(v_defending, jnp.int8)}
-    lv["#done"] = jnp.bool_(False)
-    lv["#ret"] = jnp.int8(0)
-    lv["c"] = _cast(_i32(lv["attacking"]), jnp.int8)
-    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(_K0[_i32(lv["c"])][_i32(lv["defending"])], jnp.int8))
-    lv["#done"] = jnp.bool_(True)
-    lv = _scope(lv, ("attacking", "defending", "#done", "#ret", ))
-    return lv["#ret"]
+    v_attacking = _cast(v_attacking, jnp.int8)
+    v_defending = _cast(v_defending, jnp.int8)
+    _done = jnp.bool_(False)
+    _ret = jnp.int8(0)
+    v_c = _cast(_i32(v_attacking), jnp.int8)
+    _ret = _select(_done, _ret, _cast(_K0[_i32(v_c)][_i32(v_defending)], jnp.int8))
+    _done = jnp.bool_(True)
+    return _ret
 
 
 def f_stat_of(st, v_base, v_level):
     """fn `stat_of` (pokemon_gen1.envspec:233)"""
-    lv = {"base": _cast(v_base, jnp.int16), "level": _cast(v_level, jnp.int8)}
-    return (jnp.floor_divide((((2 * _i32(lv["base"])) + 93) * _i32(lv["level"])), 100) + 5)
+    v_base = _cast(v_base, jnp.int16)
+    v_level = _cast(v_level, jnp.int8)
+    return (jnp.floor_divide((((2 * _i32(v_base)) + 93) * _i32(v_level)), 100) + 5)
 
 
 def f_hp_of(st, v_base, v_level):
     """fn `hp_of` (pokemon_gen1.envspec:237)"""
-    lv = {"base": _cast(v_base, jnp.int16), "level": _cast(v_level, jnp.int8)}
-    return ((jnp.floor_divide((((2 * _i32(lv["base"])) + 93) * _i32(lv["level"])), 100) + _i32(lv["level"])) + 10)
+    v_base = _cast(v_base, jnp.int16)
+    v_level = _cast(v_level, jnp.int8)
+    return ((jnp.floor_divide((((2 * _i32(v_base)) + 93) * _i32(v_level)), 100) + _i32(v_level)) + 10)
 
 
 def f_no_pp(st, v_p):
     """fn `no_pp` (pokemon_gen1.envspec:241)"""
-    lv = {"p": _cast(v_p, jnp.int8)}
-    lv["#done"] = jnp.bool_(False)
-    lv["#ret"] = jnp.bool_(False)
-    lv["a"] = _cast(st["active"][_i32(lv["p"])], jnp.int8)
-    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.all(jax.vmap(lambda i2, _h3: jnp.logical_or((i2 >= _i32(st["team"]["nmoves"][(lv["p"], lv["a"])])), (_i32(_h3) == 0)))(jnp.arange(0, 4, dtype=jnp.int32), st["team"]["pp"][(lv["p"], lv["a"])])), jnp.bool_))
-    lv["#done"] = jnp.bool_(True)
-    lv = _scope(lv, ("p", "#done", "#ret", ))
-    return lv["#ret"]
+    v_p = _cast(v_p, jnp.int8)
+    _done = jnp.bool_(False)
+    _ret = jnp.bool_(False)
+    v_a = _cast(st["active"][_i32(v_p)], jnp.int8)
+    _ret = _select(_done, _ret, _cast(jnp.all(jax.vmap(lambda i2, _h3: jnp.logical_or((i2 >= _i32(st["team"]["nmoves"][(v_p, v_a)])), (_i32(_h3) == 0)))(jnp.arange(0, 4, dtype=jnp.int32), st["team"]["pp"][(v_p, v_a)])), jnp.bool_))
+    _done = jnp.bool_(True)
+    return _ret
 
 
 def f_hard_locked(st, v_p):
     """fn `hard_locked` (pokemon_gen1.envspec:250)"""
-    lv = {"p": _cast(v_p, jnp.int8)}
-    return jnp.logical_or(jnp.logical_or(st["recharging"][_i32(lv["p"])], st["charging"][_i32(lv["p"])]), (_i32(st["thrash_left"][_i32(lv["p"])]) > 0))
+    v_p = _cast(v_p, jnp.int8)
+    return jnp.logical_or(jnp.logical_or(st["recharging"][_i32(v_p)], st["charging"][_i32(v_p)]), (_i32(st["thrash_left"][_i32(v_p)]) > 0))
 
 
 def f_locked(st, v_p):
     """fn `locked` (pokemon_gen1.envspec:254)"""
-    lv = {"p": _cast(v_p, jnp.int8)}
-    return jnp.logical_or(f_hard_locked(st, lv["p"]), (_i32(st["trap_left"][_i32(lv["p"])]) > 0))
+    v_p = _cast(v_p, jnp.int8)
+    return jnp.logical_or(f_hard_locked(st, v_p), (_i32(st["trap_left"][_i32(v_p)]) > 0))
 
 
 def f_move_ok(st, v_p, v_slot):
     """fn `move_ok` (pokemon_gen1.envspec:267)"""
-    lv = {"p": _cast(v_p, jnp.int8), "slot": _cast(v_slot, jnp.int8)}
-    lv["#done"] = jnp.bool_(False)
-    lv["#ret"] = jnp.bool_(False)
-    lv["m"] = _cast(_get(_get(st["team"], _i32(lv["p"])), _i32(st["active"][_i32(lv["p"])])), _DT1)
-    _c4 = f_locked(st, lv["p"])
-    def _then5(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast((_i32(lv["slot"]) == _i32(st["lock_slot"][_i32(lv["p"])])), jnp.bool_))
-        lv["#done"] = jnp.bool_(True)
-        return st, _scope(lv, ("p", "slot", "#done", "#ret", "m", ))
-    st, lv = _select(_c4, _then5(st, lv), (st, lv))
-    _c6 = jnp.logical_or(jnp.logical_or(jnp.logical_or((lv["m"]["status"] == 1), (lv["m"]["status"] == 4)), st["trapped"][_i32(lv["p"])]), f_no_pp(st, lv["p"]))
-    def _then7(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast((_i32(lv["slot"]) == 0), jnp.bool_))
-        lv["#done"] = jnp.bool_(True)
-        return st, _scope(lv, ("p", "slot", "#done", "#ret", "m", ))
-    st, lv = _select(_c6, _then7(st, lv), (st, lv))
-    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.logical_and((_i32(lv["slot"]) < _i32(lv["m"]["nmoves"])), (_i32(lv["m"]["pp"][_i32(lv["slot"])]) > 0)), jnp.bool_))
-    lv["#done"] = jnp.bool_(True)
-    lv = _scope(lv, ("p", "slot", "#done", "#ret", ))
-    return lv["#ret"]
+    v_p = _cast(v_p, jnp.int8)
+    v_slot = _cast(v_slot, jnp.int8)
+    _done = jnp.bool_(False)
+    _ret = jnp.bool_(False)
+    v_m = _cast(_get(_get(st["team"], _i32(v_p)), _i32(st["active"][_i32(v_p)])), _DT1)
+    _c4 = f_locked(st, v_p)
+    def _then5(st, v_p, v_slot, _done, _ret, v_m):
+        st = dict(st)
+        _ret = _select(_done, _ret, _cast((_i32(v_slot) == _i32(st["lock_slot"][_i32(v_p)])), jnp.bool_))
+        _done = jnp.bool_(True)
+        return st, (v_p, v_slot, _done, _ret, v_m)
+    st, (v_p, v_slot, _done, _ret, v_m) = _select(_c4, _then5(st, v_p, v_slot, _done, _ret, v_m), (st, (v_p, v_slot, _done, _ret, v_m)))
+    _c6 = jnp.logical_or(jnp.logical_or(jnp.logical_or((v_m["status"] == 1), (v_m["status"] == 4)), st["trapped"][_i32(v_p)]), f_no_pp(st, v_p))
+    def _then7(st, v_p, v_slot, _done, _ret, v_m):
+        st = dict(st)
+        _ret = _select(_done, _ret, _cast((_i32(v_slot) == 0), jnp.bool_))
+        _done = jnp.bool_(True)
+        return st, (v_p, v_slot, _done, _ret, v_m)
+    st, (v_p, v_slot, _done, _ret, v_m) = _select(_c6, _then7(st, v_p, v_slot, _done, _ret, v_m), (st, (v_p, v_slot, _done, _ret, v_m)))
+    _ret = _select(_done, _ret, _cast(jnp.logical_and((_i32(v_slot) < _i32(v_m["nmoves"])), (_i32(v_m["pp"][_i32(v_slot)]) > 0)), jnp.bool_))
+    _done = jnp.bool_(True)
+    return _ret
 
 
 def f_rank(st, v_p, v_slot):
     """fn `rank` (pokemon_gen1.envspec:316)"""
-    lv = {"p": _cast(v_p, jnp.int8), "slot": _cast(v_slot, jnp.int8)}
-    lv["#done"] = jnp.bool_(False)
-    lv["#ret"] = jnp.int8(0)
-    lv["a"] = _cast(st["active"][_i32(lv["p"])], jnp.int8)
-    lv["s"] = _cast(jnp.where(f_locked(st, lv["p"]), _i32(st["lock_slot"][_i32(lv["p"])]), _i32(lv["slot"])), jnp.int8)
-    _c8 = jnp.logical_and(f_no_pp(st, lv["p"]), jnp.logical_not(f_locked(st, lv["p"])))
-    def _then9(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(1, jnp.int8))
-        lv["#done"] = jnp.bool_(True)
-        return st, _scope(lv, ("p", "slot", "#done", "#ret", "a", "s", ))
-    st, lv = _select(_c8, _then9(st, lv), (st, lv))
-    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast((_i32(_K2[_i32(st["team"]["moves"][(lv["p"], lv["a"], lv["s"])])]) + 1), jnp.int8))
-    lv["#done"] = jnp.bool_(True)
-    lv = _scope(lv, ("p", "slot", "#done", "#ret", ))
-    return lv["#ret"]
+    v_p = _cast(v_p, jnp.int8)
+    v_slot = _cast(v_slot, jnp.int8)
+    _done = jnp.bool_(False)
+    _ret = jnp.int8(0)
+    v_a = _cast(st["active"][_i32(v_p)], jnp.int8)
+    v_s = _cast(jnp.where(f_locked(st, v_p), _i32(st["lock_slot"][_i32(v_p)]), _i32(v_slot)), jnp.int8)
+    _c8 = jnp.logical_and(f_no_pp(st, v_p), jnp.logical_not(f_locked(st, v_p)))
+    def _then9(st, v_p, v_slot, _done, _ret, v_a, v_s):
+        st = dict(st)
+        _ret = _select(_done, _ret, _cast(1, jnp.int8))
+        _done = jnp.bool_(True)
+        return st, (v_p, v_slot, _done, _ret, v_a, v_s)
+    st, (v_p, v_slot, _done, _ret, v_a, v_s) = _select(_c8, _then9(st, v_p, v_slot, _done, _ret, v_a, v_s), (st, (v_p, v_slot, _done, _ret, v_a, v_s)))
+    _ret = _select(_done, _ret, _cast((_i32(_K2[_i32(st["team"]["moves"][(v_p, v_a, v_s)])]) + 1), jnp.int8))
+    _done = jnp.bool_(True)
+    return _ret
 
 
 def p_enter(st, v_p):
     """proc `enter` (pokemon_gen1.envspec:331)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    lv["a"] = _cast(st["active"][_i32(lv["p"])], jnp.int8)
+    v_p = _cast(v_p, jnp.int8)
+    v_a = _cast(st["active"][_i32(v_p)], jnp.int8)
     _a10 = True
-    st["seen"] = st["seen"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a10, jnp.bool_))
-    lv["k"] = jnp.int32(0)
-    _a11 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a11, jnp.int16))
-    lv["k"] = jnp.int32(1)
-    _a12 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a12, jnp.int16))
-    lv["k"] = jnp.int32(2)
-    _a13 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a13, jnp.int16))
-    lv["k"] = jnp.int32(3)
-    _a14 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a14, jnp.int16))
-    lv = _scope(lv, ("p", "a", ))
-    lv["cond"] = _cast(st["team"]["status"][(lv["p"], lv["a"])], jnp.int8)
-    _c15 = (lv["cond"] == 5)
-    def _then16(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a17 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(lv["p"])][3]), 4), 1)
-        st["mstat"] = st["mstat"].at[(_i32(lv["p"]), 3)].set(_cast(_a17, jnp.int16))
-        return st, _scope(lv, ("p", "a", "cond", ))
-    st, lv = _select(_c15, _then16(st, lv), (st, lv))
-    _c18 = (lv["cond"] == 3)
-    def _then19(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a20 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(lv["p"])][0]), 2), 1)
-        st["mstat"] = st["mstat"].at[(_i32(lv["p"]), 0)].set(_cast(_a20, jnp.int16))
-        return st, _scope(lv, ("p", "a", "cond", ))
-    st, lv = _select(_c18, _then19(st, lv), (st, lv))
-    _c21 = jnp.logical_or((lv["cond"] == 2), (lv["cond"] == 3))
-    def _then22(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a23 = jnp.maximum((_i32(st["team"]["hp"][(lv["p"], lv["a"])]) - jnp.maximum(jnp.floor_divide(_i32(st["team"]["maxhp"][(lv["p"], lv["a"])]), 16), 1)), 0)
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a23, jnp.int16))}
-        return st, _scope(lv, ("p", "a", "cond", ))
-    st, lv = _select(_c21, _then22(st, lv), (st, lv))
-    lv = _scope(lv, ("p", ))
+    st["seen"] = st["seen"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a10, jnp.bool_))
+    v_k = jnp.int32(0)
+    _a11 = st["team"]["stats"][(v_p, v_a, v_k)]
+    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a11, jnp.int16))
+    v_k = jnp.int32(1)
+    _a12 = st["team"]["stats"][(v_p, v_a, v_k)]
+    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a12, jnp.int16))
+    v_k = jnp.int32(2)
+    _a13 = st["team"]["stats"][(v_p, v_a, v_k)]
+    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a13, jnp.int16))
+    v_k = jnp.int32(3)
+    _a14 = st["team"]["stats"][(v_p, v_a, v_k)]
+    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a14, jnp.int16))
+    v_cond = _cast(st["team"]["status"][(v_p, v_a)], jnp.int8)
+    _c15 = (v_cond == 5)
+    def _then16(st, v_p, v_a, v_cond):
+        st = dict(st)
+        _a17 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_p)][3]), 4), 1)
+        st["mstat"] = st["mstat"].at[(_i32(v_p), 3)].set(_cast(_a17, jnp.int16))
+        return st, (v_p, v_a, v_cond)
+    st, (v_p, v_a, v_cond) = _select(_c15, _then16(st, v_p, v_a, v_cond), (st, (v_p, v_a, v_cond)))
+    _c18 = (v_cond == 3)
+    def _then19(st, v_p, v_a, v_cond):
+        st = dict(st)
+        _a20 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_p)][0]), 2), 1)
+        st["mstat"] = st["mstat"].at[(_i32(v_p), 0)].set(_cast(_a20, jnp.int16))
+        return st, (v_p, v_a, v_cond)
+    st, (v_p, v_a, v_cond) = _select(_c18, _then19(st, v_p, v_a, v_cond), (st, (v_p, v_a, v_cond)))
+    _c21 = jnp.logical_or((v_cond == 2), (v_cond == 3))
+    def _then22(st, v_p, v_a, v_cond):
+        st = dict(st)
+        _a23 = jnp.maximum((_i32(st["team"]["hp"][(v_p, v_a)]) - jnp.maximum(jnp.floor_divide(_i32(st["team"]["maxhp"][(v_p, v_a)]), 16), 1)), 0)
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a23, jnp.int16))}
+        return st, (v_p, v_a, v_cond)
+    st, (v_p, v_a, v_cond) = _select(_c21, _then22(st, v_p, v_a, v_cond), (st, (v_p, v_a, v_cond)))
     return st
 
 
 def p_leave(st, v_p):
     """proc `leave` (pokemon_gen1.envspec:354)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    lv["a"] = _cast(st["active"][_i32(lv["p"])], jnp.int8)
-    _c24 = (st["team"]["status"][(lv["p"], lv["a"])] == 6)
-    def _then25(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_p = _cast(v_p, jnp.int8)
+    v_a = _cast(st["active"][_i32(v_p)], jnp.int8)
+    _c24 = (st["team"]["status"][(v_p, v_a)] == 6)
+    def _then25(st, v_p, v_a):
+        st = dict(st)
         _a26 = 2
-        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a26, jnp.int8))}
-        return st, _scope(lv, ("p", "a", ))
-    st, lv = _select(_c24, _then25(st, lv), (st, lv))
+        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a26, jnp.int8))}
+        return st, (v_p, v_a)
+    st, (v_p, v_a) = _select(_c24, _then25(st, v_p, v_a), (st, (v_p, v_a)))
     _a27 = _K3
-    st["boosts"] = st["boosts"].at[_i32(lv["p"])].set(_cast(_a27, jnp.int8))
+    st["boosts"] = st["boosts"].at[_i32(v_p)].set(_cast(_a27, jnp.int8))
     _a28 = 0
-    st["confused"] = st["confused"].at[_i32(lv["p"])].set(_cast(_a28, jnp.int8))
+    st["confused"] = st["confused"].at[_i32(v_p)].set(_cast(_a28, jnp.int8))
     _a29 = 0
-    st["sub_hp"] = st["sub_hp"].at[_i32(lv["p"])].set(_cast(_a29, jnp.int16))
+    st["sub_hp"] = st["sub_hp"].at[_i32(v_p)].set(_cast(_a29, jnp.int16))
     _a30 = False
-    st["reflect"] = st["reflect"].at[_i32(lv["p"])].set(_cast(_a30, jnp.bool_))
+    st["reflect"] = st["reflect"].at[_i32(v_p)].set(_cast(_a30, jnp.bool_))
     _a31 = False
-    st["light_screen"] = st["light_screen"].at[_i32(lv["p"])].set(_cast(_a31, jnp.bool_))
+    st["light_screen"] = st["light_screen"].at[_i32(v_p)].set(_cast(_a31, jnp.bool_))
     _a32 = False
-    st["focus"] = st["focus"].at[_i32(lv["p"])].set(_cast(_a32, jnp.bool_))
+    st["focus"] = st["focus"].at[_i32(v_p)].set(_cast(_a32, jnp.bool_))
     _a33 = False
-    st["mist"] = st["mist"].at[_i32(lv["p"])].set(_cast(_a33, jnp.bool_))
+    st["mist"] = st["mist"].at[_i32(v_p)].set(_cast(_a33, jnp.bool_))
     _a34 = False
-    st["seeded"] = st["seeded"].at[_i32(lv["p"])].set(_cast(_a34, jnp.bool_))
+    st["seeded"] = st["seeded"].at[_i32(v_p)].set(_cast(_a34, jnp.bool_))
     _a35 = False
-    st["toxic"] = st["toxic"].at[_i32(lv["p"])].set(_cast(_a35, jnp.bool_))
+    st["toxic"] = st["toxic"].at[_i32(v_p)].set(_cast(_a35, jnp.bool_))
     _a36 = 0
-    st["toxic_n"] = st["toxic_n"].at[_i32(lv["p"])].set(_cast(_a36, jnp.int8))
+    st["toxic_n"] = st["toxic_n"].at[_i32(v_p)].set(_cast(_a36, jnp.int8))
     _a37 = False
-    st["recharging"] = st["recharging"].at[_i32(lv["p"])].set(_cast(_a37, jnp.bool_))
+    st["recharging"] = st["recharging"].at[_i32(v_p)].set(_cast(_a37, jnp.bool_))
     _a38 = False
-    st["charging"] = st["charging"].at[_i32(lv["p"])].set(_cast(_a38, jnp.bool_))
+    st["charging"] = st["charging"].at[_i32(v_p)].set(_cast(_a38, jnp.bool_))
     _a39 = False
-    st["invulnerable"] = st["invulnerable"].at[_i32(lv["p"])].set(_cast(_a39, jnp.bool_))
+    st["invulnerable"] = st["invulnerable"].at[_i32(v_p)].set(_cast(_a39, jnp.bool_))
     _a40 = 0
-    st["thrash_left"] = st["thrash_left"].at[_i32(lv["p"])].set(_cast(_a40, jnp.int8))
+    st["thrash_left"] = st["thrash_left"].at[_i32(v_p)].set(_cast(_a40, jnp.int8))
     _a41 = False
-    st["flinched"] = st["flinched"].at[_i32(lv["p"])].set(_cast(_a41, jnp.bool_))
-    _c42 = (_i32(st["trap_left"][_i32(lv["p"])]) > 0)
-    def _then43(st, lv):
-        st, lv = dict(st), dict(lv)
+    st["flinched"] = st["flinched"].at[_i32(v_p)].set(_cast(_a41, jnp.bool_))
+    _c42 = (_i32(st["trap_left"][_i32(v_p)]) > 0)
+    def _then43(st, v_p, v_a):
+        st = dict(st)
         _a44 = False
-        st["trapped"] = st["trapped"].at[(1 - _i32(lv["p"]))].set(_cast(_a44, jnp.bool_))
-        return st, _scope(lv, ("p", "a", ))
-    st, lv = _select(_c42, _then43(st, lv), (st, lv))
+        st["trapped"] = st["trapped"].at[(1 - _i32(v_p))].set(_cast(_a44, jnp.bool_))
+        return st, (v_p, v_a)
+    st, (v_p, v_a) = _select(_c42, _then43(st, v_p, v_a), (st, (v_p, v_a)))
     _a45 = 0
-    st["trap_left"] = st["trap_left"].at[_i32(lv["p"])].set(_cast(_a45, jnp.int8))
-    _c46 = st["trapped"][_i32(lv["p"])]
-    def _then47(st, lv):
-        st, lv = dict(st), dict(lv)
+    st["trap_left"] = st["trap_left"].at[_i32(v_p)].set(_cast(_a45, jnp.int8))
+    _c46 = st["trapped"][_i32(v_p)]
+    def _then47(st, v_p, v_a):
+        st = dict(st)
         _a48 = 0
-        st["trap_left"] = st["trap_left"].at[(1 - _i32(lv["p"]))].set(_cast(_a48, jnp.int8))
-        return st, _scope(lv, ("p", "a", ))
-    st, lv = _select(_c46, _then47(st, lv), (st, lv))
+        st["trap_left"] = st["trap_left"].at[(1 - _i32(v_p))].set(_cast(_a48, jnp.int8))
+        return st, (v_p, v_a)
+    st, (v_p, v_a) = _select(_c46, _then47(st, v_p, v_a), (st, (v_p, v_a)))
     _a49 = False
-    st["trapped"] = st["trapped"].at[_i32(lv["p"])].set(_cast(_a49, jnp.bool_))
-    lv = _scope(lv, ("p", ))
+    st["trapped"] = st["trapped"].at[_i32(v_p)].set(_cast(_a49, jnp.bool_))
     return st
 
 
 def p_switch_in(st, v_p, v_to):
     """proc `switch_in` (pokemon_gen1.envspec:384)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "to": _cast(v_to, jnp.int8)}
-    st = p_leave(st, lv["p"])
-    _a50 = lv["to"]
-    st["active"] = st["active"].at[_i32(lv["p"])].set(_cast(_a50, jnp.int8))
-    st = p_enter(st, lv["p"])
+    v_p = _cast(v_p, jnp.int8)
+    v_to = _cast(v_to, jnp.int8)
+    st = p_leave(st, v_p)
+    _a50 = v_to
+    st["active"] = st["active"].at[_i32(v_p)].set(_cast(_a50, jnp.int8))
+    st = p_enter(st, v_p)
     return st
 
 
 def p_before_move(st, v_u):
     """proc `before_move` (pokemon_gen1.envspec:399)"""
     st = dict(st)
-    lv = {"u": _cast(v_u, jnp.int8)}
-    lv["a"] = _cast(st["active"][_i32(lv["u"])], jnp.int8)
-    lv["cond"] = _cast(st["team"]["status"][(lv["u"], lv["a"])], jnp.int8)
+    v_u = _cast(v_u, jnp.int8)
+    v_a = _cast(st["active"][_i32(v_u)], jnp.int8)
+    v_cond = _cast(st["team"]["status"][(v_u, v_a)], jnp.int8)
     _a51 = True
     st["go"] = _cast(_a51, jnp.bool_)
-    _c52 = (lv["cond"] == 4)
-    _c53 = (lv["cond"] == 1)
-    _c54 = st["trapped"][_i32(lv["u"])]
-    _c55 = st["flinched"][_i32(lv["u"])]
-    _c56 = st["recharging"][_i32(lv["u"])]
-    def _then57(st, lv):
-        st, lv = dict(st), dict(lv)
+    _c52 = (v_cond == 4)
+    _c53 = (v_cond == 1)
+    _c54 = st["trapped"][_i32(v_u)]
+    _c55 = st["flinched"][_i32(v_u)]
+    _c56 = st["recharging"][_i32(v_u)]
+    def _then57(st, v_u, v_a, v_cond):
+        st = dict(st)
         _a58 = False
         st["go"] = _cast(_a58, jnp.bool_)
-        return st, _scope(lv, ("u", "a", "cond", ))
-    def _then59(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a60 = jnp.maximum((_i32(st["team"]["sleep"][(lv["u"], lv["a"])]) - 1), 0)
-        st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a60, jnp.int8))}
+        return st, (v_u, v_a, v_cond)
+    def _then59(st, v_u, v_a, v_cond):
+        st = dict(st)
+        _a60 = jnp.maximum((_i32(st["team"]["sleep"][(v_u, v_a)]) - 1), 0)
+        st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a60, jnp.int8))}
         _a61 = False
         st["go"] = _cast(_a61, jnp.bool_)
-        return st, _scope(lv, ("u", "a", "cond", ))
-    def _then62(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_u, v_a, v_cond)
+    def _then62(st, v_u, v_a, v_cond):
+        st = dict(st)
         _a63 = False
         st["go"] = _cast(_a63, jnp.bool_)
-        return st, _scope(lv, ("u", "a", "cond", ))
-    def _then64(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_u, v_a, v_cond)
+    def _then64(st, v_u, v_a, v_cond):
+        st = dict(st)
         _a65 = False
         st["go"] = _cast(_a65, jnp.bool_)
-        return st, _scope(lv, ("u", "a", "cond", ))
-    def _then66(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_u, v_a, v_cond)
+    def _then66(st, v_u, v_a, v_cond):
+        st = dict(st)
         _a67 = False
-        st["recharging"] = st["recharging"].at[_i32(lv["u"])].set(_cast(_a67, jnp.bool_))
+        st["recharging"] = st["recharging"].at[_i32(v_u)].set(_cast(_a67, jnp.bool_))
         _a68 = False
         st["go"] = _cast(_a68, jnp.bool_)
-        return st, _scope(lv, ("u", "a", "cond", ))
-    st, lv = _select_first((_c52, _c53, _c54, _c55, _c56, ), (st, lv), (_then57(st, lv), _then59(st, lv), _then62(st, lv), _then64(st, lv), _then66(st, lv), ), (st, lv))
-    _c69 = jnp.logical_and(st["go"], (_i32(st["confused"][_i32(lv["u"])]) > 0))
-    def _then70(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a71 = jnp.maximum((_i32(st["confused"][_i32(lv["u"])]) - 1), 0)
-        st["confused"] = st["confused"].at[_i32(lv["u"])].set(_cast(_a71, jnp.int8))
+        return st, (v_u, v_a, v_cond)
+    st, (v_u, v_a, v_cond) = _select_first((_c52, _c53, _c54, _c55, _c56, ), (st, (v_u, v_a, v_cond)), (_then57(st, v_u, v_a, v_cond), _then59(st, v_u, v_a, v_cond), _then62(st, v_u, v_a, v_cond), _then64(st, v_u, v_a, v_cond), _then66(st, v_u, v_a, v_cond), ), (st, (v_u, v_a, v_cond)))
+    _c69 = jnp.logical_and(st["go"], (_i32(st["confused"][_i32(v_u)]) > 0))
+    def _then70(st, v_u, v_a, v_cond):
+        st = dict(st)
+        _a71 = jnp.maximum((_i32(st["confused"][_i32(v_u)]) - 1), 0)
+        st["confused"] = st["confused"].at[_i32(v_u)].set(_cast(_a71, jnp.int8))
         st, _r72 = _randint(st, 0, 1)
-        lv["self_hit"] = _cast((_r72 == 1), jnp.bool_)
-        _c73 = jnp.logical_and((_i32(st["confused"][_i32(lv["u"])]) > 0), lv["self_hit"])
-        def _then74(st, lv):
-            st, lv = dict(st), dict(lv)
-            lv["lv"] = _cast(st["team"]["level"][(lv["u"], lv["a"])], jnp.int8)
-            lv["hurt"] = _cast((jnp.floor_divide(jnp.floor_divide((((jnp.floor_divide((_i32(lv["lv"]) * 2), 5) + 2) * _i32(st["mstat"][_i32(lv["u"])][0])) * 40), _i32(st["mstat"][_i32(lv["u"])][1])), 50) + 2), jnp.int32)
-            _a75 = jnp.maximum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) - _i32(lv["hurt"])), 0)
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a75, jnp.int16))}
+        v_self_hit = _cast((_r72 == 1), jnp.bool_)
+        _c73 = jnp.logical_and((_i32(st["confused"][_i32(v_u)]) > 0), v_self_hit)
+        def _then74(st, v_u, v_a, v_cond, v_self_hit):
+            st = dict(st)
+            v_lv = _cast(st["team"]["level"][(v_u, v_a)], jnp.int8)
+            v_hurt = _cast((jnp.floor_divide(jnp.floor_divide((((jnp.floor_divide((_i32(v_lv) * 2), 5) + 2) * _i32(st["mstat"][_i32(v_u)][0])) * 40), _i32(st["mstat"][_i32(v_u)][1])), 50) + 2), jnp.int32)
+            _a75 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - _i32(v_hurt)), 0)
+            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a75, jnp.int16))}
             _a76 = False
             st["go"] = _cast(_a76, jnp.bool_)
-            st = p_drop_locks(st, lv["u"])
-            lv = _scope(lv, ("u", "a", "cond", "self_hit", ))
-            return st, _scope(lv, ("u", "a", "cond", "self_hit", ))
-        st, lv = _select(_c73, _then74(st, lv), (st, lv))
-        lv = _scope(lv, ("u", "a", "cond", ))
-        return st, _scope(lv, ("u", "a", "cond", ))
-    st, lv = _select(_c69, _then70(st, lv), (st, lv))
-    _c77 = jnp.logical_and(st["go"], (lv["cond"] == 5))
-    def _then78(st, lv):
-        st, lv = dict(st), dict(lv)
+            st = p_drop_locks(st, v_u)
+            return st, (v_u, v_a, v_cond, v_self_hit)
+        st, (v_u, v_a, v_cond, v_self_hit) = _select(_c73, _then74(st, v_u, v_a, v_cond, v_self_hit), (st, (v_u, v_a, v_cond, v_self_hit)))
+        return st, (v_u, v_a, v_cond)
+    st, (v_u, v_a, v_cond) = _select(_c69, _then70(st, v_u, v_a, v_cond), (st, (v_u, v_a, v_cond)))
+    _c77 = jnp.logical_and(st["go"], (v_cond == 5))
+    def _then78(st, v_u, v_a, v_cond):
+        st = dict(st)
         st, _r80 = _randint(st, 0, 255)
         _c79 = (_r80 < 63)
-        def _then81(st, lv):
-            st, lv = dict(st), dict(lv)
+        def _then81(st, v_u, v_a, v_cond):
+            st = dict(st)
             _a82 = False
             st["go"] = _cast(_a82, jnp.bool_)
-            st = p_drop_locks(st, lv["u"])
-            return st, _scope(lv, ("u", "a", "cond", ))
-        st, lv = _select(_c79, _then81(st, lv), (st, lv))
-        return st, _scope(lv, ("u", "a", "cond", ))
-    st, lv = _select(_c77, _then78(st, lv), (st, lv))
-    lv = _scope(lv, ("u", ))
+            st = p_drop_locks(st, v_u)
+            return st, (v_u, v_a, v_cond)
+        st, (v_u, v_a, v_cond) = _select(_c79, _then81(st, v_u, v_a, v_cond), (st, (v_u, v_a, v_cond)))
+        return st, (v_u, v_a, v_cond)
+    st, (v_u, v_a, v_cond) = _select(_c77, _then78(st, v_u, v_a, v_cond), (st, (v_u, v_a, v_cond)))
     return st
 
 
 def p_drop_locks(st, v_u):
     """proc `drop_locks` (pokemon_gen1.envspec:435)"""
     st = dict(st)
-    lv = {"u": _cast(v_u, jnp.int8)}
+    v_u = _cast(v_u, jnp.int8)
     _a83 = False
-    st["charging"] = st["charging"].at[_i32(lv["u"])].set(_cast(_a83, jnp.bool_))
+    st["charging"] = st["charging"].at[_i32(v_u)].set(_cast(_a83, jnp.bool_))
     _a84 = False
-    st["invulnerable"] = st["invulnerable"].at[_i32(lv["u"])].set(_cast(_a84, jnp.bool_))
+    st["invulnerable"] = st["invulnerable"].at[_i32(v_u)].set(_cast(_a84, jnp.bool_))
     _a85 = 0
-    st["thrash_left"] = st["thrash_left"].at[_i32(lv["u"])].set(_cast(_a85, jnp.int8))
-    _c86 = (_i32(st["trap_left"][_i32(lv["u"])]) > 0)
-    def _then87(st, lv):
-        st, lv = dict(st), dict(lv)
+    st["thrash_left"] = st["thrash_left"].at[_i32(v_u)].set(_cast(_a85, jnp.int8))
+    _c86 = (_i32(st["trap_left"][_i32(v_u)]) > 0)
+    def _then87(st, v_u):
+        st = dict(st)
         _a88 = 0
-        st["trap_left"] = st["trap_left"].at[_i32(lv["u"])].set(_cast(_a88, jnp.int8))
+        st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a88, jnp.int8))
         _a89 = False
-        st["trapped"] = st["trapped"].at[(1 - _i32(lv["u"]))].set(_cast(_a89, jnp.bool_))
-        return st, _scope(lv, ("u", ))
-    st, lv = _select(_c86, _then87(st, lv), (st, lv))
+        st["trapped"] = st["trapped"].at[(1 - _i32(v_u))].set(_cast(_a89, jnp.bool_))
+        return st, (v_u,)
+    st, (v_u,) = _select(_c86, _then87(st, v_u), (st, (v_u,)))
     return st
 
 
 def p_use_move(st, v_u, v_slot):
     """proc `use_move` (pokemon_gen1.envspec:453)"""
     st = dict(st)
-    lv = {"u": _cast(v_u, jnp.int8), "slot": _cast(v_slot, jnp.int8)}
-    lv["a"] = _cast(st["active"][_i32(lv["u"])], jnp.int8)
-    _c90 = (_i32(st["team"]["hp"][(lv["u"], lv["a"])]) > 0)
-    def _then91(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["s"] = _cast(jnp.where(f_locked(st, lv["u"]), _i32(st["lock_slot"][_i32(lv["u"])]), _i32(lv["slot"])), jnp.int8)
-        lv["struggle"] = _cast(jnp.logical_and(f_no_pp(st, lv["u"]), jnp.logical_not(f_locked(st, lv["u"]))), jnp.bool_)
-        lv["m"] = _cast(st["team"]["moves"][(lv["u"], lv["a"], lv["s"])], jnp.int16)
-        _c92 = lv["struggle"]
-        def _then93(st, lv):
-            st, lv = dict(st), dict(lv)
+    v_u = _cast(v_u, jnp.int8)
+    v_slot = _cast(v_slot, jnp.int8)
+    v_a = _cast(st["active"][_i32(v_u)], jnp.int8)
+    _c90 = (_i32(st["team"]["hp"][(v_u, v_a)]) > 0)
+    def _then91(st, v_u, v_slot, v_a):
+        st = dict(st)
+        v_s = _cast(jnp.where(f_locked(st, v_u), _i32(st["lock_slot"][_i32(v_u)]), _i32(v_slot)), jnp.int8)
+        v_struggle = _cast(jnp.logical_and(f_no_pp(st, v_u), jnp.logical_not(f_locked(st, v_u))), jnp.bool_)
+        v_m = _cast(st["team"]["moves"][(v_u, v_a, v_s)], jnp.int16)
+        _c92 = v_struggle
+        def _then93(st, v_u, v_slot, v_a, v_s, v_struggle, v_m):
+            st = dict(st)
             _a94 = 164
-            lv["m"] = _cast(_a94, jnp.int16)
-            return st, _scope(lv, ("u", "slot", "a", "s", "struggle", "m", ))
-        st, lv = _select(_c92, _then93(st, lv), (st, lv))
-        lv["foe_was_up"] = _cast((_i32(st["team"]["hp"][((1 - _i32(lv["u"])), st["active"][(1 - _i32(lv["u"]))])]) > 0), jnp.bool_)
-        st = p_before_move(st, lv["u"])
+            v_m = _cast(_a94, jnp.int16)
+            return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m)
+        st, (v_u, v_slot, v_a, v_s, v_struggle, v_m) = _select(_c92, _then93(st, v_u, v_slot, v_a, v_s, v_struggle, v_m), (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m)))
+        v_foe_was_up = _cast((_i32(st["team"]["hp"][((1 - _i32(v_u)), st["active"][(1 - _i32(v_u))])]) > 0), jnp.bool_)
+        st = p_before_move(st, v_u)
         _c95 = st["go"]
-        def _then96(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a97 = lv["m"]
+        def _then96(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up):
+            st = dict(st)
+            _a97 = v_m
             st["move_used"] = _cast(_a97, jnp.int16)
             _a98 = {"high_crit": _cast(False, jnp.bool_), "hits_min": _cast(1, jnp.int8), "hits_max": _cast(1, jnp.int8), "drain_num": _cast(0, jnp.int8), "drain_den": _cast(0, jnp.int8), "recoil_num": _cast(0, jnp.int8), "recoil_den": _cast(0, jnp.int8), "status": _cast(0, jnp.int8), "sec_status": _cast(0, jnp.int8), "sec_chance": _cast(0, jnp.int8), "stat": _cast(0, jnp.int8), "stages": _cast(0, jnp.int8), "on_user": _cast(False, jnp.bool_), "stat_chance": _cast(0, jnp.int8), "confuse": _cast(0, jnp.int8), "flinch": _cast(0, jnp.int8), "recharge": _cast(False, jnp.bool_), "trap": _cast(False, jnp.bool_), "thrash": _cast(False, jnp.bool_), "explode": _cast(False, jnp.bool_), "ohko": _cast(False, jnp.bool_), "charge": _cast(False, jnp.bool_), "fly": _cast(False, jnp.bool_), "fixed": _cast(0, jnp.int8), "level_damage": _cast(False, jnp.bool_), "psywave": _cast(False, jnp.bool_), "half_hp": _cast(False, jnp.bool_), "crash": _cast(False, jnp.bool_), "heal": _cast(False, jnp.bool_), "rest": _cast(False, jnp.bool_), "haze": _cast(False, jnp.bool_), "screen": _cast(0, jnp.int8), "seed": _cast(False, jnp.bool_), "substitute": _cast(False, jnp.bool_), "counter": _cast(False, jnp.bool_), "focus": _cast(False, jnp.bool_), "mist": _cast(False, jnp.bool_), "sleeping_target": _cast(False, jnp.bool_)}
             st["fx"] = _cast(_a98, _DT4)
-            st = p_move_effect__dispatch(st, _K5[_i32(lv["m"])])
-            lv["charge_turn"] = _cast(jnp.logical_and(st["fx"]["charge"], jnp.logical_not(st["charging"][_i32(lv["u"])])), jnp.bool_)
-            _c99 = jnp.logical_or(jnp.logical_and(jnp.logical_and(jnp.logical_not(f_locked(st, lv["u"])), jnp.logical_not(st["fx"]["charge"])), jnp.logical_not(lv["struggle"])), st["charging"][_i32(lv["u"])])
-            def _then100(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a101 = jnp.maximum((_i32(st["team"]["pp"][(lv["u"], lv["a"], lv["s"])]) - 1), 0)
-                st["team"] = {**st["team"], "pp": st["team"]["pp"].at[(_i32(lv["u"]), _i32(lv["a"]), _i32(lv["s"]))].set(_cast(_a101, jnp.int8))}
-                return st, _scope(lv, ("u", "slot", "a", "s", "struggle", "m", "foe_was_up", "charge_turn", ))
-            st, lv = _select(_c99, _then100(st, lv), (st, lv))
-            _c102 = jnp.logical_not(lv["struggle"])
-            def _then103(st, lv):
-                st, lv = dict(st), dict(lv)
+            st = p_move_effect__dispatch(st, _K5[_i32(v_m)])
+            v_charge_turn = _cast(jnp.logical_and(st["fx"]["charge"], jnp.logical_not(st["charging"][_i32(v_u)])), jnp.bool_)
+            _c99 = jnp.logical_or(jnp.logical_and(jnp.logical_and(jnp.logical_not(f_locked(st, v_u)), jnp.logical_not(st["fx"]["charge"])), jnp.logical_not(v_struggle)), st["charging"][_i32(v_u)])
+            def _then100(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn):
+                st = dict(st)
+                _a101 = jnp.maximum((_i32(st["team"]["pp"][(v_u, v_a, v_s)]) - 1), 0)
+                st["team"] = {**st["team"], "pp": st["team"]["pp"].at[(_i32(v_u), _i32(v_a), _i32(v_s))].set(_cast(_a101, jnp.int8))}
+                return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)
+            st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn) = _select(_c99, _then100(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn), (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)))
+            _c102 = jnp.logical_not(v_struggle)
+            def _then103(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn):
+                st = dict(st)
                 _a104 = True
-                st["move_seen"] = st["move_seen"].at[(_i32(lv["u"]), _i32(lv["a"]), _i32(lv["s"]))].set(_cast(_a104, jnp.bool_))
-                return st, _scope(lv, ("u", "slot", "a", "s", "struggle", "m", "foe_was_up", "charge_turn", ))
-            st, lv = _select(_c102, _then103(st, lv), (st, lv))
-            _a105 = jnp.logical_and(jnp.logical_and(jnp.logical_or((_K6[_i32(lv["m"])] == 0), (_K6[_i32(lv["m"])] == 6)), (_i32(_K7[_i32(lv["m"])]) > 0)), jnp.logical_not(st["fx"]["counter"]))
-            st["counterable"] = st["counterable"].at[_i32(lv["u"])].set(_cast(_a105, jnp.bool_))
-            _c106 = lv["charge_turn"]
-            def _then107(st, lv):
-                st, lv = dict(st), dict(lv)
+                st["move_seen"] = st["move_seen"].at[(_i32(v_u), _i32(v_a), _i32(v_s))].set(_cast(_a104, jnp.bool_))
+                return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)
+            st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn) = _select(_c102, _then103(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn), (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)))
+            _a105 = jnp.logical_and(jnp.logical_and(jnp.logical_or((_K6[_i32(v_m)] == 0), (_K6[_i32(v_m)] == 6)), (_i32(_K7[_i32(v_m)]) > 0)), jnp.logical_not(st["fx"]["counter"]))
+            st["counterable"] = st["counterable"].at[_i32(v_u)].set(_cast(_a105, jnp.bool_))
+            _c106 = v_charge_turn
+            def _then107(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn):
+                st = dict(st)
                 _a108 = True
-                st["charging"] = st["charging"].at[_i32(lv["u"])].set(_cast(_a108, jnp.bool_))
+                st["charging"] = st["charging"].at[_i32(v_u)].set(_cast(_a108, jnp.bool_))
                 _a109 = st["fx"]["fly"]
-                st["invulnerable"] = st["invulnerable"].at[_i32(lv["u"])].set(_cast(_a109, jnp.bool_))
-                _a110 = lv["s"]
-                st["lock_slot"] = st["lock_slot"].at[_i32(lv["u"])].set(_cast(_a110, jnp.int8))
-                return st, _scope(lv, ("u", "slot", "a", "s", "struggle", "m", "foe_was_up", "charge_turn", ))
-            def _else111(st, lv):
-                st, lv = dict(st), dict(lv)
+                st["invulnerable"] = st["invulnerable"].at[_i32(v_u)].set(_cast(_a109, jnp.bool_))
+                _a110 = v_s
+                st["lock_slot"] = st["lock_slot"].at[_i32(v_u)].set(_cast(_a110, jnp.int8))
+                return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)
+            def _else111(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn):
+                st = dict(st)
                 _a112 = False
-                st["charging"] = st["charging"].at[_i32(lv["u"])].set(_cast(_a112, jnp.bool_))
+                st["charging"] = st["charging"].at[_i32(v_u)].set(_cast(_a112, jnp.bool_))
                 _a113 = False
-                st["invulnerable"] = st["invulnerable"].at[_i32(lv["u"])].set(_cast(_a113, jnp.bool_))
-                st = p_carry_out(st, lv["u"], lv["m"], lv["s"])
-                return st, _scope(lv, ("u", "slot", "a", "s", "struggle", "m", "foe_was_up", "charge_turn", ))
-            st, lv = _select(_c106, _then107(st, lv), _else111(st, lv))
-            lv = _scope(lv, ("u", "slot", "a", "s", "struggle", "m", "foe_was_up", ))
-            return st, _scope(lv, ("u", "slot", "a", "s", "struggle", "m", "foe_was_up", ))
-        st, lv = _select(_c95, _then96(st, lv), (st, lv))
-        _c114 = jnp.logical_not(jnp.logical_and(lv["foe_was_up"], (_i32(st["team"]["hp"][((1 - _i32(lv["u"])), st["active"][(1 - _i32(lv["u"]))])]) == 0)))
-        def _then115(st, lv):
-            st, lv = dict(st), dict(lv)
-            st = p_residual(st, lv["u"])
-            return st, _scope(lv, ("u", "slot", "a", "s", "struggle", "m", "foe_was_up", ))
-        st, lv = _select(_c114, _then115(st, lv), (st, lv))
-        lv = _scope(lv, ("u", "slot", "a", ))
-        return st, _scope(lv, ("u", "slot", "a", ))
-    st, lv = _select(_c90, _then91(st, lv), (st, lv))
-    lv = _scope(lv, ("u", "slot", ))
+                st["invulnerable"] = st["invulnerable"].at[_i32(v_u)].set(_cast(_a113, jnp.bool_))
+                st = p_carry_out(st, v_u, v_m, v_s)
+                return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)
+            st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn) = _select(_c106, _then107(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn), _else111(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn))
+            return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up)
+        st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up) = _select(_c95, _then96(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up), (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up)))
+        _c114 = jnp.logical_not(jnp.logical_and(v_foe_was_up, (_i32(st["team"]["hp"][((1 - _i32(v_u)), st["active"][(1 - _i32(v_u))])]) == 0)))
+        def _then115(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up):
+            st = dict(st)
+            st = p_residual(st, v_u)
+            return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up)
+        st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up) = _select(_c114, _then115(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up), (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up)))
+        return st, (v_u, v_slot, v_a)
+    st, (v_u, v_slot, v_a) = _select(_c90, _then91(st, v_u, v_slot, v_a), (st, (v_u, v_slot, v_a)))
     return st
 
 
 def p_carry_out(st, v_u, v_m, v_s):
     """proc `carry_out` (pokemon_gen1.envspec:494)"""
     st = dict(st)
-    lv = {"u": _cast(v_u, jnp.int8), "m": _cast(v_m, jnp.int16), "s": _cast(v_s, jnp.int8)}
-    lv["t"] = _cast((1 - _i32(lv["u"])), jnp.int8)
-    lv["ta"] = _cast(st["active"][_i32(lv["t"])], jnp.int8)
-    _c116 = jnp.logical_or(_K8[_i32(lv["m"])], (_i32(st["team"]["hp"][(lv["t"], lv["ta"])]) > 0))
-    def _then117(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_u = _cast(v_u, jnp.int8)
+    v_m = _cast(v_m, jnp.int16)
+    v_s = _cast(v_s, jnp.int8)
+    v_t = _cast((1 - _i32(v_u)), jnp.int8)
+    v_ta = _cast(st["active"][_i32(v_t)], jnp.int8)
+    _c116 = jnp.logical_or(_K8[_i32(v_m)], (_i32(st["team"]["hp"][(v_t, v_ta)]) > 0))
+    def _then117(st, v_u, v_m, v_s, v_t, v_ta):
+        st = dict(st)
         _c118 = st["fx"]["trap"]
-        def _then119(st, lv):
-            st, lv = dict(st), dict(lv)
+        def _then119(st, v_u, v_m, v_s, v_t, v_ta):
+            st = dict(st)
             _a120 = False
-            st["recharging"] = st["recharging"].at[_i32(lv["t"])].set(_cast(_a120, jnp.bool_))
-            return st, _scope(lv, ("u", "m", "s", "t", "ta", ))
-        st, lv = _select(_c118, _then119(st, lv), (st, lv))
-        _c121 = (_K9[_i32(lv["m"])] != 2)
-        def _then122(st, lv):
-            st, lv = dict(st), dict(lv)
+            st["recharging"] = st["recharging"].at[_i32(v_t)].set(_cast(_a120, jnp.bool_))
+            return st, (v_u, v_m, v_s, v_t, v_ta)
+        st, (v_u, v_m, v_s, v_t, v_ta) = _select(_c118, _then119(st, v_u, v_m, v_s, v_t, v_ta), (st, (v_u, v_m, v_s, v_t, v_ta)))
+        _c121 = (_K9[_i32(v_m)] != 2)
+        def _then122(st, v_u, v_m, v_s, v_t, v_ta):
+            st = dict(st)
             _a123 = 0
             st["last_damage"] = _cast(_a123, jnp.int16)
-            return st, _scope(lv, ("u", "m", "s", "t", "ta", ))
-        st, lv = _select(_c121, _then122(st, lv), (st, lv))
+            return st, (v_u, v_m, v_s, v_t, v_ta)
+        st, (v_u, v_m, v_s, v_t, v_ta) = _select(_c121, _then122(st, v_u, v_m, v_s, v_t, v_ta), (st, (v_u, v_m, v_s, v_t, v_ta)))
         _c124 = st["fx"]["thrash"]
-        def _then125(st, lv):
-            st, lv = dict(st), dict(lv)
-            _c126 = (_i32(st["thrash_left"][_i32(lv["u"])]) > 0)
-            def _then127(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a128 = jnp.maximum((_i32(st["thrash_left"][_i32(lv["u"])]) - 1), 0)
-                st["thrash_left"] = st["thrash_left"].at[_i32(lv["u"])].set(_cast(_a128, jnp.int8))
-                _c129 = (_i32(st["thrash_left"][_i32(lv["u"])]) == 0)
-                def _then130(st, lv):
-                    st, lv = dict(st), dict(lv)
+        def _then125(st, v_u, v_m, v_s, v_t, v_ta):
+            st = dict(st)
+            _c126 = (_i32(st["thrash_left"][_i32(v_u)]) > 0)
+            def _then127(st, v_u, v_m, v_s, v_t, v_ta):
+                st = dict(st)
+                _a128 = jnp.maximum((_i32(st["thrash_left"][_i32(v_u)]) - 1), 0)
+                st["thrash_left"] = st["thrash_left"].at[_i32(v_u)].set(_cast(_a128, jnp.int8))
+                _c129 = (_i32(st["thrash_left"][_i32(v_u)]) == 0)
+                def _then130(st, v_u, v_m, v_s, v_t, v_ta):
+                    st = dict(st)
                     st, _r131 = _randint(st, 2, 5)
                     _a132 = _r131
-                    st["confused"] = st["confused"].at[_i32(lv["u"])].set(_cast(_a132, jnp.int8))
-                    return st, _scope(lv, ("u", "m", "s", "t", "ta", ))
-                st, lv = _select(_c129, _then130(st, lv), (st, lv))
-                return st, _scope(lv, ("u", "m", "s", "t", "ta", ))
-            def _else133(st, lv):
-                st, lv = dict(st), dict(lv)
+                    st["confused"] = st["confused"].at[_i32(v_u)].set(_cast(_a132, jnp.int8))
+                    return st, (v_u, v_m, v_s, v_t, v_ta)
+                st, (v_u, v_m, v_s, v_t, v_ta) = _select(_c129, _then130(st, v_u, v_m, v_s, v_t, v_ta), (st, (v_u, v_m, v_s, v_t, v_ta)))
+                return st, (v_u, v_m, v_s, v_t, v_ta)
+            def _else133(st, v_u, v_m, v_s, v_t, v_ta):
+                st = dict(st)
                 st, _r134 = _randint(st, 2, 3)
                 _a135 = _r134
-                st["thrash_left"] = st["thrash_left"].at[_i32(lv["u"])].set(_cast(_a135, jnp.int8))
-                _a136 = lv["s"]
-                st["lock_slot"] = st["lock_slot"].at[_i32(lv["u"])].set(_cast(_a136, jnp.int8))
-                return st, _scope(lv, ("u", "m", "s", "t", "ta", ))
-            st, lv = _select(_c126, _then127(st, lv), _else133(st, lv))
-            return st, _scope(lv, ("u", "m", "s", "t", "ta", ))
-        st, lv = _select(_c124, _then125(st, lv), (st, lv))
-        st = p_check_hit(st, lv["u"], lv["m"])
+                st["thrash_left"] = st["thrash_left"].at[_i32(v_u)].set(_cast(_a135, jnp.int8))
+                _a136 = v_s
+                st["lock_slot"] = st["lock_slot"].at[_i32(v_u)].set(_cast(_a136, jnp.int8))
+                return st, (v_u, v_m, v_s, v_t, v_ta)
+            st, (v_u, v_m, v_s, v_t, v_ta) = _select(_c126, _then127(st, v_u, v_m, v_s, v_t, v_ta), _else133(st, v_u, v_m, v_s, v_t, v_ta))
+            return st, (v_u, v_m, v_s, v_t, v_ta)
+        st, (v_u, v_m, v_s, v_t, v_ta) = _select(_c124, _then125(st, v_u, v_m, v_s, v_t, v_ta), (st, (v_u, v_m, v_s, v_t, v_ta)))
+        st = p_check_hit(st, v_u, v_m)
         _a137 = False
         st["broke_sub"] = _cast(_a137, jnp.bool_)
         _a138 = False
         st["hit_sub"] = _cast(_a138, jnp.bool_)
         _c139 = st["go"]
-        def _then140(st, lv):
-            st, lv = dict(st), dict(lv)
-            st = p_land(st, lv["u"], lv["m"], lv["s"])
-            return st, _scope(lv, ("u", "m", "s", "t", "ta", ))
-        def _else141(st, lv):
-            st, lv = dict(st), dict(lv)
-            st = p_missed(st, lv["u"])
-            return st, _scope(lv, ("u", "m", "s", "t", "ta", ))
-        st, lv = _select(_c139, _then140(st, lv), _else141(st, lv))
-        return st, _scope(lv, ("u", "m", "s", "t", "ta", ))
-    st, lv = _select(_c116, _then117(st, lv), (st, lv))
-    lv = _scope(lv, ("u", "m", "s", ))
+        def _then140(st, v_u, v_m, v_s, v_t, v_ta):
+            st = dict(st)
+            st = p_land(st, v_u, v_m, v_s)
+            return st, (v_u, v_m, v_s, v_t, v_ta)
+        def _else141(st, v_u, v_m, v_s, v_t, v_ta):
+            st = dict(st)
+            st = p_missed(st, v_u)
+            return st, (v_u, v_m, v_s, v_t, v_ta)
+        st, (v_u, v_m, v_s, v_t, v_ta) = _select(_c139, _then140(st, v_u, v_m, v_s, v_t, v_ta), _else141(st, v_u, v_m, v_s, v_t, v_ta))
+        return st, (v_u, v_m, v_s, v_t, v_ta)
+    st, (v_u, v_m, v_s, v_t, v_ta) = _select(_c116, _then117(st, v_u, v_m, v_s, v_t, v_ta), (st, (v_u, v_m, v_s, v_t, v_ta)))
     return st
 
 
 def p_check_hit(st, v_u, v_m):
     """proc `check_hit` (pokemon_gen1.envspec:539)"""
     st = dict(st)
-    lv = {"u": _cast(v_u, jnp.int8), "m": _cast(v_m, jnp.int16)}
-    lv["t"] = _cast((1 - _i32(lv["u"])), jnp.int8)
-    lv["ta"] = _cast(st["active"][_i32(lv["t"])], jnp.int8)
-    lv["sp"] = _cast(st["team"]["species"][(lv["t"], lv["ta"])], jnp.int16)
+    v_u = _cast(v_u, jnp.int8)
+    v_m = _cast(v_m, jnp.int16)
+    v_t = _cast((1 - _i32(v_u)), jnp.int8)
+    v_ta = _cast(st["active"][_i32(v_t)], jnp.int8)
+    v_sp = _cast(st["team"]["species"][(v_t, v_ta)], jnp.int16)
     _a142 = True
     st["go"] = _cast(_a142, jnp.bool_)
-    _c143 = jnp.logical_not(_K8[_i32(lv["m"])])
-    def _then144(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c145 = jnp.logical_and(st["invulnerable"][_i32(lv["t"])], (_i32(_K10[_i32(lv["m"])]) != 0))
-        def _then146(st, lv):
-            st, lv = dict(st), dict(lv)
+    _c143 = jnp.logical_not(_K8[_i32(v_m)])
+    def _then144(st, v_u, v_m, v_t, v_ta, v_sp):
+        st = dict(st)
+        _c145 = jnp.logical_and(st["invulnerable"][_i32(v_t)], (_i32(_K10[_i32(v_m)]) != 0))
+        def _then146(st, v_u, v_m, v_t, v_ta, v_sp):
+            st = dict(st)
             _a147 = False
             st["go"] = _cast(_a147, jnp.bool_)
-            return st, _scope(lv, ("u", "m", "t", "ta", "sp", ))
-        st, lv = _select(_c145, _then146(st, lv), (st, lv))
-        _c148 = jnp.logical_and(jnp.logical_and(st["go"], _K11[_i32(lv["m"])]), jnp.logical_or((_i32(f_eff(st, _K6[_i32(lv["m"])], _K12[_i32(lv["sp"])])) == 0), (_i32(f_eff(st, _K6[_i32(lv["m"])], _K13[_i32(lv["sp"])])) == 0)))
-        def _then149(st, lv):
-            st, lv = dict(st), dict(lv)
+            return st, (v_u, v_m, v_t, v_ta, v_sp)
+        st, (v_u, v_m, v_t, v_ta, v_sp) = _select(_c145, _then146(st, v_u, v_m, v_t, v_ta, v_sp), (st, (v_u, v_m, v_t, v_ta, v_sp)))
+        _c148 = jnp.logical_and(jnp.logical_and(st["go"], _K11[_i32(v_m)]), jnp.logical_or((_i32(f_eff(st, _K6[_i32(v_m)], _K12[_i32(v_sp)])) == 0), (_i32(f_eff(st, _K6[_i32(v_m)], _K13[_i32(v_sp)])) == 0)))
+        def _then149(st, v_u, v_m, v_t, v_ta, v_sp):
+            st = dict(st)
             _a150 = False
             st["go"] = _cast(_a150, jnp.bool_)
-            return st, _scope(lv, ("u", "m", "t", "ta", "sp", ))
-        st, lv = _select(_c148, _then149(st, lv), (st, lv))
-        _c151 = jnp.logical_and(jnp.logical_and(st["go"], st["fx"]["ohko"]), (_i32(f_speed(st, lv["t"])) > _i32(f_speed(st, lv["u"]))))
-        def _then152(st, lv):
-            st, lv = dict(st), dict(lv)
+            return st, (v_u, v_m, v_t, v_ta, v_sp)
+        st, (v_u, v_m, v_t, v_ta, v_sp) = _select(_c148, _then149(st, v_u, v_m, v_t, v_ta, v_sp), (st, (v_u, v_m, v_t, v_ta, v_sp)))
+        _c151 = jnp.logical_and(jnp.logical_and(st["go"], st["fx"]["ohko"]), (_i32(f_speed(st, v_t)) > _i32(f_speed(st, v_u))))
+        def _then152(st, v_u, v_m, v_t, v_ta, v_sp):
+            st = dict(st)
             _a153 = False
             st["go"] = _cast(_a153, jnp.bool_)
-            return st, _scope(lv, ("u", "m", "t", "ta", "sp", ))
-        st, lv = _select(_c151, _then152(st, lv), (st, lv))
-        _c154 = jnp.logical_and(jnp.logical_and(st["go"], st["fx"]["sleeping_target"]), (st["team"]["status"][(lv["t"], lv["ta"])] != 1))
-        def _then155(st, lv):
-            st, lv = dict(st), dict(lv)
+            return st, (v_u, v_m, v_t, v_ta, v_sp)
+        st, (v_u, v_m, v_t, v_ta, v_sp) = _select(_c151, _then152(st, v_u, v_m, v_t, v_ta, v_sp), (st, (v_u, v_m, v_t, v_ta, v_sp)))
+        _c154 = jnp.logical_and(jnp.logical_and(st["go"], st["fx"]["sleeping_target"]), (st["team"]["status"][(v_t, v_ta)] != 1))
+        def _then155(st, v_u, v_m, v_t, v_ta, v_sp):
+            st = dict(st)
             _a156 = False
             st["go"] = _cast(_a156, jnp.bool_)
-            return st, _scope(lv, ("u", "m", "t", "ta", "sp", ))
-        st, lv = _select(_c154, _then155(st, lv), (st, lv))
-        lv["sure"] = _cast(jnp.logical_and((st["fx"]["status"] == 1), st["recharging"][_i32(lv["t"])]), jnp.bool_)
-        _c157 = jnp.logical_and(jnp.logical_and(st["go"], (_i32(_K10[_i32(lv["m"])]) != 0)), jnp.logical_not(lv["sure"]))
-        def _then158(st, lv):
-            st, lv = dict(st), dict(lv)
+            return st, (v_u, v_m, v_t, v_ta, v_sp)
+        st, (v_u, v_m, v_t, v_ta, v_sp) = _select(_c154, _then155(st, v_u, v_m, v_t, v_ta, v_sp), (st, (v_u, v_m, v_t, v_ta, v_sp)))
+        v_sure = _cast(jnp.logical_and((st["fx"]["status"] == 1), st["recharging"][_i32(v_t)]), jnp.bool_)
+        _c157 = jnp.logical_and(jnp.logical_and(st["go"], (_i32(_K10[_i32(v_m)]) != 0)), jnp.logical_not(v_sure))
+        def _then158(st, v_u, v_m, v_t, v_ta, v_sp, v_sure):
+            st = dict(st)
             st, _r160 = _randint(st, 0, 255)
-            _c159 = (_r160 >= _i32(f_hit_chance(st, _K10[_i32(lv["m"])], st["boosts"][_i32(lv["u"])][4], st["boosts"][_i32(lv["t"])][5])))
-            def _then161(st, lv):
-                st, lv = dict(st), dict(lv)
+            _c159 = (_r160 >= _i32(f_hit_chance(st, _K10[_i32(v_m)], st["boosts"][_i32(v_u)][4], st["boosts"][_i32(v_t)][5])))
+            def _then161(st, v_u, v_m, v_t, v_ta, v_sp, v_sure):
+                st = dict(st)
                 _a162 = False
                 st["go"] = _cast(_a162, jnp.bool_)
-                return st, _scope(lv, ("u", "m", "t", "ta", "sp", "sure", ))
-            st, lv = _select(_c159, _then161(st, lv), (st, lv))
-            return st, _scope(lv, ("u", "m", "t", "ta", "sp", "sure", ))
-        st, lv = _select(_c157, _then158(st, lv), (st, lv))
-        lv = _scope(lv, ("u", "m", "t", "ta", "sp", ))
-        return st, _scope(lv, ("u", "m", "t", "ta", "sp", ))
-    st, lv = _select(_c143, _then144(st, lv), (st, lv))
-    lv = _scope(lv, ("u", "m", ))
+                return st, (v_u, v_m, v_t, v_ta, v_sp, v_sure)
+            st, (v_u, v_m, v_t, v_ta, v_sp, v_sure) = _select(_c159, _then161(st, v_u, v_m, v_t, v_ta, v_sp, v_sure), (st, (v_u, v_m, v_t, v_ta, v_sp, v_sure)))
+            return st, (v_u, v_m, v_t, v_ta, v_sp, v_sure)
+        st, (v_u, v_m, v_t, v_ta, v_sp, v_sure) = _select(_c157, _then158(st, v_u, v_m, v_t, v_ta, v_sp, v_sure), (st, (v_u, v_m, v_t, v_ta, v_sp, v_sure)))
+        return st, (v_u, v_m, v_t, v_ta, v_sp)
+    st, (v_u, v_m, v_t, v_ta, v_sp) = _select(_c143, _then144(st, v_u, v_m, v_t, v_ta, v_sp), (st, (v_u, v_m, v_t, v_ta, v_sp)))
     return st
 
 
 def p_missed(st, v_u):
     """proc `missed` (pokemon_gen1.envspec:568)"""
     st = dict(st)
-    lv = {"u": _cast(v_u, jnp.int8)}
-    lv["a"] = _cast(st["active"][_i32(lv["u"])], jnp.int8)
+    v_u = _cast(v_u, jnp.int8)
+    v_a = _cast(st["active"][_i32(v_u)], jnp.int8)
     _c163 = st["fx"]["explode"]
-    def _then164(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then164(st, v_u, v_a):
+        st = dict(st)
         _a165 = 0
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a165, jnp.int16))}
-        return st, _scope(lv, ("u", "a", ))
-    st, lv = _select(_c163, _then164(st, lv), (st, lv))
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a165, jnp.int16))}
+        return st, (v_u, v_a)
+    st, (v_u, v_a) = _select(_c163, _then164(st, v_u, v_a), (st, (v_u, v_a)))
     _c166 = st["fx"]["crash"]
-    def _then167(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a168 = jnp.maximum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) - 1), 0)
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a168, jnp.int16))}
-        return st, _scope(lv, ("u", "a", ))
-    st, lv = _select(_c166, _then167(st, lv), (st, lv))
-    _c169 = (_i32(st["trap_left"][_i32(lv["u"])]) > 0)
-    def _then170(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then167(st, v_u, v_a):
+        st = dict(st)
+        _a168 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - 1), 0)
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a168, jnp.int16))}
+        return st, (v_u, v_a)
+    st, (v_u, v_a) = _select(_c166, _then167(st, v_u, v_a), (st, (v_u, v_a)))
+    _c169 = (_i32(st["trap_left"][_i32(v_u)]) > 0)
+    def _then170(st, v_u, v_a):
+        st = dict(st)
         _a171 = False
-        st["trapped"] = st["trapped"].at[(1 - _i32(lv["u"]))].set(_cast(_a171, jnp.bool_))
-        return st, _scope(lv, ("u", "a", ))
-    st, lv = _select(_c169, _then170(st, lv), (st, lv))
+        st["trapped"] = st["trapped"].at[(1 - _i32(v_u))].set(_cast(_a171, jnp.bool_))
+        return st, (v_u, v_a)
+    st, (v_u, v_a) = _select(_c169, _then170(st, v_u, v_a), (st, (v_u, v_a)))
     _a172 = 0
-    st["trap_left"] = st["trap_left"].at[_i32(lv["u"])].set(_cast(_a172, jnp.int8))
-    lv = _scope(lv, ("u", ))
+    st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a172, jnp.int8))
     return st
 
 
 def p_land(st, v_u, v_m, v_s):
     """proc `land` (pokemon_gen1.envspec:582)"""
     st = dict(st)
-    lv = {"u": _cast(v_u, jnp.int8), "m": _cast(v_m, jnp.int16), "s": _cast(v_s, jnp.int8)}
-    lv["t"] = _cast((1 - _i32(lv["u"])), jnp.int8)
-    lv["a"] = _cast(st["active"][_i32(lv["u"])], jnp.int8)
-    lv["ta"] = _cast(st["active"][_i32(lv["t"])], jnp.int8)
-    lv["damaging"] = _cast(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(_K7[_i32(lv["m"])]) > 0), st["fx"]["ohko"]), st["fx"]["counter"]), st["fx"]["level_damage"]), (_i32(st["fx"]["fixed"]) > 0)), st["fx"]["psywave"]), st["fx"]["half_hp"]), jnp.bool_)
-    _c173 = lv["damaging"]
-    def _then174(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_compute_damage(st, lv["u"], lv["m"])
-        return st, _scope(lv, ("u", "m", "s", "t", "a", "ta", "damaging", ))
-    st, lv = _select(_c173, _then174(st, lv), (st, lv))
-    _c175 = jnp.logical_and(lv["damaging"], st["go"])
-    def _then176(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["many"] = _cast((_i32(st["fx"]["hits_max"]) > _i32(st["fx"]["hits_min"])), jnp.bool_)
+    v_u = _cast(v_u, jnp.int8)
+    v_m = _cast(v_m, jnp.int16)
+    v_s = _cast(v_s, jnp.int8)
+    v_t = _cast((1 - _i32(v_u)), jnp.int8)
+    v_a = _cast(st["active"][_i32(v_u)], jnp.int8)
+    v_ta = _cast(st["active"][_i32(v_t)], jnp.int8)
+    v_damaging = _cast(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(_K7[_i32(v_m)]) > 0), st["fx"]["ohko"]), st["fx"]["counter"]), st["fx"]["level_damage"]), (_i32(st["fx"]["fixed"]) > 0)), st["fx"]["psywave"]), st["fx"]["half_hp"]), jnp.bool_)
+    _c173 = v_damaging
+    def _then174(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
+        st = dict(st)
+        st = p_compute_damage(st, v_u, v_m)
+        return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
+    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _select(_c173, _then174(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
+    _c175 = jnp.logical_and(v_damaging, st["go"])
+    def _then176(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
+        st = dict(st)
+        v_many = _cast((_i32(st["fx"]["hits_max"]) > _i32(st["fx"]["hits_min"])), jnp.bool_)
         st, _r177 = _randint(st, 0, 7)
-        lv["draw"] = _cast(_r177, jnp.int8)
-        lv["hits"] = _cast(jnp.where(lv["many"], _i32(_K14[_i32(lv["draw"])]), _i32(st["fx"]["hits_min"])), jnp.int8)
-        st = p_hit(st, lv["u"], lv["hits"])
-        lv = _scope(lv, ("u", "m", "s", "t", "a", "ta", "damaging", ))
-        return st, _scope(lv, ("u", "m", "s", "t", "a", "ta", "damaging", ))
-    st, lv = _select(_c175, _then176(st, lv), (st, lv))
+        v_draw = _cast(_r177, jnp.int8)
+        v_hits = _cast(jnp.where(v_many, _i32(_K14[_i32(v_draw)]), _i32(st["fx"]["hits_min"])), jnp.int8)
+        st = p_hit(st, v_u, v_hits)
+        return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
+    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _select(_c175, _then176(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
     _c178 = st["go"]
-    def _then179(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then179(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
+        st = dict(st)
         _a180 = False
         st["give_stat"] = _cast(_a180, jnp.bool_)
         _a181 = 0
         st["give_status"] = _cast(_a181, jnp.int8)
-        st = p_primary_effects(st, lv["u"], lv["m"])
-        st = p_after_hit(st, lv["u"], lv["m"], lv["s"])
-        _c182 = jnp.logical_and((_i32(st["team"]["hp"][(lv["t"], lv["ta"])]) > 0), jnp.logical_not(st["hit_sub"]))
-        def _then183(st, lv):
-            st, lv = dict(st), dict(lv)
-            st = p_secondary_effects(st, lv["u"], lv["m"])
-            return st, _scope(lv, ("u", "m", "s", "t", "a", "ta", "damaging", ))
-        st, lv = _select(_c182, _then183(st, lv), (st, lv))
+        st = p_primary_effects(st, v_u, v_m)
+        st = p_after_hit(st, v_u, v_m, v_s)
+        _c182 = jnp.logical_and((_i32(st["team"]["hp"][(v_t, v_ta)]) > 0), jnp.logical_not(st["hit_sub"]))
+        def _then183(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
+            st = dict(st)
+            st = p_secondary_effects(st, v_u, v_m)
+            return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
+        st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _select(_c182, _then183(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
         _c184 = st["give_stat"]
-        def _then185(st, lv):
-            st, lv = dict(st), dict(lv)
-            st = p_change_stat(st, jnp.where(st["fx"]["on_user"], _i32(lv["u"]), _i32(lv["t"])), st["fx"]["stat"], st["fx"]["stages"], lv["u"])
-            return st, _scope(lv, ("u", "m", "s", "t", "a", "ta", "damaging", ))
-        st, lv = _select(_c184, _then185(st, lv), (st, lv))
+        def _then185(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
+            st = dict(st)
+            st = p_change_stat(st, jnp.where(st["fx"]["on_user"], _i32(v_u), _i32(v_t)), st["fx"]["stat"], st["fx"]["stages"], v_u)
+            return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
+        st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _select(_c184, _then185(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
         _c186 = (st["give_status"] != 0)
-        def _then187(st, lv):
-            st, lv = dict(st), dict(lv)
-            st = p_inflict(st, lv["t"], st["give_status"])
-            return st, _scope(lv, ("u", "m", "s", "t", "a", "ta", "damaging", ))
-        st, lv = _select(_c186, _then187(st, lv), (st, lv))
-        return st, _scope(lv, ("u", "m", "s", "t", "a", "ta", "damaging", ))
-    st, lv = _select(_c178, _then179(st, lv), (st, lv))
+        def _then187(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
+            st = dict(st)
+            st = p_inflict(st, v_t, st["give_status"])
+            return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
+        st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _select(_c186, _then187(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
+        return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
+    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _select(_c178, _then179(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
     _c188 = jnp.logical_and(st["fx"]["explode"], jnp.logical_not(st["broke_sub"]))
-    def _then189(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then189(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
+        st = dict(st)
         _a190 = 0
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a190, jnp.int16))}
-        return st, _scope(lv, ("u", "m", "s", "t", "a", "ta", "damaging", ))
-    st, lv = _select(_c188, _then189(st, lv), (st, lv))
-    lv = _scope(lv, ("u", "m", "s", ))
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a190, jnp.int16))}
+        return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
+    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _select(_c188, _then189(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
     return st
 
 
 def p_compute_damage(st, v_u, v_m):
     """proc `compute_damage` (pokemon_gen1.envspec:633)"""
     st = dict(st)
-    lv = {"u": _cast(v_u, jnp.int8), "m": _cast(v_m, jnp.int16)}
-    lv["t"] = _cast((1 - _i32(lv["u"])), jnp.int8)
-    lv["a"] = _cast(st["active"][_i32(lv["u"])], jnp.int8)
-    lv["ta"] = _cast(st["active"][_i32(lv["t"])], jnp.int8)
-    lv["sp"] = _cast(st["team"]["species"][(lv["u"], lv["a"])], jnp.int16)
-    lv["tsp"] = _cast(st["team"]["species"][(lv["t"], lv["ta"])], jnp.int16)
-    lv["lv"] = _cast(st["team"]["level"][(lv["u"], lv["a"])], jnp.int8)
+    v_u = _cast(v_u, jnp.int8)
+    v_m = _cast(v_m, jnp.int16)
+    v_t = _cast((1 - _i32(v_u)), jnp.int8)
+    v_a = _cast(st["active"][_i32(v_u)], jnp.int8)
+    v_ta = _cast(st["active"][_i32(v_t)], jnp.int8)
+    v_sp = _cast(st["team"]["species"][(v_u, v_a)], jnp.int16)
+    v_tsp = _cast(st["team"]["species"][(v_t, v_ta)], jnp.int16)
+    v_lv = _cast(st["team"]["level"][(v_u, v_a)], jnp.int8)
     _c191 = st["fx"]["ohko"]
     _c192 = st["fx"]["counter"]
     _c193 = st["fx"]["level_damage"]
     _c194 = (_i32(st["fx"]["fixed"]) > 0)
     _c195 = st["fx"]["psywave"]
     _c196 = st["fx"]["half_hp"]
-    _c197 = jnp.logical_and(st["fx"]["trap"], (_i32(st["trap_left"][_i32(lv["u"])]) > 0))
-    _c198 = jnp.logical_and(jnp.logical_and(st["fx"]["trap"], (_K6[_i32(lv["m"])] == 0)), jnp.logical_or((_K12[_i32(lv["tsp"])] == 13), (_K13[_i32(lv["tsp"])] == 13)))
-    def _then199(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a200 = st["team"]["hp"][(lv["t"], lv["ta"])]
+    _c197 = jnp.logical_and(st["fx"]["trap"], (_i32(st["trap_left"][_i32(v_u)]) > 0))
+    _c198 = jnp.logical_and(jnp.logical_and(st["fx"]["trap"], (_K6[_i32(v_m)] == 0)), jnp.logical_or((_K12[_i32(v_tsp)] == 13), (_K13[_i32(v_tsp)] == 13)))
+    def _then199(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
+        st = dict(st)
+        _a200 = st["team"]["hp"][(v_t, v_ta)]
         st["dmg"] = _cast(_a200, jnp.int16)
-        return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
-    def _then201(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c202 = jnp.logical_and(st["counterable"][_i32(lv["t"])], (_i32(st["last_damage"]) > 0))
-        def _then203(st, lv):
-            st, lv = dict(st), dict(lv)
+        return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
+    def _then201(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
+        st = dict(st)
+        _c202 = jnp.logical_and(st["counterable"][_i32(v_t)], (_i32(st["last_damage"]) > 0))
+        def _then203(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
+            st = dict(st)
             _a204 = jnp.minimum((2 * _i32(st["last_damage"])), 999)
             st["dmg"] = _cast(_a204, jnp.int16)
-            return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
-        def _else205(st, lv):
-            st, lv = dict(st), dict(lv)
+            return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
+        def _else205(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
+            st = dict(st)
             _a206 = False
             st["go"] = _cast(_a206, jnp.bool_)
-            return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
-        st, lv = _select(_c202, _then203(st, lv), _else205(st, lv))
-        return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
-    def _then207(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a208 = lv["lv"]
+            return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
+        st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv) = _select(_c202, _then203(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _else205(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv))
+        return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
+    def _then207(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
+        st = dict(st)
+        _a208 = v_lv
         st["dmg"] = _cast(_a208, jnp.int16)
-        return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
-    def _then209(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
+    def _then209(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
+        st = dict(st)
         _a210 = st["fx"]["fixed"]
         st["dmg"] = _cast(_a210, jnp.int16)
-        return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
-    def _then211(st, lv):
-        st, lv = dict(st), dict(lv)
-        st, _r212 = _randint(st, 1, jnp.maximum((jnp.floor_divide((_i32(lv["lv"]) * 3), 2) - 1), 1))
+        return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
+    def _then211(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
+        st = dict(st)
+        st, _r212 = _randint(st, 1, jnp.maximum((jnp.floor_divide((_i32(v_lv) * 3), 2) - 1), 1))
         _a213 = _r212
         st["dmg"] = _cast(_a213, jnp.int16)
-        return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
-    def _then214(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a215 = jnp.maximum(jnp.floor_divide(_i32(st["team"]["hp"][(lv["t"], lv["ta"])]), 2), 1)
+        return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
+    def _then214(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
+        st = dict(st)
+        _a215 = jnp.maximum(jnp.floor_divide(_i32(st["team"]["hp"][(v_t, v_ta)]), 2), 1)
         st["dmg"] = _cast(_a215, jnp.int16)
-        return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
-    def _then216(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a217 = st["trap_damage"][_i32(lv["u"])]
+        return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
+    def _then216(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
+        st = dict(st)
+        _a217 = st["trap_damage"][_i32(v_u)]
         st["dmg"] = _cast(_a217, jnp.int16)
-        return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
-    def _then218(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
+    def _then218(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
+        st = dict(st)
         _a219 = 0
         st["dmg"] = _cast(_a219, jnp.int16)
-        return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
-    def _else220(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["phys"] = _cast((_K9[_i32(lv["m"])] == 0), jnp.bool_)
-        lv["k"] = _cast(jnp.where(lv["phys"], 0, 2), jnp.int8)
-        lv["kd"] = _cast(jnp.where(lv["phys"], 1, 2), jnp.int8)
+        return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
+    def _else220(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
+        st = dict(st)
+        v_phys = _cast((_K9[_i32(v_m)] == 0), jnp.bool_)
+        v_k = _cast(jnp.where(v_phys, 0, 2), jnp.int8)
+        v_kd = _cast(jnp.where(v_phys, 1, 2), jnp.int8)
         st, _r221 = _randint(st, 0, 255)
-        lv["crit_draw"] = _cast(_r221, jnp.int16)
-        lv["crit"] = _cast((_i32(lv["crit_draw"]) < _i32(f_crit_chance(st, _K15[_i32(lv["sp"])], st["focus"][_i32(lv["u"])], st["fx"]["high_crit"]))), jnp.bool_)
-        lv["atk"] = _cast(jnp.where(lv["crit"], _i32(st["team"]["stats"][(lv["u"], lv["a"], lv["k"])]), _i32(st["mstat"][_i32(lv["u"])][_i32(lv["k"])])), jnp.int16)
-        lv["def0"] = _cast(jnp.where(lv["crit"], _i32(st["team"]["stats"][(lv["t"], lv["ta"], lv["kd"])]), _i32(st["mstat"][_i32(lv["t"])][_i32(lv["kd"])])), jnp.int16)
-        lv["screened"] = _cast(jnp.logical_and(jnp.logical_not(lv["crit"]), jnp.logical_or(jnp.logical_and(lv["phys"], st["reflect"][_i32(lv["t"])]), jnp.logical_and(jnp.logical_not(lv["phys"]), st["light_screen"][_i32(lv["t"])]))), jnp.bool_)
-        lv["def1"] = _cast(jnp.where(lv["screened"], (_i32(lv["def0"]) * 2), _i32(lv["def0"])), jnp.int16)
-        lv["stab"] = _cast(jnp.logical_or((_K6[_i32(lv["m"])] == _K12[_i32(lv["sp"])]), (_K6[_i32(lv["m"])] == _K13[_i32(lv["sp"])])), jnp.bool_)
-        lv["raw"] = _cast(f_formula(st, jnp.where(lv["crit"], (2 * _i32(lv["lv"])), _i32(lv["lv"])), _K7[_i32(lv["m"])], lv["atk"], lv["def1"], jnp.logical_and(st["fx"]["explode"], lv["phys"]), lv["stab"], _K6[_i32(lv["m"])], _K12[_i32(lv["tsp"])], _K13[_i32(lv["tsp"])]), jnp.int16)
-        _c222 = (_i32(lv["raw"]) > 1)
-        def _then223(st, lv):
-            st, lv = dict(st), dict(lv)
+        v_crit_draw = _cast(_r221, jnp.int16)
+        v_crit = _cast((_i32(v_crit_draw) < _i32(f_crit_chance(st, _K15[_i32(v_sp)], st["focus"][_i32(v_u)], st["fx"]["high_crit"]))), jnp.bool_)
+        v_atk = _cast(jnp.where(v_crit, _i32(st["team"]["stats"][(v_u, v_a, v_k)]), _i32(st["mstat"][_i32(v_u)][_i32(v_k)])), jnp.int16)
+        v_def0 = _cast(jnp.where(v_crit, _i32(st["team"]["stats"][(v_t, v_ta, v_kd)]), _i32(st["mstat"][_i32(v_t)][_i32(v_kd)])), jnp.int16)
+        v_screened = _cast(jnp.logical_and(jnp.logical_not(v_crit), jnp.logical_or(jnp.logical_and(v_phys, st["reflect"][_i32(v_t)]), jnp.logical_and(jnp.logical_not(v_phys), st["light_screen"][_i32(v_t)]))), jnp.bool_)
+        v_def1 = _cast(jnp.where(v_screened, (_i32(v_def0) * 2), _i32(v_def0)), jnp.int16)
+        v_stab = _cast(jnp.logical_or((_K6[_i32(v_m)] == _K12[_i32(v_sp)]), (_K6[_i32(v_m)] == _K13[_i32(v_sp)])), jnp.bool_)
+        v_raw = _cast(f_formula(st, jnp.where(v_crit, (2 * _i32(v_lv)), _i32(v_lv)), _K7[_i32(v_m)], v_atk, v_def1, jnp.logical_and(st["fx"]["explode"], v_phys), v_stab, _K6[_i32(v_m)], _K12[_i32(v_tsp)], _K13[_i32(v_tsp)]), jnp.int16)
+        _c222 = (_i32(v_raw) > 1)
+        def _then223(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw):
+            st = dict(st)
             st, _r224 = _randint(st, 217, 255)
-            lv["roll"] = _cast(_r224, jnp.int16)
-            _a225 = jnp.minimum(jnp.floor_divide((_i32(lv["raw"]) * _i32(lv["roll"])), 255), 999)
+            v_roll = _cast(_r224, jnp.int16)
+            _a225 = jnp.minimum(jnp.floor_divide((_i32(v_raw) * _i32(v_roll)), 255), 999)
             st["dmg"] = _cast(_a225, jnp.int16)
-            lv = _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", "phys", "k", "kd", "crit_draw", "crit", "atk", "def0", "screened", "def1", "stab", "raw", ))
-            return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", "phys", "k", "kd", "crit_draw", "crit", "atk", "def0", "screened", "def1", "stab", "raw", ))
-        def _else226(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a227 = jnp.minimum(_i32(lv["raw"]), 999)
+            return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw)
+        def _else226(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw):
+            st = dict(st)
+            _a227 = jnp.minimum(_i32(v_raw), 999)
             st["dmg"] = _cast(_a227, jnp.int16)
-            return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", "phys", "k", "kd", "crit_draw", "crit", "atk", "def0", "screened", "def1", "stab", "raw", ))
-        st, lv = _select(_c222, _then223(st, lv), _else226(st, lv))
-        lv = _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
-        return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
-    st, lv = _select_first((_c191, _c192, _c193, _c194, _c195, _c196, _c197, _c198, ), (st, lv), (_then199(st, lv), _then201(st, lv), _then207(st, lv), _then209(st, lv), _then211(st, lv), _then214(st, lv), _then216(st, lv), _then218(st, lv), ), _else220(st, lv))
-    lv = _scope(lv, ("u", "m", ))
+            return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw)
+        st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw) = _select(_c222, _then223(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw), _else226(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw))
+        return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
+    st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv) = _select_first((_c191, _c192, _c193, _c194, _c195, _c196, _c197, _c198, ), (st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)), (_then199(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then201(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then207(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then209(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then211(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then214(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then216(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then218(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), ), _else220(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv))
     return st
 
 
 def f_formula(st, v_level, v_power, v_atk, v_defense, v_halve_def, v_stab, v_move_type, v_def_type1, v_def_type2):
     """fn `formula` (pokemon_gen1.envspec:685)"""
-    lv = {"level": _cast(v_level, jnp.int16), "power": _cast(v_power, jnp.int16), "atk": _cast(v_atk, jnp.int16), "defense": _cast(v_defense, jnp.int16), "halve_def": _cast(v_halve_def, jnp.bool_), "stab": _cast(v_stab, jnp.bool_), "move_type": _cast(v_move_type, jnp.int8), "def_type1": _cast(v_def_type1, jnp.int8), "def_type2": _cast(v_def_type2, jnp.int8)}
-    lv["#done"] = jnp.bool_(False)
-    lv["#ret"] = jnp.int16(0)
-    lv["big"] = _cast(jnp.logical_or((_i32(lv["atk"]) >= 256), (_i32(lv["defense"]) >= 256)), jnp.bool_)
-    lv["atk2"] = _cast(jnp.where(lv["big"], jnp.maximum(jnp.remainder(jnp.floor_divide(_i32(lv["atk"]), 4), 256), 1), _i32(lv["atk"])), jnp.int16)
-    lv["def2"] = _cast(jnp.where(lv["big"], jnp.maximum(jnp.remainder(jnp.floor_divide(_i32(lv["defense"]), 4), 256), 1), _i32(lv["defense"])), jnp.int16)
-    lv["def3"] = _cast(jnp.where(lv["halve_def"], jnp.maximum(jnp.floor_divide(_i32(lv["def2"]), 2), 1), _i32(lv["def2"])), jnp.int16)
-    lv["base"] = _cast((jnp.minimum(jnp.floor_divide(jnp.floor_divide((((jnp.floor_divide((_i32(lv["level"]) * 2), 5) + 2) * _i32(lv["power"])) * _i32(lv["atk2"])), _i32(lv["def3"])), 50), 997) + 2), jnp.int16)
-    lv["d2"] = _cast(jnp.where(lv["stab"], (_i32(lv["base"]) + jnp.floor_divide(_i32(lv["base"]), 2)), _i32(lv["base"])), jnp.int16)
-    lv["d3"] = _cast(jnp.floor_divide((_i32(lv["d2"]) * _i32(f_eff(st, lv["move_type"], lv["def_type1"]))), 10), jnp.int16)
-    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.floor_divide((_i32(lv["d3"]) * _i32(f_eff(st, lv["move_type"], lv["def_type2"]))), 10), jnp.int16))
-    lv["#done"] = jnp.bool_(True)
-    lv = _scope(lv, ("level", "power", "atk", "defense", "halve_def", "stab", "move_type", "def_type1", "def_type2", "#done", "#ret", ))
-    return lv["#ret"]
+    v_level = _cast(v_level, jnp.int16)
+    v_power = _cast(v_power, jnp.int16)
+    v_atk = _cast(v_atk, jnp.int16)
+    v_defense = _cast(v_defense, jnp.int16)
+    v_halve_def = _cast(v_halve_def, jnp.bool_)
+    v_stab = _cast(v_stab, jnp.bool_)
+    v_move_type = _cast(v_move_type, jnp.int8)
+    v_def_type1 = _cast(v_def_type1, jnp.int8)
+    v_def_type2 = _cast(v_def_type2, jnp.int8)
+    _done = jnp.bool_(False)
+    _ret = jnp.int16(0)
+    v_big = _cast(jnp.logical_or((_i32(v_atk) >= 256), (_i32(v_defense) >= 256)), jnp.bool_)
+    v_atk2 = _cast(jnp.where(v_big, jnp.maximum(jnp.remainder(jnp.floor_divide(_i32(v_atk), 4), 256), 1), _i32(v_atk)), jnp.int16)
+    v_def2 = _cast(jnp.where(v_big, jnp.maximum(jnp.remainder(jnp.floor_divide(_i32(v_defense), 4), 256), 1), _i32(v_defense)), jnp.int16)
+    v_def3 = _cast(jnp.where(v_halve_def, jnp.maximum(jnp.floor_divide(_i32(v_def2), 2), 1), _i32(v_def2)), jnp.int16)
+    v_base = _cast((jnp.minimum(jnp.floor_divide(jnp.floor_divide((((jnp.floor_divide((_i32(v_level) * 2), 5) + 2) * _i32(v_power)) * _i32(v_atk2)), _i32(v_def3)), 50), 997) + 2), jnp.int16)
+    v_d2 = _cast(jnp.where(v_stab, (_i32(v_base) + jnp.floor_divide(_i32(v_base), 2)), _i32(v_base)), jnp.int16)
+    v_d3 = _cast(jnp.floor_divide((_i32(v_d2) * _i32(f_eff(st, v_move_type, v_def_type1))), 10), jnp.int16)
+    _ret = _select(_done, _ret, _cast(jnp.floor_divide((_i32(v_d3) * _i32(f_eff(st, v_move_type, v_def_type2))), 10), jnp.int16))
+    _done = jnp.bool_(True)
+    return _ret
 
 
 def f_hit_chance(st, v_accuracy, v_acc_stage, v_eva_stage):
     """fn `hit_chance` (pokemon_gen1.envspec:699)"""
-    lv = {"accuracy": _cast(v_accuracy, jnp.int8), "acc_stage": _cast(v_acc_stage, jnp.int8), "eva_stage": _cast(v_eva_stage, jnp.int8)}
-    lv["#done"] = jnp.bool_(False)
-    lv["#ret"] = jnp.int16(1)
-    _c228 = (_i32(lv["accuracy"]) == 0)
-    def _then229(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(256, jnp.int16))
-        lv["#done"] = jnp.bool_(True)
-        return st, _scope(lv, ("accuracy", "acc_stage", "eva_stage", "#done", "#ret", ))
-    st, lv = _select(_c228, _then229(st, lv), (st, lv))
-    lv["a1"] = _cast(jnp.floor_divide((_i32(lv["accuracy"]) * 255), 100), jnp.int16)
-    lv["a2"] = _cast(jnp.floor_divide((_i32(lv["a1"]) * _i32(_K16[(_i32(lv["acc_stage"]) + 6)])), 100), jnp.int16)
-    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.clip(jnp.floor_divide((_i32(lv["a2"]) * _i32(_K16[(6 - _i32(lv["eva_stage"]))])), 100), 1, 255), jnp.int16))
-    lv["#done"] = jnp.bool_(True)
-    lv = _scope(lv, ("accuracy", "acc_stage", "eva_stage", "#done", "#ret", ))
-    return lv["#ret"]
+    v_accuracy = _cast(v_accuracy, jnp.int8)
+    v_acc_stage = _cast(v_acc_stage, jnp.int8)
+    v_eva_stage = _cast(v_eva_stage, jnp.int8)
+    _done = jnp.bool_(False)
+    _ret = jnp.int16(1)
+    _c228 = (_i32(v_accuracy) == 0)
+    def _then229(st, v_accuracy, v_acc_stage, v_eva_stage, _done, _ret):
+        st = dict(st)
+        _ret = _select(_done, _ret, _cast(256, jnp.int16))
+        _done = jnp.bool_(True)
+        return st, (v_accuracy, v_acc_stage, v_eva_stage, _done, _ret)
+    st, (v_accuracy, v_acc_stage, v_eva_stage, _done, _ret) = _select(_c228, _then229(st, v_accuracy, v_acc_stage, v_eva_stage, _done, _ret), (st, (v_accuracy, v_acc_stage, v_eva_stage, _done, _ret)))
+    v_a1 = _cast(jnp.floor_divide((_i32(v_accuracy) * 255), 100), jnp.int16)
+    v_a2 = _cast(jnp.floor_divide((_i32(v_a1) * _i32(_K16[(_i32(v_acc_stage) + 6)])), 100), jnp.int16)
+    _ret = _select(_done, _ret, _cast(jnp.clip(jnp.floor_divide((_i32(v_a2) * _i32(_K16[(6 - _i32(v_eva_stage))])), 100), 1, 255), jnp.int16))
+    _done = jnp.bool_(True)
+    return _ret
 
 
 def f_crit_chance(st, v_base_speed, v_focus_energy, v_high):
     """fn `crit_chance` (pokemon_gen1.envspec:708)"""
-    lv = {"base_speed": _cast(v_base_speed, jnp.int16), "focus_energy": _cast(v_focus_energy, jnp.bool_), "high": _cast(v_high, jnp.bool_)}
-    lv["#done"] = jnp.bool_(False)
-    lv["#ret"] = jnp.int16(0)
-    lv["c"] = _cast(jnp.floor_divide(_i32(lv["base_speed"]), 2), jnp.int8)
-    lv["c2"] = _cast(jnp.where(lv["focus_energy"], jnp.floor_divide(_i32(lv["c"]), 2), jnp.clip((_i32(lv["c"]) * 2), 1, 255)), jnp.int16)
-    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.where(lv["high"], jnp.clip((_i32(lv["c2"]) * 4), 1, 255), jnp.floor_divide(_i32(lv["c2"]), 2)), jnp.int16))
-    lv["#done"] = jnp.bool_(True)
-    lv = _scope(lv, ("base_speed", "focus_energy", "high", "#done", "#ret", ))
-    return lv["#ret"]
+    v_base_speed = _cast(v_base_speed, jnp.int16)
+    v_focus_energy = _cast(v_focus_energy, jnp.bool_)
+    v_high = _cast(v_high, jnp.bool_)
+    _done = jnp.bool_(False)
+    _ret = jnp.int16(0)
+    v_c = _cast(jnp.floor_divide(_i32(v_base_speed), 2), jnp.int8)
+    v_c2 = _cast(jnp.where(v_focus_energy, jnp.floor_divide(_i32(v_c), 2), jnp.clip((_i32(v_c) * 2), 1, 255)), jnp.int16)
+    _ret = _select(_done, _ret, _cast(jnp.where(v_high, jnp.clip((_i32(v_c2) * 4), 1, 255), jnp.floor_divide(_i32(v_c2), 2)), jnp.int16))
+    _done = jnp.bool_(True)
+    return _ret
 
 
 def p_hit(st, v_u, v_n):
     """proc `hit` (pokemon_gen1.envspec:721)"""
     st = dict(st)
-    lv = {"u": _cast(v_u, jnp.int8), "n": _cast(v_n, jnp.int8)}
-    lv["t"] = _cast((1 - _i32(lv["u"])), jnp.int8)
-    lv["ta"] = _cast(st["active"][_i32(lv["t"])], jnp.int8)
-    _c230 = (_i32(st["sub_hp"][_i32(lv["t"])]) > 0)
-    def _then231(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_u = _cast(v_u, jnp.int8)
+    v_n = _cast(v_n, jnp.int8)
+    v_t = _cast((1 - _i32(v_u)), jnp.int8)
+    v_ta = _cast(st["active"][_i32(v_t)], jnp.int8)
+    _c230 = (_i32(st["sub_hp"][_i32(v_t)]) > 0)
+    def _then231(st, v_u, v_n, v_t, v_ta):
+        st = dict(st)
         _a232 = True
         st["hit_sub"] = _cast(_a232, jnp.bool_)
         _a233 = st["dmg"]
         st["last_damage"] = _cast(_a233, jnp.int16)
-        _c234 = ((_i32(st["dmg"]) * _i32(lv["n"])) >= _i32(st["sub_hp"][_i32(lv["t"])]))
-        def _then235(st, lv):
-            st, lv = dict(st), dict(lv)
+        _c234 = ((_i32(st["dmg"]) * _i32(v_n)) >= _i32(st["sub_hp"][_i32(v_t)]))
+        def _then235(st, v_u, v_n, v_t, v_ta):
+            st = dict(st)
             _a236 = 0
-            st["sub_hp"] = st["sub_hp"].at[_i32(lv["t"])].set(_cast(_a236, jnp.int16))
+            st["sub_hp"] = st["sub_hp"].at[_i32(v_t)].set(_cast(_a236, jnp.int16))
             _a237 = True
             st["broke_sub"] = _cast(_a237, jnp.bool_)
-            return st, _scope(lv, ("u", "n", "t", "ta", ))
-        def _else238(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a239 = jnp.maximum((_i32(st["sub_hp"][_i32(lv["t"])]) - (_i32(st["dmg"]) * _i32(lv["n"]))), 0)
-            st["sub_hp"] = st["sub_hp"].at[_i32(lv["t"])].set(_cast(_a239, jnp.int16))
-            st = p_recoil_and_drain(st, lv["u"], st["dmg"])
-            return st, _scope(lv, ("u", "n", "t", "ta", ))
-        st, lv = _select(_c234, _then235(st, lv), _else238(st, lv))
-        return st, _scope(lv, ("u", "n", "t", "ta", ))
-    def _else240(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["hp"] = _cast(st["team"]["hp"][(lv["t"], lv["ta"])], jnp.int16)
-        lv["total"] = _cast(jnp.minimum((_i32(st["dmg"]) * _i32(lv["n"])), _i32(lv["hp"])), jnp.int16)
-        lv["done"] = _cast(jnp.where((_i32(st["dmg"]) == 0), _i32(lv["n"]), jnp.minimum(_i32(lv["n"]), jnp.floor_divide(((_i32(lv["hp"]) + _i32(st["dmg"])) - 1), jnp.maximum(_i32(st["dmg"]), 1)))), jnp.int8)
-        _a241 = jnp.maximum((_i32(lv["hp"]) - _i32(lv["total"])), 0)
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["t"]), _i32(lv["ta"]))].set(_cast(_a241, jnp.int16))}
-        _a242 = jnp.clip(jnp.minimum(_i32(st["dmg"]), (_i32(lv["hp"]) - ((_i32(lv["done"]) - 1) * _i32(st["dmg"])))), 0, 999)
+            return st, (v_u, v_n, v_t, v_ta)
+        def _else238(st, v_u, v_n, v_t, v_ta):
+            st = dict(st)
+            _a239 = jnp.maximum((_i32(st["sub_hp"][_i32(v_t)]) - (_i32(st["dmg"]) * _i32(v_n))), 0)
+            st["sub_hp"] = st["sub_hp"].at[_i32(v_t)].set(_cast(_a239, jnp.int16))
+            st = p_recoil_and_drain(st, v_u, st["dmg"])
+            return st, (v_u, v_n, v_t, v_ta)
+        st, (v_u, v_n, v_t, v_ta) = _select(_c234, _then235(st, v_u, v_n, v_t, v_ta), _else238(st, v_u, v_n, v_t, v_ta))
+        return st, (v_u, v_n, v_t, v_ta)
+    def _else240(st, v_u, v_n, v_t, v_ta):
+        st = dict(st)
+        v_hp = _cast(st["team"]["hp"][(v_t, v_ta)], jnp.int16)
+        v_total = _cast(jnp.minimum((_i32(st["dmg"]) * _i32(v_n)), _i32(v_hp)), jnp.int16)
+        v_done = _cast(jnp.where((_i32(st["dmg"]) == 0), _i32(v_n), jnp.minimum(_i32(v_n), jnp.floor_divide(((_i32(v_hp) + _i32(st["dmg"])) - 1), jnp.maximum(_i32(st["dmg"]), 1)))), jnp.int8)
+        _a241 = jnp.maximum((_i32(v_hp) - _i32(v_total)), 0)
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a241, jnp.int16))}
+        _a242 = jnp.clip(jnp.minimum(_i32(st["dmg"]), (_i32(v_hp) - ((_i32(v_done) - 1) * _i32(st["dmg"])))), 0, 999)
         st["last_damage"] = _cast(_a242, jnp.int16)
-        _c243 = (_i32(lv["total"]) > 0)
-        def _then244(st, lv):
-            st, lv = dict(st), dict(lv)
-            st = p_recoil_and_drain(st, lv["u"], jnp.minimum(_i32(lv["total"]), 999))
-            return st, _scope(lv, ("u", "n", "t", "ta", "hp", "total", "done", ))
-        st, lv = _select(_c243, _then244(st, lv), (st, lv))
-        lv = _scope(lv, ("u", "n", "t", "ta", ))
-        return st, _scope(lv, ("u", "n", "t", "ta", ))
-    st, lv = _select(_c230, _then231(st, lv), _else240(st, lv))
-    lv = _scope(lv, ("u", "n", ))
+        _c243 = (_i32(v_total) > 0)
+        def _then244(st, v_u, v_n, v_t, v_ta, v_hp, v_total, v_done):
+            st = dict(st)
+            st = p_recoil_and_drain(st, v_u, jnp.minimum(_i32(v_total), 999))
+            return st, (v_u, v_n, v_t, v_ta, v_hp, v_total, v_done)
+        st, (v_u, v_n, v_t, v_ta, v_hp, v_total, v_done) = _select(_c243, _then244(st, v_u, v_n, v_t, v_ta, v_hp, v_total, v_done), (st, (v_u, v_n, v_t, v_ta, v_hp, v_total, v_done)))
+        return st, (v_u, v_n, v_t, v_ta)
+    st, (v_u, v_n, v_t, v_ta) = _select(_c230, _then231(st, v_u, v_n, v_t, v_ta), _else240(st, v_u, v_n, v_t, v_ta))
     return st
 
 
 def p_recoil_and_drain(st, v_u, v_d):
     """proc `recoil_and_drain` (pokemon_gen1.envspec:746)"""
     st = dict(st)
-    lv = {"u": _cast(v_u, jnp.int8), "d": _cast(v_d, jnp.int16)}
-    lv["a"] = _cast(st["active"][_i32(lv["u"])], jnp.int8)
+    v_u = _cast(v_u, jnp.int8)
+    v_d = _cast(v_d, jnp.int16)
+    v_a = _cast(st["active"][_i32(v_u)], jnp.int8)
     _c245 = (_i32(st["fx"]["recoil_num"]) > 0)
-    def _then246(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["n"] = _cast(jnp.maximum(_i32(st["fx"]["recoil_den"]), 1), jnp.int8)
-        lv["r"] = _cast(jnp.maximum(jnp.floor_divide((((2 * _i32(lv["d"])) * _i32(st["fx"]["recoil_num"])) + _i32(lv["n"])), (2 * _i32(lv["n"]))), 1), jnp.int16)
-        _a247 = jnp.maximum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) - _i32(lv["r"])), 0)
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a247, jnp.int16))}
-        lv = _scope(lv, ("u", "d", "a", ))
-        return st, _scope(lv, ("u", "d", "a", ))
-    st, lv = _select(_c245, _then246(st, lv), (st, lv))
+    def _then246(st, v_u, v_d, v_a):
+        st = dict(st)
+        v_n = _cast(jnp.maximum(_i32(st["fx"]["recoil_den"]), 1), jnp.int8)
+        v_r = _cast(jnp.maximum(jnp.floor_divide((((2 * _i32(v_d)) * _i32(st["fx"]["recoil_num"])) + _i32(v_n)), (2 * _i32(v_n))), 1), jnp.int16)
+        _a247 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - _i32(v_r)), 0)
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a247, jnp.int16))}
+        return st, (v_u, v_d, v_a)
+    st, (v_u, v_d, v_a) = _select(_c245, _then246(st, v_u, v_d, v_a), (st, (v_u, v_d, v_a)))
     _c248 = (_i32(st["fx"]["drain_num"]) > 0)
-    def _then249(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["gain"] = _cast(jnp.maximum(jnp.floor_divide((_i32(lv["d"]) * _i32(st["fx"]["drain_num"])), jnp.maximum(_i32(st["fx"]["drain_den"]), 1)), 1), jnp.int32)
-        _a250 = jnp.minimum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) + _i32(lv["gain"])), _i32(st["team"]["maxhp"][(lv["u"], lv["a"])]))
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a250, jnp.int16))}
-        lv = _scope(lv, ("u", "d", "a", ))
-        return st, _scope(lv, ("u", "d", "a", ))
-    st, lv = _select(_c248, _then249(st, lv), (st, lv))
-    lv = _scope(lv, ("u", "d", ))
+    def _then249(st, v_u, v_d, v_a):
+        st = dict(st)
+        v_gain = _cast(jnp.maximum(jnp.floor_divide((_i32(v_d) * _i32(st["fx"]["drain_num"])), jnp.maximum(_i32(st["fx"]["drain_den"]), 1)), 1), jnp.int32)
+        _a250 = jnp.minimum((_i32(st["team"]["hp"][(v_u, v_a)]) + _i32(v_gain)), _i32(st["team"]["maxhp"][(v_u, v_a)]))
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a250, jnp.int16))}
+        return st, (v_u, v_d, v_a)
+    st, (v_u, v_d, v_a) = _select(_c248, _then249(st, v_u, v_d, v_a), (st, (v_u, v_d, v_a)))
     return st
 
 
 def p_primary_effects(st, v_u, v_m):
     """proc `primary_effects` (pokemon_gen1.envspec:767)"""
     st = dict(st)
-    lv = {"u": _cast(v_u, jnp.int8), "m": _cast(v_m, jnp.int16)}
-    lv["t"] = _cast((1 - _i32(lv["u"])), jnp.int8)
-    lv["a"] = _cast(st["active"][_i32(lv["u"])], jnp.int8)
-    lv["ta"] = _cast(st["active"][_i32(lv["t"])], jnp.int8)
-    lv["shielded"] = _cast((_i32(st["sub_hp"][_i32(lv["t"])]) > 0), jnp.bool_)
-    _c251 = jnp.logical_and(jnp.logical_and((_i32(st["fx"]["stages"]) != 0), (_i32(st["fx"]["stat_chance"]) == 100)), jnp.logical_or(st["fx"]["on_user"], jnp.logical_and(jnp.logical_not(lv["shielded"]), jnp.logical_not(st["mist"][_i32(lv["t"])]))))
-    def _then252(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_u = _cast(v_u, jnp.int8)
+    v_m = _cast(v_m, jnp.int16)
+    v_t = _cast((1 - _i32(v_u)), jnp.int8)
+    v_a = _cast(st["active"][_i32(v_u)], jnp.int8)
+    v_ta = _cast(st["active"][_i32(v_t)], jnp.int8)
+    v_shielded = _cast((_i32(st["sub_hp"][_i32(v_t)]) > 0), jnp.bool_)
+    _c251 = jnp.logical_and(jnp.logical_and((_i32(st["fx"]["stages"]) != 0), (_i32(st["fx"]["stat_chance"]) == 100)), jnp.logical_or(st["fx"]["on_user"], jnp.logical_and(jnp.logical_not(v_shielded), jnp.logical_not(st["mist"][_i32(v_t)]))))
+    def _then252(st, v_u, v_m, v_t, v_a, v_ta, v_shielded):
+        st = dict(st)
         _a253 = True
         st["give_stat"] = _cast(_a253, jnp.bool_)
-        return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", ))
-    st, lv = _select(_c251, _then252(st, lv), (st, lv))
-    lv["cond"] = _cast(st["fx"]["status"], jnp.int8)
-    _c254 = jnp.logical_and((lv["cond"] == 1), st["recharging"][_i32(lv["t"])])
-    _c255 = (lv["cond"] != 0)
-    def _then256(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded)
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded) = _select(_c251, _then252(st, v_u, v_m, v_t, v_a, v_ta, v_shielded), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded)))
+    v_cond = _cast(st["fx"]["status"], jnp.int8)
+    _c254 = jnp.logical_and((v_cond == 1), st["recharging"][_i32(v_t)])
+    _c255 = (v_cond != 0)
+    def _then256(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond):
+        st = dict(st)
         _a257 = 0
-        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["t"]), _i32(lv["ta"]))].set(_cast(_a257, jnp.int8))}
+        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a257, jnp.int8))}
         _a258 = 1
         st["give_status"] = _cast(_a258, jnp.int8)
         _a259 = False
-        st["recharging"] = st["recharging"].at[_i32(lv["t"])].set(_cast(_a259, jnp.bool_))
-        return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", ))
-    def _then260(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["poison"] = _cast(jnp.logical_or((lv["cond"] == 2), (lv["cond"] == 6)), jnp.bool_)
-        _c261 = jnp.logical_not(jnp.logical_and(lv["poison"], lv["shielded"]))
-        def _then262(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a263 = lv["cond"]
+        st["recharging"] = st["recharging"].at[_i32(v_t)].set(_cast(_a259, jnp.bool_))
+        return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)
+    def _then260(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond):
+        st = dict(st)
+        v_poison = _cast(jnp.logical_or((v_cond == 2), (v_cond == 6)), jnp.bool_)
+        _c261 = jnp.logical_not(jnp.logical_and(v_poison, v_shielded))
+        def _then262(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison):
+            st = dict(st)
+            _a263 = v_cond
             st["give_status"] = _cast(_a263, jnp.int8)
-            return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", "poison", ))
-        st, lv = _select(_c261, _then262(st, lv), (st, lv))
-        lv = _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", ))
-        return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", ))
-    st, lv = _select_first((_c254, _c255, ), (st, lv), (_then256(st, lv), _then260(st, lv), ), (st, lv))
-    _c264 = jnp.logical_and(jnp.logical_and((_i32(st["fx"]["confuse"]) == 100), jnp.logical_not(lv["shielded"])), (_i32(st["confused"][_i32(lv["t"])]) == 0))
-    def _then265(st, lv):
-        st, lv = dict(st), dict(lv)
+            return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison)
+        st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison) = _select(_c261, _then262(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison)))
+        return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond) = _select_first((_c254, _c255, ), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)), (_then256(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond), _then260(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond), ), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)))
+    _c264 = jnp.logical_and(jnp.logical_and((_i32(st["fx"]["confuse"]) == 100), jnp.logical_not(v_shielded)), (_i32(st["confused"][_i32(v_t)]) == 0))
+    def _then265(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond):
+        st = dict(st)
         st, _r266 = _randint(st, 2, 5)
         _a267 = _r266
-        st["confused"] = st["confused"].at[_i32(lv["t"])].set(_cast(_a267, jnp.int8))
-        return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", ))
-    st, lv = _select(_c264, _then265(st, lv), (st, lv))
-    lv["tsp"] = _cast(st["team"]["species"][(lv["t"], lv["ta"])], jnp.int16)
-    _c268 = jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(st["fx"]["seed"], jnp.logical_not(lv["shielded"])), jnp.logical_not(st["seeded"][_i32(lv["t"])])), (_K12[_i32(lv["tsp"])] != 4)), (_K13[_i32(lv["tsp"])] != 4))
-    def _then269(st, lv):
-        st, lv = dict(st), dict(lv)
+        st["confused"] = st["confused"].at[_i32(v_t)].set(_cast(_a267, jnp.int8))
+        return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond) = _select(_c264, _then265(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)))
+    v_tsp = _cast(st["team"]["species"][(v_t, v_ta)], jnp.int16)
+    _c268 = jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(st["fx"]["seed"], jnp.logical_not(v_shielded)), jnp.logical_not(st["seeded"][_i32(v_t)])), (_K12[_i32(v_tsp)] != 4)), (_K13[_i32(v_tsp)] != 4))
+    def _then269(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
+        st = dict(st)
         _a270 = True
-        st["seeded"] = st["seeded"].at[_i32(lv["t"])].set(_cast(_a270, jnp.bool_))
-        return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", "tsp", ))
-    st, lv = _select(_c268, _then269(st, lv), (st, lv))
+        st["seeded"] = st["seeded"].at[_i32(v_t)].set(_cast(_a270, jnp.bool_))
+        return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _select(_c268, _then269(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
     _c271 = st["fx"]["substitute"]
-    def _then272(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_make_substitute(st, lv["u"])
-        return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", "tsp", ))
-    st, lv = _select(_c271, _then272(st, lv), (st, lv))
+    def _then272(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
+        st = dict(st)
+        st = p_make_substitute(st, v_u)
+        return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _select(_c271, _then272(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
     _c273 = (_i32(st["fx"]["screen"]) == 1)
     _c274 = (_i32(st["fx"]["screen"]) == 2)
-    def _then275(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then275(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
+        st = dict(st)
         _a276 = True
-        st["reflect"] = st["reflect"].at[_i32(lv["u"])].set(_cast(_a276, jnp.bool_))
-        return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", "tsp", ))
-    def _then277(st, lv):
-        st, lv = dict(st), dict(lv)
+        st["reflect"] = st["reflect"].at[_i32(v_u)].set(_cast(_a276, jnp.bool_))
+        return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
+    def _then277(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
+        st = dict(st)
         _a278 = True
-        st["light_screen"] = st["light_screen"].at[_i32(lv["u"])].set(_cast(_a278, jnp.bool_))
-        return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", "tsp", ))
-    st, lv = _select_first((_c273, _c274, ), (st, lv), (_then275(st, lv), _then277(st, lv), ), (st, lv))
+        st["light_screen"] = st["light_screen"].at[_i32(v_u)].set(_cast(_a278, jnp.bool_))
+        return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _select_first((_c273, _c274, ), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)), (_then275(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), _then277(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), ), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
     _c279 = st["fx"]["focus"]
-    def _then280(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then280(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
+        st = dict(st)
         _a281 = True
-        st["focus"] = st["focus"].at[_i32(lv["u"])].set(_cast(_a281, jnp.bool_))
-        return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", "tsp", ))
-    st, lv = _select(_c279, _then280(st, lv), (st, lv))
+        st["focus"] = st["focus"].at[_i32(v_u)].set(_cast(_a281, jnp.bool_))
+        return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _select(_c279, _then280(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
     _c282 = st["fx"]["mist"]
-    def _then283(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then283(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
+        st = dict(st)
         _a284 = True
-        st["mist"] = st["mist"].at[_i32(lv["u"])].set(_cast(_a284, jnp.bool_))
-        return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", "tsp", ))
-    st, lv = _select(_c282, _then283(st, lv), (st, lv))
+        st["mist"] = st["mist"].at[_i32(v_u)].set(_cast(_a284, jnp.bool_))
+        return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _select(_c282, _then283(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
     _c285 = jnp.logical_or(st["fx"]["heal"], st["fx"]["rest"])
-    def _then286(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_recover(st, lv["u"])
-        return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", "tsp", ))
-    st, lv = _select(_c285, _then286(st, lv), (st, lv))
+    def _then286(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
+        st = dict(st)
+        st = p_recover(st, v_u)
+        return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _select(_c285, _then286(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
     _c287 = st["fx"]["haze"]
-    def _then288(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_do_haze(st, lv["u"])
-        return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", "tsp", ))
-    st, lv = _select(_c287, _then288(st, lv), (st, lv))
-    lv = _scope(lv, ("u", "m", ))
+    def _then288(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
+        st = dict(st)
+        st = p_do_haze(st, v_u)
+        return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _select(_c287, _then288(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
     return st
 
 
 def f_heal_fails(st, v_hp, v_maxhp):
     """fn `heal_fails` (pokemon_gen1.envspec:815)"""
-    lv = {"hp": _cast(v_hp, jnp.int16), "maxhp": _cast(v_maxhp, jnp.int16)}
-    return jnp.logical_or((_i32(lv["hp"]) == _i32(lv["maxhp"])), jnp.logical_and(jnp.logical_or((_i32(lv["hp"]) == (_i32(lv["maxhp"]) - 255)), (_i32(lv["hp"]) == (_i32(lv["maxhp"]) - 511))), (jnp.remainder(_i32(lv["hp"]), 256) != 0)))
+    v_hp = _cast(v_hp, jnp.int16)
+    v_maxhp = _cast(v_maxhp, jnp.int16)
+    return jnp.logical_or((_i32(v_hp) == _i32(v_maxhp)), jnp.logical_and(jnp.logical_or((_i32(v_hp) == (_i32(v_maxhp) - 255)), (_i32(v_hp) == (_i32(v_maxhp) - 511))), (jnp.remainder(_i32(v_hp), 256) != 0)))
 
 
 def p_recover(st, v_u):
     """proc `recover` (pokemon_gen1.envspec:819)"""
     st = dict(st)
-    lv = {"u": _cast(v_u, jnp.int8)}
-    lv["a"] = _cast(st["active"][_i32(lv["u"])], jnp.int8)
-    lv["hp"] = _cast(st["team"]["hp"][(lv["u"], lv["a"])], jnp.int16)
-    lv["full"] = _cast(st["team"]["maxhp"][(lv["u"], lv["a"])], jnp.int16)
-    _c289 = jnp.logical_not(f_heal_fails(st, lv["hp"], lv["full"]))
-    def _then290(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_u = _cast(v_u, jnp.int8)
+    v_a = _cast(st["active"][_i32(v_u)], jnp.int8)
+    v_hp = _cast(st["team"]["hp"][(v_u, v_a)], jnp.int16)
+    v_full = _cast(st["team"]["maxhp"][(v_u, v_a)], jnp.int16)
+    _c289 = jnp.logical_not(f_heal_fails(st, v_hp, v_full))
+    def _then290(st, v_u, v_a, v_hp, v_full):
+        st = dict(st)
         _c291 = st["fx"]["rest"]
-        def _then292(st, lv):
-            st, lv = dict(st), dict(lv)
+        def _then292(st, v_u, v_a, v_hp, v_full):
+            st = dict(st)
             _a293 = 1
-            st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a293, jnp.int8))}
+            st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a293, jnp.int8))}
             _a294 = 2
-            st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a294, jnp.int8))}
-            _a295 = lv["full"]
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a295, jnp.int16))}
-            return st, _scope(lv, ("u", "a", "hp", "full", ))
-        def _else296(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a297 = jnp.minimum((_i32(lv["hp"]) + jnp.floor_divide(_i32(lv["full"]), 2)), _i32(lv["full"]))
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a297, jnp.int16))}
-            return st, _scope(lv, ("u", "a", "hp", "full", ))
-        st, lv = _select(_c291, _then292(st, lv), _else296(st, lv))
-        return st, _scope(lv, ("u", "a", "hp", "full", ))
-    st, lv = _select(_c289, _then290(st, lv), (st, lv))
-    lv = _scope(lv, ("u", ))
+            st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a294, jnp.int8))}
+            _a295 = v_full
+            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a295, jnp.int16))}
+            return st, (v_u, v_a, v_hp, v_full)
+        def _else296(st, v_u, v_a, v_hp, v_full):
+            st = dict(st)
+            _a297 = jnp.minimum((_i32(v_hp) + jnp.floor_divide(_i32(v_full), 2)), _i32(v_full))
+            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a297, jnp.int16))}
+            return st, (v_u, v_a, v_hp, v_full)
+        st, (v_u, v_a, v_hp, v_full) = _select(_c291, _then292(st, v_u, v_a, v_hp, v_full), _else296(st, v_u, v_a, v_hp, v_full))
+        return st, (v_u, v_a, v_hp, v_full)
+    st, (v_u, v_a, v_hp, v_full) = _select(_c289, _then290(st, v_u, v_a, v_hp, v_full), (st, (v_u, v_a, v_hp, v_full)))
     return st
 
 
 def p_make_substitute(st, v_u):
     """proc `make_substitute` (pokemon_gen1.envspec:837)"""
     st = dict(st)
-    lv = {"u": _cast(v_u, jnp.int8)}
-    lv["a"] = _cast(st["active"][_i32(lv["u"])], jnp.int8)
-    lv["quarter"] = _cast(jnp.floor_divide(_i32(st["team"]["maxhp"][(lv["u"], lv["a"])]), 4), jnp.int16)
-    _c298 = jnp.logical_and((_i32(st["sub_hp"][_i32(lv["u"])]) == 0), ((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) * 4) >= _i32(st["team"]["maxhp"][(lv["u"], lv["a"])])))
-    def _then299(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c300 = (_i32(st["team"]["maxhp"][(lv["u"], lv["a"])]) > 3)
-        def _then301(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a302 = jnp.maximum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) - _i32(lv["quarter"])), 0)
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a302, jnp.int16))}
-            return st, _scope(lv, ("u", "a", "quarter", ))
-        st, lv = _select(_c300, _then301(st, lv), (st, lv))
-        _a303 = (_i32(lv["quarter"]) + 1)
-        st["sub_hp"] = st["sub_hp"].at[_i32(lv["u"])].set(_cast(_a303, jnp.int16))
-        _c304 = st["trapped"][_i32(lv["u"])]
-        def _then305(st, lv):
-            st, lv = dict(st), dict(lv)
+    v_u = _cast(v_u, jnp.int8)
+    v_a = _cast(st["active"][_i32(v_u)], jnp.int8)
+    v_quarter = _cast(jnp.floor_divide(_i32(st["team"]["maxhp"][(v_u, v_a)]), 4), jnp.int16)
+    _c298 = jnp.logical_and((_i32(st["sub_hp"][_i32(v_u)]) == 0), ((_i32(st["team"]["hp"][(v_u, v_a)]) * 4) >= _i32(st["team"]["maxhp"][(v_u, v_a)])))
+    def _then299(st, v_u, v_a, v_quarter):
+        st = dict(st)
+        _c300 = (_i32(st["team"]["maxhp"][(v_u, v_a)]) > 3)
+        def _then301(st, v_u, v_a, v_quarter):
+            st = dict(st)
+            _a302 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - _i32(v_quarter)), 0)
+            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a302, jnp.int16))}
+            return st, (v_u, v_a, v_quarter)
+        st, (v_u, v_a, v_quarter) = _select(_c300, _then301(st, v_u, v_a, v_quarter), (st, (v_u, v_a, v_quarter)))
+        _a303 = (_i32(v_quarter) + 1)
+        st["sub_hp"] = st["sub_hp"].at[_i32(v_u)].set(_cast(_a303, jnp.int16))
+        _c304 = st["trapped"][_i32(v_u)]
+        def _then305(st, v_u, v_a, v_quarter):
+            st = dict(st)
             _a306 = 0
-            st["trap_left"] = st["trap_left"].at[(1 - _i32(lv["u"]))].set(_cast(_a306, jnp.int8))
+            st["trap_left"] = st["trap_left"].at[(1 - _i32(v_u))].set(_cast(_a306, jnp.int8))
             _a307 = False
-            st["trapped"] = st["trapped"].at[_i32(lv["u"])].set(_cast(_a307, jnp.bool_))
-            return st, _scope(lv, ("u", "a", "quarter", ))
-        st, lv = _select(_c304, _then305(st, lv), (st, lv))
-        return st, _scope(lv, ("u", "a", "quarter", ))
-    st, lv = _select(_c298, _then299(st, lv), (st, lv))
-    lv = _scope(lv, ("u", ))
+            st["trapped"] = st["trapped"].at[_i32(v_u)].set(_cast(_a307, jnp.bool_))
+            return st, (v_u, v_a, v_quarter)
+        st, (v_u, v_a, v_quarter) = _select(_c304, _then305(st, v_u, v_a, v_quarter), (st, (v_u, v_a, v_quarter)))
+        return st, (v_u, v_a, v_quarter)
+    st, (v_u, v_a, v_quarter) = _select(_c298, _then299(st, v_u, v_a, v_quarter), (st, (v_u, v_a, v_quarter)))
     return st
 
 
 def p_do_haze(st, v_u):
     """proc `do_haze` (pokemon_gen1.envspec:856)"""
     st = dict(st)
-    lv = {"u": _cast(v_u, jnp.int8)}
-    lv["p"] = jnp.int32(0)
-    lv["a"] = _cast(st["active"][_i32(lv["p"])], jnp.int8)
+    v_u = _cast(v_u, jnp.int8)
+    v_p = jnp.int32(0)
+    v_a = _cast(st["active"][_i32(v_p)], jnp.int8)
     _a308 = _K3
-    st["boosts"] = st["boosts"].at[_i32(lv["p"])].set(_cast(_a308, jnp.int8))
-    lv["k"] = jnp.int32(0)
-    _a309 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a309, jnp.int16))
-    lv["k"] = jnp.int32(1)
-    _a310 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a310, jnp.int16))
-    lv["k"] = jnp.int32(2)
-    _a311 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a311, jnp.int16))
-    lv["k"] = jnp.int32(3)
-    _a312 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a312, jnp.int16))
-    lv = _scope(lv, ("u", "p", "a", ))
+    st["boosts"] = st["boosts"].at[_i32(v_p)].set(_cast(_a308, jnp.int8))
+    v_k = jnp.int32(0)
+    _a309 = st["team"]["stats"][(v_p, v_a, v_k)]
+    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a309, jnp.int16))
+    v_k = jnp.int32(1)
+    _a310 = st["team"]["stats"][(v_p, v_a, v_k)]
+    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a310, jnp.int16))
+    v_k = jnp.int32(2)
+    _a311 = st["team"]["stats"][(v_p, v_a, v_k)]
+    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a311, jnp.int16))
+    v_k = jnp.int32(3)
+    _a312 = st["team"]["stats"][(v_p, v_a, v_k)]
+    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a312, jnp.int16))
     _a313 = 0
-    st["confused"] = st["confused"].at[_i32(lv["p"])].set(_cast(_a313, jnp.int8))
+    st["confused"] = st["confused"].at[_i32(v_p)].set(_cast(_a313, jnp.int8))
     _a314 = False
-    st["mist"] = st["mist"].at[_i32(lv["p"])].set(_cast(_a314, jnp.bool_))
+    st["mist"] = st["mist"].at[_i32(v_p)].set(_cast(_a314, jnp.bool_))
     _a315 = False
-    st["focus"] = st["focus"].at[_i32(lv["p"])].set(_cast(_a315, jnp.bool_))
+    st["focus"] = st["focus"].at[_i32(v_p)].set(_cast(_a315, jnp.bool_))
     _a316 = False
-    st["seeded"] = st["seeded"].at[_i32(lv["p"])].set(_cast(_a316, jnp.bool_))
+    st["seeded"] = st["seeded"].at[_i32(v_p)].set(_cast(_a316, jnp.bool_))
     _a317 = False
-    st["reflect"] = st["reflect"].at[_i32(lv["p"])].set(_cast(_a317, jnp.bool_))
+    st["reflect"] = st["reflect"].at[_i32(v_p)].set(_cast(_a317, jnp.bool_))
     _a318 = False
-    st["light_screen"] = st["light_screen"].at[_i32(lv["p"])].set(_cast(_a318, jnp.bool_))
+    st["light_screen"] = st["light_screen"].at[_i32(v_p)].set(_cast(_a318, jnp.bool_))
     _a319 = False
-    st["toxic"] = st["toxic"].at[_i32(lv["p"])].set(_cast(_a319, jnp.bool_))
+    st["toxic"] = st["toxic"].at[_i32(v_p)].set(_cast(_a319, jnp.bool_))
     _a320 = 0
-    st["toxic_n"] = st["toxic_n"].at[_i32(lv["p"])].set(_cast(_a320, jnp.int8))
-    lv = _scope(lv, ("u", "p", ))
-    lv["p"] = jnp.int32(1)
-    lv["a"] = _cast(st["active"][_i32(lv["p"])], jnp.int8)
+    st["toxic_n"] = st["toxic_n"].at[_i32(v_p)].set(_cast(_a320, jnp.int8))
+    v_p = jnp.int32(1)
+    v_a = _cast(st["active"][_i32(v_p)], jnp.int8)
     _a321 = _K3
-    st["boosts"] = st["boosts"].at[_i32(lv["p"])].set(_cast(_a321, jnp.int8))
-    lv["k"] = jnp.int32(0)
-    _a322 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a322, jnp.int16))
-    lv["k"] = jnp.int32(1)
-    _a323 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a323, jnp.int16))
-    lv["k"] = jnp.int32(2)
-    _a324 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a324, jnp.int16))
-    lv["k"] = jnp.int32(3)
-    _a325 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a325, jnp.int16))
-    lv = _scope(lv, ("u", "p", "a", ))
+    st["boosts"] = st["boosts"].at[_i32(v_p)].set(_cast(_a321, jnp.int8))
+    v_k = jnp.int32(0)
+    _a322 = st["team"]["stats"][(v_p, v_a, v_k)]
+    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a322, jnp.int16))
+    v_k = jnp.int32(1)
+    _a323 = st["team"]["stats"][(v_p, v_a, v_k)]
+    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a323, jnp.int16))
+    v_k = jnp.int32(2)
+    _a324 = st["team"]["stats"][(v_p, v_a, v_k)]
+    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a324, jnp.int16))
+    v_k = jnp.int32(3)
+    _a325 = st["team"]["stats"][(v_p, v_a, v_k)]
+    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a325, jnp.int16))
     _a326 = 0
-    st["confused"] = st["confused"].at[_i32(lv["p"])].set(_cast(_a326, jnp.int8))
+    st["confused"] = st["confused"].at[_i32(v_p)].set(_cast(_a326, jnp.int8))
     _a327 = False
-    st["mist"] = st["mist"].at[_i32(lv["p"])].set(_cast(_a327, jnp.bool_))
+    st["mist"] = st["mist"].at[_i32(v_p)].set(_cast(_a327, jnp.bool_))
     _a328 = False
-    st["focus"] = st["focus"].at[_i32(lv["p"])].set(_cast(_a328, jnp.bool_))
+    st["focus"] = st["focus"].at[_i32(v_p)].set(_cast(_a328, jnp.bool_))
     _a329 = False
-    st["seeded"] = st["seeded"].at[_i32(lv["p"])].set(_cast(_a329, jnp.bool_))
+    st["seeded"] = st["seeded"].at[_i32(v_p)].set(_cast(_a329, jnp.bool_))
     _a330 = False
-    st["reflect"] = st["reflect"].at[_i32(lv["p"])].set(_cast(_a330, jnp.bool_))
+    st["reflect"] = st["reflect"].at[_i32(v_p)].set(_cast(_a330, jnp.bool_))
     _a331 = False
-    st["light_screen"] = st["light_screen"].at[_i32(lv["p"])].set(_cast(_a331, jnp.bool_))
+    st["light_screen"] = st["light_screen"].at[_i32(v_p)].set(_cast(_a331, jnp.bool_))
     _a332 = False
-    st["toxic"] = st["toxic"].at[_i32(lv["p"])].set(_cast(_a332, jnp.bool_))
+    st["toxic"] = st["toxic"].at[_i32(v_p)].set(_cast(_a332, jnp.bool_))
     _a333 = 0
-    st["toxic_n"] = st["toxic_n"].at[_i32(lv["p"])].set(_cast(_a333, jnp.int8))
-    lv = _scope(lv, ("u", "p", ))
-    lv = _scope(lv, ("u", ))
-    lv["t"] = _cast((1 - _i32(lv["u"])), jnp.int8)
+    st["toxic_n"] = st["toxic_n"].at[_i32(v_p)].set(_cast(_a333, jnp.int8))
+    v_t = _cast((1 - _i32(v_u)), jnp.int8)
     _a334 = 0
-    st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["t"]), _i32(st["active"][_i32(lv["t"])]))].set(_cast(_a334, jnp.int8))}
+    st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_t), _i32(st["active"][_i32(v_t)]))].set(_cast(_a334, jnp.int8))}
     _a335 = 0
-    st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(lv["t"]), _i32(st["active"][_i32(lv["t"])]))].set(_cast(_a335, jnp.int8))}
-    _c336 = (st["team"]["status"][(lv["u"], st["active"][_i32(lv["u"])])] == 6)
-    def _then337(st, lv):
-        st, lv = dict(st), dict(lv)
+    st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(v_t), _i32(st["active"][_i32(v_t)]))].set(_cast(_a335, jnp.int8))}
+    _c336 = (st["team"]["status"][(v_u, st["active"][_i32(v_u)])] == 6)
+    def _then337(st, v_u, v_t):
+        st = dict(st)
         _a338 = 2
-        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["u"]), _i32(st["active"][_i32(lv["u"])]))].set(_cast(_a338, jnp.int8))}
-        return st, _scope(lv, ("u", "t", ))
-    st, lv = _select(_c336, _then337(st, lv), (st, lv))
-    lv = _scope(lv, ("u", ))
+        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_u), _i32(st["active"][_i32(v_u)]))].set(_cast(_a338, jnp.int8))}
+        return st, (v_u, v_t)
+    st, (v_u, v_t) = _select(_c336, _then337(st, v_u, v_t), (st, (v_u, v_t)))
     return st
 
 
 def p_inflict(st, v_t, v_cond):
     """proc `inflict` (pokemon_gen1.envspec:884)"""
     st = dict(st)
-    lv = {"t": _cast(v_t, jnp.int8), "cond": _cast(v_cond, jnp.int8)}
-    lv["ta"] = _cast(st["active"][_i32(lv["t"])], jnp.int8)
-    lv["tsp"] = _cast(st["team"]["species"][(lv["t"], lv["ta"])], jnp.int16)
-    lv["poison"] = _cast(jnp.logical_or((lv["cond"] == 2), (lv["cond"] == 6)), jnp.bool_)
-    lv["immune"] = _cast(jnp.logical_and(lv["poison"], jnp.logical_or((_K12[_i32(lv["tsp"])] == 7), (_K13[_i32(lv["tsp"])] == 7))), jnp.bool_)
-    _c339 = jnp.logical_and((st["team"]["status"][(lv["t"], lv["ta"])] == 0), jnp.logical_not(lv["immune"]))
-    def _then340(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a341 = lv["cond"]
-        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["t"]), _i32(lv["ta"]))].set(_cast(_a341, jnp.int8))}
-        _c342 = (lv["cond"] == 1)
-        def _then343(st, lv):
-            st, lv = dict(st), dict(lv)
+    v_t = _cast(v_t, jnp.int8)
+    v_cond = _cast(v_cond, jnp.int8)
+    v_ta = _cast(st["active"][_i32(v_t)], jnp.int8)
+    v_tsp = _cast(st["team"]["species"][(v_t, v_ta)], jnp.int16)
+    v_poison = _cast(jnp.logical_or((v_cond == 2), (v_cond == 6)), jnp.bool_)
+    v_immune = _cast(jnp.logical_and(v_poison, jnp.logical_or((_K12[_i32(v_tsp)] == 7), (_K13[_i32(v_tsp)] == 7))), jnp.bool_)
+    _c339 = jnp.logical_and((st["team"]["status"][(v_t, v_ta)] == 0), jnp.logical_not(v_immune))
+    def _then340(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
+        st = dict(st)
+        _a341 = v_cond
+        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a341, jnp.int8))}
+        _c342 = (v_cond == 1)
+        def _then343(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
+            st = dict(st)
             st, _r344 = _randint(st, 1, 7)
             _a345 = _r344
-            st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(lv["t"]), _i32(lv["ta"]))].set(_cast(_a345, jnp.int8))}
-            return st, _scope(lv, ("t", "cond", "ta", "tsp", "poison", "immune", ))
-        st, lv = _select(_c342, _then343(st, lv), (st, lv))
-        _c346 = (lv["cond"] == 5)
-        def _then347(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a348 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(lv["t"])][3]), 4), 1)
-            st["mstat"] = st["mstat"].at[(_i32(lv["t"]), 3)].set(_cast(_a348, jnp.int16))
-            return st, _scope(lv, ("t", "cond", "ta", "tsp", "poison", "immune", ))
-        st, lv = _select(_c346, _then347(st, lv), (st, lv))
-        _c349 = (lv["cond"] == 3)
-        def _then350(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a351 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(lv["t"])][0]), 2), 1)
-            st["mstat"] = st["mstat"].at[(_i32(lv["t"]), 0)].set(_cast(_a351, jnp.int16))
-            return st, _scope(lv, ("t", "cond", "ta", "tsp", "poison", "immune", ))
-        st, lv = _select(_c349, _then350(st, lv), (st, lv))
-        _c352 = (lv["cond"] == 6)
-        def _then353(st, lv):
-            st, lv = dict(st), dict(lv)
+            st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a345, jnp.int8))}
+            return st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)
+        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _select(_c342, _then343(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
+        _c346 = (v_cond == 5)
+        def _then347(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
+            st = dict(st)
+            _a348 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_t)][3]), 4), 1)
+            st["mstat"] = st["mstat"].at[(_i32(v_t), 3)].set(_cast(_a348, jnp.int16))
+            return st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)
+        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _select(_c346, _then347(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
+        _c349 = (v_cond == 3)
+        def _then350(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
+            st = dict(st)
+            _a351 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_t)][0]), 2), 1)
+            st["mstat"] = st["mstat"].at[(_i32(v_t), 0)].set(_cast(_a351, jnp.int16))
+            return st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)
+        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _select(_c349, _then350(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
+        _c352 = (v_cond == 6)
+        def _then353(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
+            st = dict(st)
             _a354 = True
-            st["toxic"] = st["toxic"].at[_i32(lv["t"])].set(_cast(_a354, jnp.bool_))
+            st["toxic"] = st["toxic"].at[_i32(v_t)].set(_cast(_a354, jnp.bool_))
             _a355 = 0
-            st["toxic_n"] = st["toxic_n"].at[_i32(lv["t"])].set(_cast(_a355, jnp.int8))
-            return st, _scope(lv, ("t", "cond", "ta", "tsp", "poison", "immune", ))
-        st, lv = _select(_c352, _then353(st, lv), (st, lv))
-        return st, _scope(lv, ("t", "cond", "ta", "tsp", "poison", "immune", ))
-    st, lv = _select(_c339, _then340(st, lv), (st, lv))
-    lv = _scope(lv, ("t", "cond", ))
+            st["toxic_n"] = st["toxic_n"].at[_i32(v_t)].set(_cast(_a355, jnp.int8))
+            return st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)
+        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _select(_c352, _then353(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
+        return st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)
+    st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _select(_c339, _then340(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
     return st
 
 
 def p_change_stat(st, v_s, v_k, v_delta, v_user):
     """proc `change_stat` (pokemon_gen1.envspec:913)"""
     st = dict(st)
-    lv = {"s": _cast(v_s, jnp.int8), "k": _cast(v_k, jnp.int8), "delta": _cast(v_delta, jnp.int8), "user": _cast(v_user, jnp.int8)}
-    lv["i"] = _cast(_i32(lv["k"]), jnp.int8)
-    lv["j"] = _cast(jnp.minimum(_i32(lv["i"]), 3), jnp.int8)
-    lv["b"] = _cast(st["boosts"][_i32(lv["s"])][_i32(lv["i"])], jnp.int8)
-    lv["counts"] = _cast(False, jnp.bool_)
-    _c356 = jnp.logical_or(jnp.logical_and((_i32(lv["delta"]) > 0), (_i32(lv["b"]) < 6)), jnp.logical_and((_i32(lv["delta"]) < 0), (_i32(lv["b"]) > -6)))
-    def _then357(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c358 = (_i32(lv["i"]) >= 4)
-        _c359 = jnp.logical_and((_i32(lv["delta"]) > 0), (_i32(st["mstat"][_i32(lv["s"])][_i32(lv["j"])]) == 999))
-        _c360 = jnp.logical_and((_i32(lv["delta"]) < 0), (_i32(st["mstat"][_i32(lv["s"])][_i32(lv["j"])]) == 1))
-        def _then361(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a362 = jnp.clip((_i32(lv["b"]) + _i32(lv["delta"])), -6, 6)
-            st["boosts"] = st["boosts"].at[(_i32(lv["s"]), _i32(lv["i"]))].set(_cast(_a362, jnp.int8))
+    v_s = _cast(v_s, jnp.int8)
+    v_k = _cast(v_k, jnp.int8)
+    v_delta = _cast(v_delta, jnp.int8)
+    v_user = _cast(v_user, jnp.int8)
+    v_i = _cast(_i32(v_k), jnp.int8)
+    v_j = _cast(jnp.minimum(_i32(v_i), 3), jnp.int8)
+    v_b = _cast(st["boosts"][_i32(v_s)][_i32(v_i)], jnp.int8)
+    v_counts = _cast(False, jnp.bool_)
+    _c356 = jnp.logical_or(jnp.logical_and((_i32(v_delta) > 0), (_i32(v_b) < 6)), jnp.logical_and((_i32(v_delta) < 0), (_i32(v_b) > -6)))
+    def _then357(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
+        st = dict(st)
+        _c358 = (_i32(v_i) >= 4)
+        _c359 = jnp.logical_and((_i32(v_delta) > 0), (_i32(st["mstat"][_i32(v_s)][_i32(v_j)]) == 999))
+        _c360 = jnp.logical_and((_i32(v_delta) < 0), (_i32(st["mstat"][_i32(v_s)][_i32(v_j)]) == 1))
+        def _then361(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
+            st = dict(st)
+            _a362 = jnp.clip((_i32(v_b) + _i32(v_delta)), -6, 6)
+            st["boosts"] = st["boosts"].at[(_i32(v_s), _i32(v_i))].set(_cast(_a362, jnp.int8))
             _a363 = True
-            lv["counts"] = _cast(_a363, jnp.bool_)
-            return st, _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", ))
-        def _then364(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a365 = jnp.maximum((jnp.minimum((_i32(lv["b"]) + _i32(lv["delta"])), 6) - 1), -6)
-            st["boosts"] = st["boosts"].at[(_i32(lv["s"]), _i32(lv["i"]))].set(_cast(_a365, jnp.int8))
-            return st, _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", ))
-        def _then366(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a367 = jnp.minimum((jnp.maximum((_i32(lv["b"]) + _i32(lv["delta"])), -6) + 1), 6)
-            st["boosts"] = st["boosts"].at[(_i32(lv["s"]), _i32(lv["i"]))].set(_cast(_a367, jnp.int8))
-            return st, _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", ))
-        def _else368(st, lv):
-            st, lv = dict(st), dict(lv)
-            lv["nb"] = _cast(jnp.clip((_i32(lv["b"]) + _i32(lv["delta"])), -6, 6), jnp.int8)
-            _a369 = lv["nb"]
-            st["boosts"] = st["boosts"].at[(_i32(lv["s"]), _i32(lv["i"]))].set(_cast(_a369, jnp.int8))
+            v_counts = _cast(_a363, jnp.bool_)
+            return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
+        def _then364(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
+            st = dict(st)
+            _a365 = jnp.maximum((jnp.minimum((_i32(v_b) + _i32(v_delta)), 6) - 1), -6)
+            st["boosts"] = st["boosts"].at[(_i32(v_s), _i32(v_i))].set(_cast(_a365, jnp.int8))
+            return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
+        def _then366(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
+            st = dict(st)
+            _a367 = jnp.minimum((jnp.maximum((_i32(v_b) + _i32(v_delta)), -6) + 1), 6)
+            st["boosts"] = st["boosts"].at[(_i32(v_s), _i32(v_i))].set(_cast(_a367, jnp.int8))
+            return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
+        def _else368(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
+            st = dict(st)
+            v_nb = _cast(jnp.clip((_i32(v_b) + _i32(v_delta)), -6, 6), jnp.int8)
+            _a369 = v_nb
+            st["boosts"] = st["boosts"].at[(_i32(v_s), _i32(v_i))].set(_cast(_a369, jnp.int8))
             _a370 = True
-            lv["counts"] = _cast(_a370, jnp.bool_)
-            lv["stored"] = _cast(st["team"]["stats"][(lv["s"], st["active"][_i32(lv["s"])], lv["j"])], jnp.int16)
-            _c371 = (_i32(lv["nb"]) >= 0)
-            def _then372(st, lv):
-                st, lv = dict(st), dict(lv)
-                lv["raised"] = _cast(jnp.floor_divide((_i32(lv["stored"]) * (2 + _i32(lv["nb"]))), 2), jnp.int16)
-                _a373 = jnp.clip(_i32(jnp.where((_i32(lv["delta"]) > 0), jnp.minimum(_i32(lv["raised"]), 999), _i32(lv["raised"]))), 1, 2500)
-                st["mstat"] = st["mstat"].at[(_i32(lv["s"]), _i32(lv["j"]))].set(_cast(_a373, jnp.int16))
-                lv = _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", "nb", "stored", ))
-                return st, _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", "nb", "stored", ))
-            def _else374(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a375 = jnp.maximum(jnp.floor_divide((_i32(lv["stored"]) * _i32(_K17[jnp.clip((0 - _i32(lv["nb"])), 0, 6)])), 100), 1)
-                st["mstat"] = st["mstat"].at[(_i32(lv["s"]), _i32(lv["j"]))].set(_cast(_a375, jnp.int16))
-                return st, _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", "nb", "stored", ))
-            st, lv = _select(_c371, _then372(st, lv), _else374(st, lv))
-            lv = _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", ))
-            return st, _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", ))
-        st, lv = _select_first((_c358, _c359, _c360, ), (st, lv), (_then361(st, lv), _then364(st, lv), _then366(st, lv), ), _else368(st, lv))
-        return st, _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", ))
-    st, lv = _select(_c356, _then357(st, lv), (st, lv))
-    _c376 = lv["counts"]
-    def _then377(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["f"] = _cast((1 - _i32(lv["user"])), jnp.int8)
-        lv["fs"] = _cast(st["team"]["status"][(lv["f"], st["active"][_i32(lv["f"])])], jnp.int8)
-        _c378 = (lv["fs"] == 5)
-        def _then379(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a380 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(lv["f"])][3]), 4), 1)
-            st["mstat"] = st["mstat"].at[(_i32(lv["f"]), 3)].set(_cast(_a380, jnp.int16))
-            return st, _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", "f", "fs", ))
-        st, lv = _select(_c378, _then379(st, lv), (st, lv))
-        _c381 = (lv["fs"] == 3)
-        def _then382(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a383 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(lv["f"])][0]), 2), 1)
-            st["mstat"] = st["mstat"].at[(_i32(lv["f"]), 0)].set(_cast(_a383, jnp.int16))
-            return st, _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", "f", "fs", ))
-        st, lv = _select(_c381, _then382(st, lv), (st, lv))
-        lv = _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", ))
-        return st, _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", ))
-    st, lv = _select(_c376, _then377(st, lv), (st, lv))
-    lv = _scope(lv, ("s", "k", "delta", "user", ))
+            v_counts = _cast(_a370, jnp.bool_)
+            v_stored = _cast(st["team"]["stats"][(v_s, st["active"][_i32(v_s)], v_j)], jnp.int16)
+            _c371 = (_i32(v_nb) >= 0)
+            def _then372(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored):
+                st = dict(st)
+                v_raised = _cast(jnp.floor_divide((_i32(v_stored) * (2 + _i32(v_nb))), 2), jnp.int16)
+                _a373 = jnp.clip(_i32(jnp.where((_i32(v_delta) > 0), jnp.minimum(_i32(v_raised), 999), _i32(v_raised))), 1, 2500)
+                st["mstat"] = st["mstat"].at[(_i32(v_s), _i32(v_j))].set(_cast(_a373, jnp.int16))
+                return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored)
+            def _else374(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored):
+                st = dict(st)
+                _a375 = jnp.maximum(jnp.floor_divide((_i32(v_stored) * _i32(_K17[jnp.clip((0 - _i32(v_nb)), 0, 6)])), 100), 1)
+                st["mstat"] = st["mstat"].at[(_i32(v_s), _i32(v_j))].set(_cast(_a375, jnp.int16))
+                return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored)
+            st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored) = _select(_c371, _then372(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored), _else374(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored))
+            return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
+        st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _select_first((_c358, _c359, _c360, ), (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)), (_then361(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), _then364(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), _then366(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), ), _else368(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts))
+        return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
+    st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _select(_c356, _then357(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)))
+    _c376 = v_counts
+    def _then377(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
+        st = dict(st)
+        v_f = _cast((1 - _i32(v_user)), jnp.int8)
+        v_fs = _cast(st["team"]["status"][(v_f, st["active"][_i32(v_f)])], jnp.int8)
+        _c378 = (v_fs == 5)
+        def _then379(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs):
+            st = dict(st)
+            _a380 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_f)][3]), 4), 1)
+            st["mstat"] = st["mstat"].at[(_i32(v_f), 3)].set(_cast(_a380, jnp.int16))
+            return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs)
+        st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs) = _select(_c378, _then379(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs), (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs)))
+        _c381 = (v_fs == 3)
+        def _then382(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs):
+            st = dict(st)
+            _a383 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_f)][0]), 2), 1)
+            st["mstat"] = st["mstat"].at[(_i32(v_f), 0)].set(_cast(_a383, jnp.int16))
+            return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs)
+        st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs) = _select(_c381, _then382(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs), (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs)))
+        return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
+    st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _select(_c376, _then377(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)))
     return st
 
 
 def p_after_hit(st, v_u, v_m, v_s):
     """proc `after_hit` (pokemon_gen1.envspec:955)"""
     st = dict(st)
-    lv = {"u": _cast(v_u, jnp.int8), "m": _cast(v_m, jnp.int16), "s": _cast(v_s, jnp.int8)}
-    lv["t"] = _cast((1 - _i32(lv["u"])), jnp.int8)
-    lv["up"] = _cast((_i32(st["team"]["hp"][(lv["t"], st["active"][_i32(lv["t"])])]) > 0), jnp.bool_)
-    _c384 = jnp.logical_and(jnp.logical_and(st["fx"]["recharge"], lv["up"]), jnp.logical_not(st["broke_sub"]))
-    def _then385(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_u = _cast(v_u, jnp.int8)
+    v_m = _cast(v_m, jnp.int16)
+    v_s = _cast(v_s, jnp.int8)
+    v_t = _cast((1 - _i32(v_u)), jnp.int8)
+    v_up = _cast((_i32(st["team"]["hp"][(v_t, st["active"][_i32(v_t)])]) > 0), jnp.bool_)
+    _c384 = jnp.logical_and(jnp.logical_and(st["fx"]["recharge"], v_up), jnp.logical_not(st["broke_sub"]))
+    def _then385(st, v_u, v_m, v_s, v_t, v_up):
+        st = dict(st)
         _a386 = True
-        st["recharging"] = st["recharging"].at[_i32(lv["u"])].set(_cast(_a386, jnp.bool_))
-        _a387 = lv["s"]
-        st["lock_slot"] = st["lock_slot"].at[_i32(lv["u"])].set(_cast(_a387, jnp.int8))
-        return st, _scope(lv, ("u", "m", "s", "t", "up", ))
-    st, lv = _select(_c384, _then385(st, lv), (st, lv))
+        st["recharging"] = st["recharging"].at[_i32(v_u)].set(_cast(_a386, jnp.bool_))
+        _a387 = v_s
+        st["lock_slot"] = st["lock_slot"].at[_i32(v_u)].set(_cast(_a387, jnp.int8))
+        return st, (v_u, v_m, v_s, v_t, v_up)
+    st, (v_u, v_m, v_s, v_t, v_up) = _select(_c384, _then385(st, v_u, v_m, v_s, v_t, v_up), (st, (v_u, v_m, v_s, v_t, v_up)))
     _c388 = st["fx"]["trap"]
-    def _then389(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c390 = jnp.logical_not(lv["up"])
-        _c391 = (_i32(st["trap_left"][_i32(lv["u"])]) > 0)
-        def _then392(st, lv):
-            st, lv = dict(st), dict(lv)
+    def _then389(st, v_u, v_m, v_s, v_t, v_up):
+        st = dict(st)
+        _c390 = jnp.logical_not(v_up)
+        _c391 = (_i32(st["trap_left"][_i32(v_u)]) > 0)
+        def _then392(st, v_u, v_m, v_s, v_t, v_up):
+            st = dict(st)
             _a393 = 0
-            st["trap_left"] = st["trap_left"].at[_i32(lv["u"])].set(_cast(_a393, jnp.int8))
-            return st, _scope(lv, ("u", "m", "s", "t", "up", ))
-        def _then394(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a395 = jnp.maximum((_i32(st["trap_left"][_i32(lv["u"])]) - 1), 0)
-            st["trap_left"] = st["trap_left"].at[_i32(lv["u"])].set(_cast(_a395, jnp.int8))
+            st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a393, jnp.int8))
+            return st, (v_u, v_m, v_s, v_t, v_up)
+        def _then394(st, v_u, v_m, v_s, v_t, v_up):
+            st = dict(st)
+            _a395 = jnp.maximum((_i32(st["trap_left"][_i32(v_u)]) - 1), 0)
+            st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a395, jnp.int8))
             _a396 = True
-            st["trapped"] = st["trapped"].at[_i32(lv["t"])].set(_cast(_a396, jnp.bool_))
-            return st, _scope(lv, ("u", "m", "s", "t", "up", ))
-        def _else397(st, lv):
-            st, lv = dict(st), dict(lv)
+            st["trapped"] = st["trapped"].at[_i32(v_t)].set(_cast(_a396, jnp.bool_))
+            return st, (v_u, v_m, v_s, v_t, v_up)
+        def _else397(st, v_u, v_m, v_s, v_t, v_up):
+            st = dict(st)
             st, _r398 = _randint(st, 0, 7)
-            lv["turns_drawn"] = _cast(_K14[_r398], jnp.int8)
-            _a399 = (_i32(lv["turns_drawn"]) - 1)
-            st["trap_left"] = st["trap_left"].at[_i32(lv["u"])].set(_cast(_a399, jnp.int8))
+            v_turns_drawn = _cast(_K14[_r398], jnp.int8)
+            _a399 = (_i32(v_turns_drawn) - 1)
+            st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a399, jnp.int8))
             _a400 = st["dmg"]
-            st["trap_damage"] = st["trap_damage"].at[_i32(lv["u"])].set(_cast(_a400, jnp.int16))
-            _a401 = lv["s"]
-            st["lock_slot"] = st["lock_slot"].at[_i32(lv["u"])].set(_cast(_a401, jnp.int8))
+            st["trap_damage"] = st["trap_damage"].at[_i32(v_u)].set(_cast(_a400, jnp.int16))
+            _a401 = v_s
+            st["lock_slot"] = st["lock_slot"].at[_i32(v_u)].set(_cast(_a401, jnp.int8))
             _a402 = jnp.logical_not(st["hit_sub"])
-            st["trapped"] = st["trapped"].at[_i32(lv["t"])].set(_cast(_a402, jnp.bool_))
-            lv = _scope(lv, ("u", "m", "s", "t", "up", ))
-            return st, _scope(lv, ("u", "m", "s", "t", "up", ))
-        st, lv = _select_first((_c390, _c391, ), (st, lv), (_then392(st, lv), _then394(st, lv), ), _else397(st, lv))
-        return st, _scope(lv, ("u", "m", "s", "t", "up", ))
-    st, lv = _select(_c388, _then389(st, lv), (st, lv))
-    lv = _scope(lv, ("u", "m", "s", ))
+            st["trapped"] = st["trapped"].at[_i32(v_t)].set(_cast(_a402, jnp.bool_))
+            return st, (v_u, v_m, v_s, v_t, v_up)
+        st, (v_u, v_m, v_s, v_t, v_up) = _select_first((_c390, _c391, ), (st, (v_u, v_m, v_s, v_t, v_up)), (_then392(st, v_u, v_m, v_s, v_t, v_up), _then394(st, v_u, v_m, v_s, v_t, v_up), ), _else397(st, v_u, v_m, v_s, v_t, v_up))
+        return st, (v_u, v_m, v_s, v_t, v_up)
+    st, (v_u, v_m, v_s, v_t, v_up) = _select(_c388, _then389(st, v_u, v_m, v_s, v_t, v_up), (st, (v_u, v_m, v_s, v_t, v_up)))
     return st
 
 
 def p_secondary_effects(st, v_u, v_m):
     """proc `secondary_effects` (pokemon_gen1.envspec:984)"""
     st = dict(st)
-    lv = {"u": _cast(v_u, jnp.int8), "m": _cast(v_m, jnp.int16)}
-    lv["t"] = _cast((1 - _i32(lv["u"])), jnp.int8)
-    lv["ta"] = _cast(st["active"][_i32(lv["t"])], jnp.int8)
-    lv["tsp"] = _cast(st["team"]["species"][(lv["t"], lv["ta"])], jnp.int16)
-    _c403 = jnp.logical_and((st["fx"]["sec_status"] == 3), (st["team"]["status"][(lv["t"], lv["ta"])] == 4))
-    def _then404(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_u = _cast(v_u, jnp.int8)
+    v_m = _cast(v_m, jnp.int16)
+    v_t = _cast((1 - _i32(v_u)), jnp.int8)
+    v_ta = _cast(st["active"][_i32(v_t)], jnp.int8)
+    v_tsp = _cast(st["team"]["species"][(v_t, v_ta)], jnp.int16)
+    _c403 = jnp.logical_and((st["fx"]["sec_status"] == 3), (st["team"]["status"][(v_t, v_ta)] == 4))
+    def _then404(st, v_u, v_m, v_t, v_ta, v_tsp):
+        st = dict(st)
         _a405 = 0
-        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["t"]), _i32(lv["ta"]))].set(_cast(_a405, jnp.int8))}
-        return st, _scope(lv, ("u", "m", "t", "ta", "tsp", ))
-    st, lv = _select(_c403, _then404(st, lv), (st, lv))
+        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a405, jnp.int8))}
+        return st, (v_u, v_m, v_t, v_ta, v_tsp)
+    st, (v_u, v_m, v_t, v_ta, v_tsp) = _select(_c403, _then404(st, v_u, v_m, v_t, v_ta, v_tsp), (st, (v_u, v_m, v_t, v_ta, v_tsp)))
     _c406 = (_i32(st["fx"]["sec_chance"]) > 0)
-    def _then407(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["cond"] = _cast(st["fx"]["sec_status"], jnp.int8)
-        lv["same"] = _cast(jnp.logical_and(jnp.logical_or(jnp.logical_or((lv["cond"] == 5), (lv["cond"] == 3)), (lv["cond"] == 4)), jnp.logical_or((_K12[_i32(lv["tsp"])] == _K6[_i32(lv["m"])]), (_K13[_i32(lv["tsp"])] == _K6[_i32(lv["m"])]))), jnp.bool_)
+    def _then407(st, v_u, v_m, v_t, v_ta, v_tsp):
+        st = dict(st)
+        v_cond = _cast(st["fx"]["sec_status"], jnp.int8)
+        v_same = _cast(jnp.logical_and(jnp.logical_or(jnp.logical_or((v_cond == 5), (v_cond == 3)), (v_cond == 4)), jnp.logical_or((_K12[_i32(v_tsp)] == _K6[_i32(v_m)]), (_K13[_i32(v_tsp)] == _K6[_i32(v_m)]))), jnp.bool_)
         st, _r408 = _randint(st, 0, 255)
-        lv["roll"] = _cast(_r408, jnp.int16)
-        _c409 = jnp.logical_and(jnp.logical_not(lv["same"]), (_i32(lv["roll"]) < jnp.floor_divide(((_i32(st["fx"]["sec_chance"]) * 256) + 99), 100)))
-        def _then410(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a411 = lv["cond"]
+        v_roll = _cast(_r408, jnp.int16)
+        _c409 = jnp.logical_and(jnp.logical_not(v_same), (_i32(v_roll) < jnp.floor_divide(((_i32(st["fx"]["sec_chance"]) * 256) + 99), 100)))
+        def _then410(st, v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll):
+            st = dict(st)
+            _a411 = v_cond
             st["give_status"] = _cast(_a411, jnp.int8)
-            return st, _scope(lv, ("u", "m", "t", "ta", "tsp", "cond", "same", "roll", ))
-        st, lv = _select(_c409, _then410(st, lv), (st, lv))
-        lv = _scope(lv, ("u", "m", "t", "ta", "tsp", ))
-        return st, _scope(lv, ("u", "m", "t", "ta", "tsp", ))
-    st, lv = _select(_c406, _then407(st, lv), (st, lv))
+            return st, (v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll)
+        st, (v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll) = _select(_c409, _then410(st, v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll), (st, (v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll)))
+        return st, (v_u, v_m, v_t, v_ta, v_tsp)
+    st, (v_u, v_m, v_t, v_ta, v_tsp) = _select(_c406, _then407(st, v_u, v_m, v_t, v_ta, v_tsp), (st, (v_u, v_m, v_t, v_ta, v_tsp)))
     _c412 = jnp.logical_and((_i32(st["fx"]["stat_chance"]) > 0), (_i32(st["fx"]["stat_chance"]) < 100))
-    def _then413(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then413(st, v_u, v_m, v_t, v_ta, v_tsp):
+        st = dict(st)
         st, _r414 = _randint(st, 0, 255)
-        lv["roll2"] = _cast(_r414, jnp.int16)
-        _c415 = (_i32(lv["roll2"]) < jnp.floor_divide(((_i32(st["fx"]["stat_chance"]) * 256) + 99), 100))
-        def _then416(st, lv):
-            st, lv = dict(st), dict(lv)
+        v_roll2 = _cast(_r414, jnp.int16)
+        _c415 = (_i32(v_roll2) < jnp.floor_divide(((_i32(st["fx"]["stat_chance"]) * 256) + 99), 100))
+        def _then416(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll2):
+            st = dict(st)
             _a417 = True
             st["give_stat"] = _cast(_a417, jnp.bool_)
-            return st, _scope(lv, ("u", "m", "t", "ta", "tsp", "roll2", ))
-        st, lv = _select(_c415, _then416(st, lv), (st, lv))
-        lv = _scope(lv, ("u", "m", "t", "ta", "tsp", ))
-        return st, _scope(lv, ("u", "m", "t", "ta", "tsp", ))
-    st, lv = _select(_c412, _then413(st, lv), (st, lv))
+            return st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll2)
+        st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll2) = _select(_c415, _then416(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll2), (st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll2)))
+        return st, (v_u, v_m, v_t, v_ta, v_tsp)
+    st, (v_u, v_m, v_t, v_ta, v_tsp) = _select(_c412, _then413(st, v_u, v_m, v_t, v_ta, v_tsp), (st, (v_u, v_m, v_t, v_ta, v_tsp)))
     _c418 = jnp.logical_and((_i32(st["fx"]["confuse"]) > 0), (_i32(st["fx"]["confuse"]) < 100))
-    def _then419(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then419(st, v_u, v_m, v_t, v_ta, v_tsp):
+        st = dict(st)
         st, _r420 = _randint(st, 0, 255)
-        lv["roll3"] = _cast(_r420, jnp.int16)
-        _c421 = jnp.logical_and((_i32(lv["roll3"]) < (jnp.floor_divide(((_i32(st["fx"]["confuse"]) * 256) + 99), 100) - 1)), (_i32(st["confused"][_i32(lv["t"])]) == 0))
-        def _then422(st, lv):
-            st, lv = dict(st), dict(lv)
+        v_roll3 = _cast(_r420, jnp.int16)
+        _c421 = jnp.logical_and((_i32(v_roll3) < (jnp.floor_divide(((_i32(st["fx"]["confuse"]) * 256) + 99), 100) - 1)), (_i32(st["confused"][_i32(v_t)]) == 0))
+        def _then422(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll3):
+            st = dict(st)
             st, _r423 = _randint(st, 2, 5)
             _a424 = _r423
-            st["confused"] = st["confused"].at[_i32(lv["t"])].set(_cast(_a424, jnp.int8))
-            return st, _scope(lv, ("u", "m", "t", "ta", "tsp", "roll3", ))
-        st, lv = _select(_c421, _then422(st, lv), (st, lv))
-        lv = _scope(lv, ("u", "m", "t", "ta", "tsp", ))
-        return st, _scope(lv, ("u", "m", "t", "ta", "tsp", ))
-    st, lv = _select(_c418, _then419(st, lv), (st, lv))
+            st["confused"] = st["confused"].at[_i32(v_t)].set(_cast(_a424, jnp.int8))
+            return st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll3)
+        st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll3) = _select(_c421, _then422(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll3), (st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll3)))
+        return st, (v_u, v_m, v_t, v_ta, v_tsp)
+    st, (v_u, v_m, v_t, v_ta, v_tsp) = _select(_c418, _then419(st, v_u, v_m, v_t, v_ta, v_tsp), (st, (v_u, v_m, v_t, v_ta, v_tsp)))
     _c425 = (_i32(st["fx"]["flinch"]) > 0)
-    def _then426(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then426(st, v_u, v_m, v_t, v_ta, v_tsp):
+        st = dict(st)
         st, _r427 = _randint(st, 0, 255)
-        lv["roll4"] = _cast(_r427, jnp.int16)
-        _c428 = (_i32(lv["roll4"]) < jnp.floor_divide(((_i32(st["fx"]["flinch"]) * 256) + 99), 100))
-        def _then429(st, lv):
-            st, lv = dict(st), dict(lv)
+        v_roll4 = _cast(_r427, jnp.int16)
+        _c428 = (_i32(v_roll4) < jnp.floor_divide(((_i32(st["fx"]["flinch"]) * 256) + 99), 100))
+        def _then429(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll4):
+            st = dict(st)
             _a430 = True
-            st["flinched"] = st["flinched"].at[_i32(lv["t"])].set(_cast(_a430, jnp.bool_))
+            st["flinched"] = st["flinched"].at[_i32(v_t)].set(_cast(_a430, jnp.bool_))
             _a431 = False
-            st["recharging"] = st["recharging"].at[_i32(lv["t"])].set(_cast(_a431, jnp.bool_))
-            return st, _scope(lv, ("u", "m", "t", "ta", "tsp", "roll4", ))
-        st, lv = _select(_c428, _then429(st, lv), (st, lv))
-        lv = _scope(lv, ("u", "m", "t", "ta", "tsp", ))
-        return st, _scope(lv, ("u", "m", "t", "ta", "tsp", ))
-    st, lv = _select(_c425, _then426(st, lv), (st, lv))
-    lv = _scope(lv, ("u", "m", ))
+            st["recharging"] = st["recharging"].at[_i32(v_t)].set(_cast(_a431, jnp.bool_))
+            return st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll4)
+        st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll4) = _select(_c428, _then429(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll4), (st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll4)))
+        return st, (v_u, v_m, v_t, v_ta, v_tsp)
+    st, (v_u, v_m, v_t, v_ta, v_tsp) = _select(_c425, _then426(st, v_u, v_m, v_t, v_ta, v_tsp), (st, (v_u, v_m, v_t, v_ta, v_tsp)))
     return st
 
 
 def p_residual(st, v_u):
     """proc `residual` (pokemon_gen1.envspec:1025)"""
     st = dict(st)
-    lv = {"u": _cast(v_u, jnp.int8)}
-    lv["a"] = _cast(st["active"][_i32(lv["u"])], jnp.int8)
-    lv["cond"] = _cast(st["team"]["status"][(lv["u"], lv["a"])], jnp.int8)
-    lv["hurts"] = _cast(jnp.logical_or(jnp.logical_or((lv["cond"] == 2), (lv["cond"] == 6)), (lv["cond"] == 3)), jnp.bool_)
-    _c432 = (_i32(st["team"]["hp"][(lv["u"], lv["a"])]) > 0)
-    def _then433(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["unit"] = _cast(jnp.maximum(jnp.floor_divide(_i32(st["team"]["maxhp"][(lv["u"], lv["a"])]), 16), 1), jnp.int8)
-        _c434 = jnp.logical_and(st["toxic"][_i32(lv["u"])], lv["hurts"])
-        def _then435(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a436 = jnp.minimum((_i32(st["toxic_n"][_i32(lv["u"])]) + 1), 15)
-            st["toxic_n"] = st["toxic_n"].at[_i32(lv["u"])].set(_cast(_a436, jnp.int8))
-            return st, _scope(lv, ("u", "a", "cond", "hurts", "unit", ))
-        st, lv = _select(_c434, _then435(st, lv), (st, lv))
-        _c437 = jnp.logical_and((lv["cond"] == 1), (_i32(st["team"]["sleep"][(lv["u"], lv["a"])]) == 0))
-        def _then438(st, lv):
-            st, lv = dict(st), dict(lv)
+    v_u = _cast(v_u, jnp.int8)
+    v_a = _cast(st["active"][_i32(v_u)], jnp.int8)
+    v_cond = _cast(st["team"]["status"][(v_u, v_a)], jnp.int8)
+    v_hurts = _cast(jnp.logical_or(jnp.logical_or((v_cond == 2), (v_cond == 6)), (v_cond == 3)), jnp.bool_)
+    _c432 = (_i32(st["team"]["hp"][(v_u, v_a)]) > 0)
+    def _then433(st, v_u, v_a, v_cond, v_hurts):
+        st = dict(st)
+        v_unit = _cast(jnp.maximum(jnp.floor_divide(_i32(st["team"]["maxhp"][(v_u, v_a)]), 16), 1), jnp.int8)
+        _c434 = jnp.logical_and(st["toxic"][_i32(v_u)], v_hurts)
+        def _then435(st, v_u, v_a, v_cond, v_hurts, v_unit):
+            st = dict(st)
+            _a436 = jnp.minimum((_i32(st["toxic_n"][_i32(v_u)]) + 1), 15)
+            st["toxic_n"] = st["toxic_n"].at[_i32(v_u)].set(_cast(_a436, jnp.int8))
+            return st, (v_u, v_a, v_cond, v_hurts, v_unit)
+        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _select(_c434, _then435(st, v_u, v_a, v_cond, v_hurts, v_unit), (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
+        _c437 = jnp.logical_and((v_cond == 1), (_i32(st["team"]["sleep"][(v_u, v_a)]) == 0))
+        def _then438(st, v_u, v_a, v_cond, v_hurts, v_unit):
+            st = dict(st)
             _a439 = 0
-            st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a439, jnp.int8))}
-            return st, _scope(lv, ("u", "a", "cond", "hurts", "unit", ))
-        st, lv = _select(_c437, _then438(st, lv), (st, lv))
-        _c440 = lv["hurts"]
-        def _then441(st, lv):
-            st, lv = dict(st), dict(lv)
-            lv["times"] = _cast(jnp.where(st["toxic"][_i32(lv["u"])], _i32(st["toxic_n"][_i32(lv["u"])]), 1), jnp.int8)
-            _a442 = jnp.maximum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) - (_i32(lv["unit"]) * _i32(lv["times"]))), 0)
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a442, jnp.int16))}
-            lv = _scope(lv, ("u", "a", "cond", "hurts", "unit", ))
-            return st, _scope(lv, ("u", "a", "cond", "hurts", "unit", ))
-        st, lv = _select(_c440, _then441(st, lv), (st, lv))
-        _c443 = jnp.logical_and(st["seeded"][_i32(lv["u"])], (_i32(st["team"]["hp"][(lv["u"], lv["a"])]) > 0))
-        def _then444(st, lv):
-            st, lv = dict(st), dict(lv)
-            _c445 = st["toxic"][_i32(lv["u"])]
-            def _then446(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a447 = jnp.minimum((_i32(st["toxic_n"][_i32(lv["u"])]) + 1), 15)
-                st["toxic_n"] = st["toxic_n"].at[_i32(lv["u"])].set(_cast(_a447, jnp.int8))
-                return st, _scope(lv, ("u", "a", "cond", "hurts", "unit", ))
-            st, lv = _select(_c445, _then446(st, lv), (st, lv))
-            lv["times2"] = _cast(jnp.where(st["toxic"][_i32(lv["u"])], _i32(st["toxic_n"][_i32(lv["u"])]), 1), jnp.int8)
-            lv["sap"] = _cast(jnp.minimum((_i32(lv["unit"]) * _i32(lv["times2"])), 999), jnp.int16)
-            _a448 = jnp.maximum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) - _i32(lv["sap"])), 0)
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a448, jnp.int16))}
-            lv["f"] = _cast((1 - _i32(lv["u"])), jnp.int8)
-            lv["fa"] = _cast(st["active"][_i32(lv["f"])], jnp.int8)
-            _c449 = (_i32(st["team"]["hp"][(lv["f"], lv["fa"])]) > 0)
-            def _then450(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a451 = jnp.minimum((_i32(st["team"]["hp"][(lv["f"], lv["fa"])]) + _i32(lv["sap"])), _i32(st["team"]["maxhp"][(lv["f"], lv["fa"])]))
-                st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["f"]), _i32(lv["fa"]))].set(_cast(_a451, jnp.int16))}
-                return st, _scope(lv, ("u", "a", "cond", "hurts", "unit", "times2", "sap", "f", "fa", ))
-            st, lv = _select(_c449, _then450(st, lv), (st, lv))
-            lv = _scope(lv, ("u", "a", "cond", "hurts", "unit", ))
-            return st, _scope(lv, ("u", "a", "cond", "hurts", "unit", ))
-        st, lv = _select(_c443, _then444(st, lv), (st, lv))
-        lv = _scope(lv, ("u", "a", "cond", "hurts", ))
-        return st, _scope(lv, ("u", "a", "cond", "hurts", ))
-    st, lv = _select(_c432, _then433(st, lv), (st, lv))
-    lv = _scope(lv, ("u", ))
+            st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a439, jnp.int8))}
+            return st, (v_u, v_a, v_cond, v_hurts, v_unit)
+        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _select(_c437, _then438(st, v_u, v_a, v_cond, v_hurts, v_unit), (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
+        _c440 = v_hurts
+        def _then441(st, v_u, v_a, v_cond, v_hurts, v_unit):
+            st = dict(st)
+            v_times = _cast(jnp.where(st["toxic"][_i32(v_u)], _i32(st["toxic_n"][_i32(v_u)]), 1), jnp.int8)
+            _a442 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - (_i32(v_unit) * _i32(v_times))), 0)
+            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a442, jnp.int16))}
+            return st, (v_u, v_a, v_cond, v_hurts, v_unit)
+        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _select(_c440, _then441(st, v_u, v_a, v_cond, v_hurts, v_unit), (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
+        _c443 = jnp.logical_and(st["seeded"][_i32(v_u)], (_i32(st["team"]["hp"][(v_u, v_a)]) > 0))
+        def _then444(st, v_u, v_a, v_cond, v_hurts, v_unit):
+            st = dict(st)
+            _c445 = st["toxic"][_i32(v_u)]
+            def _then446(st, v_u, v_a, v_cond, v_hurts, v_unit):
+                st = dict(st)
+                _a447 = jnp.minimum((_i32(st["toxic_n"][_i32(v_u)]) + 1), 15)
+                st["toxic_n"] = st["toxic_n"].at[_i32(v_u)].set(_cast(_a447, jnp.int8))
+                return st, (v_u, v_a, v_cond, v_hurts, v_unit)
+            st, (v_u, v_a, v_cond, v_hurts, v_unit) = _select(_c445, _then446(st, v_u, v_a, v_cond, v_hurts, v_unit), (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
+            v_times2 = _cast(jnp.where(st["toxic"][_i32(v_u)], _i32(st["toxic_n"][_i32(v_u)]), 1), jnp.int8)
+            v_sap = _cast(jnp.minimum((_i32(v_unit) * _i32(v_times2)), 999), jnp.int16)
+            _a448 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - _i32(v_sap)), 0)
+            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a448, jnp.int16))}
+            v_f = _cast((1 - _i32(v_u)), jnp.int8)
+            v_fa = _cast(st["active"][_i32(v_f)], jnp.int8)
+            _c449 = (_i32(st["team"]["hp"][(v_f, v_fa)]) > 0)
+            def _then450(st, v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa):
+                st = dict(st)
+                _a451 = jnp.minimum((_i32(st["team"]["hp"][(v_f, v_fa)]) + _i32(v_sap)), _i32(st["team"]["maxhp"][(v_f, v_fa)]))
+                st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_f), _i32(v_fa))].set(_cast(_a451, jnp.int16))}
+                return st, (v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa)
+            st, (v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa) = _select(_c449, _then450(st, v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa), (st, (v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa)))
+            return st, (v_u, v_a, v_cond, v_hurts, v_unit)
+        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _select(_c443, _then444(st, v_u, v_a, v_cond, v_hurts, v_unit), (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
+        return st, (v_u, v_a, v_cond, v_hurts)
+    st, (v_u, v_a, v_cond, v_hurts) = _select(_c432, _then433(st, v_u, v_a, v_cond, v_hurts), (st, (v_u, v_a, v_cond, v_hurts)))
     return st
 
 
 def p_end_of_turn(st):
     """proc `end_of_turn` (pokemon_gen1.envspec:1063)"""
     st = dict(st)
-    lv = {}
     _a452 = _K18
     st["flinched"] = _cast(_a452, jnp.bool_)
-    lv["p"] = jnp.int32(0)
-    _c453 = (_i32(st["trap_left"][_i32(lv["p"])]) == 0)
-    def _then454(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_p = jnp.int32(0)
+    _c453 = (_i32(st["trap_left"][_i32(v_p)]) == 0)
+    def _then454(st, v_p):
+        st = dict(st)
         _a455 = False
-        st["trapped"] = st["trapped"].at[(1 - _i32(lv["p"]))].set(_cast(_a455, jnp.bool_))
-        return st, _scope(lv, ("p", ))
-    st, lv = _select(_c453, _then454(st, lv), (st, lv))
-    lv["p"] = jnp.int32(1)
-    _c456 = (_i32(st["trap_left"][_i32(lv["p"])]) == 0)
-    def _then457(st, lv):
-        st, lv = dict(st), dict(lv)
+        st["trapped"] = st["trapped"].at[(1 - _i32(v_p))].set(_cast(_a455, jnp.bool_))
+        return st, (v_p,)
+    st, (v_p,) = _select(_c453, _then454(st, v_p), (st, (v_p,)))
+    v_p = jnp.int32(1)
+    _c456 = (_i32(st["trap_left"][_i32(v_p)]) == 0)
+    def _then457(st, v_p):
+        st = dict(st)
         _a458 = False
-        st["trapped"] = st["trapped"].at[(1 - _i32(lv["p"]))].set(_cast(_a458, jnp.bool_))
-        return st, _scope(lv, ("p", ))
-    st, lv = _select(_c456, _then457(st, lv), (st, lv))
-    lv = _scope(lv, ())
-    lv["out0"] = _cast((_i32(f_alive_count(st, 0)) == 0), jnp.bool_)
-    lv["out1"] = _cast((_i32(f_alive_count(st, 1)) == 0), jnp.bool_)
-    _c459 = jnp.logical_and(lv["out0"], lv["out1"])
-    _c460 = lv["out0"]
-    _c461 = lv["out1"]
+        st["trapped"] = st["trapped"].at[(1 - _i32(v_p))].set(_cast(_a458, jnp.bool_))
+        return st, (v_p,)
+    st, (v_p,) = _select(_c456, _then457(st, v_p), (st, (v_p,)))
+    v_out0 = _cast((_i32(f_alive_count(st, 0)) == 0), jnp.bool_)
+    v_out1 = _cast((_i32(f_alive_count(st, 1)) == 0), jnp.bool_)
+    _c459 = jnp.logical_and(v_out0, v_out1)
+    _c460 = v_out0
+    _c461 = v_out1
     _c462 = (_i32(st["turns"]) >= 1000)
-    def _then463(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then463(st, v_out0, v_out1):
+        st = dict(st)
         st = _draw(st)
-        return st, _scope(lv, ("out0", "out1", ))
-    def _then464(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_out0, v_out1)
+    def _then464(st, v_out0, v_out1):
+        st = dict(st)
         st = _win(st, 1, NUM_PLAYERS)
-        return st, _scope(lv, ("out0", "out1", ))
-    def _then465(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_out0, v_out1)
+    def _then465(st, v_out0, v_out1):
+        st = dict(st)
         st = _win(st, 0, NUM_PLAYERS)
-        return st, _scope(lv, ("out0", "out1", ))
-    def _then466(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_out0, v_out1)
+    def _then466(st, v_out0, v_out1):
+        st = dict(st)
         st = _draw(st)
-        return st, _scope(lv, ("out0", "out1", ))
-    def _else467(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["p"] = jnp.int32(0)
-        _a468 = f_fainted(st, lv["p"])
-        st["must_replace"] = st["must_replace"].at[_i32(lv["p"])].set(_cast(_a468, jnp.bool_))
-        lv["p"] = jnp.int32(1)
-        _a469 = f_fainted(st, lv["p"])
-        st["must_replace"] = st["must_replace"].at[_i32(lv["p"])].set(_cast(_a469, jnp.bool_))
-        lv = _scope(lv, ("out0", "out1", ))
+        return st, (v_out0, v_out1)
+    def _else467(st, v_out0, v_out1):
+        st = dict(st)
+        v_p = jnp.int32(0)
+        _a468 = f_fainted(st, v_p)
+        st["must_replace"] = st["must_replace"].at[_i32(v_p)].set(_cast(_a468, jnp.bool_))
+        v_p = jnp.int32(1)
+        _a469 = f_fainted(st, v_p)
+        st["must_replace"] = st["must_replace"].at[_i32(v_p)].set(_cast(_a469, jnp.bool_))
         _c470 = jnp.logical_or(st["must_replace"][0], st["must_replace"][1])
-        def _then471(st, lv):
-            st, lv = dict(st), dict(lv)
+        def _then471(st, v_out0, v_out1):
+            st = dict(st)
             _a472 = 1
             st["phase"] = _cast(_a472, jnp.int8)
-            return st, _scope(lv, ("out0", "out1", ))
-        st, lv = _select(_c470, _then471(st, lv), (st, lv))
-        return st, _scope(lv, ("out0", "out1", ))
-    st, lv = _select_first((_c459, _c460, _c461, _c462, ), (st, lv), (_then463(st, lv), _then464(st, lv), _then465(st, lv), _then466(st, lv), ), _else467(st, lv))
-    lv = _scope(lv, ())
+            return st, (v_out0, v_out1)
+        st, (v_out0, v_out1) = _select(_c470, _then471(st, v_out0, v_out1), (st, (v_out0, v_out1)))
+        return st, (v_out0, v_out1)
+    st, (v_out0, v_out1) = _select_first((_c459, _c460, _c461, _c462, ), (st, (v_out0, v_out1)), (_then463(st, v_out0, v_out1), _then464(st, v_out0, v_out1), _then465(st, v_out0, v_out1), _then466(st, v_out0, v_out1), ), _else467(st, v_out0, v_out1))
     return st
 
 
 def p_build_mon(st, v_p, v_i, v_sp, v_level):
     """proc `build_mon` (pokemon_gen1.envspec:1106)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "i": _cast(v_i, jnp.int8), "sp": _cast(v_sp, jnp.int16), "level": _cast(v_level, jnp.int8)}
-    _a473 = lv["sp"]
-    st["team"] = {**st["team"], "species": st["team"]["species"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a473, jnp.int16))}
-    _a474 = lv["level"]
-    st["team"] = {**st["team"], "level": st["team"]["level"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a474, jnp.int8))}
-    _a475 = f_hp_of(st, _K19[_i32(lv["sp"])], lv["level"])
-    st["team"] = {**st["team"], "maxhp": st["team"]["maxhp"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a475, jnp.int16))}
-    _a476 = f_hp_of(st, _K19[_i32(lv["sp"])], lv["level"])
-    st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a476, jnp.int16))}
-    _a477 = jnp.stack([jnp.asarray(f_stat_of(st, _K20[_i32(lv["sp"])], lv["level"]), jnp.int32), jnp.asarray(f_stat_of(st, _K21[_i32(lv["sp"])], lv["level"]), jnp.int32), jnp.asarray(f_stat_of(st, _K22[_i32(lv["sp"])], lv["level"]), jnp.int32), jnp.asarray(f_stat_of(st, _K15[_i32(lv["sp"])], lv["level"]), jnp.int32)])
-    st["team"] = {**st["team"], "stats": st["team"]["stats"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a477, jnp.int16))}
+    v_p = _cast(v_p, jnp.int8)
+    v_i = _cast(v_i, jnp.int8)
+    v_sp = _cast(v_sp, jnp.int16)
+    v_level = _cast(v_level, jnp.int8)
+    _a473 = v_sp
+    st["team"] = {**st["team"], "species": st["team"]["species"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a473, jnp.int16))}
+    _a474 = v_level
+    st["team"] = {**st["team"], "level": st["team"]["level"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a474, jnp.int8))}
+    _a475 = f_hp_of(st, _K19[_i32(v_sp)], v_level)
+    st["team"] = {**st["team"], "maxhp": st["team"]["maxhp"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a475, jnp.int16))}
+    _a476 = f_hp_of(st, _K19[_i32(v_sp)], v_level)
+    st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a476, jnp.int16))}
+    _a477 = jnp.stack([jnp.asarray(f_stat_of(st, _K20[_i32(v_sp)], v_level), jnp.int32), jnp.asarray(f_stat_of(st, _K21[_i32(v_sp)], v_level), jnp.int32), jnp.asarray(f_stat_of(st, _K22[_i32(v_sp)], v_level), jnp.int32), jnp.asarray(f_stat_of(st, _K15[_i32(v_sp)], v_level), jnp.int32)])
+    st["team"] = {**st["team"], "stats": st["team"]["stats"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a477, jnp.int16))}
     return st
 
 
 def p_set_move(st, v_p, v_i, v_k, v_mv):
     """proc `set_move` (pokemon_gen1.envspec:1116)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "i": _cast(v_i, jnp.int8), "k": _cast(v_k, jnp.int8), "mv": _cast(v_mv, jnp.int16)}
-    _a478 = lv["mv"]
-    st["team"] = {**st["team"], "moves": st["team"]["moves"].at[(_i32(lv["p"]), _i32(lv["i"]), _i32(lv["k"]))].set(_cast(_a478, jnp.int16))}
-    _a479 = jnp.floor_divide((_i32(_K23[_i32(lv["mv"])]) * 8), 5)
-    st["team"] = {**st["team"], "pp": st["team"]["pp"].at[(_i32(lv["p"]), _i32(lv["i"]), _i32(lv["k"]))].set(_cast(_a479, jnp.int8))}
+    v_p = _cast(v_p, jnp.int8)
+    v_i = _cast(v_i, jnp.int8)
+    v_k = _cast(v_k, jnp.int8)
+    v_mv = _cast(v_mv, jnp.int16)
+    _a478 = v_mv
+    st["team"] = {**st["team"], "moves": st["team"]["moves"].at[(_i32(v_p), _i32(v_i), _i32(v_k))].set(_cast(_a478, jnp.int16))}
+    _a479 = jnp.floor_divide((_i32(_K23[_i32(v_mv)]) * 8), 5)
+    st["team"] = {**st["team"], "pp": st["team"]["pp"].at[(_i32(v_p), _i32(v_i), _i32(v_k))].set(_cast(_a479, jnp.int8))}
     return st
 
 
 def p_fixed_team(st, v_p):
     """proc `fixed_team` (pokemon_gen1.envspec:1121)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    lv["l"] = _cast(st["lineup"][_i32(lv["p"])], jnp.int8)
-    lv["i"] = jnp.int32(0)
+    v_p = _cast(v_p, jnp.int8)
+    v_l = _cast(st["lineup"][_i32(v_p)], jnp.int8)
+    v_i = jnp.int32(0)
     def _loop480(i, carry):
-        st, lv = dict(carry[0]), dict(carry[1])
-        lv["i"] = i
-        _c481 = (_i32(lv["i"]) < _get({"items": _K24, "len": _K25}, _i32(lv["l"]))["len"])
-        def _then482(st, lv):
-            st, lv = dict(st), dict(lv)
-            _f483 = _i32(lv["i"])
-            _f484 = _get({"items": _K24, "len": _K25}, _i32(lv["l"]))["len"]
+        st, (v_p, v_l, v_i) = dict(carry[0]), carry[1]
+        v_i = i
+        _c481 = (_i32(v_i) < _get({"items": _K24, "len": _K25}, _i32(v_l))["len"])
+        def _then482(st, v_p, v_l, v_i):
+            st = dict(st)
+            _f483 = _i32(v_i)
+            _f484 = _get({"items": _K24, "len": _K25}, _i32(v_l))["len"]
             st = _fault_at(st, (_f483 >= _f484), 1, _f483, _f484)
-            st = p_build_mon(st, lv["p"], lv["i"], _get({"items": _K24, "len": _K25}, _i32(lv["l"]))["items"][_f483], _K26[_i32(lv["l"])])
-            _f485 = _i32(lv["i"])
-            _f486 = _get({"items": {"items": _K27, "len": _K28}, "len": _K25}, _i32(lv["l"]))["len"]
+            st = p_build_mon(st, v_p, v_i, _get({"items": _K24, "len": _K25}, _i32(v_l))["items"][_f483], _K26[_i32(v_l)])
+            _f485 = _i32(v_i)
+            _f486 = _get({"items": {"items": _K27, "len": _K28}, "len": _K25}, _i32(v_l))["len"]
             st = _fault_at(st, (_f485 >= _f486), 2, _f485, _f486)
-            lv["moves"] = _cast(_lget(_get({"items": {"items": _K27, "len": _K28}, "len": _K25}, _i32(lv["l"])), _f485), _DT29)
-            lv["k"] = jnp.int32(0)
-            _c487 = (_i32(lv["k"]) < lv["moves"]["len"])
-            def _then488(st, lv):
-                st, lv = dict(st), dict(lv)
-                _f489 = _i32(lv["k"])
-                _f490 = lv["moves"]["len"]
+            v_moves = _cast(_lget(_get({"items": {"items": _K27, "len": _K28}, "len": _K25}, _i32(v_l)), _f485), _DT29)
+            v_k = jnp.int32(0)
+            _c487 = (_i32(v_k) < v_moves["len"])
+            def _then488(st, v_p, v_l, v_i, v_moves, v_k):
+                st = dict(st)
+                _f489 = _i32(v_k)
+                _f490 = v_moves["len"]
                 st = _fault_at(st, (_f489 >= _f490), 3, _f489, _f490)
-                st = p_set_move(st, lv["p"], lv["i"], lv["k"], lv["moves"]["items"][_f489])
-                return st, _scope(lv, ("p", "l", "i", "moves", "k", ))
-            st, lv = _select(_c487, _then488(st, lv), (st, lv))
-            lv["k"] = jnp.int32(1)
-            _c491 = (_i32(lv["k"]) < lv["moves"]["len"])
-            def _then492(st, lv):
-                st, lv = dict(st), dict(lv)
-                _f493 = _i32(lv["k"])
-                _f494 = lv["moves"]["len"]
+                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f489])
+                return st, (v_p, v_l, v_i, v_moves, v_k)
+            st, (v_p, v_l, v_i, v_moves, v_k) = _select(_c487, _then488(st, v_p, v_l, v_i, v_moves, v_k), (st, (v_p, v_l, v_i, v_moves, v_k)))
+            v_k = jnp.int32(1)
+            _c491 = (_i32(v_k) < v_moves["len"])
+            def _then492(st, v_p, v_l, v_i, v_moves, v_k):
+                st = dict(st)
+                _f493 = _i32(v_k)
+                _f494 = v_moves["len"]
                 st = _fault_at(st, (_f493 >= _f494), 3, _f493, _f494)
-                st = p_set_move(st, lv["p"], lv["i"], lv["k"], lv["moves"]["items"][_f493])
-                return st, _scope(lv, ("p", "l", "i", "moves", "k", ))
-            st, lv = _select(_c491, _then492(st, lv), (st, lv))
-            lv["k"] = jnp.int32(2)
-            _c495 = (_i32(lv["k"]) < lv["moves"]["len"])
-            def _then496(st, lv):
-                st, lv = dict(st), dict(lv)
-                _f497 = _i32(lv["k"])
-                _f498 = lv["moves"]["len"]
+                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f493])
+                return st, (v_p, v_l, v_i, v_moves, v_k)
+            st, (v_p, v_l, v_i, v_moves, v_k) = _select(_c491, _then492(st, v_p, v_l, v_i, v_moves, v_k), (st, (v_p, v_l, v_i, v_moves, v_k)))
+            v_k = jnp.int32(2)
+            _c495 = (_i32(v_k) < v_moves["len"])
+            def _then496(st, v_p, v_l, v_i, v_moves, v_k):
+                st = dict(st)
+                _f497 = _i32(v_k)
+                _f498 = v_moves["len"]
                 st = _fault_at(st, (_f497 >= _f498), 3, _f497, _f498)
-                st = p_set_move(st, lv["p"], lv["i"], lv["k"], lv["moves"]["items"][_f497])
-                return st, _scope(lv, ("p", "l", "i", "moves", "k", ))
-            st, lv = _select(_c495, _then496(st, lv), (st, lv))
-            lv["k"] = jnp.int32(3)
-            _c499 = (_i32(lv["k"]) < lv["moves"]["len"])
-            def _then500(st, lv):
-                st, lv = dict(st), dict(lv)
-                _f501 = _i32(lv["k"])
-                _f502 = lv["moves"]["len"]
+                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f497])
+                return st, (v_p, v_l, v_i, v_moves, v_k)
+            st, (v_p, v_l, v_i, v_moves, v_k) = _select(_c495, _then496(st, v_p, v_l, v_i, v_moves, v_k), (st, (v_p, v_l, v_i, v_moves, v_k)))
+            v_k = jnp.int32(3)
+            _c499 = (_i32(v_k) < v_moves["len"])
+            def _then500(st, v_p, v_l, v_i, v_moves, v_k):
+                st = dict(st)
+                _f501 = _i32(v_k)
+                _f502 = v_moves["len"]
                 st = _fault_at(st, (_f501 >= _f502), 3, _f501, _f502)
-                st = p_set_move(st, lv["p"], lv["i"], lv["k"], lv["moves"]["items"][_f501])
-                return st, _scope(lv, ("p", "l", "i", "moves", "k", ))
-            st, lv = _select(_c499, _then500(st, lv), (st, lv))
-            lv = _scope(lv, ("p", "l", "i", "moves", ))
-            _a503 = lv["moves"]["len"]
-            st["team"] = {**st["team"], "nmoves": st["team"]["nmoves"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a503, jnp.int8))}
-            lv = _scope(lv, ("p", "l", "i", ))
-            return st, _scope(lv, ("p", "l", "i", ))
-        st, lv = _select(_c481, _then482(st, lv), (st, lv))
-        return st, lv
-    st, lv = lax.fori_loop(0, 6, _loop480, (st, lv))
-    lv = _scope(lv, ("p", "l", ))
-    lv = _scope(lv, ("p", ))
+                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f501])
+                return st, (v_p, v_l, v_i, v_moves, v_k)
+            st, (v_p, v_l, v_i, v_moves, v_k) = _select(_c499, _then500(st, v_p, v_l, v_i, v_moves, v_k), (st, (v_p, v_l, v_i, v_moves, v_k)))
+            _a503 = v_moves["len"]
+            st["team"] = {**st["team"], "nmoves": st["team"]["nmoves"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a503, jnp.int8))}
+            return st, (v_p, v_l, v_i)
+        st, (v_p, v_l, v_i) = _select(_c481, _then482(st, v_p, v_l, v_i), (st, (v_p, v_l, v_i)))
+        return st, (v_p, v_l, v_i)
+    st, (v_p, v_l, v_i) = lax.fori_loop(0, 6, _loop480, (st, (v_p, v_l, v_i)))
     return st
 
 
 def p_random_team(st, v_p):
     """proc `random_team` (pokemon_gen1.envspec:1143)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    lv["picked"] = _cast(jax.vmap(lambda i504: jnp.asarray(145, jnp.int32))(jnp.arange(0, 6, dtype=jnp.int32)), jnp.int16)
-    lv["k"] = jnp.int32(0)
+    v_p = _cast(v_p, jnp.int8)
+    v_picked = _cast(jax.vmap(lambda i504: jnp.asarray(145, jnp.int32))(jnp.arange(0, 6, dtype=jnp.int32)), jnp.int16)
+    v_k = jnp.int32(0)
     def _loop505(i, carry):
-        st, lv = dict(carry[0]), dict(carry[1])
-        lv["k"] = i
-        st, _r506 = _randint(st, 0, (144 - _i32(lv["k"])))
-        lv["r"] = _cast(_r506, jnp.int16)
-        lv["x"] = _cast(lv["r"], jnp.int16)
-        lv["j"] = jnp.int32(0)
-        _c507 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
-        def _then508(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a509 = jnp.minimum((_i32(lv["x"]) + 1), 145)
-            lv["x"] = _cast(_a509, jnp.int16)
-            return st, _scope(lv, ("p", "picked", "k", "r", "x", "j", ))
-        st, lv = _select(_c507, _then508(st, lv), (st, lv))
-        lv["j"] = jnp.int32(1)
-        _c510 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
-        def _then511(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a512 = jnp.minimum((_i32(lv["x"]) + 1), 145)
-            lv["x"] = _cast(_a512, jnp.int16)
-            return st, _scope(lv, ("p", "picked", "k", "r", "x", "j", ))
-        st, lv = _select(_c510, _then511(st, lv), (st, lv))
-        lv["j"] = jnp.int32(2)
-        _c513 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
-        def _then514(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a515 = jnp.minimum((_i32(lv["x"]) + 1), 145)
-            lv["x"] = _cast(_a515, jnp.int16)
-            return st, _scope(lv, ("p", "picked", "k", "r", "x", "j", ))
-        st, lv = _select(_c513, _then514(st, lv), (st, lv))
-        lv["j"] = jnp.int32(3)
-        _c516 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
-        def _then517(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a518 = jnp.minimum((_i32(lv["x"]) + 1), 145)
-            lv["x"] = _cast(_a518, jnp.int16)
-            return st, _scope(lv, ("p", "picked", "k", "r", "x", "j", ))
-        st, lv = _select(_c516, _then517(st, lv), (st, lv))
-        lv["j"] = jnp.int32(4)
-        _c519 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
-        def _then520(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a521 = jnp.minimum((_i32(lv["x"]) + 1), 145)
-            lv["x"] = _cast(_a521, jnp.int16)
-            return st, _scope(lv, ("p", "picked", "k", "r", "x", "j", ))
-        st, lv = _select(_c519, _then520(st, lv), (st, lv))
-        lv["j"] = jnp.int32(5)
-        _c522 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
-        def _then523(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a524 = jnp.minimum((_i32(lv["x"]) + 1), 145)
-            lv["x"] = _cast(_a524, jnp.int16)
-            return st, _scope(lv, ("p", "picked", "k", "r", "x", "j", ))
-        st, lv = _select(_c522, _then523(st, lv), (st, lv))
-        lv = _scope(lv, ("p", "picked", "k", "r", "x", ))
-        _a528 = jax.vmap(lambda i525, _h526, _h527: jnp.asarray(_i32(jnp.where((_i32(_h526) < _i32(lv["x"])), _i32(_h526), _i32(jnp.where(jnp.logical_or((i525 == 0), (_i32(_h527) < _i32(lv["x"]))), _i32(lv["x"]), _i32(_h527))))), jnp.int32))(jnp.arange(0, 6, dtype=jnp.int32), lv["picked"], lv["picked"][_K30])
-        lv["picked"] = _cast(_a528, jnp.int16)
-        lv["set"] = _cast(jnp.minimum(_i32(lv["x"]), 144), jnp.int16)
-        st = p_build_mon(st, lv["p"], lv["k"], _K31[_i32(lv["set"])], _K32[_i32(lv["set"])])
-        lv["pool"] = _cast(_get({"items": _K33, "len": _K34}, _i32(lv["set"])), _DT29)
-        _f529 = lv["pool"]["len"]
-        st, _l530 = _shuffle(st, lv["pool"])
-        lv["pool"] = _l530
-        lv["i"] = jnp.int32(0)
-        _c531 = (_i32(lv["i"]) < lv["pool"]["len"])
-        def _then532(st, lv):
-            st, lv = dict(st), dict(lv)
-            _f533 = _i32(lv["i"])
-            _f534 = lv["pool"]["len"]
+        st, (v_p, v_picked, v_k) = dict(carry[0]), carry[1]
+        v_k = i
+        st, _r506 = _randint(st, 0, (144 - _i32(v_k)))
+        v_r = _cast(_r506, jnp.int16)
+        v_x = _cast(v_r, jnp.int16)
+        v_j = jnp.int32(0)
+        _c507 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
+        def _then508(st, v_p, v_picked, v_k, v_r, v_x, v_j):
+            st = dict(st)
+            _a509 = jnp.minimum((_i32(v_x) + 1), 145)
+            v_x = _cast(_a509, jnp.int16)
+            return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
+        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _select(_c507, _then508(st, v_p, v_picked, v_k, v_r, v_x, v_j), (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
+        v_j = jnp.int32(1)
+        _c510 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
+        def _then511(st, v_p, v_picked, v_k, v_r, v_x, v_j):
+            st = dict(st)
+            _a512 = jnp.minimum((_i32(v_x) + 1), 145)
+            v_x = _cast(_a512, jnp.int16)
+            return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
+        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _select(_c510, _then511(st, v_p, v_picked, v_k, v_r, v_x, v_j), (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
+        v_j = jnp.int32(2)
+        _c513 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
+        def _then514(st, v_p, v_picked, v_k, v_r, v_x, v_j):
+            st = dict(st)
+            _a515 = jnp.minimum((_i32(v_x) + 1), 145)
+            v_x = _cast(_a515, jnp.int16)
+            return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
+        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _select(_c513, _then514(st, v_p, v_picked, v_k, v_r, v_x, v_j), (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
+        v_j = jnp.int32(3)
+        _c516 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
+        def _then517(st, v_p, v_picked, v_k, v_r, v_x, v_j):
+            st = dict(st)
+            _a518 = jnp.minimum((_i32(v_x) + 1), 145)
+            v_x = _cast(_a518, jnp.int16)
+            return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
+        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _select(_c516, _then517(st, v_p, v_picked, v_k, v_r, v_x, v_j), (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
+        v_j = jnp.int32(4)
+        _c519 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
+        def _then520(st, v_p, v_picked, v_k, v_r, v_x, v_j):
+            st = dict(st)
+            _a521 = jnp.minimum((_i32(v_x) + 1), 145)
+            v_x = _cast(_a521, jnp.int16)
+            return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
+        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _select(_c519, _then520(st, v_p, v_picked, v_k, v_r, v_x, v_j), (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
+        v_j = jnp.int32(5)
+        _c522 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
+        def _then523(st, v_p, v_picked, v_k, v_r, v_x, v_j):
+            st = dict(st)
+            _a524 = jnp.minimum((_i32(v_x) + 1), 145)
+            v_x = _cast(_a524, jnp.int16)
+            return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
+        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _select(_c522, _then523(st, v_p, v_picked, v_k, v_r, v_x, v_j), (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
+        _a528 = jax.vmap(lambda i525, _h526, _h527: jnp.asarray(_i32(jnp.where((_i32(_h526) < _i32(v_x)), _i32(_h526), _i32(jnp.where(jnp.logical_or((i525 == 0), (_i32(_h527) < _i32(v_x))), _i32(v_x), _i32(_h527))))), jnp.int32))(jnp.arange(0, 6, dtype=jnp.int32), v_picked, v_picked[_K30])
+        v_picked = _cast(_a528, jnp.int16)
+        v_set = _cast(jnp.minimum(_i32(v_x), 144), jnp.int16)
+        st = p_build_mon(st, v_p, v_k, _K31[_i32(v_set)], _K32[_i32(v_set)])
+        v_pool = _cast(_get({"items": _K33, "len": _K34}, _i32(v_set)), _DT29)
+        _f529 = v_pool["len"]
+        st, _l530 = _shuffle(st, v_pool)
+        v_pool = _l530
+        v_i = jnp.int32(0)
+        _c531 = (_i32(v_i) < v_pool["len"])
+        def _then532(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i):
+            st = dict(st)
+            _f533 = _i32(v_i)
+            _f534 = v_pool["len"]
             st = _fault_at(st, (_f533 >= _f534), 4, _f533, _f534)
-            st = p_set_move(st, lv["p"], lv["k"], lv["i"], lv["pool"]["items"][_f533])
-            return st, _scope(lv, ("p", "picked", "k", "r", "x", "set", "pool", "i", ))
-        st, lv = _select(_c531, _then532(st, lv), (st, lv))
-        lv["i"] = jnp.int32(1)
-        _c535 = (_i32(lv["i"]) < lv["pool"]["len"])
-        def _then536(st, lv):
-            st, lv = dict(st), dict(lv)
-            _f537 = _i32(lv["i"])
-            _f538 = lv["pool"]["len"]
+            st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_f533])
+            return st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)
+        st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _select(_c531, _then532(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i), (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)))
+        v_i = jnp.int32(1)
+        _c535 = (_i32(v_i) < v_pool["len"])
+        def _then536(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i):
+            st = dict(st)
+            _f537 = _i32(v_i)
+            _f538 = v_pool["len"]
             st = _fault_at(st, (_f537 >= _f538), 4, _f537, _f538)
-            st = p_set_move(st, lv["p"], lv["k"], lv["i"], lv["pool"]["items"][_f537])
-            return st, _scope(lv, ("p", "picked", "k", "r", "x", "set", "pool", "i", ))
-        st, lv = _select(_c535, _then536(st, lv), (st, lv))
-        lv["i"] = jnp.int32(2)
-        _c539 = (_i32(lv["i"]) < lv["pool"]["len"])
-        def _then540(st, lv):
-            st, lv = dict(st), dict(lv)
-            _f541 = _i32(lv["i"])
-            _f542 = lv["pool"]["len"]
+            st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_f537])
+            return st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)
+        st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _select(_c535, _then536(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i), (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)))
+        v_i = jnp.int32(2)
+        _c539 = (_i32(v_i) < v_pool["len"])
+        def _then540(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i):
+            st = dict(st)
+            _f541 = _i32(v_i)
+            _f542 = v_pool["len"]
             st = _fault_at(st, (_f541 >= _f542), 4, _f541, _f542)
-            st = p_set_move(st, lv["p"], lv["k"], lv["i"], lv["pool"]["items"][_f541])
-            return st, _scope(lv, ("p", "picked", "k", "r", "x", "set", "pool", "i", ))
-        st, lv = _select(_c539, _then540(st, lv), (st, lv))
-        lv["i"] = jnp.int32(3)
-        _c543 = (_i32(lv["i"]) < lv["pool"]["len"])
-        def _then544(st, lv):
-            st, lv = dict(st), dict(lv)
-            _f545 = _i32(lv["i"])
-            _f546 = lv["pool"]["len"]
+            st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_f541])
+            return st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)
+        st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _select(_c539, _then540(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i), (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)))
+        v_i = jnp.int32(3)
+        _c543 = (_i32(v_i) < v_pool["len"])
+        def _then544(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i):
+            st = dict(st)
+            _f545 = _i32(v_i)
+            _f546 = v_pool["len"]
             st = _fault_at(st, (_f545 >= _f546), 4, _f545, _f546)
-            st = p_set_move(st, lv["p"], lv["k"], lv["i"], lv["pool"]["items"][_f545])
-            return st, _scope(lv, ("p", "picked", "k", "r", "x", "set", "pool", "i", ))
-        st, lv = _select(_c543, _then544(st, lv), (st, lv))
-        lv = _scope(lv, ("p", "picked", "k", "r", "x", "set", "pool", ))
-        _a547 = jnp.minimum(lv["pool"]["len"], 4)
-        st["team"] = {**st["team"], "nmoves": st["team"]["nmoves"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a547, jnp.int8))}
-        lv = _scope(lv, ("p", "picked", "k", ))
-        return st, lv
-    st, lv = lax.fori_loop(0, 6, _loop505, (st, lv))
-    lv = _scope(lv, ("p", "picked", ))
-    lv = _scope(lv, ("p", ))
+            st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_f545])
+            return st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)
+        st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _select(_c543, _then544(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i), (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)))
+        _a547 = jnp.minimum(v_pool["len"], 4)
+        st["team"] = {**st["team"], "nmoves": st["team"]["nmoves"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a547, jnp.int8))}
+        return st, (v_p, v_picked, v_k)
+    st, (v_p, v_picked, v_k) = lax.fori_loop(0, 6, _loop505, (st, (v_p, v_picked, v_k)))
     return st
 
 
 def f_own_info(st, v_p, v_i, v_k):
     """fn `own_info` (pokemon_gen1.envspec:1187)"""
-    lv = {"p": _cast(v_p, jnp.int8), "i": _cast(v_i, jnp.int8), "k": _cast(v_k, jnp.int8)}
-    lv["#done"] = jnp.bool_(False)
-    lv["#ret"] = jnp.int16(0)
-    lv["m"] = _cast(_get(_get(st["team"], _i32(lv["p"])), _i32(lv["i"])), _DT1)
-    _c548 = (_i32(lv["k"]) == 0)
-    def _then549(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(_i32(lv["m"]["species"]), jnp.int16))
-        lv["#done"] = jnp.bool_(True)
-        return st, _scope(lv, ("p", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c548, _then549(st, lv), (st, lv))
-    _c550 = (_i32(lv["k"]) == 1)
-    def _then551(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(lv["m"]["hp"], jnp.int16))
-        lv["#done"] = jnp.bool_(True)
-        return st, _scope(lv, ("p", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c550, _then551(st, lv), (st, lv))
-    _c552 = (_i32(lv["k"]) == 2)
-    def _then553(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(lv["m"]["maxhp"], jnp.int16))
-        lv["#done"] = jnp.bool_(True)
-        return st, _scope(lv, ("p", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c552, _then553(st, lv), (st, lv))
-    _c554 = (_i32(lv["k"]) == 3)
-    def _then555(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(_i32(lv["m"]["status"]), jnp.int16))
-        lv["#done"] = jnp.bool_(True)
-        return st, _scope(lv, ("p", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c554, _then555(st, lv), (st, lv))
-    _c556 = (_i32(lv["k"]) == 4)
-    def _then557(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(lv["m"]["sleep"], jnp.int16))
-        lv["#done"] = jnp.bool_(True)
-        return st, _scope(lv, ("p", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c556, _then557(st, lv), (st, lv))
-    _c558 = (_i32(lv["k"]) < 9)
-    def _then559(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["slot"] = _cast(jnp.clip((_i32(lv["k"]) - 5), 0, 3), jnp.int8)
-        lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.where((_i32(lv["slot"]) < _i32(lv["m"]["nmoves"])), _i32(lv["m"]["moves"][_i32(lv["slot"])]), -1), jnp.int16))
-        lv["#done"] = jnp.bool_(True)
-        lv = _scope(lv, ("p", "i", "k", "#done", "#ret", "m", ))
-        return st, _scope(lv, ("p", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c558, _then559(st, lv), (st, lv))
-    lv["slot2"] = _cast(jnp.clip((_i32(lv["k"]) - 9), 0, 3), jnp.int8)
-    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.where((_i32(lv["slot2"]) < _i32(lv["m"]["nmoves"])), _i32(lv["m"]["pp"][_i32(lv["slot2"])]), -1), jnp.int16))
-    lv["#done"] = jnp.bool_(True)
-    lv = _scope(lv, ("p", "i", "k", "#done", "#ret", ))
-    return lv["#ret"]
+    v_p = _cast(v_p, jnp.int8)
+    v_i = _cast(v_i, jnp.int8)
+    v_k = _cast(v_k, jnp.int8)
+    _done = jnp.bool_(False)
+    _ret = jnp.int16(0)
+    v_m = _cast(_get(_get(st["team"], _i32(v_p)), _i32(v_i)), _DT1)
+    _c548 = (_i32(v_k) == 0)
+    def _then549(st, v_p, v_i, v_k, _done, _ret, v_m):
+        st = dict(st)
+        _ret = _select(_done, _ret, _cast(_i32(v_m["species"]), jnp.int16))
+        _done = jnp.bool_(True)
+        return st, (v_p, v_i, v_k, _done, _ret, v_m)
+    st, (v_p, v_i, v_k, _done, _ret, v_m) = _select(_c548, _then549(st, v_p, v_i, v_k, _done, _ret, v_m), (st, (v_p, v_i, v_k, _done, _ret, v_m)))
+    _c550 = (_i32(v_k) == 1)
+    def _then551(st, v_p, v_i, v_k, _done, _ret, v_m):
+        st = dict(st)
+        _ret = _select(_done, _ret, _cast(v_m["hp"], jnp.int16))
+        _done = jnp.bool_(True)
+        return st, (v_p, v_i, v_k, _done, _ret, v_m)
+    st, (v_p, v_i, v_k, _done, _ret, v_m) = _select(_c550, _then551(st, v_p, v_i, v_k, _done, _ret, v_m), (st, (v_p, v_i, v_k, _done, _ret, v_m)))
+    _c552 = (_i32(v_k) == 2)
+    def _then553(st, v_p, v_i, v_k, _done, _ret, v_m):
+        st = dict(st)
+        _ret = _select(_done, _ret, _cast(v_m["maxhp"], jnp.int16))
+        _done = jnp.bool_(True)
+        return st, (v_p, v_i, v_k, _done, _ret, v_m)
+    st, (v_p, v_i, v_k, _done, _ret, v_m) = _select(_c552, _then553(st, v_p, v_i, v_k, _done, _ret, v_m), (st, (v_p, v_i, v_k, _done, _ret, v_m)))
+    _c554 = (_i32(v_k) == 3)
+    def _then555(st, v_p, v_i, v_k, _done, _ret, v_m):
+        st = dict(st)
+        _ret = _select(_done, _ret, _cast(_i32(v_m["status"]), jnp.int16))
+        _done = jnp.bool_(True)
+        return st, (v_p, v_i, v_k, _done, _ret, v_m)
+    st, (v_p, v_i, v_k, _done, _ret, v_m) = _select(_c554, _then555(st, v_p, v_i, v_k, _done, _ret, v_m), (st, (v_p, v_i, v_k, _done, _ret, v_m)))
+    _c556 = (_i32(v_k) == 4)
+    def _then557(st, v_p, v_i, v_k, _done, _ret, v_m):
+        st = dict(st)
+        _ret = _select(_done, _ret, _cast(v_m["sleep"], jnp.int16))
+        _done = jnp.bool_(True)
+        return st, (v_p, v_i, v_k, _done, _ret, v_m)
+    st, (v_p, v_i, v_k, _done, _ret, v_m) = _select(_c556, _then557(st, v_p, v_i, v_k, _done, _ret, v_m), (st, (v_p, v_i, v_k, _done, _ret, v_m)))
+    _c558 = (_i32(v_k) < 9)
+    def _then559(st, v_p, v_i, v_k, _done, _ret, v_m):
+        st = dict(st)
+        v_slot = _cast(jnp.clip((_i32(v_k) - 5), 0, 3), jnp.int8)
+        _ret = _select(_done, _ret, _cast(jnp.where((_i32(v_slot) < _i32(v_m["nmoves"])), _i32(v_m["moves"][_i32(v_slot)]), -1), jnp.int16))
+        _done = jnp.bool_(True)
+        return st, (v_p, v_i, v_k, _done, _ret, v_m)
+    st, (v_p, v_i, v_k, _done, _ret, v_m) = _select(_c558, _then559(st, v_p, v_i, v_k, _done, _ret, v_m), (st, (v_p, v_i, v_k, _done, _ret, v_m)))
+    v_slot2 = _cast(jnp.clip((_i32(v_k) - 9), 0, 3), jnp.int8)
+    _ret = _select(_done, _ret, _cast(jnp.where((_i32(v_slot2) < _i32(v_m["nmoves"])), _i32(v_m["pp"][_i32(v_slot2)]), -1), jnp.int16))
+    _done = jnp.bool_(True)
+    return _ret
 
 
 def f_foe_info(st, v_f, v_i, v_k):
     """fn `foe_info` (pokemon_gen1.envspec:1212)"""
-    lv = {"f": _cast(v_f, jnp.int8), "i": _cast(v_i, jnp.int8), "k": _cast(v_k, jnp.int8)}
-    lv["#done"] = jnp.bool_(False)
-    lv["#ret"] = jnp.int16(0)
-    lv["m"] = _cast(_get(_get(st["team"], _i32(lv["f"])), _i32(lv["i"])), _DT1)
-    _c560 = jnp.logical_not(st["seen"][_i32(lv["f"])][_i32(lv["i"])])
-    def _then561(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(-1, jnp.int16))
-        lv["#done"] = jnp.bool_(True)
-        return st, _scope(lv, ("f", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c560, _then561(st, lv), (st, lv))
-    _c562 = (_i32(lv["k"]) == 0)
-    def _then563(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(_i32(lv["m"]["species"]), jnp.int16))
-        lv["#done"] = jnp.bool_(True)
-        return st, _scope(lv, ("f", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c562, _then563(st, lv), (st, lv))
-    _c564 = (_i32(lv["k"]) == 1)
-    def _then565(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.where((_i32(lv["m"]["hp"]) == 0), 0, jnp.clip(jnp.floor_divide((_i32(lv["m"]["hp"]) * 100), _i32(lv["m"]["maxhp"])), 1, 100)), jnp.int16))
-        lv["#done"] = jnp.bool_(True)
-        return st, _scope(lv, ("f", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c564, _then565(st, lv), (st, lv))
-    _c566 = (_i32(lv["k"]) == 2)
-    def _then567(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(_i32(lv["m"]["status"]), jnp.int16))
-        lv["#done"] = jnp.bool_(True)
-        return st, _scope(lv, ("f", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c566, _then567(st, lv), (st, lv))
-    lv["slot"] = _cast(jnp.clip((_i32(lv["k"]) - 3), 0, 3), jnp.int8)
-    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.where(jnp.logical_and(st["move_seen"][_i32(lv["f"])][_i32(lv["i"])][_i32(lv["slot"])], (_i32(lv["slot"]) < _i32(lv["m"]["nmoves"]))), _i32(lv["m"]["moves"][_i32(lv["slot"])]), -1), jnp.int16))
-    lv["#done"] = jnp.bool_(True)
-    lv = _scope(lv, ("f", "i", "k", "#done", "#ret", ))
-    return lv["#ret"]
+    v_f = _cast(v_f, jnp.int8)
+    v_i = _cast(v_i, jnp.int8)
+    v_k = _cast(v_k, jnp.int8)
+    _done = jnp.bool_(False)
+    _ret = jnp.int16(0)
+    v_m = _cast(_get(_get(st["team"], _i32(v_f)), _i32(v_i)), _DT1)
+    _c560 = jnp.logical_not(st["seen"][_i32(v_f)][_i32(v_i)])
+    def _then561(st, v_f, v_i, v_k, _done, _ret, v_m):
+        st = dict(st)
+        _ret = _select(_done, _ret, _cast(-1, jnp.int16))
+        _done = jnp.bool_(True)
+        return st, (v_f, v_i, v_k, _done, _ret, v_m)
+    st, (v_f, v_i, v_k, _done, _ret, v_m) = _select(_c560, _then561(st, v_f, v_i, v_k, _done, _ret, v_m), (st, (v_f, v_i, v_k, _done, _ret, v_m)))
+    _c562 = (_i32(v_k) == 0)
+    def _then563(st, v_f, v_i, v_k, _done, _ret, v_m):
+        st = dict(st)
+        _ret = _select(_done, _ret, _cast(_i32(v_m["species"]), jnp.int16))
+        _done = jnp.bool_(True)
+        return st, (v_f, v_i, v_k, _done, _ret, v_m)
+    st, (v_f, v_i, v_k, _done, _ret, v_m) = _select(_c562, _then563(st, v_f, v_i, v_k, _done, _ret, v_m), (st, (v_f, v_i, v_k, _done, _ret, v_m)))
+    _c564 = (_i32(v_k) == 1)
+    def _then565(st, v_f, v_i, v_k, _done, _ret, v_m):
+        st = dict(st)
+        _ret = _select(_done, _ret, _cast(jnp.where((_i32(v_m["hp"]) == 0), 0, jnp.clip(jnp.floor_divide((_i32(v_m["hp"]) * 100), _i32(v_m["maxhp"])), 1, 100)), jnp.int16))
+        _done = jnp.bool_(True)
+        return st, (v_f, v_i, v_k, _done, _ret, v_m)
+    st, (v_f, v_i, v_k, _done, _ret, v_m) = _select(_c564, _then565(st, v_f, v_i, v_k, _done, _ret, v_m), (st, (v_f, v_i, v_k, _done, _ret, v_m)))
+    _c566 = (_i32(v_k) == 2)
+    def _then567(st, v_f, v_i, v_k, _done, _ret, v_m):
+        st = dict(st)
+        _ret = _select(_done, _ret, _cast(_i32(v_m["status"]), jnp.int16))
+        _done = jnp.bool_(True)
+        return st, (v_f, v_i, v_k, _done, _ret, v_m)
+    st, (v_f, v_i, v_k, _done, _ret, v_m) = _select(_c566, _then567(st, v_f, v_i, v_k, _done, _ret, v_m), (st, (v_f, v_i, v_k, _done, _ret, v_m)))
+    v_slot = _cast(jnp.clip((_i32(v_k) - 3), 0, 3), jnp.int8)
+    _ret = _select(_done, _ret, _cast(jnp.where(jnp.logical_and(st["move_seen"][_i32(v_f)][_i32(v_i)][_i32(v_slot)], (_i32(v_slot) < _i32(v_m["nmoves"]))), _i32(v_m["moves"][_i32(v_slot)]), -1), jnp.int16))
+    _done = jnp.bool_(True)
+    return _ret
 
 
 def f_volatile_info(st, v_p, v_k):
     """fn `volatile_info` (pokemon_gen1.envspec:1230)"""
-    lv = {"p": _cast(v_p, jnp.int8), "k": _cast(v_k, jnp.int8)}
-    lv["#done"] = jnp.bool_(False)
-    lv["#ret"] = jnp.int8(0)
-    _c568 = (_i32(lv["k"]) < 6)
-    def _then569(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(st["boosts"][_i32(lv["p"])][jnp.minimum(_i32(lv["k"]), 5)], jnp.int8))
-        lv["#done"] = jnp.bool_(True)
-        return st, _scope(lv, ("p", "k", "#done", "#ret", ))
-    st, lv = _select(_c568, _then569(st, lv), (st, lv))
-    lv["flags"] = _cast(jnp.stack([jnp.asarray((_i32(st["confused"][_i32(lv["p"])]) > 0), jnp.bool_), jnp.asarray((_i32(st["sub_hp"][_i32(lv["p"])]) > 0), jnp.bool_), jnp.asarray(st["reflect"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["light_screen"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["seeded"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["recharging"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["trapped"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["charging"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["invulnerable"][_i32(lv["p"])], jnp.bool_), jnp.asarray((_i32(st["thrash_left"][_i32(lv["p"])]) > 0), jnp.bool_), jnp.asarray(st["focus"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["mist"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["toxic"][_i32(lv["p"])], jnp.bool_)]), jnp.bool_)
-    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(_i32(lv["flags"][jnp.clip((_i32(lv["k"]) - 6), 0, 12)]), jnp.int8))
-    lv["#done"] = jnp.bool_(True)
-    lv = _scope(lv, ("p", "k", "#done", "#ret", ))
-    return lv["#ret"]
+    v_p = _cast(v_p, jnp.int8)
+    v_k = _cast(v_k, jnp.int8)
+    _done = jnp.bool_(False)
+    _ret = jnp.int8(0)
+    _c568 = (_i32(v_k) < 6)
+    def _then569(st, v_p, v_k, _done, _ret):
+        st = dict(st)
+        _ret = _select(_done, _ret, _cast(st["boosts"][_i32(v_p)][jnp.minimum(_i32(v_k), 5)], jnp.int8))
+        _done = jnp.bool_(True)
+        return st, (v_p, v_k, _done, _ret)
+    st, (v_p, v_k, _done, _ret) = _select(_c568, _then569(st, v_p, v_k, _done, _ret), (st, (v_p, v_k, _done, _ret)))
+    v_flags = _cast(jnp.stack([jnp.asarray((_i32(st["confused"][_i32(v_p)]) > 0), jnp.bool_), jnp.asarray((_i32(st["sub_hp"][_i32(v_p)]) > 0), jnp.bool_), jnp.asarray(st["reflect"][_i32(v_p)], jnp.bool_), jnp.asarray(st["light_screen"][_i32(v_p)], jnp.bool_), jnp.asarray(st["seeded"][_i32(v_p)], jnp.bool_), jnp.asarray(st["recharging"][_i32(v_p)], jnp.bool_), jnp.asarray(st["trapped"][_i32(v_p)], jnp.bool_), jnp.asarray(st["charging"][_i32(v_p)], jnp.bool_), jnp.asarray(st["invulnerable"][_i32(v_p)], jnp.bool_), jnp.asarray((_i32(st["thrash_left"][_i32(v_p)]) > 0), jnp.bool_), jnp.asarray(st["focus"][_i32(v_p)], jnp.bool_), jnp.asarray(st["mist"][_i32(v_p)], jnp.bool_), jnp.asarray(st["toxic"][_i32(v_p)], jnp.bool_)]), jnp.bool_)
+    _ret = _select(_done, _ret, _cast(_i32(v_flags[jnp.clip((_i32(v_k) - 6), 0, 12)]), jnp.int8))
+    _done = jnp.bool_(True)
+    return _ret
 
 
 def p_high_crit(st):
     """proc `high_crit` (pokemon_gen1.envspec:1263)"""
     st = dict(st)
-    lv = {}
     _a570 = True
     st["fx"] = {**st["fx"], "high_crit": _cast(_a570, jnp.bool_)}
     return st
@@ -2333,10 +2213,11 @@ def p_high_crit(st):
 def p_multi_hit(st, v_lo, v_hi):
     """proc `multi_hit` (pokemon_gen1.envspec:1267)"""
     st = dict(st)
-    lv = {"lo": _cast(v_lo, jnp.int8), "hi": _cast(v_hi, jnp.int8)}
-    _a571 = lv["lo"]
+    v_lo = _cast(v_lo, jnp.int8)
+    v_hi = _cast(v_hi, jnp.int8)
+    _a571 = v_lo
     st["fx"] = {**st["fx"], "hits_min": _cast(_a571, jnp.int8)}
-    _a572 = jnp.maximum(_i32(lv["lo"]), _i32(lv["hi"]))
+    _a572 = jnp.maximum(_i32(v_lo), _i32(v_hi))
     st["fx"] = {**st["fx"], "hits_max": _cast(_a572, jnp.int8)}
     return st
 
@@ -2344,10 +2225,11 @@ def p_multi_hit(st, v_lo, v_hi):
 def p_drain(st, v_num, v_den):
     """proc `drain` (pokemon_gen1.envspec:1273)"""
     st = dict(st)
-    lv = {"num": _cast(v_num, jnp.int8), "den": _cast(v_den, jnp.int8)}
-    _a573 = lv["num"]
+    v_num = _cast(v_num, jnp.int8)
+    v_den = _cast(v_den, jnp.int8)
+    _a573 = v_num
     st["fx"] = {**st["fx"], "drain_num": _cast(_a573, jnp.int8)}
-    _a574 = lv["den"]
+    _a574 = v_den
     st["fx"] = {**st["fx"], "drain_den": _cast(_a574, jnp.int8)}
     return st
 
@@ -2355,10 +2237,11 @@ def p_drain(st, v_num, v_den):
 def p_recoil(st, v_num, v_den):
     """proc `recoil` (pokemon_gen1.envspec:1279)"""
     st = dict(st)
-    lv = {"num": _cast(v_num, jnp.int8), "den": _cast(v_den, jnp.int8)}
-    _a575 = lv["num"]
+    v_num = _cast(v_num, jnp.int8)
+    v_den = _cast(v_den, jnp.int8)
+    _a575 = v_num
     st["fx"] = {**st["fx"], "recoil_num": _cast(_a575, jnp.int8)}
-    _a576 = lv["den"]
+    _a576 = v_den
     st["fx"] = {**st["fx"], "recoil_den": _cast(_a576, jnp.int8)}
     return st
 
@@ -2366,8 +2249,8 @@ def p_recoil(st, v_num, v_den):
 def p_inflict_status(st, v_cond):
     """proc `inflict_status` (pokemon_gen1.envspec:1285)"""
     st = dict(st)
-    lv = {"cond": _cast(v_cond, jnp.int8)}
-    _a577 = lv["cond"]
+    v_cond = _cast(v_cond, jnp.int8)
+    _a577 = v_cond
     st["fx"] = {**st["fx"], "status": _cast(_a577, jnp.int8)}
     return st
 
@@ -2375,10 +2258,11 @@ def p_inflict_status(st, v_cond):
 def p_secondary_status(st, v_cond, v_chance):
     """proc `secondary_status` (pokemon_gen1.envspec:1289)"""
     st = dict(st)
-    lv = {"cond": _cast(v_cond, jnp.int8), "chance": _cast(v_chance, jnp.int8)}
-    _a578 = lv["cond"]
+    v_cond = _cast(v_cond, jnp.int8)
+    v_chance = _cast(v_chance, jnp.int8)
+    _a578 = v_cond
     st["fx"] = {**st["fx"], "sec_status": _cast(_a578, jnp.int8)}
-    _a579 = lv["chance"]
+    _a579 = v_chance
     st["fx"] = {**st["fx"], "sec_chance": _cast(_a579, jnp.int8)}
     return st
 
@@ -2386,10 +2270,11 @@ def p_secondary_status(st, v_cond, v_chance):
 def p_raise_user(st, v_k, v_n):
     """proc `raise_user` (pokemon_gen1.envspec:1294)"""
     st = dict(st)
-    lv = {"k": _cast(v_k, jnp.int8), "n": _cast(v_n, jnp.int8)}
-    _a580 = lv["k"]
+    v_k = _cast(v_k, jnp.int8)
+    v_n = _cast(v_n, jnp.int8)
+    _a580 = v_k
     st["fx"] = {**st["fx"], "stat": _cast(_a580, jnp.int8)}
-    _a581 = lv["n"]
+    _a581 = v_n
     st["fx"] = {**st["fx"], "stages": _cast(_a581, jnp.int8)}
     _a582 = True
     st["fx"] = {**st["fx"], "on_user": _cast(_a582, jnp.bool_)}
@@ -2401,10 +2286,11 @@ def p_raise_user(st, v_k, v_n):
 def p_lower_target(st, v_k, v_n):
     """proc `lower_target` (pokemon_gen1.envspec:1301)"""
     st = dict(st)
-    lv = {"k": _cast(v_k, jnp.int8), "n": _cast(v_n, jnp.int8)}
-    _a584 = lv["k"]
+    v_k = _cast(v_k, jnp.int8)
+    v_n = _cast(v_n, jnp.int8)
+    _a584 = v_k
     st["fx"] = {**st["fx"], "stat": _cast(_a584, jnp.int8)}
-    _a585 = (0 - _i32(lv["n"]))
+    _a585 = (0 - _i32(v_n))
     st["fx"] = {**st["fx"], "stages": _cast(_a585, jnp.int8)}
     _a586 = 100
     st["fx"] = {**st["fx"], "stat_chance": _cast(_a586, jnp.int8)}
@@ -2414,12 +2300,14 @@ def p_lower_target(st, v_k, v_n):
 def p_secondary_lower(st, v_k, v_n, v_chance):
     """proc `secondary_lower` (pokemon_gen1.envspec:1307)"""
     st = dict(st)
-    lv = {"k": _cast(v_k, jnp.int8), "n": _cast(v_n, jnp.int8), "chance": _cast(v_chance, jnp.int8)}
-    _a587 = lv["k"]
+    v_k = _cast(v_k, jnp.int8)
+    v_n = _cast(v_n, jnp.int8)
+    v_chance = _cast(v_chance, jnp.int8)
+    _a587 = v_k
     st["fx"] = {**st["fx"], "stat": _cast(_a587, jnp.int8)}
-    _a588 = (0 - _i32(lv["n"]))
+    _a588 = (0 - _i32(v_n))
     st["fx"] = {**st["fx"], "stages": _cast(_a588, jnp.int8)}
-    _a589 = lv["chance"]
+    _a589 = v_chance
     st["fx"] = {**st["fx"], "stat_chance": _cast(_a589, jnp.int8)}
     return st
 
@@ -2427,8 +2315,8 @@ def p_secondary_lower(st, v_k, v_n, v_chance):
 def p_confuse_target(st, v_chance):
     """proc `confuse_target` (pokemon_gen1.envspec:1313)"""
     st = dict(st)
-    lv = {"chance": _cast(v_chance, jnp.int8)}
-    _a590 = lv["chance"]
+    v_chance = _cast(v_chance, jnp.int8)
+    _a590 = v_chance
     st["fx"] = {**st["fx"], "confuse": _cast(_a590, jnp.int8)}
     return st
 
@@ -2436,8 +2324,8 @@ def p_confuse_target(st, v_chance):
 def p_flinch_target(st, v_chance):
     """proc `flinch_target` (pokemon_gen1.envspec:1317)"""
     st = dict(st)
-    lv = {"chance": _cast(v_chance, jnp.int8)}
-    _a591 = lv["chance"]
+    v_chance = _cast(v_chance, jnp.int8)
+    _a591 = v_chance
     st["fx"] = {**st["fx"], "flinch": _cast(_a591, jnp.int8)}
     return st
 
@@ -2445,7 +2333,6 @@ def p_flinch_target(st, v_chance):
 def p_recharge(st):
     """proc `recharge` (pokemon_gen1.envspec:1321)"""
     st = dict(st)
-    lv = {}
     _a592 = True
     st["fx"] = {**st["fx"], "recharge": _cast(_a592, jnp.bool_)}
     return st
@@ -2454,7 +2341,6 @@ def p_recharge(st):
 def p_partial_trap(st):
     """proc `partial_trap` (pokemon_gen1.envspec:1325)"""
     st = dict(st)
-    lv = {}
     _a593 = True
     st["fx"] = {**st["fx"], "trap": _cast(_a593, jnp.bool_)}
     return st
@@ -2463,7 +2349,6 @@ def p_partial_trap(st):
 def p_thrash(st):
     """proc `thrash` (pokemon_gen1.envspec:1329)"""
     st = dict(st)
-    lv = {}
     _a594 = True
     st["fx"] = {**st["fx"], "thrash": _cast(_a594, jnp.bool_)}
     return st
@@ -2472,7 +2357,6 @@ def p_thrash(st):
 def p_explode(st):
     """proc `explode` (pokemon_gen1.envspec:1333)"""
     st = dict(st)
-    lv = {}
     _a595 = True
     st["fx"] = {**st["fx"], "explode": _cast(_a595, jnp.bool_)}
     return st
@@ -2481,7 +2365,6 @@ def p_explode(st):
 def p_one_hit_ko(st):
     """proc `one_hit_ko` (pokemon_gen1.envspec:1337)"""
     st = dict(st)
-    lv = {}
     _a596 = True
     st["fx"] = {**st["fx"], "ohko": _cast(_a596, jnp.bool_)}
     return st
@@ -2490,10 +2373,10 @@ def p_one_hit_ko(st):
 def p_charge(st, v_semi_invulnerable):
     """proc `charge` (pokemon_gen1.envspec:1341)"""
     st = dict(st)
-    lv = {"semi_invulnerable": _cast(v_semi_invulnerable, jnp.bool_)}
+    v_semi_invulnerable = _cast(v_semi_invulnerable, jnp.bool_)
     _a597 = True
     st["fx"] = {**st["fx"], "charge": _cast(_a597, jnp.bool_)}
-    _a598 = lv["semi_invulnerable"]
+    _a598 = v_semi_invulnerable
     st["fx"] = {**st["fx"], "fly": _cast(_a598, jnp.bool_)}
     return st
 
@@ -2501,8 +2384,8 @@ def p_charge(st, v_semi_invulnerable):
 def p_fixed_damage(st, v_hp):
     """proc `fixed_damage` (pokemon_gen1.envspec:1346)"""
     st = dict(st)
-    lv = {"hp": _cast(v_hp, jnp.int8)}
-    _a599 = lv["hp"]
+    v_hp = _cast(v_hp, jnp.int8)
+    _a599 = v_hp
     st["fx"] = {**st["fx"], "fixed": _cast(_a599, jnp.int8)}
     return st
 
@@ -2510,7 +2393,6 @@ def p_fixed_damage(st, v_hp):
 def p_level_damage(st):
     """proc `level_damage` (pokemon_gen1.envspec:1350)"""
     st = dict(st)
-    lv = {}
     _a600 = True
     st["fx"] = {**st["fx"], "level_damage": _cast(_a600, jnp.bool_)}
     return st
@@ -2519,7 +2401,6 @@ def p_level_damage(st):
 def p_psywave(st):
     """proc `psywave` (pokemon_gen1.envspec:1354)"""
     st = dict(st)
-    lv = {}
     _a601 = True
     st["fx"] = {**st["fx"], "psywave": _cast(_a601, jnp.bool_)}
     return st
@@ -2528,7 +2409,6 @@ def p_psywave(st):
 def p_halve_hp(st):
     """proc `halve_hp` (pokemon_gen1.envspec:1358)"""
     st = dict(st)
-    lv = {}
     _a602 = True
     st["fx"] = {**st["fx"], "half_hp": _cast(_a602, jnp.bool_)}
     return st
@@ -2537,7 +2417,6 @@ def p_halve_hp(st):
 def p_crash(st):
     """proc `crash` (pokemon_gen1.envspec:1362)"""
     st = dict(st)
-    lv = {}
     _a603 = True
     st["fx"] = {**st["fx"], "crash": _cast(_a603, jnp.bool_)}
     return st
@@ -2546,7 +2425,6 @@ def p_crash(st):
 def p_heal_half(st):
     """proc `heal_half` (pokemon_gen1.envspec:1366)"""
     st = dict(st)
-    lv = {}
     _a604 = True
     st["fx"] = {**st["fx"], "heal": _cast(_a604, jnp.bool_)}
     return st
@@ -2555,7 +2433,6 @@ def p_heal_half(st):
 def p_rest(st):
     """proc `rest` (pokemon_gen1.envspec:1370)"""
     st = dict(st)
-    lv = {}
     _a605 = True
     st["fx"] = {**st["fx"], "rest": _cast(_a605, jnp.bool_)}
     return st
@@ -2564,7 +2441,6 @@ def p_rest(st):
 def p_reset_stages(st):
     """proc `reset_stages` (pokemon_gen1.envspec:1374)"""
     st = dict(st)
-    lv = {}
     _a606 = True
     st["fx"] = {**st["fx"], "haze": _cast(_a606, jnp.bool_)}
     return st
@@ -2573,8 +2449,8 @@ def p_reset_stages(st):
 def p_screen(st, v_kind):
     """proc `screen` (pokemon_gen1.envspec:1379)"""
     st = dict(st)
-    lv = {"kind": _cast(v_kind, jnp.int8)}
-    _a607 = lv["kind"]
+    v_kind = _cast(v_kind, jnp.int8)
+    _a607 = v_kind
     st["fx"] = {**st["fx"], "screen": _cast(_a607, jnp.int8)}
     return st
 
@@ -2582,7 +2458,6 @@ def p_screen(st, v_kind):
 def p_leech_seed(st):
     """proc `leech_seed` (pokemon_gen1.envspec:1383)"""
     st = dict(st)
-    lv = {}
     _a608 = True
     st["fx"] = {**st["fx"], "seed": _cast(_a608, jnp.bool_)}
     return st
@@ -2591,7 +2466,6 @@ def p_leech_seed(st):
 def p_substitute(st):
     """proc `substitute` (pokemon_gen1.envspec:1387)"""
     st = dict(st)
-    lv = {}
     _a609 = True
     st["fx"] = {**st["fx"], "substitute": _cast(_a609, jnp.bool_)}
     return st
@@ -2600,7 +2474,6 @@ def p_substitute(st):
 def p_counter(st):
     """proc `counter` (pokemon_gen1.envspec:1391)"""
     st = dict(st)
-    lv = {}
     _a610 = True
     st["fx"] = {**st["fx"], "counter": _cast(_a610, jnp.bool_)}
     return st
@@ -2609,7 +2482,6 @@ def p_counter(st):
 def p_focus_energy(st):
     """proc `focus_energy` (pokemon_gen1.envspec:1395)"""
     st = dict(st)
-    lv = {}
     _a611 = True
     st["fx"] = {**st["fx"], "focus": _cast(_a611, jnp.bool_)}
     return st
@@ -2618,7 +2490,6 @@ def p_focus_energy(st):
 def p_protect_stats(st):
     """proc `protect_stats` (pokemon_gen1.envspec:1399)"""
     st = dict(st)
-    lv = {}
     _a612 = True
     st["fx"] = {**st["fx"], "mist": _cast(_a612, jnp.bool_)}
     return st
@@ -2627,7 +2498,6 @@ def p_protect_stats(st):
 def p_sleeping_target_only(st):
     """proc `sleeping_target_only` (pokemon_gen1.envspec:1403)"""
     st = dict(st)
-    lv = {}
     _a613 = True
     st["fx"] = {**st["fx"], "sleeping_target": _cast(_a613, jnp.bool_)}
     return st
@@ -2636,14 +2506,12 @@ def p_sleeping_target_only(st):
 def p_move_effect__1(st):
     """proc `move_effect__1` (pokemon_gen1.fills:5)"""
     st = dict(st)
-    lv = {}
     return st
 
 
 def p_move_effect__2(st):
     """proc `move_effect__2` (pokemon_gen1.fills:8)"""
     st = dict(st)
-    lv = {}
     st = p_high_crit(st)
     return st
 
@@ -2651,7 +2519,6 @@ def p_move_effect__2(st):
 def p_move_effect__3(st):
     """proc `move_effect__3` (pokemon_gen1.fills:12)"""
     st = dict(st)
-    lv = {}
     st = p_multi_hit(st, _K35[_i32(st["move_used"])], _K36[_i32(st["move_used"])])
     return st
 
@@ -2659,14 +2526,12 @@ def p_move_effect__3(st):
 def p_move_effect__4(st):
     """proc `move_effect__4` (pokemon_gen1.fills:16)"""
     st = dict(st)
-    lv = {}
     return st
 
 
 def p_move_effect__5(st):
     """proc `move_effect__5` (pokemon_gen1.fills:19)"""
     st = dict(st)
-    lv = {}
     st = p_secondary_status(st, 3, 10)
     return st
 
@@ -2674,7 +2539,6 @@ def p_move_effect__5(st):
 def p_move_effect__6(st):
     """proc `move_effect__6` (pokemon_gen1.fills:23)"""
     st = dict(st)
-    lv = {}
     st = p_secondary_status(st, 4, 10)
     return st
 
@@ -2682,7 +2546,6 @@ def p_move_effect__6(st):
 def p_move_effect__7(st):
     """proc `move_effect__7` (pokemon_gen1.fills:27)"""
     st = dict(st)
-    lv = {}
     st = p_secondary_status(st, 5, 10)
     return st
 
@@ -2690,7 +2553,6 @@ def p_move_effect__7(st):
 def p_move_effect__8(st):
     """proc `move_effect__8` (pokemon_gen1.fills:31)"""
     st = dict(st)
-    lv = {}
     st = p_one_hit_ko(st)
     return st
 
@@ -2698,7 +2560,6 @@ def p_move_effect__8(st):
 def p_move_effect__9(st):
     """proc `move_effect__9` (pokemon_gen1.fills:35)"""
     st = dict(st)
-    lv = {}
     st = p_charge(st, False)
     return st
 
@@ -2706,7 +2567,6 @@ def p_move_effect__9(st):
 def p_move_effect__10(st):
     """proc `move_effect__10` (pokemon_gen1.fills:39)"""
     st = dict(st)
-    lv = {}
     st = p_raise_user(st, 0, 2)
     return st
 
@@ -2714,14 +2574,12 @@ def p_move_effect__10(st):
 def p_move_effect__11(st):
     """proc `move_effect__11` (pokemon_gen1.fills:43)"""
     st = dict(st)
-    lv = {}
     return st
 
 
 def p_move_effect__12(st):
     """proc `move_effect__12` (pokemon_gen1.fills:46)"""
     st = dict(st)
-    lv = {}
     st = p_charge(st, True)
     return st
 
@@ -2729,7 +2587,6 @@ def p_move_effect__12(st):
 def p_move_effect__13(st):
     """proc `move_effect__13` (pokemon_gen1.fills:50)"""
     st = dict(st)
-    lv = {}
     st = p_partial_trap(st)
     return st
 
@@ -2737,7 +2594,6 @@ def p_move_effect__13(st):
 def p_move_effect__14(st):
     """proc `move_effect__14` (pokemon_gen1.fills:54)"""
     st = dict(st)
-    lv = {}
     st = p_flinch_target(st, 30)
     return st
 
@@ -2745,7 +2601,6 @@ def p_move_effect__14(st):
 def p_move_effect__15(st):
     """proc `move_effect__15` (pokemon_gen1.fills:58)"""
     st = dict(st)
-    lv = {}
     st = p_multi_hit(st, _K35[_i32(st["move_used"])], _K36[_i32(st["move_used"])])
     return st
 
@@ -2753,7 +2608,6 @@ def p_move_effect__15(st):
 def p_move_effect__16(st):
     """proc `move_effect__16` (pokemon_gen1.fills:62)"""
     st = dict(st)
-    lv = {}
     st = p_crash(st)
     return st
 
@@ -2761,7 +2615,6 @@ def p_move_effect__16(st):
 def p_move_effect__17(st):
     """proc `move_effect__17` (pokemon_gen1.fills:66)"""
     st = dict(st)
-    lv = {}
     st = p_lower_target(st, 4, 1)
     return st
 
@@ -2769,7 +2622,6 @@ def p_move_effect__17(st):
 def p_move_effect__18(st):
     """proc `move_effect__18` (pokemon_gen1.fills:70)"""
     st = dict(st)
-    lv = {}
     st = p_secondary_status(st, 5, 30)
     return st
 
@@ -2777,7 +2629,6 @@ def p_move_effect__18(st):
 def p_move_effect__19(st):
     """proc `move_effect__19` (pokemon_gen1.fills:74)"""
     st = dict(st)
-    lv = {}
     st = p_recoil(st, _K37[_i32(st["move_used"])], _K38[_i32(st["move_used"])])
     return st
 
@@ -2785,7 +2636,6 @@ def p_move_effect__19(st):
 def p_move_effect__20(st):
     """proc `move_effect__20` (pokemon_gen1.fills:78)"""
     st = dict(st)
-    lv = {}
     st = p_thrash(st)
     return st
 
@@ -2793,7 +2643,6 @@ def p_move_effect__20(st):
 def p_move_effect__21(st):
     """proc `move_effect__21` (pokemon_gen1.fills:82)"""
     st = dict(st)
-    lv = {}
     st = p_lower_target(st, 1, 1)
     return st
 
@@ -2801,7 +2650,6 @@ def p_move_effect__21(st):
 def p_move_effect__22(st):
     """proc `move_effect__22` (pokemon_gen1.fills:86)"""
     st = dict(st)
-    lv = {}
     st = p_secondary_status(st, 2, 20)
     return st
 
@@ -2809,7 +2657,6 @@ def p_move_effect__22(st):
 def p_move_effect__23(st):
     """proc `move_effect__23` (pokemon_gen1.fills:90)"""
     st = dict(st)
-    lv = {}
     st = p_multi_hit(st, _K35[_i32(st["move_used"])], _K36[_i32(st["move_used"])])
     st = p_secondary_status(st, 2, 20)
     return st
@@ -2818,7 +2665,6 @@ def p_move_effect__23(st):
 def p_move_effect__24(st):
     """proc `move_effect__24` (pokemon_gen1.fills:95)"""
     st = dict(st)
-    lv = {}
     st = p_flinch_target(st, 10)
     return st
 
@@ -2826,7 +2672,6 @@ def p_move_effect__24(st):
 def p_move_effect__25(st):
     """proc `move_effect__25` (pokemon_gen1.fills:99)"""
     st = dict(st)
-    lv = {}
     st = p_lower_target(st, 0, 1)
     return st
 
@@ -2834,7 +2679,6 @@ def p_move_effect__25(st):
 def p_move_effect__26(st):
     """proc `move_effect__26` (pokemon_gen1.fills:103)"""
     st = dict(st)
-    lv = {}
     st = p_inflict_status(st, 1)
     return st
 
@@ -2842,7 +2686,6 @@ def p_move_effect__26(st):
 def p_move_effect__27(st):
     """proc `move_effect__27` (pokemon_gen1.fills:107)"""
     st = dict(st)
-    lv = {}
     st = p_confuse_target(st, 100)
     return st
 
@@ -2850,7 +2693,6 @@ def p_move_effect__27(st):
 def p_move_effect__28(st):
     """proc `move_effect__28` (pokemon_gen1.fills:111)"""
     st = dict(st)
-    lv = {}
     st = p_fixed_damage(st, 20)
     return st
 
@@ -2858,7 +2700,6 @@ def p_move_effect__28(st):
 def p_move_effect__30(st):
     """proc `move_effect__30` (pokemon_gen1.fills:115)"""
     st = dict(st)
-    lv = {}
     st = p_secondary_lower(st, 1, 1, 33)
     return st
 
@@ -2866,7 +2707,6 @@ def p_move_effect__30(st):
 def p_move_effect__31(st):
     """proc `move_effect__31` (pokemon_gen1.fills:119)"""
     st = dict(st)
-    lv = {}
     st = p_protect_stats(st)
     return st
 
@@ -2874,7 +2714,6 @@ def p_move_effect__31(st):
 def p_move_effect__32(st):
     """proc `move_effect__32` (pokemon_gen1.fills:123)"""
     st = dict(st)
-    lv = {}
     st = p_confuse_target(st, 10)
     return st
 
@@ -2882,7 +2721,6 @@ def p_move_effect__32(st):
 def p_move_effect__33(st):
     """proc `move_effect__33` (pokemon_gen1.fills:127)"""
     st = dict(st)
-    lv = {}
     st = p_secondary_lower(st, 3, 1, 33)
     return st
 
@@ -2890,7 +2728,6 @@ def p_move_effect__33(st):
 def p_move_effect__34(st):
     """proc `move_effect__34` (pokemon_gen1.fills:131)"""
     st = dict(st)
-    lv = {}
     st = p_secondary_lower(st, 0, 1, 33)
     return st
 
@@ -2898,7 +2735,6 @@ def p_move_effect__34(st):
 def p_move_effect__35(st):
     """proc `move_effect__35` (pokemon_gen1.fills:135)"""
     st = dict(st)
-    lv = {}
     st = p_recharge(st)
     return st
 
@@ -2906,7 +2742,6 @@ def p_move_effect__35(st):
 def p_move_effect__36(st):
     """proc `move_effect__36` (pokemon_gen1.fills:139)"""
     st = dict(st)
-    lv = {}
     st = p_counter(st)
     return st
 
@@ -2914,7 +2749,6 @@ def p_move_effect__36(st):
 def p_move_effect__37(st):
     """proc `move_effect__37` (pokemon_gen1.fills:143)"""
     st = dict(st)
-    lv = {}
     st = p_level_damage(st)
     return st
 
@@ -2922,7 +2756,6 @@ def p_move_effect__37(st):
 def p_move_effect__38(st):
     """proc `move_effect__38` (pokemon_gen1.fills:147)"""
     st = dict(st)
-    lv = {}
     st = p_drain(st, _K39[_i32(st["move_used"])], 100)
     return st
 
@@ -2930,7 +2763,6 @@ def p_move_effect__38(st):
 def p_move_effect__39(st):
     """proc `move_effect__39` (pokemon_gen1.fills:151)"""
     st = dict(st)
-    lv = {}
     st = p_leech_seed(st)
     return st
 
@@ -2938,7 +2770,6 @@ def p_move_effect__39(st):
 def p_move_effect__40(st):
     """proc `move_effect__40` (pokemon_gen1.fills:155)"""
     st = dict(st)
-    lv = {}
     st = p_raise_user(st, 2, 1)
     return st
 
@@ -2946,7 +2777,6 @@ def p_move_effect__40(st):
 def p_move_effect__41(st):
     """proc `move_effect__41` (pokemon_gen1.fills:159)"""
     st = dict(st)
-    lv = {}
     st = p_inflict_status(st, 2)
     return st
 
@@ -2954,7 +2784,6 @@ def p_move_effect__41(st):
 def p_move_effect__42(st):
     """proc `move_effect__42` (pokemon_gen1.fills:163)"""
     st = dict(st)
-    lv = {}
     st = p_inflict_status(st, 5)
     return st
 
@@ -2962,7 +2791,6 @@ def p_move_effect__42(st):
 def p_move_effect__43(st):
     """proc `move_effect__43` (pokemon_gen1.fills:167)"""
     st = dict(st)
-    lv = {}
     st = p_lower_target(st, 3, 1)
     return st
 
@@ -2970,7 +2798,6 @@ def p_move_effect__43(st):
 def p_move_effect__44(st):
     """proc `move_effect__44` (pokemon_gen1.fills:171)"""
     st = dict(st)
-    lv = {}
     st = p_fixed_damage(st, 40)
     return st
 
@@ -2978,7 +2805,6 @@ def p_move_effect__44(st):
 def p_move_effect__45(st):
     """proc `move_effect__45` (pokemon_gen1.fills:175)"""
     st = dict(st)
-    lv = {}
     st = p_charge(st, True)
     return st
 
@@ -2986,7 +2812,6 @@ def p_move_effect__45(st):
 def p_move_effect__46(st):
     """proc `move_effect__46` (pokemon_gen1.fills:179)"""
     st = dict(st)
-    lv = {}
     st = p_inflict_status(st, 6)
     return st
 
@@ -2994,7 +2819,6 @@ def p_move_effect__46(st):
 def p_move_effect__47(st):
     """proc `move_effect__47` (pokemon_gen1.fills:183)"""
     st = dict(st)
-    lv = {}
     st = p_secondary_lower(st, 2, 1, 33)
     return st
 
@@ -3002,7 +2826,6 @@ def p_move_effect__47(st):
 def p_move_effect__48(st):
     """proc `move_effect__48` (pokemon_gen1.fills:187)"""
     st = dict(st)
-    lv = {}
     st = p_raise_user(st, 0, 1)
     return st
 
@@ -3010,7 +2833,6 @@ def p_move_effect__48(st):
 def p_move_effect__49(st):
     """proc `move_effect__49` (pokemon_gen1.fills:191)"""
     st = dict(st)
-    lv = {}
     st = p_raise_user(st, 3, 2)
     return st
 
@@ -3018,21 +2840,18 @@ def p_move_effect__49(st):
 def p_move_effect__50(st):
     """proc `move_effect__50` (pokemon_gen1.fills:195)"""
     st = dict(st)
-    lv = {}
     return st
 
 
 def p_move_effect__52(st):
     """proc `move_effect__52` (pokemon_gen1.fills:198)"""
     st = dict(st)
-    lv = {}
     return st
 
 
 def p_move_effect__53(st):
     """proc `move_effect__53` (pokemon_gen1.fills:201)"""
     st = dict(st)
-    lv = {}
     st = p_level_damage(st)
     return st
 
@@ -3040,7 +2859,6 @@ def p_move_effect__53(st):
 def p_move_effect__55(st):
     """proc `move_effect__55` (pokemon_gen1.fills:205)"""
     st = dict(st)
-    lv = {}
     st = p_lower_target(st, 1, 2)
     return st
 
@@ -3048,7 +2866,6 @@ def p_move_effect__55(st):
 def p_move_effect__56(st):
     """proc `move_effect__56` (pokemon_gen1.fills:209)"""
     st = dict(st)
-    lv = {}
     st = p_raise_user(st, 5, 1)
     return st
 
@@ -3056,7 +2873,6 @@ def p_move_effect__56(st):
 def p_move_effect__57(st):
     """proc `move_effect__57` (pokemon_gen1.fills:213)"""
     st = dict(st)
-    lv = {}
     st = p_heal_half(st)
     return st
 
@@ -3064,7 +2880,6 @@ def p_move_effect__57(st):
 def p_move_effect__58(st):
     """proc `move_effect__58` (pokemon_gen1.fills:217)"""
     st = dict(st)
-    lv = {}
     st = p_raise_user(st, 1, 1)
     return st
 
@@ -3072,7 +2887,6 @@ def p_move_effect__58(st):
 def p_move_effect__59(st):
     """proc `move_effect__59` (pokemon_gen1.fills:221)"""
     st = dict(st)
-    lv = {}
     st = p_confuse_target(st, 100)
     return st
 
@@ -3080,7 +2894,6 @@ def p_move_effect__59(st):
 def p_move_effect__60(st):
     """proc `move_effect__60` (pokemon_gen1.fills:225)"""
     st = dict(st)
-    lv = {}
     st = p_raise_user(st, 1, 2)
     return st
 
@@ -3088,7 +2901,6 @@ def p_move_effect__60(st):
 def p_move_effect__61(st):
     """proc `move_effect__61` (pokemon_gen1.fills:229)"""
     st = dict(st)
-    lv = {}
     st = p_screen(st, 2)
     return st
 
@@ -3096,7 +2908,6 @@ def p_move_effect__61(st):
 def p_move_effect__62(st):
     """proc `move_effect__62` (pokemon_gen1.fills:233)"""
     st = dict(st)
-    lv = {}
     st = p_reset_stages(st)
     return st
 
@@ -3104,7 +2915,6 @@ def p_move_effect__62(st):
 def p_move_effect__63(st):
     """proc `move_effect__63` (pokemon_gen1.fills:237)"""
     st = dict(st)
-    lv = {}
     st = p_screen(st, 1)
     return st
 
@@ -3112,7 +2922,6 @@ def p_move_effect__63(st):
 def p_move_effect__64(st):
     """proc `move_effect__64` (pokemon_gen1.fills:241)"""
     st = dict(st)
-    lv = {}
     st = p_focus_energy(st)
     return st
 
@@ -3120,7 +2929,6 @@ def p_move_effect__64(st):
 def p_move_effect__68(st):
     """proc `move_effect__68` (pokemon_gen1.fills:245)"""
     st = dict(st)
-    lv = {}
     st = p_explode(st)
     return st
 
@@ -3128,7 +2936,6 @@ def p_move_effect__68(st):
 def p_move_effect__69(st):
     """proc `move_effect__69` (pokemon_gen1.fills:249)"""
     st = dict(st)
-    lv = {}
     st = p_secondary_status(st, 2, 40)
     return st
 
@@ -3136,7 +2943,6 @@ def p_move_effect__69(st):
 def p_move_effect__70(st):
     """proc `move_effect__70` (pokemon_gen1.fills:253)"""
     st = dict(st)
-    lv = {}
     st = p_secondary_status(st, 3, 30)
     return st
 
@@ -3144,14 +2950,12 @@ def p_move_effect__70(st):
 def p_move_effect__71(st):
     """proc `move_effect__71` (pokemon_gen1.fills:257)"""
     st = dict(st)
-    lv = {}
     return st
 
 
 def p_move_effect__72(st):
     """proc `move_effect__72` (pokemon_gen1.fills:260)"""
     st = dict(st)
-    lv = {}
     st = p_raise_user(st, 2, 2)
     return st
 
@@ -3159,7 +2963,6 @@ def p_move_effect__72(st):
 def p_move_effect__73(st):
     """proc `move_effect__73` (pokemon_gen1.fills:264)"""
     st = dict(st)
-    lv = {}
     st = p_drain(st, _K40[_i32(st["move_used"])], _K41[_i32(st["move_used"])])
     st = p_sleeping_target_only(st)
     return st
@@ -3168,7 +2971,6 @@ def p_move_effect__73(st):
 def p_move_effect__75(st):
     """proc `move_effect__75` (pokemon_gen1.fills:269)"""
     st = dict(st)
-    lv = {}
     st = p_psywave(st)
     return st
 
@@ -3176,7 +2978,6 @@ def p_move_effect__75(st):
 def p_move_effect__76(st):
     """proc `move_effect__76` (pokemon_gen1.fills:273)"""
     st = dict(st)
-    lv = {}
     st = p_rest(st)
     return st
 
@@ -3184,7 +2985,6 @@ def p_move_effect__76(st):
 def p_move_effect__78(st):
     """proc `move_effect__78` (pokemon_gen1.fills:277)"""
     st = dict(st)
-    lv = {}
     st = p_halve_hp(st)
     return st
 
@@ -3192,7 +2992,6 @@ def p_move_effect__78(st):
 def p_move_effect__79(st):
     """proc `move_effect__79` (pokemon_gen1.fills:281)"""
     st = dict(st)
-    lv = {}
     st = p_substitute(st)
     return st
 
@@ -3200,7 +2999,6 @@ def p_move_effect__79(st):
 def p_move_effect__80(st):
     """proc `move_effect__80` (pokemon_gen1.fills:285)"""
     st = dict(st)
-    lv = {}
     st = p_recoil(st, _K37[_i32(st["move_used"])], _K38[_i32(st["move_used"])])
     return st
 
@@ -3208,230 +3006,231 @@ def p_move_effect__80(st):
 def p_move_effect__dispatch(st, v_effect):
     """proc `move_effect__dispatch` (pokemon_gen1.envspec:1258)"""
     st = dict(st)
-    lv = {"effect": _cast(v_effect, jnp.int8)}
-    lv["op_0"] = _cast(_K42[_i32(lv["effect"])][0], jnp.int8)
-    _c614 = (_i32(lv["op_0"]) == 1)
-    _c615 = (_i32(lv["op_0"]) == 2)
-    _c616 = (_i32(lv["op_0"]) == 3)
-    _c617 = (_i32(lv["op_0"]) == 4)
-    _c618 = (_i32(lv["op_0"]) == 5)
-    _c619 = (_i32(lv["op_0"]) == 6)
-    _c620 = (_i32(lv["op_0"]) == 7)
-    _c621 = (_i32(lv["op_0"]) == 8)
-    _c622 = (_i32(lv["op_0"]) == 9)
-    _c623 = (_i32(lv["op_0"]) == 10)
-    _c624 = (_i32(lv["op_0"]) == 11)
-    _c625 = (_i32(lv["op_0"]) == 12)
-    _c626 = (_i32(lv["op_0"]) == 13)
-    _c627 = (_i32(lv["op_0"]) == 14)
-    _c628 = (_i32(lv["op_0"]) == 15)
-    _c629 = (_i32(lv["op_0"]) == 16)
-    _c630 = (_i32(lv["op_0"]) == 17)
-    _c631 = (_i32(lv["op_0"]) == 18)
-    _c632 = (_i32(lv["op_0"]) == 19)
-    _c633 = (_i32(lv["op_0"]) == 20)
-    _c634 = (_i32(lv["op_0"]) == 21)
-    _c635 = (_i32(lv["op_0"]) == 22)
-    _c636 = (_i32(lv["op_0"]) == 23)
-    _c637 = (_i32(lv["op_0"]) == 24)
-    _c638 = (_i32(lv["op_0"]) == 25)
-    _c639 = (_i32(lv["op_0"]) == 26)
-    _c640 = (_i32(lv["op_0"]) == 27)
-    _c641 = (_i32(lv["op_0"]) == 28)
-    _c642 = (_i32(lv["op_0"]) == 29)
-    _c643 = (_i32(lv["op_0"]) == 30)
-    _c644 = (_i32(lv["op_0"]) == 31)
-    _c645 = (_i32(lv["op_0"]) == 32)
-    _c646 = (_i32(lv["op_0"]) == 33)
-    _c647 = (_i32(lv["op_0"]) == 34)
-    _c648 = (_i32(lv["op_0"]) == 35)
-    def _then649(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_effect = _cast(v_effect, jnp.int8)
+    v_op_0 = _cast(_K42[_i32(v_effect)][0], jnp.int8)
+    _c614 = (_i32(v_op_0) == 1)
+    _c615 = (_i32(v_op_0) == 2)
+    _c616 = (_i32(v_op_0) == 3)
+    _c617 = (_i32(v_op_0) == 4)
+    _c618 = (_i32(v_op_0) == 5)
+    _c619 = (_i32(v_op_0) == 6)
+    _c620 = (_i32(v_op_0) == 7)
+    _c621 = (_i32(v_op_0) == 8)
+    _c622 = (_i32(v_op_0) == 9)
+    _c623 = (_i32(v_op_0) == 10)
+    _c624 = (_i32(v_op_0) == 11)
+    _c625 = (_i32(v_op_0) == 12)
+    _c626 = (_i32(v_op_0) == 13)
+    _c627 = (_i32(v_op_0) == 14)
+    _c628 = (_i32(v_op_0) == 15)
+    _c629 = (_i32(v_op_0) == 16)
+    _c630 = (_i32(v_op_0) == 17)
+    _c631 = (_i32(v_op_0) == 18)
+    _c632 = (_i32(v_op_0) == 19)
+    _c633 = (_i32(v_op_0) == 20)
+    _c634 = (_i32(v_op_0) == 21)
+    _c635 = (_i32(v_op_0) == 22)
+    _c636 = (_i32(v_op_0) == 23)
+    _c637 = (_i32(v_op_0) == 24)
+    _c638 = (_i32(v_op_0) == 25)
+    _c639 = (_i32(v_op_0) == 26)
+    _c640 = (_i32(v_op_0) == 27)
+    _c641 = (_i32(v_op_0) == 28)
+    _c642 = (_i32(v_op_0) == 29)
+    _c643 = (_i32(v_op_0) == 30)
+    _c644 = (_i32(v_op_0) == 31)
+    _c645 = (_i32(v_op_0) == 32)
+    _c646 = (_i32(v_op_0) == 33)
+    _c647 = (_i32(v_op_0) == 34)
+    _c648 = (_i32(v_op_0) == 35)
+    def _then649(st, v_effect, v_op_0):
+        st = dict(st)
         st = p_high_crit(st)
-        return st, _scope(lv, ("effect", "op_0", ))
-    def _then650(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_secondary_status(st, _K43[_i32(lv["effect"])][0], _K44[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "op_0", ))
-    def _then651(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_effect, v_op_0)
+    def _then650(st, v_effect, v_op_0):
+        st = dict(st)
+        st = p_secondary_status(st, _K43[_i32(v_effect)][0], _K44[_i32(v_effect)][0])
+        return st, (v_effect, v_op_0)
+    def _then651(st, v_effect, v_op_0):
+        st = dict(st)
         st = p_one_hit_ko(st)
-        return st, _scope(lv, ("effect", "op_0", ))
-    def _then652(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_charge(st, _K45[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "op_0", ))
-    def _then653(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_raise_user(st, _K46[_i32(lv["effect"])][0], _K47[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "op_0", ))
-    def _then654(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_effect, v_op_0)
+    def _then652(st, v_effect, v_op_0):
+        st = dict(st)
+        st = p_charge(st, _K45[_i32(v_effect)][0])
+        return st, (v_effect, v_op_0)
+    def _then653(st, v_effect, v_op_0):
+        st = dict(st)
+        st = p_raise_user(st, _K46[_i32(v_effect)][0], _K47[_i32(v_effect)][0])
+        return st, (v_effect, v_op_0)
+    def _then654(st, v_effect, v_op_0):
+        st = dict(st)
         st = p_partial_trap(st)
-        return st, _scope(lv, ("effect", "op_0", ))
-    def _then655(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_flinch_target(st, _K48[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "op_0", ))
-    def _then656(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_effect, v_op_0)
+    def _then655(st, v_effect, v_op_0):
+        st = dict(st)
+        st = p_flinch_target(st, _K48[_i32(v_effect)][0])
+        return st, (v_effect, v_op_0)
+    def _then656(st, v_effect, v_op_0):
+        st = dict(st)
         st = p_crash(st)
-        return st, _scope(lv, ("effect", "op_0", ))
-    def _then657(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_lower_target(st, _K49[_i32(lv["effect"])][0], _K50[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "op_0", ))
-    def _then658(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_effect, v_op_0)
+    def _then657(st, v_effect, v_op_0):
+        st = dict(st)
+        st = p_lower_target(st, _K49[_i32(v_effect)][0], _K50[_i32(v_effect)][0])
+        return st, (v_effect, v_op_0)
+    def _then658(st, v_effect, v_op_0):
+        st = dict(st)
         st = p_thrash(st)
-        return st, _scope(lv, ("effect", "op_0", ))
-    def _then659(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_inflict_status(st, _K51[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "op_0", ))
-    def _then660(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_confuse_target(st, _K52[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "op_0", ))
-    def _then661(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_fixed_damage(st, _K53[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "op_0", ))
-    def _then662(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_secondary_lower(st, _K54[_i32(lv["effect"])][0], 1, 33)
-        return st, _scope(lv, ("effect", "op_0", ))
-    def _then663(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_effect, v_op_0)
+    def _then659(st, v_effect, v_op_0):
+        st = dict(st)
+        st = p_inflict_status(st, _K51[_i32(v_effect)][0])
+        return st, (v_effect, v_op_0)
+    def _then660(st, v_effect, v_op_0):
+        st = dict(st)
+        st = p_confuse_target(st, _K52[_i32(v_effect)][0])
+        return st, (v_effect, v_op_0)
+    def _then661(st, v_effect, v_op_0):
+        st = dict(st)
+        st = p_fixed_damage(st, _K53[_i32(v_effect)][0])
+        return st, (v_effect, v_op_0)
+    def _then662(st, v_effect, v_op_0):
+        st = dict(st)
+        st = p_secondary_lower(st, _K54[_i32(v_effect)][0], 1, 33)
+        return st, (v_effect, v_op_0)
+    def _then663(st, v_effect, v_op_0):
+        st = dict(st)
         st = p_protect_stats(st)
-        return st, _scope(lv, ("effect", "op_0", ))
-    def _then664(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_effect, v_op_0)
+    def _then664(st, v_effect, v_op_0):
+        st = dict(st)
         st = p_recharge(st)
-        return st, _scope(lv, ("effect", "op_0", ))
-    def _then665(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_effect, v_op_0)
+    def _then665(st, v_effect, v_op_0):
+        st = dict(st)
         st = p_counter(st)
-        return st, _scope(lv, ("effect", "op_0", ))
-    def _then666(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_effect, v_op_0)
+    def _then666(st, v_effect, v_op_0):
+        st = dict(st)
         st = p_level_damage(st)
-        return st, _scope(lv, ("effect", "op_0", ))
-    def _then667(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_effect, v_op_0)
+    def _then667(st, v_effect, v_op_0):
+        st = dict(st)
         st = p_leech_seed(st)
-        return st, _scope(lv, ("effect", "op_0", ))
-    def _then668(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_effect, v_op_0)
+    def _then668(st, v_effect, v_op_0):
+        st = dict(st)
         st = p_heal_half(st)
-        return st, _scope(lv, ("effect", "op_0", ))
-    def _then669(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_screen(st, _K55[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "op_0", ))
-    def _then670(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_effect, v_op_0)
+    def _then669(st, v_effect, v_op_0):
+        st = dict(st)
+        st = p_screen(st, _K55[_i32(v_effect)][0])
+        return st, (v_effect, v_op_0)
+    def _then670(st, v_effect, v_op_0):
+        st = dict(st)
         st = p_reset_stages(st)
-        return st, _scope(lv, ("effect", "op_0", ))
-    def _then671(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_effect, v_op_0)
+    def _then671(st, v_effect, v_op_0):
+        st = dict(st)
         st = p_focus_energy(st)
-        return st, _scope(lv, ("effect", "op_0", ))
-    def _then672(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_effect, v_op_0)
+    def _then672(st, v_effect, v_op_0):
+        st = dict(st)
         st = p_explode(st)
-        return st, _scope(lv, ("effect", "op_0", ))
-    def _then673(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_effect, v_op_0)
+    def _then673(st, v_effect, v_op_0):
+        st = dict(st)
         st = p_psywave(st)
-        return st, _scope(lv, ("effect", "op_0", ))
-    def _then674(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_effect, v_op_0)
+    def _then674(st, v_effect, v_op_0):
+        st = dict(st)
         st = p_rest(st)
-        return st, _scope(lv, ("effect", "op_0", ))
-    def _then675(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_effect, v_op_0)
+    def _then675(st, v_effect, v_op_0):
+        st = dict(st)
         st = p_halve_hp(st)
-        return st, _scope(lv, ("effect", "op_0", ))
-    def _then676(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_effect, v_op_0)
+    def _then676(st, v_effect, v_op_0):
+        st = dict(st)
         st = p_substitute(st)
-        return st, _scope(lv, ("effect", "op_0", ))
-    def _then677(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_effect, v_op_0)
+    def _then677(st, v_effect, v_op_0):
+        st = dict(st)
         st = p_move_effect__3(st)
-        return st, _scope(lv, ("effect", "op_0", ))
-    def _then678(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_effect, v_op_0)
+    def _then678(st, v_effect, v_op_0):
+        st = dict(st)
         st = p_move_effect__15(st)
-        return st, _scope(lv, ("effect", "op_0", ))
-    def _then679(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_effect, v_op_0)
+    def _then679(st, v_effect, v_op_0):
+        st = dict(st)
         st = p_move_effect__19(st)
-        return st, _scope(lv, ("effect", "op_0", ))
-    def _then680(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_effect, v_op_0)
+    def _then680(st, v_effect, v_op_0):
+        st = dict(st)
         st = p_move_effect__23(st)
-        return st, _scope(lv, ("effect", "op_0", ))
-    def _then681(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_effect, v_op_0)
+    def _then681(st, v_effect, v_op_0):
+        st = dict(st)
         st = p_move_effect__38(st)
-        return st, _scope(lv, ("effect", "op_0", ))
-    def _then682(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_effect, v_op_0)
+    def _then682(st, v_effect, v_op_0):
+        st = dict(st)
         st = p_move_effect__73(st)
-        return st, _scope(lv, ("effect", "op_0", ))
-    def _then683(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_effect, v_op_0)
+    def _then683(st, v_effect, v_op_0):
+        st = dict(st)
         st = p_move_effect__80(st)
-        return st, _scope(lv, ("effect", "op_0", ))
-    st, lv = _select_first((_c614, _c615, _c616, _c617, _c618, _c619, _c620, _c621, _c622, _c623, _c624, _c625, _c626, _c627, _c628, _c629, _c630, _c631, _c632, _c633, _c634, _c635, _c636, _c637, _c638, _c639, _c640, _c641, _c642, _c643, _c644, _c645, _c646, _c647, _c648, ), (st, lv), (_then649(st, lv), _then650(st, lv), _then651(st, lv), _then652(st, lv), _then653(st, lv), _then654(st, lv), _then655(st, lv), _then656(st, lv), _then657(st, lv), _then658(st, lv), _then659(st, lv), _then660(st, lv), _then661(st, lv), _then662(st, lv), _then663(st, lv), _then664(st, lv), _then665(st, lv), _then666(st, lv), _then667(st, lv), _then668(st, lv), _then669(st, lv), _then670(st, lv), _then671(st, lv), _then672(st, lv), _then673(st, lv), _then674(st, lv), _then675(st, lv), _then676(st, lv), _then677(st, lv), _then678(st, lv), _then679(st, lv), _then680(st, lv), _then681(st, lv), _then682(st, lv), _then683(st, lv), ), (st, lv))
-    lv = _scope(lv, ("effect", ))
+        return st, (v_effect, v_op_0)
+    st, (v_effect, v_op_0) = _select_first((_c614, _c615, _c616, _c617, _c618, _c619, _c620, _c621, _c622, _c623, _c624, _c625, _c626, _c627, _c628, _c629, _c630, _c631, _c632, _c633, _c634, _c635, _c636, _c637, _c638, _c639, _c640, _c641, _c642, _c643, _c644, _c645, _c646, _c647, _c648, ), (st, (v_effect, v_op_0)), (_then649(st, v_effect, v_op_0), _then650(st, v_effect, v_op_0), _then651(st, v_effect, v_op_0), _then652(st, v_effect, v_op_0), _then653(st, v_effect, v_op_0), _then654(st, v_effect, v_op_0), _then655(st, v_effect, v_op_0), _then656(st, v_effect, v_op_0), _then657(st, v_effect, v_op_0), _then658(st, v_effect, v_op_0), _then659(st, v_effect, v_op_0), _then660(st, v_effect, v_op_0), _then661(st, v_effect, v_op_0), _then662(st, v_effect, v_op_0), _then663(st, v_effect, v_op_0), _then664(st, v_effect, v_op_0), _then665(st, v_effect, v_op_0), _then666(st, v_effect, v_op_0), _then667(st, v_effect, v_op_0), _then668(st, v_effect, v_op_0), _then669(st, v_effect, v_op_0), _then670(st, v_effect, v_op_0), _then671(st, v_effect, v_op_0), _then672(st, v_effect, v_op_0), _then673(st, v_effect, v_op_0), _then674(st, v_effect, v_op_0), _then675(st, v_effect, v_op_0), _then676(st, v_effect, v_op_0), _then677(st, v_effect, v_op_0), _then678(st, v_effect, v_op_0), _then679(st, v_effect, v_op_0), _then680(st, v_effect, v_op_0), _then681(st, v_effect, v_op_0), _then682(st, v_effect, v_op_0), _then683(st, v_effect, v_op_0), ), (st, (v_effect, v_op_0)))
     return st
 
 
 def p_simultaneous__act_move(st, v_player, v_slot):
     """proc `simultaneous__act_move` (pokemon_gen1.envspec:263)"""
     st = dict(st)
-    lv = {"player": _cast(v_player, jnp.int8), "slot": _cast(v_slot, jnp.int8)}
-    st = p_use_move(st, lv["player"], lv["slot"])
+    v_player = _cast(v_player, jnp.int8)
+    v_slot = _cast(v_slot, jnp.int8)
+    st = p_use_move(st, v_player, v_slot)
     return st
 
 
 def p_simultaneous__act_switch_to(st, v_player, v_to):
     """proc `simultaneous__act_switch_to` (pokemon_gen1.envspec:281)"""
     st = dict(st)
-    lv = {"player": _cast(v_player, jnp.int8), "to": _cast(v_to, jnp.int8)}
-    st = p_switch_in(st, lv["player"], lv["to"])
+    v_player = _cast(v_player, jnp.int8)
+    v_to = _cast(v_to, jnp.int8)
+    st = p_switch_in(st, v_player, v_to)
     return st
 
 
 def p_simultaneous__act_wait(st, v_player):
     """proc `simultaneous__act_wait` (pokemon_gen1.envspec:286)"""
     st = dict(st)
-    lv = {"player": _cast(v_player, jnp.int8)}
+    v_player = _cast(v_player, jnp.int8)
     return st
 
 
 def p_simultaneous__act(st, v_p):
     """proc `simultaneous__act` (pokemon_gen1.envspec:26)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    _c684 = (_i32(st["simultaneous__choice"][_i32(lv["p"])]) < 4)
-    _c685 = (_i32(st["simultaneous__choice"][_i32(lv["p"])]) < 10)
-    def _then686(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_simultaneous__act_move(st, lv["p"], jnp.remainder((_i32(st["simultaneous__choice"][_i32(lv["p"])]) - 0), 4))
-        return st, _scope(lv, ("p", ))
-    def _then687(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_simultaneous__act_switch_to(st, lv["p"], jnp.remainder((_i32(st["simultaneous__choice"][_i32(lv["p"])]) - 4), 6))
-        return st, _scope(lv, ("p", ))
-    def _else688(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_simultaneous__act_wait(st, lv["p"])
-        return st, _scope(lv, ("p", ))
-    st, lv = _select_first((_c684, _c685, ), (st, lv), (_then686(st, lv), _then687(st, lv), ), _else688(st, lv))
+    v_p = _cast(v_p, jnp.int8)
+    _c684 = (_i32(st["simultaneous__choice"][_i32(v_p)]) < 4)
+    _c685 = (_i32(st["simultaneous__choice"][_i32(v_p)]) < 10)
+    def _then686(st, v_p):
+        st = dict(st)
+        st = p_simultaneous__act_move(st, v_p, jnp.remainder((_i32(st["simultaneous__choice"][_i32(v_p)]) - 0), 4))
+        return st, (v_p,)
+    def _then687(st, v_p):
+        st = dict(st)
+        st = p_simultaneous__act_switch_to(st, v_p, jnp.remainder((_i32(st["simultaneous__choice"][_i32(v_p)]) - 4), 6))
+        return st, (v_p,)
+    def _else688(st, v_p):
+        st = dict(st)
+        st = p_simultaneous__act_wait(st, v_p)
+        return st, (v_p,)
+    st, (v_p,) = _select_first((_c684, _c685, ), (st, (v_p,)), (_then686(st, v_p), _then687(st, v_p), ), _else688(st, v_p))
     return st
 
 
@@ -3439,15 +3238,14 @@ def a_move(st, index):
     """action `move` (pokemon_gen1.envspec:263): index in 0..3"""
     st = dict(st)
     v_slot = (index // 1) % 4
-    lv = {"slot": _cast(v_slot, jnp.int8)}
-    _a689 = (0 + _i32(lv["slot"]))
+    v_slot = _cast(v_slot, jnp.int8)
+    _a689 = (0 + _i32(v_slot))
     st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a689, jnp.int8))
     return st
 
 
 def m_move(st):
     """guard of `move` at each of its 4 flat indices (bool[4])"""
-    lv = {}
     return jax.vmap(lambda i690: jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(f_fainted(st, st["current_player"]))), f_move_ok(st, st["current_player"], jnp.remainder(jnp.floor_divide(i690, 1), 4))))(jnp.arange(0, 4, dtype=jnp.int32))
 
 
@@ -3455,22 +3253,20 @@ def a_switch_to(st, index):
     """action `switch_to` (pokemon_gen1.envspec:281): index in 0..5"""
     st = dict(st)
     v_to = (index // 1) % 6
-    lv = {"to": _cast(v_to, jnp.int8)}
-    _a691 = (4 + _i32(lv["to"]))
+    v_to = _cast(v_to, jnp.int8)
+    _a691 = (4 + _i32(v_to))
     st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a691, jnp.int8))
     return st
 
 
 def m_switch_to(st):
     """guard of `switch_to` at each of its 6 flat indices (bool[6])"""
-    lv = {}
     return jax.vmap(lambda i692: jnp.logical_and(jnp.logical_and((jnp.remainder(jnp.floor_divide(i692, 1), 6) != _i32(st["active"][_i32(st["current_player"])])), (_i32(st["team"]["hp"][(st["current_player"], jnp.remainder(jnp.floor_divide(i692, 1), 6))]) > 0)), jnp.where((st["phase"] == 1), st["must_replace"][_i32(st["current_player"])], jnp.logical_and(jnp.logical_not(f_fainted(st, st["current_player"])), jnp.logical_not(f_hard_locked(st, st["current_player"]))))))(jnp.arange(0, 6, dtype=jnp.int32))
 
 
 def a_wait(st, index):
     """action `wait` (pokemon_gen1.envspec:286): index in 0..0"""
     st = dict(st)
-    lv = {}
     _a693 = 10
     st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a693, jnp.int8))
     return st
@@ -3478,144 +3274,131 @@ def a_wait(st, index):
 
 def m_wait(st):
     """guard of `wait` at each of its 1 flat indices (bool[1])"""
-    lv = {}
     return jax.vmap(lambda i694: jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["must_replace"][_i32(st["current_player"])])))(jnp.arange(0, 1, dtype=jnp.int32))
 
 
 def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
-    lv = {"p": _cast(v_p, jnp.int8)}
-    lv["#done"] = jnp.bool_(False)
-    lv["#ret"] = _K56
-    lv["f"] = _cast((1 - _i32(lv["p"])), jnp.int8)
-    lv["head"] = _cast(jnp.stack([jnp.asarray(_i32(st["phase"]), jnp.int32), jnp.asarray(_i32(st["must_replace"][_i32(lv["p"])]), jnp.int32), jnp.asarray(st["turns"], jnp.int32), jnp.asarray(st["active"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["active"][_i32(lv["f"])], jnp.int32)]), jnp.int16)
-    lv["own"] = _cast(jax.vmap(lambda i695: jnp.asarray(_i32(f_own_info(st, lv["p"], jnp.floor_divide(i695, 13), jnp.remainder(i695, 13))), jnp.int32))(jnp.arange(0, 78, dtype=jnp.int32)), jnp.int16)
-    lv["foe"] = _cast(jax.vmap(lambda i696: jnp.asarray(_i32(f_foe_info(st, lv["f"], jnp.floor_divide(i696, 7), jnp.remainder(i696, 7))), jnp.int32))(jnp.arange(0, 42, dtype=jnp.int32)), jnp.int16)
-    lv["vol"] = _cast(jax.vmap(lambda i697: jnp.asarray(_i32(f_volatile_info(st, jnp.where((i697 < 19), _i32(lv["p"]), _i32(lv["f"])), jnp.remainder(i697, 19))), jnp.int32))(jnp.arange(0, 38, dtype=jnp.int32)), jnp.int8)
-    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jax.vmap(lambda i698, _h699, _h700, _h701, _h702: jnp.asarray(_i32(jnp.where((i698 < 5), _i32(_h699), _i32(jnp.where((i698 < 83), _i32(_h700), _i32(jnp.where((i698 < 125), _i32(_h701), _i32(_h702))))))), jnp.int32))(jnp.arange(0, 163, dtype=jnp.int32), lv["head"][_K57], lv["own"][_K58], lv["foe"][_K59], lv["vol"][_K60]), jnp.int16))
-    lv["#done"] = jnp.bool_(True)
-    lv = _scope(lv, ("p", "#done", "#ret", ))
-    return lv["#ret"]
+    v_p = _cast(v_p, jnp.int8)
+    _done = jnp.bool_(False)
+    _ret = _K56
+    v_f = _cast((1 - _i32(v_p)), jnp.int8)
+    v_head = _cast(jnp.stack([jnp.asarray(_i32(st["phase"]), jnp.int32), jnp.asarray(_i32(st["must_replace"][_i32(v_p)]), jnp.int32), jnp.asarray(st["turns"], jnp.int32), jnp.asarray(st["active"][_i32(v_p)], jnp.int32), jnp.asarray(st["active"][_i32(v_f)], jnp.int32)]), jnp.int16)
+    v_own = _cast(jax.vmap(lambda i695: jnp.asarray(_i32(f_own_info(st, v_p, jnp.floor_divide(i695, 13), jnp.remainder(i695, 13))), jnp.int32))(jnp.arange(0, 78, dtype=jnp.int32)), jnp.int16)
+    v_foe = _cast(jax.vmap(lambda i696: jnp.asarray(_i32(f_foe_info(st, v_f, jnp.floor_divide(i696, 7), jnp.remainder(i696, 7))), jnp.int32))(jnp.arange(0, 42, dtype=jnp.int32)), jnp.int16)
+    v_vol = _cast(jax.vmap(lambda i697: jnp.asarray(_i32(f_volatile_info(st, jnp.where((i697 < 19), _i32(v_p), _i32(v_f)), jnp.remainder(i697, 19))), jnp.int32))(jnp.arange(0, 38, dtype=jnp.int32)), jnp.int8)
+    _ret = _select(_done, _ret, _cast(jax.vmap(lambda i698, _h699, _h700, _h701, _h702: jnp.asarray(_i32(jnp.where((i698 < 5), _i32(_h699), _i32(jnp.where((i698 < 83), _i32(_h700), _i32(jnp.where((i698 < 125), _i32(_h701), _i32(_h702))))))), jnp.int32))(jnp.arange(0, 163, dtype=jnp.int32), v_head[_K57], v_own[_K58], v_foe[_K59], v_vol[_K60]), jnp.int16))
+    _done = jnp.bool_(True)
+    return _ret
 
 
 def _init_body(st):
     """the spec's `init` block"""
     st = dict(st)
-    lv = {}
-    lv["p"] = jnp.int32(0)
+    v_p = jnp.int32(0)
     def _loop703(i, carry):
-        st, lv = dict(carry[0]), dict(carry[1])
-        lv["p"] = i
+        st, (v_p,) = dict(carry[0]), carry[1]
+        v_p = i
         st, _r704 = _randint(st, 0, 3)
         _a705 = _r704
-        st["lineup"] = st["lineup"].at[_i32(lv["p"])].set(_cast(_a705, jnp.int8))
-        _c706 = _K61[_i32(st["lineup"][_i32(lv["p"])])]
-        def _then707(st, lv):
-            st, lv = dict(st), dict(lv)
-            st = p_random_team(st, lv["p"])
-            return st, _scope(lv, ("p", ))
-        def _else708(st, lv):
-            st, lv = dict(st), dict(lv)
-            st = p_fixed_team(st, lv["p"])
-            return st, _scope(lv, ("p", ))
-        st, lv = _select(_c706, _then707(st, lv), _else708(st, lv))
-        st = p_enter(st, lv["p"])
-        return st, lv
-    st, lv = lax.fori_loop(0, 2, _loop703, (st, lv))
-    lv = _scope(lv, ())
+        st["lineup"] = st["lineup"].at[_i32(v_p)].set(_cast(_a705, jnp.int8))
+        _c706 = _K61[_i32(st["lineup"][_i32(v_p)])]
+        def _then707(st, v_p):
+            st = dict(st)
+            st = p_random_team(st, v_p)
+            return st, (v_p,)
+        def _else708(st, v_p):
+            st = dict(st)
+            st = p_fixed_team(st, v_p)
+            return st, (v_p,)
+        st, (v_p,) = _select(_c706, _then707(st, v_p), _else708(st, v_p))
+        st = p_enter(st, v_p)
+        return st, (v_p,)
+    st, (v_p,) = lax.fori_loop(0, 2, _loop703, (st, (v_p,)))
     return st
 
 
 def _epilogue(st):
     """the module's epilogue: run after every legal action's body"""
     st = dict(st)
-    lv = {}
     _c709 = (_i32(st["current_player"]) == 1)
-    def _then710(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then710(st):
+        st = dict(st)
         _a711 = 0
         st["current_player"] = _cast(_a711, jnp.int8)
         _a712 = jnp.minimum((_i32(st["simultaneous__turn"]) + 1), 2147483646)
         st["simultaneous__turn"] = _cast(_a712, jnp.int32)
         _c713 = (st["phase"] == 1)
-        def _then714(st, lv):
-            st, lv = dict(st), dict(lv)
-            lv["p"] = jnp.int32(0)
+        def _then714(st):
+            st = dict(st)
+            v_p = jnp.int32(0)
             def _loop715(i, carry):
-                st, lv = dict(carry[0]), dict(carry[1])
-                lv["p"] = i
-                _c716 = jnp.logical_and((_i32(st["simultaneous__choice"][_i32(lv["p"])]) >= 4), (_i32(st["simultaneous__choice"][_i32(lv["p"])]) < 10))
-                def _then717(st, lv):
-                    st, lv = dict(st), dict(lv)
-                    st = p_switch_in(st, lv["p"], jnp.remainder((_i32(st["simultaneous__choice"][_i32(lv["p"])]) - 4), 6))
-                    return st, _scope(lv, ("p", ))
-                st, lv = _select(_c716, _then717(st, lv), (st, lv))
-                return st, lv
-            st, lv = lax.fori_loop(0, 2, _loop715, (st, lv))
-            lv = _scope(lv, ())
+                st, (v_p,) = dict(carry[0]), carry[1]
+                v_p = i
+                _c716 = jnp.logical_and((_i32(st["simultaneous__choice"][_i32(v_p)]) >= 4), (_i32(st["simultaneous__choice"][_i32(v_p)]) < 10))
+                def _then717(st, v_p):
+                    st = dict(st)
+                    st = p_switch_in(st, v_p, jnp.remainder((_i32(st["simultaneous__choice"][_i32(v_p)]) - 4), 6))
+                    return st, (v_p,)
+                st, (v_p,) = _select(_c716, _then717(st, v_p), (st, (v_p,)))
+                return st, (v_p,)
+            st, (v_p,) = lax.fori_loop(0, 2, _loop715, (st, (v_p,)))
             _a718 = 0
             st["phase"] = _cast(_a718, jnp.int8)
-            return st, _scope(lv, ())
-        def _else719(st, lv):
-            st, lv = dict(st), dict(lv)
-            lv["r0"] = _cast(jnp.where(jnp.logical_and((_i32(st["simultaneous__choice"][0]) >= 4), (_i32(st["simultaneous__choice"][0]) < 10)), 3, _i32(f_rank(st, 0, jnp.remainder((_i32(st["simultaneous__choice"][0]) - 0), 4)))), jnp.int8)
-            lv["r1"] = _cast(jnp.where(jnp.logical_and((_i32(st["simultaneous__choice"][1]) >= 4), (_i32(st["simultaneous__choice"][1]) < 10)), 3, _i32(f_rank(st, 1, jnp.remainder((_i32(st["simultaneous__choice"][1]) - 0), 4)))), jnp.int8)
+            return st, ()
+        def _else719(st):
+            st = dict(st)
+            v_r0 = _cast(jnp.where(jnp.logical_and((_i32(st["simultaneous__choice"][0]) >= 4), (_i32(st["simultaneous__choice"][0]) < 10)), 3, _i32(f_rank(st, 0, jnp.remainder((_i32(st["simultaneous__choice"][0]) - 0), 4)))), jnp.int8)
+            v_r1 = _cast(jnp.where(jnp.logical_and((_i32(st["simultaneous__choice"][1]) >= 4), (_i32(st["simultaneous__choice"][1]) < 10)), 3, _i32(f_rank(st, 1, jnp.remainder((_i32(st["simultaneous__choice"][1]) - 0), 4)))), jnp.int8)
             st, _r720 = _randint(st, 0, 1)
-            lv["tie"] = _cast((_r720 == 1), jnp.bool_)
-            lv["s0"] = _cast(f_speed(st, 0), jnp.int16)
-            lv["s1"] = _cast(f_speed(st, 1), jnp.int16)
-            lv["first"] = _cast(jnp.where(jnp.logical_or((_i32(lv["r0"]) > _i32(lv["r1"])), jnp.logical_and((_i32(lv["r0"]) == _i32(lv["r1"])), jnp.logical_or((_i32(lv["s0"]) > _i32(lv["s1"])), jnp.logical_and((_i32(lv["s0"]) == _i32(lv["s1"])), lv["tie"])))), 0, 1), jnp.int8)
-            lv["i"] = jnp.int32(0)
+            v_tie = _cast((_r720 == 1), jnp.bool_)
+            v_s0 = _cast(f_speed(st, 0), jnp.int16)
+            v_s1 = _cast(f_speed(st, 1), jnp.int16)
+            v_first = _cast(jnp.where(jnp.logical_or((_i32(v_r0) > _i32(v_r1)), jnp.logical_and((_i32(v_r0) == _i32(v_r1)), jnp.logical_or((_i32(v_s0) > _i32(v_s1)), jnp.logical_and((_i32(v_s0) == _i32(v_s1)), v_tie)))), 0, 1), jnp.int8)
+            v_i = jnp.int32(0)
             def _loop721(i, carry):
-                st, lv = dict(carry[0]), dict(carry[1])
-                lv["i"] = i
-                st = p_simultaneous__act(st, jnp.where((_i32(lv["i"]) == 0), _i32(lv["first"]), (1 - _i32(lv["first"]))))
-                return st, lv
-            st, lv = lax.fori_loop(0, 2, _loop721, (st, lv))
-            lv = _scope(lv, ("r0", "r1", "tie", "s0", "s1", "first", ))
+                st, (v_r0, v_r1, v_tie, v_s0, v_s1, v_first, v_i) = dict(carry[0]), carry[1]
+                v_i = i
+                st = p_simultaneous__act(st, jnp.where((_i32(v_i) == 0), _i32(v_first), (1 - _i32(v_first))))
+                return st, (v_r0, v_r1, v_tie, v_s0, v_s1, v_first, v_i)
+            st, (v_r0, v_r1, v_tie, v_s0, v_s1, v_first, v_i) = lax.fori_loop(0, 2, _loop721, (st, (v_r0, v_r1, v_tie, v_s0, v_s1, v_first, v_i)))
             _a722 = jnp.minimum((_i32(st["turns"]) + 1), 1000)
             st["turns"] = _cast(_a722, jnp.int16)
-            lv = _scope(lv, ())
-            return st, _scope(lv, ())
-        st, lv = _select(_c713, _then714(st, lv), _else719(st, lv))
+            return st, ()
+        st, () = _select(_c713, _then714(st), _else719(st))
         st = p_end_of_turn(st)
-        return st, _scope(lv, ())
-    def _else723(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, ()
+    def _else723(st):
+        st = dict(st)
         _a724 = jnp.minimum((_i32(st["current_player"]) + 1), 1)
         st["current_player"] = _cast(_a724, jnp.int8)
-        return st, _scope(lv, ())
-    st, lv = _select(_c709, _then710(st, lv), _else723(st, lv))
+        return st, ()
+    st, () = _select(_c709, _then710(st), _else723(st))
     return st
 
 
 def inv_hp_bounded(st):
     """invariant `hp_bounded`: every Pokémon's HP stays within 0..its maximum"""
-    lv = {}
     return jnp.all(jax.vmap(lambda i725: jnp.all(jax.vmap(lambda i726: (_i32(st["team"]["hp"][(i725, i726)]) <= _i32(st["team"]["maxhp"][(i725, i726)])))(jnp.arange(0, 6, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32)))
 
 
 def inv_active_alive_or_replacing(st):
     """invariant `active_alive_or_replacing`: an active Pokémon that fainted is replaced before the next turn"""
-    lv = {}
     return jnp.logical_or(jnp.logical_or((st["phase"] == 1), st["terminated"]), jnp.all(jax.vmap(lambda i727, _h728: (_i32(st["team"]["hp"][(i727, _h728)]) > 0))(jnp.arange(0, 2, dtype=jnp.int32), st["active"])))
 
 
 def inv_one_result(st):
     """invariant `one_result`: a finished battle has one winner or is a draw"""
-    lv = {}
     return jnp.logical_or(jnp.logical_not(st["terminated"]), ((st["rewards"][0] + st["rewards"][1]) == jnp.float32(0.0)))
 
 
 def inv_stages_bounded(st):
     """invariant `stages_bounded`: the stat stages stay within -6..6 and a side with no Pokémon left has lost"""
-    lv = {}
     return jnp.logical_and(jnp.all(jax.vmap(lambda i729, _h731: jnp.all(jax.vmap(lambda i730, _h732: jnp.logical_and((_i32(_h732) >= -6), (_i32(_h732) <= 6)))(jnp.arange(0, 6, dtype=jnp.int32), _h731)))(jnp.arange(0, 2, dtype=jnp.int32), st["boosts"])), jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i733: (_i32(jnp.sum(jax.vmap(lambda i734: (_i32(st["team"]["hp"][(i733, i734)]) > 0))(jnp.arange(0, 6, dtype=jnp.int32)), dtype=jnp.int32)) > 0))(jnp.arange(0, 2, dtype=jnp.int32)))))
 
 
 def inv_sleep_counter(st):
     """invariant `sleep_counter`: only a sleeping Pokémon counts sleep turns"""
-    lv = {}
     return jnp.all(jax.vmap(lambda i735: jnp.all(jax.vmap(lambda i736: jnp.logical_or((st["team"]["status"][(i735, i736)] == 1), (_i32(st["team"]["sleep"][(i735, i736)]) == 0)))(jnp.arange(0, 6, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32)))
 
 

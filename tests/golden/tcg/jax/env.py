@@ -27,8 +27,6 @@ settings alone, and so does a cache folder the program already chose)."""
 import dataclasses
 import re
 from functools import partial
-
-import numpy as np
 import os
 
 import jax
@@ -122,11 +120,6 @@ def _pick(mask, r, lo, orelse):
     return jnp.where(jnp.any(mask), lo + idx, jnp.asarray(orelse, jnp.int32))
 
 
-def _scope(lv, keys):
-    """Drop the locals declared inside a block when it ends."""
-    return {k: lv[k] for k in keys}
-
-
 def _wide(x):
     """`x` in a dtype that holds int32 (int8 items compared with 300 must not wrap)."""
     x = jnp.asarray(x)
@@ -139,10 +132,6 @@ def _zeros_like_item(items):
 
 def _lget(lst, i):
     return _get(lst["items"], i)
-
-
-def _lset(lst, i, v):
-    return {"items": _set(lst["items"], i, v), "len": lst["len"]}
 
 
 def _push(lst, v):
@@ -164,16 +153,6 @@ def _remove_at(lst, i):
     return {"items": _gather_items(items, src, idx < n), "len": n}
 
 
-def _insert(lst, i, v):
-    items = lst["items"]
-    cap = jax.tree_util.tree_leaves(items)[0].shape[0]
-    idx = jnp.arange(cap)
-    src = jnp.where(idx > i, jnp.maximum(idx - 1, 0), idx)
-    n = lst["len"] + 1
-    moved = _gather_items(items, src, idx < n)
-    return {"items": _set(moved, i, v), "len": n}
-
-
 def _take_front(lst):
     return _lget(lst, 0), _remove_at(lst, 0)
 
@@ -183,10 +162,6 @@ def _take_back(lst):
     value = _lget(lst, n)
     cleared = _set(lst["items"], n, _zeros_like_item(lst["items"]))
     return value, {"items": cleared, "len": n}
-
-
-def _clear(lst):
-    return {"items": jax.tree_util.tree_map(jnp.zeros_like, lst["items"]), "len": jnp.zeros_like(lst["len"])}
 
 
 def _shuffle(st, lst):
@@ -209,11 +184,6 @@ def _shuffle(st, lst):
     st = dict(st)
     st["_rng_counter"] = c0 + jnp.maximum(n - 1, 0).astype(_U32)
     return st, {"items": items, "len": lst["len"]}
-
-
-def _lcontains(lst, v):
-    cap = lst["items"].shape[0]
-    return jnp.any((_wide(lst["items"]) == v) & (jnp.arange(cap) < lst["len"]))
 
 
 def _lcount(lst, v):
@@ -241,18 +211,6 @@ def _draw(st):
     st = dict(st)
     st["rewards"] = jnp.zeros_like(st["rewards"])
     st["terminated"] = jnp.bool_(True)
-    return st
-
-
-def _terminate(st):
-    st = dict(st)
-    st["terminated"] = jnp.bool_(True)
-    return st
-
-
-def _reward(st, p, r):
-    st = dict(st)
-    st["rewards"] = st["rewards"].at[p].add(jnp.asarray(r, jnp.float32))
     return st
 
 
@@ -509,235 +467,255 @@ _K98 = jnp.asarray(np.array([0, 0, 0], dtype=np.int8))
 # ---- the spec's functions, procedures, actions, guards, observe, init, invariants
 def f_hp_of(st, v_p, v_s):
     """fn `hp_of` (tcg.envspec:229)"""
-    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    return jnp.where((_K0[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])] == 1), _i32(st["played_hp"][_i32(lv["p"])][_i32(lv["s"])]), _i32(_K1[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]))
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
+    return jnp.where((_K0[_i32(st["card"][_i32(v_p)][_i32(v_s)])] == 1), _i32(st["played_hp"][_i32(v_p)][_i32(v_s)]), _i32(_K1[_i32(st["card"][_i32(v_p)][_i32(v_s)])]))
 
 
 def f_type_of(st, v_p, v_s):
     """fn `type_of` (tcg.envspec:233)"""
-    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    return jnp.where((_K0[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])] == 1), st["played_type"][_i32(lv["p"])][_i32(lv["s"])], _K2[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
+    return jnp.where((_K0[_i32(st["card"][_i32(v_p)][_i32(v_s)])] == 1), st["played_type"][_i32(v_p)][_i32(v_s)], _K2[_i32(st["card"][_i32(v_p)][_i32(v_s)])])
 
 
 def f_stage_of(st, v_p, v_s):
     """fn `stage_of` (tcg.envspec:237)"""
-    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    return jnp.where((_K0[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])] == 1), 0, _K3[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
+    return jnp.where((_K0[_i32(st["card"][_i32(v_p)][_i32(v_s)])] == 1), 0, _K3[_i32(st["card"][_i32(v_p)][_i32(v_s)])])
 
 
 def f_is_basic(st, v_c):
     """fn `is_basic` (tcg.envspec:241)"""
-    lv = {"c": _cast(v_c, jnp.int16)}
-    return jnp.logical_and((_K0[_i32(lv["c"])] == 0), (_K3[_i32(lv["c"])] == 0))
+    v_c = _cast(v_c, jnp.int16)
+    return jnp.logical_and((_K0[_i32(v_c)] == 0), (_K3[_i32(v_c)] == 0))
 
 
 def f_basic_in_hand(st, v_p, v_h):
     """fn `basic_in_hand` (tcg.envspec:246)"""
-    lv = {"p": _cast(v_p, jnp.int8), "h": _cast(v_h, jnp.int8)}
-    return jnp.where((_i32(lv["h"]) < _get(st["hand"], _i32(lv["p"]))["len"]), f_is_basic(st, _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]), False)
+    v_p = _cast(v_p, jnp.int8)
+    v_h = _cast(v_h, jnp.int8)
+    return jnp.where((_i32(v_h) < _get(st["hand"], _i32(v_p))["len"]), f_is_basic(st, _get(st["hand"], _i32(v_p))["items"][_i32(v_h)]), False)
 
 
 def f_playable_trainer(st, v_c):
     """fn `playable_trainer` (tcg.envspec:253)"""
-    lv = {"c": _cast(v_c, jnp.int16)}
-    return jnp.logical_and(jnp.logical_and((_K0[_i32(lv["c"])] == 1), (_i32(_K4[_i32(lv["c"])]) != 0)), jnp.logical_or((_K5[_i32(lv["c"])] != 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]), st["locked_supporters"][_i32(st["current_player"])]))))
+    v_c = _cast(v_c, jnp.int16)
+    return jnp.logical_and(jnp.logical_and((_K0[_i32(v_c)] == 1), (_i32(_K4[_i32(v_c)]) != 0)), jnp.logical_or((_K5[_i32(v_c)] != 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]), st["locked_supporters"][_i32(st["current_player"])]))))
 
 
 def f_trainer_target_ok(st, v_p, v_c, v_s):
     """fn `trainer_target_ok` (tcg.envspec:261)"""
-    lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int16), "s": _cast(v_s, jnp.int8)}
-    lv["#done"] = jnp.bool_(False)
-    lv["#ret"] = jnp.bool_(False)
-    lv["r"] = _cast(_K6[_i32(lv["c"])], jnp.int8)
-    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.where(_K7[_i32(lv["r"])], jnp.logical_and(jnp.logical_and(jnp.logical_and(st["occupied"][_i32(lv["p"])][_i32(lv["s"])], jnp.logical_or((_K8[_i32(lv["r"])] == 10), (f_type_of(st, lv["p"], lv["s"]) == _K8[_i32(lv["r"])]))), jnp.logical_or(jnp.logical_not(_K9[_i32(lv["r"])]), (_i32(lv["s"]) == 0))), jnp.logical_or((_i32(_K10[_i32(lv["r"])][0]) == 0), jnp.any(jax.vmap(lambda i1, _h2: (_K11[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])] == _h2))(jnp.arange(0, 3, dtype=jnp.int32), _K10[_i32(lv["r"])])))), jnp.logical_and(jnp.logical_and((_i32(lv["s"]) == 0), st["occupied"][_i32(lv["p"])][0]), jnp.logical_or(jnp.logical_not(_K12[_i32(lv["r"])]), (_i32(f_free_bench(st, lv["p"])) < 4)))), jnp.bool_))
-    lv["#done"] = jnp.bool_(True)
-    lv = _scope(lv, ("p", "c", "s", "#done", "#ret", ))
-    return lv["#ret"]
+    v_p = _cast(v_p, jnp.int8)
+    v_c = _cast(v_c, jnp.int16)
+    v_s = _cast(v_s, jnp.int8)
+    _done = jnp.bool_(False)
+    _ret = jnp.bool_(False)
+    v_r = _cast(_K6[_i32(v_c)], jnp.int8)
+    _ret = _select(_done, _ret, _cast(jnp.where(_K7[_i32(v_r)], jnp.logical_and(jnp.logical_and(jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], jnp.logical_or((_K8[_i32(v_r)] == 10), (f_type_of(st, v_p, v_s) == _K8[_i32(v_r)]))), jnp.logical_or(jnp.logical_not(_K9[_i32(v_r)]), (_i32(v_s) == 0))), jnp.logical_or((_i32(_K10[_i32(v_r)][0]) == 0), jnp.any(jax.vmap(lambda i1, _h2: (_K11[_i32(st["card"][_i32(v_p)][_i32(v_s)])] == _h2))(jnp.arange(0, 3, dtype=jnp.int32), _K10[_i32(v_r)])))), jnp.logical_and(jnp.logical_and((_i32(v_s) == 0), st["occupied"][_i32(v_p)][0]), jnp.logical_or(jnp.logical_not(_K12[_i32(v_r)]), (_i32(f_free_bench(st, v_p)) < 4)))), jnp.bool_))
+    _done = jnp.bool_(True)
+    return _ret
 
 
 def f_free_bench(st, v_p):
     """fn `free_bench` (tcg.envspec:269)"""
-    lv = {"p": _cast(v_p, jnp.int8)}
-    return jnp.min(jax.vmap(lambda i3: _i32(jnp.where(st["occupied"][_i32(lv["p"])][i3], 4, i3)))(jnp.arange(1, 4, dtype=jnp.int32)))
+    v_p = _cast(v_p, jnp.int8)
+    return jnp.min(jax.vmap(lambda i3: _i32(jnp.where(st["occupied"][_i32(v_p)][i3], 4, i3)))(jnp.arange(1, 4, dtype=jnp.int32)))
 
 
 def f_energy_total(st, v_p, v_s):
     """fn `energy_total` (tcg.envspec:273)"""
-    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    return jnp.sum(jax.vmap(lambda i4: _i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][i4]))(jnp.arange(0, 11, dtype=jnp.int32)), dtype=jnp.int32)
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
+    return jnp.sum(jax.vmap(lambda i4: _i32(st["energy"][_i32(v_p)][_i32(v_s)][i4]))(jnp.arange(0, 11, dtype=jnp.int32)), dtype=jnp.int32)
 
 
 def f_cost(st, v_c, v_a, v_t):
     """fn `cost` (tcg.envspec:277)"""
-    lv = {"c": _cast(v_c, jnp.int16), "a": _cast(v_a, jnp.int8), "t": _cast(v_t, jnp.int8)}
-    return jnp.where((_i32(lv["a"]) == 0), _i32(_K13[_i32(lv["c"])][_i32(lv["t"])]), _i32(_K14[_i32(lv["c"])][_i32(lv["t"])]))
+    v_c = _cast(v_c, jnp.int16)
+    v_a = _cast(v_a, jnp.int8)
+    v_t = _cast(v_t, jnp.int8)
+    return jnp.where((_i32(v_a) == 0), _i32(_K13[_i32(v_c)][_i32(v_t)]), _i32(_K14[_i32(v_c)][_i32(v_t)]))
 
 
 def f_printed_damage(st, v_c, v_a):
     """fn `printed_damage` (tcg.envspec:282)"""
-    lv = {"c": _cast(v_c, jnp.int16), "a": _cast(v_a, jnp.int8)}
-    return jnp.where((_i32(lv["a"]) == 0), _i32(_K15[_i32(lv["c"])]), _i32(_K16[_i32(lv["c"])]))
+    v_c = _cast(v_c, jnp.int16)
+    v_a = _cast(v_a, jnp.int8)
+    return jnp.where((_i32(v_a) == 0), _i32(_K15[_i32(v_c)]), _i32(_K16[_i32(v_c)]))
 
 
 def f_pays(st, v_p, v_c, v_a):
     """fn `pays` (tcg.envspec:288)"""
-    lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int16), "a": _cast(v_a, jnp.int8)}
-    return jnp.logical_and(jnp.all(jax.vmap(lambda i5, _h6, _h7: (_i32(st["energy"][_i32(lv["p"])][0][i5]) >= _i32(jnp.where((_i32(lv["a"]) == 0), _i32(_h6), _i32(_h7)))))(jnp.arange(0, 9, dtype=jnp.int32), _K13[_i32(lv["c"])][0:9], _K14[_i32(lv["c"])][0:9])), (_i32(f_energy_total(st, lv["p"], 0)) >= jnp.sum(jax.vmap(lambda i8, _h9, _h10: _i32(jnp.where((_i32(lv["a"]) == 0), _i32(_h9), _i32(_h10))))(jnp.arange(0, 11, dtype=jnp.int32), _K13[_i32(lv["c"])], _K14[_i32(lv["c"])]), dtype=jnp.int32)))
+    v_p = _cast(v_p, jnp.int8)
+    v_c = _cast(v_c, jnp.int16)
+    v_a = _cast(v_a, jnp.int8)
+    return jnp.logical_and(jnp.all(jax.vmap(lambda i5, _h6, _h7: (_i32(st["energy"][_i32(v_p)][0][i5]) >= _i32(jnp.where((_i32(v_a) == 0), _i32(_h6), _i32(_h7)))))(jnp.arange(0, 9, dtype=jnp.int32), _K13[_i32(v_c)][0:9], _K14[_i32(v_c)][0:9])), (_i32(f_energy_total(st, v_p, 0)) >= jnp.sum(jax.vmap(lambda i8, _h9, _h10: _i32(jnp.where((_i32(v_a) == 0), _i32(_h9), _i32(_h10))))(jnp.arange(0, 11, dtype=jnp.int32), _K13[_i32(v_c)], _K14[_i32(v_c)]), dtype=jnp.int32)))
 
 
 def f_can_pay(st, v_p, v_a):
     """fn `can_pay` (tcg.envspec:293)"""
-    lv = {"p": _cast(v_p, jnp.int8), "a": _cast(v_a, jnp.int8)}
-    return f_pays(st, lv["p"], st["card"][_i32(lv["p"])][0], lv["a"])
+    v_p = _cast(v_p, jnp.int8)
+    v_a = _cast(v_a, jnp.int8)
+    return f_pays(st, v_p, st["card"][_i32(v_p)][0], v_a)
 
 
 def f_can_act(st, v_p):
     """fn `can_act` (tcg.envspec:298)"""
-    lv = {"p": _cast(v_p, jnp.int8)}
-    return jnp.logical_and((st["condition"][_i32(lv["p"])] != 1), (st["condition"][_i32(lv["p"])] != 2))
+    v_p = _cast(v_p, jnp.int8)
+    return jnp.logical_and((st["condition"][_i32(v_p)] != 1), (st["condition"][_i32(v_p)] != 2))
 
 
 def f_can_attack(st, v_p, v_a):
     """fn `can_attack` (tcg.envspec:302)"""
-    lv = {"p": _cast(v_p, jnp.int8), "a": _cast(v_a, jnp.int8)}
-    lv["#done"] = jnp.bool_(False)
-    lv["#ret"] = jnp.bool_(False)
-    lv["c"] = _cast(st["card"][_i32(lv["p"])][0], jnp.int16)
-    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(st["occupied"][_i32(lv["p"])][0], f_can_act(st, lv["p"])), jnp.logical_not(st["no_attack"][_i32(lv["p"])])), (_i32(f_printed_damage(st, lv["c"], lv["a"])) >= 0)), f_can_pay(st, lv["p"], lv["a"])), jnp.bool_))
-    lv["#done"] = jnp.bool_(True)
-    lv = _scope(lv, ("p", "a", "#done", "#ret", ))
-    return lv["#ret"]
+    v_p = _cast(v_p, jnp.int8)
+    v_a = _cast(v_a, jnp.int8)
+    _done = jnp.bool_(False)
+    _ret = jnp.bool_(False)
+    v_c = _cast(st["card"][_i32(v_p)][0], jnp.int16)
+    _ret = _select(_done, _ret, _cast(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(st["occupied"][_i32(v_p)][0], f_can_act(st, v_p)), jnp.logical_not(st["no_attack"][_i32(v_p)])), (_i32(f_printed_damage(st, v_c, v_a)) >= 0)), f_can_pay(st, v_p, v_a)), jnp.bool_))
+    _done = jnp.bool_(True)
+    return _ret
 
 
 def f_retreat_cost(st, v_p):
     """fn `retreat_cost` (tcg.envspec:308)"""
-    lv = {"p": _cast(v_p, jnp.int8)}
-    return jnp.maximum((_i32(_K17[_i32(st["card"][_i32(lv["p"])][0])]) - _i32(st["retreat_discount"])), 0)
+    v_p = _cast(v_p, jnp.int8)
+    return jnp.maximum((_i32(_K17[_i32(st["card"][_i32(v_p)][0])]) - _i32(st["retreat_discount"])), 0)
 
 
 def f_can_evolve(st, v_p, v_c, v_s):
     """fn `can_evolve` (tcg.envspec:314)"""
-    lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int16), "s": _cast(v_s, jnp.int8)}
-    return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(lv["p"])][_i32(lv["s"])]), (_i32(st["placed"][_i32(lv["p"])][_i32(lv["s"])]) < _i32(st["turn"]))), (_K0[_i32(lv["c"])] == 0)), (_K3[_i32(lv["c"])] != 0)), (_i32(_K18[_i32(lv["c"])]) == _i32(_K19[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])))
+    v_p = _cast(v_p, jnp.int8)
+    v_c = _cast(v_c, jnp.int16)
+    v_s = _cast(v_s, jnp.int8)
+    return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(v_p)][_i32(v_s)]), (_i32(st["placed"][_i32(v_p)][_i32(v_s)]) < _i32(st["turn"]))), (_K0[_i32(v_c)] == 0)), (_K3[_i32(v_c)] != 0)), (_i32(_K18[_i32(v_c)]) == _i32(_K19[_i32(st["card"][_i32(v_p)][_i32(v_s)])])))
 
 
 def f_nth_energy(st, v_d, v_r):
     """fn `nth_energy` (tcg.envspec:320)"""
-    lv = {"d": _cast(v_d, jnp.int8), "r": _cast(v_r, jnp.int8)}
-    return jnp.min(jax.vmap(lambda i11, _h12: _i32(jnp.where(jnp.logical_and((_i32(_h12) == 1), (jnp.sum(jax.vmap(lambda i13, _h14: _i32(jnp.where((i13 < i11), _i32(_h14), 0)))(jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(lv["d"])]), dtype=jnp.int32) == _i32(lv["r"]))), i11, 10)))(jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(lv["d"])]))
+    v_d = _cast(v_d, jnp.int8)
+    v_r = _cast(v_r, jnp.int8)
+    return jnp.min(jax.vmap(lambda i11, _h12: _i32(jnp.where(jnp.logical_and((_i32(_h12) == 1), (jnp.sum(jax.vmap(lambda i13, _h14: _i32(jnp.where((i13 < i11), _i32(_h14), 0)))(jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(v_d)]), dtype=jnp.int32) == _i32(v_r))), i11, 10)))(jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(v_d)]))
 
 
 def f_defended(st, v_p):
     """fn `defended` (tcg.envspec:330)"""
-    lv = {"p": _cast(v_p, jnp.int8)}
-    return jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(lv["p"]))])
+    v_p = _cast(v_p, jnp.int8)
+    return jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))])
 
 
 def p_draw_cards(st, v_p, v_n):
     """proc `draw_cards` (tcg.envspec:339)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "n": _cast(v_n, jnp.int8)}
-    lv["k"] = jnp.int32(0)
-    _c15 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["p"]))["len"] > 0)), (_get(st["hand"], _i32(lv["p"]))["len"] < 10))
-    def _then16(st, lv):
-        st, lv = dict(st), dict(lv)
-        _f19 = _get(st["deck"], _i32(lv["p"]))["len"]
+    v_p = _cast(v_p, jnp.int8)
+    v_n = _cast(v_n, jnp.int8)
+    v_k = jnp.int32(0)
+    _c15 = jnp.logical_and(jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)), (_get(st["hand"], _i32(v_p))["len"] < 10))
+    def _then16(st, v_p, v_n, v_k):
+        st = dict(st)
+        _f19 = _get(st["deck"], _i32(v_p))["len"]
         st = _fault_at(st, (_f19 == 0), 3, 0, 0)
-        _v17, _l18 = _take_front(_get(st["deck"], _i32(lv["p"])))
-        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l18)
-        _f20 = _get(st["hand"], _i32(lv["p"]))["len"]
+        _v17, _l18 = _take_front(_get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l18)
+        _f20 = _get(st["hand"], _i32(v_p))["len"]
         st = _fault_at(st, (_f20 >= 10), 2, 0, 0)
-        _l21 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_v17, jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l21)
-        return st, _scope(lv, ("p", "n", "k", ))
-    st, lv = _select(_c15, _then16(st, lv), (st, lv))
-    lv["k"] = jnp.int32(1)
-    _c22 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["p"]))["len"] > 0)), (_get(st["hand"], _i32(lv["p"]))["len"] < 10))
-    def _then23(st, lv):
-        st, lv = dict(st), dict(lv)
-        _f26 = _get(st["deck"], _i32(lv["p"]))["len"]
+        _l21 = _push(_get(st["hand"], _i32(v_p)), _cast(_v17, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(v_p), _l21)
+        return st, (v_p, v_n, v_k)
+    st, (v_p, v_n, v_k) = _select(_c15, _then16(st, v_p, v_n, v_k), (st, (v_p, v_n, v_k)))
+    v_k = jnp.int32(1)
+    _c22 = jnp.logical_and(jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)), (_get(st["hand"], _i32(v_p))["len"] < 10))
+    def _then23(st, v_p, v_n, v_k):
+        st = dict(st)
+        _f26 = _get(st["deck"], _i32(v_p))["len"]
         st = _fault_at(st, (_f26 == 0), 3, 0, 0)
-        _v24, _l25 = _take_front(_get(st["deck"], _i32(lv["p"])))
-        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l25)
-        _f27 = _get(st["hand"], _i32(lv["p"]))["len"]
+        _v24, _l25 = _take_front(_get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l25)
+        _f27 = _get(st["hand"], _i32(v_p))["len"]
         st = _fault_at(st, (_f27 >= 10), 2, 0, 0)
-        _l28 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_v24, jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l28)
-        return st, _scope(lv, ("p", "n", "k", ))
-    st, lv = _select(_c22, _then23(st, lv), (st, lv))
-    lv["k"] = jnp.int32(2)
-    _c29 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["p"]))["len"] > 0)), (_get(st["hand"], _i32(lv["p"]))["len"] < 10))
-    def _then30(st, lv):
-        st, lv = dict(st), dict(lv)
-        _f33 = _get(st["deck"], _i32(lv["p"]))["len"]
+        _l28 = _push(_get(st["hand"], _i32(v_p)), _cast(_v24, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(v_p), _l28)
+        return st, (v_p, v_n, v_k)
+    st, (v_p, v_n, v_k) = _select(_c22, _then23(st, v_p, v_n, v_k), (st, (v_p, v_n, v_k)))
+    v_k = jnp.int32(2)
+    _c29 = jnp.logical_and(jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)), (_get(st["hand"], _i32(v_p))["len"] < 10))
+    def _then30(st, v_p, v_n, v_k):
+        st = dict(st)
+        _f33 = _get(st["deck"], _i32(v_p))["len"]
         st = _fault_at(st, (_f33 == 0), 3, 0, 0)
-        _v31, _l32 = _take_front(_get(st["deck"], _i32(lv["p"])))
-        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l32)
-        _f34 = _get(st["hand"], _i32(lv["p"]))["len"]
+        _v31, _l32 = _take_front(_get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l32)
+        _f34 = _get(st["hand"], _i32(v_p))["len"]
         st = _fault_at(st, (_f34 >= 10), 2, 0, 0)
-        _l35 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_v31, jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l35)
-        return st, _scope(lv, ("p", "n", "k", ))
-    st, lv = _select(_c29, _then30(st, lv), (st, lv))
-    lv["k"] = jnp.int32(3)
-    _c36 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["p"]))["len"] > 0)), (_get(st["hand"], _i32(lv["p"]))["len"] < 10))
-    def _then37(st, lv):
-        st, lv = dict(st), dict(lv)
-        _f40 = _get(st["deck"], _i32(lv["p"]))["len"]
+        _l35 = _push(_get(st["hand"], _i32(v_p)), _cast(_v31, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(v_p), _l35)
+        return st, (v_p, v_n, v_k)
+    st, (v_p, v_n, v_k) = _select(_c29, _then30(st, v_p, v_n, v_k), (st, (v_p, v_n, v_k)))
+    v_k = jnp.int32(3)
+    _c36 = jnp.logical_and(jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)), (_get(st["hand"], _i32(v_p))["len"] < 10))
+    def _then37(st, v_p, v_n, v_k):
+        st = dict(st)
+        _f40 = _get(st["deck"], _i32(v_p))["len"]
         st = _fault_at(st, (_f40 == 0), 3, 0, 0)
-        _v38, _l39 = _take_front(_get(st["deck"], _i32(lv["p"])))
-        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l39)
-        _f41 = _get(st["hand"], _i32(lv["p"]))["len"]
+        _v38, _l39 = _take_front(_get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l39)
+        _f41 = _get(st["hand"], _i32(v_p))["len"]
         st = _fault_at(st, (_f41 >= 10), 2, 0, 0)
-        _l42 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_v38, jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l42)
-        return st, _scope(lv, ("p", "n", "k", ))
-    st, lv = _select(_c36, _then37(st, lv), (st, lv))
-    lv["k"] = jnp.int32(4)
-    _c43 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["p"]))["len"] > 0)), (_get(st["hand"], _i32(lv["p"]))["len"] < 10))
-    def _then44(st, lv):
-        st, lv = dict(st), dict(lv)
-        _f47 = _get(st["deck"], _i32(lv["p"]))["len"]
+        _l42 = _push(_get(st["hand"], _i32(v_p)), _cast(_v38, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(v_p), _l42)
+        return st, (v_p, v_n, v_k)
+    st, (v_p, v_n, v_k) = _select(_c36, _then37(st, v_p, v_n, v_k), (st, (v_p, v_n, v_k)))
+    v_k = jnp.int32(4)
+    _c43 = jnp.logical_and(jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)), (_get(st["hand"], _i32(v_p))["len"] < 10))
+    def _then44(st, v_p, v_n, v_k):
+        st = dict(st)
+        _f47 = _get(st["deck"], _i32(v_p))["len"]
         st = _fault_at(st, (_f47 == 0), 3, 0, 0)
-        _v45, _l46 = _take_front(_get(st["deck"], _i32(lv["p"])))
-        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l46)
-        _f48 = _get(st["hand"], _i32(lv["p"]))["len"]
+        _v45, _l46 = _take_front(_get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l46)
+        _f48 = _get(st["hand"], _i32(v_p))["len"]
         st = _fault_at(st, (_f48 >= 10), 2, 0, 0)
-        _l49 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_v45, jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l49)
-        return st, _scope(lv, ("p", "n", "k", ))
-    st, lv = _select(_c43, _then44(st, lv), (st, lv))
-    lv = _scope(lv, ("p", "n", ))
+        _l49 = _push(_get(st["hand"], _i32(v_p)), _cast(_v45, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(v_p), _l49)
+        return st, (v_p, v_n, v_k)
+    st, (v_p, v_n, v_k) = _select(_c43, _then44(st, v_p, v_n, v_k), (st, (v_p, v_n, v_k)))
     return st
 
 
 def p_heal(st, v_p, v_s, v_amount):
     """proc `heal` (tcg.envspec:347)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
-    _a50 = jnp.maximum((_i32(st["damage"][_i32(lv["p"])][_i32(lv["s"])]) - _i32(lv["amount"])), 0)
-    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a50, jnp.int16))
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
+    v_amount = _cast(v_amount, jnp.int16)
+    _a50 = jnp.maximum((_i32(st["damage"][_i32(v_p)][_i32(v_s)]) - _i32(v_amount)), 0)
+    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a50, jnp.int16))
     return st
 
 
 def p_heal_type(st, v_p, v_s, v_t, v_amount):
     """proc `heal_type` (tcg.envspec:352)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "t": _cast(v_t, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
-    _c51 = jnp.logical_and(st["occupied"][_i32(lv["p"])][_i32(lv["s"])], (_i32(f_type_of(st, lv["p"], lv["s"])) == _i32(lv["t"])))
-    def _then52(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_heal(st, lv["p"], lv["s"], lv["amount"])
-        return st, _scope(lv, ("p", "s", "t", "amount", ))
-    st, lv = _select(_c51, _then52(st, lv), (st, lv))
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
+    v_t = _cast(v_t, jnp.int8)
+    v_amount = _cast(v_amount, jnp.int16)
+    _c51 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_i32(f_type_of(st, v_p, v_s)) == _i32(v_t)))
+    def _then52(st, v_p, v_s, v_t, v_amount):
+        st = dict(st)
+        st = p_heal(st, v_p, v_s, v_amount)
+        return st, (v_p, v_s, v_t, v_amount)
+    st, (v_p, v_s, v_t, v_amount) = _select(_c51, _then52(st, v_p, v_s, v_t, v_amount), (st, (v_p, v_s, v_t, v_amount)))
     return st
 
 
 def p_add_damage(st, v_amount):
     """proc `add_damage` (tcg.envspec:358)"""
     st = dict(st)
-    lv = {"amount": _cast(v_amount, jnp.int16)}
-    _a53 = jnp.minimum((_i32(st["dmg"]) + _i32(lv["amount"])), 300)
+    v_amount = _cast(v_amount, jnp.int16)
+    _a53 = jnp.minimum((_i32(st["dmg"]) + _i32(v_amount)), 300)
     st["dmg"] = _cast(_a53, jnp.int16)
     return st
 
@@ -745,90 +723,91 @@ def p_add_damage(st, v_amount):
 def p_damage_per_heads(st, v_coins, v_each):
     """proc `damage_per_heads` (tcg.envspec:363)"""
     st = dict(st)
-    lv = {"coins": _cast(v_coins, jnp.int8), "each": _cast(v_each, jnp.int8)}
-    lv["heads"] = _cast(0, jnp.int8)
-    lv["k"] = jnp.int32(0)
-    _c54 = (_i32(lv["k"]) < _i32(lv["coins"]))
-    def _then55(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_coins = _cast(v_coins, jnp.int8)
+    v_each = _cast(v_each, jnp.int8)
+    v_heads = _cast(0, jnp.int8)
+    v_k = jnp.int32(0)
+    _c54 = (_i32(v_k) < _i32(v_coins))
+    def _then55(st, v_coins, v_each, v_heads, v_k):
+        st = dict(st)
         st, _r57 = _randint(st, 0, 1)
         _c56 = (_r57 == 1)
-        def _then58(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a59 = jnp.minimum((_i32(lv["heads"]) + 1), 4)
-            lv["heads"] = _cast(_a59, jnp.int8)
-            return st, _scope(lv, ("coins", "each", "heads", "k", ))
-        st, lv = _select(_c56, _then58(st, lv), (st, lv))
-        return st, _scope(lv, ("coins", "each", "heads", "k", ))
-    st, lv = _select(_c54, _then55(st, lv), (st, lv))
-    lv["k"] = jnp.int32(1)
-    _c60 = (_i32(lv["k"]) < _i32(lv["coins"]))
-    def _then61(st, lv):
-        st, lv = dict(st), dict(lv)
+        def _then58(st, v_coins, v_each, v_heads, v_k):
+            st = dict(st)
+            _a59 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _cast(_a59, jnp.int8)
+            return st, (v_coins, v_each, v_heads, v_k)
+        st, (v_coins, v_each, v_heads, v_k) = _select(_c56, _then58(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
+        return st, (v_coins, v_each, v_heads, v_k)
+    st, (v_coins, v_each, v_heads, v_k) = _select(_c54, _then55(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
+    v_k = jnp.int32(1)
+    _c60 = (_i32(v_k) < _i32(v_coins))
+    def _then61(st, v_coins, v_each, v_heads, v_k):
+        st = dict(st)
         st, _r63 = _randint(st, 0, 1)
         _c62 = (_r63 == 1)
-        def _then64(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a65 = jnp.minimum((_i32(lv["heads"]) + 1), 4)
-            lv["heads"] = _cast(_a65, jnp.int8)
-            return st, _scope(lv, ("coins", "each", "heads", "k", ))
-        st, lv = _select(_c62, _then64(st, lv), (st, lv))
-        return st, _scope(lv, ("coins", "each", "heads", "k", ))
-    st, lv = _select(_c60, _then61(st, lv), (st, lv))
-    lv["k"] = jnp.int32(2)
-    _c66 = (_i32(lv["k"]) < _i32(lv["coins"]))
-    def _then67(st, lv):
-        st, lv = dict(st), dict(lv)
+        def _then64(st, v_coins, v_each, v_heads, v_k):
+            st = dict(st)
+            _a65 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _cast(_a65, jnp.int8)
+            return st, (v_coins, v_each, v_heads, v_k)
+        st, (v_coins, v_each, v_heads, v_k) = _select(_c62, _then64(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
+        return st, (v_coins, v_each, v_heads, v_k)
+    st, (v_coins, v_each, v_heads, v_k) = _select(_c60, _then61(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
+    v_k = jnp.int32(2)
+    _c66 = (_i32(v_k) < _i32(v_coins))
+    def _then67(st, v_coins, v_each, v_heads, v_k):
+        st = dict(st)
         st, _r69 = _randint(st, 0, 1)
         _c68 = (_r69 == 1)
-        def _then70(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a71 = jnp.minimum((_i32(lv["heads"]) + 1), 4)
-            lv["heads"] = _cast(_a71, jnp.int8)
-            return st, _scope(lv, ("coins", "each", "heads", "k", ))
-        st, lv = _select(_c68, _then70(st, lv), (st, lv))
-        return st, _scope(lv, ("coins", "each", "heads", "k", ))
-    st, lv = _select(_c66, _then67(st, lv), (st, lv))
-    lv["k"] = jnp.int32(3)
-    _c72 = (_i32(lv["k"]) < _i32(lv["coins"]))
-    def _then73(st, lv):
-        st, lv = dict(st), dict(lv)
+        def _then70(st, v_coins, v_each, v_heads, v_k):
+            st = dict(st)
+            _a71 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _cast(_a71, jnp.int8)
+            return st, (v_coins, v_each, v_heads, v_k)
+        st, (v_coins, v_each, v_heads, v_k) = _select(_c68, _then70(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
+        return st, (v_coins, v_each, v_heads, v_k)
+    st, (v_coins, v_each, v_heads, v_k) = _select(_c66, _then67(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
+    v_k = jnp.int32(3)
+    _c72 = (_i32(v_k) < _i32(v_coins))
+    def _then73(st, v_coins, v_each, v_heads, v_k):
+        st = dict(st)
         st, _r75 = _randint(st, 0, 1)
         _c74 = (_r75 == 1)
-        def _then76(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a77 = jnp.minimum((_i32(lv["heads"]) + 1), 4)
-            lv["heads"] = _cast(_a77, jnp.int8)
-            return st, _scope(lv, ("coins", "each", "heads", "k", ))
-        st, lv = _select(_c74, _then76(st, lv), (st, lv))
-        return st, _scope(lv, ("coins", "each", "heads", "k", ))
-    st, lv = _select(_c72, _then73(st, lv), (st, lv))
-    lv = _scope(lv, ("coins", "each", "heads", ))
-    _a78 = jnp.minimum((_i32(lv["heads"]) * _i32(lv["each"])), 300)
+        def _then76(st, v_coins, v_each, v_heads, v_k):
+            st = dict(st)
+            _a77 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _cast(_a77, jnp.int8)
+            return st, (v_coins, v_each, v_heads, v_k)
+        st, (v_coins, v_each, v_heads, v_k) = _select(_c74, _then76(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
+        return st, (v_coins, v_each, v_heads, v_k)
+    st, (v_coins, v_each, v_heads, v_k) = _select(_c72, _then73(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
+    _a78 = jnp.minimum((_i32(v_heads) * _i32(v_each)), 300)
     st["dmg"] = _cast(_a78, jnp.int16)
-    lv = _scope(lv, ("coins", "each", ))
     return st
 
 
 def p_bonus_on_heads(st, v_amount):
     """proc `bonus_on_heads` (tcg.envspec:376)"""
     st = dict(st)
-    lv = {"amount": _cast(v_amount, jnp.int16)}
+    v_amount = _cast(v_amount, jnp.int16)
     st, _r80 = _randint(st, 0, 1)
     _c79 = (_r80 == 1)
-    def _then81(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_add_damage(st, lv["amount"])
-        return st, _scope(lv, ("amount", ))
-    st, lv = _select(_c79, _then81(st, lv), (st, lv))
+    def _then81(st, v_amount):
+        st = dict(st)
+        st = p_add_damage(st, v_amount)
+        return st, (v_amount,)
+    st, (v_amount,) = _select(_c79, _then81(st, v_amount), (st, (v_amount,)))
     return st
 
 
 def p_damage_per_bench_type(st, v_p, v_t, v_each):
     """proc `damage_per_bench_type` (tcg.envspec:383)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8), "each": _cast(v_each, jnp.int8)}
-    _a83 = jnp.minimum((_i32(lv["each"]) * jnp.sum(jax.vmap(lambda i82: jnp.logical_and(st["occupied"][_i32(lv["p"])][i82], jnp.logical_or((_i32(lv["t"]) == 10), (_i32(jnp.where((_K0[_i32(st["card"][_i32(lv["p"])][i82])] == 1), st["played_type"][_i32(lv["p"])][i82], _K2[_i32(st["card"][_i32(lv["p"])][i82])])) == _i32(lv["t"])))))(jnp.arange(1, 4, dtype=jnp.int32)), dtype=jnp.int32)), 300)
+    v_p = _cast(v_p, jnp.int8)
+    v_t = _cast(v_t, jnp.int8)
+    v_each = _cast(v_each, jnp.int8)
+    _a83 = jnp.minimum((_i32(v_each) * jnp.sum(jax.vmap(lambda i82: jnp.logical_and(st["occupied"][_i32(v_p)][i82], jnp.logical_or((_i32(v_t) == 10), (_i32(jnp.where((_K0[_i32(st["card"][_i32(v_p)][i82])] == 1), st["played_type"][_i32(v_p)][i82], _K2[_i32(st["card"][_i32(v_p)][i82])])) == _i32(v_t)))))(jnp.arange(1, 4, dtype=jnp.int32)), dtype=jnp.int32)), 300)
     st["dmg"] = _cast(_a83, jnp.int16)
     return st
 
@@ -836,119 +815,128 @@ def p_damage_per_bench_type(st, v_p, v_t, v_each):
 def p_discard_energy(st, v_p, v_s, v_t, v_n):
     """proc `discard_energy` (tcg.envspec:388)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "t": _cast(v_t, jnp.int8), "n": _cast(v_n, jnp.int8)}
-    _a84 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["t"])]) - _i32(lv["n"])), 0)
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(lv["t"]))].set(_cast(_a84, jnp.int8))
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
+    v_t = _cast(v_t, jnp.int8)
+    v_n = _cast(v_n, jnp.int8)
+    _a84 = jnp.maximum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)]) - _i32(v_n)), 0)
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a84, jnp.int8))
     return st
 
 
 def p_attach_from_zone(st, v_p, v_s, v_t, v_n, v_any_type):
     """proc `attach_from_zone` (tcg.envspec:394)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "t": _cast(v_t, jnp.int8), "n": _cast(v_n, jnp.int8), "any_type": _cast(v_any_type, jnp.bool_)}
-    _c85 = jnp.logical_and(st["occupied"][_i32(lv["p"])][_i32(lv["s"])], jnp.logical_or(lv["any_type"], (_i32(f_type_of(st, lv["p"], lv["s"])) == _i32(lv["t"]))))
-    def _then86(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a87 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["t"])]) + _i32(lv["n"])), 12)
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(lv["t"]))].set(_cast(_a87, jnp.int8))
-        return st, _scope(lv, ("p", "s", "t", "n", "any_type", ))
-    st, lv = _select(_c85, _then86(st, lv), (st, lv))
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
+    v_t = _cast(v_t, jnp.int8)
+    v_n = _cast(v_n, jnp.int8)
+    v_any_type = _cast(v_any_type, jnp.bool_)
+    _c85 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], jnp.logical_or(v_any_type, (_i32(f_type_of(st, v_p, v_s)) == _i32(v_t))))
+    def _then86(st, v_p, v_s, v_t, v_n, v_any_type):
+        st = dict(st)
+        _a87 = jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)]) + _i32(v_n)), 12)
+        st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a87, jnp.int8))
+        return st, (v_p, v_s, v_t, v_n, v_any_type)
+    st, (v_p, v_s, v_t, v_n, v_any_type) = _select(_c85, _then86(st, v_p, v_s, v_t, v_n, v_any_type), (st, (v_p, v_s, v_t, v_n, v_any_type)))
     return st
 
 
 def p_afflict_opponent(st, v_p, v_c):
     """proc `afflict_opponent` (tcg.envspec:402)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int8)}
-    _c88 = jnp.logical_and(st["occupied"][(1 - _i32(lv["p"]))][0], jnp.logical_not(f_defended(st, lv["p"])))
-    def _then89(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a90 = lv["c"]
-        st["condition"] = st["condition"].at[(1 - _i32(lv["p"]))].set(_cast(_a90, jnp.int8))
-        return st, _scope(lv, ("p", "c", ))
-    st, lv = _select(_c88, _then89(st, lv), (st, lv))
+    v_p = _cast(v_p, jnp.int8)
+    v_c = _cast(v_c, jnp.int8)
+    _c88 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], jnp.logical_not(f_defended(st, v_p)))
+    def _then89(st, v_p, v_c):
+        st = dict(st)
+        _a90 = v_c
+        st["condition"] = st["condition"].at[(1 - _i32(v_p))].set(_cast(_a90, jnp.int8))
+        return st, (v_p, v_c)
+    st, (v_p, v_c) = _select(_c88, _then89(st, v_p, v_c), (st, (v_p, v_c)))
     return st
 
 
 def p_afflict_opponent_on_heads(st, v_p, v_c):
     """proc `afflict_opponent_on_heads` (tcg.envspec:408)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int8)}
+    v_p = _cast(v_p, jnp.int8)
+    v_c = _cast(v_c, jnp.int8)
     st, _r92 = _randint(st, 0, 1)
     _c91 = (_r92 == 1)
-    def _then93(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_afflict_opponent(st, lv["p"], lv["c"])
-        return st, _scope(lv, ("p", "c", ))
-    st, lv = _select(_c91, _then93(st, lv), (st, lv))
+    def _then93(st, v_p, v_c):
+        st = dict(st)
+        st = p_afflict_opponent(st, v_p, v_c)
+        return st, (v_p, v_c)
+    st, (v_p, v_c) = _select(_c91, _then93(st, v_p, v_c), (st, (v_p, v_c)))
     return st
 
 
 def p_poison_opponent(st, v_p):
     """proc `poison_opponent` (tcg.envspec:414)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    _c94 = jnp.logical_and(st["occupied"][(1 - _i32(lv["p"]))][0], jnp.logical_not(f_defended(st, lv["p"])))
-    def _then95(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_p = _cast(v_p, jnp.int8)
+    _c94 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], jnp.logical_not(f_defended(st, v_p)))
+    def _then95(st, v_p):
+        st = dict(st)
         _a96 = True
-        st["poisoned"] = st["poisoned"].at[(1 - _i32(lv["p"]))].set(_cast(_a96, jnp.bool_))
-        return st, _scope(lv, ("p", ))
-    st, lv = _select(_c94, _then95(st, lv), (st, lv))
+        st["poisoned"] = st["poisoned"].at[(1 - _i32(v_p))].set(_cast(_a96, jnp.bool_))
+        return st, (v_p,)
+    st, (v_p,) = _select(_c94, _then95(st, v_p), (st, (v_p,)))
     return st
 
 
 def p_burn_opponent(st, v_p):
     """proc `burn_opponent` (tcg.envspec:420)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    _c97 = jnp.logical_and(st["occupied"][(1 - _i32(lv["p"]))][0], jnp.logical_not(f_defended(st, lv["p"])))
-    def _then98(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_p = _cast(v_p, jnp.int8)
+    _c97 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], jnp.logical_not(f_defended(st, v_p)))
+    def _then98(st, v_p):
+        st = dict(st)
         _a99 = True
-        st["burned"] = st["burned"].at[(1 - _i32(lv["p"]))].set(_cast(_a99, jnp.bool_))
-        return st, _scope(lv, ("p", ))
-    st, lv = _select(_c97, _then98(st, lv), (st, lv))
+        st["burned"] = st["burned"].at[(1 - _i32(v_p))].set(_cast(_a99, jnp.bool_))
+        return st, (v_p,)
+    st, (v_p,) = _select(_c97, _then98(st, v_p), (st, (v_p,)))
     return st
 
 
 def p_damage_opponent_bench(st, v_p, v_amount):
     """proc `damage_opponent_bench` (tcg.envspec:427)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
-    lv["s"] = jnp.int32(1)
-    _c100 = st["occupied"][(1 - _i32(lv["p"]))][_i32(lv["s"])]
-    def _then101(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a102 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][_i32(lv["s"])]) + _i32(lv["amount"])), 300)
-        st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), _i32(lv["s"]))].set(_cast(_a102, jnp.int16))
-        return st, _scope(lv, ("p", "amount", "s", ))
-    st, lv = _select(_c100, _then101(st, lv), (st, lv))
-    lv["s"] = jnp.int32(2)
-    _c103 = st["occupied"][(1 - _i32(lv["p"]))][_i32(lv["s"])]
-    def _then104(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a105 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][_i32(lv["s"])]) + _i32(lv["amount"])), 300)
-        st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), _i32(lv["s"]))].set(_cast(_a105, jnp.int16))
-        return st, _scope(lv, ("p", "amount", "s", ))
-    st, lv = _select(_c103, _then104(st, lv), (st, lv))
-    lv["s"] = jnp.int32(3)
-    _c106 = st["occupied"][(1 - _i32(lv["p"]))][_i32(lv["s"])]
-    def _then107(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a108 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][_i32(lv["s"])]) + _i32(lv["amount"])), 300)
-        st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), _i32(lv["s"]))].set(_cast(_a108, jnp.int16))
-        return st, _scope(lv, ("p", "amount", "s", ))
-    st, lv = _select(_c106, _then107(st, lv), (st, lv))
-    lv = _scope(lv, ("p", "amount", ))
+    v_p = _cast(v_p, jnp.int8)
+    v_amount = _cast(v_amount, jnp.int16)
+    v_s = jnp.int32(1)
+    _c100 = st["occupied"][(1 - _i32(v_p))][_i32(v_s)]
+    def _then101(st, v_p, v_amount, v_s):
+        st = dict(st)
+        _a102 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_amount)), 300)
+        st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a102, jnp.int16))
+        return st, (v_p, v_amount, v_s)
+    st, (v_p, v_amount, v_s) = _select(_c100, _then101(st, v_p, v_amount, v_s), (st, (v_p, v_amount, v_s)))
+    v_s = jnp.int32(2)
+    _c103 = st["occupied"][(1 - _i32(v_p))][_i32(v_s)]
+    def _then104(st, v_p, v_amount, v_s):
+        st = dict(st)
+        _a105 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_amount)), 300)
+        st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a105, jnp.int16))
+        return st, (v_p, v_amount, v_s)
+    st, (v_p, v_amount, v_s) = _select(_c103, _then104(st, v_p, v_amount, v_s), (st, (v_p, v_amount, v_s)))
+    v_s = jnp.int32(3)
+    _c106 = st["occupied"][(1 - _i32(v_p))][_i32(v_s)]
+    def _then107(st, v_p, v_amount, v_s):
+        st = dict(st)
+        _a108 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_amount)), 300)
+        st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a108, jnp.int16))
+        return st, (v_p, v_amount, v_s)
+    st, (v_p, v_amount, v_s) = _select(_c106, _then107(st, v_p, v_amount, v_s), (st, (v_p, v_amount, v_s)))
     return st
 
 
 def p_add_attack_bonus(st, v_amount):
     """proc `add_attack_bonus` (tcg.envspec:435)"""
     st = dict(st)
-    lv = {"amount": _cast(v_amount, jnp.int8)}
-    _a109 = jnp.minimum((_i32(st["attack_bonus"]) + _i32(lv["amount"])), 60)
+    v_amount = _cast(v_amount, jnp.int8)
+    _a109 = jnp.minimum((_i32(st["attack_bonus"]) + _i32(v_amount)), 60)
     st["attack_bonus"] = _cast(_a109, jnp.int8)
     return st
 
@@ -956,10 +944,13 @@ def p_add_attack_bonus(st, v_amount):
 def p_add_named_attack_bonus(st, v_a, v_b, v_c, v_amount):
     """proc `add_named_attack_bonus` (tcg.envspec:441)"""
     st = dict(st)
-    lv = {"a": _cast(v_a, jnp.int8), "b": _cast(v_b, jnp.int8), "c": _cast(v_c, jnp.int8), "amount": _cast(v_amount, jnp.int8)}
-    _a110 = jnp.stack([jnp.asarray(lv["a"], jnp.int32), jnp.asarray(lv["b"], jnp.int32), jnp.asarray(lv["c"], jnp.int32)])
+    v_a = _cast(v_a, jnp.int8)
+    v_b = _cast(v_b, jnp.int8)
+    v_c = _cast(v_c, jnp.int8)
+    v_amount = _cast(v_amount, jnp.int8)
+    _a110 = jnp.stack([jnp.asarray(v_a, jnp.int32), jnp.asarray(v_b, jnp.int32), jnp.asarray(v_c, jnp.int32)])
     st["bonus_named"] = _cast(_a110, jnp.int8)
-    _a111 = jnp.minimum((_i32(st["named_bonus"]) + _i32(lv["amount"])), 60)
+    _a111 = jnp.minimum((_i32(st["named_bonus"]) + _i32(v_amount)), 60)
     st["named_bonus"] = _cast(_a111, jnp.int8)
     return st
 
@@ -967,8 +958,8 @@ def p_add_named_attack_bonus(st, v_a, v_b, v_c, v_amount):
 def p_add_retreat_discount(st, v_n):
     """proc `add_retreat_discount` (tcg.envspec:446)"""
     st = dict(st)
-    lv = {"n": _cast(v_n, jnp.int8)}
-    _a112 = jnp.minimum((_i32(st["retreat_discount"]) + _i32(lv["n"])), 3)
+    v_n = _cast(v_n, jnp.int8)
+    _a112 = jnp.minimum((_i32(st["retreat_discount"]) + _i32(v_n)), 3)
     st["retreat_discount"] = _cast(_a112, jnp.int8)
     return st
 
@@ -976,275 +967,277 @@ def p_add_retreat_discount(st, v_n):
 def p_basic_from_deck(st, v_p):
     """proc `basic_from_deck` (tcg.envspec:451)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    lv["n"] = _cast(jnp.sum(jax.vmap(lambda i113: jnp.where((i113 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i113])] == 0), (_K3[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i113])] == 0)), False))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
-    _c114 = jnp.logical_and((_i32(lv["n"]) > 0), (_get(st["hand"], _i32(lv["p"]))["len"] < 10))
-    def _then115(st, lv):
-        st, lv = dict(st), dict(lv)
-        st, _r116 = _randint(st, 0, jnp.maximum((_i32(lv["n"]) - 1), 0))
-        lv["r"] = _cast(_r116, jnp.int8)
-        lv["at"] = _cast(jnp.min(jax.vmap(lambda i117: _i32(jnp.where(jnp.logical_and(jnp.logical_and((i117 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.where((i117 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i117])] == 0), (_K3[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i117])] == 0)), False)), (jnp.sum(jax.vmap(lambda i118: jnp.logical_and((i118 < i117), jnp.where((i118 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i118])] == 0), (_K3[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i118])] == 0)), False)))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32) == _i32(lv["r"]))), i117, 19)))(jnp.arange(0, 20, dtype=jnp.int32))), jnp.int8)
-        _f119 = _i32(lv["at"])
-        _f120 = _get(st["deck"], _i32(lv["p"]))["len"]
+    v_p = _cast(v_p, jnp.int8)
+    v_n = _cast(jnp.sum(jax.vmap(lambda i113: jnp.where((i113 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i113])] == 0), (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i113])] == 0)), False))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
+    _c114 = jnp.logical_and((_i32(v_n) > 0), (_get(st["hand"], _i32(v_p))["len"] < 10))
+    def _then115(st, v_p, v_n):
+        st = dict(st)
+        st, _r116 = _randint(st, 0, jnp.maximum((_i32(v_n) - 1), 0))
+        v_r = _cast(_r116, jnp.int8)
+        v_at = _cast(jnp.min(jax.vmap(lambda i117: _i32(jnp.where(jnp.logical_and(jnp.logical_and((i117 < _get(st["deck"], _i32(v_p))["len"]), jnp.where((i117 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i117])] == 0), (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i117])] == 0)), False)), (jnp.sum(jax.vmap(lambda i118: jnp.logical_and((i118 < i117), jnp.where((i118 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i118])] == 0), (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i118])] == 0)), False)))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32) == _i32(v_r))), i117, 19)))(jnp.arange(0, 20, dtype=jnp.int32))), jnp.int8)
+        _f119 = _i32(v_at)
+        _f120 = _get(st["deck"], _i32(v_p))["len"]
         st = _fault_at(st, (_f119 >= _f120), 8, _f119, _f120)
-        _f121 = _get(st["hand"], _i32(lv["p"]))["len"]
+        _f121 = _get(st["hand"], _i32(v_p))["len"]
         st = _fault_at(st, (_f121 >= 10), 7, 0, 0)
-        _l122 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_get(st["deck"], _i32(lv["p"]))["items"][_f119], jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l122)
-        _f123 = _i32(lv["at"])
-        _f124 = _get(st["deck"], _i32(lv["p"]))["len"]
+        _l122 = _push(_get(st["hand"], _i32(v_p)), _cast(_get(st["deck"], _i32(v_p))["items"][_f119], jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(v_p), _l122)
+        _f123 = _i32(v_at)
+        _f124 = _get(st["deck"], _i32(v_p))["len"]
         st = _fault_at(st, (_f123 >= _f124), 9, _f123, _f124)
-        _l125 = _remove_at(_get(st["deck"], _i32(lv["p"])), _f123)
-        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l125)
-        lv = _scope(lv, ("p", "n", ))
-        return st, _scope(lv, ("p", "n", ))
-    st, lv = _select(_c114, _then115(st, lv), (st, lv))
-    lv = _scope(lv, ("p", ))
+        _l125 = _remove_at(_get(st["deck"], _i32(v_p)), _f123)
+        st["deck"] = _set(st["deck"], _i32(v_p), _l125)
+        return st, (v_p, v_n)
+    st, (v_p, v_n) = _select(_c114, _then115(st, v_p, v_n), (st, (v_p, v_n)))
     return st
 
 
 def p_opponent_hand_into_deck(st, v_p, v_n):
     """proc `opponent_hand_into_deck` (tcg.envspec:465)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "n": _cast(v_n, jnp.int8)}
-    lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
-    lv["k"] = jnp.int32(0)
+    v_p = _cast(v_p, jnp.int8)
+    v_n = _cast(v_n, jnp.int8)
+    v_q = _cast((1 - _i32(v_p)), jnp.int8)
+    v_k = jnp.int32(0)
     def _loop126(i, carry):
-        st, lv = dict(carry[0]), dict(carry[1])
-        lv["k"] = i
-        _c127 = (_get(st["hand"], _i32(lv["q"]))["len"] > 0)
-        def _then128(st, lv):
-            st, lv = dict(st), dict(lv)
-            _f131 = _get(st["hand"], _i32(lv["q"]))["len"]
+        st, (v_p, v_n, v_q, v_k) = dict(carry[0]), carry[1]
+        v_k = i
+        _c127 = (_get(st["hand"], _i32(v_q))["len"] > 0)
+        def _then128(st, v_p, v_n, v_q, v_k):
+            st = dict(st)
+            _f131 = _get(st["hand"], _i32(v_q))["len"]
             st = _fault_at(st, (_f131 == 0), 11, 0, 0)
-            _v129, _l130 = _take_back(_get(st["hand"], _i32(lv["q"])))
-            st["hand"] = _set(st["hand"], _i32(lv["q"]), _l130)
-            _f132 = _get(st["deck"], _i32(lv["q"]))["len"]
+            _v129, _l130 = _take_back(_get(st["hand"], _i32(v_q)))
+            st["hand"] = _set(st["hand"], _i32(v_q), _l130)
+            _f132 = _get(st["deck"], _i32(v_q))["len"]
             st = _fault_at(st, (_f132 >= 20), 10, 0, 0)
-            _l133 = _push(_get(st["deck"], _i32(lv["q"])), _cast(_v129, jnp.int16))
-            st["deck"] = _set(st["deck"], _i32(lv["q"]), _l133)
-            return st, _scope(lv, ("p", "n", "q", "k", ))
-        st, lv = _select(_c127, _then128(st, lv), (st, lv))
-        return st, lv
-    st, lv = lax.fori_loop(0, 10, _loop126, (st, lv))
-    lv = _scope(lv, ("p", "n", "q", ))
-    _f134 = _get(st["deck"], _i32(lv["q"]))["len"]
-    st, _l135 = _shuffle(st, _get(st["deck"], _i32(lv["q"])))
-    st["deck"] = _set(st["deck"], _i32(lv["q"]), _l135)
-    st = p_draw_cards(st, lv["q"], lv["n"])
-    lv = _scope(lv, ("p", "n", ))
+            _l133 = _push(_get(st["deck"], _i32(v_q)), _cast(_v129, jnp.int16))
+            st["deck"] = _set(st["deck"], _i32(v_q), _l133)
+            return st, (v_p, v_n, v_q, v_k)
+        st, (v_p, v_n, v_q, v_k) = _select(_c127, _then128(st, v_p, v_n, v_q, v_k), (st, (v_p, v_n, v_q, v_k)))
+        return st, (v_p, v_n, v_q, v_k)
+    st, (v_p, v_n, v_q, v_k) = lax.fori_loop(0, 10, _loop126, (st, (v_p, v_n, v_q, v_k)))
+    _f134 = _get(st["deck"], _i32(v_q))["len"]
+    st, _l135 = _shuffle(st, _get(st["deck"], _i32(v_q)))
+    st["deck"] = _set(st["deck"], _i32(v_q), _l135)
+    st = p_draw_cards(st, v_q, v_n)
     return st
 
 
 def p_damage_self(st, v_p, v_amount):
     """proc `damage_self` (tcg.envspec:478)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
-    _a136 = jnp.minimum((_i32(st["damage"][_i32(lv["p"])][0]) + _i32(lv["amount"])), 300)
-    st["damage"] = st["damage"].at[(_i32(lv["p"]), 0)].set(_cast(_a136, jnp.int16))
+    v_p = _cast(v_p, jnp.int8)
+    v_amount = _cast(v_amount, jnp.int16)
+    _a136 = jnp.minimum((_i32(st["damage"][_i32(v_p)][0]) + _i32(v_amount)), 300)
+    st["damage"] = st["damage"].at[(_i32(v_p), 0)].set(_cast(_a136, jnp.int16))
     return st
 
 
 def p_afflict_self(st, v_p, v_c):
     """proc `afflict_self` (tcg.envspec:483)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int8)}
-    _a137 = lv["c"]
-    st["condition"] = st["condition"].at[_i32(lv["p"])].set(_cast(_a137, jnp.int8))
+    v_p = _cast(v_p, jnp.int8)
+    v_c = _cast(v_c, jnp.int8)
+    _a137 = v_c
+    st["condition"] = st["condition"].at[_i32(v_p)].set(_cast(_a137, jnp.int8))
     return st
 
 
 def p_burn_opponent_on_heads(st, v_p):
     """proc `burn_opponent_on_heads` (tcg.envspec:487)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
+    v_p = _cast(v_p, jnp.int8)
     st, _r139 = _randint(st, 0, 1)
     _c138 = (_r139 == 1)
-    def _then140(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_burn_opponent(st, lv["p"])
-        return st, _scope(lv, ("p", ))
-    st, lv = _select(_c138, _then140(st, lv), (st, lv))
+    def _then140(st, v_p):
+        st = dict(st)
+        st = p_burn_opponent(st, v_p)
+        return st, (v_p,)
+    st, (v_p,) = _select(_c138, _then140(st, v_p), (st, (v_p,)))
     return st
 
 
 def p_heal_on_heads(st, v_p, v_s, v_amount):
     """proc `heal_on_heads` (tcg.envspec:494)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
+    v_amount = _cast(v_amount, jnp.int16)
     st, _r142 = _randint(st, 0, 1)
     _c141 = (_r142 == 1)
-    def _then143(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_heal(st, lv["p"], lv["s"], lv["amount"])
-        return st, _scope(lv, ("p", "s", "amount", ))
-    st, lv = _select(_c141, _then143(st, lv), (st, lv))
+    def _then143(st, v_p, v_s, v_amount):
+        st = dict(st)
+        st = p_heal(st, v_p, v_s, v_amount)
+        return st, (v_p, v_s, v_amount)
+    st, (v_p, v_s, v_amount) = _select(_c141, _then143(st, v_p, v_s, v_amount), (st, (v_p, v_s, v_amount)))
     return st
 
 
 def p_heal_all(st, v_p, v_amount):
     """proc `heal_all` (tcg.envspec:501)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
-    lv["s"] = jnp.int32(0)
-    st = p_heal(st, lv["p"], lv["s"], lv["amount"])
-    lv["s"] = jnp.int32(1)
-    st = p_heal(st, lv["p"], lv["s"], lv["amount"])
-    lv["s"] = jnp.int32(2)
-    st = p_heal(st, lv["p"], lv["s"], lv["amount"])
-    lv["s"] = jnp.int32(3)
-    st = p_heal(st, lv["p"], lv["s"], lv["amount"])
-    lv = _scope(lv, ("p", "amount", ))
+    v_p = _cast(v_p, jnp.int8)
+    v_amount = _cast(v_amount, jnp.int16)
+    v_s = jnp.int32(0)
+    st = p_heal(st, v_p, v_s, v_amount)
+    v_s = jnp.int32(1)
+    st = p_heal(st, v_p, v_s, v_amount)
+    v_s = jnp.int32(2)
+    st = p_heal(st, v_p, v_s, v_amount)
+    v_s = jnp.int32(3)
+    st = p_heal(st, v_p, v_s, v_amount)
     return st
 
 
 def p_nothing_on_tails(st):
     """proc `nothing_on_tails` (tcg.envspec:508)"""
     st = dict(st)
-    lv = {}
     st, _r145 = _randint(st, 0, 1)
     _c144 = jnp.logical_not((_r145 == 1))
-    def _then146(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then146(st):
+        st = dict(st)
         _a147 = 0
         st["dmg"] = _cast(_a147, jnp.int16)
-        return st, _scope(lv, ())
-    st, lv = _select(_c144, _then146(st, lv), (st, lv))
+        return st, ()
+    st, () = _select(_c144, _then146(st), (st, ()))
     return st
 
 
 def p_bonus_if_all_heads(st, v_coins, v_amount):
     """proc `bonus_if_all_heads` (tcg.envspec:515)"""
     st = dict(st)
-    lv = {"coins": _cast(v_coins, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
-    lv["heads"] = _cast(0, jnp.int8)
-    lv["k"] = jnp.int32(0)
-    _c148 = (_i32(lv["k"]) < _i32(lv["coins"]))
-    def _then149(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_coins = _cast(v_coins, jnp.int8)
+    v_amount = _cast(v_amount, jnp.int16)
+    v_heads = _cast(0, jnp.int8)
+    v_k = jnp.int32(0)
+    _c148 = (_i32(v_k) < _i32(v_coins))
+    def _then149(st, v_coins, v_amount, v_heads, v_k):
+        st = dict(st)
         st, _r151 = _randint(st, 0, 1)
         _c150 = (_r151 == 1)
-        def _then152(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a153 = jnp.minimum((_i32(lv["heads"]) + 1), 4)
-            lv["heads"] = _cast(_a153, jnp.int8)
-            return st, _scope(lv, ("coins", "amount", "heads", "k", ))
-        st, lv = _select(_c150, _then152(st, lv), (st, lv))
-        return st, _scope(lv, ("coins", "amount", "heads", "k", ))
-    st, lv = _select(_c148, _then149(st, lv), (st, lv))
-    lv["k"] = jnp.int32(1)
-    _c154 = (_i32(lv["k"]) < _i32(lv["coins"]))
-    def _then155(st, lv):
-        st, lv = dict(st), dict(lv)
+        def _then152(st, v_coins, v_amount, v_heads, v_k):
+            st = dict(st)
+            _a153 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _cast(_a153, jnp.int8)
+            return st, (v_coins, v_amount, v_heads, v_k)
+        st, (v_coins, v_amount, v_heads, v_k) = _select(_c150, _then152(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
+        return st, (v_coins, v_amount, v_heads, v_k)
+    st, (v_coins, v_amount, v_heads, v_k) = _select(_c148, _then149(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
+    v_k = jnp.int32(1)
+    _c154 = (_i32(v_k) < _i32(v_coins))
+    def _then155(st, v_coins, v_amount, v_heads, v_k):
+        st = dict(st)
         st, _r157 = _randint(st, 0, 1)
         _c156 = (_r157 == 1)
-        def _then158(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a159 = jnp.minimum((_i32(lv["heads"]) + 1), 4)
-            lv["heads"] = _cast(_a159, jnp.int8)
-            return st, _scope(lv, ("coins", "amount", "heads", "k", ))
-        st, lv = _select(_c156, _then158(st, lv), (st, lv))
-        return st, _scope(lv, ("coins", "amount", "heads", "k", ))
-    st, lv = _select(_c154, _then155(st, lv), (st, lv))
-    lv["k"] = jnp.int32(2)
-    _c160 = (_i32(lv["k"]) < _i32(lv["coins"]))
-    def _then161(st, lv):
-        st, lv = dict(st), dict(lv)
+        def _then158(st, v_coins, v_amount, v_heads, v_k):
+            st = dict(st)
+            _a159 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _cast(_a159, jnp.int8)
+            return st, (v_coins, v_amount, v_heads, v_k)
+        st, (v_coins, v_amount, v_heads, v_k) = _select(_c156, _then158(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
+        return st, (v_coins, v_amount, v_heads, v_k)
+    st, (v_coins, v_amount, v_heads, v_k) = _select(_c154, _then155(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
+    v_k = jnp.int32(2)
+    _c160 = (_i32(v_k) < _i32(v_coins))
+    def _then161(st, v_coins, v_amount, v_heads, v_k):
+        st = dict(st)
         st, _r163 = _randint(st, 0, 1)
         _c162 = (_r163 == 1)
-        def _then164(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a165 = jnp.minimum((_i32(lv["heads"]) + 1), 4)
-            lv["heads"] = _cast(_a165, jnp.int8)
-            return st, _scope(lv, ("coins", "amount", "heads", "k", ))
-        st, lv = _select(_c162, _then164(st, lv), (st, lv))
-        return st, _scope(lv, ("coins", "amount", "heads", "k", ))
-    st, lv = _select(_c160, _then161(st, lv), (st, lv))
-    lv["k"] = jnp.int32(3)
-    _c166 = (_i32(lv["k"]) < _i32(lv["coins"]))
-    def _then167(st, lv):
-        st, lv = dict(st), dict(lv)
+        def _then164(st, v_coins, v_amount, v_heads, v_k):
+            st = dict(st)
+            _a165 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _cast(_a165, jnp.int8)
+            return st, (v_coins, v_amount, v_heads, v_k)
+        st, (v_coins, v_amount, v_heads, v_k) = _select(_c162, _then164(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
+        return st, (v_coins, v_amount, v_heads, v_k)
+    st, (v_coins, v_amount, v_heads, v_k) = _select(_c160, _then161(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
+    v_k = jnp.int32(3)
+    _c166 = (_i32(v_k) < _i32(v_coins))
+    def _then167(st, v_coins, v_amount, v_heads, v_k):
+        st = dict(st)
         st, _r169 = _randint(st, 0, 1)
         _c168 = (_r169 == 1)
-        def _then170(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a171 = jnp.minimum((_i32(lv["heads"]) + 1), 4)
-            lv["heads"] = _cast(_a171, jnp.int8)
-            return st, _scope(lv, ("coins", "amount", "heads", "k", ))
-        st, lv = _select(_c168, _then170(st, lv), (st, lv))
-        return st, _scope(lv, ("coins", "amount", "heads", "k", ))
-    st, lv = _select(_c166, _then167(st, lv), (st, lv))
-    lv = _scope(lv, ("coins", "amount", "heads", ))
-    _c172 = (_i32(lv["heads"]) == _i32(lv["coins"]))
-    def _then173(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_add_damage(st, lv["amount"])
-        return st, _scope(lv, ("coins", "amount", "heads", ))
-    st, lv = _select(_c172, _then173(st, lv), (st, lv))
-    lv = _scope(lv, ("coins", "amount", ))
+        def _then170(st, v_coins, v_amount, v_heads, v_k):
+            st = dict(st)
+            _a171 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _cast(_a171, jnp.int8)
+            return st, (v_coins, v_amount, v_heads, v_k)
+        st, (v_coins, v_amount, v_heads, v_k) = _select(_c168, _then170(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
+        return st, (v_coins, v_amount, v_heads, v_k)
+    st, (v_coins, v_amount, v_heads, v_k) = _select(_c166, _then167(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
+    _c172 = (_i32(v_heads) == _i32(v_coins))
+    def _then173(st, v_coins, v_amount, v_heads):
+        st = dict(st)
+        st = p_add_damage(st, v_amount)
+        return st, (v_coins, v_amount, v_heads)
+    st, (v_coins, v_amount, v_heads) = _select(_c172, _then173(st, v_coins, v_amount, v_heads), (st, (v_coins, v_amount, v_heads)))
     return st
 
 
 def p_damage_until_tails(st, v_each, v_more):
     """proc `damage_until_tails` (tcg.envspec:532)"""
     st = dict(st)
-    lv = {"each": _cast(v_each, jnp.int8), "more": _cast(v_more, jnp.bool_)}
-    lv["heads"] = _cast(0, jnp.int8)
-    lv["going"] = _cast(True, jnp.bool_)
-    lv["k"] = jnp.int32(0)
+    v_each = _cast(v_each, jnp.int8)
+    v_more = _cast(v_more, jnp.bool_)
+    v_heads = _cast(0, jnp.int8)
+    v_going = _cast(True, jnp.bool_)
+    v_k = jnp.int32(0)
     def _loop174(i, carry):
-        st, lv = dict(carry[0]), dict(carry[1])
-        lv["k"] = i
-        _c175 = lv["going"]
-        def _then176(st, lv):
-            st, lv = dict(st), dict(lv)
+        st, (v_each, v_more, v_heads, v_going, v_k) = dict(carry[0]), carry[1]
+        v_k = i
+        _c175 = v_going
+        def _then176(st, v_each, v_more, v_heads, v_going, v_k):
+            st = dict(st)
             st, _r178 = _randint(st, 0, 1)
             _c177 = (_r178 == 1)
-            def _then179(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a180 = jnp.minimum((_i32(lv["heads"]) + 1), 12)
-                lv["heads"] = _cast(_a180, jnp.int8)
-                return st, _scope(lv, ("each", "more", "heads", "going", "k", ))
-            def _else181(st, lv):
-                st, lv = dict(st), dict(lv)
+            def _then179(st, v_each, v_more, v_heads, v_going, v_k):
+                st = dict(st)
+                _a180 = jnp.minimum((_i32(v_heads) + 1), 12)
+                v_heads = _cast(_a180, jnp.int8)
+                return st, (v_each, v_more, v_heads, v_going, v_k)
+            def _else181(st, v_each, v_more, v_heads, v_going, v_k):
+                st = dict(st)
                 _a182 = False
-                lv["going"] = _cast(_a182, jnp.bool_)
-                return st, _scope(lv, ("each", "more", "heads", "going", "k", ))
-            st, lv = _select(_c177, _then179(st, lv), _else181(st, lv))
-            return st, _scope(lv, ("each", "more", "heads", "going", "k", ))
-        st, lv = _select(_c175, _then176(st, lv), (st, lv))
-        return st, lv
-    st, lv = lax.fori_loop(0, 12, _loop174, (st, lv))
-    lv = _scope(lv, ("each", "more", "heads", "going", ))
-    _a183 = jnp.minimum((_i32(jnp.where(lv["more"], _i32(st["dmg"]), 0)) + (_i32(lv["heads"]) * _i32(lv["each"]))), 300)
+                v_going = _cast(_a182, jnp.bool_)
+                return st, (v_each, v_more, v_heads, v_going, v_k)
+            st, (v_each, v_more, v_heads, v_going, v_k) = _select(_c177, _then179(st, v_each, v_more, v_heads, v_going, v_k), _else181(st, v_each, v_more, v_heads, v_going, v_k))
+            return st, (v_each, v_more, v_heads, v_going, v_k)
+        st, (v_each, v_more, v_heads, v_going, v_k) = _select(_c175, _then176(st, v_each, v_more, v_heads, v_going, v_k), (st, (v_each, v_more, v_heads, v_going, v_k)))
+        return st, (v_each, v_more, v_heads, v_going, v_k)
+    st, (v_each, v_more, v_heads, v_going, v_k) = lax.fori_loop(0, 12, _loop174, (st, (v_each, v_more, v_heads, v_going, v_k)))
+    _a183 = jnp.minimum((_i32(jnp.where(v_more, _i32(st["dmg"]), 0)) + (_i32(v_heads) * _i32(v_each))), 300)
     st["dmg"] = _cast(_a183, jnp.int16)
-    lv = _scope(lv, ("each", "more", ))
     return st
 
 
 def p_bonus_or_recoil(st, v_p, v_amount, v_recoil):
     """proc `bonus_or_recoil` (tcg.envspec:549)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16), "recoil": _cast(v_recoil, jnp.int16)}
+    v_p = _cast(v_p, jnp.int8)
+    v_amount = _cast(v_amount, jnp.int16)
+    v_recoil = _cast(v_recoil, jnp.int16)
     st, _r185 = _randint(st, 0, 1)
     _c184 = (_r185 == 1)
-    def _then186(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_add_damage(st, lv["amount"])
-        return st, _scope(lv, ("p", "amount", "recoil", ))
-    def _else187(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_damage_self(st, lv["p"], lv["recoil"])
-        return st, _scope(lv, ("p", "amount", "recoil", ))
-    st, lv = _select(_c184, _then186(st, lv), _else187(st, lv))
+    def _then186(st, v_p, v_amount, v_recoil):
+        st = dict(st)
+        st = p_add_damage(st, v_amount)
+        return st, (v_p, v_amount, v_recoil)
+    def _else187(st, v_p, v_amount, v_recoil):
+        st = dict(st)
+        st = p_damage_self(st, v_p, v_recoil)
+        return st, (v_p, v_amount, v_recoil)
+    st, (v_p, v_amount, v_recoil) = _select(_c184, _then186(st, v_p, v_amount, v_recoil), _else187(st, v_p, v_amount, v_recoil))
     return st
 
 
 def p_bonus_per_bench_named(st, v_p, v_n, v_each):
     """proc `bonus_per_bench_named` (tcg.envspec:559)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "n": _cast(v_n, jnp.int8), "each": _cast(v_each, jnp.int8)}
-    _a189 = jnp.minimum((_i32(st["dmg"]) + (_i32(lv["each"]) * jnp.sum(jax.vmap(lambda i188: jnp.logical_and(st["occupied"][_i32(lv["p"])][i188], (_i32(_K11[_i32(st["card"][_i32(lv["p"])][i188])]) == _i32(lv["n"]))))(jnp.arange(1, 4, dtype=jnp.int32)), dtype=jnp.int32))), 300)
+    v_p = _cast(v_p, jnp.int8)
+    v_n = _cast(v_n, jnp.int8)
+    v_each = _cast(v_each, jnp.int8)
+    _a189 = jnp.minimum((_i32(st["dmg"]) + (_i32(v_each) * jnp.sum(jax.vmap(lambda i188: jnp.logical_and(st["occupied"][_i32(v_p)][i188], (_i32(_K11[_i32(st["card"][_i32(v_p)][i188])]) == _i32(v_n))))(jnp.arange(1, 4, dtype=jnp.int32)), dtype=jnp.int32))), 300)
     st["dmg"] = _cast(_a189, jnp.int16)
     return st
 
@@ -1252,1215 +1245,1219 @@ def p_bonus_per_bench_named(st, v_p, v_n, v_each):
 def p_bonus_per_opponent_energy(st, v_p, v_each):
     """proc `bonus_per_opponent_energy` (tcg.envspec:564)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "each": _cast(v_each, jnp.int8)}
-    _a190 = jnp.minimum((_i32(st["dmg"]) + (_i32(lv["each"]) * _i32(f_energy_total(st, (1 - _i32(lv["p"])), 0)))), 300)
+    v_p = _cast(v_p, jnp.int8)
+    v_each = _cast(v_each, jnp.int8)
+    _a190 = jnp.minimum((_i32(st["dmg"]) + (_i32(v_each) * _i32(f_energy_total(st, (1 - _i32(v_p)), 0)))), 300)
     st["dmg"] = _cast(_a190, jnp.int16)
     return st
 
 
 def f_attack_condition(st, v_p, v_w):
     """fn `attack_condition` (tcg.envspec:569)"""
-    lv = {"p": _cast(v_p, jnp.int8), "w": _cast(v_w, jnp.int8)}
-    return jnp.where((lv["w"] == 0), (_i32(st["damage"][(1 - _i32(lv["p"]))][0]) > 0), jnp.where((lv["w"] == 1), (_i32(st["damage"][_i32(lv["p"])][0]) > 0), jnp.where((lv["w"] == 2), st["poisoned"][(1 - _i32(lv["p"]))], jnp.where((lv["w"] == 3), (f_stage_of(st, (1 - _i32(lv["p"])), 0) != 0), jnp.logical_and((_i32(st["placed"][_i32(lv["p"])][0]) == _i32(st["turn"])), (_i32(st["evolutions"][_i32(lv["p"])][0]) > 0))))))
+    v_p = _cast(v_p, jnp.int8)
+    v_w = _cast(v_w, jnp.int8)
+    return jnp.where((v_w == 0), (_i32(st["damage"][(1 - _i32(v_p))][0]) > 0), jnp.where((v_w == 1), (_i32(st["damage"][_i32(v_p)][0]) > 0), jnp.where((v_w == 2), st["poisoned"][(1 - _i32(v_p))], jnp.where((v_w == 3), (f_stage_of(st, (1 - _i32(v_p)), 0) != 0), jnp.logical_and((_i32(st["placed"][_i32(v_p)][0]) == _i32(st["turn"])), (_i32(st["evolutions"][_i32(v_p)][0]) > 0))))))
 
 
 def p_bonus_if(st, v_p, v_w, v_amount):
     """proc `bonus_if` (tcg.envspec:578)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "w": _cast(v_w, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
-    _c191 = f_attack_condition(st, lv["p"], lv["w"])
-    def _then192(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_add_damage(st, lv["amount"])
-        return st, _scope(lv, ("p", "w", "amount", ))
-    st, lv = _select(_c191, _then192(st, lv), (st, lv))
+    v_p = _cast(v_p, jnp.int8)
+    v_w = _cast(v_w, jnp.int8)
+    v_amount = _cast(v_amount, jnp.int16)
+    _c191 = f_attack_condition(st, v_p, v_w)
+    def _then192(st, v_p, v_w, v_amount):
+        st = dict(st)
+        st = p_add_damage(st, v_amount)
+        return st, (v_p, v_w, v_amount)
+    st, (v_p, v_w, v_amount) = _select(_c191, _then192(st, v_p, v_w, v_amount), (st, (v_p, v_w, v_amount)))
     return st
 
 
 def p_discard_all_energy(st, v_p, v_s):
     """proc `discard_all_energy` (tcg.envspec:584)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
     _a194 = jax.vmap(lambda i193: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a194, jnp.int8))
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a194, jnp.int8))
     return st
 
 
 def p_discard_opponent_energy(st, v_p, v_coin):
     """proc `discard_opponent_energy` (tcg.envspec:590)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "coin": _cast(v_coin, jnp.bool_)}
-    lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
-    lv["go"] = _cast(True, jnp.bool_)
-    _c195 = lv["coin"]
-    def _then196(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_p = _cast(v_p, jnp.int8)
+    v_coin = _cast(v_coin, jnp.bool_)
+    v_q = _cast((1 - _i32(v_p)), jnp.int8)
+    v_go = _cast(True, jnp.bool_)
+    _c195 = v_coin
+    def _then196(st, v_p, v_coin, v_q, v_go):
+        st = dict(st)
         st, _r197 = _randint(st, 0, 1)
         _a198 = (_r197 == 1)
-        lv["go"] = _cast(_a198, jnp.bool_)
-        return st, _scope(lv, ("p", "coin", "q", "go", ))
-    st, lv = _select(_c195, _then196(st, lv), (st, lv))
-    lv["n"] = _cast(f_energy_total(st, lv["q"], 0), jnp.int16)
-    _c199 = jnp.logical_and(lv["go"], (_i32(lv["n"]) > 0))
-    def _then200(st, lv):
-        st, lv = dict(st), dict(lv)
-        st, _r201 = _randint(st, 0, jnp.maximum((_i32(lv["n"]) - 1), 0))
-        lv["r"] = _cast(_r201, jnp.int16)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i202: _i32(jnp.where((jnp.sum(jax.vmap(lambda i203: _i32(jnp.where((i203 <= i202), _i32(st["energy"][_i32(lv["q"])][0][i203]), 0)))(jnp.arange(0, 11, dtype=jnp.int32)), dtype=jnp.int32) > _i32(lv["r"])), i202, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _c204 = jnp.logical_not(f_defended(st, lv["p"]))
-        def _then205(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a206 = jnp.maximum((_i32(st["energy"][_i32(lv["q"])][0][_i32(lv["t"])]) - 1), 0)
-            st["energy"] = st["energy"].at[(_i32(lv["q"]), 0, _i32(lv["t"]))].set(_cast(_a206, jnp.int8))
-            return st, _scope(lv, ("p", "coin", "q", "go", "n", "r", "t", ))
-        st, lv = _select(_c204, _then205(st, lv), (st, lv))
-        lv = _scope(lv, ("p", "coin", "q", "go", "n", ))
-        return st, _scope(lv, ("p", "coin", "q", "go", "n", ))
-    st, lv = _select(_c199, _then200(st, lv), (st, lv))
-    lv = _scope(lv, ("p", "coin", ))
+        v_go = _cast(_a198, jnp.bool_)
+        return st, (v_p, v_coin, v_q, v_go)
+    st, (v_p, v_coin, v_q, v_go) = _select(_c195, _then196(st, v_p, v_coin, v_q, v_go), (st, (v_p, v_coin, v_q, v_go)))
+    v_n = _cast(f_energy_total(st, v_q, 0), jnp.int16)
+    _c199 = jnp.logical_and(v_go, (_i32(v_n) > 0))
+    def _then200(st, v_p, v_coin, v_q, v_go, v_n):
+        st = dict(st)
+        st, _r201 = _randint(st, 0, jnp.maximum((_i32(v_n) - 1), 0))
+        v_r = _cast(_r201, jnp.int16)
+        v_t = _cast(jnp.min(jax.vmap(lambda i202: _i32(jnp.where((jnp.sum(jax.vmap(lambda i203: _i32(jnp.where((i203 <= i202), _i32(st["energy"][_i32(v_q)][0][i203]), 0)))(jnp.arange(0, 11, dtype=jnp.int32)), dtype=jnp.int32) > _i32(v_r)), i202, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _c204 = jnp.logical_not(f_defended(st, v_p))
+        def _then205(st, v_p, v_coin, v_q, v_go, v_n, v_r, v_t):
+            st = dict(st)
+            _a206 = jnp.maximum((_i32(st["energy"][_i32(v_q)][0][_i32(v_t)]) - 1), 0)
+            st["energy"] = st["energy"].at[(_i32(v_q), 0, _i32(v_t))].set(_cast(_a206, jnp.int8))
+            return st, (v_p, v_coin, v_q, v_go, v_n, v_r, v_t)
+        st, (v_p, v_coin, v_q, v_go, v_n, v_r, v_t) = _select(_c204, _then205(st, v_p, v_coin, v_q, v_go, v_n, v_r, v_t), (st, (v_p, v_coin, v_q, v_go, v_n, v_r, v_t)))
+        return st, (v_p, v_coin, v_q, v_go, v_n)
+    st, (v_p, v_coin, v_q, v_go, v_n) = _select(_c199, _then200(st, v_p, v_coin, v_q, v_go, v_n), (st, (v_p, v_coin, v_q, v_go, v_n)))
     return st
 
 
 def p_discard_opponent_hand_card(st, v_p, v_coin):
     """proc `discard_opponent_hand_card` (tcg.envspec:610)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "coin": _cast(v_coin, jnp.bool_)}
-    lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
-    lv["go"] = _cast(True, jnp.bool_)
-    _c207 = lv["coin"]
-    def _then208(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_p = _cast(v_p, jnp.int8)
+    v_coin = _cast(v_coin, jnp.bool_)
+    v_q = _cast((1 - _i32(v_p)), jnp.int8)
+    v_go = _cast(True, jnp.bool_)
+    _c207 = v_coin
+    def _then208(st, v_p, v_coin, v_q, v_go):
+        st = dict(st)
         st, _r209 = _randint(st, 0, 1)
         _a210 = (_r209 == 1)
-        lv["go"] = _cast(_a210, jnp.bool_)
-        return st, _scope(lv, ("p", "coin", "q", "go", ))
-    st, lv = _select(_c207, _then208(st, lv), (st, lv))
-    _c211 = jnp.logical_and(lv["go"], (_get(st["hand"], _i32(lv["q"]))["len"] > 0))
-    def _then212(st, lv):
-        st, lv = dict(st), dict(lv)
-        st, _r213 = _randint(st, 0, jnp.maximum((_get(st["hand"], _i32(lv["q"]))["len"] - 1), 0))
-        lv["h"] = _cast(_r213, jnp.int8)
-        _f214 = _i32(lv["h"])
-        _f215 = _get(st["hand"], _i32(lv["q"]))["len"]
+        v_go = _cast(_a210, jnp.bool_)
+        return st, (v_p, v_coin, v_q, v_go)
+    st, (v_p, v_coin, v_q, v_go) = _select(_c207, _then208(st, v_p, v_coin, v_q, v_go), (st, (v_p, v_coin, v_q, v_go)))
+    _c211 = jnp.logical_and(v_go, (_get(st["hand"], _i32(v_q))["len"] > 0))
+    def _then212(st, v_p, v_coin, v_q, v_go):
+        st = dict(st)
+        st, _r213 = _randint(st, 0, jnp.maximum((_get(st["hand"], _i32(v_q))["len"] - 1), 0))
+        v_h = _cast(_r213, jnp.int8)
+        _f214 = _i32(v_h)
+        _f215 = _get(st["hand"], _i32(v_q))["len"]
         st = _fault_at(st, (_f214 >= _f215), 13, _f214, _f215)
-        _f216 = _get(st["discard"], _i32(lv["q"]))["len"]
+        _f216 = _get(st["discard"], _i32(v_q))["len"]
         st = _fault_at(st, (_f216 >= 20), 12, 0, 0)
-        _l217 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_get(st["hand"], _i32(lv["q"]))["items"][_f214], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["q"]), _l217)
-        _f218 = _i32(lv["h"])
-        _f219 = _get(st["hand"], _i32(lv["q"]))["len"]
+        _l217 = _push(_get(st["discard"], _i32(v_q)), _cast(_get(st["hand"], _i32(v_q))["items"][_f214], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l217)
+        _f218 = _i32(v_h)
+        _f219 = _get(st["hand"], _i32(v_q))["len"]
         st = _fault_at(st, (_f218 >= _f219), 14, _f218, _f219)
-        _l220 = _remove_at(_get(st["hand"], _i32(lv["q"])), _f218)
-        st["hand"] = _set(st["hand"], _i32(lv["q"]), _l220)
-        lv = _scope(lv, ("p", "coin", "q", "go", ))
-        return st, _scope(lv, ("p", "coin", "q", "go", ))
-    st, lv = _select(_c211, _then212(st, lv), (st, lv))
-    lv = _scope(lv, ("p", "coin", ))
+        _l220 = _remove_at(_get(st["hand"], _i32(v_q)), _f218)
+        st["hand"] = _set(st["hand"], _i32(v_q), _l220)
+        return st, (v_p, v_coin, v_q, v_go)
+    st, (v_p, v_coin, v_q, v_go) = _select(_c211, _then212(st, v_p, v_coin, v_q, v_go), (st, (v_p, v_coin, v_q, v_go)))
     return st
 
 
 def f_pokemon_in_deck(st, v_p, v_i, v_t):
     """fn `pokemon_in_deck` (tcg.envspec:624)"""
-    lv = {"p": _cast(v_p, jnp.int8), "i": _cast(v_i, jnp.int8), "t": _cast(v_t, jnp.int8)}
-    return jnp.where((_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["i"])])] == 0), jnp.logical_or((_i32(lv["t"]) == 10), (_i32(_K2[_i32(_get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["i"])])]) == _i32(lv["t"])))), False)
+    v_p = _cast(v_p, jnp.int8)
+    v_i = _cast(v_i, jnp.int8)
+    v_t = _cast(v_t, jnp.int8)
+    return jnp.where((_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][_i32(v_i)])] == 0), jnp.logical_or((_i32(v_t) == 10), (_i32(_K2[_i32(_get(st["deck"], _i32(v_p))["items"][_i32(v_i)])]) == _i32(v_t)))), False)
 
 
 def p_pokemon_from_deck(st, v_p, v_t):
     """proc `pokemon_from_deck` (tcg.envspec:632)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8)}
-    _c221 = (_get(st["hand"], _i32(lv["p"]))["len"] < 10)
-    def _then222(st, lv):
-        st, lv = dict(st), dict(lv)
-        _pm224 = jax.vmap(lambda i223: jnp.where((i223 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i223])] == 0), jnp.logical_or((_i32(lv["t"]) == 10), (_i32(_K2[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i223])]) == _i32(lv["t"])))), False))(jnp.arange(0, 20, dtype=jnp.int32))
+    v_p = _cast(v_p, jnp.int8)
+    v_t = _cast(v_t, jnp.int8)
+    _c221 = (_get(st["hand"], _i32(v_p))["len"] < 10)
+    def _then222(st, v_p, v_t):
+        st = dict(st)
+        _pm224 = jax.vmap(lambda i223: jnp.where((i223 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i223])] == 0), jnp.logical_or((_i32(v_t) == 10), (_i32(_K2[_i32(_get(st["deck"], _i32(v_p))["items"][i223])]) == _i32(v_t)))), False))(jnp.arange(0, 20, dtype=jnp.int32))
         st, _r225 = _randint(st, 0, jnp.maximum(jnp.sum(_pm224, dtype=jnp.int32) - 1, 0))
-        lv["at"] = _cast(_pick(_pm224, _r225, 0, -1), jnp.int8)
-        _c226 = (_i32(lv["at"]) >= 0)
-        def _then227(st, lv):
-            st, lv = dict(st), dict(lv)
-            _f228 = _i32(lv["at"])
-            _f229 = _get(st["deck"], _i32(lv["p"]))["len"]
+        v_at = _cast(_pick(_pm224, _r225, 0, -1), jnp.int8)
+        _c226 = (_i32(v_at) >= 0)
+        def _then227(st, v_p, v_t, v_at):
+            st = dict(st)
+            _f228 = _i32(v_at)
+            _f229 = _get(st["deck"], _i32(v_p))["len"]
             st = _fault_at(st, (_f228 >= _f229), 18, _f228, _f229)
-            _f230 = _get(st["hand"], _i32(lv["p"]))["len"]
+            _f230 = _get(st["hand"], _i32(v_p))["len"]
             st = _fault_at(st, (_f230 >= 10), 17, 0, 0)
-            _l231 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_get(st["deck"], _i32(lv["p"]))["items"][_f228], jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(lv["p"]), _l231)
-            _f232 = _i32(lv["at"])
-            _f233 = _get(st["deck"], _i32(lv["p"]))["len"]
+            _l231 = _push(_get(st["hand"], _i32(v_p)), _cast(_get(st["deck"], _i32(v_p))["items"][_f228], jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(v_p), _l231)
+            _f232 = _i32(v_at)
+            _f233 = _get(st["deck"], _i32(v_p))["len"]
             st = _fault_at(st, (_f232 >= _f233), 19, _f232, _f233)
-            _l234 = _remove_at(_get(st["deck"], _i32(lv["p"])), _f232)
-            st["deck"] = _set(st["deck"], _i32(lv["p"]), _l234)
-            return st, _scope(lv, ("p", "t", "at", ))
-        st, lv = _select(_c226, _then227(st, lv), (st, lv))
-        lv = _scope(lv, ("p", "t", ))
-        return st, _scope(lv, ("p", "t", ))
-    st, lv = _select(_c221, _then222(st, lv), (st, lv))
+            _l234 = _remove_at(_get(st["deck"], _i32(v_p)), _f232)
+            st["deck"] = _set(st["deck"], _i32(v_p), _l234)
+            return st, (v_p, v_t, v_at)
+        st, (v_p, v_t, v_at) = _select(_c226, _then227(st, v_p, v_t, v_at), (st, (v_p, v_t, v_at)))
+        return st, (v_p, v_t)
+    st, (v_p, v_t) = _select(_c221, _then222(st, v_p, v_t), (st, (v_p, v_t)))
     return st
 
 
 def f_named_in_deck(st, v_p, v_i, v_n):
     """fn `named_in_deck` (tcg.envspec:643)"""
-    lv = {"p": _cast(v_p, jnp.int8), "i": _cast(v_i, jnp.int8), "n": _cast(v_n, jnp.int8)}
-    return jnp.where((_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_i32(lv["n"]) != 0), (_i32(_K11[_i32(_get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["i"])])]) == _i32(lv["n"]))), False)
+    v_p = _cast(v_p, jnp.int8)
+    v_i = _cast(v_i, jnp.int8)
+    v_n = _cast(v_n, jnp.int8)
+    return jnp.where((_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_i32(v_n) != 0), (_i32(_K11[_i32(_get(st["deck"], _i32(v_p))["items"][_i32(v_i)])]) == _i32(v_n))), False)
 
 
 def p_named_from_deck_to_bench(st, v_p, v_n):
     """proc `named_from_deck_to_bench` (tcg.envspec:650)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "n": _cast(v_n, jnp.int8)}
-    lv["s"] = _cast(f_free_bench(st, lv["p"]), jnp.int8)
-    _c235 = (_i32(lv["s"]) < 4)
-    def _then236(st, lv):
-        st, lv = dict(st), dict(lv)
-        _pm238 = jax.vmap(lambda i237: jnp.where((i237 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_i32(lv["n"]) != 0), (_i32(_K11[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i237])]) == _i32(lv["n"]))), False))(jnp.arange(0, 20, dtype=jnp.int32))
+    v_p = _cast(v_p, jnp.int8)
+    v_n = _cast(v_n, jnp.int8)
+    v_s = _cast(f_free_bench(st, v_p), jnp.int8)
+    _c235 = (_i32(v_s) < 4)
+    def _then236(st, v_p, v_n, v_s):
+        st = dict(st)
+        _pm238 = jax.vmap(lambda i237: jnp.where((i237 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_i32(v_n) != 0), (_i32(_K11[_i32(_get(st["deck"], _i32(v_p))["items"][i237])]) == _i32(v_n))), False))(jnp.arange(0, 20, dtype=jnp.int32))
         st, _r239 = _randint(st, 0, jnp.maximum(jnp.sum(_pm238, dtype=jnp.int32) - 1, 0))
-        lv["at"] = _cast(_pick(_pm238, _r239, 0, -1), jnp.int8)
-        _c240 = (_i32(lv["at"]) >= 0)
-        def _then241(st, lv):
-            st, lv = dict(st), dict(lv)
-            _f242 = _i32(lv["at"])
-            _f243 = _get(st["deck"], _i32(lv["p"]))["len"]
+        v_at = _cast(_pick(_pm238, _r239, 0, -1), jnp.int8)
+        _c240 = (_i32(v_at) >= 0)
+        def _then241(st, v_p, v_n, v_s, v_at):
+            st = dict(st)
+            _f242 = _i32(v_at)
+            _f243 = _get(st["deck"], _i32(v_p))["len"]
             st = _fault_at(st, (_f242 >= _f243), 21, _f242, _f243)
-            st = p_put_in_play(st, lv["p"], lv["s"], _get(st["deck"], _i32(lv["p"]))["items"][_f242])
-            _f244 = _i32(lv["at"])
-            _f245 = _get(st["deck"], _i32(lv["p"]))["len"]
+            st = p_put_in_play(st, v_p, v_s, _get(st["deck"], _i32(v_p))["items"][_f242])
+            _f244 = _i32(v_at)
+            _f245 = _get(st["deck"], _i32(v_p))["len"]
             st = _fault_at(st, (_f244 >= _f245), 22, _f244, _f245)
-            _l246 = _remove_at(_get(st["deck"], _i32(lv["p"])), _f244)
-            st["deck"] = _set(st["deck"], _i32(lv["p"]), _l246)
-            return st, _scope(lv, ("p", "n", "s", "at", ))
-        st, lv = _select(_c240, _then241(st, lv), (st, lv))
-        lv = _scope(lv, ("p", "n", "s", ))
-        return st, _scope(lv, ("p", "n", "s", ))
-    st, lv = _select(_c235, _then236(st, lv), (st, lv))
-    lv = _scope(lv, ("p", "n", ))
+            _l246 = _remove_at(_get(st["deck"], _i32(v_p)), _f244)
+            st["deck"] = _set(st["deck"], _i32(v_p), _l246)
+            return st, (v_p, v_n, v_s, v_at)
+        st, (v_p, v_n, v_s, v_at) = _select(_c240, _then241(st, v_p, v_n, v_s, v_at), (st, (v_p, v_n, v_s, v_at)))
+        return st, (v_p, v_n, v_s)
+    st, (v_p, v_n, v_s) = _select(_c235, _then236(st, v_p, v_n, v_s), (st, (v_p, v_n, v_s)))
     return st
 
 
 def p_discard_deck_tops(st, v_n):
     """proc `discard_deck_tops` (tcg.envspec:662)"""
     st = dict(st)
-    lv = {"n": _cast(v_n, jnp.int8)}
-    lv["q"] = jnp.int32(0)
-    lv["k"] = jnp.int32(0)
-    _c247 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
-    def _then248(st, lv):
-        st, lv = dict(st), dict(lv)
-        _f251 = _get(st["deck"], _i32(lv["q"]))["len"]
+    v_n = _cast(v_n, jnp.int8)
+    v_q = jnp.int32(0)
+    v_k = jnp.int32(0)
+    _c247 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then248(st, v_n, v_q, v_k):
+        st = dict(st)
+        _f251 = _get(st["deck"], _i32(v_q))["len"]
         st = _fault_at(st, (_f251 == 0), 24, 0, 0)
-        _v249, _l250 = _take_front(_get(st["deck"], _i32(lv["q"])))
-        st["deck"] = _set(st["deck"], _i32(lv["q"]), _l250)
-        _f252 = _get(st["discard"], _i32(lv["q"]))["len"]
+        _v249, _l250 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l250)
+        _f252 = _get(st["discard"], _i32(v_q))["len"]
         st = _fault_at(st, (_f252 >= 20), 23, 0, 0)
-        _l253 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v249, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["q"]), _l253)
-        return st, _scope(lv, ("n", "q", "k", ))
-    st, lv = _select(_c247, _then248(st, lv), (st, lv))
-    lv["k"] = jnp.int32(1)
-    _c254 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
-    def _then255(st, lv):
-        st, lv = dict(st), dict(lv)
-        _f258 = _get(st["deck"], _i32(lv["q"]))["len"]
+        _l253 = _push(_get(st["discard"], _i32(v_q)), _cast(_v249, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l253)
+        return st, (v_n, v_q, v_k)
+    st, (v_n, v_q, v_k) = _select(_c247, _then248(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
+    v_k = jnp.int32(1)
+    _c254 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then255(st, v_n, v_q, v_k):
+        st = dict(st)
+        _f258 = _get(st["deck"], _i32(v_q))["len"]
         st = _fault_at(st, (_f258 == 0), 24, 0, 0)
-        _v256, _l257 = _take_front(_get(st["deck"], _i32(lv["q"])))
-        st["deck"] = _set(st["deck"], _i32(lv["q"]), _l257)
-        _f259 = _get(st["discard"], _i32(lv["q"]))["len"]
+        _v256, _l257 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l257)
+        _f259 = _get(st["discard"], _i32(v_q))["len"]
         st = _fault_at(st, (_f259 >= 20), 23, 0, 0)
-        _l260 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v256, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["q"]), _l260)
-        return st, _scope(lv, ("n", "q", "k", ))
-    st, lv = _select(_c254, _then255(st, lv), (st, lv))
-    lv["k"] = jnp.int32(2)
-    _c261 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
-    def _then262(st, lv):
-        st, lv = dict(st), dict(lv)
-        _f265 = _get(st["deck"], _i32(lv["q"]))["len"]
+        _l260 = _push(_get(st["discard"], _i32(v_q)), _cast(_v256, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l260)
+        return st, (v_n, v_q, v_k)
+    st, (v_n, v_q, v_k) = _select(_c254, _then255(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
+    v_k = jnp.int32(2)
+    _c261 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then262(st, v_n, v_q, v_k):
+        st = dict(st)
+        _f265 = _get(st["deck"], _i32(v_q))["len"]
         st = _fault_at(st, (_f265 == 0), 24, 0, 0)
-        _v263, _l264 = _take_front(_get(st["deck"], _i32(lv["q"])))
-        st["deck"] = _set(st["deck"], _i32(lv["q"]), _l264)
-        _f266 = _get(st["discard"], _i32(lv["q"]))["len"]
+        _v263, _l264 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l264)
+        _f266 = _get(st["discard"], _i32(v_q))["len"]
         st = _fault_at(st, (_f266 >= 20), 23, 0, 0)
-        _l267 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v263, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["q"]), _l267)
-        return st, _scope(lv, ("n", "q", "k", ))
-    st, lv = _select(_c261, _then262(st, lv), (st, lv))
-    lv["k"] = jnp.int32(3)
-    _c268 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
-    def _then269(st, lv):
-        st, lv = dict(st), dict(lv)
-        _f272 = _get(st["deck"], _i32(lv["q"]))["len"]
+        _l267 = _push(_get(st["discard"], _i32(v_q)), _cast(_v263, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l267)
+        return st, (v_n, v_q, v_k)
+    st, (v_n, v_q, v_k) = _select(_c261, _then262(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
+    v_k = jnp.int32(3)
+    _c268 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then269(st, v_n, v_q, v_k):
+        st = dict(st)
+        _f272 = _get(st["deck"], _i32(v_q))["len"]
         st = _fault_at(st, (_f272 == 0), 24, 0, 0)
-        _v270, _l271 = _take_front(_get(st["deck"], _i32(lv["q"])))
-        st["deck"] = _set(st["deck"], _i32(lv["q"]), _l271)
-        _f273 = _get(st["discard"], _i32(lv["q"]))["len"]
+        _v270, _l271 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l271)
+        _f273 = _get(st["discard"], _i32(v_q))["len"]
         st = _fault_at(st, (_f273 >= 20), 23, 0, 0)
-        _l274 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v270, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["q"]), _l274)
-        return st, _scope(lv, ("n", "q", "k", ))
-    st, lv = _select(_c268, _then269(st, lv), (st, lv))
-    lv["k"] = jnp.int32(4)
-    _c275 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
-    def _then276(st, lv):
-        st, lv = dict(st), dict(lv)
-        _f279 = _get(st["deck"], _i32(lv["q"]))["len"]
+        _l274 = _push(_get(st["discard"], _i32(v_q)), _cast(_v270, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l274)
+        return st, (v_n, v_q, v_k)
+    st, (v_n, v_q, v_k) = _select(_c268, _then269(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
+    v_k = jnp.int32(4)
+    _c275 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then276(st, v_n, v_q, v_k):
+        st = dict(st)
+        _f279 = _get(st["deck"], _i32(v_q))["len"]
         st = _fault_at(st, (_f279 == 0), 24, 0, 0)
-        _v277, _l278 = _take_front(_get(st["deck"], _i32(lv["q"])))
-        st["deck"] = _set(st["deck"], _i32(lv["q"]), _l278)
-        _f280 = _get(st["discard"], _i32(lv["q"]))["len"]
+        _v277, _l278 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l278)
+        _f280 = _get(st["discard"], _i32(v_q))["len"]
         st = _fault_at(st, (_f280 >= 20), 23, 0, 0)
-        _l281 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v277, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["q"]), _l281)
-        return st, _scope(lv, ("n", "q", "k", ))
-    st, lv = _select(_c275, _then276(st, lv), (st, lv))
-    lv = _scope(lv, ("n", "q", ))
-    lv["q"] = jnp.int32(1)
-    lv["k"] = jnp.int32(0)
-    _c282 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
-    def _then283(st, lv):
-        st, lv = dict(st), dict(lv)
-        _f286 = _get(st["deck"], _i32(lv["q"]))["len"]
+        _l281 = _push(_get(st["discard"], _i32(v_q)), _cast(_v277, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l281)
+        return st, (v_n, v_q, v_k)
+    st, (v_n, v_q, v_k) = _select(_c275, _then276(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
+    v_q = jnp.int32(1)
+    v_k = jnp.int32(0)
+    _c282 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then283(st, v_n, v_q, v_k):
+        st = dict(st)
+        _f286 = _get(st["deck"], _i32(v_q))["len"]
         st = _fault_at(st, (_f286 == 0), 24, 0, 0)
-        _v284, _l285 = _take_front(_get(st["deck"], _i32(lv["q"])))
-        st["deck"] = _set(st["deck"], _i32(lv["q"]), _l285)
-        _f287 = _get(st["discard"], _i32(lv["q"]))["len"]
+        _v284, _l285 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l285)
+        _f287 = _get(st["discard"], _i32(v_q))["len"]
         st = _fault_at(st, (_f287 >= 20), 23, 0, 0)
-        _l288 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v284, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["q"]), _l288)
-        return st, _scope(lv, ("n", "q", "k", ))
-    st, lv = _select(_c282, _then283(st, lv), (st, lv))
-    lv["k"] = jnp.int32(1)
-    _c289 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
-    def _then290(st, lv):
-        st, lv = dict(st), dict(lv)
-        _f293 = _get(st["deck"], _i32(lv["q"]))["len"]
+        _l288 = _push(_get(st["discard"], _i32(v_q)), _cast(_v284, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l288)
+        return st, (v_n, v_q, v_k)
+    st, (v_n, v_q, v_k) = _select(_c282, _then283(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
+    v_k = jnp.int32(1)
+    _c289 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then290(st, v_n, v_q, v_k):
+        st = dict(st)
+        _f293 = _get(st["deck"], _i32(v_q))["len"]
         st = _fault_at(st, (_f293 == 0), 24, 0, 0)
-        _v291, _l292 = _take_front(_get(st["deck"], _i32(lv["q"])))
-        st["deck"] = _set(st["deck"], _i32(lv["q"]), _l292)
-        _f294 = _get(st["discard"], _i32(lv["q"]))["len"]
+        _v291, _l292 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l292)
+        _f294 = _get(st["discard"], _i32(v_q))["len"]
         st = _fault_at(st, (_f294 >= 20), 23, 0, 0)
-        _l295 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v291, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["q"]), _l295)
-        return st, _scope(lv, ("n", "q", "k", ))
-    st, lv = _select(_c289, _then290(st, lv), (st, lv))
-    lv["k"] = jnp.int32(2)
-    _c296 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
-    def _then297(st, lv):
-        st, lv = dict(st), dict(lv)
-        _f300 = _get(st["deck"], _i32(lv["q"]))["len"]
+        _l295 = _push(_get(st["discard"], _i32(v_q)), _cast(_v291, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l295)
+        return st, (v_n, v_q, v_k)
+    st, (v_n, v_q, v_k) = _select(_c289, _then290(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
+    v_k = jnp.int32(2)
+    _c296 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then297(st, v_n, v_q, v_k):
+        st = dict(st)
+        _f300 = _get(st["deck"], _i32(v_q))["len"]
         st = _fault_at(st, (_f300 == 0), 24, 0, 0)
-        _v298, _l299 = _take_front(_get(st["deck"], _i32(lv["q"])))
-        st["deck"] = _set(st["deck"], _i32(lv["q"]), _l299)
-        _f301 = _get(st["discard"], _i32(lv["q"]))["len"]
+        _v298, _l299 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l299)
+        _f301 = _get(st["discard"], _i32(v_q))["len"]
         st = _fault_at(st, (_f301 >= 20), 23, 0, 0)
-        _l302 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v298, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["q"]), _l302)
-        return st, _scope(lv, ("n", "q", "k", ))
-    st, lv = _select(_c296, _then297(st, lv), (st, lv))
-    lv["k"] = jnp.int32(3)
-    _c303 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
-    def _then304(st, lv):
-        st, lv = dict(st), dict(lv)
-        _f307 = _get(st["deck"], _i32(lv["q"]))["len"]
+        _l302 = _push(_get(st["discard"], _i32(v_q)), _cast(_v298, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l302)
+        return st, (v_n, v_q, v_k)
+    st, (v_n, v_q, v_k) = _select(_c296, _then297(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
+    v_k = jnp.int32(3)
+    _c303 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then304(st, v_n, v_q, v_k):
+        st = dict(st)
+        _f307 = _get(st["deck"], _i32(v_q))["len"]
         st = _fault_at(st, (_f307 == 0), 24, 0, 0)
-        _v305, _l306 = _take_front(_get(st["deck"], _i32(lv["q"])))
-        st["deck"] = _set(st["deck"], _i32(lv["q"]), _l306)
-        _f308 = _get(st["discard"], _i32(lv["q"]))["len"]
+        _v305, _l306 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l306)
+        _f308 = _get(st["discard"], _i32(v_q))["len"]
         st = _fault_at(st, (_f308 >= 20), 23, 0, 0)
-        _l309 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v305, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["q"]), _l309)
-        return st, _scope(lv, ("n", "q", "k", ))
-    st, lv = _select(_c303, _then304(st, lv), (st, lv))
-    lv["k"] = jnp.int32(4)
-    _c310 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
-    def _then311(st, lv):
-        st, lv = dict(st), dict(lv)
-        _f314 = _get(st["deck"], _i32(lv["q"]))["len"]
+        _l309 = _push(_get(st["discard"], _i32(v_q)), _cast(_v305, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l309)
+        return st, (v_n, v_q, v_k)
+    st, (v_n, v_q, v_k) = _select(_c303, _then304(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
+    v_k = jnp.int32(4)
+    _c310 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then311(st, v_n, v_q, v_k):
+        st = dict(st)
+        _f314 = _get(st["deck"], _i32(v_q))["len"]
         st = _fault_at(st, (_f314 == 0), 24, 0, 0)
-        _v312, _l313 = _take_front(_get(st["deck"], _i32(lv["q"])))
-        st["deck"] = _set(st["deck"], _i32(lv["q"]), _l313)
-        _f315 = _get(st["discard"], _i32(lv["q"]))["len"]
+        _v312, _l313 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l313)
+        _f315 = _get(st["discard"], _i32(v_q))["len"]
         st = _fault_at(st, (_f315 >= 20), 23, 0, 0)
-        _l316 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v312, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["q"]), _l316)
-        return st, _scope(lv, ("n", "q", "k", ))
-    st, lv = _select(_c310, _then311(st, lv), (st, lv))
-    lv = _scope(lv, ("n", "q", ))
-    lv = _scope(lv, ("n", ))
+        _l316 = _push(_get(st["discard"], _i32(v_q)), _cast(_v312, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l316)
+        return st, (v_n, v_q, v_k)
+    st, (v_n, v_q, v_k) = _select(_c310, _then311(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
     return st
 
 
 def p_random_hits(st, v_p, v_times, v_each):
     """proc `random_hits` (tcg.envspec:674)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "times": _cast(v_times, jnp.int8), "each": _cast(v_each, jnp.int8)}
-    lv["k"] = jnp.int32(0)
-    _c317 = (_i32(lv["k"]) < _i32(lv["times"]))
-    def _then318(st, lv):
-        st, lv = dict(st), dict(lv)
-        _pm320 = jax.vmap(lambda i319: st["occupied"][(1 - _i32(lv["p"]))][i319])(jnp.arange(0, 4, dtype=jnp.int32))
+    v_p = _cast(v_p, jnp.int8)
+    v_times = _cast(v_times, jnp.int8)
+    v_each = _cast(v_each, jnp.int8)
+    v_k = jnp.int32(0)
+    _c317 = (_i32(v_k) < _i32(v_times))
+    def _then318(st, v_p, v_times, v_each, v_k):
+        st = dict(st)
+        _pm320 = jax.vmap(lambda i319: st["occupied"][(1 - _i32(v_p))][i319])(jnp.arange(0, 4, dtype=jnp.int32))
         st, _r321 = _randint(st, 0, jnp.maximum(jnp.sum(_pm320, dtype=jnp.int32) - 1, 0))
-        lv["s"] = _cast(_pick(_pm320, _r321, 0, -1), jnp.int8)
-        _c322 = jnp.logical_and((_i32(lv["s"]) >= 0), jnp.logical_not(jnp.logical_and((_i32(lv["s"]) == 0), f_defended(st, lv["p"]))))
-        def _then323(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a324 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][_i32(lv["s"])]) + _i32(lv["each"])), 300)
-            st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), _i32(lv["s"]))].set(_cast(_a324, jnp.int16))
-            return st, _scope(lv, ("p", "times", "each", "k", "s", ))
-        st, lv = _select(_c322, _then323(st, lv), (st, lv))
-        lv = _scope(lv, ("p", "times", "each", "k", ))
-        return st, _scope(lv, ("p", "times", "each", "k", ))
-    st, lv = _select(_c317, _then318(st, lv), (st, lv))
-    lv["k"] = jnp.int32(1)
-    _c325 = (_i32(lv["k"]) < _i32(lv["times"]))
-    def _then326(st, lv):
-        st, lv = dict(st), dict(lv)
-        _pm328 = jax.vmap(lambda i327: st["occupied"][(1 - _i32(lv["p"]))][i327])(jnp.arange(0, 4, dtype=jnp.int32))
+        v_s = _cast(_pick(_pm320, _r321, 0, -1), jnp.int8)
+        _c322 = jnp.logical_and((_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p))))
+        def _then323(st, v_p, v_times, v_each, v_k, v_s):
+            st = dict(st)
+            _a324 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
+            st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a324, jnp.int16))
+            return st, (v_p, v_times, v_each, v_k, v_s)
+        st, (v_p, v_times, v_each, v_k, v_s) = _select(_c322, _then323(st, v_p, v_times, v_each, v_k, v_s), (st, (v_p, v_times, v_each, v_k, v_s)))
+        return st, (v_p, v_times, v_each, v_k)
+    st, (v_p, v_times, v_each, v_k) = _select(_c317, _then318(st, v_p, v_times, v_each, v_k), (st, (v_p, v_times, v_each, v_k)))
+    v_k = jnp.int32(1)
+    _c325 = (_i32(v_k) < _i32(v_times))
+    def _then326(st, v_p, v_times, v_each, v_k):
+        st = dict(st)
+        _pm328 = jax.vmap(lambda i327: st["occupied"][(1 - _i32(v_p))][i327])(jnp.arange(0, 4, dtype=jnp.int32))
         st, _r329 = _randint(st, 0, jnp.maximum(jnp.sum(_pm328, dtype=jnp.int32) - 1, 0))
-        lv["s"] = _cast(_pick(_pm328, _r329, 0, -1), jnp.int8)
-        _c330 = jnp.logical_and((_i32(lv["s"]) >= 0), jnp.logical_not(jnp.logical_and((_i32(lv["s"]) == 0), f_defended(st, lv["p"]))))
-        def _then331(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a332 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][_i32(lv["s"])]) + _i32(lv["each"])), 300)
-            st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), _i32(lv["s"]))].set(_cast(_a332, jnp.int16))
-            return st, _scope(lv, ("p", "times", "each", "k", "s", ))
-        st, lv = _select(_c330, _then331(st, lv), (st, lv))
-        lv = _scope(lv, ("p", "times", "each", "k", ))
-        return st, _scope(lv, ("p", "times", "each", "k", ))
-    st, lv = _select(_c325, _then326(st, lv), (st, lv))
-    lv["k"] = jnp.int32(2)
-    _c333 = (_i32(lv["k"]) < _i32(lv["times"]))
-    def _then334(st, lv):
-        st, lv = dict(st), dict(lv)
-        _pm336 = jax.vmap(lambda i335: st["occupied"][(1 - _i32(lv["p"]))][i335])(jnp.arange(0, 4, dtype=jnp.int32))
+        v_s = _cast(_pick(_pm328, _r329, 0, -1), jnp.int8)
+        _c330 = jnp.logical_and((_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p))))
+        def _then331(st, v_p, v_times, v_each, v_k, v_s):
+            st = dict(st)
+            _a332 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
+            st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a332, jnp.int16))
+            return st, (v_p, v_times, v_each, v_k, v_s)
+        st, (v_p, v_times, v_each, v_k, v_s) = _select(_c330, _then331(st, v_p, v_times, v_each, v_k, v_s), (st, (v_p, v_times, v_each, v_k, v_s)))
+        return st, (v_p, v_times, v_each, v_k)
+    st, (v_p, v_times, v_each, v_k) = _select(_c325, _then326(st, v_p, v_times, v_each, v_k), (st, (v_p, v_times, v_each, v_k)))
+    v_k = jnp.int32(2)
+    _c333 = (_i32(v_k) < _i32(v_times))
+    def _then334(st, v_p, v_times, v_each, v_k):
+        st = dict(st)
+        _pm336 = jax.vmap(lambda i335: st["occupied"][(1 - _i32(v_p))][i335])(jnp.arange(0, 4, dtype=jnp.int32))
         st, _r337 = _randint(st, 0, jnp.maximum(jnp.sum(_pm336, dtype=jnp.int32) - 1, 0))
-        lv["s"] = _cast(_pick(_pm336, _r337, 0, -1), jnp.int8)
-        _c338 = jnp.logical_and((_i32(lv["s"]) >= 0), jnp.logical_not(jnp.logical_and((_i32(lv["s"]) == 0), f_defended(st, lv["p"]))))
-        def _then339(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a340 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][_i32(lv["s"])]) + _i32(lv["each"])), 300)
-            st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), _i32(lv["s"]))].set(_cast(_a340, jnp.int16))
-            return st, _scope(lv, ("p", "times", "each", "k", "s", ))
-        st, lv = _select(_c338, _then339(st, lv), (st, lv))
-        lv = _scope(lv, ("p", "times", "each", "k", ))
-        return st, _scope(lv, ("p", "times", "each", "k", ))
-    st, lv = _select(_c333, _then334(st, lv), (st, lv))
-    lv["k"] = jnp.int32(3)
-    _c341 = (_i32(lv["k"]) < _i32(lv["times"]))
-    def _then342(st, lv):
-        st, lv = dict(st), dict(lv)
-        _pm344 = jax.vmap(lambda i343: st["occupied"][(1 - _i32(lv["p"]))][i343])(jnp.arange(0, 4, dtype=jnp.int32))
+        v_s = _cast(_pick(_pm336, _r337, 0, -1), jnp.int8)
+        _c338 = jnp.logical_and((_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p))))
+        def _then339(st, v_p, v_times, v_each, v_k, v_s):
+            st = dict(st)
+            _a340 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
+            st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a340, jnp.int16))
+            return st, (v_p, v_times, v_each, v_k, v_s)
+        st, (v_p, v_times, v_each, v_k, v_s) = _select(_c338, _then339(st, v_p, v_times, v_each, v_k, v_s), (st, (v_p, v_times, v_each, v_k, v_s)))
+        return st, (v_p, v_times, v_each, v_k)
+    st, (v_p, v_times, v_each, v_k) = _select(_c333, _then334(st, v_p, v_times, v_each, v_k), (st, (v_p, v_times, v_each, v_k)))
+    v_k = jnp.int32(3)
+    _c341 = (_i32(v_k) < _i32(v_times))
+    def _then342(st, v_p, v_times, v_each, v_k):
+        st = dict(st)
+        _pm344 = jax.vmap(lambda i343: st["occupied"][(1 - _i32(v_p))][i343])(jnp.arange(0, 4, dtype=jnp.int32))
         st, _r345 = _randint(st, 0, jnp.maximum(jnp.sum(_pm344, dtype=jnp.int32) - 1, 0))
-        lv["s"] = _cast(_pick(_pm344, _r345, 0, -1), jnp.int8)
-        _c346 = jnp.logical_and((_i32(lv["s"]) >= 0), jnp.logical_not(jnp.logical_and((_i32(lv["s"]) == 0), f_defended(st, lv["p"]))))
-        def _then347(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a348 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][_i32(lv["s"])]) + _i32(lv["each"])), 300)
-            st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), _i32(lv["s"]))].set(_cast(_a348, jnp.int16))
-            return st, _scope(lv, ("p", "times", "each", "k", "s", ))
-        st, lv = _select(_c346, _then347(st, lv), (st, lv))
-        lv = _scope(lv, ("p", "times", "each", "k", ))
-        return st, _scope(lv, ("p", "times", "each", "k", ))
-    st, lv = _select(_c341, _then342(st, lv), (st, lv))
-    lv = _scope(lv, ("p", "times", "each", ))
+        v_s = _cast(_pick(_pm344, _r345, 0, -1), jnp.int8)
+        _c346 = jnp.logical_and((_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p))))
+        def _then347(st, v_p, v_times, v_each, v_k, v_s):
+            st = dict(st)
+            _a348 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
+            st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a348, jnp.int16))
+            return st, (v_p, v_times, v_each, v_k, v_s)
+        st, (v_p, v_times, v_each, v_k, v_s) = _select(_c346, _then347(st, v_p, v_times, v_each, v_k, v_s), (st, (v_p, v_times, v_each, v_k, v_s)))
+        return st, (v_p, v_times, v_each, v_k)
+    st, (v_p, v_times, v_each, v_k) = _select(_c341, _then342(st, v_p, v_times, v_each, v_k), (st, (v_p, v_times, v_each, v_k)))
     return st
 
 
 def p_poison_opponent_from(st, v_p, v_s):
     """proc `poison_opponent_from` (tcg.envspec:686)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    _c349 = (_i32(lv["s"]) == 0)
-    def _then350(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_poison_opponent(st, lv["p"])
-        return st, _scope(lv, ("p", "s", ))
-    st, lv = _select(_c349, _then350(st, lv), (st, lv))
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
+    _c349 = (_i32(v_s) == 0)
+    def _then350(st, v_p, v_s):
+        st = dict(st)
+        st = p_poison_opponent(st, v_p)
+        return st, (v_p, v_s)
+    st, (v_p, v_s) = _select(_c349, _then350(st, v_p, v_s), (st, (v_p, v_s)))
     return st
 
 
 def f_attack_damage(st, v_p):
     """fn `attack_damage` (tcg.envspec:695)"""
-    lv = {"p": _cast(v_p, jnp.int8)}
-    lv["#done"] = jnp.bool_(False)
-    lv["#ret"] = jnp.int16(0)
-    lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
-    lv["weak"] = _cast(jnp.where((_K21[_i32(st["card"][_i32(lv["q"])][0])] == f_type_of(st, lv["p"], 0)), 20, 0), jnp.int8)
-    lv["named"] = _cast(jnp.where(jnp.logical_and((_i32(_K11[_i32(st["card"][_i32(lv["p"])][0])]) != 0), jnp.any(jax.vmap(lambda i351, _h352: (_i32(_K11[_i32(st["card"][_i32(lv["p"])][0])]) == _i32(_h352)))(jnp.arange(0, 3, dtype=jnp.int32), st["bonus_named"]))), _i32(st["named_bonus"]), 0), jnp.int8)
-    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.where(jnp.logical_and((_i32(st["dmg"]) > 0), st["occupied"][_i32(lv["q"])][0]), jnp.clip(((((((_i32(st["dmg"]) + _i32(st["attack_bonus"])) + _i32(lv["named"])) + _i32(lv["weak"])) - _i32(st["barrier"][_i32(lv["q"])])) - _i32(st["weakened"][_i32(lv["p"])])) - _i32(st["passive_cut"])), 0, 300), 0), jnp.int16))
-    lv["#done"] = jnp.bool_(True)
-    lv = _scope(lv, ("p", "#done", "#ret", ))
-    return lv["#ret"]
+    v_p = _cast(v_p, jnp.int8)
+    _done = jnp.bool_(False)
+    _ret = jnp.int16(0)
+    v_q = _cast((1 - _i32(v_p)), jnp.int8)
+    v_weak = _cast(jnp.where((_K21[_i32(st["card"][_i32(v_q)][0])] == f_type_of(st, v_p, 0)), 20, 0), jnp.int8)
+    v_named = _cast(jnp.where(jnp.logical_and((_i32(_K11[_i32(st["card"][_i32(v_p)][0])]) != 0), jnp.any(jax.vmap(lambda i351, _h352: (_i32(_K11[_i32(st["card"][_i32(v_p)][0])]) == _i32(_h352)))(jnp.arange(0, 3, dtype=jnp.int32), st["bonus_named"]))), _i32(st["named_bonus"]), 0), jnp.int8)
+    _ret = _select(_done, _ret, _cast(jnp.where(jnp.logical_and((_i32(st["dmg"]) > 0), st["occupied"][_i32(v_q)][0]), jnp.clip(((((((_i32(st["dmg"]) + _i32(st["attack_bonus"])) + _i32(v_named)) + _i32(v_weak)) - _i32(st["barrier"][_i32(v_q)])) - _i32(st["weakened"][_i32(v_p)])) - _i32(st["passive_cut"])), 0, 300), 0), jnp.int16))
+    _done = jnp.bool_(True)
+    return _ret
 
 
 def p_hit_active(st, v_p):
     """proc `hit_active` (tcg.envspec:710)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
-    lv["done"] = _cast(f_attack_damage(st, lv["p"]), jnp.int16)
-    _a353 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + _i32(lv["done"])), 300)
-    st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a353, jnp.int16))
-    _c354 = jnp.logical_and((_i32(lv["done"]) > 0), ((_i32(st["spiky"][_i32(lv["q"])]) + _i32(st["passive_spiky"])) > 0))
-    def _then355(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a356 = jnp.minimum(((_i32(st["damage"][_i32(lv["p"])][0]) + _i32(st["spiky"][_i32(lv["q"])])) + _i32(st["passive_spiky"])), 300)
-        st["damage"] = st["damage"].at[(_i32(lv["p"]), 0)].set(_cast(_a356, jnp.int16))
-        return st, _scope(lv, ("p", "q", "done", ))
-    st, lv = _select(_c354, _then355(st, lv), (st, lv))
+    v_p = _cast(v_p, jnp.int8)
+    v_q = _cast((1 - _i32(v_p)), jnp.int8)
+    v_done = _cast(f_attack_damage(st, v_p), jnp.int16)
+    _a353 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + _i32(v_done)), 300)
+    st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a353, jnp.int16))
+    _c354 = jnp.logical_and((_i32(v_done) > 0), ((_i32(st["spiky"][_i32(v_q)]) + _i32(st["passive_spiky"])) > 0))
+    def _then355(st, v_p, v_q, v_done):
+        st = dict(st)
+        _a356 = jnp.minimum(((_i32(st["damage"][_i32(v_p)][0]) + _i32(st["spiky"][_i32(v_q)])) + _i32(st["passive_spiky"])), 300)
+        st["damage"] = st["damage"].at[(_i32(v_p), 0)].set(_cast(_a356, jnp.int16))
+        return st, (v_p, v_q, v_done)
+    st, (v_p, v_q, v_done) = _select(_c354, _then355(st, v_p, v_q, v_done), (st, (v_p, v_q, v_done)))
     _a357 = 0
     st["dmg"] = _cast(_a357, jnp.int16)
     _a358 = 0
     st["passive_cut"] = _cast(_a358, jnp.int16)
     _a359 = 0
     st["passive_spiky"] = _cast(_a359, jnp.int8)
-    lv = _scope(lv, ("p", ))
     return st
 
 
 def p_drain(st, v_p):
     """proc `drain` (tcg.envspec:724)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
-    st = p_heal(st, lv["p"], 0, jnp.maximum((jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + _i32(f_attack_damage(st, lv["p"]))), 300) - _i32(st["damage"][_i32(lv["q"])][0])), 0))
-    lv = _scope(lv, ("p", ))
+    v_p = _cast(v_p, jnp.int8)
+    v_q = _cast((1 - _i32(v_p)), jnp.int8)
+    st = p_heal(st, v_p, 0, jnp.maximum((jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + _i32(f_attack_damage(st, v_p))), 300) - _i32(st["damage"][_i32(v_q)][0])), 0))
     return st
 
 
 def p_damage_opponent_choice(st, v_p, v_amount, v_bench_only, v_attack):
     """proc `damage_opponent_choice` (tcg.envspec:734)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16), "bench_only": _cast(v_bench_only, jnp.bool_), "attack": _cast(v_attack, jnp.bool_)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_damage_opponent_choice"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_damage_opponent_choice"]) != 0), jnp.bool_)
-    lv["q"] = _cast(0, jnp.int8)
-    lv["s"] = _cast(0, jnp.int8)
-    _c360 = lv["_envc_run"]
-    def _then361(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a362 = (1 - _i32(lv["p"]))
-        lv["q"] = _cast(_a362, jnp.int8)
-        return st, _scope(lv, ("p", "amount", "bench_only", "attack", "_envc_run", "_envc_seek", "q", "s", ))
-    st, lv = _select(_c360, _then361(st, lv), (st, lv))
-    _c363 = lv["_envc_run"]
-    _c364 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_damage_opponent_choice"]) == 1))
-    def _then365(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["_envc_who1"] = _cast(lv["p"], jnp.int8)
-        _c366 = jnp.any(jax.vmap(lambda i367: jnp.logical_and(st["occupied"][_i32(lv["q"])][i367], jnp.logical_or((i367 > 0), jnp.logical_not(lv["bench_only"]))))(jnp.arange(0, 4, dtype=jnp.int32)))
-        def _then368(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a369 = lv["amount"]
+    v_p = _cast(v_p, jnp.int8)
+    v_amount = _cast(v_amount, jnp.int16)
+    v_bench_only = _cast(v_bench_only, jnp.bool_)
+    v_attack = _cast(v_attack, jnp.bool_)
+    v__envc_run = _cast((_i32(st["_envc_at_p_damage_opponent_choice"]) == 0), jnp.bool_)
+    v__envc_seek = _cast((_i32(st["_envc_at_p_damage_opponent_choice"]) != 0), jnp.bool_)
+    v_q = _cast(0, jnp.int8)
+    v_s = _cast(0, jnp.int8)
+    _c360 = v__envc_run
+    def _then361(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+        st = dict(st)
+        _a362 = (1 - _i32(v_p))
+        v_q = _cast(_a362, jnp.int8)
+        return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
+    st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select(_c360, _then361(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
+    _c363 = v__envc_run
+    _c364 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_damage_opponent_choice"]) == 1))
+    def _then365(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+        st = dict(st)
+        v__envc_who1 = _cast(v_p, jnp.int8)
+        _c366 = jnp.any(jax.vmap(lambda i367: jnp.logical_and(st["occupied"][_i32(v_q)][i367], jnp.logical_or((i367 > 0), jnp.logical_not(v_bench_only))))(jnp.arange(0, 4, dtype=jnp.int32)))
+        def _then368(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
+            st = dict(st)
+            _a369 = v_amount
             st["_envc_frame_p_damage_opponent_choice__amount"] = _cast(_a369, jnp.int16)
-            _a370 = lv["bench_only"]
+            _a370 = v_bench_only
             st["_envc_frame_p_damage_opponent_choice__bench_only"] = _cast(_a370, jnp.bool_)
-            _a371 = lv["attack"]
+            _a371 = v_attack
             st["_envc_frame_p_damage_opponent_choice__attack"] = _cast(_a371, jnp.bool_)
-            _a372 = lv["q"]
+            _a372 = v_q
             st["_envc_frame_p_damage_opponent_choice__q"] = _cast(_a372, jnp.int8)
-            _a373 = lv["s"]
+            _a373 = v_s
             st["_envc_frame_p_damage_opponent_choice__s"] = _cast(_a373, jnp.int8)
             _a374 = 1
             st["_envc_at_p_damage_opponent_choice"] = _cast(_a374, jnp.int8)
             _a375 = False
-            lv["_envc_run"] = _cast(_a375, jnp.bool_)
+            v__envc_run = _cast(_a375, jnp.bool_)
             _a376 = st["current_player"]
             st["_envc_choice_mover"] = _cast(_a376, jnp.int8)
-            _a377 = lv["_envc_who1"]
+            _a377 = v__envc_who1
             st["current_player"] = _cast(_a377, jnp.int8)
-            return st, _scope(lv, ("p", "amount", "bench_only", "attack", "_envc_run", "_envc_seek", "q", "s", "_envc_who1", ))
-        def _else378(st, lv):
-            st, lv = dict(st), dict(lv)
+            return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1)
+        def _else378(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
+            st = dict(st)
             _a379 = -1
-            lv["s"] = _cast(_a379, jnp.int8)
-            return st, _scope(lv, ("p", "amount", "bench_only", "attack", "_envc_run", "_envc_seek", "q", "s", "_envc_who1", ))
-        st, lv = _select(_c366, _then368(st, lv), _else378(st, lv))
-        lv = _scope(lv, ("p", "amount", "bench_only", "attack", "_envc_run", "_envc_seek", "q", "s", ))
-        return st, _scope(lv, ("p", "amount", "bench_only", "attack", "_envc_run", "_envc_seek", "q", "s", ))
-    def _then380(st, lv):
-        st, lv = dict(st), dict(lv)
+            v_s = _cast(_a379, jnp.int8)
+            return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1)
+        st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1) = _select(_c366, _then368(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1), _else378(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1))
+        return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
+    def _then380(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+        st = dict(st)
         _a381 = st["_envc_frame_p_damage_opponent_choice__amount"]
-        lv["amount"] = _cast(_a381, jnp.int16)
+        v_amount = _cast(_a381, jnp.int16)
         _a382 = st["_envc_frame_p_damage_opponent_choice__bench_only"]
-        lv["bench_only"] = _cast(_a382, jnp.bool_)
+        v_bench_only = _cast(_a382, jnp.bool_)
         _a383 = st["_envc_frame_p_damage_opponent_choice__attack"]
-        lv["attack"] = _cast(_a383, jnp.bool_)
+        v_attack = _cast(_a383, jnp.bool_)
         _a384 = st["_envc_frame_p_damage_opponent_choice__q"]
-        lv["q"] = _cast(_a384, jnp.int8)
+        v_q = _cast(_a384, jnp.int8)
         _a385 = st["_envc_frame_p_damage_opponent_choice__s"]
-        lv["s"] = _cast(_a385, jnp.int8)
+        v_s = _cast(_a385, jnp.int8)
         _a386 = 0
         st["_envc_at_p_damage_opponent_choice"] = _cast(_a386, jnp.int8)
         _a387 = False
-        lv["_envc_seek"] = _cast(_a387, jnp.bool_)
+        v__envc_seek = _cast(_a387, jnp.bool_)
         _a388 = st["_envc_choice_option"]
-        lv["s"] = _cast(_a388, jnp.int8)
+        v_s = _cast(_a388, jnp.int8)
         _a389 = st["_envc_choice_mover"]
         st["current_player"] = _cast(_a389, jnp.int8)
         _a390 = True
-        lv["_envc_run"] = _cast(_a390, jnp.bool_)
-        return st, _scope(lv, ("p", "amount", "bench_only", "attack", "_envc_run", "_envc_seek", "q", "s", ))
-    st, lv = _select_first((_c363, _c364, ), (st, lv), (_then365(st, lv), _then380(st, lv), ), (st, lv))
-    _c391 = lv["_envc_run"]
-    def _then392(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c393 = jnp.logical_and((_i32(lv["s"]) == 0), lv["attack"])
-        _c394 = (_i32(lv["s"]) >= 0)
-        def _then395(st, lv):
-            st, lv = dict(st), dict(lv)
-            st = p_add_damage(st, lv["amount"])
-            return st, _scope(lv, ("p", "amount", "bench_only", "attack", "_envc_run", "_envc_seek", "q", "s", ))
-        def _then396(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a397 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) + _i32(lv["amount"])), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), _i32(lv["s"]))].set(_cast(_a397, jnp.int16))
-            return st, _scope(lv, ("p", "amount", "bench_only", "attack", "_envc_run", "_envc_seek", "q", "s", ))
-        st, lv = _select_first((_c393, _c394, ), (st, lv), (_then395(st, lv), _then396(st, lv), ), (st, lv))
-        return st, _scope(lv, ("p", "amount", "bench_only", "attack", "_envc_run", "_envc_seek", "q", "s", ))
-    st, lv = _select(_c391, _then392(st, lv), (st, lv))
-    lv = _scope(lv, ("p", "amount", "bench_only", "attack", ))
+        v__envc_run = _cast(_a390, jnp.bool_)
+        return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
+    st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select_first((_c363, _c364, ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)), (_then365(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), _then380(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
+    _c391 = v__envc_run
+    def _then392(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+        st = dict(st)
+        _c393 = jnp.logical_and((_i32(v_s) == 0), v_attack)
+        _c394 = (_i32(v_s) >= 0)
+        def _then395(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+            st = dict(st)
+            st = p_add_damage(st, v_amount)
+            return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
+        def _then396(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+            st = dict(st)
+            _a397 = jnp.minimum((_i32(st["damage"][_i32(v_q)][_i32(v_s)]) + _i32(v_amount)), 300)
+            st["damage"] = st["damage"].at[(_i32(v_q), _i32(v_s))].set(_cast(_a397, jnp.int16))
+            return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
+        st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select_first((_c393, _c394, ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)), (_then395(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), _then396(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
+        return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
+    st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select(_c391, _then392(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
     return st
 
 
 def p_damage_own_choice(st, v_p, v_amount, v_bench_only):
     """proc `damage_own_choice` (tcg.envspec:745)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16), "bench_only": _cast(v_bench_only, jnp.bool_)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_damage_own_choice"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_damage_own_choice"]) != 0), jnp.bool_)
-    lv["s"] = _cast(0, jnp.int8)
-    _c398 = lv["_envc_run"]
-    _c399 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_damage_own_choice"]) == 1))
-    def _then400(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["_envc_who1"] = _cast(lv["p"], jnp.int8)
-        _c401 = jnp.any(jax.vmap(lambda i402: jnp.logical_and(st["occupied"][_i32(lv["p"])][i402], jnp.logical_or((i402 > 0), jnp.logical_not(lv["bench_only"]))))(jnp.arange(0, 4, dtype=jnp.int32)))
-        def _then403(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a404 = lv["p"]
+    v_p = _cast(v_p, jnp.int8)
+    v_amount = _cast(v_amount, jnp.int16)
+    v_bench_only = _cast(v_bench_only, jnp.bool_)
+    v__envc_run = _cast((_i32(st["_envc_at_p_damage_own_choice"]) == 0), jnp.bool_)
+    v__envc_seek = _cast((_i32(st["_envc_at_p_damage_own_choice"]) != 0), jnp.bool_)
+    v_s = _cast(0, jnp.int8)
+    _c398 = v__envc_run
+    _c399 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_damage_own_choice"]) == 1))
+    def _then400(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
+        st = dict(st)
+        v__envc_who1 = _cast(v_p, jnp.int8)
+        _c401 = jnp.any(jax.vmap(lambda i402: jnp.logical_and(st["occupied"][_i32(v_p)][i402], jnp.logical_or((i402 > 0), jnp.logical_not(v_bench_only))))(jnp.arange(0, 4, dtype=jnp.int32)))
+        def _then403(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+            st = dict(st)
+            _a404 = v_p
             st["_envc_frame_p_damage_own_choice__p"] = _cast(_a404, jnp.int8)
-            _a405 = lv["amount"]
+            _a405 = v_amount
             st["_envc_frame_p_damage_own_choice__amount"] = _cast(_a405, jnp.int16)
-            _a406 = lv["bench_only"]
+            _a406 = v_bench_only
             st["_envc_frame_p_damage_own_choice__bench_only"] = _cast(_a406, jnp.bool_)
-            _a407 = lv["s"]
+            _a407 = v_s
             st["_envc_frame_p_damage_own_choice__s"] = _cast(_a407, jnp.int8)
             _a408 = 1
             st["_envc_at_p_damage_own_choice"] = _cast(_a408, jnp.int8)
             _a409 = False
-            lv["_envc_run"] = _cast(_a409, jnp.bool_)
+            v__envc_run = _cast(_a409, jnp.bool_)
             _a410 = st["current_player"]
             st["_envc_choice_mover"] = _cast(_a410, jnp.int8)
-            _a411 = lv["_envc_who1"]
+            _a411 = v__envc_who1
             st["current_player"] = _cast(_a411, jnp.int8)
-            return st, _scope(lv, ("p", "amount", "bench_only", "_envc_run", "_envc_seek", "s", "_envc_who1", ))
-        def _else412(st, lv):
-            st, lv = dict(st), dict(lv)
+            return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1)
+        def _else412(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+            st = dict(st)
             _a413 = -1
-            lv["s"] = _cast(_a413, jnp.int8)
-            return st, _scope(lv, ("p", "amount", "bench_only", "_envc_run", "_envc_seek", "s", "_envc_who1", ))
-        st, lv = _select(_c401, _then403(st, lv), _else412(st, lv))
-        lv = _scope(lv, ("p", "amount", "bench_only", "_envc_run", "_envc_seek", "s", ))
-        return st, _scope(lv, ("p", "amount", "bench_only", "_envc_run", "_envc_seek", "s", ))
-    def _then414(st, lv):
-        st, lv = dict(st), dict(lv)
+            v_s = _cast(_a413, jnp.int8)
+            return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1)
+        st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _select(_c401, _then403(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1), _else412(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1))
+        return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
+    def _then414(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
+        st = dict(st)
         _a415 = st["_envc_frame_p_damage_own_choice__p"]
-        lv["p"] = _cast(_a415, jnp.int8)
+        v_p = _cast(_a415, jnp.int8)
         _a416 = st["_envc_frame_p_damage_own_choice__amount"]
-        lv["amount"] = _cast(_a416, jnp.int16)
+        v_amount = _cast(_a416, jnp.int16)
         _a417 = st["_envc_frame_p_damage_own_choice__bench_only"]
-        lv["bench_only"] = _cast(_a417, jnp.bool_)
+        v_bench_only = _cast(_a417, jnp.bool_)
         _a418 = st["_envc_frame_p_damage_own_choice__s"]
-        lv["s"] = _cast(_a418, jnp.int8)
+        v_s = _cast(_a418, jnp.int8)
         _a419 = 0
         st["_envc_at_p_damage_own_choice"] = _cast(_a419, jnp.int8)
         _a420 = False
-        lv["_envc_seek"] = _cast(_a420, jnp.bool_)
+        v__envc_seek = _cast(_a420, jnp.bool_)
         _a421 = st["_envc_choice_option"]
-        lv["s"] = _cast(_a421, jnp.int8)
+        v_s = _cast(_a421, jnp.int8)
         _a422 = st["_envc_choice_mover"]
         st["current_player"] = _cast(_a422, jnp.int8)
         _a423 = True
-        lv["_envc_run"] = _cast(_a423, jnp.bool_)
-        return st, _scope(lv, ("p", "amount", "bench_only", "_envc_run", "_envc_seek", "s", ))
-    st, lv = _select_first((_c398, _c399, ), (st, lv), (_then400(st, lv), _then414(st, lv), ), (st, lv))
-    _c424 = lv["_envc_run"]
-    def _then425(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c426 = (_i32(lv["s"]) >= 0)
-        def _then427(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a428 = jnp.minimum((_i32(st["damage"][_i32(lv["p"])][_i32(lv["s"])]) + _i32(lv["amount"])), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a428, jnp.int16))
-            return st, _scope(lv, ("p", "amount", "bench_only", "_envc_run", "_envc_seek", "s", ))
-        st, lv = _select(_c426, _then427(st, lv), (st, lv))
-        return st, _scope(lv, ("p", "amount", "bench_only", "_envc_run", "_envc_seek", "s", ))
-    st, lv = _select(_c424, _then425(st, lv), (st, lv))
-    lv = _scope(lv, ("p", "amount", "bench_only", ))
+        v__envc_run = _cast(_a423, jnp.bool_)
+        return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
+    st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _select_first((_c398, _c399, ), (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)), (_then400(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), _then414(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), ), (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)))
+    _c424 = v__envc_run
+    def _then425(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
+        st = dict(st)
+        _c426 = (_i32(v_s) >= 0)
+        def _then427(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
+            st = dict(st)
+            _a428 = jnp.minimum((_i32(st["damage"][_i32(v_p)][_i32(v_s)]) + _i32(v_amount)), 300)
+            st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a428, jnp.int16))
+            return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
+        st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _select(_c426, _then427(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)))
+        return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
+    st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _select(_c424, _then425(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)))
     return st
 
 
 def p_attach_to_bench_choice(st, v_p, v_t):
     """proc `attach_to_bench_choice` (tcg.envspec:754)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0), jnp.bool_)
-    lv["s"] = _cast(0, jnp.int8)
-    _c429 = lv["_envc_run"]
-    _c430 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1))
-    def _then431(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["_envc_who1"] = _cast(lv["p"], jnp.int8)
-        _c432 = jnp.any(jax.vmap(lambda i433: jnp.logical_and(jnp.logical_and(st["occupied"][_i32(lv["p"])][i433], (_i32(jnp.where((_K0[_i32(st["card"][_i32(lv["p"])][i433])] == 1), st["played_type"][_i32(lv["p"])][i433], _K2[_i32(st["card"][_i32(lv["p"])][i433])])) == _i32(lv["t"]))), (_i32(st["energy"][_i32(lv["p"])][i433][_i32(lv["t"])]) < 12)))(jnp.arange(1, 4, dtype=jnp.int32)))
-        def _then434(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a435 = lv["p"]
+    v_p = _cast(v_p, jnp.int8)
+    v_t = _cast(v_t, jnp.int8)
+    v__envc_run = _cast((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 0), jnp.bool_)
+    v__envc_seek = _cast((_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0), jnp.bool_)
+    v_s = _cast(0, jnp.int8)
+    _c429 = v__envc_run
+    _c430 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1))
+    def _then431(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
+        st = dict(st)
+        v__envc_who1 = _cast(v_p, jnp.int8)
+        _c432 = jnp.any(jax.vmap(lambda i433: jnp.logical_and(jnp.logical_and(st["occupied"][_i32(v_p)][i433], (_i32(jnp.where((_K0[_i32(st["card"][_i32(v_p)][i433])] == 1), st["played_type"][_i32(v_p)][i433], _K2[_i32(st["card"][_i32(v_p)][i433])])) == _i32(v_t))), (_i32(st["energy"][_i32(v_p)][i433][_i32(v_t)]) < 12)))(jnp.arange(1, 4, dtype=jnp.int32)))
+        def _then434(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+            st = dict(st)
+            _a435 = v_p
             st["_envc_frame_p_attach_to_bench_choice__p"] = _cast(_a435, jnp.int8)
-            _a436 = lv["t"]
+            _a436 = v_t
             st["_envc_frame_p_attach_to_bench_choice__t"] = _cast(_a436, jnp.int8)
-            _a437 = lv["s"]
+            _a437 = v_s
             st["_envc_frame_p_attach_to_bench_choice__s"] = _cast(_a437, jnp.int8)
             _a438 = 1
             st["_envc_at_p_attach_to_bench_choice"] = _cast(_a438, jnp.int8)
             _a439 = False
-            lv["_envc_run"] = _cast(_a439, jnp.bool_)
+            v__envc_run = _cast(_a439, jnp.bool_)
             _a440 = st["current_player"]
             st["_envc_choice_mover"] = _cast(_a440, jnp.int8)
-            _a441 = lv["_envc_who1"]
+            _a441 = v__envc_who1
             st["current_player"] = _cast(_a441, jnp.int8)
-            return st, _scope(lv, ("p", "t", "_envc_run", "_envc_seek", "s", "_envc_who1", ))
-        def _else442(st, lv):
-            st, lv = dict(st), dict(lv)
+            return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1)
+        def _else442(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+            st = dict(st)
             _a443 = 0
-            lv["s"] = _cast(_a443, jnp.int8)
-            return st, _scope(lv, ("p", "t", "_envc_run", "_envc_seek", "s", "_envc_who1", ))
-        st, lv = _select(_c432, _then434(st, lv), _else442(st, lv))
-        lv = _scope(lv, ("p", "t", "_envc_run", "_envc_seek", "s", ))
-        return st, _scope(lv, ("p", "t", "_envc_run", "_envc_seek", "s", ))
-    def _then444(st, lv):
-        st, lv = dict(st), dict(lv)
+            v_s = _cast(_a443, jnp.int8)
+            return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1)
+        st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _select(_c432, _then434(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1), _else442(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1))
+        return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
+    def _then444(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
+        st = dict(st)
         _a445 = st["_envc_frame_p_attach_to_bench_choice__p"]
-        lv["p"] = _cast(_a445, jnp.int8)
+        v_p = _cast(_a445, jnp.int8)
         _a446 = st["_envc_frame_p_attach_to_bench_choice__t"]
-        lv["t"] = _cast(_a446, jnp.int8)
+        v_t = _cast(_a446, jnp.int8)
         _a447 = st["_envc_frame_p_attach_to_bench_choice__s"]
-        lv["s"] = _cast(_a447, jnp.int8)
+        v_s = _cast(_a447, jnp.int8)
         _a448 = 0
         st["_envc_at_p_attach_to_bench_choice"] = _cast(_a448, jnp.int8)
         _a449 = False
-        lv["_envc_seek"] = _cast(_a449, jnp.bool_)
+        v__envc_seek = _cast(_a449, jnp.bool_)
         _a450 = st["_envc_choice_option"]
-        lv["s"] = _cast(_a450, jnp.int8)
+        v_s = _cast(_a450, jnp.int8)
         _a451 = st["_envc_choice_mover"]
         st["current_player"] = _cast(_a451, jnp.int8)
         _a452 = True
-        lv["_envc_run"] = _cast(_a452, jnp.bool_)
-        return st, _scope(lv, ("p", "t", "_envc_run", "_envc_seek", "s", ))
-    st, lv = _select_first((_c429, _c430, ), (st, lv), (_then431(st, lv), _then444(st, lv), ), (st, lv))
-    _c453 = lv["_envc_run"]
-    def _then454(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c455 = (_i32(lv["s"]) > 0)
-        def _then456(st, lv):
-            st, lv = dict(st), dict(lv)
-            st = p_attach_from_zone(st, lv["p"], lv["s"], lv["t"], 1, False)
-            return st, _scope(lv, ("p", "t", "_envc_run", "_envc_seek", "s", ))
-        st, lv = _select(_c455, _then456(st, lv), (st, lv))
-        return st, _scope(lv, ("p", "t", "_envc_run", "_envc_seek", "s", ))
-    st, lv = _select(_c453, _then454(st, lv), (st, lv))
-    lv = _scope(lv, ("p", "t", ))
+        v__envc_run = _cast(_a452, jnp.bool_)
+        return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
+    st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _select_first((_c429, _c430, ), (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)), (_then431(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), _then444(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), ), (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)))
+    _c453 = v__envc_run
+    def _then454(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
+        st = dict(st)
+        _c455 = (_i32(v_s) > 0)
+        def _then456(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
+            st = dict(st)
+            st = p_attach_from_zone(st, v_p, v_s, v_t, 1, False)
+            return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
+        st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _select(_c455, _then456(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)))
+        return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
+    st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _select(_c453, _then454(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)))
     return st
 
 
 def p_attach_to_benched_choices(st, v_p, v_t, v_n):
     """proc `attach_to_benched_choices` (tcg.envspec:764)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8), "n": _cast(v_n, jnp.int8)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0), jnp.bool_)
-    lv["a"] = _cast(0, jnp.int8)
-    _c457 = lv["_envc_run"]
-    _c458 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1))
-    def _then459(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["_envc_who1"] = _cast(lv["p"], jnp.int8)
-        _c460 = jnp.any(jax.vmap(lambda i461: st["occupied"][_i32(lv["p"])][i461])(jnp.arange(1, 4, dtype=jnp.int32)))
-        def _then462(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a463 = lv["p"]
+    v_p = _cast(v_p, jnp.int8)
+    v_t = _cast(v_t, jnp.int8)
+    v_n = _cast(v_n, jnp.int8)
+    v__envc_run = _cast((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 0), jnp.bool_)
+    v__envc_seek = _cast((_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0), jnp.bool_)
+    v_a = _cast(0, jnp.int8)
+    _c457 = v__envc_run
+    _c458 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1))
+    def _then459(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+        st = dict(st)
+        v__envc_who1 = _cast(v_p, jnp.int8)
+        _c460 = jnp.any(jax.vmap(lambda i461: st["occupied"][_i32(v_p)][i461])(jnp.arange(1, 4, dtype=jnp.int32)))
+        def _then462(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
+            st = dict(st)
+            _a463 = v_p
             st["_envc_frame_p_attach_to_benched_choices__p"] = _cast(_a463, jnp.int8)
-            _a464 = lv["t"]
+            _a464 = v_t
             st["_envc_frame_p_attach_to_benched_choices__t"] = _cast(_a464, jnp.int8)
-            _a465 = lv["n"]
+            _a465 = v_n
             st["_envc_frame_p_attach_to_benched_choices__n"] = _cast(_a465, jnp.int8)
             _a466 = 1
             st["_envc_at_p_attach_to_benched_choices"] = _cast(_a466, jnp.int8)
             _a467 = False
-            lv["_envc_run"] = _cast(_a467, jnp.bool_)
+            v__envc_run = _cast(_a467, jnp.bool_)
             _a468 = st["current_player"]
             st["_envc_choice_mover"] = _cast(_a468, jnp.int8)
-            _a469 = lv["_envc_who1"]
+            _a469 = v__envc_who1
             st["current_player"] = _cast(_a469, jnp.int8)
-            return st, _scope(lv, ("p", "t", "n", "_envc_run", "_envc_seek", "a", "_envc_who1", ))
-        def _else470(st, lv):
-            st, lv = dict(st), dict(lv)
+            return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1)
+        def _else470(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
+            st = dict(st)
             _a471 = 0
-            lv["a"] = _cast(_a471, jnp.int8)
-            return st, _scope(lv, ("p", "t", "n", "_envc_run", "_envc_seek", "a", "_envc_who1", ))
-        st, lv = _select(_c460, _then462(st, lv), _else470(st, lv))
-        lv = _scope(lv, ("p", "t", "n", "_envc_run", "_envc_seek", "a", ))
-        return st, _scope(lv, ("p", "t", "n", "_envc_run", "_envc_seek", "a", ))
-    def _then472(st, lv):
-        st, lv = dict(st), dict(lv)
+            v_a = _cast(_a471, jnp.int8)
+            return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1)
+        st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1) = _select(_c460, _then462(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1), _else470(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1))
+        return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
+    def _then472(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+        st = dict(st)
         _a473 = st["_envc_frame_p_attach_to_benched_choices__p"]
-        lv["p"] = _cast(_a473, jnp.int8)
+        v_p = _cast(_a473, jnp.int8)
         _a474 = st["_envc_frame_p_attach_to_benched_choices__t"]
-        lv["t"] = _cast(_a474, jnp.int8)
+        v_t = _cast(_a474, jnp.int8)
         _a475 = st["_envc_frame_p_attach_to_benched_choices__n"]
-        lv["n"] = _cast(_a475, jnp.int8)
+        v_n = _cast(_a475, jnp.int8)
         _a476 = 0
         st["_envc_at_p_attach_to_benched_choices"] = _cast(_a476, jnp.int8)
         _a477 = False
-        lv["_envc_seek"] = _cast(_a477, jnp.bool_)
+        v__envc_seek = _cast(_a477, jnp.bool_)
         _a478 = st["_envc_choice_option"]
-        lv["a"] = _cast(_a478, jnp.int8)
+        v_a = _cast(_a478, jnp.int8)
         _a479 = st["_envc_choice_mover"]
         st["current_player"] = _cast(_a479, jnp.int8)
         _a480 = True
-        lv["_envc_run"] = _cast(_a480, jnp.bool_)
-        return st, _scope(lv, ("p", "t", "n", "_envc_run", "_envc_seek", "a", ))
-    st, lv = _select_first((_c457, _c458, ), (st, lv), (_then459(st, lv), _then472(st, lv), ), (st, lv))
-    _c481 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["a"]) > 0)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2)))
-    def _then482(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c483 = lv["_envc_run"]
-        def _then484(st, lv):
-            st, lv = dict(st), dict(lv)
-            st = p_attach_from_zone(st, lv["p"], lv["a"], lv["t"], 1, True)
-            return st, _scope(lv, ("p", "t", "n", "_envc_run", "_envc_seek", "a", ))
-        st, lv = _select(_c483, _then484(st, lv), (st, lv))
-        _c485 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["n"]) > 1)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2)))
-        def _then486(st, lv):
-            st, lv = dict(st), dict(lv)
-            lv["b"] = _cast(0, jnp.int8)
-            _c487 = lv["_envc_run"]
-            _c488 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2))
-            def _then489(st, lv):
-                st, lv = dict(st), dict(lv)
-                lv["_envc_who2"] = _cast(lv["p"], jnp.int8)
-                _c490 = jnp.any(jax.vmap(lambda i491: jnp.logical_and(st["occupied"][_i32(lv["p"])][i491], (i491 != _i32(lv["a"]))))(jnp.arange(1, 4, dtype=jnp.int32)))
-                def _then492(st, lv):
-                    st, lv = dict(st), dict(lv)
-                    _a493 = lv["p"]
+        v__envc_run = _cast(_a480, jnp.bool_)
+        return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
+    st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _select_first((_c457, _c458, ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)), (_then459(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), _then472(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
+    _c481 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_a) > 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2)))
+    def _then482(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+        st = dict(st)
+        _c483 = v__envc_run
+        def _then484(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+            st = dict(st)
+            st = p_attach_from_zone(st, v_p, v_a, v_t, 1, True)
+            return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
+        st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _select(_c483, _then484(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
+        _c485 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_n) > 1)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2)))
+        def _then486(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+            st = dict(st)
+            v_b = _cast(0, jnp.int8)
+            _c487 = v__envc_run
+            _c488 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2))
+            def _then489(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
+                st = dict(st)
+                v__envc_who2 = _cast(v_p, jnp.int8)
+                _c490 = jnp.any(jax.vmap(lambda i491: jnp.logical_and(st["occupied"][_i32(v_p)][i491], (i491 != _i32(v_a))))(jnp.arange(1, 4, dtype=jnp.int32)))
+                def _then492(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
+                    st = dict(st)
+                    _a493 = v_p
                     st["_envc_frame_p_attach_to_benched_choices__p"] = _cast(_a493, jnp.int8)
-                    _a494 = lv["t"]
+                    _a494 = v_t
                     st["_envc_frame_p_attach_to_benched_choices__t"] = _cast(_a494, jnp.int8)
-                    _a495 = lv["a"]
+                    _a495 = v_a
                     st["_envc_frame_p_attach_to_benched_choices__a"] = _cast(_a495, jnp.int8)
                     _a496 = 2
                     st["_envc_at_p_attach_to_benched_choices"] = _cast(_a496, jnp.int8)
                     _a497 = False
-                    lv["_envc_run"] = _cast(_a497, jnp.bool_)
+                    v__envc_run = _cast(_a497, jnp.bool_)
                     _a498 = st["current_player"]
                     st["_envc_choice_mover"] = _cast(_a498, jnp.int8)
-                    _a499 = lv["_envc_who2"]
+                    _a499 = v__envc_who2
                     st["current_player"] = _cast(_a499, jnp.int8)
-                    return st, _scope(lv, ("p", "t", "n", "_envc_run", "_envc_seek", "a", "b", "_envc_who2", ))
-                def _else500(st, lv):
-                    st, lv = dict(st), dict(lv)
+                    return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2)
+                def _else500(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
+                    st = dict(st)
                     _a501 = 0
-                    lv["b"] = _cast(_a501, jnp.int8)
-                    return st, _scope(lv, ("p", "t", "n", "_envc_run", "_envc_seek", "a", "b", "_envc_who2", ))
-                st, lv = _select(_c490, _then492(st, lv), _else500(st, lv))
-                lv = _scope(lv, ("p", "t", "n", "_envc_run", "_envc_seek", "a", "b", ))
-                return st, _scope(lv, ("p", "t", "n", "_envc_run", "_envc_seek", "a", "b", ))
-            def _then502(st, lv):
-                st, lv = dict(st), dict(lv)
+                    v_b = _cast(_a501, jnp.int8)
+                    return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2)
+                st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2) = _select(_c490, _then492(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2), _else500(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2))
+                return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
+            def _then502(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
+                st = dict(st)
                 _a503 = st["_envc_frame_p_attach_to_benched_choices__p"]
-                lv["p"] = _cast(_a503, jnp.int8)
+                v_p = _cast(_a503, jnp.int8)
                 _a504 = st["_envc_frame_p_attach_to_benched_choices__t"]
-                lv["t"] = _cast(_a504, jnp.int8)
+                v_t = _cast(_a504, jnp.int8)
                 _a505 = st["_envc_frame_p_attach_to_benched_choices__a"]
-                lv["a"] = _cast(_a505, jnp.int8)
+                v_a = _cast(_a505, jnp.int8)
                 _a506 = 0
                 st["_envc_at_p_attach_to_benched_choices"] = _cast(_a506, jnp.int8)
                 _a507 = False
-                lv["_envc_seek"] = _cast(_a507, jnp.bool_)
+                v__envc_seek = _cast(_a507, jnp.bool_)
                 _a508 = st["_envc_choice_option"]
-                lv["b"] = _cast(_a508, jnp.int8)
+                v_b = _cast(_a508, jnp.int8)
                 _a509 = st["_envc_choice_mover"]
                 st["current_player"] = _cast(_a509, jnp.int8)
                 _a510 = True
-                lv["_envc_run"] = _cast(_a510, jnp.bool_)
-                return st, _scope(lv, ("p", "t", "n", "_envc_run", "_envc_seek", "a", "b", ))
-            st, lv = _select_first((_c487, _c488, ), (st, lv), (_then489(st, lv), _then502(st, lv), ), (st, lv))
-            _c511 = lv["_envc_run"]
-            def _then512(st, lv):
-                st, lv = dict(st), dict(lv)
-                _c513 = (_i32(lv["b"]) > 0)
-                def _then514(st, lv):
-                    st, lv = dict(st), dict(lv)
-                    st = p_attach_from_zone(st, lv["p"], lv["b"], lv["t"], 1, True)
-                    return st, _scope(lv, ("p", "t", "n", "_envc_run", "_envc_seek", "a", "b", ))
-                st, lv = _select(_c513, _then514(st, lv), (st, lv))
-                return st, _scope(lv, ("p", "t", "n", "_envc_run", "_envc_seek", "a", "b", ))
-            st, lv = _select(_c511, _then512(st, lv), (st, lv))
-            lv = _scope(lv, ("p", "t", "n", "_envc_run", "_envc_seek", "a", ))
-            return st, _scope(lv, ("p", "t", "n", "_envc_run", "_envc_seek", "a", ))
-        st, lv = _select(_c485, _then486(st, lv), (st, lv))
-        return st, _scope(lv, ("p", "t", "n", "_envc_run", "_envc_seek", "a", ))
-    st, lv = _select(_c481, _then482(st, lv), (st, lv))
-    lv = _scope(lv, ("p", "t", "n", ))
+                v__envc_run = _cast(_a510, jnp.bool_)
+                return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
+            st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _select_first((_c487, _c488, ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)), (_then489(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), _then502(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)))
+            _c511 = v__envc_run
+            def _then512(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
+                st = dict(st)
+                _c513 = (_i32(v_b) > 0)
+                def _then514(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
+                    st = dict(st)
+                    st = p_attach_from_zone(st, v_p, v_b, v_t, 1, True)
+                    return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
+                st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _select(_c513, _then514(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)))
+                return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
+            st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _select(_c511, _then512(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)))
+            return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
+        st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _select(_c485, _then486(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
+        return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
+    st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _select(_c481, _then482(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
     return st
 
 
 def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
     """proc `switch_opponent` (tcg.envspec:783)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "coin": _cast(v_coin, jnp.bool_), "opponent_chooses": _cast(v_opponent_chooses, jnp.bool_), "basic_only": _cast(v_basic_only, jnp.bool_)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_switch_opponent"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_switch_opponent"]) != 0), jnp.bool_)
-    lv["q"] = _cast(0, jnp.int8)
-    lv["go"] = _cast(True, jnp.bool_)
-    _c515 = lv["_envc_run"]
-    def _then516(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a517 = (1 - _i32(lv["p"]))
-        lv["q"] = _cast(_a517, jnp.int8)
-        _c518 = lv["coin"]
-        def _then519(st, lv):
-            st, lv = dict(st), dict(lv)
+    v_p = _cast(v_p, jnp.int8)
+    v_coin = _cast(v_coin, jnp.bool_)
+    v_opponent_chooses = _cast(v_opponent_chooses, jnp.bool_)
+    v_basic_only = _cast(v_basic_only, jnp.bool_)
+    v__envc_run = _cast((_i32(st["_envc_at_p_switch_opponent"]) == 0), jnp.bool_)
+    v__envc_seek = _cast((_i32(st["_envc_at_p_switch_opponent"]) != 0), jnp.bool_)
+    v_q = _cast(0, jnp.int8)
+    v_go = _cast(True, jnp.bool_)
+    _c515 = v__envc_run
+    def _then516(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
+        st = dict(st)
+        _a517 = (1 - _i32(v_p))
+        v_q = _cast(_a517, jnp.int8)
+        _c518 = v_coin
+        def _then519(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
+            st = dict(st)
             st, _r520 = _randint(st, 0, 1)
             _a521 = (_r520 == 1)
-            lv["go"] = _cast(_a521, jnp.bool_)
-            return st, _scope(lv, ("p", "coin", "opponent_chooses", "basic_only", "_envc_run", "_envc_seek", "q", "go", ))
-        st, lv = _select(_c518, _then519(st, lv), (st, lv))
-        return st, _scope(lv, ("p", "coin", "opponent_chooses", "basic_only", "_envc_run", "_envc_seek", "q", "go", ))
-    st, lv = _select(_c515, _then516(st, lv), (st, lv))
-    _c522 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_and(lv["go"], jnp.logical_not(f_defended(st, lv["p"])))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_switch_opponent"]) == 1)))
-    def _then523(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["b"] = _cast(0, jnp.int8)
-        _c524 = lv["_envc_run"]
-        _c525 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_switch_opponent"]) == 1))
-        def _then526(st, lv):
-            st, lv = dict(st), dict(lv)
-            lv["_envc_who1"] = _cast(jnp.where(lv["opponent_chooses"], _i32(lv["q"]), _i32(lv["p"])), jnp.int8)
-            _c527 = jnp.any(jax.vmap(lambda i528: jnp.logical_and(st["occupied"][_i32(lv["q"])][i528], jnp.logical_or(jnp.logical_not(lv["basic_only"]), (jnp.where((_K0[_i32(st["card"][_i32(lv["q"])][i528])] == 1), 0, _K3[_i32(st["card"][_i32(lv["q"])][i528])]) == 0))))(jnp.arange(1, 4, dtype=jnp.int32)))
-            def _then529(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a530 = lv["p"]
+            v_go = _cast(_a521, jnp.bool_)
+            return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)
+        st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _select(_c518, _then519(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)))
+        return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)
+    st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _select(_c515, _then516(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)))
+    _c522 = jnp.logical_or(jnp.logical_and(v__envc_run, jnp.logical_and(v_go, jnp.logical_not(f_defended(st, v_p)))), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_switch_opponent"]) == 1)))
+    def _then523(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
+        st = dict(st)
+        v_b = _cast(0, jnp.int8)
+        _c524 = v__envc_run
+        _c525 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_switch_opponent"]) == 1))
+        def _then526(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+            st = dict(st)
+            v__envc_who1 = _cast(jnp.where(v_opponent_chooses, _i32(v_q), _i32(v_p)), jnp.int8)
+            _c527 = jnp.any(jax.vmap(lambda i528: jnp.logical_and(st["occupied"][_i32(v_q)][i528], jnp.logical_or(jnp.logical_not(v_basic_only), (jnp.where((_K0[_i32(st["card"][_i32(v_q)][i528])] == 1), 0, _K3[_i32(st["card"][_i32(v_q)][i528])]) == 0))))(jnp.arange(1, 4, dtype=jnp.int32)))
+            def _then529(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1):
+                st = dict(st)
+                _a530 = v_p
                 st["_envc_frame_p_switch_opponent__p"] = _cast(_a530, jnp.int8)
-                _a531 = lv["basic_only"]
+                _a531 = v_basic_only
                 st["_envc_frame_p_switch_opponent__basic_only"] = _cast(_a531, jnp.bool_)
-                _a532 = lv["q"]
+                _a532 = v_q
                 st["_envc_frame_p_switch_opponent__q"] = _cast(_a532, jnp.int8)
                 _a533 = 1
                 st["_envc_at_p_switch_opponent"] = _cast(_a533, jnp.int8)
                 _a534 = False
-                lv["_envc_run"] = _cast(_a534, jnp.bool_)
+                v__envc_run = _cast(_a534, jnp.bool_)
                 _a535 = st["current_player"]
                 st["_envc_choice_mover"] = _cast(_a535, jnp.int8)
-                _a536 = lv["_envc_who1"]
+                _a536 = v__envc_who1
                 st["current_player"] = _cast(_a536, jnp.int8)
-                return st, _scope(lv, ("p", "coin", "opponent_chooses", "basic_only", "_envc_run", "_envc_seek", "q", "go", "b", "_envc_who1", ))
-            def _else537(st, lv):
-                st, lv = dict(st), dict(lv)
+                return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1)
+            def _else537(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1):
+                st = dict(st)
                 _a538 = 0
-                lv["b"] = _cast(_a538, jnp.int8)
-                return st, _scope(lv, ("p", "coin", "opponent_chooses", "basic_only", "_envc_run", "_envc_seek", "q", "go", "b", "_envc_who1", ))
-            st, lv = _select(_c527, _then529(st, lv), _else537(st, lv))
-            lv = _scope(lv, ("p", "coin", "opponent_chooses", "basic_only", "_envc_run", "_envc_seek", "q", "go", "b", ))
-            return st, _scope(lv, ("p", "coin", "opponent_chooses", "basic_only", "_envc_run", "_envc_seek", "q", "go", "b", ))
-        def _then539(st, lv):
-            st, lv = dict(st), dict(lv)
+                v_b = _cast(_a538, jnp.int8)
+                return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1)
+            st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1) = _select(_c527, _then529(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1), _else537(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1))
+            return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
+        def _then539(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+            st = dict(st)
             _a540 = st["_envc_frame_p_switch_opponent__p"]
-            lv["p"] = _cast(_a540, jnp.int8)
+            v_p = _cast(_a540, jnp.int8)
             _a541 = st["_envc_frame_p_switch_opponent__basic_only"]
-            lv["basic_only"] = _cast(_a541, jnp.bool_)
+            v_basic_only = _cast(_a541, jnp.bool_)
             _a542 = st["_envc_frame_p_switch_opponent__q"]
-            lv["q"] = _cast(_a542, jnp.int8)
+            v_q = _cast(_a542, jnp.int8)
             _a543 = 0
             st["_envc_at_p_switch_opponent"] = _cast(_a543, jnp.int8)
             _a544 = False
-            lv["_envc_seek"] = _cast(_a544, jnp.bool_)
+            v__envc_seek = _cast(_a544, jnp.bool_)
             _a545 = st["_envc_choice_option"]
-            lv["b"] = _cast(_a545, jnp.int8)
+            v_b = _cast(_a545, jnp.int8)
             _a546 = st["_envc_choice_mover"]
             st["current_player"] = _cast(_a546, jnp.int8)
             _a547 = True
-            lv["_envc_run"] = _cast(_a547, jnp.bool_)
-            return st, _scope(lv, ("p", "coin", "opponent_chooses", "basic_only", "_envc_run", "_envc_seek", "q", "go", "b", ))
-        st, lv = _select_first((_c524, _c525, ), (st, lv), (_then526(st, lv), _then539(st, lv), ), (st, lv))
-        _c548 = lv["_envc_run"]
-        def _then549(st, lv):
-            st, lv = dict(st), dict(lv)
-            _c550 = jnp.logical_and((_i32(lv["b"]) > 0), st["attacking"])
-            def _then551(st, lv):
-                st, lv = dict(st), dict(lv)
-                st = p_hit_active(st, lv["p"])
-                return st, _scope(lv, ("p", "coin", "opponent_chooses", "basic_only", "_envc_run", "_envc_seek", "q", "go", "b", ))
-            st, lv = _select(_c550, _then551(st, lv), (st, lv))
-            _c552 = (_i32(lv["b"]) > 0)
-            def _then553(st, lv):
-                st, lv = dict(st), dict(lv)
-                st = p_clear_conditions(st, lv["q"])
-                st = p_swap_slots(st, lv["q"], 0, lv["b"])
-                return st, _scope(lv, ("p", "coin", "opponent_chooses", "basic_only", "_envc_run", "_envc_seek", "q", "go", "b", ))
-            st, lv = _select(_c552, _then553(st, lv), (st, lv))
-            return st, _scope(lv, ("p", "coin", "opponent_chooses", "basic_only", "_envc_run", "_envc_seek", "q", "go", "b", ))
-        st, lv = _select(_c548, _then549(st, lv), (st, lv))
-        lv = _scope(lv, ("p", "coin", "opponent_chooses", "basic_only", "_envc_run", "_envc_seek", "q", "go", ))
-        return st, _scope(lv, ("p", "coin", "opponent_chooses", "basic_only", "_envc_run", "_envc_seek", "q", "go", ))
-    st, lv = _select(_c522, _then523(st, lv), (st, lv))
-    lv = _scope(lv, ("p", "coin", "opponent_chooses", "basic_only", ))
+            v__envc_run = _cast(_a547, jnp.bool_)
+            return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
+        st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _select_first((_c524, _c525, ), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)), (_then526(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), _then539(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), ), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
+        _c548 = v__envc_run
+        def _then549(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+            st = dict(st)
+            _c550 = jnp.logical_and((_i32(v_b) > 0), st["attacking"])
+            def _then551(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+                st = dict(st)
+                st = p_hit_active(st, v_p)
+                return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
+            st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _select(_c550, _then551(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
+            _c552 = (_i32(v_b) > 0)
+            def _then553(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+                st = dict(st)
+                st = p_clear_conditions(st, v_q)
+                st = p_swap_slots(st, v_q, 0, v_b)
+                return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
+            st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _select(_c552, _then553(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
+            return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
+        st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _select(_c548, _then549(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
+        return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)
+    st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _select(_c522, _then523(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)))
     return st
 
 
 def p_switch_self(st, v_p):
     """proc `switch_self` (tcg.envspec:804)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_switch_self"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_switch_self"]) != 0), jnp.bool_)
-    lv["b"] = _cast(0, jnp.int8)
-    _c554 = lv["_envc_run"]
-    _c555 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_switch_self"]) == 1))
-    def _then556(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["_envc_who1"] = _cast(lv["p"], jnp.int8)
-        _c557 = jnp.any(jax.vmap(lambda i558: st["occupied"][_i32(lv["p"])][i558])(jnp.arange(1, 4, dtype=jnp.int32)))
-        def _then559(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a560 = lv["p"]
+    v_p = _cast(v_p, jnp.int8)
+    v__envc_run = _cast((_i32(st["_envc_at_p_switch_self"]) == 0), jnp.bool_)
+    v__envc_seek = _cast((_i32(st["_envc_at_p_switch_self"]) != 0), jnp.bool_)
+    v_b = _cast(0, jnp.int8)
+    _c554 = v__envc_run
+    _c555 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_switch_self"]) == 1))
+    def _then556(st, v_p, v__envc_run, v__envc_seek, v_b):
+        st = dict(st)
+        v__envc_who1 = _cast(v_p, jnp.int8)
+        _c557 = jnp.any(jax.vmap(lambda i558: st["occupied"][_i32(v_p)][i558])(jnp.arange(1, 4, dtype=jnp.int32)))
+        def _then559(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
+            st = dict(st)
+            _a560 = v_p
             st["_envc_frame_p_switch_self__p"] = _cast(_a560, jnp.int8)
             _a561 = 1
             st["_envc_at_p_switch_self"] = _cast(_a561, jnp.int8)
             _a562 = False
-            lv["_envc_run"] = _cast(_a562, jnp.bool_)
+            v__envc_run = _cast(_a562, jnp.bool_)
             _a563 = st["current_player"]
             st["_envc_choice_mover"] = _cast(_a563, jnp.int8)
-            _a564 = lv["_envc_who1"]
+            _a564 = v__envc_who1
             st["current_player"] = _cast(_a564, jnp.int8)
-            return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", "_envc_who1", ))
-        def _else565(st, lv):
-            st, lv = dict(st), dict(lv)
+            return st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1)
+        def _else565(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
+            st = dict(st)
             _a566 = 0
-            lv["b"] = _cast(_a566, jnp.int8)
-            return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", "_envc_who1", ))
-        st, lv = _select(_c557, _then559(st, lv), _else565(st, lv))
-        lv = _scope(lv, ("p", "_envc_run", "_envc_seek", "b", ))
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", ))
-    def _then567(st, lv):
-        st, lv = dict(st), dict(lv)
+            v_b = _cast(_a566, jnp.int8)
+            return st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1)
+        st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1) = _select(_c557, _then559(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1), _else565(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1))
+        return st, (v_p, v__envc_run, v__envc_seek, v_b)
+    def _then567(st, v_p, v__envc_run, v__envc_seek, v_b):
+        st = dict(st)
         _a568 = st["_envc_frame_p_switch_self__p"]
-        lv["p"] = _cast(_a568, jnp.int8)
+        v_p = _cast(_a568, jnp.int8)
         _a569 = 0
         st["_envc_at_p_switch_self"] = _cast(_a569, jnp.int8)
         _a570 = False
-        lv["_envc_seek"] = _cast(_a570, jnp.bool_)
+        v__envc_seek = _cast(_a570, jnp.bool_)
         _a571 = st["_envc_choice_option"]
-        lv["b"] = _cast(_a571, jnp.int8)
+        v_b = _cast(_a571, jnp.int8)
         _a572 = st["_envc_choice_mover"]
         st["current_player"] = _cast(_a572, jnp.int8)
         _a573 = True
-        lv["_envc_run"] = _cast(_a573, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", ))
-    st, lv = _select_first((_c554, _c555, ), (st, lv), (_then556(st, lv), _then567(st, lv), ), (st, lv))
-    _c574 = lv["_envc_run"]
-    def _then575(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c576 = (_i32(lv["b"]) > 0)
-        def _then577(st, lv):
-            st, lv = dict(st), dict(lv)
-            st = p_hit_active(st, lv["p"])
-            st = p_clear_conditions(st, lv["p"])
-            st = p_swap_slots(st, lv["p"], 0, lv["b"])
-            return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", ))
-        st, lv = _select(_c576, _then577(st, lv), (st, lv))
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", ))
-    st, lv = _select(_c574, _then575(st, lv), (st, lv))
-    lv = _scope(lv, ("p", ))
+        v__envc_run = _cast(_a573, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek, v_b)
+    st, (v_p, v__envc_run, v__envc_seek, v_b) = _select_first((_c554, _c555, ), (st, (v_p, v__envc_run, v__envc_seek, v_b)), (_then556(st, v_p, v__envc_run, v__envc_seek, v_b), _then567(st, v_p, v__envc_run, v__envc_seek, v_b), ), (st, (v_p, v__envc_run, v__envc_seek, v_b)))
+    _c574 = v__envc_run
+    def _then575(st, v_p, v__envc_run, v__envc_seek, v_b):
+        st = dict(st)
+        _c576 = (_i32(v_b) > 0)
+        def _then577(st, v_p, v__envc_run, v__envc_seek, v_b):
+            st = dict(st)
+            st = p_hit_active(st, v_p)
+            st = p_clear_conditions(st, v_p)
+            st = p_swap_slots(st, v_p, 0, v_b)
+            return st, (v_p, v__envc_run, v__envc_seek, v_b)
+        st, (v_p, v__envc_run, v__envc_seek, v_b) = _select(_c576, _then577(st, v_p, v__envc_run, v__envc_seek, v_b), (st, (v_p, v__envc_run, v__envc_seek, v_b)))
+        return st, (v_p, v__envc_run, v__envc_seek, v_b)
+    st, (v_p, v__envc_run, v__envc_seek, v_b) = _select(_c574, _then575(st, v_p, v__envc_run, v__envc_seek, v_b), (st, (v_p, v__envc_run, v__envc_seek, v_b)))
     return st
 
 
 def p_protect(st, v_p, v_amount, v_coin):
     """proc `protect` (tcg.envspec:816)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16), "coin": _cast(v_coin, jnp.bool_)}
-    lv["go"] = _cast(True, jnp.bool_)
-    _c578 = lv["coin"]
-    def _then579(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_p = _cast(v_p, jnp.int8)
+    v_amount = _cast(v_amount, jnp.int16)
+    v_coin = _cast(v_coin, jnp.bool_)
+    v_go = _cast(True, jnp.bool_)
+    _c578 = v_coin
+    def _then579(st, v_p, v_amount, v_coin, v_go):
+        st = dict(st)
         st, _r580 = _randint(st, 0, 1)
         _a581 = (_r580 == 1)
-        lv["go"] = _cast(_a581, jnp.bool_)
-        return st, _scope(lv, ("p", "amount", "coin", "go", ))
-    st, lv = _select(_c578, _then579(st, lv), (st, lv))
-    _c582 = lv["go"]
-    def _then583(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a584 = lv["amount"]
-        st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a584, jnp.int16))
-        _a585 = (1 + (1 - _i32(lv["p"])))
-        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(lv["p"])].set(_cast(_a585, jnp.int8))
-        return st, _scope(lv, ("p", "amount", "coin", "go", ))
-    st, lv = _select(_c582, _then583(st, lv), (st, lv))
-    lv = _scope(lv, ("p", "amount", "coin", ))
+        v_go = _cast(_a581, jnp.bool_)
+        return st, (v_p, v_amount, v_coin, v_go)
+    st, (v_p, v_amount, v_coin, v_go) = _select(_c578, _then579(st, v_p, v_amount, v_coin, v_go), (st, (v_p, v_amount, v_coin, v_go)))
+    _c582 = v_go
+    def _then583(st, v_p, v_amount, v_coin, v_go):
+        st = dict(st)
+        _a584 = v_amount
+        st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a584, jnp.int16))
+        _a585 = (1 + (1 - _i32(v_p)))
+        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a585, jnp.int8))
+        return st, (v_p, v_amount, v_coin, v_go)
+    st, (v_p, v_amount, v_coin, v_go) = _select(_c582, _then583(st, v_p, v_amount, v_coin, v_go), (st, (v_p, v_amount, v_coin, v_go)))
     return st
 
 
 def p_protect_all(st, v_p, v_coin):
     """proc `protect_all` (tcg.envspec:830)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "coin": _cast(v_coin, jnp.bool_)}
-    lv["go"] = _cast(True, jnp.bool_)
-    _c586 = lv["coin"]
-    def _then587(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_p = _cast(v_p, jnp.int8)
+    v_coin = _cast(v_coin, jnp.bool_)
+    v_go = _cast(True, jnp.bool_)
+    _c586 = v_coin
+    def _then587(st, v_p, v_coin, v_go):
+        st = dict(st)
         st, _r588 = _randint(st, 0, 1)
         _a589 = (_r588 == 1)
-        lv["go"] = _cast(_a589, jnp.bool_)
-        return st, _scope(lv, ("p", "coin", "go", ))
-    st, lv = _select(_c586, _then587(st, lv), (st, lv))
-    _c590 = lv["go"]
-    def _then591(st, lv):
-        st, lv = dict(st), dict(lv)
+        v_go = _cast(_a589, jnp.bool_)
+        return st, (v_p, v_coin, v_go)
+    st, (v_p, v_coin, v_go) = _select(_c586, _then587(st, v_p, v_coin, v_go), (st, (v_p, v_coin, v_go)))
+    _c590 = v_go
+    def _then591(st, v_p, v_coin, v_go):
+        st = dict(st)
         _a592 = 300
-        st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a592, jnp.int16))
-        _a593 = (1 + (1 - _i32(lv["p"])))
-        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(lv["p"])].set(_cast(_a593, jnp.int8))
+        st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a592, jnp.int16))
+        _a593 = (1 + (1 - _i32(v_p)))
+        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a593, jnp.int8))
         _a594 = True
-        st["shielded"] = st["shielded"].at[_i32(lv["p"])].set(_cast(_a594, jnp.bool_))
-        _a595 = (1 + (1 - _i32(lv["p"])))
-        st["_envc_until_shielded"] = st["_envc_until_shielded"].at[_i32(lv["p"])].set(_cast(_a595, jnp.int8))
-        return st, _scope(lv, ("p", "coin", "go", ))
-    st, lv = _select(_c590, _then591(st, lv), (st, lv))
-    lv = _scope(lv, ("p", "coin", ))
+        st["shielded"] = st["shielded"].at[_i32(v_p)].set(_cast(_a594, jnp.bool_))
+        _a595 = (1 + (1 - _i32(v_p)))
+        st["_envc_until_shielded"] = st["_envc_until_shielded"].at[_i32(v_p)].set(_cast(_a595, jnp.int8))
+        return st, (v_p, v_coin, v_go)
+    st, (v_p, v_coin, v_go) = _select(_c590, _then591(st, v_p, v_coin, v_go), (st, (v_p, v_coin, v_go)))
     return st
 
 
 def p_hinder_defending(st, v_p, v_coin, v_attack, v_retreat, v_less):
     """proc `hinder_defending` (tcg.envspec:844)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "coin": _cast(v_coin, jnp.bool_), "attack": _cast(v_attack, jnp.bool_), "retreat": _cast(v_retreat, jnp.bool_), "less": _cast(v_less, jnp.int8)}
-    lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
-    lv["go"] = _cast(True, jnp.bool_)
-    _c596 = lv["coin"]
-    def _then597(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_p = _cast(v_p, jnp.int8)
+    v_coin = _cast(v_coin, jnp.bool_)
+    v_attack = _cast(v_attack, jnp.bool_)
+    v_retreat = _cast(v_retreat, jnp.bool_)
+    v_less = _cast(v_less, jnp.int8)
+    v_q = _cast((1 - _i32(v_p)), jnp.int8)
+    v_go = _cast(True, jnp.bool_)
+    _c596 = v_coin
+    def _then597(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+        st = dict(st)
         st, _r598 = _randint(st, 0, 1)
         _a599 = (_r598 == 1)
-        lv["go"] = _cast(_a599, jnp.bool_)
-        return st, _scope(lv, ("p", "coin", "attack", "retreat", "less", "q", "go", ))
-    st, lv = _select(_c596, _then597(st, lv), (st, lv))
-    _c600 = jnp.logical_and(jnp.logical_and(lv["go"], st["occupied"][_i32(lv["q"])][0]), jnp.logical_not(f_defended(st, lv["p"])))
-    def _then601(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c602 = lv["attack"]
-        def _then603(st, lv):
-            st, lv = dict(st), dict(lv)
+        v_go = _cast(_a599, jnp.bool_)
+        return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
+    st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _select(_c596, _then597(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
+    _c600 = jnp.logical_and(jnp.logical_and(v_go, st["occupied"][_i32(v_q)][0]), jnp.logical_not(f_defended(st, v_p)))
+    def _then601(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+        st = dict(st)
+        _c602 = v_attack
+        def _then603(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+            st = dict(st)
             _a604 = True
-            st["no_attack"] = st["no_attack"].at[_i32(lv["q"])].set(_cast(_a604, jnp.bool_))
-            _a605 = (1 + _i32(lv["q"]))
-            st["_envc_until_no_attack"] = st["_envc_until_no_attack"].at[_i32(lv["q"])].set(_cast(_a605, jnp.int8))
-            return st, _scope(lv, ("p", "coin", "attack", "retreat", "less", "q", "go", ))
-        st, lv = _select(_c602, _then603(st, lv), (st, lv))
-        _c606 = lv["retreat"]
-        def _then607(st, lv):
-            st, lv = dict(st), dict(lv)
+            st["no_attack"] = st["no_attack"].at[_i32(v_q)].set(_cast(_a604, jnp.bool_))
+            _a605 = (1 + _i32(v_q))
+            st["_envc_until_no_attack"] = st["_envc_until_no_attack"].at[_i32(v_q)].set(_cast(_a605, jnp.int8))
+            return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
+        st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _select(_c602, _then603(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
+        _c606 = v_retreat
+        def _then607(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+            st = dict(st)
             _a608 = True
-            st["no_retreat"] = st["no_retreat"].at[_i32(lv["q"])].set(_cast(_a608, jnp.bool_))
-            _a609 = (1 + _i32(lv["q"]))
-            st["_envc_until_no_retreat"] = st["_envc_until_no_retreat"].at[_i32(lv["q"])].set(_cast(_a609, jnp.int8))
-            return st, _scope(lv, ("p", "coin", "attack", "retreat", "less", "q", "go", ))
-        st, lv = _select(_c606, _then607(st, lv), (st, lv))
-        _c610 = (_i32(lv["less"]) > 0)
-        def _then611(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a612 = lv["less"]
-            st["weakened"] = st["weakened"].at[_i32(lv["q"])].set(_cast(_a612, jnp.int8))
-            _a613 = (1 + _i32(lv["q"]))
-            st["_envc_until_weakened"] = st["_envc_until_weakened"].at[_i32(lv["q"])].set(_cast(_a613, jnp.int8))
-            return st, _scope(lv, ("p", "coin", "attack", "retreat", "less", "q", "go", ))
-        st, lv = _select(_c610, _then611(st, lv), (st, lv))
-        return st, _scope(lv, ("p", "coin", "attack", "retreat", "less", "q", "go", ))
-    st, lv = _select(_c600, _then601(st, lv), (st, lv))
-    lv = _scope(lv, ("p", "coin", "attack", "retreat", "less", ))
+            st["no_retreat"] = st["no_retreat"].at[_i32(v_q)].set(_cast(_a608, jnp.bool_))
+            _a609 = (1 + _i32(v_q))
+            st["_envc_until_no_retreat"] = st["_envc_until_no_retreat"].at[_i32(v_q)].set(_cast(_a609, jnp.int8))
+            return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
+        st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _select(_c606, _then607(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
+        _c610 = (_i32(v_less) > 0)
+        def _then611(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+            st = dict(st)
+            _a612 = v_less
+            st["weakened"] = st["weakened"].at[_i32(v_q)].set(_cast(_a612, jnp.int8))
+            _a613 = (1 + _i32(v_q))
+            st["_envc_until_weakened"] = st["_envc_until_weakened"].at[_i32(v_q)].set(_cast(_a613, jnp.int8))
+            return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
+        st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _select(_c610, _then611(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
+        return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
+    st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _select(_c600, _then601(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
     return st
 
 
 def p_counter_damage(st, v_p, v_amount):
     """proc `counter_damage` (tcg.envspec:865)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int8)}
-    _a614 = lv["amount"]
-    st["spiky"] = st["spiky"].at[_i32(lv["p"])].set(_cast(_a614, jnp.int8))
-    _a615 = (1 + (1 - _i32(lv["p"])))
-    st["_envc_until_spiky"] = st["_envc_until_spiky"].at[_i32(lv["p"])].set(_cast(_a615, jnp.int8))
+    v_p = _cast(v_p, jnp.int8)
+    v_amount = _cast(v_amount, jnp.int8)
+    _a614 = v_amount
+    st["spiky"] = st["spiky"].at[_i32(v_p)].set(_cast(_a614, jnp.int8))
+    _a615 = (1 + (1 - _i32(v_p)))
+    st["_envc_until_spiky"] = st["_envc_until_spiky"].at[_i32(v_p)].set(_cast(_a615, jnp.int8))
     return st
 
 
 def p_block_supporters(st, v_p):
     """proc `block_supporters` (tcg.envspec:870)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
+    v_p = _cast(v_p, jnp.int8)
     _a616 = True
-    st["no_supporter"] = st["no_supporter"].at[(1 - _i32(lv["p"]))].set(_cast(_a616, jnp.bool_))
-    _a617 = (1 + (1 - _i32(lv["p"])))
-    st["_envc_until_no_supporter"] = st["_envc_until_no_supporter"].at[(1 - _i32(lv["p"]))].set(_cast(_a617, jnp.int8))
+    st["no_supporter"] = st["no_supporter"].at[(1 - _i32(v_p))].set(_cast(_a616, jnp.bool_))
+    _a617 = (1 + (1 - _i32(v_p)))
+    st["_envc_until_no_supporter"] = st["_envc_until_no_supporter"].at[(1 - _i32(v_p))].set(_cast(_a617, jnp.int8))
     return st
 
 
 def f_extra_energy(st, v_p, v_t):
     """fn `extra_energy` (tcg.envspec:877)"""
-    lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8)}
-    lv["#done"] = jnp.bool_(False)
-    lv["#ret"] = jnp.int16(0)
-    lv["c"] = _cast(jnp.where((_i32(st["copying"]) == 2), st["copy_card"], st["card"][_i32(lv["p"])][0]), jnp.int16)
-    lv["a"] = _cast(jnp.where((_i32(st["copying"]) == 2), _i32(st["copy_index"]), _i32(st["attack_index"])), jnp.int8)
-    lv["others"] = _cast((jnp.sum(jax.vmap(lambda i618, _h619, _h620: _i32(jnp.where(jnp.logical_and((i618 != _i32(lv["t"])), (i618 < 9)), jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][i618]) - _i32(jnp.where((_i32(lv["a"]) == 0), _i32(_h619), _i32(_h620)))), 0), 0)))(jnp.arange(0, 11, dtype=jnp.int32), _K13[_i32(lv["c"])], _K14[_i32(lv["c"])]), dtype=jnp.int32) + _i32(jnp.where((_i32(lv["t"]) != 9), _i32(st["energy"][_i32(lv["p"])][0][9]), 0))), jnp.int16)
-    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - _i32(f_cost(st, lv["c"], lv["a"], lv["t"]))) - jnp.maximum((_i32(f_cost(st, lv["c"], lv["a"], 9)) - _i32(lv["others"])), 0)), jnp.int16))
-    lv["#done"] = jnp.bool_(True)
-    lv = _scope(lv, ("p", "t", "#done", "#ret", ))
-    return lv["#ret"]
+    v_p = _cast(v_p, jnp.int8)
+    v_t = _cast(v_t, jnp.int8)
+    _done = jnp.bool_(False)
+    _ret = jnp.int16(0)
+    v_c = _cast(jnp.where((_i32(st["copying"]) == 2), st["copy_card"], st["card"][_i32(v_p)][0]), jnp.int16)
+    v_a = _cast(jnp.where((_i32(st["copying"]) == 2), _i32(st["copy_index"]), _i32(st["attack_index"])), jnp.int8)
+    v_others = _cast((jnp.sum(jax.vmap(lambda i618, _h619, _h620: _i32(jnp.where(jnp.logical_and((i618 != _i32(v_t)), (i618 < 9)), jnp.maximum((_i32(st["energy"][_i32(v_p)][0][i618]) - _i32(jnp.where((_i32(v_a) == 0), _i32(_h619), _i32(_h620)))), 0), 0)))(jnp.arange(0, 11, dtype=jnp.int32), _K13[_i32(v_c)], _K14[_i32(v_c)]), dtype=jnp.int32) + _i32(jnp.where((_i32(v_t) != 9), _i32(st["energy"][_i32(v_p)][0][9]), 0))), jnp.int16)
+    _ret = _select(_done, _ret, _cast(((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - _i32(f_cost(st, v_c, v_a, v_t))) - jnp.maximum((_i32(f_cost(st, v_c, v_a, 9)) - _i32(v_others)), 0)), jnp.int16))
+    _done = jnp.bool_(True)
+    return _ret
 
 
 def p_bonus_if_extra_energy(st, v_p, v_t, v_n, v_amount):
     """proc `bonus_if_extra_energy` (tcg.envspec:886)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8), "n": _cast(v_n, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
-    _c621 = (_i32(f_extra_energy(st, lv["p"], lv["t"])) >= _i32(lv["n"]))
-    def _then622(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_add_damage(st, lv["amount"])
-        return st, _scope(lv, ("p", "t", "n", "amount", ))
-    st, lv = _select(_c621, _then622(st, lv), (st, lv))
+    v_p = _cast(v_p, jnp.int8)
+    v_t = _cast(v_t, jnp.int8)
+    v_n = _cast(v_n, jnp.int8)
+    v_amount = _cast(v_amount, jnp.int16)
+    _c621 = (_i32(f_extra_energy(st, v_p, v_t)) >= _i32(v_n))
+    def _then622(st, v_p, v_t, v_n, v_amount):
+        st = dict(st)
+        st = p_add_damage(st, v_amount)
+        return st, (v_p, v_t, v_n, v_amount)
+    st, (v_p, v_t, v_n, v_amount) = _select(_c621, _then622(st, v_p, v_t, v_n, v_amount), (st, (v_p, v_t, v_n, v_amount)))
     return st
 
 
 def p_sweets_relay(st, v_p, v_amount):
     """proc `sweets_relay` (tcg.envspec:895)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
-    _c623 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["relay_turn"][_i32(lv["p"])]) == (_i32(st["turn"]) - 2)))
-    def _then624(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_add_damage(st, lv["amount"])
-        return st, _scope(lv, ("p", "amount", ))
-    st, lv = _select(_c623, _then624(st, lv), (st, lv))
+    v_p = _cast(v_p, jnp.int8)
+    v_amount = _cast(v_amount, jnp.int16)
+    _c623 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["relay_turn"][_i32(v_p)]) == (_i32(st["turn"]) - 2)))
+    def _then624(st, v_p, v_amount):
+        st = dict(st)
+        st = p_add_damage(st, v_amount)
+        return st, (v_p, v_amount)
+    st, (v_p, v_amount) = _select(_c623, _then624(st, v_p, v_amount), (st, (v_p, v_amount)))
     _a625 = st["turn"]
-    st["relay_turn"] = st["relay_turn"].at[_i32(lv["p"])].set(_cast(_a625, jnp.int8))
-    _a626 = jnp.minimum((_i32(st["relays"][_i32(lv["p"])]) + 1), 50)
-    st["relays"] = st["relays"].at[_i32(lv["p"])].set(_cast(_a626, jnp.int8))
+    st["relay_turn"] = st["relay_turn"].at[_i32(v_p)].set(_cast(_a625, jnp.int8))
+    _a626 = jnp.minimum((_i32(st["relays"][_i32(v_p)]) + 1), 50)
+    st["relays"] = st["relays"].at[_i32(v_p)].set(_cast(_a626, jnp.int8))
     return st
 
 
 def p_damage_per_relay(st, v_p, v_each):
     """proc `damage_per_relay` (tcg.envspec:904)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "each": _cast(v_each, jnp.int8)}
-    _a627 = jnp.minimum((_i32(lv["each"]) * _i32(st["relays"][_i32(lv["p"])])), 300)
+    v_p = _cast(v_p, jnp.int8)
+    v_each = _cast(v_each, jnp.int8)
+    _a627 = jnp.minimum((_i32(v_each) * _i32(st["relays"][_i32(v_p)])), 300)
     st["dmg"] = _cast(_a627, jnp.int16)
     return st
 
@@ -2468,747 +2465,745 @@ def p_damage_per_relay(st, v_p, v_each):
 def p_boost_next_turn(st, v_p, v_amount):
     """proc `boost_next_turn` (tcg.envspec:912)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
-    _c628 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["boost_turn"][_i32(lv["p"])]) == (_i32(st["turn"]) - 2)))
-    def _then629(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_add_damage(st, lv["amount"])
-        return st, _scope(lv, ("p", "amount", ))
-    st, lv = _select(_c628, _then629(st, lv), (st, lv))
+    v_p = _cast(v_p, jnp.int8)
+    v_amount = _cast(v_amount, jnp.int16)
+    _c628 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["boost_turn"][_i32(v_p)]) == (_i32(st["turn"]) - 2)))
+    def _then629(st, v_p, v_amount):
+        st = dict(st)
+        st = p_add_damage(st, v_amount)
+        return st, (v_p, v_amount)
+    st, (v_p, v_amount) = _select(_c628, _then629(st, v_p, v_amount), (st, (v_p, v_amount)))
     _a630 = st["turn"]
-    st["boost_turn"] = st["boost_turn"].at[_i32(lv["p"])].set(_cast(_a630, jnp.int8))
+    st["boost_turn"] = st["boost_turn"].at[_i32(v_p)].set(_cast(_a630, jnp.int8))
     return st
 
 
 def p_see_opponent_hand(st, v_p):
     """proc `see_opponent_hand` (tcg.envspec:920)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
-    lv["i"] = jnp.int32(0)
+    v_p = _cast(v_p, jnp.int8)
+    v_q = _cast((1 - _i32(v_p)), jnp.int8)
+    v_i = jnp.int32(0)
     def _loop631(i, carry):
-        st, lv = dict(carry[0]), dict(carry[1])
-        lv["i"] = i
-        _f632 = _i32(lv["i"])
-        _f633 = _get(st["hand"], _i32(lv["q"]))["len"]
-        st = _fault_at(st, ((_i32(lv["i"]) < _get(st["hand"], _i32(lv["q"]))["len"])) & (_f632 >= _f633), 25, _f632, _f633)
-        _a634 = jnp.where((_i32(lv["i"]) < _get(st["hand"], _i32(lv["q"]))["len"]), _i32(_get(st["hand"], _i32(lv["q"]))["items"][_f632]), -1)
-        st["seen_hand"] = st["seen_hand"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a634, jnp.int16))
-        return st, lv
-    st, lv = lax.fori_loop(0, 10, _loop631, (st, lv))
-    lv = _scope(lv, ("p", "q", ))
+        st, (v_p, v_q, v_i) = dict(carry[0]), carry[1]
+        v_i = i
+        _f632 = _i32(v_i)
+        _f633 = _get(st["hand"], _i32(v_q))["len"]
+        st = _fault_at(st, ((_i32(v_i) < _get(st["hand"], _i32(v_q))["len"])) & (_f632 >= _f633), 25, _f632, _f633)
+        _a634 = jnp.where((_i32(v_i) < _get(st["hand"], _i32(v_q))["len"]), _i32(_get(st["hand"], _i32(v_q))["items"][_f632]), -1)
+        st["seen_hand"] = st["seen_hand"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a634, jnp.int16))
+        return st, (v_p, v_q, v_i)
+    st, (v_p, v_q, v_i) = lax.fori_loop(0, 10, _loop631, (st, (v_p, v_q, v_i)))
     _a635 = st["turn"]
-    st["seen_hand_turn"] = st["seen_hand_turn"].at[_i32(lv["p"])].set(_cast(_a635, jnp.int8))
-    lv = _scope(lv, ("p", ))
+    st["seen_hand_turn"] = st["seen_hand_turn"].at[_i32(v_p)].set(_cast(_a635, jnp.int8))
     return st
 
 
 def p_look_at_deck(st, v_p, v_n):
     """proc `look_at_deck` (tcg.envspec:930)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "n": _cast(v_n, jnp.int8)}
-    lv["i"] = jnp.int32(0)
-    _f636 = _i32(lv["i"])
-    _f637 = _get(st["deck"], _i32(lv["p"]))["len"]
-    st = _fault_at(st, (jnp.logical_and((_i32(lv["i"]) < _i32(lv["n"])), (_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"]))) & (_f636 >= _f637), 26, _f636, _f637)
-    _a638 = jnp.where(jnp.logical_and((_i32(lv["i"]) < _i32(lv["n"])), (_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"])), _i32(_get(st["deck"], _i32(lv["p"]))["items"][_f636]), -1)
-    st["seen_deck"] = st["seen_deck"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a638, jnp.int16))
-    lv["i"] = jnp.int32(1)
-    _f639 = _i32(lv["i"])
-    _f640 = _get(st["deck"], _i32(lv["p"]))["len"]
-    st = _fault_at(st, (jnp.logical_and((_i32(lv["i"]) < _i32(lv["n"])), (_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"]))) & (_f639 >= _f640), 26, _f639, _f640)
-    _a641 = jnp.where(jnp.logical_and((_i32(lv["i"]) < _i32(lv["n"])), (_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"])), _i32(_get(st["deck"], _i32(lv["p"]))["items"][_f639]), -1)
-    st["seen_deck"] = st["seen_deck"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a641, jnp.int16))
-    lv["i"] = jnp.int32(2)
-    _f642 = _i32(lv["i"])
-    _f643 = _get(st["deck"], _i32(lv["p"]))["len"]
-    st = _fault_at(st, (jnp.logical_and((_i32(lv["i"]) < _i32(lv["n"])), (_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"]))) & (_f642 >= _f643), 26, _f642, _f643)
-    _a644 = jnp.where(jnp.logical_and((_i32(lv["i"]) < _i32(lv["n"])), (_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"])), _i32(_get(st["deck"], _i32(lv["p"]))["items"][_f642]), -1)
-    st["seen_deck"] = st["seen_deck"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a644, jnp.int16))
-    lv = _scope(lv, ("p", "n", ))
+    v_p = _cast(v_p, jnp.int8)
+    v_n = _cast(v_n, jnp.int8)
+    v_i = jnp.int32(0)
+    _f636 = _i32(v_i)
+    _f637 = _get(st["deck"], _i32(v_p))["len"]
+    st = _fault_at(st, (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f636 >= _f637), 26, _f636, _f637)
+    _a638 = jnp.where(jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])), _i32(_get(st["deck"], _i32(v_p))["items"][_f636]), -1)
+    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a638, jnp.int16))
+    v_i = jnp.int32(1)
+    _f639 = _i32(v_i)
+    _f640 = _get(st["deck"], _i32(v_p))["len"]
+    st = _fault_at(st, (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f639 >= _f640), 26, _f639, _f640)
+    _a641 = jnp.where(jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])), _i32(_get(st["deck"], _i32(v_p))["items"][_f639]), -1)
+    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a641, jnp.int16))
+    v_i = jnp.int32(2)
+    _f642 = _i32(v_i)
+    _f643 = _get(st["deck"], _i32(v_p))["len"]
+    st = _fault_at(st, (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f642 >= _f643), 26, _f642, _f643)
+    _a644 = jnp.where(jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])), _i32(_get(st["deck"], _i32(v_p))["items"][_f642]), -1)
+    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a644, jnp.int16))
     _a645 = st["turn"]
-    st["seen_deck_turn"] = st["seen_deck_turn"].at[_i32(lv["p"])].set(_cast(_a645, jnp.int8))
+    st["seen_deck_turn"] = st["seen_deck_turn"].at[_i32(v_p)].set(_cast(_a645, jnp.int8))
     return st
 
 
 def p_active_to_hand(st, v_p):
     """proc `active_to_hand` (tcg.envspec:941)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    _c646 = st["occupied"][_i32(lv["p"])][0]
-    def _then647(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["k"] = jnp.int32(0)
-        lv["c"] = _cast(jnp.where((_i32(lv["k"]) == 0), st["card"][_i32(lv["p"])][0], st["below"][_i32(lv["p"])][0][jnp.clip((_i32(lv["k"]) - 1), 0, 1)]), jnp.int16)
-        _c648 = jnp.logical_or((_i32(lv["k"]) == 0), ((_i32(lv["k"]) - 1) < _i32(st["evolutions"][_i32(lv["p"])][0])))
-        def _then649(st, lv):
-            st, lv = dict(st), dict(lv)
-            _c650 = (_get(st["hand"], _i32(lv["p"]))["len"] < 10)
-            def _then651(st, lv):
-                st, lv = dict(st), dict(lv)
-                _f652 = _get(st["hand"], _i32(lv["p"]))["len"]
+    v_p = _cast(v_p, jnp.int8)
+    _c646 = st["occupied"][_i32(v_p)][0]
+    def _then647(st, v_p):
+        st = dict(st)
+        v_k = jnp.int32(0)
+        v_c = _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_p)][0], st["below"][_i32(v_p)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16)
+        _c648 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_p)][0])))
+        def _then649(st, v_p, v_k, v_c):
+            st = dict(st)
+            _c650 = (_get(st["hand"], _i32(v_p))["len"] < 10)
+            def _then651(st, v_p, v_k, v_c):
+                st = dict(st)
+                _f652 = _get(st["hand"], _i32(v_p))["len"]
                 st = _fault_at(st, (_f652 >= 10), 27, 0, 0)
-                _l653 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-                st["hand"] = _set(st["hand"], _i32(lv["p"]), _l653)
-                return st, _scope(lv, ("p", "k", "c", ))
-            def _else654(st, lv):
-                st, lv = dict(st), dict(lv)
-                _f655 = _get(st["discard"], _i32(lv["p"]))["len"]
+                _l653 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
+                st["hand"] = _set(st["hand"], _i32(v_p), _l653)
+                return st, (v_p, v_k, v_c)
+            def _else654(st, v_p, v_k, v_c):
+                st = dict(st)
+                _f655 = _get(st["discard"], _i32(v_p))["len"]
                 st = _fault_at(st, (_f655 >= 20), 28, 0, 0)
-                _l656 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-                st["discard"] = _set(st["discard"], _i32(lv["p"]), _l656)
-                return st, _scope(lv, ("p", "k", "c", ))
-            st, lv = _select(_c650, _then651(st, lv), _else654(st, lv))
-            return st, _scope(lv, ("p", "k", "c", ))
-        st, lv = _select(_c648, _then649(st, lv), (st, lv))
-        lv = _scope(lv, ("p", "k", ))
-        lv["k"] = jnp.int32(1)
-        lv["c"] = _cast(jnp.where((_i32(lv["k"]) == 0), st["card"][_i32(lv["p"])][0], st["below"][_i32(lv["p"])][0][jnp.clip((_i32(lv["k"]) - 1), 0, 1)]), jnp.int16)
-        _c657 = jnp.logical_or((_i32(lv["k"]) == 0), ((_i32(lv["k"]) - 1) < _i32(st["evolutions"][_i32(lv["p"])][0])))
-        def _then658(st, lv):
-            st, lv = dict(st), dict(lv)
-            _c659 = (_get(st["hand"], _i32(lv["p"]))["len"] < 10)
-            def _then660(st, lv):
-                st, lv = dict(st), dict(lv)
-                _f661 = _get(st["hand"], _i32(lv["p"]))["len"]
+                _l656 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
+                st["discard"] = _set(st["discard"], _i32(v_p), _l656)
+                return st, (v_p, v_k, v_c)
+            st, (v_p, v_k, v_c) = _select(_c650, _then651(st, v_p, v_k, v_c), _else654(st, v_p, v_k, v_c))
+            return st, (v_p, v_k, v_c)
+        st, (v_p, v_k, v_c) = _select(_c648, _then649(st, v_p, v_k, v_c), (st, (v_p, v_k, v_c)))
+        v_k = jnp.int32(1)
+        v_c = _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_p)][0], st["below"][_i32(v_p)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16)
+        _c657 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_p)][0])))
+        def _then658(st, v_p, v_k, v_c):
+            st = dict(st)
+            _c659 = (_get(st["hand"], _i32(v_p))["len"] < 10)
+            def _then660(st, v_p, v_k, v_c):
+                st = dict(st)
+                _f661 = _get(st["hand"], _i32(v_p))["len"]
                 st = _fault_at(st, (_f661 >= 10), 27, 0, 0)
-                _l662 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-                st["hand"] = _set(st["hand"], _i32(lv["p"]), _l662)
-                return st, _scope(lv, ("p", "k", "c", ))
-            def _else663(st, lv):
-                st, lv = dict(st), dict(lv)
-                _f664 = _get(st["discard"], _i32(lv["p"]))["len"]
+                _l662 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
+                st["hand"] = _set(st["hand"], _i32(v_p), _l662)
+                return st, (v_p, v_k, v_c)
+            def _else663(st, v_p, v_k, v_c):
+                st = dict(st)
+                _f664 = _get(st["discard"], _i32(v_p))["len"]
                 st = _fault_at(st, (_f664 >= 20), 28, 0, 0)
-                _l665 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-                st["discard"] = _set(st["discard"], _i32(lv["p"]), _l665)
-                return st, _scope(lv, ("p", "k", "c", ))
-            st, lv = _select(_c659, _then660(st, lv), _else663(st, lv))
-            return st, _scope(lv, ("p", "k", "c", ))
-        st, lv = _select(_c657, _then658(st, lv), (st, lv))
-        lv = _scope(lv, ("p", "k", ))
-        lv["k"] = jnp.int32(2)
-        lv["c"] = _cast(jnp.where((_i32(lv["k"]) == 0), st["card"][_i32(lv["p"])][0], st["below"][_i32(lv["p"])][0][jnp.clip((_i32(lv["k"]) - 1), 0, 1)]), jnp.int16)
-        _c666 = jnp.logical_or((_i32(lv["k"]) == 0), ((_i32(lv["k"]) - 1) < _i32(st["evolutions"][_i32(lv["p"])][0])))
-        def _then667(st, lv):
-            st, lv = dict(st), dict(lv)
-            _c668 = (_get(st["hand"], _i32(lv["p"]))["len"] < 10)
-            def _then669(st, lv):
-                st, lv = dict(st), dict(lv)
-                _f670 = _get(st["hand"], _i32(lv["p"]))["len"]
+                _l665 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
+                st["discard"] = _set(st["discard"], _i32(v_p), _l665)
+                return st, (v_p, v_k, v_c)
+            st, (v_p, v_k, v_c) = _select(_c659, _then660(st, v_p, v_k, v_c), _else663(st, v_p, v_k, v_c))
+            return st, (v_p, v_k, v_c)
+        st, (v_p, v_k, v_c) = _select(_c657, _then658(st, v_p, v_k, v_c), (st, (v_p, v_k, v_c)))
+        v_k = jnp.int32(2)
+        v_c = _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_p)][0], st["below"][_i32(v_p)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16)
+        _c666 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_p)][0])))
+        def _then667(st, v_p, v_k, v_c):
+            st = dict(st)
+            _c668 = (_get(st["hand"], _i32(v_p))["len"] < 10)
+            def _then669(st, v_p, v_k, v_c):
+                st = dict(st)
+                _f670 = _get(st["hand"], _i32(v_p))["len"]
                 st = _fault_at(st, (_f670 >= 10), 27, 0, 0)
-                _l671 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-                st["hand"] = _set(st["hand"], _i32(lv["p"]), _l671)
-                return st, _scope(lv, ("p", "k", "c", ))
-            def _else672(st, lv):
-                st, lv = dict(st), dict(lv)
-                _f673 = _get(st["discard"], _i32(lv["p"]))["len"]
+                _l671 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
+                st["hand"] = _set(st["hand"], _i32(v_p), _l671)
+                return st, (v_p, v_k, v_c)
+            def _else672(st, v_p, v_k, v_c):
+                st = dict(st)
+                _f673 = _get(st["discard"], _i32(v_p))["len"]
                 st = _fault_at(st, (_f673 >= 20), 28, 0, 0)
-                _l674 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-                st["discard"] = _set(st["discard"], _i32(lv["p"]), _l674)
-                return st, _scope(lv, ("p", "k", "c", ))
-            st, lv = _select(_c668, _then669(st, lv), _else672(st, lv))
-            return st, _scope(lv, ("p", "k", "c", ))
-        st, lv = _select(_c666, _then667(st, lv), (st, lv))
-        lv = _scope(lv, ("p", "k", ))
-        lv = _scope(lv, ("p", ))
+                _l674 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
+                st["discard"] = _set(st["discard"], _i32(v_p), _l674)
+                return st, (v_p, v_k, v_c)
+            st, (v_p, v_k, v_c) = _select(_c668, _then669(st, v_p, v_k, v_c), _else672(st, v_p, v_k, v_c))
+            return st, (v_p, v_k, v_c)
+        st, (v_p, v_k, v_c) = _select(_c666, _then667(st, v_p, v_k, v_c), (st, (v_p, v_k, v_c)))
         _a675 = False
-        st["occupied"] = st["occupied"].at[(_i32(lv["p"]), 0)].set(_cast(_a675, jnp.bool_))
+        st["occupied"] = st["occupied"].at[(_i32(v_p), 0)].set(_cast(_a675, jnp.bool_))
         _a676 = 0
-        st["damage"] = st["damage"].at[(_i32(lv["p"]), 0)].set(_cast(_a676, jnp.int16))
+        st["damage"] = st["damage"].at[(_i32(v_p), 0)].set(_cast(_a676, jnp.int16))
         _a678 = jax.vmap(lambda i677: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0)].set(_cast(_a678, jnp.int8))
+        st["energy"] = st["energy"].at[(_i32(v_p), 0)].set(_cast(_a678, jnp.int8))
         _a679 = 0
-        st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), 0)].set(_cast(_a679, jnp.int8))
+        st["evolutions"] = st["evolutions"].at[(_i32(v_p), 0)].set(_cast(_a679, jnp.int8))
         _a680 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), 0)].set(_cast(_a680, jnp.bool_))
-        st = p_clear_conditions(st, lv["p"])
-        return st, _scope(lv, ("p", ))
-    st, lv = _select(_c646, _then647(st, lv), (st, lv))
+        st["ability_used"] = st["ability_used"].at[(_i32(v_p), 0)].set(_cast(_a680, jnp.bool_))
+        st = p_clear_conditions(st, v_p)
+        return st, (v_p,)
+    st, (v_p,) = _select(_c646, _then647(st, v_p), (st, (v_p,)))
     return st
 
 
 def p_opponent_active_to_deck(st, v_p, v_coin):
     """proc `opponent_active_to_deck` (tcg.envspec:968)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "coin": _cast(v_coin, jnp.bool_)}
-    lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
-    lv["go"] = _cast(True, jnp.bool_)
-    _c681 = lv["coin"]
-    def _then682(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_p = _cast(v_p, jnp.int8)
+    v_coin = _cast(v_coin, jnp.bool_)
+    v_q = _cast((1 - _i32(v_p)), jnp.int8)
+    v_go = _cast(True, jnp.bool_)
+    _c681 = v_coin
+    def _then682(st, v_p, v_coin, v_q, v_go):
+        st = dict(st)
         st, _r683 = _randint(st, 0, 1)
         _a684 = (_r683 == 1)
-        lv["go"] = _cast(_a684, jnp.bool_)
-        return st, _scope(lv, ("p", "coin", "q", "go", ))
-    st, lv = _select(_c681, _then682(st, lv), (st, lv))
-    _c685 = jnp.logical_and(jnp.logical_and(lv["go"], st["occupied"][_i32(lv["q"])][0]), jnp.logical_not(f_defended(st, lv["p"])))
-    def _then686(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_hit_active(st, lv["p"])
-        _c687 = (_i32(st["damage"][_i32(lv["q"])][0]) < _i32(f_hp_of(st, lv["q"], 0)))
-        def _then688(st, lv):
-            st, lv = dict(st), dict(lv)
-            lv["k"] = jnp.int32(0)
-            _c689 = jnp.logical_or((_i32(lv["k"]) == 0), ((_i32(lv["k"]) - 1) < _i32(st["evolutions"][_i32(lv["q"])][0])))
-            def _then690(st, lv):
-                st, lv = dict(st), dict(lv)
-                _f691 = _get(st["deck"], _i32(lv["q"]))["len"]
+        v_go = _cast(_a684, jnp.bool_)
+        return st, (v_p, v_coin, v_q, v_go)
+    st, (v_p, v_coin, v_q, v_go) = _select(_c681, _then682(st, v_p, v_coin, v_q, v_go), (st, (v_p, v_coin, v_q, v_go)))
+    _c685 = jnp.logical_and(jnp.logical_and(v_go, st["occupied"][_i32(v_q)][0]), jnp.logical_not(f_defended(st, v_p)))
+    def _then686(st, v_p, v_coin, v_q, v_go):
+        st = dict(st)
+        st = p_hit_active(st, v_p)
+        _c687 = (_i32(st["damage"][_i32(v_q)][0]) < _i32(f_hp_of(st, v_q, 0)))
+        def _then688(st, v_p, v_coin, v_q, v_go):
+            st = dict(st)
+            v_k = jnp.int32(0)
+            _c689 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
+            def _then690(st, v_p, v_coin, v_q, v_go, v_k):
+                st = dict(st)
+                _f691 = _get(st["deck"], _i32(v_q))["len"]
                 st = _fault_at(st, (_f691 >= 20), 29, 0, 0)
-                _l692 = _push(_get(st["deck"], _i32(lv["q"])), _cast(jnp.where((_i32(lv["k"]) == 0), st["card"][_i32(lv["q"])][0], st["below"][_i32(lv["q"])][0][jnp.clip((_i32(lv["k"]) - 1), 0, 1)]), jnp.int16))
-                st["deck"] = _set(st["deck"], _i32(lv["q"]), _l692)
-                return st, _scope(lv, ("p", "coin", "q", "go", "k", ))
-            st, lv = _select(_c689, _then690(st, lv), (st, lv))
-            lv["k"] = jnp.int32(1)
-            _c693 = jnp.logical_or((_i32(lv["k"]) == 0), ((_i32(lv["k"]) - 1) < _i32(st["evolutions"][_i32(lv["q"])][0])))
-            def _then694(st, lv):
-                st, lv = dict(st), dict(lv)
-                _f695 = _get(st["deck"], _i32(lv["q"]))["len"]
+                _l692 = _push(_get(st["deck"], _i32(v_q)), _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_q)][0], st["below"][_i32(v_q)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16))
+                st["deck"] = _set(st["deck"], _i32(v_q), _l692)
+                return st, (v_p, v_coin, v_q, v_go, v_k)
+            st, (v_p, v_coin, v_q, v_go, v_k) = _select(_c689, _then690(st, v_p, v_coin, v_q, v_go, v_k), (st, (v_p, v_coin, v_q, v_go, v_k)))
+            v_k = jnp.int32(1)
+            _c693 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
+            def _then694(st, v_p, v_coin, v_q, v_go, v_k):
+                st = dict(st)
+                _f695 = _get(st["deck"], _i32(v_q))["len"]
                 st = _fault_at(st, (_f695 >= 20), 29, 0, 0)
-                _l696 = _push(_get(st["deck"], _i32(lv["q"])), _cast(jnp.where((_i32(lv["k"]) == 0), st["card"][_i32(lv["q"])][0], st["below"][_i32(lv["q"])][0][jnp.clip((_i32(lv["k"]) - 1), 0, 1)]), jnp.int16))
-                st["deck"] = _set(st["deck"], _i32(lv["q"]), _l696)
-                return st, _scope(lv, ("p", "coin", "q", "go", "k", ))
-            st, lv = _select(_c693, _then694(st, lv), (st, lv))
-            lv["k"] = jnp.int32(2)
-            _c697 = jnp.logical_or((_i32(lv["k"]) == 0), ((_i32(lv["k"]) - 1) < _i32(st["evolutions"][_i32(lv["q"])][0])))
-            def _then698(st, lv):
-                st, lv = dict(st), dict(lv)
-                _f699 = _get(st["deck"], _i32(lv["q"]))["len"]
+                _l696 = _push(_get(st["deck"], _i32(v_q)), _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_q)][0], st["below"][_i32(v_q)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16))
+                st["deck"] = _set(st["deck"], _i32(v_q), _l696)
+                return st, (v_p, v_coin, v_q, v_go, v_k)
+            st, (v_p, v_coin, v_q, v_go, v_k) = _select(_c693, _then694(st, v_p, v_coin, v_q, v_go, v_k), (st, (v_p, v_coin, v_q, v_go, v_k)))
+            v_k = jnp.int32(2)
+            _c697 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
+            def _then698(st, v_p, v_coin, v_q, v_go, v_k):
+                st = dict(st)
+                _f699 = _get(st["deck"], _i32(v_q))["len"]
                 st = _fault_at(st, (_f699 >= 20), 29, 0, 0)
-                _l700 = _push(_get(st["deck"], _i32(lv["q"])), _cast(jnp.where((_i32(lv["k"]) == 0), st["card"][_i32(lv["q"])][0], st["below"][_i32(lv["q"])][0][jnp.clip((_i32(lv["k"]) - 1), 0, 1)]), jnp.int16))
-                st["deck"] = _set(st["deck"], _i32(lv["q"]), _l700)
-                return st, _scope(lv, ("p", "coin", "q", "go", "k", ))
-            st, lv = _select(_c697, _then698(st, lv), (st, lv))
-            lv = _scope(lv, ("p", "coin", "q", "go", ))
-            _f701 = _get(st["deck"], _i32(lv["q"]))["len"]
-            st, _l702 = _shuffle(st, _get(st["deck"], _i32(lv["q"])))
-            st["deck"] = _set(st["deck"], _i32(lv["q"]), _l702)
+                _l700 = _push(_get(st["deck"], _i32(v_q)), _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_q)][0], st["below"][_i32(v_q)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16))
+                st["deck"] = _set(st["deck"], _i32(v_q), _l700)
+                return st, (v_p, v_coin, v_q, v_go, v_k)
+            st, (v_p, v_coin, v_q, v_go, v_k) = _select(_c697, _then698(st, v_p, v_coin, v_q, v_go, v_k), (st, (v_p, v_coin, v_q, v_go, v_k)))
+            _f701 = _get(st["deck"], _i32(v_q))["len"]
+            st, _l702 = _shuffle(st, _get(st["deck"], _i32(v_q)))
+            st["deck"] = _set(st["deck"], _i32(v_q), _l702)
             _a703 = False
-            st["occupied"] = st["occupied"].at[(_i32(lv["q"]), 0)].set(_cast(_a703, jnp.bool_))
+            st["occupied"] = st["occupied"].at[(_i32(v_q), 0)].set(_cast(_a703, jnp.bool_))
             _a704 = 0
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a704, jnp.int16))
+            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a704, jnp.int16))
             _a706 = jax.vmap(lambda i705: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-            st["energy"] = st["energy"].at[(_i32(lv["q"]), 0)].set(_cast(_a706, jnp.int8))
+            st["energy"] = st["energy"].at[(_i32(v_q), 0)].set(_cast(_a706, jnp.int8))
             _a707 = 0
-            st["evolutions"] = st["evolutions"].at[(_i32(lv["q"]), 0)].set(_cast(_a707, jnp.int8))
+            st["evolutions"] = st["evolutions"].at[(_i32(v_q), 0)].set(_cast(_a707, jnp.int8))
             _a708 = False
-            st["ability_used"] = st["ability_used"].at[(_i32(lv["q"]), 0)].set(_cast(_a708, jnp.bool_))
-            st = p_clear_conditions(st, lv["q"])
-            return st, _scope(lv, ("p", "coin", "q", "go", ))
-        st, lv = _select(_c687, _then688(st, lv), (st, lv))
-        return st, _scope(lv, ("p", "coin", "q", "go", ))
-    st, lv = _select(_c685, _then686(st, lv), (st, lv))
-    lv = _scope(lv, ("p", "coin", ))
+            st["ability_used"] = st["ability_used"].at[(_i32(v_q), 0)].set(_cast(_a708, jnp.bool_))
+            st = p_clear_conditions(st, v_q)
+            return st, (v_p, v_coin, v_q, v_go)
+        st, (v_p, v_coin, v_q, v_go) = _select(_c687, _then688(st, v_p, v_coin, v_q, v_go), (st, (v_p, v_coin, v_q, v_go)))
+        return st, (v_p, v_coin, v_q, v_go)
+    st, (v_p, v_coin, v_q, v_go) = _select(_c685, _then686(st, v_p, v_coin, v_q, v_go), (st, (v_p, v_coin, v_q, v_go)))
     return st
 
 
 def p_move_bench_energy(st, v_p, v_t):
     """proc `move_bench_energy` (tcg.envspec:995)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8)}
-    lv["s"] = jnp.int32(1)
-    _a709 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) + _i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["t"])])), 12)
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a709, jnp.int8))
+    v_p = _cast(v_p, jnp.int8)
+    v_t = _cast(v_t, jnp.int8)
+    v_s = jnp.int32(1)
+    _a709 = jnp.minimum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12)
+    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a709, jnp.int8))
     _a710 = 0
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(lv["t"]))].set(_cast(_a710, jnp.int8))
-    lv["s"] = jnp.int32(2)
-    _a711 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) + _i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["t"])])), 12)
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a711, jnp.int8))
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a710, jnp.int8))
+    v_s = jnp.int32(2)
+    _a711 = jnp.minimum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12)
+    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a711, jnp.int8))
     _a712 = 0
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(lv["t"]))].set(_cast(_a712, jnp.int8))
-    lv["s"] = jnp.int32(3)
-    _a713 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) + _i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["t"])])), 12)
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a713, jnp.int8))
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a712, jnp.int8))
+    v_s = jnp.int32(3)
+    _a713 = jnp.minimum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12)
+    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a713, jnp.int8))
     _a714 = 0
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(lv["t"]))].set(_cast(_a714, jnp.int8))
-    lv = _scope(lv, ("p", "t", ))
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a714, jnp.int8))
     return st
 
 
 def p_lock_opponent_supporters(st, v_p, v_s):
     """proc `lock_opponent_supporters` (tcg.envspec:1005)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    _c715 = jnp.logical_and((_i32(lv["s"]) == 0), st["occupied"][_i32(lv["p"])][0])
-    def _then716(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
+    _c715 = jnp.logical_and((_i32(v_s) == 0), st["occupied"][_i32(v_p)][0])
+    def _then716(st, v_p, v_s):
+        st = dict(st)
         _a717 = True
-        st["locked_supporters"] = st["locked_supporters"].at[(1 - _i32(lv["p"]))].set(_cast(_a717, jnp.bool_))
-        return st, _scope(lv, ("p", "s", ))
-    st, lv = _select(_c715, _then716(st, lv), (st, lv))
+        st["locked_supporters"] = st["locked_supporters"].at[(1 - _i32(v_p))].set(_cast(_a717, jnp.bool_))
+        return st, (v_p, v_s)
+    st, (v_p, v_s) = _select(_c715, _then716(st, v_p, v_s), (st, (v_p, v_s)))
     return st
 
 
 def p_play_as_pokemon(st, v_p, v_hp, v_t):
     """proc `play_as_pokemon` (tcg.envspec:1015)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "hp": _cast(v_hp, jnp.int16), "t": _cast(v_t, jnp.int8)}
-    lv["s"] = _cast(f_free_bench(st, lv["p"]), jnp.int8)
-    lv["n"] = _cast(_get(st["discard"], _i32(lv["p"]))["len"], jnp.int8)
-    _f719 = jnp.maximum((_i32(lv["n"]) - 1), 0)
-    _f720 = _get(st["discard"], _i32(lv["p"]))["len"]
-    st = _fault_at(st, (jnp.logical_and((_i32(lv["s"]) < 4), (_i32(lv["n"]) > 0))) & (_f719 >= _f720), 30, _f719, _f720)
-    _c718 = jnp.logical_and(jnp.logical_and((_i32(lv["s"]) < 4), (_i32(lv["n"]) > 0)), (_get(st["discard"], _i32(lv["p"]))["items"][_f719] == st["playing"]))
-    def _then721(st, lv):
-        st, lv = dict(st), dict(lv)
-        _f722 = jnp.maximum((_i32(lv["n"]) - 1), 0)
-        _f723 = _get(st["discard"], _i32(lv["p"]))["len"]
+    v_p = _cast(v_p, jnp.int8)
+    v_hp = _cast(v_hp, jnp.int16)
+    v_t = _cast(v_t, jnp.int8)
+    v_s = _cast(f_free_bench(st, v_p), jnp.int8)
+    v_n = _cast(_get(st["discard"], _i32(v_p))["len"], jnp.int8)
+    _f719 = jnp.maximum((_i32(v_n) - 1), 0)
+    _f720 = _get(st["discard"], _i32(v_p))["len"]
+    st = _fault_at(st, (jnp.logical_and((_i32(v_s) < 4), (_i32(v_n) > 0))) & (_f719 >= _f720), 30, _f719, _f720)
+    _c718 = jnp.logical_and(jnp.logical_and((_i32(v_s) < 4), (_i32(v_n) > 0)), (_get(st["discard"], _i32(v_p))["items"][_f719] == st["playing"]))
+    def _then721(st, v_p, v_hp, v_t, v_s, v_n):
+        st = dict(st)
+        _f722 = jnp.maximum((_i32(v_n) - 1), 0)
+        _f723 = _get(st["discard"], _i32(v_p))["len"]
         st = _fault_at(st, (_f722 >= _f723), 31, _f722, _f723)
-        _l724 = _remove_at(_get(st["discard"], _i32(lv["p"])), _f722)
-        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l724)
-        st = p_put_in_play(st, lv["p"], lv["s"], st["playing"])
-        _a725 = lv["hp"]
-        st["played_hp"] = st["played_hp"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a725, jnp.int16))
-        _a726 = lv["t"]
-        st["played_type"] = st["played_type"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a726, jnp.int8))
-        return st, _scope(lv, ("p", "hp", "t", "s", "n", ))
-    st, lv = _select(_c718, _then721(st, lv), (st, lv))
-    lv = _scope(lv, ("p", "hp", "t", ))
+        _l724 = _remove_at(_get(st["discard"], _i32(v_p)), _f722)
+        st["discard"] = _set(st["discard"], _i32(v_p), _l724)
+        st = p_put_in_play(st, v_p, v_s, st["playing"])
+        _a725 = v_hp
+        st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a725, jnp.int16))
+        _a726 = v_t
+        st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a726, jnp.int8))
+        return st, (v_p, v_hp, v_t, v_s, v_n)
+    st, (v_p, v_hp, v_t, v_s, v_n) = _select(_c718, _then721(st, v_p, v_hp, v_t, v_s, v_n), (st, (v_p, v_hp, v_t, v_s, v_n)))
     return st
 
 
 def p_cut_damage(st, v_p, v_t, v_amount):
     """proc `cut_damage` (tcg.envspec:1029)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
-    _c727 = jnp.logical_or((_i32(lv["t"]) == 10), (_i32(f_type_of(st, (1 - _i32(lv["p"])), 0)) == _i32(lv["t"])))
-    def _then728(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a729 = jnp.minimum((_i32(st["passive_cut"]) + _i32(lv["amount"])), 300)
+    v_p = _cast(v_p, jnp.int8)
+    v_t = _cast(v_t, jnp.int8)
+    v_amount = _cast(v_amount, jnp.int16)
+    _c727 = jnp.logical_or((_i32(v_t) == 10), (_i32(f_type_of(st, (1 - _i32(v_p)), 0)) == _i32(v_t)))
+    def _then728(st, v_p, v_t, v_amount):
+        st = dict(st)
+        _a729 = jnp.minimum((_i32(st["passive_cut"]) + _i32(v_amount)), 300)
         st["passive_cut"] = _cast(_a729, jnp.int16)
-        return st, _scope(lv, ("p", "t", "amount", ))
-    st, lv = _select(_c727, _then728(st, lv), (st, lv))
+        return st, (v_p, v_t, v_amount)
+    st, (v_p, v_t, v_amount) = _select(_c727, _then728(st, v_p, v_t, v_amount), (st, (v_p, v_t, v_amount)))
     return st
 
 
 def p_strike_back(st, v_s, v_amount):
     """proc `strike_back` (tcg.envspec:1037)"""
     st = dict(st)
-    lv = {"s": _cast(v_s, jnp.int8), "amount": _cast(v_amount, jnp.int8)}
-    _c730 = (_i32(lv["s"]) == 0)
-    def _then731(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a732 = lv["amount"]
+    v_s = _cast(v_s, jnp.int8)
+    v_amount = _cast(v_amount, jnp.int8)
+    _c730 = (_i32(v_s) == 0)
+    def _then731(st, v_s, v_amount):
+        st = dict(st)
+        _a732 = v_amount
         st["passive_spiky"] = _cast(_a732, jnp.int8)
-        return st, _scope(lv, ("s", "amount", ))
-    st, lv = _select(_c730, _then731(st, lv), (st, lv))
+        return st, (v_s, v_amount)
+    st, (v_s, v_amount) = _select(_c730, _then731(st, v_s, v_amount), (st, (v_s, v_amount)))
     return st
 
 
 def p_heal_on_attach(st, v_p, v_s, v_t, v_amount):
     """proc `heal_on_attach` (tcg.envspec:1045)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "t": _cast(v_t, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
-    _c733 = (_i32(st["last_attached"]) == _i32(lv["t"]))
-    def _then734(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_heal(st, lv["p"], lv["s"], lv["amount"])
-        return st, _scope(lv, ("p", "s", "t", "amount", ))
-    st, lv = _select(_c733, _then734(st, lv), (st, lv))
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
+    v_t = _cast(v_t, jnp.int8)
+    v_amount = _cast(v_amount, jnp.int16)
+    _c733 = (_i32(st["last_attached"]) == _i32(v_t))
+    def _then734(st, v_p, v_s, v_t, v_amount):
+        st = dict(st)
+        st = p_heal(st, v_p, v_s, v_amount)
+        return st, (v_p, v_s, v_t, v_amount)
+    st, (v_p, v_s, v_t, v_amount) = _select(_c733, _then734(st, v_p, v_s, v_t, v_amount), (st, (v_p, v_s, v_t, v_amount)))
     return st
 
 
 def p_hit_on_attach(st, v_p, v_t, v_amount):
     """proc `hit_on_attach` (tcg.envspec:1053)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
-    _c735 = jnp.logical_and((_i32(st["last_attached"]) == _i32(lv["t"])), st["occupied"][(1 - _i32(lv["p"]))][0])
-    def _then736(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a737 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][0]) + _i32(lv["amount"])), 300)
-        st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), 0)].set(_cast(_a737, jnp.int16))
-        return st, _scope(lv, ("p", "t", "amount", ))
-    st, lv = _select(_c735, _then736(st, lv), (st, lv))
+    v_p = _cast(v_p, jnp.int8)
+    v_t = _cast(v_t, jnp.int8)
+    v_amount = _cast(v_amount, jnp.int16)
+    _c735 = jnp.logical_and((_i32(st["last_attached"]) == _i32(v_t)), st["occupied"][(1 - _i32(v_p))][0])
+    def _then736(st, v_p, v_t, v_amount):
+        st = dict(st)
+        _a737 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][0]) + _i32(v_amount)), 300)
+        st["damage"] = st["damage"].at[((1 - _i32(v_p)), 0)].set(_cast(_a737, jnp.int16))
+        return st, (v_p, v_t, v_amount)
+    st, (v_p, v_t, v_amount) = _select(_c735, _then736(st, v_p, v_t, v_amount), (st, (v_p, v_t, v_amount)))
     return st
 
 
 def p_copy_attack(st, v_p):
     """proc `copy_attack` (tcg.envspec:1071)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_copy_attack"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_copy_attack"]) != 0), jnp.bool_)
-    lv["q"] = _cast(0, jnp.int8)
-    _c738 = lv["_envc_run"]
-    def _then739(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a740 = (1 - _i32(lv["p"]))
-        lv["q"] = _cast(_a740, jnp.int8)
+    v_p = _cast(v_p, jnp.int8)
+    v__envc_run = _cast((_i32(st["_envc_at_p_copy_attack"]) == 0), jnp.bool_)
+    v__envc_seek = _cast((_i32(st["_envc_at_p_copy_attack"]) != 0), jnp.bool_)
+    v_q = _cast(0, jnp.int8)
+    _c738 = v__envc_run
+    def _then739(st, v_p, v__envc_run, v__envc_seek, v_q):
+        st = dict(st)
+        _a740 = (1 - _i32(v_p))
+        v_q = _cast(_a740, jnp.int8)
         _a741 = 0
         st["dmg"] = _cast(_a741, jnp.int16)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "q", ))
-    st, lv = _select(_c738, _then739(st, lv), (st, lv))
-    _c742 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(st["copying"]) == 0)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_copy_attack"]) == 1)))
-    def _then743(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["k"] = _cast(0, jnp.int8)
-        _c744 = lv["_envc_run"]
-        _c745 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_copy_attack"]) == 1))
-        def _then746(st, lv):
-            st, lv = dict(st), dict(lv)
-            lv["_envc_who1"] = _cast(lv["p"], jnp.int8)
-            _c747 = jnp.any(jax.vmap(lambda i748: jnp.logical_and(st["occupied"][_i32(lv["q"])][jnp.floor_divide(i748, 2)], (_i32(jnp.where((jnp.remainder(i748, 2) == 0), _i32(_K15[_i32(st["card"][_i32(lv["q"])][jnp.floor_divide(i748, 2)])]), _i32(_K16[_i32(st["card"][_i32(lv["q"])][jnp.floor_divide(i748, 2)])]))) >= 0)))(jnp.arange(0, 8, dtype=jnp.int32)))
-            def _then749(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a750 = lv["p"]
+        return st, (v_p, v__envc_run, v__envc_seek, v_q)
+    st, (v_p, v__envc_run, v__envc_seek, v_q) = _select(_c738, _then739(st, v_p, v__envc_run, v__envc_seek, v_q), (st, (v_p, v__envc_run, v__envc_seek, v_q)))
+    _c742 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(st["copying"]) == 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_copy_attack"]) == 1)))
+    def _then743(st, v_p, v__envc_run, v__envc_seek, v_q):
+        st = dict(st)
+        v_k = _cast(0, jnp.int8)
+        _c744 = v__envc_run
+        _c745 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_copy_attack"]) == 1))
+        def _then746(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
+            st = dict(st)
+            v__envc_who1 = _cast(v_p, jnp.int8)
+            _c747 = jnp.any(jax.vmap(lambda i748: jnp.logical_and(st["occupied"][_i32(v_q)][jnp.floor_divide(i748, 2)], (_i32(jnp.where((jnp.remainder(i748, 2) == 0), _i32(_K15[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i748, 2)])]), _i32(_K16[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i748, 2)])]))) >= 0)))(jnp.arange(0, 8, dtype=jnp.int32)))
+            def _then749(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
+                st = dict(st)
+                _a750 = v_p
                 st["_envc_frame_p_copy_attack__p"] = _cast(_a750, jnp.int8)
-                _a751 = lv["q"]
+                _a751 = v_q
                 st["_envc_frame_p_copy_attack__q"] = _cast(_a751, jnp.int8)
-                _a752 = lv["k"]
+                _a752 = v_k
                 st["_envc_frame_p_copy_attack__k"] = _cast(_a752, jnp.int8)
                 _a753 = 1
                 st["_envc_at_p_copy_attack"] = _cast(_a753, jnp.int8)
                 _a754 = False
-                lv["_envc_run"] = _cast(_a754, jnp.bool_)
+                v__envc_run = _cast(_a754, jnp.bool_)
                 _a755 = st["current_player"]
                 st["_envc_choice_mover"] = _cast(_a755, jnp.int8)
-                _a756 = lv["_envc_who1"]
+                _a756 = v__envc_who1
                 st["current_player"] = _cast(_a756, jnp.int8)
-                return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "q", "k", "_envc_who1", ))
-            def _else757(st, lv):
-                st, lv = dict(st), dict(lv)
+                return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1)
+            def _else757(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
+                st = dict(st)
                 _a758 = -1
-                lv["k"] = _cast(_a758, jnp.int8)
-                return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "q", "k", "_envc_who1", ))
-            st, lv = _select(_c747, _then749(st, lv), _else757(st, lv))
-            lv = _scope(lv, ("p", "_envc_run", "_envc_seek", "q", "k", ))
-            return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "q", "k", ))
-        def _then759(st, lv):
-            st, lv = dict(st), dict(lv)
+                v_k = _cast(_a758, jnp.int8)
+                return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1)
+            st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1) = _select(_c747, _then749(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1), _else757(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1))
+            return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
+        def _then759(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
+            st = dict(st)
             _a760 = st["_envc_frame_p_copy_attack__p"]
-            lv["p"] = _cast(_a760, jnp.int8)
+            v_p = _cast(_a760, jnp.int8)
             _a761 = st["_envc_frame_p_copy_attack__q"]
-            lv["q"] = _cast(_a761, jnp.int8)
+            v_q = _cast(_a761, jnp.int8)
             _a762 = st["_envc_frame_p_copy_attack__k"]
-            lv["k"] = _cast(_a762, jnp.int8)
+            v_k = _cast(_a762, jnp.int8)
             _a763 = 0
             st["_envc_at_p_copy_attack"] = _cast(_a763, jnp.int8)
             _a764 = False
-            lv["_envc_seek"] = _cast(_a764, jnp.bool_)
+            v__envc_seek = _cast(_a764, jnp.bool_)
             _a765 = st["_envc_choice_option"]
-            lv["k"] = _cast(_a765, jnp.int8)
+            v_k = _cast(_a765, jnp.int8)
             _a766 = st["_envc_choice_mover"]
             st["current_player"] = _cast(_a766, jnp.int8)
             _a767 = True
-            lv["_envc_run"] = _cast(_a767, jnp.bool_)
-            return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "q", "k", ))
-        st, lv = _select_first((_c744, _c745, ), (st, lv), (_then746(st, lv), _then759(st, lv), ), (st, lv))
-        _c768 = lv["_envc_run"]
-        def _then769(st, lv):
-            st, lv = dict(st), dict(lv)
-            _c770 = jnp.logical_and((_i32(lv["k"]) >= 0), f_pays(st, lv["p"], st["card"][_i32(lv["q"])][jnp.floor_divide(jnp.maximum(_i32(lv["k"]), 0), 2)], jnp.remainder(jnp.maximum(_i32(lv["k"]), 0), 2)))
-            def _then771(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a772 = st["card"][_i32(lv["q"])][jnp.floor_divide(_i32(lv["k"]), 2)]
+            v__envc_run = _cast(_a767, jnp.bool_)
+            return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
+        st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _select_first((_c744, _c745, ), (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)), (_then746(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), _then759(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), ), (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)))
+        _c768 = v__envc_run
+        def _then769(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
+            st = dict(st)
+            _c770 = jnp.logical_and((_i32(v_k) >= 0), f_pays(st, v_p, st["card"][_i32(v_q)][jnp.floor_divide(jnp.maximum(_i32(v_k), 0), 2)], jnp.remainder(jnp.maximum(_i32(v_k), 0), 2)))
+            def _then771(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
+                st = dict(st)
+                _a772 = st["card"][_i32(v_q)][jnp.floor_divide(_i32(v_k), 2)]
                 st["copy_card"] = _cast(_a772, jnp.int16)
-                _a773 = jnp.remainder(_i32(lv["k"]), 2)
+                _a773 = jnp.remainder(_i32(v_k), 2)
                 st["copy_index"] = _cast(_a773, jnp.int8)
-                _a774 = jnp.maximum(_i32(f_printed_damage(st, st["card"][_i32(lv["q"])][jnp.floor_divide(_i32(lv["k"]), 2)], jnp.remainder(_i32(lv["k"]), 2))), 0)
+                _a774 = jnp.maximum(_i32(f_printed_damage(st, st["card"][_i32(v_q)][jnp.floor_divide(_i32(v_k), 2)], jnp.remainder(_i32(v_k), 2))), 0)
                 st["dmg"] = _cast(_a774, jnp.int16)
                 _a775 = 1
                 st["copying"] = _cast(_a775, jnp.int8)
-                return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "q", "k", ))
-            st, lv = _select(_c770, _then771(st, lv), (st, lv))
-            return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "q", "k", ))
-        st, lv = _select(_c768, _then769(st, lv), (st, lv))
-        lv = _scope(lv, ("p", "_envc_run", "_envc_seek", "q", ))
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "q", ))
-    st, lv = _select(_c742, _then743(st, lv), (st, lv))
-    lv = _scope(lv, ("p", ))
+                return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
+            st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _select(_c770, _then771(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)))
+            return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
+        st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _select(_c768, _then769(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)))
+        return st, (v_p, v__envc_run, v__envc_seek, v_q)
+    st, (v_p, v__envc_run, v__envc_seek, v_q) = _select(_c742, _then743(st, v_p, v__envc_run, v__envc_seek, v_q), (st, (v_p, v__envc_run, v__envc_seek, v_q)))
     return st
 
 
 def p_put_in_play(st, v_p, v_s, v_c):
     """proc `put_in_play` (tcg.envspec:1889)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "c": _cast(v_c, jnp.int16)}
-    _a776 = lv["c"]
-    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a776, jnp.int16))
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
+    v_c = _cast(v_c, jnp.int16)
+    _a776 = v_c
+    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a776, jnp.int16))
     _a777 = True
-    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a777, jnp.bool_))
+    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a777, jnp.bool_))
     _a778 = 0
-    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a778, jnp.int16))
+    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a778, jnp.int16))
     _a780 = jax.vmap(lambda i779: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a780, jnp.int8))
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a780, jnp.int8))
     _a781 = 0
-    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a781, jnp.int8))
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a781, jnp.int8))
     _a782 = st["turn"]
-    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a782, jnp.int8))
+    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a782, jnp.int8))
     _a783 = False
-    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a783, jnp.bool_))
+    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a783, jnp.bool_))
     return st
 
 
 def p_clear_conditions(st, v_p):
     """proc `clear_conditions` (tcg.envspec:1900)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
+    v_p = _cast(v_p, jnp.int8)
     _a784 = False
-    st["poisoned"] = st["poisoned"].at[_i32(lv["p"])].set(_cast(_a784, jnp.bool_))
+    st["poisoned"] = st["poisoned"].at[_i32(v_p)].set(_cast(_a784, jnp.bool_))
     _a785 = False
-    st["burned"] = st["burned"].at[_i32(lv["p"])].set(_cast(_a785, jnp.bool_))
+    st["burned"] = st["burned"].at[_i32(v_p)].set(_cast(_a785, jnp.bool_))
     _a786 = 0
-    st["condition"] = st["condition"].at[_i32(lv["p"])].set(_cast(_a786, jnp.int8))
+    st["condition"] = st["condition"].at[_i32(v_p)].set(_cast(_a786, jnp.int8))
     _a787 = 0
-    st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a787, jnp.int16))
+    st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a787, jnp.int16))
     _a788 = False
-    st["shielded"] = st["shielded"].at[_i32(lv["p"])].set(_cast(_a788, jnp.bool_))
+    st["shielded"] = st["shielded"].at[_i32(v_p)].set(_cast(_a788, jnp.bool_))
     _a789 = False
-    st["no_attack"] = st["no_attack"].at[_i32(lv["p"])].set(_cast(_a789, jnp.bool_))
+    st["no_attack"] = st["no_attack"].at[_i32(v_p)].set(_cast(_a789, jnp.bool_))
     _a790 = False
-    st["no_retreat"] = st["no_retreat"].at[_i32(lv["p"])].set(_cast(_a790, jnp.bool_))
+    st["no_retreat"] = st["no_retreat"].at[_i32(v_p)].set(_cast(_a790, jnp.bool_))
     _a791 = 0
-    st["weakened"] = st["weakened"].at[_i32(lv["p"])].set(_cast(_a791, jnp.int8))
+    st["weakened"] = st["weakened"].at[_i32(v_p)].set(_cast(_a791, jnp.int8))
     _a792 = 0
-    st["spiky"] = st["spiky"].at[_i32(lv["p"])].set(_cast(_a792, jnp.int8))
+    st["spiky"] = st["spiky"].at[_i32(v_p)].set(_cast(_a792, jnp.int8))
     _a793 = 0
-    st["boost_turn"] = st["boost_turn"].at[_i32(lv["p"])].set(_cast(_a793, jnp.int8))
+    st["boost_turn"] = st["boost_turn"].at[_i32(v_p)].set(_cast(_a793, jnp.int8))
     return st
 
 
 def p_clear_slot(st, v_p, v_s):
     """proc `clear_slot` (tcg.envspec:1914)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    _f794 = _get(st["discard"], _i32(lv["p"]))["len"]
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
+    _f794 = _get(st["discard"], _i32(v_p))["len"]
     st = _fault_at(st, (_f794 >= 20), 32, 0, 0)
-    _l795 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["card"][_i32(lv["p"])][_i32(lv["s"])], jnp.int16))
-    st["discard"] = _set(st["discard"], _i32(lv["p"]), _l795)
-    lv["k"] = jnp.int32(0)
-    _c796 = (_i32(lv["k"]) < _i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]))
-    def _then797(st, lv):
-        st, lv = dict(st), dict(lv)
-        _f798 = _get(st["discard"], _i32(lv["p"]))["len"]
+    _l795 = _push(_get(st["discard"], _i32(v_p)), _cast(st["card"][_i32(v_p)][_i32(v_s)], jnp.int16))
+    st["discard"] = _set(st["discard"], _i32(v_p), _l795)
+    v_k = jnp.int32(0)
+    _c796 = (_i32(v_k) < _i32(st["evolutions"][_i32(v_p)][_i32(v_s)]))
+    def _then797(st, v_p, v_s, v_k):
+        st = dict(st)
+        _f798 = _get(st["discard"], _i32(v_p))["len"]
         st = _fault_at(st, (_f798 >= 20), 33, 0, 0)
-        _l799 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["below"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["k"])], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l799)
-        return st, _scope(lv, ("p", "s", "k", ))
-    st, lv = _select(_c796, _then797(st, lv), (st, lv))
-    lv["k"] = jnp.int32(1)
-    _c800 = (_i32(lv["k"]) < _i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]))
-    def _then801(st, lv):
-        st, lv = dict(st), dict(lv)
-        _f802 = _get(st["discard"], _i32(lv["p"]))["len"]
+        _l799 = _push(_get(st["discard"], _i32(v_p)), _cast(st["below"][_i32(v_p)][_i32(v_s)][_i32(v_k)], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_p), _l799)
+        return st, (v_p, v_s, v_k)
+    st, (v_p, v_s, v_k) = _select(_c796, _then797(st, v_p, v_s, v_k), (st, (v_p, v_s, v_k)))
+    v_k = jnp.int32(1)
+    _c800 = (_i32(v_k) < _i32(st["evolutions"][_i32(v_p)][_i32(v_s)]))
+    def _then801(st, v_p, v_s, v_k):
+        st = dict(st)
+        _f802 = _get(st["discard"], _i32(v_p))["len"]
         st = _fault_at(st, (_f802 >= 20), 33, 0, 0)
-        _l803 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["below"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["k"])], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l803)
-        return st, _scope(lv, ("p", "s", "k", ))
-    st, lv = _select(_c800, _then801(st, lv), (st, lv))
-    lv = _scope(lv, ("p", "s", ))
+        _l803 = _push(_get(st["discard"], _i32(v_p)), _cast(st["below"][_i32(v_p)][_i32(v_s)][_i32(v_k)], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_p), _l803)
+        return st, (v_p, v_s, v_k)
+    st, (v_p, v_s, v_k) = _select(_c800, _then801(st, v_p, v_s, v_k), (st, (v_p, v_s, v_k)))
     _a804 = False
-    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a804, jnp.bool_))
+    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a804, jnp.bool_))
     _a805 = 0
-    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a805, jnp.int16))
+    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a805, jnp.int16))
     _a807 = jax.vmap(lambda i806: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a807, jnp.int8))
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a807, jnp.int8))
     _a808 = 0
-    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a808, jnp.int8))
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a808, jnp.int8))
     _a809 = False
-    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a809, jnp.bool_))
-    _c810 = (_i32(lv["s"]) == 0)
-    def _then811(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_clear_conditions(st, lv["p"])
-        return st, _scope(lv, ("p", "s", ))
-    st, lv = _select(_c810, _then811(st, lv), (st, lv))
+    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a809, jnp.bool_))
+    _c810 = (_i32(v_s) == 0)
+    def _then811(st, v_p, v_s):
+        st = dict(st)
+        st = p_clear_conditions(st, v_p)
+        return st, (v_p, v_s)
+    st, (v_p, v_s) = _select(_c810, _then811(st, v_p, v_s), (st, (v_p, v_s)))
     return st
 
 
 def p_swap_slots(st, v_p, v_a, v_b):
     """proc `swap_slots` (tcg.envspec:1931)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "a": _cast(v_a, jnp.int8), "b": _cast(v_b, jnp.int8)}
-    lv["c"] = _cast(st["card"][_i32(lv["p"])][_i32(lv["a"])], jnp.int16)
-    _a812 = st["card"][_i32(lv["p"])][_i32(lv["b"])]
-    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a812, jnp.int16))
-    _a813 = lv["c"]
-    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a813, jnp.int16))
-    lv["o"] = _cast(st["occupied"][_i32(lv["p"])][_i32(lv["a"])], jnp.bool_)
-    _a814 = st["occupied"][_i32(lv["p"])][_i32(lv["b"])]
-    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a814, jnp.bool_))
-    _a815 = lv["o"]
-    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a815, jnp.bool_))
-    lv["u"] = _cast(st["below"][_i32(lv["p"])][_i32(lv["a"])], jnp.int16)
-    _a816 = st["below"][_i32(lv["p"])][_i32(lv["b"])]
-    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a816, jnp.int16))
-    _a817 = lv["u"]
-    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a817, jnp.int16))
-    lv["v"] = _cast(st["evolutions"][_i32(lv["p"])][_i32(lv["a"])], jnp.int8)
-    _a818 = st["evolutions"][_i32(lv["p"])][_i32(lv["b"])]
-    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a818, jnp.int8))
-    _a819 = lv["v"]
-    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a819, jnp.int8))
-    lv["d"] = _cast(st["damage"][_i32(lv["p"])][_i32(lv["a"])], jnp.int16)
-    _a820 = st["damage"][_i32(lv["p"])][_i32(lv["b"])]
-    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a820, jnp.int16))
-    _a821 = lv["d"]
-    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a821, jnp.int16))
-    lv["e"] = _cast(st["energy"][_i32(lv["p"])][_i32(lv["a"])], jnp.int8)
-    _a822 = st["energy"][_i32(lv["p"])][_i32(lv["b"])]
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a822, jnp.int8))
-    _a823 = lv["e"]
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a823, jnp.int8))
-    lv["t"] = _cast(st["placed"][_i32(lv["p"])][_i32(lv["a"])], jnp.int8)
-    _a824 = st["placed"][_i32(lv["p"])][_i32(lv["b"])]
-    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a824, jnp.int8))
-    _a825 = lv["t"]
-    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a825, jnp.int8))
-    lv["h"] = _cast(st["played_hp"][_i32(lv["p"])][_i32(lv["a"])], jnp.int16)
-    _a826 = st["played_hp"][_i32(lv["p"])][_i32(lv["b"])]
-    st["played_hp"] = st["played_hp"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a826, jnp.int16))
-    _a827 = lv["h"]
-    st["played_hp"] = st["played_hp"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a827, jnp.int16))
-    lv["y"] = _cast(st["played_type"][_i32(lv["p"])][_i32(lv["a"])], jnp.int8)
-    _a828 = st["played_type"][_i32(lv["p"])][_i32(lv["b"])]
-    st["played_type"] = st["played_type"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a828, jnp.int8))
-    _a829 = lv["y"]
-    st["played_type"] = st["played_type"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a829, jnp.int8))
-    lv["x"] = _cast(st["ability_used"][_i32(lv["p"])][_i32(lv["a"])], jnp.bool_)
-    _a830 = st["ability_used"][_i32(lv["p"])][_i32(lv["b"])]
-    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a830, jnp.bool_))
-    _a831 = lv["x"]
-    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a831, jnp.bool_))
-    lv = _scope(lv, ("p", "a", "b", ))
+    v_p = _cast(v_p, jnp.int8)
+    v_a = _cast(v_a, jnp.int8)
+    v_b = _cast(v_b, jnp.int8)
+    v_c = _cast(st["card"][_i32(v_p)][_i32(v_a)], jnp.int16)
+    _a812 = st["card"][_i32(v_p)][_i32(v_b)]
+    st["card"] = st["card"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a812, jnp.int16))
+    _a813 = v_c
+    st["card"] = st["card"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a813, jnp.int16))
+    v_o = _cast(st["occupied"][_i32(v_p)][_i32(v_a)], jnp.bool_)
+    _a814 = st["occupied"][_i32(v_p)][_i32(v_b)]
+    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a814, jnp.bool_))
+    _a815 = v_o
+    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a815, jnp.bool_))
+    v_u = _cast(st["below"][_i32(v_p)][_i32(v_a)], jnp.int16)
+    _a816 = st["below"][_i32(v_p)][_i32(v_b)]
+    st["below"] = st["below"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a816, jnp.int16))
+    _a817 = v_u
+    st["below"] = st["below"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a817, jnp.int16))
+    v_v = _cast(st["evolutions"][_i32(v_p)][_i32(v_a)], jnp.int8)
+    _a818 = st["evolutions"][_i32(v_p)][_i32(v_b)]
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a818, jnp.int8))
+    _a819 = v_v
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a819, jnp.int8))
+    v_d = _cast(st["damage"][_i32(v_p)][_i32(v_a)], jnp.int16)
+    _a820 = st["damage"][_i32(v_p)][_i32(v_b)]
+    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a820, jnp.int16))
+    _a821 = v_d
+    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a821, jnp.int16))
+    v_e = _cast(st["energy"][_i32(v_p)][_i32(v_a)], jnp.int8)
+    _a822 = st["energy"][_i32(v_p)][_i32(v_b)]
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a822, jnp.int8))
+    _a823 = v_e
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a823, jnp.int8))
+    v_t = _cast(st["placed"][_i32(v_p)][_i32(v_a)], jnp.int8)
+    _a824 = st["placed"][_i32(v_p)][_i32(v_b)]
+    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a824, jnp.int8))
+    _a825 = v_t
+    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a825, jnp.int8))
+    v_h = _cast(st["played_hp"][_i32(v_p)][_i32(v_a)], jnp.int16)
+    _a826 = st["played_hp"][_i32(v_p)][_i32(v_b)]
+    st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a826, jnp.int16))
+    _a827 = v_h
+    st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a827, jnp.int16))
+    v_y = _cast(st["played_type"][_i32(v_p)][_i32(v_a)], jnp.int8)
+    _a828 = st["played_type"][_i32(v_p)][_i32(v_b)]
+    st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a828, jnp.int8))
+    _a829 = v_y
+    st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a829, jnp.int8))
+    v_x = _cast(st["ability_used"][_i32(v_p)][_i32(v_a)], jnp.bool_)
+    _a830 = st["ability_used"][_i32(v_p)][_i32(v_b)]
+    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a830, jnp.bool_))
+    _a831 = v_x
+    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a831, jnp.bool_))
     return st
 
 
 def p_knock_outs(st):
     """proc `knock_outs` (tcg.envspec:1967)"""
     st = dict(st)
-    lv = {}
-    lv["q"] = jnp.int32(0)
-    lv["s"] = jnp.int32(0)
-    _c832 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(f_hp_of(st, lv["q"], lv["s"]))))
-    def _then833(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a834 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a834, jnp.int8))
-        st = p_clear_slot(st, lv["q"], lv["s"])
-        return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c832, _then833(st, lv), (st, lv))
-    lv["s"] = jnp.int32(1)
-    _c835 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(f_hp_of(st, lv["q"], lv["s"]))))
-    def _then836(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a837 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a837, jnp.int8))
-        st = p_clear_slot(st, lv["q"], lv["s"])
-        return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c835, _then836(st, lv), (st, lv))
-    lv["s"] = jnp.int32(2)
-    _c838 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(f_hp_of(st, lv["q"], lv["s"]))))
-    def _then839(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a840 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a840, jnp.int8))
-        st = p_clear_slot(st, lv["q"], lv["s"])
-        return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c838, _then839(st, lv), (st, lv))
-    lv["s"] = jnp.int32(3)
-    _c841 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(f_hp_of(st, lv["q"], lv["s"]))))
-    def _then842(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a843 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a843, jnp.int8))
-        st = p_clear_slot(st, lv["q"], lv["s"])
-        return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c841, _then842(st, lv), (st, lv))
-    lv = _scope(lv, ("q", ))
-    lv["q"] = jnp.int32(1)
-    lv["s"] = jnp.int32(0)
-    _c844 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(f_hp_of(st, lv["q"], lv["s"]))))
-    def _then845(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a846 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a846, jnp.int8))
-        st = p_clear_slot(st, lv["q"], lv["s"])
-        return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c844, _then845(st, lv), (st, lv))
-    lv["s"] = jnp.int32(1)
-    _c847 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(f_hp_of(st, lv["q"], lv["s"]))))
-    def _then848(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a849 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a849, jnp.int8))
-        st = p_clear_slot(st, lv["q"], lv["s"])
-        return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c847, _then848(st, lv), (st, lv))
-    lv["s"] = jnp.int32(2)
-    _c850 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(f_hp_of(st, lv["q"], lv["s"]))))
-    def _then851(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a852 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a852, jnp.int8))
-        st = p_clear_slot(st, lv["q"], lv["s"])
-        return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c850, _then851(st, lv), (st, lv))
-    lv["s"] = jnp.int32(3)
-    _c853 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(f_hp_of(st, lv["q"], lv["s"]))))
-    def _then854(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a855 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a855, jnp.int8))
-        st = p_clear_slot(st, lv["q"], lv["s"])
-        return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c853, _then854(st, lv), (st, lv))
-    lv = _scope(lv, ("q", ))
-    lv = _scope(lv, ())
-    lv["won0"] = _cast(jnp.logical_or((_i32(st["points"][0]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i856, _h857: _h857)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][1, :])))), jnp.bool_)
-    lv["won1"] = _cast(jnp.logical_or((_i32(st["points"][1]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i858, _h859: _h859)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][0, :])))), jnp.bool_)
-    _c860 = jnp.logical_or(lv["won0"], lv["won1"])
-    def _then861(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_q = jnp.int32(0)
+    v_s = jnp.int32(0)
+    _c832 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
+    def _then833(st, v_q, v_s):
+        st = dict(st)
+        _a834 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a834, jnp.int8))
+        st = p_clear_slot(st, v_q, v_s)
+        return st, (v_q, v_s)
+    st, (v_q, v_s) = _select(_c832, _then833(st, v_q, v_s), (st, (v_q, v_s)))
+    v_s = jnp.int32(1)
+    _c835 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
+    def _then836(st, v_q, v_s):
+        st = dict(st)
+        _a837 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a837, jnp.int8))
+        st = p_clear_slot(st, v_q, v_s)
+        return st, (v_q, v_s)
+    st, (v_q, v_s) = _select(_c835, _then836(st, v_q, v_s), (st, (v_q, v_s)))
+    v_s = jnp.int32(2)
+    _c838 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
+    def _then839(st, v_q, v_s):
+        st = dict(st)
+        _a840 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a840, jnp.int8))
+        st = p_clear_slot(st, v_q, v_s)
+        return st, (v_q, v_s)
+    st, (v_q, v_s) = _select(_c838, _then839(st, v_q, v_s), (st, (v_q, v_s)))
+    v_s = jnp.int32(3)
+    _c841 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
+    def _then842(st, v_q, v_s):
+        st = dict(st)
+        _a843 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a843, jnp.int8))
+        st = p_clear_slot(st, v_q, v_s)
+        return st, (v_q, v_s)
+    st, (v_q, v_s) = _select(_c841, _then842(st, v_q, v_s), (st, (v_q, v_s)))
+    v_q = jnp.int32(1)
+    v_s = jnp.int32(0)
+    _c844 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
+    def _then845(st, v_q, v_s):
+        st = dict(st)
+        _a846 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a846, jnp.int8))
+        st = p_clear_slot(st, v_q, v_s)
+        return st, (v_q, v_s)
+    st, (v_q, v_s) = _select(_c844, _then845(st, v_q, v_s), (st, (v_q, v_s)))
+    v_s = jnp.int32(1)
+    _c847 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
+    def _then848(st, v_q, v_s):
+        st = dict(st)
+        _a849 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a849, jnp.int8))
+        st = p_clear_slot(st, v_q, v_s)
+        return st, (v_q, v_s)
+    st, (v_q, v_s) = _select(_c847, _then848(st, v_q, v_s), (st, (v_q, v_s)))
+    v_s = jnp.int32(2)
+    _c850 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
+    def _then851(st, v_q, v_s):
+        st = dict(st)
+        _a852 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a852, jnp.int8))
+        st = p_clear_slot(st, v_q, v_s)
+        return st, (v_q, v_s)
+    st, (v_q, v_s) = _select(_c850, _then851(st, v_q, v_s), (st, (v_q, v_s)))
+    v_s = jnp.int32(3)
+    _c853 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
+    def _then854(st, v_q, v_s):
+        st = dict(st)
+        _a855 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a855, jnp.int8))
+        st = p_clear_slot(st, v_q, v_s)
+        return st, (v_q, v_s)
+    st, (v_q, v_s) = _select(_c853, _then854(st, v_q, v_s), (st, (v_q, v_s)))
+    v_won0 = _cast(jnp.logical_or((_i32(st["points"][0]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i856, _h857: _h857)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][1, :])))), jnp.bool_)
+    v_won1 = _cast(jnp.logical_or((_i32(st["points"][1]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i858, _h859: _h859)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][0, :])))), jnp.bool_)
+    _c860 = jnp.logical_or(v_won0, v_won1)
+    def _then861(st, v_won0, v_won1):
+        st = dict(st)
         _a862 = jnp.where(jnp.logical_or((_i32(st["points"][0]) >= 3), (_i32(st["points"][1]) >= 3)), 1, 2)
         st["ended_by"] = _cast(_a862, jnp.int8)
-        return st, _scope(lv, ("won0", "won1", ))
-    st, lv = _select(_c860, _then861(st, lv), (st, lv))
-    _c863 = jnp.logical_and(lv["won0"], lv["won1"])
-    _c864 = lv["won0"]
-    _c865 = lv["won1"]
-    def _then866(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_won0, v_won1)
+    st, (v_won0, v_won1) = _select(_c860, _then861(st, v_won0, v_won1), (st, (v_won0, v_won1)))
+    _c863 = jnp.logical_and(v_won0, v_won1)
+    _c864 = v_won0
+    _c865 = v_won1
+    def _then866(st, v_won0, v_won1):
+        st = dict(st)
         st = _draw(st)
-        return st, _scope(lv, ("won0", "won1", ))
-    def _then867(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_won0, v_won1)
+    def _then867(st, v_won0, v_won1):
+        st = dict(st)
         st = _win(st, 0, NUM_PLAYERS)
-        return st, _scope(lv, ("won0", "won1", ))
-    def _then868(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_won0, v_won1)
+    def _then868(st, v_won0, v_won1):
+        st = dict(st)
         st = _win(st, 1, NUM_PLAYERS)
-        return st, _scope(lv, ("won0", "won1", ))
-    st, lv = _select_first((_c863, _c864, _c865, ), (st, lv), (_then866(st, lv), _then867(st, lv), _then868(st, lv), ), (st, lv))
-    lv = _scope(lv, ())
+        return st, (v_won0, v_won1)
+    st, (v_won0, v_won1) = _select_first((_c863, _c864, _c865, ), (st, (v_won0, v_won1)), (_then866(st, v_won0, v_won1), _then867(st, v_won0, v_won1), _then868(st, v_won0, v_won1), ), (st, (v_won0, v_won1)))
     return st
 
 
 def p_random_zone_energy(st, v_p):
     """proc `random_zone_energy` (tcg.envspec:1990)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    lv["n"] = _cast(jnp.sum(jax.vmap(lambda i869, _h870: _i32(_h870))(jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(st["decks"][_i32(lv["p"])])]), dtype=jnp.int32), jnp.int8)
-    st, _r871 = _randint(st, 0, jnp.clip((_i32(lv["n"]) - 1), 0, 10))
-    _a872 = f_nth_energy(st, st["decks"][_i32(lv["p"])], _r871)
-    st["zone_next"] = st["zone_next"].at[_i32(lv["p"])].set(_cast(_a872, jnp.int8))
-    lv = _scope(lv, ("p", ))
+    v_p = _cast(v_p, jnp.int8)
+    v_n = _cast(jnp.sum(jax.vmap(lambda i869, _h870: _i32(_h870))(jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(st["decks"][_i32(v_p)])]), dtype=jnp.int32), jnp.int8)
+    st, _r871 = _randint(st, 0, jnp.clip((_i32(v_n) - 1), 0, 10))
+    _a872 = f_nth_energy(st, st["decks"][_i32(v_p)], _r871)
+    st["zone_next"] = st["zone_next"].at[_i32(v_p)].set(_cast(_a872, jnp.int8))
     return st
 
 
 def p_begin_turn(st, v_p):
     """proc `begin_turn` (tcg.envspec:1997)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
+    v_p = _cast(v_p, jnp.int8)
     _c873 = (_i32(st["turn"]) >= 50)
-    def _then874(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then874(st, v_p):
+        st = dict(st)
         _a875 = 3
         st["ended_by"] = _cast(_a875, jnp.int8)
         st = _draw(st)
-        return st, _scope(lv, ("p", ))
-    def _else876(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_p,)
+    def _else876(st, v_p):
+        st = dict(st)
         _a877 = jnp.minimum((_i32(st["turn"]) + 1), 50)
         st["turn"] = _cast(_a877, jnp.int8)
-        _a878 = lv["p"]
+        _a878 = v_p
         st["current_player"] = _cast(_a878, jnp.int8)
         _a879 = 1
         st["phase"] = _cast(_a879, jnp.int8)
@@ -3224,67 +3219,67 @@ def p_begin_turn(st, v_p):
         st["attack_bonus"] = _cast(_a884, jnp.int8)
         _a885 = 0
         st["named_bonus"] = _cast(_a885, jnp.int8)
-        lv["s"] = jnp.int32(0)
+        v_s = jnp.int32(0)
         _a886 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a886, jnp.bool_))
-        lv["s"] = jnp.int32(1)
+        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a886, jnp.bool_))
+        v_s = jnp.int32(1)
         _a887 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a887, jnp.bool_))
-        lv["s"] = jnp.int32(2)
+        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a887, jnp.bool_))
+        v_s = jnp.int32(2)
         _a888 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a888, jnp.bool_))
-        lv["s"] = jnp.int32(3)
+        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a888, jnp.bool_))
+        v_s = jnp.int32(3)
         _a889 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a889, jnp.bool_))
-        lv = _scope(lv, ("p", ))
+        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a889, jnp.bool_))
         _c890 = (_i32(st["turn"]) > 1)
-        def _then891(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a892 = st["zone_next"][_i32(lv["p"])]
-            st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a892, jnp.int8))
-            st = p_random_zone_energy(st, lv["p"])
-            return st, _scope(lv, ("p", ))
-        st, lv = _select(_c890, _then891(st, lv), (st, lv))
-        st = p_draw_cards(st, lv["p"], 1)
-        return st, _scope(lv, ("p", ))
-    st, lv = _select(_c873, _then874(st, lv), _else876(st, lv))
+        def _then891(st, v_p):
+            st = dict(st)
+            _a892 = st["zone_next"][_i32(v_p)]
+            st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a892, jnp.int8))
+            st = p_random_zone_energy(st, v_p)
+            return st, (v_p,)
+        st, (v_p,) = _select(_c890, _then891(st, v_p), (st, (v_p,)))
+        st = p_draw_cards(st, v_p, 1)
+        return st, (v_p,)
+    st, (v_p,) = _select(_c873, _then874(st, v_p), _else876(st, v_p))
     return st
 
 
 def p_continue_game(st, v_next, v_resume):
     """proc `continue_game` (tcg.envspec:2024)"""
     st = dict(st)
-    lv = {"next": _cast(v_next, jnp.int8), "resume": _cast(v_resume, jnp.bool_)}
+    v_next = _cast(v_next, jnp.int8)
+    v_resume = _cast(v_resume, jnp.bool_)
     _c893 = jnp.logical_not(st["terminated"])
-    def _then894(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c895 = jnp.logical_or(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), jnp.logical_not(st["occupied"][(1 - _i32(lv["next"]))][0]))
-        _c896 = lv["resume"]
-        def _then897(st, lv):
-            st, lv = dict(st), dict(lv)
+    def _then894(st, v_next, v_resume):
+        st = dict(st)
+        _c895 = jnp.logical_or(jnp.logical_not(st["occupied"][_i32(v_next)][0]), jnp.logical_not(st["occupied"][(1 - _i32(v_next))][0]))
+        _c896 = v_resume
+        def _then897(st, v_next, v_resume):
+            st = dict(st)
             _a898 = 2
             st["phase"] = _cast(_a898, jnp.int8)
-            _a899 = lv["next"]
+            _a899 = v_next
             st["promote_next"] = _cast(_a899, jnp.int8)
-            _a900 = lv["resume"]
+            _a900 = v_resume
             st["promote_resume"] = _cast(_a900, jnp.bool_)
-            _a901 = jnp.where(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), _i32(lv["next"]), (1 - _i32(lv["next"])))
+            _a901 = jnp.where(jnp.logical_not(st["occupied"][_i32(v_next)][0]), _i32(v_next), (1 - _i32(v_next)))
             st["current_player"] = _cast(_a901, jnp.int8)
-            return st, _scope(lv, ("next", "resume", ))
-        def _then902(st, lv):
-            st, lv = dict(st), dict(lv)
+            return st, (v_next, v_resume)
+        def _then902(st, v_next, v_resume):
+            st = dict(st)
             _a903 = 1
             st["phase"] = _cast(_a903, jnp.int8)
-            _a904 = lv["next"]
+            _a904 = v_next
             st["current_player"] = _cast(_a904, jnp.int8)
-            return st, _scope(lv, ("next", "resume", ))
-        def _else905(st, lv):
-            st, lv = dict(st), dict(lv)
-            st = p_begin_turn(st, lv["next"])
-            return st, _scope(lv, ("next", "resume", ))
-        st, lv = _select_first((_c895, _c896, ), (st, lv), (_then897(st, lv), _then902(st, lv), ), _else905(st, lv))
-        return st, _scope(lv, ("next", "resume", ))
-    st, lv = _select(_c893, _then894(st, lv), (st, lv))
+            return st, (v_next, v_resume)
+        def _else905(st, v_next, v_resume):
+            st = dict(st)
+            st = p_begin_turn(st, v_next)
+            return st, (v_next, v_resume)
+        st, (v_next, v_resume) = _select_first((_c895, _c896, ), (st, (v_next, v_resume)), (_then897(st, v_next, v_resume), _then902(st, v_next, v_resume), ), _else905(st, v_next, v_resume))
+        return st, (v_next, v_resume)
+    st, (v_next, v_resume) = _select(_c893, _then894(st, v_next, v_resume), (st, (v_next, v_resume)))
     st = p_active_abilities(st)
     return st
 
@@ -3292,399 +3287,386 @@ def p_continue_game(st, v_next, v_resume):
 def p_active_abilities(st):
     """proc `active_abilities` (tcg.envspec:2046)"""
     st = dict(st)
-    lv = {}
     _a906 = _K23
     st["locked_supporters"] = _cast(_a906, jnp.bool_)
-    lv["q"] = jnp.int32(0)
-    _c907 = jnp.logical_and(st["occupied"][_i32(lv["q"])][0], (_K24[_i32(_K25[_i32(st["card"][_i32(lv["q"])][0])])] == 4))
-    def _then908(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_ability_effect__dispatch__3(st, _K26[_i32(st["card"][_i32(lv["q"])][0])], lv["q"], 0)
-        return st, _scope(lv, ("q", ))
-    st, lv = _select(_c907, _then908(st, lv), (st, lv))
-    lv["q"] = jnp.int32(1)
-    _c909 = jnp.logical_and(st["occupied"][_i32(lv["q"])][0], (_K24[_i32(_K25[_i32(st["card"][_i32(lv["q"])][0])])] == 4))
-    def _then910(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_ability_effect__dispatch__3(st, _K26[_i32(st["card"][_i32(lv["q"])][0])], lv["q"], 0)
-        return st, _scope(lv, ("q", ))
-    st, lv = _select(_c909, _then910(st, lv), (st, lv))
-    lv = _scope(lv, ())
+    v_q = jnp.int32(0)
+    _c907 = jnp.logical_and(st["occupied"][_i32(v_q)][0], (_K24[_i32(_K25[_i32(st["card"][_i32(v_q)][0])])] == 4))
+    def _then908(st, v_q):
+        st = dict(st)
+        st = p_ability_effect__dispatch__3(st, _K26[_i32(st["card"][_i32(v_q)][0])], v_q, 0)
+        return st, (v_q,)
+    st, (v_q,) = _select(_c907, _then908(st, v_q), (st, (v_q,)))
+    v_q = jnp.int32(1)
+    _c909 = jnp.logical_and(st["occupied"][_i32(v_q)][0], (_K24[_i32(_K25[_i32(st["card"][_i32(v_q)][0])])] == 4))
+    def _then910(st, v_q):
+        st = dict(st)
+        st = p_ability_effect__dispatch__3(st, _K26[_i32(st["card"][_i32(v_q)][0])], v_q, 0)
+        return st, (v_q,)
+    st, (v_q,) = _select(_c909, _then910(st, v_q), (st, (v_q,)))
     return st
 
 
 def p_checkup(st, v_p):
     """proc `checkup` (tcg.envspec:2058)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    lv["k"] = jnp.int32(0)
-    lv["q"] = _cast(jnp.where((_i32(lv["k"]) == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))), jnp.int8)
-    _c911 = st["occupied"][_i32(lv["q"])][0]
-    def _then912(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c913 = st["poisoned"][_i32(lv["q"])]
-        def _then914(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a915 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a915, jnp.int16))
-            return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c913, _then914(st, lv), (st, lv))
-        _c916 = st["burned"][_i32(lv["q"])]
-        def _then917(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a918 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a918, jnp.int16))
+    v_p = _cast(v_p, jnp.int8)
+    v_k = jnp.int32(0)
+    v_q = _cast(jnp.where((_i32(v_k) == 0), _i32(v_p), (1 - _i32(v_p))), jnp.int8)
+    _c911 = st["occupied"][_i32(v_q)][0]
+    def _then912(st, v_p, v_k, v_q):
+        st = dict(st)
+        _c913 = st["poisoned"][_i32(v_q)]
+        def _then914(st, v_p, v_k, v_q):
+            st = dict(st)
+            _a915 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 10), 300)
+            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a915, jnp.int16))
+            return st, (v_p, v_k, v_q)
+        st, (v_p, v_k, v_q) = _select(_c913, _then914(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+        _c916 = st["burned"][_i32(v_q)]
+        def _then917(st, v_p, v_k, v_q):
+            st = dict(st)
+            _a918 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 20), 300)
+            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a918, jnp.int16))
             st, _r920 = _randint(st, 0, 1)
             _c919 = (_r920 == 1)
-            def _then921(st, lv):
-                st, lv = dict(st), dict(lv)
+            def _then921(st, v_p, v_k, v_q):
+                st = dict(st)
                 _a922 = False
-                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a922, jnp.bool_))
-                return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c919, _then921(st, lv), (st, lv))
-            return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c916, _then917(st, lv), (st, lv))
-        _c923 = (st["condition"][_i32(lv["q"])] == 1)
-        _c924 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
-        def _then925(st, lv):
-            st, lv = dict(st), dict(lv)
+                st["burned"] = st["burned"].at[_i32(v_q)].set(_cast(_a922, jnp.bool_))
+                return st, (v_p, v_k, v_q)
+            st, (v_p, v_k, v_q) = _select(_c919, _then921(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+            return st, (v_p, v_k, v_q)
+        st, (v_p, v_k, v_q) = _select(_c916, _then917(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+        _c923 = (st["condition"][_i32(v_q)] == 1)
+        _c924 = jnp.logical_and((st["condition"][_i32(v_q)] == 2), (_i32(v_q) == _i32(v_p)))
+        def _then925(st, v_p, v_k, v_q):
+            st = dict(st)
             st, _r927 = _randint(st, 0, 1)
             _c926 = (_r927 == 1)
-            def _then928(st, lv):
-                st, lv = dict(st), dict(lv)
+            def _then928(st, v_p, v_k, v_q):
+                st = dict(st)
                 _a929 = 0
-                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a929, jnp.int8))
-                return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c926, _then928(st, lv), (st, lv))
-            return st, _scope(lv, ("p", "k", "q", ))
-        def _then930(st, lv):
-            st, lv = dict(st), dict(lv)
+                st["condition"] = st["condition"].at[_i32(v_q)].set(_cast(_a929, jnp.int8))
+                return st, (v_p, v_k, v_q)
+            st, (v_p, v_k, v_q) = _select(_c926, _then928(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+            return st, (v_p, v_k, v_q)
+        def _then930(st, v_p, v_k, v_q):
+            st = dict(st)
             _a931 = 0
-            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a931, jnp.int8))
-            return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select_first((_c923, _c924, ), (st, lv), (_then925(st, lv), _then930(st, lv), ), (st, lv))
-        return st, _scope(lv, ("p", "k", "q", ))
-    st, lv = _select(_c911, _then912(st, lv), (st, lv))
-    lv = _scope(lv, ("p", "k", ))
-    lv["k"] = jnp.int32(1)
-    lv["q"] = _cast(jnp.where((_i32(lv["k"]) == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))), jnp.int8)
-    _c932 = st["occupied"][_i32(lv["q"])][0]
-    def _then933(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c934 = st["poisoned"][_i32(lv["q"])]
-        def _then935(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a936 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a936, jnp.int16))
-            return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c934, _then935(st, lv), (st, lv))
-        _c937 = st["burned"][_i32(lv["q"])]
-        def _then938(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a939 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a939, jnp.int16))
+            st["condition"] = st["condition"].at[_i32(v_q)].set(_cast(_a931, jnp.int8))
+            return st, (v_p, v_k, v_q)
+        st, (v_p, v_k, v_q) = _select_first((_c923, _c924, ), (st, (v_p, v_k, v_q)), (_then925(st, v_p, v_k, v_q), _then930(st, v_p, v_k, v_q), ), (st, (v_p, v_k, v_q)))
+        return st, (v_p, v_k, v_q)
+    st, (v_p, v_k, v_q) = _select(_c911, _then912(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+    v_k = jnp.int32(1)
+    v_q = _cast(jnp.where((_i32(v_k) == 0), _i32(v_p), (1 - _i32(v_p))), jnp.int8)
+    _c932 = st["occupied"][_i32(v_q)][0]
+    def _then933(st, v_p, v_k, v_q):
+        st = dict(st)
+        _c934 = st["poisoned"][_i32(v_q)]
+        def _then935(st, v_p, v_k, v_q):
+            st = dict(st)
+            _a936 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 10), 300)
+            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a936, jnp.int16))
+            return st, (v_p, v_k, v_q)
+        st, (v_p, v_k, v_q) = _select(_c934, _then935(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+        _c937 = st["burned"][_i32(v_q)]
+        def _then938(st, v_p, v_k, v_q):
+            st = dict(st)
+            _a939 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 20), 300)
+            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a939, jnp.int16))
             st, _r941 = _randint(st, 0, 1)
             _c940 = (_r941 == 1)
-            def _then942(st, lv):
-                st, lv = dict(st), dict(lv)
+            def _then942(st, v_p, v_k, v_q):
+                st = dict(st)
                 _a943 = False
-                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a943, jnp.bool_))
-                return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c940, _then942(st, lv), (st, lv))
-            return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c937, _then938(st, lv), (st, lv))
-        _c944 = (st["condition"][_i32(lv["q"])] == 1)
-        _c945 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
-        def _then946(st, lv):
-            st, lv = dict(st), dict(lv)
+                st["burned"] = st["burned"].at[_i32(v_q)].set(_cast(_a943, jnp.bool_))
+                return st, (v_p, v_k, v_q)
+            st, (v_p, v_k, v_q) = _select(_c940, _then942(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+            return st, (v_p, v_k, v_q)
+        st, (v_p, v_k, v_q) = _select(_c937, _then938(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+        _c944 = (st["condition"][_i32(v_q)] == 1)
+        _c945 = jnp.logical_and((st["condition"][_i32(v_q)] == 2), (_i32(v_q) == _i32(v_p)))
+        def _then946(st, v_p, v_k, v_q):
+            st = dict(st)
             st, _r948 = _randint(st, 0, 1)
             _c947 = (_r948 == 1)
-            def _then949(st, lv):
-                st, lv = dict(st), dict(lv)
+            def _then949(st, v_p, v_k, v_q):
+                st = dict(st)
                 _a950 = 0
-                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a950, jnp.int8))
-                return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c947, _then949(st, lv), (st, lv))
-            return st, _scope(lv, ("p", "k", "q", ))
-        def _then951(st, lv):
-            st, lv = dict(st), dict(lv)
+                st["condition"] = st["condition"].at[_i32(v_q)].set(_cast(_a950, jnp.int8))
+                return st, (v_p, v_k, v_q)
+            st, (v_p, v_k, v_q) = _select(_c947, _then949(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+            return st, (v_p, v_k, v_q)
+        def _then951(st, v_p, v_k, v_q):
+            st = dict(st)
             _a952 = 0
-            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a952, jnp.int8))
-            return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select_first((_c944, _c945, ), (st, lv), (_then946(st, lv), _then951(st, lv), ), (st, lv))
-        return st, _scope(lv, ("p", "k", "q", ))
-    st, lv = _select(_c932, _then933(st, lv), (st, lv))
-    lv = _scope(lv, ("p", "k", ))
-    lv = _scope(lv, ("p", ))
+            st["condition"] = st["condition"].at[_i32(v_q)].set(_cast(_a952, jnp.int8))
+            return st, (v_p, v_k, v_q)
+        st, (v_p, v_k, v_q) = _select_first((_c944, _c945, ), (st, (v_p, v_k, v_q)), (_then946(st, v_p, v_k, v_q), _then951(st, v_p, v_k, v_q), ), (st, (v_p, v_k, v_q)))
+        return st, (v_p, v_k, v_q)
+    st, (v_p, v_k, v_q) = _select(_c932, _then933(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
     return st
 
 
 def p_finish_turn(st):
     """proc `finish_turn` (tcg.envspec:2085)"""
     st = dict(st)
-    lv = {}
-    lv["p"] = _cast(st["current_player"], jnp.int8)
-    _c953 = (_i32(st["turn"]) == _i32(jnp.where((_i32(lv["p"]) == _i32(st["first"])), 1, 2)))
-    def _then954(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["s"] = jnp.int32(0)
-        _c955 = jnp.logical_and(st["occupied"][_i32(lv["p"])][_i32(lv["s"])], (_K24[_i32(_K25[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])] == 3))
-        def _then956(st, lv):
-            st, lv = dict(st), dict(lv)
-            st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])], lv["p"], lv["s"])
-            return st, _scope(lv, ("p", "s", ))
-        st, lv = _select(_c955, _then956(st, lv), (st, lv))
-        lv["s"] = jnp.int32(1)
-        _c957 = jnp.logical_and(st["occupied"][_i32(lv["p"])][_i32(lv["s"])], (_K24[_i32(_K25[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])] == 3))
-        def _then958(st, lv):
-            st, lv = dict(st), dict(lv)
-            st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])], lv["p"], lv["s"])
-            return st, _scope(lv, ("p", "s", ))
-        st, lv = _select(_c957, _then958(st, lv), (st, lv))
-        lv["s"] = jnp.int32(2)
-        _c959 = jnp.logical_and(st["occupied"][_i32(lv["p"])][_i32(lv["s"])], (_K24[_i32(_K25[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])] == 3))
-        def _then960(st, lv):
-            st, lv = dict(st), dict(lv)
-            st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])], lv["p"], lv["s"])
-            return st, _scope(lv, ("p", "s", ))
-        st, lv = _select(_c959, _then960(st, lv), (st, lv))
-        lv["s"] = jnp.int32(3)
-        _c961 = jnp.logical_and(st["occupied"][_i32(lv["p"])][_i32(lv["s"])], (_K24[_i32(_K25[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])] == 3))
-        def _then962(st, lv):
-            st, lv = dict(st), dict(lv)
-            st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])], lv["p"], lv["s"])
-            return st, _scope(lv, ("p", "s", ))
-        st, lv = _select(_c961, _then962(st, lv), (st, lv))
-        lv = _scope(lv, ("p", ))
-        return st, _scope(lv, ("p", ))
-    st, lv = _select(_c953, _then954(st, lv), (st, lv))
-    _a967 = jax.vmap(lambda i963, _h964, _h965, _h966: jnp.asarray(_i32(jnp.where((_i32(_h964) == (1 + _i32(lv["p"]))), _i32(_h965), _i32(_h966))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K27, st["barrier"])
+    v_p = _cast(st["current_player"], jnp.int8)
+    _c953 = (_i32(st["turn"]) == _i32(jnp.where((_i32(v_p) == _i32(st["first"])), 1, 2)))
+    def _then954(st, v_p):
+        st = dict(st)
+        v_s = jnp.int32(0)
+        _c955 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3))
+        def _then956(st, v_p, v_s):
+            st = dict(st)
+            st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
+            return st, (v_p, v_s)
+        st, (v_p, v_s) = _select(_c955, _then956(st, v_p, v_s), (st, (v_p, v_s)))
+        v_s = jnp.int32(1)
+        _c957 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3))
+        def _then958(st, v_p, v_s):
+            st = dict(st)
+            st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
+            return st, (v_p, v_s)
+        st, (v_p, v_s) = _select(_c957, _then958(st, v_p, v_s), (st, (v_p, v_s)))
+        v_s = jnp.int32(2)
+        _c959 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3))
+        def _then960(st, v_p, v_s):
+            st = dict(st)
+            st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
+            return st, (v_p, v_s)
+        st, (v_p, v_s) = _select(_c959, _then960(st, v_p, v_s), (st, (v_p, v_s)))
+        v_s = jnp.int32(3)
+        _c961 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3))
+        def _then962(st, v_p, v_s):
+            st = dict(st)
+            st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
+            return st, (v_p, v_s)
+        st, (v_p, v_s) = _select(_c961, _then962(st, v_p, v_s), (st, (v_p, v_s)))
+        return st, (v_p,)
+    st, (v_p,) = _select(_c953, _then954(st, v_p), (st, (v_p,)))
+    _a967 = jax.vmap(lambda i963, _h964, _h965, _h966: jnp.asarray(_i32(jnp.where((_i32(_h964) == (1 + _i32(v_p))), _i32(_h965), _i32(_h966))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K27, st["barrier"])
     st["barrier"] = _cast(_a967, jnp.int16)
-    _a970 = jax.vmap(lambda i968, _h969: jnp.asarray(_i32(jnp.where((_i32(_h969) == (1 + _i32(lv["p"]))), 0, _i32(_h969))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
+    _a970 = jax.vmap(lambda i968, _h969: jnp.asarray(_i32(jnp.where((_i32(_h969) == (1 + _i32(v_p))), 0, _i32(_h969))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
     st["_envc_until_barrier"] = _cast(_a970, jnp.int8)
-    _a975 = jax.vmap(lambda i971, _h972, _h973, _h974: jnp.where((_i32(_h972) == (1 + _i32(lv["p"]))), _h973, _h974))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"], _K23, st["no_attack"])
+    _a975 = jax.vmap(lambda i971, _h972, _h973, _h974: jnp.where((_i32(_h972) == (1 + _i32(v_p))), _h973, _h974))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"], _K23, st["no_attack"])
     st["no_attack"] = _cast(_a975, jnp.bool_)
-    _a978 = jax.vmap(lambda i976, _h977: jnp.asarray(_i32(jnp.where((_i32(_h977) == (1 + _i32(lv["p"]))), 0, _i32(_h977))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"])
+    _a978 = jax.vmap(lambda i976, _h977: jnp.asarray(_i32(jnp.where((_i32(_h977) == (1 + _i32(v_p))), 0, _i32(_h977))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"])
     st["_envc_until_no_attack"] = _cast(_a978, jnp.int8)
-    _a983 = jax.vmap(lambda i979, _h980, _h981, _h982: jnp.where((_i32(_h980) == (1 + _i32(lv["p"]))), _h981, _h982))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"], _K23, st["no_retreat"])
+    _a983 = jax.vmap(lambda i979, _h980, _h981, _h982: jnp.where((_i32(_h980) == (1 + _i32(v_p))), _h981, _h982))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"], _K23, st["no_retreat"])
     st["no_retreat"] = _cast(_a983, jnp.bool_)
-    _a986 = jax.vmap(lambda i984, _h985: jnp.asarray(_i32(jnp.where((_i32(_h985) == (1 + _i32(lv["p"]))), 0, _i32(_h985))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"])
+    _a986 = jax.vmap(lambda i984, _h985: jnp.asarray(_i32(jnp.where((_i32(_h985) == (1 + _i32(v_p))), 0, _i32(_h985))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"])
     st["_envc_until_no_retreat"] = _cast(_a986, jnp.int8)
-    _a991 = jax.vmap(lambda i987, _h988, _h989, _h990: jnp.asarray(_i32(jnp.where((_i32(_h988) == (1 + _i32(lv["p"]))), _i32(_h989), _i32(_h990))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"], _K28, st["weakened"])
+    _a991 = jax.vmap(lambda i987, _h988, _h989, _h990: jnp.asarray(_i32(jnp.where((_i32(_h988) == (1 + _i32(v_p))), _i32(_h989), _i32(_h990))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"], _K28, st["weakened"])
     st["weakened"] = _cast(_a991, jnp.int8)
-    _a994 = jax.vmap(lambda i992, _h993: jnp.asarray(_i32(jnp.where((_i32(_h993) == (1 + _i32(lv["p"]))), 0, _i32(_h993))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"])
+    _a994 = jax.vmap(lambda i992, _h993: jnp.asarray(_i32(jnp.where((_i32(_h993) == (1 + _i32(v_p))), 0, _i32(_h993))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"])
     st["_envc_until_weakened"] = _cast(_a994, jnp.int8)
-    _a999 = jax.vmap(lambda i995, _h996, _h997, _h998: jnp.asarray(_i32(jnp.where((_i32(_h996) == (1 + _i32(lv["p"]))), _i32(_h997), _i32(_h998))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"], _K28, st["spiky"])
+    _a999 = jax.vmap(lambda i995, _h996, _h997, _h998: jnp.asarray(_i32(jnp.where((_i32(_h996) == (1 + _i32(v_p))), _i32(_h997), _i32(_h998))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"], _K28, st["spiky"])
     st["spiky"] = _cast(_a999, jnp.int8)
-    _a1002 = jax.vmap(lambda i1000, _h1001: jnp.asarray(_i32(jnp.where((_i32(_h1001) == (1 + _i32(lv["p"]))), 0, _i32(_h1001))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"])
+    _a1002 = jax.vmap(lambda i1000, _h1001: jnp.asarray(_i32(jnp.where((_i32(_h1001) == (1 + _i32(v_p))), 0, _i32(_h1001))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"])
     st["_envc_until_spiky"] = _cast(_a1002, jnp.int8)
-    _a1007 = jax.vmap(lambda i1003, _h1004, _h1005, _h1006: jnp.where((_i32(_h1004) == (1 + _i32(lv["p"]))), _h1005, _h1006))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"], _K23, st["no_supporter"])
+    _a1007 = jax.vmap(lambda i1003, _h1004, _h1005, _h1006: jnp.where((_i32(_h1004) == (1 + _i32(v_p))), _h1005, _h1006))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"], _K23, st["no_supporter"])
     st["no_supporter"] = _cast(_a1007, jnp.bool_)
-    _a1010 = jax.vmap(lambda i1008, _h1009: jnp.asarray(_i32(jnp.where((_i32(_h1009) == (1 + _i32(lv["p"]))), 0, _i32(_h1009))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"])
+    _a1010 = jax.vmap(lambda i1008, _h1009: jnp.asarray(_i32(jnp.where((_i32(_h1009) == (1 + _i32(v_p))), 0, _i32(_h1009))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"])
     st["_envc_until_no_supporter"] = _cast(_a1010, jnp.int8)
-    _a1015 = jax.vmap(lambda i1011, _h1012, _h1013, _h1014: jnp.where((_i32(_h1012) == (1 + _i32(lv["p"]))), _h1013, _h1014))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"], _K23, st["shielded"])
+    _a1015 = jax.vmap(lambda i1011, _h1012, _h1013, _h1014: jnp.where((_i32(_h1012) == (1 + _i32(v_p))), _h1013, _h1014))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"], _K23, st["shielded"])
     st["shielded"] = _cast(_a1015, jnp.bool_)
-    _a1018 = jax.vmap(lambda i1016, _h1017: jnp.asarray(_i32(jnp.where((_i32(_h1017) == (1 + _i32(lv["p"]))), 0, _i32(_h1017))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"])
+    _a1018 = jax.vmap(lambda i1016, _h1017: jnp.asarray(_i32(jnp.where((_i32(_h1017) == (1 + _i32(v_p))), 0, _i32(_h1017))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"])
     st["_envc_until_shielded"] = _cast(_a1018, jnp.int8)
     _a1019 = 10
-    st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a1019, jnp.int8))
-    st = p_checkup(st, lv["p"])
+    st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a1019, jnp.int8))
+    st = p_checkup(st, v_p)
     st = p_knock_outs(st)
-    st = p_continue_game(st, (1 - _i32(lv["p"])), False)
-    lv = _scope(lv, ())
+    st = p_continue_game(st, (1 - _i32(v_p)), False)
     return st
 
 
 def p_deal(st, v_p):
     """proc `deal` (tcg.envspec:2128)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    lv["b"] = _cast(jnp.sum(jax.vmap(lambda i1020: jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i1020])] == 0), (_K3[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i1020])] == 0)))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
-    lv["hands"] = _cast((_i32(_K29[20][5]) - _i32(_K29[(20 - _i32(lv["b"]))][5])), jnp.int16)
-    st, _r1021 = _randint(st, 0, jnp.maximum((_i32(lv["hands"]) - 1), 0))
-    lv["r"] = _cast(_r1021, jnp.int16)
-    lv["k"] = _cast((1 + jnp.sum(jax.vmap(lambda i1022: ((((_i32(jnp.where((1 <= i1022), (_i32(_K29[_i32(lv["b"])][1]) * _i32(_K29[(20 - _i32(lv["b"]))][(5 - 1)])), 0)) + _i32(jnp.where((2 <= i1022), (_i32(_K29[_i32(lv["b"])][2]) * _i32(_K29[(20 - _i32(lv["b"]))][(5 - 2)])), 0))) + _i32(jnp.where((3 <= i1022), (_i32(_K29[_i32(lv["b"])][3]) * _i32(_K29[(20 - _i32(lv["b"]))][(5 - 3)])), 0))) + _i32(jnp.where((4 <= i1022), (_i32(_K29[_i32(lv["b"])][4]) * _i32(_K29[(20 - _i32(lv["b"]))][(5 - 4)])), 0))) <= _i32(lv["r"])))(jnp.arange(1, 5, dtype=jnp.int32)), dtype=jnp.int32)), jnp.int8)
-    lv["rest"] = _cast({"items": _K30, "len": jnp.int32(0)}, _DT31)
-    lv["basics"] = _cast(0, jnp.int8)
-    lv["others"] = _cast(0, jnp.int8)
-    lv["i"] = jnp.int32(0)
+    v_p = _cast(v_p, jnp.int8)
+    v_b = _cast(jnp.sum(jax.vmap(lambda i1020: jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i1020])] == 0), (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i1020])] == 0)))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
+    v_hands = _cast((_i32(_K29[20][5]) - _i32(_K29[(20 - _i32(v_b))][5])), jnp.int16)
+    st, _r1021 = _randint(st, 0, jnp.maximum((_i32(v_hands) - 1), 0))
+    v_r = _cast(_r1021, jnp.int16)
+    v_k = _cast((1 + jnp.sum(jax.vmap(lambda i1022: ((((_i32(jnp.where((1 <= i1022), (_i32(_K29[_i32(v_b)][1]) * _i32(_K29[(20 - _i32(v_b))][(5 - 1)])), 0)) + _i32(jnp.where((2 <= i1022), (_i32(_K29[_i32(v_b)][2]) * _i32(_K29[(20 - _i32(v_b))][(5 - 2)])), 0))) + _i32(jnp.where((3 <= i1022), (_i32(_K29[_i32(v_b)][3]) * _i32(_K29[(20 - _i32(v_b))][(5 - 3)])), 0))) + _i32(jnp.where((4 <= i1022), (_i32(_K29[_i32(v_b)][4]) * _i32(_K29[(20 - _i32(v_b))][(5 - 4)])), 0))) <= _i32(v_r)))(jnp.arange(1, 5, dtype=jnp.int32)), dtype=jnp.int32)), jnp.int8)
+    v_rest = _cast({"items": _K30, "len": jnp.int32(0)}, _DT31)
+    v_basics = _cast(0, jnp.int8)
+    v_others = _cast(0, jnp.int8)
+    v_i = jnp.int32(0)
     def _loop1023(i, carry):
-        st, lv = dict(carry[0]), dict(carry[1])
-        lv["i"] = i
-        _f1024 = _i32(lv["i"])
-        _f1025 = _get(st["deck"], _i32(lv["p"]))["len"]
+        st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i) = dict(carry[0]), carry[1]
+        v_i = i
+        _f1024 = _i32(v_i)
+        _f1025 = _get(st["deck"], _i32(v_p))["len"]
         st = _fault_at(st, (_f1024 >= _f1025), 35, _f1024, _f1025)
-        lv["c"] = _cast(_get(st["deck"], _i32(lv["p"]))["items"][_f1024], jnp.int16)
-        _c1026 = jnp.logical_and(f_is_basic(st, lv["c"]), (_i32(lv["basics"]) < _i32(lv["k"])))
-        _c1027 = jnp.logical_and(jnp.logical_not(f_is_basic(st, lv["c"])), (_i32(lv["others"]) < (5 - _i32(lv["k"]))))
-        def _then1028(st, lv):
-            st, lv = dict(st), dict(lv)
-            _f1029 = _get(st["hand"], _i32(lv["p"]))["len"]
+        v_c = _cast(_get(st["deck"], _i32(v_p))["items"][_f1024], jnp.int16)
+        _c1026 = jnp.logical_and(f_is_basic(st, v_c), (_i32(v_basics) < _i32(v_k)))
+        _c1027 = jnp.logical_and(jnp.logical_not(f_is_basic(st, v_c)), (_i32(v_others) < (5 - _i32(v_k))))
+        def _then1028(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
+            st = dict(st)
+            _f1029 = _get(st["hand"], _i32(v_p))["len"]
             st = _fault_at(st, (_f1029 >= 10), 36, 0, 0)
-            _l1030 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1030)
-            _a1031 = jnp.minimum((_i32(lv["basics"]) + 1), 20)
-            lv["basics"] = _cast(_a1031, jnp.int8)
-            return st, _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", "c", ))
-        def _then1032(st, lv):
-            st, lv = dict(st), dict(lv)
-            _f1033 = _get(st["hand"], _i32(lv["p"]))["len"]
+            _l1030 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(v_p), _l1030)
+            _a1031 = jnp.minimum((_i32(v_basics) + 1), 20)
+            v_basics = _cast(_a1031, jnp.int8)
+            return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)
+        def _then1032(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
+            st = dict(st)
+            _f1033 = _get(st["hand"], _i32(v_p))["len"]
             st = _fault_at(st, (_f1033 >= 10), 37, 0, 0)
-            _l1034 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1034)
-            _a1035 = jnp.minimum((_i32(lv["others"]) + 1), 20)
-            lv["others"] = _cast(_a1035, jnp.int8)
-            return st, _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", "c", ))
-        def _else1036(st, lv):
-            st, lv = dict(st), dict(lv)
-            _f1037 = lv["rest"]["len"]
+            _l1034 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(v_p), _l1034)
+            _a1035 = jnp.minimum((_i32(v_others) + 1), 20)
+            v_others = _cast(_a1035, jnp.int8)
+            return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)
+        def _else1036(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
+            st = dict(st)
+            _f1037 = v_rest["len"]
             st = _fault_at(st, (_f1037 >= 20), 38, 0, 0)
-            _l1038 = _push(lv["rest"], _cast(lv["c"], jnp.int16))
-            lv["rest"] = _l1038
-            return st, _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", "c", ))
-        st, lv = _select_first((_c1026, _c1027, ), (st, lv), (_then1028(st, lv), _then1032(st, lv), ), _else1036(st, lv))
-        lv = _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", ))
-        return st, lv
-    st, lv = lax.fori_loop(0, 20, _loop1023, (st, lv))
-    lv = _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", ))
-    _a1039 = lv["rest"]
-    st["deck"] = _set(st["deck"], _i32(lv["p"]), _cast(_a1039, _DT31))
-    lv = _scope(lv, ("p", ))
+            _l1038 = _push(v_rest, _cast(v_c, jnp.int16))
+            v_rest = _l1038
+            return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)
+        st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c) = _select_first((_c1026, _c1027, ), (st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)), (_then1028(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c), _then1032(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c), ), _else1036(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c))
+        return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i)
+    st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i) = lax.fori_loop(0, 20, _loop1023, (st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i)))
+    _a1039 = v_rest
+    st["deck"] = _set(st["deck"], _i32(v_p), _cast(_a1039, _DT31))
     return st
 
 
 def p_attack_texts(st, v_p, v_a):
     """proc `attack_texts` (tcg.envspec:2275)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "a": _cast(v_a, jnp.int8)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_texts"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_texts"]) != 0), jnp.bool_)
-    lv["c"] = _cast(0, jnp.int16)
-    _c1040 = lv["_envc_run"]
-    def _then1041(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a1042 = st["card"][_i32(lv["p"])][0]
-        lv["c"] = _cast(_a1042, jnp.int16)
-        return st, _scope(lv, ("p", "a", "_envc_run", "_envc_seek", "c", ))
-    st, lv = _select(_c1040, _then1041(st, lv), (st, lv))
-    lv["r"] = jnp.int32(0)
+    v_p = _cast(v_p, jnp.int8)
+    v_a = _cast(v_a, jnp.int8)
+    v__envc_run = _cast((_i32(st["_envc_at_p_attack_texts"]) == 0), jnp.bool_)
+    v__envc_seek = _cast((_i32(st["_envc_at_p_attack_texts"]) != 0), jnp.bool_)
+    v_c = _cast(0, jnp.int16)
+    _c1040 = v__envc_run
+    def _then1041(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
+        st = dict(st)
+        _a1042 = st["card"][_i32(v_p)][0]
+        v_c = _cast(_a1042, jnp.int16)
+        return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)
+    st, (v_p, v_a, v__envc_run, v__envc_seek, v_c) = _select(_c1040, _then1041(st, v_p, v_a, v__envc_run, v__envc_seek, v_c), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)))
+    v_r = jnp.int32(0)
     def _loop1043(i, carry):
-        st, lv = dict(carry[0]), dict(carry[1])
-        lv["r"] = i
-        _c1044 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_texts"]) == 1)), (_i32(lv["r"]) == _i32(st["_envc_frame_p_attack_texts__r"]))))
-        def _then1045(st, lv):
-            st, lv = dict(st), dict(lv)
-            _c1046 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_or((_i32(lv["r"]) == 0), (_i32(st["copying"]) == 1))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_texts"]) == 1)))
-            def _then1047(st, lv):
-                st, lv = dict(st), dict(lv)
-                _c1048 = lv["_envc_run"]
-                def _then1049(st, lv):
-                    st, lv = dict(st), dict(lv)
-                    _a1050 = (2 * _i32(lv["r"]))
+        st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = dict(carry[0]), carry[1]
+        v_r = i
+        _c1044 = jnp.logical_or(v__envc_run, jnp.logical_and(jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_texts"]) == 1)), (_i32(v_r) == _i32(st["_envc_frame_p_attack_texts__r"]))))
+        def _then1045(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
+            st = dict(st)
+            _c1046 = jnp.logical_or(jnp.logical_and(v__envc_run, jnp.logical_or((_i32(v_r) == 0), (_i32(st["copying"]) == 1))), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_texts"]) == 1)))
+            def _then1047(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
+                st = dict(st)
+                _c1048 = v__envc_run
+                def _then1049(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
+                    st = dict(st)
+                    _a1050 = (2 * _i32(v_r))
                     st["copying"] = _cast(_a1050, jnp.int8)
-                    return st, _scope(lv, ("p", "a", "_envc_run", "_envc_seek", "c", "r", ))
-                st, lv = _select(_c1048, _then1049(st, lv), (st, lv))
-                lv["_envc_arg1"] = _cast(0, jnp.int8)
-                _c1051 = lv["_envc_run"]
-                def _then1052(st, lv):
-                    st, lv = dict(st), dict(lv)
-                    _a1053 = jnp.where((_i32(lv["r"]) == 0), _i32(jnp.where((_i32(lv["a"]) == 0), _i32(_K32[_i32(lv["c"])]), _i32(_K33[_i32(lv["c"])]))), _i32(jnp.where((_i32(st["copy_index"]) == 0), _i32(_K32[_i32(st["copy_card"])]), _i32(_K33[_i32(st["copy_card"])]))))
-                    lv["_envc_arg1"] = _cast(_a1053, jnp.int8)
-                    return st, _scope(lv, ("p", "a", "_envc_run", "_envc_seek", "c", "r", "_envc_arg1", ))
-                st, lv = _select(_c1051, _then1052(st, lv), (st, lv))
-                _c1054 = lv["_envc_seek"]
-                def _then1055(st, lv):
-                    st, lv = dict(st), dict(lv)
+                    return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
+                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _select(_c1048, _then1049(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
+                v__envc_arg1 = _cast(0, jnp.int8)
+                _c1051 = v__envc_run
+                def _then1052(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                    st = dict(st)
+                    _a1053 = jnp.where((_i32(v_r) == 0), _i32(jnp.where((_i32(v_a) == 0), _i32(_K32[_i32(v_c)]), _i32(_K33[_i32(v_c)]))), _i32(jnp.where((_i32(st["copy_index"]) == 0), _i32(_K32[_i32(st["copy_card"])]), _i32(_K33[_i32(st["copy_card"])]))))
+                    v__envc_arg1 = _cast(_a1053, jnp.int8)
+                    return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
+                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _select(_c1051, _then1052(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)))
+                _c1054 = v__envc_seek
+                def _then1055(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                    st = dict(st)
                     _a1056 = st["_envc_frame_p_attack_texts__p"]
-                    lv["p"] = _cast(_a1056, jnp.int8)
+                    v_p = _cast(_a1056, jnp.int8)
                     _a1057 = st["_envc_frame_p_attack_texts__a"]
-                    lv["a"] = _cast(_a1057, jnp.int8)
+                    v_a = _cast(_a1057, jnp.int8)
                     _a1058 = st["_envc_frame_p_attack_texts__c"]
-                    lv["c"] = _cast(_a1058, jnp.int16)
+                    v_c = _cast(_a1058, jnp.int16)
                     _a1059 = 0
                     st["_envc_at_p_attack_texts"] = _cast(_a1059, jnp.int8)
                     _a1060 = False
-                    lv["_envc_seek"] = _cast(_a1060, jnp.bool_)
-                    return st, _scope(lv, ("p", "a", "_envc_run", "_envc_seek", "c", "r", "_envc_arg1", ))
-                st, lv = _select(_c1054, _then1055(st, lv), (st, lv))
-                st = p_attack_effect__dispatch(st, lv["_envc_arg1"], lv["p"])
+                    v__envc_seek = _cast(_a1060, jnp.bool_)
+                    return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
+                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _select(_c1054, _then1055(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)))
+                st = p_attack_effect__dispatch(st, v__envc_arg1, v_p)
                 _c1061 = (_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0)
-                def _then1062(st, lv):
-                    st, lv = dict(st), dict(lv)
-                    _a1063 = lv["p"]
+                def _then1062(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                    st = dict(st)
+                    _a1063 = v_p
                     st["_envc_frame_p_attack_texts__p"] = _cast(_a1063, jnp.int8)
-                    _a1064 = lv["a"]
+                    _a1064 = v_a
                     st["_envc_frame_p_attack_texts__a"] = _cast(_a1064, jnp.int8)
-                    _a1065 = lv["c"]
+                    _a1065 = v_c
                     st["_envc_frame_p_attack_texts__c"] = _cast(_a1065, jnp.int16)
-                    _a1066 = lv["r"]
+                    _a1066 = v_r
                     st["_envc_frame_p_attack_texts__r"] = _cast(_a1066, jnp.int8)
                     _a1067 = 1
                     st["_envc_at_p_attack_texts"] = _cast(_a1067, jnp.int8)
                     _a1068 = False
-                    lv["_envc_run"] = _cast(_a1068, jnp.bool_)
-                    return st, _scope(lv, ("p", "a", "_envc_run", "_envc_seek", "c", "r", "_envc_arg1", ))
-                def _else1069(st, lv):
-                    st, lv = dict(st), dict(lv)
+                    v__envc_run = _cast(_a1068, jnp.bool_)
+                    return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
+                def _else1069(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                    st = dict(st)
                     _a1070 = True
-                    lv["_envc_run"] = _cast(_a1070, jnp.bool_)
-                    return st, _scope(lv, ("p", "a", "_envc_run", "_envc_seek", "c", "r", "_envc_arg1", ))
-                st, lv = _select(_c1061, _then1062(st, lv), _else1069(st, lv))
-                lv = _scope(lv, ("p", "a", "_envc_run", "_envc_seek", "c", "r", ))
-                return st, _scope(lv, ("p", "a", "_envc_run", "_envc_seek", "c", "r", ))
-            st, lv = _select(_c1046, _then1047(st, lv), (st, lv))
-            return st, _scope(lv, ("p", "a", "_envc_run", "_envc_seek", "c", "r", ))
-        st, lv = _select(_c1044, _then1045(st, lv), (st, lv))
-        return st, lv
-    st, lv = lax.fori_loop(0, 2, _loop1043, (st, lv))
-    lv = _scope(lv, ("p", "a", "_envc_run", "_envc_seek", "c", ))
-    _c1071 = lv["_envc_run"]
-    def _then1072(st, lv):
-        st, lv = dict(st), dict(lv)
+                    v__envc_run = _cast(_a1070, jnp.bool_)
+                    return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
+                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _select(_c1061, _then1062(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1), _else1069(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1))
+                return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
+            st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _select(_c1046, _then1047(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
+            return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
+        st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _select(_c1044, _then1045(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
+        return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
+    st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = lax.fori_loop(0, 2, _loop1043, (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
+    _c1071 = v__envc_run
+    def _then1072(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
+        st = dict(st)
         _a1073 = 0
         st["copying"] = _cast(_a1073, jnp.int8)
-        return st, _scope(lv, ("p", "a", "_envc_run", "_envc_seek", "c", ))
-    st, lv = _select(_c1071, _then1072(st, lv), (st, lv))
-    lv = _scope(lv, ("p", "a", ))
+        return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)
+    st, (v_p, v_a, v__envc_run, v__envc_seek, v_c) = _select(_c1071, _then1072(st, v_p, v_a, v__envc_run, v__envc_seek, v_c), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)))
     return st
 
 
 def p_attack_effect__1(st, v_p):
     """proc `attack_effect__1` (tcg.fills:77)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_heal(st, lv["p"], 0, 30)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_heal(st, v_p, 0, 30)
     return st
 
 
 def p_attack_effect__2(st, v_p):
     """proc `attack_effect__2` (tcg.fills:329)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_pokemon_from_deck(st, lv["p"], 0)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_pokemon_from_deck(st, v_p, 0)
     return st
 
 
 def p_attack_effect__3(st, v_p):
     """proc `attack_effect__3` (tcg.fills:101)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_afflict_opponent(st, lv["p"], 1)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_afflict_opponent(st, v_p, 1)
     return st
 
 
 def p_attack_effect__4(st, v_p):
     """proc `attack_effect__4` (tcg.fills:89)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_poison_opponent(st, lv["p"])
+    v_p = _cast(v_p, jnp.int8)
+    st = p_poison_opponent(st, v_p)
     return st
 
 
 def p_attack_effect__5(st, v_p):
     """proc `attack_effect__5` (tcg.fills:107)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
+    v_p = _cast(v_p, jnp.int8)
     st = p_bonus_on_heads(st, 30)
     return st
 
@@ -3692,7 +3674,7 @@ def p_attack_effect__5(st, v_p):
 def p_attack_effect__6(st, v_p):
     """proc `attack_effect__6` (tcg.fills:83)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
+    v_p = _cast(v_p, jnp.int8)
     st = p_bonus_on_heads(st, 40)
     return st
 
@@ -3700,15 +3682,15 @@ def p_attack_effect__6(st, v_p):
 def p_attack_effect__7(st, v_p):
     """proc `attack_effect__7` (tcg.fills:113)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_heal(st, lv["p"], 0, 10)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_heal(st, v_p, 0, 10)
     return st
 
 
 def p_attack_effect__8(st, v_p):
     """proc `attack_effect__8` (tcg.fills:131)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
+    v_p = _cast(v_p, jnp.int8)
     st = p_damage_per_heads(st, 2, 50)
     return st
 
@@ -3716,41 +3698,40 @@ def p_attack_effect__8(st, v_p):
 def p_attack_effect__9(st, v_p):
     """proc `attack_effect__9` (tcg.fills:462)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__9"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__9"]) != 0), jnp.bool_)
-    _c1074 = lv["_envc_seek"]
-    def _then1075(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_p = _cast(v_p, jnp.int8)
+    v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__9"]) == 0), jnp.bool_)
+    v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__9"]) != 0), jnp.bool_)
+    _c1074 = v__envc_seek
+    def _then1075(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1076 = 0
         st["_envc_at_p_attack_effect__9"] = _cast(_a1076, jnp.int8)
         _a1077 = False
-        lv["_envc_seek"] = _cast(_a1077, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1074, _then1075(st, lv), (st, lv))
-    st = p_attach_to_bench_choice(st, lv["p"], 0)
+        v__envc_seek = _cast(_a1077, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1074, _then1075(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st = p_attach_to_bench_choice(st, v_p, 0)
     _c1078 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-    def _then1079(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then1079(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1080 = 1
         st["_envc_at_p_attack_effect__9"] = _cast(_a1080, jnp.int8)
         _a1081 = False
-        lv["_envc_run"] = _cast(_a1081, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1082(st, lv):
-        st, lv = dict(st), dict(lv)
+        v__envc_run = _cast(_a1081, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    def _else1082(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1083 = True
-        lv["_envc_run"] = _cast(_a1083, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1078, _then1079(st, lv), _else1082(st, lv))
-    lv = _scope(lv, ("p", ))
+        v__envc_run = _cast(_a1083, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1078, _then1079(st, v_p, v__envc_run, v__envc_seek), _else1082(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
 def p_attack_effect__10(st, v_p):
     """proc `attack_effect__10` (tcg.fills:167)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
+    v_p = _cast(v_p, jnp.int8)
     st = p_nothing_on_tails(st)
     return st
 
@@ -3758,130 +3739,127 @@ def p_attack_effect__10(st, v_p):
 def p_attack_effect__11(st, v_p):
     """proc `attack_effect__11` (tcg.fills:36)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_discard_energy(st, lv["p"], 0, 1, 1)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_discard_energy(st, v_p, 0, 1, 1)
     return st
 
 
 def p_attack_effect__12(st, v_p):
     """proc `attack_effect__12` (tcg.fills:42)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_discard_energy(st, lv["p"], 0, 1, 2)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_discard_energy(st, v_p, 0, 1, 2)
     return st
 
 
 def p_attack_effect__13(st, v_p):
     """proc `attack_effect__13` (tcg.fills:510)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_hinder_defending(st, lv["p"], True, True, False, 0)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_hinder_defending(st, v_p, True, True, False, 0)
     return st
 
 
 def p_attack_effect__14(st, v_p):
     """proc `attack_effect__14` (tcg.fills:173)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_discard_energy(st, lv["p"], 0, 1, 1)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_discard_energy(st, v_p, 0, 1, 1)
     return st
 
 
 def p_attack_effect__15(st, v_p):
     """proc `attack_effect__15` (tcg.fills:191)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_damage_self(st, lv["p"], 20)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_damage_self(st, v_p, 20)
     return st
 
 
 def p_attack_effect__16(st, v_p):
     """proc `attack_effect__16` (tcg.fills:48)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__16"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__16"]) != 0), jnp.bool_)
-    lv["k"] = jnp.int32(0)
+    v_p = _cast(v_p, jnp.int8)
+    v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__16"]) == 0), jnp.bool_)
+    v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__16"]) != 0), jnp.bool_)
+    v_k = jnp.int32(0)
     def _loop1084(i, carry):
-        st, lv = dict(carry[0]), dict(carry[1])
-        lv["k"] = i
-        _c1085 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__16"]) == 1)), (_i32(lv["k"]) == _i32(st["_envc_frame_p_attack_effect__16__k"]))))
-        def _then1086(st, lv):
-            st, lv = dict(st), dict(lv)
-            lv["_envc_c1"] = _cast(False, jnp.bool_)
-            _c1087 = lv["_envc_run"]
-            def _then1088(st, lv):
-                st, lv = dict(st), dict(lv)
+        st, (v_p, v__envc_run, v__envc_seek, v_k) = dict(carry[0]), carry[1]
+        v_k = i
+        _c1085 = jnp.logical_or(v__envc_run, jnp.logical_and(jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__16"]) == 1)), (_i32(v_k) == _i32(st["_envc_frame_p_attack_effect__16__k"]))))
+        def _then1086(st, v_p, v__envc_run, v__envc_seek, v_k):
+            st = dict(st)
+            v__envc_c1 = _cast(False, jnp.bool_)
+            _c1087 = v__envc_run
+            def _then1088(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+                st = dict(st)
                 st, _r1089 = _randint(st, 0, 1)
                 _a1090 = (_r1089 == 1)
-                lv["_envc_c1"] = _cast(_a1090, jnp.bool_)
-                return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", "_envc_c1", ))
-            st, lv = _select(_c1087, _then1088(st, lv), (st, lv))
-            _c1091 = jnp.logical_or(lv["_envc_c1"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__16"]) == 1)))
-            def _then1092(st, lv):
-                st, lv = dict(st), dict(lv)
-                _c1093 = lv["_envc_seek"]
-                def _then1094(st, lv):
-                    st, lv = dict(st), dict(lv)
+                v__envc_c1 = _cast(_a1090, jnp.bool_)
+                return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
+            st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _select(_c1087, _then1088(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)))
+            _c1091 = jnp.logical_or(v__envc_c1, jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__16"]) == 1)))
+            def _then1092(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+                st = dict(st)
+                _c1093 = v__envc_seek
+                def _then1094(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+                    st = dict(st)
                     _a1095 = st["_envc_frame_p_attack_effect__16__p"]
-                    lv["p"] = _cast(_a1095, jnp.int8)
+                    v_p = _cast(_a1095, jnp.int8)
                     _a1096 = 0
                     st["_envc_at_p_attack_effect__16"] = _cast(_a1096, jnp.int8)
                     _a1097 = False
-                    lv["_envc_seek"] = _cast(_a1097, jnp.bool_)
-                    return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", "_envc_c1", ))
-                st, lv = _select(_c1093, _then1094(st, lv), (st, lv))
-                st = p_attach_to_bench_choice(st, lv["p"], 1)
+                    v__envc_seek = _cast(_a1097, jnp.bool_)
+                    return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
+                st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _select(_c1093, _then1094(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)))
+                st = p_attach_to_bench_choice(st, v_p, 1)
                 _c1098 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-                def _then1099(st, lv):
-                    st, lv = dict(st), dict(lv)
-                    _a1100 = lv["p"]
+                def _then1099(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+                    st = dict(st)
+                    _a1100 = v_p
                     st["_envc_frame_p_attack_effect__16__p"] = _cast(_a1100, jnp.int8)
-                    _a1101 = lv["k"]
+                    _a1101 = v_k
                     st["_envc_frame_p_attack_effect__16__k"] = _cast(_a1101, jnp.int8)
                     _a1102 = 1
                     st["_envc_at_p_attack_effect__16"] = _cast(_a1102, jnp.int8)
                     _a1103 = False
-                    lv["_envc_run"] = _cast(_a1103, jnp.bool_)
-                    return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", "_envc_c1", ))
-                def _else1104(st, lv):
-                    st, lv = dict(st), dict(lv)
+                    v__envc_run = _cast(_a1103, jnp.bool_)
+                    return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
+                def _else1104(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+                    st = dict(st)
                     _a1105 = True
-                    lv["_envc_run"] = _cast(_a1105, jnp.bool_)
-                    return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", "_envc_c1", ))
-                st, lv = _select(_c1098, _then1099(st, lv), _else1104(st, lv))
-                return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", "_envc_c1", ))
-            st, lv = _select(_c1091, _then1092(st, lv), (st, lv))
-            lv = _scope(lv, ("p", "_envc_run", "_envc_seek", "k", ))
-            return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", ))
-        st, lv = _select(_c1085, _then1086(st, lv), (st, lv))
-        return st, lv
-    st, lv = lax.fori_loop(0, 3, _loop1084, (st, lv))
-    lv = _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    lv = _scope(lv, ("p", ))
+                    v__envc_run = _cast(_a1105, jnp.bool_)
+                    return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
+                st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _select(_c1098, _then1099(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), _else1104(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1))
+                return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
+            st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _select(_c1091, _then1092(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)))
+            return st, (v_p, v__envc_run, v__envc_seek, v_k)
+        st, (v_p, v__envc_run, v__envc_seek, v_k) = _select(_c1085, _then1086(st, v_p, v__envc_run, v__envc_seek, v_k), (st, (v_p, v__envc_run, v__envc_seek, v_k)))
+        return st, (v_p, v__envc_run, v__envc_seek, v_k)
+    st, (v_p, v__envc_run, v__envc_seek, v_k) = lax.fori_loop(0, 3, _loop1084, (st, (v_p, v__envc_run, v__envc_seek, v_k)))
     return st
 
 
 def p_attack_effect__17(st, v_p):
     """proc `attack_effect__17` (tcg.fills:389)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_bonus_if_extra_energy(st, lv["p"], 2, 2, 60)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_bonus_if_extra_energy(st, v_p, 2, 2, 60)
     return st
 
 
 def p_attack_effect__18(st, v_p):
     """proc `attack_effect__18` (tcg.fills:540)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_block_supporters(st, lv["p"])
+    v_p = _cast(v_p, jnp.int8)
+    st = p_block_supporters(st, v_p)
     return st
 
 
 def p_attack_effect__19(st, v_p):
     """proc `attack_effect__19` (tcg.fills:233)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
+    v_p = _cast(v_p, jnp.int8)
     st = p_bonus_if_all_heads(st, 2, 80)
     return st
 
@@ -3889,113 +3867,112 @@ def p_attack_effect__19(st, v_p):
 def p_attack_effect__20(st, v_p):
     """proc `attack_effect__20` (tcg.fills:413)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__20"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__20"]) != 0), jnp.bool_)
-    _c1106 = lv["_envc_seek"]
-    def _then1107(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_p = _cast(v_p, jnp.int8)
+    v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__20"]) == 0), jnp.bool_)
+    v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__20"]) != 0), jnp.bool_)
+    _c1106 = v__envc_seek
+    def _then1107(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1108 = 0
         st["_envc_at_p_attack_effect__20"] = _cast(_a1108, jnp.int8)
         _a1109 = False
-        lv["_envc_seek"] = _cast(_a1109, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1106, _then1107(st, lv), (st, lv))
-    st = p_damage_opponent_choice(st, lv["p"], 50, False, True)
+        v__envc_seek = _cast(_a1109, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1106, _then1107(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st = p_damage_opponent_choice(st, v_p, 50, False, True)
     _c1110 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1111(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then1111(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1112 = 1
         st["_envc_at_p_attack_effect__20"] = _cast(_a1112, jnp.int8)
         _a1113 = False
-        lv["_envc_run"] = _cast(_a1113, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1114(st, lv):
-        st, lv = dict(st), dict(lv)
+        v__envc_run = _cast(_a1113, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    def _else1114(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1115 = True
-        lv["_envc_run"] = _cast(_a1115, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1110, _then1111(st, lv), _else1114(st, lv))
-    lv = _scope(lv, ("p", ))
+        v__envc_run = _cast(_a1115, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1110, _then1111(st, v_p, v__envc_run, v__envc_seek), _else1114(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
 def p_attack_effect__21(st, v_p):
     """proc `attack_effect__21` (tcg.fills:305)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_discard_opponent_energy(st, lv["p"], False)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_discard_opponent_energy(st, v_p, False)
     return st
 
 
 def p_attack_effect__22(st, v_p):
     """proc `attack_effect__22` (tcg.fills:395)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_bonus_if_extra_energy(st, lv["p"], 2, 3, 70)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_bonus_if_extra_energy(st, v_p, 2, 3, 70)
     return st
 
 
 def p_attack_effect__23(st, v_p):
     """proc `attack_effect__23` (tcg.fills:516)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_hinder_defending(st, lv["p"], False, True, False, 0)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_hinder_defending(st, v_p, False, True, False, 0)
     return st
 
 
 def p_attack_effect__24(st, v_p):
     """proc `attack_effect__24` (tcg.fills:30)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_afflict_opponent_on_heads(st, lv["p"], 2)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_afflict_opponent_on_heads(st, v_p, 2)
     return st
 
 
 def p_attack_effect__25(st, v_p):
     """proc `attack_effect__25` (tcg.fills:95)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_damage_opponent_bench(st, lv["p"], 10)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_damage_opponent_bench(st, v_p, 10)
     return st
 
 
 def p_attack_effect__26(st, v_p):
     """proc `attack_effect__26` (tcg.fills:269)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_bonus_if(st, lv["p"], 0, 60)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_bonus_if(st, v_p, 0, 60)
     return st
 
 
 def p_attack_effect__27(st, v_p):
     """proc `attack_effect__27` (tcg.fills:185)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_discard_all_energy(st, lv["p"], 0)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_discard_all_energy(st, v_p, 0)
     return st
 
 
 def p_attack_effect__28(st, v_p):
     """proc `attack_effect__28` (tcg.fills:18)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_damage_per_bench_type(st, lv["p"], 3, 30)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_damage_per_bench_type(st, v_p, 3, 30)
     return st
 
 
 def p_attack_effect__29(st, v_p):
     """proc `attack_effect__29` (tcg.fills:251)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_bonus_or_recoil(st, lv["p"], 40, 20)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_bonus_or_recoil(st, v_p, 40, 20)
     return st
 
 
 def p_attack_effect__30(st, v_p):
     """proc `attack_effect__30` (tcg.fills:161)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
+    v_p = _cast(v_p, jnp.int8)
     st = p_damage_per_heads(st, 4, 40)
     return st
 
@@ -4003,41 +3980,40 @@ def p_attack_effect__30(st, v_p):
 def p_attack_effect__31(st, v_p):
     """proc `attack_effect__31` (tcg.fills:450)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__31"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__31"]) != 0), jnp.bool_)
-    _c1116 = lv["_envc_seek"]
-    def _then1117(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_p = _cast(v_p, jnp.int8)
+    v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__31"]) == 0), jnp.bool_)
+    v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__31"]) != 0), jnp.bool_)
+    _c1116 = v__envc_seek
+    def _then1117(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1118 = 0
         st["_envc_at_p_attack_effect__31"] = _cast(_a1118, jnp.int8)
         _a1119 = False
-        lv["_envc_seek"] = _cast(_a1119, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1116, _then1117(st, lv), (st, lv))
-    st = p_damage_own_choice(st, lv["p"], 30, True)
+        v__envc_seek = _cast(_a1119, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1116, _then1117(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st = p_damage_own_choice(st, v_p, 30, True)
     _c1120 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
-    def _then1121(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then1121(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1122 = 1
         st["_envc_at_p_attack_effect__31"] = _cast(_a1122, jnp.int8)
         _a1123 = False
-        lv["_envc_run"] = _cast(_a1123, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1124(st, lv):
-        st, lv = dict(st), dict(lv)
+        v__envc_run = _cast(_a1123, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    def _else1124(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1125 = True
-        lv["_envc_run"] = _cast(_a1125, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1120, _then1121(st, lv), _else1124(st, lv))
-    lv = _scope(lv, ("p", ))
+        v__envc_run = _cast(_a1125, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1120, _then1121(st, v_p, v__envc_run, v__envc_seek), _else1124(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
 def p_attack_effect__32(st, v_p):
     """proc `attack_effect__32` (tcg.fills:24)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
+    v_p = _cast(v_p, jnp.int8)
     st = p_damage_per_heads(st, 4, 50)
     return st
 
@@ -4045,110 +4021,108 @@ def p_attack_effect__32(st, v_p):
 def p_attack_effect__33(st, v_p):
     """proc `attack_effect__33` (tcg.fills:419)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__33"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__33"]) != 0), jnp.bool_)
-    _c1126 = lv["_envc_seek"]
-    def _then1127(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_p = _cast(v_p, jnp.int8)
+    v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__33"]) == 0), jnp.bool_)
+    v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__33"]) != 0), jnp.bool_)
+    _c1126 = v__envc_seek
+    def _then1127(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1128 = 0
         st["_envc_at_p_attack_effect__33"] = _cast(_a1128, jnp.int8)
         _a1129 = False
-        lv["_envc_seek"] = _cast(_a1129, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1126, _then1127(st, lv), (st, lv))
-    st = p_damage_opponent_choice(st, lv["p"], 30, False, True)
+        v__envc_seek = _cast(_a1129, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1126, _then1127(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st = p_damage_opponent_choice(st, v_p, 30, False, True)
     _c1130 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1131(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then1131(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1132 = 1
         st["_envc_at_p_attack_effect__33"] = _cast(_a1132, jnp.int8)
         _a1133 = False
-        lv["_envc_run"] = _cast(_a1133, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1134(st, lv):
-        st, lv = dict(st), dict(lv)
+        v__envc_run = _cast(_a1133, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    def _else1134(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1135 = True
-        lv["_envc_run"] = _cast(_a1135, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1130, _then1131(st, lv), _else1134(st, lv))
-    lv = _scope(lv, ("p", ))
+        v__envc_run = _cast(_a1135, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1130, _then1131(st, v_p, v__envc_run, v__envc_seek), _else1134(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
 def p_attack_effect__34(st, v_p):
     """proc `attack_effect__34` (tcg.fills:58)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__34"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__34"]) != 0), jnp.bool_)
-    _c1136 = lv["_envc_seek"]
-    def _then1137(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_p = _cast(v_p, jnp.int8)
+    v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__34"]) == 0), jnp.bool_)
+    v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__34"]) != 0), jnp.bool_)
+    _c1136 = v__envc_seek
+    def _then1137(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1138 = 0
         st["_envc_at_p_attack_effect__34"] = _cast(_a1138, jnp.int8)
         _a1139 = False
-        lv["_envc_seek"] = _cast(_a1139, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1136, _then1137(st, lv), (st, lv))
-    st = p_switch_self(st, lv["p"])
+        v__envc_seek = _cast(_a1139, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1136, _then1137(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st = p_switch_self(st, v_p)
     _c1140 = (_i32(st["_envc_at_p_switch_self"]) != 0)
-    def _then1141(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then1141(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1142 = 1
         st["_envc_at_p_attack_effect__34"] = _cast(_a1142, jnp.int8)
         _a1143 = False
-        lv["_envc_run"] = _cast(_a1143, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1144(st, lv):
-        st, lv = dict(st), dict(lv)
+        v__envc_run = _cast(_a1143, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    def _else1144(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1145 = True
-        lv["_envc_run"] = _cast(_a1145, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1140, _then1141(st, lv), _else1144(st, lv))
-    lv = _scope(lv, ("p", ))
+        v__envc_run = _cast(_a1145, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1140, _then1141(st, v_p, v__envc_run, v__envc_seek), _else1144(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
 def p_attack_effect__35(st, v_p):
     """proc `attack_effect__35` (tcg.fills:257)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_bonus_per_opponent_energy(st, lv["p"], 30)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_bonus_per_opponent_energy(st, v_p, 30)
     return st
 
 
 def p_attack_effect__36(st, v_p):
     """proc `attack_effect__36` (tcg.fills:64)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
+    v_p = _cast(v_p, jnp.int8)
     _a1146 = 20
-    st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a1146, jnp.int16))
-    _a1147 = (1 + (1 - _i32(lv["p"])))
-    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(lv["p"])].set(_cast(_a1147, jnp.int8))
+    st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a1146, jnp.int16))
+    _a1147 = (1 + (1 - _i32(v_p)))
+    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a1147, jnp.int8))
     return st
 
 
 def p_attack_effect__37(st, v_p):
     """proc `attack_effect__37` (tcg.fills:263)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_bonus_per_opponent_energy(st, lv["p"], 20)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_bonus_per_opponent_energy(st, v_p, 20)
     return st
 
 
 def p_attack_effect__38(st, v_p):
     """proc `attack_effect__38` (tcg.fills:6)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_discard_energy(st, lv["p"], 0, 4, 2)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_discard_energy(st, v_p, 0, 4, 2)
     return st
 
 
 def p_attack_effect__39(st, v_p):
     """proc `attack_effect__39` (tcg.fills:137)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
+    v_p = _cast(v_p, jnp.int8)
     st = p_damage_per_heads(st, 2, 100)
     return st
 
@@ -4156,39 +4130,39 @@ def p_attack_effect__39(st, v_p):
 def p_attack_effect__40(st, v_p):
     """proc `attack_effect__40` (tcg.fills:71)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_protect_all(st, lv["p"], True)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_protect_all(st, v_p, True)
     return st
 
 
 def p_attack_effect__41(st, v_p):
     """proc `attack_effect__41` (tcg.fills:275)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_bonus_if(st, lv["p"], 1, 60)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_bonus_if(st, v_p, 1, 60)
     return st
 
 
 def p_attack_effect__42(st, v_p):
     """proc `attack_effect__42` (tcg.fills:197)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_damage_self(st, lv["p"], 50)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_damage_self(st, v_p, 50)
     return st
 
 
 def p_attack_effect__43(st, v_p):
     """proc `attack_effect__43` (tcg.fills:528)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_hinder_defending(st, lv["p"], False, False, False, 20)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_hinder_defending(st, v_p, False, False, False, 20)
     return st
 
 
 def p_attack_effect__44(st, v_p):
     """proc `attack_effect__44` (tcg.fills:143)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
+    v_p = _cast(v_p, jnp.int8)
     st = p_damage_per_heads(st, 2, 80)
     return st
 
@@ -4196,155 +4170,153 @@ def p_attack_effect__44(st, v_p):
 def p_attack_effect__45(st, v_p):
     """proc `attack_effect__45` (tcg.fills:431)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__45"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__45"]) != 0), jnp.bool_)
-    _c1148 = lv["_envc_seek"]
-    def _then1149(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_p = _cast(v_p, jnp.int8)
+    v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__45"]) == 0), jnp.bool_)
+    v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__45"]) != 0), jnp.bool_)
+    _c1148 = v__envc_seek
+    def _then1149(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1150 = 0
         st["_envc_at_p_attack_effect__45"] = _cast(_a1150, jnp.int8)
         _a1151 = False
-        lv["_envc_seek"] = _cast(_a1151, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1148, _then1149(st, lv), (st, lv))
-    st = p_damage_opponent_choice(st, lv["p"], 30, True, True)
+        v__envc_seek = _cast(_a1151, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1148, _then1149(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st = p_damage_opponent_choice(st, v_p, 30, True, True)
     _c1152 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1153(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then1153(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1154 = 1
         st["_envc_at_p_attack_effect__45"] = _cast(_a1154, jnp.int8)
         _a1155 = False
-        lv["_envc_run"] = _cast(_a1155, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1156(st, lv):
-        st, lv = dict(st), dict(lv)
+        v__envc_run = _cast(_a1155, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    def _else1156(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1157 = True
-        lv["_envc_run"] = _cast(_a1157, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1152, _then1153(st, lv), _else1156(st, lv))
-    lv = _scope(lv, ("p", ))
+        v__envc_run = _cast(_a1157, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1152, _then1153(st, v_p, v__envc_run, v__envc_seek), _else1156(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
 def p_attack_effect__46(st, v_p):
     """proc `attack_effect__46` (tcg.fills:492)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_drain(st, lv["p"])
+    v_p = _cast(v_p, jnp.int8)
+    st = p_drain(st, v_p)
     return st
 
 
 def p_attack_effect__47(st, v_p):
     """proc `attack_effect__47` (tcg.fills:480)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__47"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__47"]) != 0), jnp.bool_)
-    _c1158 = lv["_envc_seek"]
-    def _then1159(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_p = _cast(v_p, jnp.int8)
+    v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__47"]) == 0), jnp.bool_)
+    v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__47"]) != 0), jnp.bool_)
+    _c1158 = v__envc_seek
+    def _then1159(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1160 = 0
         st["_envc_at_p_attack_effect__47"] = _cast(_a1160, jnp.int8)
         _a1161 = False
-        lv["_envc_seek"] = _cast(_a1161, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1158, _then1159(st, lv), (st, lv))
-    st = p_switch_opponent(st, lv["p"], False, True, False)
+        v__envc_seek = _cast(_a1161, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1158, _then1159(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st = p_switch_opponent(st, v_p, False, True, False)
     _c1162 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1163(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then1163(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1164 = 1
         st["_envc_at_p_attack_effect__47"] = _cast(_a1164, jnp.int8)
         _a1165 = False
-        lv["_envc_run"] = _cast(_a1165, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1166(st, lv):
-        st, lv = dict(st), dict(lv)
+        v__envc_run = _cast(_a1165, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    def _else1166(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1167 = True
-        lv["_envc_run"] = _cast(_a1167, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1162, _then1163(st, lv), _else1166(st, lv))
-    lv = _scope(lv, ("p", ))
+        v__envc_run = _cast(_a1167, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1162, _then1163(st, v_p, v__envc_run, v__envc_seek), _else1166(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
 def p_attack_effect__48(st, v_p):
     """proc `attack_effect__48` (tcg.fills:522)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_hinder_defending(st, lv["p"], False, False, True, 0)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_hinder_defending(st, v_p, False, False, True, 0)
     return st
 
 
 def p_attack_effect__49(st, v_p):
     """proc `attack_effect__49` (tcg.fills:594)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_named_from_deck_to_bench(st, lv["p"], 12)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_named_from_deck_to_bench(st, v_p, 12)
     return st
 
 
 def p_attack_effect__50(st, v_p):
     """proc `attack_effect__50` (tcg.fills:576)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_bonus_per_bench_named(st, lv["p"], 8, 50)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_bonus_per_bench_named(st, v_p, 8, 50)
     return st
 
 
 def p_attack_effect__51(st, v_p):
     """proc `attack_effect__51` (tcg.fills:281)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_bonus_if(st, lv["p"], 2, 50)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_bonus_if(st, v_p, 2, 50)
     return st
 
 
 def p_attack_effect__52(st, v_p):
     """proc `attack_effect__52` (tcg.fills:311)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_discard_opponent_energy(st, lv["p"], True)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_discard_opponent_energy(st, v_p, True)
     return st
 
 
 def p_attack_effect__53(st, v_p):
     """proc `attack_effect__53` (tcg.fills:371)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_attach_from_zone(st, lv["p"], 0, 7, 1, True)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_attach_from_zone(st, v_p, 0, 7, 1, True)
     return st
 
 
 def p_attack_effect__54(st, v_p):
     """proc `attack_effect__54` (tcg.fills:353)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_random_hits(st, lv["p"], 4, 50)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_random_hits(st, v_p, 4, 50)
     return st
 
 
 def p_attack_effect__55(st, v_p):
     """proc `attack_effect__55` (tcg.fills:341)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_draw_cards(st, lv["p"], 1)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_draw_cards(st, v_p, 1)
     return st
 
 
 def p_attack_effect__56(st, v_p):
     """proc `attack_effect__56` (tcg.fills:323)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_discard_opponent_hand_card(st, lv["p"], True)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_discard_opponent_hand_card(st, v_p, True)
     return st
 
 
 def p_attack_effect__57(st, v_p):
     """proc `attack_effect__57` (tcg.fills:239)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
+    v_p = _cast(v_p, jnp.int8)
     st = p_damage_until_tails(st, 60, False)
     return st
 
@@ -4352,7 +4324,7 @@ def p_attack_effect__57(st, v_p):
 def p_attack_effect__58(st, v_p):
     """proc `attack_effect__58` (tcg.fills:149)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
+    v_p = _cast(v_p, jnp.int8)
     st = p_damage_per_heads(st, 2, 30)
     return st
 
@@ -4360,294 +4332,289 @@ def p_attack_effect__58(st, v_p):
 def p_attack_effect__59(st, v_p):
     """proc `attack_effect__59` (tcg.fills:607)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__59"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__59"]) != 0), jnp.bool_)
-    _c1168 = lv["_envc_seek"]
-    def _then1169(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_p = _cast(v_p, jnp.int8)
+    v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__59"]) == 0), jnp.bool_)
+    v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__59"]) != 0), jnp.bool_)
+    _c1168 = v__envc_seek
+    def _then1169(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1170 = 0
         st["_envc_at_p_attack_effect__59"] = _cast(_a1170, jnp.int8)
         _a1171 = False
-        lv["_envc_seek"] = _cast(_a1171, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1168, _then1169(st, lv), (st, lv))
-    st = p_copy_attack(st, lv["p"])
+        v__envc_seek = _cast(_a1171, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1168, _then1169(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st = p_copy_attack(st, v_p)
     _c1172 = (_i32(st["_envc_at_p_copy_attack"]) != 0)
-    def _then1173(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then1173(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1174 = 1
         st["_envc_at_p_attack_effect__59"] = _cast(_a1174, jnp.int8)
         _a1175 = False
-        lv["_envc_run"] = _cast(_a1175, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1176(st, lv):
-        st, lv = dict(st), dict(lv)
+        v__envc_run = _cast(_a1175, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    def _else1176(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1177 = True
-        lv["_envc_run"] = _cast(_a1177, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1172, _then1173(st, lv), _else1176(st, lv))
-    lv = _scope(lv, ("p", ))
+        v__envc_run = _cast(_a1177, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1172, _then1173(st, v_p, v__envc_run, v__envc_seek), _else1176(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
 def p_attack_effect__60(st, v_p):
     """proc `attack_effect__60` (tcg.fills:600)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_opponent_active_to_deck(st, lv["p"], True)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_opponent_active_to_deck(st, v_p, True)
     return st
 
 
 def p_attack_effect__61(st, v_p):
     """proc `attack_effect__61` (tcg.fills:299)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_damage_per_bench_type(st, lv["p"], 10, 30)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_damage_per_bench_type(st, v_p, 10, 30)
     return st
 
 
 def p_attack_effect__62(st, v_p):
     """proc `attack_effect__62` (tcg.fills:564)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_see_opponent_hand(st, lv["p"])
+    v_p = _cast(v_p, jnp.int8)
+    st = p_see_opponent_hand(st, v_p)
     return st
 
 
 def p_attack_effect__63(st, v_p):
     """proc `attack_effect__63` (tcg.fills:119)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_heal(st, lv["p"], 0, 20)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_heal(st, v_p, 0, 20)
     return st
 
 
 def p_attack_effect__64(st, v_p):
     """proc `attack_effect__64` (tcg.fills:203)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_damage_self(st, lv["p"], 10)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_damage_self(st, v_p, 10)
     return st
 
 
 def p_attack_effect__65(st, v_p):
     """proc `attack_effect__65` (tcg.fills:443)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__65"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__65"]) != 0), jnp.bool_)
-    _c1178 = lv["_envc_run"]
-    def _then1179(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_discard_energy(st, lv["p"], 0, 1, 2)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1178, _then1179(st, lv), (st, lv))
-    _c1180 = lv["_envc_seek"]
-    def _then1181(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_p = _cast(v_p, jnp.int8)
+    v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__65"]) == 0), jnp.bool_)
+    v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__65"]) != 0), jnp.bool_)
+    _c1178 = v__envc_run
+    def _then1179(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
+        st = p_discard_energy(st, v_p, 0, 1, 2)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1178, _then1179(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    _c1180 = v__envc_seek
+    def _then1181(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1182 = 0
         st["_envc_at_p_attack_effect__65"] = _cast(_a1182, jnp.int8)
         _a1183 = False
-        lv["_envc_seek"] = _cast(_a1183, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1180, _then1181(st, lv), (st, lv))
-    st = p_damage_opponent_choice(st, lv["p"], 80, False, True)
+        v__envc_seek = _cast(_a1183, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1180, _then1181(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st = p_damage_opponent_choice(st, v_p, 80, False, True)
     _c1184 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1185(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then1185(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1186 = 1
         st["_envc_at_p_attack_effect__65"] = _cast(_a1186, jnp.int8)
         _a1187 = False
-        lv["_envc_run"] = _cast(_a1187, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1188(st, lv):
-        st, lv = dict(st), dict(lv)
+        v__envc_run = _cast(_a1187, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    def _else1188(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1189 = True
-        lv["_envc_run"] = _cast(_a1189, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1184, _then1185(st, lv), _else1188(st, lv))
-    lv = _scope(lv, ("p", ))
+        v__envc_run = _cast(_a1189, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1184, _then1185(st, v_p, v__envc_run, v__envc_seek), _else1188(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
 def p_attack_effect__66(st, v_p):
     """proc `attack_effect__66` (tcg.fills:534)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_hinder_defending(st, lv["p"], False, False, False, 20)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_hinder_defending(st, v_p, False, False, False, 20)
     return st
 
 
 def p_attack_effect__67(st, v_p):
     """proc `attack_effect__67` (tcg.fills:401)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_bonus_if_extra_energy(st, lv["p"], 3, 2, 80)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_bonus_if_extra_energy(st, v_p, 3, 2, 80)
     return st
 
 
 def p_attack_effect__68(st, v_p):
     """proc `attack_effect__68` (tcg.fills:12)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_afflict_opponent(st, lv["p"], 3)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_afflict_opponent(st, v_p, 3)
     return st
 
 
 def p_attack_effect__69(st, v_p):
     """proc `attack_effect__69` (tcg.fills:582)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
+    v_p = _cast(v_p, jnp.int8)
     return st
 
 
 def p_attack_effect__70(st, v_p):
     """proc `attack_effect__70` (tcg.fills:437)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__70"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__70"]) != 0), jnp.bool_)
-    _c1190 = lv["_envc_seek"]
-    def _then1191(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_p = _cast(v_p, jnp.int8)
+    v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__70"]) == 0), jnp.bool_)
+    v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__70"]) != 0), jnp.bool_)
+    _c1190 = v__envc_seek
+    def _then1191(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1192 = 0
         st["_envc_at_p_attack_effect__70"] = _cast(_a1192, jnp.int8)
         _a1193 = False
-        lv["_envc_seek"] = _cast(_a1193, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1190, _then1191(st, lv), (st, lv))
-    st = p_damage_opponent_choice(st, lv["p"], 20, True, True)
+        v__envc_seek = _cast(_a1193, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1190, _then1191(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st = p_damage_opponent_choice(st, v_p, 20, True, True)
     _c1194 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1195(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then1195(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1196 = 1
         st["_envc_at_p_attack_effect__70"] = _cast(_a1196, jnp.int8)
         _a1197 = False
-        lv["_envc_run"] = _cast(_a1197, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1198(st, lv):
-        st, lv = dict(st), dict(lv)
+        v__envc_run = _cast(_a1197, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    def _else1198(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1199 = True
-        lv["_envc_run"] = _cast(_a1199, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1194, _then1195(st, lv), _else1198(st, lv))
-    lv = _scope(lv, ("p", ))
+        v__envc_run = _cast(_a1199, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1194, _then1195(st, v_p, v__envc_run, v__envc_seek), _else1198(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
 def p_attack_effect__71(st, v_p):
     """proc `attack_effect__71` (tcg.fills:504)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_protect(st, lv["p"], 300, True)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_protect(st, v_p, 300, True)
     return st
 
 
 def p_attack_effect__72(st, v_p):
     """proc `attack_effect__72` (tcg.fills:474)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__72"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__72"]) != 0), jnp.bool_)
-    _c1200 = lv["_envc_seek"]
-    def _then1201(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_p = _cast(v_p, jnp.int8)
+    v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__72"]) == 0), jnp.bool_)
+    v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__72"]) != 0), jnp.bool_)
+    _c1200 = v__envc_seek
+    def _then1201(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1202 = 0
         st["_envc_at_p_attack_effect__72"] = _cast(_a1202, jnp.int8)
         _a1203 = False
-        lv["_envc_seek"] = _cast(_a1203, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1200, _then1201(st, lv), (st, lv))
-    st = p_attach_to_benched_choices(st, lv["p"], 2, 2)
+        v__envc_seek = _cast(_a1203, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1200, _then1201(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st = p_attach_to_benched_choices(st, v_p, 2, 2)
     _c1204 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
-    def _then1205(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then1205(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1206 = 1
         st["_envc_at_p_attack_effect__72"] = _cast(_a1206, jnp.int8)
         _a1207 = False
-        lv["_envc_run"] = _cast(_a1207, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1208(st, lv):
-        st, lv = dict(st), dict(lv)
+        v__envc_run = _cast(_a1207, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    def _else1208(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1209 = True
-        lv["_envc_run"] = _cast(_a1209, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1204, _then1205(st, lv), _else1208(st, lv))
-    lv = _scope(lv, ("p", ))
+        v__envc_run = _cast(_a1209, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1204, _then1205(st, v_p, v__envc_run, v__envc_seek), _else1208(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
 def p_attack_effect__73(st, v_p):
     """proc `attack_effect__73` (tcg.fills:221)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_afflict_self(st, lv["p"], 1)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_afflict_self(st, v_p, 1)
     return st
 
 
 def p_attack_effect__74(st, v_p):
     """proc `attack_effect__74` (tcg.fills:558)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_boost_next_turn(st, lv["p"], 20)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_boost_next_turn(st, v_p, 20)
     return st
 
 
 def p_attack_effect__75(st, v_p):
     """proc `attack_effect__75` (tcg.fills:407)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_bonus_if_extra_energy(st, lv["p"], 5, 2, 50)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_bonus_if_extra_energy(st, v_p, 5, 2, 50)
     return st
 
 
 def p_attack_effect__76(st, v_p):
     """proc `attack_effect__76` (tcg.fills:468)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__76"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__76"]) != 0), jnp.bool_)
-    _c1210 = lv["_envc_seek"]
-    def _then1211(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_p = _cast(v_p, jnp.int8)
+    v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__76"]) == 0), jnp.bool_)
+    v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__76"]) != 0), jnp.bool_)
+    _c1210 = v__envc_seek
+    def _then1211(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1212 = 0
         st["_envc_at_p_attack_effect__76"] = _cast(_a1212, jnp.int8)
         _a1213 = False
-        lv["_envc_seek"] = _cast(_a1213, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1210, _then1211(st, lv), (st, lv))
-    st = p_attach_to_bench_choice(st, lv["p"], 3)
+        v__envc_seek = _cast(_a1213, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1210, _then1211(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st = p_attach_to_bench_choice(st, v_p, 3)
     _c1214 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-    def _then1215(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then1215(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1216 = 1
         st["_envc_at_p_attack_effect__76"] = _cast(_a1216, jnp.int8)
         _a1217 = False
-        lv["_envc_run"] = _cast(_a1217, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1218(st, lv):
-        st, lv = dict(st), dict(lv)
+        v__envc_run = _cast(_a1217, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    def _else1218(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1219 = True
-        lv["_envc_run"] = _cast(_a1219, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1214, _then1215(st, lv), _else1218(st, lv))
-    lv = _scope(lv, ("p", ))
+        v__envc_run = _cast(_a1219, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1214, _then1215(st, v_p, v__envc_run, v__envc_seek), _else1218(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
 def p_attack_effect__77(st, v_p):
     """proc `attack_effect__77` (tcg.fills:377)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_attach_from_zone(st, lv["p"], 0, 0, 1, True)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_attach_from_zone(st, v_p, 0, 0, 1, True)
     return st
 
 
 def p_attack_effect__78(st, v_p):
     """proc `attack_effect__78` (tcg.fills:245)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
+    v_p = _cast(v_p, jnp.int8)
     st = p_damage_until_tails(st, 30, True)
     return st
 
@@ -4655,97 +4622,96 @@ def p_attack_effect__78(st, v_p):
 def p_attack_effect__79(st, v_p):
     """proc `attack_effect__79` (tcg.fills:359)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_random_hits(st, lv["p"], 4, 40)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_random_hits(st, v_p, 4, 40)
     return st
 
 
 def p_attack_effect__80(st, v_p):
     """proc `attack_effect__80` (tcg.fills:456)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__80"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__80"]) != 0), jnp.bool_)
-    _c1220 = lv["_envc_seek"]
-    def _then1221(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_p = _cast(v_p, jnp.int8)
+    v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__80"]) == 0), jnp.bool_)
+    v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__80"]) != 0), jnp.bool_)
+    _c1220 = v__envc_seek
+    def _then1221(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1222 = 0
         st["_envc_at_p_attack_effect__80"] = _cast(_a1222, jnp.int8)
         _a1223 = False
-        lv["_envc_seek"] = _cast(_a1223, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1220, _then1221(st, lv), (st, lv))
-    st = p_damage_own_choice(st, lv["p"], 20, False)
+        v__envc_seek = _cast(_a1223, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1220, _then1221(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st = p_damage_own_choice(st, v_p, 20, False)
     _c1224 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
-    def _then1225(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then1225(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1226 = 1
         st["_envc_at_p_attack_effect__80"] = _cast(_a1226, jnp.int8)
         _a1227 = False
-        lv["_envc_run"] = _cast(_a1227, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1228(st, lv):
-        st, lv = dict(st), dict(lv)
+        v__envc_run = _cast(_a1227, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    def _else1228(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1229 = True
-        lv["_envc_run"] = _cast(_a1229, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1224, _then1225(st, lv), _else1228(st, lv))
-    lv = _scope(lv, ("p", ))
+        v__envc_run = _cast(_a1229, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1224, _then1225(st, v_p, v__envc_run, v__envc_seek), _else1228(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
 def p_attack_effect__81(st, v_p):
     """proc `attack_effect__81` (tcg.fills:365)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_damage_opponent_bench(st, lv["p"], 20)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_damage_opponent_bench(st, v_p, 20)
     return st
 
 
 def p_attack_effect__82(st, v_p):
     """proc `attack_effect__82` (tcg.fills:227)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_burn_opponent_on_heads(st, lv["p"])
+    v_p = _cast(v_p, jnp.int8)
+    st = p_burn_opponent_on_heads(st, v_p)
     return st
 
 
 def p_attack_effect__83(st, v_p):
     """proc `attack_effect__83` (tcg.fills:209)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_damage_self(st, lv["p"], 70)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_damage_self(st, v_p, 70)
     return st
 
 
 def p_attack_effect__84(st, v_p):
     """proc `attack_effect__84` (tcg.fills:215)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_damage_self(st, lv["p"], 30)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_damage_self(st, v_p, 30)
     return st
 
 
 def p_attack_effect__85(st, v_p):
     """proc `attack_effect__85` (tcg.fills:179)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_discard_energy(st, lv["p"], 0, 7, 1)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_discard_energy(st, v_p, 0, 7, 1)
     return st
 
 
 def p_attack_effect__86(st, v_p):
     """proc `attack_effect__86` (tcg.fills:498)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_protect(st, lv["p"], 20, False)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_protect(st, v_p, 20, False)
     return st
 
 
 def p_attack_effect__87(st, v_p):
     """proc `attack_effect__87` (tcg.fills:347)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
+    v_p = _cast(v_p, jnp.int8)
     st = p_discard_deck_tops(st, 5)
     return st
 
@@ -4753,7 +4719,7 @@ def p_attack_effect__87(st, v_p):
 def p_attack_effect__88(st, v_p):
     """proc `attack_effect__88` (tcg.fills:155)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
+    v_p = _cast(v_p, jnp.int8)
     st = p_damage_per_heads(st, 2, 20)
     return st
 
@@ -4761,429 +4727,444 @@ def p_attack_effect__88(st, v_p):
 def p_attack_effect__89(st, v_p):
     """proc `attack_effect__89` (tcg.fills:383)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_attach_from_zone(st, lv["p"], 0, 3, 1, True)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_attach_from_zone(st, v_p, 0, 3, 1, True)
     return st
 
 
 def p_attack_effect__90(st, v_p):
     """proc `attack_effect__90` (tcg.fills:546)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_sweets_relay(st, lv["p"], 20)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_sweets_relay(st, v_p, 20)
     return st
 
 
 def p_attack_effect__91(st, v_p):
     """proc `attack_effect__91` (tcg.fills:293)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_bonus_if(st, lv["p"], 4, 20)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_bonus_if(st, v_p, 4, 20)
     return st
 
 
 def p_attack_effect__92(st, v_p):
     """proc `attack_effect__92` (tcg.fills:552)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_damage_per_relay(st, lv["p"], 40)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_damage_per_relay(st, v_p, 40)
     return st
 
 
 def p_attack_effect__93(st, v_p):
     """proc `attack_effect__93` (tcg.fills:570)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_counter_damage(st, lv["p"], 30)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_counter_damage(st, v_p, 30)
     return st
 
 
 def p_attack_effect__94(st, v_p):
     """proc `attack_effect__94` (tcg.fills:588)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
+    v_p = _cast(v_p, jnp.int8)
     return st
 
 
 def p_attack_effect__95(st, v_p):
     """proc `attack_effect__95` (tcg.fills:335)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_pokemon_from_deck(st, lv["p"], 10)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_pokemon_from_deck(st, v_p, 10)
     return st
 
 
 def p_attack_effect__96(st, v_p):
     """proc `attack_effect__96` (tcg.fills:425)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__96"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__96"]) != 0), jnp.bool_)
-    _c1230 = lv["_envc_seek"]
-    def _then1231(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_p = _cast(v_p, jnp.int8)
+    v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__96"]) == 0), jnp.bool_)
+    v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__96"]) != 0), jnp.bool_)
+    _c1230 = v__envc_seek
+    def _then1231(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1232 = 0
         st["_envc_at_p_attack_effect__96"] = _cast(_a1232, jnp.int8)
         _a1233 = False
-        lv["_envc_seek"] = _cast(_a1233, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1230, _then1231(st, lv), (st, lv))
-    st = p_damage_opponent_choice(st, lv["p"], 10, False, True)
+        v__envc_seek = _cast(_a1233, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1230, _then1231(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st = p_damage_opponent_choice(st, v_p, 10, False, True)
     _c1234 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1235(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then1235(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1236 = 1
         st["_envc_at_p_attack_effect__96"] = _cast(_a1236, jnp.int8)
         _a1237 = False
-        lv["_envc_run"] = _cast(_a1237, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1238(st, lv):
-        st, lv = dict(st), dict(lv)
+        v__envc_run = _cast(_a1237, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    def _else1238(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1239 = True
-        lv["_envc_run"] = _cast(_a1239, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1234, _then1235(st, lv), _else1238(st, lv))
-    lv = _scope(lv, ("p", ))
+        v__envc_run = _cast(_a1239, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1234, _then1235(st, v_p, v__envc_run, v__envc_seek), _else1238(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
 def p_attack_effect__97(st, v_p):
     """proc `attack_effect__97` (tcg.fills:486)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__97"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__97"]) != 0), jnp.bool_)
-    _c1240 = lv["_envc_seek"]
-    def _then1241(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_p = _cast(v_p, jnp.int8)
+    v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__97"]) == 0), jnp.bool_)
+    v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__97"]) != 0), jnp.bool_)
+    _c1240 = v__envc_seek
+    def _then1241(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1242 = 0
         st["_envc_at_p_attack_effect__97"] = _cast(_a1242, jnp.int8)
         _a1243 = False
-        lv["_envc_seek"] = _cast(_a1243, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1240, _then1241(st, lv), (st, lv))
-    st = p_switch_opponent(st, lv["p"], True, False, False)
+        v__envc_seek = _cast(_a1243, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1240, _then1241(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st = p_switch_opponent(st, v_p, True, False, False)
     _c1244 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1245(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then1245(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1246 = 1
         st["_envc_at_p_attack_effect__97"] = _cast(_a1246, jnp.int8)
         _a1247 = False
-        lv["_envc_run"] = _cast(_a1247, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1248(st, lv):
-        st, lv = dict(st), dict(lv)
+        v__envc_run = _cast(_a1247, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    def _else1248(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1249 = True
-        lv["_envc_run"] = _cast(_a1249, jnp.bool_)
-        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1244, _then1245(st, lv), _else1248(st, lv))
-    lv = _scope(lv, ("p", ))
+        v__envc_run = _cast(_a1249, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1244, _then1245(st, v_p, v__envc_run, v__envc_seek), _else1248(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
 def p_attack_effect__98(st, v_p):
     """proc `attack_effect__98` (tcg.fills:317)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_discard_opponent_hand_card(st, lv["p"], False)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_discard_opponent_hand_card(st, v_p, False)
     return st
 
 
 def p_attack_effect__99(st, v_p):
     """proc `attack_effect__99` (tcg.fills:287)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_bonus_if(st, lv["p"], 3, 40)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_bonus_if(st, v_p, 3, 40)
     return st
 
 
 def p_attack_effect__100(st, v_p):
     """proc `attack_effect__100` (tcg.fills:125)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8)}
-    st = p_heal_on_heads(st, lv["p"], 0, 60)
+    v_p = _cast(v_p, jnp.int8)
+    st = p_heal_on_heads(st, v_p, 0, 60)
     return st
 
 
 def p_ability_effect__1(st, v_p, v_s):
     """proc `ability_effect__1` (tcg.fills:619)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    st = p_heal_all(st, lv["p"], 20)
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
+    st = p_heal_all(st, v_p, 20)
     return st
 
 
 def p_ability_effect__2(st, v_p, v_s):
     """proc `ability_effect__2` (tcg.fills:655)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_ability_effect__2"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_ability_effect__2"]) != 0), jnp.bool_)
-    _c1250 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["s"]) == 0)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__2"]) == 1)))
-    def _then1251(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c1252 = lv["_envc_seek"]
-        def _then1253(st, lv):
-            st, lv = dict(st), dict(lv)
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
+    v__envc_run = _cast((_i32(st["_envc_at_p_ability_effect__2"]) == 0), jnp.bool_)
+    v__envc_seek = _cast((_i32(st["_envc_at_p_ability_effect__2"]) != 0), jnp.bool_)
+    _c1250 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_s) == 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__2"]) == 1)))
+    def _then1251(st, v_p, v_s, v__envc_run, v__envc_seek):
+        st = dict(st)
+        _c1252 = v__envc_seek
+        def _then1253(st, v_p, v_s, v__envc_run, v__envc_seek):
+            st = dict(st)
             _a1254 = 0
             st["_envc_at_p_ability_effect__2"] = _cast(_a1254, jnp.int8)
             _a1255 = False
-            lv["_envc_seek"] = _cast(_a1255, jnp.bool_)
-            return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-        st, lv = _select(_c1252, _then1253(st, lv), (st, lv))
-        st = p_switch_opponent(st, lv["p"], False, False, True)
+            v__envc_seek = _cast(_a1255, jnp.bool_)
+            return st, (v_p, v_s, v__envc_run, v__envc_seek)
+        st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1252, _then1253(st, v_p, v_s, v__envc_run, v__envc_seek), (st, (v_p, v_s, v__envc_run, v__envc_seek)))
+        st = p_switch_opponent(st, v_p, False, False, True)
         _c1256 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1257(st, lv):
-            st, lv = dict(st), dict(lv)
+        def _then1257(st, v_p, v_s, v__envc_run, v__envc_seek):
+            st = dict(st)
             _a1258 = 1
             st["_envc_at_p_ability_effect__2"] = _cast(_a1258, jnp.int8)
             _a1259 = False
-            lv["_envc_run"] = _cast(_a1259, jnp.bool_)
-            return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-        def _else1260(st, lv):
-            st, lv = dict(st), dict(lv)
+            v__envc_run = _cast(_a1259, jnp.bool_)
+            return st, (v_p, v_s, v__envc_run, v__envc_seek)
+        def _else1260(st, v_p, v_s, v__envc_run, v__envc_seek):
+            st = dict(st)
             _a1261 = True
-            lv["_envc_run"] = _cast(_a1261, jnp.bool_)
-            return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-        st, lv = _select(_c1256, _then1257(st, lv), _else1260(st, lv))
-        return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1250, _then1251(st, lv), (st, lv))
-    lv = _scope(lv, ("p", "s", ))
+            v__envc_run = _cast(_a1261, jnp.bool_)
+            return st, (v_p, v_s, v__envc_run, v__envc_seek)
+        st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1256, _then1257(st, v_p, v_s, v__envc_run, v__envc_seek), _else1260(st, v_p, v_s, v__envc_run, v__envc_seek))
+        return st, (v_p, v_s, v__envc_run, v__envc_seek)
+    st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1250, _then1251(st, v_p, v_s, v__envc_run, v__envc_seek), (st, (v_p, v_s, v__envc_run, v__envc_seek)))
     return st
 
 
 def p_ability_effect__3(st, v_p, v_s):
     """proc `ability_effect__3` (tcg.fills:687)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    st = p_strike_back(st, lv["s"], 20)
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
+    st = p_strike_back(st, v_s, 20)
     return st
 
 
 def p_ability_effect__4(st, v_p, v_s):
     """proc `ability_effect__4` (tcg.fills:669)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    st = p_cut_damage(st, lv["p"], 10, 10)
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
+    st = p_cut_damage(st, v_p, 10, 10)
     return st
 
 
 def p_ability_effect__5(st, v_p, v_s):
     """proc `ability_effect__5` (tcg.fills:643)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_ability_effect__5"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_ability_effect__5"]) != 0), jnp.bool_)
-    _c1262 = lv["_envc_seek"]
-    def _then1263(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
+    v__envc_run = _cast((_i32(st["_envc_at_p_ability_effect__5"]) == 0), jnp.bool_)
+    v__envc_seek = _cast((_i32(st["_envc_at_p_ability_effect__5"]) != 0), jnp.bool_)
+    _c1262 = v__envc_seek
+    def _then1263(st, v_p, v_s, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1264 = 0
         st["_envc_at_p_ability_effect__5"] = _cast(_a1264, jnp.int8)
         _a1265 = False
-        lv["_envc_seek"] = _cast(_a1265, jnp.bool_)
-        return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1262, _then1263(st, lv), (st, lv))
-    st = p_damage_opponent_choice(st, lv["p"], 20, False, False)
+        v__envc_seek = _cast(_a1265, jnp.bool_)
+        return st, (v_p, v_s, v__envc_run, v__envc_seek)
+    st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1262, _then1263(st, v_p, v_s, v__envc_run, v__envc_seek), (st, (v_p, v_s, v__envc_run, v__envc_seek)))
+    st = p_damage_opponent_choice(st, v_p, 20, False, False)
     _c1266 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1267(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then1267(st, v_p, v_s, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1268 = 1
         st["_envc_at_p_ability_effect__5"] = _cast(_a1268, jnp.int8)
         _a1269 = False
-        lv["_envc_run"] = _cast(_a1269, jnp.bool_)
-        return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    def _else1270(st, lv):
-        st, lv = dict(st), dict(lv)
+        v__envc_run = _cast(_a1269, jnp.bool_)
+        return st, (v_p, v_s, v__envc_run, v__envc_seek)
+    def _else1270(st, v_p, v_s, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1271 = True
-        lv["_envc_run"] = _cast(_a1271, jnp.bool_)
-        return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1266, _then1267(st, lv), _else1270(st, lv))
-    lv = _scope(lv, ("p", "s", ))
+        v__envc_run = _cast(_a1271, jnp.bool_)
+        return st, (v_p, v_s, v__envc_run, v__envc_seek)
+    st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1266, _then1267(st, v_p, v_s, v__envc_run, v__envc_seek), _else1270(st, v_p, v_s, v__envc_run, v__envc_seek))
     return st
 
 
 def p_ability_effect__6(st, v_p, v_s):
     """proc `ability_effect__6` (tcg.fills:625)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    st = p_attach_from_zone(st, lv["p"], lv["s"], 3, 1, True)
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
+    st = p_attach_from_zone(st, v_p, v_s, 3, 1, True)
     return st
 
 
 def p_ability_effect__7(st, v_p, v_s):
     """proc `ability_effect__7` (tcg.fills:718)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    st = p_lock_opponent_supporters(st, lv["p"], lv["s"])
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
+    st = p_lock_opponent_supporters(st, v_p, v_s)
     return st
 
 
 def p_ability_effect__8(st, v_p, v_s):
     """proc `ability_effect__8` (tcg.fills:631)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    st = p_afflict_opponent_on_heads(st, lv["p"], 1)
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
+    st = p_afflict_opponent_on_heads(st, v_p, 1)
     return st
 
 
 def p_ability_effect__9(st, v_p, v_s):
     """proc `ability_effect__9` (tcg.fills:613)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    st = p_attach_from_zone(st, lv["p"], 0, 4, 1, False)
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
+    st = p_attach_from_zone(st, v_p, 0, 4, 1, False)
     return st
 
 
 def p_ability_effect__10(st, v_p, v_s):
     """proc `ability_effect__10` (tcg.fills:637)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    st = p_poison_opponent_from(st, lv["p"], lv["s"])
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
+    st = p_poison_opponent_from(st, v_p, v_s)
     return st
 
 
 def p_ability_effect__11(st, v_p, v_s):
     """proc `ability_effect__11` (tcg.fills:675)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    st = p_cut_damage(st, lv["p"], 10, 20)
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
+    st = p_cut_damage(st, v_p, 10, 20)
     return st
 
 
 def p_ability_effect__12(st, v_p, v_s):
     """proc `ability_effect__12` (tcg.fills:649)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_ability_effect__12"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_ability_effect__12"]) != 0), jnp.bool_)
-    _c1272 = lv["_envc_seek"]
-    def _then1273(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
+    v__envc_run = _cast((_i32(st["_envc_at_p_ability_effect__12"]) == 0), jnp.bool_)
+    v__envc_seek = _cast((_i32(st["_envc_at_p_ability_effect__12"]) != 0), jnp.bool_)
+    _c1272 = v__envc_seek
+    def _then1273(st, v_p, v_s, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1274 = 0
         st["_envc_at_p_ability_effect__12"] = _cast(_a1274, jnp.int8)
         _a1275 = False
-        lv["_envc_seek"] = _cast(_a1275, jnp.bool_)
-        return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1272, _then1273(st, lv), (st, lv))
-    st = p_switch_opponent(st, lv["p"], False, True, False)
+        v__envc_seek = _cast(_a1275, jnp.bool_)
+        return st, (v_p, v_s, v__envc_run, v__envc_seek)
+    st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1272, _then1273(st, v_p, v_s, v__envc_run, v__envc_seek), (st, (v_p, v_s, v__envc_run, v__envc_seek)))
+    st = p_switch_opponent(st, v_p, False, True, False)
     _c1276 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1277(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then1277(st, v_p, v_s, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1278 = 1
         st["_envc_at_p_ability_effect__12"] = _cast(_a1278, jnp.int8)
         _a1279 = False
-        lv["_envc_run"] = _cast(_a1279, jnp.bool_)
-        return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    def _else1280(st, lv):
-        st, lv = dict(st), dict(lv)
+        v__envc_run = _cast(_a1279, jnp.bool_)
+        return st, (v_p, v_s, v__envc_run, v__envc_seek)
+    def _else1280(st, v_p, v_s, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1281 = True
-        lv["_envc_run"] = _cast(_a1281, jnp.bool_)
-        return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1276, _then1277(st, lv), _else1280(st, lv))
-    lv = _scope(lv, ("p", "s", ))
+        v__envc_run = _cast(_a1281, jnp.bool_)
+        return st, (v_p, v_s, v__envc_run, v__envc_seek)
+    st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1276, _then1277(st, v_p, v_s, v__envc_run, v__envc_seek), _else1280(st, v_p, v_s, v__envc_run, v__envc_seek))
     return st
 
 
 def p_ability_effect__13(st, v_p, v_s):
     """proc `ability_effect__13` (tcg.fills:663)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    st = p_look_at_deck(st, lv["p"], 1)
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
+    st = p_look_at_deck(st, v_p, 1)
     return st
 
 
 def p_ability_effect__14(st, v_p, v_s):
     """proc `ability_effect__14` (tcg.fills:693)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    st = p_heal_on_attach(st, lv["p"], lv["s"], 4, 20)
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
+    st = p_heal_on_attach(st, v_p, v_s, 4, 20)
     return st
 
 
 def p_ability_effect__15(st, v_p, v_s):
     """proc `ability_effect__15` (tcg.fills:699)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    st = p_hit_on_attach(st, lv["p"], 6, 20)
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
+    st = p_hit_on_attach(st, v_p, 6, 20)
     return st
 
 
 def p_ability_effect__16(st, v_p, v_s):
     """proc `ability_effect__16` (tcg.fills:705)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
     return st
 
 
 def p_ability_effect__17(st, v_p, v_s):
     """proc `ability_effect__17` (tcg.fills:681)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    st = p_cut_damage(st, lv["p"], 5, 30)
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
+    st = p_cut_damage(st, v_p, 5, 30)
     return st
 
 
 def p_ability_effect__18(st, v_p, v_s):
     """proc `ability_effect__18` (tcg.fills:711)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    st = p_attach_from_zone(st, lv["p"], lv["s"], 3, 1, True)
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
+    st = p_attach_from_zone(st, v_p, v_s, 3, 1, True)
     return st
 
 
 def p_trainer_effect__1(st, v_p, v_target):
     """proc `trainer_effect__1` (tcg.fills:824)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
-    st = p_play_as_pokemon(st, lv["p"], 40, 9)
+    v_p = _cast(v_p, jnp.int8)
+    v_target = _cast(v_target, jnp.int8)
+    st = p_play_as_pokemon(st, v_p, 40, 9)
     return st
 
 
 def p_trainer_effect__2(st, v_p, v_target):
     """proc `trainer_effect__2` (tcg.fills:754)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
-    st = p_heal_type(st, lv["p"], lv["target"], 0, 50)
+    v_p = _cast(v_p, jnp.int8)
+    v_target = _cast(v_target, jnp.int8)
+    st = p_heal_type(st, v_p, v_target, 0, 50)
     return st
 
 
 def p_trainer_effect__3(st, v_p, v_target):
     """proc `trainer_effect__3` (tcg.fills:760)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
-    lv["going"] = _cast(True, jnp.bool_)
-    lv["k"] = jnp.int32(0)
+    v_p = _cast(v_p, jnp.int8)
+    v_target = _cast(v_target, jnp.int8)
+    v_going = _cast(True, jnp.bool_)
+    v_k = jnp.int32(0)
     def _loop1282(i, carry):
-        st, lv = dict(carry[0]), dict(carry[1])
-        lv["k"] = i
-        _c1283 = lv["going"]
-        def _then1284(st, lv):
-            st, lv = dict(st), dict(lv)
+        st, (v_p, v_target, v_going, v_k) = dict(carry[0]), carry[1]
+        v_k = i
+        _c1283 = v_going
+        def _then1284(st, v_p, v_target, v_going, v_k):
+            st = dict(st)
             st, _r1286 = _randint(st, 0, 1)
             _c1285 = (_r1286 == 1)
-            def _then1287(st, lv):
-                st, lv = dict(st), dict(lv)
-                st = p_attach_from_zone(st, lv["p"], lv["target"], 2, 1, False)
-                return st, _scope(lv, ("p", "target", "going", "k", ))
-            def _else1288(st, lv):
-                st, lv = dict(st), dict(lv)
+            def _then1287(st, v_p, v_target, v_going, v_k):
+                st = dict(st)
+                st = p_attach_from_zone(st, v_p, v_target, 2, 1, False)
+                return st, (v_p, v_target, v_going, v_k)
+            def _else1288(st, v_p, v_target, v_going, v_k):
+                st = dict(st)
                 _a1289 = False
-                lv["going"] = _cast(_a1289, jnp.bool_)
-                return st, _scope(lv, ("p", "target", "going", "k", ))
-            st, lv = _select(_c1285, _then1287(st, lv), _else1288(st, lv))
-            return st, _scope(lv, ("p", "target", "going", "k", ))
-        st, lv = _select(_c1283, _then1284(st, lv), (st, lv))
-        return st, lv
-    st, lv = lax.fori_loop(0, 12, _loop1282, (st, lv))
-    lv = _scope(lv, ("p", "target", "going", ))
-    lv = _scope(lv, ("p", "target", ))
+                v_going = _cast(_a1289, jnp.bool_)
+                return st, (v_p, v_target, v_going, v_k)
+            st, (v_p, v_target, v_going, v_k) = _select(_c1285, _then1287(st, v_p, v_target, v_going, v_k), _else1288(st, v_p, v_target, v_going, v_k))
+            return st, (v_p, v_target, v_going, v_k)
+        st, (v_p, v_target, v_going, v_k) = _select(_c1283, _then1284(st, v_p, v_target, v_going, v_k), (st, (v_p, v_target, v_going, v_k)))
+        return st, (v_p, v_target, v_going, v_k)
+    st, (v_p, v_target, v_going, v_k) = lax.fori_loop(0, 12, _loop1282, (st, (v_p, v_target, v_going, v_k)))
     return st
 
 
 def p_trainer_effect__4(st, v_p, v_target):
     """proc `trainer_effect__4` (tcg.fills:817)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
+    v_p = _cast(v_p, jnp.int8)
+    v_target = _cast(v_target, jnp.int8)
     st = p_add_named_attack_bonus(st, 9, 10, 11, 30)
     return st
 
@@ -5191,15 +5172,17 @@ def p_trainer_effect__4(st, v_p, v_target):
 def p_trainer_effect__5(st, v_p, v_target):
     """proc `trainer_effect__5` (tcg.fills:805)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
-    st = p_active_to_hand(st, lv["p"])
+    v_p = _cast(v_p, jnp.int8)
+    v_target = _cast(v_target, jnp.int8)
+    st = p_active_to_hand(st, v_p)
     return st
 
 
 def p_trainer_effect__6(st, v_p, v_target):
     """proc `trainer_effect__6` (tcg.fills:748)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
+    v_p = _cast(v_p, jnp.int8)
+    v_target = _cast(v_target, jnp.int8)
     st = p_add_attack_bonus(st, 10)
     return st
 
@@ -5207,65 +5190,69 @@ def p_trainer_effect__6(st, v_p, v_target):
 def p_trainer_effect__7(st, v_p, v_target):
     """proc `trainer_effect__7` (tcg.fills:799)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
-    st = p_attach_from_zone(st, lv["p"], lv["target"], 5, 1, True)
+    v_p = _cast(v_p, jnp.int8)
+    v_target = _cast(v_target, jnp.int8)
+    st = p_attach_from_zone(st, v_p, v_target, 5, 1, True)
     return st
 
 
 def p_trainer_effect__8(st, v_p, v_target):
     """proc `trainer_effect__8` (tcg.fills:775)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_trainer_effect__8"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_trainer_effect__8"]) != 0), jnp.bool_)
-    _c1290 = lv["_envc_seek"]
-    def _then1291(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_p = _cast(v_p, jnp.int8)
+    v_target = _cast(v_target, jnp.int8)
+    v__envc_run = _cast((_i32(st["_envc_at_p_trainer_effect__8"]) == 0), jnp.bool_)
+    v__envc_seek = _cast((_i32(st["_envc_at_p_trainer_effect__8"]) != 0), jnp.bool_)
+    _c1290 = v__envc_seek
+    def _then1291(st, v_p, v_target, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1292 = 0
         st["_envc_at_p_trainer_effect__8"] = _cast(_a1292, jnp.int8)
         _a1293 = False
-        lv["_envc_seek"] = _cast(_a1293, jnp.bool_)
-        return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1290, _then1291(st, lv), (st, lv))
-    st = p_switch_opponent(st, lv["p"], False, True, False)
+        v__envc_seek = _cast(_a1293, jnp.bool_)
+        return st, (v_p, v_target, v__envc_run, v__envc_seek)
+    st, (v_p, v_target, v__envc_run, v__envc_seek) = _select(_c1290, _then1291(st, v_p, v_target, v__envc_run, v__envc_seek), (st, (v_p, v_target, v__envc_run, v__envc_seek)))
+    st = p_switch_opponent(st, v_p, False, True, False)
     _c1294 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1295(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then1295(st, v_p, v_target, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1296 = 1
         st["_envc_at_p_trainer_effect__8"] = _cast(_a1296, jnp.int8)
         _a1297 = False
-        lv["_envc_run"] = _cast(_a1297, jnp.bool_)
-        return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", ))
-    def _else1298(st, lv):
-        st, lv = dict(st), dict(lv)
+        v__envc_run = _cast(_a1297, jnp.bool_)
+        return st, (v_p, v_target, v__envc_run, v__envc_seek)
+    def _else1298(st, v_p, v_target, v__envc_run, v__envc_seek):
+        st = dict(st)
         _a1299 = True
-        lv["_envc_run"] = _cast(_a1299, jnp.bool_)
-        return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1294, _then1295(st, lv), _else1298(st, lv))
-    lv = _scope(lv, ("p", "target", ))
+        v__envc_run = _cast(_a1299, jnp.bool_)
+        return st, (v_p, v_target, v__envc_run, v__envc_seek)
+    st, (v_p, v_target, v__envc_run, v__envc_seek) = _select(_c1294, _then1295(st, v_p, v_target, v__envc_run, v__envc_seek), _else1298(st, v_p, v_target, v__envc_run, v__envc_seek))
     return st
 
 
 def p_trainer_effect__9(st, v_p, v_target):
     """proc `trainer_effect__9` (tcg.fills:811)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
-    st = p_move_bench_energy(st, lv["p"], 3)
+    v_p = _cast(v_p, jnp.int8)
+    v_target = _cast(v_target, jnp.int8)
+    st = p_move_bench_energy(st, v_p, 3)
     return st
 
 
 def p_trainer_effect__10(st, v_p, v_target):
     """proc `trainer_effect__10` (tcg.fills:736)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
-    st = p_heal(st, lv["p"], lv["target"], 20)
+    v_p = _cast(v_p, jnp.int8)
+    v_target = _cast(v_target, jnp.int8)
+    st = p_heal(st, v_p, v_target, 20)
     return st
 
 
 def p_trainer_effect__11(st, v_p, v_target):
     """proc `trainer_effect__11` (tcg.fills:742)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
+    v_p = _cast(v_p, jnp.int8)
+    v_target = _cast(v_target, jnp.int8)
     st = p_add_retreat_discount(st, 1)
     return st
 
@@ -5273,1234 +5260,1238 @@ def p_trainer_effect__11(st, v_p, v_target):
 def p_trainer_effect__12(st, v_p, v_target):
     """proc `trainer_effect__12` (tcg.fills:787)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
-    st = p_see_opponent_hand(st, lv["p"])
+    v_p = _cast(v_p, jnp.int8)
+    v_target = _cast(v_target, jnp.int8)
+    st = p_see_opponent_hand(st, v_p)
     return st
 
 
 def p_trainer_effect__13(st, v_p, v_target):
     """proc `trainer_effect__13` (tcg.fills:793)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
-    st = p_look_at_deck(st, lv["p"], 3)
+    v_p = _cast(v_p, jnp.int8)
+    v_target = _cast(v_target, jnp.int8)
+    st = p_look_at_deck(st, v_p, 3)
     return st
 
 
 def p_trainer_effect__14(st, v_p, v_target):
     """proc `trainer_effect__14` (tcg.fills:730)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
-    st = p_basic_from_deck(st, lv["p"])
+    v_p = _cast(v_p, jnp.int8)
+    v_target = _cast(v_target, jnp.int8)
+    st = p_basic_from_deck(st, v_p)
     return st
 
 
 def p_trainer_effect__15(st, v_p, v_target):
     """proc `trainer_effect__15` (tcg.fills:781)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
-    st = p_opponent_hand_into_deck(st, lv["p"], 3)
+    v_p = _cast(v_p, jnp.int8)
+    v_target = _cast(v_target, jnp.int8)
+    st = p_opponent_hand_into_deck(st, v_p, 3)
     return st
 
 
 def p_trainer_effect__16(st, v_p, v_target):
     """proc `trainer_effect__16` (tcg.fills:724)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
-    st = p_draw_cards(st, lv["p"], 2)
+    v_p = _cast(v_p, jnp.int8)
+    v_target = _cast(v_target, jnp.int8)
+    st = p_draw_cards(st, v_p, 2)
     return st
 
 
 def p_attack_effect__dispatch(st, v_effect, v_p):
     """proc `attack_effect__dispatch` (tcg.envspec:1089)"""
     st = dict(st)
-    lv = {"effect": _cast(v_effect, jnp.int8), "p": _cast(v_p, jnp.int8)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__dispatch"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0), jnp.bool_)
-    lv["op_0"] = _cast(0, jnp.int8)
-    _c1300 = lv["_envc_run"]
-    def _then1301(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a1302 = _K34[_i32(lv["effect"])][0]
-        lv["op_0"] = _cast(_a1302, jnp.int8)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select(_c1300, _then1301(st, lv), (st, lv))
-    _c1303 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
-    _c1304 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
-    _c1305 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
-    _c1306 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
-    _c1307 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
-    _c1308 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
-    _c1309 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 1)))
-    _c1310 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8))
-    _c1311 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9))
-    _c1312 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 10))
-    _c1313 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 11))
-    _c1314 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 12))
-    _c1315 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 13))
-    _c1316 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 14))
-    _c1317 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 15)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 2)))
-    _c1318 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 16))
-    _c1319 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 17))
-    _c1320 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 18))
-    _c1321 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 19))
-    _c1322 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 20))
-    _c1323 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 21))
-    _c1324 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 22))
-    _c1325 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 23)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 3)))
-    _c1326 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 24)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 4)))
-    _c1327 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 25))
-    _c1328 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 26))
-    _c1329 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 27))
-    _c1330 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 28)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 5)))
-    _c1331 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 29))
-    _c1332 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 30))
-    _c1333 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 31))
-    _c1334 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 32))
-    _c1335 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 33))
-    _c1336 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 34))
-    _c1337 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 35))
-    _c1338 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 36)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 6)))
-    _c1339 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 37))
-    _c1340 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 38))
-    _c1341 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 39))
-    _c1342 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 40)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 7)))
-    _c1343 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 41))
-    _c1344 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 42))
-    _c1345 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 43))
-    _c1346 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 44))
-    _c1347 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 45))
-    _c1348 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 46))
-    _c1349 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 47))
-    _c1350 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 48))
-    _c1351 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 49)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 8)))
-    _c1352 = lv["_envc_run"]
-    def _then1353(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_heal(st, lv["p"], 0, _K35[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1354(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_pokemon_from_deck(st, lv["p"], _K36[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1355(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_afflict_opponent(st, lv["p"], _K37[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1356(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_poison_opponent(st, lv["p"])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1357(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_bonus_on_heads(st, _K38[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1358(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_damage_per_heads(st, _K39[_i32(lv["effect"])][0], _K40[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1359(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["_envc_arg1"] = _cast(0, jnp.int8)
-        _c1360 = lv["_envc_run"]
-        def _then1361(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1362 = _K41[_i32(lv["effect"])][0]
-            lv["_envc_arg1"] = _cast(_a1362, jnp.int8)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
-        st, lv = _select(_c1360, _then1361(st, lv), (st, lv))
-        _c1363 = lv["_envc_seek"]
-        def _then1364(st, lv):
-            st, lv = dict(st), dict(lv)
+    v_effect = _cast(v_effect, jnp.int8)
+    v_p = _cast(v_p, jnp.int8)
+    v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__dispatch"]) == 0), jnp.bool_)
+    v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0), jnp.bool_)
+    v_op_0 = _cast(0, jnp.int8)
+    _c1300 = v__envc_run
+    def _then1301(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        _a1302 = _K34[_i32(v_effect)][0]
+        v_op_0 = _cast(_a1302, jnp.int8)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1300, _then1301(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+    _c1303 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
+    _c1304 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
+    _c1305 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
+    _c1306 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
+    _c1307 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
+    _c1308 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
+    _c1309 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 1)))
+    _c1310 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
+    _c1311 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 9))
+    _c1312 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
+    _c1313 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
+    _c1314 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
+    _c1315 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 13))
+    _c1316 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 14))
+    _c1317 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 15)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 2)))
+    _c1318 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 16))
+    _c1319 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 17))
+    _c1320 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 18))
+    _c1321 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 19))
+    _c1322 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 20))
+    _c1323 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 21))
+    _c1324 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 22))
+    _c1325 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 23)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 3)))
+    _c1326 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 24)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 4)))
+    _c1327 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 25))
+    _c1328 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 26))
+    _c1329 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 27))
+    _c1330 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 28)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 5)))
+    _c1331 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 29))
+    _c1332 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 30))
+    _c1333 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 31))
+    _c1334 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 32))
+    _c1335 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 33))
+    _c1336 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 34))
+    _c1337 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 35))
+    _c1338 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 36)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 6)))
+    _c1339 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 37))
+    _c1340 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 38))
+    _c1341 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 39))
+    _c1342 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 40)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 7)))
+    _c1343 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 41))
+    _c1344 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 42))
+    _c1345 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 43))
+    _c1346 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 44))
+    _c1347 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 45))
+    _c1348 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 46))
+    _c1349 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 47))
+    _c1350 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 48))
+    _c1351 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 49)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 8)))
+    _c1352 = v__envc_run
+    def _then1353(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_heal(st, v_p, 0, _K35[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1354(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_pokemon_from_deck(st, v_p, _K36[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1355(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_afflict_opponent(st, v_p, _K37[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1356(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_poison_opponent(st, v_p)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1357(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_bonus_on_heads(st, _K38[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1358(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_damage_per_heads(st, _K39[_i32(v_effect)][0], _K40[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1359(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        v__envc_arg1 = _cast(0, jnp.int8)
+        _c1360 = v__envc_run
+        def _then1361(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
+            st = dict(st)
+            _a1362 = _K41[_i32(v_effect)][0]
+            v__envc_arg1 = _cast(_a1362, jnp.int8)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _select(_c1360, _then1361(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)))
+        _c1363 = v__envc_seek
+        def _then1364(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
+            st = dict(st)
             _a1365 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1365, jnp.int8)
+            v_effect = _cast(_a1365, jnp.int8)
             _a1366 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1366, jnp.int8)
+            v_p = _cast(_a1366, jnp.int8)
             _a1367 = 0
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1367, jnp.int8)
             _a1368 = False
-            lv["_envc_seek"] = _cast(_a1368, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
-        st, lv = _select(_c1363, _then1364(st, lv), (st, lv))
-        st = p_attach_to_bench_choice(st, lv["p"], lv["_envc_arg1"])
+            v__envc_seek = _cast(_a1368, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _select(_c1363, _then1364(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)))
+        st = p_attach_to_bench_choice(st, v_p, v__envc_arg1)
         _c1369 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-        def _then1370(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1371 = lv["effect"]
+        def _then1370(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
+            st = dict(st)
+            _a1371 = v_effect
             st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1371, jnp.int8)
-            _a1372 = lv["p"]
+            _a1372 = v_p
             st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1372, jnp.int8)
             _a1373 = 1
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1373, jnp.int8)
             _a1374 = False
-            lv["_envc_run"] = _cast(_a1374, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
-        def _else1375(st, lv):
-            st, lv = dict(st), dict(lv)
+            v__envc_run = _cast(_a1374, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
+        def _else1375(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
+            st = dict(st)
             _a1376 = True
-            lv["_envc_run"] = _cast(_a1376, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
-        st, lv = _select(_c1369, _then1370(st, lv), _else1375(st, lv))
-        lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1377(st, lv):
-        st, lv = dict(st), dict(lv)
+            v__envc_run = _cast(_a1376, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _select(_c1369, _then1370(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1), _else1375(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1))
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1377(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
         st = p_nothing_on_tails(st)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1378(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_discard_energy(st, lv["p"], 0, _K42[_i32(lv["effect"])][0], _K43[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1379(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_hinder_defending(st, lv["p"], _K44[_i32(lv["effect"])][0], _K45[_i32(lv["effect"])][0], _K46[_i32(lv["effect"])][0], _K47[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1380(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_damage_self(st, lv["p"], _K48[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1381(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_bonus_if_extra_energy(st, lv["p"], _K49[_i32(lv["effect"])][0], _K50[_i32(lv["effect"])][0], _K51[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1382(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_block_supporters(st, lv["p"])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1383(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1378(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_discard_energy(st, v_p, 0, _K42[_i32(v_effect)][0], _K43[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1379(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_hinder_defending(st, v_p, _K44[_i32(v_effect)][0], _K45[_i32(v_effect)][0], _K46[_i32(v_effect)][0], _K47[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1380(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_damage_self(st, v_p, _K48[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1381(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_bonus_if_extra_energy(st, v_p, _K49[_i32(v_effect)][0], _K50[_i32(v_effect)][0], _K51[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1382(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_block_supporters(st, v_p)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1383(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
         st = p_bonus_if_all_heads(st, 2, 80)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1384(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["_envc_arg2"] = _cast(0, jnp.int16)
-        lv["_envc_arg3"] = _cast(False, jnp.bool_)
-        _c1385 = lv["_envc_run"]
-        def _then1386(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1387 = _K52[_i32(lv["effect"])][0]
-            lv["_envc_arg2"] = _cast(_a1387, jnp.int16)
-            _a1388 = _K53[_i32(lv["effect"])][0]
-            lv["_envc_arg3"] = _cast(_a1388, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
-        st, lv = _select(_c1385, _then1386(st, lv), (st, lv))
-        _c1389 = lv["_envc_seek"]
-        def _then1390(st, lv):
-            st, lv = dict(st), dict(lv)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1384(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        v__envc_arg2 = _cast(0, jnp.int16)
+        v__envc_arg3 = _cast(False, jnp.bool_)
+        _c1385 = v__envc_run
+        def _then1386(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+            st = dict(st)
+            _a1387 = _K52[_i32(v_effect)][0]
+            v__envc_arg2 = _cast(_a1387, jnp.int16)
+            _a1388 = _K53[_i32(v_effect)][0]
+            v__envc_arg3 = _cast(_a1388, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _select(_c1385, _then1386(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)))
+        _c1389 = v__envc_seek
+        def _then1390(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+            st = dict(st)
             _a1391 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1391, jnp.int8)
+            v_effect = _cast(_a1391, jnp.int8)
             _a1392 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1392, jnp.int8)
+            v_p = _cast(_a1392, jnp.int8)
             _a1393 = 0
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1393, jnp.int8)
             _a1394 = False
-            lv["_envc_seek"] = _cast(_a1394, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
-        st, lv = _select(_c1389, _then1390(st, lv), (st, lv))
-        st = p_damage_opponent_choice(st, lv["p"], lv["_envc_arg2"], lv["_envc_arg3"], True)
+            v__envc_seek = _cast(_a1394, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _select(_c1389, _then1390(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)))
+        st = p_damage_opponent_choice(st, v_p, v__envc_arg2, v__envc_arg3, True)
         _c1395 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-        def _then1396(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1397 = lv["effect"]
+        def _then1396(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+            st = dict(st)
+            _a1397 = v_effect
             st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1397, jnp.int8)
-            _a1398 = lv["p"]
+            _a1398 = v_p
             st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1398, jnp.int8)
             _a1399 = 2
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1399, jnp.int8)
             _a1400 = False
-            lv["_envc_run"] = _cast(_a1400, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
-        def _else1401(st, lv):
-            st, lv = dict(st), dict(lv)
+            v__envc_run = _cast(_a1400, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
+        def _else1401(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+            st = dict(st)
             _a1402 = True
-            lv["_envc_run"] = _cast(_a1402, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
-        st, lv = _select(_c1395, _then1396(st, lv), _else1401(st, lv))
-        lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1403(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_discard_opponent_energy(st, lv["p"], _K54[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1404(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_afflict_opponent_on_heads(st, lv["p"], 2)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1405(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_damage_opponent_bench(st, lv["p"], _K55[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1406(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_bonus_if(st, lv["p"], _K56[_i32(lv["effect"])][0], _K57[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1407(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_discard_all_energy(st, lv["p"], 0)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1408(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_damage_per_bench_type(st, lv["p"], _K58[_i32(lv["effect"])][0], 30)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1409(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_bonus_or_recoil(st, lv["p"], 40, 20)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1410(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["_envc_arg4"] = _cast(0, jnp.int16)
-        lv["_envc_arg5"] = _cast(False, jnp.bool_)
-        _c1411 = lv["_envc_run"]
-        def _then1412(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1413 = _K59[_i32(lv["effect"])][0]
-            lv["_envc_arg4"] = _cast(_a1413, jnp.int16)
-            _a1414 = _K60[_i32(lv["effect"])][0]
-            lv["_envc_arg5"] = _cast(_a1414, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
-        st, lv = _select(_c1411, _then1412(st, lv), (st, lv))
-        _c1415 = lv["_envc_seek"]
-        def _then1416(st, lv):
-            st, lv = dict(st), dict(lv)
+            v__envc_run = _cast(_a1402, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _select(_c1395, _then1396(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3), _else1401(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3))
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1403(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_discard_opponent_energy(st, v_p, _K54[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1404(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_afflict_opponent_on_heads(st, v_p, 2)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1405(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_damage_opponent_bench(st, v_p, _K55[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1406(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_bonus_if(st, v_p, _K56[_i32(v_effect)][0], _K57[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1407(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_discard_all_energy(st, v_p, 0)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1408(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_damage_per_bench_type(st, v_p, _K58[_i32(v_effect)][0], 30)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1409(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_bonus_or_recoil(st, v_p, 40, 20)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1410(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        v__envc_arg4 = _cast(0, jnp.int16)
+        v__envc_arg5 = _cast(False, jnp.bool_)
+        _c1411 = v__envc_run
+        def _then1412(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+            st = dict(st)
+            _a1413 = _K59[_i32(v_effect)][0]
+            v__envc_arg4 = _cast(_a1413, jnp.int16)
+            _a1414 = _K60[_i32(v_effect)][0]
+            v__envc_arg5 = _cast(_a1414, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _select(_c1411, _then1412(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)))
+        _c1415 = v__envc_seek
+        def _then1416(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+            st = dict(st)
             _a1417 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1417, jnp.int8)
+            v_effect = _cast(_a1417, jnp.int8)
             _a1418 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1418, jnp.int8)
+            v_p = _cast(_a1418, jnp.int8)
             _a1419 = 0
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1419, jnp.int8)
             _a1420 = False
-            lv["_envc_seek"] = _cast(_a1420, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
-        st, lv = _select(_c1415, _then1416(st, lv), (st, lv))
-        st = p_damage_own_choice(st, lv["p"], lv["_envc_arg4"], lv["_envc_arg5"])
+            v__envc_seek = _cast(_a1420, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _select(_c1415, _then1416(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)))
+        st = p_damage_own_choice(st, v_p, v__envc_arg4, v__envc_arg5)
         _c1421 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
-        def _then1422(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1423 = lv["effect"]
+        def _then1422(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+            st = dict(st)
+            _a1423 = v_effect
             st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1423, jnp.int8)
-            _a1424 = lv["p"]
+            _a1424 = v_p
             st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1424, jnp.int8)
             _a1425 = 3
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1425, jnp.int8)
             _a1426 = False
-            lv["_envc_run"] = _cast(_a1426, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
-        def _else1427(st, lv):
-            st, lv = dict(st), dict(lv)
+            v__envc_run = _cast(_a1426, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
+        def _else1427(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+            st = dict(st)
             _a1428 = True
-            lv["_envc_run"] = _cast(_a1428, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
-        st, lv = _select(_c1421, _then1422(st, lv), _else1427(st, lv))
-        lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1429(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c1430 = lv["_envc_seek"]
-        def _then1431(st, lv):
-            st, lv = dict(st), dict(lv)
+            v__envc_run = _cast(_a1428, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _select(_c1421, _then1422(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5), _else1427(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5))
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1429(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        _c1430 = v__envc_seek
+        def _then1431(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
             _a1432 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1432, jnp.int8)
+            v_effect = _cast(_a1432, jnp.int8)
             _a1433 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1433, jnp.int8)
+            v_p = _cast(_a1433, jnp.int8)
             _a1434 = 0
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1434, jnp.int8)
             _a1435 = False
-            lv["_envc_seek"] = _cast(_a1435, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1430, _then1431(st, lv), (st, lv))
-        st = p_switch_self(st, lv["p"])
+            v__envc_seek = _cast(_a1435, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1430, _then1431(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+        st = p_switch_self(st, v_p)
         _c1436 = (_i32(st["_envc_at_p_switch_self"]) != 0)
-        def _then1437(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1438 = lv["effect"]
+        def _then1437(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1438 = v_effect
             st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1438, jnp.int8)
-            _a1439 = lv["p"]
+            _a1439 = v_p
             st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1439, jnp.int8)
             _a1440 = 4
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1440, jnp.int8)
             _a1441 = False
-            lv["_envc_run"] = _cast(_a1441, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1442(st, lv):
-            st, lv = dict(st), dict(lv)
+            v__envc_run = _cast(_a1441, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        def _else1442(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
             _a1443 = True
-            lv["_envc_run"] = _cast(_a1443, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1436, _then1437(st, lv), _else1442(st, lv))
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1444(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_bonus_per_opponent_energy(st, lv["p"], _K61[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1445(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_protect_all(st, lv["p"], True)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1446(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_drain(st, lv["p"])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1447(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["_envc_arg6"] = _cast(False, jnp.bool_)
-        lv["_envc_arg7"] = _cast(False, jnp.bool_)
-        _c1448 = lv["_envc_run"]
-        def _then1449(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1450 = _K62[_i32(lv["effect"])][0]
-            lv["_envc_arg6"] = _cast(_a1450, jnp.bool_)
-            _a1451 = _K63[_i32(lv["effect"])][0]
-            lv["_envc_arg7"] = _cast(_a1451, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
-        st, lv = _select(_c1448, _then1449(st, lv), (st, lv))
-        _c1452 = lv["_envc_seek"]
-        def _then1453(st, lv):
-            st, lv = dict(st), dict(lv)
+            v__envc_run = _cast(_a1443, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1436, _then1437(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _else1442(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1444(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_bonus_per_opponent_energy(st, v_p, _K61[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1445(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_protect_all(st, v_p, True)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1446(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_drain(st, v_p)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1447(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        v__envc_arg6 = _cast(False, jnp.bool_)
+        v__envc_arg7 = _cast(False, jnp.bool_)
+        _c1448 = v__envc_run
+        def _then1449(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
+            st = dict(st)
+            _a1450 = _K62[_i32(v_effect)][0]
+            v__envc_arg6 = _cast(_a1450, jnp.bool_)
+            _a1451 = _K63[_i32(v_effect)][0]
+            v__envc_arg7 = _cast(_a1451, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _select(_c1448, _then1449(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)))
+        _c1452 = v__envc_seek
+        def _then1453(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
+            st = dict(st)
             _a1454 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1454, jnp.int8)
+            v_effect = _cast(_a1454, jnp.int8)
             _a1455 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1455, jnp.int8)
+            v_p = _cast(_a1455, jnp.int8)
             _a1456 = 0
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1456, jnp.int8)
             _a1457 = False
-            lv["_envc_seek"] = _cast(_a1457, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
-        st, lv = _select(_c1452, _then1453(st, lv), (st, lv))
-        st = p_switch_opponent(st, lv["p"], lv["_envc_arg6"], lv["_envc_arg7"], False)
+            v__envc_seek = _cast(_a1457, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _select(_c1452, _then1453(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)))
+        st = p_switch_opponent(st, v_p, v__envc_arg6, v__envc_arg7, False)
         _c1458 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1459(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1460 = lv["effect"]
+        def _then1459(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
+            st = dict(st)
+            _a1460 = v_effect
             st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1460, jnp.int8)
-            _a1461 = lv["p"]
+            _a1461 = v_p
             st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1461, jnp.int8)
             _a1462 = 5
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1462, jnp.int8)
             _a1463 = False
-            lv["_envc_run"] = _cast(_a1463, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
-        def _else1464(st, lv):
-            st, lv = dict(st), dict(lv)
+            v__envc_run = _cast(_a1463, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
+        def _else1464(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
+            st = dict(st)
             _a1465 = True
-            lv["_envc_run"] = _cast(_a1465, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
-        st, lv = _select(_c1458, _then1459(st, lv), _else1464(st, lv))
-        lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1466(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_named_from_deck_to_bench(st, lv["p"], 12)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1467(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_bonus_per_bench_named(st, lv["p"], 8, 50)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1468(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_attach_from_zone(st, lv["p"], 0, _K64[_i32(lv["effect"])][0], 1, True)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1469(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_random_hits(st, lv["p"], 4, _K65[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1470(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_draw_cards(st, lv["p"], 1)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1471(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_discard_opponent_hand_card(st, lv["p"], _K66[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1472(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_damage_until_tails(st, _K67[_i32(lv["effect"])][0], _K68[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1473(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c1474 = lv["_envc_seek"]
-        def _then1475(st, lv):
-            st, lv = dict(st), dict(lv)
+            v__envc_run = _cast(_a1465, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _select(_c1458, _then1459(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7), _else1464(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7))
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1466(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_named_from_deck_to_bench(st, v_p, 12)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1467(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_bonus_per_bench_named(st, v_p, 8, 50)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1468(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_attach_from_zone(st, v_p, 0, _K64[_i32(v_effect)][0], 1, True)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1469(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_random_hits(st, v_p, 4, _K65[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1470(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_draw_cards(st, v_p, 1)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1471(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_discard_opponent_hand_card(st, v_p, _K66[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1472(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_damage_until_tails(st, _K67[_i32(v_effect)][0], _K68[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1473(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        _c1474 = v__envc_seek
+        def _then1475(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
             _a1476 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1476, jnp.int8)
+            v_effect = _cast(_a1476, jnp.int8)
             _a1477 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1477, jnp.int8)
+            v_p = _cast(_a1477, jnp.int8)
             _a1478 = 0
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1478, jnp.int8)
             _a1479 = False
-            lv["_envc_seek"] = _cast(_a1479, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1474, _then1475(st, lv), (st, lv))
-        st = p_copy_attack(st, lv["p"])
+            v__envc_seek = _cast(_a1479, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1474, _then1475(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+        st = p_copy_attack(st, v_p)
         _c1480 = (_i32(st["_envc_at_p_copy_attack"]) != 0)
-        def _then1481(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1482 = lv["effect"]
+        def _then1481(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1482 = v_effect
             st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1482, jnp.int8)
-            _a1483 = lv["p"]
+            _a1483 = v_p
             st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1483, jnp.int8)
             _a1484 = 6
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1484, jnp.int8)
             _a1485 = False
-            lv["_envc_run"] = _cast(_a1485, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1486(st, lv):
-            st, lv = dict(st), dict(lv)
+            v__envc_run = _cast(_a1485, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        def _else1486(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
             _a1487 = True
-            lv["_envc_run"] = _cast(_a1487, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1480, _then1481(st, lv), _else1486(st, lv))
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1488(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_opponent_active_to_deck(st, lv["p"], True)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1489(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_see_opponent_hand(st, lv["p"])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1490(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_protect(st, lv["p"], _K69[_i32(lv["effect"])][0], _K70[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1491(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c1492 = lv["_envc_seek"]
-        def _then1493(st, lv):
-            st, lv = dict(st), dict(lv)
+            v__envc_run = _cast(_a1487, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1480, _then1481(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _else1486(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1488(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_opponent_active_to_deck(st, v_p, True)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1489(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_see_opponent_hand(st, v_p)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1490(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_protect(st, v_p, _K69[_i32(v_effect)][0], _K70[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1491(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        _c1492 = v__envc_seek
+        def _then1493(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
             _a1494 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1494, jnp.int8)
+            v_effect = _cast(_a1494, jnp.int8)
             _a1495 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1495, jnp.int8)
+            v_p = _cast(_a1495, jnp.int8)
             _a1496 = 0
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1496, jnp.int8)
             _a1497 = False
-            lv["_envc_seek"] = _cast(_a1497, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1492, _then1493(st, lv), (st, lv))
-        st = p_attach_to_benched_choices(st, lv["p"], 2, 2)
+            v__envc_seek = _cast(_a1497, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1492, _then1493(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+        st = p_attach_to_benched_choices(st, v_p, 2, 2)
         _c1498 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
-        def _then1499(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1500 = lv["effect"]
+        def _then1499(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1500 = v_effect
             st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1500, jnp.int8)
-            _a1501 = lv["p"]
+            _a1501 = v_p
             st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1501, jnp.int8)
             _a1502 = 7
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1502, jnp.int8)
             _a1503 = False
-            lv["_envc_run"] = _cast(_a1503, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1504(st, lv):
-            st, lv = dict(st), dict(lv)
+            v__envc_run = _cast(_a1503, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        def _else1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
             _a1505 = True
-            lv["_envc_run"] = _cast(_a1505, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1498, _then1499(st, lv), _else1504(st, lv))
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1506(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_afflict_self(st, lv["p"], 1)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1507(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_boost_next_turn(st, lv["p"], 20)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1508(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_burn_opponent_on_heads(st, lv["p"])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1509(st, lv):
-        st, lv = dict(st), dict(lv)
+            v__envc_run = _cast(_a1505, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1498, _then1499(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _else1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1506(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_afflict_self(st, v_p, 1)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1507(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_boost_next_turn(st, v_p, 20)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1508(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_burn_opponent_on_heads(st, v_p)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1509(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
         st = p_discard_deck_tops(st, 5)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1510(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_sweets_relay(st, lv["p"], 20)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1511(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_damage_per_relay(st, lv["p"], 40)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1512(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_counter_damage(st, lv["p"], 30)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1513(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_heal_on_heads(st, lv["p"], 0, 60)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1514(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c1515 = lv["_envc_seek"]
-        def _then1516(st, lv):
-            st, lv = dict(st), dict(lv)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1510(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_sweets_relay(st, v_p, 20)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1511(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_damage_per_relay(st, v_p, 40)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1512(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_counter_damage(st, v_p, 30)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1513(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_heal_on_heads(st, v_p, 0, 60)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1514(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        _c1515 = v__envc_seek
+        def _then1516(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
             _a1517 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1517, jnp.int8)
+            v_effect = _cast(_a1517, jnp.int8)
             _a1518 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1518, jnp.int8)
+            v_p = _cast(_a1518, jnp.int8)
             _a1519 = 0
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1519, jnp.int8)
             _a1520 = False
-            lv["_envc_seek"] = _cast(_a1520, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1515, _then1516(st, lv), (st, lv))
-        st = p_attack_effect__16(st, lv["p"])
+            v__envc_seek = _cast(_a1520, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1515, _then1516(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+        st = p_attack_effect__16(st, v_p)
         _c1521 = (_i32(st["_envc_at_p_attack_effect__16"]) != 0)
-        def _then1522(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1523 = lv["effect"]
+        def _then1522(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1523 = v_effect
             st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1523, jnp.int8)
-            _a1524 = lv["p"]
+            _a1524 = v_p
             st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1524, jnp.int8)
             _a1525 = 8
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1525, jnp.int8)
             _a1526 = False
-            lv["_envc_run"] = _cast(_a1526, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1527(st, lv):
-            st, lv = dict(st), dict(lv)
+            v__envc_run = _cast(_a1526, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        def _else1527(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
             _a1528 = True
-            lv["_envc_run"] = _cast(_a1528, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1521, _then1522(st, lv), _else1527(st, lv))
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1529(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c1530 = (_i32(lv["op_0"]) == 50)
-        def _then1531(st, lv):
-            st, lv = dict(st), dict(lv)
-            st = p_attack_effect__36(st, lv["p"])
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1530, _then1531(st, lv), (st, lv))
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select_first((_c1303, _c1304, _c1305, _c1306, _c1307, _c1308, _c1309, _c1310, _c1311, _c1312, _c1313, _c1314, _c1315, _c1316, _c1317, _c1318, _c1319, _c1320, _c1321, _c1322, _c1323, _c1324, _c1325, _c1326, _c1327, _c1328, _c1329, _c1330, _c1331, _c1332, _c1333, _c1334, _c1335, _c1336, _c1337, _c1338, _c1339, _c1340, _c1341, _c1342, _c1343, _c1344, _c1345, _c1346, _c1347, _c1348, _c1349, _c1350, _c1351, _c1352, ), (st, lv), (_then1353(st, lv), _then1354(st, lv), _then1355(st, lv), _then1356(st, lv), _then1357(st, lv), _then1358(st, lv), _then1359(st, lv), _then1377(st, lv), _then1378(st, lv), _then1379(st, lv), _then1380(st, lv), _then1381(st, lv), _then1382(st, lv), _then1383(st, lv), _then1384(st, lv), _then1403(st, lv), _then1404(st, lv), _then1405(st, lv), _then1406(st, lv), _then1407(st, lv), _then1408(st, lv), _then1409(st, lv), _then1410(st, lv), _then1429(st, lv), _then1444(st, lv), _then1445(st, lv), _then1446(st, lv), _then1447(st, lv), _then1466(st, lv), _then1467(st, lv), _then1468(st, lv), _then1469(st, lv), _then1470(st, lv), _then1471(st, lv), _then1472(st, lv), _then1473(st, lv), _then1488(st, lv), _then1489(st, lv), _then1490(st, lv), _then1491(st, lv), _then1506(st, lv), _then1507(st, lv), _then1508(st, lv), _then1509(st, lv), _then1510(st, lv), _then1511(st, lv), _then1512(st, lv), _then1513(st, lv), _then1514(st, lv), _then1529(st, lv), ), (st, lv))
-    lv["op_1"] = _cast(0, jnp.int8)
-    _c1532 = lv["_envc_run"]
-    def _then1533(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a1534 = _K34[_i32(lv["effect"])][1]
-        lv["op_1"] = _cast(_a1534, jnp.int8)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", ))
-    st, lv = _select(_c1532, _then1533(st, lv), (st, lv))
-    _c1535 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_1"]) == 15)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 9)))
-    def _then1536(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["_envc_arg8"] = _cast(0, jnp.int16)
-        lv["_envc_arg9"] = _cast(False, jnp.bool_)
-        _c1537 = lv["_envc_run"]
-        def _then1538(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1539 = _K52[_i32(lv["effect"])][1]
-            lv["_envc_arg8"] = _cast(_a1539, jnp.int16)
-            _a1540 = _K53[_i32(lv["effect"])][1]
-            lv["_envc_arg9"] = _cast(_a1540, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", "_envc_arg8", "_envc_arg9", ))
-        st, lv = _select(_c1537, _then1538(st, lv), (st, lv))
-        _c1541 = lv["_envc_seek"]
-        def _then1542(st, lv):
-            st, lv = dict(st), dict(lv)
+            v__envc_run = _cast(_a1528, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1521, _then1522(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _else1527(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1529(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        _c1530 = (_i32(v_op_0) == 50)
+        def _then1531(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            st = p_attack_effect__36(st, v_p)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1530, _then1531(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select_first((_c1303, _c1304, _c1305, _c1306, _c1307, _c1308, _c1309, _c1310, _c1311, _c1312, _c1313, _c1314, _c1315, _c1316, _c1317, _c1318, _c1319, _c1320, _c1321, _c1322, _c1323, _c1324, _c1325, _c1326, _c1327, _c1328, _c1329, _c1330, _c1331, _c1332, _c1333, _c1334, _c1335, _c1336, _c1337, _c1338, _c1339, _c1340, _c1341, _c1342, _c1343, _c1344, _c1345, _c1346, _c1347, _c1348, _c1349, _c1350, _c1351, _c1352, ), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)), (_then1353(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1354(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1355(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1356(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1357(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1358(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1359(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1377(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1378(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1379(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1380(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1381(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1382(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1383(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1384(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1403(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1404(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1405(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1406(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1407(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1408(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1409(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1410(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1429(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1444(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1445(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1446(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1447(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1466(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1467(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1468(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1469(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1470(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1471(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1472(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1473(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1488(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1489(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1490(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1491(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1506(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1507(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1508(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1509(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1510(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1511(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1512(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1513(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1514(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1529(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), ), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+    v_op_1 = _cast(0, jnp.int8)
+    _c1532 = v__envc_run
+    def _then1533(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
+        st = dict(st)
+        _a1534 = _K34[_i32(v_effect)][1]
+        v_op_1 = _cast(_a1534, jnp.int8)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)
+    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1) = _select(_c1532, _then1533(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)))
+    _c1535 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_1) == 15)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 9)))
+    def _then1536(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
+        st = dict(st)
+        v__envc_arg8 = _cast(0, jnp.int16)
+        v__envc_arg9 = _cast(False, jnp.bool_)
+        _c1537 = v__envc_run
+        def _then1538(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+            st = dict(st)
+            _a1539 = _K52[_i32(v_effect)][1]
+            v__envc_arg8 = _cast(_a1539, jnp.int16)
+            _a1540 = _K53[_i32(v_effect)][1]
+            v__envc_arg9 = _cast(_a1540, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _select(_c1537, _then1538(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)))
+        _c1541 = v__envc_seek
+        def _then1542(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+            st = dict(st)
             _a1543 = 0
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1543, jnp.int8)
             _a1544 = False
-            lv["_envc_seek"] = _cast(_a1544, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", "_envc_arg8", "_envc_arg9", ))
-        st, lv = _select(_c1541, _then1542(st, lv), (st, lv))
-        st = p_damage_opponent_choice(st, lv["p"], lv["_envc_arg8"], lv["_envc_arg9"], True)
+            v__envc_seek = _cast(_a1544, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _select(_c1541, _then1542(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)))
+        st = p_damage_opponent_choice(st, v_p, v__envc_arg8, v__envc_arg9, True)
         _c1545 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-        def _then1546(st, lv):
-            st, lv = dict(st), dict(lv)
+        def _then1546(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+            st = dict(st)
             _a1547 = 9
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1547, jnp.int8)
             _a1548 = False
-            lv["_envc_run"] = _cast(_a1548, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", "_envc_arg8", "_envc_arg9", ))
-        def _else1549(st, lv):
-            st, lv = dict(st), dict(lv)
+            v__envc_run = _cast(_a1548, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
+        def _else1549(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+            st = dict(st)
             _a1550 = True
-            lv["_envc_run"] = _cast(_a1550, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", "_envc_arg8", "_envc_arg9", ))
-        st, lv = _select(_c1545, _then1546(st, lv), _else1549(st, lv))
-        lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", ))
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", ))
-    st, lv = _select(_c1535, _then1536(st, lv), (st, lv))
-    lv = _scope(lv, ("effect", "p", ))
+            v__envc_run = _cast(_a1550, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _select(_c1545, _then1546(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9), _else1549(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9))
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)
+    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1) = _select(_c1535, _then1536(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)))
     return st
 
 
 def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
     """proc `ability_effect__dispatch` (tcg.envspec:1101)"""
     st = dict(st)
-    lv = {"effect": _cast(v_effect, jnp.int8), "p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_ability_effect__dispatch"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0), jnp.bool_)
-    lv["op_0"] = _cast(0, jnp.int8)
-    _c1551 = lv["_envc_run"]
-    def _then1552(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a1553 = _K71[_i32(lv["effect"])][0]
-        lv["op_0"] = _cast(_a1553, jnp.int8)
-        return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select(_c1551, _then1552(st, lv), (st, lv))
-    _c1554 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
-    _c1555 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
-    _c1556 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
-    _c1557 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 1)))
-    _c1558 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
-    _c1559 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
-    _c1560 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7))
-    _c1561 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8))
-    _c1562 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 2)))
-    _c1563 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 10))
-    _c1564 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 11))
-    _c1565 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 12))
-    _c1566 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 13)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 3)))
-    def _then1567(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_heal_all(st, lv["p"], 20)
-        return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1568(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_strike_back(st, lv["s"], 20)
-        return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1569(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_cut_damage(st, lv["p"], _K72[_i32(lv["effect"])][0], _K73[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1570(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c1571 = lv["_envc_seek"]
-        def _then1572(st, lv):
-            st, lv = dict(st), dict(lv)
+    v_effect = _cast(v_effect, jnp.int8)
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
+    v__envc_run = _cast((_i32(st["_envc_at_p_ability_effect__dispatch"]) == 0), jnp.bool_)
+    v__envc_seek = _cast((_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0), jnp.bool_)
+    v_op_0 = _cast(0, jnp.int8)
+    _c1551 = v__envc_run
+    def _then1552(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        _a1553 = _K71[_i32(v_effect)][0]
+        v_op_0 = _cast(_a1553, jnp.int8)
+        return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
+    st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1551, _then1552(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
+    _c1554 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
+    _c1555 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
+    _c1556 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
+    _c1557 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 1)))
+    _c1558 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
+    _c1559 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
+    _c1560 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7))
+    _c1561 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
+    _c1562 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 9)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 2)))
+    _c1563 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
+    _c1564 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
+    _c1565 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
+    _c1566 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 13)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 3)))
+    def _then1567(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_heal_all(st, v_p, 20)
+        return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
+    def _then1568(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_strike_back(st, v_s, 20)
+        return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
+    def _then1569(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_cut_damage(st, v_p, _K72[_i32(v_effect)][0], _K73[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
+    def _then1570(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        _c1571 = v__envc_seek
+        def _then1572(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
             _a1573 = 0
             st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1573, jnp.int8)
             _a1574 = False
-            lv["_envc_seek"] = _cast(_a1574, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1571, _then1572(st, lv), (st, lv))
-        st = p_damage_opponent_choice(st, lv["p"], 20, False, False)
+            v__envc_seek = _cast(_a1574, jnp.bool_)
+            return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1571, _then1572(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
+        st = p_damage_opponent_choice(st, v_p, 20, False, False)
         _c1575 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-        def _then1576(st, lv):
-            st, lv = dict(st), dict(lv)
+        def _then1576(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
             _a1577 = 1
             st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1577, jnp.int8)
             _a1578 = False
-            lv["_envc_run"] = _cast(_a1578, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1579(st, lv):
-            st, lv = dict(st), dict(lv)
+            v__envc_run = _cast(_a1578, jnp.bool_)
+            return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
+        def _else1579(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
             _a1580 = True
-            lv["_envc_run"] = _cast(_a1580, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1575, _then1576(st, lv), _else1579(st, lv))
-        return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1581(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_attach_from_zone(st, lv["p"], jnp.where((_i32(_K74[_i32(lv["effect"])][0]) == 2), _i32(lv["s"]), _i32(_K75[_i32(lv["effect"])][0])), _K76[_i32(lv["effect"])][0], 1, _K77[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1582(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_lock_opponent_supporters(st, lv["p"], lv["s"])
-        return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1583(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_afflict_opponent_on_heads(st, lv["p"], 1)
-        return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1584(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_poison_opponent_from(st, lv["p"], lv["s"])
-        return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1585(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c1586 = lv["_envc_seek"]
-        def _then1587(st, lv):
-            st, lv = dict(st), dict(lv)
+            v__envc_run = _cast(_a1580, jnp.bool_)
+            return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1575, _then1576(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _else1579(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0))
+        return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
+    def _then1581(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_attach_from_zone(st, v_p, jnp.where((_i32(_K74[_i32(v_effect)][0]) == 2), _i32(v_s), _i32(_K75[_i32(v_effect)][0])), _K76[_i32(v_effect)][0], 1, _K77[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
+    def _then1582(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_lock_opponent_supporters(st, v_p, v_s)
+        return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
+    def _then1583(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_afflict_opponent_on_heads(st, v_p, 1)
+        return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
+    def _then1584(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_poison_opponent_from(st, v_p, v_s)
+        return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
+    def _then1585(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        _c1586 = v__envc_seek
+        def _then1587(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
             _a1588 = 0
             st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1588, jnp.int8)
             _a1589 = False
-            lv["_envc_seek"] = _cast(_a1589, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1586, _then1587(st, lv), (st, lv))
-        st = p_switch_opponent(st, lv["p"], False, True, False)
+            v__envc_seek = _cast(_a1589, jnp.bool_)
+            return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1586, _then1587(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
+        st = p_switch_opponent(st, v_p, False, True, False)
         _c1590 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1591(st, lv):
-            st, lv = dict(st), dict(lv)
+        def _then1591(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
             _a1592 = 2
             st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1592, jnp.int8)
             _a1593 = False
-            lv["_envc_run"] = _cast(_a1593, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1594(st, lv):
-            st, lv = dict(st), dict(lv)
+            v__envc_run = _cast(_a1593, jnp.bool_)
+            return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
+        def _else1594(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
             _a1595 = True
-            lv["_envc_run"] = _cast(_a1595, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1590, _then1591(st, lv), _else1594(st, lv))
-        return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1596(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_look_at_deck(st, lv["p"], 1)
-        return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1597(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_heal_on_attach(st, lv["p"], lv["s"], 4, 20)
-        return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1598(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_hit_on_attach(st, lv["p"], 6, 20)
-        return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1599(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c1600 = lv["_envc_seek"]
-        def _then1601(st, lv):
-            st, lv = dict(st), dict(lv)
+            v__envc_run = _cast(_a1595, jnp.bool_)
+            return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1590, _then1591(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _else1594(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0))
+        return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
+    def _then1596(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_look_at_deck(st, v_p, 1)
+        return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
+    def _then1597(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_heal_on_attach(st, v_p, v_s, 4, 20)
+        return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
+    def _then1598(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_hit_on_attach(st, v_p, 6, 20)
+        return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
+    def _then1599(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        _c1600 = v__envc_seek
+        def _then1601(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
             _a1602 = 0
             st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1602, jnp.int8)
             _a1603 = False
-            lv["_envc_seek"] = _cast(_a1603, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1600, _then1601(st, lv), (st, lv))
-        st = p_ability_effect__2(st, lv["p"], lv["s"])
+            v__envc_seek = _cast(_a1603, jnp.bool_)
+            return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1600, _then1601(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
+        st = p_ability_effect__2(st, v_p, v_s)
         _c1604 = (_i32(st["_envc_at_p_ability_effect__2"]) != 0)
-        def _then1605(st, lv):
-            st, lv = dict(st), dict(lv)
+        def _then1605(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
             _a1606 = 3
             st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1606, jnp.int8)
             _a1607 = False
-            lv["_envc_run"] = _cast(_a1607, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1608(st, lv):
-            st, lv = dict(st), dict(lv)
+            v__envc_run = _cast(_a1607, jnp.bool_)
+            return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
+        def _else1608(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
             _a1609 = True
-            lv["_envc_run"] = _cast(_a1609, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1604, _then1605(st, lv), _else1608(st, lv))
-        return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select_first((_c1554, _c1555, _c1556, _c1557, _c1558, _c1559, _c1560, _c1561, _c1562, _c1563, _c1564, _c1565, _c1566, ), (st, lv), (_then1567(st, lv), _then1568(st, lv), _then1569(st, lv), _then1570(st, lv), _then1581(st, lv), _then1582(st, lv), _then1583(st, lv), _then1584(st, lv), _then1585(st, lv), _then1596(st, lv), _then1597(st, lv), _then1598(st, lv), _then1599(st, lv), ), (st, lv))
-    lv = _scope(lv, ("effect", "p", "s", ))
+            v__envc_run = _cast(_a1609, jnp.bool_)
+            return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1604, _then1605(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _else1608(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0))
+        return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
+    st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select_first((_c1554, _c1555, _c1556, _c1557, _c1558, _c1559, _c1560, _c1561, _c1562, _c1563, _c1564, _c1565, _c1566, ), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)), (_then1567(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1568(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1569(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1570(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1581(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1582(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1583(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1584(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1585(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1596(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1597(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1598(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1599(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), ), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
     return st
 
 
 def p_ability_effect__dispatch__1(st, v_effect, v_p, v_s):
     """proc `ability_effect__dispatch__1` (tcg.envspec:1101)"""
     st = dict(st)
-    lv = {"effect": _cast(v_effect, jnp.int8), "p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    lv["op_0"] = _cast(_K78[_i32(lv["effect"])][0], jnp.int8)
-    _c1610 = (_i32(lv["op_0"]) == 1)
-    _c1611 = (_i32(lv["op_0"]) == 2)
-    def _then1612(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_heal_on_attach(st, lv["p"], lv["s"], 4, 20)
-        return st, _scope(lv, ("effect", "p", "s", "op_0", ))
-    def _then1613(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_hit_on_attach(st, lv["p"], 6, 20)
-        return st, _scope(lv, ("effect", "p", "s", "op_0", ))
-    st, lv = _select_first((_c1610, _c1611, ), (st, lv), (_then1612(st, lv), _then1613(st, lv), ), (st, lv))
-    lv = _scope(lv, ("effect", "p", "s", ))
+    v_effect = _cast(v_effect, jnp.int8)
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
+    v_op_0 = _cast(_K78[_i32(v_effect)][0], jnp.int8)
+    _c1610 = (_i32(v_op_0) == 1)
+    _c1611 = (_i32(v_op_0) == 2)
+    def _then1612(st, v_effect, v_p, v_s, v_op_0):
+        st = dict(st)
+        st = p_heal_on_attach(st, v_p, v_s, 4, 20)
+        return st, (v_effect, v_p, v_s, v_op_0)
+    def _then1613(st, v_effect, v_p, v_s, v_op_0):
+        st = dict(st)
+        st = p_hit_on_attach(st, v_p, 6, 20)
+        return st, (v_effect, v_p, v_s, v_op_0)
+    st, (v_effect, v_p, v_s, v_op_0) = _select_first((_c1610, _c1611, ), (st, (v_effect, v_p, v_s, v_op_0)), (_then1612(st, v_effect, v_p, v_s, v_op_0), _then1613(st, v_effect, v_p, v_s, v_op_0), ), (st, (v_effect, v_p, v_s, v_op_0)))
     return st
 
 
 def p_ability_effect__dispatch__2(st, v_effect, v_p, v_s):
     """proc `ability_effect__dispatch__2` (tcg.envspec:1101)"""
     st = dict(st)
-    lv = {"effect": _cast(v_effect, jnp.int8), "p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    lv["op_0"] = _cast(_K79[_i32(lv["effect"])][0], jnp.int8)
-    _c1614 = (_i32(lv["op_0"]) == 1)
-    _c1615 = (_i32(lv["op_0"]) == 2)
-    def _then1616(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_strike_back(st, lv["s"], 20)
-        return st, _scope(lv, ("effect", "p", "s", "op_0", ))
-    def _then1617(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_cut_damage(st, lv["p"], _K72[_i32(lv["effect"])][0], _K73[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "s", "op_0", ))
-    st, lv = _select_first((_c1614, _c1615, ), (st, lv), (_then1616(st, lv), _then1617(st, lv), ), (st, lv))
-    lv = _scope(lv, ("effect", "p", "s", ))
+    v_effect = _cast(v_effect, jnp.int8)
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
+    v_op_0 = _cast(_K79[_i32(v_effect)][0], jnp.int8)
+    _c1614 = (_i32(v_op_0) == 1)
+    _c1615 = (_i32(v_op_0) == 2)
+    def _then1616(st, v_effect, v_p, v_s, v_op_0):
+        st = dict(st)
+        st = p_strike_back(st, v_s, 20)
+        return st, (v_effect, v_p, v_s, v_op_0)
+    def _then1617(st, v_effect, v_p, v_s, v_op_0):
+        st = dict(st)
+        st = p_cut_damage(st, v_p, _K72[_i32(v_effect)][0], _K73[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v_s, v_op_0)
+    st, (v_effect, v_p, v_s, v_op_0) = _select_first((_c1614, _c1615, ), (st, (v_effect, v_p, v_s, v_op_0)), (_then1616(st, v_effect, v_p, v_s, v_op_0), _then1617(st, v_effect, v_p, v_s, v_op_0), ), (st, (v_effect, v_p, v_s, v_op_0)))
     return st
 
 
 def p_ability_effect__dispatch__3(st, v_effect, v_p, v_s):
     """proc `ability_effect__dispatch__3` (tcg.envspec:1101)"""
     st = dict(st)
-    lv = {"effect": _cast(v_effect, jnp.int8), "p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    lv["op_0"] = _cast(_K80[_i32(lv["effect"])][0], jnp.int8)
-    _c1618 = (_i32(lv["op_0"]) == 1)
-    def _then1619(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_lock_opponent_supporters(st, lv["p"], lv["s"])
-        return st, _scope(lv, ("effect", "p", "s", "op_0", ))
-    st, lv = _select(_c1618, _then1619(st, lv), (st, lv))
-    lv = _scope(lv, ("effect", "p", "s", ))
+    v_effect = _cast(v_effect, jnp.int8)
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
+    v_op_0 = _cast(_K80[_i32(v_effect)][0], jnp.int8)
+    _c1618 = (_i32(v_op_0) == 1)
+    def _then1619(st, v_effect, v_p, v_s, v_op_0):
+        st = dict(st)
+        st = p_lock_opponent_supporters(st, v_p, v_s)
+        return st, (v_effect, v_p, v_s, v_op_0)
+    st, (v_effect, v_p, v_s, v_op_0) = _select(_c1618, _then1619(st, v_effect, v_p, v_s, v_op_0), (st, (v_effect, v_p, v_s, v_op_0)))
     return st
 
 
 def p_ability_effect__dispatch__4(st, v_effect, v_p, v_s):
     """proc `ability_effect__dispatch__4` (tcg.envspec:1101)"""
     st = dict(st)
-    lv = {"effect": _cast(v_effect, jnp.int8), "p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    lv["op_0"] = _cast(_K81[_i32(lv["effect"])][0], jnp.int8)
-    _c1620 = (_i32(lv["op_0"]) == 1)
-    def _then1621(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_attach_from_zone(st, lv["p"], lv["s"], 3, 1, True)
-        return st, _scope(lv, ("effect", "p", "s", "op_0", ))
-    st, lv = _select(_c1620, _then1621(st, lv), (st, lv))
-    lv = _scope(lv, ("effect", "p", "s", ))
+    v_effect = _cast(v_effect, jnp.int8)
+    v_p = _cast(v_p, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
+    v_op_0 = _cast(_K81[_i32(v_effect)][0], jnp.int8)
+    _c1620 = (_i32(v_op_0) == 1)
+    def _then1621(st, v_effect, v_p, v_s, v_op_0):
+        st = dict(st)
+        st = p_attach_from_zone(st, v_p, v_s, 3, 1, True)
+        return st, (v_effect, v_p, v_s, v_op_0)
+    st, (v_effect, v_p, v_s, v_op_0) = _select(_c1620, _then1621(st, v_effect, v_p, v_s, v_op_0), (st, (v_effect, v_p, v_s, v_op_0)))
     return st
 
 
 def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
     """proc `trainer_effect__dispatch` (tcg.envspec:1108)"""
     st = dict(st)
-    lv = {"effect": _cast(v_effect, jnp.int8), "p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0), jnp.bool_)
-    lv["op_0"] = _cast(0, jnp.int8)
-    _c1622 = lv["_envc_run"]
-    def _then1623(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a1624 = _K82[_i32(lv["effect"])][0]
-        lv["op_0"] = _cast(_a1624, jnp.int8)
-        return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select(_c1622, _then1623(st, lv), (st, lv))
-    _c1625 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
-    _c1626 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
-    _c1627 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
-    _c1628 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
-    _c1629 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
-    _c1630 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
-    _c1631 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 1)))
-    _c1632 = (_i32(lv["op_0"]) == 8)
-    _c1633 = (_i32(lv["op_0"]) == 9)
-    _c1634 = (_i32(lv["op_0"]) == 10)
-    _c1635 = (_i32(lv["op_0"]) == 11)
-    _c1636 = (_i32(lv["op_0"]) == 12)
-    _c1637 = (_i32(lv["op_0"]) == 13)
-    _c1638 = (_i32(lv["op_0"]) == 14)
-    _c1639 = (_i32(lv["op_0"]) == 15)
-    _c1640 = (_i32(lv["op_0"]) == 16)
-    def _then1641(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_play_as_pokemon(st, lv["p"], 40, 9)
-        return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1642(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_heal_type(st, lv["p"], lv["target"], 0, 50)
-        return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1643(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_effect = _cast(v_effect, jnp.int8)
+    v_p = _cast(v_p, jnp.int8)
+    v_target = _cast(v_target, jnp.int8)
+    v__envc_run = _cast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 0), jnp.bool_)
+    v__envc_seek = _cast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0), jnp.bool_)
+    v_op_0 = _cast(0, jnp.int8)
+    _c1622 = v__envc_run
+    def _then1623(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        _a1624 = _K82[_i32(v_effect)][0]
+        v_op_0 = _cast(_a1624, jnp.int8)
+        return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
+    st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _select(_c1622, _then1623(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)))
+    _c1625 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
+    _c1626 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
+    _c1627 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
+    _c1628 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
+    _c1629 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
+    _c1630 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
+    _c1631 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 1)))
+    _c1632 = (_i32(v_op_0) == 8)
+    _c1633 = (_i32(v_op_0) == 9)
+    _c1634 = (_i32(v_op_0) == 10)
+    _c1635 = (_i32(v_op_0) == 11)
+    _c1636 = (_i32(v_op_0) == 12)
+    _c1637 = (_i32(v_op_0) == 13)
+    _c1638 = (_i32(v_op_0) == 14)
+    _c1639 = (_i32(v_op_0) == 15)
+    _c1640 = (_i32(v_op_0) == 16)
+    def _then1641(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_play_as_pokemon(st, v_p, 40, 9)
+        return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
+    def _then1642(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_heal_type(st, v_p, v_target, 0, 50)
+        return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
+    def _then1643(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
         st = p_add_named_attack_bonus(st, 9, 10, 11, 30)
-        return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1644(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_active_to_hand(st, lv["p"])
-        return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1645(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
+    def _then1644(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_active_to_hand(st, v_p)
+        return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
+    def _then1645(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
         st = p_add_attack_bonus(st, 10)
-        return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1646(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_attach_from_zone(st, lv["p"], lv["target"], 5, 1, True)
-        return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1647(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c1648 = lv["_envc_seek"]
-        def _then1649(st, lv):
-            st, lv = dict(st), dict(lv)
+        return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
+    def _then1646(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_attach_from_zone(st, v_p, v_target, 5, 1, True)
+        return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
+    def _then1647(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        _c1648 = v__envc_seek
+        def _then1649(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
             _a1650 = 0
             st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1650, jnp.int8)
             _a1651 = False
-            lv["_envc_seek"] = _cast(_a1651, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1648, _then1649(st, lv), (st, lv))
-        st = p_switch_opponent(st, lv["p"], False, True, False)
+            v__envc_seek = _cast(_a1651, jnp.bool_)
+            return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _select(_c1648, _then1649(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)))
+        st = p_switch_opponent(st, v_p, False, True, False)
         _c1652 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1653(st, lv):
-            st, lv = dict(st), dict(lv)
+        def _then1653(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
             _a1654 = 1
             st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1654, jnp.int8)
             _a1655 = False
-            lv["_envc_run"] = _cast(_a1655, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1656(st, lv):
-            st, lv = dict(st), dict(lv)
+            v__envc_run = _cast(_a1655, jnp.bool_)
+            return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
+        def _else1656(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
             _a1657 = True
-            lv["_envc_run"] = _cast(_a1657, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1652, _then1653(st, lv), _else1656(st, lv))
-        return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1658(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_move_bench_energy(st, lv["p"], 3)
-        return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1659(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_heal(st, lv["p"], lv["target"], 20)
-        return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1660(st, lv):
-        st, lv = dict(st), dict(lv)
+            v__envc_run = _cast(_a1657, jnp.bool_)
+            return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _select(_c1652, _then1653(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _else1656(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0))
+        return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
+    def _then1658(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_move_bench_energy(st, v_p, 3)
+        return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
+    def _then1659(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_heal(st, v_p, v_target, 20)
+        return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
+    def _then1660(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
         st = p_add_retreat_discount(st, 1)
-        return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1661(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_see_opponent_hand(st, lv["p"])
-        return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1662(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_look_at_deck(st, lv["p"], 3)
-        return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1663(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_basic_from_deck(st, lv["p"])
-        return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1664(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_opponent_hand_into_deck(st, lv["p"], 3)
-        return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1665(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_draw_cards(st, lv["p"], 2)
-        return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1666(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_trainer_effect__3(st, lv["p"], lv["target"])
-        return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select_first((_c1625, _c1626, _c1627, _c1628, _c1629, _c1630, _c1631, _c1632, _c1633, _c1634, _c1635, _c1636, _c1637, _c1638, _c1639, _c1640, ), (st, lv), (_then1641(st, lv), _then1642(st, lv), _then1643(st, lv), _then1644(st, lv), _then1645(st, lv), _then1646(st, lv), _then1647(st, lv), _then1658(st, lv), _then1659(st, lv), _then1660(st, lv), _then1661(st, lv), _then1662(st, lv), _then1663(st, lv), _then1664(st, lv), _then1665(st, lv), _then1666(st, lv), ), (st, lv))
-    lv = _scope(lv, ("effect", "p", "target", ))
+        return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
+    def _then1661(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_see_opponent_hand(st, v_p)
+        return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
+    def _then1662(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_look_at_deck(st, v_p, 3)
+        return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
+    def _then1663(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_basic_from_deck(st, v_p)
+        return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
+    def _then1664(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_opponent_hand_into_deck(st, v_p, 3)
+        return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
+    def _then1665(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_draw_cards(st, v_p, 2)
+        return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
+    def _then1666(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_trainer_effect__3(st, v_p, v_target)
+        return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
+    st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _select_first((_c1625, _c1626, _c1627, _c1628, _c1629, _c1630, _c1631, _c1632, _c1633, _c1634, _c1635, _c1636, _c1637, _c1638, _c1639, _c1640, ), (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)), (_then1641(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1642(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1643(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1644(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1645(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1646(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1647(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1658(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1659(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1660(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1661(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1662(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1663(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1664(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1665(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1666(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), ), (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)))
     return st
 
 
 def p__envc_run_play_trainer(st, v_h, v_target):
     """proc `_envc_run_play_trainer` (tcg.envspec:2225)"""
     st = dict(st)
-    lv = {"h": _cast(v_h, jnp.int8), "target": _cast(v_target, jnp.int8)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_a_play_trainer"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_play_trainer"]) != 0), jnp.bool_)
-    lv["p"] = _cast(0, jnp.int8)
-    lv["c"] = _cast(0, jnp.int16)
-    _c1667 = lv["_envc_run"]
-    def _then1668(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_h = _cast(v_h, jnp.int8)
+    v_target = _cast(v_target, jnp.int8)
+    v__envc_run = _cast((_i32(st["_envc_at_a_play_trainer"]) == 0), jnp.bool_)
+    v__envc_seek = _cast((_i32(st["_envc_at_a_play_trainer"]) != 0), jnp.bool_)
+    v_p = _cast(0, jnp.int8)
+    v_c = _cast(0, jnp.int16)
+    _c1667 = v__envc_run
+    def _then1668(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
+        st = dict(st)
         _a1669 = st["current_player"]
-        lv["p"] = _cast(_a1669, jnp.int8)
-        _f1670 = _i32(lv["h"])
-        _f1671 = _get(st["hand"], _i32(lv["p"]))["len"]
+        v_p = _cast(_a1669, jnp.int8)
+        _f1670 = _i32(v_h)
+        _f1671 = _get(st["hand"], _i32(v_p))["len"]
         st = _fault_at(st, (_f1670 >= _f1671), 39, _f1670, _f1671)
-        _a1672 = _get(st["hand"], _i32(lv["p"]))["items"][_f1670]
-        lv["c"] = _cast(_a1672, jnp.int16)
-        _f1673 = _i32(lv["h"])
-        _f1674 = _get(st["hand"], _i32(lv["p"]))["len"]
+        _a1672 = _get(st["hand"], _i32(v_p))["items"][_f1670]
+        v_c = _cast(_a1672, jnp.int16)
+        _f1673 = _i32(v_h)
+        _f1674 = _get(st["hand"], _i32(v_p))["len"]
         st = _fault_at(st, (_f1673 >= _f1674), 40, _f1673, _f1674)
-        _l1675 = _remove_at(_get(st["hand"], _i32(lv["p"])), _f1673)
-        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1675)
-        _f1676 = _get(st["discard"], _i32(lv["p"]))["len"]
+        _l1675 = _remove_at(_get(st["hand"], _i32(v_p)), _f1673)
+        st["hand"] = _set(st["hand"], _i32(v_p), _l1675)
+        _f1676 = _get(st["discard"], _i32(v_p))["len"]
         st = _fault_at(st, (_f1676 >= 20), 41, 0, 0)
-        _l1677 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l1677)
-        _a1678 = lv["c"]
+        _l1677 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_p), _l1677)
+        _a1678 = v_c
         st["playing"] = _cast(_a1678, jnp.int16)
-        _c1679 = (_K5[_i32(lv["c"])] == 1)
-        def _then1680(st, lv):
-            st, lv = dict(st), dict(lv)
+        _c1679 = (_K5[_i32(v_c)] == 1)
+        def _then1680(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
+            st = dict(st)
             _a1681 = True
             st["supporter"] = _cast(_a1681, jnp.bool_)
-            return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", ))
-        st, lv = _select(_c1679, _then1680(st, lv), (st, lv))
-        return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", ))
-    st, lv = _select(_c1667, _then1668(st, lv), (st, lv))
-    lv["_envc_arg1"] = _cast(0, jnp.int8)
-    _c1682 = lv["_envc_run"]
-    def _then1683(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a1684 = _K4[_i32(lv["c"])]
-        lv["_envc_arg1"] = _cast(_a1684, jnp.int8)
-        return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    st, lv = _select(_c1682, _then1683(st, lv), (st, lv))
-    _c1685 = lv["_envc_seek"]
-    def _then1686(st, lv):
-        st, lv = dict(st), dict(lv)
+            return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)
+        st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c) = _select(_c1679, _then1680(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c), (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)))
+        return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)
+    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c) = _select(_c1667, _then1668(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c), (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)))
+    v__envc_arg1 = _cast(0, jnp.int8)
+    _c1682 = v__envc_run
+    def _then1683(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+        st = dict(st)
+        _a1684 = _K4[_i32(v_c)]
+        v__envc_arg1 = _cast(_a1684, jnp.int8)
+        return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
+    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _select(_c1682, _then1683(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)))
+    _c1685 = v__envc_seek
+    def _then1686(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+        st = dict(st)
         _a1687 = st["_envc_frame_a_play_trainer__p"]
-        lv["p"] = _cast(_a1687, jnp.int8)
+        v_p = _cast(_a1687, jnp.int8)
         _a1688 = 0
         st["_envc_at_a_play_trainer"] = _cast(_a1688, jnp.int8)
         _a1689 = False
-        lv["_envc_seek"] = _cast(_a1689, jnp.bool_)
-        return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    st, lv = _select(_c1685, _then1686(st, lv), (st, lv))
-    st = p_trainer_effect__dispatch(st, lv["_envc_arg1"], lv["p"], lv["target"])
+        v__envc_seek = _cast(_a1689, jnp.bool_)
+        return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
+    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _select(_c1685, _then1686(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)))
+    st = p_trainer_effect__dispatch(st, v__envc_arg1, v_p, v_target)
     _c1690 = (_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0)
-    def _then1691(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a1692 = lv["p"]
+    def _then1691(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+        st = dict(st)
+        _a1692 = v_p
         st["_envc_frame_a_play_trainer__p"] = _cast(_a1692, jnp.int8)
         _a1693 = 1
         st["_envc_at_a_play_trainer"] = _cast(_a1693, jnp.int8)
         _a1694 = False
-        lv["_envc_run"] = _cast(_a1694, jnp.bool_)
-        return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    def _else1695(st, lv):
-        st, lv = dict(st), dict(lv)
+        v__envc_run = _cast(_a1694, jnp.bool_)
+        return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
+    def _else1695(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+        st = dict(st)
         _a1696 = True
-        lv["_envc_run"] = _cast(_a1696, jnp.bool_)
+        v__envc_run = _cast(_a1696, jnp.bool_)
         st = p_knock_outs(st)
-        st = p_continue_game(st, lv["p"], True)
-        return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    st, lv = _select(_c1690, _then1691(st, lv), _else1695(st, lv))
-    lv = _scope(lv, ("h", "target", ))
+        st = p_continue_game(st, v_p, True)
+        return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
+    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _select(_c1690, _then1691(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), _else1695(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1))
     return st
 
 
 def p__envc_run_use_ability(st, v_s):
     """proc `_envc_run_use_ability` (tcg.envspec:2242)"""
     st = dict(st)
-    lv = {"s": _cast(v_s, jnp.int8)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_a_use_ability"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_use_ability"]) != 0), jnp.bool_)
-    lv["p"] = _cast(0, jnp.int8)
-    _c1697 = lv["_envc_run"]
-    def _then1698(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_s = _cast(v_s, jnp.int8)
+    v__envc_run = _cast((_i32(st["_envc_at_a_use_ability"]) == 0), jnp.bool_)
+    v__envc_seek = _cast((_i32(st["_envc_at_a_use_ability"]) != 0), jnp.bool_)
+    v_p = _cast(0, jnp.int8)
+    _c1697 = v__envc_run
+    def _then1698(st, v_s, v__envc_run, v__envc_seek, v_p):
+        st = dict(st)
         _a1699 = st["current_player"]
-        lv["p"] = _cast(_a1699, jnp.int8)
+        v_p = _cast(_a1699, jnp.int8)
         _a1700 = True
-        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1700, jnp.bool_))
-        return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c1697, _then1698(st, lv), (st, lv))
-    lv["_envc_arg1"] = _cast(0, jnp.int8)
-    _c1701 = lv["_envc_run"]
-    def _then1702(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a1703 = _K26[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]
-        lv["_envc_arg1"] = _cast(_a1703, jnp.int8)
-        return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-    st, lv = _select(_c1701, _then1702(st, lv), (st, lv))
-    _c1704 = lv["_envc_seek"]
-    def _then1705(st, lv):
-        st, lv = dict(st), dict(lv)
+        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1700, jnp.bool_))
+        return st, (v_s, v__envc_run, v__envc_seek, v_p)
+    st, (v_s, v__envc_run, v__envc_seek, v_p) = _select(_c1697, _then1698(st, v_s, v__envc_run, v__envc_seek, v_p), (st, (v_s, v__envc_run, v__envc_seek, v_p)))
+    v__envc_arg1 = _cast(0, jnp.int8)
+    _c1701 = v__envc_run
+    def _then1702(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+        st = dict(st)
+        _a1703 = _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])]
+        v__envc_arg1 = _cast(_a1703, jnp.int8)
+        return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
+    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _select(_c1701, _then1702(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)))
+    _c1704 = v__envc_seek
+    def _then1705(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+        st = dict(st)
         _a1706 = st["_envc_frame_a_use_ability__p"]
-        lv["p"] = _cast(_a1706, jnp.int8)
+        v_p = _cast(_a1706, jnp.int8)
         _a1707 = 0
         st["_envc_at_a_use_ability"] = _cast(_a1707, jnp.int8)
         _a1708 = False
-        lv["_envc_seek"] = _cast(_a1708, jnp.bool_)
-        return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-    st, lv = _select(_c1704, _then1705(st, lv), (st, lv))
-    st = p_ability_effect__dispatch(st, lv["_envc_arg1"], lv["p"], lv["s"])
+        v__envc_seek = _cast(_a1708, jnp.bool_)
+        return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
+    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _select(_c1704, _then1705(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)))
+    st = p_ability_effect__dispatch(st, v__envc_arg1, v_p, v_s)
     _c1709 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
-    def _then1710(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a1711 = lv["p"]
+    def _then1710(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+        st = dict(st)
+        _a1711 = v_p
         st["_envc_frame_a_use_ability__p"] = _cast(_a1711, jnp.int8)
         _a1712 = 1
         st["_envc_at_a_use_ability"] = _cast(_a1712, jnp.int8)
         _a1713 = False
-        lv["_envc_run"] = _cast(_a1713, jnp.bool_)
-        return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-    def _else1714(st, lv):
-        st, lv = dict(st), dict(lv)
+        v__envc_run = _cast(_a1713, jnp.bool_)
+        return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
+    def _else1714(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+        st = dict(st)
         _a1715 = True
-        lv["_envc_run"] = _cast(_a1715, jnp.bool_)
+        v__envc_run = _cast(_a1715, jnp.bool_)
         st = p_knock_outs(st)
-        st = p_continue_game(st, lv["p"], True)
-        return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-    st, lv = _select(_c1709, _then1710(st, lv), _else1714(st, lv))
-    lv = _scope(lv, ("s", ))
+        st = p_continue_game(st, v_p, True)
+        return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
+    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _select(_c1709, _then1710(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), _else1714(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1))
     return st
 
 
 def p__envc_run_attack(st, v_a):
     """proc `_envc_run_attack` (tcg.envspec:2292)"""
     st = dict(st)
-    lv = {"a": _cast(v_a, jnp.int8)}
-    lv["_envc_run"] = _cast((_i32(st["_envc_at_a_attack"]) == 0), jnp.bool_)
-    lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_attack"]) != 0), jnp.bool_)
-    lv["p"] = _cast(0, jnp.int8)
-    lv["c"] = _cast(0, jnp.int16)
-    lv["hits"] = _cast(True, jnp.bool_)
-    _c1716 = lv["_envc_run"]
-    def _then1717(st, lv):
-        st, lv = dict(st), dict(lv)
+    v_a = _cast(v_a, jnp.int8)
+    v__envc_run = _cast((_i32(st["_envc_at_a_attack"]) == 0), jnp.bool_)
+    v__envc_seek = _cast((_i32(st["_envc_at_a_attack"]) != 0), jnp.bool_)
+    v_p = _cast(0, jnp.int8)
+    v_c = _cast(0, jnp.int16)
+    v_hits = _cast(True, jnp.bool_)
+    _c1716 = v__envc_run
+    def _then1717(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        st = dict(st)
         _a1718 = st["current_player"]
-        lv["p"] = _cast(_a1718, jnp.int8)
-        _a1719 = st["card"][_i32(lv["p"])][0]
-        lv["c"] = _cast(_a1719, jnp.int16)
-        _c1720 = (st["condition"][_i32(lv["p"])] == 3)
-        def _then1721(st, lv):
-            st, lv = dict(st), dict(lv)
+        v_p = _cast(_a1718, jnp.int8)
+        _a1719 = st["card"][_i32(v_p)][0]
+        v_c = _cast(_a1719, jnp.int16)
+        _c1720 = (st["condition"][_i32(v_p)] == 3)
+        def _then1721(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+            st = dict(st)
             st, _r1722 = _randint(st, 0, 1)
             _a1723 = (_r1722 == 1)
-            lv["hits"] = _cast(_a1723, jnp.bool_)
-            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        st, lv = _select(_c1720, _then1721(st, lv), (st, lv))
-        return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-    st, lv = _select(_c1716, _then1717(st, lv), (st, lv))
-    _c1724 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], lv["hits"]), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 1)))
-    def _then1725(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c1726 = lv["_envc_run"]
-        def _then1727(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1728 = jnp.maximum(_i32(f_printed_damage(st, lv["c"], lv["a"])), 0)
+            v_hits = _cast(_a1723, jnp.bool_)
+            return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1720, _then1721(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+        return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
+    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1716, _then1717(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+    _c1724 = jnp.logical_or(jnp.logical_and(v__envc_run, v_hits), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_a_attack"]) == 1)))
+    def _then1725(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        st = dict(st)
+        _c1726 = v__envc_run
+        def _then1727(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+            st = dict(st)
+            _a1728 = jnp.maximum(_i32(f_printed_damage(st, v_c, v_a)), 0)
             st["dmg"] = _cast(_a1728, jnp.int16)
-            _a1729 = lv["a"]
+            _a1729 = v_a
             st["attack_index"] = _cast(_a1729, jnp.int8)
             _a1730 = True
             st["attacking"] = _cast(_a1730, jnp.bool_)
-            _c1731 = jnp.logical_and(st["occupied"][(1 - _i32(lv["p"]))][0], (_K24[_i32(_K25[_i32(st["card"][(1 - _i32(lv["p"]))][0])])] == 1))
-            def _then1732(st, lv):
-                st, lv = dict(st), dict(lv)
-                st = p_ability_effect__dispatch__2(st, _K26[_i32(st["card"][(1 - _i32(lv["p"]))][0])], (1 - _i32(lv["p"])), 0)
-                return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-            st, lv = _select(_c1731, _then1732(st, lv), (st, lv))
-            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        st, lv = _select(_c1726, _then1727(st, lv), (st, lv))
-        _c1733 = lv["_envc_seek"]
-        def _then1734(st, lv):
-            st, lv = dict(st), dict(lv)
+            _c1731 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], (_K24[_i32(_K25[_i32(st["card"][(1 - _i32(v_p))][0])])] == 1))
+            def _then1732(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+                st = dict(st)
+                st = p_ability_effect__dispatch__2(st, _K26[_i32(st["card"][(1 - _i32(v_p))][0])], (1 - _i32(v_p)), 0)
+                return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
+            st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1731, _then1732(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+            return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1726, _then1727(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+        _c1733 = v__envc_seek
+        def _then1734(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+            st = dict(st)
             _a1735 = st["_envc_frame_a_attack__p"]
-            lv["p"] = _cast(_a1735, jnp.int8)
+            v_p = _cast(_a1735, jnp.int8)
             _a1736 = 0
             st["_envc_at_a_attack"] = _cast(_a1736, jnp.int8)
             _a1737 = False
-            lv["_envc_seek"] = _cast(_a1737, jnp.bool_)
-            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        st, lv = _select(_c1733, _then1734(st, lv), (st, lv))
-        st = p_attack_texts(st, lv["p"], lv["a"])
+            v__envc_seek = _cast(_a1737, jnp.bool_)
+            return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1733, _then1734(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+        st = p_attack_texts(st, v_p, v_a)
         _c1738 = (_i32(st["_envc_at_p_attack_texts"]) != 0)
-        def _then1739(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1740 = lv["p"]
+        def _then1739(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+            st = dict(st)
+            _a1740 = v_p
             st["_envc_frame_a_attack__p"] = _cast(_a1740, jnp.int8)
             _a1741 = 1
             st["_envc_at_a_attack"] = _cast(_a1741, jnp.int8)
             _a1742 = False
-            lv["_envc_run"] = _cast(_a1742, jnp.bool_)
-            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        def _else1743(st, lv):
-            st, lv = dict(st), dict(lv)
+            v__envc_run = _cast(_a1742, jnp.bool_)
+            return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
+        def _else1743(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+            st = dict(st)
             _a1744 = True
-            lv["_envc_run"] = _cast(_a1744, jnp.bool_)
-            st = p_hit_active(st, lv["p"])
+            v__envc_run = _cast(_a1744, jnp.bool_)
+            st = p_hit_active(st, v_p)
             _a1745 = False
             st["attacking"] = _cast(_a1745, jnp.bool_)
-            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        st, lv = _select(_c1738, _then1739(st, lv), _else1743(st, lv))
-        return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-    st, lv = _select(_c1724, _then1725(st, lv), (st, lv))
-    _c1746 = lv["_envc_run"]
-    def _then1747(st, lv):
-        st, lv = dict(st), dict(lv)
+            return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1738, _then1739(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), _else1743(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits))
+        return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
+    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1724, _then1725(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+    _c1746 = v__envc_run
+    def _then1747(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        st = dict(st)
         st = p_knock_outs(st)
         _c1748 = jnp.logical_not(st["terminated"])
-        def _then1749(st, lv):
-            st, lv = dict(st), dict(lv)
+        def _then1749(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+            st = dict(st)
             st = p_finish_turn(st)
-            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        st, lv = _select(_c1748, _then1749(st, lv), (st, lv))
-        return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-    st, lv = _select(_c1746, _then1747(st, lv), (st, lv))
-    lv = _scope(lv, ("a", ))
+            return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1748, _then1749(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+        return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
+    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1746, _then1747(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
     return st
 
 
@@ -6508,24 +6499,22 @@ def a_setup_active(st, index):
     """action `setup_active` (tcg.envspec:2157): index in 0..9"""
     st = dict(st)
     v_h = (index // 1) % 10
-    lv = {"h": _cast(v_h, jnp.int8)}
-    lv["p"] = _cast(st["current_player"], jnp.int8)
-    _f1750 = _i32(lv["h"])
-    _f1751 = _get(st["hand"], _i32(lv["p"]))["len"]
+    v_h = _cast(v_h, jnp.int8)
+    v_p = _cast(st["current_player"], jnp.int8)
+    _f1750 = _i32(v_h)
+    _f1751 = _get(st["hand"], _i32(v_p))["len"]
     st = _fault_at(st, (_f1750 >= _f1751), 42, _f1750, _f1751)
-    st = p_put_in_play(st, lv["p"], 0, _get(st["hand"], _i32(lv["p"]))["items"][_f1750])
-    _f1752 = _i32(lv["h"])
-    _f1753 = _get(st["hand"], _i32(lv["p"]))["len"]
+    st = p_put_in_play(st, v_p, 0, _get(st["hand"], _i32(v_p))["items"][_f1750])
+    _f1752 = _i32(v_h)
+    _f1753 = _get(st["hand"], _i32(v_p))["len"]
     st = _fault_at(st, (_f1752 >= _f1753), 43, _f1752, _f1753)
-    _l1754 = _remove_at(_get(st["hand"], _i32(lv["p"])), _f1752)
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1754)
-    lv = _scope(lv, ("h", ))
+    _l1754 = _remove_at(_get(st["hand"], _i32(v_p)), _f1752)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1754)
     return st
 
 
 def m_setup_active(st):
     """guard of `setup_active` at each of its 10 flat indices (bool[10])"""
-    lv = {}
     return jax.vmap(lambda i1755: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), jnp.where((jnp.remainder(jnp.floor_divide(i1755, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1755, 1), 10)])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1755, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
@@ -6533,49 +6522,45 @@ def a_setup_bench(st, index):
     """action `setup_bench` (tcg.envspec:2164): index in 0..9"""
     st = dict(st)
     v_h = (index // 1) % 10
-    lv = {"h": _cast(v_h, jnp.int8)}
-    lv["p"] = _cast(st["current_player"], jnp.int8)
-    _f1756 = _i32(lv["h"])
-    _f1757 = _get(st["hand"], _i32(lv["p"]))["len"]
+    v_h = _cast(v_h, jnp.int8)
+    v_p = _cast(st["current_player"], jnp.int8)
+    _f1756 = _i32(v_h)
+    _f1757 = _get(st["hand"], _i32(v_p))["len"]
     st = _fault_at(st, (_f1756 >= _f1757), 44, _f1756, _f1757)
-    st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], _i32(lv["p"]))["items"][_f1756])
-    _f1758 = _i32(lv["h"])
-    _f1759 = _get(st["hand"], _i32(lv["p"]))["len"]
+    st = p_put_in_play(st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1756])
+    _f1758 = _i32(v_h)
+    _f1759 = _get(st["hand"], _i32(v_p))["len"]
     st = _fault_at(st, (_f1758 >= _f1759), 45, _f1758, _f1759)
-    _l1760 = _remove_at(_get(st["hand"], _i32(lv["p"])), _f1758)
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1760)
-    lv = _scope(lv, ("h", ))
+    _l1760 = _remove_at(_get(st["hand"], _i32(v_p)), _f1758)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1760)
     return st
 
 
 def m_setup_bench(st):
     """guard of `setup_bench` at each of its 10 flat indices (bool[10])"""
-    lv = {}
     return jax.vmap(lambda i1761: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1761, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1761, 1), 10)])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1761, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
 def a_setup_done(st, index):
     """action `setup_done` (tcg.envspec:2172): index in 0..0"""
     st = dict(st)
-    lv = {}
     _c1762 = (_i32(st["current_player"]) == _i32(st["first"]))
-    def _then1763(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then1763(st):
+        st = dict(st)
         _a1764 = (1 - _i32(st["first"]))
         st["current_player"] = _cast(_a1764, jnp.int8)
-        return st, _scope(lv, ())
-    def _else1765(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, ()
+    def _else1765(st):
+        st = dict(st)
         st = p_begin_turn(st, st["first"])
         st = p_active_abilities(st)
-        return st, _scope(lv, ())
-    st, lv = _select(_c1762, _then1763(st, lv), _else1765(st, lv))
+        return st, ()
+    st, () = _select(_c1762, _then1763(st), _else1765(st))
     return st
 
 
 def m_setup_done(st):
     """guard of `setup_done` at each of its 1 flat indices (bool[1])"""
-    lv = {}
     return jax.vmap(lambda i1766: jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
 
 
@@ -6583,24 +6568,22 @@ def a_play_basic(st, index):
     """action `play_basic` (tcg.envspec:2182): index in 0..9"""
     st = dict(st)
     v_h = (index // 1) % 10
-    lv = {"h": _cast(v_h, jnp.int8)}
-    lv["p"] = _cast(st["current_player"], jnp.int8)
-    _f1767 = _i32(lv["h"])
-    _f1768 = _get(st["hand"], _i32(lv["p"]))["len"]
+    v_h = _cast(v_h, jnp.int8)
+    v_p = _cast(st["current_player"], jnp.int8)
+    _f1767 = _i32(v_h)
+    _f1768 = _get(st["hand"], _i32(v_p))["len"]
     st = _fault_at(st, (_f1767 >= _f1768), 46, _f1767, _f1768)
-    st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], _i32(lv["p"]))["items"][_f1767])
-    _f1769 = _i32(lv["h"])
-    _f1770 = _get(st["hand"], _i32(lv["p"]))["len"]
+    st = p_put_in_play(st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1767])
+    _f1769 = _i32(v_h)
+    _f1770 = _get(st["hand"], _i32(v_p))["len"]
     st = _fault_at(st, (_f1769 >= _f1770), 47, _f1769, _f1770)
-    _l1771 = _remove_at(_get(st["hand"], _i32(lv["p"])), _f1769)
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1771)
-    lv = _scope(lv, ("h", ))
+    _l1771 = _remove_at(_get(st["hand"], _i32(v_p)), _f1769)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1771)
     return st
 
 
 def m_play_basic(st):
     """guard of `play_basic` at each of its 10 flat indices (bool[10])"""
-    lv = {}
     return jax.vmap(lambda i1772: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1772, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1772, 1), 10)])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1772, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
@@ -6609,38 +6592,37 @@ def a_evolve(st, index):
     st = dict(st)
     v_h = (index // 4) % 10
     v_s = (index // 1) % 4
-    lv = {"h": _cast(v_h, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    lv["p"] = _cast(st["current_player"], jnp.int8)
-    _a1773 = st["card"][_i32(lv["p"])][_i32(lv["s"])]
-    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["s"]), jnp.minimum(_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]), 1))].set(_cast(_a1773, jnp.int16))
-    _a1774 = jnp.minimum((_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]) + 1), 2)
-    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1774, jnp.int8))
-    _f1775 = _i32(lv["h"])
-    _f1776 = _get(st["hand"], _i32(lv["p"]))["len"]
+    v_h = _cast(v_h, jnp.int8)
+    v_s = _cast(v_s, jnp.int8)
+    v_p = _cast(st["current_player"], jnp.int8)
+    _a1773 = st["card"][_i32(v_p)][_i32(v_s)]
+    st["below"] = st["below"].at[(_i32(v_p), _i32(v_s), jnp.minimum(_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]), 1))].set(_cast(_a1773, jnp.int16))
+    _a1774 = jnp.minimum((_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]) + 1), 2)
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1774, jnp.int8))
+    _f1775 = _i32(v_h)
+    _f1776 = _get(st["hand"], _i32(v_p))["len"]
     st = _fault_at(st, (_f1775 >= _f1776), 49, _f1775, _f1776)
-    _a1777 = _get(st["hand"], _i32(lv["p"]))["items"][_f1775]
-    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1777, jnp.int16))
-    _f1778 = _i32(lv["h"])
-    _f1779 = _get(st["hand"], _i32(lv["p"]))["len"]
+    _a1777 = _get(st["hand"], _i32(v_p))["items"][_f1775]
+    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1777, jnp.int16))
+    _f1778 = _i32(v_h)
+    _f1779 = _get(st["hand"], _i32(v_p))["len"]
     st = _fault_at(st, (_f1778 >= _f1779), 50, _f1778, _f1779)
-    _l1780 = _remove_at(_get(st["hand"], _i32(lv["p"])), _f1778)
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1780)
+    _l1780 = _remove_at(_get(st["hand"], _i32(v_p)), _f1778)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1780)
     _a1781 = st["turn"]
-    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1781, jnp.int8))
-    _c1782 = (_i32(lv["s"]) == 0)
-    def _then1783(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_clear_conditions(st, lv["p"])
+    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1781, jnp.int8))
+    _c1782 = (_i32(v_s) == 0)
+    def _then1783(st, v_h, v_s, v_p):
+        st = dict(st)
+        st = p_clear_conditions(st, v_p)
         st = p_active_abilities(st)
-        return st, _scope(lv, ("h", "s", "p", ))
-    st, lv = _select(_c1782, _then1783(st, lv), (st, lv))
-    lv = _scope(lv, ("h", "s", ))
+        return st, (v_h, v_s, v_p)
+    st, (v_h, v_s, v_p) = _select(_c1782, _then1783(st, v_h, v_s, v_p), (st, (v_h, v_s, v_p)))
     return st
 
 
 def m_evolve(st):
     """guard of `evolve` at each of its 40 flat indices (bool[40])"""
-    lv = {}
     return jax.vmap(lambda i1784: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1784, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1784, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1784, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1784, 4), 10)])] == 0)), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1784, 4), 10)])] != 0)), (_i32(_K18[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1784, 4), 10)])]) == _i32(_K19[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1784, 1), 4)])]))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
 
 
@@ -6648,31 +6630,29 @@ def a_attach(st, index):
     """action `attach` (tcg.envspec:2206): index in 0..3"""
     st = dict(st)
     v_s = (index // 1) % 4
-    lv = {"s": _cast(v_s, jnp.int8)}
-    lv["p"] = _cast(st["current_player"], jnp.int8)
-    _a1785 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(st["zone"][_i32(lv["p"])])]) + 1), 12)
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(st["zone"][_i32(lv["p"])]))].set(_cast(_a1785, jnp.int8))
-    _a1786 = st["zone"][_i32(lv["p"])]
+    v_s = _cast(v_s, jnp.int8)
+    v_p = _cast(st["current_player"], jnp.int8)
+    _a1785 = jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(st["zone"][_i32(v_p)])]) + 1), 12)
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(st["zone"][_i32(v_p)]))].set(_cast(_a1785, jnp.int8))
+    _a1786 = st["zone"][_i32(v_p)]
     st["last_attached"] = _cast(_a1786, jnp.int8)
     _a1787 = 10
-    st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a1787, jnp.int8))
+    st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a1787, jnp.int8))
     _a1788 = True
     st["attached"] = _cast(_a1788, jnp.bool_)
-    _c1789 = (_K24[_i32(_K25[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])] == 2)
-    def _then1790(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_ability_effect__dispatch__1(st, _K26[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])], lv["p"], lv["s"])
+    _c1789 = (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 2)
+    def _then1790(st, v_s, v_p):
+        st = dict(st)
+        st = p_ability_effect__dispatch__1(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
         st = p_knock_outs(st)
-        st = p_continue_game(st, lv["p"], True)
-        return st, _scope(lv, ("s", "p", ))
-    st, lv = _select(_c1789, _then1790(st, lv), (st, lv))
-    lv = _scope(lv, ("s", ))
+        st = p_continue_game(st, v_p, True)
+        return st, (v_s, v_p)
+    st, (v_s, v_p) = _select(_c1789, _then1790(st, v_s, v_p), (st, (v_s, v_p)))
     return st
 
 
 def m_attach(st):
     """guard of `attach` at each of its 4 flat indices (bool[4])"""
-    lv = {}
     return jax.vmap(lambda i1791: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][_i32(st["current_player"])]) != 10)), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1791, 1), 4)]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
 
 
@@ -6681,14 +6661,14 @@ def a_play_trainer(st, index):
     st = dict(st)
     v_h = (index // 4) % 10
     v_target = (index // 1) % 4
-    lv = {"h": _cast(v_h, jnp.int8), "target": _cast(v_target, jnp.int8)}
-    st = p__envc_run_play_trainer(st, lv["h"], lv["target"])
+    v_h = _cast(v_h, jnp.int8)
+    v_target = _cast(v_target, jnp.int8)
+    st = p__envc_run_play_trainer(st, v_h, v_target)
     return st
 
 
 def m_play_trainer(st):
     """guard of `play_trainer` at each of its 40 flat indices (bool[40])"""
-    lv = {}
     return jax.vmap(lambda i1792: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1792, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1792, 4), 10)])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1792, 4), 10)])]) != 0)), jnp.logical_or((_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1792, 4), 10)])] != 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]), st["locked_supporters"][_i32(st["current_player"])])))), f_trainer_target_ok(st, st["current_player"], _get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1792, 4), 10)], jnp.remainder(jnp.floor_divide(i1792, 1), 4))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
 
 
@@ -6696,14 +6676,13 @@ def a_use_ability(st, index):
     """action `use_ability` (tcg.envspec:2242): index in 0..3"""
     st = dict(st)
     v_s = (index // 1) % 4
-    lv = {"s": _cast(v_s, jnp.int8)}
-    st = p__envc_run_use_ability(st, lv["s"])
+    v_s = _cast(v_s, jnp.int8)
+    st = p__envc_run_use_ability(st, v_s)
     return st
 
 
 def m_use_ability(st):
     """guard of `use_ability` at each of its 4 flat indices (bool[4])"""
-    lv = {}
     return jax.vmap(lambda i1793: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1793, 1), 4)]), (_i32(_K26[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1793, 1), 4)])]) != 0)), (_K24[_i32(_K25[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1793, 1), 4)])])] == 0)), jnp.logical_not(st["ability_used"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1793, 1), 4)])), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
 
 
@@ -6711,62 +6690,55 @@ def a_retreat(st, index):
     """action `retreat` (tcg.envspec:2255): index in 0..2"""
     st = dict(st)
     v_b = (index // 1) % 3 + 1
-    lv = {"b": _cast(v_b, jnp.int8)}
-    lv["p"] = _cast(st["current_player"], jnp.int8)
-    lv["pay"] = _cast(f_retreat_cost(st, lv["p"]), jnp.int8)
-    lv["k"] = jnp.int32(0)
-    _c1794 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then1795(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1796: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1796]) > 0), i1796, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a1797 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1797, jnp.int8))
-        lv = _scope(lv, ("b", "p", "pay", "k", ))
-        return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c1794, _then1795(st, lv), (st, lv))
-    lv["k"] = jnp.int32(1)
-    _c1798 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then1799(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1800: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1800]) > 0), i1800, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a1801 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1801, jnp.int8))
-        lv = _scope(lv, ("b", "p", "pay", "k", ))
-        return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c1798, _then1799(st, lv), (st, lv))
-    lv["k"] = jnp.int32(2)
-    _c1802 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then1803(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1804: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1804]) > 0), i1804, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a1805 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1805, jnp.int8))
-        lv = _scope(lv, ("b", "p", "pay", "k", ))
-        return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c1802, _then1803(st, lv), (st, lv))
-    lv["k"] = jnp.int32(3)
-    _c1806 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then1807(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1808: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1808]) > 0), i1808, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a1809 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1809, jnp.int8))
-        lv = _scope(lv, ("b", "p", "pay", "k", ))
-        return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c1806, _then1807(st, lv), (st, lv))
-    lv = _scope(lv, ("b", "p", "pay", ))
-    st = p_clear_conditions(st, lv["p"])
-    st = p_swap_slots(st, lv["p"], 0, lv["b"])
+    v_b = _cast(v_b, jnp.int8)
+    v_p = _cast(st["current_player"], jnp.int8)
+    v_pay = _cast(f_retreat_cost(st, v_p), jnp.int8)
+    v_k = jnp.int32(0)
+    _c1794 = (_i32(v_k) < _i32(v_pay))
+    def _then1795(st, v_b, v_p, v_pay, v_k):
+        st = dict(st)
+        v_t = _cast(jnp.min(jax.vmap(lambda i1796: _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1796]) > 0), i1796, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a1797 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1797, jnp.int8))
+        return st, (v_b, v_p, v_pay, v_k)
+    st, (v_b, v_p, v_pay, v_k) = _select(_c1794, _then1795(st, v_b, v_p, v_pay, v_k), (st, (v_b, v_p, v_pay, v_k)))
+    v_k = jnp.int32(1)
+    _c1798 = (_i32(v_k) < _i32(v_pay))
+    def _then1799(st, v_b, v_p, v_pay, v_k):
+        st = dict(st)
+        v_t = _cast(jnp.min(jax.vmap(lambda i1800: _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1800]) > 0), i1800, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a1801 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1801, jnp.int8))
+        return st, (v_b, v_p, v_pay, v_k)
+    st, (v_b, v_p, v_pay, v_k) = _select(_c1798, _then1799(st, v_b, v_p, v_pay, v_k), (st, (v_b, v_p, v_pay, v_k)))
+    v_k = jnp.int32(2)
+    _c1802 = (_i32(v_k) < _i32(v_pay))
+    def _then1803(st, v_b, v_p, v_pay, v_k):
+        st = dict(st)
+        v_t = _cast(jnp.min(jax.vmap(lambda i1804: _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1804]) > 0), i1804, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a1805 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1805, jnp.int8))
+        return st, (v_b, v_p, v_pay, v_k)
+    st, (v_b, v_p, v_pay, v_k) = _select(_c1802, _then1803(st, v_b, v_p, v_pay, v_k), (st, (v_b, v_p, v_pay, v_k)))
+    v_k = jnp.int32(3)
+    _c1806 = (_i32(v_k) < _i32(v_pay))
+    def _then1807(st, v_b, v_p, v_pay, v_k):
+        st = dict(st)
+        v_t = _cast(jnp.min(jax.vmap(lambda i1808: _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1808]) > 0), i1808, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a1809 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1809, jnp.int8))
+        return st, (v_b, v_p, v_pay, v_k)
+    st, (v_b, v_p, v_pay, v_k) = _select(_c1806, _then1807(st, v_b, v_p, v_pay, v_k), (st, (v_b, v_p, v_pay, v_k)))
+    st = p_clear_conditions(st, v_p)
+    st = p_swap_slots(st, v_p, 0, v_b)
     _a1810 = True
     st["retreated"] = _cast(_a1810, jnp.bool_)
     st = p_active_abilities(st)
-    lv = _scope(lv, ("b", ))
     return st
 
 
 def m_retreat(st):
     """guard of `retreat` at each of its 3 flat indices (bool[3])"""
-    lv = {}
     return jax.vmap(lambda i1811: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1811, 1), 3) + 1)]), st["occupied"][_i32(st["current_player"])][0]), f_can_act(st, st["current_player"])), jnp.logical_not(st["no_retreat"][_i32(st["current_player"])])), (_K0[_i32(st["card"][_i32(st["current_player"])][0])] == 0)), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
 
 
@@ -6774,14 +6746,13 @@ def a_attack(st, index):
     """action `attack` (tcg.envspec:2292): index in 0..1"""
     st = dict(st)
     v_a = (index // 1) % 2
-    lv = {"a": _cast(v_a, jnp.int8)}
-    st = p__envc_run_attack(st, lv["a"])
+    v_a = _cast(v_a, jnp.int8)
+    st = p__envc_run_attack(st, v_a)
     return st
 
 
 def m_attack(st):
     """guard of `attack` at each of its 2 flat indices (bool[2])"""
-    lv = {}
     return jax.vmap(lambda i1812: jnp.logical_and(jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], jnp.remainder(jnp.floor_divide(i1812, 1), 2))), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 2, dtype=jnp.int32))
 
 
@@ -6789,32 +6760,28 @@ def a_discard_from_play(st, index):
     """action `discard_from_play` (tcg.envspec:2321): index in 0..3"""
     st = dict(st)
     v_s = (index // 1) % 4
-    lv = {"s": _cast(v_s, jnp.int8)}
-    lv["p"] = _cast(st["current_player"], jnp.int8)
-    st = p_clear_slot(st, lv["p"], lv["s"])
+    v_s = _cast(v_s, jnp.int8)
+    v_p = _cast(st["current_player"], jnp.int8)
+    st = p_clear_slot(st, v_p, v_s)
     st = p_knock_outs(st)
-    st = p_continue_game(st, lv["p"], True)
-    lv = _scope(lv, ("s", ))
+    st = p_continue_game(st, v_p, True)
     return st
 
 
 def m_discard_from_play(st):
     """guard of `discard_from_play` at each of its 4 flat indices (bool[4])"""
-    lv = {}
     return jax.vmap(lambda i1813: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1813, 1), 4)]), (_K0[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1813, 1), 4)])] == 1)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
 
 
 def a_end_turn(st, index):
     """action `end_turn` (tcg.envspec:2329): index in 0..0"""
     st = dict(st)
-    lv = {}
     st = p_finish_turn(st)
     return st
 
 
 def m_end_turn(st):
     """guard of `end_turn` at each of its 1 flat indices (bool[1])"""
-    lv = {}
     return jax.vmap(lambda i1814: jnp.logical_and((st["phase"] == 1), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
 
 
@@ -6822,66 +6789,60 @@ def a_promote(st, index):
     """action `promote` (tcg.envspec:2334): index in 0..2"""
     st = dict(st)
     v_b = (index // 1) % 3 + 1
-    lv = {"b": _cast(v_b, jnp.int8)}
-    st = p_swap_slots(st, st["current_player"], 0, lv["b"])
+    v_b = _cast(v_b, jnp.int8)
+    st = p_swap_slots(st, st["current_player"], 0, v_b)
     st = p_continue_game(st, st["promote_next"], st["promote_resume"])
     return st
 
 
 def m_promote(st):
     """guard of `promote` at each of its 3 flat indices (bool[3])"""
-    lv = {}
     return jax.vmap(lambda i1815: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1815, 1), 3) + 1)]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
 
 
 def m_choose(st):
     """guard of `choose` at each of its 8 flat indices (bool[8])"""
-    lv = {}
     return jax.vmap(lambda i1816: jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1816, 1), 8) >= 0), (jnp.remainder(jnp.floor_divide(i1816, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_opponent_choice__q"])][jnp.remainder(jnp.floor_divide(i1816, 1), 8)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1816, 1), 8) > 0), jnp.logical_not(st["_envc_frame_p_damage_opponent_choice__bench_only"])))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_own_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1816, 1), 8) >= 0), (jnp.remainder(jnp.floor_divide(i1816, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_own_choice__p"])][jnp.remainder(jnp.floor_divide(i1816, 1), 8)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1816, 1), 8) > 0), jnp.logical_not(st["_envc_frame_p_damage_own_choice__bench_only"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1816, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1816, 1), 8) < 4))), jnp.logical_and(jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1816, 1), 8)], (_i32(f_type_of(st, st["_envc_frame_p_attach_to_bench_choice__p"], jnp.remainder(jnp.floor_divide(i1816, 1), 8))) == _i32(st["_envc_frame_p_attach_to_bench_choice__t"]))), (_i32(st["energy"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1816, 1), 8)][_i32(st["_envc_frame_p_attach_to_bench_choice__t"])]) < 12)))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1816, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1816, 1), 8) < 4))), st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1816, 1), 8)])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1816, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1816, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1816, 1), 8)], (jnp.remainder(jnp.floor_divide(i1816, 1), 8) != _i32(st["_envc_frame_p_attach_to_benched_choices__a"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_opponent"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1816, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1816, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_switch_opponent__q"])][jnp.remainder(jnp.floor_divide(i1816, 1), 8)], jnp.logical_or(jnp.logical_not(st["_envc_frame_p_switch_opponent__basic_only"]), (f_stage_of(st, st["_envc_frame_p_switch_opponent__q"], jnp.remainder(jnp.floor_divide(i1816, 1), 8)) == 0))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_self"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1816, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1816, 1), 8) < 4))), st["occupied"][_i32(st["_envc_frame_p_switch_self__p"])][jnp.remainder(jnp.floor_divide(i1816, 1), 8)])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_copy_attack"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1816, 1), 8) >= 0), (jnp.remainder(jnp.floor_divide(i1816, 1), 8) < 8))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(jnp.remainder(jnp.floor_divide(i1816, 1), 8), 2)], (_i32(jnp.where((jnp.remainder(jnp.remainder(jnp.floor_divide(i1816, 1), 8), 2) == 0), _i32(_K15[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(jnp.remainder(jnp.floor_divide(i1816, 1), 8), 2)])]), _i32(_K16[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(jnp.remainder(jnp.floor_divide(i1816, 1), 8), 2)])]))) >= 0)))))(jnp.arange(0, 8, dtype=jnp.int32))
 
 
 def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
-    lv = {"p": _cast(v_p, jnp.int8)}
-    lv["#done"] = jnp.bool_(False)
-    lv["#ret"] = _K83
-    lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
-    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.stack([jnp.asarray(_i32(st["phase"]), jnp.int32), jnp.asarray(st["turn"], jnp.int32), jnp.asarray(jnp.where((_i32(st["current_player"]) == _i32(lv["p"])), 1, 0), jnp.int32), jnp.asarray(jnp.where((_i32(st["first"]) == _i32(lv["p"])), 1, 0), jnp.int32), jnp.asarray(_i32(st["attached"]), jnp.int32), jnp.asarray(_i32(st["supporter"]), jnp.int32), jnp.asarray(_i32(st["retreated"]), jnp.int32), jnp.asarray(st["retreat_discount"], jnp.int32), jnp.asarray(st["attack_bonus"], jnp.int32), jnp.asarray(_i32(st["decks"][_i32(lv["p"])]), jnp.int32), jnp.asarray(st["points"][_i32(lv["p"])], jnp.int32), jnp.asarray(_get(st["deck"], _i32(lv["p"]))["len"], jnp.int32), jnp.asarray(_get(st["hand"], _i32(lv["p"]))["len"], jnp.int32), jnp.asarray(_get(st["discard"], _i32(lv["p"]))["len"], jnp.int32), jnp.asarray(st["zone"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["zone_next"][_i32(lv["p"])], jnp.int32), jnp.asarray(_i32(st["poisoned"][_i32(lv["p"])]), jnp.int32), jnp.asarray(_i32(st["burned"][_i32(lv["p"])]), jnp.int32), jnp.asarray(_i32(st["condition"][_i32(lv["p"])]), jnp.int32), jnp.asarray(st["barrier"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["points"][_i32(lv["q"])], jnp.int32), jnp.asarray(_get(st["deck"], _i32(lv["q"]))["len"], jnp.int32), jnp.asarray(_get(st["hand"], _i32(lv["q"]))["len"], jnp.int32), jnp.asarray(_get(st["discard"], _i32(lv["q"]))["len"], jnp.int32), jnp.asarray(st["zone"][_i32(lv["q"])], jnp.int32), jnp.asarray(st["zone_next"][_i32(lv["q"])], jnp.int32), jnp.asarray(_i32(st["poisoned"][_i32(lv["q"])]), jnp.int32), jnp.asarray(_i32(st["burned"][_i32(lv["q"])]), jnp.int32), jnp.asarray(_i32(st["condition"][_i32(lv["q"])]), jnp.int32), jnp.asarray(st["barrier"][_i32(lv["q"])], jnp.int32), jnp.asarray(jnp.where((0 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][0]), -1), jnp.int32), jnp.asarray(jnp.where((1 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][1]), -1), jnp.int32), jnp.asarray(jnp.where((2 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][2]), -1), jnp.int32), jnp.asarray(jnp.where((3 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][3]), -1), jnp.int32), jnp.asarray(jnp.where((4 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][4]), -1), jnp.int32), jnp.asarray(jnp.where((5 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][5]), -1), jnp.int32), jnp.asarray(jnp.where((6 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][6]), -1), jnp.int32), jnp.asarray(jnp.where((7 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][7]), -1), jnp.int32), jnp.asarray(jnp.where((8 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][8]), -1), jnp.int32), jnp.asarray(jnp.where((9 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][9]), -1), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["p"])][0], _i32(st["card"][_i32(lv["p"])][0]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["p"])][0], jnp.int32), jnp.asarray(st["placed"][_i32(lv["p"])][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["p"])][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["p"])][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["p"])][1], _i32(st["card"][_i32(lv["p"])][1]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["p"])][1], jnp.int32), jnp.asarray(st["placed"][_i32(lv["p"])][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["p"])][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["p"])][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["p"])][2], _i32(st["card"][_i32(lv["p"])][2]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["p"])][2], jnp.int32), jnp.asarray(st["placed"][_i32(lv["p"])][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["p"])][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["p"])][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["p"])][3], _i32(st["card"][_i32(lv["p"])][3]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["p"])][3], jnp.int32), jnp.asarray(st["placed"][_i32(lv["p"])][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["p"])][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["p"])][3]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["q"])][0], _i32(st["card"][_i32(lv["q"])][0]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["q"])][0], jnp.int32), jnp.asarray(st["placed"][_i32(lv["q"])][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["q"])][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["q"])][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["q"])][1], _i32(st["card"][_i32(lv["q"])][1]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["q"])][1], jnp.int32), jnp.asarray(st["placed"][_i32(lv["q"])][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["q"])][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["q"])][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["q"])][2], _i32(st["card"][_i32(lv["q"])][2]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["q"])][2], jnp.int32), jnp.asarray(st["placed"][_i32(lv["q"])][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["q"])][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["q"])][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["q"])][3], _i32(st["card"][_i32(lv["q"])][3]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["q"])][3], jnp.int32), jnp.asarray(st["placed"][_i32(lv["q"])][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["q"])][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["q"])][3]), jnp.int32), jnp.asarray(st["current_player"], jnp.int32), jnp.asarray(st["promote_next"], jnp.int32), jnp.asarray(_i32(st["promote_resume"]), jnp.int32), jnp.asarray(jnp.where((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), 1, _i32(jnp.where((_i32(st["_envc_at_p_damage_own_choice"]) == 1), 2, _i32(jnp.where((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), 3, _i32(jnp.where((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), 4, _i32(jnp.where((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), 5, _i32(jnp.where((_i32(st["_envc_at_p_switch_opponent"]) == 1), 6, _i32(jnp.where((_i32(st["_envc_at_p_switch_self"]) == 1), 7, _i32(jnp.where((_i32(st["_envc_at_p_copy_attack"]) == 1), 8, 0))))))))))))))), jnp.int32), jnp.asarray(_i32(st["no_attack"][_i32(lv["p"])]), jnp.int32), jnp.asarray(_i32(st["no_retreat"][_i32(lv["p"])]), jnp.int32), jnp.asarray(st["weakened"][_i32(lv["p"])], jnp.int32), jnp.asarray(_i32(st["no_supporter"][_i32(lv["p"])]), jnp.int32), jnp.asarray(_i32(st["no_attack"][_i32(lv["q"])]), jnp.int32), jnp.asarray(_i32(st["no_retreat"][_i32(lv["q"])]), jnp.int32), jnp.asarray(st["weakened"][_i32(lv["q"])], jnp.int32), jnp.asarray(_i32(st["no_supporter"][_i32(lv["q"])]), jnp.int32), jnp.asarray(st["relays"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["relay_turn"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["boost_turn"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["relays"][_i32(lv["q"])], jnp.int32), jnp.asarray(st["relay_turn"][_i32(lv["q"])], jnp.int32), jnp.asarray(st["boost_turn"][_i32(lv["q"])], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][0], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][1], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][2], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][3], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][4], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][5], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][6], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][7], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][8], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][9], jnp.int32), jnp.asarray(st["seen_deck"][_i32(lv["p"])][0], jnp.int32), jnp.asarray(st["seen_deck"][_i32(lv["p"])][1], jnp.int32), jnp.asarray(st["seen_deck"][_i32(lv["p"])][2], jnp.int32), jnp.asarray(st["seen_hand_turn"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["seen_deck_turn"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["spiky"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["spiky"][_i32(lv["q"])], jnp.int32)]), jnp.int16))
-    lv["#done"] = jnp.bool_(True)
-    lv = _scope(lv, ("p", "#done", "#ret", ))
-    return lv["#ret"]
+    v_p = _cast(v_p, jnp.int8)
+    _done = jnp.bool_(False)
+    _ret = _K83
+    v_q = _cast((1 - _i32(v_p)), jnp.int8)
+    _ret = _select(_done, _ret, _cast(jnp.stack([jnp.asarray(_i32(st["phase"]), jnp.int32), jnp.asarray(st["turn"], jnp.int32), jnp.asarray(jnp.where((_i32(st["current_player"]) == _i32(v_p)), 1, 0), jnp.int32), jnp.asarray(jnp.where((_i32(st["first"]) == _i32(v_p)), 1, 0), jnp.int32), jnp.asarray(_i32(st["attached"]), jnp.int32), jnp.asarray(_i32(st["supporter"]), jnp.int32), jnp.asarray(_i32(st["retreated"]), jnp.int32), jnp.asarray(st["retreat_discount"], jnp.int32), jnp.asarray(st["attack_bonus"], jnp.int32), jnp.asarray(_i32(st["decks"][_i32(v_p)]), jnp.int32), jnp.asarray(st["points"][_i32(v_p)], jnp.int32), jnp.asarray(_get(st["deck"], _i32(v_p))["len"], jnp.int32), jnp.asarray(_get(st["hand"], _i32(v_p))["len"], jnp.int32), jnp.asarray(_get(st["discard"], _i32(v_p))["len"], jnp.int32), jnp.asarray(st["zone"][_i32(v_p)], jnp.int32), jnp.asarray(st["zone_next"][_i32(v_p)], jnp.int32), jnp.asarray(_i32(st["poisoned"][_i32(v_p)]), jnp.int32), jnp.asarray(_i32(st["burned"][_i32(v_p)]), jnp.int32), jnp.asarray(_i32(st["condition"][_i32(v_p)]), jnp.int32), jnp.asarray(st["barrier"][_i32(v_p)], jnp.int32), jnp.asarray(st["points"][_i32(v_q)], jnp.int32), jnp.asarray(_get(st["deck"], _i32(v_q))["len"], jnp.int32), jnp.asarray(_get(st["hand"], _i32(v_q))["len"], jnp.int32), jnp.asarray(_get(st["discard"], _i32(v_q))["len"], jnp.int32), jnp.asarray(st["zone"][_i32(v_q)], jnp.int32), jnp.asarray(st["zone_next"][_i32(v_q)], jnp.int32), jnp.asarray(_i32(st["poisoned"][_i32(v_q)]), jnp.int32), jnp.asarray(_i32(st["burned"][_i32(v_q)]), jnp.int32), jnp.asarray(_i32(st["condition"][_i32(v_q)]), jnp.int32), jnp.asarray(st["barrier"][_i32(v_q)], jnp.int32), jnp.asarray(jnp.where((0 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][0]), -1), jnp.int32), jnp.asarray(jnp.where((1 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][1]), -1), jnp.int32), jnp.asarray(jnp.where((2 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][2]), -1), jnp.int32), jnp.asarray(jnp.where((3 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][3]), -1), jnp.int32), jnp.asarray(jnp.where((4 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][4]), -1), jnp.int32), jnp.asarray(jnp.where((5 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][5]), -1), jnp.int32), jnp.asarray(jnp.where((6 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][6]), -1), jnp.int32), jnp.asarray(jnp.where((7 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][7]), -1), jnp.int32), jnp.asarray(jnp.where((8 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][8]), -1), jnp.int32), jnp.asarray(jnp.where((9 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][9]), -1), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][0], _i32(st["card"][_i32(v_p)][0]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_p)][0], jnp.int32), jnp.asarray(st["placed"][_i32(v_p)][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_p)][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_p)][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][1], _i32(st["card"][_i32(v_p)][1]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_p)][1], jnp.int32), jnp.asarray(st["placed"][_i32(v_p)][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_p)][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_p)][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][2], _i32(st["card"][_i32(v_p)][2]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_p)][2], jnp.int32), jnp.asarray(st["placed"][_i32(v_p)][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_p)][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_p)][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][3], _i32(st["card"][_i32(v_p)][3]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_p)][3], jnp.int32), jnp.asarray(st["placed"][_i32(v_p)][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_p)][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_p)][3]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][0], _i32(st["card"][_i32(v_q)][0]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_q)][0], jnp.int32), jnp.asarray(st["placed"][_i32(v_q)][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_q)][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_q)][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][1], _i32(st["card"][_i32(v_q)][1]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_q)][1], jnp.int32), jnp.asarray(st["placed"][_i32(v_q)][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_q)][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_q)][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][2], _i32(st["card"][_i32(v_q)][2]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_q)][2], jnp.int32), jnp.asarray(st["placed"][_i32(v_q)][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_q)][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_q)][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][3], _i32(st["card"][_i32(v_q)][3]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_q)][3], jnp.int32), jnp.asarray(st["placed"][_i32(v_q)][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_q)][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_q)][3]), jnp.int32), jnp.asarray(st["current_player"], jnp.int32), jnp.asarray(st["promote_next"], jnp.int32), jnp.asarray(_i32(st["promote_resume"]), jnp.int32), jnp.asarray(jnp.where((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), 1, _i32(jnp.where((_i32(st["_envc_at_p_damage_own_choice"]) == 1), 2, _i32(jnp.where((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), 3, _i32(jnp.where((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), 4, _i32(jnp.where((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), 5, _i32(jnp.where((_i32(st["_envc_at_p_switch_opponent"]) == 1), 6, _i32(jnp.where((_i32(st["_envc_at_p_switch_self"]) == 1), 7, _i32(jnp.where((_i32(st["_envc_at_p_copy_attack"]) == 1), 8, 0))))))))))))))), jnp.int32), jnp.asarray(_i32(st["no_attack"][_i32(v_p)]), jnp.int32), jnp.asarray(_i32(st["no_retreat"][_i32(v_p)]), jnp.int32), jnp.asarray(st["weakened"][_i32(v_p)], jnp.int32), jnp.asarray(_i32(st["no_supporter"][_i32(v_p)]), jnp.int32), jnp.asarray(_i32(st["no_attack"][_i32(v_q)]), jnp.int32), jnp.asarray(_i32(st["no_retreat"][_i32(v_q)]), jnp.int32), jnp.asarray(st["weakened"][_i32(v_q)], jnp.int32), jnp.asarray(_i32(st["no_supporter"][_i32(v_q)]), jnp.int32), jnp.asarray(st["relays"][_i32(v_p)], jnp.int32), jnp.asarray(st["relay_turn"][_i32(v_p)], jnp.int32), jnp.asarray(st["boost_turn"][_i32(v_p)], jnp.int32), jnp.asarray(st["relays"][_i32(v_q)], jnp.int32), jnp.asarray(st["relay_turn"][_i32(v_q)], jnp.int32), jnp.asarray(st["boost_turn"][_i32(v_q)], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][0], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][1], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][2], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][3], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][4], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][5], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][6], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][7], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][8], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][9], jnp.int32), jnp.asarray(st["seen_deck"][_i32(v_p)][0], jnp.int32), jnp.asarray(st["seen_deck"][_i32(v_p)][1], jnp.int32), jnp.asarray(st["seen_deck"][_i32(v_p)][2], jnp.int32), jnp.asarray(st["seen_hand_turn"][_i32(v_p)], jnp.int32), jnp.asarray(st["seen_deck_turn"][_i32(v_p)], jnp.int32), jnp.asarray(st["spiky"][_i32(v_p)], jnp.int32), jnp.asarray(st["spiky"][_i32(v_q)], jnp.int32)]), jnp.int16))
+    _done = jnp.bool_(True)
+    return _ret
 
 
 def _init_body(st):
     """the spec's `init` block"""
     st = dict(st)
-    lv = {}
-    lv["p"] = jnp.int32(0)
+    v_p = jnp.int32(0)
     def _loop1817(i, carry):
-        st, lv = dict(carry[0]), dict(carry[1])
-        lv["p"] = i
+        st, (v_p,) = dict(carry[0]), carry[1]
+        v_p = i
         st, _r1818 = _randint(st, 0, 21)
         _a1819 = _r1818
-        st["decks"] = st["decks"].at[_i32(lv["p"])].set(_cast(_a1819, jnp.int8))
-        lv["i"] = jnp.int32(0)
+        st["decks"] = st["decks"].at[_i32(v_p)].set(_cast(_a1819, jnp.int8))
+        v_i = jnp.int32(0)
         def _loop1820(i, carry):
-            st, lv = dict(carry[0]), dict(carry[1])
-            lv["i"] = i
-            _f1821 = _get(st["deck"], _i32(lv["p"]))["len"]
+            st, (v_p, v_i) = dict(carry[0]), carry[1]
+            v_i = i
+            _f1821 = _get(st["deck"], _i32(v_p))["len"]
             st = _fault_at(st, (_f1821 >= 20), 63, 0, 0)
-            _l1822 = _push(_get(st["deck"], _i32(lv["p"])), _cast(_K84[_i32(st["decks"][_i32(lv["p"])])][_i32(lv["i"])], jnp.int16))
-            st["deck"] = _set(st["deck"], _i32(lv["p"]), _l1822)
-            return st, lv
-        st, lv = lax.fori_loop(0, 20, _loop1820, (st, lv))
-        lv = _scope(lv, ("p", ))
-        _f1823 = _get(st["deck"], _i32(lv["p"]))["len"]
-        st, _l1824 = _shuffle(st, _get(st["deck"], _i32(lv["p"])))
-        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l1824)
-        st = p_deal(st, lv["p"])
-        st = p_random_zone_energy(st, lv["p"])
-        return st, lv
-    st, lv = lax.fori_loop(0, 2, _loop1817, (st, lv))
-    lv = _scope(lv, ())
+            _l1822 = _push(_get(st["deck"], _i32(v_p)), _cast(_K84[_i32(st["decks"][_i32(v_p)])][_i32(v_i)], jnp.int16))
+            st["deck"] = _set(st["deck"], _i32(v_p), _l1822)
+            return st, (v_p, v_i)
+        st, (v_p, v_i) = lax.fori_loop(0, 20, _loop1820, (st, (v_p, v_i)))
+        _f1823 = _get(st["deck"], _i32(v_p))["len"]
+        st, _l1824 = _shuffle(st, _get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l1824)
+        st = p_deal(st, v_p)
+        st = p_random_zone_energy(st, v_p)
+        return st, (v_p,)
+    st, (v_p,) = lax.fori_loop(0, 2, _loop1817, (st, (v_p,)))
     st, _r1825 = _randint(st, 0, 1)
     _a1826 = jnp.where((_r1825 == 1), 1, 0)
     st["first"] = _cast(_a1826, jnp.int8)
@@ -6892,37 +6853,31 @@ def _init_body(st):
 
 def inv_cards_conserved(st):
     """invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once"""
-    lv = {}
     return jnp.all(jax.vmap(lambda i1828, _h1830, _h1831, _h1832, _h1833, _h1834, _h1835, _h1836, _h1837, _h1838, _h1839, _h1840, _h1841, _h1842, _h1843, _h1844, _h1845, _h1846, _h1847, _h1848, _h1849, _h1850: jnp.all(jax.vmap(lambda i1829: (((((_lcount(_get(st["deck"], i1828), _K84[_i32(_h1830)][i1829]) + _lcount(_get(st["hand"], i1828), _K84[_i32(_h1830)][i1829])) + _lcount(_get(st["discard"], i1828), _K84[_i32(_h1830)][i1829])) + (((_i32(jnp.logical_and(_h1831, (_h1832 == _K84[_i32(_h1830)][i1829]))) + _i32(jnp.logical_and(_h1833, (_h1834 == _K84[_i32(_h1830)][i1829])))) + _i32(jnp.logical_and(_h1835, (_h1836 == _K84[_i32(_h1830)][i1829])))) + _i32(jnp.logical_and(_h1837, (_h1838 == _K84[_i32(_h1830)][i1829]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h1831, (0 < _i32(_h1839))), (_h1840 == _K84[_i32(_h1830)][i1829]))) + _i32(jnp.logical_and(jnp.logical_and(_h1831, (1 < _i32(_h1839))), (_h1841 == _K84[_i32(_h1830)][i1829]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1833, (0 < _i32(_h1842))), (_h1843 == _K84[_i32(_h1830)][i1829]))) + _i32(jnp.logical_and(jnp.logical_and(_h1833, (1 < _i32(_h1842))), (_h1844 == _K84[_i32(_h1830)][i1829])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1835, (0 < _i32(_h1845))), (_h1846 == _K84[_i32(_h1830)][i1829]))) + _i32(jnp.logical_and(jnp.logical_and(_h1835, (1 < _i32(_h1845))), (_h1847 == _K84[_i32(_h1830)][i1829])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1837, (0 < _i32(_h1848))), (_h1849 == _K84[_i32(_h1830)][i1829]))) + _i32(jnp.logical_and(jnp.logical_and(_h1837, (1 < _i32(_h1848))), (_h1850 == _K84[_i32(_h1830)][i1829]))))))) == jnp.sum(_wide(_K84[_i32(_h1830)]) == _K84[_i32(_h1830)][i1829], dtype=jnp.int32)))(jnp.arange(0, 20, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1]))
 
 
 def inv_hp_bounds(st):
     """invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions"""
-    lv = {}
     return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(jax.vmap(lambda i1851, _h1852, _h1853, _h1854, _h1855, _h1856, _h1857, _h1858, _h1859, _h1860, _h1861, _h1862, _h1863, _h1864, _h1865, _h1866, _h1867: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h1852), (_i32(_h1853) < _i32(jnp.where((_K0[_i32(_h1854)] == 1), _i32(_h1855), _i32(_K1[_i32(_h1854)]))))), jnp.logical_or(jnp.logical_not(_h1856), (_i32(_h1857) < _i32(jnp.where((_K0[_i32(_h1858)] == 1), _i32(_h1859), _i32(_K1[_i32(_h1858)])))))), jnp.logical_or(jnp.logical_not(_h1860), (_i32(_h1861) < _i32(jnp.where((_K0[_i32(_h1862)] == 1), _i32(_h1863), _i32(_K1[_i32(_h1862)])))))), jnp.logical_or(jnp.logical_not(_h1864), (_i32(_h1865) < _i32(jnp.where((_K0[_i32(_h1866)] == 1), _i32(_h1867), _i32(_K1[_i32(_h1866)])))))))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["played_hp"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["played_hp"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["played_hp"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3], st["played_hp"][:, 3])))
 
 
 def inv_points_bounds(st):
     """invariant `points_bounds`: points are 0..3 while the game goes on"""
-    lv = {}
     return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i1868, _h1869: (_i32(_h1869) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
 
 
 def inv_one_result(st):
     """invariant `one_result`: a finished game has exactly one winner or is a draw"""
-    lv = {}
     return jnp.logical_or(jnp.logical_not(st["terminated"]), ((st["rewards"][0] + st["rewards"][1]) == jnp.float32(0.0)))
 
 
 def inv_active_in_play(st):
     """invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled"""
-    lv = {}
     return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i1870, _h1871: _h1871)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
 
 
 def inv_bench_size(st):
     """invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play"""
-    lv = {}
     return jnp.all(jax.vmap(lambda i1872, _h1873, _h1874, _h1875, _h1876: ((((_i32(_h1873) + _i32(_h1874)) + _i32(_h1875)) + _i32(_h1876)) <= 4))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["occupied"][:, 1], st["occupied"][:, 2], st["occupied"][:, 3]))
 
 

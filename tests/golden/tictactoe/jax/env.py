@@ -26,8 +26,6 @@ settings alone, and so does a cache folder the program already chose)."""
 
 import dataclasses
 from functools import partial
-
-import numpy as np
 import os
 
 import jax
@@ -80,14 +78,6 @@ def _cast(value, dtypes):
     return jax.tree_util.tree_map(lambda x, d: jnp.asarray(x).astype(d), value, dtypes)
 
 
-def _get(x, i):
-    return jax.tree_util.tree_map(lambda a: a[i], x)
-
-
-def _set(x, i, v):
-    return jax.tree_util.tree_map(lambda a, b: a.at[i].set(b.astype(a.dtype)), x, v)
-
-
 def _select(c, a, b):
     """Branchless `if`: pick pytree `a` where `c` holds, else `b` (leaves identical in both are kept)."""
     return jax.tree_util.tree_map(lambda x, y: x if x is y else jnp.where(c, x, y), a, b)
@@ -114,24 +104,6 @@ def _select_first(conds, orig, arms, orelse):
     return jax.tree_util.tree_map(leaf, orig, orelse, *arms)
 
 
-def _pick(mask, r, lo, orelse):
-    """`random.pick`: the r-th (from 0) index where `mask` holds, plus `lo`; `orelse` when none does."""
-    csum = jnp.cumsum(mask.astype(jnp.int32))
-    idx = jnp.argmax(mask & (csum == r + 1)).astype(jnp.int32)
-    return jnp.where(jnp.any(mask), lo + idx, jnp.asarray(orelse, jnp.int32))
-
-
-def _scope(lv, keys):
-    """Drop the locals declared inside a block when it ends."""
-    return {k: lv[k] for k in keys}
-
-
-def _wide(x):
-    """`x` in a dtype that holds int32 (int8 items compared with 300 must not wrap)."""
-    x = jnp.asarray(x)
-    return x.astype(jnp.promote_types(x.dtype, jnp.int32))
-
-
 def _win(st, p, num_players):
     st = dict(st)
     st["rewards"] = jnp.where(jnp.arange(num_players) == p, 1.0, -1.0).astype(jnp.float32)
@@ -143,18 +115,6 @@ def _draw(st):
     st = dict(st)
     st["rewards"] = jnp.zeros_like(st["rewards"])
     st["terminated"] = jnp.bool_(True)
-    return st
-
-
-def _terminate(st):
-    st = dict(st)
-    st["terminated"] = jnp.bool_(True)
-    return st
-
-
-def _reward(st, p, r):
-    st = dict(st)
-    st["rewards"] = st["rewards"].at[p].add(jnp.asarray(r, jnp.float32))
     return st
 
 
@@ -250,28 +210,28 @@ _K4 = jnp.asarray(np.array([-1, -1, -1, -1, -1, -1, -1, -1, -1], dtype=np.int8))
 # ---- the spec's functions, procedures, actions, guards, observe, init, invariants
 def f_wins(st, v_p):
     """fn `wins` (tictactoe.envspec:18)"""
-    lv = {"p": _cast(v_p, jnp.int8)}
-    return jnp.any(jax.vmap(lambda i1, _h2, _h3, _h4: jnp.logical_and(jnp.logical_and((_i32(_h2) == _i32(lv["p"])), (_i32(_h3) == _i32(lv["p"]))), (_i32(_h4) == _i32(lv["p"]))))(jnp.arange(0, 8, dtype=jnp.int32), st["board"][_K0], st["board"][_K1], st["board"][_K2]))
+    v_p = _cast(v_p, jnp.int8)
+    return jnp.any(jax.vmap(lambda i1, _h2, _h3, _h4: jnp.logical_and(jnp.logical_and((_i32(_h2) == _i32(v_p)), (_i32(_h3) == _i32(v_p))), (_i32(_h4) == _i32(v_p))))(jnp.arange(0, 8, dtype=jnp.int32), st["board"][_K0], st["board"][_K1], st["board"][_K2]))
 
 
 def a_place(st, index):
     """action `place` (tictactoe.envspec:22): index in 0..8"""
     st = dict(st)
     v_cell = (index // 1) % 9
-    lv = {"cell": _cast(v_cell, jnp.int8)}
+    v_cell = _cast(v_cell, jnp.int8)
     _a5 = st["current_player"]
-    st["board"] = st["board"].at[_i32(lv["cell"])].set(_cast(_a5, jnp.int8))
+    st["board"] = st["board"].at[_i32(v_cell)].set(_cast(_a5, jnp.int8))
     _c6 = f_wins(st, st["current_player"])
     _c7 = jnp.all(jax.vmap(lambda i8, _h9: (_i32(_h9) != -1))(jnp.arange(0, 9, dtype=jnp.int32), st["board"]))
-    def _then10(st, lv):
-        st, lv = dict(st), dict(lv)
+    def _then10(st, v_cell):
+        st = dict(st)
         st = _win(st, st["current_player"], NUM_PLAYERS)
-        return st, _scope(lv, ("cell", ))
-    def _then11(st, lv):
-        st, lv = dict(st), dict(lv)
+        return st, (v_cell,)
+    def _then11(st, v_cell):
+        st = dict(st)
         st = _draw(st)
-        return st, _scope(lv, ("cell", ))
-    st, lv = _select_first((_c6, _c7, ), (st, lv), (_then10(st, lv), _then11(st, lv), ), (st, lv))
+        return st, (v_cell,)
+    st, (v_cell,) = _select_first((_c6, _c7, ), (st, (v_cell,)), (_then10(st, v_cell), _then11(st, v_cell), ), (st, (v_cell,)))
     _a12 = (1 - _i32(st["current_player"]))
     st["current_player"] = _cast(_a12, jnp.int8)
     return st
@@ -279,20 +239,18 @@ def a_place(st, index):
 
 def m_place(st):
     """guard of `place` at each of its 9 flat indices (bool[9])"""
-    lv = {}
     return jax.vmap(lambda i13, _h14: (_i32(_h14) == -1))(jnp.arange(0, 9, dtype=jnp.int32), st["board"])
 
 
 def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
-    lv = {"p": _cast(v_p, jnp.int8)}
-    return jax.vmap(lambda i15, _h18: jax.vmap(lambda i16, _h19: jax.vmap(lambda i17: (_i32(_h19) == _i32(jnp.where((i17 == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))))))(jnp.arange(0, 2, dtype=jnp.int32)))(jnp.arange(0, 3, dtype=jnp.int32), _h18))(jnp.arange(0, 3, dtype=jnp.int32), st["board"].reshape((3, 3)))
+    v_p = _cast(v_p, jnp.int8)
+    return jax.vmap(lambda i15, _h18: jax.vmap(lambda i16, _h19: jax.vmap(lambda i17: (_i32(_h19) == _i32(jnp.where((i17 == 0), _i32(v_p), (1 - _i32(v_p))))))(jnp.arange(0, 2, dtype=jnp.int32)))(jnp.arange(0, 3, dtype=jnp.int32), _h18))(jnp.arange(0, 3, dtype=jnp.int32), st["board"].reshape((3, 3)))
 
 
 def _init_body(st):
     """the spec's `init` block"""
     st = dict(st)
-    lv = {}
     st, _r20 = _randint(st, 0, 1)
     _a21 = _r20
     st["current_player"] = _cast(_a21, jnp.int8)
@@ -301,13 +259,11 @@ def _init_body(st):
 
 def inv_marks_balanced(st):
     """invariant `marks_balanced`: the two players' mark counts differ by at most one"""
-    lv = {}
     return (jnp.abs((jnp.sum(jax.vmap(lambda i22, _h23: (_i32(_h23) == 0))(jnp.arange(0, 9, dtype=jnp.int32), st["board"]), dtype=jnp.int32) - jnp.sum(jax.vmap(lambda i24, _h25: (_i32(_h25) == 1))(jnp.arange(0, 9, dtype=jnp.int32), st["board"]), dtype=jnp.int32))) <= 1)
 
 
 def inv_one_winner(st):
     """invariant `one_winner`: at most one player has a line"""
-    lv = {}
     return jnp.logical_not(jnp.logical_and(f_wins(st, 0), f_wins(st, 1)))
 
 
