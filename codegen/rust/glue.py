@@ -150,7 +150,8 @@ class Glue:
         step_seq, _, _ = self.chain(common + action + outs, False)
         joint = [("action", "&'a [i32]", "actions.par_chunks(NUM_PLAYERS)", "actions.chunks(NUM_PLAYERS)"),
                  ("rows", "&'a mut [[bool; NUM_ACTIONS]; NUM_PLAYERS]", "joint_rows.par_iter_mut()",
-                  "joint_rows.iter_mut()")]
+                  "joint_rows.iter_mut()"),
+                 ("ready", "&'a mut bool", "joint_ready.par_iter_mut()", "joint_ready.iter_mut()")]
         joint_par, joint_pat, joint_ty = self.chain(common + joint + outs, True)
         joint_seq, _, _ = self.chain(common + joint + outs, False)
         reset_par, reset_pat, reset_ty = self.chain(common + outs, True)

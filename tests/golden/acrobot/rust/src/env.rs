@@ -64,13 +64,13 @@ pub struct State {
 /// fn `dsdt` (acrobot.envspec:53:1)
 fn f_dsdt(s: &State, mut v_s: [f32; 4], mut v_a: f32) -> Result<[f32; 4], Fault> {
     // @ acrobot.envspec:54:5
-    let mut v_theta1: f32 = v_s[0 as usize];
+    let mut v_theta1: f32 = v_s[(0 as usize).min(3)];
     // @ acrobot.envspec:55:5
-    let mut v_theta2: f32 = v_s[1 as usize];
+    let mut v_theta2: f32 = v_s[(1 as usize).min(3)];
     // @ acrobot.envspec:56:5
-    let mut v_dtheta1: f32 = v_s[2 as usize];
+    let mut v_dtheta1: f32 = v_s[(2 as usize).min(3)];
     // @ acrobot.envspec:57:5
-    let mut v_dtheta2: f32 = v_s[3 as usize];
+    let mut v_dtheta2: f32 = v_s[(3 as usize).min(3)];
     // @ acrobot.envspec:58:5
     let mut v_d1: f32 = (((0.25f32 + (1.0f32 * (1.25f32 + (1.0f32 * f32::cos(v_theta2))))) + 1.0f32) + 1.0f32);
     // @ acrobot.envspec:59:5
@@ -113,35 +113,35 @@ fn a_torque(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
     // @ acrobot.envspec:92:5
     let mut _arr1: [f32; 4] = <[f32; 4] as Zero>::ZERO;
     for v_i in 0i32..4 {
-        _arr1[v_i as usize] = (v_y0[v_i as usize] + (0.1f32 * v_k1[v_i as usize]));
+        _arr1[v_i as usize] = (v_y0[(v_i as usize).min(3)] + (0.1f32 * v_k1[(v_i as usize).min(3)]));
     }
     let mut v_k2: [f32; 4] = f_dsdt(s, _arr1, (v_a as f32))?;
     // @ acrobot.envspec:93:5
     let mut _arr2: [f32; 4] = <[f32; 4] as Zero>::ZERO;
     for v_i in 0i32..4 {
-        _arr2[v_i as usize] = (v_y0[v_i as usize] + (0.1f32 * v_k2[v_i as usize]));
+        _arr2[v_i as usize] = (v_y0[(v_i as usize).min(3)] + (0.1f32 * v_k2[(v_i as usize).min(3)]));
     }
     let mut v_k3: [f32; 4] = f_dsdt(s, _arr2, (v_a as f32))?;
     // @ acrobot.envspec:94:5
     let mut _arr3: [f32; 4] = <[f32; 4] as Zero>::ZERO;
     for v_i in 0i32..4 {
-        _arr3[v_i as usize] = (v_y0[v_i as usize] + (0.2f32 * v_k3[v_i as usize]));
+        _arr3[v_i as usize] = (v_y0[(v_i as usize).min(3)] + (0.2f32 * v_k3[(v_i as usize).min(3)]));
     }
     let mut v_k4: [f32; 4] = f_dsdt(s, _arr3, (v_a as f32))?;
     // @ acrobot.envspec:95:5
     let mut _arr4: [f32; 4] = <[f32; 4] as Zero>::ZERO;
     for v_i in 0i32..4 {
-        _arr4[v_i as usize] = (v_y0[v_i as usize] + (0.033333335f32 * (((v_k1[v_i as usize] + (2.0f32 * v_k2[v_i as usize])) + (2.0f32 * v_k3[v_i as usize])) + v_k4[v_i as usize])));
+        _arr4[v_i as usize] = (v_y0[(v_i as usize).min(3)] + (0.033333335f32 * (((v_k1[(v_i as usize).min(3)] + (2.0f32 * v_k2[(v_i as usize).min(3)])) + (2.0f32 * v_k3[(v_i as usize).min(3)])) + v_k4[(v_i as usize).min(3)])));
     }
     let mut v_y1: [f32; 4] = _arr4;
     // @ acrobot.envspec:97:5
-    s.f_theta1 = f_wrap(s, v_y1[0 as usize])?;
+    s.f_theta1 = f_wrap(s, v_y1[(0 as usize).min(3)])?;
     // @ acrobot.envspec:98:5
-    s.f_theta2 = f_wrap(s, v_y1[1 as usize])?;
+    s.f_theta2 = f_wrap(s, v_y1[(1 as usize).min(3)])?;
     // @ acrobot.envspec:99:5
-    s.f_dtheta1 = fclamp(v_y1[2 as usize], (-12.566371f32), 12.566371f32);
+    s.f_dtheta1 = fclamp(v_y1[(2 as usize).min(3)], (-12.566371f32), 12.566371f32);
     // @ acrobot.envspec:100:5
-    s.f_dtheta2 = fclamp(v_y1[3 as usize], (-28.274334f32), 28.274334f32);
+    s.f_dtheta2 = fclamp(v_y1[(3 as usize).min(3)], (-28.274334f32), 28.274334f32);
     // @ acrobot.envspec:102:5
     if f_above_bar(s)? {
         // @ acrobot.envspec:103:9

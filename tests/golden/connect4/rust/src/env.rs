@@ -88,7 +88,7 @@ static K3: [[i8; 4]; 12] = [
 fn f_filled(s: &State, mut v_c: i32) -> Result<i32, Fault> {
     let mut _acc1: i32 = 0;
     for v_r in 0i32..6 {
-        _acc1 += ((s.f_board[((v_r * 7) + v_c) as usize] as i32) != (-1)) as i32;
+        _acc1 += ((s.f_board[(((v_r * 7) + v_c) as usize).min(41)] as i32) != (-1)) as i32;
     }
     Ok(_acc1)
 }
@@ -99,7 +99,7 @@ fn f_wins(s: &State, mut v_p: i32) -> Result<bool, Fault> {
     for v_l in 0i32..21 {
         let mut _acc3: bool = true;
         for v_k in 0i32..4 {
-            if !((s.f_board[(K0[v_l as usize][v_k as usize] as i32) as usize] as i32) == v_p) { _acc3 = false; break; }
+            if !((s.f_board[((K0[(v_l as usize).min(20)][(v_k as usize).min(3)] as i32) as usize).min(41)] as i32) == v_p) { _acc3 = false; break; }
         }
         if _acc3 { _acc2 = true; break; }
     }
@@ -109,7 +109,7 @@ fn f_wins(s: &State, mut v_p: i32) -> Result<bool, Fault> {
         for v_l in 0i32..24 {
             let mut _acc6: bool = true;
             for v_k in 0i32..4 {
-                if !((s.f_board[(K1[v_l as usize][v_k as usize] as i32) as usize] as i32) == v_p) { _acc6 = false; break; }
+                if !((s.f_board[((K1[(v_l as usize).min(23)][(v_k as usize).min(3)] as i32) as usize).min(41)] as i32) == v_p) { _acc6 = false; break; }
             }
             if _acc6 { _acc5 = true; break; }
         }
@@ -121,7 +121,7 @@ fn f_wins(s: &State, mut v_p: i32) -> Result<bool, Fault> {
         for v_l in 0i32..12 {
             let mut _acc9: bool = true;
             for v_k in 0i32..4 {
-                if !((s.f_board[(K2[v_l as usize][v_k as usize] as i32) as usize] as i32) == v_p) { _acc9 = false; break; }
+                if !((s.f_board[((K2[(v_l as usize).min(11)][(v_k as usize).min(3)] as i32) as usize).min(41)] as i32) == v_p) { _acc9 = false; break; }
             }
             if _acc9 { _acc8 = true; break; }
         }
@@ -133,7 +133,7 @@ fn f_wins(s: &State, mut v_p: i32) -> Result<bool, Fault> {
         for v_l in 0i32..12 {
             let mut _acc12: bool = true;
             for v_k in 0i32..4 {
-                if !((s.f_board[(K3[v_l as usize][v_k as usize] as i32) as usize] as i32) == v_p) { _acc12 = false; break; }
+                if !((s.f_board[((K3[(v_l as usize).min(11)][(v_k as usize).min(3)] as i32) as usize).min(41)] as i32) == v_p) { _acc12 = false; break; }
             }
             if _acc12 { _acc11 = true; break; }
         }
@@ -148,7 +148,7 @@ fn a_drop(s: &mut State, mut v_column: i32) -> Result<(), Fault> {
     let mut v_row: i32 = imax((5 - f_filled(s, v_column)?), 0);
     // @ connect4.envspec:39:5
     let _v13: i32 = (s.current_player as i32);
-    let _i14: usize = ((v_row * 7) + v_column) as usize;
+    let _i14: usize = (((v_row * 7) + v_column) as usize).min(41);
     s.f_board[_i14] = (_v13 as i8);
     // @ connect4.envspec:40:5
     if f_wins(s, (s.current_player as i32))? {
@@ -186,7 +186,7 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
         for v_c in 0i32..7 {
             let mut _arr19: [bool; 2] = <[bool; 2] as Zero>::ZERO;
             for v_k in 0i32..2 {
-                _arr19[v_k as usize] = ((s.f_board[((v_r * 7) + v_c) as usize] as i32) == (if (v_k == 0) { v_p } else { (1 - v_p) }));
+                _arr19[v_k as usize] = ((s.f_board[(((v_r * 7) + v_c) as usize).min(41)] as i32) == (if (v_k == 0) { v_p } else { (1 - v_p) }));
             }
             _arr18[v_c as usize] = _arr19;
         }
@@ -207,7 +207,7 @@ fn init_body(s: &mut State) -> Result<(), Fault> {
 fn inv_gravity(s: &State) -> Result<bool, Fault> {
     let mut _acc21: bool = true;
     for v_i in 0i32..35 {
-        if !(((s.f_board[v_i as usize] as i32) == (-1)) || ((s.f_board[(v_i + 7) as usize] as i32) != (-1))) { _acc21 = false; break; }
+        if !(((s.f_board[(v_i as usize).min(41)] as i32) == (-1)) || ((s.f_board[((v_i + 7) as usize).min(41)] as i32) != (-1))) { _acc21 = false; break; }
     }
     Ok(_acc21)
 }
@@ -216,11 +216,11 @@ fn inv_gravity(s: &State) -> Result<bool, Fault> {
 fn inv_balanced(s: &State) -> Result<bool, Fault> {
     let mut _acc22: i32 = 0;
     for v_i in 0i32..42 {
-        _acc22 += ((s.f_board[v_i as usize] as i32) == 0) as i32;
+        _acc22 += ((s.f_board[(v_i as usize).min(41)] as i32) == 0) as i32;
     }
     let mut _acc23: i32 = 0;
     for v_i in 0i32..42 {
-        _acc23 += ((s.f_board[v_i as usize] as i32) == 1) as i32;
+        _acc23 += ((s.f_board[(v_i as usize).min(41)] as i32) == 1) as i32;
     }
     Ok((i32::abs((_acc22 - _acc23)) <= 1))
 }

@@ -163,9 +163,9 @@ fn f_flips(s: &State, mut v_c: i32, mut v_d: i32, mut v_p: i32) -> Result<i32, F
     // @ othello.envspec:50:5
     for v_k in 0i32..7 {
         // @ othello.envspec:51:9
-        if (v_walking && (v_k < (K0[v_c as usize][v_d as usize] as i32))) {
+        if (v_walking && (v_k < (K0[(v_c as usize).min(63)][(v_d as usize).min(7)] as i32))) {
             // @ othello.envspec:52:13
-            let mut v_here: i32 = (s.f_board[(K1[v_c as usize][v_d as usize][v_k as usize] as i32) as usize] as i32);
+            let mut v_here: i32 = (s.f_board[((K1[(v_c as usize).min(63)][(v_d as usize).min(7)][(v_k as usize).min(6)] as i32) as usize).min(63)] as i32);
             // @ othello.envspec:53:13
             if (v_here == (1 - v_p)) {
                 // @ othello.envspec:54:17
@@ -186,7 +186,7 @@ fn f_flips(s: &State, mut v_c: i32, mut v_d: i32, mut v_p: i32) -> Result<i32, F
 
 /// fn `can_place` (othello.envspec:67:1)
 fn f_can_place(s: &State, mut v_c: i32, mut v_p: i32) -> Result<bool, Fault> {
-    let mut _b1: bool = ((s.f_board[v_c as usize] as i32) == (-1));
+    let mut _b1: bool = ((s.f_board[(v_c as usize).min(63)] as i32) == (-1));
     if _b1 {
         let mut _acc2: bool = false;
         for v_d in 0i32..8 {
@@ -202,13 +202,13 @@ fn p_finish(s: &mut State) -> Result<(), Fault> {
     // @ othello.envspec:74:5
     let mut _acc3: i32 = 0;
     for v_i in 0i32..64 {
-        _acc3 += ((s.f_board[v_i as usize] as i32) == (s.current_player as i32)) as i32;
+        _acc3 += ((s.f_board[(v_i as usize).min(63)] as i32) == (s.current_player as i32)) as i32;
     }
     let mut v_mine: i32 = _acc3;
     // @ othello.envspec:75:5
     let mut _acc4: i32 = 0;
     for v_i in 0i32..64 {
-        _acc4 += ((s.f_board[v_i as usize] as i32) == (1 - (s.current_player as i32))) as i32;
+        _acc4 += ((s.f_board[(v_i as usize).min(63)] as i32) == (1 - (s.current_player as i32))) as i32;
     }
     let mut v_theirs: i32 = _acc4;
     // @ othello.envspec:76:5
@@ -243,25 +243,25 @@ fn a_place(s: &mut State, mut v_cell: i32) -> Result<(), Fault> {
             // @ othello.envspec:92:13
             if (v_k < v_n) {
                 // @ othello.envspec:93:17
-                let _i7: usize = (K1[v_cell as usize][v_d as usize][v_k as usize] as i32) as usize;
+                let _i7: usize = ((K1[(v_cell as usize).min(63)][(v_d as usize).min(7)][(v_k as usize).min(6)] as i32) as usize).min(63);
                 s.f_board[_i7] = (v_p as i8);
             }
         }
     }
     // @ othello.envspec:97:5
-    s.f_board[v_cell as usize] = (v_p as i8);
+    s.f_board[(v_cell as usize).min(63)] = (v_p as i8);
     // @ othello.envspec:98:5
     s.f_passed = false;
     // @ othello.envspec:100:5
     let mut _acc8: bool = true;
     for v_i in 0i32..64 {
-        if !((s.f_board[v_i as usize] as i32) != (-1)) { _acc8 = false; break; }
+        if !((s.f_board[(v_i as usize).min(63)] as i32) != (-1)) { _acc8 = false; break; }
     }
     let mut _b9: bool = _acc8;
     if !_b9 {
         let mut _acc10: bool = false;
         for v_i in 0i32..64 {
-            if ((s.f_board[v_i as usize] as i32) == (1 - v_p)) { _acc10 = true; break; }
+            if ((s.f_board[(v_i as usize).min(63)] as i32) == (1 - v_p)) { _acc10 = true; break; }
         }
         _b9 = (!_acc10);
     }
@@ -310,7 +310,7 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
         for v_c in 0i32..8 {
             let mut _arr14: [bool; 2] = <[bool; 2] as Zero>::ZERO;
             for v_k in 0i32..2 {
-                _arr14[v_k as usize] = ((s.f_board[((v_r * 8) + v_c) as usize] as i32) == (if (v_k == 0) { v_p } else { (1 - v_p) }));
+                _arr14[v_k as usize] = ((s.f_board[(((v_r * 8) + v_c) as usize).min(63)] as i32) == (if (v_k == 0) { v_p } else { (1 - v_p) }));
             }
             _arr13[v_c as usize] = _arr14;
         }
@@ -326,22 +326,22 @@ fn init_body(s: &mut State) -> Result<(), Fault> {
     s.current_player = (_r15 as i8);
     // @ othello.envspec:36:5
     let _v16: i32 = (s.current_player as i32);
-    s.f_board[28 as usize] = (_v16 as i8);
+    s.f_board[(28 as usize).min(63)] = (_v16 as i8);
     // @ othello.envspec:37:5
     let _v17: i32 = (s.current_player as i32);
-    s.f_board[35 as usize] = (_v17 as i8);
+    s.f_board[(35 as usize).min(63)] = (_v17 as i8);
     // @ othello.envspec:38:5
     let _v18: i32 = (1 - (s.current_player as i32));
-    s.f_board[27 as usize] = (_v18 as i8);
+    s.f_board[(27 as usize).min(63)] = (_v18 as i8);
     // @ othello.envspec:39:5
     let _v19: i32 = (1 - (s.current_player as i32));
-    s.f_board[36 as usize] = (_v19 as i8);
+    s.f_board[(36 as usize).min(63)] = (_v19 as i8);
     Ok(())
 }
 
 /// invariant `centre`: the four centre cells are never empty
 fn inv_centre(s: &State) -> Result<bool, Fault> {
-    Ok((((((s.f_board[27 as usize] as i32) != (-1)) && ((s.f_board[28 as usize] as i32) != (-1))) && ((s.f_board[35 as usize] as i32) != (-1))) && ((s.f_board[36 as usize] as i32) != (-1))))
+    Ok((((((s.f_board[(27 as usize).min(63)] as i32) != (-1)) && ((s.f_board[(28 as usize).min(63)] as i32) != (-1))) && ((s.f_board[(35 as usize).min(63)] as i32) != (-1))) && ((s.f_board[(36 as usize).min(63)] as i32) != (-1))))
 }
 
 /// invariant `both_present`: a game still running has discs of both players
@@ -350,13 +350,13 @@ fn inv_both_present(s: &State) -> Result<bool, Fault> {
     if !_b20 {
         let mut _acc21: bool = false;
         for v_i in 0i32..64 {
-            if ((s.f_board[v_i as usize] as i32) == 0) { _acc21 = true; break; }
+            if ((s.f_board[(v_i as usize).min(63)] as i32) == 0) { _acc21 = true; break; }
         }
         let mut _b22: bool = _acc21;
         if _b22 {
             let mut _acc23: bool = false;
             for v_i in 0i32..64 {
-                if ((s.f_board[v_i as usize] as i32) == 1) { _acc23 = true; break; }
+                if ((s.f_board[(v_i as usize).min(63)] as i32) == 1) { _acc23 = true; break; }
             }
             _b22 = _acc23;
         }

@@ -684,33 +684,33 @@ static T30_Lineup__moves: [List<List<i16, 4>, 6>; 4] = [
 
 /// fn `mon_alive` (pokemon_gen1.envspec:209:1)
 fn f_mon_alive(s: &State, mut v_p: i32, mut v_i: i32) -> Result<bool, Fault> {
-    Ok(((s.f_team[v_p as usize][v_i as usize].f_hp as i32) > 0))
+    Ok(((s.f_team[(v_p as usize).min(1)][(v_i as usize).min(5)].f_hp as i32) > 0))
 }
 
 /// fn `fainted` (pokemon_gen1.envspec:213:1)
 fn f_fainted(s: &State, mut v_p: i32) -> Result<bool, Fault> {
-    Ok(((s.f_team[v_p as usize][(s.f_active[v_p as usize] as i32) as usize].f_hp as i32) == 0))
+    Ok(((s.f_team[(v_p as usize).min(1)][((s.f_active[(v_p as usize).min(1)] as i32) as usize).min(5)].f_hp as i32) == 0))
 }
 
 /// fn `alive_count` (pokemon_gen1.envspec:217:1)
 fn f_alive_count(s: &State, mut v_p: i32) -> Result<i32, Fault> {
     let mut _acc1: i32 = 0;
     for v_i in 0i32..6 {
-        _acc1 += ((s.f_team[v_p as usize][v_i as usize].f_hp as i32) > 0) as i32;
+        _acc1 += ((s.f_team[(v_p as usize).min(1)][(v_i as usize).min(5)].f_hp as i32) > 0) as i32;
     }
     Ok(_acc1)
 }
 
 /// fn `speed` (pokemon_gen1.envspec:221:1)
 fn f_speed(s: &State, mut v_p: i32) -> Result<i32, Fault> {
-    Ok((s.f_mstat[v_p as usize][3 as usize] as i32))
+    Ok((s.f_mstat[(v_p as usize).min(1)][(3 as usize).min(3)] as i32))
 }
 
 /// fn `eff` (pokemon_gen1.envspec:225:1)
 fn f_eff(s: &State, mut v_attacking: i32, mut v_defending: i32) -> Result<i32, Fault> {
     // @ pokemon_gen1.envspec:226:5
     let mut v_c: i32 = v_attacking;
-    return Ok((T23_Chart__eff[v_c as usize][v_defending as usize] as i32));
+    return Ok((T23_Chart__eff[(v_c as usize).min(15)][(v_defending as usize).min(15)] as i32));
 }
 
 /// fn `stat_of` (pokemon_gen1.envspec:233:1)
@@ -726,83 +726,83 @@ fn f_hp_of(s: &State, mut v_base: i32, mut v_level: i32) -> Result<i32, Fault> {
 /// fn `no_pp` (pokemon_gen1.envspec:241:1)
 fn f_no_pp(s: &State, mut v_p: i32) -> Result<bool, Fault> {
     // @ pokemon_gen1.envspec:242:5
-    let mut v_a: i32 = (s.f_active[v_p as usize] as i32);
+    let mut v_a: i32 = (s.f_active[(v_p as usize).min(1)] as i32);
     let mut _acc2: bool = true;
     for v_k in 0i32..4 {
-        if !((v_k >= (s.f_team[v_p as usize][v_a as usize].f_nmoves as i32)) || ((s.f_team[v_p as usize][v_a as usize].f_pp[v_k as usize] as i32) == 0)) { _acc2 = false; break; }
+        if !((v_k >= (s.f_team[(v_p as usize).min(1)][(v_a as usize).min(5)].f_nmoves as i32)) || ((s.f_team[(v_p as usize).min(1)][(v_a as usize).min(5)].f_pp[(v_k as usize).min(3)] as i32) == 0)) { _acc2 = false; break; }
     }
     return Ok(_acc2);
 }
 
 /// fn `hard_locked` (pokemon_gen1.envspec:250:1)
 fn f_hard_locked(s: &State, mut v_p: i32) -> Result<bool, Fault> {
-    Ok(((s.f_recharging[v_p as usize] || s.f_charging[v_p as usize]) || ((s.f_thrash_left[v_p as usize] as i32) > 0)))
+    Ok(((s.f_recharging[(v_p as usize).min(1)] || s.f_charging[(v_p as usize).min(1)]) || ((s.f_thrash_left[(v_p as usize).min(1)] as i32) > 0)))
 }
 
 /// fn `locked` (pokemon_gen1.envspec:254:1)
 fn f_locked(s: &State, mut v_p: i32) -> Result<bool, Fault> {
-    Ok((f_hard_locked(s, v_p)? || ((s.f_trap_left[v_p as usize] as i32) > 0)))
+    Ok((f_hard_locked(s, v_p)? || ((s.f_trap_left[(v_p as usize).min(1)] as i32) > 0)))
 }
 
 /// fn `move_ok` (pokemon_gen1.envspec:267:1)
 fn f_move_ok(s: &State, mut v_p: i32, mut v_slot: i32) -> Result<bool, Fault> {
     // @ pokemon_gen1.envspec:268:5
-    let mut v_m: RecMon = s.f_team[v_p as usize][(s.f_active[v_p as usize] as i32) as usize];
+    let mut v_m: RecMon = s.f_team[(v_p as usize).min(1)][((s.f_active[(v_p as usize).min(1)] as i32) as usize).min(5)];
     // @ pokemon_gen1.envspec:269:5
     if f_locked(s, v_p)? {
-        return Ok((v_slot == (s.f_lock_slot[v_p as usize] as i32)));
+        return Ok((v_slot == (s.f_lock_slot[(v_p as usize).min(1)] as i32)));
     }
     // @ pokemon_gen1.envspec:272:5
-    if (((((v_m.f_status as i32) == 1) || ((v_m.f_status as i32) == 4)) || s.f_trapped[v_p as usize]) || f_no_pp(s, v_p)?) {
+    if (((((v_m.f_status as i32) == 1) || ((v_m.f_status as i32) == 4)) || s.f_trapped[(v_p as usize).min(1)]) || f_no_pp(s, v_p)?) {
         return Ok((v_slot == 0));
     }
-    return Ok(((v_slot < (v_m.f_nmoves as i32)) && ((v_m.f_pp[v_slot as usize] as i32) > 0)));
+    return Ok(((v_slot < (v_m.f_nmoves as i32)) && ((v_m.f_pp[(v_slot as usize).min(3)] as i32) > 0)));
 }
 
 /// fn `rank` (pokemon_gen1.envspec:316:1)
 fn f_rank(s: &State, mut v_p: i32, mut v_slot: i32) -> Result<i32, Fault> {
     // @ pokemon_gen1.envspec:317:5
-    let mut v_a: i32 = (s.f_active[v_p as usize] as i32);
+    let mut v_a: i32 = (s.f_active[(v_p as usize).min(1)] as i32);
     // @ pokemon_gen1.envspec:318:5
-    let mut v_s: i32 = (if f_locked(s, v_p)? { (s.f_lock_slot[v_p as usize] as i32) } else { v_slot });
+    let mut v_s: i32 = (if f_locked(s, v_p)? { (s.f_lock_slot[(v_p as usize).min(1)] as i32) } else { v_slot });
     // @ pokemon_gen1.envspec:319:5
     if (f_no_pp(s, v_p)? && (!f_locked(s, v_p)?)) {
         return Ok(1);
     }
-    return Ok(((T12_Move__priority[(s.f_team[v_p as usize][v_a as usize].f_moves[v_s as usize] as i32) as usize] as i32) + 1));
+    return Ok(((T12_Move__priority[((s.f_team[(v_p as usize).min(1)][(v_a as usize).min(5)].f_moves[(v_s as usize).min(3)] as i32) as usize).min(164)] as i32) + 1));
 }
 
 /// proc `enter` (pokemon_gen1.envspec:331:1)
 fn p_enter(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:332:5
-    let mut v_a: i32 = (s.f_active[v_p as usize] as i32);
+    let mut v_a: i32 = (s.f_active[(v_p as usize).min(1)] as i32);
     // @ pokemon_gen1.envspec:333:5
-    s.f_seen[v_p as usize][v_a as usize] = true;
+    s.f_seen[(v_p as usize).min(1)][(v_a as usize).min(5)] = true;
     // @ pokemon_gen1.envspec:334:5
     for v_k in 0i32..4 {
         // @ pokemon_gen1.envspec:335:9
-        let _v3: i32 = (s.f_team[v_p as usize][v_a as usize].f_stats[v_k as usize] as i32);
-        s.f_mstat[v_p as usize][v_k as usize] = (_v3 as i16);
+        let _v3: i32 = (s.f_team[(v_p as usize).min(1)][(v_a as usize).min(5)].f_stats[(v_k as usize).min(3)] as i32);
+        s.f_mstat[(v_p as usize).min(1)][(v_k as usize).min(3)] = (_v3 as i16);
     }
     // @ pokemon_gen1.envspec:337:5
-    let mut v_cond: i32 = (s.f_team[v_p as usize][v_a as usize].f_status as i32);
+    let mut v_cond: i32 = (s.f_team[(v_p as usize).min(1)][(v_a as usize).min(5)].f_status as i32);
     // @ pokemon_gen1.envspec:338:5
     if (v_cond == 5) {
         // @ pokemon_gen1.envspec:339:9
-        let _v4: i32 = imax(fdiv((s.f_mstat[v_p as usize][3 as usize] as i32), 4), 1);
-        s.f_mstat[v_p as usize][3 as usize] = (_v4 as i16);
+        let _v4: i32 = imax(fdiv((s.f_mstat[(v_p as usize).min(1)][(3 as usize).min(3)] as i32), 4), 1);
+        s.f_mstat[(v_p as usize).min(1)][(3 as usize).min(3)] = (_v4 as i16);
     }
     // @ pokemon_gen1.envspec:341:5
     if (v_cond == 3) {
         // @ pokemon_gen1.envspec:342:9
-        let _v5: i32 = imax(fdiv((s.f_mstat[v_p as usize][0 as usize] as i32), 2), 1);
-        s.f_mstat[v_p as usize][0 as usize] = (_v5 as i16);
+        let _v5: i32 = imax(fdiv((s.f_mstat[(v_p as usize).min(1)][(0 as usize).min(3)] as i32), 2), 1);
+        s.f_mstat[(v_p as usize).min(1)][(0 as usize).min(3)] = (_v5 as i16);
     }
     // @ pokemon_gen1.envspec:344:5
     if ((v_cond == 2) || (v_cond == 3)) {
         // @ pokemon_gen1.envspec:345:9
-        let _v6: i32 = imax(((s.f_team[v_p as usize][v_a as usize].f_hp as i32) - imax(fdiv((s.f_team[v_p as usize][v_a as usize].f_maxhp as i32), 16), 1)), 0);
-        s.f_team[v_p as usize][v_a as usize].f_hp = (_v6 as i16);
+        let _v6: i32 = imax(((s.f_team[(v_p as usize).min(1)][(v_a as usize).min(5)].f_hp as i32) - imax(fdiv((s.f_team[(v_p as usize).min(1)][(v_a as usize).min(5)].f_maxhp as i32), 16), 1)), 0);
+        s.f_team[(v_p as usize).min(1)][(v_a as usize).min(5)].f_hp = (_v6 as i16);
     }
     Ok(())
 }
@@ -810,59 +810,59 @@ fn p_enter(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 /// proc `leave` (pokemon_gen1.envspec:354:1)
 fn p_leave(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:355:5
-    let mut v_a: i32 = (s.f_active[v_p as usize] as i32);
+    let mut v_a: i32 = (s.f_active[(v_p as usize).min(1)] as i32);
     // @ pokemon_gen1.envspec:356:5
-    if ((s.f_team[v_p as usize][v_a as usize].f_status as i32) == 6) {
+    if ((s.f_team[(v_p as usize).min(1)][(v_a as usize).min(5)].f_status as i32) == 6) {
         // @ pokemon_gen1.envspec:357:9
-        s.f_team[v_p as usize][v_a as usize].f_status = (2 as i8);
+        s.f_team[(v_p as usize).min(1)][(v_a as usize).min(5)].f_status = (2 as i8);
     }
     // @ pokemon_gen1.envspec:359:5
     let _v7: [i8; 6] = [(0 as i8), (0 as i8), (0 as i8), (0 as i8), (0 as i8), (0 as i8)];
-    s.f_boosts[v_p as usize] = _v7;
+    s.f_boosts[(v_p as usize).min(1)] = _v7;
     // @ pokemon_gen1.envspec:360:5
-    s.f_confused[v_p as usize] = (0 as i8);
+    s.f_confused[(v_p as usize).min(1)] = (0 as i8);
     // @ pokemon_gen1.envspec:361:5
-    s.f_sub_hp[v_p as usize] = (0 as i16);
+    s.f_sub_hp[(v_p as usize).min(1)] = (0 as i16);
     // @ pokemon_gen1.envspec:362:5
-    s.f_reflect[v_p as usize] = false;
+    s.f_reflect[(v_p as usize).min(1)] = false;
     // @ pokemon_gen1.envspec:363:5
-    s.f_light_screen[v_p as usize] = false;
+    s.f_light_screen[(v_p as usize).min(1)] = false;
     // @ pokemon_gen1.envspec:364:5
-    s.f_focus[v_p as usize] = false;
+    s.f_focus[(v_p as usize).min(1)] = false;
     // @ pokemon_gen1.envspec:365:5
-    s.f_mist[v_p as usize] = false;
+    s.f_mist[(v_p as usize).min(1)] = false;
     // @ pokemon_gen1.envspec:366:5
-    s.f_seeded[v_p as usize] = false;
+    s.f_seeded[(v_p as usize).min(1)] = false;
     // @ pokemon_gen1.envspec:367:5
-    s.f_toxic[v_p as usize] = false;
+    s.f_toxic[(v_p as usize).min(1)] = false;
     // @ pokemon_gen1.envspec:368:5
-    s.f_toxic_n[v_p as usize] = (0 as i8);
+    s.f_toxic_n[(v_p as usize).min(1)] = (0 as i8);
     // @ pokemon_gen1.envspec:369:5
-    s.f_recharging[v_p as usize] = false;
+    s.f_recharging[(v_p as usize).min(1)] = false;
     // @ pokemon_gen1.envspec:370:5
-    s.f_charging[v_p as usize] = false;
+    s.f_charging[(v_p as usize).min(1)] = false;
     // @ pokemon_gen1.envspec:371:5
-    s.f_invulnerable[v_p as usize] = false;
+    s.f_invulnerable[(v_p as usize).min(1)] = false;
     // @ pokemon_gen1.envspec:372:5
-    s.f_thrash_left[v_p as usize] = (0 as i8);
+    s.f_thrash_left[(v_p as usize).min(1)] = (0 as i8);
     // @ pokemon_gen1.envspec:373:5
-    s.f_flinched[v_p as usize] = false;
+    s.f_flinched[(v_p as usize).min(1)] = false;
     // @ pokemon_gen1.envspec:374:5
-    if ((s.f_trap_left[v_p as usize] as i32) > 0) {
+    if ((s.f_trap_left[(v_p as usize).min(1)] as i32) > 0) {
         // @ pokemon_gen1.envspec:375:9
-        let _i8: usize = (1 - v_p) as usize;
+        let _i8: usize = ((1 - v_p) as usize).min(1);
         s.f_trapped[_i8] = false;
     }
     // @ pokemon_gen1.envspec:377:5
-    s.f_trap_left[v_p as usize] = (0 as i8);
+    s.f_trap_left[(v_p as usize).min(1)] = (0 as i8);
     // @ pokemon_gen1.envspec:378:5
-    if s.f_trapped[v_p as usize] {
+    if s.f_trapped[(v_p as usize).min(1)] {
         // @ pokemon_gen1.envspec:379:9
-        let _i9: usize = (1 - v_p) as usize;
+        let _i9: usize = ((1 - v_p) as usize).min(1);
         s.f_trap_left[_i9] = (0 as i8);
     }
     // @ pokemon_gen1.envspec:381:5
-    s.f_trapped[v_p as usize] = false;
+    s.f_trapped[(v_p as usize).min(1)] = false;
     Ok(())
 }
 
@@ -871,7 +871,7 @@ fn p_switch_in(s: &mut State, mut v_p: i32, mut v_to: i32) -> Result<(), Fault> 
     // @ pokemon_gen1.envspec:385:5
     p_leave(s, v_p)?;
     // @ pokemon_gen1.envspec:386:5
-    s.f_active[v_p as usize] = (v_to as i8);
+    s.f_active[(v_p as usize).min(1)] = (v_to as i8);
     // @ pokemon_gen1.envspec:387:5
     p_enter(s, v_p)?;
     Ok(())
@@ -880,9 +880,9 @@ fn p_switch_in(s: &mut State, mut v_p: i32, mut v_to: i32) -> Result<(), Fault> 
 /// proc `before_move` (pokemon_gen1.envspec:399:1)
 fn p_before_move(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:400:5
-    let mut v_a: i32 = (s.f_active[v_u as usize] as i32);
+    let mut v_a: i32 = (s.f_active[(v_u as usize).min(1)] as i32);
     // @ pokemon_gen1.envspec:401:5
-    let mut v_cond: i32 = (s.f_team[v_u as usize][v_a as usize].f_status as i32);
+    let mut v_cond: i32 = (s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_status as i32);
     // @ pokemon_gen1.envspec:402:5
     s.f_go = true;
     // @ pokemon_gen1.envspec:403:5
@@ -891,39 +891,39 @@ fn p_before_move(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
         s.f_go = false;
     } else if (v_cond == 1) {
         // @ pokemon_gen1.envspec:406:9
-        let _v10: i32 = imax(((s.f_team[v_u as usize][v_a as usize].f_sleep as i32) - 1), 0);
-        s.f_team[v_u as usize][v_a as usize].f_sleep = (_v10 as i8);
+        let _v10: i32 = imax(((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_sleep as i32) - 1), 0);
+        s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_sleep = (_v10 as i8);
         // @ pokemon_gen1.envspec:407:9
         s.f_go = false;
-    } else if s.f_trapped[v_u as usize] {
+    } else if s.f_trapped[(v_u as usize).min(1)] {
         // @ pokemon_gen1.envspec:409:9
         s.f_go = false;
-    } else if s.f_flinched[v_u as usize] {
+    } else if s.f_flinched[(v_u as usize).min(1)] {
         // @ pokemon_gen1.envspec:411:9
         s.f_go = false;
-    } else if s.f_recharging[v_u as usize] {
+    } else if s.f_recharging[(v_u as usize).min(1)] {
         // @ pokemon_gen1.envspec:413:9
-        s.f_recharging[v_u as usize] = false;
+        s.f_recharging[(v_u as usize).min(1)] = false;
         // @ pokemon_gen1.envspec:414:9
         s.f_go = false;
     }
     // @ pokemon_gen1.envspec:416:5
-    if (s.f_go && ((s.f_confused[v_u as usize] as i32) > 0)) {
+    if (s.f_go && ((s.f_confused[(v_u as usize).min(1)] as i32) > 0)) {
         // @ pokemon_gen1.envspec:417:9
-        let _v11: i32 = imax(((s.f_confused[v_u as usize] as i32) - 1), 0);
-        s.f_confused[v_u as usize] = (_v11 as i8);
+        let _v11: i32 = imax(((s.f_confused[(v_u as usize).min(1)] as i32) - 1), 0);
+        s.f_confused[(v_u as usize).min(1)] = (_v11 as i8);
         // @ pokemon_gen1.envspec:418:9
         let _r12: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
         let mut v_self_hit: bool = (_r12 == 1);
         // @ pokemon_gen1.envspec:419:9
-        if (((s.f_confused[v_u as usize] as i32) > 0) && v_self_hit) {
+        if (((s.f_confused[(v_u as usize).min(1)] as i32) > 0) && v_self_hit) {
             // @ pokemon_gen1.envspec:420:13
-            let mut v_lv: i32 = (s.f_team[v_u as usize][v_a as usize].f_level as i32);
+            let mut v_lv: i32 = (s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_level as i32);
             // @ pokemon_gen1.envspec:421:13
-            let mut v_hurt: i32 = (fdiv(fdiv((((fdiv((v_lv * 2), 5) + 2) * (s.f_mstat[v_u as usize][0 as usize] as i32)) * 40), (s.f_mstat[v_u as usize][1 as usize] as i32)), 50) + 2);
+            let mut v_hurt: i32 = (fdiv(fdiv((((fdiv((v_lv * 2), 5) + 2) * (s.f_mstat[(v_u as usize).min(1)][(0 as usize).min(3)] as i32)) * 40), (s.f_mstat[(v_u as usize).min(1)][(1 as usize).min(3)] as i32)), 50) + 2);
             // @ pokemon_gen1.envspec:422:13
-            let _v13: i32 = imax(((s.f_team[v_u as usize][v_a as usize].f_hp as i32) - v_hurt), 0);
-            s.f_team[v_u as usize][v_a as usize].f_hp = (_v13 as i16);
+            let _v13: i32 = imax(((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp as i32) - v_hurt), 0);
+            s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp = (_v13 as i16);
             // @ pokemon_gen1.envspec:423:13
             s.f_go = false;
             // @ pokemon_gen1.envspec:424:13
@@ -947,17 +947,17 @@ fn p_before_move(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
 /// proc `drop_locks` (pokemon_gen1.envspec:435:1)
 fn p_drop_locks(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:436:5
-    s.f_charging[v_u as usize] = false;
+    s.f_charging[(v_u as usize).min(1)] = false;
     // @ pokemon_gen1.envspec:437:5
-    s.f_invulnerable[v_u as usize] = false;
+    s.f_invulnerable[(v_u as usize).min(1)] = false;
     // @ pokemon_gen1.envspec:438:5
-    s.f_thrash_left[v_u as usize] = (0 as i8);
+    s.f_thrash_left[(v_u as usize).min(1)] = (0 as i8);
     // @ pokemon_gen1.envspec:439:5
-    if ((s.f_trap_left[v_u as usize] as i32) > 0) {
+    if ((s.f_trap_left[(v_u as usize).min(1)] as i32) > 0) {
         // @ pokemon_gen1.envspec:440:9
-        s.f_trap_left[v_u as usize] = (0 as i8);
+        s.f_trap_left[(v_u as usize).min(1)] = (0 as i8);
         // @ pokemon_gen1.envspec:441:9
-        let _i15: usize = (1 - v_u) as usize;
+        let _i15: usize = ((1 - v_u) as usize).min(1);
         s.f_trapped[_i15] = false;
     }
     Ok(())
@@ -966,22 +966,22 @@ fn p_drop_locks(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
 /// proc `use_move` (pokemon_gen1.envspec:453:1)
 fn p_use_move(s: &mut State, mut v_u: i32, mut v_slot: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:454:5
-    let mut v_a: i32 = (s.f_active[v_u as usize] as i32);
+    let mut v_a: i32 = (s.f_active[(v_u as usize).min(1)] as i32);
     // @ pokemon_gen1.envspec:455:5
-    if ((s.f_team[v_u as usize][v_a as usize].f_hp as i32) > 0) {
+    if ((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp as i32) > 0) {
         // @ pokemon_gen1.envspec:456:9
-        let mut v_s: i32 = (if f_locked(s, v_u)? { (s.f_lock_slot[v_u as usize] as i32) } else { v_slot });
+        let mut v_s: i32 = (if f_locked(s, v_u)? { (s.f_lock_slot[(v_u as usize).min(1)] as i32) } else { v_slot });
         // @ pokemon_gen1.envspec:457:9
         let mut v_struggle: bool = (f_no_pp(s, v_u)? && (!f_locked(s, v_u)?));
         // @ pokemon_gen1.envspec:458:9
-        let mut v_m: i32 = (s.f_team[v_u as usize][v_a as usize].f_moves[v_s as usize] as i32);
+        let mut v_m: i32 = (s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_moves[(v_s as usize).min(3)] as i32);
         // @ pokemon_gen1.envspec:459:9
         if v_struggle {
             // @ pokemon_gen1.envspec:460:13
             v_m = 164;
         }
         // @ pokemon_gen1.envspec:462:9
-        let mut v_foe_was_up: bool = ((s.f_team[(1 - v_u) as usize][(s.f_active[(1 - v_u) as usize] as i32) as usize].f_hp as i32) > 0);
+        let mut v_foe_was_up: bool = ((s.f_team[((1 - v_u) as usize).min(1)][((s.f_active[((1 - v_u) as usize).min(1)] as i32) as usize).min(5)].f_hp as i32) > 0);
         // @ pokemon_gen1.envspec:463:9
         p_before_move(s, v_u)?;
         // @ pokemon_gen1.envspec:464:9
@@ -991,44 +991,44 @@ fn p_use_move(s: &mut State, mut v_u: i32, mut v_slot: i32) -> Result<(), Fault>
             // @ pokemon_gen1.envspec:466:13
             s.f_fx = RecFx { f_high_crit: false, f_hits_min: (1 as i8), f_hits_max: (1 as i8), f_drain_num: (0 as i8), f_drain_den: (0 as i8), f_recoil_num: (0 as i8), f_recoil_den: (0 as i8), f_status: (0 as i8), f_sec_status: (0 as i8), f_sec_chance: (0 as i8), f_stat: (0 as i8), f_stages: (0 as i8), f_on_user: false, f_stat_chance: (0 as i8), f_confuse: (0 as i8), f_flinch: (0 as i8), f_recharge: false, f_trap: false, f_thrash: false, f_explode: false, f_ohko: false, f_charge: false, f_fly: false, f_fixed: (0 as i8), f_level_damage: false, f_psywave: false, f_half_hp: false, f_crash: false, f_heal: false, f_rest: false, f_haze: false, f_screen: (0 as i8), f_seed: false, f_substitute: false, f_counter: false, f_focus: false, f_mist: false, f_sleeping_target: false };
             // @ pokemon_gen1.envspec:467:13
-            let _a16: i32 = (T22_Move__effect[v_m as usize] as i32);
+            let _a16: i32 = (T22_Move__effect[(v_m as usize).min(164)] as i32);
             p_move_effect__dispatch(s, _a16)?;
             // @ pokemon_gen1.envspec:468:13
-            let mut v_charge_turn: bool = (s.f_fx.f_charge && (!s.f_charging[v_u as usize]));
+            let mut v_charge_turn: bool = (s.f_fx.f_charge && (!s.f_charging[(v_u as usize).min(1)]));
             // @ pokemon_gen1.envspec:469:13
-            if ((((!f_locked(s, v_u)?) && (!s.f_fx.f_charge)) && (!v_struggle)) || s.f_charging[v_u as usize]) {
+            if ((((!f_locked(s, v_u)?) && (!s.f_fx.f_charge)) && (!v_struggle)) || s.f_charging[(v_u as usize).min(1)]) {
                 // @ pokemon_gen1.envspec:470:17
-                let _v17: i32 = imax(((s.f_team[v_u as usize][v_a as usize].f_pp[v_s as usize] as i32) - 1), 0);
-                s.f_team[v_u as usize][v_a as usize].f_pp[v_s as usize] = (_v17 as i8);
+                let _v17: i32 = imax(((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_pp[(v_s as usize).min(3)] as i32) - 1), 0);
+                s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_pp[(v_s as usize).min(3)] = (_v17 as i8);
             }
             // @ pokemon_gen1.envspec:472:13
             if (!v_struggle) {
                 // @ pokemon_gen1.envspec:473:17
-                s.f_move_seen[v_u as usize][v_a as usize][v_s as usize] = true;
+                s.f_move_seen[(v_u as usize).min(1)][(v_a as usize).min(5)][(v_s as usize).min(3)] = true;
             }
             // @ pokemon_gen1.envspec:475:13
-            let _v18: bool = (((((T7_Move__type[v_m as usize] as i32) == 0) || ((T7_Move__type[v_m as usize] as i32) == 6)) && ((T9_Move__power[v_m as usize] as i32) > 0)) && (!s.f_fx.f_counter));
-            s.f_counterable[v_u as usize] = _v18;
+            let _v18: bool = (((((T7_Move__type[(v_m as usize).min(164)] as i32) == 0) || ((T7_Move__type[(v_m as usize).min(164)] as i32) == 6)) && ((T9_Move__power[(v_m as usize).min(164)] as i32) > 0)) && (!s.f_fx.f_counter));
+            s.f_counterable[(v_u as usize).min(1)] = _v18;
             // @ pokemon_gen1.envspec:476:13
             if v_charge_turn {
                 // @ pokemon_gen1.envspec:479:17
-                s.f_charging[v_u as usize] = true;
+                s.f_charging[(v_u as usize).min(1)] = true;
                 // @ pokemon_gen1.envspec:480:17
                 let _v19: bool = s.f_fx.f_fly;
-                s.f_invulnerable[v_u as usize] = _v19;
+                s.f_invulnerable[(v_u as usize).min(1)] = _v19;
                 // @ pokemon_gen1.envspec:481:17
-                s.f_lock_slot[v_u as usize] = (v_s as i8);
+                s.f_lock_slot[(v_u as usize).min(1)] = (v_s as i8);
             } else {
                 // @ pokemon_gen1.envspec:483:17
-                s.f_charging[v_u as usize] = false;
+                s.f_charging[(v_u as usize).min(1)] = false;
                 // @ pokemon_gen1.envspec:484:17
-                s.f_invulnerable[v_u as usize] = false;
+                s.f_invulnerable[(v_u as usize).min(1)] = false;
                 // @ pokemon_gen1.envspec:485:17
                 p_carry_out(s, v_u, v_m, v_s)?;
             }
         }
         // @ pokemon_gen1.envspec:488:9
-        if (!(v_foe_was_up && ((s.f_team[(1 - v_u) as usize][(s.f_active[(1 - v_u) as usize] as i32) as usize].f_hp as i32) == 0))) {
+        if (!(v_foe_was_up && ((s.f_team[((1 - v_u) as usize).min(1)][((s.f_active[((1 - v_u) as usize).min(1)] as i32) as usize).min(5)].f_hp as i32) == 0))) {
             // @ pokemon_gen1.envspec:489:13
             p_residual(s, v_u)?;
         }
@@ -1041,38 +1041,38 @@ fn p_carry_out(s: &mut State, mut v_u: i32, mut v_m: i32, mut v_s: i32) -> Resul
     // @ pokemon_gen1.envspec:495:5
     let mut v_t: i32 = (1 - v_u);
     // @ pokemon_gen1.envspec:496:5
-    let mut v_ta: i32 = (s.f_active[v_t as usize] as i32);
+    let mut v_ta: i32 = (s.f_active[(v_t as usize).min(1)] as i32);
     // @ pokemon_gen1.envspec:497:5
-    if (T13_Move__self_target[v_m as usize] || ((s.f_team[v_t as usize][v_ta as usize].f_hp as i32) > 0)) {
+    if (T13_Move__self_target[(v_m as usize).min(164)] || ((s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_hp as i32) > 0)) {
         // @ pokemon_gen1.envspec:500:9
         if s.f_fx.f_trap {
             // @ pokemon_gen1.envspec:501:13
-            s.f_recharging[v_t as usize] = false;
+            s.f_recharging[(v_t as usize).min(1)] = false;
         }
         // @ pokemon_gen1.envspec:503:9
-        if ((T8_Move__category[v_m as usize] as i32) != 2) {
+        if ((T8_Move__category[(v_m as usize).min(164)] as i32) != 2) {
             // @ pokemon_gen1.envspec:504:13
             s.f_last_damage = (0 as i16);
         }
         // @ pokemon_gen1.envspec:508:9
         if s.f_fx.f_thrash {
             // @ pokemon_gen1.envspec:509:13
-            if ((s.f_thrash_left[v_u as usize] as i32) > 0) {
+            if ((s.f_thrash_left[(v_u as usize).min(1)] as i32) > 0) {
                 // @ pokemon_gen1.envspec:510:17
-                let _v20: i32 = imax(((s.f_thrash_left[v_u as usize] as i32) - 1), 0);
-                s.f_thrash_left[v_u as usize] = (_v20 as i8);
+                let _v20: i32 = imax(((s.f_thrash_left[(v_u as usize).min(1)] as i32) - 1), 0);
+                s.f_thrash_left[(v_u as usize).min(1)] = (_v20 as i8);
                 // @ pokemon_gen1.envspec:511:17
-                if ((s.f_thrash_left[v_u as usize] as i32) == 0) {
+                if ((s.f_thrash_left[(v_u as usize).min(1)] as i32) == 0) {
                     // @ pokemon_gen1.envspec:512:21
                     let _r21: i32 = randint(s._rng_key, &mut s._rng_counter, 2, 5, u16::MAX)?;
-                    s.f_confused[v_u as usize] = (_r21 as i8);
+                    s.f_confused[(v_u as usize).min(1)] = (_r21 as i8);
                 }
             } else {
                 // @ pokemon_gen1.envspec:515:17
                 let _r22: i32 = randint(s._rng_key, &mut s._rng_counter, 2, 3, u16::MAX)?;
-                s.f_thrash_left[v_u as usize] = (_r22 as i8);
+                s.f_thrash_left[(v_u as usize).min(1)] = (_r22 as i8);
                 // @ pokemon_gen1.envspec:516:17
-                s.f_lock_slot[v_u as usize] = (v_s as i8);
+                s.f_lock_slot[(v_u as usize).min(1)] = (v_s as i8);
             }
         }
         // @ pokemon_gen1.envspec:519:9
@@ -1098,20 +1098,20 @@ fn p_check_hit(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:540:5
     let mut v_t: i32 = (1 - v_u);
     // @ pokemon_gen1.envspec:541:5
-    let mut v_ta: i32 = (s.f_active[v_t as usize] as i32);
+    let mut v_ta: i32 = (s.f_active[(v_t as usize).min(1)] as i32);
     // @ pokemon_gen1.envspec:542:5
-    let mut v_sp: i32 = (s.f_team[v_t as usize][v_ta as usize].f_species as i32);
+    let mut v_sp: i32 = (s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_species as i32);
     // @ pokemon_gen1.envspec:543:5
     s.f_go = true;
     // @ pokemon_gen1.envspec:544:5
-    if (!T13_Move__self_target[v_m as usize]) {
+    if (!T13_Move__self_target[(v_m as usize).min(164)]) {
         // @ pokemon_gen1.envspec:545:9
-        if (s.f_invulnerable[v_t as usize] && ((T10_Move__accuracy[v_m as usize] as i32) != 0)) {
+        if (s.f_invulnerable[(v_t as usize).min(1)] && ((T10_Move__accuracy[(v_m as usize).min(164)] as i32) != 0)) {
             // @ pokemon_gen1.envspec:546:13
             s.f_go = false;
         }
         // @ pokemon_gen1.envspec:548:9
-        if ((s.f_go && T14_Move__immunity[v_m as usize]) && ((f_eff(s, (T7_Move__type[v_m as usize] as i32), (T0_Species__type1[v_sp as usize] as i32))? == 0) || (f_eff(s, (T7_Move__type[v_m as usize] as i32), (T1_Species__type2[v_sp as usize] as i32))? == 0))) {
+        if ((s.f_go && T14_Move__immunity[(v_m as usize).min(164)]) && ((f_eff(s, (T7_Move__type[(v_m as usize).min(164)] as i32), (T0_Species__type1[(v_sp as usize).min(150)] as i32))? == 0) || (f_eff(s, (T7_Move__type[(v_m as usize).min(164)] as i32), (T1_Species__type2[(v_sp as usize).min(150)] as i32))? == 0))) {
             // @ pokemon_gen1.envspec:549:13
             s.f_go = false;
         }
@@ -1121,17 +1121,17 @@ fn p_check_hit(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), Fault> {
             s.f_go = false;
         }
         // @ pokemon_gen1.envspec:554:9
-        if ((s.f_go && s.f_fx.f_sleeping_target) && ((s.f_team[v_t as usize][v_ta as usize].f_status as i32) != 1)) {
+        if ((s.f_go && s.f_fx.f_sleeping_target) && ((s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_status as i32) != 1)) {
             // @ pokemon_gen1.envspec:555:13
             s.f_go = false;
         }
         // @ pokemon_gen1.envspec:557:9
-        let mut v_sure: bool = (((s.f_fx.f_status as i32) == 1) && s.f_recharging[v_t as usize]);
+        let mut v_sure: bool = (((s.f_fx.f_status as i32) == 1) && s.f_recharging[(v_t as usize).min(1)]);
         // @ pokemon_gen1.envspec:558:9
-        if ((s.f_go && ((T10_Move__accuracy[v_m as usize] as i32) != 0)) && (!v_sure)) {
+        if ((s.f_go && ((T10_Move__accuracy[(v_m as usize).min(164)] as i32) != 0)) && (!v_sure)) {
             // @ pokemon_gen1.envspec:559:13
             let _r23: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 255, u16::MAX)?;
-            if (_r23 >= f_hit_chance(s, (T10_Move__accuracy[v_m as usize] as i32), (s.f_boosts[v_u as usize][4 as usize] as i32), (s.f_boosts[v_t as usize][5 as usize] as i32))?) {
+            if (_r23 >= f_hit_chance(s, (T10_Move__accuracy[(v_m as usize).min(164)] as i32), (s.f_boosts[(v_u as usize).min(1)][(4 as usize).min(5)] as i32), (s.f_boosts[(v_t as usize).min(1)][(5 as usize).min(5)] as i32))?) {
                 // @ pokemon_gen1.envspec:560:17
                 s.f_go = false;
             }
@@ -1143,26 +1143,26 @@ fn p_check_hit(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), Fault> {
 /// proc `missed` (pokemon_gen1.envspec:568:1)
 fn p_missed(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:569:5
-    let mut v_a: i32 = (s.f_active[v_u as usize] as i32);
+    let mut v_a: i32 = (s.f_active[(v_u as usize).min(1)] as i32);
     // @ pokemon_gen1.envspec:570:5
     if s.f_fx.f_explode {
         // @ pokemon_gen1.envspec:571:9
-        s.f_team[v_u as usize][v_a as usize].f_hp = (0 as i16);
+        s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp = (0 as i16);
     }
     // @ pokemon_gen1.envspec:573:5
     if s.f_fx.f_crash {
         // @ pokemon_gen1.envspec:574:9
-        let _v24: i32 = imax(((s.f_team[v_u as usize][v_a as usize].f_hp as i32) - 1), 0);
-        s.f_team[v_u as usize][v_a as usize].f_hp = (_v24 as i16);
+        let _v24: i32 = imax(((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp as i32) - 1), 0);
+        s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp = (_v24 as i16);
     }
     // @ pokemon_gen1.envspec:576:5
-    if ((s.f_trap_left[v_u as usize] as i32) > 0) {
+    if ((s.f_trap_left[(v_u as usize).min(1)] as i32) > 0) {
         // @ pokemon_gen1.envspec:577:9
-        let _i25: usize = (1 - v_u) as usize;
+        let _i25: usize = ((1 - v_u) as usize).min(1);
         s.f_trapped[_i25] = false;
     }
     // @ pokemon_gen1.envspec:579:5
-    s.f_trap_left[v_u as usize] = (0 as i8);
+    s.f_trap_left[(v_u as usize).min(1)] = (0 as i8);
     Ok(())
 }
 
@@ -1171,11 +1171,11 @@ fn p_land(s: &mut State, mut v_u: i32, mut v_m: i32, mut v_s: i32) -> Result<(),
     // @ pokemon_gen1.envspec:583:5
     let mut v_t: i32 = (1 - v_u);
     // @ pokemon_gen1.envspec:584:5
-    let mut v_a: i32 = (s.f_active[v_u as usize] as i32);
+    let mut v_a: i32 = (s.f_active[(v_u as usize).min(1)] as i32);
     // @ pokemon_gen1.envspec:585:5
-    let mut v_ta: i32 = (s.f_active[v_t as usize] as i32);
+    let mut v_ta: i32 = (s.f_active[(v_t as usize).min(1)] as i32);
     // @ pokemon_gen1.envspec:586:5
-    let mut v_damaging: bool = ((((((((T9_Move__power[v_m as usize] as i32) > 0) || s.f_fx.f_ohko) || s.f_fx.f_counter) || s.f_fx.f_level_damage) || ((s.f_fx.f_fixed as i32) > 0)) || s.f_fx.f_psywave) || s.f_fx.f_half_hp);
+    let mut v_damaging: bool = ((((((((T9_Move__power[(v_m as usize).min(164)] as i32) > 0) || s.f_fx.f_ohko) || s.f_fx.f_counter) || s.f_fx.f_level_damage) || ((s.f_fx.f_fixed as i32) > 0)) || s.f_fx.f_psywave) || s.f_fx.f_half_hp);
     // @ pokemon_gen1.envspec:587:5
     if v_damaging {
         // @ pokemon_gen1.envspec:588:9
@@ -1189,7 +1189,7 @@ fn p_land(s: &mut State, mut v_u: i32, mut v_m: i32, mut v_s: i32) -> Result<(),
         let _r26: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 7, u16::MAX)?;
         let mut v_draw: i32 = _r26;
         // @ pokemon_gen1.envspec:595:9
-        let mut v_hits: i32 = (if v_many { (K0[v_draw as usize] as i32) } else { (s.f_fx.f_hits_min as i32) });
+        let mut v_hits: i32 = (if v_many { (K0[(v_draw as usize).min(7)] as i32) } else { (s.f_fx.f_hits_min as i32) });
         // @ pokemon_gen1.envspec:596:9
         p_hit(s, v_u, v_hits)?;
     }
@@ -1204,7 +1204,7 @@ fn p_land(s: &mut State, mut v_u: i32, mut v_m: i32, mut v_s: i32) -> Result<(),
         // @ pokemon_gen1.envspec:602:9
         p_after_hit(s, v_u, v_m, v_s)?;
         // @ pokemon_gen1.envspec:603:9
-        if (((s.f_team[v_t as usize][v_ta as usize].f_hp as i32) > 0) && (!s.f_hit_sub)) {
+        if (((s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_hp as i32) > 0) && (!s.f_hit_sub)) {
             // @ pokemon_gen1.envspec:604:13
             p_secondary_effects(s, v_u, v_m)?;
         }
@@ -1226,7 +1226,7 @@ fn p_land(s: &mut State, mut v_u: i32, mut v_m: i32, mut v_s: i32) -> Result<(),
     // @ pokemon_gen1.envspec:614:5
     if (s.f_fx.f_explode && (!s.f_broke_sub)) {
         // @ pokemon_gen1.envspec:615:9
-        s.f_team[v_u as usize][v_a as usize].f_hp = (0 as i16);
+        s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp = (0 as i16);
     }
     Ok(())
 }
@@ -1236,22 +1236,22 @@ fn p_compute_damage(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), Fau
     // @ pokemon_gen1.envspec:634:5
     let mut v_t: i32 = (1 - v_u);
     // @ pokemon_gen1.envspec:635:5
-    let mut v_a: i32 = (s.f_active[v_u as usize] as i32);
+    let mut v_a: i32 = (s.f_active[(v_u as usize).min(1)] as i32);
     // @ pokemon_gen1.envspec:636:5
-    let mut v_ta: i32 = (s.f_active[v_t as usize] as i32);
+    let mut v_ta: i32 = (s.f_active[(v_t as usize).min(1)] as i32);
     // @ pokemon_gen1.envspec:637:5
-    let mut v_sp: i32 = (s.f_team[v_u as usize][v_a as usize].f_species as i32);
+    let mut v_sp: i32 = (s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_species as i32);
     // @ pokemon_gen1.envspec:638:5
-    let mut v_tsp: i32 = (s.f_team[v_t as usize][v_ta as usize].f_species as i32);
+    let mut v_tsp: i32 = (s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_species as i32);
     // @ pokemon_gen1.envspec:639:5
-    let mut v_lv: i32 = (s.f_team[v_u as usize][v_a as usize].f_level as i32);
+    let mut v_lv: i32 = (s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_level as i32);
     // @ pokemon_gen1.envspec:640:5
     if s.f_fx.f_ohko {
         // @ pokemon_gen1.envspec:641:9
-        s.f_dmg = ((s.f_team[v_t as usize][v_ta as usize].f_hp as i32) as i16);
+        s.f_dmg = ((s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_hp as i32) as i16);
     } else if s.f_fx.f_counter {
         // @ pokemon_gen1.envspec:643:9
-        if (s.f_counterable[v_t as usize] && ((s.f_last_damage as i32) > 0)) {
+        if (s.f_counterable[(v_t as usize).min(1)] && ((s.f_last_damage as i32) > 0)) {
             // @ pokemon_gen1.envspec:644:13
             s.f_dmg = (imin((2 * (s.f_last_damage as i32)), 999) as i16);
         } else {
@@ -1271,16 +1271,16 @@ fn p_compute_damage(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), Fau
         s.f_dmg = (_r32 as i16);
     } else if s.f_fx.f_half_hp {
         // @ pokemon_gen1.envspec:655:9
-        s.f_dmg = (imax(fdiv((s.f_team[v_t as usize][v_ta as usize].f_hp as i32), 2), 1) as i16);
-    } else if (s.f_fx.f_trap && ((s.f_trap_left[v_u as usize] as i32) > 0)) {
+        s.f_dmg = (imax(fdiv((s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_hp as i32), 2), 1) as i16);
+    } else if (s.f_fx.f_trap && ((s.f_trap_left[(v_u as usize).min(1)] as i32) > 0)) {
         // @ pokemon_gen1.envspec:657:9
-        s.f_dmg = ((s.f_trap_damage[v_u as usize] as i32) as i16);
-    } else if ((s.f_fx.f_trap && ((T7_Move__type[v_m as usize] as i32) == 0)) && (((T0_Species__type1[v_tsp as usize] as i32) == 13) || ((T1_Species__type2[v_tsp as usize] as i32) == 13))) {
+        s.f_dmg = ((s.f_trap_damage[(v_u as usize).min(1)] as i32) as i16);
+    } else if ((s.f_fx.f_trap && ((T7_Move__type[(v_m as usize).min(164)] as i32) == 0)) && (((T0_Species__type1[(v_tsp as usize).min(150)] as i32) == 13) || ((T1_Species__type2[(v_tsp as usize).min(150)] as i32) == 13))) {
         // @ pokemon_gen1.envspec:659:9
         s.f_dmg = (0 as i16);
     } else {
         // @ pokemon_gen1.envspec:661:9
-        let mut v_phys: bool = ((T8_Move__category[v_m as usize] as i32) == 0);
+        let mut v_phys: bool = ((T8_Move__category[(v_m as usize).min(164)] as i32) == 0);
         // @ pokemon_gen1.envspec:662:9
         let mut v_k: i32 = (if v_phys { 0 } else { 2 });
         // @ pokemon_gen1.envspec:663:9
@@ -1289,19 +1289,19 @@ fn p_compute_damage(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), Fau
         let _r33: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 255, u16::MAX)?;
         let mut v_crit_draw: i32 = _r33;
         // @ pokemon_gen1.envspec:665:9
-        let mut v_crit: bool = (v_crit_draw < f_crit_chance(s, (T6_Species__spe[v_sp as usize] as i32), s.f_focus[v_u as usize], s.f_fx.f_high_crit)?);
+        let mut v_crit: bool = (v_crit_draw < f_crit_chance(s, (T6_Species__spe[(v_sp as usize).min(150)] as i32), s.f_focus[(v_u as usize).min(1)], s.f_fx.f_high_crit)?);
         // @ pokemon_gen1.envspec:666:9
-        let mut v_atk: i32 = (if v_crit { (s.f_team[v_u as usize][v_a as usize].f_stats[v_k as usize] as i32) } else { (s.f_mstat[v_u as usize][v_k as usize] as i32) });
+        let mut v_atk: i32 = (if v_crit { (s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_stats[(v_k as usize).min(3)] as i32) } else { (s.f_mstat[(v_u as usize).min(1)][(v_k as usize).min(3)] as i32) });
         // @ pokemon_gen1.envspec:667:9
-        let mut v_def0: i32 = (if v_crit { (s.f_team[v_t as usize][v_ta as usize].f_stats[v_kd as usize] as i32) } else { (s.f_mstat[v_t as usize][v_kd as usize] as i32) });
+        let mut v_def0: i32 = (if v_crit { (s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_stats[(v_kd as usize).min(3)] as i32) } else { (s.f_mstat[(v_t as usize).min(1)][(v_kd as usize).min(3)] as i32) });
         // @ pokemon_gen1.envspec:668:9
-        let mut v_screened: bool = ((!v_crit) && ((v_phys && s.f_reflect[v_t as usize]) || ((!v_phys) && s.f_light_screen[v_t as usize])));
+        let mut v_screened: bool = ((!v_crit) && ((v_phys && s.f_reflect[(v_t as usize).min(1)]) || ((!v_phys) && s.f_light_screen[(v_t as usize).min(1)])));
         // @ pokemon_gen1.envspec:669:9
         let mut v_def1: i32 = (if v_screened { (v_def0 * 2) } else { v_def0 });
         // @ pokemon_gen1.envspec:670:9
-        let mut v_stab: bool = (((T7_Move__type[v_m as usize] as i32) == (T0_Species__type1[v_sp as usize] as i32)) || ((T7_Move__type[v_m as usize] as i32) == (T1_Species__type2[v_sp as usize] as i32)));
+        let mut v_stab: bool = (((T7_Move__type[(v_m as usize).min(164)] as i32) == (T0_Species__type1[(v_sp as usize).min(150)] as i32)) || ((T7_Move__type[(v_m as usize).min(164)] as i32) == (T1_Species__type2[(v_sp as usize).min(150)] as i32)));
         // @ pokemon_gen1.envspec:671:9
-        let mut v_raw: i32 = f_formula(s, (if v_crit { (2 * v_lv) } else { v_lv }), (T9_Move__power[v_m as usize] as i32), v_atk, v_def1, (s.f_fx.f_explode && v_phys), v_stab, (T7_Move__type[v_m as usize] as i32), (T0_Species__type1[v_tsp as usize] as i32), (T1_Species__type2[v_tsp as usize] as i32))?;
+        let mut v_raw: i32 = f_formula(s, (if v_crit { (2 * v_lv) } else { v_lv }), (T9_Move__power[(v_m as usize).min(164)] as i32), v_atk, v_def1, (s.f_fx.f_explode && v_phys), v_stab, (T7_Move__type[(v_m as usize).min(164)] as i32), (T0_Species__type1[(v_tsp as usize).min(150)] as i32), (T1_Species__type2[(v_tsp as usize).min(150)] as i32))?;
         // @ pokemon_gen1.envspec:673:9
         if (v_raw > 1) {
             // @ pokemon_gen1.envspec:674:13
@@ -1345,8 +1345,8 @@ fn f_hit_chance(s: &State, mut v_accuracy: i32, mut v_acc_stage: i32, mut v_eva_
     // @ pokemon_gen1.envspec:703:5
     let mut v_a1: i32 = fdiv((v_accuracy * 255), 100);
     // @ pokemon_gen1.envspec:704:5
-    let mut v_a2: i32 = fdiv((v_a1 * (K1[(v_acc_stage + 6) as usize] as i32)), 100);
-    return Ok(iclamp(fdiv((v_a2 * (K1[(6 - v_eva_stage) as usize] as i32)), 100), 1, 255));
+    let mut v_a2: i32 = fdiv((v_a1 * (K1[((v_acc_stage + 6) as usize).min(12)] as i32)), 100);
+    return Ok(iclamp(fdiv((v_a2 * (K1[((6 - v_eva_stage) as usize).min(12)] as i32)), 100), 1, 255));
 }
 
 /// fn `crit_chance` (pokemon_gen1.envspec:708:1)
@@ -1363,37 +1363,37 @@ fn p_hit(s: &mut State, mut v_u: i32, mut v_n: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:722:5
     let mut v_t: i32 = (1 - v_u);
     // @ pokemon_gen1.envspec:723:5
-    let mut v_ta: i32 = (s.f_active[v_t as usize] as i32);
+    let mut v_ta: i32 = (s.f_active[(v_t as usize).min(1)] as i32);
     // @ pokemon_gen1.envspec:724:5
-    if ((s.f_sub_hp[v_t as usize] as i32) > 0) {
+    if ((s.f_sub_hp[(v_t as usize).min(1)] as i32) > 0) {
         // @ pokemon_gen1.envspec:725:9
         s.f_hit_sub = true;
         // @ pokemon_gen1.envspec:726:9
         s.f_last_damage = ((s.f_dmg as i32) as i16);
         // @ pokemon_gen1.envspec:727:9
-        if (((s.f_dmg as i32) * v_n) >= (s.f_sub_hp[v_t as usize] as i32)) {
+        if (((s.f_dmg as i32) * v_n) >= (s.f_sub_hp[(v_t as usize).min(1)] as i32)) {
             // @ pokemon_gen1.envspec:728:13
-            s.f_sub_hp[v_t as usize] = (0 as i16);
+            s.f_sub_hp[(v_t as usize).min(1)] = (0 as i16);
             // @ pokemon_gen1.envspec:729:13
             s.f_broke_sub = true;
         } else {
             // @ pokemon_gen1.envspec:731:13
-            let _v35: i32 = imax(((s.f_sub_hp[v_t as usize] as i32) - ((s.f_dmg as i32) * v_n)), 0);
-            s.f_sub_hp[v_t as usize] = (_v35 as i16);
+            let _v35: i32 = imax(((s.f_sub_hp[(v_t as usize).min(1)] as i32) - ((s.f_dmg as i32) * v_n)), 0);
+            s.f_sub_hp[(v_t as usize).min(1)] = (_v35 as i16);
             // @ pokemon_gen1.envspec:732:13
             let _a36: i32 = (s.f_dmg as i32);
             p_recoil_and_drain(s, v_u, _a36)?;
         }
     } else {
         // @ pokemon_gen1.envspec:735:9
-        let mut v_hp: i32 = (s.f_team[v_t as usize][v_ta as usize].f_hp as i32);
+        let mut v_hp: i32 = (s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_hp as i32);
         // @ pokemon_gen1.envspec:736:9
         let mut v_total: i32 = imin(((s.f_dmg as i32) * v_n), v_hp);
         // @ pokemon_gen1.envspec:737:9
         let mut v_done: i32 = (if ((s.f_dmg as i32) == 0) { v_n } else { imin(v_n, fdiv(((v_hp + (s.f_dmg as i32)) - 1), imax((s.f_dmg as i32), 1))) });
         // @ pokemon_gen1.envspec:738:9
         let _v37: i32 = imax((v_hp - v_total), 0);
-        s.f_team[v_t as usize][v_ta as usize].f_hp = (_v37 as i16);
+        s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_hp = (_v37 as i16);
         // @ pokemon_gen1.envspec:739:9
         s.f_last_damage = (iclamp(imin((s.f_dmg as i32), (v_hp - ((v_done - 1) * (s.f_dmg as i32)))), 0, 999) as i16);
         // @ pokemon_gen1.envspec:740:9
@@ -1409,7 +1409,7 @@ fn p_hit(s: &mut State, mut v_u: i32, mut v_n: i32) -> Result<(), Fault> {
 /// proc `recoil_and_drain` (pokemon_gen1.envspec:746:1)
 fn p_recoil_and_drain(s: &mut State, mut v_u: i32, mut v_d: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:747:5
-    let mut v_a: i32 = (s.f_active[v_u as usize] as i32);
+    let mut v_a: i32 = (s.f_active[(v_u as usize).min(1)] as i32);
     // @ pokemon_gen1.envspec:748:5
     if ((s.f_fx.f_recoil_num as i32) > 0) {
         // @ pokemon_gen1.envspec:749:9
@@ -1417,16 +1417,16 @@ fn p_recoil_and_drain(s: &mut State, mut v_u: i32, mut v_d: i32) -> Result<(), F
         // @ pokemon_gen1.envspec:750:9
         let mut v_r: i32 = imax(fdiv((((2 * v_d) * (s.f_fx.f_recoil_num as i32)) + v_n), (2 * v_n)), 1);
         // @ pokemon_gen1.envspec:751:9
-        let _v39: i32 = imax(((s.f_team[v_u as usize][v_a as usize].f_hp as i32) - v_r), 0);
-        s.f_team[v_u as usize][v_a as usize].f_hp = (_v39 as i16);
+        let _v39: i32 = imax(((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp as i32) - v_r), 0);
+        s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp = (_v39 as i16);
     }
     // @ pokemon_gen1.envspec:753:5
     if ((s.f_fx.f_drain_num as i32) > 0) {
         // @ pokemon_gen1.envspec:754:9
         let mut v_gain: i32 = imax(fdiv((v_d * (s.f_fx.f_drain_num as i32)), imax((s.f_fx.f_drain_den as i32), 1)), 1);
         // @ pokemon_gen1.envspec:755:9
-        let _v40: i32 = imin(((s.f_team[v_u as usize][v_a as usize].f_hp as i32) + v_gain), (s.f_team[v_u as usize][v_a as usize].f_maxhp as i32));
-        s.f_team[v_u as usize][v_a as usize].f_hp = (_v40 as i16);
+        let _v40: i32 = imin(((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp as i32) + v_gain), (s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_maxhp as i32));
+        s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp = (_v40 as i16);
     }
     Ok(())
 }
@@ -1436,26 +1436,26 @@ fn p_primary_effects(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), Fa
     // @ pokemon_gen1.envspec:768:5
     let mut v_t: i32 = (1 - v_u);
     // @ pokemon_gen1.envspec:769:5
-    let mut v_a: i32 = (s.f_active[v_u as usize] as i32);
+    let mut v_a: i32 = (s.f_active[(v_u as usize).min(1)] as i32);
     // @ pokemon_gen1.envspec:770:5
-    let mut v_ta: i32 = (s.f_active[v_t as usize] as i32);
+    let mut v_ta: i32 = (s.f_active[(v_t as usize).min(1)] as i32);
     // @ pokemon_gen1.envspec:771:5
-    let mut v_shielded: bool = ((s.f_sub_hp[v_t as usize] as i32) > 0);
+    let mut v_shielded: bool = ((s.f_sub_hp[(v_t as usize).min(1)] as i32) > 0);
     // @ pokemon_gen1.envspec:772:5
-    if ((((s.f_fx.f_stages as i32) != 0) && ((s.f_fx.f_stat_chance as i32) == 100)) && (s.f_fx.f_on_user || ((!v_shielded) && (!s.f_mist[v_t as usize])))) {
+    if ((((s.f_fx.f_stages as i32) != 0) && ((s.f_fx.f_stat_chance as i32) == 100)) && (s.f_fx.f_on_user || ((!v_shielded) && (!s.f_mist[(v_t as usize).min(1)])))) {
         // @ pokemon_gen1.envspec:773:9
         s.f_give_stat = true;
     }
     // @ pokemon_gen1.envspec:775:5
     let mut v_cond: i32 = (s.f_fx.f_status as i32);
     // @ pokemon_gen1.envspec:776:5
-    if ((v_cond == 1) && s.f_recharging[v_t as usize]) {
+    if ((v_cond == 1) && s.f_recharging[(v_t as usize).min(1)]) {
         // @ pokemon_gen1.envspec:777:9
-        s.f_team[v_t as usize][v_ta as usize].f_status = (0 as i8);
+        s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_status = (0 as i8);
         // @ pokemon_gen1.envspec:778:9
         s.f_give_status = (1 as i8);
         // @ pokemon_gen1.envspec:779:9
-        s.f_recharging[v_t as usize] = false;
+        s.f_recharging[(v_t as usize).min(1)] = false;
     } else if (v_cond != 0) {
         // @ pokemon_gen1.envspec:781:9
         let mut v_poison: bool = ((v_cond == 2) || (v_cond == 6));
@@ -1466,17 +1466,17 @@ fn p_primary_effects(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), Fa
         }
     }
     // @ pokemon_gen1.envspec:786:5
-    if ((((s.f_fx.f_confuse as i32) == 100) && (!v_shielded)) && ((s.f_confused[v_t as usize] as i32) == 0)) {
+    if ((((s.f_fx.f_confuse as i32) == 100) && (!v_shielded)) && ((s.f_confused[(v_t as usize).min(1)] as i32) == 0)) {
         // @ pokemon_gen1.envspec:787:9
         let _r41: i32 = randint(s._rng_key, &mut s._rng_counter, 2, 5, u16::MAX)?;
-        s.f_confused[v_t as usize] = (_r41 as i8);
+        s.f_confused[(v_t as usize).min(1)] = (_r41 as i8);
     }
     // @ pokemon_gen1.envspec:789:5
-    let mut v_tsp: i32 = (s.f_team[v_t as usize][v_ta as usize].f_species as i32);
+    let mut v_tsp: i32 = (s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_species as i32);
     // @ pokemon_gen1.envspec:790:5
-    if ((((s.f_fx.f_seed && (!v_shielded)) && (!s.f_seeded[v_t as usize])) && ((T0_Species__type1[v_tsp as usize] as i32) != 4)) && ((T1_Species__type2[v_tsp as usize] as i32) != 4)) {
+    if ((((s.f_fx.f_seed && (!v_shielded)) && (!s.f_seeded[(v_t as usize).min(1)])) && ((T0_Species__type1[(v_tsp as usize).min(150)] as i32) != 4)) && ((T1_Species__type2[(v_tsp as usize).min(150)] as i32) != 4)) {
         // @ pokemon_gen1.envspec:791:9
-        s.f_seeded[v_t as usize] = true;
+        s.f_seeded[(v_t as usize).min(1)] = true;
     }
     // @ pokemon_gen1.envspec:793:5
     if s.f_fx.f_substitute {
@@ -1486,20 +1486,20 @@ fn p_primary_effects(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), Fa
     // @ pokemon_gen1.envspec:796:5
     if ((s.f_fx.f_screen as i32) == 1) {
         // @ pokemon_gen1.envspec:797:9
-        s.f_reflect[v_u as usize] = true;
+        s.f_reflect[(v_u as usize).min(1)] = true;
     } else if ((s.f_fx.f_screen as i32) == 2) {
         // @ pokemon_gen1.envspec:799:9
-        s.f_light_screen[v_u as usize] = true;
+        s.f_light_screen[(v_u as usize).min(1)] = true;
     }
     // @ pokemon_gen1.envspec:801:5
     if s.f_fx.f_focus {
         // @ pokemon_gen1.envspec:802:9
-        s.f_focus[v_u as usize] = true;
+        s.f_focus[(v_u as usize).min(1)] = true;
     }
     // @ pokemon_gen1.envspec:804:5
     if s.f_fx.f_mist {
         // @ pokemon_gen1.envspec:805:9
-        s.f_mist[v_u as usize] = true;
+        s.f_mist[(v_u as usize).min(1)] = true;
     }
     // @ pokemon_gen1.envspec:807:5
     if (s.f_fx.f_heal || s.f_fx.f_rest) {
@@ -1522,25 +1522,25 @@ fn f_heal_fails(s: &State, mut v_hp: i32, mut v_maxhp: i32) -> Result<bool, Faul
 /// proc `recover` (pokemon_gen1.envspec:819:1)
 fn p_recover(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:820:5
-    let mut v_a: i32 = (s.f_active[v_u as usize] as i32);
+    let mut v_a: i32 = (s.f_active[(v_u as usize).min(1)] as i32);
     // @ pokemon_gen1.envspec:821:5
-    let mut v_hp: i32 = (s.f_team[v_u as usize][v_a as usize].f_hp as i32);
+    let mut v_hp: i32 = (s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp as i32);
     // @ pokemon_gen1.envspec:822:5
-    let mut v_full: i32 = (s.f_team[v_u as usize][v_a as usize].f_maxhp as i32);
+    let mut v_full: i32 = (s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_maxhp as i32);
     // @ pokemon_gen1.envspec:823:5
     if (!f_heal_fails(s, v_hp, v_full)?) {
         // @ pokemon_gen1.envspec:824:9
         if s.f_fx.f_rest {
             // @ pokemon_gen1.envspec:825:13
-            s.f_team[v_u as usize][v_a as usize].f_status = (1 as i8);
+            s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_status = (1 as i8);
             // @ pokemon_gen1.envspec:826:13
-            s.f_team[v_u as usize][v_a as usize].f_sleep = (2 as i8);
+            s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_sleep = (2 as i8);
             // @ pokemon_gen1.envspec:827:13
-            s.f_team[v_u as usize][v_a as usize].f_hp = (v_full as i16);
+            s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp = (v_full as i16);
         } else {
             // @ pokemon_gen1.envspec:829:13
             let _v42: i32 = imin((v_hp + fdiv(v_full, 2)), v_full);
-            s.f_team[v_u as usize][v_a as usize].f_hp = (_v42 as i16);
+            s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp = (_v42 as i16);
         }
     }
     Ok(())
@@ -1549,27 +1549,27 @@ fn p_recover(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
 /// proc `make_substitute` (pokemon_gen1.envspec:837:1)
 fn p_make_substitute(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:838:5
-    let mut v_a: i32 = (s.f_active[v_u as usize] as i32);
+    let mut v_a: i32 = (s.f_active[(v_u as usize).min(1)] as i32);
     // @ pokemon_gen1.envspec:839:5
-    let mut v_quarter: i32 = fdiv((s.f_team[v_u as usize][v_a as usize].f_maxhp as i32), 4);
+    let mut v_quarter: i32 = fdiv((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_maxhp as i32), 4);
     // @ pokemon_gen1.envspec:840:5
-    if (((s.f_sub_hp[v_u as usize] as i32) == 0) && (((s.f_team[v_u as usize][v_a as usize].f_hp as i32) * 4) >= (s.f_team[v_u as usize][v_a as usize].f_maxhp as i32))) {
+    if (((s.f_sub_hp[(v_u as usize).min(1)] as i32) == 0) && (((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp as i32) * 4) >= (s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_maxhp as i32))) {
         // @ pokemon_gen1.envspec:841:9
-        if ((s.f_team[v_u as usize][v_a as usize].f_maxhp as i32) > 3) {
+        if ((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_maxhp as i32) > 3) {
             // @ pokemon_gen1.envspec:842:13
-            let _v43: i32 = imax(((s.f_team[v_u as usize][v_a as usize].f_hp as i32) - v_quarter), 0);
-            s.f_team[v_u as usize][v_a as usize].f_hp = (_v43 as i16);
+            let _v43: i32 = imax(((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp as i32) - v_quarter), 0);
+            s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp = (_v43 as i16);
         }
         // @ pokemon_gen1.envspec:844:9
         let _v44: i32 = (v_quarter + 1);
-        s.f_sub_hp[v_u as usize] = (_v44 as i16);
+        s.f_sub_hp[(v_u as usize).min(1)] = (_v44 as i16);
         // @ pokemon_gen1.envspec:845:9
-        if s.f_trapped[v_u as usize] {
+        if s.f_trapped[(v_u as usize).min(1)] {
             // @ pokemon_gen1.envspec:846:13
-            let _i45: usize = (1 - v_u) as usize;
+            let _i45: usize = ((1 - v_u) as usize).min(1);
             s.f_trap_left[_i45] = (0 as i8);
             // @ pokemon_gen1.envspec:847:13
-            s.f_trapped[v_u as usize] = false;
+            s.f_trapped[(v_u as usize).min(1)] = false;
         }
     }
     Ok(())
@@ -1580,46 +1580,46 @@ fn p_do_haze(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:857:5
     for v_p in 0i32..2 {
         // @ pokemon_gen1.envspec:858:9
-        let mut v_a: i32 = (s.f_active[v_p as usize] as i32);
+        let mut v_a: i32 = (s.f_active[(v_p as usize).min(1)] as i32);
         // @ pokemon_gen1.envspec:859:9
         let _v46: [i8; 6] = [(0 as i8), (0 as i8), (0 as i8), (0 as i8), (0 as i8), (0 as i8)];
-        s.f_boosts[v_p as usize] = _v46;
+        s.f_boosts[(v_p as usize).min(1)] = _v46;
         // @ pokemon_gen1.envspec:860:9
         for v_k in 0i32..4 {
             // @ pokemon_gen1.envspec:861:13
-            let _v47: i32 = (s.f_team[v_p as usize][v_a as usize].f_stats[v_k as usize] as i32);
-            s.f_mstat[v_p as usize][v_k as usize] = (_v47 as i16);
+            let _v47: i32 = (s.f_team[(v_p as usize).min(1)][(v_a as usize).min(5)].f_stats[(v_k as usize).min(3)] as i32);
+            s.f_mstat[(v_p as usize).min(1)][(v_k as usize).min(3)] = (_v47 as i16);
         }
         // @ pokemon_gen1.envspec:863:9
-        s.f_confused[v_p as usize] = (0 as i8);
+        s.f_confused[(v_p as usize).min(1)] = (0 as i8);
         // @ pokemon_gen1.envspec:864:9
-        s.f_mist[v_p as usize] = false;
+        s.f_mist[(v_p as usize).min(1)] = false;
         // @ pokemon_gen1.envspec:865:9
-        s.f_focus[v_p as usize] = false;
+        s.f_focus[(v_p as usize).min(1)] = false;
         // @ pokemon_gen1.envspec:866:9
-        s.f_seeded[v_p as usize] = false;
+        s.f_seeded[(v_p as usize).min(1)] = false;
         // @ pokemon_gen1.envspec:867:9
-        s.f_reflect[v_p as usize] = false;
+        s.f_reflect[(v_p as usize).min(1)] = false;
         // @ pokemon_gen1.envspec:868:9
-        s.f_light_screen[v_p as usize] = false;
+        s.f_light_screen[(v_p as usize).min(1)] = false;
         // @ pokemon_gen1.envspec:869:9
-        s.f_toxic[v_p as usize] = false;
+        s.f_toxic[(v_p as usize).min(1)] = false;
         // @ pokemon_gen1.envspec:870:9
-        s.f_toxic_n[v_p as usize] = (0 as i8);
+        s.f_toxic_n[(v_p as usize).min(1)] = (0 as i8);
     }
     // @ pokemon_gen1.envspec:872:5
     let mut v_t: i32 = (1 - v_u);
     // @ pokemon_gen1.envspec:873:5
-    let _i48: usize = (s.f_active[v_t as usize] as i32) as usize;
-    s.f_team[v_t as usize][_i48].f_status = (0 as i8);
+    let _i48: usize = ((s.f_active[(v_t as usize).min(1)] as i32) as usize).min(5);
+    s.f_team[(v_t as usize).min(1)][_i48].f_status = (0 as i8);
     // @ pokemon_gen1.envspec:874:5
-    let _i49: usize = (s.f_active[v_t as usize] as i32) as usize;
-    s.f_team[v_t as usize][_i49].f_sleep = (0 as i8);
+    let _i49: usize = ((s.f_active[(v_t as usize).min(1)] as i32) as usize).min(5);
+    s.f_team[(v_t as usize).min(1)][_i49].f_sleep = (0 as i8);
     // @ pokemon_gen1.envspec:875:5
-    if ((s.f_team[v_u as usize][(s.f_active[v_u as usize] as i32) as usize].f_status as i32) == 6) {
+    if ((s.f_team[(v_u as usize).min(1)][((s.f_active[(v_u as usize).min(1)] as i32) as usize).min(5)].f_status as i32) == 6) {
         // @ pokemon_gen1.envspec:876:9
-        let _i50: usize = (s.f_active[v_u as usize] as i32) as usize;
-        s.f_team[v_u as usize][_i50].f_status = (2 as i8);
+        let _i50: usize = ((s.f_active[(v_u as usize).min(1)] as i32) as usize).min(5);
+        s.f_team[(v_u as usize).min(1)][_i50].f_status = (2 as i8);
     }
     Ok(())
 }
@@ -1627,41 +1627,41 @@ fn p_do_haze(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
 /// proc `inflict` (pokemon_gen1.envspec:884:1)
 fn p_inflict(s: &mut State, mut v_t: i32, mut v_cond: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:885:5
-    let mut v_ta: i32 = (s.f_active[v_t as usize] as i32);
+    let mut v_ta: i32 = (s.f_active[(v_t as usize).min(1)] as i32);
     // @ pokemon_gen1.envspec:886:5
-    let mut v_tsp: i32 = (s.f_team[v_t as usize][v_ta as usize].f_species as i32);
+    let mut v_tsp: i32 = (s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_species as i32);
     // @ pokemon_gen1.envspec:887:5
     let mut v_poison: bool = ((v_cond == 2) || (v_cond == 6));
     // @ pokemon_gen1.envspec:888:5
-    let mut v_immune: bool = (v_poison && (((T0_Species__type1[v_tsp as usize] as i32) == 7) || ((T1_Species__type2[v_tsp as usize] as i32) == 7)));
+    let mut v_immune: bool = (v_poison && (((T0_Species__type1[(v_tsp as usize).min(150)] as i32) == 7) || ((T1_Species__type2[(v_tsp as usize).min(150)] as i32) == 7)));
     // @ pokemon_gen1.envspec:889:5
-    if (((s.f_team[v_t as usize][v_ta as usize].f_status as i32) == 0) && (!v_immune)) {
+    if (((s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_status as i32) == 0) && (!v_immune)) {
         // @ pokemon_gen1.envspec:890:9
-        s.f_team[v_t as usize][v_ta as usize].f_status = (v_cond as i8);
+        s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_status = (v_cond as i8);
         // @ pokemon_gen1.envspec:891:9
         if (v_cond == 1) {
             // @ pokemon_gen1.envspec:892:13
             let _r51: i32 = randint(s._rng_key, &mut s._rng_counter, 1, 7, u16::MAX)?;
-            s.f_team[v_t as usize][v_ta as usize].f_sleep = (_r51 as i8);
+            s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_sleep = (_r51 as i8);
         }
         // @ pokemon_gen1.envspec:894:9
         if (v_cond == 5) {
             // @ pokemon_gen1.envspec:895:13
-            let _v52: i32 = imax(fdiv((s.f_mstat[v_t as usize][3 as usize] as i32), 4), 1);
-            s.f_mstat[v_t as usize][3 as usize] = (_v52 as i16);
+            let _v52: i32 = imax(fdiv((s.f_mstat[(v_t as usize).min(1)][(3 as usize).min(3)] as i32), 4), 1);
+            s.f_mstat[(v_t as usize).min(1)][(3 as usize).min(3)] = (_v52 as i16);
         }
         // @ pokemon_gen1.envspec:897:9
         if (v_cond == 3) {
             // @ pokemon_gen1.envspec:898:13
-            let _v53: i32 = imax(fdiv((s.f_mstat[v_t as usize][0 as usize] as i32), 2), 1);
-            s.f_mstat[v_t as usize][0 as usize] = (_v53 as i16);
+            let _v53: i32 = imax(fdiv((s.f_mstat[(v_t as usize).min(1)][(0 as usize).min(3)] as i32), 2), 1);
+            s.f_mstat[(v_t as usize).min(1)][(0 as usize).min(3)] = (_v53 as i16);
         }
         // @ pokemon_gen1.envspec:900:9
         if (v_cond == 6) {
             // @ pokemon_gen1.envspec:901:13
-            s.f_toxic[v_t as usize] = true;
+            s.f_toxic[(v_t as usize).min(1)] = true;
             // @ pokemon_gen1.envspec:902:13
-            s.f_toxic_n[v_t as usize] = (0 as i8);
+            s.f_toxic_n[(v_t as usize).min(1)] = (0 as i8);
         }
     }
     Ok(())
@@ -1674,7 +1674,7 @@ fn p_change_stat(s: &mut State, mut v_s: i32, mut v_k: i32, mut v_delta: i32, mu
     // @ pokemon_gen1.envspec:915:5
     let mut v_j: i32 = imin(v_i, 3);
     // @ pokemon_gen1.envspec:916:5
-    let mut v_b: i32 = (s.f_boosts[v_s as usize][v_i as usize] as i32);
+    let mut v_b: i32 = (s.f_boosts[(v_s as usize).min(1)][(v_i as usize).min(5)] as i32);
     // @ pokemon_gen1.envspec:917:5
     let mut v_counts: bool = false;
     // @ pokemon_gen1.envspec:918:5
@@ -1683,37 +1683,37 @@ fn p_change_stat(s: &mut State, mut v_s: i32, mut v_k: i32, mut v_delta: i32, mu
         if (v_i >= 4) {
             // @ pokemon_gen1.envspec:920:13
             let _v54: i32 = iclamp((v_b + v_delta), (-6), 6);
-            s.f_boosts[v_s as usize][v_i as usize] = (_v54 as i8);
+            s.f_boosts[(v_s as usize).min(1)][(v_i as usize).min(5)] = (_v54 as i8);
             // @ pokemon_gen1.envspec:921:13
             v_counts = true;
-        } else if ((v_delta > 0) && ((s.f_mstat[v_s as usize][v_j as usize] as i32) == 999)) {
+        } else if ((v_delta > 0) && ((s.f_mstat[(v_s as usize).min(1)][(v_j as usize).min(3)] as i32) == 999)) {
             // @ pokemon_gen1.envspec:923:13
             let _v55: i32 = imax((imin((v_b + v_delta), 6) - 1), (-6));
-            s.f_boosts[v_s as usize][v_i as usize] = (_v55 as i8);
-        } else if ((v_delta < 0) && ((s.f_mstat[v_s as usize][v_j as usize] as i32) == 1)) {
+            s.f_boosts[(v_s as usize).min(1)][(v_i as usize).min(5)] = (_v55 as i8);
+        } else if ((v_delta < 0) && ((s.f_mstat[(v_s as usize).min(1)][(v_j as usize).min(3)] as i32) == 1)) {
             // @ pokemon_gen1.envspec:925:13
             let _v56: i32 = imin((imax((v_b + v_delta), (-6)) + 1), 6);
-            s.f_boosts[v_s as usize][v_i as usize] = (_v56 as i8);
+            s.f_boosts[(v_s as usize).min(1)][(v_i as usize).min(5)] = (_v56 as i8);
         } else {
             // @ pokemon_gen1.envspec:927:13
             let mut v_nb: i32 = iclamp((v_b + v_delta), (-6), 6);
             // @ pokemon_gen1.envspec:928:13
-            s.f_boosts[v_s as usize][v_i as usize] = (v_nb as i8);
+            s.f_boosts[(v_s as usize).min(1)][(v_i as usize).min(5)] = (v_nb as i8);
             // @ pokemon_gen1.envspec:929:13
             v_counts = true;
             // @ pokemon_gen1.envspec:930:13
-            let mut v_stored: i32 = (s.f_team[v_s as usize][(s.f_active[v_s as usize] as i32) as usize].f_stats[v_j as usize] as i32);
+            let mut v_stored: i32 = (s.f_team[(v_s as usize).min(1)][((s.f_active[(v_s as usize).min(1)] as i32) as usize).min(5)].f_stats[(v_j as usize).min(3)] as i32);
             // @ pokemon_gen1.envspec:931:13
             if (v_nb >= 0) {
                 // @ pokemon_gen1.envspec:932:17
                 let mut v_raised: i32 = fdiv((v_stored * (2 + v_nb)), 2);
                 // @ pokemon_gen1.envspec:933:17
                 let _v57: i32 = iclamp((if (v_delta > 0) { imin(v_raised, 999) } else { v_raised }), 1, 2500);
-                s.f_mstat[v_s as usize][v_j as usize] = (_v57 as i16);
+                s.f_mstat[(v_s as usize).min(1)][(v_j as usize).min(3)] = (_v57 as i16);
             } else {
                 // @ pokemon_gen1.envspec:935:17
-                let _v58: i32 = imax(fdiv((v_stored * (K2[iclamp((0 - v_nb), 0, 6) as usize] as i32)), 100), 1);
-                s.f_mstat[v_s as usize][v_j as usize] = (_v58 as i16);
+                let _v58: i32 = imax(fdiv((v_stored * (K2[(iclamp((0 - v_nb), 0, 6) as usize).min(6)] as i32)), 100), 1);
+                s.f_mstat[(v_s as usize).min(1)][(v_j as usize).min(3)] = (_v58 as i16);
             }
         }
     }
@@ -1722,18 +1722,18 @@ fn p_change_stat(s: &mut State, mut v_s: i32, mut v_k: i32, mut v_delta: i32, mu
         // @ pokemon_gen1.envspec:940:9
         let mut v_f: i32 = (1 - v_user);
         // @ pokemon_gen1.envspec:941:9
-        let mut v_fs: i32 = (s.f_team[v_f as usize][(s.f_active[v_f as usize] as i32) as usize].f_status as i32);
+        let mut v_fs: i32 = (s.f_team[(v_f as usize).min(1)][((s.f_active[(v_f as usize).min(1)] as i32) as usize).min(5)].f_status as i32);
         // @ pokemon_gen1.envspec:942:9
         if (v_fs == 5) {
             // @ pokemon_gen1.envspec:943:13
-            let _v59: i32 = imax(fdiv((s.f_mstat[v_f as usize][3 as usize] as i32), 4), 1);
-            s.f_mstat[v_f as usize][3 as usize] = (_v59 as i16);
+            let _v59: i32 = imax(fdiv((s.f_mstat[(v_f as usize).min(1)][(3 as usize).min(3)] as i32), 4), 1);
+            s.f_mstat[(v_f as usize).min(1)][(3 as usize).min(3)] = (_v59 as i16);
         }
         // @ pokemon_gen1.envspec:945:9
         if (v_fs == 3) {
             // @ pokemon_gen1.envspec:946:13
-            let _v60: i32 = imax(fdiv((s.f_mstat[v_f as usize][0 as usize] as i32), 2), 1);
-            s.f_mstat[v_f as usize][0 as usize] = (_v60 as i16);
+            let _v60: i32 = imax(fdiv((s.f_mstat[(v_f as usize).min(1)][(0 as usize).min(3)] as i32), 2), 1);
+            s.f_mstat[(v_f as usize).min(1)][(0 as usize).min(3)] = (_v60 as i16);
         }
     }
     Ok(())
@@ -1744,41 +1744,41 @@ fn p_after_hit(s: &mut State, mut v_u: i32, mut v_m: i32, mut v_s: i32) -> Resul
     // @ pokemon_gen1.envspec:956:5
     let mut v_t: i32 = (1 - v_u);
     // @ pokemon_gen1.envspec:957:5
-    let mut v_up: bool = ((s.f_team[v_t as usize][(s.f_active[v_t as usize] as i32) as usize].f_hp as i32) > 0);
+    let mut v_up: bool = ((s.f_team[(v_t as usize).min(1)][((s.f_active[(v_t as usize).min(1)] as i32) as usize).min(5)].f_hp as i32) > 0);
     // @ pokemon_gen1.envspec:958:5
     if ((s.f_fx.f_recharge && v_up) && (!s.f_broke_sub)) {
         // @ pokemon_gen1.envspec:959:9
-        s.f_recharging[v_u as usize] = true;
+        s.f_recharging[(v_u as usize).min(1)] = true;
         // @ pokemon_gen1.envspec:960:9
-        s.f_lock_slot[v_u as usize] = (v_s as i8);
+        s.f_lock_slot[(v_u as usize).min(1)] = (v_s as i8);
     }
     // @ pokemon_gen1.envspec:962:5
     if s.f_fx.f_trap {
         // @ pokemon_gen1.envspec:963:9
         if (!v_up) {
             // @ pokemon_gen1.envspec:964:13
-            s.f_trap_left[v_u as usize] = (0 as i8);
-        } else if ((s.f_trap_left[v_u as usize] as i32) > 0) {
+            s.f_trap_left[(v_u as usize).min(1)] = (0 as i8);
+        } else if ((s.f_trap_left[(v_u as usize).min(1)] as i32) > 0) {
             // @ pokemon_gen1.envspec:966:13
-            let _v61: i32 = imax(((s.f_trap_left[v_u as usize] as i32) - 1), 0);
-            s.f_trap_left[v_u as usize] = (_v61 as i8);
+            let _v61: i32 = imax(((s.f_trap_left[(v_u as usize).min(1)] as i32) - 1), 0);
+            s.f_trap_left[(v_u as usize).min(1)] = (_v61 as i8);
             // @ pokemon_gen1.envspec:967:13
-            s.f_trapped[v_t as usize] = true;
+            s.f_trapped[(v_t as usize).min(1)] = true;
         } else {
             // @ pokemon_gen1.envspec:969:13
             let _r62: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 7, u16::MAX)?;
-            let mut v_turns_drawn: i32 = (K0[_r62 as usize] as i32);
+            let mut v_turns_drawn: i32 = (K0[(_r62 as usize).min(7)] as i32);
             // @ pokemon_gen1.envspec:970:13
             let _v63: i32 = (v_turns_drawn - 1);
-            s.f_trap_left[v_u as usize] = (_v63 as i8);
+            s.f_trap_left[(v_u as usize).min(1)] = (_v63 as i8);
             // @ pokemon_gen1.envspec:971:13
             let _v64: i32 = (s.f_dmg as i32);
-            s.f_trap_damage[v_u as usize] = (_v64 as i16);
+            s.f_trap_damage[(v_u as usize).min(1)] = (_v64 as i16);
             // @ pokemon_gen1.envspec:972:13
-            s.f_lock_slot[v_u as usize] = (v_s as i8);
+            s.f_lock_slot[(v_u as usize).min(1)] = (v_s as i8);
             // @ pokemon_gen1.envspec:973:13
             let _v65: bool = (!s.f_hit_sub);
-            s.f_trapped[v_t as usize] = _v65;
+            s.f_trapped[(v_t as usize).min(1)] = _v65;
         }
     }
     Ok(())
@@ -1789,20 +1789,20 @@ fn p_secondary_effects(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), 
     // @ pokemon_gen1.envspec:985:5
     let mut v_t: i32 = (1 - v_u);
     // @ pokemon_gen1.envspec:986:5
-    let mut v_ta: i32 = (s.f_active[v_t as usize] as i32);
+    let mut v_ta: i32 = (s.f_active[(v_t as usize).min(1)] as i32);
     // @ pokemon_gen1.envspec:987:5
-    let mut v_tsp: i32 = (s.f_team[v_t as usize][v_ta as usize].f_species as i32);
+    let mut v_tsp: i32 = (s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_species as i32);
     // @ pokemon_gen1.envspec:988:5
-    if (((s.f_fx.f_sec_status as i32) == 3) && ((s.f_team[v_t as usize][v_ta as usize].f_status as i32) == 4)) {
+    if (((s.f_fx.f_sec_status as i32) == 3) && ((s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_status as i32) == 4)) {
         // @ pokemon_gen1.envspec:989:9
-        s.f_team[v_t as usize][v_ta as usize].f_status = (0 as i8);
+        s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_status = (0 as i8);
     }
     // @ pokemon_gen1.envspec:991:5
     if ((s.f_fx.f_sec_chance as i32) > 0) {
         // @ pokemon_gen1.envspec:992:9
         let mut v_cond: i32 = (s.f_fx.f_sec_status as i32);
         // @ pokemon_gen1.envspec:993:9
-        let mut v_same: bool = ((((v_cond == 5) || (v_cond == 3)) || (v_cond == 4)) && (((T0_Species__type1[v_tsp as usize] as i32) == (T7_Move__type[v_m as usize] as i32)) || ((T1_Species__type2[v_tsp as usize] as i32) == (T7_Move__type[v_m as usize] as i32))));
+        let mut v_same: bool = ((((v_cond == 5) || (v_cond == 3)) || (v_cond == 4)) && (((T0_Species__type1[(v_tsp as usize).min(150)] as i32) == (T7_Move__type[(v_m as usize).min(164)] as i32)) || ((T1_Species__type2[(v_tsp as usize).min(150)] as i32) == (T7_Move__type[(v_m as usize).min(164)] as i32))));
         // @ pokemon_gen1.envspec:994:9
         let _r66: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 255, u16::MAX)?;
         let mut v_roll: i32 = _r66;
@@ -1829,10 +1829,10 @@ fn p_secondary_effects(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), 
         let _r68: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 255, u16::MAX)?;
         let mut v_roll3: i32 = _r68;
         // @ pokemon_gen1.envspec:1007:9
-        if ((v_roll3 < (fdiv((((s.f_fx.f_confuse as i32) * 256) + 99), 100) - 1)) && ((s.f_confused[v_t as usize] as i32) == 0)) {
+        if ((v_roll3 < (fdiv((((s.f_fx.f_confuse as i32) * 256) + 99), 100) - 1)) && ((s.f_confused[(v_t as usize).min(1)] as i32) == 0)) {
             // @ pokemon_gen1.envspec:1008:13
             let _r69: i32 = randint(s._rng_key, &mut s._rng_counter, 2, 5, u16::MAX)?;
-            s.f_confused[v_t as usize] = (_r69 as i8);
+            s.f_confused[(v_t as usize).min(1)] = (_r69 as i8);
         }
     }
     // @ pokemon_gen1.envspec:1011:5
@@ -1843,9 +1843,9 @@ fn p_secondary_effects(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), 
         // @ pokemon_gen1.envspec:1013:9
         if (v_roll4 < fdiv((((s.f_fx.f_flinch as i32) * 256) + 99), 100)) {
             // @ pokemon_gen1.envspec:1014:13
-            s.f_flinched[v_t as usize] = true;
+            s.f_flinched[(v_t as usize).min(1)] = true;
             // @ pokemon_gen1.envspec:1015:13
-            s.f_recharging[v_t as usize] = false;
+            s.f_recharging[(v_t as usize).min(1)] = false;
         }
     }
     Ok(())
@@ -1854,58 +1854,58 @@ fn p_secondary_effects(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), 
 /// proc `residual` (pokemon_gen1.envspec:1025:1)
 fn p_residual(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1026:5
-    let mut v_a: i32 = (s.f_active[v_u as usize] as i32);
+    let mut v_a: i32 = (s.f_active[(v_u as usize).min(1)] as i32);
     // @ pokemon_gen1.envspec:1027:5
-    let mut v_cond: i32 = (s.f_team[v_u as usize][v_a as usize].f_status as i32);
+    let mut v_cond: i32 = (s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_status as i32);
     // @ pokemon_gen1.envspec:1028:5
     let mut v_hurts: bool = (((v_cond == 2) || (v_cond == 6)) || (v_cond == 3));
     // @ pokemon_gen1.envspec:1029:5
-    if ((s.f_team[v_u as usize][v_a as usize].f_hp as i32) > 0) {
+    if ((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp as i32) > 0) {
         // @ pokemon_gen1.envspec:1030:9
-        let mut v_unit: i32 = imax(fdiv((s.f_team[v_u as usize][v_a as usize].f_maxhp as i32), 16), 1);
+        let mut v_unit: i32 = imax(fdiv((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_maxhp as i32), 16), 1);
         // @ pokemon_gen1.envspec:1031:9
-        if (s.f_toxic[v_u as usize] && v_hurts) {
+        if (s.f_toxic[(v_u as usize).min(1)] && v_hurts) {
             // @ pokemon_gen1.envspec:1032:13
-            let _v71: i32 = imin(((s.f_toxic_n[v_u as usize] as i32) + 1), 15);
-            s.f_toxic_n[v_u as usize] = (_v71 as i8);
+            let _v71: i32 = imin(((s.f_toxic_n[(v_u as usize).min(1)] as i32) + 1), 15);
+            s.f_toxic_n[(v_u as usize).min(1)] = (_v71 as i8);
         }
         // @ pokemon_gen1.envspec:1034:9
-        if ((v_cond == 1) && ((s.f_team[v_u as usize][v_a as usize].f_sleep as i32) == 0)) {
+        if ((v_cond == 1) && ((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_sleep as i32) == 0)) {
             // @ pokemon_gen1.envspec:1035:13
-            s.f_team[v_u as usize][v_a as usize].f_status = (0 as i8);
+            s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_status = (0 as i8);
         }
         // @ pokemon_gen1.envspec:1037:9
         if v_hurts {
             // @ pokemon_gen1.envspec:1038:13
-            let mut v_times: i32 = (if s.f_toxic[v_u as usize] { (s.f_toxic_n[v_u as usize] as i32) } else { 1 });
+            let mut v_times: i32 = (if s.f_toxic[(v_u as usize).min(1)] { (s.f_toxic_n[(v_u as usize).min(1)] as i32) } else { 1 });
             // @ pokemon_gen1.envspec:1039:13
-            let _v72: i32 = imax(((s.f_team[v_u as usize][v_a as usize].f_hp as i32) - (v_unit * v_times)), 0);
-            s.f_team[v_u as usize][v_a as usize].f_hp = (_v72 as i16);
+            let _v72: i32 = imax(((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp as i32) - (v_unit * v_times)), 0);
+            s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp = (_v72 as i16);
         }
         // @ pokemon_gen1.envspec:1041:9
-        if (s.f_seeded[v_u as usize] && ((s.f_team[v_u as usize][v_a as usize].f_hp as i32) > 0)) {
+        if (s.f_seeded[(v_u as usize).min(1)] && ((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp as i32) > 0)) {
             // @ pokemon_gen1.envspec:1042:13
-            if s.f_toxic[v_u as usize] {
+            if s.f_toxic[(v_u as usize).min(1)] {
                 // @ pokemon_gen1.envspec:1043:17
-                let _v73: i32 = imin(((s.f_toxic_n[v_u as usize] as i32) + 1), 15);
-                s.f_toxic_n[v_u as usize] = (_v73 as i8);
+                let _v73: i32 = imin(((s.f_toxic_n[(v_u as usize).min(1)] as i32) + 1), 15);
+                s.f_toxic_n[(v_u as usize).min(1)] = (_v73 as i8);
             }
             // @ pokemon_gen1.envspec:1045:13
-            let mut v_times2: i32 = (if s.f_toxic[v_u as usize] { (s.f_toxic_n[v_u as usize] as i32) } else { 1 });
+            let mut v_times2: i32 = (if s.f_toxic[(v_u as usize).min(1)] { (s.f_toxic_n[(v_u as usize).min(1)] as i32) } else { 1 });
             // @ pokemon_gen1.envspec:1046:13
             let mut v_sap: i32 = imin((v_unit * v_times2), 999);
             // @ pokemon_gen1.envspec:1047:13
-            let _v74: i32 = imax(((s.f_team[v_u as usize][v_a as usize].f_hp as i32) - v_sap), 0);
-            s.f_team[v_u as usize][v_a as usize].f_hp = (_v74 as i16);
+            let _v74: i32 = imax(((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp as i32) - v_sap), 0);
+            s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp = (_v74 as i16);
             // @ pokemon_gen1.envspec:1048:13
             let mut v_f: i32 = (1 - v_u);
             // @ pokemon_gen1.envspec:1049:13
-            let mut v_fa: i32 = (s.f_active[v_f as usize] as i32);
+            let mut v_fa: i32 = (s.f_active[(v_f as usize).min(1)] as i32);
             // @ pokemon_gen1.envspec:1050:13
-            if ((s.f_team[v_f as usize][v_fa as usize].f_hp as i32) > 0) {
+            if ((s.f_team[(v_f as usize).min(1)][(v_fa as usize).min(5)].f_hp as i32) > 0) {
                 // @ pokemon_gen1.envspec:1051:17
-                let _v75: i32 = imin(((s.f_team[v_f as usize][v_fa as usize].f_hp as i32) + v_sap), (s.f_team[v_f as usize][v_fa as usize].f_maxhp as i32));
-                s.f_team[v_f as usize][v_fa as usize].f_hp = (_v75 as i16);
+                let _v75: i32 = imin(((s.f_team[(v_f as usize).min(1)][(v_fa as usize).min(5)].f_hp as i32) + v_sap), (s.f_team[(v_f as usize).min(1)][(v_fa as usize).min(5)].f_maxhp as i32));
+                s.f_team[(v_f as usize).min(1)][(v_fa as usize).min(5)].f_hp = (_v75 as i16);
             }
         }
     }
@@ -1919,9 +1919,9 @@ fn p_end_of_turn(s: &mut State) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1065:5
     for v_p in 0i32..2 {
         // @ pokemon_gen1.envspec:1066:9
-        if ((s.f_trap_left[v_p as usize] as i32) == 0) {
+        if ((s.f_trap_left[(v_p as usize).min(1)] as i32) == 0) {
             // @ pokemon_gen1.envspec:1067:13
-            let _i76: usize = (1 - v_p) as usize;
+            let _i76: usize = ((1 - v_p) as usize).min(1);
             s.f_trapped[_i76] = false;
         }
     }
@@ -1951,10 +1951,10 @@ fn p_end_of_turn(s: &mut State) -> Result<(), Fault> {
         for v_p in 0i32..2 {
             // @ pokemon_gen1.envspec:1082:13
             let _v77: bool = f_fainted(s, v_p)?;
-            s.f_must_replace[v_p as usize] = _v77;
+            s.f_must_replace[(v_p as usize).min(1)] = _v77;
         }
         // @ pokemon_gen1.envspec:1084:9
-        if (s.f_must_replace[0 as usize] || s.f_must_replace[1 as usize]) {
+        if (s.f_must_replace[(0 as usize).min(1)] || s.f_must_replace[(1 as usize).min(1)]) {
             // @ pokemon_gen1.envspec:1085:13
             s.f_phase = (1 as i8);
         }
@@ -1965,45 +1965,45 @@ fn p_end_of_turn(s: &mut State) -> Result<(), Fault> {
 /// proc `build_mon` (pokemon_gen1.envspec:1106:1)
 fn p_build_mon(s: &mut State, mut v_p: i32, mut v_i: i32, mut v_sp: i32, mut v_level: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1107:5
-    s.f_team[v_p as usize][v_i as usize].f_species = (v_sp as i16);
+    s.f_team[(v_p as usize).min(1)][(v_i as usize).min(5)].f_species = (v_sp as i16);
     // @ pokemon_gen1.envspec:1108:5
-    s.f_team[v_p as usize][v_i as usize].f_level = (v_level as i8);
+    s.f_team[(v_p as usize).min(1)][(v_i as usize).min(5)].f_level = (v_level as i8);
     // @ pokemon_gen1.envspec:1109:5
-    let _v78: i32 = f_hp_of(s, (T2_Species__hp[v_sp as usize] as i32), v_level)?;
-    s.f_team[v_p as usize][v_i as usize].f_maxhp = (_v78 as i16);
+    let _v78: i32 = f_hp_of(s, (T2_Species__hp[(v_sp as usize).min(150)] as i32), v_level)?;
+    s.f_team[(v_p as usize).min(1)][(v_i as usize).min(5)].f_maxhp = (_v78 as i16);
     // @ pokemon_gen1.envspec:1110:5
-    let _v79: i32 = f_hp_of(s, (T2_Species__hp[v_sp as usize] as i32), v_level)?;
-    s.f_team[v_p as usize][v_i as usize].f_hp = (_v79 as i16);
+    let _v79: i32 = f_hp_of(s, (T2_Species__hp[(v_sp as usize).min(150)] as i32), v_level)?;
+    s.f_team[(v_p as usize).min(1)][(v_i as usize).min(5)].f_hp = (_v79 as i16);
     // @ pokemon_gen1.envspec:1111:5
-    let _v80: [i16; 4] = [(f_stat_of(s, (T3_Species__atk[v_sp as usize] as i32), v_level)? as i16), (f_stat_of(s, (T4_Species__def[v_sp as usize] as i32), v_level)? as i16), (f_stat_of(s, (T5_Species__spc[v_sp as usize] as i32), v_level)? as i16), (f_stat_of(s, (T6_Species__spe[v_sp as usize] as i32), v_level)? as i16)];
-    s.f_team[v_p as usize][v_i as usize].f_stats = _v80;
+    let _v80: [i16; 4] = [(f_stat_of(s, (T3_Species__atk[(v_sp as usize).min(150)] as i32), v_level)? as i16), (f_stat_of(s, (T4_Species__def[(v_sp as usize).min(150)] as i32), v_level)? as i16), (f_stat_of(s, (T5_Species__spc[(v_sp as usize).min(150)] as i32), v_level)? as i16), (f_stat_of(s, (T6_Species__spe[(v_sp as usize).min(150)] as i32), v_level)? as i16)];
+    s.f_team[(v_p as usize).min(1)][(v_i as usize).min(5)].f_stats = _v80;
     Ok(())
 }
 
 /// proc `set_move` (pokemon_gen1.envspec:1116:1)
 fn p_set_move(s: &mut State, mut v_p: i32, mut v_i: i32, mut v_k: i32, mut v_mv: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1117:5
-    s.f_team[v_p as usize][v_i as usize].f_moves[v_k as usize] = (v_mv as i16);
+    s.f_team[(v_p as usize).min(1)][(v_i as usize).min(5)].f_moves[(v_k as usize).min(3)] = (v_mv as i16);
     // @ pokemon_gen1.envspec:1118:5
-    let _v81: i32 = fdiv(((T11_Move__pp[v_mv as usize] as i32) * 8), 5);
-    s.f_team[v_p as usize][v_i as usize].f_pp[v_k as usize] = (_v81 as i8);
+    let _v81: i32 = fdiv(((T11_Move__pp[(v_mv as usize).min(164)] as i32) * 8), 5);
+    s.f_team[(v_p as usize).min(1)][(v_i as usize).min(5)].f_pp[(v_k as usize).min(3)] = (_v81 as i8);
     Ok(())
 }
 
 /// proc `fixed_team` (pokemon_gen1.envspec:1121:1)
 fn p_fixed_team(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1122:5
-    let mut v_l: i32 = (s.f_lineup[v_p as usize] as i32);
+    let mut v_l: i32 = (s.f_lineup[(v_p as usize).min(1)] as i32);
     // @ pokemon_gen1.envspec:1123:5
     for v_i in 0i32..6 {
         // @ pokemon_gen1.envspec:1124:9
-        if (v_i < (T29_Lineup__species[v_l as usize].len as i32)) {
+        if (v_i < (T29_Lineup__species[(v_l as usize).min(3)].len as i32)) {
             // @ pokemon_gen1.envspec:1125:13
-            let _a82: i32 = (T29_Lineup__species[v_l as usize].get(v_i, 0)? as i32);
-            let _a83: i32 = (T28_Lineup__level[v_l as usize] as i32);
+            let _a82: i32 = (T29_Lineup__species[(v_l as usize).min(3)].get(v_i, 0)? as i32);
+            let _a83: i32 = (T28_Lineup__level[(v_l as usize).min(3)] as i32);
             p_build_mon(s, v_p, v_i, _a82, _a83)?;
             // @ pokemon_gen1.envspec:1126:13
-            let mut v_moves: List<i16, 4> = T30_Lineup__moves[v_l as usize].get(v_i, 1)?;
+            let mut v_moves: List<i16, 4> = T30_Lineup__moves[(v_l as usize).min(3)].get(v_i, 1)?;
             // @ pokemon_gen1.envspec:1127:13
             for v_k in 0i32..4 {
                 // @ pokemon_gen1.envspec:1128:17
@@ -2015,7 +2015,7 @@ fn p_fixed_team(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             }
             // @ pokemon_gen1.envspec:1132:13
             let _v85: i32 = (v_moves.len as i32);
-            s.f_team[v_p as usize][v_i as usize].f_nmoves = (_v85 as i8);
+            s.f_team[(v_p as usize).min(1)][(v_i as usize).min(5)].f_nmoves = (_v85 as i8);
         }
     }
     Ok(())
@@ -2040,7 +2040,7 @@ fn p_random_team(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         // @ pokemon_gen1.envspec:1148:9
         for v_j in 0i32..6 {
             // @ pokemon_gen1.envspec:1149:13
-            if ((v_picked[v_j as usize] as i32) <= v_x) {
+            if ((v_picked[(v_j as usize).min(5)] as i32) <= v_x) {
                 // @ pokemon_gen1.envspec:1150:17
                 v_x = imin((v_x + 1), 145);
             }
@@ -2048,17 +2048,17 @@ fn p_random_team(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         // @ pokemon_gen1.envspec:1153:9
         let mut _arr89: [i16; 6] = <[i16; 6] as Zero>::ZERO;
         for v_j in 0i32..6 {
-            _arr89[v_j as usize] = ((if ((v_picked[v_j as usize] as i32) < v_x) { (v_picked[v_j as usize] as i32) } else { (if ((v_j == 0) || ((v_picked[imax((v_j - 1), 0) as usize] as i32) < v_x)) { v_x } else { (v_picked[imax((v_j - 1), 0) as usize] as i32) }) }) as i16);
+            _arr89[v_j as usize] = ((if ((v_picked[(v_j as usize).min(5)] as i32) < v_x) { (v_picked[(v_j as usize).min(5)] as i32) } else { (if ((v_j == 0) || ((v_picked[(imax((v_j - 1), 0) as usize).min(5)] as i32) < v_x)) { v_x } else { (v_picked[(imax((v_j - 1), 0) as usize).min(5)] as i32) }) }) as i16);
         }
         v_picked = _arr89;
         // @ pokemon_gen1.envspec:1154:9
         let mut v_set: i32 = imin(v_x, 144);
         // @ pokemon_gen1.envspec:1155:9
-        let _a90: i32 = (T24_Pool__species[v_set as usize] as i32);
-        let _a91: i32 = (T25_Pool__level[v_set as usize] as i32);
+        let _a90: i32 = (T24_Pool__species[(v_set as usize).min(144)] as i32);
+        let _a91: i32 = (T25_Pool__level[(v_set as usize).min(144)] as i32);
         p_build_mon(s, v_p, v_k, _a90, _a91)?;
         // @ pokemon_gen1.envspec:1156:9
-        let mut v_pool: List<i16, 8> = T26_Pool__pool[v_set as usize];
+        let mut v_pool: List<i16, 8> = T26_Pool__pool[(v_set as usize).min(144)];
         // @ pokemon_gen1.envspec:1157:9
         v_pool.shuffle(s._rng_key, &mut s._rng_counter);
         // @ pokemon_gen1.envspec:1158:9
@@ -2072,7 +2072,7 @@ fn p_random_team(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         }
         // @ pokemon_gen1.envspec:1163:9
         let _v93: i32 = imin((v_pool.len as i32), 4);
-        s.f_team[v_p as usize][v_k as usize].f_nmoves = (_v93 as i8);
+        s.f_team[(v_p as usize).min(1)][(v_k as usize).min(5)].f_nmoves = (_v93 as i8);
     }
     Ok(())
 }
@@ -2080,7 +2080,7 @@ fn p_random_team(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 /// fn `own_info` (pokemon_gen1.envspec:1187:1)
 fn f_own_info(s: &State, mut v_p: i32, mut v_i: i32, mut v_k: i32) -> Result<i32, Fault> {
     // @ pokemon_gen1.envspec:1188:5
-    let mut v_m: RecMon = s.f_team[v_p as usize][v_i as usize];
+    let mut v_m: RecMon = s.f_team[(v_p as usize).min(1)][(v_i as usize).min(5)];
     // @ pokemon_gen1.envspec:1189:5
     if (v_k == 0) {
         return Ok((v_m.f_species as i32));
@@ -2105,19 +2105,19 @@ fn f_own_info(s: &State, mut v_p: i32, mut v_i: i32, mut v_k: i32) -> Result<i32
     if (v_k < 9) {
         // @ pokemon_gen1.envspec:1205:9
         let mut v_slot: i32 = iclamp((v_k - 5), 0, 3);
-        return Ok((if (v_slot < (v_m.f_nmoves as i32)) { (v_m.f_moves[v_slot as usize] as i32) } else { (-1) }));
+        return Ok((if (v_slot < (v_m.f_nmoves as i32)) { (v_m.f_moves[(v_slot as usize).min(3)] as i32) } else { (-1) }));
     }
     // @ pokemon_gen1.envspec:1208:5
     let mut v_slot2: i32 = iclamp((v_k - 9), 0, 3);
-    return Ok((if (v_slot2 < (v_m.f_nmoves as i32)) { (v_m.f_pp[v_slot2 as usize] as i32) } else { (-1) }));
+    return Ok((if (v_slot2 < (v_m.f_nmoves as i32)) { (v_m.f_pp[(v_slot2 as usize).min(3)] as i32) } else { (-1) }));
 }
 
 /// fn `foe_info` (pokemon_gen1.envspec:1212:1)
 fn f_foe_info(s: &State, mut v_f: i32, mut v_i: i32, mut v_k: i32) -> Result<i32, Fault> {
     // @ pokemon_gen1.envspec:1213:5
-    let mut v_m: RecMon = s.f_team[v_f as usize][v_i as usize];
+    let mut v_m: RecMon = s.f_team[(v_f as usize).min(1)][(v_i as usize).min(5)];
     // @ pokemon_gen1.envspec:1214:5
-    if (!s.f_seen[v_f as usize][v_i as usize]) {
+    if (!s.f_seen[(v_f as usize).min(1)][(v_i as usize).min(5)]) {
         return Ok((-1));
     }
     // @ pokemon_gen1.envspec:1217:5
@@ -2134,33 +2134,33 @@ fn f_foe_info(s: &State, mut v_f: i32, mut v_i: i32, mut v_k: i32) -> Result<i32
     }
     // @ pokemon_gen1.envspec:1226:5
     let mut v_slot: i32 = iclamp((v_k - 3), 0, 3);
-    return Ok((if (s.f_move_seen[v_f as usize][v_i as usize][v_slot as usize] && (v_slot < (v_m.f_nmoves as i32))) { (v_m.f_moves[v_slot as usize] as i32) } else { (-1) }));
+    return Ok((if (s.f_move_seen[(v_f as usize).min(1)][(v_i as usize).min(5)][(v_slot as usize).min(3)] && (v_slot < (v_m.f_nmoves as i32))) { (v_m.f_moves[(v_slot as usize).min(3)] as i32) } else { (-1) }));
 }
 
 /// fn `volatile_info` (pokemon_gen1.envspec:1230:1)
 fn f_volatile_info(s: &State, mut v_p: i32, mut v_k: i32) -> Result<i32, Fault> {
     // @ pokemon_gen1.envspec:1231:5
     if (v_k < 6) {
-        return Ok((s.f_boosts[v_p as usize][imin(v_k, 5) as usize] as i32));
+        return Ok((s.f_boosts[(v_p as usize).min(1)][(imin(v_k, 5) as usize).min(5)] as i32));
     }
     // @ pokemon_gen1.envspec:1234:5
     let _arr94: [bool; 13] = [
-        ((s.f_confused[v_p as usize] as i32) > 0),
-        ((s.f_sub_hp[v_p as usize] as i32) > 0),
-        s.f_reflect[v_p as usize],
-        s.f_light_screen[v_p as usize],
-        s.f_seeded[v_p as usize],
-        s.f_recharging[v_p as usize],
-        s.f_trapped[v_p as usize],
-        s.f_charging[v_p as usize],
-        s.f_invulnerable[v_p as usize],
-        ((s.f_thrash_left[v_p as usize] as i32) > 0),
-        s.f_focus[v_p as usize],
-        s.f_mist[v_p as usize],
-        s.f_toxic[v_p as usize],
+        ((s.f_confused[(v_p as usize).min(1)] as i32) > 0),
+        ((s.f_sub_hp[(v_p as usize).min(1)] as i32) > 0),
+        s.f_reflect[(v_p as usize).min(1)],
+        s.f_light_screen[(v_p as usize).min(1)],
+        s.f_seeded[(v_p as usize).min(1)],
+        s.f_recharging[(v_p as usize).min(1)],
+        s.f_trapped[(v_p as usize).min(1)],
+        s.f_charging[(v_p as usize).min(1)],
+        s.f_invulnerable[(v_p as usize).min(1)],
+        ((s.f_thrash_left[(v_p as usize).min(1)] as i32) > 0),
+        s.f_focus[(v_p as usize).min(1)],
+        s.f_mist[(v_p as usize).min(1)],
+        s.f_toxic[(v_p as usize).min(1)],
     ];
     let mut v_flags: [bool; 13] = _arr94;
-    return Ok((v_flags[iclamp((v_k - 6), 0, 12) as usize] as i32));
+    return Ok((v_flags[(iclamp((v_k - 6), 0, 12) as usize).min(12)] as i32));
 }
 
 /// proc `high_crit` (pokemon_gen1.envspec:1263:1)
@@ -2429,8 +2429,8 @@ fn p_move_effect__2(s: &mut State) -> Result<(), Fault> {
 /// proc `move_effect__3` (pokemon_gen1.fills:12:1)
 fn p_move_effect__3(s: &mut State) -> Result<(), Fault> {
     // @ pokemon_gen1.fills:13:5
-    let _a98: i32 = (T15_Move__hits_min[(s.f_move_used as i32) as usize] as i32);
-    let _a99: i32 = (T16_Move__hits_max[(s.f_move_used as i32) as usize] as i32);
+    let _a98: i32 = (T15_Move__hits_min[((s.f_move_used as i32) as usize).min(164)] as i32);
+    let _a99: i32 = (T16_Move__hits_max[((s.f_move_used as i32) as usize).min(164)] as i32);
     p_multi_hit(s, _a98, _a99)?;
     Ok(())
 }
@@ -2511,8 +2511,8 @@ fn p_move_effect__14(s: &mut State) -> Result<(), Fault> {
 /// proc `move_effect__15` (pokemon_gen1.fills:58:1)
 fn p_move_effect__15(s: &mut State) -> Result<(), Fault> {
     // @ pokemon_gen1.fills:59:5
-    let _a100: i32 = (T15_Move__hits_min[(s.f_move_used as i32) as usize] as i32);
-    let _a101: i32 = (T16_Move__hits_max[(s.f_move_used as i32) as usize] as i32);
+    let _a100: i32 = (T15_Move__hits_min[((s.f_move_used as i32) as usize).min(164)] as i32);
+    let _a101: i32 = (T16_Move__hits_max[((s.f_move_used as i32) as usize).min(164)] as i32);
     p_multi_hit(s, _a100, _a101)?;
     Ok(())
 }
@@ -2541,8 +2541,8 @@ fn p_move_effect__18(s: &mut State) -> Result<(), Fault> {
 /// proc `move_effect__19` (pokemon_gen1.fills:74:1)
 fn p_move_effect__19(s: &mut State) -> Result<(), Fault> {
     // @ pokemon_gen1.fills:75:5
-    let _a102: i32 = (T20_Move__recoil_num[(s.f_move_used as i32) as usize] as i32);
-    let _a103: i32 = (T21_Move__recoil_den[(s.f_move_used as i32) as usize] as i32);
+    let _a102: i32 = (T20_Move__recoil_num[((s.f_move_used as i32) as usize).min(164)] as i32);
+    let _a103: i32 = (T21_Move__recoil_den[((s.f_move_used as i32) as usize).min(164)] as i32);
     p_recoil(s, _a102, _a103)?;
     Ok(())
 }
@@ -2571,8 +2571,8 @@ fn p_move_effect__22(s: &mut State) -> Result<(), Fault> {
 /// proc `move_effect__23` (pokemon_gen1.fills:90:1)
 fn p_move_effect__23(s: &mut State) -> Result<(), Fault> {
     // @ pokemon_gen1.fills:91:5
-    let _a104: i32 = (T15_Move__hits_min[(s.f_move_used as i32) as usize] as i32);
-    let _a105: i32 = (T16_Move__hits_max[(s.f_move_used as i32) as usize] as i32);
+    let _a104: i32 = (T15_Move__hits_min[((s.f_move_used as i32) as usize).min(164)] as i32);
+    let _a105: i32 = (T16_Move__hits_max[((s.f_move_used as i32) as usize).min(164)] as i32);
     p_multi_hit(s, _a104, _a105)?;
     // @ pokemon_gen1.fills:92:5
     p_secondary_status(s, 2, 20)?;
@@ -2673,7 +2673,7 @@ fn p_move_effect__37(s: &mut State) -> Result<(), Fault> {
 /// proc `move_effect__38` (pokemon_gen1.fills:147:1)
 fn p_move_effect__38(s: &mut State) -> Result<(), Fault> {
     // @ pokemon_gen1.fills:148:5
-    let _a106: i32 = (T19_Move__drain_percent[(s.f_move_used as i32) as usize] as i32);
+    let _a106: i32 = (T19_Move__drain_percent[((s.f_move_used as i32) as usize).min(164)] as i32);
     p_drain(s, _a106, 100)?;
     Ok(())
 }
@@ -2878,8 +2878,8 @@ fn p_move_effect__72(s: &mut State) -> Result<(), Fault> {
 /// proc `move_effect__73` (pokemon_gen1.fills:264:1)
 fn p_move_effect__73(s: &mut State) -> Result<(), Fault> {
     // @ pokemon_gen1.fills:265:5
-    let _a107: i32 = (T17_Move__drain_num[(s.f_move_used as i32) as usize] as i32);
-    let _a108: i32 = (T18_Move__drain_den[(s.f_move_used as i32) as usize] as i32);
+    let _a107: i32 = (T17_Move__drain_num[((s.f_move_used as i32) as usize).min(164)] as i32);
+    let _a108: i32 = (T18_Move__drain_den[((s.f_move_used as i32) as usize).min(164)] as i32);
     p_drain(s, _a107, _a108)?;
     // @ pokemon_gen1.fills:266:5
     p_sleeping_target_only(s)?;
@@ -2917,8 +2917,8 @@ fn p_move_effect__79(s: &mut State) -> Result<(), Fault> {
 /// proc `move_effect__80` (pokemon_gen1.fills:285:1)
 fn p_move_effect__80(s: &mut State) -> Result<(), Fault> {
     // @ pokemon_gen1.fills:286:5
-    let _a109: i32 = (T20_Move__recoil_num[(s.f_move_used as i32) as usize] as i32);
-    let _a110: i32 = (T21_Move__recoil_den[(s.f_move_used as i32) as usize] as i32);
+    let _a109: i32 = (T20_Move__recoil_num[((s.f_move_used as i32) as usize).min(164)] as i32);
+    let _a110: i32 = (T21_Move__recoil_den[((s.f_move_used as i32) as usize).min(164)] as i32);
     p_recoil(s, _a109, _a110)?;
     Ok(())
 }
@@ -2926,61 +2926,61 @@ fn p_move_effect__80(s: &mut State) -> Result<(), Fault> {
 /// proc `move_effect__dispatch` (pokemon_gen1.envspec:1258:1)
 fn p_move_effect__dispatch(s: &mut State, mut v_effect: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1258:1
-    let mut v_op_0: i32 = (K3[v_effect as usize][0 as usize] as i32);
+    let mut v_op_0: i32 = (K3[(v_effect as usize).min(80)][0 as usize] as i32);
     // @ pokemon_gen1.envspec:1258:1
     if (v_op_0 == 1) {
         // @ pokemon_gen1.envspec:1258:1
         p_high_crit(s)?;
     } else if (v_op_0 == 2) {
         // @ pokemon_gen1.envspec:1258:1
-        let _a111: i32 = (K4[v_effect as usize][0 as usize] as i32);
-        let _a112: i32 = (K5[v_effect as usize][0 as usize] as i32);
+        let _a111: i32 = (K4[(v_effect as usize).min(80)][0 as usize] as i32);
+        let _a112: i32 = (K5[(v_effect as usize).min(80)][0 as usize] as i32);
         p_secondary_status(s, _a111, _a112)?;
     } else if (v_op_0 == 3) {
         // @ pokemon_gen1.envspec:1258:1
         p_one_hit_ko(s)?;
     } else if (v_op_0 == 4) {
         // @ pokemon_gen1.envspec:1258:1
-        let _a113: bool = K6[v_effect as usize][0 as usize];
+        let _a113: bool = K6[(v_effect as usize).min(80)][0 as usize];
         p_charge(s, _a113)?;
     } else if (v_op_0 == 5) {
         // @ pokemon_gen1.envspec:1258:1
-        let _a114: i32 = (K7[v_effect as usize][0 as usize] as i32);
-        let _a115: i32 = (K8[v_effect as usize][0 as usize] as i32);
+        let _a114: i32 = (K7[(v_effect as usize).min(80)][0 as usize] as i32);
+        let _a115: i32 = (K8[(v_effect as usize).min(80)][0 as usize] as i32);
         p_raise_user(s, _a114, _a115)?;
     } else if (v_op_0 == 6) {
         // @ pokemon_gen1.envspec:1258:1
         p_partial_trap(s)?;
     } else if (v_op_0 == 7) {
         // @ pokemon_gen1.envspec:1258:1
-        let _a116: i32 = (K9[v_effect as usize][0 as usize] as i32);
+        let _a116: i32 = (K9[(v_effect as usize).min(80)][0 as usize] as i32);
         p_flinch_target(s, _a116)?;
     } else if (v_op_0 == 8) {
         // @ pokemon_gen1.envspec:1258:1
         p_crash(s)?;
     } else if (v_op_0 == 9) {
         // @ pokemon_gen1.envspec:1258:1
-        let _a117: i32 = (K10[v_effect as usize][0 as usize] as i32);
-        let _a118: i32 = (K11[v_effect as usize][0 as usize] as i32);
+        let _a117: i32 = (K10[(v_effect as usize).min(80)][0 as usize] as i32);
+        let _a118: i32 = (K11[(v_effect as usize).min(80)][0 as usize] as i32);
         p_lower_target(s, _a117, _a118)?;
     } else if (v_op_0 == 10) {
         // @ pokemon_gen1.envspec:1258:1
         p_thrash(s)?;
     } else if (v_op_0 == 11) {
         // @ pokemon_gen1.envspec:1258:1
-        let _a119: i32 = (K12[v_effect as usize][0 as usize] as i32);
+        let _a119: i32 = (K12[(v_effect as usize).min(80)][0 as usize] as i32);
         p_inflict_status(s, _a119)?;
     } else if (v_op_0 == 12) {
         // @ pokemon_gen1.envspec:1258:1
-        let _a120: i32 = (K13[v_effect as usize][0 as usize] as i32);
+        let _a120: i32 = (K13[(v_effect as usize).min(80)][0 as usize] as i32);
         p_confuse_target(s, _a120)?;
     } else if (v_op_0 == 13) {
         // @ pokemon_gen1.envspec:1258:1
-        let _a121: i32 = (K14[v_effect as usize][0 as usize] as i32);
+        let _a121: i32 = (K14[(v_effect as usize).min(80)][0 as usize] as i32);
         p_fixed_damage(s, _a121)?;
     } else if (v_op_0 == 14) {
         // @ pokemon_gen1.envspec:1258:1
-        let _a122: i32 = (K15[v_effect as usize][0 as usize] as i32);
+        let _a122: i32 = (K15[(v_effect as usize).min(80)][0 as usize] as i32);
         p_secondary_lower(s, _a122, 1, 33)?;
     } else if (v_op_0 == 15) {
         // @ pokemon_gen1.envspec:1258:1
@@ -3002,7 +3002,7 @@ fn p_move_effect__dispatch(s: &mut State, mut v_effect: i32) -> Result<(), Fault
         p_heal_half(s)?;
     } else if (v_op_0 == 21) {
         // @ pokemon_gen1.envspec:1258:1
-        let _a123: i32 = (K16[v_effect as usize][0 as usize] as i32);
+        let _a123: i32 = (K16[(v_effect as usize).min(80)][0 as usize] as i32);
         p_screen(s, _a123)?;
     } else if (v_op_0 == 22) {
         // @ pokemon_gen1.envspec:1258:1
@@ -3072,13 +3072,13 @@ fn p_simultaneous__act_wait(s: &mut State, mut v_player: i32) -> Result<(), Faul
 /// proc `simultaneous__act` (pokemon_gen1.envspec:26:1)
 fn p_simultaneous__act(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:26:1
-    if ((s.f_simultaneous__choice[v_p as usize] as i32) < 4) {
+    if ((s.f_simultaneous__choice[(v_p as usize).min(1)] as i32) < 4) {
         // @ pokemon_gen1.envspec:26:1
-        let _a124: i32 = fmod(((s.f_simultaneous__choice[v_p as usize] as i32) - 0), 4);
+        let _a124: i32 = fmod(((s.f_simultaneous__choice[(v_p as usize).min(1)] as i32) - 0), 4);
         p_simultaneous__act_move(s, v_p, _a124)?;
-    } else if ((s.f_simultaneous__choice[v_p as usize] as i32) < 10) {
+    } else if ((s.f_simultaneous__choice[(v_p as usize).min(1)] as i32) < 10) {
         // @ pokemon_gen1.envspec:26:1
-        let _a125: i32 = fmod(((s.f_simultaneous__choice[v_p as usize] as i32) - 4), 6);
+        let _a125: i32 = fmod(((s.f_simultaneous__choice[(v_p as usize).min(1)] as i32) - 4), 6);
         p_simultaneous__act_switch_to(s, v_p, _a125)?;
     } else {
         // @ pokemon_gen1.envspec:26:1
@@ -3091,7 +3091,7 @@ fn p_simultaneous__act(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 fn a_move(s: &mut State, mut v_slot: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:26:1
     let _v126: i32 = (0 + v_slot);
-    let _i127: usize = (s.current_player as i32) as usize;
+    let _i127: usize = ((s.current_player as i32) as usize).min(1);
     s.f_simultaneous__choice[_i127] = (_v126 as i8);
     Ok(())
 }
@@ -3105,27 +3105,27 @@ fn g_move(s: &State, mut v_slot: i32) -> Result<bool, Fault> {
 fn a_switch_to(s: &mut State, mut v_to: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:26:1
     let _v128: i32 = (4 + v_to);
-    let _i129: usize = (s.current_player as i32) as usize;
+    let _i129: usize = ((s.current_player as i32) as usize).min(1);
     s.f_simultaneous__choice[_i129] = (_v128 as i8);
     Ok(())
 }
 
 /// guard of `switch_to`
 fn g_switch_to(s: &State, mut v_to: i32) -> Result<bool, Fault> {
-    Ok((((v_to != (s.f_active[(s.current_player as i32) as usize] as i32)) && ((s.f_team[(s.current_player as i32) as usize][v_to as usize].f_hp as i32) > 0)) && (if ((s.f_phase as i32) == 1) { s.f_must_replace[(s.current_player as i32) as usize] } else { ((!f_fainted(s, (s.current_player as i32))?) && (!f_hard_locked(s, (s.current_player as i32))?)) })))
+    Ok((((v_to != (s.f_active[((s.current_player as i32) as usize).min(1)] as i32)) && ((s.f_team[((s.current_player as i32) as usize).min(1)][(v_to as usize).min(5)].f_hp as i32) > 0)) && (if ((s.f_phase as i32) == 1) { s.f_must_replace[((s.current_player as i32) as usize).min(1)] } else { ((!f_fainted(s, (s.current_player as i32))?) && (!f_hard_locked(s, (s.current_player as i32))?)) })))
 }
 
 /// action `wait` (pokemon_gen1.envspec:286:1)
 fn a_wait(s: &mut State) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:26:1
-    let _i130: usize = (s.current_player as i32) as usize;
+    let _i130: usize = ((s.current_player as i32) as usize).min(1);
     s.f_simultaneous__choice[_i130] = (10 as i8);
     Ok(())
 }
 
 /// guard of `wait`
 fn g_wait(s: &State) -> Result<bool, Fault> {
-    Ok((((s.f_phase as i32) == 1) && (!s.f_must_replace[(s.current_player as i32) as usize])))
+    Ok((((s.f_phase as i32) == 1) && (!s.f_must_replace[((s.current_player as i32) as usize).min(1)])))
 }
 
 /// the spec's `observe` (pokemon_gen1.envspec:1178:1)
@@ -3133,7 +3133,7 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
     // @ pokemon_gen1.envspec:1179:5
     let mut v_f: i32 = (1 - v_p);
     // @ pokemon_gen1.envspec:1180:5
-    let mut v_head: [i16; 5] = [((s.f_phase as i32) as i16), ((s.f_must_replace[v_p as usize] as i32) as i16), ((s.f_turns as i32) as i16), ((s.f_active[v_p as usize] as i32) as i16), ((s.f_active[v_f as usize] as i32) as i16)];
+    let mut v_head: [i16; 5] = [((s.f_phase as i32) as i16), ((s.f_must_replace[(v_p as usize).min(1)] as i32) as i16), ((s.f_turns as i32) as i16), ((s.f_active[(v_p as usize).min(1)] as i32) as i16), ((s.f_active[(v_f as usize).min(1)] as i32) as i16)];
     // @ pokemon_gen1.envspec:1181:5
     let mut _arr131: [i16; 78] = <[i16; 78] as Zero>::ZERO;
     for v_i in 0i32..78 {
@@ -3154,7 +3154,7 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
     let mut v_vol: [i8; 38] = _arr133;
     let mut _arr134: [i16; 163] = <[i16; 163] as Zero>::ZERO;
     for v_i in 0i32..163 {
-        _arr134[v_i as usize] = ((if (v_i < 5) { (v_head[imin(v_i, 4) as usize] as i32) } else { (if (v_i < 83) { (v_own[iclamp((v_i - 5), 0, 77) as usize] as i32) } else { (if (v_i < 125) { (v_foe[iclamp((v_i - 83), 0, 41) as usize] as i32) } else { (v_vol[iclamp((v_i - 125), 0, 37) as usize] as i32) }) }) }) as i16);
+        _arr134[v_i as usize] = ((if (v_i < 5) { (v_head[(imin(v_i, 4) as usize).min(4)] as i32) } else { (if (v_i < 83) { (v_own[(iclamp((v_i - 5), 0, 77) as usize).min(77)] as i32) } else { (if (v_i < 125) { (v_foe[(iclamp((v_i - 83), 0, 41) as usize).min(41)] as i32) } else { (v_vol[(iclamp((v_i - 125), 0, 37) as usize).min(37)] as i32) }) }) }) as i16);
     }
     return Ok(_arr134);
 }
@@ -3165,9 +3165,9 @@ fn init_body(s: &mut State) -> Result<(), Fault> {
     for v_p in 0i32..2 {
         // @ pokemon_gen1.envspec:1096:9
         let _r135: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 3, u16::MAX)?;
-        s.f_lineup[v_p as usize] = (_r135 as i8);
+        s.f_lineup[(v_p as usize).min(1)] = (_r135 as i8);
         // @ pokemon_gen1.envspec:1097:9
-        if T27_Lineup__generated[(s.f_lineup[v_p as usize] as i32) as usize] {
+        if T27_Lineup__generated[((s.f_lineup[(v_p as usize).min(1)] as i32) as usize).min(3)] {
             // @ pokemon_gen1.envspec:1098:13
             p_random_team(s, v_p)?;
         } else {
@@ -3193,9 +3193,9 @@ fn epilogue_body(s: &mut State) -> Result<(), Fault> {
             // @ pokemon_gen1.envspec:295:9
             for v_p in 0i32..2 {
                 // @ pokemon_gen1.envspec:296:13
-                if (((s.f_simultaneous__choice[v_p as usize] as i32) >= 4) && ((s.f_simultaneous__choice[v_p as usize] as i32) < 10)) {
+                if (((s.f_simultaneous__choice[(v_p as usize).min(1)] as i32) >= 4) && ((s.f_simultaneous__choice[(v_p as usize).min(1)] as i32) < 10)) {
                     // @ pokemon_gen1.envspec:297:17
-                    let _a136: i32 = fmod(((s.f_simultaneous__choice[v_p as usize] as i32) - 4), 6);
+                    let _a136: i32 = fmod(((s.f_simultaneous__choice[(v_p as usize).min(1)] as i32) - 4), 6);
                     p_switch_in(s, v_p, _a136)?;
                 }
             }
@@ -3203,9 +3203,9 @@ fn epilogue_body(s: &mut State) -> Result<(), Fault> {
             s.f_phase = (0 as i8);
         } else {
             // @ pokemon_gen1.envspec:302:9
-            let mut v_r0: i32 = (if (((s.f_simultaneous__choice[0 as usize] as i32) >= 4) && ((s.f_simultaneous__choice[0 as usize] as i32) < 10)) { 3 } else { f_rank(s, 0, fmod(((s.f_simultaneous__choice[0 as usize] as i32) - 0), 4))? });
+            let mut v_r0: i32 = (if (((s.f_simultaneous__choice[(0 as usize).min(1)] as i32) >= 4) && ((s.f_simultaneous__choice[(0 as usize).min(1)] as i32) < 10)) { 3 } else { f_rank(s, 0, fmod(((s.f_simultaneous__choice[(0 as usize).min(1)] as i32) - 0), 4))? });
             // @ pokemon_gen1.envspec:303:9
-            let mut v_r1: i32 = (if (((s.f_simultaneous__choice[1 as usize] as i32) >= 4) && ((s.f_simultaneous__choice[1 as usize] as i32) < 10)) { 3 } else { f_rank(s, 1, fmod(((s.f_simultaneous__choice[1 as usize] as i32) - 0), 4))? });
+            let mut v_r1: i32 = (if (((s.f_simultaneous__choice[(1 as usize).min(1)] as i32) >= 4) && ((s.f_simultaneous__choice[(1 as usize).min(1)] as i32) < 10)) { 3 } else { f_rank(s, 1, fmod(((s.f_simultaneous__choice[(1 as usize).min(1)] as i32) - 0), 4))? });
             // @ pokemon_gen1.envspec:304:9
             let _r137: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
             let mut v_tie: bool = (_r137 == 1);
@@ -3239,7 +3239,7 @@ fn inv_hp_bounded(s: &State) -> Result<bool, Fault> {
     for v_p in 0i32..2 {
         let mut _acc140: bool = true;
         for v_i in 0i32..6 {
-            if !((s.f_team[v_p as usize][v_i as usize].f_hp as i32) <= (s.f_team[v_p as usize][v_i as usize].f_maxhp as i32)) { _acc140 = false; break; }
+            if !((s.f_team[(v_p as usize).min(1)][(v_i as usize).min(5)].f_hp as i32) <= (s.f_team[(v_p as usize).min(1)][(v_i as usize).min(5)].f_maxhp as i32)) { _acc140 = false; break; }
         }
         if !_acc140 { _acc139 = false; break; }
     }
@@ -3252,7 +3252,7 @@ fn inv_active_alive_or_replacing(s: &State) -> Result<bool, Fault> {
     if !_b141 {
         let mut _acc142: bool = true;
         for v_p in 0i32..2 {
-            if !((s.f_team[v_p as usize][(s.f_active[v_p as usize] as i32) as usize].f_hp as i32) > 0) { _acc142 = false; break; }
+            if !((s.f_team[(v_p as usize).min(1)][((s.f_active[(v_p as usize).min(1)] as i32) as usize).min(5)].f_hp as i32) > 0) { _acc142 = false; break; }
         }
         _b141 = _acc142;
     }
@@ -3261,7 +3261,7 @@ fn inv_active_alive_or_replacing(s: &State) -> Result<bool, Fault> {
 
 /// invariant `one_result`: a finished battle has one winner or is a draw
 fn inv_one_result(s: &State) -> Result<bool, Fault> {
-    Ok(((!s.terminated) || ((s.rewards[0 as usize] + s.rewards[1 as usize]) == 0.0f32)))
+    Ok(((!s.terminated) || ((s.rewards[(0 as usize).min(1)] + s.rewards[(1 as usize).min(1)]) == 0.0f32)))
 }
 
 /// invariant `stages_bounded`: the stat stages stay within -6..6 and a side with no Pokémon left has lost
@@ -3270,7 +3270,7 @@ fn inv_stages_bounded(s: &State) -> Result<bool, Fault> {
     for v_p in 0i32..2 {
         let mut _acc144: bool = true;
         for v_k in 0i32..6 {
-            if !(((s.f_boosts[v_p as usize][v_k as usize] as i32) >= (-6)) && ((s.f_boosts[v_p as usize][v_k as usize] as i32) <= 6)) { _acc144 = false; break; }
+            if !(((s.f_boosts[(v_p as usize).min(1)][(v_k as usize).min(5)] as i32) >= (-6)) && ((s.f_boosts[(v_p as usize).min(1)][(v_k as usize).min(5)] as i32) <= 6)) { _acc144 = false; break; }
         }
         if !_acc144 { _acc143 = false; break; }
     }
@@ -3295,7 +3295,7 @@ fn inv_sleep_counter(s: &State) -> Result<bool, Fault> {
     for v_p in 0i32..2 {
         let mut _acc149: bool = true;
         for v_i in 0i32..6 {
-            if !(((s.f_team[v_p as usize][v_i as usize].f_status as i32) == 1) || ((s.f_team[v_p as usize][v_i as usize].f_sleep as i32) == 0)) { _acc149 = false; break; }
+            if !(((s.f_team[(v_p as usize).min(1)][(v_i as usize).min(5)].f_status as i32) == 1) || ((s.f_team[(v_p as usize).min(1)][(v_i as usize).min(5)].f_sleep as i32) == 0)) { _acc149 = false; break; }
         }
         if !_acc149 { _acc148 = false; break; }
     }
@@ -3518,18 +3518,25 @@ pub fn legal_action_masks_into(s: &mut State, out: &mut [[bool; NUM_ACTIONS]; NU
         *out = [[true; NUM_ACTIONS]; NUM_PLAYERS];
         return Ok(());
     }
-    let saved = s.current_player;
     for p in 0..NUM_PLAYERS {
-        if p == saved as usize {
-            out[p] = s.legal_action_mask;
-            continue;
-        }
-        s.current_player = p as i8;
-        let row = legal_action_mask_into(s, &mut out[p]);
-        s.current_player = saved;
-        row?;
+        joint_row_into(s, p, &mut out[p])?;
     }
     Ok(())
+}
+
+/// Player `p`'s row of `legal_action_masks` (of a state not terminated) written into `row`:
+/// the state's `legal_action_mask` for the current player, else `p`'s guards with `p`
+/// choosing (`s` is unchanged, fault or not).
+fn joint_row_into(s: &mut State, p: usize, row: &mut [bool; NUM_ACTIONS]) -> Result<(), Fault> {
+    let saved = s.current_player;
+    if p == saved as usize {
+        *row = s.legal_action_mask;
+        return Ok(());
+    }
+    s.current_player = p as i8;
+    let done = legal_action_mask_into(s, row);
+    s.current_player = saved;
+    done
 }
 
 /// Play a whole turn in place: player p plays `actions[p]`, from a state at the start of a
@@ -3541,18 +3548,32 @@ pub fn step_joint(s: &mut State, actions: &[usize; NUM_PLAYERS]) -> Result<(), F
 }
 
 /// `step_joint`, computing the observation only when `observe` (see `finish_with`).
+/// Decision (issue 19): player p's guards run only when the turn reaches p's commit (every
+/// player before p chose a legal action), as the interpreter's commits run them, so a guard
+/// that faults is met exactly where the interpreter meets it: not when an earlier player's
+/// illegal action ends the game first
+/// (tests/test_faults.py::test_rust_meets_a_joint_turns_guard_fault_when_the_interpreter_does).
 pub fn step_joint_with(s: &mut State, actions: &[usize; NUM_PLAYERS], observe: bool) -> Result<(), Fault> {
     if s.terminated || s.truncated {
         return step_with(s, actions[0], observe);
     }
-    let masks = legal_action_masks(s)?;
+    let mut masks = [[true; NUM_ACTIONS]; NUM_PLAYERS];
+    let mut p = 0;
+    loop {
+        joint_row_into(s, p, &mut masks[p])?;
+        if p + 1 == NUM_PLAYERS || actions[p] >= NUM_ACTIONS || !masks[p][actions[p]] {
+            break;
+        }
+        p += 1;
+    }
     step_joint_given(s, actions, &masks, observe)
 }
 
-/// `step_joint_with` given `masks`, which must equal `legal_action_masks(s)` on this very
+/// `step_joint_with` given `masks`, whose rows must equal `legal_action_masks(s)` on this very
 /// state (the batch passes the rows its last `step_joint`, `sample_joint_actions` or
 /// `legal_action_masks` computed when no state changed since: lib.rs `joint_rows_fresh`). Saves one mask computation of
-/// every other player per turn; with other `masks` the turn is wrong, never unsafe.
+/// every other player per turn; with other `masks` the turn is wrong, never unsafe. Only the
+/// rows of players up to the first illegal action (or the last player) are read.
 pub fn step_joint_given(s: &mut State, actions: &[usize; NUM_PLAYERS], masks: &[[bool; NUM_ACTIONS]; NUM_PLAYERS],
                         observe: bool) -> Result<(), Fault> {
     if s.terminated || s.truncated {

@@ -195,20 +195,24 @@ fn step_item(item: StepItem<'_>, mode: Mode) {
     *fault = step_env(s, seed, mode, *action as usize, out).err();
 }
 
-type JointItem<'a> = (((((((((((&'a mut State, &'a mut u32), &'a mut Option<Fault>), &'a [i32]), &'a mut [[bool; NUM_ACTIONS]; NUM_PLAYERS]), &'a mut [bool]), &'a mut [f32]), &'a mut bool), &'a mut bool), &'a mut i32), &'a mut [i16]), &'a mut [i16]);
+type JointItem<'a> = ((((((((((((&'a mut State, &'a mut u32), &'a mut Option<Fault>), &'a [i32]), &'a mut [[bool; NUM_ACTIONS]; NUM_PLAYERS]), &'a mut bool), &'a mut [bool]), &'a mut [f32]), &'a mut bool), &'a mut bool), &'a mut i32), &'a mut [i16]), &'a mut [i16]);
 
 /// One environment's whole turn; `fresh`: `rows` are `env::legal_action_masks(s)` of this very
-/// state (see `VecEnv::joint_rows_fresh`), else they are stale and computed again. Leaves in
-/// `rows` the next turn's `legal_action_masks` (computed here while the state is in cache).
+/// state when `ready` (see `VecEnv::joint_rows_fresh`), else they are stale and computed again.
+/// Leaves in `rows` the next turn's `legal_action_masks` (computed here while the state is in
+/// cache) and in `ready` whether they hold. Decision (issue 19): a fault while computing
+/// them is not this turn's (the interpreter runs no guard of the next turn here): `ready` is
+/// false, and the fault is met, as the interpreter meets it, by the call that needs those
+/// rows (`legal_action_masks`, `sample_joint_actions`, or the next turn's commits).
 fn joint_item(item: JointItem<'_>, mode: Mode, fresh: bool) {
-    let (((((((((((s, seed), fault), action), rows), mask), rewards), terminated), truncated), current_player), obs0), final_obs0) = item;
+    let ((((((((((((s, seed), fault), action), rows), ready), mask), rewards), terminated), truncated), current_player), obs0), final_obs0) = item;
     let mut out = Out { mask, rewards, terminated, truncated, current_player, obs0, final_obs0, };
     let mut a = [0usize; NUM_PLAYERS];
     for p in 0..NUM_PLAYERS {
         a[p] = action[p] as usize;
     }
     *fault = (|| -> Result<(), Fault> {
-        if fresh {
+        if fresh && *ready {
             env::step_joint_given(s, &a, rows, mode.observe)?;
         } else {
             env::step_joint_with(s, &a, mode.observe)?;
@@ -224,7 +228,7 @@ fn joint_item(item: JointItem<'_>, mode: Mode, fresh: bool) {
             env::reset_with(s, *seed, mode.observe)?;
         }
         write_state(s, &mut out, false, mode.observe);
-        env::legal_action_masks_into(s, rows)?;
+        *ready = env::legal_action_masks_into(s, rows).is_ok();
         Ok(())
     })().err();
 }
@@ -1896,8 +1900,13 @@ pub struct VecEnv {
     /// turn), `legal_action_masks` or `sample_joint_actions` computed them; valid only while
     /// `joint_rows_fresh`.
     joint_rows: Vec<[[bool; NUM_ACTIONS]; NUM_PLAYERS]>,
-    /// True from a successful `step_joint`/`legal_action_masks`/`sample_joint_actions` until
-    /// any state changes. Decision (issue 19): a random-play turn is `sample_joint_actions`
+    /// Per environment: its `joint_rows` hold (false where computing them met a fault of the
+    /// spec, which is then raised by the call that needs them, each time, as the interpreter
+    /// raises it; tests/test_faults.py::test_rust_meets_a_joint_turns_guard_fault_when_the_interpreter_does).
+    /// Read only while `joint_rows_fresh`.
+    joint_ready: Vec<bool>,
+    /// True from a successful `step_joint` or any `legal_action_masks`/`sample_joint_actions`
+    /// until any state changes (`joint_ready` says which rows hold). Decision (issue 19): a random-play turn is `sample_joint_actions`
     /// then `step_joint` on the same states, and both need every player's guards (a third of
     /// a Pokémon turn's work). `step_joint` computes the next turn's rows at the end of each
     /// environment's turn (the state is then in cache; one pass over the states a turn
@@ -2042,6 +2051,7 @@ impl VecEnv {
             joint_mask: PyArray3::zeros(py, [n, NUM_PLAYERS, NUM_ACTIONS], false).unbind(),
             joint_sampled: PyArray2::zeros(py, [n, NUM_PLAYERS], false).unbind(),
             joint_rows: vec![[[false; NUM_ACTIONS]; NUM_PLAYERS]; n],
+            joint_ready: vec![false; n],
             joint_rows_fresh: false,
             obs0: PyArrayDyn::zeros(py, IxDyn(&[n, 163]), false).unbind(),
             final_obs0: PyArrayDyn::zeros(py, IxDyn(&[n, 163]), false).unbind(),
@@ -2139,6 +2149,7 @@ impl VecEnv {
         let faults = &mut self.faults;
         let actions = flat;
         let joint_rows = &mut self.joint_rows;
+        let joint_ready = &mut self.joint_ready;
         let pool = self.pool.as_ref().filter(|_| n >= PAR_MIN_ENVS);
         if let Some(pool) = pool {
             let min_len = (n / (4 * pool.current_num_threads())).max(1);
@@ -2148,6 +2159,7 @@ impl VecEnv {
                             .zip(faults.par_iter_mut())
                             .zip(actions.par_chunks(NUM_PLAYERS))
                             .zip(joint_rows.par_iter_mut())
+                            .zip(joint_ready.par_iter_mut())
                             .zip(mask.par_chunks_mut(NUM_ACTIONS))
                             .zip(rewards.par_chunks_mut(NUM_PLAYERS))
                             .zip(terminated.par_iter_mut())
@@ -2164,6 +2176,7 @@ impl VecEnv {
                         .zip(faults.iter_mut())
                         .zip(actions.chunks(NUM_PLAYERS))
                         .zip(joint_rows.iter_mut())
+                        .zip(joint_ready.iter_mut())
                         .zip(mask.chunks_mut(NUM_ACTIONS))
                         .zip(rewards.chunks_mut(NUM_PLAYERS))
                         .zip(terminated.iter_mut())
@@ -2179,29 +2192,34 @@ impl VecEnv {
     }
 
     /// Make `joint_rows` every player's legal actions of the current states (computed only
-    /// when not `joint_rows_fresh`; see there).
+    /// where not `joint_rows_fresh` and `joint_ready`; see there). Every environment's
+    /// `faults` entry is written (none where its rows hold), so a fault of an earlier call or
+    /// an earlier state is never raised again; a fault met now is raised.
     fn refresh_joint_rows(&mut self, py: Python<'_>) -> PyResult<()> {
-        if self.joint_rows_fresh {
-            return Ok(());
-        }
+        let fresh = self.joint_rows_fresh;
         let states = &mut self.states;
         let faults = &mut self.faults;
         let cache = &mut self.joint_rows;
-        let fill = |((s, f), c): ((&mut State, &mut Option<Fault>), &mut [[bool; NUM_ACTIONS]; NUM_PLAYERS])| {
-            if let Err(e) = env::legal_action_masks_into(s, c) {
-                *f = Some(e);
+        let ready = &mut self.joint_ready;
+        type RowsItem<'a> = (((&'a mut State, &'a mut Option<Fault>), &'a mut [[bool; NUM_ACTIONS]; NUM_PLAYERS]),
+                             &'a mut bool);
+        let fill = |(((s, f), c), r): RowsItem<'_>| {
+            if fresh && *r {
+                *f = None;
+                return;
             }
+            *f = env::legal_action_masks_into(s, c).err();
+            *r = f.is_none();
         };
         match self.pool.as_ref().filter(|_| states.len() >= PAR_MIN_ENVS) {
             Some(pool) => py.allow_threads(|| pool.install(|| {
-                states.par_iter_mut().zip(faults.par_iter_mut()).zip(cache.par_iter_mut()).with_min_len(64)
-                    .for_each(fill)
+                states.par_iter_mut().zip(faults.par_iter_mut()).zip(cache.par_iter_mut()).zip(ready.par_iter_mut())
+                    .with_min_len(64).for_each(fill)
             })),
-            None => states.iter_mut().zip(faults.iter_mut()).zip(cache.iter_mut()).for_each(fill),
+            None => states.iter_mut().zip(faults.iter_mut()).zip(cache.iter_mut()).zip(ready.iter_mut()).for_each(fill),
         }
-        self.raise_faults()?;
-        self.joint_rows_fresh = true;
-        Ok(())
+        self.joint_rows_fresh = true;  // `joint_ready` marks the rows that faulted
+        self.raise_faults()
     }
 
     fn joint_masks(&mut self, py: Python<'_>) -> PyResult<Py<PyArray3<bool>>> {

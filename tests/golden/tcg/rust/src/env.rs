@@ -1386,47 +1386,47 @@ static T30_Deck__energy: [[i8; 11]; 22] = [
 
 /// fn `hp_of` (tcg.envspec:229:1)
 fn f_hp_of(s: &State, mut v_p: i32, mut v_s: i32) -> Result<i32, Fault> {
-    Ok((if ((T7_Card__category[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == 1) { (s.f_played_hp[v_p as usize][v_s as usize] as i32) } else { (T11_Card__hp[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) }))
+    Ok((if ((T7_Card__category[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) == 1) { (s.f_played_hp[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) } else { (T11_Card__hp[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) }))
 }
 
 /// fn `type_of` (tcg.envspec:233:1)
 fn f_type_of(s: &State, mut v_p: i32, mut v_s: i32) -> Result<i32, Fault> {
-    Ok((if ((T7_Card__category[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == 1) { (s.f_played_type[v_p as usize][v_s as usize] as i32) } else { (T12_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) }))
+    Ok((if ((T7_Card__category[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) == 1) { (s.f_played_type[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) } else { (T12_Card__type[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) }))
 }
 
 /// fn `stage_of` (tcg.envspec:237:1)
 fn f_stage_of(s: &State, mut v_p: i32, mut v_s: i32) -> Result<i32, Fault> {
-    Ok((if ((T7_Card__category[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == 1) { 0 } else { (T8_Card__stage[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) }))
+    Ok((if ((T7_Card__category[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) == 1) { 0 } else { (T8_Card__stage[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) }))
 }
 
 /// fn `is_basic` (tcg.envspec:241:1)
 fn f_is_basic(s: &State, mut v_c: i32) -> Result<bool, Fault> {
-    Ok((((T7_Card__category[v_c as usize] as i32) == 0) && ((T8_Card__stage[v_c as usize] as i32) == 0)))
+    Ok((((T7_Card__category[(v_c as usize).min(385)] as i32) == 0) && ((T8_Card__stage[(v_c as usize).min(385)] as i32) == 0)))
 }
 
 /// fn `basic_in_hand` (tcg.envspec:246:1)
 fn f_basic_in_hand(s: &State, mut v_p: i32, mut v_h: i32) -> Result<bool, Fault> {
-    Ok((if (v_h < (s.f_hand[v_p as usize].len as i32)) { f_is_basic(s, (s.f_hand[v_p as usize].get(v_h, 0)? as i32))? } else { false }))
+    Ok((if (v_h < (s.f_hand[(v_p as usize).min(1)].len as i32)) { f_is_basic(s, (s.f_hand[(v_p as usize).min(1)].get(v_h, 0)? as i32))? } else { false }))
 }
 
 /// fn `playable_trainer` (tcg.envspec:253:1)
 fn f_playable_trainer(s: &State, mut v_c: i32) -> Result<bool, Fault> {
-    Ok(((((T7_Card__category[v_c as usize] as i32) == 1) && ((T27_Card__trainer_effect[v_c as usize] as i32) != 0)) && (((T16_Card__trainer[v_c as usize] as i32) != 1) || (!((s.f_supporter || s.f_no_supporter[(s.current_player as i32) as usize]) || s.f_locked_supporters[(s.current_player as i32) as usize])))))
+    Ok(((((T7_Card__category[(v_c as usize).min(385)] as i32) == 1) && ((T27_Card__trainer_effect[(v_c as usize).min(385)] as i32) != 0)) && (((T16_Card__trainer[(v_c as usize).min(385)] as i32) != 1) || (!((s.f_supporter || s.f_no_supporter[((s.current_player as i32) as usize).min(1)]) || s.f_locked_supporters[((s.current_player as i32) as usize).min(1)])))))
 }
 
 /// fn `trainer_target_ok` (tcg.envspec:261:1)
 fn f_trainer_target_ok(s: &State, mut v_p: i32, mut v_c: i32, mut v_s: i32) -> Result<bool, Fault> {
     // @ tcg.envspec:262:5
-    let mut v_r: i32 = (T22_Card__target[v_c as usize] as i32);
+    let mut v_r: i32 = (T22_Card__target[(v_c as usize).min(385)] as i32);
     let _c1: bool;
-    if T2_TrainerTarget__targets[v_r as usize] {
-        let mut _b2: bool = ((s.f_occupied[v_p as usize][v_s as usize] && (((T3_TrainerTarget__type[v_r as usize] as i32) == 10) || (f_type_of(s, v_p, v_s)? == (T3_TrainerTarget__type[v_r as usize] as i32)))) && ((!T5_TrainerTarget__active[v_r as usize]) || (v_s == 0)));
+    if T2_TrainerTarget__targets[(v_r as usize).min(7)] {
+        let mut _b2: bool = ((s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && (((T3_TrainerTarget__type[(v_r as usize).min(7)] as i32) == 10) || (f_type_of(s, v_p, v_s)? == (T3_TrainerTarget__type[(v_r as usize).min(7)] as i32)))) && ((!T5_TrainerTarget__active[(v_r as usize).min(7)]) || (v_s == 0)));
         if _b2 {
-            let mut _b3: bool = ((T4_TrainerTarget__names[v_r as usize][0 as usize] as i32) == 0);
+            let mut _b3: bool = ((T4_TrainerTarget__names[(v_r as usize).min(7)][(0 as usize).min(2)] as i32) == 0);
             if !_b3 {
                 let mut _acc4: bool = false;
                 for v_i in 0i32..3 {
-                    if ((T23_Card__named[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == (T4_TrainerTarget__names[v_r as usize][v_i as usize] as i32)) { _acc4 = true; break; }
+                    if ((T23_Card__named[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) == (T4_TrainerTarget__names[(v_r as usize).min(7)][(v_i as usize).min(2)] as i32)) { _acc4 = true; break; }
                 }
                 _b3 = _acc4;
             }
@@ -1434,7 +1434,7 @@ fn f_trainer_target_ok(s: &State, mut v_p: i32, mut v_c: i32, mut v_s: i32) -> R
         }
         _c1 = _b2;
     } else {
-        _c1 = (((v_s == 0) && s.f_occupied[v_p as usize][0 as usize]) && ((!T6_TrainerTarget__bench[v_r as usize]) || (f_free_bench(s, v_p)? < 4)));
+        _c1 = (((v_s == 0) && s.f_occupied[(v_p as usize).min(1)][(0 as usize).min(3)]) && ((!T6_TrainerTarget__bench[(v_r as usize).min(7)]) || (f_free_bench(s, v_p)? < 4)));
     }
     return Ok(_c1);
 }
@@ -1443,7 +1443,7 @@ fn f_trainer_target_ok(s: &State, mut v_p: i32, mut v_c: i32, mut v_s: i32) -> R
 fn f_free_bench(s: &State, mut v_p: i32) -> Result<i32, Fault> {
     let mut _acc5: i32 = 0;
     for v_s in 1i32..4 {
-        let _x6: i32 = (if s.f_occupied[v_p as usize][v_s as usize] { 4 } else { v_s });
+        let _x6: i32 = (if s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] { 4 } else { v_s });
         _acc5 = if v_s == 1 { _x6 } else { imin(_acc5, _x6) };
     }
     Ok(_acc5)
@@ -1453,26 +1453,26 @@ fn f_free_bench(s: &State, mut v_p: i32) -> Result<i32, Fault> {
 fn f_energy_total(s: &State, mut v_p: i32, mut v_s: i32) -> Result<i32, Fault> {
     let mut _acc7: i32 = 0;
     for v_t in 0i32..11 {
-        _acc7 = _acc7 + (s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32);
+        _acc7 = _acc7 + (s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_t as usize).min(10)] as i32);
     }
     Ok(_acc7)
 }
 
 /// fn `cost` (tcg.envspec:277:1)
 fn f_cost(s: &State, mut v_c: i32, mut v_a: i32, mut v_t: i32) -> Result<i32, Fault> {
-    Ok((if (v_a == 0) { (T19_Card__cost0[v_c as usize][v_t as usize] as i32) } else { (T20_Card__cost1[v_c as usize][v_t as usize] as i32) }))
+    Ok((if (v_a == 0) { (T19_Card__cost0[(v_c as usize).min(385)][(v_t as usize).min(10)] as i32) } else { (T20_Card__cost1[(v_c as usize).min(385)][(v_t as usize).min(10)] as i32) }))
 }
 
 /// fn `printed_damage` (tcg.envspec:282:1)
 fn f_printed_damage(s: &State, mut v_c: i32, mut v_a: i32) -> Result<i32, Fault> {
-    Ok((if (v_a == 0) { (T17_Card__damage0[v_c as usize] as i32) } else { (T18_Card__damage1[v_c as usize] as i32) }))
+    Ok((if (v_a == 0) { (T17_Card__damage0[(v_c as usize).min(385)] as i32) } else { (T18_Card__damage1[(v_c as usize).min(385)] as i32) }))
 }
 
 /// fn `pays` (tcg.envspec:288:1)
 fn f_pays(s: &State, mut v_p: i32, mut v_c: i32, mut v_a: i32) -> Result<bool, Fault> {
     let mut _acc8: bool = true;
     for v_t in 0i32..9 {
-        if !((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) >= f_cost(s, v_c, v_a, v_t)?) { _acc8 = false; break; }
+        if !((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_t as usize).min(10)] as i32) >= f_cost(s, v_c, v_a, v_t)?) { _acc8 = false; break; }
     }
     let mut _b9: bool = _acc8;
     if _b9 {
@@ -1487,40 +1487,40 @@ fn f_pays(s: &State, mut v_p: i32, mut v_c: i32, mut v_a: i32) -> Result<bool, F
 
 /// fn `can_pay` (tcg.envspec:293:1)
 fn f_can_pay(s: &State, mut v_p: i32, mut v_a: i32) -> Result<bool, Fault> {
-    Ok(f_pays(s, v_p, (s.f_card[v_p as usize][0 as usize] as i32), v_a)?)
+    Ok(f_pays(s, v_p, (s.f_card[(v_p as usize).min(1)][(0 as usize).min(3)] as i32), v_a)?)
 }
 
 /// fn `can_act` (tcg.envspec:298:1)
 fn f_can_act(s: &State, mut v_p: i32) -> Result<bool, Fault> {
-    Ok((((s.f_condition[v_p as usize] as i32) != 1) && ((s.f_condition[v_p as usize] as i32) != 2)))
+    Ok((((s.f_condition[(v_p as usize).min(1)] as i32) != 1) && ((s.f_condition[(v_p as usize).min(1)] as i32) != 2)))
 }
 
 /// fn `can_attack` (tcg.envspec:302:1)
 fn f_can_attack(s: &State, mut v_p: i32, mut v_a: i32) -> Result<bool, Fault> {
     // @ tcg.envspec:303:5
-    let mut v_c: i32 = (s.f_card[v_p as usize][0 as usize] as i32);
-    return Ok(((((s.f_occupied[v_p as usize][0 as usize] && f_can_act(s, v_p)?) && (!s.f_no_attack[v_p as usize])) && (f_printed_damage(s, v_c, v_a)? >= 0)) && f_can_pay(s, v_p, v_a)?));
+    let mut v_c: i32 = (s.f_card[(v_p as usize).min(1)][(0 as usize).min(3)] as i32);
+    return Ok(((((s.f_occupied[(v_p as usize).min(1)][(0 as usize).min(3)] && f_can_act(s, v_p)?) && (!s.f_no_attack[(v_p as usize).min(1)])) && (f_printed_damage(s, v_c, v_a)? >= 0)) && f_can_pay(s, v_p, v_a)?));
 }
 
 /// fn `retreat_cost` (tcg.envspec:308:1)
 fn f_retreat_cost(s: &State, mut v_p: i32) -> Result<i32, Fault> {
-    Ok(imax(((T14_Card__retreat[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) - (s.f_retreat_discount as i32)), 0))
+    Ok(imax(((T14_Card__retreat[((s.f_card[(v_p as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32) - (s.f_retreat_discount as i32)), 0))
 }
 
 /// fn `can_evolve` (tcg.envspec:314:1)
 fn f_can_evolve(s: &State, mut v_p: i32, mut v_c: i32, mut v_s: i32) -> Result<bool, Fault> {
-    Ok((((((((s.f_turn as i32) > 2) && s.f_occupied[v_p as usize][v_s as usize]) && ((s.f_placed[v_p as usize][v_s as usize] as i32) < (s.f_turn as i32))) && ((T7_Card__category[v_c as usize] as i32) == 0)) && ((T8_Card__stage[v_c as usize] as i32) != 0)) && ((T10_Card__evolves_from[v_c as usize] as i32) == (T9_Card__species[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32))))
+    Ok((((((((s.f_turn as i32) > 2) && s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)]) && ((s.f_placed[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) < (s.f_turn as i32))) && ((T7_Card__category[(v_c as usize).min(385)] as i32) == 0)) && ((T8_Card__stage[(v_c as usize).min(385)] as i32) != 0)) && ((T10_Card__evolves_from[(v_c as usize).min(385)] as i32) == (T9_Card__species[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32))))
 }
 
 /// fn `nth_energy` (tcg.envspec:320:1)
 fn f_nth_energy(s: &State, mut v_d: i32, mut v_r: i32) -> Result<i32, Fault> {
     let mut _acc11: i32 = 0;
     for v_t in 0i32..11 {
-        let mut _b12: bool = ((T30_Deck__energy[v_d as usize][v_t as usize] as i32) == 1);
+        let mut _b12: bool = ((T30_Deck__energy[(v_d as usize).min(21)][(v_t as usize).min(10)] as i32) == 1);
         if _b12 {
             let mut _acc13: i32 = 0;
             for v_u in 0i32..11 {
-                _acc13 = _acc13 + (if (v_u < v_t) { (T30_Deck__energy[v_d as usize][v_u as usize] as i32) } else { 0 });
+                _acc13 = _acc13 + (if (v_u < v_t) { (T30_Deck__energy[(v_d as usize).min(21)][(v_u as usize).min(10)] as i32) } else { 0 });
             }
             _b12 = (_acc13 == v_r);
         }
@@ -1532,7 +1532,7 @@ fn f_nth_energy(s: &State, mut v_d: i32, mut v_r: i32) -> Result<i32, Fault> {
 
 /// fn `defended` (tcg.envspec:330:1)
 fn f_defended(s: &State, mut v_p: i32) -> Result<bool, Fault> {
-    Ok((s.f_attacking && s.f_shielded[(1 - v_p) as usize]))
+    Ok((s.f_attacking && s.f_shielded[((1 - v_p) as usize).min(1)]))
 }
 
 /// proc `draw_cards` (tcg.envspec:339:1)
@@ -1540,11 +1540,11 @@ fn p_draw_cards(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> 
     // @ tcg.envspec:340:5
     for v_k in 0i32..5 {
         // @ tcg.envspec:341:9
-        if (((v_k < v_n) && ((s.f_deck[v_p as usize].len as i32) > 0)) && ((s.f_hand[v_p as usize].len as i32) < 10)) {
+        if (((v_k < v_n) && ((s.f_deck[(v_p as usize).min(1)].len as i32) > 0)) && ((s.f_hand[(v_p as usize).min(1)].len as i32) < 10)) {
             // @ tcg.envspec:342:13
-            let _v15 = s.f_deck[v_p as usize].take_front(2)?;
+            let _v15 = s.f_deck[(v_p as usize).min(1)].take_front(2)?;
             let _a16: i32 = (_v15 as i32);
-            s.f_hand[v_p as usize].push((_a16 as i16), 1)?;
+            s.f_hand[(v_p as usize).min(1)].push((_a16 as i16), 1)?;
         }
     }
     Ok(())
@@ -1553,15 +1553,15 @@ fn p_draw_cards(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> 
 /// proc `heal` (tcg.envspec:347:1)
 fn p_heal(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_amount: i32) -> Result<(), Fault> {
     // @ tcg.envspec:348:5
-    let _v17: i32 = imax(((s.f_damage[v_p as usize][v_s as usize] as i32) - v_amount), 0);
-    s.f_damage[v_p as usize][v_s as usize] = (_v17 as i16);
+    let _v17: i32 = imax(((s.f_damage[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) - v_amount), 0);
+    s.f_damage[(v_p as usize).min(1)][(v_s as usize).min(3)] = (_v17 as i16);
     Ok(())
 }
 
 /// proc `heal_type` (tcg.envspec:352:1)
 fn p_heal_type(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
     // @ tcg.envspec:353:5
-    if (s.f_occupied[v_p as usize][v_s as usize] && (f_type_of(s, v_p, v_s)? == v_t)) {
+    if (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && (f_type_of(s, v_p, v_s)? == v_t)) {
         // @ tcg.envspec:354:9
         p_heal(s, v_p, v_s, v_amount)?;
     }
@@ -1612,7 +1612,7 @@ fn p_damage_per_bench_type(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_each
     // @ tcg.envspec:384:5
     let mut _acc20: i32 = 0;
     for v_s in 1i32..4 {
-        _acc20 += (s.f_occupied[v_p as usize][v_s as usize] && ((v_t == 10) || (f_type_of(s, v_p, v_s)? == v_t))) as i32;
+        _acc20 += (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && ((v_t == 10) || (f_type_of(s, v_p, v_s)? == v_t))) as i32;
     }
     s.f_dmg = (imin((v_each * _acc20), 300) as i16);
     Ok(())
@@ -1621,18 +1621,18 @@ fn p_damage_per_bench_type(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_each
 /// proc `discard_energy` (tcg.envspec:388:1)
 fn p_discard_energy(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_n: i32) -> Result<(), Fault> {
     // @ tcg.envspec:389:5
-    let _v21: i32 = imax(((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) - v_n), 0);
-    s.f_energy[v_p as usize][v_s as usize][v_t as usize] = (_v21 as i8);
+    let _v21: i32 = imax(((s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_t as usize).min(10)] as i32) - v_n), 0);
+    s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_t as usize).min(10)] = (_v21 as i8);
     Ok(())
 }
 
 /// proc `attach_from_zone` (tcg.envspec:394:1)
 fn p_attach_from_zone(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_n: i32, mut v_any_type: bool) -> Result<(), Fault> {
     // @ tcg.envspec:395:5
-    if (s.f_occupied[v_p as usize][v_s as usize] && (v_any_type || (f_type_of(s, v_p, v_s)? == v_t))) {
+    if (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && (v_any_type || (f_type_of(s, v_p, v_s)? == v_t))) {
         // @ tcg.envspec:396:9
-        let _v22: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) + v_n), 12);
-        s.f_energy[v_p as usize][v_s as usize][v_t as usize] = (_v22 as i8);
+        let _v22: i32 = imin(((s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_t as usize).min(10)] as i32) + v_n), 12);
+        s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_t as usize).min(10)] = (_v22 as i8);
     }
     Ok(())
 }
@@ -1640,9 +1640,9 @@ fn p_attach_from_zone(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, m
 /// proc `afflict_opponent` (tcg.envspec:402:1)
 fn p_afflict_opponent(s: &mut State, mut v_p: i32, mut v_c: i32) -> Result<(), Fault> {
     // @ tcg.envspec:403:5
-    if (s.f_occupied[(1 - v_p) as usize][0 as usize] && (!f_defended(s, v_p)?)) {
+    if (s.f_occupied[((1 - v_p) as usize).min(1)][(0 as usize).min(3)] && (!f_defended(s, v_p)?)) {
         // @ tcg.envspec:404:9
-        let _i23: usize = (1 - v_p) as usize;
+        let _i23: usize = ((1 - v_p) as usize).min(1);
         s.f_condition[_i23] = (v_c as i8);
     }
     Ok(())
@@ -1662,9 +1662,9 @@ fn p_afflict_opponent_on_heads(s: &mut State, mut v_p: i32, mut v_c: i32) -> Res
 /// proc `poison_opponent` (tcg.envspec:414:1)
 fn p_poison_opponent(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:415:5
-    if (s.f_occupied[(1 - v_p) as usize][0 as usize] && (!f_defended(s, v_p)?)) {
+    if (s.f_occupied[((1 - v_p) as usize).min(1)][(0 as usize).min(3)] && (!f_defended(s, v_p)?)) {
         // @ tcg.envspec:416:9
-        let _i25: usize = (1 - v_p) as usize;
+        let _i25: usize = ((1 - v_p) as usize).min(1);
         s.f_poisoned[_i25] = true;
     }
     Ok(())
@@ -1673,9 +1673,9 @@ fn p_poison_opponent(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 /// proc `burn_opponent` (tcg.envspec:420:1)
 fn p_burn_opponent(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:421:5
-    if (s.f_occupied[(1 - v_p) as usize][0 as usize] && (!f_defended(s, v_p)?)) {
+    if (s.f_occupied[((1 - v_p) as usize).min(1)][(0 as usize).min(3)] && (!f_defended(s, v_p)?)) {
         // @ tcg.envspec:422:9
-        let _i26: usize = (1 - v_p) as usize;
+        let _i26: usize = ((1 - v_p) as usize).min(1);
         s.f_burned[_i26] = true;
     }
     Ok(())
@@ -1686,11 +1686,11 @@ fn p_damage_opponent_bench(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Re
     // @ tcg.envspec:428:5
     for v_s in 1i32..4 {
         // @ tcg.envspec:429:9
-        if s.f_occupied[(1 - v_p) as usize][v_s as usize] {
+        if s.f_occupied[((1 - v_p) as usize).min(1)][(v_s as usize).min(3)] {
             // @ tcg.envspec:430:13
-            let _v27: i32 = imin(((s.f_damage[(1 - v_p) as usize][v_s as usize] as i32) + v_amount), 300);
-            let _i28: usize = (1 - v_p) as usize;
-            s.f_damage[_i28][v_s as usize] = (_v27 as i16);
+            let _v27: i32 = imin(((s.f_damage[((1 - v_p) as usize).min(1)][(v_s as usize).min(3)] as i32) + v_amount), 300);
+            let _i28: usize = ((1 - v_p) as usize).min(1);
+            s.f_damage[_i28][(v_s as usize).min(3)] = (_v27 as i16);
         }
     }
     Ok(())
@@ -1724,11 +1724,11 @@ fn p_basic_from_deck(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:452:5
     let mut _acc29: i32 = 0;
     for v_i in 0i32..20 {
-        _acc29 += (if (v_i < (s.f_deck[v_p as usize].len as i32)) { f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 3)? as i32))? } else { false }) as i32;
+        _acc29 += (if (v_i < (s.f_deck[(v_p as usize).min(1)].len as i32)) { f_is_basic(s, (s.f_deck[(v_p as usize).min(1)].get(v_i, 3)? as i32))? } else { false }) as i32;
     }
     let mut v_n: i32 = _acc29;
     // @ tcg.envspec:453:5
-    if ((v_n > 0) && ((s.f_hand[v_p as usize].len as i32) < 10)) {
+    if ((v_n > 0) && ((s.f_hand[(v_p as usize).min(1)].len as i32) < 10)) {
         // @ tcg.envspec:454:9
         let _hi30: i32 = imax((v_n - 1), 0);
         let _r31: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi30, u16::MAX)?;
@@ -1736,11 +1736,11 @@ fn p_basic_from_deck(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         // @ tcg.envspec:455:9
         let mut _acc32: i32 = 0;
         for v_i in 0i32..20 {
-            let mut _b33: bool = ((v_i < (s.f_deck[v_p as usize].len as i32)) && (if (v_i < (s.f_deck[v_p as usize].len as i32)) { f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 4)? as i32))? } else { false }));
+            let mut _b33: bool = ((v_i < (s.f_deck[(v_p as usize).min(1)].len as i32)) && (if (v_i < (s.f_deck[(v_p as usize).min(1)].len as i32)) { f_is_basic(s, (s.f_deck[(v_p as usize).min(1)].get(v_i, 4)? as i32))? } else { false }));
             if _b33 {
                 let mut _acc34: i32 = 0;
                 for v_j in 0i32..20 {
-                    _acc34 += ((v_j < v_i) && (if (v_j < (s.f_deck[v_p as usize].len as i32)) { f_is_basic(s, (s.f_deck[v_p as usize].get(v_j, 5)? as i32))? } else { false })) as i32;
+                    _acc34 += ((v_j < v_i) && (if (v_j < (s.f_deck[(v_p as usize).min(1)].len as i32)) { f_is_basic(s, (s.f_deck[(v_p as usize).min(1)].get(v_j, 5)? as i32))? } else { false })) as i32;
                 }
                 _b33 = (_acc34 == v_r);
             }
@@ -1749,10 +1749,10 @@ fn p_basic_from_deck(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         }
         let mut v_at: i32 = _acc32;
         // @ tcg.envspec:459:9
-        let _a36: i32 = (s.f_deck[v_p as usize].get(v_at, 7)? as i32);
-        s.f_hand[v_p as usize].push((_a36 as i16), 6)?;
+        let _a36: i32 = (s.f_deck[(v_p as usize).min(1)].get(v_at, 7)? as i32);
+        s.f_hand[(v_p as usize).min(1)].push((_a36 as i16), 6)?;
         // @ tcg.envspec:460:9
-        s.f_deck[v_p as usize].remove_at(v_at, 8)?;
+        s.f_deck[(v_p as usize).min(1)].remove_at(v_at, 8)?;
     }
     Ok(())
 }
@@ -1764,15 +1764,15 @@ fn p_opponent_hand_into_deck(s: &mut State, mut v_p: i32, mut v_n: i32) -> Resul
     // @ tcg.envspec:467:5
     for v_k in 0i32..10 {
         // @ tcg.envspec:468:9
-        if ((s.f_hand[v_q as usize].len as i32) > 0) {
+        if ((s.f_hand[(v_q as usize).min(1)].len as i32) > 0) {
             // @ tcg.envspec:469:13
-            let _v37 = s.f_hand[v_q as usize].take_back(10)?;
+            let _v37 = s.f_hand[(v_q as usize).min(1)].take_back(10)?;
             let _a38: i32 = (_v37 as i32);
-            s.f_deck[v_q as usize].push((_a38 as i16), 9)?;
+            s.f_deck[(v_q as usize).min(1)].push((_a38 as i16), 9)?;
         }
     }
     // @ tcg.envspec:472:5
-    s.f_deck[v_q as usize].shuffle(s._rng_key, &mut s._rng_counter);
+    s.f_deck[(v_q as usize).min(1)].shuffle(s._rng_key, &mut s._rng_counter);
     // @ tcg.envspec:473:5
     p_draw_cards(s, v_q, v_n)?;
     Ok(())
@@ -1781,15 +1781,15 @@ fn p_opponent_hand_into_deck(s: &mut State, mut v_p: i32, mut v_n: i32) -> Resul
 /// proc `damage_self` (tcg.envspec:478:1)
 fn p_damage_self(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
     // @ tcg.envspec:479:5
-    let _v39: i32 = imin(((s.f_damage[v_p as usize][0 as usize] as i32) + v_amount), 300);
-    s.f_damage[v_p as usize][0 as usize] = (_v39 as i16);
+    let _v39: i32 = imin(((s.f_damage[(v_p as usize).min(1)][(0 as usize).min(3)] as i32) + v_amount), 300);
+    s.f_damage[(v_p as usize).min(1)][(0 as usize).min(3)] = (_v39 as i16);
     Ok(())
 }
 
 /// proc `afflict_self` (tcg.envspec:483:1)
 fn p_afflict_self(s: &mut State, mut v_p: i32, mut v_c: i32) -> Result<(), Fault> {
     // @ tcg.envspec:484:5
-    s.f_condition[v_p as usize] = (v_c as i8);
+    s.f_condition[(v_p as usize).min(1)] = (v_c as i8);
     Ok(())
 }
 
@@ -1905,7 +1905,7 @@ fn p_bonus_per_bench_named(s: &mut State, mut v_p: i32, mut v_n: i32, mut v_each
     // @ tcg.envspec:560:5
     let mut _acc46: i32 = 0;
     for v_s in 1i32..4 {
-        _acc46 += (s.f_occupied[v_p as usize][v_s as usize] && ((T23_Card__named[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_n)) as i32;
+        _acc46 += (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && ((T23_Card__named[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) == v_n)) as i32;
     }
     s.f_dmg = (imin(((s.f_dmg as i32) + (v_each * _acc46)), 300) as i16);
     Ok(())
@@ -1920,7 +1920,7 @@ fn p_bonus_per_opponent_energy(s: &mut State, mut v_p: i32, mut v_each: i32) -> 
 
 /// fn `attack_condition` (tcg.envspec:569:1)
 fn f_attack_condition(s: &State, mut v_p: i32, mut v_w: i32) -> Result<bool, Fault> {
-    Ok((if (v_w == 0) { ((s.f_damage[(1 - v_p) as usize][0 as usize] as i32) > 0) } else { (if (v_w == 1) { ((s.f_damage[v_p as usize][0 as usize] as i32) > 0) } else { (if (v_w == 2) { s.f_poisoned[(1 - v_p) as usize] } else { (if (v_w == 3) { (f_stage_of(s, (1 - v_p), 0)? != 0) } else { (((s.f_placed[v_p as usize][0 as usize] as i32) == (s.f_turn as i32)) && ((s.f_evolutions[v_p as usize][0 as usize] as i32) > 0)) }) }) }) }))
+    Ok((if (v_w == 0) { ((s.f_damage[((1 - v_p) as usize).min(1)][(0 as usize).min(3)] as i32) > 0) } else { (if (v_w == 1) { ((s.f_damage[(v_p as usize).min(1)][(0 as usize).min(3)] as i32) > 0) } else { (if (v_w == 2) { s.f_poisoned[((1 - v_p) as usize).min(1)] } else { (if (v_w == 3) { (f_stage_of(s, (1 - v_p), 0)? != 0) } else { (((s.f_placed[(v_p as usize).min(1)][(0 as usize).min(3)] as i32) == (s.f_turn as i32)) && ((s.f_evolutions[(v_p as usize).min(1)][(0 as usize).min(3)] as i32) > 0)) }) }) }) }))
 }
 
 /// proc `bonus_if` (tcg.envspec:578:1)
@@ -1940,7 +1940,7 @@ fn p_discard_all_energy(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(),
     for v_t in 0i32..11 {
         _arr47[v_t as usize] = (0 as i8);
     }
-    s.f_energy[v_p as usize][v_s as usize] = _arr47;
+    s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)] = _arr47;
     Ok(())
 }
 
@@ -1969,7 +1969,7 @@ fn p_discard_opponent_energy(s: &mut State, mut v_p: i32, mut v_coin: bool) -> R
         for v_v in 0i32..11 {
             let mut _acc52: i32 = 0;
             for v_u in 0i32..11 {
-                _acc52 = _acc52 + (if (v_u <= v_v) { (s.f_energy[v_q as usize][0 as usize][v_u as usize] as i32) } else { 0 });
+                _acc52 = _acc52 + (if (v_u <= v_v) { (s.f_energy[(v_q as usize).min(1)][(0 as usize).min(3)][(v_u as usize).min(10)] as i32) } else { 0 });
             }
             let _x53: i32 = (if (_acc52 > v_r) { v_v } else { 10 });
             _acc51 = if v_v == 0 { _x53 } else { imin(_acc51, _x53) };
@@ -1978,8 +1978,8 @@ fn p_discard_opponent_energy(s: &mut State, mut v_p: i32, mut v_coin: bool) -> R
         // @ tcg.envspec:602:9
         if (!f_defended(s, v_p)?) {
             // @ tcg.envspec:603:13
-            let _v54: i32 = imax(((s.f_energy[v_q as usize][0 as usize][v_t as usize] as i32) - 1), 0);
-            s.f_energy[v_q as usize][0 as usize][v_t as usize] = (_v54 as i8);
+            let _v54: i32 = imax(((s.f_energy[(v_q as usize).min(1)][(0 as usize).min(3)][(v_t as usize).min(10)] as i32) - 1), 0);
+            s.f_energy[(v_q as usize).min(1)][(0 as usize).min(3)][(v_t as usize).min(10)] = (_v54 as i8);
         }
     }
     Ok(())
@@ -1998,29 +1998,29 @@ fn p_discard_opponent_hand_card(s: &mut State, mut v_p: i32, mut v_coin: bool) -
         v_go = (_r55 == 1);
     }
     // @ tcg.envspec:616:5
-    if (v_go && ((s.f_hand[v_q as usize].len as i32) > 0)) {
+    if (v_go && ((s.f_hand[(v_q as usize).min(1)].len as i32) > 0)) {
         // @ tcg.envspec:617:9
-        let _hi56: i32 = imax(((s.f_hand[v_q as usize].len as i32) - 1), 0);
+        let _hi56: i32 = imax(((s.f_hand[(v_q as usize).min(1)].len as i32) - 1), 0);
         let _r57: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi56, u16::MAX)?;
         let mut v_h: i32 = _r57;
         // @ tcg.envspec:618:9
-        let _a58: i32 = (s.f_hand[v_q as usize].get(v_h, 12)? as i32);
-        s.f_discard[v_q as usize].push((_a58 as i16), 11)?;
+        let _a58: i32 = (s.f_hand[(v_q as usize).min(1)].get(v_h, 12)? as i32);
+        s.f_discard[(v_q as usize).min(1)].push((_a58 as i16), 11)?;
         // @ tcg.envspec:619:9
-        s.f_hand[v_q as usize].remove_at(v_h, 13)?;
+        s.f_hand[(v_q as usize).min(1)].remove_at(v_h, 13)?;
     }
     Ok(())
 }
 
 /// fn `pokemon_in_deck` (tcg.envspec:624:1)
 fn f_pokemon_in_deck(s: &State, mut v_p: i32, mut v_i: i32, mut v_t: i32) -> Result<bool, Fault> {
-    Ok((if (v_i < (s.f_deck[v_p as usize].len as i32)) { (((T7_Card__category[(s.f_deck[v_p as usize].get(v_i, 14)? as i32) as usize] as i32) == 0) && ((v_t == 10) || ((T12_Card__type[(s.f_deck[v_p as usize].get(v_i, 15)? as i32) as usize] as i32) == v_t))) } else { false }))
+    Ok((if (v_i < (s.f_deck[(v_p as usize).min(1)].len as i32)) { (((T7_Card__category[((s.f_deck[(v_p as usize).min(1)].get(v_i, 14)? as i32) as usize).min(385)] as i32) == 0) && ((v_t == 10) || ((T12_Card__type[((s.f_deck[(v_p as usize).min(1)].get(v_i, 15)? as i32) as usize).min(385)] as i32) == v_t))) } else { false }))
 }
 
 /// proc `pokemon_from_deck` (tcg.envspec:632:1)
 fn p_pokemon_from_deck(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), Fault> {
     // @ tcg.envspec:633:5
-    if ((s.f_hand[v_p as usize].len as i32) < 10) {
+    if ((s.f_hand[(v_p as usize).min(1)].len as i32) < 10) {
         // @ tcg.envspec:634:9
         let mut _pm59: [bool; 20] = [false; 20];
         let mut _pn60: i32 = 0;
@@ -2043,10 +2043,10 @@ fn p_pokemon_from_deck(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), 
         // @ tcg.envspec:635:9
         if (v_at >= 0) {
             // @ tcg.envspec:636:13
-            let _a65: i32 = (s.f_deck[v_p as usize].get(v_at, 17)? as i32);
-            s.f_hand[v_p as usize].push((_a65 as i16), 16)?;
+            let _a65: i32 = (s.f_deck[(v_p as usize).min(1)].get(v_at, 17)? as i32);
+            s.f_hand[(v_p as usize).min(1)].push((_a65 as i16), 16)?;
             // @ tcg.envspec:637:13
-            s.f_deck[v_p as usize].remove_at(v_at, 18)?;
+            s.f_deck[(v_p as usize).min(1)].remove_at(v_at, 18)?;
         }
     }
     Ok(())
@@ -2054,7 +2054,7 @@ fn p_pokemon_from_deck(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), 
 
 /// fn `named_in_deck` (tcg.envspec:643:1)
 fn f_named_in_deck(s: &State, mut v_p: i32, mut v_i: i32, mut v_n: i32) -> Result<bool, Fault> {
-    Ok((if (v_i < (s.f_deck[v_p as usize].len as i32)) { ((v_n != 0) && ((T23_Card__named[(s.f_deck[v_p as usize].get(v_i, 19)? as i32) as usize] as i32) == v_n)) } else { false }))
+    Ok((if (v_i < (s.f_deck[(v_p as usize).min(1)].len as i32)) { ((v_n != 0) && ((T23_Card__named[((s.f_deck[(v_p as usize).min(1)].get(v_i, 19)? as i32) as usize).min(385)] as i32) == v_n)) } else { false }))
 }
 
 /// proc `named_from_deck_to_bench` (tcg.envspec:650:1)
@@ -2085,10 +2085,10 @@ fn p_named_from_deck_to_bench(s: &mut State, mut v_p: i32, mut v_n: i32) -> Resu
         // @ tcg.envspec:654:9
         if (v_at >= 0) {
             // @ tcg.envspec:655:13
-            let _a72: i32 = (s.f_deck[v_p as usize].get(v_at, 20)? as i32);
+            let _a72: i32 = (s.f_deck[(v_p as usize).min(1)].get(v_at, 20)? as i32);
             p_put_in_play(s, v_p, v_s, _a72)?;
             // @ tcg.envspec:656:13
-            s.f_deck[v_p as usize].remove_at(v_at, 21)?;
+            s.f_deck[(v_p as usize).min(1)].remove_at(v_at, 21)?;
         }
     }
     Ok(())
@@ -2101,11 +2101,11 @@ fn p_discard_deck_tops(s: &mut State, mut v_n: i32) -> Result<(), Fault> {
         // @ tcg.envspec:664:9
         for v_k in 0i32..5 {
             // @ tcg.envspec:665:13
-            if ((v_k < v_n) && ((s.f_deck[v_q as usize].len as i32) > 0)) {
+            if ((v_k < v_n) && ((s.f_deck[(v_q as usize).min(1)].len as i32) > 0)) {
                 // @ tcg.envspec:666:17
-                let _v73 = s.f_deck[v_q as usize].take_front(23)?;
+                let _v73 = s.f_deck[(v_q as usize).min(1)].take_front(23)?;
                 let _a74: i32 = (_v73 as i32);
-                s.f_discard[v_q as usize].push((_a74 as i16), 22)?;
+                s.f_discard[(v_q as usize).min(1)].push((_a74 as i16), 22)?;
             }
         }
     }
@@ -2122,7 +2122,7 @@ fn p_random_hits(s: &mut State, mut v_p: i32, mut v_times: i32, mut v_each: i32)
             let mut _pm75: [bool; 4] = [false; 4];
             let mut _pn76: i32 = 0;
             for v_s in 0i32..4 {
-                let _b80: bool = s.f_occupied[(1 - v_p) as usize][v_s as usize];
+                let _b80: bool = s.f_occupied[((1 - v_p) as usize).min(1)][(v_s as usize).min(3)];
                 _pm75[v_s as usize] = _b80;
                 if _b80 { _pn76 += 1; }
             }
@@ -2140,9 +2140,9 @@ fn p_random_hits(s: &mut State, mut v_p: i32, mut v_times: i32, mut v_each: i32)
             // @ tcg.envspec:678:13
             if ((v_s >= 0) && (!((v_s == 0) && f_defended(s, v_p)?))) {
                 // @ tcg.envspec:679:17
-                let _v81: i32 = imin(((s.f_damage[(1 - v_p) as usize][v_s as usize] as i32) + v_each), 300);
-                let _i82: usize = (1 - v_p) as usize;
-                s.f_damage[_i82][v_s as usize] = (_v81 as i16);
+                let _v81: i32 = imin(((s.f_damage[((1 - v_p) as usize).min(1)][(v_s as usize).min(3)] as i32) + v_each), 300);
+                let _i82: usize = ((1 - v_p) as usize).min(1);
+                s.f_damage[_i82][(v_s as usize).min(3)] = (_v81 as i16);
             }
         }
     }
@@ -2164,18 +2164,18 @@ fn f_attack_damage(s: &State, mut v_p: i32) -> Result<i32, Fault> {
     // @ tcg.envspec:696:5
     let mut v_q: i32 = (1 - v_p);
     // @ tcg.envspec:697:5
-    let mut v_weak: i32 = (if ((T13_Card__weakness[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32) == f_type_of(s, v_p, 0)?) { 20 } else { 0 });
+    let mut v_weak: i32 = (if ((T13_Card__weakness[((s.f_card[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32) == f_type_of(s, v_p, 0)?) { 20 } else { 0 });
     // @ tcg.envspec:698:5
-    let mut _b83: bool = ((T23_Card__named[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) != 0);
+    let mut _b83: bool = ((T23_Card__named[((s.f_card[(v_p as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32) != 0);
     if _b83 {
         let mut _acc84: bool = false;
         for v_i in 0i32..3 {
-            if ((T23_Card__named[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) == (s.f_bonus_named[v_i as usize] as i32)) { _acc84 = true; break; }
+            if ((T23_Card__named[((s.f_card[(v_p as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32) == (s.f_bonus_named[(v_i as usize).min(2)] as i32)) { _acc84 = true; break; }
         }
         _b83 = _acc84;
     }
     let mut v_named: i32 = (if _b83 { (s.f_named_bonus as i32) } else { 0 });
-    return Ok((if (((s.f_dmg as i32) > 0) && s.f_occupied[v_q as usize][0 as usize]) { iclamp((((((((s.f_dmg as i32) + (s.f_attack_bonus as i32)) + v_named) + v_weak) - (s.f_barrier[v_q as usize] as i32)) - (s.f_weakened[v_p as usize] as i32)) - (s.f_passive_cut as i32)), 0, 300) } else { 0 }));
+    return Ok((if (((s.f_dmg as i32) > 0) && s.f_occupied[(v_q as usize).min(1)][(0 as usize).min(3)]) { iclamp((((((((s.f_dmg as i32) + (s.f_attack_bonus as i32)) + v_named) + v_weak) - (s.f_barrier[(v_q as usize).min(1)] as i32)) - (s.f_weakened[(v_p as usize).min(1)] as i32)) - (s.f_passive_cut as i32)), 0, 300) } else { 0 }));
 }
 
 /// proc `hit_active` (tcg.envspec:710:1)
@@ -2185,13 +2185,13 @@ fn p_hit_active(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:712:5
     let mut v_done: i32 = f_attack_damage(s, v_p)?;
     // @ tcg.envspec:713:5
-    let _v85: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + v_done), 300);
-    s.f_damage[v_q as usize][0 as usize] = (_v85 as i16);
+    let _v85: i32 = imin(((s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) + v_done), 300);
+    s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] = (_v85 as i16);
     // @ tcg.envspec:714:5
-    if ((v_done > 0) && (((s.f_spiky[v_q as usize] as i32) + (s.f_passive_spiky as i32)) > 0)) {
+    if ((v_done > 0) && (((s.f_spiky[(v_q as usize).min(1)] as i32) + (s.f_passive_spiky as i32)) > 0)) {
         // @ tcg.envspec:715:9
-        let _v86: i32 = imin((((s.f_damage[v_p as usize][0 as usize] as i32) + (s.f_spiky[v_q as usize] as i32)) + (s.f_passive_spiky as i32)), 300);
-        s.f_damage[v_p as usize][0 as usize] = (_v86 as i16);
+        let _v86: i32 = imin((((s.f_damage[(v_p as usize).min(1)][(0 as usize).min(3)] as i32) + (s.f_spiky[(v_q as usize).min(1)] as i32)) + (s.f_passive_spiky as i32)), 300);
+        s.f_damage[(v_p as usize).min(1)][(0 as usize).min(3)] = (_v86 as i16);
     }
     // @ tcg.envspec:717:5
     s.f_dmg = (0 as i16);
@@ -2207,7 +2207,7 @@ fn p_drain(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:725:5
     let mut v_q: i32 = (1 - v_p);
     // @ tcg.envspec:726:5
-    let _a87: i32 = imax((imin(((s.f_damage[v_q as usize][0 as usize] as i32) + f_attack_damage(s, v_p)?), 300) - (s.f_damage[v_q as usize][0 as usize] as i32)), 0);
+    let _a87: i32 = imax((imin(((s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) + f_attack_damage(s, v_p)?), 300) - (s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] as i32)), 0);
     p_heal(s, v_p, 0, _a87)?;
     Ok(())
 }
@@ -2232,7 +2232,7 @@ fn p_damage_opponent_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut 
         // @ tcg.envspec:736:5
         let mut _acc88: bool = false;
         for v_s in 0i32..4 {
-            if (s.f_occupied[v_q as usize][v_s as usize] && ((v_s > 0) || (!v_bench_only))) { _acc88 = true; break; }
+            if (s.f_occupied[(v_q as usize).min(1)][(v_s as usize).min(3)] && ((v_s > 0) || (!v_bench_only))) { _acc88 = true; break; }
         }
         if _acc88 {
             s.f__envc_frame_p_damage_opponent_choice__amount = (v_amount as i16);
@@ -2269,8 +2269,8 @@ fn p_damage_opponent_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut 
             p_add_damage(s, v_amount)?;
         } else if (v_s >= 0) {
             // @ tcg.envspec:740:9
-            let _v89: i32 = imin(((s.f_damage[v_q as usize][v_s as usize] as i32) + v_amount), 300);
-            s.f_damage[v_q as usize][v_s as usize] = (_v89 as i16);
+            let _v89: i32 = imin(((s.f_damage[(v_q as usize).min(1)][(v_s as usize).min(3)] as i32) + v_amount), 300);
+            s.f_damage[(v_q as usize).min(1)][(v_s as usize).min(3)] = (_v89 as i16);
         }
     }
     Ok(())
@@ -2289,7 +2289,7 @@ fn p_damage_own_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_ben
         // @ tcg.envspec:746:5
         let mut _acc90: bool = false;
         for v_s in 0i32..4 {
-            if (s.f_occupied[v_p as usize][v_s as usize] && ((v_s > 0) || (!v_bench_only))) { _acc90 = true; break; }
+            if (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && ((v_s > 0) || (!v_bench_only))) { _acc90 = true; break; }
         }
         if _acc90 {
             s.f__envc_frame_p_damage_own_choice__p = (v_p as i8);
@@ -2321,8 +2321,8 @@ fn p_damage_own_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_ben
         // @ tcg.envspec:747:5
         if (v_s >= 0) {
             // @ tcg.envspec:748:9
-            let _v91: i32 = imin(((s.f_damage[v_p as usize][v_s as usize] as i32) + v_amount), 300);
-            s.f_damage[v_p as usize][v_s as usize] = (_v91 as i16);
+            let _v91: i32 = imin(((s.f_damage[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) + v_amount), 300);
+            s.f_damage[(v_p as usize).min(1)][(v_s as usize).min(3)] = (_v91 as i16);
         }
     }
     Ok(())
@@ -2341,7 +2341,7 @@ fn p_attach_to_bench_choice(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result
         // @ tcg.envspec:755:5
         let mut _acc92: bool = false;
         for v_s in 1i32..4 {
-            if ((s.f_occupied[v_p as usize][v_s as usize] && (f_type_of(s, v_p, v_s)? == v_t)) && ((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) < 12)) { _acc92 = true; break; }
+            if ((s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && (f_type_of(s, v_p, v_s)? == v_t)) && ((s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_t as usize).min(10)] as i32) < 12)) { _acc92 = true; break; }
         }
         if _acc92 {
             s.f__envc_frame_p_attach_to_bench_choice__p = (v_p as i8);
@@ -2390,7 +2390,7 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
         // @ tcg.envspec:765:5
         let mut _acc93: bool = false;
         for v_s in 1i32..4 {
-            if s.f_occupied[v_p as usize][v_s as usize] { _acc93 = true; break; }
+            if s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] { _acc93 = true; break; }
         }
         if _acc93 {
             s.f__envc_frame_p_attach_to_benched_choices__p = (v_p as i8);
@@ -2433,7 +2433,7 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
                 // @ tcg.envspec:769:13
                 let mut _acc94: bool = false;
                 for v_s in 1i32..4 {
-                    if (s.f_occupied[v_p as usize][v_s as usize] && (v_s != v_a)) { _acc94 = true; break; }
+                    if (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && (v_s != v_a)) { _acc94 = true; break; }
                 }
                 if _acc94 {
                     s.f__envc_frame_p_attach_to_benched_choices__p = (v_p as i8);
@@ -2501,7 +2501,7 @@ fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_oppone
             // @ tcg.envspec:790:9
             let mut _acc96: bool = false;
             for v_s in 1i32..4 {
-                if (s.f_occupied[v_q as usize][v_s as usize] && ((!v_basic_only) || (f_stage_of(s, v_q, v_s)? == 0))) { _acc96 = true; break; }
+                if (s.f_occupied[(v_q as usize).min(1)][(v_s as usize).min(3)] && ((!v_basic_only) || (f_stage_of(s, v_q, v_s)? == 0))) { _acc96 = true; break; }
             }
             if _acc96 {
                 s.f__envc_frame_p_switch_opponent__p = (v_p as i8);
@@ -2558,7 +2558,7 @@ fn p_switch_self(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         // @ tcg.envspec:805:5
         let mut _acc97: bool = false;
         for v_s in 1i32..4 {
-            if s.f_occupied[v_p as usize][v_s as usize] { _acc97 = true; break; }
+            if s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] { _acc97 = true; break; }
         }
         if _acc97 {
             s.f__envc_frame_p_switch_self__p = (v_p as i8);
@@ -2607,10 +2607,10 @@ fn p_protect(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_coin: bool) -
     // @ tcg.envspec:821:5
     if v_go {
         // @ tcg.envspec:822:9
-        s.f_barrier[v_p as usize] = (v_amount as i16);
+        s.f_barrier[(v_p as usize).min(1)] = (v_amount as i16);
         // @ tcg.envspec:822:9
         let _v99: i32 = (1 + (1 - v_p));
-        s.f__envc_until_barrier[v_p as usize] = (_v99 as i8);
+        s.f__envc_until_barrier[(v_p as usize).min(1)] = (_v99 as i8);
     }
     Ok(())
 }
@@ -2628,15 +2628,15 @@ fn p_protect_all(s: &mut State, mut v_p: i32, mut v_coin: bool) -> Result<(), Fa
     // @ tcg.envspec:835:5
     if v_go {
         // @ tcg.envspec:836:9
-        s.f_barrier[v_p as usize] = (300 as i16);
+        s.f_barrier[(v_p as usize).min(1)] = (300 as i16);
         // @ tcg.envspec:836:9
         let _v101: i32 = (1 + (1 - v_p));
-        s.f__envc_until_barrier[v_p as usize] = (_v101 as i8);
+        s.f__envc_until_barrier[(v_p as usize).min(1)] = (_v101 as i8);
         // @ tcg.envspec:837:9
-        s.f_shielded[v_p as usize] = true;
+        s.f_shielded[(v_p as usize).min(1)] = true;
         // @ tcg.envspec:837:9
         let _v102: i32 = (1 + (1 - v_p));
-        s.f__envc_until_shielded[v_p as usize] = (_v102 as i8);
+        s.f__envc_until_shielded[(v_p as usize).min(1)] = (_v102 as i8);
     }
     Ok(())
 }
@@ -2654,30 +2654,30 @@ fn p_hinder_defending(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_attac
         v_go = (_r103 == 1);
     }
     // @ tcg.envspec:850:5
-    if ((v_go && s.f_occupied[v_q as usize][0 as usize]) && (!f_defended(s, v_p)?)) {
+    if ((v_go && s.f_occupied[(v_q as usize).min(1)][(0 as usize).min(3)]) && (!f_defended(s, v_p)?)) {
         // @ tcg.envspec:851:9
         if v_attack {
             // @ tcg.envspec:852:13
-            s.f_no_attack[v_q as usize] = true;
+            s.f_no_attack[(v_q as usize).min(1)] = true;
             // @ tcg.envspec:852:13
             let _v104: i32 = (1 + v_q);
-            s.f__envc_until_no_attack[v_q as usize] = (_v104 as i8);
+            s.f__envc_until_no_attack[(v_q as usize).min(1)] = (_v104 as i8);
         }
         // @ tcg.envspec:854:9
         if v_retreat {
             // @ tcg.envspec:855:13
-            s.f_no_retreat[v_q as usize] = true;
+            s.f_no_retreat[(v_q as usize).min(1)] = true;
             // @ tcg.envspec:855:13
             let _v105: i32 = (1 + v_q);
-            s.f__envc_until_no_retreat[v_q as usize] = (_v105 as i8);
+            s.f__envc_until_no_retreat[(v_q as usize).min(1)] = (_v105 as i8);
         }
         // @ tcg.envspec:857:9
         if (v_less > 0) {
             // @ tcg.envspec:858:13
-            s.f_weakened[v_q as usize] = (v_less as i8);
+            s.f_weakened[(v_q as usize).min(1)] = (v_less as i8);
             // @ tcg.envspec:858:13
             let _v106: i32 = (1 + v_q);
-            s.f__envc_until_weakened[v_q as usize] = (_v106 as i8);
+            s.f__envc_until_weakened[(v_q as usize).min(1)] = (_v106 as i8);
         }
     }
     Ok(())
@@ -2686,21 +2686,21 @@ fn p_hinder_defending(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_attac
 /// proc `counter_damage` (tcg.envspec:865:1)
 fn p_counter_damage(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
     // @ tcg.envspec:866:5
-    s.f_spiky[v_p as usize] = (v_amount as i8);
+    s.f_spiky[(v_p as usize).min(1)] = (v_amount as i8);
     // @ tcg.envspec:866:5
     let _v107: i32 = (1 + (1 - v_p));
-    s.f__envc_until_spiky[v_p as usize] = (_v107 as i8);
+    s.f__envc_until_spiky[(v_p as usize).min(1)] = (_v107 as i8);
     Ok(())
 }
 
 /// proc `block_supporters` (tcg.envspec:870:1)
 fn p_block_supporters(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:871:5
-    let _i108: usize = (1 - v_p) as usize;
+    let _i108: usize = ((1 - v_p) as usize).min(1);
     s.f_no_supporter[_i108] = true;
     // @ tcg.envspec:871:5
     let _v109: i32 = (1 + (1 - v_p));
-    let _i110: usize = (1 - v_p) as usize;
+    let _i110: usize = ((1 - v_p) as usize).min(1);
     s.f__envc_until_no_supporter[_i110] = (_v109 as i8);
     Ok(())
 }
@@ -2708,16 +2708,16 @@ fn p_block_supporters(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 /// fn `extra_energy` (tcg.envspec:877:1)
 fn f_extra_energy(s: &State, mut v_p: i32, mut v_t: i32) -> Result<i32, Fault> {
     // @ tcg.envspec:878:5
-    let mut v_c: i32 = (if ((s.f_copying as i32) == 2) { (s.f_copy_card as i32) } else { (s.f_card[v_p as usize][0 as usize] as i32) });
+    let mut v_c: i32 = (if ((s.f_copying as i32) == 2) { (s.f_copy_card as i32) } else { (s.f_card[(v_p as usize).min(1)][(0 as usize).min(3)] as i32) });
     // @ tcg.envspec:879:5
     let mut v_a: i32 = (if ((s.f_copying as i32) == 2) { (s.f_copy_index as i32) } else { (s.f_attack_index as i32) });
     // @ tcg.envspec:880:5
     let mut _acc111: i32 = 0;
     for v_u in 0i32..11 {
-        _acc111 = _acc111 + (if ((v_u != v_t) && (v_u < 9)) { imax(((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) - f_cost(s, v_c, v_a, v_u)?), 0) } else { 0 });
+        _acc111 = _acc111 + (if ((v_u != v_t) && (v_u < 9)) { imax(((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_u as usize).min(10)] as i32) - f_cost(s, v_c, v_a, v_u)?), 0) } else { 0 });
     }
-    let mut v_others: i32 = (_acc111 + (if (v_t != 9) { (s.f_energy[v_p as usize][0 as usize][9 as usize] as i32) } else { 0 }));
-    return Ok((((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - f_cost(s, v_c, v_a, v_t)?) - imax((f_cost(s, v_c, v_a, 9)? - v_others), 0)));
+    let mut v_others: i32 = (_acc111 + (if (v_t != 9) { (s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(9 as usize).min(10)] as i32) } else { 0 }));
+    return Ok((((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_t as usize).min(10)] as i32) - f_cost(s, v_c, v_a, v_t)?) - imax((f_cost(s, v_c, v_a, 9)? - v_others), 0)));
 }
 
 /// proc `bonus_if_extra_energy` (tcg.envspec:886:1)
@@ -2733,36 +2733,36 @@ fn p_bonus_if_extra_energy(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_n: i
 /// proc `sweets_relay` (tcg.envspec:895:1)
 fn p_sweets_relay(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
     // @ tcg.envspec:896:5
-    if (((s.f_turn as i32) >= 3) && ((s.f_relay_turn[v_p as usize] as i32) == ((s.f_turn as i32) - 2))) {
+    if (((s.f_turn as i32) >= 3) && ((s.f_relay_turn[(v_p as usize).min(1)] as i32) == ((s.f_turn as i32) - 2))) {
         // @ tcg.envspec:897:9
         p_add_damage(s, v_amount)?;
     }
     // @ tcg.envspec:899:5
     let _v112: i32 = (s.f_turn as i32);
-    s.f_relay_turn[v_p as usize] = (_v112 as i8);
+    s.f_relay_turn[(v_p as usize).min(1)] = (_v112 as i8);
     // @ tcg.envspec:900:5
-    let _v113: i32 = imin(((s.f_relays[v_p as usize] as i32) + 1), 50);
-    s.f_relays[v_p as usize] = (_v113 as i8);
+    let _v113: i32 = imin(((s.f_relays[(v_p as usize).min(1)] as i32) + 1), 50);
+    s.f_relays[(v_p as usize).min(1)] = (_v113 as i8);
     Ok(())
 }
 
 /// proc `damage_per_relay` (tcg.envspec:904:1)
 fn p_damage_per_relay(s: &mut State, mut v_p: i32, mut v_each: i32) -> Result<(), Fault> {
     // @ tcg.envspec:905:5
-    s.f_dmg = (imin((v_each * (s.f_relays[v_p as usize] as i32)), 300) as i16);
+    s.f_dmg = (imin((v_each * (s.f_relays[(v_p as usize).min(1)] as i32)), 300) as i16);
     Ok(())
 }
 
 /// proc `boost_next_turn` (tcg.envspec:912:1)
 fn p_boost_next_turn(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
     // @ tcg.envspec:913:5
-    if (((s.f_turn as i32) >= 3) && ((s.f_boost_turn[v_p as usize] as i32) == ((s.f_turn as i32) - 2))) {
+    if (((s.f_turn as i32) >= 3) && ((s.f_boost_turn[(v_p as usize).min(1)] as i32) == ((s.f_turn as i32) - 2))) {
         // @ tcg.envspec:914:9
         p_add_damage(s, v_amount)?;
     }
     // @ tcg.envspec:916:5
     let _v114: i32 = (s.f_turn as i32);
-    s.f_boost_turn[v_p as usize] = (_v114 as i8);
+    s.f_boost_turn[(v_p as usize).min(1)] = (_v114 as i8);
     Ok(())
 }
 
@@ -2773,12 +2773,12 @@ fn p_see_opponent_hand(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:922:5
     for v_i in 0i32..10 {
         // @ tcg.envspec:923:9
-        let _v115: i32 = (if (v_i < (s.f_hand[v_q as usize].len as i32)) { (s.f_hand[v_q as usize].get(v_i, 24)? as i32) } else { (-1) });
-        s.f_seen_hand[v_p as usize][v_i as usize] = (_v115 as i16);
+        let _v115: i32 = (if (v_i < (s.f_hand[(v_q as usize).min(1)].len as i32)) { (s.f_hand[(v_q as usize).min(1)].get(v_i, 24)? as i32) } else { (-1) });
+        s.f_seen_hand[(v_p as usize).min(1)][(v_i as usize).min(9)] = (_v115 as i16);
     }
     // @ tcg.envspec:925:5
     let _v116: i32 = (s.f_turn as i32);
-    s.f_seen_hand_turn[v_p as usize] = (_v116 as i8);
+    s.f_seen_hand_turn[(v_p as usize).min(1)] = (_v116 as i8);
     Ok(())
 }
 
@@ -2787,49 +2787,49 @@ fn p_look_at_deck(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault
     // @ tcg.envspec:931:5
     for v_i in 0i32..3 {
         // @ tcg.envspec:932:9
-        let _v117: i32 = (if ((v_i < v_n) && (v_i < (s.f_deck[v_p as usize].len as i32))) { (s.f_deck[v_p as usize].get(v_i, 25)? as i32) } else { (-1) });
-        s.f_seen_deck[v_p as usize][v_i as usize] = (_v117 as i16);
+        let _v117: i32 = (if ((v_i < v_n) && (v_i < (s.f_deck[(v_p as usize).min(1)].len as i32))) { (s.f_deck[(v_p as usize).min(1)].get(v_i, 25)? as i32) } else { (-1) });
+        s.f_seen_deck[(v_p as usize).min(1)][(v_i as usize).min(2)] = (_v117 as i16);
     }
     // @ tcg.envspec:934:5
     let _v118: i32 = (s.f_turn as i32);
-    s.f_seen_deck_turn[v_p as usize] = (_v118 as i8);
+    s.f_seen_deck_turn[(v_p as usize).min(1)] = (_v118 as i8);
     Ok(())
 }
 
 /// proc `active_to_hand` (tcg.envspec:941:1)
 fn p_active_to_hand(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:942:5
-    if s.f_occupied[v_p as usize][0 as usize] {
+    if s.f_occupied[(v_p as usize).min(1)][(0 as usize).min(3)] {
         // @ tcg.envspec:943:9
         for v_k in 0i32..3 {
             // @ tcg.envspec:944:13
-            let mut v_c: i32 = (if (v_k == 0) { (s.f_card[v_p as usize][0 as usize] as i32) } else { (s.f_below[v_p as usize][0 as usize][iclamp((v_k - 1), 0, 1) as usize] as i32) });
+            let mut v_c: i32 = (if (v_k == 0) { (s.f_card[(v_p as usize).min(1)][(0 as usize).min(3)] as i32) } else { (s.f_below[(v_p as usize).min(1)][(0 as usize).min(3)][(iclamp((v_k - 1), 0, 1) as usize).min(1)] as i32) });
             // @ tcg.envspec:945:13
-            if ((v_k == 0) || ((v_k - 1) < (s.f_evolutions[v_p as usize][0 as usize] as i32))) {
+            if ((v_k == 0) || ((v_k - 1) < (s.f_evolutions[(v_p as usize).min(1)][(0 as usize).min(3)] as i32))) {
                 // @ tcg.envspec:946:17
-                if ((s.f_hand[v_p as usize].len as i32) < 10) {
+                if ((s.f_hand[(v_p as usize).min(1)].len as i32) < 10) {
                     // @ tcg.envspec:947:21
-                    s.f_hand[v_p as usize].push((v_c as i16), 26)?;
+                    s.f_hand[(v_p as usize).min(1)].push((v_c as i16), 26)?;
                 } else {
                     // @ tcg.envspec:949:21
-                    s.f_discard[v_p as usize].push((v_c as i16), 27)?;
+                    s.f_discard[(v_p as usize).min(1)].push((v_c as i16), 27)?;
                 }
             }
         }
         // @ tcg.envspec:953:9
-        s.f_occupied[v_p as usize][0 as usize] = false;
+        s.f_occupied[(v_p as usize).min(1)][(0 as usize).min(3)] = false;
         // @ tcg.envspec:954:9
-        s.f_damage[v_p as usize][0 as usize] = (0 as i16);
+        s.f_damage[(v_p as usize).min(1)][(0 as usize).min(3)] = (0 as i16);
         // @ tcg.envspec:955:9
         let mut _arr119: [i8; 11] = <[i8; 11] as Zero>::ZERO;
         for v_t in 0i32..11 {
             _arr119[v_t as usize] = (0 as i8);
         }
-        s.f_energy[v_p as usize][0 as usize] = _arr119;
+        s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)] = _arr119;
         // @ tcg.envspec:956:9
-        s.f_evolutions[v_p as usize][0 as usize] = (0 as i8);
+        s.f_evolutions[(v_p as usize).min(1)][(0 as usize).min(3)] = (0 as i8);
         // @ tcg.envspec:957:9
-        s.f_ability_used[v_p as usize][0 as usize] = false;
+        s.f_ability_used[(v_p as usize).min(1)][(0 as usize).min(3)] = false;
         // @ tcg.envspec:958:9
         p_clear_conditions(s, v_p)?;
     }
@@ -2849,36 +2849,36 @@ fn p_opponent_active_to_deck(s: &mut State, mut v_p: i32, mut v_coin: bool) -> R
         v_go = (_r120 == 1);
     }
     // @ tcg.envspec:974:5
-    if ((v_go && s.f_occupied[v_q as usize][0 as usize]) && (!f_defended(s, v_p)?)) {
+    if ((v_go && s.f_occupied[(v_q as usize).min(1)][(0 as usize).min(3)]) && (!f_defended(s, v_p)?)) {
         // @ tcg.envspec:975:9
         p_hit_active(s, v_p)?;
         // @ tcg.envspec:976:9
-        if ((s.f_damage[v_q as usize][0 as usize] as i32) < f_hp_of(s, v_q, 0)?) {
+        if ((s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) < f_hp_of(s, v_q, 0)?) {
             // @ tcg.envspec:977:13
             for v_k in 0i32..3 {
                 // @ tcg.envspec:978:17
-                if ((v_k == 0) || ((v_k - 1) < (s.f_evolutions[v_q as usize][0 as usize] as i32))) {
+                if ((v_k == 0) || ((v_k - 1) < (s.f_evolutions[(v_q as usize).min(1)][(0 as usize).min(3)] as i32))) {
                     // @ tcg.envspec:979:21
-                    let _a121: i32 = (if (v_k == 0) { (s.f_card[v_q as usize][0 as usize] as i32) } else { (s.f_below[v_q as usize][0 as usize][iclamp((v_k - 1), 0, 1) as usize] as i32) });
-                    s.f_deck[v_q as usize].push((_a121 as i16), 28)?;
+                    let _a121: i32 = (if (v_k == 0) { (s.f_card[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) } else { (s.f_below[(v_q as usize).min(1)][(0 as usize).min(3)][(iclamp((v_k - 1), 0, 1) as usize).min(1)] as i32) });
+                    s.f_deck[(v_q as usize).min(1)].push((_a121 as i16), 28)?;
                 }
             }
             // @ tcg.envspec:982:13
-            s.f_deck[v_q as usize].shuffle(s._rng_key, &mut s._rng_counter);
+            s.f_deck[(v_q as usize).min(1)].shuffle(s._rng_key, &mut s._rng_counter);
             // @ tcg.envspec:983:13
-            s.f_occupied[v_q as usize][0 as usize] = false;
+            s.f_occupied[(v_q as usize).min(1)][(0 as usize).min(3)] = false;
             // @ tcg.envspec:984:13
-            s.f_damage[v_q as usize][0 as usize] = (0 as i16);
+            s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] = (0 as i16);
             // @ tcg.envspec:985:13
             let mut _arr122: [i8; 11] = <[i8; 11] as Zero>::ZERO;
             for v_t in 0i32..11 {
                 _arr122[v_t as usize] = (0 as i8);
             }
-            s.f_energy[v_q as usize][0 as usize] = _arr122;
+            s.f_energy[(v_q as usize).min(1)][(0 as usize).min(3)] = _arr122;
             // @ tcg.envspec:986:13
-            s.f_evolutions[v_q as usize][0 as usize] = (0 as i8);
+            s.f_evolutions[(v_q as usize).min(1)][(0 as usize).min(3)] = (0 as i8);
             // @ tcg.envspec:987:13
-            s.f_ability_used[v_q as usize][0 as usize] = false;
+            s.f_ability_used[(v_q as usize).min(1)][(0 as usize).min(3)] = false;
             // @ tcg.envspec:988:13
             p_clear_conditions(s, v_q)?;
         }
@@ -2891,10 +2891,10 @@ fn p_move_bench_energy(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), 
     // @ tcg.envspec:996:5
     for v_s in 1i32..4 {
         // @ tcg.envspec:997:9
-        let _v123: i32 = imin(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) + (s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32)), 12);
-        s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v123 as i8);
+        let _v123: i32 = imin(((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_t as usize).min(10)] as i32) + (s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_t as usize).min(10)] as i32)), 12);
+        s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_t as usize).min(10)] = (_v123 as i8);
         // @ tcg.envspec:998:9
-        s.f_energy[v_p as usize][v_s as usize][v_t as usize] = (0 as i8);
+        s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_t as usize).min(10)] = (0 as i8);
     }
     Ok(())
 }
@@ -2902,9 +2902,9 @@ fn p_move_bench_energy(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), 
 /// proc `lock_opponent_supporters` (tcg.envspec:1005:1)
 fn p_lock_opponent_supporters(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     // @ tcg.envspec:1006:5
-    if ((v_s == 0) && s.f_occupied[v_p as usize][0 as usize]) {
+    if ((v_s == 0) && s.f_occupied[(v_p as usize).min(1)][(0 as usize).min(3)]) {
         // @ tcg.envspec:1007:9
-        let _i124: usize = (1 - v_p) as usize;
+        let _i124: usize = ((1 - v_p) as usize).min(1);
         s.f_locked_supporters[_i124] = true;
     }
     Ok(())
@@ -2915,19 +2915,19 @@ fn p_play_as_pokemon(s: &mut State, mut v_p: i32, mut v_hp: i32, mut v_t: i32) -
     // @ tcg.envspec:1016:5
     let mut v_s: i32 = f_free_bench(s, v_p)?;
     // @ tcg.envspec:1017:5
-    let mut v_n: i32 = (s.f_discard[v_p as usize].len as i32);
+    let mut v_n: i32 = (s.f_discard[(v_p as usize).min(1)].len as i32);
     // @ tcg.envspec:1018:5
-    if (((v_s < 4) && (v_n > 0)) && ((s.f_discard[v_p as usize].get(imax((v_n - 1), 0), 29)? as i32) == (s.f_playing as i32))) {
+    if (((v_s < 4) && (v_n > 0)) && ((s.f_discard[(v_p as usize).min(1)].get(imax((v_n - 1), 0), 29)? as i32) == (s.f_playing as i32))) {
         // @ tcg.envspec:1019:9
         let _a125: i32 = imax((v_n - 1), 0);
-        s.f_discard[v_p as usize].remove_at(_a125, 30)?;
+        s.f_discard[(v_p as usize).min(1)].remove_at(_a125, 30)?;
         // @ tcg.envspec:1020:9
         let _a126: i32 = (s.f_playing as i32);
         p_put_in_play(s, v_p, v_s, _a126)?;
         // @ tcg.envspec:1021:9
-        s.f_played_hp[v_p as usize][v_s as usize] = (v_hp as i16);
+        s.f_played_hp[(v_p as usize).min(1)][(v_s as usize).min(3)] = (v_hp as i16);
         // @ tcg.envspec:1022:9
-        s.f_played_type[v_p as usize][v_s as usize] = (v_t as i8);
+        s.f_played_type[(v_p as usize).min(1)][(v_s as usize).min(3)] = (v_t as i8);
     }
     Ok(())
 }
@@ -2965,11 +2965,11 @@ fn p_heal_on_attach(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut
 /// proc `hit_on_attach` (tcg.envspec:1053:1)
 fn p_hit_on_attach(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
     // @ tcg.envspec:1054:5
-    if (((s.f_last_attached as i32) == v_t) && s.f_occupied[(1 - v_p) as usize][0 as usize]) {
+    if (((s.f_last_attached as i32) == v_t) && s.f_occupied[((1 - v_p) as usize).min(1)][(0 as usize).min(3)]) {
         // @ tcg.envspec:1055:9
-        let _v127: i32 = imin(((s.f_damage[(1 - v_p) as usize][0 as usize] as i32) + v_amount), 300);
-        let _i128: usize = (1 - v_p) as usize;
-        s.f_damage[_i128][0 as usize] = (_v127 as i16);
+        let _v127: i32 = imin(((s.f_damage[((1 - v_p) as usize).min(1)][(0 as usize).min(3)] as i32) + v_amount), 300);
+        let _i128: usize = ((1 - v_p) as usize).min(1);
+        s.f_damage[_i128][(0 as usize).min(3)] = (_v127 as i16);
     }
     Ok(())
 }
@@ -2998,7 +2998,7 @@ fn p_copy_attack(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             // @ tcg.envspec:1075:9
             let mut _acc129: bool = false;
             for v_k in 0i32..8 {
-                if (s.f_occupied[v_q as usize][fdiv(v_k, 2) as usize] && (f_printed_damage(s, (s.f_card[v_q as usize][fdiv(v_k, 2) as usize] as i32), fmod(v_k, 2))? >= 0)) { _acc129 = true; break; }
+                if (s.f_occupied[(v_q as usize).min(1)][(fdiv(v_k, 2) as usize).min(3)] && (f_printed_damage(s, (s.f_card[(v_q as usize).min(1)][(fdiv(v_k, 2) as usize).min(3)] as i32), fmod(v_k, 2))? >= 0)) { _acc129 = true; break; }
             }
             if _acc129 {
                 s.f__envc_frame_p_copy_attack__p = (v_p as i8);
@@ -3026,13 +3026,13 @@ fn p_copy_attack(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         // @ tcg.envspec:1076:9
         if v__envc_run {
             // @ tcg.envspec:1076:9
-            if ((v_k >= 0) && f_pays(s, v_p, (s.f_card[v_q as usize][fdiv(imax(v_k, 0), 2) as usize] as i32), fmod(imax(v_k, 0), 2))?) {
+            if ((v_k >= 0) && f_pays(s, v_p, (s.f_card[(v_q as usize).min(1)][(fdiv(imax(v_k, 0), 2) as usize).min(3)] as i32), fmod(imax(v_k, 0), 2))?) {
                 // @ tcg.envspec:1077:13
-                s.f_copy_card = ((s.f_card[v_q as usize][fdiv(v_k, 2) as usize] as i32) as i16);
+                s.f_copy_card = ((s.f_card[(v_q as usize).min(1)][(fdiv(v_k, 2) as usize).min(3)] as i32) as i16);
                 // @ tcg.envspec:1078:13
                 s.f_copy_index = (fmod(v_k, 2) as i8);
                 // @ tcg.envspec:1079:13
-                s.f_dmg = (imax(f_printed_damage(s, (s.f_card[v_q as usize][fdiv(v_k, 2) as usize] as i32), fmod(v_k, 2))?, 0) as i16);
+                s.f_dmg = (imax(f_printed_damage(s, (s.f_card[(v_q as usize).min(1)][(fdiv(v_k, 2) as usize).min(3)] as i32), fmod(v_k, 2))?, 0) as i16);
                 // @ tcg.envspec:1080:13
                 s.f_copying = (1 as i8);
             }
@@ -3044,80 +3044,80 @@ fn p_copy_attack(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 /// proc `put_in_play` (tcg.envspec:1889:1)
 fn p_put_in_play(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_c: i32) -> Result<(), Fault> {
     // @ tcg.envspec:1890:5
-    s.f_card[v_p as usize][v_s as usize] = (v_c as i16);
+    s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] = (v_c as i16);
     // @ tcg.envspec:1891:5
-    s.f_occupied[v_p as usize][v_s as usize] = true;
+    s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] = true;
     // @ tcg.envspec:1892:5
-    s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
+    s.f_damage[(v_p as usize).min(1)][(v_s as usize).min(3)] = (0 as i16);
     // @ tcg.envspec:1893:5
     let mut _arr130: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
         _arr130[v_t as usize] = (0 as i8);
     }
-    s.f_energy[v_p as usize][v_s as usize] = _arr130;
+    s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)] = _arr130;
     // @ tcg.envspec:1894:5
-    s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
+    s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] = (0 as i8);
     // @ tcg.envspec:1895:5
     let _v131: i32 = (s.f_turn as i32);
-    s.f_placed[v_p as usize][v_s as usize] = (_v131 as i8);
+    s.f_placed[(v_p as usize).min(1)][(v_s as usize).min(3)] = (_v131 as i8);
     // @ tcg.envspec:1896:5
-    s.f_ability_used[v_p as usize][v_s as usize] = false;
+    s.f_ability_used[(v_p as usize).min(1)][(v_s as usize).min(3)] = false;
     Ok(())
 }
 
 /// proc `clear_conditions` (tcg.envspec:1900:1)
 fn p_clear_conditions(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:1901:5
-    s.f_poisoned[v_p as usize] = false;
+    s.f_poisoned[(v_p as usize).min(1)] = false;
     // @ tcg.envspec:1902:5
-    s.f_burned[v_p as usize] = false;
+    s.f_burned[(v_p as usize).min(1)] = false;
     // @ tcg.envspec:1903:5
-    s.f_condition[v_p as usize] = (0 as i8);
+    s.f_condition[(v_p as usize).min(1)] = (0 as i8);
     // @ tcg.envspec:1904:5
-    s.f_barrier[v_p as usize] = (0 as i16);
+    s.f_barrier[(v_p as usize).min(1)] = (0 as i16);
     // @ tcg.envspec:1905:5
-    s.f_shielded[v_p as usize] = false;
+    s.f_shielded[(v_p as usize).min(1)] = false;
     // @ tcg.envspec:1906:5
-    s.f_no_attack[v_p as usize] = false;
+    s.f_no_attack[(v_p as usize).min(1)] = false;
     // @ tcg.envspec:1907:5
-    s.f_no_retreat[v_p as usize] = false;
+    s.f_no_retreat[(v_p as usize).min(1)] = false;
     // @ tcg.envspec:1908:5
-    s.f_weakened[v_p as usize] = (0 as i8);
+    s.f_weakened[(v_p as usize).min(1)] = (0 as i8);
     // @ tcg.envspec:1909:5
-    s.f_spiky[v_p as usize] = (0 as i8);
+    s.f_spiky[(v_p as usize).min(1)] = (0 as i8);
     // @ tcg.envspec:1910:5
-    s.f_boost_turn[v_p as usize] = (0 as i8);
+    s.f_boost_turn[(v_p as usize).min(1)] = (0 as i8);
     Ok(())
 }
 
 /// proc `clear_slot` (tcg.envspec:1914:1)
 fn p_clear_slot(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     // @ tcg.envspec:1915:5
-    let _a132: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
-    s.f_discard[v_p as usize].push((_a132 as i16), 31)?;
+    let _a132: i32 = (s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32);
+    s.f_discard[(v_p as usize).min(1)].push((_a132 as i16), 31)?;
     // @ tcg.envspec:1916:5
     for v_k in 0i32..2 {
         // @ tcg.envspec:1917:9
-        if (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32)) {
+        if (v_k < (s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32)) {
             // @ tcg.envspec:1918:13
-            let _a133: i32 = (s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32);
-            s.f_discard[v_p as usize].push((_a133 as i16), 32)?;
+            let _a133: i32 = (s.f_below[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_k as usize).min(1)] as i32);
+            s.f_discard[(v_p as usize).min(1)].push((_a133 as i16), 32)?;
         }
     }
     // @ tcg.envspec:1921:5
-    s.f_occupied[v_p as usize][v_s as usize] = false;
+    s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] = false;
     // @ tcg.envspec:1922:5
-    s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
+    s.f_damage[(v_p as usize).min(1)][(v_s as usize).min(3)] = (0 as i16);
     // @ tcg.envspec:1923:5
     let mut _arr134: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
         _arr134[v_t as usize] = (0 as i8);
     }
-    s.f_energy[v_p as usize][v_s as usize] = _arr134;
+    s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)] = _arr134;
     // @ tcg.envspec:1924:5
-    s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
+    s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] = (0 as i8);
     // @ tcg.envspec:1925:5
-    s.f_ability_used[v_p as usize][v_s as usize] = false;
+    s.f_ability_used[(v_p as usize).min(1)][(v_s as usize).min(3)] = false;
     // @ tcg.envspec:1926:5
     if (v_s == 0) {
         // @ tcg.envspec:1927:9
@@ -3129,75 +3129,75 @@ fn p_clear_slot(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> 
 /// proc `swap_slots` (tcg.envspec:1931:1)
 fn p_swap_slots(s: &mut State, mut v_p: i32, mut v_a: i32, mut v_b: i32) -> Result<(), Fault> {
     // @ tcg.envspec:1932:5
-    let mut v_c: i32 = (s.f_card[v_p as usize][v_a as usize] as i32);
+    let mut v_c: i32 = (s.f_card[(v_p as usize).min(1)][(v_a as usize).min(3)] as i32);
     // @ tcg.envspec:1933:5
-    let _v135: i32 = (s.f_card[v_p as usize][v_b as usize] as i32);
-    s.f_card[v_p as usize][v_a as usize] = (_v135 as i16);
+    let _v135: i32 = (s.f_card[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
+    s.f_card[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v135 as i16);
     // @ tcg.envspec:1934:5
-    s.f_card[v_p as usize][v_b as usize] = (v_c as i16);
+    s.f_card[(v_p as usize).min(1)][(v_b as usize).min(3)] = (v_c as i16);
     // @ tcg.envspec:1935:5
-    let mut v_o: bool = s.f_occupied[v_p as usize][v_a as usize];
+    let mut v_o: bool = s.f_occupied[(v_p as usize).min(1)][(v_a as usize).min(3)];
     // @ tcg.envspec:1936:5
-    let _v136: bool = s.f_occupied[v_p as usize][v_b as usize];
-    s.f_occupied[v_p as usize][v_a as usize] = _v136;
+    let _v136: bool = s.f_occupied[(v_p as usize).min(1)][(v_b as usize).min(3)];
+    s.f_occupied[(v_p as usize).min(1)][(v_a as usize).min(3)] = _v136;
     // @ tcg.envspec:1937:5
-    s.f_occupied[v_p as usize][v_b as usize] = v_o;
+    s.f_occupied[(v_p as usize).min(1)][(v_b as usize).min(3)] = v_o;
     // @ tcg.envspec:1938:5
-    let mut v_u: [i16; 2] = s.f_below[v_p as usize][v_a as usize];
+    let mut v_u: [i16; 2] = s.f_below[(v_p as usize).min(1)][(v_a as usize).min(3)];
     // @ tcg.envspec:1939:5
-    let _v137: [i16; 2] = s.f_below[v_p as usize][v_b as usize];
-    s.f_below[v_p as usize][v_a as usize] = _v137;
+    let _v137: [i16; 2] = s.f_below[(v_p as usize).min(1)][(v_b as usize).min(3)];
+    s.f_below[(v_p as usize).min(1)][(v_a as usize).min(3)] = _v137;
     // @ tcg.envspec:1940:5
-    s.f_below[v_p as usize][v_b as usize] = v_u;
+    s.f_below[(v_p as usize).min(1)][(v_b as usize).min(3)] = v_u;
     // @ tcg.envspec:1941:5
-    let mut v_v: i32 = (s.f_evolutions[v_p as usize][v_a as usize] as i32);
+    let mut v_v: i32 = (s.f_evolutions[(v_p as usize).min(1)][(v_a as usize).min(3)] as i32);
     // @ tcg.envspec:1942:5
-    let _v138: i32 = (s.f_evolutions[v_p as usize][v_b as usize] as i32);
-    s.f_evolutions[v_p as usize][v_a as usize] = (_v138 as i8);
+    let _v138: i32 = (s.f_evolutions[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
+    s.f_evolutions[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v138 as i8);
     // @ tcg.envspec:1943:5
-    s.f_evolutions[v_p as usize][v_b as usize] = (v_v as i8);
+    s.f_evolutions[(v_p as usize).min(1)][(v_b as usize).min(3)] = (v_v as i8);
     // @ tcg.envspec:1944:5
-    let mut v_d: i32 = (s.f_damage[v_p as usize][v_a as usize] as i32);
+    let mut v_d: i32 = (s.f_damage[(v_p as usize).min(1)][(v_a as usize).min(3)] as i32);
     // @ tcg.envspec:1945:5
-    let _v139: i32 = (s.f_damage[v_p as usize][v_b as usize] as i32);
-    s.f_damage[v_p as usize][v_a as usize] = (_v139 as i16);
+    let _v139: i32 = (s.f_damage[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
+    s.f_damage[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v139 as i16);
     // @ tcg.envspec:1946:5
-    s.f_damage[v_p as usize][v_b as usize] = (v_d as i16);
+    s.f_damage[(v_p as usize).min(1)][(v_b as usize).min(3)] = (v_d as i16);
     // @ tcg.envspec:1947:5
-    let mut v_e: [i8; 11] = s.f_energy[v_p as usize][v_a as usize];
+    let mut v_e: [i8; 11] = s.f_energy[(v_p as usize).min(1)][(v_a as usize).min(3)];
     // @ tcg.envspec:1948:5
-    let _v140: [i8; 11] = s.f_energy[v_p as usize][v_b as usize];
-    s.f_energy[v_p as usize][v_a as usize] = _v140;
+    let _v140: [i8; 11] = s.f_energy[(v_p as usize).min(1)][(v_b as usize).min(3)];
+    s.f_energy[(v_p as usize).min(1)][(v_a as usize).min(3)] = _v140;
     // @ tcg.envspec:1949:5
-    s.f_energy[v_p as usize][v_b as usize] = v_e;
+    s.f_energy[(v_p as usize).min(1)][(v_b as usize).min(3)] = v_e;
     // @ tcg.envspec:1950:5
-    let mut v_t: i32 = (s.f_placed[v_p as usize][v_a as usize] as i32);
+    let mut v_t: i32 = (s.f_placed[(v_p as usize).min(1)][(v_a as usize).min(3)] as i32);
     // @ tcg.envspec:1951:5
-    let _v141: i32 = (s.f_placed[v_p as usize][v_b as usize] as i32);
-    s.f_placed[v_p as usize][v_a as usize] = (_v141 as i8);
+    let _v141: i32 = (s.f_placed[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
+    s.f_placed[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v141 as i8);
     // @ tcg.envspec:1952:5
-    s.f_placed[v_p as usize][v_b as usize] = (v_t as i8);
+    s.f_placed[(v_p as usize).min(1)][(v_b as usize).min(3)] = (v_t as i8);
     // @ tcg.envspec:1953:5
-    let mut v_h: i32 = (s.f_played_hp[v_p as usize][v_a as usize] as i32);
+    let mut v_h: i32 = (s.f_played_hp[(v_p as usize).min(1)][(v_a as usize).min(3)] as i32);
     // @ tcg.envspec:1954:5
-    let _v142: i32 = (s.f_played_hp[v_p as usize][v_b as usize] as i32);
-    s.f_played_hp[v_p as usize][v_a as usize] = (_v142 as i16);
+    let _v142: i32 = (s.f_played_hp[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
+    s.f_played_hp[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v142 as i16);
     // @ tcg.envspec:1955:5
-    s.f_played_hp[v_p as usize][v_b as usize] = (v_h as i16);
+    s.f_played_hp[(v_p as usize).min(1)][(v_b as usize).min(3)] = (v_h as i16);
     // @ tcg.envspec:1956:5
-    let mut v_y: i32 = (s.f_played_type[v_p as usize][v_a as usize] as i32);
+    let mut v_y: i32 = (s.f_played_type[(v_p as usize).min(1)][(v_a as usize).min(3)] as i32);
     // @ tcg.envspec:1957:5
-    let _v143: i32 = (s.f_played_type[v_p as usize][v_b as usize] as i32);
-    s.f_played_type[v_p as usize][v_a as usize] = (_v143 as i8);
+    let _v143: i32 = (s.f_played_type[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
+    s.f_played_type[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v143 as i8);
     // @ tcg.envspec:1958:5
-    s.f_played_type[v_p as usize][v_b as usize] = (v_y as i8);
+    s.f_played_type[(v_p as usize).min(1)][(v_b as usize).min(3)] = (v_y as i8);
     // @ tcg.envspec:1959:5
-    let mut v_x: bool = s.f_ability_used[v_p as usize][v_a as usize];
+    let mut v_x: bool = s.f_ability_used[(v_p as usize).min(1)][(v_a as usize).min(3)];
     // @ tcg.envspec:1960:5
-    let _v144: bool = s.f_ability_used[v_p as usize][v_b as usize];
-    s.f_ability_used[v_p as usize][v_a as usize] = _v144;
+    let _v144: bool = s.f_ability_used[(v_p as usize).min(1)][(v_b as usize).min(3)];
+    s.f_ability_used[(v_p as usize).min(1)][(v_a as usize).min(3)] = _v144;
     // @ tcg.envspec:1961:5
-    s.f_ability_used[v_p as usize][v_b as usize] = v_x;
+    s.f_ability_used[(v_p as usize).min(1)][(v_b as usize).min(3)] = v_x;
     Ok(())
 }
 
@@ -3208,10 +3208,10 @@ fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
         // @ tcg.envspec:1969:9
         for v_s in 0i32..4 {
             // @ tcg.envspec:1970:13
-            if (s.f_occupied[v_q as usize][v_s as usize] && ((s.f_damage[v_q as usize][v_s as usize] as i32) >= f_hp_of(s, v_q, v_s)?)) {
+            if (s.f_occupied[(v_q as usize).min(1)][(v_s as usize).min(3)] && ((s.f_damage[(v_q as usize).min(1)][(v_s as usize).min(3)] as i32) >= f_hp_of(s, v_q, v_s)?)) {
                 // @ tcg.envspec:1971:17
-                let _v145: i32 = imin(((s.f_points[(1 - v_q) as usize] as i32) + (if T15_Card__is_ex[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] { 2 } else { 1 })), 4);
-                let _i146: usize = (1 - v_q) as usize;
+                let _v145: i32 = imin(((s.f_points[((1 - v_q) as usize).min(1)] as i32) + (if T15_Card__is_ex[((s.f_card[(v_q as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] { 2 } else { 1 })), 4);
+                let _i146: usize = ((1 - v_q) as usize).min(1);
                 s.f_points[_i146] = (_v145 as i8);
                 // @ tcg.envspec:1972:17
                 p_clear_slot(s, v_q, v_s)?;
@@ -3219,21 +3219,21 @@ fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
         }
     }
     // @ tcg.envspec:1976:5
-    let mut _b147: bool = ((s.f_points[0 as usize] as i32) >= 3);
+    let mut _b147: bool = ((s.f_points[(0 as usize).min(1)] as i32) >= 3);
     if !_b147 {
         let mut _acc148: bool = false;
         for v_s in 0i32..4 {
-            if s.f_occupied[1 as usize][v_s as usize] { _acc148 = true; break; }
+            if s.f_occupied[(1 as usize).min(1)][(v_s as usize).min(3)] { _acc148 = true; break; }
         }
         _b147 = (!_acc148);
     }
     let mut v_won0: bool = _b147;
     // @ tcg.envspec:1977:5
-    let mut _b149: bool = ((s.f_points[1 as usize] as i32) >= 3);
+    let mut _b149: bool = ((s.f_points[(1 as usize).min(1)] as i32) >= 3);
     if !_b149 {
         let mut _acc150: bool = false;
         for v_s in 0i32..4 {
-            if s.f_occupied[0 as usize][v_s as usize] { _acc150 = true; break; }
+            if s.f_occupied[(0 as usize).min(1)][(v_s as usize).min(3)] { _acc150 = true; break; }
         }
         _b149 = (!_acc150);
     }
@@ -3241,7 +3241,7 @@ fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
     // @ tcg.envspec:1978:5
     if (v_won0 || v_won1) {
         // @ tcg.envspec:1979:9
-        s.f_ended_by = ((if (((s.f_points[0 as usize] as i32) >= 3) || ((s.f_points[1 as usize] as i32) >= 3)) { 1 } else { 2 }) as i8);
+        s.f_ended_by = ((if (((s.f_points[(0 as usize).min(1)] as i32) >= 3) || ((s.f_points[(1 as usize).min(1)] as i32) >= 3)) { 1 } else { 2 }) as i8);
     }
     // @ tcg.envspec:1981:5
     if (v_won0 && v_won1) {
@@ -3265,15 +3265,15 @@ fn p_random_zone_energy(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:1991:5
     let mut _acc151: i32 = 0;
     for v_t in 0i32..11 {
-        _acc151 = _acc151 + (T30_Deck__energy[(s.f_decks[v_p as usize] as i32) as usize][v_t as usize] as i32);
+        _acc151 = _acc151 + (T30_Deck__energy[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_t as usize).min(10)] as i32);
     }
     let mut v_n: i32 = _acc151;
     // @ tcg.envspec:1992:5
-    let _t152: i32 = (s.f_decks[v_p as usize] as i32);
+    let _t152: i32 = (s.f_decks[(v_p as usize).min(1)] as i32);
     let _hi153: i32 = iclamp((v_n - 1), 0, 10);
     let _r154: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi153, u16::MAX)?;
     let _v155: i32 = f_nth_energy(s, _t152, _r154)?;
-    s.f_zone_next[v_p as usize] = (_v155 as i8);
+    s.f_zone_next[(v_p as usize).min(1)] = (_v155 as i8);
     Ok(())
 }
 
@@ -3308,13 +3308,13 @@ fn p_begin_turn(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         // @ tcg.envspec:2011:9
         for v_s in 0i32..4 {
             // @ tcg.envspec:2012:13
-            s.f_ability_used[v_p as usize][v_s as usize] = false;
+            s.f_ability_used[(v_p as usize).min(1)][(v_s as usize).min(3)] = false;
         }
         // @ tcg.envspec:2014:9
         if ((s.f_turn as i32) > 1) {
             // @ tcg.envspec:2015:13
-            let _v156: i32 = (s.f_zone_next[v_p as usize] as i32);
-            s.f_zone[v_p as usize] = (_v156 as i8);
+            let _v156: i32 = (s.f_zone_next[(v_p as usize).min(1)] as i32);
+            s.f_zone[(v_p as usize).min(1)] = (_v156 as i8);
             // @ tcg.envspec:2016:13
             p_random_zone_energy(s, v_p)?;
         }
@@ -3329,7 +3329,7 @@ fn p_continue_game(s: &mut State, mut v_next: i32, mut v_resume: bool) -> Result
     // @ tcg.envspec:2025:5
     if (!s.terminated) {
         // @ tcg.envspec:2026:9
-        if ((!s.f_occupied[v_next as usize][0 as usize]) || (!s.f_occupied[(1 - v_next) as usize][0 as usize])) {
+        if ((!s.f_occupied[(v_next as usize).min(1)][(0 as usize).min(3)]) || (!s.f_occupied[((1 - v_next) as usize).min(1)][(0 as usize).min(3)])) {
             // @ tcg.envspec:2027:13
             s.f_phase = (2 as i8);
             // @ tcg.envspec:2028:13
@@ -3337,7 +3337,7 @@ fn p_continue_game(s: &mut State, mut v_next: i32, mut v_resume: bool) -> Result
             // @ tcg.envspec:2029:13
             s.f_promote_resume = v_resume;
             // @ tcg.envspec:2030:13
-            s.current_player = ((if (!s.f_occupied[v_next as usize][0 as usize]) { v_next } else { (1 - v_next) }) as i8);
+            s.current_player = ((if (!s.f_occupied[(v_next as usize).min(1)][(0 as usize).min(3)]) { v_next } else { (1 - v_next) }) as i8);
         } else if v_resume {
             // @ tcg.envspec:2032:13
             s.f_phase = (1 as i8);
@@ -3360,9 +3360,9 @@ fn p_active_abilities(s: &mut State) -> Result<(), Fault> {
     // @ tcg.envspec:2048:5
     for v_q in 0i32..2 {
         // @ tcg.envspec:2049:9
-        if (s.f_occupied[v_q as usize][0 as usize] && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32) as usize] as i32) == 4)) {
+        if (s.f_occupied[(v_q as usize).min(1)][(0 as usize).min(3)] && ((T0_AbilityKind__on[((T21_Card__ability_kind[((s.f_card[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32) as usize).min(9)] as i32) == 4)) {
             // @ tcg.envspec:2050:13
-            let _a157: i32 = (T26_Card__ability[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32);
+            let _a157: i32 = (T26_Card__ability[((s.f_card[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32);
             p_ability_effect__dispatch__3(s, _a157, v_q, 0)?;
         }
     }
@@ -3376,36 +3376,36 @@ fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         // @ tcg.envspec:2060:9
         let mut v_q: i32 = (if (v_k == 0) { v_p } else { (1 - v_p) });
         // @ tcg.envspec:2061:9
-        if s.f_occupied[v_q as usize][0 as usize] {
+        if s.f_occupied[(v_q as usize).min(1)][(0 as usize).min(3)] {
             // @ tcg.envspec:2062:13
-            if s.f_poisoned[v_q as usize] {
+            if s.f_poisoned[(v_q as usize).min(1)] {
                 // @ tcg.envspec:2063:17
-                let _v158: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 10), 300);
-                s.f_damage[v_q as usize][0 as usize] = (_v158 as i16);
+                let _v158: i32 = imin(((s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) + 10), 300);
+                s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] = (_v158 as i16);
             }
             // @ tcg.envspec:2065:13
-            if s.f_burned[v_q as usize] {
+            if s.f_burned[(v_q as usize).min(1)] {
                 // @ tcg.envspec:2066:17
-                let _v159: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 20), 300);
-                s.f_damage[v_q as usize][0 as usize] = (_v159 as i16);
+                let _v159: i32 = imin(((s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) + 20), 300);
+                s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] = (_v159 as i16);
                 // @ tcg.envspec:2067:17
                 let _r160: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
                 if (_r160 == 1) {
                     // @ tcg.envspec:2068:21
-                    s.f_burned[v_q as usize] = false;
+                    s.f_burned[(v_q as usize).min(1)] = false;
                 }
             }
             // @ tcg.envspec:2071:13
-            if ((s.f_condition[v_q as usize] as i32) == 1) {
+            if ((s.f_condition[(v_q as usize).min(1)] as i32) == 1) {
                 // @ tcg.envspec:2072:17
                 let _r161: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
                 if (_r161 == 1) {
                     // @ tcg.envspec:2073:21
-                    s.f_condition[v_q as usize] = (0 as i8);
+                    s.f_condition[(v_q as usize).min(1)] = (0 as i8);
                 }
-            } else if (((s.f_condition[v_q as usize] as i32) == 2) && (v_q == v_p)) {
+            } else if (((s.f_condition[(v_q as usize).min(1)] as i32) == 2) && (v_q == v_p)) {
                 // @ tcg.envspec:2076:17
-                s.f_condition[v_q as usize] = (0 as i8);
+                s.f_condition[(v_q as usize).min(1)] = (0 as i8);
             }
         }
     }
@@ -3421,9 +3421,9 @@ fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
         // @ tcg.envspec:2088:9
         for v_s in 0i32..4 {
             // @ tcg.envspec:2089:13
-            if (s.f_occupied[v_p as usize][v_s as usize] && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 3)) {
+            if (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && ((T0_AbilityKind__on[((T21_Card__ability_kind[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) as usize).min(9)] as i32) == 3)) {
                 // @ tcg.envspec:2090:17
-                let _a162: i32 = (T26_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
+                let _a162: i32 = (T26_Card__ability[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32);
                 p_ability_effect__dispatch__4(s, _a162, v_p, v_s)?;
             }
         }
@@ -3431,89 +3431,89 @@ fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
     // @ tcg.envspec:2094:5
     let mut _arr163: [i16; 2] = <[i16; 2] as Zero>::ZERO;
     for v__envc_i23 in 0i32..2 {
-        _arr163[v__envc_i23 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i23 as usize] as i32) == (1 + v_p)) { (K0[v__envc_i23 as usize] as i32) } else { (s.f_barrier[v__envc_i23 as usize] as i32) }) as i16);
+        _arr163[v__envc_i23 as usize] = ((if ((s.f__envc_until_barrier[(v__envc_i23 as usize).min(1)] as i32) == (1 + v_p)) { (K0[(v__envc_i23 as usize).min(1)] as i32) } else { (s.f_barrier[(v__envc_i23 as usize).min(1)] as i32) }) as i16);
     }
     s.f_barrier = _arr163;
     // @ tcg.envspec:2094:5
     let mut _arr164: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i23 in 0i32..2 {
-        _arr164[v__envc_i23 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i23 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_barrier[v__envc_i23 as usize] as i32) }) as i8);
+        _arr164[v__envc_i23 as usize] = ((if ((s.f__envc_until_barrier[(v__envc_i23 as usize).min(1)] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_barrier[(v__envc_i23 as usize).min(1)] as i32) }) as i8);
     }
     s.f__envc_until_barrier = _arr164;
     // @ tcg.envspec:2094:5
     let mut _arr165: [bool; 2] = <[bool; 2] as Zero>::ZERO;
     for v__envc_i24 in 0i32..2 {
-        _arr165[v__envc_i24 as usize] = (if ((s.f__envc_until_no_attack[v__envc_i24 as usize] as i32) == (1 + v_p)) { K1[v__envc_i24 as usize] } else { s.f_no_attack[v__envc_i24 as usize] });
+        _arr165[v__envc_i24 as usize] = (if ((s.f__envc_until_no_attack[(v__envc_i24 as usize).min(1)] as i32) == (1 + v_p)) { K1[(v__envc_i24 as usize).min(1)] } else { s.f_no_attack[(v__envc_i24 as usize).min(1)] });
     }
     s.f_no_attack = _arr165;
     // @ tcg.envspec:2094:5
     let mut _arr166: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i24 in 0i32..2 {
-        _arr166[v__envc_i24 as usize] = ((if ((s.f__envc_until_no_attack[v__envc_i24 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_attack[v__envc_i24 as usize] as i32) }) as i8);
+        _arr166[v__envc_i24 as usize] = ((if ((s.f__envc_until_no_attack[(v__envc_i24 as usize).min(1)] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_attack[(v__envc_i24 as usize).min(1)] as i32) }) as i8);
     }
     s.f__envc_until_no_attack = _arr166;
     // @ tcg.envspec:2094:5
     let mut _arr167: [bool; 2] = <[bool; 2] as Zero>::ZERO;
     for v__envc_i25 in 0i32..2 {
-        _arr167[v__envc_i25 as usize] = (if ((s.f__envc_until_no_retreat[v__envc_i25 as usize] as i32) == (1 + v_p)) { K1[v__envc_i25 as usize] } else { s.f_no_retreat[v__envc_i25 as usize] });
+        _arr167[v__envc_i25 as usize] = (if ((s.f__envc_until_no_retreat[(v__envc_i25 as usize).min(1)] as i32) == (1 + v_p)) { K1[(v__envc_i25 as usize).min(1)] } else { s.f_no_retreat[(v__envc_i25 as usize).min(1)] });
     }
     s.f_no_retreat = _arr167;
     // @ tcg.envspec:2094:5
     let mut _arr168: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i25 in 0i32..2 {
-        _arr168[v__envc_i25 as usize] = ((if ((s.f__envc_until_no_retreat[v__envc_i25 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_retreat[v__envc_i25 as usize] as i32) }) as i8);
+        _arr168[v__envc_i25 as usize] = ((if ((s.f__envc_until_no_retreat[(v__envc_i25 as usize).min(1)] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_retreat[(v__envc_i25 as usize).min(1)] as i32) }) as i8);
     }
     s.f__envc_until_no_retreat = _arr168;
     // @ tcg.envspec:2094:5
     let mut _arr169: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i26 in 0i32..2 {
-        _arr169[v__envc_i26 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i26 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i26 as usize] as i32) } else { (s.f_weakened[v__envc_i26 as usize] as i32) }) as i8);
+        _arr169[v__envc_i26 as usize] = ((if ((s.f__envc_until_weakened[(v__envc_i26 as usize).min(1)] as i32) == (1 + v_p)) { (K2[(v__envc_i26 as usize).min(1)] as i32) } else { (s.f_weakened[(v__envc_i26 as usize).min(1)] as i32) }) as i8);
     }
     s.f_weakened = _arr169;
     // @ tcg.envspec:2094:5
     let mut _arr170: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i26 in 0i32..2 {
-        _arr170[v__envc_i26 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i26 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_weakened[v__envc_i26 as usize] as i32) }) as i8);
+        _arr170[v__envc_i26 as usize] = ((if ((s.f__envc_until_weakened[(v__envc_i26 as usize).min(1)] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_weakened[(v__envc_i26 as usize).min(1)] as i32) }) as i8);
     }
     s.f__envc_until_weakened = _arr170;
     // @ tcg.envspec:2094:5
     let mut _arr171: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i27 in 0i32..2 {
-        _arr171[v__envc_i27 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i27 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i27 as usize] as i32) } else { (s.f_spiky[v__envc_i27 as usize] as i32) }) as i8);
+        _arr171[v__envc_i27 as usize] = ((if ((s.f__envc_until_spiky[(v__envc_i27 as usize).min(1)] as i32) == (1 + v_p)) { (K2[(v__envc_i27 as usize).min(1)] as i32) } else { (s.f_spiky[(v__envc_i27 as usize).min(1)] as i32) }) as i8);
     }
     s.f_spiky = _arr171;
     // @ tcg.envspec:2094:5
     let mut _arr172: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i27 in 0i32..2 {
-        _arr172[v__envc_i27 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i27 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_spiky[v__envc_i27 as usize] as i32) }) as i8);
+        _arr172[v__envc_i27 as usize] = ((if ((s.f__envc_until_spiky[(v__envc_i27 as usize).min(1)] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_spiky[(v__envc_i27 as usize).min(1)] as i32) }) as i8);
     }
     s.f__envc_until_spiky = _arr172;
     // @ tcg.envspec:2094:5
     let mut _arr173: [bool; 2] = <[bool; 2] as Zero>::ZERO;
     for v__envc_i28 in 0i32..2 {
-        _arr173[v__envc_i28 as usize] = (if ((s.f__envc_until_no_supporter[v__envc_i28 as usize] as i32) == (1 + v_p)) { K1[v__envc_i28 as usize] } else { s.f_no_supporter[v__envc_i28 as usize] });
+        _arr173[v__envc_i28 as usize] = (if ((s.f__envc_until_no_supporter[(v__envc_i28 as usize).min(1)] as i32) == (1 + v_p)) { K1[(v__envc_i28 as usize).min(1)] } else { s.f_no_supporter[(v__envc_i28 as usize).min(1)] });
     }
     s.f_no_supporter = _arr173;
     // @ tcg.envspec:2094:5
     let mut _arr174: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i28 in 0i32..2 {
-        _arr174[v__envc_i28 as usize] = ((if ((s.f__envc_until_no_supporter[v__envc_i28 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_supporter[v__envc_i28 as usize] as i32) }) as i8);
+        _arr174[v__envc_i28 as usize] = ((if ((s.f__envc_until_no_supporter[(v__envc_i28 as usize).min(1)] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_supporter[(v__envc_i28 as usize).min(1)] as i32) }) as i8);
     }
     s.f__envc_until_no_supporter = _arr174;
     // @ tcg.envspec:2094:5
     let mut _arr175: [bool; 2] = <[bool; 2] as Zero>::ZERO;
     for v__envc_i29 in 0i32..2 {
-        _arr175[v__envc_i29 as usize] = (if ((s.f__envc_until_shielded[v__envc_i29 as usize] as i32) == (1 + v_p)) { K1[v__envc_i29 as usize] } else { s.f_shielded[v__envc_i29 as usize] });
+        _arr175[v__envc_i29 as usize] = (if ((s.f__envc_until_shielded[(v__envc_i29 as usize).min(1)] as i32) == (1 + v_p)) { K1[(v__envc_i29 as usize).min(1)] } else { s.f_shielded[(v__envc_i29 as usize).min(1)] });
     }
     s.f_shielded = _arr175;
     // @ tcg.envspec:2094:5
     let mut _arr176: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i29 in 0i32..2 {
-        _arr176[v__envc_i29 as usize] = ((if ((s.f__envc_until_shielded[v__envc_i29 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_shielded[v__envc_i29 as usize] as i32) }) as i8);
+        _arr176[v__envc_i29 as usize] = ((if ((s.f__envc_until_shielded[(v__envc_i29 as usize).min(1)] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_shielded[(v__envc_i29 as usize).min(1)] as i32) }) as i8);
     }
     s.f__envc_until_shielded = _arr176;
     // @ tcg.envspec:2095:5
-    s.f_zone[v_p as usize] = (10 as i8);
+    s.f_zone[(v_p as usize).min(1)] = (10 as i8);
     // @ tcg.envspec:2096:5
     p_checkup(s, v_p)?;
     // @ tcg.envspec:2097:5
@@ -3529,11 +3529,11 @@ fn p_deal(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:2129:5
     let mut _acc178: i32 = 0;
     for v_i in 0i32..20 {
-        _acc178 += f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 33)? as i32))? as i32;
+        _acc178 += f_is_basic(s, (s.f_deck[(v_p as usize).min(1)].get(v_i, 33)? as i32))? as i32;
     }
     let mut v_b: i32 = _acc178;
     // @ tcg.envspec:2130:5
-    let mut v_hands: i32 = ((K3[20 as usize][5 as usize] as i32) - (K3[(20 - v_b) as usize][5 as usize] as i32));
+    let mut v_hands: i32 = ((K3[(20 as usize).min(20)][(5 as usize).min(5)] as i32) - (K3[((20 - v_b) as usize).min(20)][(5 as usize).min(5)] as i32));
     // @ tcg.envspec:2131:5
     let _hi179: i32 = imax((v_hands - 1), 0);
     let _r180: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi179, u16::MAX)?;
@@ -3543,7 +3543,7 @@ fn p_deal(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     for v_m in 1i32..5 {
         let mut _acc182: i32 = 0;
         for v_j in 1i32..5 {
-            _acc182 = _acc182 + (if (v_j <= v_m) { ((K3[v_b as usize][v_j as usize] as i32) * (K3[(20 - v_b) as usize][(5 - v_j) as usize] as i32)) } else { 0 });
+            _acc182 = _acc182 + (if (v_j <= v_m) { ((K3[(v_b as usize).min(20)][(v_j as usize).min(5)] as i32) * (K3[((20 - v_b) as usize).min(20)][((5 - v_j) as usize).min(5)] as i32)) } else { 0 });
         }
         _acc181 += (_acc182 <= v_r) as i32;
     }
@@ -3557,16 +3557,16 @@ fn p_deal(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:2138:5
     for v_i in 0i32..20 {
         // @ tcg.envspec:2139:9
-        let mut v_c: i32 = (s.f_deck[v_p as usize].get(v_i, 34)? as i32);
+        let mut v_c: i32 = (s.f_deck[(v_p as usize).min(1)].get(v_i, 34)? as i32);
         // @ tcg.envspec:2140:9
         if (f_is_basic(s, v_c)? && (v_basics < v_k)) {
             // @ tcg.envspec:2141:13
-            s.f_hand[v_p as usize].push((v_c as i16), 35)?;
+            s.f_hand[(v_p as usize).min(1)].push((v_c as i16), 35)?;
             // @ tcg.envspec:2142:13
             v_basics = imin((v_basics + 1), 20);
         } else if ((!f_is_basic(s, v_c)?) && (v_others < (5 - v_k))) {
             // @ tcg.envspec:2144:13
-            s.f_hand[v_p as usize].push((v_c as i16), 36)?;
+            s.f_hand[(v_p as usize).min(1)].push((v_c as i16), 36)?;
             // @ tcg.envspec:2145:13
             v_others = imin((v_others + 1), 20);
         } else {
@@ -3575,7 +3575,7 @@ fn p_deal(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         }
     }
     // @ tcg.envspec:2150:5
-    s.f_deck[v_p as usize] = v_rest;
+    s.f_deck[(v_p as usize).min(1)] = v_rest;
     Ok(())
 }
 
@@ -3588,7 +3588,7 @@ fn p_attack_texts(s: &mut State, mut v_p: i32, mut v_a: i32) -> Result<(), Fault
     // @ tcg.envspec:2276:5
     if v__envc_run {
         // @ tcg.envspec:2276:5
-        v_c = (s.f_card[v_p as usize][0 as usize] as i32);
+        v_c = (s.f_card[(v_p as usize).min(1)][(0 as usize).min(3)] as i32);
     }
     // @ tcg.envspec:2277:5
     for v_r in 0i32..2 {
@@ -3605,7 +3605,7 @@ fn p_attack_texts(s: &mut State, mut v_p: i32, mut v_a: i32) -> Result<(), Fault
                 let mut v__envc_arg1: i32 = 0;
                 // @ tcg.envspec:2280:13
                 if v__envc_run {
-                    v__envc_arg1 = (if (v_r == 0) { (if (v_a == 0) { (T24_Card__effect0[v_c as usize] as i32) } else { (T25_Card__effect1[v_c as usize] as i32) }) } else { (if ((s.f_copy_index as i32) == 0) { (T24_Card__effect0[(s.f_copy_card as i32) as usize] as i32) } else { (T25_Card__effect1[(s.f_copy_card as i32) as usize] as i32) }) });
+                    v__envc_arg1 = (if (v_r == 0) { (if (v_a == 0) { (T24_Card__effect0[(v_c as usize).min(385)] as i32) } else { (T25_Card__effect1[(v_c as usize).min(385)] as i32) }) } else { (if ((s.f_copy_index as i32) == 0) { (T24_Card__effect0[((s.f_copy_card as i32) as usize).min(385)] as i32) } else { (T25_Card__effect1[((s.f_copy_card as i32) as usize).min(385)] as i32) }) });
                 }
                 // @ tcg.envspec:2280:13
                 if v__envc_seek {
@@ -3990,10 +3990,10 @@ fn p_attack_effect__35(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 /// proc `attack_effect__36` (tcg.fills:64:1)
 fn p_attack_effect__36(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.fills:66:5
-    s.f_barrier[v_p as usize] = (20 as i16);
+    s.f_barrier[(v_p as usize).min(1)] = (20 as i16);
     // @ tcg.fills:66:5
     let _v184: i32 = (1 + (1 - v_p));
-    s.f__envc_until_barrier[v_p as usize] = (_v184 as i8);
+    s.f__envc_until_barrier[(v_p as usize).min(1)] = (_v184 as i8);
     Ok(())
 }
 
@@ -4905,39 +4905,39 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
     // @ tcg.envspec:1089:1
     if v__envc_run {
         // @ tcg.envspec:1089:1
-        v_op_0 = (K5[v_effect as usize][0 as usize] as i32);
+        v_op_0 = (K5[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
     }
     // @ tcg.envspec:1089:1
     if (v__envc_run && (v_op_0 == 1)) {
         // @ tcg.envspec:1089:1
-        let _a186: i32 = (K6[v_effect as usize][0 as usize] as i32);
+        let _a186: i32 = (K6[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
         p_heal(s, v_p, 0, _a186)?;
     } else if (v__envc_run && (v_op_0 == 2)) {
         // @ tcg.envspec:1089:1
-        let _a187: i32 = (K7[v_effect as usize][0 as usize] as i32);
+        let _a187: i32 = (K7[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
         p_pokemon_from_deck(s, v_p, _a187)?;
     } else if (v__envc_run && (v_op_0 == 3)) {
         // @ tcg.envspec:1089:1
-        let _a188: i32 = (K8[v_effect as usize][0 as usize] as i32);
+        let _a188: i32 = (K8[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
         p_afflict_opponent(s, v_p, _a188)?;
     } else if (v__envc_run && (v_op_0 == 4)) {
         // @ tcg.envspec:1089:1
         p_poison_opponent(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 5)) {
         // @ tcg.envspec:1089:1
-        let _a189: i32 = (K9[v_effect as usize][0 as usize] as i32);
+        let _a189: i32 = (K9[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
         p_bonus_on_heads(s, _a189)?;
     } else if (v__envc_run && (v_op_0 == 6)) {
         // @ tcg.envspec:1089:1
-        let _a190: i32 = (K10[v_effect as usize][0 as usize] as i32);
-        let _a191: i32 = (K11[v_effect as usize][0 as usize] as i32);
+        let _a190: i32 = (K10[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        let _a191: i32 = (K11[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
         p_damage_per_heads(s, _a190, _a191)?;
     } else if ((v__envc_run && (v_op_0 == 7)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 1))) {
         // @ tcg.envspec:1089:1
         let mut v__envc_arg1: i32 = 0;
         // @ tcg.envspec:1089:1
         if v__envc_run {
-            v__envc_arg1 = (K12[v_effect as usize][0 as usize] as i32);
+            v__envc_arg1 = (K12[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
         }
         // @ tcg.envspec:1089:1
         if v__envc_seek {
@@ -4962,25 +4962,25 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         p_nothing_on_tails(s)?;
     } else if (v__envc_run && (v_op_0 == 9)) {
         // @ tcg.envspec:1089:1
-        let _a192: i32 = (K13[v_effect as usize][0 as usize] as i32);
-        let _a193: i32 = (K14[v_effect as usize][0 as usize] as i32);
+        let _a192: i32 = (K13[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        let _a193: i32 = (K14[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
         p_discard_energy(s, v_p, 0, _a192, _a193)?;
     } else if (v__envc_run && (v_op_0 == 10)) {
         // @ tcg.envspec:1089:1
-        let _a194: bool = K15[v_effect as usize][0 as usize];
-        let _a195: bool = K16[v_effect as usize][0 as usize];
-        let _a196: bool = K17[v_effect as usize][0 as usize];
-        let _a197: i32 = (K18[v_effect as usize][0 as usize] as i32);
+        let _a194: bool = K15[(v_effect as usize).min(100)][(0 as usize).min(1)];
+        let _a195: bool = K16[(v_effect as usize).min(100)][(0 as usize).min(1)];
+        let _a196: bool = K17[(v_effect as usize).min(100)][(0 as usize).min(1)];
+        let _a197: i32 = (K18[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
         p_hinder_defending(s, v_p, _a194, _a195, _a196, _a197)?;
     } else if (v__envc_run && (v_op_0 == 11)) {
         // @ tcg.envspec:1089:1
-        let _a198: i32 = (K19[v_effect as usize][0 as usize] as i32);
+        let _a198: i32 = (K19[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
         p_damage_self(s, v_p, _a198)?;
     } else if (v__envc_run && (v_op_0 == 12)) {
         // @ tcg.envspec:1089:1
-        let _a199: i32 = (K20[v_effect as usize][0 as usize] as i32);
-        let _a200: i32 = (K21[v_effect as usize][0 as usize] as i32);
-        let _a201: i32 = (K22[v_effect as usize][0 as usize] as i32);
+        let _a199: i32 = (K20[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        let _a200: i32 = (K21[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        let _a201: i32 = (K22[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
         p_bonus_if_extra_energy(s, v_p, _a199, _a200, _a201)?;
     } else if (v__envc_run && (v_op_0 == 13)) {
         // @ tcg.envspec:1089:1
@@ -4995,8 +4995,8 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         let mut v__envc_arg3: bool = false;
         // @ tcg.envspec:1089:1
         if v__envc_run {
-            v__envc_arg2 = (K23[v_effect as usize][0 as usize] as i32);
-            v__envc_arg3 = K24[v_effect as usize][0 as usize];
+            v__envc_arg2 = (K23[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+            v__envc_arg3 = K24[(v_effect as usize).min(100)][(0 as usize).min(1)];
         }
         // @ tcg.envspec:1089:1
         if v__envc_seek {
@@ -5018,26 +5018,26 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         }
     } else if (v__envc_run && (v_op_0 == 16)) {
         // @ tcg.envspec:1089:1
-        let _a202: bool = K25[v_effect as usize][0 as usize];
+        let _a202: bool = K25[(v_effect as usize).min(100)][(0 as usize).min(1)];
         p_discard_opponent_energy(s, v_p, _a202)?;
     } else if (v__envc_run && (v_op_0 == 17)) {
         // @ tcg.envspec:1089:1
         p_afflict_opponent_on_heads(s, v_p, 2)?;
     } else if (v__envc_run && (v_op_0 == 18)) {
         // @ tcg.envspec:1089:1
-        let _a203: i32 = (K26[v_effect as usize][0 as usize] as i32);
+        let _a203: i32 = (K26[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
         p_damage_opponent_bench(s, v_p, _a203)?;
     } else if (v__envc_run && (v_op_0 == 19)) {
         // @ tcg.envspec:1089:1
-        let _a204: i32 = (K27[v_effect as usize][0 as usize] as i32);
-        let _a205: i32 = (K28[v_effect as usize][0 as usize] as i32);
+        let _a204: i32 = (K27[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        let _a205: i32 = (K28[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
         p_bonus_if(s, v_p, _a204, _a205)?;
     } else if (v__envc_run && (v_op_0 == 20)) {
         // @ tcg.envspec:1089:1
         p_discard_all_energy(s, v_p, 0)?;
     } else if (v__envc_run && (v_op_0 == 21)) {
         // @ tcg.envspec:1089:1
-        let _a206: i32 = (K29[v_effect as usize][0 as usize] as i32);
+        let _a206: i32 = (K29[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
         p_damage_per_bench_type(s, v_p, _a206, 30)?;
     } else if (v__envc_run && (v_op_0 == 22)) {
         // @ tcg.envspec:1089:1
@@ -5049,8 +5049,8 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         let mut v__envc_arg5: bool = false;
         // @ tcg.envspec:1089:1
         if v__envc_run {
-            v__envc_arg4 = (K30[v_effect as usize][0 as usize] as i32);
-            v__envc_arg5 = K31[v_effect as usize][0 as usize];
+            v__envc_arg4 = (K30[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+            v__envc_arg5 = K31[(v_effect as usize).min(100)][(0 as usize).min(1)];
         }
         // @ tcg.envspec:1089:1
         if v__envc_seek {
@@ -5091,7 +5091,7 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         }
     } else if (v__envc_run && (v_op_0 == 25)) {
         // @ tcg.envspec:1089:1
-        let _a207: i32 = (K32[v_effect as usize][0 as usize] as i32);
+        let _a207: i32 = (K32[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
         p_bonus_per_opponent_energy(s, v_p, _a207)?;
     } else if (v__envc_run && (v_op_0 == 26)) {
         // @ tcg.envspec:1089:1
@@ -5106,8 +5106,8 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         let mut v__envc_arg7: bool = false;
         // @ tcg.envspec:1089:1
         if v__envc_run {
-            v__envc_arg6 = K33[v_effect as usize][0 as usize];
-            v__envc_arg7 = K34[v_effect as usize][0 as usize];
+            v__envc_arg6 = K33[(v_effect as usize).min(100)][(0 as usize).min(1)];
+            v__envc_arg7 = K34[(v_effect as usize).min(100)][(0 as usize).min(1)];
         }
         // @ tcg.envspec:1089:1
         if v__envc_seek {
@@ -5135,23 +5135,23 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         p_bonus_per_bench_named(s, v_p, 8, 50)?;
     } else if (v__envc_run && (v_op_0 == 31)) {
         // @ tcg.envspec:1089:1
-        let _a208: i32 = (K35[v_effect as usize][0 as usize] as i32);
+        let _a208: i32 = (K35[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
         p_attach_from_zone(s, v_p, 0, _a208, 1, true)?;
     } else if (v__envc_run && (v_op_0 == 32)) {
         // @ tcg.envspec:1089:1
-        let _a209: i32 = (K36[v_effect as usize][0 as usize] as i32);
+        let _a209: i32 = (K36[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
         p_random_hits(s, v_p, 4, _a209)?;
     } else if (v__envc_run && (v_op_0 == 33)) {
         // @ tcg.envspec:1089:1
         p_draw_cards(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 34)) {
         // @ tcg.envspec:1089:1
-        let _a210: bool = K37[v_effect as usize][0 as usize];
+        let _a210: bool = K37[(v_effect as usize).min(100)][(0 as usize).min(1)];
         p_discard_opponent_hand_card(s, v_p, _a210)?;
     } else if (v__envc_run && (v_op_0 == 35)) {
         // @ tcg.envspec:1089:1
-        let _a211: i32 = (K38[v_effect as usize][0 as usize] as i32);
-        let _a212: bool = K39[v_effect as usize][0 as usize];
+        let _a211: i32 = (K38[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        let _a212: bool = K39[(v_effect as usize).min(100)][(0 as usize).min(1)];
         p_damage_until_tails(s, _a211, _a212)?;
     } else if ((v__envc_run && (v_op_0 == 36)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 6))) {
         // @ tcg.envspec:1089:1
@@ -5180,8 +5180,8 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         p_see_opponent_hand(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 39)) {
         // @ tcg.envspec:1089:1
-        let _a213: i32 = (K40[v_effect as usize][0 as usize] as i32);
-        let _a214: bool = K41[v_effect as usize][0 as usize];
+        let _a213: i32 = (K40[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        let _a214: bool = K41[(v_effect as usize).min(100)][(0 as usize).min(1)];
         p_protect(s, v_p, _a213, _a214)?;
     } else if ((v__envc_run && (v_op_0 == 40)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 7))) {
         // @ tcg.envspec:1089:1
@@ -5257,7 +5257,7 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
     // @ tcg.envspec:1089:1
     if v__envc_run {
         // @ tcg.envspec:1089:1
-        v_op_1 = (K5[v_effect as usize][1 as usize] as i32);
+        v_op_1 = (K5[(v_effect as usize).min(100)][(1 as usize).min(1)] as i32);
     }
     // @ tcg.envspec:1089:1
     if ((v__envc_run && (v_op_1 == 15)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 9))) {
@@ -5267,8 +5267,8 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         let mut v__envc_arg9: bool = false;
         // @ tcg.envspec:1089:1
         if v__envc_run {
-            v__envc_arg8 = (K23[v_effect as usize][1 as usize] as i32);
-            v__envc_arg9 = K24[v_effect as usize][1 as usize];
+            v__envc_arg8 = (K23[(v_effect as usize).min(100)][(1 as usize).min(1)] as i32);
+            v__envc_arg9 = K24[(v_effect as usize).min(100)][(1 as usize).min(1)];
         }
         // @ tcg.envspec:1089:1
         if v__envc_seek {
@@ -5297,7 +5297,7 @@ fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
     // @ tcg.envspec:1101:1
     if v__envc_run {
         // @ tcg.envspec:1101:1
-        v_op_0 = (K42[v_effect as usize][0 as usize] as i32);
+        v_op_0 = (K42[(v_effect as usize).min(18)][0 as usize] as i32);
     }
     // @ tcg.envspec:1101:1
     if (v__envc_run && (v_op_0 == 1)) {
@@ -5308,8 +5308,8 @@ fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
         p_strike_back(s, v_s, 20)?;
     } else if (v__envc_run && (v_op_0 == 3)) {
         // @ tcg.envspec:1101:1
-        let _a215: i32 = (K43[v_effect as usize][0 as usize] as i32);
-        let _a216: i32 = (K44[v_effect as usize][0 as usize] as i32);
+        let _a215: i32 = (K43[(v_effect as usize).min(18)][0 as usize] as i32);
+        let _a216: i32 = (K44[(v_effect as usize).min(18)][0 as usize] as i32);
         p_cut_damage(s, v_p, _a215, _a216)?;
     } else if ((v__envc_run && (v_op_0 == 4)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__dispatch as i32) == 1))) {
         // @ tcg.envspec:1101:1
@@ -5328,9 +5328,9 @@ fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
         }
     } else if (v__envc_run && (v_op_0 == 5)) {
         // @ tcg.envspec:1101:1
-        let _a217: i32 = (if ((K45[v_effect as usize][0 as usize] as i32) == 2) { v_s } else { (K46[v_effect as usize][0 as usize] as i32) });
-        let _a218: i32 = (K47[v_effect as usize][0 as usize] as i32);
-        let _a219: bool = K48[v_effect as usize][0 as usize];
+        let _a217: i32 = (if ((K45[(v_effect as usize).min(18)][0 as usize] as i32) == 2) { v_s } else { (K46[(v_effect as usize).min(18)][0 as usize] as i32) });
+        let _a218: i32 = (K47[(v_effect as usize).min(18)][0 as usize] as i32);
+        let _a219: bool = K48[(v_effect as usize).min(18)][0 as usize];
         p_attach_from_zone(s, v_p, _a217, _a218, 1, _a219)?;
     } else if (v__envc_run && (v_op_0 == 6)) {
         // @ tcg.envspec:1101:1
@@ -5387,7 +5387,7 @@ fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
 /// proc `ability_effect__dispatch__1` (tcg.envspec:1101:1)
 fn p_ability_effect__dispatch__1(s: &mut State, mut v_effect: i32, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     // @ tcg.envspec:1101:1
-    let mut v_op_0: i32 = (K49[v_effect as usize][0 as usize] as i32);
+    let mut v_op_0: i32 = (K49[(v_effect as usize).min(18)][0 as usize] as i32);
     // @ tcg.envspec:1101:1
     if (v_op_0 == 1) {
         // @ tcg.envspec:1101:1
@@ -5402,15 +5402,15 @@ fn p_ability_effect__dispatch__1(s: &mut State, mut v_effect: i32, mut v_p: i32,
 /// proc `ability_effect__dispatch__2` (tcg.envspec:1101:1)
 fn p_ability_effect__dispatch__2(s: &mut State, mut v_effect: i32, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     // @ tcg.envspec:1101:1
-    let mut v_op_0: i32 = (K50[v_effect as usize][0 as usize] as i32);
+    let mut v_op_0: i32 = (K50[(v_effect as usize).min(18)][0 as usize] as i32);
     // @ tcg.envspec:1101:1
     if (v_op_0 == 1) {
         // @ tcg.envspec:1101:1
         p_strike_back(s, v_s, 20)?;
     } else if (v_op_0 == 2) {
         // @ tcg.envspec:1101:1
-        let _a220: i32 = (K43[v_effect as usize][0 as usize] as i32);
-        let _a221: i32 = (K44[v_effect as usize][0 as usize] as i32);
+        let _a220: i32 = (K43[(v_effect as usize).min(18)][0 as usize] as i32);
+        let _a221: i32 = (K44[(v_effect as usize).min(18)][0 as usize] as i32);
         p_cut_damage(s, v_p, _a220, _a221)?;
     }
     Ok(())
@@ -5419,7 +5419,7 @@ fn p_ability_effect__dispatch__2(s: &mut State, mut v_effect: i32, mut v_p: i32,
 /// proc `ability_effect__dispatch__3` (tcg.envspec:1101:1)
 fn p_ability_effect__dispatch__3(s: &mut State, mut v_effect: i32, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     // @ tcg.envspec:1101:1
-    let mut v_op_0: i32 = (K51[v_effect as usize][0 as usize] as i32);
+    let mut v_op_0: i32 = (K51[(v_effect as usize).min(18)][0 as usize] as i32);
     // @ tcg.envspec:1101:1
     if (v_op_0 == 1) {
         // @ tcg.envspec:1101:1
@@ -5431,7 +5431,7 @@ fn p_ability_effect__dispatch__3(s: &mut State, mut v_effect: i32, mut v_p: i32,
 /// proc `ability_effect__dispatch__4` (tcg.envspec:1101:1)
 fn p_ability_effect__dispatch__4(s: &mut State, mut v_effect: i32, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     // @ tcg.envspec:1101:1
-    let mut v_op_0: i32 = (K52[v_effect as usize][0 as usize] as i32);
+    let mut v_op_0: i32 = (K52[(v_effect as usize).min(18)][0 as usize] as i32);
     // @ tcg.envspec:1101:1
     if (v_op_0 == 1) {
         // @ tcg.envspec:1101:1
@@ -5449,7 +5449,7 @@ fn p_trainer_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
     // @ tcg.envspec:1108:1
     if v__envc_run {
         // @ tcg.envspec:1108:1
-        v_op_0 = (K53[v_effect as usize][0 as usize] as i32);
+        v_op_0 = (K53[(v_effect as usize).min(16)][0 as usize] as i32);
     }
     // @ tcg.envspec:1108:1
     if (v__envc_run && (v_op_0 == 1)) {
@@ -5529,15 +5529,15 @@ fn p__envc_run_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> R
         // @ tcg.envspec:2228:5
         v_p = (s.current_player as i32);
         // @ tcg.envspec:2229:5
-        v_c = (s.f_hand[v_p as usize].get(v_h, 38)? as i32);
+        v_c = (s.f_hand[(v_p as usize).min(1)].get(v_h, 38)? as i32);
         // @ tcg.envspec:2230:5
-        s.f_hand[v_p as usize].remove_at(v_h, 39)?;
+        s.f_hand[(v_p as usize).min(1)].remove_at(v_h, 39)?;
         // @ tcg.envspec:2231:5
-        s.f_discard[v_p as usize].push((v_c as i16), 40)?;
+        s.f_discard[(v_p as usize).min(1)].push((v_c as i16), 40)?;
         // @ tcg.envspec:2232:5
         s.f_playing = (v_c as i16);
         // @ tcg.envspec:2233:5
-        if ((T16_Card__trainer[v_c as usize] as i32) == 1) {
+        if ((T16_Card__trainer[(v_c as usize).min(385)] as i32) == 1) {
             // @ tcg.envspec:2234:9
             s.f_supporter = true;
         }
@@ -5546,7 +5546,7 @@ fn p__envc_run_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> R
     let mut v__envc_arg1: i32 = 0;
     // @ tcg.envspec:2236:5
     if v__envc_run {
-        v__envc_arg1 = (T27_Card__trainer_effect[v_c as usize] as i32);
+        v__envc_arg1 = (T27_Card__trainer_effect[(v_c as usize).min(385)] as i32);
     }
     // @ tcg.envspec:2236:5
     if v__envc_seek {
@@ -5582,13 +5582,13 @@ fn p__envc_run_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
         // @ tcg.envspec:2245:5
         v_p = (s.current_player as i32);
         // @ tcg.envspec:2246:5
-        s.f_ability_used[v_p as usize][v_s as usize] = true;
+        s.f_ability_used[(v_p as usize).min(1)][(v_s as usize).min(3)] = true;
     }
     // @ tcg.envspec:2247:5
     let mut v__envc_arg1: i32 = 0;
     // @ tcg.envspec:2247:5
     if v__envc_run {
-        v__envc_arg1 = (T26_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
+        v__envc_arg1 = (T26_Card__ability[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32);
     }
     // @ tcg.envspec:2247:5
     if v__envc_seek {
@@ -5628,9 +5628,9 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
         // @ tcg.envspec:2293:5
         v_p = (s.current_player as i32);
         // @ tcg.envspec:2294:5
-        v_c = (s.f_card[v_p as usize][0 as usize] as i32);
+        v_c = (s.f_card[(v_p as usize).min(1)][(0 as usize).min(3)] as i32);
         // @ tcg.envspec:2296:5
-        if ((s.f_condition[v_p as usize] as i32) == 3) {
+        if ((s.f_condition[(v_p as usize).min(1)] as i32) == 3) {
             // @ tcg.envspec:2297:9
             let _r222: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
             v_hits = (_r222 == 1);
@@ -5647,9 +5647,9 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
             // @ tcg.envspec:2302:9
             s.f_attacking = true;
             // @ tcg.envspec:2303:9
-            if (s.f_occupied[(1 - v_p) as usize][0 as usize] && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32) as usize] as i32) == 1)) {
+            if (s.f_occupied[((1 - v_p) as usize).min(1)][(0 as usize).min(3)] && ((T0_AbilityKind__on[((T21_Card__ability_kind[((s.f_card[((1 - v_p) as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32) as usize).min(9)] as i32) == 1)) {
                 // @ tcg.envspec:2304:13
-                let _a223: i32 = (T26_Card__ability[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32);
+                let _a223: i32 = (T26_Card__ability[((s.f_card[((1 - v_p) as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32);
                 let _a224: i32 = (1 - v_p);
                 p_ability_effect__dispatch__2(s, _a223, _a224, 0)?;
             }
@@ -5693,16 +5693,16 @@ fn a_setup_active(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
     // @ tcg.envspec:2159:5
     let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:2160:5
-    let _a225: i32 = (s.f_hand[v_p as usize].get(v_h, 41)? as i32);
+    let _a225: i32 = (s.f_hand[(v_p as usize).min(1)].get(v_h, 41)? as i32);
     p_put_in_play(s, v_p, 0, _a225)?;
     // @ tcg.envspec:2161:5
-    s.f_hand[v_p as usize].remove_at(v_h, 42)?;
+    s.f_hand[(v_p as usize).min(1)].remove_at(v_h, 42)?;
     Ok(())
 }
 
 /// guard of `setup_active`
 fn g_setup_active(s: &State, mut v_h: i32) -> Result<bool, Fault> {
-    Ok((((((s.f_phase as i32) == 0) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok((((((s.f_phase as i32) == 0) && (!s.f_occupied[((s.current_player as i32) as usize).min(1)][(0 as usize).min(3)])) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
 /// action `setup_bench` (tcg.envspec:2164:1)
@@ -5711,16 +5711,16 @@ fn a_setup_bench(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
     let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:2168:5
     let _a226: i32 = imin(f_free_bench(s, v_p)?, 3);
-    let _a227: i32 = (s.f_hand[v_p as usize].get(v_h, 43)? as i32);
+    let _a227: i32 = (s.f_hand[(v_p as usize).min(1)].get(v_h, 43)? as i32);
     p_put_in_play(s, v_p, _a226, _a227)?;
     // @ tcg.envspec:2169:5
-    s.f_hand[v_p as usize].remove_at(v_h, 44)?;
+    s.f_hand[(v_p as usize).min(1)].remove_at(v_h, 44)?;
     Ok(())
 }
 
 /// guard of `setup_bench`
 fn g_setup_bench(s: &State, mut v_h: i32) -> Result<bool, Fault> {
-    Ok(((((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok(((((((s.f_phase as i32) == 0) && s.f_occupied[((s.current_player as i32) as usize).min(1)][(0 as usize).min(3)]) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
 /// action `setup_done` (tcg.envspec:2172:1)
@@ -5741,7 +5741,7 @@ fn a_setup_done(s: &mut State) -> Result<(), Fault> {
 
 /// guard of `setup_done`
 fn g_setup_done(s: &State) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 0) && s.f_occupied[((s.current_player as i32) as usize).min(1)][(0 as usize).min(3)]) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
 /// action `play_basic` (tcg.envspec:2182:1)
@@ -5750,10 +5750,10 @@ fn a_play_basic(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
     let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:2185:5
     let _a229: i32 = imin(f_free_bench(s, v_p)?, 3);
-    let _a230: i32 = (s.f_hand[v_p as usize].get(v_h, 45)? as i32);
+    let _a230: i32 = (s.f_hand[(v_p as usize).min(1)].get(v_h, 45)? as i32);
     p_put_in_play(s, v_p, _a229, _a230)?;
     // @ tcg.envspec:2186:5
-    s.f_hand[v_p as usize].remove_at(v_h, 46)?;
+    s.f_hand[(v_p as usize).min(1)].remove_at(v_h, 46)?;
     Ok(())
 }
 
@@ -5767,20 +5767,20 @@ fn a_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
     // @ tcg.envspec:2192:5
     let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:2193:5
-    let _v231: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
-    let _i232: usize = imin((s.f_evolutions[v_p as usize][v_s as usize] as i32), 1) as usize;
-    s.f_below[v_p as usize][v_s as usize][_i232] = (_v231 as i16);
+    let _v231: i32 = (s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32);
+    let _i232: usize = (imin((s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32), 1) as usize).min(1);
+    s.f_below[(v_p as usize).min(1)][(v_s as usize).min(3)][_i232] = (_v231 as i16);
     // @ tcg.envspec:2194:5
-    let _v233: i32 = imin(((s.f_evolutions[v_p as usize][v_s as usize] as i32) + 1), 2);
-    s.f_evolutions[v_p as usize][v_s as usize] = (_v233 as i8);
+    let _v233: i32 = imin(((s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) + 1), 2);
+    s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] = (_v233 as i8);
     // @ tcg.envspec:2195:5
-    let _v234: i32 = (s.f_hand[v_p as usize].get(v_h, 48)? as i32);
-    s.f_card[v_p as usize][v_s as usize] = (_v234 as i16);
+    let _v234: i32 = (s.f_hand[(v_p as usize).min(1)].get(v_h, 48)? as i32);
+    s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] = (_v234 as i16);
     // @ tcg.envspec:2196:5
-    s.f_hand[v_p as usize].remove_at(v_h, 49)?;
+    s.f_hand[(v_p as usize).min(1)].remove_at(v_h, 49)?;
     // @ tcg.envspec:2197:5
     let _v235: i32 = (s.f_turn as i32);
-    s.f_placed[v_p as usize][v_s as usize] = (_v235 as i8);
+    s.f_placed[(v_p as usize).min(1)][(v_s as usize).min(3)] = (_v235 as i8);
     // @ tcg.envspec:2198:5
     if (v_s == 0) {
         // @ tcg.envspec:2199:9
@@ -5793,7 +5793,7 @@ fn a_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
 
 /// guard of `evolve`
 fn g_evolve(s: &State, mut v_h: i32, mut v_s: i32) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 47)? as i32), v_s)? } else { false })) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[((s.current_player as i32) as usize).min(1)].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.f_hand[((s.current_player as i32) as usize).min(1)].get(v_h, 47)? as i32), v_s)? } else { false })) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
 /// action `attach` (tcg.envspec:2206:1)
@@ -5801,19 +5801,19 @@ fn a_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     // @ tcg.envspec:2208:5
     let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:2209:5
-    let _v236: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][(s.f_zone[v_p as usize] as i32) as usize] as i32) + 1), 12);
-    let _i237: usize = (s.f_zone[v_p as usize] as i32) as usize;
-    s.f_energy[v_p as usize][v_s as usize][_i237] = (_v236 as i8);
+    let _v236: i32 = imin(((s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][((s.f_zone[(v_p as usize).min(1)] as i32) as usize).min(10)] as i32) + 1), 12);
+    let _i237: usize = ((s.f_zone[(v_p as usize).min(1)] as i32) as usize).min(10);
+    s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][_i237] = (_v236 as i8);
     // @ tcg.envspec:2210:5
-    s.f_last_attached = ((s.f_zone[v_p as usize] as i32) as i8);
+    s.f_last_attached = ((s.f_zone[(v_p as usize).min(1)] as i32) as i8);
     // @ tcg.envspec:2211:5
-    s.f_zone[v_p as usize] = (10 as i8);
+    s.f_zone[(v_p as usize).min(1)] = (10 as i8);
     // @ tcg.envspec:2212:5
     s.f_attached = true;
     // @ tcg.envspec:2213:5
-    if ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 2) {
+    if ((T0_AbilityKind__on[((T21_Card__ability_kind[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) as usize).min(9)] as i32) == 2) {
         // @ tcg.envspec:2214:9
-        let _a238: i32 = (T26_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
+        let _a238: i32 = (T26_Card__ability[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32);
         p_ability_effect__dispatch__1(s, _a238, v_p, v_s)?;
         // @ tcg.envspec:2215:9
         p_knock_outs(s)?;
@@ -5825,7 +5825,7 @@ fn a_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
 
 /// guard of `attach`
 fn g_attach(s: &State, mut v_s: i32) -> Result<bool, Fault> {
-    Ok(((((((s.f_phase as i32) == 1) && (!s.f_attached)) && ((s.f_zone[(s.current_player as i32) as usize] as i32) != 10)) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok(((((((s.f_phase as i32) == 1) && (!s.f_attached)) && ((s.f_zone[((s.current_player as i32) as usize).min(1)] as i32) != 10)) && s.f_occupied[((s.current_player as i32) as usize).min(1)][(v_s as usize).min(3)]) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
 /// action `play_trainer` (tcg.envspec:2225:1)
@@ -5837,7 +5837,7 @@ fn a_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), 
 
 /// guard of `play_trainer`
 fn g_play_trainer(s: &State, mut v_h: i32, mut v_target: i32) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { (f_playable_trainer(s, (s.f_hand[(s.current_player as i32) as usize].get(v_h, 50)? as i32))? && f_trainer_target_ok(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 51)? as i32), v_target)?) } else { false })) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[((s.current_player as i32) as usize).min(1)].len as i32)) { (f_playable_trainer(s, (s.f_hand[((s.current_player as i32) as usize).min(1)].get(v_h, 50)? as i32))? && f_trainer_target_ok(s, (s.current_player as i32), (s.f_hand[((s.current_player as i32) as usize).min(1)].get(v_h, 51)? as i32), v_target)?) } else { false })) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
 /// action `use_ability` (tcg.envspec:2242:1)
@@ -5849,7 +5849,7 @@ fn a_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
 
 /// guard of `use_ability`
 fn g_use_ability(s: &State, mut v_s: i32) -> Result<bool, Fault> {
-    Ok((((((((s.f_phase as i32) == 1) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T26_Card__ability[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) != 0)) && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 0)) && (!s.f_ability_used[(s.current_player as i32) as usize][v_s as usize])) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok((((((((s.f_phase as i32) == 1) && s.f_occupied[((s.current_player as i32) as usize).min(1)][(v_s as usize).min(3)]) && ((T26_Card__ability[((s.f_card[((s.current_player as i32) as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) != 0)) && ((T0_AbilityKind__on[((T21_Card__ability_kind[((s.f_card[((s.current_player as i32) as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) as usize).min(9)] as i32) == 0)) && (!s.f_ability_used[((s.current_player as i32) as usize).min(1)][(v_s as usize).min(3)])) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
 /// action `retreat` (tcg.envspec:2255:1)
@@ -5865,13 +5865,13 @@ fn a_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
             // @ tcg.envspec:2263:13
             let mut _acc239: i32 = 0;
             for v_u in 0i32..11 {
-                let _x240: i32 = (if ((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) > 0) { v_u } else { 10 });
+                let _x240: i32 = (if ((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_u as usize).min(10)] as i32) > 0) { v_u } else { 10 });
                 _acc239 = if v_u == 0 { _x240 } else { imin(_acc239, _x240) };
             }
             let mut v_t: i32 = _acc239;
             // @ tcg.envspec:2264:13
-            let _v241: i32 = imax(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - 1), 0);
-            s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v241 as i8);
+            let _v241: i32 = imax(((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_t as usize).min(10)] as i32) - 1), 0);
+            s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_t as usize).min(10)] = (_v241 as i8);
         }
     }
     // @ tcg.envspec:2267:5
@@ -5887,7 +5887,7 @@ fn a_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
 
 /// guard of `retreat`
 fn g_retreat(s: &State, mut v_b: i32) -> Result<bool, Fault> {
-    Ok(((((((((((s.f_phase as i32) == 1) && (!s.f_retreated)) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && f_can_act(s, (s.current_player as i32))?) && (!s.f_no_retreat[(s.current_player as i32) as usize])) && ((T7_Card__category[(s.f_card[(s.current_player as i32) as usize][0 as usize] as i32) as usize] as i32) == 0)) && (f_energy_total(s, (s.current_player as i32), 0)? >= f_retreat_cost(s, (s.current_player as i32))?)) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok(((((((((((s.f_phase as i32) == 1) && (!s.f_retreated)) && s.f_occupied[((s.current_player as i32) as usize).min(1)][(v_b as usize).min(3)]) && s.f_occupied[((s.current_player as i32) as usize).min(1)][(0 as usize).min(3)]) && f_can_act(s, (s.current_player as i32))?) && (!s.f_no_retreat[((s.current_player as i32) as usize).min(1)])) && ((T7_Card__category[((s.f_card[((s.current_player as i32) as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32) == 0)) && (f_energy_total(s, (s.current_player as i32), 0)? >= f_retreat_cost(s, (s.current_player as i32))?)) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
 /// action `attack` (tcg.envspec:2292:1)
@@ -5917,7 +5917,7 @@ fn a_discard_from_play(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
 
 /// guard of `discard_from_play`
 fn g_discard_from_play(s: &State, mut v_s: i32) -> Result<bool, Fault> {
-    Ok((((((s.f_phase as i32) == 1) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T7_Card__category[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) == 1)) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok((((((s.f_phase as i32) == 1) && s.f_occupied[((s.current_player as i32) as usize).min(1)][(v_s as usize).min(3)]) && ((T7_Card__category[((s.f_card[((s.current_player as i32) as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) == 1)) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
 /// action `end_turn` (tcg.envspec:2329:1)
@@ -5946,7 +5946,7 @@ fn a_promote(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
 
 /// guard of `promote`
 fn g_promote(s: &State, mut v_b: i32) -> Result<bool, Fault> {
-    Ok((((((s.f_phase as i32) == 2) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok((((((s.f_phase as i32) == 2) && (!s.f_occupied[((s.current_player as i32) as usize).min(1)][(0 as usize).min(3)])) && s.f_occupied[((s.current_player as i32) as usize).min(1)][(v_b as usize).min(3)]) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
 /// action `choose` ()
@@ -5968,7 +5968,7 @@ fn a_choose(s: &mut State, mut v_option: i32) -> Result<(), Fault> {
 
 /// guard of `choose`
 fn g_choose(s: &State, mut v_option: i32) -> Result<bool, Fault> {
-    Ok((((((((((((s.f__envc_at_p_damage_opponent_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_damage_opponent_choice__q as i32) as usize][v_option as usize] && ((v_option > 0) || (!s.f__envc_frame_p_damage_opponent_choice__bench_only)))) || ((((s.f__envc_at_p_damage_own_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_damage_own_choice__p as i32) as usize][v_option as usize] && ((v_option > 0) || (!s.f__envc_frame_p_damage_own_choice__bench_only))))) || ((((s.f__envc_at_p_attach_to_bench_choice as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && ((s.f_occupied[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize] && (f_type_of(s, (s.f__envc_frame_p_attach_to_bench_choice__p as i32), v_option)? == (s.f__envc_frame_p_attach_to_bench_choice__t as i32))) && ((s.f_energy[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize][(s.f__envc_frame_p_attach_to_bench_choice__t as i32) as usize] as i32) < 12)))) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize][v_option as usize])) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 2) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize][v_option as usize] && (v_option != (s.f__envc_frame_p_attach_to_benched_choices__a as i32))))) || ((((s.f__envc_at_p_switch_opponent as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_switch_opponent__q as i32) as usize][v_option as usize] && ((!s.f__envc_frame_p_switch_opponent__basic_only) || (f_stage_of(s, (s.f__envc_frame_p_switch_opponent__q as i32), v_option)? == 0))))) || ((((s.f__envc_at_p_switch_self as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(s.f__envc_frame_p_switch_self__p as i32) as usize][v_option as usize])) || ((((s.f__envc_at_p_copy_attack as i32) == 1) && ((v_option >= 0) && (v_option < 8))) && (s.f_occupied[(s.f__envc_frame_p_copy_attack__q as i32) as usize][fdiv(v_option, 2) as usize] && (f_printed_damage(s, (s.f_card[(s.f__envc_frame_p_copy_attack__q as i32) as usize][fdiv(v_option, 2) as usize] as i32), fmod(v_option, 2))? >= 0)))))
+    Ok((((((((((((s.f__envc_at_p_damage_opponent_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[((s.f__envc_frame_p_damage_opponent_choice__q as i32) as usize).min(1)][(v_option as usize).min(3)] && ((v_option > 0) || (!s.f__envc_frame_p_damage_opponent_choice__bench_only)))) || ((((s.f__envc_at_p_damage_own_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[((s.f__envc_frame_p_damage_own_choice__p as i32) as usize).min(1)][(v_option as usize).min(3)] && ((v_option > 0) || (!s.f__envc_frame_p_damage_own_choice__bench_only))))) || ((((s.f__envc_at_p_attach_to_bench_choice as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && ((s.f_occupied[((s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize).min(1)][(v_option as usize).min(3)] && (f_type_of(s, (s.f__envc_frame_p_attach_to_bench_choice__p as i32), v_option)? == (s.f__envc_frame_p_attach_to_bench_choice__t as i32))) && ((s.f_energy[((s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize).min(1)][(v_option as usize).min(3)][((s.f__envc_frame_p_attach_to_bench_choice__t as i32) as usize).min(10)] as i32) < 12)))) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[((s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize).min(1)][(v_option as usize).min(3)])) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 2) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[((s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize).min(1)][(v_option as usize).min(3)] && (v_option != (s.f__envc_frame_p_attach_to_benched_choices__a as i32))))) || ((((s.f__envc_at_p_switch_opponent as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[((s.f__envc_frame_p_switch_opponent__q as i32) as usize).min(1)][(v_option as usize).min(3)] && ((!s.f__envc_frame_p_switch_opponent__basic_only) || (f_stage_of(s, (s.f__envc_frame_p_switch_opponent__q as i32), v_option)? == 0))))) || ((((s.f__envc_at_p_switch_self as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[((s.f__envc_frame_p_switch_self__p as i32) as usize).min(1)][(v_option as usize).min(3)])) || ((((s.f__envc_at_p_copy_attack as i32) == 1) && ((v_option >= 0) && (v_option < 8))) && (s.f_occupied[((s.f__envc_frame_p_copy_attack__q as i32) as usize).min(1)][(fdiv(v_option, 2) as usize).min(3)] && (f_printed_damage(s, (s.f_card[((s.f__envc_frame_p_copy_attack__q as i32) as usize).min(1)][(fdiv(v_option, 2) as usize).min(3)] as i32), fmod(v_option, 2))? >= 0)))))
 }
 
 /// the spec's `observe` (tcg.envspec:2343:1)
@@ -5985,192 +5985,192 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
         ((s.f_retreated as i32) as i16),
         ((s.f_retreat_discount as i32) as i16),
         ((s.f_attack_bonus as i32) as i16),
-        ((s.f_decks[v_p as usize] as i32) as i16),
-        ((s.f_points[v_p as usize] as i32) as i16),
-        ((s.f_deck[v_p as usize].len as i32) as i16),
-        ((s.f_hand[v_p as usize].len as i32) as i16),
-        ((s.f_discard[v_p as usize].len as i32) as i16),
-        ((s.f_zone[v_p as usize] as i32) as i16),
-        ((s.f_zone_next[v_p as usize] as i32) as i16),
-        ((s.f_poisoned[v_p as usize] as i32) as i16),
-        ((s.f_burned[v_p as usize] as i32) as i16),
-        ((s.f_condition[v_p as usize] as i32) as i16),
-        ((s.f_barrier[v_p as usize] as i32) as i16),
-        ((s.f_points[v_q as usize] as i32) as i16),
-        ((s.f_deck[v_q as usize].len as i32) as i16),
-        ((s.f_hand[v_q as usize].len as i32) as i16),
-        ((s.f_discard[v_q as usize].len as i32) as i16),
-        ((s.f_zone[v_q as usize] as i32) as i16),
-        ((s.f_zone_next[v_q as usize] as i32) as i16),
-        ((s.f_poisoned[v_q as usize] as i32) as i16),
-        ((s.f_burned[v_q as usize] as i32) as i16),
-        ((s.f_condition[v_q as usize] as i32) as i16),
-        ((s.f_barrier[v_q as usize] as i32) as i16),
-        ((if (0 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(0, 52)? as i32) } else { (-1) }) as i16),
-        ((if (1 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(1, 53)? as i32) } else { (-1) }) as i16),
-        ((if (2 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(2, 54)? as i32) } else { (-1) }) as i16),
-        ((if (3 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(3, 55)? as i32) } else { (-1) }) as i16),
-        ((if (4 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(4, 56)? as i32) } else { (-1) }) as i16),
-        ((if (5 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(5, 57)? as i32) } else { (-1) }) as i16),
-        ((if (6 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(6, 58)? as i32) } else { (-1) }) as i16),
-        ((if (7 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(7, 59)? as i32) } else { (-1) }) as i16),
-        ((if (8 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(8, 60)? as i32) } else { (-1) }) as i16),
-        ((if (9 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(9, 61)? as i32) } else { (-1) }) as i16),
-        ((if s.f_occupied[v_p as usize][0 as usize] { (s.f_card[v_p as usize][0 as usize] as i32) } else { (-1) }) as i16),
-        ((s.f_damage[v_p as usize][0 as usize] as i32) as i16),
-        ((s.f_placed[v_p as usize][0 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][0 as usize][0 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][0 as usize][1 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][0 as usize][2 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][0 as usize][3 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][0 as usize][4 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][0 as usize][5 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][0 as usize][6 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][0 as usize][7 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][0 as usize][8 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][0 as usize][9 as usize] as i32) as i16),
-        ((s.f_evolutions[v_p as usize][0 as usize] as i32) as i16),
-        ((s.f_ability_used[v_p as usize][0 as usize] as i32) as i16),
-        ((if s.f_occupied[v_p as usize][1 as usize] { (s.f_card[v_p as usize][1 as usize] as i32) } else { (-1) }) as i16),
-        ((s.f_damage[v_p as usize][1 as usize] as i32) as i16),
-        ((s.f_placed[v_p as usize][1 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][1 as usize][0 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][1 as usize][1 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][1 as usize][2 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][1 as usize][3 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][1 as usize][4 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][1 as usize][5 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][1 as usize][6 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][1 as usize][7 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][1 as usize][8 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][1 as usize][9 as usize] as i32) as i16),
-        ((s.f_evolutions[v_p as usize][1 as usize] as i32) as i16),
-        ((s.f_ability_used[v_p as usize][1 as usize] as i32) as i16),
-        ((if s.f_occupied[v_p as usize][2 as usize] { (s.f_card[v_p as usize][2 as usize] as i32) } else { (-1) }) as i16),
-        ((s.f_damage[v_p as usize][2 as usize] as i32) as i16),
-        ((s.f_placed[v_p as usize][2 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][2 as usize][0 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][2 as usize][1 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][2 as usize][2 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][2 as usize][3 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][2 as usize][4 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][2 as usize][5 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][2 as usize][6 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][2 as usize][7 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][2 as usize][8 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][2 as usize][9 as usize] as i32) as i16),
-        ((s.f_evolutions[v_p as usize][2 as usize] as i32) as i16),
-        ((s.f_ability_used[v_p as usize][2 as usize] as i32) as i16),
-        ((if s.f_occupied[v_p as usize][3 as usize] { (s.f_card[v_p as usize][3 as usize] as i32) } else { (-1) }) as i16),
-        ((s.f_damage[v_p as usize][3 as usize] as i32) as i16),
-        ((s.f_placed[v_p as usize][3 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][3 as usize][0 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][3 as usize][1 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][3 as usize][2 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][3 as usize][3 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][3 as usize][4 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][3 as usize][5 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][3 as usize][6 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][3 as usize][7 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][3 as usize][8 as usize] as i32) as i16),
-        ((s.f_energy[v_p as usize][3 as usize][9 as usize] as i32) as i16),
-        ((s.f_evolutions[v_p as usize][3 as usize] as i32) as i16),
-        ((s.f_ability_used[v_p as usize][3 as usize] as i32) as i16),
-        ((if s.f_occupied[v_q as usize][0 as usize] { (s.f_card[v_q as usize][0 as usize] as i32) } else { (-1) }) as i16),
-        ((s.f_damage[v_q as usize][0 as usize] as i32) as i16),
-        ((s.f_placed[v_q as usize][0 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][0 as usize][0 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][0 as usize][1 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][0 as usize][2 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][0 as usize][3 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][0 as usize][4 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][0 as usize][5 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][0 as usize][6 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][0 as usize][7 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][0 as usize][8 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][0 as usize][9 as usize] as i32) as i16),
-        ((s.f_evolutions[v_q as usize][0 as usize] as i32) as i16),
-        ((s.f_ability_used[v_q as usize][0 as usize] as i32) as i16),
-        ((if s.f_occupied[v_q as usize][1 as usize] { (s.f_card[v_q as usize][1 as usize] as i32) } else { (-1) }) as i16),
-        ((s.f_damage[v_q as usize][1 as usize] as i32) as i16),
-        ((s.f_placed[v_q as usize][1 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][1 as usize][0 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][1 as usize][1 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][1 as usize][2 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][1 as usize][3 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][1 as usize][4 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][1 as usize][5 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][1 as usize][6 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][1 as usize][7 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][1 as usize][8 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][1 as usize][9 as usize] as i32) as i16),
-        ((s.f_evolutions[v_q as usize][1 as usize] as i32) as i16),
-        ((s.f_ability_used[v_q as usize][1 as usize] as i32) as i16),
-        ((if s.f_occupied[v_q as usize][2 as usize] { (s.f_card[v_q as usize][2 as usize] as i32) } else { (-1) }) as i16),
-        ((s.f_damage[v_q as usize][2 as usize] as i32) as i16),
-        ((s.f_placed[v_q as usize][2 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][2 as usize][0 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][2 as usize][1 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][2 as usize][2 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][2 as usize][3 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][2 as usize][4 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][2 as usize][5 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][2 as usize][6 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][2 as usize][7 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][2 as usize][8 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][2 as usize][9 as usize] as i32) as i16),
-        ((s.f_evolutions[v_q as usize][2 as usize] as i32) as i16),
-        ((s.f_ability_used[v_q as usize][2 as usize] as i32) as i16),
-        ((if s.f_occupied[v_q as usize][3 as usize] { (s.f_card[v_q as usize][3 as usize] as i32) } else { (-1) }) as i16),
-        ((s.f_damage[v_q as usize][3 as usize] as i32) as i16),
-        ((s.f_placed[v_q as usize][3 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][3 as usize][0 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][3 as usize][1 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][3 as usize][2 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][3 as usize][3 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][3 as usize][4 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][3 as usize][5 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][3 as usize][6 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][3 as usize][7 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][3 as usize][8 as usize] as i32) as i16),
-        ((s.f_energy[v_q as usize][3 as usize][9 as usize] as i32) as i16),
-        ((s.f_evolutions[v_q as usize][3 as usize] as i32) as i16),
-        ((s.f_ability_used[v_q as usize][3 as usize] as i32) as i16),
+        ((s.f_decks[(v_p as usize).min(1)] as i32) as i16),
+        ((s.f_points[(v_p as usize).min(1)] as i32) as i16),
+        ((s.f_deck[(v_p as usize).min(1)].len as i32) as i16),
+        ((s.f_hand[(v_p as usize).min(1)].len as i32) as i16),
+        ((s.f_discard[(v_p as usize).min(1)].len as i32) as i16),
+        ((s.f_zone[(v_p as usize).min(1)] as i32) as i16),
+        ((s.f_zone_next[(v_p as usize).min(1)] as i32) as i16),
+        ((s.f_poisoned[(v_p as usize).min(1)] as i32) as i16),
+        ((s.f_burned[(v_p as usize).min(1)] as i32) as i16),
+        ((s.f_condition[(v_p as usize).min(1)] as i32) as i16),
+        ((s.f_barrier[(v_p as usize).min(1)] as i32) as i16),
+        ((s.f_points[(v_q as usize).min(1)] as i32) as i16),
+        ((s.f_deck[(v_q as usize).min(1)].len as i32) as i16),
+        ((s.f_hand[(v_q as usize).min(1)].len as i32) as i16),
+        ((s.f_discard[(v_q as usize).min(1)].len as i32) as i16),
+        ((s.f_zone[(v_q as usize).min(1)] as i32) as i16),
+        ((s.f_zone_next[(v_q as usize).min(1)] as i32) as i16),
+        ((s.f_poisoned[(v_q as usize).min(1)] as i32) as i16),
+        ((s.f_burned[(v_q as usize).min(1)] as i32) as i16),
+        ((s.f_condition[(v_q as usize).min(1)] as i32) as i16),
+        ((s.f_barrier[(v_q as usize).min(1)] as i32) as i16),
+        ((if (0 < (s.f_hand[(v_p as usize).min(1)].len as i32)) { (s.f_hand[(v_p as usize).min(1)].get(0, 52)? as i32) } else { (-1) }) as i16),
+        ((if (1 < (s.f_hand[(v_p as usize).min(1)].len as i32)) { (s.f_hand[(v_p as usize).min(1)].get(1, 53)? as i32) } else { (-1) }) as i16),
+        ((if (2 < (s.f_hand[(v_p as usize).min(1)].len as i32)) { (s.f_hand[(v_p as usize).min(1)].get(2, 54)? as i32) } else { (-1) }) as i16),
+        ((if (3 < (s.f_hand[(v_p as usize).min(1)].len as i32)) { (s.f_hand[(v_p as usize).min(1)].get(3, 55)? as i32) } else { (-1) }) as i16),
+        ((if (4 < (s.f_hand[(v_p as usize).min(1)].len as i32)) { (s.f_hand[(v_p as usize).min(1)].get(4, 56)? as i32) } else { (-1) }) as i16),
+        ((if (5 < (s.f_hand[(v_p as usize).min(1)].len as i32)) { (s.f_hand[(v_p as usize).min(1)].get(5, 57)? as i32) } else { (-1) }) as i16),
+        ((if (6 < (s.f_hand[(v_p as usize).min(1)].len as i32)) { (s.f_hand[(v_p as usize).min(1)].get(6, 58)? as i32) } else { (-1) }) as i16),
+        ((if (7 < (s.f_hand[(v_p as usize).min(1)].len as i32)) { (s.f_hand[(v_p as usize).min(1)].get(7, 59)? as i32) } else { (-1) }) as i16),
+        ((if (8 < (s.f_hand[(v_p as usize).min(1)].len as i32)) { (s.f_hand[(v_p as usize).min(1)].get(8, 60)? as i32) } else { (-1) }) as i16),
+        ((if (9 < (s.f_hand[(v_p as usize).min(1)].len as i32)) { (s.f_hand[(v_p as usize).min(1)].get(9, 61)? as i32) } else { (-1) }) as i16),
+        ((if s.f_occupied[(v_p as usize).min(1)][(0 as usize).min(3)] { (s.f_card[(v_p as usize).min(1)][(0 as usize).min(3)] as i32) } else { (-1) }) as i16),
+        ((s.f_damage[(v_p as usize).min(1)][(0 as usize).min(3)] as i32) as i16),
+        ((s.f_placed[(v_p as usize).min(1)][(0 as usize).min(3)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(0 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(1 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(2 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(3 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(4 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(5 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(6 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(7 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(8 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(9 as usize).min(10)] as i32) as i16),
+        ((s.f_evolutions[(v_p as usize).min(1)][(0 as usize).min(3)] as i32) as i16),
+        ((s.f_ability_used[(v_p as usize).min(1)][(0 as usize).min(3)] as i32) as i16),
+        ((if s.f_occupied[(v_p as usize).min(1)][(1 as usize).min(3)] { (s.f_card[(v_p as usize).min(1)][(1 as usize).min(3)] as i32) } else { (-1) }) as i16),
+        ((s.f_damage[(v_p as usize).min(1)][(1 as usize).min(3)] as i32) as i16),
+        ((s.f_placed[(v_p as usize).min(1)][(1 as usize).min(3)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(1 as usize).min(3)][(0 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(1 as usize).min(3)][(1 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(1 as usize).min(3)][(2 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(1 as usize).min(3)][(3 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(1 as usize).min(3)][(4 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(1 as usize).min(3)][(5 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(1 as usize).min(3)][(6 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(1 as usize).min(3)][(7 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(1 as usize).min(3)][(8 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(1 as usize).min(3)][(9 as usize).min(10)] as i32) as i16),
+        ((s.f_evolutions[(v_p as usize).min(1)][(1 as usize).min(3)] as i32) as i16),
+        ((s.f_ability_used[(v_p as usize).min(1)][(1 as usize).min(3)] as i32) as i16),
+        ((if s.f_occupied[(v_p as usize).min(1)][(2 as usize).min(3)] { (s.f_card[(v_p as usize).min(1)][(2 as usize).min(3)] as i32) } else { (-1) }) as i16),
+        ((s.f_damage[(v_p as usize).min(1)][(2 as usize).min(3)] as i32) as i16),
+        ((s.f_placed[(v_p as usize).min(1)][(2 as usize).min(3)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(2 as usize).min(3)][(0 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(2 as usize).min(3)][(1 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(2 as usize).min(3)][(2 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(2 as usize).min(3)][(3 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(2 as usize).min(3)][(4 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(2 as usize).min(3)][(5 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(2 as usize).min(3)][(6 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(2 as usize).min(3)][(7 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(2 as usize).min(3)][(8 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(2 as usize).min(3)][(9 as usize).min(10)] as i32) as i16),
+        ((s.f_evolutions[(v_p as usize).min(1)][(2 as usize).min(3)] as i32) as i16),
+        ((s.f_ability_used[(v_p as usize).min(1)][(2 as usize).min(3)] as i32) as i16),
+        ((if s.f_occupied[(v_p as usize).min(1)][(3 as usize).min(3)] { (s.f_card[(v_p as usize).min(1)][(3 as usize).min(3)] as i32) } else { (-1) }) as i16),
+        ((s.f_damage[(v_p as usize).min(1)][(3 as usize).min(3)] as i32) as i16),
+        ((s.f_placed[(v_p as usize).min(1)][(3 as usize).min(3)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(3 as usize).min(3)][(0 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(3 as usize).min(3)][(1 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(3 as usize).min(3)][(2 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(3 as usize).min(3)][(3 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(3 as usize).min(3)][(4 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(3 as usize).min(3)][(5 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(3 as usize).min(3)][(6 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(3 as usize).min(3)][(7 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(3 as usize).min(3)][(8 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_p as usize).min(1)][(3 as usize).min(3)][(9 as usize).min(10)] as i32) as i16),
+        ((s.f_evolutions[(v_p as usize).min(1)][(3 as usize).min(3)] as i32) as i16),
+        ((s.f_ability_used[(v_p as usize).min(1)][(3 as usize).min(3)] as i32) as i16),
+        ((if s.f_occupied[(v_q as usize).min(1)][(0 as usize).min(3)] { (s.f_card[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) } else { (-1) }) as i16),
+        ((s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) as i16),
+        ((s.f_placed[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(0 as usize).min(3)][(0 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(0 as usize).min(3)][(1 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(0 as usize).min(3)][(2 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(0 as usize).min(3)][(3 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(0 as usize).min(3)][(4 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(0 as usize).min(3)][(5 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(0 as usize).min(3)][(6 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(0 as usize).min(3)][(7 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(0 as usize).min(3)][(8 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(0 as usize).min(3)][(9 as usize).min(10)] as i32) as i16),
+        ((s.f_evolutions[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) as i16),
+        ((s.f_ability_used[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) as i16),
+        ((if s.f_occupied[(v_q as usize).min(1)][(1 as usize).min(3)] { (s.f_card[(v_q as usize).min(1)][(1 as usize).min(3)] as i32) } else { (-1) }) as i16),
+        ((s.f_damage[(v_q as usize).min(1)][(1 as usize).min(3)] as i32) as i16),
+        ((s.f_placed[(v_q as usize).min(1)][(1 as usize).min(3)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(1 as usize).min(3)][(0 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(1 as usize).min(3)][(1 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(1 as usize).min(3)][(2 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(1 as usize).min(3)][(3 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(1 as usize).min(3)][(4 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(1 as usize).min(3)][(5 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(1 as usize).min(3)][(6 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(1 as usize).min(3)][(7 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(1 as usize).min(3)][(8 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(1 as usize).min(3)][(9 as usize).min(10)] as i32) as i16),
+        ((s.f_evolutions[(v_q as usize).min(1)][(1 as usize).min(3)] as i32) as i16),
+        ((s.f_ability_used[(v_q as usize).min(1)][(1 as usize).min(3)] as i32) as i16),
+        ((if s.f_occupied[(v_q as usize).min(1)][(2 as usize).min(3)] { (s.f_card[(v_q as usize).min(1)][(2 as usize).min(3)] as i32) } else { (-1) }) as i16),
+        ((s.f_damage[(v_q as usize).min(1)][(2 as usize).min(3)] as i32) as i16),
+        ((s.f_placed[(v_q as usize).min(1)][(2 as usize).min(3)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(2 as usize).min(3)][(0 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(2 as usize).min(3)][(1 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(2 as usize).min(3)][(2 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(2 as usize).min(3)][(3 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(2 as usize).min(3)][(4 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(2 as usize).min(3)][(5 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(2 as usize).min(3)][(6 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(2 as usize).min(3)][(7 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(2 as usize).min(3)][(8 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(2 as usize).min(3)][(9 as usize).min(10)] as i32) as i16),
+        ((s.f_evolutions[(v_q as usize).min(1)][(2 as usize).min(3)] as i32) as i16),
+        ((s.f_ability_used[(v_q as usize).min(1)][(2 as usize).min(3)] as i32) as i16),
+        ((if s.f_occupied[(v_q as usize).min(1)][(3 as usize).min(3)] { (s.f_card[(v_q as usize).min(1)][(3 as usize).min(3)] as i32) } else { (-1) }) as i16),
+        ((s.f_damage[(v_q as usize).min(1)][(3 as usize).min(3)] as i32) as i16),
+        ((s.f_placed[(v_q as usize).min(1)][(3 as usize).min(3)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(3 as usize).min(3)][(0 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(3 as usize).min(3)][(1 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(3 as usize).min(3)][(2 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(3 as usize).min(3)][(3 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(3 as usize).min(3)][(4 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(3 as usize).min(3)][(5 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(3 as usize).min(3)][(6 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(3 as usize).min(3)][(7 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(3 as usize).min(3)][(8 as usize).min(10)] as i32) as i16),
+        ((s.f_energy[(v_q as usize).min(1)][(3 as usize).min(3)][(9 as usize).min(10)] as i32) as i16),
+        ((s.f_evolutions[(v_q as usize).min(1)][(3 as usize).min(3)] as i32) as i16),
+        ((s.f_ability_used[(v_q as usize).min(1)][(3 as usize).min(3)] as i32) as i16),
         ((s.current_player as i32) as i16),
         ((s.f_promote_next as i32) as i16),
         ((s.f_promote_resume as i32) as i16),
         ((if ((s.f__envc_at_p_damage_opponent_choice as i32) == 1) { 1 } else { (if ((s.f__envc_at_p_damage_own_choice as i32) == 1) { 2 } else { (if ((s.f__envc_at_p_attach_to_bench_choice as i32) == 1) { 3 } else { (if ((s.f__envc_at_p_attach_to_benched_choices as i32) == 1) { 4 } else { (if ((s.f__envc_at_p_attach_to_benched_choices as i32) == 2) { 5 } else { (if ((s.f__envc_at_p_switch_opponent as i32) == 1) { 6 } else { (if ((s.f__envc_at_p_switch_self as i32) == 1) { 7 } else { (if ((s.f__envc_at_p_copy_attack as i32) == 1) { 8 } else { 0 }) }) }) }) }) }) }) }) as i16),
-        ((s.f_no_attack[v_p as usize] as i32) as i16),
-        ((s.f_no_retreat[v_p as usize] as i32) as i16),
-        ((s.f_weakened[v_p as usize] as i32) as i16),
-        ((s.f_no_supporter[v_p as usize] as i32) as i16),
-        ((s.f_no_attack[v_q as usize] as i32) as i16),
-        ((s.f_no_retreat[v_q as usize] as i32) as i16),
-        ((s.f_weakened[v_q as usize] as i32) as i16),
-        ((s.f_no_supporter[v_q as usize] as i32) as i16),
-        ((s.f_relays[v_p as usize] as i32) as i16),
-        ((s.f_relay_turn[v_p as usize] as i32) as i16),
-        ((s.f_boost_turn[v_p as usize] as i32) as i16),
-        ((s.f_relays[v_q as usize] as i32) as i16),
-        ((s.f_relay_turn[v_q as usize] as i32) as i16),
-        ((s.f_boost_turn[v_q as usize] as i32) as i16),
-        ((s.f_seen_hand[v_p as usize][0 as usize] as i32) as i16),
-        ((s.f_seen_hand[v_p as usize][1 as usize] as i32) as i16),
-        ((s.f_seen_hand[v_p as usize][2 as usize] as i32) as i16),
-        ((s.f_seen_hand[v_p as usize][3 as usize] as i32) as i16),
-        ((s.f_seen_hand[v_p as usize][4 as usize] as i32) as i16),
-        ((s.f_seen_hand[v_p as usize][5 as usize] as i32) as i16),
-        ((s.f_seen_hand[v_p as usize][6 as usize] as i32) as i16),
-        ((s.f_seen_hand[v_p as usize][7 as usize] as i32) as i16),
-        ((s.f_seen_hand[v_p as usize][8 as usize] as i32) as i16),
-        ((s.f_seen_hand[v_p as usize][9 as usize] as i32) as i16),
-        ((s.f_seen_deck[v_p as usize][0 as usize] as i32) as i16),
-        ((s.f_seen_deck[v_p as usize][1 as usize] as i32) as i16),
-        ((s.f_seen_deck[v_p as usize][2 as usize] as i32) as i16),
-        ((s.f_seen_hand_turn[v_p as usize] as i32) as i16),
-        ((s.f_seen_deck_turn[v_p as usize] as i32) as i16),
-        ((s.f_spiky[v_p as usize] as i32) as i16),
-        ((s.f_spiky[v_q as usize] as i32) as i16),
+        ((s.f_no_attack[(v_p as usize).min(1)] as i32) as i16),
+        ((s.f_no_retreat[(v_p as usize).min(1)] as i32) as i16),
+        ((s.f_weakened[(v_p as usize).min(1)] as i32) as i16),
+        ((s.f_no_supporter[(v_p as usize).min(1)] as i32) as i16),
+        ((s.f_no_attack[(v_q as usize).min(1)] as i32) as i16),
+        ((s.f_no_retreat[(v_q as usize).min(1)] as i32) as i16),
+        ((s.f_weakened[(v_q as usize).min(1)] as i32) as i16),
+        ((s.f_no_supporter[(v_q as usize).min(1)] as i32) as i16),
+        ((s.f_relays[(v_p as usize).min(1)] as i32) as i16),
+        ((s.f_relay_turn[(v_p as usize).min(1)] as i32) as i16),
+        ((s.f_boost_turn[(v_p as usize).min(1)] as i32) as i16),
+        ((s.f_relays[(v_q as usize).min(1)] as i32) as i16),
+        ((s.f_relay_turn[(v_q as usize).min(1)] as i32) as i16),
+        ((s.f_boost_turn[(v_q as usize).min(1)] as i32) as i16),
+        ((s.f_seen_hand[(v_p as usize).min(1)][(0 as usize).min(9)] as i32) as i16),
+        ((s.f_seen_hand[(v_p as usize).min(1)][(1 as usize).min(9)] as i32) as i16),
+        ((s.f_seen_hand[(v_p as usize).min(1)][(2 as usize).min(9)] as i32) as i16),
+        ((s.f_seen_hand[(v_p as usize).min(1)][(3 as usize).min(9)] as i32) as i16),
+        ((s.f_seen_hand[(v_p as usize).min(1)][(4 as usize).min(9)] as i32) as i16),
+        ((s.f_seen_hand[(v_p as usize).min(1)][(5 as usize).min(9)] as i32) as i16),
+        ((s.f_seen_hand[(v_p as usize).min(1)][(6 as usize).min(9)] as i32) as i16),
+        ((s.f_seen_hand[(v_p as usize).min(1)][(7 as usize).min(9)] as i32) as i16),
+        ((s.f_seen_hand[(v_p as usize).min(1)][(8 as usize).min(9)] as i32) as i16),
+        ((s.f_seen_hand[(v_p as usize).min(1)][(9 as usize).min(9)] as i32) as i16),
+        ((s.f_seen_deck[(v_p as usize).min(1)][(0 as usize).min(2)] as i32) as i16),
+        ((s.f_seen_deck[(v_p as usize).min(1)][(1 as usize).min(2)] as i32) as i16),
+        ((s.f_seen_deck[(v_p as usize).min(1)][(2 as usize).min(2)] as i32) as i16),
+        ((s.f_seen_hand_turn[(v_p as usize).min(1)] as i32) as i16),
+        ((s.f_seen_deck_turn[(v_p as usize).min(1)] as i32) as i16),
+        ((s.f_spiky[(v_p as usize).min(1)] as i32) as i16),
+        ((s.f_spiky[(v_q as usize).min(1)] as i32) as i16),
     ];
     return Ok(_arr245);
 }
@@ -6181,15 +6181,15 @@ fn init_body(s: &mut State) -> Result<(), Fault> {
     for v_p in 0i32..2 {
         // @ tcg.envspec:2115:9
         let _r246: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 21, u16::MAX)?;
-        s.f_decks[v_p as usize] = (_r246 as i8);
+        s.f_decks[(v_p as usize).min(1)] = (_r246 as i8);
         // @ tcg.envspec:2116:9
         for v_i in 0i32..20 {
             // @ tcg.envspec:2117:13
-            let _a247: i32 = (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32);
-            s.f_deck[v_p as usize].push((_a247 as i16), 62)?;
+            let _a247: i32 = (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32);
+            s.f_deck[(v_p as usize).min(1)].push((_a247 as i16), 62)?;
         }
         // @ tcg.envspec:2119:9
-        s.f_deck[v_p as usize].shuffle(s._rng_key, &mut s._rng_counter);
+        s.f_deck[(v_p as usize).min(1)].shuffle(s._rng_key, &mut s._rng_counter);
         // @ tcg.envspec:2120:9
         p_deal(s, v_p)?;
         // @ tcg.envspec:2121:9
@@ -6211,17 +6211,17 @@ fn inv_cards_conserved(s: &State) -> Result<bool, Fault> {
         for v_i in 0i32..20 {
             let mut _acc254: i32 = 0;
             for v_s in 0i32..4 {
-                _acc254 += (s.f_occupied[v_p as usize][v_s as usize] && ((s.f_card[v_p as usize][v_s as usize] as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
+                _acc254 += (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && ((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32))) as i32;
             }
             let mut _acc255: i32 = 0;
             for v_s in 0i32..4 {
                 let mut _acc256: i32 = 0;
                 for v_k in 0i32..2 {
-                    _acc256 += ((s.f_occupied[v_p as usize][v_s as usize] && (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32))) && ((s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
+                    _acc256 += ((s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && (v_k < (s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32))) && ((s.f_below[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_k as usize).min(1)] as i32) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32))) as i32;
                 }
                 _acc255 = _acc255 + _acc256;
             }
-            if !((((((s.f_deck[v_p as usize].live().iter().copied().filter(|&_y251| (_y251 as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32) + (s.f_hand[v_p as usize].live().iter().copied().filter(|&_y252| (_y252 as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + (s.f_discard[v_p as usize].live().iter().copied().filter(|&_y253| (_y253 as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + _acc254) + _acc255) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize].iter().copied().filter(|&_y257| (_y257 as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) { _acc250 = false; break; }
+            if !((((((s.f_deck[(v_p as usize).min(1)].live().iter().copied().filter(|&_y251| (_y251 as i32) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32)).count() as i32) + (s.f_hand[(v_p as usize).min(1)].live().iter().copied().filter(|&_y252| (_y252 as i32) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32)).count() as i32)) + (s.f_discard[(v_p as usize).min(1)].live().iter().copied().filter(|&_y253| (_y253 as i32) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32)).count() as i32)) + _acc254) + _acc255) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)].iter().copied().filter(|&_y257| (_y257 as i32) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32)).count() as i32)) { _acc250 = false; break; }
         }
         if !_acc250 { _acc249 = false; break; }
     }
@@ -6236,7 +6236,7 @@ fn inv_hp_bounds(s: &State) -> Result<bool, Fault> {
         for v_p in 0i32..2 {
             let mut _acc260: bool = true;
             for v_s in 0i32..4 {
-                if !((!s.f_occupied[v_p as usize][v_s as usize]) || ((s.f_damage[v_p as usize][v_s as usize] as i32) < f_hp_of(s, v_p, v_s)?)) { _acc260 = false; break; }
+                if !((!s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)]) || ((s.f_damage[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) < f_hp_of(s, v_p, v_s)?)) { _acc260 = false; break; }
             }
             if !_acc260 { _acc259 = false; break; }
         }
@@ -6251,7 +6251,7 @@ fn inv_points_bounds(s: &State) -> Result<bool, Fault> {
     if !_b261 {
         let mut _acc262: bool = true;
         for v_p in 0i32..2 {
-            if !((s.f_points[v_p as usize] as i32) < 3) { _acc262 = false; break; }
+            if !((s.f_points[(v_p as usize).min(1)] as i32) < 3) { _acc262 = false; break; }
         }
         _b261 = _acc262;
     }
@@ -6260,7 +6260,7 @@ fn inv_points_bounds(s: &State) -> Result<bool, Fault> {
 
 /// invariant `one_result`: a finished game has exactly one winner or is a draw
 fn inv_one_result(s: &State) -> Result<bool, Fault> {
-    Ok(((!s.terminated) || ((s.rewards[0 as usize] + s.rewards[1 as usize]) == 0.0f32)))
+    Ok(((!s.terminated) || ((s.rewards[(0 as usize).min(1)] + s.rewards[(1 as usize).min(1)]) == 0.0f32)))
 }
 
 /// invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled
@@ -6269,7 +6269,7 @@ fn inv_active_in_play(s: &State) -> Result<bool, Fault> {
     if !_b263 {
         let mut _acc264: bool = true;
         for v_p in 0i32..2 {
-            if !s.f_occupied[v_p as usize][0 as usize] { _acc264 = false; break; }
+            if !s.f_occupied[(v_p as usize).min(1)][(0 as usize).min(3)] { _acc264 = false; break; }
         }
         _b263 = _acc264;
     }
@@ -6282,7 +6282,7 @@ fn inv_bench_size(s: &State) -> Result<bool, Fault> {
     for v_p in 0i32..2 {
         let mut _acc266: i32 = 0;
         for v_s in 0i32..4 {
-            _acc266 += s.f_occupied[v_p as usize][v_s as usize] as i32;
+            _acc266 += s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32;
         }
         if !(_acc266 <= 4) { _acc265 = false; break; }
     }

@@ -69,7 +69,7 @@ fn f_wins(s: &State, mut v_p: i32) -> Result<bool, Fault> {
     for v_l in 0i32..8 {
         let mut _acc2: bool = true;
         for v_k in 0i32..3 {
-            if !((s.f_board[(K0[v_l as usize][v_k as usize] as i32) as usize] as i32) == v_p) { _acc2 = false; break; }
+            if !((s.f_board[((K0[(v_l as usize).min(7)][(v_k as usize).min(2)] as i32) as usize).min(8)] as i32) == v_p) { _acc2 = false; break; }
         }
         if _acc2 { _acc1 = true; break; }
     }
@@ -80,7 +80,7 @@ fn f_wins(s: &State, mut v_p: i32) -> Result<bool, Fault> {
 fn a_place(s: &mut State, mut v_cell: i32) -> Result<(), Fault> {
     // @ tictactoe.envspec:23:5
     let _v3: i32 = (s.current_player as i32);
-    s.f_board[v_cell as usize] = (_v3 as i8);
+    s.f_board[(v_cell as usize).min(8)] = (_v3 as i8);
     // @ tictactoe.envspec:24:5
     if f_wins(s, (s.current_player as i32))? {
         // @ tictactoe.envspec:25:9
@@ -91,7 +91,7 @@ fn a_place(s: &mut State, mut v_cell: i32) -> Result<(), Fault> {
         // @ tictactoe.envspec:24:5
         let mut _acc5: bool = true;
         for v_i in 0i32..9 {
-            if !((s.f_board[v_i as usize] as i32) != (-1)) { _acc5 = false; break; }
+            if !((s.f_board[(v_i as usize).min(8)] as i32) != (-1)) { _acc5 = false; break; }
         }
         if _acc5 {
             // @ tictactoe.envspec:27:9
@@ -106,7 +106,7 @@ fn a_place(s: &mut State, mut v_cell: i32) -> Result<(), Fault> {
 
 /// guard of `place`
 fn g_place(s: &State, mut v_cell: i32) -> Result<bool, Fault> {
-    Ok(((s.f_board[v_cell as usize] as i32) == (-1)))
+    Ok(((s.f_board[(v_cell as usize).min(8)] as i32) == (-1)))
 }
 
 /// the spec's `observe` (tictactoe.envspec:33:1)
@@ -117,7 +117,7 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
         for v_c in 0i32..3 {
             let mut _arr8: [bool; 2] = <[bool; 2] as Zero>::ZERO;
             for v_k in 0i32..2 {
-                _arr8[v_k as usize] = ((s.f_board[((v_r * 3) + v_c) as usize] as i32) == (if (v_k == 0) { v_p } else { (1 - v_p) }));
+                _arr8[v_k as usize] = ((s.f_board[(((v_r * 3) + v_c) as usize).min(8)] as i32) == (if (v_k == 0) { v_p } else { (1 - v_p) }));
             }
             _arr7[v_c as usize] = _arr8;
         }
@@ -138,11 +138,11 @@ fn init_body(s: &mut State) -> Result<(), Fault> {
 fn inv_marks_balanced(s: &State) -> Result<bool, Fault> {
     let mut _acc10: i32 = 0;
     for v_i in 0i32..9 {
-        _acc10 += ((s.f_board[v_i as usize] as i32) == 0) as i32;
+        _acc10 += ((s.f_board[(v_i as usize).min(8)] as i32) == 0) as i32;
     }
     let mut _acc11: i32 = 0;
     for v_i in 0i32..9 {
-        _acc11 += ((s.f_board[v_i as usize] as i32) == 1) as i32;
+        _acc11 += ((s.f_board[(v_i as usize).min(8)] as i32) == 1) as i32;
     }
     Ok((i32::abs((_acc10 - _acc11)) <= 1))
 }
