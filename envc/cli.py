@@ -557,12 +557,12 @@ def bench(
                            + (f"with JAX's compilation cache in {cache}" if cache else "JAX's compilation cache off")))
     for col in ("batch", "steps/scan", "SPS (median)", "runs", "compile (s)", "trace", "lower", "XLA",
                 "state (KiB)", "peak RSS (MiB)"):
-        table.add_column(col, justify="right")
+        table.add_column(col, justify="right", overflow="fold")  # a narrow terminal wraps a figure, never cuts it
     for r in jax_rows:
         table.add_row(str(r.batch), str(r.n_steps), f"{r.sps:,.0f}", " ".join(f"{x:,.0f}" for x in r.sps_runs),
                       f"{r.compile_s:.2f}", f"{r.trace_s:.2f}", f"{r.lower_s:.2f}", f"{r.xla_s:.2f}",
                       f"{r.state_bytes / 1024:,.1f}", f"{r.peak_rss_mib:,.0f}")
-    out.print(table)
+    _wide().print(table)
     if peer:
         _print_peer(m, peer_mod, peer, [(f"jax batch={r.batch}", r.episodes_per_s / (os.cpu_count() or 1))
                                         for r in jax_rows])
