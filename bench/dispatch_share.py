@@ -11,7 +11,10 @@ Variants, on the spec as shipped (the same temporary copies as bench/effect_scal
   (emptied after the pass `effect_tables`, before `choice_points`; the attack texts then do nothing: not the same game, only what the step costs without
   that dispatch and everything it calls);
 - `0x -dispatch`, `1x -dispatch`: the same with the body of every dispatch proc emptied (each
-  family's, and `restrict_dispatch`'s copies).
+  family's, and `restrict_dispatch`'s copies);
+- `1x -choose`: `1x` with the body of every proc the dispatches reach that holds a `choose`
+  emptied (the dispatches keep their other ops; no choice site is left in them).
+`--variants 1x,1x -choose` builds and times only those.
 
 If `1x -dispatch` / `0x -dispatch` is far below 1, the step grew outside the dispatch procs
 (the state, the legal-action mask, choice sites), which no change to the effect-table pass
@@ -43,6 +46,25 @@ from envc.compiler.pipeline import PassContext  # noqa: E402
 OFF = PassContext(disabled=frozenset({"effect_tables"}))
 
 
+def choosing(path: str) -> ir.Module:
+    """The spec at `path` through the pipeline, with the body of every proc that a dispatch
+    reaches (transitively) and that holds a `choose` emptied, after `effect_tables`, before
+    `choice_points`: the dispatches keep their other ops, and no choice site is left in them."""
+    module = load(path, PassContext(after="effect_tables"))
+    todo = [d for fam in module.families for d in (fam.dispatch, *fam.restricted)]
+    reached: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in reached:
+            continue
+        reached.add(name)
+        todo += [n.proc for n in ir.walk_all(module.fn(name).body) if isinstance(n, ir.CallProc)]
+    gone = {n for n in reached if any(isinstance(x, ir.Choose) for x in ir.walk_all(module.fn(n).body))}
+    print(f"  1x -choose empties {sorted(gone)}", flush=True)
+    fns = [f.model_copy(update={"body": []}) if f.name in gone else f for f in module.fns]
+    return choice_points.run(module.model_copy(update={"fns": fns}), PassContext())
+
+
 def emptied(path: str, attack_only: bool) -> ir.Module:
     """The spec at `path` through the pipeline, with the body of the attack family's dispatch
     proc (`attack_only`) or of every dispatch proc emptied after `effect_tables`, before
@@ -60,6 +82,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=1024)
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--variants", help="a comma-separated subset of the variants' names (default: all)")
     args = ap.parse_args()
     kept = filled_texts(subprocess.run(["git", "show", f"{args.baseline}:specs/tcg.fills"], cwd=ROOT, check=True,
                                        capture_output=True, text=True).stdout)
@@ -80,7 +103,10 @@ def main() -> None:
         modules[f"{scale}x"] = load(path)
         if scale == 1:
             modules["1x -attack"] = emptied(path, True)
+            modules["1x -choose"] = choosing(path)
         modules[f"{scale}x -dispatch"] = emptied(path, False)
+    if args.variants:
+        modules = {k: v for k, v in modules.items() if k in args.variants.split(",")}
     runs: dict[str, list[float]] = {}
     compiled = {}
     for name, m in modules.items():
@@ -106,8 +132,10 @@ def main() -> None:
         print(f"| {name} | {sps[name]:,.0f} | {1000 * args.batch / sps[name]:.1f} | "
               f"{', '.join(f'{x:,.0f}' for x in runs[name])} |")
     print()
-    for b, a in (("1x", "0x"), ("1x -attack", "0x"), ("1x -dispatch", "0x -dispatch"), ("1x -attack", "1x")):
-        print(f"{b} / {a}: SPS {sps[b] / sps[a]:.3f}")
+    for b, a in (("1x", "0x"), ("1x -attack", "0x"), ("1x -dispatch", "0x -dispatch"), ("1x -attack", "1x"),
+                 ("1x -choose", "1x"), ("1x -dispatch", "1x")):
+        if a in sps and b in sps:
+            print(f"{b} / {a}: SPS {sps[b] / sps[a]:.3f}")
     shutil.rmtree(tmp, ignore_errors=True)
 
 
