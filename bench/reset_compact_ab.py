@@ -36,6 +36,8 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--bound", type=int, default=None, help="K (default: the rollout's own, max(1, batch // 16))")
+    ap.add_argument("--full-first", action="store_true",
+                    help="compile and time the full side first (the first compile of a process also pays JAX's warm-up)")
     args = ap.parse_args()
     import jax
     import numpy as np
@@ -47,9 +49,13 @@ def main() -> int:
         bound = env._reset_bound(batch, args.bound)
         print(f"load before: {os.getloadavg()}", flush=True)
         outputs: list = []
-        ra, rb = compare_rollouts(("compact", partial(rollout, reset_bound=bound)),
-                                  ("full", partial(rollout, reset_bound=batch)), batch, args.steps, args.repeats,
-                                  outputs=outputs)
+        sides = [("compact", partial(rollout, reset_bound=bound)), ("full", partial(rollout, reset_bound=batch))]
+        if args.full_first:
+            sides.reverse()
+        ra, rb = compare_rollouts(sides[0], sides[1], batch, args.steps, args.repeats, outputs=outputs)
+        if args.full_first:
+            ra, rb = rb, ra
+            outputs.reverse()
         la, lb = (jax.tree_util.tree_leaves(out) for out in outputs)  # states, rewards and done
         same = len(la) == len(lb) and all(a.dtype == b.dtype and np.array_equal(np.asarray(a), np.asarray(b))
                                           for a, b in zip(la, lb))
