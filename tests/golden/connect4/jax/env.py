@@ -590,7 +590,11 @@ def _reset_finished(st, seeds, bound: int):
     (the unused slots hold `batch`, out of range, so their scatter is dropped), the fresh
     rows are scattered back. When more than `bound` rows ended, a batch-level `lax.cond`
     (outside any vmap, so a real branch) takes the full path: `_init_dict` on every row and a
-    select, as `vmap(step_autoreset_from_seed)` does. `bound >= batch` is the full path alone."""
+    select, as `vmap(step_autoreset_from_seed)` does. `bound >= batch` is the full path alone.
+    A chunked `lax.fori_loop` over the finished rows, `bound` at a time, instead of the `cond`
+    (`_init_dict` compiled once, not twice) compiled slower: Pokémon Gen 1's rollout_joint at
+    batch 1024, XLA compile 80.7 s against 55.1 s, the full path alone 40-48 s, and ran 1.76x
+    the full path against the cond's 2.0x (bench/RESULTS.md, issue 19)."""
     batch = seeds.shape[0]
     done = st["terminated"] | st["truncated"]
 
