@@ -11,7 +11,7 @@ Both sides are the same generated module's `rollout` (`rollout_joint` for a simu
 alternately (`envc.bench.compare_rollouts`); SPS is the median of `--repeats`. The script fails
 unless the first (untimed) runs' outputs (final batched states, rewards, done) are equal, leaf by leaf and dtype, and it
 prints how many environments finished per step (from the full side's `done`), which decides how
-often the compacted branch is taken.
+often the compacted branch is taken. `--compile-only` times cold compiles instead.
 """
 
 from __future__ import annotations
@@ -29,6 +29,22 @@ from envc.compiler.check import load  # noqa: E402
 from envc.verify import load_jax  # noqa: E402
 
 
+def compile_times(rollout, batch: int, n_steps: int, bound: int) -> None:
+    """Print the trace+lower and XLA compile seconds of the full and the compact rollout."""
+    import time
+
+    import jax
+
+    for name, k in (("full", batch), ("compact", bound)):
+        fn = jax.jit(partial(rollout, reset_bound=k), static_argnums=(1, 2))
+        start = time.perf_counter()
+        lowered = fn.lower(jax.random.PRNGKey(0), n_steps, batch)
+        mid = time.perf_counter()
+        lowered.compile()
+        print(f"batch {batch} x {n_steps}, {name} (K={k}): trace+lower {mid - start:.1f} s, "
+              f"XLA compile {time.perf_counter() - mid:.1f} s; load {os.getloadavg()}", flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--spec", default="specs/pokemon_gen1.envspec")
@@ -38,12 +54,20 @@ def main() -> int:
     ap.add_argument("--bound", type=int, default=None, help="K (default: the rollout's own, max(1, batch // 16))")
     ap.add_argument("--full-first", action="store_true",
                     help="compile and time the full side first (the first compile of a process also pays JAX's warm-up)")
+    ap.add_argument("--compile-only", action="store_true",
+                    help="cold compiles only (ENVC_JAX_CACHE=off): trace+lower and XLA compile seconds of each side")
     args = ap.parse_args()
+    if args.compile_only:
+        os.environ["ENVC_JAX_CACHE"] = "off"  # read when the generated module is imported
     import jax
     import numpy as np
 
     env = load_jax(load(args.spec))
     rollout = env.rollout_joint if getattr(env, "SIMULTANEOUS", False) else env.rollout
+    if args.compile_only:
+        for batch in (int(b) for b in args.batch.split(",")):
+            compile_times(rollout, batch, args.steps, env._reset_bound(batch, args.bound))
+        return 0
     ok = True
     for batch in (int(b) for b in args.batch.split(",")):
         bound = env._reset_bound(batch, args.bound)
