@@ -11,6 +11,13 @@ fused into one jitted `lax.scan`. Both are compiled first, then timed alternatel
 peer, envc, peer, ...) so that drift in the machine's speed cancels; SPS is the median of
 `--repeats` calls; the ratio is envc SPS / peer SPS from the same run (> 1: envc faster).
 
+The reset is the same on both sides too: envc's `rollout` runs with `reset_bound=batch`
+(`full_reset`), a fresh `init` for every environment every step, selected where the episode
+ended, which is what Pgx's `auto_reset` (a `lax.cond` under `vmap`, so both sides computed) and
+gymnax's auto-resetting `step` do. envc's shipped default (issue 19) resets at batch level
+instead, `init` on at most batch // 16 finished rows; `--compact-reset` times that default
+against the same peers, which then run a different, costlier reset: its ratios are labelled so.
+
 `--user-loop` (issue 18) times instead the loop a user writes from the public API, as Pgx's
 README shows, one harness for both sides (`user_loop`): `jax.vmap(init)` on split keys,
 `jax.vmap(step)`, and a select-based reset (`jnp.where(done, fresh, state)` over every leaf,
@@ -84,6 +91,15 @@ def gymnax_rollout(env_id: str):
         return state, rewards, done
 
     return rollout
+
+
+def full_reset(rollout):
+    """envc's `rollout` with `reset_bound=batch`: `init` on every environment every step, the
+    reset the peers' harnesses run (not the batch-level compacted one, issue 19)."""
+    def run(key, n_steps, batch):
+        return rollout(key, n_steps, batch, reset_bound=batch)
+
+    return run
 
 
 def _where_done(done, fresh, state):
@@ -172,12 +188,18 @@ def main() -> None:
     ap.add_argument("--only", action="append", choices=sorted(PAIRS))
     ap.add_argument("--user-loop", action="store_true",
                     help="time the user's own vmap(init)/vmap(step)/select loop on both sides, not the rollouts")
+    ap.add_argument("--compact-reset", action="store_true",
+                    help="envc's rollout with its default batch-level reset (init on finished rows only), "
+                         "which the peers' harnesses do not have; default: the per-environment reset on both sides")
     args = ap.parse_args()
     batches = [int(b) for b in args.batch.split(",")]
     device = jax.devices()[0]
     print(f"# device: {device.platform} ({device.device_kind}), {os.cpu_count()} cpus, {platform.processor() or platform.machine()}, "
           f"jax {jax.__version__}")
-    print(f"# mode: {'user loop (vmap(init), vmap(step), select reset)' if args.user_loop else 'rollout'}, "
+    mode = "user loop (vmap(init), vmap(step), select reset)" if args.user_loop else (
+        "rollout, envc's compacted batch-level reset against the peer's per-environment reset (not one harness)"
+        if args.compact_reset else "rollout, per-environment reset on both sides")
+    print(f"# mode: {mode}, "
           f"load average {os.getloadavg()[0]:.2f}")
     print("| env | peer | batch | steps/scan | envc SPS | peer SPS | ratio envc/peer | envc compile (s) | peer compile (s) |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
@@ -185,7 +207,7 @@ def main() -> None:
         peer_name, make_peer = PAIRS[name]
         env = load_jax(load(os.path.join(ROOT, "specs", f"{name}.envspec")))
         peer = USER_LOOPS[name]() if args.user_loop else make_peer()
-        mine = pgx_api_loop(env.Env()) if args.user_loop else env.rollout
+        mine = pgx_api_loop(env.Env()) if args.user_loop else env.rollout if args.compact_reset else full_reset(env.rollout)
         for b in batches:
             n = steps_for(b)
             ours, theirs = compare_rollouts((name, mine), (peer_name, peer), b, n, args.repeats)

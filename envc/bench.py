@@ -87,10 +87,12 @@ def measure_rollout(name: str, rollout: Callable, batch: int, n_steps: int, repe
 
 
 def compare_rollouts(a: tuple[str, Callable], b: tuple[str, Callable], batch: int, n_steps: int,
-                     repeats: int = 5, finals: list | None = None) -> tuple[BenchRow, BenchRow]:
+                     repeats: int = 5, finals: list | None = None,
+                     outputs: list | None = None) -> tuple[BenchRow, BenchRow]:
     """Time two rollouts of the same shape, interleaved (a, b, a, b, ...) after compiling both,
     so that drift in the machine's speed affects both sides of the ratio alike. `finals`, when
-    given, receives each side's final batched state of its first (untimed) run."""
+    given, receives each side's final batched state of its first (untimed) run; `outputs` that
+    run's whole output (state, rewards, done, ...)."""
     import jax
 
     compiled, stages, state_bytes = [], [], []
@@ -103,6 +105,8 @@ def compare_rollouts(a: tuple[str, Callable], b: tuple[str, Callable], batch: in
         state_bytes.append(sum(x.nbytes for x in jax.tree_util.tree_leaves(out[0])))
         if finals is not None:
             finals.append(out[0])
+        if outputs is not None:
+            outputs.append(out)
         compiled.append(c)
     runs: list[list[float]] = [[], []]
     for r in range(repeats):

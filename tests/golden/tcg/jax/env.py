@@ -7333,10 +7333,64 @@ def random_legal_action(key, state: State):
     return jax.random.categorical(key, logits).astype(jnp.int32)
 
 
-def rollout(key, n_steps: int, batch: int):
+def _reset_bound(batch: int, reset_bound) -> int:
+    """The static bound K of `_reset_finished` for a rollout of `batch` environments:
+    `reset_bound`, else max(1, batch // 16). Decision (issue 19): a sixteenth covers the
+    long-episode specs the compaction is for with room to spare (Pokémon Gen 1 ends about
+    batch/62 battles per step, the TCG fewer) while the K-row gather, init and scatter stay
+    small beside the step; a short-episode spec (tic-tac-toe ends about batch/8 games per
+    step) takes the full path more often, where the only extra work is the count of finished
+    rows and the `lax.cond` (bench/RESULTS.md, issue 19, has both measured)."""
+    return max(1, batch // 16) if reset_bound is None else int(reset_bound)
+
+
+def _reset_finished(st, seeds, bound: int):
+    """The batch-level auto-reset of `st`, a batch of flat dicts (`_to_dict`'s layout, leading
+    axis `batch`) just stepped: each row i whose episode ended (`terminated | truncated`)
+    becomes `_init_dict(seeds[i])` (seeds: uint32[batch]) with its `_fault` kept, the others
+    stay as they are; the mask and observation are left to `_finish`.
+
+    Equal, row for row, to the select in `step_autoreset_from_seed`, but `_init_dict` runs on
+    at most `bound` rows (issue 19): their indices come from `jnp.nonzero(done, size=bound)`
+    (the unused slots hold `batch`, out of range, so their scatter is dropped), the fresh
+    rows are scattered back. When more than `bound` rows ended, a batch-level `lax.cond`
+    (outside any vmap, so a real branch) takes the full path: `_init_dict` on every row and a
+    select, as `vmap(step_autoreset_from_seed)` does. `bound >= batch` is the full path alone.
+    A chunked `lax.fori_loop` over the finished rows, `bound` at a time, instead of the `cond`
+    (`_init_dict` compiled once, not twice) compiled slower: Pokémon Gen 1's rollout_joint at
+    batch 1024, XLA compile 80.7 s against 55.1 s, the full path alone 40-48 s, and ran 1.76x
+    the full path against the cond's 2.0x (bench/RESULTS.md, issue 19)."""
+    batch = seeds.shape[0]
+    done = st["terminated"] | st["truncated"]
+
+    def every_row(st):
+        fresh = jax.vmap(_init_dict)(seeds)
+        fresh["_fault"] = st["_fault"]  # a fault stays visible after the reset
+        return jax.vmap(_select)(done, fresh, st)
+
+    def finished_rows(st):
+        (rows,) = jnp.nonzero(done, size=bound, fill_value=batch)
+        fresh = jax.vmap(_init_dict)(seeds.at[rows].get(mode="clip"))
+        fresh["_fault"] = st["_fault"].at[rows].get(mode="clip")  # a fault stays visible after the reset
+        return jax.tree_util.tree_map(lambda x, f: x.at[rows].set(f, mode="drop"), st, fresh)
+
+    if bound >= batch:
+        return every_row(st)
+    return lax.cond(jnp.sum(done) <= bound, finished_rows, every_row, st)
+
+
+def rollout(key, n_steps: int, batch: int, reset_bound: int | None = None):
     """`batch` environments, `n_steps` steps of the random legal policy with auto-reset,
     fused into one `lax.scan`. Returns (final batched state, rewards[n_steps, batch,
-    NUM_PLAYERS], done[n_steps, batch]). Jit it with `static_argnums=(1, 2)`."""
+    NUM_PLAYERS], done[n_steps, batch]). Jit it with `static_argnums=(1, 2)` (and
+    `reset_bound` static too when given).
+
+    Every environment is stepped, then the finished ones are reset from seeds drawn in one
+    `jax.random.bits` call (`_reset_finished`): at most `reset_bound` of them by a compacted
+    init (default `_reset_bound`: max(1, batch // 16)), all of them when more finished.
+    `reset_bound >= batch` runs `vmap(step_autoreset_from_seed)`, `init` on every environment
+    every step: the reference path, whose results are bit-identical (tests/test_rollout_reset.py)."""
+    bound = _reset_bound(batch, reset_bound)
     key, k0 = jax.random.split(key)
     state = jax.vmap(init)(jax.random.split(k0, batch))
 
@@ -7345,8 +7399,15 @@ def rollout(key, n_steps: int, batch: int):
         key, k_act, k_reset = jax.random.split(key, 3)
         actions = jax.vmap(random_legal_action)(jax.random.split(k_act, batch), state)
         seeds = jax.random.bits(k_reset, (batch,), jnp.uint32)
-        state, rewards, terminated, truncated, _ = jax.vmap(step_autoreset_from_seed)(state, actions, seeds)
-        return (state, key), (rewards, terminated | truncated)
+        if bound >= batch:
+            state, rewards, terminated, truncated, _ = jax.vmap(step_autoreset_from_seed)(state, actions, seeds)
+            return (state, key), (rewards, terminated | truncated)
+        st = jax.vmap(_step_dict)(state, actions)
+        # the `done` output equals step_autoreset_from_seed's `terminated | truncated`: its
+        # extra truncation (`terminated & live & time limit`) is a subset of `terminated`
+        done = st["terminated"] | st["truncated"]
+        state = jax.vmap(_finish)(_reset_finished(st, seeds, bound))
+        return (state, key), (st["rewards"], done)
 
     (state, _), (rewards, done) = lax.scan(body, (state, key), None, length=n_steps)
     return state, rewards, done
