@@ -86,7 +86,7 @@ def ident(name: str) -> str:
 
 
 def lv(key: str) -> str:
-    """The Python name of the local with key `key` (`LowerFn.declare`): `v_` + the key for a
+    """The Python name of the local with key `key` (`Lowering.declare`): `v_` + the key for a
     spec local (`ident`), `_` + the rest for the lowering's own (`#ret` -> `_ret`). Locals are
     Python locals, as in hand-written JAX; a branch or loop function takes the live ones as
     parameters and returns them (`arm`, `s_for`), so that no function reads a local of another."""
