@@ -66,6 +66,10 @@ UNROLL = 8
 # tracing and compiling N copies of a large body costs more than the loop (a game's turn that
 # plays each player's action through the same big procedure)
 HEAVY_BODY = 200
+# a comprehension body longer than this (characters), or with temporaries, is a named function
+# (`_vmap`), not a `lambda`
+LAMBDA_WIDTH = 60
+INDENT = "    "
 MAX_INDENT = 40  # a branch or loop function deeper than this is defined at module level (Python allows 100 levels)
 CHAIN_SPLIT = 16  # a chain of `+`, `min`, `max` operands is bound to a temporary every this many terms
 FLOAT_SUM_UNROLL = 64
@@ -138,7 +142,7 @@ class _Level:
     uid: int
     params: list[str] = field(default_factory=list)
     args: list[str] = field(default_factory=list)
-    prelude: list[str] = field(default_factory=list)  # `(_eN := code)` temporaries of the body
+    prelude: list[str] = field(default_factory=list)  # statement lines of its function before the `return`
 
 
 @ir.handles_all("x_", "s_", skip_stmts=ir.INTERPRETER_ONLY_STMTS)
@@ -307,11 +311,11 @@ class Lowering:
         return code
 
     def bind(self, code: str) -> str:
-        """A temporary holding `code` (a statement, or `(_eN := code)` at the head of the
-        comprehension body being lowered): deep expressions stay shallow in the output."""
+        """A temporary holding `code` (a statement where it is used, or of the function of the
+        comprehension level being lowered, `_vmap`): deep expressions stay shallow in the output."""
         tmp = self.fresh("_e")
         if self.levels:
-            self.levels[-1].prelude.append(f"({tmp} := {code})")
+            self.levels[-1].prelude.append(f"{tmp} = {code}")
         else:
             self.emit(f"{tmp} = {code}")
         return tmp
@@ -705,15 +709,29 @@ class Lowering:
             code = self.int32(body, code)
         return level, code
 
-    @staticmethod
-    def _vmap(level: _Level, body: str) -> str:
+    def _vmap(self, level: _Level, body: str) -> str:
         """`jax.vmap` of a lowered comprehension body over its range, with the level's hoisted
-        reads as extra mapped arguments."""
+        reads as extra mapped arguments. A short body without temporaries is a `lambda`; any
+        other is a named function `def _gN(i, ...)` (its temporaries as statements, then
+        `return body`), defined just before the statement that maps it, or inside the
+        function of the enclosing level: no generated line holds a nest of lambdas (issue 15,
+        item 6). A function defined there is called at once, where the lambda would be, so
+        it reads the same values; its result is a temporary (`bind`)."""
         params = ", ".join([level.py, *level.params])
         args = "".join(", " + a for a in level.args)
-        if level.prelude:
-            body = f"({', '.join(level.prelude)}, {body})[-1]"
-        return f"jax.vmap(lambda {params}: {body})(jnp.arange({level.lo}, {level.hi}, dtype=jnp.int32){args})"
+        arange = f"jnp.arange({level.lo}, {level.hi}, dtype=jnp.int32)"
+        if not level.prelude and len(body) <= LAMBDA_WIDTH:
+            return f"jax.vmap(lambda {params}: {body})({arange}{args})"
+        name = self.fresh("_g")
+        lines = [f"def {name}({params}):", *(INDENT + line for line in level.prelude), f"{INDENT}return {body}"]
+        if self.levels:  # inside the enclosing level's function
+            self.levels[-1].prelude.extend(lines)
+        else:
+            for line in lines:
+                self.emit(line)
+        # its result a named temporary too: a comprehension neither draws nor faults, so
+        # computing it here, before the rest of the expression, changes nothing
+        return self.bind(f"jax.vmap({name})({arange}{args})")
 
     def unrolled(self, var: str, lo: int, hi: int, body: ir.Expr) -> list[str]:
         """The body's code for each value of `var` in order (draws are emitted in order)."""

@@ -241,25 +241,28 @@ def a_torque(st, index):
     v_k2 = _cast(f_dsdt(st, jax.vmap(lambda i5, _h6, _h7: (_h6 + (jnp.float32(0.10000000149011612) * _h7)))(jnp.arange(0, 4, dtype=jnp.int32), v_y0, v_k1), jnp.asarray(v_a, jnp.float32)), jnp.float32)
     v_k3 = _cast(f_dsdt(st, jax.vmap(lambda i8, _h9, _h10: (_h9 + (jnp.float32(0.10000000149011612) * _h10)))(jnp.arange(0, 4, dtype=jnp.int32), v_y0, v_k2), jnp.asarray(v_a, jnp.float32)), jnp.float32)
     v_k4 = _cast(f_dsdt(st, jax.vmap(lambda i11, _h12, _h13: (_h12 + (jnp.float32(0.20000000298023224) * _h13)))(jnp.arange(0, 4, dtype=jnp.int32), v_y0, v_k3), jnp.asarray(v_a, jnp.float32)), jnp.float32)
-    v_y1 = _cast(jax.vmap(lambda i14, _h15, _h16, _h17, _h18, _h19: (_h15 + (jnp.float32(0.03333333507180214) * (((_h16 + (jnp.float32(2.0) * _h17)) + (jnp.float32(2.0) * _h18)) + _h19))))(jnp.arange(0, 4, dtype=jnp.int32), v_y0, v_k1, v_k2, v_k3, v_k4), jnp.float32)
-    _a20 = f_wrap(st, v_y1[0])
-    st["theta1"] = _cast(_a20, jnp.float32)
-    _a21 = f_wrap(st, v_y1[1])
-    st["theta2"] = _cast(_a21, jnp.float32)
-    _a22 = jnp.clip(v_y1[2], (-jnp.float32(12.566370964050293)), jnp.float32(12.566370964050293))
-    st["dtheta1"] = _cast(_a22, jnp.float32)
-    _a23 = jnp.clip(v_y1[3], (-jnp.float32(28.274333953857422)), jnp.float32(28.274333953857422))
-    st["dtheta2"] = _cast(_a23, jnp.float32)
-    _c24 = f_above_bar(st)
-    def _then25(st, v_a, v_y0, v_k1, v_k2, v_k3, v_k4, v_y1):
+    def _g20(i14, _h15, _h16, _h17, _h18, _h19):
+        return (_h15 + (jnp.float32(0.03333333507180214) * (((_h16 + (jnp.float32(2.0) * _h17)) + (jnp.float32(2.0) * _h18)) + _h19)))
+    _e21 = jax.vmap(_g20)(jnp.arange(0, 4, dtype=jnp.int32), v_y0, v_k1, v_k2, v_k3, v_k4)
+    v_y1 = _cast(_e21, jnp.float32)
+    _a22 = f_wrap(st, v_y1[0])
+    st["theta1"] = _cast(_a22, jnp.float32)
+    _a23 = f_wrap(st, v_y1[1])
+    st["theta2"] = _cast(_a23, jnp.float32)
+    _a24 = jnp.clip(v_y1[2], (-jnp.float32(12.566370964050293)), jnp.float32(12.566370964050293))
+    st["dtheta1"] = _cast(_a24, jnp.float32)
+    _a25 = jnp.clip(v_y1[3], (-jnp.float32(28.274333953857422)), jnp.float32(28.274333953857422))
+    st["dtheta2"] = _cast(_a25, jnp.float32)
+    _c26 = f_above_bar(st)
+    def _then27(st, v_a, v_y0, v_k1, v_k2, v_k3, v_k4, v_y1):
         st = dict(st)
         st = _terminate(st)
         return st, (v_a, v_y0, v_k1, v_k2, v_k3, v_k4, v_y1)
-    def _else26(st, v_a, v_y0, v_k1, v_k2, v_k3, v_k4, v_y1):
+    def _else28(st, v_a, v_y0, v_k1, v_k2, v_k3, v_k4, v_y1):
         st = dict(st)
         st = _reward(st, 0, jnp.float32(-1.0))
         return st, (v_a, v_y0, v_k1, v_k2, v_k3, v_k4, v_y1)
-    st, (v_a, v_y0, v_k1, v_k2, v_k3, v_k4, v_y1) = _select(_c24, _then25(st, v_a, v_y0, v_k1, v_k2, v_k3, v_k4, v_y1), _else26(st, v_a, v_y0, v_k1, v_k2, v_k3, v_k4, v_y1))
+    st, (v_a, v_y0, v_k1, v_k2, v_k3, v_k4, v_y1) = _select(_c26, _then27(st, v_a, v_y0, v_k1, v_k2, v_k3, v_k4, v_y1), _else28(st, v_a, v_y0, v_k1, v_k2, v_k3, v_k4, v_y1))
     return st
 
 
@@ -272,18 +275,18 @@ def _observe(st, v_p):
 def _init_body(st):
     """the spec's `init` block"""
     st = dict(st)
-    st, _r27 = _randint(st, 0, 16777215)
-    _a28 = (((jnp.asarray(_r27, jnp.float32) / jnp.float32(16777216.0)) * jnp.float32(0.2)) - jnp.float32(0.1))
-    st["theta1"] = _cast(_a28, jnp.float32)
     st, _r29 = _randint(st, 0, 16777215)
     _a30 = (((jnp.asarray(_r29, jnp.float32) / jnp.float32(16777216.0)) * jnp.float32(0.2)) - jnp.float32(0.1))
-    st["theta2"] = _cast(_a30, jnp.float32)
+    st["theta1"] = _cast(_a30, jnp.float32)
     st, _r31 = _randint(st, 0, 16777215)
     _a32 = (((jnp.asarray(_r31, jnp.float32) / jnp.float32(16777216.0)) * jnp.float32(0.2)) - jnp.float32(0.1))
-    st["dtheta1"] = _cast(_a32, jnp.float32)
+    st["theta2"] = _cast(_a32, jnp.float32)
     st, _r33 = _randint(st, 0, 16777215)
     _a34 = (((jnp.asarray(_r33, jnp.float32) / jnp.float32(16777216.0)) * jnp.float32(0.2)) - jnp.float32(0.1))
-    st["dtheta2"] = _cast(_a34, jnp.float32)
+    st["dtheta1"] = _cast(_a34, jnp.float32)
+    st, _r35 = _randint(st, 0, 16777215)
+    _a36 = (((jnp.asarray(_r35, jnp.float32) / jnp.float32(16777216.0)) * jnp.float32(0.2)) - jnp.float32(0.1))
+    st["dtheta2"] = _cast(_a36, jnp.float32)
     return st
 
 

@@ -214,7 +214,19 @@ def f_filled(st, v_c):
 def f_wins(st, v_p):
     """fn `wins` (connect4.envspec:29)"""
     v_p = _cast(v_p, jnp.int8)
-    return jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.any(jax.vmap(lambda i2, _h3, _h4, _h5, _h6: jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(_h3) == _i32(v_p)), (_i32(_h4) == _i32(v_p))), (_i32(_h5) == _i32(v_p))), (_i32(_h6) == _i32(v_p))))(jnp.arange(0, 21, dtype=jnp.int32), st["board"][0:21], st["board"][7:28], st["board"][14:35], st["board"][21:42])), jnp.any(jax.vmap(lambda i7, _h8, _h9, _h10, _h11: jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(_h8) == _i32(v_p)), (_i32(_h9) == _i32(v_p))), (_i32(_h10) == _i32(v_p))), (_i32(_h11) == _i32(v_p))))(jnp.arange(0, 24, dtype=jnp.int32), st["board"].reshape((6, 7))[:, 0:4].reshape((24,)), st["board"].reshape((6, 7))[:, 1:5].reshape((24,)), st["board"].reshape((6, 7))[:, 2:6].reshape((24,)), st["board"].reshape((6, 7))[:, 3:7].reshape((24,))))), jnp.any(jax.vmap(lambda i12, _h13, _h14, _h15, _h16: jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(_h13) == _i32(v_p)), (_i32(_h14) == _i32(v_p))), (_i32(_h15) == _i32(v_p))), (_i32(_h16) == _i32(v_p))))(jnp.arange(0, 12, dtype=jnp.int32), st["board"][0:21].reshape((3, 7))[:, 0:4].reshape((12,)), st["board"][7:28].reshape((3, 7))[:, 1:5].reshape((12,)), st["board"][14:35].reshape((3, 7))[:, 2:6].reshape((12,)), st["board"][21:42].reshape((3, 7))[:, 3:7].reshape((12,))))), jnp.any(jax.vmap(lambda i17, _h18, _h19, _h20, _h21: jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(_h18) == _i32(v_p)), (_i32(_h19) == _i32(v_p))), (_i32(_h20) == _i32(v_p))), (_i32(_h21) == _i32(v_p))))(jnp.arange(0, 12, dtype=jnp.int32), st["board"][0:21].reshape((3, 7))[:, 3:7].reshape((12,)), st["board"][7:28].reshape((3, 7))[:, 2:6].reshape((12,)), st["board"][14:35].reshape((3, 7))[:, 1:5].reshape((12,)), st["board"][21:42].reshape((3, 7))[:, 0:4].reshape((12,)))))
+    def _g7(i2, _h3, _h4, _h5, _h6):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(_h3) == _i32(v_p)), (_i32(_h4) == _i32(v_p))), (_i32(_h5) == _i32(v_p))), (_i32(_h6) == _i32(v_p)))
+    _e8 = jax.vmap(_g7)(jnp.arange(0, 21, dtype=jnp.int32), st["board"][0:21], st["board"][7:28], st["board"][14:35], st["board"][21:42])
+    def _g14(i9, _h10, _h11, _h12, _h13):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(_h10) == _i32(v_p)), (_i32(_h11) == _i32(v_p))), (_i32(_h12) == _i32(v_p))), (_i32(_h13) == _i32(v_p)))
+    _e15 = jax.vmap(_g14)(jnp.arange(0, 24, dtype=jnp.int32), st["board"].reshape((6, 7))[:, 0:4].reshape((24,)), st["board"].reshape((6, 7))[:, 1:5].reshape((24,)), st["board"].reshape((6, 7))[:, 2:6].reshape((24,)), st["board"].reshape((6, 7))[:, 3:7].reshape((24,)))
+    def _g21(i16, _h17, _h18, _h19, _h20):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(_h17) == _i32(v_p)), (_i32(_h18) == _i32(v_p))), (_i32(_h19) == _i32(v_p))), (_i32(_h20) == _i32(v_p)))
+    _e22 = jax.vmap(_g21)(jnp.arange(0, 12, dtype=jnp.int32), st["board"][0:21].reshape((3, 7))[:, 0:4].reshape((12,)), st["board"][7:28].reshape((3, 7))[:, 1:5].reshape((12,)), st["board"][14:35].reshape((3, 7))[:, 2:6].reshape((12,)), st["board"][21:42].reshape((3, 7))[:, 3:7].reshape((12,)))
+    def _g28(i23, _h24, _h25, _h26, _h27):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(_h24) == _i32(v_p)), (_i32(_h25) == _i32(v_p))), (_i32(_h26) == _i32(v_p))), (_i32(_h27) == _i32(v_p)))
+    _e29 = jax.vmap(_g28)(jnp.arange(0, 12, dtype=jnp.int32), st["board"][0:21].reshape((3, 7))[:, 3:7].reshape((12,)), st["board"][7:28].reshape((3, 7))[:, 2:6].reshape((12,)), st["board"][14:35].reshape((3, 7))[:, 1:5].reshape((12,)), st["board"][21:42].reshape((3, 7))[:, 0:4].reshape((12,)))
+    return jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.any(_e8), jnp.any(_e15)), jnp.any(_e22)), jnp.any(_e29))
 
 
 def a_drop(st, index):
@@ -223,52 +235,67 @@ def a_drop(st, index):
     v_column = (index // 1) % 7
     v_column = _cast(v_column, jnp.int8)
     v_row = _cast(jnp.maximum((5 - _i32(f_filled(st, v_column))), 0), jnp.int8)
-    _a22 = st["current_player"]
-    st["board"] = st["board"].at[((_i32(v_row) * 7) + _i32(v_column))].set(_cast(_a22, jnp.int8))
-    _c23 = f_wins(st, st["current_player"])
-    _c24 = jnp.all(jax.vmap(lambda i25, _h27: (_i32(jnp.sum(jax.vmap(lambda i26, _h28: (_i32(_h28) != -1))(jnp.arange(0, 6, dtype=jnp.int32), _h27), dtype=jnp.int32)) == 6))(jnp.arange(0, 7, dtype=jnp.int32), st["board"].reshape((6, 7)).transpose((1, 0))))
-    def _then29(st, v_column, v_row):
+    _a30 = st["current_player"]
+    st["board"] = st["board"].at[((_i32(v_row) * 7) + _i32(v_column))].set(_cast(_a30, jnp.int8))
+    _c31 = f_wins(st, st["current_player"])
+    def _g37(i33, _h35):
+        return (_i32(jnp.sum(jax.vmap(lambda i34, _h36: (_i32(_h36) != -1))(jnp.arange(0, 6, dtype=jnp.int32), _h35), dtype=jnp.int32)) == 6)
+    _e38 = jax.vmap(_g37)(jnp.arange(0, 7, dtype=jnp.int32), st["board"].reshape((6, 7)).transpose((1, 0)))
+    _c32 = jnp.all(_e38)
+    def _then39(st, v_column, v_row):
         st = dict(st)
         st = _win(st, st["current_player"], NUM_PLAYERS)
         return st, (v_column, v_row)
-    def _then30(st, v_column, v_row):
+    def _then40(st, v_column, v_row):
         st = dict(st)
         st = _draw(st)
         return st, (v_column, v_row)
-    st, (v_column, v_row) = _select_first((_c23, _c24, ), (st, (v_column, v_row)), (_then29(st, v_column, v_row), _then30(st, v_column, v_row), ), (st, (v_column, v_row)))
-    _a31 = (1 - _i32(st["current_player"]))
-    st["current_player"] = _cast(_a31, jnp.int8)
+    st, (v_column, v_row) = _select_first((_c31, _c32, ), (st, (v_column, v_row)), (_then39(st, v_column, v_row), _then40(st, v_column, v_row), ), (st, (v_column, v_row)))
+    _a41 = (1 - _i32(st["current_player"]))
+    st["current_player"] = _cast(_a41, jnp.int8)
     return st
 
 
 def m_drop(st):
     """guard of `drop` at each of its 7 flat indices (bool[7])"""
-    return jax.vmap(lambda i32, _h34: (_i32(jnp.sum(jax.vmap(lambda i33, _h35: (_i32(_h35) != -1))(jnp.arange(0, 6, dtype=jnp.int32), _h34), dtype=jnp.int32)) < 6))(jnp.arange(0, 7, dtype=jnp.int32), st["board"].reshape((6, 7)).transpose((1, 0)))
+    def _g46(i42, _h44):
+        return (_i32(jnp.sum(jax.vmap(lambda i43, _h45: (_i32(_h45) != -1))(jnp.arange(0, 6, dtype=jnp.int32), _h44), dtype=jnp.int32)) < 6)
+    _e47 = jax.vmap(_g46)(jnp.arange(0, 7, dtype=jnp.int32), st["board"].reshape((6, 7)).transpose((1, 0)))
+    return _e47
 
 
 def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
     v_p = _cast(v_p, jnp.int8)
-    return jax.vmap(lambda i36, _h39: jax.vmap(lambda i37, _h40: jax.vmap(lambda i38: (_i32(_h40) == _i32(jnp.where((i38 == 0), _i32(v_p), (1 - _i32(v_p))))))(jnp.arange(0, 2, dtype=jnp.int32)))(jnp.arange(0, 7, dtype=jnp.int32), _h39))(jnp.arange(0, 6, dtype=jnp.int32), st["board"].reshape((6, 7)))
+    def _g57(i48, _h51):
+        def _g55(i49, _h52):
+            def _g53(i50):
+                return (_i32(_h52) == _i32(jnp.where((i50 == 0), _i32(v_p), (1 - _i32(v_p)))))
+            _e54 = jax.vmap(_g53)(jnp.arange(0, 2, dtype=jnp.int32))
+            return _e54
+        _e56 = jax.vmap(_g55)(jnp.arange(0, 7, dtype=jnp.int32), _h51)
+        return _e56
+    _e58 = jax.vmap(_g57)(jnp.arange(0, 6, dtype=jnp.int32), st["board"].reshape((6, 7)))
+    return _e58
 
 
 def _init_body(st):
     """the spec's `init` block"""
     st = dict(st)
-    st, _r41 = _randint(st, 0, 1)
-    _a42 = _r41
-    st["current_player"] = _cast(_a42, jnp.int8)
+    st, _r59 = _randint(st, 0, 1)
+    _a60 = _r59
+    st["current_player"] = _cast(_a60, jnp.int8)
     return st
 
 
 def inv_gravity(st):
     """invariant `gravity`: no disc floats above an empty cell"""
-    return jnp.all(jax.vmap(lambda i43, _h44, _h45: jnp.logical_or((_i32(_h44) == -1), (_i32(_h45) != -1)))(jnp.arange(0, 35, dtype=jnp.int32), st["board"][0:35], st["board"][7:42]))
+    return jnp.all(jax.vmap(lambda i61, _h62, _h63: jnp.logical_or((_i32(_h62) == -1), (_i32(_h63) != -1)))(jnp.arange(0, 35, dtype=jnp.int32), st["board"][0:35], st["board"][7:42]))
 
 
 def inv_balanced(st):
     """invariant `balanced`: the two players' disc counts differ by at most one"""
-    return (jnp.abs((jnp.sum(jax.vmap(lambda i46, _h47: (_i32(_h47) == 0))(jnp.arange(0, 42, dtype=jnp.int32), st["board"]), dtype=jnp.int32) - jnp.sum(jax.vmap(lambda i48, _h49: (_i32(_h49) == 1))(jnp.arange(0, 42, dtype=jnp.int32), st["board"]), dtype=jnp.int32))) <= 1)
+    return (jnp.abs((jnp.sum(jax.vmap(lambda i64, _h65: (_i32(_h65) == 0))(jnp.arange(0, 42, dtype=jnp.int32), st["board"]), dtype=jnp.int32) - jnp.sum(jax.vmap(lambda i66, _h67: (_i32(_h67) == 1))(jnp.arange(0, 42, dtype=jnp.int32), st["board"]), dtype=jnp.int32))) <= 1)
 
 
 # ---- the environment

@@ -387,7 +387,10 @@ def f_no_pp(st, v_p):
     _done = jnp.bool_(False)
     _ret = jnp.bool_(False)
     v_a = _cast(st["active"][_i32(v_p)], jnp.int8)
-    _ret = _select(_done, _ret, _cast(jnp.all(jax.vmap(lambda i2, _h3: jnp.logical_or((i2 >= _i32(st["team"]["nmoves"][(v_p, v_a)])), (_i32(_h3) == 0)))(jnp.arange(0, 4, dtype=jnp.int32), st["team"]["pp"][(v_p, v_a)])), jnp.bool_))
+    def _g4(i2, _h3):
+        return jnp.logical_or((i2 >= _i32(st["team"]["nmoves"][(v_p, v_a)])), (_i32(_h3) == 0))
+    _e5 = jax.vmap(_g4)(jnp.arange(0, 4, dtype=jnp.int32), st["team"]["pp"][(v_p, v_a)])
+    _ret = _select(_done, _ret, _cast(jnp.all(_e5), jnp.bool_))
     _done = jnp.bool_(True)
     return _ret
 
@@ -411,20 +414,20 @@ def f_move_ok(st, v_p, v_slot):
     _done = jnp.bool_(False)
     _ret = jnp.bool_(False)
     v_m = _cast(_get(_get(st["team"], _i32(v_p)), _i32(st["active"][_i32(v_p)])), _DT1)
-    _c4 = f_locked(st, v_p)
-    def _then5(st, v_p, v_slot, _done, _ret, v_m):
+    _c6 = f_locked(st, v_p)
+    def _then7(st, v_p, v_slot, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast((_i32(v_slot) == _i32(st["lock_slot"][_i32(v_p)])), jnp.bool_))
         _done = jnp.bool_(True)
         return st, (v_p, v_slot, _done, _ret, v_m)
-    st, (v_p, v_slot, _done, _ret, v_m) = _select(_c4, _then5(st, v_p, v_slot, _done, _ret, v_m), (st, (v_p, v_slot, _done, _ret, v_m)))
-    _c6 = jnp.logical_or(jnp.logical_or(jnp.logical_or((v_m["status"] == 1), (v_m["status"] == 4)), st["trapped"][_i32(v_p)]), f_no_pp(st, v_p))
-    def _then7(st, v_p, v_slot, _done, _ret, v_m):
+    st, (v_p, v_slot, _done, _ret, v_m) = _select(_c6, _then7(st, v_p, v_slot, _done, _ret, v_m), (st, (v_p, v_slot, _done, _ret, v_m)))
+    _c8 = jnp.logical_or(jnp.logical_or(jnp.logical_or((v_m["status"] == 1), (v_m["status"] == 4)), st["trapped"][_i32(v_p)]), f_no_pp(st, v_p))
+    def _then9(st, v_p, v_slot, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast((_i32(v_slot) == 0), jnp.bool_))
         _done = jnp.bool_(True)
         return st, (v_p, v_slot, _done, _ret, v_m)
-    st, (v_p, v_slot, _done, _ret, v_m) = _select(_c6, _then7(st, v_p, v_slot, _done, _ret, v_m), (st, (v_p, v_slot, _done, _ret, v_m)))
+    st, (v_p, v_slot, _done, _ret, v_m) = _select(_c8, _then9(st, v_p, v_slot, _done, _ret, v_m), (st, (v_p, v_slot, _done, _ret, v_m)))
     _ret = _select(_done, _ret, _cast(jnp.logical_and((_i32(v_slot) < _i32(v_m["nmoves"])), (_i32(v_m["pp"][_i32(v_slot)]) > 0)), jnp.bool_))
     _done = jnp.bool_(True)
     return _ret
@@ -438,13 +441,13 @@ def f_rank(st, v_p, v_slot):
     _ret = jnp.int8(0)
     v_a = _cast(st["active"][_i32(v_p)], jnp.int8)
     v_s = _cast(jnp.where(f_locked(st, v_p), _i32(st["lock_slot"][_i32(v_p)]), _i32(v_slot)), jnp.int8)
-    _c8 = jnp.logical_and(f_no_pp(st, v_p), jnp.logical_not(f_locked(st, v_p)))
-    def _then9(st, v_p, v_slot, _done, _ret, v_a, v_s):
+    _c10 = jnp.logical_and(f_no_pp(st, v_p), jnp.logical_not(f_locked(st, v_p)))
+    def _then11(st, v_p, v_slot, _done, _ret, v_a, v_s):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(1, jnp.int8))
         _done = jnp.bool_(True)
         return st, (v_p, v_slot, _done, _ret, v_a, v_s)
-    st, (v_p, v_slot, _done, _ret, v_a, v_s) = _select(_c8, _then9(st, v_p, v_slot, _done, _ret, v_a, v_s), (st, (v_p, v_slot, _done, _ret, v_a, v_s)))
+    st, (v_p, v_slot, _done, _ret, v_a, v_s) = _select(_c10, _then11(st, v_p, v_slot, _done, _ret, v_a, v_s), (st, (v_p, v_slot, _done, _ret, v_a, v_s)))
     _ret = _select(_done, _ret, _cast((_i32(_K2[_i32(st["team"]["moves"][(v_p, v_a, v_s)])]) + 1), jnp.int8))
     _done = jnp.bool_(True)
     return _ret
@@ -455,42 +458,42 @@ def p_enter(st, v_p):
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
     v_a = _cast(st["active"][_i32(v_p)], jnp.int8)
-    _a10 = True
-    st["seen"] = st["seen"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a10, jnp.bool_))
+    _a12 = True
+    st["seen"] = st["seen"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a12, jnp.bool_))
     v_k = jnp.int32(0)
-    _a11 = st["team"]["stats"][(v_p, v_a, v_k)]
-    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a11, jnp.int16))
-    v_k = jnp.int32(1)
-    _a12 = st["team"]["stats"][(v_p, v_a, v_k)]
-    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a12, jnp.int16))
-    v_k = jnp.int32(2)
     _a13 = st["team"]["stats"][(v_p, v_a, v_k)]
     st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a13, jnp.int16))
-    v_k = jnp.int32(3)
+    v_k = jnp.int32(1)
     _a14 = st["team"]["stats"][(v_p, v_a, v_k)]
     st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a14, jnp.int16))
+    v_k = jnp.int32(2)
+    _a15 = st["team"]["stats"][(v_p, v_a, v_k)]
+    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a15, jnp.int16))
+    v_k = jnp.int32(3)
+    _a16 = st["team"]["stats"][(v_p, v_a, v_k)]
+    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a16, jnp.int16))
     v_cond = _cast(st["team"]["status"][(v_p, v_a)], jnp.int8)
-    _c15 = (v_cond == 5)
-    def _then16(st, v_p, v_a, v_cond):
+    _c17 = (v_cond == 5)
+    def _then18(st, v_p, v_a, v_cond):
         st = dict(st)
-        _a17 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_p)][3]), 4), 1)
-        st["mstat"] = st["mstat"].at[(_i32(v_p), 3)].set(_cast(_a17, jnp.int16))
+        _a19 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_p)][3]), 4), 1)
+        st["mstat"] = st["mstat"].at[(_i32(v_p), 3)].set(_cast(_a19, jnp.int16))
         return st, (v_p, v_a, v_cond)
-    st, (v_p, v_a, v_cond) = _select(_c15, _then16(st, v_p, v_a, v_cond), (st, (v_p, v_a, v_cond)))
-    _c18 = (v_cond == 3)
-    def _then19(st, v_p, v_a, v_cond):
+    st, (v_p, v_a, v_cond) = _select(_c17, _then18(st, v_p, v_a, v_cond), (st, (v_p, v_a, v_cond)))
+    _c20 = (v_cond == 3)
+    def _then21(st, v_p, v_a, v_cond):
         st = dict(st)
-        _a20 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_p)][0]), 2), 1)
-        st["mstat"] = st["mstat"].at[(_i32(v_p), 0)].set(_cast(_a20, jnp.int16))
+        _a22 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_p)][0]), 2), 1)
+        st["mstat"] = st["mstat"].at[(_i32(v_p), 0)].set(_cast(_a22, jnp.int16))
         return st, (v_p, v_a, v_cond)
-    st, (v_p, v_a, v_cond) = _select(_c18, _then19(st, v_p, v_a, v_cond), (st, (v_p, v_a, v_cond)))
-    _c21 = jnp.logical_or((v_cond == 2), (v_cond == 3))
-    def _then22(st, v_p, v_a, v_cond):
+    st, (v_p, v_a, v_cond) = _select(_c20, _then21(st, v_p, v_a, v_cond), (st, (v_p, v_a, v_cond)))
+    _c23 = jnp.logical_or((v_cond == 2), (v_cond == 3))
+    def _then24(st, v_p, v_a, v_cond):
         st = dict(st)
-        _a23 = jnp.maximum((_i32(st["team"]["hp"][(v_p, v_a)]) - jnp.maximum(jnp.floor_divide(_i32(st["team"]["maxhp"][(v_p, v_a)]), 16), 1)), 0)
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a23, jnp.int16))}
+        _a25 = jnp.maximum((_i32(st["team"]["hp"][(v_p, v_a)]) - jnp.maximum(jnp.floor_divide(_i32(st["team"]["maxhp"][(v_p, v_a)]), 16), 1)), 0)
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a25, jnp.int16))}
         return st, (v_p, v_a, v_cond)
-    st, (v_p, v_a, v_cond) = _select(_c21, _then22(st, v_p, v_a, v_cond), (st, (v_p, v_a, v_cond)))
+    st, (v_p, v_a, v_cond) = _select(_c23, _then24(st, v_p, v_a, v_cond), (st, (v_p, v_a, v_cond)))
     return st
 
 
@@ -499,61 +502,61 @@ def p_leave(st, v_p):
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
     v_a = _cast(st["active"][_i32(v_p)], jnp.int8)
-    _c24 = (st["team"]["status"][(v_p, v_a)] == 6)
-    def _then25(st, v_p, v_a):
+    _c26 = (st["team"]["status"][(v_p, v_a)] == 6)
+    def _then27(st, v_p, v_a):
         st = dict(st)
-        _a26 = 2
-        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a26, jnp.int8))}
+        _a28 = 2
+        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a28, jnp.int8))}
         return st, (v_p, v_a)
-    st, (v_p, v_a) = _select(_c24, _then25(st, v_p, v_a), (st, (v_p, v_a)))
-    _a27 = _K3
-    st["boosts"] = st["boosts"].at[_i32(v_p)].set(_cast(_a27, jnp.int8))
-    _a28 = 0
-    st["confused"] = st["confused"].at[_i32(v_p)].set(_cast(_a28, jnp.int8))
-    _a29 = 0
-    st["sub_hp"] = st["sub_hp"].at[_i32(v_p)].set(_cast(_a29, jnp.int16))
-    _a30 = False
-    st["reflect"] = st["reflect"].at[_i32(v_p)].set(_cast(_a30, jnp.bool_))
-    _a31 = False
-    st["light_screen"] = st["light_screen"].at[_i32(v_p)].set(_cast(_a31, jnp.bool_))
+    st, (v_p, v_a) = _select(_c26, _then27(st, v_p, v_a), (st, (v_p, v_a)))
+    _a29 = _K3
+    st["boosts"] = st["boosts"].at[_i32(v_p)].set(_cast(_a29, jnp.int8))
+    _a30 = 0
+    st["confused"] = st["confused"].at[_i32(v_p)].set(_cast(_a30, jnp.int8))
+    _a31 = 0
+    st["sub_hp"] = st["sub_hp"].at[_i32(v_p)].set(_cast(_a31, jnp.int16))
     _a32 = False
-    st["focus"] = st["focus"].at[_i32(v_p)].set(_cast(_a32, jnp.bool_))
+    st["reflect"] = st["reflect"].at[_i32(v_p)].set(_cast(_a32, jnp.bool_))
     _a33 = False
-    st["mist"] = st["mist"].at[_i32(v_p)].set(_cast(_a33, jnp.bool_))
+    st["light_screen"] = st["light_screen"].at[_i32(v_p)].set(_cast(_a33, jnp.bool_))
     _a34 = False
-    st["seeded"] = st["seeded"].at[_i32(v_p)].set(_cast(_a34, jnp.bool_))
+    st["focus"] = st["focus"].at[_i32(v_p)].set(_cast(_a34, jnp.bool_))
     _a35 = False
-    st["toxic"] = st["toxic"].at[_i32(v_p)].set(_cast(_a35, jnp.bool_))
-    _a36 = 0
-    st["toxic_n"] = st["toxic_n"].at[_i32(v_p)].set(_cast(_a36, jnp.int8))
+    st["mist"] = st["mist"].at[_i32(v_p)].set(_cast(_a35, jnp.bool_))
+    _a36 = False
+    st["seeded"] = st["seeded"].at[_i32(v_p)].set(_cast(_a36, jnp.bool_))
     _a37 = False
-    st["recharging"] = st["recharging"].at[_i32(v_p)].set(_cast(_a37, jnp.bool_))
-    _a38 = False
-    st["charging"] = st["charging"].at[_i32(v_p)].set(_cast(_a38, jnp.bool_))
+    st["toxic"] = st["toxic"].at[_i32(v_p)].set(_cast(_a37, jnp.bool_))
+    _a38 = 0
+    st["toxic_n"] = st["toxic_n"].at[_i32(v_p)].set(_cast(_a38, jnp.int8))
     _a39 = False
-    st["invulnerable"] = st["invulnerable"].at[_i32(v_p)].set(_cast(_a39, jnp.bool_))
-    _a40 = 0
-    st["thrash_left"] = st["thrash_left"].at[_i32(v_p)].set(_cast(_a40, jnp.int8))
+    st["recharging"] = st["recharging"].at[_i32(v_p)].set(_cast(_a39, jnp.bool_))
+    _a40 = False
+    st["charging"] = st["charging"].at[_i32(v_p)].set(_cast(_a40, jnp.bool_))
     _a41 = False
-    st["flinched"] = st["flinched"].at[_i32(v_p)].set(_cast(_a41, jnp.bool_))
-    _c42 = (_i32(st["trap_left"][_i32(v_p)]) > 0)
-    def _then43(st, v_p, v_a):
+    st["invulnerable"] = st["invulnerable"].at[_i32(v_p)].set(_cast(_a41, jnp.bool_))
+    _a42 = 0
+    st["thrash_left"] = st["thrash_left"].at[_i32(v_p)].set(_cast(_a42, jnp.int8))
+    _a43 = False
+    st["flinched"] = st["flinched"].at[_i32(v_p)].set(_cast(_a43, jnp.bool_))
+    _c44 = (_i32(st["trap_left"][_i32(v_p)]) > 0)
+    def _then45(st, v_p, v_a):
         st = dict(st)
-        _a44 = False
-        st["trapped"] = st["trapped"].at[(1 - _i32(v_p))].set(_cast(_a44, jnp.bool_))
+        _a46 = False
+        st["trapped"] = st["trapped"].at[(1 - _i32(v_p))].set(_cast(_a46, jnp.bool_))
         return st, (v_p, v_a)
-    st, (v_p, v_a) = _select(_c42, _then43(st, v_p, v_a), (st, (v_p, v_a)))
-    _a45 = 0
-    st["trap_left"] = st["trap_left"].at[_i32(v_p)].set(_cast(_a45, jnp.int8))
-    _c46 = st["trapped"][_i32(v_p)]
-    def _then47(st, v_p, v_a):
+    st, (v_p, v_a) = _select(_c44, _then45(st, v_p, v_a), (st, (v_p, v_a)))
+    _a47 = 0
+    st["trap_left"] = st["trap_left"].at[_i32(v_p)].set(_cast(_a47, jnp.int8))
+    _c48 = st["trapped"][_i32(v_p)]
+    def _then49(st, v_p, v_a):
         st = dict(st)
-        _a48 = 0
-        st["trap_left"] = st["trap_left"].at[(1 - _i32(v_p))].set(_cast(_a48, jnp.int8))
+        _a50 = 0
+        st["trap_left"] = st["trap_left"].at[(1 - _i32(v_p))].set(_cast(_a50, jnp.int8))
         return st, (v_p, v_a)
-    st, (v_p, v_a) = _select(_c46, _then47(st, v_p, v_a), (st, (v_p, v_a)))
-    _a49 = False
-    st["trapped"] = st["trapped"].at[_i32(v_p)].set(_cast(_a49, jnp.bool_))
+    st, (v_p, v_a) = _select(_c48, _then49(st, v_p, v_a), (st, (v_p, v_a)))
+    _a51 = False
+    st["trapped"] = st["trapped"].at[_i32(v_p)].set(_cast(_a51, jnp.bool_))
     return st
 
 
@@ -563,8 +566,8 @@ def p_switch_in(st, v_p, v_to):
     v_p = _cast(v_p, jnp.int8)
     v_to = _cast(v_to, jnp.int8)
     st = p_leave(st, v_p)
-    _a50 = v_to
-    st["active"] = st["active"].at[_i32(v_p)].set(_cast(_a50, jnp.int8))
+    _a52 = v_to
+    st["active"] = st["active"].at[_i32(v_p)].set(_cast(_a52, jnp.int8))
     st = p_enter(st, v_p)
     return st
 
@@ -575,27 +578,22 @@ def p_before_move(st, v_u):
     v_u = _cast(v_u, jnp.int8)
     v_a = _cast(st["active"][_i32(v_u)], jnp.int8)
     v_cond = _cast(st["team"]["status"][(v_u, v_a)], jnp.int8)
-    _a51 = True
-    st["go"] = _cast(_a51, jnp.bool_)
-    _c52 = (v_cond == 4)
-    _c53 = (v_cond == 1)
-    _c54 = st["trapped"][_i32(v_u)]
-    _c55 = st["flinched"][_i32(v_u)]
-    _c56 = st["recharging"][_i32(v_u)]
-    def _then57(st, v_u, v_a, v_cond):
-        st = dict(st)
-        _a58 = False
-        st["go"] = _cast(_a58, jnp.bool_)
-        return st, (v_u, v_a, v_cond)
+    _a53 = True
+    st["go"] = _cast(_a53, jnp.bool_)
+    _c54 = (v_cond == 4)
+    _c55 = (v_cond == 1)
+    _c56 = st["trapped"][_i32(v_u)]
+    _c57 = st["flinched"][_i32(v_u)]
+    _c58 = st["recharging"][_i32(v_u)]
     def _then59(st, v_u, v_a, v_cond):
         st = dict(st)
-        _a60 = jnp.maximum((_i32(st["team"]["sleep"][(v_u, v_a)]) - 1), 0)
-        st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a60, jnp.int8))}
-        _a61 = False
-        st["go"] = _cast(_a61, jnp.bool_)
+        _a60 = False
+        st["go"] = _cast(_a60, jnp.bool_)
         return st, (v_u, v_a, v_cond)
-    def _then62(st, v_u, v_a, v_cond):
+    def _then61(st, v_u, v_a, v_cond):
         st = dict(st)
+        _a62 = jnp.maximum((_i32(st["team"]["sleep"][(v_u, v_a)]) - 1), 0)
+        st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a62, jnp.int8))}
         _a63 = False
         st["go"] = _cast(_a63, jnp.bool_)
         return st, (v_u, v_a, v_cond)
@@ -607,46 +605,51 @@ def p_before_move(st, v_u):
     def _then66(st, v_u, v_a, v_cond):
         st = dict(st)
         _a67 = False
-        st["recharging"] = st["recharging"].at[_i32(v_u)].set(_cast(_a67, jnp.bool_))
-        _a68 = False
-        st["go"] = _cast(_a68, jnp.bool_)
+        st["go"] = _cast(_a67, jnp.bool_)
         return st, (v_u, v_a, v_cond)
-    st, (v_u, v_a, v_cond) = _select_first((_c52, _c53, _c54, _c55, _c56, ), (st, (v_u, v_a, v_cond)), (_then57(st, v_u, v_a, v_cond), _then59(st, v_u, v_a, v_cond), _then62(st, v_u, v_a, v_cond), _then64(st, v_u, v_a, v_cond), _then66(st, v_u, v_a, v_cond), ), (st, (v_u, v_a, v_cond)))
-    _c69 = jnp.logical_and(st["go"], (_i32(st["confused"][_i32(v_u)]) > 0))
-    def _then70(st, v_u, v_a, v_cond):
+    def _then68(st, v_u, v_a, v_cond):
         st = dict(st)
-        _a71 = jnp.maximum((_i32(st["confused"][_i32(v_u)]) - 1), 0)
-        st["confused"] = st["confused"].at[_i32(v_u)].set(_cast(_a71, jnp.int8))
-        st, _r72 = _randint(st, 0, 1)
-        v_self_hit = _cast((_r72 == 1), jnp.bool_)
-        _c73 = jnp.logical_and((_i32(st["confused"][_i32(v_u)]) > 0), v_self_hit)
-        def _then74(st, v_u, v_a, v_cond, v_self_hit):
+        _a69 = False
+        st["recharging"] = st["recharging"].at[_i32(v_u)].set(_cast(_a69, jnp.bool_))
+        _a70 = False
+        st["go"] = _cast(_a70, jnp.bool_)
+        return st, (v_u, v_a, v_cond)
+    st, (v_u, v_a, v_cond) = _select_first((_c54, _c55, _c56, _c57, _c58, ), (st, (v_u, v_a, v_cond)), (_then59(st, v_u, v_a, v_cond), _then61(st, v_u, v_a, v_cond), _then64(st, v_u, v_a, v_cond), _then66(st, v_u, v_a, v_cond), _then68(st, v_u, v_a, v_cond), ), (st, (v_u, v_a, v_cond)))
+    _c71 = jnp.logical_and(st["go"], (_i32(st["confused"][_i32(v_u)]) > 0))
+    def _then72(st, v_u, v_a, v_cond):
+        st = dict(st)
+        _a73 = jnp.maximum((_i32(st["confused"][_i32(v_u)]) - 1), 0)
+        st["confused"] = st["confused"].at[_i32(v_u)].set(_cast(_a73, jnp.int8))
+        st, _r74 = _randint(st, 0, 1)
+        v_self_hit = _cast((_r74 == 1), jnp.bool_)
+        _c75 = jnp.logical_and((_i32(st["confused"][_i32(v_u)]) > 0), v_self_hit)
+        def _then76(st, v_u, v_a, v_cond, v_self_hit):
             st = dict(st)
             v_lv = _cast(st["team"]["level"][(v_u, v_a)], jnp.int8)
             v_hurt = _cast((jnp.floor_divide(jnp.floor_divide((((jnp.floor_divide((_i32(v_lv) * 2), 5) + 2) * _i32(st["mstat"][_i32(v_u)][0])) * 40), _i32(st["mstat"][_i32(v_u)][1])), 50) + 2), jnp.int32)
-            _a75 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - _i32(v_hurt)), 0)
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a75, jnp.int16))}
-            _a76 = False
-            st["go"] = _cast(_a76, jnp.bool_)
+            _a77 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - _i32(v_hurt)), 0)
+            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a77, jnp.int16))}
+            _a78 = False
+            st["go"] = _cast(_a78, jnp.bool_)
             st = p_drop_locks(st, v_u)
             return st, (v_u, v_a, v_cond, v_self_hit)
-        st, (v_u, v_a, v_cond, v_self_hit) = _select(_c73, _then74(st, v_u, v_a, v_cond, v_self_hit), (st, (v_u, v_a, v_cond, v_self_hit)))
+        st, (v_u, v_a, v_cond, v_self_hit) = _select(_c75, _then76(st, v_u, v_a, v_cond, v_self_hit), (st, (v_u, v_a, v_cond, v_self_hit)))
         return st, (v_u, v_a, v_cond)
-    st, (v_u, v_a, v_cond) = _select(_c69, _then70(st, v_u, v_a, v_cond), (st, (v_u, v_a, v_cond)))
-    _c77 = jnp.logical_and(st["go"], (v_cond == 5))
-    def _then78(st, v_u, v_a, v_cond):
+    st, (v_u, v_a, v_cond) = _select(_c71, _then72(st, v_u, v_a, v_cond), (st, (v_u, v_a, v_cond)))
+    _c79 = jnp.logical_and(st["go"], (v_cond == 5))
+    def _then80(st, v_u, v_a, v_cond):
         st = dict(st)
-        st, _r80 = _randint(st, 0, 255)
-        _c79 = (_r80 < 63)
-        def _then81(st, v_u, v_a, v_cond):
+        st, _r82 = _randint(st, 0, 255)
+        _c81 = (_r82 < 63)
+        def _then83(st, v_u, v_a, v_cond):
             st = dict(st)
-            _a82 = False
-            st["go"] = _cast(_a82, jnp.bool_)
+            _a84 = False
+            st["go"] = _cast(_a84, jnp.bool_)
             st = p_drop_locks(st, v_u)
             return st, (v_u, v_a, v_cond)
-        st, (v_u, v_a, v_cond) = _select(_c79, _then81(st, v_u, v_a, v_cond), (st, (v_u, v_a, v_cond)))
+        st, (v_u, v_a, v_cond) = _select(_c81, _then83(st, v_u, v_a, v_cond), (st, (v_u, v_a, v_cond)))
         return st, (v_u, v_a, v_cond)
-    st, (v_u, v_a, v_cond) = _select(_c77, _then78(st, v_u, v_a, v_cond), (st, (v_u, v_a, v_cond)))
+    st, (v_u, v_a, v_cond) = _select(_c79, _then80(st, v_u, v_a, v_cond), (st, (v_u, v_a, v_cond)))
     return st
 
 
@@ -654,21 +657,21 @@ def p_drop_locks(st, v_u):
     """proc `drop_locks` (pokemon_gen1.envspec:435)"""
     st = dict(st)
     v_u = _cast(v_u, jnp.int8)
-    _a83 = False
-    st["charging"] = st["charging"].at[_i32(v_u)].set(_cast(_a83, jnp.bool_))
-    _a84 = False
-    st["invulnerable"] = st["invulnerable"].at[_i32(v_u)].set(_cast(_a84, jnp.bool_))
-    _a85 = 0
-    st["thrash_left"] = st["thrash_left"].at[_i32(v_u)].set(_cast(_a85, jnp.int8))
-    _c86 = (_i32(st["trap_left"][_i32(v_u)]) > 0)
-    def _then87(st, v_u):
+    _a85 = False
+    st["charging"] = st["charging"].at[_i32(v_u)].set(_cast(_a85, jnp.bool_))
+    _a86 = False
+    st["invulnerable"] = st["invulnerable"].at[_i32(v_u)].set(_cast(_a86, jnp.bool_))
+    _a87 = 0
+    st["thrash_left"] = st["thrash_left"].at[_i32(v_u)].set(_cast(_a87, jnp.int8))
+    _c88 = (_i32(st["trap_left"][_i32(v_u)]) > 0)
+    def _then89(st, v_u):
         st = dict(st)
-        _a88 = 0
-        st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a88, jnp.int8))
-        _a89 = False
-        st["trapped"] = st["trapped"].at[(1 - _i32(v_u))].set(_cast(_a89, jnp.bool_))
+        _a90 = 0
+        st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a90, jnp.int8))
+        _a91 = False
+        st["trapped"] = st["trapped"].at[(1 - _i32(v_u))].set(_cast(_a91, jnp.bool_))
         return st, (v_u,)
-    st, (v_u,) = _select(_c86, _then87(st, v_u), (st, (v_u,)))
+    st, (v_u,) = _select(_c88, _then89(st, v_u), (st, (v_u,)))
     return st
 
 
@@ -678,75 +681,75 @@ def p_use_move(st, v_u, v_slot):
     v_u = _cast(v_u, jnp.int8)
     v_slot = _cast(v_slot, jnp.int8)
     v_a = _cast(st["active"][_i32(v_u)], jnp.int8)
-    _c90 = (_i32(st["team"]["hp"][(v_u, v_a)]) > 0)
-    def _then91(st, v_u, v_slot, v_a):
+    _c92 = (_i32(st["team"]["hp"][(v_u, v_a)]) > 0)
+    def _then93(st, v_u, v_slot, v_a):
         st = dict(st)
         v_s = _cast(jnp.where(f_locked(st, v_u), _i32(st["lock_slot"][_i32(v_u)]), _i32(v_slot)), jnp.int8)
         v_struggle = _cast(jnp.logical_and(f_no_pp(st, v_u), jnp.logical_not(f_locked(st, v_u))), jnp.bool_)
         v_m = _cast(st["team"]["moves"][(v_u, v_a, v_s)], jnp.int16)
-        _c92 = v_struggle
-        def _then93(st, v_u, v_slot, v_a, v_s, v_struggle, v_m):
+        _c94 = v_struggle
+        def _then95(st, v_u, v_slot, v_a, v_s, v_struggle, v_m):
             st = dict(st)
-            _a94 = 164
-            v_m = _cast(_a94, jnp.int16)
+            _a96 = 164
+            v_m = _cast(_a96, jnp.int16)
             return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m)
-        st, (v_u, v_slot, v_a, v_s, v_struggle, v_m) = _select(_c92, _then93(st, v_u, v_slot, v_a, v_s, v_struggle, v_m), (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m)))
+        st, (v_u, v_slot, v_a, v_s, v_struggle, v_m) = _select(_c94, _then95(st, v_u, v_slot, v_a, v_s, v_struggle, v_m), (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m)))
         v_foe_was_up = _cast((_i32(st["team"]["hp"][((1 - _i32(v_u)), st["active"][(1 - _i32(v_u))])]) > 0), jnp.bool_)
         st = p_before_move(st, v_u)
-        _c95 = st["go"]
-        def _then96(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up):
+        _c97 = st["go"]
+        def _then98(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up):
             st = dict(st)
-            _a97 = v_m
-            st["move_used"] = _cast(_a97, jnp.int16)
-            _a98 = {"high_crit": _cast(False, jnp.bool_), "hits_min": _cast(1, jnp.int8), "hits_max": _cast(1, jnp.int8), "drain_num": _cast(0, jnp.int8), "drain_den": _cast(0, jnp.int8), "recoil_num": _cast(0, jnp.int8), "recoil_den": _cast(0, jnp.int8), "status": _cast(0, jnp.int8), "sec_status": _cast(0, jnp.int8), "sec_chance": _cast(0, jnp.int8), "stat": _cast(0, jnp.int8), "stages": _cast(0, jnp.int8), "on_user": _cast(False, jnp.bool_), "stat_chance": _cast(0, jnp.int8), "confuse": _cast(0, jnp.int8), "flinch": _cast(0, jnp.int8), "recharge": _cast(False, jnp.bool_), "trap": _cast(False, jnp.bool_), "thrash": _cast(False, jnp.bool_), "explode": _cast(False, jnp.bool_), "ohko": _cast(False, jnp.bool_), "charge": _cast(False, jnp.bool_), "fly": _cast(False, jnp.bool_), "fixed": _cast(0, jnp.int8), "level_damage": _cast(False, jnp.bool_), "psywave": _cast(False, jnp.bool_), "half_hp": _cast(False, jnp.bool_), "crash": _cast(False, jnp.bool_), "heal": _cast(False, jnp.bool_), "rest": _cast(False, jnp.bool_), "haze": _cast(False, jnp.bool_), "screen": _cast(0, jnp.int8), "seed": _cast(False, jnp.bool_), "substitute": _cast(False, jnp.bool_), "counter": _cast(False, jnp.bool_), "focus": _cast(False, jnp.bool_), "mist": _cast(False, jnp.bool_), "sleeping_target": _cast(False, jnp.bool_)}
-            st["fx"] = _cast(_a98, _DT4)
+            _a99 = v_m
+            st["move_used"] = _cast(_a99, jnp.int16)
+            _a100 = {"high_crit": _cast(False, jnp.bool_), "hits_min": _cast(1, jnp.int8), "hits_max": _cast(1, jnp.int8), "drain_num": _cast(0, jnp.int8), "drain_den": _cast(0, jnp.int8), "recoil_num": _cast(0, jnp.int8), "recoil_den": _cast(0, jnp.int8), "status": _cast(0, jnp.int8), "sec_status": _cast(0, jnp.int8), "sec_chance": _cast(0, jnp.int8), "stat": _cast(0, jnp.int8), "stages": _cast(0, jnp.int8), "on_user": _cast(False, jnp.bool_), "stat_chance": _cast(0, jnp.int8), "confuse": _cast(0, jnp.int8), "flinch": _cast(0, jnp.int8), "recharge": _cast(False, jnp.bool_), "trap": _cast(False, jnp.bool_), "thrash": _cast(False, jnp.bool_), "explode": _cast(False, jnp.bool_), "ohko": _cast(False, jnp.bool_), "charge": _cast(False, jnp.bool_), "fly": _cast(False, jnp.bool_), "fixed": _cast(0, jnp.int8), "level_damage": _cast(False, jnp.bool_), "psywave": _cast(False, jnp.bool_), "half_hp": _cast(False, jnp.bool_), "crash": _cast(False, jnp.bool_), "heal": _cast(False, jnp.bool_), "rest": _cast(False, jnp.bool_), "haze": _cast(False, jnp.bool_), "screen": _cast(0, jnp.int8), "seed": _cast(False, jnp.bool_), "substitute": _cast(False, jnp.bool_), "counter": _cast(False, jnp.bool_), "focus": _cast(False, jnp.bool_), "mist": _cast(False, jnp.bool_), "sleeping_target": _cast(False, jnp.bool_)}
+            st["fx"] = _cast(_a100, _DT4)
             st = p_move_effect__dispatch(st, _K5[_i32(v_m)])
             v_charge_turn = _cast(jnp.logical_and(st["fx"]["charge"], jnp.logical_not(st["charging"][_i32(v_u)])), jnp.bool_)
-            _c99 = jnp.logical_or(jnp.logical_and(jnp.logical_and(jnp.logical_not(f_locked(st, v_u)), jnp.logical_not(st["fx"]["charge"])), jnp.logical_not(v_struggle)), st["charging"][_i32(v_u)])
-            def _then100(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn):
+            _c101 = jnp.logical_or(jnp.logical_and(jnp.logical_and(jnp.logical_not(f_locked(st, v_u)), jnp.logical_not(st["fx"]["charge"])), jnp.logical_not(v_struggle)), st["charging"][_i32(v_u)])
+            def _then102(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn):
                 st = dict(st)
-                _a101 = jnp.maximum((_i32(st["team"]["pp"][(v_u, v_a, v_s)]) - 1), 0)
-                st["team"] = {**st["team"], "pp": st["team"]["pp"].at[(_i32(v_u), _i32(v_a), _i32(v_s))].set(_cast(_a101, jnp.int8))}
+                _a103 = jnp.maximum((_i32(st["team"]["pp"][(v_u, v_a, v_s)]) - 1), 0)
+                st["team"] = {**st["team"], "pp": st["team"]["pp"].at[(_i32(v_u), _i32(v_a), _i32(v_s))].set(_cast(_a103, jnp.int8))}
                 return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)
-            st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn) = _select(_c99, _then100(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn), (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)))
-            _c102 = jnp.logical_not(v_struggle)
-            def _then103(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn):
+            st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn) = _select(_c101, _then102(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn), (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)))
+            _c104 = jnp.logical_not(v_struggle)
+            def _then105(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn):
                 st = dict(st)
-                _a104 = True
-                st["move_seen"] = st["move_seen"].at[(_i32(v_u), _i32(v_a), _i32(v_s))].set(_cast(_a104, jnp.bool_))
+                _a106 = True
+                st["move_seen"] = st["move_seen"].at[(_i32(v_u), _i32(v_a), _i32(v_s))].set(_cast(_a106, jnp.bool_))
                 return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)
-            st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn) = _select(_c102, _then103(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn), (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)))
-            _a105 = jnp.logical_and(jnp.logical_and(jnp.logical_or((_K6[_i32(v_m)] == 0), (_K6[_i32(v_m)] == 6)), (_i32(_K7[_i32(v_m)]) > 0)), jnp.logical_not(st["fx"]["counter"]))
-            st["counterable"] = st["counterable"].at[_i32(v_u)].set(_cast(_a105, jnp.bool_))
-            _c106 = v_charge_turn
-            def _then107(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn):
+            st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn) = _select(_c104, _then105(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn), (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)))
+            _a107 = jnp.logical_and(jnp.logical_and(jnp.logical_or((_K6[_i32(v_m)] == 0), (_K6[_i32(v_m)] == 6)), (_i32(_K7[_i32(v_m)]) > 0)), jnp.logical_not(st["fx"]["counter"]))
+            st["counterable"] = st["counterable"].at[_i32(v_u)].set(_cast(_a107, jnp.bool_))
+            _c108 = v_charge_turn
+            def _then109(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn):
                 st = dict(st)
-                _a108 = True
-                st["charging"] = st["charging"].at[_i32(v_u)].set(_cast(_a108, jnp.bool_))
-                _a109 = st["fx"]["fly"]
-                st["invulnerable"] = st["invulnerable"].at[_i32(v_u)].set(_cast(_a109, jnp.bool_))
-                _a110 = v_s
-                st["lock_slot"] = st["lock_slot"].at[_i32(v_u)].set(_cast(_a110, jnp.int8))
+                _a110 = True
+                st["charging"] = st["charging"].at[_i32(v_u)].set(_cast(_a110, jnp.bool_))
+                _a111 = st["fx"]["fly"]
+                st["invulnerable"] = st["invulnerable"].at[_i32(v_u)].set(_cast(_a111, jnp.bool_))
+                _a112 = v_s
+                st["lock_slot"] = st["lock_slot"].at[_i32(v_u)].set(_cast(_a112, jnp.int8))
                 return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)
-            def _else111(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn):
+            def _else113(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn):
                 st = dict(st)
-                _a112 = False
-                st["charging"] = st["charging"].at[_i32(v_u)].set(_cast(_a112, jnp.bool_))
-                _a113 = False
-                st["invulnerable"] = st["invulnerable"].at[_i32(v_u)].set(_cast(_a113, jnp.bool_))
+                _a114 = False
+                st["charging"] = st["charging"].at[_i32(v_u)].set(_cast(_a114, jnp.bool_))
+                _a115 = False
+                st["invulnerable"] = st["invulnerable"].at[_i32(v_u)].set(_cast(_a115, jnp.bool_))
                 st = p_carry_out(st, v_u, v_m, v_s)
                 return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)
-            st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn) = _select(_c106, _then107(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn), _else111(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn))
+            st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn) = _select(_c108, _then109(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn), _else113(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn))
             return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up)
-        st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up) = _select(_c95, _then96(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up), (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up)))
-        _c114 = jnp.logical_not(jnp.logical_and(v_foe_was_up, (_i32(st["team"]["hp"][((1 - _i32(v_u)), st["active"][(1 - _i32(v_u))])]) == 0)))
-        def _then115(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up):
+        st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up) = _select(_c97, _then98(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up), (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up)))
+        _c116 = jnp.logical_not(jnp.logical_and(v_foe_was_up, (_i32(st["team"]["hp"][((1 - _i32(v_u)), st["active"][(1 - _i32(v_u))])]) == 0)))
+        def _then117(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up):
             st = dict(st)
             st = p_residual(st, v_u)
             return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up)
-        st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up) = _select(_c114, _then115(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up), (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up)))
+        st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up) = _select(_c116, _then117(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up), (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up)))
         return st, (v_u, v_slot, v_a)
-    st, (v_u, v_slot, v_a) = _select(_c90, _then91(st, v_u, v_slot, v_a), (st, (v_u, v_slot, v_a)))
+    st, (v_u, v_slot, v_a) = _select(_c92, _then93(st, v_u, v_slot, v_a), (st, (v_u, v_slot, v_a)))
     return st
 
 
@@ -758,68 +761,68 @@ def p_carry_out(st, v_u, v_m, v_s):
     v_s = _cast(v_s, jnp.int8)
     v_t = _cast((1 - _i32(v_u)), jnp.int8)
     v_ta = _cast(st["active"][_i32(v_t)], jnp.int8)
-    _c116 = jnp.logical_or(_K8[_i32(v_m)], (_i32(st["team"]["hp"][(v_t, v_ta)]) > 0))
-    def _then117(st, v_u, v_m, v_s, v_t, v_ta):
+    _c118 = jnp.logical_or(_K8[_i32(v_m)], (_i32(st["team"]["hp"][(v_t, v_ta)]) > 0))
+    def _then119(st, v_u, v_m, v_s, v_t, v_ta):
         st = dict(st)
-        _c118 = st["fx"]["trap"]
-        def _then119(st, v_u, v_m, v_s, v_t, v_ta):
+        _c120 = st["fx"]["trap"]
+        def _then121(st, v_u, v_m, v_s, v_t, v_ta):
             st = dict(st)
-            _a120 = False
-            st["recharging"] = st["recharging"].at[_i32(v_t)].set(_cast(_a120, jnp.bool_))
+            _a122 = False
+            st["recharging"] = st["recharging"].at[_i32(v_t)].set(_cast(_a122, jnp.bool_))
             return st, (v_u, v_m, v_s, v_t, v_ta)
-        st, (v_u, v_m, v_s, v_t, v_ta) = _select(_c118, _then119(st, v_u, v_m, v_s, v_t, v_ta), (st, (v_u, v_m, v_s, v_t, v_ta)))
-        _c121 = (_K9[_i32(v_m)] != 2)
-        def _then122(st, v_u, v_m, v_s, v_t, v_ta):
+        st, (v_u, v_m, v_s, v_t, v_ta) = _select(_c120, _then121(st, v_u, v_m, v_s, v_t, v_ta), (st, (v_u, v_m, v_s, v_t, v_ta)))
+        _c123 = (_K9[_i32(v_m)] != 2)
+        def _then124(st, v_u, v_m, v_s, v_t, v_ta):
             st = dict(st)
-            _a123 = 0
-            st["last_damage"] = _cast(_a123, jnp.int16)
+            _a125 = 0
+            st["last_damage"] = _cast(_a125, jnp.int16)
             return st, (v_u, v_m, v_s, v_t, v_ta)
-        st, (v_u, v_m, v_s, v_t, v_ta) = _select(_c121, _then122(st, v_u, v_m, v_s, v_t, v_ta), (st, (v_u, v_m, v_s, v_t, v_ta)))
-        _c124 = st["fx"]["thrash"]
-        def _then125(st, v_u, v_m, v_s, v_t, v_ta):
+        st, (v_u, v_m, v_s, v_t, v_ta) = _select(_c123, _then124(st, v_u, v_m, v_s, v_t, v_ta), (st, (v_u, v_m, v_s, v_t, v_ta)))
+        _c126 = st["fx"]["thrash"]
+        def _then127(st, v_u, v_m, v_s, v_t, v_ta):
             st = dict(st)
-            _c126 = (_i32(st["thrash_left"][_i32(v_u)]) > 0)
-            def _then127(st, v_u, v_m, v_s, v_t, v_ta):
+            _c128 = (_i32(st["thrash_left"][_i32(v_u)]) > 0)
+            def _then129(st, v_u, v_m, v_s, v_t, v_ta):
                 st = dict(st)
-                _a128 = jnp.maximum((_i32(st["thrash_left"][_i32(v_u)]) - 1), 0)
-                st["thrash_left"] = st["thrash_left"].at[_i32(v_u)].set(_cast(_a128, jnp.int8))
-                _c129 = (_i32(st["thrash_left"][_i32(v_u)]) == 0)
-                def _then130(st, v_u, v_m, v_s, v_t, v_ta):
+                _a130 = jnp.maximum((_i32(st["thrash_left"][_i32(v_u)]) - 1), 0)
+                st["thrash_left"] = st["thrash_left"].at[_i32(v_u)].set(_cast(_a130, jnp.int8))
+                _c131 = (_i32(st["thrash_left"][_i32(v_u)]) == 0)
+                def _then132(st, v_u, v_m, v_s, v_t, v_ta):
                     st = dict(st)
-                    st, _r131 = _randint(st, 2, 5)
-                    _a132 = _r131
-                    st["confused"] = st["confused"].at[_i32(v_u)].set(_cast(_a132, jnp.int8))
+                    st, _r133 = _randint(st, 2, 5)
+                    _a134 = _r133
+                    st["confused"] = st["confused"].at[_i32(v_u)].set(_cast(_a134, jnp.int8))
                     return st, (v_u, v_m, v_s, v_t, v_ta)
-                st, (v_u, v_m, v_s, v_t, v_ta) = _select(_c129, _then130(st, v_u, v_m, v_s, v_t, v_ta), (st, (v_u, v_m, v_s, v_t, v_ta)))
+                st, (v_u, v_m, v_s, v_t, v_ta) = _select(_c131, _then132(st, v_u, v_m, v_s, v_t, v_ta), (st, (v_u, v_m, v_s, v_t, v_ta)))
                 return st, (v_u, v_m, v_s, v_t, v_ta)
-            def _else133(st, v_u, v_m, v_s, v_t, v_ta):
+            def _else135(st, v_u, v_m, v_s, v_t, v_ta):
                 st = dict(st)
-                st, _r134 = _randint(st, 2, 3)
-                _a135 = _r134
-                st["thrash_left"] = st["thrash_left"].at[_i32(v_u)].set(_cast(_a135, jnp.int8))
-                _a136 = v_s
-                st["lock_slot"] = st["lock_slot"].at[_i32(v_u)].set(_cast(_a136, jnp.int8))
+                st, _r136 = _randint(st, 2, 3)
+                _a137 = _r136
+                st["thrash_left"] = st["thrash_left"].at[_i32(v_u)].set(_cast(_a137, jnp.int8))
+                _a138 = v_s
+                st["lock_slot"] = st["lock_slot"].at[_i32(v_u)].set(_cast(_a138, jnp.int8))
                 return st, (v_u, v_m, v_s, v_t, v_ta)
-            st, (v_u, v_m, v_s, v_t, v_ta) = _select(_c126, _then127(st, v_u, v_m, v_s, v_t, v_ta), _else133(st, v_u, v_m, v_s, v_t, v_ta))
+            st, (v_u, v_m, v_s, v_t, v_ta) = _select(_c128, _then129(st, v_u, v_m, v_s, v_t, v_ta), _else135(st, v_u, v_m, v_s, v_t, v_ta))
             return st, (v_u, v_m, v_s, v_t, v_ta)
-        st, (v_u, v_m, v_s, v_t, v_ta) = _select(_c124, _then125(st, v_u, v_m, v_s, v_t, v_ta), (st, (v_u, v_m, v_s, v_t, v_ta)))
+        st, (v_u, v_m, v_s, v_t, v_ta) = _select(_c126, _then127(st, v_u, v_m, v_s, v_t, v_ta), (st, (v_u, v_m, v_s, v_t, v_ta)))
         st = p_check_hit(st, v_u, v_m)
-        _a137 = False
-        st["broke_sub"] = _cast(_a137, jnp.bool_)
-        _a138 = False
-        st["hit_sub"] = _cast(_a138, jnp.bool_)
-        _c139 = st["go"]
-        def _then140(st, v_u, v_m, v_s, v_t, v_ta):
+        _a139 = False
+        st["broke_sub"] = _cast(_a139, jnp.bool_)
+        _a140 = False
+        st["hit_sub"] = _cast(_a140, jnp.bool_)
+        _c141 = st["go"]
+        def _then142(st, v_u, v_m, v_s, v_t, v_ta):
             st = dict(st)
             st = p_land(st, v_u, v_m, v_s)
             return st, (v_u, v_m, v_s, v_t, v_ta)
-        def _else141(st, v_u, v_m, v_s, v_t, v_ta):
+        def _else143(st, v_u, v_m, v_s, v_t, v_ta):
             st = dict(st)
             st = p_missed(st, v_u)
             return st, (v_u, v_m, v_s, v_t, v_ta)
-        st, (v_u, v_m, v_s, v_t, v_ta) = _select(_c139, _then140(st, v_u, v_m, v_s, v_t, v_ta), _else141(st, v_u, v_m, v_s, v_t, v_ta))
+        st, (v_u, v_m, v_s, v_t, v_ta) = _select(_c141, _then142(st, v_u, v_m, v_s, v_t, v_ta), _else143(st, v_u, v_m, v_s, v_t, v_ta))
         return st, (v_u, v_m, v_s, v_t, v_ta)
-    st, (v_u, v_m, v_s, v_t, v_ta) = _select(_c116, _then117(st, v_u, v_m, v_s, v_t, v_ta), (st, (v_u, v_m, v_s, v_t, v_ta)))
+    st, (v_u, v_m, v_s, v_t, v_ta) = _select(_c118, _then119(st, v_u, v_m, v_s, v_t, v_ta), (st, (v_u, v_m, v_s, v_t, v_ta)))
     return st
 
 
@@ -831,55 +834,55 @@ def p_check_hit(st, v_u, v_m):
     v_t = _cast((1 - _i32(v_u)), jnp.int8)
     v_ta = _cast(st["active"][_i32(v_t)], jnp.int8)
     v_sp = _cast(st["team"]["species"][(v_t, v_ta)], jnp.int16)
-    _a142 = True
-    st["go"] = _cast(_a142, jnp.bool_)
-    _c143 = jnp.logical_not(_K8[_i32(v_m)])
-    def _then144(st, v_u, v_m, v_t, v_ta, v_sp):
+    _a144 = True
+    st["go"] = _cast(_a144, jnp.bool_)
+    _c145 = jnp.logical_not(_K8[_i32(v_m)])
+    def _then146(st, v_u, v_m, v_t, v_ta, v_sp):
         st = dict(st)
-        _c145 = jnp.logical_and(st["invulnerable"][_i32(v_t)], (_i32(_K10[_i32(v_m)]) != 0))
-        def _then146(st, v_u, v_m, v_t, v_ta, v_sp):
+        _c147 = jnp.logical_and(st["invulnerable"][_i32(v_t)], (_i32(_K10[_i32(v_m)]) != 0))
+        def _then148(st, v_u, v_m, v_t, v_ta, v_sp):
             st = dict(st)
-            _a147 = False
-            st["go"] = _cast(_a147, jnp.bool_)
+            _a149 = False
+            st["go"] = _cast(_a149, jnp.bool_)
             return st, (v_u, v_m, v_t, v_ta, v_sp)
-        st, (v_u, v_m, v_t, v_ta, v_sp) = _select(_c145, _then146(st, v_u, v_m, v_t, v_ta, v_sp), (st, (v_u, v_m, v_t, v_ta, v_sp)))
-        _c148 = jnp.logical_and(jnp.logical_and(st["go"], _K11[_i32(v_m)]), jnp.logical_or((_i32(f_eff(st, _K6[_i32(v_m)], _K12[_i32(v_sp)])) == 0), (_i32(f_eff(st, _K6[_i32(v_m)], _K13[_i32(v_sp)])) == 0)))
-        def _then149(st, v_u, v_m, v_t, v_ta, v_sp):
+        st, (v_u, v_m, v_t, v_ta, v_sp) = _select(_c147, _then148(st, v_u, v_m, v_t, v_ta, v_sp), (st, (v_u, v_m, v_t, v_ta, v_sp)))
+        _c150 = jnp.logical_and(jnp.logical_and(st["go"], _K11[_i32(v_m)]), jnp.logical_or((_i32(f_eff(st, _K6[_i32(v_m)], _K12[_i32(v_sp)])) == 0), (_i32(f_eff(st, _K6[_i32(v_m)], _K13[_i32(v_sp)])) == 0)))
+        def _then151(st, v_u, v_m, v_t, v_ta, v_sp):
             st = dict(st)
-            _a150 = False
-            st["go"] = _cast(_a150, jnp.bool_)
+            _a152 = False
+            st["go"] = _cast(_a152, jnp.bool_)
             return st, (v_u, v_m, v_t, v_ta, v_sp)
-        st, (v_u, v_m, v_t, v_ta, v_sp) = _select(_c148, _then149(st, v_u, v_m, v_t, v_ta, v_sp), (st, (v_u, v_m, v_t, v_ta, v_sp)))
-        _c151 = jnp.logical_and(jnp.logical_and(st["go"], st["fx"]["ohko"]), (_i32(f_speed(st, v_t)) > _i32(f_speed(st, v_u))))
-        def _then152(st, v_u, v_m, v_t, v_ta, v_sp):
+        st, (v_u, v_m, v_t, v_ta, v_sp) = _select(_c150, _then151(st, v_u, v_m, v_t, v_ta, v_sp), (st, (v_u, v_m, v_t, v_ta, v_sp)))
+        _c153 = jnp.logical_and(jnp.logical_and(st["go"], st["fx"]["ohko"]), (_i32(f_speed(st, v_t)) > _i32(f_speed(st, v_u))))
+        def _then154(st, v_u, v_m, v_t, v_ta, v_sp):
             st = dict(st)
-            _a153 = False
-            st["go"] = _cast(_a153, jnp.bool_)
+            _a155 = False
+            st["go"] = _cast(_a155, jnp.bool_)
             return st, (v_u, v_m, v_t, v_ta, v_sp)
-        st, (v_u, v_m, v_t, v_ta, v_sp) = _select(_c151, _then152(st, v_u, v_m, v_t, v_ta, v_sp), (st, (v_u, v_m, v_t, v_ta, v_sp)))
-        _c154 = jnp.logical_and(jnp.logical_and(st["go"], st["fx"]["sleeping_target"]), (st["team"]["status"][(v_t, v_ta)] != 1))
-        def _then155(st, v_u, v_m, v_t, v_ta, v_sp):
+        st, (v_u, v_m, v_t, v_ta, v_sp) = _select(_c153, _then154(st, v_u, v_m, v_t, v_ta, v_sp), (st, (v_u, v_m, v_t, v_ta, v_sp)))
+        _c156 = jnp.logical_and(jnp.logical_and(st["go"], st["fx"]["sleeping_target"]), (st["team"]["status"][(v_t, v_ta)] != 1))
+        def _then157(st, v_u, v_m, v_t, v_ta, v_sp):
             st = dict(st)
-            _a156 = False
-            st["go"] = _cast(_a156, jnp.bool_)
+            _a158 = False
+            st["go"] = _cast(_a158, jnp.bool_)
             return st, (v_u, v_m, v_t, v_ta, v_sp)
-        st, (v_u, v_m, v_t, v_ta, v_sp) = _select(_c154, _then155(st, v_u, v_m, v_t, v_ta, v_sp), (st, (v_u, v_m, v_t, v_ta, v_sp)))
+        st, (v_u, v_m, v_t, v_ta, v_sp) = _select(_c156, _then157(st, v_u, v_m, v_t, v_ta, v_sp), (st, (v_u, v_m, v_t, v_ta, v_sp)))
         v_sure = _cast(jnp.logical_and((st["fx"]["status"] == 1), st["recharging"][_i32(v_t)]), jnp.bool_)
-        _c157 = jnp.logical_and(jnp.logical_and(st["go"], (_i32(_K10[_i32(v_m)]) != 0)), jnp.logical_not(v_sure))
-        def _then158(st, v_u, v_m, v_t, v_ta, v_sp, v_sure):
+        _c159 = jnp.logical_and(jnp.logical_and(st["go"], (_i32(_K10[_i32(v_m)]) != 0)), jnp.logical_not(v_sure))
+        def _then160(st, v_u, v_m, v_t, v_ta, v_sp, v_sure):
             st = dict(st)
-            st, _r160 = _randint(st, 0, 255)
-            _c159 = (_r160 >= _i32(f_hit_chance(st, _K10[_i32(v_m)], st["boosts"][_i32(v_u)][4], st["boosts"][_i32(v_t)][5])))
-            def _then161(st, v_u, v_m, v_t, v_ta, v_sp, v_sure):
+            st, _r162 = _randint(st, 0, 255)
+            _c161 = (_r162 >= _i32(f_hit_chance(st, _K10[_i32(v_m)], st["boosts"][_i32(v_u)][4], st["boosts"][_i32(v_t)][5])))
+            def _then163(st, v_u, v_m, v_t, v_ta, v_sp, v_sure):
                 st = dict(st)
-                _a162 = False
-                st["go"] = _cast(_a162, jnp.bool_)
+                _a164 = False
+                st["go"] = _cast(_a164, jnp.bool_)
                 return st, (v_u, v_m, v_t, v_ta, v_sp, v_sure)
-            st, (v_u, v_m, v_t, v_ta, v_sp, v_sure) = _select(_c159, _then161(st, v_u, v_m, v_t, v_ta, v_sp, v_sure), (st, (v_u, v_m, v_t, v_ta, v_sp, v_sure)))
+            st, (v_u, v_m, v_t, v_ta, v_sp, v_sure) = _select(_c161, _then163(st, v_u, v_m, v_t, v_ta, v_sp, v_sure), (st, (v_u, v_m, v_t, v_ta, v_sp, v_sure)))
             return st, (v_u, v_m, v_t, v_ta, v_sp, v_sure)
-        st, (v_u, v_m, v_t, v_ta, v_sp, v_sure) = _select(_c157, _then158(st, v_u, v_m, v_t, v_ta, v_sp, v_sure), (st, (v_u, v_m, v_t, v_ta, v_sp, v_sure)))
+        st, (v_u, v_m, v_t, v_ta, v_sp, v_sure) = _select(_c159, _then160(st, v_u, v_m, v_t, v_ta, v_sp, v_sure), (st, (v_u, v_m, v_t, v_ta, v_sp, v_sure)))
         return st, (v_u, v_m, v_t, v_ta, v_sp)
-    st, (v_u, v_m, v_t, v_ta, v_sp) = _select(_c143, _then144(st, v_u, v_m, v_t, v_ta, v_sp), (st, (v_u, v_m, v_t, v_ta, v_sp)))
+    st, (v_u, v_m, v_t, v_ta, v_sp) = _select(_c145, _then146(st, v_u, v_m, v_t, v_ta, v_sp), (st, (v_u, v_m, v_t, v_ta, v_sp)))
     return st
 
 
@@ -888,29 +891,29 @@ def p_missed(st, v_u):
     st = dict(st)
     v_u = _cast(v_u, jnp.int8)
     v_a = _cast(st["active"][_i32(v_u)], jnp.int8)
-    _c163 = st["fx"]["explode"]
-    def _then164(st, v_u, v_a):
+    _c165 = st["fx"]["explode"]
+    def _then166(st, v_u, v_a):
         st = dict(st)
-        _a165 = 0
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a165, jnp.int16))}
+        _a167 = 0
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a167, jnp.int16))}
         return st, (v_u, v_a)
-    st, (v_u, v_a) = _select(_c163, _then164(st, v_u, v_a), (st, (v_u, v_a)))
-    _c166 = st["fx"]["crash"]
-    def _then167(st, v_u, v_a):
+    st, (v_u, v_a) = _select(_c165, _then166(st, v_u, v_a), (st, (v_u, v_a)))
+    _c168 = st["fx"]["crash"]
+    def _then169(st, v_u, v_a):
         st = dict(st)
-        _a168 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - 1), 0)
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a168, jnp.int16))}
+        _a170 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - 1), 0)
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a170, jnp.int16))}
         return st, (v_u, v_a)
-    st, (v_u, v_a) = _select(_c166, _then167(st, v_u, v_a), (st, (v_u, v_a)))
-    _c169 = (_i32(st["trap_left"][_i32(v_u)]) > 0)
-    def _then170(st, v_u, v_a):
+    st, (v_u, v_a) = _select(_c168, _then169(st, v_u, v_a), (st, (v_u, v_a)))
+    _c171 = (_i32(st["trap_left"][_i32(v_u)]) > 0)
+    def _then172(st, v_u, v_a):
         st = dict(st)
-        _a171 = False
-        st["trapped"] = st["trapped"].at[(1 - _i32(v_u))].set(_cast(_a171, jnp.bool_))
+        _a173 = False
+        st["trapped"] = st["trapped"].at[(1 - _i32(v_u))].set(_cast(_a173, jnp.bool_))
         return st, (v_u, v_a)
-    st, (v_u, v_a) = _select(_c169, _then170(st, v_u, v_a), (st, (v_u, v_a)))
-    _a172 = 0
-    st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a172, jnp.int8))
+    st, (v_u, v_a) = _select(_c171, _then172(st, v_u, v_a), (st, (v_u, v_a)))
+    _a174 = 0
+    st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a174, jnp.int8))
     return st
 
 
@@ -924,58 +927,58 @@ def p_land(st, v_u, v_m, v_s):
     v_a = _cast(st["active"][_i32(v_u)], jnp.int8)
     v_ta = _cast(st["active"][_i32(v_t)], jnp.int8)
     v_damaging = _cast(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(_K7[_i32(v_m)]) > 0), st["fx"]["ohko"]), st["fx"]["counter"]), st["fx"]["level_damage"]), (_i32(st["fx"]["fixed"]) > 0)), st["fx"]["psywave"]), st["fx"]["half_hp"]), jnp.bool_)
-    _c173 = v_damaging
-    def _then174(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
+    _c175 = v_damaging
+    def _then176(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
         st = dict(st)
         st = p_compute_damage(st, v_u, v_m)
         return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
-    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _select(_c173, _then174(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
-    _c175 = jnp.logical_and(v_damaging, st["go"])
-    def _then176(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
+    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _select(_c175, _then176(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
+    _c177 = jnp.logical_and(v_damaging, st["go"])
+    def _then178(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
         st = dict(st)
         v_many = _cast((_i32(st["fx"]["hits_max"]) > _i32(st["fx"]["hits_min"])), jnp.bool_)
-        st, _r177 = _randint(st, 0, 7)
-        v_draw = _cast(_r177, jnp.int8)
+        st, _r179 = _randint(st, 0, 7)
+        v_draw = _cast(_r179, jnp.int8)
         v_hits = _cast(jnp.where(v_many, _i32(_K14[_i32(v_draw)]), _i32(st["fx"]["hits_min"])), jnp.int8)
         st = p_hit(st, v_u, v_hits)
         return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
-    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _select(_c175, _then176(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
-    _c178 = st["go"]
-    def _then179(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
+    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _select(_c177, _then178(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
+    _c180 = st["go"]
+    def _then181(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
         st = dict(st)
-        _a180 = False
-        st["give_stat"] = _cast(_a180, jnp.bool_)
-        _a181 = 0
-        st["give_status"] = _cast(_a181, jnp.int8)
+        _a182 = False
+        st["give_stat"] = _cast(_a182, jnp.bool_)
+        _a183 = 0
+        st["give_status"] = _cast(_a183, jnp.int8)
         st = p_primary_effects(st, v_u, v_m)
         st = p_after_hit(st, v_u, v_m, v_s)
-        _c182 = jnp.logical_and((_i32(st["team"]["hp"][(v_t, v_ta)]) > 0), jnp.logical_not(st["hit_sub"]))
-        def _then183(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
+        _c184 = jnp.logical_and((_i32(st["team"]["hp"][(v_t, v_ta)]) > 0), jnp.logical_not(st["hit_sub"]))
+        def _then185(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
             st = dict(st)
             st = p_secondary_effects(st, v_u, v_m)
             return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
-        st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _select(_c182, _then183(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
-        _c184 = st["give_stat"]
-        def _then185(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
+        st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _select(_c184, _then185(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
+        _c186 = st["give_stat"]
+        def _then187(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
             st = dict(st)
             st = p_change_stat(st, jnp.where(st["fx"]["on_user"], _i32(v_u), _i32(v_t)), st["fx"]["stat"], st["fx"]["stages"], v_u)
             return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
-        st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _select(_c184, _then185(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
-        _c186 = (st["give_status"] != 0)
-        def _then187(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
+        st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _select(_c186, _then187(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
+        _c188 = (st["give_status"] != 0)
+        def _then189(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
             st = dict(st)
             st = p_inflict(st, v_t, st["give_status"])
             return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
-        st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _select(_c186, _then187(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
+        st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _select(_c188, _then189(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
         return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
-    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _select(_c178, _then179(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
-    _c188 = jnp.logical_and(st["fx"]["explode"], jnp.logical_not(st["broke_sub"]))
-    def _then189(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
+    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _select(_c180, _then181(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
+    _c190 = jnp.logical_and(st["fx"]["explode"], jnp.logical_not(st["broke_sub"]))
+    def _then191(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
         st = dict(st)
-        _a190 = 0
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a190, jnp.int16))}
+        _a192 = 0
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a192, jnp.int16))}
         return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
-    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _select(_c188, _then189(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
+    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _select(_c190, _then191(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
     return st
 
 
@@ -990,72 +993,72 @@ def p_compute_damage(st, v_u, v_m):
     v_sp = _cast(st["team"]["species"][(v_u, v_a)], jnp.int16)
     v_tsp = _cast(st["team"]["species"][(v_t, v_ta)], jnp.int16)
     v_lv = _cast(st["team"]["level"][(v_u, v_a)], jnp.int8)
-    _c191 = st["fx"]["ohko"]
-    _c192 = st["fx"]["counter"]
-    _c193 = st["fx"]["level_damage"]
-    _c194 = (_i32(st["fx"]["fixed"]) > 0)
-    _c195 = st["fx"]["psywave"]
-    _c196 = st["fx"]["half_hp"]
-    _c197 = jnp.logical_and(st["fx"]["trap"], (_i32(st["trap_left"][_i32(v_u)]) > 0))
-    _c198 = jnp.logical_and(jnp.logical_and(st["fx"]["trap"], (_K6[_i32(v_m)] == 0)), jnp.logical_or((_K12[_i32(v_tsp)] == 13), (_K13[_i32(v_tsp)] == 13)))
-    def _then199(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
-        st = dict(st)
-        _a200 = st["team"]["hp"][(v_t, v_ta)]
-        st["dmg"] = _cast(_a200, jnp.int16)
-        return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
+    _c193 = st["fx"]["ohko"]
+    _c194 = st["fx"]["counter"]
+    _c195 = st["fx"]["level_damage"]
+    _c196 = (_i32(st["fx"]["fixed"]) > 0)
+    _c197 = st["fx"]["psywave"]
+    _c198 = st["fx"]["half_hp"]
+    _c199 = jnp.logical_and(st["fx"]["trap"], (_i32(st["trap_left"][_i32(v_u)]) > 0))
+    _c200 = jnp.logical_and(jnp.logical_and(st["fx"]["trap"], (_K6[_i32(v_m)] == 0)), jnp.logical_or((_K12[_i32(v_tsp)] == 13), (_K13[_i32(v_tsp)] == 13)))
     def _then201(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
         st = dict(st)
-        _c202 = jnp.logical_and(st["counterable"][_i32(v_t)], (_i32(st["last_damage"]) > 0))
-        def _then203(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
-            st = dict(st)
-            _a204 = jnp.minimum((2 * _i32(st["last_damage"])), 999)
-            st["dmg"] = _cast(_a204, jnp.int16)
-            return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
-        def _else205(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
-            st = dict(st)
-            _a206 = False
-            st["go"] = _cast(_a206, jnp.bool_)
-            return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
-        st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv) = _select(_c202, _then203(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _else205(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv))
+        _a202 = st["team"]["hp"][(v_t, v_ta)]
+        st["dmg"] = _cast(_a202, jnp.int16)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
-    def _then207(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
+    def _then203(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
         st = dict(st)
-        _a208 = v_lv
-        st["dmg"] = _cast(_a208, jnp.int16)
+        _c204 = jnp.logical_and(st["counterable"][_i32(v_t)], (_i32(st["last_damage"]) > 0))
+        def _then205(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
+            st = dict(st)
+            _a206 = jnp.minimum((2 * _i32(st["last_damage"])), 999)
+            st["dmg"] = _cast(_a206, jnp.int16)
+            return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
+        def _else207(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
+            st = dict(st)
+            _a208 = False
+            st["go"] = _cast(_a208, jnp.bool_)
+            return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
+        st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv) = _select(_c204, _then205(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _else207(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
     def _then209(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
         st = dict(st)
-        _a210 = st["fx"]["fixed"]
+        _a210 = v_lv
         st["dmg"] = _cast(_a210, jnp.int16)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
     def _then211(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
         st = dict(st)
-        st, _r212 = _randint(st, 1, jnp.maximum((jnp.floor_divide((_i32(v_lv) * 3), 2) - 1), 1))
-        _a213 = _r212
-        st["dmg"] = _cast(_a213, jnp.int16)
+        _a212 = st["fx"]["fixed"]
+        st["dmg"] = _cast(_a212, jnp.int16)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
-    def _then214(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
+    def _then213(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
         st = dict(st)
-        _a215 = jnp.maximum(jnp.floor_divide(_i32(st["team"]["hp"][(v_t, v_ta)]), 2), 1)
+        st, _r214 = _randint(st, 1, jnp.maximum((jnp.floor_divide((_i32(v_lv) * 3), 2) - 1), 1))
+        _a215 = _r214
         st["dmg"] = _cast(_a215, jnp.int16)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
     def _then216(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
         st = dict(st)
-        _a217 = st["trap_damage"][_i32(v_u)]
+        _a217 = jnp.maximum(jnp.floor_divide(_i32(st["team"]["hp"][(v_t, v_ta)]), 2), 1)
         st["dmg"] = _cast(_a217, jnp.int16)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
     def _then218(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
         st = dict(st)
-        _a219 = 0
+        _a219 = st["trap_damage"][_i32(v_u)]
         st["dmg"] = _cast(_a219, jnp.int16)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
-    def _else220(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
+    def _then220(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
+        st = dict(st)
+        _a221 = 0
+        st["dmg"] = _cast(_a221, jnp.int16)
+        return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
+    def _else222(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
         st = dict(st)
         v_phys = _cast((_K9[_i32(v_m)] == 0), jnp.bool_)
         v_k = _cast(jnp.where(v_phys, 0, 2), jnp.int8)
         v_kd = _cast(jnp.where(v_phys, 1, 2), jnp.int8)
-        st, _r221 = _randint(st, 0, 255)
-        v_crit_draw = _cast(_r221, jnp.int16)
+        st, _r223 = _randint(st, 0, 255)
+        v_crit_draw = _cast(_r223, jnp.int16)
         v_crit = _cast((_i32(v_crit_draw) < _i32(f_crit_chance(st, _K15[_i32(v_sp)], st["focus"][_i32(v_u)], st["fx"]["high_crit"]))), jnp.bool_)
         v_atk = _cast(jnp.where(v_crit, _i32(st["team"]["stats"][(v_u, v_a, v_k)]), _i32(st["mstat"][_i32(v_u)][_i32(v_k)])), jnp.int16)
         v_def0 = _cast(jnp.where(v_crit, _i32(st["team"]["stats"][(v_t, v_ta, v_kd)]), _i32(st["mstat"][_i32(v_t)][_i32(v_kd)])), jnp.int16)
@@ -1063,22 +1066,22 @@ def p_compute_damage(st, v_u, v_m):
         v_def1 = _cast(jnp.where(v_screened, (_i32(v_def0) * 2), _i32(v_def0)), jnp.int16)
         v_stab = _cast(jnp.logical_or((_K6[_i32(v_m)] == _K12[_i32(v_sp)]), (_K6[_i32(v_m)] == _K13[_i32(v_sp)])), jnp.bool_)
         v_raw = _cast(f_formula(st, jnp.where(v_crit, (2 * _i32(v_lv)), _i32(v_lv)), _K7[_i32(v_m)], v_atk, v_def1, jnp.logical_and(st["fx"]["explode"], v_phys), v_stab, _K6[_i32(v_m)], _K12[_i32(v_tsp)], _K13[_i32(v_tsp)]), jnp.int16)
-        _c222 = (_i32(v_raw) > 1)
-        def _then223(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw):
+        _c224 = (_i32(v_raw) > 1)
+        def _then225(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw):
             st = dict(st)
-            st, _r224 = _randint(st, 217, 255)
-            v_roll = _cast(_r224, jnp.int16)
-            _a225 = jnp.minimum(jnp.floor_divide((_i32(v_raw) * _i32(v_roll)), 255), 999)
-            st["dmg"] = _cast(_a225, jnp.int16)
-            return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw)
-        def _else226(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw):
-            st = dict(st)
-            _a227 = jnp.minimum(_i32(v_raw), 999)
+            st, _r226 = _randint(st, 217, 255)
+            v_roll = _cast(_r226, jnp.int16)
+            _a227 = jnp.minimum(jnp.floor_divide((_i32(v_raw) * _i32(v_roll)), 255), 999)
             st["dmg"] = _cast(_a227, jnp.int16)
             return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw)
-        st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw) = _select(_c222, _then223(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw), _else226(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw))
+        def _else228(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw):
+            st = dict(st)
+            _a229 = jnp.minimum(_i32(v_raw), 999)
+            st["dmg"] = _cast(_a229, jnp.int16)
+            return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw)
+        st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw) = _select(_c224, _then225(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw), _else228(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv) = _select_first((_c191, _c192, _c193, _c194, _c195, _c196, _c197, _c198, ), (st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)), (_then199(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then201(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then207(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then209(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then211(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then214(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then216(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then218(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), ), _else220(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv))
+    st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv) = _select_first((_c193, _c194, _c195, _c196, _c197, _c198, _c199, _c200, ), (st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)), (_then201(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then203(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then209(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then211(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then213(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then216(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then218(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then220(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), ), _else222(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv))
     return st
 
 
@@ -1114,13 +1117,13 @@ def f_hit_chance(st, v_accuracy, v_acc_stage, v_eva_stage):
     v_eva_stage = _cast(v_eva_stage, jnp.int8)
     _done = jnp.bool_(False)
     _ret = jnp.int16(1)
-    _c228 = (_i32(v_accuracy) == 0)
-    def _then229(st, v_accuracy, v_acc_stage, v_eva_stage, _done, _ret):
+    _c230 = (_i32(v_accuracy) == 0)
+    def _then231(st, v_accuracy, v_acc_stage, v_eva_stage, _done, _ret):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(256, jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_accuracy, v_acc_stage, v_eva_stage, _done, _ret)
-    st, (v_accuracy, v_acc_stage, v_eva_stage, _done, _ret) = _select(_c228, _then229(st, v_accuracy, v_acc_stage, v_eva_stage, _done, _ret), (st, (v_accuracy, v_acc_stage, v_eva_stage, _done, _ret)))
+    st, (v_accuracy, v_acc_stage, v_eva_stage, _done, _ret) = _select(_c230, _then231(st, v_accuracy, v_acc_stage, v_eva_stage, _done, _ret), (st, (v_accuracy, v_acc_stage, v_eva_stage, _done, _ret)))
     v_a1 = _cast(jnp.floor_divide((_i32(v_accuracy) * 255), 100), jnp.int16)
     v_a2 = _cast(jnp.floor_divide((_i32(v_a1) * _i32(_K16[(_i32(v_acc_stage) + 6)])), 100), jnp.int16)
     _ret = _select(_done, _ret, _cast(jnp.clip(jnp.floor_divide((_i32(v_a2) * _i32(_K16[(6 - _i32(v_eva_stage))])), 100), 1, 255), jnp.int16))
@@ -1149,46 +1152,46 @@ def p_hit(st, v_u, v_n):
     v_n = _cast(v_n, jnp.int8)
     v_t = _cast((1 - _i32(v_u)), jnp.int8)
     v_ta = _cast(st["active"][_i32(v_t)], jnp.int8)
-    _c230 = (_i32(st["sub_hp"][_i32(v_t)]) > 0)
-    def _then231(st, v_u, v_n, v_t, v_ta):
+    _c232 = (_i32(st["sub_hp"][_i32(v_t)]) > 0)
+    def _then233(st, v_u, v_n, v_t, v_ta):
         st = dict(st)
-        _a232 = True
-        st["hit_sub"] = _cast(_a232, jnp.bool_)
-        _a233 = st["dmg"]
-        st["last_damage"] = _cast(_a233, jnp.int16)
-        _c234 = ((_i32(st["dmg"]) * _i32(v_n)) >= _i32(st["sub_hp"][_i32(v_t)]))
-        def _then235(st, v_u, v_n, v_t, v_ta):
+        _a234 = True
+        st["hit_sub"] = _cast(_a234, jnp.bool_)
+        _a235 = st["dmg"]
+        st["last_damage"] = _cast(_a235, jnp.int16)
+        _c236 = ((_i32(st["dmg"]) * _i32(v_n)) >= _i32(st["sub_hp"][_i32(v_t)]))
+        def _then237(st, v_u, v_n, v_t, v_ta):
             st = dict(st)
-            _a236 = 0
-            st["sub_hp"] = st["sub_hp"].at[_i32(v_t)].set(_cast(_a236, jnp.int16))
-            _a237 = True
-            st["broke_sub"] = _cast(_a237, jnp.bool_)
+            _a238 = 0
+            st["sub_hp"] = st["sub_hp"].at[_i32(v_t)].set(_cast(_a238, jnp.int16))
+            _a239 = True
+            st["broke_sub"] = _cast(_a239, jnp.bool_)
             return st, (v_u, v_n, v_t, v_ta)
-        def _else238(st, v_u, v_n, v_t, v_ta):
+        def _else240(st, v_u, v_n, v_t, v_ta):
             st = dict(st)
-            _a239 = jnp.maximum((_i32(st["sub_hp"][_i32(v_t)]) - (_i32(st["dmg"]) * _i32(v_n))), 0)
-            st["sub_hp"] = st["sub_hp"].at[_i32(v_t)].set(_cast(_a239, jnp.int16))
+            _a241 = jnp.maximum((_i32(st["sub_hp"][_i32(v_t)]) - (_i32(st["dmg"]) * _i32(v_n))), 0)
+            st["sub_hp"] = st["sub_hp"].at[_i32(v_t)].set(_cast(_a241, jnp.int16))
             st = p_recoil_and_drain(st, v_u, st["dmg"])
             return st, (v_u, v_n, v_t, v_ta)
-        st, (v_u, v_n, v_t, v_ta) = _select(_c234, _then235(st, v_u, v_n, v_t, v_ta), _else238(st, v_u, v_n, v_t, v_ta))
+        st, (v_u, v_n, v_t, v_ta) = _select(_c236, _then237(st, v_u, v_n, v_t, v_ta), _else240(st, v_u, v_n, v_t, v_ta))
         return st, (v_u, v_n, v_t, v_ta)
-    def _else240(st, v_u, v_n, v_t, v_ta):
+    def _else242(st, v_u, v_n, v_t, v_ta):
         st = dict(st)
         v_hp = _cast(st["team"]["hp"][(v_t, v_ta)], jnp.int16)
         v_total = _cast(jnp.minimum((_i32(st["dmg"]) * _i32(v_n)), _i32(v_hp)), jnp.int16)
         v_done = _cast(jnp.where((_i32(st["dmg"]) == 0), _i32(v_n), jnp.minimum(_i32(v_n), jnp.floor_divide(((_i32(v_hp) + _i32(st["dmg"])) - 1), jnp.maximum(_i32(st["dmg"]), 1)))), jnp.int8)
-        _a241 = jnp.maximum((_i32(v_hp) - _i32(v_total)), 0)
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a241, jnp.int16))}
-        _a242 = jnp.clip(jnp.minimum(_i32(st["dmg"]), (_i32(v_hp) - ((_i32(v_done) - 1) * _i32(st["dmg"])))), 0, 999)
-        st["last_damage"] = _cast(_a242, jnp.int16)
-        _c243 = (_i32(v_total) > 0)
-        def _then244(st, v_u, v_n, v_t, v_ta, v_hp, v_total, v_done):
+        _a243 = jnp.maximum((_i32(v_hp) - _i32(v_total)), 0)
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a243, jnp.int16))}
+        _a244 = jnp.clip(jnp.minimum(_i32(st["dmg"]), (_i32(v_hp) - ((_i32(v_done) - 1) * _i32(st["dmg"])))), 0, 999)
+        st["last_damage"] = _cast(_a244, jnp.int16)
+        _c245 = (_i32(v_total) > 0)
+        def _then246(st, v_u, v_n, v_t, v_ta, v_hp, v_total, v_done):
             st = dict(st)
             st = p_recoil_and_drain(st, v_u, jnp.minimum(_i32(v_total), 999))
             return st, (v_u, v_n, v_t, v_ta, v_hp, v_total, v_done)
-        st, (v_u, v_n, v_t, v_ta, v_hp, v_total, v_done) = _select(_c243, _then244(st, v_u, v_n, v_t, v_ta, v_hp, v_total, v_done), (st, (v_u, v_n, v_t, v_ta, v_hp, v_total, v_done)))
+        st, (v_u, v_n, v_t, v_ta, v_hp, v_total, v_done) = _select(_c245, _then246(st, v_u, v_n, v_t, v_ta, v_hp, v_total, v_done), (st, (v_u, v_n, v_t, v_ta, v_hp, v_total, v_done)))
         return st, (v_u, v_n, v_t, v_ta)
-    st, (v_u, v_n, v_t, v_ta) = _select(_c230, _then231(st, v_u, v_n, v_t, v_ta), _else240(st, v_u, v_n, v_t, v_ta))
+    st, (v_u, v_n, v_t, v_ta) = _select(_c232, _then233(st, v_u, v_n, v_t, v_ta), _else242(st, v_u, v_n, v_t, v_ta))
     return st
 
 
@@ -1198,23 +1201,23 @@ def p_recoil_and_drain(st, v_u, v_d):
     v_u = _cast(v_u, jnp.int8)
     v_d = _cast(v_d, jnp.int16)
     v_a = _cast(st["active"][_i32(v_u)], jnp.int8)
-    _c245 = (_i32(st["fx"]["recoil_num"]) > 0)
-    def _then246(st, v_u, v_d, v_a):
+    _c247 = (_i32(st["fx"]["recoil_num"]) > 0)
+    def _then248(st, v_u, v_d, v_a):
         st = dict(st)
         v_n = _cast(jnp.maximum(_i32(st["fx"]["recoil_den"]), 1), jnp.int8)
         v_r = _cast(jnp.maximum(jnp.floor_divide((((2 * _i32(v_d)) * _i32(st["fx"]["recoil_num"])) + _i32(v_n)), (2 * _i32(v_n))), 1), jnp.int16)
-        _a247 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - _i32(v_r)), 0)
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a247, jnp.int16))}
+        _a249 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - _i32(v_r)), 0)
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a249, jnp.int16))}
         return st, (v_u, v_d, v_a)
-    st, (v_u, v_d, v_a) = _select(_c245, _then246(st, v_u, v_d, v_a), (st, (v_u, v_d, v_a)))
-    _c248 = (_i32(st["fx"]["drain_num"]) > 0)
-    def _then249(st, v_u, v_d, v_a):
+    st, (v_u, v_d, v_a) = _select(_c247, _then248(st, v_u, v_d, v_a), (st, (v_u, v_d, v_a)))
+    _c250 = (_i32(st["fx"]["drain_num"]) > 0)
+    def _then251(st, v_u, v_d, v_a):
         st = dict(st)
         v_gain = _cast(jnp.maximum(jnp.floor_divide((_i32(v_d) * _i32(st["fx"]["drain_num"])), jnp.maximum(_i32(st["fx"]["drain_den"]), 1)), 1), jnp.int32)
-        _a250 = jnp.minimum((_i32(st["team"]["hp"][(v_u, v_a)]) + _i32(v_gain)), _i32(st["team"]["maxhp"][(v_u, v_a)]))
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a250, jnp.int16))}
+        _a252 = jnp.minimum((_i32(st["team"]["hp"][(v_u, v_a)]) + _i32(v_gain)), _i32(st["team"]["maxhp"][(v_u, v_a)]))
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a252, jnp.int16))}
         return st, (v_u, v_d, v_a)
-    st, (v_u, v_d, v_a) = _select(_c248, _then249(st, v_u, v_d, v_a), (st, (v_u, v_d, v_a)))
+    st, (v_u, v_d, v_a) = _select(_c250, _then251(st, v_u, v_d, v_a), (st, (v_u, v_d, v_a)))
     return st
 
 
@@ -1227,98 +1230,98 @@ def p_primary_effects(st, v_u, v_m):
     v_a = _cast(st["active"][_i32(v_u)], jnp.int8)
     v_ta = _cast(st["active"][_i32(v_t)], jnp.int8)
     v_shielded = _cast((_i32(st["sub_hp"][_i32(v_t)]) > 0), jnp.bool_)
-    _c251 = jnp.logical_and(jnp.logical_and((_i32(st["fx"]["stages"]) != 0), (_i32(st["fx"]["stat_chance"]) == 100)), jnp.logical_or(st["fx"]["on_user"], jnp.logical_and(jnp.logical_not(v_shielded), jnp.logical_not(st["mist"][_i32(v_t)]))))
-    def _then252(st, v_u, v_m, v_t, v_a, v_ta, v_shielded):
+    _c253 = jnp.logical_and(jnp.logical_and((_i32(st["fx"]["stages"]) != 0), (_i32(st["fx"]["stat_chance"]) == 100)), jnp.logical_or(st["fx"]["on_user"], jnp.logical_and(jnp.logical_not(v_shielded), jnp.logical_not(st["mist"][_i32(v_t)]))))
+    def _then254(st, v_u, v_m, v_t, v_a, v_ta, v_shielded):
         st = dict(st)
-        _a253 = True
-        st["give_stat"] = _cast(_a253, jnp.bool_)
+        _a255 = True
+        st["give_stat"] = _cast(_a255, jnp.bool_)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded) = _select(_c251, _then252(st, v_u, v_m, v_t, v_a, v_ta, v_shielded), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded)))
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded) = _select(_c253, _then254(st, v_u, v_m, v_t, v_a, v_ta, v_shielded), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded)))
     v_cond = _cast(st["fx"]["status"], jnp.int8)
-    _c254 = jnp.logical_and((v_cond == 1), st["recharging"][_i32(v_t)])
-    _c255 = (v_cond != 0)
-    def _then256(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond):
+    _c256 = jnp.logical_and((v_cond == 1), st["recharging"][_i32(v_t)])
+    _c257 = (v_cond != 0)
+    def _then258(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond):
         st = dict(st)
-        _a257 = 0
-        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a257, jnp.int8))}
-        _a258 = 1
-        st["give_status"] = _cast(_a258, jnp.int8)
-        _a259 = False
-        st["recharging"] = st["recharging"].at[_i32(v_t)].set(_cast(_a259, jnp.bool_))
+        _a259 = 0
+        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a259, jnp.int8))}
+        _a260 = 1
+        st["give_status"] = _cast(_a260, jnp.int8)
+        _a261 = False
+        st["recharging"] = st["recharging"].at[_i32(v_t)].set(_cast(_a261, jnp.bool_))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)
-    def _then260(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond):
+    def _then262(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond):
         st = dict(st)
         v_poison = _cast(jnp.logical_or((v_cond == 2), (v_cond == 6)), jnp.bool_)
-        _c261 = jnp.logical_not(jnp.logical_and(v_poison, v_shielded))
-        def _then262(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison):
+        _c263 = jnp.logical_not(jnp.logical_and(v_poison, v_shielded))
+        def _then264(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison):
             st = dict(st)
-            _a263 = v_cond
-            st["give_status"] = _cast(_a263, jnp.int8)
+            _a265 = v_cond
+            st["give_status"] = _cast(_a265, jnp.int8)
             return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison)
-        st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison) = _select(_c261, _then262(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison)))
+        st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison) = _select(_c263, _then264(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison)))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond) = _select_first((_c254, _c255, ), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)), (_then256(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond), _then260(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond), ), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)))
-    _c264 = jnp.logical_and(jnp.logical_and((_i32(st["fx"]["confuse"]) == 100), jnp.logical_not(v_shielded)), (_i32(st["confused"][_i32(v_t)]) == 0))
-    def _then265(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond):
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond) = _select_first((_c256, _c257, ), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)), (_then258(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond), _then262(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond), ), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)))
+    _c266 = jnp.logical_and(jnp.logical_and((_i32(st["fx"]["confuse"]) == 100), jnp.logical_not(v_shielded)), (_i32(st["confused"][_i32(v_t)]) == 0))
+    def _then267(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond):
         st = dict(st)
-        st, _r266 = _randint(st, 2, 5)
-        _a267 = _r266
-        st["confused"] = st["confused"].at[_i32(v_t)].set(_cast(_a267, jnp.int8))
+        st, _r268 = _randint(st, 2, 5)
+        _a269 = _r268
+        st["confused"] = st["confused"].at[_i32(v_t)].set(_cast(_a269, jnp.int8))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond) = _select(_c264, _then265(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)))
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond) = _select(_c266, _then267(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)))
     v_tsp = _cast(st["team"]["species"][(v_t, v_ta)], jnp.int16)
-    _c268 = jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(st["fx"]["seed"], jnp.logical_not(v_shielded)), jnp.logical_not(st["seeded"][_i32(v_t)])), (_K12[_i32(v_tsp)] != 4)), (_K13[_i32(v_tsp)] != 4))
-    def _then269(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
+    _c270 = jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(st["fx"]["seed"], jnp.logical_not(v_shielded)), jnp.logical_not(st["seeded"][_i32(v_t)])), (_K12[_i32(v_tsp)] != 4)), (_K13[_i32(v_tsp)] != 4))
+    def _then271(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
         st = dict(st)
-        _a270 = True
-        st["seeded"] = st["seeded"].at[_i32(v_t)].set(_cast(_a270, jnp.bool_))
+        _a272 = True
+        st["seeded"] = st["seeded"].at[_i32(v_t)].set(_cast(_a272, jnp.bool_))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _select(_c268, _then269(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
-    _c271 = st["fx"]["substitute"]
-    def _then272(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _select(_c270, _then271(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
+    _c273 = st["fx"]["substitute"]
+    def _then274(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
         st = dict(st)
         st = p_make_substitute(st, v_u)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _select(_c271, _then272(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
-    _c273 = (_i32(st["fx"]["screen"]) == 1)
-    _c274 = (_i32(st["fx"]["screen"]) == 2)
-    def _then275(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
-        st = dict(st)
-        _a276 = True
-        st["reflect"] = st["reflect"].at[_i32(v_u)].set(_cast(_a276, jnp.bool_))
-        return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _select(_c273, _then274(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
+    _c275 = (_i32(st["fx"]["screen"]) == 1)
+    _c276 = (_i32(st["fx"]["screen"]) == 2)
     def _then277(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
         st = dict(st)
         _a278 = True
-        st["light_screen"] = st["light_screen"].at[_i32(v_u)].set(_cast(_a278, jnp.bool_))
+        st["reflect"] = st["reflect"].at[_i32(v_u)].set(_cast(_a278, jnp.bool_))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _select_first((_c273, _c274, ), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)), (_then275(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), _then277(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), ), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
-    _c279 = st["fx"]["focus"]
-    def _then280(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
+    def _then279(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
         st = dict(st)
-        _a281 = True
-        st["focus"] = st["focus"].at[_i32(v_u)].set(_cast(_a281, jnp.bool_))
+        _a280 = True
+        st["light_screen"] = st["light_screen"].at[_i32(v_u)].set(_cast(_a280, jnp.bool_))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _select(_c279, _then280(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
-    _c282 = st["fx"]["mist"]
-    def _then283(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _select_first((_c275, _c276, ), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)), (_then277(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), _then279(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), ), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
+    _c281 = st["fx"]["focus"]
+    def _then282(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
         st = dict(st)
-        _a284 = True
-        st["mist"] = st["mist"].at[_i32(v_u)].set(_cast(_a284, jnp.bool_))
+        _a283 = True
+        st["focus"] = st["focus"].at[_i32(v_u)].set(_cast(_a283, jnp.bool_))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _select(_c282, _then283(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
-    _c285 = jnp.logical_or(st["fx"]["heal"], st["fx"]["rest"])
-    def _then286(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _select(_c281, _then282(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
+    _c284 = st["fx"]["mist"]
+    def _then285(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
+        st = dict(st)
+        _a286 = True
+        st["mist"] = st["mist"].at[_i32(v_u)].set(_cast(_a286, jnp.bool_))
+        return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _select(_c284, _then285(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
+    _c287 = jnp.logical_or(st["fx"]["heal"], st["fx"]["rest"])
+    def _then288(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
         st = dict(st)
         st = p_recover(st, v_u)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _select(_c285, _then286(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
-    _c287 = st["fx"]["haze"]
-    def _then288(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _select(_c287, _then288(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
+    _c289 = st["fx"]["haze"]
+    def _then290(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
         st = dict(st)
         st = p_do_haze(st, v_u)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _select(_c287, _then288(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _select(_c289, _then290(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
     return st
 
 
@@ -1336,27 +1339,27 @@ def p_recover(st, v_u):
     v_a = _cast(st["active"][_i32(v_u)], jnp.int8)
     v_hp = _cast(st["team"]["hp"][(v_u, v_a)], jnp.int16)
     v_full = _cast(st["team"]["maxhp"][(v_u, v_a)], jnp.int16)
-    _c289 = jnp.logical_not(f_heal_fails(st, v_hp, v_full))
-    def _then290(st, v_u, v_a, v_hp, v_full):
+    _c291 = jnp.logical_not(f_heal_fails(st, v_hp, v_full))
+    def _then292(st, v_u, v_a, v_hp, v_full):
         st = dict(st)
-        _c291 = st["fx"]["rest"]
-        def _then292(st, v_u, v_a, v_hp, v_full):
+        _c293 = st["fx"]["rest"]
+        def _then294(st, v_u, v_a, v_hp, v_full):
             st = dict(st)
-            _a293 = 1
-            st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a293, jnp.int8))}
-            _a294 = 2
-            st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a294, jnp.int8))}
-            _a295 = v_full
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a295, jnp.int16))}
-            return st, (v_u, v_a, v_hp, v_full)
-        def _else296(st, v_u, v_a, v_hp, v_full):
-            st = dict(st)
-            _a297 = jnp.minimum((_i32(v_hp) + jnp.floor_divide(_i32(v_full), 2)), _i32(v_full))
+            _a295 = 1
+            st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a295, jnp.int8))}
+            _a296 = 2
+            st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a296, jnp.int8))}
+            _a297 = v_full
             st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a297, jnp.int16))}
             return st, (v_u, v_a, v_hp, v_full)
-        st, (v_u, v_a, v_hp, v_full) = _select(_c291, _then292(st, v_u, v_a, v_hp, v_full), _else296(st, v_u, v_a, v_hp, v_full))
+        def _else298(st, v_u, v_a, v_hp, v_full):
+            st = dict(st)
+            _a299 = jnp.minimum((_i32(v_hp) + jnp.floor_divide(_i32(v_full), 2)), _i32(v_full))
+            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a299, jnp.int16))}
+            return st, (v_u, v_a, v_hp, v_full)
+        st, (v_u, v_a, v_hp, v_full) = _select(_c293, _then294(st, v_u, v_a, v_hp, v_full), _else298(st, v_u, v_a, v_hp, v_full))
         return st, (v_u, v_a, v_hp, v_full)
-    st, (v_u, v_a, v_hp, v_full) = _select(_c289, _then290(st, v_u, v_a, v_hp, v_full), (st, (v_u, v_a, v_hp, v_full)))
+    st, (v_u, v_a, v_hp, v_full) = _select(_c291, _then292(st, v_u, v_a, v_hp, v_full), (st, (v_u, v_a, v_hp, v_full)))
     return st
 
 
@@ -1366,29 +1369,29 @@ def p_make_substitute(st, v_u):
     v_u = _cast(v_u, jnp.int8)
     v_a = _cast(st["active"][_i32(v_u)], jnp.int8)
     v_quarter = _cast(jnp.floor_divide(_i32(st["team"]["maxhp"][(v_u, v_a)]), 4), jnp.int16)
-    _c298 = jnp.logical_and((_i32(st["sub_hp"][_i32(v_u)]) == 0), ((_i32(st["team"]["hp"][(v_u, v_a)]) * 4) >= _i32(st["team"]["maxhp"][(v_u, v_a)])))
-    def _then299(st, v_u, v_a, v_quarter):
+    _c300 = jnp.logical_and((_i32(st["sub_hp"][_i32(v_u)]) == 0), ((_i32(st["team"]["hp"][(v_u, v_a)]) * 4) >= _i32(st["team"]["maxhp"][(v_u, v_a)])))
+    def _then301(st, v_u, v_a, v_quarter):
         st = dict(st)
-        _c300 = (_i32(st["team"]["maxhp"][(v_u, v_a)]) > 3)
-        def _then301(st, v_u, v_a, v_quarter):
+        _c302 = (_i32(st["team"]["maxhp"][(v_u, v_a)]) > 3)
+        def _then303(st, v_u, v_a, v_quarter):
             st = dict(st)
-            _a302 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - _i32(v_quarter)), 0)
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a302, jnp.int16))}
+            _a304 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - _i32(v_quarter)), 0)
+            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a304, jnp.int16))}
             return st, (v_u, v_a, v_quarter)
-        st, (v_u, v_a, v_quarter) = _select(_c300, _then301(st, v_u, v_a, v_quarter), (st, (v_u, v_a, v_quarter)))
-        _a303 = (_i32(v_quarter) + 1)
-        st["sub_hp"] = st["sub_hp"].at[_i32(v_u)].set(_cast(_a303, jnp.int16))
-        _c304 = st["trapped"][_i32(v_u)]
-        def _then305(st, v_u, v_a, v_quarter):
+        st, (v_u, v_a, v_quarter) = _select(_c302, _then303(st, v_u, v_a, v_quarter), (st, (v_u, v_a, v_quarter)))
+        _a305 = (_i32(v_quarter) + 1)
+        st["sub_hp"] = st["sub_hp"].at[_i32(v_u)].set(_cast(_a305, jnp.int16))
+        _c306 = st["trapped"][_i32(v_u)]
+        def _then307(st, v_u, v_a, v_quarter):
             st = dict(st)
-            _a306 = 0
-            st["trap_left"] = st["trap_left"].at[(1 - _i32(v_u))].set(_cast(_a306, jnp.int8))
-            _a307 = False
-            st["trapped"] = st["trapped"].at[_i32(v_u)].set(_cast(_a307, jnp.bool_))
+            _a308 = 0
+            st["trap_left"] = st["trap_left"].at[(1 - _i32(v_u))].set(_cast(_a308, jnp.int8))
+            _a309 = False
+            st["trapped"] = st["trapped"].at[_i32(v_u)].set(_cast(_a309, jnp.bool_))
             return st, (v_u, v_a, v_quarter)
-        st, (v_u, v_a, v_quarter) = _select(_c304, _then305(st, v_u, v_a, v_quarter), (st, (v_u, v_a, v_quarter)))
+        st, (v_u, v_a, v_quarter) = _select(_c306, _then307(st, v_u, v_a, v_quarter), (st, (v_u, v_a, v_quarter)))
         return st, (v_u, v_a, v_quarter)
-    st, (v_u, v_a, v_quarter) = _select(_c298, _then299(st, v_u, v_a, v_quarter), (st, (v_u, v_a, v_quarter)))
+    st, (v_u, v_a, v_quarter) = _select(_c300, _then301(st, v_u, v_a, v_quarter), (st, (v_u, v_a, v_quarter)))
     return st
 
 
@@ -1398,80 +1401,80 @@ def p_do_haze(st, v_u):
     v_u = _cast(v_u, jnp.int8)
     v_p = jnp.int32(0)
     v_a = _cast(st["active"][_i32(v_p)], jnp.int8)
-    _a308 = _K3
-    st["boosts"] = st["boosts"].at[_i32(v_p)].set(_cast(_a308, jnp.int8))
+    _a310 = _K3
+    st["boosts"] = st["boosts"].at[_i32(v_p)].set(_cast(_a310, jnp.int8))
     v_k = jnp.int32(0)
-    _a309 = st["team"]["stats"][(v_p, v_a, v_k)]
-    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a309, jnp.int16))
-    v_k = jnp.int32(1)
-    _a310 = st["team"]["stats"][(v_p, v_a, v_k)]
-    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a310, jnp.int16))
-    v_k = jnp.int32(2)
     _a311 = st["team"]["stats"][(v_p, v_a, v_k)]
     st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a311, jnp.int16))
-    v_k = jnp.int32(3)
+    v_k = jnp.int32(1)
     _a312 = st["team"]["stats"][(v_p, v_a, v_k)]
     st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a312, jnp.int16))
-    _a313 = 0
-    st["confused"] = st["confused"].at[_i32(v_p)].set(_cast(_a313, jnp.int8))
-    _a314 = False
-    st["mist"] = st["mist"].at[_i32(v_p)].set(_cast(_a314, jnp.bool_))
-    _a315 = False
-    st["focus"] = st["focus"].at[_i32(v_p)].set(_cast(_a315, jnp.bool_))
+    v_k = jnp.int32(2)
+    _a313 = st["team"]["stats"][(v_p, v_a, v_k)]
+    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a313, jnp.int16))
+    v_k = jnp.int32(3)
+    _a314 = st["team"]["stats"][(v_p, v_a, v_k)]
+    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a314, jnp.int16))
+    _a315 = 0
+    st["confused"] = st["confused"].at[_i32(v_p)].set(_cast(_a315, jnp.int8))
     _a316 = False
-    st["seeded"] = st["seeded"].at[_i32(v_p)].set(_cast(_a316, jnp.bool_))
+    st["mist"] = st["mist"].at[_i32(v_p)].set(_cast(_a316, jnp.bool_))
     _a317 = False
-    st["reflect"] = st["reflect"].at[_i32(v_p)].set(_cast(_a317, jnp.bool_))
+    st["focus"] = st["focus"].at[_i32(v_p)].set(_cast(_a317, jnp.bool_))
     _a318 = False
-    st["light_screen"] = st["light_screen"].at[_i32(v_p)].set(_cast(_a318, jnp.bool_))
+    st["seeded"] = st["seeded"].at[_i32(v_p)].set(_cast(_a318, jnp.bool_))
     _a319 = False
-    st["toxic"] = st["toxic"].at[_i32(v_p)].set(_cast(_a319, jnp.bool_))
-    _a320 = 0
-    st["toxic_n"] = st["toxic_n"].at[_i32(v_p)].set(_cast(_a320, jnp.int8))
+    st["reflect"] = st["reflect"].at[_i32(v_p)].set(_cast(_a319, jnp.bool_))
+    _a320 = False
+    st["light_screen"] = st["light_screen"].at[_i32(v_p)].set(_cast(_a320, jnp.bool_))
+    _a321 = False
+    st["toxic"] = st["toxic"].at[_i32(v_p)].set(_cast(_a321, jnp.bool_))
+    _a322 = 0
+    st["toxic_n"] = st["toxic_n"].at[_i32(v_p)].set(_cast(_a322, jnp.int8))
     v_p = jnp.int32(1)
     v_a = _cast(st["active"][_i32(v_p)], jnp.int8)
-    _a321 = _K3
-    st["boosts"] = st["boosts"].at[_i32(v_p)].set(_cast(_a321, jnp.int8))
+    _a323 = _K3
+    st["boosts"] = st["boosts"].at[_i32(v_p)].set(_cast(_a323, jnp.int8))
     v_k = jnp.int32(0)
-    _a322 = st["team"]["stats"][(v_p, v_a, v_k)]
-    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a322, jnp.int16))
-    v_k = jnp.int32(1)
-    _a323 = st["team"]["stats"][(v_p, v_a, v_k)]
-    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a323, jnp.int16))
-    v_k = jnp.int32(2)
     _a324 = st["team"]["stats"][(v_p, v_a, v_k)]
     st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a324, jnp.int16))
-    v_k = jnp.int32(3)
+    v_k = jnp.int32(1)
     _a325 = st["team"]["stats"][(v_p, v_a, v_k)]
     st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a325, jnp.int16))
-    _a326 = 0
-    st["confused"] = st["confused"].at[_i32(v_p)].set(_cast(_a326, jnp.int8))
-    _a327 = False
-    st["mist"] = st["mist"].at[_i32(v_p)].set(_cast(_a327, jnp.bool_))
-    _a328 = False
-    st["focus"] = st["focus"].at[_i32(v_p)].set(_cast(_a328, jnp.bool_))
+    v_k = jnp.int32(2)
+    _a326 = st["team"]["stats"][(v_p, v_a, v_k)]
+    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a326, jnp.int16))
+    v_k = jnp.int32(3)
+    _a327 = st["team"]["stats"][(v_p, v_a, v_k)]
+    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a327, jnp.int16))
+    _a328 = 0
+    st["confused"] = st["confused"].at[_i32(v_p)].set(_cast(_a328, jnp.int8))
     _a329 = False
-    st["seeded"] = st["seeded"].at[_i32(v_p)].set(_cast(_a329, jnp.bool_))
+    st["mist"] = st["mist"].at[_i32(v_p)].set(_cast(_a329, jnp.bool_))
     _a330 = False
-    st["reflect"] = st["reflect"].at[_i32(v_p)].set(_cast(_a330, jnp.bool_))
+    st["focus"] = st["focus"].at[_i32(v_p)].set(_cast(_a330, jnp.bool_))
     _a331 = False
-    st["light_screen"] = st["light_screen"].at[_i32(v_p)].set(_cast(_a331, jnp.bool_))
+    st["seeded"] = st["seeded"].at[_i32(v_p)].set(_cast(_a331, jnp.bool_))
     _a332 = False
-    st["toxic"] = st["toxic"].at[_i32(v_p)].set(_cast(_a332, jnp.bool_))
-    _a333 = 0
-    st["toxic_n"] = st["toxic_n"].at[_i32(v_p)].set(_cast(_a333, jnp.int8))
-    v_t = _cast((1 - _i32(v_u)), jnp.int8)
-    _a334 = 0
-    st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_t), _i32(st["active"][_i32(v_t)]))].set(_cast(_a334, jnp.int8))}
+    st["reflect"] = st["reflect"].at[_i32(v_p)].set(_cast(_a332, jnp.bool_))
+    _a333 = False
+    st["light_screen"] = st["light_screen"].at[_i32(v_p)].set(_cast(_a333, jnp.bool_))
+    _a334 = False
+    st["toxic"] = st["toxic"].at[_i32(v_p)].set(_cast(_a334, jnp.bool_))
     _a335 = 0
-    st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(v_t), _i32(st["active"][_i32(v_t)]))].set(_cast(_a335, jnp.int8))}
-    _c336 = (st["team"]["status"][(v_u, st["active"][_i32(v_u)])] == 6)
-    def _then337(st, v_u, v_t):
+    st["toxic_n"] = st["toxic_n"].at[_i32(v_p)].set(_cast(_a335, jnp.int8))
+    v_t = _cast((1 - _i32(v_u)), jnp.int8)
+    _a336 = 0
+    st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_t), _i32(st["active"][_i32(v_t)]))].set(_cast(_a336, jnp.int8))}
+    _a337 = 0
+    st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(v_t), _i32(st["active"][_i32(v_t)]))].set(_cast(_a337, jnp.int8))}
+    _c338 = (st["team"]["status"][(v_u, st["active"][_i32(v_u)])] == 6)
+    def _then339(st, v_u, v_t):
         st = dict(st)
-        _a338 = 2
-        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_u), _i32(st["active"][_i32(v_u)]))].set(_cast(_a338, jnp.int8))}
+        _a340 = 2
+        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_u), _i32(st["active"][_i32(v_u)]))].set(_cast(_a340, jnp.int8))}
         return st, (v_u, v_t)
-    st, (v_u, v_t) = _select(_c336, _then337(st, v_u, v_t), (st, (v_u, v_t)))
+    st, (v_u, v_t) = _select(_c338, _then339(st, v_u, v_t), (st, (v_u, v_t)))
     return st
 
 
@@ -1484,44 +1487,44 @@ def p_inflict(st, v_t, v_cond):
     v_tsp = _cast(st["team"]["species"][(v_t, v_ta)], jnp.int16)
     v_poison = _cast(jnp.logical_or((v_cond == 2), (v_cond == 6)), jnp.bool_)
     v_immune = _cast(jnp.logical_and(v_poison, jnp.logical_or((_K12[_i32(v_tsp)] == 7), (_K13[_i32(v_tsp)] == 7))), jnp.bool_)
-    _c339 = jnp.logical_and((st["team"]["status"][(v_t, v_ta)] == 0), jnp.logical_not(v_immune))
-    def _then340(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
+    _c341 = jnp.logical_and((st["team"]["status"][(v_t, v_ta)] == 0), jnp.logical_not(v_immune))
+    def _then342(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
         st = dict(st)
-        _a341 = v_cond
-        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a341, jnp.int8))}
-        _c342 = (v_cond == 1)
-        def _then343(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
+        _a343 = v_cond
+        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a343, jnp.int8))}
+        _c344 = (v_cond == 1)
+        def _then345(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
             st = dict(st)
-            st, _r344 = _randint(st, 1, 7)
-            _a345 = _r344
-            st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a345, jnp.int8))}
+            st, _r346 = _randint(st, 1, 7)
+            _a347 = _r346
+            st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a347, jnp.int8))}
             return st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)
-        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _select(_c342, _then343(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
-        _c346 = (v_cond == 5)
-        def _then347(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
+        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _select(_c344, _then345(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
+        _c348 = (v_cond == 5)
+        def _then349(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
             st = dict(st)
-            _a348 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_t)][3]), 4), 1)
-            st["mstat"] = st["mstat"].at[(_i32(v_t), 3)].set(_cast(_a348, jnp.int16))
+            _a350 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_t)][3]), 4), 1)
+            st["mstat"] = st["mstat"].at[(_i32(v_t), 3)].set(_cast(_a350, jnp.int16))
             return st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)
-        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _select(_c346, _then347(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
-        _c349 = (v_cond == 3)
-        def _then350(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
+        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _select(_c348, _then349(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
+        _c351 = (v_cond == 3)
+        def _then352(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
             st = dict(st)
-            _a351 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_t)][0]), 2), 1)
-            st["mstat"] = st["mstat"].at[(_i32(v_t), 0)].set(_cast(_a351, jnp.int16))
+            _a353 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_t)][0]), 2), 1)
+            st["mstat"] = st["mstat"].at[(_i32(v_t), 0)].set(_cast(_a353, jnp.int16))
             return st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)
-        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _select(_c349, _then350(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
-        _c352 = (v_cond == 6)
-        def _then353(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
+        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _select(_c351, _then352(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
+        _c354 = (v_cond == 6)
+        def _then355(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
             st = dict(st)
-            _a354 = True
-            st["toxic"] = st["toxic"].at[_i32(v_t)].set(_cast(_a354, jnp.bool_))
-            _a355 = 0
-            st["toxic_n"] = st["toxic_n"].at[_i32(v_t)].set(_cast(_a355, jnp.int8))
+            _a356 = True
+            st["toxic"] = st["toxic"].at[_i32(v_t)].set(_cast(_a356, jnp.bool_))
+            _a357 = 0
+            st["toxic_n"] = st["toxic_n"].at[_i32(v_t)].set(_cast(_a357, jnp.int8))
             return st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)
-        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _select(_c352, _then353(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
+        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _select(_c354, _then355(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
         return st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)
-    st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _select(_c339, _then340(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
+    st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _select(_c341, _then342(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
     return st
 
 
@@ -1536,75 +1539,75 @@ def p_change_stat(st, v_s, v_k, v_delta, v_user):
     v_j = _cast(jnp.minimum(_i32(v_i), 3), jnp.int8)
     v_b = _cast(st["boosts"][_i32(v_s)][_i32(v_i)], jnp.int8)
     v_counts = _cast(False, jnp.bool_)
-    _c356 = jnp.logical_or(jnp.logical_and((_i32(v_delta) > 0), (_i32(v_b) < 6)), jnp.logical_and((_i32(v_delta) < 0), (_i32(v_b) > -6)))
-    def _then357(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
+    _c358 = jnp.logical_or(jnp.logical_and((_i32(v_delta) > 0), (_i32(v_b) < 6)), jnp.logical_and((_i32(v_delta) < 0), (_i32(v_b) > -6)))
+    def _then359(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
         st = dict(st)
-        _c358 = (_i32(v_i) >= 4)
-        _c359 = jnp.logical_and((_i32(v_delta) > 0), (_i32(st["mstat"][_i32(v_s)][_i32(v_j)]) == 999))
-        _c360 = jnp.logical_and((_i32(v_delta) < 0), (_i32(st["mstat"][_i32(v_s)][_i32(v_j)]) == 1))
-        def _then361(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
+        _c360 = (_i32(v_i) >= 4)
+        _c361 = jnp.logical_and((_i32(v_delta) > 0), (_i32(st["mstat"][_i32(v_s)][_i32(v_j)]) == 999))
+        _c362 = jnp.logical_and((_i32(v_delta) < 0), (_i32(st["mstat"][_i32(v_s)][_i32(v_j)]) == 1))
+        def _then363(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
             st = dict(st)
-            _a362 = jnp.clip((_i32(v_b) + _i32(v_delta)), -6, 6)
-            st["boosts"] = st["boosts"].at[(_i32(v_s), _i32(v_i))].set(_cast(_a362, jnp.int8))
-            _a363 = True
-            v_counts = _cast(_a363, jnp.bool_)
-            return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
-        def _then364(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
-            st = dict(st)
-            _a365 = jnp.maximum((jnp.minimum((_i32(v_b) + _i32(v_delta)), 6) - 1), -6)
-            st["boosts"] = st["boosts"].at[(_i32(v_s), _i32(v_i))].set(_cast(_a365, jnp.int8))
+            _a364 = jnp.clip((_i32(v_b) + _i32(v_delta)), -6, 6)
+            st["boosts"] = st["boosts"].at[(_i32(v_s), _i32(v_i))].set(_cast(_a364, jnp.int8))
+            _a365 = True
+            v_counts = _cast(_a365, jnp.bool_)
             return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
         def _then366(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
             st = dict(st)
-            _a367 = jnp.minimum((jnp.maximum((_i32(v_b) + _i32(v_delta)), -6) + 1), 6)
+            _a367 = jnp.maximum((jnp.minimum((_i32(v_b) + _i32(v_delta)), 6) - 1), -6)
             st["boosts"] = st["boosts"].at[(_i32(v_s), _i32(v_i))].set(_cast(_a367, jnp.int8))
             return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
-        def _else368(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
+        def _then368(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
+            st = dict(st)
+            _a369 = jnp.minimum((jnp.maximum((_i32(v_b) + _i32(v_delta)), -6) + 1), 6)
+            st["boosts"] = st["boosts"].at[(_i32(v_s), _i32(v_i))].set(_cast(_a369, jnp.int8))
+            return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
+        def _else370(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
             st = dict(st)
             v_nb = _cast(jnp.clip((_i32(v_b) + _i32(v_delta)), -6, 6), jnp.int8)
-            _a369 = v_nb
-            st["boosts"] = st["boosts"].at[(_i32(v_s), _i32(v_i))].set(_cast(_a369, jnp.int8))
-            _a370 = True
-            v_counts = _cast(_a370, jnp.bool_)
+            _a371 = v_nb
+            st["boosts"] = st["boosts"].at[(_i32(v_s), _i32(v_i))].set(_cast(_a371, jnp.int8))
+            _a372 = True
+            v_counts = _cast(_a372, jnp.bool_)
             v_stored = _cast(st["team"]["stats"][(v_s, st["active"][_i32(v_s)], v_j)], jnp.int16)
-            _c371 = (_i32(v_nb) >= 0)
-            def _then372(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored):
+            _c373 = (_i32(v_nb) >= 0)
+            def _then374(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored):
                 st = dict(st)
                 v_raised = _cast(jnp.floor_divide((_i32(v_stored) * (2 + _i32(v_nb))), 2), jnp.int16)
-                _a373 = jnp.clip(_i32(jnp.where((_i32(v_delta) > 0), jnp.minimum(_i32(v_raised), 999), _i32(v_raised))), 1, 2500)
-                st["mstat"] = st["mstat"].at[(_i32(v_s), _i32(v_j))].set(_cast(_a373, jnp.int16))
-                return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored)
-            def _else374(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored):
-                st = dict(st)
-                _a375 = jnp.maximum(jnp.floor_divide((_i32(v_stored) * _i32(_K17[jnp.clip((0 - _i32(v_nb)), 0, 6)])), 100), 1)
+                _a375 = jnp.clip(_i32(jnp.where((_i32(v_delta) > 0), jnp.minimum(_i32(v_raised), 999), _i32(v_raised))), 1, 2500)
                 st["mstat"] = st["mstat"].at[(_i32(v_s), _i32(v_j))].set(_cast(_a375, jnp.int16))
                 return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored)
-            st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored) = _select(_c371, _then372(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored), _else374(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored))
+            def _else376(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored):
+                st = dict(st)
+                _a377 = jnp.maximum(jnp.floor_divide((_i32(v_stored) * _i32(_K17[jnp.clip((0 - _i32(v_nb)), 0, 6)])), 100), 1)
+                st["mstat"] = st["mstat"].at[(_i32(v_s), _i32(v_j))].set(_cast(_a377, jnp.int16))
+                return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored)
+            st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored) = _select(_c373, _then374(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored), _else376(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored))
             return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
-        st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _select_first((_c358, _c359, _c360, ), (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)), (_then361(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), _then364(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), _then366(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), ), _else368(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts))
+        st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _select_first((_c360, _c361, _c362, ), (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)), (_then363(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), _then366(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), _then368(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), ), _else370(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts))
         return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
-    st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _select(_c356, _then357(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)))
-    _c376 = v_counts
-    def _then377(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
+    st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _select(_c358, _then359(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)))
+    _c378 = v_counts
+    def _then379(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
         st = dict(st)
         v_f = _cast((1 - _i32(v_user)), jnp.int8)
         v_fs = _cast(st["team"]["status"][(v_f, st["active"][_i32(v_f)])], jnp.int8)
-        _c378 = (v_fs == 5)
-        def _then379(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs):
+        _c380 = (v_fs == 5)
+        def _then381(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs):
             st = dict(st)
-            _a380 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_f)][3]), 4), 1)
-            st["mstat"] = st["mstat"].at[(_i32(v_f), 3)].set(_cast(_a380, jnp.int16))
+            _a382 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_f)][3]), 4), 1)
+            st["mstat"] = st["mstat"].at[(_i32(v_f), 3)].set(_cast(_a382, jnp.int16))
             return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs)
-        st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs) = _select(_c378, _then379(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs), (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs)))
-        _c381 = (v_fs == 3)
-        def _then382(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs):
+        st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs) = _select(_c380, _then381(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs), (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs)))
+        _c383 = (v_fs == 3)
+        def _then384(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs):
             st = dict(st)
-            _a383 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_f)][0]), 2), 1)
-            st["mstat"] = st["mstat"].at[(_i32(v_f), 0)].set(_cast(_a383, jnp.int16))
+            _a385 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_f)][0]), 2), 1)
+            st["mstat"] = st["mstat"].at[(_i32(v_f), 0)].set(_cast(_a385, jnp.int16))
             return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs)
-        st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs) = _select(_c381, _then382(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs), (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs)))
+        st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs) = _select(_c383, _then384(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs), (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs)))
         return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
-    st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _select(_c376, _then377(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)))
+    st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _select(_c378, _then379(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)))
     return st
 
 
@@ -1616,48 +1619,48 @@ def p_after_hit(st, v_u, v_m, v_s):
     v_s = _cast(v_s, jnp.int8)
     v_t = _cast((1 - _i32(v_u)), jnp.int8)
     v_up = _cast((_i32(st["team"]["hp"][(v_t, st["active"][_i32(v_t)])]) > 0), jnp.bool_)
-    _c384 = jnp.logical_and(jnp.logical_and(st["fx"]["recharge"], v_up), jnp.logical_not(st["broke_sub"]))
-    def _then385(st, v_u, v_m, v_s, v_t, v_up):
+    _c386 = jnp.logical_and(jnp.logical_and(st["fx"]["recharge"], v_up), jnp.logical_not(st["broke_sub"]))
+    def _then387(st, v_u, v_m, v_s, v_t, v_up):
         st = dict(st)
-        _a386 = True
-        st["recharging"] = st["recharging"].at[_i32(v_u)].set(_cast(_a386, jnp.bool_))
-        _a387 = v_s
-        st["lock_slot"] = st["lock_slot"].at[_i32(v_u)].set(_cast(_a387, jnp.int8))
+        _a388 = True
+        st["recharging"] = st["recharging"].at[_i32(v_u)].set(_cast(_a388, jnp.bool_))
+        _a389 = v_s
+        st["lock_slot"] = st["lock_slot"].at[_i32(v_u)].set(_cast(_a389, jnp.int8))
         return st, (v_u, v_m, v_s, v_t, v_up)
-    st, (v_u, v_m, v_s, v_t, v_up) = _select(_c384, _then385(st, v_u, v_m, v_s, v_t, v_up), (st, (v_u, v_m, v_s, v_t, v_up)))
-    _c388 = st["fx"]["trap"]
-    def _then389(st, v_u, v_m, v_s, v_t, v_up):
+    st, (v_u, v_m, v_s, v_t, v_up) = _select(_c386, _then387(st, v_u, v_m, v_s, v_t, v_up), (st, (v_u, v_m, v_s, v_t, v_up)))
+    _c390 = st["fx"]["trap"]
+    def _then391(st, v_u, v_m, v_s, v_t, v_up):
         st = dict(st)
-        _c390 = jnp.logical_not(v_up)
-        _c391 = (_i32(st["trap_left"][_i32(v_u)]) > 0)
-        def _then392(st, v_u, v_m, v_s, v_t, v_up):
-            st = dict(st)
-            _a393 = 0
-            st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a393, jnp.int8))
-            return st, (v_u, v_m, v_s, v_t, v_up)
+        _c392 = jnp.logical_not(v_up)
+        _c393 = (_i32(st["trap_left"][_i32(v_u)]) > 0)
         def _then394(st, v_u, v_m, v_s, v_t, v_up):
             st = dict(st)
-            _a395 = jnp.maximum((_i32(st["trap_left"][_i32(v_u)]) - 1), 0)
+            _a395 = 0
             st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a395, jnp.int8))
-            _a396 = True
-            st["trapped"] = st["trapped"].at[_i32(v_t)].set(_cast(_a396, jnp.bool_))
             return st, (v_u, v_m, v_s, v_t, v_up)
-        def _else397(st, v_u, v_m, v_s, v_t, v_up):
+        def _then396(st, v_u, v_m, v_s, v_t, v_up):
             st = dict(st)
-            st, _r398 = _randint(st, 0, 7)
-            v_turns_drawn = _cast(_K14[_r398], jnp.int8)
-            _a399 = (_i32(v_turns_drawn) - 1)
-            st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a399, jnp.int8))
-            _a400 = st["dmg"]
-            st["trap_damage"] = st["trap_damage"].at[_i32(v_u)].set(_cast(_a400, jnp.int16))
-            _a401 = v_s
-            st["lock_slot"] = st["lock_slot"].at[_i32(v_u)].set(_cast(_a401, jnp.int8))
-            _a402 = jnp.logical_not(st["hit_sub"])
-            st["trapped"] = st["trapped"].at[_i32(v_t)].set(_cast(_a402, jnp.bool_))
+            _a397 = jnp.maximum((_i32(st["trap_left"][_i32(v_u)]) - 1), 0)
+            st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a397, jnp.int8))
+            _a398 = True
+            st["trapped"] = st["trapped"].at[_i32(v_t)].set(_cast(_a398, jnp.bool_))
             return st, (v_u, v_m, v_s, v_t, v_up)
-        st, (v_u, v_m, v_s, v_t, v_up) = _select_first((_c390, _c391, ), (st, (v_u, v_m, v_s, v_t, v_up)), (_then392(st, v_u, v_m, v_s, v_t, v_up), _then394(st, v_u, v_m, v_s, v_t, v_up), ), _else397(st, v_u, v_m, v_s, v_t, v_up))
+        def _else399(st, v_u, v_m, v_s, v_t, v_up):
+            st = dict(st)
+            st, _r400 = _randint(st, 0, 7)
+            v_turns_drawn = _cast(_K14[_r400], jnp.int8)
+            _a401 = (_i32(v_turns_drawn) - 1)
+            st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a401, jnp.int8))
+            _a402 = st["dmg"]
+            st["trap_damage"] = st["trap_damage"].at[_i32(v_u)].set(_cast(_a402, jnp.int16))
+            _a403 = v_s
+            st["lock_slot"] = st["lock_slot"].at[_i32(v_u)].set(_cast(_a403, jnp.int8))
+            _a404 = jnp.logical_not(st["hit_sub"])
+            st["trapped"] = st["trapped"].at[_i32(v_t)].set(_cast(_a404, jnp.bool_))
+            return st, (v_u, v_m, v_s, v_t, v_up)
+        st, (v_u, v_m, v_s, v_t, v_up) = _select_first((_c392, _c393, ), (st, (v_u, v_m, v_s, v_t, v_up)), (_then394(st, v_u, v_m, v_s, v_t, v_up), _then396(st, v_u, v_m, v_s, v_t, v_up), ), _else399(st, v_u, v_m, v_s, v_t, v_up))
         return st, (v_u, v_m, v_s, v_t, v_up)
-    st, (v_u, v_m, v_s, v_t, v_up) = _select(_c388, _then389(st, v_u, v_m, v_s, v_t, v_up), (st, (v_u, v_m, v_s, v_t, v_up)))
+    st, (v_u, v_m, v_s, v_t, v_up) = _select(_c390, _then391(st, v_u, v_m, v_s, v_t, v_up), (st, (v_u, v_m, v_s, v_t, v_up)))
     return st
 
 
@@ -1669,74 +1672,74 @@ def p_secondary_effects(st, v_u, v_m):
     v_t = _cast((1 - _i32(v_u)), jnp.int8)
     v_ta = _cast(st["active"][_i32(v_t)], jnp.int8)
     v_tsp = _cast(st["team"]["species"][(v_t, v_ta)], jnp.int16)
-    _c403 = jnp.logical_and((st["fx"]["sec_status"] == 3), (st["team"]["status"][(v_t, v_ta)] == 4))
-    def _then404(st, v_u, v_m, v_t, v_ta, v_tsp):
+    _c405 = jnp.logical_and((st["fx"]["sec_status"] == 3), (st["team"]["status"][(v_t, v_ta)] == 4))
+    def _then406(st, v_u, v_m, v_t, v_ta, v_tsp):
         st = dict(st)
-        _a405 = 0
-        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a405, jnp.int8))}
+        _a407 = 0
+        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a407, jnp.int8))}
         return st, (v_u, v_m, v_t, v_ta, v_tsp)
-    st, (v_u, v_m, v_t, v_ta, v_tsp) = _select(_c403, _then404(st, v_u, v_m, v_t, v_ta, v_tsp), (st, (v_u, v_m, v_t, v_ta, v_tsp)))
-    _c406 = (_i32(st["fx"]["sec_chance"]) > 0)
-    def _then407(st, v_u, v_m, v_t, v_ta, v_tsp):
+    st, (v_u, v_m, v_t, v_ta, v_tsp) = _select(_c405, _then406(st, v_u, v_m, v_t, v_ta, v_tsp), (st, (v_u, v_m, v_t, v_ta, v_tsp)))
+    _c408 = (_i32(st["fx"]["sec_chance"]) > 0)
+    def _then409(st, v_u, v_m, v_t, v_ta, v_tsp):
         st = dict(st)
         v_cond = _cast(st["fx"]["sec_status"], jnp.int8)
         v_same = _cast(jnp.logical_and(jnp.logical_or(jnp.logical_or((v_cond == 5), (v_cond == 3)), (v_cond == 4)), jnp.logical_or((_K12[_i32(v_tsp)] == _K6[_i32(v_m)]), (_K13[_i32(v_tsp)] == _K6[_i32(v_m)]))), jnp.bool_)
-        st, _r408 = _randint(st, 0, 255)
-        v_roll = _cast(_r408, jnp.int16)
-        _c409 = jnp.logical_and(jnp.logical_not(v_same), (_i32(v_roll) < jnp.floor_divide(((_i32(st["fx"]["sec_chance"]) * 256) + 99), 100)))
-        def _then410(st, v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll):
+        st, _r410 = _randint(st, 0, 255)
+        v_roll = _cast(_r410, jnp.int16)
+        _c411 = jnp.logical_and(jnp.logical_not(v_same), (_i32(v_roll) < jnp.floor_divide(((_i32(st["fx"]["sec_chance"]) * 256) + 99), 100)))
+        def _then412(st, v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll):
             st = dict(st)
-            _a411 = v_cond
-            st["give_status"] = _cast(_a411, jnp.int8)
+            _a413 = v_cond
+            st["give_status"] = _cast(_a413, jnp.int8)
             return st, (v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll)
-        st, (v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll) = _select(_c409, _then410(st, v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll), (st, (v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll)))
+        st, (v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll) = _select(_c411, _then412(st, v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll), (st, (v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll)))
         return st, (v_u, v_m, v_t, v_ta, v_tsp)
-    st, (v_u, v_m, v_t, v_ta, v_tsp) = _select(_c406, _then407(st, v_u, v_m, v_t, v_ta, v_tsp), (st, (v_u, v_m, v_t, v_ta, v_tsp)))
-    _c412 = jnp.logical_and((_i32(st["fx"]["stat_chance"]) > 0), (_i32(st["fx"]["stat_chance"]) < 100))
-    def _then413(st, v_u, v_m, v_t, v_ta, v_tsp):
+    st, (v_u, v_m, v_t, v_ta, v_tsp) = _select(_c408, _then409(st, v_u, v_m, v_t, v_ta, v_tsp), (st, (v_u, v_m, v_t, v_ta, v_tsp)))
+    _c414 = jnp.logical_and((_i32(st["fx"]["stat_chance"]) > 0), (_i32(st["fx"]["stat_chance"]) < 100))
+    def _then415(st, v_u, v_m, v_t, v_ta, v_tsp):
         st = dict(st)
-        st, _r414 = _randint(st, 0, 255)
-        v_roll2 = _cast(_r414, jnp.int16)
-        _c415 = (_i32(v_roll2) < jnp.floor_divide(((_i32(st["fx"]["stat_chance"]) * 256) + 99), 100))
-        def _then416(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll2):
+        st, _r416 = _randint(st, 0, 255)
+        v_roll2 = _cast(_r416, jnp.int16)
+        _c417 = (_i32(v_roll2) < jnp.floor_divide(((_i32(st["fx"]["stat_chance"]) * 256) + 99), 100))
+        def _then418(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll2):
             st = dict(st)
-            _a417 = True
-            st["give_stat"] = _cast(_a417, jnp.bool_)
+            _a419 = True
+            st["give_stat"] = _cast(_a419, jnp.bool_)
             return st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll2)
-        st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll2) = _select(_c415, _then416(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll2), (st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll2)))
+        st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll2) = _select(_c417, _then418(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll2), (st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll2)))
         return st, (v_u, v_m, v_t, v_ta, v_tsp)
-    st, (v_u, v_m, v_t, v_ta, v_tsp) = _select(_c412, _then413(st, v_u, v_m, v_t, v_ta, v_tsp), (st, (v_u, v_m, v_t, v_ta, v_tsp)))
-    _c418 = jnp.logical_and((_i32(st["fx"]["confuse"]) > 0), (_i32(st["fx"]["confuse"]) < 100))
-    def _then419(st, v_u, v_m, v_t, v_ta, v_tsp):
+    st, (v_u, v_m, v_t, v_ta, v_tsp) = _select(_c414, _then415(st, v_u, v_m, v_t, v_ta, v_tsp), (st, (v_u, v_m, v_t, v_ta, v_tsp)))
+    _c420 = jnp.logical_and((_i32(st["fx"]["confuse"]) > 0), (_i32(st["fx"]["confuse"]) < 100))
+    def _then421(st, v_u, v_m, v_t, v_ta, v_tsp):
         st = dict(st)
-        st, _r420 = _randint(st, 0, 255)
-        v_roll3 = _cast(_r420, jnp.int16)
-        _c421 = jnp.logical_and((_i32(v_roll3) < (jnp.floor_divide(((_i32(st["fx"]["confuse"]) * 256) + 99), 100) - 1)), (_i32(st["confused"][_i32(v_t)]) == 0))
-        def _then422(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll3):
+        st, _r422 = _randint(st, 0, 255)
+        v_roll3 = _cast(_r422, jnp.int16)
+        _c423 = jnp.logical_and((_i32(v_roll3) < (jnp.floor_divide(((_i32(st["fx"]["confuse"]) * 256) + 99), 100) - 1)), (_i32(st["confused"][_i32(v_t)]) == 0))
+        def _then424(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll3):
             st = dict(st)
-            st, _r423 = _randint(st, 2, 5)
-            _a424 = _r423
-            st["confused"] = st["confused"].at[_i32(v_t)].set(_cast(_a424, jnp.int8))
+            st, _r425 = _randint(st, 2, 5)
+            _a426 = _r425
+            st["confused"] = st["confused"].at[_i32(v_t)].set(_cast(_a426, jnp.int8))
             return st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll3)
-        st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll3) = _select(_c421, _then422(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll3), (st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll3)))
+        st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll3) = _select(_c423, _then424(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll3), (st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll3)))
         return st, (v_u, v_m, v_t, v_ta, v_tsp)
-    st, (v_u, v_m, v_t, v_ta, v_tsp) = _select(_c418, _then419(st, v_u, v_m, v_t, v_ta, v_tsp), (st, (v_u, v_m, v_t, v_ta, v_tsp)))
-    _c425 = (_i32(st["fx"]["flinch"]) > 0)
-    def _then426(st, v_u, v_m, v_t, v_ta, v_tsp):
+    st, (v_u, v_m, v_t, v_ta, v_tsp) = _select(_c420, _then421(st, v_u, v_m, v_t, v_ta, v_tsp), (st, (v_u, v_m, v_t, v_ta, v_tsp)))
+    _c427 = (_i32(st["fx"]["flinch"]) > 0)
+    def _then428(st, v_u, v_m, v_t, v_ta, v_tsp):
         st = dict(st)
-        st, _r427 = _randint(st, 0, 255)
-        v_roll4 = _cast(_r427, jnp.int16)
-        _c428 = (_i32(v_roll4) < jnp.floor_divide(((_i32(st["fx"]["flinch"]) * 256) + 99), 100))
-        def _then429(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll4):
+        st, _r429 = _randint(st, 0, 255)
+        v_roll4 = _cast(_r429, jnp.int16)
+        _c430 = (_i32(v_roll4) < jnp.floor_divide(((_i32(st["fx"]["flinch"]) * 256) + 99), 100))
+        def _then431(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll4):
             st = dict(st)
-            _a430 = True
-            st["flinched"] = st["flinched"].at[_i32(v_t)].set(_cast(_a430, jnp.bool_))
-            _a431 = False
-            st["recharging"] = st["recharging"].at[_i32(v_t)].set(_cast(_a431, jnp.bool_))
+            _a432 = True
+            st["flinched"] = st["flinched"].at[_i32(v_t)].set(_cast(_a432, jnp.bool_))
+            _a433 = False
+            st["recharging"] = st["recharging"].at[_i32(v_t)].set(_cast(_a433, jnp.bool_))
             return st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll4)
-        st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll4) = _select(_c428, _then429(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll4), (st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll4)))
+        st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll4) = _select(_c430, _then431(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll4), (st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll4)))
         return st, (v_u, v_m, v_t, v_ta, v_tsp)
-    st, (v_u, v_m, v_t, v_ta, v_tsp) = _select(_c425, _then426(st, v_u, v_m, v_t, v_ta, v_tsp), (st, (v_u, v_m, v_t, v_ta, v_tsp)))
+    st, (v_u, v_m, v_t, v_ta, v_tsp) = _select(_c427, _then428(st, v_u, v_m, v_t, v_ta, v_tsp), (st, (v_u, v_m, v_t, v_ta, v_tsp)))
     return st
 
 
@@ -1747,122 +1750,122 @@ def p_residual(st, v_u):
     v_a = _cast(st["active"][_i32(v_u)], jnp.int8)
     v_cond = _cast(st["team"]["status"][(v_u, v_a)], jnp.int8)
     v_hurts = _cast(jnp.logical_or(jnp.logical_or((v_cond == 2), (v_cond == 6)), (v_cond == 3)), jnp.bool_)
-    _c432 = (_i32(st["team"]["hp"][(v_u, v_a)]) > 0)
-    def _then433(st, v_u, v_a, v_cond, v_hurts):
+    _c434 = (_i32(st["team"]["hp"][(v_u, v_a)]) > 0)
+    def _then435(st, v_u, v_a, v_cond, v_hurts):
         st = dict(st)
         v_unit = _cast(jnp.maximum(jnp.floor_divide(_i32(st["team"]["maxhp"][(v_u, v_a)]), 16), 1), jnp.int8)
-        _c434 = jnp.logical_and(st["toxic"][_i32(v_u)], v_hurts)
-        def _then435(st, v_u, v_a, v_cond, v_hurts, v_unit):
+        _c436 = jnp.logical_and(st["toxic"][_i32(v_u)], v_hurts)
+        def _then437(st, v_u, v_a, v_cond, v_hurts, v_unit):
             st = dict(st)
-            _a436 = jnp.minimum((_i32(st["toxic_n"][_i32(v_u)]) + 1), 15)
-            st["toxic_n"] = st["toxic_n"].at[_i32(v_u)].set(_cast(_a436, jnp.int8))
+            _a438 = jnp.minimum((_i32(st["toxic_n"][_i32(v_u)]) + 1), 15)
+            st["toxic_n"] = st["toxic_n"].at[_i32(v_u)].set(_cast(_a438, jnp.int8))
             return st, (v_u, v_a, v_cond, v_hurts, v_unit)
-        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _select(_c434, _then435(st, v_u, v_a, v_cond, v_hurts, v_unit), (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
-        _c437 = jnp.logical_and((v_cond == 1), (_i32(st["team"]["sleep"][(v_u, v_a)]) == 0))
-        def _then438(st, v_u, v_a, v_cond, v_hurts, v_unit):
+        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _select(_c436, _then437(st, v_u, v_a, v_cond, v_hurts, v_unit), (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
+        _c439 = jnp.logical_and((v_cond == 1), (_i32(st["team"]["sleep"][(v_u, v_a)]) == 0))
+        def _then440(st, v_u, v_a, v_cond, v_hurts, v_unit):
             st = dict(st)
-            _a439 = 0
-            st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a439, jnp.int8))}
+            _a441 = 0
+            st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a441, jnp.int8))}
             return st, (v_u, v_a, v_cond, v_hurts, v_unit)
-        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _select(_c437, _then438(st, v_u, v_a, v_cond, v_hurts, v_unit), (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
-        _c440 = v_hurts
-        def _then441(st, v_u, v_a, v_cond, v_hurts, v_unit):
+        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _select(_c439, _then440(st, v_u, v_a, v_cond, v_hurts, v_unit), (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
+        _c442 = v_hurts
+        def _then443(st, v_u, v_a, v_cond, v_hurts, v_unit):
             st = dict(st)
             v_times = _cast(jnp.where(st["toxic"][_i32(v_u)], _i32(st["toxic_n"][_i32(v_u)]), 1), jnp.int8)
-            _a442 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - (_i32(v_unit) * _i32(v_times))), 0)
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a442, jnp.int16))}
+            _a444 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - (_i32(v_unit) * _i32(v_times))), 0)
+            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a444, jnp.int16))}
             return st, (v_u, v_a, v_cond, v_hurts, v_unit)
-        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _select(_c440, _then441(st, v_u, v_a, v_cond, v_hurts, v_unit), (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
-        _c443 = jnp.logical_and(st["seeded"][_i32(v_u)], (_i32(st["team"]["hp"][(v_u, v_a)]) > 0))
-        def _then444(st, v_u, v_a, v_cond, v_hurts, v_unit):
+        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _select(_c442, _then443(st, v_u, v_a, v_cond, v_hurts, v_unit), (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
+        _c445 = jnp.logical_and(st["seeded"][_i32(v_u)], (_i32(st["team"]["hp"][(v_u, v_a)]) > 0))
+        def _then446(st, v_u, v_a, v_cond, v_hurts, v_unit):
             st = dict(st)
-            _c445 = st["toxic"][_i32(v_u)]
-            def _then446(st, v_u, v_a, v_cond, v_hurts, v_unit):
+            _c447 = st["toxic"][_i32(v_u)]
+            def _then448(st, v_u, v_a, v_cond, v_hurts, v_unit):
                 st = dict(st)
-                _a447 = jnp.minimum((_i32(st["toxic_n"][_i32(v_u)]) + 1), 15)
-                st["toxic_n"] = st["toxic_n"].at[_i32(v_u)].set(_cast(_a447, jnp.int8))
+                _a449 = jnp.minimum((_i32(st["toxic_n"][_i32(v_u)]) + 1), 15)
+                st["toxic_n"] = st["toxic_n"].at[_i32(v_u)].set(_cast(_a449, jnp.int8))
                 return st, (v_u, v_a, v_cond, v_hurts, v_unit)
-            st, (v_u, v_a, v_cond, v_hurts, v_unit) = _select(_c445, _then446(st, v_u, v_a, v_cond, v_hurts, v_unit), (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
+            st, (v_u, v_a, v_cond, v_hurts, v_unit) = _select(_c447, _then448(st, v_u, v_a, v_cond, v_hurts, v_unit), (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
             v_times2 = _cast(jnp.where(st["toxic"][_i32(v_u)], _i32(st["toxic_n"][_i32(v_u)]), 1), jnp.int8)
             v_sap = _cast(jnp.minimum((_i32(v_unit) * _i32(v_times2)), 999), jnp.int16)
-            _a448 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - _i32(v_sap)), 0)
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a448, jnp.int16))}
+            _a450 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - _i32(v_sap)), 0)
+            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a450, jnp.int16))}
             v_f = _cast((1 - _i32(v_u)), jnp.int8)
             v_fa = _cast(st["active"][_i32(v_f)], jnp.int8)
-            _c449 = (_i32(st["team"]["hp"][(v_f, v_fa)]) > 0)
-            def _then450(st, v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa):
+            _c451 = (_i32(st["team"]["hp"][(v_f, v_fa)]) > 0)
+            def _then452(st, v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa):
                 st = dict(st)
-                _a451 = jnp.minimum((_i32(st["team"]["hp"][(v_f, v_fa)]) + _i32(v_sap)), _i32(st["team"]["maxhp"][(v_f, v_fa)]))
-                st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_f), _i32(v_fa))].set(_cast(_a451, jnp.int16))}
+                _a453 = jnp.minimum((_i32(st["team"]["hp"][(v_f, v_fa)]) + _i32(v_sap)), _i32(st["team"]["maxhp"][(v_f, v_fa)]))
+                st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_f), _i32(v_fa))].set(_cast(_a453, jnp.int16))}
                 return st, (v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa)
-            st, (v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa) = _select(_c449, _then450(st, v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa), (st, (v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa)))
+            st, (v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa) = _select(_c451, _then452(st, v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa), (st, (v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa)))
             return st, (v_u, v_a, v_cond, v_hurts, v_unit)
-        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _select(_c443, _then444(st, v_u, v_a, v_cond, v_hurts, v_unit), (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
+        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _select(_c445, _then446(st, v_u, v_a, v_cond, v_hurts, v_unit), (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
         return st, (v_u, v_a, v_cond, v_hurts)
-    st, (v_u, v_a, v_cond, v_hurts) = _select(_c432, _then433(st, v_u, v_a, v_cond, v_hurts), (st, (v_u, v_a, v_cond, v_hurts)))
+    st, (v_u, v_a, v_cond, v_hurts) = _select(_c434, _then435(st, v_u, v_a, v_cond, v_hurts), (st, (v_u, v_a, v_cond, v_hurts)))
     return st
 
 
 def p_end_of_turn(st):
     """proc `end_of_turn` (pokemon_gen1.envspec:1063)"""
     st = dict(st)
-    _a452 = _K18
-    st["flinched"] = _cast(_a452, jnp.bool_)
+    _a454 = _K18
+    st["flinched"] = _cast(_a454, jnp.bool_)
     v_p = jnp.int32(0)
-    _c453 = (_i32(st["trap_left"][_i32(v_p)]) == 0)
-    def _then454(st, v_p):
+    _c455 = (_i32(st["trap_left"][_i32(v_p)]) == 0)
+    def _then456(st, v_p):
         st = dict(st)
-        _a455 = False
-        st["trapped"] = st["trapped"].at[(1 - _i32(v_p))].set(_cast(_a455, jnp.bool_))
+        _a457 = False
+        st["trapped"] = st["trapped"].at[(1 - _i32(v_p))].set(_cast(_a457, jnp.bool_))
         return st, (v_p,)
-    st, (v_p,) = _select(_c453, _then454(st, v_p), (st, (v_p,)))
+    st, (v_p,) = _select(_c455, _then456(st, v_p), (st, (v_p,)))
     v_p = jnp.int32(1)
-    _c456 = (_i32(st["trap_left"][_i32(v_p)]) == 0)
-    def _then457(st, v_p):
+    _c458 = (_i32(st["trap_left"][_i32(v_p)]) == 0)
+    def _then459(st, v_p):
         st = dict(st)
-        _a458 = False
-        st["trapped"] = st["trapped"].at[(1 - _i32(v_p))].set(_cast(_a458, jnp.bool_))
+        _a460 = False
+        st["trapped"] = st["trapped"].at[(1 - _i32(v_p))].set(_cast(_a460, jnp.bool_))
         return st, (v_p,)
-    st, (v_p,) = _select(_c456, _then457(st, v_p), (st, (v_p,)))
+    st, (v_p,) = _select(_c458, _then459(st, v_p), (st, (v_p,)))
     v_out0 = _cast((_i32(f_alive_count(st, 0)) == 0), jnp.bool_)
     v_out1 = _cast((_i32(f_alive_count(st, 1)) == 0), jnp.bool_)
-    _c459 = jnp.logical_and(v_out0, v_out1)
-    _c460 = v_out0
-    _c461 = v_out1
-    _c462 = (_i32(st["turns"]) >= 1000)
-    def _then463(st, v_out0, v_out1):
-        st = dict(st)
-        st = _draw(st)
-        return st, (v_out0, v_out1)
-    def _then464(st, v_out0, v_out1):
-        st = dict(st)
-        st = _win(st, 1, NUM_PLAYERS)
-        return st, (v_out0, v_out1)
+    _c461 = jnp.logical_and(v_out0, v_out1)
+    _c462 = v_out0
+    _c463 = v_out1
+    _c464 = (_i32(st["turns"]) >= 1000)
     def _then465(st, v_out0, v_out1):
         st = dict(st)
-        st = _win(st, 0, NUM_PLAYERS)
+        st = _draw(st)
         return st, (v_out0, v_out1)
     def _then466(st, v_out0, v_out1):
         st = dict(st)
+        st = _win(st, 1, NUM_PLAYERS)
+        return st, (v_out0, v_out1)
+    def _then467(st, v_out0, v_out1):
+        st = dict(st)
+        st = _win(st, 0, NUM_PLAYERS)
+        return st, (v_out0, v_out1)
+    def _then468(st, v_out0, v_out1):
+        st = dict(st)
         st = _draw(st)
         return st, (v_out0, v_out1)
-    def _else467(st, v_out0, v_out1):
+    def _else469(st, v_out0, v_out1):
         st = dict(st)
         v_p = jnp.int32(0)
-        _a468 = f_fainted(st, v_p)
-        st["must_replace"] = st["must_replace"].at[_i32(v_p)].set(_cast(_a468, jnp.bool_))
+        _a470 = f_fainted(st, v_p)
+        st["must_replace"] = st["must_replace"].at[_i32(v_p)].set(_cast(_a470, jnp.bool_))
         v_p = jnp.int32(1)
-        _a469 = f_fainted(st, v_p)
-        st["must_replace"] = st["must_replace"].at[_i32(v_p)].set(_cast(_a469, jnp.bool_))
-        _c470 = jnp.logical_or(st["must_replace"][0], st["must_replace"][1])
-        def _then471(st, v_out0, v_out1):
+        _a471 = f_fainted(st, v_p)
+        st["must_replace"] = st["must_replace"].at[_i32(v_p)].set(_cast(_a471, jnp.bool_))
+        _c472 = jnp.logical_or(st["must_replace"][0], st["must_replace"][1])
+        def _then473(st, v_out0, v_out1):
             st = dict(st)
-            _a472 = 1
-            st["phase"] = _cast(_a472, jnp.int8)
+            _a474 = 1
+            st["phase"] = _cast(_a474, jnp.int8)
             return st, (v_out0, v_out1)
-        st, (v_out0, v_out1) = _select(_c470, _then471(st, v_out0, v_out1), (st, (v_out0, v_out1)))
+        st, (v_out0, v_out1) = _select(_c472, _then473(st, v_out0, v_out1), (st, (v_out0, v_out1)))
         return st, (v_out0, v_out1)
-    st, (v_out0, v_out1) = _select_first((_c459, _c460, _c461, _c462, ), (st, (v_out0, v_out1)), (_then463(st, v_out0, v_out1), _then464(st, v_out0, v_out1), _then465(st, v_out0, v_out1), _then466(st, v_out0, v_out1), ), _else467(st, v_out0, v_out1))
+    st, (v_out0, v_out1) = _select_first((_c461, _c462, _c463, _c464, ), (st, (v_out0, v_out1)), (_then465(st, v_out0, v_out1), _then466(st, v_out0, v_out1), _then467(st, v_out0, v_out1), _then468(st, v_out0, v_out1), ), _else469(st, v_out0, v_out1))
     return st
 
 
@@ -1873,16 +1876,16 @@ def p_build_mon(st, v_p, v_i, v_sp, v_level):
     v_i = _cast(v_i, jnp.int8)
     v_sp = _cast(v_sp, jnp.int16)
     v_level = _cast(v_level, jnp.int8)
-    _a473 = v_sp
-    st["team"] = {**st["team"], "species": st["team"]["species"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a473, jnp.int16))}
-    _a474 = v_level
-    st["team"] = {**st["team"], "level": st["team"]["level"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a474, jnp.int8))}
-    _a475 = f_hp_of(st, _K19[_i32(v_sp)], v_level)
-    st["team"] = {**st["team"], "maxhp": st["team"]["maxhp"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a475, jnp.int16))}
-    _a476 = f_hp_of(st, _K19[_i32(v_sp)], v_level)
-    st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a476, jnp.int16))}
-    _a477 = jnp.stack([jnp.asarray(f_stat_of(st, _K20[_i32(v_sp)], v_level), jnp.int32), jnp.asarray(f_stat_of(st, _K21[_i32(v_sp)], v_level), jnp.int32), jnp.asarray(f_stat_of(st, _K22[_i32(v_sp)], v_level), jnp.int32), jnp.asarray(f_stat_of(st, _K15[_i32(v_sp)], v_level), jnp.int32)])
-    st["team"] = {**st["team"], "stats": st["team"]["stats"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a477, jnp.int16))}
+    _a475 = v_sp
+    st["team"] = {**st["team"], "species": st["team"]["species"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a475, jnp.int16))}
+    _a476 = v_level
+    st["team"] = {**st["team"], "level": st["team"]["level"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a476, jnp.int8))}
+    _a477 = f_hp_of(st, _K19[_i32(v_sp)], v_level)
+    st["team"] = {**st["team"], "maxhp": st["team"]["maxhp"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a477, jnp.int16))}
+    _a478 = f_hp_of(st, _K19[_i32(v_sp)], v_level)
+    st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a478, jnp.int16))}
+    _a479 = jnp.stack([jnp.asarray(f_stat_of(st, _K20[_i32(v_sp)], v_level), jnp.int32), jnp.asarray(f_stat_of(st, _K21[_i32(v_sp)], v_level), jnp.int32), jnp.asarray(f_stat_of(st, _K22[_i32(v_sp)], v_level), jnp.int32), jnp.asarray(f_stat_of(st, _K15[_i32(v_sp)], v_level), jnp.int32)])
+    st["team"] = {**st["team"], "stats": st["team"]["stats"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a479, jnp.int16))}
     return st
 
 
@@ -1893,10 +1896,10 @@ def p_set_move(st, v_p, v_i, v_k, v_mv):
     v_i = _cast(v_i, jnp.int8)
     v_k = _cast(v_k, jnp.int8)
     v_mv = _cast(v_mv, jnp.int16)
-    _a478 = v_mv
-    st["team"] = {**st["team"], "moves": st["team"]["moves"].at[(_i32(v_p), _i32(v_i), _i32(v_k))].set(_cast(_a478, jnp.int16))}
-    _a479 = jnp.floor_divide((_i32(_K23[_i32(v_mv)]) * 8), 5)
-    st["team"] = {**st["team"], "pp": st["team"]["pp"].at[(_i32(v_p), _i32(v_i), _i32(v_k))].set(_cast(_a479, jnp.int8))}
+    _a480 = v_mv
+    st["team"] = {**st["team"], "moves": st["team"]["moves"].at[(_i32(v_p), _i32(v_i), _i32(v_k))].set(_cast(_a480, jnp.int16))}
+    _a481 = jnp.floor_divide((_i32(_K23[_i32(v_mv)]) * 8), 5)
+    st["team"] = {**st["team"], "pp": st["team"]["pp"].at[(_i32(v_p), _i32(v_i), _i32(v_k))].set(_cast(_a481, jnp.int8))}
     return st
 
 
@@ -1906,66 +1909,66 @@ def p_fixed_team(st, v_p):
     v_p = _cast(v_p, jnp.int8)
     v_l = _cast(st["lineup"][_i32(v_p)], jnp.int8)
     v_i = jnp.int32(0)
-    def _loop480(i, carry):
+    def _loop482(i, carry):
         st, (v_p, v_l, v_i) = dict(carry[0]), carry[1]
         v_i = i
-        _c481 = (_i32(v_i) < _get({"items": _K24, "len": _K25}, _i32(v_l))["len"])
-        def _then482(st, v_p, v_l, v_i):
+        _c483 = (_i32(v_i) < _get({"items": _K24, "len": _K25}, _i32(v_l))["len"])
+        def _then484(st, v_p, v_l, v_i):
             st = dict(st)
-            _f483 = _i32(v_i)
-            _f484 = _get({"items": _K24, "len": _K25}, _i32(v_l))["len"]
-            st = _fault_at(st, (_f483 >= _f484), 1, _f483, _f484)
-            st = p_build_mon(st, v_p, v_i, _get({"items": _K24, "len": _K25}, _i32(v_l))["items"][_f483], _K26[_i32(v_l)])
             _f485 = _i32(v_i)
-            _f486 = _get({"items": {"items": _K27, "len": _K28}, "len": _K25}, _i32(v_l))["len"]
-            st = _fault_at(st, (_f485 >= _f486), 2, _f485, _f486)
-            v_moves = _cast(_lget(_get({"items": {"items": _K27, "len": _K28}, "len": _K25}, _i32(v_l)), _f485), _DT29)
+            _f486 = _get({"items": _K24, "len": _K25}, _i32(v_l))["len"]
+            st = _fault_at(st, (_f485 >= _f486), 1, _f485, _f486)
+            st = p_build_mon(st, v_p, v_i, _get({"items": _K24, "len": _K25}, _i32(v_l))["items"][_f485], _K26[_i32(v_l)])
+            _f487 = _i32(v_i)
+            _f488 = _get({"items": {"items": _K27, "len": _K28}, "len": _K25}, _i32(v_l))["len"]
+            st = _fault_at(st, (_f487 >= _f488), 2, _f487, _f488)
+            v_moves = _cast(_lget(_get({"items": {"items": _K27, "len": _K28}, "len": _K25}, _i32(v_l)), _f487), _DT29)
             v_k = jnp.int32(0)
-            _c487 = (_i32(v_k) < v_moves["len"])
-            def _then488(st, v_p, v_l, v_i, v_moves, v_k):
+            _c489 = (_i32(v_k) < v_moves["len"])
+            def _then490(st, v_p, v_l, v_i, v_moves, v_k):
                 st = dict(st)
-                _f489 = _i32(v_k)
-                _f490 = v_moves["len"]
-                st = _fault_at(st, (_f489 >= _f490), 3, _f489, _f490)
-                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f489])
+                _f491 = _i32(v_k)
+                _f492 = v_moves["len"]
+                st = _fault_at(st, (_f491 >= _f492), 3, _f491, _f492)
+                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f491])
                 return st, (v_p, v_l, v_i, v_moves, v_k)
-            st, (v_p, v_l, v_i, v_moves, v_k) = _select(_c487, _then488(st, v_p, v_l, v_i, v_moves, v_k), (st, (v_p, v_l, v_i, v_moves, v_k)))
+            st, (v_p, v_l, v_i, v_moves, v_k) = _select(_c489, _then490(st, v_p, v_l, v_i, v_moves, v_k), (st, (v_p, v_l, v_i, v_moves, v_k)))
             v_k = jnp.int32(1)
-            _c491 = (_i32(v_k) < v_moves["len"])
-            def _then492(st, v_p, v_l, v_i, v_moves, v_k):
+            _c493 = (_i32(v_k) < v_moves["len"])
+            def _then494(st, v_p, v_l, v_i, v_moves, v_k):
                 st = dict(st)
-                _f493 = _i32(v_k)
-                _f494 = v_moves["len"]
-                st = _fault_at(st, (_f493 >= _f494), 3, _f493, _f494)
-                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f493])
+                _f495 = _i32(v_k)
+                _f496 = v_moves["len"]
+                st = _fault_at(st, (_f495 >= _f496), 3, _f495, _f496)
+                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f495])
                 return st, (v_p, v_l, v_i, v_moves, v_k)
-            st, (v_p, v_l, v_i, v_moves, v_k) = _select(_c491, _then492(st, v_p, v_l, v_i, v_moves, v_k), (st, (v_p, v_l, v_i, v_moves, v_k)))
+            st, (v_p, v_l, v_i, v_moves, v_k) = _select(_c493, _then494(st, v_p, v_l, v_i, v_moves, v_k), (st, (v_p, v_l, v_i, v_moves, v_k)))
             v_k = jnp.int32(2)
-            _c495 = (_i32(v_k) < v_moves["len"])
-            def _then496(st, v_p, v_l, v_i, v_moves, v_k):
+            _c497 = (_i32(v_k) < v_moves["len"])
+            def _then498(st, v_p, v_l, v_i, v_moves, v_k):
                 st = dict(st)
-                _f497 = _i32(v_k)
-                _f498 = v_moves["len"]
-                st = _fault_at(st, (_f497 >= _f498), 3, _f497, _f498)
-                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f497])
+                _f499 = _i32(v_k)
+                _f500 = v_moves["len"]
+                st = _fault_at(st, (_f499 >= _f500), 3, _f499, _f500)
+                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f499])
                 return st, (v_p, v_l, v_i, v_moves, v_k)
-            st, (v_p, v_l, v_i, v_moves, v_k) = _select(_c495, _then496(st, v_p, v_l, v_i, v_moves, v_k), (st, (v_p, v_l, v_i, v_moves, v_k)))
+            st, (v_p, v_l, v_i, v_moves, v_k) = _select(_c497, _then498(st, v_p, v_l, v_i, v_moves, v_k), (st, (v_p, v_l, v_i, v_moves, v_k)))
             v_k = jnp.int32(3)
-            _c499 = (_i32(v_k) < v_moves["len"])
-            def _then500(st, v_p, v_l, v_i, v_moves, v_k):
+            _c501 = (_i32(v_k) < v_moves["len"])
+            def _then502(st, v_p, v_l, v_i, v_moves, v_k):
                 st = dict(st)
-                _f501 = _i32(v_k)
-                _f502 = v_moves["len"]
-                st = _fault_at(st, (_f501 >= _f502), 3, _f501, _f502)
-                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f501])
+                _f503 = _i32(v_k)
+                _f504 = v_moves["len"]
+                st = _fault_at(st, (_f503 >= _f504), 3, _f503, _f504)
+                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f503])
                 return st, (v_p, v_l, v_i, v_moves, v_k)
-            st, (v_p, v_l, v_i, v_moves, v_k) = _select(_c499, _then500(st, v_p, v_l, v_i, v_moves, v_k), (st, (v_p, v_l, v_i, v_moves, v_k)))
-            _a503 = v_moves["len"]
-            st["team"] = {**st["team"], "nmoves": st["team"]["nmoves"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a503, jnp.int8))}
+            st, (v_p, v_l, v_i, v_moves, v_k) = _select(_c501, _then502(st, v_p, v_l, v_i, v_moves, v_k), (st, (v_p, v_l, v_i, v_moves, v_k)))
+            _a505 = v_moves["len"]
+            st["team"] = {**st["team"], "nmoves": st["team"]["nmoves"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a505, jnp.int8))}
             return st, (v_p, v_l, v_i)
-        st, (v_p, v_l, v_i) = _select(_c481, _then482(st, v_p, v_l, v_i), (st, (v_p, v_l, v_i)))
+        st, (v_p, v_l, v_i) = _select(_c483, _then484(st, v_p, v_l, v_i), (st, (v_p, v_l, v_i)))
         return st, (v_p, v_l, v_i)
-    st, (v_p, v_l, v_i) = lax.fori_loop(0, 6, _loop480, (st, (v_p, v_l, v_i)))
+    st, (v_p, v_l, v_i) = lax.fori_loop(0, 6, _loop482, (st, (v_p, v_l, v_i)))
     return st
 
 
@@ -1973,81 +1976,74 @@ def p_random_team(st, v_p):
     """proc `random_team` (pokemon_gen1.envspec:1143)"""
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
-    v_picked = _cast(jax.vmap(lambda i504: jnp.asarray(145, jnp.int32))(jnp.arange(0, 6, dtype=jnp.int32)), jnp.int16)
+    v_picked = _cast(jax.vmap(lambda i506: jnp.asarray(145, jnp.int32))(jnp.arange(0, 6, dtype=jnp.int32)), jnp.int16)
     v_k = jnp.int32(0)
-    def _loop505(i, carry):
+    def _loop507(i, carry):
         st, (v_p, v_picked, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        st, _r506 = _randint(st, 0, (144 - _i32(v_k)))
-        v_r = _cast(_r506, jnp.int16)
+        st, _r508 = _randint(st, 0, (144 - _i32(v_k)))
+        v_r = _cast(_r508, jnp.int16)
         v_x = _cast(v_r, jnp.int16)
         v_j = jnp.int32(0)
-        _c507 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
-        def _then508(st, v_p, v_picked, v_k, v_r, v_x, v_j):
+        _c509 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
+        def _then510(st, v_p, v_picked, v_k, v_r, v_x, v_j):
             st = dict(st)
-            _a509 = jnp.minimum((_i32(v_x) + 1), 145)
-            v_x = _cast(_a509, jnp.int16)
+            _a511 = jnp.minimum((_i32(v_x) + 1), 145)
+            v_x = _cast(_a511, jnp.int16)
             return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _select(_c507, _then508(st, v_p, v_picked, v_k, v_r, v_x, v_j), (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
+        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _select(_c509, _then510(st, v_p, v_picked, v_k, v_r, v_x, v_j), (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
         v_j = jnp.int32(1)
-        _c510 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
-        def _then511(st, v_p, v_picked, v_k, v_r, v_x, v_j):
+        _c512 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
+        def _then513(st, v_p, v_picked, v_k, v_r, v_x, v_j):
             st = dict(st)
-            _a512 = jnp.minimum((_i32(v_x) + 1), 145)
-            v_x = _cast(_a512, jnp.int16)
+            _a514 = jnp.minimum((_i32(v_x) + 1), 145)
+            v_x = _cast(_a514, jnp.int16)
             return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _select(_c510, _then511(st, v_p, v_picked, v_k, v_r, v_x, v_j), (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
+        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _select(_c512, _then513(st, v_p, v_picked, v_k, v_r, v_x, v_j), (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
         v_j = jnp.int32(2)
-        _c513 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
-        def _then514(st, v_p, v_picked, v_k, v_r, v_x, v_j):
+        _c515 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
+        def _then516(st, v_p, v_picked, v_k, v_r, v_x, v_j):
             st = dict(st)
-            _a515 = jnp.minimum((_i32(v_x) + 1), 145)
-            v_x = _cast(_a515, jnp.int16)
+            _a517 = jnp.minimum((_i32(v_x) + 1), 145)
+            v_x = _cast(_a517, jnp.int16)
             return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _select(_c513, _then514(st, v_p, v_picked, v_k, v_r, v_x, v_j), (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
+        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _select(_c515, _then516(st, v_p, v_picked, v_k, v_r, v_x, v_j), (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
         v_j = jnp.int32(3)
-        _c516 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
-        def _then517(st, v_p, v_picked, v_k, v_r, v_x, v_j):
+        _c518 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
+        def _then519(st, v_p, v_picked, v_k, v_r, v_x, v_j):
             st = dict(st)
-            _a518 = jnp.minimum((_i32(v_x) + 1), 145)
-            v_x = _cast(_a518, jnp.int16)
+            _a520 = jnp.minimum((_i32(v_x) + 1), 145)
+            v_x = _cast(_a520, jnp.int16)
             return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _select(_c516, _then517(st, v_p, v_picked, v_k, v_r, v_x, v_j), (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
+        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _select(_c518, _then519(st, v_p, v_picked, v_k, v_r, v_x, v_j), (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
         v_j = jnp.int32(4)
-        _c519 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
-        def _then520(st, v_p, v_picked, v_k, v_r, v_x, v_j):
+        _c521 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
+        def _then522(st, v_p, v_picked, v_k, v_r, v_x, v_j):
             st = dict(st)
-            _a521 = jnp.minimum((_i32(v_x) + 1), 145)
-            v_x = _cast(_a521, jnp.int16)
+            _a523 = jnp.minimum((_i32(v_x) + 1), 145)
+            v_x = _cast(_a523, jnp.int16)
             return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _select(_c519, _then520(st, v_p, v_picked, v_k, v_r, v_x, v_j), (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
+        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _select(_c521, _then522(st, v_p, v_picked, v_k, v_r, v_x, v_j), (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
         v_j = jnp.int32(5)
-        _c522 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
-        def _then523(st, v_p, v_picked, v_k, v_r, v_x, v_j):
+        _c524 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
+        def _then525(st, v_p, v_picked, v_k, v_r, v_x, v_j):
             st = dict(st)
-            _a524 = jnp.minimum((_i32(v_x) + 1), 145)
-            v_x = _cast(_a524, jnp.int16)
+            _a526 = jnp.minimum((_i32(v_x) + 1), 145)
+            v_x = _cast(_a526, jnp.int16)
             return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _select(_c522, _then523(st, v_p, v_picked, v_k, v_r, v_x, v_j), (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
-        _a528 = jax.vmap(lambda i525, _h526, _h527: jnp.asarray(_i32(jnp.where((_i32(_h526) < _i32(v_x)), _i32(_h526), _i32(jnp.where(jnp.logical_or((i525 == 0), (_i32(_h527) < _i32(v_x))), _i32(v_x), _i32(_h527))))), jnp.int32))(jnp.arange(0, 6, dtype=jnp.int32), v_picked, v_picked[_K30])
-        v_picked = _cast(_a528, jnp.int16)
+        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _select(_c524, _then525(st, v_p, v_picked, v_k, v_r, v_x, v_j), (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
+        def _g530(i527, _h528, _h529):
+            return jnp.asarray(_i32(jnp.where((_i32(_h528) < _i32(v_x)), _i32(_h528), _i32(jnp.where(jnp.logical_or((i527 == 0), (_i32(_h529) < _i32(v_x))), _i32(v_x), _i32(_h529))))), jnp.int32)
+        _e531 = jax.vmap(_g530)(jnp.arange(0, 6, dtype=jnp.int32), v_picked, v_picked[_K30])
+        _a532 = _e531
+        v_picked = _cast(_a532, jnp.int16)
         v_set = _cast(jnp.minimum(_i32(v_x), 144), jnp.int16)
         st = p_build_mon(st, v_p, v_k, _K31[_i32(v_set)], _K32[_i32(v_set)])
         v_pool = _cast(_get({"items": _K33, "len": _K34}, _i32(v_set)), _DT29)
-        _f529 = v_pool["len"]
-        st, _l530 = _shuffle(st, v_pool)
-        v_pool = _l530
+        _f533 = v_pool["len"]
+        st, _l534 = _shuffle(st, v_pool)
+        v_pool = _l534
         v_i = jnp.int32(0)
-        _c531 = (_i32(v_i) < v_pool["len"])
-        def _then532(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i):
-            st = dict(st)
-            _f533 = _i32(v_i)
-            _f534 = v_pool["len"]
-            st = _fault_at(st, (_f533 >= _f534), 4, _f533, _f534)
-            st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_f533])
-            return st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _select(_c531, _then532(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i), (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)))
-        v_i = jnp.int32(1)
         _c535 = (_i32(v_i) < v_pool["len"])
         def _then536(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i):
             st = dict(st)
@@ -2057,7 +2053,7 @@ def p_random_team(st, v_p):
             st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_f537])
             return st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)
         st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _select(_c535, _then536(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i), (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)))
-        v_i = jnp.int32(2)
+        v_i = jnp.int32(1)
         _c539 = (_i32(v_i) < v_pool["len"])
         def _then540(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i):
             st = dict(st)
@@ -2067,7 +2063,7 @@ def p_random_team(st, v_p):
             st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_f541])
             return st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)
         st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _select(_c539, _then540(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i), (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)))
-        v_i = jnp.int32(3)
+        v_i = jnp.int32(2)
         _c543 = (_i32(v_i) < v_pool["len"])
         def _then544(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i):
             st = dict(st)
@@ -2077,10 +2073,20 @@ def p_random_team(st, v_p):
             st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_f545])
             return st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)
         st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _select(_c543, _then544(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i), (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)))
-        _a547 = jnp.minimum(v_pool["len"], 4)
-        st["team"] = {**st["team"], "nmoves": st["team"]["nmoves"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a547, jnp.int8))}
+        v_i = jnp.int32(3)
+        _c547 = (_i32(v_i) < v_pool["len"])
+        def _then548(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i):
+            st = dict(st)
+            _f549 = _i32(v_i)
+            _f550 = v_pool["len"]
+            st = _fault_at(st, (_f549 >= _f550), 4, _f549, _f550)
+            st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_f549])
+            return st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)
+        st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _select(_c547, _then548(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i), (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)))
+        _a551 = jnp.minimum(v_pool["len"], 4)
+        st["team"] = {**st["team"], "nmoves": st["team"]["nmoves"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a551, jnp.int8))}
         return st, (v_p, v_picked, v_k)
-    st, (v_p, v_picked, v_k) = lax.fori_loop(0, 6, _loop505, (st, (v_p, v_picked, v_k)))
+    st, (v_p, v_picked, v_k) = lax.fori_loop(0, 6, _loop507, (st, (v_p, v_picked, v_k)))
     return st
 
 
@@ -2092,49 +2098,49 @@ def f_own_info(st, v_p, v_i, v_k):
     _done = jnp.bool_(False)
     _ret = jnp.int16(0)
     v_m = _cast(_get(_get(st["team"], _i32(v_p)), _i32(v_i)), _DT1)
-    _c548 = (_i32(v_k) == 0)
-    def _then549(st, v_p, v_i, v_k, _done, _ret, v_m):
+    _c552 = (_i32(v_k) == 0)
+    def _then553(st, v_p, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(_i32(v_m["species"]), jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_p, v_i, v_k, _done, _ret, v_m)
-    st, (v_p, v_i, v_k, _done, _ret, v_m) = _select(_c548, _then549(st, v_p, v_i, v_k, _done, _ret, v_m), (st, (v_p, v_i, v_k, _done, _ret, v_m)))
-    _c550 = (_i32(v_k) == 1)
-    def _then551(st, v_p, v_i, v_k, _done, _ret, v_m):
+    st, (v_p, v_i, v_k, _done, _ret, v_m) = _select(_c552, _then553(st, v_p, v_i, v_k, _done, _ret, v_m), (st, (v_p, v_i, v_k, _done, _ret, v_m)))
+    _c554 = (_i32(v_k) == 1)
+    def _then555(st, v_p, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(v_m["hp"], jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_p, v_i, v_k, _done, _ret, v_m)
-    st, (v_p, v_i, v_k, _done, _ret, v_m) = _select(_c550, _then551(st, v_p, v_i, v_k, _done, _ret, v_m), (st, (v_p, v_i, v_k, _done, _ret, v_m)))
-    _c552 = (_i32(v_k) == 2)
-    def _then553(st, v_p, v_i, v_k, _done, _ret, v_m):
+    st, (v_p, v_i, v_k, _done, _ret, v_m) = _select(_c554, _then555(st, v_p, v_i, v_k, _done, _ret, v_m), (st, (v_p, v_i, v_k, _done, _ret, v_m)))
+    _c556 = (_i32(v_k) == 2)
+    def _then557(st, v_p, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(v_m["maxhp"], jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_p, v_i, v_k, _done, _ret, v_m)
-    st, (v_p, v_i, v_k, _done, _ret, v_m) = _select(_c552, _then553(st, v_p, v_i, v_k, _done, _ret, v_m), (st, (v_p, v_i, v_k, _done, _ret, v_m)))
-    _c554 = (_i32(v_k) == 3)
-    def _then555(st, v_p, v_i, v_k, _done, _ret, v_m):
+    st, (v_p, v_i, v_k, _done, _ret, v_m) = _select(_c556, _then557(st, v_p, v_i, v_k, _done, _ret, v_m), (st, (v_p, v_i, v_k, _done, _ret, v_m)))
+    _c558 = (_i32(v_k) == 3)
+    def _then559(st, v_p, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(_i32(v_m["status"]), jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_p, v_i, v_k, _done, _ret, v_m)
-    st, (v_p, v_i, v_k, _done, _ret, v_m) = _select(_c554, _then555(st, v_p, v_i, v_k, _done, _ret, v_m), (st, (v_p, v_i, v_k, _done, _ret, v_m)))
-    _c556 = (_i32(v_k) == 4)
-    def _then557(st, v_p, v_i, v_k, _done, _ret, v_m):
+    st, (v_p, v_i, v_k, _done, _ret, v_m) = _select(_c558, _then559(st, v_p, v_i, v_k, _done, _ret, v_m), (st, (v_p, v_i, v_k, _done, _ret, v_m)))
+    _c560 = (_i32(v_k) == 4)
+    def _then561(st, v_p, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(v_m["sleep"], jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_p, v_i, v_k, _done, _ret, v_m)
-    st, (v_p, v_i, v_k, _done, _ret, v_m) = _select(_c556, _then557(st, v_p, v_i, v_k, _done, _ret, v_m), (st, (v_p, v_i, v_k, _done, _ret, v_m)))
-    _c558 = (_i32(v_k) < 9)
-    def _then559(st, v_p, v_i, v_k, _done, _ret, v_m):
+    st, (v_p, v_i, v_k, _done, _ret, v_m) = _select(_c560, _then561(st, v_p, v_i, v_k, _done, _ret, v_m), (st, (v_p, v_i, v_k, _done, _ret, v_m)))
+    _c562 = (_i32(v_k) < 9)
+    def _then563(st, v_p, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         v_slot = _cast(jnp.clip((_i32(v_k) - 5), 0, 3), jnp.int8)
         _ret = _select(_done, _ret, _cast(jnp.where((_i32(v_slot) < _i32(v_m["nmoves"])), _i32(v_m["moves"][_i32(v_slot)]), -1), jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_p, v_i, v_k, _done, _ret, v_m)
-    st, (v_p, v_i, v_k, _done, _ret, v_m) = _select(_c558, _then559(st, v_p, v_i, v_k, _done, _ret, v_m), (st, (v_p, v_i, v_k, _done, _ret, v_m)))
+    st, (v_p, v_i, v_k, _done, _ret, v_m) = _select(_c562, _then563(st, v_p, v_i, v_k, _done, _ret, v_m), (st, (v_p, v_i, v_k, _done, _ret, v_m)))
     v_slot2 = _cast(jnp.clip((_i32(v_k) - 9), 0, 3), jnp.int8)
     _ret = _select(_done, _ret, _cast(jnp.where((_i32(v_slot2) < _i32(v_m["nmoves"])), _i32(v_m["pp"][_i32(v_slot2)]), -1), jnp.int16))
     _done = jnp.bool_(True)
@@ -2149,34 +2155,34 @@ def f_foe_info(st, v_f, v_i, v_k):
     _done = jnp.bool_(False)
     _ret = jnp.int16(0)
     v_m = _cast(_get(_get(st["team"], _i32(v_f)), _i32(v_i)), _DT1)
-    _c560 = jnp.logical_not(st["seen"][_i32(v_f)][_i32(v_i)])
-    def _then561(st, v_f, v_i, v_k, _done, _ret, v_m):
+    _c564 = jnp.logical_not(st["seen"][_i32(v_f)][_i32(v_i)])
+    def _then565(st, v_f, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(-1, jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_f, v_i, v_k, _done, _ret, v_m)
-    st, (v_f, v_i, v_k, _done, _ret, v_m) = _select(_c560, _then561(st, v_f, v_i, v_k, _done, _ret, v_m), (st, (v_f, v_i, v_k, _done, _ret, v_m)))
-    _c562 = (_i32(v_k) == 0)
-    def _then563(st, v_f, v_i, v_k, _done, _ret, v_m):
+    st, (v_f, v_i, v_k, _done, _ret, v_m) = _select(_c564, _then565(st, v_f, v_i, v_k, _done, _ret, v_m), (st, (v_f, v_i, v_k, _done, _ret, v_m)))
+    _c566 = (_i32(v_k) == 0)
+    def _then567(st, v_f, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(_i32(v_m["species"]), jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_f, v_i, v_k, _done, _ret, v_m)
-    st, (v_f, v_i, v_k, _done, _ret, v_m) = _select(_c562, _then563(st, v_f, v_i, v_k, _done, _ret, v_m), (st, (v_f, v_i, v_k, _done, _ret, v_m)))
-    _c564 = (_i32(v_k) == 1)
-    def _then565(st, v_f, v_i, v_k, _done, _ret, v_m):
+    st, (v_f, v_i, v_k, _done, _ret, v_m) = _select(_c566, _then567(st, v_f, v_i, v_k, _done, _ret, v_m), (st, (v_f, v_i, v_k, _done, _ret, v_m)))
+    _c568 = (_i32(v_k) == 1)
+    def _then569(st, v_f, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(jnp.where((_i32(v_m["hp"]) == 0), 0, jnp.clip(jnp.floor_divide((_i32(v_m["hp"]) * 100), _i32(v_m["maxhp"])), 1, 100)), jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_f, v_i, v_k, _done, _ret, v_m)
-    st, (v_f, v_i, v_k, _done, _ret, v_m) = _select(_c564, _then565(st, v_f, v_i, v_k, _done, _ret, v_m), (st, (v_f, v_i, v_k, _done, _ret, v_m)))
-    _c566 = (_i32(v_k) == 2)
-    def _then567(st, v_f, v_i, v_k, _done, _ret, v_m):
+    st, (v_f, v_i, v_k, _done, _ret, v_m) = _select(_c568, _then569(st, v_f, v_i, v_k, _done, _ret, v_m), (st, (v_f, v_i, v_k, _done, _ret, v_m)))
+    _c570 = (_i32(v_k) == 2)
+    def _then571(st, v_f, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(_i32(v_m["status"]), jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_f, v_i, v_k, _done, _ret, v_m)
-    st, (v_f, v_i, v_k, _done, _ret, v_m) = _select(_c566, _then567(st, v_f, v_i, v_k, _done, _ret, v_m), (st, (v_f, v_i, v_k, _done, _ret, v_m)))
+    st, (v_f, v_i, v_k, _done, _ret, v_m) = _select(_c570, _then571(st, v_f, v_i, v_k, _done, _ret, v_m), (st, (v_f, v_i, v_k, _done, _ret, v_m)))
     v_slot = _cast(jnp.clip((_i32(v_k) - 3), 0, 3), jnp.int8)
     _ret = _select(_done, _ret, _cast(jnp.where(jnp.logical_and(st["move_seen"][_i32(v_f)][_i32(v_i)][_i32(v_slot)], (_i32(v_slot) < _i32(v_m["nmoves"]))), _i32(v_m["moves"][_i32(v_slot)]), -1), jnp.int16))
     _done = jnp.bool_(True)
@@ -2189,13 +2195,13 @@ def f_volatile_info(st, v_p, v_k):
     v_k = _cast(v_k, jnp.int8)
     _done = jnp.bool_(False)
     _ret = jnp.int8(0)
-    _c568 = (_i32(v_k) < 6)
-    def _then569(st, v_p, v_k, _done, _ret):
+    _c572 = (_i32(v_k) < 6)
+    def _then573(st, v_p, v_k, _done, _ret):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(st["boosts"][_i32(v_p)][jnp.minimum(_i32(v_k), 5)], jnp.int8))
         _done = jnp.bool_(True)
         return st, (v_p, v_k, _done, _ret)
-    st, (v_p, v_k, _done, _ret) = _select(_c568, _then569(st, v_p, v_k, _done, _ret), (st, (v_p, v_k, _done, _ret)))
+    st, (v_p, v_k, _done, _ret) = _select(_c572, _then573(st, v_p, v_k, _done, _ret), (st, (v_p, v_k, _done, _ret)))
     v_flags = _cast(jnp.stack([jnp.asarray((_i32(st["confused"][_i32(v_p)]) > 0), jnp.bool_), jnp.asarray((_i32(st["sub_hp"][_i32(v_p)]) > 0), jnp.bool_), jnp.asarray(st["reflect"][_i32(v_p)], jnp.bool_), jnp.asarray(st["light_screen"][_i32(v_p)], jnp.bool_), jnp.asarray(st["seeded"][_i32(v_p)], jnp.bool_), jnp.asarray(st["recharging"][_i32(v_p)], jnp.bool_), jnp.asarray(st["trapped"][_i32(v_p)], jnp.bool_), jnp.asarray(st["charging"][_i32(v_p)], jnp.bool_), jnp.asarray(st["invulnerable"][_i32(v_p)], jnp.bool_), jnp.asarray((_i32(st["thrash_left"][_i32(v_p)]) > 0), jnp.bool_), jnp.asarray(st["focus"][_i32(v_p)], jnp.bool_), jnp.asarray(st["mist"][_i32(v_p)], jnp.bool_), jnp.asarray(st["toxic"][_i32(v_p)], jnp.bool_)]), jnp.bool_)
     _ret = _select(_done, _ret, _cast(_i32(v_flags[jnp.clip((_i32(v_k) - 6), 0, 12)]), jnp.int8))
     _done = jnp.bool_(True)
@@ -2205,8 +2211,8 @@ def f_volatile_info(st, v_p, v_k):
 def p_high_crit(st):
     """proc `high_crit` (pokemon_gen1.envspec:1263)"""
     st = dict(st)
-    _a570 = True
-    st["fx"] = {**st["fx"], "high_crit": _cast(_a570, jnp.bool_)}
+    _a574 = True
+    st["fx"] = {**st["fx"], "high_crit": _cast(_a574, jnp.bool_)}
     return st
 
 
@@ -2215,10 +2221,10 @@ def p_multi_hit(st, v_lo, v_hi):
     st = dict(st)
     v_lo = _cast(v_lo, jnp.int8)
     v_hi = _cast(v_hi, jnp.int8)
-    _a571 = v_lo
-    st["fx"] = {**st["fx"], "hits_min": _cast(_a571, jnp.int8)}
-    _a572 = jnp.maximum(_i32(v_lo), _i32(v_hi))
-    st["fx"] = {**st["fx"], "hits_max": _cast(_a572, jnp.int8)}
+    _a575 = v_lo
+    st["fx"] = {**st["fx"], "hits_min": _cast(_a575, jnp.int8)}
+    _a576 = jnp.maximum(_i32(v_lo), _i32(v_hi))
+    st["fx"] = {**st["fx"], "hits_max": _cast(_a576, jnp.int8)}
     return st
 
 
@@ -2227,10 +2233,10 @@ def p_drain(st, v_num, v_den):
     st = dict(st)
     v_num = _cast(v_num, jnp.int8)
     v_den = _cast(v_den, jnp.int8)
-    _a573 = v_num
-    st["fx"] = {**st["fx"], "drain_num": _cast(_a573, jnp.int8)}
-    _a574 = v_den
-    st["fx"] = {**st["fx"], "drain_den": _cast(_a574, jnp.int8)}
+    _a577 = v_num
+    st["fx"] = {**st["fx"], "drain_num": _cast(_a577, jnp.int8)}
+    _a578 = v_den
+    st["fx"] = {**st["fx"], "drain_den": _cast(_a578, jnp.int8)}
     return st
 
 
@@ -2239,10 +2245,10 @@ def p_recoil(st, v_num, v_den):
     st = dict(st)
     v_num = _cast(v_num, jnp.int8)
     v_den = _cast(v_den, jnp.int8)
-    _a575 = v_num
-    st["fx"] = {**st["fx"], "recoil_num": _cast(_a575, jnp.int8)}
-    _a576 = v_den
-    st["fx"] = {**st["fx"], "recoil_den": _cast(_a576, jnp.int8)}
+    _a579 = v_num
+    st["fx"] = {**st["fx"], "recoil_num": _cast(_a579, jnp.int8)}
+    _a580 = v_den
+    st["fx"] = {**st["fx"], "recoil_den": _cast(_a580, jnp.int8)}
     return st
 
 
@@ -2250,8 +2256,8 @@ def p_inflict_status(st, v_cond):
     """proc `inflict_status` (pokemon_gen1.envspec:1285)"""
     st = dict(st)
     v_cond = _cast(v_cond, jnp.int8)
-    _a577 = v_cond
-    st["fx"] = {**st["fx"], "status": _cast(_a577, jnp.int8)}
+    _a581 = v_cond
+    st["fx"] = {**st["fx"], "status": _cast(_a581, jnp.int8)}
     return st
 
 
@@ -2260,10 +2266,10 @@ def p_secondary_status(st, v_cond, v_chance):
     st = dict(st)
     v_cond = _cast(v_cond, jnp.int8)
     v_chance = _cast(v_chance, jnp.int8)
-    _a578 = v_cond
-    st["fx"] = {**st["fx"], "sec_status": _cast(_a578, jnp.int8)}
-    _a579 = v_chance
-    st["fx"] = {**st["fx"], "sec_chance": _cast(_a579, jnp.int8)}
+    _a582 = v_cond
+    st["fx"] = {**st["fx"], "sec_status": _cast(_a582, jnp.int8)}
+    _a583 = v_chance
+    st["fx"] = {**st["fx"], "sec_chance": _cast(_a583, jnp.int8)}
     return st
 
 
@@ -2272,14 +2278,14 @@ def p_raise_user(st, v_k, v_n):
     st = dict(st)
     v_k = _cast(v_k, jnp.int8)
     v_n = _cast(v_n, jnp.int8)
-    _a580 = v_k
-    st["fx"] = {**st["fx"], "stat": _cast(_a580, jnp.int8)}
-    _a581 = v_n
-    st["fx"] = {**st["fx"], "stages": _cast(_a581, jnp.int8)}
-    _a582 = True
-    st["fx"] = {**st["fx"], "on_user": _cast(_a582, jnp.bool_)}
-    _a583 = 100
-    st["fx"] = {**st["fx"], "stat_chance": _cast(_a583, jnp.int8)}
+    _a584 = v_k
+    st["fx"] = {**st["fx"], "stat": _cast(_a584, jnp.int8)}
+    _a585 = v_n
+    st["fx"] = {**st["fx"], "stages": _cast(_a585, jnp.int8)}
+    _a586 = True
+    st["fx"] = {**st["fx"], "on_user": _cast(_a586, jnp.bool_)}
+    _a587 = 100
+    st["fx"] = {**st["fx"], "stat_chance": _cast(_a587, jnp.int8)}
     return st
 
 
@@ -2288,12 +2294,12 @@ def p_lower_target(st, v_k, v_n):
     st = dict(st)
     v_k = _cast(v_k, jnp.int8)
     v_n = _cast(v_n, jnp.int8)
-    _a584 = v_k
-    st["fx"] = {**st["fx"], "stat": _cast(_a584, jnp.int8)}
-    _a585 = (0 - _i32(v_n))
-    st["fx"] = {**st["fx"], "stages": _cast(_a585, jnp.int8)}
-    _a586 = 100
-    st["fx"] = {**st["fx"], "stat_chance": _cast(_a586, jnp.int8)}
+    _a588 = v_k
+    st["fx"] = {**st["fx"], "stat": _cast(_a588, jnp.int8)}
+    _a589 = (0 - _i32(v_n))
+    st["fx"] = {**st["fx"], "stages": _cast(_a589, jnp.int8)}
+    _a590 = 100
+    st["fx"] = {**st["fx"], "stat_chance": _cast(_a590, jnp.int8)}
     return st
 
 
@@ -2303,12 +2309,12 @@ def p_secondary_lower(st, v_k, v_n, v_chance):
     v_k = _cast(v_k, jnp.int8)
     v_n = _cast(v_n, jnp.int8)
     v_chance = _cast(v_chance, jnp.int8)
-    _a587 = v_k
-    st["fx"] = {**st["fx"], "stat": _cast(_a587, jnp.int8)}
-    _a588 = (0 - _i32(v_n))
-    st["fx"] = {**st["fx"], "stages": _cast(_a588, jnp.int8)}
-    _a589 = v_chance
-    st["fx"] = {**st["fx"], "stat_chance": _cast(_a589, jnp.int8)}
+    _a591 = v_k
+    st["fx"] = {**st["fx"], "stat": _cast(_a591, jnp.int8)}
+    _a592 = (0 - _i32(v_n))
+    st["fx"] = {**st["fx"], "stages": _cast(_a592, jnp.int8)}
+    _a593 = v_chance
+    st["fx"] = {**st["fx"], "stat_chance": _cast(_a593, jnp.int8)}
     return st
 
 
@@ -2316,8 +2322,8 @@ def p_confuse_target(st, v_chance):
     """proc `confuse_target` (pokemon_gen1.envspec:1313)"""
     st = dict(st)
     v_chance = _cast(v_chance, jnp.int8)
-    _a590 = v_chance
-    st["fx"] = {**st["fx"], "confuse": _cast(_a590, jnp.int8)}
+    _a594 = v_chance
+    st["fx"] = {**st["fx"], "confuse": _cast(_a594, jnp.int8)}
     return st
 
 
@@ -2325,48 +2331,48 @@ def p_flinch_target(st, v_chance):
     """proc `flinch_target` (pokemon_gen1.envspec:1317)"""
     st = dict(st)
     v_chance = _cast(v_chance, jnp.int8)
-    _a591 = v_chance
-    st["fx"] = {**st["fx"], "flinch": _cast(_a591, jnp.int8)}
+    _a595 = v_chance
+    st["fx"] = {**st["fx"], "flinch": _cast(_a595, jnp.int8)}
     return st
 
 
 def p_recharge(st):
     """proc `recharge` (pokemon_gen1.envspec:1321)"""
     st = dict(st)
-    _a592 = True
-    st["fx"] = {**st["fx"], "recharge": _cast(_a592, jnp.bool_)}
+    _a596 = True
+    st["fx"] = {**st["fx"], "recharge": _cast(_a596, jnp.bool_)}
     return st
 
 
 def p_partial_trap(st):
     """proc `partial_trap` (pokemon_gen1.envspec:1325)"""
     st = dict(st)
-    _a593 = True
-    st["fx"] = {**st["fx"], "trap": _cast(_a593, jnp.bool_)}
+    _a597 = True
+    st["fx"] = {**st["fx"], "trap": _cast(_a597, jnp.bool_)}
     return st
 
 
 def p_thrash(st):
     """proc `thrash` (pokemon_gen1.envspec:1329)"""
     st = dict(st)
-    _a594 = True
-    st["fx"] = {**st["fx"], "thrash": _cast(_a594, jnp.bool_)}
+    _a598 = True
+    st["fx"] = {**st["fx"], "thrash": _cast(_a598, jnp.bool_)}
     return st
 
 
 def p_explode(st):
     """proc `explode` (pokemon_gen1.envspec:1333)"""
     st = dict(st)
-    _a595 = True
-    st["fx"] = {**st["fx"], "explode": _cast(_a595, jnp.bool_)}
+    _a599 = True
+    st["fx"] = {**st["fx"], "explode": _cast(_a599, jnp.bool_)}
     return st
 
 
 def p_one_hit_ko(st):
     """proc `one_hit_ko` (pokemon_gen1.envspec:1337)"""
     st = dict(st)
-    _a596 = True
-    st["fx"] = {**st["fx"], "ohko": _cast(_a596, jnp.bool_)}
+    _a600 = True
+    st["fx"] = {**st["fx"], "ohko": _cast(_a600, jnp.bool_)}
     return st
 
 
@@ -2374,10 +2380,10 @@ def p_charge(st, v_semi_invulnerable):
     """proc `charge` (pokemon_gen1.envspec:1341)"""
     st = dict(st)
     v_semi_invulnerable = _cast(v_semi_invulnerable, jnp.bool_)
-    _a597 = True
-    st["fx"] = {**st["fx"], "charge": _cast(_a597, jnp.bool_)}
-    _a598 = v_semi_invulnerable
-    st["fx"] = {**st["fx"], "fly": _cast(_a598, jnp.bool_)}
+    _a601 = True
+    st["fx"] = {**st["fx"], "charge": _cast(_a601, jnp.bool_)}
+    _a602 = v_semi_invulnerable
+    st["fx"] = {**st["fx"], "fly": _cast(_a602, jnp.bool_)}
     return st
 
 
@@ -2385,64 +2391,64 @@ def p_fixed_damage(st, v_hp):
     """proc `fixed_damage` (pokemon_gen1.envspec:1346)"""
     st = dict(st)
     v_hp = _cast(v_hp, jnp.int8)
-    _a599 = v_hp
-    st["fx"] = {**st["fx"], "fixed": _cast(_a599, jnp.int8)}
+    _a603 = v_hp
+    st["fx"] = {**st["fx"], "fixed": _cast(_a603, jnp.int8)}
     return st
 
 
 def p_level_damage(st):
     """proc `level_damage` (pokemon_gen1.envspec:1350)"""
     st = dict(st)
-    _a600 = True
-    st["fx"] = {**st["fx"], "level_damage": _cast(_a600, jnp.bool_)}
+    _a604 = True
+    st["fx"] = {**st["fx"], "level_damage": _cast(_a604, jnp.bool_)}
     return st
 
 
 def p_psywave(st):
     """proc `psywave` (pokemon_gen1.envspec:1354)"""
     st = dict(st)
-    _a601 = True
-    st["fx"] = {**st["fx"], "psywave": _cast(_a601, jnp.bool_)}
+    _a605 = True
+    st["fx"] = {**st["fx"], "psywave": _cast(_a605, jnp.bool_)}
     return st
 
 
 def p_halve_hp(st):
     """proc `halve_hp` (pokemon_gen1.envspec:1358)"""
     st = dict(st)
-    _a602 = True
-    st["fx"] = {**st["fx"], "half_hp": _cast(_a602, jnp.bool_)}
+    _a606 = True
+    st["fx"] = {**st["fx"], "half_hp": _cast(_a606, jnp.bool_)}
     return st
 
 
 def p_crash(st):
     """proc `crash` (pokemon_gen1.envspec:1362)"""
     st = dict(st)
-    _a603 = True
-    st["fx"] = {**st["fx"], "crash": _cast(_a603, jnp.bool_)}
+    _a607 = True
+    st["fx"] = {**st["fx"], "crash": _cast(_a607, jnp.bool_)}
     return st
 
 
 def p_heal_half(st):
     """proc `heal_half` (pokemon_gen1.envspec:1366)"""
     st = dict(st)
-    _a604 = True
-    st["fx"] = {**st["fx"], "heal": _cast(_a604, jnp.bool_)}
+    _a608 = True
+    st["fx"] = {**st["fx"], "heal": _cast(_a608, jnp.bool_)}
     return st
 
 
 def p_rest(st):
     """proc `rest` (pokemon_gen1.envspec:1370)"""
     st = dict(st)
-    _a605 = True
-    st["fx"] = {**st["fx"], "rest": _cast(_a605, jnp.bool_)}
+    _a609 = True
+    st["fx"] = {**st["fx"], "rest": _cast(_a609, jnp.bool_)}
     return st
 
 
 def p_reset_stages(st):
     """proc `reset_stages` (pokemon_gen1.envspec:1374)"""
     st = dict(st)
-    _a606 = True
-    st["fx"] = {**st["fx"], "haze": _cast(_a606, jnp.bool_)}
+    _a610 = True
+    st["fx"] = {**st["fx"], "haze": _cast(_a610, jnp.bool_)}
     return st
 
 
@@ -2450,56 +2456,56 @@ def p_screen(st, v_kind):
     """proc `screen` (pokemon_gen1.envspec:1379)"""
     st = dict(st)
     v_kind = _cast(v_kind, jnp.int8)
-    _a607 = v_kind
-    st["fx"] = {**st["fx"], "screen": _cast(_a607, jnp.int8)}
+    _a611 = v_kind
+    st["fx"] = {**st["fx"], "screen": _cast(_a611, jnp.int8)}
     return st
 
 
 def p_leech_seed(st):
     """proc `leech_seed` (pokemon_gen1.envspec:1383)"""
     st = dict(st)
-    _a608 = True
-    st["fx"] = {**st["fx"], "seed": _cast(_a608, jnp.bool_)}
+    _a612 = True
+    st["fx"] = {**st["fx"], "seed": _cast(_a612, jnp.bool_)}
     return st
 
 
 def p_substitute(st):
     """proc `substitute` (pokemon_gen1.envspec:1387)"""
     st = dict(st)
-    _a609 = True
-    st["fx"] = {**st["fx"], "substitute": _cast(_a609, jnp.bool_)}
+    _a613 = True
+    st["fx"] = {**st["fx"], "substitute": _cast(_a613, jnp.bool_)}
     return st
 
 
 def p_counter(st):
     """proc `counter` (pokemon_gen1.envspec:1391)"""
     st = dict(st)
-    _a610 = True
-    st["fx"] = {**st["fx"], "counter": _cast(_a610, jnp.bool_)}
+    _a614 = True
+    st["fx"] = {**st["fx"], "counter": _cast(_a614, jnp.bool_)}
     return st
 
 
 def p_focus_energy(st):
     """proc `focus_energy` (pokemon_gen1.envspec:1395)"""
     st = dict(st)
-    _a611 = True
-    st["fx"] = {**st["fx"], "focus": _cast(_a611, jnp.bool_)}
+    _a615 = True
+    st["fx"] = {**st["fx"], "focus": _cast(_a615, jnp.bool_)}
     return st
 
 
 def p_protect_stats(st):
     """proc `protect_stats` (pokemon_gen1.envspec:1399)"""
     st = dict(st)
-    _a612 = True
-    st["fx"] = {**st["fx"], "mist": _cast(_a612, jnp.bool_)}
+    _a616 = True
+    st["fx"] = {**st["fx"], "mist": _cast(_a616, jnp.bool_)}
     return st
 
 
 def p_sleeping_target_only(st):
     """proc `sleeping_target_only` (pokemon_gen1.envspec:1403)"""
     st = dict(st)
-    _a613 = True
-    st["fx"] = {**st["fx"], "sleeping_target": _cast(_a613, jnp.bool_)}
+    _a617 = True
+    st["fx"] = {**st["fx"], "sleeping_target": _cast(_a617, jnp.bool_)}
     return st
 
 
@@ -3008,182 +3014,182 @@ def p_move_effect__dispatch(st, v_effect):
     st = dict(st)
     v_effect = _cast(v_effect, jnp.int8)
     v_op_0 = _cast(_K42[_i32(v_effect)][0], jnp.int8)
-    _c614 = (_i32(v_op_0) == 1)
-    _c615 = (_i32(v_op_0) == 2)
-    _c616 = (_i32(v_op_0) == 3)
-    _c617 = (_i32(v_op_0) == 4)
-    _c618 = (_i32(v_op_0) == 5)
-    _c619 = (_i32(v_op_0) == 6)
-    _c620 = (_i32(v_op_0) == 7)
-    _c621 = (_i32(v_op_0) == 8)
-    _c622 = (_i32(v_op_0) == 9)
-    _c623 = (_i32(v_op_0) == 10)
-    _c624 = (_i32(v_op_0) == 11)
-    _c625 = (_i32(v_op_0) == 12)
-    _c626 = (_i32(v_op_0) == 13)
-    _c627 = (_i32(v_op_0) == 14)
-    _c628 = (_i32(v_op_0) == 15)
-    _c629 = (_i32(v_op_0) == 16)
-    _c630 = (_i32(v_op_0) == 17)
-    _c631 = (_i32(v_op_0) == 18)
-    _c632 = (_i32(v_op_0) == 19)
-    _c633 = (_i32(v_op_0) == 20)
-    _c634 = (_i32(v_op_0) == 21)
-    _c635 = (_i32(v_op_0) == 22)
-    _c636 = (_i32(v_op_0) == 23)
-    _c637 = (_i32(v_op_0) == 24)
-    _c638 = (_i32(v_op_0) == 25)
-    _c639 = (_i32(v_op_0) == 26)
-    _c640 = (_i32(v_op_0) == 27)
-    _c641 = (_i32(v_op_0) == 28)
-    _c642 = (_i32(v_op_0) == 29)
-    _c643 = (_i32(v_op_0) == 30)
-    _c644 = (_i32(v_op_0) == 31)
-    _c645 = (_i32(v_op_0) == 32)
-    _c646 = (_i32(v_op_0) == 33)
-    _c647 = (_i32(v_op_0) == 34)
-    _c648 = (_i32(v_op_0) == 35)
-    def _then649(st, v_effect, v_op_0):
+    _c618 = (_i32(v_op_0) == 1)
+    _c619 = (_i32(v_op_0) == 2)
+    _c620 = (_i32(v_op_0) == 3)
+    _c621 = (_i32(v_op_0) == 4)
+    _c622 = (_i32(v_op_0) == 5)
+    _c623 = (_i32(v_op_0) == 6)
+    _c624 = (_i32(v_op_0) == 7)
+    _c625 = (_i32(v_op_0) == 8)
+    _c626 = (_i32(v_op_0) == 9)
+    _c627 = (_i32(v_op_0) == 10)
+    _c628 = (_i32(v_op_0) == 11)
+    _c629 = (_i32(v_op_0) == 12)
+    _c630 = (_i32(v_op_0) == 13)
+    _c631 = (_i32(v_op_0) == 14)
+    _c632 = (_i32(v_op_0) == 15)
+    _c633 = (_i32(v_op_0) == 16)
+    _c634 = (_i32(v_op_0) == 17)
+    _c635 = (_i32(v_op_0) == 18)
+    _c636 = (_i32(v_op_0) == 19)
+    _c637 = (_i32(v_op_0) == 20)
+    _c638 = (_i32(v_op_0) == 21)
+    _c639 = (_i32(v_op_0) == 22)
+    _c640 = (_i32(v_op_0) == 23)
+    _c641 = (_i32(v_op_0) == 24)
+    _c642 = (_i32(v_op_0) == 25)
+    _c643 = (_i32(v_op_0) == 26)
+    _c644 = (_i32(v_op_0) == 27)
+    _c645 = (_i32(v_op_0) == 28)
+    _c646 = (_i32(v_op_0) == 29)
+    _c647 = (_i32(v_op_0) == 30)
+    _c648 = (_i32(v_op_0) == 31)
+    _c649 = (_i32(v_op_0) == 32)
+    _c650 = (_i32(v_op_0) == 33)
+    _c651 = (_i32(v_op_0) == 34)
+    _c652 = (_i32(v_op_0) == 35)
+    def _then653(st, v_effect, v_op_0):
         st = dict(st)
         st = p_high_crit(st)
         return st, (v_effect, v_op_0)
-    def _then650(st, v_effect, v_op_0):
+    def _then654(st, v_effect, v_op_0):
         st = dict(st)
         st = p_secondary_status(st, _K43[_i32(v_effect)][0], _K44[_i32(v_effect)][0])
         return st, (v_effect, v_op_0)
-    def _then651(st, v_effect, v_op_0):
+    def _then655(st, v_effect, v_op_0):
         st = dict(st)
         st = p_one_hit_ko(st)
         return st, (v_effect, v_op_0)
-    def _then652(st, v_effect, v_op_0):
+    def _then656(st, v_effect, v_op_0):
         st = dict(st)
         st = p_charge(st, _K45[_i32(v_effect)][0])
         return st, (v_effect, v_op_0)
-    def _then653(st, v_effect, v_op_0):
+    def _then657(st, v_effect, v_op_0):
         st = dict(st)
         st = p_raise_user(st, _K46[_i32(v_effect)][0], _K47[_i32(v_effect)][0])
         return st, (v_effect, v_op_0)
-    def _then654(st, v_effect, v_op_0):
+    def _then658(st, v_effect, v_op_0):
         st = dict(st)
         st = p_partial_trap(st)
         return st, (v_effect, v_op_0)
-    def _then655(st, v_effect, v_op_0):
+    def _then659(st, v_effect, v_op_0):
         st = dict(st)
         st = p_flinch_target(st, _K48[_i32(v_effect)][0])
         return st, (v_effect, v_op_0)
-    def _then656(st, v_effect, v_op_0):
+    def _then660(st, v_effect, v_op_0):
         st = dict(st)
         st = p_crash(st)
         return st, (v_effect, v_op_0)
-    def _then657(st, v_effect, v_op_0):
+    def _then661(st, v_effect, v_op_0):
         st = dict(st)
         st = p_lower_target(st, _K49[_i32(v_effect)][0], _K50[_i32(v_effect)][0])
         return st, (v_effect, v_op_0)
-    def _then658(st, v_effect, v_op_0):
+    def _then662(st, v_effect, v_op_0):
         st = dict(st)
         st = p_thrash(st)
         return st, (v_effect, v_op_0)
-    def _then659(st, v_effect, v_op_0):
+    def _then663(st, v_effect, v_op_0):
         st = dict(st)
         st = p_inflict_status(st, _K51[_i32(v_effect)][0])
         return st, (v_effect, v_op_0)
-    def _then660(st, v_effect, v_op_0):
+    def _then664(st, v_effect, v_op_0):
         st = dict(st)
         st = p_confuse_target(st, _K52[_i32(v_effect)][0])
         return st, (v_effect, v_op_0)
-    def _then661(st, v_effect, v_op_0):
+    def _then665(st, v_effect, v_op_0):
         st = dict(st)
         st = p_fixed_damage(st, _K53[_i32(v_effect)][0])
         return st, (v_effect, v_op_0)
-    def _then662(st, v_effect, v_op_0):
+    def _then666(st, v_effect, v_op_0):
         st = dict(st)
         st = p_secondary_lower(st, _K54[_i32(v_effect)][0], 1, 33)
         return st, (v_effect, v_op_0)
-    def _then663(st, v_effect, v_op_0):
+    def _then667(st, v_effect, v_op_0):
         st = dict(st)
         st = p_protect_stats(st)
         return st, (v_effect, v_op_0)
-    def _then664(st, v_effect, v_op_0):
+    def _then668(st, v_effect, v_op_0):
         st = dict(st)
         st = p_recharge(st)
         return st, (v_effect, v_op_0)
-    def _then665(st, v_effect, v_op_0):
+    def _then669(st, v_effect, v_op_0):
         st = dict(st)
         st = p_counter(st)
         return st, (v_effect, v_op_0)
-    def _then666(st, v_effect, v_op_0):
+    def _then670(st, v_effect, v_op_0):
         st = dict(st)
         st = p_level_damage(st)
         return st, (v_effect, v_op_0)
-    def _then667(st, v_effect, v_op_0):
+    def _then671(st, v_effect, v_op_0):
         st = dict(st)
         st = p_leech_seed(st)
         return st, (v_effect, v_op_0)
-    def _then668(st, v_effect, v_op_0):
+    def _then672(st, v_effect, v_op_0):
         st = dict(st)
         st = p_heal_half(st)
         return st, (v_effect, v_op_0)
-    def _then669(st, v_effect, v_op_0):
+    def _then673(st, v_effect, v_op_0):
         st = dict(st)
         st = p_screen(st, _K55[_i32(v_effect)][0])
         return st, (v_effect, v_op_0)
-    def _then670(st, v_effect, v_op_0):
+    def _then674(st, v_effect, v_op_0):
         st = dict(st)
         st = p_reset_stages(st)
         return st, (v_effect, v_op_0)
-    def _then671(st, v_effect, v_op_0):
+    def _then675(st, v_effect, v_op_0):
         st = dict(st)
         st = p_focus_energy(st)
         return st, (v_effect, v_op_0)
-    def _then672(st, v_effect, v_op_0):
+    def _then676(st, v_effect, v_op_0):
         st = dict(st)
         st = p_explode(st)
         return st, (v_effect, v_op_0)
-    def _then673(st, v_effect, v_op_0):
+    def _then677(st, v_effect, v_op_0):
         st = dict(st)
         st = p_psywave(st)
         return st, (v_effect, v_op_0)
-    def _then674(st, v_effect, v_op_0):
+    def _then678(st, v_effect, v_op_0):
         st = dict(st)
         st = p_rest(st)
         return st, (v_effect, v_op_0)
-    def _then675(st, v_effect, v_op_0):
+    def _then679(st, v_effect, v_op_0):
         st = dict(st)
         st = p_halve_hp(st)
         return st, (v_effect, v_op_0)
-    def _then676(st, v_effect, v_op_0):
+    def _then680(st, v_effect, v_op_0):
         st = dict(st)
         st = p_substitute(st)
         return st, (v_effect, v_op_0)
-    def _then677(st, v_effect, v_op_0):
+    def _then681(st, v_effect, v_op_0):
         st = dict(st)
         st = p_move_effect__3(st)
         return st, (v_effect, v_op_0)
-    def _then678(st, v_effect, v_op_0):
+    def _then682(st, v_effect, v_op_0):
         st = dict(st)
         st = p_move_effect__15(st)
         return st, (v_effect, v_op_0)
-    def _then679(st, v_effect, v_op_0):
+    def _then683(st, v_effect, v_op_0):
         st = dict(st)
         st = p_move_effect__19(st)
         return st, (v_effect, v_op_0)
-    def _then680(st, v_effect, v_op_0):
+    def _then684(st, v_effect, v_op_0):
         st = dict(st)
         st = p_move_effect__23(st)
         return st, (v_effect, v_op_0)
-    def _then681(st, v_effect, v_op_0):
+    def _then685(st, v_effect, v_op_0):
         st = dict(st)
         st = p_move_effect__38(st)
         return st, (v_effect, v_op_0)
-    def _then682(st, v_effect, v_op_0):
+    def _then686(st, v_effect, v_op_0):
         st = dict(st)
         st = p_move_effect__73(st)
         return st, (v_effect, v_op_0)
-    def _then683(st, v_effect, v_op_0):
+    def _then687(st, v_effect, v_op_0):
         st = dict(st)
         st = p_move_effect__80(st)
         return st, (v_effect, v_op_0)
-    st, (v_effect, v_op_0) = _select_first((_c614, _c615, _c616, _c617, _c618, _c619, _c620, _c621, _c622, _c623, _c624, _c625, _c626, _c627, _c628, _c629, _c630, _c631, _c632, _c633, _c634, _c635, _c636, _c637, _c638, _c639, _c640, _c641, _c642, _c643, _c644, _c645, _c646, _c647, _c648, ), (st, (v_effect, v_op_0)), (_then649(st, v_effect, v_op_0), _then650(st, v_effect, v_op_0), _then651(st, v_effect, v_op_0), _then652(st, v_effect, v_op_0), _then653(st, v_effect, v_op_0), _then654(st, v_effect, v_op_0), _then655(st, v_effect, v_op_0), _then656(st, v_effect, v_op_0), _then657(st, v_effect, v_op_0), _then658(st, v_effect, v_op_0), _then659(st, v_effect, v_op_0), _then660(st, v_effect, v_op_0), _then661(st, v_effect, v_op_0), _then662(st, v_effect, v_op_0), _then663(st, v_effect, v_op_0), _then664(st, v_effect, v_op_0), _then665(st, v_effect, v_op_0), _then666(st, v_effect, v_op_0), _then667(st, v_effect, v_op_0), _then668(st, v_effect, v_op_0), _then669(st, v_effect, v_op_0), _then670(st, v_effect, v_op_0), _then671(st, v_effect, v_op_0), _then672(st, v_effect, v_op_0), _then673(st, v_effect, v_op_0), _then674(st, v_effect, v_op_0), _then675(st, v_effect, v_op_0), _then676(st, v_effect, v_op_0), _then677(st, v_effect, v_op_0), _then678(st, v_effect, v_op_0), _then679(st, v_effect, v_op_0), _then680(st, v_effect, v_op_0), _then681(st, v_effect, v_op_0), _then682(st, v_effect, v_op_0), _then683(st, v_effect, v_op_0), ), (st, (v_effect, v_op_0)))
+    st, (v_effect, v_op_0) = _select_first((_c618, _c619, _c620, _c621, _c622, _c623, _c624, _c625, _c626, _c627, _c628, _c629, _c630, _c631, _c632, _c633, _c634, _c635, _c636, _c637, _c638, _c639, _c640, _c641, _c642, _c643, _c644, _c645, _c646, _c647, _c648, _c649, _c650, _c651, _c652, ), (st, (v_effect, v_op_0)), (_then653(st, v_effect, v_op_0), _then654(st, v_effect, v_op_0), _then655(st, v_effect, v_op_0), _then656(st, v_effect, v_op_0), _then657(st, v_effect, v_op_0), _then658(st, v_effect, v_op_0), _then659(st, v_effect, v_op_0), _then660(st, v_effect, v_op_0), _then661(st, v_effect, v_op_0), _then662(st, v_effect, v_op_0), _then663(st, v_effect, v_op_0), _then664(st, v_effect, v_op_0), _then665(st, v_effect, v_op_0), _then666(st, v_effect, v_op_0), _then667(st, v_effect, v_op_0), _then668(st, v_effect, v_op_0), _then669(st, v_effect, v_op_0), _then670(st, v_effect, v_op_0), _then671(st, v_effect, v_op_0), _then672(st, v_effect, v_op_0), _then673(st, v_effect, v_op_0), _then674(st, v_effect, v_op_0), _then675(st, v_effect, v_op_0), _then676(st, v_effect, v_op_0), _then677(st, v_effect, v_op_0), _then678(st, v_effect, v_op_0), _then679(st, v_effect, v_op_0), _then680(st, v_effect, v_op_0), _then681(st, v_effect, v_op_0), _then682(st, v_effect, v_op_0), _then683(st, v_effect, v_op_0), _then684(st, v_effect, v_op_0), _then685(st, v_effect, v_op_0), _then686(st, v_effect, v_op_0), _then687(st, v_effect, v_op_0), ), (st, (v_effect, v_op_0)))
     return st
 
 
@@ -3216,21 +3222,21 @@ def p_simultaneous__act(st, v_p):
     """proc `simultaneous__act` (pokemon_gen1.envspec:26)"""
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
-    _c684 = (_i32(st["simultaneous__choice"][_i32(v_p)]) < 4)
-    _c685 = (_i32(st["simultaneous__choice"][_i32(v_p)]) < 10)
-    def _then686(st, v_p):
+    _c688 = (_i32(st["simultaneous__choice"][_i32(v_p)]) < 4)
+    _c689 = (_i32(st["simultaneous__choice"][_i32(v_p)]) < 10)
+    def _then690(st, v_p):
         st = dict(st)
         st = p_simultaneous__act_move(st, v_p, jnp.remainder((_i32(st["simultaneous__choice"][_i32(v_p)]) - 0), 4))
         return st, (v_p,)
-    def _then687(st, v_p):
+    def _then691(st, v_p):
         st = dict(st)
         st = p_simultaneous__act_switch_to(st, v_p, jnp.remainder((_i32(st["simultaneous__choice"][_i32(v_p)]) - 4), 6))
         return st, (v_p,)
-    def _else688(st, v_p):
+    def _else692(st, v_p):
         st = dict(st)
         st = p_simultaneous__act_wait(st, v_p)
         return st, (v_p,)
-    st, (v_p,) = _select_first((_c684, _c685, ), (st, (v_p,)), (_then686(st, v_p), _then687(st, v_p), ), _else688(st, v_p))
+    st, (v_p,) = _select_first((_c688, _c689, ), (st, (v_p,)), (_then690(st, v_p), _then691(st, v_p), ), _else692(st, v_p))
     return st
 
 
@@ -3239,14 +3245,17 @@ def a_move(st, index):
     st = dict(st)
     v_slot = (index // 1) % 4
     v_slot = _cast(v_slot, jnp.int8)
-    _a689 = (0 + _i32(v_slot))
-    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a689, jnp.int8))
+    _a693 = (0 + _i32(v_slot))
+    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a693, jnp.int8))
     return st
 
 
 def m_move(st):
     """guard of `move` at each of its 4 flat indices (bool[4])"""
-    return jax.vmap(lambda i690: jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(f_fainted(st, st["current_player"]))), f_move_ok(st, st["current_player"], jnp.remainder(jnp.floor_divide(i690, 1), 4))))(jnp.arange(0, 4, dtype=jnp.int32))
+    def _g695(i694):
+        return jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(f_fainted(st, st["current_player"]))), f_move_ok(st, st["current_player"], jnp.remainder(jnp.floor_divide(i694, 1), 4)))
+    _e696 = jax.vmap(_g695)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e696
 
 
 def a_switch_to(st, index):
@@ -3254,27 +3263,33 @@ def a_switch_to(st, index):
     st = dict(st)
     v_to = (index // 1) % 6
     v_to = _cast(v_to, jnp.int8)
-    _a691 = (4 + _i32(v_to))
-    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a691, jnp.int8))
+    _a697 = (4 + _i32(v_to))
+    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a697, jnp.int8))
     return st
 
 
 def m_switch_to(st):
     """guard of `switch_to` at each of its 6 flat indices (bool[6])"""
-    return jax.vmap(lambda i692: jnp.logical_and(jnp.logical_and((jnp.remainder(jnp.floor_divide(i692, 1), 6) != _i32(st["active"][_i32(st["current_player"])])), (_i32(st["team"]["hp"][(st["current_player"], jnp.remainder(jnp.floor_divide(i692, 1), 6))]) > 0)), jnp.where((st["phase"] == 1), st["must_replace"][_i32(st["current_player"])], jnp.logical_and(jnp.logical_not(f_fainted(st, st["current_player"])), jnp.logical_not(f_hard_locked(st, st["current_player"]))))))(jnp.arange(0, 6, dtype=jnp.int32))
+    def _g699(i698):
+        return jnp.logical_and(jnp.logical_and((jnp.remainder(jnp.floor_divide(i698, 1), 6) != _i32(st["active"][_i32(st["current_player"])])), (_i32(st["team"]["hp"][(st["current_player"], jnp.remainder(jnp.floor_divide(i698, 1), 6))]) > 0)), jnp.where((st["phase"] == 1), st["must_replace"][_i32(st["current_player"])], jnp.logical_and(jnp.logical_not(f_fainted(st, st["current_player"])), jnp.logical_not(f_hard_locked(st, st["current_player"])))))
+    _e700 = jax.vmap(_g699)(jnp.arange(0, 6, dtype=jnp.int32))
+    return _e700
 
 
 def a_wait(st, index):
     """action `wait` (pokemon_gen1.envspec:286): index in 0..0"""
     st = dict(st)
-    _a693 = 10
-    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a693, jnp.int8))
+    _a701 = 10
+    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a701, jnp.int8))
     return st
 
 
 def m_wait(st):
     """guard of `wait` at each of its 1 flat indices (bool[1])"""
-    return jax.vmap(lambda i694: jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["must_replace"][_i32(st["current_player"])])))(jnp.arange(0, 1, dtype=jnp.int32))
+    def _g703(i702):
+        return jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["must_replace"][_i32(st["current_player"])]))
+    _e704 = jax.vmap(_g703)(jnp.arange(0, 1, dtype=jnp.int32))
+    return _e704
 
 
 def _observe(st, v_p):
@@ -3284,10 +3299,22 @@ def _observe(st, v_p):
     _ret = _K56
     v_f = _cast((1 - _i32(v_p)), jnp.int8)
     v_head = _cast(jnp.stack([jnp.asarray(_i32(st["phase"]), jnp.int32), jnp.asarray(_i32(st["must_replace"][_i32(v_p)]), jnp.int32), jnp.asarray(st["turns"], jnp.int32), jnp.asarray(st["active"][_i32(v_p)], jnp.int32), jnp.asarray(st["active"][_i32(v_f)], jnp.int32)]), jnp.int16)
-    v_own = _cast(jax.vmap(lambda i695: jnp.asarray(_i32(f_own_info(st, v_p, jnp.floor_divide(i695, 13), jnp.remainder(i695, 13))), jnp.int32))(jnp.arange(0, 78, dtype=jnp.int32)), jnp.int16)
-    v_foe = _cast(jax.vmap(lambda i696: jnp.asarray(_i32(f_foe_info(st, v_f, jnp.floor_divide(i696, 7), jnp.remainder(i696, 7))), jnp.int32))(jnp.arange(0, 42, dtype=jnp.int32)), jnp.int16)
-    v_vol = _cast(jax.vmap(lambda i697: jnp.asarray(_i32(f_volatile_info(st, jnp.where((i697 < 19), _i32(v_p), _i32(v_f)), jnp.remainder(i697, 19))), jnp.int32))(jnp.arange(0, 38, dtype=jnp.int32)), jnp.int8)
-    _ret = _select(_done, _ret, _cast(jax.vmap(lambda i698, _h699, _h700, _h701, _h702: jnp.asarray(_i32(jnp.where((i698 < 5), _i32(_h699), _i32(jnp.where((i698 < 83), _i32(_h700), _i32(jnp.where((i698 < 125), _i32(_h701), _i32(_h702))))))), jnp.int32))(jnp.arange(0, 163, dtype=jnp.int32), v_head[_K57], v_own[_K58], v_foe[_K59], v_vol[_K60]), jnp.int16))
+    def _g706(i705):
+        return jnp.asarray(_i32(f_own_info(st, v_p, jnp.floor_divide(i705, 13), jnp.remainder(i705, 13))), jnp.int32)
+    _e707 = jax.vmap(_g706)(jnp.arange(0, 78, dtype=jnp.int32))
+    v_own = _cast(_e707, jnp.int16)
+    def _g709(i708):
+        return jnp.asarray(_i32(f_foe_info(st, v_f, jnp.floor_divide(i708, 7), jnp.remainder(i708, 7))), jnp.int32)
+    _e710 = jax.vmap(_g709)(jnp.arange(0, 42, dtype=jnp.int32))
+    v_foe = _cast(_e710, jnp.int16)
+    def _g712(i711):
+        return jnp.asarray(_i32(f_volatile_info(st, jnp.where((i711 < 19), _i32(v_p), _i32(v_f)), jnp.remainder(i711, 19))), jnp.int32)
+    _e713 = jax.vmap(_g712)(jnp.arange(0, 38, dtype=jnp.int32))
+    v_vol = _cast(_e713, jnp.int8)
+    def _g719(i714, _h715, _h716, _h717, _h718):
+        return jnp.asarray(_i32(jnp.where((i714 < 5), _i32(_h715), _i32(jnp.where((i714 < 83), _i32(_h716), _i32(jnp.where((i714 < 125), _i32(_h717), _i32(_h718))))))), jnp.int32)
+    _e720 = jax.vmap(_g719)(jnp.arange(0, 163, dtype=jnp.int32), v_head[_K57], v_own[_K58], v_foe[_K59], v_vol[_K60])
+    _ret = _select(_done, _ret, _cast(_e720, jnp.int16))
     _done = jnp.bool_(True)
     return _ret
 
@@ -3296,95 +3323,101 @@ def _init_body(st):
     """the spec's `init` block"""
     st = dict(st)
     v_p = jnp.int32(0)
-    def _loop703(i, carry):
+    def _loop721(i, carry):
         st, (v_p,) = dict(carry[0]), carry[1]
         v_p = i
-        st, _r704 = _randint(st, 0, 3)
-        _a705 = _r704
-        st["lineup"] = st["lineup"].at[_i32(v_p)].set(_cast(_a705, jnp.int8))
-        _c706 = _K61[_i32(st["lineup"][_i32(v_p)])]
-        def _then707(st, v_p):
+        st, _r722 = _randint(st, 0, 3)
+        _a723 = _r722
+        st["lineup"] = st["lineup"].at[_i32(v_p)].set(_cast(_a723, jnp.int8))
+        _c724 = _K61[_i32(st["lineup"][_i32(v_p)])]
+        def _then725(st, v_p):
             st = dict(st)
             st = p_random_team(st, v_p)
             return st, (v_p,)
-        def _else708(st, v_p):
+        def _else726(st, v_p):
             st = dict(st)
             st = p_fixed_team(st, v_p)
             return st, (v_p,)
-        st, (v_p,) = _select(_c706, _then707(st, v_p), _else708(st, v_p))
+        st, (v_p,) = _select(_c724, _then725(st, v_p), _else726(st, v_p))
         st = p_enter(st, v_p)
         return st, (v_p,)
-    st, (v_p,) = lax.fori_loop(0, 2, _loop703, (st, (v_p,)))
+    st, (v_p,) = lax.fori_loop(0, 2, _loop721, (st, (v_p,)))
     return st
 
 
 def _epilogue(st):
     """the module's epilogue: run after every legal action's body"""
     st = dict(st)
-    _c709 = (_i32(st["current_player"]) == 1)
-    def _then710(st):
+    _c727 = (_i32(st["current_player"]) == 1)
+    def _then728(st):
         st = dict(st)
-        _a711 = 0
-        st["current_player"] = _cast(_a711, jnp.int8)
-        _a712 = jnp.minimum((_i32(st["simultaneous__turn"]) + 1), 2147483646)
-        st["simultaneous__turn"] = _cast(_a712, jnp.int32)
-        _c713 = (st["phase"] == 1)
-        def _then714(st):
+        _a729 = 0
+        st["current_player"] = _cast(_a729, jnp.int8)
+        _a730 = jnp.minimum((_i32(st["simultaneous__turn"]) + 1), 2147483646)
+        st["simultaneous__turn"] = _cast(_a730, jnp.int32)
+        _c731 = (st["phase"] == 1)
+        def _then732(st):
             st = dict(st)
             v_p = jnp.int32(0)
-            def _loop715(i, carry):
+            def _loop733(i, carry):
                 st, (v_p,) = dict(carry[0]), carry[1]
                 v_p = i
-                _c716 = jnp.logical_and((_i32(st["simultaneous__choice"][_i32(v_p)]) >= 4), (_i32(st["simultaneous__choice"][_i32(v_p)]) < 10))
-                def _then717(st, v_p):
+                _c734 = jnp.logical_and((_i32(st["simultaneous__choice"][_i32(v_p)]) >= 4), (_i32(st["simultaneous__choice"][_i32(v_p)]) < 10))
+                def _then735(st, v_p):
                     st = dict(st)
                     st = p_switch_in(st, v_p, jnp.remainder((_i32(st["simultaneous__choice"][_i32(v_p)]) - 4), 6))
                     return st, (v_p,)
-                st, (v_p,) = _select(_c716, _then717(st, v_p), (st, (v_p,)))
+                st, (v_p,) = _select(_c734, _then735(st, v_p), (st, (v_p,)))
                 return st, (v_p,)
-            st, (v_p,) = lax.fori_loop(0, 2, _loop715, (st, (v_p,)))
-            _a718 = 0
-            st["phase"] = _cast(_a718, jnp.int8)
+            st, (v_p,) = lax.fori_loop(0, 2, _loop733, (st, (v_p,)))
+            _a736 = 0
+            st["phase"] = _cast(_a736, jnp.int8)
             return st, ()
-        def _else719(st):
+        def _else737(st):
             st = dict(st)
             v_r0 = _cast(jnp.where(jnp.logical_and((_i32(st["simultaneous__choice"][0]) >= 4), (_i32(st["simultaneous__choice"][0]) < 10)), 3, _i32(f_rank(st, 0, jnp.remainder((_i32(st["simultaneous__choice"][0]) - 0), 4)))), jnp.int8)
             v_r1 = _cast(jnp.where(jnp.logical_and((_i32(st["simultaneous__choice"][1]) >= 4), (_i32(st["simultaneous__choice"][1]) < 10)), 3, _i32(f_rank(st, 1, jnp.remainder((_i32(st["simultaneous__choice"][1]) - 0), 4)))), jnp.int8)
-            st, _r720 = _randint(st, 0, 1)
-            v_tie = _cast((_r720 == 1), jnp.bool_)
+            st, _r738 = _randint(st, 0, 1)
+            v_tie = _cast((_r738 == 1), jnp.bool_)
             v_s0 = _cast(f_speed(st, 0), jnp.int16)
             v_s1 = _cast(f_speed(st, 1), jnp.int16)
             v_first = _cast(jnp.where(jnp.logical_or((_i32(v_r0) > _i32(v_r1)), jnp.logical_and((_i32(v_r0) == _i32(v_r1)), jnp.logical_or((_i32(v_s0) > _i32(v_s1)), jnp.logical_and((_i32(v_s0) == _i32(v_s1)), v_tie)))), 0, 1), jnp.int8)
             v_i = jnp.int32(0)
-            def _loop721(i, carry):
+            def _loop739(i, carry):
                 st, (v_r0, v_r1, v_tie, v_s0, v_s1, v_first, v_i) = dict(carry[0]), carry[1]
                 v_i = i
                 st = p_simultaneous__act(st, jnp.where((_i32(v_i) == 0), _i32(v_first), (1 - _i32(v_first))))
                 return st, (v_r0, v_r1, v_tie, v_s0, v_s1, v_first, v_i)
-            st, (v_r0, v_r1, v_tie, v_s0, v_s1, v_first, v_i) = lax.fori_loop(0, 2, _loop721, (st, (v_r0, v_r1, v_tie, v_s0, v_s1, v_first, v_i)))
-            _a722 = jnp.minimum((_i32(st["turns"]) + 1), 1000)
-            st["turns"] = _cast(_a722, jnp.int16)
+            st, (v_r0, v_r1, v_tie, v_s0, v_s1, v_first, v_i) = lax.fori_loop(0, 2, _loop739, (st, (v_r0, v_r1, v_tie, v_s0, v_s1, v_first, v_i)))
+            _a740 = jnp.minimum((_i32(st["turns"]) + 1), 1000)
+            st["turns"] = _cast(_a740, jnp.int16)
             return st, ()
-        st, () = _select(_c713, _then714(st), _else719(st))
+        st, () = _select(_c731, _then732(st), _else737(st))
         st = p_end_of_turn(st)
         return st, ()
-    def _else723(st):
+    def _else741(st):
         st = dict(st)
-        _a724 = jnp.minimum((_i32(st["current_player"]) + 1), 1)
-        st["current_player"] = _cast(_a724, jnp.int8)
+        _a742 = jnp.minimum((_i32(st["current_player"]) + 1), 1)
+        st["current_player"] = _cast(_a742, jnp.int8)
         return st, ()
-    st, () = _select(_c709, _then710(st), _else723(st))
+    st, () = _select(_c727, _then728(st), _else741(st))
     return st
 
 
 def inv_hp_bounded(st):
     """invariant `hp_bounded`: every Pokémon's HP stays within 0..its maximum"""
-    return jnp.all(jax.vmap(lambda i725: jnp.all(jax.vmap(lambda i726: (_i32(st["team"]["hp"][(i725, i726)]) <= _i32(st["team"]["maxhp"][(i725, i726)])))(jnp.arange(0, 6, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32)))
+    def _g747(i743):
+        def _g745(i744):
+            return (_i32(st["team"]["hp"][(i743, i744)]) <= _i32(st["team"]["maxhp"][(i743, i744)]))
+        _e746 = jax.vmap(_g745)(jnp.arange(0, 6, dtype=jnp.int32))
+        return jnp.all(_e746)
+    _e748 = jax.vmap(_g747)(jnp.arange(0, 2, dtype=jnp.int32))
+    return jnp.all(_e748)
 
 
 def inv_active_alive_or_replacing(st):
     """invariant `active_alive_or_replacing`: an active Pokémon that fainted is replaced before the next turn"""
-    return jnp.logical_or(jnp.logical_or((st["phase"] == 1), st["terminated"]), jnp.all(jax.vmap(lambda i727, _h728: (_i32(st["team"]["hp"][(i727, _h728)]) > 0))(jnp.arange(0, 2, dtype=jnp.int32), st["active"])))
+    return jnp.logical_or(jnp.logical_or((st["phase"] == 1), st["terminated"]), jnp.all(jax.vmap(lambda i749, _h750: (_i32(st["team"]["hp"][(i749, _h750)]) > 0))(jnp.arange(0, 2, dtype=jnp.int32), st["active"])))
 
 
 def inv_one_result(st):
@@ -3394,12 +3427,24 @@ def inv_one_result(st):
 
 def inv_stages_bounded(st):
     """invariant `stages_bounded`: the stat stages stay within -6..6 and a side with no Pokémon left has lost"""
-    return jnp.logical_and(jnp.all(jax.vmap(lambda i729, _h731: jnp.all(jax.vmap(lambda i730, _h732: jnp.logical_and((_i32(_h732) >= -6), (_i32(_h732) <= 6)))(jnp.arange(0, 6, dtype=jnp.int32), _h731)))(jnp.arange(0, 2, dtype=jnp.int32), st["boosts"])), jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i733: (_i32(jnp.sum(jax.vmap(lambda i734: (_i32(st["team"]["hp"][(i733, i734)]) > 0))(jnp.arange(0, 6, dtype=jnp.int32)), dtype=jnp.int32)) > 0))(jnp.arange(0, 2, dtype=jnp.int32)))))
+    def _g755(i751, _h753):
+        return jnp.all(jax.vmap(lambda i752, _h754: jnp.logical_and((_i32(_h754) >= -6), (_i32(_h754) <= 6)))(jnp.arange(0, 6, dtype=jnp.int32), _h753))
+    _e756 = jax.vmap(_g755)(jnp.arange(0, 2, dtype=jnp.int32), st["boosts"])
+    def _g759(i757):
+        return (_i32(jnp.sum(jax.vmap(lambda i758: (_i32(st["team"]["hp"][(i757, i758)]) > 0))(jnp.arange(0, 6, dtype=jnp.int32)), dtype=jnp.int32)) > 0)
+    _e760 = jax.vmap(_g759)(jnp.arange(0, 2, dtype=jnp.int32))
+    return jnp.logical_and(jnp.all(_e756), jnp.logical_or(st["terminated"], jnp.all(_e760)))
 
 
 def inv_sleep_counter(st):
     """invariant `sleep_counter`: only a sleeping Pokémon counts sleep turns"""
-    return jnp.all(jax.vmap(lambda i735: jnp.all(jax.vmap(lambda i736: jnp.logical_or((st["team"]["status"][(i735, i736)] == 1), (_i32(st["team"]["sleep"][(i735, i736)]) == 0)))(jnp.arange(0, 6, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32)))
+    def _g765(i761):
+        def _g763(i762):
+            return jnp.logical_or((st["team"]["status"][(i761, i762)] == 1), (_i32(st["team"]["sleep"][(i761, i762)]) == 0))
+        _e764 = jax.vmap(_g763)(jnp.arange(0, 6, dtype=jnp.int32))
+        return jnp.all(_e764)
+    _e766 = jax.vmap(_g765)(jnp.arange(0, 2, dtype=jnp.int32))
+    return jnp.all(_e766)
 
 
 # ---- the environment

@@ -551,7 +551,10 @@ def f_pays(st, v_p, v_c, v_a):
     v_p = _cast(v_p, jnp.int8)
     v_c = _cast(v_c, jnp.int16)
     v_a = _cast(v_a, jnp.int8)
-    return jnp.logical_and(jnp.all(jax.vmap(lambda i5, _h6, _h7: (_i32(st["energy"][_i32(v_p)][0][i5]) >= _i32(jnp.where((_i32(v_a) == 0), _i32(_h6), _i32(_h7)))))(jnp.arange(0, 9, dtype=jnp.int32), _K13[_i32(v_c)][0:9], _K14[_i32(v_c)][0:9])), (_i32(f_energy_total(st, v_p, 0)) >= jnp.sum(jax.vmap(lambda i8, _h9, _h10: _i32(jnp.where((_i32(v_a) == 0), _i32(_h9), _i32(_h10))))(jnp.arange(0, 11, dtype=jnp.int32), _K13[_i32(v_c)], _K14[_i32(v_c)]), dtype=jnp.int32)))
+    def _g8(i5, _h6, _h7):
+        return (_i32(st["energy"][_i32(v_p)][0][i5]) >= _i32(jnp.where((_i32(v_a) == 0), _i32(_h6), _i32(_h7))))
+    _e9 = jax.vmap(_g8)(jnp.arange(0, 9, dtype=jnp.int32), _K13[_i32(v_c)][0:9], _K14[_i32(v_c)][0:9])
+    return jnp.logical_and(jnp.all(_e9), (_i32(f_energy_total(st, v_p, 0)) >= jnp.sum(jax.vmap(lambda i10, _h11, _h12: _i32(jnp.where((_i32(v_a) == 0), _i32(_h11), _i32(_h12))))(jnp.arange(0, 11, dtype=jnp.int32), _K13[_i32(v_c)], _K14[_i32(v_c)]), dtype=jnp.int32)))
 
 
 def f_can_pay(st, v_p, v_a):
@@ -597,7 +600,10 @@ def f_nth_energy(st, v_d, v_r):
     """fn `nth_energy` (tcg.envspec:320)"""
     v_d = _cast(v_d, jnp.int8)
     v_r = _cast(v_r, jnp.int8)
-    return jnp.min(jax.vmap(lambda i11, _h12: _i32(jnp.where(jnp.logical_and((_i32(_h12) == 1), (jnp.sum(jax.vmap(lambda i13, _h14: _i32(jnp.where((i13 < i11), _i32(_h14), 0)))(jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(v_d)]), dtype=jnp.int32) == _i32(v_r))), i11, 10)))(jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(v_d)]))
+    def _g17(i13, _h14):
+        return _i32(jnp.where(jnp.logical_and((_i32(_h14) == 1), (jnp.sum(jax.vmap(lambda i15, _h16: _i32(jnp.where((i15 < i13), _i32(_h16), 0)))(jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(v_d)]), dtype=jnp.int32) == _i32(v_r))), i13, 10))
+    _e18 = jax.vmap(_g17)(jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(v_d)])
+    return jnp.min(_e18)
 
 
 def f_defended(st, v_p):
@@ -612,75 +618,75 @@ def p_draw_cards(st, v_p, v_n):
     v_p = _cast(v_p, jnp.int8)
     v_n = _cast(v_n, jnp.int8)
     v_k = jnp.int32(0)
-    _c15 = jnp.logical_and(jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)), (_get(st["hand"], _i32(v_p))["len"] < 10))
-    def _then16(st, v_p, v_n, v_k):
+    _c19 = jnp.logical_and(jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)), (_get(st["hand"], _i32(v_p))["len"] < 10))
+    def _then20(st, v_p, v_n, v_k):
         st = dict(st)
-        _f19 = _get(st["deck"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f19 == 0), 3, 0, 0)
-        _v17, _l18 = _take_front(_get(st["deck"], _i32(v_p)))
-        st["deck"] = _set(st["deck"], _i32(v_p), _l18)
-        _f20 = _get(st["hand"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f20 >= 10), 2, 0, 0)
-        _l21 = _push(_get(st["hand"], _i32(v_p)), _cast(_v17, jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(v_p), _l21)
+        _f23 = _get(st["deck"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f23 == 0), 3, 0, 0)
+        _v21, _l22 = _take_front(_get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l22)
+        _f24 = _get(st["hand"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f24 >= 10), 2, 0, 0)
+        _l25 = _push(_get(st["hand"], _i32(v_p)), _cast(_v21, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(v_p), _l25)
         return st, (v_p, v_n, v_k)
-    st, (v_p, v_n, v_k) = _select(_c15, _then16(st, v_p, v_n, v_k), (st, (v_p, v_n, v_k)))
+    st, (v_p, v_n, v_k) = _select(_c19, _then20(st, v_p, v_n, v_k), (st, (v_p, v_n, v_k)))
     v_k = jnp.int32(1)
-    _c22 = jnp.logical_and(jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)), (_get(st["hand"], _i32(v_p))["len"] < 10))
-    def _then23(st, v_p, v_n, v_k):
+    _c26 = jnp.logical_and(jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)), (_get(st["hand"], _i32(v_p))["len"] < 10))
+    def _then27(st, v_p, v_n, v_k):
         st = dict(st)
-        _f26 = _get(st["deck"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f26 == 0), 3, 0, 0)
-        _v24, _l25 = _take_front(_get(st["deck"], _i32(v_p)))
-        st["deck"] = _set(st["deck"], _i32(v_p), _l25)
-        _f27 = _get(st["hand"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f27 >= 10), 2, 0, 0)
-        _l28 = _push(_get(st["hand"], _i32(v_p)), _cast(_v24, jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(v_p), _l28)
+        _f30 = _get(st["deck"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f30 == 0), 3, 0, 0)
+        _v28, _l29 = _take_front(_get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l29)
+        _f31 = _get(st["hand"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f31 >= 10), 2, 0, 0)
+        _l32 = _push(_get(st["hand"], _i32(v_p)), _cast(_v28, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(v_p), _l32)
         return st, (v_p, v_n, v_k)
-    st, (v_p, v_n, v_k) = _select(_c22, _then23(st, v_p, v_n, v_k), (st, (v_p, v_n, v_k)))
+    st, (v_p, v_n, v_k) = _select(_c26, _then27(st, v_p, v_n, v_k), (st, (v_p, v_n, v_k)))
     v_k = jnp.int32(2)
-    _c29 = jnp.logical_and(jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)), (_get(st["hand"], _i32(v_p))["len"] < 10))
-    def _then30(st, v_p, v_n, v_k):
+    _c33 = jnp.logical_and(jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)), (_get(st["hand"], _i32(v_p))["len"] < 10))
+    def _then34(st, v_p, v_n, v_k):
         st = dict(st)
-        _f33 = _get(st["deck"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f33 == 0), 3, 0, 0)
-        _v31, _l32 = _take_front(_get(st["deck"], _i32(v_p)))
-        st["deck"] = _set(st["deck"], _i32(v_p), _l32)
-        _f34 = _get(st["hand"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f34 >= 10), 2, 0, 0)
-        _l35 = _push(_get(st["hand"], _i32(v_p)), _cast(_v31, jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(v_p), _l35)
+        _f37 = _get(st["deck"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f37 == 0), 3, 0, 0)
+        _v35, _l36 = _take_front(_get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l36)
+        _f38 = _get(st["hand"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f38 >= 10), 2, 0, 0)
+        _l39 = _push(_get(st["hand"], _i32(v_p)), _cast(_v35, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(v_p), _l39)
         return st, (v_p, v_n, v_k)
-    st, (v_p, v_n, v_k) = _select(_c29, _then30(st, v_p, v_n, v_k), (st, (v_p, v_n, v_k)))
+    st, (v_p, v_n, v_k) = _select(_c33, _then34(st, v_p, v_n, v_k), (st, (v_p, v_n, v_k)))
     v_k = jnp.int32(3)
-    _c36 = jnp.logical_and(jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)), (_get(st["hand"], _i32(v_p))["len"] < 10))
-    def _then37(st, v_p, v_n, v_k):
+    _c40 = jnp.logical_and(jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)), (_get(st["hand"], _i32(v_p))["len"] < 10))
+    def _then41(st, v_p, v_n, v_k):
         st = dict(st)
-        _f40 = _get(st["deck"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f40 == 0), 3, 0, 0)
-        _v38, _l39 = _take_front(_get(st["deck"], _i32(v_p)))
-        st["deck"] = _set(st["deck"], _i32(v_p), _l39)
-        _f41 = _get(st["hand"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f41 >= 10), 2, 0, 0)
-        _l42 = _push(_get(st["hand"], _i32(v_p)), _cast(_v38, jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(v_p), _l42)
+        _f44 = _get(st["deck"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f44 == 0), 3, 0, 0)
+        _v42, _l43 = _take_front(_get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l43)
+        _f45 = _get(st["hand"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f45 >= 10), 2, 0, 0)
+        _l46 = _push(_get(st["hand"], _i32(v_p)), _cast(_v42, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(v_p), _l46)
         return st, (v_p, v_n, v_k)
-    st, (v_p, v_n, v_k) = _select(_c36, _then37(st, v_p, v_n, v_k), (st, (v_p, v_n, v_k)))
+    st, (v_p, v_n, v_k) = _select(_c40, _then41(st, v_p, v_n, v_k), (st, (v_p, v_n, v_k)))
     v_k = jnp.int32(4)
-    _c43 = jnp.logical_and(jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)), (_get(st["hand"], _i32(v_p))["len"] < 10))
-    def _then44(st, v_p, v_n, v_k):
+    _c47 = jnp.logical_and(jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)), (_get(st["hand"], _i32(v_p))["len"] < 10))
+    def _then48(st, v_p, v_n, v_k):
         st = dict(st)
-        _f47 = _get(st["deck"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f47 == 0), 3, 0, 0)
-        _v45, _l46 = _take_front(_get(st["deck"], _i32(v_p)))
-        st["deck"] = _set(st["deck"], _i32(v_p), _l46)
-        _f48 = _get(st["hand"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f48 >= 10), 2, 0, 0)
-        _l49 = _push(_get(st["hand"], _i32(v_p)), _cast(_v45, jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(v_p), _l49)
+        _f51 = _get(st["deck"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f51 == 0), 3, 0, 0)
+        _v49, _l50 = _take_front(_get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l50)
+        _f52 = _get(st["hand"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f52 >= 10), 2, 0, 0)
+        _l53 = _push(_get(st["hand"], _i32(v_p)), _cast(_v49, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(v_p), _l53)
         return st, (v_p, v_n, v_k)
-    st, (v_p, v_n, v_k) = _select(_c43, _then44(st, v_p, v_n, v_k), (st, (v_p, v_n, v_k)))
+    st, (v_p, v_n, v_k) = _select(_c47, _then48(st, v_p, v_n, v_k), (st, (v_p, v_n, v_k)))
     return st
 
 
@@ -690,8 +696,8 @@ def p_heal(st, v_p, v_s, v_amount):
     v_p = _cast(v_p, jnp.int8)
     v_s = _cast(v_s, jnp.int8)
     v_amount = _cast(v_amount, jnp.int16)
-    _a50 = jnp.maximum((_i32(st["damage"][_i32(v_p)][_i32(v_s)]) - _i32(v_amount)), 0)
-    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a50, jnp.int16))
+    _a54 = jnp.maximum((_i32(st["damage"][_i32(v_p)][_i32(v_s)]) - _i32(v_amount)), 0)
+    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a54, jnp.int16))
     return st
 
 
@@ -702,12 +708,12 @@ def p_heal_type(st, v_p, v_s, v_t, v_amount):
     v_s = _cast(v_s, jnp.int8)
     v_t = _cast(v_t, jnp.int8)
     v_amount = _cast(v_amount, jnp.int16)
-    _c51 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_i32(f_type_of(st, v_p, v_s)) == _i32(v_t)))
-    def _then52(st, v_p, v_s, v_t, v_amount):
+    _c55 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_i32(f_type_of(st, v_p, v_s)) == _i32(v_t)))
+    def _then56(st, v_p, v_s, v_t, v_amount):
         st = dict(st)
         st = p_heal(st, v_p, v_s, v_amount)
         return st, (v_p, v_s, v_t, v_amount)
-    st, (v_p, v_s, v_t, v_amount) = _select(_c51, _then52(st, v_p, v_s, v_t, v_amount), (st, (v_p, v_s, v_t, v_amount)))
+    st, (v_p, v_s, v_t, v_amount) = _select(_c55, _then56(st, v_p, v_s, v_t, v_amount), (st, (v_p, v_s, v_t, v_amount)))
     return st
 
 
@@ -715,8 +721,8 @@ def p_add_damage(st, v_amount):
     """proc `add_damage` (tcg.envspec:358)"""
     st = dict(st)
     v_amount = _cast(v_amount, jnp.int16)
-    _a53 = jnp.minimum((_i32(st["dmg"]) + _i32(v_amount)), 300)
-    st["dmg"] = _cast(_a53, jnp.int16)
+    _a57 = jnp.minimum((_i32(st["dmg"]) + _i32(v_amount)), 300)
+    st["dmg"] = _cast(_a57, jnp.int16)
     return st
 
 
@@ -727,63 +733,63 @@ def p_damage_per_heads(st, v_coins, v_each):
     v_each = _cast(v_each, jnp.int8)
     v_heads = _cast(0, jnp.int8)
     v_k = jnp.int32(0)
-    _c54 = (_i32(v_k) < _i32(v_coins))
-    def _then55(st, v_coins, v_each, v_heads, v_k):
+    _c58 = (_i32(v_k) < _i32(v_coins))
+    def _then59(st, v_coins, v_each, v_heads, v_k):
         st = dict(st)
-        st, _r57 = _randint(st, 0, 1)
-        _c56 = (_r57 == 1)
-        def _then58(st, v_coins, v_each, v_heads, v_k):
+        st, _r61 = _randint(st, 0, 1)
+        _c60 = (_r61 == 1)
+        def _then62(st, v_coins, v_each, v_heads, v_k):
             st = dict(st)
-            _a59 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _cast(_a59, jnp.int8)
+            _a63 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _cast(_a63, jnp.int8)
             return st, (v_coins, v_each, v_heads, v_k)
-        st, (v_coins, v_each, v_heads, v_k) = _select(_c56, _then58(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
+        st, (v_coins, v_each, v_heads, v_k) = _select(_c60, _then62(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
         return st, (v_coins, v_each, v_heads, v_k)
-    st, (v_coins, v_each, v_heads, v_k) = _select(_c54, _then55(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
+    st, (v_coins, v_each, v_heads, v_k) = _select(_c58, _then59(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
     v_k = jnp.int32(1)
-    _c60 = (_i32(v_k) < _i32(v_coins))
-    def _then61(st, v_coins, v_each, v_heads, v_k):
+    _c64 = (_i32(v_k) < _i32(v_coins))
+    def _then65(st, v_coins, v_each, v_heads, v_k):
         st = dict(st)
-        st, _r63 = _randint(st, 0, 1)
-        _c62 = (_r63 == 1)
-        def _then64(st, v_coins, v_each, v_heads, v_k):
+        st, _r67 = _randint(st, 0, 1)
+        _c66 = (_r67 == 1)
+        def _then68(st, v_coins, v_each, v_heads, v_k):
             st = dict(st)
-            _a65 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _cast(_a65, jnp.int8)
+            _a69 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _cast(_a69, jnp.int8)
             return st, (v_coins, v_each, v_heads, v_k)
-        st, (v_coins, v_each, v_heads, v_k) = _select(_c62, _then64(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
+        st, (v_coins, v_each, v_heads, v_k) = _select(_c66, _then68(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
         return st, (v_coins, v_each, v_heads, v_k)
-    st, (v_coins, v_each, v_heads, v_k) = _select(_c60, _then61(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
+    st, (v_coins, v_each, v_heads, v_k) = _select(_c64, _then65(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
     v_k = jnp.int32(2)
-    _c66 = (_i32(v_k) < _i32(v_coins))
-    def _then67(st, v_coins, v_each, v_heads, v_k):
+    _c70 = (_i32(v_k) < _i32(v_coins))
+    def _then71(st, v_coins, v_each, v_heads, v_k):
         st = dict(st)
-        st, _r69 = _randint(st, 0, 1)
-        _c68 = (_r69 == 1)
-        def _then70(st, v_coins, v_each, v_heads, v_k):
+        st, _r73 = _randint(st, 0, 1)
+        _c72 = (_r73 == 1)
+        def _then74(st, v_coins, v_each, v_heads, v_k):
             st = dict(st)
-            _a71 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _cast(_a71, jnp.int8)
+            _a75 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _cast(_a75, jnp.int8)
             return st, (v_coins, v_each, v_heads, v_k)
-        st, (v_coins, v_each, v_heads, v_k) = _select(_c68, _then70(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
+        st, (v_coins, v_each, v_heads, v_k) = _select(_c72, _then74(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
         return st, (v_coins, v_each, v_heads, v_k)
-    st, (v_coins, v_each, v_heads, v_k) = _select(_c66, _then67(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
+    st, (v_coins, v_each, v_heads, v_k) = _select(_c70, _then71(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
     v_k = jnp.int32(3)
-    _c72 = (_i32(v_k) < _i32(v_coins))
-    def _then73(st, v_coins, v_each, v_heads, v_k):
+    _c76 = (_i32(v_k) < _i32(v_coins))
+    def _then77(st, v_coins, v_each, v_heads, v_k):
         st = dict(st)
-        st, _r75 = _randint(st, 0, 1)
-        _c74 = (_r75 == 1)
-        def _then76(st, v_coins, v_each, v_heads, v_k):
+        st, _r79 = _randint(st, 0, 1)
+        _c78 = (_r79 == 1)
+        def _then80(st, v_coins, v_each, v_heads, v_k):
             st = dict(st)
-            _a77 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _cast(_a77, jnp.int8)
+            _a81 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _cast(_a81, jnp.int8)
             return st, (v_coins, v_each, v_heads, v_k)
-        st, (v_coins, v_each, v_heads, v_k) = _select(_c74, _then76(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
+        st, (v_coins, v_each, v_heads, v_k) = _select(_c78, _then80(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
         return st, (v_coins, v_each, v_heads, v_k)
-    st, (v_coins, v_each, v_heads, v_k) = _select(_c72, _then73(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
-    _a78 = jnp.minimum((_i32(v_heads) * _i32(v_each)), 300)
-    st["dmg"] = _cast(_a78, jnp.int16)
+    st, (v_coins, v_each, v_heads, v_k) = _select(_c76, _then77(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
+    _a82 = jnp.minimum((_i32(v_heads) * _i32(v_each)), 300)
+    st["dmg"] = _cast(_a82, jnp.int16)
     return st
 
 
@@ -791,13 +797,13 @@ def p_bonus_on_heads(st, v_amount):
     """proc `bonus_on_heads` (tcg.envspec:376)"""
     st = dict(st)
     v_amount = _cast(v_amount, jnp.int16)
-    st, _r80 = _randint(st, 0, 1)
-    _c79 = (_r80 == 1)
-    def _then81(st, v_amount):
+    st, _r84 = _randint(st, 0, 1)
+    _c83 = (_r84 == 1)
+    def _then85(st, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_amount,)
-    st, (v_amount,) = _select(_c79, _then81(st, v_amount), (st, (v_amount,)))
+    st, (v_amount,) = _select(_c83, _then85(st, v_amount), (st, (v_amount,)))
     return st
 
 
@@ -807,8 +813,11 @@ def p_damage_per_bench_type(st, v_p, v_t, v_each):
     v_p = _cast(v_p, jnp.int8)
     v_t = _cast(v_t, jnp.int8)
     v_each = _cast(v_each, jnp.int8)
-    _a83 = jnp.minimum((_i32(v_each) * jnp.sum(jax.vmap(lambda i82: jnp.logical_and(st["occupied"][_i32(v_p)][i82], jnp.logical_or((_i32(v_t) == 10), (_i32(jnp.where((_K0[_i32(st["card"][_i32(v_p)][i82])] == 1), st["played_type"][_i32(v_p)][i82], _K2[_i32(st["card"][_i32(v_p)][i82])])) == _i32(v_t)))))(jnp.arange(1, 4, dtype=jnp.int32)), dtype=jnp.int32)), 300)
-    st["dmg"] = _cast(_a83, jnp.int16)
+    def _g87(i86):
+        return jnp.logical_and(st["occupied"][_i32(v_p)][i86], jnp.logical_or((_i32(v_t) == 10), (_i32(jnp.where((_K0[_i32(st["card"][_i32(v_p)][i86])] == 1), st["played_type"][_i32(v_p)][i86], _K2[_i32(st["card"][_i32(v_p)][i86])])) == _i32(v_t))))
+    _e88 = jax.vmap(_g87)(jnp.arange(1, 4, dtype=jnp.int32))
+    _a89 = jnp.minimum((_i32(v_each) * jnp.sum(_e88, dtype=jnp.int32)), 300)
+    st["dmg"] = _cast(_a89, jnp.int16)
     return st
 
 
@@ -819,8 +828,8 @@ def p_discard_energy(st, v_p, v_s, v_t, v_n):
     v_s = _cast(v_s, jnp.int8)
     v_t = _cast(v_t, jnp.int8)
     v_n = _cast(v_n, jnp.int8)
-    _a84 = jnp.maximum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)]) - _i32(v_n)), 0)
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a84, jnp.int8))
+    _a90 = jnp.maximum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)]) - _i32(v_n)), 0)
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a90, jnp.int8))
     return st
 
 
@@ -832,13 +841,13 @@ def p_attach_from_zone(st, v_p, v_s, v_t, v_n, v_any_type):
     v_t = _cast(v_t, jnp.int8)
     v_n = _cast(v_n, jnp.int8)
     v_any_type = _cast(v_any_type, jnp.bool_)
-    _c85 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], jnp.logical_or(v_any_type, (_i32(f_type_of(st, v_p, v_s)) == _i32(v_t))))
-    def _then86(st, v_p, v_s, v_t, v_n, v_any_type):
+    _c91 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], jnp.logical_or(v_any_type, (_i32(f_type_of(st, v_p, v_s)) == _i32(v_t))))
+    def _then92(st, v_p, v_s, v_t, v_n, v_any_type):
         st = dict(st)
-        _a87 = jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)]) + _i32(v_n)), 12)
-        st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a87, jnp.int8))
+        _a93 = jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)]) + _i32(v_n)), 12)
+        st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a93, jnp.int8))
         return st, (v_p, v_s, v_t, v_n, v_any_type)
-    st, (v_p, v_s, v_t, v_n, v_any_type) = _select(_c85, _then86(st, v_p, v_s, v_t, v_n, v_any_type), (st, (v_p, v_s, v_t, v_n, v_any_type)))
+    st, (v_p, v_s, v_t, v_n, v_any_type) = _select(_c91, _then92(st, v_p, v_s, v_t, v_n, v_any_type), (st, (v_p, v_s, v_t, v_n, v_any_type)))
     return st
 
 
@@ -847,13 +856,13 @@ def p_afflict_opponent(st, v_p, v_c):
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
     v_c = _cast(v_c, jnp.int8)
-    _c88 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], jnp.logical_not(f_defended(st, v_p)))
-    def _then89(st, v_p, v_c):
+    _c94 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], jnp.logical_not(f_defended(st, v_p)))
+    def _then95(st, v_p, v_c):
         st = dict(st)
-        _a90 = v_c
-        st["condition"] = st["condition"].at[(1 - _i32(v_p))].set(_cast(_a90, jnp.int8))
+        _a96 = v_c
+        st["condition"] = st["condition"].at[(1 - _i32(v_p))].set(_cast(_a96, jnp.int8))
         return st, (v_p, v_c)
-    st, (v_p, v_c) = _select(_c88, _then89(st, v_p, v_c), (st, (v_p, v_c)))
+    st, (v_p, v_c) = _select(_c94, _then95(st, v_p, v_c), (st, (v_p, v_c)))
     return st
 
 
@@ -862,13 +871,13 @@ def p_afflict_opponent_on_heads(st, v_p, v_c):
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
     v_c = _cast(v_c, jnp.int8)
-    st, _r92 = _randint(st, 0, 1)
-    _c91 = (_r92 == 1)
-    def _then93(st, v_p, v_c):
+    st, _r98 = _randint(st, 0, 1)
+    _c97 = (_r98 == 1)
+    def _then99(st, v_p, v_c):
         st = dict(st)
         st = p_afflict_opponent(st, v_p, v_c)
         return st, (v_p, v_c)
-    st, (v_p, v_c) = _select(_c91, _then93(st, v_p, v_c), (st, (v_p, v_c)))
+    st, (v_p, v_c) = _select(_c97, _then99(st, v_p, v_c), (st, (v_p, v_c)))
     return st
 
 
@@ -876,13 +885,13 @@ def p_poison_opponent(st, v_p):
     """proc `poison_opponent` (tcg.envspec:414)"""
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
-    _c94 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], jnp.logical_not(f_defended(st, v_p)))
-    def _then95(st, v_p):
+    _c100 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], jnp.logical_not(f_defended(st, v_p)))
+    def _then101(st, v_p):
         st = dict(st)
-        _a96 = True
-        st["poisoned"] = st["poisoned"].at[(1 - _i32(v_p))].set(_cast(_a96, jnp.bool_))
+        _a102 = True
+        st["poisoned"] = st["poisoned"].at[(1 - _i32(v_p))].set(_cast(_a102, jnp.bool_))
         return st, (v_p,)
-    st, (v_p,) = _select(_c94, _then95(st, v_p), (st, (v_p,)))
+    st, (v_p,) = _select(_c100, _then101(st, v_p), (st, (v_p,)))
     return st
 
 
@@ -890,13 +899,13 @@ def p_burn_opponent(st, v_p):
     """proc `burn_opponent` (tcg.envspec:420)"""
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
-    _c97 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], jnp.logical_not(f_defended(st, v_p)))
-    def _then98(st, v_p):
+    _c103 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], jnp.logical_not(f_defended(st, v_p)))
+    def _then104(st, v_p):
         st = dict(st)
-        _a99 = True
-        st["burned"] = st["burned"].at[(1 - _i32(v_p))].set(_cast(_a99, jnp.bool_))
+        _a105 = True
+        st["burned"] = st["burned"].at[(1 - _i32(v_p))].set(_cast(_a105, jnp.bool_))
         return st, (v_p,)
-    st, (v_p,) = _select(_c97, _then98(st, v_p), (st, (v_p,)))
+    st, (v_p,) = _select(_c103, _then104(st, v_p), (st, (v_p,)))
     return st
 
 
@@ -906,22 +915,6 @@ def p_damage_opponent_bench(st, v_p, v_amount):
     v_p = _cast(v_p, jnp.int8)
     v_amount = _cast(v_amount, jnp.int16)
     v_s = jnp.int32(1)
-    _c100 = st["occupied"][(1 - _i32(v_p))][_i32(v_s)]
-    def _then101(st, v_p, v_amount, v_s):
-        st = dict(st)
-        _a102 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_amount)), 300)
-        st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a102, jnp.int16))
-        return st, (v_p, v_amount, v_s)
-    st, (v_p, v_amount, v_s) = _select(_c100, _then101(st, v_p, v_amount, v_s), (st, (v_p, v_amount, v_s)))
-    v_s = jnp.int32(2)
-    _c103 = st["occupied"][(1 - _i32(v_p))][_i32(v_s)]
-    def _then104(st, v_p, v_amount, v_s):
-        st = dict(st)
-        _a105 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_amount)), 300)
-        st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a105, jnp.int16))
-        return st, (v_p, v_amount, v_s)
-    st, (v_p, v_amount, v_s) = _select(_c103, _then104(st, v_p, v_amount, v_s), (st, (v_p, v_amount, v_s)))
-    v_s = jnp.int32(3)
     _c106 = st["occupied"][(1 - _i32(v_p))][_i32(v_s)]
     def _then107(st, v_p, v_amount, v_s):
         st = dict(st)
@@ -929,6 +922,22 @@ def p_damage_opponent_bench(st, v_p, v_amount):
         st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a108, jnp.int16))
         return st, (v_p, v_amount, v_s)
     st, (v_p, v_amount, v_s) = _select(_c106, _then107(st, v_p, v_amount, v_s), (st, (v_p, v_amount, v_s)))
+    v_s = jnp.int32(2)
+    _c109 = st["occupied"][(1 - _i32(v_p))][_i32(v_s)]
+    def _then110(st, v_p, v_amount, v_s):
+        st = dict(st)
+        _a111 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_amount)), 300)
+        st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a111, jnp.int16))
+        return st, (v_p, v_amount, v_s)
+    st, (v_p, v_amount, v_s) = _select(_c109, _then110(st, v_p, v_amount, v_s), (st, (v_p, v_amount, v_s)))
+    v_s = jnp.int32(3)
+    _c112 = st["occupied"][(1 - _i32(v_p))][_i32(v_s)]
+    def _then113(st, v_p, v_amount, v_s):
+        st = dict(st)
+        _a114 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_amount)), 300)
+        st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a114, jnp.int16))
+        return st, (v_p, v_amount, v_s)
+    st, (v_p, v_amount, v_s) = _select(_c112, _then113(st, v_p, v_amount, v_s), (st, (v_p, v_amount, v_s)))
     return st
 
 
@@ -936,8 +945,8 @@ def p_add_attack_bonus(st, v_amount):
     """proc `add_attack_bonus` (tcg.envspec:435)"""
     st = dict(st)
     v_amount = _cast(v_amount, jnp.int8)
-    _a109 = jnp.minimum((_i32(st["attack_bonus"]) + _i32(v_amount)), 60)
-    st["attack_bonus"] = _cast(_a109, jnp.int8)
+    _a115 = jnp.minimum((_i32(st["attack_bonus"]) + _i32(v_amount)), 60)
+    st["attack_bonus"] = _cast(_a115, jnp.int8)
     return st
 
 
@@ -948,10 +957,10 @@ def p_add_named_attack_bonus(st, v_a, v_b, v_c, v_amount):
     v_b = _cast(v_b, jnp.int8)
     v_c = _cast(v_c, jnp.int8)
     v_amount = _cast(v_amount, jnp.int8)
-    _a110 = jnp.stack([jnp.asarray(v_a, jnp.int32), jnp.asarray(v_b, jnp.int32), jnp.asarray(v_c, jnp.int32)])
-    st["bonus_named"] = _cast(_a110, jnp.int8)
-    _a111 = jnp.minimum((_i32(st["named_bonus"]) + _i32(v_amount)), 60)
-    st["named_bonus"] = _cast(_a111, jnp.int8)
+    _a116 = jnp.stack([jnp.asarray(v_a, jnp.int32), jnp.asarray(v_b, jnp.int32), jnp.asarray(v_c, jnp.int32)])
+    st["bonus_named"] = _cast(_a116, jnp.int8)
+    _a117 = jnp.minimum((_i32(st["named_bonus"]) + _i32(v_amount)), 60)
+    st["named_bonus"] = _cast(_a117, jnp.int8)
     return st
 
 
@@ -959,8 +968,8 @@ def p_add_retreat_discount(st, v_n):
     """proc `add_retreat_discount` (tcg.envspec:446)"""
     st = dict(st)
     v_n = _cast(v_n, jnp.int8)
-    _a112 = jnp.minimum((_i32(st["retreat_discount"]) + _i32(v_n)), 3)
-    st["retreat_discount"] = _cast(_a112, jnp.int8)
+    _a118 = jnp.minimum((_i32(st["retreat_discount"]) + _i32(v_n)), 3)
+    st["retreat_discount"] = _cast(_a118, jnp.int8)
     return st
 
 
@@ -968,27 +977,36 @@ def p_basic_from_deck(st, v_p):
     """proc `basic_from_deck` (tcg.envspec:451)"""
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
-    v_n = _cast(jnp.sum(jax.vmap(lambda i113: jnp.where((i113 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i113])] == 0), (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i113])] == 0)), False))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
-    _c114 = jnp.logical_and((_i32(v_n) > 0), (_get(st["hand"], _i32(v_p))["len"] < 10))
-    def _then115(st, v_p, v_n):
+    def _g120(i119):
+        return jnp.where((i119 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i119])] == 0), (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i119])] == 0)), False)
+    _e121 = jax.vmap(_g120)(jnp.arange(0, 20, dtype=jnp.int32))
+    v_n = _cast(jnp.sum(_e121, dtype=jnp.int32), jnp.int8)
+    _c122 = jnp.logical_and((_i32(v_n) > 0), (_get(st["hand"], _i32(v_p))["len"] < 10))
+    def _then123(st, v_p, v_n):
         st = dict(st)
-        st, _r116 = _randint(st, 0, jnp.maximum((_i32(v_n) - 1), 0))
-        v_r = _cast(_r116, jnp.int8)
-        v_at = _cast(jnp.min(jax.vmap(lambda i117: _i32(jnp.where(jnp.logical_and(jnp.logical_and((i117 < _get(st["deck"], _i32(v_p))["len"]), jnp.where((i117 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i117])] == 0), (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i117])] == 0)), False)), (jnp.sum(jax.vmap(lambda i118: jnp.logical_and((i118 < i117), jnp.where((i118 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i118])] == 0), (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i118])] == 0)), False)))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32) == _i32(v_r))), i117, 19)))(jnp.arange(0, 20, dtype=jnp.int32))), jnp.int8)
-        _f119 = _i32(v_at)
-        _f120 = _get(st["deck"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f119 >= _f120), 8, _f119, _f120)
-        _f121 = _get(st["hand"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f121 >= 10), 7, 0, 0)
-        _l122 = _push(_get(st["hand"], _i32(v_p)), _cast(_get(st["deck"], _i32(v_p))["items"][_f119], jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(v_p), _l122)
-        _f123 = _i32(v_at)
-        _f124 = _get(st["deck"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f123 >= _f124), 9, _f123, _f124)
-        _l125 = _remove_at(_get(st["deck"], _i32(v_p)), _f123)
-        st["deck"] = _set(st["deck"], _i32(v_p), _l125)
+        st, _r124 = _randint(st, 0, jnp.maximum((_i32(v_n) - 1), 0))
+        v_r = _cast(_r124, jnp.int8)
+        def _g129(i125):
+            def _g127(i126):
+                return jnp.logical_and((i126 < i125), jnp.where((i126 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i126])] == 0), (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i126])] == 0)), False))
+            _e128 = jax.vmap(_g127)(jnp.arange(0, 20, dtype=jnp.int32))
+            return _i32(jnp.where(jnp.logical_and(jnp.logical_and((i125 < _get(st["deck"], _i32(v_p))["len"]), jnp.where((i125 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i125])] == 0), (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i125])] == 0)), False)), (jnp.sum(_e128, dtype=jnp.int32) == _i32(v_r))), i125, 19))
+        _e130 = jax.vmap(_g129)(jnp.arange(0, 20, dtype=jnp.int32))
+        v_at = _cast(jnp.min(_e130), jnp.int8)
+        _f131 = _i32(v_at)
+        _f132 = _get(st["deck"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f131 >= _f132), 8, _f131, _f132)
+        _f133 = _get(st["hand"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f133 >= 10), 7, 0, 0)
+        _l134 = _push(_get(st["hand"], _i32(v_p)), _cast(_get(st["deck"], _i32(v_p))["items"][_f131], jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(v_p), _l134)
+        _f135 = _i32(v_at)
+        _f136 = _get(st["deck"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f135 >= _f136), 9, _f135, _f136)
+        _l137 = _remove_at(_get(st["deck"], _i32(v_p)), _f135)
+        st["deck"] = _set(st["deck"], _i32(v_p), _l137)
         return st, (v_p, v_n)
-    st, (v_p, v_n) = _select(_c114, _then115(st, v_p, v_n), (st, (v_p, v_n)))
+    st, (v_p, v_n) = _select(_c122, _then123(st, v_p, v_n), (st, (v_p, v_n)))
     return st
 
 
@@ -999,27 +1017,27 @@ def p_opponent_hand_into_deck(st, v_p, v_n):
     v_n = _cast(v_n, jnp.int8)
     v_q = _cast((1 - _i32(v_p)), jnp.int8)
     v_k = jnp.int32(0)
-    def _loop126(i, carry):
+    def _loop138(i, carry):
         st, (v_p, v_n, v_q, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        _c127 = (_get(st["hand"], _i32(v_q))["len"] > 0)
-        def _then128(st, v_p, v_n, v_q, v_k):
+        _c139 = (_get(st["hand"], _i32(v_q))["len"] > 0)
+        def _then140(st, v_p, v_n, v_q, v_k):
             st = dict(st)
-            _f131 = _get(st["hand"], _i32(v_q))["len"]
-            st = _fault_at(st, (_f131 == 0), 11, 0, 0)
-            _v129, _l130 = _take_back(_get(st["hand"], _i32(v_q)))
-            st["hand"] = _set(st["hand"], _i32(v_q), _l130)
-            _f132 = _get(st["deck"], _i32(v_q))["len"]
-            st = _fault_at(st, (_f132 >= 20), 10, 0, 0)
-            _l133 = _push(_get(st["deck"], _i32(v_q)), _cast(_v129, jnp.int16))
-            st["deck"] = _set(st["deck"], _i32(v_q), _l133)
+            _f143 = _get(st["hand"], _i32(v_q))["len"]
+            st = _fault_at(st, (_f143 == 0), 11, 0, 0)
+            _v141, _l142 = _take_back(_get(st["hand"], _i32(v_q)))
+            st["hand"] = _set(st["hand"], _i32(v_q), _l142)
+            _f144 = _get(st["deck"], _i32(v_q))["len"]
+            st = _fault_at(st, (_f144 >= 20), 10, 0, 0)
+            _l145 = _push(_get(st["deck"], _i32(v_q)), _cast(_v141, jnp.int16))
+            st["deck"] = _set(st["deck"], _i32(v_q), _l145)
             return st, (v_p, v_n, v_q, v_k)
-        st, (v_p, v_n, v_q, v_k) = _select(_c127, _then128(st, v_p, v_n, v_q, v_k), (st, (v_p, v_n, v_q, v_k)))
+        st, (v_p, v_n, v_q, v_k) = _select(_c139, _then140(st, v_p, v_n, v_q, v_k), (st, (v_p, v_n, v_q, v_k)))
         return st, (v_p, v_n, v_q, v_k)
-    st, (v_p, v_n, v_q, v_k) = lax.fori_loop(0, 10, _loop126, (st, (v_p, v_n, v_q, v_k)))
-    _f134 = _get(st["deck"], _i32(v_q))["len"]
-    st, _l135 = _shuffle(st, _get(st["deck"], _i32(v_q)))
-    st["deck"] = _set(st["deck"], _i32(v_q), _l135)
+    st, (v_p, v_n, v_q, v_k) = lax.fori_loop(0, 10, _loop138, (st, (v_p, v_n, v_q, v_k)))
+    _f146 = _get(st["deck"], _i32(v_q))["len"]
+    st, _l147 = _shuffle(st, _get(st["deck"], _i32(v_q)))
+    st["deck"] = _set(st["deck"], _i32(v_q), _l147)
     st = p_draw_cards(st, v_q, v_n)
     return st
 
@@ -1029,8 +1047,8 @@ def p_damage_self(st, v_p, v_amount):
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
     v_amount = _cast(v_amount, jnp.int16)
-    _a136 = jnp.minimum((_i32(st["damage"][_i32(v_p)][0]) + _i32(v_amount)), 300)
-    st["damage"] = st["damage"].at[(_i32(v_p), 0)].set(_cast(_a136, jnp.int16))
+    _a148 = jnp.minimum((_i32(st["damage"][_i32(v_p)][0]) + _i32(v_amount)), 300)
+    st["damage"] = st["damage"].at[(_i32(v_p), 0)].set(_cast(_a148, jnp.int16))
     return st
 
 
@@ -1039,8 +1057,8 @@ def p_afflict_self(st, v_p, v_c):
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
     v_c = _cast(v_c, jnp.int8)
-    _a137 = v_c
-    st["condition"] = st["condition"].at[_i32(v_p)].set(_cast(_a137, jnp.int8))
+    _a149 = v_c
+    st["condition"] = st["condition"].at[_i32(v_p)].set(_cast(_a149, jnp.int8))
     return st
 
 
@@ -1048,13 +1066,13 @@ def p_burn_opponent_on_heads(st, v_p):
     """proc `burn_opponent_on_heads` (tcg.envspec:487)"""
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
-    st, _r139 = _randint(st, 0, 1)
-    _c138 = (_r139 == 1)
-    def _then140(st, v_p):
+    st, _r151 = _randint(st, 0, 1)
+    _c150 = (_r151 == 1)
+    def _then152(st, v_p):
         st = dict(st)
         st = p_burn_opponent(st, v_p)
         return st, (v_p,)
-    st, (v_p,) = _select(_c138, _then140(st, v_p), (st, (v_p,)))
+    st, (v_p,) = _select(_c150, _then152(st, v_p), (st, (v_p,)))
     return st
 
 
@@ -1064,13 +1082,13 @@ def p_heal_on_heads(st, v_p, v_s, v_amount):
     v_p = _cast(v_p, jnp.int8)
     v_s = _cast(v_s, jnp.int8)
     v_amount = _cast(v_amount, jnp.int16)
-    st, _r142 = _randint(st, 0, 1)
-    _c141 = (_r142 == 1)
-    def _then143(st, v_p, v_s, v_amount):
+    st, _r154 = _randint(st, 0, 1)
+    _c153 = (_r154 == 1)
+    def _then155(st, v_p, v_s, v_amount):
         st = dict(st)
         st = p_heal(st, v_p, v_s, v_amount)
         return st, (v_p, v_s, v_amount)
-    st, (v_p, v_s, v_amount) = _select(_c141, _then143(st, v_p, v_s, v_amount), (st, (v_p, v_s, v_amount)))
+    st, (v_p, v_s, v_amount) = _select(_c153, _then155(st, v_p, v_s, v_amount), (st, (v_p, v_s, v_amount)))
     return st
 
 
@@ -1093,14 +1111,14 @@ def p_heal_all(st, v_p, v_amount):
 def p_nothing_on_tails(st):
     """proc `nothing_on_tails` (tcg.envspec:508)"""
     st = dict(st)
-    st, _r145 = _randint(st, 0, 1)
-    _c144 = jnp.logical_not((_r145 == 1))
-    def _then146(st):
+    st, _r157 = _randint(st, 0, 1)
+    _c156 = jnp.logical_not((_r157 == 1))
+    def _then158(st):
         st = dict(st)
-        _a147 = 0
-        st["dmg"] = _cast(_a147, jnp.int16)
+        _a159 = 0
+        st["dmg"] = _cast(_a159, jnp.int16)
         return st, ()
-    st, () = _select(_c144, _then146(st), (st, ()))
+    st, () = _select(_c156, _then158(st), (st, ()))
     return st
 
 
@@ -1111,34 +1129,6 @@ def p_bonus_if_all_heads(st, v_coins, v_amount):
     v_amount = _cast(v_amount, jnp.int16)
     v_heads = _cast(0, jnp.int8)
     v_k = jnp.int32(0)
-    _c148 = (_i32(v_k) < _i32(v_coins))
-    def _then149(st, v_coins, v_amount, v_heads, v_k):
-        st = dict(st)
-        st, _r151 = _randint(st, 0, 1)
-        _c150 = (_r151 == 1)
-        def _then152(st, v_coins, v_amount, v_heads, v_k):
-            st = dict(st)
-            _a153 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _cast(_a153, jnp.int8)
-            return st, (v_coins, v_amount, v_heads, v_k)
-        st, (v_coins, v_amount, v_heads, v_k) = _select(_c150, _then152(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
-        return st, (v_coins, v_amount, v_heads, v_k)
-    st, (v_coins, v_amount, v_heads, v_k) = _select(_c148, _then149(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
-    v_k = jnp.int32(1)
-    _c154 = (_i32(v_k) < _i32(v_coins))
-    def _then155(st, v_coins, v_amount, v_heads, v_k):
-        st = dict(st)
-        st, _r157 = _randint(st, 0, 1)
-        _c156 = (_r157 == 1)
-        def _then158(st, v_coins, v_amount, v_heads, v_k):
-            st = dict(st)
-            _a159 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _cast(_a159, jnp.int8)
-            return st, (v_coins, v_amount, v_heads, v_k)
-        st, (v_coins, v_amount, v_heads, v_k) = _select(_c156, _then158(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
-        return st, (v_coins, v_amount, v_heads, v_k)
-    st, (v_coins, v_amount, v_heads, v_k) = _select(_c154, _then155(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
-    v_k = jnp.int32(2)
     _c160 = (_i32(v_k) < _i32(v_coins))
     def _then161(st, v_coins, v_amount, v_heads, v_k):
         st = dict(st)
@@ -1152,7 +1142,7 @@ def p_bonus_if_all_heads(st, v_coins, v_amount):
         st, (v_coins, v_amount, v_heads, v_k) = _select(_c162, _then164(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
         return st, (v_coins, v_amount, v_heads, v_k)
     st, (v_coins, v_amount, v_heads, v_k) = _select(_c160, _then161(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
-    v_k = jnp.int32(3)
+    v_k = jnp.int32(1)
     _c166 = (_i32(v_k) < _i32(v_coins))
     def _then167(st, v_coins, v_amount, v_heads, v_k):
         st = dict(st)
@@ -1166,12 +1156,40 @@ def p_bonus_if_all_heads(st, v_coins, v_amount):
         st, (v_coins, v_amount, v_heads, v_k) = _select(_c168, _then170(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
         return st, (v_coins, v_amount, v_heads, v_k)
     st, (v_coins, v_amount, v_heads, v_k) = _select(_c166, _then167(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
-    _c172 = (_i32(v_heads) == _i32(v_coins))
-    def _then173(st, v_coins, v_amount, v_heads):
+    v_k = jnp.int32(2)
+    _c172 = (_i32(v_k) < _i32(v_coins))
+    def _then173(st, v_coins, v_amount, v_heads, v_k):
+        st = dict(st)
+        st, _r175 = _randint(st, 0, 1)
+        _c174 = (_r175 == 1)
+        def _then176(st, v_coins, v_amount, v_heads, v_k):
+            st = dict(st)
+            _a177 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _cast(_a177, jnp.int8)
+            return st, (v_coins, v_amount, v_heads, v_k)
+        st, (v_coins, v_amount, v_heads, v_k) = _select(_c174, _then176(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
+        return st, (v_coins, v_amount, v_heads, v_k)
+    st, (v_coins, v_amount, v_heads, v_k) = _select(_c172, _then173(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
+    v_k = jnp.int32(3)
+    _c178 = (_i32(v_k) < _i32(v_coins))
+    def _then179(st, v_coins, v_amount, v_heads, v_k):
+        st = dict(st)
+        st, _r181 = _randint(st, 0, 1)
+        _c180 = (_r181 == 1)
+        def _then182(st, v_coins, v_amount, v_heads, v_k):
+            st = dict(st)
+            _a183 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _cast(_a183, jnp.int8)
+            return st, (v_coins, v_amount, v_heads, v_k)
+        st, (v_coins, v_amount, v_heads, v_k) = _select(_c180, _then182(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
+        return st, (v_coins, v_amount, v_heads, v_k)
+    st, (v_coins, v_amount, v_heads, v_k) = _select(_c178, _then179(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
+    _c184 = (_i32(v_heads) == _i32(v_coins))
+    def _then185(st, v_coins, v_amount, v_heads):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_coins, v_amount, v_heads)
-    st, (v_coins, v_amount, v_heads) = _select(_c172, _then173(st, v_coins, v_amount, v_heads), (st, (v_coins, v_amount, v_heads)))
+    st, (v_coins, v_amount, v_heads) = _select(_c184, _then185(st, v_coins, v_amount, v_heads), (st, (v_coins, v_amount, v_heads)))
     return st
 
 
@@ -1183,31 +1201,31 @@ def p_damage_until_tails(st, v_each, v_more):
     v_heads = _cast(0, jnp.int8)
     v_going = _cast(True, jnp.bool_)
     v_k = jnp.int32(0)
-    def _loop174(i, carry):
+    def _loop186(i, carry):
         st, (v_each, v_more, v_heads, v_going, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        _c175 = v_going
-        def _then176(st, v_each, v_more, v_heads, v_going, v_k):
+        _c187 = v_going
+        def _then188(st, v_each, v_more, v_heads, v_going, v_k):
             st = dict(st)
-            st, _r178 = _randint(st, 0, 1)
-            _c177 = (_r178 == 1)
-            def _then179(st, v_each, v_more, v_heads, v_going, v_k):
+            st, _r190 = _randint(st, 0, 1)
+            _c189 = (_r190 == 1)
+            def _then191(st, v_each, v_more, v_heads, v_going, v_k):
                 st = dict(st)
-                _a180 = jnp.minimum((_i32(v_heads) + 1), 12)
-                v_heads = _cast(_a180, jnp.int8)
+                _a192 = jnp.minimum((_i32(v_heads) + 1), 12)
+                v_heads = _cast(_a192, jnp.int8)
                 return st, (v_each, v_more, v_heads, v_going, v_k)
-            def _else181(st, v_each, v_more, v_heads, v_going, v_k):
+            def _else193(st, v_each, v_more, v_heads, v_going, v_k):
                 st = dict(st)
-                _a182 = False
-                v_going = _cast(_a182, jnp.bool_)
+                _a194 = False
+                v_going = _cast(_a194, jnp.bool_)
                 return st, (v_each, v_more, v_heads, v_going, v_k)
-            st, (v_each, v_more, v_heads, v_going, v_k) = _select(_c177, _then179(st, v_each, v_more, v_heads, v_going, v_k), _else181(st, v_each, v_more, v_heads, v_going, v_k))
+            st, (v_each, v_more, v_heads, v_going, v_k) = _select(_c189, _then191(st, v_each, v_more, v_heads, v_going, v_k), _else193(st, v_each, v_more, v_heads, v_going, v_k))
             return st, (v_each, v_more, v_heads, v_going, v_k)
-        st, (v_each, v_more, v_heads, v_going, v_k) = _select(_c175, _then176(st, v_each, v_more, v_heads, v_going, v_k), (st, (v_each, v_more, v_heads, v_going, v_k)))
+        st, (v_each, v_more, v_heads, v_going, v_k) = _select(_c187, _then188(st, v_each, v_more, v_heads, v_going, v_k), (st, (v_each, v_more, v_heads, v_going, v_k)))
         return st, (v_each, v_more, v_heads, v_going, v_k)
-    st, (v_each, v_more, v_heads, v_going, v_k) = lax.fori_loop(0, 12, _loop174, (st, (v_each, v_more, v_heads, v_going, v_k)))
-    _a183 = jnp.minimum((_i32(jnp.where(v_more, _i32(st["dmg"]), 0)) + (_i32(v_heads) * _i32(v_each))), 300)
-    st["dmg"] = _cast(_a183, jnp.int16)
+    st, (v_each, v_more, v_heads, v_going, v_k) = lax.fori_loop(0, 12, _loop186, (st, (v_each, v_more, v_heads, v_going, v_k)))
+    _a195 = jnp.minimum((_i32(jnp.where(v_more, _i32(st["dmg"]), 0)) + (_i32(v_heads) * _i32(v_each))), 300)
+    st["dmg"] = _cast(_a195, jnp.int16)
     return st
 
 
@@ -1217,17 +1235,17 @@ def p_bonus_or_recoil(st, v_p, v_amount, v_recoil):
     v_p = _cast(v_p, jnp.int8)
     v_amount = _cast(v_amount, jnp.int16)
     v_recoil = _cast(v_recoil, jnp.int16)
-    st, _r185 = _randint(st, 0, 1)
-    _c184 = (_r185 == 1)
-    def _then186(st, v_p, v_amount, v_recoil):
+    st, _r197 = _randint(st, 0, 1)
+    _c196 = (_r197 == 1)
+    def _then198(st, v_p, v_amount, v_recoil):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_amount, v_recoil)
-    def _else187(st, v_p, v_amount, v_recoil):
+    def _else199(st, v_p, v_amount, v_recoil):
         st = dict(st)
         st = p_damage_self(st, v_p, v_recoil)
         return st, (v_p, v_amount, v_recoil)
-    st, (v_p, v_amount, v_recoil) = _select(_c184, _then186(st, v_p, v_amount, v_recoil), _else187(st, v_p, v_amount, v_recoil))
+    st, (v_p, v_amount, v_recoil) = _select(_c196, _then198(st, v_p, v_amount, v_recoil), _else199(st, v_p, v_amount, v_recoil))
     return st
 
 
@@ -1237,8 +1255,11 @@ def p_bonus_per_bench_named(st, v_p, v_n, v_each):
     v_p = _cast(v_p, jnp.int8)
     v_n = _cast(v_n, jnp.int8)
     v_each = _cast(v_each, jnp.int8)
-    _a189 = jnp.minimum((_i32(st["dmg"]) + (_i32(v_each) * jnp.sum(jax.vmap(lambda i188: jnp.logical_and(st["occupied"][_i32(v_p)][i188], (_i32(_K11[_i32(st["card"][_i32(v_p)][i188])]) == _i32(v_n))))(jnp.arange(1, 4, dtype=jnp.int32)), dtype=jnp.int32))), 300)
-    st["dmg"] = _cast(_a189, jnp.int16)
+    def _g201(i200):
+        return jnp.logical_and(st["occupied"][_i32(v_p)][i200], (_i32(_K11[_i32(st["card"][_i32(v_p)][i200])]) == _i32(v_n)))
+    _e202 = jax.vmap(_g201)(jnp.arange(1, 4, dtype=jnp.int32))
+    _a203 = jnp.minimum((_i32(st["dmg"]) + (_i32(v_each) * jnp.sum(_e202, dtype=jnp.int32))), 300)
+    st["dmg"] = _cast(_a203, jnp.int16)
     return st
 
 
@@ -1247,8 +1268,8 @@ def p_bonus_per_opponent_energy(st, v_p, v_each):
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
     v_each = _cast(v_each, jnp.int8)
-    _a190 = jnp.minimum((_i32(st["dmg"]) + (_i32(v_each) * _i32(f_energy_total(st, (1 - _i32(v_p)), 0)))), 300)
-    st["dmg"] = _cast(_a190, jnp.int16)
+    _a204 = jnp.minimum((_i32(st["dmg"]) + (_i32(v_each) * _i32(f_energy_total(st, (1 - _i32(v_p)), 0)))), 300)
+    st["dmg"] = _cast(_a204, jnp.int16)
     return st
 
 
@@ -1265,12 +1286,12 @@ def p_bonus_if(st, v_p, v_w, v_amount):
     v_p = _cast(v_p, jnp.int8)
     v_w = _cast(v_w, jnp.int8)
     v_amount = _cast(v_amount, jnp.int16)
-    _c191 = f_attack_condition(st, v_p, v_w)
-    def _then192(st, v_p, v_w, v_amount):
+    _c205 = f_attack_condition(st, v_p, v_w)
+    def _then206(st, v_p, v_w, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_w, v_amount)
-    st, (v_p, v_w, v_amount) = _select(_c191, _then192(st, v_p, v_w, v_amount), (st, (v_p, v_w, v_amount)))
+    st, (v_p, v_w, v_amount) = _select(_c205, _then206(st, v_p, v_w, v_amount), (st, (v_p, v_w, v_amount)))
     return st
 
 
@@ -1279,8 +1300,8 @@ def p_discard_all_energy(st, v_p, v_s):
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
     v_s = _cast(v_s, jnp.int8)
-    _a194 = jax.vmap(lambda i193: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a194, jnp.int8))
+    _a208 = jax.vmap(lambda i207: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a208, jnp.int8))
     return st
 
 
@@ -1291,30 +1312,36 @@ def p_discard_opponent_energy(st, v_p, v_coin):
     v_coin = _cast(v_coin, jnp.bool_)
     v_q = _cast((1 - _i32(v_p)), jnp.int8)
     v_go = _cast(True, jnp.bool_)
-    _c195 = v_coin
-    def _then196(st, v_p, v_coin, v_q, v_go):
+    _c209 = v_coin
+    def _then210(st, v_p, v_coin, v_q, v_go):
         st = dict(st)
-        st, _r197 = _randint(st, 0, 1)
-        _a198 = (_r197 == 1)
-        v_go = _cast(_a198, jnp.bool_)
+        st, _r211 = _randint(st, 0, 1)
+        _a212 = (_r211 == 1)
+        v_go = _cast(_a212, jnp.bool_)
         return st, (v_p, v_coin, v_q, v_go)
-    st, (v_p, v_coin, v_q, v_go) = _select(_c195, _then196(st, v_p, v_coin, v_q, v_go), (st, (v_p, v_coin, v_q, v_go)))
+    st, (v_p, v_coin, v_q, v_go) = _select(_c209, _then210(st, v_p, v_coin, v_q, v_go), (st, (v_p, v_coin, v_q, v_go)))
     v_n = _cast(f_energy_total(st, v_q, 0), jnp.int16)
-    _c199 = jnp.logical_and(v_go, (_i32(v_n) > 0))
-    def _then200(st, v_p, v_coin, v_q, v_go, v_n):
+    _c213 = jnp.logical_and(v_go, (_i32(v_n) > 0))
+    def _then214(st, v_p, v_coin, v_q, v_go, v_n):
         st = dict(st)
-        st, _r201 = _randint(st, 0, jnp.maximum((_i32(v_n) - 1), 0))
-        v_r = _cast(_r201, jnp.int16)
-        v_t = _cast(jnp.min(jax.vmap(lambda i202: _i32(jnp.where((jnp.sum(jax.vmap(lambda i203: _i32(jnp.where((i203 <= i202), _i32(st["energy"][_i32(v_q)][0][i203]), 0)))(jnp.arange(0, 11, dtype=jnp.int32)), dtype=jnp.int32) > _i32(v_r)), i202, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _c204 = jnp.logical_not(f_defended(st, v_p))
-        def _then205(st, v_p, v_coin, v_q, v_go, v_n, v_r, v_t):
+        st, _r215 = _randint(st, 0, jnp.maximum((_i32(v_n) - 1), 0))
+        v_r = _cast(_r215, jnp.int16)
+        def _g220(i216):
+            def _g218(i217):
+                return _i32(jnp.where((i217 <= i216), _i32(st["energy"][_i32(v_q)][0][i217]), 0))
+            _e219 = jax.vmap(_g218)(jnp.arange(0, 11, dtype=jnp.int32))
+            return _i32(jnp.where((jnp.sum(_e219, dtype=jnp.int32) > _i32(v_r)), i216, 10))
+        _e221 = jax.vmap(_g220)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _cast(jnp.min(_e221), jnp.int8)
+        _c222 = jnp.logical_not(f_defended(st, v_p))
+        def _then223(st, v_p, v_coin, v_q, v_go, v_n, v_r, v_t):
             st = dict(st)
-            _a206 = jnp.maximum((_i32(st["energy"][_i32(v_q)][0][_i32(v_t)]) - 1), 0)
-            st["energy"] = st["energy"].at[(_i32(v_q), 0, _i32(v_t))].set(_cast(_a206, jnp.int8))
+            _a224 = jnp.maximum((_i32(st["energy"][_i32(v_q)][0][_i32(v_t)]) - 1), 0)
+            st["energy"] = st["energy"].at[(_i32(v_q), 0, _i32(v_t))].set(_cast(_a224, jnp.int8))
             return st, (v_p, v_coin, v_q, v_go, v_n, v_r, v_t)
-        st, (v_p, v_coin, v_q, v_go, v_n, v_r, v_t) = _select(_c204, _then205(st, v_p, v_coin, v_q, v_go, v_n, v_r, v_t), (st, (v_p, v_coin, v_q, v_go, v_n, v_r, v_t)))
+        st, (v_p, v_coin, v_q, v_go, v_n, v_r, v_t) = _select(_c222, _then223(st, v_p, v_coin, v_q, v_go, v_n, v_r, v_t), (st, (v_p, v_coin, v_q, v_go, v_n, v_r, v_t)))
         return st, (v_p, v_coin, v_q, v_go, v_n)
-    st, (v_p, v_coin, v_q, v_go, v_n) = _select(_c199, _then200(st, v_p, v_coin, v_q, v_go, v_n), (st, (v_p, v_coin, v_q, v_go, v_n)))
+    st, (v_p, v_coin, v_q, v_go, v_n) = _select(_c213, _then214(st, v_p, v_coin, v_q, v_go, v_n), (st, (v_p, v_coin, v_q, v_go, v_n)))
     return st
 
 
@@ -1325,33 +1352,33 @@ def p_discard_opponent_hand_card(st, v_p, v_coin):
     v_coin = _cast(v_coin, jnp.bool_)
     v_q = _cast((1 - _i32(v_p)), jnp.int8)
     v_go = _cast(True, jnp.bool_)
-    _c207 = v_coin
-    def _then208(st, v_p, v_coin, v_q, v_go):
+    _c225 = v_coin
+    def _then226(st, v_p, v_coin, v_q, v_go):
         st = dict(st)
-        st, _r209 = _randint(st, 0, 1)
-        _a210 = (_r209 == 1)
-        v_go = _cast(_a210, jnp.bool_)
+        st, _r227 = _randint(st, 0, 1)
+        _a228 = (_r227 == 1)
+        v_go = _cast(_a228, jnp.bool_)
         return st, (v_p, v_coin, v_q, v_go)
-    st, (v_p, v_coin, v_q, v_go) = _select(_c207, _then208(st, v_p, v_coin, v_q, v_go), (st, (v_p, v_coin, v_q, v_go)))
-    _c211 = jnp.logical_and(v_go, (_get(st["hand"], _i32(v_q))["len"] > 0))
-    def _then212(st, v_p, v_coin, v_q, v_go):
+    st, (v_p, v_coin, v_q, v_go) = _select(_c225, _then226(st, v_p, v_coin, v_q, v_go), (st, (v_p, v_coin, v_q, v_go)))
+    _c229 = jnp.logical_and(v_go, (_get(st["hand"], _i32(v_q))["len"] > 0))
+    def _then230(st, v_p, v_coin, v_q, v_go):
         st = dict(st)
-        st, _r213 = _randint(st, 0, jnp.maximum((_get(st["hand"], _i32(v_q))["len"] - 1), 0))
-        v_h = _cast(_r213, jnp.int8)
-        _f214 = _i32(v_h)
-        _f215 = _get(st["hand"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f214 >= _f215), 13, _f214, _f215)
-        _f216 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f216 >= 20), 12, 0, 0)
-        _l217 = _push(_get(st["discard"], _i32(v_q)), _cast(_get(st["hand"], _i32(v_q))["items"][_f214], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l217)
-        _f218 = _i32(v_h)
-        _f219 = _get(st["hand"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f218 >= _f219), 14, _f218, _f219)
-        _l220 = _remove_at(_get(st["hand"], _i32(v_q)), _f218)
-        st["hand"] = _set(st["hand"], _i32(v_q), _l220)
+        st, _r231 = _randint(st, 0, jnp.maximum((_get(st["hand"], _i32(v_q))["len"] - 1), 0))
+        v_h = _cast(_r231, jnp.int8)
+        _f232 = _i32(v_h)
+        _f233 = _get(st["hand"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f232 >= _f233), 13, _f232, _f233)
+        _f234 = _get(st["discard"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f234 >= 20), 12, 0, 0)
+        _l235 = _push(_get(st["discard"], _i32(v_q)), _cast(_get(st["hand"], _i32(v_q))["items"][_f232], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l235)
+        _f236 = _i32(v_h)
+        _f237 = _get(st["hand"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f236 >= _f237), 14, _f236, _f237)
+        _l238 = _remove_at(_get(st["hand"], _i32(v_q)), _f236)
+        st["hand"] = _set(st["hand"], _i32(v_q), _l238)
         return st, (v_p, v_coin, v_q, v_go)
-    st, (v_p, v_coin, v_q, v_go) = _select(_c211, _then212(st, v_p, v_coin, v_q, v_go), (st, (v_p, v_coin, v_q, v_go)))
+    st, (v_p, v_coin, v_q, v_go) = _select(_c229, _then230(st, v_p, v_coin, v_q, v_go), (st, (v_p, v_coin, v_q, v_go)))
     return st
 
 
@@ -1368,31 +1395,34 @@ def p_pokemon_from_deck(st, v_p, v_t):
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
     v_t = _cast(v_t, jnp.int8)
-    _c221 = (_get(st["hand"], _i32(v_p))["len"] < 10)
-    def _then222(st, v_p, v_t):
+    _c239 = (_get(st["hand"], _i32(v_p))["len"] < 10)
+    def _then240(st, v_p, v_t):
         st = dict(st)
-        _pm224 = jax.vmap(lambda i223: jnp.where((i223 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i223])] == 0), jnp.logical_or((_i32(v_t) == 10), (_i32(_K2[_i32(_get(st["deck"], _i32(v_p))["items"][i223])]) == _i32(v_t)))), False))(jnp.arange(0, 20, dtype=jnp.int32))
-        st, _r225 = _randint(st, 0, jnp.maximum(jnp.sum(_pm224, dtype=jnp.int32) - 1, 0))
-        v_at = _cast(_pick(_pm224, _r225, 0, -1), jnp.int8)
-        _c226 = (_i32(v_at) >= 0)
-        def _then227(st, v_p, v_t, v_at):
+        def _g243(i241):
+            return jnp.where((i241 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i241])] == 0), jnp.logical_or((_i32(v_t) == 10), (_i32(_K2[_i32(_get(st["deck"], _i32(v_p))["items"][i241])]) == _i32(v_t)))), False)
+        _e244 = jax.vmap(_g243)(jnp.arange(0, 20, dtype=jnp.int32))
+        _pm242 = _e244
+        st, _r245 = _randint(st, 0, jnp.maximum(jnp.sum(_pm242, dtype=jnp.int32) - 1, 0))
+        v_at = _cast(_pick(_pm242, _r245, 0, -1), jnp.int8)
+        _c246 = (_i32(v_at) >= 0)
+        def _then247(st, v_p, v_t, v_at):
             st = dict(st)
-            _f228 = _i32(v_at)
-            _f229 = _get(st["deck"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f228 >= _f229), 18, _f228, _f229)
-            _f230 = _get(st["hand"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f230 >= 10), 17, 0, 0)
-            _l231 = _push(_get(st["hand"], _i32(v_p)), _cast(_get(st["deck"], _i32(v_p))["items"][_f228], jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(v_p), _l231)
-            _f232 = _i32(v_at)
-            _f233 = _get(st["deck"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f232 >= _f233), 19, _f232, _f233)
-            _l234 = _remove_at(_get(st["deck"], _i32(v_p)), _f232)
-            st["deck"] = _set(st["deck"], _i32(v_p), _l234)
+            _f248 = _i32(v_at)
+            _f249 = _get(st["deck"], _i32(v_p))["len"]
+            st = _fault_at(st, (_f248 >= _f249), 18, _f248, _f249)
+            _f250 = _get(st["hand"], _i32(v_p))["len"]
+            st = _fault_at(st, (_f250 >= 10), 17, 0, 0)
+            _l251 = _push(_get(st["hand"], _i32(v_p)), _cast(_get(st["deck"], _i32(v_p))["items"][_f248], jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(v_p), _l251)
+            _f252 = _i32(v_at)
+            _f253 = _get(st["deck"], _i32(v_p))["len"]
+            st = _fault_at(st, (_f252 >= _f253), 19, _f252, _f253)
+            _l254 = _remove_at(_get(st["deck"], _i32(v_p)), _f252)
+            st["deck"] = _set(st["deck"], _i32(v_p), _l254)
             return st, (v_p, v_t, v_at)
-        st, (v_p, v_t, v_at) = _select(_c226, _then227(st, v_p, v_t, v_at), (st, (v_p, v_t, v_at)))
+        st, (v_p, v_t, v_at) = _select(_c246, _then247(st, v_p, v_t, v_at), (st, (v_p, v_t, v_at)))
         return st, (v_p, v_t)
-    st, (v_p, v_t) = _select(_c221, _then222(st, v_p, v_t), (st, (v_p, v_t)))
+    st, (v_p, v_t) = _select(_c239, _then240(st, v_p, v_t), (st, (v_p, v_t)))
     return st
 
 
@@ -1410,28 +1440,31 @@ def p_named_from_deck_to_bench(st, v_p, v_n):
     v_p = _cast(v_p, jnp.int8)
     v_n = _cast(v_n, jnp.int8)
     v_s = _cast(f_free_bench(st, v_p), jnp.int8)
-    _c235 = (_i32(v_s) < 4)
-    def _then236(st, v_p, v_n, v_s):
+    _c255 = (_i32(v_s) < 4)
+    def _then256(st, v_p, v_n, v_s):
         st = dict(st)
-        _pm238 = jax.vmap(lambda i237: jnp.where((i237 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_i32(v_n) != 0), (_i32(_K11[_i32(_get(st["deck"], _i32(v_p))["items"][i237])]) == _i32(v_n))), False))(jnp.arange(0, 20, dtype=jnp.int32))
-        st, _r239 = _randint(st, 0, jnp.maximum(jnp.sum(_pm238, dtype=jnp.int32) - 1, 0))
-        v_at = _cast(_pick(_pm238, _r239, 0, -1), jnp.int8)
-        _c240 = (_i32(v_at) >= 0)
-        def _then241(st, v_p, v_n, v_s, v_at):
+        def _g259(i257):
+            return jnp.where((i257 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_i32(v_n) != 0), (_i32(_K11[_i32(_get(st["deck"], _i32(v_p))["items"][i257])]) == _i32(v_n))), False)
+        _e260 = jax.vmap(_g259)(jnp.arange(0, 20, dtype=jnp.int32))
+        _pm258 = _e260
+        st, _r261 = _randint(st, 0, jnp.maximum(jnp.sum(_pm258, dtype=jnp.int32) - 1, 0))
+        v_at = _cast(_pick(_pm258, _r261, 0, -1), jnp.int8)
+        _c262 = (_i32(v_at) >= 0)
+        def _then263(st, v_p, v_n, v_s, v_at):
             st = dict(st)
-            _f242 = _i32(v_at)
-            _f243 = _get(st["deck"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f242 >= _f243), 21, _f242, _f243)
-            st = p_put_in_play(st, v_p, v_s, _get(st["deck"], _i32(v_p))["items"][_f242])
-            _f244 = _i32(v_at)
-            _f245 = _get(st["deck"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f244 >= _f245), 22, _f244, _f245)
-            _l246 = _remove_at(_get(st["deck"], _i32(v_p)), _f244)
-            st["deck"] = _set(st["deck"], _i32(v_p), _l246)
+            _f264 = _i32(v_at)
+            _f265 = _get(st["deck"], _i32(v_p))["len"]
+            st = _fault_at(st, (_f264 >= _f265), 21, _f264, _f265)
+            st = p_put_in_play(st, v_p, v_s, _get(st["deck"], _i32(v_p))["items"][_f264])
+            _f266 = _i32(v_at)
+            _f267 = _get(st["deck"], _i32(v_p))["len"]
+            st = _fault_at(st, (_f266 >= _f267), 22, _f266, _f267)
+            _l268 = _remove_at(_get(st["deck"], _i32(v_p)), _f266)
+            st["deck"] = _set(st["deck"], _i32(v_p), _l268)
             return st, (v_p, v_n, v_s, v_at)
-        st, (v_p, v_n, v_s, v_at) = _select(_c240, _then241(st, v_p, v_n, v_s, v_at), (st, (v_p, v_n, v_s, v_at)))
+        st, (v_p, v_n, v_s, v_at) = _select(_c262, _then263(st, v_p, v_n, v_s, v_at), (st, (v_p, v_n, v_s, v_at)))
         return st, (v_p, v_n, v_s)
-    st, (v_p, v_n, v_s) = _select(_c235, _then236(st, v_p, v_n, v_s), (st, (v_p, v_n, v_s)))
+    st, (v_p, v_n, v_s) = _select(_c255, _then256(st, v_p, v_n, v_s), (st, (v_p, v_n, v_s)))
     return st
 
 
@@ -1441,146 +1474,146 @@ def p_discard_deck_tops(st, v_n):
     v_n = _cast(v_n, jnp.int8)
     v_q = jnp.int32(0)
     v_k = jnp.int32(0)
-    _c247 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
-    def _then248(st, v_n, v_q, v_k):
+    _c269 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then270(st, v_n, v_q, v_k):
         st = dict(st)
-        _f251 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f251 == 0), 24, 0, 0)
-        _v249, _l250 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l250)
-        _f252 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f252 >= 20), 23, 0, 0)
-        _l253 = _push(_get(st["discard"], _i32(v_q)), _cast(_v249, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l253)
+        _f273 = _get(st["deck"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f273 == 0), 24, 0, 0)
+        _v271, _l272 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l272)
+        _f274 = _get(st["discard"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f274 >= 20), 23, 0, 0)
+        _l275 = _push(_get(st["discard"], _i32(v_q)), _cast(_v271, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l275)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _select(_c247, _then248(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _select(_c269, _then270(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
     v_k = jnp.int32(1)
-    _c254 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
-    def _then255(st, v_n, v_q, v_k):
+    _c276 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then277(st, v_n, v_q, v_k):
         st = dict(st)
-        _f258 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f258 == 0), 24, 0, 0)
-        _v256, _l257 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l257)
-        _f259 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f259 >= 20), 23, 0, 0)
-        _l260 = _push(_get(st["discard"], _i32(v_q)), _cast(_v256, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l260)
+        _f280 = _get(st["deck"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f280 == 0), 24, 0, 0)
+        _v278, _l279 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l279)
+        _f281 = _get(st["discard"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f281 >= 20), 23, 0, 0)
+        _l282 = _push(_get(st["discard"], _i32(v_q)), _cast(_v278, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l282)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _select(_c254, _then255(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _select(_c276, _then277(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
     v_k = jnp.int32(2)
-    _c261 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
-    def _then262(st, v_n, v_q, v_k):
+    _c283 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then284(st, v_n, v_q, v_k):
         st = dict(st)
-        _f265 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f265 == 0), 24, 0, 0)
-        _v263, _l264 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l264)
-        _f266 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f266 >= 20), 23, 0, 0)
-        _l267 = _push(_get(st["discard"], _i32(v_q)), _cast(_v263, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l267)
+        _f287 = _get(st["deck"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f287 == 0), 24, 0, 0)
+        _v285, _l286 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l286)
+        _f288 = _get(st["discard"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f288 >= 20), 23, 0, 0)
+        _l289 = _push(_get(st["discard"], _i32(v_q)), _cast(_v285, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l289)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _select(_c261, _then262(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _select(_c283, _then284(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
     v_k = jnp.int32(3)
-    _c268 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
-    def _then269(st, v_n, v_q, v_k):
+    _c290 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then291(st, v_n, v_q, v_k):
         st = dict(st)
-        _f272 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f272 == 0), 24, 0, 0)
-        _v270, _l271 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l271)
-        _f273 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f273 >= 20), 23, 0, 0)
-        _l274 = _push(_get(st["discard"], _i32(v_q)), _cast(_v270, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l274)
+        _f294 = _get(st["deck"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f294 == 0), 24, 0, 0)
+        _v292, _l293 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l293)
+        _f295 = _get(st["discard"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f295 >= 20), 23, 0, 0)
+        _l296 = _push(_get(st["discard"], _i32(v_q)), _cast(_v292, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l296)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _select(_c268, _then269(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _select(_c290, _then291(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
     v_k = jnp.int32(4)
-    _c275 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
-    def _then276(st, v_n, v_q, v_k):
+    _c297 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then298(st, v_n, v_q, v_k):
         st = dict(st)
-        _f279 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f279 == 0), 24, 0, 0)
-        _v277, _l278 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l278)
-        _f280 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f280 >= 20), 23, 0, 0)
-        _l281 = _push(_get(st["discard"], _i32(v_q)), _cast(_v277, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l281)
+        _f301 = _get(st["deck"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f301 == 0), 24, 0, 0)
+        _v299, _l300 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l300)
+        _f302 = _get(st["discard"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f302 >= 20), 23, 0, 0)
+        _l303 = _push(_get(st["discard"], _i32(v_q)), _cast(_v299, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l303)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _select(_c275, _then276(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _select(_c297, _then298(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
     v_q = jnp.int32(1)
     v_k = jnp.int32(0)
-    _c282 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
-    def _then283(st, v_n, v_q, v_k):
+    _c304 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then305(st, v_n, v_q, v_k):
         st = dict(st)
-        _f286 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f286 == 0), 24, 0, 0)
-        _v284, _l285 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l285)
-        _f287 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f287 >= 20), 23, 0, 0)
-        _l288 = _push(_get(st["discard"], _i32(v_q)), _cast(_v284, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l288)
+        _f308 = _get(st["deck"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f308 == 0), 24, 0, 0)
+        _v306, _l307 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l307)
+        _f309 = _get(st["discard"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f309 >= 20), 23, 0, 0)
+        _l310 = _push(_get(st["discard"], _i32(v_q)), _cast(_v306, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l310)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _select(_c282, _then283(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _select(_c304, _then305(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
     v_k = jnp.int32(1)
-    _c289 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
-    def _then290(st, v_n, v_q, v_k):
+    _c311 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then312(st, v_n, v_q, v_k):
         st = dict(st)
-        _f293 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f293 == 0), 24, 0, 0)
-        _v291, _l292 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l292)
-        _f294 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f294 >= 20), 23, 0, 0)
-        _l295 = _push(_get(st["discard"], _i32(v_q)), _cast(_v291, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l295)
+        _f315 = _get(st["deck"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f315 == 0), 24, 0, 0)
+        _v313, _l314 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l314)
+        _f316 = _get(st["discard"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f316 >= 20), 23, 0, 0)
+        _l317 = _push(_get(st["discard"], _i32(v_q)), _cast(_v313, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l317)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _select(_c289, _then290(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _select(_c311, _then312(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
     v_k = jnp.int32(2)
-    _c296 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
-    def _then297(st, v_n, v_q, v_k):
+    _c318 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then319(st, v_n, v_q, v_k):
         st = dict(st)
-        _f300 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f300 == 0), 24, 0, 0)
-        _v298, _l299 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l299)
-        _f301 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f301 >= 20), 23, 0, 0)
-        _l302 = _push(_get(st["discard"], _i32(v_q)), _cast(_v298, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l302)
+        _f322 = _get(st["deck"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f322 == 0), 24, 0, 0)
+        _v320, _l321 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l321)
+        _f323 = _get(st["discard"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f323 >= 20), 23, 0, 0)
+        _l324 = _push(_get(st["discard"], _i32(v_q)), _cast(_v320, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l324)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _select(_c296, _then297(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _select(_c318, _then319(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
     v_k = jnp.int32(3)
-    _c303 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
-    def _then304(st, v_n, v_q, v_k):
+    _c325 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then326(st, v_n, v_q, v_k):
         st = dict(st)
-        _f307 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f307 == 0), 24, 0, 0)
-        _v305, _l306 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l306)
-        _f308 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f308 >= 20), 23, 0, 0)
-        _l309 = _push(_get(st["discard"], _i32(v_q)), _cast(_v305, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l309)
+        _f329 = _get(st["deck"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f329 == 0), 24, 0, 0)
+        _v327, _l328 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l328)
+        _f330 = _get(st["discard"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f330 >= 20), 23, 0, 0)
+        _l331 = _push(_get(st["discard"], _i32(v_q)), _cast(_v327, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l331)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _select(_c303, _then304(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _select(_c325, _then326(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
     v_k = jnp.int32(4)
-    _c310 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
-    def _then311(st, v_n, v_q, v_k):
+    _c332 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then333(st, v_n, v_q, v_k):
         st = dict(st)
-        _f314 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f314 == 0), 24, 0, 0)
-        _v312, _l313 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l313)
-        _f315 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f315 >= 20), 23, 0, 0)
-        _l316 = _push(_get(st["discard"], _i32(v_q)), _cast(_v312, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l316)
+        _f336 = _get(st["deck"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f336 == 0), 24, 0, 0)
+        _v334, _l335 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l335)
+        _f337 = _get(st["discard"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f337 >= 20), 23, 0, 0)
+        _l338 = _push(_get(st["discard"], _i32(v_q)), _cast(_v334, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l338)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _select(_c310, _then311(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _select(_c332, _then333(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
     return st
 
 
@@ -1591,69 +1624,69 @@ def p_random_hits(st, v_p, v_times, v_each):
     v_times = _cast(v_times, jnp.int8)
     v_each = _cast(v_each, jnp.int8)
     v_k = jnp.int32(0)
-    _c317 = (_i32(v_k) < _i32(v_times))
-    def _then318(st, v_p, v_times, v_each, v_k):
+    _c339 = (_i32(v_k) < _i32(v_times))
+    def _then340(st, v_p, v_times, v_each, v_k):
         st = dict(st)
-        _pm320 = jax.vmap(lambda i319: st["occupied"][(1 - _i32(v_p))][i319])(jnp.arange(0, 4, dtype=jnp.int32))
-        st, _r321 = _randint(st, 0, jnp.maximum(jnp.sum(_pm320, dtype=jnp.int32) - 1, 0))
-        v_s = _cast(_pick(_pm320, _r321, 0, -1), jnp.int8)
-        _c322 = jnp.logical_and((_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p))))
-        def _then323(st, v_p, v_times, v_each, v_k, v_s):
+        _pm342 = jax.vmap(lambda i341: st["occupied"][(1 - _i32(v_p))][i341])(jnp.arange(0, 4, dtype=jnp.int32))
+        st, _r343 = _randint(st, 0, jnp.maximum(jnp.sum(_pm342, dtype=jnp.int32) - 1, 0))
+        v_s = _cast(_pick(_pm342, _r343, 0, -1), jnp.int8)
+        _c344 = jnp.logical_and((_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p))))
+        def _then345(st, v_p, v_times, v_each, v_k, v_s):
             st = dict(st)
-            _a324 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
-            st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a324, jnp.int16))
+            _a346 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
+            st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a346, jnp.int16))
             return st, (v_p, v_times, v_each, v_k, v_s)
-        st, (v_p, v_times, v_each, v_k, v_s) = _select(_c322, _then323(st, v_p, v_times, v_each, v_k, v_s), (st, (v_p, v_times, v_each, v_k, v_s)))
+        st, (v_p, v_times, v_each, v_k, v_s) = _select(_c344, _then345(st, v_p, v_times, v_each, v_k, v_s), (st, (v_p, v_times, v_each, v_k, v_s)))
         return st, (v_p, v_times, v_each, v_k)
-    st, (v_p, v_times, v_each, v_k) = _select(_c317, _then318(st, v_p, v_times, v_each, v_k), (st, (v_p, v_times, v_each, v_k)))
+    st, (v_p, v_times, v_each, v_k) = _select(_c339, _then340(st, v_p, v_times, v_each, v_k), (st, (v_p, v_times, v_each, v_k)))
     v_k = jnp.int32(1)
-    _c325 = (_i32(v_k) < _i32(v_times))
-    def _then326(st, v_p, v_times, v_each, v_k):
+    _c347 = (_i32(v_k) < _i32(v_times))
+    def _then348(st, v_p, v_times, v_each, v_k):
         st = dict(st)
-        _pm328 = jax.vmap(lambda i327: st["occupied"][(1 - _i32(v_p))][i327])(jnp.arange(0, 4, dtype=jnp.int32))
-        st, _r329 = _randint(st, 0, jnp.maximum(jnp.sum(_pm328, dtype=jnp.int32) - 1, 0))
-        v_s = _cast(_pick(_pm328, _r329, 0, -1), jnp.int8)
-        _c330 = jnp.logical_and((_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p))))
-        def _then331(st, v_p, v_times, v_each, v_k, v_s):
+        _pm350 = jax.vmap(lambda i349: st["occupied"][(1 - _i32(v_p))][i349])(jnp.arange(0, 4, dtype=jnp.int32))
+        st, _r351 = _randint(st, 0, jnp.maximum(jnp.sum(_pm350, dtype=jnp.int32) - 1, 0))
+        v_s = _cast(_pick(_pm350, _r351, 0, -1), jnp.int8)
+        _c352 = jnp.logical_and((_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p))))
+        def _then353(st, v_p, v_times, v_each, v_k, v_s):
             st = dict(st)
-            _a332 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
-            st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a332, jnp.int16))
+            _a354 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
+            st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a354, jnp.int16))
             return st, (v_p, v_times, v_each, v_k, v_s)
-        st, (v_p, v_times, v_each, v_k, v_s) = _select(_c330, _then331(st, v_p, v_times, v_each, v_k, v_s), (st, (v_p, v_times, v_each, v_k, v_s)))
+        st, (v_p, v_times, v_each, v_k, v_s) = _select(_c352, _then353(st, v_p, v_times, v_each, v_k, v_s), (st, (v_p, v_times, v_each, v_k, v_s)))
         return st, (v_p, v_times, v_each, v_k)
-    st, (v_p, v_times, v_each, v_k) = _select(_c325, _then326(st, v_p, v_times, v_each, v_k), (st, (v_p, v_times, v_each, v_k)))
+    st, (v_p, v_times, v_each, v_k) = _select(_c347, _then348(st, v_p, v_times, v_each, v_k), (st, (v_p, v_times, v_each, v_k)))
     v_k = jnp.int32(2)
-    _c333 = (_i32(v_k) < _i32(v_times))
-    def _then334(st, v_p, v_times, v_each, v_k):
+    _c355 = (_i32(v_k) < _i32(v_times))
+    def _then356(st, v_p, v_times, v_each, v_k):
         st = dict(st)
-        _pm336 = jax.vmap(lambda i335: st["occupied"][(1 - _i32(v_p))][i335])(jnp.arange(0, 4, dtype=jnp.int32))
-        st, _r337 = _randint(st, 0, jnp.maximum(jnp.sum(_pm336, dtype=jnp.int32) - 1, 0))
-        v_s = _cast(_pick(_pm336, _r337, 0, -1), jnp.int8)
-        _c338 = jnp.logical_and((_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p))))
-        def _then339(st, v_p, v_times, v_each, v_k, v_s):
+        _pm358 = jax.vmap(lambda i357: st["occupied"][(1 - _i32(v_p))][i357])(jnp.arange(0, 4, dtype=jnp.int32))
+        st, _r359 = _randint(st, 0, jnp.maximum(jnp.sum(_pm358, dtype=jnp.int32) - 1, 0))
+        v_s = _cast(_pick(_pm358, _r359, 0, -1), jnp.int8)
+        _c360 = jnp.logical_and((_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p))))
+        def _then361(st, v_p, v_times, v_each, v_k, v_s):
             st = dict(st)
-            _a340 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
-            st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a340, jnp.int16))
+            _a362 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
+            st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a362, jnp.int16))
             return st, (v_p, v_times, v_each, v_k, v_s)
-        st, (v_p, v_times, v_each, v_k, v_s) = _select(_c338, _then339(st, v_p, v_times, v_each, v_k, v_s), (st, (v_p, v_times, v_each, v_k, v_s)))
+        st, (v_p, v_times, v_each, v_k, v_s) = _select(_c360, _then361(st, v_p, v_times, v_each, v_k, v_s), (st, (v_p, v_times, v_each, v_k, v_s)))
         return st, (v_p, v_times, v_each, v_k)
-    st, (v_p, v_times, v_each, v_k) = _select(_c333, _then334(st, v_p, v_times, v_each, v_k), (st, (v_p, v_times, v_each, v_k)))
+    st, (v_p, v_times, v_each, v_k) = _select(_c355, _then356(st, v_p, v_times, v_each, v_k), (st, (v_p, v_times, v_each, v_k)))
     v_k = jnp.int32(3)
-    _c341 = (_i32(v_k) < _i32(v_times))
-    def _then342(st, v_p, v_times, v_each, v_k):
+    _c363 = (_i32(v_k) < _i32(v_times))
+    def _then364(st, v_p, v_times, v_each, v_k):
         st = dict(st)
-        _pm344 = jax.vmap(lambda i343: st["occupied"][(1 - _i32(v_p))][i343])(jnp.arange(0, 4, dtype=jnp.int32))
-        st, _r345 = _randint(st, 0, jnp.maximum(jnp.sum(_pm344, dtype=jnp.int32) - 1, 0))
-        v_s = _cast(_pick(_pm344, _r345, 0, -1), jnp.int8)
-        _c346 = jnp.logical_and((_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p))))
-        def _then347(st, v_p, v_times, v_each, v_k, v_s):
+        _pm366 = jax.vmap(lambda i365: st["occupied"][(1 - _i32(v_p))][i365])(jnp.arange(0, 4, dtype=jnp.int32))
+        st, _r367 = _randint(st, 0, jnp.maximum(jnp.sum(_pm366, dtype=jnp.int32) - 1, 0))
+        v_s = _cast(_pick(_pm366, _r367, 0, -1), jnp.int8)
+        _c368 = jnp.logical_and((_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p))))
+        def _then369(st, v_p, v_times, v_each, v_k, v_s):
             st = dict(st)
-            _a348 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
-            st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a348, jnp.int16))
+            _a370 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
+            st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a370, jnp.int16))
             return st, (v_p, v_times, v_each, v_k, v_s)
-        st, (v_p, v_times, v_each, v_k, v_s) = _select(_c346, _then347(st, v_p, v_times, v_each, v_k, v_s), (st, (v_p, v_times, v_each, v_k, v_s)))
+        st, (v_p, v_times, v_each, v_k, v_s) = _select(_c368, _then369(st, v_p, v_times, v_each, v_k, v_s), (st, (v_p, v_times, v_each, v_k, v_s)))
         return st, (v_p, v_times, v_each, v_k)
-    st, (v_p, v_times, v_each, v_k) = _select(_c341, _then342(st, v_p, v_times, v_each, v_k), (st, (v_p, v_times, v_each, v_k)))
+    st, (v_p, v_times, v_each, v_k) = _select(_c363, _then364(st, v_p, v_times, v_each, v_k), (st, (v_p, v_times, v_each, v_k)))
     return st
 
 
@@ -1662,12 +1695,12 @@ def p_poison_opponent_from(st, v_p, v_s):
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
     v_s = _cast(v_s, jnp.int8)
-    _c349 = (_i32(v_s) == 0)
-    def _then350(st, v_p, v_s):
+    _c371 = (_i32(v_s) == 0)
+    def _then372(st, v_p, v_s):
         st = dict(st)
         st = p_poison_opponent(st, v_p)
         return st, (v_p, v_s)
-    st, (v_p, v_s) = _select(_c349, _then350(st, v_p, v_s), (st, (v_p, v_s)))
+    st, (v_p, v_s) = _select(_c371, _then372(st, v_p, v_s), (st, (v_p, v_s)))
     return st
 
 
@@ -1678,7 +1711,7 @@ def f_attack_damage(st, v_p):
     _ret = jnp.int16(0)
     v_q = _cast((1 - _i32(v_p)), jnp.int8)
     v_weak = _cast(jnp.where((_K21[_i32(st["card"][_i32(v_q)][0])] == f_type_of(st, v_p, 0)), 20, 0), jnp.int8)
-    v_named = _cast(jnp.where(jnp.logical_and((_i32(_K11[_i32(st["card"][_i32(v_p)][0])]) != 0), jnp.any(jax.vmap(lambda i351, _h352: (_i32(_K11[_i32(st["card"][_i32(v_p)][0])]) == _i32(_h352)))(jnp.arange(0, 3, dtype=jnp.int32), st["bonus_named"]))), _i32(st["named_bonus"]), 0), jnp.int8)
+    v_named = _cast(jnp.where(jnp.logical_and((_i32(_K11[_i32(st["card"][_i32(v_p)][0])]) != 0), jnp.any(jax.vmap(lambda i373, _h374: (_i32(_K11[_i32(st["card"][_i32(v_p)][0])]) == _i32(_h374)))(jnp.arange(0, 3, dtype=jnp.int32), st["bonus_named"]))), _i32(st["named_bonus"]), 0), jnp.int8)
     _ret = _select(_done, _ret, _cast(jnp.where(jnp.logical_and((_i32(st["dmg"]) > 0), st["occupied"][_i32(v_q)][0]), jnp.clip(((((((_i32(st["dmg"]) + _i32(st["attack_bonus"])) + _i32(v_named)) + _i32(v_weak)) - _i32(st["barrier"][_i32(v_q)])) - _i32(st["weakened"][_i32(v_p)])) - _i32(st["passive_cut"])), 0, 300), 0), jnp.int16))
     _done = jnp.bool_(True)
     return _ret
@@ -1690,21 +1723,21 @@ def p_hit_active(st, v_p):
     v_p = _cast(v_p, jnp.int8)
     v_q = _cast((1 - _i32(v_p)), jnp.int8)
     v_done = _cast(f_attack_damage(st, v_p), jnp.int16)
-    _a353 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + _i32(v_done)), 300)
-    st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a353, jnp.int16))
-    _c354 = jnp.logical_and((_i32(v_done) > 0), ((_i32(st["spiky"][_i32(v_q)]) + _i32(st["passive_spiky"])) > 0))
-    def _then355(st, v_p, v_q, v_done):
+    _a375 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + _i32(v_done)), 300)
+    st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a375, jnp.int16))
+    _c376 = jnp.logical_and((_i32(v_done) > 0), ((_i32(st["spiky"][_i32(v_q)]) + _i32(st["passive_spiky"])) > 0))
+    def _then377(st, v_p, v_q, v_done):
         st = dict(st)
-        _a356 = jnp.minimum(((_i32(st["damage"][_i32(v_p)][0]) + _i32(st["spiky"][_i32(v_q)])) + _i32(st["passive_spiky"])), 300)
-        st["damage"] = st["damage"].at[(_i32(v_p), 0)].set(_cast(_a356, jnp.int16))
+        _a378 = jnp.minimum(((_i32(st["damage"][_i32(v_p)][0]) + _i32(st["spiky"][_i32(v_q)])) + _i32(st["passive_spiky"])), 300)
+        st["damage"] = st["damage"].at[(_i32(v_p), 0)].set(_cast(_a378, jnp.int16))
         return st, (v_p, v_q, v_done)
-    st, (v_p, v_q, v_done) = _select(_c354, _then355(st, v_p, v_q, v_done), (st, (v_p, v_q, v_done)))
-    _a357 = 0
-    st["dmg"] = _cast(_a357, jnp.int16)
-    _a358 = 0
-    st["passive_cut"] = _cast(_a358, jnp.int16)
-    _a359 = 0
-    st["passive_spiky"] = _cast(_a359, jnp.int8)
+    st, (v_p, v_q, v_done) = _select(_c376, _then377(st, v_p, v_q, v_done), (st, (v_p, v_q, v_done)))
+    _a379 = 0
+    st["dmg"] = _cast(_a379, jnp.int16)
+    _a380 = 0
+    st["passive_cut"] = _cast(_a380, jnp.int16)
+    _a381 = 0
+    st["passive_spiky"] = _cast(_a381, jnp.int8)
     return st
 
 
@@ -1728,88 +1761,91 @@ def p_damage_opponent_choice(st, v_p, v_amount, v_bench_only, v_attack):
     v__envc_seek = _cast((_i32(st["_envc_at_p_damage_opponent_choice"]) != 0), jnp.bool_)
     v_q = _cast(0, jnp.int8)
     v_s = _cast(0, jnp.int8)
-    _c360 = v__envc_run
-    def _then361(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+    _c382 = v__envc_run
+    def _then383(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
         st = dict(st)
-        _a362 = (1 - _i32(v_p))
-        v_q = _cast(_a362, jnp.int8)
+        _a384 = (1 - _i32(v_p))
+        v_q = _cast(_a384, jnp.int8)
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
-    st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select(_c360, _then361(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
-    _c363 = v__envc_run
-    _c364 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_damage_opponent_choice"]) == 1))
-    def _then365(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+    st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select(_c382, _then383(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
+    _c385 = v__envc_run
+    _c386 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_damage_opponent_choice"]) == 1))
+    def _then387(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
         st = dict(st)
         v__envc_who1 = _cast(v_p, jnp.int8)
-        _c366 = jnp.any(jax.vmap(lambda i367: jnp.logical_and(st["occupied"][_i32(v_q)][i367], jnp.logical_or((i367 > 0), jnp.logical_not(v_bench_only))))(jnp.arange(0, 4, dtype=jnp.int32)))
-        def _then368(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
+        def _g390(i389):
+            return jnp.logical_and(st["occupied"][_i32(v_q)][i389], jnp.logical_or((i389 > 0), jnp.logical_not(v_bench_only)))
+        _e391 = jax.vmap(_g390)(jnp.arange(0, 4, dtype=jnp.int32))
+        _c388 = jnp.any(_e391)
+        def _then392(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
             st = dict(st)
-            _a369 = v_amount
-            st["_envc_frame_p_damage_opponent_choice__amount"] = _cast(_a369, jnp.int16)
-            _a370 = v_bench_only
-            st["_envc_frame_p_damage_opponent_choice__bench_only"] = _cast(_a370, jnp.bool_)
-            _a371 = v_attack
-            st["_envc_frame_p_damage_opponent_choice__attack"] = _cast(_a371, jnp.bool_)
-            _a372 = v_q
-            st["_envc_frame_p_damage_opponent_choice__q"] = _cast(_a372, jnp.int8)
-            _a373 = v_s
-            st["_envc_frame_p_damage_opponent_choice__s"] = _cast(_a373, jnp.int8)
-            _a374 = 1
-            st["_envc_at_p_damage_opponent_choice"] = _cast(_a374, jnp.int8)
-            _a375 = False
-            v__envc_run = _cast(_a375, jnp.bool_)
-            _a376 = st["current_player"]
-            st["_envc_choice_mover"] = _cast(_a376, jnp.int8)
-            _a377 = v__envc_who1
-            st["current_player"] = _cast(_a377, jnp.int8)
+            _a393 = v_amount
+            st["_envc_frame_p_damage_opponent_choice__amount"] = _cast(_a393, jnp.int16)
+            _a394 = v_bench_only
+            st["_envc_frame_p_damage_opponent_choice__bench_only"] = _cast(_a394, jnp.bool_)
+            _a395 = v_attack
+            st["_envc_frame_p_damage_opponent_choice__attack"] = _cast(_a395, jnp.bool_)
+            _a396 = v_q
+            st["_envc_frame_p_damage_opponent_choice__q"] = _cast(_a396, jnp.int8)
+            _a397 = v_s
+            st["_envc_frame_p_damage_opponent_choice__s"] = _cast(_a397, jnp.int8)
+            _a398 = 1
+            st["_envc_at_p_damage_opponent_choice"] = _cast(_a398, jnp.int8)
+            _a399 = False
+            v__envc_run = _cast(_a399, jnp.bool_)
+            _a400 = st["current_player"]
+            st["_envc_choice_mover"] = _cast(_a400, jnp.int8)
+            _a401 = v__envc_who1
+            st["current_player"] = _cast(_a401, jnp.int8)
             return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1)
-        def _else378(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
+        def _else402(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
             st = dict(st)
-            _a379 = -1
-            v_s = _cast(_a379, jnp.int8)
+            _a403 = -1
+            v_s = _cast(_a403, jnp.int8)
             return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1)
-        st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1) = _select(_c366, _then368(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1), _else378(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1))
+        st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1) = _select(_c388, _then392(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1), _else402(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1))
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
-    def _then380(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+    def _then404(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
         st = dict(st)
-        _a381 = st["_envc_frame_p_damage_opponent_choice__amount"]
-        v_amount = _cast(_a381, jnp.int16)
-        _a382 = st["_envc_frame_p_damage_opponent_choice__bench_only"]
-        v_bench_only = _cast(_a382, jnp.bool_)
-        _a383 = st["_envc_frame_p_damage_opponent_choice__attack"]
-        v_attack = _cast(_a383, jnp.bool_)
-        _a384 = st["_envc_frame_p_damage_opponent_choice__q"]
-        v_q = _cast(_a384, jnp.int8)
-        _a385 = st["_envc_frame_p_damage_opponent_choice__s"]
-        v_s = _cast(_a385, jnp.int8)
-        _a386 = 0
-        st["_envc_at_p_damage_opponent_choice"] = _cast(_a386, jnp.int8)
-        _a387 = False
-        v__envc_seek = _cast(_a387, jnp.bool_)
-        _a388 = st["_envc_choice_option"]
-        v_s = _cast(_a388, jnp.int8)
-        _a389 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a389, jnp.int8)
-        _a390 = True
-        v__envc_run = _cast(_a390, jnp.bool_)
+        _a405 = st["_envc_frame_p_damage_opponent_choice__amount"]
+        v_amount = _cast(_a405, jnp.int16)
+        _a406 = st["_envc_frame_p_damage_opponent_choice__bench_only"]
+        v_bench_only = _cast(_a406, jnp.bool_)
+        _a407 = st["_envc_frame_p_damage_opponent_choice__attack"]
+        v_attack = _cast(_a407, jnp.bool_)
+        _a408 = st["_envc_frame_p_damage_opponent_choice__q"]
+        v_q = _cast(_a408, jnp.int8)
+        _a409 = st["_envc_frame_p_damage_opponent_choice__s"]
+        v_s = _cast(_a409, jnp.int8)
+        _a410 = 0
+        st["_envc_at_p_damage_opponent_choice"] = _cast(_a410, jnp.int8)
+        _a411 = False
+        v__envc_seek = _cast(_a411, jnp.bool_)
+        _a412 = st["_envc_choice_option"]
+        v_s = _cast(_a412, jnp.int8)
+        _a413 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a413, jnp.int8)
+        _a414 = True
+        v__envc_run = _cast(_a414, jnp.bool_)
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
-    st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select_first((_c363, _c364, ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)), (_then365(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), _then380(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
-    _c391 = v__envc_run
-    def _then392(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+    st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select_first((_c385, _c386, ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)), (_then387(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), _then404(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
+    _c415 = v__envc_run
+    def _then416(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
         st = dict(st)
-        _c393 = jnp.logical_and((_i32(v_s) == 0), v_attack)
-        _c394 = (_i32(v_s) >= 0)
-        def _then395(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+        _c417 = jnp.logical_and((_i32(v_s) == 0), v_attack)
+        _c418 = (_i32(v_s) >= 0)
+        def _then419(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
             st = dict(st)
             st = p_add_damage(st, v_amount)
             return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
-        def _then396(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+        def _then420(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
             st = dict(st)
-            _a397 = jnp.minimum((_i32(st["damage"][_i32(v_q)][_i32(v_s)]) + _i32(v_amount)), 300)
-            st["damage"] = st["damage"].at[(_i32(v_q), _i32(v_s))].set(_cast(_a397, jnp.int16))
+            _a421 = jnp.minimum((_i32(st["damage"][_i32(v_q)][_i32(v_s)]) + _i32(v_amount)), 300)
+            st["damage"] = st["damage"].at[(_i32(v_q), _i32(v_s))].set(_cast(_a421, jnp.int16))
             return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
-        st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select_first((_c393, _c394, ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)), (_then395(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), _then396(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
+        st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select_first((_c417, _c418, ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)), (_then419(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), _then420(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
-    st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select(_c391, _then392(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
+    st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select(_c415, _then416(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
     return st
 
 
@@ -1822,72 +1858,75 @@ def p_damage_own_choice(st, v_p, v_amount, v_bench_only):
     v__envc_run = _cast((_i32(st["_envc_at_p_damage_own_choice"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_damage_own_choice"]) != 0), jnp.bool_)
     v_s = _cast(0, jnp.int8)
-    _c398 = v__envc_run
-    _c399 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_damage_own_choice"]) == 1))
-    def _then400(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
+    _c422 = v__envc_run
+    _c423 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_damage_own_choice"]) == 1))
+    def _then424(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
         v__envc_who1 = _cast(v_p, jnp.int8)
-        _c401 = jnp.any(jax.vmap(lambda i402: jnp.logical_and(st["occupied"][_i32(v_p)][i402], jnp.logical_or((i402 > 0), jnp.logical_not(v_bench_only))))(jnp.arange(0, 4, dtype=jnp.int32)))
-        def _then403(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+        def _g427(i426):
+            return jnp.logical_and(st["occupied"][_i32(v_p)][i426], jnp.logical_or((i426 > 0), jnp.logical_not(v_bench_only)))
+        _e428 = jax.vmap(_g427)(jnp.arange(0, 4, dtype=jnp.int32))
+        _c425 = jnp.any(_e428)
+        def _then429(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
             st = dict(st)
-            _a404 = v_p
-            st["_envc_frame_p_damage_own_choice__p"] = _cast(_a404, jnp.int8)
-            _a405 = v_amount
-            st["_envc_frame_p_damage_own_choice__amount"] = _cast(_a405, jnp.int16)
-            _a406 = v_bench_only
-            st["_envc_frame_p_damage_own_choice__bench_only"] = _cast(_a406, jnp.bool_)
-            _a407 = v_s
-            st["_envc_frame_p_damage_own_choice__s"] = _cast(_a407, jnp.int8)
-            _a408 = 1
-            st["_envc_at_p_damage_own_choice"] = _cast(_a408, jnp.int8)
-            _a409 = False
-            v__envc_run = _cast(_a409, jnp.bool_)
-            _a410 = st["current_player"]
-            st["_envc_choice_mover"] = _cast(_a410, jnp.int8)
-            _a411 = v__envc_who1
-            st["current_player"] = _cast(_a411, jnp.int8)
+            _a430 = v_p
+            st["_envc_frame_p_damage_own_choice__p"] = _cast(_a430, jnp.int8)
+            _a431 = v_amount
+            st["_envc_frame_p_damage_own_choice__amount"] = _cast(_a431, jnp.int16)
+            _a432 = v_bench_only
+            st["_envc_frame_p_damage_own_choice__bench_only"] = _cast(_a432, jnp.bool_)
+            _a433 = v_s
+            st["_envc_frame_p_damage_own_choice__s"] = _cast(_a433, jnp.int8)
+            _a434 = 1
+            st["_envc_at_p_damage_own_choice"] = _cast(_a434, jnp.int8)
+            _a435 = False
+            v__envc_run = _cast(_a435, jnp.bool_)
+            _a436 = st["current_player"]
+            st["_envc_choice_mover"] = _cast(_a436, jnp.int8)
+            _a437 = v__envc_who1
+            st["current_player"] = _cast(_a437, jnp.int8)
             return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1)
-        def _else412(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+        def _else438(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
             st = dict(st)
-            _a413 = -1
-            v_s = _cast(_a413, jnp.int8)
+            _a439 = -1
+            v_s = _cast(_a439, jnp.int8)
             return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1)
-        st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _select(_c401, _then403(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1), _else412(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1))
+        st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _select(_c425, _then429(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1), _else438(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1))
         return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
-    def _then414(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
+    def _then440(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
-        _a415 = st["_envc_frame_p_damage_own_choice__p"]
-        v_p = _cast(_a415, jnp.int8)
-        _a416 = st["_envc_frame_p_damage_own_choice__amount"]
-        v_amount = _cast(_a416, jnp.int16)
-        _a417 = st["_envc_frame_p_damage_own_choice__bench_only"]
-        v_bench_only = _cast(_a417, jnp.bool_)
-        _a418 = st["_envc_frame_p_damage_own_choice__s"]
-        v_s = _cast(_a418, jnp.int8)
-        _a419 = 0
-        st["_envc_at_p_damage_own_choice"] = _cast(_a419, jnp.int8)
-        _a420 = False
-        v__envc_seek = _cast(_a420, jnp.bool_)
-        _a421 = st["_envc_choice_option"]
-        v_s = _cast(_a421, jnp.int8)
-        _a422 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a422, jnp.int8)
-        _a423 = True
-        v__envc_run = _cast(_a423, jnp.bool_)
+        _a441 = st["_envc_frame_p_damage_own_choice__p"]
+        v_p = _cast(_a441, jnp.int8)
+        _a442 = st["_envc_frame_p_damage_own_choice__amount"]
+        v_amount = _cast(_a442, jnp.int16)
+        _a443 = st["_envc_frame_p_damage_own_choice__bench_only"]
+        v_bench_only = _cast(_a443, jnp.bool_)
+        _a444 = st["_envc_frame_p_damage_own_choice__s"]
+        v_s = _cast(_a444, jnp.int8)
+        _a445 = 0
+        st["_envc_at_p_damage_own_choice"] = _cast(_a445, jnp.int8)
+        _a446 = False
+        v__envc_seek = _cast(_a446, jnp.bool_)
+        _a447 = st["_envc_choice_option"]
+        v_s = _cast(_a447, jnp.int8)
+        _a448 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a448, jnp.int8)
+        _a449 = True
+        v__envc_run = _cast(_a449, jnp.bool_)
         return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
-    st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _select_first((_c398, _c399, ), (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)), (_then400(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), _then414(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), ), (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)))
-    _c424 = v__envc_run
-    def _then425(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
+    st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _select_first((_c422, _c423, ), (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)), (_then424(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), _then440(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), ), (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)))
+    _c450 = v__envc_run
+    def _then451(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
-        _c426 = (_i32(v_s) >= 0)
-        def _then427(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
+        _c452 = (_i32(v_s) >= 0)
+        def _then453(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
             st = dict(st)
-            _a428 = jnp.minimum((_i32(st["damage"][_i32(v_p)][_i32(v_s)]) + _i32(v_amount)), 300)
-            st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a428, jnp.int16))
+            _a454 = jnp.minimum((_i32(st["damage"][_i32(v_p)][_i32(v_s)]) + _i32(v_amount)), 300)
+            st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a454, jnp.int16))
             return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
-        st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _select(_c426, _then427(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)))
+        st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _select(_c452, _then453(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)))
         return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
-    st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _select(_c424, _then425(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)))
+    st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _select(_c450, _then451(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)))
     return st
 
 
@@ -1899,67 +1938,70 @@ def p_attach_to_bench_choice(st, v_p, v_t):
     v__envc_run = _cast((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0), jnp.bool_)
     v_s = _cast(0, jnp.int8)
-    _c429 = v__envc_run
-    _c430 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1))
-    def _then431(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
+    _c455 = v__envc_run
+    _c456 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1))
+    def _then457(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
         v__envc_who1 = _cast(v_p, jnp.int8)
-        _c432 = jnp.any(jax.vmap(lambda i433: jnp.logical_and(jnp.logical_and(st["occupied"][_i32(v_p)][i433], (_i32(jnp.where((_K0[_i32(st["card"][_i32(v_p)][i433])] == 1), st["played_type"][_i32(v_p)][i433], _K2[_i32(st["card"][_i32(v_p)][i433])])) == _i32(v_t))), (_i32(st["energy"][_i32(v_p)][i433][_i32(v_t)]) < 12)))(jnp.arange(1, 4, dtype=jnp.int32)))
-        def _then434(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+        def _g460(i459):
+            return jnp.logical_and(jnp.logical_and(st["occupied"][_i32(v_p)][i459], (_i32(jnp.where((_K0[_i32(st["card"][_i32(v_p)][i459])] == 1), st["played_type"][_i32(v_p)][i459], _K2[_i32(st["card"][_i32(v_p)][i459])])) == _i32(v_t))), (_i32(st["energy"][_i32(v_p)][i459][_i32(v_t)]) < 12))
+        _e461 = jax.vmap(_g460)(jnp.arange(1, 4, dtype=jnp.int32))
+        _c458 = jnp.any(_e461)
+        def _then462(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
             st = dict(st)
-            _a435 = v_p
-            st["_envc_frame_p_attach_to_bench_choice__p"] = _cast(_a435, jnp.int8)
-            _a436 = v_t
-            st["_envc_frame_p_attach_to_bench_choice__t"] = _cast(_a436, jnp.int8)
-            _a437 = v_s
-            st["_envc_frame_p_attach_to_bench_choice__s"] = _cast(_a437, jnp.int8)
-            _a438 = 1
-            st["_envc_at_p_attach_to_bench_choice"] = _cast(_a438, jnp.int8)
-            _a439 = False
-            v__envc_run = _cast(_a439, jnp.bool_)
-            _a440 = st["current_player"]
-            st["_envc_choice_mover"] = _cast(_a440, jnp.int8)
-            _a441 = v__envc_who1
-            st["current_player"] = _cast(_a441, jnp.int8)
+            _a463 = v_p
+            st["_envc_frame_p_attach_to_bench_choice__p"] = _cast(_a463, jnp.int8)
+            _a464 = v_t
+            st["_envc_frame_p_attach_to_bench_choice__t"] = _cast(_a464, jnp.int8)
+            _a465 = v_s
+            st["_envc_frame_p_attach_to_bench_choice__s"] = _cast(_a465, jnp.int8)
+            _a466 = 1
+            st["_envc_at_p_attach_to_bench_choice"] = _cast(_a466, jnp.int8)
+            _a467 = False
+            v__envc_run = _cast(_a467, jnp.bool_)
+            _a468 = st["current_player"]
+            st["_envc_choice_mover"] = _cast(_a468, jnp.int8)
+            _a469 = v__envc_who1
+            st["current_player"] = _cast(_a469, jnp.int8)
             return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1)
-        def _else442(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+        def _else470(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
             st = dict(st)
-            _a443 = 0
-            v_s = _cast(_a443, jnp.int8)
+            _a471 = 0
+            v_s = _cast(_a471, jnp.int8)
             return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1)
-        st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _select(_c432, _then434(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1), _else442(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1))
+        st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _select(_c458, _then462(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1), _else470(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1))
         return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
-    def _then444(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
+    def _then472(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
-        _a445 = st["_envc_frame_p_attach_to_bench_choice__p"]
-        v_p = _cast(_a445, jnp.int8)
-        _a446 = st["_envc_frame_p_attach_to_bench_choice__t"]
-        v_t = _cast(_a446, jnp.int8)
-        _a447 = st["_envc_frame_p_attach_to_bench_choice__s"]
-        v_s = _cast(_a447, jnp.int8)
-        _a448 = 0
-        st["_envc_at_p_attach_to_bench_choice"] = _cast(_a448, jnp.int8)
-        _a449 = False
-        v__envc_seek = _cast(_a449, jnp.bool_)
-        _a450 = st["_envc_choice_option"]
-        v_s = _cast(_a450, jnp.int8)
-        _a451 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a451, jnp.int8)
-        _a452 = True
-        v__envc_run = _cast(_a452, jnp.bool_)
+        _a473 = st["_envc_frame_p_attach_to_bench_choice__p"]
+        v_p = _cast(_a473, jnp.int8)
+        _a474 = st["_envc_frame_p_attach_to_bench_choice__t"]
+        v_t = _cast(_a474, jnp.int8)
+        _a475 = st["_envc_frame_p_attach_to_bench_choice__s"]
+        v_s = _cast(_a475, jnp.int8)
+        _a476 = 0
+        st["_envc_at_p_attach_to_bench_choice"] = _cast(_a476, jnp.int8)
+        _a477 = False
+        v__envc_seek = _cast(_a477, jnp.bool_)
+        _a478 = st["_envc_choice_option"]
+        v_s = _cast(_a478, jnp.int8)
+        _a479 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a479, jnp.int8)
+        _a480 = True
+        v__envc_run = _cast(_a480, jnp.bool_)
         return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
-    st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _select_first((_c429, _c430, ), (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)), (_then431(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), _then444(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), ), (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)))
-    _c453 = v__envc_run
-    def _then454(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
+    st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _select_first((_c455, _c456, ), (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)), (_then457(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), _then472(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), ), (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)))
+    _c481 = v__envc_run
+    def _then482(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
-        _c455 = (_i32(v_s) > 0)
-        def _then456(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
+        _c483 = (_i32(v_s) > 0)
+        def _then484(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
             st = dict(st)
             st = p_attach_from_zone(st, v_p, v_s, v_t, 1, False)
             return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
-        st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _select(_c455, _then456(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)))
+        st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _select(_c483, _then484(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)))
         return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
-    st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _select(_c453, _then454(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)))
+    st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _select(_c481, _then482(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)))
     return st
 
 
@@ -1972,134 +2014,137 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
     v__envc_run = _cast((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0), jnp.bool_)
     v_a = _cast(0, jnp.int8)
-    _c457 = v__envc_run
-    _c458 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1))
-    def _then459(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+    _c485 = v__envc_run
+    _c486 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1))
+    def _then487(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
         st = dict(st)
         v__envc_who1 = _cast(v_p, jnp.int8)
-        _c460 = jnp.any(jax.vmap(lambda i461: st["occupied"][_i32(v_p)][i461])(jnp.arange(1, 4, dtype=jnp.int32)))
-        def _then462(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
+        _c488 = jnp.any(jax.vmap(lambda i489: st["occupied"][_i32(v_p)][i489])(jnp.arange(1, 4, dtype=jnp.int32)))
+        def _then490(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
             st = dict(st)
-            _a463 = v_p
-            st["_envc_frame_p_attach_to_benched_choices__p"] = _cast(_a463, jnp.int8)
-            _a464 = v_t
-            st["_envc_frame_p_attach_to_benched_choices__t"] = _cast(_a464, jnp.int8)
-            _a465 = v_n
-            st["_envc_frame_p_attach_to_benched_choices__n"] = _cast(_a465, jnp.int8)
-            _a466 = 1
-            st["_envc_at_p_attach_to_benched_choices"] = _cast(_a466, jnp.int8)
-            _a467 = False
-            v__envc_run = _cast(_a467, jnp.bool_)
-            _a468 = st["current_player"]
-            st["_envc_choice_mover"] = _cast(_a468, jnp.int8)
-            _a469 = v__envc_who1
-            st["current_player"] = _cast(_a469, jnp.int8)
+            _a491 = v_p
+            st["_envc_frame_p_attach_to_benched_choices__p"] = _cast(_a491, jnp.int8)
+            _a492 = v_t
+            st["_envc_frame_p_attach_to_benched_choices__t"] = _cast(_a492, jnp.int8)
+            _a493 = v_n
+            st["_envc_frame_p_attach_to_benched_choices__n"] = _cast(_a493, jnp.int8)
+            _a494 = 1
+            st["_envc_at_p_attach_to_benched_choices"] = _cast(_a494, jnp.int8)
+            _a495 = False
+            v__envc_run = _cast(_a495, jnp.bool_)
+            _a496 = st["current_player"]
+            st["_envc_choice_mover"] = _cast(_a496, jnp.int8)
+            _a497 = v__envc_who1
+            st["current_player"] = _cast(_a497, jnp.int8)
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1)
-        def _else470(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
+        def _else498(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
             st = dict(st)
-            _a471 = 0
-            v_a = _cast(_a471, jnp.int8)
+            _a499 = 0
+            v_a = _cast(_a499, jnp.int8)
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1)
-        st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1) = _select(_c460, _then462(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1), _else470(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1))
+        st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1) = _select(_c488, _then490(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1), _else498(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1))
         return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
-    def _then472(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+    def _then500(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
         st = dict(st)
-        _a473 = st["_envc_frame_p_attach_to_benched_choices__p"]
-        v_p = _cast(_a473, jnp.int8)
-        _a474 = st["_envc_frame_p_attach_to_benched_choices__t"]
-        v_t = _cast(_a474, jnp.int8)
-        _a475 = st["_envc_frame_p_attach_to_benched_choices__n"]
-        v_n = _cast(_a475, jnp.int8)
-        _a476 = 0
-        st["_envc_at_p_attach_to_benched_choices"] = _cast(_a476, jnp.int8)
-        _a477 = False
-        v__envc_seek = _cast(_a477, jnp.bool_)
-        _a478 = st["_envc_choice_option"]
-        v_a = _cast(_a478, jnp.int8)
-        _a479 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a479, jnp.int8)
-        _a480 = True
-        v__envc_run = _cast(_a480, jnp.bool_)
+        _a501 = st["_envc_frame_p_attach_to_benched_choices__p"]
+        v_p = _cast(_a501, jnp.int8)
+        _a502 = st["_envc_frame_p_attach_to_benched_choices__t"]
+        v_t = _cast(_a502, jnp.int8)
+        _a503 = st["_envc_frame_p_attach_to_benched_choices__n"]
+        v_n = _cast(_a503, jnp.int8)
+        _a504 = 0
+        st["_envc_at_p_attach_to_benched_choices"] = _cast(_a504, jnp.int8)
+        _a505 = False
+        v__envc_seek = _cast(_a505, jnp.bool_)
+        _a506 = st["_envc_choice_option"]
+        v_a = _cast(_a506, jnp.int8)
+        _a507 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a507, jnp.int8)
+        _a508 = True
+        v__envc_run = _cast(_a508, jnp.bool_)
         return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
-    st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _select_first((_c457, _c458, ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)), (_then459(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), _then472(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
-    _c481 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_a) > 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2)))
-    def _then482(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+    st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _select_first((_c485, _c486, ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)), (_then487(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), _then500(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
+    _c509 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_a) > 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2)))
+    def _then510(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
         st = dict(st)
-        _c483 = v__envc_run
-        def _then484(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+        _c511 = v__envc_run
+        def _then512(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
             st = dict(st)
             st = p_attach_from_zone(st, v_p, v_a, v_t, 1, True)
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
-        st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _select(_c483, _then484(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
-        _c485 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_n) > 1)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2)))
-        def _then486(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+        st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _select(_c511, _then512(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
+        _c513 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_n) > 1)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2)))
+        def _then514(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
             st = dict(st)
             v_b = _cast(0, jnp.int8)
-            _c487 = v__envc_run
-            _c488 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2))
-            def _then489(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
+            _c515 = v__envc_run
+            _c516 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2))
+            def _then517(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
                 st = dict(st)
                 v__envc_who2 = _cast(v_p, jnp.int8)
-                _c490 = jnp.any(jax.vmap(lambda i491: jnp.logical_and(st["occupied"][_i32(v_p)][i491], (i491 != _i32(v_a))))(jnp.arange(1, 4, dtype=jnp.int32)))
-                def _then492(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
+                def _g520(i519):
+                    return jnp.logical_and(st["occupied"][_i32(v_p)][i519], (i519 != _i32(v_a)))
+                _e521 = jax.vmap(_g520)(jnp.arange(1, 4, dtype=jnp.int32))
+                _c518 = jnp.any(_e521)
+                def _then522(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
                     st = dict(st)
-                    _a493 = v_p
-                    st["_envc_frame_p_attach_to_benched_choices__p"] = _cast(_a493, jnp.int8)
-                    _a494 = v_t
-                    st["_envc_frame_p_attach_to_benched_choices__t"] = _cast(_a494, jnp.int8)
-                    _a495 = v_a
-                    st["_envc_frame_p_attach_to_benched_choices__a"] = _cast(_a495, jnp.int8)
-                    _a496 = 2
-                    st["_envc_at_p_attach_to_benched_choices"] = _cast(_a496, jnp.int8)
-                    _a497 = False
-                    v__envc_run = _cast(_a497, jnp.bool_)
-                    _a498 = st["current_player"]
-                    st["_envc_choice_mover"] = _cast(_a498, jnp.int8)
-                    _a499 = v__envc_who2
-                    st["current_player"] = _cast(_a499, jnp.int8)
+                    _a523 = v_p
+                    st["_envc_frame_p_attach_to_benched_choices__p"] = _cast(_a523, jnp.int8)
+                    _a524 = v_t
+                    st["_envc_frame_p_attach_to_benched_choices__t"] = _cast(_a524, jnp.int8)
+                    _a525 = v_a
+                    st["_envc_frame_p_attach_to_benched_choices__a"] = _cast(_a525, jnp.int8)
+                    _a526 = 2
+                    st["_envc_at_p_attach_to_benched_choices"] = _cast(_a526, jnp.int8)
+                    _a527 = False
+                    v__envc_run = _cast(_a527, jnp.bool_)
+                    _a528 = st["current_player"]
+                    st["_envc_choice_mover"] = _cast(_a528, jnp.int8)
+                    _a529 = v__envc_who2
+                    st["current_player"] = _cast(_a529, jnp.int8)
                     return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2)
-                def _else500(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
+                def _else530(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
                     st = dict(st)
-                    _a501 = 0
-                    v_b = _cast(_a501, jnp.int8)
+                    _a531 = 0
+                    v_b = _cast(_a531, jnp.int8)
                     return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2)
-                st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2) = _select(_c490, _then492(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2), _else500(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2))
+                st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2) = _select(_c518, _then522(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2), _else530(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2))
                 return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
-            def _then502(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
+            def _then532(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
                 st = dict(st)
-                _a503 = st["_envc_frame_p_attach_to_benched_choices__p"]
-                v_p = _cast(_a503, jnp.int8)
-                _a504 = st["_envc_frame_p_attach_to_benched_choices__t"]
-                v_t = _cast(_a504, jnp.int8)
-                _a505 = st["_envc_frame_p_attach_to_benched_choices__a"]
-                v_a = _cast(_a505, jnp.int8)
-                _a506 = 0
-                st["_envc_at_p_attach_to_benched_choices"] = _cast(_a506, jnp.int8)
-                _a507 = False
-                v__envc_seek = _cast(_a507, jnp.bool_)
-                _a508 = st["_envc_choice_option"]
-                v_b = _cast(_a508, jnp.int8)
-                _a509 = st["_envc_choice_mover"]
-                st["current_player"] = _cast(_a509, jnp.int8)
-                _a510 = True
-                v__envc_run = _cast(_a510, jnp.bool_)
+                _a533 = st["_envc_frame_p_attach_to_benched_choices__p"]
+                v_p = _cast(_a533, jnp.int8)
+                _a534 = st["_envc_frame_p_attach_to_benched_choices__t"]
+                v_t = _cast(_a534, jnp.int8)
+                _a535 = st["_envc_frame_p_attach_to_benched_choices__a"]
+                v_a = _cast(_a535, jnp.int8)
+                _a536 = 0
+                st["_envc_at_p_attach_to_benched_choices"] = _cast(_a536, jnp.int8)
+                _a537 = False
+                v__envc_seek = _cast(_a537, jnp.bool_)
+                _a538 = st["_envc_choice_option"]
+                v_b = _cast(_a538, jnp.int8)
+                _a539 = st["_envc_choice_mover"]
+                st["current_player"] = _cast(_a539, jnp.int8)
+                _a540 = True
+                v__envc_run = _cast(_a540, jnp.bool_)
                 return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
-            st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _select_first((_c487, _c488, ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)), (_then489(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), _then502(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)))
-            _c511 = v__envc_run
-            def _then512(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
+            st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _select_first((_c515, _c516, ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)), (_then517(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), _then532(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)))
+            _c541 = v__envc_run
+            def _then542(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
                 st = dict(st)
-                _c513 = (_i32(v_b) > 0)
-                def _then514(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
+                _c543 = (_i32(v_b) > 0)
+                def _then544(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
                     st = dict(st)
                     st = p_attach_from_zone(st, v_p, v_b, v_t, 1, True)
                     return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
-                st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _select(_c513, _then514(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)))
+                st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _select(_c543, _then544(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)))
                 return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
-            st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _select(_c511, _then512(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)))
+            st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _select(_c541, _then542(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)))
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
-        st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _select(_c485, _then486(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
+        st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _select(_c513, _then514(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
         return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
-    st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _select(_c481, _then482(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
+    st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _select(_c509, _then510(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
     return st
 
 
@@ -2114,95 +2159,98 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
     v__envc_seek = _cast((_i32(st["_envc_at_p_switch_opponent"]) != 0), jnp.bool_)
     v_q = _cast(0, jnp.int8)
     v_go = _cast(True, jnp.bool_)
-    _c515 = v__envc_run
-    def _then516(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
+    _c545 = v__envc_run
+    def _then546(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
         st = dict(st)
-        _a517 = (1 - _i32(v_p))
-        v_q = _cast(_a517, jnp.int8)
-        _c518 = v_coin
-        def _then519(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
+        _a547 = (1 - _i32(v_p))
+        v_q = _cast(_a547, jnp.int8)
+        _c548 = v_coin
+        def _then549(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
             st = dict(st)
-            st, _r520 = _randint(st, 0, 1)
-            _a521 = (_r520 == 1)
-            v_go = _cast(_a521, jnp.bool_)
+            st, _r550 = _randint(st, 0, 1)
+            _a551 = (_r550 == 1)
+            v_go = _cast(_a551, jnp.bool_)
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)
-        st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _select(_c518, _then519(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)))
+        st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _select(_c548, _then549(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)))
         return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)
-    st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _select(_c515, _then516(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)))
-    _c522 = jnp.logical_or(jnp.logical_and(v__envc_run, jnp.logical_and(v_go, jnp.logical_not(f_defended(st, v_p)))), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_switch_opponent"]) == 1)))
-    def _then523(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
+    st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _select(_c545, _then546(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)))
+    _c552 = jnp.logical_or(jnp.logical_and(v__envc_run, jnp.logical_and(v_go, jnp.logical_not(f_defended(st, v_p)))), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_switch_opponent"]) == 1)))
+    def _then553(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
         st = dict(st)
         v_b = _cast(0, jnp.int8)
-        _c524 = v__envc_run
-        _c525 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_switch_opponent"]) == 1))
-        def _then526(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+        _c554 = v__envc_run
+        _c555 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_switch_opponent"]) == 1))
+        def _then556(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
             st = dict(st)
             v__envc_who1 = _cast(jnp.where(v_opponent_chooses, _i32(v_q), _i32(v_p)), jnp.int8)
-            _c527 = jnp.any(jax.vmap(lambda i528: jnp.logical_and(st["occupied"][_i32(v_q)][i528], jnp.logical_or(jnp.logical_not(v_basic_only), (jnp.where((_K0[_i32(st["card"][_i32(v_q)][i528])] == 1), 0, _K3[_i32(st["card"][_i32(v_q)][i528])]) == 0))))(jnp.arange(1, 4, dtype=jnp.int32)))
-            def _then529(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1):
+            def _g559(i558):
+                return jnp.logical_and(st["occupied"][_i32(v_q)][i558], jnp.logical_or(jnp.logical_not(v_basic_only), (jnp.where((_K0[_i32(st["card"][_i32(v_q)][i558])] == 1), 0, _K3[_i32(st["card"][_i32(v_q)][i558])]) == 0)))
+            _e560 = jax.vmap(_g559)(jnp.arange(1, 4, dtype=jnp.int32))
+            _c557 = jnp.any(_e560)
+            def _then561(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1):
                 st = dict(st)
-                _a530 = v_p
-                st["_envc_frame_p_switch_opponent__p"] = _cast(_a530, jnp.int8)
-                _a531 = v_basic_only
-                st["_envc_frame_p_switch_opponent__basic_only"] = _cast(_a531, jnp.bool_)
-                _a532 = v_q
-                st["_envc_frame_p_switch_opponent__q"] = _cast(_a532, jnp.int8)
-                _a533 = 1
-                st["_envc_at_p_switch_opponent"] = _cast(_a533, jnp.int8)
-                _a534 = False
-                v__envc_run = _cast(_a534, jnp.bool_)
-                _a535 = st["current_player"]
-                st["_envc_choice_mover"] = _cast(_a535, jnp.int8)
-                _a536 = v__envc_who1
-                st["current_player"] = _cast(_a536, jnp.int8)
+                _a562 = v_p
+                st["_envc_frame_p_switch_opponent__p"] = _cast(_a562, jnp.int8)
+                _a563 = v_basic_only
+                st["_envc_frame_p_switch_opponent__basic_only"] = _cast(_a563, jnp.bool_)
+                _a564 = v_q
+                st["_envc_frame_p_switch_opponent__q"] = _cast(_a564, jnp.int8)
+                _a565 = 1
+                st["_envc_at_p_switch_opponent"] = _cast(_a565, jnp.int8)
+                _a566 = False
+                v__envc_run = _cast(_a566, jnp.bool_)
+                _a567 = st["current_player"]
+                st["_envc_choice_mover"] = _cast(_a567, jnp.int8)
+                _a568 = v__envc_who1
+                st["current_player"] = _cast(_a568, jnp.int8)
                 return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1)
-            def _else537(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1):
+            def _else569(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1):
                 st = dict(st)
-                _a538 = 0
-                v_b = _cast(_a538, jnp.int8)
+                _a570 = 0
+                v_b = _cast(_a570, jnp.int8)
                 return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1)
-            st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1) = _select(_c527, _then529(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1), _else537(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1))
+            st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1) = _select(_c557, _then561(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1), _else569(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1))
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
-        def _then539(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+        def _then571(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
             st = dict(st)
-            _a540 = st["_envc_frame_p_switch_opponent__p"]
-            v_p = _cast(_a540, jnp.int8)
-            _a541 = st["_envc_frame_p_switch_opponent__basic_only"]
-            v_basic_only = _cast(_a541, jnp.bool_)
-            _a542 = st["_envc_frame_p_switch_opponent__q"]
-            v_q = _cast(_a542, jnp.int8)
-            _a543 = 0
-            st["_envc_at_p_switch_opponent"] = _cast(_a543, jnp.int8)
-            _a544 = False
-            v__envc_seek = _cast(_a544, jnp.bool_)
-            _a545 = st["_envc_choice_option"]
-            v_b = _cast(_a545, jnp.int8)
-            _a546 = st["_envc_choice_mover"]
-            st["current_player"] = _cast(_a546, jnp.int8)
-            _a547 = True
-            v__envc_run = _cast(_a547, jnp.bool_)
+            _a572 = st["_envc_frame_p_switch_opponent__p"]
+            v_p = _cast(_a572, jnp.int8)
+            _a573 = st["_envc_frame_p_switch_opponent__basic_only"]
+            v_basic_only = _cast(_a573, jnp.bool_)
+            _a574 = st["_envc_frame_p_switch_opponent__q"]
+            v_q = _cast(_a574, jnp.int8)
+            _a575 = 0
+            st["_envc_at_p_switch_opponent"] = _cast(_a575, jnp.int8)
+            _a576 = False
+            v__envc_seek = _cast(_a576, jnp.bool_)
+            _a577 = st["_envc_choice_option"]
+            v_b = _cast(_a577, jnp.int8)
+            _a578 = st["_envc_choice_mover"]
+            st["current_player"] = _cast(_a578, jnp.int8)
+            _a579 = True
+            v__envc_run = _cast(_a579, jnp.bool_)
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
-        st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _select_first((_c524, _c525, ), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)), (_then526(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), _then539(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), ), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
-        _c548 = v__envc_run
-        def _then549(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+        st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _select_first((_c554, _c555, ), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)), (_then556(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), _then571(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), ), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
+        _c580 = v__envc_run
+        def _then581(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
             st = dict(st)
-            _c550 = jnp.logical_and((_i32(v_b) > 0), st["attacking"])
-            def _then551(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+            _c582 = jnp.logical_and((_i32(v_b) > 0), st["attacking"])
+            def _then583(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
                 st = dict(st)
                 st = p_hit_active(st, v_p)
                 return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
-            st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _select(_c550, _then551(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
-            _c552 = (_i32(v_b) > 0)
-            def _then553(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+            st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _select(_c582, _then583(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
+            _c584 = (_i32(v_b) > 0)
+            def _then585(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
                 st = dict(st)
                 st = p_clear_conditions(st, v_q)
                 st = p_swap_slots(st, v_q, 0, v_b)
                 return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
-            st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _select(_c552, _then553(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
+            st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _select(_c584, _then585(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
-        st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _select(_c548, _then549(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
+        st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _select(_c580, _then581(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
         return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)
-    st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _select(_c522, _then523(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)))
+    st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _select(_c552, _then553(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)))
     return st
 
 
@@ -2213,61 +2261,61 @@ def p_switch_self(st, v_p):
     v__envc_run = _cast((_i32(st["_envc_at_p_switch_self"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_switch_self"]) != 0), jnp.bool_)
     v_b = _cast(0, jnp.int8)
-    _c554 = v__envc_run
-    _c555 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_switch_self"]) == 1))
-    def _then556(st, v_p, v__envc_run, v__envc_seek, v_b):
+    _c586 = v__envc_run
+    _c587 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_switch_self"]) == 1))
+    def _then588(st, v_p, v__envc_run, v__envc_seek, v_b):
         st = dict(st)
         v__envc_who1 = _cast(v_p, jnp.int8)
-        _c557 = jnp.any(jax.vmap(lambda i558: st["occupied"][_i32(v_p)][i558])(jnp.arange(1, 4, dtype=jnp.int32)))
-        def _then559(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
+        _c589 = jnp.any(jax.vmap(lambda i590: st["occupied"][_i32(v_p)][i590])(jnp.arange(1, 4, dtype=jnp.int32)))
+        def _then591(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
             st = dict(st)
-            _a560 = v_p
-            st["_envc_frame_p_switch_self__p"] = _cast(_a560, jnp.int8)
-            _a561 = 1
-            st["_envc_at_p_switch_self"] = _cast(_a561, jnp.int8)
-            _a562 = False
-            v__envc_run = _cast(_a562, jnp.bool_)
-            _a563 = st["current_player"]
-            st["_envc_choice_mover"] = _cast(_a563, jnp.int8)
-            _a564 = v__envc_who1
-            st["current_player"] = _cast(_a564, jnp.int8)
+            _a592 = v_p
+            st["_envc_frame_p_switch_self__p"] = _cast(_a592, jnp.int8)
+            _a593 = 1
+            st["_envc_at_p_switch_self"] = _cast(_a593, jnp.int8)
+            _a594 = False
+            v__envc_run = _cast(_a594, jnp.bool_)
+            _a595 = st["current_player"]
+            st["_envc_choice_mover"] = _cast(_a595, jnp.int8)
+            _a596 = v__envc_who1
+            st["current_player"] = _cast(_a596, jnp.int8)
             return st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1)
-        def _else565(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
+        def _else597(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
             st = dict(st)
-            _a566 = 0
-            v_b = _cast(_a566, jnp.int8)
+            _a598 = 0
+            v_b = _cast(_a598, jnp.int8)
             return st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1)
-        st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1) = _select(_c557, _then559(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1), _else565(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1))
+        st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1) = _select(_c589, _then591(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1), _else597(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1))
         return st, (v_p, v__envc_run, v__envc_seek, v_b)
-    def _then567(st, v_p, v__envc_run, v__envc_seek, v_b):
+    def _then599(st, v_p, v__envc_run, v__envc_seek, v_b):
         st = dict(st)
-        _a568 = st["_envc_frame_p_switch_self__p"]
-        v_p = _cast(_a568, jnp.int8)
-        _a569 = 0
-        st["_envc_at_p_switch_self"] = _cast(_a569, jnp.int8)
-        _a570 = False
-        v__envc_seek = _cast(_a570, jnp.bool_)
-        _a571 = st["_envc_choice_option"]
-        v_b = _cast(_a571, jnp.int8)
-        _a572 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a572, jnp.int8)
-        _a573 = True
-        v__envc_run = _cast(_a573, jnp.bool_)
+        _a600 = st["_envc_frame_p_switch_self__p"]
+        v_p = _cast(_a600, jnp.int8)
+        _a601 = 0
+        st["_envc_at_p_switch_self"] = _cast(_a601, jnp.int8)
+        _a602 = False
+        v__envc_seek = _cast(_a602, jnp.bool_)
+        _a603 = st["_envc_choice_option"]
+        v_b = _cast(_a603, jnp.int8)
+        _a604 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a604, jnp.int8)
+        _a605 = True
+        v__envc_run = _cast(_a605, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek, v_b)
-    st, (v_p, v__envc_run, v__envc_seek, v_b) = _select_first((_c554, _c555, ), (st, (v_p, v__envc_run, v__envc_seek, v_b)), (_then556(st, v_p, v__envc_run, v__envc_seek, v_b), _then567(st, v_p, v__envc_run, v__envc_seek, v_b), ), (st, (v_p, v__envc_run, v__envc_seek, v_b)))
-    _c574 = v__envc_run
-    def _then575(st, v_p, v__envc_run, v__envc_seek, v_b):
+    st, (v_p, v__envc_run, v__envc_seek, v_b) = _select_first((_c586, _c587, ), (st, (v_p, v__envc_run, v__envc_seek, v_b)), (_then588(st, v_p, v__envc_run, v__envc_seek, v_b), _then599(st, v_p, v__envc_run, v__envc_seek, v_b), ), (st, (v_p, v__envc_run, v__envc_seek, v_b)))
+    _c606 = v__envc_run
+    def _then607(st, v_p, v__envc_run, v__envc_seek, v_b):
         st = dict(st)
-        _c576 = (_i32(v_b) > 0)
-        def _then577(st, v_p, v__envc_run, v__envc_seek, v_b):
+        _c608 = (_i32(v_b) > 0)
+        def _then609(st, v_p, v__envc_run, v__envc_seek, v_b):
             st = dict(st)
             st = p_hit_active(st, v_p)
             st = p_clear_conditions(st, v_p)
             st = p_swap_slots(st, v_p, 0, v_b)
             return st, (v_p, v__envc_run, v__envc_seek, v_b)
-        st, (v_p, v__envc_run, v__envc_seek, v_b) = _select(_c576, _then577(st, v_p, v__envc_run, v__envc_seek, v_b), (st, (v_p, v__envc_run, v__envc_seek, v_b)))
+        st, (v_p, v__envc_run, v__envc_seek, v_b) = _select(_c608, _then609(st, v_p, v__envc_run, v__envc_seek, v_b), (st, (v_p, v__envc_run, v__envc_seek, v_b)))
         return st, (v_p, v__envc_run, v__envc_seek, v_b)
-    st, (v_p, v__envc_run, v__envc_seek, v_b) = _select(_c574, _then575(st, v_p, v__envc_run, v__envc_seek, v_b), (st, (v_p, v__envc_run, v__envc_seek, v_b)))
+    st, (v_p, v__envc_run, v__envc_seek, v_b) = _select(_c606, _then607(st, v_p, v__envc_run, v__envc_seek, v_b), (st, (v_p, v__envc_run, v__envc_seek, v_b)))
     return st
 
 
@@ -2278,23 +2326,23 @@ def p_protect(st, v_p, v_amount, v_coin):
     v_amount = _cast(v_amount, jnp.int16)
     v_coin = _cast(v_coin, jnp.bool_)
     v_go = _cast(True, jnp.bool_)
-    _c578 = v_coin
-    def _then579(st, v_p, v_amount, v_coin, v_go):
+    _c610 = v_coin
+    def _then611(st, v_p, v_amount, v_coin, v_go):
         st = dict(st)
-        st, _r580 = _randint(st, 0, 1)
-        _a581 = (_r580 == 1)
-        v_go = _cast(_a581, jnp.bool_)
+        st, _r612 = _randint(st, 0, 1)
+        _a613 = (_r612 == 1)
+        v_go = _cast(_a613, jnp.bool_)
         return st, (v_p, v_amount, v_coin, v_go)
-    st, (v_p, v_amount, v_coin, v_go) = _select(_c578, _then579(st, v_p, v_amount, v_coin, v_go), (st, (v_p, v_amount, v_coin, v_go)))
-    _c582 = v_go
-    def _then583(st, v_p, v_amount, v_coin, v_go):
+    st, (v_p, v_amount, v_coin, v_go) = _select(_c610, _then611(st, v_p, v_amount, v_coin, v_go), (st, (v_p, v_amount, v_coin, v_go)))
+    _c614 = v_go
+    def _then615(st, v_p, v_amount, v_coin, v_go):
         st = dict(st)
-        _a584 = v_amount
-        st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a584, jnp.int16))
-        _a585 = (1 + (1 - _i32(v_p)))
-        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a585, jnp.int8))
+        _a616 = v_amount
+        st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a616, jnp.int16))
+        _a617 = (1 + (1 - _i32(v_p)))
+        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a617, jnp.int8))
         return st, (v_p, v_amount, v_coin, v_go)
-    st, (v_p, v_amount, v_coin, v_go) = _select(_c582, _then583(st, v_p, v_amount, v_coin, v_go), (st, (v_p, v_amount, v_coin, v_go)))
+    st, (v_p, v_amount, v_coin, v_go) = _select(_c614, _then615(st, v_p, v_amount, v_coin, v_go), (st, (v_p, v_amount, v_coin, v_go)))
     return st
 
 
@@ -2304,27 +2352,27 @@ def p_protect_all(st, v_p, v_coin):
     v_p = _cast(v_p, jnp.int8)
     v_coin = _cast(v_coin, jnp.bool_)
     v_go = _cast(True, jnp.bool_)
-    _c586 = v_coin
-    def _then587(st, v_p, v_coin, v_go):
+    _c618 = v_coin
+    def _then619(st, v_p, v_coin, v_go):
         st = dict(st)
-        st, _r588 = _randint(st, 0, 1)
-        _a589 = (_r588 == 1)
-        v_go = _cast(_a589, jnp.bool_)
+        st, _r620 = _randint(st, 0, 1)
+        _a621 = (_r620 == 1)
+        v_go = _cast(_a621, jnp.bool_)
         return st, (v_p, v_coin, v_go)
-    st, (v_p, v_coin, v_go) = _select(_c586, _then587(st, v_p, v_coin, v_go), (st, (v_p, v_coin, v_go)))
-    _c590 = v_go
-    def _then591(st, v_p, v_coin, v_go):
+    st, (v_p, v_coin, v_go) = _select(_c618, _then619(st, v_p, v_coin, v_go), (st, (v_p, v_coin, v_go)))
+    _c622 = v_go
+    def _then623(st, v_p, v_coin, v_go):
         st = dict(st)
-        _a592 = 300
-        st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a592, jnp.int16))
-        _a593 = (1 + (1 - _i32(v_p)))
-        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a593, jnp.int8))
-        _a594 = True
-        st["shielded"] = st["shielded"].at[_i32(v_p)].set(_cast(_a594, jnp.bool_))
-        _a595 = (1 + (1 - _i32(v_p)))
-        st["_envc_until_shielded"] = st["_envc_until_shielded"].at[_i32(v_p)].set(_cast(_a595, jnp.int8))
+        _a624 = 300
+        st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a624, jnp.int16))
+        _a625 = (1 + (1 - _i32(v_p)))
+        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a625, jnp.int8))
+        _a626 = True
+        st["shielded"] = st["shielded"].at[_i32(v_p)].set(_cast(_a626, jnp.bool_))
+        _a627 = (1 + (1 - _i32(v_p)))
+        st["_envc_until_shielded"] = st["_envc_until_shielded"].at[_i32(v_p)].set(_cast(_a627, jnp.int8))
         return st, (v_p, v_coin, v_go)
-    st, (v_p, v_coin, v_go) = _select(_c590, _then591(st, v_p, v_coin, v_go), (st, (v_p, v_coin, v_go)))
+    st, (v_p, v_coin, v_go) = _select(_c622, _then623(st, v_p, v_coin, v_go), (st, (v_p, v_coin, v_go)))
     return st
 
 
@@ -2338,46 +2386,46 @@ def p_hinder_defending(st, v_p, v_coin, v_attack, v_retreat, v_less):
     v_less = _cast(v_less, jnp.int8)
     v_q = _cast((1 - _i32(v_p)), jnp.int8)
     v_go = _cast(True, jnp.bool_)
-    _c596 = v_coin
-    def _then597(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+    _c628 = v_coin
+    def _then629(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
         st = dict(st)
-        st, _r598 = _randint(st, 0, 1)
-        _a599 = (_r598 == 1)
-        v_go = _cast(_a599, jnp.bool_)
+        st, _r630 = _randint(st, 0, 1)
+        _a631 = (_r630 == 1)
+        v_go = _cast(_a631, jnp.bool_)
         return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
-    st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _select(_c596, _then597(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
-    _c600 = jnp.logical_and(jnp.logical_and(v_go, st["occupied"][_i32(v_q)][0]), jnp.logical_not(f_defended(st, v_p)))
-    def _then601(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+    st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _select(_c628, _then629(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
+    _c632 = jnp.logical_and(jnp.logical_and(v_go, st["occupied"][_i32(v_q)][0]), jnp.logical_not(f_defended(st, v_p)))
+    def _then633(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
         st = dict(st)
-        _c602 = v_attack
-        def _then603(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+        _c634 = v_attack
+        def _then635(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
             st = dict(st)
-            _a604 = True
-            st["no_attack"] = st["no_attack"].at[_i32(v_q)].set(_cast(_a604, jnp.bool_))
-            _a605 = (1 + _i32(v_q))
-            st["_envc_until_no_attack"] = st["_envc_until_no_attack"].at[_i32(v_q)].set(_cast(_a605, jnp.int8))
+            _a636 = True
+            st["no_attack"] = st["no_attack"].at[_i32(v_q)].set(_cast(_a636, jnp.bool_))
+            _a637 = (1 + _i32(v_q))
+            st["_envc_until_no_attack"] = st["_envc_until_no_attack"].at[_i32(v_q)].set(_cast(_a637, jnp.int8))
             return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
-        st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _select(_c602, _then603(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
-        _c606 = v_retreat
-        def _then607(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+        st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _select(_c634, _then635(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
+        _c638 = v_retreat
+        def _then639(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
             st = dict(st)
-            _a608 = True
-            st["no_retreat"] = st["no_retreat"].at[_i32(v_q)].set(_cast(_a608, jnp.bool_))
-            _a609 = (1 + _i32(v_q))
-            st["_envc_until_no_retreat"] = st["_envc_until_no_retreat"].at[_i32(v_q)].set(_cast(_a609, jnp.int8))
+            _a640 = True
+            st["no_retreat"] = st["no_retreat"].at[_i32(v_q)].set(_cast(_a640, jnp.bool_))
+            _a641 = (1 + _i32(v_q))
+            st["_envc_until_no_retreat"] = st["_envc_until_no_retreat"].at[_i32(v_q)].set(_cast(_a641, jnp.int8))
             return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
-        st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _select(_c606, _then607(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
-        _c610 = (_i32(v_less) > 0)
-        def _then611(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+        st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _select(_c638, _then639(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
+        _c642 = (_i32(v_less) > 0)
+        def _then643(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
             st = dict(st)
-            _a612 = v_less
-            st["weakened"] = st["weakened"].at[_i32(v_q)].set(_cast(_a612, jnp.int8))
-            _a613 = (1 + _i32(v_q))
-            st["_envc_until_weakened"] = st["_envc_until_weakened"].at[_i32(v_q)].set(_cast(_a613, jnp.int8))
+            _a644 = v_less
+            st["weakened"] = st["weakened"].at[_i32(v_q)].set(_cast(_a644, jnp.int8))
+            _a645 = (1 + _i32(v_q))
+            st["_envc_until_weakened"] = st["_envc_until_weakened"].at[_i32(v_q)].set(_cast(_a645, jnp.int8))
             return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
-        st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _select(_c610, _then611(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
+        st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _select(_c642, _then643(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
         return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
-    st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _select(_c600, _then601(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
+    st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _select(_c632, _then633(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
     return st
 
 
@@ -2386,10 +2434,10 @@ def p_counter_damage(st, v_p, v_amount):
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
     v_amount = _cast(v_amount, jnp.int8)
-    _a614 = v_amount
-    st["spiky"] = st["spiky"].at[_i32(v_p)].set(_cast(_a614, jnp.int8))
-    _a615 = (1 + (1 - _i32(v_p)))
-    st["_envc_until_spiky"] = st["_envc_until_spiky"].at[_i32(v_p)].set(_cast(_a615, jnp.int8))
+    _a646 = v_amount
+    st["spiky"] = st["spiky"].at[_i32(v_p)].set(_cast(_a646, jnp.int8))
+    _a647 = (1 + (1 - _i32(v_p)))
+    st["_envc_until_spiky"] = st["_envc_until_spiky"].at[_i32(v_p)].set(_cast(_a647, jnp.int8))
     return st
 
 
@@ -2397,10 +2445,10 @@ def p_block_supporters(st, v_p):
     """proc `block_supporters` (tcg.envspec:870)"""
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
-    _a616 = True
-    st["no_supporter"] = st["no_supporter"].at[(1 - _i32(v_p))].set(_cast(_a616, jnp.bool_))
-    _a617 = (1 + (1 - _i32(v_p)))
-    st["_envc_until_no_supporter"] = st["_envc_until_no_supporter"].at[(1 - _i32(v_p))].set(_cast(_a617, jnp.int8))
+    _a648 = True
+    st["no_supporter"] = st["no_supporter"].at[(1 - _i32(v_p))].set(_cast(_a648, jnp.bool_))
+    _a649 = (1 + (1 - _i32(v_p)))
+    st["_envc_until_no_supporter"] = st["_envc_until_no_supporter"].at[(1 - _i32(v_p))].set(_cast(_a649, jnp.int8))
     return st
 
 
@@ -2412,7 +2460,10 @@ def f_extra_energy(st, v_p, v_t):
     _ret = jnp.int16(0)
     v_c = _cast(jnp.where((_i32(st["copying"]) == 2), st["copy_card"], st["card"][_i32(v_p)][0]), jnp.int16)
     v_a = _cast(jnp.where((_i32(st["copying"]) == 2), _i32(st["copy_index"]), _i32(st["attack_index"])), jnp.int8)
-    v_others = _cast((jnp.sum(jax.vmap(lambda i618, _h619, _h620: _i32(jnp.where(jnp.logical_and((i618 != _i32(v_t)), (i618 < 9)), jnp.maximum((_i32(st["energy"][_i32(v_p)][0][i618]) - _i32(jnp.where((_i32(v_a) == 0), _i32(_h619), _i32(_h620)))), 0), 0)))(jnp.arange(0, 11, dtype=jnp.int32), _K13[_i32(v_c)], _K14[_i32(v_c)]), dtype=jnp.int32) + _i32(jnp.where((_i32(v_t) != 9), _i32(st["energy"][_i32(v_p)][0][9]), 0))), jnp.int16)
+    def _g653(i650, _h651, _h652):
+        return _i32(jnp.where(jnp.logical_and((i650 != _i32(v_t)), (i650 < 9)), jnp.maximum((_i32(st["energy"][_i32(v_p)][0][i650]) - _i32(jnp.where((_i32(v_a) == 0), _i32(_h651), _i32(_h652)))), 0), 0))
+    _e654 = jax.vmap(_g653)(jnp.arange(0, 11, dtype=jnp.int32), _K13[_i32(v_c)], _K14[_i32(v_c)])
+    v_others = _cast((jnp.sum(_e654, dtype=jnp.int32) + _i32(jnp.where((_i32(v_t) != 9), _i32(st["energy"][_i32(v_p)][0][9]), 0))), jnp.int16)
     _ret = _select(_done, _ret, _cast(((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - _i32(f_cost(st, v_c, v_a, v_t))) - jnp.maximum((_i32(f_cost(st, v_c, v_a, 9)) - _i32(v_others)), 0)), jnp.int16))
     _done = jnp.bool_(True)
     return _ret
@@ -2425,12 +2476,12 @@ def p_bonus_if_extra_energy(st, v_p, v_t, v_n, v_amount):
     v_t = _cast(v_t, jnp.int8)
     v_n = _cast(v_n, jnp.int8)
     v_amount = _cast(v_amount, jnp.int16)
-    _c621 = (_i32(f_extra_energy(st, v_p, v_t)) >= _i32(v_n))
-    def _then622(st, v_p, v_t, v_n, v_amount):
+    _c655 = (_i32(f_extra_energy(st, v_p, v_t)) >= _i32(v_n))
+    def _then656(st, v_p, v_t, v_n, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_t, v_n, v_amount)
-    st, (v_p, v_t, v_n, v_amount) = _select(_c621, _then622(st, v_p, v_t, v_n, v_amount), (st, (v_p, v_t, v_n, v_amount)))
+    st, (v_p, v_t, v_n, v_amount) = _select(_c655, _then656(st, v_p, v_t, v_n, v_amount), (st, (v_p, v_t, v_n, v_amount)))
     return st
 
 
@@ -2439,16 +2490,16 @@ def p_sweets_relay(st, v_p, v_amount):
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
     v_amount = _cast(v_amount, jnp.int16)
-    _c623 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["relay_turn"][_i32(v_p)]) == (_i32(st["turn"]) - 2)))
-    def _then624(st, v_p, v_amount):
+    _c657 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["relay_turn"][_i32(v_p)]) == (_i32(st["turn"]) - 2)))
+    def _then658(st, v_p, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_amount)
-    st, (v_p, v_amount) = _select(_c623, _then624(st, v_p, v_amount), (st, (v_p, v_amount)))
-    _a625 = st["turn"]
-    st["relay_turn"] = st["relay_turn"].at[_i32(v_p)].set(_cast(_a625, jnp.int8))
-    _a626 = jnp.minimum((_i32(st["relays"][_i32(v_p)]) + 1), 50)
-    st["relays"] = st["relays"].at[_i32(v_p)].set(_cast(_a626, jnp.int8))
+    st, (v_p, v_amount) = _select(_c657, _then658(st, v_p, v_amount), (st, (v_p, v_amount)))
+    _a659 = st["turn"]
+    st["relay_turn"] = st["relay_turn"].at[_i32(v_p)].set(_cast(_a659, jnp.int8))
+    _a660 = jnp.minimum((_i32(st["relays"][_i32(v_p)]) + 1), 50)
+    st["relays"] = st["relays"].at[_i32(v_p)].set(_cast(_a660, jnp.int8))
     return st
 
 
@@ -2457,8 +2508,8 @@ def p_damage_per_relay(st, v_p, v_each):
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
     v_each = _cast(v_each, jnp.int8)
-    _a627 = jnp.minimum((_i32(v_each) * _i32(st["relays"][_i32(v_p)])), 300)
-    st["dmg"] = _cast(_a627, jnp.int16)
+    _a661 = jnp.minimum((_i32(v_each) * _i32(st["relays"][_i32(v_p)])), 300)
+    st["dmg"] = _cast(_a661, jnp.int16)
     return st
 
 
@@ -2467,14 +2518,14 @@ def p_boost_next_turn(st, v_p, v_amount):
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
     v_amount = _cast(v_amount, jnp.int16)
-    _c628 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["boost_turn"][_i32(v_p)]) == (_i32(st["turn"]) - 2)))
-    def _then629(st, v_p, v_amount):
+    _c662 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["boost_turn"][_i32(v_p)]) == (_i32(st["turn"]) - 2)))
+    def _then663(st, v_p, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_amount)
-    st, (v_p, v_amount) = _select(_c628, _then629(st, v_p, v_amount), (st, (v_p, v_amount)))
-    _a630 = st["turn"]
-    st["boost_turn"] = st["boost_turn"].at[_i32(v_p)].set(_cast(_a630, jnp.int8))
+    st, (v_p, v_amount) = _select(_c662, _then663(st, v_p, v_amount), (st, (v_p, v_amount)))
+    _a664 = st["turn"]
+    st["boost_turn"] = st["boost_turn"].at[_i32(v_p)].set(_cast(_a664, jnp.int8))
     return st
 
 
@@ -2484,18 +2535,18 @@ def p_see_opponent_hand(st, v_p):
     v_p = _cast(v_p, jnp.int8)
     v_q = _cast((1 - _i32(v_p)), jnp.int8)
     v_i = jnp.int32(0)
-    def _loop631(i, carry):
+    def _loop665(i, carry):
         st, (v_p, v_q, v_i) = dict(carry[0]), carry[1]
         v_i = i
-        _f632 = _i32(v_i)
-        _f633 = _get(st["hand"], _i32(v_q))["len"]
-        st = _fault_at(st, ((_i32(v_i) < _get(st["hand"], _i32(v_q))["len"])) & (_f632 >= _f633), 25, _f632, _f633)
-        _a634 = jnp.where((_i32(v_i) < _get(st["hand"], _i32(v_q))["len"]), _i32(_get(st["hand"], _i32(v_q))["items"][_f632]), -1)
-        st["seen_hand"] = st["seen_hand"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a634, jnp.int16))
+        _f666 = _i32(v_i)
+        _f667 = _get(st["hand"], _i32(v_q))["len"]
+        st = _fault_at(st, ((_i32(v_i) < _get(st["hand"], _i32(v_q))["len"])) & (_f666 >= _f667), 25, _f666, _f667)
+        _a668 = jnp.where((_i32(v_i) < _get(st["hand"], _i32(v_q))["len"]), _i32(_get(st["hand"], _i32(v_q))["items"][_f666]), -1)
+        st["seen_hand"] = st["seen_hand"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a668, jnp.int16))
         return st, (v_p, v_q, v_i)
-    st, (v_p, v_q, v_i) = lax.fori_loop(0, 10, _loop631, (st, (v_p, v_q, v_i)))
-    _a635 = st["turn"]
-    st["seen_hand_turn"] = st["seen_hand_turn"].at[_i32(v_p)].set(_cast(_a635, jnp.int8))
+    st, (v_p, v_q, v_i) = lax.fori_loop(0, 10, _loop665, (st, (v_p, v_q, v_i)))
+    _a669 = st["turn"]
+    st["seen_hand_turn"] = st["seen_hand_turn"].at[_i32(v_p)].set(_cast(_a669, jnp.int8))
     return st
 
 
@@ -2505,25 +2556,25 @@ def p_look_at_deck(st, v_p, v_n):
     v_p = _cast(v_p, jnp.int8)
     v_n = _cast(v_n, jnp.int8)
     v_i = jnp.int32(0)
-    _f636 = _i32(v_i)
-    _f637 = _get(st["deck"], _i32(v_p))["len"]
-    st = _fault_at(st, (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f636 >= _f637), 26, _f636, _f637)
-    _a638 = jnp.where(jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])), _i32(_get(st["deck"], _i32(v_p))["items"][_f636]), -1)
-    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a638, jnp.int16))
+    _f670 = _i32(v_i)
+    _f671 = _get(st["deck"], _i32(v_p))["len"]
+    st = _fault_at(st, (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f670 >= _f671), 26, _f670, _f671)
+    _a672 = jnp.where(jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])), _i32(_get(st["deck"], _i32(v_p))["items"][_f670]), -1)
+    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a672, jnp.int16))
     v_i = jnp.int32(1)
-    _f639 = _i32(v_i)
-    _f640 = _get(st["deck"], _i32(v_p))["len"]
-    st = _fault_at(st, (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f639 >= _f640), 26, _f639, _f640)
-    _a641 = jnp.where(jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])), _i32(_get(st["deck"], _i32(v_p))["items"][_f639]), -1)
-    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a641, jnp.int16))
+    _f673 = _i32(v_i)
+    _f674 = _get(st["deck"], _i32(v_p))["len"]
+    st = _fault_at(st, (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f673 >= _f674), 26, _f673, _f674)
+    _a675 = jnp.where(jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])), _i32(_get(st["deck"], _i32(v_p))["items"][_f673]), -1)
+    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a675, jnp.int16))
     v_i = jnp.int32(2)
-    _f642 = _i32(v_i)
-    _f643 = _get(st["deck"], _i32(v_p))["len"]
-    st = _fault_at(st, (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f642 >= _f643), 26, _f642, _f643)
-    _a644 = jnp.where(jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])), _i32(_get(st["deck"], _i32(v_p))["items"][_f642]), -1)
-    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a644, jnp.int16))
-    _a645 = st["turn"]
-    st["seen_deck_turn"] = st["seen_deck_turn"].at[_i32(v_p)].set(_cast(_a645, jnp.int8))
+    _f676 = _i32(v_i)
+    _f677 = _get(st["deck"], _i32(v_p))["len"]
+    st = _fault_at(st, (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f676 >= _f677), 26, _f676, _f677)
+    _a678 = jnp.where(jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])), _i32(_get(st["deck"], _i32(v_p))["items"][_f676]), -1)
+    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a678, jnp.int16))
+    _a679 = st["turn"]
+    st["seen_deck_turn"] = st["seen_deck_turn"].at[_i32(v_p)].set(_cast(_a679, jnp.int8))
     return st
 
 
@@ -2531,91 +2582,91 @@ def p_active_to_hand(st, v_p):
     """proc `active_to_hand` (tcg.envspec:941)"""
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
-    _c646 = st["occupied"][_i32(v_p)][0]
-    def _then647(st, v_p):
+    _c680 = st["occupied"][_i32(v_p)][0]
+    def _then681(st, v_p):
         st = dict(st)
         v_k = jnp.int32(0)
         v_c = _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_p)][0], st["below"][_i32(v_p)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16)
-        _c648 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_p)][0])))
-        def _then649(st, v_p, v_k, v_c):
+        _c682 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_p)][0])))
+        def _then683(st, v_p, v_k, v_c):
             st = dict(st)
-            _c650 = (_get(st["hand"], _i32(v_p))["len"] < 10)
-            def _then651(st, v_p, v_k, v_c):
+            _c684 = (_get(st["hand"], _i32(v_p))["len"] < 10)
+            def _then685(st, v_p, v_k, v_c):
                 st = dict(st)
-                _f652 = _get(st["hand"], _i32(v_p))["len"]
-                st = _fault_at(st, (_f652 >= 10), 27, 0, 0)
-                _l653 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
-                st["hand"] = _set(st["hand"], _i32(v_p), _l653)
+                _f686 = _get(st["hand"], _i32(v_p))["len"]
+                st = _fault_at(st, (_f686 >= 10), 27, 0, 0)
+                _l687 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
+                st["hand"] = _set(st["hand"], _i32(v_p), _l687)
                 return st, (v_p, v_k, v_c)
-            def _else654(st, v_p, v_k, v_c):
+            def _else688(st, v_p, v_k, v_c):
                 st = dict(st)
-                _f655 = _get(st["discard"], _i32(v_p))["len"]
-                st = _fault_at(st, (_f655 >= 20), 28, 0, 0)
-                _l656 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
-                st["discard"] = _set(st["discard"], _i32(v_p), _l656)
+                _f689 = _get(st["discard"], _i32(v_p))["len"]
+                st = _fault_at(st, (_f689 >= 20), 28, 0, 0)
+                _l690 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
+                st["discard"] = _set(st["discard"], _i32(v_p), _l690)
                 return st, (v_p, v_k, v_c)
-            st, (v_p, v_k, v_c) = _select(_c650, _then651(st, v_p, v_k, v_c), _else654(st, v_p, v_k, v_c))
+            st, (v_p, v_k, v_c) = _select(_c684, _then685(st, v_p, v_k, v_c), _else688(st, v_p, v_k, v_c))
             return st, (v_p, v_k, v_c)
-        st, (v_p, v_k, v_c) = _select(_c648, _then649(st, v_p, v_k, v_c), (st, (v_p, v_k, v_c)))
+        st, (v_p, v_k, v_c) = _select(_c682, _then683(st, v_p, v_k, v_c), (st, (v_p, v_k, v_c)))
         v_k = jnp.int32(1)
         v_c = _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_p)][0], st["below"][_i32(v_p)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16)
-        _c657 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_p)][0])))
-        def _then658(st, v_p, v_k, v_c):
+        _c691 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_p)][0])))
+        def _then692(st, v_p, v_k, v_c):
             st = dict(st)
-            _c659 = (_get(st["hand"], _i32(v_p))["len"] < 10)
-            def _then660(st, v_p, v_k, v_c):
+            _c693 = (_get(st["hand"], _i32(v_p))["len"] < 10)
+            def _then694(st, v_p, v_k, v_c):
                 st = dict(st)
-                _f661 = _get(st["hand"], _i32(v_p))["len"]
-                st = _fault_at(st, (_f661 >= 10), 27, 0, 0)
-                _l662 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
-                st["hand"] = _set(st["hand"], _i32(v_p), _l662)
+                _f695 = _get(st["hand"], _i32(v_p))["len"]
+                st = _fault_at(st, (_f695 >= 10), 27, 0, 0)
+                _l696 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
+                st["hand"] = _set(st["hand"], _i32(v_p), _l696)
                 return st, (v_p, v_k, v_c)
-            def _else663(st, v_p, v_k, v_c):
+            def _else697(st, v_p, v_k, v_c):
                 st = dict(st)
-                _f664 = _get(st["discard"], _i32(v_p))["len"]
-                st = _fault_at(st, (_f664 >= 20), 28, 0, 0)
-                _l665 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
-                st["discard"] = _set(st["discard"], _i32(v_p), _l665)
+                _f698 = _get(st["discard"], _i32(v_p))["len"]
+                st = _fault_at(st, (_f698 >= 20), 28, 0, 0)
+                _l699 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
+                st["discard"] = _set(st["discard"], _i32(v_p), _l699)
                 return st, (v_p, v_k, v_c)
-            st, (v_p, v_k, v_c) = _select(_c659, _then660(st, v_p, v_k, v_c), _else663(st, v_p, v_k, v_c))
+            st, (v_p, v_k, v_c) = _select(_c693, _then694(st, v_p, v_k, v_c), _else697(st, v_p, v_k, v_c))
             return st, (v_p, v_k, v_c)
-        st, (v_p, v_k, v_c) = _select(_c657, _then658(st, v_p, v_k, v_c), (st, (v_p, v_k, v_c)))
+        st, (v_p, v_k, v_c) = _select(_c691, _then692(st, v_p, v_k, v_c), (st, (v_p, v_k, v_c)))
         v_k = jnp.int32(2)
         v_c = _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_p)][0], st["below"][_i32(v_p)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16)
-        _c666 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_p)][0])))
-        def _then667(st, v_p, v_k, v_c):
+        _c700 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_p)][0])))
+        def _then701(st, v_p, v_k, v_c):
             st = dict(st)
-            _c668 = (_get(st["hand"], _i32(v_p))["len"] < 10)
-            def _then669(st, v_p, v_k, v_c):
+            _c702 = (_get(st["hand"], _i32(v_p))["len"] < 10)
+            def _then703(st, v_p, v_k, v_c):
                 st = dict(st)
-                _f670 = _get(st["hand"], _i32(v_p))["len"]
-                st = _fault_at(st, (_f670 >= 10), 27, 0, 0)
-                _l671 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
-                st["hand"] = _set(st["hand"], _i32(v_p), _l671)
+                _f704 = _get(st["hand"], _i32(v_p))["len"]
+                st = _fault_at(st, (_f704 >= 10), 27, 0, 0)
+                _l705 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
+                st["hand"] = _set(st["hand"], _i32(v_p), _l705)
                 return st, (v_p, v_k, v_c)
-            def _else672(st, v_p, v_k, v_c):
+            def _else706(st, v_p, v_k, v_c):
                 st = dict(st)
-                _f673 = _get(st["discard"], _i32(v_p))["len"]
-                st = _fault_at(st, (_f673 >= 20), 28, 0, 0)
-                _l674 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
-                st["discard"] = _set(st["discard"], _i32(v_p), _l674)
+                _f707 = _get(st["discard"], _i32(v_p))["len"]
+                st = _fault_at(st, (_f707 >= 20), 28, 0, 0)
+                _l708 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
+                st["discard"] = _set(st["discard"], _i32(v_p), _l708)
                 return st, (v_p, v_k, v_c)
-            st, (v_p, v_k, v_c) = _select(_c668, _then669(st, v_p, v_k, v_c), _else672(st, v_p, v_k, v_c))
+            st, (v_p, v_k, v_c) = _select(_c702, _then703(st, v_p, v_k, v_c), _else706(st, v_p, v_k, v_c))
             return st, (v_p, v_k, v_c)
-        st, (v_p, v_k, v_c) = _select(_c666, _then667(st, v_p, v_k, v_c), (st, (v_p, v_k, v_c)))
-        _a675 = False
-        st["occupied"] = st["occupied"].at[(_i32(v_p), 0)].set(_cast(_a675, jnp.bool_))
-        _a676 = 0
-        st["damage"] = st["damage"].at[(_i32(v_p), 0)].set(_cast(_a676, jnp.int16))
-        _a678 = jax.vmap(lambda i677: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-        st["energy"] = st["energy"].at[(_i32(v_p), 0)].set(_cast(_a678, jnp.int8))
-        _a679 = 0
-        st["evolutions"] = st["evolutions"].at[(_i32(v_p), 0)].set(_cast(_a679, jnp.int8))
-        _a680 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(v_p), 0)].set(_cast(_a680, jnp.bool_))
+        st, (v_p, v_k, v_c) = _select(_c700, _then701(st, v_p, v_k, v_c), (st, (v_p, v_k, v_c)))
+        _a709 = False
+        st["occupied"] = st["occupied"].at[(_i32(v_p), 0)].set(_cast(_a709, jnp.bool_))
+        _a710 = 0
+        st["damage"] = st["damage"].at[(_i32(v_p), 0)].set(_cast(_a710, jnp.int16))
+        _a712 = jax.vmap(lambda i711: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+        st["energy"] = st["energy"].at[(_i32(v_p), 0)].set(_cast(_a712, jnp.int8))
+        _a713 = 0
+        st["evolutions"] = st["evolutions"].at[(_i32(v_p), 0)].set(_cast(_a713, jnp.int8))
+        _a714 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(v_p), 0)].set(_cast(_a714, jnp.bool_))
         st = p_clear_conditions(st, v_p)
         return st, (v_p,)
-    st, (v_p,) = _select(_c646, _then647(st, v_p), (st, (v_p,)))
+    st, (v_p,) = _select(_c680, _then681(st, v_p), (st, (v_p,)))
     return st
 
 
@@ -2626,69 +2677,69 @@ def p_opponent_active_to_deck(st, v_p, v_coin):
     v_coin = _cast(v_coin, jnp.bool_)
     v_q = _cast((1 - _i32(v_p)), jnp.int8)
     v_go = _cast(True, jnp.bool_)
-    _c681 = v_coin
-    def _then682(st, v_p, v_coin, v_q, v_go):
+    _c715 = v_coin
+    def _then716(st, v_p, v_coin, v_q, v_go):
         st = dict(st)
-        st, _r683 = _randint(st, 0, 1)
-        _a684 = (_r683 == 1)
-        v_go = _cast(_a684, jnp.bool_)
+        st, _r717 = _randint(st, 0, 1)
+        _a718 = (_r717 == 1)
+        v_go = _cast(_a718, jnp.bool_)
         return st, (v_p, v_coin, v_q, v_go)
-    st, (v_p, v_coin, v_q, v_go) = _select(_c681, _then682(st, v_p, v_coin, v_q, v_go), (st, (v_p, v_coin, v_q, v_go)))
-    _c685 = jnp.logical_and(jnp.logical_and(v_go, st["occupied"][_i32(v_q)][0]), jnp.logical_not(f_defended(st, v_p)))
-    def _then686(st, v_p, v_coin, v_q, v_go):
+    st, (v_p, v_coin, v_q, v_go) = _select(_c715, _then716(st, v_p, v_coin, v_q, v_go), (st, (v_p, v_coin, v_q, v_go)))
+    _c719 = jnp.logical_and(jnp.logical_and(v_go, st["occupied"][_i32(v_q)][0]), jnp.logical_not(f_defended(st, v_p)))
+    def _then720(st, v_p, v_coin, v_q, v_go):
         st = dict(st)
         st = p_hit_active(st, v_p)
-        _c687 = (_i32(st["damage"][_i32(v_q)][0]) < _i32(f_hp_of(st, v_q, 0)))
-        def _then688(st, v_p, v_coin, v_q, v_go):
+        _c721 = (_i32(st["damage"][_i32(v_q)][0]) < _i32(f_hp_of(st, v_q, 0)))
+        def _then722(st, v_p, v_coin, v_q, v_go):
             st = dict(st)
             v_k = jnp.int32(0)
-            _c689 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
-            def _then690(st, v_p, v_coin, v_q, v_go, v_k):
+            _c723 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
+            def _then724(st, v_p, v_coin, v_q, v_go, v_k):
                 st = dict(st)
-                _f691 = _get(st["deck"], _i32(v_q))["len"]
-                st = _fault_at(st, (_f691 >= 20), 29, 0, 0)
-                _l692 = _push(_get(st["deck"], _i32(v_q)), _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_q)][0], st["below"][_i32(v_q)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16))
-                st["deck"] = _set(st["deck"], _i32(v_q), _l692)
+                _f725 = _get(st["deck"], _i32(v_q))["len"]
+                st = _fault_at(st, (_f725 >= 20), 29, 0, 0)
+                _l726 = _push(_get(st["deck"], _i32(v_q)), _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_q)][0], st["below"][_i32(v_q)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16))
+                st["deck"] = _set(st["deck"], _i32(v_q), _l726)
                 return st, (v_p, v_coin, v_q, v_go, v_k)
-            st, (v_p, v_coin, v_q, v_go, v_k) = _select(_c689, _then690(st, v_p, v_coin, v_q, v_go, v_k), (st, (v_p, v_coin, v_q, v_go, v_k)))
+            st, (v_p, v_coin, v_q, v_go, v_k) = _select(_c723, _then724(st, v_p, v_coin, v_q, v_go, v_k), (st, (v_p, v_coin, v_q, v_go, v_k)))
             v_k = jnp.int32(1)
-            _c693 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
-            def _then694(st, v_p, v_coin, v_q, v_go, v_k):
+            _c727 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
+            def _then728(st, v_p, v_coin, v_q, v_go, v_k):
                 st = dict(st)
-                _f695 = _get(st["deck"], _i32(v_q))["len"]
-                st = _fault_at(st, (_f695 >= 20), 29, 0, 0)
-                _l696 = _push(_get(st["deck"], _i32(v_q)), _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_q)][0], st["below"][_i32(v_q)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16))
-                st["deck"] = _set(st["deck"], _i32(v_q), _l696)
+                _f729 = _get(st["deck"], _i32(v_q))["len"]
+                st = _fault_at(st, (_f729 >= 20), 29, 0, 0)
+                _l730 = _push(_get(st["deck"], _i32(v_q)), _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_q)][0], st["below"][_i32(v_q)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16))
+                st["deck"] = _set(st["deck"], _i32(v_q), _l730)
                 return st, (v_p, v_coin, v_q, v_go, v_k)
-            st, (v_p, v_coin, v_q, v_go, v_k) = _select(_c693, _then694(st, v_p, v_coin, v_q, v_go, v_k), (st, (v_p, v_coin, v_q, v_go, v_k)))
+            st, (v_p, v_coin, v_q, v_go, v_k) = _select(_c727, _then728(st, v_p, v_coin, v_q, v_go, v_k), (st, (v_p, v_coin, v_q, v_go, v_k)))
             v_k = jnp.int32(2)
-            _c697 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
-            def _then698(st, v_p, v_coin, v_q, v_go, v_k):
+            _c731 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
+            def _then732(st, v_p, v_coin, v_q, v_go, v_k):
                 st = dict(st)
-                _f699 = _get(st["deck"], _i32(v_q))["len"]
-                st = _fault_at(st, (_f699 >= 20), 29, 0, 0)
-                _l700 = _push(_get(st["deck"], _i32(v_q)), _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_q)][0], st["below"][_i32(v_q)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16))
-                st["deck"] = _set(st["deck"], _i32(v_q), _l700)
+                _f733 = _get(st["deck"], _i32(v_q))["len"]
+                st = _fault_at(st, (_f733 >= 20), 29, 0, 0)
+                _l734 = _push(_get(st["deck"], _i32(v_q)), _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_q)][0], st["below"][_i32(v_q)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16))
+                st["deck"] = _set(st["deck"], _i32(v_q), _l734)
                 return st, (v_p, v_coin, v_q, v_go, v_k)
-            st, (v_p, v_coin, v_q, v_go, v_k) = _select(_c697, _then698(st, v_p, v_coin, v_q, v_go, v_k), (st, (v_p, v_coin, v_q, v_go, v_k)))
-            _f701 = _get(st["deck"], _i32(v_q))["len"]
-            st, _l702 = _shuffle(st, _get(st["deck"], _i32(v_q)))
-            st["deck"] = _set(st["deck"], _i32(v_q), _l702)
-            _a703 = False
-            st["occupied"] = st["occupied"].at[(_i32(v_q), 0)].set(_cast(_a703, jnp.bool_))
-            _a704 = 0
-            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a704, jnp.int16))
-            _a706 = jax.vmap(lambda i705: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-            st["energy"] = st["energy"].at[(_i32(v_q), 0)].set(_cast(_a706, jnp.int8))
-            _a707 = 0
-            st["evolutions"] = st["evolutions"].at[(_i32(v_q), 0)].set(_cast(_a707, jnp.int8))
-            _a708 = False
-            st["ability_used"] = st["ability_used"].at[(_i32(v_q), 0)].set(_cast(_a708, jnp.bool_))
+            st, (v_p, v_coin, v_q, v_go, v_k) = _select(_c731, _then732(st, v_p, v_coin, v_q, v_go, v_k), (st, (v_p, v_coin, v_q, v_go, v_k)))
+            _f735 = _get(st["deck"], _i32(v_q))["len"]
+            st, _l736 = _shuffle(st, _get(st["deck"], _i32(v_q)))
+            st["deck"] = _set(st["deck"], _i32(v_q), _l736)
+            _a737 = False
+            st["occupied"] = st["occupied"].at[(_i32(v_q), 0)].set(_cast(_a737, jnp.bool_))
+            _a738 = 0
+            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a738, jnp.int16))
+            _a740 = jax.vmap(lambda i739: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+            st["energy"] = st["energy"].at[(_i32(v_q), 0)].set(_cast(_a740, jnp.int8))
+            _a741 = 0
+            st["evolutions"] = st["evolutions"].at[(_i32(v_q), 0)].set(_cast(_a741, jnp.int8))
+            _a742 = False
+            st["ability_used"] = st["ability_used"].at[(_i32(v_q), 0)].set(_cast(_a742, jnp.bool_))
             st = p_clear_conditions(st, v_q)
             return st, (v_p, v_coin, v_q, v_go)
-        st, (v_p, v_coin, v_q, v_go) = _select(_c687, _then688(st, v_p, v_coin, v_q, v_go), (st, (v_p, v_coin, v_q, v_go)))
+        st, (v_p, v_coin, v_q, v_go) = _select(_c721, _then722(st, v_p, v_coin, v_q, v_go), (st, (v_p, v_coin, v_q, v_go)))
         return st, (v_p, v_coin, v_q, v_go)
-    st, (v_p, v_coin, v_q, v_go) = _select(_c685, _then686(st, v_p, v_coin, v_q, v_go), (st, (v_p, v_coin, v_q, v_go)))
+    st, (v_p, v_coin, v_q, v_go) = _select(_c719, _then720(st, v_p, v_coin, v_q, v_go), (st, (v_p, v_coin, v_q, v_go)))
     return st
 
 
@@ -2698,20 +2749,20 @@ def p_move_bench_energy(st, v_p, v_t):
     v_p = _cast(v_p, jnp.int8)
     v_t = _cast(v_t, jnp.int8)
     v_s = jnp.int32(1)
-    _a709 = jnp.minimum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12)
-    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a709, jnp.int8))
-    _a710 = 0
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a710, jnp.int8))
+    _a743 = jnp.minimum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12)
+    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a743, jnp.int8))
+    _a744 = 0
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a744, jnp.int8))
     v_s = jnp.int32(2)
-    _a711 = jnp.minimum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12)
-    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a711, jnp.int8))
-    _a712 = 0
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a712, jnp.int8))
+    _a745 = jnp.minimum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12)
+    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a745, jnp.int8))
+    _a746 = 0
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a746, jnp.int8))
     v_s = jnp.int32(3)
-    _a713 = jnp.minimum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12)
-    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a713, jnp.int8))
-    _a714 = 0
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a714, jnp.int8))
+    _a747 = jnp.minimum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12)
+    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a747, jnp.int8))
+    _a748 = 0
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a748, jnp.int8))
     return st
 
 
@@ -2720,13 +2771,13 @@ def p_lock_opponent_supporters(st, v_p, v_s):
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
     v_s = _cast(v_s, jnp.int8)
-    _c715 = jnp.logical_and((_i32(v_s) == 0), st["occupied"][_i32(v_p)][0])
-    def _then716(st, v_p, v_s):
+    _c749 = jnp.logical_and((_i32(v_s) == 0), st["occupied"][_i32(v_p)][0])
+    def _then750(st, v_p, v_s):
         st = dict(st)
-        _a717 = True
-        st["locked_supporters"] = st["locked_supporters"].at[(1 - _i32(v_p))].set(_cast(_a717, jnp.bool_))
+        _a751 = True
+        st["locked_supporters"] = st["locked_supporters"].at[(1 - _i32(v_p))].set(_cast(_a751, jnp.bool_))
         return st, (v_p, v_s)
-    st, (v_p, v_s) = _select(_c715, _then716(st, v_p, v_s), (st, (v_p, v_s)))
+    st, (v_p, v_s) = _select(_c749, _then750(st, v_p, v_s), (st, (v_p, v_s)))
     return st
 
 
@@ -2738,24 +2789,24 @@ def p_play_as_pokemon(st, v_p, v_hp, v_t):
     v_t = _cast(v_t, jnp.int8)
     v_s = _cast(f_free_bench(st, v_p), jnp.int8)
     v_n = _cast(_get(st["discard"], _i32(v_p))["len"], jnp.int8)
-    _f719 = jnp.maximum((_i32(v_n) - 1), 0)
-    _f720 = _get(st["discard"], _i32(v_p))["len"]
-    st = _fault_at(st, (jnp.logical_and((_i32(v_s) < 4), (_i32(v_n) > 0))) & (_f719 >= _f720), 30, _f719, _f720)
-    _c718 = jnp.logical_and(jnp.logical_and((_i32(v_s) < 4), (_i32(v_n) > 0)), (_get(st["discard"], _i32(v_p))["items"][_f719] == st["playing"]))
-    def _then721(st, v_p, v_hp, v_t, v_s, v_n):
+    _f753 = jnp.maximum((_i32(v_n) - 1), 0)
+    _f754 = _get(st["discard"], _i32(v_p))["len"]
+    st = _fault_at(st, (jnp.logical_and((_i32(v_s) < 4), (_i32(v_n) > 0))) & (_f753 >= _f754), 30, _f753, _f754)
+    _c752 = jnp.logical_and(jnp.logical_and((_i32(v_s) < 4), (_i32(v_n) > 0)), (_get(st["discard"], _i32(v_p))["items"][_f753] == st["playing"]))
+    def _then755(st, v_p, v_hp, v_t, v_s, v_n):
         st = dict(st)
-        _f722 = jnp.maximum((_i32(v_n) - 1), 0)
-        _f723 = _get(st["discard"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f722 >= _f723), 31, _f722, _f723)
-        _l724 = _remove_at(_get(st["discard"], _i32(v_p)), _f722)
-        st["discard"] = _set(st["discard"], _i32(v_p), _l724)
+        _f756 = jnp.maximum((_i32(v_n) - 1), 0)
+        _f757 = _get(st["discard"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f756 >= _f757), 31, _f756, _f757)
+        _l758 = _remove_at(_get(st["discard"], _i32(v_p)), _f756)
+        st["discard"] = _set(st["discard"], _i32(v_p), _l758)
         st = p_put_in_play(st, v_p, v_s, st["playing"])
-        _a725 = v_hp
-        st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a725, jnp.int16))
-        _a726 = v_t
-        st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a726, jnp.int8))
+        _a759 = v_hp
+        st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a759, jnp.int16))
+        _a760 = v_t
+        st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a760, jnp.int8))
         return st, (v_p, v_hp, v_t, v_s, v_n)
-    st, (v_p, v_hp, v_t, v_s, v_n) = _select(_c718, _then721(st, v_p, v_hp, v_t, v_s, v_n), (st, (v_p, v_hp, v_t, v_s, v_n)))
+    st, (v_p, v_hp, v_t, v_s, v_n) = _select(_c752, _then755(st, v_p, v_hp, v_t, v_s, v_n), (st, (v_p, v_hp, v_t, v_s, v_n)))
     return st
 
 
@@ -2765,13 +2816,13 @@ def p_cut_damage(st, v_p, v_t, v_amount):
     v_p = _cast(v_p, jnp.int8)
     v_t = _cast(v_t, jnp.int8)
     v_amount = _cast(v_amount, jnp.int16)
-    _c727 = jnp.logical_or((_i32(v_t) == 10), (_i32(f_type_of(st, (1 - _i32(v_p)), 0)) == _i32(v_t)))
-    def _then728(st, v_p, v_t, v_amount):
+    _c761 = jnp.logical_or((_i32(v_t) == 10), (_i32(f_type_of(st, (1 - _i32(v_p)), 0)) == _i32(v_t)))
+    def _then762(st, v_p, v_t, v_amount):
         st = dict(st)
-        _a729 = jnp.minimum((_i32(st["passive_cut"]) + _i32(v_amount)), 300)
-        st["passive_cut"] = _cast(_a729, jnp.int16)
+        _a763 = jnp.minimum((_i32(st["passive_cut"]) + _i32(v_amount)), 300)
+        st["passive_cut"] = _cast(_a763, jnp.int16)
         return st, (v_p, v_t, v_amount)
-    st, (v_p, v_t, v_amount) = _select(_c727, _then728(st, v_p, v_t, v_amount), (st, (v_p, v_t, v_amount)))
+    st, (v_p, v_t, v_amount) = _select(_c761, _then762(st, v_p, v_t, v_amount), (st, (v_p, v_t, v_amount)))
     return st
 
 
@@ -2780,13 +2831,13 @@ def p_strike_back(st, v_s, v_amount):
     st = dict(st)
     v_s = _cast(v_s, jnp.int8)
     v_amount = _cast(v_amount, jnp.int8)
-    _c730 = (_i32(v_s) == 0)
-    def _then731(st, v_s, v_amount):
+    _c764 = (_i32(v_s) == 0)
+    def _then765(st, v_s, v_amount):
         st = dict(st)
-        _a732 = v_amount
-        st["passive_spiky"] = _cast(_a732, jnp.int8)
+        _a766 = v_amount
+        st["passive_spiky"] = _cast(_a766, jnp.int8)
         return st, (v_s, v_amount)
-    st, (v_s, v_amount) = _select(_c730, _then731(st, v_s, v_amount), (st, (v_s, v_amount)))
+    st, (v_s, v_amount) = _select(_c764, _then765(st, v_s, v_amount), (st, (v_s, v_amount)))
     return st
 
 
@@ -2797,12 +2848,12 @@ def p_heal_on_attach(st, v_p, v_s, v_t, v_amount):
     v_s = _cast(v_s, jnp.int8)
     v_t = _cast(v_t, jnp.int8)
     v_amount = _cast(v_amount, jnp.int16)
-    _c733 = (_i32(st["last_attached"]) == _i32(v_t))
-    def _then734(st, v_p, v_s, v_t, v_amount):
+    _c767 = (_i32(st["last_attached"]) == _i32(v_t))
+    def _then768(st, v_p, v_s, v_t, v_amount):
         st = dict(st)
         st = p_heal(st, v_p, v_s, v_amount)
         return st, (v_p, v_s, v_t, v_amount)
-    st, (v_p, v_s, v_t, v_amount) = _select(_c733, _then734(st, v_p, v_s, v_t, v_amount), (st, (v_p, v_s, v_t, v_amount)))
+    st, (v_p, v_s, v_t, v_amount) = _select(_c767, _then768(st, v_p, v_s, v_t, v_amount), (st, (v_p, v_s, v_t, v_amount)))
     return st
 
 
@@ -2812,13 +2863,13 @@ def p_hit_on_attach(st, v_p, v_t, v_amount):
     v_p = _cast(v_p, jnp.int8)
     v_t = _cast(v_t, jnp.int8)
     v_amount = _cast(v_amount, jnp.int16)
-    _c735 = jnp.logical_and((_i32(st["last_attached"]) == _i32(v_t)), st["occupied"][(1 - _i32(v_p))][0])
-    def _then736(st, v_p, v_t, v_amount):
+    _c769 = jnp.logical_and((_i32(st["last_attached"]) == _i32(v_t)), st["occupied"][(1 - _i32(v_p))][0])
+    def _then770(st, v_p, v_t, v_amount):
         st = dict(st)
-        _a737 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][0]) + _i32(v_amount)), 300)
-        st["damage"] = st["damage"].at[((1 - _i32(v_p)), 0)].set(_cast(_a737, jnp.int16))
+        _a771 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][0]) + _i32(v_amount)), 300)
+        st["damage"] = st["damage"].at[((1 - _i32(v_p)), 0)].set(_cast(_a771, jnp.int16))
         return st, (v_p, v_t, v_amount)
-    st, (v_p, v_t, v_amount) = _select(_c735, _then736(st, v_p, v_t, v_amount), (st, (v_p, v_t, v_amount)))
+    st, (v_p, v_t, v_amount) = _select(_c769, _then770(st, v_p, v_t, v_amount), (st, (v_p, v_t, v_amount)))
     return st
 
 
@@ -2829,89 +2880,92 @@ def p_copy_attack(st, v_p):
     v__envc_run = _cast((_i32(st["_envc_at_p_copy_attack"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_copy_attack"]) != 0), jnp.bool_)
     v_q = _cast(0, jnp.int8)
-    _c738 = v__envc_run
-    def _then739(st, v_p, v__envc_run, v__envc_seek, v_q):
+    _c772 = v__envc_run
+    def _then773(st, v_p, v__envc_run, v__envc_seek, v_q):
         st = dict(st)
-        _a740 = (1 - _i32(v_p))
-        v_q = _cast(_a740, jnp.int8)
-        _a741 = 0
-        st["dmg"] = _cast(_a741, jnp.int16)
+        _a774 = (1 - _i32(v_p))
+        v_q = _cast(_a774, jnp.int8)
+        _a775 = 0
+        st["dmg"] = _cast(_a775, jnp.int16)
         return st, (v_p, v__envc_run, v__envc_seek, v_q)
-    st, (v_p, v__envc_run, v__envc_seek, v_q) = _select(_c738, _then739(st, v_p, v__envc_run, v__envc_seek, v_q), (st, (v_p, v__envc_run, v__envc_seek, v_q)))
-    _c742 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(st["copying"]) == 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_copy_attack"]) == 1)))
-    def _then743(st, v_p, v__envc_run, v__envc_seek, v_q):
+    st, (v_p, v__envc_run, v__envc_seek, v_q) = _select(_c772, _then773(st, v_p, v__envc_run, v__envc_seek, v_q), (st, (v_p, v__envc_run, v__envc_seek, v_q)))
+    _c776 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(st["copying"]) == 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_copy_attack"]) == 1)))
+    def _then777(st, v_p, v__envc_run, v__envc_seek, v_q):
         st = dict(st)
         v_k = _cast(0, jnp.int8)
-        _c744 = v__envc_run
-        _c745 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_copy_attack"]) == 1))
-        def _then746(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
+        _c778 = v__envc_run
+        _c779 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_copy_attack"]) == 1))
+        def _then780(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
             st = dict(st)
             v__envc_who1 = _cast(v_p, jnp.int8)
-            _c747 = jnp.any(jax.vmap(lambda i748: jnp.logical_and(st["occupied"][_i32(v_q)][jnp.floor_divide(i748, 2)], (_i32(jnp.where((jnp.remainder(i748, 2) == 0), _i32(_K15[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i748, 2)])]), _i32(_K16[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i748, 2)])]))) >= 0)))(jnp.arange(0, 8, dtype=jnp.int32)))
-            def _then749(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
+            def _g783(i782):
+                return jnp.logical_and(st["occupied"][_i32(v_q)][jnp.floor_divide(i782, 2)], (_i32(jnp.where((jnp.remainder(i782, 2) == 0), _i32(_K15[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i782, 2)])]), _i32(_K16[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i782, 2)])]))) >= 0))
+            _e784 = jax.vmap(_g783)(jnp.arange(0, 8, dtype=jnp.int32))
+            _c781 = jnp.any(_e784)
+            def _then785(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
                 st = dict(st)
-                _a750 = v_p
-                st["_envc_frame_p_copy_attack__p"] = _cast(_a750, jnp.int8)
-                _a751 = v_q
-                st["_envc_frame_p_copy_attack__q"] = _cast(_a751, jnp.int8)
-                _a752 = v_k
-                st["_envc_frame_p_copy_attack__k"] = _cast(_a752, jnp.int8)
-                _a753 = 1
-                st["_envc_at_p_copy_attack"] = _cast(_a753, jnp.int8)
-                _a754 = False
-                v__envc_run = _cast(_a754, jnp.bool_)
-                _a755 = st["current_player"]
-                st["_envc_choice_mover"] = _cast(_a755, jnp.int8)
-                _a756 = v__envc_who1
-                st["current_player"] = _cast(_a756, jnp.int8)
+                _a786 = v_p
+                st["_envc_frame_p_copy_attack__p"] = _cast(_a786, jnp.int8)
+                _a787 = v_q
+                st["_envc_frame_p_copy_attack__q"] = _cast(_a787, jnp.int8)
+                _a788 = v_k
+                st["_envc_frame_p_copy_attack__k"] = _cast(_a788, jnp.int8)
+                _a789 = 1
+                st["_envc_at_p_copy_attack"] = _cast(_a789, jnp.int8)
+                _a790 = False
+                v__envc_run = _cast(_a790, jnp.bool_)
+                _a791 = st["current_player"]
+                st["_envc_choice_mover"] = _cast(_a791, jnp.int8)
+                _a792 = v__envc_who1
+                st["current_player"] = _cast(_a792, jnp.int8)
                 return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1)
-            def _else757(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
+            def _else793(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
                 st = dict(st)
-                _a758 = -1
-                v_k = _cast(_a758, jnp.int8)
+                _a794 = -1
+                v_k = _cast(_a794, jnp.int8)
                 return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1)
-            st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1) = _select(_c747, _then749(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1), _else757(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1))
+            st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1) = _select(_c781, _then785(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1), _else793(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1))
             return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
-        def _then759(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
+        def _then795(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
             st = dict(st)
-            _a760 = st["_envc_frame_p_copy_attack__p"]
-            v_p = _cast(_a760, jnp.int8)
-            _a761 = st["_envc_frame_p_copy_attack__q"]
-            v_q = _cast(_a761, jnp.int8)
-            _a762 = st["_envc_frame_p_copy_attack__k"]
-            v_k = _cast(_a762, jnp.int8)
-            _a763 = 0
-            st["_envc_at_p_copy_attack"] = _cast(_a763, jnp.int8)
-            _a764 = False
-            v__envc_seek = _cast(_a764, jnp.bool_)
-            _a765 = st["_envc_choice_option"]
-            v_k = _cast(_a765, jnp.int8)
-            _a766 = st["_envc_choice_mover"]
-            st["current_player"] = _cast(_a766, jnp.int8)
-            _a767 = True
-            v__envc_run = _cast(_a767, jnp.bool_)
+            _a796 = st["_envc_frame_p_copy_attack__p"]
+            v_p = _cast(_a796, jnp.int8)
+            _a797 = st["_envc_frame_p_copy_attack__q"]
+            v_q = _cast(_a797, jnp.int8)
+            _a798 = st["_envc_frame_p_copy_attack__k"]
+            v_k = _cast(_a798, jnp.int8)
+            _a799 = 0
+            st["_envc_at_p_copy_attack"] = _cast(_a799, jnp.int8)
+            _a800 = False
+            v__envc_seek = _cast(_a800, jnp.bool_)
+            _a801 = st["_envc_choice_option"]
+            v_k = _cast(_a801, jnp.int8)
+            _a802 = st["_envc_choice_mover"]
+            st["current_player"] = _cast(_a802, jnp.int8)
+            _a803 = True
+            v__envc_run = _cast(_a803, jnp.bool_)
             return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
-        st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _select_first((_c744, _c745, ), (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)), (_then746(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), _then759(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), ), (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)))
-        _c768 = v__envc_run
-        def _then769(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
+        st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _select_first((_c778, _c779, ), (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)), (_then780(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), _then795(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), ), (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)))
+        _c804 = v__envc_run
+        def _then805(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
             st = dict(st)
-            _c770 = jnp.logical_and((_i32(v_k) >= 0), f_pays(st, v_p, st["card"][_i32(v_q)][jnp.floor_divide(jnp.maximum(_i32(v_k), 0), 2)], jnp.remainder(jnp.maximum(_i32(v_k), 0), 2)))
-            def _then771(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
+            _c806 = jnp.logical_and((_i32(v_k) >= 0), f_pays(st, v_p, st["card"][_i32(v_q)][jnp.floor_divide(jnp.maximum(_i32(v_k), 0), 2)], jnp.remainder(jnp.maximum(_i32(v_k), 0), 2)))
+            def _then807(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
                 st = dict(st)
-                _a772 = st["card"][_i32(v_q)][jnp.floor_divide(_i32(v_k), 2)]
-                st["copy_card"] = _cast(_a772, jnp.int16)
-                _a773 = jnp.remainder(_i32(v_k), 2)
-                st["copy_index"] = _cast(_a773, jnp.int8)
-                _a774 = jnp.maximum(_i32(f_printed_damage(st, st["card"][_i32(v_q)][jnp.floor_divide(_i32(v_k), 2)], jnp.remainder(_i32(v_k), 2))), 0)
-                st["dmg"] = _cast(_a774, jnp.int16)
-                _a775 = 1
-                st["copying"] = _cast(_a775, jnp.int8)
+                _a808 = st["card"][_i32(v_q)][jnp.floor_divide(_i32(v_k), 2)]
+                st["copy_card"] = _cast(_a808, jnp.int16)
+                _a809 = jnp.remainder(_i32(v_k), 2)
+                st["copy_index"] = _cast(_a809, jnp.int8)
+                _a810 = jnp.maximum(_i32(f_printed_damage(st, st["card"][_i32(v_q)][jnp.floor_divide(_i32(v_k), 2)], jnp.remainder(_i32(v_k), 2))), 0)
+                st["dmg"] = _cast(_a810, jnp.int16)
+                _a811 = 1
+                st["copying"] = _cast(_a811, jnp.int8)
                 return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
-            st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _select(_c770, _then771(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)))
+            st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _select(_c806, _then807(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)))
             return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
-        st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _select(_c768, _then769(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)))
+        st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _select(_c804, _then805(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)))
         return st, (v_p, v__envc_run, v__envc_seek, v_q)
-    st, (v_p, v__envc_run, v__envc_seek, v_q) = _select(_c742, _then743(st, v_p, v__envc_run, v__envc_seek, v_q), (st, (v_p, v__envc_run, v__envc_seek, v_q)))
+    st, (v_p, v__envc_run, v__envc_seek, v_q) = _select(_c776, _then777(st, v_p, v__envc_run, v__envc_seek, v_q), (st, (v_p, v__envc_run, v__envc_seek, v_q)))
     return st
 
 
@@ -2921,20 +2975,20 @@ def p_put_in_play(st, v_p, v_s, v_c):
     v_p = _cast(v_p, jnp.int8)
     v_s = _cast(v_s, jnp.int8)
     v_c = _cast(v_c, jnp.int16)
-    _a776 = v_c
-    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a776, jnp.int16))
-    _a777 = True
-    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a777, jnp.bool_))
-    _a778 = 0
-    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a778, jnp.int16))
-    _a780 = jax.vmap(lambda i779: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a780, jnp.int8))
-    _a781 = 0
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a781, jnp.int8))
-    _a782 = st["turn"]
-    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a782, jnp.int8))
-    _a783 = False
-    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a783, jnp.bool_))
+    _a812 = v_c
+    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a812, jnp.int16))
+    _a813 = True
+    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a813, jnp.bool_))
+    _a814 = 0
+    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a814, jnp.int16))
+    _a816 = jax.vmap(lambda i815: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a816, jnp.int8))
+    _a817 = 0
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a817, jnp.int8))
+    _a818 = st["turn"]
+    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a818, jnp.int8))
+    _a819 = False
+    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a819, jnp.bool_))
     return st
 
 
@@ -2942,26 +2996,26 @@ def p_clear_conditions(st, v_p):
     """proc `clear_conditions` (tcg.envspec:1900)"""
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
-    _a784 = False
-    st["poisoned"] = st["poisoned"].at[_i32(v_p)].set(_cast(_a784, jnp.bool_))
-    _a785 = False
-    st["burned"] = st["burned"].at[_i32(v_p)].set(_cast(_a785, jnp.bool_))
-    _a786 = 0
-    st["condition"] = st["condition"].at[_i32(v_p)].set(_cast(_a786, jnp.int8))
-    _a787 = 0
-    st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a787, jnp.int16))
-    _a788 = False
-    st["shielded"] = st["shielded"].at[_i32(v_p)].set(_cast(_a788, jnp.bool_))
-    _a789 = False
-    st["no_attack"] = st["no_attack"].at[_i32(v_p)].set(_cast(_a789, jnp.bool_))
-    _a790 = False
-    st["no_retreat"] = st["no_retreat"].at[_i32(v_p)].set(_cast(_a790, jnp.bool_))
-    _a791 = 0
-    st["weakened"] = st["weakened"].at[_i32(v_p)].set(_cast(_a791, jnp.int8))
-    _a792 = 0
-    st["spiky"] = st["spiky"].at[_i32(v_p)].set(_cast(_a792, jnp.int8))
-    _a793 = 0
-    st["boost_turn"] = st["boost_turn"].at[_i32(v_p)].set(_cast(_a793, jnp.int8))
+    _a820 = False
+    st["poisoned"] = st["poisoned"].at[_i32(v_p)].set(_cast(_a820, jnp.bool_))
+    _a821 = False
+    st["burned"] = st["burned"].at[_i32(v_p)].set(_cast(_a821, jnp.bool_))
+    _a822 = 0
+    st["condition"] = st["condition"].at[_i32(v_p)].set(_cast(_a822, jnp.int8))
+    _a823 = 0
+    st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a823, jnp.int16))
+    _a824 = False
+    st["shielded"] = st["shielded"].at[_i32(v_p)].set(_cast(_a824, jnp.bool_))
+    _a825 = False
+    st["no_attack"] = st["no_attack"].at[_i32(v_p)].set(_cast(_a825, jnp.bool_))
+    _a826 = False
+    st["no_retreat"] = st["no_retreat"].at[_i32(v_p)].set(_cast(_a826, jnp.bool_))
+    _a827 = 0
+    st["weakened"] = st["weakened"].at[_i32(v_p)].set(_cast(_a827, jnp.int8))
+    _a828 = 0
+    st["spiky"] = st["spiky"].at[_i32(v_p)].set(_cast(_a828, jnp.int8))
+    _a829 = 0
+    st["boost_turn"] = st["boost_turn"].at[_i32(v_p)].set(_cast(_a829, jnp.int8))
     return st
 
 
@@ -2970,46 +3024,46 @@ def p_clear_slot(st, v_p, v_s):
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
     v_s = _cast(v_s, jnp.int8)
-    _f794 = _get(st["discard"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f794 >= 20), 32, 0, 0)
-    _l795 = _push(_get(st["discard"], _i32(v_p)), _cast(st["card"][_i32(v_p)][_i32(v_s)], jnp.int16))
-    st["discard"] = _set(st["discard"], _i32(v_p), _l795)
+    _f830 = _get(st["discard"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f830 >= 20), 32, 0, 0)
+    _l831 = _push(_get(st["discard"], _i32(v_p)), _cast(st["card"][_i32(v_p)][_i32(v_s)], jnp.int16))
+    st["discard"] = _set(st["discard"], _i32(v_p), _l831)
     v_k = jnp.int32(0)
-    _c796 = (_i32(v_k) < _i32(st["evolutions"][_i32(v_p)][_i32(v_s)]))
-    def _then797(st, v_p, v_s, v_k):
+    _c832 = (_i32(v_k) < _i32(st["evolutions"][_i32(v_p)][_i32(v_s)]))
+    def _then833(st, v_p, v_s, v_k):
         st = dict(st)
-        _f798 = _get(st["discard"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f798 >= 20), 33, 0, 0)
-        _l799 = _push(_get(st["discard"], _i32(v_p)), _cast(st["below"][_i32(v_p)][_i32(v_s)][_i32(v_k)], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_p), _l799)
+        _f834 = _get(st["discard"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f834 >= 20), 33, 0, 0)
+        _l835 = _push(_get(st["discard"], _i32(v_p)), _cast(st["below"][_i32(v_p)][_i32(v_s)][_i32(v_k)], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_p), _l835)
         return st, (v_p, v_s, v_k)
-    st, (v_p, v_s, v_k) = _select(_c796, _then797(st, v_p, v_s, v_k), (st, (v_p, v_s, v_k)))
+    st, (v_p, v_s, v_k) = _select(_c832, _then833(st, v_p, v_s, v_k), (st, (v_p, v_s, v_k)))
     v_k = jnp.int32(1)
-    _c800 = (_i32(v_k) < _i32(st["evolutions"][_i32(v_p)][_i32(v_s)]))
-    def _then801(st, v_p, v_s, v_k):
+    _c836 = (_i32(v_k) < _i32(st["evolutions"][_i32(v_p)][_i32(v_s)]))
+    def _then837(st, v_p, v_s, v_k):
         st = dict(st)
-        _f802 = _get(st["discard"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f802 >= 20), 33, 0, 0)
-        _l803 = _push(_get(st["discard"], _i32(v_p)), _cast(st["below"][_i32(v_p)][_i32(v_s)][_i32(v_k)], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_p), _l803)
+        _f838 = _get(st["discard"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f838 >= 20), 33, 0, 0)
+        _l839 = _push(_get(st["discard"], _i32(v_p)), _cast(st["below"][_i32(v_p)][_i32(v_s)][_i32(v_k)], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_p), _l839)
         return st, (v_p, v_s, v_k)
-    st, (v_p, v_s, v_k) = _select(_c800, _then801(st, v_p, v_s, v_k), (st, (v_p, v_s, v_k)))
-    _a804 = False
-    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a804, jnp.bool_))
-    _a805 = 0
-    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a805, jnp.int16))
-    _a807 = jax.vmap(lambda i806: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a807, jnp.int8))
-    _a808 = 0
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a808, jnp.int8))
-    _a809 = False
-    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a809, jnp.bool_))
-    _c810 = (_i32(v_s) == 0)
-    def _then811(st, v_p, v_s):
+    st, (v_p, v_s, v_k) = _select(_c836, _then837(st, v_p, v_s, v_k), (st, (v_p, v_s, v_k)))
+    _a840 = False
+    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a840, jnp.bool_))
+    _a841 = 0
+    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a841, jnp.int16))
+    _a843 = jax.vmap(lambda i842: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a843, jnp.int8))
+    _a844 = 0
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a844, jnp.int8))
+    _a845 = False
+    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a845, jnp.bool_))
+    _c846 = (_i32(v_s) == 0)
+    def _then847(st, v_p, v_s):
         st = dict(st)
         st = p_clear_conditions(st, v_p)
         return st, (v_p, v_s)
-    st, (v_p, v_s) = _select(_c810, _then811(st, v_p, v_s), (st, (v_p, v_s)))
+    st, (v_p, v_s) = _select(_c846, _then847(st, v_p, v_s), (st, (v_p, v_s)))
     return st
 
 
@@ -3020,55 +3074,55 @@ def p_swap_slots(st, v_p, v_a, v_b):
     v_a = _cast(v_a, jnp.int8)
     v_b = _cast(v_b, jnp.int8)
     v_c = _cast(st["card"][_i32(v_p)][_i32(v_a)], jnp.int16)
-    _a812 = st["card"][_i32(v_p)][_i32(v_b)]
-    st["card"] = st["card"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a812, jnp.int16))
-    _a813 = v_c
-    st["card"] = st["card"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a813, jnp.int16))
+    _a848 = st["card"][_i32(v_p)][_i32(v_b)]
+    st["card"] = st["card"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a848, jnp.int16))
+    _a849 = v_c
+    st["card"] = st["card"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a849, jnp.int16))
     v_o = _cast(st["occupied"][_i32(v_p)][_i32(v_a)], jnp.bool_)
-    _a814 = st["occupied"][_i32(v_p)][_i32(v_b)]
-    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a814, jnp.bool_))
-    _a815 = v_o
-    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a815, jnp.bool_))
+    _a850 = st["occupied"][_i32(v_p)][_i32(v_b)]
+    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a850, jnp.bool_))
+    _a851 = v_o
+    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a851, jnp.bool_))
     v_u = _cast(st["below"][_i32(v_p)][_i32(v_a)], jnp.int16)
-    _a816 = st["below"][_i32(v_p)][_i32(v_b)]
-    st["below"] = st["below"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a816, jnp.int16))
-    _a817 = v_u
-    st["below"] = st["below"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a817, jnp.int16))
+    _a852 = st["below"][_i32(v_p)][_i32(v_b)]
+    st["below"] = st["below"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a852, jnp.int16))
+    _a853 = v_u
+    st["below"] = st["below"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a853, jnp.int16))
     v_v = _cast(st["evolutions"][_i32(v_p)][_i32(v_a)], jnp.int8)
-    _a818 = st["evolutions"][_i32(v_p)][_i32(v_b)]
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a818, jnp.int8))
-    _a819 = v_v
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a819, jnp.int8))
+    _a854 = st["evolutions"][_i32(v_p)][_i32(v_b)]
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a854, jnp.int8))
+    _a855 = v_v
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a855, jnp.int8))
     v_d = _cast(st["damage"][_i32(v_p)][_i32(v_a)], jnp.int16)
-    _a820 = st["damage"][_i32(v_p)][_i32(v_b)]
-    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a820, jnp.int16))
-    _a821 = v_d
-    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a821, jnp.int16))
+    _a856 = st["damage"][_i32(v_p)][_i32(v_b)]
+    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a856, jnp.int16))
+    _a857 = v_d
+    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a857, jnp.int16))
     v_e = _cast(st["energy"][_i32(v_p)][_i32(v_a)], jnp.int8)
-    _a822 = st["energy"][_i32(v_p)][_i32(v_b)]
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a822, jnp.int8))
-    _a823 = v_e
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a823, jnp.int8))
+    _a858 = st["energy"][_i32(v_p)][_i32(v_b)]
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a858, jnp.int8))
+    _a859 = v_e
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a859, jnp.int8))
     v_t = _cast(st["placed"][_i32(v_p)][_i32(v_a)], jnp.int8)
-    _a824 = st["placed"][_i32(v_p)][_i32(v_b)]
-    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a824, jnp.int8))
-    _a825 = v_t
-    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a825, jnp.int8))
+    _a860 = st["placed"][_i32(v_p)][_i32(v_b)]
+    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a860, jnp.int8))
+    _a861 = v_t
+    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a861, jnp.int8))
     v_h = _cast(st["played_hp"][_i32(v_p)][_i32(v_a)], jnp.int16)
-    _a826 = st["played_hp"][_i32(v_p)][_i32(v_b)]
-    st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a826, jnp.int16))
-    _a827 = v_h
-    st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a827, jnp.int16))
+    _a862 = st["played_hp"][_i32(v_p)][_i32(v_b)]
+    st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a862, jnp.int16))
+    _a863 = v_h
+    st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a863, jnp.int16))
     v_y = _cast(st["played_type"][_i32(v_p)][_i32(v_a)], jnp.int8)
-    _a828 = st["played_type"][_i32(v_p)][_i32(v_b)]
-    st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a828, jnp.int8))
-    _a829 = v_y
-    st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a829, jnp.int8))
+    _a864 = st["played_type"][_i32(v_p)][_i32(v_b)]
+    st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a864, jnp.int8))
+    _a865 = v_y
+    st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a865, jnp.int8))
     v_x = _cast(st["ability_used"][_i32(v_p)][_i32(v_a)], jnp.bool_)
-    _a830 = st["ability_used"][_i32(v_p)][_i32(v_b)]
-    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a830, jnp.bool_))
-    _a831 = v_x
-    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a831, jnp.bool_))
+    _a866 = st["ability_used"][_i32(v_p)][_i32(v_b)]
+    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a866, jnp.bool_))
+    _a867 = v_x
+    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a867, jnp.bool_))
     return st
 
 
@@ -3077,103 +3131,103 @@ def p_knock_outs(st):
     st = dict(st)
     v_q = jnp.int32(0)
     v_s = jnp.int32(0)
-    _c832 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
-    def _then833(st, v_q, v_s):
+    _c868 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
+    def _then869(st, v_q, v_s):
         st = dict(st)
-        _a834 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a834, jnp.int8))
+        _a870 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a870, jnp.int8))
         st = p_clear_slot(st, v_q, v_s)
         return st, (v_q, v_s)
-    st, (v_q, v_s) = _select(_c832, _then833(st, v_q, v_s), (st, (v_q, v_s)))
+    st, (v_q, v_s) = _select(_c868, _then869(st, v_q, v_s), (st, (v_q, v_s)))
     v_s = jnp.int32(1)
-    _c835 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
-    def _then836(st, v_q, v_s):
+    _c871 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
+    def _then872(st, v_q, v_s):
         st = dict(st)
-        _a837 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a837, jnp.int8))
+        _a873 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a873, jnp.int8))
         st = p_clear_slot(st, v_q, v_s)
         return st, (v_q, v_s)
-    st, (v_q, v_s) = _select(_c835, _then836(st, v_q, v_s), (st, (v_q, v_s)))
+    st, (v_q, v_s) = _select(_c871, _then872(st, v_q, v_s), (st, (v_q, v_s)))
     v_s = jnp.int32(2)
-    _c838 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
-    def _then839(st, v_q, v_s):
+    _c874 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
+    def _then875(st, v_q, v_s):
         st = dict(st)
-        _a840 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a840, jnp.int8))
+        _a876 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a876, jnp.int8))
         st = p_clear_slot(st, v_q, v_s)
         return st, (v_q, v_s)
-    st, (v_q, v_s) = _select(_c838, _then839(st, v_q, v_s), (st, (v_q, v_s)))
+    st, (v_q, v_s) = _select(_c874, _then875(st, v_q, v_s), (st, (v_q, v_s)))
     v_s = jnp.int32(3)
-    _c841 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
-    def _then842(st, v_q, v_s):
+    _c877 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
+    def _then878(st, v_q, v_s):
         st = dict(st)
-        _a843 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a843, jnp.int8))
+        _a879 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a879, jnp.int8))
         st = p_clear_slot(st, v_q, v_s)
         return st, (v_q, v_s)
-    st, (v_q, v_s) = _select(_c841, _then842(st, v_q, v_s), (st, (v_q, v_s)))
+    st, (v_q, v_s) = _select(_c877, _then878(st, v_q, v_s), (st, (v_q, v_s)))
     v_q = jnp.int32(1)
     v_s = jnp.int32(0)
-    _c844 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
-    def _then845(st, v_q, v_s):
+    _c880 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
+    def _then881(st, v_q, v_s):
         st = dict(st)
-        _a846 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a846, jnp.int8))
+        _a882 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a882, jnp.int8))
         st = p_clear_slot(st, v_q, v_s)
         return st, (v_q, v_s)
-    st, (v_q, v_s) = _select(_c844, _then845(st, v_q, v_s), (st, (v_q, v_s)))
+    st, (v_q, v_s) = _select(_c880, _then881(st, v_q, v_s), (st, (v_q, v_s)))
     v_s = jnp.int32(1)
-    _c847 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
-    def _then848(st, v_q, v_s):
+    _c883 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
+    def _then884(st, v_q, v_s):
         st = dict(st)
-        _a849 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a849, jnp.int8))
+        _a885 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a885, jnp.int8))
         st = p_clear_slot(st, v_q, v_s)
         return st, (v_q, v_s)
-    st, (v_q, v_s) = _select(_c847, _then848(st, v_q, v_s), (st, (v_q, v_s)))
+    st, (v_q, v_s) = _select(_c883, _then884(st, v_q, v_s), (st, (v_q, v_s)))
     v_s = jnp.int32(2)
-    _c850 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
-    def _then851(st, v_q, v_s):
+    _c886 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
+    def _then887(st, v_q, v_s):
         st = dict(st)
-        _a852 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a852, jnp.int8))
+        _a888 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a888, jnp.int8))
         st = p_clear_slot(st, v_q, v_s)
         return st, (v_q, v_s)
-    st, (v_q, v_s) = _select(_c850, _then851(st, v_q, v_s), (st, (v_q, v_s)))
+    st, (v_q, v_s) = _select(_c886, _then887(st, v_q, v_s), (st, (v_q, v_s)))
     v_s = jnp.int32(3)
-    _c853 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
-    def _then854(st, v_q, v_s):
+    _c889 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
+    def _then890(st, v_q, v_s):
         st = dict(st)
-        _a855 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a855, jnp.int8))
+        _a891 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a891, jnp.int8))
         st = p_clear_slot(st, v_q, v_s)
         return st, (v_q, v_s)
-    st, (v_q, v_s) = _select(_c853, _then854(st, v_q, v_s), (st, (v_q, v_s)))
-    v_won0 = _cast(jnp.logical_or((_i32(st["points"][0]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i856, _h857: _h857)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][1, :])))), jnp.bool_)
-    v_won1 = _cast(jnp.logical_or((_i32(st["points"][1]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i858, _h859: _h859)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][0, :])))), jnp.bool_)
-    _c860 = jnp.logical_or(v_won0, v_won1)
-    def _then861(st, v_won0, v_won1):
+    st, (v_q, v_s) = _select(_c889, _then890(st, v_q, v_s), (st, (v_q, v_s)))
+    v_won0 = _cast(jnp.logical_or((_i32(st["points"][0]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i892, _h893: _h893)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][1, :])))), jnp.bool_)
+    v_won1 = _cast(jnp.logical_or((_i32(st["points"][1]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i894, _h895: _h895)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][0, :])))), jnp.bool_)
+    _c896 = jnp.logical_or(v_won0, v_won1)
+    def _then897(st, v_won0, v_won1):
         st = dict(st)
-        _a862 = jnp.where(jnp.logical_or((_i32(st["points"][0]) >= 3), (_i32(st["points"][1]) >= 3)), 1, 2)
-        st["ended_by"] = _cast(_a862, jnp.int8)
+        _a898 = jnp.where(jnp.logical_or((_i32(st["points"][0]) >= 3), (_i32(st["points"][1]) >= 3)), 1, 2)
+        st["ended_by"] = _cast(_a898, jnp.int8)
         return st, (v_won0, v_won1)
-    st, (v_won0, v_won1) = _select(_c860, _then861(st, v_won0, v_won1), (st, (v_won0, v_won1)))
-    _c863 = jnp.logical_and(v_won0, v_won1)
-    _c864 = v_won0
-    _c865 = v_won1
-    def _then866(st, v_won0, v_won1):
+    st, (v_won0, v_won1) = _select(_c896, _then897(st, v_won0, v_won1), (st, (v_won0, v_won1)))
+    _c899 = jnp.logical_and(v_won0, v_won1)
+    _c900 = v_won0
+    _c901 = v_won1
+    def _then902(st, v_won0, v_won1):
         st = dict(st)
         st = _draw(st)
         return st, (v_won0, v_won1)
-    def _then867(st, v_won0, v_won1):
+    def _then903(st, v_won0, v_won1):
         st = dict(st)
         st = _win(st, 0, NUM_PLAYERS)
         return st, (v_won0, v_won1)
-    def _then868(st, v_won0, v_won1):
+    def _then904(st, v_won0, v_won1):
         st = dict(st)
         st = _win(st, 1, NUM_PLAYERS)
         return st, (v_won0, v_won1)
-    st, (v_won0, v_won1) = _select_first((_c863, _c864, _c865, ), (st, (v_won0, v_won1)), (_then866(st, v_won0, v_won1), _then867(st, v_won0, v_won1), _then868(st, v_won0, v_won1), ), (st, (v_won0, v_won1)))
+    st, (v_won0, v_won1) = _select_first((_c899, _c900, _c901, ), (st, (v_won0, v_won1)), (_then902(st, v_won0, v_won1), _then903(st, v_won0, v_won1), _then904(st, v_won0, v_won1), ), (st, (v_won0, v_won1)))
     return st
 
 
@@ -3181,10 +3235,10 @@ def p_random_zone_energy(st, v_p):
     """proc `random_zone_energy` (tcg.envspec:1990)"""
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
-    v_n = _cast(jnp.sum(jax.vmap(lambda i869, _h870: _i32(_h870))(jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(st["decks"][_i32(v_p)])]), dtype=jnp.int32), jnp.int8)
-    st, _r871 = _randint(st, 0, jnp.clip((_i32(v_n) - 1), 0, 10))
-    _a872 = f_nth_energy(st, st["decks"][_i32(v_p)], _r871)
-    st["zone_next"] = st["zone_next"].at[_i32(v_p)].set(_cast(_a872, jnp.int8))
+    v_n = _cast(jnp.sum(jax.vmap(lambda i905, _h906: _i32(_h906))(jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(st["decks"][_i32(v_p)])]), dtype=jnp.int32), jnp.int8)
+    st, _r907 = _randint(st, 0, jnp.clip((_i32(v_n) - 1), 0, 10))
+    _a908 = f_nth_energy(st, st["decks"][_i32(v_p)], _r907)
+    st["zone_next"] = st["zone_next"].at[_i32(v_p)].set(_cast(_a908, jnp.int8))
     return st
 
 
@@ -3192,56 +3246,56 @@ def p_begin_turn(st, v_p):
     """proc `begin_turn` (tcg.envspec:1997)"""
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
-    _c873 = (_i32(st["turn"]) >= 50)
-    def _then874(st, v_p):
+    _c909 = (_i32(st["turn"]) >= 50)
+    def _then910(st, v_p):
         st = dict(st)
-        _a875 = 3
-        st["ended_by"] = _cast(_a875, jnp.int8)
+        _a911 = 3
+        st["ended_by"] = _cast(_a911, jnp.int8)
         st = _draw(st)
         return st, (v_p,)
-    def _else876(st, v_p):
+    def _else912(st, v_p):
         st = dict(st)
-        _a877 = jnp.minimum((_i32(st["turn"]) + 1), 50)
-        st["turn"] = _cast(_a877, jnp.int8)
-        _a878 = v_p
-        st["current_player"] = _cast(_a878, jnp.int8)
-        _a879 = 1
-        st["phase"] = _cast(_a879, jnp.int8)
-        _a880 = False
-        st["attached"] = _cast(_a880, jnp.bool_)
-        _a881 = False
-        st["supporter"] = _cast(_a881, jnp.bool_)
-        _a882 = False
-        st["retreated"] = _cast(_a882, jnp.bool_)
-        _a883 = 0
-        st["retreat_discount"] = _cast(_a883, jnp.int8)
-        _a884 = 0
-        st["attack_bonus"] = _cast(_a884, jnp.int8)
-        _a885 = 0
-        st["named_bonus"] = _cast(_a885, jnp.int8)
+        _a913 = jnp.minimum((_i32(st["turn"]) + 1), 50)
+        st["turn"] = _cast(_a913, jnp.int8)
+        _a914 = v_p
+        st["current_player"] = _cast(_a914, jnp.int8)
+        _a915 = 1
+        st["phase"] = _cast(_a915, jnp.int8)
+        _a916 = False
+        st["attached"] = _cast(_a916, jnp.bool_)
+        _a917 = False
+        st["supporter"] = _cast(_a917, jnp.bool_)
+        _a918 = False
+        st["retreated"] = _cast(_a918, jnp.bool_)
+        _a919 = 0
+        st["retreat_discount"] = _cast(_a919, jnp.int8)
+        _a920 = 0
+        st["attack_bonus"] = _cast(_a920, jnp.int8)
+        _a921 = 0
+        st["named_bonus"] = _cast(_a921, jnp.int8)
         v_s = jnp.int32(0)
-        _a886 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a886, jnp.bool_))
+        _a922 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a922, jnp.bool_))
         v_s = jnp.int32(1)
-        _a887 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a887, jnp.bool_))
+        _a923 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a923, jnp.bool_))
         v_s = jnp.int32(2)
-        _a888 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a888, jnp.bool_))
+        _a924 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a924, jnp.bool_))
         v_s = jnp.int32(3)
-        _a889 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a889, jnp.bool_))
-        _c890 = (_i32(st["turn"]) > 1)
-        def _then891(st, v_p):
+        _a925 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a925, jnp.bool_))
+        _c926 = (_i32(st["turn"]) > 1)
+        def _then927(st, v_p):
             st = dict(st)
-            _a892 = st["zone_next"][_i32(v_p)]
-            st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a892, jnp.int8))
+            _a928 = st["zone_next"][_i32(v_p)]
+            st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a928, jnp.int8))
             st = p_random_zone_energy(st, v_p)
             return st, (v_p,)
-        st, (v_p,) = _select(_c890, _then891(st, v_p), (st, (v_p,)))
+        st, (v_p,) = _select(_c926, _then927(st, v_p), (st, (v_p,)))
         st = p_draw_cards(st, v_p, 1)
         return st, (v_p,)
-    st, (v_p,) = _select(_c873, _then874(st, v_p), _else876(st, v_p))
+    st, (v_p,) = _select(_c909, _then910(st, v_p), _else912(st, v_p))
     return st
 
 
@@ -3250,36 +3304,36 @@ def p_continue_game(st, v_next, v_resume):
     st = dict(st)
     v_next = _cast(v_next, jnp.int8)
     v_resume = _cast(v_resume, jnp.bool_)
-    _c893 = jnp.logical_not(st["terminated"])
-    def _then894(st, v_next, v_resume):
+    _c929 = jnp.logical_not(st["terminated"])
+    def _then930(st, v_next, v_resume):
         st = dict(st)
-        _c895 = jnp.logical_or(jnp.logical_not(st["occupied"][_i32(v_next)][0]), jnp.logical_not(st["occupied"][(1 - _i32(v_next))][0]))
-        _c896 = v_resume
-        def _then897(st, v_next, v_resume):
+        _c931 = jnp.logical_or(jnp.logical_not(st["occupied"][_i32(v_next)][0]), jnp.logical_not(st["occupied"][(1 - _i32(v_next))][0]))
+        _c932 = v_resume
+        def _then933(st, v_next, v_resume):
             st = dict(st)
-            _a898 = 2
-            st["phase"] = _cast(_a898, jnp.int8)
-            _a899 = v_next
-            st["promote_next"] = _cast(_a899, jnp.int8)
-            _a900 = v_resume
-            st["promote_resume"] = _cast(_a900, jnp.bool_)
-            _a901 = jnp.where(jnp.logical_not(st["occupied"][_i32(v_next)][0]), _i32(v_next), (1 - _i32(v_next)))
-            st["current_player"] = _cast(_a901, jnp.int8)
+            _a934 = 2
+            st["phase"] = _cast(_a934, jnp.int8)
+            _a935 = v_next
+            st["promote_next"] = _cast(_a935, jnp.int8)
+            _a936 = v_resume
+            st["promote_resume"] = _cast(_a936, jnp.bool_)
+            _a937 = jnp.where(jnp.logical_not(st["occupied"][_i32(v_next)][0]), _i32(v_next), (1 - _i32(v_next)))
+            st["current_player"] = _cast(_a937, jnp.int8)
             return st, (v_next, v_resume)
-        def _then902(st, v_next, v_resume):
+        def _then938(st, v_next, v_resume):
             st = dict(st)
-            _a903 = 1
-            st["phase"] = _cast(_a903, jnp.int8)
-            _a904 = v_next
-            st["current_player"] = _cast(_a904, jnp.int8)
+            _a939 = 1
+            st["phase"] = _cast(_a939, jnp.int8)
+            _a940 = v_next
+            st["current_player"] = _cast(_a940, jnp.int8)
             return st, (v_next, v_resume)
-        def _else905(st, v_next, v_resume):
+        def _else941(st, v_next, v_resume):
             st = dict(st)
             st = p_begin_turn(st, v_next)
             return st, (v_next, v_resume)
-        st, (v_next, v_resume) = _select_first((_c895, _c896, ), (st, (v_next, v_resume)), (_then897(st, v_next, v_resume), _then902(st, v_next, v_resume), ), _else905(st, v_next, v_resume))
+        st, (v_next, v_resume) = _select_first((_c931, _c932, ), (st, (v_next, v_resume)), (_then933(st, v_next, v_resume), _then938(st, v_next, v_resume), ), _else941(st, v_next, v_resume))
         return st, (v_next, v_resume)
-    st, (v_next, v_resume) = _select(_c893, _then894(st, v_next, v_resume), (st, (v_next, v_resume)))
+    st, (v_next, v_resume) = _select(_c929, _then930(st, v_next, v_resume), (st, (v_next, v_resume)))
     st = p_active_abilities(st)
     return st
 
@@ -3287,22 +3341,22 @@ def p_continue_game(st, v_next, v_resume):
 def p_active_abilities(st):
     """proc `active_abilities` (tcg.envspec:2046)"""
     st = dict(st)
-    _a906 = _K23
-    st["locked_supporters"] = _cast(_a906, jnp.bool_)
+    _a942 = _K23
+    st["locked_supporters"] = _cast(_a942, jnp.bool_)
     v_q = jnp.int32(0)
-    _c907 = jnp.logical_and(st["occupied"][_i32(v_q)][0], (_K24[_i32(_K25[_i32(st["card"][_i32(v_q)][0])])] == 4))
-    def _then908(st, v_q):
+    _c943 = jnp.logical_and(st["occupied"][_i32(v_q)][0], (_K24[_i32(_K25[_i32(st["card"][_i32(v_q)][0])])] == 4))
+    def _then944(st, v_q):
         st = dict(st)
         st = p_ability_effect__dispatch__3(st, _K26[_i32(st["card"][_i32(v_q)][0])], v_q, 0)
         return st, (v_q,)
-    st, (v_q,) = _select(_c907, _then908(st, v_q), (st, (v_q,)))
+    st, (v_q,) = _select(_c943, _then944(st, v_q), (st, (v_q,)))
     v_q = jnp.int32(1)
-    _c909 = jnp.logical_and(st["occupied"][_i32(v_q)][0], (_K24[_i32(_K25[_i32(st["card"][_i32(v_q)][0])])] == 4))
-    def _then910(st, v_q):
+    _c945 = jnp.logical_and(st["occupied"][_i32(v_q)][0], (_K24[_i32(_K25[_i32(st["card"][_i32(v_q)][0])])] == 4))
+    def _then946(st, v_q):
         st = dict(st)
         st = p_ability_effect__dispatch__3(st, _K26[_i32(st["card"][_i32(v_q)][0])], v_q, 0)
         return st, (v_q,)
-    st, (v_q,) = _select(_c909, _then910(st, v_q), (st, (v_q,)))
+    st, (v_q,) = _select(_c945, _then946(st, v_q), (st, (v_q,)))
     return st
 
 
@@ -3312,100 +3366,100 @@ def p_checkup(st, v_p):
     v_p = _cast(v_p, jnp.int8)
     v_k = jnp.int32(0)
     v_q = _cast(jnp.where((_i32(v_k) == 0), _i32(v_p), (1 - _i32(v_p))), jnp.int8)
-    _c911 = st["occupied"][_i32(v_q)][0]
-    def _then912(st, v_p, v_k, v_q):
+    _c947 = st["occupied"][_i32(v_q)][0]
+    def _then948(st, v_p, v_k, v_q):
         st = dict(st)
-        _c913 = st["poisoned"][_i32(v_q)]
-        def _then914(st, v_p, v_k, v_q):
+        _c949 = st["poisoned"][_i32(v_q)]
+        def _then950(st, v_p, v_k, v_q):
             st = dict(st)
-            _a915 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 10), 300)
-            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a915, jnp.int16))
+            _a951 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 10), 300)
+            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a951, jnp.int16))
             return st, (v_p, v_k, v_q)
-        st, (v_p, v_k, v_q) = _select(_c913, _then914(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
-        _c916 = st["burned"][_i32(v_q)]
-        def _then917(st, v_p, v_k, v_q):
+        st, (v_p, v_k, v_q) = _select(_c949, _then950(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+        _c952 = st["burned"][_i32(v_q)]
+        def _then953(st, v_p, v_k, v_q):
             st = dict(st)
-            _a918 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 20), 300)
-            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a918, jnp.int16))
-            st, _r920 = _randint(st, 0, 1)
-            _c919 = (_r920 == 1)
-            def _then921(st, v_p, v_k, v_q):
+            _a954 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 20), 300)
+            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a954, jnp.int16))
+            st, _r956 = _randint(st, 0, 1)
+            _c955 = (_r956 == 1)
+            def _then957(st, v_p, v_k, v_q):
                 st = dict(st)
-                _a922 = False
-                st["burned"] = st["burned"].at[_i32(v_q)].set(_cast(_a922, jnp.bool_))
+                _a958 = False
+                st["burned"] = st["burned"].at[_i32(v_q)].set(_cast(_a958, jnp.bool_))
                 return st, (v_p, v_k, v_q)
-            st, (v_p, v_k, v_q) = _select(_c919, _then921(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+            st, (v_p, v_k, v_q) = _select(_c955, _then957(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
             return st, (v_p, v_k, v_q)
-        st, (v_p, v_k, v_q) = _select(_c916, _then917(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
-        _c923 = (st["condition"][_i32(v_q)] == 1)
-        _c924 = jnp.logical_and((st["condition"][_i32(v_q)] == 2), (_i32(v_q) == _i32(v_p)))
-        def _then925(st, v_p, v_k, v_q):
+        st, (v_p, v_k, v_q) = _select(_c952, _then953(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+        _c959 = (st["condition"][_i32(v_q)] == 1)
+        _c960 = jnp.logical_and((st["condition"][_i32(v_q)] == 2), (_i32(v_q) == _i32(v_p)))
+        def _then961(st, v_p, v_k, v_q):
             st = dict(st)
-            st, _r927 = _randint(st, 0, 1)
-            _c926 = (_r927 == 1)
-            def _then928(st, v_p, v_k, v_q):
+            st, _r963 = _randint(st, 0, 1)
+            _c962 = (_r963 == 1)
+            def _then964(st, v_p, v_k, v_q):
                 st = dict(st)
-                _a929 = 0
-                st["condition"] = st["condition"].at[_i32(v_q)].set(_cast(_a929, jnp.int8))
+                _a965 = 0
+                st["condition"] = st["condition"].at[_i32(v_q)].set(_cast(_a965, jnp.int8))
                 return st, (v_p, v_k, v_q)
-            st, (v_p, v_k, v_q) = _select(_c926, _then928(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+            st, (v_p, v_k, v_q) = _select(_c962, _then964(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
             return st, (v_p, v_k, v_q)
-        def _then930(st, v_p, v_k, v_q):
+        def _then966(st, v_p, v_k, v_q):
             st = dict(st)
-            _a931 = 0
-            st["condition"] = st["condition"].at[_i32(v_q)].set(_cast(_a931, jnp.int8))
+            _a967 = 0
+            st["condition"] = st["condition"].at[_i32(v_q)].set(_cast(_a967, jnp.int8))
             return st, (v_p, v_k, v_q)
-        st, (v_p, v_k, v_q) = _select_first((_c923, _c924, ), (st, (v_p, v_k, v_q)), (_then925(st, v_p, v_k, v_q), _then930(st, v_p, v_k, v_q), ), (st, (v_p, v_k, v_q)))
+        st, (v_p, v_k, v_q) = _select_first((_c959, _c960, ), (st, (v_p, v_k, v_q)), (_then961(st, v_p, v_k, v_q), _then966(st, v_p, v_k, v_q), ), (st, (v_p, v_k, v_q)))
         return st, (v_p, v_k, v_q)
-    st, (v_p, v_k, v_q) = _select(_c911, _then912(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+    st, (v_p, v_k, v_q) = _select(_c947, _then948(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
     v_k = jnp.int32(1)
     v_q = _cast(jnp.where((_i32(v_k) == 0), _i32(v_p), (1 - _i32(v_p))), jnp.int8)
-    _c932 = st["occupied"][_i32(v_q)][0]
-    def _then933(st, v_p, v_k, v_q):
+    _c968 = st["occupied"][_i32(v_q)][0]
+    def _then969(st, v_p, v_k, v_q):
         st = dict(st)
-        _c934 = st["poisoned"][_i32(v_q)]
-        def _then935(st, v_p, v_k, v_q):
+        _c970 = st["poisoned"][_i32(v_q)]
+        def _then971(st, v_p, v_k, v_q):
             st = dict(st)
-            _a936 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 10), 300)
-            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a936, jnp.int16))
+            _a972 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 10), 300)
+            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a972, jnp.int16))
             return st, (v_p, v_k, v_q)
-        st, (v_p, v_k, v_q) = _select(_c934, _then935(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
-        _c937 = st["burned"][_i32(v_q)]
-        def _then938(st, v_p, v_k, v_q):
+        st, (v_p, v_k, v_q) = _select(_c970, _then971(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+        _c973 = st["burned"][_i32(v_q)]
+        def _then974(st, v_p, v_k, v_q):
             st = dict(st)
-            _a939 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 20), 300)
-            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a939, jnp.int16))
-            st, _r941 = _randint(st, 0, 1)
-            _c940 = (_r941 == 1)
-            def _then942(st, v_p, v_k, v_q):
+            _a975 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 20), 300)
+            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a975, jnp.int16))
+            st, _r977 = _randint(st, 0, 1)
+            _c976 = (_r977 == 1)
+            def _then978(st, v_p, v_k, v_q):
                 st = dict(st)
-                _a943 = False
-                st["burned"] = st["burned"].at[_i32(v_q)].set(_cast(_a943, jnp.bool_))
+                _a979 = False
+                st["burned"] = st["burned"].at[_i32(v_q)].set(_cast(_a979, jnp.bool_))
                 return st, (v_p, v_k, v_q)
-            st, (v_p, v_k, v_q) = _select(_c940, _then942(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+            st, (v_p, v_k, v_q) = _select(_c976, _then978(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
             return st, (v_p, v_k, v_q)
-        st, (v_p, v_k, v_q) = _select(_c937, _then938(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
-        _c944 = (st["condition"][_i32(v_q)] == 1)
-        _c945 = jnp.logical_and((st["condition"][_i32(v_q)] == 2), (_i32(v_q) == _i32(v_p)))
-        def _then946(st, v_p, v_k, v_q):
+        st, (v_p, v_k, v_q) = _select(_c973, _then974(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+        _c980 = (st["condition"][_i32(v_q)] == 1)
+        _c981 = jnp.logical_and((st["condition"][_i32(v_q)] == 2), (_i32(v_q) == _i32(v_p)))
+        def _then982(st, v_p, v_k, v_q):
             st = dict(st)
-            st, _r948 = _randint(st, 0, 1)
-            _c947 = (_r948 == 1)
-            def _then949(st, v_p, v_k, v_q):
+            st, _r984 = _randint(st, 0, 1)
+            _c983 = (_r984 == 1)
+            def _then985(st, v_p, v_k, v_q):
                 st = dict(st)
-                _a950 = 0
-                st["condition"] = st["condition"].at[_i32(v_q)].set(_cast(_a950, jnp.int8))
+                _a986 = 0
+                st["condition"] = st["condition"].at[_i32(v_q)].set(_cast(_a986, jnp.int8))
                 return st, (v_p, v_k, v_q)
-            st, (v_p, v_k, v_q) = _select(_c947, _then949(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+            st, (v_p, v_k, v_q) = _select(_c983, _then985(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
             return st, (v_p, v_k, v_q)
-        def _then951(st, v_p, v_k, v_q):
+        def _then987(st, v_p, v_k, v_q):
             st = dict(st)
-            _a952 = 0
-            st["condition"] = st["condition"].at[_i32(v_q)].set(_cast(_a952, jnp.int8))
+            _a988 = 0
+            st["condition"] = st["condition"].at[_i32(v_q)].set(_cast(_a988, jnp.int8))
             return st, (v_p, v_k, v_q)
-        st, (v_p, v_k, v_q) = _select_first((_c944, _c945, ), (st, (v_p, v_k, v_q)), (_then946(st, v_p, v_k, v_q), _then951(st, v_p, v_k, v_q), ), (st, (v_p, v_k, v_q)))
+        st, (v_p, v_k, v_q) = _select_first((_c980, _c981, ), (st, (v_p, v_k, v_q)), (_then982(st, v_p, v_k, v_q), _then987(st, v_p, v_k, v_q), ), (st, (v_p, v_k, v_q)))
         return st, (v_p, v_k, v_q)
-    st, (v_p, v_k, v_q) = _select(_c932, _then933(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+    st, (v_p, v_k, v_q) = _select(_c968, _then969(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
     return st
 
 
@@ -3413,69 +3467,99 @@ def p_finish_turn(st):
     """proc `finish_turn` (tcg.envspec:2085)"""
     st = dict(st)
     v_p = _cast(st["current_player"], jnp.int8)
-    _c953 = (_i32(st["turn"]) == _i32(jnp.where((_i32(v_p) == _i32(st["first"])), 1, 2)))
-    def _then954(st, v_p):
+    _c989 = (_i32(st["turn"]) == _i32(jnp.where((_i32(v_p) == _i32(st["first"])), 1, 2)))
+    def _then990(st, v_p):
         st = dict(st)
         v_s = jnp.int32(0)
-        _c955 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3))
-        def _then956(st, v_p, v_s):
+        _c991 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3))
+        def _then992(st, v_p, v_s):
             st = dict(st)
             st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
             return st, (v_p, v_s)
-        st, (v_p, v_s) = _select(_c955, _then956(st, v_p, v_s), (st, (v_p, v_s)))
+        st, (v_p, v_s) = _select(_c991, _then992(st, v_p, v_s), (st, (v_p, v_s)))
         v_s = jnp.int32(1)
-        _c957 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3))
-        def _then958(st, v_p, v_s):
+        _c993 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3))
+        def _then994(st, v_p, v_s):
             st = dict(st)
             st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
             return st, (v_p, v_s)
-        st, (v_p, v_s) = _select(_c957, _then958(st, v_p, v_s), (st, (v_p, v_s)))
+        st, (v_p, v_s) = _select(_c993, _then994(st, v_p, v_s), (st, (v_p, v_s)))
         v_s = jnp.int32(2)
-        _c959 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3))
-        def _then960(st, v_p, v_s):
+        _c995 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3))
+        def _then996(st, v_p, v_s):
             st = dict(st)
             st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
             return st, (v_p, v_s)
-        st, (v_p, v_s) = _select(_c959, _then960(st, v_p, v_s), (st, (v_p, v_s)))
+        st, (v_p, v_s) = _select(_c995, _then996(st, v_p, v_s), (st, (v_p, v_s)))
         v_s = jnp.int32(3)
-        _c961 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3))
-        def _then962(st, v_p, v_s):
+        _c997 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3))
+        def _then998(st, v_p, v_s):
             st = dict(st)
             st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
             return st, (v_p, v_s)
-        st, (v_p, v_s) = _select(_c961, _then962(st, v_p, v_s), (st, (v_p, v_s)))
+        st, (v_p, v_s) = _select(_c997, _then998(st, v_p, v_s), (st, (v_p, v_s)))
         return st, (v_p,)
-    st, (v_p,) = _select(_c953, _then954(st, v_p), (st, (v_p,)))
-    _a967 = jax.vmap(lambda i963, _h964, _h965, _h966: jnp.asarray(_i32(jnp.where((_i32(_h964) == (1 + _i32(v_p))), _i32(_h965), _i32(_h966))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K27, st["barrier"])
-    st["barrier"] = _cast(_a967, jnp.int16)
-    _a970 = jax.vmap(lambda i968, _h969: jnp.asarray(_i32(jnp.where((_i32(_h969) == (1 + _i32(v_p))), 0, _i32(_h969))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
-    st["_envc_until_barrier"] = _cast(_a970, jnp.int8)
-    _a975 = jax.vmap(lambda i971, _h972, _h973, _h974: jnp.where((_i32(_h972) == (1 + _i32(v_p))), _h973, _h974))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"], _K23, st["no_attack"])
-    st["no_attack"] = _cast(_a975, jnp.bool_)
-    _a978 = jax.vmap(lambda i976, _h977: jnp.asarray(_i32(jnp.where((_i32(_h977) == (1 + _i32(v_p))), 0, _i32(_h977))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"])
-    st["_envc_until_no_attack"] = _cast(_a978, jnp.int8)
-    _a983 = jax.vmap(lambda i979, _h980, _h981, _h982: jnp.where((_i32(_h980) == (1 + _i32(v_p))), _h981, _h982))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"], _K23, st["no_retreat"])
-    st["no_retreat"] = _cast(_a983, jnp.bool_)
-    _a986 = jax.vmap(lambda i984, _h985: jnp.asarray(_i32(jnp.where((_i32(_h985) == (1 + _i32(v_p))), 0, _i32(_h985))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"])
-    st["_envc_until_no_retreat"] = _cast(_a986, jnp.int8)
-    _a991 = jax.vmap(lambda i987, _h988, _h989, _h990: jnp.asarray(_i32(jnp.where((_i32(_h988) == (1 + _i32(v_p))), _i32(_h989), _i32(_h990))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"], _K28, st["weakened"])
-    st["weakened"] = _cast(_a991, jnp.int8)
-    _a994 = jax.vmap(lambda i992, _h993: jnp.asarray(_i32(jnp.where((_i32(_h993) == (1 + _i32(v_p))), 0, _i32(_h993))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"])
-    st["_envc_until_weakened"] = _cast(_a994, jnp.int8)
-    _a999 = jax.vmap(lambda i995, _h996, _h997, _h998: jnp.asarray(_i32(jnp.where((_i32(_h996) == (1 + _i32(v_p))), _i32(_h997), _i32(_h998))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"], _K28, st["spiky"])
-    st["spiky"] = _cast(_a999, jnp.int8)
-    _a1002 = jax.vmap(lambda i1000, _h1001: jnp.asarray(_i32(jnp.where((_i32(_h1001) == (1 + _i32(v_p))), 0, _i32(_h1001))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"])
-    st["_envc_until_spiky"] = _cast(_a1002, jnp.int8)
-    _a1007 = jax.vmap(lambda i1003, _h1004, _h1005, _h1006: jnp.where((_i32(_h1004) == (1 + _i32(v_p))), _h1005, _h1006))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"], _K23, st["no_supporter"])
-    st["no_supporter"] = _cast(_a1007, jnp.bool_)
-    _a1010 = jax.vmap(lambda i1008, _h1009: jnp.asarray(_i32(jnp.where((_i32(_h1009) == (1 + _i32(v_p))), 0, _i32(_h1009))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"])
-    st["_envc_until_no_supporter"] = _cast(_a1010, jnp.int8)
-    _a1015 = jax.vmap(lambda i1011, _h1012, _h1013, _h1014: jnp.where((_i32(_h1012) == (1 + _i32(v_p))), _h1013, _h1014))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"], _K23, st["shielded"])
-    st["shielded"] = _cast(_a1015, jnp.bool_)
-    _a1018 = jax.vmap(lambda i1016, _h1017: jnp.asarray(_i32(jnp.where((_i32(_h1017) == (1 + _i32(v_p))), 0, _i32(_h1017))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"])
-    st["_envc_until_shielded"] = _cast(_a1018, jnp.int8)
-    _a1019 = 10
-    st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a1019, jnp.int8))
+    st, (v_p,) = _select(_c989, _then990(st, v_p), (st, (v_p,)))
+    def _g1003(i999, _h1000, _h1001, _h1002):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1000) == (1 + _i32(v_p))), _i32(_h1001), _i32(_h1002))), jnp.int32)
+    _e1004 = jax.vmap(_g1003)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K27, st["barrier"])
+    _a1005 = _e1004
+    st["barrier"] = _cast(_a1005, jnp.int16)
+    def _g1008(i1006, _h1007):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1007) == (1 + _i32(v_p))), 0, _i32(_h1007))), jnp.int32)
+    _e1009 = jax.vmap(_g1008)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
+    _a1010 = _e1009
+    st["_envc_until_barrier"] = _cast(_a1010, jnp.int8)
+    _a1015 = jax.vmap(lambda i1011, _h1012, _h1013, _h1014: jnp.where((_i32(_h1012) == (1 + _i32(v_p))), _h1013, _h1014))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"], _K23, st["no_attack"])
+    st["no_attack"] = _cast(_a1015, jnp.bool_)
+    def _g1018(i1016, _h1017):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1017) == (1 + _i32(v_p))), 0, _i32(_h1017))), jnp.int32)
+    _e1019 = jax.vmap(_g1018)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"])
+    _a1020 = _e1019
+    st["_envc_until_no_attack"] = _cast(_a1020, jnp.int8)
+    _a1025 = jax.vmap(lambda i1021, _h1022, _h1023, _h1024: jnp.where((_i32(_h1022) == (1 + _i32(v_p))), _h1023, _h1024))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"], _K23, st["no_retreat"])
+    st["no_retreat"] = _cast(_a1025, jnp.bool_)
+    def _g1028(i1026, _h1027):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1027) == (1 + _i32(v_p))), 0, _i32(_h1027))), jnp.int32)
+    _e1029 = jax.vmap(_g1028)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"])
+    _a1030 = _e1029
+    st["_envc_until_no_retreat"] = _cast(_a1030, jnp.int8)
+    def _g1035(i1031, _h1032, _h1033, _h1034):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1032) == (1 + _i32(v_p))), _i32(_h1033), _i32(_h1034))), jnp.int32)
+    _e1036 = jax.vmap(_g1035)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"], _K28, st["weakened"])
+    _a1037 = _e1036
+    st["weakened"] = _cast(_a1037, jnp.int8)
+    def _g1040(i1038, _h1039):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1039) == (1 + _i32(v_p))), 0, _i32(_h1039))), jnp.int32)
+    _e1041 = jax.vmap(_g1040)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"])
+    _a1042 = _e1041
+    st["_envc_until_weakened"] = _cast(_a1042, jnp.int8)
+    def _g1047(i1043, _h1044, _h1045, _h1046):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1044) == (1 + _i32(v_p))), _i32(_h1045), _i32(_h1046))), jnp.int32)
+    _e1048 = jax.vmap(_g1047)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"], _K28, st["spiky"])
+    _a1049 = _e1048
+    st["spiky"] = _cast(_a1049, jnp.int8)
+    def _g1052(i1050, _h1051):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1051) == (1 + _i32(v_p))), 0, _i32(_h1051))), jnp.int32)
+    _e1053 = jax.vmap(_g1052)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"])
+    _a1054 = _e1053
+    st["_envc_until_spiky"] = _cast(_a1054, jnp.int8)
+    _a1059 = jax.vmap(lambda i1055, _h1056, _h1057, _h1058: jnp.where((_i32(_h1056) == (1 + _i32(v_p))), _h1057, _h1058))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"], _K23, st["no_supporter"])
+    st["no_supporter"] = _cast(_a1059, jnp.bool_)
+    def _g1062(i1060, _h1061):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1061) == (1 + _i32(v_p))), 0, _i32(_h1061))), jnp.int32)
+    _e1063 = jax.vmap(_g1062)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"])
+    _a1064 = _e1063
+    st["_envc_until_no_supporter"] = _cast(_a1064, jnp.int8)
+    _a1069 = jax.vmap(lambda i1065, _h1066, _h1067, _h1068: jnp.where((_i32(_h1066) == (1 + _i32(v_p))), _h1067, _h1068))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"], _K23, st["shielded"])
+    st["shielded"] = _cast(_a1069, jnp.bool_)
+    def _g1072(i1070, _h1071):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1071) == (1 + _i32(v_p))), 0, _i32(_h1071))), jnp.int32)
+    _e1073 = jax.vmap(_g1072)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"])
+    _a1074 = _e1073
+    st["_envc_until_shielded"] = _cast(_a1074, jnp.int8)
+    _a1075 = 10
+    st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a1075, jnp.int8))
     st = p_checkup(st, v_p)
     st = p_knock_outs(st)
     st = p_continue_game(st, (1 - _i32(v_p)), False)
@@ -3486,54 +3570,60 @@ def p_deal(st, v_p):
     """proc `deal` (tcg.envspec:2128)"""
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
-    v_b = _cast(jnp.sum(jax.vmap(lambda i1020: jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i1020])] == 0), (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i1020])] == 0)))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
+    def _g1077(i1076):
+        return jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i1076])] == 0), (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i1076])] == 0))
+    _e1078 = jax.vmap(_g1077)(jnp.arange(0, 20, dtype=jnp.int32))
+    v_b = _cast(jnp.sum(_e1078, dtype=jnp.int32), jnp.int8)
     v_hands = _cast((_i32(_K29[20][5]) - _i32(_K29[(20 - _i32(v_b))][5])), jnp.int16)
-    st, _r1021 = _randint(st, 0, jnp.maximum((_i32(v_hands) - 1), 0))
-    v_r = _cast(_r1021, jnp.int16)
-    v_k = _cast((1 + jnp.sum(jax.vmap(lambda i1022: ((((_i32(jnp.where((1 <= i1022), (_i32(_K29[_i32(v_b)][1]) * _i32(_K29[(20 - _i32(v_b))][(5 - 1)])), 0)) + _i32(jnp.where((2 <= i1022), (_i32(_K29[_i32(v_b)][2]) * _i32(_K29[(20 - _i32(v_b))][(5 - 2)])), 0))) + _i32(jnp.where((3 <= i1022), (_i32(_K29[_i32(v_b)][3]) * _i32(_K29[(20 - _i32(v_b))][(5 - 3)])), 0))) + _i32(jnp.where((4 <= i1022), (_i32(_K29[_i32(v_b)][4]) * _i32(_K29[(20 - _i32(v_b))][(5 - 4)])), 0))) <= _i32(v_r)))(jnp.arange(1, 5, dtype=jnp.int32)), dtype=jnp.int32)), jnp.int8)
+    st, _r1079 = _randint(st, 0, jnp.maximum((_i32(v_hands) - 1), 0))
+    v_r = _cast(_r1079, jnp.int16)
+    def _g1081(i1080):
+        return ((((_i32(jnp.where((1 <= i1080), (_i32(_K29[_i32(v_b)][1]) * _i32(_K29[(20 - _i32(v_b))][(5 - 1)])), 0)) + _i32(jnp.where((2 <= i1080), (_i32(_K29[_i32(v_b)][2]) * _i32(_K29[(20 - _i32(v_b))][(5 - 2)])), 0))) + _i32(jnp.where((3 <= i1080), (_i32(_K29[_i32(v_b)][3]) * _i32(_K29[(20 - _i32(v_b))][(5 - 3)])), 0))) + _i32(jnp.where((4 <= i1080), (_i32(_K29[_i32(v_b)][4]) * _i32(_K29[(20 - _i32(v_b))][(5 - 4)])), 0))) <= _i32(v_r))
+    _e1082 = jax.vmap(_g1081)(jnp.arange(1, 5, dtype=jnp.int32))
+    v_k = _cast((1 + jnp.sum(_e1082, dtype=jnp.int32)), jnp.int8)
     v_rest = _cast({"items": _K30, "len": jnp.int32(0)}, _DT31)
     v_basics = _cast(0, jnp.int8)
     v_others = _cast(0, jnp.int8)
     v_i = jnp.int32(0)
-    def _loop1023(i, carry):
+    def _loop1083(i, carry):
         st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i) = dict(carry[0]), carry[1]
         v_i = i
-        _f1024 = _i32(v_i)
-        _f1025 = _get(st["deck"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f1024 >= _f1025), 35, _f1024, _f1025)
-        v_c = _cast(_get(st["deck"], _i32(v_p))["items"][_f1024], jnp.int16)
-        _c1026 = jnp.logical_and(f_is_basic(st, v_c), (_i32(v_basics) < _i32(v_k)))
-        _c1027 = jnp.logical_and(jnp.logical_not(f_is_basic(st, v_c)), (_i32(v_others) < (5 - _i32(v_k))))
-        def _then1028(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
+        _f1084 = _i32(v_i)
+        _f1085 = _get(st["deck"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f1084 >= _f1085), 35, _f1084, _f1085)
+        v_c = _cast(_get(st["deck"], _i32(v_p))["items"][_f1084], jnp.int16)
+        _c1086 = jnp.logical_and(f_is_basic(st, v_c), (_i32(v_basics) < _i32(v_k)))
+        _c1087 = jnp.logical_and(jnp.logical_not(f_is_basic(st, v_c)), (_i32(v_others) < (5 - _i32(v_k))))
+        def _then1088(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
             st = dict(st)
-            _f1029 = _get(st["hand"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f1029 >= 10), 36, 0, 0)
-            _l1030 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(v_p), _l1030)
-            _a1031 = jnp.minimum((_i32(v_basics) + 1), 20)
-            v_basics = _cast(_a1031, jnp.int8)
+            _f1089 = _get(st["hand"], _i32(v_p))["len"]
+            st = _fault_at(st, (_f1089 >= 10), 36, 0, 0)
+            _l1090 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(v_p), _l1090)
+            _a1091 = jnp.minimum((_i32(v_basics) + 1), 20)
+            v_basics = _cast(_a1091, jnp.int8)
             return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)
-        def _then1032(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
+        def _then1092(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
             st = dict(st)
-            _f1033 = _get(st["hand"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f1033 >= 10), 37, 0, 0)
-            _l1034 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(v_p), _l1034)
-            _a1035 = jnp.minimum((_i32(v_others) + 1), 20)
-            v_others = _cast(_a1035, jnp.int8)
+            _f1093 = _get(st["hand"], _i32(v_p))["len"]
+            st = _fault_at(st, (_f1093 >= 10), 37, 0, 0)
+            _l1094 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(v_p), _l1094)
+            _a1095 = jnp.minimum((_i32(v_others) + 1), 20)
+            v_others = _cast(_a1095, jnp.int8)
             return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)
-        def _else1036(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
+        def _else1096(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
             st = dict(st)
-            _f1037 = v_rest["len"]
-            st = _fault_at(st, (_f1037 >= 20), 38, 0, 0)
-            _l1038 = _push(v_rest, _cast(v_c, jnp.int16))
-            v_rest = _l1038
+            _f1097 = v_rest["len"]
+            st = _fault_at(st, (_f1097 >= 20), 38, 0, 0)
+            _l1098 = _push(v_rest, _cast(v_c, jnp.int16))
+            v_rest = _l1098
             return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)
-        st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c) = _select_first((_c1026, _c1027, ), (st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)), (_then1028(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c), _then1032(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c), ), _else1036(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c))
+        st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c) = _select_first((_c1086, _c1087, ), (st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)), (_then1088(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c), _then1092(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c), ), _else1096(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c))
         return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i)
-    st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i) = lax.fori_loop(0, 20, _loop1023, (st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i)))
-    _a1039 = v_rest
-    st["deck"] = _set(st["deck"], _i32(v_p), _cast(_a1039, _DT31))
+    st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i) = lax.fori_loop(0, 20, _loop1083, (st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i)))
+    _a1099 = v_rest
+    st["deck"] = _set(st["deck"], _i32(v_p), _cast(_a1099, _DT31))
     return st
 
 
@@ -3545,89 +3635,89 @@ def p_attack_texts(st, v_p, v_a):
     v__envc_run = _cast((_i32(st["_envc_at_p_attack_texts"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attack_texts"]) != 0), jnp.bool_)
     v_c = _cast(0, jnp.int16)
-    _c1040 = v__envc_run
-    def _then1041(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
+    _c1100 = v__envc_run
+    def _then1101(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
         st = dict(st)
-        _a1042 = st["card"][_i32(v_p)][0]
-        v_c = _cast(_a1042, jnp.int16)
+        _a1102 = st["card"][_i32(v_p)][0]
+        v_c = _cast(_a1102, jnp.int16)
         return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)
-    st, (v_p, v_a, v__envc_run, v__envc_seek, v_c) = _select(_c1040, _then1041(st, v_p, v_a, v__envc_run, v__envc_seek, v_c), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)))
+    st, (v_p, v_a, v__envc_run, v__envc_seek, v_c) = _select(_c1100, _then1101(st, v_p, v_a, v__envc_run, v__envc_seek, v_c), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)))
     v_r = jnp.int32(0)
-    def _loop1043(i, carry):
+    def _loop1103(i, carry):
         st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = dict(carry[0]), carry[1]
         v_r = i
-        _c1044 = jnp.logical_or(v__envc_run, jnp.logical_and(jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_texts"]) == 1)), (_i32(v_r) == _i32(st["_envc_frame_p_attack_texts__r"]))))
-        def _then1045(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
+        _c1104 = jnp.logical_or(v__envc_run, jnp.logical_and(jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_texts"]) == 1)), (_i32(v_r) == _i32(st["_envc_frame_p_attack_texts__r"]))))
+        def _then1105(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
             st = dict(st)
-            _c1046 = jnp.logical_or(jnp.logical_and(v__envc_run, jnp.logical_or((_i32(v_r) == 0), (_i32(st["copying"]) == 1))), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_texts"]) == 1)))
-            def _then1047(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
+            _c1106 = jnp.logical_or(jnp.logical_and(v__envc_run, jnp.logical_or((_i32(v_r) == 0), (_i32(st["copying"]) == 1))), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_texts"]) == 1)))
+            def _then1107(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
                 st = dict(st)
-                _c1048 = v__envc_run
-                def _then1049(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
+                _c1108 = v__envc_run
+                def _then1109(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
                     st = dict(st)
-                    _a1050 = (2 * _i32(v_r))
-                    st["copying"] = _cast(_a1050, jnp.int8)
+                    _a1110 = (2 * _i32(v_r))
+                    st["copying"] = _cast(_a1110, jnp.int8)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
-                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _select(_c1048, _then1049(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
+                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _select(_c1108, _then1109(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
                 v__envc_arg1 = _cast(0, jnp.int8)
-                _c1051 = v__envc_run
-                def _then1052(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                _c1111 = v__envc_run
+                def _then1112(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
-                    _a1053 = jnp.where((_i32(v_r) == 0), _i32(jnp.where((_i32(v_a) == 0), _i32(_K32[_i32(v_c)]), _i32(_K33[_i32(v_c)]))), _i32(jnp.where((_i32(st["copy_index"]) == 0), _i32(_K32[_i32(st["copy_card"])]), _i32(_K33[_i32(st["copy_card"])]))))
-                    v__envc_arg1 = _cast(_a1053, jnp.int8)
+                    _a1113 = jnp.where((_i32(v_r) == 0), _i32(jnp.where((_i32(v_a) == 0), _i32(_K32[_i32(v_c)]), _i32(_K33[_i32(v_c)]))), _i32(jnp.where((_i32(st["copy_index"]) == 0), _i32(_K32[_i32(st["copy_card"])]), _i32(_K33[_i32(st["copy_card"])]))))
+                    v__envc_arg1 = _cast(_a1113, jnp.int8)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
-                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _select(_c1051, _then1052(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)))
-                _c1054 = v__envc_seek
-                def _then1055(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _select(_c1111, _then1112(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)))
+                _c1114 = v__envc_seek
+                def _then1115(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
-                    _a1056 = st["_envc_frame_p_attack_texts__p"]
-                    v_p = _cast(_a1056, jnp.int8)
-                    _a1057 = st["_envc_frame_p_attack_texts__a"]
-                    v_a = _cast(_a1057, jnp.int8)
-                    _a1058 = st["_envc_frame_p_attack_texts__c"]
-                    v_c = _cast(_a1058, jnp.int16)
-                    _a1059 = 0
-                    st["_envc_at_p_attack_texts"] = _cast(_a1059, jnp.int8)
-                    _a1060 = False
-                    v__envc_seek = _cast(_a1060, jnp.bool_)
+                    _a1116 = st["_envc_frame_p_attack_texts__p"]
+                    v_p = _cast(_a1116, jnp.int8)
+                    _a1117 = st["_envc_frame_p_attack_texts__a"]
+                    v_a = _cast(_a1117, jnp.int8)
+                    _a1118 = st["_envc_frame_p_attack_texts__c"]
+                    v_c = _cast(_a1118, jnp.int16)
+                    _a1119 = 0
+                    st["_envc_at_p_attack_texts"] = _cast(_a1119, jnp.int8)
+                    _a1120 = False
+                    v__envc_seek = _cast(_a1120, jnp.bool_)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
-                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _select(_c1054, _then1055(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)))
+                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _select(_c1114, _then1115(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)))
                 st = p_attack_effect__dispatch(st, v__envc_arg1, v_p)
-                _c1061 = (_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0)
-                def _then1062(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                _c1121 = (_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0)
+                def _then1122(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
-                    _a1063 = v_p
-                    st["_envc_frame_p_attack_texts__p"] = _cast(_a1063, jnp.int8)
-                    _a1064 = v_a
-                    st["_envc_frame_p_attack_texts__a"] = _cast(_a1064, jnp.int8)
-                    _a1065 = v_c
-                    st["_envc_frame_p_attack_texts__c"] = _cast(_a1065, jnp.int16)
-                    _a1066 = v_r
-                    st["_envc_frame_p_attack_texts__r"] = _cast(_a1066, jnp.int8)
-                    _a1067 = 1
-                    st["_envc_at_p_attack_texts"] = _cast(_a1067, jnp.int8)
-                    _a1068 = False
-                    v__envc_run = _cast(_a1068, jnp.bool_)
+                    _a1123 = v_p
+                    st["_envc_frame_p_attack_texts__p"] = _cast(_a1123, jnp.int8)
+                    _a1124 = v_a
+                    st["_envc_frame_p_attack_texts__a"] = _cast(_a1124, jnp.int8)
+                    _a1125 = v_c
+                    st["_envc_frame_p_attack_texts__c"] = _cast(_a1125, jnp.int16)
+                    _a1126 = v_r
+                    st["_envc_frame_p_attack_texts__r"] = _cast(_a1126, jnp.int8)
+                    _a1127 = 1
+                    st["_envc_at_p_attack_texts"] = _cast(_a1127, jnp.int8)
+                    _a1128 = False
+                    v__envc_run = _cast(_a1128, jnp.bool_)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
-                def _else1069(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                def _else1129(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
-                    _a1070 = True
-                    v__envc_run = _cast(_a1070, jnp.bool_)
+                    _a1130 = True
+                    v__envc_run = _cast(_a1130, jnp.bool_)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
-                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _select(_c1061, _then1062(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1), _else1069(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1))
+                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _select(_c1121, _then1122(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1), _else1129(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1))
                 return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
-            st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _select(_c1046, _then1047(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
+            st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _select(_c1106, _then1107(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
             return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
-        st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _select(_c1044, _then1045(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
+        st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _select(_c1104, _then1105(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
         return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
-    st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = lax.fori_loop(0, 2, _loop1043, (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
-    _c1071 = v__envc_run
-    def _then1072(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
+    st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = lax.fori_loop(0, 2, _loop1103, (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
+    _c1131 = v__envc_run
+    def _then1132(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
         st = dict(st)
-        _a1073 = 0
-        st["copying"] = _cast(_a1073, jnp.int8)
+        _a1133 = 0
+        st["copying"] = _cast(_a1133, jnp.int8)
         return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)
-    st, (v_p, v_a, v__envc_run, v__envc_seek, v_c) = _select(_c1071, _then1072(st, v_p, v_a, v__envc_run, v__envc_seek, v_c), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)))
+    st, (v_p, v_a, v__envc_run, v__envc_seek, v_c) = _select(_c1131, _then1132(st, v_p, v_a, v__envc_run, v__envc_seek, v_c), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)))
     return st
 
 
@@ -3701,30 +3791,30 @@ def p_attack_effect__9(st, v_p):
     v_p = _cast(v_p, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__9"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__9"]) != 0), jnp.bool_)
-    _c1074 = v__envc_seek
-    def _then1075(st, v_p, v__envc_run, v__envc_seek):
+    _c1134 = v__envc_seek
+    def _then1135(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1076 = 0
-        st["_envc_at_p_attack_effect__9"] = _cast(_a1076, jnp.int8)
-        _a1077 = False
-        v__envc_seek = _cast(_a1077, jnp.bool_)
+        _a1136 = 0
+        st["_envc_at_p_attack_effect__9"] = _cast(_a1136, jnp.int8)
+        _a1137 = False
+        v__envc_seek = _cast(_a1137, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1074, _then1075(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1134, _then1135(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_attach_to_bench_choice(st, v_p, 0)
-    _c1078 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-    def _then1079(st, v_p, v__envc_run, v__envc_seek):
+    _c1138 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+    def _then1139(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1080 = 1
-        st["_envc_at_p_attack_effect__9"] = _cast(_a1080, jnp.int8)
-        _a1081 = False
-        v__envc_run = _cast(_a1081, jnp.bool_)
+        _a1140 = 1
+        st["_envc_at_p_attack_effect__9"] = _cast(_a1140, jnp.int8)
+        _a1141 = False
+        v__envc_run = _cast(_a1141, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1082(st, v_p, v__envc_run, v__envc_seek):
+    def _else1142(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1083 = True
-        v__envc_run = _cast(_a1083, jnp.bool_)
+        _a1143 = True
+        v__envc_run = _cast(_a1143, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1078, _then1079(st, v_p, v__envc_run, v__envc_seek), _else1082(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1138, _then1139(st, v_p, v__envc_run, v__envc_seek), _else1142(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -3783,60 +3873,60 @@ def p_attack_effect__16(st, v_p):
     v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__16"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__16"]) != 0), jnp.bool_)
     v_k = jnp.int32(0)
-    def _loop1084(i, carry):
+    def _loop1144(i, carry):
         st, (v_p, v__envc_run, v__envc_seek, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        _c1085 = jnp.logical_or(v__envc_run, jnp.logical_and(jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__16"]) == 1)), (_i32(v_k) == _i32(st["_envc_frame_p_attack_effect__16__k"]))))
-        def _then1086(st, v_p, v__envc_run, v__envc_seek, v_k):
+        _c1145 = jnp.logical_or(v__envc_run, jnp.logical_and(jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__16"]) == 1)), (_i32(v_k) == _i32(st["_envc_frame_p_attack_effect__16__k"]))))
+        def _then1146(st, v_p, v__envc_run, v__envc_seek, v_k):
             st = dict(st)
             v__envc_c1 = _cast(False, jnp.bool_)
-            _c1087 = v__envc_run
-            def _then1088(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+            _c1147 = v__envc_run
+            def _then1148(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                 st = dict(st)
-                st, _r1089 = _randint(st, 0, 1)
-                _a1090 = (_r1089 == 1)
-                v__envc_c1 = _cast(_a1090, jnp.bool_)
+                st, _r1149 = _randint(st, 0, 1)
+                _a1150 = (_r1149 == 1)
+                v__envc_c1 = _cast(_a1150, jnp.bool_)
                 return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
-            st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _select(_c1087, _then1088(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)))
-            _c1091 = jnp.logical_or(v__envc_c1, jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__16"]) == 1)))
-            def _then1092(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+            st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _select(_c1147, _then1148(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)))
+            _c1151 = jnp.logical_or(v__envc_c1, jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__16"]) == 1)))
+            def _then1152(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                 st = dict(st)
-                _c1093 = v__envc_seek
-                def _then1094(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+                _c1153 = v__envc_seek
+                def _then1154(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                     st = dict(st)
-                    _a1095 = st["_envc_frame_p_attack_effect__16__p"]
-                    v_p = _cast(_a1095, jnp.int8)
-                    _a1096 = 0
-                    st["_envc_at_p_attack_effect__16"] = _cast(_a1096, jnp.int8)
-                    _a1097 = False
-                    v__envc_seek = _cast(_a1097, jnp.bool_)
+                    _a1155 = st["_envc_frame_p_attack_effect__16__p"]
+                    v_p = _cast(_a1155, jnp.int8)
+                    _a1156 = 0
+                    st["_envc_at_p_attack_effect__16"] = _cast(_a1156, jnp.int8)
+                    _a1157 = False
+                    v__envc_seek = _cast(_a1157, jnp.bool_)
                     return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
-                st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _select(_c1093, _then1094(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)))
+                st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _select(_c1153, _then1154(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)))
                 st = p_attach_to_bench_choice(st, v_p, 1)
-                _c1098 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-                def _then1099(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+                _c1158 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+                def _then1159(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                     st = dict(st)
-                    _a1100 = v_p
-                    st["_envc_frame_p_attack_effect__16__p"] = _cast(_a1100, jnp.int8)
-                    _a1101 = v_k
-                    st["_envc_frame_p_attack_effect__16__k"] = _cast(_a1101, jnp.int8)
-                    _a1102 = 1
-                    st["_envc_at_p_attack_effect__16"] = _cast(_a1102, jnp.int8)
-                    _a1103 = False
-                    v__envc_run = _cast(_a1103, jnp.bool_)
+                    _a1160 = v_p
+                    st["_envc_frame_p_attack_effect__16__p"] = _cast(_a1160, jnp.int8)
+                    _a1161 = v_k
+                    st["_envc_frame_p_attack_effect__16__k"] = _cast(_a1161, jnp.int8)
+                    _a1162 = 1
+                    st["_envc_at_p_attack_effect__16"] = _cast(_a1162, jnp.int8)
+                    _a1163 = False
+                    v__envc_run = _cast(_a1163, jnp.bool_)
                     return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
-                def _else1104(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+                def _else1164(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                     st = dict(st)
-                    _a1105 = True
-                    v__envc_run = _cast(_a1105, jnp.bool_)
+                    _a1165 = True
+                    v__envc_run = _cast(_a1165, jnp.bool_)
                     return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
-                st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _select(_c1098, _then1099(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), _else1104(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1))
+                st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _select(_c1158, _then1159(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), _else1164(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1))
                 return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
-            st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _select(_c1091, _then1092(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)))
+            st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _select(_c1151, _then1152(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)))
             return st, (v_p, v__envc_run, v__envc_seek, v_k)
-        st, (v_p, v__envc_run, v__envc_seek, v_k) = _select(_c1085, _then1086(st, v_p, v__envc_run, v__envc_seek, v_k), (st, (v_p, v__envc_run, v__envc_seek, v_k)))
+        st, (v_p, v__envc_run, v__envc_seek, v_k) = _select(_c1145, _then1146(st, v_p, v__envc_run, v__envc_seek, v_k), (st, (v_p, v__envc_run, v__envc_seek, v_k)))
         return st, (v_p, v__envc_run, v__envc_seek, v_k)
-    st, (v_p, v__envc_run, v__envc_seek, v_k) = lax.fori_loop(0, 3, _loop1084, (st, (v_p, v__envc_run, v__envc_seek, v_k)))
+    st, (v_p, v__envc_run, v__envc_seek, v_k) = lax.fori_loop(0, 3, _loop1144, (st, (v_p, v__envc_run, v__envc_seek, v_k)))
     return st
 
 
@@ -3870,30 +3960,30 @@ def p_attack_effect__20(st, v_p):
     v_p = _cast(v_p, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__20"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__20"]) != 0), jnp.bool_)
-    _c1106 = v__envc_seek
-    def _then1107(st, v_p, v__envc_run, v__envc_seek):
+    _c1166 = v__envc_seek
+    def _then1167(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1108 = 0
-        st["_envc_at_p_attack_effect__20"] = _cast(_a1108, jnp.int8)
-        _a1109 = False
-        v__envc_seek = _cast(_a1109, jnp.bool_)
+        _a1168 = 0
+        st["_envc_at_p_attack_effect__20"] = _cast(_a1168, jnp.int8)
+        _a1169 = False
+        v__envc_seek = _cast(_a1169, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1106, _then1107(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1166, _then1167(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 50, False, True)
-    _c1110 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1111(st, v_p, v__envc_run, v__envc_seek):
+    _c1170 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1171(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1112 = 1
-        st["_envc_at_p_attack_effect__20"] = _cast(_a1112, jnp.int8)
-        _a1113 = False
-        v__envc_run = _cast(_a1113, jnp.bool_)
+        _a1172 = 1
+        st["_envc_at_p_attack_effect__20"] = _cast(_a1172, jnp.int8)
+        _a1173 = False
+        v__envc_run = _cast(_a1173, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1114(st, v_p, v__envc_run, v__envc_seek):
+    def _else1174(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1115 = True
-        v__envc_run = _cast(_a1115, jnp.bool_)
+        _a1175 = True
+        v__envc_run = _cast(_a1175, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1110, _then1111(st, v_p, v__envc_run, v__envc_seek), _else1114(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1170, _then1171(st, v_p, v__envc_run, v__envc_seek), _else1174(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -3983,30 +4073,30 @@ def p_attack_effect__31(st, v_p):
     v_p = _cast(v_p, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__31"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__31"]) != 0), jnp.bool_)
-    _c1116 = v__envc_seek
-    def _then1117(st, v_p, v__envc_run, v__envc_seek):
+    _c1176 = v__envc_seek
+    def _then1177(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1118 = 0
-        st["_envc_at_p_attack_effect__31"] = _cast(_a1118, jnp.int8)
-        _a1119 = False
-        v__envc_seek = _cast(_a1119, jnp.bool_)
+        _a1178 = 0
+        st["_envc_at_p_attack_effect__31"] = _cast(_a1178, jnp.int8)
+        _a1179 = False
+        v__envc_seek = _cast(_a1179, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1116, _then1117(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1176, _then1177(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_own_choice(st, v_p, 30, True)
-    _c1120 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
-    def _then1121(st, v_p, v__envc_run, v__envc_seek):
+    _c1180 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
+    def _then1181(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1122 = 1
-        st["_envc_at_p_attack_effect__31"] = _cast(_a1122, jnp.int8)
-        _a1123 = False
-        v__envc_run = _cast(_a1123, jnp.bool_)
+        _a1182 = 1
+        st["_envc_at_p_attack_effect__31"] = _cast(_a1182, jnp.int8)
+        _a1183 = False
+        v__envc_run = _cast(_a1183, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1124(st, v_p, v__envc_run, v__envc_seek):
+    def _else1184(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1125 = True
-        v__envc_run = _cast(_a1125, jnp.bool_)
+        _a1185 = True
+        v__envc_run = _cast(_a1185, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1120, _then1121(st, v_p, v__envc_run, v__envc_seek), _else1124(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1180, _then1181(st, v_p, v__envc_run, v__envc_seek), _else1184(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4024,30 +4114,30 @@ def p_attack_effect__33(st, v_p):
     v_p = _cast(v_p, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__33"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__33"]) != 0), jnp.bool_)
-    _c1126 = v__envc_seek
-    def _then1127(st, v_p, v__envc_run, v__envc_seek):
+    _c1186 = v__envc_seek
+    def _then1187(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1128 = 0
-        st["_envc_at_p_attack_effect__33"] = _cast(_a1128, jnp.int8)
-        _a1129 = False
-        v__envc_seek = _cast(_a1129, jnp.bool_)
+        _a1188 = 0
+        st["_envc_at_p_attack_effect__33"] = _cast(_a1188, jnp.int8)
+        _a1189 = False
+        v__envc_seek = _cast(_a1189, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1126, _then1127(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1186, _then1187(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 30, False, True)
-    _c1130 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1131(st, v_p, v__envc_run, v__envc_seek):
+    _c1190 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1191(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1132 = 1
-        st["_envc_at_p_attack_effect__33"] = _cast(_a1132, jnp.int8)
-        _a1133 = False
-        v__envc_run = _cast(_a1133, jnp.bool_)
+        _a1192 = 1
+        st["_envc_at_p_attack_effect__33"] = _cast(_a1192, jnp.int8)
+        _a1193 = False
+        v__envc_run = _cast(_a1193, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1134(st, v_p, v__envc_run, v__envc_seek):
+    def _else1194(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1135 = True
-        v__envc_run = _cast(_a1135, jnp.bool_)
+        _a1195 = True
+        v__envc_run = _cast(_a1195, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1130, _then1131(st, v_p, v__envc_run, v__envc_seek), _else1134(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1190, _then1191(st, v_p, v__envc_run, v__envc_seek), _else1194(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4057,30 +4147,30 @@ def p_attack_effect__34(st, v_p):
     v_p = _cast(v_p, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__34"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__34"]) != 0), jnp.bool_)
-    _c1136 = v__envc_seek
-    def _then1137(st, v_p, v__envc_run, v__envc_seek):
+    _c1196 = v__envc_seek
+    def _then1197(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1138 = 0
-        st["_envc_at_p_attack_effect__34"] = _cast(_a1138, jnp.int8)
-        _a1139 = False
-        v__envc_seek = _cast(_a1139, jnp.bool_)
+        _a1198 = 0
+        st["_envc_at_p_attack_effect__34"] = _cast(_a1198, jnp.int8)
+        _a1199 = False
+        v__envc_seek = _cast(_a1199, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1136, _then1137(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1196, _then1197(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_switch_self(st, v_p)
-    _c1140 = (_i32(st["_envc_at_p_switch_self"]) != 0)
-    def _then1141(st, v_p, v__envc_run, v__envc_seek):
+    _c1200 = (_i32(st["_envc_at_p_switch_self"]) != 0)
+    def _then1201(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1142 = 1
-        st["_envc_at_p_attack_effect__34"] = _cast(_a1142, jnp.int8)
-        _a1143 = False
-        v__envc_run = _cast(_a1143, jnp.bool_)
+        _a1202 = 1
+        st["_envc_at_p_attack_effect__34"] = _cast(_a1202, jnp.int8)
+        _a1203 = False
+        v__envc_run = _cast(_a1203, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1144(st, v_p, v__envc_run, v__envc_seek):
+    def _else1204(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1145 = True
-        v__envc_run = _cast(_a1145, jnp.bool_)
+        _a1205 = True
+        v__envc_run = _cast(_a1205, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1140, _then1141(st, v_p, v__envc_run, v__envc_seek), _else1144(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1200, _then1201(st, v_p, v__envc_run, v__envc_seek), _else1204(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4096,10 +4186,10 @@ def p_attack_effect__36(st, v_p):
     """proc `attack_effect__36` (tcg.fills:64)"""
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
-    _a1146 = 20
-    st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a1146, jnp.int16))
-    _a1147 = (1 + (1 - _i32(v_p)))
-    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a1147, jnp.int8))
+    _a1206 = 20
+    st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a1206, jnp.int16))
+    _a1207 = (1 + (1 - _i32(v_p)))
+    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a1207, jnp.int8))
     return st
 
 
@@ -4173,30 +4263,30 @@ def p_attack_effect__45(st, v_p):
     v_p = _cast(v_p, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__45"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__45"]) != 0), jnp.bool_)
-    _c1148 = v__envc_seek
-    def _then1149(st, v_p, v__envc_run, v__envc_seek):
+    _c1208 = v__envc_seek
+    def _then1209(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1150 = 0
-        st["_envc_at_p_attack_effect__45"] = _cast(_a1150, jnp.int8)
-        _a1151 = False
-        v__envc_seek = _cast(_a1151, jnp.bool_)
+        _a1210 = 0
+        st["_envc_at_p_attack_effect__45"] = _cast(_a1210, jnp.int8)
+        _a1211 = False
+        v__envc_seek = _cast(_a1211, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1148, _then1149(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1208, _then1209(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 30, True, True)
-    _c1152 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1153(st, v_p, v__envc_run, v__envc_seek):
+    _c1212 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1213(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1154 = 1
-        st["_envc_at_p_attack_effect__45"] = _cast(_a1154, jnp.int8)
-        _a1155 = False
-        v__envc_run = _cast(_a1155, jnp.bool_)
+        _a1214 = 1
+        st["_envc_at_p_attack_effect__45"] = _cast(_a1214, jnp.int8)
+        _a1215 = False
+        v__envc_run = _cast(_a1215, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1156(st, v_p, v__envc_run, v__envc_seek):
+    def _else1216(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1157 = True
-        v__envc_run = _cast(_a1157, jnp.bool_)
+        _a1217 = True
+        v__envc_run = _cast(_a1217, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1152, _then1153(st, v_p, v__envc_run, v__envc_seek), _else1156(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1212, _then1213(st, v_p, v__envc_run, v__envc_seek), _else1216(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4214,30 +4304,30 @@ def p_attack_effect__47(st, v_p):
     v_p = _cast(v_p, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__47"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__47"]) != 0), jnp.bool_)
-    _c1158 = v__envc_seek
-    def _then1159(st, v_p, v__envc_run, v__envc_seek):
+    _c1218 = v__envc_seek
+    def _then1219(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1160 = 0
-        st["_envc_at_p_attack_effect__47"] = _cast(_a1160, jnp.int8)
-        _a1161 = False
-        v__envc_seek = _cast(_a1161, jnp.bool_)
+        _a1220 = 0
+        st["_envc_at_p_attack_effect__47"] = _cast(_a1220, jnp.int8)
+        _a1221 = False
+        v__envc_seek = _cast(_a1221, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1158, _then1159(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1218, _then1219(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_switch_opponent(st, v_p, False, True, False)
-    _c1162 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1163(st, v_p, v__envc_run, v__envc_seek):
+    _c1222 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1223(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1164 = 1
-        st["_envc_at_p_attack_effect__47"] = _cast(_a1164, jnp.int8)
-        _a1165 = False
-        v__envc_run = _cast(_a1165, jnp.bool_)
+        _a1224 = 1
+        st["_envc_at_p_attack_effect__47"] = _cast(_a1224, jnp.int8)
+        _a1225 = False
+        v__envc_run = _cast(_a1225, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1166(st, v_p, v__envc_run, v__envc_seek):
+    def _else1226(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1167 = True
-        v__envc_run = _cast(_a1167, jnp.bool_)
+        _a1227 = True
+        v__envc_run = _cast(_a1227, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1162, _then1163(st, v_p, v__envc_run, v__envc_seek), _else1166(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1222, _then1223(st, v_p, v__envc_run, v__envc_seek), _else1226(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4335,30 +4425,30 @@ def p_attack_effect__59(st, v_p):
     v_p = _cast(v_p, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__59"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__59"]) != 0), jnp.bool_)
-    _c1168 = v__envc_seek
-    def _then1169(st, v_p, v__envc_run, v__envc_seek):
+    _c1228 = v__envc_seek
+    def _then1229(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1170 = 0
-        st["_envc_at_p_attack_effect__59"] = _cast(_a1170, jnp.int8)
-        _a1171 = False
-        v__envc_seek = _cast(_a1171, jnp.bool_)
+        _a1230 = 0
+        st["_envc_at_p_attack_effect__59"] = _cast(_a1230, jnp.int8)
+        _a1231 = False
+        v__envc_seek = _cast(_a1231, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1168, _then1169(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1228, _then1229(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_copy_attack(st, v_p)
-    _c1172 = (_i32(st["_envc_at_p_copy_attack"]) != 0)
-    def _then1173(st, v_p, v__envc_run, v__envc_seek):
+    _c1232 = (_i32(st["_envc_at_p_copy_attack"]) != 0)
+    def _then1233(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1174 = 1
-        st["_envc_at_p_attack_effect__59"] = _cast(_a1174, jnp.int8)
-        _a1175 = False
-        v__envc_run = _cast(_a1175, jnp.bool_)
+        _a1234 = 1
+        st["_envc_at_p_attack_effect__59"] = _cast(_a1234, jnp.int8)
+        _a1235 = False
+        v__envc_run = _cast(_a1235, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1176(st, v_p, v__envc_run, v__envc_seek):
+    def _else1236(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1177 = True
-        v__envc_run = _cast(_a1177, jnp.bool_)
+        _a1237 = True
+        v__envc_run = _cast(_a1237, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1172, _then1173(st, v_p, v__envc_run, v__envc_seek), _else1176(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1232, _then1233(st, v_p, v__envc_run, v__envc_seek), _else1236(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4408,36 +4498,36 @@ def p_attack_effect__65(st, v_p):
     v_p = _cast(v_p, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__65"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__65"]) != 0), jnp.bool_)
-    _c1178 = v__envc_run
-    def _then1179(st, v_p, v__envc_run, v__envc_seek):
+    _c1238 = v__envc_run
+    def _then1239(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         st = p_discard_energy(st, v_p, 0, 1, 2)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1178, _then1179(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
-    _c1180 = v__envc_seek
-    def _then1181(st, v_p, v__envc_run, v__envc_seek):
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1238, _then1239(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    _c1240 = v__envc_seek
+    def _then1241(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1182 = 0
-        st["_envc_at_p_attack_effect__65"] = _cast(_a1182, jnp.int8)
-        _a1183 = False
-        v__envc_seek = _cast(_a1183, jnp.bool_)
+        _a1242 = 0
+        st["_envc_at_p_attack_effect__65"] = _cast(_a1242, jnp.int8)
+        _a1243 = False
+        v__envc_seek = _cast(_a1243, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1180, _then1181(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1240, _then1241(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 80, False, True)
-    _c1184 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1185(st, v_p, v__envc_run, v__envc_seek):
+    _c1244 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1245(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1186 = 1
-        st["_envc_at_p_attack_effect__65"] = _cast(_a1186, jnp.int8)
-        _a1187 = False
-        v__envc_run = _cast(_a1187, jnp.bool_)
+        _a1246 = 1
+        st["_envc_at_p_attack_effect__65"] = _cast(_a1246, jnp.int8)
+        _a1247 = False
+        v__envc_run = _cast(_a1247, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1188(st, v_p, v__envc_run, v__envc_seek):
+    def _else1248(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1189 = True
-        v__envc_run = _cast(_a1189, jnp.bool_)
+        _a1249 = True
+        v__envc_run = _cast(_a1249, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1184, _then1185(st, v_p, v__envc_run, v__envc_seek), _else1188(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1244, _then1245(st, v_p, v__envc_run, v__envc_seek), _else1248(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4478,30 +4568,30 @@ def p_attack_effect__70(st, v_p):
     v_p = _cast(v_p, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__70"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__70"]) != 0), jnp.bool_)
-    _c1190 = v__envc_seek
-    def _then1191(st, v_p, v__envc_run, v__envc_seek):
+    _c1250 = v__envc_seek
+    def _then1251(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1192 = 0
-        st["_envc_at_p_attack_effect__70"] = _cast(_a1192, jnp.int8)
-        _a1193 = False
-        v__envc_seek = _cast(_a1193, jnp.bool_)
+        _a1252 = 0
+        st["_envc_at_p_attack_effect__70"] = _cast(_a1252, jnp.int8)
+        _a1253 = False
+        v__envc_seek = _cast(_a1253, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1190, _then1191(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1250, _then1251(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 20, True, True)
-    _c1194 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1195(st, v_p, v__envc_run, v__envc_seek):
+    _c1254 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1255(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1196 = 1
-        st["_envc_at_p_attack_effect__70"] = _cast(_a1196, jnp.int8)
-        _a1197 = False
-        v__envc_run = _cast(_a1197, jnp.bool_)
+        _a1256 = 1
+        st["_envc_at_p_attack_effect__70"] = _cast(_a1256, jnp.int8)
+        _a1257 = False
+        v__envc_run = _cast(_a1257, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1198(st, v_p, v__envc_run, v__envc_seek):
+    def _else1258(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1199 = True
-        v__envc_run = _cast(_a1199, jnp.bool_)
+        _a1259 = True
+        v__envc_run = _cast(_a1259, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1194, _then1195(st, v_p, v__envc_run, v__envc_seek), _else1198(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1254, _then1255(st, v_p, v__envc_run, v__envc_seek), _else1258(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4519,30 +4609,30 @@ def p_attack_effect__72(st, v_p):
     v_p = _cast(v_p, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__72"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__72"]) != 0), jnp.bool_)
-    _c1200 = v__envc_seek
-    def _then1201(st, v_p, v__envc_run, v__envc_seek):
+    _c1260 = v__envc_seek
+    def _then1261(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1202 = 0
-        st["_envc_at_p_attack_effect__72"] = _cast(_a1202, jnp.int8)
-        _a1203 = False
-        v__envc_seek = _cast(_a1203, jnp.bool_)
+        _a1262 = 0
+        st["_envc_at_p_attack_effect__72"] = _cast(_a1262, jnp.int8)
+        _a1263 = False
+        v__envc_seek = _cast(_a1263, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1200, _then1201(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1260, _then1261(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_attach_to_benched_choices(st, v_p, 2, 2)
-    _c1204 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
-    def _then1205(st, v_p, v__envc_run, v__envc_seek):
+    _c1264 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
+    def _then1265(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1206 = 1
-        st["_envc_at_p_attack_effect__72"] = _cast(_a1206, jnp.int8)
-        _a1207 = False
-        v__envc_run = _cast(_a1207, jnp.bool_)
+        _a1266 = 1
+        st["_envc_at_p_attack_effect__72"] = _cast(_a1266, jnp.int8)
+        _a1267 = False
+        v__envc_run = _cast(_a1267, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1208(st, v_p, v__envc_run, v__envc_seek):
+    def _else1268(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1209 = True
-        v__envc_run = _cast(_a1209, jnp.bool_)
+        _a1269 = True
+        v__envc_run = _cast(_a1269, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1204, _then1205(st, v_p, v__envc_run, v__envc_seek), _else1208(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1264, _then1265(st, v_p, v__envc_run, v__envc_seek), _else1268(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4576,30 +4666,30 @@ def p_attack_effect__76(st, v_p):
     v_p = _cast(v_p, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__76"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__76"]) != 0), jnp.bool_)
-    _c1210 = v__envc_seek
-    def _then1211(st, v_p, v__envc_run, v__envc_seek):
+    _c1270 = v__envc_seek
+    def _then1271(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1212 = 0
-        st["_envc_at_p_attack_effect__76"] = _cast(_a1212, jnp.int8)
-        _a1213 = False
-        v__envc_seek = _cast(_a1213, jnp.bool_)
+        _a1272 = 0
+        st["_envc_at_p_attack_effect__76"] = _cast(_a1272, jnp.int8)
+        _a1273 = False
+        v__envc_seek = _cast(_a1273, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1210, _then1211(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1270, _then1271(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_attach_to_bench_choice(st, v_p, 3)
-    _c1214 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-    def _then1215(st, v_p, v__envc_run, v__envc_seek):
+    _c1274 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+    def _then1275(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1216 = 1
-        st["_envc_at_p_attack_effect__76"] = _cast(_a1216, jnp.int8)
-        _a1217 = False
-        v__envc_run = _cast(_a1217, jnp.bool_)
+        _a1276 = 1
+        st["_envc_at_p_attack_effect__76"] = _cast(_a1276, jnp.int8)
+        _a1277 = False
+        v__envc_run = _cast(_a1277, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1218(st, v_p, v__envc_run, v__envc_seek):
+    def _else1278(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1219 = True
-        v__envc_run = _cast(_a1219, jnp.bool_)
+        _a1279 = True
+        v__envc_run = _cast(_a1279, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1214, _then1215(st, v_p, v__envc_run, v__envc_seek), _else1218(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1274, _then1275(st, v_p, v__envc_run, v__envc_seek), _else1278(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4633,30 +4723,30 @@ def p_attack_effect__80(st, v_p):
     v_p = _cast(v_p, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__80"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__80"]) != 0), jnp.bool_)
-    _c1220 = v__envc_seek
-    def _then1221(st, v_p, v__envc_run, v__envc_seek):
+    _c1280 = v__envc_seek
+    def _then1281(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1222 = 0
-        st["_envc_at_p_attack_effect__80"] = _cast(_a1222, jnp.int8)
-        _a1223 = False
-        v__envc_seek = _cast(_a1223, jnp.bool_)
+        _a1282 = 0
+        st["_envc_at_p_attack_effect__80"] = _cast(_a1282, jnp.int8)
+        _a1283 = False
+        v__envc_seek = _cast(_a1283, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1220, _then1221(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1280, _then1281(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_own_choice(st, v_p, 20, False)
-    _c1224 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
-    def _then1225(st, v_p, v__envc_run, v__envc_seek):
+    _c1284 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
+    def _then1285(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1226 = 1
-        st["_envc_at_p_attack_effect__80"] = _cast(_a1226, jnp.int8)
-        _a1227 = False
-        v__envc_run = _cast(_a1227, jnp.bool_)
+        _a1286 = 1
+        st["_envc_at_p_attack_effect__80"] = _cast(_a1286, jnp.int8)
+        _a1287 = False
+        v__envc_run = _cast(_a1287, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1228(st, v_p, v__envc_run, v__envc_seek):
+    def _else1288(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1229 = True
-        v__envc_run = _cast(_a1229, jnp.bool_)
+        _a1289 = True
+        v__envc_run = _cast(_a1289, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1224, _then1225(st, v_p, v__envc_run, v__envc_seek), _else1228(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1284, _then1285(st, v_p, v__envc_run, v__envc_seek), _else1288(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4785,30 +4875,30 @@ def p_attack_effect__96(st, v_p):
     v_p = _cast(v_p, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__96"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__96"]) != 0), jnp.bool_)
-    _c1230 = v__envc_seek
-    def _then1231(st, v_p, v__envc_run, v__envc_seek):
+    _c1290 = v__envc_seek
+    def _then1291(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1232 = 0
-        st["_envc_at_p_attack_effect__96"] = _cast(_a1232, jnp.int8)
-        _a1233 = False
-        v__envc_seek = _cast(_a1233, jnp.bool_)
+        _a1292 = 0
+        st["_envc_at_p_attack_effect__96"] = _cast(_a1292, jnp.int8)
+        _a1293 = False
+        v__envc_seek = _cast(_a1293, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1230, _then1231(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1290, _then1291(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 10, False, True)
-    _c1234 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1235(st, v_p, v__envc_run, v__envc_seek):
+    _c1294 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1295(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1236 = 1
-        st["_envc_at_p_attack_effect__96"] = _cast(_a1236, jnp.int8)
-        _a1237 = False
-        v__envc_run = _cast(_a1237, jnp.bool_)
+        _a1296 = 1
+        st["_envc_at_p_attack_effect__96"] = _cast(_a1296, jnp.int8)
+        _a1297 = False
+        v__envc_run = _cast(_a1297, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1238(st, v_p, v__envc_run, v__envc_seek):
+    def _else1298(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1239 = True
-        v__envc_run = _cast(_a1239, jnp.bool_)
+        _a1299 = True
+        v__envc_run = _cast(_a1299, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1234, _then1235(st, v_p, v__envc_run, v__envc_seek), _else1238(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1294, _then1295(st, v_p, v__envc_run, v__envc_seek), _else1298(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4818,30 +4908,30 @@ def p_attack_effect__97(st, v_p):
     v_p = _cast(v_p, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__97"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__97"]) != 0), jnp.bool_)
-    _c1240 = v__envc_seek
-    def _then1241(st, v_p, v__envc_run, v__envc_seek):
+    _c1300 = v__envc_seek
+    def _then1301(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1242 = 0
-        st["_envc_at_p_attack_effect__97"] = _cast(_a1242, jnp.int8)
-        _a1243 = False
-        v__envc_seek = _cast(_a1243, jnp.bool_)
+        _a1302 = 0
+        st["_envc_at_p_attack_effect__97"] = _cast(_a1302, jnp.int8)
+        _a1303 = False
+        v__envc_seek = _cast(_a1303, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1240, _then1241(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1300, _then1301(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_switch_opponent(st, v_p, True, False, False)
-    _c1244 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1245(st, v_p, v__envc_run, v__envc_seek):
+    _c1304 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1305(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1246 = 1
-        st["_envc_at_p_attack_effect__97"] = _cast(_a1246, jnp.int8)
-        _a1247 = False
-        v__envc_run = _cast(_a1247, jnp.bool_)
+        _a1306 = 1
+        st["_envc_at_p_attack_effect__97"] = _cast(_a1306, jnp.int8)
+        _a1307 = False
+        v__envc_run = _cast(_a1307, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1248(st, v_p, v__envc_run, v__envc_seek):
+    def _else1308(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1249 = True
-        v__envc_run = _cast(_a1249, jnp.bool_)
+        _a1309 = True
+        v__envc_run = _cast(_a1309, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1244, _then1245(st, v_p, v__envc_run, v__envc_seek), _else1248(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1304, _then1305(st, v_p, v__envc_run, v__envc_seek), _else1308(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4885,35 +4975,35 @@ def p_ability_effect__2(st, v_p, v_s):
     v_s = _cast(v_s, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_ability_effect__2"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_ability_effect__2"]) != 0), jnp.bool_)
-    _c1250 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_s) == 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__2"]) == 1)))
-    def _then1251(st, v_p, v_s, v__envc_run, v__envc_seek):
+    _c1310 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_s) == 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__2"]) == 1)))
+    def _then1311(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _c1252 = v__envc_seek
-        def _then1253(st, v_p, v_s, v__envc_run, v__envc_seek):
+        _c1312 = v__envc_seek
+        def _then1313(st, v_p, v_s, v__envc_run, v__envc_seek):
             st = dict(st)
-            _a1254 = 0
-            st["_envc_at_p_ability_effect__2"] = _cast(_a1254, jnp.int8)
-            _a1255 = False
-            v__envc_seek = _cast(_a1255, jnp.bool_)
+            _a1314 = 0
+            st["_envc_at_p_ability_effect__2"] = _cast(_a1314, jnp.int8)
+            _a1315 = False
+            v__envc_seek = _cast(_a1315, jnp.bool_)
             return st, (v_p, v_s, v__envc_run, v__envc_seek)
-        st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1252, _then1253(st, v_p, v_s, v__envc_run, v__envc_seek), (st, (v_p, v_s, v__envc_run, v__envc_seek)))
+        st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1312, _then1313(st, v_p, v_s, v__envc_run, v__envc_seek), (st, (v_p, v_s, v__envc_run, v__envc_seek)))
         st = p_switch_opponent(st, v_p, False, False, True)
-        _c1256 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1257(st, v_p, v_s, v__envc_run, v__envc_seek):
+        _c1316 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1317(st, v_p, v_s, v__envc_run, v__envc_seek):
             st = dict(st)
-            _a1258 = 1
-            st["_envc_at_p_ability_effect__2"] = _cast(_a1258, jnp.int8)
-            _a1259 = False
-            v__envc_run = _cast(_a1259, jnp.bool_)
+            _a1318 = 1
+            st["_envc_at_p_ability_effect__2"] = _cast(_a1318, jnp.int8)
+            _a1319 = False
+            v__envc_run = _cast(_a1319, jnp.bool_)
             return st, (v_p, v_s, v__envc_run, v__envc_seek)
-        def _else1260(st, v_p, v_s, v__envc_run, v__envc_seek):
+        def _else1320(st, v_p, v_s, v__envc_run, v__envc_seek):
             st = dict(st)
-            _a1261 = True
-            v__envc_run = _cast(_a1261, jnp.bool_)
+            _a1321 = True
+            v__envc_run = _cast(_a1321, jnp.bool_)
             return st, (v_p, v_s, v__envc_run, v__envc_seek)
-        st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1256, _then1257(st, v_p, v_s, v__envc_run, v__envc_seek), _else1260(st, v_p, v_s, v__envc_run, v__envc_seek))
+        st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1316, _then1317(st, v_p, v_s, v__envc_run, v__envc_seek), _else1320(st, v_p, v_s, v__envc_run, v__envc_seek))
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
-    st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1250, _then1251(st, v_p, v_s, v__envc_run, v__envc_seek), (st, (v_p, v_s, v__envc_run, v__envc_seek)))
+    st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1310, _then1311(st, v_p, v_s, v__envc_run, v__envc_seek), (st, (v_p, v_s, v__envc_run, v__envc_seek)))
     return st
 
 
@@ -4942,30 +5032,30 @@ def p_ability_effect__5(st, v_p, v_s):
     v_s = _cast(v_s, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_ability_effect__5"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_ability_effect__5"]) != 0), jnp.bool_)
-    _c1262 = v__envc_seek
-    def _then1263(st, v_p, v_s, v__envc_run, v__envc_seek):
+    _c1322 = v__envc_seek
+    def _then1323(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1264 = 0
-        st["_envc_at_p_ability_effect__5"] = _cast(_a1264, jnp.int8)
-        _a1265 = False
-        v__envc_seek = _cast(_a1265, jnp.bool_)
+        _a1324 = 0
+        st["_envc_at_p_ability_effect__5"] = _cast(_a1324, jnp.int8)
+        _a1325 = False
+        v__envc_seek = _cast(_a1325, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
-    st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1262, _then1263(st, v_p, v_s, v__envc_run, v__envc_seek), (st, (v_p, v_s, v__envc_run, v__envc_seek)))
+    st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1322, _then1323(st, v_p, v_s, v__envc_run, v__envc_seek), (st, (v_p, v_s, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 20, False, False)
-    _c1266 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1267(st, v_p, v_s, v__envc_run, v__envc_seek):
+    _c1326 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1327(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1268 = 1
-        st["_envc_at_p_ability_effect__5"] = _cast(_a1268, jnp.int8)
-        _a1269 = False
-        v__envc_run = _cast(_a1269, jnp.bool_)
+        _a1328 = 1
+        st["_envc_at_p_ability_effect__5"] = _cast(_a1328, jnp.int8)
+        _a1329 = False
+        v__envc_run = _cast(_a1329, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
-    def _else1270(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _else1330(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1271 = True
-        v__envc_run = _cast(_a1271, jnp.bool_)
+        _a1331 = True
+        v__envc_run = _cast(_a1331, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
-    st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1266, _then1267(st, v_p, v_s, v__envc_run, v__envc_seek), _else1270(st, v_p, v_s, v__envc_run, v__envc_seek))
+    st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1326, _then1327(st, v_p, v_s, v__envc_run, v__envc_seek), _else1330(st, v_p, v_s, v__envc_run, v__envc_seek))
     return st
 
 
@@ -5030,30 +5120,30 @@ def p_ability_effect__12(st, v_p, v_s):
     v_s = _cast(v_s, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_ability_effect__12"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_ability_effect__12"]) != 0), jnp.bool_)
-    _c1272 = v__envc_seek
-    def _then1273(st, v_p, v_s, v__envc_run, v__envc_seek):
+    _c1332 = v__envc_seek
+    def _then1333(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1274 = 0
-        st["_envc_at_p_ability_effect__12"] = _cast(_a1274, jnp.int8)
-        _a1275 = False
-        v__envc_seek = _cast(_a1275, jnp.bool_)
+        _a1334 = 0
+        st["_envc_at_p_ability_effect__12"] = _cast(_a1334, jnp.int8)
+        _a1335 = False
+        v__envc_seek = _cast(_a1335, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
-    st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1272, _then1273(st, v_p, v_s, v__envc_run, v__envc_seek), (st, (v_p, v_s, v__envc_run, v__envc_seek)))
+    st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1332, _then1333(st, v_p, v_s, v__envc_run, v__envc_seek), (st, (v_p, v_s, v__envc_run, v__envc_seek)))
     st = p_switch_opponent(st, v_p, False, True, False)
-    _c1276 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1277(st, v_p, v_s, v__envc_run, v__envc_seek):
+    _c1336 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1337(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1278 = 1
-        st["_envc_at_p_ability_effect__12"] = _cast(_a1278, jnp.int8)
-        _a1279 = False
-        v__envc_run = _cast(_a1279, jnp.bool_)
+        _a1338 = 1
+        st["_envc_at_p_ability_effect__12"] = _cast(_a1338, jnp.int8)
+        _a1339 = False
+        v__envc_run = _cast(_a1339, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
-    def _else1280(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _else1340(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1281 = True
-        v__envc_run = _cast(_a1281, jnp.bool_)
+        _a1341 = True
+        v__envc_run = _cast(_a1341, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
-    st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1276, _then1277(st, v_p, v_s, v__envc_run, v__envc_seek), _else1280(st, v_p, v_s, v__envc_run, v__envc_seek))
+    st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1336, _then1337(st, v_p, v_s, v__envc_run, v__envc_seek), _else1340(st, v_p, v_s, v__envc_run, v__envc_seek))
     return st
 
 
@@ -5135,28 +5225,28 @@ def p_trainer_effect__3(st, v_p, v_target):
     v_target = _cast(v_target, jnp.int8)
     v_going = _cast(True, jnp.bool_)
     v_k = jnp.int32(0)
-    def _loop1282(i, carry):
+    def _loop1342(i, carry):
         st, (v_p, v_target, v_going, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        _c1283 = v_going
-        def _then1284(st, v_p, v_target, v_going, v_k):
+        _c1343 = v_going
+        def _then1344(st, v_p, v_target, v_going, v_k):
             st = dict(st)
-            st, _r1286 = _randint(st, 0, 1)
-            _c1285 = (_r1286 == 1)
-            def _then1287(st, v_p, v_target, v_going, v_k):
+            st, _r1346 = _randint(st, 0, 1)
+            _c1345 = (_r1346 == 1)
+            def _then1347(st, v_p, v_target, v_going, v_k):
                 st = dict(st)
                 st = p_attach_from_zone(st, v_p, v_target, 2, 1, False)
                 return st, (v_p, v_target, v_going, v_k)
-            def _else1288(st, v_p, v_target, v_going, v_k):
+            def _else1348(st, v_p, v_target, v_going, v_k):
                 st = dict(st)
-                _a1289 = False
-                v_going = _cast(_a1289, jnp.bool_)
+                _a1349 = False
+                v_going = _cast(_a1349, jnp.bool_)
                 return st, (v_p, v_target, v_going, v_k)
-            st, (v_p, v_target, v_going, v_k) = _select(_c1285, _then1287(st, v_p, v_target, v_going, v_k), _else1288(st, v_p, v_target, v_going, v_k))
+            st, (v_p, v_target, v_going, v_k) = _select(_c1345, _then1347(st, v_p, v_target, v_going, v_k), _else1348(st, v_p, v_target, v_going, v_k))
             return st, (v_p, v_target, v_going, v_k)
-        st, (v_p, v_target, v_going, v_k) = _select(_c1283, _then1284(st, v_p, v_target, v_going, v_k), (st, (v_p, v_target, v_going, v_k)))
+        st, (v_p, v_target, v_going, v_k) = _select(_c1343, _then1344(st, v_p, v_target, v_going, v_k), (st, (v_p, v_target, v_going, v_k)))
         return st, (v_p, v_target, v_going, v_k)
-    st, (v_p, v_target, v_going, v_k) = lax.fori_loop(0, 12, _loop1282, (st, (v_p, v_target, v_going, v_k)))
+    st, (v_p, v_target, v_going, v_k) = lax.fori_loop(0, 12, _loop1342, (st, (v_p, v_target, v_going, v_k)))
     return st
 
 
@@ -5203,30 +5293,30 @@ def p_trainer_effect__8(st, v_p, v_target):
     v_target = _cast(v_target, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_trainer_effect__8"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_trainer_effect__8"]) != 0), jnp.bool_)
-    _c1290 = v__envc_seek
-    def _then1291(st, v_p, v_target, v__envc_run, v__envc_seek):
+    _c1350 = v__envc_seek
+    def _then1351(st, v_p, v_target, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1292 = 0
-        st["_envc_at_p_trainer_effect__8"] = _cast(_a1292, jnp.int8)
-        _a1293 = False
-        v__envc_seek = _cast(_a1293, jnp.bool_)
+        _a1352 = 0
+        st["_envc_at_p_trainer_effect__8"] = _cast(_a1352, jnp.int8)
+        _a1353 = False
+        v__envc_seek = _cast(_a1353, jnp.bool_)
         return st, (v_p, v_target, v__envc_run, v__envc_seek)
-    st, (v_p, v_target, v__envc_run, v__envc_seek) = _select(_c1290, _then1291(st, v_p, v_target, v__envc_run, v__envc_seek), (st, (v_p, v_target, v__envc_run, v__envc_seek)))
+    st, (v_p, v_target, v__envc_run, v__envc_seek) = _select(_c1350, _then1351(st, v_p, v_target, v__envc_run, v__envc_seek), (st, (v_p, v_target, v__envc_run, v__envc_seek)))
     st = p_switch_opponent(st, v_p, False, True, False)
-    _c1294 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1295(st, v_p, v_target, v__envc_run, v__envc_seek):
+    _c1354 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1355(st, v_p, v_target, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1296 = 1
-        st["_envc_at_p_trainer_effect__8"] = _cast(_a1296, jnp.int8)
-        _a1297 = False
-        v__envc_run = _cast(_a1297, jnp.bool_)
+        _a1356 = 1
+        st["_envc_at_p_trainer_effect__8"] = _cast(_a1356, jnp.int8)
+        _a1357 = False
+        v__envc_run = _cast(_a1357, jnp.bool_)
         return st, (v_p, v_target, v__envc_run, v__envc_seek)
-    def _else1298(st, v_p, v_target, v__envc_run, v__envc_seek):
+    def _else1358(st, v_p, v_target, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1299 = True
-        v__envc_run = _cast(_a1299, jnp.bool_)
+        _a1359 = True
+        v__envc_run = _cast(_a1359, jnp.bool_)
         return st, (v_p, v_target, v__envc_run, v__envc_seek)
-    st, (v_p, v_target, v__envc_run, v__envc_seek) = _select(_c1294, _then1295(st, v_p, v_target, v__envc_run, v__envc_seek), _else1298(st, v_p, v_target, v__envc_run, v__envc_seek))
+    st, (v_p, v_target, v__envc_run, v__envc_seek) = _select(_c1354, _then1355(st, v_p, v_target, v__envc_run, v__envc_seek), _else1358(st, v_p, v_target, v__envc_run, v__envc_seek))
     return st
 
 
@@ -5310,606 +5400,606 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
     v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__dispatch"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0), jnp.bool_)
     v_op_0 = _cast(0, jnp.int8)
-    _c1300 = v__envc_run
-    def _then1301(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    _c1360 = v__envc_run
+    def _then1361(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _a1302 = _K34[_i32(v_effect)][0]
-        v_op_0 = _cast(_a1302, jnp.int8)
+        _a1362 = _K34[_i32(v_effect)][0]
+        v_op_0 = _cast(_a1362, jnp.int8)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1300, _then1301(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
-    _c1303 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
-    _c1304 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
-    _c1305 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
-    _c1306 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
-    _c1307 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
-    _c1308 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
-    _c1309 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 1)))
-    _c1310 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
-    _c1311 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 9))
-    _c1312 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
-    _c1313 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
-    _c1314 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
-    _c1315 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 13))
-    _c1316 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 14))
-    _c1317 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 15)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 2)))
-    _c1318 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 16))
-    _c1319 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 17))
-    _c1320 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 18))
-    _c1321 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 19))
-    _c1322 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 20))
-    _c1323 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 21))
-    _c1324 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 22))
-    _c1325 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 23)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 3)))
-    _c1326 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 24)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 4)))
-    _c1327 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 25))
-    _c1328 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 26))
-    _c1329 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 27))
-    _c1330 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 28)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 5)))
-    _c1331 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 29))
-    _c1332 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 30))
-    _c1333 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 31))
-    _c1334 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 32))
-    _c1335 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 33))
-    _c1336 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 34))
-    _c1337 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 35))
-    _c1338 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 36)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 6)))
-    _c1339 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 37))
-    _c1340 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 38))
-    _c1341 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 39))
-    _c1342 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 40)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 7)))
-    _c1343 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 41))
-    _c1344 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 42))
-    _c1345 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 43))
-    _c1346 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 44))
-    _c1347 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 45))
-    _c1348 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 46))
-    _c1349 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 47))
-    _c1350 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 48))
-    _c1351 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 49)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 8)))
-    _c1352 = v__envc_run
-    def _then1353(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1360, _then1361(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+    _c1363 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
+    _c1364 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
+    _c1365 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
+    _c1366 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
+    _c1367 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
+    _c1368 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
+    _c1369 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 1)))
+    _c1370 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
+    _c1371 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 9))
+    _c1372 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
+    _c1373 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
+    _c1374 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
+    _c1375 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 13))
+    _c1376 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 14))
+    _c1377 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 15)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 2)))
+    _c1378 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 16))
+    _c1379 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 17))
+    _c1380 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 18))
+    _c1381 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 19))
+    _c1382 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 20))
+    _c1383 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 21))
+    _c1384 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 22))
+    _c1385 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 23)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 3)))
+    _c1386 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 24)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 4)))
+    _c1387 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 25))
+    _c1388 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 26))
+    _c1389 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 27))
+    _c1390 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 28)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 5)))
+    _c1391 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 29))
+    _c1392 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 30))
+    _c1393 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 31))
+    _c1394 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 32))
+    _c1395 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 33))
+    _c1396 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 34))
+    _c1397 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 35))
+    _c1398 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 36)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 6)))
+    _c1399 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 37))
+    _c1400 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 38))
+    _c1401 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 39))
+    _c1402 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 40)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 7)))
+    _c1403 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 41))
+    _c1404 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 42))
+    _c1405 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 43))
+    _c1406 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 44))
+    _c1407 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 45))
+    _c1408 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 46))
+    _c1409 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 47))
+    _c1410 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 48))
+    _c1411 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 49)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 8)))
+    _c1412 = v__envc_run
+    def _then1413(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal(st, v_p, 0, _K35[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1354(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1414(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_pokemon_from_deck(st, v_p, _K36[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1355(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1415(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_afflict_opponent(st, v_p, _K37[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1356(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1416(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_poison_opponent(st, v_p)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1357(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1417(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_on_heads(st, _K38[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1358(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1418(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_damage_per_heads(st, _K39[_i32(v_effect)][0], _K40[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1359(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1419(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         v__envc_arg1 = _cast(0, jnp.int8)
-        _c1360 = v__envc_run
-        def _then1361(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
+        _c1420 = v__envc_run
+        def _then1421(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
-            _a1362 = _K41[_i32(v_effect)][0]
-            v__envc_arg1 = _cast(_a1362, jnp.int8)
+            _a1422 = _K41[_i32(v_effect)][0]
+            v__envc_arg1 = _cast(_a1422, jnp.int8)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _select(_c1360, _then1361(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)))
-        _c1363 = v__envc_seek
-        def _then1364(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _select(_c1420, _then1421(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)))
+        _c1423 = v__envc_seek
+        def _then1424(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
-            _a1365 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            v_effect = _cast(_a1365, jnp.int8)
-            _a1366 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            v_p = _cast(_a1366, jnp.int8)
-            _a1367 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1367, jnp.int8)
-            _a1368 = False
-            v__envc_seek = _cast(_a1368, jnp.bool_)
+            _a1425 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            v_effect = _cast(_a1425, jnp.int8)
+            _a1426 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            v_p = _cast(_a1426, jnp.int8)
+            _a1427 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1427, jnp.int8)
+            _a1428 = False
+            v__envc_seek = _cast(_a1428, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _select(_c1363, _then1364(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _select(_c1423, _then1424(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)))
         st = p_attach_to_bench_choice(st, v_p, v__envc_arg1)
-        _c1369 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-        def _then1370(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
+        _c1429 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+        def _then1430(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
-            _a1371 = v_effect
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1371, jnp.int8)
-            _a1372 = v_p
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1372, jnp.int8)
-            _a1373 = 1
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1373, jnp.int8)
-            _a1374 = False
-            v__envc_run = _cast(_a1374, jnp.bool_)
+            _a1431 = v_effect
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1431, jnp.int8)
+            _a1432 = v_p
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1432, jnp.int8)
+            _a1433 = 1
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1433, jnp.int8)
+            _a1434 = False
+            v__envc_run = _cast(_a1434, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
-        def _else1375(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
+        def _else1435(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
-            _a1376 = True
-            v__envc_run = _cast(_a1376, jnp.bool_)
+            _a1436 = True
+            v__envc_run = _cast(_a1436, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _select(_c1369, _then1370(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1), _else1375(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _select(_c1429, _then1430(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1), _else1435(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1))
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1377(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1437(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_nothing_on_tails(st)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1378(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1438(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_discard_energy(st, v_p, 0, _K42[_i32(v_effect)][0], _K43[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1379(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1439(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_hinder_defending(st, v_p, _K44[_i32(v_effect)][0], _K45[_i32(v_effect)][0], _K46[_i32(v_effect)][0], _K47[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1380(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1440(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_damage_self(st, v_p, _K48[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1381(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1441(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_if_extra_energy(st, v_p, _K49[_i32(v_effect)][0], _K50[_i32(v_effect)][0], _K51[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1382(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1442(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_block_supporters(st, v_p)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1383(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1443(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_if_all_heads(st, 2, 80)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1384(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1444(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         v__envc_arg2 = _cast(0, jnp.int16)
         v__envc_arg3 = _cast(False, jnp.bool_)
-        _c1385 = v__envc_run
-        def _then1386(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+        _c1445 = v__envc_run
+        def _then1446(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
             st = dict(st)
-            _a1387 = _K52[_i32(v_effect)][0]
-            v__envc_arg2 = _cast(_a1387, jnp.int16)
-            _a1388 = _K53[_i32(v_effect)][0]
-            v__envc_arg3 = _cast(_a1388, jnp.bool_)
+            _a1447 = _K52[_i32(v_effect)][0]
+            v__envc_arg2 = _cast(_a1447, jnp.int16)
+            _a1448 = _K53[_i32(v_effect)][0]
+            v__envc_arg3 = _cast(_a1448, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _select(_c1385, _then1386(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)))
-        _c1389 = v__envc_seek
-        def _then1390(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _select(_c1445, _then1446(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)))
+        _c1449 = v__envc_seek
+        def _then1450(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
             st = dict(st)
-            _a1391 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            v_effect = _cast(_a1391, jnp.int8)
-            _a1392 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            v_p = _cast(_a1392, jnp.int8)
-            _a1393 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1393, jnp.int8)
-            _a1394 = False
-            v__envc_seek = _cast(_a1394, jnp.bool_)
+            _a1451 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            v_effect = _cast(_a1451, jnp.int8)
+            _a1452 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            v_p = _cast(_a1452, jnp.int8)
+            _a1453 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1453, jnp.int8)
+            _a1454 = False
+            v__envc_seek = _cast(_a1454, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _select(_c1389, _then1390(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _select(_c1449, _then1450(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)))
         st = p_damage_opponent_choice(st, v_p, v__envc_arg2, v__envc_arg3, True)
-        _c1395 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-        def _then1396(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+        _c1455 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+        def _then1456(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
             st = dict(st)
-            _a1397 = v_effect
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1397, jnp.int8)
-            _a1398 = v_p
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1398, jnp.int8)
-            _a1399 = 2
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1399, jnp.int8)
-            _a1400 = False
-            v__envc_run = _cast(_a1400, jnp.bool_)
+            _a1457 = v_effect
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1457, jnp.int8)
+            _a1458 = v_p
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1458, jnp.int8)
+            _a1459 = 2
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1459, jnp.int8)
+            _a1460 = False
+            v__envc_run = _cast(_a1460, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
-        def _else1401(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+        def _else1461(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
             st = dict(st)
-            _a1402 = True
-            v__envc_run = _cast(_a1402, jnp.bool_)
+            _a1462 = True
+            v__envc_run = _cast(_a1462, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _select(_c1395, _then1396(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3), _else1401(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _select(_c1455, _then1456(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3), _else1461(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3))
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1403(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1463(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_discard_opponent_energy(st, v_p, _K54[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1404(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1464(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_afflict_opponent_on_heads(st, v_p, 2)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1405(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1465(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_damage_opponent_bench(st, v_p, _K55[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1406(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1466(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_if(st, v_p, _K56[_i32(v_effect)][0], _K57[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1407(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1467(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_discard_all_energy(st, v_p, 0)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1408(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1468(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_damage_per_bench_type(st, v_p, _K58[_i32(v_effect)][0], 30)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1409(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1469(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_or_recoil(st, v_p, 40, 20)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1410(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1470(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         v__envc_arg4 = _cast(0, jnp.int16)
         v__envc_arg5 = _cast(False, jnp.bool_)
-        _c1411 = v__envc_run
-        def _then1412(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+        _c1471 = v__envc_run
+        def _then1472(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
             st = dict(st)
-            _a1413 = _K59[_i32(v_effect)][0]
-            v__envc_arg4 = _cast(_a1413, jnp.int16)
-            _a1414 = _K60[_i32(v_effect)][0]
-            v__envc_arg5 = _cast(_a1414, jnp.bool_)
+            _a1473 = _K59[_i32(v_effect)][0]
+            v__envc_arg4 = _cast(_a1473, jnp.int16)
+            _a1474 = _K60[_i32(v_effect)][0]
+            v__envc_arg5 = _cast(_a1474, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _select(_c1411, _then1412(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)))
-        _c1415 = v__envc_seek
-        def _then1416(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _select(_c1471, _then1472(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)))
+        _c1475 = v__envc_seek
+        def _then1476(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
             st = dict(st)
-            _a1417 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            v_effect = _cast(_a1417, jnp.int8)
-            _a1418 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            v_p = _cast(_a1418, jnp.int8)
-            _a1419 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1419, jnp.int8)
-            _a1420 = False
-            v__envc_seek = _cast(_a1420, jnp.bool_)
+            _a1477 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            v_effect = _cast(_a1477, jnp.int8)
+            _a1478 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            v_p = _cast(_a1478, jnp.int8)
+            _a1479 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1479, jnp.int8)
+            _a1480 = False
+            v__envc_seek = _cast(_a1480, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _select(_c1415, _then1416(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _select(_c1475, _then1476(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)))
         st = p_damage_own_choice(st, v_p, v__envc_arg4, v__envc_arg5)
-        _c1421 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
-        def _then1422(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+        _c1481 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
+        def _then1482(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
             st = dict(st)
-            _a1423 = v_effect
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1423, jnp.int8)
-            _a1424 = v_p
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1424, jnp.int8)
-            _a1425 = 3
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1425, jnp.int8)
-            _a1426 = False
-            v__envc_run = _cast(_a1426, jnp.bool_)
+            _a1483 = v_effect
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1483, jnp.int8)
+            _a1484 = v_p
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1484, jnp.int8)
+            _a1485 = 3
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1485, jnp.int8)
+            _a1486 = False
+            v__envc_run = _cast(_a1486, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
-        def _else1427(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+        def _else1487(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
             st = dict(st)
-            _a1428 = True
-            v__envc_run = _cast(_a1428, jnp.bool_)
+            _a1488 = True
+            v__envc_run = _cast(_a1488, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _select(_c1421, _then1422(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5), _else1427(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5))
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1429(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        _c1430 = v__envc_seek
-        def _then1431(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1432 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            v_effect = _cast(_a1432, jnp.int8)
-            _a1433 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            v_p = _cast(_a1433, jnp.int8)
-            _a1434 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1434, jnp.int8)
-            _a1435 = False
-            v__envc_seek = _cast(_a1435, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1430, _then1431(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
-        st = p_switch_self(st, v_p)
-        _c1436 = (_i32(st["_envc_at_p_switch_self"]) != 0)
-        def _then1437(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1438 = v_effect
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1438, jnp.int8)
-            _a1439 = v_p
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1439, jnp.int8)
-            _a1440 = 4
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1440, jnp.int8)
-            _a1441 = False
-            v__envc_run = _cast(_a1441, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        def _else1442(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1443 = True
-            v__envc_run = _cast(_a1443, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1436, _then1437(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _else1442(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1444(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_bonus_per_opponent_energy(st, v_p, _K61[_i32(v_effect)][0])
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1445(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_protect_all(st, v_p, True)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1446(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_drain(st, v_p)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1447(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        v__envc_arg6 = _cast(False, jnp.bool_)
-        v__envc_arg7 = _cast(False, jnp.bool_)
-        _c1448 = v__envc_run
-        def _then1449(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
-            st = dict(st)
-            _a1450 = _K62[_i32(v_effect)][0]
-            v__envc_arg6 = _cast(_a1450, jnp.bool_)
-            _a1451 = _K63[_i32(v_effect)][0]
-            v__envc_arg7 = _cast(_a1451, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _select(_c1448, _then1449(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)))
-        _c1452 = v__envc_seek
-        def _then1453(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
-            st = dict(st)
-            _a1454 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            v_effect = _cast(_a1454, jnp.int8)
-            _a1455 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            v_p = _cast(_a1455, jnp.int8)
-            _a1456 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1456, jnp.int8)
-            _a1457 = False
-            v__envc_seek = _cast(_a1457, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _select(_c1452, _then1453(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)))
-        st = p_switch_opponent(st, v_p, v__envc_arg6, v__envc_arg7, False)
-        _c1458 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1459(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
-            st = dict(st)
-            _a1460 = v_effect
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1460, jnp.int8)
-            _a1461 = v_p
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1461, jnp.int8)
-            _a1462 = 5
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1462, jnp.int8)
-            _a1463 = False
-            v__envc_run = _cast(_a1463, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
-        def _else1464(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
-            st = dict(st)
-            _a1465 = True
-            v__envc_run = _cast(_a1465, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _select(_c1458, _then1459(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7), _else1464(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7))
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1466(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_named_from_deck_to_bench(st, v_p, 12)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1467(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_bonus_per_bench_named(st, v_p, 8, 50)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1468(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_attach_from_zone(st, v_p, 0, _K64[_i32(v_effect)][0], 1, True)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1469(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_random_hits(st, v_p, 4, _K65[_i32(v_effect)][0])
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1470(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_draw_cards(st, v_p, 1)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1471(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_discard_opponent_hand_card(st, v_p, _K66[_i32(v_effect)][0])
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1472(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_damage_until_tails(st, _K67[_i32(v_effect)][0], _K68[_i32(v_effect)][0])
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1473(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        _c1474 = v__envc_seek
-        def _then1475(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1476 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            v_effect = _cast(_a1476, jnp.int8)
-            _a1477 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            v_p = _cast(_a1477, jnp.int8)
-            _a1478 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1478, jnp.int8)
-            _a1479 = False
-            v__envc_seek = _cast(_a1479, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1474, _then1475(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
-        st = p_copy_attack(st, v_p)
-        _c1480 = (_i32(st["_envc_at_p_copy_attack"]) != 0)
-        def _then1481(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1482 = v_effect
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1482, jnp.int8)
-            _a1483 = v_p
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1483, jnp.int8)
-            _a1484 = 6
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1484, jnp.int8)
-            _a1485 = False
-            v__envc_run = _cast(_a1485, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        def _else1486(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1487 = True
-            v__envc_run = _cast(_a1487, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1480, _then1481(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _else1486(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1488(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_opponent_active_to_deck(st, v_p, True)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _select(_c1481, _then1482(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5), _else1487(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5))
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1489(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_see_opponent_hand(st, v_p)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1490(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_protect(st, v_p, _K69[_i32(v_effect)][0], _K70[_i32(v_effect)][0])
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1491(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        _c1492 = v__envc_seek
-        def _then1493(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        _c1490 = v__envc_seek
+        def _then1491(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1494 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            v_effect = _cast(_a1494, jnp.int8)
-            _a1495 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            v_p = _cast(_a1495, jnp.int8)
-            _a1496 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1496, jnp.int8)
-            _a1497 = False
-            v__envc_seek = _cast(_a1497, jnp.bool_)
+            _a1492 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            v_effect = _cast(_a1492, jnp.int8)
+            _a1493 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            v_p = _cast(_a1493, jnp.int8)
+            _a1494 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1494, jnp.int8)
+            _a1495 = False
+            v__envc_seek = _cast(_a1495, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1492, _then1493(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
-        st = p_attach_to_benched_choices(st, v_p, 2, 2)
-        _c1498 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
-        def _then1499(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1490, _then1491(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+        st = p_switch_self(st, v_p)
+        _c1496 = (_i32(st["_envc_at_p_switch_self"]) != 0)
+        def _then1497(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1500 = v_effect
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1500, jnp.int8)
-            _a1501 = v_p
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1501, jnp.int8)
-            _a1502 = 7
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1502, jnp.int8)
-            _a1503 = False
+            _a1498 = v_effect
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1498, jnp.int8)
+            _a1499 = v_p
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1499, jnp.int8)
+            _a1500 = 4
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1500, jnp.int8)
+            _a1501 = False
+            v__envc_run = _cast(_a1501, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        def _else1502(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1503 = True
             v__envc_run = _cast(_a1503, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        def _else1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1505 = True
-            v__envc_run = _cast(_a1505, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1498, _then1499(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _else1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1496, _then1497(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _else1502(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_bonus_per_opponent_energy(st, v_p, _K61[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1505(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_protect_all(st, v_p, True)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1506(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_afflict_self(st, v_p, 1)
+        st = p_drain(st, v_p)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1507(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_boost_next_turn(st, v_p, 20)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1508(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_burn_opponent_on_heads(st, v_p)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1509(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_discard_deck_tops(st, 5)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1510(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_sweets_relay(st, v_p, 20)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1511(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_damage_per_relay(st, v_p, 40)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1512(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_counter_damage(st, v_p, 30)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1513(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_heal_on_heads(st, v_p, 0, 60)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1514(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        _c1515 = v__envc_seek
-        def _then1516(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        v__envc_arg6 = _cast(False, jnp.bool_)
+        v__envc_arg7 = _cast(False, jnp.bool_)
+        _c1508 = v__envc_run
+        def _then1509(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
             st = dict(st)
-            _a1517 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            v_effect = _cast(_a1517, jnp.int8)
-            _a1518 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            v_p = _cast(_a1518, jnp.int8)
-            _a1519 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1519, jnp.int8)
-            _a1520 = False
-            v__envc_seek = _cast(_a1520, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1515, _then1516(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
-        st = p_attack_effect__16(st, v_p)
-        _c1521 = (_i32(st["_envc_at_p_attack_effect__16"]) != 0)
-        def _then1522(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            _a1510 = _K62[_i32(v_effect)][0]
+            v__envc_arg6 = _cast(_a1510, jnp.bool_)
+            _a1511 = _K63[_i32(v_effect)][0]
+            v__envc_arg7 = _cast(_a1511, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _select(_c1508, _then1509(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)))
+        _c1512 = v__envc_seek
+        def _then1513(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
             st = dict(st)
-            _a1523 = v_effect
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1523, jnp.int8)
-            _a1524 = v_p
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1524, jnp.int8)
-            _a1525 = 8
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1525, jnp.int8)
-            _a1526 = False
-            v__envc_run = _cast(_a1526, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        def _else1527(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            _a1514 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            v_effect = _cast(_a1514, jnp.int8)
+            _a1515 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            v_p = _cast(_a1515, jnp.int8)
+            _a1516 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1516, jnp.int8)
+            _a1517 = False
+            v__envc_seek = _cast(_a1517, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _select(_c1512, _then1513(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)))
+        st = p_switch_opponent(st, v_p, v__envc_arg6, v__envc_arg7, False)
+        _c1518 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1519(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
             st = dict(st)
-            _a1528 = True
-            v__envc_run = _cast(_a1528, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1521, _then1522(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _else1527(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
+            _a1520 = v_effect
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1520, jnp.int8)
+            _a1521 = v_p
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1521, jnp.int8)
+            _a1522 = 5
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1522, jnp.int8)
+            _a1523 = False
+            v__envc_run = _cast(_a1523, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
+        def _else1524(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
+            st = dict(st)
+            _a1525 = True
+            v__envc_run = _cast(_a1525, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _select(_c1518, _then1519(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7), _else1524(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7))
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1526(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_named_from_deck_to_bench(st, v_p, 12)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1527(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_bonus_per_bench_named(st, v_p, 8, 50)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1528(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_attach_from_zone(st, v_p, 0, _K64[_i32(v_effect)][0], 1, True)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1529(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1530 = (_i32(v_op_0) == 50)
-        def _then1531(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = p_random_hits(st, v_p, 4, _K65[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1530(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_draw_cards(st, v_p, 1)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1531(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_discard_opponent_hand_card(st, v_p, _K66[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1532(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_damage_until_tails(st, _K67[_i32(v_effect)][0], _K68[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1533(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        _c1534 = v__envc_seek
+        def _then1535(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1536 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            v_effect = _cast(_a1536, jnp.int8)
+            _a1537 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            v_p = _cast(_a1537, jnp.int8)
+            _a1538 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1538, jnp.int8)
+            _a1539 = False
+            v__envc_seek = _cast(_a1539, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1534, _then1535(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+        st = p_copy_attack(st, v_p)
+        _c1540 = (_i32(st["_envc_at_p_copy_attack"]) != 0)
+        def _then1541(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1542 = v_effect
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1542, jnp.int8)
+            _a1543 = v_p
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1543, jnp.int8)
+            _a1544 = 6
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1544, jnp.int8)
+            _a1545 = False
+            v__envc_run = _cast(_a1545, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        def _else1546(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1547 = True
+            v__envc_run = _cast(_a1547, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1540, _then1541(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _else1546(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1548(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_opponent_active_to_deck(st, v_p, True)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1549(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_see_opponent_hand(st, v_p)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1550(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_protect(st, v_p, _K69[_i32(v_effect)][0], _K70[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1551(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        _c1552 = v__envc_seek
+        def _then1553(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1554 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            v_effect = _cast(_a1554, jnp.int8)
+            _a1555 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            v_p = _cast(_a1555, jnp.int8)
+            _a1556 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1556, jnp.int8)
+            _a1557 = False
+            v__envc_seek = _cast(_a1557, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1552, _then1553(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+        st = p_attach_to_benched_choices(st, v_p, 2, 2)
+        _c1558 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
+        def _then1559(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1560 = v_effect
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1560, jnp.int8)
+            _a1561 = v_p
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1561, jnp.int8)
+            _a1562 = 7
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1562, jnp.int8)
+            _a1563 = False
+            v__envc_run = _cast(_a1563, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        def _else1564(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1565 = True
+            v__envc_run = _cast(_a1565, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1558, _then1559(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _else1564(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1566(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_afflict_self(st, v_p, 1)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1567(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_boost_next_turn(st, v_p, 20)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1568(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_burn_opponent_on_heads(st, v_p)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1569(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_discard_deck_tops(st, 5)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1570(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_sweets_relay(st, v_p, 20)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1571(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_damage_per_relay(st, v_p, 40)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1572(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_counter_damage(st, v_p, 30)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1573(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_heal_on_heads(st, v_p, 0, 60)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1574(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        _c1575 = v__envc_seek
+        def _then1576(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1577 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            v_effect = _cast(_a1577, jnp.int8)
+            _a1578 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            v_p = _cast(_a1578, jnp.int8)
+            _a1579 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1579, jnp.int8)
+            _a1580 = False
+            v__envc_seek = _cast(_a1580, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1575, _then1576(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+        st = p_attack_effect__16(st, v_p)
+        _c1581 = (_i32(st["_envc_at_p_attack_effect__16"]) != 0)
+        def _then1582(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1583 = v_effect
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1583, jnp.int8)
+            _a1584 = v_p
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1584, jnp.int8)
+            _a1585 = 8
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1585, jnp.int8)
+            _a1586 = False
+            v__envc_run = _cast(_a1586, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        def _else1587(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1588 = True
+            v__envc_run = _cast(_a1588, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1581, _then1582(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _else1587(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1589(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        _c1590 = (_i32(v_op_0) == 50)
+        def _then1591(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             st = p_attack_effect__36(st, v_p)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1530, _then1531(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1590, _then1591(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select_first((_c1303, _c1304, _c1305, _c1306, _c1307, _c1308, _c1309, _c1310, _c1311, _c1312, _c1313, _c1314, _c1315, _c1316, _c1317, _c1318, _c1319, _c1320, _c1321, _c1322, _c1323, _c1324, _c1325, _c1326, _c1327, _c1328, _c1329, _c1330, _c1331, _c1332, _c1333, _c1334, _c1335, _c1336, _c1337, _c1338, _c1339, _c1340, _c1341, _c1342, _c1343, _c1344, _c1345, _c1346, _c1347, _c1348, _c1349, _c1350, _c1351, _c1352, ), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)), (_then1353(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1354(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1355(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1356(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1357(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1358(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1359(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1377(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1378(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1379(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1380(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1381(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1382(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1383(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1384(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1403(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1404(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1405(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1406(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1407(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1408(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1409(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1410(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1429(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1444(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1445(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1446(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1447(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1466(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1467(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1468(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1469(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1470(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1471(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1472(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1473(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1488(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1489(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1490(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1491(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1506(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1507(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1508(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1509(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1510(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1511(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1512(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1513(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1514(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1529(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), ), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select_first((_c1363, _c1364, _c1365, _c1366, _c1367, _c1368, _c1369, _c1370, _c1371, _c1372, _c1373, _c1374, _c1375, _c1376, _c1377, _c1378, _c1379, _c1380, _c1381, _c1382, _c1383, _c1384, _c1385, _c1386, _c1387, _c1388, _c1389, _c1390, _c1391, _c1392, _c1393, _c1394, _c1395, _c1396, _c1397, _c1398, _c1399, _c1400, _c1401, _c1402, _c1403, _c1404, _c1405, _c1406, _c1407, _c1408, _c1409, _c1410, _c1411, _c1412, ), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)), (_then1413(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1414(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1415(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1416(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1417(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1418(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1419(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1437(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1438(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1439(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1440(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1441(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1442(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1443(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1444(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1463(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1464(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1465(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1466(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1467(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1468(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1469(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1470(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1489(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1505(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1506(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1507(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1526(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1527(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1528(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1529(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1530(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1531(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1532(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1533(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1548(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1549(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1550(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1551(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1566(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1567(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1568(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1569(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1570(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1571(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1572(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1573(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1574(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1589(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), ), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
     v_op_1 = _cast(0, jnp.int8)
-    _c1532 = v__envc_run
-    def _then1533(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
+    _c1592 = v__envc_run
+    def _then1593(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
         st = dict(st)
-        _a1534 = _K34[_i32(v_effect)][1]
-        v_op_1 = _cast(_a1534, jnp.int8)
+        _a1594 = _K34[_i32(v_effect)][1]
+        v_op_1 = _cast(_a1594, jnp.int8)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)
-    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1) = _select(_c1532, _then1533(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)))
-    _c1535 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_1) == 15)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 9)))
-    def _then1536(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
+    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1) = _select(_c1592, _then1593(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)))
+    _c1595 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_1) == 15)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 9)))
+    def _then1596(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
         st = dict(st)
         v__envc_arg8 = _cast(0, jnp.int16)
         v__envc_arg9 = _cast(False, jnp.bool_)
-        _c1537 = v__envc_run
-        def _then1538(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+        _c1597 = v__envc_run
+        def _then1598(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
             st = dict(st)
-            _a1539 = _K52[_i32(v_effect)][1]
-            v__envc_arg8 = _cast(_a1539, jnp.int16)
-            _a1540 = _K53[_i32(v_effect)][1]
-            v__envc_arg9 = _cast(_a1540, jnp.bool_)
+            _a1599 = _K52[_i32(v_effect)][1]
+            v__envc_arg8 = _cast(_a1599, jnp.int16)
+            _a1600 = _K53[_i32(v_effect)][1]
+            v__envc_arg9 = _cast(_a1600, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _select(_c1537, _then1538(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)))
-        _c1541 = v__envc_seek
-        def _then1542(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _select(_c1597, _then1598(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)))
+        _c1601 = v__envc_seek
+        def _then1602(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
             st = dict(st)
-            _a1543 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1543, jnp.int8)
-            _a1544 = False
-            v__envc_seek = _cast(_a1544, jnp.bool_)
+            _a1603 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1603, jnp.int8)
+            _a1604 = False
+            v__envc_seek = _cast(_a1604, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _select(_c1541, _then1542(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _select(_c1601, _then1602(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)))
         st = p_damage_opponent_choice(st, v_p, v__envc_arg8, v__envc_arg9, True)
-        _c1545 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-        def _then1546(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+        _c1605 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+        def _then1606(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
             st = dict(st)
-            _a1547 = 9
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1547, jnp.int8)
-            _a1548 = False
-            v__envc_run = _cast(_a1548, jnp.bool_)
+            _a1607 = 9
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1607, jnp.int8)
+            _a1608 = False
+            v__envc_run = _cast(_a1608, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
-        def _else1549(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+        def _else1609(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
             st = dict(st)
-            _a1550 = True
-            v__envc_run = _cast(_a1550, jnp.bool_)
+            _a1610 = True
+            v__envc_run = _cast(_a1610, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _select(_c1545, _then1546(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9), _else1549(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _select(_c1605, _then1606(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9), _else1609(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9))
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)
-    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1) = _select(_c1535, _then1536(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)))
+    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1) = _select(_c1595, _then1596(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)))
     return st
 
 
@@ -5922,148 +6012,148 @@ def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
     v__envc_run = _cast((_i32(st["_envc_at_p_ability_effect__dispatch"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0), jnp.bool_)
     v_op_0 = _cast(0, jnp.int8)
-    _c1551 = v__envc_run
-    def _then1552(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    _c1611 = v__envc_run
+    def _then1612(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _a1553 = _K71[_i32(v_effect)][0]
-        v_op_0 = _cast(_a1553, jnp.int8)
+        _a1613 = _K71[_i32(v_effect)][0]
+        v_op_0 = _cast(_a1613, jnp.int8)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1551, _then1552(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
-    _c1554 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
-    _c1555 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
-    _c1556 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
-    _c1557 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 1)))
-    _c1558 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
-    _c1559 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
-    _c1560 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7))
-    _c1561 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
-    _c1562 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 9)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 2)))
-    _c1563 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
-    _c1564 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
-    _c1565 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
-    _c1566 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 13)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 3)))
-    def _then1567(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1611, _then1612(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
+    _c1614 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
+    _c1615 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
+    _c1616 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
+    _c1617 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 1)))
+    _c1618 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
+    _c1619 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
+    _c1620 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7))
+    _c1621 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
+    _c1622 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 9)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 2)))
+    _c1623 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
+    _c1624 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
+    _c1625 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
+    _c1626 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 13)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 3)))
+    def _then1627(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal_all(st, v_p, 20)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1568(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1628(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_strike_back(st, v_s, 20)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1569(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1629(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_cut_damage(st, v_p, _K72[_i32(v_effect)][0], _K73[_i32(v_effect)][0])
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1570(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1630(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1571 = v__envc_seek
-        def _then1572(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        _c1631 = v__envc_seek
+        def _then1632(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1573 = 0
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1573, jnp.int8)
-            _a1574 = False
-            v__envc_seek = _cast(_a1574, jnp.bool_)
+            _a1633 = 0
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1633, jnp.int8)
+            _a1634 = False
+            v__envc_seek = _cast(_a1634, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1571, _then1572(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
+        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1631, _then1632(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
         st = p_damage_opponent_choice(st, v_p, 20, False, False)
-        _c1575 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-        def _then1576(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        _c1635 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+        def _then1636(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1577 = 1
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1577, jnp.int8)
-            _a1578 = False
-            v__envc_run = _cast(_a1578, jnp.bool_)
+            _a1637 = 1
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1637, jnp.int8)
+            _a1638 = False
+            v__envc_run = _cast(_a1638, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        def _else1579(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _else1639(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1580 = True
-            v__envc_run = _cast(_a1580, jnp.bool_)
+            _a1640 = True
+            v__envc_run = _cast(_a1640, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1575, _then1576(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _else1579(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0))
+        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1635, _then1636(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _else1639(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0))
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1581(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1641(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_attach_from_zone(st, v_p, jnp.where((_i32(_K74[_i32(v_effect)][0]) == 2), _i32(v_s), _i32(_K75[_i32(v_effect)][0])), _K76[_i32(v_effect)][0], 1, _K77[_i32(v_effect)][0])
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1582(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1642(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_lock_opponent_supporters(st, v_p, v_s)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1583(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1643(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_afflict_opponent_on_heads(st, v_p, 1)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1584(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1644(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_poison_opponent_from(st, v_p, v_s)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1585(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1645(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1586 = v__envc_seek
-        def _then1587(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        _c1646 = v__envc_seek
+        def _then1647(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1588 = 0
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1588, jnp.int8)
-            _a1589 = False
-            v__envc_seek = _cast(_a1589, jnp.bool_)
+            _a1648 = 0
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1648, jnp.int8)
+            _a1649 = False
+            v__envc_seek = _cast(_a1649, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1586, _then1587(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
+        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1646, _then1647(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
         st = p_switch_opponent(st, v_p, False, True, False)
-        _c1590 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1591(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        _c1650 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1651(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1592 = 2
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1592, jnp.int8)
-            _a1593 = False
-            v__envc_run = _cast(_a1593, jnp.bool_)
+            _a1652 = 2
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1652, jnp.int8)
+            _a1653 = False
+            v__envc_run = _cast(_a1653, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        def _else1594(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _else1654(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1595 = True
-            v__envc_run = _cast(_a1595, jnp.bool_)
+            _a1655 = True
+            v__envc_run = _cast(_a1655, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1590, _then1591(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _else1594(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0))
+        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1650, _then1651(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _else1654(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0))
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1596(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1656(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_look_at_deck(st, v_p, 1)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1597(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1657(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal_on_attach(st, v_p, v_s, 4, 20)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1598(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1658(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_hit_on_attach(st, v_p, 6, 20)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1599(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1659(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1600 = v__envc_seek
-        def _then1601(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        _c1660 = v__envc_seek
+        def _then1661(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1602 = 0
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1602, jnp.int8)
-            _a1603 = False
-            v__envc_seek = _cast(_a1603, jnp.bool_)
+            _a1662 = 0
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1662, jnp.int8)
+            _a1663 = False
+            v__envc_seek = _cast(_a1663, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1600, _then1601(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
+        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1660, _then1661(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
         st = p_ability_effect__2(st, v_p, v_s)
-        _c1604 = (_i32(st["_envc_at_p_ability_effect__2"]) != 0)
-        def _then1605(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        _c1664 = (_i32(st["_envc_at_p_ability_effect__2"]) != 0)
+        def _then1665(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1606 = 3
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1606, jnp.int8)
-            _a1607 = False
-            v__envc_run = _cast(_a1607, jnp.bool_)
+            _a1666 = 3
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1666, jnp.int8)
+            _a1667 = False
+            v__envc_run = _cast(_a1667, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        def _else1608(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _else1668(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1609 = True
-            v__envc_run = _cast(_a1609, jnp.bool_)
+            _a1669 = True
+            v__envc_run = _cast(_a1669, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1604, _then1605(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _else1608(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0))
+        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1664, _then1665(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _else1668(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0))
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select_first((_c1554, _c1555, _c1556, _c1557, _c1558, _c1559, _c1560, _c1561, _c1562, _c1563, _c1564, _c1565, _c1566, ), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)), (_then1567(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1568(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1569(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1570(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1581(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1582(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1583(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1584(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1585(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1596(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1597(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1598(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1599(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), ), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
+    st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select_first((_c1614, _c1615, _c1616, _c1617, _c1618, _c1619, _c1620, _c1621, _c1622, _c1623, _c1624, _c1625, _c1626, ), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)), (_then1627(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1628(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1629(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1630(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1641(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1642(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1643(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1644(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1645(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1656(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1657(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1658(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1659(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), ), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
     return st
 
 
@@ -6074,17 +6164,17 @@ def p_ability_effect__dispatch__1(st, v_effect, v_p, v_s):
     v_p = _cast(v_p, jnp.int8)
     v_s = _cast(v_s, jnp.int8)
     v_op_0 = _cast(_K78[_i32(v_effect)][0], jnp.int8)
-    _c1610 = (_i32(v_op_0) == 1)
-    _c1611 = (_i32(v_op_0) == 2)
-    def _then1612(st, v_effect, v_p, v_s, v_op_0):
+    _c1670 = (_i32(v_op_0) == 1)
+    _c1671 = (_i32(v_op_0) == 2)
+    def _then1672(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_heal_on_attach(st, v_p, v_s, 4, 20)
         return st, (v_effect, v_p, v_s, v_op_0)
-    def _then1613(st, v_effect, v_p, v_s, v_op_0):
+    def _then1673(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_hit_on_attach(st, v_p, 6, 20)
         return st, (v_effect, v_p, v_s, v_op_0)
-    st, (v_effect, v_p, v_s, v_op_0) = _select_first((_c1610, _c1611, ), (st, (v_effect, v_p, v_s, v_op_0)), (_then1612(st, v_effect, v_p, v_s, v_op_0), _then1613(st, v_effect, v_p, v_s, v_op_0), ), (st, (v_effect, v_p, v_s, v_op_0)))
+    st, (v_effect, v_p, v_s, v_op_0) = _select_first((_c1670, _c1671, ), (st, (v_effect, v_p, v_s, v_op_0)), (_then1672(st, v_effect, v_p, v_s, v_op_0), _then1673(st, v_effect, v_p, v_s, v_op_0), ), (st, (v_effect, v_p, v_s, v_op_0)))
     return st
 
 
@@ -6095,17 +6185,17 @@ def p_ability_effect__dispatch__2(st, v_effect, v_p, v_s):
     v_p = _cast(v_p, jnp.int8)
     v_s = _cast(v_s, jnp.int8)
     v_op_0 = _cast(_K79[_i32(v_effect)][0], jnp.int8)
-    _c1614 = (_i32(v_op_0) == 1)
-    _c1615 = (_i32(v_op_0) == 2)
-    def _then1616(st, v_effect, v_p, v_s, v_op_0):
+    _c1674 = (_i32(v_op_0) == 1)
+    _c1675 = (_i32(v_op_0) == 2)
+    def _then1676(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_strike_back(st, v_s, 20)
         return st, (v_effect, v_p, v_s, v_op_0)
-    def _then1617(st, v_effect, v_p, v_s, v_op_0):
+    def _then1677(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_cut_damage(st, v_p, _K72[_i32(v_effect)][0], _K73[_i32(v_effect)][0])
         return st, (v_effect, v_p, v_s, v_op_0)
-    st, (v_effect, v_p, v_s, v_op_0) = _select_first((_c1614, _c1615, ), (st, (v_effect, v_p, v_s, v_op_0)), (_then1616(st, v_effect, v_p, v_s, v_op_0), _then1617(st, v_effect, v_p, v_s, v_op_0), ), (st, (v_effect, v_p, v_s, v_op_0)))
+    st, (v_effect, v_p, v_s, v_op_0) = _select_first((_c1674, _c1675, ), (st, (v_effect, v_p, v_s, v_op_0)), (_then1676(st, v_effect, v_p, v_s, v_op_0), _then1677(st, v_effect, v_p, v_s, v_op_0), ), (st, (v_effect, v_p, v_s, v_op_0)))
     return st
 
 
@@ -6116,12 +6206,12 @@ def p_ability_effect__dispatch__3(st, v_effect, v_p, v_s):
     v_p = _cast(v_p, jnp.int8)
     v_s = _cast(v_s, jnp.int8)
     v_op_0 = _cast(_K80[_i32(v_effect)][0], jnp.int8)
-    _c1618 = (_i32(v_op_0) == 1)
-    def _then1619(st, v_effect, v_p, v_s, v_op_0):
+    _c1678 = (_i32(v_op_0) == 1)
+    def _then1679(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_lock_opponent_supporters(st, v_p, v_s)
         return st, (v_effect, v_p, v_s, v_op_0)
-    st, (v_effect, v_p, v_s, v_op_0) = _select(_c1618, _then1619(st, v_effect, v_p, v_s, v_op_0), (st, (v_effect, v_p, v_s, v_op_0)))
+    st, (v_effect, v_p, v_s, v_op_0) = _select(_c1678, _then1679(st, v_effect, v_p, v_s, v_op_0), (st, (v_effect, v_p, v_s, v_op_0)))
     return st
 
 
@@ -6132,12 +6222,12 @@ def p_ability_effect__dispatch__4(st, v_effect, v_p, v_s):
     v_p = _cast(v_p, jnp.int8)
     v_s = _cast(v_s, jnp.int8)
     v_op_0 = _cast(_K81[_i32(v_effect)][0], jnp.int8)
-    _c1620 = (_i32(v_op_0) == 1)
-    def _then1621(st, v_effect, v_p, v_s, v_op_0):
+    _c1680 = (_i32(v_op_0) == 1)
+    def _then1681(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_attach_from_zone(st, v_p, v_s, 3, 1, True)
         return st, (v_effect, v_p, v_s, v_op_0)
-    st, (v_effect, v_p, v_s, v_op_0) = _select(_c1620, _then1621(st, v_effect, v_p, v_s, v_op_0), (st, (v_effect, v_p, v_s, v_op_0)))
+    st, (v_effect, v_p, v_s, v_op_0) = _select(_c1680, _then1681(st, v_effect, v_p, v_s, v_op_0), (st, (v_effect, v_p, v_s, v_op_0)))
     return st
 
 
@@ -6150,117 +6240,117 @@ def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
     v__envc_run = _cast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0), jnp.bool_)
     v_op_0 = _cast(0, jnp.int8)
-    _c1622 = v__envc_run
-    def _then1623(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    _c1682 = v__envc_run
+    def _then1683(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _a1624 = _K82[_i32(v_effect)][0]
-        v_op_0 = _cast(_a1624, jnp.int8)
+        _a1684 = _K82[_i32(v_effect)][0]
+        v_op_0 = _cast(_a1684, jnp.int8)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _select(_c1622, _then1623(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)))
-    _c1625 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
-    _c1626 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
-    _c1627 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
-    _c1628 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
-    _c1629 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
-    _c1630 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
-    _c1631 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 1)))
-    _c1632 = (_i32(v_op_0) == 8)
-    _c1633 = (_i32(v_op_0) == 9)
-    _c1634 = (_i32(v_op_0) == 10)
-    _c1635 = (_i32(v_op_0) == 11)
-    _c1636 = (_i32(v_op_0) == 12)
-    _c1637 = (_i32(v_op_0) == 13)
-    _c1638 = (_i32(v_op_0) == 14)
-    _c1639 = (_i32(v_op_0) == 15)
-    _c1640 = (_i32(v_op_0) == 16)
-    def _then1641(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _select(_c1682, _then1683(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)))
+    _c1685 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
+    _c1686 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
+    _c1687 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
+    _c1688 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
+    _c1689 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
+    _c1690 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
+    _c1691 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 1)))
+    _c1692 = (_i32(v_op_0) == 8)
+    _c1693 = (_i32(v_op_0) == 9)
+    _c1694 = (_i32(v_op_0) == 10)
+    _c1695 = (_i32(v_op_0) == 11)
+    _c1696 = (_i32(v_op_0) == 12)
+    _c1697 = (_i32(v_op_0) == 13)
+    _c1698 = (_i32(v_op_0) == 14)
+    _c1699 = (_i32(v_op_0) == 15)
+    _c1700 = (_i32(v_op_0) == 16)
+    def _then1701(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_play_as_pokemon(st, v_p, 40, 9)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1642(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1702(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal_type(st, v_p, v_target, 0, 50)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1643(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1703(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_add_named_attack_bonus(st, 9, 10, 11, 30)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1644(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1704(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_active_to_hand(st, v_p)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1645(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1705(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_add_attack_bonus(st, 10)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1646(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1706(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_attach_from_zone(st, v_p, v_target, 5, 1, True)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1647(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1707(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1648 = v__envc_seek
-        def _then1649(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        _c1708 = v__envc_seek
+        def _then1709(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1650 = 0
-            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1650, jnp.int8)
-            _a1651 = False
-            v__envc_seek = _cast(_a1651, jnp.bool_)
+            _a1710 = 0
+            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1710, jnp.int8)
+            _a1711 = False
+            v__envc_seek = _cast(_a1711, jnp.bool_)
             return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _select(_c1648, _then1649(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)))
+        st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _select(_c1708, _then1709(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)))
         st = p_switch_opponent(st, v_p, False, True, False)
-        _c1652 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1653(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        _c1712 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1713(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1654 = 1
-            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1654, jnp.int8)
-            _a1655 = False
-            v__envc_run = _cast(_a1655, jnp.bool_)
+            _a1714 = 1
+            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1714, jnp.int8)
+            _a1715 = False
+            v__envc_run = _cast(_a1715, jnp.bool_)
             return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-        def _else1656(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        def _else1716(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1657 = True
-            v__envc_run = _cast(_a1657, jnp.bool_)
+            _a1717 = True
+            v__envc_run = _cast(_a1717, jnp.bool_)
             return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _select(_c1652, _then1653(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _else1656(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0))
+        st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _select(_c1712, _then1713(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _else1716(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0))
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1658(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1718(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_move_bench_energy(st, v_p, 3)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1659(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1719(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal(st, v_p, v_target, 20)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1660(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1720(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_add_retreat_discount(st, 1)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1661(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1721(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_see_opponent_hand(st, v_p)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1662(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1722(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_look_at_deck(st, v_p, 3)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1663(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1723(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_basic_from_deck(st, v_p)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1664(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1724(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_opponent_hand_into_deck(st, v_p, 3)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1665(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1725(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_draw_cards(st, v_p, 2)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1666(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1726(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_trainer_effect__3(st, v_p, v_target)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _select_first((_c1625, _c1626, _c1627, _c1628, _c1629, _c1630, _c1631, _c1632, _c1633, _c1634, _c1635, _c1636, _c1637, _c1638, _c1639, _c1640, ), (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)), (_then1641(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1642(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1643(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1644(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1645(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1646(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1647(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1658(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1659(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1660(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1661(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1662(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1663(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1664(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1665(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1666(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), ), (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)))
+    st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _select_first((_c1685, _c1686, _c1687, _c1688, _c1689, _c1690, _c1691, _c1692, _c1693, _c1694, _c1695, _c1696, _c1697, _c1698, _c1699, _c1700, ), (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)), (_then1701(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1702(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1703(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1704(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1705(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1706(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1707(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1718(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1719(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1720(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1721(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1722(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1723(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1724(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1725(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1726(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), ), (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)))
     return st
 
 
@@ -6273,74 +6363,74 @@ def p__envc_run_play_trainer(st, v_h, v_target):
     v__envc_seek = _cast((_i32(st["_envc_at_a_play_trainer"]) != 0), jnp.bool_)
     v_p = _cast(0, jnp.int8)
     v_c = _cast(0, jnp.int16)
-    _c1667 = v__envc_run
-    def _then1668(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
+    _c1727 = v__envc_run
+    def _then1728(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
         st = dict(st)
-        _a1669 = st["current_player"]
-        v_p = _cast(_a1669, jnp.int8)
-        _f1670 = _i32(v_h)
-        _f1671 = _get(st["hand"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f1670 >= _f1671), 39, _f1670, _f1671)
-        _a1672 = _get(st["hand"], _i32(v_p))["items"][_f1670]
-        v_c = _cast(_a1672, jnp.int16)
-        _f1673 = _i32(v_h)
-        _f1674 = _get(st["hand"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f1673 >= _f1674), 40, _f1673, _f1674)
-        _l1675 = _remove_at(_get(st["hand"], _i32(v_p)), _f1673)
-        st["hand"] = _set(st["hand"], _i32(v_p), _l1675)
-        _f1676 = _get(st["discard"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f1676 >= 20), 41, 0, 0)
-        _l1677 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_p), _l1677)
-        _a1678 = v_c
-        st["playing"] = _cast(_a1678, jnp.int16)
-        _c1679 = (_K5[_i32(v_c)] == 1)
-        def _then1680(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
+        _a1729 = st["current_player"]
+        v_p = _cast(_a1729, jnp.int8)
+        _f1730 = _i32(v_h)
+        _f1731 = _get(st["hand"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f1730 >= _f1731), 39, _f1730, _f1731)
+        _a1732 = _get(st["hand"], _i32(v_p))["items"][_f1730]
+        v_c = _cast(_a1732, jnp.int16)
+        _f1733 = _i32(v_h)
+        _f1734 = _get(st["hand"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f1733 >= _f1734), 40, _f1733, _f1734)
+        _l1735 = _remove_at(_get(st["hand"], _i32(v_p)), _f1733)
+        st["hand"] = _set(st["hand"], _i32(v_p), _l1735)
+        _f1736 = _get(st["discard"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f1736 >= 20), 41, 0, 0)
+        _l1737 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_p), _l1737)
+        _a1738 = v_c
+        st["playing"] = _cast(_a1738, jnp.int16)
+        _c1739 = (_K5[_i32(v_c)] == 1)
+        def _then1740(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
             st = dict(st)
-            _a1681 = True
-            st["supporter"] = _cast(_a1681, jnp.bool_)
+            _a1741 = True
+            st["supporter"] = _cast(_a1741, jnp.bool_)
             return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)
-        st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c) = _select(_c1679, _then1680(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c), (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)))
+        st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c) = _select(_c1739, _then1740(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c), (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)))
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)
-    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c) = _select(_c1667, _then1668(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c), (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)))
+    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c) = _select(_c1727, _then1728(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c), (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)))
     v__envc_arg1 = _cast(0, jnp.int8)
-    _c1682 = v__envc_run
-    def _then1683(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+    _c1742 = v__envc_run
+    def _then1743(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
-        _a1684 = _K4[_i32(v_c)]
-        v__envc_arg1 = _cast(_a1684, jnp.int8)
+        _a1744 = _K4[_i32(v_c)]
+        v__envc_arg1 = _cast(_a1744, jnp.int8)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
-    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _select(_c1682, _then1683(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)))
-    _c1685 = v__envc_seek
-    def _then1686(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _select(_c1742, _then1743(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)))
+    _c1745 = v__envc_seek
+    def _then1746(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
-        _a1687 = st["_envc_frame_a_play_trainer__p"]
-        v_p = _cast(_a1687, jnp.int8)
-        _a1688 = 0
-        st["_envc_at_a_play_trainer"] = _cast(_a1688, jnp.int8)
-        _a1689 = False
-        v__envc_seek = _cast(_a1689, jnp.bool_)
+        _a1747 = st["_envc_frame_a_play_trainer__p"]
+        v_p = _cast(_a1747, jnp.int8)
+        _a1748 = 0
+        st["_envc_at_a_play_trainer"] = _cast(_a1748, jnp.int8)
+        _a1749 = False
+        v__envc_seek = _cast(_a1749, jnp.bool_)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
-    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _select(_c1685, _then1686(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)))
+    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _select(_c1745, _then1746(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)))
     st = p_trainer_effect__dispatch(st, v__envc_arg1, v_p, v_target)
-    _c1690 = (_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0)
-    def _then1691(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+    _c1750 = (_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0)
+    def _then1751(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
-        _a1692 = v_p
-        st["_envc_frame_a_play_trainer__p"] = _cast(_a1692, jnp.int8)
-        _a1693 = 1
-        st["_envc_at_a_play_trainer"] = _cast(_a1693, jnp.int8)
-        _a1694 = False
-        v__envc_run = _cast(_a1694, jnp.bool_)
+        _a1752 = v_p
+        st["_envc_frame_a_play_trainer__p"] = _cast(_a1752, jnp.int8)
+        _a1753 = 1
+        st["_envc_at_a_play_trainer"] = _cast(_a1753, jnp.int8)
+        _a1754 = False
+        v__envc_run = _cast(_a1754, jnp.bool_)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
-    def _else1695(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+    def _else1755(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
-        _a1696 = True
-        v__envc_run = _cast(_a1696, jnp.bool_)
+        _a1756 = True
+        v__envc_run = _cast(_a1756, jnp.bool_)
         st = p_knock_outs(st)
         st = p_continue_game(st, v_p, True)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
-    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _select(_c1690, _then1691(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), _else1695(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1))
+    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _select(_c1750, _then1751(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), _else1755(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1))
     return st
 
 
@@ -6351,53 +6441,53 @@ def p__envc_run_use_ability(st, v_s):
     v__envc_run = _cast((_i32(st["_envc_at_a_use_ability"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_a_use_ability"]) != 0), jnp.bool_)
     v_p = _cast(0, jnp.int8)
-    _c1697 = v__envc_run
-    def _then1698(st, v_s, v__envc_run, v__envc_seek, v_p):
+    _c1757 = v__envc_run
+    def _then1758(st, v_s, v__envc_run, v__envc_seek, v_p):
         st = dict(st)
-        _a1699 = st["current_player"]
-        v_p = _cast(_a1699, jnp.int8)
-        _a1700 = True
-        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1700, jnp.bool_))
+        _a1759 = st["current_player"]
+        v_p = _cast(_a1759, jnp.int8)
+        _a1760 = True
+        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1760, jnp.bool_))
         return st, (v_s, v__envc_run, v__envc_seek, v_p)
-    st, (v_s, v__envc_run, v__envc_seek, v_p) = _select(_c1697, _then1698(st, v_s, v__envc_run, v__envc_seek, v_p), (st, (v_s, v__envc_run, v__envc_seek, v_p)))
+    st, (v_s, v__envc_run, v__envc_seek, v_p) = _select(_c1757, _then1758(st, v_s, v__envc_run, v__envc_seek, v_p), (st, (v_s, v__envc_run, v__envc_seek, v_p)))
     v__envc_arg1 = _cast(0, jnp.int8)
-    _c1701 = v__envc_run
-    def _then1702(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+    _c1761 = v__envc_run
+    def _then1762(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1703 = _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])]
-        v__envc_arg1 = _cast(_a1703, jnp.int8)
+        _a1763 = _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])]
+        v__envc_arg1 = _cast(_a1763, jnp.int8)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
-    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _select(_c1701, _then1702(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)))
-    _c1704 = v__envc_seek
-    def _then1705(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _select(_c1761, _then1762(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)))
+    _c1764 = v__envc_seek
+    def _then1765(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1706 = st["_envc_frame_a_use_ability__p"]
-        v_p = _cast(_a1706, jnp.int8)
-        _a1707 = 0
-        st["_envc_at_a_use_ability"] = _cast(_a1707, jnp.int8)
-        _a1708 = False
-        v__envc_seek = _cast(_a1708, jnp.bool_)
+        _a1766 = st["_envc_frame_a_use_ability__p"]
+        v_p = _cast(_a1766, jnp.int8)
+        _a1767 = 0
+        st["_envc_at_a_use_ability"] = _cast(_a1767, jnp.int8)
+        _a1768 = False
+        v__envc_seek = _cast(_a1768, jnp.bool_)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
-    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _select(_c1704, _then1705(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)))
+    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _select(_c1764, _then1765(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)))
     st = p_ability_effect__dispatch(st, v__envc_arg1, v_p, v_s)
-    _c1709 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
-    def _then1710(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+    _c1769 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
+    def _then1770(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1711 = v_p
-        st["_envc_frame_a_use_ability__p"] = _cast(_a1711, jnp.int8)
-        _a1712 = 1
-        st["_envc_at_a_use_ability"] = _cast(_a1712, jnp.int8)
-        _a1713 = False
-        v__envc_run = _cast(_a1713, jnp.bool_)
+        _a1771 = v_p
+        st["_envc_frame_a_use_ability__p"] = _cast(_a1771, jnp.int8)
+        _a1772 = 1
+        st["_envc_at_a_use_ability"] = _cast(_a1772, jnp.int8)
+        _a1773 = False
+        v__envc_run = _cast(_a1773, jnp.bool_)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
-    def _else1714(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+    def _else1774(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1715 = True
-        v__envc_run = _cast(_a1715, jnp.bool_)
+        _a1775 = True
+        v__envc_run = _cast(_a1775, jnp.bool_)
         st = p_knock_outs(st)
         st = p_continue_game(st, v_p, True)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
-    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _select(_c1709, _then1710(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), _else1714(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1))
+    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _select(_c1769, _then1770(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), _else1774(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1))
     return st
 
 
@@ -6410,88 +6500,88 @@ def p__envc_run_attack(st, v_a):
     v_p = _cast(0, jnp.int8)
     v_c = _cast(0, jnp.int16)
     v_hits = _cast(True, jnp.bool_)
-    _c1716 = v__envc_run
-    def _then1717(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+    _c1776 = v__envc_run
+    def _then1777(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
         st = dict(st)
-        _a1718 = st["current_player"]
-        v_p = _cast(_a1718, jnp.int8)
-        _a1719 = st["card"][_i32(v_p)][0]
-        v_c = _cast(_a1719, jnp.int16)
-        _c1720 = (st["condition"][_i32(v_p)] == 3)
-        def _then1721(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        _a1778 = st["current_player"]
+        v_p = _cast(_a1778, jnp.int8)
+        _a1779 = st["card"][_i32(v_p)][0]
+        v_c = _cast(_a1779, jnp.int16)
+        _c1780 = (st["condition"][_i32(v_p)] == 3)
+        def _then1781(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            st, _r1722 = _randint(st, 0, 1)
-            _a1723 = (_r1722 == 1)
-            v_hits = _cast(_a1723, jnp.bool_)
+            st, _r1782 = _randint(st, 0, 1)
+            _a1783 = (_r1782 == 1)
+            v_hits = _cast(_a1783, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1720, _then1721(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1780, _then1781(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
         return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1716, _then1717(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
-    _c1724 = jnp.logical_or(jnp.logical_and(v__envc_run, v_hits), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_a_attack"]) == 1)))
-    def _then1725(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1776, _then1777(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+    _c1784 = jnp.logical_or(jnp.logical_and(v__envc_run, v_hits), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_a_attack"]) == 1)))
+    def _then1785(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
         st = dict(st)
-        _c1726 = v__envc_run
-        def _then1727(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        _c1786 = v__envc_run
+        def _then1787(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1728 = jnp.maximum(_i32(f_printed_damage(st, v_c, v_a)), 0)
-            st["dmg"] = _cast(_a1728, jnp.int16)
-            _a1729 = v_a
-            st["attack_index"] = _cast(_a1729, jnp.int8)
-            _a1730 = True
-            st["attacking"] = _cast(_a1730, jnp.bool_)
-            _c1731 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], (_K24[_i32(_K25[_i32(st["card"][(1 - _i32(v_p))][0])])] == 1))
-            def _then1732(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+            _a1788 = jnp.maximum(_i32(f_printed_damage(st, v_c, v_a)), 0)
+            st["dmg"] = _cast(_a1788, jnp.int16)
+            _a1789 = v_a
+            st["attack_index"] = _cast(_a1789, jnp.int8)
+            _a1790 = True
+            st["attacking"] = _cast(_a1790, jnp.bool_)
+            _c1791 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], (_K24[_i32(_K25[_i32(st["card"][(1 - _i32(v_p))][0])])] == 1))
+            def _then1792(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
                 st = dict(st)
                 st = p_ability_effect__dispatch__2(st, _K26[_i32(st["card"][(1 - _i32(v_p))][0])], (1 - _i32(v_p)), 0)
                 return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-            st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1731, _then1732(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+            st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1791, _then1792(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1726, _then1727(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
-        _c1733 = v__envc_seek
-        def _then1734(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1786, _then1787(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+        _c1793 = v__envc_seek
+        def _then1794(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1735 = st["_envc_frame_a_attack__p"]
-            v_p = _cast(_a1735, jnp.int8)
-            _a1736 = 0
-            st["_envc_at_a_attack"] = _cast(_a1736, jnp.int8)
-            _a1737 = False
-            v__envc_seek = _cast(_a1737, jnp.bool_)
+            _a1795 = st["_envc_frame_a_attack__p"]
+            v_p = _cast(_a1795, jnp.int8)
+            _a1796 = 0
+            st["_envc_at_a_attack"] = _cast(_a1796, jnp.int8)
+            _a1797 = False
+            v__envc_seek = _cast(_a1797, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1733, _then1734(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1793, _then1794(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
         st = p_attack_texts(st, v_p, v_a)
-        _c1738 = (_i32(st["_envc_at_p_attack_texts"]) != 0)
-        def _then1739(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        _c1798 = (_i32(st["_envc_at_p_attack_texts"]) != 0)
+        def _then1799(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1740 = v_p
-            st["_envc_frame_a_attack__p"] = _cast(_a1740, jnp.int8)
-            _a1741 = 1
-            st["_envc_at_a_attack"] = _cast(_a1741, jnp.int8)
-            _a1742 = False
-            v__envc_run = _cast(_a1742, jnp.bool_)
+            _a1800 = v_p
+            st["_envc_frame_a_attack__p"] = _cast(_a1800, jnp.int8)
+            _a1801 = 1
+            st["_envc_at_a_attack"] = _cast(_a1801, jnp.int8)
+            _a1802 = False
+            v__envc_run = _cast(_a1802, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        def _else1743(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        def _else1803(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1744 = True
-            v__envc_run = _cast(_a1744, jnp.bool_)
+            _a1804 = True
+            v__envc_run = _cast(_a1804, jnp.bool_)
             st = p_hit_active(st, v_p)
-            _a1745 = False
-            st["attacking"] = _cast(_a1745, jnp.bool_)
+            _a1805 = False
+            st["attacking"] = _cast(_a1805, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1738, _then1739(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), _else1743(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits))
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1798, _then1799(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), _else1803(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits))
         return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1724, _then1725(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
-    _c1746 = v__envc_run
-    def _then1747(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1784, _then1785(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+    _c1806 = v__envc_run
+    def _then1807(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
         st = dict(st)
         st = p_knock_outs(st)
-        _c1748 = jnp.logical_not(st["terminated"])
-        def _then1749(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        _c1808 = jnp.logical_not(st["terminated"])
+        def _then1809(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
             st = p_finish_turn(st)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1748, _then1749(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1808, _then1809(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
         return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1746, _then1747(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1806, _then1807(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
     return st
 
 
@@ -6501,21 +6591,24 @@ def a_setup_active(st, index):
     v_h = (index // 1) % 10
     v_h = _cast(v_h, jnp.int8)
     v_p = _cast(st["current_player"], jnp.int8)
-    _f1750 = _i32(v_h)
-    _f1751 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1750 >= _f1751), 42, _f1750, _f1751)
-    st = p_put_in_play(st, v_p, 0, _get(st["hand"], _i32(v_p))["items"][_f1750])
-    _f1752 = _i32(v_h)
-    _f1753 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1752 >= _f1753), 43, _f1752, _f1753)
-    _l1754 = _remove_at(_get(st["hand"], _i32(v_p)), _f1752)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1754)
+    _f1810 = _i32(v_h)
+    _f1811 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1810 >= _f1811), 42, _f1810, _f1811)
+    st = p_put_in_play(st, v_p, 0, _get(st["hand"], _i32(v_p))["items"][_f1810])
+    _f1812 = _i32(v_h)
+    _f1813 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1812 >= _f1813), 43, _f1812, _f1813)
+    _l1814 = _remove_at(_get(st["hand"], _i32(v_p)), _f1812)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1814)
     return st
 
 
 def m_setup_active(st):
     """guard of `setup_active` at each of its 10 flat indices (bool[10])"""
-    return jax.vmap(lambda i1755: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), jnp.where((jnp.remainder(jnp.floor_divide(i1755, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1755, 1), 10)])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1755, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
+    def _g1816(i1815):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), jnp.where((jnp.remainder(jnp.floor_divide(i1815, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1815, 1), 10)])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1815, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1817 = jax.vmap(_g1816)(jnp.arange(0, 10, dtype=jnp.int32))
+    return _e1817
 
 
 def a_setup_bench(st, index):
@@ -6524,44 +6617,50 @@ def a_setup_bench(st, index):
     v_h = (index // 1) % 10
     v_h = _cast(v_h, jnp.int8)
     v_p = _cast(st["current_player"], jnp.int8)
-    _f1756 = _i32(v_h)
-    _f1757 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1756 >= _f1757), 44, _f1756, _f1757)
-    st = p_put_in_play(st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1756])
-    _f1758 = _i32(v_h)
-    _f1759 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1758 >= _f1759), 45, _f1758, _f1759)
-    _l1760 = _remove_at(_get(st["hand"], _i32(v_p)), _f1758)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1760)
+    _f1818 = _i32(v_h)
+    _f1819 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1818 >= _f1819), 44, _f1818, _f1819)
+    st = p_put_in_play(st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1818])
+    _f1820 = _i32(v_h)
+    _f1821 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1820 >= _f1821), 45, _f1820, _f1821)
+    _l1822 = _remove_at(_get(st["hand"], _i32(v_p)), _f1820)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1822)
     return st
 
 
 def m_setup_bench(st):
     """guard of `setup_bench` at each of its 10 flat indices (bool[10])"""
-    return jax.vmap(lambda i1761: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1761, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1761, 1), 10)])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1761, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
+    def _g1824(i1823):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1823, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1823, 1), 10)])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1823, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1825 = jax.vmap(_g1824)(jnp.arange(0, 10, dtype=jnp.int32))
+    return _e1825
 
 
 def a_setup_done(st, index):
     """action `setup_done` (tcg.envspec:2172): index in 0..0"""
     st = dict(st)
-    _c1762 = (_i32(st["current_player"]) == _i32(st["first"]))
-    def _then1763(st):
+    _c1826 = (_i32(st["current_player"]) == _i32(st["first"]))
+    def _then1827(st):
         st = dict(st)
-        _a1764 = (1 - _i32(st["first"]))
-        st["current_player"] = _cast(_a1764, jnp.int8)
+        _a1828 = (1 - _i32(st["first"]))
+        st["current_player"] = _cast(_a1828, jnp.int8)
         return st, ()
-    def _else1765(st):
+    def _else1829(st):
         st = dict(st)
         st = p_begin_turn(st, st["first"])
         st = p_active_abilities(st)
         return st, ()
-    st, () = _select(_c1762, _then1763(st), _else1765(st))
+    st, () = _select(_c1826, _then1827(st), _else1829(st))
     return st
 
 
 def m_setup_done(st):
     """guard of `setup_done` at each of its 1 flat indices (bool[1])"""
-    return jax.vmap(lambda i1766: jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
+    def _g1831(i1830):
+        return jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1832 = jax.vmap(_g1831)(jnp.arange(0, 1, dtype=jnp.int32))
+    return _e1832
 
 
 def a_play_basic(st, index):
@@ -6570,21 +6669,24 @@ def a_play_basic(st, index):
     v_h = (index // 1) % 10
     v_h = _cast(v_h, jnp.int8)
     v_p = _cast(st["current_player"], jnp.int8)
-    _f1767 = _i32(v_h)
-    _f1768 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1767 >= _f1768), 46, _f1767, _f1768)
-    st = p_put_in_play(st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1767])
-    _f1769 = _i32(v_h)
-    _f1770 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1769 >= _f1770), 47, _f1769, _f1770)
-    _l1771 = _remove_at(_get(st["hand"], _i32(v_p)), _f1769)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1771)
+    _f1833 = _i32(v_h)
+    _f1834 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1833 >= _f1834), 46, _f1833, _f1834)
+    st = p_put_in_play(st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1833])
+    _f1835 = _i32(v_h)
+    _f1836 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1835 >= _f1836), 47, _f1835, _f1836)
+    _l1837 = _remove_at(_get(st["hand"], _i32(v_p)), _f1835)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1837)
     return st
 
 
 def m_play_basic(st):
     """guard of `play_basic` at each of its 10 flat indices (bool[10])"""
-    return jax.vmap(lambda i1772: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1772, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1772, 1), 10)])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1772, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
+    def _g1839(i1838):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1838, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1838, 1), 10)])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1838, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1840 = jax.vmap(_g1839)(jnp.arange(0, 10, dtype=jnp.int32))
+    return _e1840
 
 
 def a_evolve(st, index):
@@ -6595,35 +6697,38 @@ def a_evolve(st, index):
     v_h = _cast(v_h, jnp.int8)
     v_s = _cast(v_s, jnp.int8)
     v_p = _cast(st["current_player"], jnp.int8)
-    _a1773 = st["card"][_i32(v_p)][_i32(v_s)]
-    st["below"] = st["below"].at[(_i32(v_p), _i32(v_s), jnp.minimum(_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]), 1))].set(_cast(_a1773, jnp.int16))
-    _a1774 = jnp.minimum((_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]) + 1), 2)
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1774, jnp.int8))
-    _f1775 = _i32(v_h)
-    _f1776 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1775 >= _f1776), 49, _f1775, _f1776)
-    _a1777 = _get(st["hand"], _i32(v_p))["items"][_f1775]
-    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1777, jnp.int16))
-    _f1778 = _i32(v_h)
-    _f1779 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1778 >= _f1779), 50, _f1778, _f1779)
-    _l1780 = _remove_at(_get(st["hand"], _i32(v_p)), _f1778)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1780)
-    _a1781 = st["turn"]
-    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1781, jnp.int8))
-    _c1782 = (_i32(v_s) == 0)
-    def _then1783(st, v_h, v_s, v_p):
+    _a1841 = st["card"][_i32(v_p)][_i32(v_s)]
+    st["below"] = st["below"].at[(_i32(v_p), _i32(v_s), jnp.minimum(_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]), 1))].set(_cast(_a1841, jnp.int16))
+    _a1842 = jnp.minimum((_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]) + 1), 2)
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1842, jnp.int8))
+    _f1843 = _i32(v_h)
+    _f1844 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1843 >= _f1844), 49, _f1843, _f1844)
+    _a1845 = _get(st["hand"], _i32(v_p))["items"][_f1843]
+    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1845, jnp.int16))
+    _f1846 = _i32(v_h)
+    _f1847 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1846 >= _f1847), 50, _f1846, _f1847)
+    _l1848 = _remove_at(_get(st["hand"], _i32(v_p)), _f1846)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1848)
+    _a1849 = st["turn"]
+    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1849, jnp.int8))
+    _c1850 = (_i32(v_s) == 0)
+    def _then1851(st, v_h, v_s, v_p):
         st = dict(st)
         st = p_clear_conditions(st, v_p)
         st = p_active_abilities(st)
         return st, (v_h, v_s, v_p)
-    st, (v_h, v_s, v_p) = _select(_c1782, _then1783(st, v_h, v_s, v_p), (st, (v_h, v_s, v_p)))
+    st, (v_h, v_s, v_p) = _select(_c1850, _then1851(st, v_h, v_s, v_p), (st, (v_h, v_s, v_p)))
     return st
 
 
 def m_evolve(st):
     """guard of `evolve` at each of its 40 flat indices (bool[40])"""
-    return jax.vmap(lambda i1784: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1784, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1784, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1784, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1784, 4), 10)])] == 0)), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1784, 4), 10)])] != 0)), (_i32(_K18[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1784, 4), 10)])]) == _i32(_K19[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1784, 1), 4)])]))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
+    def _g1853(i1852):
+        return jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1852, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1852, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1852, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1852, 4), 10)])] == 0)), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1852, 4), 10)])] != 0)), (_i32(_K18[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1852, 4), 10)])]) == _i32(_K19[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1852, 1), 4)])]))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1854 = jax.vmap(_g1853)(jnp.arange(0, 40, dtype=jnp.int32))
+    return _e1854
 
 
 def a_attach(st, index):
@@ -6632,28 +6737,31 @@ def a_attach(st, index):
     v_s = (index // 1) % 4
     v_s = _cast(v_s, jnp.int8)
     v_p = _cast(st["current_player"], jnp.int8)
-    _a1785 = jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(st["zone"][_i32(v_p)])]) + 1), 12)
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(st["zone"][_i32(v_p)]))].set(_cast(_a1785, jnp.int8))
-    _a1786 = st["zone"][_i32(v_p)]
-    st["last_attached"] = _cast(_a1786, jnp.int8)
-    _a1787 = 10
-    st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a1787, jnp.int8))
-    _a1788 = True
-    st["attached"] = _cast(_a1788, jnp.bool_)
-    _c1789 = (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 2)
-    def _then1790(st, v_s, v_p):
+    _a1855 = jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(st["zone"][_i32(v_p)])]) + 1), 12)
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(st["zone"][_i32(v_p)]))].set(_cast(_a1855, jnp.int8))
+    _a1856 = st["zone"][_i32(v_p)]
+    st["last_attached"] = _cast(_a1856, jnp.int8)
+    _a1857 = 10
+    st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a1857, jnp.int8))
+    _a1858 = True
+    st["attached"] = _cast(_a1858, jnp.bool_)
+    _c1859 = (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 2)
+    def _then1860(st, v_s, v_p):
         st = dict(st)
         st = p_ability_effect__dispatch__1(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
         st = p_knock_outs(st)
         st = p_continue_game(st, v_p, True)
         return st, (v_s, v_p)
-    st, (v_s, v_p) = _select(_c1789, _then1790(st, v_s, v_p), (st, (v_s, v_p)))
+    st, (v_s, v_p) = _select(_c1859, _then1860(st, v_s, v_p), (st, (v_s, v_p)))
     return st
 
 
 def m_attach(st):
     """guard of `attach` at each of its 4 flat indices (bool[4])"""
-    return jax.vmap(lambda i1791: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][_i32(st["current_player"])]) != 10)), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1791, 1), 4)]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
+    def _g1862(i1861):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][_i32(st["current_player"])]) != 10)), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1861, 1), 4)]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1863 = jax.vmap(_g1862)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e1863
 
 
 def a_play_trainer(st, index):
@@ -6669,7 +6777,10 @@ def a_play_trainer(st, index):
 
 def m_play_trainer(st):
     """guard of `play_trainer` at each of its 40 flat indices (bool[40])"""
-    return jax.vmap(lambda i1792: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1792, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1792, 4), 10)])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1792, 4), 10)])]) != 0)), jnp.logical_or((_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1792, 4), 10)])] != 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]), st["locked_supporters"][_i32(st["current_player"])])))), f_trainer_target_ok(st, st["current_player"], _get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1792, 4), 10)], jnp.remainder(jnp.floor_divide(i1792, 1), 4))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
+    def _g1865(i1864):
+        return jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1864, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1864, 4), 10)])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1864, 4), 10)])]) != 0)), jnp.logical_or((_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1864, 4), 10)])] != 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]), st["locked_supporters"][_i32(st["current_player"])])))), f_trainer_target_ok(st, st["current_player"], _get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1864, 4), 10)], jnp.remainder(jnp.floor_divide(i1864, 1), 4))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1866 = jax.vmap(_g1865)(jnp.arange(0, 40, dtype=jnp.int32))
+    return _e1866
 
 
 def a_use_ability(st, index):
@@ -6683,7 +6794,10 @@ def a_use_ability(st, index):
 
 def m_use_ability(st):
     """guard of `use_ability` at each of its 4 flat indices (bool[4])"""
-    return jax.vmap(lambda i1793: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1793, 1), 4)]), (_i32(_K26[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1793, 1), 4)])]) != 0)), (_K24[_i32(_K25[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1793, 1), 4)])])] == 0)), jnp.logical_not(st["ability_used"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1793, 1), 4)])), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
+    def _g1868(i1867):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1867, 1), 4)]), (_i32(_K26[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1867, 1), 4)])]) != 0)), (_K24[_i32(_K25[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1867, 1), 4)])])] == 0)), jnp.logical_not(st["ability_used"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1867, 1), 4)])), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1869 = jax.vmap(_g1868)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e1869
 
 
 def a_retreat(st, index):
@@ -6694,52 +6808,67 @@ def a_retreat(st, index):
     v_p = _cast(st["current_player"], jnp.int8)
     v_pay = _cast(f_retreat_cost(st, v_p), jnp.int8)
     v_k = jnp.int32(0)
-    _c1794 = (_i32(v_k) < _i32(v_pay))
-    def _then1795(st, v_b, v_p, v_pay, v_k):
+    _c1870 = (_i32(v_k) < _i32(v_pay))
+    def _then1871(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
-        v_t = _cast(jnp.min(jax.vmap(lambda i1796: _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1796]) > 0), i1796, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a1797 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1797, jnp.int8))
+        def _g1873(i1872):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1872]) > 0), i1872, 10))
+        _e1874 = jax.vmap(_g1873)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _cast(jnp.min(_e1874), jnp.int8)
+        _a1875 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1875, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
-    st, (v_b, v_p, v_pay, v_k) = _select(_c1794, _then1795(st, v_b, v_p, v_pay, v_k), (st, (v_b, v_p, v_pay, v_k)))
+    st, (v_b, v_p, v_pay, v_k) = _select(_c1870, _then1871(st, v_b, v_p, v_pay, v_k), (st, (v_b, v_p, v_pay, v_k)))
     v_k = jnp.int32(1)
-    _c1798 = (_i32(v_k) < _i32(v_pay))
-    def _then1799(st, v_b, v_p, v_pay, v_k):
+    _c1876 = (_i32(v_k) < _i32(v_pay))
+    def _then1877(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
-        v_t = _cast(jnp.min(jax.vmap(lambda i1800: _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1800]) > 0), i1800, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a1801 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1801, jnp.int8))
+        def _g1879(i1878):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1878]) > 0), i1878, 10))
+        _e1880 = jax.vmap(_g1879)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _cast(jnp.min(_e1880), jnp.int8)
+        _a1881 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1881, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
-    st, (v_b, v_p, v_pay, v_k) = _select(_c1798, _then1799(st, v_b, v_p, v_pay, v_k), (st, (v_b, v_p, v_pay, v_k)))
+    st, (v_b, v_p, v_pay, v_k) = _select(_c1876, _then1877(st, v_b, v_p, v_pay, v_k), (st, (v_b, v_p, v_pay, v_k)))
     v_k = jnp.int32(2)
-    _c1802 = (_i32(v_k) < _i32(v_pay))
-    def _then1803(st, v_b, v_p, v_pay, v_k):
+    _c1882 = (_i32(v_k) < _i32(v_pay))
+    def _then1883(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
-        v_t = _cast(jnp.min(jax.vmap(lambda i1804: _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1804]) > 0), i1804, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a1805 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1805, jnp.int8))
+        def _g1885(i1884):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1884]) > 0), i1884, 10))
+        _e1886 = jax.vmap(_g1885)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _cast(jnp.min(_e1886), jnp.int8)
+        _a1887 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1887, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
-    st, (v_b, v_p, v_pay, v_k) = _select(_c1802, _then1803(st, v_b, v_p, v_pay, v_k), (st, (v_b, v_p, v_pay, v_k)))
+    st, (v_b, v_p, v_pay, v_k) = _select(_c1882, _then1883(st, v_b, v_p, v_pay, v_k), (st, (v_b, v_p, v_pay, v_k)))
     v_k = jnp.int32(3)
-    _c1806 = (_i32(v_k) < _i32(v_pay))
-    def _then1807(st, v_b, v_p, v_pay, v_k):
+    _c1888 = (_i32(v_k) < _i32(v_pay))
+    def _then1889(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
-        v_t = _cast(jnp.min(jax.vmap(lambda i1808: _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1808]) > 0), i1808, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a1809 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1809, jnp.int8))
+        def _g1891(i1890):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1890]) > 0), i1890, 10))
+        _e1892 = jax.vmap(_g1891)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _cast(jnp.min(_e1892), jnp.int8)
+        _a1893 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1893, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
-    st, (v_b, v_p, v_pay, v_k) = _select(_c1806, _then1807(st, v_b, v_p, v_pay, v_k), (st, (v_b, v_p, v_pay, v_k)))
+    st, (v_b, v_p, v_pay, v_k) = _select(_c1888, _then1889(st, v_b, v_p, v_pay, v_k), (st, (v_b, v_p, v_pay, v_k)))
     st = p_clear_conditions(st, v_p)
     st = p_swap_slots(st, v_p, 0, v_b)
-    _a1810 = True
-    st["retreated"] = _cast(_a1810, jnp.bool_)
+    _a1894 = True
+    st["retreated"] = _cast(_a1894, jnp.bool_)
     st = p_active_abilities(st)
     return st
 
 
 def m_retreat(st):
     """guard of `retreat` at each of its 3 flat indices (bool[3])"""
-    return jax.vmap(lambda i1811: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1811, 1), 3) + 1)]), st["occupied"][_i32(st["current_player"])][0]), f_can_act(st, st["current_player"])), jnp.logical_not(st["no_retreat"][_i32(st["current_player"])])), (_K0[_i32(st["card"][_i32(st["current_player"])][0])] == 0)), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
+    def _g1896(i1895):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1895, 1), 3) + 1)]), st["occupied"][_i32(st["current_player"])][0]), f_can_act(st, st["current_player"])), jnp.logical_not(st["no_retreat"][_i32(st["current_player"])])), (_K0[_i32(st["card"][_i32(st["current_player"])][0])] == 0)), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1897 = jax.vmap(_g1896)(jnp.arange(0, 3, dtype=jnp.int32))
+    return _e1897
 
 
 def a_attack(st, index):
@@ -6753,7 +6882,10 @@ def a_attack(st, index):
 
 def m_attack(st):
     """guard of `attack` at each of its 2 flat indices (bool[2])"""
-    return jax.vmap(lambda i1812: jnp.logical_and(jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], jnp.remainder(jnp.floor_divide(i1812, 1), 2))), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 2, dtype=jnp.int32))
+    def _g1899(i1898):
+        return jnp.logical_and(jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], jnp.remainder(jnp.floor_divide(i1898, 1), 2))), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1900 = jax.vmap(_g1899)(jnp.arange(0, 2, dtype=jnp.int32))
+    return _e1900
 
 
 def a_discard_from_play(st, index):
@@ -6770,7 +6902,10 @@ def a_discard_from_play(st, index):
 
 def m_discard_from_play(st):
     """guard of `discard_from_play` at each of its 4 flat indices (bool[4])"""
-    return jax.vmap(lambda i1813: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1813, 1), 4)]), (_K0[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1813, 1), 4)])] == 1)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
+    def _g1902(i1901):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1901, 1), 4)]), (_K0[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1901, 1), 4)])] == 1)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1903 = jax.vmap(_g1902)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e1903
 
 
 def a_end_turn(st, index):
@@ -6782,7 +6917,10 @@ def a_end_turn(st, index):
 
 def m_end_turn(st):
     """guard of `end_turn` at each of its 1 flat indices (bool[1])"""
-    return jax.vmap(lambda i1814: jnp.logical_and((st["phase"] == 1), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
+    def _g1905(i1904):
+        return jnp.logical_and((st["phase"] == 1), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1906 = jax.vmap(_g1905)(jnp.arange(0, 1, dtype=jnp.int32))
+    return _e1906
 
 
 def a_promote(st, index):
@@ -6797,12 +6935,18 @@ def a_promote(st, index):
 
 def m_promote(st):
     """guard of `promote` at each of its 3 flat indices (bool[3])"""
-    return jax.vmap(lambda i1815: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1815, 1), 3) + 1)]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
+    def _g1908(i1907):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1907, 1), 3) + 1)]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1909 = jax.vmap(_g1908)(jnp.arange(0, 3, dtype=jnp.int32))
+    return _e1909
 
 
 def m_choose(st):
     """guard of `choose` at each of its 8 flat indices (bool[8])"""
-    return jax.vmap(lambda i1816: jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1816, 1), 8) >= 0), (jnp.remainder(jnp.floor_divide(i1816, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_opponent_choice__q"])][jnp.remainder(jnp.floor_divide(i1816, 1), 8)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1816, 1), 8) > 0), jnp.logical_not(st["_envc_frame_p_damage_opponent_choice__bench_only"])))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_own_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1816, 1), 8) >= 0), (jnp.remainder(jnp.floor_divide(i1816, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_own_choice__p"])][jnp.remainder(jnp.floor_divide(i1816, 1), 8)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1816, 1), 8) > 0), jnp.logical_not(st["_envc_frame_p_damage_own_choice__bench_only"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1816, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1816, 1), 8) < 4))), jnp.logical_and(jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1816, 1), 8)], (_i32(f_type_of(st, st["_envc_frame_p_attach_to_bench_choice__p"], jnp.remainder(jnp.floor_divide(i1816, 1), 8))) == _i32(st["_envc_frame_p_attach_to_bench_choice__t"]))), (_i32(st["energy"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1816, 1), 8)][_i32(st["_envc_frame_p_attach_to_bench_choice__t"])]) < 12)))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1816, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1816, 1), 8) < 4))), st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1816, 1), 8)])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1816, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1816, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1816, 1), 8)], (jnp.remainder(jnp.floor_divide(i1816, 1), 8) != _i32(st["_envc_frame_p_attach_to_benched_choices__a"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_opponent"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1816, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1816, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_switch_opponent__q"])][jnp.remainder(jnp.floor_divide(i1816, 1), 8)], jnp.logical_or(jnp.logical_not(st["_envc_frame_p_switch_opponent__basic_only"]), (f_stage_of(st, st["_envc_frame_p_switch_opponent__q"], jnp.remainder(jnp.floor_divide(i1816, 1), 8)) == 0))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_self"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1816, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1816, 1), 8) < 4))), st["occupied"][_i32(st["_envc_frame_p_switch_self__p"])][jnp.remainder(jnp.floor_divide(i1816, 1), 8)])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_copy_attack"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1816, 1), 8) >= 0), (jnp.remainder(jnp.floor_divide(i1816, 1), 8) < 8))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(jnp.remainder(jnp.floor_divide(i1816, 1), 8), 2)], (_i32(jnp.where((jnp.remainder(jnp.remainder(jnp.floor_divide(i1816, 1), 8), 2) == 0), _i32(_K15[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(jnp.remainder(jnp.floor_divide(i1816, 1), 8), 2)])]), _i32(_K16[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(jnp.remainder(jnp.floor_divide(i1816, 1), 8), 2)])]))) >= 0)))))(jnp.arange(0, 8, dtype=jnp.int32))
+    def _g1911(i1910):
+        return jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1910, 1), 8) >= 0), (jnp.remainder(jnp.floor_divide(i1910, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_opponent_choice__q"])][jnp.remainder(jnp.floor_divide(i1910, 1), 8)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1910, 1), 8) > 0), jnp.logical_not(st["_envc_frame_p_damage_opponent_choice__bench_only"])))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_own_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1910, 1), 8) >= 0), (jnp.remainder(jnp.floor_divide(i1910, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_own_choice__p"])][jnp.remainder(jnp.floor_divide(i1910, 1), 8)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1910, 1), 8) > 0), jnp.logical_not(st["_envc_frame_p_damage_own_choice__bench_only"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1910, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1910, 1), 8) < 4))), jnp.logical_and(jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1910, 1), 8)], (_i32(f_type_of(st, st["_envc_frame_p_attach_to_bench_choice__p"], jnp.remainder(jnp.floor_divide(i1910, 1), 8))) == _i32(st["_envc_frame_p_attach_to_bench_choice__t"]))), (_i32(st["energy"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1910, 1), 8)][_i32(st["_envc_frame_p_attach_to_bench_choice__t"])]) < 12)))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1910, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1910, 1), 8) < 4))), st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1910, 1), 8)])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1910, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1910, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1910, 1), 8)], (jnp.remainder(jnp.floor_divide(i1910, 1), 8) != _i32(st["_envc_frame_p_attach_to_benched_choices__a"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_opponent"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1910, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1910, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_switch_opponent__q"])][jnp.remainder(jnp.floor_divide(i1910, 1), 8)], jnp.logical_or(jnp.logical_not(st["_envc_frame_p_switch_opponent__basic_only"]), (f_stage_of(st, st["_envc_frame_p_switch_opponent__q"], jnp.remainder(jnp.floor_divide(i1910, 1), 8)) == 0))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_self"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1910, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1910, 1), 8) < 4))), st["occupied"][_i32(st["_envc_frame_p_switch_self__p"])][jnp.remainder(jnp.floor_divide(i1910, 1), 8)])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_copy_attack"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1910, 1), 8) >= 0), (jnp.remainder(jnp.floor_divide(i1910, 1), 8) < 8))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(jnp.remainder(jnp.floor_divide(i1910, 1), 8), 2)], (_i32(jnp.where((jnp.remainder(jnp.remainder(jnp.floor_divide(i1910, 1), 8), 2) == 0), _i32(_K15[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(jnp.remainder(jnp.floor_divide(i1910, 1), 8), 2)])]), _i32(_K16[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(jnp.remainder(jnp.floor_divide(i1910, 1), 8), 2)])]))) >= 0))))
+    _e1912 = jax.vmap(_g1911)(jnp.arange(0, 8, dtype=jnp.int32))
+    return _e1912
 
 
 def _observe(st, v_p):
@@ -6820,50 +6964,59 @@ def _init_body(st):
     """the spec's `init` block"""
     st = dict(st)
     v_p = jnp.int32(0)
-    def _loop1817(i, carry):
+    def _loop1913(i, carry):
         st, (v_p,) = dict(carry[0]), carry[1]
         v_p = i
-        st, _r1818 = _randint(st, 0, 21)
-        _a1819 = _r1818
-        st["decks"] = st["decks"].at[_i32(v_p)].set(_cast(_a1819, jnp.int8))
+        st, _r1914 = _randint(st, 0, 21)
+        _a1915 = _r1914
+        st["decks"] = st["decks"].at[_i32(v_p)].set(_cast(_a1915, jnp.int8))
         v_i = jnp.int32(0)
-        def _loop1820(i, carry):
+        def _loop1916(i, carry):
             st, (v_p, v_i) = dict(carry[0]), carry[1]
             v_i = i
-            _f1821 = _get(st["deck"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f1821 >= 20), 63, 0, 0)
-            _l1822 = _push(_get(st["deck"], _i32(v_p)), _cast(_K84[_i32(st["decks"][_i32(v_p)])][_i32(v_i)], jnp.int16))
-            st["deck"] = _set(st["deck"], _i32(v_p), _l1822)
+            _f1917 = _get(st["deck"], _i32(v_p))["len"]
+            st = _fault_at(st, (_f1917 >= 20), 63, 0, 0)
+            _l1918 = _push(_get(st["deck"], _i32(v_p)), _cast(_K84[_i32(st["decks"][_i32(v_p)])][_i32(v_i)], jnp.int16))
+            st["deck"] = _set(st["deck"], _i32(v_p), _l1918)
             return st, (v_p, v_i)
-        st, (v_p, v_i) = lax.fori_loop(0, 20, _loop1820, (st, (v_p, v_i)))
-        _f1823 = _get(st["deck"], _i32(v_p))["len"]
-        st, _l1824 = _shuffle(st, _get(st["deck"], _i32(v_p)))
-        st["deck"] = _set(st["deck"], _i32(v_p), _l1824)
+        st, (v_p, v_i) = lax.fori_loop(0, 20, _loop1916, (st, (v_p, v_i)))
+        _f1919 = _get(st["deck"], _i32(v_p))["len"]
+        st, _l1920 = _shuffle(st, _get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l1920)
         st = p_deal(st, v_p)
         st = p_random_zone_energy(st, v_p)
         return st, (v_p,)
-    st, (v_p,) = lax.fori_loop(0, 2, _loop1817, (st, (v_p,)))
-    st, _r1825 = _randint(st, 0, 1)
-    _a1826 = jnp.where((_r1825 == 1), 1, 0)
-    st["first"] = _cast(_a1826, jnp.int8)
-    _a1827 = st["first"]
-    st["current_player"] = _cast(_a1827, jnp.int8)
+    st, (v_p,) = lax.fori_loop(0, 2, _loop1913, (st, (v_p,)))
+    st, _r1921 = _randint(st, 0, 1)
+    _a1922 = jnp.where((_r1921 == 1), 1, 0)
+    st["first"] = _cast(_a1922, jnp.int8)
+    _a1923 = st["first"]
+    st["current_player"] = _cast(_a1923, jnp.int8)
     return st
 
 
 def inv_cards_conserved(st):
     """invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once"""
-    return jnp.all(jax.vmap(lambda i1828, _h1830, _h1831, _h1832, _h1833, _h1834, _h1835, _h1836, _h1837, _h1838, _h1839, _h1840, _h1841, _h1842, _h1843, _h1844, _h1845, _h1846, _h1847, _h1848, _h1849, _h1850: jnp.all(jax.vmap(lambda i1829: (((((_lcount(_get(st["deck"], i1828), _K84[_i32(_h1830)][i1829]) + _lcount(_get(st["hand"], i1828), _K84[_i32(_h1830)][i1829])) + _lcount(_get(st["discard"], i1828), _K84[_i32(_h1830)][i1829])) + (((_i32(jnp.logical_and(_h1831, (_h1832 == _K84[_i32(_h1830)][i1829]))) + _i32(jnp.logical_and(_h1833, (_h1834 == _K84[_i32(_h1830)][i1829])))) + _i32(jnp.logical_and(_h1835, (_h1836 == _K84[_i32(_h1830)][i1829])))) + _i32(jnp.logical_and(_h1837, (_h1838 == _K84[_i32(_h1830)][i1829]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h1831, (0 < _i32(_h1839))), (_h1840 == _K84[_i32(_h1830)][i1829]))) + _i32(jnp.logical_and(jnp.logical_and(_h1831, (1 < _i32(_h1839))), (_h1841 == _K84[_i32(_h1830)][i1829]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1833, (0 < _i32(_h1842))), (_h1843 == _K84[_i32(_h1830)][i1829]))) + _i32(jnp.logical_and(jnp.logical_and(_h1833, (1 < _i32(_h1842))), (_h1844 == _K84[_i32(_h1830)][i1829])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1835, (0 < _i32(_h1845))), (_h1846 == _K84[_i32(_h1830)][i1829]))) + _i32(jnp.logical_and(jnp.logical_and(_h1835, (1 < _i32(_h1845))), (_h1847 == _K84[_i32(_h1830)][i1829])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1837, (0 < _i32(_h1848))), (_h1849 == _K84[_i32(_h1830)][i1829]))) + _i32(jnp.logical_and(jnp.logical_and(_h1837, (1 < _i32(_h1848))), (_h1850 == _K84[_i32(_h1830)][i1829]))))))) == jnp.sum(_wide(_K84[_i32(_h1830)]) == _K84[_i32(_h1830)][i1829], dtype=jnp.int32)))(jnp.arange(0, 20, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1]))
+    def _g1949(i1924, _h1926, _h1927, _h1928, _h1929, _h1930, _h1931, _h1932, _h1933, _h1934, _h1935, _h1936, _h1937, _h1938, _h1939, _h1940, _h1941, _h1942, _h1943, _h1944, _h1945, _h1946):
+        def _g1947(i1925):
+            return (((((_lcount(_get(st["deck"], i1924), _K84[_i32(_h1926)][i1925]) + _lcount(_get(st["hand"], i1924), _K84[_i32(_h1926)][i1925])) + _lcount(_get(st["discard"], i1924), _K84[_i32(_h1926)][i1925])) + (((_i32(jnp.logical_and(_h1927, (_h1928 == _K84[_i32(_h1926)][i1925]))) + _i32(jnp.logical_and(_h1929, (_h1930 == _K84[_i32(_h1926)][i1925])))) + _i32(jnp.logical_and(_h1931, (_h1932 == _K84[_i32(_h1926)][i1925])))) + _i32(jnp.logical_and(_h1933, (_h1934 == _K84[_i32(_h1926)][i1925]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h1927, (0 < _i32(_h1935))), (_h1936 == _K84[_i32(_h1926)][i1925]))) + _i32(jnp.logical_and(jnp.logical_and(_h1927, (1 < _i32(_h1935))), (_h1937 == _K84[_i32(_h1926)][i1925]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1929, (0 < _i32(_h1938))), (_h1939 == _K84[_i32(_h1926)][i1925]))) + _i32(jnp.logical_and(jnp.logical_and(_h1929, (1 < _i32(_h1938))), (_h1940 == _K84[_i32(_h1926)][i1925])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1931, (0 < _i32(_h1941))), (_h1942 == _K84[_i32(_h1926)][i1925]))) + _i32(jnp.logical_and(jnp.logical_and(_h1931, (1 < _i32(_h1941))), (_h1943 == _K84[_i32(_h1926)][i1925])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1933, (0 < _i32(_h1944))), (_h1945 == _K84[_i32(_h1926)][i1925]))) + _i32(jnp.logical_and(jnp.logical_and(_h1933, (1 < _i32(_h1944))), (_h1946 == _K84[_i32(_h1926)][i1925]))))))) == jnp.sum(_wide(_K84[_i32(_h1926)]) == _K84[_i32(_h1926)][i1925], dtype=jnp.int32))
+        _e1948 = jax.vmap(_g1947)(jnp.arange(0, 20, dtype=jnp.int32))
+        return jnp.all(_e1948)
+    _e1950 = jax.vmap(_g1949)(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1])
+    return jnp.all(_e1950)
 
 
 def inv_hp_bounds(st):
     """invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions"""
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(jax.vmap(lambda i1851, _h1852, _h1853, _h1854, _h1855, _h1856, _h1857, _h1858, _h1859, _h1860, _h1861, _h1862, _h1863, _h1864, _h1865, _h1866, _h1867: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h1852), (_i32(_h1853) < _i32(jnp.where((_K0[_i32(_h1854)] == 1), _i32(_h1855), _i32(_K1[_i32(_h1854)]))))), jnp.logical_or(jnp.logical_not(_h1856), (_i32(_h1857) < _i32(jnp.where((_K0[_i32(_h1858)] == 1), _i32(_h1859), _i32(_K1[_i32(_h1858)])))))), jnp.logical_or(jnp.logical_not(_h1860), (_i32(_h1861) < _i32(jnp.where((_K0[_i32(_h1862)] == 1), _i32(_h1863), _i32(_K1[_i32(_h1862)])))))), jnp.logical_or(jnp.logical_not(_h1864), (_i32(_h1865) < _i32(jnp.where((_K0[_i32(_h1866)] == 1), _i32(_h1867), _i32(_K1[_i32(_h1866)])))))))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["played_hp"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["played_hp"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["played_hp"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3], st["played_hp"][:, 3])))
+    def _g1968(i1951, _h1952, _h1953, _h1954, _h1955, _h1956, _h1957, _h1958, _h1959, _h1960, _h1961, _h1962, _h1963, _h1964, _h1965, _h1966, _h1967):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h1952), (_i32(_h1953) < _i32(jnp.where((_K0[_i32(_h1954)] == 1), _i32(_h1955), _i32(_K1[_i32(_h1954)]))))), jnp.logical_or(jnp.logical_not(_h1956), (_i32(_h1957) < _i32(jnp.where((_K0[_i32(_h1958)] == 1), _i32(_h1959), _i32(_K1[_i32(_h1958)])))))), jnp.logical_or(jnp.logical_not(_h1960), (_i32(_h1961) < _i32(jnp.where((_K0[_i32(_h1962)] == 1), _i32(_h1963), _i32(_K1[_i32(_h1962)])))))), jnp.logical_or(jnp.logical_not(_h1964), (_i32(_h1965) < _i32(jnp.where((_K0[_i32(_h1966)] == 1), _i32(_h1967), _i32(_K1[_i32(_h1966)]))))))
+    _e1969 = jax.vmap(_g1968)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["played_hp"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["played_hp"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["played_hp"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3], st["played_hp"][:, 3])
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(_e1969))
 
 
 def inv_points_bounds(st):
     """invariant `points_bounds`: points are 0..3 while the game goes on"""
-    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i1868, _h1869: (_i32(_h1869) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
+    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i1970, _h1971: (_i32(_h1971) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
 
 
 def inv_one_result(st):
@@ -6873,12 +7026,15 @@ def inv_one_result(st):
 
 def inv_active_in_play(st):
     """invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled"""
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i1870, _h1871: _h1871)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i1972, _h1973: _h1973)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
 
 
 def inv_bench_size(st):
     """invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play"""
-    return jnp.all(jax.vmap(lambda i1872, _h1873, _h1874, _h1875, _h1876: ((((_i32(_h1873) + _i32(_h1874)) + _i32(_h1875)) + _i32(_h1876)) <= 4))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["occupied"][:, 1], st["occupied"][:, 2], st["occupied"][:, 3]))
+    def _g1979(i1974, _h1975, _h1976, _h1977, _h1978):
+        return ((((_i32(_h1975) + _i32(_h1976)) + _i32(_h1977)) + _i32(_h1978)) <= 4)
+    _e1980 = jax.vmap(_g1979)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["occupied"][:, 1], st["occupied"][:, 2], st["occupied"][:, 3])
+    return jnp.all(_e1980)
 
 
 # ---- the environment

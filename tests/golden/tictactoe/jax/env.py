@@ -211,7 +211,10 @@ _K4 = jnp.asarray(np.array([-1, -1, -1, -1, -1, -1, -1, -1, -1], dtype=np.int8))
 def f_wins(st, v_p):
     """fn `wins` (tictactoe.envspec:18)"""
     v_p = _cast(v_p, jnp.int8)
-    return jnp.any(jax.vmap(lambda i1, _h2, _h3, _h4: jnp.logical_and(jnp.logical_and((_i32(_h2) == _i32(v_p)), (_i32(_h3) == _i32(v_p))), (_i32(_h4) == _i32(v_p))))(jnp.arange(0, 8, dtype=jnp.int32), st["board"][_K0], st["board"][_K1], st["board"][_K2]))
+    def _g5(i1, _h2, _h3, _h4):
+        return jnp.logical_and(jnp.logical_and((_i32(_h2) == _i32(v_p)), (_i32(_h3) == _i32(v_p))), (_i32(_h4) == _i32(v_p)))
+    _e6 = jax.vmap(_g5)(jnp.arange(0, 8, dtype=jnp.int32), st["board"][_K0], st["board"][_K1], st["board"][_K2])
+    return jnp.any(_e6)
 
 
 def a_place(st, index):
@@ -219,47 +222,56 @@ def a_place(st, index):
     st = dict(st)
     v_cell = (index // 1) % 9
     v_cell = _cast(v_cell, jnp.int8)
-    _a5 = st["current_player"]
-    st["board"] = st["board"].at[_i32(v_cell)].set(_cast(_a5, jnp.int8))
-    _c6 = f_wins(st, st["current_player"])
-    _c7 = jnp.all(jax.vmap(lambda i8, _h9: (_i32(_h9) != -1))(jnp.arange(0, 9, dtype=jnp.int32), st["board"]))
-    def _then10(st, v_cell):
+    _a7 = st["current_player"]
+    st["board"] = st["board"].at[_i32(v_cell)].set(_cast(_a7, jnp.int8))
+    _c8 = f_wins(st, st["current_player"])
+    _c9 = jnp.all(jax.vmap(lambda i10, _h11: (_i32(_h11) != -1))(jnp.arange(0, 9, dtype=jnp.int32), st["board"]))
+    def _then12(st, v_cell):
         st = dict(st)
         st = _win(st, st["current_player"], NUM_PLAYERS)
         return st, (v_cell,)
-    def _then11(st, v_cell):
+    def _then13(st, v_cell):
         st = dict(st)
         st = _draw(st)
         return st, (v_cell,)
-    st, (v_cell,) = _select_first((_c6, _c7, ), (st, (v_cell,)), (_then10(st, v_cell), _then11(st, v_cell), ), (st, (v_cell,)))
-    _a12 = (1 - _i32(st["current_player"]))
-    st["current_player"] = _cast(_a12, jnp.int8)
+    st, (v_cell,) = _select_first((_c8, _c9, ), (st, (v_cell,)), (_then12(st, v_cell), _then13(st, v_cell), ), (st, (v_cell,)))
+    _a14 = (1 - _i32(st["current_player"]))
+    st["current_player"] = _cast(_a14, jnp.int8)
     return st
 
 
 def m_place(st):
     """guard of `place` at each of its 9 flat indices (bool[9])"""
-    return jax.vmap(lambda i13, _h14: (_i32(_h14) == -1))(jnp.arange(0, 9, dtype=jnp.int32), st["board"])
+    return jax.vmap(lambda i15, _h16: (_i32(_h16) == -1))(jnp.arange(0, 9, dtype=jnp.int32), st["board"])
 
 
 def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
     v_p = _cast(v_p, jnp.int8)
-    return jax.vmap(lambda i15, _h18: jax.vmap(lambda i16, _h19: jax.vmap(lambda i17: (_i32(_h19) == _i32(jnp.where((i17 == 0), _i32(v_p), (1 - _i32(v_p))))))(jnp.arange(0, 2, dtype=jnp.int32)))(jnp.arange(0, 3, dtype=jnp.int32), _h18))(jnp.arange(0, 3, dtype=jnp.int32), st["board"].reshape((3, 3)))
+    def _g26(i17, _h20):
+        def _g24(i18, _h21):
+            def _g22(i19):
+                return (_i32(_h21) == _i32(jnp.where((i19 == 0), _i32(v_p), (1 - _i32(v_p)))))
+            _e23 = jax.vmap(_g22)(jnp.arange(0, 2, dtype=jnp.int32))
+            return _e23
+        _e25 = jax.vmap(_g24)(jnp.arange(0, 3, dtype=jnp.int32), _h20)
+        return _e25
+    _e27 = jax.vmap(_g26)(jnp.arange(0, 3, dtype=jnp.int32), st["board"].reshape((3, 3)))
+    return _e27
 
 
 def _init_body(st):
     """the spec's `init` block"""
     st = dict(st)
-    st, _r20 = _randint(st, 0, 1)
-    _a21 = _r20
-    st["current_player"] = _cast(_a21, jnp.int8)
+    st, _r28 = _randint(st, 0, 1)
+    _a29 = _r28
+    st["current_player"] = _cast(_a29, jnp.int8)
     return st
 
 
 def inv_marks_balanced(st):
     """invariant `marks_balanced`: the two players' mark counts differ by at most one"""
-    return (jnp.abs((jnp.sum(jax.vmap(lambda i22, _h23: (_i32(_h23) == 0))(jnp.arange(0, 9, dtype=jnp.int32), st["board"]), dtype=jnp.int32) - jnp.sum(jax.vmap(lambda i24, _h25: (_i32(_h25) == 1))(jnp.arange(0, 9, dtype=jnp.int32), st["board"]), dtype=jnp.int32))) <= 1)
+    return (jnp.abs((jnp.sum(jax.vmap(lambda i30, _h31: (_i32(_h31) == 0))(jnp.arange(0, 9, dtype=jnp.int32), st["board"]), dtype=jnp.int32) - jnp.sum(jax.vmap(lambda i32, _h33: (_i32(_h33) == 1))(jnp.arange(0, 9, dtype=jnp.int32), st["board"]), dtype=jnp.int32))) <= 1)
 
 
 def inv_one_winner(st):
