@@ -14,7 +14,8 @@ How each construct lowers (decisions here, layout in `templates/env.py.j2`):
   `_select_first` (`chain`), unless a condition draws (then each `elif` nests in the `else`);
 - `for` loops of at most `UNROLL` iterations unroll, longer ones and those whose body weighs
   more than `HEAVY_BODY` IR nodes (called functions included) become `lax.fori_loop`;
-- comprehensions and reductions over `lo..hi` become `jax.vmap` over `jnp.arange`
+- comprehensions and reductions over `lo..hi` become `jax.vmap` over `jnp.arange` (of a
+  `lambda`, or of a named function `_gN` when the body is long or has temporaries: `_vmap`)
   (float sums stay sequential so that rounding matches the interpreter); a read in them
   whose indices are functions of constants and the comprehension variables only is
   computed at lowering time into a view or a constant-index gather, hoisted, and passed
