@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
 import jax
 import numpy as np
 
