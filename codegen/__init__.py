@@ -22,15 +22,19 @@ def write_files(files: dict[str, str], out_dir: str) -> list[str]:
     return paths
 
 
+#: one level of indentation of generated code
+INDENT = "    "
+
+
 class Emitter:
-    """Lines of generated code at an indentation depth (4 spaces a level)."""
+    """Lines of generated code at an indentation depth (`INDENT` a level)."""
 
     def __init__(self, depth: int = 1):
         self.lines: list[str] = []
         self.depth = depth
 
     def emit(self, line: str) -> None:
-        self.lines.append("    " * self.depth + line)
+        self.lines.append(INDENT * self.depth + line)
 
 
 #: An expression whose subtree is this many levels high is bound to a temporary (a Python

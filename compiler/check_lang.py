@@ -37,10 +37,11 @@ expansion means on the reference interpreter):
   the branches of `if ... then ... else ...`, the body of `while x < 3` and the body of an
   action whose `when` guard says `x < 3` (not under `illegal_action pgx`, which runs an illegal
   action's body, nor in a simultaneous spec, whose bodies run after every commit), a read of
-  local `x` (or of a scalar state field) has the narrowed range until the first statement
-  that may assign it (for a state field: or call a procedure); a loop's body loses the facts
-  about what it assigns from its start (`kill_facts`). A block under a condition that folds to a constant `false` is dropped, and
-  range errors in it are not reported.
+  local `x` (or of a scalar state field, never `step_count` from a guard) has the narrowed
+  range until the first statement that may assign it (for a state field: or call a
+  procedure, or `choose`); a loop's body loses the facts about what it assigns from its
+  start (`kill_facts`). A block under a condition that folds to a constant `false` is
+  dropped, and range errors in it are not reported.
 * A `fn` that reads a `@private` field only at slots given by its parameters may be called in
   `observe` with the observing player for those parameters (`my_card(p)`).
 * `list<T>` (no capacity) as a parameter type: the fn or proc is instantiated per capacity.

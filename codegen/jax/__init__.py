@@ -58,7 +58,7 @@ def _runtime(lists: bool, faults: bool = False, walks: bool = False, helpers: fr
     `walks`, the fault helper (between the fault markers) only when `faults` (the module has a
     fault site). With `helpers` (the names the lowered code calls, `LoweredModule.helpers`),
     of those only the helpers that it or the template (`TEMPLATE_HELPERS`) call, directly or
-    through another helper (`_keep_called`); without, all."""
+    through another helper (`_called`); without, all."""
     text = resources.files("envc.codegen.jax").joinpath("runtime.py").read_text(encoding="utf-8")
     text = text.split(_MARKER, 1)[1]
     parts: list[tuple[str, bool]] = []  # (text, is a pasted block)
@@ -70,8 +70,8 @@ def _runtime(lists: bool, faults: bool = False, walks: bool = False, helpers: fr
         parts += [(before, False), (block, True)] if keep else [(before, False)]
     parts.append((text, False))
     if helpers is not None:
-        whole = "".join(p for p, _ in parts)
-        parts = [(_keep_called(part, helpers | TEMPLATE_HELPERS, whole), block) for part, block in parts]
+        called = _called(helpers | TEMPLATE_HELPERS, "".join(p for p, _ in parts))
+        parts = [(_drop_defs(part, called), block) for part, block in parts]
     return "\n\n\n".join(part.strip("\n") for part, _ in parts if part.strip("\n")) + "\n"
 
 
@@ -81,16 +81,22 @@ def _defs(source: str) -> list[ast.FunctionDef]:
     return [node for node in ast.parse(source).body if isinstance(node, ast.FunctionDef)]
 
 
-def _keep_called(part: str, roots: frozenset[str] | set[str], whole: str) -> str:
-    """`part` (a piece of runtime.py) without its top-level functions that no root calls,
-    directly or through other helpers of `whole` (the pasted runtime)."""
-    calls = {d.name: {n.id for n in ast.walk(d) if isinstance(n, ast.Name)} for d in _defs(whole)}
-    keep, todo = set(), [r for r in roots if r in calls]
+def _called(roots: frozenset[str], source: str) -> set[str]:
+    """The top-level functions of `source` (the pasted runtime) that the names `roots` are or
+    call, directly or through one another."""
+    calls = {d.name: {n.id for n in ast.walk(d) if isinstance(n, ast.Name)} for d in _defs(source)}
+    keep: set[str] = set()
+    todo = [r for r in roots if r in calls]
     while todo:
         name = todo.pop()
         if name not in keep:
             keep.add(name)
             todo += [c for c in calls[name] if c in calls]
+    return keep
+
+
+def _drop_defs(part: str, keep: set[str]) -> str:
+    """`part` (a piece of runtime.py) without its top-level functions not in `keep`."""
     lines = part.split("\n")
     for d in reversed(_defs(part)):
         if d.name not in keep and d.end_lineno is not None:

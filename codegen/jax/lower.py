@@ -55,7 +55,7 @@ from math import prod
 
 import numpy as np
 
-from envc.codegen import SPLIT_HEIGHT, Emitter, Heights
+from envc.codegen import INDENT, SPLIT_HEIGHT, Emitter, Heights
 from envc.codegen.escape import py_comment, py_doc, py_float, py_ident, py_str
 from envc.compiler import builtins, ir
 from envc.compiler.actions import ActionSpace
@@ -70,7 +70,6 @@ HEAVY_BODY = 200
 # a comprehension body longer than this (characters), or with temporaries, is a named function
 # (`_vmap`), not a `lambda`
 LAMBDA_WIDTH = 60
-INDENT = "    "
 MAX_INDENT = 40  # a branch or loop function deeper than this is defined at module level (Python allows 100 levels)
 CHAIN_SPLIT = 16  # a chain of `+`, `min`, `max` operands is bound to a temporary every this many terms
 FLOAT_SUM_UNROLL = 64
@@ -1105,8 +1104,9 @@ class Lowering:
         return [lv(k) for k in dict.fromkeys(k for _, k in self.scope)]
 
     def declare(self, name: str, t: ir.Type) -> str:
-        """Bind a local; returns its key in `lv`. Scopes are lexical: a name that shadows a
-        live local gets a key of its own (`x_2`), so the outer value survives the block."""
+        """Bind a local; returns its key (its Python name is `lv(key)`). Scopes are lexical: a
+        name that shadows a live local gets a key of its own (`x_2`), so the outer value
+        survives the block."""
         taken = {k for _, k in self.scope}
         key, n = name, 1
         while key in taken:
@@ -1117,7 +1117,7 @@ class Lowering:
         return key
 
     def key(self, name: str) -> str:
-        """The `lv` key of the innermost live local called `name`."""
+        """The key of the innermost live local called `name`."""
         for source, key in reversed(self.scope):
             if source == name:
                 return key
@@ -1137,9 +1137,9 @@ class Lowering:
         self.store(s.place, tmp)
 
     def arm(self, body: list[ir.Stmt], prefix: str) -> str:
-        """Emit `body` as a branch function `def _thenN(st, live)` at this depth, `live` the
-        tuple of the live locals (`live`); it returns `st` and that tuple after the body. Returns
-        the expression that calls it (`(st, live)` for an empty body)."""
+        """Emit `body` as a branch function `def _thenN(st, v_a, ...)` at this depth, taking the
+        live locals (`live`) and returning `st` and their tuple after the body. Returns the
+        expression that calls it (`(st, (v_a, ...))` for an empty body)."""
         live = self.live()
         if not body:
             return f"(st, {tup(live)})"
