@@ -931,7 +931,7 @@ class Lowering:
             if care is not None:  # used where the conditions hold for some value of the other levels
                 care = np.asarray(care.any(axis=tuple(d for d in range(len(self.levels)) if d not in dep)))
             ranges = [(self.levels[d].lo, self.levels[d].hi) for d in dep]
-            code = self._take(self.ex(root), shape, vals, care, ranges, _fill(_leaf(root.type)))
+            code = self._take(self._outside(root, dep[0]), shape, vals, care, ranges, _fill(_leaf(root.type)))
         key = (code, tuple(self.levels[d].uid for d in dep))
         if key in self._reads:
             return self._reads[key]
@@ -942,6 +942,22 @@ class Lowering:
             code = name
         self._reads[key] = code
         return code
+
+    def _outside(self, root: ir.Expr, depth: int) -> str:
+        """The code of `root` (which reads no nest variable) where the read hoisted from level
+        `depth` is computed: temporaries it binds (a comprehension's result, `_vmap`) go to the
+        enclosing level's function or before the statement, not into a level whose function
+        runs after the hoisted argument is evaluated (CI's `arrays`: `one_hot` inside
+        `concat`, `_e76` used before it was bound)."""
+        inner, care = self.levels[depth:], self._care
+        del self.levels[depth:]
+        # conditions over the dropped levels do not hold where `root` is computed
+        self._care = [(d, vs) for d, vs in care if d <= depth]
+        try:
+            return self.ex(root)
+        finally:
+            self.levels.extend(inner)
+            self._care = care
 
     def _mentions_nest(self, e) -> bool:
         """True when IR node `e` reads a variable of the comprehension nest."""
