@@ -768,6 +768,11 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic
             help_text = (f"a generator has no `{tok}` filter: put the condition in the value, "
                          "`sum(if i < n then x[i] else 0 for i in 0..N)`, `any(i < n and x[i] > 0 for i in 0..N)`, "
                          "`count(i < n for i in 0..N)`")
+        elif str(tok) == "for" and _after_generator_range(text, tok.start_pos):
+            # Python's `for p in .. for d in ..`: a generator binds one name; nesting says the same
+            help_text = ("a generator has one `for`: nest one generator in another, "
+                         "`sum(count(x[p][d] == 1 for d in 0..D) for p in 0..P)`, "
+                         "`[[x[r][c] for c in 0..C] for r in 0..R]`")
         elif (declared := _keyword_declared_as_name(text, tok.start_pos)) is not None:
             help_text = declared
         elif "ACTION" in (err.accepts or err.expected):  # at the top level
@@ -812,7 +817,7 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic
 
 def _after_generator_range(text: str, pos: int) -> bool:
     """Whether the source before `pos`, on its line, ends inside a generator's `for x in a..b`
-    (a Python-style filter, `for i in 0..n if c`, comes next)."""
+    (a Python-style filter, `for i in 0..n if c`, or a second `for` comes next)."""
     line = text[text.rfind("\n", 0, pos) + 1:pos]
     return re.search(r"\bfor\s+\w+\s+in\s+[^(){}\[\]]*\.\.[^(){}\[\]]*$", line) is not None
 
