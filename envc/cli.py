@@ -10,6 +10,7 @@ Python traceback is shown only for internal errors, and only with `ENVC_DEBUG=1`
 
 from __future__ import annotations
 
+import keyword
 import os
 import statistics
 import sys
@@ -270,8 +271,20 @@ def compile(
     elapsed = time.perf_counter() - start
     out_console = Console(highlight=False, markup=False)
     out_console.print(f"wrote {', '.join(paths)} ({elapsed:.2f}s)")
-    out_console.print(f"use it: `import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(out))!r}); "
-                      f"import {os.path.basename(os.path.normpath(out))} as env`")
+    out_console.print(f"use it: `{_import_hint(out)}`", soft_wrap=True)  # one line: it is pasted as is
+
+
+def _import_hint(out: str) -> str:
+    """The Python that imports the package written into folder `out`, as `env`.
+
+    The default folder, `build/NAME-TARGET`, is no identifier (`import tictactoe-jax` is a
+    syntax error), so such a name is imported with `importlib.import_module`, which takes any
+    folder name."""
+    parent = os.path.dirname(os.path.abspath(out))
+    name = os.path.basename(os.path.normpath(out))
+    if name.isidentifier() and not keyword.iskeyword(name):
+        return f"import sys; sys.path.insert(0, {parent!r}); import {name} as env"
+    return f"import importlib, sys; sys.path.insert(0, {parent!r}); env = importlib.import_module({name!r})"
 
 
 @app.command()

@@ -9,6 +9,8 @@ with `ENVC_BLESS=1 pytest tests/test_pipeline.py` and review the diff.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -247,6 +249,25 @@ def test_emit_ir_prints_the_ir_after_a_pass(monkeypatch):
     bad = runner.invoke(app, ["compile", spec, "--emit", "ir", "--after", "efect_tables"])
     assert bad.exit_code == 1
     assert "unknown pass `efect_tables`" in bad.output and "did you mean `effect_tables`?" in bad.output
+
+
+@pytest.mark.parametrize("out", [None, "ttt", "class"])
+def test_compile_prints_an_import_line_that_runs(tmp_path, monkeypatch, out):
+    """`envc compile`'s "use it:" line imports the package as written, pasted as is: the default
+    folder `build/tictactoe-python` is no identifier (`import tictactoe-python` was a syntax
+    error), nor is a keyword; the line is not wrapped, however long its path."""
+    from envc.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    args = ["compile", str(ROOT / "specs" / "tictactoe.envspec"), "--target", "python"]
+    result = CliRunner().invoke(app, args + (["-o", out] if out else []))
+    assert result.exit_code == 0, result.output
+    (line,) = [x for x in result.output.splitlines() if x.startswith("use it: `")]
+    hint = line.removeprefix("use it: `").removesuffix("`")
+    ran = subprocess.run([sys.executable, "-c", hint + "; print(env.NUM_ACTIONS)"], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=120)
+    assert ran.returncode == 0, (hint, ran.stderr)
+    assert ran.stdout.split() == ["9"]
 
 
 def test_a_required_pass_cannot_be_disabled():
