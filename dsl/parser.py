@@ -773,6 +773,9 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic
             help_text = ("a generator has one `for`: nest one generator in another, "
                          "`sum(count(x[p][d] == 1 for d in 0..D) for p in 0..P)`, "
                          "`[[x[r][c] for c in 0..C] for r in 0..R]`")
+        elif str(tok) == "{" and (record := _record_before(text, tok.start_pos)) is not None:
+            help_text = (f"a record value is written with parentheses and named fields, `{record}(field: value, ...)`; "
+                         "a field left out takes its default (`= value`, else 0 clamped into its range)")
         elif (declared := _keyword_declared_as_name(text, tok.start_pos)) is not None:
             help_text = declared
         elif "ACTION" in (err.accepts or err.expected):  # at the top level
@@ -813,6 +816,15 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic
         label="not part of the language",
         help=help_text,
     )
+
+
+def _record_before(text: str, pos: int) -> str | None:
+    """The record named just before the `{` at `pos` (`Guess { pegs: g }`, a Rust-style record
+    literal), when the source declares `record` of that name; else None."""
+    m = re.search(r"\b([A-Za-z_]\w*)\s*$", text[:pos])
+    if m is None or re.search(rf"\brecord\s+{m.group(1)}\b", text) is None:
+        return None
+    return m.group(1)
 
 
 def _after_generator_range(text: str, pos: int) -> bool:
