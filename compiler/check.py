@@ -851,7 +851,18 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             self.fail("E0110", f"`{node.name}` is a table, not a value", node.span,
                       help=f"use a row of it (a parameter of type `{node.name}`) or `{node.name}.rows`")
         self.fail("E0100", f"unknown name `{node.name}`", node.span, "not found in this scope",
-                  help=did_you_mean(node.name, names))
+                  help=self._unknown_name_help(node.name, names))
+
+    def _unknown_name_help(self, name: str, names: list[str]) -> str | None:
+        """The help of E0100 for a bare name: a member of a declared enum is named through its
+        enum (`red` is `Col.red`, before any spelling near it, such as `rewards`), Python's
+        `True`/`False` are `true`/`false`; else the closest name in scope."""
+        members = [f"`{en}.{name}`" for en, d in self.enums.items() if name in d.members]
+        if members:
+            return f"an enum member is named with its enum: {' or '.join(members)}"
+        if name in ("True", "False"):
+            return f"write `{name.lower()}`"
+        return did_you_mean(name, names)
 
     def expr(self, e: ast.Expr, ctx: Ctx, peek: bool = False) -> ir.Expr:
         """Check an expression; `peek` allows reading hidden state (inside `len()` in observe)."""
@@ -1112,7 +1123,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                 ok = False
             if not ok:
                 self.fail("E0110", f"cannot compare `{ta}` with `{tb}`", op_span, "incompatible operands",
-                          notes=[f"left is `{ta}`, right is `{tb}`"])
+                          notes=[f"left is `{ta}`, right is `{tb}`"], help=_compare_help(op, ta, tb, self.source_text(a.span), self.source_text(b.span)))
             return ir.Binary(op=op, left=a, right=b, type=ir.BOOL, span=span)
         if isinstance(ta, ir.FloatT) and isinstance(tb, ir.FloatT):
             if op == "mod":
@@ -1250,6 +1261,11 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             self.fail("E0160", f"hole `{name}` cannot be called: it has no valid fill", e.span)
         if name in self.broken:
             raise _Poison()  # its declaration was reported already
+        if name in self.enums:  # `Col(int(c) + 1)`: no integer becomes a member
+            members = self.enums[name].members or ["MEMBER"]
+            self.fail("E0110", f"`{name}` is an enum: it is not called", func.span, "not a function",
+                      help=f"name a member, `{name}.{members[0]}`; an integer does not convert to one: choose it "
+                           f"with `if ... then {name}.{members[0]} else ...` or `match`")
         self.fail("E0100", f"unknown function `{name}`", func.span, "not defined",
                   help=did_you_mean(name, list(self.fn_sigs) + list(PURE_BUILTINS) + list(REDUCERS) + list(EFFECTS)))
 
@@ -1367,7 +1383,8 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             elif isinstance(bt, ir.FloatT):
                 t = ir.FLOAT
             else:
-                self.fail("E0110", "`sum` needs numbers", g.body.span, f"this is `{bt}`")
+                self.fail("E0110", "`sum` needs numbers", g.body.span, f"this is `{bt}`",
+                          help="`count(...)` counts where a condition holds" if bt == ir.BOOL else None)
         else:
             if not isinstance(bt, (ir.IntT, ir.FloatT)):
                 self.fail("E0110", f"`{name}` needs numbers", g.body.span, f"this is `{bt}`")
@@ -1383,7 +1400,8 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         arity = builtins.BUILTINS[name].arity
         if (arity is None and len(args) < 2) or (arity is not None and len(args) != arity):
             want = "at least 2" if arity is None else str(arity)
-            self.fail("E0111", f"`{name}` takes {want} argument{'s' if want != '1' else ''}, {len(args)} given", e.span)
+            self.fail("E0111", f"`{name}` takes {want} argument{'s' if want != '1' else ''}, {len(args)} given", e.span,
+                      help=_reduce_help(name, args, self.source_text(e.args[0].span) if e.args else ""))
         ts = [a.type for a in args]
         if name == "len":
             if not isinstance(ts[0], ir.ListT):
@@ -1459,6 +1477,35 @@ def _clamp_fix(text: str, src: ir.IntT, dst: ir.IntT) -> str:
     else:
         fix = f"clamp({text}, {dst.lo}, {dst.hi})"
     return f"{lhs} = {fix}" if lhs else fix
+
+
+def _compare_help(op: str, ta: ir.Type, tb: ir.Type, left: str, right: str) -> str | None:
+    """How to compare two arrays or two records, which `==` does not: cell by cell (written with
+    the operands' own text when both are plain places such as `g` or `s[0]`), field by field."""
+    if op not in ("eq", "ne") or ta != tb:
+        return None
+    word = "all" if op == "eq" else "any"
+    cmp = "==" if op == "eq" else "!="
+    if isinstance(ta, ir.ArrayT):
+        plain = all(re.fullmatch(r"[\w.\[\]]{1,30}", x) for x in (left, right))
+        a, b = (left, right) if plain else ("a", "b")
+        deeper = " (an array of arrays: one `all` per dimension)" if isinstance(ta.elem, ir.ArrayT) else ""
+        return f"compare cell by cell: `{word}({a}[i] {cmp} {b}[i] for i in 0..{ta.size})`{deeper}"
+    if isinstance(ta, ir.RecordT):
+        return f"compare field by field: `{left}.f {cmp} {right}.f {'and' if op == 'eq' else 'or'} ...`"
+    return None
+
+
+def _reduce_help(name: str, args: list[ir.Expr], text: str) -> str | None:
+    """`max(g)` of one array or list (`text`: its source): the language reduces a generator,
+    `max(g[i] for i in 0..N)`."""
+    if name not in ("min", "max") or len(args) != 1 or not isinstance(args[0].type, (ir.ArrayT, ir.ListT)):
+        return None
+    t = args[0].type
+    xs = text if re.fullmatch(r"[\w.\[\]]{1,30}", text) else "xs"
+    n = t.size if isinstance(t, ir.ArrayT) else t.cap
+    guard = "" if isinstance(t, ir.ArrayT) else f" (a list: only `i < len({xs})` is live)"
+    return f"for the {'largest' if name == 'max' else 'smallest'} cell, `{name}({xs}[i] for i in 0..{n})`{guard}"
 
 
 def _fields_help(rec: ir.RecordDef) -> str | None:

@@ -773,6 +773,12 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic
             help_text = ("a generator has one `for`: nest one generator in another, "
                          "`sum(count(x[p][d] == 1 for d in 0..D) for p in 0..P)`, "
                          "`[[x[r][c] for c in 0..C] for r in 0..R]`")
+        elif re.search(r"\bfor\s+\w+\s+in\s+[A-Za-z_][\w.\[\]]*\s*$", text[:tok.start_pos]):
+            help_text = ("a `for` runs over a range of integers: `for i in 0..N { ... xs[i] ... }` "
+                         "(for a list, `if i < len(xs)` inside, N its capacity)")
+        elif re.search(r"\breturn\s*$", text[:tok.start_pos]) and str(tok) in ("}", "\n", ""):
+            help_text = ("`return` gives a `fn` its value and has one; an action or `proc` ends after its last "
+                         "statement: put what follows under `if ... { } else { ... }`")
         elif str(tok) == "{" and (record := _record_before(text, tok.start_pos)) is not None:
             help_text = (f"a record value is written with parentheses and named fields, `{record}(field: value, ...)`; "
                          "a field left out takes its default (`= value`, else 0 clamped into its range)")
