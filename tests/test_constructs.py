@@ -11,6 +11,8 @@ scripted positions check what each construct means on the interpreter.
 
 from __future__ import annotations
 
+import random
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +27,9 @@ from envc.verify import verify
 
 SPECS = Path(__file__).resolve().parent / "specs"
 # the constructs of issue 14, and games written fresh in the language (Leduc hold'em, 2048, Hex 5x5,
-# Blackjack)
-NAMES = ["loops", "arrays", "stakes", "lasting", "reveal", "leduc", "slide2048", "hex5", "blackjack"]
+# Blackjack, Mastermind, Liar's dice, Dots and Boxes, Kuhn poker)
+NAMES = ["loops", "arrays", "stakes", "lasting", "reveal", "leduc", "slide2048", "hex5", "blackjack",
+         "mastermind", "liars_dice", "dots_boxes", "kuhn"]
 
 
 @pytest.fixture(scope="module")
@@ -402,3 +405,112 @@ def test_blackjack_pays_as_gymnasium_does(modules):
         x, y = f(a).astype(float), f(b).astype(float)
         se = np.sqrt(x.var() / len(x) + y.var() / len(y))
         assert abs(x.mean() - y.mean()) < 4 * se, (name, x.mean(), y.mean(), se)
+
+
+# ------------------------------------------------------------------ games written fresh (probe 5)
+
+
+def test_mastermind_pegs_are_the_rules_pegs(modules):
+    """Mastermind (written fresh): after every guess, black = right colour in the right place and
+    white = colours in common (each counted as often as in both) minus black, as a multiset
+    count in Python says; a right guess wins, the eighth wrong one loses."""
+    it = Interpreter(modules["mastermind"])
+    rnd = random.Random(5)
+    wins = 0
+    for seed in range(60):
+        s = it.init(seed)
+        secret, t = list(s.secret), 0
+        while not s.terminated:
+            g = [rnd.randrange(4) for _ in range(3)] if rnd.random() < 0.9 else secret
+            s = it.step(s, it.actions.encode("guess", a=g[0], b=g[1], c=g[2]))
+            black = sum(x == y for x, y in zip(g, secret))
+            assert (s.black[t], s.white[t]) == (black, sum((Counter(g) & Counter(secret)).values()) - black)
+            t += 1
+            assert s.terminated == (black == 3 or t == 8)
+        wins += s.rewards[0] == 1.0
+        assert s.rewards[0] == (1.0 if black == 3 else -1.0)
+    assert 0 < wins < 60
+
+
+def test_liars_dice_challenge_and_the_losers_choice(modules):
+    """Liar's dice (written fresh): a challenge is lost by the bidder when fewer dice than bid show
+    the face (ones wild unless the bid is on ones), else by the challenger; the loser then picks
+    which of their dice to remove (only dice they have are options), and everyone rolls again."""
+    it = Interpreter(modules["liars_dice"])
+    rnd = random.Random(7)
+    for seed in range(60):
+        s = it.init(seed)
+        dice = [list(d) for d in s.dice]
+        q, f = rnd.randint(1, 6), rnd.randint(1, 6)
+        s = it.step(s, it.actions.encode("bid", q=q, f=f))
+        assert list(s.observation[:3]) == dice[1]  # player 1 sees its own dice, not player 0's
+        s = it.step(s, it.actions.encode("challenge"))
+        shown = sum(x == f or (f != 1 and x == 1) for d in dice for x in d)
+        loser = 0 if shown < q else 1
+        assert s.current_player == loser and s.observation[-1] == 1  # pending_choice()
+        options = [k for k in range(3) if s.legal_action_mask[it.actions.encode("choose", option=k)]]
+        assert options == [0, 1, 2] and not s.legal_action_mask[it.actions.encode("challenge")]
+        s = it.step(s, it.actions.encode("choose", option=1))
+        assert [len(d) for d in s.dice] == [3 - (loser == 0), 3 - (loser == 1)]
+        assert s.qty == 0 and s.current_player == loser and not s.terminated
+
+
+def _dots_reference(edges):
+    """Dots and Boxes by hand: box b = (r, c) has edges r*3+c, (r+1)*3+c (horizontal) and
+    12+r*4+c, 12+r*4+c+1 (vertical); a player who completes a box moves again."""
+    drawn, owner, player, seen = set(), [-1] * 9, 0, []
+    for e in edges:
+        drawn.add(e)
+        gained = False
+        for b in range(9):
+            r, c = divmod(b, 3)
+            if owner[b] == -1 and {r * 3 + c, (r + 1) * 3 + c, 12 + r * 4 + c, 13 + r * 4 + c} <= drawn:
+                owner[b], gained = player, True
+        player = player if gained else 1 - player
+        seen.append((list(owner), player))
+    return seen
+
+
+def test_dots_and_boxes_a_completed_box_moves_again(modules):
+    """Dots and Boxes (written fresh): random full games give the owners and the player to move
+    of a Python reference after every edge; the owner of more boxes wins."""
+    it = Interpreter(modules["dots_boxes"])
+    rnd = random.Random(3)
+    for seed in range(20):
+        edges = rnd.sample(range(24), 24)
+        s = it.init(seed)
+        for e, (owner, player) in zip(edges, _dots_reference(edges)):
+            assert s.legal_action_mask[e]
+            s = it.step(s, it.actions.encode("line", e=e))
+            assert list(s.owner) == owner
+            if not s.terminated:
+                assert s.current_player == player
+        winner = 0 if owner.count(0) > 4 else 1
+        assert s.terminated and s.rewards[winner] == 1.0 and s.rewards[1 - winner] == -1.0
+
+
+def test_kuhn_poker_pays_the_pot(modules):
+    """Kuhn poker (written fresh): every betting sequence on every deal pays what the rules say
+    (a fold loses what the folder put in, a showdown what the loser put in); the opponent's card
+    shows in the observation only after a showdown."""
+    it = Interpreter(modules["kuhn"])
+    sequences = {("check", "check"): 1, ("check", "bet", "fold"): None, ("check", "bet", "call"): 2,
+                 ("bet", "fold"): None, ("bet", "call"): 2}
+    deals = set()
+    for seed in range(40):
+        for seq, stake in sequences.items():
+            s = it.init(seed)
+            hand = list(s.hand)
+            deals.add(tuple(hand))
+            for a in seq:
+                assert s.observation[1] == -1  # not shown yet
+                s = it.step(s, it.actions.encode(a))
+            assert s.terminated
+            if stake is None:  # the folder loses 1 (the ante): player 0 folds after check-bet
+                folder = 0 if seq[0] == "check" else 1
+                want = [-1.0, 1.0] if folder == 0 else [1.0, -1.0]
+            else:
+                want = [float(stake), -float(stake)] if hand[0] > hand[1] else [-float(stake), float(stake)]
+                assert s.observation[1] == hand[1 - s.current_player]
+            assert list(s.rewards) == want, (seq, hand)
+    assert len(deals) == 6
