@@ -234,12 +234,18 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         init = self._init(by_kind.get(ast.InitDecl, []))
         actions = self._actions(by_kind.get(ast.ActionDecl, []))
         resolve = sim.check_resolve(self, self.resolve_decl, Ctx) if self.sim_decl is not None else []
+        errors_before = len(self.diags)
         observe = self._observe(by_kind.get(ast.ObserveDecl, []))
+        # an error inside `observe` abandons its statement, with the `pending_choice()` (or the fn that
+        # calls it) that it may hold: E0171 would then be a cascade of that error, not a finding
+        shown_by = ["pending_choice", *self.fn_shows_choice]
+        observe_failed = len(self.diags) > errors_before and observe.span is not None and any(
+            re.search(rf"\b{name}\s*\(", self.source_text(observe.span)) for name in shown_by)
         invariants = self._invariants(by_kind.get(ast.InvariantDecl, []))
         fns.extend(self.instances)
         for d in by_kind.get(ast.TableDecl, []):
             self._row_invariants(d, fns)
-        self.check_observe_shows_choice(observe.span if by_kind.get(ast.ObserveDecl) else None)
+        self.check_observe_shows_choice(observe.span if by_kind.get(ast.ObserveDecl) and not observe_failed else None)
         if env[2] == "pgx" and self.choose_sites:
             d = by_kind[ast.IllegalActionDecl][-1]
             self.err("E0181", "`illegal_action pgx` cannot be combined with `choose`", d.policy_span,
