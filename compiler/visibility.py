@@ -9,7 +9,15 @@ a `@reveal_to(flag)` field where `flag[p]` holds. The property (DESIGN.md, "The 
 environment's API"): two states that differ only in what p does not see give p the same
 observation. The checker enforces it statically (E0170, `revealed(...)`); `leaks` tests it
 on a state by redrawing everything p does not see, at random within each type's range,
-and comparing `observe(p)`, for every player. `envc verify` runs it on the states it
+and comparing `observe(p)`, for every player.
+
+The legal-action mask is seen too (a trainer masks the policy with it), so `leaks` also
+compares the mask of the player to move: a guard that reads what that player does not see
+(`when matches(face) < qty` over both players' dice) tells it through the mask. Decision:
+only the spec's own fields are redrawn for this (not the `_envc_` fields, which hold a
+paused effect's locals: the chooser's options legitimately depend on them), and only in
+turn-based specs (the rows of a simultaneous spec's mask mid-turn are no player's view); the
+checker does not enforce it statically. `envc verify` runs it on the states it
 samples (level 1), and `tests/test_hidden_information.py` on every spec.
 """
 
@@ -96,9 +104,11 @@ def perturb(module: ir.Module, state, player: int, rng: np.random.Generator, fie
 
 
 def leaks(it, state, rng: np.random.Generator, tries: int = 2) -> list[str]:
-    """For each player, whether redrawing what it does not see changes its observation: one
-    message per player whose `observe` depends on something hidden from it, naming the
-    field (found by redrawing one field at a time). Empty when the property holds here."""
+    """For each player, whether redrawing what it does not see changes its observation, and
+    for the player to move, its legal-action mask (module docstring): one message per player
+    and view that depends on something hidden from it, naming the field (found by redrawing
+    one field at a time) and, for the mask, an action whose legality changes. Empty when the
+    property holds here."""
     from envc.compiler.interp import SpecRuntimeError, values_equal
 
     module = it.module
@@ -119,7 +129,41 @@ def leaks(it, state, rng: np.random.Generator, tries: int = 2) -> list[str]:
             culprit = next((name for name in hidden if _depends(it, state, p, seen, rng, name)), "?")
             out.append(f"observe({p}) depends on `{culprit}`, which player {p} does not see")
             break
-    return out
+    return out + _mask_leaks(it, state, rng, tries)
+
+
+def _mask_leaks(it, state, rng: np.random.Generator, tries: int) -> list[str]:
+    """Whether redrawing the spec fields that the player to move does not see changes its
+    legal-action mask (turn-based specs, live states): [] or one message."""
+    from envc.compiler.interp import SpecRuntimeError
+
+    module = it.module
+    own = [fd.name for fd in module.state if fd.visibility != "public" and not fd.name.startswith("_envc_")]
+    if not own or module.simultaneous is not None or state.fields["terminated"] or state.fields["truncated"]:
+        return []
+    p = state.fields["current_player"]
+    try:
+        seen = it.legal_action_mask(state)
+    except SpecRuntimeError:
+        return []
+
+    def changed(fields: set[str]) -> int | None:
+        try:
+            mask = it.legal_action_mask(perturb(module, state, p, rng, fields))
+        except SpecRuntimeError:  # a guard faults on a redrawn state: not a leak
+            return None
+        return next((a for a, (x, y) in enumerate(zip(seen, mask)) if x != y), None)
+
+    for _ in range(tries):
+        if changed(set(own)) is None:
+            continue
+        for name in own:
+            a = next((a for _ in range(4) if (a := changed({name})) is not None), None)
+            if a is not None:
+                return [f"the legal-action mask of player {p} (to move) depends on `{name}`, which player {p} "
+                        f"does not see: whether {it.actions.format(a)} is legal changes with it (a guard reads it)"]
+        return [f"the legal-action mask of player {p} (to move) depends on what player {p} does not see"]
+    return []
 
 
 def _depends(it, state, p: int, seen, rng: np.random.Generator, name: str, tries: int = 4) -> bool:

@@ -3,10 +3,11 @@
 For every shipped spec and every test spec: states reached by random legal play, and for
 each player, everything the player does not see (hidden fields, the other players' slots
 of private fields, cells of `@reveal` fields whose flag is off; list lengths are seen) is
-redrawn at random, and the player's observation must not change
-(`envc.compiler.visibility.leaks`). The checker refuses the specs that would break it
-(E0170); this checks that its rules are enough, reveals and helpers included. A test also
-shows the check catches a leak.
+redrawn at random, and the player's observation must not change, nor the legal-action mask
+of the player to move (`envc.compiler.visibility.leaks`). The checker refuses the specs
+that would break the first (E0170); this checks that its rules are enough, reveals and
+helpers included. Tests also show the check catches a leak, through `observe` and through a
+guard.
 """
 
 from __future__ import annotations
@@ -83,3 +84,28 @@ def test_a_leak_is_found():
     s = it.step(it.init(0), 4)
     found = leaks(it, s, np.random.default_rng(0))
     assert found and "`board`" in found[0]
+
+
+LIARS = ROOT / "tests" / "specs" / "liars_dice.envspec"
+
+
+def test_a_guard_that_reads_hidden_dice_leaks_through_the_mask(tmp_path):
+    """Liar's dice with `challenge` legal only when the bid is false: the mask tells the player
+    to move something about the other player's private dice, which `observe` never shows.
+    The spec as written (its guard reads the bid only) does not leak."""
+    text = LIARS.read_text(encoding="utf-8")
+    guard = "action challenge() when qty > 0 {"
+    assert guard in text
+    leaky = tmp_path / "liars_dice.envspec"
+    leaky.write_text(text.replace(guard, "action challenge() when qty > 0 and matches(max(face, 1)) < qty {"),
+                     encoding="utf-8")
+    rng = np.random.default_rng(0)
+    for path, leaking in ((leaky, True), (LIARS, False)):
+        it = Interpreter(load(str(path)))
+        found = []
+        for seed in range(10):
+            s = it.step(it.init(seed), it.actions.encode("bid", q=2, f=3))
+            found += leaks(it, s, rng)
+        assert bool(found) == leaking, found
+        if leaking:
+            assert "mask of player 1 (to move) depends on `dice`" in found[0] and "challenge()" in found[0]
