@@ -141,8 +141,8 @@ def check(specs: Annotated[list[str], typer.Argument(help="one or more `.envspec
         user_fields = [f for f in m.state if not f.builtin]
         filled = sum(1 for h in m.holes if h.status == "filled")
         holes = f", {filled}/{len(m.holes)} holes filled" if m.holes else ""
-        out.print(f"ok: {path}: env `{m.name}`, {m.num_players} player{'s' if m.num_players > 1 else ''}, "
-                  f"{ActionSpace(m).n} actions, {len(user_fields)} state fields, {len(m.invariants)} invariants{holes}")
+        out.print(f"ok: {path}: env `{m.name}`, {_count(m.num_players, 'player')}, {_count(ActionSpace(m).n, 'action')}, "
+                  f"{_count(len(user_fields), 'state field')}, {_count(len(m.invariants), 'invariant')}{holes}")
         from envc.llm_fill.cli import print_stale_warnings
 
         print_stale_warnings(m)  # stale fills of holes no action calls (a called one is an error)
@@ -272,6 +272,11 @@ def compile(
     out_console = Console(highlight=False, markup=False)
     out_console.print(f"wrote {', '.join(paths)} ({elapsed:.2f}s)")
     out_console.print(f"use it: `{_import_hint(out)}`", soft_wrap=True)  # one line: it is pasted as is
+
+
+def _count(n: int, noun: str) -> str:
+    """`1 action`, `3 actions`: a count and its noun, for the one-line summaries."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _import_hint(out: str) -> str:
