@@ -123,8 +123,8 @@ def _backend(name: str, module: ir.Module, env: Any) -> _JaxBackend | _RustBacke
 
 def _host(backend: _JaxBackend | _RustBackend) -> dict[str, Any]:
     """Every field of every lane (a leading batch axis), in the layout of `to_arrays`."""
-    if isinstance(backend, _JaxBackend):
-        return backend.host
+    if isinstance(backend, _JaxBackend):  # `_fault` is not a field of the layout: faults are checked apart
+        return {k: v for k, v in backend.host.items() if k != "_fault"}
     return backend.env.get_states()
 
 
@@ -166,7 +166,7 @@ class _Plan:
         return out
 
     def _keys(self, ref, candidates: list[int], lanes: int) -> list[tuple[int, ...]]:
-        if self.per_matchup is None or not matchup_fields(self.module):
+        if not matchup_fields(self.module):
             return [()] * len(candidates)
         ref.reset(_padded(candidates, lanes))
         host = _host(ref)
