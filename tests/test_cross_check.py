@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from envc.compiler import pipeline
 from envc.compiler.check import load
 from envc.compiler.interp import Interpreter
 from envc.cross_check import _actions, cross_check
@@ -68,9 +69,14 @@ def test_a_broken_reference_is_reported_with_actions_that_reproduce_it(specs, br
 
 
 def test_per_matchup_gives_exactly_n_episodes_of_each(tmp_path):
+    """nim with a list of the moves played: a push is a fault site, so JAX's state has the
+    `_fault` field that Rust's layout lacks (compared apart, not as a field)."""
     path = tmp_path / "nim.envspec"
-    path.write_text(NIM.replace("{stones_ann}", "").replace("{handicap_ann}", "@matchup"))
+    spec = NIM.replace("{stones_ann}", "").replace("{handicap_ann}", "@matchup")
+    spec = spec.replace("handicap: int[0..2][2] @matchup", "handicap: int[0..2][2] @matchup\n    moves: list<int[1..2], 15>")
+    path.write_text(spec.replace("stones = clamp(stones - n, 0, 15)", "stones = clamp(stones - n, 0, 15)\n    moves.push(n)"))
     nim = load(str(path))
+    assert pipeline.lower(nim).fault_sites, "the push is a fault site"
     report = cross_check(nim, "jax", ["jax", "rust"], per_matchup=4, seed=9, chunk=8)
     assert report.ok and report.per_matchup_counts == {k: 4 for k in all_matchups(nim)}
     assert report.episodes == 36 and report.seeds_tried > 36
