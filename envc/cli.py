@@ -316,6 +316,10 @@ def verify(
     joint: Annotated[bool, typer.Option("--joint", help="simultaneous specs: the backends play each turn with "
                                         "`step_joint` (every player's action at once) and states are compared "
                                         "at every turn's start")] = False,
+    reference: Annotated[str, typer.Option(
+        help="the backend that plays the episodes and that the others must match: `python` (the "
+             "interpreter, levels 1-3) or a compiled one, `jax` or `rust` (levels 1 and 3 only, no "
+             "interpreter: many more episodes per hour, e.g. `--reference jax --targets jax,rust`)")] = "python",
     disable_pass: DisablePass = None,
     jax_cache: JaxCacheOpt = None,
     policy: Annotated[Optional[str], typer.Option(
@@ -346,8 +350,15 @@ def verify(
     `--episodes` seeded episodes on the interpreter and every target; returns, lengths and
     actions must be identical, or, with `--tost-margin`, the returns equivalent (float specs).
 
+    `--reference jax --targets jax,rust`: JAX plays the episodes (a seeded random legal
+    policy, in batches of `--chunk`) and Rust steps with the same actions; every state is
+    compared, and the invariants are checked on JAX's. No interpreter runs (level 2 is
+    skipped), which makes runs of 100,000s of episodes practical; the runs against the
+    interpreter stay the check of meaning.
+
     Examples: `envc verify specs/tictactoe.envspec --targets python,jax --episodes 1000`,
-    `envc verify specs/tcg.envspec --targets python,jax --per-matchup 1000` and
+    `envc verify specs/tcg.envspec --targets python,jax --per-matchup 1000`,
+    `envc verify specs/tcg.envspec --reference jax --targets jax,rust --per-matchup 1000` and
     `envc verify specs/tcg.envspec --targets python,jax,rust --policy examples/ppo_tcg.py:policy`
     """
     names = [t.strip() for t in targets.split(",") if t.strip()]
@@ -362,23 +373,17 @@ def verify(
     if policy is not None:
         _verify_policy(m, names, policy, episodes or 100, seed, max_steps, tost_margin, alpha, jax_cache)
         return
+    if reference != "python":
+        _verify_backends(m, reference, names, episodes, seed, max_steps, float_tolerance, chunk, per_matchup,
+                         jax_cache)
+        return
     if joint and m.simultaneous is None:
         _fail([Diagnostic("E0192", f"`--joint` needs a simultaneous spec, and `{m.name}` is not one", None,
                           help="drop `--joint`: every step of this spec is one player's action")])
-    from envc.run_jax import label_text, matchup_fields
     from envc.verify import all_matchups
     from envc.verify import verify as run_verify
 
-    rust_env = None
-    if "rust" in names:  # built (or found in the cache) before the timed run
-        from envc.codegen.rust.build import RustBuildError
-        from envc.verify import load_rust
-
-        try:
-            rust_env = load_rust(m, progress=lambda text: err.print(text, markup=False))
-        except RustBuildError as e:
-            err.print(f"error: {e}", markup=False)
-            raise typer.Exit(2) from None
+    rust_env = _rust_or_exit(m) if "rust" in names else None  # built (or found in the cache) before the timed run
     keys = all_matchups(m) if per_matchup is not None else None
     total: int | None
     if per_matchup is None:
@@ -396,12 +401,33 @@ def verify(
                             rust_env=rust_env, chunk=chunk, per_matchup=per_matchup, level2_samples=level2_samples,
                             max_seeds=episodes if per_matchup is not None else None, joint=joint,
                             phase=lambda text: progress.update(task, description=text))
-    elapsed = time.perf_counter() - start
+    backends = ", ".join(t for t in names if t != "python") or "none (interpreter only)"
+    _print_report(m, report, backends, per_matchup, float_tolerance, time.perf_counter() - start)
+
+
+def _rust_or_exit(m):
+    """The built Rust package of `m` (`envc.verify.load_rust`, progress on stderr), or exit 2
+    with the build's error."""
+    from envc.codegen.rust.build import RustBuildError
+    from envc.verify import load_rust
+
+    try:
+        return load_rust(m, progress=lambda text: err.print(text, markup=False))
+    except RustBuildError as e:
+        err.print(f"error: {e}", markup=False)
+        raise typer.Exit(2) from None
+
+
+def _print_report(m, report, backends: str, per_matchup: int | None, float_tolerance: float,
+                  elapsed: float) -> None:
+    """What `envc verify` prints: faults, divergences, the summary line, the match-up table;
+    exits 1 when the report is not ok."""
+    from envc.run_jax import label_text, matchup_fields
+
     for fault in report.faults[:10]:
         err.print(Text.assemble(("fault", "red"), f" {fault}"))
     for d in report.divergences[:5]:
         err.print(d.render(), markup=False)
-    backends = ", ".join(t for t in names if t != "python") or "none (interpreter only)"
     tried = f", {report.seeds_tried} seeds tried" if per_matchup is not None else ""
     out.print(f"{m.name}: {report.episodes} episodes, {report.steps} steps, {report.invariant_checks} invariant checks "
               f"(level 1), {report.level2_transitions} injected transitions (level 2), backends: {backends}{tried} "
@@ -423,6 +449,37 @@ def verify(
         out.print(f"FAILED: {len(report.divergences)} divergence(s), {len(report.faults)} fault(s)")
         raise typer.Exit(1)
     out.print("ok: identical trajectories" + (f" (float32 within {float_tolerance})" if float_tolerance else ""))
+
+
+def _verify_backends(m, reference: str, names: list[str], episodes: int | None, seed: int, max_steps: int,
+                     float_tolerance: float, chunk: int, per_matchup: int | None, jax_cache: str | None) -> None:
+    """`envc verify --reference jax|rust`: compiled backends against each other
+    (envc.cross_check), printed as `verify` prints."""
+    from envc.cross_check import REFERENCES, cross_check, planned_episodes
+
+    if reference not in REFERENCES:
+        _fail([Diagnostic("E0180", f"unknown reference `{reference}`", None,
+                          help="the reference is `python` (the interpreter, the default), `jax` or `rust`")])
+    others = [t for t in names if t != reference]
+    if "python" in others or "flat" in others or not others:
+        _fail([Diagnostic("E0180", f"with `--reference {reference}`, the targets are the compiled backends checked "
+                          f"against it, not `{', '.join(names)}`", None,
+                          help=f"e.g. `--reference {reference} --targets jax,rust`; the interpreter is the "
+                               "reference only with `--reference python`")])
+    rust_env = _rust_or_exit(m) if "rust" in names else None
+    if "jax" in names:
+        _jax_cache(jax_cache)
+    progress = _phased_progress()
+    start = time.perf_counter()
+    with progress:
+        task = progress.add_task("episodes", total=planned_episodes(m, episodes or 100, per_matchup))
+        report = cross_check(m, reference, names, episodes=episodes or 100, seed=seed, max_steps=max_steps,
+                             float_tolerance=float_tolerance, chunk=chunk, per_matchup=per_matchup,
+                             max_seeds=episodes if per_matchup is not None else None,
+                             progress=lambda k: progress.advance(task, k), rust_env=rust_env,
+                             phase=lambda text: progress.update(task, description=text))
+    _print_report(m, report, f"{', '.join(others)} against {reference}", per_matchup, float_tolerance,
+                  time.perf_counter() - start)
 
 
 def _verify_policy(m, names: list[str], ref: str, episodes: int, seed: int, max_steps: int,

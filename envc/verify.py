@@ -312,11 +312,13 @@ class Divergence:
     backend: Any
     actions: list[int]
     action_names: list[str]
+    reference: str = "interpreter"  # what `interpreter` holds: `envc.cross_check` compares two backends
 
     def render(self) -> str:
-        head = (f"divergence (level {self.level}) between the interpreter and `{self.target}`\n"
+        ref = "the interpreter" if self.reference == "interpreter" else f"`{self.reference}`"
+        head = (f"divergence (level {self.level}) between {ref} and `{self.target}`\n"
                 f"  seed {self.episode_seed}, first at step {self.step}, field `{self.field}`\n"
-                f"  interpreter: {self.interpreter!r}\n"
+                f"  {self.reference}: {self.interpreter!r}\n"
                 f"  {self.target}: {self.backend!r}\n")
         if not self.actions:
             return head + f"  reproduce: init(seed={self.episode_seed}) (the initial states differ: no action)"

@@ -1,0 +1,306 @@
+"""`envc verify --reference jax`: compiled backends checked against each other, without the interpreter.
+
+The interpreter is the definition of meaning, and `envc.verify.verify` replays its trajectories
+on each backend. It is also about 90% of a long run's time (1.5 ms per TCG step on one core,
+bench/RESULTS.md), which puts the run issue 16 asks for, JAX = Rust on 1,000 games of each of
+484 deck pairs, out of reach. Here a compiled backend (the *reference*, JAX by default) plays
+the episodes in one batch, and every other backend steps in lock-step with the same actions;
+the states are compared at every step, leaf by leaf.
+
+What is checked, per chunk of `chunk` episodes (one batch of lanes):
+
+* level 3: every reached state of every other backend equals the reference's (every field,
+  the legal-action mask, the observation, the RNG words), until the episode ends or reaches
+  `max_steps`; a divergence names the first step, the field path, both values and the actions;
+* level 1: the spec's invariants hold on every reached state of the reference (the states of
+  the other backends are equal to it where they are compared, so their invariants hold too);
+* a runtime fault (the reference's `State._fault`, Rust's `SpecRuntimeError`) is reported,
+  and ends that chunk.
+
+Level 2 (injected transitions) needs the interpreter and is not run: this is a complement to
+`verify`, whose runs against the interpreter stay the check of meaning.
+
+The policy (decided here): one generator `np.random.default_rng(seed)` draws, at every step,
+one uniform number per lane in lane order, and each live lane plays the `floor(u * n)`-th of
+its `n` legal actions (the reference's mask); a chunk's padding lanes replay its first seed
+and are never compared. So a run is a function of `seed`, `chunk` and the spec, and a
+divergence's action list reproduces it on any backend (`init(seed)` then the actions).
+
+Match-ups (`per_matchup`): candidate seeds are initialised by the reference, a batch at a
+time, in order; a seed whose match-up (`@matchup` fields, `envc.run_jax.label_values`) already
+has N episodes is skipped, as in `verify`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from envc.compiler import ir
+from envc.compiler.interp import Interpreter
+from envc.run_jax import label_values, matchup_fields
+from envc.verify import (
+    Divergence,
+    Report,
+    _JaxBackend,
+    _leaves,
+    _rows_differ,
+    _RustBackend,
+    all_matchups,
+    first_difference,
+    load_jax,
+    load_rust,
+)
+
+REFERENCES = ("jax", "rust")
+
+
+def cross_check(module: ir.Module, reference: str, targets: list[str], episodes: int = 100, seed: int = 0,
+                max_steps: int = 1000, float_tolerance: float = 0.0, chunk: int = 256,
+                per_matchup: int | None = None, max_seeds: int | None = None,
+                progress: Callable[[int], None] | None = None, phase: Callable[[str], None] | None = None,
+                jax_env: Any = None, rust_env: Any = None) -> Report:
+    """Check the backends `targets` against the backend `reference` (the module docstring says
+    what is checked and how episodes and actions are chosen).
+
+    Episodes: seeds `seed`, `seed + 1`, ...; without `per_matchup`, `episodes` of them. With
+    `per_matchup=N`: N episodes of every match-up of `all_matchups(module)`, trying at most
+    `max_seeds` seeds (default 10 x N x match-ups; `episodes` when the match-ups cannot be
+    enumerated, each seen match-up then getting up to N).
+
+    Returns a `Report` (`level2_transitions` is 0; `invariant_checks` counts the reference's
+    reached states whose invariants were checked). `jax_env`/`rust_env` replace the generated
+    JAX module / the built Rust package (as in `verify`).
+
+    Raises:
+        ValueError: `reference` is not a compiled backend, `targets` holds `python`, the
+            reference or an unknown name, or is empty; `chunk` or `per_matchup` below 1.
+    """
+    if reference not in REFERENCES:
+        raise ValueError(f"the reference must be one of {', '.join(REFERENCES)}, not `{reference}`")
+    others = [t for t in targets if t != reference]
+    bad = [t for t in others if t not in REFERENCES]
+    if bad:
+        raise ValueError(f"`{bad[0]}` cannot be checked against `{reference}`: the other targets are "
+                         f"compiled backends ({', '.join(REFERENCES)})")
+    if not others:
+        raise ValueError(f"nothing to check against `{reference}`: name another backend in the targets")
+    if chunk < 1 or (per_matchup is not None and per_matchup < 1):
+        raise ValueError("chunk and per_matchup must be at least 1")
+    from envc.compiler.passes import choice_points
+
+    module = choice_points.run(module)  # the state fields of paused effects, as the backends have them
+    envs = {"jax": jax_env, "rust": rust_env}
+    report = Report(targets=[reference, *others])
+    plan = _Plan(module, episodes, seed, per_matchup, max_seeds, report)
+    lanes = max(1, min(chunk, plan.planned))
+    names = Interpreter(module).actions.format
+    if phase:
+        phase(f"{reference}: compiling and playing the first chunk")
+    ref = _backend(reference, module, envs[reference])
+    checked = [_backend(t, module, envs[t]) for t in others]
+    policy = np.random.default_rng(seed)
+    while True:
+        seeds = plan.next_chunk(ref, lanes)
+        if not seeds:
+            break
+        _lockstep(ref, checked, seeds, lanes, policy, max_steps, float_tolerance, report, names)
+        if progress:
+            progress(len(seeds))
+        if phase:
+            phase("episodes")
+    report.per_matchup_counts = dict(sorted(plan.counts.items()))
+    return report
+
+
+def _backend(name: str, module: ir.Module, env: Any) -> _JaxBackend | _RustBackend:
+    if name == "jax":
+        return _JaxBackend(env or load_jax(module))
+    return _RustBackend(env or load_rust(module))
+
+
+def _host(backend: _JaxBackend | _RustBackend) -> dict[str, Any]:
+    """Every field of every lane (a leading batch axis), in the layout of `to_arrays`."""
+    if isinstance(backend, _JaxBackend):  # `_fault` is not a field of the layout: faults are checked apart
+        return {k: v for k, v in backend.host.items() if k != "_fault"}
+    return backend.env.get_states()
+
+
+class _Plan:
+    """Which seeds each chunk plays: in order, skipping seeds of a full match-up."""
+
+    def __init__(self, module: ir.Module, episodes: int, seed: int, per_matchup: int | None,
+                 max_seeds: int | None, report: Report):
+        self.module, self.seed, self.per_matchup, self.report = module, seed, per_matchup, report
+        self.counts: dict[tuple[int, ...], int] = {}
+        self.next_seed = seed
+        expected = all_matchups(module) if per_matchup is not None else None
+        self.short: set | None = None
+        if per_matchup is None:
+            self.planned = self.limit = episodes
+        elif expected is not None:
+            self.planned = per_matchup * len(expected)
+            self.limit = max_seeds if max_seeds is not None else 10 * self.planned
+            self.counts = {k: 0 for k in expected}
+            self.short = set(expected)
+        else:
+            self.planned = self.limit = max_seeds if max_seeds is not None else episodes
+
+    def next_chunk(self, ref, lanes: int) -> list[int]:
+        """The seeds of the next chunk (at most `lanes`; empty when the run is over), counted."""
+        out: list[int] = []
+        while len(out) < lanes and self.next_seed < self.seed + self.limit:
+            if self.short is not None and not self.short:
+                break
+            candidates = list(range(self.next_seed, min(self.next_seed + lanes, self.seed + self.limit)))
+            keys = self._keys(ref, candidates, lanes)
+            for s, key in zip(candidates, keys):
+                self.next_seed = s + 1
+                self.report.seeds_tried += 1
+                if self._take(key):
+                    out.append(s)
+                if len(out) == lanes:
+                    break
+        return out
+
+    def _keys(self, ref, candidates: list[int], lanes: int) -> list[tuple[int, ...]]:
+        if not matchup_fields(self.module):
+            return [()] * len(candidates)
+        ref.reset(_padded(candidates, lanes))
+        host = _host(ref)
+        fields = [f.name for f in matchup_fields(self.module)]
+        return [label_values(self.module, {f: np.asarray(host[f][j]).tolist() for f in fields})
+                for j in range(len(candidates))]
+
+    def _take(self, key: tuple[int, ...]) -> bool:
+        n = self.counts.get(key, 0)
+        if self.per_matchup is not None and n >= self.per_matchup:
+            return False
+        self.counts[key] = n + 1
+        if self.short is not None and n + 1 >= (self.per_matchup or 0):
+            self.short.discard(key)
+        return True
+
+
+def _padded(seeds: list[int], lanes: int) -> np.ndarray:
+    """`seeds` as uint32 lanes, the padding lanes replaying the first seed (never compared)."""
+    out = np.full(lanes, seeds[0] & 0xFFFFFFFF, dtype=np.uint32)
+    out[: len(seeds)] = [s & 0xFFFFFFFF for s in seeds]
+    return out
+
+
+def _actions(host: dict[str, Any], policy: np.random.Generator) -> np.ndarray:
+    """One action per lane: the `floor(u * n)`-th of the lane's `n` legal actions (0 when none)."""
+    mask = np.asarray(host["legal_action_mask"], dtype=bool)
+    n = mask.sum(axis=1)
+    u = policy.random(len(mask))
+    k = np.minimum((u * n).astype(np.int64), np.maximum(n - 1, 0))
+    ranks = np.cumsum(mask, axis=1) - 1  # the rank of each legal action among its lane's
+    hit = mask & (ranks == k[:, None])
+    return np.where(n > 0, hit.argmax(axis=1), 0).astype(np.int32)
+
+
+def _lockstep(ref, checked: list, seeds: list[int], lanes: int, policy: np.random.Generator, max_steps: int,
+              tol: float, report: Report, names: Callable[[int], str]) -> None:
+    """Play one chunk on `ref`, the backends `checked` stepping with the same actions."""
+    n = len(seeds)
+    for b in (ref, *checked):
+        b.reset(_padded(seeds, lanes))
+    live = np.ones(n, dtype=bool)  # lanes still compared
+    ok = {b.name: True for b in checked}  # backends without a divergence or fault in this chunk
+    history = np.zeros((max_steps, lanes), dtype=np.int32)
+    for t in range(max_steps + 1):
+        ref_host = _host(ref)
+        active = np.flatnonzero(live)
+        _check_invariants(ref, active, seeds, t, history, report, names)
+        for b in checked:
+            if ok[b.name]:
+                ok[b.name] = _compare(ref, ref_host, b, active, seeds, t, history, tol, report, names)
+        report.invariant_checks += len(active)
+        done = np.asarray(ref_host["terminated"], dtype=bool)[:n] | np.asarray(ref_host["truncated"], dtype=bool)[:n]
+        ended = live & done
+        report.episodes += int(ended.sum())
+        live &= ~done
+        if t == max_steps or not live.any() or not any(ok.values()):
+            report.episodes += int(live.sum())
+            return
+        history[t] = _actions(ref_host, policy)
+        report.steps += int(live.sum())
+        if not _step_all(ref, checked, ok, history[t], t, report):
+            return
+
+
+def _step_all(ref, checked: list, ok: dict[str, bool], actions: np.ndarray, t: int, report: Report) -> bool:
+    """Step every backend with `actions`; False (the chunk ends) when one of them faults."""
+    faults = {b.name: b.step(actions) for b in (ref, *[c for c in checked if ok[c.name]])}
+    for name, fault in faults.items():
+        if fault is not None:
+            report.faults.append(f"{name}, step {t}: runtime fault: {fault}")
+    return not any(f is not None for f in faults.values())
+
+
+def _check_invariants(ref, active: np.ndarray, seeds: list[int], t: int, history: np.ndarray, report: Report,
+                      names: Callable[[int], str]) -> None:
+    for j in active[~ref.invariants_hold(active)][:5]:
+        j = int(j)
+        acts = [int(a) for a in history[:t, j]]
+        report.faults.append(f"{ref.name}, seed {seeds[j]}, step {t}: invariant(s) "
+                             f"{', '.join(ref.broken_invariants(j))} broken (actions {acts})")
+
+
+def _compare(ref, ref_host: dict[str, Any], b, active: np.ndarray, seeds: list[int], t: int, history: np.ndarray,
+             tol: float, report: Report, names: Callable[[int], str]) -> bool:
+    """Compare backend `b`'s state with the reference's on the lanes `active`; False at the
+    first divergence (recorded in `report`)."""
+    if not len(active):
+        return True
+    ours, theirs = _leaves(ref_host), _leaves(_host(b))
+    flagged = active
+    if [p for p, _ in ours] == [p for p, _ in theirs]:
+        bad = np.zeros(len(active), dtype=bool)
+        for (_, x), (_, y) in zip(ours, theirs):
+            if x.shape != y.shape:
+                bad[:] = True
+                break
+            bad |= _rows_differ(x[active], y[active], tol)
+        flagged = active[bad]
+    for j in flagged:
+        j = int(j)
+        diff = first_difference(_lane(ref_host, j), _lane(_host(b), j), tol)
+        if diff is None:
+            continue
+        acts = [int(a) for a in history[:t, j]]
+        report.divergences.append(Divergence(3, b.name, seeds[j], t, diff[0], _py(diff[1]), _py(diff[2]), acts,
+                                             [names(a) for a in acts], reference=ref.name))
+        return False
+    return True
+
+
+def _lane(host: dict[str, Any], j: int) -> dict[str, Any]:
+    return {k: _take(v, j) for k, v in host.items()}
+
+
+def _take(v: Any, j: int) -> Any:
+    if isinstance(v, dict):
+        return {k: _take(x, j) for k, x in v.items()}
+    return np.asarray(v)[j]
+
+
+def _py(v: Any) -> Any:
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def planned_episodes(module: ir.Module, episodes: int, per_matchup: int | None) -> int | None:
+    """The episodes a run will verify, for a progress bar (None when the match-ups cannot be
+    enumerated)."""
+    if per_matchup is None:
+        return episodes
+    keys = all_matchups(module)
+    return None if keys is None else per_matchup * len(keys)
+
