@@ -71,11 +71,51 @@ def _jax_cache(option: str | None) -> None:
     enable(option)
 
 
+# Decided here: a long run whose stderr is no terminal (a CI log, `nohup ... 2> log`) says how far
+# it got at most once a minute and at each new phase; a live bar there would print nothing
+# until the end (rich renders a non-interactive console once, at stop).
+LOG_EVERY_S = 60.0
+
+
+class _LoggedProgress(Progress):
+    """rich's `Progress` without a live bar, for a stderr that is not a terminal: one plain
+    line (`episodes: 1,024/48,400 (2%), 95 s`) at each new description and at most one every
+    `LOG_EVERY_S` seconds of progress."""
+
+    def __init__(self, *columns, **kwargs):
+        kwargs["disable"] = True
+        super().__init__(*columns, **kwargs)
+        self._logged_at = time.monotonic()
+        self._logged: dict = {}
+
+    def advance(self, task_id, advance: float = 1) -> None:
+        super().advance(task_id, advance)
+        if time.monotonic() - self._logged_at >= LOG_EVERY_S:
+            self._log(task_id)
+
+    def update(self, task_id, **kwargs) -> None:
+        super().update(task_id, **kwargs)
+        description = kwargs.get("description")
+        if description is not None and description != self._logged.get(task_id):
+            self._log(task_id)
+
+    def _log(self, task_id) -> None:
+        task = self._tasks[task_id]
+        self._logged[task_id], self._logged_at = task.description, time.monotonic()
+        total = f"/{task.total:,.0f} ({100 * task.completed / task.total:.0f}%)" if task.total else ""
+        err.print(f"{task.description}: {task.completed:,.0f}{total}, {task.elapsed or 0:.0f} s", markup=False,
+                  highlight=False)
+
+
 def _phased_progress() -> Progress:
     """A progress bar whose label names the current phase (`compiling ...`, `episodes`), with a
-    spinner that moves while a phase (a JIT compile) shows no progress."""
-    return Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeRemainingColumn(), console=err, transient=True, disable=not err.is_terminal)
+    spinner that moves while a phase (a JIT compile) shows no progress; on a stderr that is no
+    terminal, plain lines instead (`_LoggedProgress`)."""
+    columns = (SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeRemainingColumn())
+    if not err.is_terminal:
+        return _LoggedProgress(*columns, console=err)
+    return Progress(*columns, console=err, transient=True)
 
 
 DisablePass = Annotated[Optional[list[str]], typer.Option(

@@ -241,3 +241,16 @@ def test_cli_level2_samples(samples):
     assert result.exit_code == 0, result.output
     injected = int(re.search(r"(\d+) injected transitions", result.output).group(1))
     assert (injected == 0) if samples == 0 else (injected > 0)
+
+
+def test_a_long_run_without_a_terminal_logs_plain_progress_lines(monkeypatch):
+    """stderr is no terminal under CliRunner (as in a CI log): no live bar, plain lines with the
+    episodes done out of the planned ones (here one per advance: the interval set to 0)."""
+    import envc.cli as cli
+
+    monkeypatch.setattr(cli, "LOG_EVERY_S", 0.0)
+    result = CliRunner().invoke(cli.app, ["verify", str(ROOT / "specs/tictactoe.envspec"), "--targets", "python",
+                                          "--episodes", "5"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    lines = [x for x in result.output.splitlines() if x.startswith("episodes: ")]
+    assert [x.split(",")[0] for x in lines] == [f"episodes: {k}/5 ({20 * k}%)" for k in range(1, 6)], lines
