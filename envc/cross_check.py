@@ -46,6 +46,7 @@ from envc.verify import (
     Report,
     _JaxBackend,
     _leaves,
+    _py,
     _rows_differ,
     _RustBackend,
     all_matchups,
@@ -151,19 +152,24 @@ class _Plan:
     def next_chunk(self, ref, lanes: int) -> list[int]:
         """The seeds of the next chunk (at most `lanes`; empty when the run is over), counted."""
         out: list[int] = []
-        while len(out) < lanes and self.next_seed < self.seed + self.limit:
-            if self.short is not None and not self.short:
-                break
+        while len(out) < lanes and self.next_seed < self.seed + self.limit and not self._all_full():
             candidates = list(range(self.next_seed, min(self.next_seed + lanes, self.seed + self.limit)))
-            keys = self._keys(ref, candidates, lanes)
-            for s, key in zip(candidates, keys):
-                self.next_seed = s + 1
-                self.report.seeds_tried += 1
-                if self._take(key):
-                    out.append(s)
-                if len(out) == lanes:
-                    break
+            self._scan(candidates, self._keys(ref, candidates, lanes), out, lanes)
         return out
+
+    def _all_full(self) -> bool:
+        return self.short is not None and not self.short
+
+    def _scan(self, candidates: list[int], keys: list[tuple[int, ...]], out: list[int], lanes: int) -> None:
+        """Take the candidate seeds in order into `out` (those whose match-up is not full) until
+        it holds `lanes`; a seed is consumed when it is looked at."""
+        for s, key in zip(candidates, keys):
+            if len(out) == lanes:
+                return
+            self.next_seed = s + 1
+            self.report.seeds_tried += 1
+            if self._take(key):
+                out.append(s)
 
     def _keys(self, ref, candidates: list[int], lanes: int) -> list[tuple[int, ...]]:
         if not matchup_fields(self.module):
@@ -214,10 +220,9 @@ def _lockstep(ref, checked: list, seeds: list[int], lanes: int, policy: np.rando
     for t in range(max_steps + 1):
         ref_host = _host(ref)
         active = np.flatnonzero(live)
-        _check_invariants(ref, active, seeds, t, history, report, names)
-        for b in checked:
-            if ok[b.name]:
-                ok[b.name] = _compare(ref, ref_host, b, active, seeds, t, history, tol, report, names)
+        _check_invariants(ref, active, seeds, t, history, report)
+        ok = {b.name: ok[b.name] and _compare(ref, ref_host, b, active, seeds, t, history, tol, report, names)
+              for b in checked}
         report.invariant_checks += len(active)
         done = np.asarray(ref_host["terminated"], dtype=bool)[:n] | np.asarray(ref_host["truncated"], dtype=bool)[:n]
         ended = live & done
@@ -241,8 +246,10 @@ def _step_all(ref, checked: list, ok: dict[str, bool], actions: np.ndarray, t: i
     return not any(f is not None for f in faults.values())
 
 
-def _check_invariants(ref, active: np.ndarray, seeds: list[int], t: int, history: np.ndarray, report: Report,
-                      names: Callable[[int], str]) -> None:
+def _check_invariants(ref, active: np.ndarray, seeds: list[int], t: int, history: np.ndarray,
+                      report: Report) -> None:
+    """Level 1 on the reference: the first 5 lanes of `active` whose invariants do not all hold
+    are reported as faults, with their actions."""
     for j in active[~ref.invariants_hold(active)][:5]:
         j = int(j)
         acts = [int(a) for a in history[:t, j]]
@@ -256,17 +263,7 @@ def _compare(ref, ref_host: dict[str, Any], b, active: np.ndarray, seeds: list[i
     first divergence (recorded in `report`)."""
     if not len(active):
         return True
-    ours, theirs = _leaves(ref_host), _leaves(_host(b))
-    flagged = active
-    if [p for p, _ in ours] == [p for p, _ in theirs]:
-        bad = np.zeros(len(active), dtype=bool)
-        for (_, x), (_, y) in zip(ours, theirs):
-            if x.shape != y.shape:
-                bad[:] = True
-                break
-            bad |= _rows_differ(x[active], y[active], tol)
-        flagged = active[bad]
-    for j in flagged:
+    for j in _flagged(_leaves(ref_host), _leaves(_host(b)), active, tol):
         j = int(j)
         diff = first_difference(_lane(ref_host, j), _lane(_host(b), j), tol)
         if diff is None:
@@ -278,6 +275,19 @@ def _compare(ref, ref_host: dict[str, Any], b, active: np.ndarray, seeds: list[i
     return True
 
 
+def _flagged(ours: list, theirs: list, active: np.ndarray, tol: float) -> np.ndarray:
+    """The lanes among `active` whose states may differ (`_leaves` of both sides, a leading
+    lane axis): every lane when the layouts differ, else the rows that differ somewhere."""
+    if [p for p, _ in ours] != [p for p, _ in theirs]:
+        return active
+    if any(x.shape != y.shape for (_, x), (_, y) in zip(ours, theirs)):
+        return active
+    bad = np.zeros(len(active), dtype=bool)
+    for (_, x), (_, y) in zip(ours, theirs):
+        bad |= _rows_differ(x[active], y[active], tol)
+    return active[bad]
+
+
 def _lane(host: dict[str, Any], j: int) -> dict[str, Any]:
     return {k: _take(v, j) for k, v in host.items()}
 
@@ -286,14 +296,6 @@ def _take(v: Any, j: int) -> Any:
     if isinstance(v, dict):
         return {k: _take(x, j) for k, x in v.items()}
     return np.asarray(v)[j]
-
-
-def _py(v: Any) -> Any:
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
 
 
 def planned_episodes(module: ir.Module, episodes: int, per_matchup: int | None) -> int | None:
