@@ -296,8 +296,9 @@ def compile(
     if target == "rust":
         from envc.codegen.rust.build import compile_command
 
+        console = Console(highlight=False, markup=False)
         code = compile_command(m, out_dir or os.path.join("build", f"{m.name}-{target}"), build,
-                               Console(highlight=False, markup=False).print, ctx)
+                               lambda text: console.print(text, soft_wrap=True), ctx)  # commands are pasted as is
         raise typer.Exit(code)
     from envc.codegen.jax import write as write_jax
     from envc.codegen.python import write as write_python

@@ -270,6 +270,20 @@ def test_compile_prints_an_import_line_that_runs(tmp_path, monkeypatch, out):
     assert ran.stdout.split() == ["9"]
 
 
+def test_compile_rust_prints_its_install_command_on_one_line(tmp_path, monkeypatch):
+    """The "build and install it:" line of `--target rust` is pasted as is: never wrapped, even
+    in a narrow terminal."""
+    from envc.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    out = str(tmp_path / ("a_long_folder_name_" * 4))
+    result = CliRunner().invoke(app, ["compile", str(ROOT / "specs" / "tictactoe.envspec"), "--target", "rust",
+                                      "-o", out], env={"COLUMNS": "40"})
+    assert result.exit_code == 0, result.output
+    (line,) = [x for x in result.output.splitlines() if x.startswith("build and install it: ")]
+    assert f"`pip install {out}`" in line and line.endswith("import VecEnv`"), line
+
+
 def test_a_required_pass_cannot_be_disabled():
     assert set(pipeline.required_pass_names()) == {"simultaneous", "choice_points", "lower_choices", "number_faults"}
     with pytest.raises(pipeline.RequiredPassError, match="choice_points"):
