@@ -1485,6 +1485,12 @@ def _clamp_fix(text: str, src: ir.IntT, dst: ir.IntT) -> str:
     return f"{lhs} = {fix}" if lhs else fix
 
 
+def _plain_place(text: str) -> bool:
+    """Whether source `text` is a short plain place (`g`, `s.pegs`, `x[0]`) that a help may
+    quote inside code it suggests; else the help writes a placeholder name."""
+    return re.fullmatch(r"[\w.\[\]]{1,30}", text) is not None
+
+
 def _compare_help(op: str, ta: ir.Type, tb: ir.Type, left: str, right: str) -> str | None:
     """How to compare two arrays or two records, which `==` does not: cell by cell (written with
     the operands' own text when both are plain places such as `g` or `s[0]`), field by field."""
@@ -1493,8 +1499,7 @@ def _compare_help(op: str, ta: ir.Type, tb: ir.Type, left: str, right: str) -> s
     word = "all" if op == "eq" else "any"
     cmp = "==" if op == "eq" else "!="
     if isinstance(ta, ir.ArrayT):
-        plain = all(re.fullmatch(r"[\w.\[\]]{1,30}", x) for x in (left, right))
-        a, b = (left, right) if plain else ("a", "b")
+        a, b = (left, right) if _plain_place(left) and _plain_place(right) else ("a", "b")
         deeper = " (an array of arrays: one `all` per dimension)" if isinstance(ta.elem, ir.ArrayT) else ""
         return f"compare cell by cell: `{word}({a}[i] {cmp} {b}[i] for i in 0..{ta.size})`{deeper}"
     if isinstance(ta, ir.RecordT):
@@ -1508,7 +1513,7 @@ def _reduce_help(name: str, args: list[ir.Expr], text: str) -> str | None:
     if name not in ("min", "max") or len(args) != 1 or not isinstance(args[0].type, (ir.ArrayT, ir.ListT)):
         return None
     t = args[0].type
-    xs = text if re.fullmatch(r"[\w.\[\]]{1,30}", text) else "xs"
+    xs = text if _plain_place(text) else "xs"
     n = t.size if isinstance(t, ir.ArrayT) else t.cap
     guard = "" if isinstance(t, ir.ArrayT) else f" (a list: only `i < len({xs})` is live)"
     return f"for the {'largest' if name == 'max' else 'smallest'} cell, `{name}({xs}[i] for i in 0..{n})`{guard}"

@@ -47,10 +47,10 @@ from envc.verify import (
     _JaxBackend,
     _leaves,
     _py,
-    _rows_differ,
     _RustBackend,
     all_matchups,
     first_difference,
+    lanes_differ,
     load_jax,
     load_rust,
 )
@@ -137,6 +137,7 @@ class _Plan:
         self.module, self.seed, self.per_matchup, self.report = module, seed, per_matchup, report
         self.counts: dict[tuple[int, ...], int] = {}
         self.next_seed = seed
+        self.fields = [f.name for f in matchup_fields(module)]
         expected = all_matchups(module) if per_matchup is not None else None
         self.short: set | None = None
         if per_matchup is None:
@@ -172,12 +173,11 @@ class _Plan:
                 out.append(s)
 
     def _keys(self, ref, candidates: list[int], lanes: int) -> list[tuple[int, ...]]:
-        if not matchup_fields(self.module):
+        if not self.fields:
             return [()] * len(candidates)
         ref.reset(_padded(candidates, lanes))
         host = _host(ref)
-        fields = [f.name for f in matchup_fields(self.module)]
-        return [label_values(self.module, {f: np.asarray(host[f][j]).tolist() for f in fields})
+        return [label_values(self.module, {f: np.asarray(host[f][j]).tolist() for f in self.fields})
                 for j in range(len(candidates))]
 
     def _take(self, key: tuple[int, ...]) -> bool:
@@ -263,9 +263,10 @@ def _compare(ref, ref_host: dict[str, Any], b, active: np.ndarray, seeds: list[i
     first divergence (recorded in `report`)."""
     if not len(active):
         return True
+    keys = list(ref_host)
     for j in _flagged(_leaves(ref_host), _leaves(_host(b)), active, tol):
         j = int(j)
-        diff = first_difference(_lane(ref_host, j), _lane(_host(b), j), tol)
+        diff = first_difference(ref.arrays(j, keys), b.arrays(j, keys), tol)
         if diff is None:
             continue
         acts = [int(a) for a in history[:t, j]]
@@ -280,22 +281,8 @@ def _flagged(ours: list, theirs: list, active: np.ndarray, tol: float) -> np.nda
     lane axis): every lane when the layouts differ, else the rows that differ somewhere."""
     if [p for p, _ in ours] != [p for p, _ in theirs]:
         return active
-    if any(x.shape != y.shape for (_, x), (_, y) in zip(ours, theirs)):
-        return active
-    bad = np.zeros(len(active), dtype=bool)
-    for (_, x), (_, y) in zip(ours, theirs):
-        bad |= _rows_differ(x[active], y[active], tol)
-    return active[bad]
-
-
-def _lane(host: dict[str, Any], j: int) -> dict[str, Any]:
-    return {k: _take(v, j) for k, v in host.items()}
-
-
-def _take(v: Any, j: int) -> Any:
-    if isinstance(v, dict):
-        return {k: _take(x, j) for k, x in v.items()}
-    return np.asarray(v)[j]
+    bad = lanes_differ([x[active] for _, x in ours], [y[active] for _, y in theirs], tol)
+    return active if bad is None else active[bad]
 
 
 def planned_episodes(module: ir.Module, episodes: int, per_matchup: int | None) -> int | None:

@@ -654,13 +654,22 @@ def _flagged(backend, batch: _Chunk, active: np.ndarray, t: int, tol: float) -> 
     if [p for p, _ in theirs] != batch.paths:
         return active  # a structure difference: each run reports it
     rows = batch.offsets[active] + t
-    bad = np.zeros(len(active), dtype=bool)
-    for ours, (_, y) in zip(batch.leaves, theirs):
-        x = ours[rows]
-        if x.shape[1:] != y.shape[1:]:
-            return active
-        bad |= _rows_differ(x, y, tol)
+    bad = lanes_differ([ours[rows] for ours in batch.leaves], [y for _, y in theirs], tol)
+    if bad is None:
+        return active
     return active[bad | ~backend.invariants_hold(active)]
+
+
+def lanes_differ(xs: list[np.ndarray], ys: list[np.ndarray], tol: float) -> np.ndarray | None:
+    """Per row of the leading axis (a lane) shared by every leaf of `xs` and `ys` (the same
+    leaves, in the same order): does any element differ (`_rows_differ`)? None when a leaf's
+    shapes differ (then every lane must be looked at)."""
+    if any(x.shape != y.shape for x, y in zip(xs, ys)):
+        return None
+    bad = np.zeros(len(xs[0]) if xs else 0, dtype=bool)
+    for x, y in zip(xs, ys):
+        bad |= _rows_differ(x, y, tol)
+    return bad
 
 
 def _rollouts(it, backend, batch: _Chunk, lanes: int, report: Report, tol: float, joint: int | None = None) -> bool:

@@ -77,7 +77,11 @@ def test_generated_jax_has_no_undefined_name(spec):
     """Pasting fewer helpers must not leave a call without its helper: pyflakes' undefined-name
     check (ruff F821) on the generated module finds none; neither do Python locals read before
     they are bound in a branch function (F821/F823)."""
-    path = ROOT / "tests" / "golden" / spec / "jax" / "env.py"
+    _assert_no_undefined_name(ROOT / "tests" / "golden" / spec / "jax" / "env.py")
+
+
+def _assert_no_undefined_name(path: Path) -> None:
+    """ruff's undefined-name checks (F821, F823) find nothing in the Python file `path`."""
     run = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated", "--select", "F821,F823",
                           "--output-format", "concise", str(path)], capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
@@ -95,6 +99,4 @@ def test_generated_jax_of_every_test_spec_has_no_undefined_name(spec, tmp_path, 
     monkeypatch.chdir(ROOT)
     path = tmp_path / "env.py"
     path.write_text(jax_backend.generate(load(f"tests/specs/{spec}.envspec"))["env.py"], encoding="utf-8")
-    run = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated", "--select", "F821,F823",
-                          "--output-format", "concise", str(path)], capture_output=True, text=True)
-    assert run.returncode == 0, run.stdout + run.stderr
+    _assert_no_undefined_name(path)
