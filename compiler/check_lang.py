@@ -102,6 +102,10 @@ def _is_call_of(e: Any, name: str) -> bool:
     return isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.name == name
 
 
+# what E0101's help suggests for a local named like a state field (`check_hides_field`)
+_HIDING_RENAME = {"local": "new_{name}", "parameter": "{name}_arg", "loop variable": "i"}
+
+
 def selection_kind(e: Any) -> str | None:
     """`choose` or `pick` when syntax node `e` is `choose(...)` or `random.pick(...)`."""
     if _is_call_of(e, "choose"):
@@ -247,6 +251,25 @@ class LanguageChecks:
                      help=f"rename it, e.g. `{name}_`")
             return False
         return True
+
+    def check_hides_field(self, name: str, span: Span, writes_state: bool, what: str = "local") -> bool:
+        """Report (E0101) a local (`let`, `for` variable, parameter) named like a state field where
+        the code can write the state (an action, a proc, `init`, a fill's body).
+
+        Decision: there, `let n = ...` followed by `n = n + 1` would silently write the local and
+        leave the field as it was, the trap a newcomer from Python falls into; so it is refused,
+        with the name to pick instead. In a pure `fn`, `observe` or a guard nothing can be
+        written, and naming a value after the field it stands for is good style (acrobot's
+        `dsdt` unpacks `theta1` from its argument): it stays allowed. True when the name is free;
+        a refused `let` is not declared, so later lines read the field and report nothing more."""
+        if not writes_state or name not in self.state:
+            return True
+        self.err("E0101", f"`{name}` is a state field: a {what} of that name would hide it", span,
+                 "hides the state field",
+                 notes=[f"after this, `{name}` would read and write the {what}, and `{name} = ...` would leave the "
+                        "state field unchanged"],
+                 help=f"rename the {what}, e.g. `{_HIDING_RENAME[what].format(name=name)}`")
+        return False
 
     # ------------------------------------------------------------ declarations
     def field_annotations(self, f: ast.FieldDecl, t: ir.Type) -> dict:
@@ -609,6 +632,8 @@ class LanguageChecks:
             if target in ctx.scopes[-1]:
                 self.fail("E0101", f"`{target}` is already defined in this block", span, help="choose another name")
             self.check_reserved(target, span)
+            if not self.check_hides_field(target, self.name_span(span, target), not ctx.pure):
+                raise C._Poison()
             place = ir.Place(root="local", name=target, type=t, span=span)
             read = None
         else:
