@@ -24,7 +24,7 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn, cast
 
 import numpy as np
 
@@ -149,7 +149,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         """The span of the declared `name` inside a declaration's `span` (else `span`)."""
         src = next((m.source for m in (self.mod, self.fills) if m is not None and m.path == span.file), None)
         found = re.compile(rf"\b{re.escape(name)}\b").search(src, span.start, span.end) if src else None
-        if found is None:
+        if found is None or src is None:
             return span
         pos, end = found.start(), found.end()
         line = src.count("\n", 0, pos) + 1
@@ -597,7 +597,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         range the assignments can reach in the loops around them (each loop adding the
         assignment's step once per trip) and keeps the value in it."""
         let, depth, _ = ctx.inferred[place.name]
-        init, new = place.type, value.type
+        init, new = ir.int_of(place.type), ir.int_of(value.type)  # an int local and value (the caller's test)
         trips = 1
         for n in ctx.loop_trips[depth:]:
             trips *= max(n, 1)
@@ -616,7 +616,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
 
     def loop_bounds(self, lo_e: ast.Expr, hi_e: ast.Expr, inclusive: bool, span: Span, ctx: Ctx | None = None,
                     var: str = "i") -> tuple[int, int]:
-        bounds = []
+        bounds: list[int] = []
         # locals are visible (so that a bound naming one is reported as not constant, not as unknown)
         bctx = Ctx("loop bound", pure=True, scopes=list(ctx.scopes) if ctx is not None else [{}])
         for e in (lo_e, hi_e):
@@ -701,8 +701,9 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                 if ctx.pure:
                     self.fail("E0130", f"{_ctx_name(ctx)} cannot call `proc` `{name}`, which changes the state",
                               func.span, "changes the state", help=_pure_help(ctx))
-                if isinstance(self.fn_decls[name], ast.HoleDecl):
-                    self.require_hole_filled(self.fn_decls[name], e.span)
+                decl = self.fn_decls[name]
+                if isinstance(decl, ast.HoleDecl):
+                    self.require_hole_filled(decl, e.span)
                 if name in self.generic:
                     name, params = self.instantiate(name, e, ctx)
                 args = self.call_args(e, params, name, ctx)
@@ -729,11 +730,12 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             if len(e.args) != 1 or not isinstance(e.args[0].value, ast.StringLit):
                 self.fail("E0111", "`fail` takes one string: the reason", e.span, help='write `fail("hand overflow")`')
             return ir.Fault(message=e.args[0].value.value, span=e.span)
-        sigs = {"win": [("player", player)], "draw": [], "terminate": [],
-                "reward": [("player", player), ("reward", ir.FLOAT)]}
+        sigs: dict[str, list[tuple[str, ir.Type]]] = {
+            "win": [("player", player)], "draw": [], "terminate": [],
+            "reward": [("player", player), ("reward", ir.FLOAT)]}
         params = [ir.ParamDef(name=n, type=t) for n, t in sigs[name]]
         args = self.call_args(e, params, name, ctx)
-        return ir.Effect(name=name, args=args, span=e.span)
+        return ir.Effect(name=cast(Any, name), args=args, span=e.span)  # one of `sigs`' keys
 
     def list_op(self, e: ast.Call, func: ast.Field, ctx: Ctx, span: Span):
         place = self.place(func.base, ctx, mutating=f"`{func.name}()`")
@@ -741,7 +743,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             self.fail("E0103", f"`{func.name}` is a list method, and this is `{place.type}`", func.name_span)
         lt = place.type
         idx = ir.IntT(lo=0, hi=lt.cap - 1)
-        sigs = {
+        sigs: dict[str, list[tuple[str, ir.Type]]] = {
             "push": [("item", lt.elem)], "insert": [("at", ir.IntT(lo=0, hi=lt.cap - 1)), ("item", lt.elem)],
             "remove_at": [("at", idx)], "clear": [], "shuffle": [], "draw": [], "pop": [],
         }
@@ -751,7 +753,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         params = [ir.ParamDef(name=n, type=t) for n, t in sigs[func.name]]
         args = self.call_args(e, params, func.name, ctx)
         op = {"draw": "discard_front", "pop": "discard_back"}.get(func.name, func.name)
-        return ir.ListOp(op=op, place=place, args=args, span=span)
+        return ir.ListOp(op=cast(Any, op), place=place, args=args, span=span)  # a key of `sigs`, renamed
 
     # ------------------------------------------------------------ places
     def place(self, e: ast.Expr, ctx: Ctx, mutating: str = "assignment") -> ir.Place:
@@ -771,6 +773,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         name = node.name
         local_t = ctx.lookup(name)
         read: ir.Expr
+        root: Literal["state", "local"]
         if local_t is not None:
             root, t = "local", local_t
             read = ir.Local(name=name, type=t, span=node.span)
@@ -798,14 +801,14 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                 if not isinstance(t, ir.RecordT):
                     self.fail("E0103", f"`{t}` has no field `{link.name}`", link.name_span)
                 rec = self.record_defs[t.name]
-                fd = next((f for f in rec.fields if f.name == link.name), None)
-                if fd is None and f"{t.name}.{link.name}" in self.broken:
+                member = next((f for f in rec.fields if f.name == link.name), None)
+                if member is None and f"{t.name}.{link.name}" in self.broken:
                     raise _Poison()  # the field's declaration was reported already
-                if fd is None:
+                if member is None:
                     self.fail("E0103", f"record `{t.name}` has no field `{link.name}`", link.name_span, "unknown field",
                               help=did_you_mean(link.name, [f.name for f in rec.fields]) or _fields_help(rec))
                 steps.append(ir.FieldStep(name=link.name))
-                t = fd.type
+                t = member.type
                 read = ir.GetField(base=read, name=link.name, type=t, span=link.span)
             else:
                 index = self.expr(link.index, ctx)
@@ -849,7 +852,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         if e.type != t:
             self.fail("E0110", f"{what} must be `{t}`", span, f"this is `{e.type}`")
 
-    def unknown_name(self, node: ast.Name, ctx: Ctx):
+    def unknown_name(self, node: ast.Name, ctx: Ctx) -> NoReturn:
         if node.name in self.broken:
             raise _Poison()  # its declaration was reported already
         if any(f.name == node.name for d in self.mod.decls if isinstance(d, ast.StateDecl) for f in d.fields):
@@ -937,16 +940,16 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                 self.pop_facts(ctx)
             self.no_draws(a, "a branch of `if ... then ... else`")
             self.no_draws(b, "a branch of `if ... then ... else`")
-            t = self.unify(a, b, e.span)
-            return ir.Cond(cond=c, then=a, orelse=b, type=t, span=e.span)
+            joined = self.unify(a, b, e.span)
+            return ir.Cond(cond=c, then=a, orelse=b, type=joined, span=e.span)
         if isinstance(e, ast.ArrayLit):
             if not e.items:
                 self.fail("E0110", "an empty array has no type", e.span, help="arrays have at least one element")
             items = [self.expr(x, ctx, peek) for x in e.items]
-            t = items[0].type
+            elem = items[0].type
             for x in items[1:]:
-                t = self.unify_types(t, x.type, x.span)
-            return ir.ArrayLit(items=items, type=ir.ArrayT(elem=t, size=len(items)), span=e.span)
+                elem = self.unify_types(elem, x.type, x.span)
+            return ir.ArrayLit(items=items, type=ir.ArrayT(elem=elem, size=len(items)), span=e.span)
         if isinstance(e, ast.Comprehension):
             lo, hi = self.loop_bounds(e.lo, e.hi, e.inclusive, e.span, ctx, e.var)
             ctx.scopes.append({e.var: ir.IntT(lo=lo, hi=hi - 1)})
@@ -1109,7 +1112,8 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                 self.fail("E0170", f"`observe` calls `{name}` with another player's `{p.name}`", e.span,
                           f"`{name}` reads `@private` slots at `{p.name}`",
                           help=f"pass the observing player: `{name}(..., {ctx.observe_player}, ...)`")
-            if ctx.what == "fn" and isinstance(arg, ast.Name) and self.scope_of(ctx, arg.name) == id(ctx.scopes[0]):
+            if ctx.what == "fn" and self.current_fn is not None and isinstance(arg, ast.Name) \
+                    and self.scope_of(ctx, arg.name) == id(ctx.scopes[0]):
                 own = self.fn_sigs[self.current_fn][0]
                 k2 = next((i for i, q in enumerate(own) if q.name == arg.name), None)
                 if k2 is not None:
@@ -1117,7 +1121,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                     continue
             ctx.reads_hidden = True
 
-    def binary(self, op: str, a: ir.Expr, b: ir.Expr, span: Span, op_span: Span) -> ir.Expr:
+    def binary(self, op: ir.BinaryOp, a: ir.Expr, b: ir.Expr, span: Span, op_span: Span) -> ir.Expr:
         ta, tb = a.type, b.type
         if op in ("and", "or"):
             for x in (a, b):
@@ -1354,13 +1358,14 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             for x, a in ((lo, e.args[0]), (hi, e.args[1])):
                 if not isinstance(x.type, ir.IntT):
                     self.fail("E0110", "the bounds of `random.int` must be integers", a.span, f"this is `{x.type}`")
-            if hi.type.hi < lo.type.lo:
+            lo_t, hi_t = ir.int_of(lo.type), ir.int_of(hi.type)  # both checked above
+            if hi_t.hi < lo_t.lo:
                 self.fail("E0122", "`random.int` range is always empty", e.span)
-            if lo.type.hi > hi.type.lo:
+            if lo_t.hi > hi_t.lo:
                 self.fail("E0122", "`random.int(lo, hi)` may be called with lo > hi", e.span,
-                          f"lo is in {lo.type.lo}..{lo.type.hi}, hi in {hi.type.lo}..{hi.type.hi}",
+                          f"lo is in {lo_t.lo}..{lo_t.hi}, hi in {hi_t.lo}..{hi_t.hi}",
                           help="make sure lo <= hi always holds")
-            return ir.RandomInt(lo=lo, hi=hi, type=ir.IntT(lo=lo.type.lo, hi=hi.type.hi), span=e.span)
+            return ir.RandomInt(lo=lo, hi=hi, type=ir.IntT(lo=lo_t.lo, hi=hi_t.hi), span=e.span)
         if func.name == "bernoulli":
             return self.bernoulli(e, ctx)
         if func.name == "pick":
@@ -1387,6 +1392,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             ctx.scopes.pop()
         self.no_draws(body, f"the body of `{name}(...)`", n)
         bt = body.type
+        t: ir.Type
         if name in ("count", "any", "all"):
             self.require_type(body, ir.BOOL, g.body.span, f"the body of `{name}`")
             t = ir.IntT(lo=0, hi=n) if name == "count" else ir.BOOL
@@ -1402,7 +1408,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             if not isinstance(bt, (ir.IntT, ir.FloatT)):
                 self.fail("E0110", f"`{name}` needs numbers", g.body.span, f"this is `{bt}`")
             t = bt
-        return ir.Reduce(op=name, var=g.var, lo=lo, hi=hi, body=body, type=t, span=span)
+        return ir.Reduce(op=cast(Any, name), var=g.var, lo=lo, hi=hi, body=body, type=t, span=span)  # a reduction's name
 
     def builtin(self, name: str, e: ast.Call, ctx: Ctx, peek: bool) -> ir.Expr:
         if any(a.name is not None for a in e.args):
@@ -1441,9 +1447,10 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                 self.fail("E0110", f"`{name}` needs a float32", e.args[0].span, f"this is `{args[0].type}`")
             return ir.Builtin(name=name, args=args, type=ir.FLOAT, span=e.span)
         if all(isinstance(t, ir.IntT) for t in ts):
-            if name == "clamp" and ts[1].hi > ts[2].lo:
+            ints = [ir.int_of(t) for t in ts]
+            if name == "clamp" and ints[1].hi > ints[2].lo:
                 self.fail("E0122", "`clamp(x, lo, hi)` may have lo > hi", e.span)
-            t = ranges.builtin(name, ts)
+            t = ranges.builtin(name, ints)
             if name == "abs":
                 t = self.int32(t, e.span)
             return ir.Builtin(name=name, args=args, type=t, span=e.span)
@@ -1459,8 +1466,8 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         return a
 
 
-_BINOPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "%": "mod", "==": "eq", "!=": "ne", "<": "lt",
-           "<=": "le", ">": "gt", ">=": "ge", "and": "and", "or": "or"}
+_BINOPS: dict[str, ir.BinaryOp] = {"+": "add", "-": "sub", "*": "mul", "/": "div", "%": "mod", "==": "eq", "!=": "ne", "<": "lt",
+                                   "<=": "le", ">": "gt", ">=": "ge", "and": "and", "or": "or"}
 _OP_TEXT = {v: k for k, v in _BINOPS.items()}
 
 
@@ -1559,7 +1566,7 @@ def _ast_depth(mod: ast.Module) -> tuple[int, Any]:
     """The deepest nesting of the syntax tree (expressions, statements, types) and a node
     there, found without recursion."""
     best, where = 0, None
-    stack = [(d, 1) for d in mod.decls]
+    stack: list[tuple[Any, int]] = [(d, 1) for d in mod.decls]  # a node or a list of nodes, and its depth
     while stack:
         node, depth = stack.pop()
         if depth > best and getattr(node, "span", None) is not None:
@@ -1659,7 +1666,7 @@ def check(mod: ast.Module, fills: ast.Module | None = None, tolerate=None) -> ir
     """
     for m in (mod, fills):
         depth, node = _ast_depth(m) if m is not None else (0, None)
-        if depth > MAX_DEPTH:
+        if depth > MAX_DEPTH and node is not None:
             raise DiagnosticError([Diagnostic("E0140", f"the spec nests {depth:,} levels deep, more than {MAX_DEPTH:,}",
                                               node.span, "nested too deeply here",
                                               help="split the expression or the blocks into `let` variables "
