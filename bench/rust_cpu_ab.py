@@ -3,6 +3,9 @@
     python bench/rust_cpu_ab.py envc_pokemon_gen1 SITE_A SITE_B [--batch 64,1024,8192]
                                 [--rounds 3] [--work 2000000] [--observations]
 
+A build from before the `observations=` option always observes: compare it with
+`--observations` (the script says so otherwise).
+
 SITE_A and SITE_B are the `site` folders of two builds (envc keeps each build under
 `$ENVC_RUST_CACHE`, default `<tmp>/envc-rust/<spec>-<hash>/site`; `envc.verify.load_rust`
 prints nothing, so build with it and take the newest folder). Each (batch, round) runs A
@@ -29,7 +32,12 @@ import sys, time
 sys.path.insert(0, sys.argv[1])
 pkg = __import__(sys.argv[2])
 batch, steps, obs = int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "1"
-env = pkg.VecEnv(batch, threads=1, autoreset=True, seed=0, observations=obs)
+try:
+    env = pkg.VecEnv(batch, threads=1, autoreset=True, seed=0, observations=obs)
+except TypeError:  # a build from before `observations=`: it always computes them
+    if not obs:
+        sys.exit("this build has no `observations=` option (it always observes): compare with --observations")
+    env = pkg.VecEnv(batch, threads=1, autoreset=True, seed=0)
 joint = getattr(pkg, "SIMULTANEOUS", False)
 def one(t):
     if joint:
@@ -47,7 +55,9 @@ print(batch * steps / (time.process_time() - c))
 
 def _run(site: str, package: str, batch: int, steps: int, observations: bool) -> float:
     out = subprocess.run([sys.executable, "-c", CHILD, site, package, str(batch), str(steps),
-                          "1" if observations else "0"], check=True, capture_output=True, text=True)
+                          "1" if observations else "0"], capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"{site}: {out.stderr.strip().splitlines()[-1] if out.stderr.strip() else 'failed'}")
     return float(out.stdout.strip())
 
 
