@@ -18,7 +18,7 @@ import pytest
 
 from envc.codegen.rust import generate, package_name
 from envc.codegen.rust.lower import Lowering, f32_lit
-from envc.compiler import ir
+from envc.compiler import ir, rng
 from envc.compiler.check import load
 from envc.compiler.interp import Interpreter, SpecRuntimeError
 from envc.verify import first_difference, load_rust, to_arrays, verify
@@ -306,6 +306,25 @@ def test_batch_shapes_and_dtypes(name, rust_modules, rust_envs):
     assert dtypes(ours) == dtypes(theirs)
     batched = env.get_states()
     assert batched["current_player"].shape == (n,) and batched["_rng_key"].dtype == np.uint32
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["tictactoe", "tcg"])
+def test_sample_actions_picks_the_drawn_legal_action(name, rust_envs):
+    """`sample_actions(t)` gives environment i the `bits % n`-th of its n legal actions (index
+    order; 0 when none is legal), `bits` the first draw under `seed_key(t + i)`: replayed here
+    in Python on the batch's own masks. The TCG's 140 actions span three 64-bit words of the
+    packed mask (`pick_legal`), tictactoe's 9 one."""
+    pkg = rust_envs(name)
+    n = 64
+    env = pkg.VecEnv(n, threads=1, seed=3)
+    for t in range(40):
+        actions = env.sample_actions(t)
+        for i in range(n):
+            legal = np.flatnonzero(env.mask[i])
+            r = rng.bits(rng.seed_key(t + i), 0) % max(len(legal), 1)
+            assert actions[i] == (legal[r] if len(legal) else 0), (t, i, legal.tolist())
+        env.step(actions)
 
 
 @pytest.mark.slow

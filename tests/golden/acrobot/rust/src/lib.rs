@@ -107,20 +107,45 @@ struct Mode {
 }
 
 /// The action a random draw `bits` picks from `row`: the `bits % n`-th legal action in index
-/// order (`n` legal ones), 0 when none is legal. One pass without data-dependent branches
-/// (issue 19: `filter().nth()` over a random mask mispredicted about every other entry and
-/// was half of drawing a Pokémon turn's actions); the same action as that scan.
+/// order (`n` legal ones), 0 when none is legal; the same action as a scan of the entries
+/// (`tests/test_rust_backend.py` replays it in Python). Without data-dependent branches (issue
+/// 19: `filter().nth()` over a random mask mispredicted about every other entry), and without
+/// a running count carried through every entry (that scan was 17% of a TCG step at batch 1024,
+/// 140 actions, under `perf`): each 8 entries are one `u64` of 0/1 bytes, and a multiplication
+/// by `ONES` gives the running count of legal entries in every byte (at most 8: no byte carries
+/// into the next). The chunk holding the action is found over the chunks' counts, and the
+/// action's place in it is the number of its bytes whose running count is at most the rank.
 #[inline]
 fn pick_legal(row: &[bool; NUM_ACTIONS], bits: u32) -> i32 {
-    let legal = row.iter().map(|&b| b as u32).sum::<u32>();
-    let r = bits % legal.max(1);
-    let mut seen = 0u32;
-    let mut chosen = 0usize;
-    for (k, &b) in row.iter().enumerate() {
-        chosen = if b && seen == r { k } else { chosen };
-        seen += b as u32;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const CHUNKS: usize = NUM_ACTIONS.div_ceil(8);
+    let mut words = [0u64; CHUNKS];
+    for (w, chunk) in words.iter_mut().zip(row.chunks(8)) {
+        let mut bytes = [0u8; 8];
+        for (d, &b) in bytes.iter_mut().zip(chunk) {
+            *d = b as u8;
+        }
+        *w = u64::from_le_bytes(bytes);
     }
-    chosen as i32
+    let counts = words.map(|w| (w.wrapping_mul(ONES) >> 56) as u32);
+    let legal: u32 = counts.iter().sum();
+    if legal == 0 {
+        return 0;
+    }
+    let r = bits % legal;
+    // the chunk: how many chunks end at or before rank r; `before`: the legal entries ahead of it
+    let (mut k, mut before, mut total) = (0usize, 0u32, 0u32);
+    for &c in counts.iter() {
+        total += c;
+        let past = total <= r;
+        k += past as usize;
+        before = if past { total } else { before };
+    }
+    let running = words[k].wrapping_mul(ONES);
+    // a byte's high bit survives the subtraction where its running count is at least rank + 1
+    let above = ((running | HIGH).wrapping_sub((u64::from(r - before) + 1) * ONES) & HIGH) >> 7;
+    (k * 8) as i32 + 8 - (above.wrapping_mul(ONES) >> 56) as i32
 }
 
 /// Write the state's mask, player and observation (and its rewards and flags when `flags`);
