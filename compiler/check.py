@@ -544,7 +544,9 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         before: dict = {}  # what the earlier conditions being false say
         arms: list[tuple[ir.Expr | None, list[ir.Stmt]]] = []
         dead = False
+        saved = self.save_facts(ctx)
         for (_cond, body), c in zip(s.branches, conds):
+            self.start_arm(ctx, saved)
             truth = self.constant_truth(c) if c is not None else None
             facts = dict(before)
             if c is not None:
@@ -567,6 +569,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                     before[k] = v if prev is None or prev[2] != v[2] else (max(v[0], prev[0]), min(v[1], prev[1]), v[2])
         result: list[ir.Stmt] = []
         if s.orelse is not None:
+            self.start_arm(ctx, saved)
             self.push_facts(ctx, before)
             try:
                 if dead:
@@ -646,7 +649,9 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         covered: set[int] = set()
         wildcard = False
         arms = []
+        saved = self.save_facts(ctx)
         for arm in s.arms:
+            self.start_arm(ctx, saved)
             members = []
             for name, span in arm.patterns:
                 if name is None:

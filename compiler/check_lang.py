@@ -39,7 +39,8 @@ expansion means on the reference interpreter):
   action's body, nor in a simultaneous spec, whose bodies run after every commit), a read of
   local `x` (or of a scalar state field, never `step_count` from a guard) has the narrowed
   range until the first statement that may assign it (for a state field: or call a
-  procedure, or `choose`); a loop's body loses the facts about what it assigns from its
+  procedure, or `choose`; not an effect or a list method: `_may_change_fields`); each arm of
+  an `if` or `match` starts from the facts before the statement (`start_arm`); a loop's body loses the facts about what it assigns from its
   start (`kill_facts`). A block under a condition that folds to a constant `false` is
   dropped, and range errors in it are not reported.
 * A `fn` that reads a `@private` field only at slots given by its parameters may be called in
@@ -149,7 +150,7 @@ def _assigned_names(stmts: list[ast.Stmt], memo: dict[int, tuple[list, set[str],
         elif isinstance(n, (ast.Let, ast.For)):
             names.add(n.name if isinstance(n, ast.Let) else n.var)
         elif isinstance(n, ast.ExprStmt) and isinstance(n.expr, ast.Call):
-            calls = True
+            calls = calls or _may_change_fields(n.expr.func)
             f = n.expr.func
             if isinstance(f, ast.Field):
                 names.add(_root_name(f.base))
@@ -159,6 +160,22 @@ def _assigned_names(stmts: list[ast.Stmt], memo: dict[int, tuple[list, set[str],
             calls = True
     memo[id(stmts)] = (stmts, names, calls)
     return names, calls
+
+
+def _may_change_fields(f: Any) -> bool:
+    """Whether a statement call of `f` may change state fields other than the one it names.
+
+    Decision: the effects (`win`, `draw`, `terminate`, `reward`, `fail`) change only
+    `rewards` and `terminated` (float and bool: no range fact is about them), and a list
+    method (`hand[p].push(c)`) changes only its list, whose root name `_assigned_names` adds;
+    so neither ends the facts about the other fields (before, `if die == 1 { terminate() }
+    else { t = t + die }` under `when t < 30` lost `t < 30` in the `else`). A proc, a hole,
+    a boundary or `act(p)` may change any field."""
+    if isinstance(f, ast.Name):
+        return f.name not in _c().EFFECTS
+    if isinstance(f, ast.Field):
+        return f.name not in _c().LIST_MUTATORS
+    return True
 
 
 def _root_name(e: Any) -> str:
@@ -1105,8 +1122,8 @@ class LanguageChecks:
         Order-aware narrowing (decision): `block` calls this after each statement (a fact
         holds until the first statement that may change its subject, so the right side of
         `x = x + 1` still sees `x < 3`) and before a loop, with the loop's body (a later
-        iteration runs after the body's assignments). A branch's assignment removes the fact
-        for the other branches checked after it too: conservative, never unsound."""
+        iteration runs after the body's assignments). The arms of an `if` or `match` each start
+        from the facts before the statement (`start_arm`)."""
         if not any(ctx.narrow):
             return
         names, calls = _assigned_names(stmts, self._assigned_memo)
@@ -1116,6 +1133,22 @@ class LanguageChecks:
 
     def pop_facts(self, ctx) -> None:
         ctx.narrow.pop()
+
+    def save_facts(self, ctx) -> list[dict]:
+        """A copy of every frame of `ctx.narrow`, for `start_arm`."""
+        return [dict(frame) for frame in ctx.narrow]
+
+    def start_arm(self, ctx, saved: list[dict]) -> None:
+        """Put the frames back as `save_facts` found them, before the next arm of an `if` or
+        `match` is checked.
+
+        Decision: the arms are exclusive, so what one arm assigns does not change what holds
+        when another one starts (before, `if die == 1 { t = 0 } else { t = t + die }` under
+        `when t < 30` lost `t < 30` in the `else`). After the statement, `block`'s
+        `kill_facts` of the whole statement ends the facts about what any arm may assign."""
+        for frame, before in zip(ctx.narrow, saved):
+            frame.clear()
+            frame.update(before)
 
     def constant_truth(self, c: ir.Expr) -> bool | None:
         """The value of condition `c` when it folds to a constant (no state, locals or draws)."""

@@ -189,6 +189,33 @@ def test_narrowing_holds_until_the_first_assignment():
     assert it.step(it.init(0), 0).x == 0  # n = -1 at the start: the branch did not run
 
 
+def test_the_arms_of_an_if_or_match_start_from_the_same_facts():
+    """The arms are exclusive: an arm that assigns `n` does not end `n >= 0` for the arms
+    checked after it (Pig's `if die == 1 { total = 0 } else { total = total + die }` under
+    `when total < 30` was refused); after the statement the fact is gone, as any arm may
+    have run."""
+    inner = "        if x == 1 {\n            n = -1\n        } elif x == 2 {\n            a[n] = 2\n        } else {\n            a[n] = 1\n        }\n"
+    assert _errors(_game("    if n >= 0 {\n" + inner + "    }")) == []
+    assert _errors(_game("    if n >= 0 {\n" + inner + "        a[n] = 3\n    }")) != []
+    decls = "enum E { u, v, w }\n"
+    arms = ("        let e = if x == 1 then E.u else E.v\n        match e {\n            u => {\n                n = -1\n"
+            "            }\n            _ => {\n                a[n] = 1\n            }\n        }\n")
+    assert _errors(_game("    if n >= 0 {\n" + arms + "    }", decls)) == []
+    assert _errors(_game("    if n >= 0 {\n" + arms + "        a[n] = 3\n    }", decls)) != []
+    m = _source(_game("    n = 2\n    if n >= 0 {\n" + inner + "    }"))
+    it = Interpreter(m)
+    assert list(it.step(it.init(0), 0).a) == [0, 0, 1, 0]  # x == 0: the `else` arm ran
+
+
+def test_effects_and_list_methods_keep_the_facts_about_other_fields():
+    """`win`, `draw`, `terminate`, `reward` and `fail` change only `rewards` and `terminated`,
+    and a list method only its list: facts about other state fields hold after them (a proc
+    call still ends them: test_narrowing_holds_until_the_first_assignment)."""
+    for effect in ("terminate()", "win(0)", "draw()", "reward(0, 1.0)", 'fail("no")', "xs.push(1)"):
+        body = f"    let xs: list<int[0..9], 3> = []\n    if n >= 0 {{\n        if x == 1 {{\n            {effect}\n        }}\n        a[n] = 1\n    }}"
+        assert _errors(_game(body)) == [], effect
+
+
 def test_a_while_condition_narrows_its_body():
     m = _source(_game("    let k: int[0..3] = 0\n    while k < 3 max 3 {\n        k = k + 1\n    }\n    x = k"))
     assert Interpreter(m).step(Interpreter(m).init(0), 0).x == 3
