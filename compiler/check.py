@@ -77,6 +77,8 @@ class Ctx:
     # and the trip counts of the enclosing `for` loops (for the E0120 help of `let heads = 0`)
     inferred: dict = field(default_factory=dict)
     loop_trips: list = field(default_factory=list)
+    # what the rest of the block may assume after an `if` whose arms all return (`if_stmt`)
+    exit_facts: dict | None = None
 
     def lookup(self, name: str) -> ir.Type | None:
         for scope in reversed(self.scopes):
@@ -285,7 +287,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                           "or widen the declared range",
                      notes=[f"the declared range is {dst.lo}..{dst.hi}"])
             return False
-        if isinstance(src, ir.ArrayT) and isinstance(dst, ir.ArrayT) and src.size == dst.size:
+        if isinstance(src, ir.ArrayT) and isinstance(dst, ir.ArrayT) and _shape(src) == _shape(dst):
             self.err("E0120", f"elements may overflow {what}", span, f"elements are `{_elem(src)}`",
                      notes=[f"the declared type is `{dst}`"])
             return False
@@ -294,7 +296,12 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             hint = "convert with `float(...)`"
         elif isinstance(src, ir.BoolT) and isinstance(dst, ir.IntT):
             hint = "convert with `int(...)`"
-        self.err("E0110", f"type mismatch: expected `{dst}`, found `{src}`", span, f"this is `{src}`", help=hint)
+        notes = []
+        if isinstance(src, ir.ArrayT) and isinstance(dst, ir.ArrayT):
+            shapes = " x ".join(map(str, _shape(src))), " x ".join(map(str, _shape(dst)))
+            notes = [f"the shape is {shapes[0]}, the declared one {shapes[1]} (`T[A][B]` is A rows of B)"]
+        self.err("E0110", f"type mismatch: expected `{dst}`, found `{src}`", span, f"this is `{src}`", help=hint,
+                 notes=notes)
         return False
 
     def _fn_body(self, name: str, body: list[ast.Stmt], span: Span, pure: bool) -> ir.FnDef | None:
@@ -440,11 +447,16 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
 
     # ------------------------------------------------------------ statements
     def block(self, stmts: list[ast.Stmt], ctx: Ctx) -> list[ir.Stmt]:
+        """Check a block's statements in order. After a guard clause (an `if` without `else`
+        whose arms all `return`), the rest of the block is narrowed by its conditions being
+        false (`if r < 0 or r >= H { return 1 }` then `GRID[r * W]`), as `if_stmt` found them."""
         ctx.scopes.append({})
         out = []
+        guards = 0
         for s in stmts:
             if isinstance(s, (ast.For, ast.While)):
                 self.kill_facts(ctx, s.body)  # what an iteration assigns, later iterations see
+            ctx.exit_facts = None
             try:
                 r = self.stmt(s, ctx)
             except _Poison:
@@ -452,6 +464,12 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             finally:
                 self.kill_facts(ctx, [s])
             out.extend(r if isinstance(r, list) else [r])
+            if ctx.exit_facts:
+                self.push_facts(ctx, ctx.exit_facts)
+                guards += 1
+        ctx.exit_facts = None
+        for _ in range(guards):
+            self.pop_facts(ctx)
         ctx.scopes.pop()
         return out
 
@@ -580,6 +598,8 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                 self.pop_facts(ctx)
         if any(c is None for c in conds):
             return []
+        if s.orelse is None and all(_always_returns(body) for _, body in s.branches):
+            ctx.exit_facts = before  # a guard clause: the rest of the block runs where every condition failed
         for c, then in reversed(arms):
             if c is None:  # a condition that folds to `true`: its block is what runs
                 result = then
@@ -1535,6 +1555,18 @@ def _widen(t: ir.Type) -> ir.Type:
     if isinstance(t, ir.IntT):
         return ir.IntT(lo=ir.INT32_MIN, hi=ir.INT32_MAX)
     return t
+
+
+def _shape(t: ir.Type) -> list[int]:
+    """The sizes of array type `t`'s axes, outermost first (`int[0..6][5][4]`: [5, 4]).
+
+    `require_fits` says "elements may overflow" only for arrays of one shape: comparing the
+    outer size alone called a 5 x 5 observation declared 5 x 4 an overflow of its elements."""
+    sizes = []
+    while isinstance(t, ir.ArrayT):
+        sizes.append(t.size)
+        t = t.elem
+    return sizes
 
 
 def _elem(t: ir.Type) -> ir.Type:

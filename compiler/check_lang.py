@@ -40,7 +40,9 @@ expansion means on the reference interpreter):
   local `x` (or of a scalar state field, never `step_count` from a guard) has the narrowed
   range until the first statement that may assign it (for a state field: or call a
   procedure, or `choose`; not an effect or a list method: `_may_change_fields`); each arm of
-  an `if` or `match` starts from the facts before the statement (`start_arm`); a loop's body loses the facts about what it assigns from its
+  an `if` or `match` starts from the facts before the statement (`start_arm`); after a guard
+  clause (an `if` without `else` whose arms all return) the rest of the block is narrowed by its
+  conditions being false (`block`); a loop's body loses the facts about what it assigns from its
   start (`kill_facts`). A block under a condition that folds to a constant `false` is
   dropped, and range errors in it are not reported.
 * A `fn` that reads a `@private` field only at slots given by its parameters may be called in

@@ -207,6 +207,24 @@ def test_the_arms_of_an_if_or_match_start_from_the_same_facts():
     assert list(it.step(it.init(0), 0).a) == [0, 0, 1, 0]  # x == 0: the `else` arm ran
 
 
+def test_a_guard_clause_narrows_the_rest_of_its_block():
+    """After `if c { return }` (no `else`, every arm returns) the rest of the block runs only
+    where every condition failed (the gridworld's `cell(r, c)` returned 1 off the board, then
+    read `GRID[r * W + c]`: refused as -16..64 before); a guard whose arm may fall through, or
+    that has an `else`, narrows nothing after it; an assignment after the guard ends its fact."""
+    fn = ("fn at(i: int[-2..6]) -> int[0..9] {{\n    if i < 0 or i >= 4 {{\n        return 0\n    }}{extra}\n"
+          "    return a[i]\n}}\n")
+    assert _errors(_game("    x = at(n)", fn.format(extra=""))) == []
+    assert _errors(_game("    x = at(n)", fn.format(extra="\n    if i == 3 {\n        return 9\n    }"))) == []
+    assert _errors(_game("    x = at(n)", fn.format(extra="\n    i = i - 1"))) != []
+    maybe = fn.format(extra="").replace("        return 0\n", "        if i == 9 {\n            return 0\n        }\n")
+    assert _errors(_game("    x = at(n)", maybe)) != []
+    with_else = fn.format(extra="").replace("        return 0\n    }", "        return 0\n    } else {\n        let k = 1\n    }")
+    assert _errors(_game("    x = at(n)", with_else)) != []
+    it = Interpreter(_source(_game("    n = 2\n    a[2] = 7\n    x = max(at(n), at(-2))", fn.format(extra=""))))
+    assert it.step(it.init(0), 0).x == 7
+
+
 def test_effects_and_list_methods_keep_the_facts_about_other_fields():
     """`win`, `draw`, `terminate`, `reward` and `fail` change only `rewards` and `terminated`,
     and a list method only its list: facts about other state fields hold after them (a proc
