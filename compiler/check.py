@@ -849,11 +849,15 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         if not isinstance(index.type, ir.IntT):
             self.fail("E0110", "an index must be an integer", link.index.span, f"this is `{index.type}`")
         if index.type.lo < 0 or index.type.hi >= size:
+            text = self.source_text(link.index.span)
+            fix = f"keep the index in 0..{size - 1}, e.g. with `{_clamp_fix(text, index.type, ir.IntT(lo=0, hi=size - 1))}`"
+            lo, hi = index.type.lo, index.type.hi
+            if lo > 0 and hi - lo + 1 == size and len(text) <= 60 and re.fullmatch(r"[\w.\[\]]+", text):
+                # a number counted from `lo` (a card 1..5 of 5 slots; a name or a read, not an
+                # expression such as `cell + 1`): clamping it would merge two numbers in one slot
+                fix += f"; or, if `{text}` counts from {lo}, index with `{text} - {lo}`"
             self.fail("E0121", f"index may be out of bounds for `{t}`", link.index.span,
-                      f"has range {index.type.lo}..{index.type.hi}",
-                      notes=[f"valid indices are 0..{size - 1}"],
-                      help=f"keep the index in 0..{size - 1}, e.g. with "
-                           f"`{_clamp_fix(self.source_text(link.index.span), index.type, ir.IntT(lo=0, hi=size - 1))}`")
+                      f"has range {lo}..{hi}", notes=[f"valid indices are 0..{size - 1}"], help=fix)
         return t.elem
 
     # ------------------------------------------------------------ expressions
