@@ -276,15 +276,26 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
     def fits(self, src: ir.Type, dst: ir.Type) -> bool:
         return ranges.fits(src, dst)
 
-    def require_fits(self, e: ir.Expr, dst: ir.Type, span: Span, what: str, quiet: bool = False) -> bool:
-        """Check that `e` can be stored in `dst`; report E0120/E0110 at `span` otherwise."""
+    def require_fits(self, e: ir.Expr, dst: ir.Type, span: Span, what: str, quiet: bool = False,
+                     declared: bool = True) -> bool:
+        """Check that `e` can be stored in `dst`; report E0120/E0110 at `span` otherwise.
+
+        `declared` is False for a parameter of a built-in (`win`, `act`, ...), whose range the
+        spec cannot widen; a value that is one constant outside the range gets no clamp in its
+        help (`act(2)` with 2 players was told `min(2, 1)`)."""
         src = e.type
         if self.fits(src, dst):
             return True
         if isinstance(src, ir.IntT) and isinstance(dst, ir.IntT):
+            text = self.source_text(span)
+            if src.lo == src.hi:
+                fix = f"write a value in {dst.lo}..{dst.hi}"
+                if text.strip() != str(src.lo):
+                    fix = f"`{text}` is always {src.lo}: {fix}"
+            else:
+                fix = f"keep it in range, e.g. `{_clamp_fix(text, src, dst)}`"
             self.err("E0120", f"value may overflow {what}", span, f"has range {src.lo}..{src.hi}",
-                     help=f"keep it in range, e.g. `{_clamp_fix(self.source_text(span), src, dst)}`, "
-                          "or widen the declared range",
+                     help=fix + (", or widen the declared range" if declared else ""),
                      notes=[f"the declared range is {dst.lo}..{dst.hi}"])
             return False
         if isinstance(src, ir.ArrayT) and isinstance(dst, ir.ArrayT) and _shape(src) == _shape(dst):
@@ -1207,7 +1218,8 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             v = self.expr(a.value, ctx)
             if isinstance(p.type, ir.FloatT) and isinstance(v, ir.Const) and isinstance(v.type, ir.IntT):
                 v = ir.Const(type=ir.FLOAT, value=float(v.value), span=v.span)
-            if not self.require_fits(v, p.type, a.value.span, f"parameter `{p.name}: {p.type}` of `{name}`"):
+            if not self.require_fits(v, p.type, a.value.span, f"parameter `{p.name}: {p.type}` of `{name}`",
+                                     declared=name not in EFFECTS + sim.RESERVED):
                 raise _Poison()
             args.append(v)
         return args
