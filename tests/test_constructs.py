@@ -29,7 +29,7 @@ SPECS = Path(__file__).resolve().parent / "specs"
 # the constructs of issue 14, and games written fresh in the language (Leduc hold'em, 2048, Hex 5x5,
 # Blackjack, Mastermind, Liar's dice, Dots and Boxes, Kuhn poker)
 NAMES = ["loops", "arrays", "stakes", "lasting", "reveal", "leduc", "slide2048", "hex5", "blackjack",
-         "mastermind", "liars_dice", "dots_boxes", "kuhn"]
+         "mastermind", "liars_dice", "dots_boxes", "kuhn", "goofspiel", "pig", "keydoor"]
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +47,20 @@ def test_the_lowered_ir_means_the_same(name, modules):
     _ok(verify(modules[name], ["python", "flat"], episodes=25, seed=1))
 
 
+# Float fields compared within a tolerance (integers stay exact). keydoor's reward
+# `1.0 - 0.9 * float(step_count) / 60.0`: XLA rewrites a division by a constant as a
+# multiplication by its float32 reciprocal (`x / 60.0` is `x * 0.0166666675` in the compiled
+# HLO), so JAX's reward is 1-2 ulps from the interpreter's and Rust's (0.38499999 against
+# 0.38500005 at step 41): README "envc verify", XLA folds constants.
+FLOAT_TOLERANCE = {"keydoor": 1e-6}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_jax_and_rust_match_the_interpreter(name, modules):
     pytest.importorskip("jax")
-    report = verify(modules[name], ["python", "jax", "rust"], episodes=40, seed=2)
+    report = verify(modules[name], ["python", "jax", "rust"], episodes=40, seed=2,
+                    float_tolerance=FLOAT_TOLERANCE.get(name, 0.0))
     _ok(report)
     assert report.level2_transitions > 10
 
