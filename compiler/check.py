@@ -310,7 +310,8 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         notes = []
         if isinstance(src, ir.ArrayT) and isinstance(dst, ir.ArrayT):
             shapes = " x ".join(map(str, _shape(src))), " x ".join(map(str, _shape(dst)))
-            notes = [f"the shape is {shapes[0]}, the declared one {shapes[1]} (`T[A][B]` is A rows of B)"]
+            rows = " (`T[A][B]` is A rows of B)" if len(_shape(src)) > 1 or len(_shape(dst)) > 1 else ""
+            notes = [f"the shape is {shapes[0]}, the declared one {shapes[1]}{rows}"]
         self.err("E0110", f"type mismatch: expected `{dst}`, found `{src}`", span, f"this is `{src}`", help=hint,
                  notes=notes)
         return False
@@ -1255,6 +1256,10 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             if func.name in LIST_MUTATORS:
                 self.fail("E0110", f"`{func.name}()` is a statement and has no value", e.span,
                           help=f"call it on its own line: `xs.{func.name}(...)`")
+            if func.name in ("remove", "discard", "erase", "delete"):  # by value: lists remove by position
+                self.fail("E0103", f"unknown method `{func.name}`", func.name_span, "no such method",
+                          help="a list removes by position, `xs.remove_at(i)`; to remove a value v, find it first: "
+                               "`for i in 0..CAP { if i < len(xs) and xs[i] == v { xs.remove_at(i)  break } }`")
             self.fail("E0103", f"unknown method `{func.name}`", func.name_span, "no such method",
                       help=did_you_mean(func.name, ["contains", "count", "draw", "pop", *LIST_MUTATORS]))
         if not isinstance(func, ast.Name):
