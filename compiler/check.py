@@ -1370,8 +1370,8 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                 self.fail("E0111", f"fields of `{name}` are named: `{name}(field: value, ...)`", a.span)
             fd = next((f for f in rec.fields if f.name == a.name), None)
             if fd is None:
-                self.fail("E0103", f"record `{name}` has no field `{a.name}`", a.span,
-                          help=did_you_mean(a.name, [f.name for f in rec.fields]))
+                self.fail("E0103", f"record `{name}` has no field `{a.name}`", a.span, "unknown field",
+                          help=did_you_mean(a.name, [f.name for f in rec.fields]) or _fields_help(rec))
             v = self.expr(a.value, ctx)
             if not self.require_fits(v, fd.type, a.value.span, f"field `{name}.{fd.name}: {fd.type}`"):
                 raise _Poison()
