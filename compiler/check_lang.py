@@ -33,7 +33,8 @@ expansion means on the reference interpreter):
 * `@reveal(flag)` / `@reveal_to(flag)`: `revealed(cell, fallback)` reads a hidden or private
   cell where the public bool field `flag` (same shape; with one leading axis of players for
   `@reveal_to`) shows it, and `fallback` elsewhere.
-* Ranges narrowed by conditions: inside `if x < 3 { ... }`, the right side of `x < 3 and ...`,
+* Ranges narrowed by conditions (`x < 3`, and each term of `x + y < 3` by the other's range):
+  inside `if x < 3 { ... }`, the right side of `x < 3 and ...`,
   the branches of `if ... then ... else ...`, the body of `while x < 3` and the body of an
   action whose `when` guard says `x < 3` (not under `illegal_action pgx`, which runs an illegal
   action's body, nor in a simultaneous spec, whose bodies run after every commit), a read of
@@ -1078,31 +1079,51 @@ class LanguageChecks:
         if not (isinstance(e, ir.Binary) and e.op in ("lt", "le", "gt", "ge", "eq", "ne")):
             return
         op = e.op if truth else {"lt": "ge", "le": "gt", "gt": "le", "ge": "lt", "eq": "ne", "ne": "eq"}[e.op]
-        for subject, other, flip in ((e.left, e.right, False), (e.right, e.left, True)):
-            key, sid = self._subject(subject, ctx)
-            if key is None or not isinstance(other.type, ir.IntT) or not isinstance(subject.type, ir.IntT):
-                continue
-            o = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}.get(op, op) if flip else op
-            lo, hi = subject.type.lo, subject.type.hi
-            if o == "lt":
-                hi = other.type.hi - 1
-            elif o == "le":
-                hi = other.type.hi
-            elif o == "gt":
-                lo = other.type.lo + 1
-            elif o == "ge":
-                lo = other.type.lo
-            elif o == "eq":
-                lo, hi = other.type.lo, other.type.hi
-            elif other.type.lo == other.type.hi:  # `x != c` at an end of x's range
-                if other.type.lo == lo:
-                    lo += 1
-                elif other.type.lo == hi:
-                    hi -= 1
-            prev = out.get(key)
-            if prev is not None:
-                lo, hi = max(lo, prev[0]), min(hi, prev[1])
-            out[key] = (lo, hi, sid)
+        if not (isinstance(e.left.type, ir.IntT) and isinstance(e.right.type, ir.IntT)):
+            return
+        flipped = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}.get(op, op)
+        self._fact(e.left, op, (e.right.type.lo, e.right.type.hi), ctx, out)
+        self._fact(e.right, flipped, (e.left.type.lo, e.left.type.hi), ctx, out)
+
+    def _fact(self, subject: ir.Expr, o: str, other: tuple[int, int], ctx, out: dict) -> None:
+        """What `subject o other` says, `other` a range: about `subject` when it is a local or a
+        scalar state field, and about each term of a sum (`a + b < R`: `a < R - b`, with the
+        range of `R - b`; `a - b < R`: `a < R + b`), so that Pig's `when score[p] + total < GOAL`
+        narrows `total` (decision: a term's fact uses only the other term's static range, so
+        it holds whatever that term's value becomes later)."""
+        if isinstance(subject, ir.Binary) and subject.op in ("add", "sub") and isinstance(subject.type, ir.IntT):
+            left, right = subject.left.type, subject.right.type
+            if not (isinstance(left, ir.IntT) and isinstance(right, ir.IntT)):
+                return
+            if subject.op == "add":
+                self._fact(subject.left, o, (other[0] - right.hi, other[1] - right.lo), ctx, out)
+                self._fact(subject.right, o, (other[0] - left.hi, other[1] - left.lo), ctx, out)
+            else:
+                self._fact(subject.left, o, (other[0] + right.lo, other[1] + right.hi), ctx, out)
+            return
+        key, sid = self._subject(subject, ctx)
+        if key is None or not isinstance(subject.type, ir.IntT):
+            return
+        lo, hi = subject.type.lo, subject.type.hi
+        if o == "lt":
+            hi = other[1] - 1
+        elif o == "le":
+            hi = other[1]
+        elif o == "gt":
+            lo = other[0] + 1
+        elif o == "ge":
+            lo = other[0]
+        elif o == "eq":
+            lo, hi = other
+        elif other[0] == other[1]:  # `x != c` at an end of x's range
+            if other[0] == lo:
+                lo += 1
+            elif other[0] == hi:
+                hi -= 1
+        prev = out.get(key)
+        if prev is not None:
+            lo, hi = max(lo, prev[0]), min(hi, prev[1])
+        out[key] = (lo, hi, sid)
 
     def _subject(self, e: ir.Expr, ctx) -> tuple[tuple | None, int | None]:
         if isinstance(e, ir.Local):

@@ -234,6 +234,19 @@ def test_a_guard_clause_narrows_the_rest_of_its_block():
     assert it.step(it.init(0), 0).x == 7
 
 
+def test_a_comparison_of_a_sum_narrows_its_terms():
+    """`a + b < R` narrows `a` to below `R - b` over b's static range (Pig's `when score[p] +
+    total < GOAL` then `total = total + die`); `a - b < R` narrows `a` below `R + b`."""
+    assert _errors(_game("    if x + n < 3 {\n        a[x] = 1\n    }")) == []  # x < 3 - (-1)
+    assert _errors(_game("    if x + n < 4 {\n        a[x] = 1\n    }")) != []  # x may be 4
+    assert _errors(_game("    if 2 + x < 6 {\n        a[x] = 1\n    }")) == []  # x <= 3
+    assert _errors(_game("    if x - n <= 0 {\n        a[x] = 1\n    }")) == []  # x <= 0 + 3
+    assert _errors(_game("    if x - n < 3 {\n        a[x] = 1\n    }")) != []  # x < 3 + 3
+    assert _errors(_game("    if n - x >= 0 {\n        a[n] = 1\n    }")) == []  # n >= 0 + 0
+    it = Interpreter(_source(_game("    x = 2\n    if 2 + x < 6 {\n        a[x] = 1\n    }")))
+    assert list(it.step(it.init(0), 0).a) == [0, 0, 1, 0]
+
+
 def test_effects_and_list_methods_keep_the_facts_about_other_fields():
     """`win`, `draw`, `terminate`, `reward` and `fail` change only `rewards` and `terminated`,
     and a list method only its list: facts about other state fields hold after them (a proc
