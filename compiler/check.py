@@ -623,7 +623,10 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         """E0120 for an assignment to a local declared by `let x = <int>` without a type: its
         range is that of its first value, so `x = x + 1` cannot fit. The help declares the
         range the assignments can reach in the loops around them (each loop adding the
-        assignment's step once per trip) and keeps the value in it."""
+        assignment's step once per trip, a `while` its bound) and keeps the value in it: the
+        clamp is the one the value needs once the local has the declared range (`r = r + DR[d]`
+        with `DR[d]` in -1..1 needs both ends: `clamp(...)`, not `min(...)`, which the help
+        said before, and which the checker then refused)."""
         let, depth, _ = ctx.inferred[place.name]
         init, new = place.type, value.type
         trips = 1
@@ -634,7 +637,8 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         lo, hi = max(lo, ir.INT32_MIN), min(hi, ir.INT32_MAX)
         rhs = self.source_text(s.value.span) if s.op == "=" else \
             f"{place.name} {'+' if s.op == '+=' else '-'} {self.source_text(s.value.span)}"
-        keep = _clamp_fix(rhs, new, ir.IntT(lo=lo, hi=hi))
+        declared = ir.IntT(lo=new.lo + lo - init.lo, hi=new.hi + hi - init.hi)  # the value's range then
+        keep = _clamp_fix(rhs, declared, ir.IntT(lo=lo, hi=hi))
         times = f" (the loops around it run {trips} times)" if trips > 1 else ""
         self.fail("E0120", f"value may overflow `{place.name}: {init}`", s.span, f"has range {new.lo}..{new.hi}",
                   notes=[f"`{place.name}` was declared by `let {place.name} = {self.source_text(let.value.span)}` "

@@ -709,10 +709,12 @@ class LanguageChecks:
         frame = [self.fresh_name("go"), True]
         ctx.loops.append(frame)
         self.push_facts(ctx, self.facts(cond, True, ctx))  # each iteration starts where `cond` holds
+        ctx.loop_trips.append(n)  # for the help of E0120 on `let r = row` then `r = r + 1` in the body
         try:
             body = self.block(s.body, ctx)
         finally:
             ctx.loops.pop()
+            ctx.loop_trips.pop()
             self.pop_facts(ctx)
         flag, k = frame[0], self.fresh_name("k")
         counter = irutil.local(k, ir.IntT(lo=0, hi=n))
