@@ -319,6 +319,8 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
     def _fn_body(self, name: str, body: list[ast.Stmt], span: Span, pure: bool) -> ir.FnDef | None:
         params, ret, _ = self.fn_sigs[name]
         ctx = Ctx("fn" if pure else "proc", pure=pure, ret=ret)
+        for p in params:
+            self.check_hides_field(p.name, self.name_span(p.span, p.name), not pure, "parameter")
         ctx.scopes[0].update({p.name: p.type for p in params})
         self.current_fn = name
         self.calls.setdefault(name, set())
@@ -404,6 +406,8 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                     guard = self.action_guard(d.name)
                 except _Poison:
                     guard = None
+            for p in params:
+                self.check_hides_field(p.name, self.name_span(p.span, p.name), True, "parameter")
             ctx = Ctx("action", pure=False)
             ctx.scopes[0].update(acting)
             ctx.scopes[0].update({p.name: p.type for p in params})
@@ -502,6 +506,8 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             if s.name in ctx.scopes[-1]:
                 self.fail("E0101", f"`{s.name}` is already defined in this block", s.span, help="choose another name")
             self.check_reserved(s.name, s.span)
+            if not self.check_hides_field(s.name, self.name_span(s.span, s.name), not ctx.pure):
+                raise _Poison()  # not declared: later lines read the state field, nothing more is reported
             init = self.let_initialised(s, ctx)
             if init is not None:
                 return init
@@ -541,6 +547,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         if isinstance(s, ast.For):
             lo, hi = self.loop_bounds(s.lo, s.hi, s.inclusive, s.span, ctx, s.var)
             self.check_reserved(s.var, s.span)
+            self.check_hides_field(s.var, self.name_span(s.span, s.var), not ctx.pure, "loop variable")
             ctx.scopes.append({s.var: ir.IntT(lo=lo, hi=max(lo, hi - 1))})
             frame = self.loop_enter(ctx)
             ctx.loop_trips.append(max(hi - lo, 0))

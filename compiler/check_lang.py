@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeGuard
 
 from envc.compiler import ir, irutil
 from envc.compiler.diagnostics import Span, did_you_mean
@@ -102,8 +102,12 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(cls))
 
 
-def _is_call_of(e: Any, name: str) -> bool:
+def _is_call_of(e: Any, name: str) -> TypeGuard[ast.Call]:
     return isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.name == name
+
+
+# what E0101's help suggests for a local named like a state field (`check_hides_field`)
+_HIDING_RENAME = {"local": "new_{name}", "parameter": "{name}_arg", "loop variable": "i"}
 
 
 def selection_kind(e: Any) -> str | None:
@@ -202,6 +206,7 @@ class LanguageChecks:
         fn_sigs: dict[str, tuple[list[ir.ParamDef], ir.Type | None, bool]]
         num_players: int
         broken: set[str]
+        current_fn: str | None
 
         def fail(self, code: str, message: str, span: Span | None, label: str = "", help: str | None = None,
                  notes: list[str] | None = None) -> NoReturn: ...
@@ -216,6 +221,7 @@ class LanguageChecks:
         def resolve_type(self, t: ast.TypeExpr, record_stack: tuple[str, ...] = (),
                          self_table: str | None = None) -> ir.Type | None: ...
         def name_span(self, span: Span, name: str) -> Span: ...
+        def int32(self, t: ir.IntT, span: Span) -> ir.IntT: ...
         def block(self, stmts: list[ast.Stmt], ctx: Ctx) -> list[ir.Stmt]: ...
         def _params(self, params: list[ast.Param], allow_any: bool = True) -> list[ir.ParamDef] | None: ...
         def zero_value(self, t: ir.Type) -> Any: ...
@@ -268,12 +274,31 @@ class LanguageChecks:
             return False
         return True
 
+    def check_hides_field(self, name: str, span: Span, writes_state: bool, what: str = "local") -> bool:
+        """Report (E0101) a local (`let`, `for` variable, parameter) named like a state field where
+        the code can write the state (an action, a proc, `init`, a fill's body).
+
+        Decision: there, `let n = ...` followed by `n = n + 1` would silently write the local and
+        leave the field as it was, the trap a newcomer from Python falls into; so it is refused,
+        with the name to pick instead. In a pure `fn`, `observe` or a guard nothing can be
+        written, and naming a value after the field it stands for is good style (acrobot's
+        `dsdt` unpacks `theta1` from its argument): it stays allowed. True when the name is free;
+        a refused `let` is not declared, so later lines read the field and report nothing more."""
+        if not writes_state or name not in self.state:
+            return True
+        self.err("E0101", f"`{name}` is a state field: a {what} of that name would hide it", span,
+                 "hides the state field",
+                 notes=[f"after this, `{name}` would read and write the {what}, and `{name} = ...` would leave the "
+                        "state field unchanged"],
+                 help=f"rename the {what}, e.g. `{_HIDING_RENAME[what].format(name=name)}`")
+        return False
+
     # ------------------------------------------------------------ declarations
     def field_annotations(self, f: ast.FieldDecl, t: ir.Type) -> dict:
         """The meaning of a state field's annotations: visibility, matchup, outcome, reveal flags, lasting."""
         C = _c()
-        out = {"visibility": "public", "matchup": False, "outcome": False, "reveal": None, "reveal_to": None,
-               "lasting": False}
+        out: dict[str, Any] = {"visibility": "public", "matchup": False, "outcome": False, "reveal": None,
+                               "reveal_to": None, "lasting": False}
         seen_vis: list[tuple[str, Span]] = []
         for ann in f.annotations:
             name, span, arg = (ann + (None,))[:3]
@@ -422,6 +447,7 @@ class LanguageChecks:
         """`b(args)` as a statement: every lasting cell that lasts until `b(args)` returns to
         its field's default, and its code clears."""
         C = _c()
+        assert isinstance(e.func, ast.Name)  # the caller found `e.func.name` among the boundaries
         name = e.func.name
         if ctx.pure:
             self.fail("E0130", f"{C._ctx_name(ctx)} cannot reach boundary `{name}`, which changes the state",
@@ -511,7 +537,7 @@ class LanguageChecks:
         declared = self.resolve_type(s.type)
         if declared is None:
             raise C._Poison()
-        if isinstance(declared, ir.ListT) and literal:
+        if isinstance(declared, ir.ListT) and isinstance(s.value, ast.ArrayLit):
             items = [self.expr(x, ctx) for x in s.value.items]
             if len(items) > declared.cap:
                 self.fail("E0110", f"{len(items)} items do not fit `{declared}`", s.value.span,
@@ -520,9 +546,10 @@ class LanguageChecks:
                 if not self.require_fits(x, declared.elem, a.span, f"an item of `{s.name}: {declared}`"):
                     raise C._Poison()
             ctx.scopes[-1][s.name] = declared
-            if all(isinstance(x, ir.Const) for x in items):
-                value = ir.Const(type=declared, value=[x.value for x in items], span=s.value.span)
-                return [ir.Let(name=s.name, type=declared, value=value, span=s.span)]
+            consts = [x for x in items if isinstance(x, ir.Const)]
+            if len(consts) == len(items):
+                literal_value = ir.Const(type=declared, value=[x.value for x in consts], span=s.value.span)
+                return [ir.Let(name=s.name, type=declared, value=literal_value, span=s.span)]
             out: list[ir.Stmt] = [ir.Let(name=s.name, type=declared, value=ir.Const(type=declared, value=[]),
                                          span=s.span)]
             place = ir.Place(root="local", name=s.name, type=declared, span=s.span)
@@ -557,8 +584,8 @@ class LanguageChecks:
         `random.pick(...)`: the IR statements (`target` a name for `let`, else a place)."""
         C = _c()
         kind = selection_kind(value)
-        if kind is None:
-            self.fail("E0190", "`else` follows only `choose(...)` or `random.pick(...)`", orelse.span,
+        if kind is None or not isinstance(value, ast.Call):  # a statement with an `else` but no selection
+            self.fail("E0190", "`else` follows only `choose(...)` or `random.pick(...)`", (orelse or value).span,
                       "no choice to fall back from", help="remove the `else`, or write `if c then a else b`")
         what = "choose" if kind == "choose" else "random.pick"
         if op != "=":
@@ -629,24 +656,26 @@ class LanguageChecks:
             if target in ctx.scopes[-1]:
                 self.fail("E0101", f"`{target}` is already defined in this block", span, help="choose another name")
             self.check_reserved(target, span)
+            if not self.check_hides_field(target, self.name_span(span, target), not ctx.pure):
+                raise C._Poison()
             place = ir.Place(root="local", name=target, type=t, span=span)
-            read = None
         else:
             place, _ = self.place_and_read(target, ctx)
             probe = ir.Const(type=t, value=ir.int_of(t).lo, span=value.span)
             if not self.require_fits(probe, place.type, value.span, f"`{C._place_text(target)}: {place.type}`"):
                 raise C._Poison()
-            read = place
         if kind == "pick":
+            assert other is not None  # `random.pick(...) else fail(...)` was refused above
             pick = ir.RandomPick(var=sel.var, lo=lo, hi=hi, cond=cond, orelse=other, type=t, span=value.span)
-            if read is None:
+            if isinstance(target, str):
                 ctx.scopes[-1][target] = t
                 return [ir.Let(name=target, type=t, value=pick, span=span)]
             return [ir.Assign(place=place, value=pick, span=span)] + self.lasting_after(place, None, ctx, span)
+        assert chooser is not None  # set above for `choose`
         self.choose_sites += 1
         stmt = ir.Choose(place=place, chooser=chooser, var=sel.var, lo=lo, hi=hi, cond=cond, orelse=other,
                          fault=fault, site=self.choose_sites, span=span)
-        if read is None:
+        if isinstance(target, str):
             ctx.scopes[-1][target] = t
             return [ir.Let(name=target, type=t, value=ir.Const(type=t, value=self.zero_value(t)), span=span), stmt]
         return [stmt] + self.lasting_after(place, None, ctx, span)
@@ -706,8 +735,8 @@ class LanguageChecks:
             self.fail("E0140", f"a `while` bound must be in 1..{C.MAX_LOOP}, not {n}", s.bound.span)
         cond = self.expr(s.cond, ctx)
         self.require_type(cond, ir.BOOL, s.cond.span, "a `while` condition")
-        frame = [self.fresh_name("go"), True]
-        ctx.loops.append(frame)
+        flag = self.fresh_name("go")
+        ctx.loops.append([flag, True])
         self.push_facts(ctx, self.facts(cond, True, ctx))  # each iteration starts where `cond` holds
         ctx.loop_trips.append(n)  # for the help of E0120 on `let r = row` then `r = r + 1` in the body
         try:
@@ -716,7 +745,7 @@ class LanguageChecks:
             ctx.loops.pop()
             ctx.loop_trips.pop()
             self.pop_facts(ctx)
-        flag, k = frame[0], self.fresh_name("k")
+        k = self.fresh_name("k")
         counter = irutil.local(k, ir.IntT(lo=0, hi=n))
         stop = ir.Assign(place=ir.Place(root="local", name=flag, type=ir.BOOL, span=s.span),
                          value=irutil.bool_const(False), span=s.span)
@@ -808,6 +837,7 @@ class LanguageChecks:
             else:
                 body = ir.Cond(cond=irutil.binop("lt", var, irutil.int_const(start + size)), then=item, orelse=body,
                                type=elem)
+        assert body is not None  # `concat` of fewer than 2 arrays was refused above
         return ir.ArrayBuild(var=j, lo=0, hi=total, body=body, type=ir.ArrayT(elem=elem, size=total), span=e.span)
 
     def one_hot_call(self, e: ast.Call, ctx, peek: bool) -> ir.Expr:
@@ -847,10 +877,9 @@ class LanguageChecks:
             live = irutil.binop("lt", var, ir.Builtin(name="len", args=[xs], type=ir.IntT(lo=0, hi=t.cap)))
             elem = ir.IntT(lo=min(elem.lo, 0), hi=max(elem.hi, 0)) if isinstance(elem, ir.IntT) else elem
             item = ir.Cond(cond=live, then=item, orelse=zero, type=elem)
+        total: ir.Type = ir.FLOAT
         if isinstance(elem, ir.IntT):
             total = self.int32(ir.IntT(lo=min(elem.lo * n, elem.lo), hi=max(elem.hi * n, elem.hi)), e.span)
-        else:
-            total = ir.FLOAT
         return ir.Reduce(op="sum", var=k, lo=0, hi=n, body=item, type=total, span=e.span)
 
     def revealed_call(self, e: ast.Call, ctx) -> ir.Expr:
@@ -883,6 +912,7 @@ class LanguageChecks:
             if ctx.observe_player is None:
                 self.fail("E0172", f"`revealed` of `@reveal_to` field `{fd.name}` is read in `observe`", e.span,
                           help="the flag says which player sees the cell: read it where the player is known")
+            assert fd.reveal_to is not None  # `revealed` reads only a field with `@reveal` or `@reveal_to`
             flag_name = fd.reveal_to
             lead = [ir.Local(name=ctx.observe_player, type=ir.IntT(lo=0, hi=self.num_players - 1))]
         flag_t = self.state[flag_name].type
@@ -1031,6 +1061,7 @@ class LanguageChecks:
         if inst not in self._instantiating and not any(f.name == inst for f in self.instances):
             self._instantiating.add(inst)
             d = self.fn_decls[name]
+            assert not isinstance(d, ast.HoleDecl)  # a generic is a `fn` or a `proc` (a hole's parameters are concrete)
             saved = self.current_fn
             try:
                 fn = self._fn_body(inst, d.body, d.span, pure)
