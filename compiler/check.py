@@ -427,8 +427,8 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             return fallback
         d = decls[0]
         t = self.resolve_type(d.ret)
-        if t is None:
-            return fallback
+        if t is None:  # reported; with its span, E0171 knows `observe` failed (no cascade at `<builtin>`)
+            return fallback.model_copy(update={"span": d.span})
         ctx = Ctx("observe", pure=True, ret=t, observe_player=d.player)
         ctx.scopes[0][d.player] = ir.IntT(lo=0, hi=self.num_players - 1)
         body = self.block(d.body, ctx)
