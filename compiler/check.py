@@ -77,6 +77,8 @@ class Ctx:
     # and the trip counts of the enclosing `for` loops (for the E0120 help of `let heads = 0`)
     inferred: dict = field(default_factory=dict)
     loop_trips: list = field(default_factory=list)
+    # what the rest of the block may assume after an `if` whose arms all return (`if_stmt`)
+    exit_facts: dict | None = None
 
     def lookup(self, name: str) -> ir.Type | None:
         for scope in reversed(self.scopes):
@@ -274,18 +276,29 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
     def fits(self, src: ir.Type, dst: ir.Type) -> bool:
         return ranges.fits(src, dst)
 
-    def require_fits(self, e: ir.Expr, dst: ir.Type, span: Span, what: str, quiet: bool = False) -> bool:
-        """Check that `e` can be stored in `dst`; report E0120/E0110 at `span` otherwise."""
+    def require_fits(self, e: ir.Expr, dst: ir.Type, span: Span, what: str, quiet: bool = False,
+                     declared: bool = True) -> bool:
+        """Check that `e` can be stored in `dst`; report E0120/E0110 at `span` otherwise.
+
+        `declared` is False for a parameter of a built-in (`win`, `act`, ...), whose range the
+        spec cannot widen; a value that is one constant outside the range gets no clamp in its
+        help (`act(2)` with 2 players was told `min(2, 1)`)."""
         src = e.type
         if self.fits(src, dst):
             return True
         if isinstance(src, ir.IntT) and isinstance(dst, ir.IntT):
+            text = self.source_text(span)
+            if src.lo == src.hi:
+                fix = f"write a value in {dst.lo}..{dst.hi}"
+                if text.strip() != str(src.lo):
+                    fix = f"`{text}` is always {src.lo}: {fix}"
+            else:
+                fix = f"keep it in range, e.g. `{_clamp_fix(text, src, dst)}`"
             self.err("E0120", f"value may overflow {what}", span, f"has range {src.lo}..{src.hi}",
-                     help=f"keep it in range, e.g. `{_clamp_fix(self.source_text(span), src, dst)}`, "
-                          "or widen the declared range",
+                     help=fix + (", or widen the declared range" if declared else ""),
                      notes=[f"the declared range is {dst.lo}..{dst.hi}"])
             return False
-        if isinstance(src, ir.ArrayT) and isinstance(dst, ir.ArrayT) and src.size == dst.size:
+        if isinstance(src, ir.ArrayT) and isinstance(dst, ir.ArrayT) and _shape(src) == _shape(dst):
             self.err("E0120", f"elements may overflow {what}", span, f"elements are `{_elem(src)}`",
                      notes=[f"the declared type is `{dst}`"])
             return False
@@ -294,7 +307,13 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             hint = "convert with `float(...)`"
         elif isinstance(src, ir.BoolT) and isinstance(dst, ir.IntT):
             hint = "convert with `int(...)`"
-        self.err("E0110", f"type mismatch: expected `{dst}`, found `{src}`", span, f"this is `{src}`", help=hint)
+        notes = []
+        if isinstance(src, ir.ArrayT) and isinstance(dst, ir.ArrayT):
+            shapes = " x ".join(map(str, _shape(src))), " x ".join(map(str, _shape(dst)))
+            rows = " (`T[A][B]` is A rows of B)" if len(_shape(src)) > 1 or len(_shape(dst)) > 1 else ""
+            notes = [f"the shape is {shapes[0]}, the declared one {shapes[1]}{rows}"]
+        self.err("E0110", f"type mismatch: expected `{dst}`, found `{src}`", span, f"this is `{src}`", help=hint,
+                 notes=notes)
         return False
 
     def _fn_body(self, name: str, body: list[ast.Stmt], span: Span, pure: bool) -> ir.FnDef | None:
@@ -408,8 +427,8 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             return fallback
         d = decls[0]
         t = self.resolve_type(d.ret)
-        if t is None:
-            return fallback
+        if t is None:  # reported; with its span, E0171 knows `observe` failed (no cascade at `<builtin>`)
+            return fallback.model_copy(update={"span": d.span})
         ctx = Ctx("observe", pure=True, ret=t, observe_player=d.player)
         ctx.scopes[0][d.player] = ir.IntT(lo=0, hi=self.num_players - 1)
         body = self.block(d.body, ctx)
@@ -444,11 +463,16 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
 
     # ------------------------------------------------------------ statements
     def block(self, stmts: list[ast.Stmt], ctx: Ctx) -> list[ir.Stmt]:
+        """Check a block's statements in order. After a guard clause (an `if` without `else`
+        whose arms all `return`), the rest of the block is narrowed by its conditions being
+        false (`if r < 0 or r >= H { return 1 }` then `GRID[r * W]`), as `if_stmt` found them."""
         ctx.scopes.append({})
         out = []
+        guards = 0
         for s in stmts:
             if isinstance(s, (ast.For, ast.While)):
                 self.kill_facts(ctx, s.body)  # what an iteration assigns, later iterations see
+            ctx.exit_facts = None
             try:
                 r = self.stmt(s, ctx)
             except _Poison:
@@ -456,6 +480,12 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             finally:
                 self.kill_facts(ctx, [s])
             out.extend(r if isinstance(r, list) else [r])
+            if ctx.exit_facts:
+                self.push_facts(ctx, ctx.exit_facts)
+                guards += 1
+        ctx.exit_facts = None
+        for _ in range(guards):
+            self.pop_facts(ctx)
         ctx.scopes.pop()
         return out
 
@@ -551,7 +581,9 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         before: dict = {}  # what the earlier conditions being false say
         arms: list[tuple[ir.Expr | None, list[ir.Stmt]]] = []
         dead = False
+        saved = self.save_facts(ctx)
         for (_cond, body), c in zip(s.branches, conds):
+            self.start_arm(ctx, saved)
             truth = self.constant_truth(c) if c is not None else None
             facts = dict(before)
             if c is not None:
@@ -574,6 +606,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                     before[k] = v if prev is None or prev[2] != v[2] else (max(v[0], prev[0]), min(v[1], prev[1]), v[2])
         result: list[ir.Stmt] = []
         if s.orelse is not None:
+            self.start_arm(ctx, saved)
             self.push_facts(ctx, before)
             try:
                 if dead:
@@ -584,6 +617,8 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                 self.pop_facts(ctx)
         if any(c is None for c in conds):
             return []
+        if s.orelse is None and all(_always_returns(body) for _, body in s.branches):
+            ctx.exit_facts = before  # a guard clause: the rest of the block runs where every condition failed
         for c, then in reversed(arms):
             if c is None:  # a condition that folds to `true`: its block is what runs
                 result = then
@@ -595,7 +630,10 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         """E0120 for an assignment to a local declared by `let x = <int>` without a type: its
         range is that of its first value, so `x = x + 1` cannot fit. The help declares the
         range the assignments can reach in the loops around them (each loop adding the
-        assignment's step once per trip) and keeps the value in it."""
+        assignment's step once per trip, a `while` its bound) and keeps the value in it: the
+        clamp is the one the value needs once the local has the declared range (`r = r + DR[d]`
+        with `DR[d]` in -1..1 needs both ends: `clamp(...)`, not `min(...)`, which the help
+        said before, and which the checker then refused)."""
         let, depth, _ = ctx.inferred[place.name]
         init, new = ir.int_of(place.type), ir.int_of(value.type)  # an int local and value (the caller's test)
         trips = 1
@@ -606,7 +644,8 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         lo, hi = max(lo, ir.INT32_MIN), min(hi, ir.INT32_MAX)
         rhs = self.source_text(s.value.span) if s.op == "=" else \
             f"{place.name} {'+' if s.op == '+=' else '-'} {self.source_text(s.value.span)}"
-        keep = _clamp_fix(rhs, new, ir.IntT(lo=lo, hi=hi))
+        declared = ir.IntT(lo=new.lo + lo - init.lo, hi=new.hi + hi - init.hi)  # the value's range then
+        keep = _clamp_fix(rhs, declared, ir.IntT(lo=lo, hi=hi))
         times = f" (the loops around it run {trips} times)" if trips > 1 else ""
         self.fail("E0120", f"value may overflow `{place.name}: {init}`", s.span, f"has range {new.lo}..{new.hi}",
                   notes=[f"`{place.name}` was declared by `let {place.name} = {self.source_text(let.value.span)}` "
@@ -653,7 +692,9 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         covered: set[int] = set()
         wildcard = False
         arms = []
+        saved = self.save_facts(ctx)
         for arm in s.arms:
+            self.start_arm(ctx, saved)
             members = []
             for name, span in arm.patterns:
                 if name is None:
@@ -834,11 +875,15 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         if not isinstance(index.type, ir.IntT):
             self.fail("E0110", "an index must be an integer", link.index.span, f"this is `{index.type}`")
         if index.type.lo < 0 or index.type.hi >= size:
+            text = self.source_text(link.index.span)
+            fix = f"keep the index in 0..{size - 1}, e.g. with `{_clamp_fix(text, index.type, ir.IntT(lo=0, hi=size - 1))}`"
+            lo, hi = index.type.lo, index.type.hi
+            if lo > 0 and hi - lo + 1 == size and len(text) <= 60 and re.fullmatch(r"[\w.\[\]]+", text):
+                # a number counted from `lo` (a card 1..5 of 5 slots; a name or a read, not an
+                # expression such as `cell + 1`): clamping it would merge two numbers in one slot
+                fix += f"; or, if `{text}` counts from {lo}, index with `{text} - {lo}`"
             self.fail("E0121", f"index may be out of bounds for `{t}`", link.index.span,
-                      f"has range {index.type.lo}..{index.type.hi}",
-                      notes=[f"valid indices are 0..{size - 1}"],
-                      help=f"keep the index in 0..{size - 1}, e.g. with "
-                           f"`{_clamp_fix(self.source_text(link.index.span), index.type, ir.IntT(lo=0, hi=size - 1))}`")
+                      f"has range {lo}..{hi}", notes=[f"valid indices are 0..{size - 1}"], help=fix)
         return t.elem
 
     # ------------------------------------------------------------ expressions
@@ -1189,7 +1234,8 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             v = self.expr(a.value, ctx)
             if isinstance(p.type, ir.FloatT) and isinstance(v, ir.Const) and isinstance(v.type, ir.IntT):
                 v = ir.Const(type=ir.FLOAT, value=float(v.value), span=v.span)
-            if not self.require_fits(v, p.type, a.value.span, f"parameter `{p.name}: {p.type}` of `{name}`"):
+            if not self.require_fits(v, p.type, a.value.span, f"parameter `{p.name}: {p.type}` of `{name}`",
+                                     declared=name not in EFFECTS + sim.RESERVED):
                 raise _Poison()
             args.append(v)
         return args
@@ -1225,6 +1271,10 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             if func.name in LIST_MUTATORS:
                 self.fail("E0110", f"`{func.name}()` is a statement and has no value", e.span,
                           help=f"call it on its own line: `xs.{func.name}(...)`")
+            if func.name in ("remove", "discard", "erase", "delete"):  # by value: lists remove by position
+                self.fail("E0103", f"unknown method `{func.name}`", func.name_span, "no such method",
+                          help="a list removes by position, `xs.remove_at(i)`; to remove a value v, find it first: "
+                               "`for i in 0..CAP { if i < len(xs) and xs[i] == v { xs.remove_at(i)  break } }`")
             self.fail("E0103", f"unknown method `{func.name}`", func.name_span, "no such method",
                       help=did_you_mean(func.name, ["contains", "count", "draw", "pop", *LIST_MUTATORS]))
         if not isinstance(func, ast.Name):
@@ -1335,8 +1385,8 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                 self.fail("E0111", f"fields of `{name}` are named: `{name}(field: value, ...)`", a.span)
             fd = next((f for f in rec.fields if f.name == a.name), None)
             if fd is None:
-                self.fail("E0103", f"record `{name}` has no field `{a.name}`", a.span,
-                          help=did_you_mean(a.name, [f.name for f in rec.fields]))
+                self.fail("E0103", f"record `{name}` has no field `{a.name}`", a.span, "unknown field",
+                          help=did_you_mean(a.name, [f.name for f in rec.fields]) or _fields_help(rec))
             v = self.expr(a.value, ctx)
             if not self.require_fits(v, fd.type, a.value.span, f"field `{name}.{fd.name}: {fd.type}`"):
                 raise _Poison()
@@ -1544,6 +1594,18 @@ def _widen(t: ir.Type) -> ir.Type:
     if isinstance(t, ir.IntT):
         return ir.IntT(lo=ir.INT32_MIN, hi=ir.INT32_MAX)
     return t
+
+
+def _shape(t: ir.Type) -> list[int]:
+    """The sizes of array type `t`'s axes, outermost first (`int[0..6][5][4]`: [5, 4]).
+
+    `require_fits` says "elements may overflow" only for arrays of one shape: comparing the
+    outer size alone called a 5 x 5 observation declared 5 x 4 an overflow of its elements."""
+    sizes = []
+    while isinstance(t, ir.ArrayT):
+        sizes.append(t.size)
+        t = t.elem
+    return sizes
 
 
 def _elem(t: ir.Type) -> ir.Type:

@@ -33,13 +33,17 @@ expansion means on the reference interpreter):
 * `@reveal(flag)` / `@reveal_to(flag)`: `revealed(cell, fallback)` reads a hidden or private
   cell where the public bool field `flag` (same shape; with one leading axis of players for
   `@reveal_to`) shows it, and `fallback` elsewhere.
-* Ranges narrowed by conditions: inside `if x < 3 { ... }`, the right side of `x < 3 and ...`,
+* Ranges narrowed by conditions (`x < 3`, and each term of `x + y < 3` by the other's range):
+  inside `if x < 3 { ... }`, the right side of `x < 3 and ...`,
   the branches of `if ... then ... else ...`, the body of `while x < 3` and the body of an
   action whose `when` guard says `x < 3` (not under `illegal_action pgx`, which runs an illegal
   action's body, nor in a simultaneous spec, whose bodies run after every commit), a read of
   local `x` (or of a scalar state field, never `step_count` from a guard) has the narrowed
   range until the first statement that may assign it (for a state field: or call a
-  procedure, or `choose`); a loop's body loses the facts about what it assigns from its
+  procedure, or `choose`; not an effect or a list method: `_may_change_fields`); each arm of
+  an `if` or `match` starts from the facts before the statement (`start_arm`); after a guard
+  clause (an `if` without `else` whose arms all return) the rest of the block is narrowed by its
+  conditions being false (`block`); a loop's body loses the facts about what it assigns from its
   start (`kill_facts`). A block under a condition that folds to a constant `false` is
   dropped, and range errors in it are not reported.
 * A `fn` that reads a `@private` field only at slots given by its parameters may be called in
@@ -153,7 +157,7 @@ def _assigned_names(stmts: list[ast.Stmt], memo: dict[int, tuple[list, set[str],
         elif isinstance(n, (ast.Let, ast.For)):
             names.add(n.name if isinstance(n, ast.Let) else n.var)
         elif isinstance(n, ast.ExprStmt) and isinstance(n.expr, ast.Call):
-            calls = True
+            calls = calls or _may_change_fields(n.expr.func)
             f = n.expr.func
             if isinstance(f, ast.Field):
                 names.add(_root_name(f.base))
@@ -163,6 +167,22 @@ def _assigned_names(stmts: list[ast.Stmt], memo: dict[int, tuple[list, set[str],
             calls = True
     memo[id(stmts)] = (stmts, names, calls)
     return names, calls
+
+
+def _may_change_fields(f: Any) -> bool:
+    """Whether a statement call of `f` may change state fields other than the one it names.
+
+    Decision: the effects (`win`, `draw`, `terminate`, `reward`, `fail`) change only
+    `rewards` and `terminated` (float and bool: no range fact is about them), and a list
+    method (`hand[p].push(c)`) changes only its list, whose root name `_assigned_names` adds;
+    so neither ends the facts about the other fields (before, `if die == 1 { terminate() }
+    else { t = t + die }` under `when t < 30` lost `t < 30` in the `else`). A proc, a hole,
+    a boundary or `act(p)` may change any field."""
+    if isinstance(f, ast.Name):
+        return f.name not in _c().EFFECTS
+    if isinstance(f, ast.Field):
+        return f.name not in _c().LIST_MUTATORS
+    return True
 
 
 def _root_name(e: Any) -> str:
@@ -718,10 +738,12 @@ class LanguageChecks:
         flag = self.fresh_name("go")
         ctx.loops.append([flag, True])
         self.push_facts(ctx, self.facts(cond, True, ctx))  # each iteration starts where `cond` holds
+        ctx.loop_trips.append(n)  # for the help of E0120 on `let r = row` then `r = r + 1` in the body
         try:
             body = self.block(s.body, ctx)
         finally:
             ctx.loops.pop()
+            ctx.loop_trips.pop()
             self.pop_facts(ctx)
         k = self.fresh_name("k")
         counter = irutil.local(k, ir.IntT(lo=0, hi=n))
@@ -1090,31 +1112,51 @@ class LanguageChecks:
         if not (isinstance(e, ir.Binary) and e.op in ("lt", "le", "gt", "ge", "eq", "ne")):
             return
         op = e.op if truth else {"lt": "ge", "le": "gt", "gt": "le", "ge": "lt", "eq": "ne", "ne": "eq"}[e.op]
-        for subject, other, flip in ((e.left, e.right, False), (e.right, e.left, True)):
-            key, sid = self._subject(subject, ctx)
-            if key is None or not isinstance(other.type, ir.IntT) or not isinstance(subject.type, ir.IntT):
-                continue
-            o = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}.get(op, op) if flip else op
-            lo, hi = subject.type.lo, subject.type.hi
-            if o == "lt":
-                hi = other.type.hi - 1
-            elif o == "le":
-                hi = other.type.hi
-            elif o == "gt":
-                lo = other.type.lo + 1
-            elif o == "ge":
-                lo = other.type.lo
-            elif o == "eq":
-                lo, hi = other.type.lo, other.type.hi
-            elif other.type.lo == other.type.hi:  # `x != c` at an end of x's range
-                if other.type.lo == lo:
-                    lo += 1
-                elif other.type.lo == hi:
-                    hi -= 1
-            prev = out.get(key)
-            if prev is not None:
-                lo, hi = max(lo, prev[0]), min(hi, prev[1])
-            out[key] = (lo, hi, sid)
+        if not (isinstance(e.left.type, ir.IntT) and isinstance(e.right.type, ir.IntT)):
+            return
+        flipped = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}.get(op, op)
+        self._fact(e.left, op, (e.right.type.lo, e.right.type.hi), ctx, out)
+        self._fact(e.right, flipped, (e.left.type.lo, e.left.type.hi), ctx, out)
+
+    def _fact(self, subject: ir.Expr, o: str, other: tuple[int, int], ctx, out: dict) -> None:
+        """What `subject o other` says, `other` a range: about `subject` when it is a local or a
+        scalar state field, and about each term of a sum (`a + b < R`: `a < R - b`, with the
+        range of `R - b`; `a - b < R`: `a < R + b`), so that Pig's `when score[p] + total < GOAL`
+        narrows `total` (decision: a term's fact uses only the other term's static range, so
+        it holds whatever that term's value becomes later)."""
+        if isinstance(subject, ir.Binary) and subject.op in ("add", "sub") and isinstance(subject.type, ir.IntT):
+            left, right = subject.left.type, subject.right.type
+            if not (isinstance(left, ir.IntT) and isinstance(right, ir.IntT)):
+                return
+            if subject.op == "add":
+                self._fact(subject.left, o, (other[0] - right.hi, other[1] - right.lo), ctx, out)
+                self._fact(subject.right, o, (other[0] - left.hi, other[1] - left.lo), ctx, out)
+            else:
+                self._fact(subject.left, o, (other[0] + right.lo, other[1] + right.hi), ctx, out)
+            return
+        key, sid = self._subject(subject, ctx)
+        if key is None or not isinstance(subject.type, ir.IntT):
+            return
+        lo, hi = subject.type.lo, subject.type.hi
+        if o == "lt":
+            hi = other[1] - 1
+        elif o == "le":
+            hi = other[1]
+        elif o == "gt":
+            lo = other[0] + 1
+        elif o == "ge":
+            lo = other[0]
+        elif o == "eq":
+            lo, hi = other
+        elif other[0] == other[1]:  # `x != c` at an end of x's range
+            if other[0] == lo:
+                lo += 1
+            elif other[0] == hi:
+                hi -= 1
+        prev = out.get(key)
+        if prev is not None:
+            lo, hi = max(lo, prev[0]), min(hi, prev[1])
+        out[key] = (lo, hi, sid)
 
     def _subject(self, e: ir.Expr, ctx) -> tuple[tuple | None, int | None]:
         if isinstance(e, ir.Local):
@@ -1136,8 +1178,8 @@ class LanguageChecks:
         Order-aware narrowing (decision): `block` calls this after each statement (a fact
         holds until the first statement that may change its subject, so the right side of
         `x = x + 1` still sees `x < 3`) and before a loop, with the loop's body (a later
-        iteration runs after the body's assignments). A branch's assignment removes the fact
-        for the other branches checked after it too: conservative, never unsound."""
+        iteration runs after the body's assignments). The arms of an `if` or `match` each start
+        from the facts before the statement (`start_arm`)."""
         if not any(ctx.narrow):
             return
         names, calls = _assigned_names(stmts, self._assigned_memo)
@@ -1147,6 +1189,22 @@ class LanguageChecks:
 
     def pop_facts(self, ctx) -> None:
         ctx.narrow.pop()
+
+    def save_facts(self, ctx) -> list[dict]:
+        """A copy of every frame of `ctx.narrow`, for `start_arm`."""
+        return [dict(frame) for frame in ctx.narrow]
+
+    def start_arm(self, ctx, saved: list[dict]) -> None:
+        """Put the frames back as `save_facts` found them, before the next arm of an `if` or
+        `match` is checked.
+
+        Decision: the arms are exclusive, so what one arm assigns does not change what holds
+        when another one starts (before, `if die == 1 { t = 0 } else { t = t + die }` under
+        `when t < 30` lost `t < 30` in the `else`). After the statement, `block`'s
+        `kill_facts` of the whole statement ends the facts about what any arm may assign."""
+        for frame, before in zip(ctx.narrow, saved):
+            frame.clear()
+            frame.update(before)
 
     def constant_truth(self, c: ir.Expr) -> bool | None:
         """The value of condition `c` when it folds to a constant (no state, locals or draws)."""

@@ -835,6 +835,15 @@ class _FlatBackend:
             return str(err)
         return None
 
+    def step_joint(self, actions: np.ndarray) -> str | None:
+        """One turn of a simultaneous spec per lane (`actions[lane]`: every player's action), for
+        `verify(..., joint=True)` (`--targets flat --joint` had no such method: an internal error)."""
+        try:
+            self.states = [self.it.step_joint(s, [int(a) for a in row]) for s, row in zip(self.states, actions)]
+        except SpecRuntimeError as err:
+            return str(err)
+        return None
+
     def batch(self, keys, lanes: np.ndarray) -> list[tuple[str, np.ndarray]]:
         return _leaves({k: v for k, v in states_to_arrays(self.module, [self.states[int(j)] for j in lanes]).items()
                         if k in keys})

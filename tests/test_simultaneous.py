@@ -230,6 +230,13 @@ def test_verify_joint(duel, duel_jax):
     assert report.ok and report.episodes == 24, (report.divergences, report.faults)
 
 
+def test_verify_joint_on_the_lowered_ir(duel):
+    """`--targets flat --joint`: the interpreter on the lowered IR plays each turn as one
+    `step_joint` (it had no such method: an internal error, found verifying a Goofspiel)."""
+    report = verify(duel, ["python", "flat"], episodes=12, seed=5, joint=True)
+    assert report.ok and report.episodes == 12 and report.level2_transitions > 0, (report.divergences, report.faults)
+
+
 def test_verify_joint_catches_a_wrong_joint_step(duel, duel_jax):
     """A joint step that forgets to resolve player 1's choice diverges at the first turn."""
 
