@@ -290,7 +290,9 @@ class LanguageChecks:
                  "hides the state field",
                  notes=[f"after this, `{name}` would read and write the {what}, and `{name} = ...` would leave the "
                         "state field unchanged"],
-                 help=f"rename the {what}, e.g. `{_HIDING_RENAME[what].format(name=name)}`")
+                 help=(f"to set the field, drop `let`: `{name} = ...`; to keep a local, rename it, e.g. "
+                       f"`{_HIDING_RENAME[what].format(name=name)}`") if what == "local" else
+                 f"rename the {what}, e.g. `{_HIDING_RENAME[what].format(name=name)}`")
         return False
 
     # ------------------------------------------------------------ declarations
