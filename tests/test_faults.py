@@ -25,7 +25,7 @@ from envc.compiler.passes import number_faults
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "tests" / "specs" / "faults.envspec"
 FAULTING = ["push_full", "pop_empty", "draw_empty", "read_past", "write_past", "insert_past", "remove_past",
-            "fails", "fails_hostile", "draw_or_read"]
+            "fails", "fails_hostile", "draw_or_read", "comp_past", "comp_nested", "fn_past", "fn_nested", "fn_in_comp"]
 HOSTILE = 'fail: bad {a} }{ {b}} {{a}} {action} "q" \'\' \\ end\nline 2 */ {}'  # fails_hostile's text
 STEPS = 4
 
@@ -63,9 +63,9 @@ def _interp_fault(module, name: str) -> tuple[int, str]:
 def test_every_fault_site_is_numbered_once(module):
     lowered = pipeline.lower(pipeline.run(module), pipeline.PassContext(verify=True))
     sites = lowered.fault_sites
-    assert len(sites) == len(set(sites)) == 12
+    assert len(sites) == len(set(sites)) == 15
     assert number_faults.run(lowered) is lowered  # a second run changes nothing
-    assert [m for _, m in sites].count(number_faults.INDEX_PAST_END) == 5
+    assert [m for _, m in sites].count(number_faults.INDEX_PAST_END) == 8
 
 
 def test_a_specs_text_is_not_a_template(module):
