@@ -43,10 +43,20 @@ How each construct lowers (decisions here, layout in `templates/env.py.j2`):
   fn). Comprehension bodies too: a `vmap` level with a site returns `(value, _flt)` per
   element (`_fault_in`), and the fault of the first element in index order whose fault is
   set (`_first_fault`: the interpreter evaluates every element in order and raises at the
-  first failing one) is recorded on the comprehension's path. Not in a guard (the
-  legal-action mask), `observe` or an invariant: a fault there is not recorded, and JAX
-  reads padding there (README "Runtime faults"). A module without fault sites has no
-  `_fault` field and no fault code, and a fn without a site is lowered as before;
+  first failing one) is recorded on the comprehension's path; a value hoisted out of a nest
+  (`_outside`) has its fault recorded where it is read, on the read's path. Guards and
+  `observe` too: a mask function whose guard may fault (`guard_faults`) returns `(mask,
+  fault)`, `_legal_action_mask` the first fault kind by kind, `_observe` `(observation,
+  fault)`, and the template's `_finish` records the guards' fault (unless terminated), then
+  `observe`'s, in the state: the interpreter evaluates both on every state `init` and `step`
+  make, so such a fault is the step's (a joint turn records player p's guard fault once
+  players 0..p-1 committed legal actions). A guard that may fault is not reused by another
+  kind's mask (`mask_reuse`): the interpreter evaluates it inside that guard. Not recorded:
+  a fault in an invariant, in `observe`/`legal_action_masks` called on their own (for
+  another player than the step's), and a
+  guard fault of a state an auto-reset replaces after truncation (README "Runtime faults").
+  A module without fault sites has no `_fault` field and no fault code, and a fn, guard or
+  `observe` without a site is lowered as before;
 - actions dispatch with `lax.switch` on the action kind; the legal-action mask of a kind
   is its guard as one comprehension over the kind's flat indices (`m_<kind>`), each
   parameter replaced by its decoding (`decoded_guard`); a part of a guard that is another
@@ -135,6 +145,11 @@ class LoweredModule:
     mask_lets: list[tuple[str, str]] = field(default_factory=list)
     prefix_walks: bool = False  # some loop is lowered by `_prefix_walk` (its runtime block is pasted)
     helpers: frozenset[str] = frozenset()  # the runtime helpers the lowered code calls (`Lowering.rt`)
+    # the variables of `_legal_action_mask` holding the faults of the kinds whose guard holds a
+    # fault site, in kind order (it then returns `(mask, first fault)`); `_observe` returns
+    # `(observation, fault)` when `observe_faults` (`Lowering.guard_faults`)
+    mask_faults: list[str] = field(default_factory=list)
+    observe_faults: bool = False
 
 
 @dataclass
@@ -200,6 +215,10 @@ class Lowering:
         self._path: list[str] = []
         self.fault_fns = _fault_fns(module)
         self.helpers: set[str] = set()  # runtime helpers called by the code emitted so far (`rt`)
+        self._guard_faults: set[int] = set()  # kinds whose mask function returns a fault (`guard_faults`)
+        # faults of values hoisted out of a comprehension nest (`_outside`): (nest depth, variable
+        # or None before the first fault)
+        self._captures: list[tuple[int, str | None]] = []
 
     # ------------------------------------------------------------ helpers
     def record_fault(self, site: number_faults.Site | None, cond: str, a: str = "0", b: str = "0") -> None:
@@ -215,6 +234,10 @@ class Lowering:
             return
         code = number_faults.site_id(self.m, site) + 1
         where = " & ".join([*(f"({c})" for c in self._path), f"({cond})"])
+        captured = self._captured()
+        if captured is not None:
+            self._at_depth(f"{captured} = {self.rt('_fault_in')}({captured}, {where}, {code}, {a}, {b})")
+            return
         if self.levels:
             self._level_fault().prelude.append(f"_flt = {self.rt('_fault_in')}(_flt, {where}, {code}, {a}, {b})")
             return
@@ -225,10 +248,34 @@ class Lowering:
         comprehension's) where the expression is on the interpreter's path and no fault is
         recorded yet: in `st` (`_fault_put`), or in the innermost level's `_flt`."""
         where = " & ".join(f"({c})" for c in self._path) or "True"
+        captured = self._captured()
+        if captured is not None:
+            self._at_depth(f"{captured} = {self.rt('_fault_join')}({captured}, {where}, {fault})")
+            return
         if self.levels:
             self._level_fault().prelude.append(f"_flt = {self.rt('_fault_join')}(_flt, {where}, {fault})")
             return
         self.emit(f"st = {self.rt('_fault_put')}(st, {where}, {fault})")
+
+    def _captured(self) -> str | None:
+        """The variable that captures the faults of a value hoisted out of a comprehension nest
+        (`_outside`) when the code being lowered is at its depth, started (zeros) at first use;
+        else None."""
+        if not self._captures or self._captures[-1][0] != len(self.levels):
+            return None
+        depth, name = self._captures[-1]
+        if name is None:  # (named at first use: a module without such faults keeps its names)
+            name = self.fresh("_hf")
+            self._at_depth(f"{name} = jnp.zeros(3, jnp.int32)")
+            self._captures[-1] = (depth, name)
+        return name
+
+    def _at_depth(self, line: str) -> None:
+        """Statement `line` where the code being lowered runs: the innermost level's function, or here."""
+        if self.levels:
+            self.levels[-1].prelude.append(line)
+        else:
+            self.emit(line)
 
     def _level_fault(self) -> _Level:
         """The innermost comprehension level, its `_flt` (no fault yet) started if it was not."""
@@ -1015,15 +1062,23 @@ class Lowering:
         enclosing level's function or before the statement, not into a level whose function
         runs after the hoisted argument is evaluated (CI's `arrays`: `one_hot` inside
         `concat`, `_e76` used before it was bound)."""
-        inner, care = self.levels[depth:], self._care
+        inner, care, path = self.levels[depth:], self._care, self._path
         del self.levels[depth:]
         # conditions over the dropped levels do not hold where `root` is computed
         self._care = [(d, vs) for d, vs in care if d <= depth]
+        # nor the path's: `root`'s faults are captured there, and recorded where it is read,
+        # on the read's path, in the element that reads it (the interpreter evaluates it there)
+        self._path = []
+        self._captures.append((depth, None))
         try:
-            return self.ex(root)
+            code = self.ex(root)
         finally:
             self.levels.extend(inner)
-            self._care = care
+            self._care, self._path = care, path
+            _, captured = self._captures.pop()
+        if captured is not None:
+            self.merge_fault(captured)
+        return code
 
     def _mentions_nest(self, e) -> bool:
         """True when IR node `e` reads a variable of the comprehension nest."""
@@ -1585,20 +1640,48 @@ class Lowering:
         doc = f"guard of `{a.name}` at each of its {kind.size} flat indices (bool[{kind.size}])"
         if deps:
             doc += "; reads the masks of " + ", ".join(f"`{d}`" for d in deps) + " (`mv_` arguments)"
+        fault = kind.index in self._guard_faults
+        if fault:
+            doc += "; returns (mask, its first runtime fault: int32[3], zeros for none)"
         return self.function(f"def {py_ident('mask', a.name)}(st{args}):", [], [ir.Return(value=mask)], mask.type,
-                             False, doc)
+                             False, doc, fault=fault)
+
+    def holds_site(self, node) -> bool:
+        """True when evaluating IR node `node` may fault: a fault site in it, or a call of a fn
+        that holds one (`_fault_fns`)."""
+        return any(number_faults.site_of(n) is not None or (isinstance(n, ir.CallFn) and n.fn in self.fault_fns)
+                   for n in ir.walk_all(node))
+
+    def guard_faults(self, plan: mask_reuse.MaskPlan) -> set[int]:
+        """The kinds whose guard (as `plan` rewrote it) may fault, when the module records
+        faults. A kind reading the mask of such a kind (`mask_reuse`) gets its own guard back:
+        the interpreter evaluates the other guard where this one reads it, and raises its
+        fault there, in this kind's turn (the plan is changed in place)."""
+        if not self.m.fault_sites:
+            return set()
+        faulting = {k for k, g in plan.guards.items() if self.holds_site(g)}
+        for k, deps in plan.deps.items():
+            original = self.m.actions[k].guard  # (not None: only kinds with a guard are in `deps`)
+            if original is not None and any(d in faulting for d in deps):
+                plan.guards[k] = original
+                plan.deps[k] = []
+        return {k for k, g in plan.guards.items() if self.holds_site(g)}
 
     def mask_calls(self, plan: mask_reuse.MaskPlan) -> tuple[list[tuple[str, str]], dict[int, str]]:
         """How `_legal_action_mask` computes each kind's mask: the `(variable, call)` pairs of
-        the masks another kind reads, in dependency order, and each kind's code in the
-        concatenation (its variable, or its call)."""
+        the masks another kind reads, and of the kinds whose mask function also returns a
+        fault (`guard_faults`: `mv_<kind>, _mf<index>`), in dependency order, and each kind's
+        code in the concatenation (its variable, or its call)."""
         needed = {d for deps in plan.deps.values() for d in deps}
         lets, code = [], {}
         for k in plan.order:
             name = self.space.kinds[k].name
             call = f"{py_ident('mask', name)}(st" + "".join(
                 ", " + py_ident("mask_value", self.space.kinds[d].name) for d in plan.deps.get(k, [])) + ")"
-            if k in needed:
+            if k in self._guard_faults:
+                lets.append((f"{py_ident('mask_value', name)}, _mf{k}", call))
+                call = py_ident("mask_value", name)
+            elif k in needed:
                 lets.append((py_ident("mask_value", name), call))
                 call = py_ident("mask_value", name)
             code[k] = call
@@ -1619,6 +1702,10 @@ class Lowering:
         actions = []
         resume = self.resume_info()
         plan = mask_reuse.plan(m)
+        self._guard_faults = self.guard_faults(plan)
+        if self._guard_faults:
+            self.rt("_fault_put")  # (the template's `_finish` records the guards' fault)
+            self.rt("_first_fault")
         mask_lets, mask_code = self.mask_calls(plan)
         for kind in self.space.kinds:
             a = m.actions[kind.index]
@@ -1647,10 +1734,15 @@ class Lowering:
             actions.append({"name": a.name, "offset": kind.offset, "size": kind.size, "guard": a.guard is not None,
                             "resumes": False, "fn": fn_name, "mask": mask_name, "mask_call": mask_code.get(kind.index)})
         obs = m.observe
+        observe_faults = bool(m.fault_sites) and self.holds_site(obs.body)
+        if observe_faults:
+            self.rt("_fault_put")  # (the template's `_finish` records `observe`'s fault)
         self.functions.append(self.function(f"def _observe(st, {ident(obs.player)}):",
                                             [ir.ParamDef(name=obs.player, type=ir.IntT(lo=0, hi=m.num_players - 1))],
                                             obs.body, obs.type, False, "the observation of player `"
-                                            + obs.player + "` (the spec's `observe`)"))
+                                            + obs.player + "` (the spec's `observe`)"
+                                            + ("; returns (observation, its first runtime fault: int32[3], zeros for"
+                                               " none)" if observe_faults else ""), fault=observe_faults))
         self.functions.append(self.function("def _init_body(st):", [], m.init, None, True, "the spec's `init` block",
                                             prologue=["st = dict(st)"]))
         if m.epilogue:
@@ -1676,6 +1768,7 @@ class Lowering:
             has_epilogue=bool(m.epilogue),
             simultaneous=_simultaneous_fields(m), prefix_walks=self._walked,
             helpers=frozenset(self.helpers),
+            mask_faults=[f"_mf{k}" for k in sorted(self._guard_faults)], observe_faults=observe_faults,
         )
 
 
