@@ -41,8 +41,7 @@ Semantics (every backend reproduces them exactly):
   (README, "Runtime faults"): the pass `number_faults` numbers each site, the Rust package
   raises its `SpecRuntimeError` with the same location and message, and the JAX module,
   which cannot raise inside `jit`, records the first fault in `State._fault` and raises it
-  with `raise_fault(state)` (not inside a `fn`, guard, `observe`, invariant or
-  comprehension body: a known gap).
+  with `raise_fault(state)` (not inside an invariant: a known gap, README "Runtime faults").
 """
 
 from __future__ import annotations

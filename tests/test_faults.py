@@ -25,7 +25,8 @@ from envc.compiler.passes import number_faults
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "tests" / "specs" / "faults.envspec"
 FAULTING = ["push_full", "pop_empty", "draw_empty", "read_past", "write_past", "insert_past", "remove_past",
-            "fails", "fails_hostile", "draw_or_read"]
+            "fails", "fails_hostile", "draw_or_read", "comp_past", "comp_nested", "fn_past", "fn_nested", "fn_in_comp",
+            "arm_guard", "arm_observe", "arm_both"]
 HOSTILE = 'fail: bad {a} }{ {b}} {{a}} {action} "q" \'\' \\ end\nline 2 */ {}'  # fails_hostile's text
 STEPS = 4
 
@@ -63,9 +64,9 @@ def _interp_fault(module, name: str) -> tuple[int, str]:
 def test_every_fault_site_is_numbered_once(module):
     lowered = pipeline.lower(pipeline.run(module), pipeline.PassContext(verify=True))
     sites = lowered.fault_sites
-    assert len(sites) == len(set(sites)) == 12
+    assert len(sites) == len(set(sites)) == 17
     assert number_faults.run(lowered) is lowered  # a second run changes nothing
-    assert [m for _, m in sites].count(number_faults.INDEX_PAST_END) == 5
+    assert [m for _, m in sites].count(number_faults.INDEX_PAST_END) == 10
 
 
 def test_a_specs_text_is_not_a_template(module):
@@ -122,7 +123,7 @@ def test_jax_faults_are_per_environment_sticky_and_survive_a_reset(module, jax_e
             first = fault[1].tolist()
         assert first is None or fault[1].tolist() == first
     assert first is not None
-    assert jax_env.fault_message(state).startswith("env 1: faults.envspec:16:5: push onto a full list (capacity 2)")
+    assert jax_env.fault_message(state).startswith("env 1: faults.envspec:18:5: push onto a full list (capacity 2)")
 
 
 def specs_lowered_sites(name: str) -> list:
@@ -357,11 +358,11 @@ def test_rust_meets_a_joint_turns_guard_fault_when_the_interpreter_does():
 def test_jax_plays_the_joint_turns_before_a_guard_fault_as_the_interpreter():
     """tests/specs/short_list.envspec on JAX: the turn that ends where player 1's guard faults,
     and a turn from there whose first action is illegal, record no fault and equal the
-    interpreter's states (JAX does not record faults inside a guard: the documented gap in
-    README "Runtime faults"; the interpreter and Rust raise there)."""
+    interpreter's states; a turn from there whose first action is legal records player 1's
+    guard fault, the interpreter's, with `masks` given or not (`_step_joint_dict`)."""
     from envc.verify import first_difference, jax_state_arrays, load_jax, to_arrays
 
-    module, it, states, _ = _short_list_game()
+    module, it, states, text = _short_list_game()
     env = load_jax(module)
     tick, wait = it.actions.encode("tick"), it.actions.encode("wait")
     state = env.init_from_seed(0)
@@ -376,4 +377,9 @@ def test_jax_plays_the_joint_turns_before_a_guard_fault_as_the_interpreter():
     assert env.fault_message(ended) is None
     assert first_difference(to_arrays(module, it.step_joint(states[3], [wait, tick])),
                             arrays(ended)) is None
+    with pytest.raises(SpecRuntimeError):
+        it.step_joint(states[3], [tick, tick])
+    assert env.fault_message(env.step_joint(state, np.array([tick, tick], dtype=np.int32))) == text
+    masks = env.legal_action_masks(state)
+    assert env.fault_message(env.step_joint(state, np.array([tick, tick], dtype=np.int32), masks)) == text
 

@@ -141,6 +141,7 @@ def generate(module: ir.Module, ctx: PassContext | None = None) -> dict[str, str
         action_params=repr(ActionSpace(module).format_table()) if illegal is not None else "",
         constants=low.constants, functions=low.functions, field_names=repr(user),
         fields=low.state_fields, actions=low.actions, mask_lets=low.mask_lets,
+        mask_faults=low.mask_faults, observe_faults=low.observe_faults,
         init_mask=None if fresh_mask is None else "[" + ", ".join(str(b) for b in fresh_mask) + "]",
         observation_dtypes=low.observation_dtypes, invariants=low.invariants, step_max=low.step_max,
         has_epilogue=low.has_epilogue, simultaneous=low.simultaneous,

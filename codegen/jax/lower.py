@@ -35,11 +35,28 @@ How each construct lowers (decisions here, layout in `templates/env.py.j2`):
   interpreter's check would fail, `st["_fault"]` (int32[3]) becomes `[1 + site, a, b]` with
   the site numbered by the pass `number_faults`, unless a fault is already recorded (the first
   wins), branchlessly (`_fault_at`, a `jnp.where`; a branch not taken, the untaken side of a
-  conditional expression and the skipped right side of `and`/`or` record nothing). Only in
-  functions that return `st` (actions, procs, `init`, the epilogue) and outside
-  comprehension bodies: a fault inside a `fn`, a guard, `observe`, an invariant or a
-  comprehension's body is not recorded, and JAX reads padding there. A module without fault
-  sites has no `_fault` field and no fault code;
+  conditional expression and the skipped right side of `and`/`or` record nothing). In
+  functions that return `st` (actions, procs, `init`, the epilogue) and in fns: a fn that
+  holds a site, or calls one that does (`_fault_fns`), returns `(value, st["_fault"])`, its
+  first fault (zeros for none), and its call records that fault on the call's path
+  (`merge_fault`: `_fault_put` into `st`, or into the caller's own fault if the caller is a
+  fn). Comprehension bodies too: a `vmap` level with a site returns `(value, _flt)` per
+  element (`_fault_in`), and the fault of the first element in index order whose fault is
+  set (`_first_fault`: the interpreter evaluates every element in order and raises at the
+  first failing one) is recorded on the comprehension's path; a value hoisted out of a nest
+  (`_outside`) has its fault recorded where it is read, on the read's path. Guards and
+  `observe` too: a mask function whose guard may fault (`guard_faults`) returns `(mask,
+  fault)`, `_legal_action_mask` the first fault kind by kind, `_observe` `(observation,
+  fault)`, and the template's `_finish` records the guards' fault (unless terminated), then
+  `observe`'s, in the state: the interpreter evaluates both on every state `init` and `step`
+  make, so such a fault is the step's (a joint turn records player p's guard fault once
+  players 0..p-1 committed legal actions). A guard that may fault is not reused by another
+  kind's mask (`mask_reuse`): the interpreter evaluates it inside that guard. Not recorded:
+  a fault in an invariant, in `observe`/`legal_action_masks` called on their own (for
+  another player than the step's), and a
+  guard fault of a state an auto-reset replaces after truncation (README "Runtime faults").
+  A module without fault sites has no `_fault` field and no fault code, and a fn, guard or
+  `observe` without a site is lowered as before;
 - actions dispatch with `lax.switch` on the action kind; the legal-action mask of a kind
   is its guard as one comprehension over the kind's flat indices (`m_<kind>`), each
   parameter replaced by its decoding (`decoded_guard`); a part of a guard that is another
@@ -128,6 +145,11 @@ class LoweredModule:
     mask_lets: list[tuple[str, str]] = field(default_factory=list)
     prefix_walks: bool = False  # some loop is lowered by `_prefix_walk` (its runtime block is pasted)
     helpers: frozenset[str] = frozenset()  # the runtime helpers the lowered code calls (`Lowering.rt`)
+    # the variables of `_legal_action_mask` holding the faults of the kinds whose guard holds a
+    # fault site, in kind order (it then returns `(mask, first fault)`); `_observe` returns
+    # `(observation, fault)` when `observe_faults` (`Lowering.guard_faults`)
+    mask_faults: list[str] = field(default_factory=list)
+    observe_faults: bool = False
 
 
 @dataclass
@@ -143,6 +165,9 @@ class _Level:
     params: list[str] = field(default_factory=list)
     args: list[str] = field(default_factory=list)
     prelude: list[str] = field(default_factory=list)  # statement lines of its function before the `return`
+    # a fault site is evaluated in its body: its function returns `(body, _flt)`, the element's
+    # first fault (int32[3]), and the level keeps the first element's (`record_fault`, `_vmap`)
+    faults: bool = False
 
 
 @ir.handles_all("x_", "s_", skip_stmts=ir.INTERPRETER_ONLY_STMTS)
@@ -181,31 +206,90 @@ class Lowering:
         found = prefix_loops.find(module) if walks != "off" else []
         self._walks = {id(w.loop): w for w in found if w.reason is None and w.loop is not None}
         self._walked = False  # some loop was lowered by `prefix_walk`
-        # faults (`record_fault`): the function being lowered returns `st` (an action, proc,
-        # `init`, the epilogue), and the conditions under which the expression being lowered
-        # is evaluated by the interpreter (a `Cond`'s branch, the right side of `and`/`or`)
-        self._returns_state = False
+        # faults (`record_fault`): the function being lowered records faults (it returns `st`:
+        # an action, proc, `init`, the epilogue; or it is a fn holding a fault site, which
+        # returns `(value, fault)`), and the conditions under which the expression being
+        # lowered is evaluated by the interpreter (a `Cond`'s branch, the right side of
+        # `and`/`or`), since the innermost comprehension level's start
+        self._records = False
         self._path: list[str] = []
+        self.fault_fns = _fault_fns(module)
         self.helpers: set[str] = set()  # runtime helpers called by the code emitted so far (`rt`)
+        self._guard_faults: set[int] = set()  # kinds whose mask function returns a fault (`guard_faults`)
+        # faults of values hoisted out of a comprehension nest (`_outside`): (nest depth, variable
+        # or None before the first fault)
+        self._captures: list[tuple[int, str | None]] = []
 
     # ------------------------------------------------------------ helpers
     def record_fault(self, site: number_faults.Site | None, cond: str, a: str = "0", b: str = "0") -> None:
         """Emit `st = _fault_at(st, cond, 1 + id, a, b)`: the state's `_fault` records fault site
         `site` (numbered by the pass `number_faults`) with values `a`, `b` where `cond` holds,
         the expression is on the interpreter's path (`_path`) and no fault is recorded yet.
+        Inside a comprehension level, the level's own `_flt` records it instead
+        (`_fault_in`), and `_vmap` keeps the first element's.
 
-        Only where the lowered function threads `st` out (actions, procs, `init`, the epilogue)
-        and outside comprehension bodies: a fault inside a `fn`, a guard, `observe`, an
-        invariant or a comprehension's body is not recorded (the module docstring says so)."""
+        Only where the lowered function records faults (`recording`): not in a guard,
+        `observe` or an invariant (the module docstring says so)."""
         if not self.recording() or site is None:
             return
         code = number_faults.site_id(self.m, site) + 1
         where = " & ".join([*(f"({c})" for c in self._path), f"({cond})"])
+        captured = self._captured()
+        if captured is not None:
+            self._at_depth(f"{captured} = {self.rt('_fault_in')}({captured}, {where}, {code}, {a}, {b})")
+            return
+        if self.levels:
+            self._level_fault().prelude.append(f"_flt = {self.rt('_fault_in')}(_flt, {where}, {code}, {a}, {b})")
+            return
         self.emit(f"st = {self.rt('_fault_at')}(st, {where}, {code}, {a}, {b})")
 
+    def merge_fault(self, fault: str) -> None:
+        """Record fault `fault` (code of an int32[3], zeros for none: a fn call's or a
+        comprehension's) where the expression is on the interpreter's path and no fault is
+        recorded yet: in `st` (`_fault_put`), or in the innermost level's `_flt`."""
+        where = " & ".join(f"({c})" for c in self._path) or "True"
+        captured = self._captured()
+        if captured is not None:
+            self._at_depth(f"{captured} = {self.rt('_fault_join')}({captured}, {where}, {fault})")
+            return
+        if self.levels:
+            self._level_fault().prelude.append(f"_flt = {self.rt('_fault_join')}(_flt, {where}, {fault})")
+            return
+        self.emit(f"st = {self.rt('_fault_put')}(st, {where}, {fault})")
+
+    def _captured(self) -> str | None:
+        """The variable that captures the faults of a value hoisted out of a comprehension nest
+        (`_outside`) when the code being lowered is at its depth, started (zeros) at first use;
+        else None."""
+        if not self._captures or self._captures[-1][0] != len(self.levels):
+            return None
+        depth, name = self._captures[-1]
+        if name is None:  # (named at first use: a module without such faults keeps its names)
+            name = self.fresh("_hf")
+            self._at_depth(f"{name} = jnp.zeros(3, jnp.int32)")
+            self._captures[-1] = (depth, name)
+        return name
+
+    def _at_depth(self, line: str) -> None:
+        """Statement `line` where the code being lowered runs: the innermost level's function, or here."""
+        if self.levels:
+            self.levels[-1].prelude.append(line)
+        else:
+            self.emit(line)
+
+    def _level_fault(self) -> _Level:
+        """The innermost comprehension level, its `_flt` (no fault yet) started if it was not."""
+        level = self.levels[-1]
+        if not level.faults:
+            level.faults = True
+            level.prelude.insert(0, "_flt = jnp.zeros(3, jnp.int32)")
+        return level
+
     def recording(self) -> bool:
-        """True where `record_fault` emits code (see there)."""
-        return bool(self.m.fault_sites) and self._returns_state and not self.levels
+        """True where `record_fault` emits code: the module has a fault site and the function
+        being lowered records faults (it threads `st`: an action, a proc, `init`, the
+        epilogue; or it is a fn holding a site, `_fault_fns`), comprehension bodies included."""
+        return bool(self.m.fault_sites) and self._records
 
     def fault_temp(self, code: str) -> str:
         """`code` bound to a temporary when faults are recorded here (the check and the fault's
@@ -213,7 +297,10 @@ class Lowering:
         if not self.recording() or code.isidentifier() or code.lstrip("-").isdigit():
             return code
         name = self.fresh("_f")
-        self.emit(f"{name} = {code}")
+        if self.levels:
+            self.levels[-1].prelude.append(f"{name} = {code}")
+        else:
+            self.emit(f"{name} = {code}")
         return name
 
     def on_path(self, cond: str, e: ir.Expr) -> str:
@@ -469,7 +556,15 @@ class Lowering:
         if walked is not None:
             return walked
         args = "".join(", " + self.ex(a) for a in e.args)
-        return f"{py_ident('fn', e.fn)}(st{args})"
+        call = f"{py_ident('fn', e.fn)}(st{args})"
+        if e.fn not in self.fault_fns:
+            return call
+        # a fn holding a fault site returns (value, fault): its fault is recorded on this
+        # call's path, after its arguments' (the interpreter evaluates them first)
+        result = self.bind(call)
+        if self.recording():
+            self.merge_fault(f"{result}[1]")
+        return f"{result}[0]"
 
     def mask_read(self, e: ir.CallFn) -> str:
         """`#legal_<kind>(args)` (`envc.compiler.passes.mask_reuse`): the kind's mask, passed
@@ -537,8 +632,8 @@ class Lowering:
         Exactness: the interpreter runs each statement on its path only; here every `let` and
         condition is computed on every path, and a value computed off the path reaches a
         local only through `where(pred, ...)` with `pred` false. Evaluating an expression
-        off its path changes nothing in JAX: no draw (refused), and no fault is recorded
-        inside a comprehension (`record_fault`). While an arm is lowered, the conjuncts of
+        off its path changes nothing in JAX: no draw (refused), and a fault is recorded only
+        where the path's predicate holds (`_walk_block` puts it on `_path`). While an arm is lowered, the conjuncts of
         the enclosing conditions that depend only on constants and the nest are known over
         the nest (`_care`): a static read there may return anything, in its type's range,
         where they are false (`_shift_view`), since no such value is used."""
@@ -576,6 +671,16 @@ class Lowering:
     def _walk_block(self, stmts: list, pred: str | None, rename: dict[str, str]) -> None:
         """Run `stmts` of an inlined fn (`inline_walk`) where the bool code `pred` holds (None:
         always), binding its locals in `pyvars` under their renamed names."""
+        if pred is not None:  # (a fault is the interpreter's only where `pred` holds)
+            self._path.append(pred)
+        try:
+            self._walk_stmts(stmts, pred, rename)
+        finally:
+            if pred is not None:
+                self._path.pop()
+
+    def _walk_stmts(self, stmts: list, pred: str | None, rename: dict[str, str]) -> None:
+        """`_walk_block`'s statements, in order, on its path."""
         for s in stmts:
             if isinstance(s, ir.Let):
                 self.pyvars[rename[s.name]] = self._walk_value(s.value)
@@ -697,10 +802,12 @@ class Lowering:
         self._uid += 1
         level = _Level(var, lo, hi, py, self._uid)
         self.levels.append(level)
+        saved_path, self._path = self._path, []  # (the level's fault is merged on the outer path, `_vmap`)
         try:
             code = self.ex(body)
         finally:
             self.levels.pop()
+            self._path = saved_path
         if saved is None:
             del self.pyvars[var]
         else:
@@ -723,15 +830,21 @@ class Lowering:
         if not level.prelude and len(body) <= LAMBDA_WIDTH:
             return f"jax.vmap(lambda {params}: {body})({arange}{args})"
         name = self.fresh("_g")
-        lines = [f"def {name}({params}):", *(INDENT + line for line in level.prelude), f"{INDENT}return {body}"]
+        result = f"({body}, _flt)" if level.faults else body
+        lines = [f"def {name}({params}):", *(INDENT + line for line in level.prelude), f"{INDENT}return {result}"]
         if self.levels:  # inside the enclosing level's function
             self.levels[-1].prelude.extend(lines)
         else:
             for line in lines:
                 self.emit(line)
-        # its result a named temporary too: a comprehension neither draws nor faults, so
-        # computing it here, before the rest of the expression, changes nothing
-        return self.bind(f"jax.vmap({name})({arange}{args})")
+        # its result a named temporary too: a comprehension does not draw, and its fault is
+        # recorded here, where the interpreter evaluates it (in emission order)
+        mapped = self.bind(f"jax.vmap({name})({arange}{args})")
+        if not level.faults:
+            return mapped
+        if level.hi > level.lo:  # (the first element in index order whose fault is set: the interpreter's)
+            self.merge_fault(f"{self.rt('_first_fault')}({mapped}[1])")
+        return f"{mapped}[0]"
 
     def unrolled(self, var: str, lo: int, hi: int, body: ir.Expr) -> list[str]:
         """The body's code for each value of `var` in order (draws are emitted in order)."""
@@ -949,15 +1062,23 @@ class Lowering:
         enclosing level's function or before the statement, not into a level whose function
         runs after the hoisted argument is evaluated (CI's `arrays`: `one_hot` inside
         `concat`, `_e76` used before it was bound)."""
-        inner, care = self.levels[depth:], self._care
+        inner, care, path = self.levels[depth:], self._care, self._path
         del self.levels[depth:]
         # conditions over the dropped levels do not hold where `root` is computed
         self._care = [(d, vs) for d, vs in care if d <= depth]
+        # nor the path's: `root`'s faults are captured there, and recorded where it is read,
+        # on the read's path, in the element that reads it (the interpreter evaluates it there)
+        self._path = []
+        self._captures.append((depth, None))
         try:
-            return self.ex(root)
+            code = self.ex(root)
         finally:
             self.levels.extend(inner)
-            self._care = care
+            self._care, self._path = care, path
+            _, captured = self._captures.pop()
+        if captured is not None:
+            self.merge_fault(captured)
+        return code
 
     def _mentions_nest(self, e) -> bool:
         """True when IR node `e` reads a variable of the comprehension nest."""
@@ -1441,7 +1562,11 @@ class Lowering:
 
     # ------------------------------------------------------------ functions
     def function(self, header: str, params: list[ir.ParamDef], body: list[ir.Stmt], ret: ir.Type | None,
-                 returns_state: bool, doc: str, prologue: list[str] | None = None) -> str:
+                 returns_state: bool, doc: str, prologue: list[str] | None = None, fault: bool = False) -> str:
+        """The code of one generated function: `header`, docstring `doc`, `prologue`, then
+        `body` (`params` cast to their types). It returns `st` when `returns_state`, the value
+        (of type `ret`) when a fn, and `(value, st["_fault"])` when `fault` (a fn holding a
+        fault site, `_fault_fns`). Faults are recorded in it when it returns `st` or `fault`."""
         self.out = Emitter()
         self._lifted = []
         self.scope = []
@@ -1450,7 +1575,7 @@ class Lowering:
         self.levels = []
         self._reads = {}
         self._ret_type = ret
-        self._returns_state = returns_state
+        self._records = returns_state or fault
         self.out.depth = 0
         self.emit(header)
         self.out.depth = 1
@@ -1460,8 +1585,12 @@ class Lowering:
         for p in params:
             self.emit(f"{lv(self.declare(p.name, p.type))} = _cast({ident(p.name)}, {self.dtypes(p.type)})")
         only = body[0] if len(body) == 1 else None
+        tail = ', st["_fault"]' if fault else ""
         if ret is not None and isinstance(only, ir.Return):  # a body that is one `return`
-            self.emit(f"return {self.ex(only.value)}")
+            value = self.ex(only.value)
+            if fault and not _atom(value):
+                value = self.bind(value)  # (computed before `st["_fault"]` is read: its faults recorded)
+            self.emit(f"return {value}{tail}")
         else:
             if ret is not None:
                 done = self.declare(_DONE, ir.BOOL)
@@ -1470,7 +1599,7 @@ class Lowering:
                 self.emit(f"{lv(result)} = {self.value_code(ret, ir.zero_value(self.m, ret))}")
             self.block(body)
             if ret is not None:
-                self.emit(f"return {lv(self.key(_RET))}")
+                self.emit(f"return {lv(self.key(_RET))}{tail}")
             elif returns_state:
                 self.emit("return st")
         return "\n".join(self.out.lines) + "".join("\n\n\n" + f for f in self._lifted)
@@ -1511,20 +1640,48 @@ class Lowering:
         doc = f"guard of `{a.name}` at each of its {kind.size} flat indices (bool[{kind.size}])"
         if deps:
             doc += "; reads the masks of " + ", ".join(f"`{d}`" for d in deps) + " (`mv_` arguments)"
+        fault = kind.index in self._guard_faults
+        if fault:
+            doc += "; returns (mask, its first runtime fault: int32[3], zeros for none)"
         return self.function(f"def {py_ident('mask', a.name)}(st{args}):", [], [ir.Return(value=mask)], mask.type,
-                             False, doc)
+                             False, doc, fault=fault)
+
+    def holds_site(self, node) -> bool:
+        """True when evaluating IR node `node` may fault: a fault site in it, or a call of a fn
+        that holds one (`_fault_fns`)."""
+        return any(number_faults.site_of(n) is not None or (isinstance(n, ir.CallFn) and n.fn in self.fault_fns)
+                   for n in ir.walk_all(node))
+
+    def guard_faults(self, plan: mask_reuse.MaskPlan) -> set[int]:
+        """The kinds whose guard (as `plan` rewrote it) may fault, when the module records
+        faults. A kind reading the mask of such a kind (`mask_reuse`) gets its own guard back:
+        the interpreter evaluates the other guard where this one reads it, and raises its
+        fault there, in this kind's turn (the plan is changed in place)."""
+        if not self.m.fault_sites:
+            return set()
+        faulting = {k for k, g in plan.guards.items() if self.holds_site(g)}
+        for k, deps in plan.deps.items():
+            original = self.m.actions[k].guard  # (not None: only kinds with a guard are in `deps`)
+            if original is not None and any(d in faulting for d in deps):
+                plan.guards[k] = original
+                plan.deps[k] = []
+        return {k for k, g in plan.guards.items() if self.holds_site(g)}
 
     def mask_calls(self, plan: mask_reuse.MaskPlan) -> tuple[list[tuple[str, str]], dict[int, str]]:
         """How `_legal_action_mask` computes each kind's mask: the `(variable, call)` pairs of
-        the masks another kind reads, in dependency order, and each kind's code in the
-        concatenation (its variable, or its call)."""
+        the masks another kind reads, and of the kinds whose mask function also returns a
+        fault (`guard_faults`: `mv_<kind>, _mf<index>`), in dependency order, and each kind's
+        code in the concatenation (its variable, or its call)."""
         needed = {d for deps in plan.deps.values() for d in deps}
         lets, code = [], {}
         for k in plan.order:
             name = self.space.kinds[k].name
             call = f"{py_ident('mask', name)}(st" + "".join(
                 ", " + py_ident("mask_value", self.space.kinds[d].name) for d in plan.deps.get(k, [])) + ")"
-            if k in needed:
+            if k in self._guard_faults:
+                lets.append((f"{py_ident('mask_value', name)}, _mf{k}", call))
+                call = py_ident("mask_value", name)
+            elif k in needed:
                 lets.append((py_ident("mask_value", name), call))
                 call = py_ident("mask_value", name)
             code[k] = call
@@ -1537,11 +1694,18 @@ class Lowering:
             what = "fn" if f.ret is not None else "proc"
             doc = f"{what} `{f.name}`{where(f.span)}"
             prologue = ["st = dict(st)"] if f.ret is None else []
+            fault = f.name in self.fault_fns
+            if fault:
+                doc += "; returns (value, its first runtime fault: int32[3], zeros for none)"
             self.functions.append(self.function(f"def {py_ident(what, f.name)}(st{params}):", f.params, f.body, f.ret,
-                                                f.ret is None, doc, prologue=prologue))
+                                                f.ret is None, doc, prologue=prologue, fault=fault))
         actions = []
         resume = self.resume_info()
         plan = mask_reuse.plan(m)
+        self._guard_faults = self.guard_faults(plan)
+        if self._guard_faults:
+            self.rt("_fault_put")  # (the template's `_finish` records the guards' fault)
+            self.rt("_first_fault")
         mask_lets, mask_code = self.mask_calls(plan)
         for kind in self.space.kinds:
             a = m.actions[kind.index]
@@ -1570,10 +1734,15 @@ class Lowering:
             actions.append({"name": a.name, "offset": kind.offset, "size": kind.size, "guard": a.guard is not None,
                             "resumes": False, "fn": fn_name, "mask": mask_name, "mask_call": mask_code.get(kind.index)})
         obs = m.observe
+        observe_faults = bool(m.fault_sites) and self.holds_site(obs.body)
+        if observe_faults:
+            self.rt("_fault_put")  # (the template's `_finish` records `observe`'s fault)
         self.functions.append(self.function(f"def _observe(st, {ident(obs.player)}):",
                                             [ir.ParamDef(name=obs.player, type=ir.IntT(lo=0, hi=m.num_players - 1))],
                                             obs.body, obs.type, False, "the observation of player `"
-                                            + obs.player + "` (the spec's `observe`)"))
+                                            + obs.player + "` (the spec's `observe`)"
+                                            + ("; returns (observation, its first runtime fault: int32[3], zeros for"
+                                               " none)" if observe_faults else ""), fault=observe_faults))
         self.functions.append(self.function("def _init_body(st):", [], m.init, None, True, "the spec's `init` block",
                                             prologue=["st = dict(st)"]))
         if m.epilogue:
@@ -1599,7 +1768,29 @@ class Lowering:
             has_epilogue=bool(m.epilogue),
             simultaneous=_simultaneous_fields(m), prefix_walks=self._walked,
             helpers=frozenset(self.helpers),
+            mask_faults=[f"_mf{k}" for k in sorted(self._guard_faults)], observe_faults=observe_faults,
         )
+
+
+def _fault_fns(m: ir.Module) -> frozenset[str]:
+    """The fns (with a return value) that hold a fault site (`number_faults.site_of`) or call
+    one that does: each returns `(value, fault)` (`Lowering.function`). None when the module
+    has no fault site (`--no-record-faults` too): its fns are lowered as before."""
+    if not m.fault_sites:
+        return frozenset()
+    fns = {f.name: f for f in m.fns if f.ret is not None}
+    found: set[str] = set()
+    changed = True
+    while changed:  # (a fixpoint over the call graph: a fn's site may sit two calls down)
+        changed = False
+        for name, f in fns.items():
+            if name in found:
+                continue
+            if any(number_faults.site_of(n) is not None or (isinstance(n, ir.CallFn) and n.fn in found)
+                   for n in ir.walk_all(f.body)):
+                found.add(name)
+                changed = True
+    return frozenset(found)
 
 
 def where(span) -> str:

@@ -256,6 +256,31 @@ def _fault_at(st, cond, code, a, b):
     return st
 
 
+def _fault_in(f, cond, code, a, b):
+    """`_fault_at` on a fault of its own (int32[3]) instead of the state's: the fault of a
+    comprehension element (`Lowering.record_fault` inside a `vmap` level)."""
+    return jnp.where(cond & (f[0] == 0), jnp.stack([jnp.int32(code), _i32(a), _i32(b)]), f)
+
+
+def _fault_join(f, cond, g):
+    """Fault `f` (int32[3]), or `g` where `cond` holds and `f` is none: `g` met after `f` in the
+    interpreter's order (a call's or a comprehension's fault, `Lowering.merge_fault`)."""
+    return jnp.where(cond & (f[0] == 0), g, f)
+
+
+def _fault_put(st, cond, g):
+    """`st` with `g` recorded in `st["_fault"]` where `cond` holds and no fault is recorded yet."""
+    st = dict(st)
+    st["_fault"] = _fault_join(st["_fault"], cond, g)
+    return st
+
+
+def _first_fault(fs):
+    """The first set row of `fs` (int32[n, 3], one fault per comprehension element in index
+    order), zeros when none is set: the interpreter raises at the first failing element."""
+    return fs[jnp.argmax(fs[:, 0] != 0)]
+
+
 # ---- end of the fault runtime ----
 
 

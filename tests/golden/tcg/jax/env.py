@@ -200,6 +200,31 @@ def _fault_at(st, cond, code, a, b):
     return st
 
 
+def _fault_in(f, cond, code, a, b):
+    """`_fault_at` on a fault of its own (int32[3]) instead of the state's: the fault of a
+    comprehension element (`Lowering.record_fault` inside a `vmap` level)."""
+    return jnp.where(cond & (f[0] == 0), jnp.stack([jnp.int32(code), _i32(a), _i32(b)]), f)
+
+
+def _fault_join(f, cond, g):
+    """Fault `f` (int32[3]), or `g` where `cond` holds and `f` is none: `g` met after `f` in the
+    interpreter's order (a call's or a comprehension's fault, `Lowering.merge_fault`)."""
+    return jnp.where(cond & (f[0] == 0), g, f)
+
+
+def _fault_put(st, cond, g):
+    """`st` with `g` recorded in `st["_fault"]` where `cond` holds and no fault is recorded yet."""
+    st = dict(st)
+    st["_fault"] = _fault_join(st["_fault"], cond, g)
+    return st
+
+
+def _first_fault(fs):
+    """The first set row of `fs` (int32[n, 3], one fault per comprehension element in index
+    order), zeros when none is set: the interpreter raises at the first failing element."""
+    return fs[jnp.argmax(fs[:, 0] != 0)]
+
+
 def _win(st, p, num_players):
     st = dict(st)
     st["rewards"] = jnp.where(jnp.arange(num_players) == p, 1.0, -1.0).astype(jnp.float32)
@@ -493,10 +518,14 @@ def f_is_basic(st, v_c):
 
 
 def f_basic_in_hand(st, v_p, v_h):
-    """fn `basic_in_hand` (tcg.envspec:246)"""
+    """fn `basic_in_hand` (tcg.envspec:246); returns (value, its first runtime fault: int32[3], zeros for none)"""
     v_p = _cast(v_p, jnp.int8)
     v_h = _cast(v_h, jnp.int8)
-    return jnp.where((_i32(v_h) < _get(st["hand"], _i32(v_p))["len"]), f_is_basic(st, _get(st["hand"], _i32(v_p))["items"][_i32(v_h)]), False)
+    _f1 = _i32(v_h)
+    _f2 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((_i32(v_h) < _get(st["hand"], _i32(v_p))["len"])) & (_f1 >= _f2), 1, _f1, _f2)
+    _e3 = jnp.where((_i32(v_h) < _get(st["hand"], _i32(v_p))["len"]), f_is_basic(st, _get(st["hand"], _i32(v_p))["items"][_f1]), False)
+    return _e3, st["_fault"]
 
 
 def f_playable_trainer(st, v_c):
@@ -513,7 +542,7 @@ def f_trainer_target_ok(st, v_p, v_c, v_s):
     _done = jnp.bool_(False)
     _ret = jnp.bool_(False)
     v_r = _cast(_K6[_i32(v_c)], jnp.int8)
-    _ret = _select(_done, _ret, _cast(jnp.where(_K7[_i32(v_r)], jnp.logical_and(jnp.logical_and(jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], jnp.logical_or((_K8[_i32(v_r)] == 10), (f_type_of(st, v_p, v_s) == _K8[_i32(v_r)]))), jnp.logical_or(jnp.logical_not(_K9[_i32(v_r)]), (_i32(v_s) == 0))), jnp.logical_or((_i32(_K10[_i32(v_r)][0]) == 0), jnp.any(jax.vmap(lambda i1, _h2: (_K11[_i32(st["card"][_i32(v_p)][_i32(v_s)])] == _h2))(jnp.arange(0, 3, dtype=jnp.int32), _K10[_i32(v_r)])))), jnp.logical_and(jnp.logical_and((_i32(v_s) == 0), st["occupied"][_i32(v_p)][0]), jnp.logical_or(jnp.logical_not(_K12[_i32(v_r)]), (_i32(f_free_bench(st, v_p)) < 4)))), jnp.bool_))
+    _ret = _select(_done, _ret, _cast(jnp.where(_K7[_i32(v_r)], jnp.logical_and(jnp.logical_and(jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], jnp.logical_or((_K8[_i32(v_r)] == 10), (f_type_of(st, v_p, v_s) == _K8[_i32(v_r)]))), jnp.logical_or(jnp.logical_not(_K9[_i32(v_r)]), (_i32(v_s) == 0))), jnp.logical_or((_i32(_K10[_i32(v_r)][0]) == 0), jnp.any(jax.vmap(lambda i4, _h5: (_K11[_i32(st["card"][_i32(v_p)][_i32(v_s)])] == _h5))(jnp.arange(0, 3, dtype=jnp.int32), _K10[_i32(v_r)])))), jnp.logical_and(jnp.logical_and((_i32(v_s) == 0), st["occupied"][_i32(v_p)][0]), jnp.logical_or(jnp.logical_not(_K12[_i32(v_r)]), (_i32(f_free_bench(st, v_p)) < 4)))), jnp.bool_))
     _done = jnp.bool_(True)
     return _ret
 
@@ -521,14 +550,14 @@ def f_trainer_target_ok(st, v_p, v_c, v_s):
 def f_free_bench(st, v_p):
     """fn `free_bench` (tcg.envspec:269)"""
     v_p = _cast(v_p, jnp.int8)
-    return jnp.min(jax.vmap(lambda i3: _i32(jnp.where(st["occupied"][_i32(v_p)][i3], 4, i3)))(jnp.arange(1, 4, dtype=jnp.int32)))
+    return jnp.min(jax.vmap(lambda i6: _i32(jnp.where(st["occupied"][_i32(v_p)][i6], 4, i6)))(jnp.arange(1, 4, dtype=jnp.int32)))
 
 
 def f_energy_total(st, v_p, v_s):
     """fn `energy_total` (tcg.envspec:273)"""
     v_p = _cast(v_p, jnp.int8)
     v_s = _cast(v_s, jnp.int8)
-    return jnp.sum(jax.vmap(lambda i4: _i32(st["energy"][_i32(v_p)][_i32(v_s)][i4]))(jnp.arange(0, 11, dtype=jnp.int32)), dtype=jnp.int32)
+    return jnp.sum(jax.vmap(lambda i7: _i32(st["energy"][_i32(v_p)][_i32(v_s)][i7]))(jnp.arange(0, 11, dtype=jnp.int32)), dtype=jnp.int32)
 
 
 def f_cost(st, v_c, v_a, v_t):
@@ -551,10 +580,10 @@ def f_pays(st, v_p, v_c, v_a):
     v_p = _cast(v_p, jnp.int8)
     v_c = _cast(v_c, jnp.int16)
     v_a = _cast(v_a, jnp.int8)
-    def _g8(i5, _h6, _h7):
-        return (_i32(st["energy"][_i32(v_p)][0][i5]) >= _i32(jnp.where((_i32(v_a) == 0), _i32(_h6), _i32(_h7))))
-    _e9 = jax.vmap(_g8)(jnp.arange(0, 9, dtype=jnp.int32), _K13[_i32(v_c)][0:9], _K14[_i32(v_c)][0:9])
-    return jnp.logical_and(jnp.all(_e9), (_i32(f_energy_total(st, v_p, 0)) >= jnp.sum(jax.vmap(lambda i10, _h11, _h12: _i32(jnp.where((_i32(v_a) == 0), _i32(_h11), _i32(_h12))))(jnp.arange(0, 11, dtype=jnp.int32), _K13[_i32(v_c)], _K14[_i32(v_c)]), dtype=jnp.int32)))
+    def _g11(i8, _h9, _h10):
+        return (_i32(st["energy"][_i32(v_p)][0][i8]) >= _i32(jnp.where((_i32(v_a) == 0), _i32(_h9), _i32(_h10))))
+    _e12 = jax.vmap(_g11)(jnp.arange(0, 9, dtype=jnp.int32), _K13[_i32(v_c)][0:9], _K14[_i32(v_c)][0:9])
+    return jnp.logical_and(jnp.all(_e12), (_i32(f_energy_total(st, v_p, 0)) >= jnp.sum(jax.vmap(lambda i13, _h14, _h15: _i32(jnp.where((_i32(v_a) == 0), _i32(_h14), _i32(_h15))))(jnp.arange(0, 11, dtype=jnp.int32), _K13[_i32(v_c)], _K14[_i32(v_c)]), dtype=jnp.int32)))
 
 
 def f_can_pay(st, v_p, v_a):
@@ -600,10 +629,10 @@ def f_nth_energy(st, v_d, v_r):
     """fn `nth_energy` (tcg.envspec:320)"""
     v_d = _cast(v_d, jnp.int8)
     v_r = _cast(v_r, jnp.int8)
-    def _g17(i13, _h14):
-        return _i32(jnp.where(jnp.logical_and((_i32(_h14) == 1), (jnp.sum(jax.vmap(lambda i15, _h16: _i32(jnp.where((i15 < i13), _i32(_h16), 0)))(jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(v_d)]), dtype=jnp.int32) == _i32(v_r))), i13, 10))
-    _e18 = jax.vmap(_g17)(jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(v_d)])
-    return jnp.min(_e18)
+    def _g20(i16, _h17):
+        return _i32(jnp.where(jnp.logical_and((_i32(_h17) == 1), (jnp.sum(jax.vmap(lambda i18, _h19: _i32(jnp.where((i18 < i16), _i32(_h19), 0)))(jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(v_d)]), dtype=jnp.int32) == _i32(v_r))), i16, 10))
+    _e21 = jax.vmap(_g20)(jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(v_d)])
+    return jnp.min(_e21)
 
 
 def f_defended(st, v_p):
@@ -618,75 +647,75 @@ def p_draw_cards(st, v_p, v_n):
     v_p = _cast(v_p, jnp.int8)
     v_n = _cast(v_n, jnp.int8)
     v_k = jnp.int32(0)
-    _c19 = jnp.logical_and(jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)), (_get(st["hand"], _i32(v_p))["len"] < 10))
-    def _then20(st, v_p, v_n, v_k):
+    _c22 = jnp.logical_and(jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)), (_get(st["hand"], _i32(v_p))["len"] < 10))
+    def _then23(st, v_p, v_n, v_k):
         st = dict(st)
-        _f23 = _get(st["deck"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f23 == 0), 3, 0, 0)
-        _v21, _l22 = _take_front(_get(st["deck"], _i32(v_p)))
-        st["deck"] = _set(st["deck"], _i32(v_p), _l22)
-        _f24 = _get(st["hand"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f24 >= 10), 2, 0, 0)
-        _l25 = _push(_get(st["hand"], _i32(v_p)), _cast(_v21, jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(v_p), _l25)
+        _f26 = _get(st["deck"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f26 == 0), 3, 0, 0)
+        _v24, _l25 = _take_front(_get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l25)
+        _f27 = _get(st["hand"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f27 >= 10), 2, 0, 0)
+        _l28 = _push(_get(st["hand"], _i32(v_p)), _cast(_v24, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(v_p), _l28)
         return st, (v_p, v_n, v_k)
-    st, (v_p, v_n, v_k) = _select(_c19, _then20(st, v_p, v_n, v_k), (st, (v_p, v_n, v_k)))
+    st, (v_p, v_n, v_k) = _select(_c22, _then23(st, v_p, v_n, v_k), (st, (v_p, v_n, v_k)))
     v_k = jnp.int32(1)
-    _c26 = jnp.logical_and(jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)), (_get(st["hand"], _i32(v_p))["len"] < 10))
-    def _then27(st, v_p, v_n, v_k):
+    _c29 = jnp.logical_and(jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)), (_get(st["hand"], _i32(v_p))["len"] < 10))
+    def _then30(st, v_p, v_n, v_k):
         st = dict(st)
-        _f30 = _get(st["deck"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f30 == 0), 3, 0, 0)
-        _v28, _l29 = _take_front(_get(st["deck"], _i32(v_p)))
-        st["deck"] = _set(st["deck"], _i32(v_p), _l29)
-        _f31 = _get(st["hand"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f31 >= 10), 2, 0, 0)
-        _l32 = _push(_get(st["hand"], _i32(v_p)), _cast(_v28, jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(v_p), _l32)
+        _f33 = _get(st["deck"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f33 == 0), 3, 0, 0)
+        _v31, _l32 = _take_front(_get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l32)
+        _f34 = _get(st["hand"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f34 >= 10), 2, 0, 0)
+        _l35 = _push(_get(st["hand"], _i32(v_p)), _cast(_v31, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(v_p), _l35)
         return st, (v_p, v_n, v_k)
-    st, (v_p, v_n, v_k) = _select(_c26, _then27(st, v_p, v_n, v_k), (st, (v_p, v_n, v_k)))
+    st, (v_p, v_n, v_k) = _select(_c29, _then30(st, v_p, v_n, v_k), (st, (v_p, v_n, v_k)))
     v_k = jnp.int32(2)
-    _c33 = jnp.logical_and(jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)), (_get(st["hand"], _i32(v_p))["len"] < 10))
-    def _then34(st, v_p, v_n, v_k):
+    _c36 = jnp.logical_and(jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)), (_get(st["hand"], _i32(v_p))["len"] < 10))
+    def _then37(st, v_p, v_n, v_k):
         st = dict(st)
-        _f37 = _get(st["deck"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f37 == 0), 3, 0, 0)
-        _v35, _l36 = _take_front(_get(st["deck"], _i32(v_p)))
-        st["deck"] = _set(st["deck"], _i32(v_p), _l36)
-        _f38 = _get(st["hand"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f38 >= 10), 2, 0, 0)
-        _l39 = _push(_get(st["hand"], _i32(v_p)), _cast(_v35, jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(v_p), _l39)
+        _f40 = _get(st["deck"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f40 == 0), 3, 0, 0)
+        _v38, _l39 = _take_front(_get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l39)
+        _f41 = _get(st["hand"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f41 >= 10), 2, 0, 0)
+        _l42 = _push(_get(st["hand"], _i32(v_p)), _cast(_v38, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(v_p), _l42)
         return st, (v_p, v_n, v_k)
-    st, (v_p, v_n, v_k) = _select(_c33, _then34(st, v_p, v_n, v_k), (st, (v_p, v_n, v_k)))
+    st, (v_p, v_n, v_k) = _select(_c36, _then37(st, v_p, v_n, v_k), (st, (v_p, v_n, v_k)))
     v_k = jnp.int32(3)
-    _c40 = jnp.logical_and(jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)), (_get(st["hand"], _i32(v_p))["len"] < 10))
-    def _then41(st, v_p, v_n, v_k):
+    _c43 = jnp.logical_and(jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)), (_get(st["hand"], _i32(v_p))["len"] < 10))
+    def _then44(st, v_p, v_n, v_k):
         st = dict(st)
-        _f44 = _get(st["deck"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f44 == 0), 3, 0, 0)
-        _v42, _l43 = _take_front(_get(st["deck"], _i32(v_p)))
-        st["deck"] = _set(st["deck"], _i32(v_p), _l43)
-        _f45 = _get(st["hand"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f45 >= 10), 2, 0, 0)
-        _l46 = _push(_get(st["hand"], _i32(v_p)), _cast(_v42, jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(v_p), _l46)
+        _f47 = _get(st["deck"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f47 == 0), 3, 0, 0)
+        _v45, _l46 = _take_front(_get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l46)
+        _f48 = _get(st["hand"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f48 >= 10), 2, 0, 0)
+        _l49 = _push(_get(st["hand"], _i32(v_p)), _cast(_v45, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(v_p), _l49)
         return st, (v_p, v_n, v_k)
-    st, (v_p, v_n, v_k) = _select(_c40, _then41(st, v_p, v_n, v_k), (st, (v_p, v_n, v_k)))
+    st, (v_p, v_n, v_k) = _select(_c43, _then44(st, v_p, v_n, v_k), (st, (v_p, v_n, v_k)))
     v_k = jnp.int32(4)
-    _c47 = jnp.logical_and(jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)), (_get(st["hand"], _i32(v_p))["len"] < 10))
-    def _then48(st, v_p, v_n, v_k):
+    _c50 = jnp.logical_and(jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)), (_get(st["hand"], _i32(v_p))["len"] < 10))
+    def _then51(st, v_p, v_n, v_k):
         st = dict(st)
-        _f51 = _get(st["deck"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f51 == 0), 3, 0, 0)
-        _v49, _l50 = _take_front(_get(st["deck"], _i32(v_p)))
-        st["deck"] = _set(st["deck"], _i32(v_p), _l50)
-        _f52 = _get(st["hand"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f52 >= 10), 2, 0, 0)
-        _l53 = _push(_get(st["hand"], _i32(v_p)), _cast(_v49, jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(v_p), _l53)
+        _f54 = _get(st["deck"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f54 == 0), 3, 0, 0)
+        _v52, _l53 = _take_front(_get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l53)
+        _f55 = _get(st["hand"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f55 >= 10), 2, 0, 0)
+        _l56 = _push(_get(st["hand"], _i32(v_p)), _cast(_v52, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(v_p), _l56)
         return st, (v_p, v_n, v_k)
-    st, (v_p, v_n, v_k) = _select(_c47, _then48(st, v_p, v_n, v_k), (st, (v_p, v_n, v_k)))
+    st, (v_p, v_n, v_k) = _select(_c50, _then51(st, v_p, v_n, v_k), (st, (v_p, v_n, v_k)))
     return st
 
 
@@ -696,8 +725,8 @@ def p_heal(st, v_p, v_s, v_amount):
     v_p = _cast(v_p, jnp.int8)
     v_s = _cast(v_s, jnp.int8)
     v_amount = _cast(v_amount, jnp.int16)
-    _a54 = jnp.maximum((_i32(st["damage"][_i32(v_p)][_i32(v_s)]) - _i32(v_amount)), 0)
-    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a54, jnp.int16))
+    _a57 = jnp.maximum((_i32(st["damage"][_i32(v_p)][_i32(v_s)]) - _i32(v_amount)), 0)
+    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a57, jnp.int16))
     return st
 
 
@@ -708,12 +737,12 @@ def p_heal_type(st, v_p, v_s, v_t, v_amount):
     v_s = _cast(v_s, jnp.int8)
     v_t = _cast(v_t, jnp.int8)
     v_amount = _cast(v_amount, jnp.int16)
-    _c55 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_i32(f_type_of(st, v_p, v_s)) == _i32(v_t)))
-    def _then56(st, v_p, v_s, v_t, v_amount):
+    _c58 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_i32(f_type_of(st, v_p, v_s)) == _i32(v_t)))
+    def _then59(st, v_p, v_s, v_t, v_amount):
         st = dict(st)
         st = p_heal(st, v_p, v_s, v_amount)
         return st, (v_p, v_s, v_t, v_amount)
-    st, (v_p, v_s, v_t, v_amount) = _select(_c55, _then56(st, v_p, v_s, v_t, v_amount), (st, (v_p, v_s, v_t, v_amount)))
+    st, (v_p, v_s, v_t, v_amount) = _select(_c58, _then59(st, v_p, v_s, v_t, v_amount), (st, (v_p, v_s, v_t, v_amount)))
     return st
 
 
@@ -721,8 +750,8 @@ def p_add_damage(st, v_amount):
     """proc `add_damage` (tcg.envspec:358)"""
     st = dict(st)
     v_amount = _cast(v_amount, jnp.int16)
-    _a57 = jnp.minimum((_i32(st["dmg"]) + _i32(v_amount)), 300)
-    st["dmg"] = _cast(_a57, jnp.int16)
+    _a60 = jnp.minimum((_i32(st["dmg"]) + _i32(v_amount)), 300)
+    st["dmg"] = _cast(_a60, jnp.int16)
     return st
 
 
@@ -733,63 +762,63 @@ def p_damage_per_heads(st, v_coins, v_each):
     v_each = _cast(v_each, jnp.int8)
     v_heads = _cast(0, jnp.int8)
     v_k = jnp.int32(0)
-    _c58 = (_i32(v_k) < _i32(v_coins))
-    def _then59(st, v_coins, v_each, v_heads, v_k):
+    _c61 = (_i32(v_k) < _i32(v_coins))
+    def _then62(st, v_coins, v_each, v_heads, v_k):
         st = dict(st)
-        st, _r61 = _randint(st, 0, 1)
-        _c60 = (_r61 == 1)
-        def _then62(st, v_coins, v_each, v_heads, v_k):
+        st, _r64 = _randint(st, 0, 1)
+        _c63 = (_r64 == 1)
+        def _then65(st, v_coins, v_each, v_heads, v_k):
             st = dict(st)
-            _a63 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _cast(_a63, jnp.int8)
+            _a66 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _cast(_a66, jnp.int8)
             return st, (v_coins, v_each, v_heads, v_k)
-        st, (v_coins, v_each, v_heads, v_k) = _select(_c60, _then62(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
+        st, (v_coins, v_each, v_heads, v_k) = _select(_c63, _then65(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
         return st, (v_coins, v_each, v_heads, v_k)
-    st, (v_coins, v_each, v_heads, v_k) = _select(_c58, _then59(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
+    st, (v_coins, v_each, v_heads, v_k) = _select(_c61, _then62(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
     v_k = jnp.int32(1)
-    _c64 = (_i32(v_k) < _i32(v_coins))
-    def _then65(st, v_coins, v_each, v_heads, v_k):
+    _c67 = (_i32(v_k) < _i32(v_coins))
+    def _then68(st, v_coins, v_each, v_heads, v_k):
         st = dict(st)
-        st, _r67 = _randint(st, 0, 1)
-        _c66 = (_r67 == 1)
-        def _then68(st, v_coins, v_each, v_heads, v_k):
+        st, _r70 = _randint(st, 0, 1)
+        _c69 = (_r70 == 1)
+        def _then71(st, v_coins, v_each, v_heads, v_k):
             st = dict(st)
-            _a69 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _cast(_a69, jnp.int8)
+            _a72 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _cast(_a72, jnp.int8)
             return st, (v_coins, v_each, v_heads, v_k)
-        st, (v_coins, v_each, v_heads, v_k) = _select(_c66, _then68(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
+        st, (v_coins, v_each, v_heads, v_k) = _select(_c69, _then71(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
         return st, (v_coins, v_each, v_heads, v_k)
-    st, (v_coins, v_each, v_heads, v_k) = _select(_c64, _then65(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
+    st, (v_coins, v_each, v_heads, v_k) = _select(_c67, _then68(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
     v_k = jnp.int32(2)
-    _c70 = (_i32(v_k) < _i32(v_coins))
-    def _then71(st, v_coins, v_each, v_heads, v_k):
+    _c73 = (_i32(v_k) < _i32(v_coins))
+    def _then74(st, v_coins, v_each, v_heads, v_k):
         st = dict(st)
-        st, _r73 = _randint(st, 0, 1)
-        _c72 = (_r73 == 1)
-        def _then74(st, v_coins, v_each, v_heads, v_k):
+        st, _r76 = _randint(st, 0, 1)
+        _c75 = (_r76 == 1)
+        def _then77(st, v_coins, v_each, v_heads, v_k):
             st = dict(st)
-            _a75 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _cast(_a75, jnp.int8)
+            _a78 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _cast(_a78, jnp.int8)
             return st, (v_coins, v_each, v_heads, v_k)
-        st, (v_coins, v_each, v_heads, v_k) = _select(_c72, _then74(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
+        st, (v_coins, v_each, v_heads, v_k) = _select(_c75, _then77(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
         return st, (v_coins, v_each, v_heads, v_k)
-    st, (v_coins, v_each, v_heads, v_k) = _select(_c70, _then71(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
+    st, (v_coins, v_each, v_heads, v_k) = _select(_c73, _then74(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
     v_k = jnp.int32(3)
-    _c76 = (_i32(v_k) < _i32(v_coins))
-    def _then77(st, v_coins, v_each, v_heads, v_k):
+    _c79 = (_i32(v_k) < _i32(v_coins))
+    def _then80(st, v_coins, v_each, v_heads, v_k):
         st = dict(st)
-        st, _r79 = _randint(st, 0, 1)
-        _c78 = (_r79 == 1)
-        def _then80(st, v_coins, v_each, v_heads, v_k):
+        st, _r82 = _randint(st, 0, 1)
+        _c81 = (_r82 == 1)
+        def _then83(st, v_coins, v_each, v_heads, v_k):
             st = dict(st)
-            _a81 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _cast(_a81, jnp.int8)
+            _a84 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _cast(_a84, jnp.int8)
             return st, (v_coins, v_each, v_heads, v_k)
-        st, (v_coins, v_each, v_heads, v_k) = _select(_c78, _then80(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
+        st, (v_coins, v_each, v_heads, v_k) = _select(_c81, _then83(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
         return st, (v_coins, v_each, v_heads, v_k)
-    st, (v_coins, v_each, v_heads, v_k) = _select(_c76, _then77(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
-    _a82 = jnp.minimum((_i32(v_heads) * _i32(v_each)), 300)
-    st["dmg"] = _cast(_a82, jnp.int16)
+    st, (v_coins, v_each, v_heads, v_k) = _select(_c79, _then80(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
+    _a85 = jnp.minimum((_i32(v_heads) * _i32(v_each)), 300)
+    st["dmg"] = _cast(_a85, jnp.int16)
     return st
 
 
@@ -797,13 +826,13 @@ def p_bonus_on_heads(st, v_amount):
     """proc `bonus_on_heads` (tcg.envspec:376)"""
     st = dict(st)
     v_amount = _cast(v_amount, jnp.int16)
-    st, _r84 = _randint(st, 0, 1)
-    _c83 = (_r84 == 1)
-    def _then85(st, v_amount):
+    st, _r87 = _randint(st, 0, 1)
+    _c86 = (_r87 == 1)
+    def _then88(st, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_amount,)
-    st, (v_amount,) = _select(_c83, _then85(st, v_amount), (st, (v_amount,)))
+    st, (v_amount,) = _select(_c86, _then88(st, v_amount), (st, (v_amount,)))
     return st
 
 
@@ -813,11 +842,11 @@ def p_damage_per_bench_type(st, v_p, v_t, v_each):
     v_p = _cast(v_p, jnp.int8)
     v_t = _cast(v_t, jnp.int8)
     v_each = _cast(v_each, jnp.int8)
-    def _g87(i86):
-        return jnp.logical_and(st["occupied"][_i32(v_p)][i86], jnp.logical_or((_i32(v_t) == 10), (_i32(jnp.where((_K0[_i32(st["card"][_i32(v_p)][i86])] == 1), st["played_type"][_i32(v_p)][i86], _K2[_i32(st["card"][_i32(v_p)][i86])])) == _i32(v_t))))
-    _e88 = jax.vmap(_g87)(jnp.arange(1, 4, dtype=jnp.int32))
-    _a89 = jnp.minimum((_i32(v_each) * jnp.sum(_e88, dtype=jnp.int32)), 300)
-    st["dmg"] = _cast(_a89, jnp.int16)
+    def _g90(i89):
+        return jnp.logical_and(st["occupied"][_i32(v_p)][i89], jnp.logical_or((_i32(v_t) == 10), (_i32(jnp.where((_K0[_i32(st["card"][_i32(v_p)][i89])] == 1), st["played_type"][_i32(v_p)][i89], _K2[_i32(st["card"][_i32(v_p)][i89])])) == _i32(v_t))))
+    _e91 = jax.vmap(_g90)(jnp.arange(1, 4, dtype=jnp.int32))
+    _a92 = jnp.minimum((_i32(v_each) * jnp.sum(_e91, dtype=jnp.int32)), 300)
+    st["dmg"] = _cast(_a92, jnp.int16)
     return st
 
 
@@ -828,8 +857,8 @@ def p_discard_energy(st, v_p, v_s, v_t, v_n):
     v_s = _cast(v_s, jnp.int8)
     v_t = _cast(v_t, jnp.int8)
     v_n = _cast(v_n, jnp.int8)
-    _a90 = jnp.maximum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)]) - _i32(v_n)), 0)
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a90, jnp.int8))
+    _a93 = jnp.maximum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)]) - _i32(v_n)), 0)
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a93, jnp.int8))
     return st
 
 
@@ -841,13 +870,13 @@ def p_attach_from_zone(st, v_p, v_s, v_t, v_n, v_any_type):
     v_t = _cast(v_t, jnp.int8)
     v_n = _cast(v_n, jnp.int8)
     v_any_type = _cast(v_any_type, jnp.bool_)
-    _c91 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], jnp.logical_or(v_any_type, (_i32(f_type_of(st, v_p, v_s)) == _i32(v_t))))
-    def _then92(st, v_p, v_s, v_t, v_n, v_any_type):
+    _c94 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], jnp.logical_or(v_any_type, (_i32(f_type_of(st, v_p, v_s)) == _i32(v_t))))
+    def _then95(st, v_p, v_s, v_t, v_n, v_any_type):
         st = dict(st)
-        _a93 = jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)]) + _i32(v_n)), 12)
-        st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a93, jnp.int8))
+        _a96 = jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)]) + _i32(v_n)), 12)
+        st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a96, jnp.int8))
         return st, (v_p, v_s, v_t, v_n, v_any_type)
-    st, (v_p, v_s, v_t, v_n, v_any_type) = _select(_c91, _then92(st, v_p, v_s, v_t, v_n, v_any_type), (st, (v_p, v_s, v_t, v_n, v_any_type)))
+    st, (v_p, v_s, v_t, v_n, v_any_type) = _select(_c94, _then95(st, v_p, v_s, v_t, v_n, v_any_type), (st, (v_p, v_s, v_t, v_n, v_any_type)))
     return st
 
 
@@ -856,13 +885,13 @@ def p_afflict_opponent(st, v_p, v_c):
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
     v_c = _cast(v_c, jnp.int8)
-    _c94 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], jnp.logical_not(f_defended(st, v_p)))
-    def _then95(st, v_p, v_c):
+    _c97 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], jnp.logical_not(f_defended(st, v_p)))
+    def _then98(st, v_p, v_c):
         st = dict(st)
-        _a96 = v_c
-        st["condition"] = st["condition"].at[(1 - _i32(v_p))].set(_cast(_a96, jnp.int8))
+        _a99 = v_c
+        st["condition"] = st["condition"].at[(1 - _i32(v_p))].set(_cast(_a99, jnp.int8))
         return st, (v_p, v_c)
-    st, (v_p, v_c) = _select(_c94, _then95(st, v_p, v_c), (st, (v_p, v_c)))
+    st, (v_p, v_c) = _select(_c97, _then98(st, v_p, v_c), (st, (v_p, v_c)))
     return st
 
 
@@ -871,13 +900,13 @@ def p_afflict_opponent_on_heads(st, v_p, v_c):
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
     v_c = _cast(v_c, jnp.int8)
-    st, _r98 = _randint(st, 0, 1)
-    _c97 = (_r98 == 1)
-    def _then99(st, v_p, v_c):
+    st, _r101 = _randint(st, 0, 1)
+    _c100 = (_r101 == 1)
+    def _then102(st, v_p, v_c):
         st = dict(st)
         st = p_afflict_opponent(st, v_p, v_c)
         return st, (v_p, v_c)
-    st, (v_p, v_c) = _select(_c97, _then99(st, v_p, v_c), (st, (v_p, v_c)))
+    st, (v_p, v_c) = _select(_c100, _then102(st, v_p, v_c), (st, (v_p, v_c)))
     return st
 
 
@@ -885,13 +914,13 @@ def p_poison_opponent(st, v_p):
     """proc `poison_opponent` (tcg.envspec:414)"""
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
-    _c100 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], jnp.logical_not(f_defended(st, v_p)))
-    def _then101(st, v_p):
+    _c103 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], jnp.logical_not(f_defended(st, v_p)))
+    def _then104(st, v_p):
         st = dict(st)
-        _a102 = True
-        st["poisoned"] = st["poisoned"].at[(1 - _i32(v_p))].set(_cast(_a102, jnp.bool_))
+        _a105 = True
+        st["poisoned"] = st["poisoned"].at[(1 - _i32(v_p))].set(_cast(_a105, jnp.bool_))
         return st, (v_p,)
-    st, (v_p,) = _select(_c100, _then101(st, v_p), (st, (v_p,)))
+    st, (v_p,) = _select(_c103, _then104(st, v_p), (st, (v_p,)))
     return st
 
 
@@ -899,13 +928,13 @@ def p_burn_opponent(st, v_p):
     """proc `burn_opponent` (tcg.envspec:420)"""
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
-    _c103 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], jnp.logical_not(f_defended(st, v_p)))
-    def _then104(st, v_p):
+    _c106 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], jnp.logical_not(f_defended(st, v_p)))
+    def _then107(st, v_p):
         st = dict(st)
-        _a105 = True
-        st["burned"] = st["burned"].at[(1 - _i32(v_p))].set(_cast(_a105, jnp.bool_))
+        _a108 = True
+        st["burned"] = st["burned"].at[(1 - _i32(v_p))].set(_cast(_a108, jnp.bool_))
         return st, (v_p,)
-    st, (v_p,) = _select(_c103, _then104(st, v_p), (st, (v_p,)))
+    st, (v_p,) = _select(_c106, _then107(st, v_p), (st, (v_p,)))
     return st
 
 
@@ -915,14 +944,6 @@ def p_damage_opponent_bench(st, v_p, v_amount):
     v_p = _cast(v_p, jnp.int8)
     v_amount = _cast(v_amount, jnp.int16)
     v_s = jnp.int32(1)
-    _c106 = st["occupied"][(1 - _i32(v_p))][_i32(v_s)]
-    def _then107(st, v_p, v_amount, v_s):
-        st = dict(st)
-        _a108 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_amount)), 300)
-        st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a108, jnp.int16))
-        return st, (v_p, v_amount, v_s)
-    st, (v_p, v_amount, v_s) = _select(_c106, _then107(st, v_p, v_amount, v_s), (st, (v_p, v_amount, v_s)))
-    v_s = jnp.int32(2)
     _c109 = st["occupied"][(1 - _i32(v_p))][_i32(v_s)]
     def _then110(st, v_p, v_amount, v_s):
         st = dict(st)
@@ -930,7 +951,7 @@ def p_damage_opponent_bench(st, v_p, v_amount):
         st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a111, jnp.int16))
         return st, (v_p, v_amount, v_s)
     st, (v_p, v_amount, v_s) = _select(_c109, _then110(st, v_p, v_amount, v_s), (st, (v_p, v_amount, v_s)))
-    v_s = jnp.int32(3)
+    v_s = jnp.int32(2)
     _c112 = st["occupied"][(1 - _i32(v_p))][_i32(v_s)]
     def _then113(st, v_p, v_amount, v_s):
         st = dict(st)
@@ -938,6 +959,14 @@ def p_damage_opponent_bench(st, v_p, v_amount):
         st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a114, jnp.int16))
         return st, (v_p, v_amount, v_s)
     st, (v_p, v_amount, v_s) = _select(_c112, _then113(st, v_p, v_amount, v_s), (st, (v_p, v_amount, v_s)))
+    v_s = jnp.int32(3)
+    _c115 = st["occupied"][(1 - _i32(v_p))][_i32(v_s)]
+    def _then116(st, v_p, v_amount, v_s):
+        st = dict(st)
+        _a117 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_amount)), 300)
+        st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a117, jnp.int16))
+        return st, (v_p, v_amount, v_s)
+    st, (v_p, v_amount, v_s) = _select(_c115, _then116(st, v_p, v_amount, v_s), (st, (v_p, v_amount, v_s)))
     return st
 
 
@@ -945,8 +974,8 @@ def p_add_attack_bonus(st, v_amount):
     """proc `add_attack_bonus` (tcg.envspec:435)"""
     st = dict(st)
     v_amount = _cast(v_amount, jnp.int8)
-    _a115 = jnp.minimum((_i32(st["attack_bonus"]) + _i32(v_amount)), 60)
-    st["attack_bonus"] = _cast(_a115, jnp.int8)
+    _a118 = jnp.minimum((_i32(st["attack_bonus"]) + _i32(v_amount)), 60)
+    st["attack_bonus"] = _cast(_a118, jnp.int8)
     return st
 
 
@@ -957,10 +986,10 @@ def p_add_named_attack_bonus(st, v_a, v_b, v_c, v_amount):
     v_b = _cast(v_b, jnp.int8)
     v_c = _cast(v_c, jnp.int8)
     v_amount = _cast(v_amount, jnp.int8)
-    _a116 = jnp.stack([jnp.asarray(v_a, jnp.int32), jnp.asarray(v_b, jnp.int32), jnp.asarray(v_c, jnp.int32)])
-    st["bonus_named"] = _cast(_a116, jnp.int8)
-    _a117 = jnp.minimum((_i32(st["named_bonus"]) + _i32(v_amount)), 60)
-    st["named_bonus"] = _cast(_a117, jnp.int8)
+    _a119 = jnp.stack([jnp.asarray(v_a, jnp.int32), jnp.asarray(v_b, jnp.int32), jnp.asarray(v_c, jnp.int32)])
+    st["bonus_named"] = _cast(_a119, jnp.int8)
+    _a120 = jnp.minimum((_i32(st["named_bonus"]) + _i32(v_amount)), 60)
+    st["named_bonus"] = _cast(_a120, jnp.int8)
     return st
 
 
@@ -968,8 +997,8 @@ def p_add_retreat_discount(st, v_n):
     """proc `add_retreat_discount` (tcg.envspec:446)"""
     st = dict(st)
     v_n = _cast(v_n, jnp.int8)
-    _a118 = jnp.minimum((_i32(st["retreat_discount"]) + _i32(v_n)), 3)
-    st["retreat_discount"] = _cast(_a118, jnp.int8)
+    _a121 = jnp.minimum((_i32(st["retreat_discount"]) + _i32(v_n)), 3)
+    st["retreat_discount"] = _cast(_a121, jnp.int8)
     return st
 
 
@@ -977,36 +1006,54 @@ def p_basic_from_deck(st, v_p):
     """proc `basic_from_deck` (tcg.envspec:451)"""
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
-    def _g120(i119):
-        return jnp.where((i119 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i119])] == 0), (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i119])] == 0)), False)
-    _e121 = jax.vmap(_g120)(jnp.arange(0, 20, dtype=jnp.int32))
-    v_n = _cast(jnp.sum(_e121, dtype=jnp.int32), jnp.int8)
-    _c122 = jnp.logical_and((_i32(v_n) > 0), (_get(st["hand"], _i32(v_p))["len"] < 10))
-    def _then123(st, v_p, v_n):
+    def _g125(i122):
+        _flt = jnp.zeros(3, jnp.int32)
+        _f123 = _get(st["deck"], _i32(v_p))["len"]
+        _flt = _fault_in(_flt, ((i122 < _get(st["deck"], _i32(v_p))["len"])) & (i122 >= _f123), 4, i122, _f123)
+        _f124 = _get(st["deck"], _i32(v_p))["len"]
+        _flt = _fault_in(_flt, ((i122 < _get(st["deck"], _i32(v_p))["len"])) & ((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i122])] == 0)) & (i122 >= _f124), 4, i122, _f124)
+        return (jnp.where((i122 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i122])] == 0), (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i122])] == 0)), False), _flt)
+    _e126 = jax.vmap(_g125)(jnp.arange(0, 20, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e126[1]))
+    v_n = _cast(jnp.sum(_e126[0], dtype=jnp.int32), jnp.int8)
+    _c127 = jnp.logical_and((_i32(v_n) > 0), (_get(st["hand"], _i32(v_p))["len"] < 10))
+    def _then128(st, v_p, v_n):
         st = dict(st)
-        st, _r124 = _randint(st, 0, jnp.maximum((_i32(v_n) - 1), 0))
-        v_r = _cast(_r124, jnp.int8)
-        def _g129(i125):
-            def _g127(i126):
-                return jnp.logical_and((i126 < i125), jnp.where((i126 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i126])] == 0), (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i126])] == 0)), False))
-            _e128 = jax.vmap(_g127)(jnp.arange(0, 20, dtype=jnp.int32))
-            return _i32(jnp.where(jnp.logical_and(jnp.logical_and((i125 < _get(st["deck"], _i32(v_p))["len"]), jnp.where((i125 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i125])] == 0), (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i125])] == 0)), False)), (jnp.sum(_e128, dtype=jnp.int32) == _i32(v_r))), i125, 19))
-        _e130 = jax.vmap(_g129)(jnp.arange(0, 20, dtype=jnp.int32))
-        v_at = _cast(jnp.min(_e130), jnp.int8)
-        _f131 = _i32(v_at)
-        _f132 = _get(st["deck"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f131 >= _f132), 8, _f131, _f132)
-        _f133 = _get(st["hand"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f133 >= 10), 7, 0, 0)
-        _l134 = _push(_get(st["hand"], _i32(v_p)), _cast(_get(st["deck"], _i32(v_p))["items"][_f131], jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(v_p), _l134)
-        _f135 = _i32(v_at)
-        _f136 = _get(st["deck"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f135 >= _f136), 9, _f135, _f136)
-        _l137 = _remove_at(_get(st["deck"], _i32(v_p)), _f135)
-        st["deck"] = _set(st["deck"], _i32(v_p), _l137)
+        st, _r129 = _randint(st, 0, jnp.maximum((_i32(v_n) - 1), 0))
+        v_r = _cast(_r129, jnp.int8)
+        def _g138(i130):
+            _flt = jnp.zeros(3, jnp.int32)
+            _f131 = _get(st["deck"], _i32(v_p))["len"]
+            _flt = _fault_in(_flt, ((i130 < _get(st["deck"], _i32(v_p))["len"])) & ((i130 < _get(st["deck"], _i32(v_p))["len"])) & (i130 >= _f131), 5, i130, _f131)
+            _f132 = _get(st["deck"], _i32(v_p))["len"]
+            _flt = _fault_in(_flt, ((i130 < _get(st["deck"], _i32(v_p))["len"])) & ((i130 < _get(st["deck"], _i32(v_p))["len"])) & ((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i130])] == 0)) & (i130 >= _f132), 5, i130, _f132)
+            def _g136(i133):
+                _flt = jnp.zeros(3, jnp.int32)
+                _f134 = _get(st["deck"], _i32(v_p))["len"]
+                _flt = _fault_in(_flt, ((i133 < i130)) & ((i133 < _get(st["deck"], _i32(v_p))["len"])) & (i133 >= _f134), 6, i133, _f134)
+                _f135 = _get(st["deck"], _i32(v_p))["len"]
+                _flt = _fault_in(_flt, ((i133 < i130)) & ((i133 < _get(st["deck"], _i32(v_p))["len"])) & ((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i133])] == 0)) & (i133 >= _f135), 6, i133, _f135)
+                return (jnp.logical_and((i133 < i130), jnp.where((i133 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i133])] == 0), (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i133])] == 0)), False)), _flt)
+            _e137 = jax.vmap(_g136)(jnp.arange(0, 20, dtype=jnp.int32))
+            _flt = _fault_join(_flt, (jnp.logical_and((i130 < _get(st["deck"], _i32(v_p))["len"]), jnp.where((i130 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i130])] == 0), (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i130])] == 0)), False))), _first_fault(_e137[1]))
+            return (_i32(jnp.where(jnp.logical_and(jnp.logical_and((i130 < _get(st["deck"], _i32(v_p))["len"]), jnp.where((i130 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i130])] == 0), (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i130])] == 0)), False)), (jnp.sum(_e137[0], dtype=jnp.int32) == _i32(v_r))), i130, 19)), _flt)
+        _e139 = jax.vmap(_g138)(jnp.arange(0, 20, dtype=jnp.int32))
+        st = _fault_put(st, True, _first_fault(_e139[1]))
+        v_at = _cast(jnp.min(_e139[0]), jnp.int8)
+        _f140 = _i32(v_at)
+        _f141 = _get(st["deck"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f140 >= _f141), 8, _f140, _f141)
+        _f142 = _get(st["hand"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f142 >= 10), 7, 0, 0)
+        _l143 = _push(_get(st["hand"], _i32(v_p)), _cast(_get(st["deck"], _i32(v_p))["items"][_f140], jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(v_p), _l143)
+        _f144 = _i32(v_at)
+        _f145 = _get(st["deck"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f144 >= _f145), 9, _f144, _f145)
+        _l146 = _remove_at(_get(st["deck"], _i32(v_p)), _f144)
+        st["deck"] = _set(st["deck"], _i32(v_p), _l146)
         return st, (v_p, v_n)
-    st, (v_p, v_n) = _select(_c122, _then123(st, v_p, v_n), (st, (v_p, v_n)))
+    st, (v_p, v_n) = _select(_c127, _then128(st, v_p, v_n), (st, (v_p, v_n)))
     return st
 
 
@@ -1017,27 +1064,27 @@ def p_opponent_hand_into_deck(st, v_p, v_n):
     v_n = _cast(v_n, jnp.int8)
     v_q = _cast((1 - _i32(v_p)), jnp.int8)
     v_k = jnp.int32(0)
-    def _loop138(i, carry):
+    def _loop147(i, carry):
         st, (v_p, v_n, v_q, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        _c139 = (_get(st["hand"], _i32(v_q))["len"] > 0)
-        def _then140(st, v_p, v_n, v_q, v_k):
+        _c148 = (_get(st["hand"], _i32(v_q))["len"] > 0)
+        def _then149(st, v_p, v_n, v_q, v_k):
             st = dict(st)
-            _f143 = _get(st["hand"], _i32(v_q))["len"]
-            st = _fault_at(st, (_f143 == 0), 11, 0, 0)
-            _v141, _l142 = _take_back(_get(st["hand"], _i32(v_q)))
-            st["hand"] = _set(st["hand"], _i32(v_q), _l142)
-            _f144 = _get(st["deck"], _i32(v_q))["len"]
-            st = _fault_at(st, (_f144 >= 20), 10, 0, 0)
-            _l145 = _push(_get(st["deck"], _i32(v_q)), _cast(_v141, jnp.int16))
-            st["deck"] = _set(st["deck"], _i32(v_q), _l145)
+            _f152 = _get(st["hand"], _i32(v_q))["len"]
+            st = _fault_at(st, (_f152 == 0), 11, 0, 0)
+            _v150, _l151 = _take_back(_get(st["hand"], _i32(v_q)))
+            st["hand"] = _set(st["hand"], _i32(v_q), _l151)
+            _f153 = _get(st["deck"], _i32(v_q))["len"]
+            st = _fault_at(st, (_f153 >= 20), 10, 0, 0)
+            _l154 = _push(_get(st["deck"], _i32(v_q)), _cast(_v150, jnp.int16))
+            st["deck"] = _set(st["deck"], _i32(v_q), _l154)
             return st, (v_p, v_n, v_q, v_k)
-        st, (v_p, v_n, v_q, v_k) = _select(_c139, _then140(st, v_p, v_n, v_q, v_k), (st, (v_p, v_n, v_q, v_k)))
+        st, (v_p, v_n, v_q, v_k) = _select(_c148, _then149(st, v_p, v_n, v_q, v_k), (st, (v_p, v_n, v_q, v_k)))
         return st, (v_p, v_n, v_q, v_k)
-    st, (v_p, v_n, v_q, v_k) = lax.fori_loop(0, 10, _loop138, (st, (v_p, v_n, v_q, v_k)))
-    _f146 = _get(st["deck"], _i32(v_q))["len"]
-    st, _l147 = _shuffle(st, _get(st["deck"], _i32(v_q)))
-    st["deck"] = _set(st["deck"], _i32(v_q), _l147)
+    st, (v_p, v_n, v_q, v_k) = lax.fori_loop(0, 10, _loop147, (st, (v_p, v_n, v_q, v_k)))
+    _f155 = _get(st["deck"], _i32(v_q))["len"]
+    st, _l156 = _shuffle(st, _get(st["deck"], _i32(v_q)))
+    st["deck"] = _set(st["deck"], _i32(v_q), _l156)
     st = p_draw_cards(st, v_q, v_n)
     return st
 
@@ -1047,8 +1094,8 @@ def p_damage_self(st, v_p, v_amount):
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
     v_amount = _cast(v_amount, jnp.int16)
-    _a148 = jnp.minimum((_i32(st["damage"][_i32(v_p)][0]) + _i32(v_amount)), 300)
-    st["damage"] = st["damage"].at[(_i32(v_p), 0)].set(_cast(_a148, jnp.int16))
+    _a157 = jnp.minimum((_i32(st["damage"][_i32(v_p)][0]) + _i32(v_amount)), 300)
+    st["damage"] = st["damage"].at[(_i32(v_p), 0)].set(_cast(_a157, jnp.int16))
     return st
 
 
@@ -1057,8 +1104,8 @@ def p_afflict_self(st, v_p, v_c):
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
     v_c = _cast(v_c, jnp.int8)
-    _a149 = v_c
-    st["condition"] = st["condition"].at[_i32(v_p)].set(_cast(_a149, jnp.int8))
+    _a158 = v_c
+    st["condition"] = st["condition"].at[_i32(v_p)].set(_cast(_a158, jnp.int8))
     return st
 
 
@@ -1066,13 +1113,13 @@ def p_burn_opponent_on_heads(st, v_p):
     """proc `burn_opponent_on_heads` (tcg.envspec:487)"""
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
-    st, _r151 = _randint(st, 0, 1)
-    _c150 = (_r151 == 1)
-    def _then152(st, v_p):
+    st, _r160 = _randint(st, 0, 1)
+    _c159 = (_r160 == 1)
+    def _then161(st, v_p):
         st = dict(st)
         st = p_burn_opponent(st, v_p)
         return st, (v_p,)
-    st, (v_p,) = _select(_c150, _then152(st, v_p), (st, (v_p,)))
+    st, (v_p,) = _select(_c159, _then161(st, v_p), (st, (v_p,)))
     return st
 
 
@@ -1082,13 +1129,13 @@ def p_heal_on_heads(st, v_p, v_s, v_amount):
     v_p = _cast(v_p, jnp.int8)
     v_s = _cast(v_s, jnp.int8)
     v_amount = _cast(v_amount, jnp.int16)
-    st, _r154 = _randint(st, 0, 1)
-    _c153 = (_r154 == 1)
-    def _then155(st, v_p, v_s, v_amount):
+    st, _r163 = _randint(st, 0, 1)
+    _c162 = (_r163 == 1)
+    def _then164(st, v_p, v_s, v_amount):
         st = dict(st)
         st = p_heal(st, v_p, v_s, v_amount)
         return st, (v_p, v_s, v_amount)
-    st, (v_p, v_s, v_amount) = _select(_c153, _then155(st, v_p, v_s, v_amount), (st, (v_p, v_s, v_amount)))
+    st, (v_p, v_s, v_amount) = _select(_c162, _then164(st, v_p, v_s, v_amount), (st, (v_p, v_s, v_amount)))
     return st
 
 
@@ -1111,14 +1158,14 @@ def p_heal_all(st, v_p, v_amount):
 def p_nothing_on_tails(st):
     """proc `nothing_on_tails` (tcg.envspec:508)"""
     st = dict(st)
-    st, _r157 = _randint(st, 0, 1)
-    _c156 = jnp.logical_not((_r157 == 1))
-    def _then158(st):
+    st, _r166 = _randint(st, 0, 1)
+    _c165 = jnp.logical_not((_r166 == 1))
+    def _then167(st):
         st = dict(st)
-        _a159 = 0
-        st["dmg"] = _cast(_a159, jnp.int16)
+        _a168 = 0
+        st["dmg"] = _cast(_a168, jnp.int16)
         return st, ()
-    st, () = _select(_c156, _then158(st), (st, ()))
+    st, () = _select(_c165, _then167(st), (st, ()))
     return st
 
 
@@ -1129,67 +1176,67 @@ def p_bonus_if_all_heads(st, v_coins, v_amount):
     v_amount = _cast(v_amount, jnp.int16)
     v_heads = _cast(0, jnp.int8)
     v_k = jnp.int32(0)
-    _c160 = (_i32(v_k) < _i32(v_coins))
-    def _then161(st, v_coins, v_amount, v_heads, v_k):
+    _c169 = (_i32(v_k) < _i32(v_coins))
+    def _then170(st, v_coins, v_amount, v_heads, v_k):
         st = dict(st)
-        st, _r163 = _randint(st, 0, 1)
-        _c162 = (_r163 == 1)
-        def _then164(st, v_coins, v_amount, v_heads, v_k):
+        st, _r172 = _randint(st, 0, 1)
+        _c171 = (_r172 == 1)
+        def _then173(st, v_coins, v_amount, v_heads, v_k):
             st = dict(st)
-            _a165 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _cast(_a165, jnp.int8)
+            _a174 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _cast(_a174, jnp.int8)
             return st, (v_coins, v_amount, v_heads, v_k)
-        st, (v_coins, v_amount, v_heads, v_k) = _select(_c162, _then164(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
+        st, (v_coins, v_amount, v_heads, v_k) = _select(_c171, _then173(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
         return st, (v_coins, v_amount, v_heads, v_k)
-    st, (v_coins, v_amount, v_heads, v_k) = _select(_c160, _then161(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
+    st, (v_coins, v_amount, v_heads, v_k) = _select(_c169, _then170(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
     v_k = jnp.int32(1)
-    _c166 = (_i32(v_k) < _i32(v_coins))
-    def _then167(st, v_coins, v_amount, v_heads, v_k):
+    _c175 = (_i32(v_k) < _i32(v_coins))
+    def _then176(st, v_coins, v_amount, v_heads, v_k):
         st = dict(st)
-        st, _r169 = _randint(st, 0, 1)
-        _c168 = (_r169 == 1)
-        def _then170(st, v_coins, v_amount, v_heads, v_k):
+        st, _r178 = _randint(st, 0, 1)
+        _c177 = (_r178 == 1)
+        def _then179(st, v_coins, v_amount, v_heads, v_k):
             st = dict(st)
-            _a171 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _cast(_a171, jnp.int8)
+            _a180 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _cast(_a180, jnp.int8)
             return st, (v_coins, v_amount, v_heads, v_k)
-        st, (v_coins, v_amount, v_heads, v_k) = _select(_c168, _then170(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
+        st, (v_coins, v_amount, v_heads, v_k) = _select(_c177, _then179(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
         return st, (v_coins, v_amount, v_heads, v_k)
-    st, (v_coins, v_amount, v_heads, v_k) = _select(_c166, _then167(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
+    st, (v_coins, v_amount, v_heads, v_k) = _select(_c175, _then176(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
     v_k = jnp.int32(2)
-    _c172 = (_i32(v_k) < _i32(v_coins))
-    def _then173(st, v_coins, v_amount, v_heads, v_k):
+    _c181 = (_i32(v_k) < _i32(v_coins))
+    def _then182(st, v_coins, v_amount, v_heads, v_k):
         st = dict(st)
-        st, _r175 = _randint(st, 0, 1)
-        _c174 = (_r175 == 1)
-        def _then176(st, v_coins, v_amount, v_heads, v_k):
+        st, _r184 = _randint(st, 0, 1)
+        _c183 = (_r184 == 1)
+        def _then185(st, v_coins, v_amount, v_heads, v_k):
             st = dict(st)
-            _a177 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _cast(_a177, jnp.int8)
+            _a186 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _cast(_a186, jnp.int8)
             return st, (v_coins, v_amount, v_heads, v_k)
-        st, (v_coins, v_amount, v_heads, v_k) = _select(_c174, _then176(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
+        st, (v_coins, v_amount, v_heads, v_k) = _select(_c183, _then185(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
         return st, (v_coins, v_amount, v_heads, v_k)
-    st, (v_coins, v_amount, v_heads, v_k) = _select(_c172, _then173(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
+    st, (v_coins, v_amount, v_heads, v_k) = _select(_c181, _then182(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
     v_k = jnp.int32(3)
-    _c178 = (_i32(v_k) < _i32(v_coins))
-    def _then179(st, v_coins, v_amount, v_heads, v_k):
+    _c187 = (_i32(v_k) < _i32(v_coins))
+    def _then188(st, v_coins, v_amount, v_heads, v_k):
         st = dict(st)
-        st, _r181 = _randint(st, 0, 1)
-        _c180 = (_r181 == 1)
-        def _then182(st, v_coins, v_amount, v_heads, v_k):
+        st, _r190 = _randint(st, 0, 1)
+        _c189 = (_r190 == 1)
+        def _then191(st, v_coins, v_amount, v_heads, v_k):
             st = dict(st)
-            _a183 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _cast(_a183, jnp.int8)
+            _a192 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _cast(_a192, jnp.int8)
             return st, (v_coins, v_amount, v_heads, v_k)
-        st, (v_coins, v_amount, v_heads, v_k) = _select(_c180, _then182(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
+        st, (v_coins, v_amount, v_heads, v_k) = _select(_c189, _then191(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
         return st, (v_coins, v_amount, v_heads, v_k)
-    st, (v_coins, v_amount, v_heads, v_k) = _select(_c178, _then179(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
-    _c184 = (_i32(v_heads) == _i32(v_coins))
-    def _then185(st, v_coins, v_amount, v_heads):
+    st, (v_coins, v_amount, v_heads, v_k) = _select(_c187, _then188(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
+    _c193 = (_i32(v_heads) == _i32(v_coins))
+    def _then194(st, v_coins, v_amount, v_heads):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_coins, v_amount, v_heads)
-    st, (v_coins, v_amount, v_heads) = _select(_c184, _then185(st, v_coins, v_amount, v_heads), (st, (v_coins, v_amount, v_heads)))
+    st, (v_coins, v_amount, v_heads) = _select(_c193, _then194(st, v_coins, v_amount, v_heads), (st, (v_coins, v_amount, v_heads)))
     return st
 
 
@@ -1201,31 +1248,31 @@ def p_damage_until_tails(st, v_each, v_more):
     v_heads = _cast(0, jnp.int8)
     v_going = _cast(True, jnp.bool_)
     v_k = jnp.int32(0)
-    def _loop186(i, carry):
+    def _loop195(i, carry):
         st, (v_each, v_more, v_heads, v_going, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        _c187 = v_going
-        def _then188(st, v_each, v_more, v_heads, v_going, v_k):
+        _c196 = v_going
+        def _then197(st, v_each, v_more, v_heads, v_going, v_k):
             st = dict(st)
-            st, _r190 = _randint(st, 0, 1)
-            _c189 = (_r190 == 1)
-            def _then191(st, v_each, v_more, v_heads, v_going, v_k):
+            st, _r199 = _randint(st, 0, 1)
+            _c198 = (_r199 == 1)
+            def _then200(st, v_each, v_more, v_heads, v_going, v_k):
                 st = dict(st)
-                _a192 = jnp.minimum((_i32(v_heads) + 1), 12)
-                v_heads = _cast(_a192, jnp.int8)
+                _a201 = jnp.minimum((_i32(v_heads) + 1), 12)
+                v_heads = _cast(_a201, jnp.int8)
                 return st, (v_each, v_more, v_heads, v_going, v_k)
-            def _else193(st, v_each, v_more, v_heads, v_going, v_k):
+            def _else202(st, v_each, v_more, v_heads, v_going, v_k):
                 st = dict(st)
-                _a194 = False
-                v_going = _cast(_a194, jnp.bool_)
+                _a203 = False
+                v_going = _cast(_a203, jnp.bool_)
                 return st, (v_each, v_more, v_heads, v_going, v_k)
-            st, (v_each, v_more, v_heads, v_going, v_k) = _select(_c189, _then191(st, v_each, v_more, v_heads, v_going, v_k), _else193(st, v_each, v_more, v_heads, v_going, v_k))
+            st, (v_each, v_more, v_heads, v_going, v_k) = _select(_c198, _then200(st, v_each, v_more, v_heads, v_going, v_k), _else202(st, v_each, v_more, v_heads, v_going, v_k))
             return st, (v_each, v_more, v_heads, v_going, v_k)
-        st, (v_each, v_more, v_heads, v_going, v_k) = _select(_c187, _then188(st, v_each, v_more, v_heads, v_going, v_k), (st, (v_each, v_more, v_heads, v_going, v_k)))
+        st, (v_each, v_more, v_heads, v_going, v_k) = _select(_c196, _then197(st, v_each, v_more, v_heads, v_going, v_k), (st, (v_each, v_more, v_heads, v_going, v_k)))
         return st, (v_each, v_more, v_heads, v_going, v_k)
-    st, (v_each, v_more, v_heads, v_going, v_k) = lax.fori_loop(0, 12, _loop186, (st, (v_each, v_more, v_heads, v_going, v_k)))
-    _a195 = jnp.minimum((_i32(jnp.where(v_more, _i32(st["dmg"]), 0)) + (_i32(v_heads) * _i32(v_each))), 300)
-    st["dmg"] = _cast(_a195, jnp.int16)
+    st, (v_each, v_more, v_heads, v_going, v_k) = lax.fori_loop(0, 12, _loop195, (st, (v_each, v_more, v_heads, v_going, v_k)))
+    _a204 = jnp.minimum((_i32(jnp.where(v_more, _i32(st["dmg"]), 0)) + (_i32(v_heads) * _i32(v_each))), 300)
+    st["dmg"] = _cast(_a204, jnp.int16)
     return st
 
 
@@ -1235,17 +1282,17 @@ def p_bonus_or_recoil(st, v_p, v_amount, v_recoil):
     v_p = _cast(v_p, jnp.int8)
     v_amount = _cast(v_amount, jnp.int16)
     v_recoil = _cast(v_recoil, jnp.int16)
-    st, _r197 = _randint(st, 0, 1)
-    _c196 = (_r197 == 1)
-    def _then198(st, v_p, v_amount, v_recoil):
+    st, _r206 = _randint(st, 0, 1)
+    _c205 = (_r206 == 1)
+    def _then207(st, v_p, v_amount, v_recoil):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_amount, v_recoil)
-    def _else199(st, v_p, v_amount, v_recoil):
+    def _else208(st, v_p, v_amount, v_recoil):
         st = dict(st)
         st = p_damage_self(st, v_p, v_recoil)
         return st, (v_p, v_amount, v_recoil)
-    st, (v_p, v_amount, v_recoil) = _select(_c196, _then198(st, v_p, v_amount, v_recoil), _else199(st, v_p, v_amount, v_recoil))
+    st, (v_p, v_amount, v_recoil) = _select(_c205, _then207(st, v_p, v_amount, v_recoil), _else208(st, v_p, v_amount, v_recoil))
     return st
 
 
@@ -1255,11 +1302,11 @@ def p_bonus_per_bench_named(st, v_p, v_n, v_each):
     v_p = _cast(v_p, jnp.int8)
     v_n = _cast(v_n, jnp.int8)
     v_each = _cast(v_each, jnp.int8)
-    def _g201(i200):
-        return jnp.logical_and(st["occupied"][_i32(v_p)][i200], (_i32(_K11[_i32(st["card"][_i32(v_p)][i200])]) == _i32(v_n)))
-    _e202 = jax.vmap(_g201)(jnp.arange(1, 4, dtype=jnp.int32))
-    _a203 = jnp.minimum((_i32(st["dmg"]) + (_i32(v_each) * jnp.sum(_e202, dtype=jnp.int32))), 300)
-    st["dmg"] = _cast(_a203, jnp.int16)
+    def _g210(i209):
+        return jnp.logical_and(st["occupied"][_i32(v_p)][i209], (_i32(_K11[_i32(st["card"][_i32(v_p)][i209])]) == _i32(v_n)))
+    _e211 = jax.vmap(_g210)(jnp.arange(1, 4, dtype=jnp.int32))
+    _a212 = jnp.minimum((_i32(st["dmg"]) + (_i32(v_each) * jnp.sum(_e211, dtype=jnp.int32))), 300)
+    st["dmg"] = _cast(_a212, jnp.int16)
     return st
 
 
@@ -1268,8 +1315,8 @@ def p_bonus_per_opponent_energy(st, v_p, v_each):
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
     v_each = _cast(v_each, jnp.int8)
-    _a204 = jnp.minimum((_i32(st["dmg"]) + (_i32(v_each) * _i32(f_energy_total(st, (1 - _i32(v_p)), 0)))), 300)
-    st["dmg"] = _cast(_a204, jnp.int16)
+    _a213 = jnp.minimum((_i32(st["dmg"]) + (_i32(v_each) * _i32(f_energy_total(st, (1 - _i32(v_p)), 0)))), 300)
+    st["dmg"] = _cast(_a213, jnp.int16)
     return st
 
 
@@ -1286,12 +1333,12 @@ def p_bonus_if(st, v_p, v_w, v_amount):
     v_p = _cast(v_p, jnp.int8)
     v_w = _cast(v_w, jnp.int8)
     v_amount = _cast(v_amount, jnp.int16)
-    _c205 = f_attack_condition(st, v_p, v_w)
-    def _then206(st, v_p, v_w, v_amount):
+    _c214 = f_attack_condition(st, v_p, v_w)
+    def _then215(st, v_p, v_w, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_w, v_amount)
-    st, (v_p, v_w, v_amount) = _select(_c205, _then206(st, v_p, v_w, v_amount), (st, (v_p, v_w, v_amount)))
+    st, (v_p, v_w, v_amount) = _select(_c214, _then215(st, v_p, v_w, v_amount), (st, (v_p, v_w, v_amount)))
     return st
 
 
@@ -1300,8 +1347,8 @@ def p_discard_all_energy(st, v_p, v_s):
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
     v_s = _cast(v_s, jnp.int8)
-    _a208 = jax.vmap(lambda i207: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a208, jnp.int8))
+    _a217 = jax.vmap(lambda i216: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a217, jnp.int8))
     return st
 
 
@@ -1312,36 +1359,36 @@ def p_discard_opponent_energy(st, v_p, v_coin):
     v_coin = _cast(v_coin, jnp.bool_)
     v_q = _cast((1 - _i32(v_p)), jnp.int8)
     v_go = _cast(True, jnp.bool_)
-    _c209 = v_coin
-    def _then210(st, v_p, v_coin, v_q, v_go):
+    _c218 = v_coin
+    def _then219(st, v_p, v_coin, v_q, v_go):
         st = dict(st)
-        st, _r211 = _randint(st, 0, 1)
-        _a212 = (_r211 == 1)
-        v_go = _cast(_a212, jnp.bool_)
+        st, _r220 = _randint(st, 0, 1)
+        _a221 = (_r220 == 1)
+        v_go = _cast(_a221, jnp.bool_)
         return st, (v_p, v_coin, v_q, v_go)
-    st, (v_p, v_coin, v_q, v_go) = _select(_c209, _then210(st, v_p, v_coin, v_q, v_go), (st, (v_p, v_coin, v_q, v_go)))
+    st, (v_p, v_coin, v_q, v_go) = _select(_c218, _then219(st, v_p, v_coin, v_q, v_go), (st, (v_p, v_coin, v_q, v_go)))
     v_n = _cast(f_energy_total(st, v_q, 0), jnp.int16)
-    _c213 = jnp.logical_and(v_go, (_i32(v_n) > 0))
-    def _then214(st, v_p, v_coin, v_q, v_go, v_n):
+    _c222 = jnp.logical_and(v_go, (_i32(v_n) > 0))
+    def _then223(st, v_p, v_coin, v_q, v_go, v_n):
         st = dict(st)
-        st, _r215 = _randint(st, 0, jnp.maximum((_i32(v_n) - 1), 0))
-        v_r = _cast(_r215, jnp.int16)
-        def _g220(i216):
-            def _g218(i217):
-                return _i32(jnp.where((i217 <= i216), _i32(st["energy"][_i32(v_q)][0][i217]), 0))
-            _e219 = jax.vmap(_g218)(jnp.arange(0, 11, dtype=jnp.int32))
-            return _i32(jnp.where((jnp.sum(_e219, dtype=jnp.int32) > _i32(v_r)), i216, 10))
-        _e221 = jax.vmap(_g220)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _cast(jnp.min(_e221), jnp.int8)
-        _c222 = jnp.logical_not(f_defended(st, v_p))
-        def _then223(st, v_p, v_coin, v_q, v_go, v_n, v_r, v_t):
+        st, _r224 = _randint(st, 0, jnp.maximum((_i32(v_n) - 1), 0))
+        v_r = _cast(_r224, jnp.int16)
+        def _g229(i225):
+            def _g227(i226):
+                return _i32(jnp.where((i226 <= i225), _i32(st["energy"][_i32(v_q)][0][i226]), 0))
+            _e228 = jax.vmap(_g227)(jnp.arange(0, 11, dtype=jnp.int32))
+            return _i32(jnp.where((jnp.sum(_e228, dtype=jnp.int32) > _i32(v_r)), i225, 10))
+        _e230 = jax.vmap(_g229)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _cast(jnp.min(_e230), jnp.int8)
+        _c231 = jnp.logical_not(f_defended(st, v_p))
+        def _then232(st, v_p, v_coin, v_q, v_go, v_n, v_r, v_t):
             st = dict(st)
-            _a224 = jnp.maximum((_i32(st["energy"][_i32(v_q)][0][_i32(v_t)]) - 1), 0)
-            st["energy"] = st["energy"].at[(_i32(v_q), 0, _i32(v_t))].set(_cast(_a224, jnp.int8))
+            _a233 = jnp.maximum((_i32(st["energy"][_i32(v_q)][0][_i32(v_t)]) - 1), 0)
+            st["energy"] = st["energy"].at[(_i32(v_q), 0, _i32(v_t))].set(_cast(_a233, jnp.int8))
             return st, (v_p, v_coin, v_q, v_go, v_n, v_r, v_t)
-        st, (v_p, v_coin, v_q, v_go, v_n, v_r, v_t) = _select(_c222, _then223(st, v_p, v_coin, v_q, v_go, v_n, v_r, v_t), (st, (v_p, v_coin, v_q, v_go, v_n, v_r, v_t)))
+        st, (v_p, v_coin, v_q, v_go, v_n, v_r, v_t) = _select(_c231, _then232(st, v_p, v_coin, v_q, v_go, v_n, v_r, v_t), (st, (v_p, v_coin, v_q, v_go, v_n, v_r, v_t)))
         return st, (v_p, v_coin, v_q, v_go, v_n)
-    st, (v_p, v_coin, v_q, v_go, v_n) = _select(_c213, _then214(st, v_p, v_coin, v_q, v_go, v_n), (st, (v_p, v_coin, v_q, v_go, v_n)))
+    st, (v_p, v_coin, v_q, v_go, v_n) = _select(_c222, _then223(st, v_p, v_coin, v_q, v_go, v_n), (st, (v_p, v_coin, v_q, v_go, v_n)))
     return st
 
 
@@ -1352,42 +1399,49 @@ def p_discard_opponent_hand_card(st, v_p, v_coin):
     v_coin = _cast(v_coin, jnp.bool_)
     v_q = _cast((1 - _i32(v_p)), jnp.int8)
     v_go = _cast(True, jnp.bool_)
-    _c225 = v_coin
-    def _then226(st, v_p, v_coin, v_q, v_go):
+    _c234 = v_coin
+    def _then235(st, v_p, v_coin, v_q, v_go):
         st = dict(st)
-        st, _r227 = _randint(st, 0, 1)
-        _a228 = (_r227 == 1)
-        v_go = _cast(_a228, jnp.bool_)
+        st, _r236 = _randint(st, 0, 1)
+        _a237 = (_r236 == 1)
+        v_go = _cast(_a237, jnp.bool_)
         return st, (v_p, v_coin, v_q, v_go)
-    st, (v_p, v_coin, v_q, v_go) = _select(_c225, _then226(st, v_p, v_coin, v_q, v_go), (st, (v_p, v_coin, v_q, v_go)))
-    _c229 = jnp.logical_and(v_go, (_get(st["hand"], _i32(v_q))["len"] > 0))
-    def _then230(st, v_p, v_coin, v_q, v_go):
+    st, (v_p, v_coin, v_q, v_go) = _select(_c234, _then235(st, v_p, v_coin, v_q, v_go), (st, (v_p, v_coin, v_q, v_go)))
+    _c238 = jnp.logical_and(v_go, (_get(st["hand"], _i32(v_q))["len"] > 0))
+    def _then239(st, v_p, v_coin, v_q, v_go):
         st = dict(st)
-        st, _r231 = _randint(st, 0, jnp.maximum((_get(st["hand"], _i32(v_q))["len"] - 1), 0))
-        v_h = _cast(_r231, jnp.int8)
-        _f232 = _i32(v_h)
-        _f233 = _get(st["hand"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f232 >= _f233), 13, _f232, _f233)
-        _f234 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f234 >= 20), 12, 0, 0)
-        _l235 = _push(_get(st["discard"], _i32(v_q)), _cast(_get(st["hand"], _i32(v_q))["items"][_f232], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l235)
-        _f236 = _i32(v_h)
-        _f237 = _get(st["hand"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f236 >= _f237), 14, _f236, _f237)
-        _l238 = _remove_at(_get(st["hand"], _i32(v_q)), _f236)
-        st["hand"] = _set(st["hand"], _i32(v_q), _l238)
+        st, _r240 = _randint(st, 0, jnp.maximum((_get(st["hand"], _i32(v_q))["len"] - 1), 0))
+        v_h = _cast(_r240, jnp.int8)
+        _f241 = _i32(v_h)
+        _f242 = _get(st["hand"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f241 >= _f242), 13, _f241, _f242)
+        _f243 = _get(st["discard"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f243 >= 20), 12, 0, 0)
+        _l244 = _push(_get(st["discard"], _i32(v_q)), _cast(_get(st["hand"], _i32(v_q))["items"][_f241], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l244)
+        _f245 = _i32(v_h)
+        _f246 = _get(st["hand"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f245 >= _f246), 14, _f245, _f246)
+        _l247 = _remove_at(_get(st["hand"], _i32(v_q)), _f245)
+        st["hand"] = _set(st["hand"], _i32(v_q), _l247)
         return st, (v_p, v_coin, v_q, v_go)
-    st, (v_p, v_coin, v_q, v_go) = _select(_c229, _then230(st, v_p, v_coin, v_q, v_go), (st, (v_p, v_coin, v_q, v_go)))
+    st, (v_p, v_coin, v_q, v_go) = _select(_c238, _then239(st, v_p, v_coin, v_q, v_go), (st, (v_p, v_coin, v_q, v_go)))
     return st
 
 
 def f_pokemon_in_deck(st, v_p, v_i, v_t):
-    """fn `pokemon_in_deck` (tcg.envspec:624)"""
+    """fn `pokemon_in_deck` (tcg.envspec:624); returns (value, its first runtime fault: int32[3], zeros for none)"""
     v_p = _cast(v_p, jnp.int8)
     v_i = _cast(v_i, jnp.int8)
     v_t = _cast(v_t, jnp.int8)
-    return jnp.where((_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][_i32(v_i)])] == 0), jnp.logical_or((_i32(v_t) == 10), (_i32(_K2[_i32(_get(st["deck"], _i32(v_p))["items"][_i32(v_i)])]) == _i32(v_t)))), False)
+    _f248 = _i32(v_i)
+    _f249 = _get(st["deck"], _i32(v_p))["len"]
+    st = _fault_at(st, ((_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])) & (_f248 >= _f249), 15, _f248, _f249)
+    _f250 = _i32(v_i)
+    _f251 = _get(st["deck"], _i32(v_p))["len"]
+    st = _fault_at(st, ((_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])) & ((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][_f248])] == 0)) & (jnp.logical_not((_i32(v_t) == 10))) & (_f250 >= _f251), 16, _f250, _f251)
+    _e252 = jnp.where((_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][_f248])] == 0), jnp.logical_or((_i32(v_t) == 10), (_i32(_K2[_i32(_get(st["deck"], _i32(v_p))["items"][_f250])]) == _i32(v_t)))), False)
+    return _e252, st["_fault"]
 
 
 def p_pokemon_from_deck(st, v_p, v_t):
@@ -1395,43 +1449,53 @@ def p_pokemon_from_deck(st, v_p, v_t):
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
     v_t = _cast(v_t, jnp.int8)
-    _c239 = (_get(st["hand"], _i32(v_p))["len"] < 10)
-    def _then240(st, v_p, v_t):
+    _c253 = (_get(st["hand"], _i32(v_p))["len"] < 10)
+    def _then254(st, v_p, v_t):
         st = dict(st)
-        def _g243(i241):
-            return jnp.where((i241 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i241])] == 0), jnp.logical_or((_i32(v_t) == 10), (_i32(_K2[_i32(_get(st["deck"], _i32(v_p))["items"][i241])]) == _i32(v_t)))), False)
-        _e244 = jax.vmap(_g243)(jnp.arange(0, 20, dtype=jnp.int32))
-        _pm242 = _e244
-        st, _r245 = _randint(st, 0, jnp.maximum(jnp.sum(_pm242, dtype=jnp.int32) - 1, 0))
-        v_at = _cast(_pick(_pm242, _r245, 0, -1), jnp.int8)
-        _c246 = (_i32(v_at) >= 0)
-        def _then247(st, v_p, v_t, v_at):
+        def _g259(i255):
+            _flt = jnp.zeros(3, jnp.int32)
+            _f256 = _get(st["deck"], _i32(v_p))["len"]
+            _flt = _fault_in(_flt, ((i255 < _get(st["deck"], _i32(v_p))["len"])) & (i255 >= _f256), 15, i255, _f256)
+            _f257 = _get(st["deck"], _i32(v_p))["len"]
+            _flt = _fault_in(_flt, ((i255 < _get(st["deck"], _i32(v_p))["len"])) & ((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i255])] == 0)) & (jnp.logical_not((_i32(v_t) == 10))) & (i255 >= _f257), 16, i255, _f257)
+            return (jnp.where((i255 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i255])] == 0), jnp.logical_or((_i32(v_t) == 10), (_i32(_K2[_i32(_get(st["deck"], _i32(v_p))["items"][i255])]) == _i32(v_t)))), False), _flt)
+        _e260 = jax.vmap(_g259)(jnp.arange(0, 20, dtype=jnp.int32))
+        st = _fault_put(st, True, _first_fault(_e260[1]))
+        _pm258 = _e260[0]
+        st, _r261 = _randint(st, 0, jnp.maximum(jnp.sum(_pm258, dtype=jnp.int32) - 1, 0))
+        v_at = _cast(_pick(_pm258, _r261, 0, -1), jnp.int8)
+        _c262 = (_i32(v_at) >= 0)
+        def _then263(st, v_p, v_t, v_at):
             st = dict(st)
-            _f248 = _i32(v_at)
-            _f249 = _get(st["deck"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f248 >= _f249), 18, _f248, _f249)
-            _f250 = _get(st["hand"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f250 >= 10), 17, 0, 0)
-            _l251 = _push(_get(st["hand"], _i32(v_p)), _cast(_get(st["deck"], _i32(v_p))["items"][_f248], jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(v_p), _l251)
-            _f252 = _i32(v_at)
-            _f253 = _get(st["deck"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f252 >= _f253), 19, _f252, _f253)
-            _l254 = _remove_at(_get(st["deck"], _i32(v_p)), _f252)
-            st["deck"] = _set(st["deck"], _i32(v_p), _l254)
+            _f264 = _i32(v_at)
+            _f265 = _get(st["deck"], _i32(v_p))["len"]
+            st = _fault_at(st, (_f264 >= _f265), 18, _f264, _f265)
+            _f266 = _get(st["hand"], _i32(v_p))["len"]
+            st = _fault_at(st, (_f266 >= 10), 17, 0, 0)
+            _l267 = _push(_get(st["hand"], _i32(v_p)), _cast(_get(st["deck"], _i32(v_p))["items"][_f264], jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(v_p), _l267)
+            _f268 = _i32(v_at)
+            _f269 = _get(st["deck"], _i32(v_p))["len"]
+            st = _fault_at(st, (_f268 >= _f269), 19, _f268, _f269)
+            _l270 = _remove_at(_get(st["deck"], _i32(v_p)), _f268)
+            st["deck"] = _set(st["deck"], _i32(v_p), _l270)
             return st, (v_p, v_t, v_at)
-        st, (v_p, v_t, v_at) = _select(_c246, _then247(st, v_p, v_t, v_at), (st, (v_p, v_t, v_at)))
+        st, (v_p, v_t, v_at) = _select(_c262, _then263(st, v_p, v_t, v_at), (st, (v_p, v_t, v_at)))
         return st, (v_p, v_t)
-    st, (v_p, v_t) = _select(_c239, _then240(st, v_p, v_t), (st, (v_p, v_t)))
+    st, (v_p, v_t) = _select(_c253, _then254(st, v_p, v_t), (st, (v_p, v_t)))
     return st
 
 
 def f_named_in_deck(st, v_p, v_i, v_n):
-    """fn `named_in_deck` (tcg.envspec:643)"""
+    """fn `named_in_deck` (tcg.envspec:643); returns (value, its first runtime fault: int32[3], zeros for none)"""
     v_p = _cast(v_p, jnp.int8)
     v_i = _cast(v_i, jnp.int8)
     v_n = _cast(v_n, jnp.int8)
-    return jnp.where((_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_i32(v_n) != 0), (_i32(_K11[_i32(_get(st["deck"], _i32(v_p))["items"][_i32(v_i)])]) == _i32(v_n))), False)
+    _f271 = _i32(v_i)
+    _f272 = _get(st["deck"], _i32(v_p))["len"]
+    st = _fault_at(st, ((_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])) & ((_i32(v_n) != 0)) & (_f271 >= _f272), 20, _f271, _f272)
+    _e273 = jnp.where((_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_i32(v_n) != 0), (_i32(_K11[_i32(_get(st["deck"], _i32(v_p))["items"][_f271])]) == _i32(v_n))), False)
+    return _e273, st["_fault"]
 
 
 def p_named_from_deck_to_bench(st, v_p, v_n):
@@ -1440,31 +1504,35 @@ def p_named_from_deck_to_bench(st, v_p, v_n):
     v_p = _cast(v_p, jnp.int8)
     v_n = _cast(v_n, jnp.int8)
     v_s = _cast(f_free_bench(st, v_p), jnp.int8)
-    _c255 = (_i32(v_s) < 4)
-    def _then256(st, v_p, v_n, v_s):
+    _c274 = (_i32(v_s) < 4)
+    def _then275(st, v_p, v_n, v_s):
         st = dict(st)
-        def _g259(i257):
-            return jnp.where((i257 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_i32(v_n) != 0), (_i32(_K11[_i32(_get(st["deck"], _i32(v_p))["items"][i257])]) == _i32(v_n))), False)
-        _e260 = jax.vmap(_g259)(jnp.arange(0, 20, dtype=jnp.int32))
-        _pm258 = _e260
-        st, _r261 = _randint(st, 0, jnp.maximum(jnp.sum(_pm258, dtype=jnp.int32) - 1, 0))
-        v_at = _cast(_pick(_pm258, _r261, 0, -1), jnp.int8)
-        _c262 = (_i32(v_at) >= 0)
-        def _then263(st, v_p, v_n, v_s, v_at):
+        def _g279(i276):
+            _flt = jnp.zeros(3, jnp.int32)
+            _f277 = _get(st["deck"], _i32(v_p))["len"]
+            _flt = _fault_in(_flt, ((i276 < _get(st["deck"], _i32(v_p))["len"])) & ((_i32(v_n) != 0)) & (i276 >= _f277), 20, i276, _f277)
+            return (jnp.where((i276 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_i32(v_n) != 0), (_i32(_K11[_i32(_get(st["deck"], _i32(v_p))["items"][i276])]) == _i32(v_n))), False), _flt)
+        _e280 = jax.vmap(_g279)(jnp.arange(0, 20, dtype=jnp.int32))
+        st = _fault_put(st, True, _first_fault(_e280[1]))
+        _pm278 = _e280[0]
+        st, _r281 = _randint(st, 0, jnp.maximum(jnp.sum(_pm278, dtype=jnp.int32) - 1, 0))
+        v_at = _cast(_pick(_pm278, _r281, 0, -1), jnp.int8)
+        _c282 = (_i32(v_at) >= 0)
+        def _then283(st, v_p, v_n, v_s, v_at):
             st = dict(st)
-            _f264 = _i32(v_at)
-            _f265 = _get(st["deck"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f264 >= _f265), 21, _f264, _f265)
-            st = p_put_in_play(st, v_p, v_s, _get(st["deck"], _i32(v_p))["items"][_f264])
-            _f266 = _i32(v_at)
-            _f267 = _get(st["deck"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f266 >= _f267), 22, _f266, _f267)
-            _l268 = _remove_at(_get(st["deck"], _i32(v_p)), _f266)
-            st["deck"] = _set(st["deck"], _i32(v_p), _l268)
+            _f284 = _i32(v_at)
+            _f285 = _get(st["deck"], _i32(v_p))["len"]
+            st = _fault_at(st, (_f284 >= _f285), 21, _f284, _f285)
+            st = p_put_in_play(st, v_p, v_s, _get(st["deck"], _i32(v_p))["items"][_f284])
+            _f286 = _i32(v_at)
+            _f287 = _get(st["deck"], _i32(v_p))["len"]
+            st = _fault_at(st, (_f286 >= _f287), 22, _f286, _f287)
+            _l288 = _remove_at(_get(st["deck"], _i32(v_p)), _f286)
+            st["deck"] = _set(st["deck"], _i32(v_p), _l288)
             return st, (v_p, v_n, v_s, v_at)
-        st, (v_p, v_n, v_s, v_at) = _select(_c262, _then263(st, v_p, v_n, v_s, v_at), (st, (v_p, v_n, v_s, v_at)))
+        st, (v_p, v_n, v_s, v_at) = _select(_c282, _then283(st, v_p, v_n, v_s, v_at), (st, (v_p, v_n, v_s, v_at)))
         return st, (v_p, v_n, v_s)
-    st, (v_p, v_n, v_s) = _select(_c255, _then256(st, v_p, v_n, v_s), (st, (v_p, v_n, v_s)))
+    st, (v_p, v_n, v_s) = _select(_c274, _then275(st, v_p, v_n, v_s), (st, (v_p, v_n, v_s)))
     return st
 
 
@@ -1474,146 +1542,146 @@ def p_discard_deck_tops(st, v_n):
     v_n = _cast(v_n, jnp.int8)
     v_q = jnp.int32(0)
     v_k = jnp.int32(0)
-    _c269 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
-    def _then270(st, v_n, v_q, v_k):
+    _c289 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then290(st, v_n, v_q, v_k):
         st = dict(st)
-        _f273 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f273 == 0), 24, 0, 0)
-        _v271, _l272 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l272)
-        _f274 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f274 >= 20), 23, 0, 0)
-        _l275 = _push(_get(st["discard"], _i32(v_q)), _cast(_v271, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l275)
+        _f293 = _get(st["deck"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f293 == 0), 24, 0, 0)
+        _v291, _l292 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l292)
+        _f294 = _get(st["discard"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f294 >= 20), 23, 0, 0)
+        _l295 = _push(_get(st["discard"], _i32(v_q)), _cast(_v291, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l295)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _select(_c269, _then270(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _select(_c289, _then290(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
     v_k = jnp.int32(1)
-    _c276 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
-    def _then277(st, v_n, v_q, v_k):
+    _c296 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then297(st, v_n, v_q, v_k):
         st = dict(st)
-        _f280 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f280 == 0), 24, 0, 0)
-        _v278, _l279 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l279)
-        _f281 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f281 >= 20), 23, 0, 0)
-        _l282 = _push(_get(st["discard"], _i32(v_q)), _cast(_v278, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l282)
+        _f300 = _get(st["deck"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f300 == 0), 24, 0, 0)
+        _v298, _l299 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l299)
+        _f301 = _get(st["discard"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f301 >= 20), 23, 0, 0)
+        _l302 = _push(_get(st["discard"], _i32(v_q)), _cast(_v298, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l302)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _select(_c276, _then277(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _select(_c296, _then297(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
     v_k = jnp.int32(2)
-    _c283 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
-    def _then284(st, v_n, v_q, v_k):
+    _c303 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then304(st, v_n, v_q, v_k):
         st = dict(st)
-        _f287 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f287 == 0), 24, 0, 0)
-        _v285, _l286 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l286)
-        _f288 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f288 >= 20), 23, 0, 0)
-        _l289 = _push(_get(st["discard"], _i32(v_q)), _cast(_v285, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l289)
+        _f307 = _get(st["deck"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f307 == 0), 24, 0, 0)
+        _v305, _l306 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l306)
+        _f308 = _get(st["discard"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f308 >= 20), 23, 0, 0)
+        _l309 = _push(_get(st["discard"], _i32(v_q)), _cast(_v305, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l309)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _select(_c283, _then284(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _select(_c303, _then304(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
     v_k = jnp.int32(3)
-    _c290 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
-    def _then291(st, v_n, v_q, v_k):
+    _c310 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then311(st, v_n, v_q, v_k):
         st = dict(st)
-        _f294 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f294 == 0), 24, 0, 0)
-        _v292, _l293 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l293)
-        _f295 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f295 >= 20), 23, 0, 0)
-        _l296 = _push(_get(st["discard"], _i32(v_q)), _cast(_v292, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l296)
+        _f314 = _get(st["deck"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f314 == 0), 24, 0, 0)
+        _v312, _l313 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l313)
+        _f315 = _get(st["discard"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f315 >= 20), 23, 0, 0)
+        _l316 = _push(_get(st["discard"], _i32(v_q)), _cast(_v312, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l316)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _select(_c290, _then291(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _select(_c310, _then311(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
     v_k = jnp.int32(4)
-    _c297 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
-    def _then298(st, v_n, v_q, v_k):
+    _c317 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then318(st, v_n, v_q, v_k):
         st = dict(st)
-        _f301 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f301 == 0), 24, 0, 0)
-        _v299, _l300 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l300)
-        _f302 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f302 >= 20), 23, 0, 0)
-        _l303 = _push(_get(st["discard"], _i32(v_q)), _cast(_v299, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l303)
+        _f321 = _get(st["deck"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f321 == 0), 24, 0, 0)
+        _v319, _l320 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l320)
+        _f322 = _get(st["discard"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f322 >= 20), 23, 0, 0)
+        _l323 = _push(_get(st["discard"], _i32(v_q)), _cast(_v319, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l323)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _select(_c297, _then298(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _select(_c317, _then318(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
     v_q = jnp.int32(1)
     v_k = jnp.int32(0)
-    _c304 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
-    def _then305(st, v_n, v_q, v_k):
+    _c324 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then325(st, v_n, v_q, v_k):
         st = dict(st)
-        _f308 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f308 == 0), 24, 0, 0)
-        _v306, _l307 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l307)
-        _f309 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f309 >= 20), 23, 0, 0)
-        _l310 = _push(_get(st["discard"], _i32(v_q)), _cast(_v306, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l310)
+        _f328 = _get(st["deck"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f328 == 0), 24, 0, 0)
+        _v326, _l327 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l327)
+        _f329 = _get(st["discard"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f329 >= 20), 23, 0, 0)
+        _l330 = _push(_get(st["discard"], _i32(v_q)), _cast(_v326, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l330)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _select(_c304, _then305(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _select(_c324, _then325(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
     v_k = jnp.int32(1)
-    _c311 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
-    def _then312(st, v_n, v_q, v_k):
+    _c331 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then332(st, v_n, v_q, v_k):
         st = dict(st)
-        _f315 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f315 == 0), 24, 0, 0)
-        _v313, _l314 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l314)
-        _f316 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f316 >= 20), 23, 0, 0)
-        _l317 = _push(_get(st["discard"], _i32(v_q)), _cast(_v313, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l317)
+        _f335 = _get(st["deck"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f335 == 0), 24, 0, 0)
+        _v333, _l334 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l334)
+        _f336 = _get(st["discard"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f336 >= 20), 23, 0, 0)
+        _l337 = _push(_get(st["discard"], _i32(v_q)), _cast(_v333, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l337)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _select(_c311, _then312(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _select(_c331, _then332(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
     v_k = jnp.int32(2)
-    _c318 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
-    def _then319(st, v_n, v_q, v_k):
+    _c338 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then339(st, v_n, v_q, v_k):
         st = dict(st)
-        _f322 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f322 == 0), 24, 0, 0)
-        _v320, _l321 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l321)
-        _f323 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f323 >= 20), 23, 0, 0)
-        _l324 = _push(_get(st["discard"], _i32(v_q)), _cast(_v320, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l324)
+        _f342 = _get(st["deck"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f342 == 0), 24, 0, 0)
+        _v340, _l341 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l341)
+        _f343 = _get(st["discard"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f343 >= 20), 23, 0, 0)
+        _l344 = _push(_get(st["discard"], _i32(v_q)), _cast(_v340, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l344)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _select(_c318, _then319(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _select(_c338, _then339(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
     v_k = jnp.int32(3)
-    _c325 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
-    def _then326(st, v_n, v_q, v_k):
+    _c345 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then346(st, v_n, v_q, v_k):
         st = dict(st)
-        _f329 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f329 == 0), 24, 0, 0)
-        _v327, _l328 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l328)
-        _f330 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f330 >= 20), 23, 0, 0)
-        _l331 = _push(_get(st["discard"], _i32(v_q)), _cast(_v327, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l331)
+        _f349 = _get(st["deck"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f349 == 0), 24, 0, 0)
+        _v347, _l348 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l348)
+        _f350 = _get(st["discard"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f350 >= 20), 23, 0, 0)
+        _l351 = _push(_get(st["discard"], _i32(v_q)), _cast(_v347, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l351)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _select(_c325, _then326(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _select(_c345, _then346(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
     v_k = jnp.int32(4)
-    _c332 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
-    def _then333(st, v_n, v_q, v_k):
+    _c352 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then353(st, v_n, v_q, v_k):
         st = dict(st)
-        _f336 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f336 == 0), 24, 0, 0)
-        _v334, _l335 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l335)
-        _f337 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f337 >= 20), 23, 0, 0)
-        _l338 = _push(_get(st["discard"], _i32(v_q)), _cast(_v334, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l338)
+        _f356 = _get(st["deck"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f356 == 0), 24, 0, 0)
+        _v354, _l355 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l355)
+        _f357 = _get(st["discard"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f357 >= 20), 23, 0, 0)
+        _l358 = _push(_get(st["discard"], _i32(v_q)), _cast(_v354, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l358)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _select(_c332, _then333(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _select(_c352, _then353(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
     return st
 
 
@@ -1624,69 +1692,69 @@ def p_random_hits(st, v_p, v_times, v_each):
     v_times = _cast(v_times, jnp.int8)
     v_each = _cast(v_each, jnp.int8)
     v_k = jnp.int32(0)
-    _c339 = (_i32(v_k) < _i32(v_times))
-    def _then340(st, v_p, v_times, v_each, v_k):
+    _c359 = (_i32(v_k) < _i32(v_times))
+    def _then360(st, v_p, v_times, v_each, v_k):
         st = dict(st)
-        _pm342 = jax.vmap(lambda i341: st["occupied"][(1 - _i32(v_p))][i341])(jnp.arange(0, 4, dtype=jnp.int32))
-        st, _r343 = _randint(st, 0, jnp.maximum(jnp.sum(_pm342, dtype=jnp.int32) - 1, 0))
-        v_s = _cast(_pick(_pm342, _r343, 0, -1), jnp.int8)
-        _c344 = jnp.logical_and((_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p))))
-        def _then345(st, v_p, v_times, v_each, v_k, v_s):
+        _pm362 = jax.vmap(lambda i361: st["occupied"][(1 - _i32(v_p))][i361])(jnp.arange(0, 4, dtype=jnp.int32))
+        st, _r363 = _randint(st, 0, jnp.maximum(jnp.sum(_pm362, dtype=jnp.int32) - 1, 0))
+        v_s = _cast(_pick(_pm362, _r363, 0, -1), jnp.int8)
+        _c364 = jnp.logical_and((_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p))))
+        def _then365(st, v_p, v_times, v_each, v_k, v_s):
             st = dict(st)
-            _a346 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
-            st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a346, jnp.int16))
+            _a366 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
+            st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a366, jnp.int16))
             return st, (v_p, v_times, v_each, v_k, v_s)
-        st, (v_p, v_times, v_each, v_k, v_s) = _select(_c344, _then345(st, v_p, v_times, v_each, v_k, v_s), (st, (v_p, v_times, v_each, v_k, v_s)))
+        st, (v_p, v_times, v_each, v_k, v_s) = _select(_c364, _then365(st, v_p, v_times, v_each, v_k, v_s), (st, (v_p, v_times, v_each, v_k, v_s)))
         return st, (v_p, v_times, v_each, v_k)
-    st, (v_p, v_times, v_each, v_k) = _select(_c339, _then340(st, v_p, v_times, v_each, v_k), (st, (v_p, v_times, v_each, v_k)))
+    st, (v_p, v_times, v_each, v_k) = _select(_c359, _then360(st, v_p, v_times, v_each, v_k), (st, (v_p, v_times, v_each, v_k)))
     v_k = jnp.int32(1)
-    _c347 = (_i32(v_k) < _i32(v_times))
-    def _then348(st, v_p, v_times, v_each, v_k):
+    _c367 = (_i32(v_k) < _i32(v_times))
+    def _then368(st, v_p, v_times, v_each, v_k):
         st = dict(st)
-        _pm350 = jax.vmap(lambda i349: st["occupied"][(1 - _i32(v_p))][i349])(jnp.arange(0, 4, dtype=jnp.int32))
-        st, _r351 = _randint(st, 0, jnp.maximum(jnp.sum(_pm350, dtype=jnp.int32) - 1, 0))
-        v_s = _cast(_pick(_pm350, _r351, 0, -1), jnp.int8)
-        _c352 = jnp.logical_and((_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p))))
-        def _then353(st, v_p, v_times, v_each, v_k, v_s):
+        _pm370 = jax.vmap(lambda i369: st["occupied"][(1 - _i32(v_p))][i369])(jnp.arange(0, 4, dtype=jnp.int32))
+        st, _r371 = _randint(st, 0, jnp.maximum(jnp.sum(_pm370, dtype=jnp.int32) - 1, 0))
+        v_s = _cast(_pick(_pm370, _r371, 0, -1), jnp.int8)
+        _c372 = jnp.logical_and((_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p))))
+        def _then373(st, v_p, v_times, v_each, v_k, v_s):
             st = dict(st)
-            _a354 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
-            st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a354, jnp.int16))
+            _a374 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
+            st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a374, jnp.int16))
             return st, (v_p, v_times, v_each, v_k, v_s)
-        st, (v_p, v_times, v_each, v_k, v_s) = _select(_c352, _then353(st, v_p, v_times, v_each, v_k, v_s), (st, (v_p, v_times, v_each, v_k, v_s)))
+        st, (v_p, v_times, v_each, v_k, v_s) = _select(_c372, _then373(st, v_p, v_times, v_each, v_k, v_s), (st, (v_p, v_times, v_each, v_k, v_s)))
         return st, (v_p, v_times, v_each, v_k)
-    st, (v_p, v_times, v_each, v_k) = _select(_c347, _then348(st, v_p, v_times, v_each, v_k), (st, (v_p, v_times, v_each, v_k)))
+    st, (v_p, v_times, v_each, v_k) = _select(_c367, _then368(st, v_p, v_times, v_each, v_k), (st, (v_p, v_times, v_each, v_k)))
     v_k = jnp.int32(2)
-    _c355 = (_i32(v_k) < _i32(v_times))
-    def _then356(st, v_p, v_times, v_each, v_k):
+    _c375 = (_i32(v_k) < _i32(v_times))
+    def _then376(st, v_p, v_times, v_each, v_k):
         st = dict(st)
-        _pm358 = jax.vmap(lambda i357: st["occupied"][(1 - _i32(v_p))][i357])(jnp.arange(0, 4, dtype=jnp.int32))
-        st, _r359 = _randint(st, 0, jnp.maximum(jnp.sum(_pm358, dtype=jnp.int32) - 1, 0))
-        v_s = _cast(_pick(_pm358, _r359, 0, -1), jnp.int8)
-        _c360 = jnp.logical_and((_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p))))
-        def _then361(st, v_p, v_times, v_each, v_k, v_s):
+        _pm378 = jax.vmap(lambda i377: st["occupied"][(1 - _i32(v_p))][i377])(jnp.arange(0, 4, dtype=jnp.int32))
+        st, _r379 = _randint(st, 0, jnp.maximum(jnp.sum(_pm378, dtype=jnp.int32) - 1, 0))
+        v_s = _cast(_pick(_pm378, _r379, 0, -1), jnp.int8)
+        _c380 = jnp.logical_and((_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p))))
+        def _then381(st, v_p, v_times, v_each, v_k, v_s):
             st = dict(st)
-            _a362 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
-            st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a362, jnp.int16))
+            _a382 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
+            st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a382, jnp.int16))
             return st, (v_p, v_times, v_each, v_k, v_s)
-        st, (v_p, v_times, v_each, v_k, v_s) = _select(_c360, _then361(st, v_p, v_times, v_each, v_k, v_s), (st, (v_p, v_times, v_each, v_k, v_s)))
+        st, (v_p, v_times, v_each, v_k, v_s) = _select(_c380, _then381(st, v_p, v_times, v_each, v_k, v_s), (st, (v_p, v_times, v_each, v_k, v_s)))
         return st, (v_p, v_times, v_each, v_k)
-    st, (v_p, v_times, v_each, v_k) = _select(_c355, _then356(st, v_p, v_times, v_each, v_k), (st, (v_p, v_times, v_each, v_k)))
+    st, (v_p, v_times, v_each, v_k) = _select(_c375, _then376(st, v_p, v_times, v_each, v_k), (st, (v_p, v_times, v_each, v_k)))
     v_k = jnp.int32(3)
-    _c363 = (_i32(v_k) < _i32(v_times))
-    def _then364(st, v_p, v_times, v_each, v_k):
+    _c383 = (_i32(v_k) < _i32(v_times))
+    def _then384(st, v_p, v_times, v_each, v_k):
         st = dict(st)
-        _pm366 = jax.vmap(lambda i365: st["occupied"][(1 - _i32(v_p))][i365])(jnp.arange(0, 4, dtype=jnp.int32))
-        st, _r367 = _randint(st, 0, jnp.maximum(jnp.sum(_pm366, dtype=jnp.int32) - 1, 0))
-        v_s = _cast(_pick(_pm366, _r367, 0, -1), jnp.int8)
-        _c368 = jnp.logical_and((_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p))))
-        def _then369(st, v_p, v_times, v_each, v_k, v_s):
+        _pm386 = jax.vmap(lambda i385: st["occupied"][(1 - _i32(v_p))][i385])(jnp.arange(0, 4, dtype=jnp.int32))
+        st, _r387 = _randint(st, 0, jnp.maximum(jnp.sum(_pm386, dtype=jnp.int32) - 1, 0))
+        v_s = _cast(_pick(_pm386, _r387, 0, -1), jnp.int8)
+        _c388 = jnp.logical_and((_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p))))
+        def _then389(st, v_p, v_times, v_each, v_k, v_s):
             st = dict(st)
-            _a370 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
-            st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a370, jnp.int16))
+            _a390 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
+            st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a390, jnp.int16))
             return st, (v_p, v_times, v_each, v_k, v_s)
-        st, (v_p, v_times, v_each, v_k, v_s) = _select(_c368, _then369(st, v_p, v_times, v_each, v_k, v_s), (st, (v_p, v_times, v_each, v_k, v_s)))
+        st, (v_p, v_times, v_each, v_k, v_s) = _select(_c388, _then389(st, v_p, v_times, v_each, v_k, v_s), (st, (v_p, v_times, v_each, v_k, v_s)))
         return st, (v_p, v_times, v_each, v_k)
-    st, (v_p, v_times, v_each, v_k) = _select(_c363, _then364(st, v_p, v_times, v_each, v_k), (st, (v_p, v_times, v_each, v_k)))
+    st, (v_p, v_times, v_each, v_k) = _select(_c383, _then384(st, v_p, v_times, v_each, v_k), (st, (v_p, v_times, v_each, v_k)))
     return st
 
 
@@ -1695,12 +1763,12 @@ def p_poison_opponent_from(st, v_p, v_s):
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
     v_s = _cast(v_s, jnp.int8)
-    _c371 = (_i32(v_s) == 0)
-    def _then372(st, v_p, v_s):
+    _c391 = (_i32(v_s) == 0)
+    def _then392(st, v_p, v_s):
         st = dict(st)
         st = p_poison_opponent(st, v_p)
         return st, (v_p, v_s)
-    st, (v_p, v_s) = _select(_c371, _then372(st, v_p, v_s), (st, (v_p, v_s)))
+    st, (v_p, v_s) = _select(_c391, _then392(st, v_p, v_s), (st, (v_p, v_s)))
     return st
 
 
@@ -1711,7 +1779,7 @@ def f_attack_damage(st, v_p):
     _ret = jnp.int16(0)
     v_q = _cast((1 - _i32(v_p)), jnp.int8)
     v_weak = _cast(jnp.where((_K21[_i32(st["card"][_i32(v_q)][0])] == f_type_of(st, v_p, 0)), 20, 0), jnp.int8)
-    v_named = _cast(jnp.where(jnp.logical_and((_i32(_K11[_i32(st["card"][_i32(v_p)][0])]) != 0), jnp.any(jax.vmap(lambda i373, _h374: (_i32(_K11[_i32(st["card"][_i32(v_p)][0])]) == _i32(_h374)))(jnp.arange(0, 3, dtype=jnp.int32), st["bonus_named"]))), _i32(st["named_bonus"]), 0), jnp.int8)
+    v_named = _cast(jnp.where(jnp.logical_and((_i32(_K11[_i32(st["card"][_i32(v_p)][0])]) != 0), jnp.any(jax.vmap(lambda i393, _h394: (_i32(_K11[_i32(st["card"][_i32(v_p)][0])]) == _i32(_h394)))(jnp.arange(0, 3, dtype=jnp.int32), st["bonus_named"]))), _i32(st["named_bonus"]), 0), jnp.int8)
     _ret = _select(_done, _ret, _cast(jnp.where(jnp.logical_and((_i32(st["dmg"]) > 0), st["occupied"][_i32(v_q)][0]), jnp.clip(((((((_i32(st["dmg"]) + _i32(st["attack_bonus"])) + _i32(v_named)) + _i32(v_weak)) - _i32(st["barrier"][_i32(v_q)])) - _i32(st["weakened"][_i32(v_p)])) - _i32(st["passive_cut"])), 0, 300), 0), jnp.int16))
     _done = jnp.bool_(True)
     return _ret
@@ -1723,21 +1791,21 @@ def p_hit_active(st, v_p):
     v_p = _cast(v_p, jnp.int8)
     v_q = _cast((1 - _i32(v_p)), jnp.int8)
     v_done = _cast(f_attack_damage(st, v_p), jnp.int16)
-    _a375 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + _i32(v_done)), 300)
-    st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a375, jnp.int16))
-    _c376 = jnp.logical_and((_i32(v_done) > 0), ((_i32(st["spiky"][_i32(v_q)]) + _i32(st["passive_spiky"])) > 0))
-    def _then377(st, v_p, v_q, v_done):
+    _a395 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + _i32(v_done)), 300)
+    st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a395, jnp.int16))
+    _c396 = jnp.logical_and((_i32(v_done) > 0), ((_i32(st["spiky"][_i32(v_q)]) + _i32(st["passive_spiky"])) > 0))
+    def _then397(st, v_p, v_q, v_done):
         st = dict(st)
-        _a378 = jnp.minimum(((_i32(st["damage"][_i32(v_p)][0]) + _i32(st["spiky"][_i32(v_q)])) + _i32(st["passive_spiky"])), 300)
-        st["damage"] = st["damage"].at[(_i32(v_p), 0)].set(_cast(_a378, jnp.int16))
+        _a398 = jnp.minimum(((_i32(st["damage"][_i32(v_p)][0]) + _i32(st["spiky"][_i32(v_q)])) + _i32(st["passive_spiky"])), 300)
+        st["damage"] = st["damage"].at[(_i32(v_p), 0)].set(_cast(_a398, jnp.int16))
         return st, (v_p, v_q, v_done)
-    st, (v_p, v_q, v_done) = _select(_c376, _then377(st, v_p, v_q, v_done), (st, (v_p, v_q, v_done)))
-    _a379 = 0
-    st["dmg"] = _cast(_a379, jnp.int16)
-    _a380 = 0
-    st["passive_cut"] = _cast(_a380, jnp.int16)
-    _a381 = 0
-    st["passive_spiky"] = _cast(_a381, jnp.int8)
+    st, (v_p, v_q, v_done) = _select(_c396, _then397(st, v_p, v_q, v_done), (st, (v_p, v_q, v_done)))
+    _a399 = 0
+    st["dmg"] = _cast(_a399, jnp.int16)
+    _a400 = 0
+    st["passive_cut"] = _cast(_a400, jnp.int16)
+    _a401 = 0
+    st["passive_spiky"] = _cast(_a401, jnp.int8)
     return st
 
 
@@ -1761,91 +1829,91 @@ def p_damage_opponent_choice(st, v_p, v_amount, v_bench_only, v_attack):
     v__envc_seek = _cast((_i32(st["_envc_at_p_damage_opponent_choice"]) != 0), jnp.bool_)
     v_q = _cast(0, jnp.int8)
     v_s = _cast(0, jnp.int8)
-    _c382 = v__envc_run
-    def _then383(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+    _c402 = v__envc_run
+    def _then403(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
         st = dict(st)
-        _a384 = (1 - _i32(v_p))
-        v_q = _cast(_a384, jnp.int8)
+        _a404 = (1 - _i32(v_p))
+        v_q = _cast(_a404, jnp.int8)
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
-    st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select(_c382, _then383(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
-    _c385 = v__envc_run
-    _c386 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_damage_opponent_choice"]) == 1))
-    def _then387(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+    st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select(_c402, _then403(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
+    _c405 = v__envc_run
+    _c406 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_damage_opponent_choice"]) == 1))
+    def _then407(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
         st = dict(st)
         v__envc_who1 = _cast(v_p, jnp.int8)
-        def _g390(i389):
-            return jnp.logical_and(st["occupied"][_i32(v_q)][i389], jnp.logical_or((i389 > 0), jnp.logical_not(v_bench_only)))
-        _e391 = jax.vmap(_g390)(jnp.arange(0, 4, dtype=jnp.int32))
-        _c388 = jnp.any(_e391)
-        def _then392(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
+        def _g410(i409):
+            return jnp.logical_and(st["occupied"][_i32(v_q)][i409], jnp.logical_or((i409 > 0), jnp.logical_not(v_bench_only)))
+        _e411 = jax.vmap(_g410)(jnp.arange(0, 4, dtype=jnp.int32))
+        _c408 = jnp.any(_e411)
+        def _then412(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
             st = dict(st)
-            _a393 = v_amount
-            st["_envc_frame_p_damage_opponent_choice__amount"] = _cast(_a393, jnp.int16)
-            _a394 = v_bench_only
-            st["_envc_frame_p_damage_opponent_choice__bench_only"] = _cast(_a394, jnp.bool_)
-            _a395 = v_attack
-            st["_envc_frame_p_damage_opponent_choice__attack"] = _cast(_a395, jnp.bool_)
-            _a396 = v_q
-            st["_envc_frame_p_damage_opponent_choice__q"] = _cast(_a396, jnp.int8)
-            _a397 = v_s
-            st["_envc_frame_p_damage_opponent_choice__s"] = _cast(_a397, jnp.int8)
-            _a398 = 1
-            st["_envc_at_p_damage_opponent_choice"] = _cast(_a398, jnp.int8)
-            _a399 = False
-            v__envc_run = _cast(_a399, jnp.bool_)
-            _a400 = st["current_player"]
-            st["_envc_choice_mover"] = _cast(_a400, jnp.int8)
-            _a401 = v__envc_who1
-            st["current_player"] = _cast(_a401, jnp.int8)
+            _a413 = v_amount
+            st["_envc_frame_p_damage_opponent_choice__amount"] = _cast(_a413, jnp.int16)
+            _a414 = v_bench_only
+            st["_envc_frame_p_damage_opponent_choice__bench_only"] = _cast(_a414, jnp.bool_)
+            _a415 = v_attack
+            st["_envc_frame_p_damage_opponent_choice__attack"] = _cast(_a415, jnp.bool_)
+            _a416 = v_q
+            st["_envc_frame_p_damage_opponent_choice__q"] = _cast(_a416, jnp.int8)
+            _a417 = v_s
+            st["_envc_frame_p_damage_opponent_choice__s"] = _cast(_a417, jnp.int8)
+            _a418 = 1
+            st["_envc_at_p_damage_opponent_choice"] = _cast(_a418, jnp.int8)
+            _a419 = False
+            v__envc_run = _cast(_a419, jnp.bool_)
+            _a420 = st["current_player"]
+            st["_envc_choice_mover"] = _cast(_a420, jnp.int8)
+            _a421 = v__envc_who1
+            st["current_player"] = _cast(_a421, jnp.int8)
             return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1)
-        def _else402(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
+        def _else422(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
             st = dict(st)
-            _a403 = -1
-            v_s = _cast(_a403, jnp.int8)
+            _a423 = -1
+            v_s = _cast(_a423, jnp.int8)
             return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1)
-        st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1) = _select(_c388, _then392(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1), _else402(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1))
+        st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1) = _select(_c408, _then412(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1), _else422(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1))
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
-    def _then404(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+    def _then424(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
         st = dict(st)
-        _a405 = st["_envc_frame_p_damage_opponent_choice__amount"]
-        v_amount = _cast(_a405, jnp.int16)
-        _a406 = st["_envc_frame_p_damage_opponent_choice__bench_only"]
-        v_bench_only = _cast(_a406, jnp.bool_)
-        _a407 = st["_envc_frame_p_damage_opponent_choice__attack"]
-        v_attack = _cast(_a407, jnp.bool_)
-        _a408 = st["_envc_frame_p_damage_opponent_choice__q"]
-        v_q = _cast(_a408, jnp.int8)
-        _a409 = st["_envc_frame_p_damage_opponent_choice__s"]
-        v_s = _cast(_a409, jnp.int8)
-        _a410 = 0
-        st["_envc_at_p_damage_opponent_choice"] = _cast(_a410, jnp.int8)
-        _a411 = False
-        v__envc_seek = _cast(_a411, jnp.bool_)
-        _a412 = st["_envc_choice_option"]
-        v_s = _cast(_a412, jnp.int8)
-        _a413 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a413, jnp.int8)
-        _a414 = True
-        v__envc_run = _cast(_a414, jnp.bool_)
+        _a425 = st["_envc_frame_p_damage_opponent_choice__amount"]
+        v_amount = _cast(_a425, jnp.int16)
+        _a426 = st["_envc_frame_p_damage_opponent_choice__bench_only"]
+        v_bench_only = _cast(_a426, jnp.bool_)
+        _a427 = st["_envc_frame_p_damage_opponent_choice__attack"]
+        v_attack = _cast(_a427, jnp.bool_)
+        _a428 = st["_envc_frame_p_damage_opponent_choice__q"]
+        v_q = _cast(_a428, jnp.int8)
+        _a429 = st["_envc_frame_p_damage_opponent_choice__s"]
+        v_s = _cast(_a429, jnp.int8)
+        _a430 = 0
+        st["_envc_at_p_damage_opponent_choice"] = _cast(_a430, jnp.int8)
+        _a431 = False
+        v__envc_seek = _cast(_a431, jnp.bool_)
+        _a432 = st["_envc_choice_option"]
+        v_s = _cast(_a432, jnp.int8)
+        _a433 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a433, jnp.int8)
+        _a434 = True
+        v__envc_run = _cast(_a434, jnp.bool_)
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
-    st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select_first((_c385, _c386, ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)), (_then387(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), _then404(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
-    _c415 = v__envc_run
-    def _then416(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+    st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select_first((_c405, _c406, ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)), (_then407(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), _then424(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
+    _c435 = v__envc_run
+    def _then436(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
         st = dict(st)
-        _c417 = jnp.logical_and((_i32(v_s) == 0), v_attack)
-        _c418 = (_i32(v_s) >= 0)
-        def _then419(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+        _c437 = jnp.logical_and((_i32(v_s) == 0), v_attack)
+        _c438 = (_i32(v_s) >= 0)
+        def _then439(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
             st = dict(st)
             st = p_add_damage(st, v_amount)
             return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
-        def _then420(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+        def _then440(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
             st = dict(st)
-            _a421 = jnp.minimum((_i32(st["damage"][_i32(v_q)][_i32(v_s)]) + _i32(v_amount)), 300)
-            st["damage"] = st["damage"].at[(_i32(v_q), _i32(v_s))].set(_cast(_a421, jnp.int16))
+            _a441 = jnp.minimum((_i32(st["damage"][_i32(v_q)][_i32(v_s)]) + _i32(v_amount)), 300)
+            st["damage"] = st["damage"].at[(_i32(v_q), _i32(v_s))].set(_cast(_a441, jnp.int16))
             return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
-        st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select_first((_c417, _c418, ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)), (_then419(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), _then420(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
+        st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select_first((_c437, _c438, ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)), (_then439(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), _then440(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
-    st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select(_c415, _then416(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
+    st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select(_c435, _then436(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
     return st
 
 
@@ -1858,75 +1926,75 @@ def p_damage_own_choice(st, v_p, v_amount, v_bench_only):
     v__envc_run = _cast((_i32(st["_envc_at_p_damage_own_choice"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_damage_own_choice"]) != 0), jnp.bool_)
     v_s = _cast(0, jnp.int8)
-    _c422 = v__envc_run
-    _c423 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_damage_own_choice"]) == 1))
-    def _then424(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
+    _c442 = v__envc_run
+    _c443 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_damage_own_choice"]) == 1))
+    def _then444(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
         v__envc_who1 = _cast(v_p, jnp.int8)
-        def _g427(i426):
-            return jnp.logical_and(st["occupied"][_i32(v_p)][i426], jnp.logical_or((i426 > 0), jnp.logical_not(v_bench_only)))
-        _e428 = jax.vmap(_g427)(jnp.arange(0, 4, dtype=jnp.int32))
-        _c425 = jnp.any(_e428)
-        def _then429(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+        def _g447(i446):
+            return jnp.logical_and(st["occupied"][_i32(v_p)][i446], jnp.logical_or((i446 > 0), jnp.logical_not(v_bench_only)))
+        _e448 = jax.vmap(_g447)(jnp.arange(0, 4, dtype=jnp.int32))
+        _c445 = jnp.any(_e448)
+        def _then449(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
             st = dict(st)
-            _a430 = v_p
-            st["_envc_frame_p_damage_own_choice__p"] = _cast(_a430, jnp.int8)
-            _a431 = v_amount
-            st["_envc_frame_p_damage_own_choice__amount"] = _cast(_a431, jnp.int16)
-            _a432 = v_bench_only
-            st["_envc_frame_p_damage_own_choice__bench_only"] = _cast(_a432, jnp.bool_)
-            _a433 = v_s
-            st["_envc_frame_p_damage_own_choice__s"] = _cast(_a433, jnp.int8)
-            _a434 = 1
-            st["_envc_at_p_damage_own_choice"] = _cast(_a434, jnp.int8)
-            _a435 = False
-            v__envc_run = _cast(_a435, jnp.bool_)
-            _a436 = st["current_player"]
-            st["_envc_choice_mover"] = _cast(_a436, jnp.int8)
-            _a437 = v__envc_who1
-            st["current_player"] = _cast(_a437, jnp.int8)
+            _a450 = v_p
+            st["_envc_frame_p_damage_own_choice__p"] = _cast(_a450, jnp.int8)
+            _a451 = v_amount
+            st["_envc_frame_p_damage_own_choice__amount"] = _cast(_a451, jnp.int16)
+            _a452 = v_bench_only
+            st["_envc_frame_p_damage_own_choice__bench_only"] = _cast(_a452, jnp.bool_)
+            _a453 = v_s
+            st["_envc_frame_p_damage_own_choice__s"] = _cast(_a453, jnp.int8)
+            _a454 = 1
+            st["_envc_at_p_damage_own_choice"] = _cast(_a454, jnp.int8)
+            _a455 = False
+            v__envc_run = _cast(_a455, jnp.bool_)
+            _a456 = st["current_player"]
+            st["_envc_choice_mover"] = _cast(_a456, jnp.int8)
+            _a457 = v__envc_who1
+            st["current_player"] = _cast(_a457, jnp.int8)
             return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1)
-        def _else438(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+        def _else458(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
             st = dict(st)
-            _a439 = -1
-            v_s = _cast(_a439, jnp.int8)
+            _a459 = -1
+            v_s = _cast(_a459, jnp.int8)
             return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1)
-        st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _select(_c425, _then429(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1), _else438(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1))
+        st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _select(_c445, _then449(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1), _else458(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1))
         return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
-    def _then440(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
+    def _then460(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
-        _a441 = st["_envc_frame_p_damage_own_choice__p"]
-        v_p = _cast(_a441, jnp.int8)
-        _a442 = st["_envc_frame_p_damage_own_choice__amount"]
-        v_amount = _cast(_a442, jnp.int16)
-        _a443 = st["_envc_frame_p_damage_own_choice__bench_only"]
-        v_bench_only = _cast(_a443, jnp.bool_)
-        _a444 = st["_envc_frame_p_damage_own_choice__s"]
-        v_s = _cast(_a444, jnp.int8)
-        _a445 = 0
-        st["_envc_at_p_damage_own_choice"] = _cast(_a445, jnp.int8)
-        _a446 = False
-        v__envc_seek = _cast(_a446, jnp.bool_)
-        _a447 = st["_envc_choice_option"]
-        v_s = _cast(_a447, jnp.int8)
-        _a448 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a448, jnp.int8)
-        _a449 = True
-        v__envc_run = _cast(_a449, jnp.bool_)
+        _a461 = st["_envc_frame_p_damage_own_choice__p"]
+        v_p = _cast(_a461, jnp.int8)
+        _a462 = st["_envc_frame_p_damage_own_choice__amount"]
+        v_amount = _cast(_a462, jnp.int16)
+        _a463 = st["_envc_frame_p_damage_own_choice__bench_only"]
+        v_bench_only = _cast(_a463, jnp.bool_)
+        _a464 = st["_envc_frame_p_damage_own_choice__s"]
+        v_s = _cast(_a464, jnp.int8)
+        _a465 = 0
+        st["_envc_at_p_damage_own_choice"] = _cast(_a465, jnp.int8)
+        _a466 = False
+        v__envc_seek = _cast(_a466, jnp.bool_)
+        _a467 = st["_envc_choice_option"]
+        v_s = _cast(_a467, jnp.int8)
+        _a468 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a468, jnp.int8)
+        _a469 = True
+        v__envc_run = _cast(_a469, jnp.bool_)
         return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
-    st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _select_first((_c422, _c423, ), (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)), (_then424(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), _then440(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), ), (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)))
-    _c450 = v__envc_run
-    def _then451(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
+    st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _select_first((_c442, _c443, ), (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)), (_then444(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), _then460(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), ), (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)))
+    _c470 = v__envc_run
+    def _then471(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
-        _c452 = (_i32(v_s) >= 0)
-        def _then453(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
+        _c472 = (_i32(v_s) >= 0)
+        def _then473(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
             st = dict(st)
-            _a454 = jnp.minimum((_i32(st["damage"][_i32(v_p)][_i32(v_s)]) + _i32(v_amount)), 300)
-            st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a454, jnp.int16))
+            _a474 = jnp.minimum((_i32(st["damage"][_i32(v_p)][_i32(v_s)]) + _i32(v_amount)), 300)
+            st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a474, jnp.int16))
             return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
-        st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _select(_c452, _then453(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)))
+        st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _select(_c472, _then473(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)))
         return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
-    st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _select(_c450, _then451(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)))
+    st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _select(_c470, _then471(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)))
     return st
 
 
@@ -1938,70 +2006,70 @@ def p_attach_to_bench_choice(st, v_p, v_t):
     v__envc_run = _cast((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0), jnp.bool_)
     v_s = _cast(0, jnp.int8)
-    _c455 = v__envc_run
-    _c456 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1))
-    def _then457(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
+    _c475 = v__envc_run
+    _c476 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1))
+    def _then477(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
         v__envc_who1 = _cast(v_p, jnp.int8)
-        def _g460(i459):
-            return jnp.logical_and(jnp.logical_and(st["occupied"][_i32(v_p)][i459], (_i32(jnp.where((_K0[_i32(st["card"][_i32(v_p)][i459])] == 1), st["played_type"][_i32(v_p)][i459], _K2[_i32(st["card"][_i32(v_p)][i459])])) == _i32(v_t))), (_i32(st["energy"][_i32(v_p)][i459][_i32(v_t)]) < 12))
-        _e461 = jax.vmap(_g460)(jnp.arange(1, 4, dtype=jnp.int32))
-        _c458 = jnp.any(_e461)
-        def _then462(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+        def _g480(i479):
+            return jnp.logical_and(jnp.logical_and(st["occupied"][_i32(v_p)][i479], (_i32(jnp.where((_K0[_i32(st["card"][_i32(v_p)][i479])] == 1), st["played_type"][_i32(v_p)][i479], _K2[_i32(st["card"][_i32(v_p)][i479])])) == _i32(v_t))), (_i32(st["energy"][_i32(v_p)][i479][_i32(v_t)]) < 12))
+        _e481 = jax.vmap(_g480)(jnp.arange(1, 4, dtype=jnp.int32))
+        _c478 = jnp.any(_e481)
+        def _then482(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
             st = dict(st)
-            _a463 = v_p
-            st["_envc_frame_p_attach_to_bench_choice__p"] = _cast(_a463, jnp.int8)
-            _a464 = v_t
-            st["_envc_frame_p_attach_to_bench_choice__t"] = _cast(_a464, jnp.int8)
-            _a465 = v_s
-            st["_envc_frame_p_attach_to_bench_choice__s"] = _cast(_a465, jnp.int8)
-            _a466 = 1
-            st["_envc_at_p_attach_to_bench_choice"] = _cast(_a466, jnp.int8)
-            _a467 = False
-            v__envc_run = _cast(_a467, jnp.bool_)
-            _a468 = st["current_player"]
-            st["_envc_choice_mover"] = _cast(_a468, jnp.int8)
-            _a469 = v__envc_who1
-            st["current_player"] = _cast(_a469, jnp.int8)
+            _a483 = v_p
+            st["_envc_frame_p_attach_to_bench_choice__p"] = _cast(_a483, jnp.int8)
+            _a484 = v_t
+            st["_envc_frame_p_attach_to_bench_choice__t"] = _cast(_a484, jnp.int8)
+            _a485 = v_s
+            st["_envc_frame_p_attach_to_bench_choice__s"] = _cast(_a485, jnp.int8)
+            _a486 = 1
+            st["_envc_at_p_attach_to_bench_choice"] = _cast(_a486, jnp.int8)
+            _a487 = False
+            v__envc_run = _cast(_a487, jnp.bool_)
+            _a488 = st["current_player"]
+            st["_envc_choice_mover"] = _cast(_a488, jnp.int8)
+            _a489 = v__envc_who1
+            st["current_player"] = _cast(_a489, jnp.int8)
             return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1)
-        def _else470(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+        def _else490(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
             st = dict(st)
-            _a471 = 0
-            v_s = _cast(_a471, jnp.int8)
+            _a491 = 0
+            v_s = _cast(_a491, jnp.int8)
             return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1)
-        st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _select(_c458, _then462(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1), _else470(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1))
+        st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _select(_c478, _then482(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1), _else490(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1))
         return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
-    def _then472(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
+    def _then492(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
-        _a473 = st["_envc_frame_p_attach_to_bench_choice__p"]
-        v_p = _cast(_a473, jnp.int8)
-        _a474 = st["_envc_frame_p_attach_to_bench_choice__t"]
-        v_t = _cast(_a474, jnp.int8)
-        _a475 = st["_envc_frame_p_attach_to_bench_choice__s"]
-        v_s = _cast(_a475, jnp.int8)
-        _a476 = 0
-        st["_envc_at_p_attach_to_bench_choice"] = _cast(_a476, jnp.int8)
-        _a477 = False
-        v__envc_seek = _cast(_a477, jnp.bool_)
-        _a478 = st["_envc_choice_option"]
-        v_s = _cast(_a478, jnp.int8)
-        _a479 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a479, jnp.int8)
-        _a480 = True
-        v__envc_run = _cast(_a480, jnp.bool_)
+        _a493 = st["_envc_frame_p_attach_to_bench_choice__p"]
+        v_p = _cast(_a493, jnp.int8)
+        _a494 = st["_envc_frame_p_attach_to_bench_choice__t"]
+        v_t = _cast(_a494, jnp.int8)
+        _a495 = st["_envc_frame_p_attach_to_bench_choice__s"]
+        v_s = _cast(_a495, jnp.int8)
+        _a496 = 0
+        st["_envc_at_p_attach_to_bench_choice"] = _cast(_a496, jnp.int8)
+        _a497 = False
+        v__envc_seek = _cast(_a497, jnp.bool_)
+        _a498 = st["_envc_choice_option"]
+        v_s = _cast(_a498, jnp.int8)
+        _a499 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a499, jnp.int8)
+        _a500 = True
+        v__envc_run = _cast(_a500, jnp.bool_)
         return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
-    st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _select_first((_c455, _c456, ), (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)), (_then457(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), _then472(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), ), (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)))
-    _c481 = v__envc_run
-    def _then482(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
+    st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _select_first((_c475, _c476, ), (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)), (_then477(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), _then492(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), ), (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)))
+    _c501 = v__envc_run
+    def _then502(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
-        _c483 = (_i32(v_s) > 0)
-        def _then484(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
+        _c503 = (_i32(v_s) > 0)
+        def _then504(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
             st = dict(st)
             st = p_attach_from_zone(st, v_p, v_s, v_t, 1, False)
             return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
-        st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _select(_c483, _then484(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)))
+        st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _select(_c503, _then504(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)))
         return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
-    st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _select(_c481, _then482(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)))
+    st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _select(_c501, _then502(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)))
     return st
 
 
@@ -2014,137 +2082,137 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
     v__envc_run = _cast((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0), jnp.bool_)
     v_a = _cast(0, jnp.int8)
-    _c485 = v__envc_run
-    _c486 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1))
-    def _then487(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+    _c505 = v__envc_run
+    _c506 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1))
+    def _then507(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
         st = dict(st)
         v__envc_who1 = _cast(v_p, jnp.int8)
-        _c488 = jnp.any(jax.vmap(lambda i489: st["occupied"][_i32(v_p)][i489])(jnp.arange(1, 4, dtype=jnp.int32)))
-        def _then490(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
+        _c508 = jnp.any(jax.vmap(lambda i509: st["occupied"][_i32(v_p)][i509])(jnp.arange(1, 4, dtype=jnp.int32)))
+        def _then510(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
             st = dict(st)
-            _a491 = v_p
-            st["_envc_frame_p_attach_to_benched_choices__p"] = _cast(_a491, jnp.int8)
-            _a492 = v_t
-            st["_envc_frame_p_attach_to_benched_choices__t"] = _cast(_a492, jnp.int8)
-            _a493 = v_n
-            st["_envc_frame_p_attach_to_benched_choices__n"] = _cast(_a493, jnp.int8)
-            _a494 = 1
-            st["_envc_at_p_attach_to_benched_choices"] = _cast(_a494, jnp.int8)
-            _a495 = False
-            v__envc_run = _cast(_a495, jnp.bool_)
-            _a496 = st["current_player"]
-            st["_envc_choice_mover"] = _cast(_a496, jnp.int8)
-            _a497 = v__envc_who1
-            st["current_player"] = _cast(_a497, jnp.int8)
+            _a511 = v_p
+            st["_envc_frame_p_attach_to_benched_choices__p"] = _cast(_a511, jnp.int8)
+            _a512 = v_t
+            st["_envc_frame_p_attach_to_benched_choices__t"] = _cast(_a512, jnp.int8)
+            _a513 = v_n
+            st["_envc_frame_p_attach_to_benched_choices__n"] = _cast(_a513, jnp.int8)
+            _a514 = 1
+            st["_envc_at_p_attach_to_benched_choices"] = _cast(_a514, jnp.int8)
+            _a515 = False
+            v__envc_run = _cast(_a515, jnp.bool_)
+            _a516 = st["current_player"]
+            st["_envc_choice_mover"] = _cast(_a516, jnp.int8)
+            _a517 = v__envc_who1
+            st["current_player"] = _cast(_a517, jnp.int8)
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1)
-        def _else498(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
+        def _else518(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
             st = dict(st)
-            _a499 = 0
-            v_a = _cast(_a499, jnp.int8)
+            _a519 = 0
+            v_a = _cast(_a519, jnp.int8)
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1)
-        st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1) = _select(_c488, _then490(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1), _else498(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1))
+        st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1) = _select(_c508, _then510(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1), _else518(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1))
         return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
-    def _then500(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+    def _then520(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
         st = dict(st)
-        _a501 = st["_envc_frame_p_attach_to_benched_choices__p"]
-        v_p = _cast(_a501, jnp.int8)
-        _a502 = st["_envc_frame_p_attach_to_benched_choices__t"]
-        v_t = _cast(_a502, jnp.int8)
-        _a503 = st["_envc_frame_p_attach_to_benched_choices__n"]
-        v_n = _cast(_a503, jnp.int8)
-        _a504 = 0
-        st["_envc_at_p_attach_to_benched_choices"] = _cast(_a504, jnp.int8)
-        _a505 = False
-        v__envc_seek = _cast(_a505, jnp.bool_)
-        _a506 = st["_envc_choice_option"]
-        v_a = _cast(_a506, jnp.int8)
-        _a507 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a507, jnp.int8)
-        _a508 = True
-        v__envc_run = _cast(_a508, jnp.bool_)
+        _a521 = st["_envc_frame_p_attach_to_benched_choices__p"]
+        v_p = _cast(_a521, jnp.int8)
+        _a522 = st["_envc_frame_p_attach_to_benched_choices__t"]
+        v_t = _cast(_a522, jnp.int8)
+        _a523 = st["_envc_frame_p_attach_to_benched_choices__n"]
+        v_n = _cast(_a523, jnp.int8)
+        _a524 = 0
+        st["_envc_at_p_attach_to_benched_choices"] = _cast(_a524, jnp.int8)
+        _a525 = False
+        v__envc_seek = _cast(_a525, jnp.bool_)
+        _a526 = st["_envc_choice_option"]
+        v_a = _cast(_a526, jnp.int8)
+        _a527 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a527, jnp.int8)
+        _a528 = True
+        v__envc_run = _cast(_a528, jnp.bool_)
         return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
-    st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _select_first((_c485, _c486, ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)), (_then487(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), _then500(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
-    _c509 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_a) > 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2)))
-    def _then510(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+    st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _select_first((_c505, _c506, ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)), (_then507(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), _then520(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
+    _c529 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_a) > 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2)))
+    def _then530(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
         st = dict(st)
-        _c511 = v__envc_run
-        def _then512(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+        _c531 = v__envc_run
+        def _then532(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
             st = dict(st)
             st = p_attach_from_zone(st, v_p, v_a, v_t, 1, True)
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
-        st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _select(_c511, _then512(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
-        _c513 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_n) > 1)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2)))
-        def _then514(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+        st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _select(_c531, _then532(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
+        _c533 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_n) > 1)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2)))
+        def _then534(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
             st = dict(st)
             v_b = _cast(0, jnp.int8)
-            _c515 = v__envc_run
-            _c516 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2))
-            def _then517(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
+            _c535 = v__envc_run
+            _c536 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2))
+            def _then537(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
                 st = dict(st)
                 v__envc_who2 = _cast(v_p, jnp.int8)
-                def _g520(i519):
-                    return jnp.logical_and(st["occupied"][_i32(v_p)][i519], (i519 != _i32(v_a)))
-                _e521 = jax.vmap(_g520)(jnp.arange(1, 4, dtype=jnp.int32))
-                _c518 = jnp.any(_e521)
-                def _then522(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
+                def _g540(i539):
+                    return jnp.logical_and(st["occupied"][_i32(v_p)][i539], (i539 != _i32(v_a)))
+                _e541 = jax.vmap(_g540)(jnp.arange(1, 4, dtype=jnp.int32))
+                _c538 = jnp.any(_e541)
+                def _then542(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
                     st = dict(st)
-                    _a523 = v_p
-                    st["_envc_frame_p_attach_to_benched_choices__p"] = _cast(_a523, jnp.int8)
-                    _a524 = v_t
-                    st["_envc_frame_p_attach_to_benched_choices__t"] = _cast(_a524, jnp.int8)
-                    _a525 = v_a
-                    st["_envc_frame_p_attach_to_benched_choices__a"] = _cast(_a525, jnp.int8)
-                    _a526 = 2
-                    st["_envc_at_p_attach_to_benched_choices"] = _cast(_a526, jnp.int8)
-                    _a527 = False
-                    v__envc_run = _cast(_a527, jnp.bool_)
-                    _a528 = st["current_player"]
-                    st["_envc_choice_mover"] = _cast(_a528, jnp.int8)
-                    _a529 = v__envc_who2
-                    st["current_player"] = _cast(_a529, jnp.int8)
+                    _a543 = v_p
+                    st["_envc_frame_p_attach_to_benched_choices__p"] = _cast(_a543, jnp.int8)
+                    _a544 = v_t
+                    st["_envc_frame_p_attach_to_benched_choices__t"] = _cast(_a544, jnp.int8)
+                    _a545 = v_a
+                    st["_envc_frame_p_attach_to_benched_choices__a"] = _cast(_a545, jnp.int8)
+                    _a546 = 2
+                    st["_envc_at_p_attach_to_benched_choices"] = _cast(_a546, jnp.int8)
+                    _a547 = False
+                    v__envc_run = _cast(_a547, jnp.bool_)
+                    _a548 = st["current_player"]
+                    st["_envc_choice_mover"] = _cast(_a548, jnp.int8)
+                    _a549 = v__envc_who2
+                    st["current_player"] = _cast(_a549, jnp.int8)
                     return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2)
-                def _else530(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
+                def _else550(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
                     st = dict(st)
-                    _a531 = 0
-                    v_b = _cast(_a531, jnp.int8)
+                    _a551 = 0
+                    v_b = _cast(_a551, jnp.int8)
                     return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2)
-                st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2) = _select(_c518, _then522(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2), _else530(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2))
+                st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2) = _select(_c538, _then542(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2), _else550(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2))
                 return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
-            def _then532(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
+            def _then552(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
                 st = dict(st)
-                _a533 = st["_envc_frame_p_attach_to_benched_choices__p"]
-                v_p = _cast(_a533, jnp.int8)
-                _a534 = st["_envc_frame_p_attach_to_benched_choices__t"]
-                v_t = _cast(_a534, jnp.int8)
-                _a535 = st["_envc_frame_p_attach_to_benched_choices__a"]
-                v_a = _cast(_a535, jnp.int8)
-                _a536 = 0
-                st["_envc_at_p_attach_to_benched_choices"] = _cast(_a536, jnp.int8)
-                _a537 = False
-                v__envc_seek = _cast(_a537, jnp.bool_)
-                _a538 = st["_envc_choice_option"]
-                v_b = _cast(_a538, jnp.int8)
-                _a539 = st["_envc_choice_mover"]
-                st["current_player"] = _cast(_a539, jnp.int8)
-                _a540 = True
-                v__envc_run = _cast(_a540, jnp.bool_)
+                _a553 = st["_envc_frame_p_attach_to_benched_choices__p"]
+                v_p = _cast(_a553, jnp.int8)
+                _a554 = st["_envc_frame_p_attach_to_benched_choices__t"]
+                v_t = _cast(_a554, jnp.int8)
+                _a555 = st["_envc_frame_p_attach_to_benched_choices__a"]
+                v_a = _cast(_a555, jnp.int8)
+                _a556 = 0
+                st["_envc_at_p_attach_to_benched_choices"] = _cast(_a556, jnp.int8)
+                _a557 = False
+                v__envc_seek = _cast(_a557, jnp.bool_)
+                _a558 = st["_envc_choice_option"]
+                v_b = _cast(_a558, jnp.int8)
+                _a559 = st["_envc_choice_mover"]
+                st["current_player"] = _cast(_a559, jnp.int8)
+                _a560 = True
+                v__envc_run = _cast(_a560, jnp.bool_)
                 return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
-            st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _select_first((_c515, _c516, ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)), (_then517(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), _then532(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)))
-            _c541 = v__envc_run
-            def _then542(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
+            st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _select_first((_c535, _c536, ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)), (_then537(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), _then552(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)))
+            _c561 = v__envc_run
+            def _then562(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
                 st = dict(st)
-                _c543 = (_i32(v_b) > 0)
-                def _then544(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
+                _c563 = (_i32(v_b) > 0)
+                def _then564(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
                     st = dict(st)
                     st = p_attach_from_zone(st, v_p, v_b, v_t, 1, True)
                     return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
-                st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _select(_c543, _then544(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)))
+                st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _select(_c563, _then564(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)))
                 return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
-            st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _select(_c541, _then542(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)))
+            st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _select(_c561, _then562(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)))
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
-        st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _select(_c513, _then514(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
+        st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _select(_c533, _then534(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
         return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
-    st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _select(_c509, _then510(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
+    st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _select(_c529, _then530(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
     return st
 
 
@@ -2159,98 +2227,98 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
     v__envc_seek = _cast((_i32(st["_envc_at_p_switch_opponent"]) != 0), jnp.bool_)
     v_q = _cast(0, jnp.int8)
     v_go = _cast(True, jnp.bool_)
-    _c545 = v__envc_run
-    def _then546(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
+    _c565 = v__envc_run
+    def _then566(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
         st = dict(st)
-        _a547 = (1 - _i32(v_p))
-        v_q = _cast(_a547, jnp.int8)
-        _c548 = v_coin
-        def _then549(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
+        _a567 = (1 - _i32(v_p))
+        v_q = _cast(_a567, jnp.int8)
+        _c568 = v_coin
+        def _then569(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
             st = dict(st)
-            st, _r550 = _randint(st, 0, 1)
-            _a551 = (_r550 == 1)
-            v_go = _cast(_a551, jnp.bool_)
+            st, _r570 = _randint(st, 0, 1)
+            _a571 = (_r570 == 1)
+            v_go = _cast(_a571, jnp.bool_)
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)
-        st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _select(_c548, _then549(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)))
+        st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _select(_c568, _then569(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)))
         return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)
-    st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _select(_c545, _then546(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)))
-    _c552 = jnp.logical_or(jnp.logical_and(v__envc_run, jnp.logical_and(v_go, jnp.logical_not(f_defended(st, v_p)))), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_switch_opponent"]) == 1)))
-    def _then553(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
+    st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _select(_c565, _then566(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)))
+    _c572 = jnp.logical_or(jnp.logical_and(v__envc_run, jnp.logical_and(v_go, jnp.logical_not(f_defended(st, v_p)))), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_switch_opponent"]) == 1)))
+    def _then573(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
         st = dict(st)
         v_b = _cast(0, jnp.int8)
-        _c554 = v__envc_run
-        _c555 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_switch_opponent"]) == 1))
-        def _then556(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+        _c574 = v__envc_run
+        _c575 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_switch_opponent"]) == 1))
+        def _then576(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
             st = dict(st)
             v__envc_who1 = _cast(jnp.where(v_opponent_chooses, _i32(v_q), _i32(v_p)), jnp.int8)
-            def _g559(i558):
-                return jnp.logical_and(st["occupied"][_i32(v_q)][i558], jnp.logical_or(jnp.logical_not(v_basic_only), (jnp.where((_K0[_i32(st["card"][_i32(v_q)][i558])] == 1), 0, _K3[_i32(st["card"][_i32(v_q)][i558])]) == 0)))
-            _e560 = jax.vmap(_g559)(jnp.arange(1, 4, dtype=jnp.int32))
-            _c557 = jnp.any(_e560)
-            def _then561(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1):
+            def _g579(i578):
+                return jnp.logical_and(st["occupied"][_i32(v_q)][i578], jnp.logical_or(jnp.logical_not(v_basic_only), (jnp.where((_K0[_i32(st["card"][_i32(v_q)][i578])] == 1), 0, _K3[_i32(st["card"][_i32(v_q)][i578])]) == 0)))
+            _e580 = jax.vmap(_g579)(jnp.arange(1, 4, dtype=jnp.int32))
+            _c577 = jnp.any(_e580)
+            def _then581(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1):
                 st = dict(st)
-                _a562 = v_p
-                st["_envc_frame_p_switch_opponent__p"] = _cast(_a562, jnp.int8)
-                _a563 = v_basic_only
-                st["_envc_frame_p_switch_opponent__basic_only"] = _cast(_a563, jnp.bool_)
-                _a564 = v_q
-                st["_envc_frame_p_switch_opponent__q"] = _cast(_a564, jnp.int8)
-                _a565 = 1
-                st["_envc_at_p_switch_opponent"] = _cast(_a565, jnp.int8)
-                _a566 = False
-                v__envc_run = _cast(_a566, jnp.bool_)
-                _a567 = st["current_player"]
-                st["_envc_choice_mover"] = _cast(_a567, jnp.int8)
-                _a568 = v__envc_who1
-                st["current_player"] = _cast(_a568, jnp.int8)
+                _a582 = v_p
+                st["_envc_frame_p_switch_opponent__p"] = _cast(_a582, jnp.int8)
+                _a583 = v_basic_only
+                st["_envc_frame_p_switch_opponent__basic_only"] = _cast(_a583, jnp.bool_)
+                _a584 = v_q
+                st["_envc_frame_p_switch_opponent__q"] = _cast(_a584, jnp.int8)
+                _a585 = 1
+                st["_envc_at_p_switch_opponent"] = _cast(_a585, jnp.int8)
+                _a586 = False
+                v__envc_run = _cast(_a586, jnp.bool_)
+                _a587 = st["current_player"]
+                st["_envc_choice_mover"] = _cast(_a587, jnp.int8)
+                _a588 = v__envc_who1
+                st["current_player"] = _cast(_a588, jnp.int8)
                 return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1)
-            def _else569(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1):
+            def _else589(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1):
                 st = dict(st)
-                _a570 = 0
-                v_b = _cast(_a570, jnp.int8)
+                _a590 = 0
+                v_b = _cast(_a590, jnp.int8)
                 return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1)
-            st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1) = _select(_c557, _then561(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1), _else569(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1))
+            st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1) = _select(_c577, _then581(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1), _else589(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1))
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
-        def _then571(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+        def _then591(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
             st = dict(st)
-            _a572 = st["_envc_frame_p_switch_opponent__p"]
-            v_p = _cast(_a572, jnp.int8)
-            _a573 = st["_envc_frame_p_switch_opponent__basic_only"]
-            v_basic_only = _cast(_a573, jnp.bool_)
-            _a574 = st["_envc_frame_p_switch_opponent__q"]
-            v_q = _cast(_a574, jnp.int8)
-            _a575 = 0
-            st["_envc_at_p_switch_opponent"] = _cast(_a575, jnp.int8)
-            _a576 = False
-            v__envc_seek = _cast(_a576, jnp.bool_)
-            _a577 = st["_envc_choice_option"]
-            v_b = _cast(_a577, jnp.int8)
-            _a578 = st["_envc_choice_mover"]
-            st["current_player"] = _cast(_a578, jnp.int8)
-            _a579 = True
-            v__envc_run = _cast(_a579, jnp.bool_)
+            _a592 = st["_envc_frame_p_switch_opponent__p"]
+            v_p = _cast(_a592, jnp.int8)
+            _a593 = st["_envc_frame_p_switch_opponent__basic_only"]
+            v_basic_only = _cast(_a593, jnp.bool_)
+            _a594 = st["_envc_frame_p_switch_opponent__q"]
+            v_q = _cast(_a594, jnp.int8)
+            _a595 = 0
+            st["_envc_at_p_switch_opponent"] = _cast(_a595, jnp.int8)
+            _a596 = False
+            v__envc_seek = _cast(_a596, jnp.bool_)
+            _a597 = st["_envc_choice_option"]
+            v_b = _cast(_a597, jnp.int8)
+            _a598 = st["_envc_choice_mover"]
+            st["current_player"] = _cast(_a598, jnp.int8)
+            _a599 = True
+            v__envc_run = _cast(_a599, jnp.bool_)
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
-        st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _select_first((_c554, _c555, ), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)), (_then556(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), _then571(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), ), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
-        _c580 = v__envc_run
-        def _then581(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+        st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _select_first((_c574, _c575, ), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)), (_then576(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), _then591(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), ), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
+        _c600 = v__envc_run
+        def _then601(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
             st = dict(st)
-            _c582 = jnp.logical_and((_i32(v_b) > 0), st["attacking"])
-            def _then583(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+            _c602 = jnp.logical_and((_i32(v_b) > 0), st["attacking"])
+            def _then603(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
                 st = dict(st)
                 st = p_hit_active(st, v_p)
                 return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
-            st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _select(_c582, _then583(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
-            _c584 = (_i32(v_b) > 0)
-            def _then585(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+            st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _select(_c602, _then603(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
+            _c604 = (_i32(v_b) > 0)
+            def _then605(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
                 st = dict(st)
                 st = p_clear_conditions(st, v_q)
                 st = p_swap_slots(st, v_q, 0, v_b)
                 return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
-            st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _select(_c584, _then585(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
+            st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _select(_c604, _then605(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
-        st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _select(_c580, _then581(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
+        st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _select(_c600, _then601(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
         return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)
-    st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _select(_c552, _then553(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)))
+    st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _select(_c572, _then573(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)))
     return st
 
 
@@ -2261,61 +2329,61 @@ def p_switch_self(st, v_p):
     v__envc_run = _cast((_i32(st["_envc_at_p_switch_self"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_switch_self"]) != 0), jnp.bool_)
     v_b = _cast(0, jnp.int8)
-    _c586 = v__envc_run
-    _c587 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_switch_self"]) == 1))
-    def _then588(st, v_p, v__envc_run, v__envc_seek, v_b):
+    _c606 = v__envc_run
+    _c607 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_switch_self"]) == 1))
+    def _then608(st, v_p, v__envc_run, v__envc_seek, v_b):
         st = dict(st)
         v__envc_who1 = _cast(v_p, jnp.int8)
-        _c589 = jnp.any(jax.vmap(lambda i590: st["occupied"][_i32(v_p)][i590])(jnp.arange(1, 4, dtype=jnp.int32)))
-        def _then591(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
+        _c609 = jnp.any(jax.vmap(lambda i610: st["occupied"][_i32(v_p)][i610])(jnp.arange(1, 4, dtype=jnp.int32)))
+        def _then611(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
             st = dict(st)
-            _a592 = v_p
-            st["_envc_frame_p_switch_self__p"] = _cast(_a592, jnp.int8)
-            _a593 = 1
-            st["_envc_at_p_switch_self"] = _cast(_a593, jnp.int8)
-            _a594 = False
-            v__envc_run = _cast(_a594, jnp.bool_)
-            _a595 = st["current_player"]
-            st["_envc_choice_mover"] = _cast(_a595, jnp.int8)
-            _a596 = v__envc_who1
-            st["current_player"] = _cast(_a596, jnp.int8)
+            _a612 = v_p
+            st["_envc_frame_p_switch_self__p"] = _cast(_a612, jnp.int8)
+            _a613 = 1
+            st["_envc_at_p_switch_self"] = _cast(_a613, jnp.int8)
+            _a614 = False
+            v__envc_run = _cast(_a614, jnp.bool_)
+            _a615 = st["current_player"]
+            st["_envc_choice_mover"] = _cast(_a615, jnp.int8)
+            _a616 = v__envc_who1
+            st["current_player"] = _cast(_a616, jnp.int8)
             return st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1)
-        def _else597(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
+        def _else617(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
             st = dict(st)
-            _a598 = 0
-            v_b = _cast(_a598, jnp.int8)
+            _a618 = 0
+            v_b = _cast(_a618, jnp.int8)
             return st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1)
-        st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1) = _select(_c589, _then591(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1), _else597(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1))
+        st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1) = _select(_c609, _then611(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1), _else617(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1))
         return st, (v_p, v__envc_run, v__envc_seek, v_b)
-    def _then599(st, v_p, v__envc_run, v__envc_seek, v_b):
+    def _then619(st, v_p, v__envc_run, v__envc_seek, v_b):
         st = dict(st)
-        _a600 = st["_envc_frame_p_switch_self__p"]
-        v_p = _cast(_a600, jnp.int8)
-        _a601 = 0
-        st["_envc_at_p_switch_self"] = _cast(_a601, jnp.int8)
-        _a602 = False
-        v__envc_seek = _cast(_a602, jnp.bool_)
-        _a603 = st["_envc_choice_option"]
-        v_b = _cast(_a603, jnp.int8)
-        _a604 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a604, jnp.int8)
-        _a605 = True
-        v__envc_run = _cast(_a605, jnp.bool_)
+        _a620 = st["_envc_frame_p_switch_self__p"]
+        v_p = _cast(_a620, jnp.int8)
+        _a621 = 0
+        st["_envc_at_p_switch_self"] = _cast(_a621, jnp.int8)
+        _a622 = False
+        v__envc_seek = _cast(_a622, jnp.bool_)
+        _a623 = st["_envc_choice_option"]
+        v_b = _cast(_a623, jnp.int8)
+        _a624 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a624, jnp.int8)
+        _a625 = True
+        v__envc_run = _cast(_a625, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek, v_b)
-    st, (v_p, v__envc_run, v__envc_seek, v_b) = _select_first((_c586, _c587, ), (st, (v_p, v__envc_run, v__envc_seek, v_b)), (_then588(st, v_p, v__envc_run, v__envc_seek, v_b), _then599(st, v_p, v__envc_run, v__envc_seek, v_b), ), (st, (v_p, v__envc_run, v__envc_seek, v_b)))
-    _c606 = v__envc_run
-    def _then607(st, v_p, v__envc_run, v__envc_seek, v_b):
+    st, (v_p, v__envc_run, v__envc_seek, v_b) = _select_first((_c606, _c607, ), (st, (v_p, v__envc_run, v__envc_seek, v_b)), (_then608(st, v_p, v__envc_run, v__envc_seek, v_b), _then619(st, v_p, v__envc_run, v__envc_seek, v_b), ), (st, (v_p, v__envc_run, v__envc_seek, v_b)))
+    _c626 = v__envc_run
+    def _then627(st, v_p, v__envc_run, v__envc_seek, v_b):
         st = dict(st)
-        _c608 = (_i32(v_b) > 0)
-        def _then609(st, v_p, v__envc_run, v__envc_seek, v_b):
+        _c628 = (_i32(v_b) > 0)
+        def _then629(st, v_p, v__envc_run, v__envc_seek, v_b):
             st = dict(st)
             st = p_hit_active(st, v_p)
             st = p_clear_conditions(st, v_p)
             st = p_swap_slots(st, v_p, 0, v_b)
             return st, (v_p, v__envc_run, v__envc_seek, v_b)
-        st, (v_p, v__envc_run, v__envc_seek, v_b) = _select(_c608, _then609(st, v_p, v__envc_run, v__envc_seek, v_b), (st, (v_p, v__envc_run, v__envc_seek, v_b)))
+        st, (v_p, v__envc_run, v__envc_seek, v_b) = _select(_c628, _then629(st, v_p, v__envc_run, v__envc_seek, v_b), (st, (v_p, v__envc_run, v__envc_seek, v_b)))
         return st, (v_p, v__envc_run, v__envc_seek, v_b)
-    st, (v_p, v__envc_run, v__envc_seek, v_b) = _select(_c606, _then607(st, v_p, v__envc_run, v__envc_seek, v_b), (st, (v_p, v__envc_run, v__envc_seek, v_b)))
+    st, (v_p, v__envc_run, v__envc_seek, v_b) = _select(_c626, _then627(st, v_p, v__envc_run, v__envc_seek, v_b), (st, (v_p, v__envc_run, v__envc_seek, v_b)))
     return st
 
 
@@ -2326,23 +2394,23 @@ def p_protect(st, v_p, v_amount, v_coin):
     v_amount = _cast(v_amount, jnp.int16)
     v_coin = _cast(v_coin, jnp.bool_)
     v_go = _cast(True, jnp.bool_)
-    _c610 = v_coin
-    def _then611(st, v_p, v_amount, v_coin, v_go):
+    _c630 = v_coin
+    def _then631(st, v_p, v_amount, v_coin, v_go):
         st = dict(st)
-        st, _r612 = _randint(st, 0, 1)
-        _a613 = (_r612 == 1)
-        v_go = _cast(_a613, jnp.bool_)
+        st, _r632 = _randint(st, 0, 1)
+        _a633 = (_r632 == 1)
+        v_go = _cast(_a633, jnp.bool_)
         return st, (v_p, v_amount, v_coin, v_go)
-    st, (v_p, v_amount, v_coin, v_go) = _select(_c610, _then611(st, v_p, v_amount, v_coin, v_go), (st, (v_p, v_amount, v_coin, v_go)))
-    _c614 = v_go
-    def _then615(st, v_p, v_amount, v_coin, v_go):
+    st, (v_p, v_amount, v_coin, v_go) = _select(_c630, _then631(st, v_p, v_amount, v_coin, v_go), (st, (v_p, v_amount, v_coin, v_go)))
+    _c634 = v_go
+    def _then635(st, v_p, v_amount, v_coin, v_go):
         st = dict(st)
-        _a616 = v_amount
-        st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a616, jnp.int16))
-        _a617 = (1 + (1 - _i32(v_p)))
-        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a617, jnp.int8))
+        _a636 = v_amount
+        st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a636, jnp.int16))
+        _a637 = (1 + (1 - _i32(v_p)))
+        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a637, jnp.int8))
         return st, (v_p, v_amount, v_coin, v_go)
-    st, (v_p, v_amount, v_coin, v_go) = _select(_c614, _then615(st, v_p, v_amount, v_coin, v_go), (st, (v_p, v_amount, v_coin, v_go)))
+    st, (v_p, v_amount, v_coin, v_go) = _select(_c634, _then635(st, v_p, v_amount, v_coin, v_go), (st, (v_p, v_amount, v_coin, v_go)))
     return st
 
 
@@ -2352,27 +2420,27 @@ def p_protect_all(st, v_p, v_coin):
     v_p = _cast(v_p, jnp.int8)
     v_coin = _cast(v_coin, jnp.bool_)
     v_go = _cast(True, jnp.bool_)
-    _c618 = v_coin
-    def _then619(st, v_p, v_coin, v_go):
+    _c638 = v_coin
+    def _then639(st, v_p, v_coin, v_go):
         st = dict(st)
-        st, _r620 = _randint(st, 0, 1)
-        _a621 = (_r620 == 1)
-        v_go = _cast(_a621, jnp.bool_)
+        st, _r640 = _randint(st, 0, 1)
+        _a641 = (_r640 == 1)
+        v_go = _cast(_a641, jnp.bool_)
         return st, (v_p, v_coin, v_go)
-    st, (v_p, v_coin, v_go) = _select(_c618, _then619(st, v_p, v_coin, v_go), (st, (v_p, v_coin, v_go)))
-    _c622 = v_go
-    def _then623(st, v_p, v_coin, v_go):
+    st, (v_p, v_coin, v_go) = _select(_c638, _then639(st, v_p, v_coin, v_go), (st, (v_p, v_coin, v_go)))
+    _c642 = v_go
+    def _then643(st, v_p, v_coin, v_go):
         st = dict(st)
-        _a624 = 300
-        st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a624, jnp.int16))
-        _a625 = (1 + (1 - _i32(v_p)))
-        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a625, jnp.int8))
-        _a626 = True
-        st["shielded"] = st["shielded"].at[_i32(v_p)].set(_cast(_a626, jnp.bool_))
-        _a627 = (1 + (1 - _i32(v_p)))
-        st["_envc_until_shielded"] = st["_envc_until_shielded"].at[_i32(v_p)].set(_cast(_a627, jnp.int8))
+        _a644 = 300
+        st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a644, jnp.int16))
+        _a645 = (1 + (1 - _i32(v_p)))
+        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a645, jnp.int8))
+        _a646 = True
+        st["shielded"] = st["shielded"].at[_i32(v_p)].set(_cast(_a646, jnp.bool_))
+        _a647 = (1 + (1 - _i32(v_p)))
+        st["_envc_until_shielded"] = st["_envc_until_shielded"].at[_i32(v_p)].set(_cast(_a647, jnp.int8))
         return st, (v_p, v_coin, v_go)
-    st, (v_p, v_coin, v_go) = _select(_c622, _then623(st, v_p, v_coin, v_go), (st, (v_p, v_coin, v_go)))
+    st, (v_p, v_coin, v_go) = _select(_c642, _then643(st, v_p, v_coin, v_go), (st, (v_p, v_coin, v_go)))
     return st
 
 
@@ -2386,46 +2454,46 @@ def p_hinder_defending(st, v_p, v_coin, v_attack, v_retreat, v_less):
     v_less = _cast(v_less, jnp.int8)
     v_q = _cast((1 - _i32(v_p)), jnp.int8)
     v_go = _cast(True, jnp.bool_)
-    _c628 = v_coin
-    def _then629(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+    _c648 = v_coin
+    def _then649(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
         st = dict(st)
-        st, _r630 = _randint(st, 0, 1)
-        _a631 = (_r630 == 1)
-        v_go = _cast(_a631, jnp.bool_)
+        st, _r650 = _randint(st, 0, 1)
+        _a651 = (_r650 == 1)
+        v_go = _cast(_a651, jnp.bool_)
         return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
-    st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _select(_c628, _then629(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
-    _c632 = jnp.logical_and(jnp.logical_and(v_go, st["occupied"][_i32(v_q)][0]), jnp.logical_not(f_defended(st, v_p)))
-    def _then633(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+    st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _select(_c648, _then649(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
+    _c652 = jnp.logical_and(jnp.logical_and(v_go, st["occupied"][_i32(v_q)][0]), jnp.logical_not(f_defended(st, v_p)))
+    def _then653(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
         st = dict(st)
-        _c634 = v_attack
-        def _then635(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+        _c654 = v_attack
+        def _then655(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
             st = dict(st)
-            _a636 = True
-            st["no_attack"] = st["no_attack"].at[_i32(v_q)].set(_cast(_a636, jnp.bool_))
-            _a637 = (1 + _i32(v_q))
-            st["_envc_until_no_attack"] = st["_envc_until_no_attack"].at[_i32(v_q)].set(_cast(_a637, jnp.int8))
+            _a656 = True
+            st["no_attack"] = st["no_attack"].at[_i32(v_q)].set(_cast(_a656, jnp.bool_))
+            _a657 = (1 + _i32(v_q))
+            st["_envc_until_no_attack"] = st["_envc_until_no_attack"].at[_i32(v_q)].set(_cast(_a657, jnp.int8))
             return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
-        st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _select(_c634, _then635(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
-        _c638 = v_retreat
-        def _then639(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+        st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _select(_c654, _then655(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
+        _c658 = v_retreat
+        def _then659(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
             st = dict(st)
-            _a640 = True
-            st["no_retreat"] = st["no_retreat"].at[_i32(v_q)].set(_cast(_a640, jnp.bool_))
-            _a641 = (1 + _i32(v_q))
-            st["_envc_until_no_retreat"] = st["_envc_until_no_retreat"].at[_i32(v_q)].set(_cast(_a641, jnp.int8))
+            _a660 = True
+            st["no_retreat"] = st["no_retreat"].at[_i32(v_q)].set(_cast(_a660, jnp.bool_))
+            _a661 = (1 + _i32(v_q))
+            st["_envc_until_no_retreat"] = st["_envc_until_no_retreat"].at[_i32(v_q)].set(_cast(_a661, jnp.int8))
             return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
-        st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _select(_c638, _then639(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
-        _c642 = (_i32(v_less) > 0)
-        def _then643(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+        st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _select(_c658, _then659(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
+        _c662 = (_i32(v_less) > 0)
+        def _then663(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
             st = dict(st)
-            _a644 = v_less
-            st["weakened"] = st["weakened"].at[_i32(v_q)].set(_cast(_a644, jnp.int8))
-            _a645 = (1 + _i32(v_q))
-            st["_envc_until_weakened"] = st["_envc_until_weakened"].at[_i32(v_q)].set(_cast(_a645, jnp.int8))
+            _a664 = v_less
+            st["weakened"] = st["weakened"].at[_i32(v_q)].set(_cast(_a664, jnp.int8))
+            _a665 = (1 + _i32(v_q))
+            st["_envc_until_weakened"] = st["_envc_until_weakened"].at[_i32(v_q)].set(_cast(_a665, jnp.int8))
             return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
-        st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _select(_c642, _then643(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
+        st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _select(_c662, _then663(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
         return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
-    st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _select(_c632, _then633(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
+    st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _select(_c652, _then653(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
     return st
 
 
@@ -2434,10 +2502,10 @@ def p_counter_damage(st, v_p, v_amount):
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
     v_amount = _cast(v_amount, jnp.int8)
-    _a646 = v_amount
-    st["spiky"] = st["spiky"].at[_i32(v_p)].set(_cast(_a646, jnp.int8))
-    _a647 = (1 + (1 - _i32(v_p)))
-    st["_envc_until_spiky"] = st["_envc_until_spiky"].at[_i32(v_p)].set(_cast(_a647, jnp.int8))
+    _a666 = v_amount
+    st["spiky"] = st["spiky"].at[_i32(v_p)].set(_cast(_a666, jnp.int8))
+    _a667 = (1 + (1 - _i32(v_p)))
+    st["_envc_until_spiky"] = st["_envc_until_spiky"].at[_i32(v_p)].set(_cast(_a667, jnp.int8))
     return st
 
 
@@ -2445,10 +2513,10 @@ def p_block_supporters(st, v_p):
     """proc `block_supporters` (tcg.envspec:870)"""
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
-    _a648 = True
-    st["no_supporter"] = st["no_supporter"].at[(1 - _i32(v_p))].set(_cast(_a648, jnp.bool_))
-    _a649 = (1 + (1 - _i32(v_p)))
-    st["_envc_until_no_supporter"] = st["_envc_until_no_supporter"].at[(1 - _i32(v_p))].set(_cast(_a649, jnp.int8))
+    _a668 = True
+    st["no_supporter"] = st["no_supporter"].at[(1 - _i32(v_p))].set(_cast(_a668, jnp.bool_))
+    _a669 = (1 + (1 - _i32(v_p)))
+    st["_envc_until_no_supporter"] = st["_envc_until_no_supporter"].at[(1 - _i32(v_p))].set(_cast(_a669, jnp.int8))
     return st
 
 
@@ -2460,10 +2528,10 @@ def f_extra_energy(st, v_p, v_t):
     _ret = jnp.int16(0)
     v_c = _cast(jnp.where((_i32(st["copying"]) == 2), st["copy_card"], st["card"][_i32(v_p)][0]), jnp.int16)
     v_a = _cast(jnp.where((_i32(st["copying"]) == 2), _i32(st["copy_index"]), _i32(st["attack_index"])), jnp.int8)
-    def _g653(i650, _h651, _h652):
-        return _i32(jnp.where(jnp.logical_and((i650 != _i32(v_t)), (i650 < 9)), jnp.maximum((_i32(st["energy"][_i32(v_p)][0][i650]) - _i32(jnp.where((_i32(v_a) == 0), _i32(_h651), _i32(_h652)))), 0), 0))
-    _e654 = jax.vmap(_g653)(jnp.arange(0, 11, dtype=jnp.int32), _K13[_i32(v_c)], _K14[_i32(v_c)])
-    v_others = _cast((jnp.sum(_e654, dtype=jnp.int32) + _i32(jnp.where((_i32(v_t) != 9), _i32(st["energy"][_i32(v_p)][0][9]), 0))), jnp.int16)
+    def _g673(i670, _h671, _h672):
+        return _i32(jnp.where(jnp.logical_and((i670 != _i32(v_t)), (i670 < 9)), jnp.maximum((_i32(st["energy"][_i32(v_p)][0][i670]) - _i32(jnp.where((_i32(v_a) == 0), _i32(_h671), _i32(_h672)))), 0), 0))
+    _e674 = jax.vmap(_g673)(jnp.arange(0, 11, dtype=jnp.int32), _K13[_i32(v_c)], _K14[_i32(v_c)])
+    v_others = _cast((jnp.sum(_e674, dtype=jnp.int32) + _i32(jnp.where((_i32(v_t) != 9), _i32(st["energy"][_i32(v_p)][0][9]), 0))), jnp.int16)
     _ret = _select(_done, _ret, _cast(((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - _i32(f_cost(st, v_c, v_a, v_t))) - jnp.maximum((_i32(f_cost(st, v_c, v_a, 9)) - _i32(v_others)), 0)), jnp.int16))
     _done = jnp.bool_(True)
     return _ret
@@ -2476,12 +2544,12 @@ def p_bonus_if_extra_energy(st, v_p, v_t, v_n, v_amount):
     v_t = _cast(v_t, jnp.int8)
     v_n = _cast(v_n, jnp.int8)
     v_amount = _cast(v_amount, jnp.int16)
-    _c655 = (_i32(f_extra_energy(st, v_p, v_t)) >= _i32(v_n))
-    def _then656(st, v_p, v_t, v_n, v_amount):
+    _c675 = (_i32(f_extra_energy(st, v_p, v_t)) >= _i32(v_n))
+    def _then676(st, v_p, v_t, v_n, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_t, v_n, v_amount)
-    st, (v_p, v_t, v_n, v_amount) = _select(_c655, _then656(st, v_p, v_t, v_n, v_amount), (st, (v_p, v_t, v_n, v_amount)))
+    st, (v_p, v_t, v_n, v_amount) = _select(_c675, _then676(st, v_p, v_t, v_n, v_amount), (st, (v_p, v_t, v_n, v_amount)))
     return st
 
 
@@ -2490,16 +2558,16 @@ def p_sweets_relay(st, v_p, v_amount):
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
     v_amount = _cast(v_amount, jnp.int16)
-    _c657 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["relay_turn"][_i32(v_p)]) == (_i32(st["turn"]) - 2)))
-    def _then658(st, v_p, v_amount):
+    _c677 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["relay_turn"][_i32(v_p)]) == (_i32(st["turn"]) - 2)))
+    def _then678(st, v_p, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_amount)
-    st, (v_p, v_amount) = _select(_c657, _then658(st, v_p, v_amount), (st, (v_p, v_amount)))
-    _a659 = st["turn"]
-    st["relay_turn"] = st["relay_turn"].at[_i32(v_p)].set(_cast(_a659, jnp.int8))
-    _a660 = jnp.minimum((_i32(st["relays"][_i32(v_p)]) + 1), 50)
-    st["relays"] = st["relays"].at[_i32(v_p)].set(_cast(_a660, jnp.int8))
+    st, (v_p, v_amount) = _select(_c677, _then678(st, v_p, v_amount), (st, (v_p, v_amount)))
+    _a679 = st["turn"]
+    st["relay_turn"] = st["relay_turn"].at[_i32(v_p)].set(_cast(_a679, jnp.int8))
+    _a680 = jnp.minimum((_i32(st["relays"][_i32(v_p)]) + 1), 50)
+    st["relays"] = st["relays"].at[_i32(v_p)].set(_cast(_a680, jnp.int8))
     return st
 
 
@@ -2508,8 +2576,8 @@ def p_damage_per_relay(st, v_p, v_each):
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
     v_each = _cast(v_each, jnp.int8)
-    _a661 = jnp.minimum((_i32(v_each) * _i32(st["relays"][_i32(v_p)])), 300)
-    st["dmg"] = _cast(_a661, jnp.int16)
+    _a681 = jnp.minimum((_i32(v_each) * _i32(st["relays"][_i32(v_p)])), 300)
+    st["dmg"] = _cast(_a681, jnp.int16)
     return st
 
 
@@ -2518,14 +2586,14 @@ def p_boost_next_turn(st, v_p, v_amount):
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
     v_amount = _cast(v_amount, jnp.int16)
-    _c662 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["boost_turn"][_i32(v_p)]) == (_i32(st["turn"]) - 2)))
-    def _then663(st, v_p, v_amount):
+    _c682 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["boost_turn"][_i32(v_p)]) == (_i32(st["turn"]) - 2)))
+    def _then683(st, v_p, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_amount)
-    st, (v_p, v_amount) = _select(_c662, _then663(st, v_p, v_amount), (st, (v_p, v_amount)))
-    _a664 = st["turn"]
-    st["boost_turn"] = st["boost_turn"].at[_i32(v_p)].set(_cast(_a664, jnp.int8))
+    st, (v_p, v_amount) = _select(_c682, _then683(st, v_p, v_amount), (st, (v_p, v_amount)))
+    _a684 = st["turn"]
+    st["boost_turn"] = st["boost_turn"].at[_i32(v_p)].set(_cast(_a684, jnp.int8))
     return st
 
 
@@ -2535,18 +2603,18 @@ def p_see_opponent_hand(st, v_p):
     v_p = _cast(v_p, jnp.int8)
     v_q = _cast((1 - _i32(v_p)), jnp.int8)
     v_i = jnp.int32(0)
-    def _loop665(i, carry):
+    def _loop685(i, carry):
         st, (v_p, v_q, v_i) = dict(carry[0]), carry[1]
         v_i = i
-        _f666 = _i32(v_i)
-        _f667 = _get(st["hand"], _i32(v_q))["len"]
-        st = _fault_at(st, ((_i32(v_i) < _get(st["hand"], _i32(v_q))["len"])) & (_f666 >= _f667), 25, _f666, _f667)
-        _a668 = jnp.where((_i32(v_i) < _get(st["hand"], _i32(v_q))["len"]), _i32(_get(st["hand"], _i32(v_q))["items"][_f666]), -1)
-        st["seen_hand"] = st["seen_hand"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a668, jnp.int16))
+        _f686 = _i32(v_i)
+        _f687 = _get(st["hand"], _i32(v_q))["len"]
+        st = _fault_at(st, ((_i32(v_i) < _get(st["hand"], _i32(v_q))["len"])) & (_f686 >= _f687), 25, _f686, _f687)
+        _a688 = jnp.where((_i32(v_i) < _get(st["hand"], _i32(v_q))["len"]), _i32(_get(st["hand"], _i32(v_q))["items"][_f686]), -1)
+        st["seen_hand"] = st["seen_hand"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a688, jnp.int16))
         return st, (v_p, v_q, v_i)
-    st, (v_p, v_q, v_i) = lax.fori_loop(0, 10, _loop665, (st, (v_p, v_q, v_i)))
-    _a669 = st["turn"]
-    st["seen_hand_turn"] = st["seen_hand_turn"].at[_i32(v_p)].set(_cast(_a669, jnp.int8))
+    st, (v_p, v_q, v_i) = lax.fori_loop(0, 10, _loop685, (st, (v_p, v_q, v_i)))
+    _a689 = st["turn"]
+    st["seen_hand_turn"] = st["seen_hand_turn"].at[_i32(v_p)].set(_cast(_a689, jnp.int8))
     return st
 
 
@@ -2556,25 +2624,25 @@ def p_look_at_deck(st, v_p, v_n):
     v_p = _cast(v_p, jnp.int8)
     v_n = _cast(v_n, jnp.int8)
     v_i = jnp.int32(0)
-    _f670 = _i32(v_i)
-    _f671 = _get(st["deck"], _i32(v_p))["len"]
-    st = _fault_at(st, (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f670 >= _f671), 26, _f670, _f671)
-    _a672 = jnp.where(jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])), _i32(_get(st["deck"], _i32(v_p))["items"][_f670]), -1)
-    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a672, jnp.int16))
+    _f690 = _i32(v_i)
+    _f691 = _get(st["deck"], _i32(v_p))["len"]
+    st = _fault_at(st, (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f690 >= _f691), 26, _f690, _f691)
+    _a692 = jnp.where(jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])), _i32(_get(st["deck"], _i32(v_p))["items"][_f690]), -1)
+    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a692, jnp.int16))
     v_i = jnp.int32(1)
-    _f673 = _i32(v_i)
-    _f674 = _get(st["deck"], _i32(v_p))["len"]
-    st = _fault_at(st, (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f673 >= _f674), 26, _f673, _f674)
-    _a675 = jnp.where(jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])), _i32(_get(st["deck"], _i32(v_p))["items"][_f673]), -1)
-    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a675, jnp.int16))
+    _f693 = _i32(v_i)
+    _f694 = _get(st["deck"], _i32(v_p))["len"]
+    st = _fault_at(st, (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f693 >= _f694), 26, _f693, _f694)
+    _a695 = jnp.where(jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])), _i32(_get(st["deck"], _i32(v_p))["items"][_f693]), -1)
+    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a695, jnp.int16))
     v_i = jnp.int32(2)
-    _f676 = _i32(v_i)
-    _f677 = _get(st["deck"], _i32(v_p))["len"]
-    st = _fault_at(st, (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f676 >= _f677), 26, _f676, _f677)
-    _a678 = jnp.where(jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])), _i32(_get(st["deck"], _i32(v_p))["items"][_f676]), -1)
-    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a678, jnp.int16))
-    _a679 = st["turn"]
-    st["seen_deck_turn"] = st["seen_deck_turn"].at[_i32(v_p)].set(_cast(_a679, jnp.int8))
+    _f696 = _i32(v_i)
+    _f697 = _get(st["deck"], _i32(v_p))["len"]
+    st = _fault_at(st, (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f696 >= _f697), 26, _f696, _f697)
+    _a698 = jnp.where(jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])), _i32(_get(st["deck"], _i32(v_p))["items"][_f696]), -1)
+    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a698, jnp.int16))
+    _a699 = st["turn"]
+    st["seen_deck_turn"] = st["seen_deck_turn"].at[_i32(v_p)].set(_cast(_a699, jnp.int8))
     return st
 
 
@@ -2582,91 +2650,91 @@ def p_active_to_hand(st, v_p):
     """proc `active_to_hand` (tcg.envspec:941)"""
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
-    _c680 = st["occupied"][_i32(v_p)][0]
-    def _then681(st, v_p):
+    _c700 = st["occupied"][_i32(v_p)][0]
+    def _then701(st, v_p):
         st = dict(st)
         v_k = jnp.int32(0)
         v_c = _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_p)][0], st["below"][_i32(v_p)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16)
-        _c682 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_p)][0])))
-        def _then683(st, v_p, v_k, v_c):
+        _c702 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_p)][0])))
+        def _then703(st, v_p, v_k, v_c):
             st = dict(st)
-            _c684 = (_get(st["hand"], _i32(v_p))["len"] < 10)
-            def _then685(st, v_p, v_k, v_c):
+            _c704 = (_get(st["hand"], _i32(v_p))["len"] < 10)
+            def _then705(st, v_p, v_k, v_c):
                 st = dict(st)
-                _f686 = _get(st["hand"], _i32(v_p))["len"]
-                st = _fault_at(st, (_f686 >= 10), 27, 0, 0)
-                _l687 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
-                st["hand"] = _set(st["hand"], _i32(v_p), _l687)
+                _f706 = _get(st["hand"], _i32(v_p))["len"]
+                st = _fault_at(st, (_f706 >= 10), 27, 0, 0)
+                _l707 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
+                st["hand"] = _set(st["hand"], _i32(v_p), _l707)
                 return st, (v_p, v_k, v_c)
-            def _else688(st, v_p, v_k, v_c):
+            def _else708(st, v_p, v_k, v_c):
                 st = dict(st)
-                _f689 = _get(st["discard"], _i32(v_p))["len"]
-                st = _fault_at(st, (_f689 >= 20), 28, 0, 0)
-                _l690 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
-                st["discard"] = _set(st["discard"], _i32(v_p), _l690)
+                _f709 = _get(st["discard"], _i32(v_p))["len"]
+                st = _fault_at(st, (_f709 >= 20), 28, 0, 0)
+                _l710 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
+                st["discard"] = _set(st["discard"], _i32(v_p), _l710)
                 return st, (v_p, v_k, v_c)
-            st, (v_p, v_k, v_c) = _select(_c684, _then685(st, v_p, v_k, v_c), _else688(st, v_p, v_k, v_c))
+            st, (v_p, v_k, v_c) = _select(_c704, _then705(st, v_p, v_k, v_c), _else708(st, v_p, v_k, v_c))
             return st, (v_p, v_k, v_c)
-        st, (v_p, v_k, v_c) = _select(_c682, _then683(st, v_p, v_k, v_c), (st, (v_p, v_k, v_c)))
+        st, (v_p, v_k, v_c) = _select(_c702, _then703(st, v_p, v_k, v_c), (st, (v_p, v_k, v_c)))
         v_k = jnp.int32(1)
         v_c = _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_p)][0], st["below"][_i32(v_p)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16)
-        _c691 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_p)][0])))
-        def _then692(st, v_p, v_k, v_c):
+        _c711 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_p)][0])))
+        def _then712(st, v_p, v_k, v_c):
             st = dict(st)
-            _c693 = (_get(st["hand"], _i32(v_p))["len"] < 10)
-            def _then694(st, v_p, v_k, v_c):
+            _c713 = (_get(st["hand"], _i32(v_p))["len"] < 10)
+            def _then714(st, v_p, v_k, v_c):
                 st = dict(st)
-                _f695 = _get(st["hand"], _i32(v_p))["len"]
-                st = _fault_at(st, (_f695 >= 10), 27, 0, 0)
-                _l696 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
-                st["hand"] = _set(st["hand"], _i32(v_p), _l696)
+                _f715 = _get(st["hand"], _i32(v_p))["len"]
+                st = _fault_at(st, (_f715 >= 10), 27, 0, 0)
+                _l716 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
+                st["hand"] = _set(st["hand"], _i32(v_p), _l716)
                 return st, (v_p, v_k, v_c)
-            def _else697(st, v_p, v_k, v_c):
+            def _else717(st, v_p, v_k, v_c):
                 st = dict(st)
-                _f698 = _get(st["discard"], _i32(v_p))["len"]
-                st = _fault_at(st, (_f698 >= 20), 28, 0, 0)
-                _l699 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
-                st["discard"] = _set(st["discard"], _i32(v_p), _l699)
+                _f718 = _get(st["discard"], _i32(v_p))["len"]
+                st = _fault_at(st, (_f718 >= 20), 28, 0, 0)
+                _l719 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
+                st["discard"] = _set(st["discard"], _i32(v_p), _l719)
                 return st, (v_p, v_k, v_c)
-            st, (v_p, v_k, v_c) = _select(_c693, _then694(st, v_p, v_k, v_c), _else697(st, v_p, v_k, v_c))
+            st, (v_p, v_k, v_c) = _select(_c713, _then714(st, v_p, v_k, v_c), _else717(st, v_p, v_k, v_c))
             return st, (v_p, v_k, v_c)
-        st, (v_p, v_k, v_c) = _select(_c691, _then692(st, v_p, v_k, v_c), (st, (v_p, v_k, v_c)))
+        st, (v_p, v_k, v_c) = _select(_c711, _then712(st, v_p, v_k, v_c), (st, (v_p, v_k, v_c)))
         v_k = jnp.int32(2)
         v_c = _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_p)][0], st["below"][_i32(v_p)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16)
-        _c700 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_p)][0])))
-        def _then701(st, v_p, v_k, v_c):
+        _c720 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_p)][0])))
+        def _then721(st, v_p, v_k, v_c):
             st = dict(st)
-            _c702 = (_get(st["hand"], _i32(v_p))["len"] < 10)
-            def _then703(st, v_p, v_k, v_c):
+            _c722 = (_get(st["hand"], _i32(v_p))["len"] < 10)
+            def _then723(st, v_p, v_k, v_c):
                 st = dict(st)
-                _f704 = _get(st["hand"], _i32(v_p))["len"]
-                st = _fault_at(st, (_f704 >= 10), 27, 0, 0)
-                _l705 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
-                st["hand"] = _set(st["hand"], _i32(v_p), _l705)
+                _f724 = _get(st["hand"], _i32(v_p))["len"]
+                st = _fault_at(st, (_f724 >= 10), 27, 0, 0)
+                _l725 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
+                st["hand"] = _set(st["hand"], _i32(v_p), _l725)
                 return st, (v_p, v_k, v_c)
-            def _else706(st, v_p, v_k, v_c):
+            def _else726(st, v_p, v_k, v_c):
                 st = dict(st)
-                _f707 = _get(st["discard"], _i32(v_p))["len"]
-                st = _fault_at(st, (_f707 >= 20), 28, 0, 0)
-                _l708 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
-                st["discard"] = _set(st["discard"], _i32(v_p), _l708)
+                _f727 = _get(st["discard"], _i32(v_p))["len"]
+                st = _fault_at(st, (_f727 >= 20), 28, 0, 0)
+                _l728 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
+                st["discard"] = _set(st["discard"], _i32(v_p), _l728)
                 return st, (v_p, v_k, v_c)
-            st, (v_p, v_k, v_c) = _select(_c702, _then703(st, v_p, v_k, v_c), _else706(st, v_p, v_k, v_c))
+            st, (v_p, v_k, v_c) = _select(_c722, _then723(st, v_p, v_k, v_c), _else726(st, v_p, v_k, v_c))
             return st, (v_p, v_k, v_c)
-        st, (v_p, v_k, v_c) = _select(_c700, _then701(st, v_p, v_k, v_c), (st, (v_p, v_k, v_c)))
-        _a709 = False
-        st["occupied"] = st["occupied"].at[(_i32(v_p), 0)].set(_cast(_a709, jnp.bool_))
-        _a710 = 0
-        st["damage"] = st["damage"].at[(_i32(v_p), 0)].set(_cast(_a710, jnp.int16))
-        _a712 = jax.vmap(lambda i711: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-        st["energy"] = st["energy"].at[(_i32(v_p), 0)].set(_cast(_a712, jnp.int8))
-        _a713 = 0
-        st["evolutions"] = st["evolutions"].at[(_i32(v_p), 0)].set(_cast(_a713, jnp.int8))
-        _a714 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(v_p), 0)].set(_cast(_a714, jnp.bool_))
+        st, (v_p, v_k, v_c) = _select(_c720, _then721(st, v_p, v_k, v_c), (st, (v_p, v_k, v_c)))
+        _a729 = False
+        st["occupied"] = st["occupied"].at[(_i32(v_p), 0)].set(_cast(_a729, jnp.bool_))
+        _a730 = 0
+        st["damage"] = st["damage"].at[(_i32(v_p), 0)].set(_cast(_a730, jnp.int16))
+        _a732 = jax.vmap(lambda i731: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+        st["energy"] = st["energy"].at[(_i32(v_p), 0)].set(_cast(_a732, jnp.int8))
+        _a733 = 0
+        st["evolutions"] = st["evolutions"].at[(_i32(v_p), 0)].set(_cast(_a733, jnp.int8))
+        _a734 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(v_p), 0)].set(_cast(_a734, jnp.bool_))
         st = p_clear_conditions(st, v_p)
         return st, (v_p,)
-    st, (v_p,) = _select(_c680, _then681(st, v_p), (st, (v_p,)))
+    st, (v_p,) = _select(_c700, _then701(st, v_p), (st, (v_p,)))
     return st
 
 
@@ -2677,69 +2745,69 @@ def p_opponent_active_to_deck(st, v_p, v_coin):
     v_coin = _cast(v_coin, jnp.bool_)
     v_q = _cast((1 - _i32(v_p)), jnp.int8)
     v_go = _cast(True, jnp.bool_)
-    _c715 = v_coin
-    def _then716(st, v_p, v_coin, v_q, v_go):
+    _c735 = v_coin
+    def _then736(st, v_p, v_coin, v_q, v_go):
         st = dict(st)
-        st, _r717 = _randint(st, 0, 1)
-        _a718 = (_r717 == 1)
-        v_go = _cast(_a718, jnp.bool_)
+        st, _r737 = _randint(st, 0, 1)
+        _a738 = (_r737 == 1)
+        v_go = _cast(_a738, jnp.bool_)
         return st, (v_p, v_coin, v_q, v_go)
-    st, (v_p, v_coin, v_q, v_go) = _select(_c715, _then716(st, v_p, v_coin, v_q, v_go), (st, (v_p, v_coin, v_q, v_go)))
-    _c719 = jnp.logical_and(jnp.logical_and(v_go, st["occupied"][_i32(v_q)][0]), jnp.logical_not(f_defended(st, v_p)))
-    def _then720(st, v_p, v_coin, v_q, v_go):
+    st, (v_p, v_coin, v_q, v_go) = _select(_c735, _then736(st, v_p, v_coin, v_q, v_go), (st, (v_p, v_coin, v_q, v_go)))
+    _c739 = jnp.logical_and(jnp.logical_and(v_go, st["occupied"][_i32(v_q)][0]), jnp.logical_not(f_defended(st, v_p)))
+    def _then740(st, v_p, v_coin, v_q, v_go):
         st = dict(st)
         st = p_hit_active(st, v_p)
-        _c721 = (_i32(st["damage"][_i32(v_q)][0]) < _i32(f_hp_of(st, v_q, 0)))
-        def _then722(st, v_p, v_coin, v_q, v_go):
+        _c741 = (_i32(st["damage"][_i32(v_q)][0]) < _i32(f_hp_of(st, v_q, 0)))
+        def _then742(st, v_p, v_coin, v_q, v_go):
             st = dict(st)
             v_k = jnp.int32(0)
-            _c723 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
-            def _then724(st, v_p, v_coin, v_q, v_go, v_k):
+            _c743 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
+            def _then744(st, v_p, v_coin, v_q, v_go, v_k):
                 st = dict(st)
-                _f725 = _get(st["deck"], _i32(v_q))["len"]
-                st = _fault_at(st, (_f725 >= 20), 29, 0, 0)
-                _l726 = _push(_get(st["deck"], _i32(v_q)), _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_q)][0], st["below"][_i32(v_q)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16))
-                st["deck"] = _set(st["deck"], _i32(v_q), _l726)
+                _f745 = _get(st["deck"], _i32(v_q))["len"]
+                st = _fault_at(st, (_f745 >= 20), 29, 0, 0)
+                _l746 = _push(_get(st["deck"], _i32(v_q)), _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_q)][0], st["below"][_i32(v_q)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16))
+                st["deck"] = _set(st["deck"], _i32(v_q), _l746)
                 return st, (v_p, v_coin, v_q, v_go, v_k)
-            st, (v_p, v_coin, v_q, v_go, v_k) = _select(_c723, _then724(st, v_p, v_coin, v_q, v_go, v_k), (st, (v_p, v_coin, v_q, v_go, v_k)))
+            st, (v_p, v_coin, v_q, v_go, v_k) = _select(_c743, _then744(st, v_p, v_coin, v_q, v_go, v_k), (st, (v_p, v_coin, v_q, v_go, v_k)))
             v_k = jnp.int32(1)
-            _c727 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
-            def _then728(st, v_p, v_coin, v_q, v_go, v_k):
+            _c747 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
+            def _then748(st, v_p, v_coin, v_q, v_go, v_k):
                 st = dict(st)
-                _f729 = _get(st["deck"], _i32(v_q))["len"]
-                st = _fault_at(st, (_f729 >= 20), 29, 0, 0)
-                _l730 = _push(_get(st["deck"], _i32(v_q)), _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_q)][0], st["below"][_i32(v_q)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16))
-                st["deck"] = _set(st["deck"], _i32(v_q), _l730)
+                _f749 = _get(st["deck"], _i32(v_q))["len"]
+                st = _fault_at(st, (_f749 >= 20), 29, 0, 0)
+                _l750 = _push(_get(st["deck"], _i32(v_q)), _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_q)][0], st["below"][_i32(v_q)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16))
+                st["deck"] = _set(st["deck"], _i32(v_q), _l750)
                 return st, (v_p, v_coin, v_q, v_go, v_k)
-            st, (v_p, v_coin, v_q, v_go, v_k) = _select(_c727, _then728(st, v_p, v_coin, v_q, v_go, v_k), (st, (v_p, v_coin, v_q, v_go, v_k)))
+            st, (v_p, v_coin, v_q, v_go, v_k) = _select(_c747, _then748(st, v_p, v_coin, v_q, v_go, v_k), (st, (v_p, v_coin, v_q, v_go, v_k)))
             v_k = jnp.int32(2)
-            _c731 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
-            def _then732(st, v_p, v_coin, v_q, v_go, v_k):
+            _c751 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
+            def _then752(st, v_p, v_coin, v_q, v_go, v_k):
                 st = dict(st)
-                _f733 = _get(st["deck"], _i32(v_q))["len"]
-                st = _fault_at(st, (_f733 >= 20), 29, 0, 0)
-                _l734 = _push(_get(st["deck"], _i32(v_q)), _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_q)][0], st["below"][_i32(v_q)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16))
-                st["deck"] = _set(st["deck"], _i32(v_q), _l734)
+                _f753 = _get(st["deck"], _i32(v_q))["len"]
+                st = _fault_at(st, (_f753 >= 20), 29, 0, 0)
+                _l754 = _push(_get(st["deck"], _i32(v_q)), _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_q)][0], st["below"][_i32(v_q)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16))
+                st["deck"] = _set(st["deck"], _i32(v_q), _l754)
                 return st, (v_p, v_coin, v_q, v_go, v_k)
-            st, (v_p, v_coin, v_q, v_go, v_k) = _select(_c731, _then732(st, v_p, v_coin, v_q, v_go, v_k), (st, (v_p, v_coin, v_q, v_go, v_k)))
-            _f735 = _get(st["deck"], _i32(v_q))["len"]
-            st, _l736 = _shuffle(st, _get(st["deck"], _i32(v_q)))
-            st["deck"] = _set(st["deck"], _i32(v_q), _l736)
-            _a737 = False
-            st["occupied"] = st["occupied"].at[(_i32(v_q), 0)].set(_cast(_a737, jnp.bool_))
-            _a738 = 0
-            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a738, jnp.int16))
-            _a740 = jax.vmap(lambda i739: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-            st["energy"] = st["energy"].at[(_i32(v_q), 0)].set(_cast(_a740, jnp.int8))
-            _a741 = 0
-            st["evolutions"] = st["evolutions"].at[(_i32(v_q), 0)].set(_cast(_a741, jnp.int8))
-            _a742 = False
-            st["ability_used"] = st["ability_used"].at[(_i32(v_q), 0)].set(_cast(_a742, jnp.bool_))
+            st, (v_p, v_coin, v_q, v_go, v_k) = _select(_c751, _then752(st, v_p, v_coin, v_q, v_go, v_k), (st, (v_p, v_coin, v_q, v_go, v_k)))
+            _f755 = _get(st["deck"], _i32(v_q))["len"]
+            st, _l756 = _shuffle(st, _get(st["deck"], _i32(v_q)))
+            st["deck"] = _set(st["deck"], _i32(v_q), _l756)
+            _a757 = False
+            st["occupied"] = st["occupied"].at[(_i32(v_q), 0)].set(_cast(_a757, jnp.bool_))
+            _a758 = 0
+            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a758, jnp.int16))
+            _a760 = jax.vmap(lambda i759: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+            st["energy"] = st["energy"].at[(_i32(v_q), 0)].set(_cast(_a760, jnp.int8))
+            _a761 = 0
+            st["evolutions"] = st["evolutions"].at[(_i32(v_q), 0)].set(_cast(_a761, jnp.int8))
+            _a762 = False
+            st["ability_used"] = st["ability_used"].at[(_i32(v_q), 0)].set(_cast(_a762, jnp.bool_))
             st = p_clear_conditions(st, v_q)
             return st, (v_p, v_coin, v_q, v_go)
-        st, (v_p, v_coin, v_q, v_go) = _select(_c721, _then722(st, v_p, v_coin, v_q, v_go), (st, (v_p, v_coin, v_q, v_go)))
+        st, (v_p, v_coin, v_q, v_go) = _select(_c741, _then742(st, v_p, v_coin, v_q, v_go), (st, (v_p, v_coin, v_q, v_go)))
         return st, (v_p, v_coin, v_q, v_go)
-    st, (v_p, v_coin, v_q, v_go) = _select(_c719, _then720(st, v_p, v_coin, v_q, v_go), (st, (v_p, v_coin, v_q, v_go)))
+    st, (v_p, v_coin, v_q, v_go) = _select(_c739, _then740(st, v_p, v_coin, v_q, v_go), (st, (v_p, v_coin, v_q, v_go)))
     return st
 
 
@@ -2749,20 +2817,20 @@ def p_move_bench_energy(st, v_p, v_t):
     v_p = _cast(v_p, jnp.int8)
     v_t = _cast(v_t, jnp.int8)
     v_s = jnp.int32(1)
-    _a743 = jnp.minimum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12)
-    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a743, jnp.int8))
-    _a744 = 0
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a744, jnp.int8))
+    _a763 = jnp.minimum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12)
+    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a763, jnp.int8))
+    _a764 = 0
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a764, jnp.int8))
     v_s = jnp.int32(2)
-    _a745 = jnp.minimum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12)
-    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a745, jnp.int8))
-    _a746 = 0
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a746, jnp.int8))
+    _a765 = jnp.minimum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12)
+    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a765, jnp.int8))
+    _a766 = 0
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a766, jnp.int8))
     v_s = jnp.int32(3)
-    _a747 = jnp.minimum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12)
-    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a747, jnp.int8))
-    _a748 = 0
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a748, jnp.int8))
+    _a767 = jnp.minimum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12)
+    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a767, jnp.int8))
+    _a768 = 0
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a768, jnp.int8))
     return st
 
 
@@ -2771,13 +2839,13 @@ def p_lock_opponent_supporters(st, v_p, v_s):
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
     v_s = _cast(v_s, jnp.int8)
-    _c749 = jnp.logical_and((_i32(v_s) == 0), st["occupied"][_i32(v_p)][0])
-    def _then750(st, v_p, v_s):
+    _c769 = jnp.logical_and((_i32(v_s) == 0), st["occupied"][_i32(v_p)][0])
+    def _then770(st, v_p, v_s):
         st = dict(st)
-        _a751 = True
-        st["locked_supporters"] = st["locked_supporters"].at[(1 - _i32(v_p))].set(_cast(_a751, jnp.bool_))
+        _a771 = True
+        st["locked_supporters"] = st["locked_supporters"].at[(1 - _i32(v_p))].set(_cast(_a771, jnp.bool_))
         return st, (v_p, v_s)
-    st, (v_p, v_s) = _select(_c749, _then750(st, v_p, v_s), (st, (v_p, v_s)))
+    st, (v_p, v_s) = _select(_c769, _then770(st, v_p, v_s), (st, (v_p, v_s)))
     return st
 
 
@@ -2789,24 +2857,24 @@ def p_play_as_pokemon(st, v_p, v_hp, v_t):
     v_t = _cast(v_t, jnp.int8)
     v_s = _cast(f_free_bench(st, v_p), jnp.int8)
     v_n = _cast(_get(st["discard"], _i32(v_p))["len"], jnp.int8)
-    _f753 = jnp.maximum((_i32(v_n) - 1), 0)
-    _f754 = _get(st["discard"], _i32(v_p))["len"]
-    st = _fault_at(st, (jnp.logical_and((_i32(v_s) < 4), (_i32(v_n) > 0))) & (_f753 >= _f754), 30, _f753, _f754)
-    _c752 = jnp.logical_and(jnp.logical_and((_i32(v_s) < 4), (_i32(v_n) > 0)), (_get(st["discard"], _i32(v_p))["items"][_f753] == st["playing"]))
-    def _then755(st, v_p, v_hp, v_t, v_s, v_n):
+    _f773 = jnp.maximum((_i32(v_n) - 1), 0)
+    _f774 = _get(st["discard"], _i32(v_p))["len"]
+    st = _fault_at(st, (jnp.logical_and((_i32(v_s) < 4), (_i32(v_n) > 0))) & (_f773 >= _f774), 30, _f773, _f774)
+    _c772 = jnp.logical_and(jnp.logical_and((_i32(v_s) < 4), (_i32(v_n) > 0)), (_get(st["discard"], _i32(v_p))["items"][_f773] == st["playing"]))
+    def _then775(st, v_p, v_hp, v_t, v_s, v_n):
         st = dict(st)
-        _f756 = jnp.maximum((_i32(v_n) - 1), 0)
-        _f757 = _get(st["discard"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f756 >= _f757), 31, _f756, _f757)
-        _l758 = _remove_at(_get(st["discard"], _i32(v_p)), _f756)
-        st["discard"] = _set(st["discard"], _i32(v_p), _l758)
+        _f776 = jnp.maximum((_i32(v_n) - 1), 0)
+        _f777 = _get(st["discard"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f776 >= _f777), 31, _f776, _f777)
+        _l778 = _remove_at(_get(st["discard"], _i32(v_p)), _f776)
+        st["discard"] = _set(st["discard"], _i32(v_p), _l778)
         st = p_put_in_play(st, v_p, v_s, st["playing"])
-        _a759 = v_hp
-        st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a759, jnp.int16))
-        _a760 = v_t
-        st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a760, jnp.int8))
+        _a779 = v_hp
+        st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a779, jnp.int16))
+        _a780 = v_t
+        st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a780, jnp.int8))
         return st, (v_p, v_hp, v_t, v_s, v_n)
-    st, (v_p, v_hp, v_t, v_s, v_n) = _select(_c752, _then755(st, v_p, v_hp, v_t, v_s, v_n), (st, (v_p, v_hp, v_t, v_s, v_n)))
+    st, (v_p, v_hp, v_t, v_s, v_n) = _select(_c772, _then775(st, v_p, v_hp, v_t, v_s, v_n), (st, (v_p, v_hp, v_t, v_s, v_n)))
     return st
 
 
@@ -2816,13 +2884,13 @@ def p_cut_damage(st, v_p, v_t, v_amount):
     v_p = _cast(v_p, jnp.int8)
     v_t = _cast(v_t, jnp.int8)
     v_amount = _cast(v_amount, jnp.int16)
-    _c761 = jnp.logical_or((_i32(v_t) == 10), (_i32(f_type_of(st, (1 - _i32(v_p)), 0)) == _i32(v_t)))
-    def _then762(st, v_p, v_t, v_amount):
+    _c781 = jnp.logical_or((_i32(v_t) == 10), (_i32(f_type_of(st, (1 - _i32(v_p)), 0)) == _i32(v_t)))
+    def _then782(st, v_p, v_t, v_amount):
         st = dict(st)
-        _a763 = jnp.minimum((_i32(st["passive_cut"]) + _i32(v_amount)), 300)
-        st["passive_cut"] = _cast(_a763, jnp.int16)
+        _a783 = jnp.minimum((_i32(st["passive_cut"]) + _i32(v_amount)), 300)
+        st["passive_cut"] = _cast(_a783, jnp.int16)
         return st, (v_p, v_t, v_amount)
-    st, (v_p, v_t, v_amount) = _select(_c761, _then762(st, v_p, v_t, v_amount), (st, (v_p, v_t, v_amount)))
+    st, (v_p, v_t, v_amount) = _select(_c781, _then782(st, v_p, v_t, v_amount), (st, (v_p, v_t, v_amount)))
     return st
 
 
@@ -2831,13 +2899,13 @@ def p_strike_back(st, v_s, v_amount):
     st = dict(st)
     v_s = _cast(v_s, jnp.int8)
     v_amount = _cast(v_amount, jnp.int8)
-    _c764 = (_i32(v_s) == 0)
-    def _then765(st, v_s, v_amount):
+    _c784 = (_i32(v_s) == 0)
+    def _then785(st, v_s, v_amount):
         st = dict(st)
-        _a766 = v_amount
-        st["passive_spiky"] = _cast(_a766, jnp.int8)
+        _a786 = v_amount
+        st["passive_spiky"] = _cast(_a786, jnp.int8)
         return st, (v_s, v_amount)
-    st, (v_s, v_amount) = _select(_c764, _then765(st, v_s, v_amount), (st, (v_s, v_amount)))
+    st, (v_s, v_amount) = _select(_c784, _then785(st, v_s, v_amount), (st, (v_s, v_amount)))
     return st
 
 
@@ -2848,12 +2916,12 @@ def p_heal_on_attach(st, v_p, v_s, v_t, v_amount):
     v_s = _cast(v_s, jnp.int8)
     v_t = _cast(v_t, jnp.int8)
     v_amount = _cast(v_amount, jnp.int16)
-    _c767 = (_i32(st["last_attached"]) == _i32(v_t))
-    def _then768(st, v_p, v_s, v_t, v_amount):
+    _c787 = (_i32(st["last_attached"]) == _i32(v_t))
+    def _then788(st, v_p, v_s, v_t, v_amount):
         st = dict(st)
         st = p_heal(st, v_p, v_s, v_amount)
         return st, (v_p, v_s, v_t, v_amount)
-    st, (v_p, v_s, v_t, v_amount) = _select(_c767, _then768(st, v_p, v_s, v_t, v_amount), (st, (v_p, v_s, v_t, v_amount)))
+    st, (v_p, v_s, v_t, v_amount) = _select(_c787, _then788(st, v_p, v_s, v_t, v_amount), (st, (v_p, v_s, v_t, v_amount)))
     return st
 
 
@@ -2863,13 +2931,13 @@ def p_hit_on_attach(st, v_p, v_t, v_amount):
     v_p = _cast(v_p, jnp.int8)
     v_t = _cast(v_t, jnp.int8)
     v_amount = _cast(v_amount, jnp.int16)
-    _c769 = jnp.logical_and((_i32(st["last_attached"]) == _i32(v_t)), st["occupied"][(1 - _i32(v_p))][0])
-    def _then770(st, v_p, v_t, v_amount):
+    _c789 = jnp.logical_and((_i32(st["last_attached"]) == _i32(v_t)), st["occupied"][(1 - _i32(v_p))][0])
+    def _then790(st, v_p, v_t, v_amount):
         st = dict(st)
-        _a771 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][0]) + _i32(v_amount)), 300)
-        st["damage"] = st["damage"].at[((1 - _i32(v_p)), 0)].set(_cast(_a771, jnp.int16))
+        _a791 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][0]) + _i32(v_amount)), 300)
+        st["damage"] = st["damage"].at[((1 - _i32(v_p)), 0)].set(_cast(_a791, jnp.int16))
         return st, (v_p, v_t, v_amount)
-    st, (v_p, v_t, v_amount) = _select(_c769, _then770(st, v_p, v_t, v_amount), (st, (v_p, v_t, v_amount)))
+    st, (v_p, v_t, v_amount) = _select(_c789, _then790(st, v_p, v_t, v_amount), (st, (v_p, v_t, v_amount)))
     return st
 
 
@@ -2880,92 +2948,92 @@ def p_copy_attack(st, v_p):
     v__envc_run = _cast((_i32(st["_envc_at_p_copy_attack"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_copy_attack"]) != 0), jnp.bool_)
     v_q = _cast(0, jnp.int8)
-    _c772 = v__envc_run
-    def _then773(st, v_p, v__envc_run, v__envc_seek, v_q):
+    _c792 = v__envc_run
+    def _then793(st, v_p, v__envc_run, v__envc_seek, v_q):
         st = dict(st)
-        _a774 = (1 - _i32(v_p))
-        v_q = _cast(_a774, jnp.int8)
-        _a775 = 0
-        st["dmg"] = _cast(_a775, jnp.int16)
+        _a794 = (1 - _i32(v_p))
+        v_q = _cast(_a794, jnp.int8)
+        _a795 = 0
+        st["dmg"] = _cast(_a795, jnp.int16)
         return st, (v_p, v__envc_run, v__envc_seek, v_q)
-    st, (v_p, v__envc_run, v__envc_seek, v_q) = _select(_c772, _then773(st, v_p, v__envc_run, v__envc_seek, v_q), (st, (v_p, v__envc_run, v__envc_seek, v_q)))
-    _c776 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(st["copying"]) == 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_copy_attack"]) == 1)))
-    def _then777(st, v_p, v__envc_run, v__envc_seek, v_q):
+    st, (v_p, v__envc_run, v__envc_seek, v_q) = _select(_c792, _then793(st, v_p, v__envc_run, v__envc_seek, v_q), (st, (v_p, v__envc_run, v__envc_seek, v_q)))
+    _c796 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(st["copying"]) == 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_copy_attack"]) == 1)))
+    def _then797(st, v_p, v__envc_run, v__envc_seek, v_q):
         st = dict(st)
         v_k = _cast(0, jnp.int8)
-        _c778 = v__envc_run
-        _c779 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_copy_attack"]) == 1))
-        def _then780(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
+        _c798 = v__envc_run
+        _c799 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_copy_attack"]) == 1))
+        def _then800(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
             st = dict(st)
             v__envc_who1 = _cast(v_p, jnp.int8)
-            def _g783(i782):
-                return jnp.logical_and(st["occupied"][_i32(v_q)][jnp.floor_divide(i782, 2)], (_i32(jnp.where((jnp.remainder(i782, 2) == 0), _i32(_K15[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i782, 2)])]), _i32(_K16[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i782, 2)])]))) >= 0))
-            _e784 = jax.vmap(_g783)(jnp.arange(0, 8, dtype=jnp.int32))
-            _c781 = jnp.any(_e784)
-            def _then785(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
+            def _g803(i802):
+                return jnp.logical_and(st["occupied"][_i32(v_q)][jnp.floor_divide(i802, 2)], (_i32(jnp.where((jnp.remainder(i802, 2) == 0), _i32(_K15[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i802, 2)])]), _i32(_K16[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i802, 2)])]))) >= 0))
+            _e804 = jax.vmap(_g803)(jnp.arange(0, 8, dtype=jnp.int32))
+            _c801 = jnp.any(_e804)
+            def _then805(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
                 st = dict(st)
-                _a786 = v_p
-                st["_envc_frame_p_copy_attack__p"] = _cast(_a786, jnp.int8)
-                _a787 = v_q
-                st["_envc_frame_p_copy_attack__q"] = _cast(_a787, jnp.int8)
-                _a788 = v_k
-                st["_envc_frame_p_copy_attack__k"] = _cast(_a788, jnp.int8)
-                _a789 = 1
-                st["_envc_at_p_copy_attack"] = _cast(_a789, jnp.int8)
-                _a790 = False
-                v__envc_run = _cast(_a790, jnp.bool_)
-                _a791 = st["current_player"]
-                st["_envc_choice_mover"] = _cast(_a791, jnp.int8)
-                _a792 = v__envc_who1
-                st["current_player"] = _cast(_a792, jnp.int8)
+                _a806 = v_p
+                st["_envc_frame_p_copy_attack__p"] = _cast(_a806, jnp.int8)
+                _a807 = v_q
+                st["_envc_frame_p_copy_attack__q"] = _cast(_a807, jnp.int8)
+                _a808 = v_k
+                st["_envc_frame_p_copy_attack__k"] = _cast(_a808, jnp.int8)
+                _a809 = 1
+                st["_envc_at_p_copy_attack"] = _cast(_a809, jnp.int8)
+                _a810 = False
+                v__envc_run = _cast(_a810, jnp.bool_)
+                _a811 = st["current_player"]
+                st["_envc_choice_mover"] = _cast(_a811, jnp.int8)
+                _a812 = v__envc_who1
+                st["current_player"] = _cast(_a812, jnp.int8)
                 return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1)
-            def _else793(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
+            def _else813(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
                 st = dict(st)
-                _a794 = -1
-                v_k = _cast(_a794, jnp.int8)
+                _a814 = -1
+                v_k = _cast(_a814, jnp.int8)
                 return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1)
-            st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1) = _select(_c781, _then785(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1), _else793(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1))
+            st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1) = _select(_c801, _then805(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1), _else813(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1))
             return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
-        def _then795(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
+        def _then815(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
             st = dict(st)
-            _a796 = st["_envc_frame_p_copy_attack__p"]
-            v_p = _cast(_a796, jnp.int8)
-            _a797 = st["_envc_frame_p_copy_attack__q"]
-            v_q = _cast(_a797, jnp.int8)
-            _a798 = st["_envc_frame_p_copy_attack__k"]
-            v_k = _cast(_a798, jnp.int8)
-            _a799 = 0
-            st["_envc_at_p_copy_attack"] = _cast(_a799, jnp.int8)
-            _a800 = False
-            v__envc_seek = _cast(_a800, jnp.bool_)
-            _a801 = st["_envc_choice_option"]
-            v_k = _cast(_a801, jnp.int8)
-            _a802 = st["_envc_choice_mover"]
-            st["current_player"] = _cast(_a802, jnp.int8)
-            _a803 = True
-            v__envc_run = _cast(_a803, jnp.bool_)
+            _a816 = st["_envc_frame_p_copy_attack__p"]
+            v_p = _cast(_a816, jnp.int8)
+            _a817 = st["_envc_frame_p_copy_attack__q"]
+            v_q = _cast(_a817, jnp.int8)
+            _a818 = st["_envc_frame_p_copy_attack__k"]
+            v_k = _cast(_a818, jnp.int8)
+            _a819 = 0
+            st["_envc_at_p_copy_attack"] = _cast(_a819, jnp.int8)
+            _a820 = False
+            v__envc_seek = _cast(_a820, jnp.bool_)
+            _a821 = st["_envc_choice_option"]
+            v_k = _cast(_a821, jnp.int8)
+            _a822 = st["_envc_choice_mover"]
+            st["current_player"] = _cast(_a822, jnp.int8)
+            _a823 = True
+            v__envc_run = _cast(_a823, jnp.bool_)
             return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
-        st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _select_first((_c778, _c779, ), (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)), (_then780(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), _then795(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), ), (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)))
-        _c804 = v__envc_run
-        def _then805(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
+        st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _select_first((_c798, _c799, ), (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)), (_then800(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), _then815(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), ), (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)))
+        _c824 = v__envc_run
+        def _then825(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
             st = dict(st)
-            _c806 = jnp.logical_and((_i32(v_k) >= 0), f_pays(st, v_p, st["card"][_i32(v_q)][jnp.floor_divide(jnp.maximum(_i32(v_k), 0), 2)], jnp.remainder(jnp.maximum(_i32(v_k), 0), 2)))
-            def _then807(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
+            _c826 = jnp.logical_and((_i32(v_k) >= 0), f_pays(st, v_p, st["card"][_i32(v_q)][jnp.floor_divide(jnp.maximum(_i32(v_k), 0), 2)], jnp.remainder(jnp.maximum(_i32(v_k), 0), 2)))
+            def _then827(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
                 st = dict(st)
-                _a808 = st["card"][_i32(v_q)][jnp.floor_divide(_i32(v_k), 2)]
-                st["copy_card"] = _cast(_a808, jnp.int16)
-                _a809 = jnp.remainder(_i32(v_k), 2)
-                st["copy_index"] = _cast(_a809, jnp.int8)
-                _a810 = jnp.maximum(_i32(f_printed_damage(st, st["card"][_i32(v_q)][jnp.floor_divide(_i32(v_k), 2)], jnp.remainder(_i32(v_k), 2))), 0)
-                st["dmg"] = _cast(_a810, jnp.int16)
-                _a811 = 1
-                st["copying"] = _cast(_a811, jnp.int8)
+                _a828 = st["card"][_i32(v_q)][jnp.floor_divide(_i32(v_k), 2)]
+                st["copy_card"] = _cast(_a828, jnp.int16)
+                _a829 = jnp.remainder(_i32(v_k), 2)
+                st["copy_index"] = _cast(_a829, jnp.int8)
+                _a830 = jnp.maximum(_i32(f_printed_damage(st, st["card"][_i32(v_q)][jnp.floor_divide(_i32(v_k), 2)], jnp.remainder(_i32(v_k), 2))), 0)
+                st["dmg"] = _cast(_a830, jnp.int16)
+                _a831 = 1
+                st["copying"] = _cast(_a831, jnp.int8)
                 return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
-            st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _select(_c806, _then807(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)))
+            st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _select(_c826, _then827(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)))
             return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
-        st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _select(_c804, _then805(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)))
+        st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _select(_c824, _then825(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)))
         return st, (v_p, v__envc_run, v__envc_seek, v_q)
-    st, (v_p, v__envc_run, v__envc_seek, v_q) = _select(_c776, _then777(st, v_p, v__envc_run, v__envc_seek, v_q), (st, (v_p, v__envc_run, v__envc_seek, v_q)))
+    st, (v_p, v__envc_run, v__envc_seek, v_q) = _select(_c796, _then797(st, v_p, v__envc_run, v__envc_seek, v_q), (st, (v_p, v__envc_run, v__envc_seek, v_q)))
     return st
 
 
@@ -2975,20 +3043,20 @@ def p_put_in_play(st, v_p, v_s, v_c):
     v_p = _cast(v_p, jnp.int8)
     v_s = _cast(v_s, jnp.int8)
     v_c = _cast(v_c, jnp.int16)
-    _a812 = v_c
-    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a812, jnp.int16))
-    _a813 = True
-    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a813, jnp.bool_))
-    _a814 = 0
-    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a814, jnp.int16))
-    _a816 = jax.vmap(lambda i815: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a816, jnp.int8))
-    _a817 = 0
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a817, jnp.int8))
-    _a818 = st["turn"]
-    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a818, jnp.int8))
-    _a819 = False
-    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a819, jnp.bool_))
+    _a832 = v_c
+    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a832, jnp.int16))
+    _a833 = True
+    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a833, jnp.bool_))
+    _a834 = 0
+    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a834, jnp.int16))
+    _a836 = jax.vmap(lambda i835: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a836, jnp.int8))
+    _a837 = 0
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a837, jnp.int8))
+    _a838 = st["turn"]
+    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a838, jnp.int8))
+    _a839 = False
+    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a839, jnp.bool_))
     return st
 
 
@@ -2996,26 +3064,26 @@ def p_clear_conditions(st, v_p):
     """proc `clear_conditions` (tcg.envspec:1900)"""
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
-    _a820 = False
-    st["poisoned"] = st["poisoned"].at[_i32(v_p)].set(_cast(_a820, jnp.bool_))
-    _a821 = False
-    st["burned"] = st["burned"].at[_i32(v_p)].set(_cast(_a821, jnp.bool_))
-    _a822 = 0
-    st["condition"] = st["condition"].at[_i32(v_p)].set(_cast(_a822, jnp.int8))
-    _a823 = 0
-    st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a823, jnp.int16))
-    _a824 = False
-    st["shielded"] = st["shielded"].at[_i32(v_p)].set(_cast(_a824, jnp.bool_))
-    _a825 = False
-    st["no_attack"] = st["no_attack"].at[_i32(v_p)].set(_cast(_a825, jnp.bool_))
-    _a826 = False
-    st["no_retreat"] = st["no_retreat"].at[_i32(v_p)].set(_cast(_a826, jnp.bool_))
-    _a827 = 0
-    st["weakened"] = st["weakened"].at[_i32(v_p)].set(_cast(_a827, jnp.int8))
-    _a828 = 0
-    st["spiky"] = st["spiky"].at[_i32(v_p)].set(_cast(_a828, jnp.int8))
-    _a829 = 0
-    st["boost_turn"] = st["boost_turn"].at[_i32(v_p)].set(_cast(_a829, jnp.int8))
+    _a840 = False
+    st["poisoned"] = st["poisoned"].at[_i32(v_p)].set(_cast(_a840, jnp.bool_))
+    _a841 = False
+    st["burned"] = st["burned"].at[_i32(v_p)].set(_cast(_a841, jnp.bool_))
+    _a842 = 0
+    st["condition"] = st["condition"].at[_i32(v_p)].set(_cast(_a842, jnp.int8))
+    _a843 = 0
+    st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a843, jnp.int16))
+    _a844 = False
+    st["shielded"] = st["shielded"].at[_i32(v_p)].set(_cast(_a844, jnp.bool_))
+    _a845 = False
+    st["no_attack"] = st["no_attack"].at[_i32(v_p)].set(_cast(_a845, jnp.bool_))
+    _a846 = False
+    st["no_retreat"] = st["no_retreat"].at[_i32(v_p)].set(_cast(_a846, jnp.bool_))
+    _a847 = 0
+    st["weakened"] = st["weakened"].at[_i32(v_p)].set(_cast(_a847, jnp.int8))
+    _a848 = 0
+    st["spiky"] = st["spiky"].at[_i32(v_p)].set(_cast(_a848, jnp.int8))
+    _a849 = 0
+    st["boost_turn"] = st["boost_turn"].at[_i32(v_p)].set(_cast(_a849, jnp.int8))
     return st
 
 
@@ -3024,46 +3092,46 @@ def p_clear_slot(st, v_p, v_s):
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
     v_s = _cast(v_s, jnp.int8)
-    _f830 = _get(st["discard"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f830 >= 20), 32, 0, 0)
-    _l831 = _push(_get(st["discard"], _i32(v_p)), _cast(st["card"][_i32(v_p)][_i32(v_s)], jnp.int16))
-    st["discard"] = _set(st["discard"], _i32(v_p), _l831)
+    _f850 = _get(st["discard"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f850 >= 20), 32, 0, 0)
+    _l851 = _push(_get(st["discard"], _i32(v_p)), _cast(st["card"][_i32(v_p)][_i32(v_s)], jnp.int16))
+    st["discard"] = _set(st["discard"], _i32(v_p), _l851)
     v_k = jnp.int32(0)
-    _c832 = (_i32(v_k) < _i32(st["evolutions"][_i32(v_p)][_i32(v_s)]))
-    def _then833(st, v_p, v_s, v_k):
+    _c852 = (_i32(v_k) < _i32(st["evolutions"][_i32(v_p)][_i32(v_s)]))
+    def _then853(st, v_p, v_s, v_k):
         st = dict(st)
-        _f834 = _get(st["discard"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f834 >= 20), 33, 0, 0)
-        _l835 = _push(_get(st["discard"], _i32(v_p)), _cast(st["below"][_i32(v_p)][_i32(v_s)][_i32(v_k)], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_p), _l835)
+        _f854 = _get(st["discard"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f854 >= 20), 33, 0, 0)
+        _l855 = _push(_get(st["discard"], _i32(v_p)), _cast(st["below"][_i32(v_p)][_i32(v_s)][_i32(v_k)], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_p), _l855)
         return st, (v_p, v_s, v_k)
-    st, (v_p, v_s, v_k) = _select(_c832, _then833(st, v_p, v_s, v_k), (st, (v_p, v_s, v_k)))
+    st, (v_p, v_s, v_k) = _select(_c852, _then853(st, v_p, v_s, v_k), (st, (v_p, v_s, v_k)))
     v_k = jnp.int32(1)
-    _c836 = (_i32(v_k) < _i32(st["evolutions"][_i32(v_p)][_i32(v_s)]))
-    def _then837(st, v_p, v_s, v_k):
+    _c856 = (_i32(v_k) < _i32(st["evolutions"][_i32(v_p)][_i32(v_s)]))
+    def _then857(st, v_p, v_s, v_k):
         st = dict(st)
-        _f838 = _get(st["discard"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f838 >= 20), 33, 0, 0)
-        _l839 = _push(_get(st["discard"], _i32(v_p)), _cast(st["below"][_i32(v_p)][_i32(v_s)][_i32(v_k)], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_p), _l839)
+        _f858 = _get(st["discard"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f858 >= 20), 33, 0, 0)
+        _l859 = _push(_get(st["discard"], _i32(v_p)), _cast(st["below"][_i32(v_p)][_i32(v_s)][_i32(v_k)], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_p), _l859)
         return st, (v_p, v_s, v_k)
-    st, (v_p, v_s, v_k) = _select(_c836, _then837(st, v_p, v_s, v_k), (st, (v_p, v_s, v_k)))
-    _a840 = False
-    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a840, jnp.bool_))
-    _a841 = 0
-    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a841, jnp.int16))
-    _a843 = jax.vmap(lambda i842: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a843, jnp.int8))
-    _a844 = 0
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a844, jnp.int8))
-    _a845 = False
-    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a845, jnp.bool_))
-    _c846 = (_i32(v_s) == 0)
-    def _then847(st, v_p, v_s):
+    st, (v_p, v_s, v_k) = _select(_c856, _then857(st, v_p, v_s, v_k), (st, (v_p, v_s, v_k)))
+    _a860 = False
+    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a860, jnp.bool_))
+    _a861 = 0
+    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a861, jnp.int16))
+    _a863 = jax.vmap(lambda i862: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a863, jnp.int8))
+    _a864 = 0
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a864, jnp.int8))
+    _a865 = False
+    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a865, jnp.bool_))
+    _c866 = (_i32(v_s) == 0)
+    def _then867(st, v_p, v_s):
         st = dict(st)
         st = p_clear_conditions(st, v_p)
         return st, (v_p, v_s)
-    st, (v_p, v_s) = _select(_c846, _then847(st, v_p, v_s), (st, (v_p, v_s)))
+    st, (v_p, v_s) = _select(_c866, _then867(st, v_p, v_s), (st, (v_p, v_s)))
     return st
 
 
@@ -3074,55 +3142,55 @@ def p_swap_slots(st, v_p, v_a, v_b):
     v_a = _cast(v_a, jnp.int8)
     v_b = _cast(v_b, jnp.int8)
     v_c = _cast(st["card"][_i32(v_p)][_i32(v_a)], jnp.int16)
-    _a848 = st["card"][_i32(v_p)][_i32(v_b)]
-    st["card"] = st["card"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a848, jnp.int16))
-    _a849 = v_c
-    st["card"] = st["card"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a849, jnp.int16))
+    _a868 = st["card"][_i32(v_p)][_i32(v_b)]
+    st["card"] = st["card"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a868, jnp.int16))
+    _a869 = v_c
+    st["card"] = st["card"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a869, jnp.int16))
     v_o = _cast(st["occupied"][_i32(v_p)][_i32(v_a)], jnp.bool_)
-    _a850 = st["occupied"][_i32(v_p)][_i32(v_b)]
-    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a850, jnp.bool_))
-    _a851 = v_o
-    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a851, jnp.bool_))
+    _a870 = st["occupied"][_i32(v_p)][_i32(v_b)]
+    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a870, jnp.bool_))
+    _a871 = v_o
+    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a871, jnp.bool_))
     v_u = _cast(st["below"][_i32(v_p)][_i32(v_a)], jnp.int16)
-    _a852 = st["below"][_i32(v_p)][_i32(v_b)]
-    st["below"] = st["below"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a852, jnp.int16))
-    _a853 = v_u
-    st["below"] = st["below"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a853, jnp.int16))
+    _a872 = st["below"][_i32(v_p)][_i32(v_b)]
+    st["below"] = st["below"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a872, jnp.int16))
+    _a873 = v_u
+    st["below"] = st["below"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a873, jnp.int16))
     v_v = _cast(st["evolutions"][_i32(v_p)][_i32(v_a)], jnp.int8)
-    _a854 = st["evolutions"][_i32(v_p)][_i32(v_b)]
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a854, jnp.int8))
-    _a855 = v_v
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a855, jnp.int8))
+    _a874 = st["evolutions"][_i32(v_p)][_i32(v_b)]
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a874, jnp.int8))
+    _a875 = v_v
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a875, jnp.int8))
     v_d = _cast(st["damage"][_i32(v_p)][_i32(v_a)], jnp.int16)
-    _a856 = st["damage"][_i32(v_p)][_i32(v_b)]
-    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a856, jnp.int16))
-    _a857 = v_d
-    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a857, jnp.int16))
+    _a876 = st["damage"][_i32(v_p)][_i32(v_b)]
+    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a876, jnp.int16))
+    _a877 = v_d
+    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a877, jnp.int16))
     v_e = _cast(st["energy"][_i32(v_p)][_i32(v_a)], jnp.int8)
-    _a858 = st["energy"][_i32(v_p)][_i32(v_b)]
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a858, jnp.int8))
-    _a859 = v_e
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a859, jnp.int8))
+    _a878 = st["energy"][_i32(v_p)][_i32(v_b)]
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a878, jnp.int8))
+    _a879 = v_e
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a879, jnp.int8))
     v_t = _cast(st["placed"][_i32(v_p)][_i32(v_a)], jnp.int8)
-    _a860 = st["placed"][_i32(v_p)][_i32(v_b)]
-    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a860, jnp.int8))
-    _a861 = v_t
-    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a861, jnp.int8))
+    _a880 = st["placed"][_i32(v_p)][_i32(v_b)]
+    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a880, jnp.int8))
+    _a881 = v_t
+    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a881, jnp.int8))
     v_h = _cast(st["played_hp"][_i32(v_p)][_i32(v_a)], jnp.int16)
-    _a862 = st["played_hp"][_i32(v_p)][_i32(v_b)]
-    st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a862, jnp.int16))
-    _a863 = v_h
-    st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a863, jnp.int16))
+    _a882 = st["played_hp"][_i32(v_p)][_i32(v_b)]
+    st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a882, jnp.int16))
+    _a883 = v_h
+    st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a883, jnp.int16))
     v_y = _cast(st["played_type"][_i32(v_p)][_i32(v_a)], jnp.int8)
-    _a864 = st["played_type"][_i32(v_p)][_i32(v_b)]
-    st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a864, jnp.int8))
-    _a865 = v_y
-    st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a865, jnp.int8))
+    _a884 = st["played_type"][_i32(v_p)][_i32(v_b)]
+    st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a884, jnp.int8))
+    _a885 = v_y
+    st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a885, jnp.int8))
     v_x = _cast(st["ability_used"][_i32(v_p)][_i32(v_a)], jnp.bool_)
-    _a866 = st["ability_used"][_i32(v_p)][_i32(v_b)]
-    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a866, jnp.bool_))
-    _a867 = v_x
-    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a867, jnp.bool_))
+    _a886 = st["ability_used"][_i32(v_p)][_i32(v_b)]
+    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a886, jnp.bool_))
+    _a887 = v_x
+    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a887, jnp.bool_))
     return st
 
 
@@ -3131,103 +3199,103 @@ def p_knock_outs(st):
     st = dict(st)
     v_q = jnp.int32(0)
     v_s = jnp.int32(0)
-    _c868 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
-    def _then869(st, v_q, v_s):
+    _c888 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
+    def _then889(st, v_q, v_s):
         st = dict(st)
-        _a870 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a870, jnp.int8))
+        _a890 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a890, jnp.int8))
         st = p_clear_slot(st, v_q, v_s)
         return st, (v_q, v_s)
-    st, (v_q, v_s) = _select(_c868, _then869(st, v_q, v_s), (st, (v_q, v_s)))
+    st, (v_q, v_s) = _select(_c888, _then889(st, v_q, v_s), (st, (v_q, v_s)))
     v_s = jnp.int32(1)
-    _c871 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
-    def _then872(st, v_q, v_s):
+    _c891 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
+    def _then892(st, v_q, v_s):
         st = dict(st)
-        _a873 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a873, jnp.int8))
+        _a893 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a893, jnp.int8))
         st = p_clear_slot(st, v_q, v_s)
         return st, (v_q, v_s)
-    st, (v_q, v_s) = _select(_c871, _then872(st, v_q, v_s), (st, (v_q, v_s)))
+    st, (v_q, v_s) = _select(_c891, _then892(st, v_q, v_s), (st, (v_q, v_s)))
     v_s = jnp.int32(2)
-    _c874 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
-    def _then875(st, v_q, v_s):
+    _c894 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
+    def _then895(st, v_q, v_s):
         st = dict(st)
-        _a876 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a876, jnp.int8))
+        _a896 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a896, jnp.int8))
         st = p_clear_slot(st, v_q, v_s)
         return st, (v_q, v_s)
-    st, (v_q, v_s) = _select(_c874, _then875(st, v_q, v_s), (st, (v_q, v_s)))
+    st, (v_q, v_s) = _select(_c894, _then895(st, v_q, v_s), (st, (v_q, v_s)))
     v_s = jnp.int32(3)
-    _c877 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
-    def _then878(st, v_q, v_s):
+    _c897 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
+    def _then898(st, v_q, v_s):
         st = dict(st)
-        _a879 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a879, jnp.int8))
+        _a899 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a899, jnp.int8))
         st = p_clear_slot(st, v_q, v_s)
         return st, (v_q, v_s)
-    st, (v_q, v_s) = _select(_c877, _then878(st, v_q, v_s), (st, (v_q, v_s)))
+    st, (v_q, v_s) = _select(_c897, _then898(st, v_q, v_s), (st, (v_q, v_s)))
     v_q = jnp.int32(1)
     v_s = jnp.int32(0)
-    _c880 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
-    def _then881(st, v_q, v_s):
+    _c900 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
+    def _then901(st, v_q, v_s):
         st = dict(st)
-        _a882 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a882, jnp.int8))
+        _a902 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a902, jnp.int8))
         st = p_clear_slot(st, v_q, v_s)
         return st, (v_q, v_s)
-    st, (v_q, v_s) = _select(_c880, _then881(st, v_q, v_s), (st, (v_q, v_s)))
+    st, (v_q, v_s) = _select(_c900, _then901(st, v_q, v_s), (st, (v_q, v_s)))
     v_s = jnp.int32(1)
-    _c883 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
-    def _then884(st, v_q, v_s):
+    _c903 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
+    def _then904(st, v_q, v_s):
         st = dict(st)
-        _a885 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a885, jnp.int8))
+        _a905 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a905, jnp.int8))
         st = p_clear_slot(st, v_q, v_s)
         return st, (v_q, v_s)
-    st, (v_q, v_s) = _select(_c883, _then884(st, v_q, v_s), (st, (v_q, v_s)))
+    st, (v_q, v_s) = _select(_c903, _then904(st, v_q, v_s), (st, (v_q, v_s)))
     v_s = jnp.int32(2)
-    _c886 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
-    def _then887(st, v_q, v_s):
+    _c906 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
+    def _then907(st, v_q, v_s):
         st = dict(st)
-        _a888 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a888, jnp.int8))
+        _a908 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a908, jnp.int8))
         st = p_clear_slot(st, v_q, v_s)
         return st, (v_q, v_s)
-    st, (v_q, v_s) = _select(_c886, _then887(st, v_q, v_s), (st, (v_q, v_s)))
+    st, (v_q, v_s) = _select(_c906, _then907(st, v_q, v_s), (st, (v_q, v_s)))
     v_s = jnp.int32(3)
-    _c889 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
-    def _then890(st, v_q, v_s):
+    _c909 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
+    def _then910(st, v_q, v_s):
         st = dict(st)
-        _a891 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a891, jnp.int8))
+        _a911 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a911, jnp.int8))
         st = p_clear_slot(st, v_q, v_s)
         return st, (v_q, v_s)
-    st, (v_q, v_s) = _select(_c889, _then890(st, v_q, v_s), (st, (v_q, v_s)))
-    v_won0 = _cast(jnp.logical_or((_i32(st["points"][0]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i892, _h893: _h893)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][1, :])))), jnp.bool_)
-    v_won1 = _cast(jnp.logical_or((_i32(st["points"][1]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i894, _h895: _h895)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][0, :])))), jnp.bool_)
-    _c896 = jnp.logical_or(v_won0, v_won1)
-    def _then897(st, v_won0, v_won1):
+    st, (v_q, v_s) = _select(_c909, _then910(st, v_q, v_s), (st, (v_q, v_s)))
+    v_won0 = _cast(jnp.logical_or((_i32(st["points"][0]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i912, _h913: _h913)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][1, :])))), jnp.bool_)
+    v_won1 = _cast(jnp.logical_or((_i32(st["points"][1]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i914, _h915: _h915)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][0, :])))), jnp.bool_)
+    _c916 = jnp.logical_or(v_won0, v_won1)
+    def _then917(st, v_won0, v_won1):
         st = dict(st)
-        _a898 = jnp.where(jnp.logical_or((_i32(st["points"][0]) >= 3), (_i32(st["points"][1]) >= 3)), 1, 2)
-        st["ended_by"] = _cast(_a898, jnp.int8)
+        _a918 = jnp.where(jnp.logical_or((_i32(st["points"][0]) >= 3), (_i32(st["points"][1]) >= 3)), 1, 2)
+        st["ended_by"] = _cast(_a918, jnp.int8)
         return st, (v_won0, v_won1)
-    st, (v_won0, v_won1) = _select(_c896, _then897(st, v_won0, v_won1), (st, (v_won0, v_won1)))
-    _c899 = jnp.logical_and(v_won0, v_won1)
-    _c900 = v_won0
-    _c901 = v_won1
-    def _then902(st, v_won0, v_won1):
+    st, (v_won0, v_won1) = _select(_c916, _then917(st, v_won0, v_won1), (st, (v_won0, v_won1)))
+    _c919 = jnp.logical_and(v_won0, v_won1)
+    _c920 = v_won0
+    _c921 = v_won1
+    def _then922(st, v_won0, v_won1):
         st = dict(st)
         st = _draw(st)
         return st, (v_won0, v_won1)
-    def _then903(st, v_won0, v_won1):
+    def _then923(st, v_won0, v_won1):
         st = dict(st)
         st = _win(st, 0, NUM_PLAYERS)
         return st, (v_won0, v_won1)
-    def _then904(st, v_won0, v_won1):
+    def _then924(st, v_won0, v_won1):
         st = dict(st)
         st = _win(st, 1, NUM_PLAYERS)
         return st, (v_won0, v_won1)
-    st, (v_won0, v_won1) = _select_first((_c899, _c900, _c901, ), (st, (v_won0, v_won1)), (_then902(st, v_won0, v_won1), _then903(st, v_won0, v_won1), _then904(st, v_won0, v_won1), ), (st, (v_won0, v_won1)))
+    st, (v_won0, v_won1) = _select_first((_c919, _c920, _c921, ), (st, (v_won0, v_won1)), (_then922(st, v_won0, v_won1), _then923(st, v_won0, v_won1), _then924(st, v_won0, v_won1), ), (st, (v_won0, v_won1)))
     return st
 
 
@@ -3235,10 +3303,10 @@ def p_random_zone_energy(st, v_p):
     """proc `random_zone_energy` (tcg.envspec:1990)"""
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
-    v_n = _cast(jnp.sum(jax.vmap(lambda i905, _h906: _i32(_h906))(jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(st["decks"][_i32(v_p)])]), dtype=jnp.int32), jnp.int8)
-    st, _r907 = _randint(st, 0, jnp.clip((_i32(v_n) - 1), 0, 10))
-    _a908 = f_nth_energy(st, st["decks"][_i32(v_p)], _r907)
-    st["zone_next"] = st["zone_next"].at[_i32(v_p)].set(_cast(_a908, jnp.int8))
+    v_n = _cast(jnp.sum(jax.vmap(lambda i925, _h926: _i32(_h926))(jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(st["decks"][_i32(v_p)])]), dtype=jnp.int32), jnp.int8)
+    st, _r927 = _randint(st, 0, jnp.clip((_i32(v_n) - 1), 0, 10))
+    _a928 = f_nth_energy(st, st["decks"][_i32(v_p)], _r927)
+    st["zone_next"] = st["zone_next"].at[_i32(v_p)].set(_cast(_a928, jnp.int8))
     return st
 
 
@@ -3246,56 +3314,56 @@ def p_begin_turn(st, v_p):
     """proc `begin_turn` (tcg.envspec:1997)"""
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
-    _c909 = (_i32(st["turn"]) >= 50)
-    def _then910(st, v_p):
+    _c929 = (_i32(st["turn"]) >= 50)
+    def _then930(st, v_p):
         st = dict(st)
-        _a911 = 3
-        st["ended_by"] = _cast(_a911, jnp.int8)
+        _a931 = 3
+        st["ended_by"] = _cast(_a931, jnp.int8)
         st = _draw(st)
         return st, (v_p,)
-    def _else912(st, v_p):
+    def _else932(st, v_p):
         st = dict(st)
-        _a913 = jnp.minimum((_i32(st["turn"]) + 1), 50)
-        st["turn"] = _cast(_a913, jnp.int8)
-        _a914 = v_p
-        st["current_player"] = _cast(_a914, jnp.int8)
-        _a915 = 1
-        st["phase"] = _cast(_a915, jnp.int8)
-        _a916 = False
-        st["attached"] = _cast(_a916, jnp.bool_)
-        _a917 = False
-        st["supporter"] = _cast(_a917, jnp.bool_)
-        _a918 = False
-        st["retreated"] = _cast(_a918, jnp.bool_)
-        _a919 = 0
-        st["retreat_discount"] = _cast(_a919, jnp.int8)
-        _a920 = 0
-        st["attack_bonus"] = _cast(_a920, jnp.int8)
-        _a921 = 0
-        st["named_bonus"] = _cast(_a921, jnp.int8)
+        _a933 = jnp.minimum((_i32(st["turn"]) + 1), 50)
+        st["turn"] = _cast(_a933, jnp.int8)
+        _a934 = v_p
+        st["current_player"] = _cast(_a934, jnp.int8)
+        _a935 = 1
+        st["phase"] = _cast(_a935, jnp.int8)
+        _a936 = False
+        st["attached"] = _cast(_a936, jnp.bool_)
+        _a937 = False
+        st["supporter"] = _cast(_a937, jnp.bool_)
+        _a938 = False
+        st["retreated"] = _cast(_a938, jnp.bool_)
+        _a939 = 0
+        st["retreat_discount"] = _cast(_a939, jnp.int8)
+        _a940 = 0
+        st["attack_bonus"] = _cast(_a940, jnp.int8)
+        _a941 = 0
+        st["named_bonus"] = _cast(_a941, jnp.int8)
         v_s = jnp.int32(0)
-        _a922 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a922, jnp.bool_))
+        _a942 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a942, jnp.bool_))
         v_s = jnp.int32(1)
-        _a923 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a923, jnp.bool_))
+        _a943 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a943, jnp.bool_))
         v_s = jnp.int32(2)
-        _a924 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a924, jnp.bool_))
+        _a944 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a944, jnp.bool_))
         v_s = jnp.int32(3)
-        _a925 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a925, jnp.bool_))
-        _c926 = (_i32(st["turn"]) > 1)
-        def _then927(st, v_p):
+        _a945 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a945, jnp.bool_))
+        _c946 = (_i32(st["turn"]) > 1)
+        def _then947(st, v_p):
             st = dict(st)
-            _a928 = st["zone_next"][_i32(v_p)]
-            st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a928, jnp.int8))
+            _a948 = st["zone_next"][_i32(v_p)]
+            st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a948, jnp.int8))
             st = p_random_zone_energy(st, v_p)
             return st, (v_p,)
-        st, (v_p,) = _select(_c926, _then927(st, v_p), (st, (v_p,)))
+        st, (v_p,) = _select(_c946, _then947(st, v_p), (st, (v_p,)))
         st = p_draw_cards(st, v_p, 1)
         return st, (v_p,)
-    st, (v_p,) = _select(_c909, _then910(st, v_p), _else912(st, v_p))
+    st, (v_p,) = _select(_c929, _then930(st, v_p), _else932(st, v_p))
     return st
 
 
@@ -3304,36 +3372,36 @@ def p_continue_game(st, v_next, v_resume):
     st = dict(st)
     v_next = _cast(v_next, jnp.int8)
     v_resume = _cast(v_resume, jnp.bool_)
-    _c929 = jnp.logical_not(st["terminated"])
-    def _then930(st, v_next, v_resume):
+    _c949 = jnp.logical_not(st["terminated"])
+    def _then950(st, v_next, v_resume):
         st = dict(st)
-        _c931 = jnp.logical_or(jnp.logical_not(st["occupied"][_i32(v_next)][0]), jnp.logical_not(st["occupied"][(1 - _i32(v_next))][0]))
-        _c932 = v_resume
-        def _then933(st, v_next, v_resume):
+        _c951 = jnp.logical_or(jnp.logical_not(st["occupied"][_i32(v_next)][0]), jnp.logical_not(st["occupied"][(1 - _i32(v_next))][0]))
+        _c952 = v_resume
+        def _then953(st, v_next, v_resume):
             st = dict(st)
-            _a934 = 2
-            st["phase"] = _cast(_a934, jnp.int8)
-            _a935 = v_next
-            st["promote_next"] = _cast(_a935, jnp.int8)
-            _a936 = v_resume
-            st["promote_resume"] = _cast(_a936, jnp.bool_)
-            _a937 = jnp.where(jnp.logical_not(st["occupied"][_i32(v_next)][0]), _i32(v_next), (1 - _i32(v_next)))
-            st["current_player"] = _cast(_a937, jnp.int8)
+            _a954 = 2
+            st["phase"] = _cast(_a954, jnp.int8)
+            _a955 = v_next
+            st["promote_next"] = _cast(_a955, jnp.int8)
+            _a956 = v_resume
+            st["promote_resume"] = _cast(_a956, jnp.bool_)
+            _a957 = jnp.where(jnp.logical_not(st["occupied"][_i32(v_next)][0]), _i32(v_next), (1 - _i32(v_next)))
+            st["current_player"] = _cast(_a957, jnp.int8)
             return st, (v_next, v_resume)
-        def _then938(st, v_next, v_resume):
+        def _then958(st, v_next, v_resume):
             st = dict(st)
-            _a939 = 1
-            st["phase"] = _cast(_a939, jnp.int8)
-            _a940 = v_next
-            st["current_player"] = _cast(_a940, jnp.int8)
+            _a959 = 1
+            st["phase"] = _cast(_a959, jnp.int8)
+            _a960 = v_next
+            st["current_player"] = _cast(_a960, jnp.int8)
             return st, (v_next, v_resume)
-        def _else941(st, v_next, v_resume):
+        def _else961(st, v_next, v_resume):
             st = dict(st)
             st = p_begin_turn(st, v_next)
             return st, (v_next, v_resume)
-        st, (v_next, v_resume) = _select_first((_c931, _c932, ), (st, (v_next, v_resume)), (_then933(st, v_next, v_resume), _then938(st, v_next, v_resume), ), _else941(st, v_next, v_resume))
+        st, (v_next, v_resume) = _select_first((_c951, _c952, ), (st, (v_next, v_resume)), (_then953(st, v_next, v_resume), _then958(st, v_next, v_resume), ), _else961(st, v_next, v_resume))
         return st, (v_next, v_resume)
-    st, (v_next, v_resume) = _select(_c929, _then930(st, v_next, v_resume), (st, (v_next, v_resume)))
+    st, (v_next, v_resume) = _select(_c949, _then950(st, v_next, v_resume), (st, (v_next, v_resume)))
     st = p_active_abilities(st)
     return st
 
@@ -3341,22 +3409,22 @@ def p_continue_game(st, v_next, v_resume):
 def p_active_abilities(st):
     """proc `active_abilities` (tcg.envspec:2046)"""
     st = dict(st)
-    _a942 = _K23
-    st["locked_supporters"] = _cast(_a942, jnp.bool_)
+    _a962 = _K23
+    st["locked_supporters"] = _cast(_a962, jnp.bool_)
     v_q = jnp.int32(0)
-    _c943 = jnp.logical_and(st["occupied"][_i32(v_q)][0], (_K24[_i32(_K25[_i32(st["card"][_i32(v_q)][0])])] == 4))
-    def _then944(st, v_q):
+    _c963 = jnp.logical_and(st["occupied"][_i32(v_q)][0], (_K24[_i32(_K25[_i32(st["card"][_i32(v_q)][0])])] == 4))
+    def _then964(st, v_q):
         st = dict(st)
         st = p_ability_effect__dispatch__3(st, _K26[_i32(st["card"][_i32(v_q)][0])], v_q, 0)
         return st, (v_q,)
-    st, (v_q,) = _select(_c943, _then944(st, v_q), (st, (v_q,)))
+    st, (v_q,) = _select(_c963, _then964(st, v_q), (st, (v_q,)))
     v_q = jnp.int32(1)
-    _c945 = jnp.logical_and(st["occupied"][_i32(v_q)][0], (_K24[_i32(_K25[_i32(st["card"][_i32(v_q)][0])])] == 4))
-    def _then946(st, v_q):
+    _c965 = jnp.logical_and(st["occupied"][_i32(v_q)][0], (_K24[_i32(_K25[_i32(st["card"][_i32(v_q)][0])])] == 4))
+    def _then966(st, v_q):
         st = dict(st)
         st = p_ability_effect__dispatch__3(st, _K26[_i32(st["card"][_i32(v_q)][0])], v_q, 0)
         return st, (v_q,)
-    st, (v_q,) = _select(_c945, _then946(st, v_q), (st, (v_q,)))
+    st, (v_q,) = _select(_c965, _then966(st, v_q), (st, (v_q,)))
     return st
 
 
@@ -3366,100 +3434,100 @@ def p_checkup(st, v_p):
     v_p = _cast(v_p, jnp.int8)
     v_k = jnp.int32(0)
     v_q = _cast(jnp.where((_i32(v_k) == 0), _i32(v_p), (1 - _i32(v_p))), jnp.int8)
-    _c947 = st["occupied"][_i32(v_q)][0]
-    def _then948(st, v_p, v_k, v_q):
+    _c967 = st["occupied"][_i32(v_q)][0]
+    def _then968(st, v_p, v_k, v_q):
         st = dict(st)
-        _c949 = st["poisoned"][_i32(v_q)]
-        def _then950(st, v_p, v_k, v_q):
+        _c969 = st["poisoned"][_i32(v_q)]
+        def _then970(st, v_p, v_k, v_q):
             st = dict(st)
-            _a951 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 10), 300)
-            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a951, jnp.int16))
+            _a971 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 10), 300)
+            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a971, jnp.int16))
             return st, (v_p, v_k, v_q)
-        st, (v_p, v_k, v_q) = _select(_c949, _then950(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
-        _c952 = st["burned"][_i32(v_q)]
-        def _then953(st, v_p, v_k, v_q):
+        st, (v_p, v_k, v_q) = _select(_c969, _then970(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+        _c972 = st["burned"][_i32(v_q)]
+        def _then973(st, v_p, v_k, v_q):
             st = dict(st)
-            _a954 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 20), 300)
-            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a954, jnp.int16))
-            st, _r956 = _randint(st, 0, 1)
-            _c955 = (_r956 == 1)
-            def _then957(st, v_p, v_k, v_q):
+            _a974 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 20), 300)
+            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a974, jnp.int16))
+            st, _r976 = _randint(st, 0, 1)
+            _c975 = (_r976 == 1)
+            def _then977(st, v_p, v_k, v_q):
                 st = dict(st)
-                _a958 = False
-                st["burned"] = st["burned"].at[_i32(v_q)].set(_cast(_a958, jnp.bool_))
+                _a978 = False
+                st["burned"] = st["burned"].at[_i32(v_q)].set(_cast(_a978, jnp.bool_))
                 return st, (v_p, v_k, v_q)
-            st, (v_p, v_k, v_q) = _select(_c955, _then957(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+            st, (v_p, v_k, v_q) = _select(_c975, _then977(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
             return st, (v_p, v_k, v_q)
-        st, (v_p, v_k, v_q) = _select(_c952, _then953(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
-        _c959 = (st["condition"][_i32(v_q)] == 1)
-        _c960 = jnp.logical_and((st["condition"][_i32(v_q)] == 2), (_i32(v_q) == _i32(v_p)))
-        def _then961(st, v_p, v_k, v_q):
+        st, (v_p, v_k, v_q) = _select(_c972, _then973(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+        _c979 = (st["condition"][_i32(v_q)] == 1)
+        _c980 = jnp.logical_and((st["condition"][_i32(v_q)] == 2), (_i32(v_q) == _i32(v_p)))
+        def _then981(st, v_p, v_k, v_q):
             st = dict(st)
-            st, _r963 = _randint(st, 0, 1)
-            _c962 = (_r963 == 1)
-            def _then964(st, v_p, v_k, v_q):
+            st, _r983 = _randint(st, 0, 1)
+            _c982 = (_r983 == 1)
+            def _then984(st, v_p, v_k, v_q):
                 st = dict(st)
-                _a965 = 0
-                st["condition"] = st["condition"].at[_i32(v_q)].set(_cast(_a965, jnp.int8))
+                _a985 = 0
+                st["condition"] = st["condition"].at[_i32(v_q)].set(_cast(_a985, jnp.int8))
                 return st, (v_p, v_k, v_q)
-            st, (v_p, v_k, v_q) = _select(_c962, _then964(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+            st, (v_p, v_k, v_q) = _select(_c982, _then984(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
             return st, (v_p, v_k, v_q)
-        def _then966(st, v_p, v_k, v_q):
+        def _then986(st, v_p, v_k, v_q):
             st = dict(st)
-            _a967 = 0
-            st["condition"] = st["condition"].at[_i32(v_q)].set(_cast(_a967, jnp.int8))
+            _a987 = 0
+            st["condition"] = st["condition"].at[_i32(v_q)].set(_cast(_a987, jnp.int8))
             return st, (v_p, v_k, v_q)
-        st, (v_p, v_k, v_q) = _select_first((_c959, _c960, ), (st, (v_p, v_k, v_q)), (_then961(st, v_p, v_k, v_q), _then966(st, v_p, v_k, v_q), ), (st, (v_p, v_k, v_q)))
+        st, (v_p, v_k, v_q) = _select_first((_c979, _c980, ), (st, (v_p, v_k, v_q)), (_then981(st, v_p, v_k, v_q), _then986(st, v_p, v_k, v_q), ), (st, (v_p, v_k, v_q)))
         return st, (v_p, v_k, v_q)
-    st, (v_p, v_k, v_q) = _select(_c947, _then948(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+    st, (v_p, v_k, v_q) = _select(_c967, _then968(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
     v_k = jnp.int32(1)
     v_q = _cast(jnp.where((_i32(v_k) == 0), _i32(v_p), (1 - _i32(v_p))), jnp.int8)
-    _c968 = st["occupied"][_i32(v_q)][0]
-    def _then969(st, v_p, v_k, v_q):
+    _c988 = st["occupied"][_i32(v_q)][0]
+    def _then989(st, v_p, v_k, v_q):
         st = dict(st)
-        _c970 = st["poisoned"][_i32(v_q)]
-        def _then971(st, v_p, v_k, v_q):
+        _c990 = st["poisoned"][_i32(v_q)]
+        def _then991(st, v_p, v_k, v_q):
             st = dict(st)
-            _a972 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 10), 300)
-            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a972, jnp.int16))
+            _a992 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 10), 300)
+            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a992, jnp.int16))
             return st, (v_p, v_k, v_q)
-        st, (v_p, v_k, v_q) = _select(_c970, _then971(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
-        _c973 = st["burned"][_i32(v_q)]
-        def _then974(st, v_p, v_k, v_q):
+        st, (v_p, v_k, v_q) = _select(_c990, _then991(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+        _c993 = st["burned"][_i32(v_q)]
+        def _then994(st, v_p, v_k, v_q):
             st = dict(st)
-            _a975 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 20), 300)
-            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a975, jnp.int16))
-            st, _r977 = _randint(st, 0, 1)
-            _c976 = (_r977 == 1)
-            def _then978(st, v_p, v_k, v_q):
+            _a995 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 20), 300)
+            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a995, jnp.int16))
+            st, _r997 = _randint(st, 0, 1)
+            _c996 = (_r997 == 1)
+            def _then998(st, v_p, v_k, v_q):
                 st = dict(st)
-                _a979 = False
-                st["burned"] = st["burned"].at[_i32(v_q)].set(_cast(_a979, jnp.bool_))
+                _a999 = False
+                st["burned"] = st["burned"].at[_i32(v_q)].set(_cast(_a999, jnp.bool_))
                 return st, (v_p, v_k, v_q)
-            st, (v_p, v_k, v_q) = _select(_c976, _then978(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+            st, (v_p, v_k, v_q) = _select(_c996, _then998(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
             return st, (v_p, v_k, v_q)
-        st, (v_p, v_k, v_q) = _select(_c973, _then974(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
-        _c980 = (st["condition"][_i32(v_q)] == 1)
-        _c981 = jnp.logical_and((st["condition"][_i32(v_q)] == 2), (_i32(v_q) == _i32(v_p)))
-        def _then982(st, v_p, v_k, v_q):
+        st, (v_p, v_k, v_q) = _select(_c993, _then994(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+        _c1000 = (st["condition"][_i32(v_q)] == 1)
+        _c1001 = jnp.logical_and((st["condition"][_i32(v_q)] == 2), (_i32(v_q) == _i32(v_p)))
+        def _then1002(st, v_p, v_k, v_q):
             st = dict(st)
-            st, _r984 = _randint(st, 0, 1)
-            _c983 = (_r984 == 1)
-            def _then985(st, v_p, v_k, v_q):
+            st, _r1004 = _randint(st, 0, 1)
+            _c1003 = (_r1004 == 1)
+            def _then1005(st, v_p, v_k, v_q):
                 st = dict(st)
-                _a986 = 0
-                st["condition"] = st["condition"].at[_i32(v_q)].set(_cast(_a986, jnp.int8))
+                _a1006 = 0
+                st["condition"] = st["condition"].at[_i32(v_q)].set(_cast(_a1006, jnp.int8))
                 return st, (v_p, v_k, v_q)
-            st, (v_p, v_k, v_q) = _select(_c983, _then985(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+            st, (v_p, v_k, v_q) = _select(_c1003, _then1005(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
             return st, (v_p, v_k, v_q)
-        def _then987(st, v_p, v_k, v_q):
+        def _then1007(st, v_p, v_k, v_q):
             st = dict(st)
-            _a988 = 0
-            st["condition"] = st["condition"].at[_i32(v_q)].set(_cast(_a988, jnp.int8))
+            _a1008 = 0
+            st["condition"] = st["condition"].at[_i32(v_q)].set(_cast(_a1008, jnp.int8))
             return st, (v_p, v_k, v_q)
-        st, (v_p, v_k, v_q) = _select_first((_c980, _c981, ), (st, (v_p, v_k, v_q)), (_then982(st, v_p, v_k, v_q), _then987(st, v_p, v_k, v_q), ), (st, (v_p, v_k, v_q)))
+        st, (v_p, v_k, v_q) = _select_first((_c1000, _c1001, ), (st, (v_p, v_k, v_q)), (_then1002(st, v_p, v_k, v_q), _then1007(st, v_p, v_k, v_q), ), (st, (v_p, v_k, v_q)))
         return st, (v_p, v_k, v_q)
-    st, (v_p, v_k, v_q) = _select(_c968, _then969(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+    st, (v_p, v_k, v_q) = _select(_c988, _then989(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
     return st
 
 
@@ -3467,99 +3535,99 @@ def p_finish_turn(st):
     """proc `finish_turn` (tcg.envspec:2085)"""
     st = dict(st)
     v_p = _cast(st["current_player"], jnp.int8)
-    _c989 = (_i32(st["turn"]) == _i32(jnp.where((_i32(v_p) == _i32(st["first"])), 1, 2)))
-    def _then990(st, v_p):
+    _c1009 = (_i32(st["turn"]) == _i32(jnp.where((_i32(v_p) == _i32(st["first"])), 1, 2)))
+    def _then1010(st, v_p):
         st = dict(st)
         v_s = jnp.int32(0)
-        _c991 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3))
-        def _then992(st, v_p, v_s):
+        _c1011 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3))
+        def _then1012(st, v_p, v_s):
             st = dict(st)
             st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
             return st, (v_p, v_s)
-        st, (v_p, v_s) = _select(_c991, _then992(st, v_p, v_s), (st, (v_p, v_s)))
+        st, (v_p, v_s) = _select(_c1011, _then1012(st, v_p, v_s), (st, (v_p, v_s)))
         v_s = jnp.int32(1)
-        _c993 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3))
-        def _then994(st, v_p, v_s):
+        _c1013 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3))
+        def _then1014(st, v_p, v_s):
             st = dict(st)
             st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
             return st, (v_p, v_s)
-        st, (v_p, v_s) = _select(_c993, _then994(st, v_p, v_s), (st, (v_p, v_s)))
+        st, (v_p, v_s) = _select(_c1013, _then1014(st, v_p, v_s), (st, (v_p, v_s)))
         v_s = jnp.int32(2)
-        _c995 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3))
-        def _then996(st, v_p, v_s):
+        _c1015 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3))
+        def _then1016(st, v_p, v_s):
             st = dict(st)
             st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
             return st, (v_p, v_s)
-        st, (v_p, v_s) = _select(_c995, _then996(st, v_p, v_s), (st, (v_p, v_s)))
+        st, (v_p, v_s) = _select(_c1015, _then1016(st, v_p, v_s), (st, (v_p, v_s)))
         v_s = jnp.int32(3)
-        _c997 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3))
-        def _then998(st, v_p, v_s):
+        _c1017 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3))
+        def _then1018(st, v_p, v_s):
             st = dict(st)
             st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
             return st, (v_p, v_s)
-        st, (v_p, v_s) = _select(_c997, _then998(st, v_p, v_s), (st, (v_p, v_s)))
+        st, (v_p, v_s) = _select(_c1017, _then1018(st, v_p, v_s), (st, (v_p, v_s)))
         return st, (v_p,)
-    st, (v_p,) = _select(_c989, _then990(st, v_p), (st, (v_p,)))
-    def _g1003(i999, _h1000, _h1001, _h1002):
-        return jnp.asarray(_i32(jnp.where((_i32(_h1000) == (1 + _i32(v_p))), _i32(_h1001), _i32(_h1002))), jnp.int32)
-    _e1004 = jax.vmap(_g1003)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K27, st["barrier"])
-    _a1005 = _e1004
-    st["barrier"] = _cast(_a1005, jnp.int16)
-    def _g1008(i1006, _h1007):
-        return jnp.asarray(_i32(jnp.where((_i32(_h1007) == (1 + _i32(v_p))), 0, _i32(_h1007))), jnp.int32)
-    _e1009 = jax.vmap(_g1008)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
-    _a1010 = _e1009
-    st["_envc_until_barrier"] = _cast(_a1010, jnp.int8)
-    _a1015 = jax.vmap(lambda i1011, _h1012, _h1013, _h1014: jnp.where((_i32(_h1012) == (1 + _i32(v_p))), _h1013, _h1014))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"], _K23, st["no_attack"])
-    st["no_attack"] = _cast(_a1015, jnp.bool_)
-    def _g1018(i1016, _h1017):
-        return jnp.asarray(_i32(jnp.where((_i32(_h1017) == (1 + _i32(v_p))), 0, _i32(_h1017))), jnp.int32)
-    _e1019 = jax.vmap(_g1018)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"])
-    _a1020 = _e1019
-    st["_envc_until_no_attack"] = _cast(_a1020, jnp.int8)
-    _a1025 = jax.vmap(lambda i1021, _h1022, _h1023, _h1024: jnp.where((_i32(_h1022) == (1 + _i32(v_p))), _h1023, _h1024))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"], _K23, st["no_retreat"])
-    st["no_retreat"] = _cast(_a1025, jnp.bool_)
+    st, (v_p,) = _select(_c1009, _then1010(st, v_p), (st, (v_p,)))
+    def _g1023(i1019, _h1020, _h1021, _h1022):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1020) == (1 + _i32(v_p))), _i32(_h1021), _i32(_h1022))), jnp.int32)
+    _e1024 = jax.vmap(_g1023)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K27, st["barrier"])
+    _a1025 = _e1024
+    st["barrier"] = _cast(_a1025, jnp.int16)
     def _g1028(i1026, _h1027):
         return jnp.asarray(_i32(jnp.where((_i32(_h1027) == (1 + _i32(v_p))), 0, _i32(_h1027))), jnp.int32)
-    _e1029 = jax.vmap(_g1028)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"])
+    _e1029 = jax.vmap(_g1028)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
     _a1030 = _e1029
-    st["_envc_until_no_retreat"] = _cast(_a1030, jnp.int8)
-    def _g1035(i1031, _h1032, _h1033, _h1034):
-        return jnp.asarray(_i32(jnp.where((_i32(_h1032) == (1 + _i32(v_p))), _i32(_h1033), _i32(_h1034))), jnp.int32)
-    _e1036 = jax.vmap(_g1035)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"], _K28, st["weakened"])
-    _a1037 = _e1036
-    st["weakened"] = _cast(_a1037, jnp.int8)
-    def _g1040(i1038, _h1039):
-        return jnp.asarray(_i32(jnp.where((_i32(_h1039) == (1 + _i32(v_p))), 0, _i32(_h1039))), jnp.int32)
-    _e1041 = jax.vmap(_g1040)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"])
-    _a1042 = _e1041
-    st["_envc_until_weakened"] = _cast(_a1042, jnp.int8)
-    def _g1047(i1043, _h1044, _h1045, _h1046):
-        return jnp.asarray(_i32(jnp.where((_i32(_h1044) == (1 + _i32(v_p))), _i32(_h1045), _i32(_h1046))), jnp.int32)
-    _e1048 = jax.vmap(_g1047)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"], _K28, st["spiky"])
-    _a1049 = _e1048
-    st["spiky"] = _cast(_a1049, jnp.int8)
-    def _g1052(i1050, _h1051):
-        return jnp.asarray(_i32(jnp.where((_i32(_h1051) == (1 + _i32(v_p))), 0, _i32(_h1051))), jnp.int32)
-    _e1053 = jax.vmap(_g1052)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"])
-    _a1054 = _e1053
-    st["_envc_until_spiky"] = _cast(_a1054, jnp.int8)
-    _a1059 = jax.vmap(lambda i1055, _h1056, _h1057, _h1058: jnp.where((_i32(_h1056) == (1 + _i32(v_p))), _h1057, _h1058))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"], _K23, st["no_supporter"])
-    st["no_supporter"] = _cast(_a1059, jnp.bool_)
-    def _g1062(i1060, _h1061):
-        return jnp.asarray(_i32(jnp.where((_i32(_h1061) == (1 + _i32(v_p))), 0, _i32(_h1061))), jnp.int32)
-    _e1063 = jax.vmap(_g1062)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"])
-    _a1064 = _e1063
-    st["_envc_until_no_supporter"] = _cast(_a1064, jnp.int8)
-    _a1069 = jax.vmap(lambda i1065, _h1066, _h1067, _h1068: jnp.where((_i32(_h1066) == (1 + _i32(v_p))), _h1067, _h1068))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"], _K23, st["shielded"])
-    st["shielded"] = _cast(_a1069, jnp.bool_)
+    st["_envc_until_barrier"] = _cast(_a1030, jnp.int8)
+    _a1035 = jax.vmap(lambda i1031, _h1032, _h1033, _h1034: jnp.where((_i32(_h1032) == (1 + _i32(v_p))), _h1033, _h1034))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"], _K23, st["no_attack"])
+    st["no_attack"] = _cast(_a1035, jnp.bool_)
+    def _g1038(i1036, _h1037):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1037) == (1 + _i32(v_p))), 0, _i32(_h1037))), jnp.int32)
+    _e1039 = jax.vmap(_g1038)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"])
+    _a1040 = _e1039
+    st["_envc_until_no_attack"] = _cast(_a1040, jnp.int8)
+    _a1045 = jax.vmap(lambda i1041, _h1042, _h1043, _h1044: jnp.where((_i32(_h1042) == (1 + _i32(v_p))), _h1043, _h1044))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"], _K23, st["no_retreat"])
+    st["no_retreat"] = _cast(_a1045, jnp.bool_)
+    def _g1048(i1046, _h1047):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1047) == (1 + _i32(v_p))), 0, _i32(_h1047))), jnp.int32)
+    _e1049 = jax.vmap(_g1048)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"])
+    _a1050 = _e1049
+    st["_envc_until_no_retreat"] = _cast(_a1050, jnp.int8)
+    def _g1055(i1051, _h1052, _h1053, _h1054):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1052) == (1 + _i32(v_p))), _i32(_h1053), _i32(_h1054))), jnp.int32)
+    _e1056 = jax.vmap(_g1055)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"], _K28, st["weakened"])
+    _a1057 = _e1056
+    st["weakened"] = _cast(_a1057, jnp.int8)
+    def _g1060(i1058, _h1059):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1059) == (1 + _i32(v_p))), 0, _i32(_h1059))), jnp.int32)
+    _e1061 = jax.vmap(_g1060)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"])
+    _a1062 = _e1061
+    st["_envc_until_weakened"] = _cast(_a1062, jnp.int8)
+    def _g1067(i1063, _h1064, _h1065, _h1066):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1064) == (1 + _i32(v_p))), _i32(_h1065), _i32(_h1066))), jnp.int32)
+    _e1068 = jax.vmap(_g1067)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"], _K28, st["spiky"])
+    _a1069 = _e1068
+    st["spiky"] = _cast(_a1069, jnp.int8)
     def _g1072(i1070, _h1071):
         return jnp.asarray(_i32(jnp.where((_i32(_h1071) == (1 + _i32(v_p))), 0, _i32(_h1071))), jnp.int32)
-    _e1073 = jax.vmap(_g1072)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"])
+    _e1073 = jax.vmap(_g1072)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"])
     _a1074 = _e1073
-    st["_envc_until_shielded"] = _cast(_a1074, jnp.int8)
-    _a1075 = 10
-    st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a1075, jnp.int8))
+    st["_envc_until_spiky"] = _cast(_a1074, jnp.int8)
+    _a1079 = jax.vmap(lambda i1075, _h1076, _h1077, _h1078: jnp.where((_i32(_h1076) == (1 + _i32(v_p))), _h1077, _h1078))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"], _K23, st["no_supporter"])
+    st["no_supporter"] = _cast(_a1079, jnp.bool_)
+    def _g1082(i1080, _h1081):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1081) == (1 + _i32(v_p))), 0, _i32(_h1081))), jnp.int32)
+    _e1083 = jax.vmap(_g1082)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"])
+    _a1084 = _e1083
+    st["_envc_until_no_supporter"] = _cast(_a1084, jnp.int8)
+    _a1089 = jax.vmap(lambda i1085, _h1086, _h1087, _h1088: jnp.where((_i32(_h1086) == (1 + _i32(v_p))), _h1087, _h1088))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"], _K23, st["shielded"])
+    st["shielded"] = _cast(_a1089, jnp.bool_)
+    def _g1092(i1090, _h1091):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1091) == (1 + _i32(v_p))), 0, _i32(_h1091))), jnp.int32)
+    _e1093 = jax.vmap(_g1092)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"])
+    _a1094 = _e1093
+    st["_envc_until_shielded"] = _cast(_a1094, jnp.int8)
+    _a1095 = 10
+    st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a1095, jnp.int8))
     st = p_checkup(st, v_p)
     st = p_knock_outs(st)
     st = p_continue_game(st, (1 - _i32(v_p)), False)
@@ -3570,60 +3638,66 @@ def p_deal(st, v_p):
     """proc `deal` (tcg.envspec:2128)"""
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
-    def _g1077(i1076):
-        return jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i1076])] == 0), (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i1076])] == 0))
-    _e1078 = jax.vmap(_g1077)(jnp.arange(0, 20, dtype=jnp.int32))
-    v_b = _cast(jnp.sum(_e1078, dtype=jnp.int32), jnp.int8)
+    def _g1099(i1096):
+        _flt = jnp.zeros(3, jnp.int32)
+        _f1097 = _get(st["deck"], _i32(v_p))["len"]
+        _flt = _fault_in(_flt, (i1096 >= _f1097), 34, i1096, _f1097)
+        _f1098 = _get(st["deck"], _i32(v_p))["len"]
+        _flt = _fault_in(_flt, ((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i1096])] == 0)) & (i1096 >= _f1098), 34, i1096, _f1098)
+        return (jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i1096])] == 0), (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i1096])] == 0)), _flt)
+    _e1100 = jax.vmap(_g1099)(jnp.arange(0, 20, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1100[1]))
+    v_b = _cast(jnp.sum(_e1100[0], dtype=jnp.int32), jnp.int8)
     v_hands = _cast((_i32(_K29[20][5]) - _i32(_K29[(20 - _i32(v_b))][5])), jnp.int16)
-    st, _r1079 = _randint(st, 0, jnp.maximum((_i32(v_hands) - 1), 0))
-    v_r = _cast(_r1079, jnp.int16)
-    def _g1081(i1080):
-        return ((((_i32(jnp.where((1 <= i1080), (_i32(_K29[_i32(v_b)][1]) * _i32(_K29[(20 - _i32(v_b))][(5 - 1)])), 0)) + _i32(jnp.where((2 <= i1080), (_i32(_K29[_i32(v_b)][2]) * _i32(_K29[(20 - _i32(v_b))][(5 - 2)])), 0))) + _i32(jnp.where((3 <= i1080), (_i32(_K29[_i32(v_b)][3]) * _i32(_K29[(20 - _i32(v_b))][(5 - 3)])), 0))) + _i32(jnp.where((4 <= i1080), (_i32(_K29[_i32(v_b)][4]) * _i32(_K29[(20 - _i32(v_b))][(5 - 4)])), 0))) <= _i32(v_r))
-    _e1082 = jax.vmap(_g1081)(jnp.arange(1, 5, dtype=jnp.int32))
-    v_k = _cast((1 + jnp.sum(_e1082, dtype=jnp.int32)), jnp.int8)
+    st, _r1101 = _randint(st, 0, jnp.maximum((_i32(v_hands) - 1), 0))
+    v_r = _cast(_r1101, jnp.int16)
+    def _g1103(i1102):
+        return ((((_i32(jnp.where((1 <= i1102), (_i32(_K29[_i32(v_b)][1]) * _i32(_K29[(20 - _i32(v_b))][(5 - 1)])), 0)) + _i32(jnp.where((2 <= i1102), (_i32(_K29[_i32(v_b)][2]) * _i32(_K29[(20 - _i32(v_b))][(5 - 2)])), 0))) + _i32(jnp.where((3 <= i1102), (_i32(_K29[_i32(v_b)][3]) * _i32(_K29[(20 - _i32(v_b))][(5 - 3)])), 0))) + _i32(jnp.where((4 <= i1102), (_i32(_K29[_i32(v_b)][4]) * _i32(_K29[(20 - _i32(v_b))][(5 - 4)])), 0))) <= _i32(v_r))
+    _e1104 = jax.vmap(_g1103)(jnp.arange(1, 5, dtype=jnp.int32))
+    v_k = _cast((1 + jnp.sum(_e1104, dtype=jnp.int32)), jnp.int8)
     v_rest = _cast({"items": _K30, "len": jnp.int32(0)}, _DT31)
     v_basics = _cast(0, jnp.int8)
     v_others = _cast(0, jnp.int8)
     v_i = jnp.int32(0)
-    def _loop1083(i, carry):
+    def _loop1105(i, carry):
         st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i) = dict(carry[0]), carry[1]
         v_i = i
-        _f1084 = _i32(v_i)
-        _f1085 = _get(st["deck"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f1084 >= _f1085), 35, _f1084, _f1085)
-        v_c = _cast(_get(st["deck"], _i32(v_p))["items"][_f1084], jnp.int16)
-        _c1086 = jnp.logical_and(f_is_basic(st, v_c), (_i32(v_basics) < _i32(v_k)))
-        _c1087 = jnp.logical_and(jnp.logical_not(f_is_basic(st, v_c)), (_i32(v_others) < (5 - _i32(v_k))))
-        def _then1088(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
+        _f1106 = _i32(v_i)
+        _f1107 = _get(st["deck"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f1106 >= _f1107), 35, _f1106, _f1107)
+        v_c = _cast(_get(st["deck"], _i32(v_p))["items"][_f1106], jnp.int16)
+        _c1108 = jnp.logical_and(f_is_basic(st, v_c), (_i32(v_basics) < _i32(v_k)))
+        _c1109 = jnp.logical_and(jnp.logical_not(f_is_basic(st, v_c)), (_i32(v_others) < (5 - _i32(v_k))))
+        def _then1110(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
             st = dict(st)
-            _f1089 = _get(st["hand"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f1089 >= 10), 36, 0, 0)
-            _l1090 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(v_p), _l1090)
-            _a1091 = jnp.minimum((_i32(v_basics) + 1), 20)
-            v_basics = _cast(_a1091, jnp.int8)
+            _f1111 = _get(st["hand"], _i32(v_p))["len"]
+            st = _fault_at(st, (_f1111 >= 10), 36, 0, 0)
+            _l1112 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(v_p), _l1112)
+            _a1113 = jnp.minimum((_i32(v_basics) + 1), 20)
+            v_basics = _cast(_a1113, jnp.int8)
             return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)
-        def _then1092(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
+        def _then1114(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
             st = dict(st)
-            _f1093 = _get(st["hand"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f1093 >= 10), 37, 0, 0)
-            _l1094 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(v_p), _l1094)
-            _a1095 = jnp.minimum((_i32(v_others) + 1), 20)
-            v_others = _cast(_a1095, jnp.int8)
+            _f1115 = _get(st["hand"], _i32(v_p))["len"]
+            st = _fault_at(st, (_f1115 >= 10), 37, 0, 0)
+            _l1116 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(v_p), _l1116)
+            _a1117 = jnp.minimum((_i32(v_others) + 1), 20)
+            v_others = _cast(_a1117, jnp.int8)
             return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)
-        def _else1096(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
+        def _else1118(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
             st = dict(st)
-            _f1097 = v_rest["len"]
-            st = _fault_at(st, (_f1097 >= 20), 38, 0, 0)
-            _l1098 = _push(v_rest, _cast(v_c, jnp.int16))
-            v_rest = _l1098
+            _f1119 = v_rest["len"]
+            st = _fault_at(st, (_f1119 >= 20), 38, 0, 0)
+            _l1120 = _push(v_rest, _cast(v_c, jnp.int16))
+            v_rest = _l1120
             return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)
-        st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c) = _select_first((_c1086, _c1087, ), (st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)), (_then1088(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c), _then1092(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c), ), _else1096(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c))
+        st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c) = _select_first((_c1108, _c1109, ), (st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)), (_then1110(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c), _then1114(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c), ), _else1118(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c))
         return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i)
-    st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i) = lax.fori_loop(0, 20, _loop1083, (st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i)))
-    _a1099 = v_rest
-    st["deck"] = _set(st["deck"], _i32(v_p), _cast(_a1099, _DT31))
+    st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i) = lax.fori_loop(0, 20, _loop1105, (st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i)))
+    _a1121 = v_rest
+    st["deck"] = _set(st["deck"], _i32(v_p), _cast(_a1121, _DT31))
     return st
 
 
@@ -3635,89 +3709,89 @@ def p_attack_texts(st, v_p, v_a):
     v__envc_run = _cast((_i32(st["_envc_at_p_attack_texts"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attack_texts"]) != 0), jnp.bool_)
     v_c = _cast(0, jnp.int16)
-    _c1100 = v__envc_run
-    def _then1101(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
+    _c1122 = v__envc_run
+    def _then1123(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
         st = dict(st)
-        _a1102 = st["card"][_i32(v_p)][0]
-        v_c = _cast(_a1102, jnp.int16)
+        _a1124 = st["card"][_i32(v_p)][0]
+        v_c = _cast(_a1124, jnp.int16)
         return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)
-    st, (v_p, v_a, v__envc_run, v__envc_seek, v_c) = _select(_c1100, _then1101(st, v_p, v_a, v__envc_run, v__envc_seek, v_c), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)))
+    st, (v_p, v_a, v__envc_run, v__envc_seek, v_c) = _select(_c1122, _then1123(st, v_p, v_a, v__envc_run, v__envc_seek, v_c), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)))
     v_r = jnp.int32(0)
-    def _loop1103(i, carry):
+    def _loop1125(i, carry):
         st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = dict(carry[0]), carry[1]
         v_r = i
-        _c1104 = jnp.logical_or(v__envc_run, jnp.logical_and(jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_texts"]) == 1)), (_i32(v_r) == _i32(st["_envc_frame_p_attack_texts__r"]))))
-        def _then1105(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
+        _c1126 = jnp.logical_or(v__envc_run, jnp.logical_and(jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_texts"]) == 1)), (_i32(v_r) == _i32(st["_envc_frame_p_attack_texts__r"]))))
+        def _then1127(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
             st = dict(st)
-            _c1106 = jnp.logical_or(jnp.logical_and(v__envc_run, jnp.logical_or((_i32(v_r) == 0), (_i32(st["copying"]) == 1))), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_texts"]) == 1)))
-            def _then1107(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
+            _c1128 = jnp.logical_or(jnp.logical_and(v__envc_run, jnp.logical_or((_i32(v_r) == 0), (_i32(st["copying"]) == 1))), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_texts"]) == 1)))
+            def _then1129(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
                 st = dict(st)
-                _c1108 = v__envc_run
-                def _then1109(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
+                _c1130 = v__envc_run
+                def _then1131(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
                     st = dict(st)
-                    _a1110 = (2 * _i32(v_r))
-                    st["copying"] = _cast(_a1110, jnp.int8)
+                    _a1132 = (2 * _i32(v_r))
+                    st["copying"] = _cast(_a1132, jnp.int8)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
-                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _select(_c1108, _then1109(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
+                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _select(_c1130, _then1131(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
                 v__envc_arg1 = _cast(0, jnp.int8)
-                _c1111 = v__envc_run
-                def _then1112(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                _c1133 = v__envc_run
+                def _then1134(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
-                    _a1113 = jnp.where((_i32(v_r) == 0), _i32(jnp.where((_i32(v_a) == 0), _i32(_K32[_i32(v_c)]), _i32(_K33[_i32(v_c)]))), _i32(jnp.where((_i32(st["copy_index"]) == 0), _i32(_K32[_i32(st["copy_card"])]), _i32(_K33[_i32(st["copy_card"])]))))
-                    v__envc_arg1 = _cast(_a1113, jnp.int8)
+                    _a1135 = jnp.where((_i32(v_r) == 0), _i32(jnp.where((_i32(v_a) == 0), _i32(_K32[_i32(v_c)]), _i32(_K33[_i32(v_c)]))), _i32(jnp.where((_i32(st["copy_index"]) == 0), _i32(_K32[_i32(st["copy_card"])]), _i32(_K33[_i32(st["copy_card"])]))))
+                    v__envc_arg1 = _cast(_a1135, jnp.int8)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
-                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _select(_c1111, _then1112(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)))
-                _c1114 = v__envc_seek
-                def _then1115(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _select(_c1133, _then1134(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)))
+                _c1136 = v__envc_seek
+                def _then1137(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
-                    _a1116 = st["_envc_frame_p_attack_texts__p"]
-                    v_p = _cast(_a1116, jnp.int8)
-                    _a1117 = st["_envc_frame_p_attack_texts__a"]
-                    v_a = _cast(_a1117, jnp.int8)
-                    _a1118 = st["_envc_frame_p_attack_texts__c"]
-                    v_c = _cast(_a1118, jnp.int16)
-                    _a1119 = 0
-                    st["_envc_at_p_attack_texts"] = _cast(_a1119, jnp.int8)
-                    _a1120 = False
-                    v__envc_seek = _cast(_a1120, jnp.bool_)
+                    _a1138 = st["_envc_frame_p_attack_texts__p"]
+                    v_p = _cast(_a1138, jnp.int8)
+                    _a1139 = st["_envc_frame_p_attack_texts__a"]
+                    v_a = _cast(_a1139, jnp.int8)
+                    _a1140 = st["_envc_frame_p_attack_texts__c"]
+                    v_c = _cast(_a1140, jnp.int16)
+                    _a1141 = 0
+                    st["_envc_at_p_attack_texts"] = _cast(_a1141, jnp.int8)
+                    _a1142 = False
+                    v__envc_seek = _cast(_a1142, jnp.bool_)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
-                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _select(_c1114, _then1115(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)))
+                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _select(_c1136, _then1137(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)))
                 st = p_attack_effect__dispatch(st, v__envc_arg1, v_p)
-                _c1121 = (_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0)
-                def _then1122(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                _c1143 = (_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0)
+                def _then1144(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
-                    _a1123 = v_p
-                    st["_envc_frame_p_attack_texts__p"] = _cast(_a1123, jnp.int8)
-                    _a1124 = v_a
-                    st["_envc_frame_p_attack_texts__a"] = _cast(_a1124, jnp.int8)
-                    _a1125 = v_c
-                    st["_envc_frame_p_attack_texts__c"] = _cast(_a1125, jnp.int16)
-                    _a1126 = v_r
-                    st["_envc_frame_p_attack_texts__r"] = _cast(_a1126, jnp.int8)
-                    _a1127 = 1
-                    st["_envc_at_p_attack_texts"] = _cast(_a1127, jnp.int8)
-                    _a1128 = False
-                    v__envc_run = _cast(_a1128, jnp.bool_)
+                    _a1145 = v_p
+                    st["_envc_frame_p_attack_texts__p"] = _cast(_a1145, jnp.int8)
+                    _a1146 = v_a
+                    st["_envc_frame_p_attack_texts__a"] = _cast(_a1146, jnp.int8)
+                    _a1147 = v_c
+                    st["_envc_frame_p_attack_texts__c"] = _cast(_a1147, jnp.int16)
+                    _a1148 = v_r
+                    st["_envc_frame_p_attack_texts__r"] = _cast(_a1148, jnp.int8)
+                    _a1149 = 1
+                    st["_envc_at_p_attack_texts"] = _cast(_a1149, jnp.int8)
+                    _a1150 = False
+                    v__envc_run = _cast(_a1150, jnp.bool_)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
-                def _else1129(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                def _else1151(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
-                    _a1130 = True
-                    v__envc_run = _cast(_a1130, jnp.bool_)
+                    _a1152 = True
+                    v__envc_run = _cast(_a1152, jnp.bool_)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
-                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _select(_c1121, _then1122(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1), _else1129(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1))
+                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _select(_c1143, _then1144(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1), _else1151(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1))
                 return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
-            st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _select(_c1106, _then1107(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
+            st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _select(_c1128, _then1129(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
             return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
-        st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _select(_c1104, _then1105(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
+        st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _select(_c1126, _then1127(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
         return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
-    st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = lax.fori_loop(0, 2, _loop1103, (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
-    _c1131 = v__envc_run
-    def _then1132(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
+    st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = lax.fori_loop(0, 2, _loop1125, (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
+    _c1153 = v__envc_run
+    def _then1154(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
         st = dict(st)
-        _a1133 = 0
-        st["copying"] = _cast(_a1133, jnp.int8)
+        _a1155 = 0
+        st["copying"] = _cast(_a1155, jnp.int8)
         return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)
-    st, (v_p, v_a, v__envc_run, v__envc_seek, v_c) = _select(_c1131, _then1132(st, v_p, v_a, v__envc_run, v__envc_seek, v_c), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)))
+    st, (v_p, v_a, v__envc_run, v__envc_seek, v_c) = _select(_c1153, _then1154(st, v_p, v_a, v__envc_run, v__envc_seek, v_c), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)))
     return st
 
 
@@ -3791,30 +3865,30 @@ def p_attack_effect__9(st, v_p):
     v_p = _cast(v_p, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__9"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__9"]) != 0), jnp.bool_)
-    _c1134 = v__envc_seek
-    def _then1135(st, v_p, v__envc_run, v__envc_seek):
+    _c1156 = v__envc_seek
+    def _then1157(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1136 = 0
-        st["_envc_at_p_attack_effect__9"] = _cast(_a1136, jnp.int8)
-        _a1137 = False
-        v__envc_seek = _cast(_a1137, jnp.bool_)
+        _a1158 = 0
+        st["_envc_at_p_attack_effect__9"] = _cast(_a1158, jnp.int8)
+        _a1159 = False
+        v__envc_seek = _cast(_a1159, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1134, _then1135(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1156, _then1157(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_attach_to_bench_choice(st, v_p, 0)
-    _c1138 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-    def _then1139(st, v_p, v__envc_run, v__envc_seek):
+    _c1160 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+    def _then1161(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1140 = 1
-        st["_envc_at_p_attack_effect__9"] = _cast(_a1140, jnp.int8)
-        _a1141 = False
-        v__envc_run = _cast(_a1141, jnp.bool_)
+        _a1162 = 1
+        st["_envc_at_p_attack_effect__9"] = _cast(_a1162, jnp.int8)
+        _a1163 = False
+        v__envc_run = _cast(_a1163, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1142(st, v_p, v__envc_run, v__envc_seek):
+    def _else1164(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1143 = True
-        v__envc_run = _cast(_a1143, jnp.bool_)
+        _a1165 = True
+        v__envc_run = _cast(_a1165, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1138, _then1139(st, v_p, v__envc_run, v__envc_seek), _else1142(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1160, _then1161(st, v_p, v__envc_run, v__envc_seek), _else1164(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -3873,60 +3947,60 @@ def p_attack_effect__16(st, v_p):
     v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__16"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__16"]) != 0), jnp.bool_)
     v_k = jnp.int32(0)
-    def _loop1144(i, carry):
+    def _loop1166(i, carry):
         st, (v_p, v__envc_run, v__envc_seek, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        _c1145 = jnp.logical_or(v__envc_run, jnp.logical_and(jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__16"]) == 1)), (_i32(v_k) == _i32(st["_envc_frame_p_attack_effect__16__k"]))))
-        def _then1146(st, v_p, v__envc_run, v__envc_seek, v_k):
+        _c1167 = jnp.logical_or(v__envc_run, jnp.logical_and(jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__16"]) == 1)), (_i32(v_k) == _i32(st["_envc_frame_p_attack_effect__16__k"]))))
+        def _then1168(st, v_p, v__envc_run, v__envc_seek, v_k):
             st = dict(st)
             v__envc_c1 = _cast(False, jnp.bool_)
-            _c1147 = v__envc_run
-            def _then1148(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+            _c1169 = v__envc_run
+            def _then1170(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                 st = dict(st)
-                st, _r1149 = _randint(st, 0, 1)
-                _a1150 = (_r1149 == 1)
-                v__envc_c1 = _cast(_a1150, jnp.bool_)
+                st, _r1171 = _randint(st, 0, 1)
+                _a1172 = (_r1171 == 1)
+                v__envc_c1 = _cast(_a1172, jnp.bool_)
                 return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
-            st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _select(_c1147, _then1148(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)))
-            _c1151 = jnp.logical_or(v__envc_c1, jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__16"]) == 1)))
-            def _then1152(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+            st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _select(_c1169, _then1170(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)))
+            _c1173 = jnp.logical_or(v__envc_c1, jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__16"]) == 1)))
+            def _then1174(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                 st = dict(st)
-                _c1153 = v__envc_seek
-                def _then1154(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+                _c1175 = v__envc_seek
+                def _then1176(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                     st = dict(st)
-                    _a1155 = st["_envc_frame_p_attack_effect__16__p"]
-                    v_p = _cast(_a1155, jnp.int8)
-                    _a1156 = 0
-                    st["_envc_at_p_attack_effect__16"] = _cast(_a1156, jnp.int8)
-                    _a1157 = False
-                    v__envc_seek = _cast(_a1157, jnp.bool_)
+                    _a1177 = st["_envc_frame_p_attack_effect__16__p"]
+                    v_p = _cast(_a1177, jnp.int8)
+                    _a1178 = 0
+                    st["_envc_at_p_attack_effect__16"] = _cast(_a1178, jnp.int8)
+                    _a1179 = False
+                    v__envc_seek = _cast(_a1179, jnp.bool_)
                     return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
-                st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _select(_c1153, _then1154(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)))
+                st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _select(_c1175, _then1176(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)))
                 st = p_attach_to_bench_choice(st, v_p, 1)
-                _c1158 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-                def _then1159(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+                _c1180 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+                def _then1181(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                     st = dict(st)
-                    _a1160 = v_p
-                    st["_envc_frame_p_attack_effect__16__p"] = _cast(_a1160, jnp.int8)
-                    _a1161 = v_k
-                    st["_envc_frame_p_attack_effect__16__k"] = _cast(_a1161, jnp.int8)
-                    _a1162 = 1
-                    st["_envc_at_p_attack_effect__16"] = _cast(_a1162, jnp.int8)
-                    _a1163 = False
-                    v__envc_run = _cast(_a1163, jnp.bool_)
+                    _a1182 = v_p
+                    st["_envc_frame_p_attack_effect__16__p"] = _cast(_a1182, jnp.int8)
+                    _a1183 = v_k
+                    st["_envc_frame_p_attack_effect__16__k"] = _cast(_a1183, jnp.int8)
+                    _a1184 = 1
+                    st["_envc_at_p_attack_effect__16"] = _cast(_a1184, jnp.int8)
+                    _a1185 = False
+                    v__envc_run = _cast(_a1185, jnp.bool_)
                     return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
-                def _else1164(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+                def _else1186(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                     st = dict(st)
-                    _a1165 = True
-                    v__envc_run = _cast(_a1165, jnp.bool_)
+                    _a1187 = True
+                    v__envc_run = _cast(_a1187, jnp.bool_)
                     return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
-                st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _select(_c1158, _then1159(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), _else1164(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1))
+                st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _select(_c1180, _then1181(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), _else1186(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1))
                 return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
-            st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _select(_c1151, _then1152(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)))
+            st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _select(_c1173, _then1174(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)))
             return st, (v_p, v__envc_run, v__envc_seek, v_k)
-        st, (v_p, v__envc_run, v__envc_seek, v_k) = _select(_c1145, _then1146(st, v_p, v__envc_run, v__envc_seek, v_k), (st, (v_p, v__envc_run, v__envc_seek, v_k)))
+        st, (v_p, v__envc_run, v__envc_seek, v_k) = _select(_c1167, _then1168(st, v_p, v__envc_run, v__envc_seek, v_k), (st, (v_p, v__envc_run, v__envc_seek, v_k)))
         return st, (v_p, v__envc_run, v__envc_seek, v_k)
-    st, (v_p, v__envc_run, v__envc_seek, v_k) = lax.fori_loop(0, 3, _loop1144, (st, (v_p, v__envc_run, v__envc_seek, v_k)))
+    st, (v_p, v__envc_run, v__envc_seek, v_k) = lax.fori_loop(0, 3, _loop1166, (st, (v_p, v__envc_run, v__envc_seek, v_k)))
     return st
 
 
@@ -3960,30 +4034,30 @@ def p_attack_effect__20(st, v_p):
     v_p = _cast(v_p, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__20"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__20"]) != 0), jnp.bool_)
-    _c1166 = v__envc_seek
-    def _then1167(st, v_p, v__envc_run, v__envc_seek):
+    _c1188 = v__envc_seek
+    def _then1189(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1168 = 0
-        st["_envc_at_p_attack_effect__20"] = _cast(_a1168, jnp.int8)
-        _a1169 = False
-        v__envc_seek = _cast(_a1169, jnp.bool_)
+        _a1190 = 0
+        st["_envc_at_p_attack_effect__20"] = _cast(_a1190, jnp.int8)
+        _a1191 = False
+        v__envc_seek = _cast(_a1191, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1166, _then1167(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1188, _then1189(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 50, False, True)
-    _c1170 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1171(st, v_p, v__envc_run, v__envc_seek):
+    _c1192 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1193(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1172 = 1
-        st["_envc_at_p_attack_effect__20"] = _cast(_a1172, jnp.int8)
-        _a1173 = False
-        v__envc_run = _cast(_a1173, jnp.bool_)
+        _a1194 = 1
+        st["_envc_at_p_attack_effect__20"] = _cast(_a1194, jnp.int8)
+        _a1195 = False
+        v__envc_run = _cast(_a1195, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1174(st, v_p, v__envc_run, v__envc_seek):
+    def _else1196(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1175 = True
-        v__envc_run = _cast(_a1175, jnp.bool_)
+        _a1197 = True
+        v__envc_run = _cast(_a1197, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1170, _then1171(st, v_p, v__envc_run, v__envc_seek), _else1174(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1192, _then1193(st, v_p, v__envc_run, v__envc_seek), _else1196(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4073,30 +4147,30 @@ def p_attack_effect__31(st, v_p):
     v_p = _cast(v_p, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__31"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__31"]) != 0), jnp.bool_)
-    _c1176 = v__envc_seek
-    def _then1177(st, v_p, v__envc_run, v__envc_seek):
+    _c1198 = v__envc_seek
+    def _then1199(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1178 = 0
-        st["_envc_at_p_attack_effect__31"] = _cast(_a1178, jnp.int8)
-        _a1179 = False
-        v__envc_seek = _cast(_a1179, jnp.bool_)
+        _a1200 = 0
+        st["_envc_at_p_attack_effect__31"] = _cast(_a1200, jnp.int8)
+        _a1201 = False
+        v__envc_seek = _cast(_a1201, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1176, _then1177(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1198, _then1199(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_own_choice(st, v_p, 30, True)
-    _c1180 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
-    def _then1181(st, v_p, v__envc_run, v__envc_seek):
+    _c1202 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
+    def _then1203(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1182 = 1
-        st["_envc_at_p_attack_effect__31"] = _cast(_a1182, jnp.int8)
-        _a1183 = False
-        v__envc_run = _cast(_a1183, jnp.bool_)
+        _a1204 = 1
+        st["_envc_at_p_attack_effect__31"] = _cast(_a1204, jnp.int8)
+        _a1205 = False
+        v__envc_run = _cast(_a1205, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1184(st, v_p, v__envc_run, v__envc_seek):
+    def _else1206(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1185 = True
-        v__envc_run = _cast(_a1185, jnp.bool_)
+        _a1207 = True
+        v__envc_run = _cast(_a1207, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1180, _then1181(st, v_p, v__envc_run, v__envc_seek), _else1184(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1202, _then1203(st, v_p, v__envc_run, v__envc_seek), _else1206(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4114,30 +4188,30 @@ def p_attack_effect__33(st, v_p):
     v_p = _cast(v_p, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__33"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__33"]) != 0), jnp.bool_)
-    _c1186 = v__envc_seek
-    def _then1187(st, v_p, v__envc_run, v__envc_seek):
+    _c1208 = v__envc_seek
+    def _then1209(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1188 = 0
-        st["_envc_at_p_attack_effect__33"] = _cast(_a1188, jnp.int8)
-        _a1189 = False
-        v__envc_seek = _cast(_a1189, jnp.bool_)
+        _a1210 = 0
+        st["_envc_at_p_attack_effect__33"] = _cast(_a1210, jnp.int8)
+        _a1211 = False
+        v__envc_seek = _cast(_a1211, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1186, _then1187(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1208, _then1209(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 30, False, True)
-    _c1190 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1191(st, v_p, v__envc_run, v__envc_seek):
+    _c1212 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1213(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1192 = 1
-        st["_envc_at_p_attack_effect__33"] = _cast(_a1192, jnp.int8)
-        _a1193 = False
-        v__envc_run = _cast(_a1193, jnp.bool_)
+        _a1214 = 1
+        st["_envc_at_p_attack_effect__33"] = _cast(_a1214, jnp.int8)
+        _a1215 = False
+        v__envc_run = _cast(_a1215, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1194(st, v_p, v__envc_run, v__envc_seek):
+    def _else1216(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1195 = True
-        v__envc_run = _cast(_a1195, jnp.bool_)
+        _a1217 = True
+        v__envc_run = _cast(_a1217, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1190, _then1191(st, v_p, v__envc_run, v__envc_seek), _else1194(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1212, _then1213(st, v_p, v__envc_run, v__envc_seek), _else1216(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4147,30 +4221,30 @@ def p_attack_effect__34(st, v_p):
     v_p = _cast(v_p, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__34"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__34"]) != 0), jnp.bool_)
-    _c1196 = v__envc_seek
-    def _then1197(st, v_p, v__envc_run, v__envc_seek):
+    _c1218 = v__envc_seek
+    def _then1219(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1198 = 0
-        st["_envc_at_p_attack_effect__34"] = _cast(_a1198, jnp.int8)
-        _a1199 = False
-        v__envc_seek = _cast(_a1199, jnp.bool_)
+        _a1220 = 0
+        st["_envc_at_p_attack_effect__34"] = _cast(_a1220, jnp.int8)
+        _a1221 = False
+        v__envc_seek = _cast(_a1221, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1196, _then1197(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1218, _then1219(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_switch_self(st, v_p)
-    _c1200 = (_i32(st["_envc_at_p_switch_self"]) != 0)
-    def _then1201(st, v_p, v__envc_run, v__envc_seek):
+    _c1222 = (_i32(st["_envc_at_p_switch_self"]) != 0)
+    def _then1223(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1202 = 1
-        st["_envc_at_p_attack_effect__34"] = _cast(_a1202, jnp.int8)
-        _a1203 = False
-        v__envc_run = _cast(_a1203, jnp.bool_)
+        _a1224 = 1
+        st["_envc_at_p_attack_effect__34"] = _cast(_a1224, jnp.int8)
+        _a1225 = False
+        v__envc_run = _cast(_a1225, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1204(st, v_p, v__envc_run, v__envc_seek):
+    def _else1226(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1205 = True
-        v__envc_run = _cast(_a1205, jnp.bool_)
+        _a1227 = True
+        v__envc_run = _cast(_a1227, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1200, _then1201(st, v_p, v__envc_run, v__envc_seek), _else1204(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1222, _then1223(st, v_p, v__envc_run, v__envc_seek), _else1226(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4186,10 +4260,10 @@ def p_attack_effect__36(st, v_p):
     """proc `attack_effect__36` (tcg.fills:64)"""
     st = dict(st)
     v_p = _cast(v_p, jnp.int8)
-    _a1206 = 20
-    st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a1206, jnp.int16))
-    _a1207 = (1 + (1 - _i32(v_p)))
-    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a1207, jnp.int8))
+    _a1228 = 20
+    st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a1228, jnp.int16))
+    _a1229 = (1 + (1 - _i32(v_p)))
+    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a1229, jnp.int8))
     return st
 
 
@@ -4263,30 +4337,30 @@ def p_attack_effect__45(st, v_p):
     v_p = _cast(v_p, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__45"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__45"]) != 0), jnp.bool_)
-    _c1208 = v__envc_seek
-    def _then1209(st, v_p, v__envc_run, v__envc_seek):
+    _c1230 = v__envc_seek
+    def _then1231(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1210 = 0
-        st["_envc_at_p_attack_effect__45"] = _cast(_a1210, jnp.int8)
-        _a1211 = False
-        v__envc_seek = _cast(_a1211, jnp.bool_)
+        _a1232 = 0
+        st["_envc_at_p_attack_effect__45"] = _cast(_a1232, jnp.int8)
+        _a1233 = False
+        v__envc_seek = _cast(_a1233, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1208, _then1209(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1230, _then1231(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 30, True, True)
-    _c1212 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1213(st, v_p, v__envc_run, v__envc_seek):
+    _c1234 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1235(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1214 = 1
-        st["_envc_at_p_attack_effect__45"] = _cast(_a1214, jnp.int8)
-        _a1215 = False
-        v__envc_run = _cast(_a1215, jnp.bool_)
+        _a1236 = 1
+        st["_envc_at_p_attack_effect__45"] = _cast(_a1236, jnp.int8)
+        _a1237 = False
+        v__envc_run = _cast(_a1237, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1216(st, v_p, v__envc_run, v__envc_seek):
+    def _else1238(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1217 = True
-        v__envc_run = _cast(_a1217, jnp.bool_)
+        _a1239 = True
+        v__envc_run = _cast(_a1239, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1212, _then1213(st, v_p, v__envc_run, v__envc_seek), _else1216(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1234, _then1235(st, v_p, v__envc_run, v__envc_seek), _else1238(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4304,30 +4378,30 @@ def p_attack_effect__47(st, v_p):
     v_p = _cast(v_p, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__47"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__47"]) != 0), jnp.bool_)
-    _c1218 = v__envc_seek
-    def _then1219(st, v_p, v__envc_run, v__envc_seek):
+    _c1240 = v__envc_seek
+    def _then1241(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1220 = 0
-        st["_envc_at_p_attack_effect__47"] = _cast(_a1220, jnp.int8)
-        _a1221 = False
-        v__envc_seek = _cast(_a1221, jnp.bool_)
+        _a1242 = 0
+        st["_envc_at_p_attack_effect__47"] = _cast(_a1242, jnp.int8)
+        _a1243 = False
+        v__envc_seek = _cast(_a1243, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1218, _then1219(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1240, _then1241(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_switch_opponent(st, v_p, False, True, False)
-    _c1222 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1223(st, v_p, v__envc_run, v__envc_seek):
+    _c1244 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1245(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1224 = 1
-        st["_envc_at_p_attack_effect__47"] = _cast(_a1224, jnp.int8)
-        _a1225 = False
-        v__envc_run = _cast(_a1225, jnp.bool_)
+        _a1246 = 1
+        st["_envc_at_p_attack_effect__47"] = _cast(_a1246, jnp.int8)
+        _a1247 = False
+        v__envc_run = _cast(_a1247, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1226(st, v_p, v__envc_run, v__envc_seek):
+    def _else1248(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1227 = True
-        v__envc_run = _cast(_a1227, jnp.bool_)
+        _a1249 = True
+        v__envc_run = _cast(_a1249, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1222, _then1223(st, v_p, v__envc_run, v__envc_seek), _else1226(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1244, _then1245(st, v_p, v__envc_run, v__envc_seek), _else1248(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4425,30 +4499,30 @@ def p_attack_effect__59(st, v_p):
     v_p = _cast(v_p, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__59"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__59"]) != 0), jnp.bool_)
-    _c1228 = v__envc_seek
-    def _then1229(st, v_p, v__envc_run, v__envc_seek):
+    _c1250 = v__envc_seek
+    def _then1251(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1230 = 0
-        st["_envc_at_p_attack_effect__59"] = _cast(_a1230, jnp.int8)
-        _a1231 = False
-        v__envc_seek = _cast(_a1231, jnp.bool_)
+        _a1252 = 0
+        st["_envc_at_p_attack_effect__59"] = _cast(_a1252, jnp.int8)
+        _a1253 = False
+        v__envc_seek = _cast(_a1253, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1228, _then1229(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1250, _then1251(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_copy_attack(st, v_p)
-    _c1232 = (_i32(st["_envc_at_p_copy_attack"]) != 0)
-    def _then1233(st, v_p, v__envc_run, v__envc_seek):
+    _c1254 = (_i32(st["_envc_at_p_copy_attack"]) != 0)
+    def _then1255(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1234 = 1
-        st["_envc_at_p_attack_effect__59"] = _cast(_a1234, jnp.int8)
-        _a1235 = False
-        v__envc_run = _cast(_a1235, jnp.bool_)
+        _a1256 = 1
+        st["_envc_at_p_attack_effect__59"] = _cast(_a1256, jnp.int8)
+        _a1257 = False
+        v__envc_run = _cast(_a1257, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1236(st, v_p, v__envc_run, v__envc_seek):
+    def _else1258(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1237 = True
-        v__envc_run = _cast(_a1237, jnp.bool_)
+        _a1259 = True
+        v__envc_run = _cast(_a1259, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1232, _then1233(st, v_p, v__envc_run, v__envc_seek), _else1236(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1254, _then1255(st, v_p, v__envc_run, v__envc_seek), _else1258(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4498,36 +4572,36 @@ def p_attack_effect__65(st, v_p):
     v_p = _cast(v_p, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__65"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__65"]) != 0), jnp.bool_)
-    _c1238 = v__envc_run
-    def _then1239(st, v_p, v__envc_run, v__envc_seek):
+    _c1260 = v__envc_run
+    def _then1261(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         st = p_discard_energy(st, v_p, 0, 1, 2)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1238, _then1239(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
-    _c1240 = v__envc_seek
-    def _then1241(st, v_p, v__envc_run, v__envc_seek):
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1260, _then1261(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    _c1262 = v__envc_seek
+    def _then1263(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1242 = 0
-        st["_envc_at_p_attack_effect__65"] = _cast(_a1242, jnp.int8)
-        _a1243 = False
-        v__envc_seek = _cast(_a1243, jnp.bool_)
+        _a1264 = 0
+        st["_envc_at_p_attack_effect__65"] = _cast(_a1264, jnp.int8)
+        _a1265 = False
+        v__envc_seek = _cast(_a1265, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1240, _then1241(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1262, _then1263(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 80, False, True)
-    _c1244 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1245(st, v_p, v__envc_run, v__envc_seek):
+    _c1266 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1267(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1246 = 1
-        st["_envc_at_p_attack_effect__65"] = _cast(_a1246, jnp.int8)
-        _a1247 = False
-        v__envc_run = _cast(_a1247, jnp.bool_)
+        _a1268 = 1
+        st["_envc_at_p_attack_effect__65"] = _cast(_a1268, jnp.int8)
+        _a1269 = False
+        v__envc_run = _cast(_a1269, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1248(st, v_p, v__envc_run, v__envc_seek):
+    def _else1270(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1249 = True
-        v__envc_run = _cast(_a1249, jnp.bool_)
+        _a1271 = True
+        v__envc_run = _cast(_a1271, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1244, _then1245(st, v_p, v__envc_run, v__envc_seek), _else1248(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1266, _then1267(st, v_p, v__envc_run, v__envc_seek), _else1270(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4568,30 +4642,30 @@ def p_attack_effect__70(st, v_p):
     v_p = _cast(v_p, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__70"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__70"]) != 0), jnp.bool_)
-    _c1250 = v__envc_seek
-    def _then1251(st, v_p, v__envc_run, v__envc_seek):
+    _c1272 = v__envc_seek
+    def _then1273(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1252 = 0
-        st["_envc_at_p_attack_effect__70"] = _cast(_a1252, jnp.int8)
-        _a1253 = False
-        v__envc_seek = _cast(_a1253, jnp.bool_)
+        _a1274 = 0
+        st["_envc_at_p_attack_effect__70"] = _cast(_a1274, jnp.int8)
+        _a1275 = False
+        v__envc_seek = _cast(_a1275, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1250, _then1251(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1272, _then1273(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 20, True, True)
-    _c1254 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1255(st, v_p, v__envc_run, v__envc_seek):
+    _c1276 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1277(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1256 = 1
-        st["_envc_at_p_attack_effect__70"] = _cast(_a1256, jnp.int8)
-        _a1257 = False
-        v__envc_run = _cast(_a1257, jnp.bool_)
+        _a1278 = 1
+        st["_envc_at_p_attack_effect__70"] = _cast(_a1278, jnp.int8)
+        _a1279 = False
+        v__envc_run = _cast(_a1279, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1258(st, v_p, v__envc_run, v__envc_seek):
+    def _else1280(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1259 = True
-        v__envc_run = _cast(_a1259, jnp.bool_)
+        _a1281 = True
+        v__envc_run = _cast(_a1281, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1254, _then1255(st, v_p, v__envc_run, v__envc_seek), _else1258(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1276, _then1277(st, v_p, v__envc_run, v__envc_seek), _else1280(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4609,30 +4683,30 @@ def p_attack_effect__72(st, v_p):
     v_p = _cast(v_p, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__72"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__72"]) != 0), jnp.bool_)
-    _c1260 = v__envc_seek
-    def _then1261(st, v_p, v__envc_run, v__envc_seek):
+    _c1282 = v__envc_seek
+    def _then1283(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1262 = 0
-        st["_envc_at_p_attack_effect__72"] = _cast(_a1262, jnp.int8)
-        _a1263 = False
-        v__envc_seek = _cast(_a1263, jnp.bool_)
+        _a1284 = 0
+        st["_envc_at_p_attack_effect__72"] = _cast(_a1284, jnp.int8)
+        _a1285 = False
+        v__envc_seek = _cast(_a1285, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1260, _then1261(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1282, _then1283(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_attach_to_benched_choices(st, v_p, 2, 2)
-    _c1264 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
-    def _then1265(st, v_p, v__envc_run, v__envc_seek):
+    _c1286 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
+    def _then1287(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1266 = 1
-        st["_envc_at_p_attack_effect__72"] = _cast(_a1266, jnp.int8)
-        _a1267 = False
-        v__envc_run = _cast(_a1267, jnp.bool_)
+        _a1288 = 1
+        st["_envc_at_p_attack_effect__72"] = _cast(_a1288, jnp.int8)
+        _a1289 = False
+        v__envc_run = _cast(_a1289, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1268(st, v_p, v__envc_run, v__envc_seek):
+    def _else1290(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1269 = True
-        v__envc_run = _cast(_a1269, jnp.bool_)
+        _a1291 = True
+        v__envc_run = _cast(_a1291, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1264, _then1265(st, v_p, v__envc_run, v__envc_seek), _else1268(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1286, _then1287(st, v_p, v__envc_run, v__envc_seek), _else1290(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4666,30 +4740,30 @@ def p_attack_effect__76(st, v_p):
     v_p = _cast(v_p, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__76"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__76"]) != 0), jnp.bool_)
-    _c1270 = v__envc_seek
-    def _then1271(st, v_p, v__envc_run, v__envc_seek):
+    _c1292 = v__envc_seek
+    def _then1293(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1272 = 0
-        st["_envc_at_p_attack_effect__76"] = _cast(_a1272, jnp.int8)
-        _a1273 = False
-        v__envc_seek = _cast(_a1273, jnp.bool_)
+        _a1294 = 0
+        st["_envc_at_p_attack_effect__76"] = _cast(_a1294, jnp.int8)
+        _a1295 = False
+        v__envc_seek = _cast(_a1295, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1270, _then1271(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1292, _then1293(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_attach_to_bench_choice(st, v_p, 3)
-    _c1274 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-    def _then1275(st, v_p, v__envc_run, v__envc_seek):
+    _c1296 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+    def _then1297(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1276 = 1
-        st["_envc_at_p_attack_effect__76"] = _cast(_a1276, jnp.int8)
-        _a1277 = False
-        v__envc_run = _cast(_a1277, jnp.bool_)
+        _a1298 = 1
+        st["_envc_at_p_attack_effect__76"] = _cast(_a1298, jnp.int8)
+        _a1299 = False
+        v__envc_run = _cast(_a1299, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1278(st, v_p, v__envc_run, v__envc_seek):
+    def _else1300(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1279 = True
-        v__envc_run = _cast(_a1279, jnp.bool_)
+        _a1301 = True
+        v__envc_run = _cast(_a1301, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1274, _then1275(st, v_p, v__envc_run, v__envc_seek), _else1278(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1296, _then1297(st, v_p, v__envc_run, v__envc_seek), _else1300(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4723,30 +4797,30 @@ def p_attack_effect__80(st, v_p):
     v_p = _cast(v_p, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__80"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__80"]) != 0), jnp.bool_)
-    _c1280 = v__envc_seek
-    def _then1281(st, v_p, v__envc_run, v__envc_seek):
+    _c1302 = v__envc_seek
+    def _then1303(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1282 = 0
-        st["_envc_at_p_attack_effect__80"] = _cast(_a1282, jnp.int8)
-        _a1283 = False
-        v__envc_seek = _cast(_a1283, jnp.bool_)
+        _a1304 = 0
+        st["_envc_at_p_attack_effect__80"] = _cast(_a1304, jnp.int8)
+        _a1305 = False
+        v__envc_seek = _cast(_a1305, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1280, _then1281(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1302, _then1303(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_own_choice(st, v_p, 20, False)
-    _c1284 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
-    def _then1285(st, v_p, v__envc_run, v__envc_seek):
+    _c1306 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
+    def _then1307(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1286 = 1
-        st["_envc_at_p_attack_effect__80"] = _cast(_a1286, jnp.int8)
-        _a1287 = False
-        v__envc_run = _cast(_a1287, jnp.bool_)
+        _a1308 = 1
+        st["_envc_at_p_attack_effect__80"] = _cast(_a1308, jnp.int8)
+        _a1309 = False
+        v__envc_run = _cast(_a1309, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1288(st, v_p, v__envc_run, v__envc_seek):
+    def _else1310(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1289 = True
-        v__envc_run = _cast(_a1289, jnp.bool_)
+        _a1311 = True
+        v__envc_run = _cast(_a1311, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1284, _then1285(st, v_p, v__envc_run, v__envc_seek), _else1288(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1306, _then1307(st, v_p, v__envc_run, v__envc_seek), _else1310(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4875,30 +4949,30 @@ def p_attack_effect__96(st, v_p):
     v_p = _cast(v_p, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__96"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__96"]) != 0), jnp.bool_)
-    _c1290 = v__envc_seek
-    def _then1291(st, v_p, v__envc_run, v__envc_seek):
+    _c1312 = v__envc_seek
+    def _then1313(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1292 = 0
-        st["_envc_at_p_attack_effect__96"] = _cast(_a1292, jnp.int8)
-        _a1293 = False
-        v__envc_seek = _cast(_a1293, jnp.bool_)
+        _a1314 = 0
+        st["_envc_at_p_attack_effect__96"] = _cast(_a1314, jnp.int8)
+        _a1315 = False
+        v__envc_seek = _cast(_a1315, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1290, _then1291(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1312, _then1313(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 10, False, True)
-    _c1294 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1295(st, v_p, v__envc_run, v__envc_seek):
+    _c1316 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1317(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1296 = 1
-        st["_envc_at_p_attack_effect__96"] = _cast(_a1296, jnp.int8)
-        _a1297 = False
-        v__envc_run = _cast(_a1297, jnp.bool_)
+        _a1318 = 1
+        st["_envc_at_p_attack_effect__96"] = _cast(_a1318, jnp.int8)
+        _a1319 = False
+        v__envc_run = _cast(_a1319, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1298(st, v_p, v__envc_run, v__envc_seek):
+    def _else1320(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1299 = True
-        v__envc_run = _cast(_a1299, jnp.bool_)
+        _a1321 = True
+        v__envc_run = _cast(_a1321, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1294, _then1295(st, v_p, v__envc_run, v__envc_seek), _else1298(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1316, _then1317(st, v_p, v__envc_run, v__envc_seek), _else1320(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4908,30 +4982,30 @@ def p_attack_effect__97(st, v_p):
     v_p = _cast(v_p, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__97"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__97"]) != 0), jnp.bool_)
-    _c1300 = v__envc_seek
-    def _then1301(st, v_p, v__envc_run, v__envc_seek):
+    _c1322 = v__envc_seek
+    def _then1323(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1302 = 0
-        st["_envc_at_p_attack_effect__97"] = _cast(_a1302, jnp.int8)
-        _a1303 = False
-        v__envc_seek = _cast(_a1303, jnp.bool_)
+        _a1324 = 0
+        st["_envc_at_p_attack_effect__97"] = _cast(_a1324, jnp.int8)
+        _a1325 = False
+        v__envc_seek = _cast(_a1325, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1300, _then1301(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1322, _then1323(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_switch_opponent(st, v_p, True, False, False)
-    _c1304 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1305(st, v_p, v__envc_run, v__envc_seek):
+    _c1326 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1327(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1306 = 1
-        st["_envc_at_p_attack_effect__97"] = _cast(_a1306, jnp.int8)
-        _a1307 = False
-        v__envc_run = _cast(_a1307, jnp.bool_)
+        _a1328 = 1
+        st["_envc_at_p_attack_effect__97"] = _cast(_a1328, jnp.int8)
+        _a1329 = False
+        v__envc_run = _cast(_a1329, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1308(st, v_p, v__envc_run, v__envc_seek):
+    def _else1330(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1309 = True
-        v__envc_run = _cast(_a1309, jnp.bool_)
+        _a1331 = True
+        v__envc_run = _cast(_a1331, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1304, _then1305(st, v_p, v__envc_run, v__envc_seek), _else1308(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1326, _then1327(st, v_p, v__envc_run, v__envc_seek), _else1330(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4975,35 +5049,35 @@ def p_ability_effect__2(st, v_p, v_s):
     v_s = _cast(v_s, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_ability_effect__2"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_ability_effect__2"]) != 0), jnp.bool_)
-    _c1310 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_s) == 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__2"]) == 1)))
-    def _then1311(st, v_p, v_s, v__envc_run, v__envc_seek):
+    _c1332 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_s) == 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__2"]) == 1)))
+    def _then1333(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _c1312 = v__envc_seek
-        def _then1313(st, v_p, v_s, v__envc_run, v__envc_seek):
+        _c1334 = v__envc_seek
+        def _then1335(st, v_p, v_s, v__envc_run, v__envc_seek):
             st = dict(st)
-            _a1314 = 0
-            st["_envc_at_p_ability_effect__2"] = _cast(_a1314, jnp.int8)
-            _a1315 = False
-            v__envc_seek = _cast(_a1315, jnp.bool_)
+            _a1336 = 0
+            st["_envc_at_p_ability_effect__2"] = _cast(_a1336, jnp.int8)
+            _a1337 = False
+            v__envc_seek = _cast(_a1337, jnp.bool_)
             return st, (v_p, v_s, v__envc_run, v__envc_seek)
-        st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1312, _then1313(st, v_p, v_s, v__envc_run, v__envc_seek), (st, (v_p, v_s, v__envc_run, v__envc_seek)))
+        st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1334, _then1335(st, v_p, v_s, v__envc_run, v__envc_seek), (st, (v_p, v_s, v__envc_run, v__envc_seek)))
         st = p_switch_opponent(st, v_p, False, False, True)
-        _c1316 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1317(st, v_p, v_s, v__envc_run, v__envc_seek):
+        _c1338 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1339(st, v_p, v_s, v__envc_run, v__envc_seek):
             st = dict(st)
-            _a1318 = 1
-            st["_envc_at_p_ability_effect__2"] = _cast(_a1318, jnp.int8)
-            _a1319 = False
-            v__envc_run = _cast(_a1319, jnp.bool_)
+            _a1340 = 1
+            st["_envc_at_p_ability_effect__2"] = _cast(_a1340, jnp.int8)
+            _a1341 = False
+            v__envc_run = _cast(_a1341, jnp.bool_)
             return st, (v_p, v_s, v__envc_run, v__envc_seek)
-        def _else1320(st, v_p, v_s, v__envc_run, v__envc_seek):
+        def _else1342(st, v_p, v_s, v__envc_run, v__envc_seek):
             st = dict(st)
-            _a1321 = True
-            v__envc_run = _cast(_a1321, jnp.bool_)
+            _a1343 = True
+            v__envc_run = _cast(_a1343, jnp.bool_)
             return st, (v_p, v_s, v__envc_run, v__envc_seek)
-        st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1316, _then1317(st, v_p, v_s, v__envc_run, v__envc_seek), _else1320(st, v_p, v_s, v__envc_run, v__envc_seek))
+        st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1338, _then1339(st, v_p, v_s, v__envc_run, v__envc_seek), _else1342(st, v_p, v_s, v__envc_run, v__envc_seek))
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
-    st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1310, _then1311(st, v_p, v_s, v__envc_run, v__envc_seek), (st, (v_p, v_s, v__envc_run, v__envc_seek)))
+    st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1332, _then1333(st, v_p, v_s, v__envc_run, v__envc_seek), (st, (v_p, v_s, v__envc_run, v__envc_seek)))
     return st
 
 
@@ -5032,30 +5106,30 @@ def p_ability_effect__5(st, v_p, v_s):
     v_s = _cast(v_s, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_ability_effect__5"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_ability_effect__5"]) != 0), jnp.bool_)
-    _c1322 = v__envc_seek
-    def _then1323(st, v_p, v_s, v__envc_run, v__envc_seek):
+    _c1344 = v__envc_seek
+    def _then1345(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1324 = 0
-        st["_envc_at_p_ability_effect__5"] = _cast(_a1324, jnp.int8)
-        _a1325 = False
-        v__envc_seek = _cast(_a1325, jnp.bool_)
+        _a1346 = 0
+        st["_envc_at_p_ability_effect__5"] = _cast(_a1346, jnp.int8)
+        _a1347 = False
+        v__envc_seek = _cast(_a1347, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
-    st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1322, _then1323(st, v_p, v_s, v__envc_run, v__envc_seek), (st, (v_p, v_s, v__envc_run, v__envc_seek)))
+    st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1344, _then1345(st, v_p, v_s, v__envc_run, v__envc_seek), (st, (v_p, v_s, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 20, False, False)
-    _c1326 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1327(st, v_p, v_s, v__envc_run, v__envc_seek):
+    _c1348 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1349(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1328 = 1
-        st["_envc_at_p_ability_effect__5"] = _cast(_a1328, jnp.int8)
-        _a1329 = False
-        v__envc_run = _cast(_a1329, jnp.bool_)
+        _a1350 = 1
+        st["_envc_at_p_ability_effect__5"] = _cast(_a1350, jnp.int8)
+        _a1351 = False
+        v__envc_run = _cast(_a1351, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
-    def _else1330(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _else1352(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1331 = True
-        v__envc_run = _cast(_a1331, jnp.bool_)
+        _a1353 = True
+        v__envc_run = _cast(_a1353, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
-    st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1326, _then1327(st, v_p, v_s, v__envc_run, v__envc_seek), _else1330(st, v_p, v_s, v__envc_run, v__envc_seek))
+    st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1348, _then1349(st, v_p, v_s, v__envc_run, v__envc_seek), _else1352(st, v_p, v_s, v__envc_run, v__envc_seek))
     return st
 
 
@@ -5120,30 +5194,30 @@ def p_ability_effect__12(st, v_p, v_s):
     v_s = _cast(v_s, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_ability_effect__12"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_ability_effect__12"]) != 0), jnp.bool_)
-    _c1332 = v__envc_seek
-    def _then1333(st, v_p, v_s, v__envc_run, v__envc_seek):
+    _c1354 = v__envc_seek
+    def _then1355(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1334 = 0
-        st["_envc_at_p_ability_effect__12"] = _cast(_a1334, jnp.int8)
-        _a1335 = False
-        v__envc_seek = _cast(_a1335, jnp.bool_)
+        _a1356 = 0
+        st["_envc_at_p_ability_effect__12"] = _cast(_a1356, jnp.int8)
+        _a1357 = False
+        v__envc_seek = _cast(_a1357, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
-    st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1332, _then1333(st, v_p, v_s, v__envc_run, v__envc_seek), (st, (v_p, v_s, v__envc_run, v__envc_seek)))
+    st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1354, _then1355(st, v_p, v_s, v__envc_run, v__envc_seek), (st, (v_p, v_s, v__envc_run, v__envc_seek)))
     st = p_switch_opponent(st, v_p, False, True, False)
-    _c1336 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1337(st, v_p, v_s, v__envc_run, v__envc_seek):
+    _c1358 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1359(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1338 = 1
-        st["_envc_at_p_ability_effect__12"] = _cast(_a1338, jnp.int8)
-        _a1339 = False
-        v__envc_run = _cast(_a1339, jnp.bool_)
+        _a1360 = 1
+        st["_envc_at_p_ability_effect__12"] = _cast(_a1360, jnp.int8)
+        _a1361 = False
+        v__envc_run = _cast(_a1361, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
-    def _else1340(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _else1362(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1341 = True
-        v__envc_run = _cast(_a1341, jnp.bool_)
+        _a1363 = True
+        v__envc_run = _cast(_a1363, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
-    st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1336, _then1337(st, v_p, v_s, v__envc_run, v__envc_seek), _else1340(st, v_p, v_s, v__envc_run, v__envc_seek))
+    st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1358, _then1359(st, v_p, v_s, v__envc_run, v__envc_seek), _else1362(st, v_p, v_s, v__envc_run, v__envc_seek))
     return st
 
 
@@ -5225,28 +5299,28 @@ def p_trainer_effect__3(st, v_p, v_target):
     v_target = _cast(v_target, jnp.int8)
     v_going = _cast(True, jnp.bool_)
     v_k = jnp.int32(0)
-    def _loop1342(i, carry):
+    def _loop1364(i, carry):
         st, (v_p, v_target, v_going, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        _c1343 = v_going
-        def _then1344(st, v_p, v_target, v_going, v_k):
+        _c1365 = v_going
+        def _then1366(st, v_p, v_target, v_going, v_k):
             st = dict(st)
-            st, _r1346 = _randint(st, 0, 1)
-            _c1345 = (_r1346 == 1)
-            def _then1347(st, v_p, v_target, v_going, v_k):
+            st, _r1368 = _randint(st, 0, 1)
+            _c1367 = (_r1368 == 1)
+            def _then1369(st, v_p, v_target, v_going, v_k):
                 st = dict(st)
                 st = p_attach_from_zone(st, v_p, v_target, 2, 1, False)
                 return st, (v_p, v_target, v_going, v_k)
-            def _else1348(st, v_p, v_target, v_going, v_k):
+            def _else1370(st, v_p, v_target, v_going, v_k):
                 st = dict(st)
-                _a1349 = False
-                v_going = _cast(_a1349, jnp.bool_)
+                _a1371 = False
+                v_going = _cast(_a1371, jnp.bool_)
                 return st, (v_p, v_target, v_going, v_k)
-            st, (v_p, v_target, v_going, v_k) = _select(_c1345, _then1347(st, v_p, v_target, v_going, v_k), _else1348(st, v_p, v_target, v_going, v_k))
+            st, (v_p, v_target, v_going, v_k) = _select(_c1367, _then1369(st, v_p, v_target, v_going, v_k), _else1370(st, v_p, v_target, v_going, v_k))
             return st, (v_p, v_target, v_going, v_k)
-        st, (v_p, v_target, v_going, v_k) = _select(_c1343, _then1344(st, v_p, v_target, v_going, v_k), (st, (v_p, v_target, v_going, v_k)))
+        st, (v_p, v_target, v_going, v_k) = _select(_c1365, _then1366(st, v_p, v_target, v_going, v_k), (st, (v_p, v_target, v_going, v_k)))
         return st, (v_p, v_target, v_going, v_k)
-    st, (v_p, v_target, v_going, v_k) = lax.fori_loop(0, 12, _loop1342, (st, (v_p, v_target, v_going, v_k)))
+    st, (v_p, v_target, v_going, v_k) = lax.fori_loop(0, 12, _loop1364, (st, (v_p, v_target, v_going, v_k)))
     return st
 
 
@@ -5293,30 +5367,30 @@ def p_trainer_effect__8(st, v_p, v_target):
     v_target = _cast(v_target, jnp.int8)
     v__envc_run = _cast((_i32(st["_envc_at_p_trainer_effect__8"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_trainer_effect__8"]) != 0), jnp.bool_)
-    _c1350 = v__envc_seek
-    def _then1351(st, v_p, v_target, v__envc_run, v__envc_seek):
+    _c1372 = v__envc_seek
+    def _then1373(st, v_p, v_target, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1352 = 0
-        st["_envc_at_p_trainer_effect__8"] = _cast(_a1352, jnp.int8)
-        _a1353 = False
-        v__envc_seek = _cast(_a1353, jnp.bool_)
+        _a1374 = 0
+        st["_envc_at_p_trainer_effect__8"] = _cast(_a1374, jnp.int8)
+        _a1375 = False
+        v__envc_seek = _cast(_a1375, jnp.bool_)
         return st, (v_p, v_target, v__envc_run, v__envc_seek)
-    st, (v_p, v_target, v__envc_run, v__envc_seek) = _select(_c1350, _then1351(st, v_p, v_target, v__envc_run, v__envc_seek), (st, (v_p, v_target, v__envc_run, v__envc_seek)))
+    st, (v_p, v_target, v__envc_run, v__envc_seek) = _select(_c1372, _then1373(st, v_p, v_target, v__envc_run, v__envc_seek), (st, (v_p, v_target, v__envc_run, v__envc_seek)))
     st = p_switch_opponent(st, v_p, False, True, False)
-    _c1354 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1355(st, v_p, v_target, v__envc_run, v__envc_seek):
+    _c1376 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1377(st, v_p, v_target, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1356 = 1
-        st["_envc_at_p_trainer_effect__8"] = _cast(_a1356, jnp.int8)
-        _a1357 = False
-        v__envc_run = _cast(_a1357, jnp.bool_)
+        _a1378 = 1
+        st["_envc_at_p_trainer_effect__8"] = _cast(_a1378, jnp.int8)
+        _a1379 = False
+        v__envc_run = _cast(_a1379, jnp.bool_)
         return st, (v_p, v_target, v__envc_run, v__envc_seek)
-    def _else1358(st, v_p, v_target, v__envc_run, v__envc_seek):
+    def _else1380(st, v_p, v_target, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1359 = True
-        v__envc_run = _cast(_a1359, jnp.bool_)
+        _a1381 = True
+        v__envc_run = _cast(_a1381, jnp.bool_)
         return st, (v_p, v_target, v__envc_run, v__envc_seek)
-    st, (v_p, v_target, v__envc_run, v__envc_seek) = _select(_c1354, _then1355(st, v_p, v_target, v__envc_run, v__envc_seek), _else1358(st, v_p, v_target, v__envc_run, v__envc_seek))
+    st, (v_p, v_target, v__envc_run, v__envc_seek) = _select(_c1376, _then1377(st, v_p, v_target, v__envc_run, v__envc_seek), _else1380(st, v_p, v_target, v__envc_run, v__envc_seek))
     return st
 
 
@@ -5400,340 +5474,282 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
     v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__dispatch"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0), jnp.bool_)
     v_op_0 = _cast(0, jnp.int8)
-    _c1360 = v__envc_run
-    def _then1361(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    _c1382 = v__envc_run
+    def _then1383(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _a1362 = _K34[_i32(v_effect)][0]
-        v_op_0 = _cast(_a1362, jnp.int8)
+        _a1384 = _K34[_i32(v_effect)][0]
+        v_op_0 = _cast(_a1384, jnp.int8)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1360, _then1361(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
-    _c1363 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
-    _c1364 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
-    _c1365 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
-    _c1366 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
-    _c1367 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
-    _c1368 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
-    _c1369 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 1)))
-    _c1370 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
-    _c1371 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 9))
-    _c1372 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
-    _c1373 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
-    _c1374 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
-    _c1375 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 13))
-    _c1376 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 14))
-    _c1377 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 15)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 2)))
-    _c1378 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 16))
-    _c1379 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 17))
-    _c1380 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 18))
-    _c1381 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 19))
-    _c1382 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 20))
-    _c1383 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 21))
-    _c1384 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 22))
-    _c1385 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 23)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 3)))
-    _c1386 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 24)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 4)))
-    _c1387 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 25))
-    _c1388 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 26))
-    _c1389 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 27))
-    _c1390 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 28)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 5)))
-    _c1391 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 29))
-    _c1392 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 30))
-    _c1393 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 31))
-    _c1394 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 32))
-    _c1395 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 33))
-    _c1396 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 34))
-    _c1397 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 35))
-    _c1398 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 36)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 6)))
-    _c1399 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 37))
-    _c1400 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 38))
-    _c1401 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 39))
-    _c1402 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 40)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 7)))
-    _c1403 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 41))
-    _c1404 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 42))
-    _c1405 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 43))
-    _c1406 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 44))
-    _c1407 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 45))
-    _c1408 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 46))
-    _c1409 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 47))
-    _c1410 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 48))
-    _c1411 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 49)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 8)))
-    _c1412 = v__envc_run
-    def _then1413(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1382, _then1383(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+    _c1385 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
+    _c1386 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
+    _c1387 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
+    _c1388 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
+    _c1389 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
+    _c1390 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
+    _c1391 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 1)))
+    _c1392 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
+    _c1393 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 9))
+    _c1394 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
+    _c1395 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
+    _c1396 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
+    _c1397 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 13))
+    _c1398 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 14))
+    _c1399 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 15)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 2)))
+    _c1400 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 16))
+    _c1401 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 17))
+    _c1402 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 18))
+    _c1403 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 19))
+    _c1404 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 20))
+    _c1405 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 21))
+    _c1406 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 22))
+    _c1407 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 23)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 3)))
+    _c1408 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 24)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 4)))
+    _c1409 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 25))
+    _c1410 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 26))
+    _c1411 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 27))
+    _c1412 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 28)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 5)))
+    _c1413 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 29))
+    _c1414 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 30))
+    _c1415 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 31))
+    _c1416 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 32))
+    _c1417 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 33))
+    _c1418 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 34))
+    _c1419 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 35))
+    _c1420 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 36)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 6)))
+    _c1421 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 37))
+    _c1422 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 38))
+    _c1423 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 39))
+    _c1424 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 40)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 7)))
+    _c1425 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 41))
+    _c1426 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 42))
+    _c1427 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 43))
+    _c1428 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 44))
+    _c1429 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 45))
+    _c1430 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 46))
+    _c1431 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 47))
+    _c1432 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 48))
+    _c1433 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 49)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 8)))
+    _c1434 = v__envc_run
+    def _then1435(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal(st, v_p, 0, _K35[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1414(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1436(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_pokemon_from_deck(st, v_p, _K36[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1415(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1437(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_afflict_opponent(st, v_p, _K37[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1416(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1438(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_poison_opponent(st, v_p)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1417(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1439(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_on_heads(st, _K38[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1418(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1440(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_damage_per_heads(st, _K39[_i32(v_effect)][0], _K40[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1419(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1441(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         v__envc_arg1 = _cast(0, jnp.int8)
-        _c1420 = v__envc_run
-        def _then1421(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
+        _c1442 = v__envc_run
+        def _then1443(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
-            _a1422 = _K41[_i32(v_effect)][0]
-            v__envc_arg1 = _cast(_a1422, jnp.int8)
+            _a1444 = _K41[_i32(v_effect)][0]
+            v__envc_arg1 = _cast(_a1444, jnp.int8)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _select(_c1420, _then1421(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)))
-        _c1423 = v__envc_seek
-        def _then1424(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _select(_c1442, _then1443(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)))
+        _c1445 = v__envc_seek
+        def _then1446(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
-            _a1425 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            v_effect = _cast(_a1425, jnp.int8)
-            _a1426 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            v_p = _cast(_a1426, jnp.int8)
-            _a1427 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1427, jnp.int8)
-            _a1428 = False
-            v__envc_seek = _cast(_a1428, jnp.bool_)
+            _a1447 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            v_effect = _cast(_a1447, jnp.int8)
+            _a1448 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            v_p = _cast(_a1448, jnp.int8)
+            _a1449 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1449, jnp.int8)
+            _a1450 = False
+            v__envc_seek = _cast(_a1450, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _select(_c1423, _then1424(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _select(_c1445, _then1446(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)))
         st = p_attach_to_bench_choice(st, v_p, v__envc_arg1)
-        _c1429 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-        def _then1430(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
+        _c1451 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+        def _then1452(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
-            _a1431 = v_effect
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1431, jnp.int8)
-            _a1432 = v_p
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1432, jnp.int8)
-            _a1433 = 1
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1433, jnp.int8)
-            _a1434 = False
-            v__envc_run = _cast(_a1434, jnp.bool_)
+            _a1453 = v_effect
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1453, jnp.int8)
+            _a1454 = v_p
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1454, jnp.int8)
+            _a1455 = 1
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1455, jnp.int8)
+            _a1456 = False
+            v__envc_run = _cast(_a1456, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
-        def _else1435(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
+        def _else1457(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
-            _a1436 = True
-            v__envc_run = _cast(_a1436, jnp.bool_)
+            _a1458 = True
+            v__envc_run = _cast(_a1458, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _select(_c1429, _then1430(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1), _else1435(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _select(_c1451, _then1452(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1), _else1457(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1))
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1437(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1459(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_nothing_on_tails(st)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1438(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1460(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_discard_energy(st, v_p, 0, _K42[_i32(v_effect)][0], _K43[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1439(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1461(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_hinder_defending(st, v_p, _K44[_i32(v_effect)][0], _K45[_i32(v_effect)][0], _K46[_i32(v_effect)][0], _K47[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1440(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1462(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_damage_self(st, v_p, _K48[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1441(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1463(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_if_extra_energy(st, v_p, _K49[_i32(v_effect)][0], _K50[_i32(v_effect)][0], _K51[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1442(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1464(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_block_supporters(st, v_p)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1443(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1465(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_if_all_heads(st, 2, 80)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1444(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1466(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         v__envc_arg2 = _cast(0, jnp.int16)
         v__envc_arg3 = _cast(False, jnp.bool_)
-        _c1445 = v__envc_run
-        def _then1446(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+        _c1467 = v__envc_run
+        def _then1468(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
             st = dict(st)
-            _a1447 = _K52[_i32(v_effect)][0]
-            v__envc_arg2 = _cast(_a1447, jnp.int16)
-            _a1448 = _K53[_i32(v_effect)][0]
-            v__envc_arg3 = _cast(_a1448, jnp.bool_)
+            _a1469 = _K52[_i32(v_effect)][0]
+            v__envc_arg2 = _cast(_a1469, jnp.int16)
+            _a1470 = _K53[_i32(v_effect)][0]
+            v__envc_arg3 = _cast(_a1470, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _select(_c1445, _then1446(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)))
-        _c1449 = v__envc_seek
-        def _then1450(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _select(_c1467, _then1468(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)))
+        _c1471 = v__envc_seek
+        def _then1472(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
             st = dict(st)
-            _a1451 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            v_effect = _cast(_a1451, jnp.int8)
-            _a1452 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            v_p = _cast(_a1452, jnp.int8)
-            _a1453 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1453, jnp.int8)
-            _a1454 = False
-            v__envc_seek = _cast(_a1454, jnp.bool_)
+            _a1473 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            v_effect = _cast(_a1473, jnp.int8)
+            _a1474 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            v_p = _cast(_a1474, jnp.int8)
+            _a1475 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1475, jnp.int8)
+            _a1476 = False
+            v__envc_seek = _cast(_a1476, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _select(_c1449, _then1450(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _select(_c1471, _then1472(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)))
         st = p_damage_opponent_choice(st, v_p, v__envc_arg2, v__envc_arg3, True)
-        _c1455 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-        def _then1456(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+        _c1477 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+        def _then1478(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
             st = dict(st)
-            _a1457 = v_effect
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1457, jnp.int8)
-            _a1458 = v_p
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1458, jnp.int8)
-            _a1459 = 2
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1459, jnp.int8)
-            _a1460 = False
-            v__envc_run = _cast(_a1460, jnp.bool_)
+            _a1479 = v_effect
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1479, jnp.int8)
+            _a1480 = v_p
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1480, jnp.int8)
+            _a1481 = 2
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1481, jnp.int8)
+            _a1482 = False
+            v__envc_run = _cast(_a1482, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
-        def _else1461(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+        def _else1483(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
             st = dict(st)
-            _a1462 = True
-            v__envc_run = _cast(_a1462, jnp.bool_)
+            _a1484 = True
+            v__envc_run = _cast(_a1484, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _select(_c1455, _then1456(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3), _else1461(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _select(_c1477, _then1478(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3), _else1483(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3))
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1463(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1485(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_discard_opponent_energy(st, v_p, _K54[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1464(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1486(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_afflict_opponent_on_heads(st, v_p, 2)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1465(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1487(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_damage_opponent_bench(st, v_p, _K55[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1466(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1488(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_if(st, v_p, _K56[_i32(v_effect)][0], _K57[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1467(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1489(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_discard_all_energy(st, v_p, 0)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1468(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1490(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_damage_per_bench_type(st, v_p, _K58[_i32(v_effect)][0], 30)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1469(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1491(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_or_recoil(st, v_p, 40, 20)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1470(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1492(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         v__envc_arg4 = _cast(0, jnp.int16)
         v__envc_arg5 = _cast(False, jnp.bool_)
-        _c1471 = v__envc_run
-        def _then1472(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+        _c1493 = v__envc_run
+        def _then1494(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
             st = dict(st)
-            _a1473 = _K59[_i32(v_effect)][0]
-            v__envc_arg4 = _cast(_a1473, jnp.int16)
-            _a1474 = _K60[_i32(v_effect)][0]
-            v__envc_arg5 = _cast(_a1474, jnp.bool_)
+            _a1495 = _K59[_i32(v_effect)][0]
+            v__envc_arg4 = _cast(_a1495, jnp.int16)
+            _a1496 = _K60[_i32(v_effect)][0]
+            v__envc_arg5 = _cast(_a1496, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _select(_c1471, _then1472(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)))
-        _c1475 = v__envc_seek
-        def _then1476(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _select(_c1493, _then1494(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)))
+        _c1497 = v__envc_seek
+        def _then1498(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
             st = dict(st)
-            _a1477 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            v_effect = _cast(_a1477, jnp.int8)
-            _a1478 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            v_p = _cast(_a1478, jnp.int8)
-            _a1479 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1479, jnp.int8)
-            _a1480 = False
-            v__envc_seek = _cast(_a1480, jnp.bool_)
+            _a1499 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            v_effect = _cast(_a1499, jnp.int8)
+            _a1500 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            v_p = _cast(_a1500, jnp.int8)
+            _a1501 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1501, jnp.int8)
+            _a1502 = False
+            v__envc_seek = _cast(_a1502, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _select(_c1475, _then1476(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _select(_c1497, _then1498(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)))
         st = p_damage_own_choice(st, v_p, v__envc_arg4, v__envc_arg5)
-        _c1481 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
-        def _then1482(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+        _c1503 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
+        def _then1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
             st = dict(st)
-            _a1483 = v_effect
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1483, jnp.int8)
-            _a1484 = v_p
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1484, jnp.int8)
-            _a1485 = 3
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1485, jnp.int8)
-            _a1486 = False
-            v__envc_run = _cast(_a1486, jnp.bool_)
+            _a1505 = v_effect
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1505, jnp.int8)
+            _a1506 = v_p
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1506, jnp.int8)
+            _a1507 = 3
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1507, jnp.int8)
+            _a1508 = False
+            v__envc_run = _cast(_a1508, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
-        def _else1487(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+        def _else1509(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
             st = dict(st)
-            _a1488 = True
-            v__envc_run = _cast(_a1488, jnp.bool_)
+            _a1510 = True
+            v__envc_run = _cast(_a1510, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _select(_c1481, _then1482(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5), _else1487(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _select(_c1503, _then1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5), _else1509(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5))
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1489(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1511(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1490 = v__envc_seek
-        def _then1491(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1492 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            v_effect = _cast(_a1492, jnp.int8)
-            _a1493 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            v_p = _cast(_a1493, jnp.int8)
-            _a1494 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1494, jnp.int8)
-            _a1495 = False
-            v__envc_seek = _cast(_a1495, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1490, _then1491(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
-        st = p_switch_self(st, v_p)
-        _c1496 = (_i32(st["_envc_at_p_switch_self"]) != 0)
-        def _then1497(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1498 = v_effect
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1498, jnp.int8)
-            _a1499 = v_p
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1499, jnp.int8)
-            _a1500 = 4
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1500, jnp.int8)
-            _a1501 = False
-            v__envc_run = _cast(_a1501, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        def _else1502(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1503 = True
-            v__envc_run = _cast(_a1503, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1496, _then1497(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _else1502(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_bonus_per_opponent_energy(st, v_p, _K61[_i32(v_effect)][0])
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1505(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_protect_all(st, v_p, True)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1506(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_drain(st, v_p)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1507(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        v__envc_arg6 = _cast(False, jnp.bool_)
-        v__envc_arg7 = _cast(False, jnp.bool_)
-        _c1508 = v__envc_run
-        def _then1509(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
-            st = dict(st)
-            _a1510 = _K62[_i32(v_effect)][0]
-            v__envc_arg6 = _cast(_a1510, jnp.bool_)
-            _a1511 = _K63[_i32(v_effect)][0]
-            v__envc_arg7 = _cast(_a1511, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _select(_c1508, _then1509(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)))
         _c1512 = v__envc_seek
-        def _then1513(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
+        def _then1513(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             _a1514 = st["_envc_frame_p_attack_effect__dispatch__effect"]
             v_effect = _cast(_a1514, jnp.int8)
@@ -5743,60 +5759,55 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1516, jnp.int8)
             _a1517 = False
             v__envc_seek = _cast(_a1517, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _select(_c1512, _then1513(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)))
-        st = p_switch_opponent(st, v_p, v__envc_arg6, v__envc_arg7, False)
-        _c1518 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1519(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1512, _then1513(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+        st = p_switch_self(st, v_p)
+        _c1518 = (_i32(st["_envc_at_p_switch_self"]) != 0)
+        def _then1519(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             _a1520 = v_effect
             st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1520, jnp.int8)
             _a1521 = v_p
             st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1521, jnp.int8)
-            _a1522 = 5
+            _a1522 = 4
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1522, jnp.int8)
             _a1523 = False
             v__envc_run = _cast(_a1523, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
-        def _else1524(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        def _else1524(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             _a1525 = True
             v__envc_run = _cast(_a1525, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _select(_c1518, _then1519(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7), _else1524(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7))
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1518, _then1519(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _else1524(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1526(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_named_from_deck_to_bench(st, v_p, 12)
+        st = p_bonus_per_opponent_energy(st, v_p, _K61[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1527(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_bonus_per_bench_named(st, v_p, 8, 50)
+        st = p_protect_all(st, v_p, True)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1528(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_attach_from_zone(st, v_p, 0, _K64[_i32(v_effect)][0], 1, True)
+        st = p_drain(st, v_p)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1529(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_random_hits(st, v_p, 4, _K65[_i32(v_effect)][0])
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1530(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_draw_cards(st, v_p, 1)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1531(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_discard_opponent_hand_card(st, v_p, _K66[_i32(v_effect)][0])
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1532(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_damage_until_tails(st, _K67[_i32(v_effect)][0], _K68[_i32(v_effect)][0])
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1533(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
+        v__envc_arg6 = _cast(False, jnp.bool_)
+        v__envc_arg7 = _cast(False, jnp.bool_)
+        _c1530 = v__envc_run
+        def _then1531(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
+            st = dict(st)
+            _a1532 = _K62[_i32(v_effect)][0]
+            v__envc_arg6 = _cast(_a1532, jnp.bool_)
+            _a1533 = _K63[_i32(v_effect)][0]
+            v__envc_arg7 = _cast(_a1533, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _select(_c1530, _then1531(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)))
         _c1534 = v__envc_seek
-        def _then1535(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _then1535(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
             st = dict(st)
             _a1536 = st["_envc_frame_p_attack_effect__dispatch__effect"]
             v_effect = _cast(_a1536, jnp.int8)
@@ -5806,200 +5817,263 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1538, jnp.int8)
             _a1539 = False
             v__envc_seek = _cast(_a1539, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1534, _then1535(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
-        st = p_copy_attack(st, v_p)
-        _c1540 = (_i32(st["_envc_at_p_copy_attack"]) != 0)
-        def _then1541(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _select(_c1534, _then1535(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)))
+        st = p_switch_opponent(st, v_p, v__envc_arg6, v__envc_arg7, False)
+        _c1540 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1541(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
             st = dict(st)
             _a1542 = v_effect
             st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1542, jnp.int8)
             _a1543 = v_p
             st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1543, jnp.int8)
-            _a1544 = 6
+            _a1544 = 5
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1544, jnp.int8)
             _a1545 = False
             v__envc_run = _cast(_a1545, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        def _else1546(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
+        def _else1546(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
             st = dict(st)
             _a1547 = True
             v__envc_run = _cast(_a1547, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1540, _then1541(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _else1546(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _select(_c1540, _then1541(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7), _else1546(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7))
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1548(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_opponent_active_to_deck(st, v_p, True)
+        st = p_named_from_deck_to_bench(st, v_p, 12)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1549(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_see_opponent_hand(st, v_p)
+        st = p_bonus_per_bench_named(st, v_p, 8, 50)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1550(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_protect(st, v_p, _K69[_i32(v_effect)][0], _K70[_i32(v_effect)][0])
+        st = p_attach_from_zone(st, v_p, 0, _K64[_i32(v_effect)][0], 1, True)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1551(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1552 = v__envc_seek
-        def _then1553(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = p_random_hits(st, v_p, 4, _K65[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1552(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_draw_cards(st, v_p, 1)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1553(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_discard_opponent_hand_card(st, v_p, _K66[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1554(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_damage_until_tails(st, _K67[_i32(v_effect)][0], _K68[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1555(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        _c1556 = v__envc_seek
+        def _then1557(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1554 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            v_effect = _cast(_a1554, jnp.int8)
-            _a1555 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            v_p = _cast(_a1555, jnp.int8)
-            _a1556 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1556, jnp.int8)
-            _a1557 = False
-            v__envc_seek = _cast(_a1557, jnp.bool_)
+            _a1558 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            v_effect = _cast(_a1558, jnp.int8)
+            _a1559 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            v_p = _cast(_a1559, jnp.int8)
+            _a1560 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1560, jnp.int8)
+            _a1561 = False
+            v__envc_seek = _cast(_a1561, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1552, _then1553(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
-        st = p_attach_to_benched_choices(st, v_p, 2, 2)
-        _c1558 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
-        def _then1559(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1556, _then1557(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+        st = p_copy_attack(st, v_p)
+        _c1562 = (_i32(st["_envc_at_p_copy_attack"]) != 0)
+        def _then1563(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1560 = v_effect
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1560, jnp.int8)
-            _a1561 = v_p
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1561, jnp.int8)
-            _a1562 = 7
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1562, jnp.int8)
-            _a1563 = False
-            v__envc_run = _cast(_a1563, jnp.bool_)
+            _a1564 = v_effect
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1564, jnp.int8)
+            _a1565 = v_p
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1565, jnp.int8)
+            _a1566 = 6
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1566, jnp.int8)
+            _a1567 = False
+            v__envc_run = _cast(_a1567, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        def _else1564(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _else1568(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1565 = True
-            v__envc_run = _cast(_a1565, jnp.bool_)
+            _a1569 = True
+            v__envc_run = _cast(_a1569, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1558, _then1559(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _else1564(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1566(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_afflict_self(st, v_p, 1)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1567(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_boost_next_turn(st, v_p, 20)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1568(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_burn_opponent_on_heads(st, v_p)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1569(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_discard_deck_tops(st, 5)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1562, _then1563(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _else1568(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1570(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_sweets_relay(st, v_p, 20)
+        st = p_opponent_active_to_deck(st, v_p, True)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1571(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_damage_per_relay(st, v_p, 40)
+        st = p_see_opponent_hand(st, v_p)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1572(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_counter_damage(st, v_p, 30)
+        st = p_protect(st, v_p, _K69[_i32(v_effect)][0], _K70[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1573(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_heal_on_heads(st, v_p, 0, 60)
+        _c1574 = v__envc_seek
+        def _then1575(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1576 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            v_effect = _cast(_a1576, jnp.int8)
+            _a1577 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            v_p = _cast(_a1577, jnp.int8)
+            _a1578 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1578, jnp.int8)
+            _a1579 = False
+            v__envc_seek = _cast(_a1579, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1574, _then1575(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+        st = p_attach_to_benched_choices(st, v_p, 2, 2)
+        _c1580 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
+        def _then1581(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1582 = v_effect
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1582, jnp.int8)
+            _a1583 = v_p
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1583, jnp.int8)
+            _a1584 = 7
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1584, jnp.int8)
+            _a1585 = False
+            v__envc_run = _cast(_a1585, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        def _else1586(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1587 = True
+            v__envc_run = _cast(_a1587, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1580, _then1581(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _else1586(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1574(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1588(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1575 = v__envc_seek
-        def _then1576(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1577 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            v_effect = _cast(_a1577, jnp.int8)
-            _a1578 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            v_p = _cast(_a1578, jnp.int8)
-            _a1579 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1579, jnp.int8)
-            _a1580 = False
-            v__envc_seek = _cast(_a1580, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1575, _then1576(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
-        st = p_attack_effect__16(st, v_p)
-        _c1581 = (_i32(st["_envc_at_p_attack_effect__16"]) != 0)
-        def _then1582(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1583 = v_effect
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1583, jnp.int8)
-            _a1584 = v_p
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1584, jnp.int8)
-            _a1585 = 8
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1585, jnp.int8)
-            _a1586 = False
-            v__envc_run = _cast(_a1586, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        def _else1587(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1588 = True
-            v__envc_run = _cast(_a1588, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1581, _then1582(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _else1587(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
+        st = p_afflict_self(st, v_p, 1)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1589(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1590 = (_i32(v_op_0) == 50)
-        def _then1591(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            st = p_attack_effect__36(st, v_p)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1590, _then1591(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+        st = p_boost_next_turn(st, v_p, 20)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select_first((_c1363, _c1364, _c1365, _c1366, _c1367, _c1368, _c1369, _c1370, _c1371, _c1372, _c1373, _c1374, _c1375, _c1376, _c1377, _c1378, _c1379, _c1380, _c1381, _c1382, _c1383, _c1384, _c1385, _c1386, _c1387, _c1388, _c1389, _c1390, _c1391, _c1392, _c1393, _c1394, _c1395, _c1396, _c1397, _c1398, _c1399, _c1400, _c1401, _c1402, _c1403, _c1404, _c1405, _c1406, _c1407, _c1408, _c1409, _c1410, _c1411, _c1412, ), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)), (_then1413(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1414(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1415(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1416(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1417(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1418(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1419(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1437(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1438(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1439(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1440(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1441(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1442(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1443(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1444(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1463(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1464(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1465(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1466(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1467(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1468(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1469(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1470(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1489(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1505(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1506(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1507(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1526(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1527(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1528(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1529(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1530(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1531(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1532(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1533(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1548(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1549(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1550(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1551(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1566(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1567(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1568(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1569(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1570(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1571(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1572(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1573(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1574(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1589(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), ), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
-    v_op_1 = _cast(0, jnp.int8)
-    _c1592 = v__envc_run
-    def _then1593(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
+    def _then1590(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _a1594 = _K34[_i32(v_effect)][1]
-        v_op_1 = _cast(_a1594, jnp.int8)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)
-    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1) = _select(_c1592, _then1593(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)))
-    _c1595 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_1) == 15)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 9)))
-    def _then1596(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
+        st = p_burn_opponent_on_heads(st, v_p)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1591(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        v__envc_arg8 = _cast(0, jnp.int16)
-        v__envc_arg9 = _cast(False, jnp.bool_)
-        _c1597 = v__envc_run
-        def _then1598(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+        st = p_discard_deck_tops(st, 5)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1592(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_sweets_relay(st, v_p, 20)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1593(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_damage_per_relay(st, v_p, 40)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1594(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_counter_damage(st, v_p, 30)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1595(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_heal_on_heads(st, v_p, 0, 60)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1596(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        _c1597 = v__envc_seek
+        def _then1598(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1599 = _K52[_i32(v_effect)][1]
-            v__envc_arg8 = _cast(_a1599, jnp.int16)
-            _a1600 = _K53[_i32(v_effect)][1]
-            v__envc_arg9 = _cast(_a1600, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _select(_c1597, _then1598(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)))
-        _c1601 = v__envc_seek
-        def _then1602(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+            _a1599 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            v_effect = _cast(_a1599, jnp.int8)
+            _a1600 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            v_p = _cast(_a1600, jnp.int8)
+            _a1601 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1601, jnp.int8)
+            _a1602 = False
+            v__envc_seek = _cast(_a1602, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1597, _then1598(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+        st = p_attack_effect__16(st, v_p)
+        _c1603 = (_i32(st["_envc_at_p_attack_effect__16"]) != 0)
+        def _then1604(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1603 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1603, jnp.int8)
-            _a1604 = False
-            v__envc_seek = _cast(_a1604, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _select(_c1601, _then1602(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)))
-        st = p_damage_opponent_choice(st, v_p, v__envc_arg8, v__envc_arg9, True)
-        _c1605 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-        def _then1606(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
-            st = dict(st)
-            _a1607 = 9
+            _a1605 = v_effect
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1605, jnp.int8)
+            _a1606 = v_p
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1606, jnp.int8)
+            _a1607 = 8
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1607, jnp.int8)
             _a1608 = False
             v__envc_run = _cast(_a1608, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
-        def _else1609(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        def _else1609(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             _a1610 = True
             v__envc_run = _cast(_a1610, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _select(_c1605, _then1606(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9), _else1609(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9))
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1603, _then1604(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _else1609(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1611(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        _c1612 = (_i32(v_op_0) == 50)
+        def _then1613(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            st = p_attack_effect__36(st, v_p)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1612, _then1613(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select_first((_c1385, _c1386, _c1387, _c1388, _c1389, _c1390, _c1391, _c1392, _c1393, _c1394, _c1395, _c1396, _c1397, _c1398, _c1399, _c1400, _c1401, _c1402, _c1403, _c1404, _c1405, _c1406, _c1407, _c1408, _c1409, _c1410, _c1411, _c1412, _c1413, _c1414, _c1415, _c1416, _c1417, _c1418, _c1419, _c1420, _c1421, _c1422, _c1423, _c1424, _c1425, _c1426, _c1427, _c1428, _c1429, _c1430, _c1431, _c1432, _c1433, _c1434, ), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)), (_then1435(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1436(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1437(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1438(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1439(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1440(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1441(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1459(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1460(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1461(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1462(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1463(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1464(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1465(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1466(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1485(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1486(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1487(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1488(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1489(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1490(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1491(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1492(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1511(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1526(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1527(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1528(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1529(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1548(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1549(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1550(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1551(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1552(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1553(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1554(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1555(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1570(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1571(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1572(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1573(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1588(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1589(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1590(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1591(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1592(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1593(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1594(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1595(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1596(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1611(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), ), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+    v_op_1 = _cast(0, jnp.int8)
+    _c1614 = v__envc_run
+    def _then1615(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
+        st = dict(st)
+        _a1616 = _K34[_i32(v_effect)][1]
+        v_op_1 = _cast(_a1616, jnp.int8)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)
-    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1) = _select(_c1595, _then1596(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)))
+    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1) = _select(_c1614, _then1615(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)))
+    _c1617 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_1) == 15)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 9)))
+    def _then1618(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
+        st = dict(st)
+        v__envc_arg8 = _cast(0, jnp.int16)
+        v__envc_arg9 = _cast(False, jnp.bool_)
+        _c1619 = v__envc_run
+        def _then1620(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+            st = dict(st)
+            _a1621 = _K52[_i32(v_effect)][1]
+            v__envc_arg8 = _cast(_a1621, jnp.int16)
+            _a1622 = _K53[_i32(v_effect)][1]
+            v__envc_arg9 = _cast(_a1622, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _select(_c1619, _then1620(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)))
+        _c1623 = v__envc_seek
+        def _then1624(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+            st = dict(st)
+            _a1625 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1625, jnp.int8)
+            _a1626 = False
+            v__envc_seek = _cast(_a1626, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _select(_c1623, _then1624(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)))
+        st = p_damage_opponent_choice(st, v_p, v__envc_arg8, v__envc_arg9, True)
+        _c1627 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+        def _then1628(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+            st = dict(st)
+            _a1629 = 9
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1629, jnp.int8)
+            _a1630 = False
+            v__envc_run = _cast(_a1630, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
+        def _else1631(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+            st = dict(st)
+            _a1632 = True
+            v__envc_run = _cast(_a1632, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _select(_c1627, _then1628(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9), _else1631(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9))
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)
+    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1) = _select(_c1617, _then1618(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)))
     return st
 
 
@@ -6012,148 +6086,148 @@ def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
     v__envc_run = _cast((_i32(st["_envc_at_p_ability_effect__dispatch"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0), jnp.bool_)
     v_op_0 = _cast(0, jnp.int8)
-    _c1611 = v__envc_run
-    def _then1612(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    _c1633 = v__envc_run
+    def _then1634(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _a1613 = _K71[_i32(v_effect)][0]
-        v_op_0 = _cast(_a1613, jnp.int8)
+        _a1635 = _K71[_i32(v_effect)][0]
+        v_op_0 = _cast(_a1635, jnp.int8)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1611, _then1612(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
-    _c1614 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
-    _c1615 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
-    _c1616 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
-    _c1617 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 1)))
-    _c1618 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
-    _c1619 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
-    _c1620 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7))
-    _c1621 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
-    _c1622 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 9)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 2)))
-    _c1623 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
-    _c1624 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
-    _c1625 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
-    _c1626 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 13)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 3)))
-    def _then1627(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1633, _then1634(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
+    _c1636 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
+    _c1637 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
+    _c1638 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
+    _c1639 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 1)))
+    _c1640 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
+    _c1641 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
+    _c1642 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7))
+    _c1643 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
+    _c1644 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 9)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 2)))
+    _c1645 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
+    _c1646 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
+    _c1647 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
+    _c1648 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 13)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 3)))
+    def _then1649(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal_all(st, v_p, 20)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1628(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1650(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_strike_back(st, v_s, 20)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1629(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1651(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_cut_damage(st, v_p, _K72[_i32(v_effect)][0], _K73[_i32(v_effect)][0])
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1630(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1652(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1631 = v__envc_seek
-        def _then1632(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        _c1653 = v__envc_seek
+        def _then1654(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1633 = 0
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1633, jnp.int8)
-            _a1634 = False
-            v__envc_seek = _cast(_a1634, jnp.bool_)
+            _a1655 = 0
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1655, jnp.int8)
+            _a1656 = False
+            v__envc_seek = _cast(_a1656, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1631, _then1632(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
+        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1653, _then1654(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
         st = p_damage_opponent_choice(st, v_p, 20, False, False)
-        _c1635 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-        def _then1636(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        _c1657 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+        def _then1658(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1637 = 1
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1637, jnp.int8)
-            _a1638 = False
-            v__envc_run = _cast(_a1638, jnp.bool_)
+            _a1659 = 1
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1659, jnp.int8)
+            _a1660 = False
+            v__envc_run = _cast(_a1660, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        def _else1639(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _else1661(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1640 = True
-            v__envc_run = _cast(_a1640, jnp.bool_)
+            _a1662 = True
+            v__envc_run = _cast(_a1662, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1635, _then1636(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _else1639(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0))
+        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1657, _then1658(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _else1661(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0))
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1641(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1663(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_attach_from_zone(st, v_p, jnp.where((_i32(_K74[_i32(v_effect)][0]) == 2), _i32(v_s), _i32(_K75[_i32(v_effect)][0])), _K76[_i32(v_effect)][0], 1, _K77[_i32(v_effect)][0])
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1642(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1664(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_lock_opponent_supporters(st, v_p, v_s)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1643(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1665(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_afflict_opponent_on_heads(st, v_p, 1)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1644(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1666(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_poison_opponent_from(st, v_p, v_s)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1645(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1667(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1646 = v__envc_seek
-        def _then1647(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        _c1668 = v__envc_seek
+        def _then1669(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1648 = 0
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1648, jnp.int8)
-            _a1649 = False
-            v__envc_seek = _cast(_a1649, jnp.bool_)
+            _a1670 = 0
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1670, jnp.int8)
+            _a1671 = False
+            v__envc_seek = _cast(_a1671, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1646, _then1647(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
+        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1668, _then1669(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
         st = p_switch_opponent(st, v_p, False, True, False)
-        _c1650 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1651(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        _c1672 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1673(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1652 = 2
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1652, jnp.int8)
-            _a1653 = False
-            v__envc_run = _cast(_a1653, jnp.bool_)
+            _a1674 = 2
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1674, jnp.int8)
+            _a1675 = False
+            v__envc_run = _cast(_a1675, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        def _else1654(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _else1676(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1655 = True
-            v__envc_run = _cast(_a1655, jnp.bool_)
+            _a1677 = True
+            v__envc_run = _cast(_a1677, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1650, _then1651(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _else1654(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0))
+        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1672, _then1673(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _else1676(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0))
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1656(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1678(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_look_at_deck(st, v_p, 1)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1657(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1679(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal_on_attach(st, v_p, v_s, 4, 20)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1658(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1680(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_hit_on_attach(st, v_p, 6, 20)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1659(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1681(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1660 = v__envc_seek
-        def _then1661(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        _c1682 = v__envc_seek
+        def _then1683(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1662 = 0
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1662, jnp.int8)
-            _a1663 = False
-            v__envc_seek = _cast(_a1663, jnp.bool_)
+            _a1684 = 0
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1684, jnp.int8)
+            _a1685 = False
+            v__envc_seek = _cast(_a1685, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1660, _then1661(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
+        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1682, _then1683(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
         st = p_ability_effect__2(st, v_p, v_s)
-        _c1664 = (_i32(st["_envc_at_p_ability_effect__2"]) != 0)
-        def _then1665(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        _c1686 = (_i32(st["_envc_at_p_ability_effect__2"]) != 0)
+        def _then1687(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1666 = 3
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1666, jnp.int8)
-            _a1667 = False
-            v__envc_run = _cast(_a1667, jnp.bool_)
+            _a1688 = 3
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1688, jnp.int8)
+            _a1689 = False
+            v__envc_run = _cast(_a1689, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        def _else1668(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _else1690(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1669 = True
-            v__envc_run = _cast(_a1669, jnp.bool_)
+            _a1691 = True
+            v__envc_run = _cast(_a1691, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1664, _then1665(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _else1668(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0))
+        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1686, _then1687(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _else1690(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0))
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select_first((_c1614, _c1615, _c1616, _c1617, _c1618, _c1619, _c1620, _c1621, _c1622, _c1623, _c1624, _c1625, _c1626, ), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)), (_then1627(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1628(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1629(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1630(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1641(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1642(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1643(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1644(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1645(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1656(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1657(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1658(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1659(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), ), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
+    st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select_first((_c1636, _c1637, _c1638, _c1639, _c1640, _c1641, _c1642, _c1643, _c1644, _c1645, _c1646, _c1647, _c1648, ), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)), (_then1649(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1650(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1651(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1652(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1663(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1664(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1665(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1666(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1667(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1678(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1679(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1680(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1681(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), ), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
     return st
 
 
@@ -6164,17 +6238,17 @@ def p_ability_effect__dispatch__1(st, v_effect, v_p, v_s):
     v_p = _cast(v_p, jnp.int8)
     v_s = _cast(v_s, jnp.int8)
     v_op_0 = _cast(_K78[_i32(v_effect)][0], jnp.int8)
-    _c1670 = (_i32(v_op_0) == 1)
-    _c1671 = (_i32(v_op_0) == 2)
-    def _then1672(st, v_effect, v_p, v_s, v_op_0):
+    _c1692 = (_i32(v_op_0) == 1)
+    _c1693 = (_i32(v_op_0) == 2)
+    def _then1694(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_heal_on_attach(st, v_p, v_s, 4, 20)
         return st, (v_effect, v_p, v_s, v_op_0)
-    def _then1673(st, v_effect, v_p, v_s, v_op_0):
+    def _then1695(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_hit_on_attach(st, v_p, 6, 20)
         return st, (v_effect, v_p, v_s, v_op_0)
-    st, (v_effect, v_p, v_s, v_op_0) = _select_first((_c1670, _c1671, ), (st, (v_effect, v_p, v_s, v_op_0)), (_then1672(st, v_effect, v_p, v_s, v_op_0), _then1673(st, v_effect, v_p, v_s, v_op_0), ), (st, (v_effect, v_p, v_s, v_op_0)))
+    st, (v_effect, v_p, v_s, v_op_0) = _select_first((_c1692, _c1693, ), (st, (v_effect, v_p, v_s, v_op_0)), (_then1694(st, v_effect, v_p, v_s, v_op_0), _then1695(st, v_effect, v_p, v_s, v_op_0), ), (st, (v_effect, v_p, v_s, v_op_0)))
     return st
 
 
@@ -6185,17 +6259,17 @@ def p_ability_effect__dispatch__2(st, v_effect, v_p, v_s):
     v_p = _cast(v_p, jnp.int8)
     v_s = _cast(v_s, jnp.int8)
     v_op_0 = _cast(_K79[_i32(v_effect)][0], jnp.int8)
-    _c1674 = (_i32(v_op_0) == 1)
-    _c1675 = (_i32(v_op_0) == 2)
-    def _then1676(st, v_effect, v_p, v_s, v_op_0):
+    _c1696 = (_i32(v_op_0) == 1)
+    _c1697 = (_i32(v_op_0) == 2)
+    def _then1698(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_strike_back(st, v_s, 20)
         return st, (v_effect, v_p, v_s, v_op_0)
-    def _then1677(st, v_effect, v_p, v_s, v_op_0):
+    def _then1699(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_cut_damage(st, v_p, _K72[_i32(v_effect)][0], _K73[_i32(v_effect)][0])
         return st, (v_effect, v_p, v_s, v_op_0)
-    st, (v_effect, v_p, v_s, v_op_0) = _select_first((_c1674, _c1675, ), (st, (v_effect, v_p, v_s, v_op_0)), (_then1676(st, v_effect, v_p, v_s, v_op_0), _then1677(st, v_effect, v_p, v_s, v_op_0), ), (st, (v_effect, v_p, v_s, v_op_0)))
+    st, (v_effect, v_p, v_s, v_op_0) = _select_first((_c1696, _c1697, ), (st, (v_effect, v_p, v_s, v_op_0)), (_then1698(st, v_effect, v_p, v_s, v_op_0), _then1699(st, v_effect, v_p, v_s, v_op_0), ), (st, (v_effect, v_p, v_s, v_op_0)))
     return st
 
 
@@ -6206,12 +6280,12 @@ def p_ability_effect__dispatch__3(st, v_effect, v_p, v_s):
     v_p = _cast(v_p, jnp.int8)
     v_s = _cast(v_s, jnp.int8)
     v_op_0 = _cast(_K80[_i32(v_effect)][0], jnp.int8)
-    _c1678 = (_i32(v_op_0) == 1)
-    def _then1679(st, v_effect, v_p, v_s, v_op_0):
+    _c1700 = (_i32(v_op_0) == 1)
+    def _then1701(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_lock_opponent_supporters(st, v_p, v_s)
         return st, (v_effect, v_p, v_s, v_op_0)
-    st, (v_effect, v_p, v_s, v_op_0) = _select(_c1678, _then1679(st, v_effect, v_p, v_s, v_op_0), (st, (v_effect, v_p, v_s, v_op_0)))
+    st, (v_effect, v_p, v_s, v_op_0) = _select(_c1700, _then1701(st, v_effect, v_p, v_s, v_op_0), (st, (v_effect, v_p, v_s, v_op_0)))
     return st
 
 
@@ -6222,12 +6296,12 @@ def p_ability_effect__dispatch__4(st, v_effect, v_p, v_s):
     v_p = _cast(v_p, jnp.int8)
     v_s = _cast(v_s, jnp.int8)
     v_op_0 = _cast(_K81[_i32(v_effect)][0], jnp.int8)
-    _c1680 = (_i32(v_op_0) == 1)
-    def _then1681(st, v_effect, v_p, v_s, v_op_0):
+    _c1702 = (_i32(v_op_0) == 1)
+    def _then1703(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_attach_from_zone(st, v_p, v_s, 3, 1, True)
         return st, (v_effect, v_p, v_s, v_op_0)
-    st, (v_effect, v_p, v_s, v_op_0) = _select(_c1680, _then1681(st, v_effect, v_p, v_s, v_op_0), (st, (v_effect, v_p, v_s, v_op_0)))
+    st, (v_effect, v_p, v_s, v_op_0) = _select(_c1702, _then1703(st, v_effect, v_p, v_s, v_op_0), (st, (v_effect, v_p, v_s, v_op_0)))
     return st
 
 
@@ -6240,117 +6314,117 @@ def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
     v__envc_run = _cast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0), jnp.bool_)
     v_op_0 = _cast(0, jnp.int8)
-    _c1682 = v__envc_run
-    def _then1683(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    _c1704 = v__envc_run
+    def _then1705(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _a1684 = _K82[_i32(v_effect)][0]
-        v_op_0 = _cast(_a1684, jnp.int8)
+        _a1706 = _K82[_i32(v_effect)][0]
+        v_op_0 = _cast(_a1706, jnp.int8)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _select(_c1682, _then1683(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)))
-    _c1685 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
-    _c1686 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
-    _c1687 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
-    _c1688 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
-    _c1689 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
-    _c1690 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
-    _c1691 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 1)))
-    _c1692 = (_i32(v_op_0) == 8)
-    _c1693 = (_i32(v_op_0) == 9)
-    _c1694 = (_i32(v_op_0) == 10)
-    _c1695 = (_i32(v_op_0) == 11)
-    _c1696 = (_i32(v_op_0) == 12)
-    _c1697 = (_i32(v_op_0) == 13)
-    _c1698 = (_i32(v_op_0) == 14)
-    _c1699 = (_i32(v_op_0) == 15)
-    _c1700 = (_i32(v_op_0) == 16)
-    def _then1701(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _select(_c1704, _then1705(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)))
+    _c1707 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
+    _c1708 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
+    _c1709 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
+    _c1710 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
+    _c1711 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
+    _c1712 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
+    _c1713 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 1)))
+    _c1714 = (_i32(v_op_0) == 8)
+    _c1715 = (_i32(v_op_0) == 9)
+    _c1716 = (_i32(v_op_0) == 10)
+    _c1717 = (_i32(v_op_0) == 11)
+    _c1718 = (_i32(v_op_0) == 12)
+    _c1719 = (_i32(v_op_0) == 13)
+    _c1720 = (_i32(v_op_0) == 14)
+    _c1721 = (_i32(v_op_0) == 15)
+    _c1722 = (_i32(v_op_0) == 16)
+    def _then1723(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_play_as_pokemon(st, v_p, 40, 9)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1702(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1724(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal_type(st, v_p, v_target, 0, 50)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1703(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1725(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_add_named_attack_bonus(st, 9, 10, 11, 30)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1704(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1726(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_active_to_hand(st, v_p)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1705(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1727(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_add_attack_bonus(st, 10)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1706(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1728(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_attach_from_zone(st, v_p, v_target, 5, 1, True)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1707(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1729(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1708 = v__envc_seek
-        def _then1709(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        _c1730 = v__envc_seek
+        def _then1731(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1710 = 0
-            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1710, jnp.int8)
-            _a1711 = False
-            v__envc_seek = _cast(_a1711, jnp.bool_)
+            _a1732 = 0
+            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1732, jnp.int8)
+            _a1733 = False
+            v__envc_seek = _cast(_a1733, jnp.bool_)
             return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _select(_c1708, _then1709(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)))
+        st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _select(_c1730, _then1731(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)))
         st = p_switch_opponent(st, v_p, False, True, False)
-        _c1712 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1713(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        _c1734 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1735(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1714 = 1
-            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1714, jnp.int8)
-            _a1715 = False
-            v__envc_run = _cast(_a1715, jnp.bool_)
+            _a1736 = 1
+            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1736, jnp.int8)
+            _a1737 = False
+            v__envc_run = _cast(_a1737, jnp.bool_)
             return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-        def _else1716(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        def _else1738(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1717 = True
-            v__envc_run = _cast(_a1717, jnp.bool_)
+            _a1739 = True
+            v__envc_run = _cast(_a1739, jnp.bool_)
             return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _select(_c1712, _then1713(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _else1716(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0))
+        st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _select(_c1734, _then1735(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _else1738(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0))
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1718(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1740(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_move_bench_energy(st, v_p, 3)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1719(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1741(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal(st, v_p, v_target, 20)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1720(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1742(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_add_retreat_discount(st, 1)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1721(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1743(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_see_opponent_hand(st, v_p)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1722(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1744(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_look_at_deck(st, v_p, 3)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1723(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1745(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_basic_from_deck(st, v_p)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1724(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1746(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_opponent_hand_into_deck(st, v_p, 3)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1725(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1747(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_draw_cards(st, v_p, 2)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1726(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1748(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_trainer_effect__3(st, v_p, v_target)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _select_first((_c1685, _c1686, _c1687, _c1688, _c1689, _c1690, _c1691, _c1692, _c1693, _c1694, _c1695, _c1696, _c1697, _c1698, _c1699, _c1700, ), (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)), (_then1701(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1702(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1703(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1704(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1705(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1706(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1707(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1718(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1719(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1720(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1721(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1722(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1723(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1724(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1725(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1726(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), ), (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)))
+    st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _select_first((_c1707, _c1708, _c1709, _c1710, _c1711, _c1712, _c1713, _c1714, _c1715, _c1716, _c1717, _c1718, _c1719, _c1720, _c1721, _c1722, ), (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)), (_then1723(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1724(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1725(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1726(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1727(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1728(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1729(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1740(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1741(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1742(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1743(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1744(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1745(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1746(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1747(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1748(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), ), (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)))
     return st
 
 
@@ -6363,74 +6437,74 @@ def p__envc_run_play_trainer(st, v_h, v_target):
     v__envc_seek = _cast((_i32(st["_envc_at_a_play_trainer"]) != 0), jnp.bool_)
     v_p = _cast(0, jnp.int8)
     v_c = _cast(0, jnp.int16)
-    _c1727 = v__envc_run
-    def _then1728(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
+    _c1749 = v__envc_run
+    def _then1750(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
         st = dict(st)
-        _a1729 = st["current_player"]
-        v_p = _cast(_a1729, jnp.int8)
-        _f1730 = _i32(v_h)
-        _f1731 = _get(st["hand"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f1730 >= _f1731), 39, _f1730, _f1731)
-        _a1732 = _get(st["hand"], _i32(v_p))["items"][_f1730]
-        v_c = _cast(_a1732, jnp.int16)
-        _f1733 = _i32(v_h)
-        _f1734 = _get(st["hand"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f1733 >= _f1734), 40, _f1733, _f1734)
-        _l1735 = _remove_at(_get(st["hand"], _i32(v_p)), _f1733)
-        st["hand"] = _set(st["hand"], _i32(v_p), _l1735)
-        _f1736 = _get(st["discard"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f1736 >= 20), 41, 0, 0)
-        _l1737 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_p), _l1737)
-        _a1738 = v_c
-        st["playing"] = _cast(_a1738, jnp.int16)
-        _c1739 = (_K5[_i32(v_c)] == 1)
-        def _then1740(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
+        _a1751 = st["current_player"]
+        v_p = _cast(_a1751, jnp.int8)
+        _f1752 = _i32(v_h)
+        _f1753 = _get(st["hand"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f1752 >= _f1753), 39, _f1752, _f1753)
+        _a1754 = _get(st["hand"], _i32(v_p))["items"][_f1752]
+        v_c = _cast(_a1754, jnp.int16)
+        _f1755 = _i32(v_h)
+        _f1756 = _get(st["hand"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f1755 >= _f1756), 40, _f1755, _f1756)
+        _l1757 = _remove_at(_get(st["hand"], _i32(v_p)), _f1755)
+        st["hand"] = _set(st["hand"], _i32(v_p), _l1757)
+        _f1758 = _get(st["discard"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f1758 >= 20), 41, 0, 0)
+        _l1759 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_p), _l1759)
+        _a1760 = v_c
+        st["playing"] = _cast(_a1760, jnp.int16)
+        _c1761 = (_K5[_i32(v_c)] == 1)
+        def _then1762(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
             st = dict(st)
-            _a1741 = True
-            st["supporter"] = _cast(_a1741, jnp.bool_)
+            _a1763 = True
+            st["supporter"] = _cast(_a1763, jnp.bool_)
             return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)
-        st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c) = _select(_c1739, _then1740(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c), (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)))
+        st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c) = _select(_c1761, _then1762(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c), (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)))
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)
-    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c) = _select(_c1727, _then1728(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c), (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)))
+    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c) = _select(_c1749, _then1750(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c), (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)))
     v__envc_arg1 = _cast(0, jnp.int8)
-    _c1742 = v__envc_run
-    def _then1743(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+    _c1764 = v__envc_run
+    def _then1765(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
-        _a1744 = _K4[_i32(v_c)]
-        v__envc_arg1 = _cast(_a1744, jnp.int8)
+        _a1766 = _K4[_i32(v_c)]
+        v__envc_arg1 = _cast(_a1766, jnp.int8)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
-    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _select(_c1742, _then1743(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)))
-    _c1745 = v__envc_seek
-    def _then1746(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _select(_c1764, _then1765(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)))
+    _c1767 = v__envc_seek
+    def _then1768(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
-        _a1747 = st["_envc_frame_a_play_trainer__p"]
-        v_p = _cast(_a1747, jnp.int8)
-        _a1748 = 0
-        st["_envc_at_a_play_trainer"] = _cast(_a1748, jnp.int8)
-        _a1749 = False
-        v__envc_seek = _cast(_a1749, jnp.bool_)
+        _a1769 = st["_envc_frame_a_play_trainer__p"]
+        v_p = _cast(_a1769, jnp.int8)
+        _a1770 = 0
+        st["_envc_at_a_play_trainer"] = _cast(_a1770, jnp.int8)
+        _a1771 = False
+        v__envc_seek = _cast(_a1771, jnp.bool_)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
-    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _select(_c1745, _then1746(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)))
+    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _select(_c1767, _then1768(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)))
     st = p_trainer_effect__dispatch(st, v__envc_arg1, v_p, v_target)
-    _c1750 = (_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0)
-    def _then1751(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+    _c1772 = (_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0)
+    def _then1773(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
-        _a1752 = v_p
-        st["_envc_frame_a_play_trainer__p"] = _cast(_a1752, jnp.int8)
-        _a1753 = 1
-        st["_envc_at_a_play_trainer"] = _cast(_a1753, jnp.int8)
-        _a1754 = False
-        v__envc_run = _cast(_a1754, jnp.bool_)
+        _a1774 = v_p
+        st["_envc_frame_a_play_trainer__p"] = _cast(_a1774, jnp.int8)
+        _a1775 = 1
+        st["_envc_at_a_play_trainer"] = _cast(_a1775, jnp.int8)
+        _a1776 = False
+        v__envc_run = _cast(_a1776, jnp.bool_)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
-    def _else1755(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+    def _else1777(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
-        _a1756 = True
-        v__envc_run = _cast(_a1756, jnp.bool_)
+        _a1778 = True
+        v__envc_run = _cast(_a1778, jnp.bool_)
         st = p_knock_outs(st)
         st = p_continue_game(st, v_p, True)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
-    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _select(_c1750, _then1751(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), _else1755(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1))
+    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _select(_c1772, _then1773(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), _else1777(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1))
     return st
 
 
@@ -6441,53 +6515,53 @@ def p__envc_run_use_ability(st, v_s):
     v__envc_run = _cast((_i32(st["_envc_at_a_use_ability"]) == 0), jnp.bool_)
     v__envc_seek = _cast((_i32(st["_envc_at_a_use_ability"]) != 0), jnp.bool_)
     v_p = _cast(0, jnp.int8)
-    _c1757 = v__envc_run
-    def _then1758(st, v_s, v__envc_run, v__envc_seek, v_p):
+    _c1779 = v__envc_run
+    def _then1780(st, v_s, v__envc_run, v__envc_seek, v_p):
         st = dict(st)
-        _a1759 = st["current_player"]
-        v_p = _cast(_a1759, jnp.int8)
-        _a1760 = True
-        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1760, jnp.bool_))
+        _a1781 = st["current_player"]
+        v_p = _cast(_a1781, jnp.int8)
+        _a1782 = True
+        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1782, jnp.bool_))
         return st, (v_s, v__envc_run, v__envc_seek, v_p)
-    st, (v_s, v__envc_run, v__envc_seek, v_p) = _select(_c1757, _then1758(st, v_s, v__envc_run, v__envc_seek, v_p), (st, (v_s, v__envc_run, v__envc_seek, v_p)))
+    st, (v_s, v__envc_run, v__envc_seek, v_p) = _select(_c1779, _then1780(st, v_s, v__envc_run, v__envc_seek, v_p), (st, (v_s, v__envc_run, v__envc_seek, v_p)))
     v__envc_arg1 = _cast(0, jnp.int8)
-    _c1761 = v__envc_run
-    def _then1762(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+    _c1783 = v__envc_run
+    def _then1784(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1763 = _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])]
-        v__envc_arg1 = _cast(_a1763, jnp.int8)
+        _a1785 = _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])]
+        v__envc_arg1 = _cast(_a1785, jnp.int8)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
-    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _select(_c1761, _then1762(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)))
-    _c1764 = v__envc_seek
-    def _then1765(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _select(_c1783, _then1784(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)))
+    _c1786 = v__envc_seek
+    def _then1787(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1766 = st["_envc_frame_a_use_ability__p"]
-        v_p = _cast(_a1766, jnp.int8)
-        _a1767 = 0
-        st["_envc_at_a_use_ability"] = _cast(_a1767, jnp.int8)
-        _a1768 = False
-        v__envc_seek = _cast(_a1768, jnp.bool_)
+        _a1788 = st["_envc_frame_a_use_ability__p"]
+        v_p = _cast(_a1788, jnp.int8)
+        _a1789 = 0
+        st["_envc_at_a_use_ability"] = _cast(_a1789, jnp.int8)
+        _a1790 = False
+        v__envc_seek = _cast(_a1790, jnp.bool_)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
-    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _select(_c1764, _then1765(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)))
+    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _select(_c1786, _then1787(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)))
     st = p_ability_effect__dispatch(st, v__envc_arg1, v_p, v_s)
-    _c1769 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
-    def _then1770(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+    _c1791 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
+    def _then1792(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1771 = v_p
-        st["_envc_frame_a_use_ability__p"] = _cast(_a1771, jnp.int8)
-        _a1772 = 1
-        st["_envc_at_a_use_ability"] = _cast(_a1772, jnp.int8)
-        _a1773 = False
-        v__envc_run = _cast(_a1773, jnp.bool_)
+        _a1793 = v_p
+        st["_envc_frame_a_use_ability__p"] = _cast(_a1793, jnp.int8)
+        _a1794 = 1
+        st["_envc_at_a_use_ability"] = _cast(_a1794, jnp.int8)
+        _a1795 = False
+        v__envc_run = _cast(_a1795, jnp.bool_)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
-    def _else1774(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+    def _else1796(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1775 = True
-        v__envc_run = _cast(_a1775, jnp.bool_)
+        _a1797 = True
+        v__envc_run = _cast(_a1797, jnp.bool_)
         st = p_knock_outs(st)
         st = p_continue_game(st, v_p, True)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
-    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _select(_c1769, _then1770(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), _else1774(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1))
+    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _select(_c1791, _then1792(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), _else1796(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1))
     return st
 
 
@@ -6500,88 +6574,88 @@ def p__envc_run_attack(st, v_a):
     v_p = _cast(0, jnp.int8)
     v_c = _cast(0, jnp.int16)
     v_hits = _cast(True, jnp.bool_)
-    _c1776 = v__envc_run
-    def _then1777(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+    _c1798 = v__envc_run
+    def _then1799(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
         st = dict(st)
-        _a1778 = st["current_player"]
-        v_p = _cast(_a1778, jnp.int8)
-        _a1779 = st["card"][_i32(v_p)][0]
-        v_c = _cast(_a1779, jnp.int16)
-        _c1780 = (st["condition"][_i32(v_p)] == 3)
-        def _then1781(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        _a1800 = st["current_player"]
+        v_p = _cast(_a1800, jnp.int8)
+        _a1801 = st["card"][_i32(v_p)][0]
+        v_c = _cast(_a1801, jnp.int16)
+        _c1802 = (st["condition"][_i32(v_p)] == 3)
+        def _then1803(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            st, _r1782 = _randint(st, 0, 1)
-            _a1783 = (_r1782 == 1)
-            v_hits = _cast(_a1783, jnp.bool_)
+            st, _r1804 = _randint(st, 0, 1)
+            _a1805 = (_r1804 == 1)
+            v_hits = _cast(_a1805, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1780, _then1781(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1802, _then1803(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
         return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1776, _then1777(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
-    _c1784 = jnp.logical_or(jnp.logical_and(v__envc_run, v_hits), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_a_attack"]) == 1)))
-    def _then1785(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1798, _then1799(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+    _c1806 = jnp.logical_or(jnp.logical_and(v__envc_run, v_hits), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_a_attack"]) == 1)))
+    def _then1807(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
         st = dict(st)
-        _c1786 = v__envc_run
-        def _then1787(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        _c1808 = v__envc_run
+        def _then1809(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1788 = jnp.maximum(_i32(f_printed_damage(st, v_c, v_a)), 0)
-            st["dmg"] = _cast(_a1788, jnp.int16)
-            _a1789 = v_a
-            st["attack_index"] = _cast(_a1789, jnp.int8)
-            _a1790 = True
-            st["attacking"] = _cast(_a1790, jnp.bool_)
-            _c1791 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], (_K24[_i32(_K25[_i32(st["card"][(1 - _i32(v_p))][0])])] == 1))
-            def _then1792(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+            _a1810 = jnp.maximum(_i32(f_printed_damage(st, v_c, v_a)), 0)
+            st["dmg"] = _cast(_a1810, jnp.int16)
+            _a1811 = v_a
+            st["attack_index"] = _cast(_a1811, jnp.int8)
+            _a1812 = True
+            st["attacking"] = _cast(_a1812, jnp.bool_)
+            _c1813 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], (_K24[_i32(_K25[_i32(st["card"][(1 - _i32(v_p))][0])])] == 1))
+            def _then1814(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
                 st = dict(st)
                 st = p_ability_effect__dispatch__2(st, _K26[_i32(st["card"][(1 - _i32(v_p))][0])], (1 - _i32(v_p)), 0)
                 return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-            st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1791, _then1792(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+            st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1813, _then1814(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1786, _then1787(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
-        _c1793 = v__envc_seek
-        def _then1794(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1808, _then1809(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+        _c1815 = v__envc_seek
+        def _then1816(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1795 = st["_envc_frame_a_attack__p"]
-            v_p = _cast(_a1795, jnp.int8)
-            _a1796 = 0
-            st["_envc_at_a_attack"] = _cast(_a1796, jnp.int8)
-            _a1797 = False
-            v__envc_seek = _cast(_a1797, jnp.bool_)
+            _a1817 = st["_envc_frame_a_attack__p"]
+            v_p = _cast(_a1817, jnp.int8)
+            _a1818 = 0
+            st["_envc_at_a_attack"] = _cast(_a1818, jnp.int8)
+            _a1819 = False
+            v__envc_seek = _cast(_a1819, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1793, _then1794(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1815, _then1816(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
         st = p_attack_texts(st, v_p, v_a)
-        _c1798 = (_i32(st["_envc_at_p_attack_texts"]) != 0)
-        def _then1799(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        _c1820 = (_i32(st["_envc_at_p_attack_texts"]) != 0)
+        def _then1821(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1800 = v_p
-            st["_envc_frame_a_attack__p"] = _cast(_a1800, jnp.int8)
-            _a1801 = 1
-            st["_envc_at_a_attack"] = _cast(_a1801, jnp.int8)
-            _a1802 = False
-            v__envc_run = _cast(_a1802, jnp.bool_)
+            _a1822 = v_p
+            st["_envc_frame_a_attack__p"] = _cast(_a1822, jnp.int8)
+            _a1823 = 1
+            st["_envc_at_a_attack"] = _cast(_a1823, jnp.int8)
+            _a1824 = False
+            v__envc_run = _cast(_a1824, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        def _else1803(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        def _else1825(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1804 = True
-            v__envc_run = _cast(_a1804, jnp.bool_)
+            _a1826 = True
+            v__envc_run = _cast(_a1826, jnp.bool_)
             st = p_hit_active(st, v_p)
-            _a1805 = False
-            st["attacking"] = _cast(_a1805, jnp.bool_)
+            _a1827 = False
+            st["attacking"] = _cast(_a1827, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1798, _then1799(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), _else1803(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits))
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1820, _then1821(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), _else1825(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits))
         return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1784, _then1785(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
-    _c1806 = v__envc_run
-    def _then1807(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1806, _then1807(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+    _c1828 = v__envc_run
+    def _then1829(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
         st = dict(st)
         st = p_knock_outs(st)
-        _c1808 = jnp.logical_not(st["terminated"])
-        def _then1809(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        _c1830 = jnp.logical_not(st["terminated"])
+        def _then1831(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
             st = p_finish_turn(st)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1808, _then1809(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1830, _then1831(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
         return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1806, _then1807(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1828, _then1829(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
     return st
 
 
@@ -6591,24 +6665,33 @@ def a_setup_active(st, index):
     v_h = (index // 1) % 10
     v_h = _cast(v_h, jnp.int8)
     v_p = _cast(st["current_player"], jnp.int8)
-    _f1810 = _i32(v_h)
-    _f1811 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1810 >= _f1811), 42, _f1810, _f1811)
-    st = p_put_in_play(st, v_p, 0, _get(st["hand"], _i32(v_p))["items"][_f1810])
-    _f1812 = _i32(v_h)
-    _f1813 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1812 >= _f1813), 43, _f1812, _f1813)
-    _l1814 = _remove_at(_get(st["hand"], _i32(v_p)), _f1812)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1814)
+    _f1832 = _i32(v_h)
+    _f1833 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1832 >= _f1833), 42, _f1832, _f1833)
+    st = p_put_in_play(st, v_p, 0, _get(st["hand"], _i32(v_p))["items"][_f1832])
+    _f1834 = _i32(v_h)
+    _f1835 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1834 >= _f1835), 43, _f1834, _f1835)
+    _l1836 = _remove_at(_get(st["hand"], _i32(v_p)), _f1834)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1836)
     return st
 
 
 def m_setup_active(st):
-    """guard of `setup_active` at each of its 10 flat indices (bool[10])"""
-    def _g1816(i1815):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), jnp.where((jnp.remainder(jnp.floor_divide(i1815, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1815, 1), 10)])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1815, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1817 = jax.vmap(_g1816)(jnp.arange(0, 10, dtype=jnp.int32))
-    return _e1817
+    """guard of `setup_active` at each of its 10 flat indices (bool[10]); returns (mask, its first runtime fault: int32[3], zeros for none)"""
+    def _g1842(i1837):
+        _flt = jnp.zeros(3, jnp.int32)
+        _f1838 = jnp.remainder(jnp.floor_divide(i1837, 1), 10)
+        _f1839 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0]))) & ((jnp.remainder(jnp.floor_divide(i1837, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (_f1838 >= _f1839), 1, _f1838, _f1839)
+        _f1840 = jnp.remainder(jnp.floor_divide(i1837, 1), 10)
+        _f1841 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0]))) & ((jnp.remainder(jnp.floor_divide(i1837, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1838])] == 0)) & (_f1840 >= _f1841), 1, _f1840, _f1841)
+        return (jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), jnp.where((jnp.remainder(jnp.floor_divide(i1837, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1838])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1840])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
+    _e1843 = jax.vmap(_g1842)(jnp.arange(0, 10, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1843[1]))
+    _e1844 = _e1843[0]
+    return _e1844, st["_fault"]
 
 
 def a_setup_bench(st, index):
@@ -6617,50 +6700,59 @@ def a_setup_bench(st, index):
     v_h = (index // 1) % 10
     v_h = _cast(v_h, jnp.int8)
     v_p = _cast(st["current_player"], jnp.int8)
-    _f1818 = _i32(v_h)
-    _f1819 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1818 >= _f1819), 44, _f1818, _f1819)
-    st = p_put_in_play(st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1818])
-    _f1820 = _i32(v_h)
-    _f1821 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1820 >= _f1821), 45, _f1820, _f1821)
-    _l1822 = _remove_at(_get(st["hand"], _i32(v_p)), _f1820)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1822)
+    _f1845 = _i32(v_h)
+    _f1846 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1845 >= _f1846), 44, _f1845, _f1846)
+    st = p_put_in_play(st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1845])
+    _f1847 = _i32(v_h)
+    _f1848 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1847 >= _f1848), 45, _f1847, _f1848)
+    _l1849 = _remove_at(_get(st["hand"], _i32(v_p)), _f1847)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1849)
     return st
 
 
 def m_setup_bench(st):
-    """guard of `setup_bench` at each of its 10 flat indices (bool[10])"""
-    def _g1824(i1823):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1823, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1823, 1), 10)])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1823, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1825 = jax.vmap(_g1824)(jnp.arange(0, 10, dtype=jnp.int32))
-    return _e1825
+    """guard of `setup_bench` at each of its 10 flat indices (bool[10]); returns (mask, its first runtime fault: int32[3], zeros for none)"""
+    def _g1855(i1850):
+        _flt = jnp.zeros(3, jnp.int32)
+        _f1851 = jnp.remainder(jnp.floor_divide(i1850, 1), 10)
+        _f1852 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, (jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((jnp.remainder(jnp.floor_divide(i1850, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (_f1851 >= _f1852), 1, _f1851, _f1852)
+        _f1853 = jnp.remainder(jnp.floor_divide(i1850, 1), 10)
+        _f1854 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, (jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((jnp.remainder(jnp.floor_divide(i1850, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1851])] == 0)) & (_f1853 >= _f1854), 1, _f1853, _f1854)
+        return (jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1850, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1851])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1853])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
+    _e1856 = jax.vmap(_g1855)(jnp.arange(0, 10, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1856[1]))
+    _e1857 = _e1856[0]
+    return _e1857, st["_fault"]
 
 
 def a_setup_done(st, index):
     """action `setup_done` (tcg.envspec:2172): index in 0..0"""
     st = dict(st)
-    _c1826 = (_i32(st["current_player"]) == _i32(st["first"]))
-    def _then1827(st):
+    _c1858 = (_i32(st["current_player"]) == _i32(st["first"]))
+    def _then1859(st):
         st = dict(st)
-        _a1828 = (1 - _i32(st["first"]))
-        st["current_player"] = _cast(_a1828, jnp.int8)
+        _a1860 = (1 - _i32(st["first"]))
+        st["current_player"] = _cast(_a1860, jnp.int8)
         return st, ()
-    def _else1829(st):
+    def _else1861(st):
         st = dict(st)
         st = p_begin_turn(st, st["first"])
         st = p_active_abilities(st)
         return st, ()
-    st, () = _select(_c1826, _then1827(st), _else1829(st))
+    st, () = _select(_c1858, _then1859(st), _else1861(st))
     return st
 
 
 def m_setup_done(st):
     """guard of `setup_done` at each of its 1 flat indices (bool[1])"""
-    def _g1831(i1830):
+    def _g1863(i1862):
         return jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1832 = jax.vmap(_g1831)(jnp.arange(0, 1, dtype=jnp.int32))
-    return _e1832
+    _e1864 = jax.vmap(_g1863)(jnp.arange(0, 1, dtype=jnp.int32))
+    return _e1864
 
 
 def a_play_basic(st, index):
@@ -6669,24 +6761,33 @@ def a_play_basic(st, index):
     v_h = (index // 1) % 10
     v_h = _cast(v_h, jnp.int8)
     v_p = _cast(st["current_player"], jnp.int8)
-    _f1833 = _i32(v_h)
-    _f1834 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1833 >= _f1834), 46, _f1833, _f1834)
-    st = p_put_in_play(st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1833])
-    _f1835 = _i32(v_h)
-    _f1836 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1835 >= _f1836), 47, _f1835, _f1836)
-    _l1837 = _remove_at(_get(st["hand"], _i32(v_p)), _f1835)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1837)
+    _f1865 = _i32(v_h)
+    _f1866 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1865 >= _f1866), 46, _f1865, _f1866)
+    st = p_put_in_play(st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1865])
+    _f1867 = _i32(v_h)
+    _f1868 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1867 >= _f1868), 47, _f1867, _f1868)
+    _l1869 = _remove_at(_get(st["hand"], _i32(v_p)), _f1867)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1869)
     return st
 
 
 def m_play_basic(st):
-    """guard of `play_basic` at each of its 10 flat indices (bool[10])"""
-    def _g1839(i1838):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1838, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1838, 1), 10)])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1838, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1840 = jax.vmap(_g1839)(jnp.arange(0, 10, dtype=jnp.int32))
-    return _e1840
+    """guard of `play_basic` at each of its 10 flat indices (bool[10]); returns (mask, its first runtime fault: int32[3], zeros for none)"""
+    def _g1875(i1870):
+        _flt = jnp.zeros(3, jnp.int32)
+        _f1871 = jnp.remainder(jnp.floor_divide(i1870, 1), 10)
+        _f1872 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((jnp.remainder(jnp.floor_divide(i1870, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (_f1871 >= _f1872), 1, _f1871, _f1872)
+        _f1873 = jnp.remainder(jnp.floor_divide(i1870, 1), 10)
+        _f1874 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((jnp.remainder(jnp.floor_divide(i1870, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1871])] == 0)) & (_f1873 >= _f1874), 1, _f1873, _f1874)
+        return (jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1870, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1871])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1873])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
+    _e1876 = jax.vmap(_g1875)(jnp.arange(0, 10, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1876[1]))
+    _e1877 = _e1876[0]
+    return _e1877, st["_fault"]
 
 
 def a_evolve(st, index):
@@ -6697,38 +6798,50 @@ def a_evolve(st, index):
     v_h = _cast(v_h, jnp.int8)
     v_s = _cast(v_s, jnp.int8)
     v_p = _cast(st["current_player"], jnp.int8)
-    _a1841 = st["card"][_i32(v_p)][_i32(v_s)]
-    st["below"] = st["below"].at[(_i32(v_p), _i32(v_s), jnp.minimum(_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]), 1))].set(_cast(_a1841, jnp.int16))
-    _a1842 = jnp.minimum((_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]) + 1), 2)
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1842, jnp.int8))
-    _f1843 = _i32(v_h)
-    _f1844 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1843 >= _f1844), 49, _f1843, _f1844)
-    _a1845 = _get(st["hand"], _i32(v_p))["items"][_f1843]
-    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1845, jnp.int16))
-    _f1846 = _i32(v_h)
-    _f1847 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1846 >= _f1847), 50, _f1846, _f1847)
-    _l1848 = _remove_at(_get(st["hand"], _i32(v_p)), _f1846)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1848)
-    _a1849 = st["turn"]
-    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1849, jnp.int8))
-    _c1850 = (_i32(v_s) == 0)
-    def _then1851(st, v_h, v_s, v_p):
+    _a1878 = st["card"][_i32(v_p)][_i32(v_s)]
+    st["below"] = st["below"].at[(_i32(v_p), _i32(v_s), jnp.minimum(_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]), 1))].set(_cast(_a1878, jnp.int16))
+    _a1879 = jnp.minimum((_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]) + 1), 2)
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1879, jnp.int8))
+    _f1880 = _i32(v_h)
+    _f1881 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1880 >= _f1881), 49, _f1880, _f1881)
+    _a1882 = _get(st["hand"], _i32(v_p))["items"][_f1880]
+    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1882, jnp.int16))
+    _f1883 = _i32(v_h)
+    _f1884 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1883 >= _f1884), 50, _f1883, _f1884)
+    _l1885 = _remove_at(_get(st["hand"], _i32(v_p)), _f1883)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1885)
+    _a1886 = st["turn"]
+    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1886, jnp.int8))
+    _c1887 = (_i32(v_s) == 0)
+    def _then1888(st, v_h, v_s, v_p):
         st = dict(st)
         st = p_clear_conditions(st, v_p)
         st = p_active_abilities(st)
         return st, (v_h, v_s, v_p)
-    st, (v_h, v_s, v_p) = _select(_c1850, _then1851(st, v_h, v_s, v_p), (st, (v_h, v_s, v_p)))
+    st, (v_h, v_s, v_p) = _select(_c1887, _then1888(st, v_h, v_s, v_p), (st, (v_h, v_s, v_p)))
     return st
 
 
 def m_evolve(st):
-    """guard of `evolve` at each of its 40 flat indices (bool[40])"""
-    def _g1853(i1852):
-        return jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1852, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1852, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1852, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1852, 4), 10)])] == 0)), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1852, 4), 10)])] != 0)), (_i32(_K18[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1852, 4), 10)])]) == _i32(_K19[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1852, 1), 4)])]))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1854 = jax.vmap(_g1853)(jnp.arange(0, 40, dtype=jnp.int32))
-    return _e1854
+    """guard of `evolve` at each of its 40 flat indices (bool[40]); returns (mask, its first runtime fault: int32[3], zeros for none)"""
+    def _g1896(i1889):
+        _flt = jnp.zeros(3, jnp.int32)
+        _f1890 = jnp.remainder(jnp.floor_divide(i1889, 4), 10)
+        _f1891 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.remainder(jnp.floor_divide(i1889, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1889, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1889, 1), 4)]) < _i32(st["turn"])))) & (_f1890 >= _f1891), 48, _f1890, _f1891)
+        _f1892 = jnp.remainder(jnp.floor_divide(i1889, 4), 10)
+        _f1893 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.remainder(jnp.floor_divide(i1889, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1889, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1889, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1890])] == 0))) & (_f1892 >= _f1893), 48, _f1892, _f1893)
+        _f1894 = jnp.remainder(jnp.floor_divide(i1889, 4), 10)
+        _f1895 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.remainder(jnp.floor_divide(i1889, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1889, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1889, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1890])] == 0)), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1892])] != 0))) & (_f1894 >= _f1895), 48, _f1894, _f1895)
+        return (jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1889, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1889, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1889, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1890])] == 0)), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1892])] != 0)), (_i32(_K18[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1894])]) == _i32(_K19[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1889, 1), 4)])]))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
+    _e1897 = jax.vmap(_g1896)(jnp.arange(0, 40, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1897[1]))
+    _e1898 = _e1897[0]
+    return _e1898, st["_fault"]
 
 
 def a_attach(st, index):
@@ -6737,31 +6850,31 @@ def a_attach(st, index):
     v_s = (index // 1) % 4
     v_s = _cast(v_s, jnp.int8)
     v_p = _cast(st["current_player"], jnp.int8)
-    _a1855 = jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(st["zone"][_i32(v_p)])]) + 1), 12)
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(st["zone"][_i32(v_p)]))].set(_cast(_a1855, jnp.int8))
-    _a1856 = st["zone"][_i32(v_p)]
-    st["last_attached"] = _cast(_a1856, jnp.int8)
-    _a1857 = 10
-    st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a1857, jnp.int8))
-    _a1858 = True
-    st["attached"] = _cast(_a1858, jnp.bool_)
-    _c1859 = (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 2)
-    def _then1860(st, v_s, v_p):
+    _a1899 = jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(st["zone"][_i32(v_p)])]) + 1), 12)
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(st["zone"][_i32(v_p)]))].set(_cast(_a1899, jnp.int8))
+    _a1900 = st["zone"][_i32(v_p)]
+    st["last_attached"] = _cast(_a1900, jnp.int8)
+    _a1901 = 10
+    st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a1901, jnp.int8))
+    _a1902 = True
+    st["attached"] = _cast(_a1902, jnp.bool_)
+    _c1903 = (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 2)
+    def _then1904(st, v_s, v_p):
         st = dict(st)
         st = p_ability_effect__dispatch__1(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
         st = p_knock_outs(st)
         st = p_continue_game(st, v_p, True)
         return st, (v_s, v_p)
-    st, (v_s, v_p) = _select(_c1859, _then1860(st, v_s, v_p), (st, (v_s, v_p)))
+    st, (v_s, v_p) = _select(_c1903, _then1904(st, v_s, v_p), (st, (v_s, v_p)))
     return st
 
 
 def m_attach(st):
     """guard of `attach` at each of its 4 flat indices (bool[4])"""
-    def _g1862(i1861):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][_i32(st["current_player"])]) != 10)), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1861, 1), 4)]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1863 = jax.vmap(_g1862)(jnp.arange(0, 4, dtype=jnp.int32))
-    return _e1863
+    def _g1906(i1905):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][_i32(st["current_player"])]) != 10)), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1905, 1), 4)]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1907 = jax.vmap(_g1906)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e1907
 
 
 def a_play_trainer(st, index):
@@ -6776,11 +6889,26 @@ def a_play_trainer(st, index):
 
 
 def m_play_trainer(st):
-    """guard of `play_trainer` at each of its 40 flat indices (bool[40])"""
-    def _g1865(i1864):
-        return jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1864, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1864, 4), 10)])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1864, 4), 10)])]) != 0)), jnp.logical_or((_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1864, 4), 10)])] != 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]), st["locked_supporters"][_i32(st["current_player"])])))), f_trainer_target_ok(st, st["current_player"], _get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1864, 4), 10)], jnp.remainder(jnp.floor_divide(i1864, 1), 4))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1866 = jax.vmap(_g1865)(jnp.arange(0, 40, dtype=jnp.int32))
-    return _e1866
+    """guard of `play_trainer` at each of its 40 flat indices (bool[40]); returns (mask, its first runtime fault: int32[3], zeros for none)"""
+    def _g1917(i1908):
+        _flt = jnp.zeros(3, jnp.int32)
+        _f1909 = jnp.remainder(jnp.floor_divide(i1908, 4), 10)
+        _f1910 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.remainder(jnp.floor_divide(i1908, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (_f1909 >= _f1910), 51, _f1909, _f1910)
+        _f1911 = jnp.remainder(jnp.floor_divide(i1908, 4), 10)
+        _f1912 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.remainder(jnp.floor_divide(i1908, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1909])] == 1)) & (_f1911 >= _f1912), 51, _f1911, _f1912)
+        _f1913 = jnp.remainder(jnp.floor_divide(i1908, 4), 10)
+        _f1914 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.remainder(jnp.floor_divide(i1908, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1909])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1911])]) != 0))) & (_f1913 >= _f1914), 51, _f1913, _f1914)
+        _f1915 = jnp.remainder(jnp.floor_divide(i1908, 4), 10)
+        _f1916 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.remainder(jnp.floor_divide(i1908, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1909])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1911])]) != 0)), jnp.logical_or((_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1913])] != 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]), st["locked_supporters"][_i32(st["current_player"])]))))) & (_f1915 >= _f1916), 52, _f1915, _f1916)
+        return (jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1908, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1909])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1911])]) != 0)), jnp.logical_or((_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1913])] != 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]), st["locked_supporters"][_i32(st["current_player"])])))), f_trainer_target_ok(st, st["current_player"], _get(st["hand"], _i32(st["current_player"]))["items"][_f1915], jnp.remainder(jnp.floor_divide(i1908, 1), 4))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
+    _e1918 = jax.vmap(_g1917)(jnp.arange(0, 40, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1918[1]))
+    _e1919 = _e1918[0]
+    return _e1919, st["_fault"]
 
 
 def a_use_ability(st, index):
@@ -6794,10 +6922,10 @@ def a_use_ability(st, index):
 
 def m_use_ability(st):
     """guard of `use_ability` at each of its 4 flat indices (bool[4])"""
-    def _g1868(i1867):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1867, 1), 4)]), (_i32(_K26[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1867, 1), 4)])]) != 0)), (_K24[_i32(_K25[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1867, 1), 4)])])] == 0)), jnp.logical_not(st["ability_used"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1867, 1), 4)])), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1869 = jax.vmap(_g1868)(jnp.arange(0, 4, dtype=jnp.int32))
-    return _e1869
+    def _g1921(i1920):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1920, 1), 4)]), (_i32(_K26[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1920, 1), 4)])]) != 0)), (_K24[_i32(_K25[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1920, 1), 4)])])] == 0)), jnp.logical_not(st["ability_used"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1920, 1), 4)])), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1922 = jax.vmap(_g1921)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e1922
 
 
 def a_retreat(st, index):
@@ -6808,67 +6936,67 @@ def a_retreat(st, index):
     v_p = _cast(st["current_player"], jnp.int8)
     v_pay = _cast(f_retreat_cost(st, v_p), jnp.int8)
     v_k = jnp.int32(0)
-    _c1870 = (_i32(v_k) < _i32(v_pay))
-    def _then1871(st, v_b, v_p, v_pay, v_k):
+    _c1923 = (_i32(v_k) < _i32(v_pay))
+    def _then1924(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
-        def _g1873(i1872):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1872]) > 0), i1872, 10))
-        _e1874 = jax.vmap(_g1873)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _cast(jnp.min(_e1874), jnp.int8)
-        _a1875 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1875, jnp.int8))
+        def _g1926(i1925):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1925]) > 0), i1925, 10))
+        _e1927 = jax.vmap(_g1926)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _cast(jnp.min(_e1927), jnp.int8)
+        _a1928 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1928, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
-    st, (v_b, v_p, v_pay, v_k) = _select(_c1870, _then1871(st, v_b, v_p, v_pay, v_k), (st, (v_b, v_p, v_pay, v_k)))
+    st, (v_b, v_p, v_pay, v_k) = _select(_c1923, _then1924(st, v_b, v_p, v_pay, v_k), (st, (v_b, v_p, v_pay, v_k)))
     v_k = jnp.int32(1)
-    _c1876 = (_i32(v_k) < _i32(v_pay))
-    def _then1877(st, v_b, v_p, v_pay, v_k):
+    _c1929 = (_i32(v_k) < _i32(v_pay))
+    def _then1930(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
-        def _g1879(i1878):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1878]) > 0), i1878, 10))
-        _e1880 = jax.vmap(_g1879)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _cast(jnp.min(_e1880), jnp.int8)
-        _a1881 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1881, jnp.int8))
+        def _g1932(i1931):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1931]) > 0), i1931, 10))
+        _e1933 = jax.vmap(_g1932)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _cast(jnp.min(_e1933), jnp.int8)
+        _a1934 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1934, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
-    st, (v_b, v_p, v_pay, v_k) = _select(_c1876, _then1877(st, v_b, v_p, v_pay, v_k), (st, (v_b, v_p, v_pay, v_k)))
+    st, (v_b, v_p, v_pay, v_k) = _select(_c1929, _then1930(st, v_b, v_p, v_pay, v_k), (st, (v_b, v_p, v_pay, v_k)))
     v_k = jnp.int32(2)
-    _c1882 = (_i32(v_k) < _i32(v_pay))
-    def _then1883(st, v_b, v_p, v_pay, v_k):
+    _c1935 = (_i32(v_k) < _i32(v_pay))
+    def _then1936(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
-        def _g1885(i1884):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1884]) > 0), i1884, 10))
-        _e1886 = jax.vmap(_g1885)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _cast(jnp.min(_e1886), jnp.int8)
-        _a1887 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1887, jnp.int8))
+        def _g1938(i1937):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1937]) > 0), i1937, 10))
+        _e1939 = jax.vmap(_g1938)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _cast(jnp.min(_e1939), jnp.int8)
+        _a1940 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1940, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
-    st, (v_b, v_p, v_pay, v_k) = _select(_c1882, _then1883(st, v_b, v_p, v_pay, v_k), (st, (v_b, v_p, v_pay, v_k)))
+    st, (v_b, v_p, v_pay, v_k) = _select(_c1935, _then1936(st, v_b, v_p, v_pay, v_k), (st, (v_b, v_p, v_pay, v_k)))
     v_k = jnp.int32(3)
-    _c1888 = (_i32(v_k) < _i32(v_pay))
-    def _then1889(st, v_b, v_p, v_pay, v_k):
+    _c1941 = (_i32(v_k) < _i32(v_pay))
+    def _then1942(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
-        def _g1891(i1890):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1890]) > 0), i1890, 10))
-        _e1892 = jax.vmap(_g1891)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _cast(jnp.min(_e1892), jnp.int8)
-        _a1893 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1893, jnp.int8))
+        def _g1944(i1943):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1943]) > 0), i1943, 10))
+        _e1945 = jax.vmap(_g1944)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _cast(jnp.min(_e1945), jnp.int8)
+        _a1946 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1946, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
-    st, (v_b, v_p, v_pay, v_k) = _select(_c1888, _then1889(st, v_b, v_p, v_pay, v_k), (st, (v_b, v_p, v_pay, v_k)))
+    st, (v_b, v_p, v_pay, v_k) = _select(_c1941, _then1942(st, v_b, v_p, v_pay, v_k), (st, (v_b, v_p, v_pay, v_k)))
     st = p_clear_conditions(st, v_p)
     st = p_swap_slots(st, v_p, 0, v_b)
-    _a1894 = True
-    st["retreated"] = _cast(_a1894, jnp.bool_)
+    _a1947 = True
+    st["retreated"] = _cast(_a1947, jnp.bool_)
     st = p_active_abilities(st)
     return st
 
 
 def m_retreat(st):
     """guard of `retreat` at each of its 3 flat indices (bool[3])"""
-    def _g1896(i1895):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1895, 1), 3) + 1)]), st["occupied"][_i32(st["current_player"])][0]), f_can_act(st, st["current_player"])), jnp.logical_not(st["no_retreat"][_i32(st["current_player"])])), (_K0[_i32(st["card"][_i32(st["current_player"])][0])] == 0)), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1897 = jax.vmap(_g1896)(jnp.arange(0, 3, dtype=jnp.int32))
-    return _e1897
+    def _g1949(i1948):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1948, 1), 3) + 1)]), st["occupied"][_i32(st["current_player"])][0]), f_can_act(st, st["current_player"])), jnp.logical_not(st["no_retreat"][_i32(st["current_player"])])), (_K0[_i32(st["card"][_i32(st["current_player"])][0])] == 0)), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1950 = jax.vmap(_g1949)(jnp.arange(0, 3, dtype=jnp.int32))
+    return _e1950
 
 
 def a_attack(st, index):
@@ -6882,10 +7010,10 @@ def a_attack(st, index):
 
 def m_attack(st):
     """guard of `attack` at each of its 2 flat indices (bool[2])"""
-    def _g1899(i1898):
-        return jnp.logical_and(jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], jnp.remainder(jnp.floor_divide(i1898, 1), 2))), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1900 = jax.vmap(_g1899)(jnp.arange(0, 2, dtype=jnp.int32))
-    return _e1900
+    def _g1952(i1951):
+        return jnp.logical_and(jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], jnp.remainder(jnp.floor_divide(i1951, 1), 2))), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1953 = jax.vmap(_g1952)(jnp.arange(0, 2, dtype=jnp.int32))
+    return _e1953
 
 
 def a_discard_from_play(st, index):
@@ -6902,10 +7030,10 @@ def a_discard_from_play(st, index):
 
 def m_discard_from_play(st):
     """guard of `discard_from_play` at each of its 4 flat indices (bool[4])"""
-    def _g1902(i1901):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1901, 1), 4)]), (_K0[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1901, 1), 4)])] == 1)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1903 = jax.vmap(_g1902)(jnp.arange(0, 4, dtype=jnp.int32))
-    return _e1903
+    def _g1955(i1954):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1954, 1), 4)]), (_K0[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1954, 1), 4)])] == 1)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1956 = jax.vmap(_g1955)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e1956
 
 
 def a_end_turn(st, index):
@@ -6917,10 +7045,10 @@ def a_end_turn(st, index):
 
 def m_end_turn(st):
     """guard of `end_turn` at each of its 1 flat indices (bool[1])"""
-    def _g1905(i1904):
+    def _g1958(i1957):
         return jnp.logical_and((st["phase"] == 1), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1906 = jax.vmap(_g1905)(jnp.arange(0, 1, dtype=jnp.int32))
-    return _e1906
+    _e1959 = jax.vmap(_g1958)(jnp.arange(0, 1, dtype=jnp.int32))
+    return _e1959
 
 
 def a_promote(st, index):
@@ -6935,88 +7063,108 @@ def a_promote(st, index):
 
 def m_promote(st):
     """guard of `promote` at each of its 3 flat indices (bool[3])"""
-    def _g1908(i1907):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1907, 1), 3) + 1)]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1909 = jax.vmap(_g1908)(jnp.arange(0, 3, dtype=jnp.int32))
-    return _e1909
+    def _g1961(i1960):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1960, 1), 3) + 1)]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1962 = jax.vmap(_g1961)(jnp.arange(0, 3, dtype=jnp.int32))
+    return _e1962
 
 
 def m_choose(st):
     """guard of `choose` at each of its 8 flat indices (bool[8])"""
-    def _g1911(i1910):
-        return jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1910, 1), 8) >= 0), (jnp.remainder(jnp.floor_divide(i1910, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_opponent_choice__q"])][jnp.remainder(jnp.floor_divide(i1910, 1), 8)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1910, 1), 8) > 0), jnp.logical_not(st["_envc_frame_p_damage_opponent_choice__bench_only"])))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_own_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1910, 1), 8) >= 0), (jnp.remainder(jnp.floor_divide(i1910, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_own_choice__p"])][jnp.remainder(jnp.floor_divide(i1910, 1), 8)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1910, 1), 8) > 0), jnp.logical_not(st["_envc_frame_p_damage_own_choice__bench_only"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1910, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1910, 1), 8) < 4))), jnp.logical_and(jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1910, 1), 8)], (_i32(f_type_of(st, st["_envc_frame_p_attach_to_bench_choice__p"], jnp.remainder(jnp.floor_divide(i1910, 1), 8))) == _i32(st["_envc_frame_p_attach_to_bench_choice__t"]))), (_i32(st["energy"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1910, 1), 8)][_i32(st["_envc_frame_p_attach_to_bench_choice__t"])]) < 12)))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1910, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1910, 1), 8) < 4))), st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1910, 1), 8)])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1910, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1910, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1910, 1), 8)], (jnp.remainder(jnp.floor_divide(i1910, 1), 8) != _i32(st["_envc_frame_p_attach_to_benched_choices__a"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_opponent"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1910, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1910, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_switch_opponent__q"])][jnp.remainder(jnp.floor_divide(i1910, 1), 8)], jnp.logical_or(jnp.logical_not(st["_envc_frame_p_switch_opponent__basic_only"]), (f_stage_of(st, st["_envc_frame_p_switch_opponent__q"], jnp.remainder(jnp.floor_divide(i1910, 1), 8)) == 0))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_self"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1910, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1910, 1), 8) < 4))), st["occupied"][_i32(st["_envc_frame_p_switch_self__p"])][jnp.remainder(jnp.floor_divide(i1910, 1), 8)])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_copy_attack"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1910, 1), 8) >= 0), (jnp.remainder(jnp.floor_divide(i1910, 1), 8) < 8))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(jnp.remainder(jnp.floor_divide(i1910, 1), 8), 2)], (_i32(jnp.where((jnp.remainder(jnp.remainder(jnp.floor_divide(i1910, 1), 8), 2) == 0), _i32(_K15[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(jnp.remainder(jnp.floor_divide(i1910, 1), 8), 2)])]), _i32(_K16[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(jnp.remainder(jnp.floor_divide(i1910, 1), 8), 2)])]))) >= 0))))
-    _e1912 = jax.vmap(_g1911)(jnp.arange(0, 8, dtype=jnp.int32))
-    return _e1912
+    def _g1964(i1963):
+        return jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1963, 1), 8) >= 0), (jnp.remainder(jnp.floor_divide(i1963, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_opponent_choice__q"])][jnp.remainder(jnp.floor_divide(i1963, 1), 8)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1963, 1), 8) > 0), jnp.logical_not(st["_envc_frame_p_damage_opponent_choice__bench_only"])))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_own_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1963, 1), 8) >= 0), (jnp.remainder(jnp.floor_divide(i1963, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_own_choice__p"])][jnp.remainder(jnp.floor_divide(i1963, 1), 8)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1963, 1), 8) > 0), jnp.logical_not(st["_envc_frame_p_damage_own_choice__bench_only"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1963, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1963, 1), 8) < 4))), jnp.logical_and(jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1963, 1), 8)], (_i32(f_type_of(st, st["_envc_frame_p_attach_to_bench_choice__p"], jnp.remainder(jnp.floor_divide(i1963, 1), 8))) == _i32(st["_envc_frame_p_attach_to_bench_choice__t"]))), (_i32(st["energy"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1963, 1), 8)][_i32(st["_envc_frame_p_attach_to_bench_choice__t"])]) < 12)))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1963, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1963, 1), 8) < 4))), st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1963, 1), 8)])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1963, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1963, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1963, 1), 8)], (jnp.remainder(jnp.floor_divide(i1963, 1), 8) != _i32(st["_envc_frame_p_attach_to_benched_choices__a"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_opponent"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1963, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1963, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_switch_opponent__q"])][jnp.remainder(jnp.floor_divide(i1963, 1), 8)], jnp.logical_or(jnp.logical_not(st["_envc_frame_p_switch_opponent__basic_only"]), (f_stage_of(st, st["_envc_frame_p_switch_opponent__q"], jnp.remainder(jnp.floor_divide(i1963, 1), 8)) == 0))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_self"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1963, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1963, 1), 8) < 4))), st["occupied"][_i32(st["_envc_frame_p_switch_self__p"])][jnp.remainder(jnp.floor_divide(i1963, 1), 8)])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_copy_attack"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1963, 1), 8) >= 0), (jnp.remainder(jnp.floor_divide(i1963, 1), 8) < 8))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(jnp.remainder(jnp.floor_divide(i1963, 1), 8), 2)], (_i32(jnp.where((jnp.remainder(jnp.remainder(jnp.floor_divide(i1963, 1), 8), 2) == 0), _i32(_K15[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(jnp.remainder(jnp.floor_divide(i1963, 1), 8), 2)])]), _i32(_K16[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(jnp.remainder(jnp.floor_divide(i1963, 1), 8), 2)])]))) >= 0))))
+    _e1965 = jax.vmap(_g1964)(jnp.arange(0, 8, dtype=jnp.int32))
+    return _e1965
 
 
 def _observe(st, v_p):
-    """the observation of player `p` (the spec's `observe`)"""
+    """the observation of player `p` (the spec's `observe`); returns (observation, its first runtime fault: int32[3], zeros for none)"""
     v_p = _cast(v_p, jnp.int8)
     _done = jnp.bool_(False)
     _ret = _K83
     v_q = _cast((1 - _i32(v_p)), jnp.int8)
+    _f1966 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((0 < _get(st["hand"], _i32(v_p))["len"])) & (0 >= _f1966), 53, 0, _f1966)
+    _f1967 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((1 < _get(st["hand"], _i32(v_p))["len"])) & (1 >= _f1967), 54, 1, _f1967)
+    _f1968 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((2 < _get(st["hand"], _i32(v_p))["len"])) & (2 >= _f1968), 55, 2, _f1968)
+    _f1969 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((3 < _get(st["hand"], _i32(v_p))["len"])) & (3 >= _f1969), 56, 3, _f1969)
+    _f1970 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((4 < _get(st["hand"], _i32(v_p))["len"])) & (4 >= _f1970), 57, 4, _f1970)
+    _f1971 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((5 < _get(st["hand"], _i32(v_p))["len"])) & (5 >= _f1971), 58, 5, _f1971)
+    _f1972 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((6 < _get(st["hand"], _i32(v_p))["len"])) & (6 >= _f1972), 59, 6, _f1972)
+    _f1973 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((7 < _get(st["hand"], _i32(v_p))["len"])) & (7 >= _f1973), 60, 7, _f1973)
+    _f1974 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((8 < _get(st["hand"], _i32(v_p))["len"])) & (8 >= _f1974), 61, 8, _f1974)
+    _f1975 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((9 < _get(st["hand"], _i32(v_p))["len"])) & (9 >= _f1975), 62, 9, _f1975)
     _ret = _select(_done, _ret, _cast(jnp.stack([jnp.asarray(_i32(st["phase"]), jnp.int32), jnp.asarray(st["turn"], jnp.int32), jnp.asarray(jnp.where((_i32(st["current_player"]) == _i32(v_p)), 1, 0), jnp.int32), jnp.asarray(jnp.where((_i32(st["first"]) == _i32(v_p)), 1, 0), jnp.int32), jnp.asarray(_i32(st["attached"]), jnp.int32), jnp.asarray(_i32(st["supporter"]), jnp.int32), jnp.asarray(_i32(st["retreated"]), jnp.int32), jnp.asarray(st["retreat_discount"], jnp.int32), jnp.asarray(st["attack_bonus"], jnp.int32), jnp.asarray(_i32(st["decks"][_i32(v_p)]), jnp.int32), jnp.asarray(st["points"][_i32(v_p)], jnp.int32), jnp.asarray(_get(st["deck"], _i32(v_p))["len"], jnp.int32), jnp.asarray(_get(st["hand"], _i32(v_p))["len"], jnp.int32), jnp.asarray(_get(st["discard"], _i32(v_p))["len"], jnp.int32), jnp.asarray(st["zone"][_i32(v_p)], jnp.int32), jnp.asarray(st["zone_next"][_i32(v_p)], jnp.int32), jnp.asarray(_i32(st["poisoned"][_i32(v_p)]), jnp.int32), jnp.asarray(_i32(st["burned"][_i32(v_p)]), jnp.int32), jnp.asarray(_i32(st["condition"][_i32(v_p)]), jnp.int32), jnp.asarray(st["barrier"][_i32(v_p)], jnp.int32), jnp.asarray(st["points"][_i32(v_q)], jnp.int32), jnp.asarray(_get(st["deck"], _i32(v_q))["len"], jnp.int32), jnp.asarray(_get(st["hand"], _i32(v_q))["len"], jnp.int32), jnp.asarray(_get(st["discard"], _i32(v_q))["len"], jnp.int32), jnp.asarray(st["zone"][_i32(v_q)], jnp.int32), jnp.asarray(st["zone_next"][_i32(v_q)], jnp.int32), jnp.asarray(_i32(st["poisoned"][_i32(v_q)]), jnp.int32), jnp.asarray(_i32(st["burned"][_i32(v_q)]), jnp.int32), jnp.asarray(_i32(st["condition"][_i32(v_q)]), jnp.int32), jnp.asarray(st["barrier"][_i32(v_q)], jnp.int32), jnp.asarray(jnp.where((0 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][0]), -1), jnp.int32), jnp.asarray(jnp.where((1 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][1]), -1), jnp.int32), jnp.asarray(jnp.where((2 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][2]), -1), jnp.int32), jnp.asarray(jnp.where((3 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][3]), -1), jnp.int32), jnp.asarray(jnp.where((4 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][4]), -1), jnp.int32), jnp.asarray(jnp.where((5 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][5]), -1), jnp.int32), jnp.asarray(jnp.where((6 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][6]), -1), jnp.int32), jnp.asarray(jnp.where((7 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][7]), -1), jnp.int32), jnp.asarray(jnp.where((8 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][8]), -1), jnp.int32), jnp.asarray(jnp.where((9 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][9]), -1), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][0], _i32(st["card"][_i32(v_p)][0]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_p)][0], jnp.int32), jnp.asarray(st["placed"][_i32(v_p)][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_p)][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_p)][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][1], _i32(st["card"][_i32(v_p)][1]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_p)][1], jnp.int32), jnp.asarray(st["placed"][_i32(v_p)][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_p)][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_p)][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][2], _i32(st["card"][_i32(v_p)][2]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_p)][2], jnp.int32), jnp.asarray(st["placed"][_i32(v_p)][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_p)][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_p)][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][3], _i32(st["card"][_i32(v_p)][3]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_p)][3], jnp.int32), jnp.asarray(st["placed"][_i32(v_p)][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_p)][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_p)][3]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][0], _i32(st["card"][_i32(v_q)][0]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_q)][0], jnp.int32), jnp.asarray(st["placed"][_i32(v_q)][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_q)][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_q)][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][1], _i32(st["card"][_i32(v_q)][1]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_q)][1], jnp.int32), jnp.asarray(st["placed"][_i32(v_q)][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_q)][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_q)][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][2], _i32(st["card"][_i32(v_q)][2]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_q)][2], jnp.int32), jnp.asarray(st["placed"][_i32(v_q)][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_q)][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_q)][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][3], _i32(st["card"][_i32(v_q)][3]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_q)][3], jnp.int32), jnp.asarray(st["placed"][_i32(v_q)][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_q)][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_q)][3]), jnp.int32), jnp.asarray(st["current_player"], jnp.int32), jnp.asarray(st["promote_next"], jnp.int32), jnp.asarray(_i32(st["promote_resume"]), jnp.int32), jnp.asarray(jnp.where((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), 1, _i32(jnp.where((_i32(st["_envc_at_p_damage_own_choice"]) == 1), 2, _i32(jnp.where((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), 3, _i32(jnp.where((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), 4, _i32(jnp.where((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), 5, _i32(jnp.where((_i32(st["_envc_at_p_switch_opponent"]) == 1), 6, _i32(jnp.where((_i32(st["_envc_at_p_switch_self"]) == 1), 7, _i32(jnp.where((_i32(st["_envc_at_p_copy_attack"]) == 1), 8, 0))))))))))))))), jnp.int32), jnp.asarray(_i32(st["no_attack"][_i32(v_p)]), jnp.int32), jnp.asarray(_i32(st["no_retreat"][_i32(v_p)]), jnp.int32), jnp.asarray(st["weakened"][_i32(v_p)], jnp.int32), jnp.asarray(_i32(st["no_supporter"][_i32(v_p)]), jnp.int32), jnp.asarray(_i32(st["no_attack"][_i32(v_q)]), jnp.int32), jnp.asarray(_i32(st["no_retreat"][_i32(v_q)]), jnp.int32), jnp.asarray(st["weakened"][_i32(v_q)], jnp.int32), jnp.asarray(_i32(st["no_supporter"][_i32(v_q)]), jnp.int32), jnp.asarray(st["relays"][_i32(v_p)], jnp.int32), jnp.asarray(st["relay_turn"][_i32(v_p)], jnp.int32), jnp.asarray(st["boost_turn"][_i32(v_p)], jnp.int32), jnp.asarray(st["relays"][_i32(v_q)], jnp.int32), jnp.asarray(st["relay_turn"][_i32(v_q)], jnp.int32), jnp.asarray(st["boost_turn"][_i32(v_q)], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][0], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][1], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][2], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][3], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][4], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][5], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][6], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][7], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][8], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][9], jnp.int32), jnp.asarray(st["seen_deck"][_i32(v_p)][0], jnp.int32), jnp.asarray(st["seen_deck"][_i32(v_p)][1], jnp.int32), jnp.asarray(st["seen_deck"][_i32(v_p)][2], jnp.int32), jnp.asarray(st["seen_hand_turn"][_i32(v_p)], jnp.int32), jnp.asarray(st["seen_deck_turn"][_i32(v_p)], jnp.int32), jnp.asarray(st["spiky"][_i32(v_p)], jnp.int32), jnp.asarray(st["spiky"][_i32(v_q)], jnp.int32)]), jnp.int16))
     _done = jnp.bool_(True)
-    return _ret
+    return _ret, st["_fault"]
 
 
 def _init_body(st):
     """the spec's `init` block"""
     st = dict(st)
     v_p = jnp.int32(0)
-    def _loop1913(i, carry):
+    def _loop1976(i, carry):
         st, (v_p,) = dict(carry[0]), carry[1]
         v_p = i
-        st, _r1914 = _randint(st, 0, 21)
-        _a1915 = _r1914
-        st["decks"] = st["decks"].at[_i32(v_p)].set(_cast(_a1915, jnp.int8))
+        st, _r1977 = _randint(st, 0, 21)
+        _a1978 = _r1977
+        st["decks"] = st["decks"].at[_i32(v_p)].set(_cast(_a1978, jnp.int8))
         v_i = jnp.int32(0)
-        def _loop1916(i, carry):
+        def _loop1979(i, carry):
             st, (v_p, v_i) = dict(carry[0]), carry[1]
             v_i = i
-            _f1917 = _get(st["deck"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f1917 >= 20), 63, 0, 0)
-            _l1918 = _push(_get(st["deck"], _i32(v_p)), _cast(_K84[_i32(st["decks"][_i32(v_p)])][_i32(v_i)], jnp.int16))
-            st["deck"] = _set(st["deck"], _i32(v_p), _l1918)
+            _f1980 = _get(st["deck"], _i32(v_p))["len"]
+            st = _fault_at(st, (_f1980 >= 20), 63, 0, 0)
+            _l1981 = _push(_get(st["deck"], _i32(v_p)), _cast(_K84[_i32(st["decks"][_i32(v_p)])][_i32(v_i)], jnp.int16))
+            st["deck"] = _set(st["deck"], _i32(v_p), _l1981)
             return st, (v_p, v_i)
-        st, (v_p, v_i) = lax.fori_loop(0, 20, _loop1916, (st, (v_p, v_i)))
-        _f1919 = _get(st["deck"], _i32(v_p))["len"]
-        st, _l1920 = _shuffle(st, _get(st["deck"], _i32(v_p)))
-        st["deck"] = _set(st["deck"], _i32(v_p), _l1920)
+        st, (v_p, v_i) = lax.fori_loop(0, 20, _loop1979, (st, (v_p, v_i)))
+        _f1982 = _get(st["deck"], _i32(v_p))["len"]
+        st, _l1983 = _shuffle(st, _get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l1983)
         st = p_deal(st, v_p)
         st = p_random_zone_energy(st, v_p)
         return st, (v_p,)
-    st, (v_p,) = lax.fori_loop(0, 2, _loop1913, (st, (v_p,)))
-    st, _r1921 = _randint(st, 0, 1)
-    _a1922 = jnp.where((_r1921 == 1), 1, 0)
-    st["first"] = _cast(_a1922, jnp.int8)
-    _a1923 = st["first"]
-    st["current_player"] = _cast(_a1923, jnp.int8)
+    st, (v_p,) = lax.fori_loop(0, 2, _loop1976, (st, (v_p,)))
+    st, _r1984 = _randint(st, 0, 1)
+    _a1985 = jnp.where((_r1984 == 1), 1, 0)
+    st["first"] = _cast(_a1985, jnp.int8)
+    _a1986 = st["first"]
+    st["current_player"] = _cast(_a1986, jnp.int8)
     return st
 
 
 def inv_cards_conserved(st):
     """invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once"""
-    def _g1949(i1924, _h1926, _h1927, _h1928, _h1929, _h1930, _h1931, _h1932, _h1933, _h1934, _h1935, _h1936, _h1937, _h1938, _h1939, _h1940, _h1941, _h1942, _h1943, _h1944, _h1945, _h1946):
-        def _g1947(i1925):
-            return (((((_lcount(_get(st["deck"], i1924), _K84[_i32(_h1926)][i1925]) + _lcount(_get(st["hand"], i1924), _K84[_i32(_h1926)][i1925])) + _lcount(_get(st["discard"], i1924), _K84[_i32(_h1926)][i1925])) + (((_i32(jnp.logical_and(_h1927, (_h1928 == _K84[_i32(_h1926)][i1925]))) + _i32(jnp.logical_and(_h1929, (_h1930 == _K84[_i32(_h1926)][i1925])))) + _i32(jnp.logical_and(_h1931, (_h1932 == _K84[_i32(_h1926)][i1925])))) + _i32(jnp.logical_and(_h1933, (_h1934 == _K84[_i32(_h1926)][i1925]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h1927, (0 < _i32(_h1935))), (_h1936 == _K84[_i32(_h1926)][i1925]))) + _i32(jnp.logical_and(jnp.logical_and(_h1927, (1 < _i32(_h1935))), (_h1937 == _K84[_i32(_h1926)][i1925]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1929, (0 < _i32(_h1938))), (_h1939 == _K84[_i32(_h1926)][i1925]))) + _i32(jnp.logical_and(jnp.logical_and(_h1929, (1 < _i32(_h1938))), (_h1940 == _K84[_i32(_h1926)][i1925])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1931, (0 < _i32(_h1941))), (_h1942 == _K84[_i32(_h1926)][i1925]))) + _i32(jnp.logical_and(jnp.logical_and(_h1931, (1 < _i32(_h1941))), (_h1943 == _K84[_i32(_h1926)][i1925])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1933, (0 < _i32(_h1944))), (_h1945 == _K84[_i32(_h1926)][i1925]))) + _i32(jnp.logical_and(jnp.logical_and(_h1933, (1 < _i32(_h1944))), (_h1946 == _K84[_i32(_h1926)][i1925]))))))) == jnp.sum(_wide(_K84[_i32(_h1926)]) == _K84[_i32(_h1926)][i1925], dtype=jnp.int32))
-        _e1948 = jax.vmap(_g1947)(jnp.arange(0, 20, dtype=jnp.int32))
-        return jnp.all(_e1948)
-    _e1950 = jax.vmap(_g1949)(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1])
-    return jnp.all(_e1950)
+    def _g2012(i1987, _h1989, _h1990, _h1991, _h1992, _h1993, _h1994, _h1995, _h1996, _h1997, _h1998, _h1999, _h2000, _h2001, _h2002, _h2003, _h2004, _h2005, _h2006, _h2007, _h2008, _h2009):
+        def _g2010(i1988):
+            return (((((_lcount(_get(st["deck"], i1987), _K84[_i32(_h1989)][i1988]) + _lcount(_get(st["hand"], i1987), _K84[_i32(_h1989)][i1988])) + _lcount(_get(st["discard"], i1987), _K84[_i32(_h1989)][i1988])) + (((_i32(jnp.logical_and(_h1990, (_h1991 == _K84[_i32(_h1989)][i1988]))) + _i32(jnp.logical_and(_h1992, (_h1993 == _K84[_i32(_h1989)][i1988])))) + _i32(jnp.logical_and(_h1994, (_h1995 == _K84[_i32(_h1989)][i1988])))) + _i32(jnp.logical_and(_h1996, (_h1997 == _K84[_i32(_h1989)][i1988]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h1990, (0 < _i32(_h1998))), (_h1999 == _K84[_i32(_h1989)][i1988]))) + _i32(jnp.logical_and(jnp.logical_and(_h1990, (1 < _i32(_h1998))), (_h2000 == _K84[_i32(_h1989)][i1988]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1992, (0 < _i32(_h2001))), (_h2002 == _K84[_i32(_h1989)][i1988]))) + _i32(jnp.logical_and(jnp.logical_and(_h1992, (1 < _i32(_h2001))), (_h2003 == _K84[_i32(_h1989)][i1988])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1994, (0 < _i32(_h2004))), (_h2005 == _K84[_i32(_h1989)][i1988]))) + _i32(jnp.logical_and(jnp.logical_and(_h1994, (1 < _i32(_h2004))), (_h2006 == _K84[_i32(_h1989)][i1988])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1996, (0 < _i32(_h2007))), (_h2008 == _K84[_i32(_h1989)][i1988]))) + _i32(jnp.logical_and(jnp.logical_and(_h1996, (1 < _i32(_h2007))), (_h2009 == _K84[_i32(_h1989)][i1988]))))))) == jnp.sum(_wide(_K84[_i32(_h1989)]) == _K84[_i32(_h1989)][i1988], dtype=jnp.int32))
+        _e2011 = jax.vmap(_g2010)(jnp.arange(0, 20, dtype=jnp.int32))
+        return jnp.all(_e2011)
+    _e2013 = jax.vmap(_g2012)(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1])
+    return jnp.all(_e2013)
 
 
 def inv_hp_bounds(st):
     """invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions"""
-    def _g1968(i1951, _h1952, _h1953, _h1954, _h1955, _h1956, _h1957, _h1958, _h1959, _h1960, _h1961, _h1962, _h1963, _h1964, _h1965, _h1966, _h1967):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h1952), (_i32(_h1953) < _i32(jnp.where((_K0[_i32(_h1954)] == 1), _i32(_h1955), _i32(_K1[_i32(_h1954)]))))), jnp.logical_or(jnp.logical_not(_h1956), (_i32(_h1957) < _i32(jnp.where((_K0[_i32(_h1958)] == 1), _i32(_h1959), _i32(_K1[_i32(_h1958)])))))), jnp.logical_or(jnp.logical_not(_h1960), (_i32(_h1961) < _i32(jnp.where((_K0[_i32(_h1962)] == 1), _i32(_h1963), _i32(_K1[_i32(_h1962)])))))), jnp.logical_or(jnp.logical_not(_h1964), (_i32(_h1965) < _i32(jnp.where((_K0[_i32(_h1966)] == 1), _i32(_h1967), _i32(_K1[_i32(_h1966)]))))))
-    _e1969 = jax.vmap(_g1968)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["played_hp"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["played_hp"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["played_hp"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3], st["played_hp"][:, 3])
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(_e1969))
+    def _g2031(i2014, _h2015, _h2016, _h2017, _h2018, _h2019, _h2020, _h2021, _h2022, _h2023, _h2024, _h2025, _h2026, _h2027, _h2028, _h2029, _h2030):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h2015), (_i32(_h2016) < _i32(jnp.where((_K0[_i32(_h2017)] == 1), _i32(_h2018), _i32(_K1[_i32(_h2017)]))))), jnp.logical_or(jnp.logical_not(_h2019), (_i32(_h2020) < _i32(jnp.where((_K0[_i32(_h2021)] == 1), _i32(_h2022), _i32(_K1[_i32(_h2021)])))))), jnp.logical_or(jnp.logical_not(_h2023), (_i32(_h2024) < _i32(jnp.where((_K0[_i32(_h2025)] == 1), _i32(_h2026), _i32(_K1[_i32(_h2025)])))))), jnp.logical_or(jnp.logical_not(_h2027), (_i32(_h2028) < _i32(jnp.where((_K0[_i32(_h2029)] == 1), _i32(_h2030), _i32(_K1[_i32(_h2029)]))))))
+    _e2032 = jax.vmap(_g2031)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["played_hp"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["played_hp"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["played_hp"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3], st["played_hp"][:, 3])
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(_e2032))
 
 
 def inv_points_bounds(st):
     """invariant `points_bounds`: points are 0..3 while the game goes on"""
-    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i1970, _h1971: (_i32(_h1971) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
+    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i2033, _h2034: (_i32(_h2034) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
 
 
 def inv_one_result(st):
@@ -7026,15 +7174,15 @@ def inv_one_result(st):
 
 def inv_active_in_play(st):
     """invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled"""
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i1972, _h1973: _h1973)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i2035, _h2036: _h2036)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
 
 
 def inv_bench_size(st):
     """invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play"""
-    def _g1979(i1974, _h1975, _h1976, _h1977, _h1978):
-        return ((((_i32(_h1975) + _i32(_h1976)) + _i32(_h1977)) + _i32(_h1978)) <= 4)
-    _e1980 = jax.vmap(_g1979)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["occupied"][:, 1], st["occupied"][:, 2], st["occupied"][:, 3])
-    return jnp.all(_e1980)
+    def _g2042(i2037, _h2038, _h2039, _h2040, _h2041):
+        return ((((_i32(_h2038) + _i32(_h2039)) + _i32(_h2040)) + _i32(_h2041)) <= 4)
+    _e2043 = jax.vmap(_g2042)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["occupied"][:, 1], st["occupied"][:, 2], st["occupied"][:, 3])
+    return jnp.all(_e2043)
 
 
 # ---- the environment
@@ -7283,14 +7431,19 @@ def _state(st, observation, mask) -> State:
 
 
 def _legal_action_mask(st):
+    mv_setup_active, _mf0 = m_setup_active(st)
+    mv_setup_bench, _mf1 = m_setup_bench(st)
+    mv_play_basic, _mf3 = m_play_basic(st)
+    mv_evolve, _mf4 = m_evolve(st)
+    mv_play_trainer, _mf6 = m_play_trainer(st)
     parts = [
-        m_setup_active(st),
-        m_setup_bench(st),
+        mv_setup_active,
+        mv_setup_bench,
         m_setup_done(st),
-        m_play_basic(st),
-        m_evolve(st),
+        mv_play_basic,
+        mv_evolve,
         m_attach(st),
-        m_play_trainer(st),
+        mv_play_trainer,
         m_use_ability(st),
         m_retreat(st),
         m_attack(st),
@@ -7299,13 +7452,21 @@ def _legal_action_mask(st):
         m_promote(st),
         m_choose(st),
     ]
-    return jnp.concatenate(parts) if len(parts) > 1 else parts[0]
+    # and the first fault of the guards, kind by kind (each kind's: index by index), the interpreter's order
+    return (jnp.concatenate(parts) if len(parts) > 1 else parts[0]), _first_fault(jnp.stack([_mf0, _mf1, _mf3, _mf4, _mf6]))
 
 
 def _finish(st):
     """Compute the mask (all true once terminated) and the current player's observation."""
-    mask = jnp.where(st["terminated"], jnp.ones(NUM_ACTIONS, jnp.bool_), _legal_action_mask(st))
-    obs = _cast(_observe(st, st["current_player"]), jnp.int16)
+    # a guard's fault is this state's: the interpreter evaluates the current player's guards on
+    # every state `init` and `step` make, unless terminated (`Interpreter._finish`)
+    mask, fault = _legal_action_mask(st)
+    st = _fault_put(st, jnp.logical_not(st["terminated"]), fault)
+    mask = jnp.where(st["terminated"], jnp.ones(NUM_ACTIONS, jnp.bool_), mask)
+    # `observe`'s fault too, after the guards' (the interpreter computes the observation next)
+    obs, fault = _observe(st, st["current_player"])
+    st = _fault_put(st, True, fault)
+    obs = _cast(obs, jnp.int16)
     return _state(st, obs, mask)
 
 
@@ -7427,7 +7588,7 @@ def raise_fault(state: State) -> None:
 
 def observe(state: State, player) -> jax.Array:
     """The observation of `player` (0..NUM_PLAYERS-1): the spec's `observe`."""
-    return _cast(_observe(_to_dict(state), jnp.asarray(player, jnp.int32)), jnp.int16)
+    return _cast(_observe(_to_dict(state), jnp.asarray(player, jnp.int32))[0], jnp.int16)
 
 
 def invariants(state: State) -> dict:
@@ -7477,9 +7638,14 @@ def step_autoreset_from_seed(state: State, action, seed):
     live = ~(state.terminated | state.truncated)
     truncated = st["truncated"] | (st["terminated"] & live & _time_limit_reached(st))
     done = st["terminated"] | st["truncated"]
+    # the stepped state's observation, and its fault (the interpreter's `step` computes it),
+    # before the fault is copied to the fresh state. (Not recorded: a guard fault of a state
+    # that is truncated and not terminated; the mask computed is the fresh state's.)
+    final_observation, fault = _observe(st, st["current_player"])
+    st = _fault_put(st, True, fault)
+    final_observation = _cast(final_observation, jnp.int16)
     fresh = _init_dict(seed)
     fresh["_fault"] = st["_fault"]  # a fault stays visible after the reset
-    final_observation = _cast(_observe(st, st["current_player"]), jnp.int16)
     return _finish(_select(done, fresh, st)), st["rewards"], st["terminated"], truncated, final_observation
 
 
