@@ -535,8 +535,8 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                 value = self.binary("add" if s.op == "+=" else "sub", current, value, s.span, s.span)
             if place.root == "local" and not place.path and place.name in ctx.inferred \
                     and next(sc for sc in reversed(ctx.scopes) if place.name in sc) is ctx.inferred[place.name][2] \
-                    and not self.fits(value.type, place.type):
-                self.untyped_let_overflow(s, place, value, ctx)
+                    and isinstance(value.type, ir.IntT) and not self.fits(value.type, place.type):
+                self.untyped_let_overflow(s, place, value, ctx)  # else a type mismatch, E0110 below
             if not self.require_fits(value, place.type, s.value.span if s.op == "=" else s.span,
                                      f"`{_place_text(s.target)}: {place.type}`"):
                 raise _Poison()
