@@ -234,28 +234,28 @@ class Lowering:
             return
         code = number_faults.site_id(self.m, site) + 1
         where = " & ".join([*(f"({c})" for c in self._path), f"({cond})"])
-        captured = self._captured()
-        if captured is not None:
-            self._at_depth(f"{captured} = {self.rt('_fault_in')}({captured}, {where}, {code}, {a}, {b})")
-            return
-        if self.levels:
-            self._level_fault().prelude.append(f"_flt = {self.rt('_fault_in')}(_flt, {where}, {code}, {a}, {b})")
-            return
-        self.emit(f"st = {self.rt('_fault_at')}(st, {where}, {code}, {a}, {b})")
+        self._record("_fault_in", "_fault_at", f"{where}, {code}, {a}, {b}")
 
     def merge_fault(self, fault: str) -> None:
         """Record fault `fault` (code of an int32[3], zeros for none: a fn call's or a
         comprehension's) where the expression is on the interpreter's path and no fault is
         recorded yet: in `st` (`_fault_put`), or in the innermost level's `_flt`."""
         where = " & ".join(f"({c})" for c in self._path) or "True"
+        self._record("_fault_join", "_fault_put", f"{where}, {fault}")
+
+    def _record(self, into_fault: str, into_state: str, args: str) -> None:
+        """Emit one recording of a fault, `helper(target, args)`, into the first of: the capture
+        of a value hoisted out of a nest (`_captured`), the innermost level's `_flt`, `st`.
+        `into_fault` is the runtime helper that takes and returns an int32[3] (`_fault_in`,
+        `_fault_join`), `into_state` its twin on the state (`_fault_at`, `_fault_put`)."""
         captured = self._captured()
         if captured is not None:
-            self._at_depth(f"{captured} = {self.rt('_fault_join')}({captured}, {where}, {fault})")
+            self._at_depth(f"{captured} = {self.rt(into_fault)}({captured}, {args})")
             return
         if self.levels:
-            self._level_fault().prelude.append(f"_flt = {self.rt('_fault_join')}(_flt, {where}, {fault})")
+            self._level_fault().prelude.append(f"_flt = {self.rt(into_fault)}(_flt, {args})")
             return
-        self.emit(f"st = {self.rt('_fault_put')}(st, {where}, {fault})")
+        self.emit(f"st = {self.rt(into_state)}(st, {args})")
 
     def _captured(self) -> str | None:
         """The variable that captures the faults of a value hoisted out of a comprehension nest
@@ -297,10 +297,7 @@ class Lowering:
         if not self.recording() or code.isidentifier() or code.lstrip("-").isdigit():
             return code
         name = self.fresh("_f")
-        if self.levels:
-            self.levels[-1].prelude.append(f"{name} = {code}")
-        else:
-            self.emit(f"{name} = {code}")
+        self._at_depth(f"{name} = {code}")
         return name
 
     def on_path(self, cond: str, e: ir.Expr) -> str:
