@@ -25,6 +25,7 @@ import json
 import os
 import tempfile
 import time
+import types
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -117,27 +118,62 @@ def package_digest(env) -> str:
     return h.hexdigest()
 
 
+class _Unkeyable(Exception):
+    """A value `fn` closes over that the key cannot cover (its repr names a memory address)."""
+
+
+_PLAIN = (bool, int, float, complex, str, bytes, type(None))
+
+
 def _code_digest(h, fn, seen: set[int]) -> None:
-    """Feed into `h` the code of `fn` (bytecode, constants, names, nested code) and of the
-    functions it closes over, with its closed-over values of plain types (numbers, strings,
-    tuples of them); other closed-over values are the caller's `key` to cover."""
+    """Feed into `h` the code of `fn` (bytecode, constants, names, nested code) and what it
+    closes over: functions (followed; a `jax.jit` or `functools.wraps` wrapper to what it
+    wraps), numbers, strings, containers of them and arrays (by value), objects whose repr is
+    their value (pydantic models, dataclasses). A module counts by its name only (its code is
+    not followed: the generated package counts by its files), and so do the globals `fn`
+    reads. Raises `_Unkeyable` for any other value (its repr is an address)."""
     if id(fn) in seen:
         return
     seen.add(id(fn))
     code = getattr(fn, "__code__", None)
+    if code is None and hasattr(fn, "__wrapped__"):
+        _code_digest(h, fn.__wrapped__, seen)
+        return
     if code is None:
-        h.update(repr(type(fn)).encode())
+        _value_digest(h, fn, seen)
         return
     _code_object(h, code)
-    for cell in fn.__closure__ or ():
+    for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
         try:
             value = cell.cell_contents
         except ValueError:  # an empty cell (a name assigned after the closure was made)
             continue
-        if callable(value) and hasattr(value, "__code__"):
-            _code_digest(h, value, seen)
-        elif isinstance(value, (bool, int, float, str, bytes, tuple, type(None))):
-            h.update(repr(value).encode())
+        h.update(name.encode() + b"=")
+        _value_digest(h, value, seen)
+
+
+def _value_digest(h, value, seen: set[int]) -> None:
+    """Feed one closed-over value into `h` (the rule of `_code_digest`)."""
+    if isinstance(value, types.ModuleType):
+        h.update(b"module " + value.__name__.encode())
+        return
+    if callable(value) and (hasattr(value, "__code__") or hasattr(value, "__wrapped__")):
+        _code_digest(h, value, seen)
+        return
+    if isinstance(value, _PLAIN):
+        h.update(repr(value).encode())
+        return
+    if type(value) is object:  # a sentinel (`jax.vmap` closes over one)
+        h.update(b"object()")
+        return
+    if hasattr(value, "shape") and hasattr(value, "dtype"):  # numpy or JAX array
+        array = np.asarray(value)
+        h.update(f"{array.shape}{array.dtype}".encode() + array.tobytes())
+        return
+    text = repr(value)
+    if " at 0x" in text:
+        raise _Unkeyable(f"`{type(value).__qualname__}` value {text[:60]}")
+    h.update(text.encode())
 
 
 def _code_object(h, code) -> None:
@@ -189,7 +225,7 @@ def _program_key(fn, args, env, digest: str, key: Sequence[object], donate: tupl
              [(tuple(np.shape(x)), str(x.dtype if hasattr(x, "dtype") else np.result_type(type(x))),
                bool(getattr(x, "weak_type", False))) for x in leaves]]
     h.update(json.dumps(parts, default=str).encode())
-    _code_digest(h, fn, set())
+    _code_digest(h, fn, set())  # raises _Unkeyable
     return h.hexdigest()
 
 
@@ -221,7 +257,11 @@ def compile_cached(fn: Callable, *args, env, key: Sequence[object] = (), donate_
     why = _register_types(env, digest)
     if why:
         return _compile_plain(fn, args, donate_argnums, f"off: {why}")
-    path = os.path.join(root, EXPORT_FOLDER, _program_key(fn, args, env, digest, key, donate_argnums) + ".exported")
+    try:
+        name = _program_key(fn, args, env, digest, key, donate_argnums)
+    except _Unkeyable as e:
+        return _compile_plain(fn, args, donate_argnums, f"off: the function closes over a {e}")
+    path = os.path.join(root, EXPORT_FOLDER, name + ".exported")
     start = time.perf_counter()
     exported = _read(path)
     cache = "hit"
@@ -283,3 +323,31 @@ def _export(fn: Callable, args: tuple, path: str):
         f.write(data)
     os.replace(tmp, path)  # readers see the whole file or none
     return exported, "miss"
+
+
+class cached_jit:  # noqa: N801 (named like the `jax.jit` it stands for)
+    """`jax.jit(fn)` whose programs come from `compile_cached`: a drop-in for the jitted
+    functions of a loop over a generated package `env` (`cached_jit(jax.vmap(env.step),
+    env=env)`), so that a repeat run skips tracing and lowering. Each new pytree structure,
+    shape or dtype of the arguments compiles once per process (as `jax.jit` does), and
+    `caches` lists how each was obtained (`hit`, `miss`, `off: why`). No static arguments:
+    close over them (`lambda k: env.rollout(k, 64, 1024)`); keyword arguments are not taken."""
+
+    def __init__(self, fn: Callable, *, env, key: Sequence[object] = (), donate_argnums: tuple[int, ...] = (),
+                 folder: str | None = None):
+        self.fn, self.env, self.key, self.donate_argnums, self.folder = fn, env, tuple(key), donate_argnums, folder
+        self._programs: dict[tuple, Callable] = {}
+        self.caches: list[str] = []
+
+    def __call__(self, *args):
+        import jax
+
+        leaves, tree = jax.tree_util.tree_flatten(args)
+        signature = (tree, tuple((np.shape(x), str(getattr(x, "dtype", type(x)))) for x in leaves))
+        program = self._programs.get(signature)
+        if program is None:
+            compiled = compile_cached(self.fn, *args, env=self.env, key=self.key,
+                                      donate_argnums=self.donate_argnums, folder=self.folder)
+            program = self._programs[signature] = compiled.run
+            self.caches.append(compiled.cache)
+        return program(*args)

@@ -133,3 +133,32 @@ def test_exported_program_off_without_a_folder(tictactoe_env):
         jax.config.update("jax_compilation_cache_dir", previous)
     assert program.cache.startswith("off:")
     assert _leaves_equal(program.run(key), jax.jit(lambda k: env.rollout(k, 8, 4))(key))
+
+
+def test_cached_jit_compiles_once_per_shape_and_reads_back(tictactoe_env, tmp_path):
+    import jax
+
+    env = tictactoe_env
+    init = jax_cache.cached_jit(jax.vmap(env.init), env=env, folder=str(tmp_path))
+    two, three = jax.random.split(jax.random.PRNGKey(5), 2), jax.random.split(jax.random.PRNGKey(6), 3)
+    for keys in (two, three, two):
+        assert _leaves_equal(init(keys), jax.jit(jax.vmap(env.init))(keys))
+    assert init.caches == ["miss", "miss"], "one program per shape, the third call reuses the first"
+    again = jax_cache.cached_jit(jax.vmap(env.init), env=env, folder=str(tmp_path))
+    assert _leaves_equal(again(three), init(three)) and again.caches == ["hit"]
+    # another function of the same arguments is another program (vmap's wrapped function is followed)
+    observe = jax_cache.cached_jit(jax.vmap(lambda k: env.init(k).observation), env=env, folder=str(tmp_path))
+    assert _leaves_equal(observe(two), init(two).observation) and observe.caches == ["miss"]
+
+
+def test_unkeyable_closure_compiles_the_usual_way(tictactoe_env, tmp_path):
+    import jax
+
+    class Opaque:  # its repr is an address: nothing the key could hold
+        steps = 8
+
+    env, opaque, key = tictactoe_env, Opaque(), jax.random.PRNGKey(4)
+    program = jax_cache.compile_cached(lambda k: env.rollout(k, opaque.steps, 4), key, env=env, folder=str(tmp_path))
+    assert program.cache.startswith("off: the function closes over a `")
+    assert _leaves_equal(program.run(key), jax.jit(lambda k: env.rollout(k, 8, 4))(key))
+    assert not (tmp_path / jax_cache.EXPORT_FOLDER).exists()
