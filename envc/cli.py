@@ -670,13 +670,15 @@ def bench(
     table = Table(title=f"{m.name} on JAX ({jax.devices()[0].platform}): random legal policy, scan-fused, auto-reset"
                         f"{faults}",
                   caption=("compile = trace (Python to jaxpr) + lower (to StableHLO) + XLA (to machine code), "
-                           + (f"with JAX's compilation cache in {cache}" if cache else "JAX's compilation cache off")))
-    for col in ("batch", "steps/scan", "SPS (median)", "runs", "compile (s)", "trace", "lower", "XLA",
+                           + (f"with JAX's compilation cache in {cache}" if cache else "JAX's compilation cache off")
+                           + "; program: hit = the exported program of an earlier run was read (trace = reading it, "
+                             "lower = lowering its call), miss = traced and stored for the next run"))
+    for col in ("batch", "steps/scan", "SPS (median)", "runs", "compile (s)", "trace", "lower", "XLA", "program",
                 "state (KiB)", "peak RSS (MiB)"):
         table.add_column(col, justify="right", overflow="fold")  # a narrow terminal wraps a figure, never cuts it
     for r in jax_rows:
         table.add_row(str(r.batch), str(r.n_steps), f"{r.sps:,.0f}", " ".join(f"{x:,.0f}" for x in r.sps_runs),
-                      f"{r.compile_s:.2f}", f"{r.trace_s:.2f}", f"{r.lower_s:.2f}", f"{r.xla_s:.2f}",
+                      f"{r.compile_s:.2f}", f"{r.trace_s:.2f}", f"{r.lower_s:.2f}", f"{r.xla_s:.2f}", r.cache,
                       f"{r.state_bytes / 1024:,.1f}", f"{r.peak_rss_mib:,.0f}")
     _wide().print(table)
     if peer:
@@ -862,7 +864,8 @@ def _run_jax(m, episodes: int, batch: int, seed: int, max_steps: int, report: _M
 
     cache = jax.config.values["jax_compilation_cache_dir"]  # (`values`: the typed read of an option)
     where = f"JAX's compilation cache: {cache}" if cache else "JAX's compilation cache off"
-    wide.print(f"JIT compile: {r.compile_s:.2f} s (code generation {r.codegen_s:.2f} s; {where})")
+    read = {"hit": "programs read back from an earlier run", "miss": "programs traced and stored"}.get(r.cache, r.cache)
+    wide.print(f"JIT compile: {r.compile_s:.2f} s (code generation {r.codegen_s:.2f} s; {read}; {where})")
     wide.print(f"episodes: {r.finished:,} finished, the first {episodes:,} by id counted "
               f"(environment e's k-th episode has id k*{r.batch}+e)")
     if r.fault is not None:  # (`State._fault`: the same site and message as the interpreter's)

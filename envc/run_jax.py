@@ -267,6 +267,9 @@ class RunResult:
     # the first runtime fault an environment recorded (`State._fault`, the interpreter's
     # location and message: `env I: file:LINE:COL: ...`), or None
     fault: str | None = None
+    # how the compiled programs were obtained (`envc.jax_cache.compile_cached`): "hit" when both
+    # were read back from an earlier run's exported programs, else "miss" or "off: why"
+    cache: str = ""
 
     @property
     def sps(self) -> float:
@@ -295,6 +298,7 @@ def run_jax(module: ir.Module, episodes: int, batch: int, seed: int = 0, max_ste
     import jax
     import jax.numpy as jnp
 
+    from envc.jax_cache import compile_cached
     from envc.verify import load_jax
 
     if episodes < 1 or batch < 1 or max_steps < 1:
@@ -354,9 +358,12 @@ def run_jax(module: ir.Module, episodes: int, batch: int, seed: int = 0, max_ste
     if phase:
         phase("compiling (JIT)")
     start = time.perf_counter()
-    init_c = jax.jit(start_carry).lower(key).compile()
-    carry = init_c(key)
-    play_c = jax.jit(play, donate_argnums=0).lower(carry).compile()
+    # the programs a previous run exported are read back instead of traced (envc.jax_cache)
+    init_p = compile_cached(start_carry, key, env=env, key=("envc.run_jax.start_carry", batch))
+    carry = init_p.run(key)
+    play_p = compile_cached(play, carry, env=env, key=("envc.run_jax.play", batch, chunk, max_steps, p),
+                            donate_argnums=(0,))
+    play_c = play_p.run
     jax.block_until_ready(carry)
     compile_s = time.perf_counter() - start
     if phase:
@@ -396,5 +403,6 @@ def run_jax(module: ir.Module, episodes: int, batch: int, seed: int = 0, max_ste
                    lengths[order].astype(np.int32), rets[order].astype(np.float64), hows[order].astype(np.int32))
     assert len(ids) == episodes and (np.sort(ids) == np.arange(episodes)).all()
     fault = env.fault_message(carry[0]) if hasattr(env, "fault_message") else None
+    cache = init_p.cache if init_p.cache != "hit" else play_p.cache
     return RunResult(eps, finished, batch * chunk * calls, elapsed, compile_s, codegen_s, batch, chunk, calls,
-                     jax.devices()[0].platform, fault)
+                     jax.devices()[0].platform, fault, cache)
