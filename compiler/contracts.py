@@ -580,7 +580,7 @@ def _rule_clauses(checker, h: ir.HoleDef, chosen: list[_Match]) -> tuple[list[ir
     ensures: list[ir.TextClause] = []
     scenarios: list[ir.ScenarioDef] = []
     for m in chosen:
-        kind = "text" if m.rule.decl.whole else "mentions"
+        kind: Literal["text", "mentions"] = "text" if m.rule.decl.whole else "mentions"
         ensures += [c for c in (_clause(checker, h, e, m.values, kind, m.rule.pattern) for e in m.rule.decl.ensures)
                     if c is not None]
         scenarios += [sc for sc in (_scenario(checker, h, s, m.values, m.rule.pattern) for s in m.rule.decl.scenarios)
