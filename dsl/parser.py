@@ -785,12 +785,10 @@ def _token_diagnostic(err: UnexpectedToken, path: str, text: str) -> Diagnostic:
     )
 
 
-def _token_help(err: UnexpectedToken, text: str) -> str | None:  # noqa: C901
-    """The help of an unexpected token: the first hint, in order, whose pattern the source
-    before the token matches, else what the grammar expected there.
-
-    (One branch per hint, most specific first, each a test on the token and the source before
-    it: kept as one chain, as the order is the decision; `# noqa: C901` for that reason.)"""
+def _token_help(err: UnexpectedToken, text: str) -> str | None:
+    """The help of an unexpected token: the first hint, in order (most specific first: the
+    order is the decision), whose test on the token and the source before it holds, else
+    what the grammar expected there."""
     tok = err.token
     help_text: str | None = f"expected {_expected_text(err.accepts or err.expected)}"
     if str(tok) == "|" and text.startswith("||", tok.start_pos):
@@ -818,15 +816,19 @@ def _token_help(err: UnexpectedToken, text: str) -> str | None:  # noqa: C901
     elif (declared := _keyword_declared_as_name(text, tok.start_pos)) is not None:
         help_text = declared
     elif "ACTION" in (err.accepts or err.expected):  # at the top level
-        looks_like_stmt = tok.type in ("LET", "IF", "FOR", "MATCH", "RETURN") or (
-            tok.type == "NAME" and re.match(r"[ \t]*(=|\+=|-=|\(|\.|\[)", text[tok.end_pos:]))
-        keyword = did_you_mean(str(tok), _TOP_KEYWORDS) if tok.type == "NAME" else None
-        if looks_like_stmt and "}" in text[:tok.start_pos]:
-            help_text = ("only declarations (`state`, `action`, `fn`, ...) stand outside a block: "
-                         "does a `}` above close its block too early?")
-        elif keyword:
-            help_text = keyword
+        help_text = _top_level_help(tok, text) or help_text
     return help_text
+
+
+def _top_level_help(tok, text: str) -> str | None:
+    """The hint for an unexpected token where a declaration may start: a statement after a `}`
+    (a block closed too early), or a misspelt declaration keyword; None when neither."""
+    looks_like_stmt = tok.type in ("LET", "IF", "FOR", "MATCH", "RETURN") or (
+        tok.type == "NAME" and re.match(r"[ \t]*(=|\+=|-=|\(|\.|\[)", text[tok.end_pos:]))
+    if looks_like_stmt and "}" in text[:tok.start_pos]:
+        return ("only declarations (`state`, `action`, `fn`, ...) stand outside a block: "
+                "does a `}` above close its block too early?")
+    return did_you_mean(str(tok), _TOP_KEYWORDS) if tok.type == "NAME" else None
 
 
 def _character_diagnostic(err: UnexpectedCharacters, path: str, text: str) -> Diagnostic:
