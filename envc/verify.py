@@ -633,11 +633,14 @@ class _JaxBackend:
     def __init__(self, env):
         import jax
 
+        from envc.jax_cache import cached_jit
+
         self.jax, self.env = jax, env
-        self._init = jax.jit(jax.vmap(env.init_from_seed))
-        self._step = jax.jit(jax.vmap(env.step))
-        self._invariants = jax.jit(jax.vmap(env.invariants))
-        self._step_one = jax.jit(env.step)
+        # read back from an earlier run's exported programs where one exists (envc.jax_cache)
+        self._init = cached_jit(jax.vmap(env.init_from_seed), env=env)
+        self._step = cached_jit(jax.vmap(env.step), env=env)
+        self._invariants = cached_jit(jax.vmap(env.invariants), env=env)
+        self._step_one = cached_jit(env.step, env=env)
 
     def reset(self, seeds: np.ndarray) -> None:
         self.state = self._init(self.jax.numpy.asarray(seeds))
@@ -654,7 +657,9 @@ class _JaxBackend:
 
     def step_joint(self, actions: np.ndarray) -> str | None:
         if not hasattr(self, "_step_joint"):
-            self._step_joint = self.jax.jit(self.jax.vmap(self.env.step_joint))
+            from envc.jax_cache import cached_jit
+
+            self._step_joint = cached_jit(self.jax.vmap(self.env.step_joint), env=self.env)
         self.state = self._step_joint(self.state, self.jax.numpy.asarray(actions))
         self._fetch()
         return self._fault(self.state)
