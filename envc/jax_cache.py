@@ -125,55 +125,64 @@ class _Unkeyable(Exception):
 _PLAIN = (bool, int, float, complex, str, bytes, type(None))
 
 
-def _code_digest(h, fn, seen: set[int]) -> None:
-    """Feed into `h` the code of `fn` (bytecode, constants, names, nested code) and what it
-    closes over: functions (followed; a `jax.jit` or `functools.wraps` wrapper to what it
-    wraps), numbers, strings, containers of them and arrays (by value), objects whose repr is
-    their value (pydantic models, dataclasses). A module counts by its name only (its code is
-    not followed: the generated package counts by its files), and so do the globals `fn`
-    reads. Raises `_Unkeyable` for any other value (its repr is an address)."""
-    if id(fn) in seen:
-        return
-    seen.add(id(fn))
-    code = getattr(fn, "__code__", None)
-    if code is None and hasattr(fn, "__wrapped__"):
-        _code_digest(h, fn.__wrapped__, seen)
-        return
-    if code is None:
-        _value_digest(h, fn, seen)
-        return
-    _code_object(h, code)
-    for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
-        try:
-            value = cell.cell_contents
-        except ValueError:  # an empty cell (a name assigned after the closure was made)
-            continue
-        h.update(name.encode() + b"=")
-        _value_digest(h, value, seen)
+class _Keyer:
+    """Feeds into `h` the code of a function (bytecode, constants, names, nested code) and what
+    it closes over: functions (followed; a `jax.jit` or `functools.wraps` wrapper to what it
+    wraps), numbers, strings, arrays (by value), objects whose repr is their value (pydantic
+    models, dataclasses, containers of such). A module or class counts by its name only (its
+    code is not followed: the generated package counts by its files, under whatever name
+    this process imported it), and so do the globals the function reads. `_Unkeyable` for
+    any other value (its repr is an address)."""
 
+    def __init__(self, h, env):
+        self.h, self.seen = h, set()
+        self.generated = env.__name__.split(".")[0]  # the random name `load_jax` gave the package
 
-def _value_digest(h, value, seen: set[int]) -> None:
-    """Feed one closed-over value into `h` (the rule of `_code_digest`)."""
-    if isinstance(value, types.ModuleType):
-        h.update(b"module " + value.__name__.encode())
-        return
-    if callable(value) and (hasattr(value, "__code__") or hasattr(value, "__wrapped__")):
-        _code_digest(h, value, seen)
-        return
-    if isinstance(value, _PLAIN):
-        h.update(repr(value).encode())
-        return
-    if type(value) is object:  # a sentinel (`jax.vmap` closes over one)
-        h.update(b"object()")
-        return
-    if hasattr(value, "shape") and hasattr(value, "dtype"):  # numpy or JAX array
-        array = np.asarray(value)
-        h.update(f"{array.shape}{array.dtype}".encode() + array.tobytes())
-        return
-    text = repr(value)
-    if " at 0x" in text:
-        raise _Unkeyable(f"`{type(value).__qualname__}` value {text[:60]}")
-    h.update(text.encode())
+    def _name(self, module: str | None) -> str:
+        return "<generated>" if (module or "").split(".")[0] == self.generated else str(module)
+
+    def code(self, fn) -> None:
+        if id(fn) in self.seen:
+            return
+        self.seen.add(id(fn))
+        code = getattr(fn, "__code__", None)
+        if code is None and hasattr(fn, "__wrapped__"):
+            self.code(fn.__wrapped__)
+            return
+        if code is None:
+            self.value(fn)
+            return
+        _code_object(self.h, code)
+        for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
+            try:
+                value = cell.cell_contents
+            except ValueError:  # an empty cell (a name assigned after the closure was made)
+                continue
+            self.h.update(name.encode() + b"=")
+            self.value(value)
+
+    def value(self, value) -> None:
+        if isinstance(value, types.ModuleType):
+            self.h.update(b"module " + self._name(value.__name__).encode())
+        elif isinstance(value, type):
+            self.h.update(f"class {self._name(value.__module__)}.{value.__qualname__}".encode())
+        elif callable(value) and (hasattr(value, "__code__") or hasattr(value, "__wrapped__")):
+            self.code(value)
+        elif isinstance(value, _PLAIN):
+            self.h.update(repr(value).encode())
+        elif type(value) is object:  # a sentinel (`jax.vmap` closes over one)
+            self.h.update(b"object()")
+        elif hasattr(value, "shape") and hasattr(value, "dtype"):  # numpy or JAX array
+            array = np.asarray(value)
+            self.h.update(f"{array.shape}{array.dtype}".encode() + array.tobytes())
+        else:
+            self.h.update(self._repr(value).encode())
+
+    def _repr(self, value) -> str:
+        text = repr(value)
+        if " at 0x" in text or self.generated in text:
+            raise _Unkeyable(f"`{type(value).__qualname__}` value {text[:60]}")
+        return text
 
 
 def _code_object(h, code) -> None:
@@ -225,7 +234,7 @@ def _program_key(fn, args, env, digest: str, key: Sequence[object], donate: tupl
              [(tuple(np.shape(x)), str(x.dtype if hasattr(x, "dtype") else np.result_type(type(x))),
                bool(getattr(x, "weak_type", False))) for x in leaves]]
     h.update(json.dumps(parts, default=str).encode())
-    _code_digest(h, fn, set())  # raises _Unkeyable
+    _Keyer(h, env).code(fn)  # raises _Unkeyable
     return h.hexdigest()
 
 

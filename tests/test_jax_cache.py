@@ -162,3 +162,16 @@ def test_unkeyable_closure_compiles_the_usual_way(tictactoe_env, tmp_path):
     assert program.cache.startswith("off: the function closes over a `")
     assert _leaves_equal(program.run(key), jax.jit(lambda k: env.rollout(k, 8, 4))(key))
     assert not (tmp_path / jax_cache.EXPORT_FOLDER).exists()
+
+
+def test_envc_run_reads_its_programs_back_in_a_new_process(tmp_path):
+    """The key holds nothing particular to a process (the generated package's random import
+    name, addresses): the second `envc run` reads both programs the first one stored."""
+    command = [sys.executable, "-m", "envc.cli", "run", "specs/tictactoe.envspec", "--target", "jax",
+               "--episodes", "8", "--batch", "4", "--jax-cache", str(tmp_path)]
+    outputs = [subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=True).stdout for _ in range(2)]
+    assert "programs traced and stored" in outputs[0]
+    assert "programs read back from an earlier run" in outputs[1], outputs[1]
+    assert len(list((tmp_path / jax_cache.EXPORT_FOLDER).iterdir())) == 2  # the start and the chunk
+    results = [[line for line in out.splitlines() if "SPS" not in line and "JIT compile" not in line] for out in outputs]
+    assert results[0] == results[1], "the same episodes"
