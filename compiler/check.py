@@ -895,7 +895,8 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
 
     def require_type(self, e: ir.Expr, t: ir.Type, span: Span, what: str) -> None:
         if e.type != t:
-            self.fail("E0110", f"{what} must be `{t}`", span, f"this is `{e.type}`")
+            self.fail("E0110", f"{what} must be `{t}`", span, f"this is `{e.type}`",
+                      help=_convert_help(e.type, t, self.source_text(e.span)))
 
     def unknown_name(self, node: ast.Name, ctx: Ctx) -> NoReturn:
         if node.name in self.broken:
@@ -985,7 +986,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                 self.pop_facts(ctx)
             self.no_draws(a, "a branch of `if ... then ... else`")
             self.no_draws(b, "a branch of `if ... then ... else`")
-            joined = self.unify(a, b, e.span)
+            joined = self.unify(a, b, e.span, "both branches must have one type")
             return ir.Cond(cond=c, then=a, orelse=b, type=joined, span=e.span)
         if isinstance(e, ast.ArrayLit):
             if not e.items:
@@ -993,7 +994,8 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             items = [self.expr(x, ctx, peek) for x in e.items]
             elem = items[0].type
             for x in items[1:]:
-                elem = self.unify_types(elem, x.type, x.span)
+                elem = self.unify_types(elem, x.type, x.span, "the items of an array must have one type",
+                                        self.source_text(x.span))
             return ir.ArrayLit(items=items, type=ir.ArrayT(elem=elem, size=len(items)), span=e.span)
         if isinstance(e, ast.Comprehension):
             lo, hi = self.loop_bounds(e.lo, e.hi, e.inclusive, e.span, ctx, e.var)
@@ -1184,12 +1186,16 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             if op not in ("eq", "ne") and isinstance(ta, ir.EnumT):
                 ok = False
             if not ok:
+                left, right = self.source_text(a.span), self.source_text(b.span)
                 self.fail("E0110", f"cannot compare `{ta}` with `{tb}`", op_span, "incompatible operands",
-                          notes=[f"left is `{ta}`, right is `{tb}`"], help=_compare_help(op, ta, tb, self.source_text(a.span), self.source_text(b.span)))
+                          notes=[f"left is `{ta}`, right is `{tb}`"],
+                          help=_compare_help(op, ta, tb, left, right) or _convert_help(ta, tb, left)
+                          or _convert_help(tb, ta, right))
             return ir.Binary(op=op, left=a, right=b, type=ir.BOOL, span=span)
         if isinstance(ta, ir.FloatT) and isinstance(tb, ir.FloatT):
             if op == "mod":
-                self.fail("E0110", "`%` is defined on integers only", op_span)
+                self.fail("E0110", "`%` is defined on integers only", op_span,
+                          help="for a float modulo (floored, as Python's), write `x - m * floor(x / m)`")
             return ir.Binary(op=op, left=a, right=b, type=ir.FLOAT, span=span)
         if not (isinstance(ta, ir.IntT) and isinstance(tb, ir.IntT)):
             hint = "convert the integer with `float(...)`" if ir.FLOAT in (ta, tb) else None
@@ -1198,17 +1204,25 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         t = self.int32(_int_range(op, ta, tb, self, b.span), span)
         return ir.Binary(op=op, left=a, right=b, type=t, span=span)
 
-    def unify_types(self, a: ir.Type, b: ir.Type, span: Span) -> ir.Type:
+    def unify_types(self, a: ir.Type, b: ir.Type, span: Span,
+                    label: str = "both sides must have one type", text: str = "") -> ir.Type:
+        """The one type of two values that must share one (the branches of `if ... then ...
+        else`, the items of an array literal, the cells of `concat`'s arrays): integer ranges
+        join, arrays of one size join cell by cell, anything else must be equal. `span` is the
+        second value's, `label` says what must agree there and `text` is the second value's
+        source, for the help. Raises E0110 on a mismatch, with a conversion to write where one
+        exists (`int(...)` of a bool, `float(...)` of an integer)."""
         if isinstance(a, ir.IntT) and isinstance(b, ir.IntT):
             return ir.IntT(lo=min(a.lo, b.lo), hi=max(a.hi, b.hi))
         if isinstance(a, ir.ArrayT) and isinstance(b, ir.ArrayT) and a.size == b.size:
-            return ir.ArrayT(elem=self.unify_types(a.elem, b.elem, span), size=a.size)
+            return ir.ArrayT(elem=self.unify_types(a.elem, b.elem, span, label, text), size=a.size)
         if a != b:
-            self.fail("E0110", f"type mismatch: `{a}` and `{b}`", span, "both sides must have one type")
+            self.fail("E0110", f"type mismatch: `{a}` and `{b}`", span, label,
+                      help=_convert_help(b, a, text or "..."))
         return a
 
-    def unify(self, a: ir.Expr, b: ir.Expr, span: Span) -> ir.Type:
-        return self.unify_types(a.type, b.type, span)
+    def unify(self, a: ir.Expr, b: ir.Expr, span: Span, label: str = "both sides must have one type") -> ir.Type:
+        return self.unify_types(a.type, b.type, span, label, self.source_text(b.span))
 
     # ------------------------------------------------------------ calls
     def note_call(self, name: str, span: Span) -> None:
@@ -1568,6 +1582,22 @@ def _compare_help(op: str, ta: ir.Type, tb: ir.Type, left: str, right: str) -> s
         return f"compare cell by cell: `{word}({a}[i] {cmp} {b}[i] for i in 0..{ta.size})`{deeper}"
     if isinstance(ta, ir.RecordT):
         return f"compare field by field: `{left}.f {cmp} {right}.f {'and' if op == 'eq' else 'or'} ...`"
+    return None
+
+
+def _convert_help(have: ir.Type, want: ir.Type, text: str) -> str | None:
+    """The conversion that turns a value of type `have` (source `text`, quoted when it is a
+    plain place, else `...`) into one of `want`, cell by cell for arrays, where the language
+    has one: `int(...)` of a bool, `float(...)` of an integer, a comparison of an integer."""
+    while isinstance(have, ir.ArrayT) and isinstance(want, ir.ArrayT):
+        have, want, text = have.elem, want.elem, ""
+    x = text if _plain_place(text) else "..."
+    if isinstance(have, ir.BoolT) and isinstance(want, ir.IntT):
+        return f"convert the bool to 0 or 1 with `int({x})`"
+    if isinstance(have, ir.IntT) and isinstance(want, ir.FloatT):
+        return f"convert the integer with `float({x})`"
+    if isinstance(have, ir.IntT) and isinstance(want, ir.BoolT):
+        return f"an integer is not a condition: compare it, e.g. `{x} != 0`"
     return None
 
 
