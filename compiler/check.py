@@ -1283,8 +1283,14 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                 self.call_args(e, [], func.name, ctx)
                 return ir.ListTake(place=place, front=func.name == "draw", type=place.type.elem, span=e.span)
             if func.name in LIST_MUTATORS:
-                self.fail("E0110", f"`{func.name}()` is a statement and has no value", e.span,
-                          help=f"call it on its own line: `xs.{func.name}(...)`")
+                # `let c = xs.remove_at(i)` is the natural way to take a card from a hand: say how
+                xs = self.source_text(func.base.span)
+                xs = xs if _plain_place(xs) else "xs"
+                i = self.source_text(e.args[0].value.span) if len(e.args) == 1 else "i"
+                i = i if _plain_place(i) else "i"
+                how = f"read the element first, `let v = {xs}[{i}]`, then remove it on its own line: `{xs}.remove_at({i})`" \
+                    if func.name == "remove_at" else f"call it on its own line: `{xs}.{func.name}(...)`"
+                self.fail("E0110", f"`{func.name}()` is a statement and has no value", e.span, help=how)
             if func.name in ("remove", "discard", "erase", "delete"):  # by value: lists remove by position
                 self.fail("E0103", f"unknown method `{func.name}`", func.name_span, "no such method",
                           help="a list removes by position, `xs.remove_at(i)`; to remove a value v, find it first: "
