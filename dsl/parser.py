@@ -782,6 +782,13 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic
         elif str(tok) == "{" and (record := _record_before(text, tok.start_pos)) is not None:
             help_text = (f"a record value is written with parentheses and named fields, `{record}(field: value, ...)`; "
                          "a field left out takes its default (`= value`, else 0 clamped into its range)")
+        elif str(tok) == "." and "`=>`" in (help_text or "") and (member := re.match(r"\s*(\w+)", text[tok.end_pos:])):
+            # `Kind.skip =>`: written as an expression is written; an arm's pattern is the bare member
+            help_text = (f"a `match` arm names the member alone, `{member.group(1)} =>` (the matched value's enum "
+                         "gives it); `_ =>` matches every other member")
+        elif str(tok) == "elif" and help_text == "expected `else`":
+            # `if a then x elif ...` as statements chain: an expression has one `else`, which may hold an `if`
+            help_text = "an `if` expression chains with `else if`: `if a then x else if b then y else z`"
         elif (declared := _keyword_declared_as_name(text, tok.start_pos)) is not None:
             help_text = declared
         elif "ACTION" in (err.accepts or err.expected):  # at the top level
