@@ -1514,7 +1514,8 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         if name in builtins.FLOAT_MATH:
             args = [self._floatify(a) for a in args]
             if args[0].type != ir.FLOAT:
-                self.fail("E0110", f"`{name}` needs a float32", e.args[0].span, f"this is `{args[0].type}`")
+                self.fail("E0110", f"`{name}` needs a float32", e.args[0].span, f"this is `{args[0].type}`",
+                          help=_convert_help(args[0].type, ir.FLOAT, self.source_text(e.args[0].span)))
             return ir.Builtin(name=name, args=args, type=ir.FLOAT, span=e.span)
         if all(isinstance(t, ir.IntT) for t in ts):
             ints = [ir.int_of(t) for t in ts]
