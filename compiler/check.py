@@ -532,6 +532,9 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             place, current = self.place_and_read(s.target, ctx)
             value = self.expr(s.value, ctx)
             if s.op != "=":
+                # `x -= 1` reads x as `x = x - 1` does: through `expr`, with the ranges conditions narrowed
+                # (`place_and_read`'s read has the declared range, which refused `n -= 1` under `when n > 0`)
+                current = self.expr(s.target, ctx)
                 value = self.binary("add" if s.op == "+=" else "sub", current, value, s.span, s.span)
             if place.root == "local" and not place.path and place.name in ctx.inferred \
                     and next(sc for sc in reversed(ctx.scopes) if place.name in sc) is ctx.inferred[place.name][2] \

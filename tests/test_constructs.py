@@ -307,6 +307,24 @@ def test_an_action_guard_narrows_its_body(policy):
     assert s.raises == 2 and not s.legal_action_mask[it.actions.encode("raise_bet")]
 
 
+def test_compound_assignment_reads_the_narrowed_range():
+    """`raises += 1` under `when raises < 2` is `raises = raises + 1` (accepted there): its read
+    of `raises` has the guard's range 0..1, not the declared 0..2 (probe3: `rolls_left -= 1`
+    under `when rolls_left > 0` was refused, E0120 with range -1..1, while `rolls_left =
+    rolls_left - 1` was accepted); out of a guard it is still refused, and it counts as before."""
+    spec = GUARDED.format(policy="").replace("    raises = raises + 1\n", "    raises += 1\n")
+    assert _errors(spec) == []
+    it = Interpreter(_source(spec))
+    s = it.init(0)
+    for _ in range(2):
+        s = it.step(s, it.actions.encode("raise_bet"))
+    assert s.raises == 2 and not s.legal_action_mask[it.actions.encode("raise_bet")]
+    down = GUARDED.format(policy="").replace("when raises < 2 {\n    raises = raises + 1", "when raises > 0 {\n    raises -= 1")
+    assert _errors(down) == []
+    unguarded = GUARDED.format(policy="").replace("when raises < 2 {\n    raises = raises + 1", "{\n    raises -= 1")
+    assert [e for e in _errors(unguarded) if e.startswith("E0120")], _errors(unguarded)
+
+
 def test_a_guard_does_not_narrow_what_the_step_changes_before_the_body():
     """`step_count` is counted before the body runs, so `when step_count < 5` says nothing
     about it in the body; after a `choose` the body resumes in a later step, after the
