@@ -753,7 +753,10 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                 args = self.call_args(e, params, name, ctx)
                 self.note_call(name, e.span)
                 return ir.CallProc(proc=name, args=args, span=s.span)
-        if isinstance(func, ast.Field) and func.name in LIST_MUTATORS:
+        random_ns = isinstance(func, ast.Field) and isinstance(func.base, ast.Name) and func.base.name == "random" \
+            and ctx.lookup("random") is None
+        if isinstance(func, ast.Field) and func.name in LIST_MUTATORS and not random_ns:
+            # `random.shuffle(xs)` is no list method of a list `random`: `random_call` below says what is
             return self.list_op(e, func, ctx, s.span)
         if isinstance(func, ast.Index) and isinstance(func.base, ast.Name) and func.base.name in self.families:
             return self.family_call(e, ctx, s.span)
@@ -885,6 +888,11 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                 # a number counted from `lo` (a card 1..5 of 5 slots; a name or a read, not an
                 # expression such as `cell + 1`): clamping it would merge two numbers in one slot
                 fix += f"; or, if `{text}` counts from {lo}, index with `{text} - {lo}`"
+            if hi < 0:  # `xs[-1]` as in Python: clamping a constant is no answer
+                xs = self.source_text(link.base.span)
+                xs = xs if _plain_place(xs) else "xs"
+                last = f"`{xs}[max(len({xs}) - 1, 0)]`" if isinstance(t, ir.ListT) else f"`{xs}[{size - 1}]`"
+                fix = f"indices count from 0, never from the end: the last element is {last}"
             self.fail("E0121", f"index may be out of bounds for `{t}`", link.index.span,
                       f"has range {lo}..{hi}", notes=[f"valid indices are 0..{size - 1}"], help=fix)
         return t.elem
@@ -1298,8 +1306,11 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                 self.fail("E0103", f"unknown method `{func.name}`", func.name_span, "no such method",
                           help="a list removes by position, `xs.remove_at(i)`; to remove a value v, find it first: "
                                "`for i in 0..CAP { if i < len(xs) and xs[i] == v { xs.remove_at(i)  break } }`")
+            xs = self.source_text(func.base.span)
             self.fail("E0103", f"unknown method `{func.name}`", func.name_span, "no such method",
-                      help=did_you_mean(func.name, ["contains", "count", "draw", "pop", *LIST_MUTATORS]))
+                      help=f"the length is a function: `len({xs if _plain_place(xs) else 'xs'})`"
+                      if func.name in ("len", "length", "size") else
+                      did_you_mean(func.name, ["contains", "count", "draw", "pop", *LIST_MUTATORS]))
         if not isinstance(func, ast.Name):
             self.fail("E0110", "only named functions can be called", func.span)
         name = func.name
