@@ -935,6 +935,8 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             return f"an enum member is named with its enum: {' or '.join(members)}"
         if name in ("True", "False"):
             return f"write `{name.lower()}`"
+        if name.lower() == "pi" and not did_you_mean(name, names):  # a physics spec's first constant
+            return "the language has no built-in pi: declare it, `const PI = 3.1415927` (float32's nearest)"
         return did_you_mean(name, names)
 
     def expr(self, e: ast.Expr, ctx: Ctx, peek: bool = False) -> ir.Expr:
@@ -1307,9 +1309,12 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                           help="a list removes by position, `xs.remove_at(i)`; to remove a value v, find it first: "
                                "`for i in 0..CAP { if i < len(xs) and xs[i] == v { xs.remove_at(i)  break } }`")
             xs = self.source_text(func.base.span)
+            args = ", ".join(self.source_text(a.value.span) for a in e.args)
             self.fail("E0103", f"unknown method `{func.name}`", func.name_span, "no such method",
                       help=f"the length is a function: `len({xs if _plain_place(xs) else 'xs'})`"
                       if func.name in ("len", "length", "size") else
+                      f"`{func.name}` is a built-in function, not a method: `{func.name}({args})`"
+                      if func.name in builtins.FLOAT_MATH else
                       did_you_mean(func.name, ["contains", "count", "draw", "pop", *LIST_MUTATORS]))
         if not isinstance(func, ast.Name):
             self.fail("E0110", "only named functions can be called", func.span)
@@ -1367,8 +1372,13 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             self.fail("E0110", f"`{name}` is an enum: it is not called", func.span, "not a function",
                       help=f"name a member, `{name}.{members[0]}`; an integer does not convert to one: choose it "
                            f"with `if ... then {name}.{members[0]} else ...` or `match`")
+        method = name in LIST_MUTATORS + ("draw", "pop", "contains", "count") and len(e.args) >= 1
+        xs = self.source_text(e.args[0].value.span) if method else ""
+        xs = xs if _plain_place(xs) else "xs"
+        rest = ", ".join(self.source_text(a.value.span) for a in e.args[1:])
         self.fail("E0100", f"unknown function `{name}`", func.span, "not defined",
-                  help=did_you_mean(name, list(self.fn_sigs) + list(PURE_BUILTINS) + list(REDUCERS) + list(EFFECTS)))
+                  help=f"`{name}` is a list method: `{xs}.{name}({rest})`" if method else
+                  did_you_mean(name, list(self.fn_sigs) + list(PURE_BUILTINS) + list(REDUCERS) + list(EFFECTS)))
 
     def old_call(self, e: ast.Call, ctx: Ctx, peek: bool) -> ir.Expr:
         """`old(x)` in a hole's `ensures`: `x` evaluated on the state before the hole ran. The IR is

@@ -786,6 +786,10 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic
             # `Kind.skip =>`: written as an expression is written; an arm's pattern is the bare member
             help_text = (f"a `match` arm names the member alone, `{member.group(1)} =>` (the matched value's enum "
                          "gives it); `_ =>` matches every other member")
+        elif str(tok) == "else" and help_text == "expected `{`" and re.search(
+                r"\S\s+if\b[^\n{]*$", text[text.rfind("\n", 0, tok.start_pos) + 1:tok.start_pos]):
+            # Python's `a if c else b`: the `if` after a value began an `if` statement
+            help_text = "an expression chooses with `if c then a else b` (not Python's `a if c else b`)"
         elif str(tok) == "elif" and help_text == "expected `else`":
             # `if a then x elif ...` as statements chain: an expression has one `else`, which may hold an `if`
             help_text = "an `if` expression chains with `else if`: `if a then x else if b then y else z`"
