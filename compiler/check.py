@@ -1309,11 +1309,11 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                           help="a list removes by position, `xs.remove_at(i)`; to remove a value v, find it first: "
                                "`for i in 0..CAP { if i < len(xs) and xs[i] == v { xs.remove_at(i)  break } }`")
             xs = self.source_text(func.base.span)
-            args = ", ".join(self.source_text(a.value.span) for a in e.args)
+            arg_text = ", ".join(self.source_text(a.value.span) for a in e.args)
             self.fail("E0103", f"unknown method `{func.name}`", func.name_span, "no such method",
                       help=f"the length is a function: `len({xs if _plain_place(xs) else 'xs'})`"
                       if func.name in ("len", "length", "size") else
-                      f"`{func.name}` is a built-in function, not a method: `{func.name}({args})`"
+                      f"`{func.name}` is a built-in function, not a method: `{func.name}({arg_text})`"
                       if func.name in builtins.FLOAT_MATH else
                       did_you_mean(func.name, ["contains", "count", "draw", "pop", *LIST_MUTATORS]))
         if not isinstance(func, ast.Name):
