@@ -237,24 +237,7 @@ def dispatch_loop(env, module: ir.Module, family: str, batch: int, n: int, seed:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--scales", default="1,2", help="multiples of the shipped filled texts (default 1,2)")
-    ap.add_argument("--batch", type=int, default=1024)
-    ap.add_argument("--steps", type=int, default=200)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--family", default="attack_effect", help="the family whose dispatch is also timed alone")
-    ap.add_argument("--baseline", help="scale 0 keeps the fills of the texts filled at this commit")
-    ap.add_argument("--pass", dest="passes", default="both", choices=("on", "off", "both"),
-                    help="time the effect-table pass on, off, or both (default)")
-    args = ap.parse_args()
-    scales = [int(x) for x in args.scales.split(",")]
-    if 0 in scales and not args.baseline:
-        ap.error("scale 0 is the baseline of --baseline COMMIT: give the commit")
-    kept: set[tuple[str, str]] = set()
-    if args.baseline:
-        kept = filled_texts(subprocess.run(["git", "show", f"{args.baseline}:specs/tcg.fills"], cwd=ROOT, check=True,
-                                           capture_output=True, text=True).stdout)
-    modes = {"on": (True,), "off": (False,), "both": (True, False)}[args.passes]
+    args, scales, kept, modes = arguments()
 
     import jax
 
@@ -275,32 +258,80 @@ def main() -> None:
         folder = os.path.join(tmp, f"x{scale}")
         counts = make_variant(folder, scale, base, spec, kept)
         for on in modes:
-            name = f"{scale}x pass {'on' if on else 'off'}"
-            m = load(os.path.join(folder, "tcg.envspec"), None if on else OFF)
-            filled = {f: sum(h.family == f and h.status == "filled" for h in m.holes) for f in counts}
-            # scale 0 counts only the texts with a real fill (its emptied fills are filled too)
-            assert scale == 0 or filled == counts, f"{scale}x: filled texts {filled}, meant {counts} (a stand-in is stale?)"
-            if on and len(modes) == 2:
-                assert m != load(os.path.join(folder, "tcg.envspec"), OFF)
-            try:
-                env = load_jax(m)
-            except (SyntaxError, RecursionError) as err:  # the generated module does not import
-                failed.append(f"{name}: the generated JAX module does not import: {type(err).__name__}: {err}")
-                print("  " + failed[-1], flush=True)
-                continue
-            fn = jax.jit(env.rollout, static_argnums=(1, 2))
-            start = time.perf_counter()
-            compiled = fn.lower(jax.random.PRNGKey(0), args.steps, args.batch).compile()
-            compile_s = time.perf_counter() - start
-            jax.block_until_ready(compiled(jax.random.PRNGKey(0)))  # warm-up
-            alone, alone_compile_s = dispatch_loop(env, m, args.family, args.batch, args.steps)
-            variants.append({"scale": scale, "on": on, "counts": counts, "branches": branches(m),
-                             "compile_s": compile_s, "rollout": compiled, "alone": alone,
-                             "alone_compile_s": alone_compile_s, "runs": [], "alone_runs": []})
-            print(f"  compiled {name}: rollout {compile_s:.1f}s, {args.family} dispatch alone {alone_compile_s:.1f}s",
-                  flush=True)
-    work = args.batch * args.steps
-    for r in range(args.repeats):
+            variant = compile_variant(args, folder, scale, on, len(modes) == 2, counts, failed)
+            if variant is not None:
+                variants.append(variant)
+    time_variants(variants, args.batch * args.steps, args.repeats)
+    print(f"load after: {uptime()}")
+    report(variants, failed, [f.name for f in base.families], scales, args)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def arguments() -> tuple[argparse.Namespace, list[int], set[tuple[str, str]], tuple[bool, ...]]:
+    """The command line: (arguments, scales, the texts filled at `--baseline` (scale 0), the
+    pass modes to time); exits 2 (argparse) when scale 0 has no `--baseline`."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scales", default="1,2", help="multiples of the shipped filled texts (default 1,2)")
+    ap.add_argument("--batch", type=int, default=1024)
+    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--family", default="attack_effect", help="the family whose dispatch is also timed alone")
+    ap.add_argument("--baseline", help="scale 0 keeps the fills of the texts filled at this commit")
+    ap.add_argument("--pass", dest="passes", default="both", choices=("on", "off", "both"),
+                    help="time the effect-table pass on, off, or both (default)")
+    args = ap.parse_args()
+    scales = [int(x) for x in args.scales.split(",")]
+    if 0 in scales and not args.baseline:
+        ap.error("scale 0 is the baseline of --baseline COMMIT: give the commit")
+    kept: set[tuple[str, str]] = set()
+    if args.baseline:
+        kept = filled_texts(subprocess.run(["git", "show", f"{args.baseline}:specs/tcg.fills"], cwd=ROOT, check=True,
+                                           capture_output=True, text=True).stdout)
+    modes = {"on": (True,), "off": (False,), "both": (True, False)}[args.passes]
+    return args, scales, kept, modes
+
+
+def compile_variant(args: argparse.Namespace, folder: str, scale: int, on: bool, both: bool,
+                    counts: dict[str, int], failed: list[str]) -> dict | None:
+    """Load the variant in `folder` with the effect-table pass on or off, compile its rollout
+    and its family's dispatch alone; None (the reason added to `failed`) when the generated
+    module does not import."""
+    import jax
+
+    from envc.verify import load_jax
+
+    name = f"{scale}x pass {'on' if on else 'off'}"
+    m = load(os.path.join(folder, "tcg.envspec"), None if on else OFF)
+    filled = {f: sum(h.family == f and h.status == "filled" for h in m.holes) for f in counts}
+    # scale 0 counts only the texts with a real fill (its emptied fills are filled too)
+    assert scale == 0 or filled == counts, f"{scale}x: filled texts {filled}, meant {counts} (a stand-in is stale?)"
+    if on and both:
+        assert m != load(os.path.join(folder, "tcg.envspec"), OFF)
+    try:
+        env = load_jax(m)
+    except (SyntaxError, RecursionError) as err:  # the generated module does not import
+        failed.append(f"{name}: the generated JAX module does not import: {type(err).__name__}: {err}")
+        print("  " + failed[-1], flush=True)
+        return None
+    fn = jax.jit(env.rollout, static_argnums=(1, 2))
+    start = time.perf_counter()
+    compiled = fn.lower(jax.random.PRNGKey(0), args.steps, args.batch).compile()
+    compile_s = time.perf_counter() - start
+    jax.block_until_ready(compiled(jax.random.PRNGKey(0)))  # warm-up
+    alone, alone_compile_s = dispatch_loop(env, m, args.family, args.batch, args.steps)
+    print(f"  compiled {name}: rollout {compile_s:.1f}s, {args.family} dispatch alone {alone_compile_s:.1f}s",
+          flush=True)
+    return {"scale": scale, "on": on, "counts": counts, "branches": branches(m), "compile_s": compile_s,
+            "rollout": compiled, "alone": alone, "alone_compile_s": alone_compile_s, "runs": [], "alone_runs": []}
+
+
+def time_variants(variants: list[dict], work: int, repeats: int) -> None:
+    """`repeats` rounds, each timing every variant's rollout and dispatch alone in turn
+    (interleaved, so that a change of the machine's load falls on all); sets each variant's
+    medians `sps` and `alone_sps` (`work` steps a call)."""
+    import jax
+
+    for r in range(repeats):
         for v in variants:
             start = time.perf_counter()
             jax.block_until_ready(v["rollout"](jax.random.PRNGKey(r + 1)))
@@ -308,10 +339,14 @@ def main() -> None:
             start = time.perf_counter()
             jax.block_until_ready(v["alone"]())
             v["alone_runs"].append(work / (time.perf_counter() - start))
-    print(f"load after: {uptime()}")
     for v in variants:
         v["sps"], v["alone_sps"] = statistics.median(v["runs"]), statistics.median(v["alone_runs"])
-    fams = [f.name for f in base.families]
+
+
+def report(variants: list[dict], failed: list[str], fams: list[str], scales: list[int],
+           args: argparse.Namespace) -> None:
+    """Print the table of the variants (markdown), those not timed, and the ratios between
+    scales (pass on and off apart) and between pass on and off (scale by scale)."""
     print(f"\nTCG, batch {args.batch}, {args.steps} steps, median of {args.repeats} interleaved runs. Filled texts "
           f"and calls in the dispatch body per family ({', '.join(fams)}). SPS: the full rollout (random legal "
           f"actions, auto-reset). {args.family} alone: calls of its dispatch proc per second (vmap over the batch, "
@@ -327,22 +362,21 @@ def main() -> None:
         print(f"| not timed: {line} |")
     print()
     index = {(v["scale"], v["on"]): v for v in variants}
-
-    def ratio(b: dict, a: dict) -> str:
-        """b / a: SPS of the medians (and the median of the per-round ratios), compile, dispatch alone."""
-        rounds = statistics.median(x / y for x, y in zip(b["runs"], a["runs"]))
-        return (f"SPS {b['sps'] / a['sps']:.3f} (per round {rounds:.3f}), compile "
-                f"{b['compile_s'] / a['compile_s']:.2f}, {args.family} alone {b['alone_sps'] / a['alone_sps']:.3f}")
-
     for on in (True, False):
         for scale in scales[1:]:
             if (scale, on) in index and (scales[0], on) in index:
                 print(f"pass {'on ' if on else 'off'}: {scale}x / {scales[0]}x  "
-                      + ratio(index[(scale, on)], index[(scales[0], on)]))
+                      + ratio(index[(scale, on)], index[(scales[0], on)], args.family))
     for scale in scales:
         if (scale, True) in index and (scale, False) in index:
-            print(f"{scale}x: pass on / off  " + ratio(index[(scale, True)], index[(scale, False)]))
-    shutil.rmtree(tmp, ignore_errors=True)
+            print(f"{scale}x: pass on / off  " + ratio(index[(scale, True)], index[(scale, False)], args.family))
+
+
+def ratio(b: dict, a: dict, family: str) -> str:
+    """b / a: SPS of the medians (and the median of the per-round ratios), compile, dispatch alone."""
+    rounds = statistics.median(x / y for x, y in zip(b["runs"], a["runs"]))
+    return (f"SPS {b['sps'] / a['sps']:.3f} (per round {rounds:.3f}), compile "
+            f"{b['compile_s'] / a['compile_s']:.2f}, {family} alone {b['alone_sps'] / a['alone_sps']:.3f}")
 
 
 if __name__ == "__main__":

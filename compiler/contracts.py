@@ -144,6 +144,29 @@ def _sub_span(checker, span: Span, start: int, end: int) -> Span:
                 col=span.col + 1 + a, end_line=span.line, end_col=span.col + 1 + b)
 
 
+def _pattern_capture(checker, text: str, span: Span, i: int, end: int, captures: list[Capture],
+                     symbols: dict[str, Symbol]) -> Capture | None:
+    """The capture `<...>` of pattern `text` that opens at `i` and closes at `end` (-1: never):
+    None after E0165 when it is not closed, has no name or a name already captured, or an
+    unknown kind (`_capture`)."""
+    if end < 0:
+        checker.err("E0165", "the capture is not closed", _sub_span(checker, span, i, len(text)), "no `>` after it",
+                    help="close it: `<N>`")
+        return None
+    inner = text[i + 1:end]
+    name, _, kind = inner.partition(":")
+    name, kind = name.strip(), kind.strip() or "int"
+    cspan = _sub_span(checker, span, i, end + 1)
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        checker.err("E0165", f"`{name}` is not a capture name", cspan, "a capture needs a name",
+                    help="write `<N>`, `<N: count>`, `<E: symbol>` or `<C: EnumName>`")
+        return None
+    if any(c.name == name for c in captures):
+        checker.err("E0165", f"capture `{name}` is defined twice", cspan, "again here", help="rename one of them")
+        return None
+    return _capture(checker, name, kind, cspan, symbols)
+
+
 def compile_pattern(checker, text: str, span: Span, symbols: dict[str, Symbol]) -> Pattern | None:
     """Compile a text pattern (see the module docstring); report E0165 and return None when
     it does not compile."""
@@ -177,27 +200,12 @@ def compile_pattern(checker, text: str, span: Span, symbols: dict[str, Symbol]) 
             i += 1
             continue
         end = text.find(">", i)
-        if end < 0:
-            checker.err("E0165", "the capture is not closed", _sub_span(checker, span, i, len(text)), "no `>` after it",
-                        help="close it: `<N>`")
-            return None
-        parts.append(_literal(text[literal_start:i]))
-        inner = text[i + 1:end]
-        name, _, kind = inner.partition(":")
-        name, kind = name.strip(), kind.strip() or "int"
-        cspan = _sub_span(checker, span, i, end + 1)
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            checker.err("E0165", f"`{name}` is not a capture name", cspan, "a capture needs a name",
-                        help="write `<N>`, `<N: count>`, `<E: symbol>` or `<C: EnumName>`")
-            return None
-        if any(c.name == name for c in captures):
-            checker.err("E0165", f"capture `{name}` is defined twice", cspan, "again here", help="rename one of them")
-            return None
-        cap = _capture(checker, name, kind, cspan, symbols)
+        cap = _pattern_capture(checker, text, span, i, end, captures, symbols)
         if cap is None:
             return None
+        parts.append(_literal(text[literal_start:i]))
         captures.append(cap)
-        parts.append(f"(?P<{name}>{cap.regex})")
+        parts.append(f"(?P<{cap.name}>{cap.regex})")
         i = literal_start = end + 1
     parts.append(_literal(text[literal_start:]))
     if not text.strip():
@@ -290,61 +298,14 @@ def build(checker, decls: list, holes: list[ir.HoleDef], fill_decls: dict[str, a
     """Each hole with its `contract` (see the module docstring), and the contexts.
 
     `decls`: the spec's `TextsDecl`s; `fill_decls`: the fill item of each hole that has one."""
-    by_hole = {h.name: h for h in holes}
-    families = checker.families
     targets: dict[str, _Target] = {}
     order = 0
     for d in decls:
-        names = []
-        for name, span in d.targets:
-            if name not in families and name not in by_hole:
-                checker.err("E0100", f"`texts of` names no hole family or hole `{name}`", span, "unknown",
-                            help=did_you_mean(name, list(families) + [h.name for h in holes if h.family is None])
-                            or "name a hole family (`hole F(...) per T.col`) or a hole")
-                continue
-            if name in by_hole and by_hole[name].family is not None:
-                checker.err("E0100", f"`{name}` is one text of family `{by_hole[name].family}`", span,
-                            help=f"write `texts of {by_hole[name].family}` and a `text` rule for it")
-                continue
-            names.append(name)
-        symbols = _symbols(checker, d)
-        for name in names:
-            t = targets.setdefault(name, _Target(name))
-            for s, sym in symbols.items():
-                t.symbols.setdefault(s, sym)
-            t.frames += d.modifies
-            for c in d.contexts:
-                if t.context is not None:
-                    checker.err("E0101", f"a second `context` for `{name}`", c.span, "again here",
-                                notes=[f"the first is at {t.context.span.file}:{t.context.span.line}:"
-                                       f"{t.context.span.col}"], help="keep one")
-                    continue
-                t.context = c
+        names = _block_targets(checker, d, holes)
+        _gather(checker, d, names, targets)
         for rule in d.rules:
-            symbols_here = {}
-            for name in names:
-                symbols_here.update(targets[name].symbols)
-            pattern = compile_pattern(checker, rule.pattern, rule.pattern_span, symbols_here)
             order += 1
-            if pattern is None:
-                continue
-            bad = [d for d in rule.draws for b in (d.lo, d.hi)
-                   if isinstance(b, str) and b not in {c.name for c in pattern.captures}]
-            for d in bad[:1]:
-                name = next(b for b in (d.lo, d.hi) if isinstance(b, str) and
-                            b not in {c.name for c in pattern.captures})
-                checker.err("E0165", f"`draws {name}` names no number captured by the pattern", d.span,
-                            "unknown capture", help=f"capture it in the pattern (`<{name}>` or `<{name}: count>`), "
-                            "or write a number")
-            if bad:
-                continue
-            if not _data_ok(checker, rule, pattern, names):
-                continue
-            _unused_captures(checker, rule, pattern)
-            for name in names:
-                targets[name].rules.append(_Rule(rule, pattern, order, d))
-                if rule.draws:
-                    targets[name].draw_rules = True
+            _add_rule(checker, d, rule, names, targets, order)
     contexts = []
     for t in targets.values():
         if t.context is not None:
@@ -356,6 +317,80 @@ def build(checker, decls: list, holes: list[ir.HoleDef], fill_decls: dict[str, a
         target = targets.get(h.family or h.name)
         contract = _contract(checker, h, target, fill_decls.get(h.name))
         out.append(h.model_copy(update={"contract": contract}))
+    _report_unused(checker, targets, holes)
+    return out, contexts
+
+
+def _block_targets(checker, d: ast.TextsDecl, holes: list[ir.HoleDef]) -> list[str]:
+    """The targets of a `texts of` block: each a hole family or a hole outside any family
+    (E0100 for one that is neither, or a family's member)."""
+    by_hole = {h.name: h for h in holes}
+    families = checker.families
+    names = []
+    for name, span in d.targets:
+        if name not in families and name not in by_hole:
+            checker.err("E0100", f"`texts of` names no hole family or hole `{name}`", span, "unknown",
+                        help=did_you_mean(name, list(families) + [h.name for h in holes if h.family is None])
+                        or "name a hole family (`hole F(...) per T.col`) or a hole")
+            continue
+        if name in by_hole and by_hole[name].family is not None:
+            checker.err("E0100", f"`{name}` is one text of family `{by_hole[name].family}`", span,
+                        help=f"write `texts of {by_hole[name].family}` and a `text` rule for it")
+            continue
+        names.append(name)
+    return names
+
+
+def _gather(checker, d: ast.TextsDecl, names: list[str], targets: dict[str, _Target]) -> None:
+    """Add block `d`'s symbols (the first declaration of a symbol wins), frames and context to
+    each of its targets (E0101 for a second context of a target)."""
+    symbols = _symbols(checker, d)
+    for name in names:
+        t = targets.setdefault(name, _Target(name))
+        for s, sym in symbols.items():
+            t.symbols.setdefault(s, sym)
+        t.frames += d.modifies
+        for c in d.contexts:
+            if t.context is not None:
+                checker.err("E0101", f"a second `context` for `{name}`", c.span, "again here",
+                            notes=[f"the first is at {t.context.span.file}:{t.context.span.line}:"
+                                   f"{t.context.span.col}"], help="keep one")
+                continue
+            t.context = c
+
+
+def _add_rule(checker, d: ast.TextsDecl, rule: ast.TextRule, names: list[str], targets: dict[str, _Target],
+              order: int) -> None:
+    """Compile one rule of block `d` (its pattern with the targets' symbols, its `draws` and
+    `where` items) and add it to each target; a rule with an error is reported and left out."""
+    symbols_here = {}
+    for name in names:
+        symbols_here.update(targets[name].symbols)
+    pattern = compile_pattern(checker, rule.pattern, rule.pattern_span, symbols_here)
+    if pattern is None or not _draws_ok(checker, rule, pattern) or not _data_ok(checker, rule, pattern, names):
+        return
+    _unused_captures(checker, rule, pattern)
+    for name in names:
+        targets[name].rules.append(_Rule(rule, pattern, order, d))
+        if rule.draws:
+            targets[name].draw_rules = True
+
+
+def _draws_ok(checker, rule: ast.TextRule, pattern: Pattern) -> bool:
+    """Whether every bound of the rule's `draws` clauses is a number or a capture of the
+    pattern (E0165 for the first that is not)."""
+    captured = {c.name for c in pattern.captures}
+    bad = [d for d in rule.draws for b in (d.lo, d.hi) if isinstance(b, str) and b not in captured]
+    for d in bad[:1]:
+        name = next(b for b in (d.lo, d.hi) if isinstance(b, str) and b not in captured)
+        checker.err("E0165", f"`draws {name}` names no number captured by the pattern", d.span,
+                    "unknown capture", help=f"capture it in the pattern (`<{name}>` or `<{name}: count>`), "
+                    "or write a number")
+    return not bad
+
+
+def _report_unused(checker, targets: dict[str, _Target], holes: list[ir.HoleDef]) -> None:
+    """Report each rule that matched no text of its targets (`_no_match`), once per rule."""
     used = {id(r.decl) for t in targets.values() for r in t.rules if r.used}
     reported: set[int] = set()
     for t in targets.values():
@@ -365,7 +400,6 @@ def build(checker, decls: list, holes: list[ir.HoleDef], fill_decls: dict[str, a
             reported.add(id(r.decl))
             target_names = {n for n, _ in r.block.targets}
             _no_match(checker, r, [h.prose for h in holes if (h.family or h.name) in target_names])
-    return out, contexts
 
 
 def _symbols(checker, d: ast.TextsDecl) -> dict[str, Symbol]:
@@ -526,9 +560,9 @@ def _kept(matches: list[_Match]) -> list[_Match]:
     return sorted(kept, key=lambda m: (m.start, m.rule.index))
 
 
-def _contract(checker, h: ir.HoleDef, t: _Target | None, fill: ast.FillDecl | None) -> ir.Contract:
-    text = h.prose.strip()
-    rules = t.rules if t is not None else []
+def _exact_match(checker, text: str, rules: list[_Rule]) -> list[_Match]:
+    """The match of the `text` rule whose pattern matches the whole text (none, or one: a
+    second such rule is E0166, and marked used so that it is not reported unused too)."""
     whole = [r for r in rules if r.decl.whole and r.pattern.regex.fullmatch(text)]
     for extra in whole[1:]:
         extra.used = True
@@ -537,31 +571,39 @@ def _contract(checker, h: ir.HoleDef, t: _Target | None, fill: ast.FillDecl | No
                     notes=[f"text: \"{text[:120]}\"", f"the first rule is at {first.file}:{first.line}:{first.col}"],
                     help="make the patterns tell the texts apart, or keep one rule")
     found = whole[0].pattern.regex.fullmatch(text) if whole else None  # (not None when `whole` has a rule)
-    exact = [_Match(whole[0], 0, len(text), _values(whole[0].pattern, found))] if found is not None else []
+    return [_Match(whole[0], 0, len(text), _values(whole[0].pattern, found))] if found is not None else []
+
+
+def _rule_clauses(checker, h: ir.HoleDef, chosen: list[_Match]) -> tuple[list[ir.TextClause], list[ir.ScenarioDef]]:
+    """The `ensures` clauses and scenarios of the matched rules, their captures bound to the
+    values matched (those that do not check are left out: the checker has reported them)."""
+    ensures: list[ir.TextClause] = []
+    scenarios: list[ir.ScenarioDef] = []
+    for m in chosen:
+        kind: Literal["text", "mentions"] = "text" if m.rule.decl.whole else "mentions"
+        ensures += [c for c in (_clause(checker, h, e, m.values, kind, m.rule.pattern) for e in m.rule.decl.ensures)
+                    if c is not None]
+        scenarios += [sc for sc in (_scenario(checker, h, s, m.values, m.rule.pattern) for s in m.rule.decl.scenarios)
+                      if sc is not None]
+    return ensures, scenarios
+
+
+def _contract(checker, h: ir.HoleDef, t: _Target | None, fill: ast.FillDecl | None) -> ir.Contract:
+    """The contract of hole `h` from the rules of its target `t` (None: no `texts of` block) and
+    its fill item's own `ensures` and scenarios: the `text` rule that matches the whole text
+    (E0166 for a second one), the `mentions` rules kept, their clauses, frame, draws, data and
+    the numbers and symbols no rule covers."""
+    text = h.prose.strip()
+    rules = t.rules if t is not None else []
+    exact = _exact_match(checker, text, rules)
     kept = _kept([m for r in rules if not r.decl.whole for m in _matches(r, text)])
     for m in exact + kept:
         m.rule.used = True
     chosen = exact + kept
-    ensures: list[ir.TextClause] = []
-    scenarios: list[ir.ScenarioDef] = []
-    for m in chosen:
-        for e in m.rule.decl.ensures:
-            c = _clause(checker, h, e, m.values, "text" if m.rule.decl.whole else "mentions", m.rule.pattern)
-            if c is not None:
-                ensures.append(c)
-        for s in m.rule.decl.scenarios:
-            sc = _scenario(checker, h, s, m.values, m.rule.pattern)
-            if sc is not None:
-                scenarios.append(sc)
+    ensures, scenarios = _rule_clauses(checker, h, chosen)
     if fill is not None:
-        for e in fill.ensures:
-            c = _clause(checker, h, e, {}, "fill")
-            if c is not None:
-                ensures.append(c)
-        for s in fill.scenarios:
-            sc = _scenario(checker, h, s, {})
-            if sc is not None:
-                scenarios.append(sc)
+        ensures += [c for c in (_clause(checker, h, e, {}, "fill") for e in fill.ensures) if c is not None]
+        scenarios += [sc for sc in (_scenario(checker, h, s, {}) for s in fill.scenarios) if sc is not None]
     frame = _frame(checker, h, t, exact, kept)
     draws = _draws(checker, t, exact, kept)
     numbers, symbols = _uncovered(text, t, exact, kept)

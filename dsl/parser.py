@@ -727,91 +727,130 @@ def _missing_diagnostic(path: str, text: str, pos: int, line: int, col: int) -> 
 
 
 def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic:
+    """The diagnostic of a lark parse error: E0003 at the end of the file, E0001 for an
+    unexpected token, E0002 for an unexpected character (E0004 for a construct the language
+    does not have, `_missing_diagnostic`)."""
     if isinstance(err, UnexpectedToken) and err.token.type == "$END" or isinstance(err, UnexpectedEOF):
-        lines = text.split("\n")  # lark counts lines by "\n" only, not by str.splitlines()'s \r, \f, ...
-        if len(lines) > 1 and lines[-1] == "":
-            lines.pop()
-        last = len(lines)
-        col = len(lines[-1].removesuffix("\r")) + 1  # a CRLF line ends before its \r
-        expected = getattr(err, "expected", None) or getattr(err, "accepts", None) or []
-        unclosed = _unclosed_brace(text)
-        if "RBRACE" in expected and unclosed is not None:
-            line, column = unclosed
-            return Diagnostic(
-                "E0003",
-                "unexpected end of file: a block is not closed",
-                _point(path, text, last, col, len(text)),
-                label="the file ends here",
-                notes=[f"the `{{` at {path}:{line}:{column} has no matching `}}`"],
-                help="add the missing `}`",
-            )
+        return _eof_diagnostic(err, path, text)
+    if isinstance(err, UnexpectedToken):
+        return _token_diagnostic(err, path, text)
+    assert isinstance(err, UnexpectedCharacters)
+    return _character_diagnostic(err, path, text)
+
+
+def _eof_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic:
+    """E0003: the file ends where the parser expected more (naming the unclosed `{` when a `}`
+    was expected and one is open)."""
+    lines = text.split("\n")  # lark counts lines by "\n" only, not by str.splitlines()'s \r, \f, ...
+    if len(lines) > 1 and lines[-1] == "":
+        lines.pop()
+    last = len(lines)
+    col = len(lines[-1].removesuffix("\r")) + 1  # a CRLF line ends before its \r
+    expected = getattr(err, "expected", None) or getattr(err, "accepts", None) or []
+    unclosed = _unclosed_brace(text)
+    if "RBRACE" in expected and unclosed is not None:
+        line, column = unclosed
         return Diagnostic(
             "E0003",
-            "unexpected end of file",
+            "unexpected end of file: a block is not closed",
             _point(path, text, last, col, len(text)),
             label="the file ends here",
-            help=f"expected {_expected_text(expected)}",
+            notes=[f"the `{{` at {path}:{line}:{column} has no matching `}}`"],
+            help="add the missing `}`",
         )
-    if isinstance(err, UnexpectedToken):
-        tok = err.token
-        missing = _missing_diagnostic(path, text, tok.start_pos, tok.line, tok.column)
-        if missing is not None:
-            return missing
-        width = max(1, len(str(tok)))
-        shown = str(tok).replace("\n", "\\n")
-        help_text: str | None = f"expected {_expected_text(err.accepts or err.expected)}"
-        if str(tok) == "|" and text.startswith("||", tok.start_pos):
-            help_text = "use the words `and`, `or` and `not`"
-        elif str(tok) == "}" and _unclosed_brace(text, tok.start_pos) is None:
-            help_text = "this `}` closes no block: remove it, or add the `{` it should close"
-        elif str(tok) in ("where", "if") and _after_generator_range(text, tok.start_pos):
-            help_text = (f"a generator has no `{tok}` filter: put the condition in the value, "
-                         "`sum(if i < n then x[i] else 0 for i in 0..N)`, `any(i < n and x[i] > 0 for i in 0..N)`, "
-                         "`count(i < n for i in 0..N)`")
-        elif str(tok) == "for" and _after_generator_range(text, tok.start_pos):
-            # Python's `for p in .. for d in ..`: a generator binds one name; nesting says the same
-            help_text = ("a generator has one `for`: nest one generator in another, "
-                         "`sum(count(x[p][d] == 1 for d in 0..D) for p in 0..P)`, "
-                         "`[[x[r][c] for c in 0..C] for r in 0..R]`")
-        elif re.search(r"\bfor\s+\w+\s+in\s+[A-Za-z_][\w.\[\]]*\s*$", text[:tok.start_pos]):
-            help_text = ("a `for` runs over a range of integers: `for i in 0..N { ... xs[i] ... }` "
-                         "(for a list, `if i < len(xs)` inside, N its capacity)")
-        elif re.search(r"\breturn\s*$", text[:tok.start_pos]) and str(tok) in ("}", "\n", ""):
-            help_text = ("`return` gives a `fn` its value and has one; an action or `proc` ends after its last "
-                         "statement: put what follows under `if ... { } else { ... }`")
-        elif str(tok) == "{" and (record := _record_before(text, tok.start_pos)) is not None:
-            help_text = (f"a record value is written with parentheses and named fields, `{record}(field: value, ...)`; "
-                         "a field left out takes its default (`= value`, else 0 clamped into its range)")
-        elif str(tok) == "." and "`=>`" in (help_text or "") and (member := re.match(r"\s*(\w+)", text[tok.end_pos:])):
-            # `Kind.skip =>`: written as an expression is written; an arm's pattern is the bare member
-            help_text = (f"a `match` arm names the member alone, `{member.group(1)} =>` (the matched value's enum "
-                         "gives it); `_ =>` matches every other member")
-        elif str(tok) == "else" and help_text == "expected `{`" and re.search(
-                r"\S\s+if\b[^\n{]*$", text[text.rfind("\n", 0, tok.start_pos) + 1:tok.start_pos]):
-            # Python's `a if c else b`: the `if` after a value began an `if` statement
-            help_text = "an expression chooses with `if c then a else b` (not Python's `a if c else b`)"
-        elif str(tok) == "elif" and help_text == "expected `else`":
-            # `if a then x elif ...` as statements chain: an expression has one `else`, which may hold an `if`
-            help_text = "an `if` expression chains with `else if`: `if a then x else if b then y else z`"
-        elif (declared := _keyword_declared_as_name(text, tok.start_pos)) is not None:
-            help_text = declared
-        elif "ACTION" in (err.accepts or err.expected):  # at the top level
-            looks_like_stmt = tok.type in ("LET", "IF", "FOR", "MATCH", "RETURN") or (
-                tok.type == "NAME" and re.match(r"[ \t]*(=|\+=|-=|\(|\.|\[)", text[tok.end_pos:]))
-            keyword = did_you_mean(str(tok), _TOP_KEYWORDS) if tok.type == "NAME" else None
-            if looks_like_stmt and "}" in text[:tok.start_pos]:
-                help_text = ("only declarations (`state`, `action`, `fn`, ...) stand outside a block: "
-                             "does a `}` above close its block too early?")
-            elif keyword:
-                help_text = keyword
-        return Diagnostic(
-            "E0001",
-            f"unexpected `{shown}`",
-            _point(path, text, tok.line, tok.column, tok.start_pos, width),
-            label="not expected here",
-            help=help_text,
-        )
-    assert isinstance(err, UnexpectedCharacters)
+    return Diagnostic(
+        "E0003",
+        "unexpected end of file",
+        _point(path, text, last, col, len(text)),
+        label="the file ends here",
+        help=f"expected {_expected_text(expected)}",
+    )
+
+
+def _token_diagnostic(err: UnexpectedToken, path: str, text: str) -> Diagnostic:
+    """E0001: a token the grammar does not expect there, with the most specific hint that
+    applies (`_token_help`), or E0004 for a construct the language does not have."""
+    tok = err.token
+    missing = _missing_diagnostic(path, text, tok.start_pos, tok.line, tok.column)
+    if missing is not None:
+        return missing
+    width = max(1, len(str(tok)))
+    shown = str(tok).replace("\n", "\\n")
+    return Diagnostic(
+        "E0001",
+        f"unexpected `{shown}`",
+        _point(path, text, tok.line, tok.column, tok.start_pos, width),
+        label="not expected here",
+        help=_token_help(err, text),
+    )
+
+
+def _token_help(err: UnexpectedToken, text: str) -> str | None:
+    """The help of an unexpected token: the first hint, in order (most specific first: the
+    order is the decision), whose test on the token and the source before it holds, else
+    what the grammar expected there."""
+    tok = err.token
+    help_text: str | None = f"expected {_expected_text(err.accepts or err.expected)}"
+    if str(tok) == "|" and text.startswith("||", tok.start_pos):
+        help_text = "use the words `and`, `or` and `not`"
+    elif str(tok) == "}" and _unclosed_brace(text, tok.start_pos) is None:
+        help_text = "this `}` closes no block: remove it, or add the `{` it should close"
+    elif str(tok) in ("where", "if") and _after_generator_range(text, tok.start_pos):
+        help_text = (f"a generator has no `{tok}` filter: put the condition in the value, "
+                     "`sum(if i < n then x[i] else 0 for i in 0..N)`, `any(i < n and x[i] > 0 for i in 0..N)`, "
+                     "`count(i < n for i in 0..N)`")
+    elif str(tok) == "for" and _after_generator_range(text, tok.start_pos):
+        # Python's `for p in .. for d in ..`: a generator binds one name; nesting says the same
+        help_text = ("a generator has one `for`: nest one generator in another, "
+                     "`sum(count(x[p][d] == 1 for d in 0..D) for p in 0..P)`, "
+                     "`[[x[r][c] for c in 0..C] for r in 0..R]`")
+    elif re.search(r"\bfor\s+\w+\s+in\s+[A-Za-z_][\w.\[\]]*\s*$", text[:tok.start_pos]):
+        help_text = ("a `for` runs over a range of integers: `for i in 0..N { ... xs[i] ... }` "
+                     "(for a list, `if i < len(xs)` inside, N its capacity)")
+    elif re.search(r"\breturn\s*$", text[:tok.start_pos]) and str(tok) in ("}", "\n", ""):
+        help_text = ("`return` gives a `fn` its value and has one; an action or `proc` ends after its last "
+                     "statement: put what follows under `if ... { } else { ... }`")
+    elif str(tok) == "{" and (record := _record_before(text, tok.start_pos)) is not None:
+        help_text = (f"a record value is written with parentheses and named fields, `{record}(field: value, ...)`; "
+                     "a field left out takes its default (`= value`, else 0 clamped into its range)")
+    elif (hint := _habit_help(tok, text, help_text) or _keyword_declared_as_name(text, tok.start_pos)) is not None:
+        help_text = hint
+    elif "ACTION" in (err.accepts or err.expected):  # at the top level
+        help_text = _top_level_help(tok, text) or help_text
+    return help_text
+
+
+def _habit_help(tok, text: str, expected: str | None) -> str | None:
+    """The hint for a habit of other languages met writing card games and physics (probe3),
+    where the grammar's `expected` says only what it wanted: a `match` arm `Kind.skip =>` (the
+    pattern is the bare member), `elif` inside an `if ... then ... else` expression (chain with
+    `else if`), Python's `a if c else b`; None when none applies."""
+    if str(tok) == "." and "`=>`" in (expected or "") and (member := re.match(r"\s*(\w+)", text[tok.end_pos:])):
+        return (f"a `match` arm names the member alone, `{member.group(1)} =>` (the matched value's enum "
+                "gives it); `_ =>` matches every other member")
+    line_before = text[text.rfind("\n", 0, tok.start_pos) + 1:tok.start_pos]
+    if str(tok) == "else" and expected == "expected `{`" and re.search(r"\S\s+if\b[^\n{]*$", line_before):
+        # the `if` after a value began an `if` statement
+        return "an expression chooses with `if c then a else b` (not Python's `a if c else b`)"
+    if str(tok) == "elif" and expected == "expected `else`":
+        return "an `if` expression chains with `else if`: `if a then x else if b then y else z`"
+    return None
+
+
+def _top_level_help(tok, text: str) -> str | None:
+    """The hint for an unexpected token where a declaration may start: a statement after a `}`
+    (a block closed too early), or a misspelt declaration keyword; None when neither."""
+    looks_like_stmt = tok.type in ("LET", "IF", "FOR", "MATCH", "RETURN") or (
+        tok.type == "NAME" and re.match(r"[ \t]*(=|\+=|-=|\(|\.|\[)", text[tok.end_pos:]))
+    if looks_like_stmt and "}" in text[:tok.start_pos]:
+        return ("only declarations (`state`, `action`, `fn`, ...) stand outside a block: "
+                "does a `}` above close its block too early?")
+    return did_you_mean(str(tok), _TOP_KEYWORDS) if tok.type == "NAME" else None
+
+
+def _character_diagnostic(err: UnexpectedCharacters, path: str, text: str) -> Diagnostic:
+    """E0002: a character no token starts with (a hint for `"`, `;` and C's `&&`, `||`, `!`),
+    or E0004 for a construct the language does not have."""
     pos = err.pos_in_stream or 0  # always set by the lexer (lark types the attribute as None)
     missing = _missing_diagnostic(path, text, pos, err.line, err.column)
     if missing is not None:

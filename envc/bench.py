@@ -36,6 +36,7 @@ class BenchRow:
     trace_s: float = 0.0  # of compile_s: Python tracing to a jaxpr
     lower_s: float = 0.0  # of compile_s: the jaxpr lowered to StableHLO
     xla_s: float = 0.0  # of compile_s: XLA's compile (0.0 when JAX's compilation cache served it)
+    cache: str = ""  # the exported program (`envc.jax_cache.compile_cached`): hit, miss, off: why; "" not used
 
 
 def compile_stages(fn: Any, *args) -> tuple[Any, tuple[float, float, float]]:
@@ -66,13 +67,27 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def measure_rollout(name: str, rollout: Callable, batch: int, n_steps: int, repeats: int = 3) -> BenchRow:
-    """Time `rollout(key, n_steps, batch) -> (state, ...)` (jitted here with static n_steps, batch)."""
+def measure_rollout(name: str, rollout: Callable, batch: int, n_steps: int, repeats: int = 3,
+                    env=None) -> BenchRow:
+    """Time `rollout(key, n_steps, batch) -> (state, ...)` (jitted here with static n_steps, batch).
+
+    With `env` (the generated package `rollout` belongs to), the compiled program comes from
+    `envc.jax_cache.compile_cached`: a repeat run reads the exported program instead of tracing
+    the generated code again (`BenchRow.cache` says which); without it, the usual trace, lower
+    and compile (`compile_stages`), as the A/B scripts that compare two modules want."""
     import jax
 
-    fn = jax.jit(rollout, static_argnums=(1, 2))
-    compiled, stages = compile_stages(fn, jax.random.PRNGKey(0), n_steps, batch)
-    out = compiled(jax.random.PRNGKey(0))  # warm-up run (allocations, thread pools)
+    from envc.jax_cache import compile_cached
+
+    key = jax.random.PRNGKey(0)
+    cache = ""
+    if env is None:
+        compiled, stages = compile_stages(jax.jit(rollout, static_argnums=(1, 2)), key, n_steps, batch)
+    else:
+        program = compile_cached(lambda k: rollout(k, n_steps, batch), key, env=env,
+                                 key=("envc.bench.measure_rollout", n_steps, batch))
+        compiled, stages, cache = program.run, program.stages, program.cache
+    out = compiled(key)  # warm-up run (allocations, thread pools)
     jax.block_until_ready(out)
     state_bytes = sum(x.nbytes for x in jax.tree_util.tree_leaves(out[0]))
     runs, eps = [], []
@@ -83,7 +98,7 @@ def measure_rollout(name: str, rollout: Callable, batch: int, n_steps: int, repe
         runs.append(batch * n_steps / seconds)
         eps.append(float(result[2].sum()) / seconds if len(result) > 2 else 0.0)
     return BenchRow(name, batch, n_steps, statistics.median(runs), runs, sum(stages), state_bytes, peak_rss_mib(),
-                    statistics.median(eps), *stages)
+                    statistics.median(eps), *stages, cache=cache)
 
 
 def compare_rollouts(a: tuple[str, Callable], b: tuple[str, Callable], batch: int, n_steps: int,
@@ -134,7 +149,7 @@ def bench_jax(module, batches: list[int], repeats: int = 3, progress: Callable[[
     for b in batches:
         if phase:
             phase(f"batch {b}: compiling, then timing")
-        rows.append(measure_rollout(f"envc {module.name}", rollout, b, steps_for(b), repeats))
+        rows.append(measure_rollout(f"envc {module.name}", rollout, b, steps_for(b), repeats, env=env))
         if progress:
             progress()
     return rows

@@ -526,21 +526,13 @@ def _verify_backends(m, reference: str, names: list[str], episodes: int | None, 
 def _verify_policy(m, names: list[str], ref: str, episodes: int, seed: int, max_steps: int,
                    tost_margin: float | None, alpha: float, jax_cache: str | None) -> None:
     """`envc verify --policy`: level 4 (envc.verify.verify_policy), printed as a table."""
-    from envc.verify import load_policy, load_rust, verify_policy
+    from envc.verify import load_policy, verify_policy
 
     try:
         fn = load_policy(ref)
     except ValueError as e:
         _fail([Diagnostic("E0180", str(e), None, help="give `MODULE:FUNCTION`, e.g. `examples/ppo_tcg.py:policy`")])
-    rust_env = None
-    if "rust" in names:
-        from envc.codegen.rust.build import RustBuildError
-
-        try:
-            rust_env = load_rust(m, progress=lambda text: err.print(text, markup=False))
-        except RustBuildError as e:
-            err.print(f"error: {e}", markup=False)
-            raise typer.Exit(2) from None
+    rust_env = _rust_or_exit(m) if "rust" in names else None
     if "jax" in names:
         _jax_cache(jax_cache)
     start = time.perf_counter()
@@ -549,7 +541,23 @@ def _verify_policy(m, names: list[str], ref: str, episodes: int, seed: int, max_
         report = verify_policy(m, names, fn, episodes=episodes, seed=seed, max_steps=max_steps,
                                tost_margin=tost_margin, alpha=alpha, rust_env=rust_env)
     elapsed = time.perf_counter() - start
-    table = Table(title=f"{m.name}: level 4, policy `{ref}`, {episodes} episodes from seed {seed}")
+    title = f"{m.name}: level 4, policy `{ref}`, {episodes} episodes from seed {seed}"
+    _wide().print(_policy_table(m, report, title, episodes, tost_margin, alpha))
+    for d in report.divergences[:5]:
+        err.print(d.render(), markup=False)
+    if not report.ok:
+        what = (f"{len(report.divergences)} episode(s) differ" if not report.tost
+                else "returns not shown equivalent")
+        out.print(f"FAILED: {what} ({elapsed:.1f}s)")
+        raise typer.Exit(1)
+    out.print(("ok: equivalent returns" if report.tost else "ok: identical returns, lengths and actions")
+              + f" ({elapsed:.1f}s)")
+
+
+def _policy_table(m, report, title: str, episodes: int, tost_margin: float | None, alpha: float) -> Table:
+    """The table of `envc verify --policy`: each target's mean returns and length, the episodes
+    identical to the interpreter's and, with `--tost-margin`, the equivalence test."""
+    table = Table(title=title)
     table.add_column("target")
     for p in range(m.num_players):
         table.add_column(f"mean return P{p}", justify="right")
@@ -565,16 +573,7 @@ def _verify_policy(m, names: list[str], ref: str, episodes: int, seed: int, max_
             cells.append("-" if tt is None else f"{'equivalent' if tt.equivalent else 'NOT shown'}: diff "
                          f"{tt.mean_difference:+.4f}, p {max(tt.p_lower, tt.p_upper):.3g}")
         table.add_row(*cells)
-    _wide().print(table)
-    for d in report.divergences[:5]:
-        err.print(d.render(), markup=False)
-    if not report.ok:
-        what = (f"{len(report.divergences)} episode(s) differ" if not report.tost
-                else "returns not shown equivalent")
-        out.print(f"FAILED: {what} ({elapsed:.1f}s)")
-        raise typer.Exit(1)
-    out.print(("ok: equivalent returns" if report.tost else "ok: identical returns, lengths and actions")
-              + f" ({elapsed:.1f}s)")
+    return table
 
 
 @app.command()
@@ -623,46 +622,65 @@ def bench(
     if not observations and target != "rust":
         _fail([Diagnostic("E0180", f"`--no-observations` is an option of `--target rust`, not `{target}`", None,
                           help="drop it, or use `--target rust`")])
-    try:
-        sizes = [int(x) for x in batch.split(",") if x.strip()]
-    except ValueError:
-        _fail([Diagnostic("E0180", f"`--batch {batch}` is not a list of integers", None, help="e.g. `--batch 1,64,1024`")])
+    sizes = _int_list("batch", batch, "1,64,1024")
     ctx = _pass_context(disable_pass)
     m = _load_or_exit(spec, ctx)
     peer_mod = _load_peer(peer) if peer else None  # a bad peer file fails before anything is timed
-    from envc import bench as bench_mod
-
     if target == "rust":
-        from envc.codegen.rust.bench import bench as bench_rust
-        from envc.codegen.rust.bench import table as rust_table
-
-        try:
-            counts = [int(x) for x in threads.split(",") if x.strip()]
-        except ValueError:
-            _fail([Diagnostic("E0180", f"`--threads {threads}` is not a list of integers", None, help="e.g. `--threads 1,2`")])
-        rows, build_s = bench_rust(m, sizes, counts, runs=repeats, progress=lambda text: err.print(text, markup=False),
-                                   observations=observations, with_jax=with_jax)
-        out.print(rust_table(m, rows, build_s, repeats, observations), markup=False)
-        if peer:
-            per_core = [(f"rust threads={r['threads']} batch={r['batch']}", r["eps"] / r["threads"])
-                        for r in rows if r["backend"] == "rust"]
-            per_core += [(f"jax batch={r['batch']}", r["eps"] / (os.cpu_count() or 1))
-                         for r in rows if r["backend"] == "jax"]
-            _print_peer(m, peer_mod, peer, per_core)
+        _bench_rust(m, sizes, threads, repeats, observations, with_jax, peer, peer_mod)
         return
     if target == "python":
+        from envc import bench as bench_mod
+
         runs = bench_mod.bench_python(m, steps=steps, repeats=repeats)
         shown = " / ".join(f"{r:,.0f}" for r in runs)
         out.print(f"{m.name}: reference interpreter, 1 environment, {steps} steps: {statistics.median(runs):,.0f} SPS "
                   f"(median of {len(runs)} runs: {shown})")
         return
     _jax_cache(jax_cache)
+    _bench_jax(m, sizes, repeats, replace(ctx, record_faults=record_faults), peer, peer_mod)
+
+
+def _int_list(option: str, text: str, example: str) -> list[int]:
+    """The integers of a comma-separated option (`--batch 1,64`), or exit 1 with E0180."""
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        _fail([Diagnostic("E0180", f"`--{option} {text}` is not a list of integers", None,
+                          help=f"e.g. `--{option} {example}`")])
+
+
+def _bench_rust(m, sizes: list[int], threads: str, repeats: int, observations: bool, with_jax: bool,
+                peer: str | None, peer_mod) -> None:
+    """`envc bench --target rust`: the batch class per thread count and batch size (with the
+    interpreter and JAX), then the peer's ratios per core."""
+    from envc.codegen.rust.bench import bench as bench_rust
+    from envc.codegen.rust.bench import table as rust_table
+
+    counts = _int_list("threads", threads, "1,2")
+    rows, build_s = bench_rust(m, sizes, counts, runs=repeats, progress=lambda text: err.print(text, markup=False),
+                               observations=observations, with_jax=with_jax)
+    out.print(rust_table(m, rows, build_s, repeats, observations), markup=False)
+    if not peer:
+        return
+    per_core = [(f"rust threads={r['threads']} batch={r['batch']}", r["eps"] / r["threads"])
+                for r in rows if r["backend"] == "rust"]
+    per_core += [(f"jax batch={r['batch']}", r["eps"] / (os.cpu_count() or 1))
+                 for r in rows if r["backend"] == "jax"]
+    _print_peer(m, peer_mod, peer, per_core)
+
+
+def _bench_jax(m, sizes: list[int], repeats: int, ctx, peer: str | None, peer_mod) -> None:
+    """`envc bench --target jax`: SPS and compile time per batch size, as a table, then the
+    peer's ratios per core. `ctx`: the pass context, `record_faults` as `--record-faults` says."""
+    from envc import bench as bench_mod
+
+    record_faults = ctx.record_faults
     progress = _phased_progress()
     with progress:
         task = progress.add_task("batches", total=len(sizes))
         jax_rows = bench_mod.bench_jax(m, sizes, repeats=repeats, progress=lambda: progress.advance(task),
-                                   phase=lambda text: progress.update(task, description=text),
-                                   ctx=replace(ctx, record_faults=record_faults))
+                                   phase=lambda text: progress.update(task, description=text), ctx=ctx)
     import jax
 
     cache = jax.config.values["jax_compilation_cache_dir"]  # (`values`: the typed read of an option)
@@ -670,13 +688,15 @@ def bench(
     table = Table(title=f"{m.name} on JAX ({jax.devices()[0].platform}): random legal policy, scan-fused, auto-reset"
                         f"{faults}",
                   caption=("compile = trace (Python to jaxpr) + lower (to StableHLO) + XLA (to machine code), "
-                           + (f"with JAX's compilation cache in {cache}" if cache else "JAX's compilation cache off")))
-    for col in ("batch", "steps/scan", "SPS (median)", "runs", "compile (s)", "trace", "lower", "XLA",
+                           + (f"with JAX's compilation cache in {cache}" if cache else "JAX's compilation cache off")
+                           + "; program: hit = the exported program of an earlier run was read (trace = reading it, "
+                             "lower = lowering its call), miss = traced and stored for the next run"))
+    for col in ("batch", "steps/scan", "SPS (median)", "runs", "compile (s)", "trace", "lower", "XLA", "program",
                 "state (KiB)", "peak RSS (MiB)"):
         table.add_column(col, justify="right", overflow="fold")  # a narrow terminal wraps a figure, never cuts it
     for r in jax_rows:
         table.add_row(str(r.batch), str(r.n_steps), f"{r.sps:,.0f}", " ".join(f"{x:,.0f}" for x in r.sps_runs),
-                      f"{r.compile_s:.2f}", f"{r.trace_s:.2f}", f"{r.lower_s:.2f}", f"{r.xla_s:.2f}",
+                      f"{r.compile_s:.2f}", f"{r.trace_s:.2f}", f"{r.lower_s:.2f}", f"{r.xla_s:.2f}", r.cache,
                       f"{r.state_bytes / 1024:,.1f}", f"{r.peak_rss_mib:,.0f}")
     _wide().print(table)
     if peer:
@@ -776,9 +796,14 @@ def run(
         return
     if batch is not None:
         err.print("note: `--batch` applies to `--target jax`; the interpreter plays one game at a time")
+    _run_python(m, episodes, seed, max_steps, verbose, report)
+
+
+def _run_python(m, episodes: int, seed: int, max_steps: int, verbose: bool, report: _MatchupFiles) -> None:
+    """`envc run --target python`: the interpreter plays one game at a time, this prints."""
     import numpy as np
 
-    from envc.compiler.interp import Interpreter, SpecRuntimeError
+    from envc.compiler.interp import Interpreter
     from envc.run_jax import Episodes, label_text, label_values, matchup_fields, outcome_code, outcome_field
 
     it = Interpreter(m)
@@ -796,22 +821,7 @@ def run(
     with progress:
         task = progress.add_task("episodes", total=episodes)
         for ep in range(episodes):
-            actions_taken: list[int] = []
-            ret = np.zeros(m.num_players, dtype=np.float64)
-            try:
-                s = it.init(seed + ep)
-                n = 0
-                while not (s.terminated or s.truncated) and n < max_steps:
-                    legal = np.flatnonzero(s.legal_action_mask)
-                    if len(legal) == 0:
-                        raise SpecRuntimeError("a non-terminal state has no legal action")
-                    a = int(policy.choice(legal))
-                    actions_taken.append(a)
-                    s = it.step(s, a)
-                    ret += np.asarray(s.rewards, dtype=np.float64)
-                    n += 1
-            except SpecRuntimeError as e:
-                _runtime_fault(e, it, seed + ep, actions_taken)
+            s, n, ret = _play_episode(it, seed + ep, max_steps, policy)
             steps += n
             lengths.append(n)
             codes.append(outcome_code(s.terminated, s.truncated, s.rewards, m.num_players))
@@ -829,6 +839,33 @@ def run(
     report.write(eps, title, _print_matchups(m, eps, title))
     _wide().print(f"steps: {steps:,} in {elapsed:.2f} s: {steps / elapsed if elapsed > 0 else float('nan'):,.0f} SPS "
               "(reference interpreter, one game at a time, loading excluded)")
+
+
+def _play_episode(it, seed: int, max_steps: int, policy):
+    """One episode of `envc run --target python` from `init(seed)`, random legal actions drawn
+    by `policy` (a numpy Generator), at most `max_steps`: (last state, steps, returns as
+    float64[num_players]). A runtime fault exits with its report (`_runtime_fault`)."""
+    import numpy as np
+
+    from envc.compiler.interp import SpecRuntimeError
+
+    actions_taken: list[int] = []
+    ret = np.zeros(it.module.num_players, dtype=np.float64)
+    try:
+        s = it.init(seed)
+        n = 0
+        while not (s.terminated or s.truncated) and n < max_steps:
+            legal = np.flatnonzero(s.legal_action_mask)
+            if len(legal) == 0:
+                raise SpecRuntimeError("a non-terminal state has no legal action")
+            a = int(policy.choice(legal))
+            actions_taken.append(a)
+            s = it.step(s, a)
+            ret += np.asarray(s.rewards, dtype=np.float64)
+            n += 1
+    except SpecRuntimeError as e:
+        _runtime_fault(e, it, seed, actions_taken)
+    return s, n, ret
 
 
 def _outcome_text(code: int) -> str:
@@ -862,7 +899,8 @@ def _run_jax(m, episodes: int, batch: int, seed: int, max_steps: int, report: _M
 
     cache = jax.config.values["jax_compilation_cache_dir"]  # (`values`: the typed read of an option)
     where = f"JAX's compilation cache: {cache}" if cache else "JAX's compilation cache off"
-    wide.print(f"JIT compile: {r.compile_s:.2f} s (code generation {r.codegen_s:.2f} s; {where})")
+    read = {"hit": "programs read back from an earlier run", "miss": "programs traced and stored"}.get(r.cache, r.cache)
+    wide.print(f"JIT compile: {r.compile_s:.2f} s (code generation {r.codegen_s:.2f} s; {read}; {where})")
     wide.print(f"episodes: {r.finished:,} finished, the first {episodes:,} by id counted "
               f"(environment e's k-th episode has id k*{r.batch}+e)")
     if r.fault is not None:  # (`State._fault`: the same site and message as the interpreter's)

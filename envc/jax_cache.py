@@ -1,6 +1,8 @@
 """JAX's persistent compilation cache for envc's commands and generated modules.
 
-Public surface: `folder(option) -> str | None`, `enable(option) -> str | None`, `DEFAULT`.
+Public surface: `folder(option) -> str | None`, `enable(option) -> str | None`, `DEFAULT`;
+`compile_cached(fn, *args, env=..., key=...) -> Compiled` and `package_digest(env)` (programs
+exported to disk, below).
 
 A JIT compile of the TCG takes about a minute on two cores; JAX can store compiled programs
 on disk and load them in a later process instead of compiling again. `envc run`, `envc
@@ -16,7 +18,19 @@ JAX's (keyed by the program, the JAX version and the device); deleting the folde
 
 from __future__ import annotations
 
+import ast
+import dataclasses
+import hashlib
+import json
 import os
+import tempfile
+import time
+import types
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
 
 OFF = ("off", "0", "false", "no", "none")
 
@@ -54,3 +68,286 @@ def enable(option: str | None = None) -> str | None:
         jax.config.update("jax_compilation_cache_dir", path)
         compilation_cache.reset_cache()  # a compile before this call found no cache: look again
     return path
+
+
+# ------------------------------------------------------------------ programs exported to disk
+#
+# JAX's persistent cache skips XLA's compile, but a repeat run still traces the generated
+# Python (the TCG: 8,000 lines, every branch) and lowers it to StableHLO: most of a cached
+# start (bench/RESULTS.md, "Compile time and JAX's persistent compilation cache"). So envc
+# also stores the lowered program itself, `jax.export`'s serialized form, keyed by everything
+# the trace depends on; a repeat run deserializes it and calls it (`Exported.call`), and only
+# XLA's compile remains, which the persistent cache serves. Decision: the exported program
+# is an optimisation and never a source of truth; a file that cannot be read or deserialized
+# is a miss (warned, rewritten), and a function export refuses (a callback, an unregistered
+# pytree node) compiles the usual way.
+
+EXPORT_FOLDER = "envc-export"  # under the compilation cache's folder
+_FORMAT = 1  # bumped when the key's parts or the file layout change
+_registered: dict[type, str] = {}  # pytree node types registered for export serialization, by name
+
+
+@dataclass
+class Compiled:
+    """A compiled program and how it was obtained.
+
+    `run(*args)` calls it (the arguments' shapes and dtypes as compiled); `stages` are the
+    seconds of (trace, lower, XLA): on a hit (reading and deserializing the exported program,
+    lowering its call, XLA's compile, which JAX's persistent cache serves), on a miss (tracing,
+    lowering and writing the exported program, lowering its call, XLA's compile); `cache` is
+    `hit` (the exported program was read), `miss` (it was exported and written) or
+    `off: <why>` (the usual trace, lower and compile)."""
+
+    run: Callable
+    stages: tuple[float, float, float]
+    cache: str
+
+
+def package_digest(env) -> str:
+    """sha256 of the `.py` files of the generated package `env` (a module from
+    `envc.verify.load_jax` or a compiled package's import), in name order: the exported
+    programs of a package are reused only by the same generated code."""
+    folder = os.path.dirname(os.path.abspath(env.__file__))
+    h = hashlib.sha256()
+    for name in sorted(os.listdir(folder)):
+        if not name.endswith(".py"):
+            continue
+        h.update(name.encode() + b"\0")
+        with open(os.path.join(folder, name), "rb") as f:
+            h.update(f.read())
+    return h.hexdigest()
+
+
+class _Unkeyable(Exception):
+    """A value `fn` closes over that the key cannot cover (its repr names a memory address)."""
+
+
+_PLAIN = (bool, int, float, complex, str, bytes, type(None))
+
+
+def _code_digest(h, fn, seen: set[int]) -> None:
+    """Feed into `h` the code of `fn` (bytecode, constants, names, nested code) and what it
+    closes over: functions (followed; a `jax.jit` or `functools.wraps` wrapper to what it
+    wraps), numbers, strings, containers of them and arrays (by value), objects whose repr is
+    their value (pydantic models, dataclasses). A module counts by its name only (its code is
+    not followed: the generated package counts by its files), and so do the globals `fn`
+    reads. Raises `_Unkeyable` for any other value (its repr is an address)."""
+    if id(fn) in seen:
+        return
+    seen.add(id(fn))
+    code = getattr(fn, "__code__", None)
+    if code is None and hasattr(fn, "__wrapped__"):
+        _code_digest(h, fn.__wrapped__, seen)
+        return
+    if code is None:
+        _value_digest(h, fn, seen)
+        return
+    _code_object(h, code)
+    for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell (a name assigned after the closure was made)
+            continue
+        h.update(name.encode() + b"=")
+        _value_digest(h, value, seen)
+
+
+def _value_digest(h, value, seen: set[int]) -> None:
+    """Feed one closed-over value into `h` (the rule of `_code_digest`)."""
+    if isinstance(value, types.ModuleType):
+        h.update(b"module " + value.__name__.encode())
+        return
+    if callable(value) and (hasattr(value, "__code__") or hasattr(value, "__wrapped__")):
+        _code_digest(h, value, seen)
+        return
+    if isinstance(value, _PLAIN):
+        h.update(repr(value).encode())
+        return
+    if type(value) is object:  # a sentinel (`jax.vmap` closes over one)
+        h.update(b"object()")
+        return
+    if hasattr(value, "shape") and hasattr(value, "dtype"):  # numpy or JAX array
+        array = np.asarray(value)
+        h.update(f"{array.shape}{array.dtype}".encode() + array.tobytes())
+        return
+    text = repr(value)
+    if " at 0x" in text:
+        raise _Unkeyable(f"`{type(value).__qualname__}` value {text[:60]}")
+    h.update(text.encode())
+
+
+def _code_object(h, code) -> None:
+    h.update(code.co_code + repr(code.co_names).encode())
+    for c in code.co_consts:
+        if hasattr(c, "co_code"):
+            _code_object(h, c)
+        else:
+            h.update(repr(c).encode())
+
+
+def _register_types(env, digest: str) -> str | None:
+    """Register the generated package's pytree classes (`State`) for export serialization
+    under names stable across processes; the reason when one cannot be (the same generated
+    code loaded twice in one process: the name belongs to the other copy's class)."""
+    from jax import export
+
+    for cls in vars(env).values():
+        if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)) or cls in _registered:
+            continue
+        name = f"envc.{cls.__qualname__}.{digest[:16]}"
+        if name in _registered.values():
+            return f"`{cls.__qualname__}` of this generated code is loaded twice in this process"
+        export.register_pytree_node_serialization(cls, serialized_name=name, serialize_auxdata=_aux_bytes,
+                                                  deserialize_auxdata=_aux_value)
+        _registered[cls] = name
+    return None
+
+
+def _aux_bytes(aux) -> bytes:
+    text = repr(aux)
+    if ast.literal_eval(text) != aux:
+        raise ValueError(f"pytree auxiliary data {text} is not a literal")
+    return text.encode()
+
+
+def _aux_value(data: bytes):
+    return ast.literal_eval(data.decode())
+
+
+def _program_key(fn, args, env, digest: str, key: Sequence[object], donate: tuple[int, ...]) -> str:
+    import jax
+
+    h = hashlib.sha256()
+    leaves, tree = jax.tree_util.tree_flatten(args)
+    device = jax.devices()[0]
+    parts = [_FORMAT, jax.__version__, device.platform, device.device_kind, jax.config.values["jax_enable_x64"],
+             digest, [repr(k) for k in key], donate, str(tree),
+             [(tuple(np.shape(x)), str(x.dtype if hasattr(x, "dtype") else np.result_type(type(x))),
+               bool(getattr(x, "weak_type", False))) for x in leaves]]
+    h.update(json.dumps(parts, default=str).encode())
+    _code_digest(h, fn, set())  # raises _Unkeyable
+    return h.hexdigest()
+
+
+def compile_cached(fn: Callable, *args, env, key: Sequence[object] = (), donate_argnums: tuple[int, ...] = (),
+                   folder: str | None = None) -> Compiled:
+    """Compile `jax.jit(fn, donate_argnums)` for `args`, reusing the program a previous process
+    exported for the same code and arguments.
+
+    `env` is the generated package `fn` runs (its files are part of the key, with `key`, the
+    code of `fn` and of the functions it closes over, its closed-over numbers and strings,
+    the arguments' pytree structure, shapes and dtypes, JAX's version and the device). The
+    caller's `key` must name every other value `fn` closes over that its program depends on.
+    The exported programs live in `<folder>/envc-export/`, `folder` by default JAX's
+    compilation cache folder (`enable`); with that cache off and no `folder`, this is the
+    usual trace, lower and compile.
+
+    Returns:
+        `Compiled` (the callable, the stage times in seconds, and whether the file was used).
+    Raises:
+        whatever `jax.jit` raises for `fn` (a function that cannot be exported is compiled
+        the usual way; an unreadable file is a miss, with a warning).
+    """
+    import jax
+
+    root = folder or jax.config.values["jax_compilation_cache_dir"]  # (`values`: the typed read of an option)
+    if not root:
+        return _compile_plain(fn, args, donate_argnums, "off: JAX's compilation cache is off")
+    digest = package_digest(env)
+    why = _register_types(env, digest)
+    if why:
+        return _compile_plain(fn, args, donate_argnums, f"off: {why}")
+    try:
+        name = _program_key(fn, args, env, digest, key, donate_argnums)
+    except _Unkeyable as e:
+        return _compile_plain(fn, args, donate_argnums, f"off: the function closes over a {e}")
+    path = os.path.join(root, EXPORT_FOLDER, name + ".exported")
+    start = time.perf_counter()
+    exported = _read(path)
+    cache = "hit"
+    if exported is None:
+        exported, cache = _export(fn, args, path)
+    if exported is None:
+        return _compile_plain(fn, args, donate_argnums, f"off: {cache}")
+    read_s = time.perf_counter() - start
+    lowered = jax.jit(exported.call, donate_argnums=donate_argnums).trace(*args).lower()
+    lowered_at = time.perf_counter()
+    compiled = lowered.compile()
+    return Compiled(compiled, (read_s, lowered_at - start - read_s, time.perf_counter() - lowered_at), cache)
+
+
+def _compile_plain(fn: Callable, args: tuple, donate: tuple[int, ...], cache: str) -> Compiled:
+    import jax
+
+    start = time.perf_counter()
+    traced = jax.jit(fn, donate_argnums=donate).trace(*args)
+    traced_at = time.perf_counter()
+    lowered = traced.lower()
+    lowered_at = time.perf_counter()
+    compiled = lowered.compile()
+    done = time.perf_counter()
+    return Compiled(compiled, (traced_at - start, lowered_at - traced_at, done - lowered_at), cache)
+
+
+def _read(path: str):
+    """The exported program in `path`, or None when there is none or it cannot be used."""
+    from jax import export
+
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path, "rb") as f:
+            return export.deserialize(bytearray(f.read()))
+    except Exception as e:  # a truncated or foreign file: recompile and rewrite it (module comment)
+        warnings.warn(f"envc: ignoring the unreadable exported program {path} ({type(e).__name__}: {e}); "
+                      "compiling again", stacklevel=3)
+        return None
+
+
+def _export(fn: Callable, args: tuple, path: str):
+    """(the exported program, "miss") after writing it to `path` atomically, or (None, why)
+    when `fn` cannot be exported."""
+    import jax
+    from jax import export
+
+    try:
+        exported = export.export(jax.jit(fn))(*args)
+        data = exported.serialize()
+    except ImportError as e:  # jax.export's serialization needs flatbuffers (the `jax` extra has it)
+        return None, f"jax.export cannot serialize here ({e}): `pip install flatbuffers`"
+    except Exception as e:  # e.g. a host callback: not exportable, so compiled the usual way
+        return None, f"not exportable ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)  # readers see the whole file or none
+    return exported, "miss"
+
+
+class cached_jit:  # noqa: N801 (named like the `jax.jit` it stands for)
+    """`jax.jit(fn)` whose programs come from `compile_cached`: a drop-in for the jitted
+    functions of a loop over a generated package `env` (`cached_jit(jax.vmap(env.step),
+    env=env)`), so that a repeat run skips tracing and lowering. Each new pytree structure,
+    shape or dtype of the arguments compiles once per process (as `jax.jit` does), and
+    `caches` lists how each was obtained (`hit`, `miss`, `off: why`). No static arguments:
+    close over them (`lambda k: env.rollout(k, 64, 1024)`); keyword arguments are not taken."""
+
+    def __init__(self, fn: Callable, *, env, key: Sequence[object] = (), donate_argnums: tuple[int, ...] = (),
+                 folder: str | None = None):
+        self.fn, self.env, self.key, self.donate_argnums, self.folder = fn, env, tuple(key), donate_argnums, folder
+        self._programs: dict[tuple, Callable] = {}
+        self.caches: list[str] = []
+
+    def __call__(self, *args):
+        import jax
+
+        leaves, tree = jax.tree_util.tree_flatten(args)
+        signature = (tree, tuple((np.shape(x), str(getattr(x, "dtype", type(x)))) for x in leaves))
+        program = self._programs.get(signature)
+        if program is None:
+            compiled = compile_cached(self.fn, *args, env=self.env, key=self.key,
+                                      donate_argnums=self.donate_argnums, folder=self.folder)
+            program = self._programs[signature] = compiled.run
+            self.caches.append(compiled.cache)
+        return program(*args)

@@ -267,6 +267,9 @@ class RunResult:
     # the first runtime fault an environment recorded (`State._fault`, the interpreter's
     # location and message: `env I: file:LINE:COL: ...`), or None
     fault: str | None = None
+    # how the compiled programs were obtained (`envc.jax_cache.compile_cached`): "hit" when both
+    # were read back from an earlier run's exported programs, else "miss" or "off: why"
+    cache: str = ""
 
     @property
     def sps(self) -> float:
@@ -295,6 +298,7 @@ def run_jax(module: ir.Module, episodes: int, batch: int, seed: int = 0, max_ste
     import jax
     import jax.numpy as jnp
 
+    from envc.jax_cache import compile_cached
     from envc.verify import load_jax
 
     if episodes < 1 or batch < 1 or max_steps < 1:
@@ -305,35 +309,8 @@ def run_jax(module: ir.Module, episodes: int, batch: int, seed: int = 0, max_ste
     codegen_s = time.perf_counter() - start
     chunk = chunk or chunk_for(batch)
     p = module.num_players
-    fields = matchup_fields(module)
-    width = sum(_size(f.type) for f in fields)
-    ending = outcome_field(module)
-
-    def one(state, length, ret, key):
-        """One environment, one step: act, step, and on an end record it and reset."""
-        k_act, k_reset = jax.random.split(key)
-        nxt = env.step(state, env.random_legal_action(k_act, state))
-        length = length + 1
-        ret = ret + nxt.rewards
-        ended = nxt.terminated | nxt.truncated
-        done = ended | (length >= max_steps)
-        r = nxt.rewards
-        if p > 1:
-            best = jnp.max(r)
-            single = (best > 0) & (jnp.sum(r == best) == 1)
-            by_rules = jnp.where(single, jnp.argmax(r), DRAW)
-        else:
-            by_rules = jnp.int32(TERMINATED)
-        code = jnp.where(nxt.terminated, by_rules, jnp.where(nxt.truncated, TRUNCATED, CUT)).astype(jnp.int8)
-        label = (jnp.concatenate([jnp.ravel(nxt._x[f.name]).astype(jnp.int32) for f in fields])
-                 if fields else jnp.zeros((0,), jnp.int32))
-        how = nxt._x[ending.name].astype(jnp.int32) if ending is not None else jnp.int32(0)
-        fresh = env.init(k_reset)
-        if hasattr(nxt, "_fault"):  # a recorded fault stays visible after the reset
-            fresh = fresh.replace(_fault=nxt._fault)
-        state = jax.tree_util.tree_map(lambda a, b: jnp.where(done, a, b), fresh, nxt)
-        record = (done, code, length, ret, label, how)
-        return state, jnp.where(done, 0, length), jnp.where(done, jnp.zeros_like(ret), ret), record
+    width = sum(_size(f.type) for f in matchup_fields(module))
+    one = _env_step(module, env, max_steps)
 
     def play(carry):
         """`chunk` steps of all environments; returns the carry and per-step records [chunk, batch, ...]."""
@@ -354,15 +331,81 @@ def run_jax(module: ir.Module, episodes: int, batch: int, seed: int = 0, max_ste
     if phase:
         phase("compiling (JIT)")
     start = time.perf_counter()
-    init_c = jax.jit(start_carry).lower(key).compile()
-    carry = init_c(key)
-    play_c = jax.jit(play, donate_argnums=0).lower(carry).compile()
+    # the programs a previous run exported are read back instead of traced (envc.jax_cache)
+    init_p = compile_cached(start_carry, key, env=env, key=("envc.run_jax.start_carry", batch))
+    carry = init_p.run(key)
+    play_p = compile_cached(play, carry, env=env, key=("envc.run_jax.play", batch, chunk, max_steps, p),
+                            donate_argnums=(0,))
+    play_c = play_p.run
     jax.block_until_ready(carry)
     compile_s = time.perf_counter() - start
     if phase:
         phase("playing")
 
-    # environment e counts its episodes k = 0, 1, ... while the id k * batch + e < episodes
+    got, finished, calls, carry, elapsed = _count(play_c, carry, batch, episodes, progress)
+    eps = _episodes_in_order(got, width, episodes)
+    fault = env.fault_message(carry[0]) if hasattr(env, "fault_message") else None
+    cache = init_p.cache if init_p.cache != "hit" else play_p.cache
+    return RunResult(eps, finished, batch * chunk * calls, elapsed, compile_s, codegen_s, batch, chunk, calls,
+                     jax.devices()[0].platform, fault, cache)
+
+
+def _env_step(module: ir.Module, env, max_steps: int) -> Callable:
+    """`run_jax`'s step of one environment (vmapped over the batch): act, step, and on an end
+    (terminated, truncated, or `max_steps` steps) record it and reset.
+
+    (state, length int32, ret float32[P], key) -> (state, length, ret, record), the record
+    (done bool, outcome code int8, length, ret, match-up label int32[width], `@outcome` int32)."""
+    import jax
+    import jax.numpy as jnp
+
+    p = module.num_players
+    fields = matchup_fields(module)
+    ending = outcome_field(module)
+
+    def one(state, length, ret, key):
+        """One environment, one step: act, step, and on an end record it and reset."""
+        k_act, k_reset = jax.random.split(key)
+        nxt = env.step(state, env.random_legal_action(k_act, state))
+        length = length + 1
+        ret = ret + nxt.rewards
+        ended = nxt.terminated | nxt.truncated
+        done = ended | (length >= max_steps)
+        code = jnp.where(nxt.terminated, _by_rules(nxt.rewards, p),
+                         jnp.where(nxt.truncated, TRUNCATED, CUT)).astype(jnp.int8)
+        label = (jnp.concatenate([jnp.ravel(nxt._x[f.name]).astype(jnp.int32) for f in fields])
+                 if fields else jnp.zeros((0,), jnp.int32))
+        how = nxt._x[ending.name].astype(jnp.int32) if ending is not None else jnp.int32(0)
+        fresh = env.init(k_reset)
+        if hasattr(nxt, "_fault"):  # a recorded fault stays visible after the reset
+            fresh = fresh.replace(_fault=nxt._fault)
+        state = jax.tree_util.tree_map(lambda a, b: jnp.where(done, a, b), fresh, nxt)
+        record = (done, code, length, ret, label, how)
+        return state, jnp.where(done, 0, length), jnp.where(done, jnp.zeros_like(ret), ret), record
+
+    return one
+
+
+def _by_rules(r, p: int):
+    """The outcome code of a terminated episode from its last rewards `r` (float32[p]): the one
+    player with the highest positive reward wins, else a draw; TERMINATED for one player."""
+    import jax.numpy as jnp
+
+    if p == 1:
+        return jnp.int32(TERMINATED)
+    best = jnp.max(r)
+    single = (best > 0) & (jnp.sum(r == best) == 1)
+    return jnp.where(single, jnp.argmax(r), DRAW)
+
+
+def _count(play_c, carry, batch: int, episodes: int, progress: Callable[[int], None] | None):
+    """Call the compiled chunk until `episodes` episodes are counted: (the counted episodes'
+    records per chunk, episodes finished in all, calls, the last carry, seconds played).
+
+    Environment e counts its episodes k = 0, 1, ... while the id k * batch + e < episodes;
+    the next chunk is dispatched (asynchronously) before the last one's records are read."""
+    import jax
+
     needed = np.array([len(range(e, episodes, batch)) for e in range(batch)], np.int64)
     count = np.zeros(batch, np.int64)  # episodes finished so far, per environment
     got: list[tuple[np.ndarray, ...]] = []
@@ -388,13 +431,16 @@ def run_jax(module: ir.Module, episodes: int, batch: int, seed: int = 0, max_ste
             jax.block_until_ready(following)  # played, so timed and counted in `steps`
             break
         pending = following
-    elapsed = time.perf_counter() - start
+    return got, finished, calls, carry, time.perf_counter() - start
 
+
+def _episodes_in_order(got: list[tuple[np.ndarray, ...]], width: int, episodes: int) -> Episodes:
+    """The counted episodes' records (from `_count`) as `Episodes`, in the order of their ids."""
     ids, codes, lengths, rets, labels, hows = (np.concatenate(parts) for parts in zip(*got))
     order = np.argsort(ids, kind="stable")
     eps = Episodes(labels[order].reshape(len(ids), width).astype(np.int32), codes[order].astype(np.int8),
                    lengths[order].astype(np.int32), rets[order].astype(np.float64), hows[order].astype(np.int32))
     assert len(ids) == episodes and (np.sort(ids) == np.arange(episodes)).all()
-    fault = env.fault_message(carry[0]) if hasattr(env, "fault_message") else None
-    return RunResult(eps, finished, batch * chunk * calls, elapsed, compile_s, codegen_s, batch, chunk, calls,
-                     jax.devices()[0].platform, fault)
+    return eps
+
+

@@ -456,29 +456,15 @@ def verify(module: ir.Module, targets: list[str], episodes: int = 100, seed: int
     from envc.compiler.passes import choice_points
 
     module = choice_points.run(module)  # the state fields of paused effects, as the backends have them
-    for t in targets:
-        if t not in ("python", "flat", "jax", "rust"):
-            raise ValueError(f"unknown target `{t}`")
-    if chunk < 1:
-        raise ValueError("chunk must be at least 1")
-    if per_matchup is not None and per_matchup < 1:
-        raise ValueError("per_matchup must be at least 1")
-    if joint and module.simultaneous is None:
-        raise ValueError(f"`{module.name}` is not a simultaneous spec: `joint` needs one")
+    _check_verify_arguments(module, targets, chunk, per_matchup, joint)
     backends = [t for t in targets if t != "python"]
     report = Report(targets=list(targets))
     it = Interpreter(module)
     policy = np.random.default_rng(seed)
     expected = all_matchups(module) if per_matchup is not None else None
-    if per_matchup is None:
-        planned = seed_limit = episodes
-    elif expected is not None:
-        planned = per_matchup * len(expected)
-        seed_limit = max_seeds if max_seeds is not None else 10 * planned
+    planned, seed_limit = _planned(expected, episodes, per_matchup, max_seeds)
+    if expected is not None:
         report.per_matchup_counts = {k: 0 for k in expected}
-    else:
-        seed_limit = max_seeds if max_seeds is not None else episodes
-        planned = seed_limit
     lanes = max(1, min(chunk, planned))
     checks = [_BackendCheck(name, module, it, report, float_tolerance, level2_samples,
                             max(1, math.ceil(planned / chunk)), lanes, seed,
@@ -488,17 +474,9 @@ def verify(module: ir.Module, targets: list[str], episodes: int = 100, seed: int
         checks[0].first = True
     filled: dict[tuple[int, ...], int] = {}  # per_matchup: episodes played (or faulted) per match-up
     short = set(expected) if expected is not None else None  # per_matchup: match-ups below N
-    runs: list[_Run] = []
+    chunks = _Chunks(checks, chunk)
     counts = report.per_matchup_counts
     convert = _state_converter(module) if checks else None
-
-    def flush() -> None:
-        if runs:
-            batch = _Chunk(runs)
-            for c in checks:
-                c.run_chunk(batch)
-            runs.clear()
-
     for i in range(seed_limit):
         if short is not None and not short:
             break
@@ -510,12 +488,8 @@ def verify(module: ir.Module, targets: list[str], episodes: int = 100, seed: int
             report.faults.append(f"seed {s_seed}: runtime fault: {err}")
             continue
         key = label_values(module, s0.fields)
-        if per_matchup is not None:
-            if filled.get(key, 0) >= per_matchup:
-                continue
-            filled[key] = filled.get(key, 0) + 1
-            if filled[key] >= per_matchup and short is not None:
-                short.discard(key)
+        if not _admit(key, filled, short, per_matchup):
+            continue
         try:
             states, actions = _episode(it, s0, s_seed, policy, max_steps, report)
         except SpecRuntimeError as err:
@@ -526,16 +500,85 @@ def verify(module: ir.Module, targets: list[str], episodes: int = 100, seed: int
         counts[key] = counts.get(key, 0) + 1
         if convert is not None:
             pairs = _leaves(convert.stack(states))
-            runs.append(_Run(s_seed, actions, [p for p, _ in pairs], [a for _, a in pairs],
-                             np.array([not (s.terminated or s.truncated) for s in states], dtype=bool)))
+            chunks.add(_Run(s_seed, actions, [p for p, _ in pairs], [a for _, a in pairs],
+                            np.array([not (s.terminated or s.truncated) for s in states], dtype=bool)))
         del states
         if progress:
             progress(1)
-        if len(runs) == chunk:
-            flush()
-    flush()
+        chunks.flush_if_full()
+    chunks.flush()
     report.per_matchup_counts = dict(sorted(counts.items()))
     return report
+
+
+def _check_verify_arguments(module: ir.Module, targets: list[str], chunk: int, per_matchup: int | None,
+                            joint: bool) -> None:
+    """`verify`'s argument checks: ValueError for an unknown target, a `chunk` or `per_matchup`
+    below 1, or `joint` on a spec that is not simultaneous."""
+    for t in targets:
+        if t not in ("python", "flat", "jax", "rust"):
+            raise ValueError(f"unknown target `{t}`")
+    if chunk < 1:
+        raise ValueError("chunk must be at least 1")
+    if per_matchup is not None and per_matchup < 1:
+        raise ValueError("per_matchup must be at least 1")
+    if joint and module.simultaneous is None:
+        raise ValueError(f"`{module.name}` is not a simultaneous spec: `joint` needs one")
+
+
+def _planned(expected: list | None, episodes: int, per_matchup: int | None, max_seeds: int | None
+             ) -> tuple[int, int]:
+    """`verify`'s (planned episodes, most seeds to try): `episodes` of each without
+    `per_matchup`; N x the match-ups `expected` and 10 x that many seeds (or `max_seeds`); or,
+    when the match-ups cannot be enumerated, `max_seeds` (default `episodes`) of both."""
+    if per_matchup is None:
+        return episodes, episodes
+    if expected is not None:
+        planned = per_matchup * len(expected)
+        return planned, max_seeds if max_seeds is not None else 10 * planned
+    seed_limit = max_seeds if max_seeds is not None else episodes
+    return seed_limit, seed_limit
+
+
+def _admit(key: tuple[int, ...], filled: dict[tuple[int, ...], int], short: set | None,
+           per_matchup: int | None) -> bool:
+    """Whether `verify` plays an episode of match-up `key`: always without `per_matchup`, else
+    while the match-up has fewer than N (counted in `filled`; at N it leaves `short`)."""
+    if per_matchup is None:
+        return True
+    if filled.get(key, 0) >= per_matchup:
+        return False
+    filled[key] = filled.get(key, 0) + 1
+    if filled[key] >= per_matchup and short is not None:
+        short.discard(key)
+    return True
+
+
+class _Chunks:
+    """`verify`'s interpreter runs gathered into chunks of `size`, each run by every backend
+    check (`_BackendCheck.run_chunk`) once full, and the last one by `flush`."""
+
+    def __init__(self, checks: list[_BackendCheck], size: int):
+        self.checks, self.size = checks, size
+        self.runs: list[_Run] = []
+
+    def add(self, run: _Run) -> None:
+        """Add one run (checked with its chunk by `flush_if_full` or `flush`)."""
+        self.runs.append(run)
+
+    def flush_if_full(self) -> None:
+        """Check the chunk when it holds `size` runs."""
+        if len(self.runs) == self.size:
+            self.flush()
+
+    def flush(self) -> None:
+        """Check the runs gathered so far (if any) on every backend, then drop them."""
+        if not self.runs:
+            return
+        batch = _Chunk(self.runs)
+        for c in self.checks:
+            c.run_chunk(batch)
+        self.runs.clear()
 
 
 class _BackendCheck:
@@ -590,11 +633,14 @@ class _JaxBackend:
     def __init__(self, env):
         import jax
 
+        from envc.jax_cache import cached_jit
+
         self.jax, self.env = jax, env
-        self._init = jax.jit(jax.vmap(env.init_from_seed))
-        self._step = jax.jit(jax.vmap(env.step))
-        self._invariants = jax.jit(jax.vmap(env.invariants))
-        self._step_one = jax.jit(env.step)
+        # read back from an earlier run's exported programs where one exists (envc.jax_cache)
+        self._init = cached_jit(jax.vmap(env.init_from_seed), env=env)
+        self._step = cached_jit(jax.vmap(env.step), env=env)
+        self._invariants = cached_jit(jax.vmap(env.invariants), env=env)
+        self._step_one = cached_jit(env.step, env=env)
 
     def reset(self, seeds: np.ndarray) -> None:
         self.state = self._init(self.jax.numpy.asarray(seeds))
@@ -611,7 +657,9 @@ class _JaxBackend:
 
     def step_joint(self, actions: np.ndarray) -> str | None:
         if not hasattr(self, "_step_joint"):
-            self._step_joint = self.jax.jit(self.jax.vmap(self.env.step_joint))
+            from envc.jax_cache import cached_jit
+
+            self._step_joint = cached_jit(self.jax.vmap(self.env.step_joint), env=self.env)
         self.state = self._step_joint(self.state, self.jax.numpy.asarray(actions))
         self._fetch()
         return self._fault(self.state)
@@ -693,32 +741,47 @@ def _rollouts(it, backend, batch: _Chunk, lanes: int, report: Report, tol: float
         if joint is not None and t % joint:
             active = active[:0]
         if len(active):
-            for j in _flagged(backend, batch, active, t, tol):
-                j = int(j)
-                ours, acts = batch.state(j, t), runs[j].actions
-                diff = first_difference(ours, backend.arrays(j, batch.keys), tol)
-                if diff is None:
-                    broken = backend.broken_invariants(j)
-                    if broken:
-                        diff = ("invariants", "hold", f"broken: {', '.join(broken)}")
-                if diff is not None:
-                    found[j] = True
-                    report.divergences.append(Divergence(3, backend.name, runs[j].seed, t, diff[0], _py(diff[1]),
-                                                         _py(diff[2]), acts[:t],
-                                                         [it.actions.format(a) for a in acts[:t]]))
-        if t < longest:
-            if joint is None:
-                fault = backend.step(actions[t])
-            else:
-                pending.append(actions[t])
-                fault = None
-                if len(pending) == joint:
-                    fault = backend.step_joint(np.stack(pending, axis=1))
-                    pending = []
-            if fault is not None:
-                report.faults.append(f"{backend.name}, step {t}: runtime fault the interpreter does not raise: {fault}")
-                return False
+            _compare_lanes(it, backend, batch, active, t, report, tol, found)
+        if t == longest:
+            break
+        fault = _step_lanes(backend, actions[t], joint, pending)
+        if fault is not None:
+            report.faults.append(f"{backend.name}, step {t}: runtime fault the interpreter does not raise: {fault}")
+            return False
     return True
+
+
+def _compare_lanes(it, backend, batch: _Chunk, active: np.ndarray, t: int, report: Report, tol: float,
+                   found: np.ndarray) -> None:
+    """Level 3 at step t: each `active` lane the backend's state or invariants flag is compared
+    field by field; a difference (or a broken invariant) is a divergence, and its episode is
+    marked in `found` (compared no more)."""
+    runs = batch.runs
+    for j in _flagged(backend, batch, active, t, tol):
+        j = int(j)
+        ours, acts = batch.state(j, t), runs[j].actions
+        diff = first_difference(ours, backend.arrays(j, batch.keys), tol)
+        if diff is None:
+            broken = backend.broken_invariants(j)
+            if broken:
+                diff = ("invariants", "hold", f"broken: {', '.join(broken)}")
+        if diff is not None:
+            found[j] = True
+            report.divergences.append(Divergence(3, backend.name, runs[j].seed, t, diff[0], _py(diff[1]),
+                                                 _py(diff[2]), acts[:t], [it.actions.format(a) for a in acts[:t]]))
+
+
+def _step_lanes(backend, actions_t: np.ndarray, joint: int | None, pending: list[np.ndarray]) -> Any:
+    """Step every lane of the backend with `actions_t` (int32[lanes]); `joint=P`: gather P steps'
+    actions in `pending`, then play them as one `step_joint`. The backend's fault, or None."""
+    if joint is None:
+        return backend.step(actions_t)
+    pending.append(actions_t)
+    if len(pending) < joint:
+        return None
+    fault = backend.step_joint(np.stack(pending, axis=1))
+    pending.clear()
+    return fault
 
 
 def _level2(module, it, backend, batch: _Chunk, report, tol, samples: int, rng: np.random.Generator,
@@ -730,7 +793,22 @@ def _level2(module, it, backend, batch: _Chunk, report, tol, samples: int, rng: 
     if not pool:
         return False
     picks = [pool[int(p)] for p in rng.choice(len(pool), size=min(samples, len(pool)), replace=False)]
-    rebuilt: dict[tuple[int, int], State] = {}  # replay each sampled episode once, up to its last pick
+    rebuilt = _rebuild(it, runs, picks)
+    hidden = np.random.default_rng(len(picks))
+    for j, t in picks:
+        st, s_seed = rebuilt[(j, t)], runs[j].seed
+        if leak_check:  # level 1, once per sampled state (the first backend's): hidden information stays hidden
+            for leak in visibility.leaks(it, st, hidden):
+                report.faults.append(f"seed {s_seed}, step {t}: hidden information: {leak}")
+        if _inject(module, it, backend, st, runs[j], t, report, tol):
+            return True
+    return False
+
+
+def _rebuild(it, runs: list[_Run], picks: list[tuple[int, int]]) -> dict[tuple[int, int], State]:
+    """The interpreter states of the picked (run, step) pairs, each sampled episode replayed
+    once, up to its last pick."""
+    rebuilt: dict[tuple[int, int], State] = {}
     for j in sorted({j for j, _ in picks}):
         wanted = {t for jj, t in picks if jj == j}
         s = it.init(runs[j].seed)
@@ -739,34 +817,35 @@ def _level2(module, it, backend, batch: _Chunk, report, tol, samples: int, rng: 
                 rebuilt[(j, t)] = s
             if t < max(wanted):
                 s = it.step(s, runs[j].actions[t])
-    hidden = np.random.default_rng(len(picks))
-    for j, t in picks:
-        st, s_seed, acts = rebuilt[(j, t)], runs[j].seed, runs[j].actions
-        if leak_check:  # level 1, once per sampled state (the first backend's): hidden information stays hidden
-            for leak in visibility.leaks(it, st, hidden):
-                report.faults.append(f"seed {s_seed}, step {t}: hidden information: {leak}")
-        injected = to_arrays(module, st)
-        for kind in it.actions.kinds:
-            legal = [a for a in range(kind.offset, kind.offset + kind.size) if st.legal_action_mask[a]]
-            for a in legal[:4]:
-                try:
-                    ours = to_arrays(module, it.step(st, a))
-                except SpecRuntimeError as err:
-                    report.faults.append(f"seed {s_seed}, step {t}, action {it.actions.format(a)}: {err}")
-                    continue
-                theirs = backend.transition(injected, a)
-                if isinstance(theirs, str):
-                    report.faults.append(f"{backend.name}, seed {s_seed}, step {t}, action "
-                                         f"{it.actions.format(a)}: {theirs}")
-                    continue
-                diff = first_difference(ours, theirs, tol)
-                report.level2_transitions += 1
-                if diff is not None:
-                    history = list(acts[:t]) + [a]
-                    report.divergences.append(Divergence(2, backend.name, s_seed, t + 1, diff[0], _py(diff[1]),
-                                                         _py(diff[2]), history,
-                                                         [it.actions.format(x) for x in history]))
-                    return True
+    return rebuilt
+
+
+def _inject(module, it, backend, st: State, run: _Run, t: int, report: Report, tol: float) -> bool:
+    """Level 2 on one sampled state `st` (step t of `run`): every legal action of every kind (at
+    most 4 per kind) stepped by the interpreter and injected into the backend. Faults are
+    recorded; returns True at the first divergence (recorded too)."""
+    s_seed, acts = run.seed, run.actions
+    injected = to_arrays(module, st)
+    for kind in it.actions.kinds:
+        legal = [a for a in range(kind.offset, kind.offset + kind.size) if st.legal_action_mask[a]]
+        for a in legal[:4]:
+            try:
+                ours = to_arrays(module, it.step(st, a))
+            except SpecRuntimeError as err:
+                report.faults.append(f"seed {s_seed}, step {t}, action {it.actions.format(a)}: {err}")
+                continue
+            theirs = backend.transition(injected, a)
+            if isinstance(theirs, str):
+                report.faults.append(f"{backend.name}, seed {s_seed}, step {t}, action "
+                                     f"{it.actions.format(a)}: {theirs}")
+                continue
+            diff = first_difference(ours, theirs, tol)
+            report.level2_transitions += 1
+            if diff is not None:
+                history = list(acts[:t]) + [a]
+                report.divergences.append(Divergence(2, backend.name, s_seed, t + 1, diff[0], _py(diff[1]),
+                                                     _py(diff[2]), history, [it.actions.format(x) for x in history]))
+                return True
     return False
 
 
@@ -1149,24 +1228,31 @@ def verify_policy(module: ir.Module, targets: list[str], policy: Callable, episo
         elif t == "rust":
             runs["rust"] = _rust_policy_run(module, rust_env or load_rust(module), seeds, policy, max_steps)
     report = PolicyReport(runs)
-    ref = runs["python"]
     for t, run in runs.items():
-        if t == "python":
-            continue
-        same = 0
-        for j, s in enumerate(seeds):
-            d = _episode_difference(ref, run, j)
-            if d is None:
-                same += 1
-            elif tost_margin is None:
-                step, what, ours, theirs = d
-                acts = ref.actions[j][:step]
-                report.divergences.append(Divergence(4, t, s, step, what, ours, theirs, acts,
-                                                     [it.actions.format(a) for a in acts]))
-        report.identical[t] = same
-        if tost_margin is not None:
-            report.tost[t] = _tost(run.returns[:, 0] - ref.returns[:, 0], tost_margin, alpha)
+        if t != "python":
+            _compare_policy_run(report, it, t, run, seeds, tost_margin, alpha)
     return report
+
+
+def _compare_policy_run(report: PolicyReport, it, t: str, run: PolicyRun, seeds: list[int],
+                        tost_margin: float | None, alpha: float) -> None:
+    """Level 4 for target `t`: its episodes identical to the interpreter's, and either each
+    other episode's first difference as a divergence (exact mode) or the TOST of player 0's
+    returns (`tost_margin` given)."""
+    ref = report.runs["python"]
+    same = 0
+    for j, s in enumerate(seeds):
+        d = _episode_difference(ref, run, j)
+        if d is None:
+            same += 1
+        elif tost_margin is None:
+            step, what, ours, theirs = d
+            acts = ref.actions[j][:step]
+            report.divergences.append(Divergence(4, t, s, step, what, ours, theirs, acts,
+                                                 [it.actions.format(a) for a in acts]))
+    report.identical[t] = same
+    if tost_margin is not None:
+        report.tost[t] = _tost(run.returns[:, 0] - ref.returns[:, 0], tost_margin, alpha)
 
 
 def _episode_difference(ref: PolicyRun, run: PolicyRun, j: int) -> tuple[int, str, Any, Any] | None:

@@ -70,7 +70,7 @@ def holes(spec: SpecArg):
 
     Example: `envc holes specs/tcg.envspec`
     """
-    from envc.llm_fill.spec import contract_kind, hole_kind, load_lenient, playable_cards, short_text
+    from envc.llm_fill.spec import contract_kind, load_lenient
 
     try:
         loaded = load_lenient(spec)
@@ -80,35 +80,55 @@ def holes(spec: SpecArg):
     families = bool(m.families)
     contracts = any(contract_kind(h) != "-" for h in m.holes)  # the spec has text rules (`texts of ...`)
     headers = ["hole", "kind", "status", "contract", "source", "attempts", "tokens", "cost ($)", "date"]
-    colors = {"filled": "green", "stale": "yellow", "unfilled": "red"}
-    rows = []
-    for h in m.holes:
-        p = h.provenance
-        contract = contract_kind(h)
-        if p is None:
-            row = [h.name, hole_kind(h), h.status, contract, "-", "-", "-", "-", "-"]
-        elif p.source == "model" or p.model:
-            row = [h.name, hole_kind(h), h.status, contract, f"{p.source}: {p.model or '?'}", str(p.attempts),
-                   str(p.tokens), f"{p.cost:.4f}", p.date or "-"]
-        else:
-            row = [h.name, hole_kind(h), h.status, contract, p.source, "-", "-", "-", p.date or "-"]
-        rows.append(row if contracts else row[:3] + row[4:])
+    rows = [row if contracts else row[:3] + row[4:] for row in map(_hole_row, m.holes)]
     if not contracts:
         headers.remove("contract")
     out = _out()
     if families and not out.is_terminal and "COLUMNS" not in os.environ:  # a file or a pipe: room for the texts
         out = Console(highlight=False, width=160)
     if families:  # members are all procedures; their text takes the room that is left
-        keep = [i for i, c in enumerate(headers) if c != "kind"]
+        headers, rows = _with_texts(out, headers, rows, m.holes)
+    out.print(_holes_table(m, headers, rows, families))
+    _print_hole_counts(out, m, contracts)
+    if any(h.status in ("stale", "unfilled") for h in m.holes):
+        hint = " --only HOLE" if families else ""
+        out.print(f"fill them with `envc fill {spec} --model MODEL{hint}`")
 
-        def room_for(cols: list[int]) -> int:
-            return out.width - sum(max(len(headers[i]), *(len(r[i]) for r in rows)) for i in cols) - 3 * len(cols) - 4
 
-        if room_for(keep) < 30:  # a narrow terminal: the accounting columns go first
-            keep = [i for i in keep if headers[i] not in ("attempts", "tokens", "cost ($)", "date")]
-        room = max(24, room_for(keep))
-        headers = [headers[i] for i in keep] + ["text"]
-        rows = [[r[i] for i in keep] + [short_text(h.prose, room)] for r, h in zip(rows, m.holes)]
+def _hole_row(h) -> list[str]:
+    """One row of `envc holes`: name, kind, status, contract and the provenance's accounting."""
+    from envc.llm_fill.spec import contract_kind, hole_kind
+
+    p = h.provenance
+    contract = contract_kind(h)
+    if p is None:
+        return [h.name, hole_kind(h), h.status, contract, "-", "-", "-", "-", "-"]
+    if p.source == "model" or p.model:
+        return [h.name, hole_kind(h), h.status, contract, f"{p.source}: {p.model or '?'}", str(p.attempts),
+                str(p.tokens), f"{p.cost:.4f}", p.date or "-"]
+    return [h.name, hole_kind(h), h.status, contract, p.source, "-", "-", "-", p.date or "-"]
+
+
+def _with_texts(out: Console, headers: list[str], rows: list[list[str]], hole_list) -> tuple[list[str], list[list[str]]]:
+    """The columns of a spec with hole families: no `kind`, then each hole's text in the room left
+    (the accounting columns dropped first on a narrow terminal)."""
+    from envc.llm_fill.spec import short_text
+
+    keep = [i for i, c in enumerate(headers) if c != "kind"]
+
+    def room_for(cols: list[int]) -> int:
+        return out.width - sum(max(len(headers[i]), *(len(r[i]) for r in rows)) for i in cols) - 3 * len(cols) - 4
+
+    if room_for(keep) < 30:  # a narrow terminal: the accounting columns go first
+        keep = [i for i in keep if headers[i] not in ("attempts", "tokens", "cost ($)", "date")]
+    room = max(24, room_for(keep))
+    return ([headers[i] for i in keep] + ["text"],
+            [[r[i] for i in keep] + [short_text(h.prose, room)] for r, h in zip(rows, hole_list)])
+
+
+def _holes_table(m, headers: list[str], rows: list[list[str]], families: bool) -> Table:
+    """The table of `envc holes`, the status coloured."""
+    colors = {"filled": "green", "stale": "yellow", "unfilled": "red"}
     table = Table(title=f"{m.name}: {len(m.holes)} hole{'s' if len(m.holes) != 1 else ''}")
     for col in headers:
         numeric = col in ("attempts", "tokens", "cost ($)")
@@ -119,7 +139,13 @@ def holes(spec: SpecArg):
         cells = [escape(c) for c in r]
         cells[status_col] = f"[{colors[r[status_col]]}]{r[status_col]}[/]"
         table.add_row(*cells)
-    out.print(table)
+    return table
+
+
+def _print_hole_counts(out: Console, m, contracts: bool) -> None:
+    """The counts under the table of `envc holes`: by status, exact contracts, each family, playable cards."""
+    from envc.llm_fill.spec import contract_kind, playable_cards
+
     counts = {s: sum(1 for h in m.holes if h.status == s) for s in ("filled", "stale", "unfilled")}
     out.print(f"{len(m.holes)} holes: {counts['filled']} filled, {counts['stale']} stale, "
               f"{counts['unfilled']} unfilled")
@@ -142,9 +168,6 @@ def holes(spec: SpecArg):
         if pc.labels:
             out.print("  not playable: " + escape(", ".join(pc.labels[:12])) +
                       (f", ... ({len(pc.labels) - 12} more)" if len(pc.labels) > 12 else ""))
-    if counts["stale"] or counts["unfilled"]:
-        hint = " --only HOLE" if families else ""
-        out.print(f"fill them with `envc fill {spec} --model MODEL{hint}`")
 
 
 def fill(

@@ -223,6 +223,26 @@ def fill_spec(spec_path: str, model: str, *, only: list[str] | None = None, max_
         return FillReport([], skipped)
     litellm = _import_litellm()
     call = completion or litellm.completion
+    extra = _call_options(litellm, model, api_base, timeout, completion is not None)
+    date = today or datetime.date.today().isoformat()
+    emit = on_event or (lambda kind, run: None)
+    models = [model] * max(1, samples) + ([second_model] if second_model else [])
+    references = _references(judge, loaded, runs, fills_text) if differential and force and fills_text else {}
+
+    def ask(run: HoleRun, who: str):
+        return call(model=who, messages=list(run.messages), **extra)
+
+    _Attempts(judge, fills_text, ask, models, references, litellm, emit, model, date, max_attempts).run(
+        runs, concurrency)
+    return FillReport(runs, skipped)
+
+
+def _call_options(litellm: Any, model: str, api_base: str | None, timeout: float, own_completion: bool
+                  ) -> dict[str, Any]:
+    """The keywords of each model call (timeout, base URL, a placeholder key for a local server).
+
+    Raises DiagnosticError E0180 when `model` needs credentials that are not set (unless the
+    caller gave its own `completion`)."""
     extra: dict[str, Any] = {"timeout": timeout}
     if api_base:
         extra["api_base"] = api_base
@@ -230,84 +250,103 @@ def fill_spec(spec_path: str, model: str, *, only: list[str] | None = None, max_
     if missing and api_base:
         # a local OpenAI-compatible server ignores the key, and litellm refuses to call without one
         extra["api_key"] = PLACEHOLDER_KEY
-    elif missing and completion is None:
+    elif missing and not own_completion:
         raise DiagnosticError([Diagnostic(
             "E0180", f"model `{model}` needs {' and '.join(f'`{k}`' for k in missing)}, which is not set", None,
             help=f"set it (`export {missing[0]}=...`), or use a local OpenAI-compatible server with "
                  f"`--model openai/NAME --api-base URL` (no key needed)")])
-    date = today or datetime.date.today().isoformat()
-    emit = on_event or (lambda kind, run: None)
-    models = [model] * max(1, samples) + ([second_model] if second_model else [])
-    references = {}
-    if differential and force and fills_text:
-        from envc.llm_fill.fillfile import fill_bodies
-        from envc.llm_fill.spec import fill_key
+    return extra
 
-        bodies = fill_bodies(fills_text, judge.fill_path, key=fill_key(loaded.module))
-        references = {r.name: bodies[r.name] for r in runs
-                      if loaded.hole(r.name).status == "filled" and r.name in bodies}
 
-    def ask(run: HoleRun, who: str):
-        return call(model=who, messages=list(run.messages), **extra)
+def _references(judge: Judge, loaded: Loaded, runs: list[HoleRun], fills_text: str) -> dict[str, str]:
+    """The fresh fills already in the file of the holes to fill (`--force`): what an answer must
+    behave exactly like (differential acceptance)."""
+    from envc.llm_fill.fillfile import fill_bodies
+    from envc.llm_fill.spec import fill_key
 
-    pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="envc-fill")
-    try:
-        inflight: dict[Future, tuple[HoleRun, int]] = {}
-        got: dict[str, list] = {}
+    bodies = fill_bodies(fills_text, judge.fill_path, key=fill_key(loaded.module))
+    return {r.name: bodies[r.name] for r in runs if loaded.hole(r.name).status == "filled" and r.name in bodies}
 
-        def submit(run: HoleRun) -> None:
-            got[run.name] = [None] * len(models)
-            for i, who in enumerate(models):
-                inflight[pool.submit(ask, run, who)] = (run, i)
 
-        for run in runs:
-            emit("start", run)
-            submit(run)
-        while inflight:
-            done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
-            for fut in done:
-                run, i = inflight.pop(fut)
-                if run.status == "failed":
-                    continue
-                try:
-                    got[run.name][i] = fut.result()
-                except Exception as e:  # the provider failed (after litellm's own retries)
-                    run.status, run.failure = "failed", f"model call failed: {type(e).__name__}: {e}"
-                    emit("failed", run)
-                    continue
-                if any(r is None for r in got[run.name]):
-                    continue  # the other answers of this attempt are still coming
-                responses = got.pop(run.name)
-                run.attempts += 1
-                answers = []
-                for response in responses:
-                    run.tokens += _tokens(response)
-                    cost = _cost(litellm, response)
-                    if cost is not None:
-                        run.cost += cost
-                        run.cost_known = True
-                    answers.append(_content(response))
-                run.answers += answers
-                emit("answer", run)
-                verdict = _judge_answers(judge, run.name, answers, fills_text, references.get(run.name))
-                run.verdicts.append(verdict)
-                if verdict.ok:
-                    fills_text = _accept(judge, run, verdict, model, date, fills_text)
-                    emit(run.status, run)
-                    continue
-                run.failure = f"{verdict.stage}: {verdict.feedback}"
-                if run.attempts >= max_attempts:
-                    run.status = "failed"
-                    emit("failed", run)
-                    continue
-                emit("rejected", run)
-                run.messages.append({"role": "assistant", "content": verdict.answer or answers[0] or "(empty answer)"})
-                run.messages.append(repair_message(run.name, run.attempts, max_attempts, verdict.stage,
-                                                   verdict.feedback))
-                submit(run)
-    finally:  # on an error or Ctrl-C, queued calls are not made
-        pool.shutdown(wait=False, cancel_futures=True)
-    return FillReport(runs, skipped)
+class _Attempts:
+    """The attempts of `fill_spec`: the model calls of each attempt in a thread pool, and each
+    attempt judged once all its answers are in (accepted, retried with feedback, or failed)."""
+
+    def __init__(self, judge: Judge, fills_text: str | None, ask: Callable[[HoleRun, str], Any], models: list[str],
+                 references: dict[str, str], litellm: Any, emit: Callable[[str, HoleRun], None], model: str,
+                 date: str, max_attempts: int):
+        self.judge, self.fills_text, self.ask, self.models = judge, fills_text, ask, models
+        self.references, self.litellm, self.emit = references, litellm, emit
+        self.model, self.date, self.max_attempts = model, date, max_attempts
+        self.inflight: dict[Future, tuple[HoleRun, int]] = {}
+        self.got: dict[str, list] = {}
+
+    def run(self, runs: list[HoleRun], concurrency: int) -> None:
+        """Ask and judge until every hole of `runs` is filled or failed."""
+        self.pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="envc-fill")
+        try:
+            for run in runs:
+                self.emit("start", run)
+                self.submit(run)
+            while self.inflight:
+                done, _ = wait(list(self.inflight), return_when=FIRST_COMPLETED)
+                for fut in done:
+                    self._completed(fut)
+        finally:  # on an error or Ctrl-C, queued calls are not made
+            self.pool.shutdown(wait=False, cancel_futures=True)
+
+    def submit(self, run: HoleRun) -> None:
+        """Start one attempt of `run`: one call per model."""
+        self.got[run.name] = [None] * len(self.models)
+        for i, who in enumerate(self.models):
+            self.inflight[self.pool.submit(self.ask, run, who)] = (run, i)
+
+    def _completed(self, fut: Future) -> None:
+        """One model call came back; the attempt is judged when it was the last of it."""
+        run, i = self.inflight.pop(fut)
+        if run.status == "failed":
+            return
+        try:
+            self.got[run.name][i] = fut.result()
+        except Exception as e:  # the provider failed (after litellm's own retries)
+            run.status, run.failure = "failed", f"model call failed: {type(e).__name__}: {e}"
+            self.emit("failed", run)
+            return
+        if any(r is None for r in self.got[run.name]):
+            return  # the other answers of this attempt are still coming
+        self._judge(run, self.got.pop(run.name))
+
+    def _answer(self, run: HoleRun, response: Any) -> str | None:
+        """Add one response's tokens and cost to `run`; its text."""
+        run.tokens += _tokens(response)
+        cost = _cost(self.litellm, response)
+        if cost is not None:
+            run.cost += cost
+            run.cost_known = True
+        return _content(response)
+
+    def _judge(self, run: HoleRun, responses: list) -> None:
+        """Judge one attempt's answers: write the accepted fill, or ask again with the feedback
+        (until `max_attempts`)."""
+        run.attempts += 1
+        answers = [self._answer(run, response) for response in responses]
+        run.answers += answers
+        self.emit("answer", run)
+        verdict = _judge_answers(self.judge, run.name, answers, self.fills_text, self.references.get(run.name))
+        run.verdicts.append(verdict)
+        if verdict.ok:
+            self.fills_text = _accept(self.judge, run, verdict, self.model, self.date, self.fills_text)
+            self.emit(run.status, run)
+            return
+        run.failure = f"{verdict.stage}: {verdict.feedback}"
+        if run.attempts >= self.max_attempts:
+            run.status = "failed"
+            self.emit("failed", run)
+            return
+        self.emit("rejected", run)
+        run.messages.append({"role": "assistant", "content": verdict.answer or answers[0] or "(empty answer)"})
+        run.messages.append(repair_message(run.name, run.attempts, self.max_attempts, verdict.stage, verdict.feedback))
+        self.submit(run)
 
 
 def _judge_answers(judge: Judge, hole: str, answers: list[str | None], fills_text: str | None,

@@ -130,6 +130,23 @@ def _cards_with(loaded: Loaded, hole: str, limit: int = 8) -> str:
     return ", ".join(dict.fromkeys(names[:limit])) + more
 
 
+def _called(x, out: set) -> None:
+    """Add to `out` the names of the `fn`s and `proc`s called inside IR node(s) `x`."""
+    if isinstance(x, (list, tuple)):
+        for y in x:
+            _called(y, out)
+        return
+    if not isinstance(x, ir.Node):
+        return
+    if isinstance(x, ir.CallProc):
+        out.add(x.proc)
+    elif isinstance(x, ir.CallFn):
+        out.add(x.fn)
+    for k in type(x).model_fields:
+        if k not in ("type", "span"):
+            _called(getattr(x, k), out)
+
+
 def _actions_running(loaded: Loaded, hole: str) -> list[str]:
     """The source of the actions that run `hole` (for a family member: that run its family),
     with their comments: what happens around the fill (e.g. `attack` sets `dmg` first)."""
@@ -140,21 +157,6 @@ def _actions_running(loaded: Loaded, hole: str) -> list[str]:
     fns = {f.name: f for f in m.fns}
     memo: dict[str, bool] = {}
 
-    def calls(x, out: set) -> None:
-        if isinstance(x, (list, tuple)):
-            for y in x:
-                calls(y, out)
-            return
-        if not isinstance(x, ir.Node):
-            return
-        if isinstance(x, ir.CallProc):
-            out.add(x.proc)
-        elif isinstance(x, ir.CallFn):
-            out.add(x.fn)
-        for k in type(x).model_fields:
-            if k not in ("type", "span"):
-                calls(getattr(x, k), out)
-
     def reaches(name: str, seen: frozenset = frozenset()) -> bool:
         if name == target:
             return True
@@ -163,7 +165,7 @@ def _actions_running(loaded: Loaded, hole: str) -> list[str]:
             if f is None or name in seen:
                 return False
             inner: set = set()
-            calls(f.body, inner)
+            _called(f.body, inner)
             memo[name] = any(reaches(c, seen | {name}) for c in inner)
         return memo[name]
 
@@ -171,7 +173,7 @@ def _actions_running(loaded: Loaded, hole: str) -> list[str]:
     out = []
     for a in m.actions:
         inner: set = set()
-        calls(a.body, inner)
+        _called(a.body, inner)
         if any(reaches(c) for c in inner):
             decl = next((d for d in loaded.spec_ast.decls if isinstance(d, ast.ActionDecl) and d.name == a.name), None)
             if decl is not None:

@@ -370,17 +370,22 @@ def type_errors(module: ir.Module, t: ir.Type, v: Any, where: str) -> list[str]:
         ok = isinstance(v, (int, np.integer)) and 0 <= v < n
         return [] if ok else [f"`{where}` = {v!r} is not a value of `{t}`"]
     if isinstance(t, (ir.ArrayT, ir.ListT)):
-        if not isinstance(v, list):
-            return [f"`{where}` is not a list"]
-        if isinstance(t, ir.ArrayT) and len(v) != t.size:
-            return [f"`{where}` has {len(v)} items, not {t.size}"]
-        if isinstance(t, ir.ListT) and len(v) > t.cap:
-            return [f"`{where}` has {len(v)} items, more than its capacity {t.cap}"]
-        return [e for i, x in enumerate(v) for e in type_errors(module, t.elem, x, f"{where}[{i}]")]
+        return _sequence_errors(module, t, v, where)
     rec = module.record(t.name)
     if not isinstance(v, dict) or set(v) != {f.name for f in rec.fields}:
         return [f"`{where}` does not have the fields of `{t.name}`"]
     return [e for f in rec.fields for e in type_errors(module, f.type, v[f.name], f"{where}.{f.name}")]
+
+
+def _sequence_errors(module: ir.Module, t: ir.ArrayT | ir.ListT, v: Any, where: str) -> list[str]:
+    """`type_errors` for an array or list type: a list of the right length, then each item."""
+    if not isinstance(v, list):
+        return [f"`{where}` is not a list"]
+    if isinstance(t, ir.ArrayT) and len(v) != t.size:
+        return [f"`{where}` has {len(v)} items, not {t.size}"]
+    if isinstance(t, ir.ListT) and len(v) > t.cap:
+        return [f"`{where}` has {len(v)} items, more than its capacity {t.cap}"]
+    return [e for i, x in enumerate(v) for e in type_errors(module, t.elem, x, f"{where}[{i}]")]
 
 
 def dsl_value(module: ir.Module, t: ir.Type, v: Any) -> str:
@@ -433,13 +438,27 @@ def _invariants(it: Interpreter, s: State, only: set[str] | None = None) -> dict
 
 def invariant_reads(module: ir.Module) -> dict[str, set[str]]:
     """For each invariant, the state fields it reads (through the `fn`s it calls)."""
-    fns = {f.name: f for f in module.fns}
-    memo: dict[str, set[str]] = {}
+    reads = _FieldReads(module)
+    result = {}
+    for inv in module.invariants:
+        out: set[str] = set()
+        reads.walk(inv.expr, out)
+        result[inv.name] = out
+    return result
 
-    def walk(x: Any, out: set[str]) -> None:
+
+class _FieldReads:
+    """The state fields that IR nodes read, through the `fn`s they call (each `fn`'s reads memoised)."""
+
+    def __init__(self, module: ir.Module):
+        self.fns = {f.name: f for f in module.fns}
+        self.memo: dict[str, set[str]] = {}
+
+    def walk(self, x: Any, out: set[str]) -> None:
+        """Add to `out` the state fields read inside IR node(s) `x`."""
         if isinstance(x, (list, tuple)):
             for y in x:
-                walk(y, out)
+                self.walk(y, out)
             return
         if not isinstance(x, ir.Node) or isinstance(x, _TYPES):
             return
@@ -447,26 +466,20 @@ def invariant_reads(module: ir.Module) -> dict[str, set[str]]:
             out.add(x.name)
         elif isinstance(x, ir.Place) and x.root == "state":
             out.add(x.name)
-        elif isinstance(x, ir.CallFn) and x.fn in fns:
-            out |= fn_reads(x.fn)
+        elif isinstance(x, ir.CallFn) and x.fn in self.fns:
+            out |= self.fn_reads(x.fn)
         for k in type(x).model_fields:
             if k not in ("type", "span"):
-                walk(getattr(x, k), out)
+                self.walk(getattr(x, k), out)
 
-    def fn_reads(name: str) -> set[str]:
-        if name not in memo:
-            memo[name] = set()  # (recursion is rejected by the checker)
+    def fn_reads(self, name: str) -> set[str]:
+        """The state fields one call of `fn` `name` reads."""
+        if name not in self.memo:
+            self.memo[name] = set()  # (recursion is rejected by the checker)
             out: set[str] = set()
-            walk(fns[name].body, out)
-            memo[name] = out
-        return memo[name]
-
-    result = {}
-    for inv in module.invariants:
-        out: set[str] = set()
-        walk(inv.expr, out)
-        result[inv.name] = out
-    return result
+            self.walk(self.fns[name].body, out)
+            self.memo[name] = out
+        return self.memo[name]
 
 
 def _call(it: Interpreter, hole: ir.HoleDef, before: State, args: list[Any]):
@@ -504,6 +517,39 @@ def _calls(x: Any, out: set[str]) -> None:
             _calls(getattr(x, k), out)
 
 
+def _actions_reaching(module: ir.Module, target: str) -> dict[int, int]:
+    """Each action kind (by index) whose body calls `target`, and through how many calls.
+
+    (Fewest first is the caller's order: an action that calls the family itself runs it
+    more often than one that reaches it through procedures every action calls, `tcg`'s
+    `continue_game`.)"""
+    fns = {f.name: f for f in module.fns}
+    depth: dict[str, int | None] = {}
+
+    def distance(name: str, seen: frozenset = frozenset()) -> int | None:
+        """Calls from `name` down to the hole (0: it is the hole), None: it never calls it."""
+        if name == target:
+            return 0
+        if name not in depth:
+            f = fns.get(name)
+            if f is None or name in seen:
+                return None
+            called: set[str] = set()
+            _calls(f.body, called)
+            found = [d for d in (distance(c, seen | {name}) for c in called) if d is not None]
+            depth[name] = 1 + min(found) if found else None
+        return depth[name]
+
+    kinds: dict[int, int] = {}
+    for i, a in enumerate(module.actions):
+        called: set[str] = set()
+        _calls(a.body, called)
+        found = [d for d in (distance(c) for c in called) if d is not None]
+        if found:
+            kinds[i] = min(found)
+    return kinds
+
+
 class Context:
     """The actions of the spec that run a hole, to tell a fill that breaks an invariant from
     a spec that restores the invariant only at the end of its actions (see `check_call`).
@@ -521,32 +567,7 @@ class Context:
         fns = {f.name: f for f in module.fns}
         fam = next((f for f in module.families if f.name == hole.family), None) if hole.family else None
         target = fam.dispatch if fam is not None and fam.dispatch in fns else hole.name
-        depth: dict[str, int | None] = {}
-
-        def distance(name: str, seen: frozenset = frozenset()) -> int | None:
-            """Calls from `name` down to the hole (0: it is the hole), None: it never calls it."""
-            if name == target:
-                return 0
-            if name not in depth:
-                f = fns.get(name)
-                if f is None or name in seen:
-                    return None
-                called: set[str] = set()
-                _calls(f.body, called)
-                found = [d for d in (distance(c, seen | {name}) for c in called) if d is not None]
-                depth[name] = 1 + min(found) if found else None
-            return depth[name]
-
-        # each action kind that runs the hole, and through how many calls (fewest first: an
-        # action that calls the family itself runs it more often than one that reaches it
-        # through procedures every action calls, `tcg`'s `continue_game`)
-        kinds: dict[int, int] = {}
-        for i, a in enumerate(module.actions):
-            called: set[str] = set()
-            _calls(a.body, called)
-            found = [d for d in (distance(c) for c in called) if d is not None]
-            if found:
-                kinds[i] = min(found)
+        kinds = _actions_reaching(module, target)
         self.available = hole.ret is None and bool(kinds) and hole.fill is not None
         if not self.available:
             return
@@ -740,10 +761,6 @@ def run_scenarios(module: ir.Module, hole_name: str, starts: StartStates | None,
     after it; `coins` moves the RNG counter to where the first draws give those coins),
     the fill runs, and every `then` clause must hold (`old(x)` reads the state before the
     call). A scenario that cannot run anywhere fails too."""
-    import itertools
-
-    from envc.llm_fill.textchecks import assign, set_coins
-
     module = with_contexts(module)
     hole = next(h for h in module.holes if h.name == hole_name)
     c = hole.contract
@@ -751,81 +768,130 @@ def run_scenarios(module: ir.Module, hole_name: str, starts: StartStates | None,
         return []
     it = Interpreter(module)
     text = TextChecks(module, hole)
-    extras = [ir.zero_value(module, p.type) for p in (text.context.extras if text.context is not None else [])]
-    base_states: list[tuple[State, str]] = []
-    if starts is not None and starts.available:
-        for seed in range(starts.seeds):
-            for at in (POSITIONS // 2, POSITIONS // 4, 3 * POSITIONS // 4, POSITIONS - 1):
-                state, k = starts.get(seed, at)
-                base_states.append((state, f"reached from init({seed}) after {k} random legal actions"))
-    else:
+    base_states = _scenario_bases(module, starts)
+    failures = (_Scenario(module, hole, it, text, sc).failure(base_states, bases, max_calls) for sc in c.scenarios)
+    return [f for f in failures if f is not None]
+
+
+def _scenario_bases(module: ir.Module, starts: StartStates | None) -> list[tuple[State, str]]:
+    """The states a scenario may run from, each with its origin as text: reached states from
+    the middle of each seed's game on, or the initial values of the fields when there are none."""
+    if starts is None or not starts.available:
         state = State({f.name: copy_value(to_value(f.type, f.default)) for f in module.state}, 0, 0)
-        base_states.append((state, "the initial values of the state's fields"))
-    problems = []
-    for sc in c.scenarios:
-        label = f"scenario{' ' + repr(sc.name) if sc.name else ''} ({sc.span.file}:{sc.span.line})"
-        fixed = {g.place.name: g for g in sc.given if g.place.root == "local"}
-        free = [p for p in hole.params if p.name not in fixed]
-        combos = list(itertools.islice(itertools.product(*(_values_of(module, p.type) for p in free)), max_calls))
-        ran, used, failure = 0, 0, None
+        return [(state, "the initial values of the state's fields")]
+    base_states: list[tuple[State, str]] = []
+    for seed in range(starts.seeds):
+        for at in (POSITIONS // 2, POSITIONS // 4, 3 * POSITIONS // 4, POSITIONS - 1):
+            state, k = starts.get(seed, at)
+            base_states.append((state, f"reached from init({seed}) after {k} random legal actions"))
+    return base_states
+
+
+class _Scenario:
+    """One scenario of a hole's text, run by `run_scenarios`."""
+
+    def __init__(self, module: ir.Module, hole: ir.HoleDef, it: Interpreter, text: TextChecks,
+                 sc: ir.ScenarioDef):
+        self.module, self.hole, self.it, self.text, self.sc = module, hole, it, text, sc
+        self.extras = [ir.zero_value(module, p.type) for p in (text.context.extras if text.context is not None else [])]
+        self.label = f"scenario{' ' + repr(sc.name) if sc.name else ''} ({sc.span.file}:{sc.span.line})"
+        self.fixed = {g.place.name: g for g in sc.given if g.place.root == "local"}
+        self.free = [p for p in hole.params if p.name not in self.fixed]
+
+    def failure(self, base_states: list[tuple[State, str]], bases: int, max_calls: int) -> str | None:
+        """Why the scenario fails (None: it passes), run from up to `bases` of `base_states`
+        with at most `max_calls` combinations of the parameters it leaves open."""
+        import itertools
+
+        combos = list(itertools.islice(itertools.product(*(_values_of(self.module, p.type) for p in self.free)),
+                                       max_calls))
+        ran, used = 0, 0
         for state, origin in base_states:
-            if used >= bases or failure is not None:
+            if used >= bases:
                 break
-            before_here = ran
-            for combo in combos:
-                env = dict(sc.env)
-                env.update({p.name: v for p, v in zip(free, combo)})
-                ev = it.ev
-                ev.state = state
-                try:
-                    env.update({name: ev.eval(g.value, dict(env)) for name, g in fixed.items()})
-                finally:
-                    ev.state = None
-                args = [env[p.name] for p in hole.params]
-                before = text.setup(it, state, args, 0, extras)
-                if before is None:
-                    continue
-                before = before.copy() if before is state else before
-                try:
-                    for g in sc.given:
-                        if g.place.root == "state":
-                            ev.state = before
-                            try:
-                                value = ev.eval(g.value, dict(env))
-                            finally:
-                                ev.state = None
-                            assign(it, g.place, value, dict(env), before)
-                except SpecRuntimeError as e:
-                    failure = f"{label}: a `given` value cannot be set: {e}"
-                    break
-                if sc.coins is not None:
-                    set_coins(before, sc.coins)
-                ran += 1
-                after, result, fault = _call(it, hole, before, args)
-                call = ", ".join(f"{p.name}: {dsl_value(module, p.type, a)}" for p, a in zip(hole.params, args))
-                where = f"on a state {origin}{text.describe_setup(module, 0, extras)}, call {hole.name}({call})"
-                if fault is not None:
-                    failure = f"{label}: {fault} ({where})"
-                    break
-                ev.state, ev.old_state = after, before
-                try:
-                    bad = [src for e, src in zip(sc.then, sc.then_source) if not ev.eval(e, dict(env))]
-                except SpecRuntimeError as e:
-                    bad = [f"(a clause faults: {e})"]
-                finally:
-                    ev.state = ev.old_state = None
-                if bad:
-                    from envc.llm_fill.textchecks import changed_paths, path_text, value_at
-                    changes = ", ".join(f"`{path_text(pth)}` {value_at(before, pth)!r} -> {value_at(after, pth)!r}"
-                                        for pth in changed_paths(module, before, after)[:6]) or "nothing"
-                    failure = (f"{label}: then `{bad[0]}` does not hold ({where}; the call changed {changes})")
-                    break
-            used += ran > before_here
-        if failure is None and not ran:
-            failure = f"{label}: no state could run it (the context's guard is false for every parameter value)"
-        if failure is not None:
-            problems.append(failure)
-    return problems
+            here, failure = self._on_state(state, origin, combos)
+            if failure is not None:
+                return failure
+            ran += here
+            used += here > 0
+        if not ran:
+            return f"{self.label}: no state could run it (the context's guard is false for every parameter value)"
+        return None
+
+    def _on_state(self, state: State, origin: str, combos: list[tuple]) -> tuple[int, str | None]:
+        """Run the scenario from one base state for each combination: (calls run, failure or None)."""
+        ran = 0
+        for combo in combos:
+            called, failure = self._one_call(state, origin, combo)
+            ran += called
+            if failure is not None:
+                return ran, failure
+        return ran, None
+
+    def _one_call(self, state: State, origin: str, combo: tuple) -> tuple[bool, str | None]:
+        """One call of the fill: (whether it ran, failure or None). It does not run when the
+        context's guard is false, or when a `given` value cannot be set (a failure)."""
+        from envc.llm_fill.textchecks import set_coins
+
+        sc, it, hole = self.sc, self.it, self.hole
+        env = dict(sc.env)
+        env.update({p.name: v for p, v in zip(self.free, combo)})
+        ev = it.ev
+        ev.state = state
+        try:
+            env.update({name: ev.eval(g.value, dict(env)) for name, g in self.fixed.items()})
+        finally:
+            ev.state = None
+        args = [env[p.name] for p in hole.params]
+        before = self.text.setup(it, state, args, 0, self.extras)
+        if before is None:
+            return False, None
+        before = before.copy() if before is state else before
+        try:
+            self._set_given(before, env)
+        except SpecRuntimeError as e:
+            return False, f"{self.label}: a `given` value cannot be set: {e}"
+        if sc.coins is not None:
+            set_coins(before, sc.coins)
+        after, result, fault = _call(it, hole, before, args)
+        call = ", ".join(f"{p.name}: {dsl_value(self.module, p.type, a)}" for p, a in zip(hole.params, args))
+        where = f"on a state {origin}{self.text.describe_setup(self.module, 0, self.extras)}, call {hole.name}({call})"
+        if fault is not None:
+            return True, f"{self.label}: {fault} ({where})"
+        return True, self._then_failure(env, before, after, where)
+
+    def _set_given(self, before: State, env: dict[str, Any]) -> None:
+        """Set the state's `given` values on `before` (raises SpecRuntimeError when one cannot be)."""
+        from envc.llm_fill.textchecks import assign
+
+        ev = self.it.ev
+        for g in self.sc.given:
+            if g.place.root != "state":
+                continue
+            ev.state = before
+            try:
+                value = ev.eval(g.value, dict(env))
+            finally:
+                ev.state = None
+            assign(self.it, g.place, value, dict(env), before)
+
+    def _then_failure(self, env: dict[str, Any], before: State, after: State, where: str) -> str | None:
+        """The first `then` clause that does not hold after the call, as a failure (None: all hold)."""
+        from envc.llm_fill.textchecks import changed_paths, path_text, value_at
+
+        sc, ev = self.sc, self.it.ev
+        ev.state, ev.old_state = after, before
+        try:
+            bad = [src for e, src in zip(sc.then, sc.then_source) if not ev.eval(e, dict(env))]
+        except SpecRuntimeError as e:
+            bad = [f"(a clause faults: {e})"]
+        finally:
+            ev.state = ev.old_state = None
+        if not bad:
+            return None
+        changes = ", ".join(f"`{path_text(pth)}` {value_at(before, pth)!r} -> {value_at(after, pth)!r}"
+                            for pth in changed_paths(self.module, before, after)[:6]) or "nothing"
+        return f"{self.label}: then `{bad[0]}` does not hold ({where}; the call changed {changes})"
 
 
 def _values_of(module: ir.Module, t: ir.Type) -> list[Any]:
@@ -915,6 +981,20 @@ def sweep_examples(module: ir.Module, hole_name: str, starts: StartStates | None
     return out[:n]
 
 
+def _held_at_start(it: Interpreter, starts: StartStates | None, start: Start,
+                   reads: dict[str, set[str]]) -> dict[str, bool] | None:
+    """Which invariants hold on a drawn start: those known of its reached state, evaluated again
+    where they read a redrawn field; None for a state drawn from the types (not known)."""
+    if start.touched is None:
+        return None
+    assert starts is not None  # (a start with touched fields was reached from `starts`)
+    held = dict(starts.held(start.seed, start.steps))
+    again = {name for name in held if reads.get(name, set()) & start.touched}
+    if again:
+        held.update(_invariants(it, start.state, again))
+    return held
+
+
 def falsify(module: ir.Module, hole_name: str, starts: StartStates | None, clause_text: list[str],
             max_examples: int = 200, seed: int = 0, examples: list[Example] | None = None
             ) -> Counterexample | None:
@@ -934,14 +1014,7 @@ def falsify(module: ir.Module, hole_name: str, starts: StartStates | None, claus
     seen: list[Counterexample] = []
 
     def prop(start, args, pick, pair, extras):
-        if start.touched is None:
-            held = None
-        else:
-            assert starts is not None  # (a start with touched fields was reached from `starts`)
-            held = dict(starts.held(start.seed, start.steps))
-            again = {name for name in held if reads.get(name, set()) & start.touched}
-            if again:
-                held.update(_invariants(it, start.state, again))
+        held = _held_at_start(it, starts, start, reads)
         before, origin, valid = start.state, start.origin, None
         if setup is not None:
             before = text.setup(it, start.state, list(args), pair, list(extras))
@@ -995,43 +1068,52 @@ _TYPES = (ir.BoolT, ir.IntT, ir.FloatT, ir.EnumT, ir.RecordT, ir.RowT, ir.ArrayT
 def work_bound(module: ir.Module, fn: str) -> int:
     """An upper bound on the IR nodes one call of `fn` evaluates: loops have constant
     bounds and there is no recursion, so it is finite and computed without running."""
-    fns = {f.name: f for f in module.fns}
-    memo: dict[str, int] = {}
+    return _WorkBound(module).call_cost(fn)
 
-    def call_cost(name: str) -> int:
-        if name not in memo:
-            memo[name] = 1  # (recursion is rejected by the checker)
-            f = fns.get(name)
-            memo[name] = 1 + (block(f.body) if f is not None else 0)
-        return memo[name]
 
-    def node(x: Any) -> int:
+class _WorkBound:
+    """`work_bound`'s count: one method per group of node kinds (expressions, statements, calls)."""
+
+    def __init__(self, module: ir.Module):
+        self.fns = {f.name: f for f in module.fns}
+        self.memo: dict[str, int] = {}
+
+    def call_cost(self, name: str) -> int:
+        """The nodes one call of `fn` or `proc` `name` evaluates (memoised)."""
+        if name not in self.memo:
+            self.memo[name] = 1  # (recursion is rejected by the checker)
+            f = self.fns.get(name)
+            self.memo[name] = 1 + (self.block(f.body) if f is not None else 0)
+        return self.memo[name]
+
+    def node(self, x: Any) -> int:
+        """The nodes an expression (or node lists, tuples) evaluates at most: loops count their bounds."""
         if isinstance(x, list):
-            return sum(node(y) for y in x)
+            return sum(self.node(y) for y in x)
         if isinstance(x, tuple):
-            return sum(node(y) for y in x if isinstance(y, (ir.Node, list)))
+            return sum(self.node(y) for y in x if isinstance(y, (ir.Node, list)))
         if not isinstance(x, ir.Node) or isinstance(x, _TYPES):
             return 0
         if isinstance(x, (ir.Reduce, ir.ArrayBuild)):
-            return 1 + (x.hi - x.lo) * (node(x.body) + 1)
+            return 1 + (x.hi - x.lo) * (self.node(x.body) + 1)
         if isinstance(x, ir.CallFn):
-            return 1 + node(x.args) + call_cost(x.fn)
+            return 1 + self.node(x.args) + self.call_cost(x.fn)
         if isinstance(x, ir.ListOp) and x.op == "shuffle" and isinstance(x.place.type, ir.ListT):
-            return 1 + node(x.place) + x.place.type.cap
-        return 1 + sum(node(getattr(x, k)) for k in type(x).model_fields if k not in ("type", "span"))
+            return 1 + self.node(x.place) + x.place.type.cap
+        return 1 + sum(self.node(getattr(x, k)) for k in type(x).model_fields if k not in ("type", "span"))
 
-    def stmt(s: ir.Stmt) -> int:
+    def stmt(self, s: ir.Stmt) -> int:
+        """The nodes a statement evaluates at most: the longer branch of an `if` or `match`."""
         if isinstance(s, ir.For):
-            return 1 + (s.hi - s.lo) * (block(s.body) + 1)
+            return 1 + (s.hi - s.lo) * (self.block(s.body) + 1)
         if isinstance(s, ir.If):
-            return 1 + node(s.cond) + max(block(s.then), block(s.orelse))
+            return 1 + self.node(s.cond) + max(self.block(s.then), self.block(s.orelse))
         if isinstance(s, ir.Match):
-            return 1 + node(s.subject) + max([block(a.body) for a in s.arms] or [0])
+            return 1 + self.node(s.subject) + max([self.block(a.body) for a in s.arms] or [0])
         if isinstance(s, ir.CallProc):
-            return 1 + node(s.args) + call_cost(s.proc)
-        return node(s)
+            return 1 + self.node(s.args) + self.call_cost(s.proc)
+        return self.node(s)
 
-    def block(stmts: list[ir.Stmt]) -> int:
-        return sum(stmt(s) for s in stmts)
-
-    return call_cost(fn)
+    def block(self, stmts: list[ir.Stmt]) -> int:
+        """The nodes a block of statements evaluates at most."""
+        return sum(self.stmt(s) for s in stmts)

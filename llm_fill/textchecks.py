@@ -348,20 +348,26 @@ def mutated(fn: ir.FnDef, value: int, new: int, enum: str | None = None) -> ir.F
                                                          ir.ArrayT, ir.ListT)):
             return x
         update = {k: rewrite(getattr(x, k)) for k in type(x).model_fields if k not in ("type", "span")}
-        if isinstance(x, ir.Const) and not isinstance(x.value, bool) and x.value == value:
-            if isinstance(x.type, ir.IntT):
-                update["value"] = new
-                update["type"] = ir.IntT(lo=min(new, x.type.lo), hi=max(new, x.type.hi))
-            elif enum is not None and isinstance(x.type, ir.EnumT) and x.type.name == enum:
-                update["value"] = new
-        if isinstance(x, (ir.For, ir.Reduce, ir.ArrayBuild)):
-            if x.hi == value:
-                update["hi"] = max(new, x.lo)
-            if x.lo == value:
-                update["lo"] = min(new, update.get("hi", x.hi))
+        _mutate_node(x, update, value, new, enum)
         return x.model_copy(update=update)
 
     return rewrite(fn)
+
+
+def _mutate_node(x: ir.Node, update: dict[str, Any], value: int, new: int, enum: str | None) -> None:
+    """`mutated` on one node: set in `update` a literal `value` of `x` to `new` (a constant, with
+    an integer's range widened to hold it, or a loop's bounds, kept in order)."""
+    if isinstance(x, ir.Const) and not isinstance(x.value, bool) and x.value == value:
+        if isinstance(x.type, ir.IntT):
+            update["value"] = new
+            update["type"] = ir.IntT(lo=min(new, x.type.lo), hi=max(new, x.type.hi))
+        elif enum is not None and isinstance(x.type, ir.EnumT) and x.type.name == enum:
+            update["value"] = new
+    if isinstance(x, (ir.For, ir.Reduce, ir.ArrayBuild)):
+        if x.hi == value:
+            update["hi"] = max(new, x.lo)
+        if x.lo == value:
+            update["lo"] = min(new, update.get("hi", x.hi))
 
 
 def _outcome(it: Interpreter, name: str, ex: Example):

@@ -261,69 +261,104 @@ WEIGHTS = [4, 3, 4, 2, 1, 2, 3, 2]
 def make_input(rng: random.Random, folder: Path) -> dict:
     """Write one mutated project into `folder`; returns a description of it."""
     spec_rel = rng.choices(CORPUS, weights=WEIGHTS)[0]
-    files = project(spec_rel)
-    spec_name = Path(spec_rel).name
-    fills_name = Path(spec_rel).with_suffix(".fills").name
-    marker = str(folder / "PWNED")
-    texts = {k: v.decode("utf-8") for k, v in files.items() if k in (spec_name, fills_name)}
-    data_files = [k for k in files if k not in texts]
+    draft = _Draft(spec_rel, str(folder / "PWNED"))
     ops = []
-    special = None
     for _ in range(rng.randint(1, 3)):
         op = rng.choice(["text", "text", "fill", "strings", "strings", "rename", "deep", "data", "file", "filename"])
         ops.append(op)
-        if op == "text":
-            texts[spec_name] = mutate_text(rng, texts[spec_name])
-        elif op == "fill" and fills_name in texts:
-            texts[fills_name] = rng.choice([mutate_text, lambda r, t: mutate_strings(r, t, marker)])(
-                rng, texts[fills_name]) if rng.random() < 0.7 else deep(rng, texts[fills_name].replace(
-                    "fill ", "fill ", 1))
-        elif op == "strings":
-            texts[spec_name] = mutate_strings(rng, texts[spec_name], marker)
-        elif op == "rename":
-            keys = [spec_name] + ([fills_name] if fills_name in texts else [])
-            for k, t in zip(keys, rename(rng, [texts[k] for k in keys])):
-                texts[k] = t
-        elif op == "deep":
-            texts[spec_name] = deep(rng, texts[spec_name])
-        elif op == "data":
-            data = data_files
-            if data:
-                k = rng.choice(data)
-                files[k] = mutate_data(rng, k, files[k])
-        elif op == "file":
-            data = data_files
-            if data:
-                special = (rng.choice(data), rng.choice(["dir", "fifo", "devzero", "outside", "loop"]))
-        elif op == "filename":
-            spec_name_new = rng.choice(['t"""\nx.envspec', "t\\N{.envspec", "t*x.envspec", "t\r.envspec",
-                                        "[bold]{{x}}.envspec", "t'\".envspec"])
-            texts[spec_name_new] = texts.pop(spec_name)
-            if fills_name in texts:
-                texts[spec_name_new.removesuffix(".envspec") + ".fills"] = texts.pop(fills_name)
-            spec_name, fills_name = spec_name_new, spec_name_new.removesuffix(".envspec") + ".fills"
-    for k, v in files.items():
-        if k in (Path(spec_rel).name, Path(spec_rel).with_suffix(".fills").name):
-            continue
-        p = folder / k
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(v)
-    for k, v in texts.items():
-        (folder / k).write_text(v, encoding="utf-8", errors="surrogatepass")
-    if special is not None:
-        p = folder / special[0]
-        p.unlink()
-        if special[1] == "dir":
-            p.mkdir()
-        elif special[1] == "fifo":
-            os.mkfifo(p)
-        elif special[1] == "devzero":
-            p.symlink_to("/dev/zero")
-        elif special[1] == "outside":
-            p.symlink_to(ROOT / "README.md")
-        else:
-            p.symlink_to(p.name)
-    return {"spec": str(folder / spec_name), "from": spec_rel, "ops": ops, "marker": marker, "special": special}
+        getattr(draft, f"op_{op}")(rng)
+    draft.write(folder)
+    if draft.special is not None:
+        _make_special(folder / draft.special[0], draft.special[1])
+    return {"spec": str(folder / draft.spec_name), "from": spec_rel, "ops": ops, "marker": draft.marker,
+            "special": draft.special}
+
+
+class _Draft:
+    """One input being mutated: the corpus spec's project (spec and fill texts, data bytes),
+    one method per mutation (`op_<kind>`, each drawing from the campaign's generator)."""
+
+    def __init__(self, spec_rel: str, marker: str):
+        self.spec_rel, self.marker = spec_rel, marker
+        self.files = project(spec_rel)
+        self.spec_name = Path(spec_rel).name
+        self.fills_name = Path(spec_rel).with_suffix(".fills").name
+        self.texts = {k: v.decode("utf-8") for k, v in self.files.items() if k in (self.spec_name, self.fills_name)}
+        self.data_files = [k for k in self.files if k not in self.texts]
+        self.special: tuple[str, str] | None = None  # (data file, what replaces it)
+
+    def op_text(self, rng: random.Random) -> None:
+        """A text mutation of the spec."""
+        self.texts[self.spec_name] = mutate_text(rng, self.texts[self.spec_name])
+
+    def op_fill(self, rng: random.Random) -> None:
+        """A text or string mutation of the fill file, or a deep expression in it (when there is one)."""
+        if self.fills_name not in self.texts:
+            return
+        fills = self.texts[self.fills_name]
+        self.texts[self.fills_name] = rng.choice([mutate_text, lambda r, t: mutate_strings(r, t, self.marker)])(
+            rng, fills) if rng.random() < 0.7 else deep(rng, fills.replace("fill ", "fill ", 1))
+
+    def op_strings(self, rng: random.Random) -> None:
+        """Hostile strings in the spec."""
+        self.texts[self.spec_name] = mutate_strings(rng, self.texts[self.spec_name], self.marker)
+
+    def op_rename(self, rng: random.Random) -> None:
+        """A hostile name for a declaration and its uses, in the spec and its fill file."""
+        keys = [self.spec_name] + ([self.fills_name] if self.fills_name in self.texts else [])
+        for k, t in zip(keys, rename(rng, [self.texts[k] for k in keys])):
+            self.texts[k] = t
+
+    def op_deep(self, rng: random.Random) -> None:
+        """A deep or long expression in the spec."""
+        self.texts[self.spec_name] = deep(rng, self.texts[self.spec_name])
+
+    def op_data(self, rng: random.Random) -> None:
+        """A mutated data file (when there is one)."""
+        if self.data_files:
+            k = rng.choice(self.data_files)
+            self.files[k] = mutate_data(rng, k, self.files[k])
+
+    def op_file(self, rng: random.Random) -> None:
+        """A data file to be replaced by a folder, a FIFO or a symlink (when there is one)."""
+        if self.data_files:
+            self.special = (rng.choice(self.data_files), rng.choice(["dir", "fifo", "devzero", "outside", "loop"]))
+
+    def op_filename(self, rng: random.Random) -> None:
+        """A hostile file name for the spec (and its fill file)."""
+        spec_name_new = rng.choice(['t"""\nx.envspec', "t\\N{.envspec", "t*x.envspec", "t\r.envspec",
+                                    "[bold]{{x}}.envspec", "t'\".envspec"])
+        self.texts[spec_name_new] = self.texts.pop(self.spec_name)
+        if self.fills_name in self.texts:
+            self.texts[spec_name_new.removesuffix(".envspec") + ".fills"] = self.texts.pop(self.fills_name)
+        self.spec_name, self.fills_name = spec_name_new, spec_name_new.removesuffix(".envspec") + ".fills"
+
+    def write(self, folder: Path) -> None:
+        """Write the data files (all but the corpus spec's own spec and fill file) and the texts."""
+        for k, v in self.files.items():
+            if k in (Path(self.spec_rel).name, Path(self.spec_rel).with_suffix(".fills").name):
+                continue
+            p = folder / k
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_bytes(v)
+        for k, v in self.texts.items():
+            (folder / k).write_text(v, encoding="utf-8", errors="surrogatepass")
+
+
+def _make_special(p: Path, kind: str) -> None:
+    """Replace data file `p` by a folder, a FIFO, or a symlink to /dev/zero, out of the
+    project, or to itself (`loop`)."""
+    p.unlink()
+    if kind == "dir":
+        p.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(p)
+    elif kind == "devzero":
+        p.symlink_to("/dev/zero")
+    elif kind == "outside":
+        p.symlink_to(ROOT / "README.md")
+    else:
+        p.symlink_to(p.name)
 
 
 # ------------------------------------------------------------------ running one input
@@ -403,46 +438,96 @@ def _python_injection(source: str) -> str | None:
 
 def run_one(case: dict, counts: collections.Counter, examples: dict, timeout: float, jax_run: bool,
             rust_build: bool, work: Path, import_every: int = 1, rust_every: int = 1, jax_every: int = 1) -> None:
-    from envc.compiler.check import load
-    from envc.compiler.diagnostics import DiagnosticError
-    from envc.compiler.interp import Interpreter, SpecRuntimeError
+    """Load one input and, when it is accepted, run it through every stage (`_OneInput`),
+    counting into `counts` and keeping `examples` of each failure; `timeout` seconds for the
+    stages up to Rust generation (a hang)."""
+    counts["inputs"] += 1
+    one = _OneInput(case, counts, examples)
+    old = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        module = one.load()
+        if module is None:
+            return
+        one.interpreter(module)
+        env = one.jax(module, work, jax_run, import_every, jax_every)
+        files = one.rust(module, rust_build, rust_every)
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        if jax_run and env is not None:
+            one.verify_jax(module, env)
+        if rust_build and files is not None:
+            one.build_rust(module)
+    except Hang:
+        one.fail("hangs", f"more than {timeout}s in {one.stage}")
+    except Exception as err:  # noqa: BLE001 - the campaign counts every escape
+        stage = one.stage
+        kind = "build failures" if stage in ("jax", "rust", "rust build") and isinstance(err, (SyntaxError, ImportError)) \
+            else "build failures" if stage == "rust build" else "tracebacks"
+        one.fail(kind, f"{stage}: {type(err).__name__}: {err}"[:300] + "\n" + traceback.format_exc(limit=-3)[-800:])
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
-    def fail(kind: str, detail: str) -> None:
+
+class _OneInput:
+    """`run_one`'s stages of one input, in order (`stage` names the one running, for a hang
+    or an escape), each timed into `TIMES`."""
+
+    def __init__(self, case: dict, counts: collections.Counter, examples: dict):
+        # the checker and the interpreter are imported before the clock and the time limit
+        # start (the first input's load does not count their import)
+        import envc.compiler.check  # noqa: F401
+        import envc.compiler.interp  # noqa: F401
+
+        self.case, self.counts, self.examples = case, counts, examples
+        self.stage = "load"
+        self.clock = time.perf_counter()
+
+    def fail(self, kind: str, detail: str) -> None:
+        """Count a failure of `kind`, keep and print it (and, with `--keep`, the input's files)."""
+        case, counts = self.case, self.counts
         counts[kind] += 1
         line = f"{case['from']} {case['ops']} {case['special']}: {detail}"
-        examples.setdefault(kind, []).append(line)
+        self.examples.setdefault(kind, []).append(line)
         print(f"[{kind}] {line}", file=sys.stderr, flush=True)
         if KEEP is not None:  # the input's files, to reproduce it after the run
             dest = KEEP / f"{kind.replace(' ', '_')}-{os.getpid()}-{counts['inputs']}"
             shutil.copytree(Path(case["spec"]).parent, dest, dirs_exist_ok=True)
             (dest / "failure.txt").write_text(line + "\n", encoding="utf-8")
 
-    counts["inputs"] += 1
-    clock = [time.perf_counter()]
-
-    def lap(name: str) -> None:
+    def lap(self, name: str) -> None:
+        """Add the time since the last lap to stage `name`."""
         now = time.perf_counter()
-        TIMES[name] += now - clock[0]
-        clock[0] = now
+        TIMES[name] += now - self.clock
+        self.clock = now
 
-    old = signal.signal(signal.SIGALRM, _alarm)
-    signal.setitimer(signal.ITIMER_REAL, timeout)
-    stage = "load"
-    try:
+    def load(self):
+        """Parse and check the spec: the module, or None after a diagnostic (which must have a
+        proper code and location); an accepted spec must have no duplicate names."""
+        from envc.compiler.check import load
+        from envc.compiler.diagnostics import DiagnosticError
+
+        counts = self.counts
         try:
-            module = load(case["spec"])
+            module = load(self.case["spec"])
         except DiagnosticError as e:
             counts["diagnostics"] += 1
             if not e.diagnostics or not _diagnostics_ok(e.diagnostics):
-                fail("wrong exits", "a diagnostic without a proper code or location")
-            return
-        lap("load")
+                self.fail("wrong exits", "a diagnostic without a proper code or location")
+            return None
+        self.lap("load")
         counts["accepted"] += 1
         for what, names in (("invariant", [i.name for i in module.invariants]),
                             ("action", [a.name for a in module.actions]), ("fn", [f.name for f in module.fns])):
             if len(set(names)) != len(names):
-                fail("wrong exits", f"duplicate {what} names accepted: {names}")
-        stage = "interpreter"
+                self.fail("wrong exits", f"duplicate {what} names accepted: {names}")
+        return module
+
+    def interpreter(self, module) -> None:
+        """A few steps on the interpreter (a runtime fault is the spec's own)."""
+        from envc.compiler.interp import Interpreter, SpecRuntimeError
+
+        self.stage = "interpreter"
         it = Interpreter(module)
         try:
             s = it.init(0)
@@ -453,11 +538,16 @@ def run_one(case: dict, counts: collections.Counter, examples: dict, timeout: fl
                 s = it.step(s, legal[0])
         except SpecRuntimeError:
             pass
-        lap("interpreter")
-        stage = "jax"
-        from envc.codegen import jax as jax_backend
-        from envc.codegen import rust as rust_backend
+        self.lap("interpreter")
 
+    def jax(self, module, work: Path, jax_run: bool, import_every: int, jax_every: int):
+        """Generate the JAX module (every `jax_every`-th accepted input, or one to verify),
+        scan it for injections, and import every `import_every`-th: the imported module or None."""
+        from envc.codegen import jax as jax_backend
+        from envc.compiler.diagnostics import DiagnosticError
+
+        self.stage = "jax"
+        counts = self.counts
         name = f"fuzz_{counts['inputs']}"
         env = None
         try:
@@ -468,7 +558,7 @@ def run_one(case: dict, counts: collections.Counter, examples: dict, timeout: fl
             for path in paths:
                 bad = _python_injection(Path(path).read_text(encoding="utf-8"))
                 if bad:
-                    fail("injections", f"{path}: {bad}")
+                    self.fail("injections", f"{path}: {bad}")
             if counts["jax generated"] % import_every == 0:
                 env = _import(work / name, name)
                 counts["jax imports"] += 1
@@ -476,53 +566,56 @@ def run_one(case: dict, counts: collections.Counter, examples: dict, timeout: fl
             counts["backend diagnostics"] += 1
         except _Skip:
             pass
-        if os.path.exists(case["marker"]):
-            fail("injections", "the marker file appeared (JAX module)")
-        lap("jax")
-        stage = "rust"
+        if os.path.exists(self.case["marker"]):
+            self.fail("injections", "the marker file appeared (JAX module)")
+        self.lap("jax")
+        return env
+
+    def rust(self, module, rust_build: bool, rust_every: int) -> dict[str, str] | None:
+        """Generate the Rust crate's sources (every `rust_every`-th accepted input, or one to
+        build) and scan them for injections: the files or None."""
+        from envc.codegen import rust as rust_backend
+        from envc.compiler.diagnostics import DiagnosticError
+
+        self.stage = "rust"
         files = None
         try:
-            if counts["accepted"] % rust_every == 0 or rust_build:
+            if self.counts["accepted"] % rust_every == 0 or rust_build:
                 files = rust_backend.generate(module)
         except (DiagnosticError, rust_backend.LoweringError):
-            counts["backend diagnostics"] += 1
+            self.counts["backend diagnostics"] += 1
         if files is not None:
-            counts["rust generated"] += 1
+            self.counts["rust generated"] += 1
             bad = _rust_injection(files)
             if bad:
-                fail("injections", bad)
-        lap("rust")
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        if jax_run and env is not None:
-            stage = "verify jax"
-            from envc.verify import verify
+                self.fail("injections", bad)
+        self.lap("rust")
+        return files
 
-            # float specs: the tolerance their tests use (tests/test_jax_backend.py, cartpole 1e-3);
-            # integers, booleans and RNG words stay exact whatever the tolerance
-            tol = FLOAT_TOLERANCE if _has_floats(module) else 0.0
-            report = verify(module, ["jax"], episodes=2, max_steps=12, chunk=2, level2_samples=1, jax_env=env,
-                            float_tolerance=tol)
-            counts["jax verified"] += 1
-            if report.divergences:
-                fail("wrong exits", f"JAX diverges from the interpreter: {report.divergences[0]}")
-        if rust_build and files is not None:
-            stage = "rust build"
-            from envc.codegen.rust.build import load as load_rust
+    def verify_jax(self, module, env) -> None:
+        """Verify the imported JAX module against the interpreter (two short episodes, JIT)."""
+        from envc.verify import verify
 
-            pkg = load_rust(module)
-            pkg.VecEnv(2)
-            counts["rust builds"] += 1
-            if os.path.exists(case["marker"]):
-                fail("injections", "the marker file appeared (Rust build)")
-    except Hang:
-        fail("hangs", f"more than {timeout}s in {stage}")
-    except Exception as err:  # noqa: BLE001 - the campaign counts every escape
-        kind = "build failures" if stage in ("jax", "rust", "rust build") and isinstance(err, (SyntaxError, ImportError)) \
-            else "build failures" if stage == "rust build" else "tracebacks"
-        fail(kind, f"{stage}: {type(err).__name__}: {err}"[:300] + "\n" + traceback.format_exc(limit=-3)[-800:])
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+        self.stage = "verify jax"
+        # float specs: the tolerance their tests use (tests/test_jax_backend.py, cartpole 1e-3);
+        # integers, booleans and RNG words stay exact whatever the tolerance
+        tol = FLOAT_TOLERANCE if _has_floats(module) else 0.0
+        report = verify(module, ["jax"], episodes=2, max_steps=12, chunk=2, level2_samples=1, jax_env=env,
+                        float_tolerance=tol)
+        self.counts["jax verified"] += 1
+        if report.divergences:
+            self.fail("wrong exits", f"JAX diverges from the interpreter: {report.divergences[0]}")
+
+    def build_rust(self, module) -> None:
+        """Build the Rust crate with cargo, import it and make a `VecEnv`."""
+        from envc.codegen.rust.build import load as load_rust
+
+        self.stage = "rust build"
+        pkg = load_rust(module)
+        pkg.VecEnv(2)
+        self.counts["rust builds"] += 1
+        if os.path.exists(self.case["marker"]):
+            self.fail("injections", "the marker file appeared (Rust build)")
 
 
 def _worker(args) -> tuple[collections.Counter, dict]:

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from envc import jax_cache
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,3 +47,118 @@ def test_generated_module_turns_the_cache_on(tmp_path):
     assert _imported_cache_dir({"ENVC_JAX_CACHE": str(tmp_path / "moved")}) == str(tmp_path / "moved")
     assert _imported_cache_dir({"ENVC_JAX_CACHE": "off"}) is None
     assert _imported_cache_dir({"ENVC_JAX_CACHE": ""}, preset=str(tmp_path / "mine")) == str(tmp_path / "mine")
+
+
+# ------------------------------------------------------------------ exported programs (compile_cached)
+
+@pytest.fixture(scope="module")
+def tictactoe_env():
+    from envc.compiler.check import load
+    from envc.verify import load_jax
+
+    return load_jax(load(str(ROOT / "specs" / "tictactoe.envspec")))
+
+
+def _leaves_equal(a, b) -> bool:
+    import jax
+    import numpy as np
+
+    la, lb = jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)
+    return len(la) == len(lb) and all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(la, lb))
+
+
+def test_exported_program_is_reused_and_equal(tictactoe_env, tmp_path):
+    import jax
+
+    env, key = tictactoe_env, jax.random.PRNGKey(3)
+    expected = jax.jit(lambda k: env.rollout(k, 16, 8))(key)
+    first = jax_cache.compile_cached(lambda k: env.rollout(k, 16, 8), key, env=env, folder=str(tmp_path))
+    assert first.cache == "miss"
+    files = list((tmp_path / jax_cache.EXPORT_FOLDER).iterdir())
+    assert len(files) == 1 and files[0].suffix == ".exported"
+    again = jax_cache.compile_cached(lambda k: env.rollout(k, 16, 8), key, env=env, folder=str(tmp_path))
+    assert again.cache == "hit"
+    for program in (first, again):
+        out = program.run(key)
+        assert type(out[0]) is env.State, "the state comes back as the generated package's State"
+        assert _leaves_equal(out, expected)
+
+
+def test_exported_program_key_covers_code_constants_and_shapes(tictactoe_env, tmp_path):
+    import jax
+
+    env, key, where = tictactoe_env, jax.random.PRNGKey(0), str(tmp_path)
+    assert jax_cache.compile_cached(lambda k: env.rollout(k, 16, 8), key, env=env, folder=where).cache == "miss"
+    steps = 17  # a closed-over number is part of the key
+    assert jax_cache.compile_cached(lambda k: env.rollout(k, steps, 8), key, env=env, folder=where).cache == "miss"
+    assert jax_cache.compile_cached(lambda k: env.rollout(k, steps, 8), key, env=env, folder=where).cache == "hit"
+    # other code with the same constants
+    assert jax_cache.compile_cached(lambda k: env.rollout(k, 16, 8)[1], key, env=env, folder=where).cache == "miss"
+    # the caller's key
+    assert jax_cache.compile_cached(lambda k: env.rollout(k, 16, 8), key, env=env, folder=where,
+                                    key=("other",)).cache == "miss"
+    # the arguments' shapes
+    keys = jax.random.split(key, 2)
+    program = jax_cache.compile_cached(lambda ks: jax.vmap(env.init)(ks), keys, env=env, folder=where)
+    assert program.cache == "miss"
+    bigger = jax.random.split(key, 3)
+    assert jax_cache.compile_cached(lambda ks: jax.vmap(env.init)(ks), bigger, env=env, folder=where).cache == "miss"
+    assert len(list((tmp_path / jax_cache.EXPORT_FOLDER).iterdir())) == 6
+
+
+def test_unreadable_exported_program_is_a_miss(tictactoe_env, tmp_path):
+    import jax
+
+    env, key = tictactoe_env, jax.random.PRNGKey(1)
+    expected = jax.jit(lambda k: env.rollout(k, 8, 4))(key)
+    jax_cache.compile_cached(lambda k: env.rollout(k, 8, 4), key, env=env, folder=str(tmp_path))
+    (path,) = (tmp_path / jax_cache.EXPORT_FOLDER).iterdir()
+    path.write_bytes(b"not a program")
+    with pytest.warns(UserWarning, match="unreadable exported program"):
+        program = jax_cache.compile_cached(lambda k: env.rollout(k, 8, 4), key, env=env, folder=str(tmp_path))
+    assert program.cache == "miss", "recompiled and rewritten"
+    assert _leaves_equal(program.run(key), expected)
+    assert jax_cache.compile_cached(lambda k: env.rollout(k, 8, 4), key, env=env, folder=str(tmp_path)).cache == "hit"
+
+
+def test_exported_program_off_without_a_folder(tictactoe_env):
+    import jax
+
+    env, key = tictactoe_env, jax.random.PRNGKey(2)
+    previous = jax.config.values["jax_compilation_cache_dir"]
+    jax.config.update("jax_compilation_cache_dir", None)
+    try:
+        program = jax_cache.compile_cached(lambda k: env.rollout(k, 8, 4), key, env=env)
+    finally:
+        jax.config.update("jax_compilation_cache_dir", previous)
+    assert program.cache.startswith("off:")
+    assert _leaves_equal(program.run(key), jax.jit(lambda k: env.rollout(k, 8, 4))(key))
+
+
+def test_cached_jit_compiles_once_per_shape_and_reads_back(tictactoe_env, tmp_path):
+    import jax
+
+    env = tictactoe_env
+    init = jax_cache.cached_jit(jax.vmap(env.init), env=env, folder=str(tmp_path))
+    two, three = jax.random.split(jax.random.PRNGKey(5), 2), jax.random.split(jax.random.PRNGKey(6), 3)
+    for keys in (two, three, two):
+        assert _leaves_equal(init(keys), jax.jit(jax.vmap(env.init))(keys))
+    assert init.caches == ["miss", "miss"], "one program per shape, the third call reuses the first"
+    again = jax_cache.cached_jit(jax.vmap(env.init), env=env, folder=str(tmp_path))
+    assert _leaves_equal(again(three), init(three)) and again.caches == ["hit"]
+    # another function of the same arguments is another program (vmap's wrapped function is followed)
+    observe = jax_cache.cached_jit(jax.vmap(lambda k: env.init(k).observation), env=env, folder=str(tmp_path))
+    assert _leaves_equal(observe(two), init(two).observation) and observe.caches == ["miss"]
+
+
+def test_unkeyable_closure_compiles_the_usual_way(tictactoe_env, tmp_path):
+    import jax
+
+    class Opaque:  # its repr is an address: nothing the key could hold
+        steps = 8
+
+    env, opaque, key = tictactoe_env, Opaque(), jax.random.PRNGKey(4)
+    program = jax_cache.compile_cached(lambda k: env.rollout(k, opaque.steps, 4), key, env=env, folder=str(tmp_path))
+    assert program.cache.startswith("off: the function closes over a `")
+    assert _leaves_equal(program.run(key), jax.jit(lambda k: env.rollout(k, 8, 4))(key))
+    assert not (tmp_path / jax_cache.EXPORT_FOLDER).exists()

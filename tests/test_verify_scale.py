@@ -136,7 +136,7 @@ def test_chunked_run_equals_one_batch_and_compiles_once(specs, jax_envs, monkeyp
     assert whole.ok and whole.episodes == 40
     assert _summary(chunked) == _summary(whole)
     # 6 chunks of 7 lanes (the last padded): one compile of init and of the batched step
-    assert made[1]._init._cache_size() == 1 and made[1]._step._cache_size() == 1
+    assert len(made[1]._init.caches) == 1 and len(made[1]._step.caches) == 1
     # level 2 on: spread over the chunks, the rest identical
     sampled = verify(m, ["python", "jax"], episodes=40, seed=11, jax_env=env, chunk=7)
     assert _summary(sampled, level2=False) == _summary(whole, level2=False) and sampled.level2_transitions > 0
