@@ -532,6 +532,9 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             place, current = self.place_and_read(s.target, ctx)
             value = self.expr(s.value, ctx)
             if s.op != "=":
+                # `x -= 1` reads x as `x = x - 1` does: through `expr`, with the ranges conditions narrowed
+                # (`place_and_read`'s read has the declared range, which refused `n -= 1` under `when n > 0`)
+                current = self.expr(s.target, ctx)
                 value = self.binary("add" if s.op == "+=" else "sub", current, value, s.span, s.span)
             if place.root == "local" and not place.path and place.name in ctx.inferred \
                     and next(sc for sc in reversed(ctx.scopes) if place.name in sc) is ctx.inferred[place.name][2] \
@@ -750,7 +753,10 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                 args = self.call_args(e, params, name, ctx)
                 self.note_call(name, e.span)
                 return ir.CallProc(proc=name, args=args, span=s.span)
-        if isinstance(func, ast.Field) and func.name in LIST_MUTATORS:
+        random_ns = isinstance(func, ast.Field) and isinstance(func.base, ast.Name) and func.base.name == "random" \
+            and ctx.lookup("random") is None
+        if isinstance(func, ast.Field) and func.name in LIST_MUTATORS and not random_ns:
+            # `random.shuffle(xs)` is no list method of a list `random`: `random_call` below says what is
             return self.list_op(e, func, ctx, s.span)
         if isinstance(func, ast.Index) and isinstance(func.base, ast.Name) and func.base.name in self.families:
             return self.family_call(e, ctx, s.span)
@@ -882,6 +888,11 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                 # a number counted from `lo` (a card 1..5 of 5 slots; a name or a read, not an
                 # expression such as `cell + 1`): clamping it would merge two numbers in one slot
                 fix += f"; or, if `{text}` counts from {lo}, index with `{text} - {lo}`"
+            if hi < 0:  # `xs[-1]` as in Python: clamping a constant is no answer
+                xs = self.source_text(link.base.span)
+                xs = xs if _plain_place(xs) else "xs"
+                last = f"`{xs}[max(len({xs}) - 1, 0)]`" if isinstance(t, ir.ListT) else f"`{xs}[{size - 1}]`"
+                fix = f"indices count from 0, never from the end: the last element is {last}"
             self.fail("E0121", f"index may be out of bounds for `{t}`", link.index.span,
                       f"has range {lo}..{hi}", notes=[f"valid indices are 0..{size - 1}"], help=fix)
         return t.elem
@@ -895,7 +906,8 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
 
     def require_type(self, e: ir.Expr, t: ir.Type, span: Span, what: str) -> None:
         if e.type != t:
-            self.fail("E0110", f"{what} must be `{t}`", span, f"this is `{e.type}`")
+            self.fail("E0110", f"{what} must be `{t}`", span, f"this is `{e.type}`",
+                      help=_convert_help(e.type, t, self.source_text(e.span)))
 
     def unknown_name(self, node: ast.Name, ctx: Ctx) -> NoReturn:
         if node.name in self.broken:
@@ -923,6 +935,8 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             return f"an enum member is named with its enum: {' or '.join(members)}"
         if name in ("True", "False"):
             return f"write `{name.lower()}`"
+        if name.lower() == "pi" and not did_you_mean(name, names):  # a physics spec's first constant
+            return "the language has no built-in pi: declare it, `const PI = 3.1415927` (float32's nearest)"
         return did_you_mean(name, names)
 
     def expr(self, e: ast.Expr, ctx: Ctx, peek: bool = False) -> ir.Expr:
@@ -985,7 +999,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                 self.pop_facts(ctx)
             self.no_draws(a, "a branch of `if ... then ... else`")
             self.no_draws(b, "a branch of `if ... then ... else`")
-            joined = self.unify(a, b, e.span)
+            joined = self.unify(a, b, e.span, "both branches must have one type")
             return ir.Cond(cond=c, then=a, orelse=b, type=joined, span=e.span)
         if isinstance(e, ast.ArrayLit):
             if not e.items:
@@ -993,7 +1007,8 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             items = [self.expr(x, ctx, peek) for x in e.items]
             elem = items[0].type
             for x in items[1:]:
-                elem = self.unify_types(elem, x.type, x.span)
+                elem = self.unify_types(elem, x.type, x.span, "the items of an array must have one type",
+                                        self.source_text(x.span))
             return ir.ArrayLit(items=items, type=ir.ArrayT(elem=elem, size=len(items)), span=e.span)
         if isinstance(e, ast.Comprehension):
             lo, hi = self.loop_bounds(e.lo, e.hi, e.inclusive, e.span, ctx, e.var)
@@ -1184,12 +1199,16 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             if op not in ("eq", "ne") and isinstance(ta, ir.EnumT):
                 ok = False
             if not ok:
+                left, right = self.source_text(a.span), self.source_text(b.span)
                 self.fail("E0110", f"cannot compare `{ta}` with `{tb}`", op_span, "incompatible operands",
-                          notes=[f"left is `{ta}`, right is `{tb}`"], help=_compare_help(op, ta, tb, self.source_text(a.span), self.source_text(b.span)))
+                          notes=[f"left is `{ta}`, right is `{tb}`"],
+                          help=_compare_help(op, ta, tb, left, right) or _convert_help(ta, tb, left)
+                          or _convert_help(tb, ta, right))
             return ir.Binary(op=op, left=a, right=b, type=ir.BOOL, span=span)
         if isinstance(ta, ir.FloatT) and isinstance(tb, ir.FloatT):
             if op == "mod":
-                self.fail("E0110", "`%` is defined on integers only", op_span)
+                self.fail("E0110", "`%` is defined on integers only", op_span,
+                          help="for a float modulo (floored, as Python's), write `x - m * floor(x / m)`")
             return ir.Binary(op=op, left=a, right=b, type=ir.FLOAT, span=span)
         if not (isinstance(ta, ir.IntT) and isinstance(tb, ir.IntT)):
             hint = "convert the integer with `float(...)`" if ir.FLOAT in (ta, tb) else None
@@ -1198,17 +1217,25 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         t = self.int32(_int_range(op, ta, tb, self, b.span), span)
         return ir.Binary(op=op, left=a, right=b, type=t, span=span)
 
-    def unify_types(self, a: ir.Type, b: ir.Type, span: Span) -> ir.Type:
+    def unify_types(self, a: ir.Type, b: ir.Type, span: Span,
+                    label: str = "both sides must have one type", text: str = "") -> ir.Type:
+        """The one type of two values that must share one (the branches of `if ... then ...
+        else`, the items of an array literal, the cells of `concat`'s arrays): integer ranges
+        join, arrays of one size join cell by cell, anything else must be equal. `span` is the
+        second value's, `label` says what must agree there and `text` is the second value's
+        source, for the help. Raises E0110 on a mismatch, with a conversion to write where one
+        exists (`int(...)` of a bool, `float(...)` of an integer)."""
         if isinstance(a, ir.IntT) and isinstance(b, ir.IntT):
             return ir.IntT(lo=min(a.lo, b.lo), hi=max(a.hi, b.hi))
         if isinstance(a, ir.ArrayT) and isinstance(b, ir.ArrayT) and a.size == b.size:
-            return ir.ArrayT(elem=self.unify_types(a.elem, b.elem, span), size=a.size)
+            return ir.ArrayT(elem=self.unify_types(a.elem, b.elem, span, label, text), size=a.size)
         if a != b:
-            self.fail("E0110", f"type mismatch: `{a}` and `{b}`", span, "both sides must have one type")
+            self.fail("E0110", f"type mismatch: `{a}` and `{b}`", span, label,
+                      help=_convert_help(b, a, text or "..."))
         return a
 
-    def unify(self, a: ir.Expr, b: ir.Expr, span: Span) -> ir.Type:
-        return self.unify_types(a.type, b.type, span)
+    def unify(self, a: ir.Expr, b: ir.Expr, span: Span, label: str = "both sides must have one type") -> ir.Type:
+        return self.unify_types(a.type, b.type, span, label, self.source_text(b.span))
 
     # ------------------------------------------------------------ calls
     def note_call(self, name: str, span: Span) -> None:
@@ -1269,14 +1296,26 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                 self.call_args(e, [], func.name, ctx)
                 return ir.ListTake(place=place, front=func.name == "draw", type=place.type.elem, span=e.span)
             if func.name in LIST_MUTATORS:
-                self.fail("E0110", f"`{func.name}()` is a statement and has no value", e.span,
-                          help=f"call it on its own line: `xs.{func.name}(...)`")
+                # `let c = xs.remove_at(i)` is the natural way to take a card from a hand: say how
+                xs = self.source_text(func.base.span)
+                xs = xs if _plain_place(xs) else "xs"
+                i = self.source_text(e.args[0].value.span) if len(e.args) == 1 else "i"
+                i = i if _plain_place(i) else "i"
+                how = f"read the element first, `let v = {xs}[{i}]`, then remove it on its own line: `{xs}.remove_at({i})`" \
+                    if func.name == "remove_at" else f"call it on its own line: `{xs}.{func.name}(...)`"
+                self.fail("E0110", f"`{func.name}()` is a statement and has no value", e.span, help=how)
             if func.name in ("remove", "discard", "erase", "delete"):  # by value: lists remove by position
                 self.fail("E0103", f"unknown method `{func.name}`", func.name_span, "no such method",
                           help="a list removes by position, `xs.remove_at(i)`; to remove a value v, find it first: "
                                "`for i in 0..CAP { if i < len(xs) and xs[i] == v { xs.remove_at(i)  break } }`")
+            xs = self.source_text(func.base.span)
+            arg_text = ", ".join(self.source_text(a.value.span) for a in e.args)
             self.fail("E0103", f"unknown method `{func.name}`", func.name_span, "no such method",
-                      help=did_you_mean(func.name, ["contains", "count", "draw", "pop", *LIST_MUTATORS]))
+                      help=f"the length is a function: `len({xs if _plain_place(xs) else 'xs'})`"
+                      if func.name in ("len", "length", "size") else
+                      f"`{func.name}` is a built-in function, not a method: `{func.name}({arg_text})`"
+                      if func.name in builtins.FLOAT_MATH else
+                      did_you_mean(func.name, ["contains", "count", "draw", "pop", *LIST_MUTATORS]))
         if not isinstance(func, ast.Name):
             self.fail("E0110", "only named functions can be called", func.span)
         name = func.name
@@ -1333,8 +1372,13 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             self.fail("E0110", f"`{name}` is an enum: it is not called", func.span, "not a function",
                       help=f"name a member, `{name}.{members[0]}`; an integer does not convert to one: choose it "
                            f"with `if ... then {name}.{members[0]} else ...` or `match`")
+        method = name in LIST_MUTATORS + ("draw", "pop", "contains", "count") and len(e.args) >= 1
+        xs = self.source_text(e.args[0].value.span) if method else ""
+        xs = xs if _plain_place(xs) else "xs"
+        rest = ", ".join(self.source_text(a.value.span) for a in e.args[1:])
         self.fail("E0100", f"unknown function `{name}`", func.span, "not defined",
-                  help=did_you_mean(name, list(self.fn_sigs) + list(PURE_BUILTINS) + list(REDUCERS) + list(EFFECTS)))
+                  help=f"`{name}` is a list method: `{xs}.{name}({rest})`" if method else
+                  did_you_mean(name, list(self.fn_sigs) + list(PURE_BUILTINS) + list(REDUCERS) + list(EFFECTS)))
 
     def old_call(self, e: ast.Call, ctx: Ctx, peek: bool) -> ir.Expr:
         """`old(x)` in a hole's `ensures`: `x` evaluated on the state before the hole ran. The IR is
@@ -1494,7 +1538,8 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         if name in builtins.FLOAT_MATH:
             args = [self._floatify(a) for a in args]
             if args[0].type != ir.FLOAT:
-                self.fail("E0110", f"`{name}` needs a float32", e.args[0].span, f"this is `{args[0].type}`")
+                self.fail("E0110", f"`{name}` needs a float32", e.args[0].span, f"this is `{args[0].type}`",
+                          help=_convert_help(args[0].type, ir.FLOAT, self.source_text(e.args[0].span)))
             return ir.Builtin(name=name, args=args, type=ir.FLOAT, span=e.span)
         if all(isinstance(t, ir.IntT) for t in ts):
             ints = [ir.int_of(t) for t in ts]
@@ -1568,6 +1613,22 @@ def _compare_help(op: str, ta: ir.Type, tb: ir.Type, left: str, right: str) -> s
         return f"compare cell by cell: `{word}({a}[i] {cmp} {b}[i] for i in 0..{ta.size})`{deeper}"
     if isinstance(ta, ir.RecordT):
         return f"compare field by field: `{left}.f {cmp} {right}.f {'and' if op == 'eq' else 'or'} ...`"
+    return None
+
+
+def _convert_help(have: ir.Type, want: ir.Type, text: str) -> str | None:
+    """The conversion that turns a value of type `have` (source `text`, quoted when it is a
+    plain place, else `...`) into one of `want`, cell by cell for arrays, where the language
+    has one: `int(...)` of a bool, `float(...)` of an integer, a comparison of an integer."""
+    while isinstance(have, ir.ArrayT) and isinstance(want, ir.ArrayT):
+        have, want, text = have.elem, want.elem, ""
+    x = text if _plain_place(text) else "..."
+    if isinstance(have, ir.BoolT) and isinstance(want, ir.IntT):
+        return f"convert the bool to 0 or 1 with `int({x})`"
+    if isinstance(have, ir.IntT) and isinstance(want, ir.FloatT):
+        return f"convert the integer with `float({x})`"
+    if isinstance(have, ir.IntT) and isinstance(want, ir.BoolT):
+        return f"an integer is not a condition: compare it, e.g. `{x} != 0`"
     return None
 
 

@@ -813,11 +813,28 @@ def _token_help(err: UnexpectedToken, text: str) -> str | None:
     elif str(tok) == "{" and (record := _record_before(text, tok.start_pos)) is not None:
         help_text = (f"a record value is written with parentheses and named fields, `{record}(field: value, ...)`; "
                      "a field left out takes its default (`= value`, else 0 clamped into its range)")
-    elif (declared := _keyword_declared_as_name(text, tok.start_pos)) is not None:
-        help_text = declared
+    elif (hint := _habit_help(tok, text, help_text) or _keyword_declared_as_name(text, tok.start_pos)) is not None:
+        help_text = hint
     elif "ACTION" in (err.accepts or err.expected):  # at the top level
         help_text = _top_level_help(tok, text) or help_text
     return help_text
+
+
+def _habit_help(tok, text: str, expected: str | None) -> str | None:
+    """The hint for a habit of other languages met writing card games and physics (probe3),
+    where the grammar's `expected` says only what it wanted: a `match` arm `Kind.skip =>` (the
+    pattern is the bare member), `elif` inside an `if ... then ... else` expression (chain with
+    `else if`), Python's `a if c else b`; None when none applies."""
+    if str(tok) == "." and "`=>`" in (expected or "") and (member := re.match(r"\s*(\w+)", text[tok.end_pos:])):
+        return (f"a `match` arm names the member alone, `{member.group(1)} =>` (the matched value's enum "
+                "gives it); `_ =>` matches every other member")
+    line_before = text[text.rfind("\n", 0, tok.start_pos) + 1:tok.start_pos]
+    if str(tok) == "else" and expected == "expected `{`" and re.search(r"\S\s+if\b[^\n{]*$", line_before):
+        # the `if` after a value began an `if` statement
+        return "an expression chooses with `if c then a else b` (not Python's `a if c else b`)"
+    if str(tok) == "elif" and expected == "expected `else`":
+        return "an `if` expression chains with `else if`: `if a then x else if b then y else z`"
+    return None
 
 
 def _top_level_help(tok, text: str) -> str | None:
