@@ -600,6 +600,13 @@ def walk_all(x: Any) -> Iterator[Node]:
         yield from walk(x)
 
 
+def called_names(x: Any) -> set[str]:
+    """The names of the `fn`s and `proc`s called anywhere in `x` (a node, or a list or tuple
+    of them): the call graph's edges out of a body."""
+    return ({n.proc for n in walk_all(x) if isinstance(n, CallProc)}
+            | {n.fn for n in walk_all(x) if isinstance(n, CallFn)})
+
+
 def transform(x: Any, fn: Callable[[Node], Node | None]) -> Any:
     """`x` (a node, or a list or tuple of them) rebuilt bottom-up: every node's children are
     transformed first, then the node is replaced by `fn(node)` unless that is None. Type nodes

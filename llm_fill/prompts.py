@@ -130,23 +130,6 @@ def _cards_with(loaded: Loaded, hole: str, limit: int = 8) -> str:
     return ", ".join(dict.fromkeys(names[:limit])) + more
 
 
-def _called(x, out: set) -> None:
-    """Add to `out` the names of the `fn`s and `proc`s called inside IR node(s) `x`."""
-    if isinstance(x, (list, tuple)):
-        for y in x:
-            _called(y, out)
-        return
-    if not isinstance(x, ir.Node):
-        return
-    if isinstance(x, ir.CallProc):
-        out.add(x.proc)
-    elif isinstance(x, ir.CallFn):
-        out.add(x.fn)
-    for k in type(x).model_fields:
-        if k not in ("type", "span"):
-            _called(getattr(x, k), out)
-
-
 def _actions_running(loaded: Loaded, hole: str) -> list[str]:
     """The source of the actions that run `hole` (for a family member: that run its family),
     with their comments: what happens around the fill (e.g. `attack` sets `dmg` first)."""
@@ -164,17 +147,13 @@ def _actions_running(loaded: Loaded, hole: str) -> list[str]:
             f = fns.get(name)
             if f is None or name in seen:
                 return False
-            inner: set = set()
-            _called(f.body, inner)
-            memo[name] = any(reaches(c, seen | {name}) for c in inner)
+            memo[name] = any(reaches(c, seen | {name}) for c in ir.called_names(f.body))
         return memo[name]
 
     src = loaded.spec_ast.source
     out = []
     for a in m.actions:
-        inner: set = set()
-        _called(a.body, inner)
-        if any(reaches(c) for c in inner):
+        if any(reaches(c) for c in ir.called_names(a.body)):
             decl = next((d for d in loaded.spec_ast.decls if isinstance(d, ast.ActionDecl) and d.name == a.name), None)
             if decl is not None:
                 out.append(_text(src, decl))

@@ -500,23 +500,6 @@ def _same(a: State, b: State) -> bool:
             and a.fields.keys() == b.fields.keys() and all(values_equal(a.fields[k], b.fields[k]) for k in a.fields))
 
 
-def _calls(x: Any, out: set[str]) -> None:
-    """The names of the `fn`s and `proc`s called inside IR node(s) `x`."""
-    if isinstance(x, (list, tuple)):
-        for y in x:
-            _calls(y, out)
-        return
-    if not isinstance(x, ir.Node) or isinstance(x, _TYPES):
-        return
-    if isinstance(x, ir.CallProc):
-        out.add(x.proc)
-    elif isinstance(x, ir.CallFn):
-        out.add(x.fn)
-    for k in type(x).model_fields:
-        if k not in ("type", "span"):
-            _calls(getattr(x, k), out)
-
-
 def _actions_reaching(module: ir.Module, target: str) -> dict[int, int]:
     """Each action kind (by index) whose body calls `target`, and through how many calls.
 
@@ -534,17 +517,13 @@ def _actions_reaching(module: ir.Module, target: str) -> dict[int, int]:
             f = fns.get(name)
             if f is None or name in seen:
                 return None
-            called: set[str] = set()
-            _calls(f.body, called)
-            found = [d for d in (distance(c, seen | {name}) for c in called) if d is not None]
+            found = [d for d in (distance(c, seen | {name}) for c in ir.called_names(f.body)) if d is not None]
             depth[name] = 1 + min(found) if found else None
         return depth[name]
 
     kinds: dict[int, int] = {}
     for i, a in enumerate(module.actions):
-        called: set[str] = set()
-        _calls(a.body, called)
-        found = [d for d in (distance(c) for c in called) if d is not None]
+        found = [d for d in (distance(c) for c in ir.called_names(a.body)) if d is not None]
         if found:
             kinds[i] = min(found)
     return kinds
