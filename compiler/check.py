@@ -696,8 +696,10 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         wildcard = False
         arms = []
         saved = self.save_facts(ctx)
+        named = {enum.members.index(n) for arm in s.arms for n, _ in arm.patterns if n in enum.members}
         for arm in s.arms:
             self.start_arm(ctx, saved)
+            self.push_facts(ctx, self.arm_facts(subject, arm, enum, named, ctx))
             members = []
             for name, span in arm.patterns:
                 if name is None:
@@ -713,6 +715,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                 covered.add(idx)
                 members.append(idx)
             body = self.block(arm.body, ctx)
+            self.pop_facts(ctx)
             arms.append(ir.MatchArm(members=members, body=body, span=arm.span))
         missing = [m for i, m in enumerate(enum.members) if i not in covered]
         if missing and not wildcard:
@@ -722,6 +725,23 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                      help=f"add {'an arm' if len(missing) == 1 else 'arms'} like `{missing[0]} => {{ ... }}`, "
                           "or `_ => { }` for the rest")
         return ir.Match(subject=subject, arms=arms, span=s.span)
+
+    def arm_facts(self, subject: ir.Expr, arm: ast.MatchArm, enum, named: set[int], ctx: Ctx) -> dict:
+        """What an arm of `match subject` knows: the subject (a local or a scalar state field) is
+        one of the arm's members, or for `_` one of the members no arm lists, so `int(subject)`
+        in the arm has the range of their indices (`Color.red => ...` then `_ => n[int(c)]`
+        needs no bounds check of its own). Decision: a fact about the enum's index, kept like
+        the facts of comparisons (an assignment to the subject, or a procedure call for a
+        state field, ends it)."""
+        key, sid = self._subject(subject, ctx)
+        if key is None:
+            return {}
+        indices = {enum.members.index(n) for n, _ in arm.patterns if n in enum.members}
+        if any(n is None for n, _ in arm.patterns):
+            indices |= set(range(len(enum.members))) - named
+        if not indices:
+            return {}
+        return {key: (min(indices), max(indices), sid)}
 
     def expr_stmt(self, s: ast.ExprStmt, ctx: Ctx):
         e = s.expr
@@ -1524,8 +1544,11 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         if name == "int":
             if ts[0] == ir.BOOL:
                 return ir.Builtin(name=name, args=args, type=ir.IntT(lo=0, hi=1), span=e.span)
-            if isinstance(ts[0], ir.EnumT):
-                return ir.Builtin(name=name, args=args, type=ir.IntT(lo=0, hi=ts[0].size - 1), span=e.span)
+            if isinstance(ts[0], ir.EnumT):  # narrowed inside a `match` arm on it (`arm_facts`)
+                key, sid = self._subject(args[0], ctx)
+                whole = ir.IntT(lo=0, hi=ts[0].size - 1)
+                t = whole if key is None else self.narrowed(ctx, key, whole, sid)
+                return ir.Builtin(name=name, args=args, type=t, span=e.span)
             if isinstance(ts[0], ir.RowT):
                 return ir.Builtin(name=name, args=args, type=ir.IntT(lo=0, hi=ts[0].rows - 1), span=e.span)
             self.fail("E0110", "`int` converts a bool, an enum or a row", e.args[0].span, f"this is `{ts[0]}`",
