@@ -1115,6 +1115,9 @@ class LanguageChecks:
         if not (isinstance(e, ir.Binary) and e.op in ("lt", "le", "gt", "ge", "eq", "ne")):
             return
         op = e.op if truth else {"lt": "ge", "le": "gt", "gt": "le", "ge": "lt", "eq": "ne", "ne": "eq"}[e.op]
+        if isinstance(e.left.type, ir.EnumT):
+            self._enum_fact(e, op, ctx, out)
+            return
         if not (isinstance(e.left.type, ir.IntT) and isinstance(e.right.type, ir.IntT)):
             return
         flipped = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}.get(op, op)
@@ -1156,6 +1159,30 @@ class LanguageChecks:
                 lo += 1
             elif other[0] == hi:
                 hi -= 1
+        prev = out.get(key)
+        if prev is not None:
+            lo, hi = max(lo, prev[0]), min(hi, prev[1])
+        out[key] = (lo, hi, sid)
+
+    def _enum_fact(self, e: ir.Binary, op: str, ctx, out: dict) -> None:
+        """What `c == Member` (op `eq`) or `c != Member` (`ne`) says about the index of enum
+        value `c` (a local or a scalar state field): exactly the member's, or one fewer at an end
+        of the enum, the range `int(c)` then has (`if c != Suit.wild { tally[int(c)] }` with
+        `wild` last)."""
+        pairs = ((e.left, e.right), (e.right, e.left))
+        subject, member = next(((a, b) for a, b in pairs if isinstance(b, ir.Const)), (None, None))
+        if subject is None or member is None or not isinstance(subject.type, ir.EnumT):
+            return
+        key, sid = self._subject(subject, ctx)
+        if key is None:
+            return
+        lo, hi, v = 0, subject.type.size - 1, member.value
+        if op == "eq":
+            lo = hi = v
+        elif v == lo:
+            lo += 1
+        elif v == hi:
+            hi -= 1
         prev = out.get(key)
         if prev is not None:
             lo, hi = max(lo, prev[0]), min(hi, prev[1])
