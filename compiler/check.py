@@ -1222,8 +1222,8 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                 left, right = self.source_text(a.span), self.source_text(b.span)
                 self.fail("E0110", f"cannot compare `{ta}` with `{tb}`", op_span, "incompatible operands",
                           notes=[f"left is `{ta}`, right is `{tb}`"],
-                          help=_compare_help(op, ta, tb, left, right) or _convert_help(ta, tb, left)
-                          or _convert_help(tb, ta, right))
+                          help=_compare_help(op, ta, tb, left, right) or _bool_test_help(op, a, b, left, right)
+                          or _convert_help(ta, tb, left) or _convert_help(tb, ta, right))
             return ir.Binary(op=op, left=a, right=b, type=ir.BOOL, span=span)
         if isinstance(ta, ir.FloatT) and isinstance(tb, ir.FloatT):
             if op == "mod":
@@ -1636,6 +1636,20 @@ def _compare_help(op: str, ta: ir.Type, tb: ir.Type, left: str, right: str) -> s
         return f"compare cell by cell: `{word}({a}[i] {cmp} {b}[i] for i in 0..{ta.size})`{deeper}"
     if isinstance(ta, ir.RecordT):
         return f"compare field by field: `{left}.f {cmp} {right}.f {'and' if op == 'eq' else 'or'} ...`"
+    return None
+
+
+def _bool_test_help(op: str, a: ir.Expr, b: ir.Expr, left: str, right: str) -> str | None:
+    """`flag == 0` (C's habit): test the bool itself, `not flag` (or `flag` for `== 1`,
+    `!= 0`), which reads better than converting it with `int(flag)`."""
+    if op not in ("eq", "ne"):
+        return None
+    for flag, other, text in ((a, b, left), (b, a, right)):
+        if isinstance(flag.type, ir.BoolT) and isinstance(other, ir.Const) and other.value in (0, 1) \
+                and isinstance(other.type, ir.IntT):
+            holds = (other.value == 1) == (op == "eq")
+            x = text if _plain_place(text) else f"({text})"
+            return f"test the bool itself: `{x if holds else 'not ' + x}`"
     return None
 
 
