@@ -743,6 +743,25 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             return {}
         return {key: (min(indices), max(indices), sid)}
 
+    def bound_after_read(self, e: ast.Binary) -> None:
+        """E0121 for `xs[i] ... and i < len(xs)`: `and` evaluates its left side first, so the
+        list is read at `i` before the right side checks that `i` is below its length, and a
+        read past a list's end is a runtime fault (probe3's Uno faulted at `init` on every
+        seed). Syntactic (decision): the same index and list, compared as written with spans
+        ignored, in `i < len(xs)` or `len(xs) > i` on the right and `xs[i]` on the left."""
+        for index, base in _length_bounds(e.right):
+            bound = (_ast_shape(index), _ast_shape(base))
+            read = next((n for n in _unguarded(e.left, bound) if isinstance(n, ast.Index)
+                         and (_ast_shape(n.index), _ast_shape(n.base)) == bound), None)
+            if read is None:
+                continue
+            i, xs = self.source_text(index.span), self.source_text(base.span)
+            self.err("E0121", f"`{xs}` is read at `{i}` before `{i} < len({xs})` is checked", read.span,
+                     "read before its bound check", notes=["`and` evaluates its left side first, and a read "
+                                                           "past the end of a list is a runtime fault"],
+                     help=f"check first: `{i} < len({xs}) and ...`, then the read")
+            return
+
     def expr_stmt(self, s: ast.ExprStmt, ctx: Ctx):
         e = s.expr
         if isinstance(e, ast.Name) and e.name == "continue" and ctx.lookup("continue") is None:
@@ -994,6 +1013,8 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             self.fail("E0110", f"cannot negate `{operand.type}`", e.operand.span)
         if isinstance(e, ast.Binary):
             op = _BINOPS[e.op]
+            if op == "and":
+                self.bound_after_read(e)
             left = self.expr(e.left, ctx, peek)
             if op in ("and", "or"):  # the right side is read where the left one decided nothing
                 self.push_facts(ctx, self.facts(left, op == "and", ctx))
@@ -1637,6 +1658,59 @@ def _compare_help(op: str, ta: ir.Type, tb: ir.Type, left: str, right: str) -> s
     if isinstance(ta, ir.RecordT):
         return f"compare field by field: `{left}.f {cmp} {right}.f {'and' if op == 'eq' else 'or'} ...`"
     return None
+
+
+def _unguarded(x: Any, bound: tuple):
+    """The syntax-tree nodes of `x` evaluated without `bound` (the shapes of an index and a list,
+    `i < len(xs)`) holding: not the branches of an `if ... then ... else` (only its condition),
+    not the right side of an `and` whose left side asserts the bound."""
+    if isinstance(x, list):
+        for item in x:
+            yield from _unguarded(item, bound)
+        return
+    if not hasattr(x, "__dataclass_fields__") or isinstance(x, Span):
+        return
+    yield x
+    if isinstance(x, ast.CondExpr):
+        yield from _unguarded(x.cond, bound)
+        return
+    if isinstance(x, ast.Binary) and x.op == "and":
+        yield from _unguarded(x.left, bound)
+        if bound not in [(_ast_shape(i), _ast_shape(xs)) for i, xs in _length_bounds(x.left)]:
+            yield from _unguarded(x.right, bound)
+        return
+    for name in x.__dataclass_fields__:
+        yield from _unguarded(getattr(x, name), bound)
+
+
+def _conjuncts(e: ast.Expr) -> list[ast.Expr]:
+    if isinstance(e, ast.Binary) and e.op == "and":
+        return _conjuncts(e.left) + _conjuncts(e.right)
+    return [e]
+
+
+def _ast_shape(x: Any) -> Any:
+    """`x` (a syntax-tree node) without its spans: equal for two places written alike."""
+    if isinstance(x, list):
+        return tuple(_ast_shape(item) for item in x)
+    if not hasattr(x, "__dataclass_fields__") or isinstance(x, Span):
+        return x
+    return (type(x).__name__,) + tuple(_ast_shape(getattr(x, n)) for n in x.__dataclass_fields__
+                                       if not isinstance(getattr(x, n), Span))
+
+
+def _length_bounds(e: ast.Expr) -> list[tuple[ast.Expr, ast.Expr]]:
+    """(index, list) of each `index < len(list)` or `len(list) > index` that `e` asserts (`e` or
+    one of its `and`ed parts)."""
+    out = []
+    for n in _conjuncts(e):
+        if not isinstance(n, ast.Binary) or n.op not in ("<", ">"):
+            continue
+        index, bound = (n.left, n.right) if n.op == "<" else (n.right, n.left)
+        if isinstance(bound, ast.Call) and isinstance(bound.func, ast.Name) and bound.func.name == "len" \
+                and len(bound.args) == 1:
+            out.append((index, bound.args[0].value))
+    return out
 
 
 def _bool_test_help(op: str, a: ir.Expr, b: ir.Expr, left: str, right: str) -> str | None:
