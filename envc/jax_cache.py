@@ -107,7 +107,11 @@ def package_digest(env) -> str:
     """sha256 of the `.py` files of the generated package `env` (a module from
     `envc.verify.load_jax` or a compiled package's import), in name order: the exported
     programs of a package are reused only by the same generated code."""
-    folder = os.path.dirname(os.path.abspath(env.__file__))
+    return folder_digest(os.path.dirname(os.path.abspath(env.__file__)))
+
+
+def folder_digest(folder: str) -> str:
+    """sha256 of the `.py` files in `folder` (names and contents, in name order)."""
     h = hashlib.sha256()
     for name in sorted(os.listdir(folder)):
         if not name.endswith(".py"):

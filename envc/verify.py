@@ -268,20 +268,32 @@ def all_matchups(module: ir.Module, limit: int = 4096) -> list[tuple[int, ...]] 
 def load_jax(module: ir.Module, ctx=None):
     """Generate the JAX package for `module` into a temporary folder and import it (`ctx`: the
     pipeline's options, `envc.compiler.pipeline.PassContext`). The folder is removed when the
-    process exits (the module stays importable until then)."""
+    process exits (the module stays importable until then).
+
+    Generated code identical to a package this process already imported returns that module
+    (decision: one `State` class per generated code in a process, which the exported programs
+    of `envc.jax_cache` key by the code; the modules hold no mutable state)."""
     from envc.codegen.jax import write
+    from envc.jax_cache import folder_digest
 
     folder = tempfile.mkdtemp(prefix="envc-jax-")
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     name = f"envc_gen_{module.name}_{abs(hash(folder)) % 10**8}"
     write(module, f"{folder}/{name}", ctx)
+    digest = folder_digest(f"{folder}/{name}")
+    if digest in _LOADED:
+        return _LOADED[digest]
     spec = importlib.util.spec_from_file_location(name, f"{folder}/{name}/__init__.py",
                                                   submodule_search_locations=[f"{folder}/{name}"])
     assert spec is not None and spec.loader is not None  # a `.py` file always has both
     mod = importlib.util.module_from_spec(spec)
     sys.modules[name] = mod
     spec.loader.exec_module(mod)
+    _LOADED[digest] = mod
     return mod
+
+
+_LOADED: dict[str, Any] = {}  # load_jax's modules by the digest of their generated files
 
 
 def jax_state_arrays(state) -> dict[str, Any]:

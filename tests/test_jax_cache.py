@@ -175,3 +175,13 @@ def test_envc_run_reads_its_programs_back_in_a_new_process(tmp_path):
     assert len(list((tmp_path / jax_cache.EXPORT_FOLDER).iterdir())) == 2  # the start and the chunk
     results = [[line for line in out.splitlines() if "SPS" not in line and "JIT compile" not in line] for out in outputs]
     assert results[0] == results[1], "the same episodes"
+
+
+def test_identical_generated_code_is_one_module_per_process(tictactoe_env):
+    """`load_jax` of the same spec again returns the module it imported (one `State` class, so
+    its exported programs stay usable); other code is another module."""
+    from envc.compiler.check import load
+    from envc.verify import load_jax
+
+    assert load_jax(load(str(ROOT / "specs" / "tictactoe.envspec"))) is tictactoe_env
+    assert load_jax(load(str(ROOT / "specs" / "connect4.envspec"))) is not tictactoe_env
