@@ -248,9 +248,10 @@ def compile_cached(fn: Callable, *args, env, key: Sequence[object] = (), donate_
     exported for the same code and arguments.
 
     `env` is the generated package `fn` runs (its files are part of the key, with `key`, the
-    code of `fn` and of the functions it closes over, its closed-over numbers and strings,
-    the arguments' pytree structure, shapes and dtypes, JAX's version and the device). The
-    caller's `key` must name every other value `fn` closes over that its program depends on.
+    code of `fn` and of the functions it closes over, the values it closes over as `_Keyer`
+    reads them, the arguments' pytree structure, shapes and dtypes, JAX's version and the
+    device). The globals `fn` reads are not: the caller's `key` names any its program
+    depends on.
     The exported programs live in `<folder>/envc-export/`, `folder` by default JAX's
     compilation cache folder (`enable`); with that cache off and no `folder`, this is the
     usual trace, lower and compile.
@@ -330,11 +331,14 @@ def _export(fn: Callable, args: tuple, path: str):
         return None, f"jax.export cannot serialize here ({e}): `pip install flatbuffers`"
     except Exception as e:  # e.g. a host callback: not exportable, so compiled the usual way
         return None, f"not exportable ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)  # readers see the whole file or none
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)  # readers see the whole file or none
+    except OSError as e:  # a read-only or full disk: this run goes on, the next one exports again
+        warnings.warn(f"envc: could not store the exported program in {path} ({e})", stacklevel=3)
     return exported, "miss"
 
 

@@ -185,3 +185,15 @@ def test_identical_generated_code_is_one_module_per_process(tictactoe_env):
 
     assert load_jax(load(str(ROOT / "specs" / "tictactoe.envspec"))) is tictactoe_env
     assert load_jax(load(str(ROOT / "specs" / "connect4.envspec"))) is not tictactoe_env
+
+
+def test_a_folder_that_cannot_be_written_is_a_warning(tictactoe_env, tmp_path):
+    import jax
+
+    env, key = tictactoe_env, jax.random.PRNGKey(7)
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where the cache folder would be")
+    with pytest.warns(UserWarning, match="could not store the exported program"):
+        program = jax_cache.compile_cached(lambda k: env.rollout(k, 8, 4), key, env=env, folder=str(blocked))
+    assert program.cache == "miss"
+    assert _leaves_equal(program.run(key), jax.jit(lambda k: env.rollout(k, 8, 4))(key))
