@@ -83,7 +83,7 @@ def enable(option: str | None = None) -> str | None:
 # pytree node) compiles the usual way.
 
 EXPORT_FOLDER = "envc-export"  # under the compilation cache's folder
-_FORMAT = 1  # bumped when the key's parts or the file layout change
+_FORMAT = 2  # bumped when the key's parts or the file layout change
 _registered: dict[type, str] = {}  # pytree node types registered for export serialization, by name
 
 
@@ -133,10 +133,10 @@ class _Keyer:
     """Feeds into `h` the code of a function (bytecode, constants, names, nested code) and what
     it closes over: functions (followed; a `jax.jit` or `functools.wraps` wrapper to what it
     wraps), numbers, strings, arrays (by value), objects whose repr is their value (pydantic
-    models, dataclasses, containers of such). A module or class counts by its name only (its
-    code is not followed: the generated package counts by its files, under whatever name
-    this process imported it), and so do the globals the function reads. `_Unkeyable` for
-    any other value (its repr is an address)."""
+    models, dataclasses, containers of such). A module or class counts by its name only (the
+    generated package also counts by its files, under whatever name this process imported
+    it). The globals a function of the generated package or of envc reads are followed
+    (`_globals`). `_Unkeyable` for any other closed-over value (its repr is an address)."""
 
     def __init__(self, h, env):
         self.h, self.seen = h, set()
@@ -157,6 +157,7 @@ class _Keyer:
             self.value(fn)
             return
         _code_object(self.h, code)
+        self._globals(fn, code)
         for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
             try:
                 value = cell.cell_contents
@@ -164,6 +165,26 @@ class _Keyer:
                 continue
             self.h.update(name.encode() + b"=")
             self.value(value)
+
+    def _ours(self, module: str | None) -> bool:
+        root = (module or "").split(".")[0]
+        return root in (self.generated, "envc")
+
+    def _globals(self, fn, code) -> None:
+        """The globals a function of the generated package or of envc reads: functions of
+        either, followed (their code can change under the same name: a patched module, another
+        envc), and numbers, strings and arrays by value; other globals (jax, numpy) by name."""
+        if not self._ours(getattr(fn, "__module__", None)):
+            return
+        scope = getattr(fn, "__globals__", {})
+        for name in sorted(_global_names(code)):
+            value = scope.get(name)
+            if isinstance(value, types.FunctionType) and self._ours(value.__module__):
+                self.h.update(b"global " + name.encode() + b"=")
+                self.code(value)
+            elif isinstance(value, _PLAIN) or (hasattr(value, "shape") and hasattr(value, "dtype")):
+                self.h.update(b"global " + name.encode() + b"=")
+                self.value(value)
 
     def value(self, value) -> None:
         if isinstance(value, types.ModuleType):
@@ -187,6 +208,15 @@ class _Keyer:
         if " at 0x" in text or self.generated in text:
             raise _Unkeyable(f"`{type(value).__qualname__}` value {text[:60]}")
         return text
+
+
+def _global_names(code) -> set[str]:
+    """The names `code` and the code nested in it (comprehensions, inner functions) look up."""
+    names = set(code.co_names)
+    for c in code.co_consts:
+        if hasattr(c, "co_code"):
+            names |= _global_names(c)
+    return names
 
 
 def _code_object(h, code) -> None:
@@ -250,8 +280,8 @@ def compile_cached(fn: Callable, *args, env, key: Sequence[object] = (), donate_
     `env` is the generated package `fn` runs (its files are part of the key, with `key`, the
     code of `fn` and of the functions it closes over, the values it closes over as `_Keyer`
     reads them, the arguments' pytree structure, shapes and dtypes, JAX's version and the
-    device). The globals `fn` reads are not: the caller's `key` names any its program
-    depends on.
+    device; the globals of the generated package's and envc's functions are followed, other
+    globals count by name: the caller's `key` names any of those its program depends on).
     The exported programs live in `<folder>/envc-export/`, `folder` by default JAX's
     compilation cache folder (`enable`); with that cache off and no `folder`, this is the
     usual trace, lower and compile.

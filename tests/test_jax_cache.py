@@ -197,3 +197,23 @@ def test_a_folder_that_cannot_be_written_is_a_warning(tictactoe_env, tmp_path):
         program = jax_cache.compile_cached(lambda k: env.rollout(k, 8, 4), key, env=env, folder=str(blocked))
     assert program.cache == "miss"
     assert _leaves_equal(program.run(key), jax.jit(lambda k: env.rollout(k, 8, 4))(key))
+
+
+def test_a_patched_function_of_the_package_is_another_program(tictactoe_env, tmp_path):
+    """The key follows the generated package's functions through its globals: patching one
+    (as tests/conftest.py's broken_tictactoe does) is another program, never the stored one."""
+    import jax
+
+    env, key, where = tictactoe_env, jax.random.PRNGKey(8), str(tmp_path)
+    steps = jax.random.randint(key, (4,), 0, 9)
+    states = jax.vmap(env.init)(jax.random.split(key, 4))
+    assert jax_cache.compile_cached(jax.vmap(env.step), states, steps, env=env, folder=where).cache == "miss"
+    original = env.env.a_place
+    env.env.a_place = lambda st, index: original(st, 0 * index)  # always places on cell 0
+    try:
+        patched = jax_cache.compile_cached(jax.vmap(env.step), states, steps, env=env, folder=where)
+        assert patched.cache == "miss"
+        assert _leaves_equal(patched.run(states, steps), jax.jit(jax.vmap(env.step))(states, steps))
+    finally:
+        env.env.a_place = original
+    assert jax_cache.compile_cached(jax.vmap(env.step), states, steps, env=env, folder=where).cache == "hit"
