@@ -19,7 +19,9 @@ import resource
 import statistics
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
+
+from envc.jax_cache import compile_stages
 
 
 @dataclass
@@ -37,24 +39,6 @@ class BenchRow:
     lower_s: float = 0.0  # of compile_s: the jaxpr lowered to StableHLO
     xla_s: float = 0.0  # of compile_s: XLA's compile (0.0 when JAX's compilation cache served it)
     cache: str = ""  # the exported program (`envc.jax_cache.compile_cached`): hit, miss, off: why; "" not used
-
-
-def compile_stages(fn: Any, *args) -> tuple[Any, tuple[float, float, float]]:
-    """Compile the jitted `fn` for `args` in JAX's three stages, timed one by one.
-
-    Returns:
-        (the compiled function, (trace_s, lower_s, xla_s)) in seconds of wall time;
-        `xla_s` includes reading JAX's persistent compilation cache when it holds the
-        function (then it is small).
-    """
-    start = time.perf_counter()
-    traced = fn.trace(*args)
-    traced_at = time.perf_counter()
-    lowered = traced.lower()
-    lowered_at = time.perf_counter()
-    compiled = lowered.compile()
-    done = time.perf_counter()
-    return compiled, (traced_at - start, lowered_at - traced_at, done - lowered_at)
 
 
 def steps_for(batch: int) -> int:
