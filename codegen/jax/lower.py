@@ -1190,7 +1190,9 @@ class Lowering:
 
     def store(self, p: ir.Place, value: str, cast: bool = True) -> None:
         """Emit the update of place `p` with `value` (cast to the place's dtypes)."""
-        if cast:
+        if cast and p.root != "state" and not p.path:
+            value = f"{self.rt('_lcast')}({value}, {self.dtypes(p.type)})"  # a whole local (static ints kept)
+        elif cast:
             value = f"_cast({value}, {self.dtypes(p.type)})"
         root = f"st[{py_str(p.name)}]" if p.root == "state" else lv(self.key(p.name))
         indices = []
@@ -1260,7 +1262,7 @@ class Lowering:
     def s_let(self, s: ir.Let) -> None:
         value = self.ex(s.value)
         key = self.declare(s.name, s.type)
-        self.emit(f"{lv(key)} = _cast({value}, {self.dtypes(s.type)})")
+        self.emit(f"{lv(key)} = {self.rt('_lcast')}({value}, {self.dtypes(s.type)})")
 
     def s_assign(self, s: ir.Assign) -> None:
         value = self.ex(s.value)
@@ -1306,7 +1308,9 @@ class Lowering:
     def branch(self, cond: str, then: list[ir.Stmt], orelse: list[ir.Stmt]) -> None:
         a = self.arm(then, "_then")
         b = self.arm(orelse, "_else")
-        self.emit(f"st, {tup(self.live())} = _select({cond}, {a}, {b})")
+        # thunks: a condition decided while tracing (a Python bool, see runtime `_i32`) traces
+        # only its arm
+        self.emit(f"st, {tup(self.live())} = {self.rt('_branch')}({cond}, lambda: {a}, lambda: {b})")
 
     def s_if(self, s: ir.If) -> None:
         conds, bodies, rest = [s.cond], [s.then], s.orelse
@@ -1368,7 +1372,7 @@ class Lowering:
         if s.hi - s.lo <= UNROLL and self.weight(s.body) <= HEAVY_BODY:
             for i in range(s.lo, s.hi):
                 key = self.declare(s.var, ir.IntT(lo=s.lo, hi=s.hi - 1))
-                self.emit(f"{lv(key)} = jnp.int32({i})")
+                self.emit(f"{lv(key)} = {i}")  # a Python int: static reads (runtime `_i32`)
                 self.block(s.body)
                 self.scope.pop()
             return
@@ -1580,7 +1584,7 @@ class Lowering:
         for line in prologue or []:
             self.emit(line)
         for p in params:
-            self.emit(f"{lv(self.declare(p.name, p.type))} = _cast({ident(p.name)}, {self.dtypes(p.type)})")
+            self.emit(f"{lv(self.declare(p.name, p.type))} = {self.rt('_lcast')}({ident(p.name)}, {self.dtypes(p.type)})")
         only = body[0] if len(body) == 1 else None
         tail = ', st["_fault"]' if fault else ""
         if ret is not None and isinstance(only, ir.Return):  # a body that is one `return`

@@ -70,6 +70,12 @@ def _randint(st, lo, hi):
 
 
 def _i32(x):
+    """`x` as an int32 to compute with; a Python int or bool (a value known while tracing: an
+    unrolled loop's variable, a literal, a parameter or local bound to one) stays a Python int,
+    so that an index made of it is a static slice and a condition on it is decided while
+    tracing (`_branch`). The checker's ranges keep such a value inside int32."""
+    if type(x) is int or type(x) is bool:
+        return int(x)
     return jnp.asarray(x).astype(jnp.int32)
 
 
@@ -78,9 +84,34 @@ def _cast(value, dtypes):
     return jax.tree_util.tree_map(lambda x, d: jnp.asarray(x).astype(d), value, dtypes)
 
 
+def _lcast(value, dtypes):
+    """`_cast` for a local or a parameter: a Python int or bool cast to an integer or bool
+    dtype stays a Python value (see `_i32`); the checker proved it fits the dtype's range, so
+    the cast would not change it. State fields are always stored with `_cast` (arrays)."""
+    if type(value) is not int and type(value) is not bool:
+        return _cast(value, dtypes)
+    if dtypes is jnp.bool_:
+        return bool(value)
+    if isinstance(dtypes, type) and jnp.issubdtype(dtypes, jnp.integer):
+        return int(value)
+    return _cast(value, dtypes)
+
+
 def _select(c, a, b):
-    """Branchless `if`: pick pytree `a` where `c` holds, else `b` (leaves identical in both are kept)."""
+    """Branchless `if`: pick pytree `a` where `c` holds, else `b` (leaves identical in both are kept).
+    A Python bool `c` (decided while tracing) picks without a `where`."""
+    if type(c) is bool:
+        return a if c else b
     return jax.tree_util.tree_map(lambda x, y: x if x is y else jnp.where(c, x, y), a, b)
+
+
+def _branch(c, then, orelse):
+    """`if c {then} else {orelse}` with both arms as thunks returning `(st, locals)`: a Python
+    bool `c` (decided while tracing, see `_i32`) traces only the arm it takes; otherwise both
+    are traced and merged by `_select`."""
+    if type(c) is bool:
+        return then() if c else orelse()
+    return _select(c, then(), orelse())
 
 
 def _terminate(st):
@@ -183,20 +214,20 @@ _K1 = jnp.asarray(np.array([0.0], dtype=np.float32))
 # ---- the spec's functions, procedures, actions, guards, observe, init, invariants
 def f_dsdt(st, v_s, v_a):
     """fn `dsdt` (acrobot.envspec:53)"""
-    v_s = _cast(v_s, jnp.float32)
-    v_a = _cast(v_a, jnp.float32)
+    v_s = _lcast(v_s, jnp.float32)
+    v_a = _lcast(v_a, jnp.float32)
     _done = jnp.bool_(False)
     _ret = _K0
-    v_theta1 = _cast(v_s[0], jnp.float32)
-    v_theta2 = _cast(v_s[1], jnp.float32)
-    v_dtheta1 = _cast(v_s[2], jnp.float32)
-    v_dtheta2 = _cast(v_s[3], jnp.float32)
-    v_d1 = _cast((((jnp.float32(0.25) + (jnp.float32(1.0) * (jnp.float32(1.25) + (jnp.float32(1.0) * jnp.cos(v_theta2))))) + jnp.float32(1.0)) + jnp.float32(1.0)), jnp.float32)
-    v_d2 = _cast(((jnp.float32(1.0) * (jnp.float32(0.25) + (jnp.float32(0.5) * jnp.cos(v_theta2)))) + jnp.float32(1.0)), jnp.float32)
-    v_phi2 = _cast((jnp.float32(4.900000095367432) * jnp.cos(((v_theta1 + v_theta2) - jnp.float32(1.5707963705062866)))), jnp.float32)
-    v_phi1 = _cast(((((((-jnp.float32(0.5)) * (v_dtheta2 * v_dtheta2)) * jnp.sin(v_theta2)) - (((jnp.float32(1.0) * v_dtheta2) * v_dtheta1) * jnp.sin(v_theta2))) + (jnp.float32(14.699999809265137) * jnp.cos((v_theta1 - jnp.float32(1.5707963705062866))))) + v_phi2), jnp.float32)
-    v_ddtheta2 = _cast(((((v_a + ((v_d2 / v_d1) * v_phi1)) - ((jnp.float32(0.5) * (v_dtheta1 * v_dtheta1)) * jnp.sin(v_theta2))) - v_phi2) / (jnp.float32(1.25) - ((v_d2 * v_d2) / v_d1))), jnp.float32)
-    v_ddtheta1 = _cast(((-((v_d2 * v_ddtheta2) + v_phi1)) / v_d1), jnp.float32)
+    v_theta1 = _lcast(v_s[0], jnp.float32)
+    v_theta2 = _lcast(v_s[1], jnp.float32)
+    v_dtheta1 = _lcast(v_s[2], jnp.float32)
+    v_dtheta2 = _lcast(v_s[3], jnp.float32)
+    v_d1 = _lcast((((jnp.float32(0.25) + (jnp.float32(1.0) * (jnp.float32(1.25) + (jnp.float32(1.0) * jnp.cos(v_theta2))))) + jnp.float32(1.0)) + jnp.float32(1.0)), jnp.float32)
+    v_d2 = _lcast(((jnp.float32(1.0) * (jnp.float32(0.25) + (jnp.float32(0.5) * jnp.cos(v_theta2)))) + jnp.float32(1.0)), jnp.float32)
+    v_phi2 = _lcast((jnp.float32(4.900000095367432) * jnp.cos(((v_theta1 + v_theta2) - jnp.float32(1.5707963705062866)))), jnp.float32)
+    v_phi1 = _lcast(((((((-jnp.float32(0.5)) * (v_dtheta2 * v_dtheta2)) * jnp.sin(v_theta2)) - (((jnp.float32(1.0) * v_dtheta2) * v_dtheta1) * jnp.sin(v_theta2))) + (jnp.float32(14.699999809265137) * jnp.cos((v_theta1 - jnp.float32(1.5707963705062866))))) + v_phi2), jnp.float32)
+    v_ddtheta2 = _lcast(((((v_a + ((v_d2 / v_d1) * v_phi1)) - ((jnp.float32(0.5) * (v_dtheta1 * v_dtheta1)) * jnp.sin(v_theta2))) - v_phi2) / (jnp.float32(1.25) - ((v_d2 * v_d2) / v_d1))), jnp.float32)
+    v_ddtheta1 = _lcast(((-((v_d2 * v_ddtheta2) + v_phi1)) / v_d1), jnp.float32)
     _ret = _select(_done, _ret, _cast(jnp.stack([jnp.asarray(v_dtheta1, jnp.float32), jnp.asarray(v_dtheta2, jnp.float32), jnp.asarray(v_ddtheta1, jnp.float32), jnp.asarray(v_ddtheta2, jnp.float32)]), jnp.float32))
     _done = jnp.bool_(True)
     return _ret
@@ -204,7 +235,7 @@ def f_dsdt(st, v_s, v_a):
 
 def f_wrap(st, v_x):
     """fn `wrap` (acrobot.envspec:72)"""
-    v_x = _cast(v_x, jnp.float32)
+    v_x = _lcast(v_x, jnp.float32)
     _done = jnp.bool_(False)
     _ret = jnp.float32(0.0)
     _c1 = (v_x < (-jnp.float32(3.1415927410125732)))
@@ -213,14 +244,14 @@ def f_wrap(st, v_x):
         _ret = _select(_done, _ret, _cast((v_x + ((-jnp.floor((-(((-jnp.float32(3.1415927410125732)) - v_x) / jnp.float32(6.2831854820251465))))) * jnp.float32(6.2831854820251465))), jnp.float32))
         _done = jnp.bool_(True)
         return st, (v_x, _done, _ret)
-    st, (v_x, _done, _ret) = _select(_c1, _then2(st, v_x, _done, _ret), (st, (v_x, _done, _ret)))
+    st, (v_x, _done, _ret) = _branch(_c1, lambda: _then2(st, v_x, _done, _ret), lambda: (st, (v_x, _done, _ret)))
     _c3 = (v_x >= jnp.float32(3.1415927410125732))
     def _then4(st, v_x, _done, _ret):
         st = dict(st)
         _ret = _select(_done, _ret, _cast((v_x - (jnp.floor((((v_x - jnp.float32(3.1415927410125732)) / jnp.float32(6.2831854820251465)) + jnp.float32(1.0))) * jnp.float32(6.2831854820251465))), jnp.float32))
         _done = jnp.bool_(True)
         return st, (v_x, _done, _ret)
-    st, (v_x, _done, _ret) = _select(_c3, _then4(st, v_x, _done, _ret), (st, (v_x, _done, _ret)))
+    st, (v_x, _done, _ret) = _branch(_c3, lambda: _then4(st, v_x, _done, _ret), lambda: (st, (v_x, _done, _ret)))
     _ret = _select(_done, _ret, _cast(v_x, jnp.float32))
     _done = jnp.bool_(True)
     return _ret
@@ -235,16 +266,16 @@ def a_torque(st, index):
     """action `torque` (acrobot.envspec:88): index in 0..2"""
     st = dict(st)
     v_a = (index // 1) % 3 + -1
-    v_a = _cast(v_a, jnp.int8)
-    v_y0 = _cast(jnp.stack([jnp.asarray(st["theta1"], jnp.float32), jnp.asarray(st["theta2"], jnp.float32), jnp.asarray(st["dtheta1"], jnp.float32), jnp.asarray(st["dtheta2"], jnp.float32)]), jnp.float32)
-    v_k1 = _cast(f_dsdt(st, v_y0, jnp.asarray(v_a, jnp.float32)), jnp.float32)
-    v_k2 = _cast(f_dsdt(st, jax.vmap(lambda i5, _h6, _h7: (_h6 + (jnp.float32(0.10000000149011612) * _h7)))(jnp.arange(0, 4, dtype=jnp.int32), v_y0, v_k1), jnp.asarray(v_a, jnp.float32)), jnp.float32)
-    v_k3 = _cast(f_dsdt(st, jax.vmap(lambda i8, _h9, _h10: (_h9 + (jnp.float32(0.10000000149011612) * _h10)))(jnp.arange(0, 4, dtype=jnp.int32), v_y0, v_k2), jnp.asarray(v_a, jnp.float32)), jnp.float32)
-    v_k4 = _cast(f_dsdt(st, jax.vmap(lambda i11, _h12, _h13: (_h12 + (jnp.float32(0.20000000298023224) * _h13)))(jnp.arange(0, 4, dtype=jnp.int32), v_y0, v_k3), jnp.asarray(v_a, jnp.float32)), jnp.float32)
+    v_a = _lcast(v_a, jnp.int8)
+    v_y0 = _lcast(jnp.stack([jnp.asarray(st["theta1"], jnp.float32), jnp.asarray(st["theta2"], jnp.float32), jnp.asarray(st["dtheta1"], jnp.float32), jnp.asarray(st["dtheta2"], jnp.float32)]), jnp.float32)
+    v_k1 = _lcast(f_dsdt(st, v_y0, jnp.asarray(v_a, jnp.float32)), jnp.float32)
+    v_k2 = _lcast(f_dsdt(st, jax.vmap(lambda i5, _h6, _h7: (_h6 + (jnp.float32(0.10000000149011612) * _h7)))(jnp.arange(0, 4, dtype=jnp.int32), v_y0, v_k1), jnp.asarray(v_a, jnp.float32)), jnp.float32)
+    v_k3 = _lcast(f_dsdt(st, jax.vmap(lambda i8, _h9, _h10: (_h9 + (jnp.float32(0.10000000149011612) * _h10)))(jnp.arange(0, 4, dtype=jnp.int32), v_y0, v_k2), jnp.asarray(v_a, jnp.float32)), jnp.float32)
+    v_k4 = _lcast(f_dsdt(st, jax.vmap(lambda i11, _h12, _h13: (_h12 + (jnp.float32(0.20000000298023224) * _h13)))(jnp.arange(0, 4, dtype=jnp.int32), v_y0, v_k3), jnp.asarray(v_a, jnp.float32)), jnp.float32)
     def _g20(i14, _h15, _h16, _h17, _h18, _h19):
         return (_h15 + (jnp.float32(0.03333333507180214) * (((_h16 + (jnp.float32(2.0) * _h17)) + (jnp.float32(2.0) * _h18)) + _h19)))
     _e21 = jax.vmap(_g20)(jnp.arange(0, 4, dtype=jnp.int32), v_y0, v_k1, v_k2, v_k3, v_k4)
-    v_y1 = _cast(_e21, jnp.float32)
+    v_y1 = _lcast(_e21, jnp.float32)
     _a22 = f_wrap(st, v_y1[0])
     st["theta1"] = _cast(_a22, jnp.float32)
     _a23 = f_wrap(st, v_y1[1])
@@ -262,13 +293,13 @@ def a_torque(st, index):
         st = dict(st)
         st = _reward(st, 0, jnp.float32(-1.0))
         return st, (v_a, v_y0, v_k1, v_k2, v_k3, v_k4, v_y1)
-    st, (v_a, v_y0, v_k1, v_k2, v_k3, v_k4, v_y1) = _select(_c26, _then27(st, v_a, v_y0, v_k1, v_k2, v_k3, v_k4, v_y1), _else28(st, v_a, v_y0, v_k1, v_k2, v_k3, v_k4, v_y1))
+    st, (v_a, v_y0, v_k1, v_k2, v_k3, v_k4, v_y1) = _branch(_c26, lambda: _then27(st, v_a, v_y0, v_k1, v_k2, v_k3, v_k4, v_y1), lambda: _else28(st, v_a, v_y0, v_k1, v_k2, v_k3, v_k4, v_y1))
     return st
 
 
 def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     return jnp.stack([jnp.asarray(jnp.cos(st["theta1"]), jnp.float32), jnp.asarray(jnp.sin(st["theta1"]), jnp.float32), jnp.asarray(jnp.cos(st["theta2"]), jnp.float32), jnp.asarray(jnp.sin(st["theta2"]), jnp.float32), jnp.asarray(st["dtheta1"], jnp.float32), jnp.asarray(st["dtheta2"], jnp.float32)])
 
 

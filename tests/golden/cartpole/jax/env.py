@@ -70,6 +70,12 @@ def _randint(st, lo, hi):
 
 
 def _i32(x):
+    """`x` as an int32 to compute with; a Python int or bool (a value known while tracing: an
+    unrolled loop's variable, a literal, a parameter or local bound to one) stays a Python int,
+    so that an index made of it is a static slice and a condition on it is decided while
+    tracing (`_branch`). The checker's ranges keep such a value inside int32."""
+    if type(x) is int or type(x) is bool:
+        return int(x)
     return jnp.asarray(x).astype(jnp.int32)
 
 
@@ -78,9 +84,34 @@ def _cast(value, dtypes):
     return jax.tree_util.tree_map(lambda x, d: jnp.asarray(x).astype(d), value, dtypes)
 
 
+def _lcast(value, dtypes):
+    """`_cast` for a local or a parameter: a Python int or bool cast to an integer or bool
+    dtype stays a Python value (see `_i32`); the checker proved it fits the dtype's range, so
+    the cast would not change it. State fields are always stored with `_cast` (arrays)."""
+    if type(value) is not int and type(value) is not bool:
+        return _cast(value, dtypes)
+    if dtypes is jnp.bool_:
+        return bool(value)
+    if isinstance(dtypes, type) and jnp.issubdtype(dtypes, jnp.integer):
+        return int(value)
+    return _cast(value, dtypes)
+
+
 def _select(c, a, b):
-    """Branchless `if`: pick pytree `a` where `c` holds, else `b` (leaves identical in both are kept)."""
+    """Branchless `if`: pick pytree `a` where `c` holds, else `b` (leaves identical in both are kept).
+    A Python bool `c` (decided while tracing) picks without a `where`."""
+    if type(c) is bool:
+        return a if c else b
     return jax.tree_util.tree_map(lambda x, y: x if x is y else jnp.where(c, x, y), a, b)
+
+
+def _branch(c, then, orelse):
+    """`if c {then} else {orelse}` with both arms as thunks returning `(st, locals)`: a Python
+    bool `c` (decided while tracing, see `_i32`) traces only the arm it takes; otherwise both
+    are traced and merged by `_select`."""
+    if type(c) is bool:
+        return then() if c else orelse()
+    return _select(c, then(), orelse())
 
 
 def _terminate(st):
@@ -184,13 +215,13 @@ def a_push(st, index):
     """action `push` (cartpole.envspec:37): index in 0..1"""
     st = dict(st)
     v_right = ((index // 1) % 2) == 1
-    v_right = _cast(v_right, jnp.bool_)
-    v_force = _cast(jnp.where(v_right, jnp.float32(10.0), (-jnp.float32(10.0))), jnp.float32)
-    v_costheta = _cast(jnp.cos(st["theta"]), jnp.float32)
-    v_sintheta = _cast(jnp.sin(st["theta"]), jnp.float32)
-    v_temp = _cast(((v_force + (((jnp.float32(0.05000000074505806) * st["theta_dot"]) * st["theta_dot"]) * v_sintheta)) / jnp.float32(1.100000023841858)), jnp.float32)
-    v_thetaacc = _cast((((jnp.float32(9.800000190734863) * v_sintheta) - (v_costheta * v_temp)) / (jnp.float32(0.5) * ((jnp.float32(4.0) / jnp.float32(3.0)) - (((jnp.float32(0.10000000149011612) * v_costheta) * v_costheta) / jnp.float32(1.100000023841858))))), jnp.float32)
-    v_xacc = _cast((v_temp - (((jnp.float32(0.05000000074505806) * v_thetaacc) * v_costheta) / jnp.float32(1.100000023841858))), jnp.float32)
+    v_right = _lcast(v_right, jnp.bool_)
+    v_force = _lcast(jnp.where(v_right, jnp.float32(10.0), (-jnp.float32(10.0))), jnp.float32)
+    v_costheta = _lcast(jnp.cos(st["theta"]), jnp.float32)
+    v_sintheta = _lcast(jnp.sin(st["theta"]), jnp.float32)
+    v_temp = _lcast(((v_force + (((jnp.float32(0.05000000074505806) * st["theta_dot"]) * st["theta_dot"]) * v_sintheta)) / jnp.float32(1.100000023841858)), jnp.float32)
+    v_thetaacc = _lcast((((jnp.float32(9.800000190734863) * v_sintheta) - (v_costheta * v_temp)) / (jnp.float32(0.5) * ((jnp.float32(4.0) / jnp.float32(3.0)) - (((jnp.float32(0.10000000149011612) * v_costheta) * v_costheta) / jnp.float32(1.100000023841858))))), jnp.float32)
+    v_xacc = _lcast((v_temp - (((jnp.float32(0.05000000074505806) * v_thetaacc) * v_costheta) / jnp.float32(1.100000023841858))), jnp.float32)
     _a1 = (st["x"] + (jnp.float32(0.019999999552965164) * st["x_dot"]))
     st["x"] = _cast(_a1, jnp.float32)
     _a2 = (st["x_dot"] + (jnp.float32(0.019999999552965164) * v_xacc))
@@ -205,13 +236,13 @@ def a_push(st, index):
         st = dict(st)
         st = _terminate(st)
         return st, (v_right, v_force, v_costheta, v_sintheta, v_temp, v_thetaacc, v_xacc)
-    st, (v_right, v_force, v_costheta, v_sintheta, v_temp, v_thetaacc, v_xacc) = _select(_c5, _then6(st, v_right, v_force, v_costheta, v_sintheta, v_temp, v_thetaacc, v_xacc), (st, (v_right, v_force, v_costheta, v_sintheta, v_temp, v_thetaacc, v_xacc)))
+    st, (v_right, v_force, v_costheta, v_sintheta, v_temp, v_thetaacc, v_xacc) = _branch(_c5, lambda: _then6(st, v_right, v_force, v_costheta, v_sintheta, v_temp, v_thetaacc, v_xacc), lambda: (st, (v_right, v_force, v_costheta, v_sintheta, v_temp, v_thetaacc, v_xacc)))
     return st
 
 
 def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     return jnp.stack([jnp.asarray(st["x"], jnp.float32), jnp.asarray(st["x_dot"], jnp.float32), jnp.asarray(st["theta"], jnp.float32), jnp.asarray(st["theta_dot"], jnp.float32)])
 
 

@@ -70,6 +70,12 @@ def _randint(st, lo, hi):
 
 
 def _i32(x):
+    """`x` as an int32 to compute with; a Python int or bool (a value known while tracing: an
+    unrolled loop's variable, a literal, a parameter or local bound to one) stays a Python int,
+    so that an index made of it is a static slice and a condition on it is decided while
+    tracing (`_branch`). The checker's ranges keep such a value inside int32."""
+    if type(x) is int or type(x) is bool:
+        return int(x)
     return jnp.asarray(x).astype(jnp.int32)
 
 
@@ -78,8 +84,24 @@ def _cast(value, dtypes):
     return jax.tree_util.tree_map(lambda x, d: jnp.asarray(x).astype(d), value, dtypes)
 
 
+def _lcast(value, dtypes):
+    """`_cast` for a local or a parameter: a Python int or bool cast to an integer or bool
+    dtype stays a Python value (see `_i32`); the checker proved it fits the dtype's range, so
+    the cast would not change it. State fields are always stored with `_cast` (arrays)."""
+    if type(value) is not int and type(value) is not bool:
+        return _cast(value, dtypes)
+    if dtypes is jnp.bool_:
+        return bool(value)
+    if isinstance(dtypes, type) and jnp.issubdtype(dtypes, jnp.integer):
+        return int(value)
+    return _cast(value, dtypes)
+
+
 def _select(c, a, b):
-    """Branchless `if`: pick pytree `a` where `c` holds, else `b` (leaves identical in both are kept)."""
+    """Branchless `if`: pick pytree `a` where `c` holds, else `b` (leaves identical in both are kept).
+    A Python bool `c` (decided while tracing) picks without a `where`."""
+    if type(c) is bool:
+        return a if c else b
     return jax.tree_util.tree_map(lambda x, y: x if x is y else jnp.where(c, x, y), a, b)
 
 
@@ -207,13 +229,13 @@ _K1 = jnp.asarray(np.array([-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 
 # ---- the spec's functions, procedures, actions, guards, observe, init, invariants
 def f_filled(st, v_c):
     """fn `filled` (connect4.envspec:25)"""
-    v_c = _cast(v_c, jnp.int8)
+    v_c = _lcast(v_c, jnp.int8)
     return jnp.sum(jax.vmap(lambda i1: (_i32(st["board"][((i1 * 7) + _i32(v_c))]) != -1))(jnp.arange(0, 6, dtype=jnp.int32)), dtype=jnp.int32)
 
 
 def f_wins(st, v_p):
     """fn `wins` (connect4.envspec:29)"""
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     def _g7(i2, _h3, _h4, _h5, _h6):
         return jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(_h3) == _i32(v_p)), (_i32(_h4) == _i32(v_p))), (_i32(_h5) == _i32(v_p))), (_i32(_h6) == _i32(v_p)))
     _e8 = jax.vmap(_g7)(jnp.arange(0, 21, dtype=jnp.int32), st["board"][0:21], st["board"][7:28], st["board"][14:35], st["board"][21:42])
@@ -233,8 +255,8 @@ def a_drop(st, index):
     """action `drop` (connect4.envspec:36): index in 0..6"""
     st = dict(st)
     v_column = (index // 1) % 7
-    v_column = _cast(v_column, jnp.int8)
-    v_row = _cast(jnp.maximum((5 - _i32(f_filled(st, v_column))), 0), jnp.int8)
+    v_column = _lcast(v_column, jnp.int8)
+    v_row = _lcast(jnp.maximum((5 - _i32(f_filled(st, v_column))), 0), jnp.int8)
     _a30 = st["current_player"]
     st["board"] = st["board"].at[((_i32(v_row) * 7) + _i32(v_column))].set(_cast(_a30, jnp.int8))
     _c31 = f_wins(st, st["current_player"])
@@ -266,7 +288,7 @@ def m_drop(st):
 
 def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     def _g57(i48, _h51):
         def _g55(i49, _h52):
             def _g53(i50):

@@ -70,6 +70,12 @@ def _randint(st, lo, hi):
 
 
 def _i32(x):
+    """`x` as an int32 to compute with; a Python int or bool (a value known while tracing: an
+    unrolled loop's variable, a literal, a parameter or local bound to one) stays a Python int,
+    so that an index made of it is a static slice and a condition on it is decided while
+    tracing (`_branch`). The checker's ranges keep such a value inside int32."""
+    if type(x) is int or type(x) is bool:
+        return int(x)
     return jnp.asarray(x).astype(jnp.int32)
 
 
@@ -78,9 +84,34 @@ def _cast(value, dtypes):
     return jax.tree_util.tree_map(lambda x, d: jnp.asarray(x).astype(d), value, dtypes)
 
 
+def _lcast(value, dtypes):
+    """`_cast` for a local or a parameter: a Python int or bool cast to an integer or bool
+    dtype stays a Python value (see `_i32`); the checker proved it fits the dtype's range, so
+    the cast would not change it. State fields are always stored with `_cast` (arrays)."""
+    if type(value) is not int and type(value) is not bool:
+        return _cast(value, dtypes)
+    if dtypes is jnp.bool_:
+        return bool(value)
+    if isinstance(dtypes, type) and jnp.issubdtype(dtypes, jnp.integer):
+        return int(value)
+    return _cast(value, dtypes)
+
+
 def _select(c, a, b):
-    """Branchless `if`: pick pytree `a` where `c` holds, else `b` (leaves identical in both are kept)."""
+    """Branchless `if`: pick pytree `a` where `c` holds, else `b` (leaves identical in both are kept).
+    A Python bool `c` (decided while tracing) picks without a `where`."""
+    if type(c) is bool:
+        return a if c else b
     return jax.tree_util.tree_map(lambda x, y: x if x is y else jnp.where(c, x, y), a, b)
+
+
+def _branch(c, then, orelse):
+    """`if c {then} else {orelse}` with both arms as thunks returning `(st, locals)`: a Python
+    bool `c` (decided while tracing, see `_i32`) traces only the arm it takes; otherwise both
+    are traced and merged by `_select`."""
+    if type(c) is bool:
+        return then() if c else orelse()
+    return _select(c, then(), orelse())
 
 
 def _select_first(conds, orig, arms, orelse):
@@ -217,24 +248,24 @@ _K11 = jnp.asarray(np.array([-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
 # ---- the spec's functions, procedures, actions, guards, observe, init, invariants
 def f_flips(st, v_c, v_d, v_p):
     """fn `flips` (othello.envspec:46)"""
-    v_c = _cast(v_c, jnp.int8)
-    v_d = _cast(v_d, jnp.int8)
-    v_p = _cast(v_p, jnp.int8)
+    v_c = _lcast(v_c, jnp.int8)
+    v_d = _lcast(v_d, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     _done = jnp.bool_(False)
     _ret = jnp.int8(0)
-    v_run = _cast(0, jnp.int8)
-    v_walking = _cast(True, jnp.bool_)
-    v_flipped = _cast(0, jnp.int8)
-    v_k = jnp.int32(0)
+    v_run = _lcast(0, jnp.int8)
+    v_walking = _lcast(True, jnp.bool_)
+    v_flipped = _lcast(0, jnp.int8)
+    v_k = 0
     _c1 = jnp.logical_and(v_walking, (_i32(v_k) < _i32(_K0[_i32(v_c)][_i32(v_d)])))
     def _then2(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k):
         st = dict(st)
-        v_here = _cast(st["board"][_i32(_K1[_i32(v_c)][_i32(v_d)][_i32(v_k)])], jnp.int8)
+        v_here = _lcast(st["board"][_i32(_K1[_i32(v_c)][_i32(v_d)][_i32(v_k)])], jnp.int8)
         _c3 = (_i32(v_here) == (1 - _i32(v_p)))
         def _then4(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
             st = dict(st)
             _a5 = (_i32(v_k) + 1)
-            v_run = _cast(_a5, jnp.int8)
+            v_run = _lcast(_a5, jnp.int8)
             return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
         def _else6(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
             st = dict(st)
@@ -242,25 +273,25 @@ def f_flips(st, v_c, v_d, v_p):
             def _then8(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
                 st = dict(st)
                 _a9 = jnp.minimum(_i32(v_run), 6)
-                v_flipped = _cast(_a9, jnp.int8)
+                v_flipped = _lcast(_a9, jnp.int8)
                 return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
-            st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _select(_c7, _then8(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)))
+            st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _branch(_c7, lambda: _then8(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), lambda: (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)))
             _a10 = False
-            v_walking = _cast(_a10, jnp.bool_)
+            v_walking = _lcast(_a10, jnp.bool_)
             return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
-        st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _select(_c3, _then4(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), _else6(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here))
+        st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _branch(_c3, lambda: _then4(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), lambda: _else6(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here))
         return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k)
-    st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k) = _select(_c1, _then2(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k), (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k)))
-    v_k = jnp.int32(1)
+    st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k) = _branch(_c1, lambda: _then2(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k), lambda: (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k)))
+    v_k = 1
     _c11 = jnp.logical_and(v_walking, (_i32(v_k) < _i32(_K0[_i32(v_c)][_i32(v_d)])))
     def _then12(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k):
         st = dict(st)
-        v_here = _cast(st["board"][_i32(_K1[_i32(v_c)][_i32(v_d)][_i32(v_k)])], jnp.int8)
+        v_here = _lcast(st["board"][_i32(_K1[_i32(v_c)][_i32(v_d)][_i32(v_k)])], jnp.int8)
         _c13 = (_i32(v_here) == (1 - _i32(v_p)))
         def _then14(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
             st = dict(st)
             _a15 = (_i32(v_k) + 1)
-            v_run = _cast(_a15, jnp.int8)
+            v_run = _lcast(_a15, jnp.int8)
             return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
         def _else16(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
             st = dict(st)
@@ -268,25 +299,25 @@ def f_flips(st, v_c, v_d, v_p):
             def _then18(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
                 st = dict(st)
                 _a19 = jnp.minimum(_i32(v_run), 6)
-                v_flipped = _cast(_a19, jnp.int8)
+                v_flipped = _lcast(_a19, jnp.int8)
                 return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
-            st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _select(_c17, _then18(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)))
+            st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _branch(_c17, lambda: _then18(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), lambda: (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)))
             _a20 = False
-            v_walking = _cast(_a20, jnp.bool_)
+            v_walking = _lcast(_a20, jnp.bool_)
             return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
-        st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _select(_c13, _then14(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), _else16(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here))
+        st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _branch(_c13, lambda: _then14(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), lambda: _else16(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here))
         return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k)
-    st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k) = _select(_c11, _then12(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k), (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k)))
-    v_k = jnp.int32(2)
+    st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k) = _branch(_c11, lambda: _then12(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k), lambda: (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k)))
+    v_k = 2
     _c21 = jnp.logical_and(v_walking, (_i32(v_k) < _i32(_K0[_i32(v_c)][_i32(v_d)])))
     def _then22(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k):
         st = dict(st)
-        v_here = _cast(st["board"][_i32(_K1[_i32(v_c)][_i32(v_d)][_i32(v_k)])], jnp.int8)
+        v_here = _lcast(st["board"][_i32(_K1[_i32(v_c)][_i32(v_d)][_i32(v_k)])], jnp.int8)
         _c23 = (_i32(v_here) == (1 - _i32(v_p)))
         def _then24(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
             st = dict(st)
             _a25 = (_i32(v_k) + 1)
-            v_run = _cast(_a25, jnp.int8)
+            v_run = _lcast(_a25, jnp.int8)
             return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
         def _else26(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
             st = dict(st)
@@ -294,25 +325,25 @@ def f_flips(st, v_c, v_d, v_p):
             def _then28(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
                 st = dict(st)
                 _a29 = jnp.minimum(_i32(v_run), 6)
-                v_flipped = _cast(_a29, jnp.int8)
+                v_flipped = _lcast(_a29, jnp.int8)
                 return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
-            st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _select(_c27, _then28(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)))
+            st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _branch(_c27, lambda: _then28(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), lambda: (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)))
             _a30 = False
-            v_walking = _cast(_a30, jnp.bool_)
+            v_walking = _lcast(_a30, jnp.bool_)
             return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
-        st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _select(_c23, _then24(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), _else26(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here))
+        st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _branch(_c23, lambda: _then24(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), lambda: _else26(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here))
         return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k)
-    st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k) = _select(_c21, _then22(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k), (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k)))
-    v_k = jnp.int32(3)
+    st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k) = _branch(_c21, lambda: _then22(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k), lambda: (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k)))
+    v_k = 3
     _c31 = jnp.logical_and(v_walking, (_i32(v_k) < _i32(_K0[_i32(v_c)][_i32(v_d)])))
     def _then32(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k):
         st = dict(st)
-        v_here = _cast(st["board"][_i32(_K1[_i32(v_c)][_i32(v_d)][_i32(v_k)])], jnp.int8)
+        v_here = _lcast(st["board"][_i32(_K1[_i32(v_c)][_i32(v_d)][_i32(v_k)])], jnp.int8)
         _c33 = (_i32(v_here) == (1 - _i32(v_p)))
         def _then34(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
             st = dict(st)
             _a35 = (_i32(v_k) + 1)
-            v_run = _cast(_a35, jnp.int8)
+            v_run = _lcast(_a35, jnp.int8)
             return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
         def _else36(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
             st = dict(st)
@@ -320,25 +351,25 @@ def f_flips(st, v_c, v_d, v_p):
             def _then38(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
                 st = dict(st)
                 _a39 = jnp.minimum(_i32(v_run), 6)
-                v_flipped = _cast(_a39, jnp.int8)
+                v_flipped = _lcast(_a39, jnp.int8)
                 return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
-            st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _select(_c37, _then38(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)))
+            st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _branch(_c37, lambda: _then38(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), lambda: (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)))
             _a40 = False
-            v_walking = _cast(_a40, jnp.bool_)
+            v_walking = _lcast(_a40, jnp.bool_)
             return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
-        st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _select(_c33, _then34(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), _else36(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here))
+        st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _branch(_c33, lambda: _then34(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), lambda: _else36(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here))
         return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k)
-    st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k) = _select(_c31, _then32(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k), (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k)))
-    v_k = jnp.int32(4)
+    st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k) = _branch(_c31, lambda: _then32(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k), lambda: (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k)))
+    v_k = 4
     _c41 = jnp.logical_and(v_walking, (_i32(v_k) < _i32(_K0[_i32(v_c)][_i32(v_d)])))
     def _then42(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k):
         st = dict(st)
-        v_here = _cast(st["board"][_i32(_K1[_i32(v_c)][_i32(v_d)][_i32(v_k)])], jnp.int8)
+        v_here = _lcast(st["board"][_i32(_K1[_i32(v_c)][_i32(v_d)][_i32(v_k)])], jnp.int8)
         _c43 = (_i32(v_here) == (1 - _i32(v_p)))
         def _then44(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
             st = dict(st)
             _a45 = (_i32(v_k) + 1)
-            v_run = _cast(_a45, jnp.int8)
+            v_run = _lcast(_a45, jnp.int8)
             return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
         def _else46(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
             st = dict(st)
@@ -346,25 +377,25 @@ def f_flips(st, v_c, v_d, v_p):
             def _then48(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
                 st = dict(st)
                 _a49 = jnp.minimum(_i32(v_run), 6)
-                v_flipped = _cast(_a49, jnp.int8)
+                v_flipped = _lcast(_a49, jnp.int8)
                 return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
-            st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _select(_c47, _then48(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)))
+            st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _branch(_c47, lambda: _then48(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), lambda: (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)))
             _a50 = False
-            v_walking = _cast(_a50, jnp.bool_)
+            v_walking = _lcast(_a50, jnp.bool_)
             return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
-        st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _select(_c43, _then44(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), _else46(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here))
+        st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _branch(_c43, lambda: _then44(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), lambda: _else46(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here))
         return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k)
-    st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k) = _select(_c41, _then42(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k), (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k)))
-    v_k = jnp.int32(5)
+    st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k) = _branch(_c41, lambda: _then42(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k), lambda: (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k)))
+    v_k = 5
     _c51 = jnp.logical_and(v_walking, (_i32(v_k) < _i32(_K0[_i32(v_c)][_i32(v_d)])))
     def _then52(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k):
         st = dict(st)
-        v_here = _cast(st["board"][_i32(_K1[_i32(v_c)][_i32(v_d)][_i32(v_k)])], jnp.int8)
+        v_here = _lcast(st["board"][_i32(_K1[_i32(v_c)][_i32(v_d)][_i32(v_k)])], jnp.int8)
         _c53 = (_i32(v_here) == (1 - _i32(v_p)))
         def _then54(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
             st = dict(st)
             _a55 = (_i32(v_k) + 1)
-            v_run = _cast(_a55, jnp.int8)
+            v_run = _lcast(_a55, jnp.int8)
             return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
         def _else56(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
             st = dict(st)
@@ -372,25 +403,25 @@ def f_flips(st, v_c, v_d, v_p):
             def _then58(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
                 st = dict(st)
                 _a59 = jnp.minimum(_i32(v_run), 6)
-                v_flipped = _cast(_a59, jnp.int8)
+                v_flipped = _lcast(_a59, jnp.int8)
                 return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
-            st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _select(_c57, _then58(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)))
+            st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _branch(_c57, lambda: _then58(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), lambda: (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)))
             _a60 = False
-            v_walking = _cast(_a60, jnp.bool_)
+            v_walking = _lcast(_a60, jnp.bool_)
             return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
-        st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _select(_c53, _then54(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), _else56(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here))
+        st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _branch(_c53, lambda: _then54(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), lambda: _else56(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here))
         return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k)
-    st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k) = _select(_c51, _then52(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k), (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k)))
-    v_k = jnp.int32(6)
+    st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k) = _branch(_c51, lambda: _then52(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k), lambda: (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k)))
+    v_k = 6
     _c61 = jnp.logical_and(v_walking, (_i32(v_k) < _i32(_K0[_i32(v_c)][_i32(v_d)])))
     def _then62(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k):
         st = dict(st)
-        v_here = _cast(st["board"][_i32(_K1[_i32(v_c)][_i32(v_d)][_i32(v_k)])], jnp.int8)
+        v_here = _lcast(st["board"][_i32(_K1[_i32(v_c)][_i32(v_d)][_i32(v_k)])], jnp.int8)
         _c63 = (_i32(v_here) == (1 - _i32(v_p)))
         def _then64(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
             st = dict(st)
             _a65 = (_i32(v_k) + 1)
-            v_run = _cast(_a65, jnp.int8)
+            v_run = _lcast(_a65, jnp.int8)
             return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
         def _else66(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
             st = dict(st)
@@ -398,15 +429,15 @@ def f_flips(st, v_c, v_d, v_p):
             def _then68(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
                 st = dict(st)
                 _a69 = jnp.minimum(_i32(v_run), 6)
-                v_flipped = _cast(_a69, jnp.int8)
+                v_flipped = _lcast(_a69, jnp.int8)
                 return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
-            st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _select(_c67, _then68(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)))
+            st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _branch(_c67, lambda: _then68(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), lambda: (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)))
             _a70 = False
-            v_walking = _cast(_a70, jnp.bool_)
+            v_walking = _lcast(_a70, jnp.bool_)
             return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here)
-        st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _select(_c63, _then64(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), _else66(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here))
+        st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here) = _branch(_c63, lambda: _then64(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here), lambda: _else66(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here))
         return st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k)
-    st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k) = _select(_c61, _then62(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k), (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k)))
+    st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k) = _branch(_c61, lambda: _then62(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k), lambda: (st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k)))
     _ret = _select(_done, _ret, _cast(v_flipped, jnp.int8))
     _done = jnp.bool_(True)
     return _ret
@@ -414,8 +445,8 @@ def f_flips(st, v_c, v_d, v_p):
 
 def f_can_place(st, v_c, v_p):
     """fn `can_place` (othello.envspec:67)"""
-    v_c = _cast(v_c, jnp.int8)
-    v_p = _cast(v_p, jnp.int8)
+    v_c = _lcast(v_c, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     def _g156(i71):
         _e72 = jnp.logical_and(True, (0 < _i32(_K0[_i32(v_c)][i71])))
         _e73 = _i32(st["board"][_i32(_K1[_i32(v_c)][i71][0])])
@@ -509,8 +540,8 @@ def f_can_place(st, v_c, v_p):
 def p_finish(st):
     """proc `finish` (othello.envspec:73)"""
     st = dict(st)
-    v_mine = _cast(jnp.sum(jax.vmap(lambda i158, _h159: (_i32(_h159) == _i32(st["current_player"])))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]), dtype=jnp.int32), jnp.int8)
-    v_theirs = _cast(jnp.sum(jax.vmap(lambda i160, _h161: (_i32(_h161) == (1 - _i32(st["current_player"]))))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]), dtype=jnp.int32), jnp.int8)
+    v_mine = _lcast(jnp.sum(jax.vmap(lambda i158, _h159: (_i32(_h159) == _i32(st["current_player"])))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]), dtype=jnp.int32), jnp.int8)
+    v_theirs = _lcast(jnp.sum(jax.vmap(lambda i160, _h161: (_i32(_h161) == (1 - _i32(st["current_player"]))))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]), dtype=jnp.int32), jnp.int8)
     _c162 = (_i32(v_mine) > _i32(v_theirs))
     _c163 = (_i32(v_theirs) > _i32(v_mine))
     def _then164(st, v_mine, v_theirs):
@@ -533,408 +564,408 @@ def a_place(st, index):
     """action `place` (othello.envspec:86): index in 0..63"""
     st = dict(st)
     v_cell = (index // 1) % 64
-    v_cell = _cast(v_cell, jnp.int8)
-    v_p = _cast(st["current_player"], jnp.int8)
-    v_d = jnp.int32(0)
-    v_n = _cast(f_flips(st, v_cell, v_d, v_p), jnp.int8)
-    v_k = jnp.int32(0)
+    v_cell = _lcast(v_cell, jnp.int8)
+    v_p = _lcast(st["current_player"], jnp.int8)
+    v_d = 0
+    v_n = _lcast(f_flips(st, v_cell, v_d, v_p), jnp.int8)
+    v_k = 0
     _c167 = (_i32(v_k) < _i32(v_n))
     def _then168(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a169 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a169, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c167, _then168(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(1)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c167, lambda: _then168(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 1
     _c170 = (_i32(v_k) < _i32(v_n))
     def _then171(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a172 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a172, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c170, _then171(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(2)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c170, lambda: _then171(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 2
     _c173 = (_i32(v_k) < _i32(v_n))
     def _then174(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a175 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a175, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c173, _then174(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(3)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c173, lambda: _then174(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 3
     _c176 = (_i32(v_k) < _i32(v_n))
     def _then177(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a178 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a178, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c176, _then177(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(4)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c176, lambda: _then177(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 4
     _c179 = (_i32(v_k) < _i32(v_n))
     def _then180(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a181 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a181, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c179, _then180(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(5)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c179, lambda: _then180(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 5
     _c182 = (_i32(v_k) < _i32(v_n))
     def _then183(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a184 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a184, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c182, _then183(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_d = jnp.int32(1)
-    v_n = _cast(f_flips(st, v_cell, v_d, v_p), jnp.int8)
-    v_k = jnp.int32(0)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c182, lambda: _then183(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_d = 1
+    v_n = _lcast(f_flips(st, v_cell, v_d, v_p), jnp.int8)
+    v_k = 0
     _c185 = (_i32(v_k) < _i32(v_n))
     def _then186(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a187 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a187, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c185, _then186(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(1)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c185, lambda: _then186(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 1
     _c188 = (_i32(v_k) < _i32(v_n))
     def _then189(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a190 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a190, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c188, _then189(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(2)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c188, lambda: _then189(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 2
     _c191 = (_i32(v_k) < _i32(v_n))
     def _then192(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a193 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a193, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c191, _then192(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(3)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c191, lambda: _then192(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 3
     _c194 = (_i32(v_k) < _i32(v_n))
     def _then195(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a196 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a196, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c194, _then195(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(4)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c194, lambda: _then195(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 4
     _c197 = (_i32(v_k) < _i32(v_n))
     def _then198(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a199 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a199, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c197, _then198(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(5)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c197, lambda: _then198(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 5
     _c200 = (_i32(v_k) < _i32(v_n))
     def _then201(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a202 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a202, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c200, _then201(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_d = jnp.int32(2)
-    v_n = _cast(f_flips(st, v_cell, v_d, v_p), jnp.int8)
-    v_k = jnp.int32(0)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c200, lambda: _then201(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_d = 2
+    v_n = _lcast(f_flips(st, v_cell, v_d, v_p), jnp.int8)
+    v_k = 0
     _c203 = (_i32(v_k) < _i32(v_n))
     def _then204(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a205 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a205, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c203, _then204(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(1)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c203, lambda: _then204(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 1
     _c206 = (_i32(v_k) < _i32(v_n))
     def _then207(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a208 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a208, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c206, _then207(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(2)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c206, lambda: _then207(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 2
     _c209 = (_i32(v_k) < _i32(v_n))
     def _then210(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a211 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a211, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c209, _then210(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(3)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c209, lambda: _then210(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 3
     _c212 = (_i32(v_k) < _i32(v_n))
     def _then213(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a214 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a214, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c212, _then213(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(4)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c212, lambda: _then213(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 4
     _c215 = (_i32(v_k) < _i32(v_n))
     def _then216(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a217 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a217, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c215, _then216(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(5)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c215, lambda: _then216(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 5
     _c218 = (_i32(v_k) < _i32(v_n))
     def _then219(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a220 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a220, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c218, _then219(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_d = jnp.int32(3)
-    v_n = _cast(f_flips(st, v_cell, v_d, v_p), jnp.int8)
-    v_k = jnp.int32(0)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c218, lambda: _then219(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_d = 3
+    v_n = _lcast(f_flips(st, v_cell, v_d, v_p), jnp.int8)
+    v_k = 0
     _c221 = (_i32(v_k) < _i32(v_n))
     def _then222(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a223 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a223, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c221, _then222(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(1)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c221, lambda: _then222(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 1
     _c224 = (_i32(v_k) < _i32(v_n))
     def _then225(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a226 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a226, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c224, _then225(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(2)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c224, lambda: _then225(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 2
     _c227 = (_i32(v_k) < _i32(v_n))
     def _then228(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a229 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a229, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c227, _then228(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(3)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c227, lambda: _then228(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 3
     _c230 = (_i32(v_k) < _i32(v_n))
     def _then231(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a232 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a232, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c230, _then231(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(4)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c230, lambda: _then231(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 4
     _c233 = (_i32(v_k) < _i32(v_n))
     def _then234(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a235 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a235, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c233, _then234(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(5)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c233, lambda: _then234(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 5
     _c236 = (_i32(v_k) < _i32(v_n))
     def _then237(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a238 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a238, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c236, _then237(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_d = jnp.int32(4)
-    v_n = _cast(f_flips(st, v_cell, v_d, v_p), jnp.int8)
-    v_k = jnp.int32(0)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c236, lambda: _then237(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_d = 4
+    v_n = _lcast(f_flips(st, v_cell, v_d, v_p), jnp.int8)
+    v_k = 0
     _c239 = (_i32(v_k) < _i32(v_n))
     def _then240(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a241 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a241, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c239, _then240(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(1)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c239, lambda: _then240(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 1
     _c242 = (_i32(v_k) < _i32(v_n))
     def _then243(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a244 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a244, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c242, _then243(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(2)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c242, lambda: _then243(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 2
     _c245 = (_i32(v_k) < _i32(v_n))
     def _then246(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a247 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a247, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c245, _then246(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(3)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c245, lambda: _then246(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 3
     _c248 = (_i32(v_k) < _i32(v_n))
     def _then249(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a250 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a250, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c248, _then249(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(4)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c248, lambda: _then249(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 4
     _c251 = (_i32(v_k) < _i32(v_n))
     def _then252(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a253 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a253, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c251, _then252(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(5)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c251, lambda: _then252(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 5
     _c254 = (_i32(v_k) < _i32(v_n))
     def _then255(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a256 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a256, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c254, _then255(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_d = jnp.int32(5)
-    v_n = _cast(f_flips(st, v_cell, v_d, v_p), jnp.int8)
-    v_k = jnp.int32(0)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c254, lambda: _then255(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_d = 5
+    v_n = _lcast(f_flips(st, v_cell, v_d, v_p), jnp.int8)
+    v_k = 0
     _c257 = (_i32(v_k) < _i32(v_n))
     def _then258(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a259 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a259, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c257, _then258(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(1)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c257, lambda: _then258(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 1
     _c260 = (_i32(v_k) < _i32(v_n))
     def _then261(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a262 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a262, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c260, _then261(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(2)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c260, lambda: _then261(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 2
     _c263 = (_i32(v_k) < _i32(v_n))
     def _then264(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a265 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a265, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c263, _then264(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(3)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c263, lambda: _then264(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 3
     _c266 = (_i32(v_k) < _i32(v_n))
     def _then267(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a268 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a268, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c266, _then267(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(4)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c266, lambda: _then267(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 4
     _c269 = (_i32(v_k) < _i32(v_n))
     def _then270(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a271 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a271, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c269, _then270(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(5)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c269, lambda: _then270(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 5
     _c272 = (_i32(v_k) < _i32(v_n))
     def _then273(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a274 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a274, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c272, _then273(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_d = jnp.int32(6)
-    v_n = _cast(f_flips(st, v_cell, v_d, v_p), jnp.int8)
-    v_k = jnp.int32(0)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c272, lambda: _then273(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_d = 6
+    v_n = _lcast(f_flips(st, v_cell, v_d, v_p), jnp.int8)
+    v_k = 0
     _c275 = (_i32(v_k) < _i32(v_n))
     def _then276(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a277 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a277, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c275, _then276(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(1)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c275, lambda: _then276(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 1
     _c278 = (_i32(v_k) < _i32(v_n))
     def _then279(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a280 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a280, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c278, _then279(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(2)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c278, lambda: _then279(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 2
     _c281 = (_i32(v_k) < _i32(v_n))
     def _then282(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a283 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a283, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c281, _then282(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(3)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c281, lambda: _then282(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 3
     _c284 = (_i32(v_k) < _i32(v_n))
     def _then285(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a286 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a286, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c284, _then285(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(4)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c284, lambda: _then285(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 4
     _c287 = (_i32(v_k) < _i32(v_n))
     def _then288(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a289 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a289, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c287, _then288(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(5)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c287, lambda: _then288(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 5
     _c290 = (_i32(v_k) < _i32(v_n))
     def _then291(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a292 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a292, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c290, _then291(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_d = jnp.int32(7)
-    v_n = _cast(f_flips(st, v_cell, v_d, v_p), jnp.int8)
-    v_k = jnp.int32(0)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c290, lambda: _then291(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_d = 7
+    v_n = _lcast(f_flips(st, v_cell, v_d, v_p), jnp.int8)
+    v_k = 0
     _c293 = (_i32(v_k) < _i32(v_n))
     def _then294(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a295 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a295, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c293, _then294(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(1)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c293, lambda: _then294(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 1
     _c296 = (_i32(v_k) < _i32(v_n))
     def _then297(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a298 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a298, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c296, _then297(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(2)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c296, lambda: _then297(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 2
     _c299 = (_i32(v_k) < _i32(v_n))
     def _then300(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a301 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a301, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c299, _then300(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(3)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c299, lambda: _then300(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 3
     _c302 = (_i32(v_k) < _i32(v_n))
     def _then303(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a304 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a304, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c302, _then303(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(4)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c302, lambda: _then303(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 4
     _c305 = (_i32(v_k) < _i32(v_n))
     def _then306(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a307 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a307, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c305, _then306(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
-    v_k = jnp.int32(5)
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c305, lambda: _then306(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
+    v_k = 5
     _c308 = (_i32(v_k) < _i32(v_n))
     def _then309(st, v_cell, v_p, v_d, v_n, v_k):
         st = dict(st)
         _a310 = v_p
         st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a310, jnp.int8))
         return st, (v_cell, v_p, v_d, v_n, v_k)
-    st, (v_cell, v_p, v_d, v_n, v_k) = _select(_c308, _then309(st, v_cell, v_p, v_d, v_n, v_k), (st, (v_cell, v_p, v_d, v_n, v_k)))
+    st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c308, lambda: _then309(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
     _a311 = v_p
     st["board"] = st["board"].at[_i32(v_cell)].set(_cast(_a311, jnp.int8))
     _a312 = False
@@ -944,7 +975,7 @@ def a_place(st, index):
         st = dict(st)
         st = p_finish(st)
         return st, (v_cell, v_p)
-    st, (v_cell, v_p) = _select(_c313, _then318(st, v_cell, v_p), (st, (v_cell, v_p)))
+    st, (v_cell, v_p) = _branch(_c313, lambda: _then318(st, v_cell, v_p), lambda: (st, (v_cell, v_p)))
     _a319 = (1 - _i32(v_p))
     st["current_player"] = _cast(_a319, jnp.int8)
     return st
@@ -1638,7 +1669,7 @@ def a_pass(st, index):
         st = dict(st)
         st = p_finish(st)
         return st, ()
-    st, () = _select(_c1058, _then1059(st), (st, ()))
+    st, () = _branch(_c1058, lambda: _then1059(st), lambda: (st, ()))
     _a1060 = True
     st["passed"] = _cast(_a1060, jnp.bool_)
     _a1061 = (1 - _i32(st["current_player"]))
@@ -1656,7 +1687,7 @@ def m_pass(st, mv_place):
 
 def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     def _g1075(i1066, _h1069):
         def _g1073(i1067, _h1070):
             def _g1071(i1068):

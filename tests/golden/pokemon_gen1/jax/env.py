@@ -71,12 +71,31 @@ def _randint(st, lo, hi):
 
 
 def _i32(x):
+    """`x` as an int32 to compute with; a Python int or bool (a value known while tracing: an
+    unrolled loop's variable, a literal, a parameter or local bound to one) stays a Python int,
+    so that an index made of it is a static slice and a condition on it is decided while
+    tracing (`_branch`). The checker's ranges keep such a value inside int32."""
+    if type(x) is int or type(x) is bool:
+        return int(x)
     return jnp.asarray(x).astype(jnp.int32)
 
 
 def _cast(value, dtypes):
     """Cast every leaf of `value` to the dtype at the same place in `dtypes`."""
     return jax.tree_util.tree_map(lambda x, d: jnp.asarray(x).astype(d), value, dtypes)
+
+
+def _lcast(value, dtypes):
+    """`_cast` for a local or a parameter: a Python int or bool cast to an integer or bool
+    dtype stays a Python value (see `_i32`); the checker proved it fits the dtype's range, so
+    the cast would not change it. State fields are always stored with `_cast` (arrays)."""
+    if type(value) is not int and type(value) is not bool:
+        return _cast(value, dtypes)
+    if dtypes is jnp.bool_:
+        return bool(value)
+    if isinstance(dtypes, type) and jnp.issubdtype(dtypes, jnp.integer):
+        return int(value)
+    return _cast(value, dtypes)
 
 
 def _get(x, i):
@@ -88,8 +107,20 @@ def _set(x, i, v):
 
 
 def _select(c, a, b):
-    """Branchless `if`: pick pytree `a` where `c` holds, else `b` (leaves identical in both are kept)."""
+    """Branchless `if`: pick pytree `a` where `c` holds, else `b` (leaves identical in both are kept).
+    A Python bool `c` (decided while tracing) picks without a `where`."""
+    if type(c) is bool:
+        return a if c else b
     return jax.tree_util.tree_map(lambda x, y: x if x is y else jnp.where(c, x, y), a, b)
+
+
+def _branch(c, then, orelse):
+    """`if c {then} else {orelse}` with both arms as thunks returning `(st, locals)`: a Python
+    bool `c` (decided while tracing, see `_i32`) traces only the arm it takes; otherwise both
+    are traced and merged by `_select`."""
+    if type(c) is bool:
+        return then() if c else orelse()
+    return _select(c, then(), orelse())
 
 
 def _select_first(conds, orig, arms, orelse):
@@ -332,36 +363,36 @@ _K74 = jnp.asarray(np.array([[[False, False, False, False], [False, False, False
 # ---- the spec's functions, procedures, actions, guards, observe, init, invariants
 def f_mon_alive(st, v_p, v_i):
     """fn `mon_alive` (pokemon_gen1.envspec:209)"""
-    v_p = _cast(v_p, jnp.int8)
-    v_i = _cast(v_i, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_i = _lcast(v_i, jnp.int8)
     return (_i32(st["team"]["hp"][(v_p, v_i)]) > 0)
 
 
 def f_fainted(st, v_p):
     """fn `fainted` (pokemon_gen1.envspec:213)"""
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     return (_i32(st["team"]["hp"][(v_p, st["active"][_i32(v_p)])]) == 0)
 
 
 def f_alive_count(st, v_p):
     """fn `alive_count` (pokemon_gen1.envspec:217)"""
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     return jnp.sum(jax.vmap(lambda i1: (_i32(st["team"]["hp"][(v_p, i1)]) > 0))(jnp.arange(0, 6, dtype=jnp.int32)), dtype=jnp.int32)
 
 
 def f_speed(st, v_p):
     """fn `speed` (pokemon_gen1.envspec:221)"""
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     return st["mstat"][_i32(v_p)][3]
 
 
 def f_eff(st, v_attacking, v_defending):
     """fn `eff` (pokemon_gen1.envspec:225)"""
-    v_attacking = _cast(v_attacking, jnp.int8)
-    v_defending = _cast(v_defending, jnp.int8)
+    v_attacking = _lcast(v_attacking, jnp.int8)
+    v_defending = _lcast(v_defending, jnp.int8)
     _done = jnp.bool_(False)
     _ret = jnp.int8(0)
-    v_c = _cast(_i32(v_attacking), jnp.int8)
+    v_c = _lcast(_i32(v_attacking), jnp.int8)
     _ret = _select(_done, _ret, _cast(_K0[_i32(v_c)][_i32(v_defending)], jnp.int8))
     _done = jnp.bool_(True)
     return _ret
@@ -369,24 +400,24 @@ def f_eff(st, v_attacking, v_defending):
 
 def f_stat_of(st, v_base, v_level):
     """fn `stat_of` (pokemon_gen1.envspec:233)"""
-    v_base = _cast(v_base, jnp.int16)
-    v_level = _cast(v_level, jnp.int8)
+    v_base = _lcast(v_base, jnp.int16)
+    v_level = _lcast(v_level, jnp.int8)
     return (jnp.floor_divide((((2 * _i32(v_base)) + 93) * _i32(v_level)), 100) + 5)
 
 
 def f_hp_of(st, v_base, v_level):
     """fn `hp_of` (pokemon_gen1.envspec:237)"""
-    v_base = _cast(v_base, jnp.int16)
-    v_level = _cast(v_level, jnp.int8)
+    v_base = _lcast(v_base, jnp.int16)
+    v_level = _lcast(v_level, jnp.int8)
     return ((jnp.floor_divide((((2 * _i32(v_base)) + 93) * _i32(v_level)), 100) + _i32(v_level)) + 10)
 
 
 def f_no_pp(st, v_p):
     """fn `no_pp` (pokemon_gen1.envspec:241)"""
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     _done = jnp.bool_(False)
     _ret = jnp.bool_(False)
-    v_a = _cast(st["active"][_i32(v_p)], jnp.int8)
+    v_a = _lcast(st["active"][_i32(v_p)], jnp.int8)
     def _g4(i2, _h3):
         return jnp.logical_or((i2 >= _i32(st["team"]["nmoves"][(v_p, v_a)])), (_i32(_h3) == 0))
     _e5 = jax.vmap(_g4)(jnp.arange(0, 4, dtype=jnp.int32), st["team"]["pp"][(v_p, v_a)])
@@ -397,37 +428,37 @@ def f_no_pp(st, v_p):
 
 def f_hard_locked(st, v_p):
     """fn `hard_locked` (pokemon_gen1.envspec:250)"""
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     return jnp.logical_or(jnp.logical_or(st["recharging"][_i32(v_p)], st["charging"][_i32(v_p)]), (_i32(st["thrash_left"][_i32(v_p)]) > 0))
 
 
 def f_locked(st, v_p):
     """fn `locked` (pokemon_gen1.envspec:254)"""
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     return jnp.logical_or(f_hard_locked(st, v_p), (_i32(st["trap_left"][_i32(v_p)]) > 0))
 
 
 def f_move_ok(st, v_p, v_slot):
     """fn `move_ok` (pokemon_gen1.envspec:267)"""
-    v_p = _cast(v_p, jnp.int8)
-    v_slot = _cast(v_slot, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_slot = _lcast(v_slot, jnp.int8)
     _done = jnp.bool_(False)
     _ret = jnp.bool_(False)
-    v_m = _cast(_get(_get(st["team"], _i32(v_p)), _i32(st["active"][_i32(v_p)])), _DT1)
+    v_m = _lcast(_get(_get(st["team"], _i32(v_p)), _i32(st["active"][_i32(v_p)])), _DT1)
     _c6 = f_locked(st, v_p)
     def _then7(st, v_p, v_slot, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast((_i32(v_slot) == _i32(st["lock_slot"][_i32(v_p)])), jnp.bool_))
         _done = jnp.bool_(True)
         return st, (v_p, v_slot, _done, _ret, v_m)
-    st, (v_p, v_slot, _done, _ret, v_m) = _select(_c6, _then7(st, v_p, v_slot, _done, _ret, v_m), (st, (v_p, v_slot, _done, _ret, v_m)))
+    st, (v_p, v_slot, _done, _ret, v_m) = _branch(_c6, lambda: _then7(st, v_p, v_slot, _done, _ret, v_m), lambda: (st, (v_p, v_slot, _done, _ret, v_m)))
     _c8 = jnp.logical_or(jnp.logical_or(jnp.logical_or((v_m["status"] == 1), (v_m["status"] == 4)), st["trapped"][_i32(v_p)]), f_no_pp(st, v_p))
     def _then9(st, v_p, v_slot, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast((_i32(v_slot) == 0), jnp.bool_))
         _done = jnp.bool_(True)
         return st, (v_p, v_slot, _done, _ret, v_m)
-    st, (v_p, v_slot, _done, _ret, v_m) = _select(_c8, _then9(st, v_p, v_slot, _done, _ret, v_m), (st, (v_p, v_slot, _done, _ret, v_m)))
+    st, (v_p, v_slot, _done, _ret, v_m) = _branch(_c8, lambda: _then9(st, v_p, v_slot, _done, _ret, v_m), lambda: (st, (v_p, v_slot, _done, _ret, v_m)))
     _ret = _select(_done, _ret, _cast(jnp.logical_and((_i32(v_slot) < _i32(v_m["nmoves"])), (_i32(v_m["pp"][_i32(v_slot)]) > 0)), jnp.bool_))
     _done = jnp.bool_(True)
     return _ret
@@ -435,19 +466,19 @@ def f_move_ok(st, v_p, v_slot):
 
 def f_rank(st, v_p, v_slot):
     """fn `rank` (pokemon_gen1.envspec:316)"""
-    v_p = _cast(v_p, jnp.int8)
-    v_slot = _cast(v_slot, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_slot = _lcast(v_slot, jnp.int8)
     _done = jnp.bool_(False)
     _ret = jnp.int8(0)
-    v_a = _cast(st["active"][_i32(v_p)], jnp.int8)
-    v_s = _cast(jnp.where(f_locked(st, v_p), _i32(st["lock_slot"][_i32(v_p)]), _i32(v_slot)), jnp.int8)
+    v_a = _lcast(st["active"][_i32(v_p)], jnp.int8)
+    v_s = _lcast(jnp.where(f_locked(st, v_p), _i32(st["lock_slot"][_i32(v_p)]), _i32(v_slot)), jnp.int8)
     _c10 = jnp.logical_and(f_no_pp(st, v_p), jnp.logical_not(f_locked(st, v_p)))
     def _then11(st, v_p, v_slot, _done, _ret, v_a, v_s):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(1, jnp.int8))
         _done = jnp.bool_(True)
         return st, (v_p, v_slot, _done, _ret, v_a, v_s)
-    st, (v_p, v_slot, _done, _ret, v_a, v_s) = _select(_c10, _then11(st, v_p, v_slot, _done, _ret, v_a, v_s), (st, (v_p, v_slot, _done, _ret, v_a, v_s)))
+    st, (v_p, v_slot, _done, _ret, v_a, v_s) = _branch(_c10, lambda: _then11(st, v_p, v_slot, _done, _ret, v_a, v_s), lambda: (st, (v_p, v_slot, _done, _ret, v_a, v_s)))
     _ret = _select(_done, _ret, _cast((_i32(_K2[_i32(st["team"]["moves"][(v_p, v_a, v_s)])]) + 1), jnp.int8))
     _done = jnp.bool_(True)
     return _ret
@@ -456,59 +487,59 @@ def f_rank(st, v_p, v_slot):
 def p_enter(st, v_p):
     """proc `enter` (pokemon_gen1.envspec:331)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_a = _cast(st["active"][_i32(v_p)], jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_a = _lcast(st["active"][_i32(v_p)], jnp.int8)
     _a12 = True
     st["seen"] = st["seen"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a12, jnp.bool_))
-    v_k = jnp.int32(0)
+    v_k = 0
     _a13 = st["team"]["stats"][(v_p, v_a, v_k)]
     st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a13, jnp.int16))
-    v_k = jnp.int32(1)
+    v_k = 1
     _a14 = st["team"]["stats"][(v_p, v_a, v_k)]
     st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a14, jnp.int16))
-    v_k = jnp.int32(2)
+    v_k = 2
     _a15 = st["team"]["stats"][(v_p, v_a, v_k)]
     st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a15, jnp.int16))
-    v_k = jnp.int32(3)
+    v_k = 3
     _a16 = st["team"]["stats"][(v_p, v_a, v_k)]
     st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a16, jnp.int16))
-    v_cond = _cast(st["team"]["status"][(v_p, v_a)], jnp.int8)
+    v_cond = _lcast(st["team"]["status"][(v_p, v_a)], jnp.int8)
     _c17 = (v_cond == 5)
     def _then18(st, v_p, v_a, v_cond):
         st = dict(st)
         _a19 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_p)][3]), 4), 1)
         st["mstat"] = st["mstat"].at[(_i32(v_p), 3)].set(_cast(_a19, jnp.int16))
         return st, (v_p, v_a, v_cond)
-    st, (v_p, v_a, v_cond) = _select(_c17, _then18(st, v_p, v_a, v_cond), (st, (v_p, v_a, v_cond)))
+    st, (v_p, v_a, v_cond) = _branch(_c17, lambda: _then18(st, v_p, v_a, v_cond), lambda: (st, (v_p, v_a, v_cond)))
     _c20 = (v_cond == 3)
     def _then21(st, v_p, v_a, v_cond):
         st = dict(st)
         _a22 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_p)][0]), 2), 1)
         st["mstat"] = st["mstat"].at[(_i32(v_p), 0)].set(_cast(_a22, jnp.int16))
         return st, (v_p, v_a, v_cond)
-    st, (v_p, v_a, v_cond) = _select(_c20, _then21(st, v_p, v_a, v_cond), (st, (v_p, v_a, v_cond)))
+    st, (v_p, v_a, v_cond) = _branch(_c20, lambda: _then21(st, v_p, v_a, v_cond), lambda: (st, (v_p, v_a, v_cond)))
     _c23 = jnp.logical_or((v_cond == 2), (v_cond == 3))
     def _then24(st, v_p, v_a, v_cond):
         st = dict(st)
         _a25 = jnp.maximum((_i32(st["team"]["hp"][(v_p, v_a)]) - jnp.maximum(jnp.floor_divide(_i32(st["team"]["maxhp"][(v_p, v_a)]), 16), 1)), 0)
         st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a25, jnp.int16))}
         return st, (v_p, v_a, v_cond)
-    st, (v_p, v_a, v_cond) = _select(_c23, _then24(st, v_p, v_a, v_cond), (st, (v_p, v_a, v_cond)))
+    st, (v_p, v_a, v_cond) = _branch(_c23, lambda: _then24(st, v_p, v_a, v_cond), lambda: (st, (v_p, v_a, v_cond)))
     return st
 
 
 def p_leave(st, v_p):
     """proc `leave` (pokemon_gen1.envspec:354)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_a = _cast(st["active"][_i32(v_p)], jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_a = _lcast(st["active"][_i32(v_p)], jnp.int8)
     _c26 = (st["team"]["status"][(v_p, v_a)] == 6)
     def _then27(st, v_p, v_a):
         st = dict(st)
         _a28 = 2
         st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a28, jnp.int8))}
         return st, (v_p, v_a)
-    st, (v_p, v_a) = _select(_c26, _then27(st, v_p, v_a), (st, (v_p, v_a)))
+    st, (v_p, v_a) = _branch(_c26, lambda: _then27(st, v_p, v_a), lambda: (st, (v_p, v_a)))
     _a29 = _K3
     st["boosts"] = st["boosts"].at[_i32(v_p)].set(_cast(_a29, jnp.int8))
     _a30 = 0
@@ -545,7 +576,7 @@ def p_leave(st, v_p):
         _a46 = False
         st["trapped"] = st["trapped"].at[(1 - _i32(v_p))].set(_cast(_a46, jnp.bool_))
         return st, (v_p, v_a)
-    st, (v_p, v_a) = _select(_c44, _then45(st, v_p, v_a), (st, (v_p, v_a)))
+    st, (v_p, v_a) = _branch(_c44, lambda: _then45(st, v_p, v_a), lambda: (st, (v_p, v_a)))
     _a47 = 0
     st["trap_left"] = st["trap_left"].at[_i32(v_p)].set(_cast(_a47, jnp.int8))
     _c48 = st["trapped"][_i32(v_p)]
@@ -554,7 +585,7 @@ def p_leave(st, v_p):
         _a50 = 0
         st["trap_left"] = st["trap_left"].at[(1 - _i32(v_p))].set(_cast(_a50, jnp.int8))
         return st, (v_p, v_a)
-    st, (v_p, v_a) = _select(_c48, _then49(st, v_p, v_a), (st, (v_p, v_a)))
+    st, (v_p, v_a) = _branch(_c48, lambda: _then49(st, v_p, v_a), lambda: (st, (v_p, v_a)))
     _a51 = False
     st["trapped"] = st["trapped"].at[_i32(v_p)].set(_cast(_a51, jnp.bool_))
     return st
@@ -563,8 +594,8 @@ def p_leave(st, v_p):
 def p_switch_in(st, v_p, v_to):
     """proc `switch_in` (pokemon_gen1.envspec:384)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_to = _cast(v_to, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_to = _lcast(v_to, jnp.int8)
     st = p_leave(st, v_p)
     _a52 = v_to
     st["active"] = st["active"].at[_i32(v_p)].set(_cast(_a52, jnp.int8))
@@ -575,9 +606,9 @@ def p_switch_in(st, v_p, v_to):
 def p_before_move(st, v_u):
     """proc `before_move` (pokemon_gen1.envspec:399)"""
     st = dict(st)
-    v_u = _cast(v_u, jnp.int8)
-    v_a = _cast(st["active"][_i32(v_u)], jnp.int8)
-    v_cond = _cast(st["team"]["status"][(v_u, v_a)], jnp.int8)
+    v_u = _lcast(v_u, jnp.int8)
+    v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
+    v_cond = _lcast(st["team"]["status"][(v_u, v_a)], jnp.int8)
     _a53 = True
     st["go"] = _cast(_a53, jnp.bool_)
     _c54 = (v_cond == 4)
@@ -621,21 +652,21 @@ def p_before_move(st, v_u):
         _a73 = jnp.maximum((_i32(st["confused"][_i32(v_u)]) - 1), 0)
         st["confused"] = st["confused"].at[_i32(v_u)].set(_cast(_a73, jnp.int8))
         st, _r74 = _randint(st, 0, 1)
-        v_self_hit = _cast((_r74 == 1), jnp.bool_)
+        v_self_hit = _lcast((_r74 == 1), jnp.bool_)
         _c75 = jnp.logical_and((_i32(st["confused"][_i32(v_u)]) > 0), v_self_hit)
         def _then76(st, v_u, v_a, v_cond, v_self_hit):
             st = dict(st)
-            v_lv = _cast(st["team"]["level"][(v_u, v_a)], jnp.int8)
-            v_hurt = _cast((jnp.floor_divide(jnp.floor_divide((((jnp.floor_divide((_i32(v_lv) * 2), 5) + 2) * _i32(st["mstat"][_i32(v_u)][0])) * 40), _i32(st["mstat"][_i32(v_u)][1])), 50) + 2), jnp.int32)
+            v_lv = _lcast(st["team"]["level"][(v_u, v_a)], jnp.int8)
+            v_hurt = _lcast((jnp.floor_divide(jnp.floor_divide((((jnp.floor_divide((_i32(v_lv) * 2), 5) + 2) * _i32(st["mstat"][_i32(v_u)][0])) * 40), _i32(st["mstat"][_i32(v_u)][1])), 50) + 2), jnp.int32)
             _a77 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - _i32(v_hurt)), 0)
             st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a77, jnp.int16))}
             _a78 = False
             st["go"] = _cast(_a78, jnp.bool_)
             st = p_drop_locks(st, v_u)
             return st, (v_u, v_a, v_cond, v_self_hit)
-        st, (v_u, v_a, v_cond, v_self_hit) = _select(_c75, _then76(st, v_u, v_a, v_cond, v_self_hit), (st, (v_u, v_a, v_cond, v_self_hit)))
+        st, (v_u, v_a, v_cond, v_self_hit) = _branch(_c75, lambda: _then76(st, v_u, v_a, v_cond, v_self_hit), lambda: (st, (v_u, v_a, v_cond, v_self_hit)))
         return st, (v_u, v_a, v_cond)
-    st, (v_u, v_a, v_cond) = _select(_c71, _then72(st, v_u, v_a, v_cond), (st, (v_u, v_a, v_cond)))
+    st, (v_u, v_a, v_cond) = _branch(_c71, lambda: _then72(st, v_u, v_a, v_cond), lambda: (st, (v_u, v_a, v_cond)))
     _c79 = jnp.logical_and(st["go"], (v_cond == 5))
     def _then80(st, v_u, v_a, v_cond):
         st = dict(st)
@@ -647,16 +678,16 @@ def p_before_move(st, v_u):
             st["go"] = _cast(_a84, jnp.bool_)
             st = p_drop_locks(st, v_u)
             return st, (v_u, v_a, v_cond)
-        st, (v_u, v_a, v_cond) = _select(_c81, _then83(st, v_u, v_a, v_cond), (st, (v_u, v_a, v_cond)))
+        st, (v_u, v_a, v_cond) = _branch(_c81, lambda: _then83(st, v_u, v_a, v_cond), lambda: (st, (v_u, v_a, v_cond)))
         return st, (v_u, v_a, v_cond)
-    st, (v_u, v_a, v_cond) = _select(_c79, _then80(st, v_u, v_a, v_cond), (st, (v_u, v_a, v_cond)))
+    st, (v_u, v_a, v_cond) = _branch(_c79, lambda: _then80(st, v_u, v_a, v_cond), lambda: (st, (v_u, v_a, v_cond)))
     return st
 
 
 def p_drop_locks(st, v_u):
     """proc `drop_locks` (pokemon_gen1.envspec:435)"""
     st = dict(st)
-    v_u = _cast(v_u, jnp.int8)
+    v_u = _lcast(v_u, jnp.int8)
     _a85 = False
     st["charging"] = st["charging"].at[_i32(v_u)].set(_cast(_a85, jnp.bool_))
     _a86 = False
@@ -671,30 +702,30 @@ def p_drop_locks(st, v_u):
         _a91 = False
         st["trapped"] = st["trapped"].at[(1 - _i32(v_u))].set(_cast(_a91, jnp.bool_))
         return st, (v_u,)
-    st, (v_u,) = _select(_c88, _then89(st, v_u), (st, (v_u,)))
+    st, (v_u,) = _branch(_c88, lambda: _then89(st, v_u), lambda: (st, (v_u,)))
     return st
 
 
 def p_use_move(st, v_u, v_slot):
     """proc `use_move` (pokemon_gen1.envspec:453)"""
     st = dict(st)
-    v_u = _cast(v_u, jnp.int8)
-    v_slot = _cast(v_slot, jnp.int8)
-    v_a = _cast(st["active"][_i32(v_u)], jnp.int8)
+    v_u = _lcast(v_u, jnp.int8)
+    v_slot = _lcast(v_slot, jnp.int8)
+    v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
     _c92 = (_i32(st["team"]["hp"][(v_u, v_a)]) > 0)
     def _then93(st, v_u, v_slot, v_a):
         st = dict(st)
-        v_s = _cast(jnp.where(f_locked(st, v_u), _i32(st["lock_slot"][_i32(v_u)]), _i32(v_slot)), jnp.int8)
-        v_struggle = _cast(jnp.logical_and(f_no_pp(st, v_u), jnp.logical_not(f_locked(st, v_u))), jnp.bool_)
-        v_m = _cast(st["team"]["moves"][(v_u, v_a, v_s)], jnp.int16)
+        v_s = _lcast(jnp.where(f_locked(st, v_u), _i32(st["lock_slot"][_i32(v_u)]), _i32(v_slot)), jnp.int8)
+        v_struggle = _lcast(jnp.logical_and(f_no_pp(st, v_u), jnp.logical_not(f_locked(st, v_u))), jnp.bool_)
+        v_m = _lcast(st["team"]["moves"][(v_u, v_a, v_s)], jnp.int16)
         _c94 = v_struggle
         def _then95(st, v_u, v_slot, v_a, v_s, v_struggle, v_m):
             st = dict(st)
             _a96 = 164
-            v_m = _cast(_a96, jnp.int16)
+            v_m = _lcast(_a96, jnp.int16)
             return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m)
-        st, (v_u, v_slot, v_a, v_s, v_struggle, v_m) = _select(_c94, _then95(st, v_u, v_slot, v_a, v_s, v_struggle, v_m), (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m)))
-        v_foe_was_up = _cast((_i32(st["team"]["hp"][((1 - _i32(v_u)), st["active"][(1 - _i32(v_u))])]) > 0), jnp.bool_)
+        st, (v_u, v_slot, v_a, v_s, v_struggle, v_m) = _branch(_c94, lambda: _then95(st, v_u, v_slot, v_a, v_s, v_struggle, v_m), lambda: (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m)))
+        v_foe_was_up = _lcast((_i32(st["team"]["hp"][((1 - _i32(v_u)), st["active"][(1 - _i32(v_u))])]) > 0), jnp.bool_)
         st = p_before_move(st, v_u)
         _c97 = st["go"]
         def _then98(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up):
@@ -704,21 +735,21 @@ def p_use_move(st, v_u, v_slot):
             _a100 = {"high_crit": _cast(False, jnp.bool_), "hits_min": _cast(1, jnp.int8), "hits_max": _cast(1, jnp.int8), "drain_num": _cast(0, jnp.int8), "drain_den": _cast(0, jnp.int8), "recoil_num": _cast(0, jnp.int8), "recoil_den": _cast(0, jnp.int8), "status": _cast(0, jnp.int8), "sec_status": _cast(0, jnp.int8), "sec_chance": _cast(0, jnp.int8), "stat": _cast(0, jnp.int8), "stages": _cast(0, jnp.int8), "on_user": _cast(False, jnp.bool_), "stat_chance": _cast(0, jnp.int8), "confuse": _cast(0, jnp.int8), "flinch": _cast(0, jnp.int8), "recharge": _cast(False, jnp.bool_), "trap": _cast(False, jnp.bool_), "thrash": _cast(False, jnp.bool_), "explode": _cast(False, jnp.bool_), "ohko": _cast(False, jnp.bool_), "charge": _cast(False, jnp.bool_), "fly": _cast(False, jnp.bool_), "fixed": _cast(0, jnp.int8), "level_damage": _cast(False, jnp.bool_), "psywave": _cast(False, jnp.bool_), "half_hp": _cast(False, jnp.bool_), "crash": _cast(False, jnp.bool_), "heal": _cast(False, jnp.bool_), "rest": _cast(False, jnp.bool_), "haze": _cast(False, jnp.bool_), "screen": _cast(0, jnp.int8), "seed": _cast(False, jnp.bool_), "substitute": _cast(False, jnp.bool_), "counter": _cast(False, jnp.bool_), "focus": _cast(False, jnp.bool_), "mist": _cast(False, jnp.bool_), "sleeping_target": _cast(False, jnp.bool_)}
             st["fx"] = _cast(_a100, _DT4)
             st = p_move_effect__dispatch(st, _K5[_i32(v_m)])
-            v_charge_turn = _cast(jnp.logical_and(st["fx"]["charge"], jnp.logical_not(st["charging"][_i32(v_u)])), jnp.bool_)
+            v_charge_turn = _lcast(jnp.logical_and(st["fx"]["charge"], jnp.logical_not(st["charging"][_i32(v_u)])), jnp.bool_)
             _c101 = jnp.logical_or(jnp.logical_and(jnp.logical_and(jnp.logical_not(f_locked(st, v_u)), jnp.logical_not(st["fx"]["charge"])), jnp.logical_not(v_struggle)), st["charging"][_i32(v_u)])
             def _then102(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn):
                 st = dict(st)
                 _a103 = jnp.maximum((_i32(st["team"]["pp"][(v_u, v_a, v_s)]) - 1), 0)
                 st["team"] = {**st["team"], "pp": st["team"]["pp"].at[(_i32(v_u), _i32(v_a), _i32(v_s))].set(_cast(_a103, jnp.int8))}
                 return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)
-            st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn) = _select(_c101, _then102(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn), (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)))
+            st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn) = _branch(_c101, lambda: _then102(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn), lambda: (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)))
             _c104 = jnp.logical_not(v_struggle)
             def _then105(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn):
                 st = dict(st)
                 _a106 = True
                 st["move_seen"] = st["move_seen"].at[(_i32(v_u), _i32(v_a), _i32(v_s))].set(_cast(_a106, jnp.bool_))
                 return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)
-            st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn) = _select(_c104, _then105(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn), (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)))
+            st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn) = _branch(_c104, lambda: _then105(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn), lambda: (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)))
             _a107 = jnp.logical_and(jnp.logical_and(jnp.logical_or((_K6[_i32(v_m)] == 0), (_K6[_i32(v_m)] == 6)), (_i32(_K7[_i32(v_m)]) > 0)), jnp.logical_not(st["fx"]["counter"]))
             st["counterable"] = st["counterable"].at[_i32(v_u)].set(_cast(_a107, jnp.bool_))
             _c108 = v_charge_turn
@@ -739,28 +770,28 @@ def p_use_move(st, v_u, v_slot):
                 st["invulnerable"] = st["invulnerable"].at[_i32(v_u)].set(_cast(_a115, jnp.bool_))
                 st = p_carry_out(st, v_u, v_m, v_s)
                 return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)
-            st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn) = _select(_c108, _then109(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn), _else113(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn))
+            st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn) = _branch(_c108, lambda: _then109(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn), lambda: _else113(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn))
             return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up)
-        st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up) = _select(_c97, _then98(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up), (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up)))
+        st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up) = _branch(_c97, lambda: _then98(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up), lambda: (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up)))
         _c116 = jnp.logical_not(jnp.logical_and(v_foe_was_up, (_i32(st["team"]["hp"][((1 - _i32(v_u)), st["active"][(1 - _i32(v_u))])]) == 0)))
         def _then117(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up):
             st = dict(st)
             st = p_residual(st, v_u)
             return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up)
-        st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up) = _select(_c116, _then117(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up), (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up)))
+        st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up) = _branch(_c116, lambda: _then117(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up), lambda: (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up)))
         return st, (v_u, v_slot, v_a)
-    st, (v_u, v_slot, v_a) = _select(_c92, _then93(st, v_u, v_slot, v_a), (st, (v_u, v_slot, v_a)))
+    st, (v_u, v_slot, v_a) = _branch(_c92, lambda: _then93(st, v_u, v_slot, v_a), lambda: (st, (v_u, v_slot, v_a)))
     return st
 
 
 def p_carry_out(st, v_u, v_m, v_s):
     """proc `carry_out` (pokemon_gen1.envspec:494)"""
     st = dict(st)
-    v_u = _cast(v_u, jnp.int8)
-    v_m = _cast(v_m, jnp.int16)
-    v_s = _cast(v_s, jnp.int8)
-    v_t = _cast((1 - _i32(v_u)), jnp.int8)
-    v_ta = _cast(st["active"][_i32(v_t)], jnp.int8)
+    v_u = _lcast(v_u, jnp.int8)
+    v_m = _lcast(v_m, jnp.int16)
+    v_s = _lcast(v_s, jnp.int8)
+    v_t = _lcast((1 - _i32(v_u)), jnp.int8)
+    v_ta = _lcast(st["active"][_i32(v_t)], jnp.int8)
     _c118 = jnp.logical_or(_K8[_i32(v_m)], (_i32(st["team"]["hp"][(v_t, v_ta)]) > 0))
     def _then119(st, v_u, v_m, v_s, v_t, v_ta):
         st = dict(st)
@@ -770,14 +801,14 @@ def p_carry_out(st, v_u, v_m, v_s):
             _a122 = False
             st["recharging"] = st["recharging"].at[_i32(v_t)].set(_cast(_a122, jnp.bool_))
             return st, (v_u, v_m, v_s, v_t, v_ta)
-        st, (v_u, v_m, v_s, v_t, v_ta) = _select(_c120, _then121(st, v_u, v_m, v_s, v_t, v_ta), (st, (v_u, v_m, v_s, v_t, v_ta)))
+        st, (v_u, v_m, v_s, v_t, v_ta) = _branch(_c120, lambda: _then121(st, v_u, v_m, v_s, v_t, v_ta), lambda: (st, (v_u, v_m, v_s, v_t, v_ta)))
         _c123 = (_K9[_i32(v_m)] != 2)
         def _then124(st, v_u, v_m, v_s, v_t, v_ta):
             st = dict(st)
             _a125 = 0
             st["last_damage"] = _cast(_a125, jnp.int16)
             return st, (v_u, v_m, v_s, v_t, v_ta)
-        st, (v_u, v_m, v_s, v_t, v_ta) = _select(_c123, _then124(st, v_u, v_m, v_s, v_t, v_ta), (st, (v_u, v_m, v_s, v_t, v_ta)))
+        st, (v_u, v_m, v_s, v_t, v_ta) = _branch(_c123, lambda: _then124(st, v_u, v_m, v_s, v_t, v_ta), lambda: (st, (v_u, v_m, v_s, v_t, v_ta)))
         _c126 = st["fx"]["thrash"]
         def _then127(st, v_u, v_m, v_s, v_t, v_ta):
             st = dict(st)
@@ -793,7 +824,7 @@ def p_carry_out(st, v_u, v_m, v_s):
                     _a134 = _r133
                     st["confused"] = st["confused"].at[_i32(v_u)].set(_cast(_a134, jnp.int8))
                     return st, (v_u, v_m, v_s, v_t, v_ta)
-                st, (v_u, v_m, v_s, v_t, v_ta) = _select(_c131, _then132(st, v_u, v_m, v_s, v_t, v_ta), (st, (v_u, v_m, v_s, v_t, v_ta)))
+                st, (v_u, v_m, v_s, v_t, v_ta) = _branch(_c131, lambda: _then132(st, v_u, v_m, v_s, v_t, v_ta), lambda: (st, (v_u, v_m, v_s, v_t, v_ta)))
                 return st, (v_u, v_m, v_s, v_t, v_ta)
             def _else135(st, v_u, v_m, v_s, v_t, v_ta):
                 st = dict(st)
@@ -803,9 +834,9 @@ def p_carry_out(st, v_u, v_m, v_s):
                 _a138 = v_s
                 st["lock_slot"] = st["lock_slot"].at[_i32(v_u)].set(_cast(_a138, jnp.int8))
                 return st, (v_u, v_m, v_s, v_t, v_ta)
-            st, (v_u, v_m, v_s, v_t, v_ta) = _select(_c128, _then129(st, v_u, v_m, v_s, v_t, v_ta), _else135(st, v_u, v_m, v_s, v_t, v_ta))
+            st, (v_u, v_m, v_s, v_t, v_ta) = _branch(_c128, lambda: _then129(st, v_u, v_m, v_s, v_t, v_ta), lambda: _else135(st, v_u, v_m, v_s, v_t, v_ta))
             return st, (v_u, v_m, v_s, v_t, v_ta)
-        st, (v_u, v_m, v_s, v_t, v_ta) = _select(_c126, _then127(st, v_u, v_m, v_s, v_t, v_ta), (st, (v_u, v_m, v_s, v_t, v_ta)))
+        st, (v_u, v_m, v_s, v_t, v_ta) = _branch(_c126, lambda: _then127(st, v_u, v_m, v_s, v_t, v_ta), lambda: (st, (v_u, v_m, v_s, v_t, v_ta)))
         st = p_check_hit(st, v_u, v_m)
         _a139 = False
         st["broke_sub"] = _cast(_a139, jnp.bool_)
@@ -820,20 +851,20 @@ def p_carry_out(st, v_u, v_m, v_s):
             st = dict(st)
             st = p_missed(st, v_u)
             return st, (v_u, v_m, v_s, v_t, v_ta)
-        st, (v_u, v_m, v_s, v_t, v_ta) = _select(_c141, _then142(st, v_u, v_m, v_s, v_t, v_ta), _else143(st, v_u, v_m, v_s, v_t, v_ta))
+        st, (v_u, v_m, v_s, v_t, v_ta) = _branch(_c141, lambda: _then142(st, v_u, v_m, v_s, v_t, v_ta), lambda: _else143(st, v_u, v_m, v_s, v_t, v_ta))
         return st, (v_u, v_m, v_s, v_t, v_ta)
-    st, (v_u, v_m, v_s, v_t, v_ta) = _select(_c118, _then119(st, v_u, v_m, v_s, v_t, v_ta), (st, (v_u, v_m, v_s, v_t, v_ta)))
+    st, (v_u, v_m, v_s, v_t, v_ta) = _branch(_c118, lambda: _then119(st, v_u, v_m, v_s, v_t, v_ta), lambda: (st, (v_u, v_m, v_s, v_t, v_ta)))
     return st
 
 
 def p_check_hit(st, v_u, v_m):
     """proc `check_hit` (pokemon_gen1.envspec:539)"""
     st = dict(st)
-    v_u = _cast(v_u, jnp.int8)
-    v_m = _cast(v_m, jnp.int16)
-    v_t = _cast((1 - _i32(v_u)), jnp.int8)
-    v_ta = _cast(st["active"][_i32(v_t)], jnp.int8)
-    v_sp = _cast(st["team"]["species"][(v_t, v_ta)], jnp.int16)
+    v_u = _lcast(v_u, jnp.int8)
+    v_m = _lcast(v_m, jnp.int16)
+    v_t = _lcast((1 - _i32(v_u)), jnp.int8)
+    v_ta = _lcast(st["active"][_i32(v_t)], jnp.int8)
+    v_sp = _lcast(st["team"]["species"][(v_t, v_ta)], jnp.int16)
     _a144 = True
     st["go"] = _cast(_a144, jnp.bool_)
     _c145 = jnp.logical_not(_K8[_i32(v_m)])
@@ -845,29 +876,29 @@ def p_check_hit(st, v_u, v_m):
             _a149 = False
             st["go"] = _cast(_a149, jnp.bool_)
             return st, (v_u, v_m, v_t, v_ta, v_sp)
-        st, (v_u, v_m, v_t, v_ta, v_sp) = _select(_c147, _then148(st, v_u, v_m, v_t, v_ta, v_sp), (st, (v_u, v_m, v_t, v_ta, v_sp)))
+        st, (v_u, v_m, v_t, v_ta, v_sp) = _branch(_c147, lambda: _then148(st, v_u, v_m, v_t, v_ta, v_sp), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp)))
         _c150 = jnp.logical_and(jnp.logical_and(st["go"], _K11[_i32(v_m)]), jnp.logical_or((_i32(f_eff(st, _K6[_i32(v_m)], _K12[_i32(v_sp)])) == 0), (_i32(f_eff(st, _K6[_i32(v_m)], _K13[_i32(v_sp)])) == 0)))
         def _then151(st, v_u, v_m, v_t, v_ta, v_sp):
             st = dict(st)
             _a152 = False
             st["go"] = _cast(_a152, jnp.bool_)
             return st, (v_u, v_m, v_t, v_ta, v_sp)
-        st, (v_u, v_m, v_t, v_ta, v_sp) = _select(_c150, _then151(st, v_u, v_m, v_t, v_ta, v_sp), (st, (v_u, v_m, v_t, v_ta, v_sp)))
+        st, (v_u, v_m, v_t, v_ta, v_sp) = _branch(_c150, lambda: _then151(st, v_u, v_m, v_t, v_ta, v_sp), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp)))
         _c153 = jnp.logical_and(jnp.logical_and(st["go"], st["fx"]["ohko"]), (_i32(f_speed(st, v_t)) > _i32(f_speed(st, v_u))))
         def _then154(st, v_u, v_m, v_t, v_ta, v_sp):
             st = dict(st)
             _a155 = False
             st["go"] = _cast(_a155, jnp.bool_)
             return st, (v_u, v_m, v_t, v_ta, v_sp)
-        st, (v_u, v_m, v_t, v_ta, v_sp) = _select(_c153, _then154(st, v_u, v_m, v_t, v_ta, v_sp), (st, (v_u, v_m, v_t, v_ta, v_sp)))
+        st, (v_u, v_m, v_t, v_ta, v_sp) = _branch(_c153, lambda: _then154(st, v_u, v_m, v_t, v_ta, v_sp), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp)))
         _c156 = jnp.logical_and(jnp.logical_and(st["go"], st["fx"]["sleeping_target"]), (st["team"]["status"][(v_t, v_ta)] != 1))
         def _then157(st, v_u, v_m, v_t, v_ta, v_sp):
             st = dict(st)
             _a158 = False
             st["go"] = _cast(_a158, jnp.bool_)
             return st, (v_u, v_m, v_t, v_ta, v_sp)
-        st, (v_u, v_m, v_t, v_ta, v_sp) = _select(_c156, _then157(st, v_u, v_m, v_t, v_ta, v_sp), (st, (v_u, v_m, v_t, v_ta, v_sp)))
-        v_sure = _cast(jnp.logical_and((st["fx"]["status"] == 1), st["recharging"][_i32(v_t)]), jnp.bool_)
+        st, (v_u, v_m, v_t, v_ta, v_sp) = _branch(_c156, lambda: _then157(st, v_u, v_m, v_t, v_ta, v_sp), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp)))
+        v_sure = _lcast(jnp.logical_and((st["fx"]["status"] == 1), st["recharging"][_i32(v_t)]), jnp.bool_)
         _c159 = jnp.logical_and(jnp.logical_and(st["go"], (_i32(_K10[_i32(v_m)]) != 0)), jnp.logical_not(v_sure))
         def _then160(st, v_u, v_m, v_t, v_ta, v_sp, v_sure):
             st = dict(st)
@@ -878,40 +909,40 @@ def p_check_hit(st, v_u, v_m):
                 _a164 = False
                 st["go"] = _cast(_a164, jnp.bool_)
                 return st, (v_u, v_m, v_t, v_ta, v_sp, v_sure)
-            st, (v_u, v_m, v_t, v_ta, v_sp, v_sure) = _select(_c161, _then163(st, v_u, v_m, v_t, v_ta, v_sp, v_sure), (st, (v_u, v_m, v_t, v_ta, v_sp, v_sure)))
+            st, (v_u, v_m, v_t, v_ta, v_sp, v_sure) = _branch(_c161, lambda: _then163(st, v_u, v_m, v_t, v_ta, v_sp, v_sure), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp, v_sure)))
             return st, (v_u, v_m, v_t, v_ta, v_sp, v_sure)
-        st, (v_u, v_m, v_t, v_ta, v_sp, v_sure) = _select(_c159, _then160(st, v_u, v_m, v_t, v_ta, v_sp, v_sure), (st, (v_u, v_m, v_t, v_ta, v_sp, v_sure)))
+        st, (v_u, v_m, v_t, v_ta, v_sp, v_sure) = _branch(_c159, lambda: _then160(st, v_u, v_m, v_t, v_ta, v_sp, v_sure), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp, v_sure)))
         return st, (v_u, v_m, v_t, v_ta, v_sp)
-    st, (v_u, v_m, v_t, v_ta, v_sp) = _select(_c145, _then146(st, v_u, v_m, v_t, v_ta, v_sp), (st, (v_u, v_m, v_t, v_ta, v_sp)))
+    st, (v_u, v_m, v_t, v_ta, v_sp) = _branch(_c145, lambda: _then146(st, v_u, v_m, v_t, v_ta, v_sp), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp)))
     return st
 
 
 def p_missed(st, v_u):
     """proc `missed` (pokemon_gen1.envspec:568)"""
     st = dict(st)
-    v_u = _cast(v_u, jnp.int8)
-    v_a = _cast(st["active"][_i32(v_u)], jnp.int8)
+    v_u = _lcast(v_u, jnp.int8)
+    v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
     _c165 = st["fx"]["explode"]
     def _then166(st, v_u, v_a):
         st = dict(st)
         _a167 = 0
         st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a167, jnp.int16))}
         return st, (v_u, v_a)
-    st, (v_u, v_a) = _select(_c165, _then166(st, v_u, v_a), (st, (v_u, v_a)))
+    st, (v_u, v_a) = _branch(_c165, lambda: _then166(st, v_u, v_a), lambda: (st, (v_u, v_a)))
     _c168 = st["fx"]["crash"]
     def _then169(st, v_u, v_a):
         st = dict(st)
         _a170 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - 1), 0)
         st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a170, jnp.int16))}
         return st, (v_u, v_a)
-    st, (v_u, v_a) = _select(_c168, _then169(st, v_u, v_a), (st, (v_u, v_a)))
+    st, (v_u, v_a) = _branch(_c168, lambda: _then169(st, v_u, v_a), lambda: (st, (v_u, v_a)))
     _c171 = (_i32(st["trap_left"][_i32(v_u)]) > 0)
     def _then172(st, v_u, v_a):
         st = dict(st)
         _a173 = False
         st["trapped"] = st["trapped"].at[(1 - _i32(v_u))].set(_cast(_a173, jnp.bool_))
         return st, (v_u, v_a)
-    st, (v_u, v_a) = _select(_c171, _then172(st, v_u, v_a), (st, (v_u, v_a)))
+    st, (v_u, v_a) = _branch(_c171, lambda: _then172(st, v_u, v_a), lambda: (st, (v_u, v_a)))
     _a174 = 0
     st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a174, jnp.int8))
     return st
@@ -920,29 +951,29 @@ def p_missed(st, v_u):
 def p_land(st, v_u, v_m, v_s):
     """proc `land` (pokemon_gen1.envspec:582)"""
     st = dict(st)
-    v_u = _cast(v_u, jnp.int8)
-    v_m = _cast(v_m, jnp.int16)
-    v_s = _cast(v_s, jnp.int8)
-    v_t = _cast((1 - _i32(v_u)), jnp.int8)
-    v_a = _cast(st["active"][_i32(v_u)], jnp.int8)
-    v_ta = _cast(st["active"][_i32(v_t)], jnp.int8)
-    v_damaging = _cast(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(_K7[_i32(v_m)]) > 0), st["fx"]["ohko"]), st["fx"]["counter"]), st["fx"]["level_damage"]), (_i32(st["fx"]["fixed"]) > 0)), st["fx"]["psywave"]), st["fx"]["half_hp"]), jnp.bool_)
+    v_u = _lcast(v_u, jnp.int8)
+    v_m = _lcast(v_m, jnp.int16)
+    v_s = _lcast(v_s, jnp.int8)
+    v_t = _lcast((1 - _i32(v_u)), jnp.int8)
+    v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
+    v_ta = _lcast(st["active"][_i32(v_t)], jnp.int8)
+    v_damaging = _lcast(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(_K7[_i32(v_m)]) > 0), st["fx"]["ohko"]), st["fx"]["counter"]), st["fx"]["level_damage"]), (_i32(st["fx"]["fixed"]) > 0)), st["fx"]["psywave"]), st["fx"]["half_hp"]), jnp.bool_)
     _c175 = v_damaging
     def _then176(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
         st = dict(st)
         st = p_compute_damage(st, v_u, v_m)
         return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
-    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _select(_c175, _then176(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
+    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch(_c175, lambda: _then176(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
     _c177 = jnp.logical_and(v_damaging, st["go"])
     def _then178(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
         st = dict(st)
-        v_many = _cast((_i32(st["fx"]["hits_max"]) > _i32(st["fx"]["hits_min"])), jnp.bool_)
+        v_many = _lcast((_i32(st["fx"]["hits_max"]) > _i32(st["fx"]["hits_min"])), jnp.bool_)
         st, _r179 = _randint(st, 0, 7)
-        v_draw = _cast(_r179, jnp.int8)
-        v_hits = _cast(jnp.where(v_many, _i32(_K14[_i32(v_draw)]), _i32(st["fx"]["hits_min"])), jnp.int8)
+        v_draw = _lcast(_r179, jnp.int8)
+        v_hits = _lcast(jnp.where(v_many, _i32(_K14[_i32(v_draw)]), _i32(st["fx"]["hits_min"])), jnp.int8)
         st = p_hit(st, v_u, v_hits)
         return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
-    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _select(_c177, _then178(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
+    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch(_c177, lambda: _then178(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
     _c180 = st["go"]
     def _then181(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
         st = dict(st)
@@ -957,42 +988,42 @@ def p_land(st, v_u, v_m, v_s):
             st = dict(st)
             st = p_secondary_effects(st, v_u, v_m)
             return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
-        st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _select(_c184, _then185(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
+        st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch(_c184, lambda: _then185(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
         _c186 = st["give_stat"]
         def _then187(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
             st = dict(st)
             st = p_change_stat(st, jnp.where(st["fx"]["on_user"], _i32(v_u), _i32(v_t)), st["fx"]["stat"], st["fx"]["stages"], v_u)
             return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
-        st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _select(_c186, _then187(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
+        st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch(_c186, lambda: _then187(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
         _c188 = (st["give_status"] != 0)
         def _then189(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
             st = dict(st)
             st = p_inflict(st, v_t, st["give_status"])
             return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
-        st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _select(_c188, _then189(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
+        st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch(_c188, lambda: _then189(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
         return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
-    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _select(_c180, _then181(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
+    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch(_c180, lambda: _then181(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
     _c190 = jnp.logical_and(st["fx"]["explode"], jnp.logical_not(st["broke_sub"]))
     def _then191(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
         st = dict(st)
         _a192 = 0
         st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a192, jnp.int16))}
         return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
-    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _select(_c190, _then191(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
+    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch(_c190, lambda: _then191(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
     return st
 
 
 def p_compute_damage(st, v_u, v_m):
     """proc `compute_damage` (pokemon_gen1.envspec:633)"""
     st = dict(st)
-    v_u = _cast(v_u, jnp.int8)
-    v_m = _cast(v_m, jnp.int16)
-    v_t = _cast((1 - _i32(v_u)), jnp.int8)
-    v_a = _cast(st["active"][_i32(v_u)], jnp.int8)
-    v_ta = _cast(st["active"][_i32(v_t)], jnp.int8)
-    v_sp = _cast(st["team"]["species"][(v_u, v_a)], jnp.int16)
-    v_tsp = _cast(st["team"]["species"][(v_t, v_ta)], jnp.int16)
-    v_lv = _cast(st["team"]["level"][(v_u, v_a)], jnp.int8)
+    v_u = _lcast(v_u, jnp.int8)
+    v_m = _lcast(v_m, jnp.int16)
+    v_t = _lcast((1 - _i32(v_u)), jnp.int8)
+    v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
+    v_ta = _lcast(st["active"][_i32(v_t)], jnp.int8)
+    v_sp = _lcast(st["team"]["species"][(v_u, v_a)], jnp.int16)
+    v_tsp = _lcast(st["team"]["species"][(v_t, v_ta)], jnp.int16)
+    v_lv = _lcast(st["team"]["level"][(v_u, v_a)], jnp.int8)
     _c193 = st["fx"]["ohko"]
     _c194 = st["fx"]["counter"]
     _c195 = st["fx"]["level_damage"]
@@ -1019,7 +1050,7 @@ def p_compute_damage(st, v_u, v_m):
             _a208 = False
             st["go"] = _cast(_a208, jnp.bool_)
             return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
-        st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv) = _select(_c204, _then205(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _else207(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv))
+        st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv) = _branch(_c204, lambda: _then205(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), lambda: _else207(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
     def _then209(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
         st = dict(st)
@@ -1054,23 +1085,23 @@ def p_compute_damage(st, v_u, v_m):
         return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
     def _else222(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
         st = dict(st)
-        v_phys = _cast((_K9[_i32(v_m)] == 0), jnp.bool_)
-        v_k = _cast(jnp.where(v_phys, 0, 2), jnp.int8)
-        v_kd = _cast(jnp.where(v_phys, 1, 2), jnp.int8)
+        v_phys = _lcast((_K9[_i32(v_m)] == 0), jnp.bool_)
+        v_k = _lcast(jnp.where(v_phys, 0, 2), jnp.int8)
+        v_kd = _lcast(jnp.where(v_phys, 1, 2), jnp.int8)
         st, _r223 = _randint(st, 0, 255)
-        v_crit_draw = _cast(_r223, jnp.int16)
-        v_crit = _cast((_i32(v_crit_draw) < _i32(f_crit_chance(st, _K15[_i32(v_sp)], st["focus"][_i32(v_u)], st["fx"]["high_crit"]))), jnp.bool_)
-        v_atk = _cast(jnp.where(v_crit, _i32(st["team"]["stats"][(v_u, v_a, v_k)]), _i32(st["mstat"][_i32(v_u)][_i32(v_k)])), jnp.int16)
-        v_def0 = _cast(jnp.where(v_crit, _i32(st["team"]["stats"][(v_t, v_ta, v_kd)]), _i32(st["mstat"][_i32(v_t)][_i32(v_kd)])), jnp.int16)
-        v_screened = _cast(jnp.logical_and(jnp.logical_not(v_crit), jnp.logical_or(jnp.logical_and(v_phys, st["reflect"][_i32(v_t)]), jnp.logical_and(jnp.logical_not(v_phys), st["light_screen"][_i32(v_t)]))), jnp.bool_)
-        v_def1 = _cast(jnp.where(v_screened, (_i32(v_def0) * 2), _i32(v_def0)), jnp.int16)
-        v_stab = _cast(jnp.logical_or((_K6[_i32(v_m)] == _K12[_i32(v_sp)]), (_K6[_i32(v_m)] == _K13[_i32(v_sp)])), jnp.bool_)
-        v_raw = _cast(f_formula(st, jnp.where(v_crit, (2 * _i32(v_lv)), _i32(v_lv)), _K7[_i32(v_m)], v_atk, v_def1, jnp.logical_and(st["fx"]["explode"], v_phys), v_stab, _K6[_i32(v_m)], _K12[_i32(v_tsp)], _K13[_i32(v_tsp)]), jnp.int16)
+        v_crit_draw = _lcast(_r223, jnp.int16)
+        v_crit = _lcast((_i32(v_crit_draw) < _i32(f_crit_chance(st, _K15[_i32(v_sp)], st["focus"][_i32(v_u)], st["fx"]["high_crit"]))), jnp.bool_)
+        v_atk = _lcast(jnp.where(v_crit, _i32(st["team"]["stats"][(v_u, v_a, v_k)]), _i32(st["mstat"][_i32(v_u)][_i32(v_k)])), jnp.int16)
+        v_def0 = _lcast(jnp.where(v_crit, _i32(st["team"]["stats"][(v_t, v_ta, v_kd)]), _i32(st["mstat"][_i32(v_t)][_i32(v_kd)])), jnp.int16)
+        v_screened = _lcast(jnp.logical_and(jnp.logical_not(v_crit), jnp.logical_or(jnp.logical_and(v_phys, st["reflect"][_i32(v_t)]), jnp.logical_and(jnp.logical_not(v_phys), st["light_screen"][_i32(v_t)]))), jnp.bool_)
+        v_def1 = _lcast(jnp.where(v_screened, (_i32(v_def0) * 2), _i32(v_def0)), jnp.int16)
+        v_stab = _lcast(jnp.logical_or((_K6[_i32(v_m)] == _K12[_i32(v_sp)]), (_K6[_i32(v_m)] == _K13[_i32(v_sp)])), jnp.bool_)
+        v_raw = _lcast(f_formula(st, jnp.where(v_crit, (2 * _i32(v_lv)), _i32(v_lv)), _K7[_i32(v_m)], v_atk, v_def1, jnp.logical_and(st["fx"]["explode"], v_phys), v_stab, _K6[_i32(v_m)], _K12[_i32(v_tsp)], _K13[_i32(v_tsp)]), jnp.int16)
         _c224 = (_i32(v_raw) > 1)
         def _then225(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw):
             st = dict(st)
             st, _r226 = _randint(st, 217, 255)
-            v_roll = _cast(_r226, jnp.int16)
+            v_roll = _lcast(_r226, jnp.int16)
             _a227 = jnp.minimum(jnp.floor_divide((_i32(v_raw) * _i32(v_roll)), 255), 999)
             st["dmg"] = _cast(_a227, jnp.int16)
             return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw)
@@ -1079,7 +1110,7 @@ def p_compute_damage(st, v_u, v_m):
             _a229 = jnp.minimum(_i32(v_raw), 999)
             st["dmg"] = _cast(_a229, jnp.int16)
             return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw)
-        st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw) = _select(_c224, _then225(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw), _else228(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw))
+        st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw) = _branch(_c224, lambda: _then225(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw), lambda: _else228(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
     st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv) = _select_first((_c193, _c194, _c195, _c196, _c197, _c198, _c199, _c200, ), (st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)), (_then201(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then203(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then209(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then211(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then213(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then216(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then218(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then220(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), ), _else222(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv))
     return st
@@ -1087,24 +1118,24 @@ def p_compute_damage(st, v_u, v_m):
 
 def f_formula(st, v_level, v_power, v_atk, v_defense, v_halve_def, v_stab, v_move_type, v_def_type1, v_def_type2):
     """fn `formula` (pokemon_gen1.envspec:685)"""
-    v_level = _cast(v_level, jnp.int16)
-    v_power = _cast(v_power, jnp.int16)
-    v_atk = _cast(v_atk, jnp.int16)
-    v_defense = _cast(v_defense, jnp.int16)
-    v_halve_def = _cast(v_halve_def, jnp.bool_)
-    v_stab = _cast(v_stab, jnp.bool_)
-    v_move_type = _cast(v_move_type, jnp.int8)
-    v_def_type1 = _cast(v_def_type1, jnp.int8)
-    v_def_type2 = _cast(v_def_type2, jnp.int8)
+    v_level = _lcast(v_level, jnp.int16)
+    v_power = _lcast(v_power, jnp.int16)
+    v_atk = _lcast(v_atk, jnp.int16)
+    v_defense = _lcast(v_defense, jnp.int16)
+    v_halve_def = _lcast(v_halve_def, jnp.bool_)
+    v_stab = _lcast(v_stab, jnp.bool_)
+    v_move_type = _lcast(v_move_type, jnp.int8)
+    v_def_type1 = _lcast(v_def_type1, jnp.int8)
+    v_def_type2 = _lcast(v_def_type2, jnp.int8)
     _done = jnp.bool_(False)
     _ret = jnp.int16(0)
-    v_big = _cast(jnp.logical_or((_i32(v_atk) >= 256), (_i32(v_defense) >= 256)), jnp.bool_)
-    v_atk2 = _cast(jnp.where(v_big, jnp.maximum(jnp.remainder(jnp.floor_divide(_i32(v_atk), 4), 256), 1), _i32(v_atk)), jnp.int16)
-    v_def2 = _cast(jnp.where(v_big, jnp.maximum(jnp.remainder(jnp.floor_divide(_i32(v_defense), 4), 256), 1), _i32(v_defense)), jnp.int16)
-    v_def3 = _cast(jnp.where(v_halve_def, jnp.maximum(jnp.floor_divide(_i32(v_def2), 2), 1), _i32(v_def2)), jnp.int16)
-    v_base = _cast((jnp.minimum(jnp.floor_divide(jnp.floor_divide((((jnp.floor_divide((_i32(v_level) * 2), 5) + 2) * _i32(v_power)) * _i32(v_atk2)), _i32(v_def3)), 50), 997) + 2), jnp.int16)
-    v_d2 = _cast(jnp.where(v_stab, (_i32(v_base) + jnp.floor_divide(_i32(v_base), 2)), _i32(v_base)), jnp.int16)
-    v_d3 = _cast(jnp.floor_divide((_i32(v_d2) * _i32(f_eff(st, v_move_type, v_def_type1))), 10), jnp.int16)
+    v_big = _lcast(jnp.logical_or((_i32(v_atk) >= 256), (_i32(v_defense) >= 256)), jnp.bool_)
+    v_atk2 = _lcast(jnp.where(v_big, jnp.maximum(jnp.remainder(jnp.floor_divide(_i32(v_atk), 4), 256), 1), _i32(v_atk)), jnp.int16)
+    v_def2 = _lcast(jnp.where(v_big, jnp.maximum(jnp.remainder(jnp.floor_divide(_i32(v_defense), 4), 256), 1), _i32(v_defense)), jnp.int16)
+    v_def3 = _lcast(jnp.where(v_halve_def, jnp.maximum(jnp.floor_divide(_i32(v_def2), 2), 1), _i32(v_def2)), jnp.int16)
+    v_base = _lcast((jnp.minimum(jnp.floor_divide(jnp.floor_divide((((jnp.floor_divide((_i32(v_level) * 2), 5) + 2) * _i32(v_power)) * _i32(v_atk2)), _i32(v_def3)), 50), 997) + 2), jnp.int16)
+    v_d2 = _lcast(jnp.where(v_stab, (_i32(v_base) + jnp.floor_divide(_i32(v_base), 2)), _i32(v_base)), jnp.int16)
+    v_d3 = _lcast(jnp.floor_divide((_i32(v_d2) * _i32(f_eff(st, v_move_type, v_def_type1))), 10), jnp.int16)
     _ret = _select(_done, _ret, _cast(jnp.floor_divide((_i32(v_d3) * _i32(f_eff(st, v_move_type, v_def_type2))), 10), jnp.int16))
     _done = jnp.bool_(True)
     return _ret
@@ -1112,9 +1143,9 @@ def f_formula(st, v_level, v_power, v_atk, v_defense, v_halve_def, v_stab, v_mov
 
 def f_hit_chance(st, v_accuracy, v_acc_stage, v_eva_stage):
     """fn `hit_chance` (pokemon_gen1.envspec:699)"""
-    v_accuracy = _cast(v_accuracy, jnp.int8)
-    v_acc_stage = _cast(v_acc_stage, jnp.int8)
-    v_eva_stage = _cast(v_eva_stage, jnp.int8)
+    v_accuracy = _lcast(v_accuracy, jnp.int8)
+    v_acc_stage = _lcast(v_acc_stage, jnp.int8)
+    v_eva_stage = _lcast(v_eva_stage, jnp.int8)
     _done = jnp.bool_(False)
     _ret = jnp.int16(1)
     _c230 = (_i32(v_accuracy) == 0)
@@ -1123,9 +1154,9 @@ def f_hit_chance(st, v_accuracy, v_acc_stage, v_eva_stage):
         _ret = _select(_done, _ret, _cast(256, jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_accuracy, v_acc_stage, v_eva_stage, _done, _ret)
-    st, (v_accuracy, v_acc_stage, v_eva_stage, _done, _ret) = _select(_c230, _then231(st, v_accuracy, v_acc_stage, v_eva_stage, _done, _ret), (st, (v_accuracy, v_acc_stage, v_eva_stage, _done, _ret)))
-    v_a1 = _cast(jnp.floor_divide((_i32(v_accuracy) * 255), 100), jnp.int16)
-    v_a2 = _cast(jnp.floor_divide((_i32(v_a1) * _i32(_K16[(_i32(v_acc_stage) + 6)])), 100), jnp.int16)
+    st, (v_accuracy, v_acc_stage, v_eva_stage, _done, _ret) = _branch(_c230, lambda: _then231(st, v_accuracy, v_acc_stage, v_eva_stage, _done, _ret), lambda: (st, (v_accuracy, v_acc_stage, v_eva_stage, _done, _ret)))
+    v_a1 = _lcast(jnp.floor_divide((_i32(v_accuracy) * 255), 100), jnp.int16)
+    v_a2 = _lcast(jnp.floor_divide((_i32(v_a1) * _i32(_K16[(_i32(v_acc_stage) + 6)])), 100), jnp.int16)
     _ret = _select(_done, _ret, _cast(jnp.clip(jnp.floor_divide((_i32(v_a2) * _i32(_K16[(6 - _i32(v_eva_stage))])), 100), 1, 255), jnp.int16))
     _done = jnp.bool_(True)
     return _ret
@@ -1133,13 +1164,13 @@ def f_hit_chance(st, v_accuracy, v_acc_stage, v_eva_stage):
 
 def f_crit_chance(st, v_base_speed, v_focus_energy, v_high):
     """fn `crit_chance` (pokemon_gen1.envspec:708)"""
-    v_base_speed = _cast(v_base_speed, jnp.int16)
-    v_focus_energy = _cast(v_focus_energy, jnp.bool_)
-    v_high = _cast(v_high, jnp.bool_)
+    v_base_speed = _lcast(v_base_speed, jnp.int16)
+    v_focus_energy = _lcast(v_focus_energy, jnp.bool_)
+    v_high = _lcast(v_high, jnp.bool_)
     _done = jnp.bool_(False)
     _ret = jnp.int16(0)
-    v_c = _cast(jnp.floor_divide(_i32(v_base_speed), 2), jnp.int8)
-    v_c2 = _cast(jnp.where(v_focus_energy, jnp.floor_divide(_i32(v_c), 2), jnp.clip((_i32(v_c) * 2), 1, 255)), jnp.int16)
+    v_c = _lcast(jnp.floor_divide(_i32(v_base_speed), 2), jnp.int8)
+    v_c2 = _lcast(jnp.where(v_focus_energy, jnp.floor_divide(_i32(v_c), 2), jnp.clip((_i32(v_c) * 2), 1, 255)), jnp.int16)
     _ret = _select(_done, _ret, _cast(jnp.where(v_high, jnp.clip((_i32(v_c2) * 4), 1, 255), jnp.floor_divide(_i32(v_c2), 2)), jnp.int16))
     _done = jnp.bool_(True)
     return _ret
@@ -1148,10 +1179,10 @@ def f_crit_chance(st, v_base_speed, v_focus_energy, v_high):
 def p_hit(st, v_u, v_n):
     """proc `hit` (pokemon_gen1.envspec:721)"""
     st = dict(st)
-    v_u = _cast(v_u, jnp.int8)
-    v_n = _cast(v_n, jnp.int8)
-    v_t = _cast((1 - _i32(v_u)), jnp.int8)
-    v_ta = _cast(st["active"][_i32(v_t)], jnp.int8)
+    v_u = _lcast(v_u, jnp.int8)
+    v_n = _lcast(v_n, jnp.int8)
+    v_t = _lcast((1 - _i32(v_u)), jnp.int8)
+    v_ta = _lcast(st["active"][_i32(v_t)], jnp.int8)
     _c232 = (_i32(st["sub_hp"][_i32(v_t)]) > 0)
     def _then233(st, v_u, v_n, v_t, v_ta):
         st = dict(st)
@@ -1173,13 +1204,13 @@ def p_hit(st, v_u, v_n):
             st["sub_hp"] = st["sub_hp"].at[_i32(v_t)].set(_cast(_a241, jnp.int16))
             st = p_recoil_and_drain(st, v_u, st["dmg"])
             return st, (v_u, v_n, v_t, v_ta)
-        st, (v_u, v_n, v_t, v_ta) = _select(_c236, _then237(st, v_u, v_n, v_t, v_ta), _else240(st, v_u, v_n, v_t, v_ta))
+        st, (v_u, v_n, v_t, v_ta) = _branch(_c236, lambda: _then237(st, v_u, v_n, v_t, v_ta), lambda: _else240(st, v_u, v_n, v_t, v_ta))
         return st, (v_u, v_n, v_t, v_ta)
     def _else242(st, v_u, v_n, v_t, v_ta):
         st = dict(st)
-        v_hp = _cast(st["team"]["hp"][(v_t, v_ta)], jnp.int16)
-        v_total = _cast(jnp.minimum((_i32(st["dmg"]) * _i32(v_n)), _i32(v_hp)), jnp.int16)
-        v_done = _cast(jnp.where((_i32(st["dmg"]) == 0), _i32(v_n), jnp.minimum(_i32(v_n), jnp.floor_divide(((_i32(v_hp) + _i32(st["dmg"])) - 1), jnp.maximum(_i32(st["dmg"]), 1)))), jnp.int8)
+        v_hp = _lcast(st["team"]["hp"][(v_t, v_ta)], jnp.int16)
+        v_total = _lcast(jnp.minimum((_i32(st["dmg"]) * _i32(v_n)), _i32(v_hp)), jnp.int16)
+        v_done = _lcast(jnp.where((_i32(st["dmg"]) == 0), _i32(v_n), jnp.minimum(_i32(v_n), jnp.floor_divide(((_i32(v_hp) + _i32(st["dmg"])) - 1), jnp.maximum(_i32(st["dmg"]), 1)))), jnp.int8)
         _a243 = jnp.maximum((_i32(v_hp) - _i32(v_total)), 0)
         st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a243, jnp.int16))}
         _a244 = jnp.clip(jnp.minimum(_i32(st["dmg"]), (_i32(v_hp) - ((_i32(v_done) - 1) * _i32(st["dmg"])))), 0, 999)
@@ -1189,55 +1220,55 @@ def p_hit(st, v_u, v_n):
             st = dict(st)
             st = p_recoil_and_drain(st, v_u, jnp.minimum(_i32(v_total), 999))
             return st, (v_u, v_n, v_t, v_ta, v_hp, v_total, v_done)
-        st, (v_u, v_n, v_t, v_ta, v_hp, v_total, v_done) = _select(_c245, _then246(st, v_u, v_n, v_t, v_ta, v_hp, v_total, v_done), (st, (v_u, v_n, v_t, v_ta, v_hp, v_total, v_done)))
+        st, (v_u, v_n, v_t, v_ta, v_hp, v_total, v_done) = _branch(_c245, lambda: _then246(st, v_u, v_n, v_t, v_ta, v_hp, v_total, v_done), lambda: (st, (v_u, v_n, v_t, v_ta, v_hp, v_total, v_done)))
         return st, (v_u, v_n, v_t, v_ta)
-    st, (v_u, v_n, v_t, v_ta) = _select(_c232, _then233(st, v_u, v_n, v_t, v_ta), _else242(st, v_u, v_n, v_t, v_ta))
+    st, (v_u, v_n, v_t, v_ta) = _branch(_c232, lambda: _then233(st, v_u, v_n, v_t, v_ta), lambda: _else242(st, v_u, v_n, v_t, v_ta))
     return st
 
 
 def p_recoil_and_drain(st, v_u, v_d):
     """proc `recoil_and_drain` (pokemon_gen1.envspec:746)"""
     st = dict(st)
-    v_u = _cast(v_u, jnp.int8)
-    v_d = _cast(v_d, jnp.int16)
-    v_a = _cast(st["active"][_i32(v_u)], jnp.int8)
+    v_u = _lcast(v_u, jnp.int8)
+    v_d = _lcast(v_d, jnp.int16)
+    v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
     _c247 = (_i32(st["fx"]["recoil_num"]) > 0)
     def _then248(st, v_u, v_d, v_a):
         st = dict(st)
-        v_n = _cast(jnp.maximum(_i32(st["fx"]["recoil_den"]), 1), jnp.int8)
-        v_r = _cast(jnp.maximum(jnp.floor_divide((((2 * _i32(v_d)) * _i32(st["fx"]["recoil_num"])) + _i32(v_n)), (2 * _i32(v_n))), 1), jnp.int16)
+        v_n = _lcast(jnp.maximum(_i32(st["fx"]["recoil_den"]), 1), jnp.int8)
+        v_r = _lcast(jnp.maximum(jnp.floor_divide((((2 * _i32(v_d)) * _i32(st["fx"]["recoil_num"])) + _i32(v_n)), (2 * _i32(v_n))), 1), jnp.int16)
         _a249 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - _i32(v_r)), 0)
         st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a249, jnp.int16))}
         return st, (v_u, v_d, v_a)
-    st, (v_u, v_d, v_a) = _select(_c247, _then248(st, v_u, v_d, v_a), (st, (v_u, v_d, v_a)))
+    st, (v_u, v_d, v_a) = _branch(_c247, lambda: _then248(st, v_u, v_d, v_a), lambda: (st, (v_u, v_d, v_a)))
     _c250 = (_i32(st["fx"]["drain_num"]) > 0)
     def _then251(st, v_u, v_d, v_a):
         st = dict(st)
-        v_gain = _cast(jnp.maximum(jnp.floor_divide((_i32(v_d) * _i32(st["fx"]["drain_num"])), jnp.maximum(_i32(st["fx"]["drain_den"]), 1)), 1), jnp.int32)
+        v_gain = _lcast(jnp.maximum(jnp.floor_divide((_i32(v_d) * _i32(st["fx"]["drain_num"])), jnp.maximum(_i32(st["fx"]["drain_den"]), 1)), 1), jnp.int32)
         _a252 = jnp.minimum((_i32(st["team"]["hp"][(v_u, v_a)]) + _i32(v_gain)), _i32(st["team"]["maxhp"][(v_u, v_a)]))
         st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a252, jnp.int16))}
         return st, (v_u, v_d, v_a)
-    st, (v_u, v_d, v_a) = _select(_c250, _then251(st, v_u, v_d, v_a), (st, (v_u, v_d, v_a)))
+    st, (v_u, v_d, v_a) = _branch(_c250, lambda: _then251(st, v_u, v_d, v_a), lambda: (st, (v_u, v_d, v_a)))
     return st
 
 
 def p_primary_effects(st, v_u, v_m):
     """proc `primary_effects` (pokemon_gen1.envspec:767)"""
     st = dict(st)
-    v_u = _cast(v_u, jnp.int8)
-    v_m = _cast(v_m, jnp.int16)
-    v_t = _cast((1 - _i32(v_u)), jnp.int8)
-    v_a = _cast(st["active"][_i32(v_u)], jnp.int8)
-    v_ta = _cast(st["active"][_i32(v_t)], jnp.int8)
-    v_shielded = _cast((_i32(st["sub_hp"][_i32(v_t)]) > 0), jnp.bool_)
+    v_u = _lcast(v_u, jnp.int8)
+    v_m = _lcast(v_m, jnp.int16)
+    v_t = _lcast((1 - _i32(v_u)), jnp.int8)
+    v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
+    v_ta = _lcast(st["active"][_i32(v_t)], jnp.int8)
+    v_shielded = _lcast((_i32(st["sub_hp"][_i32(v_t)]) > 0), jnp.bool_)
     _c253 = jnp.logical_and(jnp.logical_and((_i32(st["fx"]["stages"]) != 0), (_i32(st["fx"]["stat_chance"]) == 100)), jnp.logical_or(st["fx"]["on_user"], jnp.logical_and(jnp.logical_not(v_shielded), jnp.logical_not(st["mist"][_i32(v_t)]))))
     def _then254(st, v_u, v_m, v_t, v_a, v_ta, v_shielded):
         st = dict(st)
         _a255 = True
         st["give_stat"] = _cast(_a255, jnp.bool_)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded) = _select(_c253, _then254(st, v_u, v_m, v_t, v_a, v_ta, v_shielded), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded)))
-    v_cond = _cast(st["fx"]["status"], jnp.int8)
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded) = _branch(_c253, lambda: _then254(st, v_u, v_m, v_t, v_a, v_ta, v_shielded), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded)))
+    v_cond = _lcast(st["fx"]["status"], jnp.int8)
     _c256 = jnp.logical_and((v_cond == 1), st["recharging"][_i32(v_t)])
     _c257 = (v_cond != 0)
     def _then258(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond):
@@ -1251,14 +1282,14 @@ def p_primary_effects(st, v_u, v_m):
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)
     def _then262(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond):
         st = dict(st)
-        v_poison = _cast(jnp.logical_or((v_cond == 2), (v_cond == 6)), jnp.bool_)
+        v_poison = _lcast(jnp.logical_or((v_cond == 2), (v_cond == 6)), jnp.bool_)
         _c263 = jnp.logical_not(jnp.logical_and(v_poison, v_shielded))
         def _then264(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison):
             st = dict(st)
             _a265 = v_cond
             st["give_status"] = _cast(_a265, jnp.int8)
             return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison)
-        st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison) = _select(_c263, _then264(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison)))
+        st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison) = _branch(_c263, lambda: _then264(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison)))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)
     st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond) = _select_first((_c256, _c257, ), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)), (_then258(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond), _then262(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond), ), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)))
     _c266 = jnp.logical_and(jnp.logical_and((_i32(st["fx"]["confuse"]) == 100), jnp.logical_not(v_shielded)), (_i32(st["confused"][_i32(v_t)]) == 0))
@@ -1268,21 +1299,21 @@ def p_primary_effects(st, v_u, v_m):
         _a269 = _r268
         st["confused"] = st["confused"].at[_i32(v_t)].set(_cast(_a269, jnp.int8))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond) = _select(_c266, _then267(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)))
-    v_tsp = _cast(st["team"]["species"][(v_t, v_ta)], jnp.int16)
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond) = _branch(_c266, lambda: _then267(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)))
+    v_tsp = _lcast(st["team"]["species"][(v_t, v_ta)], jnp.int16)
     _c270 = jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(st["fx"]["seed"], jnp.logical_not(v_shielded)), jnp.logical_not(st["seeded"][_i32(v_t)])), (_K12[_i32(v_tsp)] != 4)), (_K13[_i32(v_tsp)] != 4))
     def _then271(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
         st = dict(st)
         _a272 = True
         st["seeded"] = st["seeded"].at[_i32(v_t)].set(_cast(_a272, jnp.bool_))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _select(_c270, _then271(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _branch(_c270, lambda: _then271(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
     _c273 = st["fx"]["substitute"]
     def _then274(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
         st = dict(st)
         st = p_make_substitute(st, v_u)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _select(_c273, _then274(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _branch(_c273, lambda: _then274(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
     _c275 = (_i32(st["fx"]["screen"]) == 1)
     _c276 = (_i32(st["fx"]["screen"]) == 2)
     def _then277(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
@@ -1302,43 +1333,43 @@ def p_primary_effects(st, v_u, v_m):
         _a283 = True
         st["focus"] = st["focus"].at[_i32(v_u)].set(_cast(_a283, jnp.bool_))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _select(_c281, _then282(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _branch(_c281, lambda: _then282(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
     _c284 = st["fx"]["mist"]
     def _then285(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
         st = dict(st)
         _a286 = True
         st["mist"] = st["mist"].at[_i32(v_u)].set(_cast(_a286, jnp.bool_))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _select(_c284, _then285(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _branch(_c284, lambda: _then285(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
     _c287 = jnp.logical_or(st["fx"]["heal"], st["fx"]["rest"])
     def _then288(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
         st = dict(st)
         st = p_recover(st, v_u)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _select(_c287, _then288(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _branch(_c287, lambda: _then288(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
     _c289 = st["fx"]["haze"]
     def _then290(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
         st = dict(st)
         st = p_do_haze(st, v_u)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _select(_c289, _then290(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _branch(_c289, lambda: _then290(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
     return st
 
 
 def f_heal_fails(st, v_hp, v_maxhp):
     """fn `heal_fails` (pokemon_gen1.envspec:815)"""
-    v_hp = _cast(v_hp, jnp.int16)
-    v_maxhp = _cast(v_maxhp, jnp.int16)
+    v_hp = _lcast(v_hp, jnp.int16)
+    v_maxhp = _lcast(v_maxhp, jnp.int16)
     return jnp.logical_or((_i32(v_hp) == _i32(v_maxhp)), jnp.logical_and(jnp.logical_or((_i32(v_hp) == (_i32(v_maxhp) - 255)), (_i32(v_hp) == (_i32(v_maxhp) - 511))), (jnp.remainder(_i32(v_hp), 256) != 0)))
 
 
 def p_recover(st, v_u):
     """proc `recover` (pokemon_gen1.envspec:819)"""
     st = dict(st)
-    v_u = _cast(v_u, jnp.int8)
-    v_a = _cast(st["active"][_i32(v_u)], jnp.int8)
-    v_hp = _cast(st["team"]["hp"][(v_u, v_a)], jnp.int16)
-    v_full = _cast(st["team"]["maxhp"][(v_u, v_a)], jnp.int16)
+    v_u = _lcast(v_u, jnp.int8)
+    v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
+    v_hp = _lcast(st["team"]["hp"][(v_u, v_a)], jnp.int16)
+    v_full = _lcast(st["team"]["maxhp"][(v_u, v_a)], jnp.int16)
     _c291 = jnp.logical_not(f_heal_fails(st, v_hp, v_full))
     def _then292(st, v_u, v_a, v_hp, v_full):
         st = dict(st)
@@ -1357,18 +1388,18 @@ def p_recover(st, v_u):
             _a299 = jnp.minimum((_i32(v_hp) + jnp.floor_divide(_i32(v_full), 2)), _i32(v_full))
             st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a299, jnp.int16))}
             return st, (v_u, v_a, v_hp, v_full)
-        st, (v_u, v_a, v_hp, v_full) = _select(_c293, _then294(st, v_u, v_a, v_hp, v_full), _else298(st, v_u, v_a, v_hp, v_full))
+        st, (v_u, v_a, v_hp, v_full) = _branch(_c293, lambda: _then294(st, v_u, v_a, v_hp, v_full), lambda: _else298(st, v_u, v_a, v_hp, v_full))
         return st, (v_u, v_a, v_hp, v_full)
-    st, (v_u, v_a, v_hp, v_full) = _select(_c291, _then292(st, v_u, v_a, v_hp, v_full), (st, (v_u, v_a, v_hp, v_full)))
+    st, (v_u, v_a, v_hp, v_full) = _branch(_c291, lambda: _then292(st, v_u, v_a, v_hp, v_full), lambda: (st, (v_u, v_a, v_hp, v_full)))
     return st
 
 
 def p_make_substitute(st, v_u):
     """proc `make_substitute` (pokemon_gen1.envspec:837)"""
     st = dict(st)
-    v_u = _cast(v_u, jnp.int8)
-    v_a = _cast(st["active"][_i32(v_u)], jnp.int8)
-    v_quarter = _cast(jnp.floor_divide(_i32(st["team"]["maxhp"][(v_u, v_a)]), 4), jnp.int16)
+    v_u = _lcast(v_u, jnp.int8)
+    v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
+    v_quarter = _lcast(jnp.floor_divide(_i32(st["team"]["maxhp"][(v_u, v_a)]), 4), jnp.int16)
     _c300 = jnp.logical_and((_i32(st["sub_hp"][_i32(v_u)]) == 0), ((_i32(st["team"]["hp"][(v_u, v_a)]) * 4) >= _i32(st["team"]["maxhp"][(v_u, v_a)])))
     def _then301(st, v_u, v_a, v_quarter):
         st = dict(st)
@@ -1378,7 +1409,7 @@ def p_make_substitute(st, v_u):
             _a304 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - _i32(v_quarter)), 0)
             st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a304, jnp.int16))}
             return st, (v_u, v_a, v_quarter)
-        st, (v_u, v_a, v_quarter) = _select(_c302, _then303(st, v_u, v_a, v_quarter), (st, (v_u, v_a, v_quarter)))
+        st, (v_u, v_a, v_quarter) = _branch(_c302, lambda: _then303(st, v_u, v_a, v_quarter), lambda: (st, (v_u, v_a, v_quarter)))
         _a305 = (_i32(v_quarter) + 1)
         st["sub_hp"] = st["sub_hp"].at[_i32(v_u)].set(_cast(_a305, jnp.int16))
         _c306 = st["trapped"][_i32(v_u)]
@@ -1389,30 +1420,30 @@ def p_make_substitute(st, v_u):
             _a309 = False
             st["trapped"] = st["trapped"].at[_i32(v_u)].set(_cast(_a309, jnp.bool_))
             return st, (v_u, v_a, v_quarter)
-        st, (v_u, v_a, v_quarter) = _select(_c306, _then307(st, v_u, v_a, v_quarter), (st, (v_u, v_a, v_quarter)))
+        st, (v_u, v_a, v_quarter) = _branch(_c306, lambda: _then307(st, v_u, v_a, v_quarter), lambda: (st, (v_u, v_a, v_quarter)))
         return st, (v_u, v_a, v_quarter)
-    st, (v_u, v_a, v_quarter) = _select(_c300, _then301(st, v_u, v_a, v_quarter), (st, (v_u, v_a, v_quarter)))
+    st, (v_u, v_a, v_quarter) = _branch(_c300, lambda: _then301(st, v_u, v_a, v_quarter), lambda: (st, (v_u, v_a, v_quarter)))
     return st
 
 
 def p_do_haze(st, v_u):
     """proc `do_haze` (pokemon_gen1.envspec:856)"""
     st = dict(st)
-    v_u = _cast(v_u, jnp.int8)
-    v_p = jnp.int32(0)
-    v_a = _cast(st["active"][_i32(v_p)], jnp.int8)
+    v_u = _lcast(v_u, jnp.int8)
+    v_p = 0
+    v_a = _lcast(st["active"][_i32(v_p)], jnp.int8)
     _a310 = _K3
     st["boosts"] = st["boosts"].at[_i32(v_p)].set(_cast(_a310, jnp.int8))
-    v_k = jnp.int32(0)
+    v_k = 0
     _a311 = st["team"]["stats"][(v_p, v_a, v_k)]
     st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a311, jnp.int16))
-    v_k = jnp.int32(1)
+    v_k = 1
     _a312 = st["team"]["stats"][(v_p, v_a, v_k)]
     st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a312, jnp.int16))
-    v_k = jnp.int32(2)
+    v_k = 2
     _a313 = st["team"]["stats"][(v_p, v_a, v_k)]
     st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a313, jnp.int16))
-    v_k = jnp.int32(3)
+    v_k = 3
     _a314 = st["team"]["stats"][(v_p, v_a, v_k)]
     st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a314, jnp.int16))
     _a315 = 0
@@ -1431,20 +1462,20 @@ def p_do_haze(st, v_u):
     st["toxic"] = st["toxic"].at[_i32(v_p)].set(_cast(_a321, jnp.bool_))
     _a322 = 0
     st["toxic_n"] = st["toxic_n"].at[_i32(v_p)].set(_cast(_a322, jnp.int8))
-    v_p = jnp.int32(1)
-    v_a = _cast(st["active"][_i32(v_p)], jnp.int8)
+    v_p = 1
+    v_a = _lcast(st["active"][_i32(v_p)], jnp.int8)
     _a323 = _K3
     st["boosts"] = st["boosts"].at[_i32(v_p)].set(_cast(_a323, jnp.int8))
-    v_k = jnp.int32(0)
+    v_k = 0
     _a324 = st["team"]["stats"][(v_p, v_a, v_k)]
     st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a324, jnp.int16))
-    v_k = jnp.int32(1)
+    v_k = 1
     _a325 = st["team"]["stats"][(v_p, v_a, v_k)]
     st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a325, jnp.int16))
-    v_k = jnp.int32(2)
+    v_k = 2
     _a326 = st["team"]["stats"][(v_p, v_a, v_k)]
     st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a326, jnp.int16))
-    v_k = jnp.int32(3)
+    v_k = 3
     _a327 = st["team"]["stats"][(v_p, v_a, v_k)]
     st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a327, jnp.int16))
     _a328 = 0
@@ -1463,7 +1494,7 @@ def p_do_haze(st, v_u):
     st["toxic"] = st["toxic"].at[_i32(v_p)].set(_cast(_a334, jnp.bool_))
     _a335 = 0
     st["toxic_n"] = st["toxic_n"].at[_i32(v_p)].set(_cast(_a335, jnp.int8))
-    v_t = _cast((1 - _i32(v_u)), jnp.int8)
+    v_t = _lcast((1 - _i32(v_u)), jnp.int8)
     _a336 = 0
     st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_t), _i32(st["active"][_i32(v_t)]))].set(_cast(_a336, jnp.int8))}
     _a337 = 0
@@ -1474,19 +1505,19 @@ def p_do_haze(st, v_u):
         _a340 = 2
         st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_u), _i32(st["active"][_i32(v_u)]))].set(_cast(_a340, jnp.int8))}
         return st, (v_u, v_t)
-    st, (v_u, v_t) = _select(_c338, _then339(st, v_u, v_t), (st, (v_u, v_t)))
+    st, (v_u, v_t) = _branch(_c338, lambda: _then339(st, v_u, v_t), lambda: (st, (v_u, v_t)))
     return st
 
 
 def p_inflict(st, v_t, v_cond):
     """proc `inflict` (pokemon_gen1.envspec:884)"""
     st = dict(st)
-    v_t = _cast(v_t, jnp.int8)
-    v_cond = _cast(v_cond, jnp.int8)
-    v_ta = _cast(st["active"][_i32(v_t)], jnp.int8)
-    v_tsp = _cast(st["team"]["species"][(v_t, v_ta)], jnp.int16)
-    v_poison = _cast(jnp.logical_or((v_cond == 2), (v_cond == 6)), jnp.bool_)
-    v_immune = _cast(jnp.logical_and(v_poison, jnp.logical_or((_K12[_i32(v_tsp)] == 7), (_K13[_i32(v_tsp)] == 7))), jnp.bool_)
+    v_t = _lcast(v_t, jnp.int8)
+    v_cond = _lcast(v_cond, jnp.int8)
+    v_ta = _lcast(st["active"][_i32(v_t)], jnp.int8)
+    v_tsp = _lcast(st["team"]["species"][(v_t, v_ta)], jnp.int16)
+    v_poison = _lcast(jnp.logical_or((v_cond == 2), (v_cond == 6)), jnp.bool_)
+    v_immune = _lcast(jnp.logical_and(v_poison, jnp.logical_or((_K12[_i32(v_tsp)] == 7), (_K13[_i32(v_tsp)] == 7))), jnp.bool_)
     _c341 = jnp.logical_and((st["team"]["status"][(v_t, v_ta)] == 0), jnp.logical_not(v_immune))
     def _then342(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
         st = dict(st)
@@ -1499,21 +1530,21 @@ def p_inflict(st, v_t, v_cond):
             _a347 = _r346
             st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a347, jnp.int8))}
             return st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)
-        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _select(_c344, _then345(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
+        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch(_c344, lambda: _then345(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), lambda: (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
         _c348 = (v_cond == 5)
         def _then349(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
             st = dict(st)
             _a350 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_t)][3]), 4), 1)
             st["mstat"] = st["mstat"].at[(_i32(v_t), 3)].set(_cast(_a350, jnp.int16))
             return st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)
-        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _select(_c348, _then349(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
+        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch(_c348, lambda: _then349(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), lambda: (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
         _c351 = (v_cond == 3)
         def _then352(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
             st = dict(st)
             _a353 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_t)][0]), 2), 1)
             st["mstat"] = st["mstat"].at[(_i32(v_t), 0)].set(_cast(_a353, jnp.int16))
             return st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)
-        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _select(_c351, _then352(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
+        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch(_c351, lambda: _then352(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), lambda: (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
         _c354 = (v_cond == 6)
         def _then355(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
             st = dict(st)
@@ -1522,23 +1553,23 @@ def p_inflict(st, v_t, v_cond):
             _a357 = 0
             st["toxic_n"] = st["toxic_n"].at[_i32(v_t)].set(_cast(_a357, jnp.int8))
             return st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)
-        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _select(_c354, _then355(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
+        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch(_c354, lambda: _then355(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), lambda: (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
         return st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)
-    st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _select(_c341, _then342(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
+    st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch(_c341, lambda: _then342(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), lambda: (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
     return st
 
 
 def p_change_stat(st, v_s, v_k, v_delta, v_user):
     """proc `change_stat` (pokemon_gen1.envspec:913)"""
     st = dict(st)
-    v_s = _cast(v_s, jnp.int8)
-    v_k = _cast(v_k, jnp.int8)
-    v_delta = _cast(v_delta, jnp.int8)
-    v_user = _cast(v_user, jnp.int8)
-    v_i = _cast(_i32(v_k), jnp.int8)
-    v_j = _cast(jnp.minimum(_i32(v_i), 3), jnp.int8)
-    v_b = _cast(st["boosts"][_i32(v_s)][_i32(v_i)], jnp.int8)
-    v_counts = _cast(False, jnp.bool_)
+    v_s = _lcast(v_s, jnp.int8)
+    v_k = _lcast(v_k, jnp.int8)
+    v_delta = _lcast(v_delta, jnp.int8)
+    v_user = _lcast(v_user, jnp.int8)
+    v_i = _lcast(_i32(v_k), jnp.int8)
+    v_j = _lcast(jnp.minimum(_i32(v_i), 3), jnp.int8)
+    v_b = _lcast(st["boosts"][_i32(v_s)][_i32(v_i)], jnp.int8)
+    v_counts = _lcast(False, jnp.bool_)
     _c358 = jnp.logical_or(jnp.logical_and((_i32(v_delta) > 0), (_i32(v_b) < 6)), jnp.logical_and((_i32(v_delta) < 0), (_i32(v_b) > -6)))
     def _then359(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
         st = dict(st)
@@ -1550,7 +1581,7 @@ def p_change_stat(st, v_s, v_k, v_delta, v_user):
             _a364 = jnp.clip((_i32(v_b) + _i32(v_delta)), -6, 6)
             st["boosts"] = st["boosts"].at[(_i32(v_s), _i32(v_i))].set(_cast(_a364, jnp.int8))
             _a365 = True
-            v_counts = _cast(_a365, jnp.bool_)
+            v_counts = _lcast(_a365, jnp.bool_)
             return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
         def _then366(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
             st = dict(st)
@@ -1564,16 +1595,16 @@ def p_change_stat(st, v_s, v_k, v_delta, v_user):
             return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
         def _else370(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
             st = dict(st)
-            v_nb = _cast(jnp.clip((_i32(v_b) + _i32(v_delta)), -6, 6), jnp.int8)
+            v_nb = _lcast(jnp.clip((_i32(v_b) + _i32(v_delta)), -6, 6), jnp.int8)
             _a371 = v_nb
             st["boosts"] = st["boosts"].at[(_i32(v_s), _i32(v_i))].set(_cast(_a371, jnp.int8))
             _a372 = True
-            v_counts = _cast(_a372, jnp.bool_)
-            v_stored = _cast(st["team"]["stats"][(v_s, st["active"][_i32(v_s)], v_j)], jnp.int16)
+            v_counts = _lcast(_a372, jnp.bool_)
+            v_stored = _lcast(st["team"]["stats"][(v_s, st["active"][_i32(v_s)], v_j)], jnp.int16)
             _c373 = (_i32(v_nb) >= 0)
             def _then374(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored):
                 st = dict(st)
-                v_raised = _cast(jnp.floor_divide((_i32(v_stored) * (2 + _i32(v_nb))), 2), jnp.int16)
+                v_raised = _lcast(jnp.floor_divide((_i32(v_stored) * (2 + _i32(v_nb))), 2), jnp.int16)
                 _a375 = jnp.clip(_i32(jnp.where((_i32(v_delta) > 0), jnp.minimum(_i32(v_raised), 999), _i32(v_raised))), 1, 2500)
                 st["mstat"] = st["mstat"].at[(_i32(v_s), _i32(v_j))].set(_cast(_a375, jnp.int16))
                 return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored)
@@ -1582,43 +1613,43 @@ def p_change_stat(st, v_s, v_k, v_delta, v_user):
                 _a377 = jnp.maximum(jnp.floor_divide((_i32(v_stored) * _i32(_K17[jnp.clip((0 - _i32(v_nb)), 0, 6)])), 100), 1)
                 st["mstat"] = st["mstat"].at[(_i32(v_s), _i32(v_j))].set(_cast(_a377, jnp.int16))
                 return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored)
-            st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored) = _select(_c373, _then374(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored), _else376(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored))
+            st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored) = _branch(_c373, lambda: _then374(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored), lambda: _else376(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored))
             return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
         st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _select_first((_c360, _c361, _c362, ), (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)), (_then363(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), _then366(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), _then368(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), ), _else370(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts))
         return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
-    st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _select(_c358, _then359(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)))
+    st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _branch(_c358, lambda: _then359(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), lambda: (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)))
     _c378 = v_counts
     def _then379(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
         st = dict(st)
-        v_f = _cast((1 - _i32(v_user)), jnp.int8)
-        v_fs = _cast(st["team"]["status"][(v_f, st["active"][_i32(v_f)])], jnp.int8)
+        v_f = _lcast((1 - _i32(v_user)), jnp.int8)
+        v_fs = _lcast(st["team"]["status"][(v_f, st["active"][_i32(v_f)])], jnp.int8)
         _c380 = (v_fs == 5)
         def _then381(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs):
             st = dict(st)
             _a382 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_f)][3]), 4), 1)
             st["mstat"] = st["mstat"].at[(_i32(v_f), 3)].set(_cast(_a382, jnp.int16))
             return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs)
-        st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs) = _select(_c380, _then381(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs), (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs)))
+        st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs) = _branch(_c380, lambda: _then381(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs), lambda: (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs)))
         _c383 = (v_fs == 3)
         def _then384(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs):
             st = dict(st)
             _a385 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_f)][0]), 2), 1)
             st["mstat"] = st["mstat"].at[(_i32(v_f), 0)].set(_cast(_a385, jnp.int16))
             return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs)
-        st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs) = _select(_c383, _then384(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs), (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs)))
+        st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs) = _branch(_c383, lambda: _then384(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs), lambda: (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs)))
         return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
-    st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _select(_c378, _then379(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)))
+    st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _branch(_c378, lambda: _then379(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), lambda: (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)))
     return st
 
 
 def p_after_hit(st, v_u, v_m, v_s):
     """proc `after_hit` (pokemon_gen1.envspec:955)"""
     st = dict(st)
-    v_u = _cast(v_u, jnp.int8)
-    v_m = _cast(v_m, jnp.int16)
-    v_s = _cast(v_s, jnp.int8)
-    v_t = _cast((1 - _i32(v_u)), jnp.int8)
-    v_up = _cast((_i32(st["team"]["hp"][(v_t, st["active"][_i32(v_t)])]) > 0), jnp.bool_)
+    v_u = _lcast(v_u, jnp.int8)
+    v_m = _lcast(v_m, jnp.int16)
+    v_s = _lcast(v_s, jnp.int8)
+    v_t = _lcast((1 - _i32(v_u)), jnp.int8)
+    v_up = _lcast((_i32(st["team"]["hp"][(v_t, st["active"][_i32(v_t)])]) > 0), jnp.bool_)
     _c386 = jnp.logical_and(jnp.logical_and(st["fx"]["recharge"], v_up), jnp.logical_not(st["broke_sub"]))
     def _then387(st, v_u, v_m, v_s, v_t, v_up):
         st = dict(st)
@@ -1627,7 +1658,7 @@ def p_after_hit(st, v_u, v_m, v_s):
         _a389 = v_s
         st["lock_slot"] = st["lock_slot"].at[_i32(v_u)].set(_cast(_a389, jnp.int8))
         return st, (v_u, v_m, v_s, v_t, v_up)
-    st, (v_u, v_m, v_s, v_t, v_up) = _select(_c386, _then387(st, v_u, v_m, v_s, v_t, v_up), (st, (v_u, v_m, v_s, v_t, v_up)))
+    st, (v_u, v_m, v_s, v_t, v_up) = _branch(_c386, lambda: _then387(st, v_u, v_m, v_s, v_t, v_up), lambda: (st, (v_u, v_m, v_s, v_t, v_up)))
     _c390 = st["fx"]["trap"]
     def _then391(st, v_u, v_m, v_s, v_t, v_up):
         st = dict(st)
@@ -1648,7 +1679,7 @@ def p_after_hit(st, v_u, v_m, v_s):
         def _else399(st, v_u, v_m, v_s, v_t, v_up):
             st = dict(st)
             st, _r400 = _randint(st, 0, 7)
-            v_turns_drawn = _cast(_K14[_r400], jnp.int8)
+            v_turns_drawn = _lcast(_K14[_r400], jnp.int8)
             _a401 = (_i32(v_turns_drawn) - 1)
             st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a401, jnp.int8))
             _a402 = st["dmg"]
@@ -1660,60 +1691,60 @@ def p_after_hit(st, v_u, v_m, v_s):
             return st, (v_u, v_m, v_s, v_t, v_up)
         st, (v_u, v_m, v_s, v_t, v_up) = _select_first((_c392, _c393, ), (st, (v_u, v_m, v_s, v_t, v_up)), (_then394(st, v_u, v_m, v_s, v_t, v_up), _then396(st, v_u, v_m, v_s, v_t, v_up), ), _else399(st, v_u, v_m, v_s, v_t, v_up))
         return st, (v_u, v_m, v_s, v_t, v_up)
-    st, (v_u, v_m, v_s, v_t, v_up) = _select(_c390, _then391(st, v_u, v_m, v_s, v_t, v_up), (st, (v_u, v_m, v_s, v_t, v_up)))
+    st, (v_u, v_m, v_s, v_t, v_up) = _branch(_c390, lambda: _then391(st, v_u, v_m, v_s, v_t, v_up), lambda: (st, (v_u, v_m, v_s, v_t, v_up)))
     return st
 
 
 def p_secondary_effects(st, v_u, v_m):
     """proc `secondary_effects` (pokemon_gen1.envspec:984)"""
     st = dict(st)
-    v_u = _cast(v_u, jnp.int8)
-    v_m = _cast(v_m, jnp.int16)
-    v_t = _cast((1 - _i32(v_u)), jnp.int8)
-    v_ta = _cast(st["active"][_i32(v_t)], jnp.int8)
-    v_tsp = _cast(st["team"]["species"][(v_t, v_ta)], jnp.int16)
+    v_u = _lcast(v_u, jnp.int8)
+    v_m = _lcast(v_m, jnp.int16)
+    v_t = _lcast((1 - _i32(v_u)), jnp.int8)
+    v_ta = _lcast(st["active"][_i32(v_t)], jnp.int8)
+    v_tsp = _lcast(st["team"]["species"][(v_t, v_ta)], jnp.int16)
     _c405 = jnp.logical_and((st["fx"]["sec_status"] == 3), (st["team"]["status"][(v_t, v_ta)] == 4))
     def _then406(st, v_u, v_m, v_t, v_ta, v_tsp):
         st = dict(st)
         _a407 = 0
         st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a407, jnp.int8))}
         return st, (v_u, v_m, v_t, v_ta, v_tsp)
-    st, (v_u, v_m, v_t, v_ta, v_tsp) = _select(_c405, _then406(st, v_u, v_m, v_t, v_ta, v_tsp), (st, (v_u, v_m, v_t, v_ta, v_tsp)))
+    st, (v_u, v_m, v_t, v_ta, v_tsp) = _branch(_c405, lambda: _then406(st, v_u, v_m, v_t, v_ta, v_tsp), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp)))
     _c408 = (_i32(st["fx"]["sec_chance"]) > 0)
     def _then409(st, v_u, v_m, v_t, v_ta, v_tsp):
         st = dict(st)
-        v_cond = _cast(st["fx"]["sec_status"], jnp.int8)
-        v_same = _cast(jnp.logical_and(jnp.logical_or(jnp.logical_or((v_cond == 5), (v_cond == 3)), (v_cond == 4)), jnp.logical_or((_K12[_i32(v_tsp)] == _K6[_i32(v_m)]), (_K13[_i32(v_tsp)] == _K6[_i32(v_m)]))), jnp.bool_)
+        v_cond = _lcast(st["fx"]["sec_status"], jnp.int8)
+        v_same = _lcast(jnp.logical_and(jnp.logical_or(jnp.logical_or((v_cond == 5), (v_cond == 3)), (v_cond == 4)), jnp.logical_or((_K12[_i32(v_tsp)] == _K6[_i32(v_m)]), (_K13[_i32(v_tsp)] == _K6[_i32(v_m)]))), jnp.bool_)
         st, _r410 = _randint(st, 0, 255)
-        v_roll = _cast(_r410, jnp.int16)
+        v_roll = _lcast(_r410, jnp.int16)
         _c411 = jnp.logical_and(jnp.logical_not(v_same), (_i32(v_roll) < jnp.floor_divide(((_i32(st["fx"]["sec_chance"]) * 256) + 99), 100)))
         def _then412(st, v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll):
             st = dict(st)
             _a413 = v_cond
             st["give_status"] = _cast(_a413, jnp.int8)
             return st, (v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll)
-        st, (v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll) = _select(_c411, _then412(st, v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll), (st, (v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll)))
+        st, (v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll) = _branch(_c411, lambda: _then412(st, v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll)))
         return st, (v_u, v_m, v_t, v_ta, v_tsp)
-    st, (v_u, v_m, v_t, v_ta, v_tsp) = _select(_c408, _then409(st, v_u, v_m, v_t, v_ta, v_tsp), (st, (v_u, v_m, v_t, v_ta, v_tsp)))
+    st, (v_u, v_m, v_t, v_ta, v_tsp) = _branch(_c408, lambda: _then409(st, v_u, v_m, v_t, v_ta, v_tsp), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp)))
     _c414 = jnp.logical_and((_i32(st["fx"]["stat_chance"]) > 0), (_i32(st["fx"]["stat_chance"]) < 100))
     def _then415(st, v_u, v_m, v_t, v_ta, v_tsp):
         st = dict(st)
         st, _r416 = _randint(st, 0, 255)
-        v_roll2 = _cast(_r416, jnp.int16)
+        v_roll2 = _lcast(_r416, jnp.int16)
         _c417 = (_i32(v_roll2) < jnp.floor_divide(((_i32(st["fx"]["stat_chance"]) * 256) + 99), 100))
         def _then418(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll2):
             st = dict(st)
             _a419 = True
             st["give_stat"] = _cast(_a419, jnp.bool_)
             return st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll2)
-        st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll2) = _select(_c417, _then418(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll2), (st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll2)))
+        st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll2) = _branch(_c417, lambda: _then418(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll2), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll2)))
         return st, (v_u, v_m, v_t, v_ta, v_tsp)
-    st, (v_u, v_m, v_t, v_ta, v_tsp) = _select(_c414, _then415(st, v_u, v_m, v_t, v_ta, v_tsp), (st, (v_u, v_m, v_t, v_ta, v_tsp)))
+    st, (v_u, v_m, v_t, v_ta, v_tsp) = _branch(_c414, lambda: _then415(st, v_u, v_m, v_t, v_ta, v_tsp), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp)))
     _c420 = jnp.logical_and((_i32(st["fx"]["confuse"]) > 0), (_i32(st["fx"]["confuse"]) < 100))
     def _then421(st, v_u, v_m, v_t, v_ta, v_tsp):
         st = dict(st)
         st, _r422 = _randint(st, 0, 255)
-        v_roll3 = _cast(_r422, jnp.int16)
+        v_roll3 = _lcast(_r422, jnp.int16)
         _c423 = jnp.logical_and((_i32(v_roll3) < (jnp.floor_divide(((_i32(st["fx"]["confuse"]) * 256) + 99), 100) - 1)), (_i32(st["confused"][_i32(v_t)]) == 0))
         def _then424(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll3):
             st = dict(st)
@@ -1721,14 +1752,14 @@ def p_secondary_effects(st, v_u, v_m):
             _a426 = _r425
             st["confused"] = st["confused"].at[_i32(v_t)].set(_cast(_a426, jnp.int8))
             return st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll3)
-        st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll3) = _select(_c423, _then424(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll3), (st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll3)))
+        st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll3) = _branch(_c423, lambda: _then424(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll3), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll3)))
         return st, (v_u, v_m, v_t, v_ta, v_tsp)
-    st, (v_u, v_m, v_t, v_ta, v_tsp) = _select(_c420, _then421(st, v_u, v_m, v_t, v_ta, v_tsp), (st, (v_u, v_m, v_t, v_ta, v_tsp)))
+    st, (v_u, v_m, v_t, v_ta, v_tsp) = _branch(_c420, lambda: _then421(st, v_u, v_m, v_t, v_ta, v_tsp), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp)))
     _c427 = (_i32(st["fx"]["flinch"]) > 0)
     def _then428(st, v_u, v_m, v_t, v_ta, v_tsp):
         st = dict(st)
         st, _r429 = _randint(st, 0, 255)
-        v_roll4 = _cast(_r429, jnp.int16)
+        v_roll4 = _lcast(_r429, jnp.int16)
         _c430 = (_i32(v_roll4) < jnp.floor_divide(((_i32(st["fx"]["flinch"]) * 256) + 99), 100))
         def _then431(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll4):
             st = dict(st)
@@ -1737,45 +1768,45 @@ def p_secondary_effects(st, v_u, v_m):
             _a433 = False
             st["recharging"] = st["recharging"].at[_i32(v_t)].set(_cast(_a433, jnp.bool_))
             return st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll4)
-        st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll4) = _select(_c430, _then431(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll4), (st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll4)))
+        st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll4) = _branch(_c430, lambda: _then431(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll4), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll4)))
         return st, (v_u, v_m, v_t, v_ta, v_tsp)
-    st, (v_u, v_m, v_t, v_ta, v_tsp) = _select(_c427, _then428(st, v_u, v_m, v_t, v_ta, v_tsp), (st, (v_u, v_m, v_t, v_ta, v_tsp)))
+    st, (v_u, v_m, v_t, v_ta, v_tsp) = _branch(_c427, lambda: _then428(st, v_u, v_m, v_t, v_ta, v_tsp), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp)))
     return st
 
 
 def p_residual(st, v_u):
     """proc `residual` (pokemon_gen1.envspec:1025)"""
     st = dict(st)
-    v_u = _cast(v_u, jnp.int8)
-    v_a = _cast(st["active"][_i32(v_u)], jnp.int8)
-    v_cond = _cast(st["team"]["status"][(v_u, v_a)], jnp.int8)
-    v_hurts = _cast(jnp.logical_or(jnp.logical_or((v_cond == 2), (v_cond == 6)), (v_cond == 3)), jnp.bool_)
+    v_u = _lcast(v_u, jnp.int8)
+    v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
+    v_cond = _lcast(st["team"]["status"][(v_u, v_a)], jnp.int8)
+    v_hurts = _lcast(jnp.logical_or(jnp.logical_or((v_cond == 2), (v_cond == 6)), (v_cond == 3)), jnp.bool_)
     _c434 = (_i32(st["team"]["hp"][(v_u, v_a)]) > 0)
     def _then435(st, v_u, v_a, v_cond, v_hurts):
         st = dict(st)
-        v_unit = _cast(jnp.maximum(jnp.floor_divide(_i32(st["team"]["maxhp"][(v_u, v_a)]), 16), 1), jnp.int8)
+        v_unit = _lcast(jnp.maximum(jnp.floor_divide(_i32(st["team"]["maxhp"][(v_u, v_a)]), 16), 1), jnp.int8)
         _c436 = jnp.logical_and(st["toxic"][_i32(v_u)], v_hurts)
         def _then437(st, v_u, v_a, v_cond, v_hurts, v_unit):
             st = dict(st)
             _a438 = jnp.minimum((_i32(st["toxic_n"][_i32(v_u)]) + 1), 15)
             st["toxic_n"] = st["toxic_n"].at[_i32(v_u)].set(_cast(_a438, jnp.int8))
             return st, (v_u, v_a, v_cond, v_hurts, v_unit)
-        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _select(_c436, _then437(st, v_u, v_a, v_cond, v_hurts, v_unit), (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
+        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch(_c436, lambda: _then437(st, v_u, v_a, v_cond, v_hurts, v_unit), lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
         _c439 = jnp.logical_and((v_cond == 1), (_i32(st["team"]["sleep"][(v_u, v_a)]) == 0))
         def _then440(st, v_u, v_a, v_cond, v_hurts, v_unit):
             st = dict(st)
             _a441 = 0
             st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a441, jnp.int8))}
             return st, (v_u, v_a, v_cond, v_hurts, v_unit)
-        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _select(_c439, _then440(st, v_u, v_a, v_cond, v_hurts, v_unit), (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
+        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch(_c439, lambda: _then440(st, v_u, v_a, v_cond, v_hurts, v_unit), lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
         _c442 = v_hurts
         def _then443(st, v_u, v_a, v_cond, v_hurts, v_unit):
             st = dict(st)
-            v_times = _cast(jnp.where(st["toxic"][_i32(v_u)], _i32(st["toxic_n"][_i32(v_u)]), 1), jnp.int8)
+            v_times = _lcast(jnp.where(st["toxic"][_i32(v_u)], _i32(st["toxic_n"][_i32(v_u)]), 1), jnp.int8)
             _a444 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - (_i32(v_unit) * _i32(v_times))), 0)
             st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a444, jnp.int16))}
             return st, (v_u, v_a, v_cond, v_hurts, v_unit)
-        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _select(_c442, _then443(st, v_u, v_a, v_cond, v_hurts, v_unit), (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
+        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch(_c442, lambda: _then443(st, v_u, v_a, v_cond, v_hurts, v_unit), lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
         _c445 = jnp.logical_and(st["seeded"][_i32(v_u)], (_i32(st["team"]["hp"][(v_u, v_a)]) > 0))
         def _then446(st, v_u, v_a, v_cond, v_hurts, v_unit):
             st = dict(st)
@@ -1785,24 +1816,24 @@ def p_residual(st, v_u):
                 _a449 = jnp.minimum((_i32(st["toxic_n"][_i32(v_u)]) + 1), 15)
                 st["toxic_n"] = st["toxic_n"].at[_i32(v_u)].set(_cast(_a449, jnp.int8))
                 return st, (v_u, v_a, v_cond, v_hurts, v_unit)
-            st, (v_u, v_a, v_cond, v_hurts, v_unit) = _select(_c447, _then448(st, v_u, v_a, v_cond, v_hurts, v_unit), (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
-            v_times2 = _cast(jnp.where(st["toxic"][_i32(v_u)], _i32(st["toxic_n"][_i32(v_u)]), 1), jnp.int8)
-            v_sap = _cast(jnp.minimum((_i32(v_unit) * _i32(v_times2)), 999), jnp.int16)
+            st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch(_c447, lambda: _then448(st, v_u, v_a, v_cond, v_hurts, v_unit), lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
+            v_times2 = _lcast(jnp.where(st["toxic"][_i32(v_u)], _i32(st["toxic_n"][_i32(v_u)]), 1), jnp.int8)
+            v_sap = _lcast(jnp.minimum((_i32(v_unit) * _i32(v_times2)), 999), jnp.int16)
             _a450 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - _i32(v_sap)), 0)
             st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a450, jnp.int16))}
-            v_f = _cast((1 - _i32(v_u)), jnp.int8)
-            v_fa = _cast(st["active"][_i32(v_f)], jnp.int8)
+            v_f = _lcast((1 - _i32(v_u)), jnp.int8)
+            v_fa = _lcast(st["active"][_i32(v_f)], jnp.int8)
             _c451 = (_i32(st["team"]["hp"][(v_f, v_fa)]) > 0)
             def _then452(st, v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa):
                 st = dict(st)
                 _a453 = jnp.minimum((_i32(st["team"]["hp"][(v_f, v_fa)]) + _i32(v_sap)), _i32(st["team"]["maxhp"][(v_f, v_fa)]))
                 st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_f), _i32(v_fa))].set(_cast(_a453, jnp.int16))}
                 return st, (v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa)
-            st, (v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa) = _select(_c451, _then452(st, v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa), (st, (v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa)))
+            st, (v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa) = _branch(_c451, lambda: _then452(st, v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa), lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa)))
             return st, (v_u, v_a, v_cond, v_hurts, v_unit)
-        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _select(_c445, _then446(st, v_u, v_a, v_cond, v_hurts, v_unit), (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
+        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch(_c445, lambda: _then446(st, v_u, v_a, v_cond, v_hurts, v_unit), lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
         return st, (v_u, v_a, v_cond, v_hurts)
-    st, (v_u, v_a, v_cond, v_hurts) = _select(_c434, _then435(st, v_u, v_a, v_cond, v_hurts), (st, (v_u, v_a, v_cond, v_hurts)))
+    st, (v_u, v_a, v_cond, v_hurts) = _branch(_c434, lambda: _then435(st, v_u, v_a, v_cond, v_hurts), lambda: (st, (v_u, v_a, v_cond, v_hurts)))
     return st
 
 
@@ -1811,24 +1842,24 @@ def p_end_of_turn(st):
     st = dict(st)
     _a454 = _K18
     st["flinched"] = _cast(_a454, jnp.bool_)
-    v_p = jnp.int32(0)
+    v_p = 0
     _c455 = (_i32(st["trap_left"][_i32(v_p)]) == 0)
     def _then456(st, v_p):
         st = dict(st)
         _a457 = False
         st["trapped"] = st["trapped"].at[(1 - _i32(v_p))].set(_cast(_a457, jnp.bool_))
         return st, (v_p,)
-    st, (v_p,) = _select(_c455, _then456(st, v_p), (st, (v_p,)))
-    v_p = jnp.int32(1)
+    st, (v_p,) = _branch(_c455, lambda: _then456(st, v_p), lambda: (st, (v_p,)))
+    v_p = 1
     _c458 = (_i32(st["trap_left"][_i32(v_p)]) == 0)
     def _then459(st, v_p):
         st = dict(st)
         _a460 = False
         st["trapped"] = st["trapped"].at[(1 - _i32(v_p))].set(_cast(_a460, jnp.bool_))
         return st, (v_p,)
-    st, (v_p,) = _select(_c458, _then459(st, v_p), (st, (v_p,)))
-    v_out0 = _cast((_i32(f_alive_count(st, 0)) == 0), jnp.bool_)
-    v_out1 = _cast((_i32(f_alive_count(st, 1)) == 0), jnp.bool_)
+    st, (v_p,) = _branch(_c458, lambda: _then459(st, v_p), lambda: (st, (v_p,)))
+    v_out0 = _lcast((_i32(f_alive_count(st, 0)) == 0), jnp.bool_)
+    v_out1 = _lcast((_i32(f_alive_count(st, 1)) == 0), jnp.bool_)
     _c461 = jnp.logical_and(v_out0, v_out1)
     _c462 = v_out0
     _c463 = v_out1
@@ -1851,10 +1882,10 @@ def p_end_of_turn(st):
         return st, (v_out0, v_out1)
     def _else469(st, v_out0, v_out1):
         st = dict(st)
-        v_p = jnp.int32(0)
+        v_p = 0
         _a470 = f_fainted(st, v_p)
         st["must_replace"] = st["must_replace"].at[_i32(v_p)].set(_cast(_a470, jnp.bool_))
-        v_p = jnp.int32(1)
+        v_p = 1
         _a471 = f_fainted(st, v_p)
         st["must_replace"] = st["must_replace"].at[_i32(v_p)].set(_cast(_a471, jnp.bool_))
         _c472 = jnp.logical_or(st["must_replace"][0], st["must_replace"][1])
@@ -1863,7 +1894,7 @@ def p_end_of_turn(st):
             _a474 = 1
             st["phase"] = _cast(_a474, jnp.int8)
             return st, (v_out0, v_out1)
-        st, (v_out0, v_out1) = _select(_c472, _then473(st, v_out0, v_out1), (st, (v_out0, v_out1)))
+        st, (v_out0, v_out1) = _branch(_c472, lambda: _then473(st, v_out0, v_out1), lambda: (st, (v_out0, v_out1)))
         return st, (v_out0, v_out1)
     st, (v_out0, v_out1) = _select_first((_c461, _c462, _c463, _c464, ), (st, (v_out0, v_out1)), (_then465(st, v_out0, v_out1), _then466(st, v_out0, v_out1), _then467(st, v_out0, v_out1), _then468(st, v_out0, v_out1), ), _else469(st, v_out0, v_out1))
     return st
@@ -1872,10 +1903,10 @@ def p_end_of_turn(st):
 def p_build_mon(st, v_p, v_i, v_sp, v_level):
     """proc `build_mon` (pokemon_gen1.envspec:1106)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_i = _cast(v_i, jnp.int8)
-    v_sp = _cast(v_sp, jnp.int16)
-    v_level = _cast(v_level, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_i = _lcast(v_i, jnp.int8)
+    v_sp = _lcast(v_sp, jnp.int16)
+    v_level = _lcast(v_level, jnp.int8)
     _a475 = v_sp
     st["team"] = {**st["team"], "species": st["team"]["species"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a475, jnp.int16))}
     _a476 = v_level
@@ -1892,10 +1923,10 @@ def p_build_mon(st, v_p, v_i, v_sp, v_level):
 def p_set_move(st, v_p, v_i, v_k, v_mv):
     """proc `set_move` (pokemon_gen1.envspec:1116)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_i = _cast(v_i, jnp.int8)
-    v_k = _cast(v_k, jnp.int8)
-    v_mv = _cast(v_mv, jnp.int16)
+    v_p = _lcast(v_p, jnp.int8)
+    v_i = _lcast(v_i, jnp.int8)
+    v_k = _lcast(v_k, jnp.int8)
+    v_mv = _lcast(v_mv, jnp.int16)
     _a480 = v_mv
     st["team"] = {**st["team"], "moves": st["team"]["moves"].at[(_i32(v_p), _i32(v_i), _i32(v_k))].set(_cast(_a480, jnp.int16))}
     _a481 = jnp.floor_divide((_i32(_K23[_i32(v_mv)]) * 8), 5)
@@ -1906,8 +1937,8 @@ def p_set_move(st, v_p, v_i, v_k, v_mv):
 def p_fixed_team(st, v_p):
     """proc `fixed_team` (pokemon_gen1.envspec:1121)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_l = _cast(st["lineup"][_i32(v_p)], jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_l = _lcast(st["lineup"][_i32(v_p)], jnp.int8)
     v_i = jnp.int32(0)
     def _loop482(i, carry):
         st, (v_p, v_l, v_i) = dict(carry[0]), carry[1]
@@ -1922,8 +1953,8 @@ def p_fixed_team(st, v_p):
             _f487 = _i32(v_i)
             _f488 = _get({"items": {"items": _K27, "len": _K28}, "len": _K25}, _i32(v_l))["len"]
             st = _fault_at(st, (_f487 >= _f488), 2, _f487, _f488)
-            v_moves = _cast(_lget(_get({"items": {"items": _K27, "len": _K28}, "len": _K25}, _i32(v_l)), _f487), _DT29)
-            v_k = jnp.int32(0)
+            v_moves = _lcast(_lget(_get({"items": {"items": _K27, "len": _K28}, "len": _K25}, _i32(v_l)), _f487), _DT29)
+            v_k = 0
             _c489 = (_i32(v_k) < v_moves["len"])
             def _then490(st, v_p, v_l, v_i, v_moves, v_k):
                 st = dict(st)
@@ -1932,8 +1963,8 @@ def p_fixed_team(st, v_p):
                 st = _fault_at(st, (_f491 >= _f492), 3, _f491, _f492)
                 st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f491])
                 return st, (v_p, v_l, v_i, v_moves, v_k)
-            st, (v_p, v_l, v_i, v_moves, v_k) = _select(_c489, _then490(st, v_p, v_l, v_i, v_moves, v_k), (st, (v_p, v_l, v_i, v_moves, v_k)))
-            v_k = jnp.int32(1)
+            st, (v_p, v_l, v_i, v_moves, v_k) = _branch(_c489, lambda: _then490(st, v_p, v_l, v_i, v_moves, v_k), lambda: (st, (v_p, v_l, v_i, v_moves, v_k)))
+            v_k = 1
             _c493 = (_i32(v_k) < v_moves["len"])
             def _then494(st, v_p, v_l, v_i, v_moves, v_k):
                 st = dict(st)
@@ -1942,8 +1973,8 @@ def p_fixed_team(st, v_p):
                 st = _fault_at(st, (_f495 >= _f496), 3, _f495, _f496)
                 st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f495])
                 return st, (v_p, v_l, v_i, v_moves, v_k)
-            st, (v_p, v_l, v_i, v_moves, v_k) = _select(_c493, _then494(st, v_p, v_l, v_i, v_moves, v_k), (st, (v_p, v_l, v_i, v_moves, v_k)))
-            v_k = jnp.int32(2)
+            st, (v_p, v_l, v_i, v_moves, v_k) = _branch(_c493, lambda: _then494(st, v_p, v_l, v_i, v_moves, v_k), lambda: (st, (v_p, v_l, v_i, v_moves, v_k)))
+            v_k = 2
             _c497 = (_i32(v_k) < v_moves["len"])
             def _then498(st, v_p, v_l, v_i, v_moves, v_k):
                 st = dict(st)
@@ -1952,8 +1983,8 @@ def p_fixed_team(st, v_p):
                 st = _fault_at(st, (_f499 >= _f500), 3, _f499, _f500)
                 st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f499])
                 return st, (v_p, v_l, v_i, v_moves, v_k)
-            st, (v_p, v_l, v_i, v_moves, v_k) = _select(_c497, _then498(st, v_p, v_l, v_i, v_moves, v_k), (st, (v_p, v_l, v_i, v_moves, v_k)))
-            v_k = jnp.int32(3)
+            st, (v_p, v_l, v_i, v_moves, v_k) = _branch(_c497, lambda: _then498(st, v_p, v_l, v_i, v_moves, v_k), lambda: (st, (v_p, v_l, v_i, v_moves, v_k)))
+            v_k = 3
             _c501 = (_i32(v_k) < v_moves["len"])
             def _then502(st, v_p, v_l, v_i, v_moves, v_k):
                 st = dict(st)
@@ -1962,11 +1993,11 @@ def p_fixed_team(st, v_p):
                 st = _fault_at(st, (_f503 >= _f504), 3, _f503, _f504)
                 st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f503])
                 return st, (v_p, v_l, v_i, v_moves, v_k)
-            st, (v_p, v_l, v_i, v_moves, v_k) = _select(_c501, _then502(st, v_p, v_l, v_i, v_moves, v_k), (st, (v_p, v_l, v_i, v_moves, v_k)))
+            st, (v_p, v_l, v_i, v_moves, v_k) = _branch(_c501, lambda: _then502(st, v_p, v_l, v_i, v_moves, v_k), lambda: (st, (v_p, v_l, v_i, v_moves, v_k)))
             _a505 = v_moves["len"]
             st["team"] = {**st["team"], "nmoves": st["team"]["nmoves"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a505, jnp.int8))}
             return st, (v_p, v_l, v_i)
-        st, (v_p, v_l, v_i) = _select(_c483, _then484(st, v_p, v_l, v_i), (st, (v_p, v_l, v_i)))
+        st, (v_p, v_l, v_i) = _branch(_c483, lambda: _then484(st, v_p, v_l, v_i), lambda: (st, (v_p, v_l, v_i)))
         return st, (v_p, v_l, v_i)
     st, (v_p, v_l, v_i) = lax.fori_loop(0, 6, _loop482, (st, (v_p, v_l, v_i)))
     return st
@@ -1975,75 +2006,75 @@ def p_fixed_team(st, v_p):
 def p_random_team(st, v_p):
     """proc `random_team` (pokemon_gen1.envspec:1143)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_picked = _cast(jax.vmap(lambda i506: jnp.asarray(145, jnp.int32))(jnp.arange(0, 6, dtype=jnp.int32)), jnp.int16)
+    v_p = _lcast(v_p, jnp.int8)
+    v_picked = _lcast(jax.vmap(lambda i506: jnp.asarray(145, jnp.int32))(jnp.arange(0, 6, dtype=jnp.int32)), jnp.int16)
     v_k = jnp.int32(0)
     def _loop507(i, carry):
         st, (v_p, v_picked, v_k) = dict(carry[0]), carry[1]
         v_k = i
         st, _r508 = _randint(st, 0, (144 - _i32(v_k)))
-        v_r = _cast(_r508, jnp.int16)
-        v_x = _cast(v_r, jnp.int16)
-        v_j = jnp.int32(0)
+        v_r = _lcast(_r508, jnp.int16)
+        v_x = _lcast(v_r, jnp.int16)
+        v_j = 0
         _c509 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
         def _then510(st, v_p, v_picked, v_k, v_r, v_x, v_j):
             st = dict(st)
             _a511 = jnp.minimum((_i32(v_x) + 1), 145)
-            v_x = _cast(_a511, jnp.int16)
+            v_x = _lcast(_a511, jnp.int16)
             return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _select(_c509, _then510(st, v_p, v_picked, v_k, v_r, v_x, v_j), (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
-        v_j = jnp.int32(1)
+        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(_c509, lambda: _then510(st, v_p, v_picked, v_k, v_r, v_x, v_j), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
+        v_j = 1
         _c512 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
         def _then513(st, v_p, v_picked, v_k, v_r, v_x, v_j):
             st = dict(st)
             _a514 = jnp.minimum((_i32(v_x) + 1), 145)
-            v_x = _cast(_a514, jnp.int16)
+            v_x = _lcast(_a514, jnp.int16)
             return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _select(_c512, _then513(st, v_p, v_picked, v_k, v_r, v_x, v_j), (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
-        v_j = jnp.int32(2)
+        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(_c512, lambda: _then513(st, v_p, v_picked, v_k, v_r, v_x, v_j), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
+        v_j = 2
         _c515 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
         def _then516(st, v_p, v_picked, v_k, v_r, v_x, v_j):
             st = dict(st)
             _a517 = jnp.minimum((_i32(v_x) + 1), 145)
-            v_x = _cast(_a517, jnp.int16)
+            v_x = _lcast(_a517, jnp.int16)
             return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _select(_c515, _then516(st, v_p, v_picked, v_k, v_r, v_x, v_j), (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
-        v_j = jnp.int32(3)
+        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(_c515, lambda: _then516(st, v_p, v_picked, v_k, v_r, v_x, v_j), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
+        v_j = 3
         _c518 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
         def _then519(st, v_p, v_picked, v_k, v_r, v_x, v_j):
             st = dict(st)
             _a520 = jnp.minimum((_i32(v_x) + 1), 145)
-            v_x = _cast(_a520, jnp.int16)
+            v_x = _lcast(_a520, jnp.int16)
             return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _select(_c518, _then519(st, v_p, v_picked, v_k, v_r, v_x, v_j), (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
-        v_j = jnp.int32(4)
+        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(_c518, lambda: _then519(st, v_p, v_picked, v_k, v_r, v_x, v_j), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
+        v_j = 4
         _c521 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
         def _then522(st, v_p, v_picked, v_k, v_r, v_x, v_j):
             st = dict(st)
             _a523 = jnp.minimum((_i32(v_x) + 1), 145)
-            v_x = _cast(_a523, jnp.int16)
+            v_x = _lcast(_a523, jnp.int16)
             return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _select(_c521, _then522(st, v_p, v_picked, v_k, v_r, v_x, v_j), (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
-        v_j = jnp.int32(5)
+        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(_c521, lambda: _then522(st, v_p, v_picked, v_k, v_r, v_x, v_j), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
+        v_j = 5
         _c524 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
         def _then525(st, v_p, v_picked, v_k, v_r, v_x, v_j):
             st = dict(st)
             _a526 = jnp.minimum((_i32(v_x) + 1), 145)
-            v_x = _cast(_a526, jnp.int16)
+            v_x = _lcast(_a526, jnp.int16)
             return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _select(_c524, _then525(st, v_p, v_picked, v_k, v_r, v_x, v_j), (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
+        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(_c524, lambda: _then525(st, v_p, v_picked, v_k, v_r, v_x, v_j), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
         def _g530(i527, _h528, _h529):
             return jnp.asarray(_i32(jnp.where((_i32(_h528) < _i32(v_x)), _i32(_h528), _i32(jnp.where(jnp.logical_or((i527 == 0), (_i32(_h529) < _i32(v_x))), _i32(v_x), _i32(_h529))))), jnp.int32)
         _e531 = jax.vmap(_g530)(jnp.arange(0, 6, dtype=jnp.int32), v_picked, v_picked[_K30])
         _a532 = _e531
-        v_picked = _cast(_a532, jnp.int16)
-        v_set = _cast(jnp.minimum(_i32(v_x), 144), jnp.int16)
+        v_picked = _lcast(_a532, jnp.int16)
+        v_set = _lcast(jnp.minimum(_i32(v_x), 144), jnp.int16)
         st = p_build_mon(st, v_p, v_k, _K31[_i32(v_set)], _K32[_i32(v_set)])
-        v_pool = _cast(_get({"items": _K33, "len": _K34}, _i32(v_set)), _DT29)
+        v_pool = _lcast(_get({"items": _K33, "len": _K34}, _i32(v_set)), _DT29)
         _f533 = v_pool["len"]
         st, _l534 = _shuffle(st, v_pool)
         v_pool = _l534
-        v_i = jnp.int32(0)
+        v_i = 0
         _c535 = (_i32(v_i) < v_pool["len"])
         def _then536(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i):
             st = dict(st)
@@ -2052,8 +2083,8 @@ def p_random_team(st, v_p):
             st = _fault_at(st, (_f537 >= _f538), 4, _f537, _f538)
             st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_f537])
             return st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _select(_c535, _then536(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i), (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)))
-        v_i = jnp.int32(1)
+        st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _branch(_c535, lambda: _then536(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)))
+        v_i = 1
         _c539 = (_i32(v_i) < v_pool["len"])
         def _then540(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i):
             st = dict(st)
@@ -2062,8 +2093,8 @@ def p_random_team(st, v_p):
             st = _fault_at(st, (_f541 >= _f542), 4, _f541, _f542)
             st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_f541])
             return st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _select(_c539, _then540(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i), (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)))
-        v_i = jnp.int32(2)
+        st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _branch(_c539, lambda: _then540(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)))
+        v_i = 2
         _c543 = (_i32(v_i) < v_pool["len"])
         def _then544(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i):
             st = dict(st)
@@ -2072,8 +2103,8 @@ def p_random_team(st, v_p):
             st = _fault_at(st, (_f545 >= _f546), 4, _f545, _f546)
             st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_f545])
             return st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _select(_c543, _then544(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i), (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)))
-        v_i = jnp.int32(3)
+        st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _branch(_c543, lambda: _then544(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)))
+        v_i = 3
         _c547 = (_i32(v_i) < v_pool["len"])
         def _then548(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i):
             st = dict(st)
@@ -2082,7 +2113,7 @@ def p_random_team(st, v_p):
             st = _fault_at(st, (_f549 >= _f550), 4, _f549, _f550)
             st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_f549])
             return st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _select(_c547, _then548(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i), (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)))
+        st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _branch(_c547, lambda: _then548(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)))
         _a551 = jnp.minimum(v_pool["len"], 4)
         st["team"] = {**st["team"], "nmoves": st["team"]["nmoves"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a551, jnp.int8))}
         return st, (v_p, v_picked, v_k)
@@ -2092,56 +2123,56 @@ def p_random_team(st, v_p):
 
 def f_own_info(st, v_p, v_i, v_k):
     """fn `own_info` (pokemon_gen1.envspec:1187)"""
-    v_p = _cast(v_p, jnp.int8)
-    v_i = _cast(v_i, jnp.int8)
-    v_k = _cast(v_k, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_i = _lcast(v_i, jnp.int8)
+    v_k = _lcast(v_k, jnp.int8)
     _done = jnp.bool_(False)
     _ret = jnp.int16(0)
-    v_m = _cast(_get(_get(st["team"], _i32(v_p)), _i32(v_i)), _DT1)
+    v_m = _lcast(_get(_get(st["team"], _i32(v_p)), _i32(v_i)), _DT1)
     _c552 = (_i32(v_k) == 0)
     def _then553(st, v_p, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(_i32(v_m["species"]), jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_p, v_i, v_k, _done, _ret, v_m)
-    st, (v_p, v_i, v_k, _done, _ret, v_m) = _select(_c552, _then553(st, v_p, v_i, v_k, _done, _ret, v_m), (st, (v_p, v_i, v_k, _done, _ret, v_m)))
+    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(_c552, lambda: _then553(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m)))
     _c554 = (_i32(v_k) == 1)
     def _then555(st, v_p, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(v_m["hp"], jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_p, v_i, v_k, _done, _ret, v_m)
-    st, (v_p, v_i, v_k, _done, _ret, v_m) = _select(_c554, _then555(st, v_p, v_i, v_k, _done, _ret, v_m), (st, (v_p, v_i, v_k, _done, _ret, v_m)))
+    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(_c554, lambda: _then555(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m)))
     _c556 = (_i32(v_k) == 2)
     def _then557(st, v_p, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(v_m["maxhp"], jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_p, v_i, v_k, _done, _ret, v_m)
-    st, (v_p, v_i, v_k, _done, _ret, v_m) = _select(_c556, _then557(st, v_p, v_i, v_k, _done, _ret, v_m), (st, (v_p, v_i, v_k, _done, _ret, v_m)))
+    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(_c556, lambda: _then557(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m)))
     _c558 = (_i32(v_k) == 3)
     def _then559(st, v_p, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(_i32(v_m["status"]), jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_p, v_i, v_k, _done, _ret, v_m)
-    st, (v_p, v_i, v_k, _done, _ret, v_m) = _select(_c558, _then559(st, v_p, v_i, v_k, _done, _ret, v_m), (st, (v_p, v_i, v_k, _done, _ret, v_m)))
+    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(_c558, lambda: _then559(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m)))
     _c560 = (_i32(v_k) == 4)
     def _then561(st, v_p, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(v_m["sleep"], jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_p, v_i, v_k, _done, _ret, v_m)
-    st, (v_p, v_i, v_k, _done, _ret, v_m) = _select(_c560, _then561(st, v_p, v_i, v_k, _done, _ret, v_m), (st, (v_p, v_i, v_k, _done, _ret, v_m)))
+    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(_c560, lambda: _then561(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m)))
     _c562 = (_i32(v_k) < 9)
     def _then563(st, v_p, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
-        v_slot = _cast(jnp.clip((_i32(v_k) - 5), 0, 3), jnp.int8)
+        v_slot = _lcast(jnp.clip((_i32(v_k) - 5), 0, 3), jnp.int8)
         _ret = _select(_done, _ret, _cast(jnp.where((_i32(v_slot) < _i32(v_m["nmoves"])), _i32(v_m["moves"][_i32(v_slot)]), -1), jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_p, v_i, v_k, _done, _ret, v_m)
-    st, (v_p, v_i, v_k, _done, _ret, v_m) = _select(_c562, _then563(st, v_p, v_i, v_k, _done, _ret, v_m), (st, (v_p, v_i, v_k, _done, _ret, v_m)))
-    v_slot2 = _cast(jnp.clip((_i32(v_k) - 9), 0, 3), jnp.int8)
+    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(_c562, lambda: _then563(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m)))
+    v_slot2 = _lcast(jnp.clip((_i32(v_k) - 9), 0, 3), jnp.int8)
     _ret = _select(_done, _ret, _cast(jnp.where((_i32(v_slot2) < _i32(v_m["nmoves"])), _i32(v_m["pp"][_i32(v_slot2)]), -1), jnp.int16))
     _done = jnp.bool_(True)
     return _ret
@@ -2149,41 +2180,41 @@ def f_own_info(st, v_p, v_i, v_k):
 
 def f_foe_info(st, v_f, v_i, v_k):
     """fn `foe_info` (pokemon_gen1.envspec:1212)"""
-    v_f = _cast(v_f, jnp.int8)
-    v_i = _cast(v_i, jnp.int8)
-    v_k = _cast(v_k, jnp.int8)
+    v_f = _lcast(v_f, jnp.int8)
+    v_i = _lcast(v_i, jnp.int8)
+    v_k = _lcast(v_k, jnp.int8)
     _done = jnp.bool_(False)
     _ret = jnp.int16(0)
-    v_m = _cast(_get(_get(st["team"], _i32(v_f)), _i32(v_i)), _DT1)
+    v_m = _lcast(_get(_get(st["team"], _i32(v_f)), _i32(v_i)), _DT1)
     _c564 = jnp.logical_not(st["seen"][_i32(v_f)][_i32(v_i)])
     def _then565(st, v_f, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(-1, jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_f, v_i, v_k, _done, _ret, v_m)
-    st, (v_f, v_i, v_k, _done, _ret, v_m) = _select(_c564, _then565(st, v_f, v_i, v_k, _done, _ret, v_m), (st, (v_f, v_i, v_k, _done, _ret, v_m)))
+    st, (v_f, v_i, v_k, _done, _ret, v_m) = _branch(_c564, lambda: _then565(st, v_f, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_f, v_i, v_k, _done, _ret, v_m)))
     _c566 = (_i32(v_k) == 0)
     def _then567(st, v_f, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(_i32(v_m["species"]), jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_f, v_i, v_k, _done, _ret, v_m)
-    st, (v_f, v_i, v_k, _done, _ret, v_m) = _select(_c566, _then567(st, v_f, v_i, v_k, _done, _ret, v_m), (st, (v_f, v_i, v_k, _done, _ret, v_m)))
+    st, (v_f, v_i, v_k, _done, _ret, v_m) = _branch(_c566, lambda: _then567(st, v_f, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_f, v_i, v_k, _done, _ret, v_m)))
     _c568 = (_i32(v_k) == 1)
     def _then569(st, v_f, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(jnp.where((_i32(v_m["hp"]) == 0), 0, jnp.clip(jnp.floor_divide((_i32(v_m["hp"]) * 100), _i32(v_m["maxhp"])), 1, 100)), jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_f, v_i, v_k, _done, _ret, v_m)
-    st, (v_f, v_i, v_k, _done, _ret, v_m) = _select(_c568, _then569(st, v_f, v_i, v_k, _done, _ret, v_m), (st, (v_f, v_i, v_k, _done, _ret, v_m)))
+    st, (v_f, v_i, v_k, _done, _ret, v_m) = _branch(_c568, lambda: _then569(st, v_f, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_f, v_i, v_k, _done, _ret, v_m)))
     _c570 = (_i32(v_k) == 2)
     def _then571(st, v_f, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(_i32(v_m["status"]), jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_f, v_i, v_k, _done, _ret, v_m)
-    st, (v_f, v_i, v_k, _done, _ret, v_m) = _select(_c570, _then571(st, v_f, v_i, v_k, _done, _ret, v_m), (st, (v_f, v_i, v_k, _done, _ret, v_m)))
-    v_slot = _cast(jnp.clip((_i32(v_k) - 3), 0, 3), jnp.int8)
+    st, (v_f, v_i, v_k, _done, _ret, v_m) = _branch(_c570, lambda: _then571(st, v_f, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_f, v_i, v_k, _done, _ret, v_m)))
+    v_slot = _lcast(jnp.clip((_i32(v_k) - 3), 0, 3), jnp.int8)
     _ret = _select(_done, _ret, _cast(jnp.where(jnp.logical_and(st["move_seen"][_i32(v_f)][_i32(v_i)][_i32(v_slot)], (_i32(v_slot) < _i32(v_m["nmoves"]))), _i32(v_m["moves"][_i32(v_slot)]), -1), jnp.int16))
     _done = jnp.bool_(True)
     return _ret
@@ -2191,8 +2222,8 @@ def f_foe_info(st, v_f, v_i, v_k):
 
 def f_volatile_info(st, v_p, v_k):
     """fn `volatile_info` (pokemon_gen1.envspec:1230)"""
-    v_p = _cast(v_p, jnp.int8)
-    v_k = _cast(v_k, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_k = _lcast(v_k, jnp.int8)
     _done = jnp.bool_(False)
     _ret = jnp.int8(0)
     _c572 = (_i32(v_k) < 6)
@@ -2201,8 +2232,8 @@ def f_volatile_info(st, v_p, v_k):
         _ret = _select(_done, _ret, _cast(st["boosts"][_i32(v_p)][jnp.minimum(_i32(v_k), 5)], jnp.int8))
         _done = jnp.bool_(True)
         return st, (v_p, v_k, _done, _ret)
-    st, (v_p, v_k, _done, _ret) = _select(_c572, _then573(st, v_p, v_k, _done, _ret), (st, (v_p, v_k, _done, _ret)))
-    v_flags = _cast(jnp.stack([jnp.asarray((_i32(st["confused"][_i32(v_p)]) > 0), jnp.bool_), jnp.asarray((_i32(st["sub_hp"][_i32(v_p)]) > 0), jnp.bool_), jnp.asarray(st["reflect"][_i32(v_p)], jnp.bool_), jnp.asarray(st["light_screen"][_i32(v_p)], jnp.bool_), jnp.asarray(st["seeded"][_i32(v_p)], jnp.bool_), jnp.asarray(st["recharging"][_i32(v_p)], jnp.bool_), jnp.asarray(st["trapped"][_i32(v_p)], jnp.bool_), jnp.asarray(st["charging"][_i32(v_p)], jnp.bool_), jnp.asarray(st["invulnerable"][_i32(v_p)], jnp.bool_), jnp.asarray((_i32(st["thrash_left"][_i32(v_p)]) > 0), jnp.bool_), jnp.asarray(st["focus"][_i32(v_p)], jnp.bool_), jnp.asarray(st["mist"][_i32(v_p)], jnp.bool_), jnp.asarray(st["toxic"][_i32(v_p)], jnp.bool_)]), jnp.bool_)
+    st, (v_p, v_k, _done, _ret) = _branch(_c572, lambda: _then573(st, v_p, v_k, _done, _ret), lambda: (st, (v_p, v_k, _done, _ret)))
+    v_flags = _lcast(jnp.stack([jnp.asarray((_i32(st["confused"][_i32(v_p)]) > 0), jnp.bool_), jnp.asarray((_i32(st["sub_hp"][_i32(v_p)]) > 0), jnp.bool_), jnp.asarray(st["reflect"][_i32(v_p)], jnp.bool_), jnp.asarray(st["light_screen"][_i32(v_p)], jnp.bool_), jnp.asarray(st["seeded"][_i32(v_p)], jnp.bool_), jnp.asarray(st["recharging"][_i32(v_p)], jnp.bool_), jnp.asarray(st["trapped"][_i32(v_p)], jnp.bool_), jnp.asarray(st["charging"][_i32(v_p)], jnp.bool_), jnp.asarray(st["invulnerable"][_i32(v_p)], jnp.bool_), jnp.asarray((_i32(st["thrash_left"][_i32(v_p)]) > 0), jnp.bool_), jnp.asarray(st["focus"][_i32(v_p)], jnp.bool_), jnp.asarray(st["mist"][_i32(v_p)], jnp.bool_), jnp.asarray(st["toxic"][_i32(v_p)], jnp.bool_)]), jnp.bool_)
     _ret = _select(_done, _ret, _cast(_i32(v_flags[jnp.clip((_i32(v_k) - 6), 0, 12)]), jnp.int8))
     _done = jnp.bool_(True)
     return _ret
@@ -2219,8 +2250,8 @@ def p_high_crit(st):
 def p_multi_hit(st, v_lo, v_hi):
     """proc `multi_hit` (pokemon_gen1.envspec:1267)"""
     st = dict(st)
-    v_lo = _cast(v_lo, jnp.int8)
-    v_hi = _cast(v_hi, jnp.int8)
+    v_lo = _lcast(v_lo, jnp.int8)
+    v_hi = _lcast(v_hi, jnp.int8)
     _a575 = v_lo
     st["fx"] = {**st["fx"], "hits_min": _cast(_a575, jnp.int8)}
     _a576 = jnp.maximum(_i32(v_lo), _i32(v_hi))
@@ -2231,8 +2262,8 @@ def p_multi_hit(st, v_lo, v_hi):
 def p_drain(st, v_num, v_den):
     """proc `drain` (pokemon_gen1.envspec:1273)"""
     st = dict(st)
-    v_num = _cast(v_num, jnp.int8)
-    v_den = _cast(v_den, jnp.int8)
+    v_num = _lcast(v_num, jnp.int8)
+    v_den = _lcast(v_den, jnp.int8)
     _a577 = v_num
     st["fx"] = {**st["fx"], "drain_num": _cast(_a577, jnp.int8)}
     _a578 = v_den
@@ -2243,8 +2274,8 @@ def p_drain(st, v_num, v_den):
 def p_recoil(st, v_num, v_den):
     """proc `recoil` (pokemon_gen1.envspec:1279)"""
     st = dict(st)
-    v_num = _cast(v_num, jnp.int8)
-    v_den = _cast(v_den, jnp.int8)
+    v_num = _lcast(v_num, jnp.int8)
+    v_den = _lcast(v_den, jnp.int8)
     _a579 = v_num
     st["fx"] = {**st["fx"], "recoil_num": _cast(_a579, jnp.int8)}
     _a580 = v_den
@@ -2255,7 +2286,7 @@ def p_recoil(st, v_num, v_den):
 def p_inflict_status(st, v_cond):
     """proc `inflict_status` (pokemon_gen1.envspec:1285)"""
     st = dict(st)
-    v_cond = _cast(v_cond, jnp.int8)
+    v_cond = _lcast(v_cond, jnp.int8)
     _a581 = v_cond
     st["fx"] = {**st["fx"], "status": _cast(_a581, jnp.int8)}
     return st
@@ -2264,8 +2295,8 @@ def p_inflict_status(st, v_cond):
 def p_secondary_status(st, v_cond, v_chance):
     """proc `secondary_status` (pokemon_gen1.envspec:1289)"""
     st = dict(st)
-    v_cond = _cast(v_cond, jnp.int8)
-    v_chance = _cast(v_chance, jnp.int8)
+    v_cond = _lcast(v_cond, jnp.int8)
+    v_chance = _lcast(v_chance, jnp.int8)
     _a582 = v_cond
     st["fx"] = {**st["fx"], "sec_status": _cast(_a582, jnp.int8)}
     _a583 = v_chance
@@ -2276,8 +2307,8 @@ def p_secondary_status(st, v_cond, v_chance):
 def p_raise_user(st, v_k, v_n):
     """proc `raise_user` (pokemon_gen1.envspec:1294)"""
     st = dict(st)
-    v_k = _cast(v_k, jnp.int8)
-    v_n = _cast(v_n, jnp.int8)
+    v_k = _lcast(v_k, jnp.int8)
+    v_n = _lcast(v_n, jnp.int8)
     _a584 = v_k
     st["fx"] = {**st["fx"], "stat": _cast(_a584, jnp.int8)}
     _a585 = v_n
@@ -2292,8 +2323,8 @@ def p_raise_user(st, v_k, v_n):
 def p_lower_target(st, v_k, v_n):
     """proc `lower_target` (pokemon_gen1.envspec:1301)"""
     st = dict(st)
-    v_k = _cast(v_k, jnp.int8)
-    v_n = _cast(v_n, jnp.int8)
+    v_k = _lcast(v_k, jnp.int8)
+    v_n = _lcast(v_n, jnp.int8)
     _a588 = v_k
     st["fx"] = {**st["fx"], "stat": _cast(_a588, jnp.int8)}
     _a589 = (0 - _i32(v_n))
@@ -2306,9 +2337,9 @@ def p_lower_target(st, v_k, v_n):
 def p_secondary_lower(st, v_k, v_n, v_chance):
     """proc `secondary_lower` (pokemon_gen1.envspec:1307)"""
     st = dict(st)
-    v_k = _cast(v_k, jnp.int8)
-    v_n = _cast(v_n, jnp.int8)
-    v_chance = _cast(v_chance, jnp.int8)
+    v_k = _lcast(v_k, jnp.int8)
+    v_n = _lcast(v_n, jnp.int8)
+    v_chance = _lcast(v_chance, jnp.int8)
     _a591 = v_k
     st["fx"] = {**st["fx"], "stat": _cast(_a591, jnp.int8)}
     _a592 = (0 - _i32(v_n))
@@ -2321,7 +2352,7 @@ def p_secondary_lower(st, v_k, v_n, v_chance):
 def p_confuse_target(st, v_chance):
     """proc `confuse_target` (pokemon_gen1.envspec:1313)"""
     st = dict(st)
-    v_chance = _cast(v_chance, jnp.int8)
+    v_chance = _lcast(v_chance, jnp.int8)
     _a594 = v_chance
     st["fx"] = {**st["fx"], "confuse": _cast(_a594, jnp.int8)}
     return st
@@ -2330,7 +2361,7 @@ def p_confuse_target(st, v_chance):
 def p_flinch_target(st, v_chance):
     """proc `flinch_target` (pokemon_gen1.envspec:1317)"""
     st = dict(st)
-    v_chance = _cast(v_chance, jnp.int8)
+    v_chance = _lcast(v_chance, jnp.int8)
     _a595 = v_chance
     st["fx"] = {**st["fx"], "flinch": _cast(_a595, jnp.int8)}
     return st
@@ -2379,7 +2410,7 @@ def p_one_hit_ko(st):
 def p_charge(st, v_semi_invulnerable):
     """proc `charge` (pokemon_gen1.envspec:1341)"""
     st = dict(st)
-    v_semi_invulnerable = _cast(v_semi_invulnerable, jnp.bool_)
+    v_semi_invulnerable = _lcast(v_semi_invulnerable, jnp.bool_)
     _a601 = True
     st["fx"] = {**st["fx"], "charge": _cast(_a601, jnp.bool_)}
     _a602 = v_semi_invulnerable
@@ -2390,7 +2421,7 @@ def p_charge(st, v_semi_invulnerable):
 def p_fixed_damage(st, v_hp):
     """proc `fixed_damage` (pokemon_gen1.envspec:1346)"""
     st = dict(st)
-    v_hp = _cast(v_hp, jnp.int8)
+    v_hp = _lcast(v_hp, jnp.int8)
     _a603 = v_hp
     st["fx"] = {**st["fx"], "fixed": _cast(_a603, jnp.int8)}
     return st
@@ -2455,7 +2486,7 @@ def p_reset_stages(st):
 def p_screen(st, v_kind):
     """proc `screen` (pokemon_gen1.envspec:1379)"""
     st = dict(st)
-    v_kind = _cast(v_kind, jnp.int8)
+    v_kind = _lcast(v_kind, jnp.int8)
     _a611 = v_kind
     st["fx"] = {**st["fx"], "screen": _cast(_a611, jnp.int8)}
     return st
@@ -3012,8 +3043,8 @@ def p_move_effect__80(st):
 def p_move_effect__dispatch(st, v_effect):
     """proc `move_effect__dispatch` (pokemon_gen1.envspec:1258)"""
     st = dict(st)
-    v_effect = _cast(v_effect, jnp.int8)
-    v_op_0 = _cast(_K42[_i32(v_effect)][0], jnp.int8)
+    v_effect = _lcast(v_effect, jnp.int8)
+    v_op_0 = _lcast(_K42[_i32(v_effect)][0], jnp.int8)
     _c618 = (_i32(v_op_0) == 1)
     _c619 = (_i32(v_op_0) == 2)
     _c620 = (_i32(v_op_0) == 3)
@@ -3196,8 +3227,8 @@ def p_move_effect__dispatch(st, v_effect):
 def p_simultaneous__act_move(st, v_player, v_slot):
     """proc `simultaneous__act_move` (pokemon_gen1.envspec:263)"""
     st = dict(st)
-    v_player = _cast(v_player, jnp.int8)
-    v_slot = _cast(v_slot, jnp.int8)
+    v_player = _lcast(v_player, jnp.int8)
+    v_slot = _lcast(v_slot, jnp.int8)
     st = p_use_move(st, v_player, v_slot)
     return st
 
@@ -3205,8 +3236,8 @@ def p_simultaneous__act_move(st, v_player, v_slot):
 def p_simultaneous__act_switch_to(st, v_player, v_to):
     """proc `simultaneous__act_switch_to` (pokemon_gen1.envspec:281)"""
     st = dict(st)
-    v_player = _cast(v_player, jnp.int8)
-    v_to = _cast(v_to, jnp.int8)
+    v_player = _lcast(v_player, jnp.int8)
+    v_to = _lcast(v_to, jnp.int8)
     st = p_switch_in(st, v_player, v_to)
     return st
 
@@ -3214,14 +3245,14 @@ def p_simultaneous__act_switch_to(st, v_player, v_to):
 def p_simultaneous__act_wait(st, v_player):
     """proc `simultaneous__act_wait` (pokemon_gen1.envspec:286)"""
     st = dict(st)
-    v_player = _cast(v_player, jnp.int8)
+    v_player = _lcast(v_player, jnp.int8)
     return st
 
 
 def p_simultaneous__act(st, v_p):
     """proc `simultaneous__act` (pokemon_gen1.envspec:26)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     _c688 = (_i32(st["simultaneous__choice"][_i32(v_p)]) < 4)
     _c689 = (_i32(st["simultaneous__choice"][_i32(v_p)]) < 10)
     def _then690(st, v_p):
@@ -3244,7 +3275,7 @@ def a_move(st, index):
     """action `move` (pokemon_gen1.envspec:263): index in 0..3"""
     st = dict(st)
     v_slot = (index // 1) % 4
-    v_slot = _cast(v_slot, jnp.int8)
+    v_slot = _lcast(v_slot, jnp.int8)
     _a693 = (0 + _i32(v_slot))
     st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a693, jnp.int8))
     return st
@@ -3262,7 +3293,7 @@ def a_switch_to(st, index):
     """action `switch_to` (pokemon_gen1.envspec:281): index in 0..5"""
     st = dict(st)
     v_to = (index // 1) % 6
-    v_to = _cast(v_to, jnp.int8)
+    v_to = _lcast(v_to, jnp.int8)
     _a697 = (4 + _i32(v_to))
     st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a697, jnp.int8))
     return st
@@ -3294,23 +3325,23 @@ def m_wait(st):
 
 def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     _done = jnp.bool_(False)
     _ret = _K56
-    v_f = _cast((1 - _i32(v_p)), jnp.int8)
-    v_head = _cast(jnp.stack([jnp.asarray(_i32(st["phase"]), jnp.int32), jnp.asarray(_i32(st["must_replace"][_i32(v_p)]), jnp.int32), jnp.asarray(st["turns"], jnp.int32), jnp.asarray(st["active"][_i32(v_p)], jnp.int32), jnp.asarray(st["active"][_i32(v_f)], jnp.int32)]), jnp.int16)
+    v_f = _lcast((1 - _i32(v_p)), jnp.int8)
+    v_head = _lcast(jnp.stack([jnp.asarray(_i32(st["phase"]), jnp.int32), jnp.asarray(_i32(st["must_replace"][_i32(v_p)]), jnp.int32), jnp.asarray(st["turns"], jnp.int32), jnp.asarray(st["active"][_i32(v_p)], jnp.int32), jnp.asarray(st["active"][_i32(v_f)], jnp.int32)]), jnp.int16)
     def _g706(i705):
         return jnp.asarray(_i32(f_own_info(st, v_p, jnp.floor_divide(i705, 13), jnp.remainder(i705, 13))), jnp.int32)
     _e707 = jax.vmap(_g706)(jnp.arange(0, 78, dtype=jnp.int32))
-    v_own = _cast(_e707, jnp.int16)
+    v_own = _lcast(_e707, jnp.int16)
     def _g709(i708):
         return jnp.asarray(_i32(f_foe_info(st, v_f, jnp.floor_divide(i708, 7), jnp.remainder(i708, 7))), jnp.int32)
     _e710 = jax.vmap(_g709)(jnp.arange(0, 42, dtype=jnp.int32))
-    v_foe = _cast(_e710, jnp.int16)
+    v_foe = _lcast(_e710, jnp.int16)
     def _g712(i711):
         return jnp.asarray(_i32(f_volatile_info(st, jnp.where((i711 < 19), _i32(v_p), _i32(v_f)), jnp.remainder(i711, 19))), jnp.int32)
     _e713 = jax.vmap(_g712)(jnp.arange(0, 38, dtype=jnp.int32))
-    v_vol = _cast(_e713, jnp.int8)
+    v_vol = _lcast(_e713, jnp.int8)
     def _g719(i714, _h715, _h716, _h717, _h718):
         return jnp.asarray(_i32(jnp.where((i714 < 5), _i32(_h715), _i32(jnp.where((i714 < 83), _i32(_h716), _i32(jnp.where((i714 < 125), _i32(_h717), _i32(_h718))))))), jnp.int32)
     _e720 = jax.vmap(_g719)(jnp.arange(0, 163, dtype=jnp.int32), v_head[_K57], v_own[_K58], v_foe[_K59], v_vol[_K60])
@@ -3338,7 +3369,7 @@ def _init_body(st):
             st = dict(st)
             st = p_fixed_team(st, v_p)
             return st, (v_p,)
-        st, (v_p,) = _select(_c724, _then725(st, v_p), _else726(st, v_p))
+        st, (v_p,) = _branch(_c724, lambda: _then725(st, v_p), lambda: _else726(st, v_p))
         st = p_enter(st, v_p)
         return st, (v_p,)
     st, (v_p,) = lax.fori_loop(0, 2, _loop721, (st, (v_p,)))
@@ -3367,7 +3398,7 @@ def _epilogue(st):
                     st = dict(st)
                     st = p_switch_in(st, v_p, jnp.remainder((_i32(st["simultaneous__choice"][_i32(v_p)]) - 4), 6))
                     return st, (v_p,)
-                st, (v_p,) = _select(_c734, _then735(st, v_p), (st, (v_p,)))
+                st, (v_p,) = _branch(_c734, lambda: _then735(st, v_p), lambda: (st, (v_p,)))
                 return st, (v_p,)
             st, (v_p,) = lax.fori_loop(0, 2, _loop733, (st, (v_p,)))
             _a736 = 0
@@ -3375,13 +3406,13 @@ def _epilogue(st):
             return st, ()
         def _else737(st):
             st = dict(st)
-            v_r0 = _cast(jnp.where(jnp.logical_and((_i32(st["simultaneous__choice"][0]) >= 4), (_i32(st["simultaneous__choice"][0]) < 10)), 3, _i32(f_rank(st, 0, jnp.remainder((_i32(st["simultaneous__choice"][0]) - 0), 4)))), jnp.int8)
-            v_r1 = _cast(jnp.where(jnp.logical_and((_i32(st["simultaneous__choice"][1]) >= 4), (_i32(st["simultaneous__choice"][1]) < 10)), 3, _i32(f_rank(st, 1, jnp.remainder((_i32(st["simultaneous__choice"][1]) - 0), 4)))), jnp.int8)
+            v_r0 = _lcast(jnp.where(jnp.logical_and((_i32(st["simultaneous__choice"][0]) >= 4), (_i32(st["simultaneous__choice"][0]) < 10)), 3, _i32(f_rank(st, 0, jnp.remainder((_i32(st["simultaneous__choice"][0]) - 0), 4)))), jnp.int8)
+            v_r1 = _lcast(jnp.where(jnp.logical_and((_i32(st["simultaneous__choice"][1]) >= 4), (_i32(st["simultaneous__choice"][1]) < 10)), 3, _i32(f_rank(st, 1, jnp.remainder((_i32(st["simultaneous__choice"][1]) - 0), 4)))), jnp.int8)
             st, _r738 = _randint(st, 0, 1)
-            v_tie = _cast((_r738 == 1), jnp.bool_)
-            v_s0 = _cast(f_speed(st, 0), jnp.int16)
-            v_s1 = _cast(f_speed(st, 1), jnp.int16)
-            v_first = _cast(jnp.where(jnp.logical_or((_i32(v_r0) > _i32(v_r1)), jnp.logical_and((_i32(v_r0) == _i32(v_r1)), jnp.logical_or((_i32(v_s0) > _i32(v_s1)), jnp.logical_and((_i32(v_s0) == _i32(v_s1)), v_tie)))), 0, 1), jnp.int8)
+            v_tie = _lcast((_r738 == 1), jnp.bool_)
+            v_s0 = _lcast(f_speed(st, 0), jnp.int16)
+            v_s1 = _lcast(f_speed(st, 1), jnp.int16)
+            v_first = _lcast(jnp.where(jnp.logical_or((_i32(v_r0) > _i32(v_r1)), jnp.logical_and((_i32(v_r0) == _i32(v_r1)), jnp.logical_or((_i32(v_s0) > _i32(v_s1)), jnp.logical_and((_i32(v_s0) == _i32(v_s1)), v_tie)))), 0, 1), jnp.int8)
             v_i = jnp.int32(0)
             def _loop739(i, carry):
                 st, (v_r0, v_r1, v_tie, v_s0, v_s1, v_first, v_i) = dict(carry[0]), carry[1]
@@ -3392,7 +3423,7 @@ def _epilogue(st):
             _a740 = jnp.minimum((_i32(st["turns"]) + 1), 1000)
             st["turns"] = _cast(_a740, jnp.int16)
             return st, ()
-        st, () = _select(_c731, _then732(st), _else737(st))
+        st, () = _branch(_c731, lambda: _then732(st), lambda: _else737(st))
         st = p_end_of_turn(st)
         return st, ()
     def _else741(st):
@@ -3400,7 +3431,7 @@ def _epilogue(st):
         _a742 = jnp.minimum((_i32(st["current_player"]) + 1), 1)
         st["current_player"] = _cast(_a742, jnp.int8)
         return st, ()
-    st, () = _select(_c727, _then728(st), _else741(st))
+    st, () = _branch(_c727, lambda: _then728(st), lambda: _else741(st))
     return st
 
 

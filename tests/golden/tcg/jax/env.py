@@ -71,12 +71,31 @@ def _randint(st, lo, hi):
 
 
 def _i32(x):
+    """`x` as an int32 to compute with; a Python int or bool (a value known while tracing: an
+    unrolled loop's variable, a literal, a parameter or local bound to one) stays a Python int,
+    so that an index made of it is a static slice and a condition on it is decided while
+    tracing (`_branch`). The checker's ranges keep such a value inside int32."""
+    if type(x) is int or type(x) is bool:
+        return int(x)
     return jnp.asarray(x).astype(jnp.int32)
 
 
 def _cast(value, dtypes):
     """Cast every leaf of `value` to the dtype at the same place in `dtypes`."""
     return jax.tree_util.tree_map(lambda x, d: jnp.asarray(x).astype(d), value, dtypes)
+
+
+def _lcast(value, dtypes):
+    """`_cast` for a local or a parameter: a Python int or bool cast to an integer or bool
+    dtype stays a Python value (see `_i32`); the checker proved it fits the dtype's range, so
+    the cast would not change it. State fields are always stored with `_cast` (arrays)."""
+    if type(value) is not int and type(value) is not bool:
+        return _cast(value, dtypes)
+    if dtypes is jnp.bool_:
+        return bool(value)
+    if isinstance(dtypes, type) and jnp.issubdtype(dtypes, jnp.integer):
+        return int(value)
+    return _cast(value, dtypes)
 
 
 def _get(x, i):
@@ -88,8 +107,20 @@ def _set(x, i, v):
 
 
 def _select(c, a, b):
-    """Branchless `if`: pick pytree `a` where `c` holds, else `b` (leaves identical in both are kept)."""
+    """Branchless `if`: pick pytree `a` where `c` holds, else `b` (leaves identical in both are kept).
+    A Python bool `c` (decided while tracing) picks without a `where`."""
+    if type(c) is bool:
+        return a if c else b
     return jax.tree_util.tree_map(lambda x, y: x if x is y else jnp.where(c, x, y), a, b)
+
+
+def _branch(c, then, orelse):
+    """`if c {then} else {orelse}` with both arms as thunks returning `(st, locals)`: a Python
+    bool `c` (decided while tracing, see `_i32`) traces only the arm it takes; otherwise both
+    are traced and merged by `_select`."""
+    if type(c) is bool:
+        return then() if c else orelse()
+    return _select(c, then(), orelse())
 
 
 def _select_first(conds, orig, arms, orelse):
@@ -492,35 +523,35 @@ _K98 = jnp.asarray(np.array([0, 0, 0], dtype=np.int8))
 # ---- the spec's functions, procedures, actions, guards, observe, init, invariants
 def f_hp_of(st, v_p, v_s):
     """fn `hp_of` (tcg.envspec:229)"""
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
     return jnp.where((_K0[_i32(st["card"][_i32(v_p)][_i32(v_s)])] == 1), _i32(st["played_hp"][_i32(v_p)][_i32(v_s)]), _i32(_K1[_i32(st["card"][_i32(v_p)][_i32(v_s)])]))
 
 
 def f_type_of(st, v_p, v_s):
     """fn `type_of` (tcg.envspec:233)"""
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
     return jnp.where((_K0[_i32(st["card"][_i32(v_p)][_i32(v_s)])] == 1), st["played_type"][_i32(v_p)][_i32(v_s)], _K2[_i32(st["card"][_i32(v_p)][_i32(v_s)])])
 
 
 def f_stage_of(st, v_p, v_s):
     """fn `stage_of` (tcg.envspec:237)"""
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
     return jnp.where((_K0[_i32(st["card"][_i32(v_p)][_i32(v_s)])] == 1), 0, _K3[_i32(st["card"][_i32(v_p)][_i32(v_s)])])
 
 
 def f_is_basic(st, v_c):
     """fn `is_basic` (tcg.envspec:241)"""
-    v_c = _cast(v_c, jnp.int16)
+    v_c = _lcast(v_c, jnp.int16)
     return jnp.logical_and((_K0[_i32(v_c)] == 0), (_K3[_i32(v_c)] == 0))
 
 
 def f_basic_in_hand(st, v_p, v_h):
     """fn `basic_in_hand` (tcg.envspec:246); returns (value, its first runtime fault: int32[3], zeros for none)"""
-    v_p = _cast(v_p, jnp.int8)
-    v_h = _cast(v_h, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_h = _lcast(v_h, jnp.int8)
     _f1 = _i32(v_h)
     _f2 = _get(st["hand"], _i32(v_p))["len"]
     st = _fault_at(st, ((_i32(v_h) < _get(st["hand"], _i32(v_p))["len"])) & (_f1 >= _f2), 1, _f1, _f2)
@@ -530,18 +561,18 @@ def f_basic_in_hand(st, v_p, v_h):
 
 def f_playable_trainer(st, v_c):
     """fn `playable_trainer` (tcg.envspec:253)"""
-    v_c = _cast(v_c, jnp.int16)
+    v_c = _lcast(v_c, jnp.int16)
     return jnp.logical_and(jnp.logical_and((_K0[_i32(v_c)] == 1), (_i32(_K4[_i32(v_c)]) != 0)), jnp.logical_or((_K5[_i32(v_c)] != 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]), st["locked_supporters"][_i32(st["current_player"])]))))
 
 
 def f_trainer_target_ok(st, v_p, v_c, v_s):
     """fn `trainer_target_ok` (tcg.envspec:261)"""
-    v_p = _cast(v_p, jnp.int8)
-    v_c = _cast(v_c, jnp.int16)
-    v_s = _cast(v_s, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_c = _lcast(v_c, jnp.int16)
+    v_s = _lcast(v_s, jnp.int8)
     _done = jnp.bool_(False)
     _ret = jnp.bool_(False)
-    v_r = _cast(_K6[_i32(v_c)], jnp.int8)
+    v_r = _lcast(_K6[_i32(v_c)], jnp.int8)
     _ret = _select(_done, _ret, _cast(jnp.where(_K7[_i32(v_r)], jnp.logical_and(jnp.logical_and(jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], jnp.logical_or((_K8[_i32(v_r)] == 10), (f_type_of(st, v_p, v_s) == _K8[_i32(v_r)]))), jnp.logical_or(jnp.logical_not(_K9[_i32(v_r)]), (_i32(v_s) == 0))), jnp.logical_or((_i32(_K10[_i32(v_r)][0]) == 0), jnp.any(jax.vmap(lambda i4, _h5: (_K11[_i32(st["card"][_i32(v_p)][_i32(v_s)])] == _h5))(jnp.arange(0, 3, dtype=jnp.int32), _K10[_i32(v_r)])))), jnp.logical_and(jnp.logical_and((_i32(v_s) == 0), st["occupied"][_i32(v_p)][0]), jnp.logical_or(jnp.logical_not(_K12[_i32(v_r)]), (_i32(f_free_bench(st, v_p)) < 4)))), jnp.bool_))
     _done = jnp.bool_(True)
     return _ret
@@ -549,37 +580,37 @@ def f_trainer_target_ok(st, v_p, v_c, v_s):
 
 def f_free_bench(st, v_p):
     """fn `free_bench` (tcg.envspec:269)"""
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     return jnp.min(jax.vmap(lambda i6: _i32(jnp.where(st["occupied"][_i32(v_p)][i6], 4, i6)))(jnp.arange(1, 4, dtype=jnp.int32)))
 
 
 def f_energy_total(st, v_p, v_s):
     """fn `energy_total` (tcg.envspec:273)"""
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
     return jnp.sum(jax.vmap(lambda i7: _i32(st["energy"][_i32(v_p)][_i32(v_s)][i7]))(jnp.arange(0, 11, dtype=jnp.int32)), dtype=jnp.int32)
 
 
 def f_cost(st, v_c, v_a, v_t):
     """fn `cost` (tcg.envspec:277)"""
-    v_c = _cast(v_c, jnp.int16)
-    v_a = _cast(v_a, jnp.int8)
-    v_t = _cast(v_t, jnp.int8)
+    v_c = _lcast(v_c, jnp.int16)
+    v_a = _lcast(v_a, jnp.int8)
+    v_t = _lcast(v_t, jnp.int8)
     return jnp.where((_i32(v_a) == 0), _i32(_K13[_i32(v_c)][_i32(v_t)]), _i32(_K14[_i32(v_c)][_i32(v_t)]))
 
 
 def f_printed_damage(st, v_c, v_a):
     """fn `printed_damage` (tcg.envspec:282)"""
-    v_c = _cast(v_c, jnp.int16)
-    v_a = _cast(v_a, jnp.int8)
+    v_c = _lcast(v_c, jnp.int16)
+    v_a = _lcast(v_a, jnp.int8)
     return jnp.where((_i32(v_a) == 0), _i32(_K15[_i32(v_c)]), _i32(_K16[_i32(v_c)]))
 
 
 def f_pays(st, v_p, v_c, v_a):
     """fn `pays` (tcg.envspec:288)"""
-    v_p = _cast(v_p, jnp.int8)
-    v_c = _cast(v_c, jnp.int16)
-    v_a = _cast(v_a, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_c = _lcast(v_c, jnp.int16)
+    v_a = _lcast(v_a, jnp.int8)
     def _g11(i8, _h9, _h10):
         return (_i32(st["energy"][_i32(v_p)][0][i8]) >= _i32(jnp.where((_i32(v_a) == 0), _i32(_h9), _i32(_h10))))
     _e12 = jax.vmap(_g11)(jnp.arange(0, 9, dtype=jnp.int32), _K13[_i32(v_c)][0:9], _K14[_i32(v_c)][0:9])
@@ -588,24 +619,24 @@ def f_pays(st, v_p, v_c, v_a):
 
 def f_can_pay(st, v_p, v_a):
     """fn `can_pay` (tcg.envspec:293)"""
-    v_p = _cast(v_p, jnp.int8)
-    v_a = _cast(v_a, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_a = _lcast(v_a, jnp.int8)
     return f_pays(st, v_p, st["card"][_i32(v_p)][0], v_a)
 
 
 def f_can_act(st, v_p):
     """fn `can_act` (tcg.envspec:298)"""
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     return jnp.logical_and((st["condition"][_i32(v_p)] != 1), (st["condition"][_i32(v_p)] != 2))
 
 
 def f_can_attack(st, v_p, v_a):
     """fn `can_attack` (tcg.envspec:302)"""
-    v_p = _cast(v_p, jnp.int8)
-    v_a = _cast(v_a, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_a = _lcast(v_a, jnp.int8)
     _done = jnp.bool_(False)
     _ret = jnp.bool_(False)
-    v_c = _cast(st["card"][_i32(v_p)][0], jnp.int16)
+    v_c = _lcast(st["card"][_i32(v_p)][0], jnp.int16)
     _ret = _select(_done, _ret, _cast(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(st["occupied"][_i32(v_p)][0], f_can_act(st, v_p)), jnp.logical_not(st["no_attack"][_i32(v_p)])), (_i32(f_printed_damage(st, v_c, v_a)) >= 0)), f_can_pay(st, v_p, v_a)), jnp.bool_))
     _done = jnp.bool_(True)
     return _ret
@@ -613,22 +644,22 @@ def f_can_attack(st, v_p, v_a):
 
 def f_retreat_cost(st, v_p):
     """fn `retreat_cost` (tcg.envspec:308)"""
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     return jnp.maximum((_i32(_K17[_i32(st["card"][_i32(v_p)][0])]) - _i32(st["retreat_discount"])), 0)
 
 
 def f_can_evolve(st, v_p, v_c, v_s):
     """fn `can_evolve` (tcg.envspec:314)"""
-    v_p = _cast(v_p, jnp.int8)
-    v_c = _cast(v_c, jnp.int16)
-    v_s = _cast(v_s, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_c = _lcast(v_c, jnp.int16)
+    v_s = _lcast(v_s, jnp.int8)
     return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(v_p)][_i32(v_s)]), (_i32(st["placed"][_i32(v_p)][_i32(v_s)]) < _i32(st["turn"]))), (_K0[_i32(v_c)] == 0)), (_K3[_i32(v_c)] != 0)), (_i32(_K18[_i32(v_c)]) == _i32(_K19[_i32(st["card"][_i32(v_p)][_i32(v_s)])])))
 
 
 def f_nth_energy(st, v_d, v_r):
     """fn `nth_energy` (tcg.envspec:320)"""
-    v_d = _cast(v_d, jnp.int8)
-    v_r = _cast(v_r, jnp.int8)
+    v_d = _lcast(v_d, jnp.int8)
+    v_r = _lcast(v_r, jnp.int8)
     def _g20(i16, _h17):
         return _i32(jnp.where(jnp.logical_and((_i32(_h17) == 1), (jnp.sum(jax.vmap(lambda i18, _h19: _i32(jnp.where((i18 < i16), _i32(_h19), 0)))(jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(v_d)]), dtype=jnp.int32) == _i32(v_r))), i16, 10))
     _e21 = jax.vmap(_g20)(jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(v_d)])
@@ -637,16 +668,16 @@ def f_nth_energy(st, v_d, v_r):
 
 def f_defended(st, v_p):
     """fn `defended` (tcg.envspec:330)"""
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     return jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))])
 
 
 def p_draw_cards(st, v_p, v_n):
     """proc `draw_cards` (tcg.envspec:339)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_n = _cast(v_n, jnp.int8)
-    v_k = jnp.int32(0)
+    v_p = _lcast(v_p, jnp.int8)
+    v_n = _lcast(v_n, jnp.int8)
+    v_k = 0
     _c22 = jnp.logical_and(jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)), (_get(st["hand"], _i32(v_p))["len"] < 10))
     def _then23(st, v_p, v_n, v_k):
         st = dict(st)
@@ -659,8 +690,8 @@ def p_draw_cards(st, v_p, v_n):
         _l28 = _push(_get(st["hand"], _i32(v_p)), _cast(_v24, jnp.int16))
         st["hand"] = _set(st["hand"], _i32(v_p), _l28)
         return st, (v_p, v_n, v_k)
-    st, (v_p, v_n, v_k) = _select(_c22, _then23(st, v_p, v_n, v_k), (st, (v_p, v_n, v_k)))
-    v_k = jnp.int32(1)
+    st, (v_p, v_n, v_k) = _branch(_c22, lambda: _then23(st, v_p, v_n, v_k), lambda: (st, (v_p, v_n, v_k)))
+    v_k = 1
     _c29 = jnp.logical_and(jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)), (_get(st["hand"], _i32(v_p))["len"] < 10))
     def _then30(st, v_p, v_n, v_k):
         st = dict(st)
@@ -673,8 +704,8 @@ def p_draw_cards(st, v_p, v_n):
         _l35 = _push(_get(st["hand"], _i32(v_p)), _cast(_v31, jnp.int16))
         st["hand"] = _set(st["hand"], _i32(v_p), _l35)
         return st, (v_p, v_n, v_k)
-    st, (v_p, v_n, v_k) = _select(_c29, _then30(st, v_p, v_n, v_k), (st, (v_p, v_n, v_k)))
-    v_k = jnp.int32(2)
+    st, (v_p, v_n, v_k) = _branch(_c29, lambda: _then30(st, v_p, v_n, v_k), lambda: (st, (v_p, v_n, v_k)))
+    v_k = 2
     _c36 = jnp.logical_and(jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)), (_get(st["hand"], _i32(v_p))["len"] < 10))
     def _then37(st, v_p, v_n, v_k):
         st = dict(st)
@@ -687,8 +718,8 @@ def p_draw_cards(st, v_p, v_n):
         _l42 = _push(_get(st["hand"], _i32(v_p)), _cast(_v38, jnp.int16))
         st["hand"] = _set(st["hand"], _i32(v_p), _l42)
         return st, (v_p, v_n, v_k)
-    st, (v_p, v_n, v_k) = _select(_c36, _then37(st, v_p, v_n, v_k), (st, (v_p, v_n, v_k)))
-    v_k = jnp.int32(3)
+    st, (v_p, v_n, v_k) = _branch(_c36, lambda: _then37(st, v_p, v_n, v_k), lambda: (st, (v_p, v_n, v_k)))
+    v_k = 3
     _c43 = jnp.logical_and(jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)), (_get(st["hand"], _i32(v_p))["len"] < 10))
     def _then44(st, v_p, v_n, v_k):
         st = dict(st)
@@ -701,8 +732,8 @@ def p_draw_cards(st, v_p, v_n):
         _l49 = _push(_get(st["hand"], _i32(v_p)), _cast(_v45, jnp.int16))
         st["hand"] = _set(st["hand"], _i32(v_p), _l49)
         return st, (v_p, v_n, v_k)
-    st, (v_p, v_n, v_k) = _select(_c43, _then44(st, v_p, v_n, v_k), (st, (v_p, v_n, v_k)))
-    v_k = jnp.int32(4)
+    st, (v_p, v_n, v_k) = _branch(_c43, lambda: _then44(st, v_p, v_n, v_k), lambda: (st, (v_p, v_n, v_k)))
+    v_k = 4
     _c50 = jnp.logical_and(jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)), (_get(st["hand"], _i32(v_p))["len"] < 10))
     def _then51(st, v_p, v_n, v_k):
         st = dict(st)
@@ -715,16 +746,16 @@ def p_draw_cards(st, v_p, v_n):
         _l56 = _push(_get(st["hand"], _i32(v_p)), _cast(_v52, jnp.int16))
         st["hand"] = _set(st["hand"], _i32(v_p), _l56)
         return st, (v_p, v_n, v_k)
-    st, (v_p, v_n, v_k) = _select(_c50, _then51(st, v_p, v_n, v_k), (st, (v_p, v_n, v_k)))
+    st, (v_p, v_n, v_k) = _branch(_c50, lambda: _then51(st, v_p, v_n, v_k), lambda: (st, (v_p, v_n, v_k)))
     return st
 
 
 def p_heal(st, v_p, v_s, v_amount):
     """proc `heal` (tcg.envspec:347)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
-    v_amount = _cast(v_amount, jnp.int16)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
+    v_amount = _lcast(v_amount, jnp.int16)
     _a57 = jnp.maximum((_i32(st["damage"][_i32(v_p)][_i32(v_s)]) - _i32(v_amount)), 0)
     st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a57, jnp.int16))
     return st
@@ -733,23 +764,23 @@ def p_heal(st, v_p, v_s, v_amount):
 def p_heal_type(st, v_p, v_s, v_t, v_amount):
     """proc `heal_type` (tcg.envspec:352)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
-    v_t = _cast(v_t, jnp.int8)
-    v_amount = _cast(v_amount, jnp.int16)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
+    v_t = _lcast(v_t, jnp.int8)
+    v_amount = _lcast(v_amount, jnp.int16)
     _c58 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_i32(f_type_of(st, v_p, v_s)) == _i32(v_t)))
     def _then59(st, v_p, v_s, v_t, v_amount):
         st = dict(st)
         st = p_heal(st, v_p, v_s, v_amount)
         return st, (v_p, v_s, v_t, v_amount)
-    st, (v_p, v_s, v_t, v_amount) = _select(_c58, _then59(st, v_p, v_s, v_t, v_amount), (st, (v_p, v_s, v_t, v_amount)))
+    st, (v_p, v_s, v_t, v_amount) = _branch(_c58, lambda: _then59(st, v_p, v_s, v_t, v_amount), lambda: (st, (v_p, v_s, v_t, v_amount)))
     return st
 
 
 def p_add_damage(st, v_amount):
     """proc `add_damage` (tcg.envspec:358)"""
     st = dict(st)
-    v_amount = _cast(v_amount, jnp.int16)
+    v_amount = _lcast(v_amount, jnp.int16)
     _a60 = jnp.minimum((_i32(st["dmg"]) + _i32(v_amount)), 300)
     st["dmg"] = _cast(_a60, jnp.int16)
     return st
@@ -758,10 +789,10 @@ def p_add_damage(st, v_amount):
 def p_damage_per_heads(st, v_coins, v_each):
     """proc `damage_per_heads` (tcg.envspec:363)"""
     st = dict(st)
-    v_coins = _cast(v_coins, jnp.int8)
-    v_each = _cast(v_each, jnp.int8)
-    v_heads = _cast(0, jnp.int8)
-    v_k = jnp.int32(0)
+    v_coins = _lcast(v_coins, jnp.int8)
+    v_each = _lcast(v_each, jnp.int8)
+    v_heads = _lcast(0, jnp.int8)
+    v_k = 0
     _c61 = (_i32(v_k) < _i32(v_coins))
     def _then62(st, v_coins, v_each, v_heads, v_k):
         st = dict(st)
@@ -770,12 +801,12 @@ def p_damage_per_heads(st, v_coins, v_each):
         def _then65(st, v_coins, v_each, v_heads, v_k):
             st = dict(st)
             _a66 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _cast(_a66, jnp.int8)
+            v_heads = _lcast(_a66, jnp.int8)
             return st, (v_coins, v_each, v_heads, v_k)
-        st, (v_coins, v_each, v_heads, v_k) = _select(_c63, _then65(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
+        st, (v_coins, v_each, v_heads, v_k) = _branch(_c63, lambda: _then65(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k)))
         return st, (v_coins, v_each, v_heads, v_k)
-    st, (v_coins, v_each, v_heads, v_k) = _select(_c61, _then62(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
-    v_k = jnp.int32(1)
+    st, (v_coins, v_each, v_heads, v_k) = _branch(_c61, lambda: _then62(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k)))
+    v_k = 1
     _c67 = (_i32(v_k) < _i32(v_coins))
     def _then68(st, v_coins, v_each, v_heads, v_k):
         st = dict(st)
@@ -784,12 +815,12 @@ def p_damage_per_heads(st, v_coins, v_each):
         def _then71(st, v_coins, v_each, v_heads, v_k):
             st = dict(st)
             _a72 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _cast(_a72, jnp.int8)
+            v_heads = _lcast(_a72, jnp.int8)
             return st, (v_coins, v_each, v_heads, v_k)
-        st, (v_coins, v_each, v_heads, v_k) = _select(_c69, _then71(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
+        st, (v_coins, v_each, v_heads, v_k) = _branch(_c69, lambda: _then71(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k)))
         return st, (v_coins, v_each, v_heads, v_k)
-    st, (v_coins, v_each, v_heads, v_k) = _select(_c67, _then68(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
-    v_k = jnp.int32(2)
+    st, (v_coins, v_each, v_heads, v_k) = _branch(_c67, lambda: _then68(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k)))
+    v_k = 2
     _c73 = (_i32(v_k) < _i32(v_coins))
     def _then74(st, v_coins, v_each, v_heads, v_k):
         st = dict(st)
@@ -798,12 +829,12 @@ def p_damage_per_heads(st, v_coins, v_each):
         def _then77(st, v_coins, v_each, v_heads, v_k):
             st = dict(st)
             _a78 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _cast(_a78, jnp.int8)
+            v_heads = _lcast(_a78, jnp.int8)
             return st, (v_coins, v_each, v_heads, v_k)
-        st, (v_coins, v_each, v_heads, v_k) = _select(_c75, _then77(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
+        st, (v_coins, v_each, v_heads, v_k) = _branch(_c75, lambda: _then77(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k)))
         return st, (v_coins, v_each, v_heads, v_k)
-    st, (v_coins, v_each, v_heads, v_k) = _select(_c73, _then74(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
-    v_k = jnp.int32(3)
+    st, (v_coins, v_each, v_heads, v_k) = _branch(_c73, lambda: _then74(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k)))
+    v_k = 3
     _c79 = (_i32(v_k) < _i32(v_coins))
     def _then80(st, v_coins, v_each, v_heads, v_k):
         st = dict(st)
@@ -812,11 +843,11 @@ def p_damage_per_heads(st, v_coins, v_each):
         def _then83(st, v_coins, v_each, v_heads, v_k):
             st = dict(st)
             _a84 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _cast(_a84, jnp.int8)
+            v_heads = _lcast(_a84, jnp.int8)
             return st, (v_coins, v_each, v_heads, v_k)
-        st, (v_coins, v_each, v_heads, v_k) = _select(_c81, _then83(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
+        st, (v_coins, v_each, v_heads, v_k) = _branch(_c81, lambda: _then83(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k)))
         return st, (v_coins, v_each, v_heads, v_k)
-    st, (v_coins, v_each, v_heads, v_k) = _select(_c79, _then80(st, v_coins, v_each, v_heads, v_k), (st, (v_coins, v_each, v_heads, v_k)))
+    st, (v_coins, v_each, v_heads, v_k) = _branch(_c79, lambda: _then80(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k)))
     _a85 = jnp.minimum((_i32(v_heads) * _i32(v_each)), 300)
     st["dmg"] = _cast(_a85, jnp.int16)
     return st
@@ -825,23 +856,23 @@ def p_damage_per_heads(st, v_coins, v_each):
 def p_bonus_on_heads(st, v_amount):
     """proc `bonus_on_heads` (tcg.envspec:376)"""
     st = dict(st)
-    v_amount = _cast(v_amount, jnp.int16)
+    v_amount = _lcast(v_amount, jnp.int16)
     st, _r87 = _randint(st, 0, 1)
     _c86 = (_r87 == 1)
     def _then88(st, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_amount,)
-    st, (v_amount,) = _select(_c86, _then88(st, v_amount), (st, (v_amount,)))
+    st, (v_amount,) = _branch(_c86, lambda: _then88(st, v_amount), lambda: (st, (v_amount,)))
     return st
 
 
 def p_damage_per_bench_type(st, v_p, v_t, v_each):
     """proc `damage_per_bench_type` (tcg.envspec:383)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_t = _cast(v_t, jnp.int8)
-    v_each = _cast(v_each, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_t = _lcast(v_t, jnp.int8)
+    v_each = _lcast(v_each, jnp.int8)
     def _g90(i89):
         return jnp.logical_and(st["occupied"][_i32(v_p)][i89], jnp.logical_or((_i32(v_t) == 10), (_i32(jnp.where((_K0[_i32(st["card"][_i32(v_p)][i89])] == 1), st["played_type"][_i32(v_p)][i89], _K2[_i32(st["card"][_i32(v_p)][i89])])) == _i32(v_t))))
     _e91 = jax.vmap(_g90)(jnp.arange(1, 4, dtype=jnp.int32))
@@ -853,10 +884,10 @@ def p_damage_per_bench_type(st, v_p, v_t, v_each):
 def p_discard_energy(st, v_p, v_s, v_t, v_n):
     """proc `discard_energy` (tcg.envspec:388)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
-    v_t = _cast(v_t, jnp.int8)
-    v_n = _cast(v_n, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
+    v_t = _lcast(v_t, jnp.int8)
+    v_n = _lcast(v_n, jnp.int8)
     _a93 = jnp.maximum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)]) - _i32(v_n)), 0)
     st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a93, jnp.int8))
     return st
@@ -865,115 +896,115 @@ def p_discard_energy(st, v_p, v_s, v_t, v_n):
 def p_attach_from_zone(st, v_p, v_s, v_t, v_n, v_any_type):
     """proc `attach_from_zone` (tcg.envspec:394)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
-    v_t = _cast(v_t, jnp.int8)
-    v_n = _cast(v_n, jnp.int8)
-    v_any_type = _cast(v_any_type, jnp.bool_)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
+    v_t = _lcast(v_t, jnp.int8)
+    v_n = _lcast(v_n, jnp.int8)
+    v_any_type = _lcast(v_any_type, jnp.bool_)
     _c94 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], jnp.logical_or(v_any_type, (_i32(f_type_of(st, v_p, v_s)) == _i32(v_t))))
     def _then95(st, v_p, v_s, v_t, v_n, v_any_type):
         st = dict(st)
         _a96 = jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)]) + _i32(v_n)), 12)
         st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a96, jnp.int8))
         return st, (v_p, v_s, v_t, v_n, v_any_type)
-    st, (v_p, v_s, v_t, v_n, v_any_type) = _select(_c94, _then95(st, v_p, v_s, v_t, v_n, v_any_type), (st, (v_p, v_s, v_t, v_n, v_any_type)))
+    st, (v_p, v_s, v_t, v_n, v_any_type) = _branch(_c94, lambda: _then95(st, v_p, v_s, v_t, v_n, v_any_type), lambda: (st, (v_p, v_s, v_t, v_n, v_any_type)))
     return st
 
 
 def p_afflict_opponent(st, v_p, v_c):
     """proc `afflict_opponent` (tcg.envspec:402)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_c = _cast(v_c, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_c = _lcast(v_c, jnp.int8)
     _c97 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], jnp.logical_not(f_defended(st, v_p)))
     def _then98(st, v_p, v_c):
         st = dict(st)
         _a99 = v_c
         st["condition"] = st["condition"].at[(1 - _i32(v_p))].set(_cast(_a99, jnp.int8))
         return st, (v_p, v_c)
-    st, (v_p, v_c) = _select(_c97, _then98(st, v_p, v_c), (st, (v_p, v_c)))
+    st, (v_p, v_c) = _branch(_c97, lambda: _then98(st, v_p, v_c), lambda: (st, (v_p, v_c)))
     return st
 
 
 def p_afflict_opponent_on_heads(st, v_p, v_c):
     """proc `afflict_opponent_on_heads` (tcg.envspec:408)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_c = _cast(v_c, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_c = _lcast(v_c, jnp.int8)
     st, _r101 = _randint(st, 0, 1)
     _c100 = (_r101 == 1)
     def _then102(st, v_p, v_c):
         st = dict(st)
         st = p_afflict_opponent(st, v_p, v_c)
         return st, (v_p, v_c)
-    st, (v_p, v_c) = _select(_c100, _then102(st, v_p, v_c), (st, (v_p, v_c)))
+    st, (v_p, v_c) = _branch(_c100, lambda: _then102(st, v_p, v_c), lambda: (st, (v_p, v_c)))
     return st
 
 
 def p_poison_opponent(st, v_p):
     """proc `poison_opponent` (tcg.envspec:414)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     _c103 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], jnp.logical_not(f_defended(st, v_p)))
     def _then104(st, v_p):
         st = dict(st)
         _a105 = True
         st["poisoned"] = st["poisoned"].at[(1 - _i32(v_p))].set(_cast(_a105, jnp.bool_))
         return st, (v_p,)
-    st, (v_p,) = _select(_c103, _then104(st, v_p), (st, (v_p,)))
+    st, (v_p,) = _branch(_c103, lambda: _then104(st, v_p), lambda: (st, (v_p,)))
     return st
 
 
 def p_burn_opponent(st, v_p):
     """proc `burn_opponent` (tcg.envspec:420)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     _c106 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], jnp.logical_not(f_defended(st, v_p)))
     def _then107(st, v_p):
         st = dict(st)
         _a108 = True
         st["burned"] = st["burned"].at[(1 - _i32(v_p))].set(_cast(_a108, jnp.bool_))
         return st, (v_p,)
-    st, (v_p,) = _select(_c106, _then107(st, v_p), (st, (v_p,)))
+    st, (v_p,) = _branch(_c106, lambda: _then107(st, v_p), lambda: (st, (v_p,)))
     return st
 
 
 def p_damage_opponent_bench(st, v_p, v_amount):
     """proc `damage_opponent_bench` (tcg.envspec:427)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_amount = _cast(v_amount, jnp.int16)
-    v_s = jnp.int32(1)
+    v_p = _lcast(v_p, jnp.int8)
+    v_amount = _lcast(v_amount, jnp.int16)
+    v_s = 1
     _c109 = st["occupied"][(1 - _i32(v_p))][_i32(v_s)]
     def _then110(st, v_p, v_amount, v_s):
         st = dict(st)
         _a111 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_amount)), 300)
         st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a111, jnp.int16))
         return st, (v_p, v_amount, v_s)
-    st, (v_p, v_amount, v_s) = _select(_c109, _then110(st, v_p, v_amount, v_s), (st, (v_p, v_amount, v_s)))
-    v_s = jnp.int32(2)
+    st, (v_p, v_amount, v_s) = _branch(_c109, lambda: _then110(st, v_p, v_amount, v_s), lambda: (st, (v_p, v_amount, v_s)))
+    v_s = 2
     _c112 = st["occupied"][(1 - _i32(v_p))][_i32(v_s)]
     def _then113(st, v_p, v_amount, v_s):
         st = dict(st)
         _a114 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_amount)), 300)
         st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a114, jnp.int16))
         return st, (v_p, v_amount, v_s)
-    st, (v_p, v_amount, v_s) = _select(_c112, _then113(st, v_p, v_amount, v_s), (st, (v_p, v_amount, v_s)))
-    v_s = jnp.int32(3)
+    st, (v_p, v_amount, v_s) = _branch(_c112, lambda: _then113(st, v_p, v_amount, v_s), lambda: (st, (v_p, v_amount, v_s)))
+    v_s = 3
     _c115 = st["occupied"][(1 - _i32(v_p))][_i32(v_s)]
     def _then116(st, v_p, v_amount, v_s):
         st = dict(st)
         _a117 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_amount)), 300)
         st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a117, jnp.int16))
         return st, (v_p, v_amount, v_s)
-    st, (v_p, v_amount, v_s) = _select(_c115, _then116(st, v_p, v_amount, v_s), (st, (v_p, v_amount, v_s)))
+    st, (v_p, v_amount, v_s) = _branch(_c115, lambda: _then116(st, v_p, v_amount, v_s), lambda: (st, (v_p, v_amount, v_s)))
     return st
 
 
 def p_add_attack_bonus(st, v_amount):
     """proc `add_attack_bonus` (tcg.envspec:435)"""
     st = dict(st)
-    v_amount = _cast(v_amount, jnp.int8)
+    v_amount = _lcast(v_amount, jnp.int8)
     _a118 = jnp.minimum((_i32(st["attack_bonus"]) + _i32(v_amount)), 60)
     st["attack_bonus"] = _cast(_a118, jnp.int8)
     return st
@@ -982,10 +1013,10 @@ def p_add_attack_bonus(st, v_amount):
 def p_add_named_attack_bonus(st, v_a, v_b, v_c, v_amount):
     """proc `add_named_attack_bonus` (tcg.envspec:441)"""
     st = dict(st)
-    v_a = _cast(v_a, jnp.int8)
-    v_b = _cast(v_b, jnp.int8)
-    v_c = _cast(v_c, jnp.int8)
-    v_amount = _cast(v_amount, jnp.int8)
+    v_a = _lcast(v_a, jnp.int8)
+    v_b = _lcast(v_b, jnp.int8)
+    v_c = _lcast(v_c, jnp.int8)
+    v_amount = _lcast(v_amount, jnp.int8)
     _a119 = jnp.stack([jnp.asarray(v_a, jnp.int32), jnp.asarray(v_b, jnp.int32), jnp.asarray(v_c, jnp.int32)])
     st["bonus_named"] = _cast(_a119, jnp.int8)
     _a120 = jnp.minimum((_i32(st["named_bonus"]) + _i32(v_amount)), 60)
@@ -996,7 +1027,7 @@ def p_add_named_attack_bonus(st, v_a, v_b, v_c, v_amount):
 def p_add_retreat_discount(st, v_n):
     """proc `add_retreat_discount` (tcg.envspec:446)"""
     st = dict(st)
-    v_n = _cast(v_n, jnp.int8)
+    v_n = _lcast(v_n, jnp.int8)
     _a121 = jnp.minimum((_i32(st["retreat_discount"]) + _i32(v_n)), 3)
     st["retreat_discount"] = _cast(_a121, jnp.int8)
     return st
@@ -1005,7 +1036,7 @@ def p_add_retreat_discount(st, v_n):
 def p_basic_from_deck(st, v_p):
     """proc `basic_from_deck` (tcg.envspec:451)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     def _g125(i122):
         _flt = jnp.zeros(3, jnp.int32)
         _f123 = _get(st["deck"], _i32(v_p))["len"]
@@ -1015,12 +1046,12 @@ def p_basic_from_deck(st, v_p):
         return (jnp.where((i122 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i122])] == 0), (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i122])] == 0)), False), _flt)
     _e126 = jax.vmap(_g125)(jnp.arange(0, 20, dtype=jnp.int32))
     st = _fault_put(st, True, _first_fault(_e126[1]))
-    v_n = _cast(jnp.sum(_e126[0], dtype=jnp.int32), jnp.int8)
+    v_n = _lcast(jnp.sum(_e126[0], dtype=jnp.int32), jnp.int8)
     _c127 = jnp.logical_and((_i32(v_n) > 0), (_get(st["hand"], _i32(v_p))["len"] < 10))
     def _then128(st, v_p, v_n):
         st = dict(st)
         st, _r129 = _randint(st, 0, jnp.maximum((_i32(v_n) - 1), 0))
-        v_r = _cast(_r129, jnp.int8)
+        v_r = _lcast(_r129, jnp.int8)
         def _g138(i130):
             _flt = jnp.zeros(3, jnp.int32)
             _f131 = _get(st["deck"], _i32(v_p))["len"]
@@ -1039,7 +1070,7 @@ def p_basic_from_deck(st, v_p):
             return (_i32(jnp.where(jnp.logical_and(jnp.logical_and((i130 < _get(st["deck"], _i32(v_p))["len"]), jnp.where((i130 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i130])] == 0), (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i130])] == 0)), False)), (jnp.sum(_e137[0], dtype=jnp.int32) == _i32(v_r))), i130, 19)), _flt)
         _e139 = jax.vmap(_g138)(jnp.arange(0, 20, dtype=jnp.int32))
         st = _fault_put(st, True, _first_fault(_e139[1]))
-        v_at = _cast(jnp.min(_e139[0]), jnp.int8)
+        v_at = _lcast(jnp.min(_e139[0]), jnp.int8)
         _f140 = _i32(v_at)
         _f141 = _get(st["deck"], _i32(v_p))["len"]
         st = _fault_at(st, (_f140 >= _f141), 8, _f140, _f141)
@@ -1053,16 +1084,16 @@ def p_basic_from_deck(st, v_p):
         _l146 = _remove_at(_get(st["deck"], _i32(v_p)), _f144)
         st["deck"] = _set(st["deck"], _i32(v_p), _l146)
         return st, (v_p, v_n)
-    st, (v_p, v_n) = _select(_c127, _then128(st, v_p, v_n), (st, (v_p, v_n)))
+    st, (v_p, v_n) = _branch(_c127, lambda: _then128(st, v_p, v_n), lambda: (st, (v_p, v_n)))
     return st
 
 
 def p_opponent_hand_into_deck(st, v_p, v_n):
     """proc `opponent_hand_into_deck` (tcg.envspec:465)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_n = _cast(v_n, jnp.int8)
-    v_q = _cast((1 - _i32(v_p)), jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_n = _lcast(v_n, jnp.int8)
+    v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     v_k = jnp.int32(0)
     def _loop147(i, carry):
         st, (v_p, v_n, v_q, v_k) = dict(carry[0]), carry[1]
@@ -1079,7 +1110,7 @@ def p_opponent_hand_into_deck(st, v_p, v_n):
             _l154 = _push(_get(st["deck"], _i32(v_q)), _cast(_v150, jnp.int16))
             st["deck"] = _set(st["deck"], _i32(v_q), _l154)
             return st, (v_p, v_n, v_q, v_k)
-        st, (v_p, v_n, v_q, v_k) = _select(_c148, _then149(st, v_p, v_n, v_q, v_k), (st, (v_p, v_n, v_q, v_k)))
+        st, (v_p, v_n, v_q, v_k) = _branch(_c148, lambda: _then149(st, v_p, v_n, v_q, v_k), lambda: (st, (v_p, v_n, v_q, v_k)))
         return st, (v_p, v_n, v_q, v_k)
     st, (v_p, v_n, v_q, v_k) = lax.fori_loop(0, 10, _loop147, (st, (v_p, v_n, v_q, v_k)))
     _f155 = _get(st["deck"], _i32(v_q))["len"]
@@ -1092,8 +1123,8 @@ def p_opponent_hand_into_deck(st, v_p, v_n):
 def p_damage_self(st, v_p, v_amount):
     """proc `damage_self` (tcg.envspec:478)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_amount = _cast(v_amount, jnp.int16)
+    v_p = _lcast(v_p, jnp.int8)
+    v_amount = _lcast(v_amount, jnp.int16)
     _a157 = jnp.minimum((_i32(st["damage"][_i32(v_p)][0]) + _i32(v_amount)), 300)
     st["damage"] = st["damage"].at[(_i32(v_p), 0)].set(_cast(_a157, jnp.int16))
     return st
@@ -1102,8 +1133,8 @@ def p_damage_self(st, v_p, v_amount):
 def p_afflict_self(st, v_p, v_c):
     """proc `afflict_self` (tcg.envspec:483)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_c = _cast(v_c, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_c = _lcast(v_c, jnp.int8)
     _a158 = v_c
     st["condition"] = st["condition"].at[_i32(v_p)].set(_cast(_a158, jnp.int8))
     return st
@@ -1112,45 +1143,45 @@ def p_afflict_self(st, v_p, v_c):
 def p_burn_opponent_on_heads(st, v_p):
     """proc `burn_opponent_on_heads` (tcg.envspec:487)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st, _r160 = _randint(st, 0, 1)
     _c159 = (_r160 == 1)
     def _then161(st, v_p):
         st = dict(st)
         st = p_burn_opponent(st, v_p)
         return st, (v_p,)
-    st, (v_p,) = _select(_c159, _then161(st, v_p), (st, (v_p,)))
+    st, (v_p,) = _branch(_c159, lambda: _then161(st, v_p), lambda: (st, (v_p,)))
     return st
 
 
 def p_heal_on_heads(st, v_p, v_s, v_amount):
     """proc `heal_on_heads` (tcg.envspec:494)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
-    v_amount = _cast(v_amount, jnp.int16)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
+    v_amount = _lcast(v_amount, jnp.int16)
     st, _r163 = _randint(st, 0, 1)
     _c162 = (_r163 == 1)
     def _then164(st, v_p, v_s, v_amount):
         st = dict(st)
         st = p_heal(st, v_p, v_s, v_amount)
         return st, (v_p, v_s, v_amount)
-    st, (v_p, v_s, v_amount) = _select(_c162, _then164(st, v_p, v_s, v_amount), (st, (v_p, v_s, v_amount)))
+    st, (v_p, v_s, v_amount) = _branch(_c162, lambda: _then164(st, v_p, v_s, v_amount), lambda: (st, (v_p, v_s, v_amount)))
     return st
 
 
 def p_heal_all(st, v_p, v_amount):
     """proc `heal_all` (tcg.envspec:501)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_amount = _cast(v_amount, jnp.int16)
-    v_s = jnp.int32(0)
+    v_p = _lcast(v_p, jnp.int8)
+    v_amount = _lcast(v_amount, jnp.int16)
+    v_s = 0
     st = p_heal(st, v_p, v_s, v_amount)
-    v_s = jnp.int32(1)
+    v_s = 1
     st = p_heal(st, v_p, v_s, v_amount)
-    v_s = jnp.int32(2)
+    v_s = 2
     st = p_heal(st, v_p, v_s, v_amount)
-    v_s = jnp.int32(3)
+    v_s = 3
     st = p_heal(st, v_p, v_s, v_amount)
     return st
 
@@ -1165,17 +1196,17 @@ def p_nothing_on_tails(st):
         _a168 = 0
         st["dmg"] = _cast(_a168, jnp.int16)
         return st, ()
-    st, () = _select(_c165, _then167(st), (st, ()))
+    st, () = _branch(_c165, lambda: _then167(st), lambda: (st, ()))
     return st
 
 
 def p_bonus_if_all_heads(st, v_coins, v_amount):
     """proc `bonus_if_all_heads` (tcg.envspec:515)"""
     st = dict(st)
-    v_coins = _cast(v_coins, jnp.int8)
-    v_amount = _cast(v_amount, jnp.int16)
-    v_heads = _cast(0, jnp.int8)
-    v_k = jnp.int32(0)
+    v_coins = _lcast(v_coins, jnp.int8)
+    v_amount = _lcast(v_amount, jnp.int16)
+    v_heads = _lcast(0, jnp.int8)
+    v_k = 0
     _c169 = (_i32(v_k) < _i32(v_coins))
     def _then170(st, v_coins, v_amount, v_heads, v_k):
         st = dict(st)
@@ -1184,12 +1215,12 @@ def p_bonus_if_all_heads(st, v_coins, v_amount):
         def _then173(st, v_coins, v_amount, v_heads, v_k):
             st = dict(st)
             _a174 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _cast(_a174, jnp.int8)
+            v_heads = _lcast(_a174, jnp.int8)
             return st, (v_coins, v_amount, v_heads, v_k)
-        st, (v_coins, v_amount, v_heads, v_k) = _select(_c171, _then173(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
+        st, (v_coins, v_amount, v_heads, v_k) = _branch(_c171, lambda: _then173(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k)))
         return st, (v_coins, v_amount, v_heads, v_k)
-    st, (v_coins, v_amount, v_heads, v_k) = _select(_c169, _then170(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
-    v_k = jnp.int32(1)
+    st, (v_coins, v_amount, v_heads, v_k) = _branch(_c169, lambda: _then170(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k)))
+    v_k = 1
     _c175 = (_i32(v_k) < _i32(v_coins))
     def _then176(st, v_coins, v_amount, v_heads, v_k):
         st = dict(st)
@@ -1198,12 +1229,12 @@ def p_bonus_if_all_heads(st, v_coins, v_amount):
         def _then179(st, v_coins, v_amount, v_heads, v_k):
             st = dict(st)
             _a180 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _cast(_a180, jnp.int8)
+            v_heads = _lcast(_a180, jnp.int8)
             return st, (v_coins, v_amount, v_heads, v_k)
-        st, (v_coins, v_amount, v_heads, v_k) = _select(_c177, _then179(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
+        st, (v_coins, v_amount, v_heads, v_k) = _branch(_c177, lambda: _then179(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k)))
         return st, (v_coins, v_amount, v_heads, v_k)
-    st, (v_coins, v_amount, v_heads, v_k) = _select(_c175, _then176(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
-    v_k = jnp.int32(2)
+    st, (v_coins, v_amount, v_heads, v_k) = _branch(_c175, lambda: _then176(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k)))
+    v_k = 2
     _c181 = (_i32(v_k) < _i32(v_coins))
     def _then182(st, v_coins, v_amount, v_heads, v_k):
         st = dict(st)
@@ -1212,12 +1243,12 @@ def p_bonus_if_all_heads(st, v_coins, v_amount):
         def _then185(st, v_coins, v_amount, v_heads, v_k):
             st = dict(st)
             _a186 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _cast(_a186, jnp.int8)
+            v_heads = _lcast(_a186, jnp.int8)
             return st, (v_coins, v_amount, v_heads, v_k)
-        st, (v_coins, v_amount, v_heads, v_k) = _select(_c183, _then185(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
+        st, (v_coins, v_amount, v_heads, v_k) = _branch(_c183, lambda: _then185(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k)))
         return st, (v_coins, v_amount, v_heads, v_k)
-    st, (v_coins, v_amount, v_heads, v_k) = _select(_c181, _then182(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
-    v_k = jnp.int32(3)
+    st, (v_coins, v_amount, v_heads, v_k) = _branch(_c181, lambda: _then182(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k)))
+    v_k = 3
     _c187 = (_i32(v_k) < _i32(v_coins))
     def _then188(st, v_coins, v_amount, v_heads, v_k):
         st = dict(st)
@@ -1226,27 +1257,27 @@ def p_bonus_if_all_heads(st, v_coins, v_amount):
         def _then191(st, v_coins, v_amount, v_heads, v_k):
             st = dict(st)
             _a192 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _cast(_a192, jnp.int8)
+            v_heads = _lcast(_a192, jnp.int8)
             return st, (v_coins, v_amount, v_heads, v_k)
-        st, (v_coins, v_amount, v_heads, v_k) = _select(_c189, _then191(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
+        st, (v_coins, v_amount, v_heads, v_k) = _branch(_c189, lambda: _then191(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k)))
         return st, (v_coins, v_amount, v_heads, v_k)
-    st, (v_coins, v_amount, v_heads, v_k) = _select(_c187, _then188(st, v_coins, v_amount, v_heads, v_k), (st, (v_coins, v_amount, v_heads, v_k)))
+    st, (v_coins, v_amount, v_heads, v_k) = _branch(_c187, lambda: _then188(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k)))
     _c193 = (_i32(v_heads) == _i32(v_coins))
     def _then194(st, v_coins, v_amount, v_heads):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_coins, v_amount, v_heads)
-    st, (v_coins, v_amount, v_heads) = _select(_c193, _then194(st, v_coins, v_amount, v_heads), (st, (v_coins, v_amount, v_heads)))
+    st, (v_coins, v_amount, v_heads) = _branch(_c193, lambda: _then194(st, v_coins, v_amount, v_heads), lambda: (st, (v_coins, v_amount, v_heads)))
     return st
 
 
 def p_damage_until_tails(st, v_each, v_more):
     """proc `damage_until_tails` (tcg.envspec:532)"""
     st = dict(st)
-    v_each = _cast(v_each, jnp.int8)
-    v_more = _cast(v_more, jnp.bool_)
-    v_heads = _cast(0, jnp.int8)
-    v_going = _cast(True, jnp.bool_)
+    v_each = _lcast(v_each, jnp.int8)
+    v_more = _lcast(v_more, jnp.bool_)
+    v_heads = _lcast(0, jnp.int8)
+    v_going = _lcast(True, jnp.bool_)
     v_k = jnp.int32(0)
     def _loop195(i, carry):
         st, (v_each, v_more, v_heads, v_going, v_k) = dict(carry[0]), carry[1]
@@ -1259,16 +1290,16 @@ def p_damage_until_tails(st, v_each, v_more):
             def _then200(st, v_each, v_more, v_heads, v_going, v_k):
                 st = dict(st)
                 _a201 = jnp.minimum((_i32(v_heads) + 1), 12)
-                v_heads = _cast(_a201, jnp.int8)
+                v_heads = _lcast(_a201, jnp.int8)
                 return st, (v_each, v_more, v_heads, v_going, v_k)
             def _else202(st, v_each, v_more, v_heads, v_going, v_k):
                 st = dict(st)
                 _a203 = False
-                v_going = _cast(_a203, jnp.bool_)
+                v_going = _lcast(_a203, jnp.bool_)
                 return st, (v_each, v_more, v_heads, v_going, v_k)
-            st, (v_each, v_more, v_heads, v_going, v_k) = _select(_c198, _then200(st, v_each, v_more, v_heads, v_going, v_k), _else202(st, v_each, v_more, v_heads, v_going, v_k))
+            st, (v_each, v_more, v_heads, v_going, v_k) = _branch(_c198, lambda: _then200(st, v_each, v_more, v_heads, v_going, v_k), lambda: _else202(st, v_each, v_more, v_heads, v_going, v_k))
             return st, (v_each, v_more, v_heads, v_going, v_k)
-        st, (v_each, v_more, v_heads, v_going, v_k) = _select(_c196, _then197(st, v_each, v_more, v_heads, v_going, v_k), (st, (v_each, v_more, v_heads, v_going, v_k)))
+        st, (v_each, v_more, v_heads, v_going, v_k) = _branch(_c196, lambda: _then197(st, v_each, v_more, v_heads, v_going, v_k), lambda: (st, (v_each, v_more, v_heads, v_going, v_k)))
         return st, (v_each, v_more, v_heads, v_going, v_k)
     st, (v_each, v_more, v_heads, v_going, v_k) = lax.fori_loop(0, 12, _loop195, (st, (v_each, v_more, v_heads, v_going, v_k)))
     _a204 = jnp.minimum((_i32(jnp.where(v_more, _i32(st["dmg"]), 0)) + (_i32(v_heads) * _i32(v_each))), 300)
@@ -1279,9 +1310,9 @@ def p_damage_until_tails(st, v_each, v_more):
 def p_bonus_or_recoil(st, v_p, v_amount, v_recoil):
     """proc `bonus_or_recoil` (tcg.envspec:549)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_amount = _cast(v_amount, jnp.int16)
-    v_recoil = _cast(v_recoil, jnp.int16)
+    v_p = _lcast(v_p, jnp.int8)
+    v_amount = _lcast(v_amount, jnp.int16)
+    v_recoil = _lcast(v_recoil, jnp.int16)
     st, _r206 = _randint(st, 0, 1)
     _c205 = (_r206 == 1)
     def _then207(st, v_p, v_amount, v_recoil):
@@ -1292,16 +1323,16 @@ def p_bonus_or_recoil(st, v_p, v_amount, v_recoil):
         st = dict(st)
         st = p_damage_self(st, v_p, v_recoil)
         return st, (v_p, v_amount, v_recoil)
-    st, (v_p, v_amount, v_recoil) = _select(_c205, _then207(st, v_p, v_amount, v_recoil), _else208(st, v_p, v_amount, v_recoil))
+    st, (v_p, v_amount, v_recoil) = _branch(_c205, lambda: _then207(st, v_p, v_amount, v_recoil), lambda: _else208(st, v_p, v_amount, v_recoil))
     return st
 
 
 def p_bonus_per_bench_named(st, v_p, v_n, v_each):
     """proc `bonus_per_bench_named` (tcg.envspec:559)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_n = _cast(v_n, jnp.int8)
-    v_each = _cast(v_each, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_n = _lcast(v_n, jnp.int8)
+    v_each = _lcast(v_each, jnp.int8)
     def _g210(i209):
         return jnp.logical_and(st["occupied"][_i32(v_p)][i209], (_i32(_K11[_i32(st["card"][_i32(v_p)][i209])]) == _i32(v_n)))
     _e211 = jax.vmap(_g210)(jnp.arange(1, 4, dtype=jnp.int32))
@@ -1313,8 +1344,8 @@ def p_bonus_per_bench_named(st, v_p, v_n, v_each):
 def p_bonus_per_opponent_energy(st, v_p, v_each):
     """proc `bonus_per_opponent_energy` (tcg.envspec:564)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_each = _cast(v_each, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_each = _lcast(v_each, jnp.int8)
     _a213 = jnp.minimum((_i32(st["dmg"]) + (_i32(v_each) * _i32(f_energy_total(st, (1 - _i32(v_p)), 0)))), 300)
     st["dmg"] = _cast(_a213, jnp.int16)
     return st
@@ -1322,31 +1353,31 @@ def p_bonus_per_opponent_energy(st, v_p, v_each):
 
 def f_attack_condition(st, v_p, v_w):
     """fn `attack_condition` (tcg.envspec:569)"""
-    v_p = _cast(v_p, jnp.int8)
-    v_w = _cast(v_w, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_w = _lcast(v_w, jnp.int8)
     return jnp.where((v_w == 0), (_i32(st["damage"][(1 - _i32(v_p))][0]) > 0), jnp.where((v_w == 1), (_i32(st["damage"][_i32(v_p)][0]) > 0), jnp.where((v_w == 2), st["poisoned"][(1 - _i32(v_p))], jnp.where((v_w == 3), (f_stage_of(st, (1 - _i32(v_p)), 0) != 0), jnp.logical_and((_i32(st["placed"][_i32(v_p)][0]) == _i32(st["turn"])), (_i32(st["evolutions"][_i32(v_p)][0]) > 0))))))
 
 
 def p_bonus_if(st, v_p, v_w, v_amount):
     """proc `bonus_if` (tcg.envspec:578)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_w = _cast(v_w, jnp.int8)
-    v_amount = _cast(v_amount, jnp.int16)
+    v_p = _lcast(v_p, jnp.int8)
+    v_w = _lcast(v_w, jnp.int8)
+    v_amount = _lcast(v_amount, jnp.int16)
     _c214 = f_attack_condition(st, v_p, v_w)
     def _then215(st, v_p, v_w, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_w, v_amount)
-    st, (v_p, v_w, v_amount) = _select(_c214, _then215(st, v_p, v_w, v_amount), (st, (v_p, v_w, v_amount)))
+    st, (v_p, v_w, v_amount) = _branch(_c214, lambda: _then215(st, v_p, v_w, v_amount), lambda: (st, (v_p, v_w, v_amount)))
     return st
 
 
 def p_discard_all_energy(st, v_p, v_s):
     """proc `discard_all_energy` (tcg.envspec:584)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
     _a217 = jax.vmap(lambda i216: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
     st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a217, jnp.int8))
     return st
@@ -1355,63 +1386,63 @@ def p_discard_all_energy(st, v_p, v_s):
 def p_discard_opponent_energy(st, v_p, v_coin):
     """proc `discard_opponent_energy` (tcg.envspec:590)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_coin = _cast(v_coin, jnp.bool_)
-    v_q = _cast((1 - _i32(v_p)), jnp.int8)
-    v_go = _cast(True, jnp.bool_)
+    v_p = _lcast(v_p, jnp.int8)
+    v_coin = _lcast(v_coin, jnp.bool_)
+    v_q = _lcast((1 - _i32(v_p)), jnp.int8)
+    v_go = _lcast(True, jnp.bool_)
     _c218 = v_coin
     def _then219(st, v_p, v_coin, v_q, v_go):
         st = dict(st)
         st, _r220 = _randint(st, 0, 1)
         _a221 = (_r220 == 1)
-        v_go = _cast(_a221, jnp.bool_)
+        v_go = _lcast(_a221, jnp.bool_)
         return st, (v_p, v_coin, v_q, v_go)
-    st, (v_p, v_coin, v_q, v_go) = _select(_c218, _then219(st, v_p, v_coin, v_q, v_go), (st, (v_p, v_coin, v_q, v_go)))
-    v_n = _cast(f_energy_total(st, v_q, 0), jnp.int16)
+    st, (v_p, v_coin, v_q, v_go) = _branch(_c218, lambda: _then219(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go)))
+    v_n = _lcast(f_energy_total(st, v_q, 0), jnp.int16)
     _c222 = jnp.logical_and(v_go, (_i32(v_n) > 0))
     def _then223(st, v_p, v_coin, v_q, v_go, v_n):
         st = dict(st)
         st, _r224 = _randint(st, 0, jnp.maximum((_i32(v_n) - 1), 0))
-        v_r = _cast(_r224, jnp.int16)
+        v_r = _lcast(_r224, jnp.int16)
         def _g229(i225):
             def _g227(i226):
                 return _i32(jnp.where((i226 <= i225), _i32(st["energy"][_i32(v_q)][0][i226]), 0))
             _e228 = jax.vmap(_g227)(jnp.arange(0, 11, dtype=jnp.int32))
             return _i32(jnp.where((jnp.sum(_e228, dtype=jnp.int32) > _i32(v_r)), i225, 10))
         _e230 = jax.vmap(_g229)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _cast(jnp.min(_e230), jnp.int8)
+        v_t = _lcast(jnp.min(_e230), jnp.int8)
         _c231 = jnp.logical_not(f_defended(st, v_p))
         def _then232(st, v_p, v_coin, v_q, v_go, v_n, v_r, v_t):
             st = dict(st)
             _a233 = jnp.maximum((_i32(st["energy"][_i32(v_q)][0][_i32(v_t)]) - 1), 0)
             st["energy"] = st["energy"].at[(_i32(v_q), 0, _i32(v_t))].set(_cast(_a233, jnp.int8))
             return st, (v_p, v_coin, v_q, v_go, v_n, v_r, v_t)
-        st, (v_p, v_coin, v_q, v_go, v_n, v_r, v_t) = _select(_c231, _then232(st, v_p, v_coin, v_q, v_go, v_n, v_r, v_t), (st, (v_p, v_coin, v_q, v_go, v_n, v_r, v_t)))
+        st, (v_p, v_coin, v_q, v_go, v_n, v_r, v_t) = _branch(_c231, lambda: _then232(st, v_p, v_coin, v_q, v_go, v_n, v_r, v_t), lambda: (st, (v_p, v_coin, v_q, v_go, v_n, v_r, v_t)))
         return st, (v_p, v_coin, v_q, v_go, v_n)
-    st, (v_p, v_coin, v_q, v_go, v_n) = _select(_c222, _then223(st, v_p, v_coin, v_q, v_go, v_n), (st, (v_p, v_coin, v_q, v_go, v_n)))
+    st, (v_p, v_coin, v_q, v_go, v_n) = _branch(_c222, lambda: _then223(st, v_p, v_coin, v_q, v_go, v_n), lambda: (st, (v_p, v_coin, v_q, v_go, v_n)))
     return st
 
 
 def p_discard_opponent_hand_card(st, v_p, v_coin):
     """proc `discard_opponent_hand_card` (tcg.envspec:610)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_coin = _cast(v_coin, jnp.bool_)
-    v_q = _cast((1 - _i32(v_p)), jnp.int8)
-    v_go = _cast(True, jnp.bool_)
+    v_p = _lcast(v_p, jnp.int8)
+    v_coin = _lcast(v_coin, jnp.bool_)
+    v_q = _lcast((1 - _i32(v_p)), jnp.int8)
+    v_go = _lcast(True, jnp.bool_)
     _c234 = v_coin
     def _then235(st, v_p, v_coin, v_q, v_go):
         st = dict(st)
         st, _r236 = _randint(st, 0, 1)
         _a237 = (_r236 == 1)
-        v_go = _cast(_a237, jnp.bool_)
+        v_go = _lcast(_a237, jnp.bool_)
         return st, (v_p, v_coin, v_q, v_go)
-    st, (v_p, v_coin, v_q, v_go) = _select(_c234, _then235(st, v_p, v_coin, v_q, v_go), (st, (v_p, v_coin, v_q, v_go)))
+    st, (v_p, v_coin, v_q, v_go) = _branch(_c234, lambda: _then235(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go)))
     _c238 = jnp.logical_and(v_go, (_get(st["hand"], _i32(v_q))["len"] > 0))
     def _then239(st, v_p, v_coin, v_q, v_go):
         st = dict(st)
         st, _r240 = _randint(st, 0, jnp.maximum((_get(st["hand"], _i32(v_q))["len"] - 1), 0))
-        v_h = _cast(_r240, jnp.int8)
+        v_h = _lcast(_r240, jnp.int8)
         _f241 = _i32(v_h)
         _f242 = _get(st["hand"], _i32(v_q))["len"]
         st = _fault_at(st, (_f241 >= _f242), 13, _f241, _f242)
@@ -1425,15 +1456,15 @@ def p_discard_opponent_hand_card(st, v_p, v_coin):
         _l247 = _remove_at(_get(st["hand"], _i32(v_q)), _f245)
         st["hand"] = _set(st["hand"], _i32(v_q), _l247)
         return st, (v_p, v_coin, v_q, v_go)
-    st, (v_p, v_coin, v_q, v_go) = _select(_c238, _then239(st, v_p, v_coin, v_q, v_go), (st, (v_p, v_coin, v_q, v_go)))
+    st, (v_p, v_coin, v_q, v_go) = _branch(_c238, lambda: _then239(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go)))
     return st
 
 
 def f_pokemon_in_deck(st, v_p, v_i, v_t):
     """fn `pokemon_in_deck` (tcg.envspec:624); returns (value, its first runtime fault: int32[3], zeros for none)"""
-    v_p = _cast(v_p, jnp.int8)
-    v_i = _cast(v_i, jnp.int8)
-    v_t = _cast(v_t, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_i = _lcast(v_i, jnp.int8)
+    v_t = _lcast(v_t, jnp.int8)
     _f248 = _i32(v_i)
     _f249 = _get(st["deck"], _i32(v_p))["len"]
     st = _fault_at(st, ((_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])) & (_f248 >= _f249), 15, _f248, _f249)
@@ -1447,8 +1478,8 @@ def f_pokemon_in_deck(st, v_p, v_i, v_t):
 def p_pokemon_from_deck(st, v_p, v_t):
     """proc `pokemon_from_deck` (tcg.envspec:632)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_t = _cast(v_t, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_t = _lcast(v_t, jnp.int8)
     _c253 = (_get(st["hand"], _i32(v_p))["len"] < 10)
     def _then254(st, v_p, v_t):
         st = dict(st)
@@ -1463,7 +1494,7 @@ def p_pokemon_from_deck(st, v_p, v_t):
         st = _fault_put(st, True, _first_fault(_e260[1]))
         _pm258 = _e260[0]
         st, _r261 = _randint(st, 0, jnp.maximum(jnp.sum(_pm258, dtype=jnp.int32) - 1, 0))
-        v_at = _cast(_pick(_pm258, _r261, 0, -1), jnp.int8)
+        v_at = _lcast(_pick(_pm258, _r261, 0, -1), jnp.int8)
         _c262 = (_i32(v_at) >= 0)
         def _then263(st, v_p, v_t, v_at):
             st = dict(st)
@@ -1480,17 +1511,17 @@ def p_pokemon_from_deck(st, v_p, v_t):
             _l270 = _remove_at(_get(st["deck"], _i32(v_p)), _f268)
             st["deck"] = _set(st["deck"], _i32(v_p), _l270)
             return st, (v_p, v_t, v_at)
-        st, (v_p, v_t, v_at) = _select(_c262, _then263(st, v_p, v_t, v_at), (st, (v_p, v_t, v_at)))
+        st, (v_p, v_t, v_at) = _branch(_c262, lambda: _then263(st, v_p, v_t, v_at), lambda: (st, (v_p, v_t, v_at)))
         return st, (v_p, v_t)
-    st, (v_p, v_t) = _select(_c253, _then254(st, v_p, v_t), (st, (v_p, v_t)))
+    st, (v_p, v_t) = _branch(_c253, lambda: _then254(st, v_p, v_t), lambda: (st, (v_p, v_t)))
     return st
 
 
 def f_named_in_deck(st, v_p, v_i, v_n):
     """fn `named_in_deck` (tcg.envspec:643); returns (value, its first runtime fault: int32[3], zeros for none)"""
-    v_p = _cast(v_p, jnp.int8)
-    v_i = _cast(v_i, jnp.int8)
-    v_n = _cast(v_n, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_i = _lcast(v_i, jnp.int8)
+    v_n = _lcast(v_n, jnp.int8)
     _f271 = _i32(v_i)
     _f272 = _get(st["deck"], _i32(v_p))["len"]
     st = _fault_at(st, ((_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])) & ((_i32(v_n) != 0)) & (_f271 >= _f272), 20, _f271, _f272)
@@ -1501,9 +1532,9 @@ def f_named_in_deck(st, v_p, v_i, v_n):
 def p_named_from_deck_to_bench(st, v_p, v_n):
     """proc `named_from_deck_to_bench` (tcg.envspec:650)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_n = _cast(v_n, jnp.int8)
-    v_s = _cast(f_free_bench(st, v_p), jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_n = _lcast(v_n, jnp.int8)
+    v_s = _lcast(f_free_bench(st, v_p), jnp.int8)
     _c274 = (_i32(v_s) < 4)
     def _then275(st, v_p, v_n, v_s):
         st = dict(st)
@@ -1516,7 +1547,7 @@ def p_named_from_deck_to_bench(st, v_p, v_n):
         st = _fault_put(st, True, _first_fault(_e280[1]))
         _pm278 = _e280[0]
         st, _r281 = _randint(st, 0, jnp.maximum(jnp.sum(_pm278, dtype=jnp.int32) - 1, 0))
-        v_at = _cast(_pick(_pm278, _r281, 0, -1), jnp.int8)
+        v_at = _lcast(_pick(_pm278, _r281, 0, -1), jnp.int8)
         _c282 = (_i32(v_at) >= 0)
         def _then283(st, v_p, v_n, v_s, v_at):
             st = dict(st)
@@ -1530,18 +1561,18 @@ def p_named_from_deck_to_bench(st, v_p, v_n):
             _l288 = _remove_at(_get(st["deck"], _i32(v_p)), _f286)
             st["deck"] = _set(st["deck"], _i32(v_p), _l288)
             return st, (v_p, v_n, v_s, v_at)
-        st, (v_p, v_n, v_s, v_at) = _select(_c282, _then283(st, v_p, v_n, v_s, v_at), (st, (v_p, v_n, v_s, v_at)))
+        st, (v_p, v_n, v_s, v_at) = _branch(_c282, lambda: _then283(st, v_p, v_n, v_s, v_at), lambda: (st, (v_p, v_n, v_s, v_at)))
         return st, (v_p, v_n, v_s)
-    st, (v_p, v_n, v_s) = _select(_c274, _then275(st, v_p, v_n, v_s), (st, (v_p, v_n, v_s)))
+    st, (v_p, v_n, v_s) = _branch(_c274, lambda: _then275(st, v_p, v_n, v_s), lambda: (st, (v_p, v_n, v_s)))
     return st
 
 
 def p_discard_deck_tops(st, v_n):
     """proc `discard_deck_tops` (tcg.envspec:662)"""
     st = dict(st)
-    v_n = _cast(v_n, jnp.int8)
-    v_q = jnp.int32(0)
-    v_k = jnp.int32(0)
+    v_n = _lcast(v_n, jnp.int8)
+    v_q = 0
+    v_k = 0
     _c289 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
     def _then290(st, v_n, v_q, v_k):
         st = dict(st)
@@ -1554,8 +1585,8 @@ def p_discard_deck_tops(st, v_n):
         _l295 = _push(_get(st["discard"], _i32(v_q)), _cast(_v291, jnp.int16))
         st["discard"] = _set(st["discard"], _i32(v_q), _l295)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _select(_c289, _then290(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
-    v_k = jnp.int32(1)
+    st, (v_n, v_q, v_k) = _branch(_c289, lambda: _then290(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    v_k = 1
     _c296 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
     def _then297(st, v_n, v_q, v_k):
         st = dict(st)
@@ -1568,8 +1599,8 @@ def p_discard_deck_tops(st, v_n):
         _l302 = _push(_get(st["discard"], _i32(v_q)), _cast(_v298, jnp.int16))
         st["discard"] = _set(st["discard"], _i32(v_q), _l302)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _select(_c296, _then297(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
-    v_k = jnp.int32(2)
+    st, (v_n, v_q, v_k) = _branch(_c296, lambda: _then297(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    v_k = 2
     _c303 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
     def _then304(st, v_n, v_q, v_k):
         st = dict(st)
@@ -1582,8 +1613,8 @@ def p_discard_deck_tops(st, v_n):
         _l309 = _push(_get(st["discard"], _i32(v_q)), _cast(_v305, jnp.int16))
         st["discard"] = _set(st["discard"], _i32(v_q), _l309)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _select(_c303, _then304(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
-    v_k = jnp.int32(3)
+    st, (v_n, v_q, v_k) = _branch(_c303, lambda: _then304(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    v_k = 3
     _c310 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
     def _then311(st, v_n, v_q, v_k):
         st = dict(st)
@@ -1596,8 +1627,8 @@ def p_discard_deck_tops(st, v_n):
         _l316 = _push(_get(st["discard"], _i32(v_q)), _cast(_v312, jnp.int16))
         st["discard"] = _set(st["discard"], _i32(v_q), _l316)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _select(_c310, _then311(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
-    v_k = jnp.int32(4)
+    st, (v_n, v_q, v_k) = _branch(_c310, lambda: _then311(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    v_k = 4
     _c317 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
     def _then318(st, v_n, v_q, v_k):
         st = dict(st)
@@ -1610,9 +1641,9 @@ def p_discard_deck_tops(st, v_n):
         _l323 = _push(_get(st["discard"], _i32(v_q)), _cast(_v319, jnp.int16))
         st["discard"] = _set(st["discard"], _i32(v_q), _l323)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _select(_c317, _then318(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
-    v_q = jnp.int32(1)
-    v_k = jnp.int32(0)
+    st, (v_n, v_q, v_k) = _branch(_c317, lambda: _then318(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    v_q = 1
+    v_k = 0
     _c324 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
     def _then325(st, v_n, v_q, v_k):
         st = dict(st)
@@ -1625,8 +1656,8 @@ def p_discard_deck_tops(st, v_n):
         _l330 = _push(_get(st["discard"], _i32(v_q)), _cast(_v326, jnp.int16))
         st["discard"] = _set(st["discard"], _i32(v_q), _l330)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _select(_c324, _then325(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
-    v_k = jnp.int32(1)
+    st, (v_n, v_q, v_k) = _branch(_c324, lambda: _then325(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    v_k = 1
     _c331 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
     def _then332(st, v_n, v_q, v_k):
         st = dict(st)
@@ -1639,8 +1670,8 @@ def p_discard_deck_tops(st, v_n):
         _l337 = _push(_get(st["discard"], _i32(v_q)), _cast(_v333, jnp.int16))
         st["discard"] = _set(st["discard"], _i32(v_q), _l337)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _select(_c331, _then332(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
-    v_k = jnp.int32(2)
+    st, (v_n, v_q, v_k) = _branch(_c331, lambda: _then332(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    v_k = 2
     _c338 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
     def _then339(st, v_n, v_q, v_k):
         st = dict(st)
@@ -1653,8 +1684,8 @@ def p_discard_deck_tops(st, v_n):
         _l344 = _push(_get(st["discard"], _i32(v_q)), _cast(_v340, jnp.int16))
         st["discard"] = _set(st["discard"], _i32(v_q), _l344)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _select(_c338, _then339(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
-    v_k = jnp.int32(3)
+    st, (v_n, v_q, v_k) = _branch(_c338, lambda: _then339(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    v_k = 3
     _c345 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
     def _then346(st, v_n, v_q, v_k):
         st = dict(st)
@@ -1667,8 +1698,8 @@ def p_discard_deck_tops(st, v_n):
         _l351 = _push(_get(st["discard"], _i32(v_q)), _cast(_v347, jnp.int16))
         st["discard"] = _set(st["discard"], _i32(v_q), _l351)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _select(_c345, _then346(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
-    v_k = jnp.int32(4)
+    st, (v_n, v_q, v_k) = _branch(_c345, lambda: _then346(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    v_k = 4
     _c352 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
     def _then353(st, v_n, v_q, v_k):
         st = dict(st)
@@ -1681,105 +1712,105 @@ def p_discard_deck_tops(st, v_n):
         _l358 = _push(_get(st["discard"], _i32(v_q)), _cast(_v354, jnp.int16))
         st["discard"] = _set(st["discard"], _i32(v_q), _l358)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _select(_c352, _then353(st, v_n, v_q, v_k), (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _branch(_c352, lambda: _then353(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
     return st
 
 
 def p_random_hits(st, v_p, v_times, v_each):
     """proc `random_hits` (tcg.envspec:674)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_times = _cast(v_times, jnp.int8)
-    v_each = _cast(v_each, jnp.int8)
-    v_k = jnp.int32(0)
+    v_p = _lcast(v_p, jnp.int8)
+    v_times = _lcast(v_times, jnp.int8)
+    v_each = _lcast(v_each, jnp.int8)
+    v_k = 0
     _c359 = (_i32(v_k) < _i32(v_times))
     def _then360(st, v_p, v_times, v_each, v_k):
         st = dict(st)
         _pm362 = jax.vmap(lambda i361: st["occupied"][(1 - _i32(v_p))][i361])(jnp.arange(0, 4, dtype=jnp.int32))
         st, _r363 = _randint(st, 0, jnp.maximum(jnp.sum(_pm362, dtype=jnp.int32) - 1, 0))
-        v_s = _cast(_pick(_pm362, _r363, 0, -1), jnp.int8)
+        v_s = _lcast(_pick(_pm362, _r363, 0, -1), jnp.int8)
         _c364 = jnp.logical_and((_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p))))
         def _then365(st, v_p, v_times, v_each, v_k, v_s):
             st = dict(st)
             _a366 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
             st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a366, jnp.int16))
             return st, (v_p, v_times, v_each, v_k, v_s)
-        st, (v_p, v_times, v_each, v_k, v_s) = _select(_c364, _then365(st, v_p, v_times, v_each, v_k, v_s), (st, (v_p, v_times, v_each, v_k, v_s)))
+        st, (v_p, v_times, v_each, v_k, v_s) = _branch(_c364, lambda: _then365(st, v_p, v_times, v_each, v_k, v_s), lambda: (st, (v_p, v_times, v_each, v_k, v_s)))
         return st, (v_p, v_times, v_each, v_k)
-    st, (v_p, v_times, v_each, v_k) = _select(_c359, _then360(st, v_p, v_times, v_each, v_k), (st, (v_p, v_times, v_each, v_k)))
-    v_k = jnp.int32(1)
+    st, (v_p, v_times, v_each, v_k) = _branch(_c359, lambda: _then360(st, v_p, v_times, v_each, v_k), lambda: (st, (v_p, v_times, v_each, v_k)))
+    v_k = 1
     _c367 = (_i32(v_k) < _i32(v_times))
     def _then368(st, v_p, v_times, v_each, v_k):
         st = dict(st)
         _pm370 = jax.vmap(lambda i369: st["occupied"][(1 - _i32(v_p))][i369])(jnp.arange(0, 4, dtype=jnp.int32))
         st, _r371 = _randint(st, 0, jnp.maximum(jnp.sum(_pm370, dtype=jnp.int32) - 1, 0))
-        v_s = _cast(_pick(_pm370, _r371, 0, -1), jnp.int8)
+        v_s = _lcast(_pick(_pm370, _r371, 0, -1), jnp.int8)
         _c372 = jnp.logical_and((_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p))))
         def _then373(st, v_p, v_times, v_each, v_k, v_s):
             st = dict(st)
             _a374 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
             st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a374, jnp.int16))
             return st, (v_p, v_times, v_each, v_k, v_s)
-        st, (v_p, v_times, v_each, v_k, v_s) = _select(_c372, _then373(st, v_p, v_times, v_each, v_k, v_s), (st, (v_p, v_times, v_each, v_k, v_s)))
+        st, (v_p, v_times, v_each, v_k, v_s) = _branch(_c372, lambda: _then373(st, v_p, v_times, v_each, v_k, v_s), lambda: (st, (v_p, v_times, v_each, v_k, v_s)))
         return st, (v_p, v_times, v_each, v_k)
-    st, (v_p, v_times, v_each, v_k) = _select(_c367, _then368(st, v_p, v_times, v_each, v_k), (st, (v_p, v_times, v_each, v_k)))
-    v_k = jnp.int32(2)
+    st, (v_p, v_times, v_each, v_k) = _branch(_c367, lambda: _then368(st, v_p, v_times, v_each, v_k), lambda: (st, (v_p, v_times, v_each, v_k)))
+    v_k = 2
     _c375 = (_i32(v_k) < _i32(v_times))
     def _then376(st, v_p, v_times, v_each, v_k):
         st = dict(st)
         _pm378 = jax.vmap(lambda i377: st["occupied"][(1 - _i32(v_p))][i377])(jnp.arange(0, 4, dtype=jnp.int32))
         st, _r379 = _randint(st, 0, jnp.maximum(jnp.sum(_pm378, dtype=jnp.int32) - 1, 0))
-        v_s = _cast(_pick(_pm378, _r379, 0, -1), jnp.int8)
+        v_s = _lcast(_pick(_pm378, _r379, 0, -1), jnp.int8)
         _c380 = jnp.logical_and((_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p))))
         def _then381(st, v_p, v_times, v_each, v_k, v_s):
             st = dict(st)
             _a382 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
             st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a382, jnp.int16))
             return st, (v_p, v_times, v_each, v_k, v_s)
-        st, (v_p, v_times, v_each, v_k, v_s) = _select(_c380, _then381(st, v_p, v_times, v_each, v_k, v_s), (st, (v_p, v_times, v_each, v_k, v_s)))
+        st, (v_p, v_times, v_each, v_k, v_s) = _branch(_c380, lambda: _then381(st, v_p, v_times, v_each, v_k, v_s), lambda: (st, (v_p, v_times, v_each, v_k, v_s)))
         return st, (v_p, v_times, v_each, v_k)
-    st, (v_p, v_times, v_each, v_k) = _select(_c375, _then376(st, v_p, v_times, v_each, v_k), (st, (v_p, v_times, v_each, v_k)))
-    v_k = jnp.int32(3)
+    st, (v_p, v_times, v_each, v_k) = _branch(_c375, lambda: _then376(st, v_p, v_times, v_each, v_k), lambda: (st, (v_p, v_times, v_each, v_k)))
+    v_k = 3
     _c383 = (_i32(v_k) < _i32(v_times))
     def _then384(st, v_p, v_times, v_each, v_k):
         st = dict(st)
         _pm386 = jax.vmap(lambda i385: st["occupied"][(1 - _i32(v_p))][i385])(jnp.arange(0, 4, dtype=jnp.int32))
         st, _r387 = _randint(st, 0, jnp.maximum(jnp.sum(_pm386, dtype=jnp.int32) - 1, 0))
-        v_s = _cast(_pick(_pm386, _r387, 0, -1), jnp.int8)
+        v_s = _lcast(_pick(_pm386, _r387, 0, -1), jnp.int8)
         _c388 = jnp.logical_and((_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p))))
         def _then389(st, v_p, v_times, v_each, v_k, v_s):
             st = dict(st)
             _a390 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
             st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a390, jnp.int16))
             return st, (v_p, v_times, v_each, v_k, v_s)
-        st, (v_p, v_times, v_each, v_k, v_s) = _select(_c388, _then389(st, v_p, v_times, v_each, v_k, v_s), (st, (v_p, v_times, v_each, v_k, v_s)))
+        st, (v_p, v_times, v_each, v_k, v_s) = _branch(_c388, lambda: _then389(st, v_p, v_times, v_each, v_k, v_s), lambda: (st, (v_p, v_times, v_each, v_k, v_s)))
         return st, (v_p, v_times, v_each, v_k)
-    st, (v_p, v_times, v_each, v_k) = _select(_c383, _then384(st, v_p, v_times, v_each, v_k), (st, (v_p, v_times, v_each, v_k)))
+    st, (v_p, v_times, v_each, v_k) = _branch(_c383, lambda: _then384(st, v_p, v_times, v_each, v_k), lambda: (st, (v_p, v_times, v_each, v_k)))
     return st
 
 
 def p_poison_opponent_from(st, v_p, v_s):
     """proc `poison_opponent_from` (tcg.envspec:686)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
     _c391 = (_i32(v_s) == 0)
     def _then392(st, v_p, v_s):
         st = dict(st)
         st = p_poison_opponent(st, v_p)
         return st, (v_p, v_s)
-    st, (v_p, v_s) = _select(_c391, _then392(st, v_p, v_s), (st, (v_p, v_s)))
+    st, (v_p, v_s) = _branch(_c391, lambda: _then392(st, v_p, v_s), lambda: (st, (v_p, v_s)))
     return st
 
 
 def f_attack_damage(st, v_p):
     """fn `attack_damage` (tcg.envspec:695)"""
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     _done = jnp.bool_(False)
     _ret = jnp.int16(0)
-    v_q = _cast((1 - _i32(v_p)), jnp.int8)
-    v_weak = _cast(jnp.where((_K21[_i32(st["card"][_i32(v_q)][0])] == f_type_of(st, v_p, 0)), 20, 0), jnp.int8)
-    v_named = _cast(jnp.where(jnp.logical_and((_i32(_K11[_i32(st["card"][_i32(v_p)][0])]) != 0), jnp.any(jax.vmap(lambda i393, _h394: (_i32(_K11[_i32(st["card"][_i32(v_p)][0])]) == _i32(_h394)))(jnp.arange(0, 3, dtype=jnp.int32), st["bonus_named"]))), _i32(st["named_bonus"]), 0), jnp.int8)
+    v_q = _lcast((1 - _i32(v_p)), jnp.int8)
+    v_weak = _lcast(jnp.where((_K21[_i32(st["card"][_i32(v_q)][0])] == f_type_of(st, v_p, 0)), 20, 0), jnp.int8)
+    v_named = _lcast(jnp.where(jnp.logical_and((_i32(_K11[_i32(st["card"][_i32(v_p)][0])]) != 0), jnp.any(jax.vmap(lambda i393, _h394: (_i32(_K11[_i32(st["card"][_i32(v_p)][0])]) == _i32(_h394)))(jnp.arange(0, 3, dtype=jnp.int32), st["bonus_named"]))), _i32(st["named_bonus"]), 0), jnp.int8)
     _ret = _select(_done, _ret, _cast(jnp.where(jnp.logical_and((_i32(st["dmg"]) > 0), st["occupied"][_i32(v_q)][0]), jnp.clip(((((((_i32(st["dmg"]) + _i32(st["attack_bonus"])) + _i32(v_named)) + _i32(v_weak)) - _i32(st["barrier"][_i32(v_q)])) - _i32(st["weakened"][_i32(v_p)])) - _i32(st["passive_cut"])), 0, 300), 0), jnp.int16))
     _done = jnp.bool_(True)
     return _ret
@@ -1788,9 +1819,9 @@ def f_attack_damage(st, v_p):
 def p_hit_active(st, v_p):
     """proc `hit_active` (tcg.envspec:710)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_q = _cast((1 - _i32(v_p)), jnp.int8)
-    v_done = _cast(f_attack_damage(st, v_p), jnp.int16)
+    v_p = _lcast(v_p, jnp.int8)
+    v_q = _lcast((1 - _i32(v_p)), jnp.int8)
+    v_done = _lcast(f_attack_damage(st, v_p), jnp.int16)
     _a395 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + _i32(v_done)), 300)
     st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a395, jnp.int16))
     _c396 = jnp.logical_and((_i32(v_done) > 0), ((_i32(st["spiky"][_i32(v_q)]) + _i32(st["passive_spiky"])) > 0))
@@ -1799,7 +1830,7 @@ def p_hit_active(st, v_p):
         _a398 = jnp.minimum(((_i32(st["damage"][_i32(v_p)][0]) + _i32(st["spiky"][_i32(v_q)])) + _i32(st["passive_spiky"])), 300)
         st["damage"] = st["damage"].at[(_i32(v_p), 0)].set(_cast(_a398, jnp.int16))
         return st, (v_p, v_q, v_done)
-    st, (v_p, v_q, v_done) = _select(_c396, _then397(st, v_p, v_q, v_done), (st, (v_p, v_q, v_done)))
+    st, (v_p, v_q, v_done) = _branch(_c396, lambda: _then397(st, v_p, v_q, v_done), lambda: (st, (v_p, v_q, v_done)))
     _a399 = 0
     st["dmg"] = _cast(_a399, jnp.int16)
     _a400 = 0
@@ -1812,8 +1843,8 @@ def p_hit_active(st, v_p):
 def p_drain(st, v_p):
     """proc `drain` (tcg.envspec:724)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_q = _cast((1 - _i32(v_p)), jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     st = p_heal(st, v_p, 0, jnp.maximum((jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + _i32(f_attack_damage(st, v_p))), 300) - _i32(st["damage"][_i32(v_q)][0])), 0))
     return st
 
@@ -1821,26 +1852,26 @@ def p_drain(st, v_p):
 def p_damage_opponent_choice(st, v_p, v_amount, v_bench_only, v_attack):
     """proc `damage_opponent_choice` (tcg.envspec:734)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_amount = _cast(v_amount, jnp.int16)
-    v_bench_only = _cast(v_bench_only, jnp.bool_)
-    v_attack = _cast(v_attack, jnp.bool_)
-    v__envc_run = _cast((_i32(st["_envc_at_p_damage_opponent_choice"]) == 0), jnp.bool_)
-    v__envc_seek = _cast((_i32(st["_envc_at_p_damage_opponent_choice"]) != 0), jnp.bool_)
-    v_q = _cast(0, jnp.int8)
-    v_s = _cast(0, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_amount = _lcast(v_amount, jnp.int16)
+    v_bench_only = _lcast(v_bench_only, jnp.bool_)
+    v_attack = _lcast(v_attack, jnp.bool_)
+    v__envc_run = _lcast((_i32(st["_envc_at_p_damage_opponent_choice"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_p_damage_opponent_choice"]) != 0), jnp.bool_)
+    v_q = _lcast(0, jnp.int8)
+    v_s = _lcast(0, jnp.int8)
     _c402 = v__envc_run
     def _then403(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
         st = dict(st)
         _a404 = (1 - _i32(v_p))
-        v_q = _cast(_a404, jnp.int8)
+        v_q = _lcast(_a404, jnp.int8)
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
-    st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select(_c402, _then403(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
+    st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _branch(_c402, lambda: _then403(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), lambda: (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
     _c405 = v__envc_run
     _c406 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_damage_opponent_choice"]) == 1))
     def _then407(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
         st = dict(st)
-        v__envc_who1 = _cast(v_p, jnp.int8)
+        v__envc_who1 = _lcast(v_p, jnp.int8)
         def _g410(i409):
             return jnp.logical_and(st["occupied"][_i32(v_q)][i409], jnp.logical_or((i409 > 0), jnp.logical_not(v_bench_only)))
         _e411 = jax.vmap(_g410)(jnp.arange(0, 4, dtype=jnp.int32))
@@ -1860,7 +1891,7 @@ def p_damage_opponent_choice(st, v_p, v_amount, v_bench_only, v_attack):
             _a418 = 1
             st["_envc_at_p_damage_opponent_choice"] = _cast(_a418, jnp.int8)
             _a419 = False
-            v__envc_run = _cast(_a419, jnp.bool_)
+            v__envc_run = _lcast(_a419, jnp.bool_)
             _a420 = st["current_player"]
             st["_envc_choice_mover"] = _cast(_a420, jnp.int8)
             _a421 = v__envc_who1
@@ -1869,32 +1900,32 @@ def p_damage_opponent_choice(st, v_p, v_amount, v_bench_only, v_attack):
         def _else422(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
             st = dict(st)
             _a423 = -1
-            v_s = _cast(_a423, jnp.int8)
+            v_s = _lcast(_a423, jnp.int8)
             return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1)
-        st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1) = _select(_c408, _then412(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1), _else422(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1))
+        st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1) = _branch(_c408, lambda: _then412(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1), lambda: _else422(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1))
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
     def _then424(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
         st = dict(st)
         _a425 = st["_envc_frame_p_damage_opponent_choice__amount"]
-        v_amount = _cast(_a425, jnp.int16)
+        v_amount = _lcast(_a425, jnp.int16)
         _a426 = st["_envc_frame_p_damage_opponent_choice__bench_only"]
-        v_bench_only = _cast(_a426, jnp.bool_)
+        v_bench_only = _lcast(_a426, jnp.bool_)
         _a427 = st["_envc_frame_p_damage_opponent_choice__attack"]
-        v_attack = _cast(_a427, jnp.bool_)
+        v_attack = _lcast(_a427, jnp.bool_)
         _a428 = st["_envc_frame_p_damage_opponent_choice__q"]
-        v_q = _cast(_a428, jnp.int8)
+        v_q = _lcast(_a428, jnp.int8)
         _a429 = st["_envc_frame_p_damage_opponent_choice__s"]
-        v_s = _cast(_a429, jnp.int8)
+        v_s = _lcast(_a429, jnp.int8)
         _a430 = 0
         st["_envc_at_p_damage_opponent_choice"] = _cast(_a430, jnp.int8)
         _a431 = False
-        v__envc_seek = _cast(_a431, jnp.bool_)
+        v__envc_seek = _lcast(_a431, jnp.bool_)
         _a432 = st["_envc_choice_option"]
-        v_s = _cast(_a432, jnp.int8)
+        v_s = _lcast(_a432, jnp.int8)
         _a433 = st["_envc_choice_mover"]
         st["current_player"] = _cast(_a433, jnp.int8)
         _a434 = True
-        v__envc_run = _cast(_a434, jnp.bool_)
+        v__envc_run = _lcast(_a434, jnp.bool_)
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
     st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select_first((_c405, _c406, ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)), (_then407(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), _then424(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
     _c435 = v__envc_run
@@ -1913,24 +1944,24 @@ def p_damage_opponent_choice(st, v_p, v_amount, v_bench_only, v_attack):
             return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
         st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select_first((_c437, _c438, ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)), (_then439(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), _then440(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
-    st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select(_c435, _then436(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
+    st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _branch(_c435, lambda: _then436(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), lambda: (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
     return st
 
 
 def p_damage_own_choice(st, v_p, v_amount, v_bench_only):
     """proc `damage_own_choice` (tcg.envspec:745)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_amount = _cast(v_amount, jnp.int16)
-    v_bench_only = _cast(v_bench_only, jnp.bool_)
-    v__envc_run = _cast((_i32(st["_envc_at_p_damage_own_choice"]) == 0), jnp.bool_)
-    v__envc_seek = _cast((_i32(st["_envc_at_p_damage_own_choice"]) != 0), jnp.bool_)
-    v_s = _cast(0, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_amount = _lcast(v_amount, jnp.int16)
+    v_bench_only = _lcast(v_bench_only, jnp.bool_)
+    v__envc_run = _lcast((_i32(st["_envc_at_p_damage_own_choice"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_p_damage_own_choice"]) != 0), jnp.bool_)
+    v_s = _lcast(0, jnp.int8)
     _c442 = v__envc_run
     _c443 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_damage_own_choice"]) == 1))
     def _then444(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
-        v__envc_who1 = _cast(v_p, jnp.int8)
+        v__envc_who1 = _lcast(v_p, jnp.int8)
         def _g447(i446):
             return jnp.logical_and(st["occupied"][_i32(v_p)][i446], jnp.logical_or((i446 > 0), jnp.logical_not(v_bench_only)))
         _e448 = jax.vmap(_g447)(jnp.arange(0, 4, dtype=jnp.int32))
@@ -1948,7 +1979,7 @@ def p_damage_own_choice(st, v_p, v_amount, v_bench_only):
             _a454 = 1
             st["_envc_at_p_damage_own_choice"] = _cast(_a454, jnp.int8)
             _a455 = False
-            v__envc_run = _cast(_a455, jnp.bool_)
+            v__envc_run = _lcast(_a455, jnp.bool_)
             _a456 = st["current_player"]
             st["_envc_choice_mover"] = _cast(_a456, jnp.int8)
             _a457 = v__envc_who1
@@ -1957,30 +1988,30 @@ def p_damage_own_choice(st, v_p, v_amount, v_bench_only):
         def _else458(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
             st = dict(st)
             _a459 = -1
-            v_s = _cast(_a459, jnp.int8)
+            v_s = _lcast(_a459, jnp.int8)
             return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1)
-        st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _select(_c445, _then449(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1), _else458(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1))
+        st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _branch(_c445, lambda: _then449(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1), lambda: _else458(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1))
         return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
     def _then460(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
         _a461 = st["_envc_frame_p_damage_own_choice__p"]
-        v_p = _cast(_a461, jnp.int8)
+        v_p = _lcast(_a461, jnp.int8)
         _a462 = st["_envc_frame_p_damage_own_choice__amount"]
-        v_amount = _cast(_a462, jnp.int16)
+        v_amount = _lcast(_a462, jnp.int16)
         _a463 = st["_envc_frame_p_damage_own_choice__bench_only"]
-        v_bench_only = _cast(_a463, jnp.bool_)
+        v_bench_only = _lcast(_a463, jnp.bool_)
         _a464 = st["_envc_frame_p_damage_own_choice__s"]
-        v_s = _cast(_a464, jnp.int8)
+        v_s = _lcast(_a464, jnp.int8)
         _a465 = 0
         st["_envc_at_p_damage_own_choice"] = _cast(_a465, jnp.int8)
         _a466 = False
-        v__envc_seek = _cast(_a466, jnp.bool_)
+        v__envc_seek = _lcast(_a466, jnp.bool_)
         _a467 = st["_envc_choice_option"]
-        v_s = _cast(_a467, jnp.int8)
+        v_s = _lcast(_a467, jnp.int8)
         _a468 = st["_envc_choice_mover"]
         st["current_player"] = _cast(_a468, jnp.int8)
         _a469 = True
-        v__envc_run = _cast(_a469, jnp.bool_)
+        v__envc_run = _lcast(_a469, jnp.bool_)
         return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
     st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _select_first((_c442, _c443, ), (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)), (_then444(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), _then460(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), ), (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)))
     _c470 = v__envc_run
@@ -1992,25 +2023,25 @@ def p_damage_own_choice(st, v_p, v_amount, v_bench_only):
             _a474 = jnp.minimum((_i32(st["damage"][_i32(v_p)][_i32(v_s)]) + _i32(v_amount)), 300)
             st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a474, jnp.int16))
             return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
-        st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _select(_c472, _then473(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)))
+        st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _branch(_c472, lambda: _then473(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), lambda: (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)))
         return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
-    st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _select(_c470, _then471(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)))
+    st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _branch(_c470, lambda: _then471(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), lambda: (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)))
     return st
 
 
 def p_attach_to_bench_choice(st, v_p, v_t):
     """proc `attach_to_bench_choice` (tcg.envspec:754)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_t = _cast(v_t, jnp.int8)
-    v__envc_run = _cast((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 0), jnp.bool_)
-    v__envc_seek = _cast((_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0), jnp.bool_)
-    v_s = _cast(0, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_t = _lcast(v_t, jnp.int8)
+    v__envc_run = _lcast((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0), jnp.bool_)
+    v_s = _lcast(0, jnp.int8)
     _c475 = v__envc_run
     _c476 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1))
     def _then477(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
-        v__envc_who1 = _cast(v_p, jnp.int8)
+        v__envc_who1 = _lcast(v_p, jnp.int8)
         def _g480(i479):
             return jnp.logical_and(jnp.logical_and(st["occupied"][_i32(v_p)][i479], (_i32(jnp.where((_K0[_i32(st["card"][_i32(v_p)][i479])] == 1), st["played_type"][_i32(v_p)][i479], _K2[_i32(st["card"][_i32(v_p)][i479])])) == _i32(v_t))), (_i32(st["energy"][_i32(v_p)][i479][_i32(v_t)]) < 12))
         _e481 = jax.vmap(_g480)(jnp.arange(1, 4, dtype=jnp.int32))
@@ -2026,7 +2057,7 @@ def p_attach_to_bench_choice(st, v_p, v_t):
             _a486 = 1
             st["_envc_at_p_attach_to_bench_choice"] = _cast(_a486, jnp.int8)
             _a487 = False
-            v__envc_run = _cast(_a487, jnp.bool_)
+            v__envc_run = _lcast(_a487, jnp.bool_)
             _a488 = st["current_player"]
             st["_envc_choice_mover"] = _cast(_a488, jnp.int8)
             _a489 = v__envc_who1
@@ -2035,28 +2066,28 @@ def p_attach_to_bench_choice(st, v_p, v_t):
         def _else490(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
             st = dict(st)
             _a491 = 0
-            v_s = _cast(_a491, jnp.int8)
+            v_s = _lcast(_a491, jnp.int8)
             return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1)
-        st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _select(_c478, _then482(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1), _else490(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1))
+        st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _branch(_c478, lambda: _then482(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1), lambda: _else490(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1))
         return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
     def _then492(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
         _a493 = st["_envc_frame_p_attach_to_bench_choice__p"]
-        v_p = _cast(_a493, jnp.int8)
+        v_p = _lcast(_a493, jnp.int8)
         _a494 = st["_envc_frame_p_attach_to_bench_choice__t"]
-        v_t = _cast(_a494, jnp.int8)
+        v_t = _lcast(_a494, jnp.int8)
         _a495 = st["_envc_frame_p_attach_to_bench_choice__s"]
-        v_s = _cast(_a495, jnp.int8)
+        v_s = _lcast(_a495, jnp.int8)
         _a496 = 0
         st["_envc_at_p_attach_to_bench_choice"] = _cast(_a496, jnp.int8)
         _a497 = False
-        v__envc_seek = _cast(_a497, jnp.bool_)
+        v__envc_seek = _lcast(_a497, jnp.bool_)
         _a498 = st["_envc_choice_option"]
-        v_s = _cast(_a498, jnp.int8)
+        v_s = _lcast(_a498, jnp.int8)
         _a499 = st["_envc_choice_mover"]
         st["current_player"] = _cast(_a499, jnp.int8)
         _a500 = True
-        v__envc_run = _cast(_a500, jnp.bool_)
+        v__envc_run = _lcast(_a500, jnp.bool_)
         return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
     st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _select_first((_c475, _c476, ), (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)), (_then477(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), _then492(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), ), (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)))
     _c501 = v__envc_run
@@ -2067,26 +2098,26 @@ def p_attach_to_bench_choice(st, v_p, v_t):
             st = dict(st)
             st = p_attach_from_zone(st, v_p, v_s, v_t, 1, False)
             return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
-        st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _select(_c503, _then504(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)))
+        st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _branch(_c503, lambda: _then504(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), lambda: (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)))
         return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
-    st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _select(_c501, _then502(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)))
+    st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _branch(_c501, lambda: _then502(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), lambda: (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)))
     return st
 
 
 def p_attach_to_benched_choices(st, v_p, v_t, v_n):
     """proc `attach_to_benched_choices` (tcg.envspec:764)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_t = _cast(v_t, jnp.int8)
-    v_n = _cast(v_n, jnp.int8)
-    v__envc_run = _cast((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 0), jnp.bool_)
-    v__envc_seek = _cast((_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0), jnp.bool_)
-    v_a = _cast(0, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_t = _lcast(v_t, jnp.int8)
+    v_n = _lcast(v_n, jnp.int8)
+    v__envc_run = _lcast((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0), jnp.bool_)
+    v_a = _lcast(0, jnp.int8)
     _c505 = v__envc_run
     _c506 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1))
     def _then507(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
         st = dict(st)
-        v__envc_who1 = _cast(v_p, jnp.int8)
+        v__envc_who1 = _lcast(v_p, jnp.int8)
         _c508 = jnp.any(jax.vmap(lambda i509: st["occupied"][_i32(v_p)][i509])(jnp.arange(1, 4, dtype=jnp.int32)))
         def _then510(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
             st = dict(st)
@@ -2099,7 +2130,7 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
             _a514 = 1
             st["_envc_at_p_attach_to_benched_choices"] = _cast(_a514, jnp.int8)
             _a515 = False
-            v__envc_run = _cast(_a515, jnp.bool_)
+            v__envc_run = _lcast(_a515, jnp.bool_)
             _a516 = st["current_player"]
             st["_envc_choice_mover"] = _cast(_a516, jnp.int8)
             _a517 = v__envc_who1
@@ -2108,28 +2139,28 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
         def _else518(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
             st = dict(st)
             _a519 = 0
-            v_a = _cast(_a519, jnp.int8)
+            v_a = _lcast(_a519, jnp.int8)
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1)
-        st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1) = _select(_c508, _then510(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1), _else518(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1))
+        st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1) = _branch(_c508, lambda: _then510(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1), lambda: _else518(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1))
         return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
     def _then520(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
         st = dict(st)
         _a521 = st["_envc_frame_p_attach_to_benched_choices__p"]
-        v_p = _cast(_a521, jnp.int8)
+        v_p = _lcast(_a521, jnp.int8)
         _a522 = st["_envc_frame_p_attach_to_benched_choices__t"]
-        v_t = _cast(_a522, jnp.int8)
+        v_t = _lcast(_a522, jnp.int8)
         _a523 = st["_envc_frame_p_attach_to_benched_choices__n"]
-        v_n = _cast(_a523, jnp.int8)
+        v_n = _lcast(_a523, jnp.int8)
         _a524 = 0
         st["_envc_at_p_attach_to_benched_choices"] = _cast(_a524, jnp.int8)
         _a525 = False
-        v__envc_seek = _cast(_a525, jnp.bool_)
+        v__envc_seek = _lcast(_a525, jnp.bool_)
         _a526 = st["_envc_choice_option"]
-        v_a = _cast(_a526, jnp.int8)
+        v_a = _lcast(_a526, jnp.int8)
         _a527 = st["_envc_choice_mover"]
         st["current_player"] = _cast(_a527, jnp.int8)
         _a528 = True
-        v__envc_run = _cast(_a528, jnp.bool_)
+        v__envc_run = _lcast(_a528, jnp.bool_)
         return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
     st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _select_first((_c505, _c506, ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)), (_then507(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), _then520(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
     _c529 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_a) > 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2)))
@@ -2140,16 +2171,16 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
             st = dict(st)
             st = p_attach_from_zone(st, v_p, v_a, v_t, 1, True)
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
-        st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _select(_c531, _then532(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
+        st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _branch(_c531, lambda: _then532(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
         _c533 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_n) > 1)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2)))
         def _then534(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
             st = dict(st)
-            v_b = _cast(0, jnp.int8)
+            v_b = _lcast(0, jnp.int8)
             _c535 = v__envc_run
             _c536 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2))
             def _then537(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
                 st = dict(st)
-                v__envc_who2 = _cast(v_p, jnp.int8)
+                v__envc_who2 = _lcast(v_p, jnp.int8)
                 def _g540(i539):
                     return jnp.logical_and(st["occupied"][_i32(v_p)][i539], (i539 != _i32(v_a)))
                 _e541 = jax.vmap(_g540)(jnp.arange(1, 4, dtype=jnp.int32))
@@ -2165,7 +2196,7 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
                     _a546 = 2
                     st["_envc_at_p_attach_to_benched_choices"] = _cast(_a546, jnp.int8)
                     _a547 = False
-                    v__envc_run = _cast(_a547, jnp.bool_)
+                    v__envc_run = _lcast(_a547, jnp.bool_)
                     _a548 = st["current_player"]
                     st["_envc_choice_mover"] = _cast(_a548, jnp.int8)
                     _a549 = v__envc_who2
@@ -2174,28 +2205,28 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
                 def _else550(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
                     st = dict(st)
                     _a551 = 0
-                    v_b = _cast(_a551, jnp.int8)
+                    v_b = _lcast(_a551, jnp.int8)
                     return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2)
-                st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2) = _select(_c538, _then542(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2), _else550(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2))
+                st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2) = _branch(_c538, lambda: _then542(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2), lambda: _else550(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2))
                 return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
             def _then552(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
                 st = dict(st)
                 _a553 = st["_envc_frame_p_attach_to_benched_choices__p"]
-                v_p = _cast(_a553, jnp.int8)
+                v_p = _lcast(_a553, jnp.int8)
                 _a554 = st["_envc_frame_p_attach_to_benched_choices__t"]
-                v_t = _cast(_a554, jnp.int8)
+                v_t = _lcast(_a554, jnp.int8)
                 _a555 = st["_envc_frame_p_attach_to_benched_choices__a"]
-                v_a = _cast(_a555, jnp.int8)
+                v_a = _lcast(_a555, jnp.int8)
                 _a556 = 0
                 st["_envc_at_p_attach_to_benched_choices"] = _cast(_a556, jnp.int8)
                 _a557 = False
-                v__envc_seek = _cast(_a557, jnp.bool_)
+                v__envc_seek = _lcast(_a557, jnp.bool_)
                 _a558 = st["_envc_choice_option"]
-                v_b = _cast(_a558, jnp.int8)
+                v_b = _lcast(_a558, jnp.int8)
                 _a559 = st["_envc_choice_mover"]
                 st["current_player"] = _cast(_a559, jnp.int8)
                 _a560 = True
-                v__envc_run = _cast(_a560, jnp.bool_)
+                v__envc_run = _lcast(_a560, jnp.bool_)
                 return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
             st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _select_first((_c535, _c536, ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)), (_then537(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), _then552(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)))
             _c561 = v__envc_run
@@ -2206,51 +2237,51 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
                     st = dict(st)
                     st = p_attach_from_zone(st, v_p, v_b, v_t, 1, True)
                     return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
-                st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _select(_c563, _then564(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)))
+                st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _branch(_c563, lambda: _then564(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)))
                 return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
-            st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _select(_c561, _then562(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)))
+            st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _branch(_c561, lambda: _then562(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)))
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
-        st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _select(_c533, _then534(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
+        st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _branch(_c533, lambda: _then534(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
         return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
-    st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _select(_c529, _then530(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
+    st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _branch(_c529, lambda: _then530(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
     return st
 
 
 def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
     """proc `switch_opponent` (tcg.envspec:783)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_coin = _cast(v_coin, jnp.bool_)
-    v_opponent_chooses = _cast(v_opponent_chooses, jnp.bool_)
-    v_basic_only = _cast(v_basic_only, jnp.bool_)
-    v__envc_run = _cast((_i32(st["_envc_at_p_switch_opponent"]) == 0), jnp.bool_)
-    v__envc_seek = _cast((_i32(st["_envc_at_p_switch_opponent"]) != 0), jnp.bool_)
-    v_q = _cast(0, jnp.int8)
-    v_go = _cast(True, jnp.bool_)
+    v_p = _lcast(v_p, jnp.int8)
+    v_coin = _lcast(v_coin, jnp.bool_)
+    v_opponent_chooses = _lcast(v_opponent_chooses, jnp.bool_)
+    v_basic_only = _lcast(v_basic_only, jnp.bool_)
+    v__envc_run = _lcast((_i32(st["_envc_at_p_switch_opponent"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_p_switch_opponent"]) != 0), jnp.bool_)
+    v_q = _lcast(0, jnp.int8)
+    v_go = _lcast(True, jnp.bool_)
     _c565 = v__envc_run
     def _then566(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
         st = dict(st)
         _a567 = (1 - _i32(v_p))
-        v_q = _cast(_a567, jnp.int8)
+        v_q = _lcast(_a567, jnp.int8)
         _c568 = v_coin
         def _then569(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
             st = dict(st)
             st, _r570 = _randint(st, 0, 1)
             _a571 = (_r570 == 1)
-            v_go = _cast(_a571, jnp.bool_)
+            v_go = _lcast(_a571, jnp.bool_)
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)
-        st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _select(_c568, _then569(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)))
+        st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _branch(_c568, lambda: _then569(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)))
         return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)
-    st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _select(_c565, _then566(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)))
+    st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _branch(_c565, lambda: _then566(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)))
     _c572 = jnp.logical_or(jnp.logical_and(v__envc_run, jnp.logical_and(v_go, jnp.logical_not(f_defended(st, v_p)))), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_switch_opponent"]) == 1)))
     def _then573(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
         st = dict(st)
-        v_b = _cast(0, jnp.int8)
+        v_b = _lcast(0, jnp.int8)
         _c574 = v__envc_run
         _c575 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_switch_opponent"]) == 1))
         def _then576(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
             st = dict(st)
-            v__envc_who1 = _cast(jnp.where(v_opponent_chooses, _i32(v_q), _i32(v_p)), jnp.int8)
+            v__envc_who1 = _lcast(jnp.where(v_opponent_chooses, _i32(v_q), _i32(v_p)), jnp.int8)
             def _g579(i578):
                 return jnp.logical_and(st["occupied"][_i32(v_q)][i578], jnp.logical_or(jnp.logical_not(v_basic_only), (jnp.where((_K0[_i32(st["card"][_i32(v_q)][i578])] == 1), 0, _K3[_i32(st["card"][_i32(v_q)][i578])]) == 0)))
             _e580 = jax.vmap(_g579)(jnp.arange(1, 4, dtype=jnp.int32))
@@ -2266,7 +2297,7 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                 _a585 = 1
                 st["_envc_at_p_switch_opponent"] = _cast(_a585, jnp.int8)
                 _a586 = False
-                v__envc_run = _cast(_a586, jnp.bool_)
+                v__envc_run = _lcast(_a586, jnp.bool_)
                 _a587 = st["current_player"]
                 st["_envc_choice_mover"] = _cast(_a587, jnp.int8)
                 _a588 = v__envc_who1
@@ -2275,28 +2306,28 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
             def _else589(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1):
                 st = dict(st)
                 _a590 = 0
-                v_b = _cast(_a590, jnp.int8)
+                v_b = _lcast(_a590, jnp.int8)
                 return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1)
-            st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1) = _select(_c577, _then581(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1), _else589(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1))
+            st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1) = _branch(_c577, lambda: _then581(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1), lambda: _else589(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1))
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
         def _then591(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
             st = dict(st)
             _a592 = st["_envc_frame_p_switch_opponent__p"]
-            v_p = _cast(_a592, jnp.int8)
+            v_p = _lcast(_a592, jnp.int8)
             _a593 = st["_envc_frame_p_switch_opponent__basic_only"]
-            v_basic_only = _cast(_a593, jnp.bool_)
+            v_basic_only = _lcast(_a593, jnp.bool_)
             _a594 = st["_envc_frame_p_switch_opponent__q"]
-            v_q = _cast(_a594, jnp.int8)
+            v_q = _lcast(_a594, jnp.int8)
             _a595 = 0
             st["_envc_at_p_switch_opponent"] = _cast(_a595, jnp.int8)
             _a596 = False
-            v__envc_seek = _cast(_a596, jnp.bool_)
+            v__envc_seek = _lcast(_a596, jnp.bool_)
             _a597 = st["_envc_choice_option"]
-            v_b = _cast(_a597, jnp.int8)
+            v_b = _lcast(_a597, jnp.int8)
             _a598 = st["_envc_choice_mover"]
             st["current_player"] = _cast(_a598, jnp.int8)
             _a599 = True
-            v__envc_run = _cast(_a599, jnp.bool_)
+            v__envc_run = _lcast(_a599, jnp.bool_)
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
         st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _select_first((_c574, _c575, ), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)), (_then576(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), _then591(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), ), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
         _c600 = v__envc_run
@@ -2307,33 +2338,33 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                 st = dict(st)
                 st = p_hit_active(st, v_p)
                 return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
-            st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _select(_c602, _then603(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
+            st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _branch(_c602, lambda: _then603(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
             _c604 = (_i32(v_b) > 0)
             def _then605(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
                 st = dict(st)
                 st = p_clear_conditions(st, v_q)
                 st = p_swap_slots(st, v_q, 0, v_b)
                 return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
-            st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _select(_c604, _then605(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
+            st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _branch(_c604, lambda: _then605(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
-        st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _select(_c600, _then601(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
+        st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _branch(_c600, lambda: _then601(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
         return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)
-    st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _select(_c572, _then573(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)))
+    st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _branch(_c572, lambda: _then573(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)))
     return st
 
 
 def p_switch_self(st, v_p):
     """proc `switch_self` (tcg.envspec:804)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v__envc_run = _cast((_i32(st["_envc_at_p_switch_self"]) == 0), jnp.bool_)
-    v__envc_seek = _cast((_i32(st["_envc_at_p_switch_self"]) != 0), jnp.bool_)
-    v_b = _cast(0, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v__envc_run = _lcast((_i32(st["_envc_at_p_switch_self"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_p_switch_self"]) != 0), jnp.bool_)
+    v_b = _lcast(0, jnp.int8)
     _c606 = v__envc_run
     _c607 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_switch_self"]) == 1))
     def _then608(st, v_p, v__envc_run, v__envc_seek, v_b):
         st = dict(st)
-        v__envc_who1 = _cast(v_p, jnp.int8)
+        v__envc_who1 = _lcast(v_p, jnp.int8)
         _c609 = jnp.any(jax.vmap(lambda i610: st["occupied"][_i32(v_p)][i610])(jnp.arange(1, 4, dtype=jnp.int32)))
         def _then611(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
             st = dict(st)
@@ -2342,7 +2373,7 @@ def p_switch_self(st, v_p):
             _a613 = 1
             st["_envc_at_p_switch_self"] = _cast(_a613, jnp.int8)
             _a614 = False
-            v__envc_run = _cast(_a614, jnp.bool_)
+            v__envc_run = _lcast(_a614, jnp.bool_)
             _a615 = st["current_player"]
             st["_envc_choice_mover"] = _cast(_a615, jnp.int8)
             _a616 = v__envc_who1
@@ -2351,24 +2382,24 @@ def p_switch_self(st, v_p):
         def _else617(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
             st = dict(st)
             _a618 = 0
-            v_b = _cast(_a618, jnp.int8)
+            v_b = _lcast(_a618, jnp.int8)
             return st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1)
-        st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1) = _select(_c609, _then611(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1), _else617(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1))
+        st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1) = _branch(_c609, lambda: _then611(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1), lambda: _else617(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1))
         return st, (v_p, v__envc_run, v__envc_seek, v_b)
     def _then619(st, v_p, v__envc_run, v__envc_seek, v_b):
         st = dict(st)
         _a620 = st["_envc_frame_p_switch_self__p"]
-        v_p = _cast(_a620, jnp.int8)
+        v_p = _lcast(_a620, jnp.int8)
         _a621 = 0
         st["_envc_at_p_switch_self"] = _cast(_a621, jnp.int8)
         _a622 = False
-        v__envc_seek = _cast(_a622, jnp.bool_)
+        v__envc_seek = _lcast(_a622, jnp.bool_)
         _a623 = st["_envc_choice_option"]
-        v_b = _cast(_a623, jnp.int8)
+        v_b = _lcast(_a623, jnp.int8)
         _a624 = st["_envc_choice_mover"]
         st["current_player"] = _cast(_a624, jnp.int8)
         _a625 = True
-        v__envc_run = _cast(_a625, jnp.bool_)
+        v__envc_run = _lcast(_a625, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek, v_b)
     st, (v_p, v__envc_run, v__envc_seek, v_b) = _select_first((_c606, _c607, ), (st, (v_p, v__envc_run, v__envc_seek, v_b)), (_then608(st, v_p, v__envc_run, v__envc_seek, v_b), _then619(st, v_p, v__envc_run, v__envc_seek, v_b), ), (st, (v_p, v__envc_run, v__envc_seek, v_b)))
     _c626 = v__envc_run
@@ -2381,27 +2412,27 @@ def p_switch_self(st, v_p):
             st = p_clear_conditions(st, v_p)
             st = p_swap_slots(st, v_p, 0, v_b)
             return st, (v_p, v__envc_run, v__envc_seek, v_b)
-        st, (v_p, v__envc_run, v__envc_seek, v_b) = _select(_c628, _then629(st, v_p, v__envc_run, v__envc_seek, v_b), (st, (v_p, v__envc_run, v__envc_seek, v_b)))
+        st, (v_p, v__envc_run, v__envc_seek, v_b) = _branch(_c628, lambda: _then629(st, v_p, v__envc_run, v__envc_seek, v_b), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_b)))
         return st, (v_p, v__envc_run, v__envc_seek, v_b)
-    st, (v_p, v__envc_run, v__envc_seek, v_b) = _select(_c626, _then627(st, v_p, v__envc_run, v__envc_seek, v_b), (st, (v_p, v__envc_run, v__envc_seek, v_b)))
+    st, (v_p, v__envc_run, v__envc_seek, v_b) = _branch(_c626, lambda: _then627(st, v_p, v__envc_run, v__envc_seek, v_b), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_b)))
     return st
 
 
 def p_protect(st, v_p, v_amount, v_coin):
     """proc `protect` (tcg.envspec:816)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_amount = _cast(v_amount, jnp.int16)
-    v_coin = _cast(v_coin, jnp.bool_)
-    v_go = _cast(True, jnp.bool_)
+    v_p = _lcast(v_p, jnp.int8)
+    v_amount = _lcast(v_amount, jnp.int16)
+    v_coin = _lcast(v_coin, jnp.bool_)
+    v_go = _lcast(True, jnp.bool_)
     _c630 = v_coin
     def _then631(st, v_p, v_amount, v_coin, v_go):
         st = dict(st)
         st, _r632 = _randint(st, 0, 1)
         _a633 = (_r632 == 1)
-        v_go = _cast(_a633, jnp.bool_)
+        v_go = _lcast(_a633, jnp.bool_)
         return st, (v_p, v_amount, v_coin, v_go)
-    st, (v_p, v_amount, v_coin, v_go) = _select(_c630, _then631(st, v_p, v_amount, v_coin, v_go), (st, (v_p, v_amount, v_coin, v_go)))
+    st, (v_p, v_amount, v_coin, v_go) = _branch(_c630, lambda: _then631(st, v_p, v_amount, v_coin, v_go), lambda: (st, (v_p, v_amount, v_coin, v_go)))
     _c634 = v_go
     def _then635(st, v_p, v_amount, v_coin, v_go):
         st = dict(st)
@@ -2410,24 +2441,24 @@ def p_protect(st, v_p, v_amount, v_coin):
         _a637 = (1 + (1 - _i32(v_p)))
         st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a637, jnp.int8))
         return st, (v_p, v_amount, v_coin, v_go)
-    st, (v_p, v_amount, v_coin, v_go) = _select(_c634, _then635(st, v_p, v_amount, v_coin, v_go), (st, (v_p, v_amount, v_coin, v_go)))
+    st, (v_p, v_amount, v_coin, v_go) = _branch(_c634, lambda: _then635(st, v_p, v_amount, v_coin, v_go), lambda: (st, (v_p, v_amount, v_coin, v_go)))
     return st
 
 
 def p_protect_all(st, v_p, v_coin):
     """proc `protect_all` (tcg.envspec:830)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_coin = _cast(v_coin, jnp.bool_)
-    v_go = _cast(True, jnp.bool_)
+    v_p = _lcast(v_p, jnp.int8)
+    v_coin = _lcast(v_coin, jnp.bool_)
+    v_go = _lcast(True, jnp.bool_)
     _c638 = v_coin
     def _then639(st, v_p, v_coin, v_go):
         st = dict(st)
         st, _r640 = _randint(st, 0, 1)
         _a641 = (_r640 == 1)
-        v_go = _cast(_a641, jnp.bool_)
+        v_go = _lcast(_a641, jnp.bool_)
         return st, (v_p, v_coin, v_go)
-    st, (v_p, v_coin, v_go) = _select(_c638, _then639(st, v_p, v_coin, v_go), (st, (v_p, v_coin, v_go)))
+    st, (v_p, v_coin, v_go) = _branch(_c638, lambda: _then639(st, v_p, v_coin, v_go), lambda: (st, (v_p, v_coin, v_go)))
     _c642 = v_go
     def _then643(st, v_p, v_coin, v_go):
         st = dict(st)
@@ -2440,28 +2471,28 @@ def p_protect_all(st, v_p, v_coin):
         _a647 = (1 + (1 - _i32(v_p)))
         st["_envc_until_shielded"] = st["_envc_until_shielded"].at[_i32(v_p)].set(_cast(_a647, jnp.int8))
         return st, (v_p, v_coin, v_go)
-    st, (v_p, v_coin, v_go) = _select(_c642, _then643(st, v_p, v_coin, v_go), (st, (v_p, v_coin, v_go)))
+    st, (v_p, v_coin, v_go) = _branch(_c642, lambda: _then643(st, v_p, v_coin, v_go), lambda: (st, (v_p, v_coin, v_go)))
     return st
 
 
 def p_hinder_defending(st, v_p, v_coin, v_attack, v_retreat, v_less):
     """proc `hinder_defending` (tcg.envspec:844)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_coin = _cast(v_coin, jnp.bool_)
-    v_attack = _cast(v_attack, jnp.bool_)
-    v_retreat = _cast(v_retreat, jnp.bool_)
-    v_less = _cast(v_less, jnp.int8)
-    v_q = _cast((1 - _i32(v_p)), jnp.int8)
-    v_go = _cast(True, jnp.bool_)
+    v_p = _lcast(v_p, jnp.int8)
+    v_coin = _lcast(v_coin, jnp.bool_)
+    v_attack = _lcast(v_attack, jnp.bool_)
+    v_retreat = _lcast(v_retreat, jnp.bool_)
+    v_less = _lcast(v_less, jnp.int8)
+    v_q = _lcast((1 - _i32(v_p)), jnp.int8)
+    v_go = _lcast(True, jnp.bool_)
     _c648 = v_coin
     def _then649(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
         st = dict(st)
         st, _r650 = _randint(st, 0, 1)
         _a651 = (_r650 == 1)
-        v_go = _cast(_a651, jnp.bool_)
+        v_go = _lcast(_a651, jnp.bool_)
         return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
-    st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _select(_c648, _then649(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
+    st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(_c648, lambda: _then649(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
     _c652 = jnp.logical_and(jnp.logical_and(v_go, st["occupied"][_i32(v_q)][0]), jnp.logical_not(f_defended(st, v_p)))
     def _then653(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
         st = dict(st)
@@ -2473,7 +2504,7 @@ def p_hinder_defending(st, v_p, v_coin, v_attack, v_retreat, v_less):
             _a657 = (1 + _i32(v_q))
             st["_envc_until_no_attack"] = st["_envc_until_no_attack"].at[_i32(v_q)].set(_cast(_a657, jnp.int8))
             return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
-        st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _select(_c654, _then655(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
+        st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(_c654, lambda: _then655(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
         _c658 = v_retreat
         def _then659(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
             st = dict(st)
@@ -2482,7 +2513,7 @@ def p_hinder_defending(st, v_p, v_coin, v_attack, v_retreat, v_less):
             _a661 = (1 + _i32(v_q))
             st["_envc_until_no_retreat"] = st["_envc_until_no_retreat"].at[_i32(v_q)].set(_cast(_a661, jnp.int8))
             return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
-        st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _select(_c658, _then659(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
+        st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(_c658, lambda: _then659(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
         _c662 = (_i32(v_less) > 0)
         def _then663(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
             st = dict(st)
@@ -2491,17 +2522,17 @@ def p_hinder_defending(st, v_p, v_coin, v_attack, v_retreat, v_less):
             _a665 = (1 + _i32(v_q))
             st["_envc_until_weakened"] = st["_envc_until_weakened"].at[_i32(v_q)].set(_cast(_a665, jnp.int8))
             return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
-        st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _select(_c662, _then663(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
+        st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(_c662, lambda: _then663(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
         return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
-    st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _select(_c652, _then653(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
+    st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(_c652, lambda: _then653(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
     return st
 
 
 def p_counter_damage(st, v_p, v_amount):
     """proc `counter_damage` (tcg.envspec:865)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_amount = _cast(v_amount, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_amount = _lcast(v_amount, jnp.int8)
     _a666 = v_amount
     st["spiky"] = st["spiky"].at[_i32(v_p)].set(_cast(_a666, jnp.int8))
     _a667 = (1 + (1 - _i32(v_p)))
@@ -2512,7 +2543,7 @@ def p_counter_damage(st, v_p, v_amount):
 def p_block_supporters(st, v_p):
     """proc `block_supporters` (tcg.envspec:870)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     _a668 = True
     st["no_supporter"] = st["no_supporter"].at[(1 - _i32(v_p))].set(_cast(_a668, jnp.bool_))
     _a669 = (1 + (1 - _i32(v_p)))
@@ -2522,16 +2553,16 @@ def p_block_supporters(st, v_p):
 
 def f_extra_energy(st, v_p, v_t):
     """fn `extra_energy` (tcg.envspec:877)"""
-    v_p = _cast(v_p, jnp.int8)
-    v_t = _cast(v_t, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_t = _lcast(v_t, jnp.int8)
     _done = jnp.bool_(False)
     _ret = jnp.int16(0)
-    v_c = _cast(jnp.where((_i32(st["copying"]) == 2), st["copy_card"], st["card"][_i32(v_p)][0]), jnp.int16)
-    v_a = _cast(jnp.where((_i32(st["copying"]) == 2), _i32(st["copy_index"]), _i32(st["attack_index"])), jnp.int8)
+    v_c = _lcast(jnp.where((_i32(st["copying"]) == 2), st["copy_card"], st["card"][_i32(v_p)][0]), jnp.int16)
+    v_a = _lcast(jnp.where((_i32(st["copying"]) == 2), _i32(st["copy_index"]), _i32(st["attack_index"])), jnp.int8)
     def _g673(i670, _h671, _h672):
         return _i32(jnp.where(jnp.logical_and((i670 != _i32(v_t)), (i670 < 9)), jnp.maximum((_i32(st["energy"][_i32(v_p)][0][i670]) - _i32(jnp.where((_i32(v_a) == 0), _i32(_h671), _i32(_h672)))), 0), 0))
     _e674 = jax.vmap(_g673)(jnp.arange(0, 11, dtype=jnp.int32), _K13[_i32(v_c)], _K14[_i32(v_c)])
-    v_others = _cast((jnp.sum(_e674, dtype=jnp.int32) + _i32(jnp.where((_i32(v_t) != 9), _i32(st["energy"][_i32(v_p)][0][9]), 0))), jnp.int16)
+    v_others = _lcast((jnp.sum(_e674, dtype=jnp.int32) + _i32(jnp.where((_i32(v_t) != 9), _i32(st["energy"][_i32(v_p)][0][9]), 0))), jnp.int16)
     _ret = _select(_done, _ret, _cast(((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - _i32(f_cost(st, v_c, v_a, v_t))) - jnp.maximum((_i32(f_cost(st, v_c, v_a, 9)) - _i32(v_others)), 0)), jnp.int16))
     _done = jnp.bool_(True)
     return _ret
@@ -2540,30 +2571,30 @@ def f_extra_energy(st, v_p, v_t):
 def p_bonus_if_extra_energy(st, v_p, v_t, v_n, v_amount):
     """proc `bonus_if_extra_energy` (tcg.envspec:886)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_t = _cast(v_t, jnp.int8)
-    v_n = _cast(v_n, jnp.int8)
-    v_amount = _cast(v_amount, jnp.int16)
+    v_p = _lcast(v_p, jnp.int8)
+    v_t = _lcast(v_t, jnp.int8)
+    v_n = _lcast(v_n, jnp.int8)
+    v_amount = _lcast(v_amount, jnp.int16)
     _c675 = (_i32(f_extra_energy(st, v_p, v_t)) >= _i32(v_n))
     def _then676(st, v_p, v_t, v_n, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_t, v_n, v_amount)
-    st, (v_p, v_t, v_n, v_amount) = _select(_c675, _then676(st, v_p, v_t, v_n, v_amount), (st, (v_p, v_t, v_n, v_amount)))
+    st, (v_p, v_t, v_n, v_amount) = _branch(_c675, lambda: _then676(st, v_p, v_t, v_n, v_amount), lambda: (st, (v_p, v_t, v_n, v_amount)))
     return st
 
 
 def p_sweets_relay(st, v_p, v_amount):
     """proc `sweets_relay` (tcg.envspec:895)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_amount = _cast(v_amount, jnp.int16)
+    v_p = _lcast(v_p, jnp.int8)
+    v_amount = _lcast(v_amount, jnp.int16)
     _c677 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["relay_turn"][_i32(v_p)]) == (_i32(st["turn"]) - 2)))
     def _then678(st, v_p, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_amount)
-    st, (v_p, v_amount) = _select(_c677, _then678(st, v_p, v_amount), (st, (v_p, v_amount)))
+    st, (v_p, v_amount) = _branch(_c677, lambda: _then678(st, v_p, v_amount), lambda: (st, (v_p, v_amount)))
     _a679 = st["turn"]
     st["relay_turn"] = st["relay_turn"].at[_i32(v_p)].set(_cast(_a679, jnp.int8))
     _a680 = jnp.minimum((_i32(st["relays"][_i32(v_p)]) + 1), 50)
@@ -2574,8 +2605,8 @@ def p_sweets_relay(st, v_p, v_amount):
 def p_damage_per_relay(st, v_p, v_each):
     """proc `damage_per_relay` (tcg.envspec:904)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_each = _cast(v_each, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_each = _lcast(v_each, jnp.int8)
     _a681 = jnp.minimum((_i32(v_each) * _i32(st["relays"][_i32(v_p)])), 300)
     st["dmg"] = _cast(_a681, jnp.int16)
     return st
@@ -2584,14 +2615,14 @@ def p_damage_per_relay(st, v_p, v_each):
 def p_boost_next_turn(st, v_p, v_amount):
     """proc `boost_next_turn` (tcg.envspec:912)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_amount = _cast(v_amount, jnp.int16)
+    v_p = _lcast(v_p, jnp.int8)
+    v_amount = _lcast(v_amount, jnp.int16)
     _c682 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["boost_turn"][_i32(v_p)]) == (_i32(st["turn"]) - 2)))
     def _then683(st, v_p, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_amount)
-    st, (v_p, v_amount) = _select(_c682, _then683(st, v_p, v_amount), (st, (v_p, v_amount)))
+    st, (v_p, v_amount) = _branch(_c682, lambda: _then683(st, v_p, v_amount), lambda: (st, (v_p, v_amount)))
     _a684 = st["turn"]
     st["boost_turn"] = st["boost_turn"].at[_i32(v_p)].set(_cast(_a684, jnp.int8))
     return st
@@ -2600,8 +2631,8 @@ def p_boost_next_turn(st, v_p, v_amount):
 def p_see_opponent_hand(st, v_p):
     """proc `see_opponent_hand` (tcg.envspec:920)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_q = _cast((1 - _i32(v_p)), jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     v_i = jnp.int32(0)
     def _loop685(i, carry):
         st, (v_p, v_q, v_i) = dict(carry[0]), carry[1]
@@ -2621,21 +2652,21 @@ def p_see_opponent_hand(st, v_p):
 def p_look_at_deck(st, v_p, v_n):
     """proc `look_at_deck` (tcg.envspec:930)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_n = _cast(v_n, jnp.int8)
-    v_i = jnp.int32(0)
+    v_p = _lcast(v_p, jnp.int8)
+    v_n = _lcast(v_n, jnp.int8)
+    v_i = 0
     _f690 = _i32(v_i)
     _f691 = _get(st["deck"], _i32(v_p))["len"]
     st = _fault_at(st, (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f690 >= _f691), 26, _f690, _f691)
     _a692 = jnp.where(jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])), _i32(_get(st["deck"], _i32(v_p))["items"][_f690]), -1)
     st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a692, jnp.int16))
-    v_i = jnp.int32(1)
+    v_i = 1
     _f693 = _i32(v_i)
     _f694 = _get(st["deck"], _i32(v_p))["len"]
     st = _fault_at(st, (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f693 >= _f694), 26, _f693, _f694)
     _a695 = jnp.where(jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])), _i32(_get(st["deck"], _i32(v_p))["items"][_f693]), -1)
     st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a695, jnp.int16))
-    v_i = jnp.int32(2)
+    v_i = 2
     _f696 = _i32(v_i)
     _f697 = _get(st["deck"], _i32(v_p))["len"]
     st = _fault_at(st, (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f696 >= _f697), 26, _f696, _f697)
@@ -2649,12 +2680,12 @@ def p_look_at_deck(st, v_p, v_n):
 def p_active_to_hand(st, v_p):
     """proc `active_to_hand` (tcg.envspec:941)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     _c700 = st["occupied"][_i32(v_p)][0]
     def _then701(st, v_p):
         st = dict(st)
-        v_k = jnp.int32(0)
-        v_c = _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_p)][0], st["below"][_i32(v_p)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16)
+        v_k = 0
+        v_c = _lcast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_p)][0], st["below"][_i32(v_p)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16)
         _c702 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_p)][0])))
         def _then703(st, v_p, v_k, v_c):
             st = dict(st)
@@ -2673,11 +2704,11 @@ def p_active_to_hand(st, v_p):
                 _l710 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
                 st["discard"] = _set(st["discard"], _i32(v_p), _l710)
                 return st, (v_p, v_k, v_c)
-            st, (v_p, v_k, v_c) = _select(_c704, _then705(st, v_p, v_k, v_c), _else708(st, v_p, v_k, v_c))
+            st, (v_p, v_k, v_c) = _branch(_c704, lambda: _then705(st, v_p, v_k, v_c), lambda: _else708(st, v_p, v_k, v_c))
             return st, (v_p, v_k, v_c)
-        st, (v_p, v_k, v_c) = _select(_c702, _then703(st, v_p, v_k, v_c), (st, (v_p, v_k, v_c)))
-        v_k = jnp.int32(1)
-        v_c = _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_p)][0], st["below"][_i32(v_p)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16)
+        st, (v_p, v_k, v_c) = _branch(_c702, lambda: _then703(st, v_p, v_k, v_c), lambda: (st, (v_p, v_k, v_c)))
+        v_k = 1
+        v_c = _lcast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_p)][0], st["below"][_i32(v_p)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16)
         _c711 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_p)][0])))
         def _then712(st, v_p, v_k, v_c):
             st = dict(st)
@@ -2696,11 +2727,11 @@ def p_active_to_hand(st, v_p):
                 _l719 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
                 st["discard"] = _set(st["discard"], _i32(v_p), _l719)
                 return st, (v_p, v_k, v_c)
-            st, (v_p, v_k, v_c) = _select(_c713, _then714(st, v_p, v_k, v_c), _else717(st, v_p, v_k, v_c))
+            st, (v_p, v_k, v_c) = _branch(_c713, lambda: _then714(st, v_p, v_k, v_c), lambda: _else717(st, v_p, v_k, v_c))
             return st, (v_p, v_k, v_c)
-        st, (v_p, v_k, v_c) = _select(_c711, _then712(st, v_p, v_k, v_c), (st, (v_p, v_k, v_c)))
-        v_k = jnp.int32(2)
-        v_c = _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_p)][0], st["below"][_i32(v_p)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16)
+        st, (v_p, v_k, v_c) = _branch(_c711, lambda: _then712(st, v_p, v_k, v_c), lambda: (st, (v_p, v_k, v_c)))
+        v_k = 2
+        v_c = _lcast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_p)][0], st["below"][_i32(v_p)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16)
         _c720 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_p)][0])))
         def _then721(st, v_p, v_k, v_c):
             st = dict(st)
@@ -2719,9 +2750,9 @@ def p_active_to_hand(st, v_p):
                 _l728 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
                 st["discard"] = _set(st["discard"], _i32(v_p), _l728)
                 return st, (v_p, v_k, v_c)
-            st, (v_p, v_k, v_c) = _select(_c722, _then723(st, v_p, v_k, v_c), _else726(st, v_p, v_k, v_c))
+            st, (v_p, v_k, v_c) = _branch(_c722, lambda: _then723(st, v_p, v_k, v_c), lambda: _else726(st, v_p, v_k, v_c))
             return st, (v_p, v_k, v_c)
-        st, (v_p, v_k, v_c) = _select(_c720, _then721(st, v_p, v_k, v_c), (st, (v_p, v_k, v_c)))
+        st, (v_p, v_k, v_c) = _branch(_c720, lambda: _then721(st, v_p, v_k, v_c), lambda: (st, (v_p, v_k, v_c)))
         _a729 = False
         st["occupied"] = st["occupied"].at[(_i32(v_p), 0)].set(_cast(_a729, jnp.bool_))
         _a730 = 0
@@ -2734,25 +2765,25 @@ def p_active_to_hand(st, v_p):
         st["ability_used"] = st["ability_used"].at[(_i32(v_p), 0)].set(_cast(_a734, jnp.bool_))
         st = p_clear_conditions(st, v_p)
         return st, (v_p,)
-    st, (v_p,) = _select(_c700, _then701(st, v_p), (st, (v_p,)))
+    st, (v_p,) = _branch(_c700, lambda: _then701(st, v_p), lambda: (st, (v_p,)))
     return st
 
 
 def p_opponent_active_to_deck(st, v_p, v_coin):
     """proc `opponent_active_to_deck` (tcg.envspec:968)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_coin = _cast(v_coin, jnp.bool_)
-    v_q = _cast((1 - _i32(v_p)), jnp.int8)
-    v_go = _cast(True, jnp.bool_)
+    v_p = _lcast(v_p, jnp.int8)
+    v_coin = _lcast(v_coin, jnp.bool_)
+    v_q = _lcast((1 - _i32(v_p)), jnp.int8)
+    v_go = _lcast(True, jnp.bool_)
     _c735 = v_coin
     def _then736(st, v_p, v_coin, v_q, v_go):
         st = dict(st)
         st, _r737 = _randint(st, 0, 1)
         _a738 = (_r737 == 1)
-        v_go = _cast(_a738, jnp.bool_)
+        v_go = _lcast(_a738, jnp.bool_)
         return st, (v_p, v_coin, v_q, v_go)
-    st, (v_p, v_coin, v_q, v_go) = _select(_c735, _then736(st, v_p, v_coin, v_q, v_go), (st, (v_p, v_coin, v_q, v_go)))
+    st, (v_p, v_coin, v_q, v_go) = _branch(_c735, lambda: _then736(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go)))
     _c739 = jnp.logical_and(jnp.logical_and(v_go, st["occupied"][_i32(v_q)][0]), jnp.logical_not(f_defended(st, v_p)))
     def _then740(st, v_p, v_coin, v_q, v_go):
         st = dict(st)
@@ -2760,7 +2791,7 @@ def p_opponent_active_to_deck(st, v_p, v_coin):
         _c741 = (_i32(st["damage"][_i32(v_q)][0]) < _i32(f_hp_of(st, v_q, 0)))
         def _then742(st, v_p, v_coin, v_q, v_go):
             st = dict(st)
-            v_k = jnp.int32(0)
+            v_k = 0
             _c743 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
             def _then744(st, v_p, v_coin, v_q, v_go, v_k):
                 st = dict(st)
@@ -2769,8 +2800,8 @@ def p_opponent_active_to_deck(st, v_p, v_coin):
                 _l746 = _push(_get(st["deck"], _i32(v_q)), _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_q)][0], st["below"][_i32(v_q)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16))
                 st["deck"] = _set(st["deck"], _i32(v_q), _l746)
                 return st, (v_p, v_coin, v_q, v_go, v_k)
-            st, (v_p, v_coin, v_q, v_go, v_k) = _select(_c743, _then744(st, v_p, v_coin, v_q, v_go, v_k), (st, (v_p, v_coin, v_q, v_go, v_k)))
-            v_k = jnp.int32(1)
+            st, (v_p, v_coin, v_q, v_go, v_k) = _branch(_c743, lambda: _then744(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k)))
+            v_k = 1
             _c747 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
             def _then748(st, v_p, v_coin, v_q, v_go, v_k):
                 st = dict(st)
@@ -2779,8 +2810,8 @@ def p_opponent_active_to_deck(st, v_p, v_coin):
                 _l750 = _push(_get(st["deck"], _i32(v_q)), _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_q)][0], st["below"][_i32(v_q)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16))
                 st["deck"] = _set(st["deck"], _i32(v_q), _l750)
                 return st, (v_p, v_coin, v_q, v_go, v_k)
-            st, (v_p, v_coin, v_q, v_go, v_k) = _select(_c747, _then748(st, v_p, v_coin, v_q, v_go, v_k), (st, (v_p, v_coin, v_q, v_go, v_k)))
-            v_k = jnp.int32(2)
+            st, (v_p, v_coin, v_q, v_go, v_k) = _branch(_c747, lambda: _then748(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k)))
+            v_k = 2
             _c751 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
             def _then752(st, v_p, v_coin, v_q, v_go, v_k):
                 st = dict(st)
@@ -2789,7 +2820,7 @@ def p_opponent_active_to_deck(st, v_p, v_coin):
                 _l754 = _push(_get(st["deck"], _i32(v_q)), _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_q)][0], st["below"][_i32(v_q)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16))
                 st["deck"] = _set(st["deck"], _i32(v_q), _l754)
                 return st, (v_p, v_coin, v_q, v_go, v_k)
-            st, (v_p, v_coin, v_q, v_go, v_k) = _select(_c751, _then752(st, v_p, v_coin, v_q, v_go, v_k), (st, (v_p, v_coin, v_q, v_go, v_k)))
+            st, (v_p, v_coin, v_q, v_go, v_k) = _branch(_c751, lambda: _then752(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k)))
             _f755 = _get(st["deck"], _i32(v_q))["len"]
             st, _l756 = _shuffle(st, _get(st["deck"], _i32(v_q)))
             st["deck"] = _set(st["deck"], _i32(v_q), _l756)
@@ -2805,28 +2836,28 @@ def p_opponent_active_to_deck(st, v_p, v_coin):
             st["ability_used"] = st["ability_used"].at[(_i32(v_q), 0)].set(_cast(_a762, jnp.bool_))
             st = p_clear_conditions(st, v_q)
             return st, (v_p, v_coin, v_q, v_go)
-        st, (v_p, v_coin, v_q, v_go) = _select(_c741, _then742(st, v_p, v_coin, v_q, v_go), (st, (v_p, v_coin, v_q, v_go)))
+        st, (v_p, v_coin, v_q, v_go) = _branch(_c741, lambda: _then742(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go)))
         return st, (v_p, v_coin, v_q, v_go)
-    st, (v_p, v_coin, v_q, v_go) = _select(_c739, _then740(st, v_p, v_coin, v_q, v_go), (st, (v_p, v_coin, v_q, v_go)))
+    st, (v_p, v_coin, v_q, v_go) = _branch(_c739, lambda: _then740(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go)))
     return st
 
 
 def p_move_bench_energy(st, v_p, v_t):
     """proc `move_bench_energy` (tcg.envspec:995)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_t = _cast(v_t, jnp.int8)
-    v_s = jnp.int32(1)
+    v_p = _lcast(v_p, jnp.int8)
+    v_t = _lcast(v_t, jnp.int8)
+    v_s = 1
     _a763 = jnp.minimum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12)
     st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a763, jnp.int8))
     _a764 = 0
     st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a764, jnp.int8))
-    v_s = jnp.int32(2)
+    v_s = 2
     _a765 = jnp.minimum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12)
     st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a765, jnp.int8))
     _a766 = 0
     st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a766, jnp.int8))
-    v_s = jnp.int32(3)
+    v_s = 3
     _a767 = jnp.minimum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12)
     st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a767, jnp.int8))
     _a768 = 0
@@ -2837,26 +2868,26 @@ def p_move_bench_energy(st, v_p, v_t):
 def p_lock_opponent_supporters(st, v_p, v_s):
     """proc `lock_opponent_supporters` (tcg.envspec:1005)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
     _c769 = jnp.logical_and((_i32(v_s) == 0), st["occupied"][_i32(v_p)][0])
     def _then770(st, v_p, v_s):
         st = dict(st)
         _a771 = True
         st["locked_supporters"] = st["locked_supporters"].at[(1 - _i32(v_p))].set(_cast(_a771, jnp.bool_))
         return st, (v_p, v_s)
-    st, (v_p, v_s) = _select(_c769, _then770(st, v_p, v_s), (st, (v_p, v_s)))
+    st, (v_p, v_s) = _branch(_c769, lambda: _then770(st, v_p, v_s), lambda: (st, (v_p, v_s)))
     return st
 
 
 def p_play_as_pokemon(st, v_p, v_hp, v_t):
     """proc `play_as_pokemon` (tcg.envspec:1015)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_hp = _cast(v_hp, jnp.int16)
-    v_t = _cast(v_t, jnp.int8)
-    v_s = _cast(f_free_bench(st, v_p), jnp.int8)
-    v_n = _cast(_get(st["discard"], _i32(v_p))["len"], jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_hp = _lcast(v_hp, jnp.int16)
+    v_t = _lcast(v_t, jnp.int8)
+    v_s = _lcast(f_free_bench(st, v_p), jnp.int8)
+    v_n = _lcast(_get(st["discard"], _i32(v_p))["len"], jnp.int8)
     _f773 = jnp.maximum((_i32(v_n) - 1), 0)
     _f774 = _get(st["discard"], _i32(v_p))["len"]
     st = _fault_at(st, (jnp.logical_and((_i32(v_s) < 4), (_i32(v_n) > 0))) & (_f773 >= _f774), 30, _f773, _f774)
@@ -2874,98 +2905,98 @@ def p_play_as_pokemon(st, v_p, v_hp, v_t):
         _a780 = v_t
         st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a780, jnp.int8))
         return st, (v_p, v_hp, v_t, v_s, v_n)
-    st, (v_p, v_hp, v_t, v_s, v_n) = _select(_c772, _then775(st, v_p, v_hp, v_t, v_s, v_n), (st, (v_p, v_hp, v_t, v_s, v_n)))
+    st, (v_p, v_hp, v_t, v_s, v_n) = _branch(_c772, lambda: _then775(st, v_p, v_hp, v_t, v_s, v_n), lambda: (st, (v_p, v_hp, v_t, v_s, v_n)))
     return st
 
 
 def p_cut_damage(st, v_p, v_t, v_amount):
     """proc `cut_damage` (tcg.envspec:1029)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_t = _cast(v_t, jnp.int8)
-    v_amount = _cast(v_amount, jnp.int16)
+    v_p = _lcast(v_p, jnp.int8)
+    v_t = _lcast(v_t, jnp.int8)
+    v_amount = _lcast(v_amount, jnp.int16)
     _c781 = jnp.logical_or((_i32(v_t) == 10), (_i32(f_type_of(st, (1 - _i32(v_p)), 0)) == _i32(v_t)))
     def _then782(st, v_p, v_t, v_amount):
         st = dict(st)
         _a783 = jnp.minimum((_i32(st["passive_cut"]) + _i32(v_amount)), 300)
         st["passive_cut"] = _cast(_a783, jnp.int16)
         return st, (v_p, v_t, v_amount)
-    st, (v_p, v_t, v_amount) = _select(_c781, _then782(st, v_p, v_t, v_amount), (st, (v_p, v_t, v_amount)))
+    st, (v_p, v_t, v_amount) = _branch(_c781, lambda: _then782(st, v_p, v_t, v_amount), lambda: (st, (v_p, v_t, v_amount)))
     return st
 
 
 def p_strike_back(st, v_s, v_amount):
     """proc `strike_back` (tcg.envspec:1037)"""
     st = dict(st)
-    v_s = _cast(v_s, jnp.int8)
-    v_amount = _cast(v_amount, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
+    v_amount = _lcast(v_amount, jnp.int8)
     _c784 = (_i32(v_s) == 0)
     def _then785(st, v_s, v_amount):
         st = dict(st)
         _a786 = v_amount
         st["passive_spiky"] = _cast(_a786, jnp.int8)
         return st, (v_s, v_amount)
-    st, (v_s, v_amount) = _select(_c784, _then785(st, v_s, v_amount), (st, (v_s, v_amount)))
+    st, (v_s, v_amount) = _branch(_c784, lambda: _then785(st, v_s, v_amount), lambda: (st, (v_s, v_amount)))
     return st
 
 
 def p_heal_on_attach(st, v_p, v_s, v_t, v_amount):
     """proc `heal_on_attach` (tcg.envspec:1045)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
-    v_t = _cast(v_t, jnp.int8)
-    v_amount = _cast(v_amount, jnp.int16)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
+    v_t = _lcast(v_t, jnp.int8)
+    v_amount = _lcast(v_amount, jnp.int16)
     _c787 = (_i32(st["last_attached"]) == _i32(v_t))
     def _then788(st, v_p, v_s, v_t, v_amount):
         st = dict(st)
         st = p_heal(st, v_p, v_s, v_amount)
         return st, (v_p, v_s, v_t, v_amount)
-    st, (v_p, v_s, v_t, v_amount) = _select(_c787, _then788(st, v_p, v_s, v_t, v_amount), (st, (v_p, v_s, v_t, v_amount)))
+    st, (v_p, v_s, v_t, v_amount) = _branch(_c787, lambda: _then788(st, v_p, v_s, v_t, v_amount), lambda: (st, (v_p, v_s, v_t, v_amount)))
     return st
 
 
 def p_hit_on_attach(st, v_p, v_t, v_amount):
     """proc `hit_on_attach` (tcg.envspec:1053)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_t = _cast(v_t, jnp.int8)
-    v_amount = _cast(v_amount, jnp.int16)
+    v_p = _lcast(v_p, jnp.int8)
+    v_t = _lcast(v_t, jnp.int8)
+    v_amount = _lcast(v_amount, jnp.int16)
     _c789 = jnp.logical_and((_i32(st["last_attached"]) == _i32(v_t)), st["occupied"][(1 - _i32(v_p))][0])
     def _then790(st, v_p, v_t, v_amount):
         st = dict(st)
         _a791 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][0]) + _i32(v_amount)), 300)
         st["damage"] = st["damage"].at[((1 - _i32(v_p)), 0)].set(_cast(_a791, jnp.int16))
         return st, (v_p, v_t, v_amount)
-    st, (v_p, v_t, v_amount) = _select(_c789, _then790(st, v_p, v_t, v_amount), (st, (v_p, v_t, v_amount)))
+    st, (v_p, v_t, v_amount) = _branch(_c789, lambda: _then790(st, v_p, v_t, v_amount), lambda: (st, (v_p, v_t, v_amount)))
     return st
 
 
 def p_copy_attack(st, v_p):
     """proc `copy_attack` (tcg.envspec:1071)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v__envc_run = _cast((_i32(st["_envc_at_p_copy_attack"]) == 0), jnp.bool_)
-    v__envc_seek = _cast((_i32(st["_envc_at_p_copy_attack"]) != 0), jnp.bool_)
-    v_q = _cast(0, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v__envc_run = _lcast((_i32(st["_envc_at_p_copy_attack"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_p_copy_attack"]) != 0), jnp.bool_)
+    v_q = _lcast(0, jnp.int8)
     _c792 = v__envc_run
     def _then793(st, v_p, v__envc_run, v__envc_seek, v_q):
         st = dict(st)
         _a794 = (1 - _i32(v_p))
-        v_q = _cast(_a794, jnp.int8)
+        v_q = _lcast(_a794, jnp.int8)
         _a795 = 0
         st["dmg"] = _cast(_a795, jnp.int16)
         return st, (v_p, v__envc_run, v__envc_seek, v_q)
-    st, (v_p, v__envc_run, v__envc_seek, v_q) = _select(_c792, _then793(st, v_p, v__envc_run, v__envc_seek, v_q), (st, (v_p, v__envc_run, v__envc_seek, v_q)))
+    st, (v_p, v__envc_run, v__envc_seek, v_q) = _branch(_c792, lambda: _then793(st, v_p, v__envc_run, v__envc_seek, v_q), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q)))
     _c796 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(st["copying"]) == 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_copy_attack"]) == 1)))
     def _then797(st, v_p, v__envc_run, v__envc_seek, v_q):
         st = dict(st)
-        v_k = _cast(0, jnp.int8)
+        v_k = _lcast(0, jnp.int8)
         _c798 = v__envc_run
         _c799 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_copy_attack"]) == 1))
         def _then800(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
             st = dict(st)
-            v__envc_who1 = _cast(v_p, jnp.int8)
+            v__envc_who1 = _lcast(v_p, jnp.int8)
             def _g803(i802):
                 return jnp.logical_and(st["occupied"][_i32(v_q)][jnp.floor_divide(i802, 2)], (_i32(jnp.where((jnp.remainder(i802, 2) == 0), _i32(_K15[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i802, 2)])]), _i32(_K16[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i802, 2)])]))) >= 0))
             _e804 = jax.vmap(_g803)(jnp.arange(0, 8, dtype=jnp.int32))
@@ -2981,7 +3012,7 @@ def p_copy_attack(st, v_p):
                 _a809 = 1
                 st["_envc_at_p_copy_attack"] = _cast(_a809, jnp.int8)
                 _a810 = False
-                v__envc_run = _cast(_a810, jnp.bool_)
+                v__envc_run = _lcast(_a810, jnp.bool_)
                 _a811 = st["current_player"]
                 st["_envc_choice_mover"] = _cast(_a811, jnp.int8)
                 _a812 = v__envc_who1
@@ -2990,28 +3021,28 @@ def p_copy_attack(st, v_p):
             def _else813(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
                 st = dict(st)
                 _a814 = -1
-                v_k = _cast(_a814, jnp.int8)
+                v_k = _lcast(_a814, jnp.int8)
                 return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1)
-            st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1) = _select(_c801, _then805(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1), _else813(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1))
+            st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1) = _branch(_c801, lambda: _then805(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1), lambda: _else813(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1))
             return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
         def _then815(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
             st = dict(st)
             _a816 = st["_envc_frame_p_copy_attack__p"]
-            v_p = _cast(_a816, jnp.int8)
+            v_p = _lcast(_a816, jnp.int8)
             _a817 = st["_envc_frame_p_copy_attack__q"]
-            v_q = _cast(_a817, jnp.int8)
+            v_q = _lcast(_a817, jnp.int8)
             _a818 = st["_envc_frame_p_copy_attack__k"]
-            v_k = _cast(_a818, jnp.int8)
+            v_k = _lcast(_a818, jnp.int8)
             _a819 = 0
             st["_envc_at_p_copy_attack"] = _cast(_a819, jnp.int8)
             _a820 = False
-            v__envc_seek = _cast(_a820, jnp.bool_)
+            v__envc_seek = _lcast(_a820, jnp.bool_)
             _a821 = st["_envc_choice_option"]
-            v_k = _cast(_a821, jnp.int8)
+            v_k = _lcast(_a821, jnp.int8)
             _a822 = st["_envc_choice_mover"]
             st["current_player"] = _cast(_a822, jnp.int8)
             _a823 = True
-            v__envc_run = _cast(_a823, jnp.bool_)
+            v__envc_run = _lcast(_a823, jnp.bool_)
             return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
         st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _select_first((_c798, _c799, ), (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)), (_then800(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), _then815(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), ), (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)))
         _c824 = v__envc_run
@@ -3029,20 +3060,20 @@ def p_copy_attack(st, v_p):
                 _a831 = 1
                 st["copying"] = _cast(_a831, jnp.int8)
                 return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
-            st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _select(_c826, _then827(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)))
+            st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _branch(_c826, lambda: _then827(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)))
             return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
-        st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _select(_c824, _then825(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)))
+        st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _branch(_c824, lambda: _then825(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)))
         return st, (v_p, v__envc_run, v__envc_seek, v_q)
-    st, (v_p, v__envc_run, v__envc_seek, v_q) = _select(_c796, _then797(st, v_p, v__envc_run, v__envc_seek, v_q), (st, (v_p, v__envc_run, v__envc_seek, v_q)))
+    st, (v_p, v__envc_run, v__envc_seek, v_q) = _branch(_c796, lambda: _then797(st, v_p, v__envc_run, v__envc_seek, v_q), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q)))
     return st
 
 
 def p_put_in_play(st, v_p, v_s, v_c):
     """proc `put_in_play` (tcg.envspec:1889)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
-    v_c = _cast(v_c, jnp.int16)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
+    v_c = _lcast(v_c, jnp.int16)
     _a832 = v_c
     st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a832, jnp.int16))
     _a833 = True
@@ -3063,7 +3094,7 @@ def p_put_in_play(st, v_p, v_s, v_c):
 def p_clear_conditions(st, v_p):
     """proc `clear_conditions` (tcg.envspec:1900)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     _a840 = False
     st["poisoned"] = st["poisoned"].at[_i32(v_p)].set(_cast(_a840, jnp.bool_))
     _a841 = False
@@ -3090,13 +3121,13 @@ def p_clear_conditions(st, v_p):
 def p_clear_slot(st, v_p, v_s):
     """proc `clear_slot` (tcg.envspec:1914)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
     _f850 = _get(st["discard"], _i32(v_p))["len"]
     st = _fault_at(st, (_f850 >= 20), 32, 0, 0)
     _l851 = _push(_get(st["discard"], _i32(v_p)), _cast(st["card"][_i32(v_p)][_i32(v_s)], jnp.int16))
     st["discard"] = _set(st["discard"], _i32(v_p), _l851)
-    v_k = jnp.int32(0)
+    v_k = 0
     _c852 = (_i32(v_k) < _i32(st["evolutions"][_i32(v_p)][_i32(v_s)]))
     def _then853(st, v_p, v_s, v_k):
         st = dict(st)
@@ -3105,8 +3136,8 @@ def p_clear_slot(st, v_p, v_s):
         _l855 = _push(_get(st["discard"], _i32(v_p)), _cast(st["below"][_i32(v_p)][_i32(v_s)][_i32(v_k)], jnp.int16))
         st["discard"] = _set(st["discard"], _i32(v_p), _l855)
         return st, (v_p, v_s, v_k)
-    st, (v_p, v_s, v_k) = _select(_c852, _then853(st, v_p, v_s, v_k), (st, (v_p, v_s, v_k)))
-    v_k = jnp.int32(1)
+    st, (v_p, v_s, v_k) = _branch(_c852, lambda: _then853(st, v_p, v_s, v_k), lambda: (st, (v_p, v_s, v_k)))
+    v_k = 1
     _c856 = (_i32(v_k) < _i32(st["evolutions"][_i32(v_p)][_i32(v_s)]))
     def _then857(st, v_p, v_s, v_k):
         st = dict(st)
@@ -3115,7 +3146,7 @@ def p_clear_slot(st, v_p, v_s):
         _l859 = _push(_get(st["discard"], _i32(v_p)), _cast(st["below"][_i32(v_p)][_i32(v_s)][_i32(v_k)], jnp.int16))
         st["discard"] = _set(st["discard"], _i32(v_p), _l859)
         return st, (v_p, v_s, v_k)
-    st, (v_p, v_s, v_k) = _select(_c856, _then857(st, v_p, v_s, v_k), (st, (v_p, v_s, v_k)))
+    st, (v_p, v_s, v_k) = _branch(_c856, lambda: _then857(st, v_p, v_s, v_k), lambda: (st, (v_p, v_s, v_k)))
     _a860 = False
     st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a860, jnp.bool_))
     _a861 = 0
@@ -3131,62 +3162,62 @@ def p_clear_slot(st, v_p, v_s):
         st = dict(st)
         st = p_clear_conditions(st, v_p)
         return st, (v_p, v_s)
-    st, (v_p, v_s) = _select(_c866, _then867(st, v_p, v_s), (st, (v_p, v_s)))
+    st, (v_p, v_s) = _branch(_c866, lambda: _then867(st, v_p, v_s), lambda: (st, (v_p, v_s)))
     return st
 
 
 def p_swap_slots(st, v_p, v_a, v_b):
     """proc `swap_slots` (tcg.envspec:1931)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_a = _cast(v_a, jnp.int8)
-    v_b = _cast(v_b, jnp.int8)
-    v_c = _cast(st["card"][_i32(v_p)][_i32(v_a)], jnp.int16)
+    v_p = _lcast(v_p, jnp.int8)
+    v_a = _lcast(v_a, jnp.int8)
+    v_b = _lcast(v_b, jnp.int8)
+    v_c = _lcast(st["card"][_i32(v_p)][_i32(v_a)], jnp.int16)
     _a868 = st["card"][_i32(v_p)][_i32(v_b)]
     st["card"] = st["card"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a868, jnp.int16))
     _a869 = v_c
     st["card"] = st["card"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a869, jnp.int16))
-    v_o = _cast(st["occupied"][_i32(v_p)][_i32(v_a)], jnp.bool_)
+    v_o = _lcast(st["occupied"][_i32(v_p)][_i32(v_a)], jnp.bool_)
     _a870 = st["occupied"][_i32(v_p)][_i32(v_b)]
     st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a870, jnp.bool_))
     _a871 = v_o
     st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a871, jnp.bool_))
-    v_u = _cast(st["below"][_i32(v_p)][_i32(v_a)], jnp.int16)
+    v_u = _lcast(st["below"][_i32(v_p)][_i32(v_a)], jnp.int16)
     _a872 = st["below"][_i32(v_p)][_i32(v_b)]
     st["below"] = st["below"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a872, jnp.int16))
     _a873 = v_u
     st["below"] = st["below"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a873, jnp.int16))
-    v_v = _cast(st["evolutions"][_i32(v_p)][_i32(v_a)], jnp.int8)
+    v_v = _lcast(st["evolutions"][_i32(v_p)][_i32(v_a)], jnp.int8)
     _a874 = st["evolutions"][_i32(v_p)][_i32(v_b)]
     st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a874, jnp.int8))
     _a875 = v_v
     st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a875, jnp.int8))
-    v_d = _cast(st["damage"][_i32(v_p)][_i32(v_a)], jnp.int16)
+    v_d = _lcast(st["damage"][_i32(v_p)][_i32(v_a)], jnp.int16)
     _a876 = st["damage"][_i32(v_p)][_i32(v_b)]
     st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a876, jnp.int16))
     _a877 = v_d
     st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a877, jnp.int16))
-    v_e = _cast(st["energy"][_i32(v_p)][_i32(v_a)], jnp.int8)
+    v_e = _lcast(st["energy"][_i32(v_p)][_i32(v_a)], jnp.int8)
     _a878 = st["energy"][_i32(v_p)][_i32(v_b)]
     st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a878, jnp.int8))
     _a879 = v_e
     st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a879, jnp.int8))
-    v_t = _cast(st["placed"][_i32(v_p)][_i32(v_a)], jnp.int8)
+    v_t = _lcast(st["placed"][_i32(v_p)][_i32(v_a)], jnp.int8)
     _a880 = st["placed"][_i32(v_p)][_i32(v_b)]
     st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a880, jnp.int8))
     _a881 = v_t
     st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a881, jnp.int8))
-    v_h = _cast(st["played_hp"][_i32(v_p)][_i32(v_a)], jnp.int16)
+    v_h = _lcast(st["played_hp"][_i32(v_p)][_i32(v_a)], jnp.int16)
     _a882 = st["played_hp"][_i32(v_p)][_i32(v_b)]
     st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a882, jnp.int16))
     _a883 = v_h
     st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a883, jnp.int16))
-    v_y = _cast(st["played_type"][_i32(v_p)][_i32(v_a)], jnp.int8)
+    v_y = _lcast(st["played_type"][_i32(v_p)][_i32(v_a)], jnp.int8)
     _a884 = st["played_type"][_i32(v_p)][_i32(v_b)]
     st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a884, jnp.int8))
     _a885 = v_y
     st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a885, jnp.int8))
-    v_x = _cast(st["ability_used"][_i32(v_p)][_i32(v_a)], jnp.bool_)
+    v_x = _lcast(st["ability_used"][_i32(v_p)][_i32(v_a)], jnp.bool_)
     _a886 = st["ability_used"][_i32(v_p)][_i32(v_b)]
     st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a886, jnp.bool_))
     _a887 = v_x
@@ -3197,8 +3228,8 @@ def p_swap_slots(st, v_p, v_a, v_b):
 def p_knock_outs(st):
     """proc `knock_outs` (tcg.envspec:1967)"""
     st = dict(st)
-    v_q = jnp.int32(0)
-    v_s = jnp.int32(0)
+    v_q = 0
+    v_s = 0
     _c888 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
     def _then889(st, v_q, v_s):
         st = dict(st)
@@ -3206,8 +3237,8 @@ def p_knock_outs(st):
         st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a890, jnp.int8))
         st = p_clear_slot(st, v_q, v_s)
         return st, (v_q, v_s)
-    st, (v_q, v_s) = _select(_c888, _then889(st, v_q, v_s), (st, (v_q, v_s)))
-    v_s = jnp.int32(1)
+    st, (v_q, v_s) = _branch(_c888, lambda: _then889(st, v_q, v_s), lambda: (st, (v_q, v_s)))
+    v_s = 1
     _c891 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
     def _then892(st, v_q, v_s):
         st = dict(st)
@@ -3215,8 +3246,8 @@ def p_knock_outs(st):
         st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a893, jnp.int8))
         st = p_clear_slot(st, v_q, v_s)
         return st, (v_q, v_s)
-    st, (v_q, v_s) = _select(_c891, _then892(st, v_q, v_s), (st, (v_q, v_s)))
-    v_s = jnp.int32(2)
+    st, (v_q, v_s) = _branch(_c891, lambda: _then892(st, v_q, v_s), lambda: (st, (v_q, v_s)))
+    v_s = 2
     _c894 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
     def _then895(st, v_q, v_s):
         st = dict(st)
@@ -3224,8 +3255,8 @@ def p_knock_outs(st):
         st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a896, jnp.int8))
         st = p_clear_slot(st, v_q, v_s)
         return st, (v_q, v_s)
-    st, (v_q, v_s) = _select(_c894, _then895(st, v_q, v_s), (st, (v_q, v_s)))
-    v_s = jnp.int32(3)
+    st, (v_q, v_s) = _branch(_c894, lambda: _then895(st, v_q, v_s), lambda: (st, (v_q, v_s)))
+    v_s = 3
     _c897 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
     def _then898(st, v_q, v_s):
         st = dict(st)
@@ -3233,9 +3264,9 @@ def p_knock_outs(st):
         st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a899, jnp.int8))
         st = p_clear_slot(st, v_q, v_s)
         return st, (v_q, v_s)
-    st, (v_q, v_s) = _select(_c897, _then898(st, v_q, v_s), (st, (v_q, v_s)))
-    v_q = jnp.int32(1)
-    v_s = jnp.int32(0)
+    st, (v_q, v_s) = _branch(_c897, lambda: _then898(st, v_q, v_s), lambda: (st, (v_q, v_s)))
+    v_q = 1
+    v_s = 0
     _c900 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
     def _then901(st, v_q, v_s):
         st = dict(st)
@@ -3243,8 +3274,8 @@ def p_knock_outs(st):
         st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a902, jnp.int8))
         st = p_clear_slot(st, v_q, v_s)
         return st, (v_q, v_s)
-    st, (v_q, v_s) = _select(_c900, _then901(st, v_q, v_s), (st, (v_q, v_s)))
-    v_s = jnp.int32(1)
+    st, (v_q, v_s) = _branch(_c900, lambda: _then901(st, v_q, v_s), lambda: (st, (v_q, v_s)))
+    v_s = 1
     _c903 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
     def _then904(st, v_q, v_s):
         st = dict(st)
@@ -3252,8 +3283,8 @@ def p_knock_outs(st):
         st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a905, jnp.int8))
         st = p_clear_slot(st, v_q, v_s)
         return st, (v_q, v_s)
-    st, (v_q, v_s) = _select(_c903, _then904(st, v_q, v_s), (st, (v_q, v_s)))
-    v_s = jnp.int32(2)
+    st, (v_q, v_s) = _branch(_c903, lambda: _then904(st, v_q, v_s), lambda: (st, (v_q, v_s)))
+    v_s = 2
     _c906 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
     def _then907(st, v_q, v_s):
         st = dict(st)
@@ -3261,8 +3292,8 @@ def p_knock_outs(st):
         st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a908, jnp.int8))
         st = p_clear_slot(st, v_q, v_s)
         return st, (v_q, v_s)
-    st, (v_q, v_s) = _select(_c906, _then907(st, v_q, v_s), (st, (v_q, v_s)))
-    v_s = jnp.int32(3)
+    st, (v_q, v_s) = _branch(_c906, lambda: _then907(st, v_q, v_s), lambda: (st, (v_q, v_s)))
+    v_s = 3
     _c909 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
     def _then910(st, v_q, v_s):
         st = dict(st)
@@ -3270,16 +3301,16 @@ def p_knock_outs(st):
         st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a911, jnp.int8))
         st = p_clear_slot(st, v_q, v_s)
         return st, (v_q, v_s)
-    st, (v_q, v_s) = _select(_c909, _then910(st, v_q, v_s), (st, (v_q, v_s)))
-    v_won0 = _cast(jnp.logical_or((_i32(st["points"][0]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i912, _h913: _h913)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][1, :])))), jnp.bool_)
-    v_won1 = _cast(jnp.logical_or((_i32(st["points"][1]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i914, _h915: _h915)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][0, :])))), jnp.bool_)
+    st, (v_q, v_s) = _branch(_c909, lambda: _then910(st, v_q, v_s), lambda: (st, (v_q, v_s)))
+    v_won0 = _lcast(jnp.logical_or((_i32(st["points"][0]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i912, _h913: _h913)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][1, :])))), jnp.bool_)
+    v_won1 = _lcast(jnp.logical_or((_i32(st["points"][1]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i914, _h915: _h915)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][0, :])))), jnp.bool_)
     _c916 = jnp.logical_or(v_won0, v_won1)
     def _then917(st, v_won0, v_won1):
         st = dict(st)
         _a918 = jnp.where(jnp.logical_or((_i32(st["points"][0]) >= 3), (_i32(st["points"][1]) >= 3)), 1, 2)
         st["ended_by"] = _cast(_a918, jnp.int8)
         return st, (v_won0, v_won1)
-    st, (v_won0, v_won1) = _select(_c916, _then917(st, v_won0, v_won1), (st, (v_won0, v_won1)))
+    st, (v_won0, v_won1) = _branch(_c916, lambda: _then917(st, v_won0, v_won1), lambda: (st, (v_won0, v_won1)))
     _c919 = jnp.logical_and(v_won0, v_won1)
     _c920 = v_won0
     _c921 = v_won1
@@ -3302,8 +3333,8 @@ def p_knock_outs(st):
 def p_random_zone_energy(st, v_p):
     """proc `random_zone_energy` (tcg.envspec:1990)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_n = _cast(jnp.sum(jax.vmap(lambda i925, _h926: _i32(_h926))(jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(st["decks"][_i32(v_p)])]), dtype=jnp.int32), jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_n = _lcast(jnp.sum(jax.vmap(lambda i925, _h926: _i32(_h926))(jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(st["decks"][_i32(v_p)])]), dtype=jnp.int32), jnp.int8)
     st, _r927 = _randint(st, 0, jnp.clip((_i32(v_n) - 1), 0, 10))
     _a928 = f_nth_energy(st, st["decks"][_i32(v_p)], _r927)
     st["zone_next"] = st["zone_next"].at[_i32(v_p)].set(_cast(_a928, jnp.int8))
@@ -3313,7 +3344,7 @@ def p_random_zone_energy(st, v_p):
 def p_begin_turn(st, v_p):
     """proc `begin_turn` (tcg.envspec:1997)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     _c929 = (_i32(st["turn"]) >= 50)
     def _then930(st, v_p):
         st = dict(st)
@@ -3341,16 +3372,16 @@ def p_begin_turn(st, v_p):
         st["attack_bonus"] = _cast(_a940, jnp.int8)
         _a941 = 0
         st["named_bonus"] = _cast(_a941, jnp.int8)
-        v_s = jnp.int32(0)
+        v_s = 0
         _a942 = False
         st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a942, jnp.bool_))
-        v_s = jnp.int32(1)
+        v_s = 1
         _a943 = False
         st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a943, jnp.bool_))
-        v_s = jnp.int32(2)
+        v_s = 2
         _a944 = False
         st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a944, jnp.bool_))
-        v_s = jnp.int32(3)
+        v_s = 3
         _a945 = False
         st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a945, jnp.bool_))
         _c946 = (_i32(st["turn"]) > 1)
@@ -3360,18 +3391,18 @@ def p_begin_turn(st, v_p):
             st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a948, jnp.int8))
             st = p_random_zone_energy(st, v_p)
             return st, (v_p,)
-        st, (v_p,) = _select(_c946, _then947(st, v_p), (st, (v_p,)))
+        st, (v_p,) = _branch(_c946, lambda: _then947(st, v_p), lambda: (st, (v_p,)))
         st = p_draw_cards(st, v_p, 1)
         return st, (v_p,)
-    st, (v_p,) = _select(_c929, _then930(st, v_p), _else932(st, v_p))
+    st, (v_p,) = _branch(_c929, lambda: _then930(st, v_p), lambda: _else932(st, v_p))
     return st
 
 
 def p_continue_game(st, v_next, v_resume):
     """proc `continue_game` (tcg.envspec:2024)"""
     st = dict(st)
-    v_next = _cast(v_next, jnp.int8)
-    v_resume = _cast(v_resume, jnp.bool_)
+    v_next = _lcast(v_next, jnp.int8)
+    v_resume = _lcast(v_resume, jnp.bool_)
     _c949 = jnp.logical_not(st["terminated"])
     def _then950(st, v_next, v_resume):
         st = dict(st)
@@ -3401,7 +3432,7 @@ def p_continue_game(st, v_next, v_resume):
             return st, (v_next, v_resume)
         st, (v_next, v_resume) = _select_first((_c951, _c952, ), (st, (v_next, v_resume)), (_then953(st, v_next, v_resume), _then958(st, v_next, v_resume), ), _else961(st, v_next, v_resume))
         return st, (v_next, v_resume)
-    st, (v_next, v_resume) = _select(_c949, _then950(st, v_next, v_resume), (st, (v_next, v_resume)))
+    st, (v_next, v_resume) = _branch(_c949, lambda: _then950(st, v_next, v_resume), lambda: (st, (v_next, v_resume)))
     st = p_active_abilities(st)
     return st
 
@@ -3411,29 +3442,29 @@ def p_active_abilities(st):
     st = dict(st)
     _a962 = _K23
     st["locked_supporters"] = _cast(_a962, jnp.bool_)
-    v_q = jnp.int32(0)
+    v_q = 0
     _c963 = jnp.logical_and(st["occupied"][_i32(v_q)][0], (_K24[_i32(_K25[_i32(st["card"][_i32(v_q)][0])])] == 4))
     def _then964(st, v_q):
         st = dict(st)
         st = p_ability_effect__dispatch__3(st, _K26[_i32(st["card"][_i32(v_q)][0])], v_q, 0)
         return st, (v_q,)
-    st, (v_q,) = _select(_c963, _then964(st, v_q), (st, (v_q,)))
-    v_q = jnp.int32(1)
+    st, (v_q,) = _branch(_c963, lambda: _then964(st, v_q), lambda: (st, (v_q,)))
+    v_q = 1
     _c965 = jnp.logical_and(st["occupied"][_i32(v_q)][0], (_K24[_i32(_K25[_i32(st["card"][_i32(v_q)][0])])] == 4))
     def _then966(st, v_q):
         st = dict(st)
         st = p_ability_effect__dispatch__3(st, _K26[_i32(st["card"][_i32(v_q)][0])], v_q, 0)
         return st, (v_q,)
-    st, (v_q,) = _select(_c965, _then966(st, v_q), (st, (v_q,)))
+    st, (v_q,) = _branch(_c965, lambda: _then966(st, v_q), lambda: (st, (v_q,)))
     return st
 
 
 def p_checkup(st, v_p):
     """proc `checkup` (tcg.envspec:2058)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_k = jnp.int32(0)
-    v_q = _cast(jnp.where((_i32(v_k) == 0), _i32(v_p), (1 - _i32(v_p))), jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_k = 0
+    v_q = _lcast(jnp.where((_i32(v_k) == 0), _i32(v_p), (1 - _i32(v_p))), jnp.int8)
     _c967 = st["occupied"][_i32(v_q)][0]
     def _then968(st, v_p, v_k, v_q):
         st = dict(st)
@@ -3443,7 +3474,7 @@ def p_checkup(st, v_p):
             _a971 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 10), 300)
             st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a971, jnp.int16))
             return st, (v_p, v_k, v_q)
-        st, (v_p, v_k, v_q) = _select(_c969, _then970(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+        st, (v_p, v_k, v_q) = _branch(_c969, lambda: _then970(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
         _c972 = st["burned"][_i32(v_q)]
         def _then973(st, v_p, v_k, v_q):
             st = dict(st)
@@ -3456,9 +3487,9 @@ def p_checkup(st, v_p):
                 _a978 = False
                 st["burned"] = st["burned"].at[_i32(v_q)].set(_cast(_a978, jnp.bool_))
                 return st, (v_p, v_k, v_q)
-            st, (v_p, v_k, v_q) = _select(_c975, _then977(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+            st, (v_p, v_k, v_q) = _branch(_c975, lambda: _then977(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
             return st, (v_p, v_k, v_q)
-        st, (v_p, v_k, v_q) = _select(_c972, _then973(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+        st, (v_p, v_k, v_q) = _branch(_c972, lambda: _then973(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
         _c979 = (st["condition"][_i32(v_q)] == 1)
         _c980 = jnp.logical_and((st["condition"][_i32(v_q)] == 2), (_i32(v_q) == _i32(v_p)))
         def _then981(st, v_p, v_k, v_q):
@@ -3470,7 +3501,7 @@ def p_checkup(st, v_p):
                 _a985 = 0
                 st["condition"] = st["condition"].at[_i32(v_q)].set(_cast(_a985, jnp.int8))
                 return st, (v_p, v_k, v_q)
-            st, (v_p, v_k, v_q) = _select(_c982, _then984(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+            st, (v_p, v_k, v_q) = _branch(_c982, lambda: _then984(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
             return st, (v_p, v_k, v_q)
         def _then986(st, v_p, v_k, v_q):
             st = dict(st)
@@ -3479,9 +3510,9 @@ def p_checkup(st, v_p):
             return st, (v_p, v_k, v_q)
         st, (v_p, v_k, v_q) = _select_first((_c979, _c980, ), (st, (v_p, v_k, v_q)), (_then981(st, v_p, v_k, v_q), _then986(st, v_p, v_k, v_q), ), (st, (v_p, v_k, v_q)))
         return st, (v_p, v_k, v_q)
-    st, (v_p, v_k, v_q) = _select(_c967, _then968(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
-    v_k = jnp.int32(1)
-    v_q = _cast(jnp.where((_i32(v_k) == 0), _i32(v_p), (1 - _i32(v_p))), jnp.int8)
+    st, (v_p, v_k, v_q) = _branch(_c967, lambda: _then968(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
+    v_k = 1
+    v_q = _lcast(jnp.where((_i32(v_k) == 0), _i32(v_p), (1 - _i32(v_p))), jnp.int8)
     _c988 = st["occupied"][_i32(v_q)][0]
     def _then989(st, v_p, v_k, v_q):
         st = dict(st)
@@ -3491,7 +3522,7 @@ def p_checkup(st, v_p):
             _a992 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 10), 300)
             st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a992, jnp.int16))
             return st, (v_p, v_k, v_q)
-        st, (v_p, v_k, v_q) = _select(_c990, _then991(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+        st, (v_p, v_k, v_q) = _branch(_c990, lambda: _then991(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
         _c993 = st["burned"][_i32(v_q)]
         def _then994(st, v_p, v_k, v_q):
             st = dict(st)
@@ -3504,9 +3535,9 @@ def p_checkup(st, v_p):
                 _a999 = False
                 st["burned"] = st["burned"].at[_i32(v_q)].set(_cast(_a999, jnp.bool_))
                 return st, (v_p, v_k, v_q)
-            st, (v_p, v_k, v_q) = _select(_c996, _then998(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+            st, (v_p, v_k, v_q) = _branch(_c996, lambda: _then998(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
             return st, (v_p, v_k, v_q)
-        st, (v_p, v_k, v_q) = _select(_c993, _then994(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+        st, (v_p, v_k, v_q) = _branch(_c993, lambda: _then994(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
         _c1000 = (st["condition"][_i32(v_q)] == 1)
         _c1001 = jnp.logical_and((st["condition"][_i32(v_q)] == 2), (_i32(v_q) == _i32(v_p)))
         def _then1002(st, v_p, v_k, v_q):
@@ -3518,7 +3549,7 @@ def p_checkup(st, v_p):
                 _a1006 = 0
                 st["condition"] = st["condition"].at[_i32(v_q)].set(_cast(_a1006, jnp.int8))
                 return st, (v_p, v_k, v_q)
-            st, (v_p, v_k, v_q) = _select(_c1003, _then1005(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+            st, (v_p, v_k, v_q) = _branch(_c1003, lambda: _then1005(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
             return st, (v_p, v_k, v_q)
         def _then1007(st, v_p, v_k, v_q):
             st = dict(st)
@@ -3527,47 +3558,47 @@ def p_checkup(st, v_p):
             return st, (v_p, v_k, v_q)
         st, (v_p, v_k, v_q) = _select_first((_c1000, _c1001, ), (st, (v_p, v_k, v_q)), (_then1002(st, v_p, v_k, v_q), _then1007(st, v_p, v_k, v_q), ), (st, (v_p, v_k, v_q)))
         return st, (v_p, v_k, v_q)
-    st, (v_p, v_k, v_q) = _select(_c988, _then989(st, v_p, v_k, v_q), (st, (v_p, v_k, v_q)))
+    st, (v_p, v_k, v_q) = _branch(_c988, lambda: _then989(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
     return st
 
 
 def p_finish_turn(st):
     """proc `finish_turn` (tcg.envspec:2085)"""
     st = dict(st)
-    v_p = _cast(st["current_player"], jnp.int8)
+    v_p = _lcast(st["current_player"], jnp.int8)
     _c1009 = (_i32(st["turn"]) == _i32(jnp.where((_i32(v_p) == _i32(st["first"])), 1, 2)))
     def _then1010(st, v_p):
         st = dict(st)
-        v_s = jnp.int32(0)
+        v_s = 0
         _c1011 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3))
         def _then1012(st, v_p, v_s):
             st = dict(st)
             st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
             return st, (v_p, v_s)
-        st, (v_p, v_s) = _select(_c1011, _then1012(st, v_p, v_s), (st, (v_p, v_s)))
-        v_s = jnp.int32(1)
+        st, (v_p, v_s) = _branch(_c1011, lambda: _then1012(st, v_p, v_s), lambda: (st, (v_p, v_s)))
+        v_s = 1
         _c1013 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3))
         def _then1014(st, v_p, v_s):
             st = dict(st)
             st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
             return st, (v_p, v_s)
-        st, (v_p, v_s) = _select(_c1013, _then1014(st, v_p, v_s), (st, (v_p, v_s)))
-        v_s = jnp.int32(2)
+        st, (v_p, v_s) = _branch(_c1013, lambda: _then1014(st, v_p, v_s), lambda: (st, (v_p, v_s)))
+        v_s = 2
         _c1015 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3))
         def _then1016(st, v_p, v_s):
             st = dict(st)
             st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
             return st, (v_p, v_s)
-        st, (v_p, v_s) = _select(_c1015, _then1016(st, v_p, v_s), (st, (v_p, v_s)))
-        v_s = jnp.int32(3)
+        st, (v_p, v_s) = _branch(_c1015, lambda: _then1016(st, v_p, v_s), lambda: (st, (v_p, v_s)))
+        v_s = 3
         _c1017 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3))
         def _then1018(st, v_p, v_s):
             st = dict(st)
             st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
             return st, (v_p, v_s)
-        st, (v_p, v_s) = _select(_c1017, _then1018(st, v_p, v_s), (st, (v_p, v_s)))
+        st, (v_p, v_s) = _branch(_c1017, lambda: _then1018(st, v_p, v_s), lambda: (st, (v_p, v_s)))
         return st, (v_p,)
-    st, (v_p,) = _select(_c1009, _then1010(st, v_p), (st, (v_p,)))
+    st, (v_p,) = _branch(_c1009, lambda: _then1010(st, v_p), lambda: (st, (v_p,)))
     def _g1023(i1019, _h1020, _h1021, _h1022):
         return jnp.asarray(_i32(jnp.where((_i32(_h1020) == (1 + _i32(v_p))), _i32(_h1021), _i32(_h1022))), jnp.int32)
     _e1024 = jax.vmap(_g1023)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K27, st["barrier"])
@@ -3637,7 +3668,7 @@ def p_finish_turn(st):
 def p_deal(st, v_p):
     """proc `deal` (tcg.envspec:2128)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     def _g1099(i1096):
         _flt = jnp.zeros(3, jnp.int32)
         _f1097 = _get(st["deck"], _i32(v_p))["len"]
@@ -3647,17 +3678,17 @@ def p_deal(st, v_p):
         return (jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i1096])] == 0), (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i1096])] == 0)), _flt)
     _e1100 = jax.vmap(_g1099)(jnp.arange(0, 20, dtype=jnp.int32))
     st = _fault_put(st, True, _first_fault(_e1100[1]))
-    v_b = _cast(jnp.sum(_e1100[0], dtype=jnp.int32), jnp.int8)
-    v_hands = _cast((_i32(_K29[20][5]) - _i32(_K29[(20 - _i32(v_b))][5])), jnp.int16)
+    v_b = _lcast(jnp.sum(_e1100[0], dtype=jnp.int32), jnp.int8)
+    v_hands = _lcast((_i32(_K29[20][5]) - _i32(_K29[(20 - _i32(v_b))][5])), jnp.int16)
     st, _r1101 = _randint(st, 0, jnp.maximum((_i32(v_hands) - 1), 0))
-    v_r = _cast(_r1101, jnp.int16)
+    v_r = _lcast(_r1101, jnp.int16)
     def _g1103(i1102):
         return ((((_i32(jnp.where((1 <= i1102), (_i32(_K29[_i32(v_b)][1]) * _i32(_K29[(20 - _i32(v_b))][(5 - 1)])), 0)) + _i32(jnp.where((2 <= i1102), (_i32(_K29[_i32(v_b)][2]) * _i32(_K29[(20 - _i32(v_b))][(5 - 2)])), 0))) + _i32(jnp.where((3 <= i1102), (_i32(_K29[_i32(v_b)][3]) * _i32(_K29[(20 - _i32(v_b))][(5 - 3)])), 0))) + _i32(jnp.where((4 <= i1102), (_i32(_K29[_i32(v_b)][4]) * _i32(_K29[(20 - _i32(v_b))][(5 - 4)])), 0))) <= _i32(v_r))
     _e1104 = jax.vmap(_g1103)(jnp.arange(1, 5, dtype=jnp.int32))
-    v_k = _cast((1 + jnp.sum(_e1104, dtype=jnp.int32)), jnp.int8)
-    v_rest = _cast({"items": _K30, "len": jnp.int32(0)}, _DT31)
-    v_basics = _cast(0, jnp.int8)
-    v_others = _cast(0, jnp.int8)
+    v_k = _lcast((1 + jnp.sum(_e1104, dtype=jnp.int32)), jnp.int8)
+    v_rest = _lcast({"items": _K30, "len": jnp.int32(0)}, _DT31)
+    v_basics = _lcast(0, jnp.int8)
+    v_others = _lcast(0, jnp.int8)
     v_i = jnp.int32(0)
     def _loop1105(i, carry):
         st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i) = dict(carry[0]), carry[1]
@@ -3665,7 +3696,7 @@ def p_deal(st, v_p):
         _f1106 = _i32(v_i)
         _f1107 = _get(st["deck"], _i32(v_p))["len"]
         st = _fault_at(st, (_f1106 >= _f1107), 35, _f1106, _f1107)
-        v_c = _cast(_get(st["deck"], _i32(v_p))["items"][_f1106], jnp.int16)
+        v_c = _lcast(_get(st["deck"], _i32(v_p))["items"][_f1106], jnp.int16)
         _c1108 = jnp.logical_and(f_is_basic(st, v_c), (_i32(v_basics) < _i32(v_k)))
         _c1109 = jnp.logical_and(jnp.logical_not(f_is_basic(st, v_c)), (_i32(v_others) < (5 - _i32(v_k))))
         def _then1110(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
@@ -3675,7 +3706,7 @@ def p_deal(st, v_p):
             _l1112 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
             st["hand"] = _set(st["hand"], _i32(v_p), _l1112)
             _a1113 = jnp.minimum((_i32(v_basics) + 1), 20)
-            v_basics = _cast(_a1113, jnp.int8)
+            v_basics = _lcast(_a1113, jnp.int8)
             return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)
         def _then1114(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
             st = dict(st)
@@ -3684,7 +3715,7 @@ def p_deal(st, v_p):
             _l1116 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
             st["hand"] = _set(st["hand"], _i32(v_p), _l1116)
             _a1117 = jnp.minimum((_i32(v_others) + 1), 20)
-            v_others = _cast(_a1117, jnp.int8)
+            v_others = _lcast(_a1117, jnp.int8)
             return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)
         def _else1118(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
             st = dict(st)
@@ -3704,18 +3735,18 @@ def p_deal(st, v_p):
 def p_attack_texts(st, v_p, v_a):
     """proc `attack_texts` (tcg.envspec:2275)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_a = _cast(v_a, jnp.int8)
-    v__envc_run = _cast((_i32(st["_envc_at_p_attack_texts"]) == 0), jnp.bool_)
-    v__envc_seek = _cast((_i32(st["_envc_at_p_attack_texts"]) != 0), jnp.bool_)
-    v_c = _cast(0, jnp.int16)
+    v_p = _lcast(v_p, jnp.int8)
+    v_a = _lcast(v_a, jnp.int8)
+    v__envc_run = _lcast((_i32(st["_envc_at_p_attack_texts"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_texts"]) != 0), jnp.bool_)
+    v_c = _lcast(0, jnp.int16)
     _c1122 = v__envc_run
     def _then1123(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
         st = dict(st)
         _a1124 = st["card"][_i32(v_p)][0]
-        v_c = _cast(_a1124, jnp.int16)
+        v_c = _lcast(_a1124, jnp.int16)
         return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)
-    st, (v_p, v_a, v__envc_run, v__envc_seek, v_c) = _select(_c1122, _then1123(st, v_p, v_a, v__envc_run, v__envc_seek, v_c), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)))
+    st, (v_p, v_a, v__envc_run, v__envc_seek, v_c) = _branch(_c1122, lambda: _then1123(st, v_p, v_a, v__envc_run, v__envc_seek, v_c), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)))
     v_r = jnp.int32(0)
     def _loop1125(i, carry):
         st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = dict(carry[0]), carry[1]
@@ -3732,30 +3763,30 @@ def p_attack_texts(st, v_p, v_a):
                     _a1132 = (2 * _i32(v_r))
                     st["copying"] = _cast(_a1132, jnp.int8)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
-                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _select(_c1130, _then1131(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
-                v__envc_arg1 = _cast(0, jnp.int8)
+                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _branch(_c1130, lambda: _then1131(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
+                v__envc_arg1 = _lcast(0, jnp.int8)
                 _c1133 = v__envc_run
                 def _then1134(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
                     _a1135 = jnp.where((_i32(v_r) == 0), _i32(jnp.where((_i32(v_a) == 0), _i32(_K32[_i32(v_c)]), _i32(_K33[_i32(v_c)]))), _i32(jnp.where((_i32(st["copy_index"]) == 0), _i32(_K32[_i32(st["copy_card"])]), _i32(_K33[_i32(st["copy_card"])]))))
-                    v__envc_arg1 = _cast(_a1135, jnp.int8)
+                    v__envc_arg1 = _lcast(_a1135, jnp.int8)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
-                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _select(_c1133, _then1134(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)))
+                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _branch(_c1133, lambda: _then1134(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)))
                 _c1136 = v__envc_seek
                 def _then1137(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
                     _a1138 = st["_envc_frame_p_attack_texts__p"]
-                    v_p = _cast(_a1138, jnp.int8)
+                    v_p = _lcast(_a1138, jnp.int8)
                     _a1139 = st["_envc_frame_p_attack_texts__a"]
-                    v_a = _cast(_a1139, jnp.int8)
+                    v_a = _lcast(_a1139, jnp.int8)
                     _a1140 = st["_envc_frame_p_attack_texts__c"]
-                    v_c = _cast(_a1140, jnp.int16)
+                    v_c = _lcast(_a1140, jnp.int16)
                     _a1141 = 0
                     st["_envc_at_p_attack_texts"] = _cast(_a1141, jnp.int8)
                     _a1142 = False
-                    v__envc_seek = _cast(_a1142, jnp.bool_)
+                    v__envc_seek = _lcast(_a1142, jnp.bool_)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
-                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _select(_c1136, _then1137(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)))
+                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _branch(_c1136, lambda: _then1137(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)))
                 st = p_attack_effect__dispatch(st, v__envc_arg1, v_p)
                 _c1143 = (_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0)
                 def _then1144(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
@@ -3771,18 +3802,18 @@ def p_attack_texts(st, v_p, v_a):
                     _a1149 = 1
                     st["_envc_at_p_attack_texts"] = _cast(_a1149, jnp.int8)
                     _a1150 = False
-                    v__envc_run = _cast(_a1150, jnp.bool_)
+                    v__envc_run = _lcast(_a1150, jnp.bool_)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
                 def _else1151(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
                     _a1152 = True
-                    v__envc_run = _cast(_a1152, jnp.bool_)
+                    v__envc_run = _lcast(_a1152, jnp.bool_)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
-                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _select(_c1143, _then1144(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1), _else1151(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1))
+                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _branch(_c1143, lambda: _then1144(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1), lambda: _else1151(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1))
                 return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
-            st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _select(_c1128, _then1129(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
+            st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _branch(_c1128, lambda: _then1129(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
             return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
-        st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _select(_c1126, _then1127(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
+        st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _branch(_c1126, lambda: _then1127(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
         return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
     st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = lax.fori_loop(0, 2, _loop1125, (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
     _c1153 = v__envc_run
@@ -3791,14 +3822,14 @@ def p_attack_texts(st, v_p, v_a):
         _a1155 = 0
         st["copying"] = _cast(_a1155, jnp.int8)
         return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)
-    st, (v_p, v_a, v__envc_run, v__envc_seek, v_c) = _select(_c1153, _then1154(st, v_p, v_a, v__envc_run, v__envc_seek, v_c), (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)))
+    st, (v_p, v_a, v__envc_run, v__envc_seek, v_c) = _branch(_c1153, lambda: _then1154(st, v_p, v_a, v__envc_run, v__envc_seek, v_c), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)))
     return st
 
 
 def p_attack_effect__1(st, v_p):
     """proc `attack_effect__1` (tcg.fills:77)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_heal(st, v_p, 0, 30)
     return st
 
@@ -3806,7 +3837,7 @@ def p_attack_effect__1(st, v_p):
 def p_attack_effect__2(st, v_p):
     """proc `attack_effect__2` (tcg.fills:329)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_pokemon_from_deck(st, v_p, 0)
     return st
 
@@ -3814,7 +3845,7 @@ def p_attack_effect__2(st, v_p):
 def p_attack_effect__3(st, v_p):
     """proc `attack_effect__3` (tcg.fills:101)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_afflict_opponent(st, v_p, 1)
     return st
 
@@ -3822,7 +3853,7 @@ def p_attack_effect__3(st, v_p):
 def p_attack_effect__4(st, v_p):
     """proc `attack_effect__4` (tcg.fills:89)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_poison_opponent(st, v_p)
     return st
 
@@ -3830,7 +3861,7 @@ def p_attack_effect__4(st, v_p):
 def p_attack_effect__5(st, v_p):
     """proc `attack_effect__5` (tcg.fills:107)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_bonus_on_heads(st, 30)
     return st
 
@@ -3838,7 +3869,7 @@ def p_attack_effect__5(st, v_p):
 def p_attack_effect__6(st, v_p):
     """proc `attack_effect__6` (tcg.fills:83)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_bonus_on_heads(st, 40)
     return st
 
@@ -3846,7 +3877,7 @@ def p_attack_effect__6(st, v_p):
 def p_attack_effect__7(st, v_p):
     """proc `attack_effect__7` (tcg.fills:113)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_heal(st, v_p, 0, 10)
     return st
 
@@ -3854,7 +3885,7 @@ def p_attack_effect__7(st, v_p):
 def p_attack_effect__8(st, v_p):
     """proc `attack_effect__8` (tcg.fills:131)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_damage_per_heads(st, 2, 50)
     return st
 
@@ -3862,18 +3893,18 @@ def p_attack_effect__8(st, v_p):
 def p_attack_effect__9(st, v_p):
     """proc `attack_effect__9` (tcg.fills:462)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__9"]) == 0), jnp.bool_)
-    v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__9"]) != 0), jnp.bool_)
+    v_p = _lcast(v_p, jnp.int8)
+    v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__9"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__9"]) != 0), jnp.bool_)
     _c1156 = v__envc_seek
     def _then1157(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1158 = 0
         st["_envc_at_p_attack_effect__9"] = _cast(_a1158, jnp.int8)
         _a1159 = False
-        v__envc_seek = _cast(_a1159, jnp.bool_)
+        v__envc_seek = _lcast(_a1159, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1156, _then1157(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1156, lambda: _then1157(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_attach_to_bench_choice(st, v_p, 0)
     _c1160 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
     def _then1161(st, v_p, v__envc_run, v__envc_seek):
@@ -3881,21 +3912,21 @@ def p_attack_effect__9(st, v_p):
         _a1162 = 1
         st["_envc_at_p_attack_effect__9"] = _cast(_a1162, jnp.int8)
         _a1163 = False
-        v__envc_run = _cast(_a1163, jnp.bool_)
+        v__envc_run = _lcast(_a1163, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
     def _else1164(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1165 = True
-        v__envc_run = _cast(_a1165, jnp.bool_)
+        v__envc_run = _lcast(_a1165, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1160, _then1161(st, v_p, v__envc_run, v__envc_seek), _else1164(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1160, lambda: _then1161(st, v_p, v__envc_run, v__envc_seek), lambda: _else1164(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
 def p_attack_effect__10(st, v_p):
     """proc `attack_effect__10` (tcg.fills:167)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_nothing_on_tails(st)
     return st
 
@@ -3903,7 +3934,7 @@ def p_attack_effect__10(st, v_p):
 def p_attack_effect__11(st, v_p):
     """proc `attack_effect__11` (tcg.fills:36)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_discard_energy(st, v_p, 0, 1, 1)
     return st
 
@@ -3911,7 +3942,7 @@ def p_attack_effect__11(st, v_p):
 def p_attack_effect__12(st, v_p):
     """proc `attack_effect__12` (tcg.fills:42)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_discard_energy(st, v_p, 0, 1, 2)
     return st
 
@@ -3919,7 +3950,7 @@ def p_attack_effect__12(st, v_p):
 def p_attack_effect__13(st, v_p):
     """proc `attack_effect__13` (tcg.fills:510)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_hinder_defending(st, v_p, True, True, False, 0)
     return st
 
@@ -3927,7 +3958,7 @@ def p_attack_effect__13(st, v_p):
 def p_attack_effect__14(st, v_p):
     """proc `attack_effect__14` (tcg.fills:173)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_discard_energy(st, v_p, 0, 1, 1)
     return st
 
@@ -3935,7 +3966,7 @@ def p_attack_effect__14(st, v_p):
 def p_attack_effect__15(st, v_p):
     """proc `attack_effect__15` (tcg.fills:191)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_damage_self(st, v_p, 20)
     return st
 
@@ -3943,9 +3974,9 @@ def p_attack_effect__15(st, v_p):
 def p_attack_effect__16(st, v_p):
     """proc `attack_effect__16` (tcg.fills:48)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__16"]) == 0), jnp.bool_)
-    v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__16"]) != 0), jnp.bool_)
+    v_p = _lcast(v_p, jnp.int8)
+    v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__16"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__16"]) != 0), jnp.bool_)
     v_k = jnp.int32(0)
     def _loop1166(i, carry):
         st, (v_p, v__envc_run, v__envc_seek, v_k) = dict(carry[0]), carry[1]
@@ -3953,15 +3984,15 @@ def p_attack_effect__16(st, v_p):
         _c1167 = jnp.logical_or(v__envc_run, jnp.logical_and(jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__16"]) == 1)), (_i32(v_k) == _i32(st["_envc_frame_p_attack_effect__16__k"]))))
         def _then1168(st, v_p, v__envc_run, v__envc_seek, v_k):
             st = dict(st)
-            v__envc_c1 = _cast(False, jnp.bool_)
+            v__envc_c1 = _lcast(False, jnp.bool_)
             _c1169 = v__envc_run
             def _then1170(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                 st = dict(st)
                 st, _r1171 = _randint(st, 0, 1)
                 _a1172 = (_r1171 == 1)
-                v__envc_c1 = _cast(_a1172, jnp.bool_)
+                v__envc_c1 = _lcast(_a1172, jnp.bool_)
                 return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
-            st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _select(_c1169, _then1170(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)))
+            st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(_c1169, lambda: _then1170(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)))
             _c1173 = jnp.logical_or(v__envc_c1, jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__16"]) == 1)))
             def _then1174(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                 st = dict(st)
@@ -3969,13 +4000,13 @@ def p_attack_effect__16(st, v_p):
                 def _then1176(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                     st = dict(st)
                     _a1177 = st["_envc_frame_p_attack_effect__16__p"]
-                    v_p = _cast(_a1177, jnp.int8)
+                    v_p = _lcast(_a1177, jnp.int8)
                     _a1178 = 0
                     st["_envc_at_p_attack_effect__16"] = _cast(_a1178, jnp.int8)
                     _a1179 = False
-                    v__envc_seek = _cast(_a1179, jnp.bool_)
+                    v__envc_seek = _lcast(_a1179, jnp.bool_)
                     return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
-                st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _select(_c1175, _then1176(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)))
+                st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(_c1175, lambda: _then1176(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)))
                 st = p_attach_to_bench_choice(st, v_p, 1)
                 _c1180 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
                 def _then1181(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
@@ -3987,18 +4018,18 @@ def p_attack_effect__16(st, v_p):
                     _a1184 = 1
                     st["_envc_at_p_attack_effect__16"] = _cast(_a1184, jnp.int8)
                     _a1185 = False
-                    v__envc_run = _cast(_a1185, jnp.bool_)
+                    v__envc_run = _lcast(_a1185, jnp.bool_)
                     return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
                 def _else1186(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                     st = dict(st)
                     _a1187 = True
-                    v__envc_run = _cast(_a1187, jnp.bool_)
+                    v__envc_run = _lcast(_a1187, jnp.bool_)
                     return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
-                st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _select(_c1180, _then1181(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), _else1186(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1))
+                st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(_c1180, lambda: _then1181(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), lambda: _else1186(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1))
                 return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
-            st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _select(_c1173, _then1174(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)))
+            st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(_c1173, lambda: _then1174(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)))
             return st, (v_p, v__envc_run, v__envc_seek, v_k)
-        st, (v_p, v__envc_run, v__envc_seek, v_k) = _select(_c1167, _then1168(st, v_p, v__envc_run, v__envc_seek, v_k), (st, (v_p, v__envc_run, v__envc_seek, v_k)))
+        st, (v_p, v__envc_run, v__envc_seek, v_k) = _branch(_c1167, lambda: _then1168(st, v_p, v__envc_run, v__envc_seek, v_k), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k)))
         return st, (v_p, v__envc_run, v__envc_seek, v_k)
     st, (v_p, v__envc_run, v__envc_seek, v_k) = lax.fori_loop(0, 3, _loop1166, (st, (v_p, v__envc_run, v__envc_seek, v_k)))
     return st
@@ -4007,7 +4038,7 @@ def p_attack_effect__16(st, v_p):
 def p_attack_effect__17(st, v_p):
     """proc `attack_effect__17` (tcg.fills:389)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_bonus_if_extra_energy(st, v_p, 2, 2, 60)
     return st
 
@@ -4015,7 +4046,7 @@ def p_attack_effect__17(st, v_p):
 def p_attack_effect__18(st, v_p):
     """proc `attack_effect__18` (tcg.fills:540)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_block_supporters(st, v_p)
     return st
 
@@ -4023,7 +4054,7 @@ def p_attack_effect__18(st, v_p):
 def p_attack_effect__19(st, v_p):
     """proc `attack_effect__19` (tcg.fills:233)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_bonus_if_all_heads(st, 2, 80)
     return st
 
@@ -4031,18 +4062,18 @@ def p_attack_effect__19(st, v_p):
 def p_attack_effect__20(st, v_p):
     """proc `attack_effect__20` (tcg.fills:413)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__20"]) == 0), jnp.bool_)
-    v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__20"]) != 0), jnp.bool_)
+    v_p = _lcast(v_p, jnp.int8)
+    v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__20"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__20"]) != 0), jnp.bool_)
     _c1188 = v__envc_seek
     def _then1189(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1190 = 0
         st["_envc_at_p_attack_effect__20"] = _cast(_a1190, jnp.int8)
         _a1191 = False
-        v__envc_seek = _cast(_a1191, jnp.bool_)
+        v__envc_seek = _lcast(_a1191, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1188, _then1189(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1188, lambda: _then1189(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 50, False, True)
     _c1192 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
     def _then1193(st, v_p, v__envc_run, v__envc_seek):
@@ -4050,21 +4081,21 @@ def p_attack_effect__20(st, v_p):
         _a1194 = 1
         st["_envc_at_p_attack_effect__20"] = _cast(_a1194, jnp.int8)
         _a1195 = False
-        v__envc_run = _cast(_a1195, jnp.bool_)
+        v__envc_run = _lcast(_a1195, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
     def _else1196(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1197 = True
-        v__envc_run = _cast(_a1197, jnp.bool_)
+        v__envc_run = _lcast(_a1197, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1192, _then1193(st, v_p, v__envc_run, v__envc_seek), _else1196(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1192, lambda: _then1193(st, v_p, v__envc_run, v__envc_seek), lambda: _else1196(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
 def p_attack_effect__21(st, v_p):
     """proc `attack_effect__21` (tcg.fills:305)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_discard_opponent_energy(st, v_p, False)
     return st
 
@@ -4072,7 +4103,7 @@ def p_attack_effect__21(st, v_p):
 def p_attack_effect__22(st, v_p):
     """proc `attack_effect__22` (tcg.fills:395)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_bonus_if_extra_energy(st, v_p, 2, 3, 70)
     return st
 
@@ -4080,7 +4111,7 @@ def p_attack_effect__22(st, v_p):
 def p_attack_effect__23(st, v_p):
     """proc `attack_effect__23` (tcg.fills:516)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_hinder_defending(st, v_p, False, True, False, 0)
     return st
 
@@ -4088,7 +4119,7 @@ def p_attack_effect__23(st, v_p):
 def p_attack_effect__24(st, v_p):
     """proc `attack_effect__24` (tcg.fills:30)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_afflict_opponent_on_heads(st, v_p, 2)
     return st
 
@@ -4096,7 +4127,7 @@ def p_attack_effect__24(st, v_p):
 def p_attack_effect__25(st, v_p):
     """proc `attack_effect__25` (tcg.fills:95)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_damage_opponent_bench(st, v_p, 10)
     return st
 
@@ -4104,7 +4135,7 @@ def p_attack_effect__25(st, v_p):
 def p_attack_effect__26(st, v_p):
     """proc `attack_effect__26` (tcg.fills:269)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_bonus_if(st, v_p, 0, 60)
     return st
 
@@ -4112,7 +4143,7 @@ def p_attack_effect__26(st, v_p):
 def p_attack_effect__27(st, v_p):
     """proc `attack_effect__27` (tcg.fills:185)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_discard_all_energy(st, v_p, 0)
     return st
 
@@ -4120,7 +4151,7 @@ def p_attack_effect__27(st, v_p):
 def p_attack_effect__28(st, v_p):
     """proc `attack_effect__28` (tcg.fills:18)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_damage_per_bench_type(st, v_p, 3, 30)
     return st
 
@@ -4128,7 +4159,7 @@ def p_attack_effect__28(st, v_p):
 def p_attack_effect__29(st, v_p):
     """proc `attack_effect__29` (tcg.fills:251)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_bonus_or_recoil(st, v_p, 40, 20)
     return st
 
@@ -4136,7 +4167,7 @@ def p_attack_effect__29(st, v_p):
 def p_attack_effect__30(st, v_p):
     """proc `attack_effect__30` (tcg.fills:161)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_damage_per_heads(st, 4, 40)
     return st
 
@@ -4144,18 +4175,18 @@ def p_attack_effect__30(st, v_p):
 def p_attack_effect__31(st, v_p):
     """proc `attack_effect__31` (tcg.fills:450)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__31"]) == 0), jnp.bool_)
-    v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__31"]) != 0), jnp.bool_)
+    v_p = _lcast(v_p, jnp.int8)
+    v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__31"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__31"]) != 0), jnp.bool_)
     _c1198 = v__envc_seek
     def _then1199(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1200 = 0
         st["_envc_at_p_attack_effect__31"] = _cast(_a1200, jnp.int8)
         _a1201 = False
-        v__envc_seek = _cast(_a1201, jnp.bool_)
+        v__envc_seek = _lcast(_a1201, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1198, _then1199(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1198, lambda: _then1199(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_own_choice(st, v_p, 30, True)
     _c1202 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
     def _then1203(st, v_p, v__envc_run, v__envc_seek):
@@ -4163,21 +4194,21 @@ def p_attack_effect__31(st, v_p):
         _a1204 = 1
         st["_envc_at_p_attack_effect__31"] = _cast(_a1204, jnp.int8)
         _a1205 = False
-        v__envc_run = _cast(_a1205, jnp.bool_)
+        v__envc_run = _lcast(_a1205, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
     def _else1206(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1207 = True
-        v__envc_run = _cast(_a1207, jnp.bool_)
+        v__envc_run = _lcast(_a1207, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1202, _then1203(st, v_p, v__envc_run, v__envc_seek), _else1206(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1202, lambda: _then1203(st, v_p, v__envc_run, v__envc_seek), lambda: _else1206(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
 def p_attack_effect__32(st, v_p):
     """proc `attack_effect__32` (tcg.fills:24)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_damage_per_heads(st, 4, 50)
     return st
 
@@ -4185,18 +4216,18 @@ def p_attack_effect__32(st, v_p):
 def p_attack_effect__33(st, v_p):
     """proc `attack_effect__33` (tcg.fills:419)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__33"]) == 0), jnp.bool_)
-    v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__33"]) != 0), jnp.bool_)
+    v_p = _lcast(v_p, jnp.int8)
+    v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__33"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__33"]) != 0), jnp.bool_)
     _c1208 = v__envc_seek
     def _then1209(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1210 = 0
         st["_envc_at_p_attack_effect__33"] = _cast(_a1210, jnp.int8)
         _a1211 = False
-        v__envc_seek = _cast(_a1211, jnp.bool_)
+        v__envc_seek = _lcast(_a1211, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1208, _then1209(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1208, lambda: _then1209(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 30, False, True)
     _c1212 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
     def _then1213(st, v_p, v__envc_run, v__envc_seek):
@@ -4204,32 +4235,32 @@ def p_attack_effect__33(st, v_p):
         _a1214 = 1
         st["_envc_at_p_attack_effect__33"] = _cast(_a1214, jnp.int8)
         _a1215 = False
-        v__envc_run = _cast(_a1215, jnp.bool_)
+        v__envc_run = _lcast(_a1215, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
     def _else1216(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1217 = True
-        v__envc_run = _cast(_a1217, jnp.bool_)
+        v__envc_run = _lcast(_a1217, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1212, _then1213(st, v_p, v__envc_run, v__envc_seek), _else1216(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1212, lambda: _then1213(st, v_p, v__envc_run, v__envc_seek), lambda: _else1216(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
 def p_attack_effect__34(st, v_p):
     """proc `attack_effect__34` (tcg.fills:58)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__34"]) == 0), jnp.bool_)
-    v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__34"]) != 0), jnp.bool_)
+    v_p = _lcast(v_p, jnp.int8)
+    v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__34"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__34"]) != 0), jnp.bool_)
     _c1218 = v__envc_seek
     def _then1219(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1220 = 0
         st["_envc_at_p_attack_effect__34"] = _cast(_a1220, jnp.int8)
         _a1221 = False
-        v__envc_seek = _cast(_a1221, jnp.bool_)
+        v__envc_seek = _lcast(_a1221, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1218, _then1219(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1218, lambda: _then1219(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_switch_self(st, v_p)
     _c1222 = (_i32(st["_envc_at_p_switch_self"]) != 0)
     def _then1223(st, v_p, v__envc_run, v__envc_seek):
@@ -4237,21 +4268,21 @@ def p_attack_effect__34(st, v_p):
         _a1224 = 1
         st["_envc_at_p_attack_effect__34"] = _cast(_a1224, jnp.int8)
         _a1225 = False
-        v__envc_run = _cast(_a1225, jnp.bool_)
+        v__envc_run = _lcast(_a1225, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
     def _else1226(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1227 = True
-        v__envc_run = _cast(_a1227, jnp.bool_)
+        v__envc_run = _lcast(_a1227, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1222, _then1223(st, v_p, v__envc_run, v__envc_seek), _else1226(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1222, lambda: _then1223(st, v_p, v__envc_run, v__envc_seek), lambda: _else1226(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
 def p_attack_effect__35(st, v_p):
     """proc `attack_effect__35` (tcg.fills:257)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_bonus_per_opponent_energy(st, v_p, 30)
     return st
 
@@ -4259,7 +4290,7 @@ def p_attack_effect__35(st, v_p):
 def p_attack_effect__36(st, v_p):
     """proc `attack_effect__36` (tcg.fills:64)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     _a1228 = 20
     st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a1228, jnp.int16))
     _a1229 = (1 + (1 - _i32(v_p)))
@@ -4270,7 +4301,7 @@ def p_attack_effect__36(st, v_p):
 def p_attack_effect__37(st, v_p):
     """proc `attack_effect__37` (tcg.fills:263)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_bonus_per_opponent_energy(st, v_p, 20)
     return st
 
@@ -4278,7 +4309,7 @@ def p_attack_effect__37(st, v_p):
 def p_attack_effect__38(st, v_p):
     """proc `attack_effect__38` (tcg.fills:6)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_discard_energy(st, v_p, 0, 4, 2)
     return st
 
@@ -4286,7 +4317,7 @@ def p_attack_effect__38(st, v_p):
 def p_attack_effect__39(st, v_p):
     """proc `attack_effect__39` (tcg.fills:137)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_damage_per_heads(st, 2, 100)
     return st
 
@@ -4294,7 +4325,7 @@ def p_attack_effect__39(st, v_p):
 def p_attack_effect__40(st, v_p):
     """proc `attack_effect__40` (tcg.fills:71)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_protect_all(st, v_p, True)
     return st
 
@@ -4302,7 +4333,7 @@ def p_attack_effect__40(st, v_p):
 def p_attack_effect__41(st, v_p):
     """proc `attack_effect__41` (tcg.fills:275)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_bonus_if(st, v_p, 1, 60)
     return st
 
@@ -4310,7 +4341,7 @@ def p_attack_effect__41(st, v_p):
 def p_attack_effect__42(st, v_p):
     """proc `attack_effect__42` (tcg.fills:197)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_damage_self(st, v_p, 50)
     return st
 
@@ -4318,7 +4349,7 @@ def p_attack_effect__42(st, v_p):
 def p_attack_effect__43(st, v_p):
     """proc `attack_effect__43` (tcg.fills:528)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_hinder_defending(st, v_p, False, False, False, 20)
     return st
 
@@ -4326,7 +4357,7 @@ def p_attack_effect__43(st, v_p):
 def p_attack_effect__44(st, v_p):
     """proc `attack_effect__44` (tcg.fills:143)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_damage_per_heads(st, 2, 80)
     return st
 
@@ -4334,18 +4365,18 @@ def p_attack_effect__44(st, v_p):
 def p_attack_effect__45(st, v_p):
     """proc `attack_effect__45` (tcg.fills:431)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__45"]) == 0), jnp.bool_)
-    v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__45"]) != 0), jnp.bool_)
+    v_p = _lcast(v_p, jnp.int8)
+    v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__45"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__45"]) != 0), jnp.bool_)
     _c1230 = v__envc_seek
     def _then1231(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1232 = 0
         st["_envc_at_p_attack_effect__45"] = _cast(_a1232, jnp.int8)
         _a1233 = False
-        v__envc_seek = _cast(_a1233, jnp.bool_)
+        v__envc_seek = _lcast(_a1233, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1230, _then1231(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1230, lambda: _then1231(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 30, True, True)
     _c1234 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
     def _then1235(st, v_p, v__envc_run, v__envc_seek):
@@ -4353,21 +4384,21 @@ def p_attack_effect__45(st, v_p):
         _a1236 = 1
         st["_envc_at_p_attack_effect__45"] = _cast(_a1236, jnp.int8)
         _a1237 = False
-        v__envc_run = _cast(_a1237, jnp.bool_)
+        v__envc_run = _lcast(_a1237, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
     def _else1238(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1239 = True
-        v__envc_run = _cast(_a1239, jnp.bool_)
+        v__envc_run = _lcast(_a1239, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1234, _then1235(st, v_p, v__envc_run, v__envc_seek), _else1238(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1234, lambda: _then1235(st, v_p, v__envc_run, v__envc_seek), lambda: _else1238(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
 def p_attack_effect__46(st, v_p):
     """proc `attack_effect__46` (tcg.fills:492)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_drain(st, v_p)
     return st
 
@@ -4375,18 +4406,18 @@ def p_attack_effect__46(st, v_p):
 def p_attack_effect__47(st, v_p):
     """proc `attack_effect__47` (tcg.fills:480)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__47"]) == 0), jnp.bool_)
-    v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__47"]) != 0), jnp.bool_)
+    v_p = _lcast(v_p, jnp.int8)
+    v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__47"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__47"]) != 0), jnp.bool_)
     _c1240 = v__envc_seek
     def _then1241(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1242 = 0
         st["_envc_at_p_attack_effect__47"] = _cast(_a1242, jnp.int8)
         _a1243 = False
-        v__envc_seek = _cast(_a1243, jnp.bool_)
+        v__envc_seek = _lcast(_a1243, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1240, _then1241(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1240, lambda: _then1241(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_switch_opponent(st, v_p, False, True, False)
     _c1244 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
     def _then1245(st, v_p, v__envc_run, v__envc_seek):
@@ -4394,21 +4425,21 @@ def p_attack_effect__47(st, v_p):
         _a1246 = 1
         st["_envc_at_p_attack_effect__47"] = _cast(_a1246, jnp.int8)
         _a1247 = False
-        v__envc_run = _cast(_a1247, jnp.bool_)
+        v__envc_run = _lcast(_a1247, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
     def _else1248(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1249 = True
-        v__envc_run = _cast(_a1249, jnp.bool_)
+        v__envc_run = _lcast(_a1249, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1244, _then1245(st, v_p, v__envc_run, v__envc_seek), _else1248(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1244, lambda: _then1245(st, v_p, v__envc_run, v__envc_seek), lambda: _else1248(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
 def p_attack_effect__48(st, v_p):
     """proc `attack_effect__48` (tcg.fills:522)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_hinder_defending(st, v_p, False, False, True, 0)
     return st
 
@@ -4416,7 +4447,7 @@ def p_attack_effect__48(st, v_p):
 def p_attack_effect__49(st, v_p):
     """proc `attack_effect__49` (tcg.fills:594)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_named_from_deck_to_bench(st, v_p, 12)
     return st
 
@@ -4424,7 +4455,7 @@ def p_attack_effect__49(st, v_p):
 def p_attack_effect__50(st, v_p):
     """proc `attack_effect__50` (tcg.fills:576)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_bonus_per_bench_named(st, v_p, 8, 50)
     return st
 
@@ -4432,7 +4463,7 @@ def p_attack_effect__50(st, v_p):
 def p_attack_effect__51(st, v_p):
     """proc `attack_effect__51` (tcg.fills:281)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_bonus_if(st, v_p, 2, 50)
     return st
 
@@ -4440,7 +4471,7 @@ def p_attack_effect__51(st, v_p):
 def p_attack_effect__52(st, v_p):
     """proc `attack_effect__52` (tcg.fills:311)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_discard_opponent_energy(st, v_p, True)
     return st
 
@@ -4448,7 +4479,7 @@ def p_attack_effect__52(st, v_p):
 def p_attack_effect__53(st, v_p):
     """proc `attack_effect__53` (tcg.fills:371)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_attach_from_zone(st, v_p, 0, 7, 1, True)
     return st
 
@@ -4456,7 +4487,7 @@ def p_attack_effect__53(st, v_p):
 def p_attack_effect__54(st, v_p):
     """proc `attack_effect__54` (tcg.fills:353)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_random_hits(st, v_p, 4, 50)
     return st
 
@@ -4464,7 +4495,7 @@ def p_attack_effect__54(st, v_p):
 def p_attack_effect__55(st, v_p):
     """proc `attack_effect__55` (tcg.fills:341)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_draw_cards(st, v_p, 1)
     return st
 
@@ -4472,7 +4503,7 @@ def p_attack_effect__55(st, v_p):
 def p_attack_effect__56(st, v_p):
     """proc `attack_effect__56` (tcg.fills:323)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_discard_opponent_hand_card(st, v_p, True)
     return st
 
@@ -4480,7 +4511,7 @@ def p_attack_effect__56(st, v_p):
 def p_attack_effect__57(st, v_p):
     """proc `attack_effect__57` (tcg.fills:239)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_damage_until_tails(st, 60, False)
     return st
 
@@ -4488,7 +4519,7 @@ def p_attack_effect__57(st, v_p):
 def p_attack_effect__58(st, v_p):
     """proc `attack_effect__58` (tcg.fills:149)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_damage_per_heads(st, 2, 30)
     return st
 
@@ -4496,18 +4527,18 @@ def p_attack_effect__58(st, v_p):
 def p_attack_effect__59(st, v_p):
     """proc `attack_effect__59` (tcg.fills:607)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__59"]) == 0), jnp.bool_)
-    v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__59"]) != 0), jnp.bool_)
+    v_p = _lcast(v_p, jnp.int8)
+    v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__59"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__59"]) != 0), jnp.bool_)
     _c1250 = v__envc_seek
     def _then1251(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1252 = 0
         st["_envc_at_p_attack_effect__59"] = _cast(_a1252, jnp.int8)
         _a1253 = False
-        v__envc_seek = _cast(_a1253, jnp.bool_)
+        v__envc_seek = _lcast(_a1253, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1250, _then1251(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1250, lambda: _then1251(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_copy_attack(st, v_p)
     _c1254 = (_i32(st["_envc_at_p_copy_attack"]) != 0)
     def _then1255(st, v_p, v__envc_run, v__envc_seek):
@@ -4515,21 +4546,21 @@ def p_attack_effect__59(st, v_p):
         _a1256 = 1
         st["_envc_at_p_attack_effect__59"] = _cast(_a1256, jnp.int8)
         _a1257 = False
-        v__envc_run = _cast(_a1257, jnp.bool_)
+        v__envc_run = _lcast(_a1257, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
     def _else1258(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1259 = True
-        v__envc_run = _cast(_a1259, jnp.bool_)
+        v__envc_run = _lcast(_a1259, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1254, _then1255(st, v_p, v__envc_run, v__envc_seek), _else1258(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1254, lambda: _then1255(st, v_p, v__envc_run, v__envc_seek), lambda: _else1258(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
 def p_attack_effect__60(st, v_p):
     """proc `attack_effect__60` (tcg.fills:600)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_opponent_active_to_deck(st, v_p, True)
     return st
 
@@ -4537,7 +4568,7 @@ def p_attack_effect__60(st, v_p):
 def p_attack_effect__61(st, v_p):
     """proc `attack_effect__61` (tcg.fills:299)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_damage_per_bench_type(st, v_p, 10, 30)
     return st
 
@@ -4545,7 +4576,7 @@ def p_attack_effect__61(st, v_p):
 def p_attack_effect__62(st, v_p):
     """proc `attack_effect__62` (tcg.fills:564)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_see_opponent_hand(st, v_p)
     return st
 
@@ -4553,7 +4584,7 @@ def p_attack_effect__62(st, v_p):
 def p_attack_effect__63(st, v_p):
     """proc `attack_effect__63` (tcg.fills:119)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_heal(st, v_p, 0, 20)
     return st
 
@@ -4561,7 +4592,7 @@ def p_attack_effect__63(st, v_p):
 def p_attack_effect__64(st, v_p):
     """proc `attack_effect__64` (tcg.fills:203)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_damage_self(st, v_p, 10)
     return st
 
@@ -4569,24 +4600,24 @@ def p_attack_effect__64(st, v_p):
 def p_attack_effect__65(st, v_p):
     """proc `attack_effect__65` (tcg.fills:443)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__65"]) == 0), jnp.bool_)
-    v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__65"]) != 0), jnp.bool_)
+    v_p = _lcast(v_p, jnp.int8)
+    v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__65"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__65"]) != 0), jnp.bool_)
     _c1260 = v__envc_run
     def _then1261(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         st = p_discard_energy(st, v_p, 0, 1, 2)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1260, _then1261(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1260, lambda: _then1261(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     _c1262 = v__envc_seek
     def _then1263(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1264 = 0
         st["_envc_at_p_attack_effect__65"] = _cast(_a1264, jnp.int8)
         _a1265 = False
-        v__envc_seek = _cast(_a1265, jnp.bool_)
+        v__envc_seek = _lcast(_a1265, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1262, _then1263(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1262, lambda: _then1263(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 80, False, True)
     _c1266 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
     def _then1267(st, v_p, v__envc_run, v__envc_seek):
@@ -4594,21 +4625,21 @@ def p_attack_effect__65(st, v_p):
         _a1268 = 1
         st["_envc_at_p_attack_effect__65"] = _cast(_a1268, jnp.int8)
         _a1269 = False
-        v__envc_run = _cast(_a1269, jnp.bool_)
+        v__envc_run = _lcast(_a1269, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
     def _else1270(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1271 = True
-        v__envc_run = _cast(_a1271, jnp.bool_)
+        v__envc_run = _lcast(_a1271, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1266, _then1267(st, v_p, v__envc_run, v__envc_seek), _else1270(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1266, lambda: _then1267(st, v_p, v__envc_run, v__envc_seek), lambda: _else1270(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
 def p_attack_effect__66(st, v_p):
     """proc `attack_effect__66` (tcg.fills:534)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_hinder_defending(st, v_p, False, False, False, 20)
     return st
 
@@ -4616,7 +4647,7 @@ def p_attack_effect__66(st, v_p):
 def p_attack_effect__67(st, v_p):
     """proc `attack_effect__67` (tcg.fills:401)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_bonus_if_extra_energy(st, v_p, 3, 2, 80)
     return st
 
@@ -4624,7 +4655,7 @@ def p_attack_effect__67(st, v_p):
 def p_attack_effect__68(st, v_p):
     """proc `attack_effect__68` (tcg.fills:12)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_afflict_opponent(st, v_p, 3)
     return st
 
@@ -4632,25 +4663,25 @@ def p_attack_effect__68(st, v_p):
 def p_attack_effect__69(st, v_p):
     """proc `attack_effect__69` (tcg.fills:582)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     return st
 
 
 def p_attack_effect__70(st, v_p):
     """proc `attack_effect__70` (tcg.fills:437)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__70"]) == 0), jnp.bool_)
-    v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__70"]) != 0), jnp.bool_)
+    v_p = _lcast(v_p, jnp.int8)
+    v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__70"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__70"]) != 0), jnp.bool_)
     _c1272 = v__envc_seek
     def _then1273(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1274 = 0
         st["_envc_at_p_attack_effect__70"] = _cast(_a1274, jnp.int8)
         _a1275 = False
-        v__envc_seek = _cast(_a1275, jnp.bool_)
+        v__envc_seek = _lcast(_a1275, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1272, _then1273(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1272, lambda: _then1273(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 20, True, True)
     _c1276 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
     def _then1277(st, v_p, v__envc_run, v__envc_seek):
@@ -4658,21 +4689,21 @@ def p_attack_effect__70(st, v_p):
         _a1278 = 1
         st["_envc_at_p_attack_effect__70"] = _cast(_a1278, jnp.int8)
         _a1279 = False
-        v__envc_run = _cast(_a1279, jnp.bool_)
+        v__envc_run = _lcast(_a1279, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
     def _else1280(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1281 = True
-        v__envc_run = _cast(_a1281, jnp.bool_)
+        v__envc_run = _lcast(_a1281, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1276, _then1277(st, v_p, v__envc_run, v__envc_seek), _else1280(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1276, lambda: _then1277(st, v_p, v__envc_run, v__envc_seek), lambda: _else1280(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
 def p_attack_effect__71(st, v_p):
     """proc `attack_effect__71` (tcg.fills:504)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_protect(st, v_p, 300, True)
     return st
 
@@ -4680,18 +4711,18 @@ def p_attack_effect__71(st, v_p):
 def p_attack_effect__72(st, v_p):
     """proc `attack_effect__72` (tcg.fills:474)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__72"]) == 0), jnp.bool_)
-    v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__72"]) != 0), jnp.bool_)
+    v_p = _lcast(v_p, jnp.int8)
+    v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__72"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__72"]) != 0), jnp.bool_)
     _c1282 = v__envc_seek
     def _then1283(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1284 = 0
         st["_envc_at_p_attack_effect__72"] = _cast(_a1284, jnp.int8)
         _a1285 = False
-        v__envc_seek = _cast(_a1285, jnp.bool_)
+        v__envc_seek = _lcast(_a1285, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1282, _then1283(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1282, lambda: _then1283(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_attach_to_benched_choices(st, v_p, 2, 2)
     _c1286 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
     def _then1287(st, v_p, v__envc_run, v__envc_seek):
@@ -4699,21 +4730,21 @@ def p_attack_effect__72(st, v_p):
         _a1288 = 1
         st["_envc_at_p_attack_effect__72"] = _cast(_a1288, jnp.int8)
         _a1289 = False
-        v__envc_run = _cast(_a1289, jnp.bool_)
+        v__envc_run = _lcast(_a1289, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
     def _else1290(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1291 = True
-        v__envc_run = _cast(_a1291, jnp.bool_)
+        v__envc_run = _lcast(_a1291, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1286, _then1287(st, v_p, v__envc_run, v__envc_seek), _else1290(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1286, lambda: _then1287(st, v_p, v__envc_run, v__envc_seek), lambda: _else1290(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
 def p_attack_effect__73(st, v_p):
     """proc `attack_effect__73` (tcg.fills:221)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_afflict_self(st, v_p, 1)
     return st
 
@@ -4721,7 +4752,7 @@ def p_attack_effect__73(st, v_p):
 def p_attack_effect__74(st, v_p):
     """proc `attack_effect__74` (tcg.fills:558)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_boost_next_turn(st, v_p, 20)
     return st
 
@@ -4729,7 +4760,7 @@ def p_attack_effect__74(st, v_p):
 def p_attack_effect__75(st, v_p):
     """proc `attack_effect__75` (tcg.fills:407)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_bonus_if_extra_energy(st, v_p, 5, 2, 50)
     return st
 
@@ -4737,18 +4768,18 @@ def p_attack_effect__75(st, v_p):
 def p_attack_effect__76(st, v_p):
     """proc `attack_effect__76` (tcg.fills:468)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__76"]) == 0), jnp.bool_)
-    v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__76"]) != 0), jnp.bool_)
+    v_p = _lcast(v_p, jnp.int8)
+    v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__76"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__76"]) != 0), jnp.bool_)
     _c1292 = v__envc_seek
     def _then1293(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1294 = 0
         st["_envc_at_p_attack_effect__76"] = _cast(_a1294, jnp.int8)
         _a1295 = False
-        v__envc_seek = _cast(_a1295, jnp.bool_)
+        v__envc_seek = _lcast(_a1295, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1292, _then1293(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1292, lambda: _then1293(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_attach_to_bench_choice(st, v_p, 3)
     _c1296 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
     def _then1297(st, v_p, v__envc_run, v__envc_seek):
@@ -4756,21 +4787,21 @@ def p_attack_effect__76(st, v_p):
         _a1298 = 1
         st["_envc_at_p_attack_effect__76"] = _cast(_a1298, jnp.int8)
         _a1299 = False
-        v__envc_run = _cast(_a1299, jnp.bool_)
+        v__envc_run = _lcast(_a1299, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
     def _else1300(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1301 = True
-        v__envc_run = _cast(_a1301, jnp.bool_)
+        v__envc_run = _lcast(_a1301, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1296, _then1297(st, v_p, v__envc_run, v__envc_seek), _else1300(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1296, lambda: _then1297(st, v_p, v__envc_run, v__envc_seek), lambda: _else1300(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
 def p_attack_effect__77(st, v_p):
     """proc `attack_effect__77` (tcg.fills:377)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_attach_from_zone(st, v_p, 0, 0, 1, True)
     return st
 
@@ -4778,7 +4809,7 @@ def p_attack_effect__77(st, v_p):
 def p_attack_effect__78(st, v_p):
     """proc `attack_effect__78` (tcg.fills:245)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_damage_until_tails(st, 30, True)
     return st
 
@@ -4786,7 +4817,7 @@ def p_attack_effect__78(st, v_p):
 def p_attack_effect__79(st, v_p):
     """proc `attack_effect__79` (tcg.fills:359)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_random_hits(st, v_p, 4, 40)
     return st
 
@@ -4794,18 +4825,18 @@ def p_attack_effect__79(st, v_p):
 def p_attack_effect__80(st, v_p):
     """proc `attack_effect__80` (tcg.fills:456)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__80"]) == 0), jnp.bool_)
-    v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__80"]) != 0), jnp.bool_)
+    v_p = _lcast(v_p, jnp.int8)
+    v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__80"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__80"]) != 0), jnp.bool_)
     _c1302 = v__envc_seek
     def _then1303(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1304 = 0
         st["_envc_at_p_attack_effect__80"] = _cast(_a1304, jnp.int8)
         _a1305 = False
-        v__envc_seek = _cast(_a1305, jnp.bool_)
+        v__envc_seek = _lcast(_a1305, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1302, _then1303(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1302, lambda: _then1303(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_own_choice(st, v_p, 20, False)
     _c1306 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
     def _then1307(st, v_p, v__envc_run, v__envc_seek):
@@ -4813,21 +4844,21 @@ def p_attack_effect__80(st, v_p):
         _a1308 = 1
         st["_envc_at_p_attack_effect__80"] = _cast(_a1308, jnp.int8)
         _a1309 = False
-        v__envc_run = _cast(_a1309, jnp.bool_)
+        v__envc_run = _lcast(_a1309, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
     def _else1310(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1311 = True
-        v__envc_run = _cast(_a1311, jnp.bool_)
+        v__envc_run = _lcast(_a1311, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1306, _then1307(st, v_p, v__envc_run, v__envc_seek), _else1310(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1306, lambda: _then1307(st, v_p, v__envc_run, v__envc_seek), lambda: _else1310(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
 def p_attack_effect__81(st, v_p):
     """proc `attack_effect__81` (tcg.fills:365)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_damage_opponent_bench(st, v_p, 20)
     return st
 
@@ -4835,7 +4866,7 @@ def p_attack_effect__81(st, v_p):
 def p_attack_effect__82(st, v_p):
     """proc `attack_effect__82` (tcg.fills:227)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_burn_opponent_on_heads(st, v_p)
     return st
 
@@ -4843,7 +4874,7 @@ def p_attack_effect__82(st, v_p):
 def p_attack_effect__83(st, v_p):
     """proc `attack_effect__83` (tcg.fills:209)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_damage_self(st, v_p, 70)
     return st
 
@@ -4851,7 +4882,7 @@ def p_attack_effect__83(st, v_p):
 def p_attack_effect__84(st, v_p):
     """proc `attack_effect__84` (tcg.fills:215)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_damage_self(st, v_p, 30)
     return st
 
@@ -4859,7 +4890,7 @@ def p_attack_effect__84(st, v_p):
 def p_attack_effect__85(st, v_p):
     """proc `attack_effect__85` (tcg.fills:179)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_discard_energy(st, v_p, 0, 7, 1)
     return st
 
@@ -4867,7 +4898,7 @@ def p_attack_effect__85(st, v_p):
 def p_attack_effect__86(st, v_p):
     """proc `attack_effect__86` (tcg.fills:498)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_protect(st, v_p, 20, False)
     return st
 
@@ -4875,7 +4906,7 @@ def p_attack_effect__86(st, v_p):
 def p_attack_effect__87(st, v_p):
     """proc `attack_effect__87` (tcg.fills:347)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_discard_deck_tops(st, 5)
     return st
 
@@ -4883,7 +4914,7 @@ def p_attack_effect__87(st, v_p):
 def p_attack_effect__88(st, v_p):
     """proc `attack_effect__88` (tcg.fills:155)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_damage_per_heads(st, 2, 20)
     return st
 
@@ -4891,7 +4922,7 @@ def p_attack_effect__88(st, v_p):
 def p_attack_effect__89(st, v_p):
     """proc `attack_effect__89` (tcg.fills:383)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_attach_from_zone(st, v_p, 0, 3, 1, True)
     return st
 
@@ -4899,7 +4930,7 @@ def p_attack_effect__89(st, v_p):
 def p_attack_effect__90(st, v_p):
     """proc `attack_effect__90` (tcg.fills:546)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_sweets_relay(st, v_p, 20)
     return st
 
@@ -4907,7 +4938,7 @@ def p_attack_effect__90(st, v_p):
 def p_attack_effect__91(st, v_p):
     """proc `attack_effect__91` (tcg.fills:293)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_bonus_if(st, v_p, 4, 20)
     return st
 
@@ -4915,7 +4946,7 @@ def p_attack_effect__91(st, v_p):
 def p_attack_effect__92(st, v_p):
     """proc `attack_effect__92` (tcg.fills:552)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_damage_per_relay(st, v_p, 40)
     return st
 
@@ -4923,7 +4954,7 @@ def p_attack_effect__92(st, v_p):
 def p_attack_effect__93(st, v_p):
     """proc `attack_effect__93` (tcg.fills:570)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_counter_damage(st, v_p, 30)
     return st
 
@@ -4931,14 +4962,14 @@ def p_attack_effect__93(st, v_p):
 def p_attack_effect__94(st, v_p):
     """proc `attack_effect__94` (tcg.fills:588)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     return st
 
 
 def p_attack_effect__95(st, v_p):
     """proc `attack_effect__95` (tcg.fills:335)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_pokemon_from_deck(st, v_p, 10)
     return st
 
@@ -4946,18 +4977,18 @@ def p_attack_effect__95(st, v_p):
 def p_attack_effect__96(st, v_p):
     """proc `attack_effect__96` (tcg.fills:425)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__96"]) == 0), jnp.bool_)
-    v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__96"]) != 0), jnp.bool_)
+    v_p = _lcast(v_p, jnp.int8)
+    v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__96"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__96"]) != 0), jnp.bool_)
     _c1312 = v__envc_seek
     def _then1313(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1314 = 0
         st["_envc_at_p_attack_effect__96"] = _cast(_a1314, jnp.int8)
         _a1315 = False
-        v__envc_seek = _cast(_a1315, jnp.bool_)
+        v__envc_seek = _lcast(_a1315, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1312, _then1313(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1312, lambda: _then1313(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 10, False, True)
     _c1316 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
     def _then1317(st, v_p, v__envc_run, v__envc_seek):
@@ -4965,32 +4996,32 @@ def p_attack_effect__96(st, v_p):
         _a1318 = 1
         st["_envc_at_p_attack_effect__96"] = _cast(_a1318, jnp.int8)
         _a1319 = False
-        v__envc_run = _cast(_a1319, jnp.bool_)
+        v__envc_run = _lcast(_a1319, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
     def _else1320(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1321 = True
-        v__envc_run = _cast(_a1321, jnp.bool_)
+        v__envc_run = _lcast(_a1321, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1316, _then1317(st, v_p, v__envc_run, v__envc_seek), _else1320(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1316, lambda: _then1317(st, v_p, v__envc_run, v__envc_seek), lambda: _else1320(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
 def p_attack_effect__97(st, v_p):
     """proc `attack_effect__97` (tcg.fills:486)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__97"]) == 0), jnp.bool_)
-    v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__97"]) != 0), jnp.bool_)
+    v_p = _lcast(v_p, jnp.int8)
+    v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__97"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__97"]) != 0), jnp.bool_)
     _c1322 = v__envc_seek
     def _then1323(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1324 = 0
         st["_envc_at_p_attack_effect__97"] = _cast(_a1324, jnp.int8)
         _a1325 = False
-        v__envc_seek = _cast(_a1325, jnp.bool_)
+        v__envc_seek = _lcast(_a1325, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1322, _then1323(st, v_p, v__envc_run, v__envc_seek), (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1322, lambda: _then1323(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_switch_opponent(st, v_p, True, False, False)
     _c1326 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
     def _then1327(st, v_p, v__envc_run, v__envc_seek):
@@ -4998,21 +5029,21 @@ def p_attack_effect__97(st, v_p):
         _a1328 = 1
         st["_envc_at_p_attack_effect__97"] = _cast(_a1328, jnp.int8)
         _a1329 = False
-        v__envc_run = _cast(_a1329, jnp.bool_)
+        v__envc_run = _lcast(_a1329, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
     def _else1330(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1331 = True
-        v__envc_run = _cast(_a1331, jnp.bool_)
+        v__envc_run = _lcast(_a1331, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _select(_c1326, _then1327(st, v_p, v__envc_run, v__envc_seek), _else1330(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1326, lambda: _then1327(st, v_p, v__envc_run, v__envc_seek), lambda: _else1330(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
 def p_attack_effect__98(st, v_p):
     """proc `attack_effect__98` (tcg.fills:317)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_discard_opponent_hand_card(st, v_p, False)
     return st
 
@@ -5020,7 +5051,7 @@ def p_attack_effect__98(st, v_p):
 def p_attack_effect__99(st, v_p):
     """proc `attack_effect__99` (tcg.fills:287)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_bonus_if(st, v_p, 3, 40)
     return st
 
@@ -5028,7 +5059,7 @@ def p_attack_effect__99(st, v_p):
 def p_attack_effect__100(st, v_p):
     """proc `attack_effect__100` (tcg.fills:125)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     st = p_heal_on_heads(st, v_p, 0, 60)
     return st
 
@@ -5036,8 +5067,8 @@ def p_attack_effect__100(st, v_p):
 def p_ability_effect__1(st, v_p, v_s):
     """proc `ability_effect__1` (tcg.fills:619)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
     st = p_heal_all(st, v_p, 20)
     return st
 
@@ -5045,10 +5076,10 @@ def p_ability_effect__1(st, v_p, v_s):
 def p_ability_effect__2(st, v_p, v_s):
     """proc `ability_effect__2` (tcg.fills:655)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
-    v__envc_run = _cast((_i32(st["_envc_at_p_ability_effect__2"]) == 0), jnp.bool_)
-    v__envc_seek = _cast((_i32(st["_envc_at_p_ability_effect__2"]) != 0), jnp.bool_)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
+    v__envc_run = _lcast((_i32(st["_envc_at_p_ability_effect__2"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_p_ability_effect__2"]) != 0), jnp.bool_)
     _c1332 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_s) == 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__2"]) == 1)))
     def _then1333(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
@@ -5058,9 +5089,9 @@ def p_ability_effect__2(st, v_p, v_s):
             _a1336 = 0
             st["_envc_at_p_ability_effect__2"] = _cast(_a1336, jnp.int8)
             _a1337 = False
-            v__envc_seek = _cast(_a1337, jnp.bool_)
+            v__envc_seek = _lcast(_a1337, jnp.bool_)
             return st, (v_p, v_s, v__envc_run, v__envc_seek)
-        st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1334, _then1335(st, v_p, v_s, v__envc_run, v__envc_seek), (st, (v_p, v_s, v__envc_run, v__envc_seek)))
+        st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1334, lambda: _then1335(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)))
         st = p_switch_opponent(st, v_p, False, False, True)
         _c1338 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
         def _then1339(st, v_p, v_s, v__envc_run, v__envc_seek):
@@ -5068,24 +5099,24 @@ def p_ability_effect__2(st, v_p, v_s):
             _a1340 = 1
             st["_envc_at_p_ability_effect__2"] = _cast(_a1340, jnp.int8)
             _a1341 = False
-            v__envc_run = _cast(_a1341, jnp.bool_)
+            v__envc_run = _lcast(_a1341, jnp.bool_)
             return st, (v_p, v_s, v__envc_run, v__envc_seek)
         def _else1342(st, v_p, v_s, v__envc_run, v__envc_seek):
             st = dict(st)
             _a1343 = True
-            v__envc_run = _cast(_a1343, jnp.bool_)
+            v__envc_run = _lcast(_a1343, jnp.bool_)
             return st, (v_p, v_s, v__envc_run, v__envc_seek)
-        st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1338, _then1339(st, v_p, v_s, v__envc_run, v__envc_seek), _else1342(st, v_p, v_s, v__envc_run, v__envc_seek))
+        st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1338, lambda: _then1339(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: _else1342(st, v_p, v_s, v__envc_run, v__envc_seek))
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
-    st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1332, _then1333(st, v_p, v_s, v__envc_run, v__envc_seek), (st, (v_p, v_s, v__envc_run, v__envc_seek)))
+    st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1332, lambda: _then1333(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)))
     return st
 
 
 def p_ability_effect__3(st, v_p, v_s):
     """proc `ability_effect__3` (tcg.fills:687)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
     st = p_strike_back(st, v_s, 20)
     return st
 
@@ -5093,8 +5124,8 @@ def p_ability_effect__3(st, v_p, v_s):
 def p_ability_effect__4(st, v_p, v_s):
     """proc `ability_effect__4` (tcg.fills:669)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
     st = p_cut_damage(st, v_p, 10, 10)
     return st
 
@@ -5102,19 +5133,19 @@ def p_ability_effect__4(st, v_p, v_s):
 def p_ability_effect__5(st, v_p, v_s):
     """proc `ability_effect__5` (tcg.fills:643)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
-    v__envc_run = _cast((_i32(st["_envc_at_p_ability_effect__5"]) == 0), jnp.bool_)
-    v__envc_seek = _cast((_i32(st["_envc_at_p_ability_effect__5"]) != 0), jnp.bool_)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
+    v__envc_run = _lcast((_i32(st["_envc_at_p_ability_effect__5"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_p_ability_effect__5"]) != 0), jnp.bool_)
     _c1344 = v__envc_seek
     def _then1345(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1346 = 0
         st["_envc_at_p_ability_effect__5"] = _cast(_a1346, jnp.int8)
         _a1347 = False
-        v__envc_seek = _cast(_a1347, jnp.bool_)
+        v__envc_seek = _lcast(_a1347, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
-    st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1344, _then1345(st, v_p, v_s, v__envc_run, v__envc_seek), (st, (v_p, v_s, v__envc_run, v__envc_seek)))
+    st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1344, lambda: _then1345(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 20, False, False)
     _c1348 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
     def _then1349(st, v_p, v_s, v__envc_run, v__envc_seek):
@@ -5122,22 +5153,22 @@ def p_ability_effect__5(st, v_p, v_s):
         _a1350 = 1
         st["_envc_at_p_ability_effect__5"] = _cast(_a1350, jnp.int8)
         _a1351 = False
-        v__envc_run = _cast(_a1351, jnp.bool_)
+        v__envc_run = _lcast(_a1351, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
     def _else1352(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1353 = True
-        v__envc_run = _cast(_a1353, jnp.bool_)
+        v__envc_run = _lcast(_a1353, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
-    st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1348, _then1349(st, v_p, v_s, v__envc_run, v__envc_seek), _else1352(st, v_p, v_s, v__envc_run, v__envc_seek))
+    st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1348, lambda: _then1349(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: _else1352(st, v_p, v_s, v__envc_run, v__envc_seek))
     return st
 
 
 def p_ability_effect__6(st, v_p, v_s):
     """proc `ability_effect__6` (tcg.fills:625)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
     st = p_attach_from_zone(st, v_p, v_s, 3, 1, True)
     return st
 
@@ -5145,8 +5176,8 @@ def p_ability_effect__6(st, v_p, v_s):
 def p_ability_effect__7(st, v_p, v_s):
     """proc `ability_effect__7` (tcg.fills:718)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
     st = p_lock_opponent_supporters(st, v_p, v_s)
     return st
 
@@ -5154,8 +5185,8 @@ def p_ability_effect__7(st, v_p, v_s):
 def p_ability_effect__8(st, v_p, v_s):
     """proc `ability_effect__8` (tcg.fills:631)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
     st = p_afflict_opponent_on_heads(st, v_p, 1)
     return st
 
@@ -5163,8 +5194,8 @@ def p_ability_effect__8(st, v_p, v_s):
 def p_ability_effect__9(st, v_p, v_s):
     """proc `ability_effect__9` (tcg.fills:613)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
     st = p_attach_from_zone(st, v_p, 0, 4, 1, False)
     return st
 
@@ -5172,8 +5203,8 @@ def p_ability_effect__9(st, v_p, v_s):
 def p_ability_effect__10(st, v_p, v_s):
     """proc `ability_effect__10` (tcg.fills:637)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
     st = p_poison_opponent_from(st, v_p, v_s)
     return st
 
@@ -5181,8 +5212,8 @@ def p_ability_effect__10(st, v_p, v_s):
 def p_ability_effect__11(st, v_p, v_s):
     """proc `ability_effect__11` (tcg.fills:675)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
     st = p_cut_damage(st, v_p, 10, 20)
     return st
 
@@ -5190,19 +5221,19 @@ def p_ability_effect__11(st, v_p, v_s):
 def p_ability_effect__12(st, v_p, v_s):
     """proc `ability_effect__12` (tcg.fills:649)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
-    v__envc_run = _cast((_i32(st["_envc_at_p_ability_effect__12"]) == 0), jnp.bool_)
-    v__envc_seek = _cast((_i32(st["_envc_at_p_ability_effect__12"]) != 0), jnp.bool_)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
+    v__envc_run = _lcast((_i32(st["_envc_at_p_ability_effect__12"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_p_ability_effect__12"]) != 0), jnp.bool_)
     _c1354 = v__envc_seek
     def _then1355(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1356 = 0
         st["_envc_at_p_ability_effect__12"] = _cast(_a1356, jnp.int8)
         _a1357 = False
-        v__envc_seek = _cast(_a1357, jnp.bool_)
+        v__envc_seek = _lcast(_a1357, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
-    st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1354, _then1355(st, v_p, v_s, v__envc_run, v__envc_seek), (st, (v_p, v_s, v__envc_run, v__envc_seek)))
+    st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1354, lambda: _then1355(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)))
     st = p_switch_opponent(st, v_p, False, True, False)
     _c1358 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
     def _then1359(st, v_p, v_s, v__envc_run, v__envc_seek):
@@ -5210,22 +5241,22 @@ def p_ability_effect__12(st, v_p, v_s):
         _a1360 = 1
         st["_envc_at_p_ability_effect__12"] = _cast(_a1360, jnp.int8)
         _a1361 = False
-        v__envc_run = _cast(_a1361, jnp.bool_)
+        v__envc_run = _lcast(_a1361, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
     def _else1362(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1363 = True
-        v__envc_run = _cast(_a1363, jnp.bool_)
+        v__envc_run = _lcast(_a1363, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
-    st, (v_p, v_s, v__envc_run, v__envc_seek) = _select(_c1358, _then1359(st, v_p, v_s, v__envc_run, v__envc_seek), _else1362(st, v_p, v_s, v__envc_run, v__envc_seek))
+    st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1358, lambda: _then1359(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: _else1362(st, v_p, v_s, v__envc_run, v__envc_seek))
     return st
 
 
 def p_ability_effect__13(st, v_p, v_s):
     """proc `ability_effect__13` (tcg.fills:663)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
     st = p_look_at_deck(st, v_p, 1)
     return st
 
@@ -5233,8 +5264,8 @@ def p_ability_effect__13(st, v_p, v_s):
 def p_ability_effect__14(st, v_p, v_s):
     """proc `ability_effect__14` (tcg.fills:693)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
     st = p_heal_on_attach(st, v_p, v_s, 4, 20)
     return st
 
@@ -5242,8 +5273,8 @@ def p_ability_effect__14(st, v_p, v_s):
 def p_ability_effect__15(st, v_p, v_s):
     """proc `ability_effect__15` (tcg.fills:699)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
     st = p_hit_on_attach(st, v_p, 6, 20)
     return st
 
@@ -5251,16 +5282,16 @@ def p_ability_effect__15(st, v_p, v_s):
 def p_ability_effect__16(st, v_p, v_s):
     """proc `ability_effect__16` (tcg.fills:705)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
     return st
 
 
 def p_ability_effect__17(st, v_p, v_s):
     """proc `ability_effect__17` (tcg.fills:681)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
     st = p_cut_damage(st, v_p, 5, 30)
     return st
 
@@ -5268,8 +5299,8 @@ def p_ability_effect__17(st, v_p, v_s):
 def p_ability_effect__18(st, v_p, v_s):
     """proc `ability_effect__18` (tcg.fills:711)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
     st = p_attach_from_zone(st, v_p, v_s, 3, 1, True)
     return st
 
@@ -5277,8 +5308,8 @@ def p_ability_effect__18(st, v_p, v_s):
 def p_trainer_effect__1(st, v_p, v_target):
     """proc `trainer_effect__1` (tcg.fills:824)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_target = _cast(v_target, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_target = _lcast(v_target, jnp.int8)
     st = p_play_as_pokemon(st, v_p, 40, 9)
     return st
 
@@ -5286,8 +5317,8 @@ def p_trainer_effect__1(st, v_p, v_target):
 def p_trainer_effect__2(st, v_p, v_target):
     """proc `trainer_effect__2` (tcg.fills:754)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_target = _cast(v_target, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_target = _lcast(v_target, jnp.int8)
     st = p_heal_type(st, v_p, v_target, 0, 50)
     return st
 
@@ -5295,9 +5326,9 @@ def p_trainer_effect__2(st, v_p, v_target):
 def p_trainer_effect__3(st, v_p, v_target):
     """proc `trainer_effect__3` (tcg.fills:760)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_target = _cast(v_target, jnp.int8)
-    v_going = _cast(True, jnp.bool_)
+    v_p = _lcast(v_p, jnp.int8)
+    v_target = _lcast(v_target, jnp.int8)
+    v_going = _lcast(True, jnp.bool_)
     v_k = jnp.int32(0)
     def _loop1364(i, carry):
         st, (v_p, v_target, v_going, v_k) = dict(carry[0]), carry[1]
@@ -5314,11 +5345,11 @@ def p_trainer_effect__3(st, v_p, v_target):
             def _else1370(st, v_p, v_target, v_going, v_k):
                 st = dict(st)
                 _a1371 = False
-                v_going = _cast(_a1371, jnp.bool_)
+                v_going = _lcast(_a1371, jnp.bool_)
                 return st, (v_p, v_target, v_going, v_k)
-            st, (v_p, v_target, v_going, v_k) = _select(_c1367, _then1369(st, v_p, v_target, v_going, v_k), _else1370(st, v_p, v_target, v_going, v_k))
+            st, (v_p, v_target, v_going, v_k) = _branch(_c1367, lambda: _then1369(st, v_p, v_target, v_going, v_k), lambda: _else1370(st, v_p, v_target, v_going, v_k))
             return st, (v_p, v_target, v_going, v_k)
-        st, (v_p, v_target, v_going, v_k) = _select(_c1365, _then1366(st, v_p, v_target, v_going, v_k), (st, (v_p, v_target, v_going, v_k)))
+        st, (v_p, v_target, v_going, v_k) = _branch(_c1365, lambda: _then1366(st, v_p, v_target, v_going, v_k), lambda: (st, (v_p, v_target, v_going, v_k)))
         return st, (v_p, v_target, v_going, v_k)
     st, (v_p, v_target, v_going, v_k) = lax.fori_loop(0, 12, _loop1364, (st, (v_p, v_target, v_going, v_k)))
     return st
@@ -5327,8 +5358,8 @@ def p_trainer_effect__3(st, v_p, v_target):
 def p_trainer_effect__4(st, v_p, v_target):
     """proc `trainer_effect__4` (tcg.fills:817)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_target = _cast(v_target, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_target = _lcast(v_target, jnp.int8)
     st = p_add_named_attack_bonus(st, 9, 10, 11, 30)
     return st
 
@@ -5336,8 +5367,8 @@ def p_trainer_effect__4(st, v_p, v_target):
 def p_trainer_effect__5(st, v_p, v_target):
     """proc `trainer_effect__5` (tcg.fills:805)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_target = _cast(v_target, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_target = _lcast(v_target, jnp.int8)
     st = p_active_to_hand(st, v_p)
     return st
 
@@ -5345,8 +5376,8 @@ def p_trainer_effect__5(st, v_p, v_target):
 def p_trainer_effect__6(st, v_p, v_target):
     """proc `trainer_effect__6` (tcg.fills:748)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_target = _cast(v_target, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_target = _lcast(v_target, jnp.int8)
     st = p_add_attack_bonus(st, 10)
     return st
 
@@ -5354,8 +5385,8 @@ def p_trainer_effect__6(st, v_p, v_target):
 def p_trainer_effect__7(st, v_p, v_target):
     """proc `trainer_effect__7` (tcg.fills:799)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_target = _cast(v_target, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_target = _lcast(v_target, jnp.int8)
     st = p_attach_from_zone(st, v_p, v_target, 5, 1, True)
     return st
 
@@ -5363,19 +5394,19 @@ def p_trainer_effect__7(st, v_p, v_target):
 def p_trainer_effect__8(st, v_p, v_target):
     """proc `trainer_effect__8` (tcg.fills:775)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_target = _cast(v_target, jnp.int8)
-    v__envc_run = _cast((_i32(st["_envc_at_p_trainer_effect__8"]) == 0), jnp.bool_)
-    v__envc_seek = _cast((_i32(st["_envc_at_p_trainer_effect__8"]) != 0), jnp.bool_)
+    v_p = _lcast(v_p, jnp.int8)
+    v_target = _lcast(v_target, jnp.int8)
+    v__envc_run = _lcast((_i32(st["_envc_at_p_trainer_effect__8"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_p_trainer_effect__8"]) != 0), jnp.bool_)
     _c1372 = v__envc_seek
     def _then1373(st, v_p, v_target, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1374 = 0
         st["_envc_at_p_trainer_effect__8"] = _cast(_a1374, jnp.int8)
         _a1375 = False
-        v__envc_seek = _cast(_a1375, jnp.bool_)
+        v__envc_seek = _lcast(_a1375, jnp.bool_)
         return st, (v_p, v_target, v__envc_run, v__envc_seek)
-    st, (v_p, v_target, v__envc_run, v__envc_seek) = _select(_c1372, _then1373(st, v_p, v_target, v__envc_run, v__envc_seek), (st, (v_p, v_target, v__envc_run, v__envc_seek)))
+    st, (v_p, v_target, v__envc_run, v__envc_seek) = _branch(_c1372, lambda: _then1373(st, v_p, v_target, v__envc_run, v__envc_seek), lambda: (st, (v_p, v_target, v__envc_run, v__envc_seek)))
     st = p_switch_opponent(st, v_p, False, True, False)
     _c1376 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
     def _then1377(st, v_p, v_target, v__envc_run, v__envc_seek):
@@ -5383,22 +5414,22 @@ def p_trainer_effect__8(st, v_p, v_target):
         _a1378 = 1
         st["_envc_at_p_trainer_effect__8"] = _cast(_a1378, jnp.int8)
         _a1379 = False
-        v__envc_run = _cast(_a1379, jnp.bool_)
+        v__envc_run = _lcast(_a1379, jnp.bool_)
         return st, (v_p, v_target, v__envc_run, v__envc_seek)
     def _else1380(st, v_p, v_target, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1381 = True
-        v__envc_run = _cast(_a1381, jnp.bool_)
+        v__envc_run = _lcast(_a1381, jnp.bool_)
         return st, (v_p, v_target, v__envc_run, v__envc_seek)
-    st, (v_p, v_target, v__envc_run, v__envc_seek) = _select(_c1376, _then1377(st, v_p, v_target, v__envc_run, v__envc_seek), _else1380(st, v_p, v_target, v__envc_run, v__envc_seek))
+    st, (v_p, v_target, v__envc_run, v__envc_seek) = _branch(_c1376, lambda: _then1377(st, v_p, v_target, v__envc_run, v__envc_seek), lambda: _else1380(st, v_p, v_target, v__envc_run, v__envc_seek))
     return st
 
 
 def p_trainer_effect__9(st, v_p, v_target):
     """proc `trainer_effect__9` (tcg.fills:811)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_target = _cast(v_target, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_target = _lcast(v_target, jnp.int8)
     st = p_move_bench_energy(st, v_p, 3)
     return st
 
@@ -5406,8 +5437,8 @@ def p_trainer_effect__9(st, v_p, v_target):
 def p_trainer_effect__10(st, v_p, v_target):
     """proc `trainer_effect__10` (tcg.fills:736)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_target = _cast(v_target, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_target = _lcast(v_target, jnp.int8)
     st = p_heal(st, v_p, v_target, 20)
     return st
 
@@ -5415,8 +5446,8 @@ def p_trainer_effect__10(st, v_p, v_target):
 def p_trainer_effect__11(st, v_p, v_target):
     """proc `trainer_effect__11` (tcg.fills:742)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_target = _cast(v_target, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_target = _lcast(v_target, jnp.int8)
     st = p_add_retreat_discount(st, 1)
     return st
 
@@ -5424,8 +5455,8 @@ def p_trainer_effect__11(st, v_p, v_target):
 def p_trainer_effect__12(st, v_p, v_target):
     """proc `trainer_effect__12` (tcg.fills:787)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_target = _cast(v_target, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_target = _lcast(v_target, jnp.int8)
     st = p_see_opponent_hand(st, v_p)
     return st
 
@@ -5433,8 +5464,8 @@ def p_trainer_effect__12(st, v_p, v_target):
 def p_trainer_effect__13(st, v_p, v_target):
     """proc `trainer_effect__13` (tcg.fills:793)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_target = _cast(v_target, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_target = _lcast(v_target, jnp.int8)
     st = p_look_at_deck(st, v_p, 3)
     return st
 
@@ -5442,8 +5473,8 @@ def p_trainer_effect__13(st, v_p, v_target):
 def p_trainer_effect__14(st, v_p, v_target):
     """proc `trainer_effect__14` (tcg.fills:730)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_target = _cast(v_target, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_target = _lcast(v_target, jnp.int8)
     st = p_basic_from_deck(st, v_p)
     return st
 
@@ -5451,8 +5482,8 @@ def p_trainer_effect__14(st, v_p, v_target):
 def p_trainer_effect__15(st, v_p, v_target):
     """proc `trainer_effect__15` (tcg.fills:781)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_target = _cast(v_target, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_target = _lcast(v_target, jnp.int8)
     st = p_opponent_hand_into_deck(st, v_p, 3)
     return st
 
@@ -5460,8 +5491,8 @@ def p_trainer_effect__15(st, v_p, v_target):
 def p_trainer_effect__16(st, v_p, v_target):
     """proc `trainer_effect__16` (tcg.fills:724)"""
     st = dict(st)
-    v_p = _cast(v_p, jnp.int8)
-    v_target = _cast(v_target, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_target = _lcast(v_target, jnp.int8)
     st = p_draw_cards(st, v_p, 2)
     return st
 
@@ -5469,18 +5500,18 @@ def p_trainer_effect__16(st, v_p, v_target):
 def p_attack_effect__dispatch(st, v_effect, v_p):
     """proc `attack_effect__dispatch` (tcg.envspec:1089)"""
     st = dict(st)
-    v_effect = _cast(v_effect, jnp.int8)
-    v_p = _cast(v_p, jnp.int8)
-    v__envc_run = _cast((_i32(st["_envc_at_p_attack_effect__dispatch"]) == 0), jnp.bool_)
-    v__envc_seek = _cast((_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0), jnp.bool_)
-    v_op_0 = _cast(0, jnp.int8)
+    v_effect = _lcast(v_effect, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__dispatch"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0), jnp.bool_)
+    v_op_0 = _lcast(0, jnp.int8)
     _c1382 = v__envc_run
     def _then1383(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         _a1384 = _K34[_i32(v_effect)][0]
-        v_op_0 = _cast(_a1384, jnp.int8)
+        v_op_0 = _lcast(_a1384, jnp.int8)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1382, _then1383(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1382, lambda: _then1383(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
     _c1385 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
     _c1386 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
     _c1387 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
@@ -5557,27 +5588,27 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1441(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        v__envc_arg1 = _cast(0, jnp.int8)
+        v__envc_arg1 = _lcast(0, jnp.int8)
         _c1442 = v__envc_run
         def _then1443(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
             _a1444 = _K41[_i32(v_effect)][0]
-            v__envc_arg1 = _cast(_a1444, jnp.int8)
+            v__envc_arg1 = _lcast(_a1444, jnp.int8)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _select(_c1442, _then1443(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _branch(_c1442, lambda: _then1443(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)))
         _c1445 = v__envc_seek
         def _then1446(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
             _a1447 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            v_effect = _cast(_a1447, jnp.int8)
+            v_effect = _lcast(_a1447, jnp.int8)
             _a1448 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            v_p = _cast(_a1448, jnp.int8)
+            v_p = _lcast(_a1448, jnp.int8)
             _a1449 = 0
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1449, jnp.int8)
             _a1450 = False
-            v__envc_seek = _cast(_a1450, jnp.bool_)
+            v__envc_seek = _lcast(_a1450, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _select(_c1445, _then1446(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _branch(_c1445, lambda: _then1446(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)))
         st = p_attach_to_bench_choice(st, v_p, v__envc_arg1)
         _c1451 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
         def _then1452(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
@@ -5589,14 +5620,14 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
             _a1455 = 1
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1455, jnp.int8)
             _a1456 = False
-            v__envc_run = _cast(_a1456, jnp.bool_)
+            v__envc_run = _lcast(_a1456, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
         def _else1457(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
             _a1458 = True
-            v__envc_run = _cast(_a1458, jnp.bool_)
+            v__envc_run = _lcast(_a1458, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _select(_c1451, _then1452(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1), _else1457(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _branch(_c1451, lambda: _then1452(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1), lambda: _else1457(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1))
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1459(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
@@ -5628,30 +5659,30 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1466(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        v__envc_arg2 = _cast(0, jnp.int16)
-        v__envc_arg3 = _cast(False, jnp.bool_)
+        v__envc_arg2 = _lcast(0, jnp.int16)
+        v__envc_arg3 = _lcast(False, jnp.bool_)
         _c1467 = v__envc_run
         def _then1468(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
             st = dict(st)
             _a1469 = _K52[_i32(v_effect)][0]
-            v__envc_arg2 = _cast(_a1469, jnp.int16)
+            v__envc_arg2 = _lcast(_a1469, jnp.int16)
             _a1470 = _K53[_i32(v_effect)][0]
-            v__envc_arg3 = _cast(_a1470, jnp.bool_)
+            v__envc_arg3 = _lcast(_a1470, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _select(_c1467, _then1468(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(_c1467, lambda: _then1468(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)))
         _c1471 = v__envc_seek
         def _then1472(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
             st = dict(st)
             _a1473 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            v_effect = _cast(_a1473, jnp.int8)
+            v_effect = _lcast(_a1473, jnp.int8)
             _a1474 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            v_p = _cast(_a1474, jnp.int8)
+            v_p = _lcast(_a1474, jnp.int8)
             _a1475 = 0
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1475, jnp.int8)
             _a1476 = False
-            v__envc_seek = _cast(_a1476, jnp.bool_)
+            v__envc_seek = _lcast(_a1476, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _select(_c1471, _then1472(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(_c1471, lambda: _then1472(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)))
         st = p_damage_opponent_choice(st, v_p, v__envc_arg2, v__envc_arg3, True)
         _c1477 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
         def _then1478(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
@@ -5663,14 +5694,14 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
             _a1481 = 2
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1481, jnp.int8)
             _a1482 = False
-            v__envc_run = _cast(_a1482, jnp.bool_)
+            v__envc_run = _lcast(_a1482, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
         def _else1483(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
             st = dict(st)
             _a1484 = True
-            v__envc_run = _cast(_a1484, jnp.bool_)
+            v__envc_run = _lcast(_a1484, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _select(_c1477, _then1478(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3), _else1483(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(_c1477, lambda: _then1478(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3), lambda: _else1483(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3))
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1485(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
@@ -5702,30 +5733,30 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1492(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        v__envc_arg4 = _cast(0, jnp.int16)
-        v__envc_arg5 = _cast(False, jnp.bool_)
+        v__envc_arg4 = _lcast(0, jnp.int16)
+        v__envc_arg5 = _lcast(False, jnp.bool_)
         _c1493 = v__envc_run
         def _then1494(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
             st = dict(st)
             _a1495 = _K59[_i32(v_effect)][0]
-            v__envc_arg4 = _cast(_a1495, jnp.int16)
+            v__envc_arg4 = _lcast(_a1495, jnp.int16)
             _a1496 = _K60[_i32(v_effect)][0]
-            v__envc_arg5 = _cast(_a1496, jnp.bool_)
+            v__envc_arg5 = _lcast(_a1496, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _select(_c1493, _then1494(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(_c1493, lambda: _then1494(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)))
         _c1497 = v__envc_seek
         def _then1498(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
             st = dict(st)
             _a1499 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            v_effect = _cast(_a1499, jnp.int8)
+            v_effect = _lcast(_a1499, jnp.int8)
             _a1500 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            v_p = _cast(_a1500, jnp.int8)
+            v_p = _lcast(_a1500, jnp.int8)
             _a1501 = 0
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1501, jnp.int8)
             _a1502 = False
-            v__envc_seek = _cast(_a1502, jnp.bool_)
+            v__envc_seek = _lcast(_a1502, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _select(_c1497, _then1498(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(_c1497, lambda: _then1498(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)))
         st = p_damage_own_choice(st, v_p, v__envc_arg4, v__envc_arg5)
         _c1503 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
         def _then1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
@@ -5737,14 +5768,14 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
             _a1507 = 3
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1507, jnp.int8)
             _a1508 = False
-            v__envc_run = _cast(_a1508, jnp.bool_)
+            v__envc_run = _lcast(_a1508, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
         def _else1509(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
             st = dict(st)
             _a1510 = True
-            v__envc_run = _cast(_a1510, jnp.bool_)
+            v__envc_run = _lcast(_a1510, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _select(_c1503, _then1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5), _else1509(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(_c1503, lambda: _then1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5), lambda: _else1509(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5))
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1511(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
@@ -5752,15 +5783,15 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
         def _then1513(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             _a1514 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            v_effect = _cast(_a1514, jnp.int8)
+            v_effect = _lcast(_a1514, jnp.int8)
             _a1515 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            v_p = _cast(_a1515, jnp.int8)
+            v_p = _lcast(_a1515, jnp.int8)
             _a1516 = 0
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1516, jnp.int8)
             _a1517 = False
-            v__envc_seek = _cast(_a1517, jnp.bool_)
+            v__envc_seek = _lcast(_a1517, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1512, _then1513(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1512, lambda: _then1513(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
         st = p_switch_self(st, v_p)
         _c1518 = (_i32(st["_envc_at_p_switch_self"]) != 0)
         def _then1519(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
@@ -5772,14 +5803,14 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
             _a1522 = 4
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1522, jnp.int8)
             _a1523 = False
-            v__envc_run = _cast(_a1523, jnp.bool_)
+            v__envc_run = _lcast(_a1523, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
         def _else1524(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             _a1525 = True
-            v__envc_run = _cast(_a1525, jnp.bool_)
+            v__envc_run = _lcast(_a1525, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1518, _then1519(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _else1524(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1518, lambda: _then1519(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _else1524(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1526(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
@@ -5795,30 +5826,30 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1529(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        v__envc_arg6 = _cast(False, jnp.bool_)
-        v__envc_arg7 = _cast(False, jnp.bool_)
+        v__envc_arg6 = _lcast(False, jnp.bool_)
+        v__envc_arg7 = _lcast(False, jnp.bool_)
         _c1530 = v__envc_run
         def _then1531(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
             st = dict(st)
             _a1532 = _K62[_i32(v_effect)][0]
-            v__envc_arg6 = _cast(_a1532, jnp.bool_)
+            v__envc_arg6 = _lcast(_a1532, jnp.bool_)
             _a1533 = _K63[_i32(v_effect)][0]
-            v__envc_arg7 = _cast(_a1533, jnp.bool_)
+            v__envc_arg7 = _lcast(_a1533, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _select(_c1530, _then1531(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _branch(_c1530, lambda: _then1531(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)))
         _c1534 = v__envc_seek
         def _then1535(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
             st = dict(st)
             _a1536 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            v_effect = _cast(_a1536, jnp.int8)
+            v_effect = _lcast(_a1536, jnp.int8)
             _a1537 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            v_p = _cast(_a1537, jnp.int8)
+            v_p = _lcast(_a1537, jnp.int8)
             _a1538 = 0
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1538, jnp.int8)
             _a1539 = False
-            v__envc_seek = _cast(_a1539, jnp.bool_)
+            v__envc_seek = _lcast(_a1539, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _select(_c1534, _then1535(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _branch(_c1534, lambda: _then1535(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)))
         st = p_switch_opponent(st, v_p, v__envc_arg6, v__envc_arg7, False)
         _c1540 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
         def _then1541(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
@@ -5830,14 +5861,14 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
             _a1544 = 5
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1544, jnp.int8)
             _a1545 = False
-            v__envc_run = _cast(_a1545, jnp.bool_)
+            v__envc_run = _lcast(_a1545, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
         def _else1546(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
             st = dict(st)
             _a1547 = True
-            v__envc_run = _cast(_a1547, jnp.bool_)
+            v__envc_run = _lcast(_a1547, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _select(_c1540, _then1541(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7), _else1546(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _branch(_c1540, lambda: _then1541(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7), lambda: _else1546(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7))
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1548(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
@@ -5873,15 +5904,15 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
         def _then1557(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             _a1558 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            v_effect = _cast(_a1558, jnp.int8)
+            v_effect = _lcast(_a1558, jnp.int8)
             _a1559 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            v_p = _cast(_a1559, jnp.int8)
+            v_p = _lcast(_a1559, jnp.int8)
             _a1560 = 0
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1560, jnp.int8)
             _a1561 = False
-            v__envc_seek = _cast(_a1561, jnp.bool_)
+            v__envc_seek = _lcast(_a1561, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1556, _then1557(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1556, lambda: _then1557(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
         st = p_copy_attack(st, v_p)
         _c1562 = (_i32(st["_envc_at_p_copy_attack"]) != 0)
         def _then1563(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
@@ -5893,14 +5924,14 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
             _a1566 = 6
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1566, jnp.int8)
             _a1567 = False
-            v__envc_run = _cast(_a1567, jnp.bool_)
+            v__envc_run = _lcast(_a1567, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
         def _else1568(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             _a1569 = True
-            v__envc_run = _cast(_a1569, jnp.bool_)
+            v__envc_run = _lcast(_a1569, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1562, _then1563(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _else1568(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1562, lambda: _then1563(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _else1568(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1570(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
@@ -5920,15 +5951,15 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
         def _then1575(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             _a1576 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            v_effect = _cast(_a1576, jnp.int8)
+            v_effect = _lcast(_a1576, jnp.int8)
             _a1577 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            v_p = _cast(_a1577, jnp.int8)
+            v_p = _lcast(_a1577, jnp.int8)
             _a1578 = 0
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1578, jnp.int8)
             _a1579 = False
-            v__envc_seek = _cast(_a1579, jnp.bool_)
+            v__envc_seek = _lcast(_a1579, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1574, _then1575(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1574, lambda: _then1575(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
         st = p_attach_to_benched_choices(st, v_p, 2, 2)
         _c1580 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
         def _then1581(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
@@ -5940,14 +5971,14 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
             _a1584 = 7
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1584, jnp.int8)
             _a1585 = False
-            v__envc_run = _cast(_a1585, jnp.bool_)
+            v__envc_run = _lcast(_a1585, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
         def _else1586(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             _a1587 = True
-            v__envc_run = _cast(_a1587, jnp.bool_)
+            v__envc_run = _lcast(_a1587, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1580, _then1581(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _else1586(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1580, lambda: _then1581(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _else1586(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1588(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
@@ -5987,15 +6018,15 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
         def _then1598(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             _a1599 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            v_effect = _cast(_a1599, jnp.int8)
+            v_effect = _lcast(_a1599, jnp.int8)
             _a1600 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            v_p = _cast(_a1600, jnp.int8)
+            v_p = _lcast(_a1600, jnp.int8)
             _a1601 = 0
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1601, jnp.int8)
             _a1602 = False
-            v__envc_seek = _cast(_a1602, jnp.bool_)
+            v__envc_seek = _lcast(_a1602, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1597, _then1598(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1597, lambda: _then1598(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
         st = p_attack_effect__16(st, v_p)
         _c1603 = (_i32(st["_envc_at_p_attack_effect__16"]) != 0)
         def _then1604(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
@@ -6007,14 +6038,14 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
             _a1607 = 8
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1607, jnp.int8)
             _a1608 = False
-            v__envc_run = _cast(_a1608, jnp.bool_)
+            v__envc_run = _lcast(_a1608, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
         def _else1609(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             _a1610 = True
-            v__envc_run = _cast(_a1610, jnp.bool_)
+            v__envc_run = _lcast(_a1610, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1603, _then1604(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _else1609(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1603, lambda: _then1604(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _else1609(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1611(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
@@ -6023,40 +6054,40 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
             st = dict(st)
             st = p_attack_effect__36(st, v_p)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select(_c1612, _then1613(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1612, lambda: _then1613(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select_first((_c1385, _c1386, _c1387, _c1388, _c1389, _c1390, _c1391, _c1392, _c1393, _c1394, _c1395, _c1396, _c1397, _c1398, _c1399, _c1400, _c1401, _c1402, _c1403, _c1404, _c1405, _c1406, _c1407, _c1408, _c1409, _c1410, _c1411, _c1412, _c1413, _c1414, _c1415, _c1416, _c1417, _c1418, _c1419, _c1420, _c1421, _c1422, _c1423, _c1424, _c1425, _c1426, _c1427, _c1428, _c1429, _c1430, _c1431, _c1432, _c1433, _c1434, ), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)), (_then1435(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1436(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1437(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1438(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1439(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1440(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1441(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1459(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1460(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1461(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1462(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1463(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1464(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1465(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1466(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1485(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1486(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1487(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1488(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1489(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1490(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1491(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1492(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1511(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1526(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1527(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1528(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1529(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1548(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1549(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1550(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1551(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1552(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1553(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1554(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1555(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1570(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1571(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1572(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1573(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1588(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1589(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1590(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1591(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1592(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1593(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1594(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1595(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1596(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1611(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), ), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
-    v_op_1 = _cast(0, jnp.int8)
+    v_op_1 = _lcast(0, jnp.int8)
     _c1614 = v__envc_run
     def _then1615(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
         st = dict(st)
         _a1616 = _K34[_i32(v_effect)][1]
-        v_op_1 = _cast(_a1616, jnp.int8)
+        v_op_1 = _lcast(_a1616, jnp.int8)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)
-    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1) = _select(_c1614, _then1615(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)))
+    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1) = _branch(_c1614, lambda: _then1615(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)))
     _c1617 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_1) == 15)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 9)))
     def _then1618(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
         st = dict(st)
-        v__envc_arg8 = _cast(0, jnp.int16)
-        v__envc_arg9 = _cast(False, jnp.bool_)
+        v__envc_arg8 = _lcast(0, jnp.int16)
+        v__envc_arg9 = _lcast(False, jnp.bool_)
         _c1619 = v__envc_run
         def _then1620(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
             st = dict(st)
             _a1621 = _K52[_i32(v_effect)][1]
-            v__envc_arg8 = _cast(_a1621, jnp.int16)
+            v__envc_arg8 = _lcast(_a1621, jnp.int16)
             _a1622 = _K53[_i32(v_effect)][1]
-            v__envc_arg9 = _cast(_a1622, jnp.bool_)
+            v__envc_arg9 = _lcast(_a1622, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _select(_c1619, _then1620(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _branch(_c1619, lambda: _then1620(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)))
         _c1623 = v__envc_seek
         def _then1624(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
             st = dict(st)
             _a1625 = 0
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1625, jnp.int8)
             _a1626 = False
-            v__envc_seek = _cast(_a1626, jnp.bool_)
+            v__envc_seek = _lcast(_a1626, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _select(_c1623, _then1624(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _branch(_c1623, lambda: _then1624(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)))
         st = p_damage_opponent_choice(st, v_p, v__envc_arg8, v__envc_arg9, True)
         _c1627 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
         def _then1628(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
@@ -6064,35 +6095,35 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
             _a1629 = 9
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1629, jnp.int8)
             _a1630 = False
-            v__envc_run = _cast(_a1630, jnp.bool_)
+            v__envc_run = _lcast(_a1630, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
         def _else1631(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
             st = dict(st)
             _a1632 = True
-            v__envc_run = _cast(_a1632, jnp.bool_)
+            v__envc_run = _lcast(_a1632, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _select(_c1627, _then1628(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9), _else1631(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _branch(_c1627, lambda: _then1628(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9), lambda: _else1631(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9))
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)
-    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1) = _select(_c1617, _then1618(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)))
+    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1) = _branch(_c1617, lambda: _then1618(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)))
     return st
 
 
 def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
     """proc `ability_effect__dispatch` (tcg.envspec:1101)"""
     st = dict(st)
-    v_effect = _cast(v_effect, jnp.int8)
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
-    v__envc_run = _cast((_i32(st["_envc_at_p_ability_effect__dispatch"]) == 0), jnp.bool_)
-    v__envc_seek = _cast((_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0), jnp.bool_)
-    v_op_0 = _cast(0, jnp.int8)
+    v_effect = _lcast(v_effect, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
+    v__envc_run = _lcast((_i32(st["_envc_at_p_ability_effect__dispatch"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0), jnp.bool_)
+    v_op_0 = _lcast(0, jnp.int8)
     _c1633 = v__envc_run
     def _then1634(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         _a1635 = _K71[_i32(v_effect)][0]
-        v_op_0 = _cast(_a1635, jnp.int8)
+        v_op_0 = _lcast(_a1635, jnp.int8)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1633, _then1634(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
+    st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1633, lambda: _then1634(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
     _c1636 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
     _c1637 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
     _c1638 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
@@ -6126,9 +6157,9 @@ def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
             _a1655 = 0
             st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1655, jnp.int8)
             _a1656 = False
-            v__envc_seek = _cast(_a1656, jnp.bool_)
+            v__envc_seek = _lcast(_a1656, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1653, _then1654(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
+        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1653, lambda: _then1654(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
         st = p_damage_opponent_choice(st, v_p, 20, False, False)
         _c1657 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
         def _then1658(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
@@ -6136,14 +6167,14 @@ def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
             _a1659 = 1
             st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1659, jnp.int8)
             _a1660 = False
-            v__envc_run = _cast(_a1660, jnp.bool_)
+            v__envc_run = _lcast(_a1660, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
         def _else1661(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             _a1662 = True
-            v__envc_run = _cast(_a1662, jnp.bool_)
+            v__envc_run = _lcast(_a1662, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1657, _then1658(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _else1661(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0))
+        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1657, lambda: _then1658(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: _else1661(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0))
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
     def _then1663(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
@@ -6169,9 +6200,9 @@ def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
             _a1670 = 0
             st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1670, jnp.int8)
             _a1671 = False
-            v__envc_seek = _cast(_a1671, jnp.bool_)
+            v__envc_seek = _lcast(_a1671, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1668, _then1669(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
+        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1668, lambda: _then1669(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
         st = p_switch_opponent(st, v_p, False, True, False)
         _c1672 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
         def _then1673(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
@@ -6179,14 +6210,14 @@ def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
             _a1674 = 2
             st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1674, jnp.int8)
             _a1675 = False
-            v__envc_run = _cast(_a1675, jnp.bool_)
+            v__envc_run = _lcast(_a1675, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
         def _else1676(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             _a1677 = True
-            v__envc_run = _cast(_a1677, jnp.bool_)
+            v__envc_run = _lcast(_a1677, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1672, _then1673(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _else1676(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0))
+        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1672, lambda: _then1673(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: _else1676(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0))
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
     def _then1678(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
@@ -6208,9 +6239,9 @@ def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
             _a1684 = 0
             st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1684, jnp.int8)
             _a1685 = False
-            v__envc_seek = _cast(_a1685, jnp.bool_)
+            v__envc_seek = _lcast(_a1685, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1682, _then1683(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
+        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1682, lambda: _then1683(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
         st = p_ability_effect__2(st, v_p, v_s)
         _c1686 = (_i32(st["_envc_at_p_ability_effect__2"]) != 0)
         def _then1687(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
@@ -6218,14 +6249,14 @@ def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
             _a1688 = 3
             st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1688, jnp.int8)
             _a1689 = False
-            v__envc_run = _cast(_a1689, jnp.bool_)
+            v__envc_run = _lcast(_a1689, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
         def _else1690(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             _a1691 = True
-            v__envc_run = _cast(_a1691, jnp.bool_)
+            v__envc_run = _lcast(_a1691, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select(_c1686, _then1687(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _else1690(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0))
+        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1686, lambda: _then1687(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: _else1690(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0))
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
     st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select_first((_c1636, _c1637, _c1638, _c1639, _c1640, _c1641, _c1642, _c1643, _c1644, _c1645, _c1646, _c1647, _c1648, ), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)), (_then1649(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1650(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1651(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1652(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1663(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1664(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1665(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1666(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1667(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1678(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1679(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1680(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1681(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), ), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
     return st
@@ -6234,10 +6265,10 @@ def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
 def p_ability_effect__dispatch__1(st, v_effect, v_p, v_s):
     """proc `ability_effect__dispatch__1` (tcg.envspec:1101)"""
     st = dict(st)
-    v_effect = _cast(v_effect, jnp.int8)
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
-    v_op_0 = _cast(_K78[_i32(v_effect)][0], jnp.int8)
+    v_effect = _lcast(v_effect, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
+    v_op_0 = _lcast(_K78[_i32(v_effect)][0], jnp.int8)
     _c1692 = (_i32(v_op_0) == 1)
     _c1693 = (_i32(v_op_0) == 2)
     def _then1694(st, v_effect, v_p, v_s, v_op_0):
@@ -6255,10 +6286,10 @@ def p_ability_effect__dispatch__1(st, v_effect, v_p, v_s):
 def p_ability_effect__dispatch__2(st, v_effect, v_p, v_s):
     """proc `ability_effect__dispatch__2` (tcg.envspec:1101)"""
     st = dict(st)
-    v_effect = _cast(v_effect, jnp.int8)
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
-    v_op_0 = _cast(_K79[_i32(v_effect)][0], jnp.int8)
+    v_effect = _lcast(v_effect, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
+    v_op_0 = _lcast(_K79[_i32(v_effect)][0], jnp.int8)
     _c1696 = (_i32(v_op_0) == 1)
     _c1697 = (_i32(v_op_0) == 2)
     def _then1698(st, v_effect, v_p, v_s, v_op_0):
@@ -6276,51 +6307,51 @@ def p_ability_effect__dispatch__2(st, v_effect, v_p, v_s):
 def p_ability_effect__dispatch__3(st, v_effect, v_p, v_s):
     """proc `ability_effect__dispatch__3` (tcg.envspec:1101)"""
     st = dict(st)
-    v_effect = _cast(v_effect, jnp.int8)
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
-    v_op_0 = _cast(_K80[_i32(v_effect)][0], jnp.int8)
+    v_effect = _lcast(v_effect, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
+    v_op_0 = _lcast(_K80[_i32(v_effect)][0], jnp.int8)
     _c1700 = (_i32(v_op_0) == 1)
     def _then1701(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_lock_opponent_supporters(st, v_p, v_s)
         return st, (v_effect, v_p, v_s, v_op_0)
-    st, (v_effect, v_p, v_s, v_op_0) = _select(_c1700, _then1701(st, v_effect, v_p, v_s, v_op_0), (st, (v_effect, v_p, v_s, v_op_0)))
+    st, (v_effect, v_p, v_s, v_op_0) = _branch(_c1700, lambda: _then1701(st, v_effect, v_p, v_s, v_op_0), lambda: (st, (v_effect, v_p, v_s, v_op_0)))
     return st
 
 
 def p_ability_effect__dispatch__4(st, v_effect, v_p, v_s):
     """proc `ability_effect__dispatch__4` (tcg.envspec:1101)"""
     st = dict(st)
-    v_effect = _cast(v_effect, jnp.int8)
-    v_p = _cast(v_p, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
-    v_op_0 = _cast(_K81[_i32(v_effect)][0], jnp.int8)
+    v_effect = _lcast(v_effect, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
+    v_op_0 = _lcast(_K81[_i32(v_effect)][0], jnp.int8)
     _c1702 = (_i32(v_op_0) == 1)
     def _then1703(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_attach_from_zone(st, v_p, v_s, 3, 1, True)
         return st, (v_effect, v_p, v_s, v_op_0)
-    st, (v_effect, v_p, v_s, v_op_0) = _select(_c1702, _then1703(st, v_effect, v_p, v_s, v_op_0), (st, (v_effect, v_p, v_s, v_op_0)))
+    st, (v_effect, v_p, v_s, v_op_0) = _branch(_c1702, lambda: _then1703(st, v_effect, v_p, v_s, v_op_0), lambda: (st, (v_effect, v_p, v_s, v_op_0)))
     return st
 
 
 def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
     """proc `trainer_effect__dispatch` (tcg.envspec:1108)"""
     st = dict(st)
-    v_effect = _cast(v_effect, jnp.int8)
-    v_p = _cast(v_p, jnp.int8)
-    v_target = _cast(v_target, jnp.int8)
-    v__envc_run = _cast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 0), jnp.bool_)
-    v__envc_seek = _cast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0), jnp.bool_)
-    v_op_0 = _cast(0, jnp.int8)
+    v_effect = _lcast(v_effect, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
+    v_target = _lcast(v_target, jnp.int8)
+    v__envc_run = _lcast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0), jnp.bool_)
+    v_op_0 = _lcast(0, jnp.int8)
     _c1704 = v__envc_run
     def _then1705(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         _a1706 = _K82[_i32(v_effect)][0]
-        v_op_0 = _cast(_a1706, jnp.int8)
+        v_op_0 = _lcast(_a1706, jnp.int8)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _select(_c1704, _then1705(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)))
+    st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1704, lambda: _then1705(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)))
     _c1707 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
     _c1708 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
     _c1709 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
@@ -6369,9 +6400,9 @@ def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
             _a1732 = 0
             st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1732, jnp.int8)
             _a1733 = False
-            v__envc_seek = _cast(_a1733, jnp.bool_)
+            v__envc_seek = _lcast(_a1733, jnp.bool_)
             return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _select(_c1730, _then1731(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)))
+        st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1730, lambda: _then1731(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)))
         st = p_switch_opponent(st, v_p, False, True, False)
         _c1734 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
         def _then1735(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
@@ -6379,14 +6410,14 @@ def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
             _a1736 = 1
             st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1736, jnp.int8)
             _a1737 = False
-            v__envc_run = _cast(_a1737, jnp.bool_)
+            v__envc_run = _lcast(_a1737, jnp.bool_)
             return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
         def _else1738(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             _a1739 = True
-            v__envc_run = _cast(_a1739, jnp.bool_)
+            v__envc_run = _lcast(_a1739, jnp.bool_)
             return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _select(_c1734, _then1735(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _else1738(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0))
+        st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1734, lambda: _then1735(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), lambda: _else1738(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0))
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
     def _then1740(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
@@ -6431,22 +6462,22 @@ def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
 def p__envc_run_play_trainer(st, v_h, v_target):
     """proc `_envc_run_play_trainer` (tcg.envspec:2225)"""
     st = dict(st)
-    v_h = _cast(v_h, jnp.int8)
-    v_target = _cast(v_target, jnp.int8)
-    v__envc_run = _cast((_i32(st["_envc_at_a_play_trainer"]) == 0), jnp.bool_)
-    v__envc_seek = _cast((_i32(st["_envc_at_a_play_trainer"]) != 0), jnp.bool_)
-    v_p = _cast(0, jnp.int8)
-    v_c = _cast(0, jnp.int16)
+    v_h = _lcast(v_h, jnp.int8)
+    v_target = _lcast(v_target, jnp.int8)
+    v__envc_run = _lcast((_i32(st["_envc_at_a_play_trainer"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_a_play_trainer"]) != 0), jnp.bool_)
+    v_p = _lcast(0, jnp.int8)
+    v_c = _lcast(0, jnp.int16)
     _c1749 = v__envc_run
     def _then1750(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
         st = dict(st)
         _a1751 = st["current_player"]
-        v_p = _cast(_a1751, jnp.int8)
+        v_p = _lcast(_a1751, jnp.int8)
         _f1752 = _i32(v_h)
         _f1753 = _get(st["hand"], _i32(v_p))["len"]
         st = _fault_at(st, (_f1752 >= _f1753), 39, _f1752, _f1753)
         _a1754 = _get(st["hand"], _i32(v_p))["items"][_f1752]
-        v_c = _cast(_a1754, jnp.int16)
+        v_c = _lcast(_a1754, jnp.int16)
         _f1755 = _i32(v_h)
         _f1756 = _get(st["hand"], _i32(v_p))["len"]
         st = _fault_at(st, (_f1755 >= _f1756), 40, _f1755, _f1756)
@@ -6464,28 +6495,28 @@ def p__envc_run_play_trainer(st, v_h, v_target):
             _a1763 = True
             st["supporter"] = _cast(_a1763, jnp.bool_)
             return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)
-        st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c) = _select(_c1761, _then1762(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c), (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)))
+        st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c) = _branch(_c1761, lambda: _then1762(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c), lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)))
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)
-    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c) = _select(_c1749, _then1750(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c), (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)))
-    v__envc_arg1 = _cast(0, jnp.int8)
+    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c) = _branch(_c1749, lambda: _then1750(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c), lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)))
+    v__envc_arg1 = _lcast(0, jnp.int8)
     _c1764 = v__envc_run
     def _then1765(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
         _a1766 = _K4[_i32(v_c)]
-        v__envc_arg1 = _cast(_a1766, jnp.int8)
+        v__envc_arg1 = _lcast(_a1766, jnp.int8)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
-    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _select(_c1764, _then1765(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)))
+    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _branch(_c1764, lambda: _then1765(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)))
     _c1767 = v__envc_seek
     def _then1768(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
         _a1769 = st["_envc_frame_a_play_trainer__p"]
-        v_p = _cast(_a1769, jnp.int8)
+        v_p = _lcast(_a1769, jnp.int8)
         _a1770 = 0
         st["_envc_at_a_play_trainer"] = _cast(_a1770, jnp.int8)
         _a1771 = False
-        v__envc_seek = _cast(_a1771, jnp.bool_)
+        v__envc_seek = _lcast(_a1771, jnp.bool_)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
-    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _select(_c1767, _then1768(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)))
+    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _branch(_c1767, lambda: _then1768(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)))
     st = p_trainer_effect__dispatch(st, v__envc_arg1, v_p, v_target)
     _c1772 = (_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0)
     def _then1773(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
@@ -6495,54 +6526,54 @@ def p__envc_run_play_trainer(st, v_h, v_target):
         _a1775 = 1
         st["_envc_at_a_play_trainer"] = _cast(_a1775, jnp.int8)
         _a1776 = False
-        v__envc_run = _cast(_a1776, jnp.bool_)
+        v__envc_run = _lcast(_a1776, jnp.bool_)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
     def _else1777(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
         _a1778 = True
-        v__envc_run = _cast(_a1778, jnp.bool_)
+        v__envc_run = _lcast(_a1778, jnp.bool_)
         st = p_knock_outs(st)
         st = p_continue_game(st, v_p, True)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
-    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _select(_c1772, _then1773(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), _else1777(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1))
+    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _branch(_c1772, lambda: _then1773(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), lambda: _else1777(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1))
     return st
 
 
 def p__envc_run_use_ability(st, v_s):
     """proc `_envc_run_use_ability` (tcg.envspec:2242)"""
     st = dict(st)
-    v_s = _cast(v_s, jnp.int8)
-    v__envc_run = _cast((_i32(st["_envc_at_a_use_ability"]) == 0), jnp.bool_)
-    v__envc_seek = _cast((_i32(st["_envc_at_a_use_ability"]) != 0), jnp.bool_)
-    v_p = _cast(0, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
+    v__envc_run = _lcast((_i32(st["_envc_at_a_use_ability"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_a_use_ability"]) != 0), jnp.bool_)
+    v_p = _lcast(0, jnp.int8)
     _c1779 = v__envc_run
     def _then1780(st, v_s, v__envc_run, v__envc_seek, v_p):
         st = dict(st)
         _a1781 = st["current_player"]
-        v_p = _cast(_a1781, jnp.int8)
+        v_p = _lcast(_a1781, jnp.int8)
         _a1782 = True
         st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1782, jnp.bool_))
         return st, (v_s, v__envc_run, v__envc_seek, v_p)
-    st, (v_s, v__envc_run, v__envc_seek, v_p) = _select(_c1779, _then1780(st, v_s, v__envc_run, v__envc_seek, v_p), (st, (v_s, v__envc_run, v__envc_seek, v_p)))
-    v__envc_arg1 = _cast(0, jnp.int8)
+    st, (v_s, v__envc_run, v__envc_seek, v_p) = _branch(_c1779, lambda: _then1780(st, v_s, v__envc_run, v__envc_seek, v_p), lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p)))
+    v__envc_arg1 = _lcast(0, jnp.int8)
     _c1783 = v__envc_run
     def _then1784(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
         _a1785 = _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])]
-        v__envc_arg1 = _cast(_a1785, jnp.int8)
+        v__envc_arg1 = _lcast(_a1785, jnp.int8)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
-    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _select(_c1783, _then1784(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)))
+    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch(_c1783, lambda: _then1784(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)))
     _c1786 = v__envc_seek
     def _then1787(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
         _a1788 = st["_envc_frame_a_use_ability__p"]
-        v_p = _cast(_a1788, jnp.int8)
+        v_p = _lcast(_a1788, jnp.int8)
         _a1789 = 0
         st["_envc_at_a_use_ability"] = _cast(_a1789, jnp.int8)
         _a1790 = False
-        v__envc_seek = _cast(_a1790, jnp.bool_)
+        v__envc_seek = _lcast(_a1790, jnp.bool_)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
-    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _select(_c1786, _then1787(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)))
+    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch(_c1786, lambda: _then1787(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)))
     st = p_ability_effect__dispatch(st, v__envc_arg1, v_p, v_s)
     _c1791 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
     def _then1792(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
@@ -6552,45 +6583,45 @@ def p__envc_run_use_ability(st, v_s):
         _a1794 = 1
         st["_envc_at_a_use_ability"] = _cast(_a1794, jnp.int8)
         _a1795 = False
-        v__envc_run = _cast(_a1795, jnp.bool_)
+        v__envc_run = _lcast(_a1795, jnp.bool_)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
     def _else1796(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
         _a1797 = True
-        v__envc_run = _cast(_a1797, jnp.bool_)
+        v__envc_run = _lcast(_a1797, jnp.bool_)
         st = p_knock_outs(st)
         st = p_continue_game(st, v_p, True)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
-    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _select(_c1791, _then1792(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), _else1796(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1))
+    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch(_c1791, lambda: _then1792(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), lambda: _else1796(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1))
     return st
 
 
 def p__envc_run_attack(st, v_a):
     """proc `_envc_run_attack` (tcg.envspec:2292)"""
     st = dict(st)
-    v_a = _cast(v_a, jnp.int8)
-    v__envc_run = _cast((_i32(st["_envc_at_a_attack"]) == 0), jnp.bool_)
-    v__envc_seek = _cast((_i32(st["_envc_at_a_attack"]) != 0), jnp.bool_)
-    v_p = _cast(0, jnp.int8)
-    v_c = _cast(0, jnp.int16)
-    v_hits = _cast(True, jnp.bool_)
+    v_a = _lcast(v_a, jnp.int8)
+    v__envc_run = _lcast((_i32(st["_envc_at_a_attack"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_a_attack"]) != 0), jnp.bool_)
+    v_p = _lcast(0, jnp.int8)
+    v_c = _lcast(0, jnp.int16)
+    v_hits = _lcast(True, jnp.bool_)
     _c1798 = v__envc_run
     def _then1799(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
         st = dict(st)
         _a1800 = st["current_player"]
-        v_p = _cast(_a1800, jnp.int8)
+        v_p = _lcast(_a1800, jnp.int8)
         _a1801 = st["card"][_i32(v_p)][0]
-        v_c = _cast(_a1801, jnp.int16)
+        v_c = _lcast(_a1801, jnp.int16)
         _c1802 = (st["condition"][_i32(v_p)] == 3)
         def _then1803(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
             st, _r1804 = _randint(st, 0, 1)
             _a1805 = (_r1804 == 1)
-            v_hits = _cast(_a1805, jnp.bool_)
+            v_hits = _lcast(_a1805, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1802, _then1803(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1802, lambda: _then1803(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
         return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1798, _then1799(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1798, lambda: _then1799(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
     _c1806 = jnp.logical_or(jnp.logical_and(v__envc_run, v_hits), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_a_attack"]) == 1)))
     def _then1807(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
         st = dict(st)
@@ -6608,20 +6639,20 @@ def p__envc_run_attack(st, v_a):
                 st = dict(st)
                 st = p_ability_effect__dispatch__2(st, _K26[_i32(st["card"][(1 - _i32(v_p))][0])], (1 - _i32(v_p)), 0)
                 return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-            st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1813, _then1814(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+            st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1813, lambda: _then1814(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1808, _then1809(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1808, lambda: _then1809(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
         _c1815 = v__envc_seek
         def _then1816(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
             _a1817 = st["_envc_frame_a_attack__p"]
-            v_p = _cast(_a1817, jnp.int8)
+            v_p = _lcast(_a1817, jnp.int8)
             _a1818 = 0
             st["_envc_at_a_attack"] = _cast(_a1818, jnp.int8)
             _a1819 = False
-            v__envc_seek = _cast(_a1819, jnp.bool_)
+            v__envc_seek = _lcast(_a1819, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1815, _then1816(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1815, lambda: _then1816(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
         st = p_attack_texts(st, v_p, v_a)
         _c1820 = (_i32(st["_envc_at_p_attack_texts"]) != 0)
         def _then1821(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
@@ -6631,19 +6662,19 @@ def p__envc_run_attack(st, v_a):
             _a1823 = 1
             st["_envc_at_a_attack"] = _cast(_a1823, jnp.int8)
             _a1824 = False
-            v__envc_run = _cast(_a1824, jnp.bool_)
+            v__envc_run = _lcast(_a1824, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
         def _else1825(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
             _a1826 = True
-            v__envc_run = _cast(_a1826, jnp.bool_)
+            v__envc_run = _lcast(_a1826, jnp.bool_)
             st = p_hit_active(st, v_p)
             _a1827 = False
             st["attacking"] = _cast(_a1827, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1820, _then1821(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), _else1825(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits))
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1820, lambda: _then1821(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: _else1825(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits))
         return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1806, _then1807(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1806, lambda: _then1807(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
     _c1828 = v__envc_run
     def _then1829(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
         st = dict(st)
@@ -6653,9 +6684,9 @@ def p__envc_run_attack(st, v_a):
             st = dict(st)
             st = p_finish_turn(st)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1830, _then1831(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1830, lambda: _then1831(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
         return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _select(_c1828, _then1829(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1828, lambda: _then1829(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
     return st
 
 
@@ -6663,8 +6694,8 @@ def a_setup_active(st, index):
     """action `setup_active` (tcg.envspec:2157): index in 0..9"""
     st = dict(st)
     v_h = (index // 1) % 10
-    v_h = _cast(v_h, jnp.int8)
-    v_p = _cast(st["current_player"], jnp.int8)
+    v_h = _lcast(v_h, jnp.int8)
+    v_p = _lcast(st["current_player"], jnp.int8)
     _f1832 = _i32(v_h)
     _f1833 = _get(st["hand"], _i32(v_p))["len"]
     st = _fault_at(st, (_f1832 >= _f1833), 42, _f1832, _f1833)
@@ -6698,8 +6729,8 @@ def a_setup_bench(st, index):
     """action `setup_bench` (tcg.envspec:2164): index in 0..9"""
     st = dict(st)
     v_h = (index // 1) % 10
-    v_h = _cast(v_h, jnp.int8)
-    v_p = _cast(st["current_player"], jnp.int8)
+    v_h = _lcast(v_h, jnp.int8)
+    v_p = _lcast(st["current_player"], jnp.int8)
     _f1845 = _i32(v_h)
     _f1846 = _get(st["hand"], _i32(v_p))["len"]
     st = _fault_at(st, (_f1845 >= _f1846), 44, _f1845, _f1846)
@@ -6743,7 +6774,7 @@ def a_setup_done(st, index):
         st = p_begin_turn(st, st["first"])
         st = p_active_abilities(st)
         return st, ()
-    st, () = _select(_c1858, _then1859(st), _else1861(st))
+    st, () = _branch(_c1858, lambda: _then1859(st), lambda: _else1861(st))
     return st
 
 
@@ -6759,8 +6790,8 @@ def a_play_basic(st, index):
     """action `play_basic` (tcg.envspec:2182): index in 0..9"""
     st = dict(st)
     v_h = (index // 1) % 10
-    v_h = _cast(v_h, jnp.int8)
-    v_p = _cast(st["current_player"], jnp.int8)
+    v_h = _lcast(v_h, jnp.int8)
+    v_p = _lcast(st["current_player"], jnp.int8)
     _f1865 = _i32(v_h)
     _f1866 = _get(st["hand"], _i32(v_p))["len"]
     st = _fault_at(st, (_f1865 >= _f1866), 46, _f1865, _f1866)
@@ -6795,9 +6826,9 @@ def a_evolve(st, index):
     st = dict(st)
     v_h = (index // 4) % 10
     v_s = (index // 1) % 4
-    v_h = _cast(v_h, jnp.int8)
-    v_s = _cast(v_s, jnp.int8)
-    v_p = _cast(st["current_player"], jnp.int8)
+    v_h = _lcast(v_h, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
+    v_p = _lcast(st["current_player"], jnp.int8)
     _a1878 = st["card"][_i32(v_p)][_i32(v_s)]
     st["below"] = st["below"].at[(_i32(v_p), _i32(v_s), jnp.minimum(_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]), 1))].set(_cast(_a1878, jnp.int16))
     _a1879 = jnp.minimum((_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]) + 1), 2)
@@ -6820,7 +6851,7 @@ def a_evolve(st, index):
         st = p_clear_conditions(st, v_p)
         st = p_active_abilities(st)
         return st, (v_h, v_s, v_p)
-    st, (v_h, v_s, v_p) = _select(_c1887, _then1888(st, v_h, v_s, v_p), (st, (v_h, v_s, v_p)))
+    st, (v_h, v_s, v_p) = _branch(_c1887, lambda: _then1888(st, v_h, v_s, v_p), lambda: (st, (v_h, v_s, v_p)))
     return st
 
 
@@ -6848,8 +6879,8 @@ def a_attach(st, index):
     """action `attach` (tcg.envspec:2206): index in 0..3"""
     st = dict(st)
     v_s = (index // 1) % 4
-    v_s = _cast(v_s, jnp.int8)
-    v_p = _cast(st["current_player"], jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
+    v_p = _lcast(st["current_player"], jnp.int8)
     _a1899 = jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(st["zone"][_i32(v_p)])]) + 1), 12)
     st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(st["zone"][_i32(v_p)]))].set(_cast(_a1899, jnp.int8))
     _a1900 = st["zone"][_i32(v_p)]
@@ -6865,7 +6896,7 @@ def a_attach(st, index):
         st = p_knock_outs(st)
         st = p_continue_game(st, v_p, True)
         return st, (v_s, v_p)
-    st, (v_s, v_p) = _select(_c1903, _then1904(st, v_s, v_p), (st, (v_s, v_p)))
+    st, (v_s, v_p) = _branch(_c1903, lambda: _then1904(st, v_s, v_p), lambda: (st, (v_s, v_p)))
     return st
 
 
@@ -6882,8 +6913,8 @@ def a_play_trainer(st, index):
     st = dict(st)
     v_h = (index // 4) % 10
     v_target = (index // 1) % 4
-    v_h = _cast(v_h, jnp.int8)
-    v_target = _cast(v_target, jnp.int8)
+    v_h = _lcast(v_h, jnp.int8)
+    v_target = _lcast(v_target, jnp.int8)
     st = p__envc_run_play_trainer(st, v_h, v_target)
     return st
 
@@ -6915,7 +6946,7 @@ def a_use_ability(st, index):
     """action `use_ability` (tcg.envspec:2242): index in 0..3"""
     st = dict(st)
     v_s = (index // 1) % 4
-    v_s = _cast(v_s, jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
     st = p__envc_run_use_ability(st, v_s)
     return st
 
@@ -6932,57 +6963,57 @@ def a_retreat(st, index):
     """action `retreat` (tcg.envspec:2255): index in 0..2"""
     st = dict(st)
     v_b = (index // 1) % 3 + 1
-    v_b = _cast(v_b, jnp.int8)
-    v_p = _cast(st["current_player"], jnp.int8)
-    v_pay = _cast(f_retreat_cost(st, v_p), jnp.int8)
-    v_k = jnp.int32(0)
+    v_b = _lcast(v_b, jnp.int8)
+    v_p = _lcast(st["current_player"], jnp.int8)
+    v_pay = _lcast(f_retreat_cost(st, v_p), jnp.int8)
+    v_k = 0
     _c1923 = (_i32(v_k) < _i32(v_pay))
     def _then1924(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
         def _g1926(i1925):
             return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1925]) > 0), i1925, 10))
         _e1927 = jax.vmap(_g1926)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _cast(jnp.min(_e1927), jnp.int8)
+        v_t = _lcast(jnp.min(_e1927), jnp.int8)
         _a1928 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
         st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1928, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
-    st, (v_b, v_p, v_pay, v_k) = _select(_c1923, _then1924(st, v_b, v_p, v_pay, v_k), (st, (v_b, v_p, v_pay, v_k)))
-    v_k = jnp.int32(1)
+    st, (v_b, v_p, v_pay, v_k) = _branch(_c1923, lambda: _then1924(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
+    v_k = 1
     _c1929 = (_i32(v_k) < _i32(v_pay))
     def _then1930(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
         def _g1932(i1931):
             return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1931]) > 0), i1931, 10))
         _e1933 = jax.vmap(_g1932)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _cast(jnp.min(_e1933), jnp.int8)
+        v_t = _lcast(jnp.min(_e1933), jnp.int8)
         _a1934 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
         st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1934, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
-    st, (v_b, v_p, v_pay, v_k) = _select(_c1929, _then1930(st, v_b, v_p, v_pay, v_k), (st, (v_b, v_p, v_pay, v_k)))
-    v_k = jnp.int32(2)
+    st, (v_b, v_p, v_pay, v_k) = _branch(_c1929, lambda: _then1930(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
+    v_k = 2
     _c1935 = (_i32(v_k) < _i32(v_pay))
     def _then1936(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
         def _g1938(i1937):
             return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1937]) > 0), i1937, 10))
         _e1939 = jax.vmap(_g1938)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _cast(jnp.min(_e1939), jnp.int8)
+        v_t = _lcast(jnp.min(_e1939), jnp.int8)
         _a1940 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
         st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1940, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
-    st, (v_b, v_p, v_pay, v_k) = _select(_c1935, _then1936(st, v_b, v_p, v_pay, v_k), (st, (v_b, v_p, v_pay, v_k)))
-    v_k = jnp.int32(3)
+    st, (v_b, v_p, v_pay, v_k) = _branch(_c1935, lambda: _then1936(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
+    v_k = 3
     _c1941 = (_i32(v_k) < _i32(v_pay))
     def _then1942(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
         def _g1944(i1943):
             return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1943]) > 0), i1943, 10))
         _e1945 = jax.vmap(_g1944)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _cast(jnp.min(_e1945), jnp.int8)
+        v_t = _lcast(jnp.min(_e1945), jnp.int8)
         _a1946 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
         st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1946, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
-    st, (v_b, v_p, v_pay, v_k) = _select(_c1941, _then1942(st, v_b, v_p, v_pay, v_k), (st, (v_b, v_p, v_pay, v_k)))
+    st, (v_b, v_p, v_pay, v_k) = _branch(_c1941, lambda: _then1942(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
     st = p_clear_conditions(st, v_p)
     st = p_swap_slots(st, v_p, 0, v_b)
     _a1947 = True
@@ -7003,7 +7034,7 @@ def a_attack(st, index):
     """action `attack` (tcg.envspec:2292): index in 0..1"""
     st = dict(st)
     v_a = (index // 1) % 2
-    v_a = _cast(v_a, jnp.int8)
+    v_a = _lcast(v_a, jnp.int8)
     st = p__envc_run_attack(st, v_a)
     return st
 
@@ -7020,8 +7051,8 @@ def a_discard_from_play(st, index):
     """action `discard_from_play` (tcg.envspec:2321): index in 0..3"""
     st = dict(st)
     v_s = (index // 1) % 4
-    v_s = _cast(v_s, jnp.int8)
-    v_p = _cast(st["current_player"], jnp.int8)
+    v_s = _lcast(v_s, jnp.int8)
+    v_p = _lcast(st["current_player"], jnp.int8)
     st = p_clear_slot(st, v_p, v_s)
     st = p_knock_outs(st)
     st = p_continue_game(st, v_p, True)
@@ -7055,7 +7086,7 @@ def a_promote(st, index):
     """action `promote` (tcg.envspec:2334): index in 0..2"""
     st = dict(st)
     v_b = (index // 1) % 3 + 1
-    v_b = _cast(v_b, jnp.int8)
+    v_b = _lcast(v_b, jnp.int8)
     st = p_swap_slots(st, st["current_player"], 0, v_b)
     st = p_continue_game(st, st["promote_next"], st["promote_resume"])
     return st
@@ -7079,10 +7110,10 @@ def m_choose(st):
 
 def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`); returns (observation, its first runtime fault: int32[3], zeros for none)"""
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     _done = jnp.bool_(False)
     _ret = _K83
-    v_q = _cast((1 - _i32(v_p)), jnp.int8)
+    v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     _f1966 = _get(st["hand"], _i32(v_p))["len"]
     st = _fault_at(st, ((0 < _get(st["hand"], _i32(v_p))["len"])) & (0 >= _f1966), 53, 0, _f1966)
     _f1967 = _get(st["hand"], _i32(v_p))["len"]

@@ -70,6 +70,12 @@ def _randint(st, lo, hi):
 
 
 def _i32(x):
+    """`x` as an int32 to compute with; a Python int or bool (a value known while tracing: an
+    unrolled loop's variable, a literal, a parameter or local bound to one) stays a Python int,
+    so that an index made of it is a static slice and a condition on it is decided while
+    tracing (`_branch`). The checker's ranges keep such a value inside int32."""
+    if type(x) is int or type(x) is bool:
+        return int(x)
     return jnp.asarray(x).astype(jnp.int32)
 
 
@@ -78,8 +84,24 @@ def _cast(value, dtypes):
     return jax.tree_util.tree_map(lambda x, d: jnp.asarray(x).astype(d), value, dtypes)
 
 
+def _lcast(value, dtypes):
+    """`_cast` for a local or a parameter: a Python int or bool cast to an integer or bool
+    dtype stays a Python value (see `_i32`); the checker proved it fits the dtype's range, so
+    the cast would not change it. State fields are always stored with `_cast` (arrays)."""
+    if type(value) is not int and type(value) is not bool:
+        return _cast(value, dtypes)
+    if dtypes is jnp.bool_:
+        return bool(value)
+    if isinstance(dtypes, type) and jnp.issubdtype(dtypes, jnp.integer):
+        return int(value)
+    return _cast(value, dtypes)
+
+
 def _select(c, a, b):
-    """Branchless `if`: pick pytree `a` where `c` holds, else `b` (leaves identical in both are kept)."""
+    """Branchless `if`: pick pytree `a` where `c` holds, else `b` (leaves identical in both are kept).
+    A Python bool `c` (decided while tracing) picks without a `where`."""
+    if type(c) is bool:
+        return a if c else b
     return jax.tree_util.tree_map(lambda x, y: x if x is y else jnp.where(c, x, y), a, b)
 
 
@@ -210,7 +232,7 @@ _K4 = jnp.asarray(np.array([-1, -1, -1, -1, -1, -1, -1, -1, -1], dtype=np.int8))
 # ---- the spec's functions, procedures, actions, guards, observe, init, invariants
 def f_wins(st, v_p):
     """fn `wins` (tictactoe.envspec:18)"""
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     def _g5(i1, _h2, _h3, _h4):
         return jnp.logical_and(jnp.logical_and((_i32(_h2) == _i32(v_p)), (_i32(_h3) == _i32(v_p))), (_i32(_h4) == _i32(v_p)))
     _e6 = jax.vmap(_g5)(jnp.arange(0, 8, dtype=jnp.int32), st["board"][_K0], st["board"][_K1], st["board"][_K2])
@@ -221,7 +243,7 @@ def a_place(st, index):
     """action `place` (tictactoe.envspec:22): index in 0..8"""
     st = dict(st)
     v_cell = (index // 1) % 9
-    v_cell = _cast(v_cell, jnp.int8)
+    v_cell = _lcast(v_cell, jnp.int8)
     _a7 = st["current_player"]
     st["board"] = st["board"].at[_i32(v_cell)].set(_cast(_a7, jnp.int8))
     _c8 = f_wins(st, st["current_player"])
@@ -247,7 +269,7 @@ def m_place(st):
 
 def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
-    v_p = _cast(v_p, jnp.int8)
+    v_p = _lcast(v_p, jnp.int8)
     def _g26(i17, _h20):
         def _g24(i18, _h21):
             def _g22(i19):
