@@ -1011,7 +1011,8 @@ class _RustBackend:
             self.single.step(np.array([action], dtype=np.int32))
         except self.native.SpecRuntimeError as err:
             return str(err)
-        return self.single.get_state(0)
+        theirs = self.single.get_state(0)
+        return {k: theirs[k] for k in arrays}  # (the lowered IR's own fields left out, as for JAX)
 
 
 # ------------------------------------------------------------------ level 4: policy transfer
