@@ -307,6 +307,8 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             hint = "convert with `float(...)`"
         elif isinstance(src, ir.BoolT) and isinstance(dst, ir.IntT):
             hint = "convert with `int(...)`"
+        elif isinstance(src, ir.IntT) and isinstance(dst, ir.BoolT):
+            hint = "a `bool` is `true` or `false`; from an integer, compare: `x != 0`"
         notes = []
         if isinstance(src, ir.ArrayT) and isinstance(dst, ir.ArrayT):
             shapes = " x ".join(map(str, _shape(src))), " x ".join(map(str, _shape(dst)))
