@@ -307,6 +307,8 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             hint = "convert with `float(...)`"
         elif isinstance(src, ir.BoolT) and isinstance(dst, ir.IntT):
             hint = "convert with `int(...)`"
+        elif isinstance(src, ir.IntT) and isinstance(dst, ir.BoolT):
+            hint = "a `bool` is `true` or `false`; from an integer, compare: `x != 0`"
         notes = []
         if isinstance(src, ir.ArrayT) and isinstance(dst, ir.ArrayT):
             shapes = " x ".join(map(str, _shape(src))), " x ".join(map(str, _shape(dst)))
@@ -1114,8 +1116,9 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                     elif is_list:
                         how = f"a player may see only its length, `len({e.name})`"
                     else:
-                        how = (f"players never see `{e.name}`: observe public fields, "
-                               "or drop `@hidden` if all may see it")
+                        how = (f"players never see `{e.name}`: observe public fields, drop `@hidden` if all may "
+                               "see it, or mark it `@reveal(flag)` (a public bool field of its shape) and observe "
+                               f"`revealed({e.name}..., fallback)`")
                     self.fail("E0170", f"`observe` reads `@{fd.visibility}` field `{e.name}`", e.span,
                               "hidden from players", help=how)
             t = self.narrowed(ctx, ("state", e.name), fd.type) if ctx.narrow else fd.type
@@ -1395,7 +1398,9 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                 ctx.reads_hidden = True
                 if ctx.observe_player is not None:
                     self.fail("E0170", f"`observe` calls `{source}`, which reads hidden state", e.span,
-                              help="compute the observation from public state and the player's own slots")
+                              help="compute the observation from public state and the player's own slots; a hidden "
+                                   "value that becomes public (a revealed cell) is a field marked `@reveal(flag)`, "
+                                   "observed with `revealed(field..., fallback)`")
             elif name in self.fn_slot_params:
                 self._slot_call(name, e, ctx)
             if name in self.fn_shows_choice:

@@ -641,10 +641,14 @@ def _keyword_declared_as_name(text: str, pos: int) -> str | None:
     for word in candidates:
         if word not in RESERVED_WORDS:
             continue
-        decl = re.search(rf"(\b(fn|proc|action|let)\s+{word}\b|[({{,]\s*{word}\s*:)", text)
+        # a field or parameter after `{`, `(` or `,`, or a field on a line of its own (`state {` fields)
+        decl = re.search(rf"(\b(fn|proc|action|let)\s+{word}\b|[({{,]\s*{word}\s*:|^[ \t]*{word}[ \t]*:)",
+                         text, re.MULTILINE)
         if decl is None:
             continue
         line = text.count("\n", 0, decl.start(2) if decl.group(2) else decl.start()) + 1
+        if line == text.count("\n", 0, pos) + 1:  # the error is at the declaration itself
+            return f"`{word}` is a keyword of the language and cannot be a name: rename it, e.g. `{word}_`"
         return (f"`{word}` is a keyword of the language and cannot be a name (it is declared at line {line}): "
                 f"rename it there and here, e.g. `{word}_`")
     return None

@@ -13,7 +13,8 @@ How each construct lowers (decisions here, layout in `templates/env.py.j2`):
   a `match` becomes one branch function per arm at the same depth, merged by one
   `_select_first` (`chain`), unless a condition draws (then each `elif` nests in the `else`);
 - `for` loops of at most `UNROLL` iterations unroll, longer ones and those whose body weighs
-  more than `HEAVY_BODY` IR nodes (called functions included) become `lax.fori_loop`;
+  more than `HEAVY_BODY` IR nodes (called functions included) become `lax.fori_loop`, or
+  `lax.while_loop` when the body is `if flag { ... }` (a `while`, a `break`: `_go_flag`);
 - comprehensions and reductions over `lo..hi` become `jax.vmap` over `jnp.arange` (of a
   `lambda`, or of a named function `_gN` when the body is long or has temporaries: `_vmap`)
   (float sums stay sequential so that rounding matches the interpreter); a read in them
@@ -1389,7 +1390,13 @@ class Lowering:
         self.emit(f"return st, {live}")
         self.out.depth -= 1
         self._lift_close(saved)
-        self.emit(f"st, {live} = lax.fori_loop({s.lo}, {s.hi}, {name}, (st, {live}))")
+        flag = _go_flag(s)
+        if flag is None:
+            self.emit(f"st, {live} = lax.fori_loop({s.lo}, {s.hi}, {name}, (st, {live}))")
+        else:  # a `while` or a loop with `break`: stop once its flag is down (in every lane, under vmap)
+            at = self.live().index(lv(self.key(flag)))
+            self.emit(f"_, (st, {live}) = lax.while_loop(lambda c: (c[0] < {s.hi}) & c[1][1][{at}], "
+                      f"lambda c: (c[0] + 1, {name}(c[0], c[1])), (jnp.int32({s.lo}), (st, {live})))")
         self.scope.pop()
 
     def prefix_walk(self, s: ir.For, walk: prefix_loops.PrefixLoop) -> None:
@@ -2076,3 +2083,17 @@ def _holds(param: ir.Type, arg: ir.Type) -> bool:
     if isinstance(param, ir.IntT) and isinstance(arg, ir.IntT):
         return param.lo <= arg.lo and arg.hi <= param.hi
     return param == arg
+
+
+def _go_flag(s: ir.For) -> str | None:
+    """The local bool whose `if flag { ... }` is the loop's whole body, or None: the checker's `go`
+    of a `while` or of a loop with `break` (`compiler/check_lang.py`), or a spec's own. Decision:
+    such a loop is a `lax.while_loop` that stops once the flag is down, not a `fori_loop` that runs
+    its bound out doing nothing (probe4's Minesweeper flood fill, `while changed max 36` over 36 x 8
+    cells: every step paid 36 passes). An iteration that starts with the flag down changes
+    nothing (only the body could raise it), so stopping there is exact; under `vmap` the loop
+    runs until the flag is down in every lane, and the lanes already done keep their values."""
+    if len(s.body) != 1 or not isinstance(s.body[0], ir.If) or s.body[0].orelse:
+        return None
+    cond = s.body[0].cond
+    return cond.name if isinstance(cond, ir.Local) else None

@@ -1301,7 +1301,7 @@ def p_damage_until_tails(st, v_each, v_more):
             return st, (v_each, v_more, v_heads, v_going, v_k)
         st, (v_each, v_more, v_heads, v_going, v_k) = _branch(_c196, lambda: _then197(st, v_each, v_more, v_heads, v_going, v_k), lambda: (st, (v_each, v_more, v_heads, v_going, v_k)))
         return st, (v_each, v_more, v_heads, v_going, v_k)
-    st, (v_each, v_more, v_heads, v_going, v_k) = lax.fori_loop(0, 12, _loop195, (st, (v_each, v_more, v_heads, v_going, v_k)))
+    _, (st, (v_each, v_more, v_heads, v_going, v_k)) = lax.while_loop(lambda c: (c[0] < 12) & c[1][1][3], lambda c: (c[0] + 1, _loop195(c[0], c[1])), (jnp.int32(0), (st, (v_each, v_more, v_heads, v_going, v_k))))
     _a204 = jnp.minimum((_i32(jnp.where(v_more, _i32(st["dmg"]), 0)) + (_i32(v_heads) * _i32(v_each))), 300)
     st["dmg"] = _cast(_a204, jnp.int16)
     return st
@@ -5351,7 +5351,7 @@ def p_trainer_effect__3(st, v_p, v_target):
             return st, (v_p, v_target, v_going, v_k)
         st, (v_p, v_target, v_going, v_k) = _branch(_c1365, lambda: _then1366(st, v_p, v_target, v_going, v_k), lambda: (st, (v_p, v_target, v_going, v_k)))
         return st, (v_p, v_target, v_going, v_k)
-    st, (v_p, v_target, v_going, v_k) = lax.fori_loop(0, 12, _loop1364, (st, (v_p, v_target, v_going, v_k)))
+    _, (st, (v_p, v_target, v_going, v_k)) = lax.while_loop(lambda c: (c[0] < 12) & c[1][1][2], lambda c: (c[0] + 1, _loop1364(c[0], c[1])), (jnp.int32(0), (st, (v_p, v_target, v_going, v_k))))
     return st
 
 
