@@ -616,7 +616,8 @@ class LanguageChecks:
         kind, call, orelse = self._selection_form(value, orelse, op, ctx, span)
         what = "choose" if kind == "choose" else "random.pick"
         args = call.args
-        sel: ast.Selector = args[-1].value
+        sel = args[-1].value
+        assert isinstance(sel, ast.Selector)  # (`_selection_form` refused any other argument)
         lo, hi, cond = self._selection_where(sel, what, ctx)
         chooser = self._chooser(args[0].value, ctx) if kind == "choose" else None
         fault, other = self._selection_else(orelse, kind, what, ctx)

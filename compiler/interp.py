@@ -971,7 +971,8 @@ def _numeric_builtin(name: str, args: list[Callable[[dict], Any]]) -> Callable[[
             v, a, b = x(env), lo(env), hi(env)
             return min(max(v, a), b)
         return clamp
-    one = {"abs": abs, "int": int, "float": np.float32, "len": len}.get(name)
+    ones: dict[str, Callable[[Any], Any]] = {"abs": abs, "int": int, "float": np.float32, "len": len}
+    one = ones.get(name)
     if one is None:  # pragma: no cover (the checker admits no other builtin)
         raise AssertionError(name)
     return lambda env: one(x(env))
