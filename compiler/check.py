@@ -184,22 +184,8 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             by_kind.setdefault(type(d), []).append(d)
         env = self._header(by_kind)
         self.illegal_action = env[2]
-        for d in decls:
-            if isinstance(d, ast.EnumDecl):
-                self._enum(d)
-            elif isinstance(d, ast.RecordDecl) and self.declare_global(d.name, d.span, "record"):
-                self.records[d.name] = d
-            elif isinstance(d, ast.TableDecl):
-                self.declare_global(d.name, d.span, "table")
-        for d in decls:
-            if isinstance(d, ast.ConstDecl):
-                self._const(d)
-        for d in decls:  # tables first: a record may hold table rows (a column never holds a record)
-            if isinstance(d, ast.TableDecl) and d.name in self.global_names:
-                self._table(d)
-        for d in decls:
-            if isinstance(d, ast.RecordDecl) and d.name in self.records and d.name not in self.record_defs:
-                self._record(d)
+        self._declare_types(decls)
+        self._define_globals(decls)
         self.boundary_decls(by_kind.get(ast.BoundaryDecl, []))
         self._state(by_kind.get(ast.StateDecl, []))
         if self.sim_decl is not None:
@@ -211,20 +197,8 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         for d in by_kind.get(ast.ActionDecl, []):  # `legal(kind(...))` may name any action
             self.action_decls.setdefault(d.name, d)
         fills = self._collect_fills()
-        fns: list[ir.FnDef] = []
-        for d in decls:
-            if isinstance(d, (ast.FnDecl, ast.ProcDecl)) and self.fn_decls.get(d.name) is d and d.name not in self.generic:
-                fn = self._fn_body(d.name, d.body, d.span, isinstance(d, ast.FnDecl))
-                if fn is not None:
-                    fns.append(fn)
-        holes = []
         fill_decls = {name: fd for name, (fd, _) in fills.items()}
-        for d in decls:
-            if isinstance(d, ast.HoleDecl) and self.fn_decls.get(d.name) is d:
-                hole, fn = self._hole(d, fills.pop(d.name, None))
-                holes.append(hole)
-                if fn is not None:
-                    fns.append(fn)
+        fns, holes = self._bodies(decls, fills)
         # checks of the texts (`texts of ...`), for the fill judge: see compiler/contracts.py
         from envc.compiler import contracts
         holes, contexts = contracts.build(self, [d for d in decls if isinstance(d, ast.TextsDecl)], holes, fill_decls)
@@ -236,28 +210,14 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         init = self._init(by_kind.get(ast.InitDecl, []))
         actions = self._actions(by_kind.get(ast.ActionDecl, []))
         resolve = sim.check_resolve(self, self.resolve_decl, Ctx) if self.sim_decl is not None else []
-        errors_before = len(self.diags)
-        observe = self._observe(by_kind.get(ast.ObserveDecl, []))
-        # an error inside `observe` abandons its statement, with the `pending_choice()` (or the fn that
-        # calls it) that it may hold: E0171 would then be a cascade of that error, not a finding
-        shown_by = ["pending_choice", *self.fn_shows_choice]
-        observe_failed = len(self.diags) > errors_before and observe.span is not None and any(
-            re.search(rf"\b{name}\s*\(", self.source_text(observe.span)) for name in shown_by)
+        observe, observe_failed = self._observe_checked(by_kind.get(ast.ObserveDecl, []))
         invariants = self._invariants(by_kind.get(ast.InvariantDecl, []))
         fns.extend(self.instances)
         for d in by_kind.get(ast.TableDecl, []):
             self._row_invariants(d, fns)
         self.check_observe_shows_choice(observe.span if by_kind.get(ast.ObserveDecl) and not observe_failed else None)
-        if env[2] == "pgx" and self.choose_sites:
-            d = by_kind[ast.IllegalActionDecl][-1]
-            self.err("E0181", "`illegal_action pgx` cannot be combined with `choose`", d.policy_span,
-                     "runs the body of an illegal action", help="a paused effect cannot run another action's body: "
-                     "use `illegal_action lose` (the default) or `error`")
-        errors = [d for d in self.diags if self.tolerate is None or not self.tolerate(d)]
-        # a family's shared signature and `ensures` are checked once per member: report once
-        errors = list({(d.code, d.message, d.span, tuple(d.notes)): d for d in errors}.values())
-        if errors:
-            raise DiagnosticError(errors)
+        self._pgx_and_choose(env[2], by_kind.get(ast.IllegalActionDecl, []))
+        self._raise_errors()
         module = ir.Module(
             name=env[0], doc=env[1], path=self.mod.path, num_players=self.num_players,
             turn_limit=self.turn_limit, illegal_action=env[2],
@@ -271,6 +231,76 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         if over:
             raise DiagnosticError(over)
         return module
+
+    def _declare_types(self, decls: list) -> None:
+        """Declare the names of enums (checked here), records and tables, before any is used."""
+        for d in decls:
+            if isinstance(d, ast.EnumDecl):
+                self._enum(d)
+            elif isinstance(d, ast.RecordDecl) and self.declare_global(d.name, d.span, "record"):
+                self.records[d.name] = d
+            elif isinstance(d, ast.TableDecl):
+                self.declare_global(d.name, d.span, "table")
+
+    def _define_globals(self, decls: list) -> None:
+        """Check the constants, then the tables (their data), then the records not yet
+        resolved (a record's field type resolves the records it names on the way)."""
+        for d in decls:
+            if isinstance(d, ast.ConstDecl):
+                self._const(d)
+        for d in decls:  # tables first: a record may hold table rows (a column never holds a record)
+            if isinstance(d, ast.TableDecl) and d.name in self.global_names:
+                self._table(d)
+        for d in decls:
+            if isinstance(d, ast.RecordDecl) and d.name in self.records and d.name not in self.record_defs:
+                self._record(d)
+
+    def _bodies(self, decls: list, fills: dict) -> tuple[list[ir.FnDef], list[ir.HoleDef]]:
+        """The bodies of the `fn`s and `proc`s (generic ones are instantiated where called),
+        then the holes with their fills (each fill found is taken out of `fills`)."""
+        fns: list[ir.FnDef] = []
+        for d in decls:
+            if isinstance(d, (ast.FnDecl, ast.ProcDecl)) and self.fn_decls.get(d.name) is d and d.name not in self.generic:
+                fn = self._fn_body(d.name, d.body, d.span, isinstance(d, ast.FnDecl))
+                if fn is not None:
+                    fns.append(fn)
+        holes = []
+        for d in decls:
+            if isinstance(d, ast.HoleDecl) and self.fn_decls.get(d.name) is d:
+                hole, fn = self._hole(d, fills.pop(d.name, None))
+                holes.append(hole)
+                if fn is not None:
+                    fns.append(fn)
+        return fns, holes
+
+    def _observe_checked(self, decls: list[ast.ObserveDecl]) -> tuple[ir.ObserveDef, bool]:
+        """`observe`, and whether an error inside it abandoned a statement that may show the
+        pending choice."""
+        errors_before = len(self.diags)
+        observe = self._observe(decls)
+        # an error inside `observe` abandons its statement, with the `pending_choice()` (or the fn that
+        # calls it) that it may hold: E0171 would then be a cascade of that error, not a finding
+        shown_by = ["pending_choice", *self.fn_shows_choice]
+        observe_failed = len(self.diags) > errors_before and observe.span is not None and any(
+            re.search(rf"\b{name}\s*\(", self.source_text(observe.span)) for name in shown_by)
+        return observe, observe_failed
+
+    def _pgx_and_choose(self, illegal: str, policies: list[ast.IllegalActionDecl]) -> None:
+        """E0181: `illegal_action pgx` runs an illegal action's body, which a paused `choose` cannot allow."""
+        if illegal != "pgx" or not self.choose_sites:
+            return
+        d = policies[-1]
+        self.err("E0181", "`illegal_action pgx` cannot be combined with `choose`", d.policy_span,
+                 "runs the body of an illegal action", help="a paused effect cannot run another action's body: "
+                 "use `illegal_action lose` (the default) or `error`")
+
+    def _raise_errors(self) -> None:
+        """Raise the errors found (not those `tolerate` lets pass), each once, if any."""
+        errors = [d for d in self.diags if self.tolerate is None or not self.tolerate(d)]
+        # a family's shared signature and `ensures` are checked once per member: report once
+        errors = list({(d.code, d.message, d.span, tuple(d.notes)): d for d in errors}.values())
+        if errors:
+            raise DiagnosticError(errors)
 
     # ------------------------------------------------------------ fitting
     def fits(self, src: ir.Type, dst: ir.Type) -> bool:
@@ -371,57 +401,65 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         out = []
         seen: dict[str, Span] = {}
         for d in decls:
-            if d.name in seen:
-                prev = seen[d.name]
-                self.err("E0101", f"duplicate action `{d.name}`", self.name_span(d.span, d.name), "defined again",
-                         notes=[f"first defined at {prev.file}:{prev.line}:{prev.col}"],
-                         help="action names must be unique: rename one")
-                continue
-            seen[d.name] = d.span
-            if not self.check_reserved(d.name, self.name_span(d.span, d.name)):
-                continue
-            if d.name == "choose":
-                self.err("E0101", "`choose` is the action kind envc generates for decisions", self.name_span(d.span, d.name),
-                         "reserved", help="rename the action")
-                continue
-            params = self._params(d.params, allow_any=False)
-            if params is None:
-                continue
-            bad = False
-            for p in params:
-                if not isinstance(p.type, (ir.IntT, ir.BoolT, ir.EnumT, ir.RowT)):
-                    self.err("E0110", f"action parameter `{p.name}` must be a bounded int, bool, enum or row",
-                             p.span, f"this is `{p.type}`")
-                    bad = True
-            if bad:
-                continue
-            guard = None
-            acting = {}
-            if self.sim_decl is not None:  # `player`: the player choosing (guard) or whose choice is played (body)
-                acting = {sim.PLAYER: ir.IntT(lo=0, hi=self.num_players - 1)}
-                for p in params:
-                    if p.name == sim.PLAYER:
-                        self.err("E0101", f"`{sim.PLAYER}` is the acting player in a simultaneous spec", p.span,
-                                 "not a parameter name here", help="rename the parameter")
-            if d.guard is not None and self.action_decls.get(d.name) is d:
-                try:
-                    guard = self.action_guard(d.name)
-                except _Poison:
-                    guard = None
-            for p in params:
-                self.check_hides_field(p.name, self.name_span(p.span, p.name), True, "parameter")
-            ctx = Ctx("action", pure=False)
-            ctx.scopes[0].update(acting)
-            ctx.scopes[0].update({p.name: p.type for p in params})
-            # the body runs only where the guard held (`illegal_action lose|error`): its ranges
-            # narrow the body's reads as an `if` would (`kill_facts` ends them), but for
-            # `step_count`, which the step counts before the body runs (compiler/interp.py `step`)
-            if guard is not None and self.illegal_action != "pgx" and self.sim_decl is None:
-                facts = self.facts(guard, True, ctx)
-                self.push_facts(ctx, {k: v for k, v in facts.items() if k != ("state", "step_count")})
-            body = self.block(d.body, ctx)
-            out.append(ir.ActionDef(name=d.name, params=params, guard=guard, body=body, span=d.span))
+            params = self._valid_action_params(d, seen)
+            if params is not None:
+                out.append(self._action(d, params))
         return out
+
+    def _valid_action_params(self, d: ast.ActionDecl, seen: dict[str, Span]) -> list[ir.ParamDef] | None:
+        """The parameters of action `d` (bounded scalars), or None after an error: a name
+        already in `seen` (the actions so far, filled in here) or reserved, or a bad parameter."""
+        if d.name in seen:
+            prev = seen[d.name]
+            self.err("E0101", f"duplicate action `{d.name}`", self.name_span(d.span, d.name), "defined again",
+                     notes=[f"first defined at {prev.file}:{prev.line}:{prev.col}"],
+                     help="action names must be unique: rename one")
+            return None
+        seen[d.name] = d.span
+        if not self.check_reserved(d.name, self.name_span(d.span, d.name)):
+            return None
+        if d.name == "choose":
+            self.err("E0101", "`choose` is the action kind envc generates for decisions", self.name_span(d.span, d.name),
+                     "reserved", help="rename the action")
+            return None
+        params = self._params(d.params, allow_any=False)
+        if params is None:
+            return None
+        bad = [p for p in params if not isinstance(p.type, (ir.IntT, ir.BoolT, ir.EnumT, ir.RowT))]
+        for p in bad:
+            self.err("E0110", f"action parameter `{p.name}` must be a bounded int, bool, enum or row",
+                     p.span, f"this is `{p.type}`")
+        return None if bad else params
+
+    def _action(self, d: ast.ActionDecl, params: list[ir.ParamDef]) -> ir.ActionDef:
+        """Action `d`'s guard and body, checked with its parameters (and, in a simultaneous
+        spec, the acting `player`) in scope."""
+        guard = None
+        acting = {}
+        if self.sim_decl is not None:  # `player`: the player choosing (guard) or whose choice is played (body)
+            acting = {sim.PLAYER: ir.IntT(lo=0, hi=self.num_players - 1)}
+            for p in params:
+                if p.name == sim.PLAYER:
+                    self.err("E0101", f"`{sim.PLAYER}` is the acting player in a simultaneous spec", p.span,
+                             "not a parameter name here", help="rename the parameter")
+        if d.guard is not None and self.action_decls.get(d.name) is d:
+            try:
+                guard = self.action_guard(d.name)
+            except _Poison:
+                guard = None
+        for p in params:
+            self.check_hides_field(p.name, self.name_span(p.span, p.name), True, "parameter")
+        ctx = Ctx("action", pure=False)
+        ctx.scopes[0].update(acting)
+        ctx.scopes[0].update({p.name: p.type for p in params})
+        # the body runs only where the guard held (`illegal_action lose|error`): its ranges
+        # narrow the body's reads as an `if` would (`kill_facts` ends them), but for
+        # `step_count`, which the step counts before the body runs (compiler/interp.py `step`)
+        if guard is not None and self.illegal_action != "pgx" and self.sim_decl is None:
+            facts = self.facts(guard, True, ctx)
+            self.push_facts(ctx, {k: v for k, v in facts.items() if k != ("state", "step_count")})
+        body = self.block(d.body, ctx)
+        return ir.ActionDef(name=d.name, params=params, guard=guard, body=body, span=d.span)
 
     def _observe(self, decls: list[ast.ObserveDecl]) -> ir.ObserveDef:
         fallback = ir.ObserveDef(player="p", type=ir.BOOL, body=[])
@@ -492,86 +530,108 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         return out
 
     def stmt(self, s: ast.Stmt, ctx: Ctx):
-        if isinstance(s, ast.Let) and (s.orelse is not None or selection_kind(s.value)):
-            try:
-                return self.selection(s.name, s.type, s.value, s.orelse, "=", ctx, s.span)
-            except _Poison:
-                self.broken.add(s.name)
-                raise
-        if isinstance(s, (ast.Assign)) and (s.orelse is not None or selection_kind(s.value)):
-            return self.selection(s.target, None, s.value, s.orelse, s.op, ctx, s.span)
+        if isinstance(s, (ast.Let, ast.Assign)) and (s.orelse is not None or selection_kind(s.value)):
+            return self.selection_stmt(s, ctx)
         if isinstance(s, ast.While):
             return self.while_stmt(s, ctx)
         if isinstance(s, ast.Break):
             return self.break_stmt(s, ctx)
         if isinstance(s, ast.Let):
-            if s.name in ctx.scopes[-1]:
-                self.fail("E0101", f"`{s.name}` is already defined in this block", s.span, help="choose another name")
-            self.check_reserved(s.name, s.span)
-            if not self.check_hides_field(s.name, self.name_span(s.span, s.name), not ctx.pure):
-                raise _Poison()  # not declared: later lines read the state field, nothing more is reported
-            init = self.let_initialised(s, ctx)
-            if init is not None:
-                return init
-            try:
-                value = self.expr(s.value, ctx)
-            except _Poison:
-                self.broken.add(s.name)  # reported already: later uses of the name are not reported again
-                raise
-            t = value.type
-            ctx.inferred.pop(s.name, None)
-            if s.type is not None:
-                declared = self.resolve_type(s.type)
-                if declared is None:
-                    raise _Poison()
-                self.require_fits(value, declared, s.value.span, f"`{s.name}: {declared}`")
-                t = declared
-            elif isinstance(t, ir.IntT):
-                ctx.inferred[s.name] = (s, len(ctx.loop_trips), ctx.scopes[-1])
-            ctx.scopes[-1][s.name] = t
-            return ir.Let(name=s.name, type=t, value=value, span=s.span)
+            return self.let_stmt(s, ctx)
         if isinstance(s, ast.Assign):
-            place, current = self.place_and_read(s.target, ctx)
-            value = self.expr(s.value, ctx)
-            if s.op != "=":
-                # `x -= 1` reads x as `x = x - 1` does: through `expr`, with the ranges conditions narrowed
-                # (`place_and_read`'s read has the declared range, which refused `n -= 1` under `when n > 0`)
-                current = self.expr(s.target, ctx)
-                value = self.binary("add" if s.op == "+=" else "sub", current, value, s.span, s.span)
-            if place.root == "local" and not place.path and place.name in ctx.inferred \
-                    and next(sc for sc in reversed(ctx.scopes) if place.name in sc) is ctx.inferred[place.name][2] \
-                    and isinstance(value.type, ir.IntT) and not self.fits(value.type, place.type):
-                self.untyped_let_overflow(s, place, value, ctx)  # else a type mismatch, E0110 below
-            if not self.require_fits(value, place.type, s.value.span if s.op == "=" else s.span,
-                                     f"`{_place_text(s.target)}: {place.type}`"):
-                raise _Poison()
-            return [ir.Assign(place=place, value=value, span=s.span)] + self.lasting_after(place, s.until, ctx, s.span,
-                                                                                           value)
+            return self.assign_stmt(s, ctx)
         if isinstance(s, ast.If):
             return self.if_stmt(s, ctx)
         if isinstance(s, ast.For):
-            lo, hi = self.loop_bounds(s.lo, s.hi, s.inclusive, s.span, ctx, s.var)
-            self.check_reserved(s.var, s.span)
-            self.check_hides_field(s.var, self.name_span(s.span, s.var), not ctx.pure, "loop variable")
-            ctx.scopes.append({s.var: ir.IntT(lo=lo, hi=max(lo, hi - 1))})
-            frame = self.loop_enter(ctx)
-            ctx.loop_trips.append(max(hi - lo, 0))
-            body = self.block(s.body, ctx)
-            ctx.loop_trips.pop()
-            ctx.scopes.pop()
-            return self.loop_exit(ctx, frame, ir.For(var=s.var, lo=lo, hi=hi, body=body, span=s.span), s.span)
+            return self.for_stmt(s, ctx)
         if isinstance(s, ast.Match):
             return self.match(s, ctx)
         if isinstance(s, ast.Return):
-            if ctx.ret is None:
-                self.fail("E0110", f"`return` is not allowed in {_ctx_name(ctx)}", s.span,
-                          help="only `fn`s, `observe` and holes with a result return a value")
-            value = self.expr(s.value, ctx)
-            if not self.require_fits(value, ctx.ret, s.value.span, f"the result `{ctx.ret}`"):
-                raise _Poison()
-            return ir.Return(value=value, span=s.span)
+            return self.return_stmt(s, ctx)
         assert isinstance(s, ast.ExprStmt)
         return self.expr_stmt(s, ctx)
+
+    def selection_stmt(self, s: ast.Let | ast.Assign, ctx: Ctx) -> list[ir.Stmt]:
+        """`let x = choose(...)/random.pick(...) else e` or the same assigned (`selection`);
+        a `let` whose selection fails leaves its name broken (no cascade of errors)."""
+        if isinstance(s, ast.Assign):
+            return self.selection(s.target, None, s.value, s.orelse, s.op, ctx, s.span)
+        try:
+            return self.selection(s.name, s.type, s.value, s.orelse, "=", ctx, s.span)
+        except _Poison:
+            self.broken.add(s.name)
+            raise
+
+    def let_stmt(self, s: ast.Let, ctx: Ctx):
+        """`let x[: T] = v`: a new local of the block; without a type, an int local takes the
+        range of its first value (remembered in `ctx.inferred` for `untyped_let_overflow`)."""
+        if s.name in ctx.scopes[-1]:
+            self.fail("E0101", f"`{s.name}` is already defined in this block", s.span, help="choose another name")
+        self.check_reserved(s.name, s.span)
+        if not self.check_hides_field(s.name, self.name_span(s.span, s.name), not ctx.pure):
+            raise _Poison()  # not declared: later lines read the state field, nothing more is reported
+        init = self.let_initialised(s, ctx)
+        if init is not None:
+            return init
+        try:
+            value = self.expr(s.value, ctx)
+        except _Poison:
+            self.broken.add(s.name)  # reported already: later uses of the name are not reported again
+            raise
+        t = value.type
+        ctx.inferred.pop(s.name, None)
+        if s.type is not None:
+            declared = self.resolve_type(s.type)
+            if declared is None:
+                raise _Poison()
+            self.require_fits(value, declared, s.value.span, f"`{s.name}: {declared}`")
+            t = declared
+        elif isinstance(t, ir.IntT):
+            ctx.inferred[s.name] = (s, len(ctx.loop_trips), ctx.scopes[-1])
+        ctx.scopes[-1][s.name] = t
+        return ir.Let(name=s.name, type=t, value=value, span=s.span)
+
+    def assign_stmt(self, s: ast.Assign, ctx: Ctx) -> list[ir.Stmt]:
+        """`place = v`, `+=`, `-=` (optionally `until boundary(...)` on a lasting field)."""
+        place, current = self.place_and_read(s.target, ctx)
+        value = self.expr(s.value, ctx)
+        if s.op != "=":
+            # `x -= 1` reads x as `x = x - 1` does: through `expr`, with the ranges conditions narrowed
+            # (`place_and_read`'s read has the declared range, which refused `n -= 1` under `when n > 0`)
+            current = self.expr(s.target, ctx)
+            value = self.binary("add" if s.op == "+=" else "sub", current, value, s.span, s.span)
+        if place.root == "local" and not place.path and place.name in ctx.inferred \
+                and next(sc for sc in reversed(ctx.scopes) if place.name in sc) is ctx.inferred[place.name][2] \
+                and isinstance(value.type, ir.IntT) and not self.fits(value.type, place.type):
+            self.untyped_let_overflow(s, place, value, ctx)  # else a type mismatch, E0110 below
+        if not self.require_fits(value, place.type, s.value.span if s.op == "=" else s.span,
+                                 f"`{_place_text(s.target)}: {place.type}`"):
+            raise _Poison()
+        return [ir.Assign(place=place, value=value, span=s.span)] + self.lasting_after(place, s.until, ctx, s.span,
+                                                                                       value)
+
+    def for_stmt(self, s: ast.For, ctx: Ctx):
+        """`for i in lo..hi { body }`: constant bounds, `i` in scope with its range."""
+        lo, hi = self.loop_bounds(s.lo, s.hi, s.inclusive, s.span, ctx, s.var)
+        self.check_reserved(s.var, s.span)
+        self.check_hides_field(s.var, self.name_span(s.span, s.var), not ctx.pure, "loop variable")
+        ctx.scopes.append({s.var: ir.IntT(lo=lo, hi=max(lo, hi - 1))})
+        frame = self.loop_enter(ctx)
+        ctx.loop_trips.append(max(hi - lo, 0))
+        body = self.block(s.body, ctx)
+        ctx.loop_trips.pop()
+        ctx.scopes.pop()
+        return self.loop_exit(ctx, frame, ir.For(var=s.var, lo=lo, hi=hi, body=body, span=s.span), s.span)
+
+    def return_stmt(self, s: ast.Return, ctx: Ctx) -> ir.Return:
+        """`return v` where a result is expected (`ctx.ret`), `v` fitting it."""
+        if ctx.ret is None:
+            self.fail("E0110", f"`return` is not allowed in {_ctx_name(ctx)}", s.span,
+                      help="only `fn`s, `observe` and holes with a result return a value")
+        value = self.expr(s.value, ctx)
+        if not self.require_fits(value, ctx.ret, s.value.span, f"the result `{ctx.ret}`"):
+            raise _Poison()
+        return ir.Return(value=value, span=s.span)
 
     def if_stmt(self, s: ast.If, ctx: Ctx) -> list[ir.Stmt]:
         """`if`/`elif`/`else`: each branch narrowed by its condition and the earlier ones being
@@ -588,48 +648,38 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         dead = False
         saved = self.save_facts(ctx)
         for (_cond, body), c in zip(s.branches, conds):
-            self.start_arm(ctx, saved)
             truth = self.constant_truth(c) if c is not None else None
-            facts = dict(before)
-            if c is not None:
-                facts.update({k: v for k, v in self.facts(c, True, ctx).items()})
-            self.push_facts(ctx, facts)
-            try:
-                if dead or truth is False:
-                    self.dead_block(body, ctx)
-                    then = None
-                else:
-                    then = self.block(body, ctx)
-            finally:
-                self.pop_facts(ctx)
+            then = self._if_arm(body, c, before, dead or truth is False, saved, ctx)
             if then is not None:
                 arms.append((None if truth is True else c, then))
                 dead = dead or truth is True
             if c is not None:
-                for k, v in self.facts(c, False, ctx).items():
-                    prev = before.get(k)
-                    before[k] = v if prev is None or prev[2] != v[2] else (max(v[0], prev[0]), min(v[1], prev[1]), v[2])
+                _and_facts(before, self.facts(c, False, ctx))
         result: list[ir.Stmt] = []
         if s.orelse is not None:
-            self.start_arm(ctx, saved)
-            self.push_facts(ctx, before)
-            try:
-                if dead:
-                    self.dead_block(s.orelse, ctx)
-                else:
-                    result = self.block(s.orelse, ctx)
-            finally:
-                self.pop_facts(ctx)
+            result = self._if_arm(s.orelse, None, before, dead, saved, ctx) or []
         if any(c is None for c in conds):
             return []
         if s.orelse is None and all(_always_returns(body) for _, body in s.branches):
             ctx.exit_facts = before  # a guard clause: the rest of the block runs where every condition failed
-        for c, then in reversed(arms):
-            if c is None:  # a condition that folds to `true`: its block is what runs
-                result = then
-                continue
-            result = [ir.If(cond=c, then=then, orelse=result, span=s.span)]
-        return result
+        return _if_chain(arms, result, s.span)
+
+    def _if_arm(self, body: list[ast.Stmt], c: ir.Expr | None, before: dict, dead: bool, saved, ctx: Ctx):
+        """One arm of an `if`, from the facts `saved` before it: checked under `before` (the
+        earlier conditions false) and `c` (its own, None for `else`), or, when `dead`, checked
+        without range errors and dropped (None)."""
+        self.start_arm(ctx, saved)
+        facts = dict(before)
+        if c is not None:
+            facts.update({k: v for k, v in self.facts(c, True, ctx).items()})
+        self.push_facts(ctx, facts)
+        try:
+            if dead:
+                self.dead_block(body, ctx)
+                return None
+            return self.block(body, ctx)
+        finally:
+            self.pop_facts(ctx)
 
     def untyped_let_overflow(self, s: ast.Assign, place: ir.Place, value: ir.Expr, ctx: Ctx) -> None:
         """E0120 for an assignment to a local declared by `let x = <int>` without a type: its
@@ -775,25 +825,9 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             self.fail("E0110", "this expression does nothing", s.span, "its value is unused",
                       help="assign it (`x = ...`) or call a `proc`")
         func = e.func
-        if isinstance(func, ast.Name):
-            name = func.name
-            if name in EFFECTS:
-                return self.effect(name, e, ctx)
-            if name == "act" and self.sim_decl is not None:
-                return sim.act_call(self, e, ctx, s.span)
-            if name in self.fn_sigs and self.fn_sigs[name][1] is None:
-                params, _, _ = self.fn_sigs[name]
-                if ctx.pure:
-                    self.fail("E0130", f"{_ctx_name(ctx)} cannot call `proc` `{name}`, which changes the state",
-                              func.span, "changes the state", help=_pure_help(ctx))
-                decl = self.fn_decls[name]
-                if isinstance(decl, ast.HoleDecl):
-                    self.require_hole_filled(decl, e.span)
-                if name in self.generic:
-                    name, params = self.instantiate(name, e, ctx)
-                args = self.call_args(e, params, name, ctx)
-                self.note_call(name, e.span)
-                return ir.CallProc(proc=name, args=args, span=s.span)
+        named = self._named_call_stmt(func.name, e, ctx, s.span) if isinstance(func, ast.Name) else None
+        if named is not None:
+            return named
         random_ns = isinstance(func, ast.Field) and isinstance(func.base, ast.Name) and func.base.name == "random" \
             and ctx.lookup("random") is None
         if isinstance(func, ast.Field) and func.name in LIST_MUTATORS and not random_ns:
@@ -806,6 +840,29 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             return ir.ExprStmt(expr=value, span=s.span)
         self.fail("E0110", "this expression does nothing", s.span, "its value is unused",
                   help="assign it (`x = ...`) or call a `proc`")
+
+    def _named_call_stmt(self, name: str, e: ast.Call, ctx: Ctx, span: Span):
+        """A statement call of a bare name: an effect (`win`, `reward`, ...), `act` in a
+        simultaneous spec, or a `proc` (a hole's proc must be filled; a generic one is
+        instantiated); None for any other name."""
+        if name in EFFECTS:
+            return self.effect(name, e, ctx)
+        if name == "act" and self.sim_decl is not None:
+            return sim.act_call(self, e, ctx, span)
+        if name not in self.fn_sigs or self.fn_sigs[name][1] is not None:
+            return None
+        params, _, _ = self.fn_sigs[name]
+        if ctx.pure:
+            self.fail("E0130", f"{_ctx_name(ctx)} cannot call `proc` `{name}`, which changes the state",
+                      e.func.span, "changes the state", help=_pure_help(ctx))
+        decl = self.fn_decls[name]
+        if isinstance(decl, ast.HoleDecl):
+            self.require_hole_filled(decl, e.span)
+        if name in self.generic:
+            name, params = self.instantiate(name, e, ctx)
+        args = self.call_args(e, params, name, ctx)
+        self.note_call(name, e.span)
+        return ir.CallProc(proc=name, args=args, span=span)
 
     def effect(self, name: str, e: ast.Call, ctx: Ctx):
         if ctx.pure:
@@ -859,44 +916,12 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             self.fail("E0112", "cannot assign to this expression", e.span, "not a variable or state field",
                       help="assign to a `let` variable, a parameter or a state field")
         name = node.name
-        local_t = ctx.lookup(name)
-        read: ir.Expr
-        root: Literal["state", "local"]
-        if local_t is not None:
-            root, t = "local", local_t
-            read = ir.Local(name=name, type=t, span=node.span)
-        elif name in self.state:
-            fd = self.state[name]
-            if self.sim_decl is not None and name in sim.HIDDEN_BUILTINS:
-                sim.reads_builtin(self, name, node.span)
-            if ctx.pure:
-                self.fail("E0130", f"{_ctx_name(ctx)} cannot change the state", e.span,
-                          f"{mutating} changes `{name}`", help=_pure_help(ctx))
-            if fd.builtin and name not in WRITABLE_BUILTINS:
-                self.fail("E0112", f"`{name}` is managed by envc and cannot be assigned", node.span, "read-only",
-                          help="`step_count` counts the steps taken: keep your own counter in a state field"
-                          if name == "step_count" else
-                          "`truncated` is set when `turn_limit` is reached: end the episode with `terminate()`")
-            root, t = "state", fd.type
-            read = ir.StateGet(name=name, type=t, span=node.span)
-        elif name in self.consts:
-            self.fail("E0112", f"cannot assign to constant `{name}`", node.span, "a constant",
-                      help=f"declare `{name}` as a state field to change it")
-        else:
-            self.unknown_name(node, ctx)
+        root, read = self._place_root(node, e, ctx, mutating)
+        t = read.type
         for link in reversed(chain):
             if isinstance(link, ast.Field):
-                if not isinstance(t, ir.RecordT):
-                    self.fail("E0103", f"`{t}` has no field `{link.name}`", link.name_span)
-                rec = self.record_defs[t.name]
-                member = next((f for f in rec.fields if f.name == link.name), None)
-                if member is None and f"{t.name}.{link.name}" in self.broken:
-                    raise _Poison()  # the field's declaration was reported already
-                if member is None:
-                    self.fail("E0103", f"record `{t.name}` has no field `{link.name}`", link.name_span, "unknown field",
-                              help=did_you_mean(link.name, [f.name for f in rec.fields]) or _fields_help(rec))
+                t = self._record_member(t, link)
                 steps.append(ir.FieldStep(name=link.name))
-                t = member.type
                 read = ir.GetField(base=read, name=link.name, type=t, span=link.span)
             else:
                 index = self.expr(link.index, ctx)
@@ -905,6 +930,46 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                 steps.append(ir.IndexStep(index=index, is_list=is_list))
                 read = ir.GetIndex(base=read, index=index, type=t, span=link.span)
         return ir.Place(root=root, name=name, path=steps, type=t, span=e.span), read
+
+    def _place_root(self, node: ast.Name, e: ast.Expr, ctx: Ctx,
+                    mutating: str) -> tuple[Literal["state", "local"], ir.Expr]:
+        """The root of assigned place `e`: a local, or a state field the context may change
+        and envc does not manage; (root, its read). Errors for a constant or unknown name."""
+        name = node.name
+        local_t = ctx.lookup(name)
+        if local_t is not None:
+            return "local", ir.Local(name=name, type=local_t, span=node.span)
+        if name not in self.state and name in self.consts:
+            self.fail("E0112", f"cannot assign to constant `{name}`", node.span, "a constant",
+                      help=f"declare `{name}` as a state field to change it")
+        if name not in self.state:
+            self.unknown_name(node, ctx)
+        fd = self.state[name]
+        if self.sim_decl is not None and name in sim.HIDDEN_BUILTINS:
+            sim.reads_builtin(self, name, node.span)
+        if ctx.pure:
+            self.fail("E0130", f"{_ctx_name(ctx)} cannot change the state", e.span,
+                      f"{mutating} changes `{name}`", help=_pure_help(ctx))
+        if fd.builtin and name not in WRITABLE_BUILTINS:
+            self.fail("E0112", f"`{name}` is managed by envc and cannot be assigned", node.span, "read-only",
+                      help="`step_count` counts the steps taken: keep your own counter in a state field"
+                      if name == "step_count" else
+                      "`truncated` is set when `turn_limit` is reached: end the episode with `terminate()`")
+        return "state", ir.StateGet(name=name, type=fd.type, span=node.span)
+
+    def _record_member(self, t: ir.Type, link: ast.Field) -> ir.Type:
+        """The type of field `link.name` of record type `t` (E0103 when `t` is no record or
+        has no such field; a field whose declaration failed is not reported again)."""
+        if not isinstance(t, ir.RecordT):
+            self.fail("E0103", f"`{t}` has no field `{link.name}`", link.name_span)
+        rec = self.record_defs[t.name]
+        member = next((f for f in rec.fields if f.name == link.name), None)
+        if member is None and f"{t.name}.{link.name}" in self.broken:
+            raise _Poison()  # the field's declaration was reported already
+        if member is None:
+            self.fail("E0103", f"record `{t.name}` has no field `{link.name}`", link.name_span, "unknown field",
+                      help=did_you_mean(link.name, [f.name for f in rec.fields]) or _fields_help(rec))
+        return member.type
 
     def check_index(self, t: ir.Type, index: ir.Expr, link: ast.Index) -> ir.Type:
         if isinstance(t, ir.ArrayT):
@@ -980,17 +1045,15 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             return "the language has no built-in pi: declare it, `const PI = 3.1415927` (float32's nearest)"
         return did_you_mean(name, names)
 
-    def expr(self, e: ast.Expr, ctx: Ctx, peek: bool = False) -> ir.Expr:
-        """Check an expression; `peek` allows reading hidden state (inside `len()` in observe)."""
+    def expr(self, e: ast.Expr, ctx: Ctx, peek: bool = False) -> ir.Expr:  # noqa: C901
+        """Check an expression; `peek` allows reading hidden state (inside `len()` in observe).
+
+        One branch per syntax-node kind, each a line (its checks are the methods it calls): a
+        flat dispatch, over the complexity limit only by its number of kinds (issue #15)."""
         if isinstance(e, ast.IntLit):
-            if not ir.INT32_MIN <= e.value <= ir.INT32_MAX:
-                self.fail("E0120", "integer literal does not fit in 32 bits", e.span)
-            return ir.Const(type=ir.IntT(lo=e.value, hi=e.value), value=e.value, span=e.span)
+            return self.int_lit(e)
         if isinstance(e, ast.FloatLit):
-            if not fits_float32(e.value):
-                self.fail("E0120", "float literal does not fit in float32", e.span, "beyond float32",
-                          help=f"float32 values are at most {FLOAT32_MAX:.7g} in magnitude")
-            return ir.Const(type=ir.FLOAT, value=e.value, span=e.span)
+            return self.float_lit(e)
         if isinstance(e, ast.BoolLit):
             return ir.Const(type=ir.BOOL, value=e.value, span=e.span)
         if isinstance(e, ast.StringLit):
@@ -1003,67 +1066,15 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         if isinstance(e, ast.Index):
             return self.index(e, ctx, peek)
         if isinstance(e, ast.Unary):
-            operand = self.expr(e.operand, ctx)
-            if e.op == "not":
-                self.require_type(operand, ir.BOOL, e.operand.span, "the operand of `not`")
-                return ir.Unary(op="not", operand=operand, type=ir.BOOL, span=e.span)
-            if isinstance(operand.type, ir.IntT):
-                t = ir.IntT(lo=-operand.type.hi, hi=-operand.type.lo)
-                return ir.Unary(op="neg", operand=operand, type=self.int32(t, e.span), span=e.span)
-            if isinstance(operand.type, ir.FloatT):
-                return ir.Unary(op="neg", operand=operand, type=ir.FLOAT, span=e.span)
-            self.fail("E0110", f"cannot negate `{operand.type}`", e.operand.span)
+            return self.unary(e, ctx)
         if isinstance(e, ast.Binary):
-            op = _BINOPS[e.op]
-            if op == "and":
-                self.bound_after_read(e)
-            left = self.expr(e.left, ctx, peek)
-            if op in ("and", "or"):  # the right side is read where the left one decided nothing
-                self.push_facts(ctx, self.facts(left, op == "and", ctx))
-                try:
-                    right = self.expr(e.right, ctx, peek)
-                finally:
-                    self.pop_facts(ctx)
-            else:
-                right = self.expr(e.right, ctx, peek)
-            return self.binary(op, left, right, e.span, e.op_span)
+            return self.binary_expr(e, ctx, peek)
         if isinstance(e, ast.CondExpr):
-            c = self.expr(e.cond, ctx)
-            self.require_type(c, ir.BOOL, e.cond.span, "the condition of `if ... then ... else`")
-            self.push_facts(ctx, self.facts(c, True, ctx))
-            try:
-                a = self.expr(e.then, ctx, peek)
-            finally:
-                self.pop_facts(ctx)
-            self.push_facts(ctx, self.facts(c, False, ctx))
-            try:
-                b = self.expr(e.orelse, ctx, peek)
-            finally:
-                self.pop_facts(ctx)
-            self.no_draws(a, "a branch of `if ... then ... else`")
-            self.no_draws(b, "a branch of `if ... then ... else`")
-            joined = self.unify(a, b, e.span, "both branches must have one type")
-            return ir.Cond(cond=c, then=a, orelse=b, type=joined, span=e.span)
+            return self.cond_expr(e, ctx, peek)
         if isinstance(e, ast.ArrayLit):
-            if not e.items:
-                self.fail("E0110", "an empty array has no type", e.span, help="arrays have at least one element")
-            items = [self.expr(x, ctx, peek) for x in e.items]
-            elem = items[0].type
-            for x in items[1:]:
-                elem = self.unify_types(elem, x.type, x.span, "the items of an array must have one type",
-                                        self.source_text(x.span))
-            return ir.ArrayLit(items=items, type=ir.ArrayT(elem=elem, size=len(items)), span=e.span)
+            return self.array_lit(e, ctx, peek)
         if isinstance(e, ast.Comprehension):
-            lo, hi = self.loop_bounds(e.lo, e.hi, e.inclusive, e.span, ctx, e.var)
-            ctx.scopes.append({e.var: ir.IntT(lo=lo, hi=hi - 1)})
-            try:
-                body = self.expr(e.body, ctx, peek)
-            finally:
-                ctx.scopes.pop()
-            self.no_draws(body, "an array comprehension", hi - lo)
-            self.require_cells(ir.ArrayT(elem=body.type, size=hi - lo), e.span)
-            return ir.ArrayBuild(var=e.var, lo=lo, hi=hi, body=body, type=ir.ArrayT(elem=body.type, size=hi - lo),
-                                 span=e.span)
+            return self.comprehension(e, ctx, peek)
         if isinstance(e, ast.Call):
             return self.call(e, ctx, peek)
         if isinstance(e, ast.Generator):
@@ -1071,6 +1082,92 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         if isinstance(e, ast.Selector):
             self.fail("E0110", "a selector `x in lo..hi` is only an argument of `choose` or `random.pick`", e.span)
         raise AssertionError(f"unhandled expression {type(e).__name__}")  # pragma: no cover
+
+    def int_lit(self, e: ast.IntLit) -> ir.Const:
+        """An integer literal: a constant of range `v..v`, within 32 bits."""
+        if not ir.INT32_MIN <= e.value <= ir.INT32_MAX:
+            self.fail("E0120", "integer literal does not fit in 32 bits", e.span)
+        return ir.Const(type=ir.IntT(lo=e.value, hi=e.value), value=e.value, span=e.span)
+
+    def float_lit(self, e: ast.FloatLit) -> ir.Const:
+        """A float literal, finite in float32."""
+        if not fits_float32(e.value):
+            self.fail("E0120", "float literal does not fit in float32", e.span, "beyond float32",
+                      help=f"float32 values are at most {FLOAT32_MAX:.7g} in magnitude")
+        return ir.Const(type=ir.FLOAT, value=e.value, span=e.span)
+
+    def unary(self, e: ast.Unary, ctx: Ctx) -> ir.Expr:
+        """`not b` (a bool) or `-x` (an int, its range mirrored within 32 bits, or a float)."""
+        operand = self.expr(e.operand, ctx)
+        if e.op == "not":
+            self.require_type(operand, ir.BOOL, e.operand.span, "the operand of `not`")
+            return ir.Unary(op="not", operand=operand, type=ir.BOOL, span=e.span)
+        if isinstance(operand.type, ir.IntT):
+            t = ir.IntT(lo=-operand.type.hi, hi=-operand.type.lo)
+            return ir.Unary(op="neg", operand=operand, type=self.int32(t, e.span), span=e.span)
+        if isinstance(operand.type, ir.FloatT):
+            return ir.Unary(op="neg", operand=operand, type=ir.FLOAT, span=e.span)
+        self.fail("E0110", f"cannot negate `{operand.type}`", e.operand.span)
+
+    def binary_expr(self, e: ast.Binary, ctx: Ctx, peek: bool) -> ir.Expr:
+        """`a op b` (`binary`); the right side of `and`/`or` is checked under the facts of
+        the left one (true for `and`, false for `or`)."""
+        op = _BINOPS[e.op]
+        if op == "and":
+            self.bound_after_read(e)
+        left = self.expr(e.left, ctx, peek)
+        if op not in ("and", "or"):
+            return self.binary(op, left, self.expr(e.right, ctx, peek), e.span, e.op_span)
+        self.push_facts(ctx, self.facts(left, op == "and", ctx))  # the right side is read where the left one decided nothing
+        try:
+            right = self.expr(e.right, ctx, peek)
+        finally:
+            self.pop_facts(ctx)
+        return self.binary(op, left, right, e.span, e.op_span)
+
+    def cond_expr(self, e: ast.CondExpr, ctx: Ctx, peek: bool) -> ir.Cond:
+        """`if c then a else b`: each branch under the facts of `c` (true, false); neither
+        may draw; one type for both."""
+        c = self.expr(e.cond, ctx)
+        self.require_type(c, ir.BOOL, e.cond.span, "the condition of `if ... then ... else`")
+        self.push_facts(ctx, self.facts(c, True, ctx))
+        try:
+            a = self.expr(e.then, ctx, peek)
+        finally:
+            self.pop_facts(ctx)
+        self.push_facts(ctx, self.facts(c, False, ctx))
+        try:
+            b = self.expr(e.orelse, ctx, peek)
+        finally:
+            self.pop_facts(ctx)
+        self.no_draws(a, "a branch of `if ... then ... else`")
+        self.no_draws(b, "a branch of `if ... then ... else`")
+        joined = self.unify(a, b, e.span, "both branches must have one type")
+        return ir.Cond(cond=c, then=a, orelse=b, type=joined, span=e.span)
+
+    def array_lit(self, e: ast.ArrayLit, ctx: Ctx, peek: bool) -> ir.ArrayLit:
+        """`[a, b, ...]`: at least one item, all of one type (ranges joined)."""
+        if not e.items:
+            self.fail("E0110", "an empty array has no type", e.span, help="arrays have at least one element")
+        items = [self.expr(x, ctx, peek) for x in e.items]
+        elem = items[0].type
+        for x in items[1:]:
+            elem = self.unify_types(elem, x.type, x.span, "the items of an array must have one type",
+                                    self.source_text(x.span))
+        return ir.ArrayLit(items=items, type=ir.ArrayT(elem=elem, size=len(items)), span=e.span)
+
+    def comprehension(self, e: ast.Comprehension, ctx: Ctx, peek: bool) -> ir.ArrayBuild:
+        """`[body for i in lo..hi]`: constant bounds, a body that draws at most a few times."""
+        lo, hi = self.loop_bounds(e.lo, e.hi, e.inclusive, e.span, ctx, e.var)
+        ctx.scopes.append({e.var: ir.IntT(lo=lo, hi=hi - 1)})
+        try:
+            body = self.expr(e.body, ctx, peek)
+        finally:
+            ctx.scopes.pop()
+        self.no_draws(body, "an array comprehension", hi - lo)
+        self.require_cells(ir.ArrayT(elem=body.type, size=hi - lo), e.span)
+        return ir.ArrayBuild(var=e.var, lo=lo, hi=hi, body=body, type=ir.ArrayT(elem=body.type, size=hi - lo),
+                             span=e.span)
 
     def no_draws(self, e: ir.Expr, where: str, repeat: int | None = None) -> None:
         """Random draws and list takes happen a fixed number of times, in evaluation order:
@@ -1107,20 +1204,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                 sim.reads_builtin(self, e.name, e.span, ctx)
             if fd.visibility != "public":
                 ctx.reads_hidden = True
-                if ctx.observe_player is not None and not peek:
-                    is_list = isinstance(_elem(fd.type) if fd.visibility == "private" else fd.type, ir.ListT)
-                    if fd.visibility == "private":
-                        how = f"a player may see only its own slot, `{e.name}[{ctx.observe_player}]`"
-                        if is_list:
-                            how += f", and the length of the others with `len({e.name}[i])`"
-                    elif is_list:
-                        how = f"a player may see only its length, `len({e.name})`"
-                    else:
-                        how = (f"players never see `{e.name}`: observe public fields, drop `@hidden` if all may "
-                               "see it, or mark it `@reveal(flag)` (a public bool field of its shape) and observe "
-                               f"`revealed({e.name}..., fallback)`")
-                    self.fail("E0170", f"`observe` reads `@{fd.visibility}` field `{e.name}`", e.span,
-                              "hidden from players", help=how)
+                self._observe_hidden(e, fd, ctx, peek)
             t = self.narrowed(ctx, ("state", e.name), fd.type) if ctx.narrow else fd.type
             return ir.StateGet(name=e.name, type=t, span=e.span)
         if e.name in self.consts:
@@ -1132,19 +1216,30 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             self.fail("E0110", "`random` is a namespace", e.span, help="use `random.int(lo, hi)` or `random.coin()`")
         self.unknown_name(e, ctx)
 
+    def _observe_hidden(self, e: ast.Name, fd: ir.FieldDef, ctx: Ctx, peek: bool) -> None:
+        """E0170 for `observe` reading hidden field `fd` whole (`peek`: inside `len()`, which
+        may), with the help saying what a player may see of it."""
+        if ctx.observe_player is None or peek:
+            return
+        is_list = isinstance(_elem(fd.type) if fd.visibility == "private" else fd.type, ir.ListT)
+        if fd.visibility == "private":
+            how = f"a player may see only its own slot, `{e.name}[{ctx.observe_player}]`"
+            if is_list:
+                how += f", and the length of the others with `len({e.name}[i])`"
+        elif is_list:
+            how = f"a player may see only its length, `len({e.name})`"
+        else:
+            how = (f"players never see `{e.name}`: observe public fields, drop `@hidden` if all may "
+                   "see it, or mark it `@reveal(flag)` (a public bool field of its shape) and observe "
+                   f"`revealed({e.name}..., fallback)`")
+        self.fail("E0170", f"`observe` reads `@{fd.visibility}` field `{e.name}`", e.span,
+                  "hidden from players", help=how)
+
     def field(self, e: ast.Field, ctx: Ctx, peek: bool) -> ir.Expr:
         if isinstance(e.base, ast.Name) and ctx.lookup(e.base.name) is None and e.base.name not in self.state:
-            base = e.base.name
-            if base in self.enums:
-                enum = self.enums[base]
-                if e.name not in enum.members:
-                    self.fail("E0102", f"`{e.name}` is not a member of enum `{base}`", e.name_span, "unknown member",
-                              help=did_you_mean(e.name, enum.members) or f"members: {', '.join(enum.members)}")
-                return ir.Const(type=ir.EnumT(name=base, size=len(enum.members)), value=enum.members.index(e.name),
-                                span=e.span)
-            if base in self.tables and e.name == "rows":
-                rows = self.tables[base].rows
-                return ir.Const(type=ir.IntT(lo=rows, hi=rows), value=rows, span=e.span)
+            named = self._global_member(e, e.base.name)
+            if named is not None:
+                return named
         value = self.expr(e.base, ctx, peek)
         t = value.type
         if isinstance(t, ir.RecordT):
@@ -1167,6 +1262,21 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             return ir.TableGet(table=t.table, column=e.name, row=value, type=col.type, span=e.span)
         self.fail("E0103", f"`{t}` has no field `{e.name}`", e.name_span,
                   help="list methods are called: `xs.contains(x)`; the length is `len(xs)`" if isinstance(t, ir.ListT) else None)
+
+    def _global_member(self, e: ast.Field, base: str) -> ir.Const | None:
+        """`Enum.member` (its index; E0102 for no such member) or `Table.rows` (the row
+        count), `base` naming no local or state field; None for anything else."""
+        if base in self.enums:
+            enum = self.enums[base]
+            if e.name not in enum.members:
+                self.fail("E0102", f"`{e.name}` is not a member of enum `{base}`", e.name_span, "unknown member",
+                          help=did_you_mean(e.name, enum.members) or f"members: {', '.join(enum.members)}")
+            return ir.Const(type=ir.EnumT(name=base, size=len(enum.members)), value=enum.members.index(e.name),
+                            span=e.span)
+        if base in self.tables and e.name == "rows":
+            rows = self.tables[base].rows
+            return ir.Const(type=ir.IntT(lo=rows, hi=rows), value=rows, span=e.span)
+        return None
 
     def index(self, e: ast.Index, ctx: Ctx, peek: bool) -> ir.Expr:
         private_slot = False
@@ -1237,18 +1347,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         if isinstance(tb, ir.FloatT) and isinstance(a, ir.Const) and isinstance(ta, ir.IntT):
             a, ta = ir.Const(type=ir.FLOAT, value=float(a.value), span=a.span), ir.FLOAT
         if op in ("eq", "ne", "lt", "le", "gt", "ge"):
-            ok = (isinstance(ta, ir.IntT) and isinstance(tb, ir.IntT)) or (ta == tb and isinstance(ta, (ir.FloatT, ir.EnumT, ir.RowT)))
-            if op in ("eq", "ne") and ta == tb and isinstance(ta, ir.BoolT):
-                ok = True
-            if op not in ("eq", "ne") and isinstance(ta, ir.EnumT):
-                ok = False
-            if not ok:
-                left, right = self.source_text(a.span), self.source_text(b.span)
-                self.fail("E0110", f"cannot compare `{ta}` with `{tb}`", op_span, "incompatible operands",
-                          notes=[f"left is `{ta}`, right is `{tb}`"],
-                          help=_compare_help(op, ta, tb, left, right) or _bool_test_help(op, a, b, left, right)
-                          or _convert_help(ta, tb, left) or _convert_help(tb, ta, right))
-            return ir.Binary(op=op, left=a, right=b, type=ir.BOOL, span=span)
+            return self.comparison(op, a, b, span, op_span)
         if isinstance(ta, ir.FloatT) and isinstance(tb, ir.FloatT):
             if op == "mod":
                 self.fail("E0110", "`%` is defined on integers only", op_span,
@@ -1260,6 +1359,23 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                       help=hint)
         t = self.int32(_int_range(op, ta, tb, self, b.span), span)
         return ir.Binary(op=op, left=a, right=b, type=t, span=span)
+
+    def comparison(self, op: ir.BinaryOp, a: ir.Expr, b: ir.Expr, span: Span, op_span: Span) -> ir.Binary:
+        """`a op b`, op a comparison: integers with integers, or operands of one float, enum
+        or row type (bools and enums with `==`/`!=` only); E0110 with a fix otherwise."""
+        ta, tb = a.type, b.type
+        ok = (isinstance(ta, ir.IntT) and isinstance(tb, ir.IntT)) or (ta == tb and isinstance(ta, (ir.FloatT, ir.EnumT, ir.RowT)))
+        if op in ("eq", "ne") and ta == tb and isinstance(ta, ir.BoolT):
+            ok = True
+        if op not in ("eq", "ne") and isinstance(ta, ir.EnumT):
+            ok = False
+        if not ok:
+            left, right = self.source_text(a.span), self.source_text(b.span)
+            self.fail("E0110", f"cannot compare `{ta}` with `{tb}`", op_span, "incompatible operands",
+                      notes=[f"left is `{ta}`, right is `{tb}`"],
+                      help=_compare_help(op, ta, tb, left, right) or _bool_test_help(op, a, b, left, right)
+                      or _convert_help(ta, tb, left) or _convert_help(tb, ta, right))
+        return ir.Binary(op=op, left=a, right=b, type=ir.BOOL, span=span)
 
     def unify_types(self, a: ir.Type, b: ir.Type, span: Span,
                     label: str = "both sides must have one type", text: str = "") -> ir.Type:
@@ -1312,57 +1428,30 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         return args
 
     def call(self, e: ast.Call, ctx: Ctx, peek: bool) -> ir.Expr:
+        """A call as a value: a method (`xs.contains(v)`, `random.int(...)`, ...), a built-in,
+        a record literal or a `fn`; a statement-only call (an effect, a `proc`) is an error."""
         func = e.func
         if isinstance(func, ast.Field):
-            if isinstance(func.base, ast.Name) and func.base.name == "random" and ctx.lookup("random") is None:
-                return self.random_call(e, func, ctx)
-            if func.name in ("contains", "count"):
-                base = self.expr(func.base, ctx, peek)
-                if not isinstance(base.type, (ir.ListT, ir.ArrayT)):
-                    self.fail("E0103", f"`{base.type}` has no method `{func.name}`", func.name_span)
-                elem = base.type.elem
-                if isinstance(elem, ir.RowT) and len(e.args) == 1 and e.args[0].name is None:
-                    probe = self.expr(e.args[0].value, ctx)
-                    if isinstance(probe.type, ir.IntT):
-                        # rows are indices: an integer in 0..rows-1 names a row
-                        elem = ir.IntT(lo=0, hi=elem.rows - 1)
-                item = self.call_args(e, [ir.ParamDef(name="item", type=_widen(elem))], func.name, ctx)[0]
-                cap = base.type.cap if isinstance(base.type, ir.ListT) else base.type.size
-                t = ir.BOOL if func.name == "contains" else ir.IntT(lo=0, hi=cap)
-                return ir.Builtin(name=func.name, args=[base, item], type=t, span=e.span)
-            if func.name in ("draw", "pop"):
-                if ctx.pure:
-                    self.fail("E0130", f"{_ctx_name(ctx)} cannot `{func.name}()`: it removes an element", func.span,
-                              "changes the state", help=_pure_help(ctx))
-                place = self.place(func.base, ctx, mutating=f"`{func.name}()`")
-                if not isinstance(place.type, ir.ListT):
-                    self.fail("E0103", f"`{func.name}` is a list method, and this is `{place.type}`", func.name_span)
-                self.call_args(e, [], func.name, ctx)
-                return ir.ListTake(place=place, front=func.name == "draw", type=place.type.elem, span=e.span)
-            if func.name in LIST_MUTATORS:
-                # `let c = xs.remove_at(i)` is the natural way to take a card from a hand: say how
-                xs = self.source_text(func.base.span)
-                xs = xs if _plain_place(xs) else "xs"
-                i = self.source_text(e.args[0].value.span) if len(e.args) == 1 else "i"
-                i = i if _plain_place(i) else "i"
-                how = f"read the element first, `let v = {xs}[{i}]`, then remove it on its own line: `{xs}.remove_at({i})`" \
-                    if func.name == "remove_at" else f"call it on its own line: `{xs}.{func.name}(...)`"
-                self.fail("E0110", f"`{func.name}()` is a statement and has no value", e.span, help=how)
-            if func.name in ("remove", "discard", "erase", "delete"):  # by value: lists remove by position
-                self.fail("E0103", f"unknown method `{func.name}`", func.name_span, "no such method",
-                          help="a list removes by position, `xs.remove_at(i)`; to remove a value v, find it first: "
-                               "`for i in 0..CAP { if i < len(xs) and xs[i] == v { xs.remove_at(i)  break } }`")
-            xs = self.source_text(func.base.span)
-            arg_text = ", ".join(self.source_text(a.value.span) for a in e.args)
-            self.fail("E0103", f"unknown method `{func.name}`", func.name_span, "no such method",
-                      help=f"the length is a function: `len({xs if _plain_place(xs) else 'xs'})`"
-                      if func.name in ("len", "length", "size") else
-                      f"`{func.name}` is a built-in function, not a method: `{func.name}({arg_text})`"
-                      if func.name in builtins.FLOAT_MATH else
-                      did_you_mean(func.name, ["contains", "count", "draw", "pop", *LIST_MUTATORS]))
+            return self.method_call(e, func, ctx, peek)
         if not isinstance(func, ast.Name):
             self.fail("E0110", "only named functions can be called", func.span)
         name = func.name
+        got = self._builtin_call(name, e, ctx, peek)
+        if got is not None:
+            return got
+        if name in EFFECTS:
+            self.fail("E0110", f"`{name}()` is a statement and has no value", e.span,
+                      help=f"call it on its own line: `{name}(...)`")
+        if name in self.record_defs:
+            return self.record_lit(name, e, ctx)
+        if name in self.fn_sigs:
+            return self.fn_call(name, e, ctx)
+        self._no_function(name, func, e)
+
+    def _builtin_call(self, name: str, e: ast.Call, ctx: Ctx, peek: bool) -> ir.Expr | None:
+        """A call of a built-in (`old` and the coins of `ensures`, a reduction over a
+        generator, `chose` in a simultaneous spec, the others), unless a `fn` of the spec
+        takes the name; None otherwise."""
         if name == "old" and name not in self.fn_sigs:
             return self.old_call(e, ctx, peek)
         if name in COIN_BUILTINS and name not in self.fn_sigs:
@@ -1377,38 +1466,46 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                 return got
         if name in PURE_BUILTINS:
             return self.builtin(name, e, ctx, peek)
-        if name in EFFECTS:
-            self.fail("E0110", f"`{name}()` is a statement and has no value", e.span,
-                      help=f"call it on its own line: `{name}(...)`")
-        if name in self.record_defs:
-            return self.record_lit(name, e, ctx)
-        if name in self.fn_sigs:
-            params, ret, pure = self.fn_sigs[name]
-            if ret is None:
-                self.fail("E0110", f"`proc` `{name}` has no value", e.span, help=f"call it on its own line: `{name}(...)`")
-            hole = self.fn_decls[name]
-            if isinstance(hole, ast.HoleDecl):
-                self.require_hole_filled(hole, e.span)
-            source = name
-            if name in self.generic:
-                name, params = self.instantiate(name, e, ctx)
-            args = self.call_args(e, params, name, ctx)
-            self.note_call(name, e.span)
-            if source in self.fn_hidden or name in self.fn_hidden:
-                ctx.reads_hidden = True
-                if ctx.observe_player is not None:
-                    self.fail("E0170", f"`observe` calls `{source}`, which reads hidden state", e.span,
-                              help="compute the observation from public state and the player's own slots; a hidden "
-                                   "value that becomes public (a revealed cell) is a field marked `@reveal(flag)`, "
-                                   "observed with `revealed(field..., fallback)`")
-            elif name in self.fn_slot_params:
-                self._slot_call(name, e, ctx)
-            if name in self.fn_shows_choice:
-                if ctx.observe_player is not None:
-                    self.observe_shows_choice = True
-                elif ctx.what == "fn" and self.current_fn is not None:
-                    self.fn_shows_choice.add(self.current_fn)
-            return ir.CallFn(fn=name, args=args, type=ret, span=e.span)
+        return None
+
+    def fn_call(self, name: str, e: ast.Call, ctx: Ctx) -> ir.CallFn:
+        """A call of `fn` `name` (a `proc` has no value): a hole must be filled, a generic
+        `fn` is instantiated; what it reads (hidden state, a private slot, the pending
+        choice) counts for `observe` and the calling `fn`."""
+        params, ret, pure = self.fn_sigs[name]
+        if ret is None:
+            self.fail("E0110", f"`proc` `{name}` has no value", e.span, help=f"call it on its own line: `{name}(...)`")
+        hole = self.fn_decls[name]
+        if isinstance(hole, ast.HoleDecl):
+            self.require_hole_filled(hole, e.span)
+        source = name
+        if name in self.generic:
+            name, params = self.instantiate(name, e, ctx)
+        args = self.call_args(e, params, name, ctx)
+        self.note_call(name, e.span)
+        if source in self.fn_hidden or name in self.fn_hidden:
+            ctx.reads_hidden = True
+            if ctx.observe_player is not None:
+                self.fail("E0170", f"`observe` calls `{source}`, which reads hidden state", e.span,
+                          help="compute the observation from public state and the player's own slots; a hidden "
+                           "value that becomes public (a revealed cell) is a field marked `@reveal(flag)`, "
+                           "observed with `revealed(field..., fallback)`")
+        elif name in self.fn_slot_params:
+            self._slot_call(name, e, ctx)
+        if name in self.fn_shows_choice:
+            self._shows_choice(ctx)
+        return ir.CallFn(fn=name, args=args, type=ret, span=e.span)
+
+    def _shows_choice(self, ctx: Ctx) -> None:
+        """A read of the pending choice: `observe` shows it, or the `fn` being checked does."""
+        if ctx.observe_player is not None:
+            self.observe_shows_choice = True
+        elif ctx.what == "fn" and self.current_fn is not None:
+            self.fn_shows_choice.add(self.current_fn)
+
+    def _no_function(self, name: str, func: ast.Name, e: ast.Call) -> NoReturn:
+        """The error for a call of `name`, which no function takes: a hole without a valid
+        fill, an enum, a list method called as a function, or an unknown name."""
         if isinstance(self.fn_decls.get(name), ast.HoleDecl):
             self.fail("E0160", f"hole `{name}` cannot be called: it has no valid fill", e.span)
         if name in self.broken:
@@ -1425,6 +1522,65 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         self.fail("E0100", f"unknown function `{name}`", func.span, "not defined",
                   help=f"`{name}` is a list method: `{xs}.{name}({rest})`" if method else
                   did_you_mean(name, list(self.fn_sigs) + list(PURE_BUILTINS) + list(REDUCERS) + list(EFFECTS)))
+
+    def method_call(self, e: ast.Call, func: ast.Field, ctx: Ctx, peek: bool) -> ir.Expr:
+        """`random.f(...)`, `xs.contains(v)`, `xs.count(v)`, `xs.draw()`, `xs.pop()` as values;
+        errors for a list method that is a statement and for unknown methods."""
+        if isinstance(func.base, ast.Name) and func.base.name == "random" and ctx.lookup("random") is None:
+            return self.random_call(e, func, ctx)
+        if func.name in ("contains", "count"):
+            return self.member_test(e, func, ctx, peek)
+        if func.name in ("draw", "pop"):
+            return self.list_take(e, func, ctx)
+        if func.name in LIST_MUTATORS:
+            # `let c = xs.remove_at(i)` is the natural way to take a card from a hand: say how
+            xs = self.source_text(func.base.span)
+            xs = xs if _plain_place(xs) else "xs"
+            i = self.source_text(e.args[0].value.span) if len(e.args) == 1 else "i"
+            i = i if _plain_place(i) else "i"
+            how = f"read the element first, `let v = {xs}[{i}]`, then remove it on its own line: `{xs}.remove_at({i})`" \
+                if func.name == "remove_at" else f"call it on its own line: `{xs}.{func.name}(...)`"
+            self.fail("E0110", f"`{func.name}()` is a statement and has no value", e.span, help=how)
+        if func.name in ("remove", "discard", "erase", "delete"):  # by value: lists remove by position
+            self.fail("E0103", f"unknown method `{func.name}`", func.name_span, "no such method",
+                      help="a list removes by position, `xs.remove_at(i)`; to remove a value v, find it first: "
+                           "`for i in 0..CAP { if i < len(xs) and xs[i] == v { xs.remove_at(i)  break } }`")
+        xs = self.source_text(func.base.span)
+        arg_text = ", ".join(self.source_text(a.value.span) for a in e.args)
+        self.fail("E0103", f"unknown method `{func.name}`", func.name_span, "no such method",
+                  help=f"the length is a function: `len({xs if _plain_place(xs) else 'xs'})`"
+                  if func.name in ("len", "length", "size") else
+                  f"`{func.name}` is a built-in function, not a method: `{func.name}({arg_text})`"
+                  if func.name in builtins.FLOAT_MATH else
+                  did_you_mean(func.name, ["contains", "count", "draw", "pop", *LIST_MUTATORS]))
+
+    def member_test(self, e: ast.Call, func: ast.Field, ctx: Ctx, peek: bool) -> ir.Builtin:
+        """`xs.contains(v)` (a bool) or `xs.count(v)` (0..capacity) on a list or an array; an
+        integer names a row in an array of rows."""
+        base = self.expr(func.base, ctx, peek)
+        if not isinstance(base.type, (ir.ListT, ir.ArrayT)):
+            self.fail("E0103", f"`{base.type}` has no method `{func.name}`", func.name_span)
+        elem = base.type.elem
+        if isinstance(elem, ir.RowT) and len(e.args) == 1 and e.args[0].name is None:
+            probe = self.expr(e.args[0].value, ctx)
+            if isinstance(probe.type, ir.IntT):
+                # rows are indices: an integer in 0..rows-1 names a row
+                elem = ir.IntT(lo=0, hi=elem.rows - 1)
+        item = self.call_args(e, [ir.ParamDef(name="item", type=_widen(elem))], func.name, ctx)[0]
+        cap = base.type.cap if isinstance(base.type, ir.ListT) else base.type.size
+        t = ir.BOOL if func.name == "contains" else ir.IntT(lo=0, hi=cap)
+        return ir.Builtin(name=func.name, args=[base, item], type=t, span=e.span)
+
+    def list_take(self, e: ast.Call, func: ast.Field, ctx: Ctx) -> ir.ListTake:
+        """`xs.draw()` (the first element) or `xs.pop()` (the last), removed: it changes the state."""
+        if ctx.pure:
+            self.fail("E0130", f"{_ctx_name(ctx)} cannot `{func.name}()`: it removes an element", func.span,
+                      "changes the state", help=_pure_help(ctx))
+        place = self.place(func.base, ctx, mutating=f"`{func.name}()`")
+        if not isinstance(place.type, ir.ListT):
+            self.fail("E0103", f"`{func.name}` is a list method, and this is `{place.type}`", func.name_span)
+        self.call_args(e, [], func.name, ctx)
+        return ir.ListTake(place=place, front=func.name == "draw", type=place.type.elem, span=e.span)
 
     def old_call(self, e: ast.Call, ctx: Ctx, peek: bool) -> ir.Expr:
         """`old(x)` in a hole's `ensures`: `x` evaluated on the state before the hole ran. The IR is
@@ -1491,21 +1647,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             self.fail("E0131", f"{_ctx_name(ctx)} cannot draw random numbers", e.span, "draws from the RNG",
                       help=_random_help(ctx))
         if func.name == "int":
-            if len(e.args) != 2:
-                self.fail("E0111", "`random.int` takes 2 arguments: `random.int(lo, hi)` (both inclusive)", e.span)
-            lo = self.expr(e.args[0].value, ctx)
-            hi = self.expr(e.args[1].value, ctx)
-            for x, a in ((lo, e.args[0]), (hi, e.args[1])):
-                if not isinstance(x.type, ir.IntT):
-                    self.fail("E0110", "the bounds of `random.int` must be integers", a.span, f"this is `{x.type}`")
-            lo_t, hi_t = ir.int_of(lo.type), ir.int_of(hi.type)  # both checked above
-            if hi_t.hi < lo_t.lo:
-                self.fail("E0122", "`random.int` range is always empty", e.span)
-            if lo_t.hi > hi_t.lo:
-                self.fail("E0122", "`random.int(lo, hi)` may be called with lo > hi", e.span,
-                          f"lo is in {lo_t.lo}..{lo_t.hi}, hi in {hi_t.lo}..{hi_t.hi}",
-                          help="make sure lo <= hi always holds")
-            return ir.RandomInt(lo=lo, hi=hi, type=ir.IntT(lo=lo_t.lo, hi=hi_t.hi), span=e.span)
+            return self.random_int(e, ctx)
         if func.name == "bernoulli":
             return self.bernoulli(e, ctx)
         if func.name == "pick":
@@ -1521,6 +1663,24 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         self.fail("E0103", f"unknown function `random.{func.name}`", func.name_span,
                   help="use `random.int(lo, hi)`, `random.coin()`, `random.bernoulli(num, den)` or "
                   "`random.pick(i in lo..hi where cond)`; shuffle a list with `xs.shuffle()`")
+
+    def random_int(self, e: ast.Call, ctx: Ctx) -> ir.RandomInt:
+        """`random.int(lo, hi)`, both inclusive: integer bounds with lo <= hi whatever their values."""
+        if len(e.args) != 2:
+            self.fail("E0111", "`random.int` takes 2 arguments: `random.int(lo, hi)` (both inclusive)", e.span)
+        lo = self.expr(e.args[0].value, ctx)
+        hi = self.expr(e.args[1].value, ctx)
+        for x, a in ((lo, e.args[0]), (hi, e.args[1])):
+            if not isinstance(x.type, ir.IntT):
+                self.fail("E0110", "the bounds of `random.int` must be integers", a.span, f"this is `{x.type}`")
+        lo_t, hi_t = ir.int_of(lo.type), ir.int_of(hi.type)  # both checked above
+        if hi_t.hi < lo_t.lo:
+            self.fail("E0122", "`random.int` range is always empty", e.span)
+        if lo_t.hi > hi_t.lo:
+            self.fail("E0122", "`random.int(lo, hi)` may be called with lo > hi", e.span,
+                      f"lo is in {lo_t.lo}..{lo_t.hi}, hi in {hi_t.lo}..{hi_t.hi}",
+                      help="make sure lo <= hi always holds")
+        return ir.RandomInt(lo=lo, hi=hi, type=ir.IntT(lo=lo_t.lo, hi=hi_t.hi), span=e.span)
 
     def reduce(self, name: str, g: ast.Generator, ctx: Ctx, span: Span, peek: bool) -> ir.Expr:
         lo, hi = self.loop_bounds(g.lo, g.hi, g.inclusive, g.span, ctx, g.var)
@@ -1551,16 +1711,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         return ir.Reduce(op=cast(Any, name), var=g.var, lo=lo, hi=hi, body=body, type=t, span=span)  # a reduction's name
 
     def builtin(self, name: str, e: ast.Call, ctx: Ctx, peek: bool) -> ir.Expr:
-        if any(a.name is not None for a in e.args):
-            self.fail("E0111", f"`{name}` takes positional arguments", e.span)
-        if any(isinstance(a.value, ast.Generator) for a in e.args):
-            self.fail("E0111", f"`{name}` does not take a generator", e.span)
-        args = [self.expr(a.value, ctx, peek or name == "len") for a in e.args]
-        arity = builtins.BUILTINS[name].arity
-        if (arity is None and len(args) < 2) or (arity is not None and len(args) != arity):
-            want = "at least 2" if arity is None else str(arity)
-            self.fail("E0111", f"`{name}` takes {want} argument{'s' if want != '1' else ''}, {len(args)} given", e.span,
-                      help=_reduce_help(name, args, self.source_text(e.args[0].span) if e.args else ""))
+        args = self.builtin_args(name, e, ctx, peek)
         ts = [a.type for a in args]
         if name == "len":
             if not isinstance(ts[0], ir.ListT):
@@ -1568,18 +1719,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                           help="arrays have a fixed size: use the constant")
             return ir.Builtin(name=name, args=args, type=ir.IntT(lo=0, hi=ts[0].cap), span=e.span)
         if name == "int":
-            if ts[0] == ir.BOOL:
-                return ir.Builtin(name=name, args=args, type=ir.IntT(lo=0, hi=1), span=e.span)
-            if isinstance(ts[0], ir.EnumT):  # narrowed inside a `match` arm on it (`arm_facts`)
-                key, sid = self._subject(args[0], ctx)
-                whole = ir.IntT(lo=0, hi=ts[0].size - 1)
-                t = whole if key is None else self.narrowed(ctx, key, whole, sid)
-                return ir.Builtin(name=name, args=args, type=t, span=e.span)
-            if isinstance(ts[0], ir.RowT):
-                return ir.Builtin(name=name, args=args, type=ir.IntT(lo=0, hi=ts[0].rows - 1), span=e.span)
-            self.fail("E0110", "`int` converts a bool, an enum or a row", e.args[0].span, f"this is `{ts[0]}`",
-                      help="a float32 has no static integer range, so it never becomes an int: compare it "
-                           "instead, e.g. `if x >= 2.0 then 2 else ...`" if ts[0] == ir.FLOAT else None)
+            return self.int_conversion(args, e, ctx)
         if name == "float":
             if not isinstance(ts[0], ir.IntT):
                 self.fail("E0110", "`float` converts an integer", e.args[0].span, f"this is `{ts[0]}`")
@@ -1590,6 +1730,44 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                 self.fail("E0110", f"`{name}` needs a float32", e.args[0].span, f"this is `{args[0].type}`",
                           help=_convert_help(args[0].type, ir.FLOAT, self.source_text(e.args[0].span)))
             return ir.Builtin(name=name, args=args, type=ir.FLOAT, span=e.span)
+        return self.numeric_builtin(name, args, e)
+
+    def builtin_args(self, name: str, e: ast.Call, ctx: Ctx, peek: bool) -> list[ir.Expr]:
+        """The arguments of built-in `name`: positional, no generator, as many as its arity
+        (`None`: at least 2); `len` may read hidden state (its argument's length only)."""
+        if any(a.name is not None for a in e.args):
+            self.fail("E0111", f"`{name}` takes positional arguments", e.span)
+        if any(isinstance(a.value, ast.Generator) for a in e.args):
+            self.fail("E0111", f"`{name}` does not take a generator", e.span)
+        args = [self.expr(a.value, ctx, peek or name == "len") for a in e.args]
+        arity = builtins.BUILTINS[name].arity
+        if (arity is None and len(args) < 2) or (arity is not None and len(args) != arity):
+            want = "at least 2" if arity is None else str(arity)
+            self.fail("E0111", f"`{name}` takes {want} argument{'s' if want != '1' else ''}, {len(args)} given", e.span,
+                      help=_reduce_help(name, args, self.source_text(e.args[0].span) if e.args else ""))
+        return args
+
+    def int_conversion(self, args: list[ir.Expr], e: ast.Call, ctx: Ctx) -> ir.Builtin:
+        """`int(x)` of a bool (0..1), an enum (its index, narrowed inside a `match` arm on it,
+        `arm_facts`) or a row (its number); a float never converts."""
+        t0 = args[0].type
+        if t0 == ir.BOOL:
+            return ir.Builtin(name="int", args=args, type=ir.IntT(lo=0, hi=1), span=e.span)
+        if isinstance(t0, ir.EnumT):
+            key, sid = self._subject(args[0], ctx)
+            whole = ir.IntT(lo=0, hi=t0.size - 1)
+            t = whole if key is None else self.narrowed(ctx, key, whole, sid)
+            return ir.Builtin(name="int", args=args, type=t, span=e.span)
+        if isinstance(t0, ir.RowT):
+            return ir.Builtin(name="int", args=args, type=ir.IntT(lo=0, hi=t0.rows - 1), span=e.span)
+        self.fail("E0110", "`int` converts a bool, an enum or a row", e.args[0].span, f"this is `{t0}`",
+                  help="a float32 has no static integer range, so it never becomes an int: compare it "
+                       "instead, e.g. `if x >= 2.0 then 2 else ...`" if t0 == ir.FLOAT else None)
+
+    def numeric_builtin(self, name: str, args: list[ir.Expr], e: ast.Call) -> ir.Builtin:
+        """`min`, `max`, `abs`, `clamp`: on integers, the range `ranges.builtin` gives (clamp's
+        bounds ordered, abs within 32 bits); else on floats (int constants become floats)."""
+        ts = [a.type for a in args]
         if all(isinstance(t, ir.IntT) for t in ts):
             ints = [ir.int_of(t) for t in ts]
             if name == "clamp" and ints[1].hi > ints[2].lo:
@@ -1957,3 +2135,22 @@ def load(path: str, ctx=None) -> ir.Module:
     from envc.compiler import pipeline
 
     return pipeline.load(path, ctx)
+
+
+def _and_facts(before: dict, facts: dict) -> None:
+    """Adds `facts` (key -> (lo, hi, id)) to `before`: where both hold a fact of the same
+    subject (same id), the intersection of the ranges; otherwise the new fact."""
+    for k, v in facts.items():
+        prev = before.get(k)
+        before[k] = v if prev is None or prev[2] != v[2] else (max(v[0], prev[0]), min(v[1], prev[1]), v[2])
+
+
+def _if_chain(arms: list[tuple[ir.Expr | None, list[ir.Stmt]]], result: list[ir.Stmt], span: Span) -> list[ir.Stmt]:
+    """The live arms of an `if` (condition, block) around the `else` block `result`, as
+    nested `ir.If`s; an arm whose condition folds to `true` (None) is the block that runs."""
+    for c, then in reversed(arms):
+        if c is None:
+            result = then
+            continue
+        result = [ir.If(cond=c, then=then, orelse=result, span=span)]
+    return result

@@ -41,6 +41,7 @@ class CheckerPart:
         broken: set[str]
         calls: dict[str, set[str]]
         num_players: int
+        turn_limit: int | None
         consts: dict[str, ir.Const]
         enums: dict[str, ir.EnumDef]
         records: dict[str, ast.RecordDecl]

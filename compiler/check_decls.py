@@ -28,47 +28,21 @@ class DeclChecks(CheckerPart):
 
     # ------------------------------------------------------------ header
     def _header(self, by_kind):
+        """The spec's header declarations (`env`, `players`, `turn_limit`, `illegal_action`,
+        and that an `action` and one `observe` exist): (env name, doc, illegal-action policy);
+        sets `num_players`, `turn_limit` and the simultaneous-move declarations."""
         envs = by_kind.get(ast.EnvDecl, [])
         file_span = Span(file=self.mod.path, start=0, end=0, line=1, col=1, end_line=1, end_col=1)
         if envs:  # a missing declaration is reported at the spec's name
             file_span = self.name_span(envs[0].span, envs[0].name)
         if not envs:
             self.err("E0104", "missing `env` declaration", file_span, help="start the spec with `env NAME \"description\"`")
-        for extra in envs[1:]:
-            self.err("E0104", "more than one `env` declaration", extra.span, "second `env`", help="keep one",
-                     notes=[f"first declared at {checker_module()._at(envs[0].span)}"])
+        self._at_most_one(envs, "env")
         name = envs[0].name if envs else "env"
         doc = envs[0].doc if envs else None
-        players = by_kind.get(ast.PlayersDecl, [])
-        for extra in players[1:]:
-            self.err("E0104", "more than one `players` declaration", extra.span, "second `players`", help="keep one",
-                     notes=[f"first declared at {checker_module()._at(players[0].span)}"])
-        if players:
-            self.num_players = players[0].count
-            if not 1 <= self.num_players <= 16:
-                self.err("E0122", f"`players {self.num_players}` is outside 1..16", players[0].span)
-                self.num_players = max(1, min(16, self.num_players))
-        limits = by_kind.get(ast.TurnLimitDecl, [])
-        for extra in limits[1:]:
-            self.err("E0104", "more than one `turn_limit` declaration", extra.span, "second `turn_limit`",
-                     help="keep one", notes=[f"first declared at {checker_module()._at(limits[0].span)}"])
-        if limits:
-            self.turn_limit = limits[0].limit
-            if not 1 <= self.turn_limit <= ir.INT32_MAX:
-                self.err("E0122", "`turn_limit` must be at least 1", limits[0].span)
-                self.turn_limit = None
-        illegal = "lose"
-        policies = by_kind.get(ast.IllegalActionDecl, [])
-        for extra in policies[1:]:
-            self.err("E0104", "more than one `illegal_action` declaration", extra.span, "second `illegal_action`",
-                     help="keep one", notes=[f"first declared at {checker_module()._at(policies[0].span)}"])
-        for d in policies[:1]:
-            if d.policy not in ("lose", "pgx", "error"):
-                self.err("E0180", f"unknown illegal-action policy `{d.policy}`", d.policy_span, "not a policy",
-                         help="use `lose` (the state stays, the mover loses), `pgx` (the action runs, then the "
-                         "mover loses, as Pgx) or `error` (a runtime fault)")
-            else:
-                illegal = d.policy
+        self._players(self._at_most_one(by_kind.get(ast.PlayersDecl, []), "players"))
+        self._turn_limit(self._at_most_one(by_kind.get(ast.TurnLimitDecl, []), "turn_limit"))
+        illegal = self._illegal_action(self._at_most_one(by_kind.get(ast.IllegalActionDecl, []), "illegal_action"))
         if not by_kind.get(ast.ActionDecl):
             self.err("E0104", "the spec declares no `action`", file_span, "no `action` in this spec",
                      help="declare at least one: `action name(param: int[0..8]) when guard { ... }`")
@@ -79,6 +53,44 @@ class DeclChecks(CheckerPart):
             self.err("E0104", "more than one `observe`", extra.span, help="keep one")
         self.sim_decl, self.resolve_decl = checker_module().sim.header(self, by_kind)
         return name, doc, illegal
+
+    def _at_most_one(self, decls: list, keyword: str) -> list:
+        """`decls` (of one header keyword), after an E0104 at each one past the first."""
+        for extra in decls[1:]:
+            self.err("E0104", f"more than one `{keyword}` declaration", extra.span, f"second `{keyword}`",
+                     help="keep one", notes=[f"first declared at {checker_module()._at(decls[0].span)}"])
+        return decls
+
+    def _players(self, players: list[ast.PlayersDecl]) -> None:
+        """`players N`: `num_players`, clamped into 1..16 after an E0122."""
+        if not players:
+            return
+        self.num_players = players[0].count
+        if not 1 <= self.num_players <= 16:
+            self.err("E0122", f"`players {self.num_players}` is outside 1..16", players[0].span)
+            self.num_players = max(1, min(16, self.num_players))
+
+    def _turn_limit(self, limits: list[ast.TurnLimitDecl]) -> None:
+        """`turn_limit N`: `turn_limit`, None after an E0122 (below 1 or past int32)."""
+        if not limits:
+            return
+        self.turn_limit = limits[0].limit
+        if not 1 <= self.turn_limit <= ir.INT32_MAX:
+            self.err("E0122", "`turn_limit` must be at least 1", limits[0].span)
+            self.turn_limit = None
+
+    def _illegal_action(self, policies: list[ast.IllegalActionDecl]) -> str:
+        """The `illegal_action` policy: the first declaration's, `lose` without one (or after
+        an E0180 for an unknown name)."""
+        if not policies:
+            return "lose"
+        d = policies[0]
+        if d.policy in ("lose", "pgx", "error"):
+            return d.policy
+        self.err("E0180", f"unknown illegal-action policy `{d.policy}`", d.policy_span, "not a policy",
+                 help="use `lose` (the state stays, the mover loses), `pgx` (the action runs, then the "
+                 "mover loses, as Pgx) or `error` (a runtime fault)")
+        return "lose"
 
     # ------------------------------------------------------------ enums, consts, records
     def _enum(self, d: ast.EnumDecl) -> None:
@@ -170,20 +182,14 @@ class DeclChecks(CheckerPart):
     _self_table: str | None = None
 
     def _resolve_type(self, t: ast.TypeExpr, record_stack: tuple[str, ...]) -> ir.Type:
+        """The IR type of `t` (raises through `fail` on an error); `record_stack`: the records
+        being resolved around it (a record that contains itself is an error)."""
         if isinstance(t, ast.BoolTypeExpr):
             return ir.BOOL
         if isinstance(t, ast.FloatTypeExpr):
             return ir.FLOAT
         if isinstance(t, ast.IntTypeExpr):
-            lo = self.const_int(t.lo, "a range bound")
-            hi = self.const_int(t.hi, "a range bound")
-            if lo > hi:
-                self.fail("E0122", f"empty range `int[{lo}..{hi}]`", t.span, "lower bound above upper bound",
-                          help=f"write `int[{hi}..{lo}]`")
-            if lo < ir.INT32_MIN or hi > ir.INT32_MAX:
-                self.fail("E0120", f"`int[{lo}..{hi}]` does not fit in 32 bits", t.span, "too wide",
-                          help=f"integers are at most {ir.INT32_MIN}..{ir.INT32_MAX}")
-            return ir.IntT(lo=lo, hi=hi)
+            return self._resolve_int(t)
         if isinstance(t, ast.ArrayTypeExpr):
             elem = self._resolve_type(t.elem, record_stack)
             size = self.const_int(t.size, "an array size")
@@ -191,21 +197,41 @@ class DeclChecks(CheckerPart):
                 self.fail("E0122", f"array size must be at least 1, not {size}", t.size.span)
             self.require_cells(ir.ArrayT(elem=elem, size=size), t.span)
             return ir.ArrayT(elem=elem, size=size)
-        if isinstance(t, ast.ListTypeExpr) and t.cap is None:
-            elem = self._resolve_type(t.elem, record_stack)
+        if isinstance(t, ast.ListTypeExpr):
+            return self._resolve_list(t, record_stack)
+        assert isinstance(t, ast.NamedTypeExpr)
+        return self._resolve_named(t, record_stack)
+
+    def _resolve_int(self, t: ast.IntTypeExpr) -> ir.IntT:
+        """`int[lo..hi]`: constant bounds, not empty, within 32 bits."""
+        lo = self.const_int(t.lo, "a range bound")
+        hi = self.const_int(t.hi, "a range bound")
+        if lo > hi:
+            self.fail("E0122", f"empty range `int[{lo}..{hi}]`", t.span, "lower bound above upper bound",
+                      help=f"write `int[{hi}..{lo}]`")
+        if lo < ir.INT32_MIN or hi > ir.INT32_MAX:
+            self.fail("E0120", f"`int[{lo}..{hi}]` does not fit in 32 bits", t.span, "too wide",
+                      help=f"integers are at most {ir.INT32_MIN}..{ir.INT32_MAX}")
+        return ir.IntT(lo=lo, hi=hi)
+
+    def _resolve_list(self, t: ast.ListTypeExpr, record_stack: tuple[str, ...]) -> ir.ListT:
+        """`list<T, N>`, or `list<T>` (any capacity, cap 0) where generics are allowed."""
+        elem = self._resolve_type(t.elem, record_stack)
+        if t.cap is None:
             if not self._generic_ok:
                 self.fail("E0110", "a list type needs a capacity", t.span, "no capacity",
                           help="write `list<T, N>`; only a parameter of a `fn` or a `proc` may leave it out "
                           "(`list<T>` takes a list of any capacity)")
             return ir.ListT(elem=elem, cap=0)  # any capacity: `check_lang.instantiate` makes it concrete
-        if isinstance(t, ast.ListTypeExpr) and t.cap is not None:
-            elem = self._resolve_type(t.elem, record_stack)
-            cap = self.const_int(t.cap, "a list capacity")
-            if cap < 1:
-                self.fail("E0122", f"list capacity must be at least 1, not {cap}", t.cap.span)
-            self.require_cells(ir.ListT(elem=elem, cap=cap), t.span)
-            return ir.ListT(elem=elem, cap=cap)
-        assert isinstance(t, ast.NamedTypeExpr)
+        cap = self.const_int(t.cap, "a list capacity")
+        if cap < 1:
+            self.fail("E0122", f"list capacity must be at least 1, not {cap}", t.cap.span)
+        self.require_cells(ir.ListT(elem=elem, cap=cap), t.span)
+        return ir.ListT(elem=elem, cap=cap)
+
+    def _resolve_named(self, t: ast.NamedTypeExpr, record_stack: tuple[str, ...]) -> ir.Type:
+        """An enum, record or table (a row) named `t`, or the table being declared (its own
+        rows); E0110/E0100 otherwise."""
         if t.name in self.enums:
             return ir.EnumT(name=t.name, size=len(self.enums[t.name].members))
         if t.name in self.records:

@@ -97,6 +97,10 @@ class HoleChecks(CheckerPart):
         return out
 
     def _family(self, d: ast.HoleDecl, used: dict) -> list:
+        """Hole family `d` (`hole NAME(params) per T.col, ...`): its members, one hole per
+        distinct text of its columns (numbered from 1 in row order, the numbers added to the
+        table as int columns), and its `FamilyDef`; [] after an error. `used`: text column ->
+        the family that reads it (filled in here)."""
         if d.per is None:  # only called for a family (`per T.col`)
             return []
         if not self.declare_global(d.name, d.span, "hole family"):
@@ -105,36 +109,65 @@ class HoleChecks(CheckerPart):
             self.err("E0164", f"hole family `{d.name}` cannot have a result type", d.ret.span,
                      help="a family's members run as procedures: store results in the state")
             return []
+        tname = self._family_table(d, used)
+        if tname is None:
+            return []
+        cols = [c for _, c, _ in d.per]
+        rows = len(self.raw_rows[tname])
+        texts = self._number_texts(tname, cols)
+        members = [ast.HoleDecl(d.span, f"{d.name}__{i + 1}", d.params, d.ret, text, d.ensures, family=d.name)
+                   for i, text in enumerate(texts)]
+        self.declare_global(f"{d.name}__dispatch", d.span, f"dispatch of hole family `{d.name}`")
+        refs = self.row_refs.get(tname)
+        needed = sorted(refs) if refs else list(range(rows))
+        self.family_decls[d.name] = d
+        self.families[d.name] = ir.FamilyDef(name=d.name, table=tname, columns=cols, texts=texts,
+                                             members=[m.name for m in members], dispatch=f"{d.name}__dispatch",
+                                             needed_rows=needed, span=d.span)
+        return members
+
+    def _family_table(self, d: ast.HoleDecl, used: dict) -> str | None:
+        """The one table whose text columns family `d` reads, or None after an error (an
+        unknown or non-text column, a column another family reads, columns of two tables)."""
+        assert d.per is not None
         tables = set()
         for tname, cname, span in d.per:
             if (tname, cname) not in self.text_columns:
-                if tname in self.broken or f"{tname}.{cname}" in self.broken:
-                    return []
-                table = self.tables.get(tname)
-                if table is None:
-                    self.err("E0100", f"unknown table `{tname}`", span, help=did_you_mean(tname, list(self.tables)))
-                elif any(c.name == cname for c in table.columns):
-                    self.err("E0164", f"`{tname}.{cname}` is not a `text` column", span,
-                             help=f"declare the column `{cname}: text from \"...\"`")
-                else:
-                    self.err("E0103", f"table `{tname}` has no column `{cname}`", span,
-                             help=did_you_mean(cname, [c for t, c in self.text_columns if t == tname]))
-                return []
+                self._not_a_text_column(tname, cname, span)
+                return None
             if (tname, cname) in used:
                 self.err("E0164", f"`{tname}.{cname}` is read by two hole families", span,
                          notes=[f"family `{used[(tname, cname)]}` reads it already"])
-                return []
+                return None
             used[(tname, cname)] = d.name
             tables.add(tname)
         if len(tables) != 1:
             self.err("E0164", f"the text columns of hole family `{d.name}` come from {len(tables)} tables",
                      d.span, help="one family reads the columns of one table")
-            return []
-        tname = tables.pop()
-        cols = [c for _, c, _ in d.per]
-        rows = len(self.raw_rows[tname])
+            return None
+        return tables.pop()
+
+    def _not_a_text_column(self, tname: str, cname: str, span: Span) -> None:
+        """The error for `per T.col` naming no text column: an unknown table (E0100), a column
+        of another kind (E0164) or none (E0103); nothing when the table or column is broken."""
+        if tname in self.broken or f"{tname}.{cname}" in self.broken:
+            return
+        table = self.tables.get(tname)
+        if table is None:
+            self.err("E0100", f"unknown table `{tname}`", span, help=did_you_mean(tname, list(self.tables)))
+        elif any(c.name == cname for c in table.columns):
+            self.err("E0164", f"`{tname}.{cname}` is not a `text` column", span,
+                     help=f"declare the column `{cname}: text from \"...\"`")
+        else:
+            self.err("E0103", f"table `{tname}` has no column `{cname}`", span,
+                     help=did_you_mean(cname, [c for t, c in self.text_columns if t == tname]))
+
+    def _number_texts(self, tname: str, cols: list[str]) -> list[str]:
+        """The distinct texts of columns `cols` of table `tname`, in row order (row by row,
+        column by column); each column gains its int twin in the table: the text's number
+        from 1, 0 for no text."""
         ids: dict[str, int] = {}
-        for r in range(rows):
+        for r in range(len(self.raw_rows[tname])):
             for cname in cols:
                 text = self.text_columns[(tname, cname)][0][r]
                 if text is not None and text not in ids:
@@ -146,17 +179,7 @@ class HoleChecks(CheckerPart):
             new_cols.append(ir.ColumnDef(name=cname, type=ir.IntT(lo=0, hi=max(len(ids), 1)),
                                          values=[ids.get(t, 0) if t is not None else 0 for t in texts], span=c.span))
         self.tables[tname] = table.model_copy(update={"columns": table.columns + new_cols})
-        texts = list(ids)
-        members = [ast.HoleDecl(d.span, f"{d.name}__{i + 1}", d.params, d.ret, text, d.ensures, family=d.name)
-                   for i, text in enumerate(texts)]
-        self.declare_global(f"{d.name}__dispatch", d.span, f"dispatch of hole family `{d.name}`")
-        refs = self.row_refs.get(tname)
-        needed = sorted(refs) if refs else list(range(rows))
-        self.family_decls[d.name] = d
-        self.families[d.name] = ir.FamilyDef(name=d.name, table=tname, columns=cols, texts=texts,
-                                             members=[m.name for m in members], dispatch=f"{d.name}__dispatch",
-                                             needed_rows=needed, span=d.span)
-        return members
+        return list(ids)
 
     def family_call(self, e: ast.Call, ctx: Ctx, span: Span) -> ir.Stmt:
         """`family[effect](args)`: run the member hole whose number is `effect` (0: none)."""

@@ -152,21 +152,29 @@ def _assigned_names(stmts: list[ast.Stmt], memo: dict[int, tuple[list, set[str],
             continue
         cls: type = type(n)
         stack.extend(getattr(n, name) for name in reversed(_field_names(cls)))
-        if isinstance(n, ast.Assign):
-            names.add(_root_name(n.target))
-        elif isinstance(n, (ast.Let, ast.For)):
-            names.add(n.name if isinstance(n, ast.Let) else n.var)
-        elif isinstance(n, ast.ExprStmt) and isinstance(n.expr, ast.Call):
-            calls = calls or _may_change_fields(n.expr.func)
-            f = n.expr.func
-            if isinstance(f, ast.Field):
-                names.add(_root_name(f.base))
-        elif isinstance(n, ast.Call) and isinstance(n.func, ast.Field) and n.func.name in ("draw", "pop"):
-            names.add(_root_name(n.func.base))
-        elif _is_call_of(n, "choose"):
-            calls = True
+        calls = _note_assigned(n, names) or calls
     memo[id(stmts)] = (stmts, names, calls)
     return names, calls
+
+
+def _note_assigned(n: Any, names: set[str]) -> bool:
+    """Adds to `names` the root name syntax node `n` assigns, declares or mutates (by itself,
+    not its children); whether `n` may change the state by a call (`_assigned_names`)."""
+    if isinstance(n, ast.Assign):
+        names.add(_root_name(n.target))
+        return False
+    if isinstance(n, (ast.Let, ast.For)):
+        names.add(n.name if isinstance(n, ast.Let) else n.var)
+        return False
+    if isinstance(n, ast.ExprStmt) and isinstance(n.expr, ast.Call):
+        f = n.expr.func
+        if isinstance(f, ast.Field):
+            names.add(_root_name(f.base))
+        return _may_change_fields(f)
+    if isinstance(n, ast.Call) and isinstance(n.func, ast.Field) and n.func.name in ("draw", "pop"):
+        names.add(_root_name(n.func.base))
+        return False
+    return _is_call_of(n, "choose")
 
 
 def _may_change_fields(f: Any) -> bool:
@@ -299,7 +307,6 @@ class LanguageChecks:
     # ------------------------------------------------------------ declarations
     def field_annotations(self, f: ast.FieldDecl, t: ir.Type) -> dict:
         """The meaning of a state field's annotations: visibility, matchup, outcome, reveal flags, lasting."""
-        C = _c()
         out: dict[str, Any] = {"visibility": "public", "matchup": False, "outcome": False, "reveal": None,
                                "reveal_to": None, "lasting": False}
         seen_vis: list[tuple[str, Span]] = []
@@ -314,28 +321,10 @@ class LanguageChecks:
             if name in ("hidden", "private"):
                 seen_vis.append((name, span))
                 out["visibility"] = name
-            elif name == "matchup":  # `envc run` reports episodes per value of this field
-                out["matchup"] = True
-                if not isinstance(C._elem(t), (ir.BoolT, ir.IntT, ir.EnumT, ir.RowT)):
-                    self.err("E0110", "a `@matchup` field must hold bools, integers, enums or table rows",
-                             span, f"`{f.name}` is `{t}`", help="mark a field that names the match-up, "
-                             "e.g. `decks: Deck[2] @matchup`")
-            elif name == "outcome":  # `envc run` reports how episodes ended: this field's final value
-                out["outcome"] = isinstance(t, (ir.BoolT, ir.IntT, ir.EnumT))
-                if not out["outcome"]:
-                    self.err("E0110", "an `@outcome` field must be one bool, integer or enum", span,
-                             f"`{f.name}` is `{t}`", help="mark a field that the rules set when the game "
-                             "ends, e.g. `ended_by: End = End.playing @outcome`")
+            elif name in ("matchup", "outcome", "lasting"):
+                out[name] = self._typed_annotation(f, t, name, span)
             elif name in ("reveal", "reveal_to"):
                 out[name] = (arg, span)
-            elif name == "lasting":
-                out["lasting"] = True
-                if not isinstance(C._elem(t), (ir.BoolT, ir.IntT, ir.EnumT, ir.RowT)):
-                    self.err("E0191", "a `@lasting` field must hold bools, integers, enums or table rows, "
-                             "or arrays of them", span, f"`{f.name}` is `{t}`",
-                             help="keep lists and records out of lasting effects: a lasting flag or amount "
-                             "per player or slot")
-                    out["lasting"] = False
             else:
                 self.err("E0180", f"unknown annotation `@{name}`", span, "not an annotation",
                          help=did_you_mean(name, ["hidden", "private", "matchup", "outcome", "lasting", "reveal",
@@ -350,6 +339,31 @@ class LanguageChecks:
             self.err("E0172", f"`{f.name}` is public: it needs no `@reveal`", span,
                      help="mark the field `@hidden` or `@private`, or drop the `@reveal`")
         return out
+
+    def _typed_annotation(self, f: ast.FieldDecl, t: ir.Type, name: str, span: Span) -> bool:
+        """`@matchup`, `@outcome` or `@lasting` on field `f` of type `t`: whether it holds,
+        after an error when `t` cannot carry it (a refused `@matchup` still holds)."""
+        C = _c()
+        if name == "matchup":  # `envc run` reports episodes per value of this field
+            if not isinstance(C._elem(t), (ir.BoolT, ir.IntT, ir.EnumT, ir.RowT)):
+                self.err("E0110", "a `@matchup` field must hold bools, integers, enums or table rows",
+                         span, f"`{f.name}` is `{t}`", help="mark a field that names the match-up, "
+                         "e.g. `decks: Deck[2] @matchup`")
+            return True
+        if name == "outcome":  # `envc run` reports how episodes ended: this field's final value
+            if not isinstance(t, (ir.BoolT, ir.IntT, ir.EnumT)):
+                self.err("E0110", "an `@outcome` field must be one bool, integer or enum", span,
+                         f"`{f.name}` is `{t}`", help="mark a field that the rules set when the game "
+                         "ends, e.g. `ended_by: End = End.playing @outcome`")
+                return False
+            return True
+        if not isinstance(C._elem(t), (ir.BoolT, ir.IntT, ir.EnumT, ir.RowT)):  # `@lasting`
+            self.err("E0191", "a `@lasting` field must hold bools, integers, enums or table rows, "
+                     "or arrays of them", span, f"`{f.name}` is `{t}`",
+                     help="keep lists and records out of lasting effects: a lasting flag or amount "
+                     "per player or slot")
+            return False
+        return True
 
     def single_outcome(self, fields: list[ast.FieldDecl]) -> None:
         """At most one state field is `@outcome`: an episode ends one way (`envc run` counts them)."""
@@ -511,20 +525,22 @@ class LanguageChecks:
         t: ir.Type = xd.type
         for _ in place.path:
             t = ir.elem_of(t)
-        code: ir.Expr = irutil.int_const(0)  # the expiry: 0 (none) without `until`
-        if until is not None:
-            if not (isinstance(until, ast.Call) and isinstance(until.func, ast.Name)
-                    and until.func.name in self.boundaries):
-                self.fail("E0191", "`until` names a boundary: `until turn_end(p)`", until.span, "not a boundary",
-                          help=f"boundaries: {', '.join(f'`{b}`' for b in self.boundaries)}" if self.boundaries
-                          else "declare one: `boundary turn_end(p: int[0..1])`, and reach it with `turn_end(p)`")
-            args = self.call_args(until, self.boundaries[until.func.name][0], until.func.name, ctx)
-            for a in args:
-                self.no_draws(a, "an argument of `until`")
-            code = self.boundary_code(until.func.name, args)
+        code = self._until_code(until, ctx) if until is not None else irutil.int_const(0)  # 0: no expiry
         names = [self.fresh_name("i") for _ in ir.dims(t)]
         target = ir.Place(root="state", name=expiry, path=place.path, type=t, span=span)
         return [ir.Assign(place=target, value=_build_all(code, names, t), span=span)]
+
+    def _until_code(self, until: ast.Expr, ctx) -> ir.Expr:
+        """The expiry code of `until boundary(args)` (`boundary_code`); its arguments may not draw."""
+        if not (isinstance(until, ast.Call) and isinstance(until.func, ast.Name)
+                and until.func.name in self.boundaries):
+            self.fail("E0191", "`until` names a boundary: `until turn_end(p)`", until.span, "not a boundary",
+                      help=f"boundaries: {', '.join(f'`{b}`' for b in self.boundaries)}" if self.boundaries
+                      else "declare one: `boundary turn_end(p: int[0..1])`, and reach it with `turn_end(p)`")
+        args = self.call_args(until, self.boundaries[until.func.name][0], until.func.name, ctx)
+        for a in args:
+            self.no_draws(a, "an argument of `until`")
+        return self.boundary_code(until.func.name, args)
 
     # ------------------------------------------------------------ local arrays and lists
     def let_initialised(self, s: ast.Let, ctx) -> list[ir.Stmt] | None:
@@ -541,25 +557,37 @@ class LanguageChecks:
         if declared is None:
             raise C._Poison()
         if isinstance(declared, ir.ListT) and isinstance(s.value, ast.ArrayLit):
-            items = [self.expr(x, ctx) for x in s.value.items]
-            if len(items) > declared.cap:
-                self.fail("E0110", f"{len(items)} items do not fit `{declared}`", s.value.span,
-                          f"capacity {declared.cap}")
-            for x, a in zip(items, s.value.items):
-                if not self.require_fits(x, declared.elem, a.span, f"an item of `{s.name}: {declared}`"):
-                    raise C._Poison()
-            ctx.scopes[-1][s.name] = declared
-            consts = [x for x in items if isinstance(x, ir.Const)]
-            if len(consts) == len(items):
-                literal_value = ir.Const(type=declared, value=[x.value for x in consts], span=s.value.span)
-                return [ir.Let(name=s.name, type=declared, value=literal_value, span=s.span)]
-            out: list[ir.Stmt] = [ir.Let(name=s.name, type=declared, value=ir.Const(type=declared, value=[]),
-                                         span=s.span)]
-            place = ir.Place(root="local", name=s.name, type=declared, span=s.span)
-            out += [ir.ListOp(op="push", place=place, args=[x], span=s.span) for x in items]
-            return out
+            return self._let_list(s, s.value, declared, ctx)
         if not isinstance(declared, ir.ArrayT) or literal:
             return None
+        return self._let_array(s, declared, ctx)
+
+    def _let_list(self, s: ast.Let, lit: ast.ArrayLit, declared: ir.ListT, ctx) -> list[ir.Stmt]:
+        """`let xs: list<T, N> = [a, b]`: one constant when every item folds, else the empty
+        list and a push per item."""
+        C = _c()
+        items = [self.expr(x, ctx) for x in lit.items]
+        if len(items) > declared.cap:
+            self.fail("E0110", f"{len(items)} items do not fit `{declared}`", lit.span,
+                      f"capacity {declared.cap}")
+        for x, a in zip(items, lit.items):
+            if not self.require_fits(x, declared.elem, a.span, f"an item of `{s.name}: {declared}`"):
+                raise C._Poison()
+        ctx.scopes[-1][s.name] = declared
+        consts = [x for x in items if isinstance(x, ir.Const)]
+        if len(consts) == len(items):
+            literal_value = ir.Const(type=declared, value=[x.value for x in consts], span=lit.span)
+            return [ir.Let(name=s.name, type=declared, value=literal_value, span=s.span)]
+        out: list[ir.Stmt] = [ir.Let(name=s.name, type=declared, value=ir.Const(type=declared, value=[]),
+                                     span=s.span)]
+        place = ir.Place(root="local", name=s.name, type=declared, span=s.span)
+        out += [ir.ListOp(op="push", place=place, args=[x], span=s.span) for x in items]
+        return out
+
+    def _let_array(self, s: ast.Let, declared: ir.ArrayT, ctx) -> list[ir.Stmt]:
+        """`let a: T[N][M] = v`: an array value as it is, or `v` in every cell (a constant
+        filled in, else built per cell; `v` may not draw)."""
+        C = _c()
         value = self.expr(s.value, ctx)
         leaf = _leaf(declared)
         if isinstance(value.type, (ir.ArrayT, ir.ListT, ir.RecordT)) or isinstance(leaf, (ir.ListT, ir.RecordT)):
@@ -585,6 +613,37 @@ class LanguageChecks:
                   orelse: ast.Expr | None, op: str, ctx, span: Span) -> list[ir.Stmt]:
         """`let x = choose(...) else e`, `x = choose(...) else e` and the same with
         `random.pick(...)`: the IR statements (`target` a name for `let`, else a place)."""
+        kind, call, orelse = self._selection_form(value, orelse, op, ctx, span)
+        what = "choose" if kind == "choose" else "random.pick"
+        args = call.args
+        sel = args[-1].value
+        assert isinstance(sel, ast.Selector)  # (`_selection_form` refused any other argument)
+        lo, hi, cond = self._selection_where(sel, what, ctx)
+        chooser = self._chooser(args[0].value, ctx) if kind == "choose" else None
+        fault, other = self._selection_else(orelse, kind, what, ctx)
+        t = self._selection_type(target, declared, ir.IntT(lo=lo, hi=hi - 1), other, sel.span, orelse.span)
+        place = self._selection_place(target, t, value.span, ctx, span)
+        if kind == "pick":
+            assert other is not None  # `random.pick(...) else fail(...)` was refused above
+            pick = ir.RandomPick(var=sel.var, lo=lo, hi=hi, cond=cond, orelse=other, type=t, span=value.span)
+            if isinstance(target, str):
+                ctx.scopes[-1][target] = t
+                return [ir.Let(name=target, type=t, value=pick, span=span)]
+            return [ir.Assign(place=place, value=pick, span=span)] + self.lasting_after(place, None, ctx, span)
+        assert chooser is not None  # set above for `choose`
+        self.choose_sites += 1
+        stmt = ir.Choose(place=place, chooser=chooser, var=sel.var, lo=lo, hi=hi, cond=cond, orelse=other,
+                         fault=fault, site=self.choose_sites, span=span)
+        if isinstance(target, str):
+            ctx.scopes[-1][target] = t
+            return [ir.Let(name=target, type=t, value=ir.Const(type=t, value=self.zero_value(t)), span=span), stmt]
+        return [stmt] + self.lasting_after(place, None, ctx, span)
+
+    def _selection_form(self, value: ast.Expr, orelse: ast.Expr | None, op: str, ctx,
+                        span: Span) -> tuple[str, ast.Call, ast.Expr]:
+        """(kind `choose` or `pick`, the call, its `else`) of a selection statement, after
+        the errors of its form: no selection, `+=`, no `else`, wrong arguments, a context
+        that cannot decide (choose) or draw (pick)."""
         C = _c()
         kind = selection_kind(value)
         if kind is None or not isinstance(value, ast.Call):  # a statement with an `else` but no selection
@@ -601,18 +660,21 @@ class LanguageChecks:
         if len(args) != want or not isinstance(args[-1].value, ast.Selector) or any(a.name for a in args):
             self.fail("E0111", f"`{what}` takes {'a player and ' if kind == 'choose' else ''}one selector",
                       value.span, help=f"write `{what}({'p, ' if kind == 'choose' else ''}s in 1..4 where cond)`")
-        if kind == "choose":
-            if ctx.pure:
-                self.fail("E0130", f"{C._ctx_name(ctx)} cannot ask for a decision", value.func.span,
-                          "`choose` pauses the step", help=C._pure_help(ctx))
-            if ctx.what not in ("action", "proc"):
-                self.fail("E0190", f"{C._ctx_name(ctx)} cannot wait for a decision", value.func.span,
-                          "`choose` outside an action or a `proc`",
-                          help="decide in an action (the first one may set the game up)")
-        elif ctx.pure:
+        if kind == "pick" and ctx.pure:
             self.fail("E0131", f"{C._ctx_name(ctx)} cannot draw random numbers", value.span, "draws from the RNG",
                       help=C._random_help(ctx))
-        sel: ast.Selector = args[-1].value
+        if kind == "choose" and ctx.pure:
+            self.fail("E0130", f"{C._ctx_name(ctx)} cannot ask for a decision", value.func.span,
+                      "`choose` pauses the step", help=C._pure_help(ctx))
+        if kind == "choose" and ctx.what not in ("action", "proc"):
+            self.fail("E0190", f"{C._ctx_name(ctx)} cannot wait for a decision", value.func.span,
+                      "`choose` outside an action or a `proc`",
+                      help="decide in an action (the first one may set the game up)")
+        return kind, value, orelse
+
+    def _selection_where(self, sel: ast.Selector, what: str, ctx) -> tuple[int, int, ir.Expr]:
+        """The selector `var in lo..hi where cond`: (lo, hi exclusive, cond; true without
+        `where`); the condition is a bool that does not draw, with `var` in scope."""
         lo, hi = self.loop_bounds(sel.lo, sel.hi, sel.inclusive, sel.span, ctx, sel.var)
         self.check_reserved(sel.var, sel.span)
         ctx.scopes.append({sel.var: ir.IntT(lo=lo, hi=hi - 1)})
@@ -623,65 +685,66 @@ class LanguageChecks:
         if sel.cond is not None:
             self.require_type(cond, ir.BOOL, sel.cond.span, f"the `where` of `{what}`")
             self.no_draws(cond, f"the `where` of `{what}`")
-        chooser = None
-        if kind == "choose":
-            chooser = self.expr(args[0].value, ctx)
-            player = ir.IntT(lo=0, hi=self.num_players - 1)
-            if not self.require_fits(chooser, player, args[0].value.span, "the chooser (a player)"):
-                raise C._Poison()
-            self.no_draws(chooser, "the chooser of `choose`")
-        fault = None
-        other: ir.Expr | None = None
+        return lo, hi, cond
+
+    def _chooser(self, e: ast.Expr, ctx) -> ir.Expr:
+        """The chooser of `choose(p, ...)`: a player, without draws."""
+        chooser = self.expr(e, ctx)
+        player = ir.IntT(lo=0, hi=self.num_players - 1)
+        if not self.require_fits(chooser, player, e.span, "the chooser (a player)"):
+            raise _c()._Poison()
+        self.no_draws(chooser, "the chooser of `choose`")
+        return chooser
+
+    def _selection_else(self, orelse: ast.Expr, kind: str, what: str, ctx) -> tuple[str | None, ir.Expr | None]:
+        """(fault message, value) of the `else`: `fail("why")` (choose only) or an integer
+        that does not draw."""
         if _is_call_of(orelse, "fail"):
+            assert isinstance(orelse, ast.Call)
             if kind != "choose" or len(orelse.args) != 1 or not isinstance(orelse.args[0].value, ast.StringLit):
                 self.fail("E0111", "`else fail(\"why\")` takes one string" if kind == "choose" else
                           "`random.pick` falls back to a value", orelse.span)
-            fault = orelse.args[0].value.value
-        else:
-            other = self.expr(orelse, ctx)
-            if not isinstance(other.type, ir.IntT):
-                self.fail("E0110", f"the `else` of `{what}` must be an integer", orelse.span, f"this is `{other.type}`")
-            self.no_draws(other, f"the `else` of `{what}`")
-        options = ir.IntT(lo=lo, hi=hi - 1)
+            return orelse.args[0].value.value, None
+        other = self.expr(orelse, ctx)
+        if not isinstance(other.type, ir.IntT):
+            self.fail("E0110", f"the `else` of `{what}` must be an integer", orelse.span, f"this is `{other.type}`")
+        self.no_draws(other, f"the `else` of `{what}`")
+        return None, other
+
+    def _selection_type(self, target: ast.Expr | str, declared: ast.TypeExpr | None, options: ir.IntT,
+                        other: ir.Expr | None, sel_span: Span, else_span: Span) -> ir.Type:
+        """The selection's type: the declared one (which options and `else` must fit), else
+        the options' range widened by the `else` value's."""
         t: ir.Type = options
         if other is not None:  # an integer, checked above
-            t = ir.IntT(lo=min(lo, ir.int_of(other.type).lo), hi=max(hi - 1, ir.int_of(other.type).hi))
-        if declared is not None:
-            d = self.resolve_type(declared)
-            if d is None:
-                raise C._Poison()
-            probe = ir.Const(type=options, value=lo, span=sel.span)
-            self.require_fits(probe, d, sel.span, f"`{target}: {d}`")
-            if other is not None:
-                self.require_fits(other, d, orelse.span, f"`{target}: {d}`")
-            t = d
+            t = ir.IntT(lo=min(options.lo, ir.int_of(other.type).lo), hi=max(options.hi, ir.int_of(other.type).hi))
+        if declared is None:
+            return t
+        d = self.resolve_type(declared)
+        if d is None:
+            raise _c()._Poison()
+        probe = ir.Const(type=options, value=options.lo, span=sel_span)
+        self.require_fits(probe, d, sel_span, f"`{target}: {d}`")
+        if other is not None:
+            self.require_fits(other, d, else_span, f"`{target}: {d}`")
+        return d
+
+    def _selection_place(self, target: ast.Expr | str, t: ir.Type, value_span: Span, ctx, span: Span) -> ir.Place:
+        """Where the selection stores its value: a new local (`let`, a free name) or the
+        assigned place (whose type holds `t`)."""
+        C = _c()
         if isinstance(target, str):
             if target in ctx.scopes[-1]:
                 self.fail("E0101", f"`{target}` is already defined in this block", span, help="choose another name")
             self.check_reserved(target, span)
             if not self.check_hides_field(target, self.name_span(span, target), not ctx.pure):
                 raise C._Poison()
-            place = ir.Place(root="local", name=target, type=t, span=span)
-        else:
-            place, _ = self.place_and_read(target, ctx)
-            probe = ir.Const(type=t, value=ir.int_of(t).lo, span=value.span)
-            if not self.require_fits(probe, place.type, value.span, f"`{C._place_text(target)}: {place.type}`"):
-                raise C._Poison()
-        if kind == "pick":
-            assert other is not None  # `random.pick(...) else fail(...)` was refused above
-            pick = ir.RandomPick(var=sel.var, lo=lo, hi=hi, cond=cond, orelse=other, type=t, span=value.span)
-            if isinstance(target, str):
-                ctx.scopes[-1][target] = t
-                return [ir.Let(name=target, type=t, value=pick, span=span)]
-            return [ir.Assign(place=place, value=pick, span=span)] + self.lasting_after(place, None, ctx, span)
-        assert chooser is not None  # set above for `choose`
-        self.choose_sites += 1
-        stmt = ir.Choose(place=place, chooser=chooser, var=sel.var, lo=lo, hi=hi, cond=cond, orelse=other,
-                         fault=fault, site=self.choose_sites, span=span)
-        if isinstance(target, str):
-            ctx.scopes[-1][target] = t
-            return [ir.Let(name=target, type=t, value=ir.Const(type=t, value=self.zero_value(t)), span=span), stmt]
-        return [stmt] + self.lasting_after(place, None, ctx, span)
+            return ir.Place(root="local", name=target, type=t, span=span)
+        place, _ = self.place_and_read(target, ctx)
+        probe = ir.Const(type=t, value=ir.int_of(t).lo, span=value_span)
+        if not self.require_fits(probe, place.type, value_span, f"`{C._place_text(target)}: {place.type}`"):
+            raise C._Poison()
+        return place
 
     def pending_choice(self, e: ast.Call, ctx) -> ir.Expr:
         if e.args:
@@ -776,14 +839,10 @@ class LanguageChecks:
             if name == "sum":
                 return None
             self.fail("E0111", f"`{name}` takes positional arguments", e.span)
-        if name == "pow":
-            return self.pow_call(e, ctx, peek)
-        if name == "concat":
-            return self.concat_call(e, ctx, peek)
-        if name == "one_hot":
-            return self.one_hot_call(e, ctx, peek)
-        if name == "sum":
-            return self.sum_call(e, ctx, peek)
+        with_peek = {"pow": self.pow_call, "concat": self.concat_call, "one_hot": self.one_hot_call,
+                     "sum": self.sum_call}.get(name)
+        if with_peek is not None:
+            return with_peek(e, ctx, peek)
         if name == "revealed":
             return self.revealed_call(e, ctx)
         return None
@@ -1143,22 +1202,7 @@ class LanguageChecks:
         key, sid = self._subject(subject, ctx)
         if key is None or not isinstance(subject.type, ir.IntT):
             return
-        lo, hi = subject.type.lo, subject.type.hi
-        if o == "lt":
-            hi = other[1] - 1
-        elif o == "le":
-            hi = other[1]
-        elif o == "gt":
-            lo = other[0] + 1
-        elif o == "ge":
-            lo = other[0]
-        elif o == "eq":
-            lo, hi = other
-        elif other[0] == other[1]:  # `x != c` at an end of x's range
-            if other[0] == lo:
-                lo += 1
-            elif other[0] == hi:
-                hi -= 1
+        lo, hi = _narrowed(o, other, subject.type.lo, subject.type.hi)
         prev = out.get(key)
         if prev is not None:
             lo, hi = max(lo, prev[0]), min(hi, prev[1])
@@ -1367,3 +1411,25 @@ def _guard_after(stmts: list[ir.Stmt], flag: str) -> list[ir.Stmt]:
             out.append(ir.If(cond=irutil.local(flag, ir.BOOL), then=_guard_after(rest, flag), span=rest[0].span))
         return out
     return out
+
+
+def _narrowed(o: str, other: tuple[int, int], lo: int, hi: int) -> tuple[int, int]:
+    """The range `lo..hi` of x where `x o y` holds, `y` in the range `other` (`o` a comparison:
+    lt, le, gt, ge, eq, ne); `x != c` narrows only at an end of x's range."""
+    if o == "lt":
+        return lo, other[1] - 1
+    if o == "le":
+        return lo, other[1]
+    if o == "gt":
+        return other[0] + 1, hi
+    if o == "ge":
+        return other[0], hi
+    if o == "eq":
+        return other
+    if other[0] != other[1]:
+        return lo, hi
+    if other[0] == lo:
+        return lo + 1, hi
+    if other[0] == hi:
+        return lo, hi - 1
+    return lo, hi

@@ -81,57 +81,84 @@ class TableChecks(CheckerPart):
         self.text_columns[(d.name, c.name)] = (texts, c)
 
     def _column_values(self, d: ast.TableDecl, c: ast.ColumnDecl, t: ir.Type, rows: list[dict]) -> list | None:
+        """Column `c` of table `d`: each row's cell converted to `t` (a missing one takes the
+        default), or None after an error (E0152, or the mode's or default's own)."""
         convert = self._convert
         if c.mode is not None:
             convert = self._mode_converter(d, c, t)
             if convert is None:
                 return None
         source = c.source or c.name
-        default = None
-        if c.default is not None:
-            try:
-                de = self.expr(c.default, checker_module().Ctx("default", pure=True))
-                default = self.fold(de)
-            except checker_module()._Poison:
-                return None
+        ok, default = self._column_default(c)
+        if not ok:
+            return None
+        counting = c.mode is not None and c.mode[0] == "count"
         values = []
         problems: list[str | None] = []  # None: reported at its line of a deck list
         for i, row in enumerate(rows):
             where = f"line {i + 2}" if d.path.endswith(".csv") else f"row {i + 1}"  # CSV: line 1 is the header
             raw = _dig(row, source)
-            if raw is None and c.mode is not None and c.mode[0] == "count":
+            if raw is None and counting:
                 raw = []
+            if raw is None and default is None:
+                problems.append(f"{where} has no `{source}`")
+                continue
             if raw is None:
-                if default is None:
-                    problems.append(f"{where} has no `{source}`")
-                    continue
                 values.append(default)
                 continue
             value, problem = convert(raw, t)
-            if problem and decklist.source_of(row) is not None:
-                self._deck_problem(d, c, row, source, raw, t, problem)
-                problems.append(None)
-                continue
             if problem:
-                problems.append(f"{where}: `{source}` = {json.dumps(raw, ensure_ascii=False)[:60]} {problem}")
+                problems.append(self._cell_problem(d, c, t, row, raw, problem, where))
                 continue
             values.append(value)
-            if c.mode is not None and c.mode[0] == "by" and c.mode[1] != d.name:
-                refs = self.row_refs.setdefault(c.mode[1], {})
-                for index, r in _flat(value):
-                    if isinstance(r, int) and r >= 0:
-                        refs.setdefault(r, []).append((d.name, i, c.name, decklist.line_of(row, source, index)))
-        if problems and all(p is None for p in problems):
-            return None  # reported line by line (deck lists)
-        shown = [p for p in problems if p is not None]
-        if shown:
-            more = f" (and {len(shown) - 3} more)" if len(shown) > 3 else ""
-            self.err("E0152", f"column `{c.name}` of `{d.path}` does not fit `{t}`", c.span,
-                     f"{len(shown)} bad row{'s' if len(shown) > 1 else ''}",
-                     notes=shown[:3] + ([f"...{more}"] if more else []),
-                     help="fix the data, widen the column type, or give a `default` for missing values")
+            self._row_refs(d, c, i, row, value)
+        if problems:
+            self._bad_rows(d, c, t, problems)
             return None
         return values
+
+    def _column_default(self, c: ast.ColumnDecl) -> tuple[bool, Any]:
+        """(True, the folded `default` of column `c` or None without one), or (False, None)
+        when the default has an error (reported)."""
+        if c.default is None:
+            return True, None
+        try:
+            return True, self.fold(self.expr(c.default, checker_module().Ctx("default", pure=True)))
+        except checker_module()._Poison:
+            return False, None
+
+    def _cell_problem(self, d: ast.TableDecl, c: ast.ColumnDecl, t: ir.Type, row: dict, raw: Any, problem: str,
+                     where: str) -> str | None:
+        """The note for a cell `convert` refused, or None for a row of a deck list (reported
+        at its line there, `_deck_problem`)."""
+        source = c.source or c.name
+        if decklist.source_of(row) is not None:
+            self._deck_problem(d, c, row, source, raw, t, problem)
+            return None
+        return f"{where}: `{source}` = {json.dumps(raw, ensure_ascii=False)[:60]} {problem}"
+
+    def _row_refs(self, d: ast.TableDecl, c: ast.ColumnDecl, i: int, row: dict, value: Any) -> None:
+        """Record the rows of another table that row i's `by T.f` value names (`row_refs`:
+        target row -> (table, row, column, deck-list line)); other columns record nothing."""
+        if c.mode is None or c.mode[0] != "by" or c.mode[1] == d.name:
+            return
+        refs = self.row_refs.setdefault(c.mode[1], {})
+        source = c.source or c.name
+        for index, r in _flat(value):
+            if isinstance(r, int) and r >= 0:
+                refs.setdefault(r, []).append((d.name, i, c.name, decklist.line_of(row, source, index)))
+
+    def _bad_rows(self, d: ast.TableDecl, c: ast.ColumnDecl, t: ir.Type, problems: list[str | None]) -> None:
+        """One E0152 for the column, naming its first three bad rows; the problems of deck
+        lists (None) were reported at their lines already."""
+        shown = [p for p in problems if p is not None]
+        if not shown:
+            return
+        more = f" (and {len(shown) - 3} more)" if len(shown) > 3 else ""
+        self.err("E0152", f"column `{c.name}` of `{d.path}` does not fit `{t}`", c.span,
+                 f"{len(shown)} bad row{'s' if len(shown) > 1 else ''}",
+                 notes=shown[:3] + ([f"...{more}"] if more else []),
+                 help="fix the data, widen the column type, or give a `default` for missing values")
 
     def _deck_problem(self, d: ast.TableDecl, c: ast.ColumnDecl, row: dict, source: str, raw: Any, t: ir.Type,
                       problem: str) -> None:
@@ -167,42 +194,39 @@ class TableChecks(CheckerPart):
         """The converter of a `by T.f` or `count E` column (None after an error)."""
         if c.mode is None:  # only called for columns with a mode
             return None
-        kind, name, fieldname, span = c.mode
-        elem = t
-        while isinstance(elem, (ir.ArrayT, ir.ListT)) and kind == "by":
-            elem = elem.elem
-        if kind == "count":
-            if name not in self.enums:
-                self.err("E0100", f"unknown enum `{name}`", span, "not an enum",
-                         help=did_you_mean(name, list(self.enums)) or "`count E` counts the members of enum E")
-                return None
-            members = self.enums[name]
-            if not (isinstance(t, ir.ArrayT) and isinstance(t.elem, ir.IntT) and t.size == len(members.members)):
-                self.err("E0110", f"a `count {name}` column must be `int[lo..hi][{len(members.members)}]`", c.type.span,
-                         f"this is `{t}`", help=f"one count per member of `{name}`, in declaration order")
-                return None
-            lookup: dict[str, int] = {}
-            for i, (m, alias) in enumerate(zip(members.members, members.aliases)):
-                lookup.setdefault(m, i)
-                if alias is not None:
-                    lookup.setdefault(alias, i)
+        if c.mode[0] == "count":
+            return self._count_converter(c, t)
+        return self._by_converter(d, c, t)
 
-            def count(raw, t):
-                items = [x.strip() for x in raw.split(",")] if isinstance(raw, str) else raw
-                if not isinstance(items, list):
-                    return None, "is not a list"
-                out = [0] * t.size
-                for x in items:
-                    if not isinstance(x, str):
-                        return None, f"holds {json.dumps(x)[:30]}, not a member name of `{name}`"
-                    if x not in lookup:
-                        return None, f"names `{x}`, not a member of `{name}`"
-                    out[lookup[x]] += 1
-                if any(not t.elem.lo <= n <= t.elem.hi for n in out):
-                    return None, f"has a count outside {t.elem.lo}..{t.elem.hi}"
-                return out, None
-            return count
-        # `by T.f`
+    def _count_converter(self, c: ast.ColumnDecl, t: ir.Type):
+        """The converter of a `count E` column: a list of member names (or a comma-separated
+        text) to one count per member of E, in declaration order (None after an error)."""
+        assert c.mode is not None
+        _, name, _, span = c.mode
+        if name not in self.enums:
+            self.err("E0100", f"unknown enum `{name}`", span, "not an enum",
+                     help=did_you_mean(name, list(self.enums)) or "`count E` counts the members of enum E")
+            return None
+        members = self.enums[name]
+        if not (isinstance(t, ir.ArrayT) and isinstance(t.elem, ir.IntT) and t.size == len(members.members)):
+            self.err("E0110", f"a `count {name}` column must be `int[lo..hi][{len(members.members)}]`", c.type.span,
+                     f"this is `{t}`", help=f"one count per member of `{name}`, in declaration order")
+            return None
+        lookup: dict[str, int] = {}
+        for i, (m, alias) in enumerate(zip(members.members, members.aliases)):
+            lookup.setdefault(m, i)
+            if alias is not None:
+                lookup.setdefault(alias, i)
+        return _counter(name, lookup)
+
+    def _by_converter(self, d: ast.TableDecl, c: ast.ColumnDecl, t: ir.Type):
+        """The converter of a `by T.f` column: each key (below arrays and lists) to the
+        first row of T whose `f` equals it, or the column's `default` (None after an error)."""
+        assert c.mode is not None
+        _, name, fieldname, span = c.mode
+        elem = t
+        while isinstance(elem, (ir.ArrayT, ir.ListT)):
+            elem = elem.elem
         if name != d.name and name not in self.raw_rows:
             known = [n for n in self.raw_rows] + [d.name]
             self.err("E0100", f"unknown table `{name}`", span, "no table of this name (declared above this one)",
@@ -225,16 +249,7 @@ class TableChecks(CheckerPart):
                 fallback = self.fold(self.expr(c.default, checker_module().Ctx("default", pure=True)))
             except checker_module()._Poison:
                 return None
-
-        def key(raw, t):
-            row = index.get(json.dumps(raw, sort_keys=True))
-            if row is None and fallback is not None:
-                return fallback, None  # a key outside the data (a card of another set) takes the default
-            if row is None:
-                return None, f"names no row of `{name}` (no `{fieldname}` equal to it)"
-            if isinstance(t, ir.IntT) and not t.lo <= row <= t.hi:
-                return None, f"is row {row}, outside {t.lo}..{t.hi}"
-            return row, None
+        key = _row_key(name, fieldname, index, fallback)
 
         def by(raw, t):
             return self._convert(raw, t, leaf=key)
@@ -246,31 +261,11 @@ class TableChecks(CheckerPart):
         if leaf is not None and not isinstance(t, (ir.ArrayT, ir.ListT)):
             return leaf(raw, t)
         if isinstance(t, ir.IntT):
-            if isinstance(raw, str):
-                if not _INT_TEXT.fullmatch(raw.strip()):  # ASCII digits only: `int()` also takes `١٢` and `1_0`
-                    return None, "is not an integer"
-                raw = int(raw.strip())
-            if isinstance(raw, bool) or not isinstance(raw, int):
-                return None, "is not an integer"
-            if not t.lo <= raw <= t.hi:
-                return None, f"is outside {t.lo}..{t.hi}"
-            return raw, None
+            return _convert_int(raw, t)
         if isinstance(t, ir.BoolT):
-            if isinstance(raw, str) and raw.lower() in ("true", "false", "1", "0"):
-                return raw.lower() in ("true", "1"), None
-            if not isinstance(raw, bool):
-                return None, "is not a boolean (`true`, `false`, `1` or `0`)"
-            return raw, None
+            return _convert_bool(raw)
         if isinstance(t, ir.FloatT):
-            if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
-                return None, "is not a number"
-            try:
-                value = float(raw)
-            except (TypeError, ValueError, OverflowError):
-                return None, "is not a number"
-            if not checker_module().fits_float32(value):
-                return None, "is not a finite float32 (NaN, an infinity, or beyond 3.4e38)"
-            return value, None
+            return _convert_float(raw)
         if isinstance(t, ir.EnumT):
             e = self.enums[t.name]
             for i, (m, alias) in enumerate(zip(e.members, e.aliases)):
@@ -278,21 +273,26 @@ class TableChecks(CheckerPart):
                     return i, None
             return None, f"is not a member of `{t.name}`"
         if isinstance(t, (ir.ArrayT, ir.ListT)):
-            if not isinstance(raw, list):
-                return None, "is not a list"
-            limit = t.size if isinstance(t, ir.ArrayT) else t.cap
-            if (isinstance(t, ir.ArrayT) and len(raw) != limit) or len(raw) > limit:
-                at = (min(limit, len(raw) - 1),) if raw else ()  # the first item too many (or the last)
-                return None, decklist.Problem(f"has {len(raw)} items, not "
-                                              f"{'exactly' if isinstance(t, ir.ArrayT) else 'at most'} {limit}", at, whole=True)
-            out = []
-            for i, item in enumerate(raw):
-                v, problem = self._convert(item, t.elem, leaf)
-                if problem:
-                    return None, decklist.Problem(problem, (i, *getattr(problem, "at", ())))
-                out.append(v)
-            return out, None
+            return self._convert_items(raw, t, leaf)
         return None, f"cannot be loaded as `{t}`"
+
+    def _convert_items(self, raw: Any, t: ir.ArrayT | ir.ListT, leaf) -> tuple[Any, str | None]:
+        """`_convert` of an array (exactly `size` items) or a list (at most `cap`): each item
+        converted; a problem names the item (`decklist.Problem.at`)."""
+        if not isinstance(raw, list):
+            return None, "is not a list"
+        limit = t.size if isinstance(t, ir.ArrayT) else t.cap
+        if (isinstance(t, ir.ArrayT) and len(raw) != limit) or len(raw) > limit:
+            at = (min(limit, len(raw) - 1),) if raw else ()  # the first item too many (or the last)
+            return None, decklist.Problem(f"has {len(raw)} items, not "
+                                          f"{'exactly' if isinstance(t, ir.ArrayT) else 'at most'} {limit}", at, whole=True)
+        out = []
+        for i, item in enumerate(raw):
+            v, problem = self._convert(item, t.elem, leaf)
+            if problem:
+                return None, decklist.Problem(problem, (i, *getattr(problem, "at", ())))
+            out.append(v)
+        return out, None
 
     # ------------------------------------------------------------ state
     def _row_invariants(self, d: ast.TableDecl, fns: list[ir.FnDef]) -> None:
@@ -398,3 +398,73 @@ def _dig(row: dict, path: str) -> Any:
     if isinstance(value, str) and value == "":
         return None
     return value
+
+
+def _convert_int(raw: Any, t: ir.IntT) -> tuple[Any, str | None]:
+    """A cell as an integer of `t`'s range: an int, or a text of ASCII digits (CSV)."""
+    if isinstance(raw, str):
+        if not _INT_TEXT.fullmatch(raw.strip()):  # ASCII digits only: `int()` also takes `١٢` and `1_0`
+            return None, "is not an integer"
+        raw = int(raw.strip())
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        return None, "is not an integer"
+    if not t.lo <= raw <= t.hi:
+        return None, f"is outside {t.lo}..{t.hi}"
+    return raw, None
+
+
+def _convert_bool(raw: Any) -> tuple[Any, str | None]:
+    """A cell as a boolean: a bool, or the text `true`, `false`, `1` or `0` (any case)."""
+    if isinstance(raw, str) and raw.lower() in ("true", "false", "1", "0"):
+        return raw.lower() in ("true", "1"), None
+    if not isinstance(raw, bool):
+        return None, "is not a boolean (`true`, `false`, `1` or `0`)"
+    return raw, None
+
+
+def _convert_float(raw: Any) -> tuple[Any, str | None]:
+    """A cell as a float: a number or a text of one, finite in float32."""
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+        return None, "is not a number"
+    try:
+        value = float(raw)
+    except (TypeError, ValueError, OverflowError):
+        return None, "is not a number"
+    if not checker_module().fits_float32(value):
+        return None, "is not a finite float32 (NaN, an infinity, or beyond 3.4e38)"
+    return value, None
+
+
+def _counter(name: str, lookup: dict[str, int]):
+    """The converter of a `count E` column: member names (`lookup`: name or alias -> index)
+    to counts per member, each within the element type's range."""
+    def count(raw, t):
+        items = [x.strip() for x in raw.split(",")] if isinstance(raw, str) else raw
+        if not isinstance(items, list):
+            return None, "is not a list"
+        out = [0] * t.size
+        for x in items:
+            if not isinstance(x, str):
+                return None, f"holds {json.dumps(x)[:30]}, not a member name of `{name}`"
+            if x not in lookup:
+                return None, f"names `{x}`, not a member of `{name}`"
+            out[lookup[x]] += 1
+        if any(not t.elem.lo <= n <= t.elem.hi for n in out):
+            return None, f"has a count outside {t.elem.lo}..{t.elem.hi}"
+        return out, None
+    return count
+
+
+def _row_key(name: str, fieldname: str, index: dict[str, int], fallback: Any):
+    """The leaf converter of a `by T.f` column: a key to its row number in T (`index`: the
+    key's JSON -> row), or `fallback` (the column's default) for a key outside the data."""
+    def key(raw, t):
+        row = index.get(json.dumps(raw, sort_keys=True))
+        if row is None and fallback is not None:
+            return fallback, None  # a key outside the data (a card of another set) takes the default
+        if row is None:
+            return None, f"names no row of `{name}` (no `{fieldname}` equal to it)"
+        if isinstance(t, ir.IntT) and not t.lo <= row <= t.hi:
+            return None, f"is row {row}, outside {t.lo}..{t.hi}"
+        return row, None
+    return key

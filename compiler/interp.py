@@ -415,10 +415,7 @@ class Evaluator:
         args_f = [self._compile(a) for a in e.args]
         name = e.fn
         scalar = all(isinstance(p.type, (ir.IntT, ir.BoolT, ir.EnumT, ir.RowT, ir.FloatT)) for p in fn.params)
-        body = self._lazy(self._block, fn.body)
-        only_return = None
-        if len(fn.body) == 1 and isinstance(fn.body[0], ir.Return):
-            only_return = self._lazy(self._compile, fn.body[0].value)
+        invoke = self._fn_body(fn)
 
         def call_fn(env):
             if scalar:  # immutable values: nothing to copy, and they hash as they are
@@ -431,80 +428,56 @@ class Evaluator:
                 key = (name, tuple(values) if scalar else _frozen(list(args.values())))
                 if key in memo:
                     return copy_value(memo[key])
-            if only_return is not None:  # `fn f(..) -> T { return e }`: no block, no exception
-                value = only_return(args)
-            else:
-                try:
-                    body(args)
-                    raise SpecRuntimeError(f"`{fn.name}` ended without a value", fn.span)  # pragma: no cover
-                except _Return as r:
-                    value = r.value
+            value = invoke(args)
             if memo is not None:
                 memo[key] = copy_value(value)
             return value
         return call_fn
 
+    def _fn_body(self, fn: ir.FnDef) -> Callable[[dict], Any]:
+        """A `fn`'s body as one call from its bound arguments to its value, compiled lazily."""
+        if len(fn.body) == 1 and isinstance(fn.body[0], ir.Return):  # `fn f(..) -> T { return e }`: no
+            return self._lazy(self._compile, fn.body[0].value)        # block, no exception
+        body = self._lazy(self._block, fn.body)
+
+        def run_body(args):
+            try:
+                body(args)
+                raise SpecRuntimeError(f"`{fn.name}` ended without a value", fn.span)  # pragma: no cover
+            except _Return as r:
+                return r.value
+        return run_body
+
     def c_builtin(self, e: ir.Builtin):
         name = e.name
         if name == "old":  # `old(x)` in a hole's `ensures`: `x` on the state before the call
-            inner, span = self._compile(e.args[0]), e.span
-
-            def old(env):
-                if self.old_state is None:
-                    raise SpecRuntimeError("`old(...)` is evaluated only in a hole's `ensures` clause", span)
-                now, self.state = self.state, self.old_state
-                try:
-                    return copy_value(inner(env))
-                finally:
-                    self.state = now
-            return old
+            return self._old(e)
         if name in ("flip", "heads", "heads_until_tails", "draws"):
             return self._coins(e)
         args = [self._compile(a) for a in e.args]
-        x = args[0]
-        if name in ("min", "max"):
-            pick = min if name == "min" else max
-            return lambda env: pick([a(env) for a in args])
-        if name == "abs":
-            return lambda env: abs(x(env))
-        if name == "clamp":
-            lo, hi = args[1], args[2]
-
-            def clamp(env):
-                v, a, b = x(env), lo(env), hi(env)
-                return min(max(v, a), b)
-            return clamp
-        if name == "int":
-            return lambda env: int(x(env))
-        if name == "float":
-            return lambda env: np.float32(x(env))
-        if name == "len":
-            return lambda env: len(x(env))
-        if name == "contains":
-            y = args[1]
-
-            def contains(env):
-                seq = x(env)
-                return y(env) in seq
-            return contains
-        if name == "count":
-            y = args[1]
-            if _holds_float(e.args[0].type):  # `==`, so NaN counts as different from itself
-                def count_eq(env):
-                    seq, v = x(env), y(env)
-                    return sum(1 for item in seq if item == v)
-                return count_eq
-
-            def count(env):
-                seq = x(env)
-                return seq.count(y(env))
-            return count
+        if name in ("contains", "count"):
+            return _sequence_builtin(name, args, _holds_float(e.args[0].type))
         if name in builtins.FLOAT_MATH:
             math_fn = builtins.BUILTINS[name].numpy
             if math_fn is None:  # pragma: no cover (every FLOAT_MATH entry names its ufunc)
                 raise AssertionError(name)
+            x = args[0]
             return lambda env: np.float32(math_fn(np.float32(x(env))))
-        raise AssertionError(name)  # pragma: no cover
+        return _numeric_builtin(name, args)
+
+    def _old(self, e: ir.Builtin):
+        """`old(x)`: `x` evaluated on `old_state` (the state before a hole's call), copied."""
+        inner, span = self._compile(e.args[0]), e.span
+
+        def old(env):
+            if self.old_state is None:
+                raise SpecRuntimeError("`old(...)` is evaluated only in a hole's `ensures` clause", span)
+            now, self.state = self.state, self.old_state
+            try:
+                return copy_value(inner(env))
+            finally:
+                self.state = now
+        return old
 
     def _coins(self, e: ir.Builtin):
         """`flip(k)`, `heads(n)`, `heads_until_tails()` of an `ensures` clause: the coins the
@@ -560,27 +533,32 @@ class Evaluator:
                 return t
             return total
         if op == "count":
-            var, steps, body = e.var, range(e.lo, e.hi), self._compile(e.body)
-            if self.module is None:
-                return lambda env: sum(1 for v in sweep(env) if v)
-
-            def count(env):  # the same sweep, counted as it goes
-                outer = env.get(var, _MISSING)
-                try:
-                    n = 0
-                    for env[var] in steps:
-                        if body(env):
-                            n += 1
-                    return n
-                finally:
-                    _restore(env, {var: outer})
-            return count
+            return self._count(e, sweep)
         if op == "any":
             return lambda env: any(sweep(env))
         if op == "all":
             return lambda env: all(sweep(env))
         pick = min if op == "min" else max
         return lambda env: pick(sweep(env))
+
+    def _count(self, e: ir.Reduce, sweep: Callable[[dict], list]) -> Callable[[dict], int]:
+        """`count(cond for var in lo..hi)`: the sweep's true values when folding a constant
+        (its loop budget is spent), else the same sweep counted as it goes."""
+        var, steps, body = e.var, range(e.lo, e.hi), self._compile(e.body)
+        if self.module is None:
+            return lambda env: sum(1 for v in sweep(env) if v)
+
+        def count(env):
+            outer = env.get(var, _MISSING)
+            try:
+                n = 0
+                for env[var] in steps:
+                    if body(env):
+                        n += 1
+                return n
+            finally:
+                _restore(env, {var: outer})
+        return count
 
     def c_array_build(self, e: ir.ArrayBuild):
         return self._sweep(e)
@@ -890,38 +868,23 @@ class Evaluator:
         return f
 
     def s_list_op(self, s: ir.ListOp):
-        place, op, span = s.place, s.op, s.span
+        place, span = s.place, s.span
         cap = ir.list_of(place.type).cap
         args_f = [self._compile(a) for a in s.args]
+        apply = self._shuffle if s.op == "shuffle" else _LIST_OPS[s.op]  # chosen once, not per run
 
         def list_op(env):
             lst = self.resolve(place, env)
             args = [copy_value(a(env)) for a in args_f]
-            if op == "push":
-                if len(lst) >= cap:
-                    raise SpecRuntimeError(f"push onto a full list (capacity {cap})", span)
-                lst.append(args[0])
-            elif op == "insert":
-                if len(lst) >= cap or args[0] > len(lst):
-                    raise SpecRuntimeError(f"insert at {args[0]} into a list of length {len(lst)} (capacity {cap})",
-                                           span)
-                lst.insert(args[0], args[1])
-            elif op == "remove_at":
-                if args[0] >= len(lst):
-                    raise SpecRuntimeError(f"remove_at({args[0]}) on a list of length {len(lst)}", span)
-                lst.pop(args[0])
-            elif op == "clear":
-                lst.clear()
-            elif op == "shuffle":
-                st = self.live()
-                for i, j in rng.shuffle_swaps(st.rng_key, st.rng_counter, len(lst)):
-                    lst[i], lst[j] = lst[j], lst[i]
-                st.rng_counter = (st.rng_counter + max(len(lst) - 1, 0)) & rng.MASK32
-            elif op in ("discard_front", "discard_back"):
-                if not lst:
-                    raise SpecRuntimeError("`draw()`/`pop()` from an empty list", span)
-                lst.pop(0 if op == "discard_front" else -1)
+            apply(lst, args, cap, span)
         return list_op
+
+    def _shuffle(self, lst: list, args: list, cap: int, span: Span | None) -> None:
+        """`shuffle()`: the swaps of `rng.shuffle_swaps` on the live state's key; one draw per swap."""
+        st = self.live()
+        for i, j in rng.shuffle_swaps(st.rng_key, st.rng_counter, len(lst)):
+            lst[i], lst[j] = lst[j], lst[i]
+        st.rng_counter = (st.rng_counter + max(len(lst) - 1, 0)) & rng.MASK32
 
     def s_effect(self, s: ir.Effect):
         name, args_f = s.name, [self._compile(a) for a in s.args]
@@ -954,6 +917,86 @@ class Evaluator:
         def expr_stmt(env):
             expr(env)
         return expr_stmt
+
+
+def _list_push(lst: list, args: list, cap: int, span: Span | None) -> None:
+    """`push(x)`: a fault on a full list."""
+    if len(lst) >= cap:
+        raise SpecRuntimeError(f"push onto a full list (capacity {cap})", span)
+    lst.append(args[0])
+
+
+def _list_insert(lst: list, args: list, cap: int, span: Span | None) -> None:
+    """`insert(i, x)`: a fault on a full list or past its end."""
+    if len(lst) >= cap or args[0] > len(lst):
+        raise SpecRuntimeError(f"insert at {args[0]} into a list of length {len(lst)} (capacity {cap})", span)
+    lst.insert(args[0], args[1])
+
+
+def _list_remove_at(lst: list, args: list, cap: int, span: Span | None) -> None:
+    """`remove_at(i)`: a fault past the end."""
+    if args[0] >= len(lst):
+        raise SpecRuntimeError(f"remove_at({args[0]}) on a list of length {len(lst)}", span)
+    lst.pop(args[0])
+
+
+def _list_discard(front: bool) -> Callable[[list, list, int, Span | None], None]:
+    """`draw()`/`pop()` as a statement (`discard_front`, `discard_back`): a fault on an empty list."""
+    def discard(lst: list, args: list, cap: int, span: Span | None) -> None:
+        if not lst:
+            raise SpecRuntimeError("`draw()`/`pop()` from an empty list", span)
+        lst.pop(0 if front else -1)
+    return discard
+
+
+# `ListOp.op` -> its run on (list, copied arguments, capacity, span); `shuffle` needs the
+# interpreter's state (`Interpreter._shuffle`).
+_LIST_OPS: dict[str, Callable[[list, list, int, Span | None], None]] = {
+    "push": _list_push, "insert": _list_insert, "remove_at": _list_remove_at,
+    "clear": lambda lst, args, cap, span: lst.clear(),
+    "discard_front": _list_discard(True), "discard_back": _list_discard(False),
+}
+
+
+def _numeric_builtin(name: str, args: list[Callable[[dict], Any]]) -> Callable[[dict], Any]:
+    """The closure of `min`, `max`, `abs`, `clamp`, `int`, `float` or `len` on compiled `args`."""
+    x = args[0]
+    if name in ("min", "max"):
+        pick = min if name == "min" else max
+        return lambda env: pick([a(env) for a in args])
+    if name == "clamp":
+        lo, hi = args[1], args[2]
+
+        def clamp(env):
+            v, a, b = x(env), lo(env), hi(env)
+            return min(max(v, a), b)
+        return clamp
+    ones: dict[str, Callable[[Any], Any]] = {"abs": abs, "int": int, "float": np.float32, "len": len}
+    one = ones.get(name)
+    if one is None:  # pragma: no cover (the checker admits no other builtin)
+        raise AssertionError(name)
+    return lambda env: one(x(env))
+
+
+def _sequence_builtin(name: str, args: list[Callable[[dict], Any]], floats: bool) -> Callable[[dict], Any]:
+    """The closure of `contains(seq, v)` or `count(seq, v)`; `floats`: the items hold floats,
+    which `count` compares with `==` (so a NaN counts as different from itself)."""
+    x, y = args[0], args[1]
+    if name == "contains":
+        def contains(env):
+            seq = x(env)
+            return y(env) in seq
+        return contains
+    if floats:
+        def count_eq(env):
+            seq, v = x(env), y(env)
+            return sum(1 for item in seq if item == v)
+        return count_eq
+
+    def count(env):
+        seq = x(env)
+        return seq.count(y(env))
+    return count
 
 
 def eval_const(e: ir.Expr, tables: dict[str, ir.TableDef] | None = None) -> Any:

@@ -156,23 +156,28 @@ def _subst(node: Any, mapping: dict[str, Any], fresh) -> Any:
         if value is None:
             return node
         return node.model_copy(update={"name": value}) if isinstance(value, str) else value
-    if isinstance(node, (ir.Reduce, ir.ArrayBuild, ir.RandomPick)):
-        var, inner = _binder_renamed(node.var, mapping, fresh)
-        update: dict[str, Any] = {"var": var}
-        for name in ("body", "cond"):
-            if name in type(node).model_fields:
-                update[name] = _subst(getattr(node, name), inner, fresh)
-        if isinstance(node, ir.RandomPick):
-            update["orelse"] = _subst(node.orelse, mapping, fresh)
-        return node.model_copy(update=update)
-    if isinstance(node, ir.Choose):
-        var, inner = _binder_renamed(node.var, mapping, fresh)
-        return node.model_copy(update={
-            "var": var, "cond": _subst(node.cond, inner, fresh), "place": _subst(node.place, mapping, fresh),
-            "chooser": _subst(node.chooser, mapping, fresh), "orelse": _subst(node.orelse, mapping, fresh)})
+    if isinstance(node, (ir.Reduce, ir.ArrayBuild, ir.RandomPick, ir.Choose)):
+        return _subst_binder(node, mapping, fresh)
     if isinstance(node, ir.Place) and node.root == "local" and isinstance(mapping.get(node.name), str):
         node = node.model_copy(update={"name": mapping[node.name]})
     return ir.map_children(node, lambda child: _subst(child, mapping, fresh))
+
+
+def _subst_binder(node: ir.Reduce | ir.ArrayBuild | ir.RandomPick | ir.Choose, mapping: dict[str, Any],
+                  fresh) -> Any:
+    """`_subst` of a node that binds `var`: its scoped parts (`body`, `cond`) see `var`
+    (renamed apart when it would capture a substituted name), the others (`orelse`,
+    `place`, `chooser`) the outer mapping."""
+    var, inner = _binder_renamed(node.var, mapping, fresh)
+    update: dict[str, Any] = {"var": var}
+    for name in ("body", "cond"):
+        if name in type(node).model_fields:
+            update[name] = _subst(getattr(node, name), inner, fresh)
+    outer = ("place", "chooser", "orelse") if isinstance(node, ir.Choose) else \
+        ("orelse",) if isinstance(node, ir.RandomPick) else ()
+    for name in outer:
+        update[name] = _subst(getattr(node, name), mapping, fresh)
+    return node.model_copy(update=update)
 
 
 # ------------------------------------------------------------------ statements

@@ -763,13 +763,7 @@ class Lowering:
         name = e.name
         ints = [self.int32(a, c) if isinstance(a.type, ir.IntT) else c for a, c in zip(e.args, args)]
         if name in ("min", "max"):
-            fn = "jnp.minimum" if name == "min" else "jnp.maximum"
-            code = ints[0]
-            for k, x in enumerate(ints[1:], start=1):
-                code = f"{fn}({code}, {x})"
-                if k % CHAIN_SPLIT == 0:
-                    code = self.bind(code)
-            return code
+            return self._min_max("jnp.minimum" if name == "min" else "jnp.maximum", ints)
         if name == "abs":
             return f"jnp.abs({ints[0]})"
         if name == "clamp":
@@ -781,15 +775,29 @@ class Lowering:
         if name == "len":
             return f'{args[0]}["len"]'
         if name in ("contains", "count"):
-            base_t = e.args[0].type
-            if isinstance(base_t, ir.ListT):
-                return f"{self.rt('_l' + name)}({args[0]}, {args[1]})"
-            if name == "contains":
-                return f"jnp.any({self.rt('_wide')}({args[0]}) == {args[1]})"
-            return f"jnp.sum({self.rt('_wide')}({args[0]}) == {args[1]}, dtype=jnp.int32)"
+            return self._membership(name, e.args[0].type, args[0], args[1])
         if name in builtins.FLOAT_MATH:
             return f"{builtins.BUILTINS[name].jax}({args[0]})"
         raise AssertionError(name)
+
+    def _min_max(self, fn: str, ints: list[str]) -> str:
+        """`min`/`max` of several values as nested binary `fn` calls, bound to a temporary
+        every `CHAIN_SPLIT` calls (no generated line holds a deep nest)."""
+        code = ints[0]
+        for k, x in enumerate(ints[1:], start=1):
+            code = f"{fn}({code}, {x})"
+            if k % CHAIN_SPLIT == 0:
+                code = self.bind(code)
+        return code
+
+    def _membership(self, name: str, base_t: ir.Type, seq: str, value: str) -> str:
+        """`contains(seq, v)` (a bool) or `count(seq, v)` (int32): the runtime's list helper
+        (`_lcontains`, `_lcount`: only the first `len` items count) or a comparison over the array."""
+        if isinstance(base_t, ir.ListT):
+            return f"{self.rt('_l' + name)}({seq}, {value})"
+        if name == "contains":
+            return f"jnp.any({self.rt('_wide')}({seq}) == {value})"
+        return f"jnp.sum({self.rt('_wide')}({seq}) == {value}, dtype=jnp.int32)"
 
     def _gen(self, var: str, lo: int, hi: int, body: ir.Expr) -> tuple[_Level, str]:
         """Lower a comprehension body at a new `vmap` level; returns the level and the body's
@@ -860,32 +868,9 @@ class Lowering:
     def x_reduce(self, e: ir.Reduce) -> str:
         float_sum = e.op == "sum" and isinstance(e.type, ir.FloatT) and e.hi - e.lo <= FLOAT_SUM_UNROLL
         if float_sum or ir.first_draw(e.body) is not None:
-            terms = self.unrolled(e.var, e.lo, e.hi, e.body)
-            if float_sum:
-                code = "jnp.float32(0.0)"
-                for k, t in enumerate(terms, start=1):
-                    code = f"({code} + {t})"
-                    if k % CHAIN_SPLIT == 0:
-                        code = self.bind(code)
-                return code
-            if isinstance(e.body.type, ir.IntT):
-                terms = [self.int32(e.body, t) for t in terms]
-            stacked = "jnp.stack([" + ", ".join(terms) + "])"
-            if e.op in ("sum", "count"):
-                return f"jnp.sum({stacked}, dtype={'jnp.float32' if isinstance(e.type, ir.FloatT) else 'jnp.int32'})"
-            return f"jnp.{e.op}({stacked})"
+            return self._reduce_in_order(e, float_sum)
         if self._unroll_small(e):
-            terms = self.unrolled(e.var, e.lo, e.hi, e.body)
-            fn: str | None
-            if e.op in ("all", "any"):
-                fn = "jnp.logical_and" if e.op == "all" else "jnp.logical_or"
-            else:
-                terms = [f"_i32({t})" for t in terms]
-                fn = {"sum": None, "count": None, "min": "jnp.minimum", "max": "jnp.maximum"}[e.op]
-            code = terms[0]
-            for t in terms[1:]:
-                code = f"{fn}({code}, {t})" if fn else f"({code} + {t})"
-            return code
+            return self._reduce_small(e)
         level, body = self._gen(e.var, e.lo, e.hi, e.body)
         mapped = self._vmap(level, body)
         if e.op == "sum":
@@ -893,6 +878,38 @@ class Lowering:
         if e.op == "count":
             return f"jnp.sum({mapped}, dtype=jnp.int32)"
         return f"jnp.{e.op}({mapped})"
+
+    def _reduce_in_order(self, e: ir.Reduce, float_sum: bool) -> str:
+        """A reduction unrolled term by term, in order: a short float sum (added left to
+        right, as the interpreter does) or a body that draws (its draws in index order)."""
+        terms = self.unrolled(e.var, e.lo, e.hi, e.body)
+        if float_sum:
+            code = "jnp.float32(0.0)"
+            for k, t in enumerate(terms, start=1):
+                code = f"({code} + {t})"
+                if k % CHAIN_SPLIT == 0:
+                    code = self.bind(code)
+            return code
+        if isinstance(e.body.type, ir.IntT):
+            terms = [self.int32(e.body, t) for t in terms]
+        stacked = "jnp.stack([" + ", ".join(terms) + "])"
+        if e.op in ("sum", "count"):
+            return f"jnp.sum({stacked}, dtype={'jnp.float32' if isinstance(e.type, ir.FloatT) else 'jnp.int32'})"
+        return f"jnp.{e.op}({stacked})"
+
+    def _reduce_small(self, e: ir.Reduce) -> str:
+        """A small reduction (`_unroll_small`) as one expression of binary operations."""
+        terms = self.unrolled(e.var, e.lo, e.hi, e.body)
+        fn: str | None
+        if e.op in ("all", "any"):
+            fn = "jnp.logical_and" if e.op == "all" else "jnp.logical_or"
+        else:
+            terms = [f"_i32({t})" for t in terms]
+            fn = {"sum": None, "count": None, "min": "jnp.minimum", "max": "jnp.maximum"}[e.op]
+        code = terms[0]
+        for t in terms[1:]:
+            code = f"{fn}({code}, {t})" if fn else f"({code} + {t})"
+        return code
 
     def _unroll_small(self, e: ir.Reduce) -> bool:
         """Unroll a reduction of at most `SMALL_REDUCE_UNROLL` integer or bool terms inside
@@ -1095,56 +1112,83 @@ class Lowering:
         if isinstance(e, ir.Const):
             return np.full(ones, int(e.value), dtype=np.int64)
         if isinstance(e, ir.Local):
-            py = self.pyvars.get(e.name)
-            if py is None:
-                return None
-            if py.lstrip("-").isdigit():
-                return np.full(ones, int(py), dtype=np.int64)
-            for d, level in enumerate(self.levels):
-                if level.py == py:
-                    return np.arange(level.lo, level.hi, dtype=np.int64).reshape(ones[:d] + (-1,) + ones[d + 1:])
-            return None
-        v = None
-        if isinstance(e, ir.Unary):
-            a = self._static(e.operand)
-            if a is not None:
-                v = (a == 0).astype(np.int64) if e.op == "not" else -a
-        elif isinstance(e, ir.Binary):
-            a, b = self._static(e.left), self._static(e.right)
-            if a is None or b is None:
-                return None
-            if e.op in ("div", "mod"):
-                if np.any(b == 0):
-                    return None
-                v = np.floor_divide(a, b) if e.op == "div" else np.remainder(a, b)
-            else:
-                v = _NP_OPS[e.op](a, b).astype(np.int64)
-        elif isinstance(e, ir.Cond):
-            c, a, b = self._static(e.cond), self._static(e.then), self._static(e.orelse)
-            if c is not None and a is not None and b is not None:
-                v = np.where(c != 0, a, b)
-        elif isinstance(e, ir.Builtin) and e.name in ("min", "max", "abs", "clamp"):
-            args = [self._static(a) for a in e.args]
-            if all(a is not None for a in args):
-                if e.name == "abs":
-                    v = np.abs(args[0])
-                elif e.name == "clamp":
-                    v = np.clip(args[0], args[1], args[2])
-                else:
-                    v = args[0]
-                    for a in args[1:]:
-                        v = np.minimum(v, a) if e.name == "min" else np.maximum(v, a)
-        elif isinstance(e, ir.GetIndex):
-            indices, root = _chain(e)
-            if isinstance(root, ir.Const):
-                table = np.asarray(root.value)
-                vals = [self._static(i) for i in indices]
-                if table.dtype.kind in "biu" and table.ndim == len(indices) and all(x is not None for x in vals) \
-                        and all(0 <= x.min() and x.max() < n for x, n in zip(vals, table.shape)):
-                    v = table.astype(np.int64)[tuple(np.broadcast_arrays(*vals))]
+            return self._static_local(e, ones)
+        v = self._static_node(e)
         if v is None or np.any(np.abs(v) > 2**31 - 1):
             return None  # not static, or outside int32 (where the traced code would wrap)
         return v
+
+    def _static_local(self, e: ir.Local, ones: tuple[int, ...]):
+        """`_static` of a local: a loop variable bound to a number, or a level of the nest
+        (its range along that level's axis); None for any other local."""
+        py = self.pyvars.get(e.name)
+        if py is None:
+            return None
+        if py.lstrip("-").isdigit():
+            return np.full(ones, int(py), dtype=np.int64)
+        for d, level in enumerate(self.levels):
+            if level.py == py:
+                return np.arange(level.lo, level.hi, dtype=np.int64).reshape(ones[:d] + (-1,) + ones[d + 1:])
+        return None
+
+    def _static_node(self, e: ir.Expr):
+        """`_static` of an operation whose operands are static (before the int32 check):
+        unary, binary (not dividing by zero), conditional, `min`/`max`/`abs`/`clamp`, or an
+        integer constant table indexed in bounds; else None."""
+        if isinstance(e, ir.Unary):
+            a = self._static(e.operand)
+            if a is None:
+                return None
+            return (a == 0).astype(np.int64) if e.op == "not" else -a
+        if isinstance(e, ir.Binary):
+            return self._static_binary(e)
+        if isinstance(e, ir.Cond):
+            c, a, b = self._static(e.cond), self._static(e.then), self._static(e.orelse)
+            if c is None or a is None or b is None:
+                return None
+            return np.where(c != 0, a, b)
+        if isinstance(e, ir.Builtin) and e.name in ("min", "max", "abs", "clamp"):
+            return self._static_builtin(e)
+        if isinstance(e, ir.GetIndex):
+            return self._static_index(e)
+        return None
+
+    def _static_binary(self, e: ir.Binary):
+        """`_static` of `a op b`, None when either side is not static or a divisor may be 0."""
+        a, b = self._static(e.left), self._static(e.right)
+        if a is None or b is None:
+            return None
+        if e.op not in ("div", "mod"):
+            return _NP_OPS[e.op](a, b).astype(np.int64)
+        if np.any(b == 0):
+            return None
+        return np.floor_divide(a, b) if e.op == "div" else np.remainder(a, b)
+
+    def _static_builtin(self, e: ir.Builtin):
+        """`_static` of `min`, `max`, `abs` or `clamp` of static arguments."""
+        args = [self._static(a) for a in e.args]
+        if any(a is None for a in args):
+            return None
+        if e.name == "abs":
+            return np.abs(args[0])
+        if e.name == "clamp":
+            return np.clip(args[0], args[1], args[2])
+        v = args[0]
+        for a in args[1:]:
+            v = np.minimum(v, a) if e.name == "min" else np.maximum(v, a)
+        return v
+
+    def _static_index(self, e: ir.GetIndex):
+        """`_static` of a constant integer table indexed (all axes) by static indices in bounds."""
+        indices, root = _chain(e)
+        if not isinstance(root, ir.Const):
+            return None
+        table = np.asarray(root.value)
+        vals = [self._static(i) for i in indices]
+        if table.dtype.kind in "biu" and table.ndim == len(indices) and all(x is not None for x in vals) \
+                and all(0 <= x.min() and x.max() < n for x, n in zip(vals, table.shape)):
+            return table.astype(np.int64)[tuple(np.broadcast_arrays(*vals))]
+        return None
 
     def _take(self, base: str, shape: tuple[int, ...], vals: list, care=None, ranges=(), fill: str = "0") -> str:
         """Code for `base[vals[0], vals[1], ...]` (constant index arrays of the same shape,
@@ -1695,9 +1739,10 @@ class Lowering:
             code[k] = call
         return lets, code
 
-    def run(self) -> LoweredModule:
-        m = self.m
-        for f in m.fns:
+    def _lower_fns(self) -> None:
+        """Each `fn` and `proc` of the module as a function `(st, params...)`: a proc returns
+        the new state, a fn its value (with its first fault when it may fault)."""
+        for f in self.m.fns:
             params = "".join(", " + ident(p.name) for p in f.params)
             what = "fn" if f.ret is not None else "proc"
             doc = f"{what} `{f.name}`{where(f.span)}"
@@ -1707,6 +1752,10 @@ class Lowering:
                 doc += "; returns (value, its first runtime fault: int32[3], zeros for none)"
             self.functions.append(self.function(f"def {py_ident(what, f.name)}(st{params}):", f.params, f.body, f.ret,
                                                 f.ret is None, doc, prologue=prologue, fault=fault))
+
+    def run(self) -> LoweredModule:
+        m = self.m
+        self._lower_fns()
         actions = []
         resume = self.resume_info()
         plan = mask_reuse.plan(m)
@@ -1723,16 +1772,7 @@ class Lowering:
                                 "fn": fn_name, "mask": mask_name, "mask_call": mask_code[kind.index]})
                 self.functions.append(self.mask_function(a, kind, plan))
                 continue
-            decode = []
-            stride = kind.size
-            for p, dom in zip(a.params, kind.domains):
-                stride //= len(dom)
-                base = dom[0] if not isinstance(p.type, ir.BoolT) else 0
-                code = f"(index // {stride}) % {len(dom)}"
-                code = f"{code} + {base}" if base else code
-                if isinstance(p.type, ir.BoolT):
-                    code = f"({code}) == 1"
-                decode.append(f"{ident(p.name)} = {code}")
+            decode = _decode_params(a, kind)
             body = self.function(f"def {fn_name}(st, index):", a.params, a.body, None, True,
                                  f"action `{a.name}`{where(a.span)}: index in 0..{kind.size - 1}",
                                  prologue=["st = dict(st)"] + decode)
@@ -2097,3 +2137,20 @@ def _go_flag(s: ir.For) -> str | None:
         return None
     cond = s.body[0].cond
     return cond.name if isinstance(cond, ir.Local) else None
+
+
+def _decode_params(a: ir.ActionDef, kind) -> list[str]:
+    """The statements binding action `a`'s parameters from `index` (0..kind.size-1, the
+    first parameter varying slowest, `ActionSpace`): `name = (index // stride) % n + lo`,
+    a bool `== 1`."""
+    decode = []
+    stride = kind.size
+    for p, dom in zip(a.params, kind.domains):
+        stride //= len(dom)
+        base = dom[0] if not isinstance(p.type, ir.BoolT) else 0
+        code = f"(index // {stride}) % {len(dom)}"
+        code = f"{code} + {base}" if base else code
+        if isinstance(p.type, ir.BoolT):
+            code = f"({code}) == 1"
+        decode.append(f"{ident(p.name)} = {code}")
+    return decode

@@ -240,44 +240,58 @@ def _rename_body(params: list[ir.ParamDef], body: list[ir.Stmt]) -> list[ir.Stmt
             used.add(s.name)
         elif isinstance(s, ir.For):
             used.add(s.var)
-    bound = set(p.name for p in params)
+    return _Renamer(used, set(p.name for p in params)).block(body, {p.name: p.name for p in params})
 
-    def fresh(name: str) -> str:
-        if name not in bound:
-            bound.add(name)
+
+class _Renamer:
+    """The walk of `_rename_body`: `used` holds every name the body mentions, `bound` the
+    names bound so far (parameters first); both grow as bindings are named."""
+
+    def __init__(self, used: set[str], bound: set[str]):
+        self.used, self.bound = used, bound
+
+    def fresh(self, name: str) -> str:
+        """`name` if nothing bound it yet, else `name__k` with the first k free in both sets."""
+        if name not in self.bound:
+            self.bound.add(name)
             return name
         k = 2
-        while f"{name}__{k}" in used or f"{name}__{k}" in bound:
+        while f"{name}__{k}" in self.used or f"{name}__{k}" in self.bound:
             k += 1
         new = f"{name}__{k}"
-        bound.add(new)
-        used.add(new)
+        self.bound.add(new)
+        self.used.add(new)
         return new
 
-    def block(stmts: list[ir.Stmt], env: dict[str, str]) -> list[ir.Stmt]:
+    def block(self, stmts: list[ir.Stmt], env: dict[str, str]) -> list[ir.Stmt]:
+        """`stmts` renamed, `env` mapping each name in scope to its new name; a `let` binds
+        for the rest of the block."""
         env = dict(env)
         out: list[ir.Stmt] = []
         for s in stmts:
             mapping = {k: v for k, v in env.items() if k != v}
             if isinstance(s, ir.Let):
                 value = irutil.substitute(s.value, mapping)
-                new = fresh(s.name)
+                new = self.fresh(s.name)
                 env[s.name] = new
                 out.append(s.model_copy(update={"name": new, "value": value}))
-            elif isinstance(s, ir.For):
-                new = fresh(s.var)
-                out.append(s.model_copy(update={"var": new, "body": block(s.body, {**env, s.var: new})}))
-            elif isinstance(s, ir.If):
-                out.append(s.model_copy(update={"cond": irutil.substitute(s.cond, mapping),
-                                                "then": block(s.then, env), "orelse": block(s.orelse, env)}))
-            elif isinstance(s, ir.Match):
-                arms = [a.model_copy(update={"body": block(a.body, env)}) for a in s.arms]
-                out.append(s.model_copy(update={"subject": irutil.substitute(s.subject, mapping), "arms": arms}))
-            else:
-                out.append(irutil.substitute(s, mapping))
+                continue
+            out.append(self.stmt(s, env, mapping))
         return out
 
-    return block(body, {p.name: p.name for p in params})
+    def stmt(self, s: ir.Stmt, env: dict[str, str], mapping: dict[str, str]) -> ir.Stmt:
+        """Statement `s` (not a `let`) renamed: its blocks walked in `env`, its expressions
+        substituted with `mapping` (the renamed names of `env`)."""
+        if isinstance(s, ir.For):
+            new = self.fresh(s.var)
+            return s.model_copy(update={"var": new, "body": self.block(s.body, {**env, s.var: new})})
+        if isinstance(s, ir.If):
+            return s.model_copy(update={"cond": irutil.substitute(s.cond, mapping),
+                                        "then": self.block(s.then, env), "orelse": self.block(s.orelse, env)})
+        if isinstance(s, ir.Match):
+            arms = [a.model_copy(update={"body": self.block(a.body, env)}) for a in s.arms]
+            return s.model_copy(update={"subject": irutil.substitute(s.subject, mapping), "arms": arms})
+        return irutil.substitute(s, mapping)
 
 
 # ------------------------------------------------------------------ the pass

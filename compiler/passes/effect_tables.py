@@ -207,6 +207,20 @@ def build(module: ir.Module, dispatch: str) -> EffectTable | None:
     chain.sort(key=lambda x: x[0])
     rows_n = d.params[0].type.hi + 1
     hole_params = d.params[1:]
+    collected = _programs(fns, chain, rows_n, hole_params, dispatch)
+    if collected is None:
+        return None
+    programs, members, verbs, fallbacks = collected
+    rows = _rows(programs, members, verbs, fallbacks, rows_n, len(hole_params))
+    return EffectTable(dispatch=dispatch, params=list(d.params), verbs=verbs, fallbacks=fallbacks, rows=rows,
+                       members=members, tabulable=sorted(n for n, s in programs.items() if s is not None))
+
+
+def _programs(fns: dict[str, ir.FnDef], chain: list, rows_n: int, hole_params: list[ir.ParamDef], dispatch: str):
+    """The members of the dispatch's if-chain (`chain`, sorted by number): (programs by
+    member number, the sequence of verb calls or None for a fallback; member procs by
+    number; verbs in order of first use; fallback procs), or None when a member is
+    unknown, out of `1..rows_n-1`, repeated, or takes other parameters than the hole's."""
     verbs: list[str] = []
     fallbacks: list[str] = []
     programs: dict[int, list[tuple[str, tuple[Arg, ...]]] | None] = {}
@@ -222,10 +236,15 @@ def build(module: ir.Module, dispatch: str) -> EffectTable | None:
         programs[num] = seq
         if seq is None:
             fallbacks.append(call.proc)
-        else:
-            for verb, _ in seq:
-                if verb not in verbs:
-                    verbs.append(verb)
+            continue
+        verbs.extend(dict.fromkeys(v for v, _ in seq if v not in verbs))  # new verbs, in order of first use
+    return programs, members, verbs, fallbacks
+
+
+def _rows(programs: dict, members: dict[int, str], verbs: list[str], fallbacks: list[str], rows_n: int,
+          n_params: int) -> list[list[tuple[int, tuple[Arg, ...]]]]:
+    """The table's rows: per effect number, its steps (op, args), padded with `(0, ())` to
+    the longest program. Ops number the verbs from 1, then the fallbacks."""
     length = max([len(seq) if seq is not None else 1 for seq in programs.values()], default=0)
     op_of = {v: i + 1 for i, v in enumerate(verbs)}
     for i, m in enumerate(fallbacks):
@@ -235,12 +254,11 @@ def build(module: ir.Module, dispatch: str) -> EffectTable | None:
         seq = programs.get(e, [])
         steps: list[tuple[int, tuple[Arg, ...]]]
         if seq is None:  # a fallback: one step calling the member with the dispatch's parameters
-            steps = [(op_of[members[e]], tuple(ParamArg(i) for i in range(len(hole_params))))]
+            steps = [(op_of[members[e]], tuple(ParamArg(i) for i in range(n_params)))]
         else:
             steps = [(op_of[v], args) for v, args in seq]
         rows.append(steps + [(0, ())] * (length - len(steps)))
-    return EffectTable(dispatch=dispatch, params=list(d.params), verbs=verbs, fallbacks=fallbacks, rows=rows,
-                       members=members, tabulable=sorted(n for n, s in programs.items() if s is not None))
+    return rows
 
 
 # ------------------------------------------------------------------ lowering to IR
@@ -256,56 +274,20 @@ def _gather(table: ir.Const, effect: ir.Local, k: int, elem: ir.Type, span) -> i
 
 
 def _lower(module: ir.Module, t: EffectTable, d: ir.FnDef) -> list[ir.Stmt]:
+    """The dispatch proc's new body: per step k, `let op_k = ops[effect][k]` and an if-chain
+    calling the verb (or fallback) that op names, with its arguments gathered from the table."""
     fns = {f.name: f for f in module.fns}
     span = d.span
     rows_n, length = len(t.rows), t.length
     if length == 0:
         return []
-    effect = ir.Local(name=t.params[0].name, type=t.params[0].type, span=span)
-    hole = t.params[1:]
-    locals_ = [ir.Local(name=p.name, type=p.type, span=span) for p in hole]
+    lw = _Lowering(module, t, span)
     ops_t = ir.IntT(lo=0, hi=len(t.ops))
     ops = ir.Const(value=[[op for op, _ in row] for row in t.rows], type=_array_type(ops_t, rows_n, length), span=span)
-
-    def arg(op: int, j: int, ptype: ir.Type) -> Callable[[int], ir.Expr]:
-        """A function of the step k giving argument j of verb `op` there."""
-        uses = [(e, k, row[k][1][j]) for e, row in enumerate(t.rows) for k in range(length) if row[k][0] == op]
-        kinds = {("c", a.value) if isinstance(a, ConstArg) else ("p", a.index) for _, _, a in uses}
-        first = uses[0][2]
-        if len(kinds) == 1:
-            fixed = first.node if isinstance(first, ConstArg) else locals_[first.index]
-            return lambda k: fixed
-        zero = ir.zero_value(module, ptype)
-        vals = [[zero] * length for _ in range(rows_n)]
-        srcs = [[0] * length for _ in range(rows_n)]
-        for e, k, a in uses:
-            if isinstance(a, ConstArg):
-                vals[e][k] = a.value
-            else:
-                srcs[e][k] = a.index + 1
-        has_const = any(isinstance(a, ConstArg) for _, _, a in uses)
-        params_used = sorted({a.index for _, _, a in uses if isinstance(a, ParamArg)})
-        val_t = ir.Const(value=vals, type=_array_type(ptype, rows_n, length), span=span)
-        src_t = ir.Const(value=srcs, type=_array_type(ir.IntT(lo=0, hi=len(hole)), rows_n, length), span=span)
-
-        def at(k: int) -> ir.Expr:
-            if has_const:
-                out, chosen = _gather(val_t, effect, k, ptype, span), params_used
-            else:
-                out, chosen = locals_[params_used[-1]], params_used[:-1]
-            for i in reversed(chosen):
-                src = _gather(src_t, effect, k, ir.elem_of(ir.elem_of(src_t.type)), span)
-                one = ir.Const(value=i + 1, type=ir.IntT(lo=i + 1, hi=i + 1), span=span)
-                cond = ir.Binary(op="eq", left=src, right=one, type=ir.BOOL, span=span)
-                out = ir.Cond(cond=cond, then=locals_[i], orelse=out, type=ptype, span=span)
-            return out
-
-        return at
-
     args_of: dict[int, list] = {}
     for op, verb in enumerate(t.verbs, start=1):
         vparams = fns[verb].params
-        args_of[op] = [arg(op, j, p.type) for j, p in enumerate(vparams)]
+        args_of[op] = [lw.arg(op, j, p.type) for j, p in enumerate(vparams)]
     body: list[ir.Stmt] = []
     taken = {p.name for p in t.params}
     for k in range(length):
@@ -317,18 +299,75 @@ def _lower(module: ir.Module, t: EffectTable, d: ir.FnDef) -> list[ir.Stmt]:
             name += "_"
         taken.add(name)
         op_local = ir.Local(name=name, type=ops_t, span=span)
-        body.append(ir.Let(name=name, type=ops_t, value=_gather(ops, effect, k, ops_t, span), span=span))
+        body.append(ir.Let(name=name, type=ops_t, value=_gather(ops, lw.effect, k, ops_t, span), span=span))
+        body.extend(lw.chain(k, present, op_local, args_of))
+    return body
+
+
+class _Lowering:
+    """What `_lower` builds its expressions from: the table `t`, the dispatch's effect
+    parameter (`effect`) and hole parameters (`locals_`) as locals, all at `span`."""
+
+    def __init__(self, module: ir.Module, t: EffectTable, span):
+        self.module, self.t, self.span = module, t, span
+        self.effect = ir.Local(name=t.params[0].name, type=t.params[0].type, span=span)
+        self.hole = t.params[1:]
+        self.locals_ = [ir.Local(name=p.name, type=p.type, span=span) for p in self.hole]
+
+    def arg(self, op: int, j: int, ptype: ir.Type) -> Callable[[int], ir.Expr]:
+        """A function of the step k giving argument j of verb `op` there."""
+        t, span, length, rows_n = self.t, self.span, self.t.length, len(self.t.rows)
+        uses = [(e, k, row[k][1][j]) for e, row in enumerate(t.rows) for k in range(length) if row[k][0] == op]
+        kinds = {("c", a.value) if isinstance(a, ConstArg) else ("p", a.index) for _, _, a in uses}
+        first = uses[0][2]
+        if len(kinds) == 1:
+            fixed = first.node if isinstance(first, ConstArg) else self.locals_[first.index]
+            return lambda k: fixed
+        zero = ir.zero_value(self.module, ptype)
+        vals = [[zero] * length for _ in range(rows_n)]
+        srcs = [[0] * length for _ in range(rows_n)]
+        for e, k, a in uses:
+            if isinstance(a, ConstArg):
+                vals[e][k] = a.value
+            else:
+                srcs[e][k] = a.index + 1
+        has_const = any(isinstance(a, ConstArg) for _, _, a in uses)
+        params_used = sorted({a.index for _, _, a in uses if isinstance(a, ParamArg)})
+        val_t = ir.Const(value=vals, type=_array_type(ptype, rows_n, length), span=span)
+        src_t = ir.Const(value=srcs, type=_array_type(ir.IntT(lo=0, hi=len(self.hole)), rows_n, length), span=span)
+        return lambda k: self._select(k, ptype, val_t if has_const else None, src_t, params_used)
+
+    def _select(self, k: int, ptype: ir.Type, val_t: ir.Const | None, src_t: ir.Const,
+                params_used: list[int]) -> ir.Expr:
+        """An argument that differs between rows at step k: the hole parameter `src_t` names
+        (1-based; 0: none), else the constant of `val_t` (or, without constants, the last
+        parameter used), as nested conditionals."""
+        span, effect = self.span, self.effect
+        if val_t is not None:
+            out, chosen = _gather(val_t, effect, k, ptype, span), params_used
+        else:
+            out, chosen = self.locals_[params_used[-1]], params_used[:-1]
+        for i in reversed(chosen):
+            src = _gather(src_t, effect, k, ir.elem_of(ir.elem_of(src_t.type)), span)
+            one = ir.Const(value=i + 1, type=ir.IntT(lo=i + 1, hi=i + 1), span=span)
+            cond = ir.Binary(op="eq", left=src, right=one, type=ir.BOOL, span=span)
+            out = ir.Cond(cond=cond, then=self.locals_[i], orelse=out, type=ptype, span=span)
+        return out
+
+    def chain(self, k: int, present: list[int], op_local: ir.Local, args_of: dict[int, list]) -> list[ir.Stmt]:
+        """Step k's if-chain over the ops `present` there: `if op_k == op { call }`, the
+        verb with its arguments at k or the fallback member with the hole's parameters."""
+        t, span = self.t, self.span
         chain: list[ir.Stmt] = []
         for op in reversed(present):
             if op <= len(t.verbs):
                 call = ir.CallProc(proc=t.verbs[op - 1], args=[a(k) for a in args_of[op]], span=span)
             else:
-                call = ir.CallProc(proc=t.fallbacks[op - len(t.verbs) - 1], args=list(locals_), span=span)
+                call = ir.CallProc(proc=t.fallbacks[op - len(t.verbs) - 1], args=list(self.locals_), span=span)
             cond = ir.Binary(op="eq", left=op_local, right=ir.Const(value=op, type=ir.IntT(lo=op, hi=op), span=span),
                              type=ir.BOOL, span=span)
             chain = [ir.If(cond=cond, then=[call], orelse=chain, span=span)]
-        body.extend(chain)
-    return body
+        return chain
 
 
 def run(module: ir.Module, ctx=None) -> ir.Module:

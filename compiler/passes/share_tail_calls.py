@@ -159,8 +159,8 @@ def _rewrite(block: list[ir.Stmt], order: dict[str, int], procs: dict[str, ir.Fn
         return block
     last = block[-1]
     if isinstance(last, ir.If):
-        arms = {"then": _rewrite(last.then, order, procs), "orelse": _rewrite(last.orelse, order, procs)}
-        return [*block[:-1], last.model_copy(update=arms)]
+        blocks = {"then": _rewrite(last.then, order, procs), "orelse": _rewrite(last.orelse, order, procs)}
+        return [*block[:-1], last.model_copy(update=blocks)]
     if isinstance(last, ir.Match):
         arms = [a.model_copy(update={"body": _rewrite(a.body, order, procs)}) for a in last.arms]
         return [*block[:-1], last.model_copy(update={"arms": arms})]
