@@ -29,7 +29,7 @@ SPECS = Path(__file__).resolve().parent / "specs"
 # the constructs of issue 14, and games written fresh in the language (Leduc hold'em, 2048, Hex 5x5,
 # Blackjack, Mastermind, Liar's dice, Dots and Boxes, Kuhn poker, Crazy Eights, Yahtzee, Pendulum,
 # Uno for 4, solitaire Yacht)
-NAMES = ["loops", "arrays", "stakes", "lasting", "reveal", "leduc", "slide2048", "hex5", "blackjack",
+NAMES = ["loops", "tails", "arrays", "stakes", "lasting", "reveal", "leduc", "slide2048", "hex5", "blackjack",
          "mastermind", "liars_dice", "dots_boxes", "kuhn", "goofspiel", "pig", "keydoor",
          "crazy8", "yahtzee", "pendulum", "uno4", "yacht1", "match_narrow", "kalah", "whist4", "mines"]
 
