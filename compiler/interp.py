@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import math
 import operator
+import os
 from typing import Any, Callable
 
 import numpy as np
@@ -63,7 +64,9 @@ class SpecRuntimeError(Exception):
 
     def __init__(self, message: str, span: Span | None = None):
         self.span = span
-        where = f"{span.file}:{span.line}:{span.col}: " if span is not None and span.line else ""
+        # the file's name, not the path it was loaded by: the location every backend reports
+        # (`number_faults.site`; generated code holds no build path)
+        where = f"{os.path.basename(span.file)}:{span.line}:{span.col}: " if span is not None and span.line else ""
         super().__init__(f"{where}{message}")
 
 
