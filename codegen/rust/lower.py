@@ -558,19 +558,8 @@ class Lowering:
         if name in ("contains", "count"):
             return self._contains_count(e)
         args = self.ex_seq(e.args)
-        floats = isinstance(e.type, ir.FloatT) or any(isinstance(a.type, ir.FloatT) for a in e.args)
-        if name in ("min", "max"):
-            args = [self.convert(c, a.type, e.type) for c, a in zip(args, e.args)]
-            fn = ("f" if floats else "i") + name
-            code = args[0]
-            for x in args[1:]:
-                code = f"{fn}({code}, {x})"
-            return code
-        if name == "abs":
-            return f"{'f32' if floats else 'i32'}::abs({args[0]})"
-        if name == "clamp":
-            args = [self.convert(c, a.type, e.type) for c, a in zip(args, e.args)]
-            return f"{'f' if floats else 'i'}clamp({args[0]}, {args[1]}, {args[2]})"
+        if name in ("min", "max", "abs", "clamp"):
+            return self._numeric(e, args)
         if name == "int":
             return f"({args[0]} as i32)" if isinstance(e.args[0].type, ir.BoolT) else args[0]
         if name == "float":
@@ -578,6 +567,20 @@ class Lowering:
         if name in builtins.FLOAT_MATH:
             return f"{builtins.BUILTINS[name].rust}({args[0]})"
         raise LoweringError(f"{where(e.span)}: the Rust backend has no built-in `{name}`")
+
+    def _numeric(self, e: ir.Builtin, args: list[str]) -> str:
+        """`min`, `max`, `abs`, `clamp` on the argument codes `args`, in i32 or f32."""
+        floats = isinstance(e.type, ir.FloatT) or any(isinstance(a.type, ir.FloatT) for a in e.args)
+        prefix = "f" if floats else "i"
+        if e.name == "abs":
+            return f"{'f32' if floats else 'i32'}::abs({args[0]})"
+        args = [self.convert(c, a.type, e.type) for c, a in zip(args, e.args)]
+        if e.name == "clamp":
+            return f"{prefix}clamp({args[0]}, {args[1]}, {args[2]})"
+        code = args[0]
+        for x in args[1:]:
+            code = f"{prefix}{e.name}({code}, {x})"
+        return code
 
     def _contains_count(self, e: ir.Builtin) -> str:
         coll_t = e.args[0].type
@@ -950,17 +953,10 @@ class Lowering:
             args.append(local(p.name))
         return lines, args
 
-    def run(self) -> LoweredModule:
+    def _actions(self) -> tuple[list[str], list[str]]:
+        """Each action's function and guard (appended to `functions`); returns the mask code
+        (each kind's guard at each of its flat indices) and the step's dispatch on the action."""
         m = self.m
-        for f in m.fns:
-            if f.ret is not None:
-                header = f"fn {rust_ident('fn', f.name)}(s: &State{self.params_code(f.params)}) -> Result<{self.vty(f.ret)}, Fault> {{"
-                doc = f"fn `{f.name}` ({where(f.span)})"
-            else:
-                header = f"fn {rust_ident('proc', f.name)}(s: &mut State{self.params_code(f.params)}) -> Result<(), Fault> {{"
-                doc = f"proc `{f.name}` ({where(f.span)})"
-            self.functions.append(self.function(header, f.params, f.body, f.ret, f.ret is None, doc,
-                                                fn_span=f.span, fn_name=f.name))
         mask_code: list[str] = []
         dispatch: list[str] = []
         for kind in self.space.kinds:
@@ -986,6 +982,20 @@ class Lowering:
             mask_code += ["    " + x for x in lines]
             mask_code.append(f"    m[{kind.offset} + k] = {guard}(s{call_args})?;")
             mask_code.append("}")
+        return mask_code, dispatch
+
+    def run(self) -> LoweredModule:
+        m = self.m
+        for f in m.fns:
+            if f.ret is not None:
+                header = f"fn {rust_ident('fn', f.name)}(s: &State{self.params_code(f.params)}) -> Result<{self.vty(f.ret)}, Fault> {{"
+                doc = f"fn `{f.name}` ({where(f.span)})"
+            else:
+                header = f"fn {rust_ident('proc', f.name)}(s: &mut State{self.params_code(f.params)}) -> Result<(), Fault> {{"
+                doc = f"proc `{f.name}` ({where(f.span)})"
+            self.functions.append(self.function(header, f.params, f.body, f.ret, f.ret is None, doc,
+                                                fn_span=f.span, fn_name=f.name))
+        mask_code, dispatch = self._actions()
         obs = m.observe
         player = ir.ParamDef(name=obs.player, type=ir.IntT(lo=0, hi=m.num_players - 1))
         header = f"fn observe_body(s: &State{self.params_code([player])}) -> Result<Observation, Fault> {{"
