@@ -37,7 +37,6 @@ from envc.compiler.passes import (
     lower_choices,
     number_faults,
     restrict_dispatch,
-    share_tail_calls,
     simultaneous,
 )
 
@@ -62,13 +61,10 @@ PASSES: list[ModuleType] = [
 # After `PASSES`, for the array backends only (`lower`). `fold_constants` once here instead
 # of each backend folding in its own way (the Rust backend used to fold its generated text).
 # `lower_choices` after it, as the backends ran it before it moved here (the same IR).
-# `share_tail_calls` before `lower_choices`: the register writes it puts where the tail calls
-# were are then paused and resumed with the rest of the body.
 # `number_faults` last: it numbers every fault site of the final IR (`lower_choices` adds
 # some), the one numbering both backends report faults with.
 LOWERING: list[ModuleType] = [
     fold_constants,
-    share_tail_calls,
     lower_choices,
     number_faults,
 ]

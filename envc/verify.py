@@ -997,7 +997,7 @@ class _RustBackend:
         return [(p, np.stack([leaves[i][1] for leaves in per_env])) for i, (p, _) in enumerate(per_env[0])]
 
     def arrays(self, j: int, keys) -> dict:
-        # the fields `keys` (the interpreter's: the lowered IR's own registers left out), in their order
+        # the fields `keys` (the interpreter's), in their order: as the JAX backend compares
         theirs = self.env.get_state(j)
         return {k: theirs[k] for k in keys}
 

@@ -86,12 +86,10 @@ def play_same_games(a, b, episodes: int, max_steps: int = 300, public_only: bool
     """Play `episodes` seeded random games on two interpreters (`Interpreter` of two versions of
     one spec: a pass on and off) with the same actions, asserting after every step that their
     states are equal (`envc.verify.first_difference`). `public_only`: leave out the frames of
-    paused bodies (`_envc_at_*`, `_envc_frame_*`), whose layout depends on the passes, and the
-    registers of `share_tail_calls` (`_envc_tail_*`, only in the lowered IR).
+    paused bodies (`_envc_at_*`, `_envc_frame_*`), whose layout depends on the passes.
     `count(action) -> bool`: which actions to count (default all). Returns the count."""
     import numpy as np
 
-    from envc.compiler.passes import share_tail_calls
     from envc.compiler.passes.choice_points import PREFIX
     from envc.verify import first_difference, to_arrays
 
@@ -99,8 +97,7 @@ def play_same_games(a, b, episodes: int, max_steps: int = 300, public_only: bool
         out = to_arrays(it.module, s)
         if not public_only:
             return out
-        return {k: v for k, v in out.items()
-                if not k.startswith((f"{PREFIX}at_", f"{PREFIX}frame_")) and not share_tail_calls.is_register(k)}
+        return {k: v for k, v in out.items() if not k.startswith((f"{PREFIX}at_", f"{PREFIX}frame_"))}
 
     counted = 0
     for seed in range(episodes):

@@ -114,7 +114,7 @@ def generate(module: ir.Module, ctx: PassContext | None = None) -> dict[str, str
     options of the `LOWERING` passes this runs first, `--disable-pass`). The spec's state fields live in
     the dict `State._x` (keys are the spec's names), so no field name can clash with an
     attribute of `State` (`replace`, `observation`) or be an invalid Python attribute."""
-    from envc.compiler.passes import init_mask, share_tail_calls
+    from envc.compiler.passes import init_mask
 
     ctx = ctx or PassContext()
     module = pipeline.lower(module, ctx)  # `LOWERING`: folded, `choose` as state machines, faults numbered
@@ -140,7 +140,6 @@ def generate(module: ir.Module, ctx: PassContext | None = None) -> dict[str, str
         action_kinds=repr(tuple((a["name"], a["offset"], a["size"]) for a in low.actions)),
         action_params=repr(ActionSpace(module).format_table()) if illegal is not None else "",
         constants=low.constants, functions=low.functions, field_names=repr(user),
-        registers=repr(tuple(n for n in user if share_tail_calls.is_register(n))),
         fields=low.state_fields, actions=low.actions, mask_lets=low.mask_lets,
         mask_faults=low.mask_faults, observe_faults=low.observe_faults,
         init_mask=None if fresh_mask is None else "[" + ", ".join(str(b) for b in fresh_mask) + "]",

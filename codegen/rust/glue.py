@@ -19,7 +19,6 @@ from __future__ import annotations
 from envc.codegen.escape import rust_str
 from envc.codegen.rust.lower import Leaf, Lowering, is_scalar, leaves
 from envc.compiler import ir
-from envc.compiler.passes import share_tail_calls
 
 
 def _loops(leaf: Leaf, body: str, indent: str) -> list[str]:
@@ -164,10 +163,8 @@ class Glue:
         for leaf in leaves(low, m.observe.type, "@", ("observation",)):
             obs_export += self.export_block(leaf, "st")
         imports = []
-        for leaf in state:  # (a register of `share_tail_calls` keeps its default: the
-            # interpreter's states, which `envc verify` injects, have none)
-            if not share_tail_calls.is_register(leaf.path[0]):
-                imports += self.import_block(leaf)
+        for leaf in state:
+            imports += self.import_block(leaf)
         single = len(obs) == 1 and not obs[0].path
         scalar_obs = _leaf_type(m.observe.type)
         return {

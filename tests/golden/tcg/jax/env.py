@@ -6532,14 +6532,8 @@ def p__envc_run_play_trainer(st, v_h, v_target):
         st = dict(st)
         _a1778 = True
         v__envc_run = _lcast(_a1778, jnp.bool_)
-        _a1779 = True
-        st["_envc_tail_knock_outs"] = _cast(_a1779, jnp.bool_)
-        _a1780 = True
-        st["_envc_tail_continue_game"] = _cast(_a1780, jnp.bool_)
-        _a1781 = v_p
-        st["_envc_tail_continue_game__next"] = _cast(_a1781, jnp.int8)
-        _a1782 = True
-        st["_envc_tail_continue_game__resume"] = _cast(_a1782, jnp.bool_)
+        st = p_knock_outs(st)
+        st = p_continue_game(st, v_p, True)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
     st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _branch(_c1772, lambda: _then1773(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), lambda: _else1777(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1))
     return st
@@ -6552,59 +6546,53 @@ def p__envc_run_use_ability(st, v_s):
     v__envc_run = _lcast((_i32(st["_envc_at_a_use_ability"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_a_use_ability"]) != 0), jnp.bool_)
     v_p = _lcast(0, jnp.int8)
-    _c1783 = v__envc_run
-    def _then1784(st, v_s, v__envc_run, v__envc_seek, v_p):
+    _c1779 = v__envc_run
+    def _then1780(st, v_s, v__envc_run, v__envc_seek, v_p):
         st = dict(st)
-        _a1785 = st["current_player"]
-        v_p = _lcast(_a1785, jnp.int8)
-        _a1786 = True
-        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1786, jnp.bool_))
+        _a1781 = st["current_player"]
+        v_p = _lcast(_a1781, jnp.int8)
+        _a1782 = True
+        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1782, jnp.bool_))
         return st, (v_s, v__envc_run, v__envc_seek, v_p)
-    st, (v_s, v__envc_run, v__envc_seek, v_p) = _branch(_c1783, lambda: _then1784(st, v_s, v__envc_run, v__envc_seek, v_p), lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p)))
+    st, (v_s, v__envc_run, v__envc_seek, v_p) = _branch(_c1779, lambda: _then1780(st, v_s, v__envc_run, v__envc_seek, v_p), lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p)))
     v__envc_arg1 = _lcast(0, jnp.int8)
-    _c1787 = v__envc_run
-    def _then1788(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+    _c1783 = v__envc_run
+    def _then1784(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1789 = _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])]
-        v__envc_arg1 = _lcast(_a1789, jnp.int8)
+        _a1785 = _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])]
+        v__envc_arg1 = _lcast(_a1785, jnp.int8)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
-    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch(_c1787, lambda: _then1788(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)))
-    _c1790 = v__envc_seek
-    def _then1791(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch(_c1783, lambda: _then1784(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)))
+    _c1786 = v__envc_seek
+    def _then1787(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1792 = st["_envc_frame_a_use_ability__p"]
-        v_p = _lcast(_a1792, jnp.int8)
-        _a1793 = 0
-        st["_envc_at_a_use_ability"] = _cast(_a1793, jnp.int8)
-        _a1794 = False
-        v__envc_seek = _lcast(_a1794, jnp.bool_)
+        _a1788 = st["_envc_frame_a_use_ability__p"]
+        v_p = _lcast(_a1788, jnp.int8)
+        _a1789 = 0
+        st["_envc_at_a_use_ability"] = _cast(_a1789, jnp.int8)
+        _a1790 = False
+        v__envc_seek = _lcast(_a1790, jnp.bool_)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
-    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch(_c1790, lambda: _then1791(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)))
+    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch(_c1786, lambda: _then1787(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)))
     st = p_ability_effect__dispatch(st, v__envc_arg1, v_p, v_s)
-    _c1795 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
-    def _then1796(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+    _c1791 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
+    def _then1792(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1797 = v_p
-        st["_envc_frame_a_use_ability__p"] = _cast(_a1797, jnp.int8)
-        _a1798 = 1
-        st["_envc_at_a_use_ability"] = _cast(_a1798, jnp.int8)
-        _a1799 = False
-        v__envc_run = _lcast(_a1799, jnp.bool_)
+        _a1793 = v_p
+        st["_envc_frame_a_use_ability__p"] = _cast(_a1793, jnp.int8)
+        _a1794 = 1
+        st["_envc_at_a_use_ability"] = _cast(_a1794, jnp.int8)
+        _a1795 = False
+        v__envc_run = _lcast(_a1795, jnp.bool_)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
-    def _else1800(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+    def _else1796(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1801 = True
-        v__envc_run = _lcast(_a1801, jnp.bool_)
-        _a1802 = True
-        st["_envc_tail_knock_outs"] = _cast(_a1802, jnp.bool_)
-        _a1803 = True
-        st["_envc_tail_continue_game"] = _cast(_a1803, jnp.bool_)
-        _a1804 = v_p
-        st["_envc_tail_continue_game__next"] = _cast(_a1804, jnp.int8)
-        _a1805 = True
-        st["_envc_tail_continue_game__resume"] = _cast(_a1805, jnp.bool_)
+        _a1797 = True
+        v__envc_run = _lcast(_a1797, jnp.bool_)
+        st = p_knock_outs(st)
+        st = p_continue_game(st, v_p, True)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
-    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch(_c1795, lambda: _then1796(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), lambda: _else1800(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1))
+    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch(_c1791, lambda: _then1792(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), lambda: _else1796(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1))
     return st
 
 
@@ -6617,89 +6605,88 @@ def p__envc_run_attack(st, v_a):
     v_p = _lcast(0, jnp.int8)
     v_c = _lcast(0, jnp.int16)
     v_hits = _lcast(True, jnp.bool_)
-    _c1806 = v__envc_run
+    _c1798 = v__envc_run
+    def _then1799(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        st = dict(st)
+        _a1800 = st["current_player"]
+        v_p = _lcast(_a1800, jnp.int8)
+        _a1801 = st["card"][_i32(v_p)][0]
+        v_c = _lcast(_a1801, jnp.int16)
+        _c1802 = (st["condition"][_i32(v_p)] == 3)
+        def _then1803(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+            st = dict(st)
+            st, _r1804 = _randint(st, 0, 1)
+            _a1805 = (_r1804 == 1)
+            v_hits = _lcast(_a1805, jnp.bool_)
+            return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1802, lambda: _then1803(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+        return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
+    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1798, lambda: _then1799(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+    _c1806 = jnp.logical_or(jnp.logical_and(v__envc_run, v_hits), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_a_attack"]) == 1)))
     def _then1807(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
         st = dict(st)
-        _a1808 = st["current_player"]
-        v_p = _lcast(_a1808, jnp.int8)
-        _a1809 = st["card"][_i32(v_p)][0]
-        v_c = _lcast(_a1809, jnp.int16)
-        _c1810 = (st["condition"][_i32(v_p)] == 3)
-        def _then1811(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        _c1808 = v__envc_run
+        def _then1809(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            st, _r1812 = _randint(st, 0, 1)
-            _a1813 = (_r1812 == 1)
-            v_hits = _lcast(_a1813, jnp.bool_)
-            return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1810, lambda: _then1811(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
-        return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1806, lambda: _then1807(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
-    _c1814 = jnp.logical_or(jnp.logical_and(v__envc_run, v_hits), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_a_attack"]) == 1)))
-    def _then1815(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
-        st = dict(st)
-        _c1816 = v__envc_run
-        def _then1817(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
-            st = dict(st)
-            _a1818 = jnp.maximum(_i32(f_printed_damage(st, v_c, v_a)), 0)
-            st["dmg"] = _cast(_a1818, jnp.int16)
-            _a1819 = v_a
-            st["attack_index"] = _cast(_a1819, jnp.int8)
-            _a1820 = True
-            st["attacking"] = _cast(_a1820, jnp.bool_)
-            _c1821 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], (_K24[_i32(_K25[_i32(st["card"][(1 - _i32(v_p))][0])])] == 1))
-            def _then1822(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+            _a1810 = jnp.maximum(_i32(f_printed_damage(st, v_c, v_a)), 0)
+            st["dmg"] = _cast(_a1810, jnp.int16)
+            _a1811 = v_a
+            st["attack_index"] = _cast(_a1811, jnp.int8)
+            _a1812 = True
+            st["attacking"] = _cast(_a1812, jnp.bool_)
+            _c1813 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], (_K24[_i32(_K25[_i32(st["card"][(1 - _i32(v_p))][0])])] == 1))
+            def _then1814(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
                 st = dict(st)
                 st = p_ability_effect__dispatch__2(st, _K26[_i32(st["card"][(1 - _i32(v_p))][0])], (1 - _i32(v_p)), 0)
                 return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-            st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1821, lambda: _then1822(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+            st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1813, lambda: _then1814(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1816, lambda: _then1817(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
-        _c1823 = v__envc_seek
-        def _then1824(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1808, lambda: _then1809(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+        _c1815 = v__envc_seek
+        def _then1816(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1825 = st["_envc_frame_a_attack__p"]
-            v_p = _lcast(_a1825, jnp.int8)
-            _a1826 = 0
-            st["_envc_at_a_attack"] = _cast(_a1826, jnp.int8)
-            _a1827 = False
-            v__envc_seek = _lcast(_a1827, jnp.bool_)
+            _a1817 = st["_envc_frame_a_attack__p"]
+            v_p = _lcast(_a1817, jnp.int8)
+            _a1818 = 0
+            st["_envc_at_a_attack"] = _cast(_a1818, jnp.int8)
+            _a1819 = False
+            v__envc_seek = _lcast(_a1819, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1823, lambda: _then1824(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1815, lambda: _then1816(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
         st = p_attack_texts(st, v_p, v_a)
-        _c1828 = (_i32(st["_envc_at_p_attack_texts"]) != 0)
-        def _then1829(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        _c1820 = (_i32(st["_envc_at_p_attack_texts"]) != 0)
+        def _then1821(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1830 = v_p
-            st["_envc_frame_a_attack__p"] = _cast(_a1830, jnp.int8)
-            _a1831 = 1
-            st["_envc_at_a_attack"] = _cast(_a1831, jnp.int8)
-            _a1832 = False
-            v__envc_run = _lcast(_a1832, jnp.bool_)
+            _a1822 = v_p
+            st["_envc_frame_a_attack__p"] = _cast(_a1822, jnp.int8)
+            _a1823 = 1
+            st["_envc_at_a_attack"] = _cast(_a1823, jnp.int8)
+            _a1824 = False
+            v__envc_run = _lcast(_a1824, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        def _else1833(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        def _else1825(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1834 = True
-            v__envc_run = _lcast(_a1834, jnp.bool_)
+            _a1826 = True
+            v__envc_run = _lcast(_a1826, jnp.bool_)
             st = p_hit_active(st, v_p)
-            _a1835 = False
-            st["attacking"] = _cast(_a1835, jnp.bool_)
+            _a1827 = False
+            st["attacking"] = _cast(_a1827, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1828, lambda: _then1829(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: _else1833(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits))
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1820, lambda: _then1821(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: _else1825(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits))
         return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1814, lambda: _then1815(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
-    _c1836 = v__envc_run
-    def _then1837(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1806, lambda: _then1807(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+    _c1828 = v__envc_run
+    def _then1829(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
         st = dict(st)
         st = p_knock_outs(st)
-        _c1838 = jnp.logical_not(st["terminated"])
-        def _then1839(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        _c1830 = jnp.logical_not(st["terminated"])
+        def _then1831(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1840 = True
-            st["_envc_tail_finish_turn"] = _cast(_a1840, jnp.bool_)
+            st = p_finish_turn(st)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1838, lambda: _then1839(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1830, lambda: _then1831(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
         return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1836, lambda: _then1837(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1828, lambda: _then1829(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
     return st
 
 
@@ -6709,33 +6696,33 @@ def a_setup_active(st, index):
     v_h = (index // 1) % 10
     v_h = _lcast(v_h, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _f1841 = _i32(v_h)
-    _f1842 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1841 >= _f1842), 42, _f1841, _f1842)
-    st = p_put_in_play(st, v_p, 0, _get(st["hand"], _i32(v_p))["items"][_f1841])
-    _f1843 = _i32(v_h)
-    _f1844 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1843 >= _f1844), 43, _f1843, _f1844)
-    _l1845 = _remove_at(_get(st["hand"], _i32(v_p)), _f1843)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1845)
+    _f1832 = _i32(v_h)
+    _f1833 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1832 >= _f1833), 42, _f1832, _f1833)
+    st = p_put_in_play(st, v_p, 0, _get(st["hand"], _i32(v_p))["items"][_f1832])
+    _f1834 = _i32(v_h)
+    _f1835 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1834 >= _f1835), 43, _f1834, _f1835)
+    _l1836 = _remove_at(_get(st["hand"], _i32(v_p)), _f1834)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1836)
     return st
 
 
 def m_setup_active(st):
     """guard of `setup_active` at each of its 10 flat indices (bool[10]); returns (mask, its first runtime fault: int32[3], zeros for none)"""
-    def _g1851(i1846):
+    def _g1842(i1837):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1847 = jnp.remainder(jnp.floor_divide(i1846, 1), 10)
-        _f1848 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0]))) & ((jnp.remainder(jnp.floor_divide(i1846, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (_f1847 >= _f1848), 1, _f1847, _f1848)
-        _f1849 = jnp.remainder(jnp.floor_divide(i1846, 1), 10)
-        _f1850 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0]))) & ((jnp.remainder(jnp.floor_divide(i1846, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1847])] == 0)) & (_f1849 >= _f1850), 1, _f1849, _f1850)
-        return (jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), jnp.where((jnp.remainder(jnp.floor_divide(i1846, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1847])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1849])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
-    _e1852 = jax.vmap(_g1851)(jnp.arange(0, 10, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1852[1]))
-    _e1853 = _e1852[0]
-    return _e1853, st["_fault"]
+        _f1838 = jnp.remainder(jnp.floor_divide(i1837, 1), 10)
+        _f1839 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0]))) & ((jnp.remainder(jnp.floor_divide(i1837, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (_f1838 >= _f1839), 1, _f1838, _f1839)
+        _f1840 = jnp.remainder(jnp.floor_divide(i1837, 1), 10)
+        _f1841 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0]))) & ((jnp.remainder(jnp.floor_divide(i1837, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1838])] == 0)) & (_f1840 >= _f1841), 1, _f1840, _f1841)
+        return (jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), jnp.where((jnp.remainder(jnp.floor_divide(i1837, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1838])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1840])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
+    _e1843 = jax.vmap(_g1842)(jnp.arange(0, 10, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1843[1]))
+    _e1844 = _e1843[0]
+    return _e1844, st["_fault"]
 
 
 def a_setup_bench(st, index):
@@ -6744,60 +6731,59 @@ def a_setup_bench(st, index):
     v_h = (index // 1) % 10
     v_h = _lcast(v_h, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _f1854 = _i32(v_h)
-    _f1855 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1854 >= _f1855), 44, _f1854, _f1855)
-    st = p_put_in_play(st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1854])
-    _f1856 = _i32(v_h)
-    _f1857 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1856 >= _f1857), 45, _f1856, _f1857)
-    _l1858 = _remove_at(_get(st["hand"], _i32(v_p)), _f1856)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1858)
+    _f1845 = _i32(v_h)
+    _f1846 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1845 >= _f1846), 44, _f1845, _f1846)
+    st = p_put_in_play(st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1845])
+    _f1847 = _i32(v_h)
+    _f1848 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1847 >= _f1848), 45, _f1847, _f1848)
+    _l1849 = _remove_at(_get(st["hand"], _i32(v_p)), _f1847)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1849)
     return st
 
 
 def m_setup_bench(st):
     """guard of `setup_bench` at each of its 10 flat indices (bool[10]); returns (mask, its first runtime fault: int32[3], zeros for none)"""
-    def _g1864(i1859):
+    def _g1855(i1850):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1860 = jnp.remainder(jnp.floor_divide(i1859, 1), 10)
-        _f1861 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, (jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((jnp.remainder(jnp.floor_divide(i1859, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (_f1860 >= _f1861), 1, _f1860, _f1861)
-        _f1862 = jnp.remainder(jnp.floor_divide(i1859, 1), 10)
-        _f1863 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, (jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((jnp.remainder(jnp.floor_divide(i1859, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1860])] == 0)) & (_f1862 >= _f1863), 1, _f1862, _f1863)
-        return (jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1859, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1860])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1862])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
-    _e1865 = jax.vmap(_g1864)(jnp.arange(0, 10, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1865[1]))
-    _e1866 = _e1865[0]
-    return _e1866, st["_fault"]
+        _f1851 = jnp.remainder(jnp.floor_divide(i1850, 1), 10)
+        _f1852 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, (jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((jnp.remainder(jnp.floor_divide(i1850, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (_f1851 >= _f1852), 1, _f1851, _f1852)
+        _f1853 = jnp.remainder(jnp.floor_divide(i1850, 1), 10)
+        _f1854 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, (jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((jnp.remainder(jnp.floor_divide(i1850, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1851])] == 0)) & (_f1853 >= _f1854), 1, _f1853, _f1854)
+        return (jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1850, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1851])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1853])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
+    _e1856 = jax.vmap(_g1855)(jnp.arange(0, 10, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1856[1]))
+    _e1857 = _e1856[0]
+    return _e1857, st["_fault"]
 
 
 def a_setup_done(st, index):
     """action `setup_done` (tcg.envspec:2172): index in 0..0"""
     st = dict(st)
-    _c1867 = (_i32(st["current_player"]) == _i32(st["first"]))
-    def _then1868(st):
+    _c1858 = (_i32(st["current_player"]) == _i32(st["first"]))
+    def _then1859(st):
         st = dict(st)
-        _a1869 = (1 - _i32(st["first"]))
-        st["current_player"] = _cast(_a1869, jnp.int8)
+        _a1860 = (1 - _i32(st["first"]))
+        st["current_player"] = _cast(_a1860, jnp.int8)
         return st, ()
-    def _else1870(st):
+    def _else1861(st):
         st = dict(st)
         st = p_begin_turn(st, st["first"])
-        _a1871 = True
-        st["_envc_tail_active_abilities"] = _cast(_a1871, jnp.bool_)
+        st = p_active_abilities(st)
         return st, ()
-    st, () = _branch(_c1867, lambda: _then1868(st), lambda: _else1870(st))
+    st, () = _branch(_c1858, lambda: _then1859(st), lambda: _else1861(st))
     return st
 
 
 def m_setup_done(st):
     """guard of `setup_done` at each of its 1 flat indices (bool[1])"""
-    def _g1873(i1872):
+    def _g1863(i1862):
         return jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1874 = jax.vmap(_g1873)(jnp.arange(0, 1, dtype=jnp.int32))
-    return _e1874
+    _e1864 = jax.vmap(_g1863)(jnp.arange(0, 1, dtype=jnp.int32))
+    return _e1864
 
 
 def a_play_basic(st, index):
@@ -6806,33 +6792,33 @@ def a_play_basic(st, index):
     v_h = (index // 1) % 10
     v_h = _lcast(v_h, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _f1875 = _i32(v_h)
-    _f1876 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1875 >= _f1876), 46, _f1875, _f1876)
-    st = p_put_in_play(st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1875])
-    _f1877 = _i32(v_h)
-    _f1878 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1877 >= _f1878), 47, _f1877, _f1878)
-    _l1879 = _remove_at(_get(st["hand"], _i32(v_p)), _f1877)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1879)
+    _f1865 = _i32(v_h)
+    _f1866 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1865 >= _f1866), 46, _f1865, _f1866)
+    st = p_put_in_play(st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1865])
+    _f1867 = _i32(v_h)
+    _f1868 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1867 >= _f1868), 47, _f1867, _f1868)
+    _l1869 = _remove_at(_get(st["hand"], _i32(v_p)), _f1867)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1869)
     return st
 
 
 def m_play_basic(st):
     """guard of `play_basic` at each of its 10 flat indices (bool[10]); returns (mask, its first runtime fault: int32[3], zeros for none)"""
-    def _g1885(i1880):
+    def _g1875(i1870):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1881 = jnp.remainder(jnp.floor_divide(i1880, 1), 10)
-        _f1882 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((jnp.remainder(jnp.floor_divide(i1880, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (_f1881 >= _f1882), 1, _f1881, _f1882)
-        _f1883 = jnp.remainder(jnp.floor_divide(i1880, 1), 10)
-        _f1884 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((jnp.remainder(jnp.floor_divide(i1880, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1881])] == 0)) & (_f1883 >= _f1884), 1, _f1883, _f1884)
-        return (jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1880, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1881])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1883])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
-    _e1886 = jax.vmap(_g1885)(jnp.arange(0, 10, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1886[1]))
-    _e1887 = _e1886[0]
-    return _e1887, st["_fault"]
+        _f1871 = jnp.remainder(jnp.floor_divide(i1870, 1), 10)
+        _f1872 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((jnp.remainder(jnp.floor_divide(i1870, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (_f1871 >= _f1872), 1, _f1871, _f1872)
+        _f1873 = jnp.remainder(jnp.floor_divide(i1870, 1), 10)
+        _f1874 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((jnp.remainder(jnp.floor_divide(i1870, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1871])] == 0)) & (_f1873 >= _f1874), 1, _f1873, _f1874)
+        return (jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1870, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1871])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1873])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
+    _e1876 = jax.vmap(_g1875)(jnp.arange(0, 10, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1876[1]))
+    _e1877 = _e1876[0]
+    return _e1877, st["_fault"]
 
 
 def a_evolve(st, index):
@@ -6843,51 +6829,50 @@ def a_evolve(st, index):
     v_h = _lcast(v_h, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _a1888 = st["card"][_i32(v_p)][_i32(v_s)]
-    st["below"] = st["below"].at[(_i32(v_p), _i32(v_s), jnp.minimum(_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]), 1))].set(_cast(_a1888, jnp.int16))
-    _a1889 = jnp.minimum((_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]) + 1), 2)
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1889, jnp.int8))
-    _f1890 = _i32(v_h)
-    _f1891 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1890 >= _f1891), 49, _f1890, _f1891)
-    _a1892 = _get(st["hand"], _i32(v_p))["items"][_f1890]
-    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1892, jnp.int16))
-    _f1893 = _i32(v_h)
-    _f1894 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1893 >= _f1894), 50, _f1893, _f1894)
-    _l1895 = _remove_at(_get(st["hand"], _i32(v_p)), _f1893)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1895)
-    _a1896 = st["turn"]
-    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1896, jnp.int8))
-    _c1897 = (_i32(v_s) == 0)
-    def _then1898(st, v_h, v_s, v_p):
+    _a1878 = st["card"][_i32(v_p)][_i32(v_s)]
+    st["below"] = st["below"].at[(_i32(v_p), _i32(v_s), jnp.minimum(_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]), 1))].set(_cast(_a1878, jnp.int16))
+    _a1879 = jnp.minimum((_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]) + 1), 2)
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1879, jnp.int8))
+    _f1880 = _i32(v_h)
+    _f1881 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1880 >= _f1881), 49, _f1880, _f1881)
+    _a1882 = _get(st["hand"], _i32(v_p))["items"][_f1880]
+    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1882, jnp.int16))
+    _f1883 = _i32(v_h)
+    _f1884 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1883 >= _f1884), 50, _f1883, _f1884)
+    _l1885 = _remove_at(_get(st["hand"], _i32(v_p)), _f1883)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1885)
+    _a1886 = st["turn"]
+    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1886, jnp.int8))
+    _c1887 = (_i32(v_s) == 0)
+    def _then1888(st, v_h, v_s, v_p):
         st = dict(st)
         st = p_clear_conditions(st, v_p)
-        _a1899 = True
-        st["_envc_tail_active_abilities"] = _cast(_a1899, jnp.bool_)
+        st = p_active_abilities(st)
         return st, (v_h, v_s, v_p)
-    st, (v_h, v_s, v_p) = _branch(_c1897, lambda: _then1898(st, v_h, v_s, v_p), lambda: (st, (v_h, v_s, v_p)))
+    st, (v_h, v_s, v_p) = _branch(_c1887, lambda: _then1888(st, v_h, v_s, v_p), lambda: (st, (v_h, v_s, v_p)))
     return st
 
 
 def m_evolve(st):
     """guard of `evolve` at each of its 40 flat indices (bool[40]); returns (mask, its first runtime fault: int32[3], zeros for none)"""
-    def _g1907(i1900):
+    def _g1896(i1889):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1901 = jnp.remainder(jnp.floor_divide(i1900, 4), 10)
-        _f1902 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.remainder(jnp.floor_divide(i1900, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1900, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1900, 1), 4)]) < _i32(st["turn"])))) & (_f1901 >= _f1902), 48, _f1901, _f1902)
-        _f1903 = jnp.remainder(jnp.floor_divide(i1900, 4), 10)
-        _f1904 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.remainder(jnp.floor_divide(i1900, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1900, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1900, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1901])] == 0))) & (_f1903 >= _f1904), 48, _f1903, _f1904)
-        _f1905 = jnp.remainder(jnp.floor_divide(i1900, 4), 10)
-        _f1906 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.remainder(jnp.floor_divide(i1900, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1900, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1900, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1901])] == 0)), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1903])] != 0))) & (_f1905 >= _f1906), 48, _f1905, _f1906)
-        return (jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1900, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1900, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1900, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1901])] == 0)), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1903])] != 0)), (_i32(_K18[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1905])]) == _i32(_K19[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1900, 1), 4)])]))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
-    _e1908 = jax.vmap(_g1907)(jnp.arange(0, 40, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1908[1]))
-    _e1909 = _e1908[0]
-    return _e1909, st["_fault"]
+        _f1890 = jnp.remainder(jnp.floor_divide(i1889, 4), 10)
+        _f1891 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.remainder(jnp.floor_divide(i1889, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1889, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1889, 1), 4)]) < _i32(st["turn"])))) & (_f1890 >= _f1891), 48, _f1890, _f1891)
+        _f1892 = jnp.remainder(jnp.floor_divide(i1889, 4), 10)
+        _f1893 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.remainder(jnp.floor_divide(i1889, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1889, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1889, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1890])] == 0))) & (_f1892 >= _f1893), 48, _f1892, _f1893)
+        _f1894 = jnp.remainder(jnp.floor_divide(i1889, 4), 10)
+        _f1895 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.remainder(jnp.floor_divide(i1889, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1889, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1889, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1890])] == 0)), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1892])] != 0))) & (_f1894 >= _f1895), 48, _f1894, _f1895)
+        return (jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1889, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1889, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1889, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1890])] == 0)), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1892])] != 0)), (_i32(_K18[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1894])]) == _i32(_K19[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1889, 1), 4)])]))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
+    _e1897 = jax.vmap(_g1896)(jnp.arange(0, 40, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1897[1]))
+    _e1898 = _e1897[0]
+    return _e1898, st["_fault"]
 
 
 def a_attach(st, index):
@@ -6896,37 +6881,31 @@ def a_attach(st, index):
     v_s = (index // 1) % 4
     v_s = _lcast(v_s, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _a1910 = jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(st["zone"][_i32(v_p)])]) + 1), 12)
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(st["zone"][_i32(v_p)]))].set(_cast(_a1910, jnp.int8))
-    _a1911 = st["zone"][_i32(v_p)]
-    st["last_attached"] = _cast(_a1911, jnp.int8)
-    _a1912 = 10
-    st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a1912, jnp.int8))
-    _a1913 = True
-    st["attached"] = _cast(_a1913, jnp.bool_)
-    _c1914 = (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 2)
-    def _then1915(st, v_s, v_p):
+    _a1899 = jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(st["zone"][_i32(v_p)])]) + 1), 12)
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(st["zone"][_i32(v_p)]))].set(_cast(_a1899, jnp.int8))
+    _a1900 = st["zone"][_i32(v_p)]
+    st["last_attached"] = _cast(_a1900, jnp.int8)
+    _a1901 = 10
+    st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a1901, jnp.int8))
+    _a1902 = True
+    st["attached"] = _cast(_a1902, jnp.bool_)
+    _c1903 = (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 2)
+    def _then1904(st, v_s, v_p):
         st = dict(st)
         st = p_ability_effect__dispatch__1(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
-        _a1916 = True
-        st["_envc_tail_knock_outs"] = _cast(_a1916, jnp.bool_)
-        _a1917 = True
-        st["_envc_tail_continue_game"] = _cast(_a1917, jnp.bool_)
-        _a1918 = v_p
-        st["_envc_tail_continue_game__next"] = _cast(_a1918, jnp.int8)
-        _a1919 = True
-        st["_envc_tail_continue_game__resume"] = _cast(_a1919, jnp.bool_)
+        st = p_knock_outs(st)
+        st = p_continue_game(st, v_p, True)
         return st, (v_s, v_p)
-    st, (v_s, v_p) = _branch(_c1914, lambda: _then1915(st, v_s, v_p), lambda: (st, (v_s, v_p)))
+    st, (v_s, v_p) = _branch(_c1903, lambda: _then1904(st, v_s, v_p), lambda: (st, (v_s, v_p)))
     return st
 
 
 def m_attach(st):
     """guard of `attach` at each of its 4 flat indices (bool[4])"""
-    def _g1921(i1920):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][_i32(st["current_player"])]) != 10)), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1920, 1), 4)]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1922 = jax.vmap(_g1921)(jnp.arange(0, 4, dtype=jnp.int32))
-    return _e1922
+    def _g1906(i1905):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][_i32(st["current_player"])]) != 10)), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1905, 1), 4)]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1907 = jax.vmap(_g1906)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e1907
 
 
 def a_play_trainer(st, index):
@@ -6942,25 +6921,25 @@ def a_play_trainer(st, index):
 
 def m_play_trainer(st):
     """guard of `play_trainer` at each of its 40 flat indices (bool[40]); returns (mask, its first runtime fault: int32[3], zeros for none)"""
-    def _g1932(i1923):
+    def _g1917(i1908):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1924 = jnp.remainder(jnp.floor_divide(i1923, 4), 10)
-        _f1925 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.remainder(jnp.floor_divide(i1923, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (_f1924 >= _f1925), 51, _f1924, _f1925)
-        _f1926 = jnp.remainder(jnp.floor_divide(i1923, 4), 10)
-        _f1927 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.remainder(jnp.floor_divide(i1923, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1924])] == 1)) & (_f1926 >= _f1927), 51, _f1926, _f1927)
-        _f1928 = jnp.remainder(jnp.floor_divide(i1923, 4), 10)
-        _f1929 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.remainder(jnp.floor_divide(i1923, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1924])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1926])]) != 0))) & (_f1928 >= _f1929), 51, _f1928, _f1929)
-        _f1930 = jnp.remainder(jnp.floor_divide(i1923, 4), 10)
-        _f1931 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.remainder(jnp.floor_divide(i1923, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1924])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1926])]) != 0)), jnp.logical_or((_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1928])] != 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]), st["locked_supporters"][_i32(st["current_player"])]))))) & (_f1930 >= _f1931), 52, _f1930, _f1931)
-        return (jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1923, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1924])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1926])]) != 0)), jnp.logical_or((_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1928])] != 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]), st["locked_supporters"][_i32(st["current_player"])])))), f_trainer_target_ok(st, st["current_player"], _get(st["hand"], _i32(st["current_player"]))["items"][_f1930], jnp.remainder(jnp.floor_divide(i1923, 1), 4))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
-    _e1933 = jax.vmap(_g1932)(jnp.arange(0, 40, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1933[1]))
-    _e1934 = _e1933[0]
-    return _e1934, st["_fault"]
+        _f1909 = jnp.remainder(jnp.floor_divide(i1908, 4), 10)
+        _f1910 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.remainder(jnp.floor_divide(i1908, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (_f1909 >= _f1910), 51, _f1909, _f1910)
+        _f1911 = jnp.remainder(jnp.floor_divide(i1908, 4), 10)
+        _f1912 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.remainder(jnp.floor_divide(i1908, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1909])] == 1)) & (_f1911 >= _f1912), 51, _f1911, _f1912)
+        _f1913 = jnp.remainder(jnp.floor_divide(i1908, 4), 10)
+        _f1914 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.remainder(jnp.floor_divide(i1908, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1909])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1911])]) != 0))) & (_f1913 >= _f1914), 51, _f1913, _f1914)
+        _f1915 = jnp.remainder(jnp.floor_divide(i1908, 4), 10)
+        _f1916 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.remainder(jnp.floor_divide(i1908, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1909])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1911])]) != 0)), jnp.logical_or((_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1913])] != 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]), st["locked_supporters"][_i32(st["current_player"])]))))) & (_f1915 >= _f1916), 52, _f1915, _f1916)
+        return (jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1908, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1909])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1911])]) != 0)), jnp.logical_or((_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1913])] != 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]), st["locked_supporters"][_i32(st["current_player"])])))), f_trainer_target_ok(st, st["current_player"], _get(st["hand"], _i32(st["current_player"]))["items"][_f1915], jnp.remainder(jnp.floor_divide(i1908, 1), 4))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
+    _e1918 = jax.vmap(_g1917)(jnp.arange(0, 40, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1918[1]))
+    _e1919 = _e1918[0]
+    return _e1919, st["_fault"]
 
 
 def a_use_ability(st, index):
@@ -6974,10 +6953,10 @@ def a_use_ability(st, index):
 
 def m_use_ability(st):
     """guard of `use_ability` at each of its 4 flat indices (bool[4])"""
-    def _g1936(i1935):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1935, 1), 4)]), (_i32(_K26[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1935, 1), 4)])]) != 0)), (_K24[_i32(_K25[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1935, 1), 4)])])] == 0)), jnp.logical_not(st["ability_used"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1935, 1), 4)])), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1937 = jax.vmap(_g1936)(jnp.arange(0, 4, dtype=jnp.int32))
-    return _e1937
+    def _g1921(i1920):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1920, 1), 4)]), (_i32(_K26[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1920, 1), 4)])]) != 0)), (_K24[_i32(_K25[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1920, 1), 4)])])] == 0)), jnp.logical_not(st["ability_used"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1920, 1), 4)])), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1922 = jax.vmap(_g1921)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e1922
 
 
 def a_retreat(st, index):
@@ -6988,68 +6967,67 @@ def a_retreat(st, index):
     v_p = _lcast(st["current_player"], jnp.int8)
     v_pay = _lcast(f_retreat_cost(st, v_p), jnp.int8)
     v_k = 0
-    _c1938 = (_i32(v_k) < _i32(v_pay))
-    def _then1939(st, v_b, v_p, v_pay, v_k):
+    _c1923 = (_i32(v_k) < _i32(v_pay))
+    def _then1924(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
-        def _g1941(i1940):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1940]) > 0), i1940, 10))
-        _e1942 = jax.vmap(_g1941)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e1942), jnp.int8)
-        _a1943 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1943, jnp.int8))
+        def _g1926(i1925):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1925]) > 0), i1925, 10))
+        _e1927 = jax.vmap(_g1926)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e1927), jnp.int8)
+        _a1928 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1928, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
-    st, (v_b, v_p, v_pay, v_k) = _branch(_c1938, lambda: _then1939(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
+    st, (v_b, v_p, v_pay, v_k) = _branch(_c1923, lambda: _then1924(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
     v_k = 1
-    _c1944 = (_i32(v_k) < _i32(v_pay))
-    def _then1945(st, v_b, v_p, v_pay, v_k):
+    _c1929 = (_i32(v_k) < _i32(v_pay))
+    def _then1930(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
-        def _g1947(i1946):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1946]) > 0), i1946, 10))
-        _e1948 = jax.vmap(_g1947)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e1948), jnp.int8)
-        _a1949 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1949, jnp.int8))
+        def _g1932(i1931):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1931]) > 0), i1931, 10))
+        _e1933 = jax.vmap(_g1932)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e1933), jnp.int8)
+        _a1934 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1934, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
-    st, (v_b, v_p, v_pay, v_k) = _branch(_c1944, lambda: _then1945(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
+    st, (v_b, v_p, v_pay, v_k) = _branch(_c1929, lambda: _then1930(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
     v_k = 2
-    _c1950 = (_i32(v_k) < _i32(v_pay))
-    def _then1951(st, v_b, v_p, v_pay, v_k):
+    _c1935 = (_i32(v_k) < _i32(v_pay))
+    def _then1936(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
-        def _g1953(i1952):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1952]) > 0), i1952, 10))
-        _e1954 = jax.vmap(_g1953)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e1954), jnp.int8)
-        _a1955 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1955, jnp.int8))
+        def _g1938(i1937):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1937]) > 0), i1937, 10))
+        _e1939 = jax.vmap(_g1938)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e1939), jnp.int8)
+        _a1940 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1940, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
-    st, (v_b, v_p, v_pay, v_k) = _branch(_c1950, lambda: _then1951(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
+    st, (v_b, v_p, v_pay, v_k) = _branch(_c1935, lambda: _then1936(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
     v_k = 3
-    _c1956 = (_i32(v_k) < _i32(v_pay))
-    def _then1957(st, v_b, v_p, v_pay, v_k):
+    _c1941 = (_i32(v_k) < _i32(v_pay))
+    def _then1942(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
-        def _g1959(i1958):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1958]) > 0), i1958, 10))
-        _e1960 = jax.vmap(_g1959)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e1960), jnp.int8)
-        _a1961 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1961, jnp.int8))
+        def _g1944(i1943):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1943]) > 0), i1943, 10))
+        _e1945 = jax.vmap(_g1944)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e1945), jnp.int8)
+        _a1946 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1946, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
-    st, (v_b, v_p, v_pay, v_k) = _branch(_c1956, lambda: _then1957(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
+    st, (v_b, v_p, v_pay, v_k) = _branch(_c1941, lambda: _then1942(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
     st = p_clear_conditions(st, v_p)
     st = p_swap_slots(st, v_p, 0, v_b)
-    _a1962 = True
-    st["retreated"] = _cast(_a1962, jnp.bool_)
-    _a1963 = True
-    st["_envc_tail_active_abilities"] = _cast(_a1963, jnp.bool_)
+    _a1947 = True
+    st["retreated"] = _cast(_a1947, jnp.bool_)
+    st = p_active_abilities(st)
     return st
 
 
 def m_retreat(st):
     """guard of `retreat` at each of its 3 flat indices (bool[3])"""
-    def _g1965(i1964):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1964, 1), 3) + 1)]), st["occupied"][_i32(st["current_player"])][0]), f_can_act(st, st["current_player"])), jnp.logical_not(st["no_retreat"][_i32(st["current_player"])])), (_K0[_i32(st["card"][_i32(st["current_player"])][0])] == 0)), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1966 = jax.vmap(_g1965)(jnp.arange(0, 3, dtype=jnp.int32))
-    return _e1966
+    def _g1949(i1948):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1948, 1), 3) + 1)]), st["occupied"][_i32(st["current_player"])][0]), f_can_act(st, st["current_player"])), jnp.logical_not(st["no_retreat"][_i32(st["current_player"])])), (_K0[_i32(st["card"][_i32(st["current_player"])][0])] == 0)), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1950 = jax.vmap(_g1949)(jnp.arange(0, 3, dtype=jnp.int32))
+    return _e1950
 
 
 def a_attack(st, index):
@@ -7063,10 +7041,10 @@ def a_attack(st, index):
 
 def m_attack(st):
     """guard of `attack` at each of its 2 flat indices (bool[2])"""
-    def _g1968(i1967):
-        return jnp.logical_and(jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], jnp.remainder(jnp.floor_divide(i1967, 1), 2))), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1969 = jax.vmap(_g1968)(jnp.arange(0, 2, dtype=jnp.int32))
-    return _e1969
+    def _g1952(i1951):
+        return jnp.logical_and(jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], jnp.remainder(jnp.floor_divide(i1951, 1), 2))), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1953 = jax.vmap(_g1952)(jnp.arange(0, 2, dtype=jnp.int32))
+    return _e1953
 
 
 def a_discard_from_play(st, index):
@@ -7076,39 +7054,32 @@ def a_discard_from_play(st, index):
     v_s = _lcast(v_s, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
     st = p_clear_slot(st, v_p, v_s)
-    _a1970 = True
-    st["_envc_tail_knock_outs"] = _cast(_a1970, jnp.bool_)
-    _a1971 = True
-    st["_envc_tail_continue_game"] = _cast(_a1971, jnp.bool_)
-    _a1972 = v_p
-    st["_envc_tail_continue_game__next"] = _cast(_a1972, jnp.int8)
-    _a1973 = True
-    st["_envc_tail_continue_game__resume"] = _cast(_a1973, jnp.bool_)
+    st = p_knock_outs(st)
+    st = p_continue_game(st, v_p, True)
     return st
 
 
 def m_discard_from_play(st):
     """guard of `discard_from_play` at each of its 4 flat indices (bool[4])"""
-    def _g1975(i1974):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1974, 1), 4)]), (_K0[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1974, 1), 4)])] == 1)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1976 = jax.vmap(_g1975)(jnp.arange(0, 4, dtype=jnp.int32))
-    return _e1976
+    def _g1955(i1954):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1954, 1), 4)]), (_K0[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1954, 1), 4)])] == 1)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1956 = jax.vmap(_g1955)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e1956
 
 
 def a_end_turn(st, index):
     """action `end_turn` (tcg.envspec:2329): index in 0..0"""
     st = dict(st)
-    _a1977 = True
-    st["_envc_tail_finish_turn"] = _cast(_a1977, jnp.bool_)
+    st = p_finish_turn(st)
     return st
 
 
 def m_end_turn(st):
     """guard of `end_turn` at each of its 1 flat indices (bool[1])"""
-    def _g1979(i1978):
+    def _g1958(i1957):
         return jnp.logical_and((st["phase"] == 1), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1980 = jax.vmap(_g1979)(jnp.arange(0, 1, dtype=jnp.int32))
-    return _e1980
+    _e1959 = jax.vmap(_g1958)(jnp.arange(0, 1, dtype=jnp.int32))
+    return _e1959
 
 
 def a_promote(st, index):
@@ -7117,29 +7088,24 @@ def a_promote(st, index):
     v_b = (index // 1) % 3 + 1
     v_b = _lcast(v_b, jnp.int8)
     st = p_swap_slots(st, st["current_player"], 0, v_b)
-    _a1981 = True
-    st["_envc_tail_continue_game"] = _cast(_a1981, jnp.bool_)
-    _a1982 = st["promote_next"]
-    st["_envc_tail_continue_game__next"] = _cast(_a1982, jnp.int8)
-    _a1983 = st["promote_resume"]
-    st["_envc_tail_continue_game__resume"] = _cast(_a1983, jnp.bool_)
+    st = p_continue_game(st, st["promote_next"], st["promote_resume"])
     return st
 
 
 def m_promote(st):
     """guard of `promote` at each of its 3 flat indices (bool[3])"""
-    def _g1985(i1984):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1984, 1), 3) + 1)]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1986 = jax.vmap(_g1985)(jnp.arange(0, 3, dtype=jnp.int32))
-    return _e1986
+    def _g1961(i1960):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1960, 1), 3) + 1)]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1962 = jax.vmap(_g1961)(jnp.arange(0, 3, dtype=jnp.int32))
+    return _e1962
 
 
 def m_choose(st):
     """guard of `choose` at each of its 8 flat indices (bool[8])"""
-    def _g1988(i1987):
-        return jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1987, 1), 8) >= 0), (jnp.remainder(jnp.floor_divide(i1987, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_opponent_choice__q"])][jnp.remainder(jnp.floor_divide(i1987, 1), 8)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1987, 1), 8) > 0), jnp.logical_not(st["_envc_frame_p_damage_opponent_choice__bench_only"])))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_own_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1987, 1), 8) >= 0), (jnp.remainder(jnp.floor_divide(i1987, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_own_choice__p"])][jnp.remainder(jnp.floor_divide(i1987, 1), 8)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1987, 1), 8) > 0), jnp.logical_not(st["_envc_frame_p_damage_own_choice__bench_only"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1987, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1987, 1), 8) < 4))), jnp.logical_and(jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1987, 1), 8)], (_i32(f_type_of(st, st["_envc_frame_p_attach_to_bench_choice__p"], jnp.remainder(jnp.floor_divide(i1987, 1), 8))) == _i32(st["_envc_frame_p_attach_to_bench_choice__t"]))), (_i32(st["energy"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1987, 1), 8)][_i32(st["_envc_frame_p_attach_to_bench_choice__t"])]) < 12)))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1987, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1987, 1), 8) < 4))), st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1987, 1), 8)])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1987, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1987, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1987, 1), 8)], (jnp.remainder(jnp.floor_divide(i1987, 1), 8) != _i32(st["_envc_frame_p_attach_to_benched_choices__a"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_opponent"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1987, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1987, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_switch_opponent__q"])][jnp.remainder(jnp.floor_divide(i1987, 1), 8)], jnp.logical_or(jnp.logical_not(st["_envc_frame_p_switch_opponent__basic_only"]), (f_stage_of(st, st["_envc_frame_p_switch_opponent__q"], jnp.remainder(jnp.floor_divide(i1987, 1), 8)) == 0))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_self"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1987, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1987, 1), 8) < 4))), st["occupied"][_i32(st["_envc_frame_p_switch_self__p"])][jnp.remainder(jnp.floor_divide(i1987, 1), 8)])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_copy_attack"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1987, 1), 8) >= 0), (jnp.remainder(jnp.floor_divide(i1987, 1), 8) < 8))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(jnp.remainder(jnp.floor_divide(i1987, 1), 8), 2)], (_i32(jnp.where((jnp.remainder(jnp.remainder(jnp.floor_divide(i1987, 1), 8), 2) == 0), _i32(_K15[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(jnp.remainder(jnp.floor_divide(i1987, 1), 8), 2)])]), _i32(_K16[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(jnp.remainder(jnp.floor_divide(i1987, 1), 8), 2)])]))) >= 0))))
-    _e1989 = jax.vmap(_g1988)(jnp.arange(0, 8, dtype=jnp.int32))
-    return _e1989
+    def _g1964(i1963):
+        return jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1963, 1), 8) >= 0), (jnp.remainder(jnp.floor_divide(i1963, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_opponent_choice__q"])][jnp.remainder(jnp.floor_divide(i1963, 1), 8)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1963, 1), 8) > 0), jnp.logical_not(st["_envc_frame_p_damage_opponent_choice__bench_only"])))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_own_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1963, 1), 8) >= 0), (jnp.remainder(jnp.floor_divide(i1963, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_own_choice__p"])][jnp.remainder(jnp.floor_divide(i1963, 1), 8)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1963, 1), 8) > 0), jnp.logical_not(st["_envc_frame_p_damage_own_choice__bench_only"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1963, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1963, 1), 8) < 4))), jnp.logical_and(jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1963, 1), 8)], (_i32(f_type_of(st, st["_envc_frame_p_attach_to_bench_choice__p"], jnp.remainder(jnp.floor_divide(i1963, 1), 8))) == _i32(st["_envc_frame_p_attach_to_bench_choice__t"]))), (_i32(st["energy"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1963, 1), 8)][_i32(st["_envc_frame_p_attach_to_bench_choice__t"])]) < 12)))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1963, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1963, 1), 8) < 4))), st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1963, 1), 8)])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1963, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1963, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1963, 1), 8)], (jnp.remainder(jnp.floor_divide(i1963, 1), 8) != _i32(st["_envc_frame_p_attach_to_benched_choices__a"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_opponent"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1963, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1963, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_switch_opponent__q"])][jnp.remainder(jnp.floor_divide(i1963, 1), 8)], jnp.logical_or(jnp.logical_not(st["_envc_frame_p_switch_opponent__basic_only"]), (f_stage_of(st, st["_envc_frame_p_switch_opponent__q"], jnp.remainder(jnp.floor_divide(i1963, 1), 8)) == 0))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_self"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1963, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1963, 1), 8) < 4))), st["occupied"][_i32(st["_envc_frame_p_switch_self__p"])][jnp.remainder(jnp.floor_divide(i1963, 1), 8)])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_copy_attack"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1963, 1), 8) >= 0), (jnp.remainder(jnp.floor_divide(i1963, 1), 8) < 8))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(jnp.remainder(jnp.floor_divide(i1963, 1), 8), 2)], (_i32(jnp.where((jnp.remainder(jnp.remainder(jnp.floor_divide(i1963, 1), 8), 2) == 0), _i32(_K15[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(jnp.remainder(jnp.floor_divide(i1963, 1), 8), 2)])]), _i32(_K16[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(jnp.remainder(jnp.floor_divide(i1963, 1), 8), 2)])]))) >= 0))))
+    _e1965 = jax.vmap(_g1964)(jnp.arange(0, 8, dtype=jnp.int32))
+    return _e1965
 
 
 def _observe(st, v_p):
@@ -7148,26 +7114,26 @@ def _observe(st, v_p):
     _done = jnp.bool_(False)
     _ret = _K83
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
-    _f1990 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((0 < _get(st["hand"], _i32(v_p))["len"])) & (0 >= _f1990), 53, 0, _f1990)
-    _f1991 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((1 < _get(st["hand"], _i32(v_p))["len"])) & (1 >= _f1991), 54, 1, _f1991)
-    _f1992 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((2 < _get(st["hand"], _i32(v_p))["len"])) & (2 >= _f1992), 55, 2, _f1992)
-    _f1993 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((3 < _get(st["hand"], _i32(v_p))["len"])) & (3 >= _f1993), 56, 3, _f1993)
-    _f1994 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((4 < _get(st["hand"], _i32(v_p))["len"])) & (4 >= _f1994), 57, 4, _f1994)
-    _f1995 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((5 < _get(st["hand"], _i32(v_p))["len"])) & (5 >= _f1995), 58, 5, _f1995)
-    _f1996 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((6 < _get(st["hand"], _i32(v_p))["len"])) & (6 >= _f1996), 59, 6, _f1996)
-    _f1997 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((7 < _get(st["hand"], _i32(v_p))["len"])) & (7 >= _f1997), 60, 7, _f1997)
-    _f1998 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((8 < _get(st["hand"], _i32(v_p))["len"])) & (8 >= _f1998), 61, 8, _f1998)
-    _f1999 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((9 < _get(st["hand"], _i32(v_p))["len"])) & (9 >= _f1999), 62, 9, _f1999)
+    _f1966 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((0 < _get(st["hand"], _i32(v_p))["len"])) & (0 >= _f1966), 53, 0, _f1966)
+    _f1967 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((1 < _get(st["hand"], _i32(v_p))["len"])) & (1 >= _f1967), 54, 1, _f1967)
+    _f1968 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((2 < _get(st["hand"], _i32(v_p))["len"])) & (2 >= _f1968), 55, 2, _f1968)
+    _f1969 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((3 < _get(st["hand"], _i32(v_p))["len"])) & (3 >= _f1969), 56, 3, _f1969)
+    _f1970 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((4 < _get(st["hand"], _i32(v_p))["len"])) & (4 >= _f1970), 57, 4, _f1970)
+    _f1971 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((5 < _get(st["hand"], _i32(v_p))["len"])) & (5 >= _f1971), 58, 5, _f1971)
+    _f1972 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((6 < _get(st["hand"], _i32(v_p))["len"])) & (6 >= _f1972), 59, 6, _f1972)
+    _f1973 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((7 < _get(st["hand"], _i32(v_p))["len"])) & (7 >= _f1973), 60, 7, _f1973)
+    _f1974 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((8 < _get(st["hand"], _i32(v_p))["len"])) & (8 >= _f1974), 61, 8, _f1974)
+    _f1975 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((9 < _get(st["hand"], _i32(v_p))["len"])) & (9 >= _f1975), 62, 9, _f1975)
     _ret = _select(_done, _ret, _cast(jnp.stack([jnp.asarray(_i32(st["phase"]), jnp.int32), jnp.asarray(st["turn"], jnp.int32), jnp.asarray(jnp.where((_i32(st["current_player"]) == _i32(v_p)), 1, 0), jnp.int32), jnp.asarray(jnp.where((_i32(st["first"]) == _i32(v_p)), 1, 0), jnp.int32), jnp.asarray(_i32(st["attached"]), jnp.int32), jnp.asarray(_i32(st["supporter"]), jnp.int32), jnp.asarray(_i32(st["retreated"]), jnp.int32), jnp.asarray(st["retreat_discount"], jnp.int32), jnp.asarray(st["attack_bonus"], jnp.int32), jnp.asarray(_i32(st["decks"][_i32(v_p)]), jnp.int32), jnp.asarray(st["points"][_i32(v_p)], jnp.int32), jnp.asarray(_get(st["deck"], _i32(v_p))["len"], jnp.int32), jnp.asarray(_get(st["hand"], _i32(v_p))["len"], jnp.int32), jnp.asarray(_get(st["discard"], _i32(v_p))["len"], jnp.int32), jnp.asarray(st["zone"][_i32(v_p)], jnp.int32), jnp.asarray(st["zone_next"][_i32(v_p)], jnp.int32), jnp.asarray(_i32(st["poisoned"][_i32(v_p)]), jnp.int32), jnp.asarray(_i32(st["burned"][_i32(v_p)]), jnp.int32), jnp.asarray(_i32(st["condition"][_i32(v_p)]), jnp.int32), jnp.asarray(st["barrier"][_i32(v_p)], jnp.int32), jnp.asarray(st["points"][_i32(v_q)], jnp.int32), jnp.asarray(_get(st["deck"], _i32(v_q))["len"], jnp.int32), jnp.asarray(_get(st["hand"], _i32(v_q))["len"], jnp.int32), jnp.asarray(_get(st["discard"], _i32(v_q))["len"], jnp.int32), jnp.asarray(st["zone"][_i32(v_q)], jnp.int32), jnp.asarray(st["zone_next"][_i32(v_q)], jnp.int32), jnp.asarray(_i32(st["poisoned"][_i32(v_q)]), jnp.int32), jnp.asarray(_i32(st["burned"][_i32(v_q)]), jnp.int32), jnp.asarray(_i32(st["condition"][_i32(v_q)]), jnp.int32), jnp.asarray(st["barrier"][_i32(v_q)], jnp.int32), jnp.asarray(jnp.where((0 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][0]), -1), jnp.int32), jnp.asarray(jnp.where((1 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][1]), -1), jnp.int32), jnp.asarray(jnp.where((2 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][2]), -1), jnp.int32), jnp.asarray(jnp.where((3 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][3]), -1), jnp.int32), jnp.asarray(jnp.where((4 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][4]), -1), jnp.int32), jnp.asarray(jnp.where((5 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][5]), -1), jnp.int32), jnp.asarray(jnp.where((6 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][6]), -1), jnp.int32), jnp.asarray(jnp.where((7 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][7]), -1), jnp.int32), jnp.asarray(jnp.where((8 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][8]), -1), jnp.int32), jnp.asarray(jnp.where((9 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][9]), -1), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][0], _i32(st["card"][_i32(v_p)][0]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_p)][0], jnp.int32), jnp.asarray(st["placed"][_i32(v_p)][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_p)][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_p)][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][1], _i32(st["card"][_i32(v_p)][1]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_p)][1], jnp.int32), jnp.asarray(st["placed"][_i32(v_p)][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_p)][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_p)][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][2], _i32(st["card"][_i32(v_p)][2]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_p)][2], jnp.int32), jnp.asarray(st["placed"][_i32(v_p)][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_p)][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_p)][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][3], _i32(st["card"][_i32(v_p)][3]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_p)][3], jnp.int32), jnp.asarray(st["placed"][_i32(v_p)][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_p)][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_p)][3]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][0], _i32(st["card"][_i32(v_q)][0]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_q)][0], jnp.int32), jnp.asarray(st["placed"][_i32(v_q)][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_q)][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_q)][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][1], _i32(st["card"][_i32(v_q)][1]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_q)][1], jnp.int32), jnp.asarray(st["placed"][_i32(v_q)][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_q)][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_q)][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][2], _i32(st["card"][_i32(v_q)][2]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_q)][2], jnp.int32), jnp.asarray(st["placed"][_i32(v_q)][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_q)][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_q)][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][3], _i32(st["card"][_i32(v_q)][3]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_q)][3], jnp.int32), jnp.asarray(st["placed"][_i32(v_q)][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_q)][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_q)][3]), jnp.int32), jnp.asarray(st["current_player"], jnp.int32), jnp.asarray(st["promote_next"], jnp.int32), jnp.asarray(_i32(st["promote_resume"]), jnp.int32), jnp.asarray(jnp.where((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), 1, _i32(jnp.where((_i32(st["_envc_at_p_damage_own_choice"]) == 1), 2, _i32(jnp.where((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), 3, _i32(jnp.where((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), 4, _i32(jnp.where((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), 5, _i32(jnp.where((_i32(st["_envc_at_p_switch_opponent"]) == 1), 6, _i32(jnp.where((_i32(st["_envc_at_p_switch_self"]) == 1), 7, _i32(jnp.where((_i32(st["_envc_at_p_copy_attack"]) == 1), 8, 0))))))))))))))), jnp.int32), jnp.asarray(_i32(st["no_attack"][_i32(v_p)]), jnp.int32), jnp.asarray(_i32(st["no_retreat"][_i32(v_p)]), jnp.int32), jnp.asarray(st["weakened"][_i32(v_p)], jnp.int32), jnp.asarray(_i32(st["no_supporter"][_i32(v_p)]), jnp.int32), jnp.asarray(_i32(st["no_attack"][_i32(v_q)]), jnp.int32), jnp.asarray(_i32(st["no_retreat"][_i32(v_q)]), jnp.int32), jnp.asarray(st["weakened"][_i32(v_q)], jnp.int32), jnp.asarray(_i32(st["no_supporter"][_i32(v_q)]), jnp.int32), jnp.asarray(st["relays"][_i32(v_p)], jnp.int32), jnp.asarray(st["relay_turn"][_i32(v_p)], jnp.int32), jnp.asarray(st["boost_turn"][_i32(v_p)], jnp.int32), jnp.asarray(st["relays"][_i32(v_q)], jnp.int32), jnp.asarray(st["relay_turn"][_i32(v_q)], jnp.int32), jnp.asarray(st["boost_turn"][_i32(v_q)], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][0], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][1], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][2], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][3], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][4], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][5], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][6], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][7], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][8], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][9], jnp.int32), jnp.asarray(st["seen_deck"][_i32(v_p)][0], jnp.int32), jnp.asarray(st["seen_deck"][_i32(v_p)][1], jnp.int32), jnp.asarray(st["seen_deck"][_i32(v_p)][2], jnp.int32), jnp.asarray(st["seen_hand_turn"][_i32(v_p)], jnp.int32), jnp.asarray(st["seen_deck_turn"][_i32(v_p)], jnp.int32), jnp.asarray(st["spiky"][_i32(v_p)], jnp.int32), jnp.asarray(st["spiky"][_i32(v_q)], jnp.int32)]), jnp.int16))
     _done = jnp.bool_(True)
     return _ret, st["_fault"]
@@ -7177,103 +7143,59 @@ def _init_body(st):
     """the spec's `init` block"""
     st = dict(st)
     v_p = jnp.int32(0)
-    def _loop2000(i, carry):
+    def _loop1976(i, carry):
         st, (v_p,) = dict(carry[0]), carry[1]
         v_p = i
-        st, _r2001 = _randint(st, 0, 21)
-        _a2002 = _r2001
-        st["decks"] = st["decks"].at[_i32(v_p)].set(_cast(_a2002, jnp.int8))
+        st, _r1977 = _randint(st, 0, 21)
+        _a1978 = _r1977
+        st["decks"] = st["decks"].at[_i32(v_p)].set(_cast(_a1978, jnp.int8))
         v_i = jnp.int32(0)
-        def _loop2003(i, carry):
+        def _loop1979(i, carry):
             st, (v_p, v_i) = dict(carry[0]), carry[1]
             v_i = i
-            _f2004 = _get(st["deck"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f2004 >= 20), 63, 0, 0)
-            _l2005 = _push(_get(st["deck"], _i32(v_p)), _cast(_K84[_i32(st["decks"][_i32(v_p)])][_i32(v_i)], jnp.int16))
-            st["deck"] = _set(st["deck"], _i32(v_p), _l2005)
+            _f1980 = _get(st["deck"], _i32(v_p))["len"]
+            st = _fault_at(st, (_f1980 >= 20), 63, 0, 0)
+            _l1981 = _push(_get(st["deck"], _i32(v_p)), _cast(_K84[_i32(st["decks"][_i32(v_p)])][_i32(v_i)], jnp.int16))
+            st["deck"] = _set(st["deck"], _i32(v_p), _l1981)
             return st, (v_p, v_i)
-        st, (v_p, v_i) = lax.fori_loop(0, 20, _loop2003, (st, (v_p, v_i)))
-        _f2006 = _get(st["deck"], _i32(v_p))["len"]
-        st, _l2007 = _shuffle(st, _get(st["deck"], _i32(v_p)))
-        st["deck"] = _set(st["deck"], _i32(v_p), _l2007)
+        st, (v_p, v_i) = lax.fori_loop(0, 20, _loop1979, (st, (v_p, v_i)))
+        _f1982 = _get(st["deck"], _i32(v_p))["len"]
+        st, _l1983 = _shuffle(st, _get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l1983)
         st = p_deal(st, v_p)
         st = p_random_zone_energy(st, v_p)
         return st, (v_p,)
-    st, (v_p,) = lax.fori_loop(0, 2, _loop2000, (st, (v_p,)))
-    st, _r2008 = _randint(st, 0, 1)
-    _a2009 = jnp.where((_r2008 == 1), 1, 0)
-    st["first"] = _cast(_a2009, jnp.int8)
-    _a2010 = st["first"]
-    st["current_player"] = _cast(_a2010, jnp.int8)
-    return st
-
-
-def _epilogue(st):
-    """the module's epilogue: run after every legal action's body"""
-    st = dict(st)
-    _c2011 = st["_envc_tail_active_abilities"]
-    def _then2012(st):
-        st = dict(st)
-        _a2013 = False
-        st["_envc_tail_active_abilities"] = _cast(_a2013, jnp.bool_)
-        st = p_active_abilities(st)
-        return st, ()
-    st, () = _branch(_c2011, lambda: _then2012(st), lambda: (st, ()))
-    _c2014 = st["_envc_tail_knock_outs"]
-    def _then2015(st):
-        st = dict(st)
-        _a2016 = False
-        st["_envc_tail_knock_outs"] = _cast(_a2016, jnp.bool_)
-        st = p_knock_outs(st)
-        return st, ()
-    st, () = _branch(_c2014, lambda: _then2015(st), lambda: (st, ()))
-    _c2017 = st["_envc_tail_finish_turn"]
-    def _then2018(st):
-        st = dict(st)
-        _a2019 = False
-        st["_envc_tail_finish_turn"] = _cast(_a2019, jnp.bool_)
-        st = p_finish_turn(st)
-        return st, ()
-    st, () = _branch(_c2017, lambda: _then2018(st), lambda: (st, ()))
-    _c2020 = st["_envc_tail_continue_game"]
-    def _then2021(st):
-        st = dict(st)
-        v__envc_tail_arg0 = _lcast(st["_envc_tail_continue_game__next"], jnp.int8)
-        v__envc_tail_arg1 = _lcast(st["_envc_tail_continue_game__resume"], jnp.bool_)
-        _a2022 = False
-        st["_envc_tail_continue_game"] = _cast(_a2022, jnp.bool_)
-        _a2023 = 0
-        st["_envc_tail_continue_game__next"] = _cast(_a2023, jnp.int8)
-        _a2024 = False
-        st["_envc_tail_continue_game__resume"] = _cast(_a2024, jnp.bool_)
-        st = p_continue_game(st, v__envc_tail_arg0, v__envc_tail_arg1)
-        return st, ()
-    st, () = _branch(_c2020, lambda: _then2021(st), lambda: (st, ()))
+    st, (v_p,) = lax.fori_loop(0, 2, _loop1976, (st, (v_p,)))
+    st, _r1984 = _randint(st, 0, 1)
+    _a1985 = jnp.where((_r1984 == 1), 1, 0)
+    st["first"] = _cast(_a1985, jnp.int8)
+    _a1986 = st["first"]
+    st["current_player"] = _cast(_a1986, jnp.int8)
     return st
 
 
 def inv_cards_conserved(st):
     """invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once"""
-    def _g2050(i2025, _h2027, _h2028, _h2029, _h2030, _h2031, _h2032, _h2033, _h2034, _h2035, _h2036, _h2037, _h2038, _h2039, _h2040, _h2041, _h2042, _h2043, _h2044, _h2045, _h2046, _h2047):
-        def _g2048(i2026):
-            return (((((_lcount(_get(st["deck"], i2025), _K84[_i32(_h2027)][i2026]) + _lcount(_get(st["hand"], i2025), _K84[_i32(_h2027)][i2026])) + _lcount(_get(st["discard"], i2025), _K84[_i32(_h2027)][i2026])) + (((_i32(jnp.logical_and(_h2028, (_h2029 == _K84[_i32(_h2027)][i2026]))) + _i32(jnp.logical_and(_h2030, (_h2031 == _K84[_i32(_h2027)][i2026])))) + _i32(jnp.logical_and(_h2032, (_h2033 == _K84[_i32(_h2027)][i2026])))) + _i32(jnp.logical_and(_h2034, (_h2035 == _K84[_i32(_h2027)][i2026]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h2028, (0 < _i32(_h2036))), (_h2037 == _K84[_i32(_h2027)][i2026]))) + _i32(jnp.logical_and(jnp.logical_and(_h2028, (1 < _i32(_h2036))), (_h2038 == _K84[_i32(_h2027)][i2026]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h2030, (0 < _i32(_h2039))), (_h2040 == _K84[_i32(_h2027)][i2026]))) + _i32(jnp.logical_and(jnp.logical_and(_h2030, (1 < _i32(_h2039))), (_h2041 == _K84[_i32(_h2027)][i2026])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h2032, (0 < _i32(_h2042))), (_h2043 == _K84[_i32(_h2027)][i2026]))) + _i32(jnp.logical_and(jnp.logical_and(_h2032, (1 < _i32(_h2042))), (_h2044 == _K84[_i32(_h2027)][i2026])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h2034, (0 < _i32(_h2045))), (_h2046 == _K84[_i32(_h2027)][i2026]))) + _i32(jnp.logical_and(jnp.logical_and(_h2034, (1 < _i32(_h2045))), (_h2047 == _K84[_i32(_h2027)][i2026]))))))) == jnp.sum(_wide(_K84[_i32(_h2027)]) == _K84[_i32(_h2027)][i2026], dtype=jnp.int32))
-        _e2049 = jax.vmap(_g2048)(jnp.arange(0, 20, dtype=jnp.int32))
-        return jnp.all(_e2049)
-    _e2051 = jax.vmap(_g2050)(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1])
-    return jnp.all(_e2051)
+    def _g2012(i1987, _h1989, _h1990, _h1991, _h1992, _h1993, _h1994, _h1995, _h1996, _h1997, _h1998, _h1999, _h2000, _h2001, _h2002, _h2003, _h2004, _h2005, _h2006, _h2007, _h2008, _h2009):
+        def _g2010(i1988):
+            return (((((_lcount(_get(st["deck"], i1987), _K84[_i32(_h1989)][i1988]) + _lcount(_get(st["hand"], i1987), _K84[_i32(_h1989)][i1988])) + _lcount(_get(st["discard"], i1987), _K84[_i32(_h1989)][i1988])) + (((_i32(jnp.logical_and(_h1990, (_h1991 == _K84[_i32(_h1989)][i1988]))) + _i32(jnp.logical_and(_h1992, (_h1993 == _K84[_i32(_h1989)][i1988])))) + _i32(jnp.logical_and(_h1994, (_h1995 == _K84[_i32(_h1989)][i1988])))) + _i32(jnp.logical_and(_h1996, (_h1997 == _K84[_i32(_h1989)][i1988]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h1990, (0 < _i32(_h1998))), (_h1999 == _K84[_i32(_h1989)][i1988]))) + _i32(jnp.logical_and(jnp.logical_and(_h1990, (1 < _i32(_h1998))), (_h2000 == _K84[_i32(_h1989)][i1988]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1992, (0 < _i32(_h2001))), (_h2002 == _K84[_i32(_h1989)][i1988]))) + _i32(jnp.logical_and(jnp.logical_and(_h1992, (1 < _i32(_h2001))), (_h2003 == _K84[_i32(_h1989)][i1988])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1994, (0 < _i32(_h2004))), (_h2005 == _K84[_i32(_h1989)][i1988]))) + _i32(jnp.logical_and(jnp.logical_and(_h1994, (1 < _i32(_h2004))), (_h2006 == _K84[_i32(_h1989)][i1988])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1996, (0 < _i32(_h2007))), (_h2008 == _K84[_i32(_h1989)][i1988]))) + _i32(jnp.logical_and(jnp.logical_and(_h1996, (1 < _i32(_h2007))), (_h2009 == _K84[_i32(_h1989)][i1988]))))))) == jnp.sum(_wide(_K84[_i32(_h1989)]) == _K84[_i32(_h1989)][i1988], dtype=jnp.int32))
+        _e2011 = jax.vmap(_g2010)(jnp.arange(0, 20, dtype=jnp.int32))
+        return jnp.all(_e2011)
+    _e2013 = jax.vmap(_g2012)(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1])
+    return jnp.all(_e2013)
 
 
 def inv_hp_bounds(st):
     """invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions"""
-    def _g2069(i2052, _h2053, _h2054, _h2055, _h2056, _h2057, _h2058, _h2059, _h2060, _h2061, _h2062, _h2063, _h2064, _h2065, _h2066, _h2067, _h2068):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h2053), (_i32(_h2054) < _i32(jnp.where((_K0[_i32(_h2055)] == 1), _i32(_h2056), _i32(_K1[_i32(_h2055)]))))), jnp.logical_or(jnp.logical_not(_h2057), (_i32(_h2058) < _i32(jnp.where((_K0[_i32(_h2059)] == 1), _i32(_h2060), _i32(_K1[_i32(_h2059)])))))), jnp.logical_or(jnp.logical_not(_h2061), (_i32(_h2062) < _i32(jnp.where((_K0[_i32(_h2063)] == 1), _i32(_h2064), _i32(_K1[_i32(_h2063)])))))), jnp.logical_or(jnp.logical_not(_h2065), (_i32(_h2066) < _i32(jnp.where((_K0[_i32(_h2067)] == 1), _i32(_h2068), _i32(_K1[_i32(_h2067)]))))))
-    _e2070 = jax.vmap(_g2069)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["played_hp"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["played_hp"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["played_hp"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3], st["played_hp"][:, 3])
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(_e2070))
+    def _g2031(i2014, _h2015, _h2016, _h2017, _h2018, _h2019, _h2020, _h2021, _h2022, _h2023, _h2024, _h2025, _h2026, _h2027, _h2028, _h2029, _h2030):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h2015), (_i32(_h2016) < _i32(jnp.where((_K0[_i32(_h2017)] == 1), _i32(_h2018), _i32(_K1[_i32(_h2017)]))))), jnp.logical_or(jnp.logical_not(_h2019), (_i32(_h2020) < _i32(jnp.where((_K0[_i32(_h2021)] == 1), _i32(_h2022), _i32(_K1[_i32(_h2021)])))))), jnp.logical_or(jnp.logical_not(_h2023), (_i32(_h2024) < _i32(jnp.where((_K0[_i32(_h2025)] == 1), _i32(_h2026), _i32(_K1[_i32(_h2025)])))))), jnp.logical_or(jnp.logical_not(_h2027), (_i32(_h2028) < _i32(jnp.where((_K0[_i32(_h2029)] == 1), _i32(_h2030), _i32(_K1[_i32(_h2029)]))))))
+    _e2032 = jax.vmap(_g2031)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["played_hp"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["played_hp"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["played_hp"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3], st["played_hp"][:, 3])
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(_e2032))
 
 
 def inv_points_bounds(st):
     """invariant `points_bounds`: points are 0..3 while the game goes on"""
-    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i2071, _h2072: (_i32(_h2072) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
+    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i2033, _h2034: (_i32(_h2034) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
 
 
 def inv_one_result(st):
@@ -7283,15 +7205,15 @@ def inv_one_result(st):
 
 def inv_active_in_play(st):
     """invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled"""
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i2073, _h2074: _h2074)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i2035, _h2036: _h2036)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
 
 
 def inv_bench_size(st):
     """invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play"""
-    def _g2080(i2075, _h2076, _h2077, _h2078, _h2079):
-        return ((((_i32(_h2076) + _i32(_h2077)) + _i32(_h2078)) + _i32(_h2079)) <= 4)
-    _e2081 = jax.vmap(_g2080)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["occupied"][:, 1], st["occupied"][:, 2], st["occupied"][:, 3])
-    return jnp.all(_e2081)
+    def _g2042(i2037, _h2038, _h2039, _h2040, _h2041):
+        return ((((_i32(_h2038) + _i32(_h2039)) + _i32(_h2040)) + _i32(_h2041)) <= 4)
+    _e2043 = jax.vmap(_g2042)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["occupied"][:, 1], st["occupied"][:, 2], st["occupied"][:, 3])
+    return jnp.all(_e2043)
 
 
 # ---- the environment
@@ -7300,7 +7222,7 @@ ENV_ID = "envc/tcg"  # Pgx's `Env.id` / `State.env_id`
 VERSION = "v0"  # Pgx's `Env.version`; the Gymnasium / gymnax id is f"{ENV_ID}-{VERSION}"
 OBSERVATION_SHAPE = (195,)  # None when the observation is a record or holds lists (a pytree)
 OBSERVATION_BOUNDS = (-1, 511)  # (lowest, highest) value of an observation entry, or None
-_FIELDS = ('decks', 'deck', 'hand', 'discard', 'card', 'occupied', 'played_hp', 'played_type', 'playing', 'below', 'evolutions', 'damage', 'energy', 'placed', 'ability_used', 'poisoned', 'burned', 'condition', 'points', 'zone', 'zone_next', 'turn', 'first', 'phase', 'attached', 'supporter', 'retreated', 'retreat_discount', 'barrier', 'no_attack', 'no_retreat', 'weakened', 'spiky', 'no_supporter', 'shielded', 'locked_supporters', 'relays', 'relay_turn', 'boost_turn', 'seen_hand', 'seen_hand_turn', 'seen_deck', 'seen_deck_turn', 'attack_bonus', 'named_bonus', 'bonus_named', 'dmg', 'passive_cut', 'passive_spiky', 'last_attached', 'attack_index', 'attacking', 'copying', 'copy_card', 'copy_index', 'promote_next', 'promote_resume', 'ended_by', '_envc_until_barrier', '_envc_until_no_attack', '_envc_until_no_retreat', '_envc_until_weakened', '_envc_until_spiky', '_envc_until_no_supporter', '_envc_until_shielded', '_envc_at_p_damage_opponent_choice', '_envc_frame_p_damage_opponent_choice__amount', '_envc_frame_p_damage_opponent_choice__bench_only', '_envc_frame_p_damage_opponent_choice__attack', '_envc_frame_p_damage_opponent_choice__q', '_envc_frame_p_damage_opponent_choice__s', '_envc_at_p_damage_own_choice', '_envc_frame_p_damage_own_choice__p', '_envc_frame_p_damage_own_choice__amount', '_envc_frame_p_damage_own_choice__bench_only', '_envc_frame_p_damage_own_choice__s', '_envc_at_p_attach_to_bench_choice', '_envc_frame_p_attach_to_bench_choice__p', '_envc_frame_p_attach_to_bench_choice__t', '_envc_frame_p_attach_to_bench_choice__s', '_envc_at_p_attach_to_benched_choices', '_envc_frame_p_attach_to_benched_choices__p', '_envc_frame_p_attach_to_benched_choices__t', '_envc_frame_p_attach_to_benched_choices__n', '_envc_frame_p_attach_to_benched_choices__a', '_envc_at_p_switch_opponent', '_envc_frame_p_switch_opponent__p', '_envc_frame_p_switch_opponent__basic_only', '_envc_frame_p_switch_opponent__q', '_envc_at_p_switch_self', '_envc_frame_p_switch_self__p', '_envc_at_p_copy_attack', '_envc_frame_p_copy_attack__p', '_envc_frame_p_copy_attack__q', '_envc_frame_p_copy_attack__k', '_envc_at_p_attack_texts', '_envc_frame_p_attack_texts__p', '_envc_frame_p_attack_texts__a', '_envc_frame_p_attack_texts__c', '_envc_frame_p_attack_texts__r', '_envc_at_p_attack_effect__9', '_envc_at_p_attack_effect__16', '_envc_frame_p_attack_effect__16__p', '_envc_frame_p_attack_effect__16__k', '_envc_at_p_attack_effect__20', '_envc_at_p_attack_effect__31', '_envc_at_p_attack_effect__33', '_envc_at_p_attack_effect__34', '_envc_at_p_attack_effect__45', '_envc_at_p_attack_effect__47', '_envc_at_p_attack_effect__59', '_envc_at_p_attack_effect__65', '_envc_at_p_attack_effect__70', '_envc_at_p_attack_effect__72', '_envc_at_p_attack_effect__76', '_envc_at_p_attack_effect__80', '_envc_at_p_attack_effect__96', '_envc_at_p_attack_effect__97', '_envc_at_p_ability_effect__2', '_envc_at_p_ability_effect__5', '_envc_at_p_ability_effect__12', '_envc_at_p_trainer_effect__8', '_envc_at_p_attack_effect__dispatch', '_envc_frame_p_attack_effect__dispatch__effect', '_envc_frame_p_attack_effect__dispatch__p', '_envc_at_p_ability_effect__dispatch', '_envc_at_p_trainer_effect__dispatch', '_envc_at_a_play_trainer', '_envc_frame_a_play_trainer__p', '_envc_at_a_use_ability', '_envc_frame_a_use_ability__p', '_envc_at_a_attack', '_envc_frame_a_attack__p', '_envc_choice_mover', '_envc_choice_option', '_envc_tail_active_abilities', '_envc_tail_knock_outs', '_envc_tail_finish_turn', '_envc_tail_continue_game', '_envc_tail_continue_game__next', '_envc_tail_continue_game__resume')  # the spec's own state fields: the keys of `State._x`
+_FIELDS = ('decks', 'deck', 'hand', 'discard', 'card', 'occupied', 'played_hp', 'played_type', 'playing', 'below', 'evolutions', 'damage', 'energy', 'placed', 'ability_used', 'poisoned', 'burned', 'condition', 'points', 'zone', 'zone_next', 'turn', 'first', 'phase', 'attached', 'supporter', 'retreated', 'retreat_discount', 'barrier', 'no_attack', 'no_retreat', 'weakened', 'spiky', 'no_supporter', 'shielded', 'locked_supporters', 'relays', 'relay_turn', 'boost_turn', 'seen_hand', 'seen_hand_turn', 'seen_deck', 'seen_deck_turn', 'attack_bonus', 'named_bonus', 'bonus_named', 'dmg', 'passive_cut', 'passive_spiky', 'last_attached', 'attack_index', 'attacking', 'copying', 'copy_card', 'copy_index', 'promote_next', 'promote_resume', 'ended_by', '_envc_until_barrier', '_envc_until_no_attack', '_envc_until_no_retreat', '_envc_until_weakened', '_envc_until_spiky', '_envc_until_no_supporter', '_envc_until_shielded', '_envc_at_p_damage_opponent_choice', '_envc_frame_p_damage_opponent_choice__amount', '_envc_frame_p_damage_opponent_choice__bench_only', '_envc_frame_p_damage_opponent_choice__attack', '_envc_frame_p_damage_opponent_choice__q', '_envc_frame_p_damage_opponent_choice__s', '_envc_at_p_damage_own_choice', '_envc_frame_p_damage_own_choice__p', '_envc_frame_p_damage_own_choice__amount', '_envc_frame_p_damage_own_choice__bench_only', '_envc_frame_p_damage_own_choice__s', '_envc_at_p_attach_to_bench_choice', '_envc_frame_p_attach_to_bench_choice__p', '_envc_frame_p_attach_to_bench_choice__t', '_envc_frame_p_attach_to_bench_choice__s', '_envc_at_p_attach_to_benched_choices', '_envc_frame_p_attach_to_benched_choices__p', '_envc_frame_p_attach_to_benched_choices__t', '_envc_frame_p_attach_to_benched_choices__n', '_envc_frame_p_attach_to_benched_choices__a', '_envc_at_p_switch_opponent', '_envc_frame_p_switch_opponent__p', '_envc_frame_p_switch_opponent__basic_only', '_envc_frame_p_switch_opponent__q', '_envc_at_p_switch_self', '_envc_frame_p_switch_self__p', '_envc_at_p_copy_attack', '_envc_frame_p_copy_attack__p', '_envc_frame_p_copy_attack__q', '_envc_frame_p_copy_attack__k', '_envc_at_p_attack_texts', '_envc_frame_p_attack_texts__p', '_envc_frame_p_attack_texts__a', '_envc_frame_p_attack_texts__c', '_envc_frame_p_attack_texts__r', '_envc_at_p_attack_effect__9', '_envc_at_p_attack_effect__16', '_envc_frame_p_attack_effect__16__p', '_envc_frame_p_attack_effect__16__k', '_envc_at_p_attack_effect__20', '_envc_at_p_attack_effect__31', '_envc_at_p_attack_effect__33', '_envc_at_p_attack_effect__34', '_envc_at_p_attack_effect__45', '_envc_at_p_attack_effect__47', '_envc_at_p_attack_effect__59', '_envc_at_p_attack_effect__65', '_envc_at_p_attack_effect__70', '_envc_at_p_attack_effect__72', '_envc_at_p_attack_effect__76', '_envc_at_p_attack_effect__80', '_envc_at_p_attack_effect__96', '_envc_at_p_attack_effect__97', '_envc_at_p_ability_effect__2', '_envc_at_p_ability_effect__5', '_envc_at_p_ability_effect__12', '_envc_at_p_trainer_effect__8', '_envc_at_p_attack_effect__dispatch', '_envc_frame_p_attack_effect__dispatch__effect', '_envc_frame_p_attack_effect__dispatch__p', '_envc_at_p_ability_effect__dispatch', '_envc_at_p_trainer_effect__dispatch', '_envc_at_a_play_trainer', '_envc_frame_a_play_trainer__p', '_envc_at_a_use_ability', '_envc_frame_a_use_ability__p', '_envc_at_a_attack', '_envc_frame_a_attack__p', '_envc_choice_mover', '_envc_choice_option')  # the spec's own state fields: the keys of `State._x`
 _CURRENT_PLAYER_DTYPE = jnp.int8  # how the spec's code stores `current_player`
 _STEP_COUNT_DTYPE = jnp.int16
 
@@ -7357,8 +7279,6 @@ class State:
         observation are taken from them, not recomputed."""
         st = jax.tree_util.tree_map(jnp.asarray, dict(arrays))
         st.setdefault("_fault", jnp.zeros(3, jnp.int32))  # (the interpreter's arrays have no fault)
-        for k in ('_envc_tail_active_abilities', '_envc_tail_knock_outs', '_envc_tail_finish_turn', '_envc_tail_continue_game', '_envc_tail_continue_game__next', '_envc_tail_continue_game__resume'):  # registers of `share_tail_calls`: the interpreter's arrays have none
-            st.setdefault(k, _defaults()[k])
         return _state(st, st["observation"], st["legal_action_mask"])
 
     def to_svg(self) -> str:
@@ -7514,12 +7434,6 @@ def _defaults():
         "_envc_frame_a_attack__p": _cast(jnp.int8(0), jnp.int8),
         "_envc_choice_mover": _cast(jnp.int8(0), jnp.int8),
         "_envc_choice_option": _cast(jnp.int8(0), jnp.int8),
-        "_envc_tail_active_abilities": _cast(jnp.bool_(False), jnp.bool_),
-        "_envc_tail_knock_outs": _cast(jnp.bool_(False), jnp.bool_),
-        "_envc_tail_finish_turn": _cast(jnp.bool_(False), jnp.bool_),
-        "_envc_tail_continue_game": _cast(jnp.bool_(False), jnp.bool_),
-        "_envc_tail_continue_game__next": _cast(jnp.int8(0), jnp.int8),
-        "_envc_tail_continue_game__resume": _cast(jnp.bool_(False), jnp.bool_),
         "_fault": _cast(jnp.zeros(3, jnp.int32), jnp.int32),
     }
 
@@ -7634,7 +7548,6 @@ def _step_legal(st, action):
         lambda st, action: a_promote(st, action - 129),
     ]
     st = lax.switch(kind, branches, st, action) if len(branches) > 1 else branches[0](st, action)
-    st = _epilogue(st)
     st["truncated"] = (_i32(st["step_count"]) >= TURN_LIMIT) & jnp.logical_not(st["terminated"])
     return st
 

@@ -269,12 +269,6 @@ pub struct State {
     pub f__envc_frame_a_attack__p: i8,
     pub f__envc_choice_mover: i8,
     pub f__envc_choice_option: i8,
-    pub f__envc_tail_active_abilities: bool,
-    pub f__envc_tail_knock_outs: bool,
-    pub f__envc_tail_finish_turn: bool,
-    pub f__envc_tail_continue_game: bool,
-    pub f__envc_tail_continue_game__next: i8,
-    pub f__envc_tail_continue_game__resume: bool,
     pub legal_action_mask: [bool; NUM_ACTIONS],
     pub observation: Observation,
     pub _rng_key: u32,
@@ -5570,13 +5564,9 @@ fn p__envc_run_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> R
     } else {
         v__envc_run = true;
         // @ tcg.envspec:2237:5
-        s.f__envc_tail_knock_outs = true;
+        p_knock_outs(s)?;
         // @ tcg.envspec:2238:5
-        s.f__envc_tail_continue_game = true;
-        // @ tcg.envspec:2238:5
-        s.f__envc_tail_continue_game__next = (v_p as i8);
-        // @ tcg.envspec:2238:5
-        s.f__envc_tail_continue_game__resume = true;
+        p_continue_game(s, v_p, true)?;
     }
     Ok(())
 }
@@ -5616,13 +5606,9 @@ fn p__envc_run_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     } else {
         v__envc_run = true;
         // @ tcg.envspec:2248:5
-        s.f__envc_tail_knock_outs = true;
+        p_knock_outs(s)?;
         // @ tcg.envspec:2249:5
-        s.f__envc_tail_continue_game = true;
-        // @ tcg.envspec:2249:5
-        s.f__envc_tail_continue_game__next = (v_p as i8);
-        // @ tcg.envspec:2249:5
-        s.f__envc_tail_continue_game__resume = true;
+        p_continue_game(s, v_p, true)?;
     }
     Ok(())
 }
@@ -5696,7 +5682,7 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
         // @ tcg.envspec:2311:5
         if (!s.terminated) {
             // @ tcg.envspec:2312:9
-            s.f__envc_tail_finish_turn = true;
+            p_finish_turn(s)?;
         }
     }
     Ok(())
@@ -5748,7 +5734,7 @@ fn a_setup_done(s: &mut State) -> Result<(), Fault> {
         let _a228: i32 = (s.f_first as i32);
         p_begin_turn(s, _a228)?;
         // @ tcg.envspec:2177:9
-        s.f__envc_tail_active_abilities = true;
+        p_active_abilities(s)?;
     }
     Ok(())
 }
@@ -5800,7 +5786,7 @@ fn a_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
         // @ tcg.envspec:2199:9
         p_clear_conditions(s, v_p)?;
         // @ tcg.envspec:2200:9
-        s.f__envc_tail_active_abilities = true;
+        p_active_abilities(s)?;
     }
     Ok(())
 }
@@ -5830,13 +5816,9 @@ fn a_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
         let _a238: i32 = (T26_Card__ability[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32);
         p_ability_effect__dispatch__1(s, _a238, v_p, v_s)?;
         // @ tcg.envspec:2215:9
-        s.f__envc_tail_knock_outs = true;
+        p_knock_outs(s)?;
         // @ tcg.envspec:2216:9
-        s.f__envc_tail_continue_game = true;
-        // @ tcg.envspec:2216:9
-        s.f__envc_tail_continue_game__next = (v_p as i8);
-        // @ tcg.envspec:2216:9
-        s.f__envc_tail_continue_game__resume = true;
+        p_continue_game(s, v_p, true)?;
     }
     Ok(())
 }
@@ -5899,7 +5881,7 @@ fn a_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
     // @ tcg.envspec:2269:5
     s.f_retreated = true;
     // @ tcg.envspec:2270:5
-    s.f__envc_tail_active_abilities = true;
+    p_active_abilities(s)?;
     Ok(())
 }
 
@@ -5927,13 +5909,9 @@ fn a_discard_from_play(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     // @ tcg.envspec:2324:5
     p_clear_slot(s, v_p, v_s)?;
     // @ tcg.envspec:2325:5
-    s.f__envc_tail_knock_outs = true;
+    p_knock_outs(s)?;
     // @ tcg.envspec:2326:5
-    s.f__envc_tail_continue_game = true;
-    // @ tcg.envspec:2326:5
-    s.f__envc_tail_continue_game__next = (v_p as i8);
-    // @ tcg.envspec:2326:5
-    s.f__envc_tail_continue_game__resume = true;
+    p_continue_game(s, v_p, true)?;
     Ok(())
 }
 
@@ -5945,7 +5923,7 @@ fn g_discard_from_play(s: &State, mut v_s: i32) -> Result<bool, Fault> {
 /// action `end_turn` (tcg.envspec:2329:1)
 fn a_end_turn(s: &mut State) -> Result<(), Fault> {
     // @ tcg.envspec:2330:5
-    s.f__envc_tail_finish_turn = true;
+    p_finish_turn(s)?;
     Ok(())
 }
 
@@ -5960,11 +5938,9 @@ fn a_promote(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
     let _a242: i32 = (s.current_player as i32);
     p_swap_slots(s, _a242, 0, v_b)?;
     // @ tcg.envspec:2337:5
-    s.f__envc_tail_continue_game = true;
-    // @ tcg.envspec:2337:5
-    s.f__envc_tail_continue_game__next = ((s.f_promote_next as i32) as i8);
-    // @ tcg.envspec:2337:5
-    s.f__envc_tail_continue_game__resume = s.f_promote_resume;
+    let _a243: i32 = (s.f_promote_next as i32);
+    let _a244: bool = s.f_promote_resume;
+    p_continue_game(s, _a243, _a244)?;
     Ok(())
 }
 
@@ -5999,7 +5975,7 @@ fn g_choose(s: &State, mut v_option: i32) -> Result<bool, Fault> {
 fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
     // @ tcg.envspec:2344:5
     let mut v_q: i32 = (1 - v_p);
-    let _arr243: [i16; 195] = [
+    let _arr245: [i16; 195] = [
         ((s.f_phase as i32) as i16),
         ((s.f_turn as i32) as i16),
         ((if ((s.current_player as i32) == v_p) { 1 } else { 0 }) as i16),
@@ -6196,7 +6172,7 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
         ((s.f_spiky[(v_p as usize).min(1)] as i32) as i16),
         ((s.f_spiky[(v_q as usize).min(1)] as i32) as i16),
     ];
-    return Ok(_arr243);
+    return Ok(_arr245);
 }
 
 /// the spec's `init` block
@@ -6204,13 +6180,13 @@ fn init_body(s: &mut State) -> Result<(), Fault> {
     // @ tcg.envspec:2114:5
     for v_p in 0i32..2 {
         // @ tcg.envspec:2115:9
-        let _r244: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 21, u16::MAX)?;
-        s.f_decks[(v_p as usize).min(1)] = (_r244 as i8);
+        let _r246: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 21, u16::MAX)?;
+        s.f_decks[(v_p as usize).min(1)] = (_r246 as i8);
         // @ tcg.envspec:2116:9
         for v_i in 0i32..20 {
             // @ tcg.envspec:2117:13
-            let _a245: i32 = (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32);
-            s.f_deck[(v_p as usize).min(1)].push((_a245 as i16), 62)?;
+            let _a247: i32 = (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32);
+            s.f_deck[(v_p as usize).min(1)].push((_a247 as i16), 62)?;
         }
         // @ tcg.envspec:2119:9
         s.f_deck[(v_p as usize).min(1)].shuffle(s._rng_key, &mut s._rng_counter);
@@ -6220,107 +6196,66 @@ fn init_body(s: &mut State) -> Result<(), Fault> {
         p_random_zone_energy(s, v_p)?;
     }
     // @ tcg.envspec:2123:5
-    let _r246: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-    s.f_first = ((if (_r246 == 1) { 1 } else { 0 }) as i8);
+    let _r248: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+    s.f_first = ((if (_r248 == 1) { 1 } else { 0 }) as i8);
     // @ tcg.envspec:2124:5
     s.current_player = ((s.f_first as i32) as i8);
     Ok(())
 }
 
-/// the module's epilogue: run after every legal action's body
-fn epilogue_body(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:2046:1
-    if s.f__envc_tail_active_abilities {
-        // @ tcg.envspec:2046:1
-        s.f__envc_tail_active_abilities = false;
-        // @ tcg.envspec:2046:1
-        p_active_abilities(s)?;
-    }
-    // @ tcg.envspec:1967:1
-    if s.f__envc_tail_knock_outs {
-        // @ tcg.envspec:1967:1
-        s.f__envc_tail_knock_outs = false;
-        // @ tcg.envspec:1967:1
-        p_knock_outs(s)?;
-    }
-    // @ tcg.envspec:2085:1
-    if s.f__envc_tail_finish_turn {
-        // @ tcg.envspec:2085:1
-        s.f__envc_tail_finish_turn = false;
-        // @ tcg.envspec:2085:1
-        p_finish_turn(s)?;
-    }
-    // @ tcg.envspec:2024:1
-    if s.f__envc_tail_continue_game {
-        // @ tcg.envspec:2024:1
-        let mut v__envc_tail_arg0: i32 = (s.f__envc_tail_continue_game__next as i32);
-        // @ tcg.envspec:2024:1
-        let mut v__envc_tail_arg1: bool = s.f__envc_tail_continue_game__resume;
-        // @ tcg.envspec:2024:1
-        s.f__envc_tail_continue_game = false;
-        // @ tcg.envspec:2024:1
-        s.f__envc_tail_continue_game__next = (0 as i8);
-        // @ tcg.envspec:2024:1
-        s.f__envc_tail_continue_game__resume = false;
-        // @ tcg.envspec:2024:1
-        p_continue_game(s, v__envc_tail_arg0, v__envc_tail_arg1)?;
-    }
-    Ok(())
-}
-
 /// invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once
 fn inv_cards_conserved(s: &State) -> Result<bool, Fault> {
-    let mut _acc247: bool = true;
+    let mut _acc249: bool = true;
     for v_p in 0i32..2 {
-        let mut _acc248: bool = true;
+        let mut _acc250: bool = true;
         for v_i in 0i32..20 {
-            let mut _acc252: i32 = 0;
+            let mut _acc254: i32 = 0;
             for v_s in 0i32..4 {
-                _acc252 += (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && ((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32))) as i32;
+                _acc254 += (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && ((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32))) as i32;
             }
-            let mut _acc253: i32 = 0;
+            let mut _acc255: i32 = 0;
             for v_s in 0i32..4 {
-                let mut _acc254: i32 = 0;
+                let mut _acc256: i32 = 0;
                 for v_k in 0i32..2 {
-                    _acc254 += ((s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && (v_k < (s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32))) && ((s.f_below[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_k as usize).min(1)] as i32) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32))) as i32;
+                    _acc256 += ((s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && (v_k < (s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32))) && ((s.f_below[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_k as usize).min(1)] as i32) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32))) as i32;
                 }
-                _acc253 = _acc253 + _acc254;
+                _acc255 = _acc255 + _acc256;
             }
-            if !((((((s.f_deck[(v_p as usize).min(1)].live().iter().copied().filter(|&_y249| (_y249 as i32) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32)).count() as i32) + (s.f_hand[(v_p as usize).min(1)].live().iter().copied().filter(|&_y250| (_y250 as i32) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32)).count() as i32)) + (s.f_discard[(v_p as usize).min(1)].live().iter().copied().filter(|&_y251| (_y251 as i32) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32)).count() as i32)) + _acc252) + _acc253) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)].iter().copied().filter(|&_y255| (_y255 as i32) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32)).count() as i32)) { _acc248 = false; break; }
+            if !((((((s.f_deck[(v_p as usize).min(1)].live().iter().copied().filter(|&_y251| (_y251 as i32) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32)).count() as i32) + (s.f_hand[(v_p as usize).min(1)].live().iter().copied().filter(|&_y252| (_y252 as i32) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32)).count() as i32)) + (s.f_discard[(v_p as usize).min(1)].live().iter().copied().filter(|&_y253| (_y253 as i32) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32)).count() as i32)) + _acc254) + _acc255) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)].iter().copied().filter(|&_y257| (_y257 as i32) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32)).count() as i32)) { _acc250 = false; break; }
         }
-        if !_acc248 { _acc247 = false; break; }
+        if !_acc250 { _acc249 = false; break; }
     }
-    Ok(_acc247)
+    Ok(_acc249)
 }
 
 /// invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions
 fn inv_hp_bounds(s: &State) -> Result<bool, Fault> {
-    let mut _b256: bool = (s.terminated || ((s.f_phase as i32) == 0));
-    if !_b256 {
-        let mut _acc257: bool = true;
+    let mut _b258: bool = (s.terminated || ((s.f_phase as i32) == 0));
+    if !_b258 {
+        let mut _acc259: bool = true;
         for v_p in 0i32..2 {
-            let mut _acc258: bool = true;
+            let mut _acc260: bool = true;
             for v_s in 0i32..4 {
-                if !((!s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)]) || ((s.f_damage[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) < f_hp_of(s, v_p, v_s)?)) { _acc258 = false; break; }
+                if !((!s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)]) || ((s.f_damage[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) < f_hp_of(s, v_p, v_s)?)) { _acc260 = false; break; }
             }
-            if !_acc258 { _acc257 = false; break; }
+            if !_acc260 { _acc259 = false; break; }
         }
-        _b256 = _acc257;
+        _b258 = _acc259;
     }
-    Ok(_b256)
+    Ok(_b258)
 }
 
 /// invariant `points_bounds`: points are 0..3 while the game goes on
 fn inv_points_bounds(s: &State) -> Result<bool, Fault> {
-    let mut _b259: bool = s.terminated;
-    if !_b259 {
-        let mut _acc260: bool = true;
+    let mut _b261: bool = s.terminated;
+    if !_b261 {
+        let mut _acc262: bool = true;
         for v_p in 0i32..2 {
-            if !((s.f_points[(v_p as usize).min(1)] as i32) < 3) { _acc260 = false; break; }
+            if !((s.f_points[(v_p as usize).min(1)] as i32) < 3) { _acc262 = false; break; }
         }
-        _b259 = _acc260;
+        _b261 = _acc262;
     }
-    Ok(_b259)
+    Ok(_b261)
 }
 
 /// invariant `one_result`: a finished game has exactly one winner or is a draw
@@ -6330,28 +6265,28 @@ fn inv_one_result(s: &State) -> Result<bool, Fault> {
 
 /// invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled
 fn inv_active_in_play(s: &State) -> Result<bool, Fault> {
-    let mut _b261: bool = (s.terminated || ((s.f_phase as i32) != 1));
-    if !_b261 {
-        let mut _acc262: bool = true;
+    let mut _b263: bool = (s.terminated || ((s.f_phase as i32) != 1));
+    if !_b263 {
+        let mut _acc264: bool = true;
         for v_p in 0i32..2 {
-            if !s.f_occupied[(v_p as usize).min(1)][(0 as usize).min(3)] { _acc262 = false; break; }
+            if !s.f_occupied[(v_p as usize).min(1)][(0 as usize).min(3)] { _acc264 = false; break; }
         }
-        _b261 = _acc262;
+        _b263 = _acc264;
     }
-    Ok(_b261)
+    Ok(_b263)
 }
 
 /// invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play
 fn inv_bench_size(s: &State) -> Result<bool, Fault> {
-    let mut _acc263: bool = true;
+    let mut _acc265: bool = true;
     for v_p in 0i32..2 {
-        let mut _acc264: i32 = 0;
+        let mut _acc266: i32 = 0;
         for v_s in 0i32..4 {
-            _acc264 += s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32;
+            _acc266 += s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32;
         }
-        if !(_acc264 <= 4) { _acc263 = false; break; }
+        if !(_acc266 <= 4) { _acc265 = false; break; }
     }
-    Ok(_acc263)
+    Ok(_acc265)
 }
 
 // ---- the environment
@@ -6499,12 +6434,6 @@ pub fn default_state() -> State {
         f__envc_frame_a_attack__p: 0,
         f__envc_choice_mover: 0,
         f__envc_choice_option: 0,
-        f__envc_tail_active_abilities: false,
-        f__envc_tail_knock_outs: false,
-        f__envc_tail_finish_turn: false,
-        f__envc_tail_continue_game: false,
-        f__envc_tail_continue_game__next: 0,
-        f__envc_tail_continue_game__resume: false,
         legal_action_mask: [false; NUM_ACTIONS],
         observation: <Observation as Zero>::ZERO,
         _rng_key: 0,
@@ -6742,7 +6671,6 @@ pub fn step_with(s: &mut State, action: usize, observe: bool) -> Result<(), Faul
     s.rewards = [0.0; NUM_PLAYERS];
     bump_step_count(s);
     dispatch(s, action)?;
-    epilogue_body(s)?;
     if let Some(limit) = TURN_LIMIT {
         if s.step_count as i64 >= limit && !s.terminated {
             s.truncated = true;

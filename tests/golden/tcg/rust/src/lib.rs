@@ -1501,48 +1501,6 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         put(py, &root, &["_envc_choice_option"], buf, &[], batch)?;
     }
     {
-        let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_tail_active_abilities);
-        }
-        put(py, &root, &["_envc_tail_active_abilities"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_tail_knock_outs);
-        }
-        put(py, &root, &["_envc_tail_knock_outs"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_tail_finish_turn);
-        }
-        put(py, &root, &["_envc_tail_finish_turn"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_tail_continue_game);
-        }
-        put(py, &root, &["_envc_tail_continue_game"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_tail_continue_game__next);
-        }
-        put(py, &root, &["_envc_tail_continue_game__next"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_tail_continue_game__resume);
-        }
-        put(py, &root, &["_envc_tail_continue_game__resume"], buf, &[], batch)?;
-    }
-    {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 140);
         for st in states.iter().copied() {
             for i0 in 0..140usize {
