@@ -993,13 +993,11 @@ class _RustBackend:
 
     def batch(self, keys, lanes: np.ndarray) -> list[tuple[str, np.ndarray]]:
         # stacked from `get_state` (what level 3 compares), not `get_states`
-        per_env = [_leaves(self.arrays(int(j), keys)) for j in lanes]
+        per_env = [_leaves(self.env.get_state(int(j))) for j in lanes]
         return [(p, np.stack([leaves[i][1] for leaves in per_env])) for i, (p, _) in enumerate(per_env[0])]
 
     def arrays(self, j: int, keys) -> dict:
-        # the fields `keys` (the interpreter's), in their order: as the JAX backend compares
-        theirs = self.env.get_state(j)
-        return {k: theirs[k] for k in keys}
+        return self.env.get_state(j)
 
     def invariants_hold(self, lanes: np.ndarray) -> np.ndarray:
         return np.array([all(self.env.invariants(int(j)).values()) for j in lanes], dtype=bool)
@@ -1013,12 +1011,7 @@ class _RustBackend:
             self.single.step(np.array([action], dtype=np.int32))
         except self.native.SpecRuntimeError as err:
             return str(err)
-        return self.single_arrays(list(arrays))
-
-    def single_arrays(self, keys) -> dict:
-        """The fields `keys` of the one-env batch (as `arrays`)."""
-        theirs = self.single.get_state(0)
-        return {k: theirs[k] for k in keys}
+        return self.single.get_state(0)
 
 
 # ------------------------------------------------------------------ level 4: policy transfer
