@@ -771,7 +771,7 @@ class Lowering:
         name = e.name
         ints = [self.int32(a, c) if isinstance(a.type, ir.IntT) else c for a, c in zip(e.args, args)]
         if name in ("min", "max"):
-            return self._min_max("jnp.minimum" if name == "min" else "jnp.maximum", ints)
+            return self._chain(ints, "jnp.minimum" if name == "min" else "jnp.maximum")
         if name == "abs":
             return f"jnp.abs({ints[0]})"
         if name == "clamp":
@@ -788,12 +788,14 @@ class Lowering:
             return f"{builtins.BUILTINS[name].jax}({args[0]})"
         raise AssertionError(name)
 
-    def _min_max(self, fn: str, ints: list[str]) -> str:
-        """`min`/`max` of several values as nested binary `fn` calls, bound to a temporary
-        every `CHAIN_SPLIT` calls (no generated line holds a deep nest)."""
-        code = ints[0]
-        for k, x in enumerate(ints[1:], start=1):
-            code = f"{fn}({code}, {x})"
+    def _chain(self, terms: list[str], fn: str | None = None) -> str:
+        """Fold the code strings `terms` left to right into nested binary `fn(a, b)` calls
+        (`(a + b)` when `fn` is None), bound to a temporary every `CHAIN_SPLIT` terms, so that
+        no generated line holds a deep nest: `min`/`max` builtins, small unrolled reductions
+        and in-order float sums (the interpreter's order of additions) all fold this way."""
+        code = terms[0]
+        for k, t in enumerate(terms[1:], start=1):
+            code = f"{fn}({code}, {t})" if fn else f"({code} + {t})"
             if k % CHAIN_SPLIT == 0:
                 code = self.bind(code)
         return code
@@ -892,12 +894,7 @@ class Lowering:
         right, as the interpreter does) or a body that draws (its draws in index order)."""
         terms = self.unrolled(e.var, e.lo, e.hi, e.body)
         if float_sum:
-            code = "jnp.float32(0.0)"
-            for k, t in enumerate(terms, start=1):
-                code = f"({code} + {t})"
-                if k % CHAIN_SPLIT == 0:
-                    code = self.bind(code)
-            return code
+            return self._chain(["jnp.float32(0.0)", *terms])
         if isinstance(e.body.type, ir.IntT):
             terms = [self.int32(e.body, t) for t in terms]
         stacked = "jnp.stack([" + ", ".join(terms) + "])"
@@ -914,10 +911,7 @@ class Lowering:
         else:
             terms = [f"_i32({t})" for t in terms]
             fn = {"sum": None, "count": None, "min": "jnp.minimum", "max": "jnp.maximum"}[e.op]
-        code = terms[0]
-        for t in terms[1:]:
-            code = f"{fn}({code}, {t})" if fn else f"({code} + {t})"
-        return code
+        return self._chain(terms, fn)
 
     def _unroll_small(self, e: ir.Reduce) -> bool:
         """Unroll a reduction of at most `SMALL_REDUCE_UNROLL` integer or bool terms inside
@@ -1500,7 +1494,7 @@ class Lowering:
             raise AssertionError("a prefix walk's body is one `if`")
         for i in range(s.lo, s.hi):
             key = self.declare(s.var, ir.IntT(lo=s.lo, hi=s.hi - 1))
-            self.emit(f"{lv(key)} = jnp.int32({i})")
+            self.emit(f"{lv(key)} = {i}")  # a Python int, as in the plain unrolled `for`
             guard = self.fresh("_g")
             self.emit(f"{guard} = {self.ex(body.cond)}")
             self.predicated(body.then, guard)  # the loop's one `if` (no `else`: `prefix_loops`)
