@@ -31,7 +31,8 @@ SPECS = Path(__file__).resolve().parent / "specs"
 # Uno for 4, solitaire Yacht)
 NAMES = ["loops", "tails", "arrays", "stakes", "lasting", "reveal", "leduc", "slide2048", "hex5", "blackjack",
          "mastermind", "liars_dice", "dots_boxes", "kuhn", "goofspiel", "pig", "keydoor",
-         "crazy8", "yahtzee", "pendulum", "uno4", "yacht1", "match_narrow", "kalah", "whist4", "mines"]
+         "crazy8", "yahtzee", "pendulum", "uno4", "yacht1", "match_narrow", "kalah", "whist4", "mines",
+         "builtin_names"]
 
 
 @pytest.fixture(scope="module")
