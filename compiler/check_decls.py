@@ -23,7 +23,6 @@ from envc.compiler.diagnostics import Span, did_you_mean
 from envc.dsl import ast
 
 
-
 def builtin_function_names(simultaneous: bool) -> tuple[str, ...]:
     """Every name a `fn`, `proc` or `hole` may not take (E0101): the whole built-ins table
     (`compiler/builtins.py`: functions, methods such as `contains`, `old` of `ensures`), the
