@@ -1305,7 +1305,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             if fd is None:
                 self.fail("E0103", f"record `{t.name}` has no field `{e.name}`", e.name_span, "unknown field",
                           help=did_you_mean(e.name, [f.name for f in rec.fields]) or _fields_help(rec))
-            return ir.GetField(base=value, name=e.name, type=fd.type, span=e.span)
+            return self.narrowed_path(ir.GetField(base=value, name=e.name, type=fd.type, span=e.span), ctx)
         if isinstance(t, ir.RowT):
             table = self.tables[t.table]
             col = next((c for c in table.columns if c.name == e.name), None)
@@ -1314,7 +1314,8 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             if col is None:
                 self.fail("E0103", f"table `{t.table}` has no column `{e.name}`", e.name_span, "unknown column",
                           help=did_you_mean(e.name, [c.name for c in table.columns]))
-            return ir.TableGet(table=t.table, column=e.name, row=value, type=col.type, span=e.span)
+            return self.narrowed_path(ir.TableGet(table=t.table, column=e.name, row=value, type=col.type,
+                                                  span=e.span), ctx)
         self.fail("E0103", f"`{t}` has no field `{e.name}`", e.name_span,
                   help="list methods are called: `xs.contains(x)`; the length is `len(xs)`" if isinstance(t, ir.ListT) else None)
 
@@ -1350,7 +1351,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         base = self.expr(e.base, ctx, peek or private_slot)
         index = self.expr(e.index, ctx)
         t = self.check_index(base.type, index, e)
-        return ir.GetIndex(base=base, index=index, type=t, span=e.span)
+        return self.narrowed_path(ir.GetIndex(base=base, index=index, type=t, span=e.span), ctx)
 
     def _param_slot(self, e: ast.Index, ctx: Ctx) -> int | None:
         """In a `fn`, `f[p]` with `f` a `@private` field and `p` a parameter of the fn: the

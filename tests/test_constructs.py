@@ -32,7 +32,7 @@ SPECS = Path(__file__).resolve().parent / "specs"
 NAMES = ["loops", "tails", "arrays", "stakes", "lasting", "reveal", "leduc", "slide2048", "hex5", "blackjack",
          "mastermind", "liars_dice", "dots_boxes", "kuhn", "goofspiel", "pig", "keydoor",
          "crazy8", "yahtzee", "pendulum", "uno4", "yacht1", "match_narrow", "kalah", "whist4", "mines",
-         "builtin_names"]
+         "builtin_names", "path_narrowing"]
 
 
 @pytest.fixture(scope="module")
