@@ -494,7 +494,10 @@ def _print_report(m, report, backends: str, per_matchup: int | None, float_toler
     if not report.ok:
         out.print(f"FAILED: {len(report.divergences)} divergence(s), {len(report.faults)} fault(s)")
         raise typer.Exit(1)
-    out.print("ok: identical trajectories" + (f" (float32 within {float_tolerance})" if float_tolerance else ""))
+    faulted = f", {len(report.spec_faults)} ending in the same runtime fault on every backend" \
+        if report.spec_faults else ""
+    out.print("ok: identical trajectories" + (f" (float32 within {float_tolerance})" if float_tolerance else "")
+              + faulted)
 
 
 def _verify_backends(m, reference: str, names: list[str], episodes: int | None, seed: int, max_steps: int,

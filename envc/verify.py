@@ -822,7 +822,9 @@ def _rollouts(it, backend, batch: _Chunk, lanes: int, report: Report, tol: float
     divergence; level 2 is skipped). `joint=P`: the backend plays every P steps as one
     `step_joint` (a turn) and states are compared at turn starts only. Without `joint` only the
     lanes with an action left are stepped (a lane past its episode's end, live after an
-    interpreter fault or `max_steps`, could fault on the padding action)."""
+    interpreter fault or `max_steps`, could fault on the padding action). Known gap: `joint`
+    steps every lane with `step_joint` (the backends have no per-lane form), so there a lane
+    past its end may still fault on its padding and be reported."""
     runs, n = batch.runs, len(batch.runs)
     longest = int(batch.lengths.max())
     actions = np.zeros((longest, lanes), dtype=np.int32)

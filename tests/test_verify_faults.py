@@ -113,3 +113,17 @@ def test_an_init_fault_is_compared(module):
     assert (d.field, d.step, d.episode_seed, d.interpreter, d.backend) == ("fault", 0, 5, "faults.envspec:1:1: doctored",
                                                                           None)
     assert report.spec_faults == ["seed 5, init: faults.envspec:1:1: doctored"]
+
+
+def test_the_command_line_prints_the_spec_faults():
+    """`envc verify` on a spec whose episodes fault the same on every backend: ok (exit 0), each
+    fault printed as a `spec fault` with its seed, step and text, and counted on the ok line."""
+    from typer.testing import CliRunner
+
+    from envc.cli import app
+
+    out = CliRunner().invoke(app, ["verify", str(SPEC), "--targets", "python,flat", "--episodes", "6"])
+    assert out.exit_code == 0, out.output
+    assert "spec fault seed 0, step 1: faults.envspec:" in out.output
+    assert "ok: identical trajectories, 6 ending in the same runtime fault on every backend" in out.output
+    assert "Traceback" not in out.output
