@@ -191,6 +191,19 @@ def test_conditions_narrow_ranges():
     assert _errors(_game("    if n >= 0 {\n        n = n - 1\n        a[n] = 1\n    }")) != []
 
 
+def test_the_untyped_let_help_declares_a_range_that_checks():
+    """E0120's help for `pos = (pos + 1) % 14` after `let pos = 0` (tests/diagnostics/
+    E0120_untyped_let_modulo): the range it declares, 0..13, is the tightest and enough: with it
+    the spec checks, unchanged otherwise; one less (0..12) is refused."""
+    text = (SPECS.parent / "diagnostics" / "E0120_untyped_let_modulo.envspec").read_text(encoding="utf-8")
+    with pytest.raises(DiagnosticError) as err:
+        _source(text)
+    [d] = err.value.diagnostics
+    assert d.help is not None and "`let pos: int[0..13] = 0`" in d.help and "min(" not in d.help
+    assert _errors(text.replace("let pos = 0", "let pos: int[0..13] = 0")) == []
+    assert _errors(text.replace("let pos = 0", "let pos: int[0..12] = 0")) != []
+
+
 def test_narrowing_holds_until_the_first_assignment():
     """Order-aware narrowing: the condition's fact holds for the right side of the first
     assignment (`n = n - 1` reads n in 0..3), and stops there; a loop loses the facts about
