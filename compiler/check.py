@@ -699,14 +699,69 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         lo, hi = max(lo, ir.INT32_MIN), min(hi, ir.INT32_MAX)
         rhs = self.source_text(s.value.span) if s.op == "=" else \
             f"{place.name} {'+' if s.op == '+=' else '-'} {self.source_text(s.value.span)}"
+        notes = [f"`{place.name}` was declared by `let {place.name} = {self.source_text(let.value.span)}` "
+                 f"without a type, so its range is that of its first value, {init.lo}..{init.hi}"]
+        closed = self.let_closed_range(s, place, init, ir.IntT(lo=lo, hi=hi), ctx)
+        if closed is not None:  # the value stays in a range: declaring it is enough, no clamp
+            self.fail("E0120", f"value may overflow `{place.name}: {init}`", s.span, f"has range {new.lo}..{new.hi}",
+                      notes=notes, help=f"declare the range it needs, `let {place.name}: int[{closed.lo}..{closed.hi}] "
+                                        f"= {self.source_text(let.value.span)}`: `{rhs}` then stays in it")
         declared = ir.IntT(lo=new.lo + lo - init.lo, hi=new.hi + hi - init.hi)  # the value's range then
         keep = _clamp_fix(rhs, declared, ir.IntT(lo=lo, hi=hi))
         times = f" (the loops around it run {trips} times)" if trips > 1 else ""
         self.fail("E0120", f"value may overflow `{place.name}: {init}`", s.span, f"has range {new.lo}..{new.hi}",
-                  notes=[f"`{place.name}` was declared by `let {place.name} = {self.source_text(let.value.span)}` "
-                         f"without a type, so its range is that of its first value, {init.lo}..{init.hi}"],
+                  notes=notes,
                   help=f"declare the range it needs, `let {place.name}: int[{lo}..{hi}] = "
                        f"{self.source_text(let.value.span)}`{times}, and keep it there: `{place.name} = {keep}`")
+
+    def let_closed_range(self, s: ast.Assign, place: ir.Place, init: ir.IntT, reach: ir.IntT,
+                         ctx: Ctx) -> ir.IntT | None:
+        """The tightest range R the checker can show an untyped `let` local stays in: `init` in
+        R and the assigned value, checked with the local of range R, in R (then every
+        assignment keeps it there, however often it runs). None when there is none.
+
+        Narrowing from `reach` (the range the loops' trips can reach, `untyped_let_overflow`):
+        R = hull(init, value(R)) while the value checked under the new R stays in it, so
+        `pos = (pos + 1) % 14` after `let pos = 0` gets 0..13, not 0..48 (48 trips), and needs
+        no clamp. Sound (decision): each R kept is closed under the assignment, whatever the
+        trips. Conditions narrowing the local are ignored while the value is re-checked (their
+        ranges were computed for its first range); the value's own diagnostics are discarded."""
+        r = reach
+        if not self._closed_under(s, place, r, init, ctx):
+            return None
+        for _ in range(8):  # each round can only shrink r; a fixed point comes within a few
+            value = self._value_with(s, place, r, ctx)
+            if value is None:
+                break
+            smaller = ir.IntT(lo=min(init.lo, value.lo), hi=max(init.hi, value.hi))
+            if smaller == r or not self._closed_under(s, place, smaller, init, ctx):
+                break
+            r = smaller
+        return r
+
+    def _closed_under(self, s: ast.Assign, place: ir.Place, r: ir.IntT, init: ir.IntT, ctx: Ctx) -> bool:
+        """Whether `init` and the value of `s` (the local of range `r`) lie in `r`."""
+        value = self._value_with(s, place, r, ctx)
+        return value is not None and r.lo <= min(init.lo, value.lo) and max(init.hi, value.hi) <= r.hi
+
+    def _value_with(self, s: ast.Assign, place: ir.Place, r: ir.IntT, ctx: Ctx) -> ir.IntT | None:
+        """The range of the value `s` assigns when local `place.name` has range `r` (no facts
+        about it), or None when that value is no int or does not check; nothing is reported."""
+        scope = ctx.inferred[place.name][2]
+        saved, diags, narrow = scope[place.name], len(self.diags), ctx.narrow
+        key = ("local", place.name)
+        ctx.narrow = [{k: v for k, v in frame.items() if k != key} for frame in narrow]
+        scope[place.name] = r
+        try:
+            value = self.expr(s.value, ctx)
+            if s.op != "=":
+                value = self.binary("add" if s.op == "+=" else "sub", self.expr(s.target, ctx), value, s.span, s.span)
+        except (_Poison, DiagnosticError):
+            return None
+        finally:
+            scope[place.name], ctx.narrow = saved, narrow
+            del self.diags[diags:]
+        return value.type if isinstance(value.type, ir.IntT) else None
 
     def loop_bounds(self, lo_e: ast.Expr, hi_e: ast.Expr, inclusive: bool, span: Span, ctx: Ctx | None = None,
                     var: str = "i") -> tuple[int, int]:
@@ -1250,7 +1305,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             if fd is None:
                 self.fail("E0103", f"record `{t.name}` has no field `{e.name}`", e.name_span, "unknown field",
                           help=did_you_mean(e.name, [f.name for f in rec.fields]) or _fields_help(rec))
-            return ir.GetField(base=value, name=e.name, type=fd.type, span=e.span)
+            return self.narrowed_path(ir.GetField(base=value, name=e.name, type=fd.type, span=e.span), ctx)
         if isinstance(t, ir.RowT):
             table = self.tables[t.table]
             col = next((c for c in table.columns if c.name == e.name), None)
@@ -1259,7 +1314,8 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             if col is None:
                 self.fail("E0103", f"table `{t.table}` has no column `{e.name}`", e.name_span, "unknown column",
                           help=did_you_mean(e.name, [c.name for c in table.columns]))
-            return ir.TableGet(table=t.table, column=e.name, row=value, type=col.type, span=e.span)
+            return self.narrowed_path(ir.TableGet(table=t.table, column=e.name, row=value, type=col.type,
+                                                  span=e.span), ctx)
         self.fail("E0103", f"`{t}` has no field `{e.name}`", e.name_span,
                   help="list methods are called: `xs.contains(x)`; the length is `len(xs)`" if isinstance(t, ir.ListT) else None)
 
@@ -1295,7 +1351,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         base = self.expr(e.base, ctx, peek or private_slot)
         index = self.expr(e.index, ctx)
         t = self.check_index(base.type, index, e)
-        return ir.GetIndex(base=base, index=index, type=t, span=e.span)
+        return self.narrowed_path(ir.GetIndex(base=base, index=index, type=t, span=e.span), ctx)
 
     def _param_slot(self, e: ast.Index, ctx: Ctx) -> int | None:
         """In a `fn`, `f[p]` with `f` a `@private` field and `p` a parameter of the fn: the

@@ -17,11 +17,26 @@ from typing import Any
 
 import numpy as np
 
-from envc.compiler import ir
+from envc.compiler import builtins, ir
 from envc.compiler.check_base import CheckerPart, checker_module
 from envc.compiler.diagnostics import Span, did_you_mean
 from envc.dsl import ast
 
+
+def builtin_function_names(simultaneous: bool) -> tuple[str, ...]:
+    """Every name a `fn`, `proc` or `hole` may not take (E0101): the whole built-ins table
+    (`compiler/builtins.py`: functions, methods such as `contains`, `old` of `ensures`), the
+    checker's other built-ins (`revealed`, `legal`, `pow`, ...), the reducers, the effects, the
+    coins of a hole's checks, and a simultaneous spec's own (`commit`, ...).
+
+    Decision (probe of Minesweeper's `revealed` field): a built-in's name is refused for what is
+    called, never for a value. A state field, parameter or local named `revealed`, `len` or
+    `min` coexists with the built-in (a name is read, a built-in is called: the two never meet;
+    tests/specs/builtin_names.envspec has a field of each name on every backend), while a
+    function of that name would make `revealed(...)` ambiguous."""
+    m = checker_module()
+    return (tuple(builtins.BUILTINS) + m.REDUCERS + m.EFFECTS + m.BUILTIN_NAMES + m.COIN_BUILTINS
+            + (m.sim.RESERVED if simultaneous else ()))
 
 class DeclChecks(CheckerPart):
     """Mixin of `Checker`: see the module docstring."""
@@ -379,9 +394,11 @@ class DeclChecks(CheckerPart):
 
     def _signature(self, d) -> None:
         what = {ast.FnDecl: "fn", ast.ProcDecl: "proc", ast.HoleDecl: "hole"}[type(d)]
-        if d.name in checker_module().PURE_BUILTINS + checker_module().REDUCERS + checker_module().EFFECTS + checker_module().BUILTIN_NAMES + (checker_module().sim.RESERVED if self.sim_decl else ()):
+        if d.name in builtin_function_names(self.sim_decl is not None):
             self.err("E0101", f"`{d.name}` is a built-in and cannot be redefined", self.name_span(d.span, d.name),
-                     help="choose another name")
+                     f"a {what} named like a built-in function", help="choose another name",
+                     notes=["a state field, a parameter or a local may share a built-in's name (it is a value, "
+                            f"never called: `{d.name}(...)` stays the built-in), a `fn`, `proc` or `hole` may not"])
             return
         if not self.declare_global(d.name, d.span, what):
             return

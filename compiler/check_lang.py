@@ -125,6 +125,63 @@ def count_choose_sites(*modules: ast.Module | None) -> int:
     return sum(1 for m in modules if m is not None for n in _ast_nodes(m.decls) if _is_call_of(n, "choose"))
 
 
+def _killed(key: tuple, names: set[str], calls: bool) -> bool:
+    """Whether the fact of `key` stops holding after statements that assign `names` (and call
+    something that may change the state, `calls`): a local's or a field's when it is assigned,
+    a field's at a call too; a path's (`_path_key`) when any name it reads is, or at a call
+    when it reads state."""
+    if key[0] == "path":
+        return bool(key[2] & names) or (key[3] and calls)
+    return key[1] in names or (key[0] == "state" and calls)
+
+
+_PATH_OPS = ("add", "sub", "mul", "div", "mod")
+
+
+def _path_text(e: ir.Expr, scope_of, names: set[str], fields: set[str], top: bool = False,
+               consts: list | None = None) -> str | None:
+    """`_path_key`'s text of `e` (None when `e` is not pure); `names` gets the locals read,
+    `fields` the state fields, `consts` the array constants (named by id). `top`: `e` itself
+    must be a read (an index, a field, a table column), not a bare name or constant (those
+    have keys of their own, or none)."""
+    kept: list = consts if consts is not None else []
+
+    def sub(x: ir.Expr) -> str | None:
+        return _path_text(x, scope_of, names, fields, consts=kept)
+
+    if isinstance(e, ir.GetIndex):
+        base, index = sub(e.base), sub(e.index)
+        return None if base is None or index is None else f"{base}[{index}]"
+    if isinstance(e, ir.GetField):
+        base = sub(e.base)
+        return None if base is None else f"{base}.{e.name}"
+    if isinstance(e, ir.TableGet):
+        row = sub(e.row)
+        return None if row is None else f"{e.table}[{row}].{e.column}"
+    if top:
+        return None
+    if isinstance(e, ir.Binary) and e.op in _PATH_OPS:
+        left, right = sub(e.left), sub(e.right)
+        return None if left is None or right is None else f"({left} {e.op} {right})"
+    return _leaf_text(e, scope_of, names, fields, kept)
+
+
+def _leaf_text(e: ir.Expr, scope_of, names: set[str], fields: set[str], kept: list) -> str | None:
+    """`_path_text` of a local, a state field or a constant (None for anything else)."""
+    if isinstance(e, ir.Local):
+        names.add(e.name)
+        return f"{e.name}@{scope_of(e.name)}"
+    if isinstance(e, ir.StateGet):
+        fields.add(e.name)
+        return f"state.{e.name}"
+    if not isinstance(e, ir.Const):
+        return None
+    if not isinstance(e.value, list):
+        return f"const({e.value!r})"
+    kept.append(e.value)  # a named constant's array is one object wherever it is read
+    return f"const#{id(e.value)}"
+
+
 def _assigned_names(stmts: list[ast.Stmt], memo: dict[int, tuple[list, set[str], bool]]) -> tuple[set[str], bool]:
     """The root names a block assigns, declares or mutates (lists, `choose` targets), and
     whether it calls anything that may change the state (a statement call, or a `choose`: the
@@ -265,6 +322,7 @@ class LanguageChecks:
         self._generic_ok = False
         self._fresh = 0
         self._assigned_memo: dict[int, tuple[list, set[str], bool]] = {}
+        self._path_consts: dict[int, list] = {}  # `_path_key`: the arrays its keys name by id, kept alive
 
     def fresh_name(self, what: str) -> str:
         self._fresh += 1
@@ -1233,11 +1291,47 @@ class LanguageChecks:
         out[key] = (lo, hi, sid)
 
     def _subject(self, e: ir.Expr, ctx) -> tuple[tuple | None, int | None]:
+        """The key of the facts about `e` (and the scope id of a local): a local, a scalar state
+        field, or a pure path (`_path_key`)."""
         if isinstance(e, ir.Local):
             return ("local", e.name), self.scope_of(ctx, e.name)
         if isinstance(e, ir.StateGet):
             return ("state", e.name), None
-        return None, None
+        return self._path_key(e, ctx), None
+
+    def _path_key(self, e: ir.Expr, ctx) -> tuple | None:
+        """The facts' key of a pure read path (`NB[c][k]`, `s.hp`, `Card[c].cost`, indices
+        built of constants, locals, state fields and arithmetic), or None for anything else (a
+        call, a draw, a comprehension): `("path", text, names read, reads state)`, where `text`
+        is the path written with each local's scope (two reads are the same path exactly when
+        their texts are equal: verbatim, the same names in the same scopes).
+
+        Decision (probe of Minesweeper: `any(NB[c][k] != -1 and mine[NB[c][k]] for k in 0..8)`
+        was E0121): conditions narrow a repeated pure read as they narrow a local. Such a read
+        has one value until something it reads is assigned: `kill_facts` ends its facts at any
+        assignment of a name it reads (and, when it reads state, at a call). The backends need
+        nothing new: the narrowed read sits where the interpreter evaluates it only under the
+        condition (the right side of `and`, an `if` arm), as a narrowed local does (Rust
+        short-circuits, JAX indexes the untaken side without faulting and masks its value)."""
+        names: set[str] = set()  # the locals and fields read
+        fields: set[str] = set()
+        consts: list = []
+        text = _path_text(e, lambda n: self.scope_of(ctx, n), names, fields, top=True, consts=consts)
+        if text is None:
+            return None
+        # the arrays named by id in `text` live as long as the checker: an id is never reused
+        self._path_consts.update((id(c), c) for c in consts)
+        return ("path", text, frozenset(names | fields), bool(fields))
+
+    def narrowed_path(self, e: ir.Expr, ctx) -> ir.Expr:
+        """`e` (a read path the checker just built) with the range the facts in force give it."""
+        if not any(ctx.narrow) or not isinstance(e.type, ir.IntT):
+            return e
+        key = self._path_key(e, ctx)
+        if key is None:
+            return e
+        t = self.narrowed(ctx, key, e.type)
+        return e if t == e.type else e.model_copy(update={"type": t})
 
     def push_facts(self, ctx, facts: dict) -> None:
         """Narrow by `facts` until `pop_facts` (a copy: `kill_facts` removes what a statement
@@ -1258,7 +1352,7 @@ class LanguageChecks:
             return
         names, calls = _assigned_names(stmts, self._assigned_memo)
         for frame in ctx.narrow:
-            for key in [k for k in frame if k[1] in names or (k[0] == "state" and calls)]:
+            for key in [k for k in frame if _killed(k, names, calls)]:
                 del frame[key]
 
     def pop_facts(self, ctx) -> None:

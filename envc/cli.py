@@ -469,6 +469,11 @@ def _print_report(m, report, backends: str, per_matchup: int | None, float_toler
         err.print(Text.assemble(("fault", "red"), f" {fault}"))
     for d in report.divergences[:5]:
         err.print(d.render(), markup=False)
+    for fault in report.spec_faults[:5]:  # reproduced by every backend: a bug of the spec, not of a backend
+        err.print(Text.assemble(("spec fault", "yellow"), f" {fault}"))
+    if len(report.spec_faults) > 5:
+        err.print(f"... {len(report.spec_faults)} episodes ended in a runtime fault of the spec, each reproduced "
+                  "by every backend", markup=False)
     tried = f", {report.seeds_tried} seeds tried" if per_matchup is not None else ""
     out.print(f"{m.name}: {report.episodes} episodes, {report.steps} steps, {report.invariant_checks} invariant checks "
               f"(level 1), {report.level2_transitions} injected transitions (level 2), backends: {backends}{tried} "
@@ -485,11 +490,14 @@ def _print_report(m, report, backends: str, per_matchup: int | None, float_toler
         if short:
             err.print(f"note: {len(short)} match-up(s) got fewer than {per_matchup} verified episodes in "
                       f"{report.seeds_tried} seeds: raise --episodes (the most seeds to try), unless `init` never "
-                      "deals them (an episode that faulted takes its slot but is not counted)")
+                      "deals them (an episode that faulted on the interpreter counts, its fault compared like a state)")
     if not report.ok:
         out.print(f"FAILED: {len(report.divergences)} divergence(s), {len(report.faults)} fault(s)")
         raise typer.Exit(1)
-    out.print("ok: identical trajectories" + (f" (float32 within {float_tolerance})" if float_tolerance else ""))
+    faulted = f", {len(report.spec_faults)} ending in the same runtime fault on every backend" \
+        if report.spec_faults else ""
+    out.print("ok: identical trajectories" + (f" (float32 within {float_tolerance})" if float_tolerance else "")
+              + faulted)
 
 
 def _verify_backends(m, reference: str, names: list[str], episodes: int | None, seed: int, max_steps: int,

@@ -27,6 +27,14 @@ Integers, booleans and the RNG words must be bit-identical; float32 fields equal
 `float_tolerance` (0 by default), as `|a - b| <= tol * max(1, |a|, |b|)`. On a divergence the report names the first step, the
 field path, both values and the actions that reproduce it.
 
+Runtime faults are compared like any other field (README, "Runtime faults"): when the
+interpreter faults (`init`, or the action after step t), every backend must fault at the same
+step with the same text (`file.envspec:LINE:COL: message`); a backend that faults where the
+interpreter does not, does not fault where it does, or says something else is a divergence of
+field `fault` (`None`: no fault). An episode whose fault every backend reproduces is verified:
+it counts among the episodes and its fault is listed in `Report.spec_faults` (a bug of the
+spec, which `envc verify` prints, but not a difference between backends).
+
 Scale (`verify`'s `chunk` and `per_matchup`): episodes are played in chunks of `chunk`; a
 chunk's reached states are kept only as arrays (`states_to_arrays`, one array per leaf with
 a leading step axis, far smaller than interpreter states), replayed by every backend as one
@@ -325,13 +333,18 @@ class Divergence:
     actions: list[int]
     action_names: list[str]
     reference: str = "interpreter"  # what `interpreter` holds: `envc.cross_check` compares two backends
+    # `field` "fault": `interpreter` / `backend` hold the fault's text, None for no fault; `step`
+    # is the state the faulting step would have made (t + 1), and `actions` end with its action
 
     def render(self) -> str:
         ref = "the interpreter" if self.reference == "interpreter" else f"`{self.reference}`"
+        ours, theirs = repr(self.interpreter), repr(self.backend)
+        if self.field == "fault":  # a fault's text as the backend prints it; None: it did not fault
+            ours, theirs = (repr(x) if x is not None else "no fault" for x in (self.interpreter, self.backend))
         head = (f"divergence (level {self.level}) between {ref} and `{self.target}`\n"
                 f"  seed {self.episode_seed}, first at step {self.step}, field `{self.field}`\n"
-                f"  {self.reference}: {self.interpreter!r}\n"
-                f"  {self.target}: {self.backend!r}\n")
+                f"  {self.reference}: {ours}\n"
+                f"  {self.target}: {theirs}\n")
         if not self.actions:
             return head + f"  reproduce: init(seed={self.episode_seed}) (the initial states differ: no action)"
         shown = ", ".join(self.action_names[-12:])
@@ -354,6 +367,7 @@ class Report:
     invariant_checks: int = 0
     divergences: list[Divergence] = field(default_factory=list)
     faults: list[str] = field(default_factory=list)
+    spec_faults: list[str] = field(default_factory=list)  # the interpreter's faults, reproduced by every backend
     per_matchup_counts: dict[tuple[int, ...], int] = field(default_factory=dict)
     seeds_tried: int = 0
 
@@ -365,8 +379,10 @@ class Report:
 # ------------------------------------------------------------------ the run
 
 def _episode(it: Interpreter, s: State, seed: int, policy: np.random.Generator, max_steps: int,
-             report: Report) -> tuple[list[State], list[int]]:
-    """Play from the initial state `s` of `seed` (level 1 on the interpreter)."""
+             report: Report) -> tuple[list[State], list[int], tuple[int, str] | None]:
+    """Play from the initial state `s` of `seed` (level 1 on the interpreter): the reached
+    states, the actions that reached them, and the runtime fault that ended the episode, if any
+    (the action that faulted, not in the actions, and `str` of the `SpecRuntimeError`)."""
     states: list[State] = [s]
     actions: list[int] = []
     while not (s.terminated or s.truncated) and len(actions) < max_steps:
@@ -376,7 +392,10 @@ def _episode(it: Interpreter, s: State, seed: int, policy: np.random.Generator, 
                                  f"(actions {actions})")
             break
         a = int(policy.choice(legal))
-        s = it.step(s, a)
+        try:
+            s = it.step(s, a)
+        except SpecRuntimeError as err:
+            return states, actions, (a, str(err))
         actions.append(a)
         states.append(s)
         bad = it.invariant_violations(s)
@@ -385,7 +404,7 @@ def _episode(it: Interpreter, s: State, seed: int, policy: np.random.Generator, 
             report.faults.append(f"seed {seed}, step {len(actions)}: invariant(s) {', '.join(bad)} broken "
                                  f"(actions {actions})")
             break
-    return states, actions
+    return states, actions, None
 
 
 @dataclass
@@ -397,6 +416,7 @@ class _Run:
     paths: list[str]
     leaves: list[np.ndarray]
     live: np.ndarray  # bool per reached state: neither terminated nor truncated
+    fault: tuple[int, str] | None = None  # the interpreter's fault after the last state: (action, text)
 
 
 class _Chunk:
@@ -497,23 +517,21 @@ def verify(module: ir.Module, targets: list[str], episodes: int = 100, seed: int
         try:
             s0 = it.init(s_seed)
         except SpecRuntimeError as err:
-            report.faults.append(f"seed {s_seed}: runtime fault: {err}")
+            _init_fault(checks, s_seed, str(err), report)
             continue
         key = label_values(module, s0.fields)
         if not _admit(key, filled, short, per_matchup):
             continue
-        try:
-            states, actions = _episode(it, s0, s_seed, policy, max_steps, report)
-        except SpecRuntimeError as err:
-            report.faults.append(f"seed {s_seed}: runtime fault: {err}")
-            continue
+        states, actions, fault = _episode(it, s0, s_seed, policy, max_steps, report)
         report.episodes += 1
         report.steps += len(actions)
         counts[key] = counts.get(key, 0) + 1
         if convert is not None:
             pairs = _leaves(convert.stack(states))
             chunks.add(_Run(s_seed, actions, [p for p, _ in pairs], [a for _, a in pairs],
-                            np.array([not (s.terminated or s.truncated) for s in states], dtype=bool)))
+                            np.array([not (s.terminated or s.truncated) for s in states], dtype=bool), fault))
+        if fault is not None:
+            report.spec_faults.append(_spec_fault(s_seed, len(actions), fault[1]))
         del states
         if progress:
             progress(1)
@@ -521,6 +539,24 @@ def verify(module: ir.Module, targets: list[str], episodes: int = 100, seed: int
     chunks.flush()
     report.per_matchup_counts = dict(sorted(counts.items()))
     return report
+
+
+def _spec_fault(seed: int, t: int, text: str) -> str:
+    """A `Report.spec_faults` line: the interpreter's fault of `seed` at the step after state t."""
+    where = "init" if t < 0 else f"step {t + 1}"
+    return f"seed {seed}, {where}: {text}"
+
+
+def _init_fault(checks: list[_BackendCheck], seed: int, text: str, report: Report) -> None:
+    """The interpreter's `init(seed)` faulted with `text`: each live backend's `init` must fault
+    the same (a `fault` divergence at step 0 otherwise); the fault is a spec fault either way."""
+    report.spec_faults.append(_spec_fault(seed, -1, text))
+    for c in checks:
+        if c.dead:
+            continue
+        theirs = c.ensure_backend().init_fault(seed)
+        if theirs != text:
+            report.divergences.append(Divergence(3, c.name, seed, 0, "fault", text, theirs, [], []))
 
 
 def _check_verify_arguments(module: ir.Module, targets: list[str], chunk: int, per_matchup: int | None,
@@ -609,26 +645,33 @@ class _BackendCheck:
         self.level2_done = False  # level 2 found a divergence
         self.first = False  # the first backend also checks hidden information on the sampled states
 
+    def ensure_backend(self) -> _JaxBackend | _FlatBackend | _RustBackend:
+        """The backend, made on first use (JAX: its JIT compiles on the first batch)."""
+        if self.backend is not None:
+            return self.backend
+        if self.phase and self.name == "jax":
+            self.phase("jax: compiling (JIT) and replaying the first chunk")
+        if self.name == "jax":
+            self.backend = _JaxBackend(self.env or load_jax(self.module))
+        elif self.name == "flat":
+            self.backend = _FlatBackend(self.module)
+        else:
+            self.backend = _RustBackend(self.env or load_rust(self.module))
+        return self.backend
+
     def run_chunk(self, batch: _Chunk) -> None:
         k, self.k = self.k, self.k + 1
         if self.dead:
             return
-        first = self.backend is None
-        if first:
-            if self.phase and self.name == "jax":
-                self.phase("jax: compiling (JIT) and replaying the first chunk")
-            if self.name == "jax":
-                self.backend = _JaxBackend(self.env or load_jax(self.module))
-            elif self.name == "flat":
-                self.backend = _FlatBackend(self.module)
-            else:
-                self.backend = _RustBackend(self.env or load_rust(self.module))
-        ok = _rollouts(self.it, self.backend, batch, self.lanes, self.report, self.tol, self.joint)
+        first = k == 0
+        backend = self.ensure_backend()
+        found = _rollouts(self.it, backend, batch, self.lanes, self.report, self.tol, self.joint)
         if first and self.phase:
             self.phase("episodes")
-        if not ok:
+        if found is None:
             self.dead = True
             return
+        _final_faults(self.module, self.it, backend, batch, found, self.report)
         s, n = self.samples, self.planned_chunks
         quota = s * (k + 1) // n - s * k // n if k < n else 0
         if quota > 0 and not self.level2_done:
@@ -667,6 +710,38 @@ class _JaxBackend:
         self._fetch()
         return self._fault(self.state)
 
+    def step_lanes(self, actions: np.ndarray, lanes: np.ndarray) -> tuple[int, str] | None:
+        """Step every lane (one batch shape, one compile); the first of `lanes` (int[k], the
+        lanes still replaying) whose `_fault` is set: (lane, text without `env I: `), or None.
+        Lanes past their episode's end step too, but their faults are not theirs to report."""
+        self.state = self._step(self.state, self.jax.numpy.asarray(actions))
+        self._fetch()
+        return self._lane_fault(lanes)
+
+    def _lane_fault(self, lanes: np.ndarray) -> tuple[int, str] | None:
+        """The first of `lanes` whose `_fault` is set, with its text (`fault_message` of that row)."""
+        fault = self.host_fault()
+        if fault is None:
+            return None
+        hit = lanes[fault[lanes, 0] != 0]
+        if not len(hit):
+            return None
+        j = int(hit[0])
+        return j, self.env.fault_message(_FaultRow(fault[j]))
+
+    def host_fault(self) -> np.ndarray | None:
+        """`State._fault` of the batch on the host (int32[lanes, 3]), None without fault sites."""
+        fault = getattr(self.state, "_fault", None)
+        return None if fault is None else np.asarray(self.jax.device_get(fault))
+
+    def init_fault(self, seed: int) -> str | None:
+        """The fault JAX's `init_from_seed(seed)` records (its text), or None."""
+        if not hasattr(self, "_init_one"):
+            from envc.jax_cache import cached_jit
+
+            self._init_one = cached_jit(self.env.init_from_seed, env=self.env)
+        return self._fault(self._init_one(self.jax.numpy.uint32(seed & 0xFFFFFFFF)))
+
     def step_joint(self, actions: np.ndarray) -> str | None:
         if not hasattr(self, "_step_joint"):
             from envc.jax_cache import cached_jit
@@ -702,9 +777,16 @@ class _JaxBackend:
         state = self._step_one(from_arrays(self.env, arrays), action)
         fault = self._fault(state)
         if fault is not None:
-            return f"runtime fault the interpreter does not raise: {fault}"
+            return fault
         theirs = jax_state_arrays(state)
         return {k: theirs[k] for k in arrays}
+
+
+@dataclass
+class _FaultRow:
+    """One environment's `_fault` row, for the generated `fault_message` (which reads `._fault`)."""
+
+    _fault: np.ndarray
 
 
 def _flagged(backend, batch: _Chunk, active: np.ndarray, t: int, tol: float) -> np.ndarray:
@@ -732,11 +814,17 @@ def lanes_differ(xs: list[np.ndarray], ys: list[np.ndarray], tol: float) -> np.n
     return bad
 
 
-def _rollouts(it, backend, batch: _Chunk, lanes: int, report: Report, tol: float, joint: int | None = None) -> bool:
+def _rollouts(it, backend, batch: _Chunk, lanes: int, report: Report, tol: float,
+              joint: int | None = None) -> np.ndarray | None:
     """Level 3 (with level 1 on the backend): replay every episode's actions of the chunk in one
-    batch of `lanes` environments and compare each reached state. Returns False when the
-    backend faulted (level 2 is skipped). `joint=P`: the backend plays every P steps as one
-    `step_joint` (a turn) and states are compared at turn starts only."""
+    batch of `lanes` environments and compare each reached state. Returns which runs diverged
+    (bool[runs]), or None when the backend faulted where the interpreter does not (a `fault`
+    divergence; level 2 is skipped). `joint=P`: the backend plays every P steps as one
+    `step_joint` (a turn) and states are compared at turn starts only. Without `joint` only the
+    lanes with an action left are stepped (a lane past its episode's end, live after an
+    interpreter fault or `max_steps`, could fault on the padding action). Known gap: `joint`
+    steps every lane with `step_joint` (the backends have no per-lane form), so there a lane
+    past its end may still fault on its padding and be reported."""
     runs, n = batch.runs, len(batch.runs)
     longest = int(batch.lengths.max())
     actions = np.zeros((longest, lanes), dtype=np.int32)
@@ -756,11 +844,42 @@ def _rollouts(it, backend, batch: _Chunk, lanes: int, report: Report, tol: float
             _compare_lanes(it, backend, batch, active, t, report, tol, found)
         if t == longest:
             break
-        fault = _step_lanes(backend, actions[t], joint, pending)
+        if joint is None:
+            fault = backend.step_lanes(actions[t], np.flatnonzero(t < batch.lengths))
+        else:
+            fault = _step_joint_lanes(backend, actions[t], joint, pending, t)
         if fault is not None:
-            report.faults.append(f"{backend.name}, step {t}: runtime fault the interpreter does not raise: {fault}")
-            return False
-    return True
+            _unexpected_fault(it, backend.name, batch, fault, t, report)
+            return None
+    return found
+
+
+def _unexpected_fault(it, name: str, batch: _Chunk, fault: tuple[int, str], t: int, report: Report) -> None:
+    """The backend faulted in lane j at step t (the action after state t), where the
+    interpreter played on: a `fault` divergence (a padding lane's reports its run 0's seed)."""
+    j, text = fault
+    run = batch.runs[j if j < len(batch.runs) else 0]
+    acts = run.actions[: t + 1]
+    report.divergences.append(Divergence(3, name, run.seed, t + 1, "fault", None, text, acts,
+                                         [it.actions.format(a) for a in acts]))
+
+
+def _final_faults(module, it, backend, batch: _Chunk, found: np.ndarray, report: Report) -> None:
+    """Every run of the chunk that ended in an interpreter fault (and did not diverge before):
+    its last state injected into the backend, stepped with the faulting action, must fault with
+    the same text (a `fault` divergence otherwise, at the step the fault would have made)."""
+    for j, run in enumerate(batch.runs):
+        if run.fault is None or found[j]:
+            continue
+        action, text = run.fault
+        t = len(run.actions)
+        theirs = backend.transition(batch.state(j, t), action)
+        theirs_text = theirs if isinstance(theirs, str) else None
+        if theirs_text == text:
+            continue
+        acts = run.actions + [action]
+        report.divergences.append(Divergence(3, backend.name, run.seed, t + 1, "fault", text, theirs_text, acts,
+                                             [it.actions.format(a) for a in acts]))
 
 
 def _compare_lanes(it, backend, batch: _Chunk, active: np.ndarray, t: int, report: Report, tol: float,
@@ -783,17 +902,22 @@ def _compare_lanes(it, backend, batch: _Chunk, active: np.ndarray, t: int, repor
                                                  _py(diff[2]), acts[:t], [it.actions.format(a) for a in acts[:t]]))
 
 
-def _step_lanes(backend, actions_t: np.ndarray, joint: int | None, pending: list[np.ndarray]) -> Any:
-    """Step every lane of the backend with `actions_t` (int32[lanes]); `joint=P`: gather P steps'
-    actions in `pending`, then play them as one `step_joint`. The backend's fault, or None."""
-    if joint is None:
-        return backend.step(actions_t)
+def _step_joint_lanes(backend, actions_t: np.ndarray, joint: int, pending: list[np.ndarray],
+                      t: int) -> tuple[int, str] | None:
+    """Gather P = `joint` steps' actions (int32[lanes] each) in `pending`, then play them as one
+    `step_joint` of every lane. The backend's fault as (lane, text), or None; the lane is 0 when
+    the backend does not say (the interpreter's own `flat`)."""
     pending.append(actions_t)
     if len(pending) < joint:
         return None
     fault = backend.step_joint(np.stack(pending, axis=1))
     pending.clear()
-    return fault
+    if fault is None:
+        return None
+    try:
+        return _env_prefixed(fault)
+    except ValueError:
+        return 0, fault
 
 
 def _level2(module, it, backend, batch: _Chunk, report, tol, samples: int, rng: np.random.Generator,
@@ -842,16 +966,11 @@ def _inject(module, it, backend, st: State, run: _Run, t: int, report: Report, t
         legal = [a for a in range(kind.offset, kind.offset + kind.size) if st.legal_action_mask[a]]
         for a in legal[:4]:
             try:
-                ours = to_arrays(module, it.step(st, a))
+                ours: dict | str = to_arrays(module, it.step(st, a))
             except SpecRuntimeError as err:
-                report.faults.append(f"seed {s_seed}, step {t}, action {it.actions.format(a)}: {err}")
-                continue
+                ours = str(err)
             theirs = backend.transition(injected, a)
-            if isinstance(theirs, str):
-                report.faults.append(f"{backend.name}, seed {s_seed}, step {t}, action "
-                                     f"{it.actions.format(a)}: {theirs}")
-                continue
-            diff = first_difference(ours, theirs, tol)
+            diff = _transition_difference(ours, theirs, tol)
             report.level2_transitions += 1
             if diff is not None:
                 history = list(acts[:t]) + [a]
@@ -859,6 +978,16 @@ def _inject(module, it, backend, st: State, run: _Run, t: int, report: Report, t
                                                      _py(diff[2]), history, [it.actions.format(x) for x in history]))
                 return True
     return False
+
+
+def _transition_difference(ours: dict | str, theirs: dict | str, tol: float) -> tuple[str, Any, Any] | None:
+    """`first_difference` of two next states, where either may be a fault's text instead: two
+    faults must have the same text, and a fault against a state is a `fault` difference."""
+    if isinstance(ours, str) or isinstance(theirs, str):
+        if ours == theirs:
+            return None
+        return ("fault", ours if isinstance(ours, str) else None, theirs if isinstance(theirs, str) else None)
+    return first_difference(ours, theirs, tol)
 
 
 def _py(v: Any) -> Any:
@@ -922,6 +1051,24 @@ class _FlatBackend:
     def step(self, actions: np.ndarray) -> str | None:
         try:
             self.states = [self.it.step(s, int(a)) for s, a in zip(self.states, actions)]
+        except SpecRuntimeError as err:
+            return str(err)
+        return None
+
+    def step_lanes(self, actions: np.ndarray, lanes: np.ndarray) -> tuple[int, str] | None:
+        """Step only `lanes` (the lanes still replaying); the first that faults: (lane, text)."""
+        for j in lanes:
+            j = int(j)
+            try:
+                self.states[j] = self.it.step(self.states[j], int(actions[j]))
+            except SpecRuntimeError as err:
+                return j, str(err)
+        return None
+
+    def init_fault(self, seed: int) -> str | None:
+        """The text of the fault `init(seed)` raises, or None."""
+        try:
+            self.it.init(seed)
         except SpecRuntimeError as err:
             return str(err)
         return None
@@ -991,6 +1138,23 @@ class _RustBackend:
             return str(err)
         return None
 
+    def step_lanes(self, actions: np.ndarray, lanes: np.ndarray) -> tuple[int, str] | None:
+        """Step only `lanes` (`step_envs`, in order); the first that faults: (lane, its text
+        without the `env I: ` the package prefixes)."""
+        try:
+            self.env.step_envs(lanes.astype(np.int64), actions[lanes])
+        except self.native.SpecRuntimeError as err:
+            return _env_prefixed(str(err))
+        return None
+
+    def init_fault(self, seed: int) -> str | None:
+        """The text of the fault the package's `reset_seeds([seed])` raises, or None."""
+        try:
+            self.single.reset_seeds(np.array([seed & 0xFFFFFFFF], dtype=np.uint32))
+        except self.native.SpecRuntimeError as err:
+            return _env_prefixed(str(err))[1]
+        return None
+
     def batch(self, keys, lanes: np.ndarray) -> list[tuple[str, np.ndarray]]:
         # stacked from `get_state` (what level 3 compares), not `get_states`
         per_env = [_leaves(self.env.get_state(int(j))) for j in lanes]
@@ -1010,8 +1174,16 @@ class _RustBackend:
         try:
             self.single.step(np.array([action], dtype=np.int32))
         except self.native.SpecRuntimeError as err:
-            return str(err)
+            return _env_prefixed(str(err))[1]
         return self.single.get_state(0)
+
+
+def _env_prefixed(text: str) -> tuple[int, str]:
+    """(I, rest) of the Rust package's fault text `env I: rest` (lib.rs's `fault_to_py`)."""
+    head, sep, rest = text.partition(": ")
+    if not sep or not head.startswith("env ") or not head[4:].isdigit():
+        raise ValueError(f"not a Rust fault text (`env I: ...`): {text!r}")
+    return int(head[4:]), rest
 
 
 # ------------------------------------------------------------------ level 4: policy transfer

@@ -31,7 +31,8 @@ SPECS = Path(__file__).resolve().parent / "specs"
 # Uno for 4, solitaire Yacht)
 NAMES = ["loops", "tails", "arrays", "stakes", "lasting", "reveal", "leduc", "slide2048", "hex5", "blackjack",
          "mastermind", "liars_dice", "dots_boxes", "kuhn", "goofspiel", "pig", "keydoor",
-         "crazy8", "yahtzee", "pendulum", "uno4", "yacht1", "match_narrow", "kalah", "whist4", "mines"]
+         "crazy8", "yahtzee", "pendulum", "uno4", "yacht1", "match_narrow", "kalah", "whist4", "mines",
+         "builtin_names", "path_narrowing"]
 
 
 @pytest.fixture(scope="module")
@@ -188,6 +189,19 @@ def test_conditions_narrow_ranges():
     assert _errors(_game("    if n < 0 {\n        x = 1\n    } else {\n        a[n] = 1\n    }")) == []
     # a block that changes `n` is not narrowed by the condition
     assert _errors(_game("    if n >= 0 {\n        n = n - 1\n        a[n] = 1\n    }")) != []
+
+
+def test_the_untyped_let_help_declares_a_range_that_checks():
+    """E0120's help for `pos = (pos + 1) % 14` after `let pos = 0` (tests/diagnostics/
+    E0120_untyped_let_modulo): the range it declares, 0..13, is the tightest and enough: with it
+    the spec checks, unchanged otherwise; one less (0..12) is refused."""
+    text = (SPECS.parent / "diagnostics" / "E0120_untyped_let_modulo.envspec").read_text(encoding="utf-8")
+    with pytest.raises(DiagnosticError) as err:
+        _source(text)
+    [d] = err.value.diagnostics
+    assert d.help is not None and "`let pos: int[0..13] = 0`" in d.help and "min(" not in d.help
+    assert _errors(text.replace("let pos = 0", "let pos: int[0..13] = 0")) == []
+    assert _errors(text.replace("let pos = 0", "let pos: int[0..12] = 0")) != []
 
 
 def test_narrowing_holds_until_the_first_assignment():

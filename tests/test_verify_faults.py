@@ -1,0 +1,129 @@
+"""`envc verify` compares runtime faults like any other field (envc/verify.py, README "Runtime
+faults"): where the interpreter faults, every backend must fault at the same step with the same
+text, and a backend that faults elsewhere, not at all, or with other text is a `fault`
+divergence with the step and the actions that reproduce it.
+
+tests/specs/faults.envspec faults in most random episodes (one action per kind of fault), so
+a verify of it across the backends checks the faults of many episodes; the divergence tests
+feed verify's comparisons doctored trajectories (the product is not broken)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import envc.verify as verify_mod
+from envc.compiler.check import load
+from envc.compiler.interp import Interpreter
+from envc.verify import Report, verify
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "tests" / "specs" / "faults.envspec"
+
+
+@pytest.fixture(scope="module")
+def module():
+    return load(str(SPEC))
+
+
+def _faulted_run(module, seed: int = 0) -> verify_mod._Run:
+    """The interpreter's run of `seed` under verify's random policy, ending in a fault."""
+    it = Interpreter(module)
+    states, actions, fault = verify_mod._episode(it, it.init(seed), seed, np.random.default_rng(seed), 50,
+                                                 Report(targets=[]))
+    assert fault is not None, "faults.envspec's random play faults within a few steps"
+    pairs = verify_mod._leaves(verify_mod._state_converter(module).stack(states))
+    return verify_mod._Run(seed, actions, [p for p, _ in pairs], [a for _, a in pairs],
+                           np.array([not (s.terminated or s.truncated) for s in states]), fault)
+
+
+def _check(module, targets: list[str], jax_env=None) -> Report:
+    report = verify(module, targets, episodes=24, seed=0, level2_samples=20, jax_env=jax_env)
+    assert report.ok, [d.render() for d in report.divergences] + report.faults
+    assert report.episodes == 24 and report.level2_transitions > 0
+    faulted = [line for line in report.spec_faults if "faults.envspec:" in line]
+    assert len(faulted) == len(report.spec_faults) >= 12, report.spec_faults  # most episodes fault
+    return report
+
+
+def test_faults_agree_on_flat_and_jax(module):
+    from envc.verify import load_jax
+
+    _check(module, ["python", "flat", "jax"], jax_env=load_jax(module))
+
+
+@pytest.mark.slow
+def test_faults_agree_on_rust(module):
+    _check(module, ["python", "rust"])
+
+
+def test_a_fault_with_other_text_is_a_divergence(module):
+    """The interpreter's recorded fault doctored: the backend's true fault no longer matches."""
+    run = _faulted_run(module)
+    action, text = run.fault
+    doctored = dataclasses.replace(run, fault=(action, text + " (doctored)"))
+    report = Report(targets=["flat"])
+    verify_mod._final_faults(module, Interpreter(module), verify_mod._FlatBackend(module), verify_mod._Chunk([doctored]),
+                             np.zeros(1, dtype=bool), report)
+    [d] = report.divergences
+    t = len(run.actions)
+    assert (d.field, d.step, d.episode_seed, d.interpreter, d.backend) == ("fault", t + 1, 0, text + " (doctored)", text)
+    assert d.actions == run.actions + [action]
+    assert f"first at step {t + 1}, field `fault`" in d.render() and repr(text) in d.render()
+
+
+def test_a_missing_fault_and_an_unexpected_one_are_divergences(module):
+    """A fault recorded after a step that does not fault, and a trajectory that plays on past
+    the step where the backend faults (the interpreter's fault erased): both reported."""
+    run = _faulted_run(module, seed=1)  # faults at its third action (this policy draw)
+    action, text = run.fault
+    it = Interpreter(module)
+    # the action before the fault did not fault: claiming it did is a missing fault on the backend
+    shortened = dataclasses.replace(run, actions=run.actions[:-1],
+                                    leaves=[x[:-1] for x in run.leaves], live=run.live[:-1],
+                                    fault=(run.actions[-1], text))
+    assert len(run.actions) == 2
+    report = Report(targets=["flat"])
+    verify_mod._final_faults(module, it, verify_mod._FlatBackend(module), verify_mod._Chunk([shortened]),
+                             np.zeros(1, dtype=bool), report)
+    [d] = report.divergences
+    assert (d.field, d.interpreter, d.backend, d.step) == ("fault", text, None, len(run.actions))
+    assert "flat: no fault" in d.render()
+    # the faulting action kept as a played step (its state a copy of the last): the backend faults there
+    played_on = dataclasses.replace(run, actions=run.actions + [action],
+                                    leaves=[np.concatenate([x, x[-1:]]) for x in run.leaves],
+                                    live=np.concatenate([run.live, run.live[-1:]]), fault=None)
+    report = Report(targets=["flat"])
+    found = verify_mod._rollouts(it, verify_mod._FlatBackend(module), verify_mod._Chunk([played_on]), 1, report, 0.0)
+    assert found is None  # the backend faulted: it is not run on
+    [d] = report.divergences
+    assert (d.field, d.interpreter, d.backend, d.step) == ("fault", None, text, len(run.actions) + 1)
+    assert d.actions == run.actions + [action] and "interpreter: no fault" in d.render()
+
+
+def test_an_init_fault_is_compared(module):
+    """`init` faulting on the interpreter: a backend whose `init` does not is a divergence at step 0."""
+    report = Report(targets=["flat"])
+    check = verify_mod._BackendCheck("flat", module, Interpreter(module), report, 0.0, 0, 1, 1, 0, None)
+    verify_mod._init_fault([check], 5, "faults.envspec:1:1: doctored", report)
+    [d] = report.divergences
+    assert (d.field, d.step, d.episode_seed, d.interpreter, d.backend) == ("fault", 0, 5, "faults.envspec:1:1: doctored",
+                                                                          None)
+    assert report.spec_faults == ["seed 5, init: faults.envspec:1:1: doctored"]
+
+
+def test_the_command_line_prints_the_spec_faults():
+    """`envc verify` on a spec whose episodes fault the same on every backend: ok (exit 0), each
+    fault printed as a `spec fault` with its seed, step and text, and counted on the ok line."""
+    from typer.testing import CliRunner
+
+    from envc.cli import app
+
+    out = CliRunner().invoke(app, ["verify", str(SPEC), "--targets", "python,flat", "--episodes", "6"])
+    assert out.exit_code == 0, out.output
+    assert "spec fault seed 0, step 1: faults.envspec:" in out.output
+    assert "ok: identical trajectories, 6 ending in the same runtime fault on every backend" in out.output
+    assert "Traceback" not in out.output
