@@ -504,7 +504,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
     # ------------------------------------------------------------ statements
     def block(self, stmts: list[ast.Stmt], ctx: Ctx) -> list[ir.Stmt]:
         """Check a block's statements in order. After a guard clause (an `if` without `else`
-        whose arms all `return`), the rest of the block is narrowed by its conditions being
+        whose arms all `return` or end in `fail("why")`), the rest of the block is narrowed by its conditions being
         false (`if r < 0 or r >= H { return 1 }` then `GRID[r * W]`), as `if_stmt` found them."""
         ctx.scopes.append({})
         out = []
@@ -660,7 +660,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             result = self._if_arm(s.orelse, None, before, dead, saved, ctx) or []
         if any(c is None for c in conds):
             return []
-        if s.orelse is None and all(_always_returns(body) for _, body in s.branches):
+        if s.orelse is None and all(_always_returns(body, faults=True) for _, body in s.branches):
             ctx.exit_facts = before  # a guard clause: the rest of the block runs where every condition failed
         return _if_chain(arms, result, s.span)
 
@@ -2035,16 +2035,23 @@ def _place_text(e: ast.Expr) -> str:
     return "..."
 
 
-def _always_returns(body: list[ast.Stmt]) -> bool:
+def _always_returns(body: list[ast.Stmt], faults: bool = False) -> bool:
+    """Whether every path through `body` ends in a `return` (with `faults`: or in `fail("why")`,
+    which ends the step, so that `if i == -1 { fail("why") }` is a guard clause for narrowing;
+    a missing `return` stays an error there, as the backends need a value on every path)."""
     if not body:
         return False
     last = body[-1]
     if isinstance(last, ast.Return):
         return True
+    if faults and isinstance(last, ast.ExprStmt) and isinstance(last.expr, ast.Call) \
+            and isinstance(last.expr.func, ast.Name) and last.expr.func.name == "fail":
+        return True
     if isinstance(last, ast.If):
-        return last.orelse is not None and all(_always_returns(b) for _, b in last.branches) and _always_returns(last.orelse)
+        return last.orelse is not None and all(_always_returns(b, faults) for _, b in last.branches) \
+            and _always_returns(last.orelse, faults)
     if isinstance(last, ast.Match):
-        return bool(last.arms) and all(_always_returns(a.body) for a in last.arms)
+        return bool(last.arms) and all(_always_returns(a.body, faults) for a in last.arms)
     return False
 
 

@@ -244,6 +244,21 @@ def test_a_guard_clause_narrows_the_rest_of_its_block():
     assert it.step(it.init(0), 0).x == 7
 
 
+def test_a_guard_clause_that_fails_narrows_the_rest_of_its_block():
+    """`if n == -1 { fail("why") }` ends the step where n is -1 (a fault), so the rest of the
+    block reads `a[n]` with n in 0..3, as after a `return` (probe5's Battleship: `let i =
+    random.pick(...) else -1`, which E0111's help now suggests, then the guard); an arm that
+    may fall through narrows nothing, and a `fn` must still `return` on every path (E0142)."""
+    assert _errors(_game('    if n == -1 {\n        fail("no slot")\n    }\n    a[n] = 1')) == []
+    assert _errors(_game('    if n == -1 {\n        if x == 1 {\n            fail("no")\n        }\n    }\n    a[n] = 1')) != []
+    fn = 'fn at(i: int[-1..3]) -> int[0..9] {\n    if i == -1 {\n        fail("off")\n    } else {\n        return a[i]\n    }\n}\n'
+    assert "E0142" in [e.split()[0] for e in _errors(_game("    x = at(n)", fn))]
+    m = _source(_game('    if n == -1 {\n        fail("no slot")\n    }\n    a[n] = 1'))
+    it = Interpreter(m)
+    with pytest.raises(SpecRuntimeError, match="no slot"):
+        it.step(it.init(0), 0)
+
+
 def test_a_comparison_of_a_sum_narrows_its_terms():
     """`a + b < R` narrows `a` to below `R - b` over b's static range (Pig's `when score[p] +
     total < GOAL` then `total = total + die`); `a - b < R` narrows `a` below `R + b`."""
