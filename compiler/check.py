@@ -999,8 +999,12 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
                 xs = xs if _plain_place(xs) else "xs"
                 last = f"`{xs}[max(len({xs}) - 1, 0)]`" if isinstance(t, ir.ListT) else f"`{xs}[{size - 1}]`"
                 fix = f"indices count from 0, never from the end: the last element is {last}"
+            notes = [f"valid indices are 0..{size - 1}"]
+            if "[" in text and len(text) <= 60 and re.fullmatch(r"[\w.\[\] ]+", text):  # a read of an array
+                notes.append(f"a condition narrows a local or a scalar state field, never a read such as `{text}`: "
+                             f"bind it first, `let n = {text}`, and test `n`")
             self.fail("E0121", f"index may be out of bounds for `{t}`", link.index.span,
-                      f"has range {lo}..{hi}", notes=[f"valid indices are 0..{size - 1}"], help=fix)
+                      f"has range {lo}..{hi}", notes=notes, help=fix)
         return t.elem
 
     # ------------------------------------------------------------ expressions
