@@ -1033,6 +1033,12 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         if node.name in self.tables:
             self.fail("E0110", f"`{node.name}` is a table, not a value", node.span,
                       help=f"use a row of it (a parameter of type `{node.name}`) or `{node.name}.rows`")
+        if self.sim_decl is not None:  # never suggest `current_player` where it does not exist
+            names = [n for n in names if n not in sim.HIDDEN_BUILTINS]
+            if node.name == sim.PLAYER:
+                self.fail("E0100", f"unknown name `{node.name}`", node.span, "only an action's guard and body have it",
+                          help="`player` is the player whose chosen action runs; in `resolve`, name each player: "
+                          f"`for p in 0..{self.num_players} {{ act(p) }}`")
         self.fail("E0100", f"unknown name `{node.name}`", node.span, "not found in this scope",
                   help=self._unknown_name_help(node.name, names))
 
@@ -1902,15 +1908,20 @@ def _length_bounds(e: ast.Expr) -> list[tuple[ast.Expr, ast.Expr]]:
 
 def _bool_test_help(op: str, a: ir.Expr, b: ir.Expr, left: str, right: str) -> str | None:
     """`flag == 0` (C's habit): test the bool itself, `not flag` (or `flag` for `== 1`,
-    `!= 0`), which reads better than converting it with `int(flag)`."""
+    `!= 0`), which reads better than converting it with `int(flag)`; and the mirror, `n ==
+    false`: test the integer against 0 (`n == 0`; a generic `n != 0` would invert it)."""
     if op not in ("eq", "ne"):
         return None
-    for flag, other, text in ((a, b, left), (b, a, right)):
+    for flag, other, text, other_text in ((a, b, left, right), (b, a, right, left)):
         if isinstance(flag.type, ir.BoolT) and isinstance(other, ir.Const) and other.value in (0, 1) \
                 and isinstance(other.type, ir.IntT):
             holds = (other.value == 1) == (op == "eq")
             x = text if _plain_place(text) else f"({text})"
             return f"test the bool itself: `{x if holds else 'not ' + x}`"
+        if isinstance(flag, ir.Const) and isinstance(flag.type, ir.BoolT) and isinstance(other.type, ir.IntT):
+            # `n == false` (probe5): the integer is tested for 0, `n == 0`, not `n != 0`
+            holds = bool(flag.value) == (op == "eq")
+            return f"an integer is not a bool: test it against 0, `{other_text} {'!=' if holds else '=='} 0`"
     return None
 
 
