@@ -455,9 +455,12 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         # the body runs only where the guard held (`illegal_action lose|error`): its ranges
         # narrow the body's reads as an `if` would (`kill_facts` ends them), but for
         # `step_count`, which the step counts before the body runs (compiler/interp.py `step`)
-        if guard is not None and self.illegal_action != "pgx" and self.sim_decl is None:
+        # In a simultaneous spec the body runs at `resolve`, after other players' actions may have
+        # changed the state: only the facts about its parameters, fixed at the commit, still hold.
+        if guard is not None and self.illegal_action != "pgx":
             facts = self.facts(guard, True, ctx)
-            self.push_facts(ctx, {k: v for k, v in facts.items() if k != ("state", "step_count")})
+            self.push_facts(ctx, {k: v for k, v in facts.items() if k != ("state", "step_count")
+                                  and (self.sim_decl is None or k[0] == "local")})
         body = self.block(d.body, ctx)
         return ir.ActionDef(name=d.name, params=params, guard=guard, body=body, span=d.span)
 

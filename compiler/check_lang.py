@@ -37,7 +37,8 @@ expansion means on the reference interpreter):
   inside `if x < 3 { ... }`, the right side of `x < 3 and ...`,
   the branches of `if ... then ... else ...`, the body of `while x < 3` and the body of an
   action whose `when` guard says `x < 3` (not under `illegal_action pgx`, which runs an illegal
-  action's body, nor in a simultaneous spec, whose bodies run after every commit), a read of
+  action's body; in a simultaneous spec, whose bodies run after every commit, only for the
+  action's parameters), a read of
   local `x` (or of a scalar state field, never `step_count` from a guard) has the narrowed
   range until the first statement that may assign it (for a state field: or call a
   procedure, or `choose`; not an effect or a list method: `_may_change_fields`); each arm of
