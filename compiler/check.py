@@ -455,9 +455,12 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         # the body runs only where the guard held (`illegal_action lose|error`): its ranges
         # narrow the body's reads as an `if` would (`kill_facts` ends them), but for
         # `step_count`, which the step counts before the body runs (compiler/interp.py `step`)
-        if guard is not None and self.illegal_action != "pgx" and self.sim_decl is None:
+        # In a simultaneous spec the body runs at `resolve`, after other players' actions may have
+        # changed the state: only the facts about its parameters, fixed at the commit, still hold.
+        if guard is not None and self.illegal_action != "pgx":
             facts = self.facts(guard, True, ctx)
-            self.push_facts(ctx, {k: v for k, v in facts.items() if k != ("state", "step_count")})
+            self.push_facts(ctx, {k: v for k, v in facts.items() if k != ("state", "step_count")
+                                  and (self.sim_decl is None or k[0] == "local")})
         body = self.block(d.body, ctx)
         return ir.ActionDef(name=d.name, params=params, guard=guard, body=body, span=d.span)
 
@@ -504,7 +507,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
     # ------------------------------------------------------------ statements
     def block(self, stmts: list[ast.Stmt], ctx: Ctx) -> list[ir.Stmt]:
         """Check a block's statements in order. After a guard clause (an `if` without `else`
-        whose arms all `return`), the rest of the block is narrowed by its conditions being
+        whose arms all `return` or end in `fail("why")`), the rest of the block is narrowed by its conditions being
         false (`if r < 0 or r >= H { return 1 }` then `GRID[r * W]`), as `if_stmt` found them."""
         ctx.scopes.append({})
         out = []
@@ -660,7 +663,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             result = self._if_arm(s.orelse, None, before, dead, saved, ctx) or []
         if any(c is None for c in conds):
             return []
-        if s.orelse is None and all(_always_returns(body) for _, body in s.branches):
+        if s.orelse is None and all(_always_returns(body, faults=True) for _, body in s.branches):
             ctx.exit_facts = before  # a guard clause: the rest of the block runs where every condition failed
         return _if_chain(arms, result, s.span)
 
@@ -1084,6 +1087,12 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         if node.name in self.tables:
             self.fail("E0110", f"`{node.name}` is a table, not a value", node.span,
                       help=f"use a row of it (a parameter of type `{node.name}`) or `{node.name}.rows`")
+        if self.sim_decl is not None:  # never suggest `current_player` where it does not exist
+            names = [n for n in names if n not in sim.HIDDEN_BUILTINS]
+            if node.name == sim.PLAYER:
+                self.fail("E0100", f"unknown name `{node.name}`", node.span, "only an action's guard and body have it",
+                          help="`player` is the player whose chosen action runs; in `resolve`, name each player: "
+                          f"`for p in 0..{self.num_players} {{ act(p) }}`")
         self.fail("E0100", f"unknown name `{node.name}`", node.span, "not found in this scope",
                   help=self._unknown_name_help(node.name, names))
 
@@ -1954,15 +1963,20 @@ def _length_bounds(e: ast.Expr) -> list[tuple[ast.Expr, ast.Expr]]:
 
 def _bool_test_help(op: str, a: ir.Expr, b: ir.Expr, left: str, right: str) -> str | None:
     """`flag == 0` (C's habit): test the bool itself, `not flag` (or `flag` for `== 1`,
-    `!= 0`), which reads better than converting it with `int(flag)`."""
+    `!= 0`), which reads better than converting it with `int(flag)`; and the mirror, `n ==
+    false`: test the integer against 0 (`n == 0`; a generic `n != 0` would invert it)."""
     if op not in ("eq", "ne"):
         return None
-    for flag, other, text in ((a, b, left), (b, a, right)):
+    for flag, other, text, other_text in ((a, b, left, right), (b, a, right, left)):
         if isinstance(flag.type, ir.BoolT) and isinstance(other, ir.Const) and other.value in (0, 1) \
                 and isinstance(other.type, ir.IntT):
             holds = (other.value == 1) == (op == "eq")
             x = text if _plain_place(text) else f"({text})"
             return f"test the bool itself: `{x if holds else 'not ' + x}`"
+        if isinstance(flag, ir.Const) and isinstance(flag.type, ir.BoolT) and isinstance(other.type, ir.IntT):
+            # `n == false` (probe5): the integer is tested for 0, `n == 0`, not `n != 0`
+            holds = bool(flag.value) == (op == "eq")
+            return f"an integer is not a bool: test it against 0, `{other_text} {'!=' if holds else '=='} 0`"
     return None
 
 
@@ -2091,16 +2105,23 @@ def _place_text(e: ast.Expr) -> str:
     return "..."
 
 
-def _always_returns(body: list[ast.Stmt]) -> bool:
+def _always_returns(body: list[ast.Stmt], faults: bool = False) -> bool:
+    """Whether every path through `body` ends in a `return` (with `faults`: or in `fail("why")`,
+    which ends the step, so that `if i == -1 { fail("why") }` is a guard clause for narrowing;
+    a missing `return` stays an error there, as the backends need a value on every path)."""
     if not body:
         return False
     last = body[-1]
     if isinstance(last, ast.Return):
         return True
+    if faults and isinstance(last, ast.ExprStmt) and isinstance(last.expr, ast.Call) \
+            and isinstance(last.expr.func, ast.Name) and last.expr.func.name == "fail":
+        return True
     if isinstance(last, ast.If):
-        return last.orelse is not None and all(_always_returns(b) for _, b in last.branches) and _always_returns(last.orelse)
+        return last.orelse is not None and all(_always_returns(b, faults) for _, b in last.branches) \
+            and _always_returns(last.orelse, faults)
     if isinstance(last, ast.Match):
-        return bool(last.arms) and all(_always_returns(a.body) for a in last.arms)
+        return bool(last.arms) and all(_always_returns(a.body, faults) for a in last.arms)
     return False
 
 

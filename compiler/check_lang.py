@@ -37,12 +37,13 @@ expansion means on the reference interpreter):
   inside `if x < 3 { ... }`, the right side of `x < 3 and ...`,
   the branches of `if ... then ... else ...`, the body of `while x < 3` and the body of an
   action whose `when` guard says `x < 3` (not under `illegal_action pgx`, which runs an illegal
-  action's body, nor in a simultaneous spec, whose bodies run after every commit), a read of
+  action's body; in a simultaneous spec, whose bodies run after every commit, only for the
+  action's parameters), a read of
   local `x` (or of a scalar state field, never `step_count` from a guard) has the narrowed
   range until the first statement that may assign it (for a state field: or call a
   procedure, or `choose`; not an effect or a list method: `_may_change_fields`); each arm of
   an `if` or `match` starts from the facts before the statement (`start_arm`); after a guard
-  clause (an `if` without `else` whose arms all return) the rest of the block is narrowed by its
+  clause (an `if` without `else` whose arms all return or `fail`) the rest of the block is narrowed by its
   conditions being false (`block`); a loop's body loses the facts about what it assigns from its
   start (`kill_facts`). A block under a condition that folds to a constant `false` is
   dropped, and range errors in it are not reported.
@@ -759,9 +760,12 @@ class LanguageChecks:
         that does not draw."""
         if _is_call_of(orelse, "fail"):
             assert isinstance(orelse, ast.Call)
-            if kind != "choose" or len(orelse.args) != 1 or not isinstance(orelse.args[0].value, ast.StringLit):
-                self.fail("E0111", "`else fail(\"why\")` takes one string" if kind == "choose" else
-                          "`random.pick` falls back to a value", orelse.span)
+            if kind != "choose":  # a pick's `else` is a value the spec handles after the draw
+                self.fail("E0111", "`random.pick` cannot `fail`: its `else` is a value", orelse.span,
+                          "a value goes here", help="give an integer and test it after the draw: "
+                          "`let i = random.pick(...) else -1` then `if i == -1 { fail(\"why\") }`")
+            if len(orelse.args) != 1 or not isinstance(orelse.args[0].value, ast.StringLit):
+                self.fail("E0111", "`else fail(\"why\")` takes one string", orelse.span)
             return orelse.args[0].value.value, None
         other = self.expr(orelse, ctx)
         if not isinstance(other.type, ir.IntT):

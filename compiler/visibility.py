@@ -15,9 +15,11 @@ The legal-action mask is seen too (a trainer masks the policy with it), so `leak
 compares the mask of the player to move: a guard that reads what that player does not see
 (`when matches(face) < qty` over both players' dice) tells it through the mask. Decision:
 only the spec's own fields are redrawn for this (not the `_envc_` fields, which hold a
-paused effect's locals: the chooser's options legitimately depend on them), and only in
-turn-based specs (the rows of a simultaneous spec's mask mid-turn are no player's view); the
-checker does not enforce it statically. `envc verify` runs it on the states it
+paused effect's locals: the chooser's options legitimately depend on them). In a simultaneous
+spec, only at a turn's start (`current_player` 0 in the lowered game, no commit pending), and
+there every player's row of `legal_action_masks` (what each may choose this turn; mid-turn rows
+are no player's view): Oshi Zumo with `@private` coins and a guard on the other's coins leaked
+them unreported before (probe5). The checker does not enforce it statically. `envc verify` runs it on the states it
 samples (level 1), and `tests/test_hidden_information.py` on every spec.
 """
 
@@ -133,26 +135,48 @@ def leaks(it, state, rng: np.random.Generator, tries: int = 2) -> list[str]:
 
 
 def _mask_leaks(it, state, rng: np.random.Generator, tries: int) -> list[str]:
-    """Whether redrawing the spec fields that the player to move does not see changes its
-    legal-action mask (turn-based specs, live states): [] or one message."""
+    """Whether redrawing the spec fields that a player does not see changes its legal-action
+    mask (live states; turn-based: the player to move; simultaneous: every player, at a turn's
+    start): [] or one message per player whose mask leaks."""
     from envc.compiler.interp import SpecRuntimeError
+    from envc.compiler.passes.simultaneous import CHOICE
 
     module = it.module
-    own = [fd.name for fd in module.state if fd.visibility != "public" and not fd.name.startswith("_envc_")]
-    if not own or module.simultaneous is not None or state.fields["terminated"] or state.fields["truncated"]:
+    own = [fd.name for fd in module.state if fd.visibility != "public" and not fd.name.startswith("_envc_")
+           and fd.name != CHOICE]
+    joint = module.simultaneous is not None
+    if not own or state.fields["terminated"] or state.fields["truncated"]:
         return []
-    p = state.fields["current_player"]
-    try:
-        seen = it.legal_action_mask(state)
-    except SpecRuntimeError:
+    if joint and state.fields["current_player"] != 0:  # mid-turn: a commit is pending
         return []
+    players = range(module.num_players) if joint else [state.fields["current_player"]]
+
+    def mask(st, p: int) -> list[bool]:
+        return it.legal_action_masks(st)[p] if joint else it.legal_action_mask(st)
+
+    out = []
+    for p in players:
+        try:
+            seen = mask(state, p)
+        except SpecRuntimeError:
+            continue
+        out += _player_mask_leak(it, state, p, lambda st, p=p: mask(st, p), seen, own, rng, tries,
+                                 "" if joint else " (to move)")
+    return out
+
+
+def _player_mask_leak(it, state, p: int, mask: Callable, seen: list[bool], own: list[str],
+                      rng: np.random.Generator, tries: int, role: str) -> list[str]:
+    """[] or the message for player p's mask (`mask(state)`, `seen` on `state`), which must not
+    change when the fields `own` are redrawn where p does not see them."""
+    from envc.compiler.interp import SpecRuntimeError
 
     def changed(fields: set[str]) -> int | None:
         try:
-            mask = it.legal_action_mask(perturb(module, state, p, rng, fields))
+            other = mask(perturb(it.module, state, p, rng, fields))
         except SpecRuntimeError:  # a guard faults on a redrawn state: not a leak
             return None
-        return next((a for a, (x, y) in enumerate(zip(seen, mask)) if x != y), None)
+        return next((a for a, (x, y) in enumerate(zip(seen, other)) if x != y), None)
 
     for _ in range(tries):
         if changed(set(own)) is None:
@@ -160,9 +184,9 @@ def _mask_leaks(it, state, rng: np.random.Generator, tries: int) -> list[str]:
         for name in own:
             a = next((a for _ in range(4) if (a := changed({name})) is not None), None)
             if a is not None:
-                return [f"the legal-action mask of player {p} (to move) depends on `{name}`, which player {p} "
+                return [f"the legal-action mask of player {p}{role} depends on `{name}`, which player {p} "
                         f"does not see: whether {it.actions.format(a)} is legal changes with it (a guard reads it)"]
-        return [f"the legal-action mask of player {p} (to move) depends on what player {p} does not see"]
+        return [f"the legal-action mask of player {p}{role} depends on what player {p} does not see"]
     return []
 
 

@@ -32,7 +32,7 @@ SPECS = Path(__file__).resolve().parent / "specs"
 NAMES = ["loops", "tails", "arrays", "stakes", "lasting", "reveal", "leduc", "slide2048", "hex5", "blackjack",
          "mastermind", "liars_dice", "dots_boxes", "kuhn", "goofspiel", "pig", "keydoor",
          "crazy8", "yahtzee", "pendulum", "uno4", "yacht1", "match_narrow", "kalah", "whist4", "mines",
-         "builtin_names", "path_narrowing"]
+         "builtin_names", "path_narrowing", "checkers", "battleship", "oshi"]
 
 
 @pytest.fixture(scope="module")
@@ -256,6 +256,21 @@ def test_a_guard_clause_narrows_the_rest_of_its_block():
     assert _errors(_game("    x = at(n)", with_else)) != []
     it = Interpreter(_source(_game("    n = 2\n    a[2] = 7\n    x = max(at(n), at(-2))", fn.format(extra=""))))
     assert it.step(it.init(0), 0).x == 7
+
+
+def test_a_guard_clause_that_fails_narrows_the_rest_of_its_block():
+    """`if n == -1 { fail("why") }` ends the step where n is -1 (a fault), so the rest of the
+    block reads `a[n]` with n in 0..3, as after a `return` (probe5's Battleship: `let i =
+    random.pick(...) else -1`, which E0111's help now suggests, then the guard); an arm that
+    may fall through narrows nothing, and a `fn` must still `return` on every path (E0142)."""
+    assert _errors(_game('    if n == -1 {\n        fail("no slot")\n    }\n    a[n] = 1')) == []
+    assert _errors(_game('    if n == -1 {\n        if x == 1 {\n            fail("no")\n        }\n    }\n    a[n] = 1')) != []
+    fn = 'fn at(i: int[-1..3]) -> int[0..9] {\n    if i == -1 {\n        fail("off")\n    } else {\n        return a[i]\n    }\n}\n'
+    assert "E0142" in [e.split()[0] for e in _errors(_game("    x = at(n)", fn))]
+    m = _source(_game('    if n == -1 {\n        fail("no slot")\n    }\n    a[n] = 1'))
+    it = Interpreter(m)
+    with pytest.raises(SpecRuntimeError, match="no slot"):
+        it.step(it.init(0), 0)
 
 
 def test_a_comparison_of_a_sum_narrows_its_terms():
@@ -708,3 +723,45 @@ def test_pendulum_steps_as_gymnax_does(modules):
             np.testing.assert_allclose([s.theta, s.theta_dot, s.rewards[0], *s.observation],
                                        [g2.theta, g2.theta_dot, r, *np.asarray(obs)], rtol=1e-5, atol=1e-5)
         assert s.truncated and not s.terminated
+
+
+# ------------------------------------------------------------------ probe5's games
+
+
+def test_checkers_captures_chain_and_crown(modules):
+    """tests/specs/checkers: with a capture on the board the mask offers only it (the man on
+    cell 3 may not step); the first jump keeps the turn and allows only the same piece's next
+    jump (`chain`); the second lands on the last row, crowns the man and passes the turn."""
+    it = Interpreter(modules["checkers"])
+    s = it.init(0)
+    owner = np.full(36, -1, dtype=np.asarray(s.owner).dtype)
+    owner[[6, 3]] = 0
+    owner[[13, 27, 29]] = 1
+    s.fields["owner"], s.fields["current_player"] = owner, 0
+    it._finish(s)
+
+    def legal(st):  # (kind, from, dir): 36 cells x 4 directions per kind, `step` first
+        return [(("step", "jump")[a // 144], a % 144 // 4, a % 4) for a in range(288) if st.legal_action_mask[a]]
+
+    assert legal(s) == [("jump", 6, 3)]
+    s = it.step(s, 144 + 6 * 4 + 3)
+    assert (s.current_player, s.chain, legal(s)) == (0, 20, [("jump", 20, 3)])
+    s = it.step(s, 144 + 20 * 4 + 3)
+    assert (s.current_player, s.chain, bool(s.king[34])) == (1, -1, True)
+    assert [c for c in range(36) if s.owner[c] != -1] == [3, 29, 34]
+    assert legal(s) == [("step", 29, 0)]
+
+
+def test_oshi_bids_stay_private_until_resolve(modules):
+    """tests/specs/oshi: after player 0 commits its bid, player 1 (to move) observes and may bid
+    exactly as at the turn's start whatever the bid; once both committed, both bids and the
+    coins left are public and the wrestler moved toward the lower bidder's edge."""
+    it = Interpreter(modules["oshi"])
+    s = it.init(0)
+    after = {bid: it.step(s, bid) for bid in (10, 40)}
+    for t in after.values():
+        assert t.current_player == 1
+        assert list(it.observe(t, 1)) == list(it.observe(s, 1)) == [50, 50, 3, 0, 0]
+        assert list(t.legal_action_mask) == list(after[10].legal_action_mask)
+    u = it.step(after[40], 5)
+    assert list(it.observe(u, 0)) == [10, 45, 4, 40, 5] and list(it.observe(u, 1)) == [45, 10, 4, 5, 40]

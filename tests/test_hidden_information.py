@@ -109,3 +109,29 @@ def test_a_guard_that_reads_hidden_dice_leaks_through_the_mask(tmp_path):
         assert bool(found) == leaking, found
         if leaking:
             assert "mask of player 1 (to move) depends on `dice`" in found[0] and "challenge()" in found[0]
+
+
+def test_a_simultaneous_guard_that_reads_the_other_players_secret_leaks(tmp_path):
+    """tests/specs/duel with the power-3 strike legal when the *other* player's private secret is
+    above 4: at a turn's start each player's row of `legal_action_masks` (what it may choose)
+    tells it about a slot it does not see. Simultaneous specs were left out of the mask check
+    until probe5 (Oshi Zumo with private coins and a guard on the other's coins passed
+    `envc verify`); the spec as written (its guard reads the player's own secret) does not leak."""
+    duel = ROOT / "tests" / "specs" / "duel.envspec"
+    text = duel.read_text(encoding="utf-8")
+    guard = "when power <= 2 or secret[player] > 4 {"
+    assert guard in text
+    leaky = tmp_path / "duel.envspec"
+    leaky.write_text(text.replace(guard, "when power <= 2 or secret[1 - player] > 4 {"), encoding="utf-8")
+    rng = np.random.default_rng(0)
+    for path, leaking in ((leaky, True), (duel, False)):
+        it = Interpreter(load(str(path)))
+        found = []
+        for seed in range(10):
+            s = it.init(seed)
+            found += leaks(it, s, rng)
+            mid = it.step(s, 0)  # player 0 committed: mid-turn rows are no player's view
+            assert mid.current_player == 1 and not [m for m in leaks(it, mid, rng) if "mask" in m]
+        assert bool(found) == leaking, found
+        if leaking:
+            assert any("mask of player 0 depends on `secret`" in m and "strike(power=3" in m for m in found), found

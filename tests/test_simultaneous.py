@@ -411,3 +411,54 @@ def test_rust_step_joint_never_plays_stale_cached_rows(duel, it):
     acts = [int(np.flatnonzero(r)[-1]) for r in it.legal_action_masks(a)]
     env.step_joint(np.array([acts], dtype=np.int32))
     assert first_difference(to_arrays(duel, it.step_joint(b, acts)), env.get_state(0)) is None
+
+
+SPEND = """env spend "both players spend at once"
+players 2
+simultaneous
+state {{
+    budget: int[0..9] = 9
+    left: int[0..9][2] = 9
+}}
+action spend(k: int[1..3]) when {guard} {{
+    {body}
+}}
+resolve {{
+    act(0)
+    act(1)
+    if left[0] == 0 {{ win(1) }} elif left[1] == 0 {{ win(0) }}
+}}
+observe(p) -> int[0..9][2] {{
+    return left
+}}
+"""
+
+
+def _spend_errors(tmp_path, guard: str, body: str) -> list[str]:
+    from envc.compiler.diagnostics import DiagnosticError
+
+    path = tmp_path / "spend.envspec"
+    path.write_text(SPEND.format(guard=guard, body=body), encoding="utf-8")
+    try:
+        load(str(path))
+    except DiagnosticError as e:
+        return [d.code for d in e.diagnostics]
+    return []
+
+
+def test_a_simultaneous_guard_narrows_the_parameters_only(tmp_path):
+    """A simultaneous action's body runs at `resolve`, after the other players' actions: a
+    guard's facts about the state (`budget >= k`) may no longer hold there and narrow nothing,
+    but its facts about the parameters (`k <= 2`), fixed at the commit, do (probe5: `let small:
+    int[0..2] = k` under `when k <= 2` was E0120). The interpreter agrees: `small` is `k`."""
+    small = "let small: int[0..2] = k\n    left[player] = max(left[player] - small - 5, 0)"
+    assert _spend_errors(tmp_path, "k <= 2", small) == []
+    assert _spend_errors(tmp_path, "k <= 3", small) == ["E0120"]
+    assert _spend_errors(tmp_path, "budget >= k", "budget = budget - k") == ["E0120"]
+    assert _spend_errors(tmp_path, "budget >= k", "budget = max(budget - k, 0)") == []
+    path = tmp_path / "spend.envspec"
+    path.write_text(SPEND.format(guard="k <= 2", body=small), encoding="utf-8")
+    it = Interpreter(load(str(path)))
+    s = it.step(it.step(it.init(0), it.actions.encode("spend", k=2)), it.actions.encode("spend", k=1))
+    assert list(s.left) == [2, 3]
+    assert not it.legal_action_masks(s)[0][it.actions.encode("spend", k=3)]
