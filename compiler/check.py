@@ -1181,7 +1181,8 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             self.bound_after_read(e)
         left = self.expr(e.left, ctx, peek)
         if op not in ("and", "or"):
-            return self.binary(op, left, self.expr(e.right, ctx, peek), e.span, e.op_span)
+            out = self.binary(op, left, self.expr(e.right, ctx, peek), e.span, e.op_span)
+            return self.narrowed_path(out, ctx, sums=True) if op in ("add", "sub") else out
         self.push_facts(ctx, self.facts(left, op == "and", ctx))  # the right side is read where the left one decided nothing
         try:
             right = self.expr(e.right, ctx, peek)
@@ -1420,6 +1421,9 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             return ir.Binary(op=op, left=a, right=b, type=ir.FLOAT, span=span)
         if not (isinstance(ta, ir.IntT) and isinstance(tb, ir.IntT)):
             hint = "convert the integer with `float(...)`" if ir.FLOAT in (ta, tb) else None
+            whole = _whole_float_literal(a, b)
+            if whole is not None:  # probe of Hanabi: `clues + 1.0` for an int field
+                hint = f"for integer arithmetic write `{whole}`, not `{whole}.0`; for float arithmetic {hint}"
             self.fail("E0110", f"cannot apply `{_OP_TEXT[op]}` to `{ta}` and `{tb}`", op_span, "incompatible operands",
                       help=hint)
         t = self.int32(_int_range(op, ta, tb, self, b.span), span)
@@ -2231,3 +2235,14 @@ def _if_chain(arms: list[tuple[ir.Expr | None, list[ir.Stmt]]], result: list[ir.
             continue
         result = [ir.If(cond=c, then=then, orelse=result, span=span)]
     return result
+
+
+def _whole_float_literal(a: ir.Expr, b: ir.Expr) -> int | None:
+    """The value of the float literal with a whole value (`1.0`) beside an integer operand of
+    `a op b`, or None: such a literal was most likely meant as the integer it names."""
+    for lit, other in ((a, b), (b, a)):
+        if not (isinstance(lit, ir.Const) and isinstance(lit.type, ir.FloatT) and isinstance(other.type, ir.IntT)):
+            continue
+        if float(lit.value).is_integer():
+            return int(lit.value)
+    return None

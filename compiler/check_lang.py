@@ -1260,11 +1260,18 @@ class LanguageChecks:
                 self._fact(subject.right, o, (other[0] - left.hi, other[1] - left.lo), ctx, out)
             else:
                 self._fact(subject.left, o, (other[0] + right.lo, other[1] + right.hi), ctx, out)
+            self._put_fact(self._path_key(subject, ctx, sums=True), None, subject.type, o, other, out)
             return
         key, sid = self._subject(subject, ctx)
-        if key is None or not isinstance(subject.type, ir.IntT):
+        self._put_fact(key, sid, subject.type, o, other, out)
+
+    @staticmethod
+    def _put_fact(key: tuple | None, sid: int | None, t: ir.Type, o: str, other: tuple[int, int], out: dict) -> None:
+        """Record in `out` that the value of `key` (of type `t`) stands in relation `o` to a
+        value in range `other`, intersected with what `out` already says of it."""
+        if key is None or not isinstance(t, ir.IntT):
             return
-        lo, hi = _narrowed(o, other, subject.type.lo, subject.type.hi)
+        lo, hi = _narrowed(o, other, t.lo, t.hi)
         prev = out.get(key)
         if prev is not None:
             lo, hi = max(lo, prev[0]), min(hi, prev[1])
@@ -1303,7 +1310,7 @@ class LanguageChecks:
             return ("state", e.name), None
         return self._path_key(e, ctx), None
 
-    def _path_key(self, e: ir.Expr, ctx) -> tuple | None:
+    def _path_key(self, e: ir.Expr, ctx, sums: bool = False) -> tuple | None:
         """The facts' key of a pure read path (`NB[c][k]`, `s.hp`, `Card[c].cost`, indices
         built of constants, locals, state fields and arithmetic), or None for anything else (a
         call, a draw, a comprehension): `("path", text, names read, reads state)`, where `text`
@@ -1316,22 +1323,30 @@ class LanguageChecks:
         assignment of a name it reads (and, when it reads state, at a call). The backends need
         nothing new: the narrowed read sits where the interpreter evaluates it only under the
         condition (the right side of `and`, an `if` arm), as a narrowed local does (Rust
-        short-circuits, JAX indexes the untaken side without faulting and masks its value)."""
+        short-circuits, JAX indexes the untaken side without faulting and masks its value).
+
+        `sums`: `e` may also be a sum or difference of such terms (`src + d`). Decision (probe of
+        Backgammon: after the guard clause `if src + d >= N { return ... }`, `open_for(p, src + d)`
+        was E0120, `src + d` having range 1..16): a condition on a sum narrows the sum itself
+        where it is written again verbatim, as well as each term by the other's range."""
+        if sums and not (isinstance(e, ir.Binary) and e.op in ("add", "sub")):
+            return None
         names: set[str] = set()  # the locals and fields read
         fields: set[str] = set()
         consts: list = []
-        text = _path_text(e, lambda n: self.scope_of(ctx, n), names, fields, top=True, consts=consts)
+        text = _path_text(e, lambda n: self.scope_of(ctx, n), names, fields, top=not sums, consts=consts)
         if text is None:
             return None
         # the arrays named by id in `text` live as long as the checker: an id is never reused
         self._path_consts.update((id(c), c) for c in consts)
         return ("path", text, frozenset(names | fields), bool(fields))
 
-    def narrowed_path(self, e: ir.Expr, ctx) -> ir.Expr:
-        """`e` (a read path the checker just built) with the range the facts in force give it."""
+    def narrowed_path(self, e: ir.Expr, ctx, sums: bool = False) -> ir.Expr:
+        """`e` (a read path the checker just built, or with `sums` a sum or difference) with
+        the range the facts in force give it."""
         if not any(ctx.narrow) or not isinstance(e.type, ir.IntT):
             return e
-        key = self._path_key(e, ctx)
+        key = self._path_key(e, ctx, sums)
         if key is None:
             return e
         t = self.narrowed(ctx, key, e.type)
