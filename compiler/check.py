@@ -1295,8 +1295,9 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             how = f"a player may see only its length, `len({e.name})`"
         else:
             how = (f"players never see `{e.name}`: observe public fields, drop `@hidden` if all may "
-                   "see it, or mark it `@reveal(flag)` (a public bool field of its shape) and observe "
-                   f"`revealed({e.name}..., fallback)`")
+                   "see it, or mark it `@reveal(flag)` (a public bool field of its shape; "
+                   "`@reveal_to(flag)`, with one more leading axis, the viewer, when each player sees "
+                   f"other cells) and observe `revealed({e.name}..., fallback)`")
         self.fail("E0170", f"`observe` reads `@{fd.visibility}` field `{e.name}`", e.span,
                   "hidden from players", help=how)
 
