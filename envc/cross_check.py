@@ -14,8 +14,15 @@ What is checked, per chunk of `chunk` episodes (one batch of lanes):
   `max_steps`; a divergence names the first step, the field path, both values and the actions;
 * level 1: the spec's invariants hold on every reached state of the reference (the states of
   the other backends are equal to it where they are compared, so their invariants hold too);
-* a runtime fault (the reference's `State._fault`, Rust's `SpecRuntimeError`) is reported,
-  and ends that chunk.
+* runtime faults are compared like any other field, as `envc.verify` does (README, "Runtime
+  faults"): after each step, the first lane still compared whose step faulted (JAX's
+  `State._fault`, Rust's `SpecRuntimeError`; `step_lanes` of `envc.verify`) must be the same
+  lane with the same text (`file.envspec:LINE:COL: message`) on every backend. A fault every
+  backend reproduces is a fault of the spec: its episode counts as checked and is listed in
+  `Report.spec_faults`; otherwise it is a divergence of field `fault` (`None`: no fault), at
+  the step the fault made, whose actions end with the faulting one. Either way the chunk ends
+  there (its other live lanes are not counted: a backend that faults may leave the lanes after
+  the faulting one unstepped).
 
 Level 2 (injected transitions) needs the interpreter and is not run: this is a complement to
 `verify`, whose runs against the interpreter stay the check of meaning.
@@ -48,6 +55,7 @@ from envc.verify import (
     _leaves,
     _py,
     _RustBackend,
+    _spec_fault,
     all_matchups,
     first_difference,
     lanes_differ,
@@ -233,17 +241,43 @@ def _lockstep(ref, checked: list, seeds: list[int], lanes: int, policy: np.rando
             return
         history[t] = _actions(ref_host, policy)
         report.steps += int(live.sum())
-        if not _step_all(ref, checked, ok, history[t], t, report):
+        if not _step_all(ref, [c for c in checked if ok[c.name]], np.flatnonzero(live), seeds, t, history, report,
+                         names):
             return
 
 
-def _step_all(ref, checked: list, ok: dict[str, bool], actions: np.ndarray, t: int, report: Report) -> bool:
-    """Step every backend with `actions`; False (the chunk ends) when one of them faults."""
-    faults = {b.name: b.step(actions) for b in (ref, *[c for c in checked if ok[c.name]])}
-    for name, fault in faults.items():
-        if fault is not None:
-            report.faults.append(f"{name}, step {t}: runtime fault: {fault}")
-    return not any(f is not None for f in faults.values())
+def _step_all(ref, checked: list, lanes: np.ndarray, seeds: list[int], t: int, history: np.ndarray, report: Report,
+              names: Callable[[int], str]) -> bool:
+    """Step the lanes `lanes` (int[k], those still compared) of `ref` and of every backend of
+    `checked` with the actions `history[t]`, and compare their faults (the module docstring's
+    rule). False (the chunk ends) when any of them faulted."""
+    ours = ref.step_lanes(history[t], lanes)
+    theirs = {b.name: b.step_lanes(history[t], lanes) for b in checked}
+    for name, fault in theirs.items():
+        diverged = fault_divergence(ref.name, name, ours, fault, seeds, t, history, names)
+        if diverged is not None:
+            report.divergences.append(diverged)
+    if ours is not None and all(f == ours for f in theirs.values()):
+        report.spec_faults.append(_spec_fault(seeds[ours[0]], t, ours[1]))
+        report.episodes += 1
+    return ours is None and all(f is None for f in theirs.values())
+
+
+def fault_divergence(reference: str, target: str, ours: tuple[int, str] | None, theirs: tuple[int, str] | None,
+                     seeds: list[int], t: int, history: np.ndarray, names: Callable[[int], str]) -> Divergence | None:
+    """The `fault` divergence of backend `target` from `reference` after step t, or None.
+
+    `ours`/`theirs`: each backend's first faulting lane and its text (`step_lanes`), None when
+    no lane faulted. They agree when equal; otherwise the divergence is at the lower of the two
+    lanes, each side's text there (None: that backend did not fault in that lane), at step
+    t + 1 with the actions `history[: t + 1]` of that lane (int32[steps, lanes])."""
+    if ours == theirs:
+        return None
+    j = min(f[0] for f in (ours, theirs) if f is not None)
+    texts = [f[1] if f is not None and f[0] == j else None for f in (ours, theirs)]
+    acts = [int(a) for a in history[: t + 1, j]]
+    return Divergence(3, target, seeds[j], t + 1, "fault", texts[0], texts[1], acts, [names(a) for a in acts],
+                      reference=reference)
 
 
 def _check_invariants(ref, active: np.ndarray, seeds: list[int], t: int, history: np.ndarray,
