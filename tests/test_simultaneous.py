@@ -478,7 +478,8 @@ def _faulting_duel(tmp_path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("targets", [["python", "flat"], ["python", "jax"]])
+@pytest.mark.parametrize("targets", [["python", "flat"], ["python", "jax"],
+                                     pytest.param(["python", "rust"], marks=pytest.mark.slow)])
 def test_verify_joint_ignores_padding_faults(tmp_path, targets):
     """`verify --joint` plays every lane's whole turns. An episode that ends in the
     interpreter's fault (at a turn's last commit) leaves its lane past its end, replaying the
