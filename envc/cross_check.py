@@ -271,9 +271,9 @@ def _lane_faults(b, actions: np.ndarray, lanes: np.ndarray) -> dict[int, str]:
     """Step the lanes `lanes` of backend `b` with `actions` (int32[lanes]): each of `lanes` whose
     step faulted -> the fault's text (`file.envspec:LINE:COL: message`)."""
     if isinstance(b, _JaxBackend):  # every lane steps; `_fault` holds each lane's
-        if b.step_lanes(actions, lanes) is None:
+        rows = b.host_fault() if b.step_lanes(actions, lanes) is not None else None
+        if rows is None:
             return {}
-        rows = b.host_fault()
         return {int(j): b.env.fault_message(_FaultRow(rows[j])) for j in lanes if rows[j, 0] != 0}
     faults: dict[int, str] = {}
     rest = lanes
