@@ -480,7 +480,9 @@ def verify(module: ir.Module, targets: list[str], episodes: int = 100, seed: int
     `joint` (simultaneous specs only): at level 3 the backends play each turn with one
     `step_joint` call (every player's action at once) instead of one `step` per commit, and
     the states are compared at the start of every turn (a turn is `num_players` steps of the
-    interpreter). Levels 1 and 2 are unchanged.
+    interpreter). Levels 1 and 2 are unchanged. Every lane plays every turn, but a backend's
+    fault counts only in a turn whose actions are all its run's (`_rollouts`): a lane past its
+    episode's end, which replays padding, is not reported for faulting on it.
 
     Raises:
         ValueError: an unknown target, or a `chunk` or `per_matchup` below 1.
