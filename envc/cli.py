@@ -773,7 +773,8 @@ def run(
 
     One row per match-up (the value of the spec's `@matchup` state fields at the end of an
     episode, e.g. `mewtwo-gardevoir vs pikachu-zapdos`; one row `all` without them): the
-    episodes, mean length, each player's win rate, draws and truncations; then steps per
+    episodes, mean length (in turns for a simultaneous spec, where each player's commit is a
+    step), each player's win rate, draws and truncations; then steps per
     second (SPS, loading and compiling excluded). `--target jax` also prints the JIT compile
     time, measured separately. Under the table: the best and worst entrants (decks) by score
     against the other entrants in both seats (wins + half the draws, / games; see
@@ -812,7 +813,15 @@ def _run_python(m, episodes: int, seed: int, max_steps: int, verbose: bool, repo
     import numpy as np
 
     from envc.compiler.interp import Interpreter
-    from envc.run_jax import Episodes, label_text, label_values, matchup_fields, outcome_code, outcome_field
+    from envc.run_jax import (
+        Episodes,
+        label_text,
+        label_values,
+        matchup_fields,
+        outcome_code,
+        outcome_field,
+        turn_field,
+    )
 
     it = Interpreter(m)
     policy = np.random.default_rng(seed)
@@ -822,6 +831,7 @@ def _run_python(m, episodes: int, seed: int, max_steps: int, verbose: bool, repo
     returns: list[list[float]] = []
     endings: list[int] = []
     ending = outcome_field(m)
+    turns = turn_field(m)  # a simultaneous spec's lengths are in turns (envc.run_jax.turn_field)
     steps = 0
     start = time.perf_counter()
     progress = Progress(TextColumn("[bold]playing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -831,14 +841,15 @@ def _run_python(m, episodes: int, seed: int, max_steps: int, verbose: bool, repo
         for ep in range(episodes):
             s, n, ret = _play_episode(it, seed + ep, max_steps, policy)
             steps += n
-            lengths.append(n)
+            lengths.append(int(s.fields[turns]) if turns is not None else n)
             codes.append(outcome_code(s.terminated, s.truncated, s.rewards, m.num_players))
             labels.append(label_values(m, s.fields))
             returns.append(list(ret))
             endings.append(int(s.fields[ending.name]) if ending is not None else 0)
             if verbose:
                 where = f"{label_text(m, labels[-1])}, " if matchup_fields(m) else ""
-                out.print(f"episode {ep}: seed {seed + ep}, {where}{n} steps, {_outcome_text(codes[-1])}, "
+                played = f"{n} steps" if turns is None else f"{lengths[-1]} turns ({n} steps)"
+                out.print(f"episode {ep}: seed {seed + ep}, {where}{played}, {_outcome_text(codes[-1])}, "
                           f"rewards {list(map(float, s.rewards))}")
             progress.advance(task)
     elapsed = time.perf_counter() - start
@@ -969,14 +980,15 @@ class _MatchupFiles:
 def _print_matchups(m, eps, title: str) -> list:
     """Print the per-match-up table (envc.run_jax.summarize; rates are fractions of the row's
     episodes) and return its rows."""
-    from envc.run_jax import summarize
+    from envc.run_jax import length_unit, summarize
 
     rows = summarize(m, eps)
     p = m.num_players
     table = Table(title=title)
     table.add_column("match-up")
     table.add_column("episodes", justify="right")
-    table.add_column("mean length", justify="right")
+    # a simultaneous spec's lengths are turns (P steps each): the column says so
+    table.add_column("mean length" if length_unit(m) == "steps" else "mean length (turns)", justify="right")
     if p > 1:
         for i in range(p):
             table.add_column(f"P{i} wins", justify="right")

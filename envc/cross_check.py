@@ -14,8 +14,14 @@ What is checked, per chunk of `chunk` episodes (one batch of lanes):
   `max_steps`; a divergence names the first step, the field path, both values and the actions;
 * level 1: the spec's invariants hold on every reached state of the reference (the states of
   the other backends are equal to it where they are compared, so their invariants hold too);
-* a runtime fault (the reference's `State._fault`, Rust's `SpecRuntimeError`) is reported,
-  and ends that chunk.
+* runtime faults are compared like any other field, as `envc.verify` does (README, "Runtime
+  faults"): after each step, the lanes still compared whose step faulted (JAX's
+  `State._fault`, Rust's `SpecRuntimeError`) must be the same lanes with the same text
+  (`file.envspec:LINE:COL: message`) on every backend. A fault every backend reproduces is a
+  fault of the spec: its episode ends there, counts as checked and is listed in
+  `Report.spec_faults`, and the chunk plays on. Otherwise the lowest lane where they differ
+  is a divergence of field `fault` (`None`: no fault), at the step the fault made, whose
+  actions end with the faulting one; that backend is compared no more in the chunk.
 
 Level 2 (injected transitions) needs the interpreter and is not run: this is a complement to
 `verify`, whose runs against the interpreter stay the check of meaning.
@@ -44,10 +50,12 @@ from envc.run_jax import label_values, matchup_fields
 from envc.verify import (
     Divergence,
     Report,
+    _FaultRow,
     _JaxBackend,
     _leaves,
     _py,
     _RustBackend,
+    _spec_fault,
     all_matchups,
     first_difference,
     lanes_differ,
@@ -233,17 +241,65 @@ def _lockstep(ref, checked: list, seeds: list[int], lanes: int, policy: np.rando
             return
         history[t] = _actions(ref_host, policy)
         report.steps += int(live.sum())
-        if not _step_all(ref, checked, ok, history[t], t, report):
-            return
+        live[_step_all(ref, checked, ok, np.flatnonzero(live), seeds, t, history, report, names)] = False
 
 
-def _step_all(ref, checked: list, ok: dict[str, bool], actions: np.ndarray, t: int, report: Report) -> bool:
-    """Step every backend with `actions`; False (the chunk ends) when one of them faults."""
-    faults = {b.name: b.step(actions) for b in (ref, *[c for c in checked if ok[c.name]])}
-    for name, fault in faults.items():
-        if fault is not None:
-            report.faults.append(f"{name}, step {t}: runtime fault: {fault}")
-    return not any(f is not None for f in faults.values())
+def _step_all(ref, checked: list, ok: dict[str, bool], lanes: np.ndarray, seeds: list[int], t: int,
+              history: np.ndarray, report: Report, names: Callable[[int], str]) -> np.ndarray:
+    """Step the lanes `lanes` (int[k], those still compared) of `ref` and of every backend of
+    `checked` still `ok` with the actions `history[t]`, and compare their faults (the module
+    docstring's rule; a backend that diverges is marked in `ok`). Returns the lanes whose
+    episode ended in a fault of the reference (int[m]), each counted as an episode and listed
+    in `report.spec_faults` when every backend still compared reproduced it."""
+    ours = _lane_faults(ref, history[t], lanes)
+    for b in checked:
+        if not ok[b.name]:
+            continue
+        diverged = fault_divergence(ref.name, b.name, ours, _lane_faults(b, history[t], lanes), seeds, t, history,
+                                    names)
+        if diverged is not None:
+            report.divergences.append(diverged)
+            ok[b.name] = False
+    if any(ok.values()):
+        for j, text in sorted(ours.items()):
+            report.spec_faults.append(_spec_fault(seeds[j], t, text))
+            report.episodes += 1
+    return np.array(sorted(ours), dtype=np.int64)
+
+
+def _lane_faults(b, actions: np.ndarray, lanes: np.ndarray) -> dict[int, str]:
+    """Step the lanes `lanes` of backend `b` with `actions` (int32[lanes]): each of `lanes` whose
+    step faulted -> the fault's text (`file.envspec:LINE:COL: message`)."""
+    if isinstance(b, _JaxBackend):  # every lane steps; `_fault` holds each lane's
+        rows = b.host_fault() if b.step_lanes(actions, lanes) is not None else None
+        if rows is None:
+            return {}
+        return {int(j): b.env.fault_message(_FaultRow(rows[j])) for j in lanes if rows[j, 0] != 0}
+    faults: dict[int, str] = {}
+    rest = lanes
+    while len(rest):  # Rust's `step_envs` stops at the first lane that faults: the later ones step again
+        hit = b.step_lanes(actions, rest)
+        if hit is None:
+            break
+        faults[hit[0]] = hit[1]
+        rest = rest[rest > hit[0]]
+    return faults
+
+
+def fault_divergence(reference: str, target: str, ours: dict[int, str], theirs: dict[int, str], seeds: list[int],
+                     t: int, history: np.ndarray, names: Callable[[int], str]) -> Divergence | None:
+    """The `fault` divergence of backend `target` from `reference` after step t, or None.
+
+    `ours`/`theirs`: each backend's faulting lanes -> text (`_lane_faults`). They agree when
+    equal; otherwise the divergence is at the lowest lane where they differ, each side's text
+    there (None: that backend did not fault in that lane), at step t + 1 with the actions
+    `history[: t + 1]` of that lane (`history`: int32[steps, lanes])."""
+    if ours == theirs:
+        return None
+    j = min(k for k in {*ours, *theirs} if ours.get(k) != theirs.get(k))
+    acts = [int(a) for a in history[: t + 1, j]]
+    return Divergence(3, target, seeds[j], t + 1, "fault", ours.get(j), theirs.get(j), acts, [names(a) for a in acts],
+                      reference=reference)
 
 
 def _check_invariants(ref, active: np.ndarray, seeds: list[int], t: int, history: np.ndarray,

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from envc.compiler import ir
-from envc.run_jax import Episodes, MatchupRow, entrant_text, entrant_type
+from envc.run_jax import Episodes, MatchupRow, entrant_text, entrant_type, length_unit
 
 
 @dataclass
@@ -96,14 +96,16 @@ def write_csv(path: str | Path, module: ir.Module, rows: list[MatchupRow]) -> No
     """Write the match-up table (`envc.run_jax.summarize`'s rows, `all` last) as CSV.
 
     Columns: `matchup`, then `player0`, `player1`, ... (each player's entrant, when the match-up
-    is one entrant per player), `episodes`, `mean_length`, then `p0_wins` ... and `draws`
+    is one entrant per player), `episodes`, `mean_length` (in steps; `mean_length_turns` in a
+    simultaneous spec, whose lengths are turns: `envc.run_jax.length_unit`), then `p0_wins` ... and `draws`
     (several players) or `mean_return` and `terminated` (one player), `truncated`, `cut`, and
     one `ended: TEXT` column per final value of the `@outcome` field seen in any row. Rates
     are fractions of the row's episodes. Raises OSError when the file cannot be written."""
     p = module.num_players
     per_player = entrant_type(module) is not None
     endings = sorted({e for r in rows for e in r.endings})
-    header = ["matchup"] + ([f"player{i}" for i in range(p)] if per_player else []) + ["episodes", "mean_length"]
+    length = "mean_length" if length_unit(module) == "steps" else "mean_length_turns"
+    header = ["matchup"] + ([f"player{i}" for i in range(p)] if per_player else []) + ["episodes", length]
     header += [f"p{i}_wins" for i in range(p)] + ["draws"] if p > 1 else ["mean_return", "terminated"]
     header += ["truncated", "cut"] + [f"ended: {e}" for e in endings]
     with open(path, "w", newline="", encoding="utf-8") as fh:
@@ -163,10 +165,11 @@ def summary_lines(module: ir.Module, rows: list[MatchupRow], table: Standings | 
         lines.append("entrants by score against the others, both seats, draws count half:")
         lines.append("best: " + ", ".join(show(i) for i in ranked[:top]))
         lines.append("worst: " + ", ".join(show(i) for i in ranked[::-1][:top]))
+    unit = length_unit(module)
     if module.num_players > 1:
-        lines.append(f"draws: {total.draws:.3f} of {total.episodes:,} episodes; mean length {total.mean_length:.1f} steps")
+        lines.append(f"draws: {total.draws:.3f} of {total.episodes:,} episodes; mean length {total.mean_length:.1f} {unit}")
     else:
-        lines.append(f"{total.episodes:,} episodes; mean length {total.mean_length:.1f} steps")
+        lines.append(f"{total.episodes:,} episodes; mean length {total.mean_length:.1f} {unit}")
     # the `@outcome` field's final value says how each episode ended (its "not ended" value
     # covers truncated and cut episodes); without one, the outcome codes do
     ends = list(total.endings.items()) or [(k, v) for k, v in (

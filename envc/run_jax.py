@@ -63,6 +63,21 @@ def outcome_field(module: ir.Module) -> ir.FieldDef | None:
     return next((f for f in module.state if f.outcome), None)
 
 
+def turn_field(module: ir.Module) -> str | None:
+    """The state field counting a simultaneous spec's resolved turns (`SimultaneousDef.turn`,
+    what the spec reads as `step_count` and `turn_limit` bounds), None for a sequential spec.
+
+    Decision: `envc run` measures an episode's length in turns there, not in envc's steps
+    (one step per player's commit, P per turn), so that a length reads against `turn_limit`."""
+    sim = module.simultaneous
+    return sim.turn if sim is not None and sim.lowered else None
+
+
+def length_unit(module: ir.Module) -> str:
+    """The unit of `Episodes.lengths` and `MatchupRow.mean_length`: `turns` or `steps`."""
+    return "turns" if turn_field(module) is not None else "steps"
+
+
 def ending_text(module: ir.Module, v: int) -> str:
     """How a final value of the `@outcome` field prints: an enum member by its text (`no_pokemon
     "no Pokémon in play"` prints the text), a bool as true/false, an integer as itself."""
@@ -184,7 +199,7 @@ class Episodes:
 
     labels: np.ndarray  # int32 [n, k]: the match-up key (k = 0 without @matchup)
     outcomes: np.ndarray  # int8 [n]: winner index or DRAW / TERMINATED / TRUNCATED / CUT
-    lengths: np.ndarray  # int32 [n]: steps
+    lengths: np.ndarray  # int32 [n]: steps, or turns in a simultaneous spec (`length_unit`)
     returns: np.ndarray  # float64 [n, num_players]: sum of each player's rewards
     endings: np.ndarray  # int32 [n]: the `@outcome` field's final value (0 without one)
 
@@ -205,7 +220,7 @@ class MatchupRow:
 
     label: str
     episodes: int
-    mean_length: float
+    mean_length: float  # in `length_unit(module)`: steps, or turns in a simultaneous spec
     wins: list[float]  # per player, fraction of episodes (several players)
     draws: float
     terminated: float  # one-player specs: fraction that ended by the rules
@@ -355,13 +370,16 @@ def _env_step(module: ir.Module, env, max_steps: int) -> Callable:
     (terminated, truncated, or `max_steps` steps) record it and reset.
 
     (state, length int32, ret float32[P], key) -> (state, length, ret, record), the record
-    (done bool, outcome code int8, length, ret, match-up label int32[width], `@outcome` int32)."""
+    (done bool, outcome code int8, length, ret, match-up label int32[width], `@outcome` int32).
+    `length` counts steps (what `max_steps` bounds); the recorded length is the episode's
+    turns instead in a simultaneous spec (`turn_field`)."""
     import jax
     import jax.numpy as jnp
 
     p = module.num_players
     fields = matchup_fields(module)
     ending = outcome_field(module)
+    turns = turn_field(module)
 
     def one(state, length, ret, key):
         """One environment, one step: act, step, and on an end record it and reset."""
@@ -380,7 +398,8 @@ def _env_step(module: ir.Module, env, max_steps: int) -> Callable:
         if hasattr(nxt, "_fault"):  # a recorded fault stays visible after the reset
             fresh = fresh.replace(_fault=nxt._fault)
         state = jax.tree_util.tree_map(lambda a, b: jnp.where(done, a, b), fresh, nxt)
-        record = (done, code, length, ret, label, how)
+        played = nxt._x[turns].astype(jnp.int32) if turns is not None else length
+        record = (done, code, played, ret, label, how)
         return state, jnp.where(done, 0, length), jnp.where(done, jnp.zeros_like(ret), ret), record
 
     return one

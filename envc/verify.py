@@ -480,7 +480,9 @@ def verify(module: ir.Module, targets: list[str], episodes: int = 100, seed: int
     `joint` (simultaneous specs only): at level 3 the backends play each turn with one
     `step_joint` call (every player's action at once) instead of one `step` per commit, and
     the states are compared at the start of every turn (a turn is `num_players` steps of the
-    interpreter). Levels 1 and 2 are unchanged.
+    interpreter). Levels 1 and 2 are unchanged. Every lane plays every turn, but a backend's
+    fault counts only in a turn whose actions are all its run's (`_rollouts`): a lane past its
+    episode's end, which replays padding, is not reported for faulting on it.
 
     Raises:
         ValueError: an unknown target, or a `chunk` or `per_matchup` below 1.
@@ -751,6 +753,12 @@ class _JaxBackend:
         self._fetch()
         return self._fault(self.state)
 
+    def step_joint_lanes(self, actions: np.ndarray, lanes: np.ndarray) -> tuple[int, str] | None:
+        """One turn of every lane (`actions`: int32[lanes, players]; one batch shape, one
+        compile); the first of `lanes` whose `_fault` is set, as `step_lanes` says it."""
+        self.step_joint(actions)
+        return self._lane_fault(lanes)
+
     def _fault(self, state) -> str | None:
         """The runtime fault a lane of `state` recorded (`State._fault`, as the interpreter's
         `SpecRuntimeError` reads), or None; a module without fault sites has no `_fault`."""
@@ -822,9 +830,10 @@ def _rollouts(it, backend, batch: _Chunk, lanes: int, report: Report, tol: float
     divergence; level 2 is skipped). `joint=P`: the backend plays every P steps as one
     `step_joint` (a turn) and states are compared at turn starts only. Without `joint` only the
     lanes with an action left are stepped (a lane past its episode's end, live after an
-    interpreter fault or `max_steps`, could fault on the padding action). Known gap: `joint`
-    steps every lane with `step_joint` (the backends have no per-lane form), so there a lane
-    past its end may still fault on its padding and be reported."""
+    interpreter fault or `max_steps`, could fault on the padding action). With `joint` every
+    lane plays the turn (`step_joint` has no per-lane form on JAX and Rust) and only the faults
+    of lanes whose turn is all real actions count (`step_joint_lanes`): a lane past its end,
+    or whose run ended mid-turn, may fault on its padding without a report."""
     runs, n = batch.runs, len(batch.runs)
     longest = int(batch.lengths.max())
     actions = np.zeros((longest, lanes), dtype=np.int32)
@@ -847,7 +856,7 @@ def _rollouts(it, backend, batch: _Chunk, lanes: int, report: Report, tol: float
         if joint is None:
             fault = backend.step_lanes(actions[t], np.flatnonzero(t < batch.lengths))
         else:
-            fault = _step_joint_lanes(backend, actions[t], joint, pending, t)
+            fault = _step_joint_lanes(backend, actions[t], joint, pending, np.flatnonzero(t < batch.lengths))
         if fault is not None:
             _unexpected_fault(it, backend.name, batch, fault, t, report)
             return None
@@ -903,21 +912,17 @@ def _compare_lanes(it, backend, batch: _Chunk, active: np.ndarray, t: int, repor
 
 
 def _step_joint_lanes(backend, actions_t: np.ndarray, joint: int, pending: list[np.ndarray],
-                      t: int) -> tuple[int, str] | None:
+                      lanes: np.ndarray) -> tuple[int, str] | None:
     """Gather P = `joint` steps' actions (int32[lanes] each) in `pending`, then play them as one
-    `step_joint` of every lane. The backend's fault as (lane, text), or None; the lane is 0 when
-    the backend does not say (the interpreter's own `flat`)."""
+    turn (`step_joint_lanes`). `lanes` (int[k]): the lanes whose run has an action at the
+    turn's last step, so the whole turn is theirs (the others replay padding). The first of
+    `lanes` that faulted, as (lane, text), or None."""
     pending.append(actions_t)
     if len(pending) < joint:
         return None
-    fault = backend.step_joint(np.stack(pending, axis=1))
+    fault = backend.step_joint_lanes(np.stack(pending, axis=1), lanes)
     pending.clear()
-    if fault is None:
-        return None
-    try:
-        return _env_prefixed(fault)
-    except ValueError:
-        return 0, fault
+    return fault
 
 
 def _level2(module, it, backend, batch: _Chunk, report, tol, samples: int, rng: np.random.Generator,
@@ -1082,6 +1087,16 @@ class _FlatBackend:
             return str(err)
         return None
 
+    def step_joint_lanes(self, actions: np.ndarray, lanes: np.ndarray) -> tuple[int, str] | None:
+        """One turn of only `lanes` (`actions`: int[lanes, players]); the first that faults: (lane, text)."""
+        for j in lanes:
+            j = int(j)
+            try:
+                self.states[j] = self.it.step_joint(self.states[j], [int(a) for a in actions[j]])
+            except SpecRuntimeError as err:
+                return j, str(err)
+        return None
+
     def batch(self, keys, lanes: np.ndarray) -> list[tuple[str, np.ndarray]]:
         return _leaves({k: v for k, v in states_to_arrays(self.module, [self.states[int(j)] for j in lanes]).items()
                         if k in keys})
@@ -1136,6 +1151,19 @@ class _RustBackend:
             self.env.step_joint(actions)
         except self.native.SpecRuntimeError as err:
             return str(err)
+        return None
+
+    def step_joint_lanes(self, actions: np.ndarray, lanes: np.ndarray) -> tuple[int, str] | None:
+        """One turn of every lane (`step_joint`: the package has no per-lane form); its fault
+        (lane, text without `env I: `) when the lane is one of `lanes`, else None. The package
+        steps every lane, then raises the lowest faulting lane's fault only: when that lane is
+        not one of `lanes`, a fault of a later lane of `lanes` goes unseen here (its state is
+        still compared at the next turn start)."""
+        try:
+            self.env.step_joint(actions)
+        except self.native.SpecRuntimeError as err:
+            j, text = _env_prefixed(str(err))
+            return (j, text) if j in set(lanes.tolist()) else None
         return None
 
     def step_lanes(self, actions: np.ndarray, lanes: np.ndarray) -> tuple[int, str] | None:

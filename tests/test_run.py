@@ -23,7 +23,7 @@ DECKS = sorted(p.stem for p in (ROOT / "specs" / "data" / "decks").glob("*.txt")
 def _invoke(*args: str):
     from envc.cli import app
 
-    args = tuple(str(ROOT / a) if a.startswith("specs/") else a for a in args)
+    args = tuple(str(ROOT / a) if a.startswith(("specs/", "tests/specs/")) else a for a in args)
     return CliRunner().invoke(app, ["run", *args], env={"COLUMNS": "200"})
 
 
@@ -266,3 +266,32 @@ def test_bench_times_tracing_lowering_and_xla_compile_apart():
     row = measure_rollout("toy", rollout, batch=4, n_steps=8, repeats=1)
     assert row.trace_s > 0 and row.lower_s > 0 and row.xla_s > 0
     assert row.compile_s == pytest.approx(row.trace_s + row.lower_s + row.xla_s)
+
+
+def test_simultaneous_lengths_are_turns(tmp_path):
+    """A simultaneous spec (oshi: two players, each turn both commit, one step each): `envc run`
+    counts and labels lengths in turns, what `turn_limit` bounds, on both targets. The steps
+    line still counts steps, so the mean turns is steps / (2 x episodes) when nothing is cut,
+    and `--max-steps 3` (one turn and one commit) gives exactly 1 turn per episode."""
+    from envc.compiler.check import load
+    from envc.run_jax import CUT, run_jax
+
+    csv_path = tmp_path / "oshi.csv"
+    py = _invoke("tests/specs/oshi.envspec", "--episodes", "20", "--matchups", str(csv_path))
+    assert py.exit_code == 0, py.output
+    header, rows = _table(py.stdout)
+    assert header[:3] == ["match-up", "episodes", "mean length (turns)"]
+    mean = _check_rows(header, rows, 20)["all"]["mean length (turns)"]
+    steps = int(py.stdout.split("steps: ", 1)[1].split(" ", 1)[0].replace(",", ""))
+    assert mean == pytest.approx(steps / 40, abs=0.005), (mean, steps)  # 2 steps a turn
+    assert f"mean length {mean:.1f} turns" in py.stdout
+    head, first = csv_path.read_text().splitlines()[:2]
+    assert head.split(",")[:3] == ["matchup", "episodes", "mean_length_turns"] and first.startswith("all,20,")
+    cut = _invoke("tests/specs/oshi.envspec", "--episodes", "4", "--max-steps", "3", "--verbose")
+    assert cut.exit_code == 0, cut.output
+    assert cut.stdout.count("1 turns (3 steps), cut at --max-steps") == 4, cut.stdout
+    m = load(str(ROOT / "tests" / "specs" / "oshi.envspec"))
+    r = run_jax(m, 8, batch=4, seed=0, max_steps=3, chunk=8)
+    assert (r.episodes.outcomes == CUT).all() and (r.episodes.lengths == 1).all(), r.episodes.lengths
+    r = run_jax(m, 8, batch=4, seed=0, chunk=64)
+    assert ((r.episodes.lengths >= 1) & (r.episodes.lengths <= 100)).all()  # turn_limit 100

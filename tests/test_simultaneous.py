@@ -462,3 +462,50 @@ def test_a_simultaneous_guard_narrows_the_parameters_only(tmp_path):
     s = it.step(it.step(it.init(0), it.actions.encode("spend", k=2)), it.actions.encode("spend", k=1))
     assert list(s.left) == [2, 3]
     assert not it.legal_action_masks(s)[0][it.actions.encode("spend", k=3)]
+
+
+
+def _faulting_duel(tmp_path) -> Path:
+    """duel.envspec whose `rest` pops an empty list when the player has 4 hp or more: a
+    runtime fault, so most episodes end in a fault, mid-game and at different steps."""
+    text = Path(DUEL).read_text()
+    rule, state = "action rest() when hp[player] < 12 {\n", "state {\n"
+    assert rule in text and state in text
+    text = text.replace(state, state + "    spare: list<int[0..9], 2>\n")
+    text = text.replace(rule, rule + "    if hp[player] >= 4 {\n        let v = spare.pop()\n    }\n")
+    path = tmp_path / "duel.envspec"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("targets", [["python", "flat"], ["python", "jax"],
+                                     pytest.param(["python", "rust"], marks=pytest.mark.slow)])
+def test_verify_joint_ignores_padding_faults(tmp_path, targets):
+    """`verify --joint` plays every lane's whole turns. An episode that ends in the
+    interpreter's fault (at a turn's last commit) leaves its lane past its end, replaying the
+    padding action 0 in the turn that faulted and after: that may fault too (shown below on a
+    plain `step_joint` of every lane) and is no divergence; only the faults of lanes whose turn
+    is all real actions count, and the interpreter's own faults are compared as always."""
+    import envc.verify as verify_mod
+
+    spec = load(str(_faulting_duel(tmp_path)))
+    report = verify(spec, targets, episodes=16, seed=5, chunk=16, joint=True)
+    assert report.ok and report.episodes == 16, ([d.render() for d in report.divergences], report.faults)
+    assert len(report.spec_faults) >= 8 and all("duel.envspec:" in line
+                                                for line in report.spec_faults), report.spec_faults
+    # the same chunk, every lane stepped with its actions then padding 0: some lane faults
+    it = Interpreter(spec)
+    policy = np.random.default_rng(5)
+    runs = [verify_mod._episode(it, it.init(s), s, policy, 1000, verify_mod.Report(targets=[]))[1]
+            for s in range(5, 21)]
+    longest = max(len(r) for r in runs)
+    assert len({len(r) for r in runs}) > 1, [len(r) for r in runs]
+    flat = verify_mod._FlatBackend(spec)
+    flat.reset(np.arange(5, 21, dtype=np.uint32))
+    faults = []
+    for k in range(0, longest, 2):
+        acts = np.array([(r + [0] * (k + 2))[k: k + 2] for r in runs], dtype=np.int32)
+        faults.append(flat.step_joint(acts))
+        if faults[-1] is not None:
+            break
+    assert faults[-1] is not None, faults
