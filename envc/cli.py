@@ -848,7 +848,7 @@ def _run_python(m, episodes: int, seed: int, max_steps: int, verbose: bool, repo
             endings.append(int(s.fields[ending.name]) if ending is not None else 0)
             if verbose:
                 where = f"{label_text(m, labels[-1])}, " if matchup_fields(m) else ""
-                played = f"{n} steps" if turns is None else f"{lengths[-1]} turns ({n} steps)"
+                played = _count(n, "step") if turns is None else f"{_count(lengths[-1], 'turn')} ({_count(n, 'step')})"
                 out.print(f"episode {ep}: seed {seed + ep}, {where}{played}, {_outcome_text(codes[-1])}, "
                           f"rewards {list(map(float, s.rewards))}")
             progress.advance(task)
@@ -993,6 +993,8 @@ def _print_matchups(m, eps, title: str) -> list:
         for i in range(p):
             table.add_column(f"P{i} wins", justify="right")
         table.add_column("draws", justify="right")
+        for i in range(p):  # a cooperative game's shared score shows only here (probe6's Hanabi: all draws)
+            table.add_column(f"mean return P{i}", justify="right")
     else:
         table.add_column("mean return", justify="right")
         table.add_column("terminated", justify="right")
@@ -1002,8 +1004,10 @@ def _print_matchups(m, eps, title: str) -> list:
         table.add_column("cut at --max-steps", justify="right")
     for k, r in enumerate(rows):
         cells = [r.label, f"{r.episodes:,}", f"{r.mean_length:.2f}"]
-        cells += [f"{w:.3f}" for w in r.wins] + [f"{r.draws:.3f}"] if p > 1 else [f"{r.mean_return[0]:.3f}",
-                                                                               f"{r.terminated:.3f}"]
+        if p > 1:
+            cells += [f"{w:.3f}" for w in r.wins] + [f"{r.draws:.3f}"] + [f"{x:.3f}" for x in r.mean_return]
+        else:
+            cells += [f"{r.mean_return[0]:.3f}", f"{r.terminated:.3f}"]
         cells.append(f"{r.truncated:.3f}")
         if cut:
             cells.append(f"{r.cut:.3f}")

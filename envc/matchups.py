@@ -97,7 +97,7 @@ def write_csv(path: str | Path, module: ir.Module, rows: list[MatchupRow]) -> No
 
     Columns: `matchup`, then `player0`, `player1`, ... (each player's entrant, when the match-up
     is one entrant per player), `episodes`, `mean_length` (in steps; `mean_length_turns` in a
-    simultaneous spec, whose lengths are turns: `envc.run_jax.length_unit`), then `p0_wins` ... and `draws`
+    simultaneous spec, whose lengths are turns: `envc.run_jax.length_unit`), then `p0_wins` ..., `draws` and `p0_mean_return` ...
     (several players) or `mean_return` and `terminated` (one player), `truncated`, `cut`, and
     one `ended: TEXT` column per final value of the `@outcome` field seen in any row. Rates
     are fractions of the row's episodes. Raises OSError when the file cannot be written."""
@@ -106,7 +106,8 @@ def write_csv(path: str | Path, module: ir.Module, rows: list[MatchupRow]) -> No
     endings = sorted({e for r in rows for e in r.endings})
     length = "mean_length" if length_unit(module) == "steps" else "mean_length_turns"
     header = ["matchup"] + ([f"player{i}" for i in range(p)] if per_player else []) + ["episodes", length]
-    header += [f"p{i}_wins" for i in range(p)] + ["draws"] if p > 1 else ["mean_return", "terminated"]
+    header += [f"p{i}_wins" for i in range(p)] + ["draws"] + [f"p{i}_mean_return" for i in range(p)] if p > 1 \
+        else ["mean_return", "terminated"]
     header += ["truncated", "cut"] + [f"ended: {e}" for e in endings]
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
@@ -114,8 +115,8 @@ def write_csv(path: str | Path, module: ir.Module, rows: list[MatchupRow]) -> No
         for r in rows:
             sides = r.entrants or [""] * p
             cells: list[object] = [r.label] + (sides if per_player else []) + [r.episodes, f"{r.mean_length:.4f}"]
-            cells += [f"{x:.6f}" for x in r.wins] + [f"{r.draws:.6f}"] if p > 1 else [
-                f"{r.mean_return[0]:.6f}", f"{r.terminated:.6f}"]
+            cells += [f"{x:.6f}" for x in r.wins] + [f"{r.draws:.6f}"] + [f"{x:.6f}" for x in r.mean_return] \
+                if p > 1 else [f"{r.mean_return[0]:.6f}", f"{r.terminated:.6f}"]
             cells += [f"{r.truncated:.6f}", f"{r.cut:.6f}"] + [f"{r.endings.get(e, 0.0):.6f}" for e in endings]
             w.writerow(cells)
 

@@ -121,11 +121,15 @@ def test_cli_connect4_both_targets():
     jx = _invoke("specs/connect4.envspec", "--target", "jax", "--batch", "16", "--episodes", "40", "--seed", "0")
     assert jx.exit_code == 0, jx.output
     (h_py, r_py), (h_jx, r_jx) = _table(py.stdout), _table(jx.stdout)
-    assert h_py == h_jx == ["match-up", "episodes", "mean length", "P0 wins", "P1 wins", "draws", "truncated"]
+    assert h_py == h_jx == ["match-up", "episodes", "mean length", "P0 wins", "P1 wins", "draws", "mean return P0",
+                            "mean return P1", "truncated"]
     for header, rows, n in ((h_py, r_py, 12), (h_jx, r_jx, 40)):
         stats = _check_rows(header, rows, n)
         assert list(stats) == ["all"]  # no @matchup: one row
         assert 7 <= stats["all"]["mean length"] <= 42
+        row = stats["all"]  # connect4 pays +1 / -1 for a win, 0 for a draw: mean returns are the win rates' gap
+        assert abs(row["mean return P0"] - (row["P0 wins"] - row["P1 wins"])) <= 0.002
+        assert abs(row["mean return P0"] + row["mean return P1"]) <= 0.002
     assert "SPS" in py.stdout and "reference interpreter" in py.stdout
     assert "JIT compile:" in jx.stdout and "SPS" in jx.stdout and "JAX (" in jx.stdout
 
@@ -289,7 +293,7 @@ def test_simultaneous_lengths_are_turns(tmp_path):
     assert head.split(",")[:3] == ["matchup", "episodes", "mean_length_turns"] and first.startswith("all,20,")
     cut = _invoke("tests/specs/oshi.envspec", "--episodes", "4", "--max-steps", "3", "--verbose")
     assert cut.exit_code == 0, cut.output
-    assert cut.stdout.count("1 turns (3 steps), cut at --max-steps") == 4, cut.stdout
+    assert cut.stdout.count("1 turn (3 steps), cut at --max-steps") == 4, cut.stdout
     m = load(str(ROOT / "tests" / "specs" / "oshi.envspec"))
     r = run_jax(m, 8, batch=4, seed=0, max_steps=3, chunk=8)
     assert (r.episodes.outcomes == CUT).all() and (r.episodes.lengths == 1).all(), r.episodes.lengths
