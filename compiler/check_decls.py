@@ -141,15 +141,16 @@ class DeclChecks(CheckerPart):
             t = declared
         self.consts[d.name] = ir.Const(type=t, value=value, span=d.span)
 
-    def fold(self, e: ir.Expr, what: str | None = None) -> Any:
-        """The value of a constant expression, or E0113 when it reads state or draws."""
+    def fold(self, e: ir.Expr, what: str | None = None,
+             help: str = "constants may use literals, other constants and pure built-ins") -> Any:
+        """The value of a constant expression, or E0113 (with `help`) when it reads state, a local or draws."""
         from envc.compiler.interp import ConstEvalError, eval_const
 
         try:
             value = eval_const(e, self._const_tables())
         except ConstEvalError as err:
             self.fail("E0113", f"{what} must be a constant" if what else "not a constant expression", e.span, str(err),
-                      help="constants may use literals, other constants and pure built-ins")
+                      help=help)
         bad = next((x for x in checker_module()._float_leaves(value) if not checker_module().fits_float32(x)), None)
         if bad is not None:
             self.fail("E0120", "constant is not a finite float32", e.span, f"evaluates to {bad}",

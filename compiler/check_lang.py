@@ -913,7 +913,14 @@ class LanguageChecks:
         if len(e.args) != 2:
             self.fail("E0111", "`pow` takes 2 arguments: `pow(x, n)`", e.span)
         x = self.expr(e.args[0].value, ctx, peek)
-        n = self.const_int(e.args[1].value, "the exponent of `pow`")
+        # the exponent is checked in the caller's scope (a loop variable is then "not a constant",
+        # E0113, rather than an unknown name), then folded
+        n_ir = self.expr(e.args[1].value, ctx, peek)
+        if not isinstance(n_ir.type, ir.IntT):
+            self.fail("E0110", "the exponent of `pow` must be an integer", e.args[1].value.span, f"this is `{n_ir.type}`")
+        n = int(self.fold(n_ir, "the exponent of `pow`",
+                          help="`pow` unrolls to `x * x * ...` at compile time; for a power that varies, index a "
+                          "constant table of the powers (`const P2 = [1, 2, 4, 8]`, then `P2[k]`)"))
         if not 0 <= n <= MAX_POW:
             self.fail("E0122", f"the exponent of `pow` must be in 0..{MAX_POW}, not {n}", e.args[1].value.span)
         if not isinstance(x.type, (ir.IntT, ir.FloatT)):
