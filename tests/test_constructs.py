@@ -33,7 +33,7 @@ NAMES = ["loops", "tails", "arrays", "stakes", "lasting", "reveal", "leduc", "sl
          "mastermind", "liars_dice", "dots_boxes", "kuhn", "goofspiel", "pig", "keydoor",
          "crazy8", "yahtzee", "pendulum", "uno4", "yacht1", "match_narrow", "kalah", "whist4", "mines",
          "builtin_names", "path_narrowing", "checkers", "battleship", "oshi",
-         "bglite", "hanabi3", "windmass"]
+         "bglite", "hanabi3", "windmass", "draw5"]
 
 
 @pytest.fixture(scope="module")
@@ -770,3 +770,63 @@ def test_oshi_bids_stay_private_until_resolve(modules):
         assert list(t.legal_action_mask) == list(after[10].legal_action_mask)
     u = it.step(after[40], 5)
     assert list(it.observe(u, 0)) == [10, 45, 4, 40, 5] and list(it.observe(u, 1)) == [45, 10, 4, 5, 40]
+
+
+def test_go5_captures_suicide_and_ko(modules):
+    """tests/specs/go5: a stone in the corner dies when its two liberties are filled; replaying
+    there is suicide (masked); in a ko shape the capture of one stone by one stone forbids the
+    immediate recapture at the captured cell, and a pass lifts the ban."""
+    it = Interpreter(load(str(SPECS / "go5.envspec")))
+    place = [it.actions.encode("place", cell=c) for c in range(25)]
+    s = it.init(0)
+    for c in (0, 1, 12, 5):  # black 0 and 12, white 1 and 5: the corner stone is captured
+        s = it.step(s, place[c])
+    assert (s.board[0], s.board[1], s.board[5], s.current_player) == (-1, 1, 1, 0)
+    assert not s.legal_action_mask[place[0]], "black at 0 would have no liberty and capture nothing"
+    s = it.init(0)
+    for c in (1, 2, 5, 8, 11, 12, 20, 6, 7):  # black 1 5 11 20, white 2 8 12 6; black 7 takes 6
+        s = it.step(s, place[c])
+    assert (s.board[6], s.board[7], s.ko, s.current_player) == (-1, 0, 6, 1)
+    assert not s.legal_action_mask[place[6]] and s.legal_action_mask[place[3]]
+    s = it.step(s, it.actions.encode("pass"))
+    assert s.ko == -1
+
+
+def test_go5_area_scoring_with_komi(modules):
+    """tests/specs/go5: after two passes, stones plus empty regions that touch one colour only
+    (white gets 2.5 of komi): a white wall on column 1 and a black wall on column 2 give white
+    5 + 5 and black 5 + 10, so black wins by its territory though stones alone would not."""
+    it = Interpreter(load(str(SPECS / "go5.envspec")))
+    s = it.init(0)
+    board = np.full(25, -1, dtype=np.asarray(s.board).dtype)
+    board[[2, 7, 12, 17, 22]] = 0
+    board[[1, 6, 11, 16, 21]] = 1
+    s.fields["board"], s.fields["current_player"] = board, 0
+    it._finish(s)
+    s = it.step(s, it.actions.encode("pass"))
+    s = it.step(s, it.actions.encode("pass"))
+    assert s.terminated and list(s.rewards) == [1.0, -1.0]
+    board[[3, 8]] = 1  # white stones in black's area: it touches both colours, black 7 + 0
+    s = it.init(0)
+    s.fields["board"], s.fields["current_player"] = board, 0
+    it._finish(s)
+    s = it.step(s, it.actions.encode("pass"))
+    s = it.step(s, it.actions.encode("pass"))
+    assert s.terminated and list(s.rewards) == [-1.0, 1.0]
+
+
+def test_draw5_showdown_ranks_hands(modules):
+    """tests/specs/draw5 (card = rank * 4 + suit, ranks T J Q K A): trips beat two pair, a full
+    house beats a straight, and between equal two pairs the kicker decides (A over K)."""
+    it = Interpreter(modules["draw5"])
+    stand = it.actions.encode("discard", mask=0)
+    for h0, h1, winner in (([0, 1, 4, 5, 16], [12, 13, 14, 2, 6], 1),
+                           ([0, 4, 8, 12, 17], [1, 2, 5, 6, 7], 1),
+                           ([4, 5, 0, 1, 16], [6, 7, 2, 3, 12], 0)):
+        s = it.init(0)
+        hand = np.asarray(s.hand).copy()
+        hand[0], hand[1] = h0, h1
+        s.fields["hand"], s.fields["phase"], s.fields["current_player"] = hand, 1, 1
+        it._finish(s)
+        s = it.step(s, stand)
+        assert s.terminated and s.rewards[winner] == 1.0 and s.rewards[1 - winner] == -1.0, (h0, h1)
