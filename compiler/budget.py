@@ -185,9 +185,14 @@ def check(module: ir.Module) -> list[Diagnostic]:
             notes=[f"work: {product}"] + chain[:8]))
     total = mask + worst + obs
     if not diags and total > limit:
+        # the caret goes to the costliest part (a guard, an action or observe), where a cut helps most
+        parts = [(c, getattr(node, "span", None) if what.startswith("the guard") else span, what)
+                 for what, c, node, span, _ in blocks if what.startswith(("the guard", "action", "`observe`"))]
+        parts = [(c, span, what) for c, span, what in parts if span is not None and span.line]
+        c_top, span_top, what_top = max(parts, key=lambda part: part[0], default=(obs, module.observe.span, "`observe`"))
         diags.append(Diagnostic(
             "E0140", f"one step may take {total:,} operations, more than the work budget of {limit:,}",
-            module.observe.span, "too much work per step",
+            span_top, f"the costliest part: {what_top}, {c_top:,}",
             help="bound the loops and calls by what the rule needs, or raise the budget with ENVC_WORK_BUDGET",
             notes=[f"work: mask {mask:,} + the costliest action {worst:,} + observe {obs:,} = {total:,}"]))
     return diags
