@@ -828,7 +828,8 @@ def _habit_help(tok, text: str, expected: str | None) -> str | None:
     """The hint for a habit of other languages met writing card games and physics (probe3),
     where the grammar's `expected` says only what it wanted: a `match` arm `Kind.skip =>` (the
     pattern is the bare member), `elif` inside an `if ... then ... else` expression (chain with
-    `else if`), Python's `a if c else b`; None when none applies."""
+    `else if`), Python's `a if c else b`, `random.pick(...) else v` / `choose(...) else v` inside
+    an expression (probe7: it is a `let`'s whole value); None when none applies."""
     if str(tok) == "." and "`=>`" in (expected or "") and (member := re.match(r"\s*(\w+)", text[tok.end_pos:])):
         return (f"a `match` arm names the member alone, `{member.group(1)} =>` (the matched value's enum "
                 "gives it); `_ =>` matches every other member")
@@ -836,6 +837,12 @@ def _habit_help(tok, text: str, expected: str | None) -> str | None:
     if str(tok) == "else" and expected == "expected `{`" and re.search(r"\S\s+if\b[^\n{]*$", line_before):
         # the `if` after a value began an `if` statement
         return "an expression chooses with `if c then a else b` (not Python's `a if c else b`)"
+    pick = re.search(r"\b(random\.pick|choose)\s*\(", line_before)
+    if str(tok) == "else" and pick and not re.match(r"\s*let\s+\w+(\s*:[^=]+)?\s*=\s*(random\.pick|choose)\s*\(",
+                                                 line_before):
+        # `ko = max(random.pick(...) else -1, 0)` (probe7): the `else` belongs to a `let`'s value only
+        return (f"`{pick.group(1)}(...) else value` is the whole value of a `let`: "
+                f"`let i = {pick.group(1)}(...) else -1`, then use `i`")
     if str(tok) == "elif" and expected == "expected `else`":
         return "an `if` expression chains with `else if`: `if a then x else if b then y else z`"
     return None
