@@ -21,7 +21,10 @@ What is checked, per chunk of `chunk` episodes (one batch of lanes):
   fault of the spec: its episode ends there, counts as checked and is listed in
   `Report.spec_faults`, and the chunk plays on. Otherwise the lowest lane where they differ
   is a divergence of field `fault` (`None`: no fault), at the step the fault made, whose
-  actions end with the faulting one; that backend is compared no more in the chunk.
+  actions end with the faulting one; that backend is compared no more in the chunk. The
+  faults of `init` are compared so before the first step (`_init_faults`): a difference is a
+  `fault` divergence at step 0 with no actions, an agreed one a spec fault `seed S, init: ...`
+  whose episode counts as checked and fills no match-up.
 
 Level 2 (injected transitions) needs the interpreter and is not run: this is a complement to
 `verify`, whose runs against the interpreter stay the check of meaning.

@@ -62,6 +62,7 @@ from typing import Any, cast
 import numpy as np
 
 from envc.compiler import ir, visibility
+from envc.compiler.diagnostics import Diagnostic, DiagnosticError
 from envc.compiler.interp import Interpreter, SpecRuntimeError, State
 from envc.run_jax import label_values, matchup_fields
 
@@ -448,7 +449,9 @@ def verify(module: ir.Module, targets: list[str], episodes: int = 100, seed: int
 
     Episodes: seed `seed + i` for i = 0, 1, ...; one policy generator `np.random.default_rng(seed)`
     draws every action of every episode, in play order. Without `per_matchup`, `episodes`
-    episodes are played (seeds `seed` .. `seed + episodes - 1`).
+    episodes are played (seeds `seed` .. `seed + episodes - 1`). A seed whose `init` faults is an
+    episode of no step: every backend's `init` must fault alike (`_init_fault`); it fills no
+    match-up and draws no action.
 
     `per_matchup=N`: the seeds are tried in order; a seed whose initial state's match-up
     (`@matchup` fields, `envc.run_jax.label_values`) already has N episodes is skipped after
@@ -519,7 +522,7 @@ def verify(module: ir.Module, targets: list[str], episodes: int = 100, seed: int
         try:
             s0 = it.init(s_seed)
         except SpecRuntimeError as err:
-            _init_fault(checks, s_seed, str(err), report)
+            _init_fault(checks, s_seed, str(err), report, progress)
             continue
         key = label_values(module, s0.fields)
         if not _admit(key, filled, short, per_matchup):
@@ -549,10 +552,15 @@ def _spec_fault(seed: int, t: int, text: str) -> str:
     return f"seed {seed}, {where}: {text}"
 
 
-def _init_fault(checks: list[_BackendCheck], seed: int, text: str, report: Report) -> None:
+def _init_fault(checks: list[_BackendCheck], seed: int, text: str, report: Report,
+                progress: Callable[[int], None] | None = None) -> None:
     """The interpreter's `init(seed)` faulted with `text`: each live backend's `init` must fault
-    the same (a `fault` divergence at step 0 otherwise); the fault is a spec fault either way."""
+    the same (a `fault` divergence at step 0 otherwise); the fault is a spec fault either way,
+    and an episode (checked on every backend, as `cross_check` counts it)."""
     report.spec_faults.append(_spec_fault(seed, -1, text))
+    report.episodes += 1
+    if progress:
+        progress(1)
     for c in checks:
         if c.dead:
             continue
@@ -1150,16 +1158,20 @@ class _RustBackend:
         2^16 seeds are looked at.
 
         Raises:
-            ValueError: no `n` consecutive seeds below 2^16 + n initialise without a fault.
+            DiagnosticError: E0180, no `n` consecutive seeds below 2^16 + n initialise without
+                a fault (the message quotes the fault; the help says to pass a smaller `--chunk`).
         """
-        base = 0
+        base, text = 0, ""
         while base < 1 << 16:
             try:
                 return self.native.VecEnv(n, threads=1, autoreset=False, seed=base)
             except self.native.SpecRuntimeError as err:
-                base += _env_prefixed(str(err))[0] + 1
-        raise ValueError(f"the Rust package cannot be made with {n} environments: `init` faults for one of "
-                         f"every {n} consecutive seeds below {1 << 16} (run fewer lanes: `--chunk`)")
+                lane, text = _env_prefixed(str(err))
+                base += lane + 1
+        raise DiagnosticError([Diagnostic(
+            "E0180", f"the Rust backend cannot hold {n} environments: its constructor starts them from "
+            f"consecutive seeds, and `init` faults ({text}) in every {n} consecutive seeds below {1 << 16}", None,
+            help=f"pass a smaller `--chunk` (lanes per batch) than {n}, or make `init` fault less often")])
 
     def reset(self, seeds: np.ndarray) -> None:
         """Start lane i from `seeds[i]`. `init_faults` is then each lane whose `init` faulted ->

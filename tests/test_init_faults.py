@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 import envc.verify as verify_mod
 from envc.compiler.check import load
+from envc.compiler.diagnostics import DiagnosticError
 from envc.compiler.interp import Interpreter
 from envc.compiler.passes import choice_points
 from envc.cross_check import _lockstep
@@ -50,14 +51,15 @@ def test_the_spec_faults_in_init_for_some_seeds_only(module):
     assert faulted[:4] == [0, 3, 4, 5] and 4 <= len(faulted) <= 12, faulted
 
 
-def _cli(args: list[str]):
+def _cli(args: list[str], episodes: int = 20):
     from envc.cli import app
 
-    return CliRunner().invoke(app, ["verify", str(SPEC), *args, "--episodes", "20"])
+    return CliRunner().invoke(app, ["verify", str(SPEC), *args, "--episodes", str(episodes)])
 
 
 def _assert_ok(result, checked: str) -> None:
     assert result.exit_code == 0, result.output
+    assert "init_faults: 20 episodes" in result.output  # the seeds whose `init` faults count, as checked
     assert "internal error" not in result.output and "Traceback" not in result.output
     assert f"spec fault seed 0, init: {POP}" in result.output and f"spec fault seed 3, init: {POP}" in result.output
     assert "ok: identical trajectories" in result.output and checked in result.output
@@ -76,7 +78,6 @@ def test_verify_against_the_interpreter_with_jax_and_rust():
 def test_verify_rust_against_jax():
     result = _cli(["--reference", "jax", "--targets", "jax,rust"])
     _assert_ok(result, "backends: rust against jax")
-    assert "init_faults: 20 episodes" in result.output  # the faulted ones count as checked
 
 
 class _Doctored(verify_mod._JaxBackend):
@@ -122,3 +123,13 @@ def test_an_init_fault_mismatch_is_a_divergence_at_step_0(module, jax_env, chang
                                                                                    0, [])
     assert (d.interpreter, d.backend) == (ours, theirs)
     assert "divergence (level 3) between `jax` and `doctored`" in d.render()
+
+
+@pytest.mark.slow
+def test_too_many_lanes_for_the_rust_constructor_is_a_diagnostic():
+    """The Rust package starts its lanes from consecutive seeds and raises the first `init`
+    fault: no 200 consecutive seeds of this spec initialise, so a chunk of 200 cannot be made."""
+    result = _cli(["--reference", "jax", "--targets", "jax,rust", "--chunk", "200"], episodes=200)
+    assert result.exit_code != 0 and isinstance(result.exception, DiagnosticError), result.output
+    [d] = result.exception.diagnostics
+    assert d.code == "E0180" and POP in d.message and "--chunk" in (d.help or "")
