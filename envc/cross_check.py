@@ -21,7 +21,10 @@ What is checked, per chunk of `chunk` episodes (one batch of lanes):
   fault of the spec: its episode ends there, counts as checked and is listed in
   `Report.spec_faults`, and the chunk plays on. Otherwise the lowest lane where they differ
   is a divergence of field `fault` (`None`: no fault), at the step the fault made, whose
-  actions end with the faulting one; that backend is compared no more in the chunk.
+  actions end with the faulting one; that backend is compared no more in the chunk. The
+  faults of `init` are compared so before the first step (`_init_faults`): a difference is a
+  `fault` divergence at step 0 with no actions, an agreed one a spec fault `seed S, init: ...`
+  whose episode counts as checked and fills no match-up.
 
 Level 2 (injected transitions) needs the interpreter and is not run: this is a complement to
 `verify`, whose runs against the interpreter stay the check of meaning.
@@ -169,7 +172,7 @@ class _Plan:
     def _all_full(self) -> bool:
         return self.short is not None and not self.short
 
-    def _scan(self, candidates: list[int], keys: list[tuple[int, ...]], out: list[int], lanes: int) -> None:
+    def _scan(self, candidates: list[int], keys: list[tuple[int, ...] | None], out: list[int], lanes: int) -> None:
         """Take the candidate seeds in order into `out` (those whose match-up is not full) until
         it holds `lanes`; a seed is consumed when it is looked at."""
         for s, key in zip(candidates, keys):
@@ -180,15 +183,21 @@ class _Plan:
             if self._take(key):
                 out.append(s)
 
-    def _keys(self, ref, candidates: list[int], lanes: int) -> list[tuple[int, ...]]:
+    def _keys(self, ref, candidates: list[int], lanes: int) -> list[tuple[int, ...] | None]:
         if not self.fields:
             return [()] * len(candidates)
         ref.reset(_padded(candidates, lanes))
         host = _host(ref)
-        return [label_values(self.module, {f: np.asarray(host[f][j]).tolist() for f in self.fields})
+        return [None if j in ref.init_faults else
+                label_values(self.module, {f: np.asarray(host[f][j]).tolist() for f in self.fields})
                 for j in range(len(candidates))]
 
-    def _take(self, key: tuple[int, ...]) -> bool:
+    def _take(self, key: tuple[int, ...] | None) -> bool:
+        """Whether a seed of match-up `key` is played, counted; a seed whose `init` faults on the
+        reference (`key` None) is always played (its fault is compared) and fills no match-up,
+        as in `verify`."""
+        if key is None:
+            return True
         n = self.counts.get(key, 0)
         if self.per_matchup is not None and n >= self.per_matchup:
             return False
@@ -225,6 +234,7 @@ def _lockstep(ref, checked: list, seeds: list[int], lanes: int, policy: np.rando
     live = np.ones(n, dtype=bool)  # lanes still compared
     ok = {b.name: True for b in checked}  # backends without a divergence or fault in this chunk
     history = np.zeros((max_steps, lanes), dtype=np.int32)
+    live[_init_faults(ref, checked, ok, n, seeds, history, report, names)] = False
     for t in range(max_steps + 1):
         ref_host = _host(ref)
         active = np.flatnonzero(live)
@@ -267,6 +277,26 @@ def _step_all(ref, checked: list, ok: dict[str, bool], lanes: np.ndarray, seeds:
     return np.array(sorted(ours), dtype=np.int64)
 
 
+def _init_faults(ref, checked: list, ok: dict[str, bool], n: int, seeds: list[int], history: np.ndarray,
+                 report: Report, names: Callable[[int], str]) -> np.ndarray:
+    """Compare the faults of `init` (each backend's `init_faults` after `reset`) on the lanes
+    0..n-1 as `_step_all` compares a step's: a difference is a `fault` divergence at step 0
+    (no actions), a fault every backend reproduces is a spec fault (`seed S, init: ...`) whose
+    episode counts as checked. Returns the lanes whose `init` faulted on the reference (int[m])."""
+    ours = {j: text for j, text in ref.init_faults.items() if j < n}
+    for b in checked:
+        theirs = {j: text for j, text in b.init_faults.items() if j < n}
+        diverged = fault_divergence(ref.name, b.name, ours, theirs, seeds, -1, history, names)
+        if diverged is not None:
+            report.divergences.append(diverged)
+            ok[b.name] = False
+    if any(ok.values()):
+        for j, text in sorted(ours.items()):
+            report.spec_faults.append(_spec_fault(seeds[j], -1, text))
+            report.episodes += 1
+    return np.array(sorted(ours), dtype=np.int64)
+
+
 def _lane_faults(b, actions: np.ndarray, lanes: np.ndarray) -> dict[int, str]:
     """Step the lanes `lanes` of backend `b` with `actions` (int32[lanes]): each of `lanes` whose
     step faulted -> the fault's text (`file.envspec:LINE:COL: message`)."""
@@ -293,7 +323,8 @@ def fault_divergence(reference: str, target: str, ours: dict[int, str], theirs: 
     `ours`/`theirs`: each backend's faulting lanes -> text (`_lane_faults`). They agree when
     equal; otherwise the divergence is at the lowest lane where they differ, each side's text
     there (None: that backend did not fault in that lane), at step t + 1 with the actions
-    `history[: t + 1]` of that lane (`history`: int32[steps, lanes])."""
+    `history[: t + 1]` of that lane (`history`: int32[steps, lanes]); t = -1 compares the
+    faults of `init` (step 0, no actions)."""
     if ours == theirs:
         return None
     j = min(k for k in {*ours, *theirs} if ours.get(k) != theirs.get(k))

@@ -62,6 +62,7 @@ from typing import Any, cast
 import numpy as np
 
 from envc.compiler import ir, visibility
+from envc.compiler.diagnostics import Diagnostic, DiagnosticError
 from envc.compiler.interp import Interpreter, SpecRuntimeError, State
 from envc.run_jax import label_values, matchup_fields
 
@@ -448,7 +449,9 @@ def verify(module: ir.Module, targets: list[str], episodes: int = 100, seed: int
 
     Episodes: seed `seed + i` for i = 0, 1, ...; one policy generator `np.random.default_rng(seed)`
     draws every action of every episode, in play order. Without `per_matchup`, `episodes`
-    episodes are played (seeds `seed` .. `seed + episodes - 1`).
+    episodes are played (seeds `seed` .. `seed + episodes - 1`). A seed whose `init` faults is an
+    episode of no step: every backend's `init` must fault alike (`_init_fault`); it fills no
+    match-up and draws no action.
 
     `per_matchup=N`: the seeds are tried in order; a seed whose initial state's match-up
     (`@matchup` fields, `envc.run_jax.label_values`) already has N episodes is skipped after
@@ -519,7 +522,7 @@ def verify(module: ir.Module, targets: list[str], episodes: int = 100, seed: int
         try:
             s0 = it.init(s_seed)
         except SpecRuntimeError as err:
-            _init_fault(checks, s_seed, str(err), report)
+            _init_fault(checks, s_seed, str(err), report, progress)
             continue
         key = label_values(module, s0.fields)
         if not _admit(key, filled, short, per_matchup):
@@ -549,10 +552,15 @@ def _spec_fault(seed: int, t: int, text: str) -> str:
     return f"seed {seed}, {where}: {text}"
 
 
-def _init_fault(checks: list[_BackendCheck], seed: int, text: str, report: Report) -> None:
+def _init_fault(checks: list[_BackendCheck], seed: int, text: str, report: Report,
+                progress: Callable[[int], None] | None = None) -> None:
     """The interpreter's `init(seed)` faulted with `text`: each live backend's `init` must fault
-    the same (a `fault` divergence at step 0 otherwise); the fault is a spec fault either way."""
+    the same (a `fault` divergence at step 0 otherwise); the fault is a spec fault either way,
+    and an episode (checked on every backend, as `cross_check` counts it)."""
     report.spec_faults.append(_spec_fault(seed, -1, text))
+    report.episodes += 1
+    if progress:
+        progress(1)
     for c in checks:
         if c.dead:
             continue
@@ -700,8 +708,13 @@ class _JaxBackend:
         self._step_one = cached_jit(env.step, env=env)
 
     def reset(self, seeds: np.ndarray) -> None:
+        """Start lane i from `seeds[i]`. `init_faults` is then each lane whose `init` faulted ->
+        the fault's text (`file.envspec:LINE:COL: message`, its `_fault` row)."""
         self.state = self._init(self.jax.numpy.asarray(seeds))
         self._fetch()
+        rows = self.host_fault()
+        self.init_faults = {} if rows is None else {
+            int(j): self.env.fault_message(_FaultRow(rows[j])) for j in np.flatnonzero(rows[:, 0] != 0)}
 
     def _fetch(self) -> None:
         host, self.inv = self.jax.device_get((self.state, self._invariants(self.state)))
@@ -1133,11 +1146,50 @@ class _RustBackend:
 
     def __init__(self, native):
         self.native = native
-        self.single = native.VecEnv(1, threads=1, autoreset=False)
+        self.single = self._vec_env(1)
+
+    def _vec_env(self, n: int):
+        """A `VecEnv` of `n` lanes whose states are to be replaced (by `reset_seeds`).
+
+        The package's constructor resets lane i from seed `base + i` and raises the lowest
+        lane's fault when the spec's `init` faults there, leaving no object; so the bases are
+        tried from 0, each past the lane that faulted, the consecutive seeds of a spec whose
+        `init` faults for some seeds (tests/specs/init_faults.envspec). Decision: at most
+        2^16 seeds are looked at.
+
+        Raises:
+            DiagnosticError: E0180, no `n` consecutive seeds below 2^16 + n initialise without
+                a fault (the message quotes the fault; the help says to pass a smaller `--chunk`).
+        """
+        base, text = 0, ""
+        while base < 1 << 16:
+            try:
+                return self.native.VecEnv(n, threads=1, autoreset=False, seed=base)
+            except self.native.SpecRuntimeError as err:
+                lane, text = _env_prefixed(str(err))
+                base += lane + 1
+        raise DiagnosticError([Diagnostic(
+            "E0180", f"the Rust backend cannot hold {n} environments: its constructor starts them from "
+            f"consecutive seeds, and `init` faults ({text}) in every {n} consecutive seeds below {1 << 16}", None,
+            help=f"pass a smaller `--chunk` (lanes per batch) than {n}, or make `init` fault less often")])
 
     def reset(self, seeds: np.ndarray) -> None:
-        self.env = self.native.VecEnv(len(seeds), threads=1, autoreset=False)
-        self.env.reset_seeds(seeds)
+        """Start lane i from `seeds[i]`. `init_faults` is then each lane whose `init` faulted ->
+        the fault's text (`file.envspec:LINE:COL: message`); those lanes' states are not to be
+        read. The package resets every lane and raises the lowest one's fault: the later
+        lanes are looked at one at a time (`init_fault`)."""
+        if getattr(self, "lanes", None) != len(seeds):  # one batch size per run: made once
+            self.env, self.lanes = self._vec_env(len(seeds)), len(seeds)
+        self.init_faults: dict[int, str] = {}
+        try:
+            self.env.reset_seeds(seeds)
+        except self.native.SpecRuntimeError as err:
+            first, text = _env_prefixed(str(err))
+            self.init_faults[first] = text
+            for j in range(first + 1, len(seeds)):
+                theirs = self.init_fault(int(seeds[j]))
+                if theirs is not None:
+                    self.init_faults[j] = theirs
 
     def step(self, actions: np.ndarray) -> str | None:
         try:
