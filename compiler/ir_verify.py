@@ -274,7 +274,15 @@ class _Verifier:
             if e.op in ("div", "mod") and ranges.divisor_may_be_zero(b):
                 self.bad(f"`{e.op}` by a divisor of range {b}, which holds 0")
                 return
-            self.sound(e, ranges.binary(e.op, a, b))
+            inferred = ranges.binary(e.op, a, b)
+            if e.op in ("add", "sub") and isinstance(e.type, ir.IntT) and ranges.contains(inferred, e.type):
+                # Decision: a sum or difference may be typed narrower than its operands give
+                # when a condition on that very sum narrowed it (the checker's facts, compiler/
+                # check_lang.py `_path_key` with `sums`: `if src + d >= N { return }` then
+                # `src + d`), as a narrowed local's read is; the verifier cannot see the facts,
+                # so it accepts a range inside the operands' and still rejects one outside it.
+                return
+            self.sound(e, inferred)
             return
         if not (isinstance(a, ir.FloatT) and isinstance(b, ir.FloatT)):
             self.bad(f"`{e.op}` on `{a}` and `{b}`")
