@@ -1075,10 +1075,15 @@ class _FlatBackend:
 
     def step_lanes(self, actions: np.ndarray, lanes: np.ndarray) -> tuple[int, str] | None:
         """Step only `lanes` (the lanes still replaying); the first that faults: (lane, text)."""
+        return self._each(lanes, lambda s, j: self.it.step(s, int(actions[j])))
+
+    def _each(self, lanes: np.ndarray, step: Callable[[State, int], State]) -> tuple[int, str] | None:
+        """Replace the state of each of `lanes`, in order, by `step(state, lane)`; the first lane
+        whose step raises a `SpecRuntimeError`: (lane, text), the later lanes not stepped."""
         for j in lanes:
             j = int(j)
             try:
-                self.states[j] = self.it.step(self.states[j], int(actions[j]))
+                self.states[j] = step(self.states[j], j)
             except SpecRuntimeError as err:
                 return j, str(err)
         return None
@@ -1092,8 +1097,8 @@ class _FlatBackend:
         return None
 
     def step_joint(self, actions: np.ndarray) -> str | None:
-        """One turn of a simultaneous spec per lane (`actions[lane]`: every player's action), for
-        `verify(..., joint=True)` (`--targets flat --joint` had no such method: an internal error)."""
+        """One turn of a simultaneous spec per lane (`actions[lane]`: every player's action), the
+        joint API every backend has (tests/test_simultaneous.py plays padding with it)."""
         try:
             self.states = [self.it.step_joint(s, [int(a) for a in row]) for s, row in zip(self.states, actions)]
         except SpecRuntimeError as err:
@@ -1101,14 +1106,9 @@ class _FlatBackend:
         return None
 
     def step_joint_lanes(self, actions: np.ndarray, lanes: np.ndarray) -> tuple[int, str] | None:
-        """One turn of only `lanes` (`actions`: int[lanes, players]); the first that faults: (lane, text)."""
-        for j in lanes:
-            j = int(j)
-            try:
-                self.states[j] = self.it.step_joint(self.states[j], [int(a) for a in actions[j]])
-            except SpecRuntimeError as err:
-                return j, str(err)
-        return None
+        """One turn of a simultaneous spec for only `lanes` (`actions`: int[lanes, players]), for
+        `verify(..., joint=True)`; the first that faults: (lane, text)."""
+        return self._each(lanes, lambda s, j: self.it.step_joint(s, [int(a) for a in actions[j]]))
 
     def batch(self, keys, lanes: np.ndarray) -> list[tuple[str, np.ndarray]]:
         return _leaves({k: v for k, v in states_to_arrays(self.module, [self.states[int(j)] for j in lanes]).items()
