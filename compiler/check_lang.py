@@ -1358,7 +1358,9 @@ class LanguageChecks:
         if key is None:
             return e
         t = self.narrowed(ctx, key, e.type)
-        return e if t == e.type else e.model_copy(update={"type": t})
+        if t == e.type:
+            return e
+        return e.model_copy(update={"type": t, "narrowed": True} if sums else {"type": t})
 
     def push_facts(self, ctx, facts: dict) -> None:
         """Narrow by `facts` until `pop_facts` (a copy: `kill_facts` removes what a statement

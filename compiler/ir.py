@@ -190,6 +190,12 @@ class Binary(ExprNode):
     op: BinaryOp
     left: Expr
     right: Expr
+    # A sum or difference typed by a condition on that very sum (`if src + d >= N { return }`
+    # then `src + d`: compiler/check_lang.py `narrowed_path` with `sums`), so narrower than its
+    # operands' ranges give. Decision: the narrowing is marked on the node, not inferred, so
+    # that `ir.verify` checks every other sum exactly and a pass that rebuilds a narrowed sum
+    # without the mark is caught.
+    narrowed: bool = False
 
 
 class Cond(ExprNode):

@@ -275,12 +275,12 @@ class _Verifier:
                 self.bad(f"`{e.op}` by a divisor of range {b}, which holds 0")
                 return
             inferred = ranges.binary(e.op, a, b)
-            if e.op in ("add", "sub") and isinstance(e.type, ir.IntT) and ranges.contains(inferred, e.type):
-                # Decision: a sum or difference may be typed narrower than its operands give
-                # when a condition on that very sum narrowed it (the checker's facts, compiler/
-                # check_lang.py `_path_key` with `sums`: `if src + d >= N { return }` then
-                # `src + d`), as a narrowed local's read is; the verifier cannot see the facts,
-                # so it accepts a range inside the operands' and still rejects one outside it.
+            if e.narrowed and isinstance(e.type, ir.IntT) and ranges.contains(inferred, e.type):
+                # A sum or difference the checker narrowed by a condition on that very sum
+                # (`Binary.narrowed`: `if src + d >= N { return }` then `src + d`), as a
+                # narrowed local's read is: the verifier cannot see the facts, so it accepts a
+                # range inside the operands' and still rejects one outside it. Every other
+                # arithmetic node contains what its operands give.
                 return
             self.sound(e, inferred)
             return
