@@ -1098,15 +1098,23 @@ class _FlatBackend:
         return self._each(lanes, lambda s, j: self.it.step(s, int(actions[j])))
 
     def _each(self, lanes: np.ndarray, step: Callable[[State, int], State]) -> tuple[int, str] | None:
-        """Replace the state of each of `lanes`, in order, by `step(state, lane)`; the first lane
-        whose step raises a `SpecRuntimeError`: (lane, text), the later lanes not stepped."""
+        """Replace the state of each of `lanes`, in order, by `step(state, lane)`; every lane is
+        stepped, as the Rust package's `step_envs` does, and each whose step raises a
+        `SpecRuntimeError` is kept in `faults` (lane -> text, see `lane_faults`). Returns the
+        first that faulted: (lane, text), or None."""
+        self.faults: dict[int, str] = {}
         for j in lanes:
             j = int(j)
             try:
                 self.states[j] = step(self.states[j], j)
             except SpecRuntimeError as err:
-                return j, str(err)
-        return None
+                self.faults[j] = str(err)
+        return next(iter(self.faults.items()), None)
+
+    def lane_faults(self, lanes: np.ndarray) -> dict[int, str]:
+        """Each of `lanes` (int[k]) whose step faulted in the last `step_lanes` or
+        `step_joint_lanes` -> its text."""
+        return {int(j): self.faults[int(j)] for j in lanes if int(j) in self.faults}
 
     def init_fault(self, seed: int) -> str | None:
         """The text of the fault `init(seed)` raises, or None."""
