@@ -16,7 +16,7 @@ What is checked, per chunk of `chunk` episodes (one batch of lanes):
   the other backends are equal to it where they are compared, so their invariants hold too);
 * runtime faults are compared like any other field, as `envc.verify` does (README, "Runtime
   faults"): after each step, the lanes still compared whose step faulted (JAX's
-  `State._fault`, Rust's `SpecRuntimeError`) must be the same lanes with the same text
+  `State._fault`, Rust's `faults()`) must be the same lanes with the same text
   (`file.envspec:LINE:COL: message`) on every backend. A fault every backend reproduces is a
   fault of the spec: its episode ends there, counts as checked and is listed in
   `Report.spec_faults`, and the chunk plays on. Otherwise the lowest lane where they differ
@@ -262,19 +262,33 @@ def _step_all(ref, checked: list, ok: dict[str, bool], lanes: np.ndarray, seeds:
     episode ended in a fault of the reference (int[m]), each counted as an episode and listed
     in `report.spec_faults` when every backend still compared reproduced it."""
     ours = _lane_faults(ref, history[t], lanes)
-    for b in checked:
+    everyones = [_lane_faults(b, history[t], lanes) if ok[b.name] else {} for b in checked]
+    _faults_agreed(ref.name, checked, ok, ours, everyones, seeds, t, history, report, names)
+    return np.array(sorted(ours), dtype=np.int64)
+
+
+def _faults_agreed(ref_name: str, checked: list, ok: dict[str, bool], ours: dict[int, str],
+                   everyones: list[dict[int, str]], seeds: list[int], t: int, history: np.ndarray, report: Report,
+                   names: Callable[[int], str]) -> None:
+    """Compare the reference's faults `ours` (lane -> text) of step t (-1: `init`) with each
+    backend's (`everyones`, in the order of `checked`; those not `ok` are skipped): a difference
+    is a divergence (the backend is no longer `ok`). Each faulting lane counts as an episode; its
+    fault is a spec fault when every backend still compared reproduced it (a spec fault is one
+    all backends agree on: one a backend differs on is a divergence only)."""
+    compared = [theirs for b, theirs in zip(checked, everyones) if ok[b.name]]
+    for b, theirs in zip(checked, everyones):
         if not ok[b.name]:
             continue
-        diverged = fault_divergence(ref.name, b.name, ours, _lane_faults(b, history[t], lanes), seeds, t, history,
-                                    names)
+        diverged = fault_divergence(ref_name, b.name, ours, theirs, seeds, t, history, names)
         if diverged is not None:
             report.divergences.append(diverged)
             ok[b.name] = False
-    if any(ok.values()):
-        for j, text in sorted(ours.items()):
+    if not any(ok.values()):
+        return
+    for j, text in sorted(ours.items()):
+        report.episodes += 1
+        if all(theirs.get(j) == text for theirs in compared):
             report.spec_faults.append(_spec_fault(seeds[j], t, text))
-            report.episodes += 1
-    return np.array(sorted(ours), dtype=np.int64)
 
 
 def _init_faults(ref, checked: list, ok: dict[str, bool], n: int, seeds: list[int], history: np.ndarray,
@@ -284,16 +298,8 @@ def _init_faults(ref, checked: list, ok: dict[str, bool], n: int, seeds: list[in
     (no actions), a fault every backend reproduces is a spec fault (`seed S, init: ...`) whose
     episode counts as checked. Returns the lanes whose `init` faulted on the reference (int[m])."""
     ours = {j: text for j, text in ref.init_faults.items() if j < n}
-    for b in checked:
-        theirs = {j: text for j, text in b.init_faults.items() if j < n}
-        diverged = fault_divergence(ref.name, b.name, ours, theirs, seeds, -1, history, names)
-        if diverged is not None:
-            report.divergences.append(diverged)
-            ok[b.name] = False
-    if any(ok.values()):
-        for j, text in sorted(ours.items()):
-            report.spec_faults.append(_spec_fault(seeds[j], -1, text))
-            report.episodes += 1
+    everyones = [{j: text for j, text in b.init_faults.items() if j < n} for b in checked]
+    _faults_agreed(ref.name, checked, ok, ours, everyones, seeds, -1, history, report, names)
     return np.array(sorted(ours), dtype=np.int64)
 
 
@@ -305,15 +311,9 @@ def _lane_faults(b, actions: np.ndarray, lanes: np.ndarray) -> dict[int, str]:
         if rows is None:
             return {}
         return {int(j): b.env.fault_message(_FaultRow(rows[j])) for j in lanes if rows[j, 0] != 0}
-    faults: dict[int, str] = {}
-    rest = lanes
-    while len(rest):  # Rust's `step_envs` stops at the first lane that faults: the later ones step again
-        hit = b.step_lanes(actions, rest)
-        if hit is None:
-            break
-        faults[hit[0]] = hit[1]
-        rest = rest[rest > hit[0]]
-    return faults
+    if b.step_lanes(actions, lanes) is None:  # Rust's `step_envs` steps every lane: `faults()` has each one's
+        return {}
+    return b.lane_faults(lanes)
 
 
 def fault_divergence(reference: str, target: str, ours: dict[int, str], theirs: dict[int, str], seeds: list[int],

@@ -62,7 +62,6 @@ from typing import Any, cast
 import numpy as np
 
 from envc.compiler import ir, visibility
-from envc.compiler.diagnostics import Diagnostic, DiagnosticError
 from envc.compiler.interp import Interpreter, SpecRuntimeError, State
 from envc.run_jax import label_values, matchup_fields
 
@@ -555,18 +554,23 @@ def _spec_fault(seed: int, t: int, text: str) -> str:
 def _init_fault(checks: list[_BackendCheck], seed: int, text: str, report: Report,
                 progress: Callable[[int], None] | None = None) -> None:
     """The interpreter's `init(seed)` faulted with `text`: each live backend's `init` must fault
-    the same (a `fault` divergence at step 0 otherwise); the fault is a spec fault either way,
-    and an episode (checked on every backend, as `cross_check` counts it)."""
-    report.spec_faults.append(_spec_fault(seed, -1, text))
+    the same (a `fault` divergence at step 0 otherwise). The seed is an episode (checked on
+    every backend, as `cross_check` counts it); its fault is a spec fault only when every live
+    backend reproduced it (a spec fault is one all backends agree on: a differing one is a
+    divergence, never also a spec fault)."""
     report.episodes += 1
     if progress:
         progress(1)
+    agreed = True
     for c in checks:
         if c.dead:
             continue
         theirs = c.ensure_backend().init_fault(seed)
         if theirs != text:
+            agreed = False
             report.divergences.append(Divergence(3, c.name, seed, 0, "fault", text, theirs, [], []))
+    if agreed:
+        report.spec_faults.append(_spec_fault(seed, -1, text))
 
 
 def _check_verify_arguments(module: ir.Module, targets: list[str], chunk: int, per_matchup: int | None,
@@ -856,6 +860,8 @@ def _rollouts(it, backend, batch: _Chunk, lanes: int, report: Report, tol: float
     seeds = np.full(lanes, runs[0].seed & 0xFFFFFFFF, dtype=np.uint32)
     seeds[:n] = [r.seed & 0xFFFFFFFF for r in runs]
     backend.reset(seeds)
+    if _init_faulted(backend, batch, report):
+        return None
     found = np.zeros(n, dtype=bool)
     pending: list[np.ndarray] = []  # joint: the actions of the turn being played
     for t in range(longest + 1):
@@ -874,6 +880,20 @@ def _rollouts(it, backend, batch: _Chunk, lanes: int, report: Report, tol: float
             _unexpected_fault(it, backend.name, batch, fault, t, report)
             return None
     return found
+
+
+def _init_faulted(backend, batch: _Chunk, report: Report) -> bool:
+    """Whether the backend's `init` faulted (`init_faults`, set by `reset`) for a run of the
+    chunk, whose `init` the interpreter made without a fault (a seed whose `init` faults there
+    is no run: `_init_fault`): the lowest such run is a `fault` divergence at step 0 (no
+    actions), and the backend is not run on. The interpreter's flat backend has no
+    `init_faults` (its `init` raises)."""
+    faults = {j: text for j, text in getattr(backend, "init_faults", {}).items() if j < len(batch.runs)}
+    if not faults:
+        return False
+    j = min(faults)
+    report.divergences.append(Divergence(3, backend.name, batch.runs[j].seed, 0, "fault", None, faults[j], [], []))
+    return True
 
 
 def _unexpected_fault(it, name: str, batch: _Chunk, fault: tuple[int, str], t: int, report: Report) -> None:
@@ -1078,15 +1098,23 @@ class _FlatBackend:
         return self._each(lanes, lambda s, j: self.it.step(s, int(actions[j])))
 
     def _each(self, lanes: np.ndarray, step: Callable[[State, int], State]) -> tuple[int, str] | None:
-        """Replace the state of each of `lanes`, in order, by `step(state, lane)`; the first lane
-        whose step raises a `SpecRuntimeError`: (lane, text), the later lanes not stepped."""
+        """Replace the state of each of `lanes`, in order, by `step(state, lane)`; every lane is
+        stepped, as the Rust package's `step_envs` does, and each whose step raises a
+        `SpecRuntimeError` is kept in `faults` (lane -> text, see `lane_faults`). Returns the
+        first that faulted: (lane, text), or None."""
+        self.faults: dict[int, str] = {}
         for j in lanes:
             j = int(j)
             try:
                 self.states[j] = step(self.states[j], j)
             except SpecRuntimeError as err:
-                return j, str(err)
-        return None
+                self.faults[j] = str(err)
+        return next(iter(self.faults.items()), None)
+
+    def lane_faults(self, lanes: np.ndarray) -> dict[int, str]:
+        """Each of `lanes` (int[k]) whose step faulted in the last `step_lanes` or
+        `step_joint_lanes` -> its text."""
+        return {int(j): self.faults[int(j)] for j in lanes if int(j) in self.faults}
 
     def init_fault(self, seed: int) -> str | None:
         """The text of the fault `init(seed)` raises, or None."""
@@ -1146,50 +1174,31 @@ class _RustBackend:
 
     def __init__(self, native):
         self.native = native
-        self.single = self._vec_env(1)
-
-    def _vec_env(self, n: int):
-        """A `VecEnv` of `n` lanes whose states are to be replaced (by `reset_seeds`).
-
-        The package's constructor resets lane i from seed `base + i` and raises the lowest
-        lane's fault when the spec's `init` faults there, leaving no object; so the bases are
-        tried from 0, each past the lane that faulted, the consecutive seeds of a spec whose
-        `init` faults for some seeds (tests/specs/init_faults.envspec). Decision: at most
-        2^16 seeds are looked at.
-
-        Raises:
-            DiagnosticError: E0180, no `n` consecutive seeds below 2^16 + n initialise without
-                a fault (the message quotes the fault; the help says to pass a smaller `--chunk`).
-        """
-        base, text = 0, ""
-        while base < 1 << 16:
-            try:
-                return self.native.VecEnv(n, threads=1, autoreset=False, seed=base)
-            except self.native.SpecRuntimeError as err:
-                lane, text = _env_prefixed(str(err))
-                base += lane + 1
-        raise DiagnosticError([Diagnostic(
-            "E0180", f"the Rust backend cannot hold {n} environments: its constructor starts them from "
-            f"consecutive seeds, and `init` faults ({text}) in every {n} consecutive seeds below {1 << 16}", None,
-            help=f"pass a smaller `--chunk` (lanes per batch) than {n}, or make `init` fault less often")])
+        # the constructor records its `init` faults instead of raising them (lib.rs, issue 15):
+        # any seed base makes a batch, whose lanes `reset` then starts from the seeds of the run
+        self.single = native.VecEnv(1, threads=1, autoreset=False)
 
     def reset(self, seeds: np.ndarray) -> None:
         """Start lane i from `seeds[i]`. `init_faults` is then each lane whose `init` faulted ->
-        the fault's text (`file.envspec:LINE:COL: message`); those lanes' states are not to be
-        read. The package resets every lane and raises the lowest one's fault: the later
-        lanes are looked at one at a time (`init_fault`)."""
+        the fault's text (`file.envspec:LINE:COL: message`, the package's `faults()`); those
+        lanes' states are not to be read."""
         if getattr(self, "lanes", None) != len(seeds):  # one batch size per run: made once
-            self.env, self.lanes = self._vec_env(len(seeds)), len(seeds)
-        self.init_faults: dict[int, str] = {}
+            self.env, self.lanes = self.native.VecEnv(len(seeds), threads=1, autoreset=False), len(seeds)
         try:
             self.env.reset_seeds(seeds)
-        except self.native.SpecRuntimeError as err:
-            first, text = _env_prefixed(str(err))
-            self.init_faults[first] = text
-            for j in range(first + 1, len(seeds)):
-                theirs = self.init_fault(int(seeds[j]))
-                if theirs is not None:
-                    self.init_faults[j] = theirs
+        except self.native.SpecRuntimeError:
+            pass  # every lane's fault is in `faults()`
+        self.init_faults = self.lane_faults(np.arange(len(seeds)))
+
+    def lane_faults(self, lanes: np.ndarray) -> dict[int, str]:
+        """Each of `lanes` (int[k]) that faulted in the package's last call -> its text."""
+        faults = self.env.faults()
+        return {int(j): faults[j] for j in lanes if faults[j] is not None}
+
+    def _first_fault(self, lanes: np.ndarray) -> tuple[int, str] | None:
+        """The lowest of `lanes` that faulted in the last call: (lane, text), or None."""
+        faults = self.lane_faults(lanes)
+        return min(faults.items()) if faults else None
 
     def step(self, actions: np.ndarray) -> str | None:
         try:
@@ -1206,33 +1215,30 @@ class _RustBackend:
         return None
 
     def step_joint_lanes(self, actions: np.ndarray, lanes: np.ndarray) -> tuple[int, str] | None:
-        """One turn of every lane (`step_joint`: the package has no per-lane form); its fault
-        (lane, text without `env I: `) when the lane is one of `lanes`, else None. The package
-        steps every lane, then raises the lowest faulting lane's fault only: when that lane is
-        not one of `lanes`, a fault of a later lane of `lanes` goes unseen here (its state is
-        still compared at the next turn start)."""
+        """One turn of every lane (`step_joint`: the package has no per-lane form); the lowest of
+        `lanes` that faulted (lane, text), or None: every lane's fault is read (`faults()`), so
+        a fault of a lane outside `lanes` (replaying padding) hides none of `lanes`."""
         try:
             self.env.step_joint(actions)
-        except self.native.SpecRuntimeError as err:
-            j, text = _env_prefixed(str(err))
-            return (j, text) if j in set(lanes.tolist()) else None
+        except self.native.SpecRuntimeError:
+            return self._first_fault(lanes)
         return None
 
     def step_lanes(self, actions: np.ndarray, lanes: np.ndarray) -> tuple[int, str] | None:
-        """Step only `lanes` (`step_envs`, in order); the first that faults: (lane, its text
-        without the `env I: ` the package prefixes)."""
+        """Step only `lanes` (`step_envs`, in order; every one is stepped); the lowest that
+        faulted: (lane, text), or None (`lane_faults` has them all)."""
         try:
             self.env.step_envs(lanes.astype(np.int64), actions[lanes])
-        except self.native.SpecRuntimeError as err:
-            return _env_prefixed(str(err))
+        except self.native.SpecRuntimeError:
+            return self._first_fault(lanes)
         return None
 
     def init_fault(self, seed: int) -> str | None:
-        """The text of the fault the package's `reset_seeds([seed])` raises, or None."""
+        """The text of the fault the package's `init` meets for `seed` (`reset_seeds([seed])`), or None."""
         try:
             self.single.reset_seeds(np.array([seed & 0xFFFFFFFF], dtype=np.uint32))
-        except self.native.SpecRuntimeError as err:
-            return _env_prefixed(str(err))[1]
+        except self.native.SpecRuntimeError:
+            return self.single.faults()[0]
         return None
 
     def batch(self, keys, lanes: np.ndarray) -> list[tuple[str, np.ndarray]]:
@@ -1253,17 +1259,9 @@ class _RustBackend:
         self.single.set_state(0, arrays)
         try:
             self.single.step(np.array([action], dtype=np.int32))
-        except self.native.SpecRuntimeError as err:
-            return _env_prefixed(str(err))[1]
+        except self.native.SpecRuntimeError:
+            return self.single.faults()[0]
         return self.single.get_state(0)
-
-
-def _env_prefixed(text: str) -> tuple[int, str]:
-    """(I, rest) of the Rust package's fault text `env I: rest` (lib.rs's `fault_to_py`)."""
-    head, sep, rest = text.partition(": ")
-    if not sep or not head.startswith("env ") or not head[4:].isdigit():
-        raise ValueError(f"not a Rust fault text (`env I: ...`): {text!r}")
-    return int(head[4:]), rest
 
 
 # ------------------------------------------------------------------ level 4: policy transfer

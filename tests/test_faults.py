@@ -382,3 +382,49 @@ def test_jax_plays_the_joint_turns_before_a_guard_fault_as_the_interpreter():
     masks = env.legal_action_masks(state)
     assert env.fault_message(env.step_joint(state, np.array([tick, tick], dtype=np.int32), masks)) == text
 
+
+
+@pytest.mark.slow
+def test_rust_keeps_every_lanes_step_fault(module):
+    """`step` and `step_envs` raise the lowest (first met) lane's fault and keep every lane's in
+    `faults()` (a later lane's fault was lost); `step_envs` plays every row past a fault."""
+    from envc.verify import load_rust
+
+    pkg = load_rust(module)
+    t_fault, text = _interp_fault(module, "fails")
+    fails, guarded = _action(module, "fails"), _action(module, "guarded")
+    env = pkg.VecEnv(4, autoreset=False, seed=0)
+    for _ in range(t_fault):
+        env.step([guarded, fails, guarded, fails])
+        assert env.faults() == [None] * 4
+    with pytest.raises(pkg.SpecRuntimeError, match="^" + re.escape(f"env 1: {text}") + "$"):
+        env.step([guarded, fails, guarded, fails])
+    assert env.faults() == [None, text, None, text]
+    env = pkg.VecEnv(4, autoreset=False, seed=0)
+    for _ in range(t_fault):
+        env.step_envs(np.array([3, 1, 0]), np.array([fails, fails, guarded]))
+    with pytest.raises(pkg.SpecRuntimeError, match="^" + re.escape(f"env 3: {text}") + "$"):
+        env.step_envs(np.array([3, 1, 0]), np.array([fails, fails, guarded]))
+    assert env.faults() == [None, text, None, text]
+
+
+@pytest.mark.slow
+def test_rust_step_joint_keeps_every_lanes_fault(tmp_path):
+    """`step_joint` raises the lowest lane's fault and keeps every lane's; verify's
+    `step_joint_lanes` so sees a fault of lane 2 when lane 1 (not one of its lanes) faulted too
+    (it reported none: the package raised lane 1's only)."""
+    from envc.verify import _RustBackend, load_rust
+
+    module = _duel_error(tmp_path)
+    it = Interpreter(module)
+    illegal, text = _illegal_joint(it)
+    legal = [int(np.flatnonzero(m)[0]) for m in it.legal_action_masks(it.init(0))]
+    native = load_rust(module)
+    env = native.VecEnv(3, autoreset=False, seed=0)
+    env.reset_seeds(np.zeros(3, dtype=np.uint32))
+    with pytest.raises(native.SpecRuntimeError, match="^" + re.escape(f"env 1: {text}") + "$"):
+        env.step_joint(np.asarray([legal, illegal, illegal], np.int32))
+    assert env.faults() == [None, text, text]
+    backend = _RustBackend(native)
+    backend.reset(np.zeros(3, dtype=np.uint32))
+    assert backend.step_joint_lanes(np.asarray([legal, illegal, illegal], np.int32), np.array([0, 2])) == (2, text)

@@ -4,12 +4,15 @@ same seeds fault with the same `file:line:col: message`, else a `fault` divergen
 actions); a fault every backend reproduces is a spec fault (`seed S, init: ...`).
 
 tests/specs/init_faults.envspec's `init` pops an empty list for about a third of the seeds
-(seeds 0, 3, 4 and 5 among 0..5). Before, any run with Rust ended in an internal error: the Rust
-package's constructor and `reset_seeds` raise the fault (`_RustBackend._vec_env`). The doctored
-test steps the real JAX backend against a copy whose `init` faults are altered."""
+(seeds 0, 3, 4 and 5 among 0..5). The Rust package's constructor records its `init` faults
+(`VecEnv.faults()`) instead of raising them, so any batch can be made: verify searched for a
+seed base whose consecutive seeds all initialise before (E0180 when there was none), and
+probed later lanes one by one. The doctored tests step the real JAX backend against a copy
+whose `init` faults are altered."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +21,6 @@ from typer.testing import CliRunner
 
 import envc.verify as verify_mod
 from envc.compiler.check import load
-from envc.compiler.diagnostics import DiagnosticError
 from envc.compiler.interp import Interpreter
 from envc.compiler.passes import choice_points
 from envc.cross_check import _lockstep
@@ -125,11 +127,80 @@ def test_an_init_fault_mismatch_is_a_divergence_at_step_0(module, jax_env, chang
     assert "divergence (level 3) between `jax` and `doctored`" in d.render()
 
 
+def _interp_init_faults(module, seeds) -> list[str | None]:
+    """The interpreter's `init` fault text of each seed, or None."""
+    it, out = Interpreter(module), []
+    for s in seeds:
+        try:
+            it.init(int(s))
+            out.append(None)
+        except verify_mod.SpecRuntimeError as err:
+            out.append(str(err))
+    return out
+
+
+def test_a_differing_init_fault_of_one_backend_is_no_spec_fault(module, jax_env):
+    """Two backends against the reference, one agreeing and one faulting otherwise on seed 3:
+    seed 3's fault is that backend's divergence only, not a spec fault (it was listed as one
+    while any backend still agreed); the faults all three agree on are spec faults."""
+    report = Report(targets=["jax", "doctored", "agreeing"])
+    differing = _Doctored(jax_env, lambda f: {**f, 3: "init_faults.envspec:1:1: doctored"})
+    agreeing = _Doctored(jax_env, lambda f: f)
+    agreeing.name = "agreeing"
+    _lockstep(verify_mod._JaxBackend(jax_env), [differing, agreeing], list(range(6)), 6,
+              np.random.default_rng(0), 10, 0.0, report, Interpreter(module).actions.format)
+    [d] = report.divergences
+    assert (d.target, d.episode_seed, d.step) == ("doctored", 3, 0)
+    assert [line for line in report.spec_faults if ", init: " in line] == [f"seed {s}, init: {POP}" for s in (0, 4, 5)]
+
+
+def test_verify_reports_a_backend_init_fault_where_the_interpreter_has_none(module, jax_env, monkeypatch):
+    """A backend whose `init` faults for a seed the interpreter starts without a fault: a
+    `fault` divergence at step 0 with no actions (verify ignored the backend's `init_faults`)."""
+    text = "init_faults.envspec:1:1: doctored"
+
+    class Faulting(verify_mod._JaxBackend):
+        def reset(self, seeds: np.ndarray) -> None:
+            super().reset(seeds)
+            self.init_faults = {**self.init_faults, 1: text}
+
+    monkeypatch.setattr(verify_mod, "_JaxBackend", Faulting)
+    report = verify_mod.verify(module, ["python", "jax"], episodes=6, jax_env=jax_env, level2_samples=0)
+    started = [s for s, f in zip(range(6), _interp_init_faults(module, range(6))) if f is None]
+    [d] = report.divergences
+    assert (d.field, d.step, d.episode_seed, d.interpreter, d.backend, d.actions) == (
+        "fault", 0, started[1], None, text, [])
+
+
+@pytest.fixture(scope="module")
+def native(module):
+    return verify_mod.load_rust(module)
+
+
 @pytest.mark.slow
-def test_too_many_lanes_for_the_rust_constructor_is_a_diagnostic():
-    """The Rust package starts its lanes from consecutive seeds and raises the first `init`
-    fault: no 200 consecutive seeds of this spec initialise, so a chunk of 200 cannot be made."""
-    result = _cli(["--reference", "jax", "--targets", "jax,rust", "--chunk", "200"], episodes=200)
-    assert result.exit_code != 0 and isinstance(result.exception, DiagnosticError), result.output
-    [d] = result.exception.diagnostics
-    assert d.code == "E0180" and POP in d.message and "--chunk" in (d.help or "")
+def test_a_spec_whose_init_faults_still_gets_a_rust_vec_env(module, native):
+    """The constructor records each lane's `init` fault instead of raising (it left no object);
+    `reset_seeds` and `reset_envs` raise the lowest (first met) lane's and keep every lane's."""
+    expected = _interp_init_faults(module, range(6))
+    env = native.VecEnv(6, autoreset=False, seed=0)
+    assert env.faults() == expected and expected[0] == POP and expected[1] is None
+    with pytest.raises(native.SpecRuntimeError, match="^" + re.escape(f"env 0: {POP}") + "$"):
+        env.reset_seeds(np.arange(6, dtype=np.uint32))
+    assert env.faults() == expected
+    env.reset_seeds(np.array([1, 2, 1, 2, 1, 2], dtype=np.uint32))
+    assert env.faults() == [None] * 6
+    with pytest.raises(native.SpecRuntimeError, match="^" + re.escape(f"env 5: {POP}") + "$"):
+        env.reset_envs(np.array([5, 1, 3]), np.array([5, 1, 3]))
+    assert env.faults() == [None, None, None, POP, None, POP]  # lane 3 after lane 5: reset too
+
+
+@pytest.mark.slow
+def test_verify_makes_any_rust_batch_without_a_seed_search(module, native):
+    """200 lanes (no 200 consecutive seeds of this spec initialise: verify searched seed bases
+    and failed with E0180): the backend starts them and reads every lane's `init` fault at once."""
+    backend = verify_mod._RustBackend(native)
+    seeds = np.arange(200, dtype=np.uint32)
+    backend.reset(seeds)
+    expected = _interp_init_faults(module, seeds)
+    assert backend.init_faults == {j: t for j, t in enumerate(expected) if t is not None}
+    assert backend.init_fault(0) == POP and backend.init_fault(1) is None

@@ -105,14 +105,30 @@ def test_a_missing_fault_and_an_unexpected_one_are_divergences(module):
 
 
 def test_an_init_fault_is_compared(module):
-    """`init` faulting on the interpreter: a backend whose `init` does not is a divergence at step 0."""
+    """`init` faulting on the interpreter: a backend whose `init` does not is a divergence at step
+    0, and only that: a spec fault is one every backend agrees on (it was listed as both)."""
     report = Report(targets=["flat"])
     check = verify_mod._BackendCheck("flat", module, Interpreter(module), report, 0.0, 0, 1, 1, 0, None)
     verify_mod._init_fault([check], 5, "faults.envspec:1:1: doctored", report)
     [d] = report.divergences
     assert (d.field, d.step, d.episode_seed, d.interpreter, d.backend) == ("fault", 0, 5, "faults.envspec:1:1: doctored",
                                                                           None)
-    assert report.spec_faults == ["seed 5, init: faults.envspec:1:1: doctored"]
+    assert report.spec_faults == [] and report.episodes == 1
+
+
+def test_an_agreed_init_fault_is_a_spec_fault(module):
+    """The same `init` fault on the interpreter and the backend: a spec fault, no divergence."""
+    text = "faults.envspec:1:1: doctored"
+
+    class Faulting(verify_mod._FlatBackend):
+        def init_fault(self, seed: int) -> str | None:
+            return text
+
+    report = Report(targets=["flat"])
+    check = verify_mod._BackendCheck("flat", module, Interpreter(module), report, 0.0, 0, 1, 1, 0, None)
+    check.backend = Faulting(module)
+    verify_mod._init_fault([check], 5, text, report)
+    assert report.divergences == [] and report.spec_faults == [f"seed 5, init: {text}"]
 
 
 def test_the_command_line_prints_the_spec_faults():

@@ -20,6 +20,17 @@
 //! `observations=False`: `step`/`reset` do not run the spec's `observe` and leave `obs` and
 //! `final_obs` as they are (`env::finish_with`), for loops that never read them (search,
 //! random rollouts), where the observation can be most of a step's work.
+//!
+//! Runtime faults of the spec (README, "Runtime faults"): every call that resets or steps
+//! (`reset`, `reset_seeds`, `step`, `step_envs`, `reset_envs`, `step_joint`,
+//! `legal_action_masks`, `sample_joint_actions`) records each environment's fault of that call
+//! in `faults` (one entry per environment, none where it did not fault or was not named), and
+//! then raises `SpecRuntimeError` for the lowest faulting environment (`step_envs`/`reset_envs`:
+//! the first met, in their order) as `env I: file:line:col: message`; `faults()` gives every
+//! entry's text without the `env I: ` prefix. Decision (issue 15): the constructor records its
+//! `init` faults and does not raise them, so a spec whose `init` faults for some seeds still
+//! gets a batch (to `reset_seeds` with seeds of the caller's choice); the faulting environments'
+//! states are unspecified and `faults()` names them. The explicit `reset(seed)` raises as before.
 
 use numpy::ndarray::IxDyn;
 use numpy::{AllowTypeChange, Element, PyArray1, PyArray2, PyArrayDyn, PyArrayLikeDyn,
@@ -626,6 +637,8 @@ impl VecEnv {
         Ok(())
     }
 
+    /// Raise the lowest environment's fault of `faults` (the other entries stay readable
+    /// through `faults()`).
     fn raise_faults(&self) -> PyResult<()> {
         match self.faults.iter().position(|f| f.is_some()) {
             Some(i) => Err(fault_error(i, self.faults[i].unwrap())),
@@ -638,8 +651,16 @@ impl VecEnv {
         Ok(arr.clone_ref(py).into_any())
     }
 
-    /// Reset every environment from `self.seeds` and write the outputs.
+    /// Reset every environment from `self.seeds` and write the outputs; raises the lowest
+    /// environment's fault.
     fn reset_all(&mut self, py: Python<'_>) -> PyResult<()> {
+        self.reset_recorded(py)?;
+        self.raise_faults()
+    }
+
+    /// Reset every environment from `self.seeds`, write the outputs and record each
+    /// environment's `init` fault in `faults` (raising none: the constructor's reset).
+    fn reset_recorded(&mut self, py: Python<'_>) -> PyResult<()> {
         self.touch();
         let mut mask_rw = self.mask.bind(py).readwrite();
         let mut rewards_rw = self.rewards.bind(py).readwrite();
@@ -688,7 +709,7 @@ impl VecEnv {
                     .for_each(|item| reset_item(item, observe))
             }
         });
-        self.raise_faults()
+        Ok(())
     }
     fn create(py: Python<'_>, num_envs: usize, threads: usize, autoreset: bool, seed: i64, observations: bool)
               -> PyResult<Self> {
@@ -728,15 +749,22 @@ impl VecEnv {
             obs0: PyArrayDyn::zeros(py, IxDyn(&[n, 4]), false).unbind(),
             final_obs0: PyArrayDyn::zeros(py, IxDyn(&[n, 4]), false).unbind(),
         };
-        env.reset_from(py, seed)?;
+        // Decision (issue 15, module documentation): `init` faults are recorded, not raised.
+        env.set_seeds_from(seed);
+        env.reset_recorded(py)?;
         Ok(env)
     }
 
-    fn reset_from(&mut self, py: Python<'_>, seed: i64) -> PyResult<()> {
+    /// Environment `i`'s seed becomes `seed + i` (mod 2^32).
+    fn set_seeds_from(&mut self, seed: i64) {
         let base = seed as u32;
         for (i, s) in self.seeds.iter_mut().enumerate() {
             *s = base.wrapping_add(i as u32);
         }
+    }
+
+    fn reset_from(&mut self, py: Python<'_>, seed: i64) -> PyResult<()> {
+        self.set_seeds_from(seed);
         self.reset_all(py)
     }
 
@@ -834,12 +862,25 @@ impl VecEnv {
         let current_player = current_player_rw.as_slice_mut().map_err(slice_error)?;
         let obs0 = obs0_rw.as_slice_mut().map_err(slice_error)?;
         let final_obs0 = final_obs0_rw.as_slice_mut().map_err(slice_error)?;
+        self.faults.iter_mut().for_each(|f| *f = None);
+        let mut first: Option<usize> = None;
         for &(i, a) in rows {
+            if self.faults[i].is_some() {
+                continue;  // its state is unspecified since its fault in this call: not stepped again
+            }
             let out = row_out(i, mask, rewards, terminated, truncated, current_player, obs0, final_obs0);
-            step_env(&mut self.states[i], &mut self.seeds[i], mode, a as usize, out)
-                .map_err(|f| fault_error(i, f))?;
+            self.faults[i] = step_env(&mut self.states[i], &mut self.seeds[i], mode, a as usize, out).err();
+            first = first.or(self.faults[i].map(|_| i));
         }
-        Ok(())
+        self.raise_first(first)
+    }
+
+    /// Raise the fault of environment `first` (the first met by a per-row call), if any.
+    fn raise_first(&self, first: Option<usize>) -> PyResult<()> {
+        match first.and_then(|i| self.faults[i].map(|f| (i, f))) {
+            Some((i, f)) => Err(fault_error(i, f)),
+            None => Ok(()),
+        }
     }
 
     /// Start environment `i` from `seed` for each `(i, seed)` of `rows` and write its outputs
@@ -860,13 +901,19 @@ impl VecEnv {
         let current_player = current_player_rw.as_slice_mut().map_err(slice_error)?;
         let obs0 = obs0_rw.as_slice_mut().map_err(slice_error)?;
         let final_obs0 = final_obs0_rw.as_slice_mut().map_err(slice_error)?;
+        self.faults.iter_mut().for_each(|f| *f = None);
+        let mut first: Option<usize> = None;
         for &(i, seed) in rows {
             self.seeds[i] = seed;
-            env::reset_with(&mut self.states[i], seed, self.observations).map_err(|f| fault_error(i, f))?;
+            self.faults[i] = env::reset_with(&mut self.states[i], seed, self.observations).err();
+            if self.faults[i].is_some() {
+                first = first.or(Some(i));
+                continue;  // outputs are written only for a state `init` made (as `reset_item`)
+            }
             let mut out = row_out(i, mask, rewards, terminated, truncated, current_player, obs0, final_obs0);
             write_state(&self.states[i], &mut out, true, self.observations);
         }
-        Ok(())
+        self.raise_first(first)
     }
 
     fn set_state_at(&mut self, py: Python<'_>, i: usize, arrays: &Bound<'_, PyDict>) -> PyResult<()> {
@@ -932,7 +979,9 @@ impl VecEnv {
     /// Step only environments `indices[k]`, with `actions[k]`, on the calling thread, and write
     /// their outputs (the other environments and their outputs are untouched): what an opponent
     /// wrapper needs when only some environments wait for the opponent. Auto-reset applies as in
-    /// `step`. An index twice is stepped twice, in order.
+    /// `step`. An index twice is stepped twice, in order. Every row is played (an environment
+    /// that faulted is not stepped again in this call); the first fault met is raised and each
+    /// environment's is in `faults()`.
     fn step_envs(&mut self, py: Python<'_>, indices: &Bound<'_, PyAny>, actions: &Bound<'_, PyAny>) -> PyResult<()> {
         let idx = ints_in(&checked_array(indices, "indices", "iu", None)?, "indices", 0, self.n() as i64 - 1)?;
         let act = ints_in(&checked_array(actions, "actions", "iu", None)?, "actions", i32::MIN as i64, i32::MAX as i64)?;
@@ -945,7 +994,8 @@ impl VecEnv {
 
     /// Start only environments `indices[k]` again, from `seeds[k]` (uint32) or, without `seeds`,
     /// from their next seed (current seed + num_envs, as an auto-reset does), and write their
-    /// outputs (rewards 0, flags false, `final_obs` = `obs`); the others are untouched.
+    /// outputs (rewards 0, flags false, `final_obs` = `obs`); the others are untouched. Every row
+    /// is reset; the first `init` fault met is raised and each environment's is in `faults()`.
     #[pyo3(signature = (indices, seeds = None))]
     fn reset_envs(&mut self, py: Python<'_>, indices: &Bound<'_, PyAny>, seeds: Option<&Bound<'_, PyAny>>)
                   -> PyResult<()> {
@@ -976,6 +1026,14 @@ impl VecEnv {
     /// into one preallocated array that every call overwrites and returns.
     fn sample_actions(&mut self, py: Python<'_>, seed: i64) -> PyResult<Py<PyArray1<i32>>> {
         guarded(|| self.sample(py, seed))
+    }
+
+    /// Each environment's runtime fault of the last call that reset or stepped (see the module
+    /// documentation), a list of num_envs entries: `file.envspec:LINE:COL: message` (the text
+    /// `SpecRuntimeError` carries after `env I: `) or None. The constructor's `init` faults are
+    /// here, not raised.
+    fn faults(&self) -> Vec<Option<String>> {
+        self.faults.iter().map(|f| f.as_ref().map(fault_message)).collect()
     }
 
     /// The state of environment `i` as arrays (the layout of `envc.verify.to_arrays`).

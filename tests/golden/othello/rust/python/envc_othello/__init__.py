@@ -31,7 +31,10 @@ Step rules are the reference interpreter's (envc.compiler.interp), bit for bit: 
 terminal and illegal-action rules, envc's counter-based RNG. `get_state(i)` /
 `set_state(i, arrays)` move one environment's state in the layout of
 `envc.verify.to_arrays`; `observe(i, player)` and `invariants(i)` evaluate the spec.
-A runtime fault of the spec raises `SpecRuntimeError`. `step_envs(indices, actions)` steps
+A runtime fault of the spec raises `SpecRuntimeError` (`env I: file:line:col: message`, I the
+lowest faulting environment); `faults()` has every environment's fault of the last call that
+reset or stepped (text or None). The constructor records `init` faults there without raising
+them (a spec whose `init` faults for some seeds still gets a batch). `step_envs(indices, actions)` steps
 only some environments and `reset_envs(indices, seeds=None)` restarts only some (an opponent
 wrapper keeps the batch whole). An action outside 0..NUM_ACTIONS-1 is an illegal action.
 
