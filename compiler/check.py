@@ -510,6 +510,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         whose arms all `return` or end in `fail("why")`), the rest of the block is narrowed by its conditions being
         false (`if r < 0 or r >= H { return 1 }` then `GRID[r * W]`), as `if_stmt` found them."""
         ctx.scopes.append({})
+        ctx.narrow.append({})  # this block's own frame: the aliases of its `let`s (`note_alias`)
         out = []
         guards = 0
         for s in stmts:
@@ -523,12 +524,15 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             finally:
                 self.kill_facts(ctx, [s])
             out.extend(r if isinstance(r, list) else [r])
+            if isinstance(r, ir.Let) and isinstance(s, ast.Let) and s.type is None:  # after `kill_facts`
+                self.note_alias(r, ctx)
             if ctx.exit_facts:
                 self.push_facts(ctx, ctx.exit_facts)
                 guards += 1
         ctx.exit_facts = None
         for _ in range(guards):
             self.pop_facts(ctx)
+        self.pop_facts(ctx)
         ctx.scopes.pop()
         return out
 
