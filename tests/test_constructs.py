@@ -33,7 +33,7 @@ NAMES = ["loops", "tails", "arrays", "stakes", "lasting", "reveal", "leduc", "sl
          "mastermind", "liars_dice", "dots_boxes", "kuhn", "goofspiel", "pig", "keydoor",
          "crazy8", "yahtzee", "pendulum", "uno4", "yacht1", "match_narrow", "kalah", "whist4", "mines",
          "builtin_names", "path_narrowing", "checkers", "battleship", "oshi",
-         "bglite", "hanabi3", "windmass", "draw5", "morris"]
+         "bglite", "hanabi3", "windmass", "draw5", "morris", "snake"]
 
 
 @pytest.fixture(scope="module")
@@ -258,6 +258,20 @@ def test_a_let_copy_reads_the_same_cell_as_its_value():
     it = Interpreter(m)
     s = it.step(it.step(it.init(0), 0), 0)
     assert (list(s.a), s.x) == ([2, 2, 0, 0], 2)
+
+
+def test_an_elif_reads_under_the_earlier_conditions_false():
+    """probe8 (Snake): an `elif` condition is evaluated only where the earlier ones failed, so
+    it is narrowed by them (`if n == -1 { ... } elif a[n] > 1` reads a[0..3]), and its arm by
+    both (`elif n == x` keeps `n != -1`: the two facts intersect, not the later one replacing
+    the earlier); a condition that does not exclude -1 leaves the read refused."""
+    assert _errors(_game("    if n == -1 {\n        x = 1\n    } elif a[n] > 1 {\n        x = 2\n    }")) == []
+    assert _errors(_game("    if n == -1 {\n        x = 1\n    } elif n == x - 1 {\n        a[n] = 2\n    }")) == []
+    assert _errors(_game("    if n == 0 {\n        x = 1\n    } elif a[n] > 1 {\n        x = 2\n    }")) != []
+    assert _errors(_game("    if n == -1 {\n        n = 0\n    } elif a[n] > 1 {\n        x = 2\n    }")) == []
+    m = _source(_game("    n = 3\n    a[3] = 2\n    if n == -1 {\n        x = 1\n    } elif a[n] > 1 {\n        x = 2\n    }"))
+    it = Interpreter(m)
+    assert it.step(it.init(0), 0).x == 2
 
 
 def test_the_arms_of_an_if_or_match_start_from_the_same_facts():
@@ -923,3 +937,38 @@ def test_morris_flying_and_the_end(modules):
     s = _morris(it, it.init(1), {0: 1, 1: 1, 9: 1, 21: 1, 2: 0, 4: 0, 10: 0, 22: 0, 16: 0}, mover=0)
     s = it.step(s, it.actions.encode("move", **{"from": 16, "to": 19}))
     assert bool(s.terminated) and list(s.rewards) == [1.0, -1.0]
+
+
+def _snake(it, lives, head, d, food):
+    """A Snake position: `lives` maps cells to lifetimes (the head's is the length)."""
+    s = it.init(0)
+    life = np.zeros(64, dtype=np.asarray(s.life).dtype)
+    for c, v in lives.items():
+        life[c] = v
+    s.fields.update(life=life, head=head, dir=d, length=lives[head], food=food)
+    it._finish(s)
+    return s
+
+
+def test_snake_eats_grows_and_dies(modules):
+    """tests/specs/snake: the head never turns straight back; eating grows the snake (the tail
+    stays that step), scores 1 and puts new food on an empty cell; the head may enter the cell
+    the tail leaves, not a body cell that stays, nor leave the board."""
+    it = Interpreter(modules["snake"])
+    go = {d: it.actions.encode("go", d=d) for d in range(4)}
+    s = it.init(0)
+    assert list(s.legal_action_mask) == [True, True, True, False]  # heading right: not left
+    s = _snake(it, {27: 2, 26: 1}, 27, 1, 28)
+    s = it.step(s, go[1])
+    assert (int(s.head), int(s.length), int(s.eaten), float(s.rewards[0])) == (28, 3, 1, 1.0)
+    assert [int(s.life[c]) for c in (26, 27, 28)] == [1, 2, 3]
+    assert s.life[s.food] == 0 and s.food not in (26, 27, 28)
+    s = it.step(s, go[1])  # no food: every lifetime falls, the tail leaves 26
+    assert [int(s.life[c]) for c in (26, 27, 28, 29)] == [0, 1, 2, 3] and not s.terminated
+    # the square 0-1-9-8: the head on 9 may enter 1, which the tail leaves, not while 1 stays body
+    s = it.step(_snake(it, {9: 4, 8: 3, 0: 2, 1: 1}, 9, 1, 63), go[0])
+    assert (int(s.head), bool(s.terminated), [int(s.life[c]) for c in (0, 1, 8, 9)]) == (1, False, [1, 4, 2, 3])
+    s = it.step(_snake(it, {9: 5, 8: 4, 0: 3, 1: 2, 2: 1}, 9, 1, 63), go[0])
+    assert bool(s.terminated) and int(s.head) == 9
+    s = it.step(_snake(it, {7: 2, 6: 1}, 7, 1, 63), go[1])  # off the board on the right
+    assert bool(s.terminated) and float(s.rewards[0]) == 0.0
