@@ -510,6 +510,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         whose arms all `return` or end in `fail("why")`), the rest of the block is narrowed by its conditions being
         false (`if r < 0 or r >= H { return 1 }` then `GRID[r * W]`), as `if_stmt` found them."""
         ctx.scopes.append({})
+        ctx.narrow.append({})  # this block's own frame: the aliases of its `let`s (`note_alias`)
         out = []
         guards = 0
         for s in stmts:
@@ -523,12 +524,15 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             finally:
                 self.kill_facts(ctx, [s])
             out.extend(r if isinstance(r, list) else [r])
+            if isinstance(r, ir.Let) and isinstance(s, ast.Let) and s.type is None:  # after `kill_facts`
+                self.note_alias(r, ctx)
             if ctx.exit_facts:
                 self.push_facts(ctx, ctx.exit_facts)
                 guards += 1
         ctx.exit_facts = None
         for _ in range(guards):
             self.pop_facts(ctx)
+        self.pop_facts(ctx)
         ctx.scopes.pop()
         return out
 
@@ -641,16 +645,13 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
         false; a branch whose condition folds to `false` (or follows one that folds to `true`)
         is checked without range errors and dropped."""
         conds: list[ir.Expr | None] = []
-        for cond, _ in s.branches:
-            c = self.expr_safe(cond, ctx)
-            if c is not None:
-                self.require_type(c, ir.BOOL, cond.span, "an `if` condition")
-            conds.append(c)
         before: dict = {}  # what the earlier conditions being false say
         arms: list[tuple[ir.Expr | None, list[ir.Stmt]]] = []
         dead = False
         saved = self.save_facts(ctx)
-        for (_cond, body), c in zip(s.branches, conds):
+        for cond, body in s.branches:
+            c = self._if_condition(cond, before, saved, ctx)
+            conds.append(c)
             truth = self.constant_truth(c) if c is not None else None
             then = self._if_arm(body, c, before, dead or truth is False, saved, ctx)
             if then is not None:
@@ -667,14 +668,31 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             ctx.exit_facts = before  # a guard clause: the rest of the block runs where every condition failed
         return _if_chain(arms, result, s.span)
 
+    def _if_condition(self, cond: ast.Expr, before: dict, saved, ctx: Ctx) -> ir.Expr | None:
+        """An `if`'s or `elif`'s condition, from the facts `saved` before the statement, checked
+        under `before` (the earlier conditions false), as the interpreter evaluates it only there.
+
+        Decision (probe8, Snake: `if to == -1 { terminate() } elif life[to] > 1 { ... }` was
+        E0121, every condition being checked before any fact): an `elif` reads what its `else`
+        would, as the right side of `or` would (`a or b`: b under `not a`)."""
+        self.start_arm(ctx, saved)
+        self.push_facts(ctx, before)
+        try:
+            c = self.expr_safe(cond, ctx)
+        finally:
+            self.pop_facts(ctx)
+        if c is not None:
+            self.require_type(c, ir.BOOL, cond.span, "an `if` condition")
+        return c
+
     def _if_arm(self, body: list[ast.Stmt], c: ir.Expr | None, before: dict, dead: bool, saved, ctx: Ctx):
         """One arm of an `if`, from the facts `saved` before it: checked under `before` (the
         earlier conditions false) and `c` (its own, None for `else`), or, when `dead`, checked
         without range errors and dropped (None)."""
         self.start_arm(ctx, saved)
         facts = dict(before)
-        if c is not None:
-            facts.update({k: v for k, v in self.facts(c, True, ctx).items()})
+        if c is not None:  # both hold: an `elif to == food` arm keeps `to != -1` of the `if` before it
+            _and_facts(facts, self.facts(c, True, ctx))
         self.push_facts(ctx, facts)
         try:
             if dead:

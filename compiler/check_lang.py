@@ -130,8 +130,9 @@ def _killed(key: tuple, names: set[str], calls: bool) -> bool:
     """Whether the fact of `key` stops holding after statements that assign `names` (and call
     something that may change the state, `calls`): a local's or a field's when it is assigned,
     a field's at a call too; a path's (`_path_key`) when any name it reads is, or at a call
-    when it reads state."""
-    if key[0] == "path":
+    when it reads state. An alias (`note_alias`) ends as a path does: its key names the local and
+    what its value reads."""
+    if key[0] in ("path", "alias"):
         return bool(key[2] & names) or (key[3] and calls)
     return key[1] in names or (key[0] == "state" and calls)
 
@@ -140,15 +141,16 @@ _PATH_OPS = ("add", "sub", "mul", "div", "mod")
 
 
 def _path_text(e: ir.Expr, scope_of, names: set[str], fields: set[str], top: bool = False,
-               consts: list | None = None) -> str | None:
+               consts: list | None = None, alias_of=None) -> str | None:
     """`_path_key`'s text of `e` (None when `e` is not pure); `names` gets the locals read,
     `fields` the state fields, `consts` the array constants (named by id). `top`: `e` itself
     must be a read (an index, a field, a table column), not a bare name or constant (those
-    have keys of their own, or none)."""
+    have keys of their own, or none). `alias_of(name)`: the text, locals and fields of the
+    value a local still holds a copy of (`note_alias`), or None."""
     kept: list = consts if consts is not None else []
 
     def sub(x: ir.Expr) -> str | None:
-        return _path_text(x, scope_of, names, fields, consts=kept)
+        return _path_text(x, scope_of, names, fields, consts=kept, alias_of=alias_of)
 
     if isinstance(e, ir.GetIndex):
         base, index = sub(e.base), sub(e.index)
@@ -164,14 +166,22 @@ def _path_text(e: ir.Expr, scope_of, names: set[str], fields: set[str], top: boo
     if isinstance(e, ir.Binary) and e.op in _PATH_OPS:
         left, right = sub(e.left), sub(e.right)
         return None if left is None or right is None else f"({left} {e.op} {right})"
-    return _leaf_text(e, scope_of, names, fields, kept)
+    return _leaf_text(e, scope_of, names, fields, kept, alias_of)
 
 
-def _leaf_text(e: ir.Expr, scope_of, names: set[str], fields: set[str], kept: list) -> str | None:
-    """`_path_text` of a local, a state field or a constant (None for anything else)."""
+def _leaf_text(e: ir.Expr, scope_of, names: set[str], fields: set[str], kept: list, alias_of=None) -> str | None:
+    """`_path_text` of a local (written as the value it copies, while it is an alias), a state
+    field or a constant (None for anything else)."""
     if isinstance(e, ir.Local):
-        names.add(e.name)
-        return f"{e.name}@{scope_of(e.name)}"
+        alias = alias_of(e.name) if alias_of is not None else None
+        if alias is None:
+            names.add(e.name)
+            return f"{e.name}@{scope_of(e.name)}"
+        # the path is the value's: a fact about it holds while what the value reads is unchanged,
+        # whatever becomes of the local (after which its reads are written with its own name)
+        names.update(alias[1])
+        fields.update(alias[2])
+        return alias[0]
     if isinstance(e, ir.StateGet):
         fields.add(e.name)
         return f"state.{e.name}"
@@ -1342,12 +1352,52 @@ class LanguageChecks:
         names: set[str] = set()  # the locals and fields read
         fields: set[str] = set()
         consts: list = []
-        text = _path_text(e, lambda n: self.scope_of(ctx, n), names, fields, top=not sums, consts=consts)
+        text = _path_text(e, lambda n: self.scope_of(ctx, n), names, fields, top=not sums, consts=consts,
+                          alias_of=lambda n: self.alias_of(ctx, n))
         if text is None:
             return None
         # the arrays named by id in `text` live as long as the checker: an id is never reused
         self._path_consts.update((id(c), c) for c in consts)
         return ("path", text, frozenset(names | fields), bool(fields))
+
+    def note_alias(self, let: ir.Let, ctx) -> None:
+        """After `let x = v` with `v` a pure read (`current_player`, `1 - p`, `NB[c][d]`), read
+        paths through `x` are written as through `v`, so that facts about one hold for the other,
+        until `x` or something `v` reads is assigned (or, when `v` reads state, anything is
+        called): `kill_facts` ends the alias as it ends a path's facts.
+
+        Decision (probe8, Nine Men's Morris): `action place(..) when hand[current_player] > 0 {
+        let me = current_player  hand[me] -= 1 }` was E0120, the guard's fact about
+        `hand[current_player]` not reaching `hand[me]`; binding the mover to a local first is
+        how specs are written (kalah, checkers). The alias lives in the innermost frame, which
+        `block` pushes for its own scope, so it ends with the local's block.
+
+        Only an untyped `let` is an alias (`block` decides): a declared range says the local is a
+        variable that will move (kalah's `let pos: int[0..13] = p * 7 + pit`), and narrowing
+        reads through it would narrow the first value of lets read from it (`let seeds =
+        board[pos]` to 1..48 under the guard, which `seeds -= 1` then leaves)."""
+        if not ctx.narrow:
+            return
+        names: set[str] = set()
+        fields: set[str] = set()
+        consts: list = []
+        text = _path_text(let.value, lambda n: self.scope_of(ctx, n), names, fields, consts=consts,
+                          alias_of=lambda n: self.alias_of(ctx, n))
+        if text is None:
+            return
+        self._path_consts.update((id(c), c) for c in consts)
+        target = f"{let.name}@{self.scope_of(ctx, let.name)}"
+        key = ("alias", target, frozenset(names | fields | {let.name}), bool(fields))
+        ctx.narrow[-1][key] = (text, frozenset(names), frozenset(fields))
+
+    def alias_of(self, ctx, name: str) -> tuple | None:
+        """What `note_alias` recorded for local `name` and still holds: (text, locals, fields)."""
+        target = f"{name}@{self.scope_of(ctx, name)}"
+        for frame in reversed(ctx.narrow):
+            got = next((v for k, v in frame.items() if k[0] == "alias" and k[1] == target), None)
+            if got is not None:
+                return got
+        return None
 
     def narrowed_path(self, e: ir.Expr, ctx, sums: bool = False) -> ir.Expr:
         """`e` (a read path the checker just built, or with `sums` a sum or difference) with

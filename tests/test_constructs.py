@@ -33,7 +33,7 @@ NAMES = ["loops", "tails", "arrays", "stakes", "lasting", "reveal", "leduc", "sl
          "mastermind", "liars_dice", "dots_boxes", "kuhn", "goofspiel", "pig", "keydoor",
          "crazy8", "yahtzee", "pendulum", "uno4", "yacht1", "match_narrow", "kalah", "whist4", "mines",
          "builtin_names", "path_narrowing", "checkers", "battleship", "oshi",
-         "bglite", "hanabi3", "windmass", "draw5"]
+         "bglite", "hanabi3", "windmass", "draw5", "morris", "snake"]
 
 
 @pytest.fixture(scope="module")
@@ -225,6 +225,53 @@ def test_narrowing_holds_until_the_first_assignment():
     m = _source(_game("    if n >= 0 {\n        a[n] = 1\n        n = n - 1\n    }\n    x = a[0]"))
     it = Interpreter(m)
     assert it.step(it.init(0), 0).x == 0  # n = -1 at the start: the branch did not run
+
+
+def test_a_let_copy_reads_the_same_cell_as_its_value():
+    """probe8 (Nine Men's Morris): `let me = current_player` then `a[me]` reads the cell a
+    condition on `a[current_player]` narrowed (and the other way round), `let o = 1 - me` the
+    cell of `a[1 - current_player]`; the copy ends when the local or what its value reads is
+    assigned, or at a call when the value reads state; a different value is a different cell."""
+    assert _errors(_game("    if a[current_player] > 0 {\n        let me = current_player\n        a[me] -= 1\n    }")) == []
+    assert _errors(_game("    let me = current_player\n    if a[current_player] > 0 {\n        a[me] -= 1\n    }")) == []
+    assert _errors(_game("    let me = current_player\n    let o = 1 - me\n"
+                         "    if a[1 - current_player] > 0 {\n        a[o] -= 1\n    }")) == []
+    assert _errors(_game("    let me = current_player\n    if a[me] > 0 {\n        a[current_player] -= 1\n    }")) == []
+    # the local reassigned, its value's field assigned, a call, another value: no longer the cell
+    assert _errors(_game("    let me = current_player\n    me = 1 - me\n    if a[current_player] > 0 {\n"
+                         "        a[me] -= 1\n    }")) != []
+    assert _errors(_game("    let me = current_player\n    if a[me] > 0 {\n        current_player = 1 - me\n"
+                         "        a[current_player] -= 1\n    }")) != []
+    decls = "proc turn() {\n    current_player = 1 - current_player\n}\n"
+    assert _errors(_game("    let me = current_player\n    if a[me] > 0 {\n        turn()\n"
+                         "        a[current_player] -= 1\n    }", decls)) != []
+    assert _errors(_game("    if a[current_player] > 0 {\n        let o = 1 - current_player\n        a[o] -= 1\n    }")) != []
+    # a declared range makes the local a variable, not a copy (kalah's `let pos: int[0..13] = ...`)
+    assert _errors(_game("    if a[current_player] > 0 {\n        let me: int[0..1] = current_player\n        a[me] -= 1\n    }")) != []
+    # in an arm that did not reassign it, the copy still holds; after the `if`, it does not
+    arms = ("    let me = current_player\n    if a[current_player] > 0 {\n        if x == 1 {\n            me = 0\n"
+            "        } else {\n            a[me] -= 1\n        }\n")
+    assert _errors(_game(arms + "    }")) == []
+    assert _errors(_game(arms + "        a[me] -= 1\n    }")) != []
+    m = _source(_game("    let me = current_player\n    a[current_player] = 3\n    if a[current_player] > 0 {\n"
+                      "        a[me] -= 1\n    }\n    x = a[me]"))
+    it = Interpreter(m)
+    s = it.step(it.step(it.init(0), 0), 0)
+    assert (list(s.a), s.x) == ([2, 2, 0, 0], 2)
+
+
+def test_an_elif_reads_under_the_earlier_conditions_false():
+    """probe8 (Snake): an `elif` condition is evaluated only where the earlier ones failed, so
+    it is narrowed by them (`if n == -1 { ... } elif a[n] > 1` reads a[0..3]), and its arm by
+    both (`elif n == x` keeps `n != -1`: the two facts intersect, not the later one replacing
+    the earlier); a condition that does not exclude -1 leaves the read refused."""
+    assert _errors(_game("    if n == -1 {\n        x = 1\n    } elif a[n] > 1 {\n        x = 2\n    }")) == []
+    assert _errors(_game("    if n == -1 {\n        x = 1\n    } elif n == x - 1 {\n        a[n] = 2\n    }")) == []
+    assert _errors(_game("    if n == 0 {\n        x = 1\n    } elif a[n] > 1 {\n        x = 2\n    }")) != []
+    assert _errors(_game("    if n == -1 {\n        n = 0\n    } elif a[n] > 1 {\n        x = 2\n    }")) == []
+    m = _source(_game("    n = 3\n    a[3] = 2\n    if n == -1 {\n        x = 1\n    } elif a[n] > 1 {\n        x = 2\n    }"))
+    it = Interpreter(m)
+    assert it.step(it.init(0), 0).x == 2
 
 
 def test_the_arms_of_an_if_or_match_start_from_the_same_facts():
@@ -830,3 +877,98 @@ def test_draw5_showdown_ranks_hands(modules):
         it._finish(s)
         s = it.step(s, stand)
         assert s.terminated and s.rewards[winner] == 1.0 and s.rewards[1 - winner] == -1.0, (h0, h1)
+
+
+def _morris(it, s, owner, hand=(0, 0), mover=0):
+    """A Nine Men's Morris position: `owner` maps points to players, the rest empty."""
+    board = np.full(24, -1, dtype=np.asarray(s.owner).dtype)
+    for c, p in owner.items():
+        board[c] = p
+    s.fields["owner"], s.fields["current_player"] = board, mover
+    s.fields["hand"] = np.asarray(hand, dtype=np.asarray(s.hand).dtype)
+    s.fields["men"] = np.asarray([sum(1 for p in owner.values() if p == q) for q in (0, 1)], dtype=np.asarray(s.men).dtype)
+    it._finish(s)
+    return s
+
+
+def _chooses(it, s):
+    base = it.actions.encode("choose", option=0)
+    return [a - base for a in range(base, len(s.legal_action_mask)) if s.legal_action_mask[a]]
+
+
+def test_morris_a_mill_removes_a_man_outside_the_mills(modules):
+    """tests/specs/morris: closing the mill 0-1-2 while placing keeps the turn for a second
+    decision (`choose`), which offers the opponent's men outside its mills only (not 21, 22,
+    23); the removal then passes the turn. When every opponent man stands in a mill, any may go."""
+    it = Interpreter(modules["morris"])
+    s = it.init(0)
+    for to in (0, 9, 1, 10):
+        s = it.step(s, it.actions.encode("place", to=to))
+    s = _morris(it, s, {0: 0, 1: 0, 9: 1, 10: 1, 21: 1, 22: 1, 23: 1}, hand=(1, 1))
+    s = it.step(s, it.actions.encode("place", to=2))
+    assert (s.current_player, int(s.hand[0]), _chooses(it, s)) == (0, 0, [9, 10])
+    assert it.observe(s, 0)[-1] == 1  # pending_choice()
+    s = it.step(s, it.actions.encode("choose", option=10))
+    assert (s.current_player, int(s.owner[10]), int(s.men[1]), it.observe(s, 1)[-1]) == (1, -1, 4, 0)
+    s = _morris(it, s, {0: 0, 1: 0, 4: 0, 6: 0, 21: 1, 22: 1, 23: 1}, hand=(0, 1))
+    s = it.step(s, it.actions.encode("move", **{"from": 6, "to": 7}))  # closes 1-4-7
+    assert _chooses(it, s) == [21, 22, 23]
+
+
+def test_morris_flying_and_the_end(modules):
+    """tests/specs/morris: with three men a man flies to any empty point (4 to 20), with more
+    it only slides; a removal that leaves the opponent two men wins the game for the mover; a
+    player who cannot slide loses."""
+    it = Interpreter(modules["morris"])
+    s = it.init(0)
+    s = _morris(it, s, {0: 0, 1: 0, 4: 0, 13: 1, 14: 1, 22: 1}, mover=1)
+    assert s.legal_action_mask[it.actions.encode("move", **{"from": 22, "to": 20})]  # three men: flies
+    s = _morris(it, s, {0: 0, 1: 0, 4: 0, 13: 1, 14: 1, 22: 1, 18: 1}, mover=1)
+    assert not s.legal_action_mask[it.actions.encode("move", **{"from": 22, "to": 20})]
+    assert s.legal_action_mask[it.actions.encode("move", **{"from": 22, "to": 23})]
+    s = _morris(it, s, {0: 0, 1: 0, 7: 0, 13: 1, 14: 1, 22: 1}, mover=0)
+    s = it.step(s, it.actions.encode("move", **{"from": 7, "to": 4}))  # no mill: 1-4-7 broken
+    assert (s.current_player, bool(s.terminated)) == (1, False)
+    s = _morris(it, s, {0: 0, 1: 0, 5: 0, 13: 1, 14: 1, 22: 1}, mover=0)
+    s = it.step(s, it.actions.encode("move", **{"from": 5, "to": 2}))  # flies in: mill 0-1-2
+    s = it.step(s, it.actions.encode("choose", option=22))
+    assert bool(s.terminated) and list(s.rewards) == [1.0, -1.0]
+    # player 1 blocked: its men on 0 and 9 and 21 and 1, every neighbour taken by player 0
+    s = _morris(it, it.init(1), {0: 1, 1: 1, 9: 1, 21: 1, 2: 0, 4: 0, 10: 0, 22: 0, 16: 0}, mover=0)
+    s = it.step(s, it.actions.encode("move", **{"from": 16, "to": 19}))
+    assert bool(s.terminated) and list(s.rewards) == [1.0, -1.0]
+
+
+def _snake(it, lives, head, d, food):
+    """A Snake position: `lives` maps cells to lifetimes (the head's is the length)."""
+    s = it.init(0)
+    life = np.zeros(64, dtype=np.asarray(s.life).dtype)
+    for c, v in lives.items():
+        life[c] = v
+    s.fields.update(life=life, head=head, dir=d, length=lives[head], food=food)
+    it._finish(s)
+    return s
+
+
+def test_snake_eats_grows_and_dies(modules):
+    """tests/specs/snake: the head never turns straight back; eating grows the snake (the tail
+    stays that step), scores 1 and puts new food on an empty cell; the head may enter the cell
+    the tail leaves, not a body cell that stays, nor leave the board."""
+    it = Interpreter(modules["snake"])
+    go = {d: it.actions.encode("go", d=d) for d in range(4)}
+    s = it.init(0)
+    assert list(s.legal_action_mask) == [True, True, True, False]  # heading right: not left
+    s = _snake(it, {27: 2, 26: 1}, 27, 1, 28)
+    s = it.step(s, go[1])
+    assert (int(s.head), int(s.length), int(s.eaten), float(s.rewards[0])) == (28, 3, 1, 1.0)
+    assert [int(s.life[c]) for c in (26, 27, 28)] == [1, 2, 3]
+    assert s.life[s.food] == 0 and s.food not in (26, 27, 28)
+    s = it.step(s, go[1])  # no food: every lifetime falls, the tail leaves 26
+    assert [int(s.life[c]) for c in (26, 27, 28, 29)] == [0, 1, 2, 3] and not s.terminated
+    # the square 0-1-9-8: the head on 9 may enter 1, which the tail leaves, not while 1 stays body
+    s = it.step(_snake(it, {9: 4, 8: 3, 0: 2, 1: 1}, 9, 1, 63), go[0])
+    assert (int(s.head), bool(s.terminated), [int(s.life[c]) for c in (0, 1, 8, 9)]) == (1, False, [1, 4, 2, 3])
+    s = it.step(_snake(it, {9: 5, 8: 4, 0: 3, 1: 2, 2: 1}, 9, 1, 63), go[0])
+    assert bool(s.terminated) and int(s.head) == 9
+    s = it.step(_snake(it, {7: 2, 6: 1}, 7, 1, 63), go[1])  # off the board on the right
+    assert bool(s.terminated) and float(s.rewards[0]) == 0.0
