@@ -3257,7 +3257,7 @@ def p_simultaneous__act(st, v_p):
     _c689 = (_i32(st["simultaneous__choice"][_i32(v_p)]) < 10)
     def _then690(st, v_p):
         st = dict(st)
-        st = p_simultaneous__act_move(st, v_p, jnp.remainder((_i32(st["simultaneous__choice"][_i32(v_p)]) - 0), 4))
+        st = p_simultaneous__act_move(st, v_p, jnp.remainder(_i32(st["simultaneous__choice"][_i32(v_p)]), 4))
         return st, (v_p,)
     def _then691(st, v_p):
         st = dict(st)
@@ -3274,8 +3274,7 @@ def p_simultaneous__act(st, v_p):
 def a_move(st, index):
     """action `move` (pokemon_gen1.envspec:263): index in 0..3"""
     st = dict(st)
-    v_slot = (index // 1) % 4
-    v_slot = _lcast(v_slot, jnp.int8)
+    v_slot = _lcast(index, jnp.int8)
     _a693 = (0 + _i32(v_slot))
     st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a693, jnp.int8))
     return st
@@ -3284,7 +3283,7 @@ def a_move(st, index):
 def m_move(st):
     """guard of `move` at each of its 4 flat indices (bool[4])"""
     def _g695(i694):
-        return jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(f_fainted(st, st["current_player"]))), f_move_ok(st, st["current_player"], jnp.remainder(jnp.floor_divide(i694, 1), 4)))
+        return jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(f_fainted(st, st["current_player"]))), f_move_ok(st, st["current_player"], i694))
     _e696 = jax.vmap(_g695)(jnp.arange(0, 4, dtype=jnp.int32))
     return _e696
 
@@ -3292,8 +3291,7 @@ def m_move(st):
 def a_switch_to(st, index):
     """action `switch_to` (pokemon_gen1.envspec:281): index in 0..5"""
     st = dict(st)
-    v_to = (index // 1) % 6
-    v_to = _lcast(v_to, jnp.int8)
+    v_to = _lcast(index, jnp.int8)
     _a697 = (4 + _i32(v_to))
     st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a697, jnp.int8))
     return st
@@ -3302,7 +3300,7 @@ def a_switch_to(st, index):
 def m_switch_to(st):
     """guard of `switch_to` at each of its 6 flat indices (bool[6])"""
     def _g699(i698):
-        return jnp.logical_and(jnp.logical_and((jnp.remainder(jnp.floor_divide(i698, 1), 6) != _i32(st["active"][_i32(st["current_player"])])), (_i32(st["team"]["hp"][(st["current_player"], jnp.remainder(jnp.floor_divide(i698, 1), 6))]) > 0)), jnp.where((st["phase"] == 1), st["must_replace"][_i32(st["current_player"])], jnp.logical_and(jnp.logical_not(f_fainted(st, st["current_player"])), jnp.logical_not(f_hard_locked(st, st["current_player"])))))
+        return jnp.logical_and(jnp.logical_and((i698 != _i32(st["active"][_i32(st["current_player"])])), (_i32(st["team"]["hp"][(st["current_player"], i698)]) > 0)), jnp.where((st["phase"] == 1), st["must_replace"][_i32(st["current_player"])], jnp.logical_and(jnp.logical_not(f_fainted(st, st["current_player"])), jnp.logical_not(f_hard_locked(st, st["current_player"])))))
     _e700 = jax.vmap(_g699)(jnp.arange(0, 6, dtype=jnp.int32))
     return _e700
 
@@ -3406,8 +3404,8 @@ def _epilogue(st):
             return st, ()
         def _else737(st):
             st = dict(st)
-            v_r0 = _lcast(jnp.where(jnp.logical_and((_i32(st["simultaneous__choice"][0]) >= 4), (_i32(st["simultaneous__choice"][0]) < 10)), 3, _i32(f_rank(st, 0, jnp.remainder((_i32(st["simultaneous__choice"][0]) - 0), 4)))), jnp.int8)
-            v_r1 = _lcast(jnp.where(jnp.logical_and((_i32(st["simultaneous__choice"][1]) >= 4), (_i32(st["simultaneous__choice"][1]) < 10)), 3, _i32(f_rank(st, 1, jnp.remainder((_i32(st["simultaneous__choice"][1]) - 0), 4)))), jnp.int8)
+            v_r0 = _lcast(jnp.where(jnp.logical_and((_i32(st["simultaneous__choice"][0]) >= 4), (_i32(st["simultaneous__choice"][0]) < 10)), 3, _i32(f_rank(st, 0, jnp.remainder(_i32(st["simultaneous__choice"][0]), 4)))), jnp.int8)
+            v_r1 = _lcast(jnp.where(jnp.logical_and((_i32(st["simultaneous__choice"][1]) >= 4), (_i32(st["simultaneous__choice"][1]) < 10)), 3, _i32(f_rank(st, 1, jnp.remainder(_i32(st["simultaneous__choice"][1]), 4)))), jnp.int8)
             st, _r738 = _randint(st, 0, 1)
             v_tie = _lcast((_r738 == 1), jnp.bool_)
             v_s0 = _lcast(f_speed(st, 0), jnp.int16)

@@ -6693,8 +6693,7 @@ def p__envc_run_attack(st, v_a):
 def a_setup_active(st, index):
     """action `setup_active` (tcg.envspec:2157): index in 0..9"""
     st = dict(st)
-    v_h = (index // 1) % 10
-    v_h = _lcast(v_h, jnp.int8)
+    v_h = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
     _f1832 = _i32(v_h)
     _f1833 = _get(st["hand"], _i32(v_p))["len"]
@@ -6710,263 +6709,260 @@ def a_setup_active(st, index):
 
 def m_setup_active(st):
     """guard of `setup_active` at each of its 10 flat indices (bool[10]); returns (mask, its first runtime fault: int32[3], zeros for none)"""
-    def _g1842(i1837):
+    def _g1840(i1837):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1838 = jnp.remainder(jnp.floor_divide(i1837, 1), 10)
+        _f1838 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0]))) & ((i1837 < _get(st["hand"], _i32(st["current_player"]))["len"])) & (i1837 >= _f1838), 1, i1837, _f1838)
         _f1839 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0]))) & ((jnp.remainder(jnp.floor_divide(i1837, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (_f1838 >= _f1839), 1, _f1838, _f1839)
-        _f1840 = jnp.remainder(jnp.floor_divide(i1837, 1), 10)
-        _f1841 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0]))) & ((jnp.remainder(jnp.floor_divide(i1837, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1838])] == 0)) & (_f1840 >= _f1841), 1, _f1840, _f1841)
-        return (jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), jnp.where((jnp.remainder(jnp.floor_divide(i1837, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1838])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1840])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
-    _e1843 = jax.vmap(_g1842)(jnp.arange(0, 10, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1843[1]))
-    _e1844 = _e1843[0]
-    return _e1844, st["_fault"]
+        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0]))) & ((i1837 < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1837])] == 0)) & (i1837 >= _f1839), 1, i1837, _f1839)
+        return (jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), jnp.where((i1837 < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1837])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1837])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
+    _e1841 = jax.vmap(_g1840)(jnp.arange(0, 10, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1841[1]))
+    _e1842 = _e1841[0]
+    return _e1842, st["_fault"]
 
 
 def a_setup_bench(st, index):
     """action `setup_bench` (tcg.envspec:2164): index in 0..9"""
     st = dict(st)
-    v_h = (index // 1) % 10
-    v_h = _lcast(v_h, jnp.int8)
+    v_h = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
+    _f1843 = _i32(v_h)
+    _f1844 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1843 >= _f1844), 44, _f1843, _f1844)
+    st = p_put_in_play(st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1843])
     _f1845 = _i32(v_h)
     _f1846 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1845 >= _f1846), 44, _f1845, _f1846)
-    st = p_put_in_play(st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1845])
-    _f1847 = _i32(v_h)
-    _f1848 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1847 >= _f1848), 45, _f1847, _f1848)
-    _l1849 = _remove_at(_get(st["hand"], _i32(v_p)), _f1847)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1849)
+    st = _fault_at(st, (_f1845 >= _f1846), 45, _f1845, _f1846)
+    _l1847 = _remove_at(_get(st["hand"], _i32(v_p)), _f1845)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1847)
     return st
 
 
 def m_setup_bench(st):
     """guard of `setup_bench` at each of its 10 flat indices (bool[10]); returns (mask, its first runtime fault: int32[3], zeros for none)"""
-    def _g1855(i1850):
+    def _g1851(i1848):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1851 = jnp.remainder(jnp.floor_divide(i1850, 1), 10)
-        _f1852 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, (jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((jnp.remainder(jnp.floor_divide(i1850, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (_f1851 >= _f1852), 1, _f1851, _f1852)
-        _f1853 = jnp.remainder(jnp.floor_divide(i1850, 1), 10)
-        _f1854 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, (jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((jnp.remainder(jnp.floor_divide(i1850, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1851])] == 0)) & (_f1853 >= _f1854), 1, _f1853, _f1854)
-        return (jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1850, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1851])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1853])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
-    _e1856 = jax.vmap(_g1855)(jnp.arange(0, 10, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1856[1]))
-    _e1857 = _e1856[0]
-    return _e1857, st["_fault"]
+        _f1849 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, (jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((i1848 < _get(st["hand"], _i32(st["current_player"]))["len"])) & (i1848 >= _f1849), 1, i1848, _f1849)
+        _f1850 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, (jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((i1848 < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1848])] == 0)) & (i1848 >= _f1850), 1, i1848, _f1850)
+        return (jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((i1848 < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1848])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1848])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
+    _e1852 = jax.vmap(_g1851)(jnp.arange(0, 10, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1852[1]))
+    _e1853 = _e1852[0]
+    return _e1853, st["_fault"]
 
 
 def a_setup_done(st, index):
     """action `setup_done` (tcg.envspec:2172): index in 0..0"""
     st = dict(st)
-    _c1858 = (_i32(st["current_player"]) == _i32(st["first"]))
-    def _then1859(st):
+    _c1854 = (_i32(st["current_player"]) == _i32(st["first"]))
+    def _then1855(st):
         st = dict(st)
-        _a1860 = (1 - _i32(st["first"]))
-        st["current_player"] = _cast(_a1860, jnp.int8)
+        _a1856 = (1 - _i32(st["first"]))
+        st["current_player"] = _cast(_a1856, jnp.int8)
         return st, ()
-    def _else1861(st):
+    def _else1857(st):
         st = dict(st)
         st = p_begin_turn(st, st["first"])
         st = p_active_abilities(st)
         return st, ()
-    st, () = _branch(_c1858, lambda: _then1859(st), lambda: _else1861(st))
+    st, () = _branch(_c1854, lambda: _then1855(st), lambda: _else1857(st))
     return st
 
 
 def m_setup_done(st):
     """guard of `setup_done` at each of its 1 flat indices (bool[1])"""
-    def _g1863(i1862):
+    def _g1859(i1858):
         return jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1864 = jax.vmap(_g1863)(jnp.arange(0, 1, dtype=jnp.int32))
-    return _e1864
+    _e1860 = jax.vmap(_g1859)(jnp.arange(0, 1, dtype=jnp.int32))
+    return _e1860
 
 
 def a_play_basic(st, index):
     """action `play_basic` (tcg.envspec:2182): index in 0..9"""
     st = dict(st)
-    v_h = (index // 1) % 10
-    v_h = _lcast(v_h, jnp.int8)
+    v_h = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _f1865 = _i32(v_h)
-    _f1866 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1865 >= _f1866), 46, _f1865, _f1866)
-    st = p_put_in_play(st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1865])
-    _f1867 = _i32(v_h)
-    _f1868 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1867 >= _f1868), 47, _f1867, _f1868)
-    _l1869 = _remove_at(_get(st["hand"], _i32(v_p)), _f1867)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1869)
+    _f1861 = _i32(v_h)
+    _f1862 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1861 >= _f1862), 46, _f1861, _f1862)
+    st = p_put_in_play(st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1861])
+    _f1863 = _i32(v_h)
+    _f1864 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1863 >= _f1864), 47, _f1863, _f1864)
+    _l1865 = _remove_at(_get(st["hand"], _i32(v_p)), _f1863)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1865)
     return st
 
 
 def m_play_basic(st):
     """guard of `play_basic` at each of its 10 flat indices (bool[10]); returns (mask, its first runtime fault: int32[3], zeros for none)"""
-    def _g1875(i1870):
+    def _g1869(i1866):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1871 = jnp.remainder(jnp.floor_divide(i1870, 1), 10)
-        _f1872 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((jnp.remainder(jnp.floor_divide(i1870, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (_f1871 >= _f1872), 1, _f1871, _f1872)
-        _f1873 = jnp.remainder(jnp.floor_divide(i1870, 1), 10)
-        _f1874 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((jnp.remainder(jnp.floor_divide(i1870, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1871])] == 0)) & (_f1873 >= _f1874), 1, _f1873, _f1874)
-        return (jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1870, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1871])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1873])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
-    _e1876 = jax.vmap(_g1875)(jnp.arange(0, 10, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1876[1]))
-    _e1877 = _e1876[0]
-    return _e1877, st["_fault"]
+        _f1867 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((i1866 < _get(st["hand"], _i32(st["current_player"]))["len"])) & (i1866 >= _f1867), 1, i1866, _f1867)
+        _f1868 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((i1866 < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1866])] == 0)) & (i1866 >= _f1868), 1, i1866, _f1868)
+        return (jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((i1866 < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1866])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1866])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
+    _e1870 = jax.vmap(_g1869)(jnp.arange(0, 10, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1870[1]))
+    _e1871 = _e1870[0]
+    return _e1871, st["_fault"]
 
 
 def a_evolve(st, index):
     """action `evolve` (tcg.envspec:2190): index in 0..39"""
     st = dict(st)
-    v_h = (index // 4) % 10
-    v_s = (index // 1) % 4
-    v_h = _lcast(v_h, jnp.int8)
-    v_s = _lcast(v_s, jnp.int8)
+    v_h = _lcast(jnp.floor_divide(index, 4), jnp.int8)
+    v_s = _lcast(jnp.remainder(index, 4), jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _a1878 = st["card"][_i32(v_p)][_i32(v_s)]
-    st["below"] = st["below"].at[(_i32(v_p), _i32(v_s), jnp.minimum(_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]), 1))].set(_cast(_a1878, jnp.int16))
-    _a1879 = jnp.minimum((_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]) + 1), 2)
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1879, jnp.int8))
-    _f1880 = _i32(v_h)
-    _f1881 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1880 >= _f1881), 49, _f1880, _f1881)
-    _a1882 = _get(st["hand"], _i32(v_p))["items"][_f1880]
-    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1882, jnp.int16))
-    _f1883 = _i32(v_h)
-    _f1884 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1883 >= _f1884), 50, _f1883, _f1884)
-    _l1885 = _remove_at(_get(st["hand"], _i32(v_p)), _f1883)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1885)
-    _a1886 = st["turn"]
-    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1886, jnp.int8))
-    _c1887 = (_i32(v_s) == 0)
-    def _then1888(st, v_h, v_s, v_p):
+    _a1872 = st["card"][_i32(v_p)][_i32(v_s)]
+    st["below"] = st["below"].at[(_i32(v_p), _i32(v_s), jnp.minimum(_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]), 1))].set(_cast(_a1872, jnp.int16))
+    _a1873 = jnp.minimum((_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]) + 1), 2)
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1873, jnp.int8))
+    _f1874 = _i32(v_h)
+    _f1875 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1874 >= _f1875), 49, _f1874, _f1875)
+    _a1876 = _get(st["hand"], _i32(v_p))["items"][_f1874]
+    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1876, jnp.int16))
+    _f1877 = _i32(v_h)
+    _f1878 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1877 >= _f1878), 50, _f1877, _f1878)
+    _l1879 = _remove_at(_get(st["hand"], _i32(v_p)), _f1877)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1879)
+    _a1880 = st["turn"]
+    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1880, jnp.int8))
+    _c1881 = (_i32(v_s) == 0)
+    def _then1882(st, v_h, v_s, v_p):
         st = dict(st)
         st = p_clear_conditions(st, v_p)
         st = p_active_abilities(st)
         return st, (v_h, v_s, v_p)
-    st, (v_h, v_s, v_p) = _branch(_c1887, lambda: _then1888(st, v_h, v_s, v_p), lambda: (st, (v_h, v_s, v_p)))
+    st, (v_h, v_s, v_p) = _branch(_c1881, lambda: _then1882(st, v_h, v_s, v_p), lambda: (st, (v_h, v_s, v_p)))
     return st
 
 
 def m_evolve(st):
     """guard of `evolve` at each of its 40 flat indices (bool[40]); returns (mask, its first runtime fault: int32[3], zeros for none)"""
-    def _g1896(i1889):
+    def _g1890(i1883):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1890 = jnp.remainder(jnp.floor_divide(i1889, 4), 10)
-        _f1891 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.remainder(jnp.floor_divide(i1889, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1889, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1889, 1), 4)]) < _i32(st["turn"])))) & (_f1890 >= _f1891), 48, _f1890, _f1891)
-        _f1892 = jnp.remainder(jnp.floor_divide(i1889, 4), 10)
-        _f1893 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.remainder(jnp.floor_divide(i1889, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1889, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1889, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1890])] == 0))) & (_f1892 >= _f1893), 48, _f1892, _f1893)
-        _f1894 = jnp.remainder(jnp.floor_divide(i1889, 4), 10)
-        _f1895 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.remainder(jnp.floor_divide(i1889, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1889, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1889, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1890])] == 0)), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1892])] != 0))) & (_f1894 >= _f1895), 48, _f1894, _f1895)
-        return (jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1889, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1889, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1889, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1890])] == 0)), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1892])] != 0)), (_i32(_K18[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1894])]) == _i32(_K19[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1889, 1), 4)])]))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
-    _e1897 = jax.vmap(_g1896)(jnp.arange(0, 40, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1897[1]))
-    _e1898 = _e1897[0]
-    return _e1898, st["_fault"]
+        _f1884 = jnp.floor_divide(i1883, 4)
+        _f1885 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1883, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1883, 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1883, 4)]) < _i32(st["turn"])))) & (_f1884 >= _f1885), 48, _f1884, _f1885)
+        _f1886 = jnp.floor_divide(i1883, 4)
+        _f1887 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1883, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1883, 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1883, 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1884])] == 0))) & (_f1886 >= _f1887), 48, _f1886, _f1887)
+        _f1888 = jnp.floor_divide(i1883, 4)
+        _f1889 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1883, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1883, 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1883, 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1884])] == 0)), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1886])] != 0))) & (_f1888 >= _f1889), 48, _f1888, _f1889)
+        return (jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.floor_divide(i1883, 4) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1883, 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1883, 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1884])] == 0)), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1886])] != 0)), (_i32(_K18[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1888])]) == _i32(_K19[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(i1883, 4)])]))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
+    _e1891 = jax.vmap(_g1890)(jnp.arange(0, 40, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1891[1]))
+    _e1892 = _e1891[0]
+    return _e1892, st["_fault"]
 
 
 def a_attach(st, index):
     """action `attach` (tcg.envspec:2206): index in 0..3"""
     st = dict(st)
-    v_s = (index // 1) % 4
-    v_s = _lcast(v_s, jnp.int8)
+    v_s = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _a1899 = jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(st["zone"][_i32(v_p)])]) + 1), 12)
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(st["zone"][_i32(v_p)]))].set(_cast(_a1899, jnp.int8))
-    _a1900 = st["zone"][_i32(v_p)]
-    st["last_attached"] = _cast(_a1900, jnp.int8)
-    _a1901 = 10
-    st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a1901, jnp.int8))
-    _a1902 = True
-    st["attached"] = _cast(_a1902, jnp.bool_)
-    _c1903 = (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 2)
-    def _then1904(st, v_s, v_p):
+    _a1893 = jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(st["zone"][_i32(v_p)])]) + 1), 12)
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(st["zone"][_i32(v_p)]))].set(_cast(_a1893, jnp.int8))
+    _a1894 = st["zone"][_i32(v_p)]
+    st["last_attached"] = _cast(_a1894, jnp.int8)
+    _a1895 = 10
+    st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a1895, jnp.int8))
+    _a1896 = True
+    st["attached"] = _cast(_a1896, jnp.bool_)
+    _c1897 = (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 2)
+    def _then1898(st, v_s, v_p):
         st = dict(st)
         st = p_ability_effect__dispatch__1(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
         st = p_knock_outs(st)
         st = p_continue_game(st, v_p, True)
         return st, (v_s, v_p)
-    st, (v_s, v_p) = _branch(_c1903, lambda: _then1904(st, v_s, v_p), lambda: (st, (v_s, v_p)))
+    st, (v_s, v_p) = _branch(_c1897, lambda: _then1898(st, v_s, v_p), lambda: (st, (v_s, v_p)))
     return st
 
 
 def m_attach(st):
     """guard of `attach` at each of its 4 flat indices (bool[4])"""
-    def _g1906(i1905):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][_i32(st["current_player"])]) != 10)), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1905, 1), 4)]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1907 = jax.vmap(_g1906)(jnp.arange(0, 4, dtype=jnp.int32))
-    return _e1907
+    def _g1900(i1899):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][_i32(st["current_player"])]) != 10)), st["occupied"][_i32(st["current_player"])][i1899]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1901 = jax.vmap(_g1900)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e1901
 
 
 def a_play_trainer(st, index):
     """action `play_trainer` (tcg.envspec:2225): index in 0..39"""
     st = dict(st)
-    v_h = (index // 4) % 10
-    v_target = (index // 1) % 4
-    v_h = _lcast(v_h, jnp.int8)
-    v_target = _lcast(v_target, jnp.int8)
+    v_h = _lcast(jnp.floor_divide(index, 4), jnp.int8)
+    v_target = _lcast(jnp.remainder(index, 4), jnp.int8)
     st = p__envc_run_play_trainer(st, v_h, v_target)
     return st
 
 
 def m_play_trainer(st):
     """guard of `play_trainer` at each of its 40 flat indices (bool[40]); returns (mask, its first runtime fault: int32[3], zeros for none)"""
-    def _g1917(i1908):
+    def _g1911(i1902):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1909 = jnp.remainder(jnp.floor_divide(i1908, 4), 10)
+        _f1903 = jnp.floor_divide(i1902, 4)
+        _f1904 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1902, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (_f1903 >= _f1904), 51, _f1903, _f1904)
+        _f1905 = jnp.floor_divide(i1902, 4)
+        _f1906 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1902, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1903])] == 1)) & (_f1905 >= _f1906), 51, _f1905, _f1906)
+        _f1907 = jnp.floor_divide(i1902, 4)
+        _f1908 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1902, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1903])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1905])]) != 0))) & (_f1907 >= _f1908), 51, _f1907, _f1908)
+        _f1909 = jnp.floor_divide(i1902, 4)
         _f1910 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.remainder(jnp.floor_divide(i1908, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (_f1909 >= _f1910), 51, _f1909, _f1910)
-        _f1911 = jnp.remainder(jnp.floor_divide(i1908, 4), 10)
-        _f1912 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.remainder(jnp.floor_divide(i1908, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1909])] == 1)) & (_f1911 >= _f1912), 51, _f1911, _f1912)
-        _f1913 = jnp.remainder(jnp.floor_divide(i1908, 4), 10)
-        _f1914 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.remainder(jnp.floor_divide(i1908, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1909])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1911])]) != 0))) & (_f1913 >= _f1914), 51, _f1913, _f1914)
-        _f1915 = jnp.remainder(jnp.floor_divide(i1908, 4), 10)
-        _f1916 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.remainder(jnp.floor_divide(i1908, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1909])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1911])]) != 0)), jnp.logical_or((_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1913])] != 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]), st["locked_supporters"][_i32(st["current_player"])]))))) & (_f1915 >= _f1916), 52, _f1915, _f1916)
-        return (jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1908, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1909])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1911])]) != 0)), jnp.logical_or((_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1913])] != 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]), st["locked_supporters"][_i32(st["current_player"])])))), f_trainer_target_ok(st, st["current_player"], _get(st["hand"], _i32(st["current_player"]))["items"][_f1915], jnp.remainder(jnp.floor_divide(i1908, 1), 4))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
-    _e1918 = jax.vmap(_g1917)(jnp.arange(0, 40, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1918[1]))
-    _e1919 = _e1918[0]
-    return _e1919, st["_fault"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1902, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1903])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1905])]) != 0)), jnp.logical_or((_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1907])] != 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]), st["locked_supporters"][_i32(st["current_player"])]))))) & (_f1909 >= _f1910), 52, _f1909, _f1910)
+        return (jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.floor_divide(i1902, 4) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1903])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1905])]) != 0)), jnp.logical_or((_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1907])] != 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]), st["locked_supporters"][_i32(st["current_player"])])))), f_trainer_target_ok(st, st["current_player"], _get(st["hand"], _i32(st["current_player"]))["items"][_f1909], jnp.remainder(i1902, 4))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
+    _e1912 = jax.vmap(_g1911)(jnp.arange(0, 40, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1912[1]))
+    _e1913 = _e1912[0]
+    return _e1913, st["_fault"]
 
 
 def a_use_ability(st, index):
     """action `use_ability` (tcg.envspec:2242): index in 0..3"""
     st = dict(st)
-    v_s = (index // 1) % 4
-    v_s = _lcast(v_s, jnp.int8)
+    v_s = _lcast(index, jnp.int8)
     st = p__envc_run_use_ability(st, v_s)
     return st
 
 
 def m_use_ability(st):
     """guard of `use_ability` at each of its 4 flat indices (bool[4])"""
-    def _g1921(i1920):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1920, 1), 4)]), (_i32(_K26[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1920, 1), 4)])]) != 0)), (_K24[_i32(_K25[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1920, 1), 4)])])] == 0)), jnp.logical_not(st["ability_used"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1920, 1), 4)])), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1922 = jax.vmap(_g1921)(jnp.arange(0, 4, dtype=jnp.int32))
-    return _e1922
+    def _g1915(i1914):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][i1914]), (_i32(_K26[_i32(st["card"][_i32(st["current_player"])][i1914])]) != 0)), (_K24[_i32(_K25[_i32(st["card"][_i32(st["current_player"])][i1914])])] == 0)), jnp.logical_not(st["ability_used"][_i32(st["current_player"])][i1914])), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1916 = jax.vmap(_g1915)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e1916
 
 
 def a_retreat(st, index):
     """action `retreat` (tcg.envspec:2255): index in 0..2"""
     st = dict(st)
-    v_b = (index // 1) % 3 + 1
-    v_b = _lcast(v_b, jnp.int8)
+    v_b = _lcast((index + 1), jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
     v_pay = _lcast(f_retreat_cost(st, v_p), jnp.int8)
     v_k = 0
+    _c1917 = (_i32(v_k) < _i32(v_pay))
+    def _then1918(st, v_b, v_p, v_pay, v_k):
+        st = dict(st)
+        def _g1920(i1919):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1919]) > 0), i1919, 10))
+        _e1921 = jax.vmap(_g1920)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e1921), jnp.int8)
+        _a1922 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1922, jnp.int8))
+        return st, (v_b, v_p, v_pay, v_k)
+    st, (v_b, v_p, v_pay, v_k) = _branch(_c1917, lambda: _then1918(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
+    v_k = 1
     _c1923 = (_i32(v_k) < _i32(v_pay))
     def _then1924(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
@@ -6978,7 +6974,7 @@ def a_retreat(st, index):
         st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1928, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
     st, (v_b, v_p, v_pay, v_k) = _branch(_c1923, lambda: _then1924(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
-    v_k = 1
+    v_k = 2
     _c1929 = (_i32(v_k) < _i32(v_pay))
     def _then1930(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
@@ -6990,7 +6986,7 @@ def a_retreat(st, index):
         st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1934, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
     st, (v_b, v_p, v_pay, v_k) = _branch(_c1929, lambda: _then1930(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
-    v_k = 2
+    v_k = 3
     _c1935 = (_i32(v_k) < _i32(v_pay))
     def _then1936(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
@@ -7002,56 +6998,42 @@ def a_retreat(st, index):
         st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1940, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
     st, (v_b, v_p, v_pay, v_k) = _branch(_c1935, lambda: _then1936(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
-    v_k = 3
-    _c1941 = (_i32(v_k) < _i32(v_pay))
-    def _then1942(st, v_b, v_p, v_pay, v_k):
-        st = dict(st)
-        def _g1944(i1943):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1943]) > 0), i1943, 10))
-        _e1945 = jax.vmap(_g1944)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e1945), jnp.int8)
-        _a1946 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1946, jnp.int8))
-        return st, (v_b, v_p, v_pay, v_k)
-    st, (v_b, v_p, v_pay, v_k) = _branch(_c1941, lambda: _then1942(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
     st = p_clear_conditions(st, v_p)
     st = p_swap_slots(st, v_p, 0, v_b)
-    _a1947 = True
-    st["retreated"] = _cast(_a1947, jnp.bool_)
+    _a1941 = True
+    st["retreated"] = _cast(_a1941, jnp.bool_)
     st = p_active_abilities(st)
     return st
 
 
 def m_retreat(st):
     """guard of `retreat` at each of its 3 flat indices (bool[3])"""
-    def _g1949(i1948):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1948, 1), 3) + 1)]), st["occupied"][_i32(st["current_player"])][0]), f_can_act(st, st["current_player"])), jnp.logical_not(st["no_retreat"][_i32(st["current_player"])])), (_K0[_i32(st["card"][_i32(st["current_player"])][0])] == 0)), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1950 = jax.vmap(_g1949)(jnp.arange(0, 3, dtype=jnp.int32))
-    return _e1950
+    def _g1943(i1942):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][_i32(st["current_player"])][(i1942 + 1)]), st["occupied"][_i32(st["current_player"])][0]), f_can_act(st, st["current_player"])), jnp.logical_not(st["no_retreat"][_i32(st["current_player"])])), (_K0[_i32(st["card"][_i32(st["current_player"])][0])] == 0)), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1944 = jax.vmap(_g1943)(jnp.arange(0, 3, dtype=jnp.int32))
+    return _e1944
 
 
 def a_attack(st, index):
     """action `attack` (tcg.envspec:2292): index in 0..1"""
     st = dict(st)
-    v_a = (index // 1) % 2
-    v_a = _lcast(v_a, jnp.int8)
+    v_a = _lcast(index, jnp.int8)
     st = p__envc_run_attack(st, v_a)
     return st
 
 
 def m_attack(st):
     """guard of `attack` at each of its 2 flat indices (bool[2])"""
-    def _g1952(i1951):
-        return jnp.logical_and(jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], jnp.remainder(jnp.floor_divide(i1951, 1), 2))), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1953 = jax.vmap(_g1952)(jnp.arange(0, 2, dtype=jnp.int32))
-    return _e1953
+    def _g1946(i1945):
+        return jnp.logical_and(jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], i1945)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1947 = jax.vmap(_g1946)(jnp.arange(0, 2, dtype=jnp.int32))
+    return _e1947
 
 
 def a_discard_from_play(st, index):
     """action `discard_from_play` (tcg.envspec:2321): index in 0..3"""
     st = dict(st)
-    v_s = (index // 1) % 4
-    v_s = _lcast(v_s, jnp.int8)
+    v_s = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
     st = p_clear_slot(st, v_p, v_s)
     st = p_knock_outs(st)
@@ -7061,10 +7043,10 @@ def a_discard_from_play(st, index):
 
 def m_discard_from_play(st):
     """guard of `discard_from_play` at each of its 4 flat indices (bool[4])"""
-    def _g1955(i1954):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1954, 1), 4)]), (_K0[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1954, 1), 4)])] == 1)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1956 = jax.vmap(_g1955)(jnp.arange(0, 4, dtype=jnp.int32))
-    return _e1956
+    def _g1949(i1948):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][i1948]), (_K0[_i32(st["card"][_i32(st["current_player"])][i1948])] == 1)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1950 = jax.vmap(_g1949)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e1950
 
 
 def a_end_turn(st, index):
@@ -7076,17 +7058,16 @@ def a_end_turn(st, index):
 
 def m_end_turn(st):
     """guard of `end_turn` at each of its 1 flat indices (bool[1])"""
-    def _g1958(i1957):
+    def _g1952(i1951):
         return jnp.logical_and((st["phase"] == 1), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1959 = jax.vmap(_g1958)(jnp.arange(0, 1, dtype=jnp.int32))
-    return _e1959
+    _e1953 = jax.vmap(_g1952)(jnp.arange(0, 1, dtype=jnp.int32))
+    return _e1953
 
 
 def a_promote(st, index):
     """action `promote` (tcg.envspec:2334): index in 0..2"""
     st = dict(st)
-    v_b = (index // 1) % 3 + 1
-    v_b = _lcast(v_b, jnp.int8)
+    v_b = _lcast((index + 1), jnp.int8)
     st = p_swap_slots(st, st["current_player"], 0, v_b)
     st = p_continue_game(st, st["promote_next"], st["promote_resume"])
     return st
@@ -7094,18 +7075,18 @@ def a_promote(st, index):
 
 def m_promote(st):
     """guard of `promote` at each of its 3 flat indices (bool[3])"""
-    def _g1961(i1960):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1960, 1), 3) + 1)]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1962 = jax.vmap(_g1961)(jnp.arange(0, 3, dtype=jnp.int32))
-    return _e1962
+    def _g1955(i1954):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), st["occupied"][_i32(st["current_player"])][(i1954 + 1)]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1956 = jax.vmap(_g1955)(jnp.arange(0, 3, dtype=jnp.int32))
+    return _e1956
 
 
 def m_choose(st):
     """guard of `choose` at each of its 8 flat indices (bool[8])"""
-    def _g1964(i1963):
-        return jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1963, 1), 8) >= 0), (jnp.remainder(jnp.floor_divide(i1963, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_opponent_choice__q"])][jnp.remainder(jnp.floor_divide(i1963, 1), 8)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1963, 1), 8) > 0), jnp.logical_not(st["_envc_frame_p_damage_opponent_choice__bench_only"])))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_own_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1963, 1), 8) >= 0), (jnp.remainder(jnp.floor_divide(i1963, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_own_choice__p"])][jnp.remainder(jnp.floor_divide(i1963, 1), 8)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1963, 1), 8) > 0), jnp.logical_not(st["_envc_frame_p_damage_own_choice__bench_only"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1963, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1963, 1), 8) < 4))), jnp.logical_and(jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1963, 1), 8)], (_i32(f_type_of(st, st["_envc_frame_p_attach_to_bench_choice__p"], jnp.remainder(jnp.floor_divide(i1963, 1), 8))) == _i32(st["_envc_frame_p_attach_to_bench_choice__t"]))), (_i32(st["energy"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1963, 1), 8)][_i32(st["_envc_frame_p_attach_to_bench_choice__t"])]) < 12)))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1963, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1963, 1), 8) < 4))), st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1963, 1), 8)])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1963, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1963, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1963, 1), 8)], (jnp.remainder(jnp.floor_divide(i1963, 1), 8) != _i32(st["_envc_frame_p_attach_to_benched_choices__a"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_opponent"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1963, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1963, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_switch_opponent__q"])][jnp.remainder(jnp.floor_divide(i1963, 1), 8)], jnp.logical_or(jnp.logical_not(st["_envc_frame_p_switch_opponent__basic_only"]), (f_stage_of(st, st["_envc_frame_p_switch_opponent__q"], jnp.remainder(jnp.floor_divide(i1963, 1), 8)) == 0))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_self"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1963, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1963, 1), 8) < 4))), st["occupied"][_i32(st["_envc_frame_p_switch_self__p"])][jnp.remainder(jnp.floor_divide(i1963, 1), 8)])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_copy_attack"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1963, 1), 8) >= 0), (jnp.remainder(jnp.floor_divide(i1963, 1), 8) < 8))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(jnp.remainder(jnp.floor_divide(i1963, 1), 8), 2)], (_i32(jnp.where((jnp.remainder(jnp.remainder(jnp.floor_divide(i1963, 1), 8), 2) == 0), _i32(_K15[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(jnp.remainder(jnp.floor_divide(i1963, 1), 8), 2)])]), _i32(_K16[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(jnp.remainder(jnp.floor_divide(i1963, 1), 8), 2)])]))) >= 0))))
-    _e1965 = jax.vmap(_g1964)(jnp.arange(0, 8, dtype=jnp.int32))
-    return _e1965
+    def _g1958(i1957):
+        return jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), jnp.logical_and((i1957 >= 0), (i1957 < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_opponent_choice__q"])][i1957], jnp.logical_or((i1957 > 0), jnp.logical_not(st["_envc_frame_p_damage_opponent_choice__bench_only"])))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_own_choice"]) == 1), jnp.logical_and((i1957 >= 0), (i1957 < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_own_choice__p"])][i1957], jnp.logical_or((i1957 > 0), jnp.logical_not(st["_envc_frame_p_damage_own_choice__bench_only"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), jnp.logical_and((i1957 >= 1), (i1957 < 4))), jnp.logical_and(jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][i1957], (_i32(f_type_of(st, st["_envc_frame_p_attach_to_bench_choice__p"], i1957)) == _i32(st["_envc_frame_p_attach_to_bench_choice__t"]))), (_i32(st["energy"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][i1957][_i32(st["_envc_frame_p_attach_to_bench_choice__t"])]) < 12)))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), jnp.logical_and((i1957 >= 1), (i1957 < 4))), st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][i1957])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), jnp.logical_and((i1957 >= 1), (i1957 < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][i1957], (i1957 != _i32(st["_envc_frame_p_attach_to_benched_choices__a"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_opponent"]) == 1), jnp.logical_and((i1957 >= 1), (i1957 < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_switch_opponent__q"])][i1957], jnp.logical_or(jnp.logical_not(st["_envc_frame_p_switch_opponent__basic_only"]), (f_stage_of(st, st["_envc_frame_p_switch_opponent__q"], i1957) == 0))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_self"]) == 1), jnp.logical_and((i1957 >= 1), (i1957 < 4))), st["occupied"][_i32(st["_envc_frame_p_switch_self__p"])][i1957])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_copy_attack"]) == 1), jnp.logical_and((i1957 >= 0), (i1957 < 8))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(i1957, 2)], (_i32(jnp.where((jnp.remainder(i1957, 2) == 0), _i32(_K15[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(i1957, 2)])]), _i32(_K16[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(i1957, 2)])]))) >= 0))))
+    _e1959 = jax.vmap(_g1958)(jnp.arange(0, 8, dtype=jnp.int32))
+    return _e1959
 
 
 def _observe(st, v_p):
@@ -7114,26 +7095,26 @@ def _observe(st, v_p):
     _done = jnp.bool_(False)
     _ret = _K83
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
+    _f1960 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((0 < _get(st["hand"], _i32(v_p))["len"])) & (0 >= _f1960), 53, 0, _f1960)
+    _f1961 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((1 < _get(st["hand"], _i32(v_p))["len"])) & (1 >= _f1961), 54, 1, _f1961)
+    _f1962 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((2 < _get(st["hand"], _i32(v_p))["len"])) & (2 >= _f1962), 55, 2, _f1962)
+    _f1963 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((3 < _get(st["hand"], _i32(v_p))["len"])) & (3 >= _f1963), 56, 3, _f1963)
+    _f1964 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((4 < _get(st["hand"], _i32(v_p))["len"])) & (4 >= _f1964), 57, 4, _f1964)
+    _f1965 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((5 < _get(st["hand"], _i32(v_p))["len"])) & (5 >= _f1965), 58, 5, _f1965)
     _f1966 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((0 < _get(st["hand"], _i32(v_p))["len"])) & (0 >= _f1966), 53, 0, _f1966)
+    st = _fault_at(st, ((6 < _get(st["hand"], _i32(v_p))["len"])) & (6 >= _f1966), 59, 6, _f1966)
     _f1967 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((1 < _get(st["hand"], _i32(v_p))["len"])) & (1 >= _f1967), 54, 1, _f1967)
+    st = _fault_at(st, ((7 < _get(st["hand"], _i32(v_p))["len"])) & (7 >= _f1967), 60, 7, _f1967)
     _f1968 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((2 < _get(st["hand"], _i32(v_p))["len"])) & (2 >= _f1968), 55, 2, _f1968)
+    st = _fault_at(st, ((8 < _get(st["hand"], _i32(v_p))["len"])) & (8 >= _f1968), 61, 8, _f1968)
     _f1969 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((3 < _get(st["hand"], _i32(v_p))["len"])) & (3 >= _f1969), 56, 3, _f1969)
-    _f1970 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((4 < _get(st["hand"], _i32(v_p))["len"])) & (4 >= _f1970), 57, 4, _f1970)
-    _f1971 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((5 < _get(st["hand"], _i32(v_p))["len"])) & (5 >= _f1971), 58, 5, _f1971)
-    _f1972 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((6 < _get(st["hand"], _i32(v_p))["len"])) & (6 >= _f1972), 59, 6, _f1972)
-    _f1973 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((7 < _get(st["hand"], _i32(v_p))["len"])) & (7 >= _f1973), 60, 7, _f1973)
-    _f1974 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((8 < _get(st["hand"], _i32(v_p))["len"])) & (8 >= _f1974), 61, 8, _f1974)
-    _f1975 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((9 < _get(st["hand"], _i32(v_p))["len"])) & (9 >= _f1975), 62, 9, _f1975)
+    st = _fault_at(st, ((9 < _get(st["hand"], _i32(v_p))["len"])) & (9 >= _f1969), 62, 9, _f1969)
     _ret = _select(_done, _ret, _cast(jnp.stack([jnp.asarray(_i32(st["phase"]), jnp.int32), jnp.asarray(st["turn"], jnp.int32), jnp.asarray(jnp.where((_i32(st["current_player"]) == _i32(v_p)), 1, 0), jnp.int32), jnp.asarray(jnp.where((_i32(st["first"]) == _i32(v_p)), 1, 0), jnp.int32), jnp.asarray(_i32(st["attached"]), jnp.int32), jnp.asarray(_i32(st["supporter"]), jnp.int32), jnp.asarray(_i32(st["retreated"]), jnp.int32), jnp.asarray(st["retreat_discount"], jnp.int32), jnp.asarray(st["attack_bonus"], jnp.int32), jnp.asarray(_i32(st["decks"][_i32(v_p)]), jnp.int32), jnp.asarray(st["points"][_i32(v_p)], jnp.int32), jnp.asarray(_get(st["deck"], _i32(v_p))["len"], jnp.int32), jnp.asarray(_get(st["hand"], _i32(v_p))["len"], jnp.int32), jnp.asarray(_get(st["discard"], _i32(v_p))["len"], jnp.int32), jnp.asarray(st["zone"][_i32(v_p)], jnp.int32), jnp.asarray(st["zone_next"][_i32(v_p)], jnp.int32), jnp.asarray(_i32(st["poisoned"][_i32(v_p)]), jnp.int32), jnp.asarray(_i32(st["burned"][_i32(v_p)]), jnp.int32), jnp.asarray(_i32(st["condition"][_i32(v_p)]), jnp.int32), jnp.asarray(st["barrier"][_i32(v_p)], jnp.int32), jnp.asarray(st["points"][_i32(v_q)], jnp.int32), jnp.asarray(_get(st["deck"], _i32(v_q))["len"], jnp.int32), jnp.asarray(_get(st["hand"], _i32(v_q))["len"], jnp.int32), jnp.asarray(_get(st["discard"], _i32(v_q))["len"], jnp.int32), jnp.asarray(st["zone"][_i32(v_q)], jnp.int32), jnp.asarray(st["zone_next"][_i32(v_q)], jnp.int32), jnp.asarray(_i32(st["poisoned"][_i32(v_q)]), jnp.int32), jnp.asarray(_i32(st["burned"][_i32(v_q)]), jnp.int32), jnp.asarray(_i32(st["condition"][_i32(v_q)]), jnp.int32), jnp.asarray(st["barrier"][_i32(v_q)], jnp.int32), jnp.asarray(jnp.where((0 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][0]), -1), jnp.int32), jnp.asarray(jnp.where((1 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][1]), -1), jnp.int32), jnp.asarray(jnp.where((2 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][2]), -1), jnp.int32), jnp.asarray(jnp.where((3 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][3]), -1), jnp.int32), jnp.asarray(jnp.where((4 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][4]), -1), jnp.int32), jnp.asarray(jnp.where((5 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][5]), -1), jnp.int32), jnp.asarray(jnp.where((6 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][6]), -1), jnp.int32), jnp.asarray(jnp.where((7 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][7]), -1), jnp.int32), jnp.asarray(jnp.where((8 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][8]), -1), jnp.int32), jnp.asarray(jnp.where((9 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][9]), -1), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][0], _i32(st["card"][_i32(v_p)][0]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_p)][0], jnp.int32), jnp.asarray(st["placed"][_i32(v_p)][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_p)][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_p)][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][1], _i32(st["card"][_i32(v_p)][1]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_p)][1], jnp.int32), jnp.asarray(st["placed"][_i32(v_p)][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_p)][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_p)][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][2], _i32(st["card"][_i32(v_p)][2]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_p)][2], jnp.int32), jnp.asarray(st["placed"][_i32(v_p)][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_p)][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_p)][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][3], _i32(st["card"][_i32(v_p)][3]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_p)][3], jnp.int32), jnp.asarray(st["placed"][_i32(v_p)][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_p)][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_p)][3]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][0], _i32(st["card"][_i32(v_q)][0]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_q)][0], jnp.int32), jnp.asarray(st["placed"][_i32(v_q)][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_q)][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_q)][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][1], _i32(st["card"][_i32(v_q)][1]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_q)][1], jnp.int32), jnp.asarray(st["placed"][_i32(v_q)][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_q)][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_q)][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][2], _i32(st["card"][_i32(v_q)][2]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_q)][2], jnp.int32), jnp.asarray(st["placed"][_i32(v_q)][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_q)][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_q)][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][3], _i32(st["card"][_i32(v_q)][3]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_q)][3], jnp.int32), jnp.asarray(st["placed"][_i32(v_q)][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_q)][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_q)][3]), jnp.int32), jnp.asarray(st["current_player"], jnp.int32), jnp.asarray(st["promote_next"], jnp.int32), jnp.asarray(_i32(st["promote_resume"]), jnp.int32), jnp.asarray(jnp.where((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), 1, _i32(jnp.where((_i32(st["_envc_at_p_damage_own_choice"]) == 1), 2, _i32(jnp.where((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), 3, _i32(jnp.where((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), 4, _i32(jnp.where((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), 5, _i32(jnp.where((_i32(st["_envc_at_p_switch_opponent"]) == 1), 6, _i32(jnp.where((_i32(st["_envc_at_p_switch_self"]) == 1), 7, _i32(jnp.where((_i32(st["_envc_at_p_copy_attack"]) == 1), 8, 0))))))))))))))), jnp.int32), jnp.asarray(_i32(st["no_attack"][_i32(v_p)]), jnp.int32), jnp.asarray(_i32(st["no_retreat"][_i32(v_p)]), jnp.int32), jnp.asarray(st["weakened"][_i32(v_p)], jnp.int32), jnp.asarray(_i32(st["no_supporter"][_i32(v_p)]), jnp.int32), jnp.asarray(_i32(st["no_attack"][_i32(v_q)]), jnp.int32), jnp.asarray(_i32(st["no_retreat"][_i32(v_q)]), jnp.int32), jnp.asarray(st["weakened"][_i32(v_q)], jnp.int32), jnp.asarray(_i32(st["no_supporter"][_i32(v_q)]), jnp.int32), jnp.asarray(st["relays"][_i32(v_p)], jnp.int32), jnp.asarray(st["relay_turn"][_i32(v_p)], jnp.int32), jnp.asarray(st["boost_turn"][_i32(v_p)], jnp.int32), jnp.asarray(st["relays"][_i32(v_q)], jnp.int32), jnp.asarray(st["relay_turn"][_i32(v_q)], jnp.int32), jnp.asarray(st["boost_turn"][_i32(v_q)], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][0], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][1], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][2], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][3], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][4], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][5], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][6], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][7], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][8], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][9], jnp.int32), jnp.asarray(st["seen_deck"][_i32(v_p)][0], jnp.int32), jnp.asarray(st["seen_deck"][_i32(v_p)][1], jnp.int32), jnp.asarray(st["seen_deck"][_i32(v_p)][2], jnp.int32), jnp.asarray(st["seen_hand_turn"][_i32(v_p)], jnp.int32), jnp.asarray(st["seen_deck_turn"][_i32(v_p)], jnp.int32), jnp.asarray(st["spiky"][_i32(v_p)], jnp.int32), jnp.asarray(st["spiky"][_i32(v_q)], jnp.int32)]), jnp.int16))
     _done = jnp.bool_(True)
     return _ret, st["_fault"]
@@ -7143,59 +7124,59 @@ def _init_body(st):
     """the spec's `init` block"""
     st = dict(st)
     v_p = jnp.int32(0)
-    def _loop1976(i, carry):
+    def _loop1970(i, carry):
         st, (v_p,) = dict(carry[0]), carry[1]
         v_p = i
-        st, _r1977 = _randint(st, 0, 21)
-        _a1978 = _r1977
-        st["decks"] = st["decks"].at[_i32(v_p)].set(_cast(_a1978, jnp.int8))
+        st, _r1971 = _randint(st, 0, 21)
+        _a1972 = _r1971
+        st["decks"] = st["decks"].at[_i32(v_p)].set(_cast(_a1972, jnp.int8))
         v_i = jnp.int32(0)
-        def _loop1979(i, carry):
+        def _loop1973(i, carry):
             st, (v_p, v_i) = dict(carry[0]), carry[1]
             v_i = i
-            _f1980 = _get(st["deck"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f1980 >= 20), 63, 0, 0)
-            _l1981 = _push(_get(st["deck"], _i32(v_p)), _cast(_K84[_i32(st["decks"][_i32(v_p)])][_i32(v_i)], jnp.int16))
-            st["deck"] = _set(st["deck"], _i32(v_p), _l1981)
+            _f1974 = _get(st["deck"], _i32(v_p))["len"]
+            st = _fault_at(st, (_f1974 >= 20), 63, 0, 0)
+            _l1975 = _push(_get(st["deck"], _i32(v_p)), _cast(_K84[_i32(st["decks"][_i32(v_p)])][_i32(v_i)], jnp.int16))
+            st["deck"] = _set(st["deck"], _i32(v_p), _l1975)
             return st, (v_p, v_i)
-        st, (v_p, v_i) = lax.fori_loop(0, 20, _loop1979, (st, (v_p, v_i)))
-        _f1982 = _get(st["deck"], _i32(v_p))["len"]
-        st, _l1983 = _shuffle(st, _get(st["deck"], _i32(v_p)))
-        st["deck"] = _set(st["deck"], _i32(v_p), _l1983)
+        st, (v_p, v_i) = lax.fori_loop(0, 20, _loop1973, (st, (v_p, v_i)))
+        _f1976 = _get(st["deck"], _i32(v_p))["len"]
+        st, _l1977 = _shuffle(st, _get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l1977)
         st = p_deal(st, v_p)
         st = p_random_zone_energy(st, v_p)
         return st, (v_p,)
-    st, (v_p,) = lax.fori_loop(0, 2, _loop1976, (st, (v_p,)))
-    st, _r1984 = _randint(st, 0, 1)
-    _a1985 = jnp.where((_r1984 == 1), 1, 0)
-    st["first"] = _cast(_a1985, jnp.int8)
-    _a1986 = st["first"]
-    st["current_player"] = _cast(_a1986, jnp.int8)
+    st, (v_p,) = lax.fori_loop(0, 2, _loop1970, (st, (v_p,)))
+    st, _r1978 = _randint(st, 0, 1)
+    _a1979 = jnp.where((_r1978 == 1), 1, 0)
+    st["first"] = _cast(_a1979, jnp.int8)
+    _a1980 = st["first"]
+    st["current_player"] = _cast(_a1980, jnp.int8)
     return st
 
 
 def inv_cards_conserved(st):
     """invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once"""
-    def _g2012(i1987, _h1989, _h1990, _h1991, _h1992, _h1993, _h1994, _h1995, _h1996, _h1997, _h1998, _h1999, _h2000, _h2001, _h2002, _h2003, _h2004, _h2005, _h2006, _h2007, _h2008, _h2009):
-        def _g2010(i1988):
-            return (((((_lcount(_get(st["deck"], i1987), _K84[_i32(_h1989)][i1988]) + _lcount(_get(st["hand"], i1987), _K84[_i32(_h1989)][i1988])) + _lcount(_get(st["discard"], i1987), _K84[_i32(_h1989)][i1988])) + (((_i32(jnp.logical_and(_h1990, (_h1991 == _K84[_i32(_h1989)][i1988]))) + _i32(jnp.logical_and(_h1992, (_h1993 == _K84[_i32(_h1989)][i1988])))) + _i32(jnp.logical_and(_h1994, (_h1995 == _K84[_i32(_h1989)][i1988])))) + _i32(jnp.logical_and(_h1996, (_h1997 == _K84[_i32(_h1989)][i1988]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h1990, (0 < _i32(_h1998))), (_h1999 == _K84[_i32(_h1989)][i1988]))) + _i32(jnp.logical_and(jnp.logical_and(_h1990, (1 < _i32(_h1998))), (_h2000 == _K84[_i32(_h1989)][i1988]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1992, (0 < _i32(_h2001))), (_h2002 == _K84[_i32(_h1989)][i1988]))) + _i32(jnp.logical_and(jnp.logical_and(_h1992, (1 < _i32(_h2001))), (_h2003 == _K84[_i32(_h1989)][i1988])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1994, (0 < _i32(_h2004))), (_h2005 == _K84[_i32(_h1989)][i1988]))) + _i32(jnp.logical_and(jnp.logical_and(_h1994, (1 < _i32(_h2004))), (_h2006 == _K84[_i32(_h1989)][i1988])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1996, (0 < _i32(_h2007))), (_h2008 == _K84[_i32(_h1989)][i1988]))) + _i32(jnp.logical_and(jnp.logical_and(_h1996, (1 < _i32(_h2007))), (_h2009 == _K84[_i32(_h1989)][i1988]))))))) == jnp.sum(_wide(_K84[_i32(_h1989)]) == _K84[_i32(_h1989)][i1988], dtype=jnp.int32))
-        _e2011 = jax.vmap(_g2010)(jnp.arange(0, 20, dtype=jnp.int32))
-        return jnp.all(_e2011)
-    _e2013 = jax.vmap(_g2012)(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1])
-    return jnp.all(_e2013)
+    def _g2006(i1981, _h1983, _h1984, _h1985, _h1986, _h1987, _h1988, _h1989, _h1990, _h1991, _h1992, _h1993, _h1994, _h1995, _h1996, _h1997, _h1998, _h1999, _h2000, _h2001, _h2002, _h2003):
+        def _g2004(i1982):
+            return (((((_lcount(_get(st["deck"], i1981), _K84[_i32(_h1983)][i1982]) + _lcount(_get(st["hand"], i1981), _K84[_i32(_h1983)][i1982])) + _lcount(_get(st["discard"], i1981), _K84[_i32(_h1983)][i1982])) + (((_i32(jnp.logical_and(_h1984, (_h1985 == _K84[_i32(_h1983)][i1982]))) + _i32(jnp.logical_and(_h1986, (_h1987 == _K84[_i32(_h1983)][i1982])))) + _i32(jnp.logical_and(_h1988, (_h1989 == _K84[_i32(_h1983)][i1982])))) + _i32(jnp.logical_and(_h1990, (_h1991 == _K84[_i32(_h1983)][i1982]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h1984, (0 < _i32(_h1992))), (_h1993 == _K84[_i32(_h1983)][i1982]))) + _i32(jnp.logical_and(jnp.logical_and(_h1984, (1 < _i32(_h1992))), (_h1994 == _K84[_i32(_h1983)][i1982]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1986, (0 < _i32(_h1995))), (_h1996 == _K84[_i32(_h1983)][i1982]))) + _i32(jnp.logical_and(jnp.logical_and(_h1986, (1 < _i32(_h1995))), (_h1997 == _K84[_i32(_h1983)][i1982])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1988, (0 < _i32(_h1998))), (_h1999 == _K84[_i32(_h1983)][i1982]))) + _i32(jnp.logical_and(jnp.logical_and(_h1988, (1 < _i32(_h1998))), (_h2000 == _K84[_i32(_h1983)][i1982])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1990, (0 < _i32(_h2001))), (_h2002 == _K84[_i32(_h1983)][i1982]))) + _i32(jnp.logical_and(jnp.logical_and(_h1990, (1 < _i32(_h2001))), (_h2003 == _K84[_i32(_h1983)][i1982]))))))) == jnp.sum(_wide(_K84[_i32(_h1983)]) == _K84[_i32(_h1983)][i1982], dtype=jnp.int32))
+        _e2005 = jax.vmap(_g2004)(jnp.arange(0, 20, dtype=jnp.int32))
+        return jnp.all(_e2005)
+    _e2007 = jax.vmap(_g2006)(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1])
+    return jnp.all(_e2007)
 
 
 def inv_hp_bounds(st):
     """invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions"""
-    def _g2031(i2014, _h2015, _h2016, _h2017, _h2018, _h2019, _h2020, _h2021, _h2022, _h2023, _h2024, _h2025, _h2026, _h2027, _h2028, _h2029, _h2030):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h2015), (_i32(_h2016) < _i32(jnp.where((_K0[_i32(_h2017)] == 1), _i32(_h2018), _i32(_K1[_i32(_h2017)]))))), jnp.logical_or(jnp.logical_not(_h2019), (_i32(_h2020) < _i32(jnp.where((_K0[_i32(_h2021)] == 1), _i32(_h2022), _i32(_K1[_i32(_h2021)])))))), jnp.logical_or(jnp.logical_not(_h2023), (_i32(_h2024) < _i32(jnp.where((_K0[_i32(_h2025)] == 1), _i32(_h2026), _i32(_K1[_i32(_h2025)])))))), jnp.logical_or(jnp.logical_not(_h2027), (_i32(_h2028) < _i32(jnp.where((_K0[_i32(_h2029)] == 1), _i32(_h2030), _i32(_K1[_i32(_h2029)]))))))
-    _e2032 = jax.vmap(_g2031)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["played_hp"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["played_hp"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["played_hp"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3], st["played_hp"][:, 3])
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(_e2032))
+    def _g2025(i2008, _h2009, _h2010, _h2011, _h2012, _h2013, _h2014, _h2015, _h2016, _h2017, _h2018, _h2019, _h2020, _h2021, _h2022, _h2023, _h2024):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h2009), (_i32(_h2010) < _i32(jnp.where((_K0[_i32(_h2011)] == 1), _i32(_h2012), _i32(_K1[_i32(_h2011)]))))), jnp.logical_or(jnp.logical_not(_h2013), (_i32(_h2014) < _i32(jnp.where((_K0[_i32(_h2015)] == 1), _i32(_h2016), _i32(_K1[_i32(_h2015)])))))), jnp.logical_or(jnp.logical_not(_h2017), (_i32(_h2018) < _i32(jnp.where((_K0[_i32(_h2019)] == 1), _i32(_h2020), _i32(_K1[_i32(_h2019)])))))), jnp.logical_or(jnp.logical_not(_h2021), (_i32(_h2022) < _i32(jnp.where((_K0[_i32(_h2023)] == 1), _i32(_h2024), _i32(_K1[_i32(_h2023)]))))))
+    _e2026 = jax.vmap(_g2025)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["played_hp"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["played_hp"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["played_hp"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3], st["played_hp"][:, 3])
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(_e2026))
 
 
 def inv_points_bounds(st):
     """invariant `points_bounds`: points are 0..3 while the game goes on"""
-    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i2033, _h2034: (_i32(_h2034) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
+    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i2027, _h2028: (_i32(_h2028) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
 
 
 def inv_one_result(st):
@@ -7205,15 +7186,15 @@ def inv_one_result(st):
 
 def inv_active_in_play(st):
     """invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled"""
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i2035, _h2036: _h2036)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i2029, _h2030: _h2030)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
 
 
 def inv_bench_size(st):
     """invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play"""
-    def _g2042(i2037, _h2038, _h2039, _h2040, _h2041):
-        return ((((_i32(_h2038) + _i32(_h2039)) + _i32(_h2040)) + _i32(_h2041)) <= 4)
-    _e2043 = jax.vmap(_g2042)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["occupied"][:, 1], st["occupied"][:, 2], st["occupied"][:, 3])
-    return jnp.all(_e2043)
+    def _g2036(i2031, _h2032, _h2033, _h2034, _h2035):
+        return ((((_i32(_h2032) + _i32(_h2033)) + _i32(_h2034)) + _i32(_h2035)) <= 4)
+    _e2037 = jax.vmap(_g2036)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["occupied"][:, 1], st["occupied"][:, 2], st["occupied"][:, 3])
+    return jnp.all(_e2037)
 
 
 # ---- the environment
