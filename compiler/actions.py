@@ -1,6 +1,7 @@
 """Action flattening: every action kind of a spec becomes one slice of a `Discrete(n)` space.
 
-Public surface: `ActionSpace` (`n`, `decode`, `encode`, `format`, `kinds`, `format_table`).
+Public surface: `ActionSpace` (`n`, `decode`, `encode`, `format`, `kinds`, `format_table`),
+`decode_param` (the same decoding as an IR expression, for the backends and passes).
 
 The order is stable and documented: kinds in declaration order; within a kind,
 parameters vary in row-major order (the first parameter is the slowest, the last the
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from envc.compiler import ir
+from envc.compiler import ir, ranges
 
 
 def param_values(t: ir.Type) -> list:
@@ -28,6 +29,50 @@ def param_values(t: ir.Type) -> list:
     if isinstance(t, ir.RowT):
         return list(range(t.rows))
     raise TypeError(f"action parameters cannot have type {t}")
+
+
+def _arith(op: ir.BinaryOp, e: ir.Expr, k: int) -> ir.Binary:
+    """`e op k` for a constant `k` (positive for `div` and `mod`), typed with the exact range `ranges` infers (what
+    `ir.verify` checks)."""
+    t = ir.IntT(lo=k, hi=k)
+    return ir.Binary(op=op, left=e, right=ir.Const(value=k, type=t), type=ranges.binary(op, ir.int_of(e.type), t))
+
+
+def decode_param(kind: ActionKind, index: ir.Expr, j: int) -> ir.Expr:
+    """Parameter `j` of action kind `kind` as an IR expression of `index`, an int expression
+    of the index within the kind (the flat index minus `kind.offset`): `index // stride % n`
+    (the layout of the module docstring, `ActionSpace.decode`), plus the parameter's lower
+    bound for an `int[lo..hi]`, `== 1` for a bool, and an enum member or table row by its
+    position (a read of the constant array `[0, 1, ..., n-1]` typed as the enum or row: the
+    IR has no conversion from int to either).
+
+    Where `index` lies in `0..kind.size-1` the value is `ActionSpace.decode`'s; for any other
+    value (a simultaneous turn's stored choice, `passes/simultaneous`) it still lies inside the
+    parameter's type, being taken modulo the domain's size. Each node is typed with the range
+    `envc.compiler.ranges` infers, so `ir.verify` holds; `// 1` is left out, and so is `% n`
+    where `index`'s range already keeps the quotient in `0..n-1` (the first parameter of an
+    index in range), which the backends would compute for nothing.
+
+    Both array backends lower this with their ordinary expression lowering (the step's
+    parameters, the legal-action mask), and `simultaneous` uses it for `chosen`: one
+    decoding, written once (issue #15).
+    """
+    n = len(kind.domains[j])
+    stride = 1
+    for dom in kind.domains[j + 1:]:
+        stride *= len(dom)
+    idx: ir.Expr = _arith("div", index, stride) if stride != 1 else index
+    if not ranges.contains(ir.IntT(lo=0, hi=n - 1), ir.int_of(idx.type)):
+        idx = _arith("mod", idx, n)
+    t = kind.params[j].type
+    if isinstance(t, ir.BoolT):
+        return ir.Binary(op="eq", left=idx, right=ir.Const(value=1, type=ir.IntT(lo=1, hi=1)), type=ir.BOOL)
+    if isinstance(t, ir.IntT):
+        # (typed as the parameter: its range holds the inferred one, and a wider type is allowed)
+        return idx.model_copy(update={"type": t}) if t.lo == 0 else _arith("add", idx, t.lo).model_copy(
+            update={"type": t})
+    table = ir.Const(type=ir.ArrayT(elem=t, size=n), value=list(range(n)))
+    return ir.GetIndex(base=table, index=idx, type=t)
 
 
 @dataclass(frozen=True)

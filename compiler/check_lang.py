@@ -59,7 +59,7 @@ import dataclasses
 import functools
 from typing import TYPE_CHECKING, Any, NoReturn, TypeGuard
 
-from envc.compiler import ir, irutil
+from envc.compiler import ir, irutil, ranges
 from envc.compiler.diagnostics import Span, did_you_mean
 from envc.dsl import ast
 from envc.dsl.parser import RESERVED_WORDS
@@ -929,21 +929,46 @@ class LanguageChecks:
         n_ir = self.expr(e.args[1].value, ctx, peek)
         if not isinstance(n_ir.type, ir.IntT):
             self.fail("E0110", "the exponent of `pow` must be an integer", e.args[1].value.span, f"this is `{n_ir.type}`")
+        if not isinstance(x.type, (ir.IntT, ir.FloatT)):
+            self.fail("E0110", "`pow` needs a number", e.args[0].value.span, f"this is `{x.type}`")
+        self.no_draws(x, "the base of `pow`")
+        if ctx.what == "constant" and irutil.local_refs(n_ir):
+            return self.pow_table(x, n_ir, e)
         n = int(self.fold(n_ir, "the exponent of `pow`",
                           help="`pow` unrolls to `x * x * ...` at compile time; for a power that varies, index a "
                           "constant table of the powers (`const P2 = [1, 2, 4, 8]`, then `P2[k]`)"))
         if not 0 <= n <= MAX_POW:
             self.fail("E0122", f"the exponent of `pow` must be in 0..{MAX_POW}, not {n}", e.args[1].value.span)
-        if not isinstance(x.type, (ir.IntT, ir.FloatT)):
-            self.fail("E0110", "`pow` needs a number", e.args[0].value.span, f"this is `{x.type}`")
-        self.no_draws(x, "the base of `pow`")
+        return self.power(x, n, e.span)
+
+    def power(self, x: ir.Expr, n: int, span: Span) -> ir.Expr:
+        """`x * x * ... * x` (`n` factors, 0 <= n): `pow` unrolled."""
         if n == 0:
             return ir.Const(type=ir.IntT(lo=1, hi=1) if isinstance(x.type, ir.IntT) else ir.FLOAT,
-                            value=1 if isinstance(x.type, ir.IntT) else 1.0, span=e.span)
+                            value=1 if isinstance(x.type, ir.IntT) else 1.0, span=span)
         out = x
         for _ in range(n - 1):
-            out = self.binary("mul", out, x, e.span, e.span)
+            out = self.binary("mul", out, x, span, span)
         return out
+
+    def pow_table(self, x: ir.Expr, n: ir.Expr, e: ast.Call) -> ir.Expr:
+        """`pow(x, n)` in a constant whose exponent reads a comprehension's variable (`const P2 =
+        [pow(2, i) for i in 0..21]`): `[x^0, x^1, ..., x^hi][n]` over the exponent's range.
+
+        Decision: the variable is constant where the constant is folded, but not where `pow` is
+        checked (the comprehension is one IR node, evaluated once by `fold`); the table of
+        the powers its range allows is what the spec would write by hand (E0113's help) and is
+        folded with the constant. Outside a constant the exponent must still fold (E0113): a
+        power that varies at run time is a table the spec declares."""
+        t = ir.int_of(n.type)
+        if not 0 <= t.lo <= t.hi <= MAX_POW:
+            self.fail("E0122", f"the exponent of `pow` must be in 0..{MAX_POW}, not {t.lo}..{t.hi}",
+                      e.args[1].value.span)
+        powers = [self.power(x, k, e.span) for k in range(t.hi + 1)]
+        elem = x.type if isinstance(x.type, ir.FloatT) else functools.reduce(
+            ranges.unify, [ir.int_of(p.type) for p in powers])
+        table = ir.ArrayLit(items=powers, type=ir.ArrayT(elem=elem, size=len(powers)), span=e.span)
+        return ir.GetIndex(base=table, index=n, type=elem, span=e.span)
 
     def concat_call(self, e: ast.Call, ctx, peek: bool) -> ir.Expr:
         if len(e.args) < 2:

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from envc.compiler.actions import ActionSpace
+from envc.compiler import interp, ir, ranges
+from envc.compiler.actions import ActionSpace, decode_param
 from envc.compiler.check import check, load
 from envc.dsl.parser import parse
 
@@ -45,6 +46,8 @@ observe(p) -> int[0..3] {
 def space(name: str) -> ActionSpace:
     if name == "inline":
         return ActionSpace(check(parse(INLINE, os.path.join(ROOT, "tests", "inline_actions.envspec"))))
+    if name == "kitchen_sink":  # (a table-row parameter)
+        return ActionSpace(load(os.path.join(ROOT, "tests", "specs", f"{name}.envspec")))
     return ActionSpace(load(os.path.join(SPECS, f"{name}.envspec")))
 
 
@@ -158,3 +161,39 @@ def test_round_trip_hypothesis(data):
     assert a.encode(kind.name, **{p.name: v for p, v in zip(kind.params, values)}) == i
     assert a.parse(a.format(i)) == i
     assert a.parse(str(i)) == i
+
+
+def _ranges_exact(e: ir.Expr) -> None:
+    """Every arithmetic node of `e` is typed to hold the range its operands give (`ir.verify`)."""
+    for n in ir.walk(e):
+        if isinstance(n, ir.Binary) and n.op in ("add", "sub", "mul", "div", "mod"):
+            assert ranges.contains(n.type, ranges.binary(n.op, n.left.type, n.right.type)), n
+
+
+@pytest.mark.parametrize("name", NAMES + ["kitchen_sink"])
+def test_decode_param_agrees_with_decode(name):
+    """The IR decoding the backends and `simultaneous` lower (`decode_param`), evaluated by the
+    interpreter, gives `ActionSpace.decode`'s value at every index of every kind."""
+    a = space(name)
+    ev = interp.Evaluator(a.module)
+    for kind in a.kinds:
+        index = ir.Local(name="#i", type=ir.IntT(lo=0, hi=max(0, kind.size - 1)))
+        exprs = [decode_param(kind, index, j) for j in range(len(kind.params))]
+        for e, p in zip(exprs, kind.params):
+            assert e.type == p.type
+            _ranges_exact(e)
+        for i in range(kind.size):
+            assert tuple(ev.eval(e, {"#i": i}) for e in exprs) == a.decode(kind.offset + i)[1]
+
+
+def test_decode_param_outside_the_kind_stays_in_the_type():
+    """An index outside the kind (a simultaneous turn's stored choice of another kind) decodes
+    to a value of the parameter's type, with exact ranges (the modulo is kept)."""
+    a = space("inline")
+    ev = interp.Evaluator(a.module)
+    kind = a.kinds[1]  # move(dx: int[-1..1], fast: bool)
+    index = ir.Local(name="#i", type=ir.IntT(lo=-6, hi=5))
+    dx = decode_param(kind, index, 0)
+    _ranges_exact(dx)
+    assert sorted({ev.eval(dx, {"#i": i}) for i in range(-6, 6)}) == [-1, 0, 1]
+    assert [ev.eval(decode_param(kind, index, 1), {"#i": i}) for i in (-1, 0, 1)] == [True, False, True]

@@ -169,6 +169,20 @@ def test_arrays_values(modules):
     assert s.observation == bag + [0, 0, 0, 0, 0, 1] + [s.score, 0]  # concat(board, one_hot(5, 6), [...])
 
 
+def test_pow_of_a_comprehension_variable_in_a_constant():
+    """`const P2 = [pow(2, i) for i in 0..21]`: the loop variable is constant where the constant
+    is folded, so its powers are a table (was E0113); the variable's range must stay in 0..30
+    (E0122), and outside a constant a varying exponent is still E0113."""
+    m = _source(_game("    x = max(min(P2[20] / 131072 + Q[3] + Q[2] + P2[0], 9), 0)",
+                      "const P2 = [pow(2, i) for i in 0..21]\nconst Q = [pow(0 - 1, i) for i in 0..4]\n"))
+    it = Interpreter(m)
+    s = it.step(it.init(0), it.actions.encode("go"))
+    assert s.x == 9  # 2^20 / 2^17 + (-1) + 1 + 2^0
+    assert _errors(_game("    x = 0", "const P = [pow(2, i) for i in 0..40]\n")) == [
+        "E0122 the exponent of `pow` must be in 0..30, not 0..39"]
+    assert [e.split(" ")[0] for e in _errors(_game("    for i in 0..3 {\n        x = pow(2, i)\n    }"))] == ["E0113"]
+
+
 def test_a_list_parameter_takes_any_capacity(modules):
     names = {f.name for f in modules["arrays"].fns}
     assert {"_envc_total__6", "_envc_total__3"} <= names and "total" not in names

@@ -84,7 +84,7 @@ import numpy as np
 from envc.codegen import INDENT, SPLIT_HEIGHT, Emitter, Heights
 from envc.codegen.escape import py_comment, py_doc, py_float, py_ident, py_str
 from envc.compiler import builtins, ir
-from envc.compiler.actions import ActionSpace
+from envc.compiler.actions import ActionSpace, decode_param
 from envc.compiler.passes import mask_reuse, number_faults, prefix_loops
 from envc.compiler.pipeline import PREFIX_WALKS
 
@@ -1667,11 +1667,15 @@ class Lowering:
 
     # ------------------------------------------------------------ functions
     def function(self, header: str, params: list[ir.ParamDef], body: list[ir.Stmt], ret: ir.Type | None,
-                 returns_state: bool, doc: str, prologue: list[str] | None = None, fault: bool = False) -> str:
+                 returns_state: bool, doc: str, prologue: list[str] | None = None, fault: bool = False,
+                 decoded: dict[str, ir.Expr] | None = None) -> str:
         """The code of one generated function: `header`, docstring `doc`, `prologue`, then
         `body` (`params` cast to their types). It returns `st` when `returns_state`, the value
         (of type `ret`) when a fn, and `(value, st["_fault"])` when `fault` (a fn holding a
-        fault site, `_fault_fns`). Faults are recorded in it when it returns `st` or `fault`."""
+        fault site, `_fault_fns`). Faults are recorded in it when it returns `st` or `fault`.
+        A parameter in `decoded` is bound to the value of that expression of `#index` (an
+        action's parameter decoded from the Python argument `index`, `decode_param`) instead
+        of to a Python argument of its name."""
         self.out = Emitter()
         self._lifted = []
         self.scope = []
@@ -1687,8 +1691,12 @@ class Lowering:
         self.emit(py_doc(doc))
         for line in prologue or []:
             self.emit(line)
+        if decoded:
+            self.pyvars[_INDEX] = "index"
         for p in params:
-            self.emit(f"{lv(self.declare(p.name, p.type))} = {self.rt('_lcast')}({ident(p.name)}, {self.dtypes(p.type)})")
+            value = self.ex(decoded[p.name]) if decoded else ident(p.name)
+            self.emit(f"{lv(self.declare(p.name, p.type))} = {self.rt('_lcast')}({value}, {self.dtypes(p.type)})")
+        self.pyvars.pop(_INDEX, None)
         only = body[0] if len(body) == 1 else None
         tail = ', st["_fault"]' if fault else ""
         if ret is not None and isinstance(only, ir.Return):  # a body that is one `return`
@@ -1711,28 +1719,10 @@ class Lowering:
 
     def decoded_guard(self, a: ir.ActionDef, kind, guard: ir.Expr | None = None) -> ir.Expr:
         """`a`'s guard as an expression of the kind's flat index (`#index`): each parameter
-        replaced by its decoding, `(index // stride) % n + first` (the layout of
-        `envc.compiler.actions.ActionSpace`), so that the mask lowers as one comprehension
-        whose reads `static_read` can index with constants."""
+        replaced by its decoding (`envc.compiler.actions.decode_param`), so that the mask lowers as one
+        comprehension whose reads `static_read` can index with constants."""
         index = ir.Local(name=_INDEX, type=ir.IntT(lo=0, hi=max(0, kind.size - 1)))
-        mapping, stride = {}, kind.size
-        for p, dom in zip(a.params, kind.domains):
-            stride //= len(dom)
-            n = len(dom)
-            i32 = ir.IntT(lo=0, hi=max(0, n - 1))
-            code = ir.Binary(op="mod", left=ir.Binary(op="div", left=index, right=ir.Const(value=stride, type=i32),
-                                                      type=ir.IntT(lo=0, hi=max(0, kind.size - 1))),
-                             right=ir.Const(value=n, type=i32), type=i32)
-            if isinstance(p.type, ir.BoolT):
-                code = ir.Binary(op="eq", left=code, right=ir.Const(value=1, type=i32), type=ir.BOOL)
-            else:
-                base = dom[0]
-                if base:
-                    code = ir.Binary(op="add", left=code, right=ir.Const(value=base, type=ir.IntT(lo=base, hi=base)),
-                                     type=p.type)
-                else:
-                    code = code.model_copy(update={"type": p.type})
-            mapping[p.name] = code
+        mapping = {p.name: decode_param(kind, index, j) for j, p in enumerate(a.params)}
         return self._substitute(a.guard if guard is None else guard, mapping)
 
     def mask_function(self, a: ir.ActionDef, kind, plan: mask_reuse.MaskPlan) -> str:
@@ -1825,10 +1815,11 @@ class Lowering:
                                 "fn": fn_name, "mask": mask_name, "mask_call": mask_code[kind.index]})
                 self.functions.append(self.mask_function(a, kind, plan))
                 continue
-            decode = _decode_params(a, kind)
+            index = ir.Local(name=_INDEX, type=ir.IntT(lo=0, hi=max(0, kind.size - 1)))
+            decoded = {p.name: decode_param(kind, index, j) for j, p in enumerate(a.params)}
             body = self.function(f"def {fn_name}(st, index):", a.params, a.body, None, True,
                                  f"action `{a.name}`{where(a.span)}: index in 0..{kind.size - 1}",
-                                 prologue=["st = dict(st)"] + decode)
+                                 prologue=["st = dict(st)"], decoded=decoded)
             self.functions.append(body)
             if a.guard is not None:
                 self.functions.append(self.mask_function(a, kind, plan))
@@ -2190,20 +2181,3 @@ def _go_flag(s: ir.For) -> str | None:
         return None
     cond = s.body[0].cond
     return cond.name if isinstance(cond, ir.Local) else None
-
-
-def _decode_params(a: ir.ActionDef, kind) -> list[str]:
-    """The statements binding action `a`'s parameters from `index` (0..kind.size-1, the
-    first parameter varying slowest, `ActionSpace`): `name = (index // stride) % n + lo`,
-    a bool `== 1`."""
-    decode = []
-    stride = kind.size
-    for p, dom in zip(a.params, kind.domains):
-        stride //= len(dom)
-        base = dom[0] if not isinstance(p.type, ir.BoolT) else 0
-        code = f"(index // {stride}) % {len(dom)}"
-        code = f"{code} + {base}" if base else code
-        if isinstance(p.type, ir.BoolT):
-            code = f"({code}) == 1"
-        decode.append(f"{ident(p.name)} = {code}")
-    return decode

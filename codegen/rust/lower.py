@@ -56,7 +56,7 @@ import numpy as np
 from envc.codegen import SPLIT_HEIGHT, Emitter, Heights
 from envc.codegen.escape import rust_comment, rust_doc, rust_ident
 from envc.compiler import builtins, ir
-from envc.compiler.actions import ActionSpace
+from envc.compiler.actions import ActionSpace, decode_param
 from envc.compiler.passes import number_faults
 
 #: fields of `State` that every environment has (the templates name them as they are)
@@ -67,6 +67,23 @@ def field_ident(name: str) -> str:
     """The Rust name of a field of `State` or of a record struct: a built-in field keeps its
     name, a spec field gets `f_` (`self` -> `f_self`, `type` -> `f_type`, never `type_`)."""
     return name if name in BUILTIN_FIELDS else rust_ident("field", name)
+
+
+_INDEX = "#index"  # the IR local of an action's index within its kind (`decode`)
+
+
+def _floor_op(e: ir.Binary, a: str, b: str) -> str:
+    """Rust code of integer `a div b` or `a mod b` (floor division and modulo, as the
+    interpreter computes them; `e` the node, `a` and `b` its operands' code).
+
+    Decision: Rust's truncating `/` and `%` where the dividend is never negative and the
+    divisor always positive (their types prove it: `ir.verify` checks every node's range),
+    since there truncation is floor and `fdiv`'s sign fix-up is work for nothing (the action
+    decoding of every step and mask, `decode_param`); else the runtime's `fdiv`/`fmod`."""
+    left, right = e.left.type, e.right.type
+    if isinstance(left, ir.IntT) and left.lo >= 0 and isinstance(right, ir.IntT) and right.lo > 0:
+        return f"({a} {'/' if e.op == 'div' else '%'} {b})"
+    return f"{'fdiv' if e.op == 'div' else 'fmod'}({a}, {b})"
 
 
 def local(name: str) -> str:
@@ -430,6 +447,8 @@ class Lowering:
         return self.static(t, e.value)
 
     def x_local(self, e: ir.Local) -> str:
+        if e.name == _INDEX:  # (the dispatch's and the mask loop's `k`, `decode`)
+            return "(k as i32)"
         return local(e.name)
 
     def x_state(self, e: ir.StateGet) -> str:
@@ -497,10 +516,8 @@ class Lowering:
             return f"({a} {sym} {b})"
         if isinstance(e.type, ir.FloatT):
             return f"({a} {({'add': '+', 'sub': '-', 'mul': '*', 'div': '/'})[op]} {b})"
-        if op == "div":
-            return f"fdiv({a}, {b})"
-        if op == "mod":
-            return f"fmod({a}, {b})"
+        if op in ("div", "mod"):
+            return _floor_op(e, a, b)
         return f"({a} {({'add': '+', 'sub': '-', 'mul': '*'})[op]} {b})"
 
     def _short_circuit(self, e: ir.Binary) -> str:
@@ -936,22 +953,16 @@ class Lowering:
         return "".join(f", mut {local(p.name)}: {self.vty(p.type)}" for p in params)
 
     def decode(self, kind) -> tuple[list[str], list[str]]:
-        """Statements binding the parameters of flat index `k` (relative to the kind), and the arguments."""
-        lines, args = [], []
-        stride = kind.size
-        for p, dom in zip(kind.params, kind.domains):
-            stride //= len(dom)
-            code = f"(k / {stride}) % {len(dom)}" if stride > 1 else f"k % {len(dom)}"
-            if isinstance(p.type, ir.BoolT):
-                code = f"({code}) == 1"
-                vty = "bool"
-            else:
-                base = dom[0]
-                code = f"({code}) as i32" + (f" + {base}" if base else "")
-                vty = "i32"
-            lines.append(f"let {local(p.name)}: {vty} = {code};")
+        """Statements binding the parameters of flat index `k` (a `usize` relative to the kind,
+        `_INDEX` in the IR) as `decode_param` writes them, and the arguments."""
+        self.out = Emitter(depth=0)
+        index = ir.Local(name=_INDEX, type=ir.IntT(lo=0, hi=max(0, kind.size - 1)))
+        args = []
+        for j, p in enumerate(kind.params):
+            code = self.ex(decode_param(kind, index, j))
+            self.emit(f"let {local(p.name)}: {self.vty(p.type)} = {code};")
             args.append(local(p.name))
-        return lines, args
+        return self.out.lines, args
 
     def _actions(self) -> tuple[list[str], list[str]]:
         """Each action's function and guard (appended to `functions`); returns the mask code

@@ -35,7 +35,7 @@ This pass defines what a simultaneous spec means (the interpreter runs its outpu
 
 from __future__ import annotations
 
-from envc.compiler import ir, irutil
+from envc.compiler import actions, ir, irutil
 from envc.compiler.actions import ActionSpace
 from envc.compiler.diagnostics import Diagnostic, DiagnosticError
 
@@ -214,27 +214,12 @@ class _Lowering:
 
     def decode(self, c: ir.Expr, kind, j: int) -> ir.Expr:
         """Parameter j of kind `kind` from the flat index `c` (any value: the result is always
-        inside the parameter's type, since it is taken modulo the domain's size)."""
-        p = self.m.actions[kind.index].params[j]
-        stride = 1
-        for dom in kind.domains[j + 1:]:
-            stride *= len(dom)
-        n = len(kind.domains[j])
-        rel = self.binary("sub", c, self.const(kind.offset), ir.IntT(lo=-kind.offset, hi=self.n - 1 - kind.offset))
-        if stride != 1:
-            lo, hi = ir.int_of(rel.type).lo // stride, ir.int_of(rel.type).hi // stride
-            rel = self.binary("div", rel, self.const(stride), ir.IntT(lo=lo, hi=hi))
-        idx = self.binary("mod", rel, self.const(n), ir.IntT(lo=0, hi=n - 1))
-        t = p.type
-        if isinstance(t, ir.IntT):
-            if t.lo == 0:
-                return idx.model_copy(update={"type": t})
-            return self.binary("add", idx, self.const(t.lo), t)
-        if isinstance(t, ir.BoolT):
-            return self.binary("eq", idx, self.const(1), ir.BOOL)
-        values = list(range(n))  # enum members or table rows, in order
-        table = ir.Const(type=ir.ArrayT(elem=t, size=n), value=values, span=self.span)
-        return ir.GetIndex(base=table, index=idx, type=t, span=self.span)
+        inside the parameter's type, `actions.decode_param`)."""
+        if kind.offset == 0:
+            return actions.decode_param(kind, c, j)
+        rel = self.binary("sub", c, self.const(kind.offset), ir.IntT(lo=ir.int_of(c.type).lo - kind.offset,
+                                                                      hi=ir.int_of(c.type).hi - kind.offset))
+        return actions.decode_param(kind, rel, j)
 
     # ------------------------------------------------------------ rewriting
     def rewrite_fn(self, f: ir.FnDef) -> ir.FnDef:

@@ -265,8 +265,7 @@ def f_above_bar(st):
 def a_torque(st, index):
     """action `torque` (acrobot.envspec:88): index in 0..2"""
     st = dict(st)
-    v_a = (index // 1) % 3 + -1
-    v_a = _lcast(v_a, jnp.int8)
+    v_a = _lcast((index + -1), jnp.int8)
     v_y0 = _lcast(jnp.stack([jnp.asarray(st["theta1"], jnp.float32), jnp.asarray(st["theta2"], jnp.float32), jnp.asarray(st["dtheta1"], jnp.float32), jnp.asarray(st["dtheta2"], jnp.float32)]), jnp.float32)
     v_k1 = _lcast(f_dsdt(st, v_y0, jnp.asarray(v_a, jnp.float32)), jnp.float32)
     v_k2 = _lcast(f_dsdt(st, jax.vmap(lambda i5, _h6, _h7: (_h6 + (jnp.float32(0.10000000149011612) * _h7)))(jnp.arange(0, 4, dtype=jnp.int32), v_y0, v_k1), jnp.asarray(v_a, jnp.float32)), jnp.float32)

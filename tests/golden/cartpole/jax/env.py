@@ -214,8 +214,7 @@ _K0 = jnp.asarray(np.array([0.0], dtype=np.float32))
 def a_push(st, index):
     """action `push` (cartpole.envspec:37): index in 0..1"""
     st = dict(st)
-    v_right = ((index // 1) % 2) == 1
-    v_right = _lcast(v_right, jnp.bool_)
+    v_right = _lcast((index == 1), jnp.bool_)
     v_force = _lcast(jnp.where(v_right, jnp.float32(10.0), (-jnp.float32(10.0))), jnp.float32)
     v_costheta = _lcast(jnp.cos(st["theta"]), jnp.float32)
     v_sintheta = _lcast(jnp.sin(st["theta"]), jnp.float32)

@@ -254,8 +254,7 @@ def f_wins(st, v_p):
 def a_drop(st, index):
     """action `drop` (connect4.envspec:36): index in 0..6"""
     st = dict(st)
-    v_column = (index // 1) % 7
-    v_column = _lcast(v_column, jnp.int8)
+    v_column = _lcast(index, jnp.int8)
     v_row = _lcast(jnp.maximum((5 - _i32(f_filled(st, v_column))), 0), jnp.int8)
     _a30 = st["current_player"]
     st["board"] = st["board"].at[((_i32(v_row) * 7) + _i32(v_column))].set(_cast(_a30, jnp.int8))

@@ -571,8 +571,7 @@ def p_finish(st):
 def a_place(st, index):
     """action `place` (othello.envspec:86): index in 0..63"""
     st = dict(st)
-    v_cell = (index // 1) % 64
-    v_cell = _lcast(v_cell, jnp.int8)
+    v_cell = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
     v_d = 0
     v_n = _lcast(f_flips(st, v_cell, v_d, v_p), jnp.int8)

@@ -3090,7 +3090,7 @@ def p_simultaneous__act(st, v_p):
     _c616 = (_i32(st["simultaneous__choice"][_i32(v_p)]) < 10)
     def _then617(st, v_p):
         st = dict(st)
-        st = p_simultaneous__act_move(st, v_p, jnp.remainder((_i32(st["simultaneous__choice"][_i32(v_p)]) - 0), 4))
+        st = p_simultaneous__act_move(st, v_p, jnp.remainder(_i32(st["simultaneous__choice"][_i32(v_p)]), 4))
         return st, (v_p,)
     def _then618(st, v_p):
         st = dict(st)
@@ -3107,8 +3107,7 @@ def p_simultaneous__act(st, v_p):
 def a_move(st, index):
     """action `move` (pokemon_gen1.envspec:263): index in 0..3"""
     st = dict(st)
-    v_slot = (index // 1) % 4
-    v_slot = _lcast(v_slot, jnp.int8)
+    v_slot = _lcast(index, jnp.int8)
     _a620 = (0 + _i32(v_slot))
     st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a620, jnp.int8))
     return st
@@ -3117,7 +3116,7 @@ def a_move(st, index):
 def m_move(st):
     """guard of `move` at each of its 4 flat indices (bool[4])"""
     def _g622(i621):
-        return jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(f_fainted(st, st["current_player"]))), f_move_ok(st, st["current_player"], jnp.remainder(jnp.floor_divide(i621, 1), 4)))
+        return jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(f_fainted(st, st["current_player"]))), f_move_ok(st, st["current_player"], i621))
     _e623 = jax.vmap(_g622)(jnp.arange(0, 4, dtype=jnp.int32))
     return _e623
 
@@ -3125,8 +3124,7 @@ def m_move(st):
 def a_switch_to(st, index):
     """action `switch_to` (pokemon_gen1.envspec:281): index in 0..5"""
     st = dict(st)
-    v_to = (index // 1) % 6
-    v_to = _lcast(v_to, jnp.int8)
+    v_to = _lcast(index, jnp.int8)
     _a624 = (4 + _i32(v_to))
     st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a624, jnp.int8))
     return st
@@ -3135,7 +3133,7 @@ def a_switch_to(st, index):
 def m_switch_to(st):
     """guard of `switch_to` at each of its 6 flat indices (bool[6])"""
     def _g626(i625):
-        return jnp.logical_and(jnp.logical_and((jnp.remainder(jnp.floor_divide(i625, 1), 6) != _i32(st["active"][_i32(st["current_player"])])), (_i32(st["team"]["hp"][(st["current_player"], jnp.remainder(jnp.floor_divide(i625, 1), 6))]) > 0)), jnp.where((st["phase"] == 1), st["must_replace"][_i32(st["current_player"])], jnp.logical_and(jnp.logical_not(f_fainted(st, st["current_player"])), jnp.logical_not(f_hard_locked(st, st["current_player"])))))
+        return jnp.logical_and(jnp.logical_and((i625 != _i32(st["active"][_i32(st["current_player"])])), (_i32(st["team"]["hp"][(st["current_player"], i625)]) > 0)), jnp.where((st["phase"] == 1), st["must_replace"][_i32(st["current_player"])], jnp.logical_and(jnp.logical_not(f_fainted(st, st["current_player"])), jnp.logical_not(f_hard_locked(st, st["current_player"])))))
     _e627 = jax.vmap(_g626)(jnp.arange(0, 6, dtype=jnp.int32))
     return _e627
 
@@ -3239,8 +3237,8 @@ def _epilogue(st):
             return st, ()
         def _else664(st):
             st = dict(st)
-            v_r0 = _lcast(jnp.where(jnp.logical_and((_i32(st["simultaneous__choice"][0]) >= 4), (_i32(st["simultaneous__choice"][0]) < 10)), 3, _i32(f_rank(st, 0, jnp.remainder((_i32(st["simultaneous__choice"][0]) - 0), 4)))), jnp.int8)
-            v_r1 = _lcast(jnp.where(jnp.logical_and((_i32(st["simultaneous__choice"][1]) >= 4), (_i32(st["simultaneous__choice"][1]) < 10)), 3, _i32(f_rank(st, 1, jnp.remainder((_i32(st["simultaneous__choice"][1]) - 0), 4)))), jnp.int8)
+            v_r0 = _lcast(jnp.where(jnp.logical_and((_i32(st["simultaneous__choice"][0]) >= 4), (_i32(st["simultaneous__choice"][0]) < 10)), 3, _i32(f_rank(st, 0, jnp.remainder(_i32(st["simultaneous__choice"][0]), 4)))), jnp.int8)
+            v_r1 = _lcast(jnp.where(jnp.logical_and((_i32(st["simultaneous__choice"][1]) >= 4), (_i32(st["simultaneous__choice"][1]) < 10)), 3, _i32(f_rank(st, 1, jnp.remainder(_i32(st["simultaneous__choice"][1]), 4)))), jnp.int8)
             st, _r665 = _randint(st, 0, 1)
             v_tie = _lcast((_r665 == 1), jnp.bool_)
             v_s0 = _lcast(f_speed(st, 0), jnp.int16)

@@ -6559,8 +6559,7 @@ def p__envc_run_attack(st, v_a):
 def a_setup_active(st, index):
     """action `setup_active` (tcg.envspec:2157): index in 0..9"""
     st = dict(st)
-    v_h = (index // 1) % 10
-    v_h = _lcast(v_h, jnp.int8)
+    v_h = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
     _f1771 = _i32(v_h)
     _f1772 = _get(st["hand"], _i32(v_p))["len"]
@@ -6576,263 +6575,260 @@ def a_setup_active(st, index):
 
 def m_setup_active(st):
     """guard of `setup_active` at each of its 10 flat indices (bool[10]); returns (mask, its first runtime fault: int32[3], zeros for none)"""
-    def _g1781(i1776):
+    def _g1779(i1776):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1777 = jnp.remainder(jnp.floor_divide(i1776, 1), 10)
+        _f1777 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0]))) & ((i1776 < _get(st["hand"], _i32(st["current_player"]))["len"])) & (i1776 >= _f1777), 1, i1776, _f1777)
         _f1778 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0]))) & ((jnp.remainder(jnp.floor_divide(i1776, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (_f1777 >= _f1778), 1, _f1777, _f1778)
-        _f1779 = jnp.remainder(jnp.floor_divide(i1776, 1), 10)
-        _f1780 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0]))) & ((jnp.remainder(jnp.floor_divide(i1776, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1777])] == 0)) & (_f1779 >= _f1780), 1, _f1779, _f1780)
-        return (jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), jnp.where((jnp.remainder(jnp.floor_divide(i1776, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1777])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1779])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
-    _e1782 = jax.vmap(_g1781)(jnp.arange(0, 10, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1782[1]))
-    _e1783 = _e1782[0]
-    return _e1783, st["_fault"]
+        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0]))) & ((i1776 < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1776])] == 0)) & (i1776 >= _f1778), 1, i1776, _f1778)
+        return (jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), jnp.where((i1776 < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1776])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1776])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
+    _e1780 = jax.vmap(_g1779)(jnp.arange(0, 10, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1780[1]))
+    _e1781 = _e1780[0]
+    return _e1781, st["_fault"]
 
 
 def a_setup_bench(st, index):
     """action `setup_bench` (tcg.envspec:2164): index in 0..9"""
     st = dict(st)
-    v_h = (index // 1) % 10
-    v_h = _lcast(v_h, jnp.int8)
+    v_h = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
+    _f1782 = _i32(v_h)
+    _f1783 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1782 >= _f1783), 44, _f1782, _f1783)
+    st = p_put_in_play(st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1782])
     _f1784 = _i32(v_h)
     _f1785 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1784 >= _f1785), 44, _f1784, _f1785)
-    st = p_put_in_play(st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1784])
-    _f1786 = _i32(v_h)
-    _f1787 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1786 >= _f1787), 45, _f1786, _f1787)
-    _l1788 = _remove_at(_get(st["hand"], _i32(v_p)), _f1786)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1788)
+    st = _fault_at(st, (_f1784 >= _f1785), 45, _f1784, _f1785)
+    _l1786 = _remove_at(_get(st["hand"], _i32(v_p)), _f1784)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1786)
     return st
 
 
 def m_setup_bench(st):
     """guard of `setup_bench` at each of its 10 flat indices (bool[10]); returns (mask, its first runtime fault: int32[3], zeros for none)"""
-    def _g1794(i1789):
+    def _g1790(i1787):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1790 = jnp.remainder(jnp.floor_divide(i1789, 1), 10)
-        _f1791 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, (jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((jnp.remainder(jnp.floor_divide(i1789, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (_f1790 >= _f1791), 1, _f1790, _f1791)
-        _f1792 = jnp.remainder(jnp.floor_divide(i1789, 1), 10)
-        _f1793 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, (jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((jnp.remainder(jnp.floor_divide(i1789, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1790])] == 0)) & (_f1792 >= _f1793), 1, _f1792, _f1793)
-        return (jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1789, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1790])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1792])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
-    _e1795 = jax.vmap(_g1794)(jnp.arange(0, 10, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1795[1]))
-    _e1796 = _e1795[0]
-    return _e1796, st["_fault"]
+        _f1788 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, (jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((i1787 < _get(st["hand"], _i32(st["current_player"]))["len"])) & (i1787 >= _f1788), 1, i1787, _f1788)
+        _f1789 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, (jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((i1787 < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1787])] == 0)) & (i1787 >= _f1789), 1, i1787, _f1789)
+        return (jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((i1787 < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1787])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1787])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
+    _e1791 = jax.vmap(_g1790)(jnp.arange(0, 10, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1791[1]))
+    _e1792 = _e1791[0]
+    return _e1792, st["_fault"]
 
 
 def a_setup_done(st, index):
     """action `setup_done` (tcg.envspec:2172): index in 0..0"""
     st = dict(st)
-    _c1797 = (_i32(st["current_player"]) == _i32(st["first"]))
-    def _then1798(st):
+    _c1793 = (_i32(st["current_player"]) == _i32(st["first"]))
+    def _then1794(st):
         st = dict(st)
-        _a1799 = (1 - _i32(st["first"]))
-        st["current_player"] = _cast(_a1799, jnp.int8)
+        _a1795 = (1 - _i32(st["first"]))
+        st["current_player"] = _cast(_a1795, jnp.int8)
         return st, ()
-    def _else1800(st):
+    def _else1796(st):
         st = dict(st)
         st = p_begin_turn(st, st["first"])
         st = p_active_abilities(st)
         return st, ()
-    st, () = _branch(_c1797, lambda: _then1798(st), lambda: _else1800(st))
+    st, () = _branch(_c1793, lambda: _then1794(st), lambda: _else1796(st))
     return st
 
 
 def m_setup_done(st):
     """guard of `setup_done` at each of its 1 flat indices (bool[1])"""
-    def _g1802(i1801):
+    def _g1798(i1797):
         return jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1803 = jax.vmap(_g1802)(jnp.arange(0, 1, dtype=jnp.int32))
-    return _e1803
+    _e1799 = jax.vmap(_g1798)(jnp.arange(0, 1, dtype=jnp.int32))
+    return _e1799
 
 
 def a_play_basic(st, index):
     """action `play_basic` (tcg.envspec:2182): index in 0..9"""
     st = dict(st)
-    v_h = (index // 1) % 10
-    v_h = _lcast(v_h, jnp.int8)
+    v_h = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _f1804 = _i32(v_h)
-    _f1805 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1804 >= _f1805), 46, _f1804, _f1805)
-    st = p_put_in_play(st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1804])
-    _f1806 = _i32(v_h)
-    _f1807 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1806 >= _f1807), 47, _f1806, _f1807)
-    _l1808 = _remove_at(_get(st["hand"], _i32(v_p)), _f1806)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1808)
+    _f1800 = _i32(v_h)
+    _f1801 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1800 >= _f1801), 46, _f1800, _f1801)
+    st = p_put_in_play(st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1800])
+    _f1802 = _i32(v_h)
+    _f1803 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1802 >= _f1803), 47, _f1802, _f1803)
+    _l1804 = _remove_at(_get(st["hand"], _i32(v_p)), _f1802)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1804)
     return st
 
 
 def m_play_basic(st):
     """guard of `play_basic` at each of its 10 flat indices (bool[10]); returns (mask, its first runtime fault: int32[3], zeros for none)"""
-    def _g1814(i1809):
+    def _g1808(i1805):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1810 = jnp.remainder(jnp.floor_divide(i1809, 1), 10)
-        _f1811 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((jnp.remainder(jnp.floor_divide(i1809, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (_f1810 >= _f1811), 1, _f1810, _f1811)
-        _f1812 = jnp.remainder(jnp.floor_divide(i1809, 1), 10)
-        _f1813 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((jnp.remainder(jnp.floor_divide(i1809, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1810])] == 0)) & (_f1812 >= _f1813), 1, _f1812, _f1813)
-        return (jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1809, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1810])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1812])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
-    _e1815 = jax.vmap(_g1814)(jnp.arange(0, 10, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1815[1]))
-    _e1816 = _e1815[0]
-    return _e1816, st["_fault"]
+        _f1806 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((i1805 < _get(st["hand"], _i32(st["current_player"]))["len"])) & (i1805 >= _f1806), 1, i1805, _f1806)
+        _f1807 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((i1805 < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1805])] == 0)) & (i1805 >= _f1807), 1, i1805, _f1807)
+        return (jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((i1805 < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1805])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1805])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
+    _e1809 = jax.vmap(_g1808)(jnp.arange(0, 10, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1809[1]))
+    _e1810 = _e1809[0]
+    return _e1810, st["_fault"]
 
 
 def a_evolve(st, index):
     """action `evolve` (tcg.envspec:2190): index in 0..39"""
     st = dict(st)
-    v_h = (index // 4) % 10
-    v_s = (index // 1) % 4
-    v_h = _lcast(v_h, jnp.int8)
-    v_s = _lcast(v_s, jnp.int8)
+    v_h = _lcast(jnp.floor_divide(index, 4), jnp.int8)
+    v_s = _lcast(jnp.remainder(index, 4), jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _a1817 = st["card"][_i32(v_p)][_i32(v_s)]
-    st["below"] = st["below"].at[(_i32(v_p), _i32(v_s), jnp.minimum(_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]), 1))].set(_cast(_a1817, jnp.int16))
-    _a1818 = jnp.minimum((_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]) + 1), 2)
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1818, jnp.int8))
-    _f1819 = _i32(v_h)
-    _f1820 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1819 >= _f1820), 49, _f1819, _f1820)
-    _a1821 = _get(st["hand"], _i32(v_p))["items"][_f1819]
-    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1821, jnp.int16))
-    _f1822 = _i32(v_h)
-    _f1823 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1822 >= _f1823), 50, _f1822, _f1823)
-    _l1824 = _remove_at(_get(st["hand"], _i32(v_p)), _f1822)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1824)
-    _a1825 = st["turn"]
-    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1825, jnp.int8))
-    _c1826 = (_i32(v_s) == 0)
-    def _then1827(st, v_h, v_s, v_p):
+    _a1811 = st["card"][_i32(v_p)][_i32(v_s)]
+    st["below"] = st["below"].at[(_i32(v_p), _i32(v_s), jnp.minimum(_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]), 1))].set(_cast(_a1811, jnp.int16))
+    _a1812 = jnp.minimum((_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]) + 1), 2)
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1812, jnp.int8))
+    _f1813 = _i32(v_h)
+    _f1814 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1813 >= _f1814), 49, _f1813, _f1814)
+    _a1815 = _get(st["hand"], _i32(v_p))["items"][_f1813]
+    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1815, jnp.int16))
+    _f1816 = _i32(v_h)
+    _f1817 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1816 >= _f1817), 50, _f1816, _f1817)
+    _l1818 = _remove_at(_get(st["hand"], _i32(v_p)), _f1816)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1818)
+    _a1819 = st["turn"]
+    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1819, jnp.int8))
+    _c1820 = (_i32(v_s) == 0)
+    def _then1821(st, v_h, v_s, v_p):
         st = dict(st)
         st = p_clear_conditions(st, v_p)
         st = p_active_abilities(st)
         return st, (v_h, v_s, v_p)
-    st, (v_h, v_s, v_p) = _branch(_c1826, lambda: _then1827(st, v_h, v_s, v_p), lambda: (st, (v_h, v_s, v_p)))
+    st, (v_h, v_s, v_p) = _branch(_c1820, lambda: _then1821(st, v_h, v_s, v_p), lambda: (st, (v_h, v_s, v_p)))
     return st
 
 
 def m_evolve(st):
     """guard of `evolve` at each of its 40 flat indices (bool[40]); returns (mask, its first runtime fault: int32[3], zeros for none)"""
-    def _g1835(i1828):
+    def _g1829(i1822):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1829 = jnp.remainder(jnp.floor_divide(i1828, 4), 10)
-        _f1830 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.remainder(jnp.floor_divide(i1828, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1828, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1828, 1), 4)]) < _i32(st["turn"])))) & (_f1829 >= _f1830), 48, _f1829, _f1830)
-        _f1831 = jnp.remainder(jnp.floor_divide(i1828, 4), 10)
-        _f1832 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.remainder(jnp.floor_divide(i1828, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1828, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1828, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1829])] == 0))) & (_f1831 >= _f1832), 48, _f1831, _f1832)
-        _f1833 = jnp.remainder(jnp.floor_divide(i1828, 4), 10)
-        _f1834 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.remainder(jnp.floor_divide(i1828, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1828, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1828, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1829])] == 0)), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1831])] != 0))) & (_f1833 >= _f1834), 48, _f1833, _f1834)
-        return (jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1828, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1828, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1828, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1829])] == 0)), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1831])] != 0)), (_i32(_K18[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1833])]) == _i32(_K19[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1828, 1), 4)])]))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
-    _e1836 = jax.vmap(_g1835)(jnp.arange(0, 40, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1836[1]))
-    _e1837 = _e1836[0]
-    return _e1837, st["_fault"]
+        _f1823 = jnp.floor_divide(i1822, 4)
+        _f1824 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1822, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1822, 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1822, 4)]) < _i32(st["turn"])))) & (_f1823 >= _f1824), 48, _f1823, _f1824)
+        _f1825 = jnp.floor_divide(i1822, 4)
+        _f1826 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1822, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1822, 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1822, 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1823])] == 0))) & (_f1825 >= _f1826), 48, _f1825, _f1826)
+        _f1827 = jnp.floor_divide(i1822, 4)
+        _f1828 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1822, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1822, 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1822, 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1823])] == 0)), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1825])] != 0))) & (_f1827 >= _f1828), 48, _f1827, _f1828)
+        return (jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.floor_divide(i1822, 4) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1822, 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1822, 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1823])] == 0)), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1825])] != 0)), (_i32(_K18[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1827])]) == _i32(_K19[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(i1822, 4)])]))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
+    _e1830 = jax.vmap(_g1829)(jnp.arange(0, 40, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1830[1]))
+    _e1831 = _e1830[0]
+    return _e1831, st["_fault"]
 
 
 def a_attach(st, index):
     """action `attach` (tcg.envspec:2206): index in 0..3"""
     st = dict(st)
-    v_s = (index // 1) % 4
-    v_s = _lcast(v_s, jnp.int8)
+    v_s = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _a1838 = jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(st["zone"][_i32(v_p)])]) + 1), 12)
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(st["zone"][_i32(v_p)]))].set(_cast(_a1838, jnp.int8))
-    _a1839 = st["zone"][_i32(v_p)]
-    st["last_attached"] = _cast(_a1839, jnp.int8)
-    _a1840 = 10
-    st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a1840, jnp.int8))
-    _a1841 = True
-    st["attached"] = _cast(_a1841, jnp.bool_)
-    _c1842 = (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 2)
-    def _then1843(st, v_s, v_p):
+    _a1832 = jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(st["zone"][_i32(v_p)])]) + 1), 12)
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(st["zone"][_i32(v_p)]))].set(_cast(_a1832, jnp.int8))
+    _a1833 = st["zone"][_i32(v_p)]
+    st["last_attached"] = _cast(_a1833, jnp.int8)
+    _a1834 = 10
+    st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a1834, jnp.int8))
+    _a1835 = True
+    st["attached"] = _cast(_a1835, jnp.bool_)
+    _c1836 = (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 2)
+    def _then1837(st, v_s, v_p):
         st = dict(st)
         st = p_ability_effect__dispatch__1(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
         st = p_knock_outs(st)
         st = p_continue_game(st, v_p, True)
         return st, (v_s, v_p)
-    st, (v_s, v_p) = _branch(_c1842, lambda: _then1843(st, v_s, v_p), lambda: (st, (v_s, v_p)))
+    st, (v_s, v_p) = _branch(_c1836, lambda: _then1837(st, v_s, v_p), lambda: (st, (v_s, v_p)))
     return st
 
 
 def m_attach(st):
     """guard of `attach` at each of its 4 flat indices (bool[4])"""
-    def _g1845(i1844):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][_i32(st["current_player"])]) != 10)), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1844, 1), 4)]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1846 = jax.vmap(_g1845)(jnp.arange(0, 4, dtype=jnp.int32))
-    return _e1846
+    def _g1839(i1838):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][_i32(st["current_player"])]) != 10)), st["occupied"][_i32(st["current_player"])][i1838]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1840 = jax.vmap(_g1839)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e1840
 
 
 def a_play_trainer(st, index):
     """action `play_trainer` (tcg.envspec:2225): index in 0..39"""
     st = dict(st)
-    v_h = (index // 4) % 10
-    v_target = (index // 1) % 4
-    v_h = _lcast(v_h, jnp.int8)
-    v_target = _lcast(v_target, jnp.int8)
+    v_h = _lcast(jnp.floor_divide(index, 4), jnp.int8)
+    v_target = _lcast(jnp.remainder(index, 4), jnp.int8)
     st = p__envc_run_play_trainer(st, v_h, v_target)
     return st
 
 
 def m_play_trainer(st):
     """guard of `play_trainer` at each of its 40 flat indices (bool[40]); returns (mask, its first runtime fault: int32[3], zeros for none)"""
-    def _g1856(i1847):
+    def _g1850(i1841):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1848 = jnp.remainder(jnp.floor_divide(i1847, 4), 10)
+        _f1842 = jnp.floor_divide(i1841, 4)
+        _f1843 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1841, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (_f1842 >= _f1843), 51, _f1842, _f1843)
+        _f1844 = jnp.floor_divide(i1841, 4)
+        _f1845 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1841, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1842])] == 1)) & (_f1844 >= _f1845), 51, _f1844, _f1845)
+        _f1846 = jnp.floor_divide(i1841, 4)
+        _f1847 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1841, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1842])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1844])]) != 0))) & (_f1846 >= _f1847), 51, _f1846, _f1847)
+        _f1848 = jnp.floor_divide(i1841, 4)
         _f1849 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.remainder(jnp.floor_divide(i1847, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (_f1848 >= _f1849), 51, _f1848, _f1849)
-        _f1850 = jnp.remainder(jnp.floor_divide(i1847, 4), 10)
-        _f1851 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.remainder(jnp.floor_divide(i1847, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1848])] == 1)) & (_f1850 >= _f1851), 51, _f1850, _f1851)
-        _f1852 = jnp.remainder(jnp.floor_divide(i1847, 4), 10)
-        _f1853 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.remainder(jnp.floor_divide(i1847, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1848])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1850])]) != 0))) & (_f1852 >= _f1853), 51, _f1852, _f1853)
-        _f1854 = jnp.remainder(jnp.floor_divide(i1847, 4), 10)
-        _f1855 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.remainder(jnp.floor_divide(i1847, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1848])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1850])]) != 0)), jnp.logical_or((_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1852])] != 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]), st["locked_supporters"][_i32(st["current_player"])]))))) & (_f1854 >= _f1855), 52, _f1854, _f1855)
-        return (jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1847, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1848])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1850])]) != 0)), jnp.logical_or((_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1852])] != 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]), st["locked_supporters"][_i32(st["current_player"])])))), f_trainer_target_ok(st, st["current_player"], _get(st["hand"], _i32(st["current_player"]))["items"][_f1854], jnp.remainder(jnp.floor_divide(i1847, 1), 4))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
-    _e1857 = jax.vmap(_g1856)(jnp.arange(0, 40, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1857[1]))
-    _e1858 = _e1857[0]
-    return _e1858, st["_fault"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1841, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1842])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1844])]) != 0)), jnp.logical_or((_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1846])] != 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]), st["locked_supporters"][_i32(st["current_player"])]))))) & (_f1848 >= _f1849), 52, _f1848, _f1849)
+        return (jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.floor_divide(i1841, 4) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1842])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1844])]) != 0)), jnp.logical_or((_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1846])] != 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]), st["locked_supporters"][_i32(st["current_player"])])))), f_trainer_target_ok(st, st["current_player"], _get(st["hand"], _i32(st["current_player"]))["items"][_f1848], jnp.remainder(i1841, 4))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
+    _e1851 = jax.vmap(_g1850)(jnp.arange(0, 40, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1851[1]))
+    _e1852 = _e1851[0]
+    return _e1852, st["_fault"]
 
 
 def a_use_ability(st, index):
     """action `use_ability` (tcg.envspec:2242): index in 0..3"""
     st = dict(st)
-    v_s = (index // 1) % 4
-    v_s = _lcast(v_s, jnp.int8)
+    v_s = _lcast(index, jnp.int8)
     st = p__envc_run_use_ability(st, v_s)
     return st
 
 
 def m_use_ability(st):
     """guard of `use_ability` at each of its 4 flat indices (bool[4])"""
-    def _g1860(i1859):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1859, 1), 4)]), (_i32(_K26[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1859, 1), 4)])]) != 0)), (_K24[_i32(_K25[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1859, 1), 4)])])] == 0)), jnp.logical_not(st["ability_used"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1859, 1), 4)])), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1861 = jax.vmap(_g1860)(jnp.arange(0, 4, dtype=jnp.int32))
-    return _e1861
+    def _g1854(i1853):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][i1853]), (_i32(_K26[_i32(st["card"][_i32(st["current_player"])][i1853])]) != 0)), (_K24[_i32(_K25[_i32(st["card"][_i32(st["current_player"])][i1853])])] == 0)), jnp.logical_not(st["ability_used"][_i32(st["current_player"])][i1853])), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1855 = jax.vmap(_g1854)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e1855
 
 
 def a_retreat(st, index):
     """action `retreat` (tcg.envspec:2255): index in 0..2"""
     st = dict(st)
-    v_b = (index // 1) % 3 + 1
-    v_b = _lcast(v_b, jnp.int8)
+    v_b = _lcast((index + 1), jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
     v_pay = _lcast(f_retreat_cost(st, v_p), jnp.int8)
     v_k = 0
+    _c1856 = (_i32(v_k) < _i32(v_pay))
+    def _then1857(st, v_b, v_p, v_pay, v_k):
+        st = dict(st)
+        def _g1859(i1858):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1858]) > 0), i1858, 10))
+        _e1860 = jax.vmap(_g1859)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e1860), jnp.int8)
+        _a1861 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1861, jnp.int8))
+        return st, (v_b, v_p, v_pay, v_k)
+    st, (v_b, v_p, v_pay, v_k) = _branch(_c1856, lambda: _then1857(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
+    v_k = 1
     _c1862 = (_i32(v_k) < _i32(v_pay))
     def _then1863(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
@@ -6844,7 +6840,7 @@ def a_retreat(st, index):
         st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1867, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
     st, (v_b, v_p, v_pay, v_k) = _branch(_c1862, lambda: _then1863(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
-    v_k = 1
+    v_k = 2
     _c1868 = (_i32(v_k) < _i32(v_pay))
     def _then1869(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
@@ -6856,7 +6852,7 @@ def a_retreat(st, index):
         st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1873, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
     st, (v_b, v_p, v_pay, v_k) = _branch(_c1868, lambda: _then1869(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
-    v_k = 2
+    v_k = 3
     _c1874 = (_i32(v_k) < _i32(v_pay))
     def _then1875(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
@@ -6868,56 +6864,42 @@ def a_retreat(st, index):
         st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1879, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
     st, (v_b, v_p, v_pay, v_k) = _branch(_c1874, lambda: _then1875(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
-    v_k = 3
-    _c1880 = (_i32(v_k) < _i32(v_pay))
-    def _then1881(st, v_b, v_p, v_pay, v_k):
-        st = dict(st)
-        def _g1883(i1882):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1882]) > 0), i1882, 10))
-        _e1884 = jax.vmap(_g1883)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e1884), jnp.int8)
-        _a1885 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1885, jnp.int8))
-        return st, (v_b, v_p, v_pay, v_k)
-    st, (v_b, v_p, v_pay, v_k) = _branch(_c1880, lambda: _then1881(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
     st = p_clear_conditions(st, v_p)
     st = p_swap_slots(st, v_p, 0, v_b)
-    _a1886 = True
-    st["retreated"] = _cast(_a1886, jnp.bool_)
+    _a1880 = True
+    st["retreated"] = _cast(_a1880, jnp.bool_)
     st = p_active_abilities(st)
     return st
 
 
 def m_retreat(st):
     """guard of `retreat` at each of its 3 flat indices (bool[3])"""
-    def _g1888(i1887):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1887, 1), 3) + 1)]), st["occupied"][_i32(st["current_player"])][0]), f_can_act(st, st["current_player"])), jnp.logical_not(st["no_retreat"][_i32(st["current_player"])])), (_K0[_i32(st["card"][_i32(st["current_player"])][0])] == 0)), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1889 = jax.vmap(_g1888)(jnp.arange(0, 3, dtype=jnp.int32))
-    return _e1889
+    def _g1882(i1881):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][_i32(st["current_player"])][(i1881 + 1)]), st["occupied"][_i32(st["current_player"])][0]), f_can_act(st, st["current_player"])), jnp.logical_not(st["no_retreat"][_i32(st["current_player"])])), (_K0[_i32(st["card"][_i32(st["current_player"])][0])] == 0)), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1883 = jax.vmap(_g1882)(jnp.arange(0, 3, dtype=jnp.int32))
+    return _e1883
 
 
 def a_attack(st, index):
     """action `attack` (tcg.envspec:2292): index in 0..1"""
     st = dict(st)
-    v_a = (index // 1) % 2
-    v_a = _lcast(v_a, jnp.int8)
+    v_a = _lcast(index, jnp.int8)
     st = p__envc_run_attack(st, v_a)
     return st
 
 
 def m_attack(st):
     """guard of `attack` at each of its 2 flat indices (bool[2])"""
-    def _g1891(i1890):
-        return jnp.logical_and(jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], jnp.remainder(jnp.floor_divide(i1890, 1), 2))), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1892 = jax.vmap(_g1891)(jnp.arange(0, 2, dtype=jnp.int32))
-    return _e1892
+    def _g1885(i1884):
+        return jnp.logical_and(jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], i1884)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1886 = jax.vmap(_g1885)(jnp.arange(0, 2, dtype=jnp.int32))
+    return _e1886
 
 
 def a_discard_from_play(st, index):
     """action `discard_from_play` (tcg.envspec:2321): index in 0..3"""
     st = dict(st)
-    v_s = (index // 1) % 4
-    v_s = _lcast(v_s, jnp.int8)
+    v_s = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
     st = p_clear_slot(st, v_p, v_s)
     st = p_knock_outs(st)
@@ -6927,10 +6909,10 @@ def a_discard_from_play(st, index):
 
 def m_discard_from_play(st):
     """guard of `discard_from_play` at each of its 4 flat indices (bool[4])"""
-    def _g1894(i1893):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1893, 1), 4)]), (_K0[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1893, 1), 4)])] == 1)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1895 = jax.vmap(_g1894)(jnp.arange(0, 4, dtype=jnp.int32))
-    return _e1895
+    def _g1888(i1887):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][i1887]), (_K0[_i32(st["card"][_i32(st["current_player"])][i1887])] == 1)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1889 = jax.vmap(_g1888)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e1889
 
 
 def a_end_turn(st, index):
@@ -6942,17 +6924,16 @@ def a_end_turn(st, index):
 
 def m_end_turn(st):
     """guard of `end_turn` at each of its 1 flat indices (bool[1])"""
-    def _g1897(i1896):
+    def _g1891(i1890):
         return jnp.logical_and((st["phase"] == 1), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1898 = jax.vmap(_g1897)(jnp.arange(0, 1, dtype=jnp.int32))
-    return _e1898
+    _e1892 = jax.vmap(_g1891)(jnp.arange(0, 1, dtype=jnp.int32))
+    return _e1892
 
 
 def a_promote(st, index):
     """action `promote` (tcg.envspec:2334): index in 0..2"""
     st = dict(st)
-    v_b = (index // 1) % 3 + 1
-    v_b = _lcast(v_b, jnp.int8)
+    v_b = _lcast((index + 1), jnp.int8)
     st = p_swap_slots(st, st["current_player"], 0, v_b)
     st = p_continue_game(st, st["promote_next"], st["promote_resume"])
     return st
@@ -6960,18 +6941,18 @@ def a_promote(st, index):
 
 def m_promote(st):
     """guard of `promote` at each of its 3 flat indices (bool[3])"""
-    def _g1900(i1899):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1899, 1), 3) + 1)]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1901 = jax.vmap(_g1900)(jnp.arange(0, 3, dtype=jnp.int32))
-    return _e1901
+    def _g1894(i1893):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), st["occupied"][_i32(st["current_player"])][(i1893 + 1)]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1895 = jax.vmap(_g1894)(jnp.arange(0, 3, dtype=jnp.int32))
+    return _e1895
 
 
 def m_choose(st):
     """guard of `choose` at each of its 8 flat indices (bool[8])"""
-    def _g1903(i1902):
-        return jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1902, 1), 8) >= 0), (jnp.remainder(jnp.floor_divide(i1902, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_opponent_choice__q"])][jnp.remainder(jnp.floor_divide(i1902, 1), 8)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1902, 1), 8) > 0), jnp.logical_not(st["_envc_frame_p_damage_opponent_choice__bench_only"])))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_own_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1902, 1), 8) >= 0), (jnp.remainder(jnp.floor_divide(i1902, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_own_choice__p"])][jnp.remainder(jnp.floor_divide(i1902, 1), 8)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1902, 1), 8) > 0), jnp.logical_not(st["_envc_frame_p_damage_own_choice__bench_only"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1902, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1902, 1), 8) < 4))), jnp.logical_and(jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1902, 1), 8)], (_i32(f_type_of(st, st["_envc_frame_p_attach_to_bench_choice__p"], jnp.remainder(jnp.floor_divide(i1902, 1), 8))) == _i32(st["_envc_frame_p_attach_to_bench_choice__t"]))), (_i32(st["energy"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1902, 1), 8)][_i32(st["_envc_frame_p_attach_to_bench_choice__t"])]) < 12)))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1902, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1902, 1), 8) < 4))), st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1902, 1), 8)])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1902, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1902, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1902, 1), 8)], (jnp.remainder(jnp.floor_divide(i1902, 1), 8) != _i32(st["_envc_frame_p_attach_to_benched_choices__a"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_opponent"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1902, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1902, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_switch_opponent__q"])][jnp.remainder(jnp.floor_divide(i1902, 1), 8)], jnp.logical_or(jnp.logical_not(st["_envc_frame_p_switch_opponent__basic_only"]), (f_stage_of(st, st["_envc_frame_p_switch_opponent__q"], jnp.remainder(jnp.floor_divide(i1902, 1), 8)) == 0))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_self"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1902, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i1902, 1), 8) < 4))), st["occupied"][_i32(st["_envc_frame_p_switch_self__p"])][jnp.remainder(jnp.floor_divide(i1902, 1), 8)])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_copy_attack"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1902, 1), 8) >= 0), (jnp.remainder(jnp.floor_divide(i1902, 1), 8) < 8))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(jnp.remainder(jnp.floor_divide(i1902, 1), 8), 2)], (_i32(jnp.where((jnp.remainder(jnp.remainder(jnp.floor_divide(i1902, 1), 8), 2) == 0), _i32(_K15[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(jnp.remainder(jnp.floor_divide(i1902, 1), 8), 2)])]), _i32(_K16[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(jnp.remainder(jnp.floor_divide(i1902, 1), 8), 2)])]))) >= 0))))
-    _e1904 = jax.vmap(_g1903)(jnp.arange(0, 8, dtype=jnp.int32))
-    return _e1904
+    def _g1897(i1896):
+        return jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), jnp.logical_and((i1896 >= 0), (i1896 < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_opponent_choice__q"])][i1896], jnp.logical_or((i1896 > 0), jnp.logical_not(st["_envc_frame_p_damage_opponent_choice__bench_only"])))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_own_choice"]) == 1), jnp.logical_and((i1896 >= 0), (i1896 < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_own_choice__p"])][i1896], jnp.logical_or((i1896 > 0), jnp.logical_not(st["_envc_frame_p_damage_own_choice__bench_only"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), jnp.logical_and((i1896 >= 1), (i1896 < 4))), jnp.logical_and(jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][i1896], (_i32(f_type_of(st, st["_envc_frame_p_attach_to_bench_choice__p"], i1896)) == _i32(st["_envc_frame_p_attach_to_bench_choice__t"]))), (_i32(st["energy"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][i1896][_i32(st["_envc_frame_p_attach_to_bench_choice__t"])]) < 12)))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), jnp.logical_and((i1896 >= 1), (i1896 < 4))), st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][i1896])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), jnp.logical_and((i1896 >= 1), (i1896 < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][i1896], (i1896 != _i32(st["_envc_frame_p_attach_to_benched_choices__a"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_opponent"]) == 1), jnp.logical_and((i1896 >= 1), (i1896 < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_switch_opponent__q"])][i1896], jnp.logical_or(jnp.logical_not(st["_envc_frame_p_switch_opponent__basic_only"]), (f_stage_of(st, st["_envc_frame_p_switch_opponent__q"], i1896) == 0))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_self"]) == 1), jnp.logical_and((i1896 >= 1), (i1896 < 4))), st["occupied"][_i32(st["_envc_frame_p_switch_self__p"])][i1896])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_copy_attack"]) == 1), jnp.logical_and((i1896 >= 0), (i1896 < 8))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(i1896, 2)], (_i32(jnp.where((jnp.remainder(i1896, 2) == 0), _i32(_K15[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(i1896, 2)])]), _i32(_K16[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(i1896, 2)])]))) >= 0))))
+    _e1898 = jax.vmap(_g1897)(jnp.arange(0, 8, dtype=jnp.int32))
+    return _e1898
 
 
 def _observe(st, v_p):
@@ -6980,26 +6961,26 @@ def _observe(st, v_p):
     _done = jnp.bool_(False)
     _ret = _K83
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
+    _f1899 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((0 < _get(st["hand"], _i32(v_p))["len"])) & (0 >= _f1899), 53, 0, _f1899)
+    _f1900 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((1 < _get(st["hand"], _i32(v_p))["len"])) & (1 >= _f1900), 54, 1, _f1900)
+    _f1901 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((2 < _get(st["hand"], _i32(v_p))["len"])) & (2 >= _f1901), 55, 2, _f1901)
+    _f1902 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((3 < _get(st["hand"], _i32(v_p))["len"])) & (3 >= _f1902), 56, 3, _f1902)
+    _f1903 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((4 < _get(st["hand"], _i32(v_p))["len"])) & (4 >= _f1903), 57, 4, _f1903)
+    _f1904 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((5 < _get(st["hand"], _i32(v_p))["len"])) & (5 >= _f1904), 58, 5, _f1904)
     _f1905 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((0 < _get(st["hand"], _i32(v_p))["len"])) & (0 >= _f1905), 53, 0, _f1905)
+    st = _fault_at(st, ((6 < _get(st["hand"], _i32(v_p))["len"])) & (6 >= _f1905), 59, 6, _f1905)
     _f1906 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((1 < _get(st["hand"], _i32(v_p))["len"])) & (1 >= _f1906), 54, 1, _f1906)
+    st = _fault_at(st, ((7 < _get(st["hand"], _i32(v_p))["len"])) & (7 >= _f1906), 60, 7, _f1906)
     _f1907 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((2 < _get(st["hand"], _i32(v_p))["len"])) & (2 >= _f1907), 55, 2, _f1907)
+    st = _fault_at(st, ((8 < _get(st["hand"], _i32(v_p))["len"])) & (8 >= _f1907), 61, 8, _f1907)
     _f1908 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((3 < _get(st["hand"], _i32(v_p))["len"])) & (3 >= _f1908), 56, 3, _f1908)
-    _f1909 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((4 < _get(st["hand"], _i32(v_p))["len"])) & (4 >= _f1909), 57, 4, _f1909)
-    _f1910 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((5 < _get(st["hand"], _i32(v_p))["len"])) & (5 >= _f1910), 58, 5, _f1910)
-    _f1911 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((6 < _get(st["hand"], _i32(v_p))["len"])) & (6 >= _f1911), 59, 6, _f1911)
-    _f1912 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((7 < _get(st["hand"], _i32(v_p))["len"])) & (7 >= _f1912), 60, 7, _f1912)
-    _f1913 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((8 < _get(st["hand"], _i32(v_p))["len"])) & (8 >= _f1913), 61, 8, _f1913)
-    _f1914 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((9 < _get(st["hand"], _i32(v_p))["len"])) & (9 >= _f1914), 62, 9, _f1914)
+    st = _fault_at(st, ((9 < _get(st["hand"], _i32(v_p))["len"])) & (9 >= _f1908), 62, 9, _f1908)
     _ret = _select(_done, _ret, _cast(jnp.stack([jnp.asarray(_i32(st["phase"]), jnp.int32), jnp.asarray(st["turn"], jnp.int32), jnp.asarray(jnp.where((_i32(st["current_player"]) == _i32(v_p)), 1, 0), jnp.int32), jnp.asarray(jnp.where((_i32(st["first"]) == _i32(v_p)), 1, 0), jnp.int32), jnp.asarray(_i32(st["attached"]), jnp.int32), jnp.asarray(_i32(st["supporter"]), jnp.int32), jnp.asarray(_i32(st["retreated"]), jnp.int32), jnp.asarray(st["retreat_discount"], jnp.int32), jnp.asarray(st["attack_bonus"], jnp.int32), jnp.asarray(_i32(st["decks"][_i32(v_p)]), jnp.int32), jnp.asarray(st["points"][_i32(v_p)], jnp.int32), jnp.asarray(_get(st["deck"], _i32(v_p))["len"], jnp.int32), jnp.asarray(_get(st["hand"], _i32(v_p))["len"], jnp.int32), jnp.asarray(_get(st["discard"], _i32(v_p))["len"], jnp.int32), jnp.asarray(st["zone"][_i32(v_p)], jnp.int32), jnp.asarray(st["zone_next"][_i32(v_p)], jnp.int32), jnp.asarray(_i32(st["poisoned"][_i32(v_p)]), jnp.int32), jnp.asarray(_i32(st["burned"][_i32(v_p)]), jnp.int32), jnp.asarray(_i32(st["condition"][_i32(v_p)]), jnp.int32), jnp.asarray(st["barrier"][_i32(v_p)], jnp.int32), jnp.asarray(st["points"][_i32(v_q)], jnp.int32), jnp.asarray(_get(st["deck"], _i32(v_q))["len"], jnp.int32), jnp.asarray(_get(st["hand"], _i32(v_q))["len"], jnp.int32), jnp.asarray(_get(st["discard"], _i32(v_q))["len"], jnp.int32), jnp.asarray(st["zone"][_i32(v_q)], jnp.int32), jnp.asarray(st["zone_next"][_i32(v_q)], jnp.int32), jnp.asarray(_i32(st["poisoned"][_i32(v_q)]), jnp.int32), jnp.asarray(_i32(st["burned"][_i32(v_q)]), jnp.int32), jnp.asarray(_i32(st["condition"][_i32(v_q)]), jnp.int32), jnp.asarray(st["barrier"][_i32(v_q)], jnp.int32), jnp.asarray(jnp.where((0 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][0]), -1), jnp.int32), jnp.asarray(jnp.where((1 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][1]), -1), jnp.int32), jnp.asarray(jnp.where((2 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][2]), -1), jnp.int32), jnp.asarray(jnp.where((3 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][3]), -1), jnp.int32), jnp.asarray(jnp.where((4 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][4]), -1), jnp.int32), jnp.asarray(jnp.where((5 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][5]), -1), jnp.int32), jnp.asarray(jnp.where((6 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][6]), -1), jnp.int32), jnp.asarray(jnp.where((7 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][7]), -1), jnp.int32), jnp.asarray(jnp.where((8 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][8]), -1), jnp.int32), jnp.asarray(jnp.where((9 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][9]), -1), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][0], _i32(st["card"][_i32(v_p)][0]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_p)][0], jnp.int32), jnp.asarray(st["placed"][_i32(v_p)][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_p)][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_p)][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][1], _i32(st["card"][_i32(v_p)][1]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_p)][1], jnp.int32), jnp.asarray(st["placed"][_i32(v_p)][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_p)][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_p)][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][2], _i32(st["card"][_i32(v_p)][2]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_p)][2], jnp.int32), jnp.asarray(st["placed"][_i32(v_p)][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_p)][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_p)][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][3], _i32(st["card"][_i32(v_p)][3]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_p)][3], jnp.int32), jnp.asarray(st["placed"][_i32(v_p)][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_p)][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_p)][3]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][0], _i32(st["card"][_i32(v_q)][0]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_q)][0], jnp.int32), jnp.asarray(st["placed"][_i32(v_q)][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_q)][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_q)][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][1], _i32(st["card"][_i32(v_q)][1]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_q)][1], jnp.int32), jnp.asarray(st["placed"][_i32(v_q)][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_q)][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_q)][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][2], _i32(st["card"][_i32(v_q)][2]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_q)][2], jnp.int32), jnp.asarray(st["placed"][_i32(v_q)][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_q)][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_q)][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][3], _i32(st["card"][_i32(v_q)][3]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_q)][3], jnp.int32), jnp.asarray(st["placed"][_i32(v_q)][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_q)][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_q)][3]), jnp.int32), jnp.asarray(st["current_player"], jnp.int32), jnp.asarray(st["promote_next"], jnp.int32), jnp.asarray(_i32(st["promote_resume"]), jnp.int32), jnp.asarray(jnp.where((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), 1, _i32(jnp.where((_i32(st["_envc_at_p_damage_own_choice"]) == 1), 2, _i32(jnp.where((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), 3, _i32(jnp.where((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), 4, _i32(jnp.where((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), 5, _i32(jnp.where((_i32(st["_envc_at_p_switch_opponent"]) == 1), 6, _i32(jnp.where((_i32(st["_envc_at_p_switch_self"]) == 1), 7, _i32(jnp.where((_i32(st["_envc_at_p_copy_attack"]) == 1), 8, 0))))))))))))))), jnp.int32), jnp.asarray(_i32(st["no_attack"][_i32(v_p)]), jnp.int32), jnp.asarray(_i32(st["no_retreat"][_i32(v_p)]), jnp.int32), jnp.asarray(st["weakened"][_i32(v_p)], jnp.int32), jnp.asarray(_i32(st["no_supporter"][_i32(v_p)]), jnp.int32), jnp.asarray(_i32(st["no_attack"][_i32(v_q)]), jnp.int32), jnp.asarray(_i32(st["no_retreat"][_i32(v_q)]), jnp.int32), jnp.asarray(st["weakened"][_i32(v_q)], jnp.int32), jnp.asarray(_i32(st["no_supporter"][_i32(v_q)]), jnp.int32), jnp.asarray(st["relays"][_i32(v_p)], jnp.int32), jnp.asarray(st["relay_turn"][_i32(v_p)], jnp.int32), jnp.asarray(st["boost_turn"][_i32(v_p)], jnp.int32), jnp.asarray(st["relays"][_i32(v_q)], jnp.int32), jnp.asarray(st["relay_turn"][_i32(v_q)], jnp.int32), jnp.asarray(st["boost_turn"][_i32(v_q)], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][0], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][1], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][2], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][3], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][4], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][5], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][6], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][7], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][8], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][9], jnp.int32), jnp.asarray(st["seen_deck"][_i32(v_p)][0], jnp.int32), jnp.asarray(st["seen_deck"][_i32(v_p)][1], jnp.int32), jnp.asarray(st["seen_deck"][_i32(v_p)][2], jnp.int32), jnp.asarray(st["seen_hand_turn"][_i32(v_p)], jnp.int32), jnp.asarray(st["seen_deck_turn"][_i32(v_p)], jnp.int32), jnp.asarray(st["spiky"][_i32(v_p)], jnp.int32), jnp.asarray(st["spiky"][_i32(v_q)], jnp.int32)]), jnp.int16))
     _done = jnp.bool_(True)
     return _ret, st["_fault"]
@@ -7009,59 +6990,59 @@ def _init_body(st):
     """the spec's `init` block"""
     st = dict(st)
     v_p = jnp.int32(0)
-    def _loop1915(i, carry):
+    def _loop1909(i, carry):
         st, (v_p,) = dict(carry[0]), carry[1]
         v_p = i
-        st, _r1916 = _randint(st, 0, 21)
-        _a1917 = _r1916
-        st["decks"] = st["decks"].at[_i32(v_p)].set(_cast(_a1917, jnp.int8))
+        st, _r1910 = _randint(st, 0, 21)
+        _a1911 = _r1910
+        st["decks"] = st["decks"].at[_i32(v_p)].set(_cast(_a1911, jnp.int8))
         v_i = jnp.int32(0)
-        def _loop1918(i, carry):
+        def _loop1912(i, carry):
             st, (v_p, v_i) = dict(carry[0]), carry[1]
             v_i = i
-            _f1919 = _get(st["deck"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f1919 >= 20), 63, 0, 0)
-            _l1920 = _push(_get(st["deck"], _i32(v_p)), _cast(_K84[_i32(st["decks"][_i32(v_p)])][_i32(v_i)], jnp.int16))
-            st["deck"] = _set(st["deck"], _i32(v_p), _l1920)
+            _f1913 = _get(st["deck"], _i32(v_p))["len"]
+            st = _fault_at(st, (_f1913 >= 20), 63, 0, 0)
+            _l1914 = _push(_get(st["deck"], _i32(v_p)), _cast(_K84[_i32(st["decks"][_i32(v_p)])][_i32(v_i)], jnp.int16))
+            st["deck"] = _set(st["deck"], _i32(v_p), _l1914)
             return st, (v_p, v_i)
-        st, (v_p, v_i) = lax.fori_loop(0, 20, _loop1918, (st, (v_p, v_i)))
-        _f1921 = _get(st["deck"], _i32(v_p))["len"]
-        st, _l1922 = _shuffle(st, _get(st["deck"], _i32(v_p)))
-        st["deck"] = _set(st["deck"], _i32(v_p), _l1922)
+        st, (v_p, v_i) = lax.fori_loop(0, 20, _loop1912, (st, (v_p, v_i)))
+        _f1915 = _get(st["deck"], _i32(v_p))["len"]
+        st, _l1916 = _shuffle(st, _get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l1916)
         st = p_deal(st, v_p)
         st = p_random_zone_energy(st, v_p)
         return st, (v_p,)
-    st, (v_p,) = lax.fori_loop(0, 2, _loop1915, (st, (v_p,)))
-    st, _r1923 = _randint(st, 0, 1)
-    _a1924 = jnp.where((_r1923 == 1), 1, 0)
-    st["first"] = _cast(_a1924, jnp.int8)
-    _a1925 = st["first"]
-    st["current_player"] = _cast(_a1925, jnp.int8)
+    st, (v_p,) = lax.fori_loop(0, 2, _loop1909, (st, (v_p,)))
+    st, _r1917 = _randint(st, 0, 1)
+    _a1918 = jnp.where((_r1917 == 1), 1, 0)
+    st["first"] = _cast(_a1918, jnp.int8)
+    _a1919 = st["first"]
+    st["current_player"] = _cast(_a1919, jnp.int8)
     return st
 
 
 def inv_cards_conserved(st):
     """invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once"""
-    def _g1951(i1926, _h1928, _h1929, _h1930, _h1931, _h1932, _h1933, _h1934, _h1935, _h1936, _h1937, _h1938, _h1939, _h1940, _h1941, _h1942, _h1943, _h1944, _h1945, _h1946, _h1947, _h1948):
-        def _g1949(i1927):
-            return (((((_lcount(_get(st["deck"], i1926), _K84[_i32(_h1928)][i1927]) + _lcount(_get(st["hand"], i1926), _K84[_i32(_h1928)][i1927])) + _lcount(_get(st["discard"], i1926), _K84[_i32(_h1928)][i1927])) + (((_i32(jnp.logical_and(_h1929, (_h1930 == _K84[_i32(_h1928)][i1927]))) + _i32(jnp.logical_and(_h1931, (_h1932 == _K84[_i32(_h1928)][i1927])))) + _i32(jnp.logical_and(_h1933, (_h1934 == _K84[_i32(_h1928)][i1927])))) + _i32(jnp.logical_and(_h1935, (_h1936 == _K84[_i32(_h1928)][i1927]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h1929, (0 < _i32(_h1937))), (_h1938 == _K84[_i32(_h1928)][i1927]))) + _i32(jnp.logical_and(jnp.logical_and(_h1929, (1 < _i32(_h1937))), (_h1939 == _K84[_i32(_h1928)][i1927]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1931, (0 < _i32(_h1940))), (_h1941 == _K84[_i32(_h1928)][i1927]))) + _i32(jnp.logical_and(jnp.logical_and(_h1931, (1 < _i32(_h1940))), (_h1942 == _K84[_i32(_h1928)][i1927])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1933, (0 < _i32(_h1943))), (_h1944 == _K84[_i32(_h1928)][i1927]))) + _i32(jnp.logical_and(jnp.logical_and(_h1933, (1 < _i32(_h1943))), (_h1945 == _K84[_i32(_h1928)][i1927])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1935, (0 < _i32(_h1946))), (_h1947 == _K84[_i32(_h1928)][i1927]))) + _i32(jnp.logical_and(jnp.logical_and(_h1935, (1 < _i32(_h1946))), (_h1948 == _K84[_i32(_h1928)][i1927]))))))) == jnp.sum(_wide(_K84[_i32(_h1928)]) == _K84[_i32(_h1928)][i1927], dtype=jnp.int32))
-        _e1950 = jax.vmap(_g1949)(jnp.arange(0, 20, dtype=jnp.int32))
-        return jnp.all(_e1950)
-    _e1952 = jax.vmap(_g1951)(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1])
-    return jnp.all(_e1952)
+    def _g1945(i1920, _h1922, _h1923, _h1924, _h1925, _h1926, _h1927, _h1928, _h1929, _h1930, _h1931, _h1932, _h1933, _h1934, _h1935, _h1936, _h1937, _h1938, _h1939, _h1940, _h1941, _h1942):
+        def _g1943(i1921):
+            return (((((_lcount(_get(st["deck"], i1920), _K84[_i32(_h1922)][i1921]) + _lcount(_get(st["hand"], i1920), _K84[_i32(_h1922)][i1921])) + _lcount(_get(st["discard"], i1920), _K84[_i32(_h1922)][i1921])) + (((_i32(jnp.logical_and(_h1923, (_h1924 == _K84[_i32(_h1922)][i1921]))) + _i32(jnp.logical_and(_h1925, (_h1926 == _K84[_i32(_h1922)][i1921])))) + _i32(jnp.logical_and(_h1927, (_h1928 == _K84[_i32(_h1922)][i1921])))) + _i32(jnp.logical_and(_h1929, (_h1930 == _K84[_i32(_h1922)][i1921]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h1923, (0 < _i32(_h1931))), (_h1932 == _K84[_i32(_h1922)][i1921]))) + _i32(jnp.logical_and(jnp.logical_and(_h1923, (1 < _i32(_h1931))), (_h1933 == _K84[_i32(_h1922)][i1921]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1925, (0 < _i32(_h1934))), (_h1935 == _K84[_i32(_h1922)][i1921]))) + _i32(jnp.logical_and(jnp.logical_and(_h1925, (1 < _i32(_h1934))), (_h1936 == _K84[_i32(_h1922)][i1921])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1927, (0 < _i32(_h1937))), (_h1938 == _K84[_i32(_h1922)][i1921]))) + _i32(jnp.logical_and(jnp.logical_and(_h1927, (1 < _i32(_h1937))), (_h1939 == _K84[_i32(_h1922)][i1921])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1929, (0 < _i32(_h1940))), (_h1941 == _K84[_i32(_h1922)][i1921]))) + _i32(jnp.logical_and(jnp.logical_and(_h1929, (1 < _i32(_h1940))), (_h1942 == _K84[_i32(_h1922)][i1921]))))))) == jnp.sum(_wide(_K84[_i32(_h1922)]) == _K84[_i32(_h1922)][i1921], dtype=jnp.int32))
+        _e1944 = jax.vmap(_g1943)(jnp.arange(0, 20, dtype=jnp.int32))
+        return jnp.all(_e1944)
+    _e1946 = jax.vmap(_g1945)(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1])
+    return jnp.all(_e1946)
 
 
 def inv_hp_bounds(st):
     """invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions"""
-    def _g1970(i1953, _h1954, _h1955, _h1956, _h1957, _h1958, _h1959, _h1960, _h1961, _h1962, _h1963, _h1964, _h1965, _h1966, _h1967, _h1968, _h1969):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h1954), (_i32(_h1955) < _i32(jnp.where((_K0[_i32(_h1956)] == 1), _i32(_h1957), _i32(_K1[_i32(_h1956)]))))), jnp.logical_or(jnp.logical_not(_h1958), (_i32(_h1959) < _i32(jnp.where((_K0[_i32(_h1960)] == 1), _i32(_h1961), _i32(_K1[_i32(_h1960)])))))), jnp.logical_or(jnp.logical_not(_h1962), (_i32(_h1963) < _i32(jnp.where((_K0[_i32(_h1964)] == 1), _i32(_h1965), _i32(_K1[_i32(_h1964)])))))), jnp.logical_or(jnp.logical_not(_h1966), (_i32(_h1967) < _i32(jnp.where((_K0[_i32(_h1968)] == 1), _i32(_h1969), _i32(_K1[_i32(_h1968)]))))))
-    _e1971 = jax.vmap(_g1970)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["played_hp"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["played_hp"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["played_hp"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3], st["played_hp"][:, 3])
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(_e1971))
+    def _g1964(i1947, _h1948, _h1949, _h1950, _h1951, _h1952, _h1953, _h1954, _h1955, _h1956, _h1957, _h1958, _h1959, _h1960, _h1961, _h1962, _h1963):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h1948), (_i32(_h1949) < _i32(jnp.where((_K0[_i32(_h1950)] == 1), _i32(_h1951), _i32(_K1[_i32(_h1950)]))))), jnp.logical_or(jnp.logical_not(_h1952), (_i32(_h1953) < _i32(jnp.where((_K0[_i32(_h1954)] == 1), _i32(_h1955), _i32(_K1[_i32(_h1954)])))))), jnp.logical_or(jnp.logical_not(_h1956), (_i32(_h1957) < _i32(jnp.where((_K0[_i32(_h1958)] == 1), _i32(_h1959), _i32(_K1[_i32(_h1958)])))))), jnp.logical_or(jnp.logical_not(_h1960), (_i32(_h1961) < _i32(jnp.where((_K0[_i32(_h1962)] == 1), _i32(_h1963), _i32(_K1[_i32(_h1962)]))))))
+    _e1965 = jax.vmap(_g1964)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["played_hp"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["played_hp"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["played_hp"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3], st["played_hp"][:, 3])
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(_e1965))
 
 
 def inv_points_bounds(st):
     """invariant `points_bounds`: points are 0..3 while the game goes on"""
-    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i1972, _h1973: (_i32(_h1973) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
+    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i1966, _h1967: (_i32(_h1967) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
 
 
 def inv_one_result(st):
@@ -7071,15 +7052,15 @@ def inv_one_result(st):
 
 def inv_active_in_play(st):
     """invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled"""
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i1974, _h1975: _h1975)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i1968, _h1969: _h1969)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
 
 
 def inv_bench_size(st):
     """invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play"""
-    def _g1981(i1976, _h1977, _h1978, _h1979, _h1980):
-        return ((((_i32(_h1977) + _i32(_h1978)) + _i32(_h1979)) + _i32(_h1980)) <= 4)
-    _e1982 = jax.vmap(_g1981)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["occupied"][:, 1], st["occupied"][:, 2], st["occupied"][:, 3])
-    return jnp.all(_e1982)
+    def _g1975(i1970, _h1971, _h1972, _h1973, _h1974):
+        return ((((_i32(_h1971) + _i32(_h1972)) + _i32(_h1973)) + _i32(_h1974)) <= 4)
+    _e1976 = jax.vmap(_g1975)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["occupied"][:, 1], st["occupied"][:, 2], st["occupied"][:, 3])
+    return jnp.all(_e1976)
 
 
 # ---- the environment

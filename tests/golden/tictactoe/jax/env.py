@@ -242,8 +242,7 @@ def f_wins(st, v_p):
 def a_place(st, index):
     """action `place` (tictactoe.envspec:22): index in 0..8"""
     st = dict(st)
-    v_cell = (index // 1) % 9
-    v_cell = _lcast(v_cell, jnp.int8)
+    v_cell = _lcast(index, jnp.int8)
     _a7 = st["current_player"]
     st["board"] = st["board"].at[_i32(v_cell)].set(_cast(_a7, jnp.int8))
     _c8 = f_wins(st, st["current_player"])

@@ -235,7 +235,7 @@ pub fn invariants(s: &State) -> Result<[bool; 2], Fault> {
 fn dispatch(s: &mut State, action: usize) -> Result<(), Fault> {
     if action < 3 {
         let k = action;
-        let v_a: i32 = (k % 3) as i32 + -1;
+        let v_a: i32 = ((k as i32) + (-1));
         return a_torque(s, v_a);
     }
     unreachable!("action {} is outside the action space", action)

@@ -165,7 +165,7 @@ pub fn invariants(s: &State) -> Result<[bool; 0], Fault> {
 fn dispatch(s: &mut State, action: usize) -> Result<(), Fault> {
     if action < 2 {
         let k = action;
-        let v_right: bool = (k % 2) == 1;
+        let v_right: bool = ((k as i32) == 1);
         return a_push(s, v_right);
     }
     unreachable!("action {} is outside the action space", action)

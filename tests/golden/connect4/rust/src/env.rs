@@ -257,7 +257,7 @@ pub fn legal_action_mask(s: &State) -> Result<[bool; NUM_ACTIONS], Fault> {
 pub fn legal_action_mask_into(s: &State, m: &mut [bool; NUM_ACTIONS]) -> Result<(), Fault> {
     *m = [true; NUM_ACTIONS];
     for k in 0..7usize {
-        let v_column: i32 = (k % 7) as i32;
+        let v_column: i32 = (k as i32);
         m[0 + k] = g_drop(s, v_column)?;
     }
     Ok(())
@@ -276,7 +276,7 @@ pub fn invariants(s: &State) -> Result<[bool; 2], Fault> {
 fn dispatch(s: &mut State, action: usize) -> Result<(), Fault> {
     if action < 7 {
         let k = action;
-        let v_column: i32 = (k % 7) as i32;
+        let v_column: i32 = (k as i32);
         return a_drop(s, v_column);
     }
     unreachable!("action {} is outside the action space", action)

@@ -398,7 +398,7 @@ pub fn legal_action_mask(s: &State) -> Result<[bool; NUM_ACTIONS], Fault> {
 pub fn legal_action_mask_into(s: &State, m: &mut [bool; NUM_ACTIONS]) -> Result<(), Fault> {
     *m = [true; NUM_ACTIONS];
     for k in 0..64usize {
-        let v_cell: i32 = (k % 64) as i32;
+        let v_cell: i32 = (k as i32);
         m[0 + k] = g_place(s, v_cell)?;
     }
     for k in 0..1usize {
@@ -420,7 +420,7 @@ pub fn invariants(s: &State) -> Result<[bool; 2], Fault> {
 fn dispatch(s: &mut State, action: usize) -> Result<(), Fault> {
     if action < 64 {
         let k = action;
-        let v_cell: i32 = (k % 64) as i32;
+        let v_cell: i32 = (k as i32);
         return a_place(s, v_cell);
     }
     if action < 65 {

@@ -715,12 +715,12 @@ fn f_eff(s: &State, mut v_attacking: i32, mut v_defending: i32) -> Result<i32, F
 
 /// fn `stat_of` (pokemon_gen1.envspec:233:1)
 fn f_stat_of(s: &State, mut v_base: i32, mut v_level: i32) -> Result<i32, Fault> {
-    Ok((fdiv((((2 * v_base) + 93) * v_level), 100) + 5))
+    Ok((((((2 * v_base) + 93) * v_level) / 100) + 5))
 }
 
 /// fn `hp_of` (pokemon_gen1.envspec:237:1)
 fn f_hp_of(s: &State, mut v_base: i32, mut v_level: i32) -> Result<i32, Fault> {
-    Ok(((fdiv((((2 * v_base) + 93) * v_level), 100) + v_level) + 10))
+    Ok(((((((2 * v_base) + 93) * v_level) / 100) + v_level) + 10))
 }
 
 /// fn `no_pp` (pokemon_gen1.envspec:241:1)
@@ -789,19 +789,19 @@ fn p_enter(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:338:5
     if (v_cond == 5) {
         // @ pokemon_gen1.envspec:339:9
-        let _v4: i32 = imax(fdiv((s.f_mstat[(v_p as usize).min(1)][(3 as usize).min(3)] as i32), 4), 1);
+        let _v4: i32 = imax(((s.f_mstat[(v_p as usize).min(1)][(3 as usize).min(3)] as i32) / 4), 1);
         s.f_mstat[(v_p as usize).min(1)][(3 as usize).min(3)] = (_v4 as i16);
     }
     // @ pokemon_gen1.envspec:341:5
     if (v_cond == 3) {
         // @ pokemon_gen1.envspec:342:9
-        let _v5: i32 = imax(fdiv((s.f_mstat[(v_p as usize).min(1)][(0 as usize).min(3)] as i32), 2), 1);
+        let _v5: i32 = imax(((s.f_mstat[(v_p as usize).min(1)][(0 as usize).min(3)] as i32) / 2), 1);
         s.f_mstat[(v_p as usize).min(1)][(0 as usize).min(3)] = (_v5 as i16);
     }
     // @ pokemon_gen1.envspec:344:5
     if ((v_cond == 2) || (v_cond == 3)) {
         // @ pokemon_gen1.envspec:345:9
-        let _v6: i32 = imax(((s.f_team[(v_p as usize).min(1)][(v_a as usize).min(5)].f_hp as i32) - imax(fdiv((s.f_team[(v_p as usize).min(1)][(v_a as usize).min(5)].f_maxhp as i32), 16), 1)), 0);
+        let _v6: i32 = imax(((s.f_team[(v_p as usize).min(1)][(v_a as usize).min(5)].f_hp as i32) - imax(((s.f_team[(v_p as usize).min(1)][(v_a as usize).min(5)].f_maxhp as i32) / 16), 1)), 0);
         s.f_team[(v_p as usize).min(1)][(v_a as usize).min(5)].f_hp = (_v6 as i16);
     }
     Ok(())
@@ -920,7 +920,7 @@ fn p_before_move(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
             // @ pokemon_gen1.envspec:420:13
             let mut v_lv: i32 = (s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_level as i32);
             // @ pokemon_gen1.envspec:421:13
-            let mut v_hurt: i32 = (fdiv(fdiv((((fdiv((v_lv * 2), 5) + 2) * (s.f_mstat[(v_u as usize).min(1)][(0 as usize).min(3)] as i32)) * 40), (s.f_mstat[(v_u as usize).min(1)][(1 as usize).min(3)] as i32)), 50) + 2);
+            let mut v_hurt: i32 = ((((((((v_lv * 2) / 5) + 2) * (s.f_mstat[(v_u as usize).min(1)][(0 as usize).min(3)] as i32)) * 40) / (s.f_mstat[(v_u as usize).min(1)][(1 as usize).min(3)] as i32)) / 50) + 2);
             // @ pokemon_gen1.envspec:422:13
             let _v13: i32 = imax(((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp as i32) - v_hurt), 0);
             s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp = (_v13 as i16);
@@ -1266,12 +1266,12 @@ fn p_compute_damage(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), Fau
         s.f_dmg = ((s.f_fx.f_fixed as i32) as i16);
     } else if s.f_fx.f_psywave {
         // @ pokemon_gen1.envspec:653:9
-        let _hi31: i32 = imax((fdiv((v_lv * 3), 2) - 1), 1);
+        let _hi31: i32 = imax((((v_lv * 3) / 2) - 1), 1);
         let _r32: i32 = randint(s._rng_key, &mut s._rng_counter, 1, _hi31, u16::MAX)?;
         s.f_dmg = (_r32 as i16);
     } else if s.f_fx.f_half_hp {
         // @ pokemon_gen1.envspec:655:9
-        s.f_dmg = (imax(fdiv((s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_hp as i32), 2), 1) as i16);
+        s.f_dmg = (imax(((s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_hp as i32) / 2), 1) as i16);
     } else if (s.f_fx.f_trap && ((s.f_trap_left[(v_u as usize).min(1)] as i32) > 0)) {
         // @ pokemon_gen1.envspec:657:9
         s.f_dmg = ((s.f_trap_damage[(v_u as usize).min(1)] as i32) as i16);
@@ -1308,7 +1308,7 @@ fn p_compute_damage(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), Fau
             let _r34: i32 = randint(s._rng_key, &mut s._rng_counter, 217, 255, u16::MAX)?;
             let mut v_roll: i32 = _r34;
             // @ pokemon_gen1.envspec:675:13
-            s.f_dmg = (imin(fdiv((v_raw * v_roll), 255), 999) as i16);
+            s.f_dmg = (imin(((v_raw * v_roll) / 255), 999) as i16);
         } else {
             // @ pokemon_gen1.envspec:677:13
             s.f_dmg = (imin(v_raw, 999) as i16);
@@ -1322,18 +1322,18 @@ fn f_formula(s: &State, mut v_level: i32, mut v_power: i32, mut v_atk: i32, mut 
     // @ pokemon_gen1.envspec:687:5
     let mut v_big: bool = ((v_atk >= 256) || (v_defense >= 256));
     // @ pokemon_gen1.envspec:688:5
-    let mut v_atk2: i32 = (if v_big { imax(fmod(fdiv(v_atk, 4), 256), 1) } else { v_atk });
+    let mut v_atk2: i32 = (if v_big { imax(((v_atk / 4) % 256), 1) } else { v_atk });
     // @ pokemon_gen1.envspec:689:5
-    let mut v_def2: i32 = (if v_big { imax(fmod(fdiv(v_defense, 4), 256), 1) } else { v_defense });
+    let mut v_def2: i32 = (if v_big { imax(((v_defense / 4) % 256), 1) } else { v_defense });
     // @ pokemon_gen1.envspec:690:5
-    let mut v_def3: i32 = (if v_halve_def { imax(fdiv(v_def2, 2), 1) } else { v_def2 });
+    let mut v_def3: i32 = (if v_halve_def { imax((v_def2 / 2), 1) } else { v_def2 });
     // @ pokemon_gen1.envspec:691:5
-    let mut v_base: i32 = (imin(fdiv(fdiv((((fdiv((v_level * 2), 5) + 2) * v_power) * v_atk2), v_def3), 50), 997) + 2);
+    let mut v_base: i32 = (imin((((((((v_level * 2) / 5) + 2) * v_power) * v_atk2) / v_def3) / 50), 997) + 2);
     // @ pokemon_gen1.envspec:692:5
-    let mut v_d2: i32 = (if v_stab { (v_base + fdiv(v_base, 2)) } else { v_base });
+    let mut v_d2: i32 = (if v_stab { (v_base + (v_base / 2)) } else { v_base });
     // @ pokemon_gen1.envspec:693:5
-    let mut v_d3: i32 = fdiv((v_d2 * f_eff(s, v_move_type, v_def_type1)?), 10);
-    return Ok(fdiv((v_d3 * f_eff(s, v_move_type, v_def_type2)?), 10));
+    let mut v_d3: i32 = ((v_d2 * f_eff(s, v_move_type, v_def_type1)?) / 10);
+    return Ok(((v_d3 * f_eff(s, v_move_type, v_def_type2)?) / 10));
 }
 
 /// fn `hit_chance` (pokemon_gen1.envspec:699:1)
@@ -1343,19 +1343,19 @@ fn f_hit_chance(s: &State, mut v_accuracy: i32, mut v_acc_stage: i32, mut v_eva_
         return Ok(256);
     }
     // @ pokemon_gen1.envspec:703:5
-    let mut v_a1: i32 = fdiv((v_accuracy * 255), 100);
+    let mut v_a1: i32 = ((v_accuracy * 255) / 100);
     // @ pokemon_gen1.envspec:704:5
-    let mut v_a2: i32 = fdiv((v_a1 * (K1[((v_acc_stage + 6) as usize).min(12)] as i32)), 100);
-    return Ok(iclamp(fdiv((v_a2 * (K1[((6 - v_eva_stage) as usize).min(12)] as i32)), 100), 1, 255));
+    let mut v_a2: i32 = ((v_a1 * (K1[((v_acc_stage + 6) as usize).min(12)] as i32)) / 100);
+    return Ok(iclamp(((v_a2 * (K1[((6 - v_eva_stage) as usize).min(12)] as i32)) / 100), 1, 255));
 }
 
 /// fn `crit_chance` (pokemon_gen1.envspec:708:1)
 fn f_crit_chance(s: &State, mut v_base_speed: i32, mut v_focus_energy: bool, mut v_high: bool) -> Result<i32, Fault> {
     // @ pokemon_gen1.envspec:709:5
-    let mut v_c: i32 = fdiv(v_base_speed, 2);
+    let mut v_c: i32 = (v_base_speed / 2);
     // @ pokemon_gen1.envspec:710:5
-    let mut v_c2: i32 = (if v_focus_energy { fdiv(v_c, 2) } else { iclamp((v_c * 2), 1, 255) });
-    return Ok((if v_high { iclamp((v_c2 * 4), 1, 255) } else { fdiv(v_c2, 2) }));
+    let mut v_c2: i32 = (if v_focus_energy { (v_c / 2) } else { iclamp((v_c * 2), 1, 255) });
+    return Ok((if v_high { iclamp((v_c2 * 4), 1, 255) } else { (v_c2 / 2) }));
 }
 
 /// proc `hit` (pokemon_gen1.envspec:721:1)
@@ -1390,7 +1390,7 @@ fn p_hit(s: &mut State, mut v_u: i32, mut v_n: i32) -> Result<(), Fault> {
         // @ pokemon_gen1.envspec:736:9
         let mut v_total: i32 = imin(((s.f_dmg as i32) * v_n), v_hp);
         // @ pokemon_gen1.envspec:737:9
-        let mut v_done: i32 = (if ((s.f_dmg as i32) == 0) { v_n } else { imin(v_n, fdiv(((v_hp + (s.f_dmg as i32)) - 1), imax((s.f_dmg as i32), 1))) });
+        let mut v_done: i32 = (if ((s.f_dmg as i32) == 0) { v_n } else { imin(v_n, (((v_hp + (s.f_dmg as i32)) - 1) / imax((s.f_dmg as i32), 1))) });
         // @ pokemon_gen1.envspec:738:9
         let _v37: i32 = imax((v_hp - v_total), 0);
         s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_hp = (_v37 as i16);
@@ -1415,7 +1415,7 @@ fn p_recoil_and_drain(s: &mut State, mut v_u: i32, mut v_d: i32) -> Result<(), F
         // @ pokemon_gen1.envspec:749:9
         let mut v_n: i32 = imax((s.f_fx.f_recoil_den as i32), 1);
         // @ pokemon_gen1.envspec:750:9
-        let mut v_r: i32 = imax(fdiv((((2 * v_d) * (s.f_fx.f_recoil_num as i32)) + v_n), (2 * v_n)), 1);
+        let mut v_r: i32 = imax(((((2 * v_d) * (s.f_fx.f_recoil_num as i32)) + v_n) / (2 * v_n)), 1);
         // @ pokemon_gen1.envspec:751:9
         let _v39: i32 = imax(((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp as i32) - v_r), 0);
         s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp = (_v39 as i16);
@@ -1423,7 +1423,7 @@ fn p_recoil_and_drain(s: &mut State, mut v_u: i32, mut v_d: i32) -> Result<(), F
     // @ pokemon_gen1.envspec:753:5
     if ((s.f_fx.f_drain_num as i32) > 0) {
         // @ pokemon_gen1.envspec:754:9
-        let mut v_gain: i32 = imax(fdiv((v_d * (s.f_fx.f_drain_num as i32)), imax((s.f_fx.f_drain_den as i32), 1)), 1);
+        let mut v_gain: i32 = imax(((v_d * (s.f_fx.f_drain_num as i32)) / imax((s.f_fx.f_drain_den as i32), 1)), 1);
         // @ pokemon_gen1.envspec:755:9
         let _v40: i32 = imin(((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp as i32) + v_gain), (s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_maxhp as i32));
         s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp = (_v40 as i16);
@@ -1516,7 +1516,7 @@ fn p_primary_effects(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), Fa
 
 /// fn `heal_fails` (pokemon_gen1.envspec:815:1)
 fn f_heal_fails(s: &State, mut v_hp: i32, mut v_maxhp: i32) -> Result<bool, Fault> {
-    Ok(((v_hp == v_maxhp) || (((v_hp == (v_maxhp - 255)) || (v_hp == (v_maxhp - 511))) && (fmod(v_hp, 256) != 0))))
+    Ok(((v_hp == v_maxhp) || (((v_hp == (v_maxhp - 255)) || (v_hp == (v_maxhp - 511))) && ((v_hp % 256) != 0))))
 }
 
 /// proc `recover` (pokemon_gen1.envspec:819:1)
@@ -1539,7 +1539,7 @@ fn p_recover(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
             s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp = (v_full as i16);
         } else {
             // @ pokemon_gen1.envspec:829:13
-            let _v42: i32 = imin((v_hp + fdiv(v_full, 2)), v_full);
+            let _v42: i32 = imin((v_hp + (v_full / 2)), v_full);
             s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp = (_v42 as i16);
         }
     }
@@ -1551,7 +1551,7 @@ fn p_make_substitute(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:838:5
     let mut v_a: i32 = (s.f_active[(v_u as usize).min(1)] as i32);
     // @ pokemon_gen1.envspec:839:5
-    let mut v_quarter: i32 = fdiv((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_maxhp as i32), 4);
+    let mut v_quarter: i32 = ((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_maxhp as i32) / 4);
     // @ pokemon_gen1.envspec:840:5
     if (((s.f_sub_hp[(v_u as usize).min(1)] as i32) == 0) && (((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp as i32) * 4) >= (s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_maxhp as i32))) {
         // @ pokemon_gen1.envspec:841:9
@@ -1647,13 +1647,13 @@ fn p_inflict(s: &mut State, mut v_t: i32, mut v_cond: i32) -> Result<(), Fault> 
         // @ pokemon_gen1.envspec:894:9
         if (v_cond == 5) {
             // @ pokemon_gen1.envspec:895:13
-            let _v52: i32 = imax(fdiv((s.f_mstat[(v_t as usize).min(1)][(3 as usize).min(3)] as i32), 4), 1);
+            let _v52: i32 = imax(((s.f_mstat[(v_t as usize).min(1)][(3 as usize).min(3)] as i32) / 4), 1);
             s.f_mstat[(v_t as usize).min(1)][(3 as usize).min(3)] = (_v52 as i16);
         }
         // @ pokemon_gen1.envspec:897:9
         if (v_cond == 3) {
             // @ pokemon_gen1.envspec:898:13
-            let _v53: i32 = imax(fdiv((s.f_mstat[(v_t as usize).min(1)][(0 as usize).min(3)] as i32), 2), 1);
+            let _v53: i32 = imax(((s.f_mstat[(v_t as usize).min(1)][(0 as usize).min(3)] as i32) / 2), 1);
             s.f_mstat[(v_t as usize).min(1)][(0 as usize).min(3)] = (_v53 as i16);
         }
         // @ pokemon_gen1.envspec:900:9
@@ -1706,13 +1706,13 @@ fn p_change_stat(s: &mut State, mut v_s: i32, mut v_k: i32, mut v_delta: i32, mu
             // @ pokemon_gen1.envspec:931:13
             if (v_nb >= 0) {
                 // @ pokemon_gen1.envspec:932:17
-                let mut v_raised: i32 = fdiv((v_stored * (2 + v_nb)), 2);
+                let mut v_raised: i32 = ((v_stored * (2 + v_nb)) / 2);
                 // @ pokemon_gen1.envspec:933:17
                 let _v57: i32 = iclamp((if (v_delta > 0) { imin(v_raised, 999) } else { v_raised }), 1, 2500);
                 s.f_mstat[(v_s as usize).min(1)][(v_j as usize).min(3)] = (_v57 as i16);
             } else {
                 // @ pokemon_gen1.envspec:935:17
-                let _v58: i32 = imax(fdiv((v_stored * (K2[(iclamp((0 - v_nb), 0, 6) as usize).min(6)] as i32)), 100), 1);
+                let _v58: i32 = imax(((v_stored * (K2[(iclamp((0 - v_nb), 0, 6) as usize).min(6)] as i32)) / 100), 1);
                 s.f_mstat[(v_s as usize).min(1)][(v_j as usize).min(3)] = (_v58 as i16);
             }
         }
@@ -1726,13 +1726,13 @@ fn p_change_stat(s: &mut State, mut v_s: i32, mut v_k: i32, mut v_delta: i32, mu
         // @ pokemon_gen1.envspec:942:9
         if (v_fs == 5) {
             // @ pokemon_gen1.envspec:943:13
-            let _v59: i32 = imax(fdiv((s.f_mstat[(v_f as usize).min(1)][(3 as usize).min(3)] as i32), 4), 1);
+            let _v59: i32 = imax(((s.f_mstat[(v_f as usize).min(1)][(3 as usize).min(3)] as i32) / 4), 1);
             s.f_mstat[(v_f as usize).min(1)][(3 as usize).min(3)] = (_v59 as i16);
         }
         // @ pokemon_gen1.envspec:945:9
         if (v_fs == 3) {
             // @ pokemon_gen1.envspec:946:13
-            let _v60: i32 = imax(fdiv((s.f_mstat[(v_f as usize).min(1)][(0 as usize).min(3)] as i32), 2), 1);
+            let _v60: i32 = imax(((s.f_mstat[(v_f as usize).min(1)][(0 as usize).min(3)] as i32) / 2), 1);
             s.f_mstat[(v_f as usize).min(1)][(0 as usize).min(3)] = (_v60 as i16);
         }
     }
@@ -1807,7 +1807,7 @@ fn p_secondary_effects(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), 
         let _r66: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 255, u16::MAX)?;
         let mut v_roll: i32 = _r66;
         // @ pokemon_gen1.envspec:995:9
-        if ((!v_same) && (v_roll < fdiv((((s.f_fx.f_sec_chance as i32) * 256) + 99), 100))) {
+        if ((!v_same) && (v_roll < ((((s.f_fx.f_sec_chance as i32) * 256) + 99) / 100))) {
             // @ pokemon_gen1.envspec:996:13
             s.f_give_status = (v_cond as i8);
         }
@@ -1818,7 +1818,7 @@ fn p_secondary_effects(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), 
         let _r67: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 255, u16::MAX)?;
         let mut v_roll2: i32 = _r67;
         // @ pokemon_gen1.envspec:1001:9
-        if (v_roll2 < fdiv((((s.f_fx.f_stat_chance as i32) * 256) + 99), 100)) {
+        if (v_roll2 < ((((s.f_fx.f_stat_chance as i32) * 256) + 99) / 100)) {
             // @ pokemon_gen1.envspec:1002:13
             s.f_give_stat = true;
         }
@@ -1829,7 +1829,7 @@ fn p_secondary_effects(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), 
         let _r68: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 255, u16::MAX)?;
         let mut v_roll3: i32 = _r68;
         // @ pokemon_gen1.envspec:1007:9
-        if ((v_roll3 < (fdiv((((s.f_fx.f_confuse as i32) * 256) + 99), 100) - 1)) && ((s.f_confused[(v_t as usize).min(1)] as i32) == 0)) {
+        if ((v_roll3 < (((((s.f_fx.f_confuse as i32) * 256) + 99) / 100) - 1)) && ((s.f_confused[(v_t as usize).min(1)] as i32) == 0)) {
             // @ pokemon_gen1.envspec:1008:13
             let _r69: i32 = randint(s._rng_key, &mut s._rng_counter, 2, 5, u16::MAX)?;
             s.f_confused[(v_t as usize).min(1)] = (_r69 as i8);
@@ -1841,7 +1841,7 @@ fn p_secondary_effects(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), 
         let _r70: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 255, u16::MAX)?;
         let mut v_roll4: i32 = _r70;
         // @ pokemon_gen1.envspec:1013:9
-        if (v_roll4 < fdiv((((s.f_fx.f_flinch as i32) * 256) + 99), 100)) {
+        if (v_roll4 < ((((s.f_fx.f_flinch as i32) * 256) + 99) / 100)) {
             // @ pokemon_gen1.envspec:1014:13
             s.f_flinched[(v_t as usize).min(1)] = true;
             // @ pokemon_gen1.envspec:1015:13
@@ -1862,7 +1862,7 @@ fn p_residual(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1029:5
     if ((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp as i32) > 0) {
         // @ pokemon_gen1.envspec:1030:9
-        let mut v_unit: i32 = imax(fdiv((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_maxhp as i32), 16), 1);
+        let mut v_unit: i32 = imax(((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_maxhp as i32) / 16), 1);
         // @ pokemon_gen1.envspec:1031:9
         if (s.f_toxic[(v_u as usize).min(1)] && v_hurts) {
             // @ pokemon_gen1.envspec:1032:13
@@ -1985,7 +1985,7 @@ fn p_set_move(s: &mut State, mut v_p: i32, mut v_i: i32, mut v_k: i32, mut v_mv:
     // @ pokemon_gen1.envspec:1117:5
     s.f_team[(v_p as usize).min(1)][(v_i as usize).min(5)].f_moves[(v_k as usize).min(3)] = (v_mv as i16);
     // @ pokemon_gen1.envspec:1118:5
-    let _v81: i32 = fdiv(((T11_Move__pp[(v_mv as usize).min(164)] as i32) * 8), 5);
+    let _v81: i32 = (((T11_Move__pp[(v_mv as usize).min(164)] as i32) * 8) / 5);
     s.f_team[(v_p as usize).min(1)][(v_i as usize).min(5)].f_pp[(v_k as usize).min(3)] = (_v81 as i8);
     Ok(())
 }
@@ -2126,7 +2126,7 @@ fn f_foe_info(s: &State, mut v_f: i32, mut v_i: i32, mut v_k: i32) -> Result<i32
     }
     // @ pokemon_gen1.envspec:1220:5
     if (v_k == 1) {
-        return Ok((if ((v_m.f_hp as i32) == 0) { 0 } else { iclamp(fdiv(((v_m.f_hp as i32) * 100), (v_m.f_maxhp as i32)), 1, 100) }));
+        return Ok((if ((v_m.f_hp as i32) == 0) { 0 } else { iclamp((((v_m.f_hp as i32) * 100) / (v_m.f_maxhp as i32)), 1, 100) }));
     }
     // @ pokemon_gen1.envspec:1223:5
     if (v_k == 2) {
@@ -3074,7 +3074,7 @@ fn p_simultaneous__act(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:26:1
     if ((s.f_simultaneous__choice[(v_p as usize).min(1)] as i32) < 4) {
         // @ pokemon_gen1.envspec:26:1
-        let _a124: i32 = fmod(((s.f_simultaneous__choice[(v_p as usize).min(1)] as i32) - 0), 4);
+        let _a124: i32 = ((s.f_simultaneous__choice[(v_p as usize).min(1)] as i32) % 4);
         p_simultaneous__act_move(s, v_p, _a124)?;
     } else if ((s.f_simultaneous__choice[(v_p as usize).min(1)] as i32) < 10) {
         // @ pokemon_gen1.envspec:26:1
@@ -3137,19 +3137,19 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
     // @ pokemon_gen1.envspec:1181:5
     let mut _arr131: [i16; 78] = <[i16; 78] as Zero>::ZERO;
     for v_i in 0i32..78 {
-        _arr131[v_i as usize] = (f_own_info(s, v_p, fdiv(v_i, 13), fmod(v_i, 13))? as i16);
+        _arr131[v_i as usize] = (f_own_info(s, v_p, (v_i / 13), (v_i % 13))? as i16);
     }
     let mut v_own: [i16; 78] = _arr131;
     // @ pokemon_gen1.envspec:1182:5
     let mut _arr132: [i16; 42] = <[i16; 42] as Zero>::ZERO;
     for v_i in 0i32..42 {
-        _arr132[v_i as usize] = (f_foe_info(s, v_f, fdiv(v_i, 7), fmod(v_i, 7))? as i16);
+        _arr132[v_i as usize] = (f_foe_info(s, v_f, (v_i / 7), (v_i % 7))? as i16);
     }
     let mut v_foe: [i16; 42] = _arr132;
     // @ pokemon_gen1.envspec:1183:5
     let mut _arr133: [i8; 38] = <[i8; 38] as Zero>::ZERO;
     for v_i in 0i32..38 {
-        _arr133[v_i as usize] = (f_volatile_info(s, (if (v_i < 19) { v_p } else { v_f }), fmod(v_i, 19))? as i8);
+        _arr133[v_i as usize] = (f_volatile_info(s, (if (v_i < 19) { v_p } else { v_f }), (v_i % 19))? as i8);
     }
     let mut v_vol: [i8; 38] = _arr133;
     let mut _arr134: [i16; 163] = <[i16; 163] as Zero>::ZERO;
@@ -3203,9 +3203,9 @@ fn epilogue_body(s: &mut State) -> Result<(), Fault> {
             s.f_phase = (0 as i8);
         } else {
             // @ pokemon_gen1.envspec:302:9
-            let mut v_r0: i32 = (if (((s.f_simultaneous__choice[(0 as usize).min(1)] as i32) >= 4) && ((s.f_simultaneous__choice[(0 as usize).min(1)] as i32) < 10)) { 3 } else { f_rank(s, 0, fmod(((s.f_simultaneous__choice[(0 as usize).min(1)] as i32) - 0), 4))? });
+            let mut v_r0: i32 = (if (((s.f_simultaneous__choice[(0 as usize).min(1)] as i32) >= 4) && ((s.f_simultaneous__choice[(0 as usize).min(1)] as i32) < 10)) { 3 } else { f_rank(s, 0, ((s.f_simultaneous__choice[(0 as usize).min(1)] as i32) % 4))? });
             // @ pokemon_gen1.envspec:303:9
-            let mut v_r1: i32 = (if (((s.f_simultaneous__choice[(1 as usize).min(1)] as i32) >= 4) && ((s.f_simultaneous__choice[(1 as usize).min(1)] as i32) < 10)) { 3 } else { f_rank(s, 1, fmod(((s.f_simultaneous__choice[(1 as usize).min(1)] as i32) - 0), 4))? });
+            let mut v_r1: i32 = (if (((s.f_simultaneous__choice[(1 as usize).min(1)] as i32) >= 4) && ((s.f_simultaneous__choice[(1 as usize).min(1)] as i32) < 10)) { 3 } else { f_rank(s, 1, ((s.f_simultaneous__choice[(1 as usize).min(1)] as i32) % 4))? });
             // @ pokemon_gen1.envspec:304:9
             let _r137: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
             let mut v_tie: bool = (_r137 == 1);
@@ -3373,11 +3373,11 @@ pub fn legal_action_mask(s: &State) -> Result<[bool; NUM_ACTIONS], Fault> {
 pub fn legal_action_mask_into(s: &State, m: &mut [bool; NUM_ACTIONS]) -> Result<(), Fault> {
     *m = [true; NUM_ACTIONS];
     for k in 0..4usize {
-        let v_slot: i32 = (k % 4) as i32;
+        let v_slot: i32 = (k as i32);
         m[0 + k] = g_move(s, v_slot)?;
     }
     for k in 0..6usize {
-        let v_to: i32 = (k % 6) as i32;
+        let v_to: i32 = (k as i32);
         m[4 + k] = g_switch_to(s, v_to)?;
     }
     for k in 0..1usize {
@@ -3399,12 +3399,12 @@ pub fn invariants(s: &State) -> Result<[bool; 5], Fault> {
 fn dispatch(s: &mut State, action: usize) -> Result<(), Fault> {
     if action < 4 {
         let k = action;
-        let v_slot: i32 = (k % 4) as i32;
+        let v_slot: i32 = (k as i32);
         return a_move(s, v_slot);
     }
     if action < 10 {
         let k = action - 4;
-        let v_to: i32 = (k % 6) as i32;
+        let v_to: i32 = (k as i32);
         return a_switch_to(s, v_to);
     }
     if action < 11 {

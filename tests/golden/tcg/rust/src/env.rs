@@ -2998,7 +2998,7 @@ fn p_copy_attack(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             // @ tcg.envspec:1075:9
             let mut _acc129: bool = false;
             for v_k in 0i32..8 {
-                if (s.f_occupied[(v_q as usize).min(1)][(fdiv(v_k, 2) as usize).min(3)] && (f_printed_damage(s, (s.f_card[(v_q as usize).min(1)][(fdiv(v_k, 2) as usize).min(3)] as i32), fmod(v_k, 2))? >= 0)) { _acc129 = true; break; }
+                if (s.f_occupied[(v_q as usize).min(1)][((v_k / 2) as usize).min(3)] && (f_printed_damage(s, (s.f_card[(v_q as usize).min(1)][((v_k / 2) as usize).min(3)] as i32), (v_k % 2))? >= 0)) { _acc129 = true; break; }
             }
             if _acc129 {
                 s.f__envc_frame_p_copy_attack__p = (v_p as i8);
@@ -3026,13 +3026,13 @@ fn p_copy_attack(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         // @ tcg.envspec:1076:9
         if v__envc_run {
             // @ tcg.envspec:1076:9
-            if ((v_k >= 0) && f_pays(s, v_p, (s.f_card[(v_q as usize).min(1)][(fdiv(imax(v_k, 0), 2) as usize).min(3)] as i32), fmod(imax(v_k, 0), 2))?) {
+            if ((v_k >= 0) && f_pays(s, v_p, (s.f_card[(v_q as usize).min(1)][((imax(v_k, 0) / 2) as usize).min(3)] as i32), (imax(v_k, 0) % 2))?) {
                 // @ tcg.envspec:1077:13
-                s.f_copy_card = ((s.f_card[(v_q as usize).min(1)][(fdiv(v_k, 2) as usize).min(3)] as i32) as i16);
+                s.f_copy_card = ((s.f_card[(v_q as usize).min(1)][((v_k / 2) as usize).min(3)] as i32) as i16);
                 // @ tcg.envspec:1078:13
-                s.f_copy_index = (fmod(v_k, 2) as i8);
+                s.f_copy_index = ((v_k % 2) as i8);
                 // @ tcg.envspec:1079:13
-                s.f_dmg = (imax(f_printed_damage(s, (s.f_card[(v_q as usize).min(1)][(fdiv(v_k, 2) as usize).min(3)] as i32), fmod(v_k, 2))?, 0) as i16);
+                s.f_dmg = (imax(f_printed_damage(s, (s.f_card[(v_q as usize).min(1)][((v_k / 2) as usize).min(3)] as i32), (v_k % 2))?, 0) as i16);
                 // @ tcg.envspec:1080:13
                 s.f_copying = (1 as i8);
             }
@@ -5968,7 +5968,7 @@ fn a_choose(s: &mut State, mut v_option: i32) -> Result<(), Fault> {
 
 /// guard of `choose`
 fn g_choose(s: &State, mut v_option: i32) -> Result<bool, Fault> {
-    Ok((((((((((((s.f__envc_at_p_damage_opponent_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[((s.f__envc_frame_p_damage_opponent_choice__q as i32) as usize).min(1)][(v_option as usize).min(3)] && ((v_option > 0) || (!s.f__envc_frame_p_damage_opponent_choice__bench_only)))) || ((((s.f__envc_at_p_damage_own_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[((s.f__envc_frame_p_damage_own_choice__p as i32) as usize).min(1)][(v_option as usize).min(3)] && ((v_option > 0) || (!s.f__envc_frame_p_damage_own_choice__bench_only))))) || ((((s.f__envc_at_p_attach_to_bench_choice as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && ((s.f_occupied[((s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize).min(1)][(v_option as usize).min(3)] && (f_type_of(s, (s.f__envc_frame_p_attach_to_bench_choice__p as i32), v_option)? == (s.f__envc_frame_p_attach_to_bench_choice__t as i32))) && ((s.f_energy[((s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize).min(1)][(v_option as usize).min(3)][((s.f__envc_frame_p_attach_to_bench_choice__t as i32) as usize).min(10)] as i32) < 12)))) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[((s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize).min(1)][(v_option as usize).min(3)])) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 2) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[((s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize).min(1)][(v_option as usize).min(3)] && (v_option != (s.f__envc_frame_p_attach_to_benched_choices__a as i32))))) || ((((s.f__envc_at_p_switch_opponent as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[((s.f__envc_frame_p_switch_opponent__q as i32) as usize).min(1)][(v_option as usize).min(3)] && ((!s.f__envc_frame_p_switch_opponent__basic_only) || (f_stage_of(s, (s.f__envc_frame_p_switch_opponent__q as i32), v_option)? == 0))))) || ((((s.f__envc_at_p_switch_self as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[((s.f__envc_frame_p_switch_self__p as i32) as usize).min(1)][(v_option as usize).min(3)])) || ((((s.f__envc_at_p_copy_attack as i32) == 1) && ((v_option >= 0) && (v_option < 8))) && (s.f_occupied[((s.f__envc_frame_p_copy_attack__q as i32) as usize).min(1)][(fdiv(v_option, 2) as usize).min(3)] && (f_printed_damage(s, (s.f_card[((s.f__envc_frame_p_copy_attack__q as i32) as usize).min(1)][(fdiv(v_option, 2) as usize).min(3)] as i32), fmod(v_option, 2))? >= 0)))))
+    Ok((((((((((((s.f__envc_at_p_damage_opponent_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[((s.f__envc_frame_p_damage_opponent_choice__q as i32) as usize).min(1)][(v_option as usize).min(3)] && ((v_option > 0) || (!s.f__envc_frame_p_damage_opponent_choice__bench_only)))) || ((((s.f__envc_at_p_damage_own_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[((s.f__envc_frame_p_damage_own_choice__p as i32) as usize).min(1)][(v_option as usize).min(3)] && ((v_option > 0) || (!s.f__envc_frame_p_damage_own_choice__bench_only))))) || ((((s.f__envc_at_p_attach_to_bench_choice as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && ((s.f_occupied[((s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize).min(1)][(v_option as usize).min(3)] && (f_type_of(s, (s.f__envc_frame_p_attach_to_bench_choice__p as i32), v_option)? == (s.f__envc_frame_p_attach_to_bench_choice__t as i32))) && ((s.f_energy[((s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize).min(1)][(v_option as usize).min(3)][((s.f__envc_frame_p_attach_to_bench_choice__t as i32) as usize).min(10)] as i32) < 12)))) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[((s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize).min(1)][(v_option as usize).min(3)])) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 2) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[((s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize).min(1)][(v_option as usize).min(3)] && (v_option != (s.f__envc_frame_p_attach_to_benched_choices__a as i32))))) || ((((s.f__envc_at_p_switch_opponent as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[((s.f__envc_frame_p_switch_opponent__q as i32) as usize).min(1)][(v_option as usize).min(3)] && ((!s.f__envc_frame_p_switch_opponent__basic_only) || (f_stage_of(s, (s.f__envc_frame_p_switch_opponent__q as i32), v_option)? == 0))))) || ((((s.f__envc_at_p_switch_self as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[((s.f__envc_frame_p_switch_self__p as i32) as usize).min(1)][(v_option as usize).min(3)])) || ((((s.f__envc_at_p_copy_attack as i32) == 1) && ((v_option >= 0) && (v_option < 8))) && (s.f_occupied[((s.f__envc_frame_p_copy_attack__q as i32) as usize).min(1)][((v_option / 2) as usize).min(3)] && (f_printed_damage(s, (s.f_card[((s.f__envc_frame_p_copy_attack__q as i32) as usize).min(1)][((v_option / 2) as usize).min(3)] as i32), (v_option % 2))? >= 0)))))
 }
 
 /// the spec's `observe` (tcg.envspec:2343:1)
@@ -6455,59 +6455,59 @@ pub fn legal_action_mask(s: &State) -> Result<[bool; NUM_ACTIONS], Fault> {
 pub fn legal_action_mask_into(s: &State, m: &mut [bool; NUM_ACTIONS]) -> Result<(), Fault> {
     *m = [true; NUM_ACTIONS];
     for k in 0..10usize {
-        let v_h: i32 = (k % 10) as i32;
+        let v_h: i32 = (k as i32);
         m[0 + k] = g_setup_active(s, v_h)?;
     }
     for k in 0..10usize {
-        let v_h: i32 = (k % 10) as i32;
+        let v_h: i32 = (k as i32);
         m[10 + k] = g_setup_bench(s, v_h)?;
     }
     for k in 0..1usize {
         m[20 + k] = g_setup_done(s)?;
     }
     for k in 0..10usize {
-        let v_h: i32 = (k % 10) as i32;
+        let v_h: i32 = (k as i32);
         m[21 + k] = g_play_basic(s, v_h)?;
     }
     for k in 0..40usize {
-        let v_h: i32 = ((k / 4) % 10) as i32;
-        let v_s: i32 = (k % 4) as i32;
+        let v_h: i32 = ((k as i32) / 4);
+        let v_s: i32 = ((k as i32) % 4);
         m[31 + k] = g_evolve(s, v_h, v_s)?;
     }
     for k in 0..4usize {
-        let v_s: i32 = (k % 4) as i32;
+        let v_s: i32 = (k as i32);
         m[71 + k] = g_attach(s, v_s)?;
     }
     for k in 0..40usize {
-        let v_h: i32 = ((k / 4) % 10) as i32;
-        let v_target: i32 = (k % 4) as i32;
+        let v_h: i32 = ((k as i32) / 4);
+        let v_target: i32 = ((k as i32) % 4);
         m[75 + k] = g_play_trainer(s, v_h, v_target)?;
     }
     for k in 0..4usize {
-        let v_s: i32 = (k % 4) as i32;
+        let v_s: i32 = (k as i32);
         m[115 + k] = g_use_ability(s, v_s)?;
     }
     for k in 0..3usize {
-        let v_b: i32 = (k % 3) as i32 + 1;
+        let v_b: i32 = ((k as i32) + 1);
         m[119 + k] = g_retreat(s, v_b)?;
     }
     for k in 0..2usize {
-        let v_a: i32 = (k % 2) as i32;
+        let v_a: i32 = (k as i32);
         m[122 + k] = g_attack(s, v_a)?;
     }
     for k in 0..4usize {
-        let v_s: i32 = (k % 4) as i32;
+        let v_s: i32 = (k as i32);
         m[124 + k] = g_discard_from_play(s, v_s)?;
     }
     for k in 0..1usize {
         m[128 + k] = g_end_turn(s)?;
     }
     for k in 0..3usize {
-        let v_b: i32 = (k % 3) as i32 + 1;
+        let v_b: i32 = ((k as i32) + 1);
         m[129 + k] = g_promote(s, v_b)?;
     }
     for k in 0..8usize {
-        let v_option: i32 = (k % 8) as i32;
+        let v_option: i32 = (k as i32);
         m[132 + k] = g_choose(s, v_option)?;
     }
     Ok(())
@@ -6526,12 +6526,12 @@ pub fn invariants(s: &State) -> Result<[bool; 6], Fault> {
 fn dispatch(s: &mut State, action: usize) -> Result<(), Fault> {
     if action < 10 {
         let k = action;
-        let v_h: i32 = (k % 10) as i32;
+        let v_h: i32 = (k as i32);
         return a_setup_active(s, v_h);
     }
     if action < 20 {
         let k = action - 10;
-        let v_h: i32 = (k % 10) as i32;
+        let v_h: i32 = (k as i32);
         return a_setup_bench(s, v_h);
     }
     if action < 21 {
@@ -6540,44 +6540,44 @@ fn dispatch(s: &mut State, action: usize) -> Result<(), Fault> {
     }
     if action < 31 {
         let k = action - 21;
-        let v_h: i32 = (k % 10) as i32;
+        let v_h: i32 = (k as i32);
         return a_play_basic(s, v_h);
     }
     if action < 71 {
         let k = action - 31;
-        let v_h: i32 = ((k / 4) % 10) as i32;
-        let v_s: i32 = (k % 4) as i32;
+        let v_h: i32 = ((k as i32) / 4);
+        let v_s: i32 = ((k as i32) % 4);
         return a_evolve(s, v_h, v_s);
     }
     if action < 75 {
         let k = action - 71;
-        let v_s: i32 = (k % 4) as i32;
+        let v_s: i32 = (k as i32);
         return a_attach(s, v_s);
     }
     if action < 115 {
         let k = action - 75;
-        let v_h: i32 = ((k / 4) % 10) as i32;
-        let v_target: i32 = (k % 4) as i32;
+        let v_h: i32 = ((k as i32) / 4);
+        let v_target: i32 = ((k as i32) % 4);
         return a_play_trainer(s, v_h, v_target);
     }
     if action < 119 {
         let k = action - 115;
-        let v_s: i32 = (k % 4) as i32;
+        let v_s: i32 = (k as i32);
         return a_use_ability(s, v_s);
     }
     if action < 122 {
         let k = action - 119;
-        let v_b: i32 = (k % 3) as i32 + 1;
+        let v_b: i32 = ((k as i32) + 1);
         return a_retreat(s, v_b);
     }
     if action < 124 {
         let k = action - 122;
-        let v_a: i32 = (k % 2) as i32;
+        let v_a: i32 = (k as i32);
         return a_attack(s, v_a);
     }
     if action < 128 {
         let k = action - 124;
-        let v_s: i32 = (k % 4) as i32;
+        let v_s: i32 = (k as i32);
         return a_discard_from_play(s, v_s);
     }
     if action < 129 {
@@ -6586,12 +6586,12 @@ fn dispatch(s: &mut State, action: usize) -> Result<(), Fault> {
     }
     if action < 132 {
         let k = action - 129;
-        let v_b: i32 = (k % 3) as i32 + 1;
+        let v_b: i32 = ((k as i32) + 1);
         return a_promote(s, v_b);
     }
     if action < 140 {
         let k = action - 132;
-        let v_option: i32 = (k % 8) as i32;
+        let v_option: i32 = (k as i32);
         return a_choose(s, v_option);
     }
     unreachable!("action {} is outside the action space", action)

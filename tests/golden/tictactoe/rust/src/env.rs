@@ -184,7 +184,7 @@ pub fn legal_action_mask(s: &State) -> Result<[bool; NUM_ACTIONS], Fault> {
 pub fn legal_action_mask_into(s: &State, m: &mut [bool; NUM_ACTIONS]) -> Result<(), Fault> {
     *m = [true; NUM_ACTIONS];
     for k in 0..9usize {
-        let v_cell: i32 = (k % 9) as i32;
+        let v_cell: i32 = (k as i32);
         m[0 + k] = g_place(s, v_cell)?;
     }
     Ok(())
@@ -203,7 +203,7 @@ pub fn invariants(s: &State) -> Result<[bool; 2], Fault> {
 fn dispatch(s: &mut State, action: usize) -> Result<(), Fault> {
     if action < 9 {
         let k = action;
-        let v_cell: i32 = (k % 9) as i32;
+        let v_cell: i32 = (k as i32);
         return a_place(s, v_cell);
     }
     unreachable!("action {} is outside the action space", action)
