@@ -1544,6 +1544,8 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks):
             return self.old_call(e, ctx, peek)
         if name in COIN_BUILTINS and name not in self.fn_sigs:
             return self.coin_builtin(name, e, ctx, peek)
+        if name == "lasts_until" and name not in self.fn_sigs:
+            return self.lasts_until_call(e, ctx)
         if name in REDUCERS and len(e.args) == 1 and isinstance(e.args[0].value, ast.Generator):
             return self.reduce(name, e.args[0].value, ctx, e.span, peek)
         if name in ("chose", "chosen") and self.sim_decl is not None:

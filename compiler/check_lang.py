@@ -563,6 +563,49 @@ class LanguageChecks:
                                  value=_build_all(cleared, names, xd.type), span=span))
         return out
 
+    def lasts_until_call(self, e: ast.Call, ctx) -> ir.Expr:
+        """`lasts_until(b(args))` in an `ensures` clause: every `@lasting` cell that the call changed
+        (its value differs from `old`) and left away from its field's default lasts until `b(args)`
+        (its expiry code is that boundary's). A bool `Builtin("old")` expression that, like `old`,
+        no backend lowers.
+
+        Why a built-in and not a frame or a value rule: a text's "during your opponent's next
+        turn" says how long what it does lasts, which no `ensures` on the cells' values can see
+        (`x = v until turn_end(p)` and `x = v` leave the same value, and only the hidden expiry
+        field tells them apart; check_lang's `lasting_fields`). Cells set back to their default
+        are no effect, so they need no expiry."""
+        if ctx.what != "ensures":
+            self.fail("E0110", "`lasts_until(...)` is only allowed in an `ensures` clause", e.span,
+                      help="it reads how long the effects a hole's call leaves last")
+        call = e.args[0].value if len(e.args) == 1 and e.args[0].name is None else None
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.name in self.boundaries):
+            self.fail("E0111", "`lasts_until` takes one boundary call: `lasts_until(turn_end(1 - p))`", e.span,
+                      help=(f"boundaries: {', '.join(f'`{b}`' for b in self.boundaries)}" if self.boundaries
+                            else "declare one: `boundary turn_end(p: int[0..1])`"))
+        name = call.func.name
+        code = self.boundary_code(name, self.call_args(call, self.boundaries[name][0], name, ctx))
+        out: ir.Expr = irutil.bool_const(True)
+        for field, expiry in self.lasting.items():
+            out = irutil.binop("and", out, self._lasts_until_field(field, expiry, code))
+        return out
+
+    def _lasts_until_field(self, field: str, expiry: str, code: ir.Expr) -> ir.Expr:
+        """`all(x[i] == old(x[i]) or x[i] == default[i] or until_x[i] == code for i ...)` over
+        every cell of lasting field `field`."""
+        fd, xd = self.state[field], self.state[expiry]
+        dims = ir.dims(fd.type)
+        names = [self.fresh_name("i") for _ in dims]
+        cur = _index_all(ir.StateGet(name=field, type=fd.type), names, fd.type)
+        was = ir.Builtin(name="old", args=[cur], type=cur.type)
+        default = _index_all(ir.Const(type=fd.type, value=fd.default), names, fd.type)
+        until = _index_all(ir.StateGet(name=expiry, type=xd.type), names, xd.type)
+        body: ir.Expr = irutil.binop("or", irutil.binop("or", irutil.binop("eq", cur, was),
+                                                        irutil.binop("eq", cur, default)),
+                                     irutil.binop("eq", until, code))
+        for n, size in reversed(list(zip(names, dims))):
+            body = ir.Reduce(op="all", var=n, lo=0, hi=size, body=body, type=ir.BOOL)
+        return body
+
     def _is_default(self, field: str, value: ir.Expr) -> bool:
         """`value` is a constant equal to every cell of `field`'s default (a uniform default)."""
         if not isinstance(value, ir.Const):
