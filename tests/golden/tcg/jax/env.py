@@ -392,38 +392,38 @@ FAULT_SITES = (
     "tcg.envspec:979:21: push onto a full list (capacity 20)",
     "tcg.envspec:1018:32: index {a} is past the end of a list of length {b}",
     "tcg.envspec:1019:9: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1915:5: push onto a full list (capacity 20)",
-    "tcg.envspec:1918:13: push onto a full list (capacity 20)",
-    "tcg.envspec:2129:28: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2139:17: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2141:13: push onto a full list (capacity 10)",
-    "tcg.envspec:2144:13: push onto a full list (capacity 10)",
-    "tcg.envspec:2147:13: push onto a full list (capacity 20)",
-    "tcg.envspec:2229:13: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2230:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2231:5: push onto a full list (capacity 20)",
-    "tcg.envspec:2160:23: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2161:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2168:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2169:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2185:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2186:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2191:79: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2195:18: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2196:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2226:69: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2227:52: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2355:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2355:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2356:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2356:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2357:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2357:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2358:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2358:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1919:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1922:13: push onto a full list (capacity 20)",
+    "tcg.envspec:2133:28: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2143:17: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2145:13: push onto a full list (capacity 10)",
+    "tcg.envspec:2148:13: push onto a full list (capacity 10)",
+    "tcg.envspec:2151:13: push onto a full list (capacity 20)",
+    "tcg.envspec:2233:13: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2234:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2235:5: push onto a full list (capacity 20)",
+    "tcg.envspec:2164:23: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2165:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2172:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2173:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2189:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2190:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2195:79: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2199:18: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2200:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2230:69: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2231:52: index {a} is past the end of a list of length {b}",
     "tcg.envspec:2359:38: index {a} is past the end of a list of length {b}",
     "tcg.envspec:2359:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2117:13: push onto a full list (capacity 20)",
+    "tcg.envspec:2360:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2360:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2361:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2361:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2362:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2362:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2363:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2363:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2121:13: push onto a full list (capacity 20)",
 )
 
 # ---- constants
@@ -2965,7 +2965,7 @@ def p_copy_attack(st, v_p):
 
 
 def p_put_in_play(st, v_p, v_s, v_c):
-    """proc `put_in_play` (tcg.envspec:1889)"""
+    """proc `put_in_play` (tcg.envspec:1893)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
@@ -2988,7 +2988,7 @@ def p_put_in_play(st, v_p, v_s, v_c):
 
 
 def p_clear_conditions(st, v_p):
-    """proc `clear_conditions` (tcg.envspec:1900)"""
+    """proc `clear_conditions` (tcg.envspec:1904)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     _a791 = False
@@ -3015,7 +3015,7 @@ def p_clear_conditions(st, v_p):
 
 
 def p_clear_slot(st, v_p, v_s):
-    """proc `clear_slot` (tcg.envspec:1914)"""
+    """proc `clear_slot` (tcg.envspec:1918)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
@@ -3063,7 +3063,7 @@ def p_clear_slot(st, v_p, v_s):
 
 
 def p_swap_slots(st, v_p, v_a, v_b):
-    """proc `swap_slots` (tcg.envspec:1931)"""
+    """proc `swap_slots` (tcg.envspec:1935)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_a = _lcast(v_a, jnp.int8)
@@ -3122,7 +3122,7 @@ def p_swap_slots(st, v_p, v_a, v_b):
 
 
 def p_knock_outs(st):
-    """proc `knock_outs` (tcg.envspec:1967)"""
+    """proc `knock_outs` (tcg.envspec:1971)"""
     st = dict(st)
     v_q = 0
     v_s = 0
@@ -3227,7 +3227,7 @@ def p_knock_outs(st):
 
 
 def p_random_zone_energy(st, v_p):
-    """proc `random_zone_energy` (tcg.envspec:1990)"""
+    """proc `random_zone_energy` (tcg.envspec:1994)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_n = _lcast(jnp.sum(jax.vmap(lambda i876, _h877: _i32(_h877))(jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(st["decks"][_i32(v_p)])]), dtype=jnp.int32), jnp.int8)
@@ -3238,7 +3238,7 @@ def p_random_zone_energy(st, v_p):
 
 
 def p_begin_turn(st, v_p):
-    """proc `begin_turn` (tcg.envspec:1997)"""
+    """proc `begin_turn` (tcg.envspec:2001)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     _c880 = (_i32(st["turn"]) >= 50)
@@ -3295,7 +3295,7 @@ def p_begin_turn(st, v_p):
 
 
 def p_continue_game(st, v_next, v_resume):
-    """proc `continue_game` (tcg.envspec:2024)"""
+    """proc `continue_game` (tcg.envspec:2028)"""
     st = dict(st)
     v_next = _lcast(v_next, jnp.int8)
     v_resume = _lcast(v_resume, jnp.bool_)
@@ -3334,7 +3334,7 @@ def p_continue_game(st, v_next, v_resume):
 
 
 def p_active_abilities(st):
-    """proc `active_abilities` (tcg.envspec:2046)"""
+    """proc `active_abilities` (tcg.envspec:2050)"""
     st = dict(st)
     _a913 = _K23
     st["locked_supporters"] = _cast(_a913, jnp.bool_)
@@ -3356,7 +3356,7 @@ def p_active_abilities(st):
 
 
 def p_checkup(st, v_p):
-    """proc `checkup` (tcg.envspec:2058)"""
+    """proc `checkup` (tcg.envspec:2062)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_k = 0
@@ -3429,7 +3429,7 @@ def p_checkup(st, v_p):
 
 
 def p_finish_turn(st):
-    """proc `finish_turn` (tcg.envspec:2085)"""
+    """proc `finish_turn` (tcg.envspec:2089)"""
     st = dict(st)
     v_p = _lcast(st["current_player"], jnp.int8)
     _c948 = (_i32(st["turn"]) == _i32(jnp.where((_i32(v_p) == _i32(st["first"])), 1, 2)))
@@ -3532,7 +3532,7 @@ def p_finish_turn(st):
 
 
 def p_deal(st, v_p):
-    """proc `deal` (tcg.envspec:2128)"""
+    """proc `deal` (tcg.envspec:2132)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     def _g1038(i1035):
@@ -3599,7 +3599,7 @@ def p_deal(st, v_p):
 
 
 def p_attack_texts(st, v_p, v_a):
-    """proc `attack_texts` (tcg.envspec:2275)"""
+    """proc `attack_texts` (tcg.envspec:2279)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_a = _lcast(v_a, jnp.int8)
@@ -6326,7 +6326,7 @@ def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
 
 
 def p__envc_run_play_trainer(st, v_h, v_target):
-    """proc `_envc_run_play_trainer` (tcg.envspec:2225)"""
+    """proc `_envc_run_play_trainer` (tcg.envspec:2229)"""
     st = dict(st)
     v_h = _lcast(v_h, jnp.int8)
     v_target = _lcast(v_target, jnp.int8)
@@ -6406,7 +6406,7 @@ def p__envc_run_play_trainer(st, v_h, v_target):
 
 
 def p__envc_run_use_ability(st, v_s):
-    """proc `_envc_run_use_ability` (tcg.envspec:2242)"""
+    """proc `_envc_run_use_ability` (tcg.envspec:2246)"""
     st = dict(st)
     v_s = _lcast(v_s, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_a_use_ability"]) == 0), jnp.bool_)
@@ -6463,7 +6463,7 @@ def p__envc_run_use_ability(st, v_s):
 
 
 def p__envc_run_attack(st, v_a):
-    """proc `_envc_run_attack` (tcg.envspec:2292)"""
+    """proc `_envc_run_attack` (tcg.envspec:2296)"""
     st = dict(st)
     v_a = _lcast(v_a, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_a_attack"]) == 0), jnp.bool_)
@@ -6557,7 +6557,7 @@ def p__envc_run_attack(st, v_a):
 
 
 def a_setup_active(st, index):
-    """action `setup_active` (tcg.envspec:2157): index in 0..9"""
+    """action `setup_active` (tcg.envspec:2161): index in 0..9"""
     st = dict(st)
     v_h = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
@@ -6589,7 +6589,7 @@ def m_setup_active(st):
 
 
 def a_setup_bench(st, index):
-    """action `setup_bench` (tcg.envspec:2164): index in 0..9"""
+    """action `setup_bench` (tcg.envspec:2168): index in 0..9"""
     st = dict(st)
     v_h = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
@@ -6621,7 +6621,7 @@ def m_setup_bench(st):
 
 
 def a_setup_done(st, index):
-    """action `setup_done` (tcg.envspec:2172): index in 0..0"""
+    """action `setup_done` (tcg.envspec:2176): index in 0..0"""
     st = dict(st)
     _c1793 = (_i32(st["current_player"]) == _i32(st["first"]))
     def _then1794(st):
@@ -6647,7 +6647,7 @@ def m_setup_done(st):
 
 
 def a_play_basic(st, index):
-    """action `play_basic` (tcg.envspec:2182): index in 0..9"""
+    """action `play_basic` (tcg.envspec:2186): index in 0..9"""
     st = dict(st)
     v_h = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
@@ -6679,7 +6679,7 @@ def m_play_basic(st):
 
 
 def a_evolve(st, index):
-    """action `evolve` (tcg.envspec:2190): index in 0..39"""
+    """action `evolve` (tcg.envspec:2194): index in 0..39"""
     st = dict(st)
     v_h = _lcast(jnp.floor_divide(index, 4), jnp.int8)
     v_s = _lcast(jnp.remainder(index, 4), jnp.int8)
@@ -6731,7 +6731,7 @@ def m_evolve(st):
 
 
 def a_attach(st, index):
-    """action `attach` (tcg.envspec:2206): index in 0..3"""
+    """action `attach` (tcg.envspec:2210): index in 0..3"""
     st = dict(st)
     v_s = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
@@ -6763,7 +6763,7 @@ def m_attach(st):
 
 
 def a_play_trainer(st, index):
-    """action `play_trainer` (tcg.envspec:2225): index in 0..39"""
+    """action `play_trainer` (tcg.envspec:2229): index in 0..39"""
     st = dict(st)
     v_h = _lcast(jnp.floor_divide(index, 4), jnp.int8)
     v_target = _lcast(jnp.remainder(index, 4), jnp.int8)
@@ -6795,7 +6795,7 @@ def m_play_trainer(st):
 
 
 def a_use_ability(st, index):
-    """action `use_ability` (tcg.envspec:2242): index in 0..3"""
+    """action `use_ability` (tcg.envspec:2246): index in 0..3"""
     st = dict(st)
     v_s = _lcast(index, jnp.int8)
     st = p__envc_run_use_ability(st, v_s)
@@ -6811,7 +6811,7 @@ def m_use_ability(st):
 
 
 def a_retreat(st, index):
-    """action `retreat` (tcg.envspec:2255): index in 0..2"""
+    """action `retreat` (tcg.envspec:2259): index in 0..2"""
     st = dict(st)
     v_b = _lcast((index + 1), jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
@@ -6881,7 +6881,7 @@ def m_retreat(st):
 
 
 def a_attack(st, index):
-    """action `attack` (tcg.envspec:2292): index in 0..1"""
+    """action `attack` (tcg.envspec:2296): index in 0..1"""
     st = dict(st)
     v_a = _lcast(index, jnp.int8)
     st = p__envc_run_attack(st, v_a)
@@ -6897,7 +6897,7 @@ def m_attack(st):
 
 
 def a_discard_from_play(st, index):
-    """action `discard_from_play` (tcg.envspec:2321): index in 0..3"""
+    """action `discard_from_play` (tcg.envspec:2325): index in 0..3"""
     st = dict(st)
     v_s = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
@@ -6916,7 +6916,7 @@ def m_discard_from_play(st):
 
 
 def a_end_turn(st, index):
-    """action `end_turn` (tcg.envspec:2329): index in 0..0"""
+    """action `end_turn` (tcg.envspec:2333): index in 0..0"""
     st = dict(st)
     st = p_finish_turn(st)
     return st
@@ -6931,7 +6931,7 @@ def m_end_turn(st):
 
 
 def a_promote(st, index):
-    """action `promote` (tcg.envspec:2334): index in 0..2"""
+    """action `promote` (tcg.envspec:2338): index in 0..2"""
     st = dict(st)
     v_b = _lcast((index + 1), jnp.int8)
     st = p_swap_slots(st, st["current_player"], 0, v_b)
