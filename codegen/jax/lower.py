@@ -1248,24 +1248,22 @@ class Lowering:
         code = self._update(root, self._root_type(p), list(zip(p.path, indices)), value)
         self.emit(f"{root} = {code}")
 
-    def _update(self, base: str, t: ir.Type, steps, value: str, pending: tuple[str, ...] = (),
-                drop: bool = False) -> str:
+    def _update(self, base: str, t: ir.Type, steps, value: str, pending: tuple[str, ...] = ()) -> str:
         """The code of `base` (of type `t`, under the array indices `pending`) with the place
         `steps` set to `value`. Array indices are carried down to the leaves, since arrays of
         records are stored as records of arrays: `team[p][i].hp = v` updates the one leaf,
-        `{**team, "hp": team["hp"].at[(p, i)].set(v)}`, not every field of the record.
-        `drop`: the leaf's scatter drops an out-of-bounds index (`dropped_stores`)."""
+        `{**team, "hp": team["hp"].at[(p, i)].set(v)}`, not every field of the record."""
         if not steps:
             if not pending:
                 return value
             at = pending[0] if len(pending) == 1 else f"({', '.join(pending)})"
             if self.is_leaf(t):
-                return f"{base}.at[{at}].set({value}{', mode=' + py_str('drop') if drop else ''})"
+                return f"{base}.at[{at}].set({value})"
             return f"{self.rt('_set')}({base}, {at}, {value})"
         (step, idx), rest = steps[0], steps[1:]
         if step.kind == "field":
-            ft = self._field_type(t, step.name)
-            inner = self._update(f"{base}[{py_str(step.name)}]", ft, rest, value, pending, drop)
+            ft = next(f.type for f in self.m.record(ir.record_of(t).name).fields if f.name == step.name)
+            inner = self._update(f"{base}[{py_str(step.name)}]", ft, rest, value, pending)
             return f"{{**{base}, {py_str(step.name)}: {inner}}}"
         if isinstance(t, ir.ListT):
             if pending:  # a list under array indices: take it out, update it, put it back
@@ -1274,7 +1272,7 @@ class Lowering:
                 return f"{self.rt('_set')}({base}, {at}, {inner})"
             getter = f"{self.rt('_lget')}({base}, {idx})"
             return f"{self.rt('_lset')}({base}, {idx}, {self._update(getter, t.elem, rest, value)})"
-        return self._update(base, ir.elem_of(t), rest, value, pending + (idx,), drop)
+        return self._update(base, ir.elem_of(t), rest, value, pending + (idx,))
 
     # ------------------------------------------------------------ statements
     def block(self, stmts: list[ir.Stmt]) -> None:
@@ -1376,56 +1374,7 @@ class Lowering:
             return
         c = self.fresh("_c")
         self.emit(f"{c} = {self.ex(s.cond)}")
-        if not s.orelse and all(self.droppable(x) for x in s.then):
-            self.dropped_stores(c, s.then)
-            return
         self.branch(c, s.then, s.orelse)
-
-    def droppable(self, s: ir.Stmt) -> bool:
-        """True when `s` can run as a store whose index is moved out of bounds where its `if`
-        does not hold (`dropped_stores`): an assignment to a state array cell of scalars (no
-        list on the way: array indices are in bounds by the checker's ranges) whose value and
-        indices neither fault, draw nor call a fn (they are evaluated where the condition is
-        false too, and must do nothing there)."""
-        if not isinstance(s, ir.Assign) or s.place.root != "state":
-            return False
-        if not any(step.kind == "index" for step in s.place.path):
-            return False
-        t = self._root_type(s.place)
-        for step in s.place.path:
-            if isinstance(t, ir.ListT):
-                return False
-            t = ir.elem_of(t) if step.kind == "index" else self._field_type(t, step.name)
-        if not self.is_leaf(t) or ir.first_draw(s.value) is not None:
-            return False
-        return not any(isinstance(n, ir.CallFn) or number_faults.site_of(n) is not None for n in ir.walk(s))
-
-    def _field_type(self, t: ir.Type, name: str) -> ir.Type:
-        return next(f.type for f in self.m.record(ir.record_of(t).name).fields if f.name == name)
-
-    def dropped_stores(self, cond: str, stmts: list[ir.Stmt]) -> None:
-        """`if cond { a[i] = v ... }` (`droppable` stores only) as straight-line scatters whose
-        first index is out of bounds where `cond` is false, with `mode="drop"`.
-
-        Decision (issue 18, othello's `place` body: 48 such writes): under `vmap` a `_branch`
-        selects the whole array between the arms, one `where` over every cell per write; a
-        dropped index writes nothing and selects nothing. Exact: where `cond` holds the
-        stores run in order as the arm would; where it does not, every store is dropped, so
-        the state is unchanged, and the values computed there are discarded (they cannot
-        fault or draw). A Python bool `cond` picks the index or the bound while tracing."""
-        for s in stmts:
-            assert isinstance(s, ir.Assign)
-            value = f"_cast({self.ex(s.value)}, {self.dtypes(s.place.type)})"
-            root = f"st[{py_str(s.place.name)}]"
-            steps, t, first = [], self._root_type(s.place), True
-            for step in s.place.path:
-                idx = self.index(step.index) if step.kind == "index" else None
-                if idx is not None and first:
-                    idx, first = f"{self.rt('_drop_index')}({cond}, {idx}, {ir.array_of(t).size})", False
-                steps.append((step, idx))
-                t = ir.elem_of(t) if step.kind == "index" else self._field_type(t, step.name)
-            code = self._update(root, self._root_type(s.place), steps, value, drop=True)
-            self.emit(f"{root} = {code}")
 
     def chain(self, conds: list[str], bodies: list[list[ir.Stmt]], orelse: list[ir.Stmt]) -> None:
         """`if c1 {b1} elif c2 {b2} ... else {e}` without nesting: every branch is a function at

@@ -103,14 +103,6 @@ def _select(c, a, b):
     return jax.tree_util.tree_map(lambda x, y: x if x is y else jnp.where(c, x, y), a, b)
 
 
-def _drop_index(c, i, n):
-    """Index `i` where `c` holds, else `n` (out of bounds for an axis of length `n`: a scatter
-    with `mode="drop"` then writes nothing). A Python bool `c` picks while tracing."""
-    if type(c) is bool:
-        return i if c else n
-    return jnp.where(c, i, n)
-
-
 def _branch(c, then, orelse):
     """`if c {then} else {orelse}` with both arms as thunks returning `(st, locals)`: a Python
     bool `c` (decided while tracing, see `_i32`) traces only the arm it takes; otherwise both

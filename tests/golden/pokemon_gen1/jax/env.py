@@ -114,14 +114,6 @@ def _select(c, a, b):
     return jax.tree_util.tree_map(lambda x, y: x if x is y else jnp.where(c, x, y), a, b)
 
 
-def _drop_index(c, i, n):
-    """Index `i` where `c` holds, else `n` (out of bounds for an axis of length `n`: a scatter
-    with `mode="drop"` then writes nothing). A Python bool `c` picks while tracing."""
-    if type(c) is bool:
-        return i if c else n
-    return jnp.where(c, i, n)
-
-
 def _branch(c, then, orelse):
     """`if c {then} else {orelse}` with both arms as thunks returning `(st, locals)`: a Python
     bool `c` (decided while tracing, see `_i32`) traces only the arm it takes; otherwise both
@@ -513,11 +505,26 @@ def p_enter(st, v_p):
     st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a16, jnp.int16))
     v_cond = _lcast(st["team"]["status"][(v_p, v_a)], jnp.int8)
     _c17 = (v_cond == 5)
-    st["mstat"] = st["mstat"].at[(_drop_index(_c17, _i32(v_p), 2), 3)].set(_cast(jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_p)][3]), 4), 1), jnp.int16), mode="drop")
-    _c18 = (v_cond == 3)
-    st["mstat"] = st["mstat"].at[(_drop_index(_c18, _i32(v_p), 2), 0)].set(_cast(jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_p)][0]), 2), 1), jnp.int16), mode="drop")
-    _c19 = jnp.logical_or((v_cond == 2), (v_cond == 3))
-    st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_drop_index(_c19, _i32(v_p), 2), _i32(v_a))].set(_cast(jnp.maximum((_i32(st["team"]["hp"][(v_p, v_a)]) - jnp.maximum(jnp.floor_divide(_i32(st["team"]["maxhp"][(v_p, v_a)]), 16), 1)), 0), jnp.int16), mode="drop")}
+    def _then18(st, v_p, v_a, v_cond):
+        st = dict(st)
+        _a19 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_p)][3]), 4), 1)
+        st["mstat"] = st["mstat"].at[(_i32(v_p), 3)].set(_cast(_a19, jnp.int16))
+        return st, (v_p, v_a, v_cond)
+    st, (v_p, v_a, v_cond) = _branch(_c17, lambda: _then18(st, v_p, v_a, v_cond), lambda: (st, (v_p, v_a, v_cond)))
+    _c20 = (v_cond == 3)
+    def _then21(st, v_p, v_a, v_cond):
+        st = dict(st)
+        _a22 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_p)][0]), 2), 1)
+        st["mstat"] = st["mstat"].at[(_i32(v_p), 0)].set(_cast(_a22, jnp.int16))
+        return st, (v_p, v_a, v_cond)
+    st, (v_p, v_a, v_cond) = _branch(_c20, lambda: _then21(st, v_p, v_a, v_cond), lambda: (st, (v_p, v_a, v_cond)))
+    _c23 = jnp.logical_or((v_cond == 2), (v_cond == 3))
+    def _then24(st, v_p, v_a, v_cond):
+        st = dict(st)
+        _a25 = jnp.maximum((_i32(st["team"]["hp"][(v_p, v_a)]) - jnp.maximum(jnp.floor_divide(_i32(st["team"]["maxhp"][(v_p, v_a)]), 16), 1)), 0)
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a25, jnp.int16))}
+        return st, (v_p, v_a, v_cond)
+    st, (v_p, v_a, v_cond) = _branch(_c23, lambda: _then24(st, v_p, v_a, v_cond), lambda: (st, (v_p, v_a, v_cond)))
     return st
 
 
@@ -526,46 +533,61 @@ def p_leave(st, v_p):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_a = _lcast(st["active"][_i32(v_p)], jnp.int8)
-    _c20 = (st["team"]["status"][(v_p, v_a)] == 6)
-    st["team"] = {**st["team"], "status": st["team"]["status"].at[(_drop_index(_c20, _i32(v_p), 2), _i32(v_a))].set(_cast(2, jnp.int8), mode="drop")}
-    _a21 = _K3
-    st["boosts"] = st["boosts"].at[_i32(v_p)].set(_cast(_a21, jnp.int8))
-    _a22 = 0
-    st["confused"] = st["confused"].at[_i32(v_p)].set(_cast(_a22, jnp.int8))
-    _a23 = 0
-    st["sub_hp"] = st["sub_hp"].at[_i32(v_p)].set(_cast(_a23, jnp.int16))
-    _a24 = False
-    st["reflect"] = st["reflect"].at[_i32(v_p)].set(_cast(_a24, jnp.bool_))
-    _a25 = False
-    st["light_screen"] = st["light_screen"].at[_i32(v_p)].set(_cast(_a25, jnp.bool_))
-    _a26 = False
-    st["focus"] = st["focus"].at[_i32(v_p)].set(_cast(_a26, jnp.bool_))
-    _a27 = False
-    st["mist"] = st["mist"].at[_i32(v_p)].set(_cast(_a27, jnp.bool_))
-    _a28 = False
-    st["seeded"] = st["seeded"].at[_i32(v_p)].set(_cast(_a28, jnp.bool_))
-    _a29 = False
-    st["toxic"] = st["toxic"].at[_i32(v_p)].set(_cast(_a29, jnp.bool_))
+    _c26 = (st["team"]["status"][(v_p, v_a)] == 6)
+    def _then27(st, v_p, v_a):
+        st = dict(st)
+        _a28 = 2
+        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a28, jnp.int8))}
+        return st, (v_p, v_a)
+    st, (v_p, v_a) = _branch(_c26, lambda: _then27(st, v_p, v_a), lambda: (st, (v_p, v_a)))
+    _a29 = _K3
+    st["boosts"] = st["boosts"].at[_i32(v_p)].set(_cast(_a29, jnp.int8))
     _a30 = 0
-    st["toxic_n"] = st["toxic_n"].at[_i32(v_p)].set(_cast(_a30, jnp.int8))
-    _a31 = False
-    st["recharging"] = st["recharging"].at[_i32(v_p)].set(_cast(_a31, jnp.bool_))
+    st["confused"] = st["confused"].at[_i32(v_p)].set(_cast(_a30, jnp.int8))
+    _a31 = 0
+    st["sub_hp"] = st["sub_hp"].at[_i32(v_p)].set(_cast(_a31, jnp.int16))
     _a32 = False
-    st["charging"] = st["charging"].at[_i32(v_p)].set(_cast(_a32, jnp.bool_))
+    st["reflect"] = st["reflect"].at[_i32(v_p)].set(_cast(_a32, jnp.bool_))
     _a33 = False
-    st["invulnerable"] = st["invulnerable"].at[_i32(v_p)].set(_cast(_a33, jnp.bool_))
-    _a34 = 0
-    st["thrash_left"] = st["thrash_left"].at[_i32(v_p)].set(_cast(_a34, jnp.int8))
+    st["light_screen"] = st["light_screen"].at[_i32(v_p)].set(_cast(_a33, jnp.bool_))
+    _a34 = False
+    st["focus"] = st["focus"].at[_i32(v_p)].set(_cast(_a34, jnp.bool_))
     _a35 = False
-    st["flinched"] = st["flinched"].at[_i32(v_p)].set(_cast(_a35, jnp.bool_))
-    _c36 = (_i32(st["trap_left"][_i32(v_p)]) > 0)
-    st["trapped"] = st["trapped"].at[_drop_index(_c36, (1 - _i32(v_p)), 2)].set(_cast(False, jnp.bool_), mode="drop")
-    _a37 = 0
-    st["trap_left"] = st["trap_left"].at[_i32(v_p)].set(_cast(_a37, jnp.int8))
-    _c38 = st["trapped"][_i32(v_p)]
-    st["trap_left"] = st["trap_left"].at[_drop_index(_c38, (1 - _i32(v_p)), 2)].set(_cast(0, jnp.int8), mode="drop")
+    st["mist"] = st["mist"].at[_i32(v_p)].set(_cast(_a35, jnp.bool_))
+    _a36 = False
+    st["seeded"] = st["seeded"].at[_i32(v_p)].set(_cast(_a36, jnp.bool_))
+    _a37 = False
+    st["toxic"] = st["toxic"].at[_i32(v_p)].set(_cast(_a37, jnp.bool_))
+    _a38 = 0
+    st["toxic_n"] = st["toxic_n"].at[_i32(v_p)].set(_cast(_a38, jnp.int8))
     _a39 = False
-    st["trapped"] = st["trapped"].at[_i32(v_p)].set(_cast(_a39, jnp.bool_))
+    st["recharging"] = st["recharging"].at[_i32(v_p)].set(_cast(_a39, jnp.bool_))
+    _a40 = False
+    st["charging"] = st["charging"].at[_i32(v_p)].set(_cast(_a40, jnp.bool_))
+    _a41 = False
+    st["invulnerable"] = st["invulnerable"].at[_i32(v_p)].set(_cast(_a41, jnp.bool_))
+    _a42 = 0
+    st["thrash_left"] = st["thrash_left"].at[_i32(v_p)].set(_cast(_a42, jnp.int8))
+    _a43 = False
+    st["flinched"] = st["flinched"].at[_i32(v_p)].set(_cast(_a43, jnp.bool_))
+    _c44 = (_i32(st["trap_left"][_i32(v_p)]) > 0)
+    def _then45(st, v_p, v_a):
+        st = dict(st)
+        _a46 = False
+        st["trapped"] = st["trapped"].at[(1 - _i32(v_p))].set(_cast(_a46, jnp.bool_))
+        return st, (v_p, v_a)
+    st, (v_p, v_a) = _branch(_c44, lambda: _then45(st, v_p, v_a), lambda: (st, (v_p, v_a)))
+    _a47 = 0
+    st["trap_left"] = st["trap_left"].at[_i32(v_p)].set(_cast(_a47, jnp.int8))
+    _c48 = st["trapped"][_i32(v_p)]
+    def _then49(st, v_p, v_a):
+        st = dict(st)
+        _a50 = 0
+        st["trap_left"] = st["trap_left"].at[(1 - _i32(v_p))].set(_cast(_a50, jnp.int8))
+        return st, (v_p, v_a)
+    st, (v_p, v_a) = _branch(_c48, lambda: _then49(st, v_p, v_a), lambda: (st, (v_p, v_a)))
+    _a51 = False
+    st["trapped"] = st["trapped"].at[_i32(v_p)].set(_cast(_a51, jnp.bool_))
     return st
 
 
@@ -575,8 +597,8 @@ def p_switch_in(st, v_p, v_to):
     v_p = _lcast(v_p, jnp.int8)
     v_to = _lcast(v_to, jnp.int8)
     st = p_leave(st, v_p)
-    _a40 = v_to
-    st["active"] = st["active"].at[_i32(v_p)].set(_cast(_a40, jnp.int8))
+    _a52 = v_to
+    st["active"] = st["active"].at[_i32(v_p)].set(_cast(_a52, jnp.int8))
     st = p_enter(st, v_p)
     return st
 
@@ -587,78 +609,78 @@ def p_before_move(st, v_u):
     v_u = _lcast(v_u, jnp.int8)
     v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
     v_cond = _lcast(st["team"]["status"][(v_u, v_a)], jnp.int8)
-    _a41 = True
-    st["go"] = _cast(_a41, jnp.bool_)
-    _c42 = (v_cond == 4)
-    _c43 = (v_cond == 1)
-    _c44 = st["trapped"][_i32(v_u)]
-    _c45 = st["flinched"][_i32(v_u)]
-    _c46 = st["recharging"][_i32(v_u)]
-    def _then47(st, v_u, v_a, v_cond):
+    _a53 = True
+    st["go"] = _cast(_a53, jnp.bool_)
+    _c54 = (v_cond == 4)
+    _c55 = (v_cond == 1)
+    _c56 = st["trapped"][_i32(v_u)]
+    _c57 = st["flinched"][_i32(v_u)]
+    _c58 = st["recharging"][_i32(v_u)]
+    def _then59(st, v_u, v_a, v_cond):
         st = dict(st)
-        _a48 = False
-        st["go"] = _cast(_a48, jnp.bool_)
+        _a60 = False
+        st["go"] = _cast(_a60, jnp.bool_)
         return st, (v_u, v_a, v_cond)
-    def _then49(st, v_u, v_a, v_cond):
+    def _then61(st, v_u, v_a, v_cond):
         st = dict(st)
-        _a50 = jnp.maximum((_i32(st["team"]["sleep"][(v_u, v_a)]) - 1), 0)
-        st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a50, jnp.int8))}
-        _a51 = False
-        st["go"] = _cast(_a51, jnp.bool_)
+        _a62 = jnp.maximum((_i32(st["team"]["sleep"][(v_u, v_a)]) - 1), 0)
+        st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a62, jnp.int8))}
+        _a63 = False
+        st["go"] = _cast(_a63, jnp.bool_)
         return st, (v_u, v_a, v_cond)
-    def _then52(st, v_u, v_a, v_cond):
+    def _then64(st, v_u, v_a, v_cond):
         st = dict(st)
-        _a53 = False
-        st["go"] = _cast(_a53, jnp.bool_)
+        _a65 = False
+        st["go"] = _cast(_a65, jnp.bool_)
         return st, (v_u, v_a, v_cond)
-    def _then54(st, v_u, v_a, v_cond):
+    def _then66(st, v_u, v_a, v_cond):
         st = dict(st)
-        _a55 = False
-        st["go"] = _cast(_a55, jnp.bool_)
+        _a67 = False
+        st["go"] = _cast(_a67, jnp.bool_)
         return st, (v_u, v_a, v_cond)
-    def _then56(st, v_u, v_a, v_cond):
+    def _then68(st, v_u, v_a, v_cond):
         st = dict(st)
-        _a57 = False
-        st["recharging"] = st["recharging"].at[_i32(v_u)].set(_cast(_a57, jnp.bool_))
-        _a58 = False
-        st["go"] = _cast(_a58, jnp.bool_)
+        _a69 = False
+        st["recharging"] = st["recharging"].at[_i32(v_u)].set(_cast(_a69, jnp.bool_))
+        _a70 = False
+        st["go"] = _cast(_a70, jnp.bool_)
         return st, (v_u, v_a, v_cond)
-    st, (v_u, v_a, v_cond) = _select_first((_c42, _c43, _c44, _c45, _c46, ), (st, (v_u, v_a, v_cond)), (_then47(st, v_u, v_a, v_cond), _then49(st, v_u, v_a, v_cond), _then52(st, v_u, v_a, v_cond), _then54(st, v_u, v_a, v_cond), _then56(st, v_u, v_a, v_cond), ), (st, (v_u, v_a, v_cond)))
-    _c59 = jnp.logical_and(st["go"], (_i32(st["confused"][_i32(v_u)]) > 0))
-    def _then60(st, v_u, v_a, v_cond):
+    st, (v_u, v_a, v_cond) = _select_first((_c54, _c55, _c56, _c57, _c58, ), (st, (v_u, v_a, v_cond)), (_then59(st, v_u, v_a, v_cond), _then61(st, v_u, v_a, v_cond), _then64(st, v_u, v_a, v_cond), _then66(st, v_u, v_a, v_cond), _then68(st, v_u, v_a, v_cond), ), (st, (v_u, v_a, v_cond)))
+    _c71 = jnp.logical_and(st["go"], (_i32(st["confused"][_i32(v_u)]) > 0))
+    def _then72(st, v_u, v_a, v_cond):
         st = dict(st)
-        _a61 = jnp.maximum((_i32(st["confused"][_i32(v_u)]) - 1), 0)
-        st["confused"] = st["confused"].at[_i32(v_u)].set(_cast(_a61, jnp.int8))
-        st, _r62 = _randint(st, 0, 1)
-        v_self_hit = _lcast((_r62 == 1), jnp.bool_)
-        _c63 = jnp.logical_and((_i32(st["confused"][_i32(v_u)]) > 0), v_self_hit)
-        def _then64(st, v_u, v_a, v_cond, v_self_hit):
+        _a73 = jnp.maximum((_i32(st["confused"][_i32(v_u)]) - 1), 0)
+        st["confused"] = st["confused"].at[_i32(v_u)].set(_cast(_a73, jnp.int8))
+        st, _r74 = _randint(st, 0, 1)
+        v_self_hit = _lcast((_r74 == 1), jnp.bool_)
+        _c75 = jnp.logical_and((_i32(st["confused"][_i32(v_u)]) > 0), v_self_hit)
+        def _then76(st, v_u, v_a, v_cond, v_self_hit):
             st = dict(st)
             v_lv = _lcast(st["team"]["level"][(v_u, v_a)], jnp.int8)
             v_hurt = _lcast((jnp.floor_divide(jnp.floor_divide((((jnp.floor_divide((_i32(v_lv) * 2), 5) + 2) * _i32(st["mstat"][_i32(v_u)][0])) * 40), _i32(st["mstat"][_i32(v_u)][1])), 50) + 2), jnp.int32)
-            _a65 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - _i32(v_hurt)), 0)
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a65, jnp.int16))}
-            _a66 = False
-            st["go"] = _cast(_a66, jnp.bool_)
+            _a77 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - _i32(v_hurt)), 0)
+            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a77, jnp.int16))}
+            _a78 = False
+            st["go"] = _cast(_a78, jnp.bool_)
             st = p_drop_locks(st, v_u)
             return st, (v_u, v_a, v_cond, v_self_hit)
-        st, (v_u, v_a, v_cond, v_self_hit) = _branch(_c63, lambda: _then64(st, v_u, v_a, v_cond, v_self_hit), lambda: (st, (v_u, v_a, v_cond, v_self_hit)))
+        st, (v_u, v_a, v_cond, v_self_hit) = _branch(_c75, lambda: _then76(st, v_u, v_a, v_cond, v_self_hit), lambda: (st, (v_u, v_a, v_cond, v_self_hit)))
         return st, (v_u, v_a, v_cond)
-    st, (v_u, v_a, v_cond) = _branch(_c59, lambda: _then60(st, v_u, v_a, v_cond), lambda: (st, (v_u, v_a, v_cond)))
-    _c67 = jnp.logical_and(st["go"], (v_cond == 5))
-    def _then68(st, v_u, v_a, v_cond):
+    st, (v_u, v_a, v_cond) = _branch(_c71, lambda: _then72(st, v_u, v_a, v_cond), lambda: (st, (v_u, v_a, v_cond)))
+    _c79 = jnp.logical_and(st["go"], (v_cond == 5))
+    def _then80(st, v_u, v_a, v_cond):
         st = dict(st)
-        st, _r70 = _randint(st, 0, 255)
-        _c69 = (_r70 < 63)
-        def _then71(st, v_u, v_a, v_cond):
+        st, _r82 = _randint(st, 0, 255)
+        _c81 = (_r82 < 63)
+        def _then83(st, v_u, v_a, v_cond):
             st = dict(st)
-            _a72 = False
-            st["go"] = _cast(_a72, jnp.bool_)
+            _a84 = False
+            st["go"] = _cast(_a84, jnp.bool_)
             st = p_drop_locks(st, v_u)
             return st, (v_u, v_a, v_cond)
-        st, (v_u, v_a, v_cond) = _branch(_c69, lambda: _then71(st, v_u, v_a, v_cond), lambda: (st, (v_u, v_a, v_cond)))
+        st, (v_u, v_a, v_cond) = _branch(_c81, lambda: _then83(st, v_u, v_a, v_cond), lambda: (st, (v_u, v_a, v_cond)))
         return st, (v_u, v_a, v_cond)
-    st, (v_u, v_a, v_cond) = _branch(_c67, lambda: _then68(st, v_u, v_a, v_cond), lambda: (st, (v_u, v_a, v_cond)))
+    st, (v_u, v_a, v_cond) = _branch(_c79, lambda: _then80(st, v_u, v_a, v_cond), lambda: (st, (v_u, v_a, v_cond)))
     return st
 
 
@@ -666,15 +688,21 @@ def p_drop_locks(st, v_u):
     """proc `drop_locks` (pokemon_gen1.envspec:435)"""
     st = dict(st)
     v_u = _lcast(v_u, jnp.int8)
-    _a73 = False
-    st["charging"] = st["charging"].at[_i32(v_u)].set(_cast(_a73, jnp.bool_))
-    _a74 = False
-    st["invulnerable"] = st["invulnerable"].at[_i32(v_u)].set(_cast(_a74, jnp.bool_))
-    _a75 = 0
-    st["thrash_left"] = st["thrash_left"].at[_i32(v_u)].set(_cast(_a75, jnp.int8))
-    _c76 = (_i32(st["trap_left"][_i32(v_u)]) > 0)
-    st["trap_left"] = st["trap_left"].at[_drop_index(_c76, _i32(v_u), 2)].set(_cast(0, jnp.int8), mode="drop")
-    st["trapped"] = st["trapped"].at[_drop_index(_c76, (1 - _i32(v_u)), 2)].set(_cast(False, jnp.bool_), mode="drop")
+    _a85 = False
+    st["charging"] = st["charging"].at[_i32(v_u)].set(_cast(_a85, jnp.bool_))
+    _a86 = False
+    st["invulnerable"] = st["invulnerable"].at[_i32(v_u)].set(_cast(_a86, jnp.bool_))
+    _a87 = 0
+    st["thrash_left"] = st["thrash_left"].at[_i32(v_u)].set(_cast(_a87, jnp.int8))
+    _c88 = (_i32(st["trap_left"][_i32(v_u)]) > 0)
+    def _then89(st, v_u):
+        st = dict(st)
+        _a90 = 0
+        st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a90, jnp.int8))
+        _a91 = False
+        st["trapped"] = st["trapped"].at[(1 - _i32(v_u))].set(_cast(_a91, jnp.bool_))
+        return st, (v_u,)
+    st, (v_u,) = _branch(_c88, lambda: _then89(st, v_u), lambda: (st, (v_u,)))
     return st
 
 
@@ -684,65 +712,75 @@ def p_use_move(st, v_u, v_slot):
     v_u = _lcast(v_u, jnp.int8)
     v_slot = _lcast(v_slot, jnp.int8)
     v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
-    _c77 = (_i32(st["team"]["hp"][(v_u, v_a)]) > 0)
-    def _then78(st, v_u, v_slot, v_a):
+    _c92 = (_i32(st["team"]["hp"][(v_u, v_a)]) > 0)
+    def _then93(st, v_u, v_slot, v_a):
         st = dict(st)
         v_s = _lcast(jnp.where(f_locked(st, v_u), _i32(st["lock_slot"][_i32(v_u)]), _i32(v_slot)), jnp.int8)
         v_struggle = _lcast(jnp.logical_and(f_no_pp(st, v_u), jnp.logical_not(f_locked(st, v_u))), jnp.bool_)
         v_m = _lcast(st["team"]["moves"][(v_u, v_a, v_s)], jnp.int16)
-        _c79 = v_struggle
-        def _then80(st, v_u, v_slot, v_a, v_s, v_struggle, v_m):
+        _c94 = v_struggle
+        def _then95(st, v_u, v_slot, v_a, v_s, v_struggle, v_m):
             st = dict(st)
-            _a81 = 164
-            v_m = _lcast(_a81, jnp.int16)
+            _a96 = 164
+            v_m = _lcast(_a96, jnp.int16)
             return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m)
-        st, (v_u, v_slot, v_a, v_s, v_struggle, v_m) = _branch(_c79, lambda: _then80(st, v_u, v_slot, v_a, v_s, v_struggle, v_m), lambda: (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m)))
+        st, (v_u, v_slot, v_a, v_s, v_struggle, v_m) = _branch(_c94, lambda: _then95(st, v_u, v_slot, v_a, v_s, v_struggle, v_m), lambda: (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m)))
         v_foe_was_up = _lcast((_i32(st["team"]["hp"][((1 - _i32(v_u)), st["active"][(1 - _i32(v_u))])]) > 0), jnp.bool_)
         st = p_before_move(st, v_u)
-        _c82 = st["go"]
-        def _then83(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up):
+        _c97 = st["go"]
+        def _then98(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up):
             st = dict(st)
-            _a84 = v_m
-            st["move_used"] = _cast(_a84, jnp.int16)
-            _a85 = {"high_crit": _cast(False, jnp.bool_), "hits_min": _cast(1, jnp.int8), "hits_max": _cast(1, jnp.int8), "drain_num": _cast(0, jnp.int8), "drain_den": _cast(0, jnp.int8), "recoil_num": _cast(0, jnp.int8), "recoil_den": _cast(0, jnp.int8), "status": _cast(0, jnp.int8), "sec_status": _cast(0, jnp.int8), "sec_chance": _cast(0, jnp.int8), "stat": _cast(0, jnp.int8), "stages": _cast(0, jnp.int8), "on_user": _cast(False, jnp.bool_), "stat_chance": _cast(0, jnp.int8), "confuse": _cast(0, jnp.int8), "flinch": _cast(0, jnp.int8), "recharge": _cast(False, jnp.bool_), "trap": _cast(False, jnp.bool_), "thrash": _cast(False, jnp.bool_), "explode": _cast(False, jnp.bool_), "ohko": _cast(False, jnp.bool_), "charge": _cast(False, jnp.bool_), "fly": _cast(False, jnp.bool_), "fixed": _cast(0, jnp.int8), "level_damage": _cast(False, jnp.bool_), "psywave": _cast(False, jnp.bool_), "half_hp": _cast(False, jnp.bool_), "crash": _cast(False, jnp.bool_), "heal": _cast(False, jnp.bool_), "rest": _cast(False, jnp.bool_), "haze": _cast(False, jnp.bool_), "screen": _cast(0, jnp.int8), "seed": _cast(False, jnp.bool_), "substitute": _cast(False, jnp.bool_), "counter": _cast(False, jnp.bool_), "focus": _cast(False, jnp.bool_), "mist": _cast(False, jnp.bool_), "sleeping_target": _cast(False, jnp.bool_)}
-            st["fx"] = _cast(_a85, _DT4)
+            _a99 = v_m
+            st["move_used"] = _cast(_a99, jnp.int16)
+            _a100 = {"high_crit": _cast(False, jnp.bool_), "hits_min": _cast(1, jnp.int8), "hits_max": _cast(1, jnp.int8), "drain_num": _cast(0, jnp.int8), "drain_den": _cast(0, jnp.int8), "recoil_num": _cast(0, jnp.int8), "recoil_den": _cast(0, jnp.int8), "status": _cast(0, jnp.int8), "sec_status": _cast(0, jnp.int8), "sec_chance": _cast(0, jnp.int8), "stat": _cast(0, jnp.int8), "stages": _cast(0, jnp.int8), "on_user": _cast(False, jnp.bool_), "stat_chance": _cast(0, jnp.int8), "confuse": _cast(0, jnp.int8), "flinch": _cast(0, jnp.int8), "recharge": _cast(False, jnp.bool_), "trap": _cast(False, jnp.bool_), "thrash": _cast(False, jnp.bool_), "explode": _cast(False, jnp.bool_), "ohko": _cast(False, jnp.bool_), "charge": _cast(False, jnp.bool_), "fly": _cast(False, jnp.bool_), "fixed": _cast(0, jnp.int8), "level_damage": _cast(False, jnp.bool_), "psywave": _cast(False, jnp.bool_), "half_hp": _cast(False, jnp.bool_), "crash": _cast(False, jnp.bool_), "heal": _cast(False, jnp.bool_), "rest": _cast(False, jnp.bool_), "haze": _cast(False, jnp.bool_), "screen": _cast(0, jnp.int8), "seed": _cast(False, jnp.bool_), "substitute": _cast(False, jnp.bool_), "counter": _cast(False, jnp.bool_), "focus": _cast(False, jnp.bool_), "mist": _cast(False, jnp.bool_), "sleeping_target": _cast(False, jnp.bool_)}
+            st["fx"] = _cast(_a100, _DT4)
             st = p_move_effect__dispatch(st, _K5[_i32(v_m)])
             v_charge_turn = _lcast(jnp.logical_and(st["fx"]["charge"], jnp.logical_not(st["charging"][_i32(v_u)])), jnp.bool_)
-            _c86 = jnp.logical_or(jnp.logical_and(jnp.logical_and(jnp.logical_not(f_locked(st, v_u)), jnp.logical_not(st["fx"]["charge"])), jnp.logical_not(v_struggle)), st["charging"][_i32(v_u)])
-            st["team"] = {**st["team"], "pp": st["team"]["pp"].at[(_drop_index(_c86, _i32(v_u), 2), _i32(v_a), _i32(v_s))].set(_cast(jnp.maximum((_i32(st["team"]["pp"][(v_u, v_a, v_s)]) - 1), 0), jnp.int8), mode="drop")}
-            _c87 = jnp.logical_not(v_struggle)
-            st["move_seen"] = st["move_seen"].at[(_drop_index(_c87, _i32(v_u), 2), _i32(v_a), _i32(v_s))].set(_cast(True, jnp.bool_), mode="drop")
-            _a88 = jnp.logical_and(jnp.logical_and(jnp.logical_or((_K6[_i32(v_m)] == 0), (_K6[_i32(v_m)] == 6)), (_i32(_K7[_i32(v_m)]) > 0)), jnp.logical_not(st["fx"]["counter"]))
-            st["counterable"] = st["counterable"].at[_i32(v_u)].set(_cast(_a88, jnp.bool_))
-            _c89 = v_charge_turn
-            def _then90(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn):
+            _c101 = jnp.logical_or(jnp.logical_and(jnp.logical_and(jnp.logical_not(f_locked(st, v_u)), jnp.logical_not(st["fx"]["charge"])), jnp.logical_not(v_struggle)), st["charging"][_i32(v_u)])
+            def _then102(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn):
                 st = dict(st)
-                _a91 = True
-                st["charging"] = st["charging"].at[_i32(v_u)].set(_cast(_a91, jnp.bool_))
-                _a92 = st["fx"]["fly"]
-                st["invulnerable"] = st["invulnerable"].at[_i32(v_u)].set(_cast(_a92, jnp.bool_))
-                _a93 = v_s
-                st["lock_slot"] = st["lock_slot"].at[_i32(v_u)].set(_cast(_a93, jnp.int8))
+                _a103 = jnp.maximum((_i32(st["team"]["pp"][(v_u, v_a, v_s)]) - 1), 0)
+                st["team"] = {**st["team"], "pp": st["team"]["pp"].at[(_i32(v_u), _i32(v_a), _i32(v_s))].set(_cast(_a103, jnp.int8))}
                 return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)
-            def _else94(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn):
+            st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn) = _branch(_c101, lambda: _then102(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn), lambda: (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)))
+            _c104 = jnp.logical_not(v_struggle)
+            def _then105(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn):
                 st = dict(st)
-                _a95 = False
-                st["charging"] = st["charging"].at[_i32(v_u)].set(_cast(_a95, jnp.bool_))
-                _a96 = False
-                st["invulnerable"] = st["invulnerable"].at[_i32(v_u)].set(_cast(_a96, jnp.bool_))
+                _a106 = True
+                st["move_seen"] = st["move_seen"].at[(_i32(v_u), _i32(v_a), _i32(v_s))].set(_cast(_a106, jnp.bool_))
+                return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)
+            st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn) = _branch(_c104, lambda: _then105(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn), lambda: (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)))
+            _a107 = jnp.logical_and(jnp.logical_and(jnp.logical_or((_K6[_i32(v_m)] == 0), (_K6[_i32(v_m)] == 6)), (_i32(_K7[_i32(v_m)]) > 0)), jnp.logical_not(st["fx"]["counter"]))
+            st["counterable"] = st["counterable"].at[_i32(v_u)].set(_cast(_a107, jnp.bool_))
+            _c108 = v_charge_turn
+            def _then109(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn):
+                st = dict(st)
+                _a110 = True
+                st["charging"] = st["charging"].at[_i32(v_u)].set(_cast(_a110, jnp.bool_))
+                _a111 = st["fx"]["fly"]
+                st["invulnerable"] = st["invulnerable"].at[_i32(v_u)].set(_cast(_a111, jnp.bool_))
+                _a112 = v_s
+                st["lock_slot"] = st["lock_slot"].at[_i32(v_u)].set(_cast(_a112, jnp.int8))
+                return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)
+            def _else113(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn):
+                st = dict(st)
+                _a114 = False
+                st["charging"] = st["charging"].at[_i32(v_u)].set(_cast(_a114, jnp.bool_))
+                _a115 = False
+                st["invulnerable"] = st["invulnerable"].at[_i32(v_u)].set(_cast(_a115, jnp.bool_))
                 st = p_carry_out(st, v_u, v_m, v_s)
                 return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)
-            st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn) = _branch(_c89, lambda: _then90(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn), lambda: _else94(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn))
+            st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn) = _branch(_c108, lambda: _then109(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn), lambda: _else113(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn))
             return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up)
-        st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up) = _branch(_c82, lambda: _then83(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up), lambda: (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up)))
-        _c97 = jnp.logical_not(jnp.logical_and(v_foe_was_up, (_i32(st["team"]["hp"][((1 - _i32(v_u)), st["active"][(1 - _i32(v_u))])]) == 0)))
-        def _then98(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up):
+        st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up) = _branch(_c97, lambda: _then98(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up), lambda: (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up)))
+        _c116 = jnp.logical_not(jnp.logical_and(v_foe_was_up, (_i32(st["team"]["hp"][((1 - _i32(v_u)), st["active"][(1 - _i32(v_u))])]) == 0)))
+        def _then117(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up):
             st = dict(st)
             st = p_residual(st, v_u)
             return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up)
-        st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up) = _branch(_c97, lambda: _then98(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up), lambda: (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up)))
+        st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up) = _branch(_c116, lambda: _then117(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up), lambda: (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up)))
         return st, (v_u, v_slot, v_a)
-    st, (v_u, v_slot, v_a) = _branch(_c77, lambda: _then78(st, v_u, v_slot, v_a), lambda: (st, (v_u, v_slot, v_a)))
+    st, (v_u, v_slot, v_a) = _branch(_c92, lambda: _then93(st, v_u, v_slot, v_a), lambda: (st, (v_u, v_slot, v_a)))
     return st
 
 
@@ -754,63 +792,68 @@ def p_carry_out(st, v_u, v_m, v_s):
     v_s = _lcast(v_s, jnp.int8)
     v_t = _lcast((1 - _i32(v_u)), jnp.int8)
     v_ta = _lcast(st["active"][_i32(v_t)], jnp.int8)
-    _c99 = jnp.logical_or(_K8[_i32(v_m)], (_i32(st["team"]["hp"][(v_t, v_ta)]) > 0))
-    def _then100(st, v_u, v_m, v_s, v_t, v_ta):
+    _c118 = jnp.logical_or(_K8[_i32(v_m)], (_i32(st["team"]["hp"][(v_t, v_ta)]) > 0))
+    def _then119(st, v_u, v_m, v_s, v_t, v_ta):
         st = dict(st)
-        _c101 = st["fx"]["trap"]
-        st["recharging"] = st["recharging"].at[_drop_index(_c101, _i32(v_t), 2)].set(_cast(False, jnp.bool_), mode="drop")
-        _c102 = (_K9[_i32(v_m)] != 2)
-        def _then103(st, v_u, v_m, v_s, v_t, v_ta):
-            st = dict(st)
-            _a104 = 0
-            st["last_damage"] = _cast(_a104, jnp.int16)
-            return st, (v_u, v_m, v_s, v_t, v_ta)
-        st, (v_u, v_m, v_s, v_t, v_ta) = _branch(_c102, lambda: _then103(st, v_u, v_m, v_s, v_t, v_ta), lambda: (st, (v_u, v_m, v_s, v_t, v_ta)))
-        _c105 = st["fx"]["thrash"]
-        def _then106(st, v_u, v_m, v_s, v_t, v_ta):
-            st = dict(st)
-            _c107 = (_i32(st["thrash_left"][_i32(v_u)]) > 0)
-            def _then108(st, v_u, v_m, v_s, v_t, v_ta):
-                st = dict(st)
-                _a109 = jnp.maximum((_i32(st["thrash_left"][_i32(v_u)]) - 1), 0)
-                st["thrash_left"] = st["thrash_left"].at[_i32(v_u)].set(_cast(_a109, jnp.int8))
-                _c110 = (_i32(st["thrash_left"][_i32(v_u)]) == 0)
-                def _then111(st, v_u, v_m, v_s, v_t, v_ta):
-                    st = dict(st)
-                    st, _r112 = _randint(st, 2, 5)
-                    _a113 = _r112
-                    st["confused"] = st["confused"].at[_i32(v_u)].set(_cast(_a113, jnp.int8))
-                    return st, (v_u, v_m, v_s, v_t, v_ta)
-                st, (v_u, v_m, v_s, v_t, v_ta) = _branch(_c110, lambda: _then111(st, v_u, v_m, v_s, v_t, v_ta), lambda: (st, (v_u, v_m, v_s, v_t, v_ta)))
-                return st, (v_u, v_m, v_s, v_t, v_ta)
-            def _else114(st, v_u, v_m, v_s, v_t, v_ta):
-                st = dict(st)
-                st, _r115 = _randint(st, 2, 3)
-                _a116 = _r115
-                st["thrash_left"] = st["thrash_left"].at[_i32(v_u)].set(_cast(_a116, jnp.int8))
-                _a117 = v_s
-                st["lock_slot"] = st["lock_slot"].at[_i32(v_u)].set(_cast(_a117, jnp.int8))
-                return st, (v_u, v_m, v_s, v_t, v_ta)
-            st, (v_u, v_m, v_s, v_t, v_ta) = _branch(_c107, lambda: _then108(st, v_u, v_m, v_s, v_t, v_ta), lambda: _else114(st, v_u, v_m, v_s, v_t, v_ta))
-            return st, (v_u, v_m, v_s, v_t, v_ta)
-        st, (v_u, v_m, v_s, v_t, v_ta) = _branch(_c105, lambda: _then106(st, v_u, v_m, v_s, v_t, v_ta), lambda: (st, (v_u, v_m, v_s, v_t, v_ta)))
-        st = p_check_hit(st, v_u, v_m)
-        _a118 = False
-        st["broke_sub"] = _cast(_a118, jnp.bool_)
-        _a119 = False
-        st["hit_sub"] = _cast(_a119, jnp.bool_)
-        _c120 = st["go"]
+        _c120 = st["fx"]["trap"]
         def _then121(st, v_u, v_m, v_s, v_t, v_ta):
+            st = dict(st)
+            _a122 = False
+            st["recharging"] = st["recharging"].at[_i32(v_t)].set(_cast(_a122, jnp.bool_))
+            return st, (v_u, v_m, v_s, v_t, v_ta)
+        st, (v_u, v_m, v_s, v_t, v_ta) = _branch(_c120, lambda: _then121(st, v_u, v_m, v_s, v_t, v_ta), lambda: (st, (v_u, v_m, v_s, v_t, v_ta)))
+        _c123 = (_K9[_i32(v_m)] != 2)
+        def _then124(st, v_u, v_m, v_s, v_t, v_ta):
+            st = dict(st)
+            _a125 = 0
+            st["last_damage"] = _cast(_a125, jnp.int16)
+            return st, (v_u, v_m, v_s, v_t, v_ta)
+        st, (v_u, v_m, v_s, v_t, v_ta) = _branch(_c123, lambda: _then124(st, v_u, v_m, v_s, v_t, v_ta), lambda: (st, (v_u, v_m, v_s, v_t, v_ta)))
+        _c126 = st["fx"]["thrash"]
+        def _then127(st, v_u, v_m, v_s, v_t, v_ta):
+            st = dict(st)
+            _c128 = (_i32(st["thrash_left"][_i32(v_u)]) > 0)
+            def _then129(st, v_u, v_m, v_s, v_t, v_ta):
+                st = dict(st)
+                _a130 = jnp.maximum((_i32(st["thrash_left"][_i32(v_u)]) - 1), 0)
+                st["thrash_left"] = st["thrash_left"].at[_i32(v_u)].set(_cast(_a130, jnp.int8))
+                _c131 = (_i32(st["thrash_left"][_i32(v_u)]) == 0)
+                def _then132(st, v_u, v_m, v_s, v_t, v_ta):
+                    st = dict(st)
+                    st, _r133 = _randint(st, 2, 5)
+                    _a134 = _r133
+                    st["confused"] = st["confused"].at[_i32(v_u)].set(_cast(_a134, jnp.int8))
+                    return st, (v_u, v_m, v_s, v_t, v_ta)
+                st, (v_u, v_m, v_s, v_t, v_ta) = _branch(_c131, lambda: _then132(st, v_u, v_m, v_s, v_t, v_ta), lambda: (st, (v_u, v_m, v_s, v_t, v_ta)))
+                return st, (v_u, v_m, v_s, v_t, v_ta)
+            def _else135(st, v_u, v_m, v_s, v_t, v_ta):
+                st = dict(st)
+                st, _r136 = _randint(st, 2, 3)
+                _a137 = _r136
+                st["thrash_left"] = st["thrash_left"].at[_i32(v_u)].set(_cast(_a137, jnp.int8))
+                _a138 = v_s
+                st["lock_slot"] = st["lock_slot"].at[_i32(v_u)].set(_cast(_a138, jnp.int8))
+                return st, (v_u, v_m, v_s, v_t, v_ta)
+            st, (v_u, v_m, v_s, v_t, v_ta) = _branch(_c128, lambda: _then129(st, v_u, v_m, v_s, v_t, v_ta), lambda: _else135(st, v_u, v_m, v_s, v_t, v_ta))
+            return st, (v_u, v_m, v_s, v_t, v_ta)
+        st, (v_u, v_m, v_s, v_t, v_ta) = _branch(_c126, lambda: _then127(st, v_u, v_m, v_s, v_t, v_ta), lambda: (st, (v_u, v_m, v_s, v_t, v_ta)))
+        st = p_check_hit(st, v_u, v_m)
+        _a139 = False
+        st["broke_sub"] = _cast(_a139, jnp.bool_)
+        _a140 = False
+        st["hit_sub"] = _cast(_a140, jnp.bool_)
+        _c141 = st["go"]
+        def _then142(st, v_u, v_m, v_s, v_t, v_ta):
             st = dict(st)
             st = p_land(st, v_u, v_m, v_s)
             return st, (v_u, v_m, v_s, v_t, v_ta)
-        def _else122(st, v_u, v_m, v_s, v_t, v_ta):
+        def _else143(st, v_u, v_m, v_s, v_t, v_ta):
             st = dict(st)
             st = p_missed(st, v_u)
             return st, (v_u, v_m, v_s, v_t, v_ta)
-        st, (v_u, v_m, v_s, v_t, v_ta) = _branch(_c120, lambda: _then121(st, v_u, v_m, v_s, v_t, v_ta), lambda: _else122(st, v_u, v_m, v_s, v_t, v_ta))
+        st, (v_u, v_m, v_s, v_t, v_ta) = _branch(_c141, lambda: _then142(st, v_u, v_m, v_s, v_t, v_ta), lambda: _else143(st, v_u, v_m, v_s, v_t, v_ta))
         return st, (v_u, v_m, v_s, v_t, v_ta)
-    st, (v_u, v_m, v_s, v_t, v_ta) = _branch(_c99, lambda: _then100(st, v_u, v_m, v_s, v_t, v_ta), lambda: (st, (v_u, v_m, v_s, v_t, v_ta)))
+    st, (v_u, v_m, v_s, v_t, v_ta) = _branch(_c118, lambda: _then119(st, v_u, v_m, v_s, v_t, v_ta), lambda: (st, (v_u, v_m, v_s, v_t, v_ta)))
     return st
 
 
@@ -822,55 +865,55 @@ def p_check_hit(st, v_u, v_m):
     v_t = _lcast((1 - _i32(v_u)), jnp.int8)
     v_ta = _lcast(st["active"][_i32(v_t)], jnp.int8)
     v_sp = _lcast(st["team"]["species"][(v_t, v_ta)], jnp.int16)
-    _a123 = True
-    st["go"] = _cast(_a123, jnp.bool_)
-    _c124 = jnp.logical_not(_K8[_i32(v_m)])
-    def _then125(st, v_u, v_m, v_t, v_ta, v_sp):
+    _a144 = True
+    st["go"] = _cast(_a144, jnp.bool_)
+    _c145 = jnp.logical_not(_K8[_i32(v_m)])
+    def _then146(st, v_u, v_m, v_t, v_ta, v_sp):
         st = dict(st)
-        _c126 = jnp.logical_and(st["invulnerable"][_i32(v_t)], (_i32(_K10[_i32(v_m)]) != 0))
-        def _then127(st, v_u, v_m, v_t, v_ta, v_sp):
+        _c147 = jnp.logical_and(st["invulnerable"][_i32(v_t)], (_i32(_K10[_i32(v_m)]) != 0))
+        def _then148(st, v_u, v_m, v_t, v_ta, v_sp):
             st = dict(st)
-            _a128 = False
-            st["go"] = _cast(_a128, jnp.bool_)
+            _a149 = False
+            st["go"] = _cast(_a149, jnp.bool_)
             return st, (v_u, v_m, v_t, v_ta, v_sp)
-        st, (v_u, v_m, v_t, v_ta, v_sp) = _branch(_c126, lambda: _then127(st, v_u, v_m, v_t, v_ta, v_sp), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp)))
-        _c129 = jnp.logical_and(jnp.logical_and(st["go"], _K11[_i32(v_m)]), jnp.logical_or((_i32(f_eff(st, _K6[_i32(v_m)], _K12[_i32(v_sp)])) == 0), (_i32(f_eff(st, _K6[_i32(v_m)], _K13[_i32(v_sp)])) == 0)))
-        def _then130(st, v_u, v_m, v_t, v_ta, v_sp):
+        st, (v_u, v_m, v_t, v_ta, v_sp) = _branch(_c147, lambda: _then148(st, v_u, v_m, v_t, v_ta, v_sp), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp)))
+        _c150 = jnp.logical_and(jnp.logical_and(st["go"], _K11[_i32(v_m)]), jnp.logical_or((_i32(f_eff(st, _K6[_i32(v_m)], _K12[_i32(v_sp)])) == 0), (_i32(f_eff(st, _K6[_i32(v_m)], _K13[_i32(v_sp)])) == 0)))
+        def _then151(st, v_u, v_m, v_t, v_ta, v_sp):
             st = dict(st)
-            _a131 = False
-            st["go"] = _cast(_a131, jnp.bool_)
+            _a152 = False
+            st["go"] = _cast(_a152, jnp.bool_)
             return st, (v_u, v_m, v_t, v_ta, v_sp)
-        st, (v_u, v_m, v_t, v_ta, v_sp) = _branch(_c129, lambda: _then130(st, v_u, v_m, v_t, v_ta, v_sp), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp)))
-        _c132 = jnp.logical_and(jnp.logical_and(st["go"], st["fx"]["ohko"]), (_i32(f_speed(st, v_t)) > _i32(f_speed(st, v_u))))
-        def _then133(st, v_u, v_m, v_t, v_ta, v_sp):
+        st, (v_u, v_m, v_t, v_ta, v_sp) = _branch(_c150, lambda: _then151(st, v_u, v_m, v_t, v_ta, v_sp), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp)))
+        _c153 = jnp.logical_and(jnp.logical_and(st["go"], st["fx"]["ohko"]), (_i32(f_speed(st, v_t)) > _i32(f_speed(st, v_u))))
+        def _then154(st, v_u, v_m, v_t, v_ta, v_sp):
             st = dict(st)
-            _a134 = False
-            st["go"] = _cast(_a134, jnp.bool_)
+            _a155 = False
+            st["go"] = _cast(_a155, jnp.bool_)
             return st, (v_u, v_m, v_t, v_ta, v_sp)
-        st, (v_u, v_m, v_t, v_ta, v_sp) = _branch(_c132, lambda: _then133(st, v_u, v_m, v_t, v_ta, v_sp), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp)))
-        _c135 = jnp.logical_and(jnp.logical_and(st["go"], st["fx"]["sleeping_target"]), (st["team"]["status"][(v_t, v_ta)] != 1))
-        def _then136(st, v_u, v_m, v_t, v_ta, v_sp):
+        st, (v_u, v_m, v_t, v_ta, v_sp) = _branch(_c153, lambda: _then154(st, v_u, v_m, v_t, v_ta, v_sp), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp)))
+        _c156 = jnp.logical_and(jnp.logical_and(st["go"], st["fx"]["sleeping_target"]), (st["team"]["status"][(v_t, v_ta)] != 1))
+        def _then157(st, v_u, v_m, v_t, v_ta, v_sp):
             st = dict(st)
-            _a137 = False
-            st["go"] = _cast(_a137, jnp.bool_)
+            _a158 = False
+            st["go"] = _cast(_a158, jnp.bool_)
             return st, (v_u, v_m, v_t, v_ta, v_sp)
-        st, (v_u, v_m, v_t, v_ta, v_sp) = _branch(_c135, lambda: _then136(st, v_u, v_m, v_t, v_ta, v_sp), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp)))
+        st, (v_u, v_m, v_t, v_ta, v_sp) = _branch(_c156, lambda: _then157(st, v_u, v_m, v_t, v_ta, v_sp), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp)))
         v_sure = _lcast(jnp.logical_and((st["fx"]["status"] == 1), st["recharging"][_i32(v_t)]), jnp.bool_)
-        _c138 = jnp.logical_and(jnp.logical_and(st["go"], (_i32(_K10[_i32(v_m)]) != 0)), jnp.logical_not(v_sure))
-        def _then139(st, v_u, v_m, v_t, v_ta, v_sp, v_sure):
+        _c159 = jnp.logical_and(jnp.logical_and(st["go"], (_i32(_K10[_i32(v_m)]) != 0)), jnp.logical_not(v_sure))
+        def _then160(st, v_u, v_m, v_t, v_ta, v_sp, v_sure):
             st = dict(st)
-            st, _r141 = _randint(st, 0, 255)
-            _c140 = (_r141 >= _i32(f_hit_chance(st, _K10[_i32(v_m)], st["boosts"][_i32(v_u)][4], st["boosts"][_i32(v_t)][5])))
-            def _then142(st, v_u, v_m, v_t, v_ta, v_sp, v_sure):
+            st, _r162 = _randint(st, 0, 255)
+            _c161 = (_r162 >= _i32(f_hit_chance(st, _K10[_i32(v_m)], st["boosts"][_i32(v_u)][4], st["boosts"][_i32(v_t)][5])))
+            def _then163(st, v_u, v_m, v_t, v_ta, v_sp, v_sure):
                 st = dict(st)
-                _a143 = False
-                st["go"] = _cast(_a143, jnp.bool_)
+                _a164 = False
+                st["go"] = _cast(_a164, jnp.bool_)
                 return st, (v_u, v_m, v_t, v_ta, v_sp, v_sure)
-            st, (v_u, v_m, v_t, v_ta, v_sp, v_sure) = _branch(_c140, lambda: _then142(st, v_u, v_m, v_t, v_ta, v_sp, v_sure), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp, v_sure)))
+            st, (v_u, v_m, v_t, v_ta, v_sp, v_sure) = _branch(_c161, lambda: _then163(st, v_u, v_m, v_t, v_ta, v_sp, v_sure), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp, v_sure)))
             return st, (v_u, v_m, v_t, v_ta, v_sp, v_sure)
-        st, (v_u, v_m, v_t, v_ta, v_sp, v_sure) = _branch(_c138, lambda: _then139(st, v_u, v_m, v_t, v_ta, v_sp, v_sure), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp, v_sure)))
+        st, (v_u, v_m, v_t, v_ta, v_sp, v_sure) = _branch(_c159, lambda: _then160(st, v_u, v_m, v_t, v_ta, v_sp, v_sure), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp, v_sure)))
         return st, (v_u, v_m, v_t, v_ta, v_sp)
-    st, (v_u, v_m, v_t, v_ta, v_sp) = _branch(_c124, lambda: _then125(st, v_u, v_m, v_t, v_ta, v_sp), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp)))
+    st, (v_u, v_m, v_t, v_ta, v_sp) = _branch(_c145, lambda: _then146(st, v_u, v_m, v_t, v_ta, v_sp), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp)))
     return st
 
 
@@ -879,14 +922,29 @@ def p_missed(st, v_u):
     st = dict(st)
     v_u = _lcast(v_u, jnp.int8)
     v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
-    _c144 = st["fx"]["explode"]
-    st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_drop_index(_c144, _i32(v_u), 2), _i32(v_a))].set(_cast(0, jnp.int16), mode="drop")}
-    _c145 = st["fx"]["crash"]
-    st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_drop_index(_c145, _i32(v_u), 2), _i32(v_a))].set(_cast(jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - 1), 0), jnp.int16), mode="drop")}
-    _c146 = (_i32(st["trap_left"][_i32(v_u)]) > 0)
-    st["trapped"] = st["trapped"].at[_drop_index(_c146, (1 - _i32(v_u)), 2)].set(_cast(False, jnp.bool_), mode="drop")
-    _a147 = 0
-    st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a147, jnp.int8))
+    _c165 = st["fx"]["explode"]
+    def _then166(st, v_u, v_a):
+        st = dict(st)
+        _a167 = 0
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a167, jnp.int16))}
+        return st, (v_u, v_a)
+    st, (v_u, v_a) = _branch(_c165, lambda: _then166(st, v_u, v_a), lambda: (st, (v_u, v_a)))
+    _c168 = st["fx"]["crash"]
+    def _then169(st, v_u, v_a):
+        st = dict(st)
+        _a170 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - 1), 0)
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a170, jnp.int16))}
+        return st, (v_u, v_a)
+    st, (v_u, v_a) = _branch(_c168, lambda: _then169(st, v_u, v_a), lambda: (st, (v_u, v_a)))
+    _c171 = (_i32(st["trap_left"][_i32(v_u)]) > 0)
+    def _then172(st, v_u, v_a):
+        st = dict(st)
+        _a173 = False
+        st["trapped"] = st["trapped"].at[(1 - _i32(v_u))].set(_cast(_a173, jnp.bool_))
+        return st, (v_u, v_a)
+    st, (v_u, v_a) = _branch(_c171, lambda: _then172(st, v_u, v_a), lambda: (st, (v_u, v_a)))
+    _a174 = 0
+    st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a174, jnp.int8))
     return st
 
 
@@ -900,53 +958,58 @@ def p_land(st, v_u, v_m, v_s):
     v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
     v_ta = _lcast(st["active"][_i32(v_t)], jnp.int8)
     v_damaging = _lcast(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(_K7[_i32(v_m)]) > 0), st["fx"]["ohko"]), st["fx"]["counter"]), st["fx"]["level_damage"]), (_i32(st["fx"]["fixed"]) > 0)), st["fx"]["psywave"]), st["fx"]["half_hp"]), jnp.bool_)
-    _c148 = v_damaging
-    def _then149(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
+    _c175 = v_damaging
+    def _then176(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
         st = dict(st)
         st = p_compute_damage(st, v_u, v_m)
         return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
-    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch(_c148, lambda: _then149(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
-    _c150 = jnp.logical_and(v_damaging, st["go"])
-    def _then151(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
+    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch(_c175, lambda: _then176(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
+    _c177 = jnp.logical_and(v_damaging, st["go"])
+    def _then178(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
         st = dict(st)
         v_many = _lcast((_i32(st["fx"]["hits_max"]) > _i32(st["fx"]["hits_min"])), jnp.bool_)
-        st, _r152 = _randint(st, 0, 7)
-        v_draw = _lcast(_r152, jnp.int8)
+        st, _r179 = _randint(st, 0, 7)
+        v_draw = _lcast(_r179, jnp.int8)
         v_hits = _lcast(jnp.where(v_many, _i32(_K14[_i32(v_draw)]), _i32(st["fx"]["hits_min"])), jnp.int8)
         st = p_hit(st, v_u, v_hits)
         return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
-    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch(_c150, lambda: _then151(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
-    _c153 = st["go"]
-    def _then154(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
+    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch(_c177, lambda: _then178(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
+    _c180 = st["go"]
+    def _then181(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
         st = dict(st)
-        _a155 = False
-        st["give_stat"] = _cast(_a155, jnp.bool_)
-        _a156 = 0
-        st["give_status"] = _cast(_a156, jnp.int8)
+        _a182 = False
+        st["give_stat"] = _cast(_a182, jnp.bool_)
+        _a183 = 0
+        st["give_status"] = _cast(_a183, jnp.int8)
         st = p_primary_effects(st, v_u, v_m)
         st = p_after_hit(st, v_u, v_m, v_s)
-        _c157 = jnp.logical_and((_i32(st["team"]["hp"][(v_t, v_ta)]) > 0), jnp.logical_not(st["hit_sub"]))
-        def _then158(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
+        _c184 = jnp.logical_and((_i32(st["team"]["hp"][(v_t, v_ta)]) > 0), jnp.logical_not(st["hit_sub"]))
+        def _then185(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
             st = dict(st)
             st = p_secondary_effects(st, v_u, v_m)
             return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
-        st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch(_c157, lambda: _then158(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
-        _c159 = st["give_stat"]
-        def _then160(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
+        st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch(_c184, lambda: _then185(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
+        _c186 = st["give_stat"]
+        def _then187(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
             st = dict(st)
             st = p_change_stat(st, jnp.where(st["fx"]["on_user"], _i32(v_u), _i32(v_t)), st["fx"]["stat"], st["fx"]["stages"], v_u)
             return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
-        st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch(_c159, lambda: _then160(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
-        _c161 = (st["give_status"] != 0)
-        def _then162(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
+        st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch(_c186, lambda: _then187(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
+        _c188 = (st["give_status"] != 0)
+        def _then189(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
             st = dict(st)
             st = p_inflict(st, v_t, st["give_status"])
             return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
-        st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch(_c161, lambda: _then162(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
+        st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch(_c188, lambda: _then189(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
         return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
-    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch(_c153, lambda: _then154(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
-    _c163 = jnp.logical_and(st["fx"]["explode"], jnp.logical_not(st["broke_sub"]))
-    st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_drop_index(_c163, _i32(v_u), 2), _i32(v_a))].set(_cast(0, jnp.int16), mode="drop")}
+    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch(_c180, lambda: _then181(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
+    _c190 = jnp.logical_and(st["fx"]["explode"], jnp.logical_not(st["broke_sub"]))
+    def _then191(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
+        st = dict(st)
+        _a192 = 0
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a192, jnp.int16))}
+        return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
+    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch(_c190, lambda: _then191(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
     return st
 
 
@@ -961,72 +1024,72 @@ def p_compute_damage(st, v_u, v_m):
     v_sp = _lcast(st["team"]["species"][(v_u, v_a)], jnp.int16)
     v_tsp = _lcast(st["team"]["species"][(v_t, v_ta)], jnp.int16)
     v_lv = _lcast(st["team"]["level"][(v_u, v_a)], jnp.int8)
-    _c164 = st["fx"]["ohko"]
-    _c165 = st["fx"]["counter"]
-    _c166 = st["fx"]["level_damage"]
-    _c167 = (_i32(st["fx"]["fixed"]) > 0)
-    _c168 = st["fx"]["psywave"]
-    _c169 = st["fx"]["half_hp"]
-    _c170 = jnp.logical_and(st["fx"]["trap"], (_i32(st["trap_left"][_i32(v_u)]) > 0))
-    _c171 = jnp.logical_and(jnp.logical_and(st["fx"]["trap"], (_K6[_i32(v_m)] == 0)), jnp.logical_or((_K12[_i32(v_tsp)] == 13), (_K13[_i32(v_tsp)] == 13)))
-    def _then172(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
+    _c193 = st["fx"]["ohko"]
+    _c194 = st["fx"]["counter"]
+    _c195 = st["fx"]["level_damage"]
+    _c196 = (_i32(st["fx"]["fixed"]) > 0)
+    _c197 = st["fx"]["psywave"]
+    _c198 = st["fx"]["half_hp"]
+    _c199 = jnp.logical_and(st["fx"]["trap"], (_i32(st["trap_left"][_i32(v_u)]) > 0))
+    _c200 = jnp.logical_and(jnp.logical_and(st["fx"]["trap"], (_K6[_i32(v_m)] == 0)), jnp.logical_or((_K12[_i32(v_tsp)] == 13), (_K13[_i32(v_tsp)] == 13)))
+    def _then201(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
         st = dict(st)
-        _a173 = st["team"]["hp"][(v_t, v_ta)]
-        st["dmg"] = _cast(_a173, jnp.int16)
+        _a202 = st["team"]["hp"][(v_t, v_ta)]
+        st["dmg"] = _cast(_a202, jnp.int16)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
-    def _then174(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
+    def _then203(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
         st = dict(st)
-        _c175 = jnp.logical_and(st["counterable"][_i32(v_t)], (_i32(st["last_damage"]) > 0))
-        def _then176(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
+        _c204 = jnp.logical_and(st["counterable"][_i32(v_t)], (_i32(st["last_damage"]) > 0))
+        def _then205(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
             st = dict(st)
-            _a177 = jnp.minimum((2 * _i32(st["last_damage"])), 999)
-            st["dmg"] = _cast(_a177, jnp.int16)
+            _a206 = jnp.minimum((2 * _i32(st["last_damage"])), 999)
+            st["dmg"] = _cast(_a206, jnp.int16)
             return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
-        def _else178(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
+        def _else207(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
             st = dict(st)
-            _a179 = False
-            st["go"] = _cast(_a179, jnp.bool_)
+            _a208 = False
+            st["go"] = _cast(_a208, jnp.bool_)
             return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
-        st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv) = _branch(_c175, lambda: _then176(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), lambda: _else178(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv))
+        st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv) = _branch(_c204, lambda: _then205(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), lambda: _else207(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
-    def _then180(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
+    def _then209(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
         st = dict(st)
-        _a181 = v_lv
-        st["dmg"] = _cast(_a181, jnp.int16)
+        _a210 = v_lv
+        st["dmg"] = _cast(_a210, jnp.int16)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
-    def _then182(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
+    def _then211(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
         st = dict(st)
-        _a183 = st["fx"]["fixed"]
-        st["dmg"] = _cast(_a183, jnp.int16)
+        _a212 = st["fx"]["fixed"]
+        st["dmg"] = _cast(_a212, jnp.int16)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
-    def _then184(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
+    def _then213(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
         st = dict(st)
-        st, _r185 = _randint(st, 1, jnp.maximum((jnp.floor_divide((_i32(v_lv) * 3), 2) - 1), 1))
-        _a186 = _r185
-        st["dmg"] = _cast(_a186, jnp.int16)
+        st, _r214 = _randint(st, 1, jnp.maximum((jnp.floor_divide((_i32(v_lv) * 3), 2) - 1), 1))
+        _a215 = _r214
+        st["dmg"] = _cast(_a215, jnp.int16)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
-    def _then187(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
+    def _then216(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
         st = dict(st)
-        _a188 = jnp.maximum(jnp.floor_divide(_i32(st["team"]["hp"][(v_t, v_ta)]), 2), 1)
-        st["dmg"] = _cast(_a188, jnp.int16)
+        _a217 = jnp.maximum(jnp.floor_divide(_i32(st["team"]["hp"][(v_t, v_ta)]), 2), 1)
+        st["dmg"] = _cast(_a217, jnp.int16)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
-    def _then189(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
+    def _then218(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
         st = dict(st)
-        _a190 = st["trap_damage"][_i32(v_u)]
-        st["dmg"] = _cast(_a190, jnp.int16)
+        _a219 = st["trap_damage"][_i32(v_u)]
+        st["dmg"] = _cast(_a219, jnp.int16)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
-    def _then191(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
+    def _then220(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
         st = dict(st)
-        _a192 = 0
-        st["dmg"] = _cast(_a192, jnp.int16)
+        _a221 = 0
+        st["dmg"] = _cast(_a221, jnp.int16)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
-    def _else193(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
+    def _else222(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
         st = dict(st)
         v_phys = _lcast((_K9[_i32(v_m)] == 0), jnp.bool_)
         v_k = _lcast(jnp.where(v_phys, 0, 2), jnp.int8)
         v_kd = _lcast(jnp.where(v_phys, 1, 2), jnp.int8)
-        st, _r194 = _randint(st, 0, 255)
-        v_crit_draw = _lcast(_r194, jnp.int16)
+        st, _r223 = _randint(st, 0, 255)
+        v_crit_draw = _lcast(_r223, jnp.int16)
         v_crit = _lcast((_i32(v_crit_draw) < _i32(f_crit_chance(st, _K15[_i32(v_sp)], st["focus"][_i32(v_u)], st["fx"]["high_crit"]))), jnp.bool_)
         v_atk = _lcast(jnp.where(v_crit, _i32(st["team"]["stats"][(v_u, v_a, v_k)]), _i32(st["mstat"][_i32(v_u)][_i32(v_k)])), jnp.int16)
         v_def0 = _lcast(jnp.where(v_crit, _i32(st["team"]["stats"][(v_t, v_ta, v_kd)]), _i32(st["mstat"][_i32(v_t)][_i32(v_kd)])), jnp.int16)
@@ -1034,22 +1097,22 @@ def p_compute_damage(st, v_u, v_m):
         v_def1 = _lcast(jnp.where(v_screened, (_i32(v_def0) * 2), _i32(v_def0)), jnp.int16)
         v_stab = _lcast(jnp.logical_or((_K6[_i32(v_m)] == _K12[_i32(v_sp)]), (_K6[_i32(v_m)] == _K13[_i32(v_sp)])), jnp.bool_)
         v_raw = _lcast(f_formula(st, jnp.where(v_crit, (2 * _i32(v_lv)), _i32(v_lv)), _K7[_i32(v_m)], v_atk, v_def1, jnp.logical_and(st["fx"]["explode"], v_phys), v_stab, _K6[_i32(v_m)], _K12[_i32(v_tsp)], _K13[_i32(v_tsp)]), jnp.int16)
-        _c195 = (_i32(v_raw) > 1)
-        def _then196(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw):
+        _c224 = (_i32(v_raw) > 1)
+        def _then225(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw):
             st = dict(st)
-            st, _r197 = _randint(st, 217, 255)
-            v_roll = _lcast(_r197, jnp.int16)
-            _a198 = jnp.minimum(jnp.floor_divide((_i32(v_raw) * _i32(v_roll)), 255), 999)
-            st["dmg"] = _cast(_a198, jnp.int16)
+            st, _r226 = _randint(st, 217, 255)
+            v_roll = _lcast(_r226, jnp.int16)
+            _a227 = jnp.minimum(jnp.floor_divide((_i32(v_raw) * _i32(v_roll)), 255), 999)
+            st["dmg"] = _cast(_a227, jnp.int16)
             return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw)
-        def _else199(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw):
+        def _else228(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw):
             st = dict(st)
-            _a200 = jnp.minimum(_i32(v_raw), 999)
-            st["dmg"] = _cast(_a200, jnp.int16)
+            _a229 = jnp.minimum(_i32(v_raw), 999)
+            st["dmg"] = _cast(_a229, jnp.int16)
             return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw)
-        st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw) = _branch(_c195, lambda: _then196(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw), lambda: _else199(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw))
+        st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw) = _branch(_c224, lambda: _then225(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw), lambda: _else228(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv) = _select_first((_c164, _c165, _c166, _c167, _c168, _c169, _c170, _c171, ), (st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)), (_then172(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then174(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then180(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then182(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then184(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then187(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then189(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then191(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), ), _else193(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv))
+    st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv) = _select_first((_c193, _c194, _c195, _c196, _c197, _c198, _c199, _c200, ), (st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)), (_then201(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then203(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then209(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then211(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then213(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then216(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then218(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then220(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), ), _else222(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv))
     return st
 
 
@@ -1085,13 +1148,13 @@ def f_hit_chance(st, v_accuracy, v_acc_stage, v_eva_stage):
     v_eva_stage = _lcast(v_eva_stage, jnp.int8)
     _done = jnp.bool_(False)
     _ret = jnp.int16(1)
-    _c201 = (_i32(v_accuracy) == 0)
-    def _then202(st, v_accuracy, v_acc_stage, v_eva_stage, _done, _ret):
+    _c230 = (_i32(v_accuracy) == 0)
+    def _then231(st, v_accuracy, v_acc_stage, v_eva_stage, _done, _ret):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(256, jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_accuracy, v_acc_stage, v_eva_stage, _done, _ret)
-    st, (v_accuracy, v_acc_stage, v_eva_stage, _done, _ret) = _branch(_c201, lambda: _then202(st, v_accuracy, v_acc_stage, v_eva_stage, _done, _ret), lambda: (st, (v_accuracy, v_acc_stage, v_eva_stage, _done, _ret)))
+    st, (v_accuracy, v_acc_stage, v_eva_stage, _done, _ret) = _branch(_c230, lambda: _then231(st, v_accuracy, v_acc_stage, v_eva_stage, _done, _ret), lambda: (st, (v_accuracy, v_acc_stage, v_eva_stage, _done, _ret)))
     v_a1 = _lcast(jnp.floor_divide((_i32(v_accuracy) * 255), 100), jnp.int16)
     v_a2 = _lcast(jnp.floor_divide((_i32(v_a1) * _i32(_K16[(_i32(v_acc_stage) + 6)])), 100), jnp.int16)
     _ret = _select(_done, _ret, _cast(jnp.clip(jnp.floor_divide((_i32(v_a2) * _i32(_K16[(6 - _i32(v_eva_stage))])), 100), 1, 255), jnp.int16))
@@ -1120,46 +1183,46 @@ def p_hit(st, v_u, v_n):
     v_n = _lcast(v_n, jnp.int8)
     v_t = _lcast((1 - _i32(v_u)), jnp.int8)
     v_ta = _lcast(st["active"][_i32(v_t)], jnp.int8)
-    _c203 = (_i32(st["sub_hp"][_i32(v_t)]) > 0)
-    def _then204(st, v_u, v_n, v_t, v_ta):
+    _c232 = (_i32(st["sub_hp"][_i32(v_t)]) > 0)
+    def _then233(st, v_u, v_n, v_t, v_ta):
         st = dict(st)
-        _a205 = True
-        st["hit_sub"] = _cast(_a205, jnp.bool_)
-        _a206 = st["dmg"]
-        st["last_damage"] = _cast(_a206, jnp.int16)
-        _c207 = ((_i32(st["dmg"]) * _i32(v_n)) >= _i32(st["sub_hp"][_i32(v_t)]))
-        def _then208(st, v_u, v_n, v_t, v_ta):
+        _a234 = True
+        st["hit_sub"] = _cast(_a234, jnp.bool_)
+        _a235 = st["dmg"]
+        st["last_damage"] = _cast(_a235, jnp.int16)
+        _c236 = ((_i32(st["dmg"]) * _i32(v_n)) >= _i32(st["sub_hp"][_i32(v_t)]))
+        def _then237(st, v_u, v_n, v_t, v_ta):
             st = dict(st)
-            _a209 = 0
-            st["sub_hp"] = st["sub_hp"].at[_i32(v_t)].set(_cast(_a209, jnp.int16))
-            _a210 = True
-            st["broke_sub"] = _cast(_a210, jnp.bool_)
+            _a238 = 0
+            st["sub_hp"] = st["sub_hp"].at[_i32(v_t)].set(_cast(_a238, jnp.int16))
+            _a239 = True
+            st["broke_sub"] = _cast(_a239, jnp.bool_)
             return st, (v_u, v_n, v_t, v_ta)
-        def _else211(st, v_u, v_n, v_t, v_ta):
+        def _else240(st, v_u, v_n, v_t, v_ta):
             st = dict(st)
-            _a212 = jnp.maximum((_i32(st["sub_hp"][_i32(v_t)]) - (_i32(st["dmg"]) * _i32(v_n))), 0)
-            st["sub_hp"] = st["sub_hp"].at[_i32(v_t)].set(_cast(_a212, jnp.int16))
+            _a241 = jnp.maximum((_i32(st["sub_hp"][_i32(v_t)]) - (_i32(st["dmg"]) * _i32(v_n))), 0)
+            st["sub_hp"] = st["sub_hp"].at[_i32(v_t)].set(_cast(_a241, jnp.int16))
             st = p_recoil_and_drain(st, v_u, st["dmg"])
             return st, (v_u, v_n, v_t, v_ta)
-        st, (v_u, v_n, v_t, v_ta) = _branch(_c207, lambda: _then208(st, v_u, v_n, v_t, v_ta), lambda: _else211(st, v_u, v_n, v_t, v_ta))
+        st, (v_u, v_n, v_t, v_ta) = _branch(_c236, lambda: _then237(st, v_u, v_n, v_t, v_ta), lambda: _else240(st, v_u, v_n, v_t, v_ta))
         return st, (v_u, v_n, v_t, v_ta)
-    def _else213(st, v_u, v_n, v_t, v_ta):
+    def _else242(st, v_u, v_n, v_t, v_ta):
         st = dict(st)
         v_hp = _lcast(st["team"]["hp"][(v_t, v_ta)], jnp.int16)
         v_total = _lcast(jnp.minimum((_i32(st["dmg"]) * _i32(v_n)), _i32(v_hp)), jnp.int16)
         v_done = _lcast(jnp.where((_i32(st["dmg"]) == 0), _i32(v_n), jnp.minimum(_i32(v_n), jnp.floor_divide(((_i32(v_hp) + _i32(st["dmg"])) - 1), jnp.maximum(_i32(st["dmg"]), 1)))), jnp.int8)
-        _a214 = jnp.maximum((_i32(v_hp) - _i32(v_total)), 0)
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a214, jnp.int16))}
-        _a215 = jnp.clip(jnp.minimum(_i32(st["dmg"]), (_i32(v_hp) - ((_i32(v_done) - 1) * _i32(st["dmg"])))), 0, 999)
-        st["last_damage"] = _cast(_a215, jnp.int16)
-        _c216 = (_i32(v_total) > 0)
-        def _then217(st, v_u, v_n, v_t, v_ta, v_hp, v_total, v_done):
+        _a243 = jnp.maximum((_i32(v_hp) - _i32(v_total)), 0)
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a243, jnp.int16))}
+        _a244 = jnp.clip(jnp.minimum(_i32(st["dmg"]), (_i32(v_hp) - ((_i32(v_done) - 1) * _i32(st["dmg"])))), 0, 999)
+        st["last_damage"] = _cast(_a244, jnp.int16)
+        _c245 = (_i32(v_total) > 0)
+        def _then246(st, v_u, v_n, v_t, v_ta, v_hp, v_total, v_done):
             st = dict(st)
             st = p_recoil_and_drain(st, v_u, jnp.minimum(_i32(v_total), 999))
             return st, (v_u, v_n, v_t, v_ta, v_hp, v_total, v_done)
-        st, (v_u, v_n, v_t, v_ta, v_hp, v_total, v_done) = _branch(_c216, lambda: _then217(st, v_u, v_n, v_t, v_ta, v_hp, v_total, v_done), lambda: (st, (v_u, v_n, v_t, v_ta, v_hp, v_total, v_done)))
+        st, (v_u, v_n, v_t, v_ta, v_hp, v_total, v_done) = _branch(_c245, lambda: _then246(st, v_u, v_n, v_t, v_ta, v_hp, v_total, v_done), lambda: (st, (v_u, v_n, v_t, v_ta, v_hp, v_total, v_done)))
         return st, (v_u, v_n, v_t, v_ta)
-    st, (v_u, v_n, v_t, v_ta) = _branch(_c203, lambda: _then204(st, v_u, v_n, v_t, v_ta), lambda: _else213(st, v_u, v_n, v_t, v_ta))
+    st, (v_u, v_n, v_t, v_ta) = _branch(_c232, lambda: _then233(st, v_u, v_n, v_t, v_ta), lambda: _else242(st, v_u, v_n, v_t, v_ta))
     return st
 
 
@@ -1169,23 +1232,23 @@ def p_recoil_and_drain(st, v_u, v_d):
     v_u = _lcast(v_u, jnp.int8)
     v_d = _lcast(v_d, jnp.int16)
     v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
-    _c218 = (_i32(st["fx"]["recoil_num"]) > 0)
-    def _then219(st, v_u, v_d, v_a):
+    _c247 = (_i32(st["fx"]["recoil_num"]) > 0)
+    def _then248(st, v_u, v_d, v_a):
         st = dict(st)
         v_n = _lcast(jnp.maximum(_i32(st["fx"]["recoil_den"]), 1), jnp.int8)
         v_r = _lcast(jnp.maximum(jnp.floor_divide((((2 * _i32(v_d)) * _i32(st["fx"]["recoil_num"])) + _i32(v_n)), (2 * _i32(v_n))), 1), jnp.int16)
-        _a220 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - _i32(v_r)), 0)
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a220, jnp.int16))}
+        _a249 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - _i32(v_r)), 0)
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a249, jnp.int16))}
         return st, (v_u, v_d, v_a)
-    st, (v_u, v_d, v_a) = _branch(_c218, lambda: _then219(st, v_u, v_d, v_a), lambda: (st, (v_u, v_d, v_a)))
-    _c221 = (_i32(st["fx"]["drain_num"]) > 0)
-    def _then222(st, v_u, v_d, v_a):
+    st, (v_u, v_d, v_a) = _branch(_c247, lambda: _then248(st, v_u, v_d, v_a), lambda: (st, (v_u, v_d, v_a)))
+    _c250 = (_i32(st["fx"]["drain_num"]) > 0)
+    def _then251(st, v_u, v_d, v_a):
         st = dict(st)
         v_gain = _lcast(jnp.maximum(jnp.floor_divide((_i32(v_d) * _i32(st["fx"]["drain_num"])), jnp.maximum(_i32(st["fx"]["drain_den"]), 1)), 1), jnp.int32)
-        _a223 = jnp.minimum((_i32(st["team"]["hp"][(v_u, v_a)]) + _i32(v_gain)), _i32(st["team"]["maxhp"][(v_u, v_a)]))
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a223, jnp.int16))}
+        _a252 = jnp.minimum((_i32(st["team"]["hp"][(v_u, v_a)]) + _i32(v_gain)), _i32(st["team"]["maxhp"][(v_u, v_a)]))
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a252, jnp.int16))}
         return st, (v_u, v_d, v_a)
-    st, (v_u, v_d, v_a) = _branch(_c221, lambda: _then222(st, v_u, v_d, v_a), lambda: (st, (v_u, v_d, v_a)))
+    st, (v_u, v_d, v_a) = _branch(_c250, lambda: _then251(st, v_u, v_d, v_a), lambda: (st, (v_u, v_d, v_a)))
     return st
 
 
@@ -1198,83 +1261,98 @@ def p_primary_effects(st, v_u, v_m):
     v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
     v_ta = _lcast(st["active"][_i32(v_t)], jnp.int8)
     v_shielded = _lcast((_i32(st["sub_hp"][_i32(v_t)]) > 0), jnp.bool_)
-    _c224 = jnp.logical_and(jnp.logical_and((_i32(st["fx"]["stages"]) != 0), (_i32(st["fx"]["stat_chance"]) == 100)), jnp.logical_or(st["fx"]["on_user"], jnp.logical_and(jnp.logical_not(v_shielded), jnp.logical_not(st["mist"][_i32(v_t)]))))
-    def _then225(st, v_u, v_m, v_t, v_a, v_ta, v_shielded):
+    _c253 = jnp.logical_and(jnp.logical_and((_i32(st["fx"]["stages"]) != 0), (_i32(st["fx"]["stat_chance"]) == 100)), jnp.logical_or(st["fx"]["on_user"], jnp.logical_and(jnp.logical_not(v_shielded), jnp.logical_not(st["mist"][_i32(v_t)]))))
+    def _then254(st, v_u, v_m, v_t, v_a, v_ta, v_shielded):
         st = dict(st)
-        _a226 = True
-        st["give_stat"] = _cast(_a226, jnp.bool_)
+        _a255 = True
+        st["give_stat"] = _cast(_a255, jnp.bool_)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded) = _branch(_c224, lambda: _then225(st, v_u, v_m, v_t, v_a, v_ta, v_shielded), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded)))
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded) = _branch(_c253, lambda: _then254(st, v_u, v_m, v_t, v_a, v_ta, v_shielded), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded)))
     v_cond = _lcast(st["fx"]["status"], jnp.int8)
-    _c227 = jnp.logical_and((v_cond == 1), st["recharging"][_i32(v_t)])
-    _c228 = (v_cond != 0)
-    def _then229(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond):
+    _c256 = jnp.logical_and((v_cond == 1), st["recharging"][_i32(v_t)])
+    _c257 = (v_cond != 0)
+    def _then258(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond):
         st = dict(st)
-        _a230 = 0
-        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a230, jnp.int8))}
-        _a231 = 1
-        st["give_status"] = _cast(_a231, jnp.int8)
-        _a232 = False
-        st["recharging"] = st["recharging"].at[_i32(v_t)].set(_cast(_a232, jnp.bool_))
+        _a259 = 0
+        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a259, jnp.int8))}
+        _a260 = 1
+        st["give_status"] = _cast(_a260, jnp.int8)
+        _a261 = False
+        st["recharging"] = st["recharging"].at[_i32(v_t)].set(_cast(_a261, jnp.bool_))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)
-    def _then233(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond):
+    def _then262(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond):
         st = dict(st)
         v_poison = _lcast(jnp.logical_or((v_cond == 2), (v_cond == 6)), jnp.bool_)
-        _c234 = jnp.logical_not(jnp.logical_and(v_poison, v_shielded))
-        def _then235(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison):
+        _c263 = jnp.logical_not(jnp.logical_and(v_poison, v_shielded))
+        def _then264(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison):
             st = dict(st)
-            _a236 = v_cond
-            st["give_status"] = _cast(_a236, jnp.int8)
+            _a265 = v_cond
+            st["give_status"] = _cast(_a265, jnp.int8)
             return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison)
-        st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison) = _branch(_c234, lambda: _then235(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison)))
+        st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison) = _branch(_c263, lambda: _then264(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison)))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond) = _select_first((_c227, _c228, ), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)), (_then229(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond), _then233(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond), ), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)))
-    _c237 = jnp.logical_and(jnp.logical_and((_i32(st["fx"]["confuse"]) == 100), jnp.logical_not(v_shielded)), (_i32(st["confused"][_i32(v_t)]) == 0))
-    def _then238(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond):
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond) = _select_first((_c256, _c257, ), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)), (_then258(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond), _then262(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond), ), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)))
+    _c266 = jnp.logical_and(jnp.logical_and((_i32(st["fx"]["confuse"]) == 100), jnp.logical_not(v_shielded)), (_i32(st["confused"][_i32(v_t)]) == 0))
+    def _then267(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond):
         st = dict(st)
-        st, _r239 = _randint(st, 2, 5)
-        _a240 = _r239
-        st["confused"] = st["confused"].at[_i32(v_t)].set(_cast(_a240, jnp.int8))
+        st, _r268 = _randint(st, 2, 5)
+        _a269 = _r268
+        st["confused"] = st["confused"].at[_i32(v_t)].set(_cast(_a269, jnp.int8))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond) = _branch(_c237, lambda: _then238(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)))
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond) = _branch(_c266, lambda: _then267(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)))
     v_tsp = _lcast(st["team"]["species"][(v_t, v_ta)], jnp.int16)
-    _c241 = jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(st["fx"]["seed"], jnp.logical_not(v_shielded)), jnp.logical_not(st["seeded"][_i32(v_t)])), (_K12[_i32(v_tsp)] != 4)), (_K13[_i32(v_tsp)] != 4))
-    st["seeded"] = st["seeded"].at[_drop_index(_c241, _i32(v_t), 2)].set(_cast(True, jnp.bool_), mode="drop")
-    _c242 = st["fx"]["substitute"]
-    def _then243(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
+    _c270 = jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(st["fx"]["seed"], jnp.logical_not(v_shielded)), jnp.logical_not(st["seeded"][_i32(v_t)])), (_K12[_i32(v_tsp)] != 4)), (_K13[_i32(v_tsp)] != 4))
+    def _then271(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
+        st = dict(st)
+        _a272 = True
+        st["seeded"] = st["seeded"].at[_i32(v_t)].set(_cast(_a272, jnp.bool_))
+        return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _branch(_c270, lambda: _then271(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
+    _c273 = st["fx"]["substitute"]
+    def _then274(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
         st = dict(st)
         st = p_make_substitute(st, v_u)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _branch(_c242, lambda: _then243(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
-    _c244 = (_i32(st["fx"]["screen"]) == 1)
-    _c245 = (_i32(st["fx"]["screen"]) == 2)
-    def _then246(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _branch(_c273, lambda: _then274(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
+    _c275 = (_i32(st["fx"]["screen"]) == 1)
+    _c276 = (_i32(st["fx"]["screen"]) == 2)
+    def _then277(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
         st = dict(st)
-        _a247 = True
-        st["reflect"] = st["reflect"].at[_i32(v_u)].set(_cast(_a247, jnp.bool_))
+        _a278 = True
+        st["reflect"] = st["reflect"].at[_i32(v_u)].set(_cast(_a278, jnp.bool_))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
-    def _then248(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
+    def _then279(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
         st = dict(st)
-        _a249 = True
-        st["light_screen"] = st["light_screen"].at[_i32(v_u)].set(_cast(_a249, jnp.bool_))
+        _a280 = True
+        st["light_screen"] = st["light_screen"].at[_i32(v_u)].set(_cast(_a280, jnp.bool_))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _select_first((_c244, _c245, ), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)), (_then246(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), _then248(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), ), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
-    _c250 = st["fx"]["focus"]
-    st["focus"] = st["focus"].at[_drop_index(_c250, _i32(v_u), 2)].set(_cast(True, jnp.bool_), mode="drop")
-    _c251 = st["fx"]["mist"]
-    st["mist"] = st["mist"].at[_drop_index(_c251, _i32(v_u), 2)].set(_cast(True, jnp.bool_), mode="drop")
-    _c252 = jnp.logical_or(st["fx"]["heal"], st["fx"]["rest"])
-    def _then253(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _select_first((_c275, _c276, ), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)), (_then277(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), _then279(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), ), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
+    _c281 = st["fx"]["focus"]
+    def _then282(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
+        st = dict(st)
+        _a283 = True
+        st["focus"] = st["focus"].at[_i32(v_u)].set(_cast(_a283, jnp.bool_))
+        return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _branch(_c281, lambda: _then282(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
+    _c284 = st["fx"]["mist"]
+    def _then285(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
+        st = dict(st)
+        _a286 = True
+        st["mist"] = st["mist"].at[_i32(v_u)].set(_cast(_a286, jnp.bool_))
+        return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _branch(_c284, lambda: _then285(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
+    _c287 = jnp.logical_or(st["fx"]["heal"], st["fx"]["rest"])
+    def _then288(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
         st = dict(st)
         st = p_recover(st, v_u)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _branch(_c252, lambda: _then253(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
-    _c254 = st["fx"]["haze"]
-    def _then255(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _branch(_c287, lambda: _then288(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
+    _c289 = st["fx"]["haze"]
+    def _then290(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
         st = dict(st)
         st = p_do_haze(st, v_u)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _branch(_c254, lambda: _then255(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _branch(_c289, lambda: _then290(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
     return st
 
 
@@ -1292,27 +1370,27 @@ def p_recover(st, v_u):
     v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
     v_hp = _lcast(st["team"]["hp"][(v_u, v_a)], jnp.int16)
     v_full = _lcast(st["team"]["maxhp"][(v_u, v_a)], jnp.int16)
-    _c256 = jnp.logical_not(f_heal_fails(st, v_hp, v_full))
-    def _then257(st, v_u, v_a, v_hp, v_full):
+    _c291 = jnp.logical_not(f_heal_fails(st, v_hp, v_full))
+    def _then292(st, v_u, v_a, v_hp, v_full):
         st = dict(st)
-        _c258 = st["fx"]["rest"]
-        def _then259(st, v_u, v_a, v_hp, v_full):
+        _c293 = st["fx"]["rest"]
+        def _then294(st, v_u, v_a, v_hp, v_full):
             st = dict(st)
-            _a260 = 1
-            st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a260, jnp.int8))}
-            _a261 = 2
-            st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a261, jnp.int8))}
-            _a262 = v_full
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a262, jnp.int16))}
+            _a295 = 1
+            st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a295, jnp.int8))}
+            _a296 = 2
+            st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a296, jnp.int8))}
+            _a297 = v_full
+            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a297, jnp.int16))}
             return st, (v_u, v_a, v_hp, v_full)
-        def _else263(st, v_u, v_a, v_hp, v_full):
+        def _else298(st, v_u, v_a, v_hp, v_full):
             st = dict(st)
-            _a264 = jnp.minimum((_i32(v_hp) + jnp.floor_divide(_i32(v_full), 2)), _i32(v_full))
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a264, jnp.int16))}
+            _a299 = jnp.minimum((_i32(v_hp) + jnp.floor_divide(_i32(v_full), 2)), _i32(v_full))
+            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a299, jnp.int16))}
             return st, (v_u, v_a, v_hp, v_full)
-        st, (v_u, v_a, v_hp, v_full) = _branch(_c258, lambda: _then259(st, v_u, v_a, v_hp, v_full), lambda: _else263(st, v_u, v_a, v_hp, v_full))
+        st, (v_u, v_a, v_hp, v_full) = _branch(_c293, lambda: _then294(st, v_u, v_a, v_hp, v_full), lambda: _else298(st, v_u, v_a, v_hp, v_full))
         return st, (v_u, v_a, v_hp, v_full)
-    st, (v_u, v_a, v_hp, v_full) = _branch(_c256, lambda: _then257(st, v_u, v_a, v_hp, v_full), lambda: (st, (v_u, v_a, v_hp, v_full)))
+    st, (v_u, v_a, v_hp, v_full) = _branch(_c291, lambda: _then292(st, v_u, v_a, v_hp, v_full), lambda: (st, (v_u, v_a, v_hp, v_full)))
     return st
 
 
@@ -1322,18 +1400,29 @@ def p_make_substitute(st, v_u):
     v_u = _lcast(v_u, jnp.int8)
     v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
     v_quarter = _lcast(jnp.floor_divide(_i32(st["team"]["maxhp"][(v_u, v_a)]), 4), jnp.int16)
-    _c265 = jnp.logical_and((_i32(st["sub_hp"][_i32(v_u)]) == 0), ((_i32(st["team"]["hp"][(v_u, v_a)]) * 4) >= _i32(st["team"]["maxhp"][(v_u, v_a)])))
-    def _then266(st, v_u, v_a, v_quarter):
+    _c300 = jnp.logical_and((_i32(st["sub_hp"][_i32(v_u)]) == 0), ((_i32(st["team"]["hp"][(v_u, v_a)]) * 4) >= _i32(st["team"]["maxhp"][(v_u, v_a)])))
+    def _then301(st, v_u, v_a, v_quarter):
         st = dict(st)
-        _c267 = (_i32(st["team"]["maxhp"][(v_u, v_a)]) > 3)
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_drop_index(_c267, _i32(v_u), 2), _i32(v_a))].set(_cast(jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - _i32(v_quarter)), 0), jnp.int16), mode="drop")}
-        _a268 = (_i32(v_quarter) + 1)
-        st["sub_hp"] = st["sub_hp"].at[_i32(v_u)].set(_cast(_a268, jnp.int16))
-        _c269 = st["trapped"][_i32(v_u)]
-        st["trap_left"] = st["trap_left"].at[_drop_index(_c269, (1 - _i32(v_u)), 2)].set(_cast(0, jnp.int8), mode="drop")
-        st["trapped"] = st["trapped"].at[_drop_index(_c269, _i32(v_u), 2)].set(_cast(False, jnp.bool_), mode="drop")
+        _c302 = (_i32(st["team"]["maxhp"][(v_u, v_a)]) > 3)
+        def _then303(st, v_u, v_a, v_quarter):
+            st = dict(st)
+            _a304 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - _i32(v_quarter)), 0)
+            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a304, jnp.int16))}
+            return st, (v_u, v_a, v_quarter)
+        st, (v_u, v_a, v_quarter) = _branch(_c302, lambda: _then303(st, v_u, v_a, v_quarter), lambda: (st, (v_u, v_a, v_quarter)))
+        _a305 = (_i32(v_quarter) + 1)
+        st["sub_hp"] = st["sub_hp"].at[_i32(v_u)].set(_cast(_a305, jnp.int16))
+        _c306 = st["trapped"][_i32(v_u)]
+        def _then307(st, v_u, v_a, v_quarter):
+            st = dict(st)
+            _a308 = 0
+            st["trap_left"] = st["trap_left"].at[(1 - _i32(v_u))].set(_cast(_a308, jnp.int8))
+            _a309 = False
+            st["trapped"] = st["trapped"].at[_i32(v_u)].set(_cast(_a309, jnp.bool_))
+            return st, (v_u, v_a, v_quarter)
+        st, (v_u, v_a, v_quarter) = _branch(_c306, lambda: _then307(st, v_u, v_a, v_quarter), lambda: (st, (v_u, v_a, v_quarter)))
         return st, (v_u, v_a, v_quarter)
-    st, (v_u, v_a, v_quarter) = _branch(_c265, lambda: _then266(st, v_u, v_a, v_quarter), lambda: (st, (v_u, v_a, v_quarter)))
+    st, (v_u, v_a, v_quarter) = _branch(_c300, lambda: _then301(st, v_u, v_a, v_quarter), lambda: (st, (v_u, v_a, v_quarter)))
     return st
 
 
@@ -1343,75 +1432,80 @@ def p_do_haze(st, v_u):
     v_u = _lcast(v_u, jnp.int8)
     v_p = 0
     v_a = _lcast(st["active"][_i32(v_p)], jnp.int8)
-    _a270 = _K3
-    st["boosts"] = st["boosts"].at[_i32(v_p)].set(_cast(_a270, jnp.int8))
+    _a310 = _K3
+    st["boosts"] = st["boosts"].at[_i32(v_p)].set(_cast(_a310, jnp.int8))
     v_k = 0
-    _a271 = st["team"]["stats"][(v_p, v_a, v_k)]
-    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a271, jnp.int16))
+    _a311 = st["team"]["stats"][(v_p, v_a, v_k)]
+    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a311, jnp.int16))
     v_k = 1
-    _a272 = st["team"]["stats"][(v_p, v_a, v_k)]
-    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a272, jnp.int16))
+    _a312 = st["team"]["stats"][(v_p, v_a, v_k)]
+    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a312, jnp.int16))
     v_k = 2
-    _a273 = st["team"]["stats"][(v_p, v_a, v_k)]
-    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a273, jnp.int16))
+    _a313 = st["team"]["stats"][(v_p, v_a, v_k)]
+    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a313, jnp.int16))
     v_k = 3
-    _a274 = st["team"]["stats"][(v_p, v_a, v_k)]
-    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a274, jnp.int16))
-    _a275 = 0
-    st["confused"] = st["confused"].at[_i32(v_p)].set(_cast(_a275, jnp.int8))
-    _a276 = False
-    st["mist"] = st["mist"].at[_i32(v_p)].set(_cast(_a276, jnp.bool_))
-    _a277 = False
-    st["focus"] = st["focus"].at[_i32(v_p)].set(_cast(_a277, jnp.bool_))
-    _a278 = False
-    st["seeded"] = st["seeded"].at[_i32(v_p)].set(_cast(_a278, jnp.bool_))
-    _a279 = False
-    st["reflect"] = st["reflect"].at[_i32(v_p)].set(_cast(_a279, jnp.bool_))
-    _a280 = False
-    st["light_screen"] = st["light_screen"].at[_i32(v_p)].set(_cast(_a280, jnp.bool_))
-    _a281 = False
-    st["toxic"] = st["toxic"].at[_i32(v_p)].set(_cast(_a281, jnp.bool_))
-    _a282 = 0
-    st["toxic_n"] = st["toxic_n"].at[_i32(v_p)].set(_cast(_a282, jnp.int8))
+    _a314 = st["team"]["stats"][(v_p, v_a, v_k)]
+    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a314, jnp.int16))
+    _a315 = 0
+    st["confused"] = st["confused"].at[_i32(v_p)].set(_cast(_a315, jnp.int8))
+    _a316 = False
+    st["mist"] = st["mist"].at[_i32(v_p)].set(_cast(_a316, jnp.bool_))
+    _a317 = False
+    st["focus"] = st["focus"].at[_i32(v_p)].set(_cast(_a317, jnp.bool_))
+    _a318 = False
+    st["seeded"] = st["seeded"].at[_i32(v_p)].set(_cast(_a318, jnp.bool_))
+    _a319 = False
+    st["reflect"] = st["reflect"].at[_i32(v_p)].set(_cast(_a319, jnp.bool_))
+    _a320 = False
+    st["light_screen"] = st["light_screen"].at[_i32(v_p)].set(_cast(_a320, jnp.bool_))
+    _a321 = False
+    st["toxic"] = st["toxic"].at[_i32(v_p)].set(_cast(_a321, jnp.bool_))
+    _a322 = 0
+    st["toxic_n"] = st["toxic_n"].at[_i32(v_p)].set(_cast(_a322, jnp.int8))
     v_p = 1
     v_a = _lcast(st["active"][_i32(v_p)], jnp.int8)
-    _a283 = _K3
-    st["boosts"] = st["boosts"].at[_i32(v_p)].set(_cast(_a283, jnp.int8))
+    _a323 = _K3
+    st["boosts"] = st["boosts"].at[_i32(v_p)].set(_cast(_a323, jnp.int8))
     v_k = 0
-    _a284 = st["team"]["stats"][(v_p, v_a, v_k)]
-    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a284, jnp.int16))
+    _a324 = st["team"]["stats"][(v_p, v_a, v_k)]
+    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a324, jnp.int16))
     v_k = 1
-    _a285 = st["team"]["stats"][(v_p, v_a, v_k)]
-    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a285, jnp.int16))
+    _a325 = st["team"]["stats"][(v_p, v_a, v_k)]
+    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a325, jnp.int16))
     v_k = 2
-    _a286 = st["team"]["stats"][(v_p, v_a, v_k)]
-    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a286, jnp.int16))
+    _a326 = st["team"]["stats"][(v_p, v_a, v_k)]
+    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a326, jnp.int16))
     v_k = 3
-    _a287 = st["team"]["stats"][(v_p, v_a, v_k)]
-    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a287, jnp.int16))
-    _a288 = 0
-    st["confused"] = st["confused"].at[_i32(v_p)].set(_cast(_a288, jnp.int8))
-    _a289 = False
-    st["mist"] = st["mist"].at[_i32(v_p)].set(_cast(_a289, jnp.bool_))
-    _a290 = False
-    st["focus"] = st["focus"].at[_i32(v_p)].set(_cast(_a290, jnp.bool_))
-    _a291 = False
-    st["seeded"] = st["seeded"].at[_i32(v_p)].set(_cast(_a291, jnp.bool_))
-    _a292 = False
-    st["reflect"] = st["reflect"].at[_i32(v_p)].set(_cast(_a292, jnp.bool_))
-    _a293 = False
-    st["light_screen"] = st["light_screen"].at[_i32(v_p)].set(_cast(_a293, jnp.bool_))
-    _a294 = False
-    st["toxic"] = st["toxic"].at[_i32(v_p)].set(_cast(_a294, jnp.bool_))
-    _a295 = 0
-    st["toxic_n"] = st["toxic_n"].at[_i32(v_p)].set(_cast(_a295, jnp.int8))
+    _a327 = st["team"]["stats"][(v_p, v_a, v_k)]
+    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a327, jnp.int16))
+    _a328 = 0
+    st["confused"] = st["confused"].at[_i32(v_p)].set(_cast(_a328, jnp.int8))
+    _a329 = False
+    st["mist"] = st["mist"].at[_i32(v_p)].set(_cast(_a329, jnp.bool_))
+    _a330 = False
+    st["focus"] = st["focus"].at[_i32(v_p)].set(_cast(_a330, jnp.bool_))
+    _a331 = False
+    st["seeded"] = st["seeded"].at[_i32(v_p)].set(_cast(_a331, jnp.bool_))
+    _a332 = False
+    st["reflect"] = st["reflect"].at[_i32(v_p)].set(_cast(_a332, jnp.bool_))
+    _a333 = False
+    st["light_screen"] = st["light_screen"].at[_i32(v_p)].set(_cast(_a333, jnp.bool_))
+    _a334 = False
+    st["toxic"] = st["toxic"].at[_i32(v_p)].set(_cast(_a334, jnp.bool_))
+    _a335 = 0
+    st["toxic_n"] = st["toxic_n"].at[_i32(v_p)].set(_cast(_a335, jnp.int8))
     v_t = _lcast((1 - _i32(v_u)), jnp.int8)
-    _a296 = 0
-    st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_t), _i32(st["active"][_i32(v_t)]))].set(_cast(_a296, jnp.int8))}
-    _a297 = 0
-    st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(v_t), _i32(st["active"][_i32(v_t)]))].set(_cast(_a297, jnp.int8))}
-    _c298 = (st["team"]["status"][(v_u, st["active"][_i32(v_u)])] == 6)
-    st["team"] = {**st["team"], "status": st["team"]["status"].at[(_drop_index(_c298, _i32(v_u), 2), _i32(st["active"][_i32(v_u)]))].set(_cast(2, jnp.int8), mode="drop")}
+    _a336 = 0
+    st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_t), _i32(st["active"][_i32(v_t)]))].set(_cast(_a336, jnp.int8))}
+    _a337 = 0
+    st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(v_t), _i32(st["active"][_i32(v_t)]))].set(_cast(_a337, jnp.int8))}
+    _c338 = (st["team"]["status"][(v_u, st["active"][_i32(v_u)])] == 6)
+    def _then339(st, v_u, v_t):
+        st = dict(st)
+        _a340 = 2
+        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_u), _i32(st["active"][_i32(v_u)]))].set(_cast(_a340, jnp.int8))}
+        return st, (v_u, v_t)
+    st, (v_u, v_t) = _branch(_c338, lambda: _then339(st, v_u, v_t), lambda: (st, (v_u, v_t)))
     return st
 
 
@@ -1424,28 +1518,44 @@ def p_inflict(st, v_t, v_cond):
     v_tsp = _lcast(st["team"]["species"][(v_t, v_ta)], jnp.int16)
     v_poison = _lcast(jnp.logical_or((v_cond == 2), (v_cond == 6)), jnp.bool_)
     v_immune = _lcast(jnp.logical_and(v_poison, jnp.logical_or((_K12[_i32(v_tsp)] == 7), (_K13[_i32(v_tsp)] == 7))), jnp.bool_)
-    _c299 = jnp.logical_and((st["team"]["status"][(v_t, v_ta)] == 0), jnp.logical_not(v_immune))
-    def _then300(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
+    _c341 = jnp.logical_and((st["team"]["status"][(v_t, v_ta)] == 0), jnp.logical_not(v_immune))
+    def _then342(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
         st = dict(st)
-        _a301 = v_cond
-        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a301, jnp.int8))}
-        _c302 = (v_cond == 1)
-        def _then303(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
+        _a343 = v_cond
+        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a343, jnp.int8))}
+        _c344 = (v_cond == 1)
+        def _then345(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
             st = dict(st)
-            st, _r304 = _randint(st, 1, 7)
-            _a305 = _r304
-            st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a305, jnp.int8))}
+            st, _r346 = _randint(st, 1, 7)
+            _a347 = _r346
+            st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a347, jnp.int8))}
             return st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)
-        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch(_c302, lambda: _then303(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), lambda: (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
-        _c306 = (v_cond == 5)
-        st["mstat"] = st["mstat"].at[(_drop_index(_c306, _i32(v_t), 2), 3)].set(_cast(jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_t)][3]), 4), 1), jnp.int16), mode="drop")
-        _c307 = (v_cond == 3)
-        st["mstat"] = st["mstat"].at[(_drop_index(_c307, _i32(v_t), 2), 0)].set(_cast(jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_t)][0]), 2), 1), jnp.int16), mode="drop")
-        _c308 = (v_cond == 6)
-        st["toxic"] = st["toxic"].at[_drop_index(_c308, _i32(v_t), 2)].set(_cast(True, jnp.bool_), mode="drop")
-        st["toxic_n"] = st["toxic_n"].at[_drop_index(_c308, _i32(v_t), 2)].set(_cast(0, jnp.int8), mode="drop")
+        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch(_c344, lambda: _then345(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), lambda: (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
+        _c348 = (v_cond == 5)
+        def _then349(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
+            st = dict(st)
+            _a350 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_t)][3]), 4), 1)
+            st["mstat"] = st["mstat"].at[(_i32(v_t), 3)].set(_cast(_a350, jnp.int16))
+            return st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)
+        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch(_c348, lambda: _then349(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), lambda: (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
+        _c351 = (v_cond == 3)
+        def _then352(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
+            st = dict(st)
+            _a353 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_t)][0]), 2), 1)
+            st["mstat"] = st["mstat"].at[(_i32(v_t), 0)].set(_cast(_a353, jnp.int16))
+            return st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)
+        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch(_c351, lambda: _then352(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), lambda: (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
+        _c354 = (v_cond == 6)
+        def _then355(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
+            st = dict(st)
+            _a356 = True
+            st["toxic"] = st["toxic"].at[_i32(v_t)].set(_cast(_a356, jnp.bool_))
+            _a357 = 0
+            st["toxic_n"] = st["toxic_n"].at[_i32(v_t)].set(_cast(_a357, jnp.int8))
+            return st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)
+        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch(_c354, lambda: _then355(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), lambda: (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
         return st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)
-    st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch(_c299, lambda: _then300(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), lambda: (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
+    st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch(_c341, lambda: _then342(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), lambda: (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
     return st
 
 
@@ -1460,65 +1570,75 @@ def p_change_stat(st, v_s, v_k, v_delta, v_user):
     v_j = _lcast(jnp.minimum(_i32(v_i), 3), jnp.int8)
     v_b = _lcast(st["boosts"][_i32(v_s)][_i32(v_i)], jnp.int8)
     v_counts = _lcast(False, jnp.bool_)
-    _c309 = jnp.logical_or(jnp.logical_and((_i32(v_delta) > 0), (_i32(v_b) < 6)), jnp.logical_and((_i32(v_delta) < 0), (_i32(v_b) > -6)))
-    def _then310(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
+    _c358 = jnp.logical_or(jnp.logical_and((_i32(v_delta) > 0), (_i32(v_b) < 6)), jnp.logical_and((_i32(v_delta) < 0), (_i32(v_b) > -6)))
+    def _then359(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
         st = dict(st)
-        _c311 = (_i32(v_i) >= 4)
-        _c312 = jnp.logical_and((_i32(v_delta) > 0), (_i32(st["mstat"][_i32(v_s)][_i32(v_j)]) == 999))
-        _c313 = jnp.logical_and((_i32(v_delta) < 0), (_i32(st["mstat"][_i32(v_s)][_i32(v_j)]) == 1))
-        def _then314(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
+        _c360 = (_i32(v_i) >= 4)
+        _c361 = jnp.logical_and((_i32(v_delta) > 0), (_i32(st["mstat"][_i32(v_s)][_i32(v_j)]) == 999))
+        _c362 = jnp.logical_and((_i32(v_delta) < 0), (_i32(st["mstat"][_i32(v_s)][_i32(v_j)]) == 1))
+        def _then363(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
             st = dict(st)
-            _a315 = jnp.clip((_i32(v_b) + _i32(v_delta)), -6, 6)
-            st["boosts"] = st["boosts"].at[(_i32(v_s), _i32(v_i))].set(_cast(_a315, jnp.int8))
-            _a316 = True
-            v_counts = _lcast(_a316, jnp.bool_)
+            _a364 = jnp.clip((_i32(v_b) + _i32(v_delta)), -6, 6)
+            st["boosts"] = st["boosts"].at[(_i32(v_s), _i32(v_i))].set(_cast(_a364, jnp.int8))
+            _a365 = True
+            v_counts = _lcast(_a365, jnp.bool_)
             return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
-        def _then317(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
+        def _then366(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
             st = dict(st)
-            _a318 = jnp.maximum((jnp.minimum((_i32(v_b) + _i32(v_delta)), 6) - 1), -6)
-            st["boosts"] = st["boosts"].at[(_i32(v_s), _i32(v_i))].set(_cast(_a318, jnp.int8))
+            _a367 = jnp.maximum((jnp.minimum((_i32(v_b) + _i32(v_delta)), 6) - 1), -6)
+            st["boosts"] = st["boosts"].at[(_i32(v_s), _i32(v_i))].set(_cast(_a367, jnp.int8))
             return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
-        def _then319(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
+        def _then368(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
             st = dict(st)
-            _a320 = jnp.minimum((jnp.maximum((_i32(v_b) + _i32(v_delta)), -6) + 1), 6)
-            st["boosts"] = st["boosts"].at[(_i32(v_s), _i32(v_i))].set(_cast(_a320, jnp.int8))
+            _a369 = jnp.minimum((jnp.maximum((_i32(v_b) + _i32(v_delta)), -6) + 1), 6)
+            st["boosts"] = st["boosts"].at[(_i32(v_s), _i32(v_i))].set(_cast(_a369, jnp.int8))
             return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
-        def _else321(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
+        def _else370(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
             st = dict(st)
             v_nb = _lcast(jnp.clip((_i32(v_b) + _i32(v_delta)), -6, 6), jnp.int8)
-            _a322 = v_nb
-            st["boosts"] = st["boosts"].at[(_i32(v_s), _i32(v_i))].set(_cast(_a322, jnp.int8))
-            _a323 = True
-            v_counts = _lcast(_a323, jnp.bool_)
+            _a371 = v_nb
+            st["boosts"] = st["boosts"].at[(_i32(v_s), _i32(v_i))].set(_cast(_a371, jnp.int8))
+            _a372 = True
+            v_counts = _lcast(_a372, jnp.bool_)
             v_stored = _lcast(st["team"]["stats"][(v_s, st["active"][_i32(v_s)], v_j)], jnp.int16)
-            _c324 = (_i32(v_nb) >= 0)
-            def _then325(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored):
+            _c373 = (_i32(v_nb) >= 0)
+            def _then374(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored):
                 st = dict(st)
                 v_raised = _lcast(jnp.floor_divide((_i32(v_stored) * (2 + _i32(v_nb))), 2), jnp.int16)
-                _a326 = jnp.clip(_i32(jnp.where((_i32(v_delta) > 0), jnp.minimum(_i32(v_raised), 999), _i32(v_raised))), 1, 2500)
-                st["mstat"] = st["mstat"].at[(_i32(v_s), _i32(v_j))].set(_cast(_a326, jnp.int16))
+                _a375 = jnp.clip(_i32(jnp.where((_i32(v_delta) > 0), jnp.minimum(_i32(v_raised), 999), _i32(v_raised))), 1, 2500)
+                st["mstat"] = st["mstat"].at[(_i32(v_s), _i32(v_j))].set(_cast(_a375, jnp.int16))
                 return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored)
-            def _else327(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored):
+            def _else376(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored):
                 st = dict(st)
-                _a328 = jnp.maximum(jnp.floor_divide((_i32(v_stored) * _i32(_K17[jnp.clip((0 - _i32(v_nb)), 0, 6)])), 100), 1)
-                st["mstat"] = st["mstat"].at[(_i32(v_s), _i32(v_j))].set(_cast(_a328, jnp.int16))
+                _a377 = jnp.maximum(jnp.floor_divide((_i32(v_stored) * _i32(_K17[jnp.clip((0 - _i32(v_nb)), 0, 6)])), 100), 1)
+                st["mstat"] = st["mstat"].at[(_i32(v_s), _i32(v_j))].set(_cast(_a377, jnp.int16))
                 return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored)
-            st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored) = _branch(_c324, lambda: _then325(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored), lambda: _else327(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored))
+            st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored) = _branch(_c373, lambda: _then374(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored), lambda: _else376(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored))
             return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
-        st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _select_first((_c311, _c312, _c313, ), (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)), (_then314(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), _then317(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), _then319(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), ), _else321(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts))
+        st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _select_first((_c360, _c361, _c362, ), (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)), (_then363(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), _then366(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), _then368(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), ), _else370(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts))
         return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
-    st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _branch(_c309, lambda: _then310(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), lambda: (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)))
-    _c329 = v_counts
-    def _then330(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
+    st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _branch(_c358, lambda: _then359(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), lambda: (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)))
+    _c378 = v_counts
+    def _then379(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
         st = dict(st)
         v_f = _lcast((1 - _i32(v_user)), jnp.int8)
         v_fs = _lcast(st["team"]["status"][(v_f, st["active"][_i32(v_f)])], jnp.int8)
-        _c331 = (v_fs == 5)
-        st["mstat"] = st["mstat"].at[(_drop_index(_c331, _i32(v_f), 2), 3)].set(_cast(jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_f)][3]), 4), 1), jnp.int16), mode="drop")
-        _c332 = (v_fs == 3)
-        st["mstat"] = st["mstat"].at[(_drop_index(_c332, _i32(v_f), 2), 0)].set(_cast(jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_f)][0]), 2), 1), jnp.int16), mode="drop")
+        _c380 = (v_fs == 5)
+        def _then381(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs):
+            st = dict(st)
+            _a382 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_f)][3]), 4), 1)
+            st["mstat"] = st["mstat"].at[(_i32(v_f), 3)].set(_cast(_a382, jnp.int16))
+            return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs)
+        st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs) = _branch(_c380, lambda: _then381(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs), lambda: (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs)))
+        _c383 = (v_fs == 3)
+        def _then384(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs):
+            st = dict(st)
+            _a385 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_f)][0]), 2), 1)
+            st["mstat"] = st["mstat"].at[(_i32(v_f), 0)].set(_cast(_a385, jnp.int16))
+            return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs)
+        st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs) = _branch(_c383, lambda: _then384(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs), lambda: (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs)))
         return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
-    st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _branch(_c329, lambda: _then330(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), lambda: (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)))
+    st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _branch(_c378, lambda: _then379(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), lambda: (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)))
     return st
 
 
@@ -1530,42 +1650,48 @@ def p_after_hit(st, v_u, v_m, v_s):
     v_s = _lcast(v_s, jnp.int8)
     v_t = _lcast((1 - _i32(v_u)), jnp.int8)
     v_up = _lcast((_i32(st["team"]["hp"][(v_t, st["active"][_i32(v_t)])]) > 0), jnp.bool_)
-    _c333 = jnp.logical_and(jnp.logical_and(st["fx"]["recharge"], v_up), jnp.logical_not(st["broke_sub"]))
-    st["recharging"] = st["recharging"].at[_drop_index(_c333, _i32(v_u), 2)].set(_cast(True, jnp.bool_), mode="drop")
-    st["lock_slot"] = st["lock_slot"].at[_drop_index(_c333, _i32(v_u), 2)].set(_cast(v_s, jnp.int8), mode="drop")
-    _c334 = st["fx"]["trap"]
-    def _then335(st, v_u, v_m, v_s, v_t, v_up):
+    _c386 = jnp.logical_and(jnp.logical_and(st["fx"]["recharge"], v_up), jnp.logical_not(st["broke_sub"]))
+    def _then387(st, v_u, v_m, v_s, v_t, v_up):
         st = dict(st)
-        _c336 = jnp.logical_not(v_up)
-        _c337 = (_i32(st["trap_left"][_i32(v_u)]) > 0)
-        def _then338(st, v_u, v_m, v_s, v_t, v_up):
-            st = dict(st)
-            _a339 = 0
-            st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a339, jnp.int8))
-            return st, (v_u, v_m, v_s, v_t, v_up)
-        def _then340(st, v_u, v_m, v_s, v_t, v_up):
-            st = dict(st)
-            _a341 = jnp.maximum((_i32(st["trap_left"][_i32(v_u)]) - 1), 0)
-            st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a341, jnp.int8))
-            _a342 = True
-            st["trapped"] = st["trapped"].at[_i32(v_t)].set(_cast(_a342, jnp.bool_))
-            return st, (v_u, v_m, v_s, v_t, v_up)
-        def _else343(st, v_u, v_m, v_s, v_t, v_up):
-            st = dict(st)
-            st, _r344 = _randint(st, 0, 7)
-            v_turns_drawn = _lcast(_K14[_r344], jnp.int8)
-            _a345 = (_i32(v_turns_drawn) - 1)
-            st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a345, jnp.int8))
-            _a346 = st["dmg"]
-            st["trap_damage"] = st["trap_damage"].at[_i32(v_u)].set(_cast(_a346, jnp.int16))
-            _a347 = v_s
-            st["lock_slot"] = st["lock_slot"].at[_i32(v_u)].set(_cast(_a347, jnp.int8))
-            _a348 = jnp.logical_not(st["hit_sub"])
-            st["trapped"] = st["trapped"].at[_i32(v_t)].set(_cast(_a348, jnp.bool_))
-            return st, (v_u, v_m, v_s, v_t, v_up)
-        st, (v_u, v_m, v_s, v_t, v_up) = _select_first((_c336, _c337, ), (st, (v_u, v_m, v_s, v_t, v_up)), (_then338(st, v_u, v_m, v_s, v_t, v_up), _then340(st, v_u, v_m, v_s, v_t, v_up), ), _else343(st, v_u, v_m, v_s, v_t, v_up))
+        _a388 = True
+        st["recharging"] = st["recharging"].at[_i32(v_u)].set(_cast(_a388, jnp.bool_))
+        _a389 = v_s
+        st["lock_slot"] = st["lock_slot"].at[_i32(v_u)].set(_cast(_a389, jnp.int8))
         return st, (v_u, v_m, v_s, v_t, v_up)
-    st, (v_u, v_m, v_s, v_t, v_up) = _branch(_c334, lambda: _then335(st, v_u, v_m, v_s, v_t, v_up), lambda: (st, (v_u, v_m, v_s, v_t, v_up)))
+    st, (v_u, v_m, v_s, v_t, v_up) = _branch(_c386, lambda: _then387(st, v_u, v_m, v_s, v_t, v_up), lambda: (st, (v_u, v_m, v_s, v_t, v_up)))
+    _c390 = st["fx"]["trap"]
+    def _then391(st, v_u, v_m, v_s, v_t, v_up):
+        st = dict(st)
+        _c392 = jnp.logical_not(v_up)
+        _c393 = (_i32(st["trap_left"][_i32(v_u)]) > 0)
+        def _then394(st, v_u, v_m, v_s, v_t, v_up):
+            st = dict(st)
+            _a395 = 0
+            st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a395, jnp.int8))
+            return st, (v_u, v_m, v_s, v_t, v_up)
+        def _then396(st, v_u, v_m, v_s, v_t, v_up):
+            st = dict(st)
+            _a397 = jnp.maximum((_i32(st["trap_left"][_i32(v_u)]) - 1), 0)
+            st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a397, jnp.int8))
+            _a398 = True
+            st["trapped"] = st["trapped"].at[_i32(v_t)].set(_cast(_a398, jnp.bool_))
+            return st, (v_u, v_m, v_s, v_t, v_up)
+        def _else399(st, v_u, v_m, v_s, v_t, v_up):
+            st = dict(st)
+            st, _r400 = _randint(st, 0, 7)
+            v_turns_drawn = _lcast(_K14[_r400], jnp.int8)
+            _a401 = (_i32(v_turns_drawn) - 1)
+            st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a401, jnp.int8))
+            _a402 = st["dmg"]
+            st["trap_damage"] = st["trap_damage"].at[_i32(v_u)].set(_cast(_a402, jnp.int16))
+            _a403 = v_s
+            st["lock_slot"] = st["lock_slot"].at[_i32(v_u)].set(_cast(_a403, jnp.int8))
+            _a404 = jnp.logical_not(st["hit_sub"])
+            st["trapped"] = st["trapped"].at[_i32(v_t)].set(_cast(_a404, jnp.bool_))
+            return st, (v_u, v_m, v_s, v_t, v_up)
+        st, (v_u, v_m, v_s, v_t, v_up) = _select_first((_c392, _c393, ), (st, (v_u, v_m, v_s, v_t, v_up)), (_then394(st, v_u, v_m, v_s, v_t, v_up), _then396(st, v_u, v_m, v_s, v_t, v_up), ), _else399(st, v_u, v_m, v_s, v_t, v_up))
+        return st, (v_u, v_m, v_s, v_t, v_up)
+    st, (v_u, v_m, v_s, v_t, v_up) = _branch(_c390, lambda: _then391(st, v_u, v_m, v_s, v_t, v_up), lambda: (st, (v_u, v_m, v_s, v_t, v_up)))
     return st
 
 
@@ -1577,63 +1703,74 @@ def p_secondary_effects(st, v_u, v_m):
     v_t = _lcast((1 - _i32(v_u)), jnp.int8)
     v_ta = _lcast(st["active"][_i32(v_t)], jnp.int8)
     v_tsp = _lcast(st["team"]["species"][(v_t, v_ta)], jnp.int16)
-    _c349 = jnp.logical_and((st["fx"]["sec_status"] == 3), (st["team"]["status"][(v_t, v_ta)] == 4))
-    st["team"] = {**st["team"], "status": st["team"]["status"].at[(_drop_index(_c349, _i32(v_t), 2), _i32(v_ta))].set(_cast(0, jnp.int8), mode="drop")}
-    _c350 = (_i32(st["fx"]["sec_chance"]) > 0)
-    def _then351(st, v_u, v_m, v_t, v_ta, v_tsp):
+    _c405 = jnp.logical_and((st["fx"]["sec_status"] == 3), (st["team"]["status"][(v_t, v_ta)] == 4))
+    def _then406(st, v_u, v_m, v_t, v_ta, v_tsp):
+        st = dict(st)
+        _a407 = 0
+        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a407, jnp.int8))}
+        return st, (v_u, v_m, v_t, v_ta, v_tsp)
+    st, (v_u, v_m, v_t, v_ta, v_tsp) = _branch(_c405, lambda: _then406(st, v_u, v_m, v_t, v_ta, v_tsp), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp)))
+    _c408 = (_i32(st["fx"]["sec_chance"]) > 0)
+    def _then409(st, v_u, v_m, v_t, v_ta, v_tsp):
         st = dict(st)
         v_cond = _lcast(st["fx"]["sec_status"], jnp.int8)
         v_same = _lcast(jnp.logical_and(jnp.logical_or(jnp.logical_or((v_cond == 5), (v_cond == 3)), (v_cond == 4)), jnp.logical_or((_K12[_i32(v_tsp)] == _K6[_i32(v_m)]), (_K13[_i32(v_tsp)] == _K6[_i32(v_m)]))), jnp.bool_)
-        st, _r352 = _randint(st, 0, 255)
-        v_roll = _lcast(_r352, jnp.int16)
-        _c353 = jnp.logical_and(jnp.logical_not(v_same), (_i32(v_roll) < jnp.floor_divide(((_i32(st["fx"]["sec_chance"]) * 256) + 99), 100)))
-        def _then354(st, v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll):
+        st, _r410 = _randint(st, 0, 255)
+        v_roll = _lcast(_r410, jnp.int16)
+        _c411 = jnp.logical_and(jnp.logical_not(v_same), (_i32(v_roll) < jnp.floor_divide(((_i32(st["fx"]["sec_chance"]) * 256) + 99), 100)))
+        def _then412(st, v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll):
             st = dict(st)
-            _a355 = v_cond
-            st["give_status"] = _cast(_a355, jnp.int8)
+            _a413 = v_cond
+            st["give_status"] = _cast(_a413, jnp.int8)
             return st, (v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll)
-        st, (v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll) = _branch(_c353, lambda: _then354(st, v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll)))
+        st, (v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll) = _branch(_c411, lambda: _then412(st, v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll)))
         return st, (v_u, v_m, v_t, v_ta, v_tsp)
-    st, (v_u, v_m, v_t, v_ta, v_tsp) = _branch(_c350, lambda: _then351(st, v_u, v_m, v_t, v_ta, v_tsp), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp)))
-    _c356 = jnp.logical_and((_i32(st["fx"]["stat_chance"]) > 0), (_i32(st["fx"]["stat_chance"]) < 100))
-    def _then357(st, v_u, v_m, v_t, v_ta, v_tsp):
+    st, (v_u, v_m, v_t, v_ta, v_tsp) = _branch(_c408, lambda: _then409(st, v_u, v_m, v_t, v_ta, v_tsp), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp)))
+    _c414 = jnp.logical_and((_i32(st["fx"]["stat_chance"]) > 0), (_i32(st["fx"]["stat_chance"]) < 100))
+    def _then415(st, v_u, v_m, v_t, v_ta, v_tsp):
         st = dict(st)
-        st, _r358 = _randint(st, 0, 255)
-        v_roll2 = _lcast(_r358, jnp.int16)
-        _c359 = (_i32(v_roll2) < jnp.floor_divide(((_i32(st["fx"]["stat_chance"]) * 256) + 99), 100))
-        def _then360(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll2):
+        st, _r416 = _randint(st, 0, 255)
+        v_roll2 = _lcast(_r416, jnp.int16)
+        _c417 = (_i32(v_roll2) < jnp.floor_divide(((_i32(st["fx"]["stat_chance"]) * 256) + 99), 100))
+        def _then418(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll2):
             st = dict(st)
-            _a361 = True
-            st["give_stat"] = _cast(_a361, jnp.bool_)
+            _a419 = True
+            st["give_stat"] = _cast(_a419, jnp.bool_)
             return st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll2)
-        st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll2) = _branch(_c359, lambda: _then360(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll2), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll2)))
+        st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll2) = _branch(_c417, lambda: _then418(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll2), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll2)))
         return st, (v_u, v_m, v_t, v_ta, v_tsp)
-    st, (v_u, v_m, v_t, v_ta, v_tsp) = _branch(_c356, lambda: _then357(st, v_u, v_m, v_t, v_ta, v_tsp), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp)))
-    _c362 = jnp.logical_and((_i32(st["fx"]["confuse"]) > 0), (_i32(st["fx"]["confuse"]) < 100))
-    def _then363(st, v_u, v_m, v_t, v_ta, v_tsp):
+    st, (v_u, v_m, v_t, v_ta, v_tsp) = _branch(_c414, lambda: _then415(st, v_u, v_m, v_t, v_ta, v_tsp), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp)))
+    _c420 = jnp.logical_and((_i32(st["fx"]["confuse"]) > 0), (_i32(st["fx"]["confuse"]) < 100))
+    def _then421(st, v_u, v_m, v_t, v_ta, v_tsp):
         st = dict(st)
-        st, _r364 = _randint(st, 0, 255)
-        v_roll3 = _lcast(_r364, jnp.int16)
-        _c365 = jnp.logical_and((_i32(v_roll3) < (jnp.floor_divide(((_i32(st["fx"]["confuse"]) * 256) + 99), 100) - 1)), (_i32(st["confused"][_i32(v_t)]) == 0))
-        def _then366(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll3):
+        st, _r422 = _randint(st, 0, 255)
+        v_roll3 = _lcast(_r422, jnp.int16)
+        _c423 = jnp.logical_and((_i32(v_roll3) < (jnp.floor_divide(((_i32(st["fx"]["confuse"]) * 256) + 99), 100) - 1)), (_i32(st["confused"][_i32(v_t)]) == 0))
+        def _then424(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll3):
             st = dict(st)
-            st, _r367 = _randint(st, 2, 5)
-            _a368 = _r367
-            st["confused"] = st["confused"].at[_i32(v_t)].set(_cast(_a368, jnp.int8))
+            st, _r425 = _randint(st, 2, 5)
+            _a426 = _r425
+            st["confused"] = st["confused"].at[_i32(v_t)].set(_cast(_a426, jnp.int8))
             return st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll3)
-        st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll3) = _branch(_c365, lambda: _then366(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll3), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll3)))
+        st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll3) = _branch(_c423, lambda: _then424(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll3), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll3)))
         return st, (v_u, v_m, v_t, v_ta, v_tsp)
-    st, (v_u, v_m, v_t, v_ta, v_tsp) = _branch(_c362, lambda: _then363(st, v_u, v_m, v_t, v_ta, v_tsp), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp)))
-    _c369 = (_i32(st["fx"]["flinch"]) > 0)
-    def _then370(st, v_u, v_m, v_t, v_ta, v_tsp):
+    st, (v_u, v_m, v_t, v_ta, v_tsp) = _branch(_c420, lambda: _then421(st, v_u, v_m, v_t, v_ta, v_tsp), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp)))
+    _c427 = (_i32(st["fx"]["flinch"]) > 0)
+    def _then428(st, v_u, v_m, v_t, v_ta, v_tsp):
         st = dict(st)
-        st, _r371 = _randint(st, 0, 255)
-        v_roll4 = _lcast(_r371, jnp.int16)
-        _c372 = (_i32(v_roll4) < jnp.floor_divide(((_i32(st["fx"]["flinch"]) * 256) + 99), 100))
-        st["flinched"] = st["flinched"].at[_drop_index(_c372, _i32(v_t), 2)].set(_cast(True, jnp.bool_), mode="drop")
-        st["recharging"] = st["recharging"].at[_drop_index(_c372, _i32(v_t), 2)].set(_cast(False, jnp.bool_), mode="drop")
+        st, _r429 = _randint(st, 0, 255)
+        v_roll4 = _lcast(_r429, jnp.int16)
+        _c430 = (_i32(v_roll4) < jnp.floor_divide(((_i32(st["fx"]["flinch"]) * 256) + 99), 100))
+        def _then431(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll4):
+            st = dict(st)
+            _a432 = True
+            st["flinched"] = st["flinched"].at[_i32(v_t)].set(_cast(_a432, jnp.bool_))
+            _a433 = False
+            st["recharging"] = st["recharging"].at[_i32(v_t)].set(_cast(_a433, jnp.bool_))
+            return st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll4)
+        st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll4) = _branch(_c430, lambda: _then431(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll4), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll4)))
         return st, (v_u, v_m, v_t, v_ta, v_tsp)
-    st, (v_u, v_m, v_t, v_ta, v_tsp) = _branch(_c369, lambda: _then370(st, v_u, v_m, v_t, v_ta, v_tsp), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp)))
+    st, (v_u, v_m, v_t, v_ta, v_tsp) = _branch(_c427, lambda: _then428(st, v_u, v_m, v_t, v_ta, v_tsp), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp)))
     return st
 
 
@@ -1644,92 +1781,122 @@ def p_residual(st, v_u):
     v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
     v_cond = _lcast(st["team"]["status"][(v_u, v_a)], jnp.int8)
     v_hurts = _lcast(jnp.logical_or(jnp.logical_or((v_cond == 2), (v_cond == 6)), (v_cond == 3)), jnp.bool_)
-    _c373 = (_i32(st["team"]["hp"][(v_u, v_a)]) > 0)
-    def _then374(st, v_u, v_a, v_cond, v_hurts):
+    _c434 = (_i32(st["team"]["hp"][(v_u, v_a)]) > 0)
+    def _then435(st, v_u, v_a, v_cond, v_hurts):
         st = dict(st)
         v_unit = _lcast(jnp.maximum(jnp.floor_divide(_i32(st["team"]["maxhp"][(v_u, v_a)]), 16), 1), jnp.int8)
-        _c375 = jnp.logical_and(st["toxic"][_i32(v_u)], v_hurts)
-        st["toxic_n"] = st["toxic_n"].at[_drop_index(_c375, _i32(v_u), 2)].set(_cast(jnp.minimum((_i32(st["toxic_n"][_i32(v_u)]) + 1), 15), jnp.int8), mode="drop")
-        _c376 = jnp.logical_and((v_cond == 1), (_i32(st["team"]["sleep"][(v_u, v_a)]) == 0))
-        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_drop_index(_c376, _i32(v_u), 2), _i32(v_a))].set(_cast(0, jnp.int8), mode="drop")}
-        _c377 = v_hurts
-        def _then378(st, v_u, v_a, v_cond, v_hurts, v_unit):
+        _c436 = jnp.logical_and(st["toxic"][_i32(v_u)], v_hurts)
+        def _then437(st, v_u, v_a, v_cond, v_hurts, v_unit):
+            st = dict(st)
+            _a438 = jnp.minimum((_i32(st["toxic_n"][_i32(v_u)]) + 1), 15)
+            st["toxic_n"] = st["toxic_n"].at[_i32(v_u)].set(_cast(_a438, jnp.int8))
+            return st, (v_u, v_a, v_cond, v_hurts, v_unit)
+        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch(_c436, lambda: _then437(st, v_u, v_a, v_cond, v_hurts, v_unit), lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
+        _c439 = jnp.logical_and((v_cond == 1), (_i32(st["team"]["sleep"][(v_u, v_a)]) == 0))
+        def _then440(st, v_u, v_a, v_cond, v_hurts, v_unit):
+            st = dict(st)
+            _a441 = 0
+            st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a441, jnp.int8))}
+            return st, (v_u, v_a, v_cond, v_hurts, v_unit)
+        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch(_c439, lambda: _then440(st, v_u, v_a, v_cond, v_hurts, v_unit), lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
+        _c442 = v_hurts
+        def _then443(st, v_u, v_a, v_cond, v_hurts, v_unit):
             st = dict(st)
             v_times = _lcast(jnp.where(st["toxic"][_i32(v_u)], _i32(st["toxic_n"][_i32(v_u)]), 1), jnp.int8)
-            _a379 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - (_i32(v_unit) * _i32(v_times))), 0)
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a379, jnp.int16))}
+            _a444 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - (_i32(v_unit) * _i32(v_times))), 0)
+            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a444, jnp.int16))}
             return st, (v_u, v_a, v_cond, v_hurts, v_unit)
-        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch(_c377, lambda: _then378(st, v_u, v_a, v_cond, v_hurts, v_unit), lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
-        _c380 = jnp.logical_and(st["seeded"][_i32(v_u)], (_i32(st["team"]["hp"][(v_u, v_a)]) > 0))
-        def _then381(st, v_u, v_a, v_cond, v_hurts, v_unit):
+        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch(_c442, lambda: _then443(st, v_u, v_a, v_cond, v_hurts, v_unit), lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
+        _c445 = jnp.logical_and(st["seeded"][_i32(v_u)], (_i32(st["team"]["hp"][(v_u, v_a)]) > 0))
+        def _then446(st, v_u, v_a, v_cond, v_hurts, v_unit):
             st = dict(st)
-            _c382 = st["toxic"][_i32(v_u)]
-            st["toxic_n"] = st["toxic_n"].at[_drop_index(_c382, _i32(v_u), 2)].set(_cast(jnp.minimum((_i32(st["toxic_n"][_i32(v_u)]) + 1), 15), jnp.int8), mode="drop")
+            _c447 = st["toxic"][_i32(v_u)]
+            def _then448(st, v_u, v_a, v_cond, v_hurts, v_unit):
+                st = dict(st)
+                _a449 = jnp.minimum((_i32(st["toxic_n"][_i32(v_u)]) + 1), 15)
+                st["toxic_n"] = st["toxic_n"].at[_i32(v_u)].set(_cast(_a449, jnp.int8))
+                return st, (v_u, v_a, v_cond, v_hurts, v_unit)
+            st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch(_c447, lambda: _then448(st, v_u, v_a, v_cond, v_hurts, v_unit), lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
             v_times2 = _lcast(jnp.where(st["toxic"][_i32(v_u)], _i32(st["toxic_n"][_i32(v_u)]), 1), jnp.int8)
             v_sap = _lcast(jnp.minimum((_i32(v_unit) * _i32(v_times2)), 999), jnp.int16)
-            _a383 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - _i32(v_sap)), 0)
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a383, jnp.int16))}
+            _a450 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - _i32(v_sap)), 0)
+            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a450, jnp.int16))}
             v_f = _lcast((1 - _i32(v_u)), jnp.int8)
             v_fa = _lcast(st["active"][_i32(v_f)], jnp.int8)
-            _c384 = (_i32(st["team"]["hp"][(v_f, v_fa)]) > 0)
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_drop_index(_c384, _i32(v_f), 2), _i32(v_fa))].set(_cast(jnp.minimum((_i32(st["team"]["hp"][(v_f, v_fa)]) + _i32(v_sap)), _i32(st["team"]["maxhp"][(v_f, v_fa)])), jnp.int16), mode="drop")}
+            _c451 = (_i32(st["team"]["hp"][(v_f, v_fa)]) > 0)
+            def _then452(st, v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa):
+                st = dict(st)
+                _a453 = jnp.minimum((_i32(st["team"]["hp"][(v_f, v_fa)]) + _i32(v_sap)), _i32(st["team"]["maxhp"][(v_f, v_fa)]))
+                st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_f), _i32(v_fa))].set(_cast(_a453, jnp.int16))}
+                return st, (v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa)
+            st, (v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa) = _branch(_c451, lambda: _then452(st, v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa), lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa)))
             return st, (v_u, v_a, v_cond, v_hurts, v_unit)
-        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch(_c380, lambda: _then381(st, v_u, v_a, v_cond, v_hurts, v_unit), lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
+        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch(_c445, lambda: _then446(st, v_u, v_a, v_cond, v_hurts, v_unit), lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
         return st, (v_u, v_a, v_cond, v_hurts)
-    st, (v_u, v_a, v_cond, v_hurts) = _branch(_c373, lambda: _then374(st, v_u, v_a, v_cond, v_hurts), lambda: (st, (v_u, v_a, v_cond, v_hurts)))
+    st, (v_u, v_a, v_cond, v_hurts) = _branch(_c434, lambda: _then435(st, v_u, v_a, v_cond, v_hurts), lambda: (st, (v_u, v_a, v_cond, v_hurts)))
     return st
 
 
 def p_end_of_turn(st):
     """proc `end_of_turn` (pokemon_gen1.envspec:1063)"""
     st = dict(st)
-    _a385 = _K18
-    st["flinched"] = _cast(_a385, jnp.bool_)
+    _a454 = _K18
+    st["flinched"] = _cast(_a454, jnp.bool_)
     v_p = 0
-    _c386 = (_i32(st["trap_left"][_i32(v_p)]) == 0)
-    st["trapped"] = st["trapped"].at[_drop_index(_c386, (1 - _i32(v_p)), 2)].set(_cast(False, jnp.bool_), mode="drop")
+    _c455 = (_i32(st["trap_left"][_i32(v_p)]) == 0)
+    def _then456(st, v_p):
+        st = dict(st)
+        _a457 = False
+        st["trapped"] = st["trapped"].at[(1 - _i32(v_p))].set(_cast(_a457, jnp.bool_))
+        return st, (v_p,)
+    st, (v_p,) = _branch(_c455, lambda: _then456(st, v_p), lambda: (st, (v_p,)))
     v_p = 1
-    _c387 = (_i32(st["trap_left"][_i32(v_p)]) == 0)
-    st["trapped"] = st["trapped"].at[_drop_index(_c387, (1 - _i32(v_p)), 2)].set(_cast(False, jnp.bool_), mode="drop")
+    _c458 = (_i32(st["trap_left"][_i32(v_p)]) == 0)
+    def _then459(st, v_p):
+        st = dict(st)
+        _a460 = False
+        st["trapped"] = st["trapped"].at[(1 - _i32(v_p))].set(_cast(_a460, jnp.bool_))
+        return st, (v_p,)
+    st, (v_p,) = _branch(_c458, lambda: _then459(st, v_p), lambda: (st, (v_p,)))
     v_out0 = _lcast((_i32(f_alive_count(st, 0)) == 0), jnp.bool_)
     v_out1 = _lcast((_i32(f_alive_count(st, 1)) == 0), jnp.bool_)
-    _c388 = jnp.logical_and(v_out0, v_out1)
-    _c389 = v_out0
-    _c390 = v_out1
-    _c391 = (_i32(st["turns"]) >= 1000)
-    def _then392(st, v_out0, v_out1):
+    _c461 = jnp.logical_and(v_out0, v_out1)
+    _c462 = v_out0
+    _c463 = v_out1
+    _c464 = (_i32(st["turns"]) >= 1000)
+    def _then465(st, v_out0, v_out1):
         st = dict(st)
         st = _draw(st)
         return st, (v_out0, v_out1)
-    def _then393(st, v_out0, v_out1):
+    def _then466(st, v_out0, v_out1):
         st = dict(st)
         st = _win(st, 1, NUM_PLAYERS)
         return st, (v_out0, v_out1)
-    def _then394(st, v_out0, v_out1):
+    def _then467(st, v_out0, v_out1):
         st = dict(st)
         st = _win(st, 0, NUM_PLAYERS)
         return st, (v_out0, v_out1)
-    def _then395(st, v_out0, v_out1):
+    def _then468(st, v_out0, v_out1):
         st = dict(st)
         st = _draw(st)
         return st, (v_out0, v_out1)
-    def _else396(st, v_out0, v_out1):
+    def _else469(st, v_out0, v_out1):
         st = dict(st)
         v_p = 0
-        _a397 = f_fainted(st, v_p)
-        st["must_replace"] = st["must_replace"].at[_i32(v_p)].set(_cast(_a397, jnp.bool_))
+        _a470 = f_fainted(st, v_p)
+        st["must_replace"] = st["must_replace"].at[_i32(v_p)].set(_cast(_a470, jnp.bool_))
         v_p = 1
-        _a398 = f_fainted(st, v_p)
-        st["must_replace"] = st["must_replace"].at[_i32(v_p)].set(_cast(_a398, jnp.bool_))
-        _c399 = jnp.logical_or(st["must_replace"][0], st["must_replace"][1])
-        def _then400(st, v_out0, v_out1):
+        _a471 = f_fainted(st, v_p)
+        st["must_replace"] = st["must_replace"].at[_i32(v_p)].set(_cast(_a471, jnp.bool_))
+        _c472 = jnp.logical_or(st["must_replace"][0], st["must_replace"][1])
+        def _then473(st, v_out0, v_out1):
             st = dict(st)
-            _a401 = 1
-            st["phase"] = _cast(_a401, jnp.int8)
+            _a474 = 1
+            st["phase"] = _cast(_a474, jnp.int8)
             return st, (v_out0, v_out1)
-        st, (v_out0, v_out1) = _branch(_c399, lambda: _then400(st, v_out0, v_out1), lambda: (st, (v_out0, v_out1)))
+        st, (v_out0, v_out1) = _branch(_c472, lambda: _then473(st, v_out0, v_out1), lambda: (st, (v_out0, v_out1)))
         return st, (v_out0, v_out1)
-    st, (v_out0, v_out1) = _select_first((_c388, _c389, _c390, _c391, ), (st, (v_out0, v_out1)), (_then392(st, v_out0, v_out1), _then393(st, v_out0, v_out1), _then394(st, v_out0, v_out1), _then395(st, v_out0, v_out1), ), _else396(st, v_out0, v_out1))
+    st, (v_out0, v_out1) = _select_first((_c461, _c462, _c463, _c464, ), (st, (v_out0, v_out1)), (_then465(st, v_out0, v_out1), _then466(st, v_out0, v_out1), _then467(st, v_out0, v_out1), _then468(st, v_out0, v_out1), ), _else469(st, v_out0, v_out1))
     return st
 
 
@@ -1740,16 +1907,16 @@ def p_build_mon(st, v_p, v_i, v_sp, v_level):
     v_i = _lcast(v_i, jnp.int8)
     v_sp = _lcast(v_sp, jnp.int16)
     v_level = _lcast(v_level, jnp.int8)
-    _a402 = v_sp
-    st["team"] = {**st["team"], "species": st["team"]["species"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a402, jnp.int16))}
-    _a403 = v_level
-    st["team"] = {**st["team"], "level": st["team"]["level"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a403, jnp.int8))}
-    _a404 = f_hp_of(st, _K19[_i32(v_sp)], v_level)
-    st["team"] = {**st["team"], "maxhp": st["team"]["maxhp"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a404, jnp.int16))}
-    _a405 = f_hp_of(st, _K19[_i32(v_sp)], v_level)
-    st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a405, jnp.int16))}
-    _a406 = jnp.stack([jnp.asarray(f_stat_of(st, _K20[_i32(v_sp)], v_level), jnp.int32), jnp.asarray(f_stat_of(st, _K21[_i32(v_sp)], v_level), jnp.int32), jnp.asarray(f_stat_of(st, _K22[_i32(v_sp)], v_level), jnp.int32), jnp.asarray(f_stat_of(st, _K15[_i32(v_sp)], v_level), jnp.int32)])
-    st["team"] = {**st["team"], "stats": st["team"]["stats"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a406, jnp.int16))}
+    _a475 = v_sp
+    st["team"] = {**st["team"], "species": st["team"]["species"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a475, jnp.int16))}
+    _a476 = v_level
+    st["team"] = {**st["team"], "level": st["team"]["level"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a476, jnp.int8))}
+    _a477 = f_hp_of(st, _K19[_i32(v_sp)], v_level)
+    st["team"] = {**st["team"], "maxhp": st["team"]["maxhp"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a477, jnp.int16))}
+    _a478 = f_hp_of(st, _K19[_i32(v_sp)], v_level)
+    st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a478, jnp.int16))}
+    _a479 = jnp.stack([jnp.asarray(f_stat_of(st, _K20[_i32(v_sp)], v_level), jnp.int32), jnp.asarray(f_stat_of(st, _K21[_i32(v_sp)], v_level), jnp.int32), jnp.asarray(f_stat_of(st, _K22[_i32(v_sp)], v_level), jnp.int32), jnp.asarray(f_stat_of(st, _K15[_i32(v_sp)], v_level), jnp.int32)])
+    st["team"] = {**st["team"], "stats": st["team"]["stats"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a479, jnp.int16))}
     return st
 
 
@@ -1760,10 +1927,10 @@ def p_set_move(st, v_p, v_i, v_k, v_mv):
     v_i = _lcast(v_i, jnp.int8)
     v_k = _lcast(v_k, jnp.int8)
     v_mv = _lcast(v_mv, jnp.int16)
-    _a407 = v_mv
-    st["team"] = {**st["team"], "moves": st["team"]["moves"].at[(_i32(v_p), _i32(v_i), _i32(v_k))].set(_cast(_a407, jnp.int16))}
-    _a408 = jnp.floor_divide((_i32(_K23[_i32(v_mv)]) * 8), 5)
-    st["team"] = {**st["team"], "pp": st["team"]["pp"].at[(_i32(v_p), _i32(v_i), _i32(v_k))].set(_cast(_a408, jnp.int8))}
+    _a480 = v_mv
+    st["team"] = {**st["team"], "moves": st["team"]["moves"].at[(_i32(v_p), _i32(v_i), _i32(v_k))].set(_cast(_a480, jnp.int16))}
+    _a481 = jnp.floor_divide((_i32(_K23[_i32(v_mv)]) * 8), 5)
+    st["team"] = {**st["team"], "pp": st["team"]["pp"].at[(_i32(v_p), _i32(v_i), _i32(v_k))].set(_cast(_a481, jnp.int8))}
     return st
 
 
@@ -1773,66 +1940,66 @@ def p_fixed_team(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v_l = _lcast(st["lineup"][_i32(v_p)], jnp.int8)
     v_i = jnp.int32(0)
-    def _loop409(i, carry):
+    def _loop482(i, carry):
         st, (v_p, v_l, v_i) = dict(carry[0]), carry[1]
         v_i = i
-        _c410 = (_i32(v_i) < _get({"items": _K24, "len": _K25}, _i32(v_l))["len"])
-        def _then411(st, v_p, v_l, v_i):
+        _c483 = (_i32(v_i) < _get({"items": _K24, "len": _K25}, _i32(v_l))["len"])
+        def _then484(st, v_p, v_l, v_i):
             st = dict(st)
-            _f412 = _i32(v_i)
-            _f413 = _get({"items": _K24, "len": _K25}, _i32(v_l))["len"]
-            st = _fault_at(st, (_f412 >= _f413), 1, _f412, _f413)
-            st = p_build_mon(st, v_p, v_i, _get({"items": _K24, "len": _K25}, _i32(v_l))["items"][_f412], _K26[_i32(v_l)])
-            _f414 = _i32(v_i)
-            _f415 = _get({"items": {"items": _K27, "len": _K28}, "len": _K25}, _i32(v_l))["len"]
-            st = _fault_at(st, (_f414 >= _f415), 2, _f414, _f415)
-            v_moves = _lcast(_lget(_get({"items": {"items": _K27, "len": _K28}, "len": _K25}, _i32(v_l)), _f414), _DT29)
+            _f485 = _i32(v_i)
+            _f486 = _get({"items": _K24, "len": _K25}, _i32(v_l))["len"]
+            st = _fault_at(st, (_f485 >= _f486), 1, _f485, _f486)
+            st = p_build_mon(st, v_p, v_i, _get({"items": _K24, "len": _K25}, _i32(v_l))["items"][_f485], _K26[_i32(v_l)])
+            _f487 = _i32(v_i)
+            _f488 = _get({"items": {"items": _K27, "len": _K28}, "len": _K25}, _i32(v_l))["len"]
+            st = _fault_at(st, (_f487 >= _f488), 2, _f487, _f488)
+            v_moves = _lcast(_lget(_get({"items": {"items": _K27, "len": _K28}, "len": _K25}, _i32(v_l)), _f487), _DT29)
             v_k = 0
-            _c416 = (_i32(v_k) < v_moves["len"])
-            def _then417(st, v_p, v_l, v_i, v_moves, v_k):
+            _c489 = (_i32(v_k) < v_moves["len"])
+            def _then490(st, v_p, v_l, v_i, v_moves, v_k):
                 st = dict(st)
-                _f418 = _i32(v_k)
-                _f419 = v_moves["len"]
-                st = _fault_at(st, (_f418 >= _f419), 3, _f418, _f419)
-                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f418])
+                _f491 = _i32(v_k)
+                _f492 = v_moves["len"]
+                st = _fault_at(st, (_f491 >= _f492), 3, _f491, _f492)
+                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f491])
                 return st, (v_p, v_l, v_i, v_moves, v_k)
-            st, (v_p, v_l, v_i, v_moves, v_k) = _branch(_c416, lambda: _then417(st, v_p, v_l, v_i, v_moves, v_k), lambda: (st, (v_p, v_l, v_i, v_moves, v_k)))
+            st, (v_p, v_l, v_i, v_moves, v_k) = _branch(_c489, lambda: _then490(st, v_p, v_l, v_i, v_moves, v_k), lambda: (st, (v_p, v_l, v_i, v_moves, v_k)))
             v_k = 1
-            _c420 = (_i32(v_k) < v_moves["len"])
-            def _then421(st, v_p, v_l, v_i, v_moves, v_k):
+            _c493 = (_i32(v_k) < v_moves["len"])
+            def _then494(st, v_p, v_l, v_i, v_moves, v_k):
                 st = dict(st)
-                _f422 = _i32(v_k)
-                _f423 = v_moves["len"]
-                st = _fault_at(st, (_f422 >= _f423), 3, _f422, _f423)
-                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f422])
+                _f495 = _i32(v_k)
+                _f496 = v_moves["len"]
+                st = _fault_at(st, (_f495 >= _f496), 3, _f495, _f496)
+                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f495])
                 return st, (v_p, v_l, v_i, v_moves, v_k)
-            st, (v_p, v_l, v_i, v_moves, v_k) = _branch(_c420, lambda: _then421(st, v_p, v_l, v_i, v_moves, v_k), lambda: (st, (v_p, v_l, v_i, v_moves, v_k)))
+            st, (v_p, v_l, v_i, v_moves, v_k) = _branch(_c493, lambda: _then494(st, v_p, v_l, v_i, v_moves, v_k), lambda: (st, (v_p, v_l, v_i, v_moves, v_k)))
             v_k = 2
-            _c424 = (_i32(v_k) < v_moves["len"])
-            def _then425(st, v_p, v_l, v_i, v_moves, v_k):
+            _c497 = (_i32(v_k) < v_moves["len"])
+            def _then498(st, v_p, v_l, v_i, v_moves, v_k):
                 st = dict(st)
-                _f426 = _i32(v_k)
-                _f427 = v_moves["len"]
-                st = _fault_at(st, (_f426 >= _f427), 3, _f426, _f427)
-                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f426])
+                _f499 = _i32(v_k)
+                _f500 = v_moves["len"]
+                st = _fault_at(st, (_f499 >= _f500), 3, _f499, _f500)
+                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f499])
                 return st, (v_p, v_l, v_i, v_moves, v_k)
-            st, (v_p, v_l, v_i, v_moves, v_k) = _branch(_c424, lambda: _then425(st, v_p, v_l, v_i, v_moves, v_k), lambda: (st, (v_p, v_l, v_i, v_moves, v_k)))
+            st, (v_p, v_l, v_i, v_moves, v_k) = _branch(_c497, lambda: _then498(st, v_p, v_l, v_i, v_moves, v_k), lambda: (st, (v_p, v_l, v_i, v_moves, v_k)))
             v_k = 3
-            _c428 = (_i32(v_k) < v_moves["len"])
-            def _then429(st, v_p, v_l, v_i, v_moves, v_k):
+            _c501 = (_i32(v_k) < v_moves["len"])
+            def _then502(st, v_p, v_l, v_i, v_moves, v_k):
                 st = dict(st)
-                _f430 = _i32(v_k)
-                _f431 = v_moves["len"]
-                st = _fault_at(st, (_f430 >= _f431), 3, _f430, _f431)
-                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f430])
+                _f503 = _i32(v_k)
+                _f504 = v_moves["len"]
+                st = _fault_at(st, (_f503 >= _f504), 3, _f503, _f504)
+                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f503])
                 return st, (v_p, v_l, v_i, v_moves, v_k)
-            st, (v_p, v_l, v_i, v_moves, v_k) = _branch(_c428, lambda: _then429(st, v_p, v_l, v_i, v_moves, v_k), lambda: (st, (v_p, v_l, v_i, v_moves, v_k)))
-            _a432 = v_moves["len"]
-            st["team"] = {**st["team"], "nmoves": st["team"]["nmoves"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a432, jnp.int8))}
+            st, (v_p, v_l, v_i, v_moves, v_k) = _branch(_c501, lambda: _then502(st, v_p, v_l, v_i, v_moves, v_k), lambda: (st, (v_p, v_l, v_i, v_moves, v_k)))
+            _a505 = v_moves["len"]
+            st["team"] = {**st["team"], "nmoves": st["team"]["nmoves"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a505, jnp.int8))}
             return st, (v_p, v_l, v_i)
-        st, (v_p, v_l, v_i) = _branch(_c410, lambda: _then411(st, v_p, v_l, v_i), lambda: (st, (v_p, v_l, v_i)))
+        st, (v_p, v_l, v_i) = _branch(_c483, lambda: _then484(st, v_p, v_l, v_i), lambda: (st, (v_p, v_l, v_i)))
         return st, (v_p, v_l, v_i)
-    st, (v_p, v_l, v_i) = lax.fori_loop(0, 6, _loop409, (st, (v_p, v_l, v_i)))
+    st, (v_p, v_l, v_i) = lax.fori_loop(0, 6, _loop482, (st, (v_p, v_l, v_i)))
     return st
 
 
@@ -1840,117 +2007,117 @@ def p_random_team(st, v_p):
     """proc `random_team` (pokemon_gen1.envspec:1143)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    v_picked = _lcast(jax.vmap(lambda i433: jnp.asarray(145, jnp.int32))(jnp.arange(0, 6, dtype=jnp.int32)), jnp.int16)
+    v_picked = _lcast(jax.vmap(lambda i506: jnp.asarray(145, jnp.int32))(jnp.arange(0, 6, dtype=jnp.int32)), jnp.int16)
     v_k = jnp.int32(0)
-    def _loop434(i, carry):
+    def _loop507(i, carry):
         st, (v_p, v_picked, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        st, _r435 = _randint(st, 0, (144 - _i32(v_k)))
-        v_r = _lcast(_r435, jnp.int16)
+        st, _r508 = _randint(st, 0, (144 - _i32(v_k)))
+        v_r = _lcast(_r508, jnp.int16)
         v_x = _lcast(v_r, jnp.int16)
         v_j = 0
-        _c436 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
-        def _then437(st, v_p, v_picked, v_k, v_r, v_x, v_j):
+        _c509 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
+        def _then510(st, v_p, v_picked, v_k, v_r, v_x, v_j):
             st = dict(st)
-            _a438 = jnp.minimum((_i32(v_x) + 1), 145)
-            v_x = _lcast(_a438, jnp.int16)
+            _a511 = jnp.minimum((_i32(v_x) + 1), 145)
+            v_x = _lcast(_a511, jnp.int16)
             return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(_c436, lambda: _then437(st, v_p, v_picked, v_k, v_r, v_x, v_j), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
+        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(_c509, lambda: _then510(st, v_p, v_picked, v_k, v_r, v_x, v_j), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
         v_j = 1
-        _c439 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
-        def _then440(st, v_p, v_picked, v_k, v_r, v_x, v_j):
+        _c512 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
+        def _then513(st, v_p, v_picked, v_k, v_r, v_x, v_j):
             st = dict(st)
-            _a441 = jnp.minimum((_i32(v_x) + 1), 145)
-            v_x = _lcast(_a441, jnp.int16)
+            _a514 = jnp.minimum((_i32(v_x) + 1), 145)
+            v_x = _lcast(_a514, jnp.int16)
             return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(_c439, lambda: _then440(st, v_p, v_picked, v_k, v_r, v_x, v_j), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
+        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(_c512, lambda: _then513(st, v_p, v_picked, v_k, v_r, v_x, v_j), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
         v_j = 2
-        _c442 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
-        def _then443(st, v_p, v_picked, v_k, v_r, v_x, v_j):
+        _c515 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
+        def _then516(st, v_p, v_picked, v_k, v_r, v_x, v_j):
             st = dict(st)
-            _a444 = jnp.minimum((_i32(v_x) + 1), 145)
-            v_x = _lcast(_a444, jnp.int16)
+            _a517 = jnp.minimum((_i32(v_x) + 1), 145)
+            v_x = _lcast(_a517, jnp.int16)
             return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(_c442, lambda: _then443(st, v_p, v_picked, v_k, v_r, v_x, v_j), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
+        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(_c515, lambda: _then516(st, v_p, v_picked, v_k, v_r, v_x, v_j), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
         v_j = 3
-        _c445 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
-        def _then446(st, v_p, v_picked, v_k, v_r, v_x, v_j):
+        _c518 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
+        def _then519(st, v_p, v_picked, v_k, v_r, v_x, v_j):
             st = dict(st)
-            _a447 = jnp.minimum((_i32(v_x) + 1), 145)
-            v_x = _lcast(_a447, jnp.int16)
+            _a520 = jnp.minimum((_i32(v_x) + 1), 145)
+            v_x = _lcast(_a520, jnp.int16)
             return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(_c445, lambda: _then446(st, v_p, v_picked, v_k, v_r, v_x, v_j), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
+        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(_c518, lambda: _then519(st, v_p, v_picked, v_k, v_r, v_x, v_j), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
         v_j = 4
-        _c448 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
-        def _then449(st, v_p, v_picked, v_k, v_r, v_x, v_j):
+        _c521 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
+        def _then522(st, v_p, v_picked, v_k, v_r, v_x, v_j):
             st = dict(st)
-            _a450 = jnp.minimum((_i32(v_x) + 1), 145)
-            v_x = _lcast(_a450, jnp.int16)
+            _a523 = jnp.minimum((_i32(v_x) + 1), 145)
+            v_x = _lcast(_a523, jnp.int16)
             return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(_c448, lambda: _then449(st, v_p, v_picked, v_k, v_r, v_x, v_j), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
+        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(_c521, lambda: _then522(st, v_p, v_picked, v_k, v_r, v_x, v_j), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
         v_j = 5
-        _c451 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
-        def _then452(st, v_p, v_picked, v_k, v_r, v_x, v_j):
+        _c524 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
+        def _then525(st, v_p, v_picked, v_k, v_r, v_x, v_j):
             st = dict(st)
-            _a453 = jnp.minimum((_i32(v_x) + 1), 145)
-            v_x = _lcast(_a453, jnp.int16)
+            _a526 = jnp.minimum((_i32(v_x) + 1), 145)
+            v_x = _lcast(_a526, jnp.int16)
             return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(_c451, lambda: _then452(st, v_p, v_picked, v_k, v_r, v_x, v_j), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
-        def _g457(i454, _h455, _h456):
-            return jnp.asarray(_i32(jnp.where((_i32(_h455) < _i32(v_x)), _i32(_h455), _i32(jnp.where(jnp.logical_or((i454 == 0), (_i32(_h456) < _i32(v_x))), _i32(v_x), _i32(_h456))))), jnp.int32)
-        _e458 = jax.vmap(_g457)(jnp.arange(0, 6, dtype=jnp.int32), v_picked, v_picked[_K30])
-        _a459 = _e458
-        v_picked = _lcast(_a459, jnp.int16)
+        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(_c524, lambda: _then525(st, v_p, v_picked, v_k, v_r, v_x, v_j), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
+        def _g530(i527, _h528, _h529):
+            return jnp.asarray(_i32(jnp.where((_i32(_h528) < _i32(v_x)), _i32(_h528), _i32(jnp.where(jnp.logical_or((i527 == 0), (_i32(_h529) < _i32(v_x))), _i32(v_x), _i32(_h529))))), jnp.int32)
+        _e531 = jax.vmap(_g530)(jnp.arange(0, 6, dtype=jnp.int32), v_picked, v_picked[_K30])
+        _a532 = _e531
+        v_picked = _lcast(_a532, jnp.int16)
         v_set = _lcast(jnp.minimum(_i32(v_x), 144), jnp.int16)
         st = p_build_mon(st, v_p, v_k, _K31[_i32(v_set)], _K32[_i32(v_set)])
         v_pool = _lcast(_get({"items": _K33, "len": _K34}, _i32(v_set)), _DT29)
-        _f460 = v_pool["len"]
-        st, _l461 = _shuffle(st, v_pool)
-        v_pool = _l461
+        _f533 = v_pool["len"]
+        st, _l534 = _shuffle(st, v_pool)
+        v_pool = _l534
         v_i = 0
-        _c462 = (_i32(v_i) < v_pool["len"])
-        def _then463(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i):
+        _c535 = (_i32(v_i) < v_pool["len"])
+        def _then536(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i):
             st = dict(st)
-            _f464 = _i32(v_i)
-            _f465 = v_pool["len"]
-            st = _fault_at(st, (_f464 >= _f465), 4, _f464, _f465)
-            st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_f464])
+            _f537 = _i32(v_i)
+            _f538 = v_pool["len"]
+            st = _fault_at(st, (_f537 >= _f538), 4, _f537, _f538)
+            st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_f537])
             return st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _branch(_c462, lambda: _then463(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)))
+        st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _branch(_c535, lambda: _then536(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)))
         v_i = 1
-        _c466 = (_i32(v_i) < v_pool["len"])
-        def _then467(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i):
+        _c539 = (_i32(v_i) < v_pool["len"])
+        def _then540(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i):
             st = dict(st)
-            _f468 = _i32(v_i)
-            _f469 = v_pool["len"]
-            st = _fault_at(st, (_f468 >= _f469), 4, _f468, _f469)
-            st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_f468])
+            _f541 = _i32(v_i)
+            _f542 = v_pool["len"]
+            st = _fault_at(st, (_f541 >= _f542), 4, _f541, _f542)
+            st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_f541])
             return st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _branch(_c466, lambda: _then467(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)))
+        st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _branch(_c539, lambda: _then540(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)))
         v_i = 2
-        _c470 = (_i32(v_i) < v_pool["len"])
-        def _then471(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i):
+        _c543 = (_i32(v_i) < v_pool["len"])
+        def _then544(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i):
             st = dict(st)
-            _f472 = _i32(v_i)
-            _f473 = v_pool["len"]
-            st = _fault_at(st, (_f472 >= _f473), 4, _f472, _f473)
-            st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_f472])
+            _f545 = _i32(v_i)
+            _f546 = v_pool["len"]
+            st = _fault_at(st, (_f545 >= _f546), 4, _f545, _f546)
+            st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_f545])
             return st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _branch(_c470, lambda: _then471(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)))
+        st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _branch(_c543, lambda: _then544(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)))
         v_i = 3
-        _c474 = (_i32(v_i) < v_pool["len"])
-        def _then475(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i):
+        _c547 = (_i32(v_i) < v_pool["len"])
+        def _then548(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i):
             st = dict(st)
-            _f476 = _i32(v_i)
-            _f477 = v_pool["len"]
-            st = _fault_at(st, (_f476 >= _f477), 4, _f476, _f477)
-            st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_f476])
+            _f549 = _i32(v_i)
+            _f550 = v_pool["len"]
+            st = _fault_at(st, (_f549 >= _f550), 4, _f549, _f550)
+            st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_f549])
             return st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _branch(_c474, lambda: _then475(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)))
-        _a478 = jnp.minimum(v_pool["len"], 4)
-        st["team"] = {**st["team"], "nmoves": st["team"]["nmoves"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a478, jnp.int8))}
+        st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _branch(_c547, lambda: _then548(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)))
+        _a551 = jnp.minimum(v_pool["len"], 4)
+        st["team"] = {**st["team"], "nmoves": st["team"]["nmoves"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a551, jnp.int8))}
         return st, (v_p, v_picked, v_k)
-    st, (v_p, v_picked, v_k) = lax.fori_loop(0, 6, _loop434, (st, (v_p, v_picked, v_k)))
+    st, (v_p, v_picked, v_k) = lax.fori_loop(0, 6, _loop507, (st, (v_p, v_picked, v_k)))
     return st
 
 
@@ -1962,49 +2129,49 @@ def f_own_info(st, v_p, v_i, v_k):
     _done = jnp.bool_(False)
     _ret = jnp.int16(0)
     v_m = _lcast(_get(_get(st["team"], _i32(v_p)), _i32(v_i)), _DT1)
-    _c479 = (_i32(v_k) == 0)
-    def _then480(st, v_p, v_i, v_k, _done, _ret, v_m):
+    _c552 = (_i32(v_k) == 0)
+    def _then553(st, v_p, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(_i32(v_m["species"]), jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_p, v_i, v_k, _done, _ret, v_m)
-    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(_c479, lambda: _then480(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m)))
-    _c481 = (_i32(v_k) == 1)
-    def _then482(st, v_p, v_i, v_k, _done, _ret, v_m):
+    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(_c552, lambda: _then553(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m)))
+    _c554 = (_i32(v_k) == 1)
+    def _then555(st, v_p, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(v_m["hp"], jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_p, v_i, v_k, _done, _ret, v_m)
-    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(_c481, lambda: _then482(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m)))
-    _c483 = (_i32(v_k) == 2)
-    def _then484(st, v_p, v_i, v_k, _done, _ret, v_m):
+    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(_c554, lambda: _then555(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m)))
+    _c556 = (_i32(v_k) == 2)
+    def _then557(st, v_p, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(v_m["maxhp"], jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_p, v_i, v_k, _done, _ret, v_m)
-    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(_c483, lambda: _then484(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m)))
-    _c485 = (_i32(v_k) == 3)
-    def _then486(st, v_p, v_i, v_k, _done, _ret, v_m):
+    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(_c556, lambda: _then557(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m)))
+    _c558 = (_i32(v_k) == 3)
+    def _then559(st, v_p, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(_i32(v_m["status"]), jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_p, v_i, v_k, _done, _ret, v_m)
-    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(_c485, lambda: _then486(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m)))
-    _c487 = (_i32(v_k) == 4)
-    def _then488(st, v_p, v_i, v_k, _done, _ret, v_m):
+    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(_c558, lambda: _then559(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m)))
+    _c560 = (_i32(v_k) == 4)
+    def _then561(st, v_p, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(v_m["sleep"], jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_p, v_i, v_k, _done, _ret, v_m)
-    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(_c487, lambda: _then488(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m)))
-    _c489 = (_i32(v_k) < 9)
-    def _then490(st, v_p, v_i, v_k, _done, _ret, v_m):
+    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(_c560, lambda: _then561(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m)))
+    _c562 = (_i32(v_k) < 9)
+    def _then563(st, v_p, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         v_slot = _lcast(jnp.clip((_i32(v_k) - 5), 0, 3), jnp.int8)
         _ret = _select(_done, _ret, _cast(jnp.where((_i32(v_slot) < _i32(v_m["nmoves"])), _i32(v_m["moves"][_i32(v_slot)]), -1), jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_p, v_i, v_k, _done, _ret, v_m)
-    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(_c489, lambda: _then490(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m)))
+    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(_c562, lambda: _then563(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m)))
     v_slot2 = _lcast(jnp.clip((_i32(v_k) - 9), 0, 3), jnp.int8)
     _ret = _select(_done, _ret, _cast(jnp.where((_i32(v_slot2) < _i32(v_m["nmoves"])), _i32(v_m["pp"][_i32(v_slot2)]), -1), jnp.int16))
     _done = jnp.bool_(True)
@@ -2019,34 +2186,34 @@ def f_foe_info(st, v_f, v_i, v_k):
     _done = jnp.bool_(False)
     _ret = jnp.int16(0)
     v_m = _lcast(_get(_get(st["team"], _i32(v_f)), _i32(v_i)), _DT1)
-    _c491 = jnp.logical_not(st["seen"][_i32(v_f)][_i32(v_i)])
-    def _then492(st, v_f, v_i, v_k, _done, _ret, v_m):
+    _c564 = jnp.logical_not(st["seen"][_i32(v_f)][_i32(v_i)])
+    def _then565(st, v_f, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(-1, jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_f, v_i, v_k, _done, _ret, v_m)
-    st, (v_f, v_i, v_k, _done, _ret, v_m) = _branch(_c491, lambda: _then492(st, v_f, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_f, v_i, v_k, _done, _ret, v_m)))
-    _c493 = (_i32(v_k) == 0)
-    def _then494(st, v_f, v_i, v_k, _done, _ret, v_m):
+    st, (v_f, v_i, v_k, _done, _ret, v_m) = _branch(_c564, lambda: _then565(st, v_f, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_f, v_i, v_k, _done, _ret, v_m)))
+    _c566 = (_i32(v_k) == 0)
+    def _then567(st, v_f, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(_i32(v_m["species"]), jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_f, v_i, v_k, _done, _ret, v_m)
-    st, (v_f, v_i, v_k, _done, _ret, v_m) = _branch(_c493, lambda: _then494(st, v_f, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_f, v_i, v_k, _done, _ret, v_m)))
-    _c495 = (_i32(v_k) == 1)
-    def _then496(st, v_f, v_i, v_k, _done, _ret, v_m):
+    st, (v_f, v_i, v_k, _done, _ret, v_m) = _branch(_c566, lambda: _then567(st, v_f, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_f, v_i, v_k, _done, _ret, v_m)))
+    _c568 = (_i32(v_k) == 1)
+    def _then569(st, v_f, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(jnp.where((_i32(v_m["hp"]) == 0), 0, jnp.clip(jnp.floor_divide((_i32(v_m["hp"]) * 100), _i32(v_m["maxhp"])), 1, 100)), jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_f, v_i, v_k, _done, _ret, v_m)
-    st, (v_f, v_i, v_k, _done, _ret, v_m) = _branch(_c495, lambda: _then496(st, v_f, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_f, v_i, v_k, _done, _ret, v_m)))
-    _c497 = (_i32(v_k) == 2)
-    def _then498(st, v_f, v_i, v_k, _done, _ret, v_m):
+    st, (v_f, v_i, v_k, _done, _ret, v_m) = _branch(_c568, lambda: _then569(st, v_f, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_f, v_i, v_k, _done, _ret, v_m)))
+    _c570 = (_i32(v_k) == 2)
+    def _then571(st, v_f, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(_i32(v_m["status"]), jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_f, v_i, v_k, _done, _ret, v_m)
-    st, (v_f, v_i, v_k, _done, _ret, v_m) = _branch(_c497, lambda: _then498(st, v_f, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_f, v_i, v_k, _done, _ret, v_m)))
+    st, (v_f, v_i, v_k, _done, _ret, v_m) = _branch(_c570, lambda: _then571(st, v_f, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_f, v_i, v_k, _done, _ret, v_m)))
     v_slot = _lcast(jnp.clip((_i32(v_k) - 3), 0, 3), jnp.int8)
     _ret = _select(_done, _ret, _cast(jnp.where(jnp.logical_and(st["move_seen"][_i32(v_f)][_i32(v_i)][_i32(v_slot)], (_i32(v_slot) < _i32(v_m["nmoves"]))), _i32(v_m["moves"][_i32(v_slot)]), -1), jnp.int16))
     _done = jnp.bool_(True)
@@ -2059,13 +2226,13 @@ def f_volatile_info(st, v_p, v_k):
     v_k = _lcast(v_k, jnp.int8)
     _done = jnp.bool_(False)
     _ret = jnp.int8(0)
-    _c499 = (_i32(v_k) < 6)
-    def _then500(st, v_p, v_k, _done, _ret):
+    _c572 = (_i32(v_k) < 6)
+    def _then573(st, v_p, v_k, _done, _ret):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(st["boosts"][_i32(v_p)][jnp.minimum(_i32(v_k), 5)], jnp.int8))
         _done = jnp.bool_(True)
         return st, (v_p, v_k, _done, _ret)
-    st, (v_p, v_k, _done, _ret) = _branch(_c499, lambda: _then500(st, v_p, v_k, _done, _ret), lambda: (st, (v_p, v_k, _done, _ret)))
+    st, (v_p, v_k, _done, _ret) = _branch(_c572, lambda: _then573(st, v_p, v_k, _done, _ret), lambda: (st, (v_p, v_k, _done, _ret)))
     v_flags = _lcast(jnp.stack([jnp.asarray((_i32(st["confused"][_i32(v_p)]) > 0), jnp.bool_), jnp.asarray((_i32(st["sub_hp"][_i32(v_p)]) > 0), jnp.bool_), jnp.asarray(st["reflect"][_i32(v_p)], jnp.bool_), jnp.asarray(st["light_screen"][_i32(v_p)], jnp.bool_), jnp.asarray(st["seeded"][_i32(v_p)], jnp.bool_), jnp.asarray(st["recharging"][_i32(v_p)], jnp.bool_), jnp.asarray(st["trapped"][_i32(v_p)], jnp.bool_), jnp.asarray(st["charging"][_i32(v_p)], jnp.bool_), jnp.asarray(st["invulnerable"][_i32(v_p)], jnp.bool_), jnp.asarray((_i32(st["thrash_left"][_i32(v_p)]) > 0), jnp.bool_), jnp.asarray(st["focus"][_i32(v_p)], jnp.bool_), jnp.asarray(st["mist"][_i32(v_p)], jnp.bool_), jnp.asarray(st["toxic"][_i32(v_p)], jnp.bool_)]), jnp.bool_)
     _ret = _select(_done, _ret, _cast(_i32(v_flags[jnp.clip((_i32(v_k) - 6), 0, 12)]), jnp.int8))
     _done = jnp.bool_(True)
@@ -2075,8 +2242,8 @@ def f_volatile_info(st, v_p, v_k):
 def p_high_crit(st):
     """proc `high_crit` (pokemon_gen1.envspec:1263)"""
     st = dict(st)
-    _a501 = True
-    st["fx"] = {**st["fx"], "high_crit": _cast(_a501, jnp.bool_)}
+    _a574 = True
+    st["fx"] = {**st["fx"], "high_crit": _cast(_a574, jnp.bool_)}
     return st
 
 
@@ -2085,10 +2252,10 @@ def p_multi_hit(st, v_lo, v_hi):
     st = dict(st)
     v_lo = _lcast(v_lo, jnp.int8)
     v_hi = _lcast(v_hi, jnp.int8)
-    _a502 = v_lo
-    st["fx"] = {**st["fx"], "hits_min": _cast(_a502, jnp.int8)}
-    _a503 = jnp.maximum(_i32(v_lo), _i32(v_hi))
-    st["fx"] = {**st["fx"], "hits_max": _cast(_a503, jnp.int8)}
+    _a575 = v_lo
+    st["fx"] = {**st["fx"], "hits_min": _cast(_a575, jnp.int8)}
+    _a576 = jnp.maximum(_i32(v_lo), _i32(v_hi))
+    st["fx"] = {**st["fx"], "hits_max": _cast(_a576, jnp.int8)}
     return st
 
 
@@ -2097,10 +2264,10 @@ def p_drain(st, v_num, v_den):
     st = dict(st)
     v_num = _lcast(v_num, jnp.int8)
     v_den = _lcast(v_den, jnp.int8)
-    _a504 = v_num
-    st["fx"] = {**st["fx"], "drain_num": _cast(_a504, jnp.int8)}
-    _a505 = v_den
-    st["fx"] = {**st["fx"], "drain_den": _cast(_a505, jnp.int8)}
+    _a577 = v_num
+    st["fx"] = {**st["fx"], "drain_num": _cast(_a577, jnp.int8)}
+    _a578 = v_den
+    st["fx"] = {**st["fx"], "drain_den": _cast(_a578, jnp.int8)}
     return st
 
 
@@ -2109,10 +2276,10 @@ def p_recoil(st, v_num, v_den):
     st = dict(st)
     v_num = _lcast(v_num, jnp.int8)
     v_den = _lcast(v_den, jnp.int8)
-    _a506 = v_num
-    st["fx"] = {**st["fx"], "recoil_num": _cast(_a506, jnp.int8)}
-    _a507 = v_den
-    st["fx"] = {**st["fx"], "recoil_den": _cast(_a507, jnp.int8)}
+    _a579 = v_num
+    st["fx"] = {**st["fx"], "recoil_num": _cast(_a579, jnp.int8)}
+    _a580 = v_den
+    st["fx"] = {**st["fx"], "recoil_den": _cast(_a580, jnp.int8)}
     return st
 
 
@@ -2120,8 +2287,8 @@ def p_inflict_status(st, v_cond):
     """proc `inflict_status` (pokemon_gen1.envspec:1285)"""
     st = dict(st)
     v_cond = _lcast(v_cond, jnp.int8)
-    _a508 = v_cond
-    st["fx"] = {**st["fx"], "status": _cast(_a508, jnp.int8)}
+    _a581 = v_cond
+    st["fx"] = {**st["fx"], "status": _cast(_a581, jnp.int8)}
     return st
 
 
@@ -2130,10 +2297,10 @@ def p_secondary_status(st, v_cond, v_chance):
     st = dict(st)
     v_cond = _lcast(v_cond, jnp.int8)
     v_chance = _lcast(v_chance, jnp.int8)
-    _a509 = v_cond
-    st["fx"] = {**st["fx"], "sec_status": _cast(_a509, jnp.int8)}
-    _a510 = v_chance
-    st["fx"] = {**st["fx"], "sec_chance": _cast(_a510, jnp.int8)}
+    _a582 = v_cond
+    st["fx"] = {**st["fx"], "sec_status": _cast(_a582, jnp.int8)}
+    _a583 = v_chance
+    st["fx"] = {**st["fx"], "sec_chance": _cast(_a583, jnp.int8)}
     return st
 
 
@@ -2142,14 +2309,14 @@ def p_raise_user(st, v_k, v_n):
     st = dict(st)
     v_k = _lcast(v_k, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
-    _a511 = v_k
-    st["fx"] = {**st["fx"], "stat": _cast(_a511, jnp.int8)}
-    _a512 = v_n
-    st["fx"] = {**st["fx"], "stages": _cast(_a512, jnp.int8)}
-    _a513 = True
-    st["fx"] = {**st["fx"], "on_user": _cast(_a513, jnp.bool_)}
-    _a514 = 100
-    st["fx"] = {**st["fx"], "stat_chance": _cast(_a514, jnp.int8)}
+    _a584 = v_k
+    st["fx"] = {**st["fx"], "stat": _cast(_a584, jnp.int8)}
+    _a585 = v_n
+    st["fx"] = {**st["fx"], "stages": _cast(_a585, jnp.int8)}
+    _a586 = True
+    st["fx"] = {**st["fx"], "on_user": _cast(_a586, jnp.bool_)}
+    _a587 = 100
+    st["fx"] = {**st["fx"], "stat_chance": _cast(_a587, jnp.int8)}
     return st
 
 
@@ -2158,12 +2325,12 @@ def p_lower_target(st, v_k, v_n):
     st = dict(st)
     v_k = _lcast(v_k, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
-    _a515 = v_k
-    st["fx"] = {**st["fx"], "stat": _cast(_a515, jnp.int8)}
-    _a516 = (0 - _i32(v_n))
-    st["fx"] = {**st["fx"], "stages": _cast(_a516, jnp.int8)}
-    _a517 = 100
-    st["fx"] = {**st["fx"], "stat_chance": _cast(_a517, jnp.int8)}
+    _a588 = v_k
+    st["fx"] = {**st["fx"], "stat": _cast(_a588, jnp.int8)}
+    _a589 = (0 - _i32(v_n))
+    st["fx"] = {**st["fx"], "stages": _cast(_a589, jnp.int8)}
+    _a590 = 100
+    st["fx"] = {**st["fx"], "stat_chance": _cast(_a590, jnp.int8)}
     return st
 
 
@@ -2173,12 +2340,12 @@ def p_secondary_lower(st, v_k, v_n, v_chance):
     v_k = _lcast(v_k, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
     v_chance = _lcast(v_chance, jnp.int8)
-    _a518 = v_k
-    st["fx"] = {**st["fx"], "stat": _cast(_a518, jnp.int8)}
-    _a519 = (0 - _i32(v_n))
-    st["fx"] = {**st["fx"], "stages": _cast(_a519, jnp.int8)}
-    _a520 = v_chance
-    st["fx"] = {**st["fx"], "stat_chance": _cast(_a520, jnp.int8)}
+    _a591 = v_k
+    st["fx"] = {**st["fx"], "stat": _cast(_a591, jnp.int8)}
+    _a592 = (0 - _i32(v_n))
+    st["fx"] = {**st["fx"], "stages": _cast(_a592, jnp.int8)}
+    _a593 = v_chance
+    st["fx"] = {**st["fx"], "stat_chance": _cast(_a593, jnp.int8)}
     return st
 
 
@@ -2186,8 +2353,8 @@ def p_confuse_target(st, v_chance):
     """proc `confuse_target` (pokemon_gen1.envspec:1313)"""
     st = dict(st)
     v_chance = _lcast(v_chance, jnp.int8)
-    _a521 = v_chance
-    st["fx"] = {**st["fx"], "confuse": _cast(_a521, jnp.int8)}
+    _a594 = v_chance
+    st["fx"] = {**st["fx"], "confuse": _cast(_a594, jnp.int8)}
     return st
 
 
@@ -2195,48 +2362,48 @@ def p_flinch_target(st, v_chance):
     """proc `flinch_target` (pokemon_gen1.envspec:1317)"""
     st = dict(st)
     v_chance = _lcast(v_chance, jnp.int8)
-    _a522 = v_chance
-    st["fx"] = {**st["fx"], "flinch": _cast(_a522, jnp.int8)}
+    _a595 = v_chance
+    st["fx"] = {**st["fx"], "flinch": _cast(_a595, jnp.int8)}
     return st
 
 
 def p_recharge(st):
     """proc `recharge` (pokemon_gen1.envspec:1321)"""
     st = dict(st)
-    _a523 = True
-    st["fx"] = {**st["fx"], "recharge": _cast(_a523, jnp.bool_)}
+    _a596 = True
+    st["fx"] = {**st["fx"], "recharge": _cast(_a596, jnp.bool_)}
     return st
 
 
 def p_partial_trap(st):
     """proc `partial_trap` (pokemon_gen1.envspec:1325)"""
     st = dict(st)
-    _a524 = True
-    st["fx"] = {**st["fx"], "trap": _cast(_a524, jnp.bool_)}
+    _a597 = True
+    st["fx"] = {**st["fx"], "trap": _cast(_a597, jnp.bool_)}
     return st
 
 
 def p_thrash(st):
     """proc `thrash` (pokemon_gen1.envspec:1329)"""
     st = dict(st)
-    _a525 = True
-    st["fx"] = {**st["fx"], "thrash": _cast(_a525, jnp.bool_)}
+    _a598 = True
+    st["fx"] = {**st["fx"], "thrash": _cast(_a598, jnp.bool_)}
     return st
 
 
 def p_explode(st):
     """proc `explode` (pokemon_gen1.envspec:1333)"""
     st = dict(st)
-    _a526 = True
-    st["fx"] = {**st["fx"], "explode": _cast(_a526, jnp.bool_)}
+    _a599 = True
+    st["fx"] = {**st["fx"], "explode": _cast(_a599, jnp.bool_)}
     return st
 
 
 def p_one_hit_ko(st):
     """proc `one_hit_ko` (pokemon_gen1.envspec:1337)"""
     st = dict(st)
-    _a527 = True
-    st["fx"] = {**st["fx"], "ohko": _cast(_a527, jnp.bool_)}
+    _a600 = True
+    st["fx"] = {**st["fx"], "ohko": _cast(_a600, jnp.bool_)}
     return st
 
 
@@ -2244,10 +2411,10 @@ def p_charge(st, v_semi_invulnerable):
     """proc `charge` (pokemon_gen1.envspec:1341)"""
     st = dict(st)
     v_semi_invulnerable = _lcast(v_semi_invulnerable, jnp.bool_)
-    _a528 = True
-    st["fx"] = {**st["fx"], "charge": _cast(_a528, jnp.bool_)}
-    _a529 = v_semi_invulnerable
-    st["fx"] = {**st["fx"], "fly": _cast(_a529, jnp.bool_)}
+    _a601 = True
+    st["fx"] = {**st["fx"], "charge": _cast(_a601, jnp.bool_)}
+    _a602 = v_semi_invulnerable
+    st["fx"] = {**st["fx"], "fly": _cast(_a602, jnp.bool_)}
     return st
 
 
@@ -2255,64 +2422,64 @@ def p_fixed_damage(st, v_hp):
     """proc `fixed_damage` (pokemon_gen1.envspec:1346)"""
     st = dict(st)
     v_hp = _lcast(v_hp, jnp.int8)
-    _a530 = v_hp
-    st["fx"] = {**st["fx"], "fixed": _cast(_a530, jnp.int8)}
+    _a603 = v_hp
+    st["fx"] = {**st["fx"], "fixed": _cast(_a603, jnp.int8)}
     return st
 
 
 def p_level_damage(st):
     """proc `level_damage` (pokemon_gen1.envspec:1350)"""
     st = dict(st)
-    _a531 = True
-    st["fx"] = {**st["fx"], "level_damage": _cast(_a531, jnp.bool_)}
+    _a604 = True
+    st["fx"] = {**st["fx"], "level_damage": _cast(_a604, jnp.bool_)}
     return st
 
 
 def p_psywave(st):
     """proc `psywave` (pokemon_gen1.envspec:1354)"""
     st = dict(st)
-    _a532 = True
-    st["fx"] = {**st["fx"], "psywave": _cast(_a532, jnp.bool_)}
+    _a605 = True
+    st["fx"] = {**st["fx"], "psywave": _cast(_a605, jnp.bool_)}
     return st
 
 
 def p_halve_hp(st):
     """proc `halve_hp` (pokemon_gen1.envspec:1358)"""
     st = dict(st)
-    _a533 = True
-    st["fx"] = {**st["fx"], "half_hp": _cast(_a533, jnp.bool_)}
+    _a606 = True
+    st["fx"] = {**st["fx"], "half_hp": _cast(_a606, jnp.bool_)}
     return st
 
 
 def p_crash(st):
     """proc `crash` (pokemon_gen1.envspec:1362)"""
     st = dict(st)
-    _a534 = True
-    st["fx"] = {**st["fx"], "crash": _cast(_a534, jnp.bool_)}
+    _a607 = True
+    st["fx"] = {**st["fx"], "crash": _cast(_a607, jnp.bool_)}
     return st
 
 
 def p_heal_half(st):
     """proc `heal_half` (pokemon_gen1.envspec:1366)"""
     st = dict(st)
-    _a535 = True
-    st["fx"] = {**st["fx"], "heal": _cast(_a535, jnp.bool_)}
+    _a608 = True
+    st["fx"] = {**st["fx"], "heal": _cast(_a608, jnp.bool_)}
     return st
 
 
 def p_rest(st):
     """proc `rest` (pokemon_gen1.envspec:1370)"""
     st = dict(st)
-    _a536 = True
-    st["fx"] = {**st["fx"], "rest": _cast(_a536, jnp.bool_)}
+    _a609 = True
+    st["fx"] = {**st["fx"], "rest": _cast(_a609, jnp.bool_)}
     return st
 
 
 def p_reset_stages(st):
     """proc `reset_stages` (pokemon_gen1.envspec:1374)"""
     st = dict(st)
-    _a537 = True
-    st["fx"] = {**st["fx"], "haze": _cast(_a537, jnp.bool_)}
+    _a610 = True
+    st["fx"] = {**st["fx"], "haze": _cast(_a610, jnp.bool_)}
     return st
 
 
@@ -2320,56 +2487,56 @@ def p_screen(st, v_kind):
     """proc `screen` (pokemon_gen1.envspec:1379)"""
     st = dict(st)
     v_kind = _lcast(v_kind, jnp.int8)
-    _a538 = v_kind
-    st["fx"] = {**st["fx"], "screen": _cast(_a538, jnp.int8)}
+    _a611 = v_kind
+    st["fx"] = {**st["fx"], "screen": _cast(_a611, jnp.int8)}
     return st
 
 
 def p_leech_seed(st):
     """proc `leech_seed` (pokemon_gen1.envspec:1383)"""
     st = dict(st)
-    _a539 = True
-    st["fx"] = {**st["fx"], "seed": _cast(_a539, jnp.bool_)}
+    _a612 = True
+    st["fx"] = {**st["fx"], "seed": _cast(_a612, jnp.bool_)}
     return st
 
 
 def p_substitute(st):
     """proc `substitute` (pokemon_gen1.envspec:1387)"""
     st = dict(st)
-    _a540 = True
-    st["fx"] = {**st["fx"], "substitute": _cast(_a540, jnp.bool_)}
+    _a613 = True
+    st["fx"] = {**st["fx"], "substitute": _cast(_a613, jnp.bool_)}
     return st
 
 
 def p_counter(st):
     """proc `counter` (pokemon_gen1.envspec:1391)"""
     st = dict(st)
-    _a541 = True
-    st["fx"] = {**st["fx"], "counter": _cast(_a541, jnp.bool_)}
+    _a614 = True
+    st["fx"] = {**st["fx"], "counter": _cast(_a614, jnp.bool_)}
     return st
 
 
 def p_focus_energy(st):
     """proc `focus_energy` (pokemon_gen1.envspec:1395)"""
     st = dict(st)
-    _a542 = True
-    st["fx"] = {**st["fx"], "focus": _cast(_a542, jnp.bool_)}
+    _a615 = True
+    st["fx"] = {**st["fx"], "focus": _cast(_a615, jnp.bool_)}
     return st
 
 
 def p_protect_stats(st):
     """proc `protect_stats` (pokemon_gen1.envspec:1399)"""
     st = dict(st)
-    _a543 = True
-    st["fx"] = {**st["fx"], "mist": _cast(_a543, jnp.bool_)}
+    _a616 = True
+    st["fx"] = {**st["fx"], "mist": _cast(_a616, jnp.bool_)}
     return st
 
 
 def p_sleeping_target_only(st):
     """proc `sleeping_target_only` (pokemon_gen1.envspec:1403)"""
     st = dict(st)
-    _a544 = True
-    st["fx"] = {**st["fx"], "sleeping_target": _cast(_a544, jnp.bool_)}
+    _a617 = True
+    st["fx"] = {**st["fx"], "sleeping_target": _cast(_a617, jnp.bool_)}
     return st
 
 
@@ -2878,182 +3045,182 @@ def p_move_effect__dispatch(st, v_effect):
     st = dict(st)
     v_effect = _lcast(v_effect, jnp.int8)
     v_op_0 = _lcast(_K42[_i32(v_effect)][0], jnp.int8)
-    _c545 = (_i32(v_op_0) == 1)
-    _c546 = (_i32(v_op_0) == 2)
-    _c547 = (_i32(v_op_0) == 3)
-    _c548 = (_i32(v_op_0) == 4)
-    _c549 = (_i32(v_op_0) == 5)
-    _c550 = (_i32(v_op_0) == 6)
-    _c551 = (_i32(v_op_0) == 7)
-    _c552 = (_i32(v_op_0) == 8)
-    _c553 = (_i32(v_op_0) == 9)
-    _c554 = (_i32(v_op_0) == 10)
-    _c555 = (_i32(v_op_0) == 11)
-    _c556 = (_i32(v_op_0) == 12)
-    _c557 = (_i32(v_op_0) == 13)
-    _c558 = (_i32(v_op_0) == 14)
-    _c559 = (_i32(v_op_0) == 15)
-    _c560 = (_i32(v_op_0) == 16)
-    _c561 = (_i32(v_op_0) == 17)
-    _c562 = (_i32(v_op_0) == 18)
-    _c563 = (_i32(v_op_0) == 19)
-    _c564 = (_i32(v_op_0) == 20)
-    _c565 = (_i32(v_op_0) == 21)
-    _c566 = (_i32(v_op_0) == 22)
-    _c567 = (_i32(v_op_0) == 23)
-    _c568 = (_i32(v_op_0) == 24)
-    _c569 = (_i32(v_op_0) == 25)
-    _c570 = (_i32(v_op_0) == 26)
-    _c571 = (_i32(v_op_0) == 27)
-    _c572 = (_i32(v_op_0) == 28)
-    _c573 = (_i32(v_op_0) == 29)
-    _c574 = (_i32(v_op_0) == 30)
-    _c575 = (_i32(v_op_0) == 31)
-    _c576 = (_i32(v_op_0) == 32)
-    _c577 = (_i32(v_op_0) == 33)
-    _c578 = (_i32(v_op_0) == 34)
-    _c579 = (_i32(v_op_0) == 35)
-    def _then580(st, v_effect, v_op_0):
+    _c618 = (_i32(v_op_0) == 1)
+    _c619 = (_i32(v_op_0) == 2)
+    _c620 = (_i32(v_op_0) == 3)
+    _c621 = (_i32(v_op_0) == 4)
+    _c622 = (_i32(v_op_0) == 5)
+    _c623 = (_i32(v_op_0) == 6)
+    _c624 = (_i32(v_op_0) == 7)
+    _c625 = (_i32(v_op_0) == 8)
+    _c626 = (_i32(v_op_0) == 9)
+    _c627 = (_i32(v_op_0) == 10)
+    _c628 = (_i32(v_op_0) == 11)
+    _c629 = (_i32(v_op_0) == 12)
+    _c630 = (_i32(v_op_0) == 13)
+    _c631 = (_i32(v_op_0) == 14)
+    _c632 = (_i32(v_op_0) == 15)
+    _c633 = (_i32(v_op_0) == 16)
+    _c634 = (_i32(v_op_0) == 17)
+    _c635 = (_i32(v_op_0) == 18)
+    _c636 = (_i32(v_op_0) == 19)
+    _c637 = (_i32(v_op_0) == 20)
+    _c638 = (_i32(v_op_0) == 21)
+    _c639 = (_i32(v_op_0) == 22)
+    _c640 = (_i32(v_op_0) == 23)
+    _c641 = (_i32(v_op_0) == 24)
+    _c642 = (_i32(v_op_0) == 25)
+    _c643 = (_i32(v_op_0) == 26)
+    _c644 = (_i32(v_op_0) == 27)
+    _c645 = (_i32(v_op_0) == 28)
+    _c646 = (_i32(v_op_0) == 29)
+    _c647 = (_i32(v_op_0) == 30)
+    _c648 = (_i32(v_op_0) == 31)
+    _c649 = (_i32(v_op_0) == 32)
+    _c650 = (_i32(v_op_0) == 33)
+    _c651 = (_i32(v_op_0) == 34)
+    _c652 = (_i32(v_op_0) == 35)
+    def _then653(st, v_effect, v_op_0):
         st = dict(st)
         st = p_high_crit(st)
         return st, (v_effect, v_op_0)
-    def _then581(st, v_effect, v_op_0):
+    def _then654(st, v_effect, v_op_0):
         st = dict(st)
         st = p_secondary_status(st, _K43[_i32(v_effect)][0], _K44[_i32(v_effect)][0])
         return st, (v_effect, v_op_0)
-    def _then582(st, v_effect, v_op_0):
+    def _then655(st, v_effect, v_op_0):
         st = dict(st)
         st = p_one_hit_ko(st)
         return st, (v_effect, v_op_0)
-    def _then583(st, v_effect, v_op_0):
+    def _then656(st, v_effect, v_op_0):
         st = dict(st)
         st = p_charge(st, _K45[_i32(v_effect)][0])
         return st, (v_effect, v_op_0)
-    def _then584(st, v_effect, v_op_0):
+    def _then657(st, v_effect, v_op_0):
         st = dict(st)
         st = p_raise_user(st, _K46[_i32(v_effect)][0], _K47[_i32(v_effect)][0])
         return st, (v_effect, v_op_0)
-    def _then585(st, v_effect, v_op_0):
+    def _then658(st, v_effect, v_op_0):
         st = dict(st)
         st = p_partial_trap(st)
         return st, (v_effect, v_op_0)
-    def _then586(st, v_effect, v_op_0):
+    def _then659(st, v_effect, v_op_0):
         st = dict(st)
         st = p_flinch_target(st, _K48[_i32(v_effect)][0])
         return st, (v_effect, v_op_0)
-    def _then587(st, v_effect, v_op_0):
+    def _then660(st, v_effect, v_op_0):
         st = dict(st)
         st = p_crash(st)
         return st, (v_effect, v_op_0)
-    def _then588(st, v_effect, v_op_0):
+    def _then661(st, v_effect, v_op_0):
         st = dict(st)
         st = p_lower_target(st, _K49[_i32(v_effect)][0], _K50[_i32(v_effect)][0])
         return st, (v_effect, v_op_0)
-    def _then589(st, v_effect, v_op_0):
+    def _then662(st, v_effect, v_op_0):
         st = dict(st)
         st = p_thrash(st)
         return st, (v_effect, v_op_0)
-    def _then590(st, v_effect, v_op_0):
+    def _then663(st, v_effect, v_op_0):
         st = dict(st)
         st = p_inflict_status(st, _K51[_i32(v_effect)][0])
         return st, (v_effect, v_op_0)
-    def _then591(st, v_effect, v_op_0):
+    def _then664(st, v_effect, v_op_0):
         st = dict(st)
         st = p_confuse_target(st, _K52[_i32(v_effect)][0])
         return st, (v_effect, v_op_0)
-    def _then592(st, v_effect, v_op_0):
+    def _then665(st, v_effect, v_op_0):
         st = dict(st)
         st = p_fixed_damage(st, _K53[_i32(v_effect)][0])
         return st, (v_effect, v_op_0)
-    def _then593(st, v_effect, v_op_0):
+    def _then666(st, v_effect, v_op_0):
         st = dict(st)
         st = p_secondary_lower(st, _K54[_i32(v_effect)][0], 1, 33)
         return st, (v_effect, v_op_0)
-    def _then594(st, v_effect, v_op_0):
+    def _then667(st, v_effect, v_op_0):
         st = dict(st)
         st = p_protect_stats(st)
         return st, (v_effect, v_op_0)
-    def _then595(st, v_effect, v_op_0):
+    def _then668(st, v_effect, v_op_0):
         st = dict(st)
         st = p_recharge(st)
         return st, (v_effect, v_op_0)
-    def _then596(st, v_effect, v_op_0):
+    def _then669(st, v_effect, v_op_0):
         st = dict(st)
         st = p_counter(st)
         return st, (v_effect, v_op_0)
-    def _then597(st, v_effect, v_op_0):
+    def _then670(st, v_effect, v_op_0):
         st = dict(st)
         st = p_level_damage(st)
         return st, (v_effect, v_op_0)
-    def _then598(st, v_effect, v_op_0):
+    def _then671(st, v_effect, v_op_0):
         st = dict(st)
         st = p_leech_seed(st)
         return st, (v_effect, v_op_0)
-    def _then599(st, v_effect, v_op_0):
+    def _then672(st, v_effect, v_op_0):
         st = dict(st)
         st = p_heal_half(st)
         return st, (v_effect, v_op_0)
-    def _then600(st, v_effect, v_op_0):
+    def _then673(st, v_effect, v_op_0):
         st = dict(st)
         st = p_screen(st, _K55[_i32(v_effect)][0])
         return st, (v_effect, v_op_0)
-    def _then601(st, v_effect, v_op_0):
+    def _then674(st, v_effect, v_op_0):
         st = dict(st)
         st = p_reset_stages(st)
         return st, (v_effect, v_op_0)
-    def _then602(st, v_effect, v_op_0):
+    def _then675(st, v_effect, v_op_0):
         st = dict(st)
         st = p_focus_energy(st)
         return st, (v_effect, v_op_0)
-    def _then603(st, v_effect, v_op_0):
+    def _then676(st, v_effect, v_op_0):
         st = dict(st)
         st = p_explode(st)
         return st, (v_effect, v_op_0)
-    def _then604(st, v_effect, v_op_0):
+    def _then677(st, v_effect, v_op_0):
         st = dict(st)
         st = p_psywave(st)
         return st, (v_effect, v_op_0)
-    def _then605(st, v_effect, v_op_0):
+    def _then678(st, v_effect, v_op_0):
         st = dict(st)
         st = p_rest(st)
         return st, (v_effect, v_op_0)
-    def _then606(st, v_effect, v_op_0):
+    def _then679(st, v_effect, v_op_0):
         st = dict(st)
         st = p_halve_hp(st)
         return st, (v_effect, v_op_0)
-    def _then607(st, v_effect, v_op_0):
+    def _then680(st, v_effect, v_op_0):
         st = dict(st)
         st = p_substitute(st)
         return st, (v_effect, v_op_0)
-    def _then608(st, v_effect, v_op_0):
+    def _then681(st, v_effect, v_op_0):
         st = dict(st)
         st = p_move_effect__3(st)
         return st, (v_effect, v_op_0)
-    def _then609(st, v_effect, v_op_0):
+    def _then682(st, v_effect, v_op_0):
         st = dict(st)
         st = p_move_effect__15(st)
         return st, (v_effect, v_op_0)
-    def _then610(st, v_effect, v_op_0):
+    def _then683(st, v_effect, v_op_0):
         st = dict(st)
         st = p_move_effect__19(st)
         return st, (v_effect, v_op_0)
-    def _then611(st, v_effect, v_op_0):
+    def _then684(st, v_effect, v_op_0):
         st = dict(st)
         st = p_move_effect__23(st)
         return st, (v_effect, v_op_0)
-    def _then612(st, v_effect, v_op_0):
+    def _then685(st, v_effect, v_op_0):
         st = dict(st)
         st = p_move_effect__38(st)
         return st, (v_effect, v_op_0)
-    def _then613(st, v_effect, v_op_0):
+    def _then686(st, v_effect, v_op_0):
         st = dict(st)
         st = p_move_effect__73(st)
         return st, (v_effect, v_op_0)
-    def _then614(st, v_effect, v_op_0):
+    def _then687(st, v_effect, v_op_0):
         st = dict(st)
         st = p_move_effect__80(st)
         return st, (v_effect, v_op_0)
-    st, (v_effect, v_op_0) = _select_first((_c545, _c546, _c547, _c548, _c549, _c550, _c551, _c552, _c553, _c554, _c555, _c556, _c557, _c558, _c559, _c560, _c561, _c562, _c563, _c564, _c565, _c566, _c567, _c568, _c569, _c570, _c571, _c572, _c573, _c574, _c575, _c576, _c577, _c578, _c579, ), (st, (v_effect, v_op_0)), (_then580(st, v_effect, v_op_0), _then581(st, v_effect, v_op_0), _then582(st, v_effect, v_op_0), _then583(st, v_effect, v_op_0), _then584(st, v_effect, v_op_0), _then585(st, v_effect, v_op_0), _then586(st, v_effect, v_op_0), _then587(st, v_effect, v_op_0), _then588(st, v_effect, v_op_0), _then589(st, v_effect, v_op_0), _then590(st, v_effect, v_op_0), _then591(st, v_effect, v_op_0), _then592(st, v_effect, v_op_0), _then593(st, v_effect, v_op_0), _then594(st, v_effect, v_op_0), _then595(st, v_effect, v_op_0), _then596(st, v_effect, v_op_0), _then597(st, v_effect, v_op_0), _then598(st, v_effect, v_op_0), _then599(st, v_effect, v_op_0), _then600(st, v_effect, v_op_0), _then601(st, v_effect, v_op_0), _then602(st, v_effect, v_op_0), _then603(st, v_effect, v_op_0), _then604(st, v_effect, v_op_0), _then605(st, v_effect, v_op_0), _then606(st, v_effect, v_op_0), _then607(st, v_effect, v_op_0), _then608(st, v_effect, v_op_0), _then609(st, v_effect, v_op_0), _then610(st, v_effect, v_op_0), _then611(st, v_effect, v_op_0), _then612(st, v_effect, v_op_0), _then613(st, v_effect, v_op_0), _then614(st, v_effect, v_op_0), ), (st, (v_effect, v_op_0)))
+    st, (v_effect, v_op_0) = _select_first((_c618, _c619, _c620, _c621, _c622, _c623, _c624, _c625, _c626, _c627, _c628, _c629, _c630, _c631, _c632, _c633, _c634, _c635, _c636, _c637, _c638, _c639, _c640, _c641, _c642, _c643, _c644, _c645, _c646, _c647, _c648, _c649, _c650, _c651, _c652, ), (st, (v_effect, v_op_0)), (_then653(st, v_effect, v_op_0), _then654(st, v_effect, v_op_0), _then655(st, v_effect, v_op_0), _then656(st, v_effect, v_op_0), _then657(st, v_effect, v_op_0), _then658(st, v_effect, v_op_0), _then659(st, v_effect, v_op_0), _then660(st, v_effect, v_op_0), _then661(st, v_effect, v_op_0), _then662(st, v_effect, v_op_0), _then663(st, v_effect, v_op_0), _then664(st, v_effect, v_op_0), _then665(st, v_effect, v_op_0), _then666(st, v_effect, v_op_0), _then667(st, v_effect, v_op_0), _then668(st, v_effect, v_op_0), _then669(st, v_effect, v_op_0), _then670(st, v_effect, v_op_0), _then671(st, v_effect, v_op_0), _then672(st, v_effect, v_op_0), _then673(st, v_effect, v_op_0), _then674(st, v_effect, v_op_0), _then675(st, v_effect, v_op_0), _then676(st, v_effect, v_op_0), _then677(st, v_effect, v_op_0), _then678(st, v_effect, v_op_0), _then679(st, v_effect, v_op_0), _then680(st, v_effect, v_op_0), _then681(st, v_effect, v_op_0), _then682(st, v_effect, v_op_0), _then683(st, v_effect, v_op_0), _then684(st, v_effect, v_op_0), _then685(st, v_effect, v_op_0), _then686(st, v_effect, v_op_0), _then687(st, v_effect, v_op_0), ), (st, (v_effect, v_op_0)))
     return st
 
 
@@ -3086,21 +3253,21 @@ def p_simultaneous__act(st, v_p):
     """proc `simultaneous__act` (pokemon_gen1.envspec:26)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _c615 = (_i32(st["simultaneous__choice"][_i32(v_p)]) < 4)
-    _c616 = (_i32(st["simultaneous__choice"][_i32(v_p)]) < 10)
-    def _then617(st, v_p):
+    _c688 = (_i32(st["simultaneous__choice"][_i32(v_p)]) < 4)
+    _c689 = (_i32(st["simultaneous__choice"][_i32(v_p)]) < 10)
+    def _then690(st, v_p):
         st = dict(st)
         st = p_simultaneous__act_move(st, v_p, jnp.remainder(_i32(st["simultaneous__choice"][_i32(v_p)]), 4))
         return st, (v_p,)
-    def _then618(st, v_p):
+    def _then691(st, v_p):
         st = dict(st)
         st = p_simultaneous__act_switch_to(st, v_p, jnp.remainder((_i32(st["simultaneous__choice"][_i32(v_p)]) - 4), 6))
         return st, (v_p,)
-    def _else619(st, v_p):
+    def _else692(st, v_p):
         st = dict(st)
         st = p_simultaneous__act_wait(st, v_p)
         return st, (v_p,)
-    st, (v_p,) = _select_first((_c615, _c616, ), (st, (v_p,)), (_then617(st, v_p), _then618(st, v_p), ), _else619(st, v_p))
+    st, (v_p,) = _select_first((_c688, _c689, ), (st, (v_p,)), (_then690(st, v_p), _then691(st, v_p), ), _else692(st, v_p))
     return st
 
 
@@ -3108,50 +3275,50 @@ def a_move(st, index):
     """action `move` (pokemon_gen1.envspec:263): index in 0..3"""
     st = dict(st)
     v_slot = _lcast(index, jnp.int8)
-    _a620 = (0 + _i32(v_slot))
-    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a620, jnp.int8))
+    _a693 = (0 + _i32(v_slot))
+    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a693, jnp.int8))
     return st
 
 
 def m_move(st):
     """guard of `move` at each of its 4 flat indices (bool[4])"""
-    def _g622(i621):
-        return jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(f_fainted(st, st["current_player"]))), f_move_ok(st, st["current_player"], i621))
-    _e623 = jax.vmap(_g622)(jnp.arange(0, 4, dtype=jnp.int32))
-    return _e623
+    def _g695(i694):
+        return jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(f_fainted(st, st["current_player"]))), f_move_ok(st, st["current_player"], i694))
+    _e696 = jax.vmap(_g695)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e696
 
 
 def a_switch_to(st, index):
     """action `switch_to` (pokemon_gen1.envspec:281): index in 0..5"""
     st = dict(st)
     v_to = _lcast(index, jnp.int8)
-    _a624 = (4 + _i32(v_to))
-    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a624, jnp.int8))
+    _a697 = (4 + _i32(v_to))
+    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a697, jnp.int8))
     return st
 
 
 def m_switch_to(st):
     """guard of `switch_to` at each of its 6 flat indices (bool[6])"""
-    def _g626(i625):
-        return jnp.logical_and(jnp.logical_and((i625 != _i32(st["active"][_i32(st["current_player"])])), (_i32(st["team"]["hp"][(st["current_player"], i625)]) > 0)), jnp.where((st["phase"] == 1), st["must_replace"][_i32(st["current_player"])], jnp.logical_and(jnp.logical_not(f_fainted(st, st["current_player"])), jnp.logical_not(f_hard_locked(st, st["current_player"])))))
-    _e627 = jax.vmap(_g626)(jnp.arange(0, 6, dtype=jnp.int32))
-    return _e627
+    def _g699(i698):
+        return jnp.logical_and(jnp.logical_and((i698 != _i32(st["active"][_i32(st["current_player"])])), (_i32(st["team"]["hp"][(st["current_player"], i698)]) > 0)), jnp.where((st["phase"] == 1), st["must_replace"][_i32(st["current_player"])], jnp.logical_and(jnp.logical_not(f_fainted(st, st["current_player"])), jnp.logical_not(f_hard_locked(st, st["current_player"])))))
+    _e700 = jax.vmap(_g699)(jnp.arange(0, 6, dtype=jnp.int32))
+    return _e700
 
 
 def a_wait(st, index):
     """action `wait` (pokemon_gen1.envspec:286): index in 0..0"""
     st = dict(st)
-    _a628 = 10
-    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a628, jnp.int8))
+    _a701 = 10
+    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a701, jnp.int8))
     return st
 
 
 def m_wait(st):
     """guard of `wait` at each of its 1 flat indices (bool[1])"""
-    def _g630(i629):
+    def _g703(i702):
         return jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["must_replace"][_i32(st["current_player"])]))
-    _e631 = jax.vmap(_g630)(jnp.arange(0, 1, dtype=jnp.int32))
-    return _e631
+    _e704 = jax.vmap(_g703)(jnp.arange(0, 1, dtype=jnp.int32))
+    return _e704
 
 
 def _observe(st, v_p):
@@ -3161,22 +3328,22 @@ def _observe(st, v_p):
     _ret = _K56
     v_f = _lcast((1 - _i32(v_p)), jnp.int8)
     v_head = _lcast(jnp.stack([jnp.asarray(_i32(st["phase"]), jnp.int32), jnp.asarray(_i32(st["must_replace"][_i32(v_p)]), jnp.int32), jnp.asarray(st["turns"], jnp.int32), jnp.asarray(st["active"][_i32(v_p)], jnp.int32), jnp.asarray(st["active"][_i32(v_f)], jnp.int32)]), jnp.int16)
-    def _g633(i632):
-        return jnp.asarray(_i32(f_own_info(st, v_p, jnp.floor_divide(i632, 13), jnp.remainder(i632, 13))), jnp.int32)
-    _e634 = jax.vmap(_g633)(jnp.arange(0, 78, dtype=jnp.int32))
-    v_own = _lcast(_e634, jnp.int16)
-    def _g636(i635):
-        return jnp.asarray(_i32(f_foe_info(st, v_f, jnp.floor_divide(i635, 7), jnp.remainder(i635, 7))), jnp.int32)
-    _e637 = jax.vmap(_g636)(jnp.arange(0, 42, dtype=jnp.int32))
-    v_foe = _lcast(_e637, jnp.int16)
-    def _g639(i638):
-        return jnp.asarray(_i32(f_volatile_info(st, jnp.where((i638 < 19), _i32(v_p), _i32(v_f)), jnp.remainder(i638, 19))), jnp.int32)
-    _e640 = jax.vmap(_g639)(jnp.arange(0, 38, dtype=jnp.int32))
-    v_vol = _lcast(_e640, jnp.int8)
-    def _g646(i641, _h642, _h643, _h644, _h645):
-        return jnp.asarray(_i32(jnp.where((i641 < 5), _i32(_h642), _i32(jnp.where((i641 < 83), _i32(_h643), _i32(jnp.where((i641 < 125), _i32(_h644), _i32(_h645))))))), jnp.int32)
-    _e647 = jax.vmap(_g646)(jnp.arange(0, 163, dtype=jnp.int32), v_head[_K57], v_own[_K58], v_foe[_K59], v_vol[_K60])
-    _ret = _select(_done, _ret, _cast(_e647, jnp.int16))
+    def _g706(i705):
+        return jnp.asarray(_i32(f_own_info(st, v_p, jnp.floor_divide(i705, 13), jnp.remainder(i705, 13))), jnp.int32)
+    _e707 = jax.vmap(_g706)(jnp.arange(0, 78, dtype=jnp.int32))
+    v_own = _lcast(_e707, jnp.int16)
+    def _g709(i708):
+        return jnp.asarray(_i32(f_foe_info(st, v_f, jnp.floor_divide(i708, 7), jnp.remainder(i708, 7))), jnp.int32)
+    _e710 = jax.vmap(_g709)(jnp.arange(0, 42, dtype=jnp.int32))
+    v_foe = _lcast(_e710, jnp.int16)
+    def _g712(i711):
+        return jnp.asarray(_i32(f_volatile_info(st, jnp.where((i711 < 19), _i32(v_p), _i32(v_f)), jnp.remainder(i711, 19))), jnp.int32)
+    _e713 = jax.vmap(_g712)(jnp.arange(0, 38, dtype=jnp.int32))
+    v_vol = _lcast(_e713, jnp.int8)
+    def _g719(i714, _h715, _h716, _h717, _h718):
+        return jnp.asarray(_i32(jnp.where((i714 < 5), _i32(_h715), _i32(jnp.where((i714 < 83), _i32(_h716), _i32(jnp.where((i714 < 125), _i32(_h717), _i32(_h718))))))), jnp.int32)
+    _e720 = jax.vmap(_g719)(jnp.arange(0, 163, dtype=jnp.int32), v_head[_K57], v_own[_K58], v_foe[_K59], v_vol[_K60])
+    _ret = _select(_done, _ret, _cast(_e720, jnp.int16))
     _done = jnp.bool_(True)
     return _ret
 
@@ -3185,101 +3352,101 @@ def _init_body(st):
     """the spec's `init` block"""
     st = dict(st)
     v_p = jnp.int32(0)
-    def _loop648(i, carry):
+    def _loop721(i, carry):
         st, (v_p,) = dict(carry[0]), carry[1]
         v_p = i
-        st, _r649 = _randint(st, 0, 3)
-        _a650 = _r649
-        st["lineup"] = st["lineup"].at[_i32(v_p)].set(_cast(_a650, jnp.int8))
-        _c651 = _K61[_i32(st["lineup"][_i32(v_p)])]
-        def _then652(st, v_p):
+        st, _r722 = _randint(st, 0, 3)
+        _a723 = _r722
+        st["lineup"] = st["lineup"].at[_i32(v_p)].set(_cast(_a723, jnp.int8))
+        _c724 = _K61[_i32(st["lineup"][_i32(v_p)])]
+        def _then725(st, v_p):
             st = dict(st)
             st = p_random_team(st, v_p)
             return st, (v_p,)
-        def _else653(st, v_p):
+        def _else726(st, v_p):
             st = dict(st)
             st = p_fixed_team(st, v_p)
             return st, (v_p,)
-        st, (v_p,) = _branch(_c651, lambda: _then652(st, v_p), lambda: _else653(st, v_p))
+        st, (v_p,) = _branch(_c724, lambda: _then725(st, v_p), lambda: _else726(st, v_p))
         st = p_enter(st, v_p)
         return st, (v_p,)
-    st, (v_p,) = lax.fori_loop(0, 2, _loop648, (st, (v_p,)))
+    st, (v_p,) = lax.fori_loop(0, 2, _loop721, (st, (v_p,)))
     return st
 
 
 def _epilogue(st):
     """the module's epilogue: run after every legal action's body"""
     st = dict(st)
-    _c654 = (_i32(st["current_player"]) == 1)
-    def _then655(st):
+    _c727 = (_i32(st["current_player"]) == 1)
+    def _then728(st):
         st = dict(st)
-        _a656 = 0
-        st["current_player"] = _cast(_a656, jnp.int8)
-        _a657 = jnp.minimum((_i32(st["simultaneous__turn"]) + 1), 2147483646)
-        st["simultaneous__turn"] = _cast(_a657, jnp.int32)
-        _c658 = (st["phase"] == 1)
-        def _then659(st):
+        _a729 = 0
+        st["current_player"] = _cast(_a729, jnp.int8)
+        _a730 = jnp.minimum((_i32(st["simultaneous__turn"]) + 1), 2147483646)
+        st["simultaneous__turn"] = _cast(_a730, jnp.int32)
+        _c731 = (st["phase"] == 1)
+        def _then732(st):
             st = dict(st)
             v_p = jnp.int32(0)
-            def _loop660(i, carry):
+            def _loop733(i, carry):
                 st, (v_p,) = dict(carry[0]), carry[1]
                 v_p = i
-                _c661 = jnp.logical_and((_i32(st["simultaneous__choice"][_i32(v_p)]) >= 4), (_i32(st["simultaneous__choice"][_i32(v_p)]) < 10))
-                def _then662(st, v_p):
+                _c734 = jnp.logical_and((_i32(st["simultaneous__choice"][_i32(v_p)]) >= 4), (_i32(st["simultaneous__choice"][_i32(v_p)]) < 10))
+                def _then735(st, v_p):
                     st = dict(st)
                     st = p_switch_in(st, v_p, jnp.remainder((_i32(st["simultaneous__choice"][_i32(v_p)]) - 4), 6))
                     return st, (v_p,)
-                st, (v_p,) = _branch(_c661, lambda: _then662(st, v_p), lambda: (st, (v_p,)))
+                st, (v_p,) = _branch(_c734, lambda: _then735(st, v_p), lambda: (st, (v_p,)))
                 return st, (v_p,)
-            st, (v_p,) = lax.fori_loop(0, 2, _loop660, (st, (v_p,)))
-            _a663 = 0
-            st["phase"] = _cast(_a663, jnp.int8)
+            st, (v_p,) = lax.fori_loop(0, 2, _loop733, (st, (v_p,)))
+            _a736 = 0
+            st["phase"] = _cast(_a736, jnp.int8)
             return st, ()
-        def _else664(st):
+        def _else737(st):
             st = dict(st)
             v_r0 = _lcast(jnp.where(jnp.logical_and((_i32(st["simultaneous__choice"][0]) >= 4), (_i32(st["simultaneous__choice"][0]) < 10)), 3, _i32(f_rank(st, 0, jnp.remainder(_i32(st["simultaneous__choice"][0]), 4)))), jnp.int8)
             v_r1 = _lcast(jnp.where(jnp.logical_and((_i32(st["simultaneous__choice"][1]) >= 4), (_i32(st["simultaneous__choice"][1]) < 10)), 3, _i32(f_rank(st, 1, jnp.remainder(_i32(st["simultaneous__choice"][1]), 4)))), jnp.int8)
-            st, _r665 = _randint(st, 0, 1)
-            v_tie = _lcast((_r665 == 1), jnp.bool_)
+            st, _r738 = _randint(st, 0, 1)
+            v_tie = _lcast((_r738 == 1), jnp.bool_)
             v_s0 = _lcast(f_speed(st, 0), jnp.int16)
             v_s1 = _lcast(f_speed(st, 1), jnp.int16)
             v_first = _lcast(jnp.where(jnp.logical_or((_i32(v_r0) > _i32(v_r1)), jnp.logical_and((_i32(v_r0) == _i32(v_r1)), jnp.logical_or((_i32(v_s0) > _i32(v_s1)), jnp.logical_and((_i32(v_s0) == _i32(v_s1)), v_tie)))), 0, 1), jnp.int8)
             v_i = jnp.int32(0)
-            def _loop666(i, carry):
+            def _loop739(i, carry):
                 st, (v_r0, v_r1, v_tie, v_s0, v_s1, v_first, v_i) = dict(carry[0]), carry[1]
                 v_i = i
                 st = p_simultaneous__act(st, jnp.where((_i32(v_i) == 0), _i32(v_first), (1 - _i32(v_first))))
                 return st, (v_r0, v_r1, v_tie, v_s0, v_s1, v_first, v_i)
-            st, (v_r0, v_r1, v_tie, v_s0, v_s1, v_first, v_i) = lax.fori_loop(0, 2, _loop666, (st, (v_r0, v_r1, v_tie, v_s0, v_s1, v_first, v_i)))
-            _a667 = jnp.minimum((_i32(st["turns"]) + 1), 1000)
-            st["turns"] = _cast(_a667, jnp.int16)
+            st, (v_r0, v_r1, v_tie, v_s0, v_s1, v_first, v_i) = lax.fori_loop(0, 2, _loop739, (st, (v_r0, v_r1, v_tie, v_s0, v_s1, v_first, v_i)))
+            _a740 = jnp.minimum((_i32(st["turns"]) + 1), 1000)
+            st["turns"] = _cast(_a740, jnp.int16)
             return st, ()
-        st, () = _branch(_c658, lambda: _then659(st), lambda: _else664(st))
+        st, () = _branch(_c731, lambda: _then732(st), lambda: _else737(st))
         st = p_end_of_turn(st)
         return st, ()
-    def _else668(st):
+    def _else741(st):
         st = dict(st)
-        _a669 = jnp.minimum((_i32(st["current_player"]) + 1), 1)
-        st["current_player"] = _cast(_a669, jnp.int8)
+        _a742 = jnp.minimum((_i32(st["current_player"]) + 1), 1)
+        st["current_player"] = _cast(_a742, jnp.int8)
         return st, ()
-    st, () = _branch(_c654, lambda: _then655(st), lambda: _else668(st))
+    st, () = _branch(_c727, lambda: _then728(st), lambda: _else741(st))
     return st
 
 
 def inv_hp_bounded(st):
     """invariant `hp_bounded`: every Pokémon's HP stays within 0..its maximum"""
-    def _g674(i670):
-        def _g672(i671):
-            return (_i32(st["team"]["hp"][(i670, i671)]) <= _i32(st["team"]["maxhp"][(i670, i671)]))
-        _e673 = jax.vmap(_g672)(jnp.arange(0, 6, dtype=jnp.int32))
-        return jnp.all(_e673)
-    _e675 = jax.vmap(_g674)(jnp.arange(0, 2, dtype=jnp.int32))
-    return jnp.all(_e675)
+    def _g747(i743):
+        def _g745(i744):
+            return (_i32(st["team"]["hp"][(i743, i744)]) <= _i32(st["team"]["maxhp"][(i743, i744)]))
+        _e746 = jax.vmap(_g745)(jnp.arange(0, 6, dtype=jnp.int32))
+        return jnp.all(_e746)
+    _e748 = jax.vmap(_g747)(jnp.arange(0, 2, dtype=jnp.int32))
+    return jnp.all(_e748)
 
 
 def inv_active_alive_or_replacing(st):
     """invariant `active_alive_or_replacing`: an active Pokémon that fainted is replaced before the next turn"""
-    return jnp.logical_or(jnp.logical_or((st["phase"] == 1), st["terminated"]), jnp.all(jax.vmap(lambda i676, _h677: (_i32(st["team"]["hp"][(i676, _h677)]) > 0))(jnp.arange(0, 2, dtype=jnp.int32), st["active"])))
+    return jnp.logical_or(jnp.logical_or((st["phase"] == 1), st["terminated"]), jnp.all(jax.vmap(lambda i749, _h750: (_i32(st["team"]["hp"][(i749, _h750)]) > 0))(jnp.arange(0, 2, dtype=jnp.int32), st["active"])))
 
 
 def inv_one_result(st):
@@ -3289,24 +3456,24 @@ def inv_one_result(st):
 
 def inv_stages_bounded(st):
     """invariant `stages_bounded`: the stat stages stay within -6..6 and a side with no Pokémon left has lost"""
-    def _g682(i678, _h680):
-        return jnp.all(jax.vmap(lambda i679, _h681: jnp.logical_and((_i32(_h681) >= -6), (_i32(_h681) <= 6)))(jnp.arange(0, 6, dtype=jnp.int32), _h680))
-    _e683 = jax.vmap(_g682)(jnp.arange(0, 2, dtype=jnp.int32), st["boosts"])
-    def _g686(i684):
-        return (_i32(jnp.sum(jax.vmap(lambda i685: (_i32(st["team"]["hp"][(i684, i685)]) > 0))(jnp.arange(0, 6, dtype=jnp.int32)), dtype=jnp.int32)) > 0)
-    _e687 = jax.vmap(_g686)(jnp.arange(0, 2, dtype=jnp.int32))
-    return jnp.logical_and(jnp.all(_e683), jnp.logical_or(st["terminated"], jnp.all(_e687)))
+    def _g755(i751, _h753):
+        return jnp.all(jax.vmap(lambda i752, _h754: jnp.logical_and((_i32(_h754) >= -6), (_i32(_h754) <= 6)))(jnp.arange(0, 6, dtype=jnp.int32), _h753))
+    _e756 = jax.vmap(_g755)(jnp.arange(0, 2, dtype=jnp.int32), st["boosts"])
+    def _g759(i757):
+        return (_i32(jnp.sum(jax.vmap(lambda i758: (_i32(st["team"]["hp"][(i757, i758)]) > 0))(jnp.arange(0, 6, dtype=jnp.int32)), dtype=jnp.int32)) > 0)
+    _e760 = jax.vmap(_g759)(jnp.arange(0, 2, dtype=jnp.int32))
+    return jnp.logical_and(jnp.all(_e756), jnp.logical_or(st["terminated"], jnp.all(_e760)))
 
 
 def inv_sleep_counter(st):
     """invariant `sleep_counter`: only a sleeping Pokémon counts sleep turns"""
-    def _g692(i688):
-        def _g690(i689):
-            return jnp.logical_or((st["team"]["status"][(i688, i689)] == 1), (_i32(st["team"]["sleep"][(i688, i689)]) == 0))
-        _e691 = jax.vmap(_g690)(jnp.arange(0, 6, dtype=jnp.int32))
-        return jnp.all(_e691)
-    _e693 = jax.vmap(_g692)(jnp.arange(0, 2, dtype=jnp.int32))
-    return jnp.all(_e693)
+    def _g765(i761):
+        def _g763(i762):
+            return jnp.logical_or((st["team"]["status"][(i761, i762)] == 1), (_i32(st["team"]["sleep"][(i761, i762)]) == 0))
+        _e764 = jax.vmap(_g763)(jnp.arange(0, 6, dtype=jnp.int32))
+        return jnp.all(_e764)
+    _e766 = jax.vmap(_g765)(jnp.arange(0, 2, dtype=jnp.int32))
+    return jnp.all(_e766)
 
 
 # ---- the environment

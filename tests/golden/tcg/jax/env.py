@@ -114,14 +114,6 @@ def _select(c, a, b):
     return jax.tree_util.tree_map(lambda x, y: x if x is y else jnp.where(c, x, y), a, b)
 
 
-def _drop_index(c, i, n):
-    """Index `i` where `c` holds, else `n` (out of bounds for an axis of length `n`: a scatter
-    with `mode="drop"` then writes nothing). A Python bool `c` picks while tracing."""
-    if type(c) is bool:
-        return i if c else n
-    return jnp.where(c, i, n)
-
-
 def _branch(c, then, orelse):
     """`if c {then} else {orelse}` with both arms as thunks returning `(st, locals)`: a Python
     bool `c` (decided while tracing, see `_i32`) traces only the arm it takes; otherwise both
@@ -910,7 +902,12 @@ def p_attach_from_zone(st, v_p, v_s, v_t, v_n, v_any_type):
     v_n = _lcast(v_n, jnp.int8)
     v_any_type = _lcast(v_any_type, jnp.bool_)
     _c94 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], jnp.logical_or(v_any_type, (_i32(f_type_of(st, v_p, v_s)) == _i32(v_t))))
-    st["energy"] = st["energy"].at[(_drop_index(_c94, _i32(v_p), 2), _i32(v_s), _i32(v_t))].set(_cast(jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)]) + _i32(v_n)), 12), jnp.int8), mode="drop")
+    def _then95(st, v_p, v_s, v_t, v_n, v_any_type):
+        st = dict(st)
+        _a96 = jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)]) + _i32(v_n)), 12)
+        st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a96, jnp.int8))
+        return st, (v_p, v_s, v_t, v_n, v_any_type)
+    st, (v_p, v_s, v_t, v_n, v_any_type) = _branch(_c94, lambda: _then95(st, v_p, v_s, v_t, v_n, v_any_type), lambda: (st, (v_p, v_s, v_t, v_n, v_any_type)))
     return st
 
 
@@ -919,8 +916,13 @@ def p_afflict_opponent(st, v_p, v_c):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_c = _lcast(v_c, jnp.int8)
-    _c95 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], jnp.logical_not(f_defended(st, v_p)))
-    st["condition"] = st["condition"].at[_drop_index(_c95, (1 - _i32(v_p)), 2)].set(_cast(v_c, jnp.int8), mode="drop")
+    _c97 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], jnp.logical_not(f_defended(st, v_p)))
+    def _then98(st, v_p, v_c):
+        st = dict(st)
+        _a99 = v_c
+        st["condition"] = st["condition"].at[(1 - _i32(v_p))].set(_cast(_a99, jnp.int8))
+        return st, (v_p, v_c)
+    st, (v_p, v_c) = _branch(_c97, lambda: _then98(st, v_p, v_c), lambda: (st, (v_p, v_c)))
     return st
 
 
@@ -929,13 +931,13 @@ def p_afflict_opponent_on_heads(st, v_p, v_c):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_c = _lcast(v_c, jnp.int8)
-    st, _r97 = _randint(st, 0, 1)
-    _c96 = (_r97 == 1)
-    def _then98(st, v_p, v_c):
+    st, _r101 = _randint(st, 0, 1)
+    _c100 = (_r101 == 1)
+    def _then102(st, v_p, v_c):
         st = dict(st)
         st = p_afflict_opponent(st, v_p, v_c)
         return st, (v_p, v_c)
-    st, (v_p, v_c) = _branch(_c96, lambda: _then98(st, v_p, v_c), lambda: (st, (v_p, v_c)))
+    st, (v_p, v_c) = _branch(_c100, lambda: _then102(st, v_p, v_c), lambda: (st, (v_p, v_c)))
     return st
 
 
@@ -943,8 +945,13 @@ def p_poison_opponent(st, v_p):
     """proc `poison_opponent` (tcg.envspec:414)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _c99 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], jnp.logical_not(f_defended(st, v_p)))
-    st["poisoned"] = st["poisoned"].at[_drop_index(_c99, (1 - _i32(v_p)), 2)].set(_cast(True, jnp.bool_), mode="drop")
+    _c103 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], jnp.logical_not(f_defended(st, v_p)))
+    def _then104(st, v_p):
+        st = dict(st)
+        _a105 = True
+        st["poisoned"] = st["poisoned"].at[(1 - _i32(v_p))].set(_cast(_a105, jnp.bool_))
+        return st, (v_p,)
+    st, (v_p,) = _branch(_c103, lambda: _then104(st, v_p), lambda: (st, (v_p,)))
     return st
 
 
@@ -952,8 +959,13 @@ def p_burn_opponent(st, v_p):
     """proc `burn_opponent` (tcg.envspec:420)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _c100 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], jnp.logical_not(f_defended(st, v_p)))
-    st["burned"] = st["burned"].at[_drop_index(_c100, (1 - _i32(v_p)), 2)].set(_cast(True, jnp.bool_), mode="drop")
+    _c106 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], jnp.logical_not(f_defended(st, v_p)))
+    def _then107(st, v_p):
+        st = dict(st)
+        _a108 = True
+        st["burned"] = st["burned"].at[(1 - _i32(v_p))].set(_cast(_a108, jnp.bool_))
+        return st, (v_p,)
+    st, (v_p,) = _branch(_c106, lambda: _then107(st, v_p), lambda: (st, (v_p,)))
     return st
 
 
@@ -963,14 +975,29 @@ def p_damage_opponent_bench(st, v_p, v_amount):
     v_p = _lcast(v_p, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
     v_s = 1
-    _c101 = st["occupied"][(1 - _i32(v_p))][_i32(v_s)]
-    st["damage"] = st["damage"].at[(_drop_index(_c101, (1 - _i32(v_p)), 2), _i32(v_s))].set(_cast(jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_amount)), 300), jnp.int16), mode="drop")
+    _c109 = st["occupied"][(1 - _i32(v_p))][_i32(v_s)]
+    def _then110(st, v_p, v_amount, v_s):
+        st = dict(st)
+        _a111 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_amount)), 300)
+        st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a111, jnp.int16))
+        return st, (v_p, v_amount, v_s)
+    st, (v_p, v_amount, v_s) = _branch(_c109, lambda: _then110(st, v_p, v_amount, v_s), lambda: (st, (v_p, v_amount, v_s)))
     v_s = 2
-    _c102 = st["occupied"][(1 - _i32(v_p))][_i32(v_s)]
-    st["damage"] = st["damage"].at[(_drop_index(_c102, (1 - _i32(v_p)), 2), _i32(v_s))].set(_cast(jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_amount)), 300), jnp.int16), mode="drop")
+    _c112 = st["occupied"][(1 - _i32(v_p))][_i32(v_s)]
+    def _then113(st, v_p, v_amount, v_s):
+        st = dict(st)
+        _a114 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_amount)), 300)
+        st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a114, jnp.int16))
+        return st, (v_p, v_amount, v_s)
+    st, (v_p, v_amount, v_s) = _branch(_c112, lambda: _then113(st, v_p, v_amount, v_s), lambda: (st, (v_p, v_amount, v_s)))
     v_s = 3
-    _c103 = st["occupied"][(1 - _i32(v_p))][_i32(v_s)]
-    st["damage"] = st["damage"].at[(_drop_index(_c103, (1 - _i32(v_p)), 2), _i32(v_s))].set(_cast(jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_amount)), 300), jnp.int16), mode="drop")
+    _c115 = st["occupied"][(1 - _i32(v_p))][_i32(v_s)]
+    def _then116(st, v_p, v_amount, v_s):
+        st = dict(st)
+        _a117 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_amount)), 300)
+        st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a117, jnp.int16))
+        return st, (v_p, v_amount, v_s)
+    st, (v_p, v_amount, v_s) = _branch(_c115, lambda: _then116(st, v_p, v_amount, v_s), lambda: (st, (v_p, v_amount, v_s)))
     return st
 
 
@@ -978,8 +1005,8 @@ def p_add_attack_bonus(st, v_amount):
     """proc `add_attack_bonus` (tcg.envspec:435)"""
     st = dict(st)
     v_amount = _lcast(v_amount, jnp.int8)
-    _a104 = jnp.minimum((_i32(st["attack_bonus"]) + _i32(v_amount)), 60)
-    st["attack_bonus"] = _cast(_a104, jnp.int8)
+    _a118 = jnp.minimum((_i32(st["attack_bonus"]) + _i32(v_amount)), 60)
+    st["attack_bonus"] = _cast(_a118, jnp.int8)
     return st
 
 
@@ -990,10 +1017,10 @@ def p_add_named_attack_bonus(st, v_a, v_b, v_c, v_amount):
     v_b = _lcast(v_b, jnp.int8)
     v_c = _lcast(v_c, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int8)
-    _a105 = jnp.stack([jnp.asarray(v_a, jnp.int32), jnp.asarray(v_b, jnp.int32), jnp.asarray(v_c, jnp.int32)])
-    st["bonus_named"] = _cast(_a105, jnp.int8)
-    _a106 = jnp.minimum((_i32(st["named_bonus"]) + _i32(v_amount)), 60)
-    st["named_bonus"] = _cast(_a106, jnp.int8)
+    _a119 = jnp.stack([jnp.asarray(v_a, jnp.int32), jnp.asarray(v_b, jnp.int32), jnp.asarray(v_c, jnp.int32)])
+    st["bonus_named"] = _cast(_a119, jnp.int8)
+    _a120 = jnp.minimum((_i32(st["named_bonus"]) + _i32(v_amount)), 60)
+    st["named_bonus"] = _cast(_a120, jnp.int8)
     return st
 
 
@@ -1001,8 +1028,8 @@ def p_add_retreat_discount(st, v_n):
     """proc `add_retreat_discount` (tcg.envspec:446)"""
     st = dict(st)
     v_n = _lcast(v_n, jnp.int8)
-    _a107 = jnp.minimum((_i32(st["retreat_discount"]) + _i32(v_n)), 3)
-    st["retreat_discount"] = _cast(_a107, jnp.int8)
+    _a121 = jnp.minimum((_i32(st["retreat_discount"]) + _i32(v_n)), 3)
+    st["retreat_discount"] = _cast(_a121, jnp.int8)
     return st
 
 
@@ -1010,54 +1037,54 @@ def p_basic_from_deck(st, v_p):
     """proc `basic_from_deck` (tcg.envspec:451)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    def _g111(i108):
+    def _g125(i122):
         _flt = jnp.zeros(3, jnp.int32)
-        _f109 = _get(st["deck"], _i32(v_p))["len"]
-        _flt = _fault_in(_flt, ((i108 < _get(st["deck"], _i32(v_p))["len"])) & (i108 >= _f109), 4, i108, _f109)
-        _f110 = _get(st["deck"], _i32(v_p))["len"]
-        _flt = _fault_in(_flt, ((i108 < _get(st["deck"], _i32(v_p))["len"])) & ((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i108])] == 0)) & (i108 >= _f110), 4, i108, _f110)
-        return (jnp.where((i108 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i108])] == 0), (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i108])] == 0)), False), _flt)
-    _e112 = jax.vmap(_g111)(jnp.arange(0, 20, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e112[1]))
-    v_n = _lcast(jnp.sum(_e112[0], dtype=jnp.int32), jnp.int8)
-    _c113 = jnp.logical_and((_i32(v_n) > 0), (_get(st["hand"], _i32(v_p))["len"] < 10))
-    def _then114(st, v_p, v_n):
+        _f123 = _get(st["deck"], _i32(v_p))["len"]
+        _flt = _fault_in(_flt, ((i122 < _get(st["deck"], _i32(v_p))["len"])) & (i122 >= _f123), 4, i122, _f123)
+        _f124 = _get(st["deck"], _i32(v_p))["len"]
+        _flt = _fault_in(_flt, ((i122 < _get(st["deck"], _i32(v_p))["len"])) & ((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i122])] == 0)) & (i122 >= _f124), 4, i122, _f124)
+        return (jnp.where((i122 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i122])] == 0), (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i122])] == 0)), False), _flt)
+    _e126 = jax.vmap(_g125)(jnp.arange(0, 20, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e126[1]))
+    v_n = _lcast(jnp.sum(_e126[0], dtype=jnp.int32), jnp.int8)
+    _c127 = jnp.logical_and((_i32(v_n) > 0), (_get(st["hand"], _i32(v_p))["len"] < 10))
+    def _then128(st, v_p, v_n):
         st = dict(st)
-        st, _r115 = _randint(st, 0, jnp.maximum((_i32(v_n) - 1), 0))
-        v_r = _lcast(_r115, jnp.int8)
-        def _g124(i116):
+        st, _r129 = _randint(st, 0, jnp.maximum((_i32(v_n) - 1), 0))
+        v_r = _lcast(_r129, jnp.int8)
+        def _g138(i130):
             _flt = jnp.zeros(3, jnp.int32)
-            _f117 = _get(st["deck"], _i32(v_p))["len"]
-            _flt = _fault_in(_flt, ((i116 < _get(st["deck"], _i32(v_p))["len"])) & ((i116 < _get(st["deck"], _i32(v_p))["len"])) & (i116 >= _f117), 5, i116, _f117)
-            _f118 = _get(st["deck"], _i32(v_p))["len"]
-            _flt = _fault_in(_flt, ((i116 < _get(st["deck"], _i32(v_p))["len"])) & ((i116 < _get(st["deck"], _i32(v_p))["len"])) & ((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i116])] == 0)) & (i116 >= _f118), 5, i116, _f118)
-            def _g122(i119):
+            _f131 = _get(st["deck"], _i32(v_p))["len"]
+            _flt = _fault_in(_flt, ((i130 < _get(st["deck"], _i32(v_p))["len"])) & ((i130 < _get(st["deck"], _i32(v_p))["len"])) & (i130 >= _f131), 5, i130, _f131)
+            _f132 = _get(st["deck"], _i32(v_p))["len"]
+            _flt = _fault_in(_flt, ((i130 < _get(st["deck"], _i32(v_p))["len"])) & ((i130 < _get(st["deck"], _i32(v_p))["len"])) & ((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i130])] == 0)) & (i130 >= _f132), 5, i130, _f132)
+            def _g136(i133):
                 _flt = jnp.zeros(3, jnp.int32)
-                _f120 = _get(st["deck"], _i32(v_p))["len"]
-                _flt = _fault_in(_flt, ((i119 < i116)) & ((i119 < _get(st["deck"], _i32(v_p))["len"])) & (i119 >= _f120), 6, i119, _f120)
-                _f121 = _get(st["deck"], _i32(v_p))["len"]
-                _flt = _fault_in(_flt, ((i119 < i116)) & ((i119 < _get(st["deck"], _i32(v_p))["len"])) & ((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i119])] == 0)) & (i119 >= _f121), 6, i119, _f121)
-                return (jnp.logical_and((i119 < i116), jnp.where((i119 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i119])] == 0), (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i119])] == 0)), False)), _flt)
-            _e123 = jax.vmap(_g122)(jnp.arange(0, 20, dtype=jnp.int32))
-            _flt = _fault_join(_flt, (jnp.logical_and((i116 < _get(st["deck"], _i32(v_p))["len"]), jnp.where((i116 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i116])] == 0), (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i116])] == 0)), False))), _first_fault(_e123[1]))
-            return (_i32(jnp.where(jnp.logical_and(jnp.logical_and((i116 < _get(st["deck"], _i32(v_p))["len"]), jnp.where((i116 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i116])] == 0), (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i116])] == 0)), False)), (jnp.sum(_e123[0], dtype=jnp.int32) == _i32(v_r))), i116, 19)), _flt)
-        _e125 = jax.vmap(_g124)(jnp.arange(0, 20, dtype=jnp.int32))
-        st = _fault_put(st, True, _first_fault(_e125[1]))
-        v_at = _lcast(jnp.min(_e125[0]), jnp.int8)
-        _f126 = _i32(v_at)
-        _f127 = _get(st["deck"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f126 >= _f127), 8, _f126, _f127)
-        _f128 = _get(st["hand"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f128 >= 10), 7, 0, 0)
-        _l129 = _push(_get(st["hand"], _i32(v_p)), _cast(_get(st["deck"], _i32(v_p))["items"][_f126], jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(v_p), _l129)
-        _f130 = _i32(v_at)
-        _f131 = _get(st["deck"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f130 >= _f131), 9, _f130, _f131)
-        _l132 = _remove_at(_get(st["deck"], _i32(v_p)), _f130)
-        st["deck"] = _set(st["deck"], _i32(v_p), _l132)
+                _f134 = _get(st["deck"], _i32(v_p))["len"]
+                _flt = _fault_in(_flt, ((i133 < i130)) & ((i133 < _get(st["deck"], _i32(v_p))["len"])) & (i133 >= _f134), 6, i133, _f134)
+                _f135 = _get(st["deck"], _i32(v_p))["len"]
+                _flt = _fault_in(_flt, ((i133 < i130)) & ((i133 < _get(st["deck"], _i32(v_p))["len"])) & ((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i133])] == 0)) & (i133 >= _f135), 6, i133, _f135)
+                return (jnp.logical_and((i133 < i130), jnp.where((i133 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i133])] == 0), (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i133])] == 0)), False)), _flt)
+            _e137 = jax.vmap(_g136)(jnp.arange(0, 20, dtype=jnp.int32))
+            _flt = _fault_join(_flt, (jnp.logical_and((i130 < _get(st["deck"], _i32(v_p))["len"]), jnp.where((i130 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i130])] == 0), (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i130])] == 0)), False))), _first_fault(_e137[1]))
+            return (_i32(jnp.where(jnp.logical_and(jnp.logical_and((i130 < _get(st["deck"], _i32(v_p))["len"]), jnp.where((i130 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i130])] == 0), (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i130])] == 0)), False)), (jnp.sum(_e137[0], dtype=jnp.int32) == _i32(v_r))), i130, 19)), _flt)
+        _e139 = jax.vmap(_g138)(jnp.arange(0, 20, dtype=jnp.int32))
+        st = _fault_put(st, True, _first_fault(_e139[1]))
+        v_at = _lcast(jnp.min(_e139[0]), jnp.int8)
+        _f140 = _i32(v_at)
+        _f141 = _get(st["deck"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f140 >= _f141), 8, _f140, _f141)
+        _f142 = _get(st["hand"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f142 >= 10), 7, 0, 0)
+        _l143 = _push(_get(st["hand"], _i32(v_p)), _cast(_get(st["deck"], _i32(v_p))["items"][_f140], jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(v_p), _l143)
+        _f144 = _i32(v_at)
+        _f145 = _get(st["deck"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f144 >= _f145), 9, _f144, _f145)
+        _l146 = _remove_at(_get(st["deck"], _i32(v_p)), _f144)
+        st["deck"] = _set(st["deck"], _i32(v_p), _l146)
         return st, (v_p, v_n)
-    st, (v_p, v_n) = _branch(_c113, lambda: _then114(st, v_p, v_n), lambda: (st, (v_p, v_n)))
+    st, (v_p, v_n) = _branch(_c127, lambda: _then128(st, v_p, v_n), lambda: (st, (v_p, v_n)))
     return st
 
 
@@ -1068,27 +1095,27 @@ def p_opponent_hand_into_deck(st, v_p, v_n):
     v_n = _lcast(v_n, jnp.int8)
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     v_k = jnp.int32(0)
-    def _loop133(i, carry):
+    def _loop147(i, carry):
         st, (v_p, v_n, v_q, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        _c134 = (_get(st["hand"], _i32(v_q))["len"] > 0)
-        def _then135(st, v_p, v_n, v_q, v_k):
+        _c148 = (_get(st["hand"], _i32(v_q))["len"] > 0)
+        def _then149(st, v_p, v_n, v_q, v_k):
             st = dict(st)
-            _f138 = _get(st["hand"], _i32(v_q))["len"]
-            st = _fault_at(st, (_f138 == 0), 11, 0, 0)
-            _v136, _l137 = _take_back(_get(st["hand"], _i32(v_q)))
-            st["hand"] = _set(st["hand"], _i32(v_q), _l137)
-            _f139 = _get(st["deck"], _i32(v_q))["len"]
-            st = _fault_at(st, (_f139 >= 20), 10, 0, 0)
-            _l140 = _push(_get(st["deck"], _i32(v_q)), _cast(_v136, jnp.int16))
-            st["deck"] = _set(st["deck"], _i32(v_q), _l140)
+            _f152 = _get(st["hand"], _i32(v_q))["len"]
+            st = _fault_at(st, (_f152 == 0), 11, 0, 0)
+            _v150, _l151 = _take_back(_get(st["hand"], _i32(v_q)))
+            st["hand"] = _set(st["hand"], _i32(v_q), _l151)
+            _f153 = _get(st["deck"], _i32(v_q))["len"]
+            st = _fault_at(st, (_f153 >= 20), 10, 0, 0)
+            _l154 = _push(_get(st["deck"], _i32(v_q)), _cast(_v150, jnp.int16))
+            st["deck"] = _set(st["deck"], _i32(v_q), _l154)
             return st, (v_p, v_n, v_q, v_k)
-        st, (v_p, v_n, v_q, v_k) = _branch(_c134, lambda: _then135(st, v_p, v_n, v_q, v_k), lambda: (st, (v_p, v_n, v_q, v_k)))
+        st, (v_p, v_n, v_q, v_k) = _branch(_c148, lambda: _then149(st, v_p, v_n, v_q, v_k), lambda: (st, (v_p, v_n, v_q, v_k)))
         return st, (v_p, v_n, v_q, v_k)
-    st, (v_p, v_n, v_q, v_k) = lax.fori_loop(0, 10, _loop133, (st, (v_p, v_n, v_q, v_k)))
-    _f141 = _get(st["deck"], _i32(v_q))["len"]
-    st, _l142 = _shuffle(st, _get(st["deck"], _i32(v_q)))
-    st["deck"] = _set(st["deck"], _i32(v_q), _l142)
+    st, (v_p, v_n, v_q, v_k) = lax.fori_loop(0, 10, _loop147, (st, (v_p, v_n, v_q, v_k)))
+    _f155 = _get(st["deck"], _i32(v_q))["len"]
+    st, _l156 = _shuffle(st, _get(st["deck"], _i32(v_q)))
+    st["deck"] = _set(st["deck"], _i32(v_q), _l156)
     st = p_draw_cards(st, v_q, v_n)
     return st
 
@@ -1098,8 +1125,8 @@ def p_damage_self(st, v_p, v_amount):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _a143 = jnp.minimum((_i32(st["damage"][_i32(v_p)][0]) + _i32(v_amount)), 300)
-    st["damage"] = st["damage"].at[(_i32(v_p), 0)].set(_cast(_a143, jnp.int16))
+    _a157 = jnp.minimum((_i32(st["damage"][_i32(v_p)][0]) + _i32(v_amount)), 300)
+    st["damage"] = st["damage"].at[(_i32(v_p), 0)].set(_cast(_a157, jnp.int16))
     return st
 
 
@@ -1108,8 +1135,8 @@ def p_afflict_self(st, v_p, v_c):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_c = _lcast(v_c, jnp.int8)
-    _a144 = v_c
-    st["condition"] = st["condition"].at[_i32(v_p)].set(_cast(_a144, jnp.int8))
+    _a158 = v_c
+    st["condition"] = st["condition"].at[_i32(v_p)].set(_cast(_a158, jnp.int8))
     return st
 
 
@@ -1117,13 +1144,13 @@ def p_burn_opponent_on_heads(st, v_p):
     """proc `burn_opponent_on_heads` (tcg.envspec:487)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    st, _r146 = _randint(st, 0, 1)
-    _c145 = (_r146 == 1)
-    def _then147(st, v_p):
+    st, _r160 = _randint(st, 0, 1)
+    _c159 = (_r160 == 1)
+    def _then161(st, v_p):
         st = dict(st)
         st = p_burn_opponent(st, v_p)
         return st, (v_p,)
-    st, (v_p,) = _branch(_c145, lambda: _then147(st, v_p), lambda: (st, (v_p,)))
+    st, (v_p,) = _branch(_c159, lambda: _then161(st, v_p), lambda: (st, (v_p,)))
     return st
 
 
@@ -1133,13 +1160,13 @@ def p_heal_on_heads(st, v_p, v_s, v_amount):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    st, _r149 = _randint(st, 0, 1)
-    _c148 = (_r149 == 1)
-    def _then150(st, v_p, v_s, v_amount):
+    st, _r163 = _randint(st, 0, 1)
+    _c162 = (_r163 == 1)
+    def _then164(st, v_p, v_s, v_amount):
         st = dict(st)
         st = p_heal(st, v_p, v_s, v_amount)
         return st, (v_p, v_s, v_amount)
-    st, (v_p, v_s, v_amount) = _branch(_c148, lambda: _then150(st, v_p, v_s, v_amount), lambda: (st, (v_p, v_s, v_amount)))
+    st, (v_p, v_s, v_amount) = _branch(_c162, lambda: _then164(st, v_p, v_s, v_amount), lambda: (st, (v_p, v_s, v_amount)))
     return st
 
 
@@ -1162,14 +1189,14 @@ def p_heal_all(st, v_p, v_amount):
 def p_nothing_on_tails(st):
     """proc `nothing_on_tails` (tcg.envspec:508)"""
     st = dict(st)
-    st, _r152 = _randint(st, 0, 1)
-    _c151 = jnp.logical_not((_r152 == 1))
-    def _then153(st):
+    st, _r166 = _randint(st, 0, 1)
+    _c165 = jnp.logical_not((_r166 == 1))
+    def _then167(st):
         st = dict(st)
-        _a154 = 0
-        st["dmg"] = _cast(_a154, jnp.int16)
+        _a168 = 0
+        st["dmg"] = _cast(_a168, jnp.int16)
         return st, ()
-    st, () = _branch(_c151, lambda: _then153(st), lambda: (st, ()))
+    st, () = _branch(_c165, lambda: _then167(st), lambda: (st, ()))
     return st
 
 
@@ -1180,67 +1207,67 @@ def p_bonus_if_all_heads(st, v_coins, v_amount):
     v_amount = _lcast(v_amount, jnp.int16)
     v_heads = _lcast(0, jnp.int8)
     v_k = 0
-    _c155 = (_i32(v_k) < _i32(v_coins))
-    def _then156(st, v_coins, v_amount, v_heads, v_k):
+    _c169 = (_i32(v_k) < _i32(v_coins))
+    def _then170(st, v_coins, v_amount, v_heads, v_k):
         st = dict(st)
-        st, _r158 = _randint(st, 0, 1)
-        _c157 = (_r158 == 1)
-        def _then159(st, v_coins, v_amount, v_heads, v_k):
+        st, _r172 = _randint(st, 0, 1)
+        _c171 = (_r172 == 1)
+        def _then173(st, v_coins, v_amount, v_heads, v_k):
             st = dict(st)
-            _a160 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _lcast(_a160, jnp.int8)
+            _a174 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _lcast(_a174, jnp.int8)
             return st, (v_coins, v_amount, v_heads, v_k)
-        st, (v_coins, v_amount, v_heads, v_k) = _branch(_c157, lambda: _then159(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k)))
+        st, (v_coins, v_amount, v_heads, v_k) = _branch(_c171, lambda: _then173(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k)))
         return st, (v_coins, v_amount, v_heads, v_k)
-    st, (v_coins, v_amount, v_heads, v_k) = _branch(_c155, lambda: _then156(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k)))
+    st, (v_coins, v_amount, v_heads, v_k) = _branch(_c169, lambda: _then170(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k)))
     v_k = 1
-    _c161 = (_i32(v_k) < _i32(v_coins))
-    def _then162(st, v_coins, v_amount, v_heads, v_k):
+    _c175 = (_i32(v_k) < _i32(v_coins))
+    def _then176(st, v_coins, v_amount, v_heads, v_k):
         st = dict(st)
-        st, _r164 = _randint(st, 0, 1)
-        _c163 = (_r164 == 1)
-        def _then165(st, v_coins, v_amount, v_heads, v_k):
+        st, _r178 = _randint(st, 0, 1)
+        _c177 = (_r178 == 1)
+        def _then179(st, v_coins, v_amount, v_heads, v_k):
             st = dict(st)
-            _a166 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _lcast(_a166, jnp.int8)
+            _a180 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _lcast(_a180, jnp.int8)
             return st, (v_coins, v_amount, v_heads, v_k)
-        st, (v_coins, v_amount, v_heads, v_k) = _branch(_c163, lambda: _then165(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k)))
+        st, (v_coins, v_amount, v_heads, v_k) = _branch(_c177, lambda: _then179(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k)))
         return st, (v_coins, v_amount, v_heads, v_k)
-    st, (v_coins, v_amount, v_heads, v_k) = _branch(_c161, lambda: _then162(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k)))
+    st, (v_coins, v_amount, v_heads, v_k) = _branch(_c175, lambda: _then176(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k)))
     v_k = 2
-    _c167 = (_i32(v_k) < _i32(v_coins))
-    def _then168(st, v_coins, v_amount, v_heads, v_k):
+    _c181 = (_i32(v_k) < _i32(v_coins))
+    def _then182(st, v_coins, v_amount, v_heads, v_k):
         st = dict(st)
-        st, _r170 = _randint(st, 0, 1)
-        _c169 = (_r170 == 1)
-        def _then171(st, v_coins, v_amount, v_heads, v_k):
+        st, _r184 = _randint(st, 0, 1)
+        _c183 = (_r184 == 1)
+        def _then185(st, v_coins, v_amount, v_heads, v_k):
             st = dict(st)
-            _a172 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _lcast(_a172, jnp.int8)
+            _a186 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _lcast(_a186, jnp.int8)
             return st, (v_coins, v_amount, v_heads, v_k)
-        st, (v_coins, v_amount, v_heads, v_k) = _branch(_c169, lambda: _then171(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k)))
+        st, (v_coins, v_amount, v_heads, v_k) = _branch(_c183, lambda: _then185(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k)))
         return st, (v_coins, v_amount, v_heads, v_k)
-    st, (v_coins, v_amount, v_heads, v_k) = _branch(_c167, lambda: _then168(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k)))
+    st, (v_coins, v_amount, v_heads, v_k) = _branch(_c181, lambda: _then182(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k)))
     v_k = 3
-    _c173 = (_i32(v_k) < _i32(v_coins))
-    def _then174(st, v_coins, v_amount, v_heads, v_k):
+    _c187 = (_i32(v_k) < _i32(v_coins))
+    def _then188(st, v_coins, v_amount, v_heads, v_k):
         st = dict(st)
-        st, _r176 = _randint(st, 0, 1)
-        _c175 = (_r176 == 1)
-        def _then177(st, v_coins, v_amount, v_heads, v_k):
+        st, _r190 = _randint(st, 0, 1)
+        _c189 = (_r190 == 1)
+        def _then191(st, v_coins, v_amount, v_heads, v_k):
             st = dict(st)
-            _a178 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _lcast(_a178, jnp.int8)
+            _a192 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _lcast(_a192, jnp.int8)
             return st, (v_coins, v_amount, v_heads, v_k)
-        st, (v_coins, v_amount, v_heads, v_k) = _branch(_c175, lambda: _then177(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k)))
+        st, (v_coins, v_amount, v_heads, v_k) = _branch(_c189, lambda: _then191(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k)))
         return st, (v_coins, v_amount, v_heads, v_k)
-    st, (v_coins, v_amount, v_heads, v_k) = _branch(_c173, lambda: _then174(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k)))
-    _c179 = (_i32(v_heads) == _i32(v_coins))
-    def _then180(st, v_coins, v_amount, v_heads):
+    st, (v_coins, v_amount, v_heads, v_k) = _branch(_c187, lambda: _then188(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k)))
+    _c193 = (_i32(v_heads) == _i32(v_coins))
+    def _then194(st, v_coins, v_amount, v_heads):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_coins, v_amount, v_heads)
-    st, (v_coins, v_amount, v_heads) = _branch(_c179, lambda: _then180(st, v_coins, v_amount, v_heads), lambda: (st, (v_coins, v_amount, v_heads)))
+    st, (v_coins, v_amount, v_heads) = _branch(_c193, lambda: _then194(st, v_coins, v_amount, v_heads), lambda: (st, (v_coins, v_amount, v_heads)))
     return st
 
 
@@ -1252,31 +1279,31 @@ def p_damage_until_tails(st, v_each, v_more):
     v_heads = _lcast(0, jnp.int8)
     v_going = _lcast(True, jnp.bool_)
     v_k = jnp.int32(0)
-    def _loop181(i, carry):
+    def _loop195(i, carry):
         st, (v_each, v_more, v_heads, v_going, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        _c182 = v_going
-        def _then183(st, v_each, v_more, v_heads, v_going, v_k):
+        _c196 = v_going
+        def _then197(st, v_each, v_more, v_heads, v_going, v_k):
             st = dict(st)
-            st, _r185 = _randint(st, 0, 1)
-            _c184 = (_r185 == 1)
-            def _then186(st, v_each, v_more, v_heads, v_going, v_k):
+            st, _r199 = _randint(st, 0, 1)
+            _c198 = (_r199 == 1)
+            def _then200(st, v_each, v_more, v_heads, v_going, v_k):
                 st = dict(st)
-                _a187 = jnp.minimum((_i32(v_heads) + 1), 12)
-                v_heads = _lcast(_a187, jnp.int8)
+                _a201 = jnp.minimum((_i32(v_heads) + 1), 12)
+                v_heads = _lcast(_a201, jnp.int8)
                 return st, (v_each, v_more, v_heads, v_going, v_k)
-            def _else188(st, v_each, v_more, v_heads, v_going, v_k):
+            def _else202(st, v_each, v_more, v_heads, v_going, v_k):
                 st = dict(st)
-                _a189 = False
-                v_going = _lcast(_a189, jnp.bool_)
+                _a203 = False
+                v_going = _lcast(_a203, jnp.bool_)
                 return st, (v_each, v_more, v_heads, v_going, v_k)
-            st, (v_each, v_more, v_heads, v_going, v_k) = _branch(_c184, lambda: _then186(st, v_each, v_more, v_heads, v_going, v_k), lambda: _else188(st, v_each, v_more, v_heads, v_going, v_k))
+            st, (v_each, v_more, v_heads, v_going, v_k) = _branch(_c198, lambda: _then200(st, v_each, v_more, v_heads, v_going, v_k), lambda: _else202(st, v_each, v_more, v_heads, v_going, v_k))
             return st, (v_each, v_more, v_heads, v_going, v_k)
-        st, (v_each, v_more, v_heads, v_going, v_k) = _branch(_c182, lambda: _then183(st, v_each, v_more, v_heads, v_going, v_k), lambda: (st, (v_each, v_more, v_heads, v_going, v_k)))
+        st, (v_each, v_more, v_heads, v_going, v_k) = _branch(_c196, lambda: _then197(st, v_each, v_more, v_heads, v_going, v_k), lambda: (st, (v_each, v_more, v_heads, v_going, v_k)))
         return st, (v_each, v_more, v_heads, v_going, v_k)
-    _, (st, (v_each, v_more, v_heads, v_going, v_k)) = lax.while_loop(lambda c: (c[0] < 12) & c[1][1][3], lambda c: (c[0] + 1, _loop181(c[0], c[1])), (jnp.int32(0), (st, (v_each, v_more, v_heads, v_going, v_k))))
-    _a190 = jnp.minimum((_i32(jnp.where(v_more, _i32(st["dmg"]), 0)) + (_i32(v_heads) * _i32(v_each))), 300)
-    st["dmg"] = _cast(_a190, jnp.int16)
+    _, (st, (v_each, v_more, v_heads, v_going, v_k)) = lax.while_loop(lambda c: (c[0] < 12) & c[1][1][3], lambda c: (c[0] + 1, _loop195(c[0], c[1])), (jnp.int32(0), (st, (v_each, v_more, v_heads, v_going, v_k))))
+    _a204 = jnp.minimum((_i32(jnp.where(v_more, _i32(st["dmg"]), 0)) + (_i32(v_heads) * _i32(v_each))), 300)
+    st["dmg"] = _cast(_a204, jnp.int16)
     return st
 
 
@@ -1286,17 +1313,17 @@ def p_bonus_or_recoil(st, v_p, v_amount, v_recoil):
     v_p = _lcast(v_p, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
     v_recoil = _lcast(v_recoil, jnp.int16)
-    st, _r192 = _randint(st, 0, 1)
-    _c191 = (_r192 == 1)
-    def _then193(st, v_p, v_amount, v_recoil):
+    st, _r206 = _randint(st, 0, 1)
+    _c205 = (_r206 == 1)
+    def _then207(st, v_p, v_amount, v_recoil):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_amount, v_recoil)
-    def _else194(st, v_p, v_amount, v_recoil):
+    def _else208(st, v_p, v_amount, v_recoil):
         st = dict(st)
         st = p_damage_self(st, v_p, v_recoil)
         return st, (v_p, v_amount, v_recoil)
-    st, (v_p, v_amount, v_recoil) = _branch(_c191, lambda: _then193(st, v_p, v_amount, v_recoil), lambda: _else194(st, v_p, v_amount, v_recoil))
+    st, (v_p, v_amount, v_recoil) = _branch(_c205, lambda: _then207(st, v_p, v_amount, v_recoil), lambda: _else208(st, v_p, v_amount, v_recoil))
     return st
 
 
@@ -1306,11 +1333,11 @@ def p_bonus_per_bench_named(st, v_p, v_n, v_each):
     v_p = _lcast(v_p, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
     v_each = _lcast(v_each, jnp.int8)
-    def _g196(i195):
-        return jnp.logical_and(st["occupied"][_i32(v_p)][i195], (_i32(_K11[_i32(st["card"][_i32(v_p)][i195])]) == _i32(v_n)))
-    _e197 = jax.vmap(_g196)(jnp.arange(1, 4, dtype=jnp.int32))
-    _a198 = jnp.minimum((_i32(st["dmg"]) + (_i32(v_each) * jnp.sum(_e197, dtype=jnp.int32))), 300)
-    st["dmg"] = _cast(_a198, jnp.int16)
+    def _g210(i209):
+        return jnp.logical_and(st["occupied"][_i32(v_p)][i209], (_i32(_K11[_i32(st["card"][_i32(v_p)][i209])]) == _i32(v_n)))
+    _e211 = jax.vmap(_g210)(jnp.arange(1, 4, dtype=jnp.int32))
+    _a212 = jnp.minimum((_i32(st["dmg"]) + (_i32(v_each) * jnp.sum(_e211, dtype=jnp.int32))), 300)
+    st["dmg"] = _cast(_a212, jnp.int16)
     return st
 
 
@@ -1319,8 +1346,8 @@ def p_bonus_per_opponent_energy(st, v_p, v_each):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_each = _lcast(v_each, jnp.int8)
-    _a199 = jnp.minimum((_i32(st["dmg"]) + (_i32(v_each) * _i32(f_energy_total(st, (1 - _i32(v_p)), 0)))), 300)
-    st["dmg"] = _cast(_a199, jnp.int16)
+    _a213 = jnp.minimum((_i32(st["dmg"]) + (_i32(v_each) * _i32(f_energy_total(st, (1 - _i32(v_p)), 0)))), 300)
+    st["dmg"] = _cast(_a213, jnp.int16)
     return st
 
 
@@ -1337,12 +1364,12 @@ def p_bonus_if(st, v_p, v_w, v_amount):
     v_p = _lcast(v_p, jnp.int8)
     v_w = _lcast(v_w, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c200 = f_attack_condition(st, v_p, v_w)
-    def _then201(st, v_p, v_w, v_amount):
+    _c214 = f_attack_condition(st, v_p, v_w)
+    def _then215(st, v_p, v_w, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_w, v_amount)
-    st, (v_p, v_w, v_amount) = _branch(_c200, lambda: _then201(st, v_p, v_w, v_amount), lambda: (st, (v_p, v_w, v_amount)))
+    st, (v_p, v_w, v_amount) = _branch(_c214, lambda: _then215(st, v_p, v_w, v_amount), lambda: (st, (v_p, v_w, v_amount)))
     return st
 
 
@@ -1351,48 +1378,13 @@ def p_discard_all_energy(st, v_p, v_s):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
-    _a203 = jax.vmap(lambda i202: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a203, jnp.int8))
+    _a217 = jax.vmap(lambda i216: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a217, jnp.int8))
     return st
 
 
 def p_discard_opponent_energy(st, v_p, v_coin):
     """proc `discard_opponent_energy` (tcg.envspec:590)"""
-    st = dict(st)
-    v_p = _lcast(v_p, jnp.int8)
-    v_coin = _lcast(v_coin, jnp.bool_)
-    v_q = _lcast((1 - _i32(v_p)), jnp.int8)
-    v_go = _lcast(True, jnp.bool_)
-    _c204 = v_coin
-    def _then205(st, v_p, v_coin, v_q, v_go):
-        st = dict(st)
-        st, _r206 = _randint(st, 0, 1)
-        _a207 = (_r206 == 1)
-        v_go = _lcast(_a207, jnp.bool_)
-        return st, (v_p, v_coin, v_q, v_go)
-    st, (v_p, v_coin, v_q, v_go) = _branch(_c204, lambda: _then205(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go)))
-    v_n = _lcast(f_energy_total(st, v_q, 0), jnp.int16)
-    _c208 = jnp.logical_and(v_go, (_i32(v_n) > 0))
-    def _then209(st, v_p, v_coin, v_q, v_go, v_n):
-        st = dict(st)
-        st, _r210 = _randint(st, 0, jnp.maximum((_i32(v_n) - 1), 0))
-        v_r = _lcast(_r210, jnp.int16)
-        def _g215(i211):
-            def _g213(i212):
-                return _i32(jnp.where((i212 <= i211), _i32(st["energy"][_i32(v_q)][0][i212]), 0))
-            _e214 = jax.vmap(_g213)(jnp.arange(0, 11, dtype=jnp.int32))
-            return _i32(jnp.where((jnp.sum(_e214, dtype=jnp.int32) > _i32(v_r)), i211, 10))
-        _e216 = jax.vmap(_g215)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e216), jnp.int8)
-        _c217 = jnp.logical_not(f_defended(st, v_p))
-        st["energy"] = st["energy"].at[(_drop_index(_c217, _i32(v_q), 2), 0, _i32(v_t))].set(_cast(jnp.maximum((_i32(st["energy"][_i32(v_q)][0][_i32(v_t)]) - 1), 0), jnp.int8), mode="drop")
-        return st, (v_p, v_coin, v_q, v_go, v_n)
-    st, (v_p, v_coin, v_q, v_go, v_n) = _branch(_c208, lambda: _then209(st, v_p, v_coin, v_q, v_go, v_n), lambda: (st, (v_p, v_coin, v_q, v_go, v_n)))
-    return st
-
-
-def p_discard_opponent_hand_card(st, v_p, v_coin):
-    """proc `discard_opponent_hand_card` (tcg.envspec:610)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_coin = _lcast(v_coin, jnp.bool_)
@@ -1406,25 +1398,65 @@ def p_discard_opponent_hand_card(st, v_p, v_coin):
         v_go = _lcast(_a221, jnp.bool_)
         return st, (v_p, v_coin, v_q, v_go)
     st, (v_p, v_coin, v_q, v_go) = _branch(_c218, lambda: _then219(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go)))
-    _c222 = jnp.logical_and(v_go, (_get(st["hand"], _i32(v_q))["len"] > 0))
-    def _then223(st, v_p, v_coin, v_q, v_go):
+    v_n = _lcast(f_energy_total(st, v_q, 0), jnp.int16)
+    _c222 = jnp.logical_and(v_go, (_i32(v_n) > 0))
+    def _then223(st, v_p, v_coin, v_q, v_go, v_n):
         st = dict(st)
-        st, _r224 = _randint(st, 0, jnp.maximum((_get(st["hand"], _i32(v_q))["len"] - 1), 0))
-        v_h = _lcast(_r224, jnp.int8)
-        _f225 = _i32(v_h)
-        _f226 = _get(st["hand"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f225 >= _f226), 13, _f225, _f226)
-        _f227 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f227 >= 20), 12, 0, 0)
-        _l228 = _push(_get(st["discard"], _i32(v_q)), _cast(_get(st["hand"], _i32(v_q))["items"][_f225], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l228)
-        _f229 = _i32(v_h)
-        _f230 = _get(st["hand"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f229 >= _f230), 14, _f229, _f230)
-        _l231 = _remove_at(_get(st["hand"], _i32(v_q)), _f229)
-        st["hand"] = _set(st["hand"], _i32(v_q), _l231)
+        st, _r224 = _randint(st, 0, jnp.maximum((_i32(v_n) - 1), 0))
+        v_r = _lcast(_r224, jnp.int16)
+        def _g229(i225):
+            def _g227(i226):
+                return _i32(jnp.where((i226 <= i225), _i32(st["energy"][_i32(v_q)][0][i226]), 0))
+            _e228 = jax.vmap(_g227)(jnp.arange(0, 11, dtype=jnp.int32))
+            return _i32(jnp.where((jnp.sum(_e228, dtype=jnp.int32) > _i32(v_r)), i225, 10))
+        _e230 = jax.vmap(_g229)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e230), jnp.int8)
+        _c231 = jnp.logical_not(f_defended(st, v_p))
+        def _then232(st, v_p, v_coin, v_q, v_go, v_n, v_r, v_t):
+            st = dict(st)
+            _a233 = jnp.maximum((_i32(st["energy"][_i32(v_q)][0][_i32(v_t)]) - 1), 0)
+            st["energy"] = st["energy"].at[(_i32(v_q), 0, _i32(v_t))].set(_cast(_a233, jnp.int8))
+            return st, (v_p, v_coin, v_q, v_go, v_n, v_r, v_t)
+        st, (v_p, v_coin, v_q, v_go, v_n, v_r, v_t) = _branch(_c231, lambda: _then232(st, v_p, v_coin, v_q, v_go, v_n, v_r, v_t), lambda: (st, (v_p, v_coin, v_q, v_go, v_n, v_r, v_t)))
+        return st, (v_p, v_coin, v_q, v_go, v_n)
+    st, (v_p, v_coin, v_q, v_go, v_n) = _branch(_c222, lambda: _then223(st, v_p, v_coin, v_q, v_go, v_n), lambda: (st, (v_p, v_coin, v_q, v_go, v_n)))
+    return st
+
+
+def p_discard_opponent_hand_card(st, v_p, v_coin):
+    """proc `discard_opponent_hand_card` (tcg.envspec:610)"""
+    st = dict(st)
+    v_p = _lcast(v_p, jnp.int8)
+    v_coin = _lcast(v_coin, jnp.bool_)
+    v_q = _lcast((1 - _i32(v_p)), jnp.int8)
+    v_go = _lcast(True, jnp.bool_)
+    _c234 = v_coin
+    def _then235(st, v_p, v_coin, v_q, v_go):
+        st = dict(st)
+        st, _r236 = _randint(st, 0, 1)
+        _a237 = (_r236 == 1)
+        v_go = _lcast(_a237, jnp.bool_)
         return st, (v_p, v_coin, v_q, v_go)
-    st, (v_p, v_coin, v_q, v_go) = _branch(_c222, lambda: _then223(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go)))
+    st, (v_p, v_coin, v_q, v_go) = _branch(_c234, lambda: _then235(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go)))
+    _c238 = jnp.logical_and(v_go, (_get(st["hand"], _i32(v_q))["len"] > 0))
+    def _then239(st, v_p, v_coin, v_q, v_go):
+        st = dict(st)
+        st, _r240 = _randint(st, 0, jnp.maximum((_get(st["hand"], _i32(v_q))["len"] - 1), 0))
+        v_h = _lcast(_r240, jnp.int8)
+        _f241 = _i32(v_h)
+        _f242 = _get(st["hand"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f241 >= _f242), 13, _f241, _f242)
+        _f243 = _get(st["discard"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f243 >= 20), 12, 0, 0)
+        _l244 = _push(_get(st["discard"], _i32(v_q)), _cast(_get(st["hand"], _i32(v_q))["items"][_f241], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l244)
+        _f245 = _i32(v_h)
+        _f246 = _get(st["hand"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f245 >= _f246), 14, _f245, _f246)
+        _l247 = _remove_at(_get(st["hand"], _i32(v_q)), _f245)
+        st["hand"] = _set(st["hand"], _i32(v_q), _l247)
+        return st, (v_p, v_coin, v_q, v_go)
+    st, (v_p, v_coin, v_q, v_go) = _branch(_c238, lambda: _then239(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go)))
     return st
 
 
@@ -1433,14 +1465,14 @@ def f_pokemon_in_deck(st, v_p, v_i, v_t):
     v_p = _lcast(v_p, jnp.int8)
     v_i = _lcast(v_i, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
-    _f232 = _i32(v_i)
-    _f233 = _get(st["deck"], _i32(v_p))["len"]
-    st = _fault_at(st, ((_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])) & (_f232 >= _f233), 15, _f232, _f233)
-    _f234 = _i32(v_i)
-    _f235 = _get(st["deck"], _i32(v_p))["len"]
-    st = _fault_at(st, ((_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])) & ((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][_f232])] == 0)) & (jnp.logical_not((_i32(v_t) == 10))) & (_f234 >= _f235), 16, _f234, _f235)
-    _e236 = jnp.where((_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][_f232])] == 0), jnp.logical_or((_i32(v_t) == 10), (_i32(_K2[_i32(_get(st["deck"], _i32(v_p))["items"][_f234])]) == _i32(v_t)))), False)
-    return _e236, st["_fault"]
+    _f248 = _i32(v_i)
+    _f249 = _get(st["deck"], _i32(v_p))["len"]
+    st = _fault_at(st, ((_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])) & (_f248 >= _f249), 15, _f248, _f249)
+    _f250 = _i32(v_i)
+    _f251 = _get(st["deck"], _i32(v_p))["len"]
+    st = _fault_at(st, ((_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])) & ((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][_f248])] == 0)) & (jnp.logical_not((_i32(v_t) == 10))) & (_f250 >= _f251), 16, _f250, _f251)
+    _e252 = jnp.where((_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][_f248])] == 0), jnp.logical_or((_i32(v_t) == 10), (_i32(_K2[_i32(_get(st["deck"], _i32(v_p))["items"][_f250])]) == _i32(v_t)))), False)
+    return _e252, st["_fault"]
 
 
 def p_pokemon_from_deck(st, v_p, v_t):
@@ -1448,40 +1480,40 @@ def p_pokemon_from_deck(st, v_p, v_t):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
-    _c237 = (_get(st["hand"], _i32(v_p))["len"] < 10)
-    def _then238(st, v_p, v_t):
+    _c253 = (_get(st["hand"], _i32(v_p))["len"] < 10)
+    def _then254(st, v_p, v_t):
         st = dict(st)
-        def _g243(i239):
+        def _g259(i255):
             _flt = jnp.zeros(3, jnp.int32)
-            _f240 = _get(st["deck"], _i32(v_p))["len"]
-            _flt = _fault_in(_flt, ((i239 < _get(st["deck"], _i32(v_p))["len"])) & (i239 >= _f240), 15, i239, _f240)
-            _f241 = _get(st["deck"], _i32(v_p))["len"]
-            _flt = _fault_in(_flt, ((i239 < _get(st["deck"], _i32(v_p))["len"])) & ((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i239])] == 0)) & (jnp.logical_not((_i32(v_t) == 10))) & (i239 >= _f241), 16, i239, _f241)
-            return (jnp.where((i239 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i239])] == 0), jnp.logical_or((_i32(v_t) == 10), (_i32(_K2[_i32(_get(st["deck"], _i32(v_p))["items"][i239])]) == _i32(v_t)))), False), _flt)
-        _e244 = jax.vmap(_g243)(jnp.arange(0, 20, dtype=jnp.int32))
-        st = _fault_put(st, True, _first_fault(_e244[1]))
-        _pm242 = _e244[0]
-        st, _r245 = _randint(st, 0, jnp.maximum(jnp.sum(_pm242, dtype=jnp.int32) - 1, 0))
-        v_at = _lcast(_pick(_pm242, _r245, 0, -1), jnp.int8)
-        _c246 = (_i32(v_at) >= 0)
-        def _then247(st, v_p, v_t, v_at):
+            _f256 = _get(st["deck"], _i32(v_p))["len"]
+            _flt = _fault_in(_flt, ((i255 < _get(st["deck"], _i32(v_p))["len"])) & (i255 >= _f256), 15, i255, _f256)
+            _f257 = _get(st["deck"], _i32(v_p))["len"]
+            _flt = _fault_in(_flt, ((i255 < _get(st["deck"], _i32(v_p))["len"])) & ((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i255])] == 0)) & (jnp.logical_not((_i32(v_t) == 10))) & (i255 >= _f257), 16, i255, _f257)
+            return (jnp.where((i255 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i255])] == 0), jnp.logical_or((_i32(v_t) == 10), (_i32(_K2[_i32(_get(st["deck"], _i32(v_p))["items"][i255])]) == _i32(v_t)))), False), _flt)
+        _e260 = jax.vmap(_g259)(jnp.arange(0, 20, dtype=jnp.int32))
+        st = _fault_put(st, True, _first_fault(_e260[1]))
+        _pm258 = _e260[0]
+        st, _r261 = _randint(st, 0, jnp.maximum(jnp.sum(_pm258, dtype=jnp.int32) - 1, 0))
+        v_at = _lcast(_pick(_pm258, _r261, 0, -1), jnp.int8)
+        _c262 = (_i32(v_at) >= 0)
+        def _then263(st, v_p, v_t, v_at):
             st = dict(st)
-            _f248 = _i32(v_at)
-            _f249 = _get(st["deck"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f248 >= _f249), 18, _f248, _f249)
-            _f250 = _get(st["hand"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f250 >= 10), 17, 0, 0)
-            _l251 = _push(_get(st["hand"], _i32(v_p)), _cast(_get(st["deck"], _i32(v_p))["items"][_f248], jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(v_p), _l251)
-            _f252 = _i32(v_at)
-            _f253 = _get(st["deck"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f252 >= _f253), 19, _f252, _f253)
-            _l254 = _remove_at(_get(st["deck"], _i32(v_p)), _f252)
-            st["deck"] = _set(st["deck"], _i32(v_p), _l254)
+            _f264 = _i32(v_at)
+            _f265 = _get(st["deck"], _i32(v_p))["len"]
+            st = _fault_at(st, (_f264 >= _f265), 18, _f264, _f265)
+            _f266 = _get(st["hand"], _i32(v_p))["len"]
+            st = _fault_at(st, (_f266 >= 10), 17, 0, 0)
+            _l267 = _push(_get(st["hand"], _i32(v_p)), _cast(_get(st["deck"], _i32(v_p))["items"][_f264], jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(v_p), _l267)
+            _f268 = _i32(v_at)
+            _f269 = _get(st["deck"], _i32(v_p))["len"]
+            st = _fault_at(st, (_f268 >= _f269), 19, _f268, _f269)
+            _l270 = _remove_at(_get(st["deck"], _i32(v_p)), _f268)
+            st["deck"] = _set(st["deck"], _i32(v_p), _l270)
             return st, (v_p, v_t, v_at)
-        st, (v_p, v_t, v_at) = _branch(_c246, lambda: _then247(st, v_p, v_t, v_at), lambda: (st, (v_p, v_t, v_at)))
+        st, (v_p, v_t, v_at) = _branch(_c262, lambda: _then263(st, v_p, v_t, v_at), lambda: (st, (v_p, v_t, v_at)))
         return st, (v_p, v_t)
-    st, (v_p, v_t) = _branch(_c237, lambda: _then238(st, v_p, v_t), lambda: (st, (v_p, v_t)))
+    st, (v_p, v_t) = _branch(_c253, lambda: _then254(st, v_p, v_t), lambda: (st, (v_p, v_t)))
     return st
 
 
@@ -1490,11 +1522,11 @@ def f_named_in_deck(st, v_p, v_i, v_n):
     v_p = _lcast(v_p, jnp.int8)
     v_i = _lcast(v_i, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
-    _f255 = _i32(v_i)
-    _f256 = _get(st["deck"], _i32(v_p))["len"]
-    st = _fault_at(st, ((_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])) & ((_i32(v_n) != 0)) & (_f255 >= _f256), 20, _f255, _f256)
-    _e257 = jnp.where((_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_i32(v_n) != 0), (_i32(_K11[_i32(_get(st["deck"], _i32(v_p))["items"][_f255])]) == _i32(v_n))), False)
-    return _e257, st["_fault"]
+    _f271 = _i32(v_i)
+    _f272 = _get(st["deck"], _i32(v_p))["len"]
+    st = _fault_at(st, ((_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])) & ((_i32(v_n) != 0)) & (_f271 >= _f272), 20, _f271, _f272)
+    _e273 = jnp.where((_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_i32(v_n) != 0), (_i32(_K11[_i32(_get(st["deck"], _i32(v_p))["items"][_f271])]) == _i32(v_n))), False)
+    return _e273, st["_fault"]
 
 
 def p_named_from_deck_to_bench(st, v_p, v_n):
@@ -1503,35 +1535,35 @@ def p_named_from_deck_to_bench(st, v_p, v_n):
     v_p = _lcast(v_p, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
     v_s = _lcast(f_free_bench(st, v_p), jnp.int8)
-    _c258 = (_i32(v_s) < 4)
-    def _then259(st, v_p, v_n, v_s):
+    _c274 = (_i32(v_s) < 4)
+    def _then275(st, v_p, v_n, v_s):
         st = dict(st)
-        def _g263(i260):
+        def _g279(i276):
             _flt = jnp.zeros(3, jnp.int32)
-            _f261 = _get(st["deck"], _i32(v_p))["len"]
-            _flt = _fault_in(_flt, ((i260 < _get(st["deck"], _i32(v_p))["len"])) & ((_i32(v_n) != 0)) & (i260 >= _f261), 20, i260, _f261)
-            return (jnp.where((i260 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_i32(v_n) != 0), (_i32(_K11[_i32(_get(st["deck"], _i32(v_p))["items"][i260])]) == _i32(v_n))), False), _flt)
-        _e264 = jax.vmap(_g263)(jnp.arange(0, 20, dtype=jnp.int32))
-        st = _fault_put(st, True, _first_fault(_e264[1]))
-        _pm262 = _e264[0]
-        st, _r265 = _randint(st, 0, jnp.maximum(jnp.sum(_pm262, dtype=jnp.int32) - 1, 0))
-        v_at = _lcast(_pick(_pm262, _r265, 0, -1), jnp.int8)
-        _c266 = (_i32(v_at) >= 0)
-        def _then267(st, v_p, v_n, v_s, v_at):
+            _f277 = _get(st["deck"], _i32(v_p))["len"]
+            _flt = _fault_in(_flt, ((i276 < _get(st["deck"], _i32(v_p))["len"])) & ((_i32(v_n) != 0)) & (i276 >= _f277), 20, i276, _f277)
+            return (jnp.where((i276 < _get(st["deck"], _i32(v_p))["len"]), jnp.logical_and((_i32(v_n) != 0), (_i32(_K11[_i32(_get(st["deck"], _i32(v_p))["items"][i276])]) == _i32(v_n))), False), _flt)
+        _e280 = jax.vmap(_g279)(jnp.arange(0, 20, dtype=jnp.int32))
+        st = _fault_put(st, True, _first_fault(_e280[1]))
+        _pm278 = _e280[0]
+        st, _r281 = _randint(st, 0, jnp.maximum(jnp.sum(_pm278, dtype=jnp.int32) - 1, 0))
+        v_at = _lcast(_pick(_pm278, _r281, 0, -1), jnp.int8)
+        _c282 = (_i32(v_at) >= 0)
+        def _then283(st, v_p, v_n, v_s, v_at):
             st = dict(st)
-            _f268 = _i32(v_at)
-            _f269 = _get(st["deck"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f268 >= _f269), 21, _f268, _f269)
-            st = p_put_in_play(st, v_p, v_s, _get(st["deck"], _i32(v_p))["items"][_f268])
-            _f270 = _i32(v_at)
-            _f271 = _get(st["deck"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f270 >= _f271), 22, _f270, _f271)
-            _l272 = _remove_at(_get(st["deck"], _i32(v_p)), _f270)
-            st["deck"] = _set(st["deck"], _i32(v_p), _l272)
+            _f284 = _i32(v_at)
+            _f285 = _get(st["deck"], _i32(v_p))["len"]
+            st = _fault_at(st, (_f284 >= _f285), 21, _f284, _f285)
+            st = p_put_in_play(st, v_p, v_s, _get(st["deck"], _i32(v_p))["items"][_f284])
+            _f286 = _i32(v_at)
+            _f287 = _get(st["deck"], _i32(v_p))["len"]
+            st = _fault_at(st, (_f286 >= _f287), 22, _f286, _f287)
+            _l288 = _remove_at(_get(st["deck"], _i32(v_p)), _f286)
+            st["deck"] = _set(st["deck"], _i32(v_p), _l288)
             return st, (v_p, v_n, v_s, v_at)
-        st, (v_p, v_n, v_s, v_at) = _branch(_c266, lambda: _then267(st, v_p, v_n, v_s, v_at), lambda: (st, (v_p, v_n, v_s, v_at)))
+        st, (v_p, v_n, v_s, v_at) = _branch(_c282, lambda: _then283(st, v_p, v_n, v_s, v_at), lambda: (st, (v_p, v_n, v_s, v_at)))
         return st, (v_p, v_n, v_s)
-    st, (v_p, v_n, v_s) = _branch(_c258, lambda: _then259(st, v_p, v_n, v_s), lambda: (st, (v_p, v_n, v_s)))
+    st, (v_p, v_n, v_s) = _branch(_c274, lambda: _then275(st, v_p, v_n, v_s), lambda: (st, (v_p, v_n, v_s)))
     return st
 
 
@@ -1541,146 +1573,146 @@ def p_discard_deck_tops(st, v_n):
     v_n = _lcast(v_n, jnp.int8)
     v_q = 0
     v_k = 0
-    _c273 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
-    def _then274(st, v_n, v_q, v_k):
+    _c289 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then290(st, v_n, v_q, v_k):
         st = dict(st)
-        _f277 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f277 == 0), 24, 0, 0)
-        _v275, _l276 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l276)
-        _f278 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f278 >= 20), 23, 0, 0)
-        _l279 = _push(_get(st["discard"], _i32(v_q)), _cast(_v275, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l279)
+        _f293 = _get(st["deck"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f293 == 0), 24, 0, 0)
+        _v291, _l292 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l292)
+        _f294 = _get(st["discard"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f294 >= 20), 23, 0, 0)
+        _l295 = _push(_get(st["discard"], _i32(v_q)), _cast(_v291, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l295)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _branch(_c273, lambda: _then274(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _branch(_c289, lambda: _then290(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
     v_k = 1
-    _c280 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
-    def _then281(st, v_n, v_q, v_k):
+    _c296 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then297(st, v_n, v_q, v_k):
         st = dict(st)
-        _f284 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f284 == 0), 24, 0, 0)
-        _v282, _l283 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l283)
-        _f285 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f285 >= 20), 23, 0, 0)
-        _l286 = _push(_get(st["discard"], _i32(v_q)), _cast(_v282, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l286)
+        _f300 = _get(st["deck"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f300 == 0), 24, 0, 0)
+        _v298, _l299 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l299)
+        _f301 = _get(st["discard"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f301 >= 20), 23, 0, 0)
+        _l302 = _push(_get(st["discard"], _i32(v_q)), _cast(_v298, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l302)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _branch(_c280, lambda: _then281(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _branch(_c296, lambda: _then297(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
     v_k = 2
-    _c287 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
-    def _then288(st, v_n, v_q, v_k):
+    _c303 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then304(st, v_n, v_q, v_k):
         st = dict(st)
-        _f291 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f291 == 0), 24, 0, 0)
-        _v289, _l290 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l290)
-        _f292 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f292 >= 20), 23, 0, 0)
-        _l293 = _push(_get(st["discard"], _i32(v_q)), _cast(_v289, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l293)
+        _f307 = _get(st["deck"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f307 == 0), 24, 0, 0)
+        _v305, _l306 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l306)
+        _f308 = _get(st["discard"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f308 >= 20), 23, 0, 0)
+        _l309 = _push(_get(st["discard"], _i32(v_q)), _cast(_v305, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l309)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _branch(_c287, lambda: _then288(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _branch(_c303, lambda: _then304(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
     v_k = 3
-    _c294 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
-    def _then295(st, v_n, v_q, v_k):
+    _c310 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then311(st, v_n, v_q, v_k):
         st = dict(st)
-        _f298 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f298 == 0), 24, 0, 0)
-        _v296, _l297 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l297)
-        _f299 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f299 >= 20), 23, 0, 0)
-        _l300 = _push(_get(st["discard"], _i32(v_q)), _cast(_v296, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l300)
+        _f314 = _get(st["deck"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f314 == 0), 24, 0, 0)
+        _v312, _l313 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l313)
+        _f315 = _get(st["discard"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f315 >= 20), 23, 0, 0)
+        _l316 = _push(_get(st["discard"], _i32(v_q)), _cast(_v312, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l316)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _branch(_c294, lambda: _then295(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _branch(_c310, lambda: _then311(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
     v_k = 4
-    _c301 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
-    def _then302(st, v_n, v_q, v_k):
+    _c317 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then318(st, v_n, v_q, v_k):
         st = dict(st)
-        _f305 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f305 == 0), 24, 0, 0)
-        _v303, _l304 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l304)
-        _f306 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f306 >= 20), 23, 0, 0)
-        _l307 = _push(_get(st["discard"], _i32(v_q)), _cast(_v303, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l307)
+        _f321 = _get(st["deck"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f321 == 0), 24, 0, 0)
+        _v319, _l320 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l320)
+        _f322 = _get(st["discard"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f322 >= 20), 23, 0, 0)
+        _l323 = _push(_get(st["discard"], _i32(v_q)), _cast(_v319, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l323)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _branch(_c301, lambda: _then302(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _branch(_c317, lambda: _then318(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
     v_q = 1
     v_k = 0
-    _c308 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
-    def _then309(st, v_n, v_q, v_k):
+    _c324 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then325(st, v_n, v_q, v_k):
         st = dict(st)
-        _f312 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f312 == 0), 24, 0, 0)
-        _v310, _l311 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l311)
-        _f313 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f313 >= 20), 23, 0, 0)
-        _l314 = _push(_get(st["discard"], _i32(v_q)), _cast(_v310, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l314)
+        _f328 = _get(st["deck"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f328 == 0), 24, 0, 0)
+        _v326, _l327 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l327)
+        _f329 = _get(st["discard"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f329 >= 20), 23, 0, 0)
+        _l330 = _push(_get(st["discard"], _i32(v_q)), _cast(_v326, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l330)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _branch(_c308, lambda: _then309(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _branch(_c324, lambda: _then325(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
     v_k = 1
-    _c315 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
-    def _then316(st, v_n, v_q, v_k):
+    _c331 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then332(st, v_n, v_q, v_k):
         st = dict(st)
-        _f319 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f319 == 0), 24, 0, 0)
-        _v317, _l318 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l318)
-        _f320 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f320 >= 20), 23, 0, 0)
-        _l321 = _push(_get(st["discard"], _i32(v_q)), _cast(_v317, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l321)
+        _f335 = _get(st["deck"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f335 == 0), 24, 0, 0)
+        _v333, _l334 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l334)
+        _f336 = _get(st["discard"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f336 >= 20), 23, 0, 0)
+        _l337 = _push(_get(st["discard"], _i32(v_q)), _cast(_v333, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l337)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _branch(_c315, lambda: _then316(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _branch(_c331, lambda: _then332(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
     v_k = 2
-    _c322 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
-    def _then323(st, v_n, v_q, v_k):
+    _c338 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then339(st, v_n, v_q, v_k):
         st = dict(st)
-        _f326 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f326 == 0), 24, 0, 0)
-        _v324, _l325 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l325)
-        _f327 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f327 >= 20), 23, 0, 0)
-        _l328 = _push(_get(st["discard"], _i32(v_q)), _cast(_v324, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l328)
+        _f342 = _get(st["deck"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f342 == 0), 24, 0, 0)
+        _v340, _l341 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l341)
+        _f343 = _get(st["discard"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f343 >= 20), 23, 0, 0)
+        _l344 = _push(_get(st["discard"], _i32(v_q)), _cast(_v340, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l344)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _branch(_c322, lambda: _then323(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _branch(_c338, lambda: _then339(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
     v_k = 3
-    _c329 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
-    def _then330(st, v_n, v_q, v_k):
+    _c345 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then346(st, v_n, v_q, v_k):
         st = dict(st)
-        _f333 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f333 == 0), 24, 0, 0)
-        _v331, _l332 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l332)
-        _f334 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f334 >= 20), 23, 0, 0)
-        _l335 = _push(_get(st["discard"], _i32(v_q)), _cast(_v331, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l335)
+        _f349 = _get(st["deck"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f349 == 0), 24, 0, 0)
+        _v347, _l348 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l348)
+        _f350 = _get(st["discard"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f350 >= 20), 23, 0, 0)
+        _l351 = _push(_get(st["discard"], _i32(v_q)), _cast(_v347, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l351)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _branch(_c329, lambda: _then330(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _branch(_c345, lambda: _then346(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
     v_k = 4
-    _c336 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
-    def _then337(st, v_n, v_q, v_k):
+    _c352 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    def _then353(st, v_n, v_q, v_k):
         st = dict(st)
-        _f340 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f340 == 0), 24, 0, 0)
-        _v338, _l339 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l339)
-        _f341 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f341 >= 20), 23, 0, 0)
-        _l342 = _push(_get(st["discard"], _i32(v_q)), _cast(_v338, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l342)
+        _f356 = _get(st["deck"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f356 == 0), 24, 0, 0)
+        _v354, _l355 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l355)
+        _f357 = _get(st["discard"], _i32(v_q))["len"]
+        st = _fault_at(st, (_f357 >= 20), 23, 0, 0)
+        _l358 = _push(_get(st["discard"], _i32(v_q)), _cast(_v354, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l358)
         return st, (v_n, v_q, v_k)
-    st, (v_n, v_q, v_k) = _branch(_c336, lambda: _then337(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _branch(_c352, lambda: _then353(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
     return st
 
 
@@ -1691,49 +1723,69 @@ def p_random_hits(st, v_p, v_times, v_each):
     v_times = _lcast(v_times, jnp.int8)
     v_each = _lcast(v_each, jnp.int8)
     v_k = 0
-    _c343 = (_i32(v_k) < _i32(v_times))
-    def _then344(st, v_p, v_times, v_each, v_k):
+    _c359 = (_i32(v_k) < _i32(v_times))
+    def _then360(st, v_p, v_times, v_each, v_k):
         st = dict(st)
-        _pm346 = jax.vmap(lambda i345: st["occupied"][(1 - _i32(v_p))][i345])(jnp.arange(0, 4, dtype=jnp.int32))
-        st, _r347 = _randint(st, 0, jnp.maximum(jnp.sum(_pm346, dtype=jnp.int32) - 1, 0))
-        v_s = _lcast(_pick(_pm346, _r347, 0, -1), jnp.int8)
-        _c348 = jnp.logical_and((_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p))))
-        st["damage"] = st["damage"].at[(_drop_index(_c348, (1 - _i32(v_p)), 2), _i32(v_s))].set(_cast(jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300), jnp.int16), mode="drop")
+        _pm362 = jax.vmap(lambda i361: st["occupied"][(1 - _i32(v_p))][i361])(jnp.arange(0, 4, dtype=jnp.int32))
+        st, _r363 = _randint(st, 0, jnp.maximum(jnp.sum(_pm362, dtype=jnp.int32) - 1, 0))
+        v_s = _lcast(_pick(_pm362, _r363, 0, -1), jnp.int8)
+        _c364 = jnp.logical_and((_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p))))
+        def _then365(st, v_p, v_times, v_each, v_k, v_s):
+            st = dict(st)
+            _a366 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
+            st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a366, jnp.int16))
+            return st, (v_p, v_times, v_each, v_k, v_s)
+        st, (v_p, v_times, v_each, v_k, v_s) = _branch(_c364, lambda: _then365(st, v_p, v_times, v_each, v_k, v_s), lambda: (st, (v_p, v_times, v_each, v_k, v_s)))
         return st, (v_p, v_times, v_each, v_k)
-    st, (v_p, v_times, v_each, v_k) = _branch(_c343, lambda: _then344(st, v_p, v_times, v_each, v_k), lambda: (st, (v_p, v_times, v_each, v_k)))
+    st, (v_p, v_times, v_each, v_k) = _branch(_c359, lambda: _then360(st, v_p, v_times, v_each, v_k), lambda: (st, (v_p, v_times, v_each, v_k)))
     v_k = 1
-    _c349 = (_i32(v_k) < _i32(v_times))
-    def _then350(st, v_p, v_times, v_each, v_k):
+    _c367 = (_i32(v_k) < _i32(v_times))
+    def _then368(st, v_p, v_times, v_each, v_k):
         st = dict(st)
-        _pm352 = jax.vmap(lambda i351: st["occupied"][(1 - _i32(v_p))][i351])(jnp.arange(0, 4, dtype=jnp.int32))
-        st, _r353 = _randint(st, 0, jnp.maximum(jnp.sum(_pm352, dtype=jnp.int32) - 1, 0))
-        v_s = _lcast(_pick(_pm352, _r353, 0, -1), jnp.int8)
-        _c354 = jnp.logical_and((_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p))))
-        st["damage"] = st["damage"].at[(_drop_index(_c354, (1 - _i32(v_p)), 2), _i32(v_s))].set(_cast(jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300), jnp.int16), mode="drop")
+        _pm370 = jax.vmap(lambda i369: st["occupied"][(1 - _i32(v_p))][i369])(jnp.arange(0, 4, dtype=jnp.int32))
+        st, _r371 = _randint(st, 0, jnp.maximum(jnp.sum(_pm370, dtype=jnp.int32) - 1, 0))
+        v_s = _lcast(_pick(_pm370, _r371, 0, -1), jnp.int8)
+        _c372 = jnp.logical_and((_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p))))
+        def _then373(st, v_p, v_times, v_each, v_k, v_s):
+            st = dict(st)
+            _a374 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
+            st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a374, jnp.int16))
+            return st, (v_p, v_times, v_each, v_k, v_s)
+        st, (v_p, v_times, v_each, v_k, v_s) = _branch(_c372, lambda: _then373(st, v_p, v_times, v_each, v_k, v_s), lambda: (st, (v_p, v_times, v_each, v_k, v_s)))
         return st, (v_p, v_times, v_each, v_k)
-    st, (v_p, v_times, v_each, v_k) = _branch(_c349, lambda: _then350(st, v_p, v_times, v_each, v_k), lambda: (st, (v_p, v_times, v_each, v_k)))
+    st, (v_p, v_times, v_each, v_k) = _branch(_c367, lambda: _then368(st, v_p, v_times, v_each, v_k), lambda: (st, (v_p, v_times, v_each, v_k)))
     v_k = 2
-    _c355 = (_i32(v_k) < _i32(v_times))
-    def _then356(st, v_p, v_times, v_each, v_k):
+    _c375 = (_i32(v_k) < _i32(v_times))
+    def _then376(st, v_p, v_times, v_each, v_k):
         st = dict(st)
-        _pm358 = jax.vmap(lambda i357: st["occupied"][(1 - _i32(v_p))][i357])(jnp.arange(0, 4, dtype=jnp.int32))
-        st, _r359 = _randint(st, 0, jnp.maximum(jnp.sum(_pm358, dtype=jnp.int32) - 1, 0))
-        v_s = _lcast(_pick(_pm358, _r359, 0, -1), jnp.int8)
-        _c360 = jnp.logical_and((_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p))))
-        st["damage"] = st["damage"].at[(_drop_index(_c360, (1 - _i32(v_p)), 2), _i32(v_s))].set(_cast(jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300), jnp.int16), mode="drop")
+        _pm378 = jax.vmap(lambda i377: st["occupied"][(1 - _i32(v_p))][i377])(jnp.arange(0, 4, dtype=jnp.int32))
+        st, _r379 = _randint(st, 0, jnp.maximum(jnp.sum(_pm378, dtype=jnp.int32) - 1, 0))
+        v_s = _lcast(_pick(_pm378, _r379, 0, -1), jnp.int8)
+        _c380 = jnp.logical_and((_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p))))
+        def _then381(st, v_p, v_times, v_each, v_k, v_s):
+            st = dict(st)
+            _a382 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
+            st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a382, jnp.int16))
+            return st, (v_p, v_times, v_each, v_k, v_s)
+        st, (v_p, v_times, v_each, v_k, v_s) = _branch(_c380, lambda: _then381(st, v_p, v_times, v_each, v_k, v_s), lambda: (st, (v_p, v_times, v_each, v_k, v_s)))
         return st, (v_p, v_times, v_each, v_k)
-    st, (v_p, v_times, v_each, v_k) = _branch(_c355, lambda: _then356(st, v_p, v_times, v_each, v_k), lambda: (st, (v_p, v_times, v_each, v_k)))
+    st, (v_p, v_times, v_each, v_k) = _branch(_c375, lambda: _then376(st, v_p, v_times, v_each, v_k), lambda: (st, (v_p, v_times, v_each, v_k)))
     v_k = 3
-    _c361 = (_i32(v_k) < _i32(v_times))
-    def _then362(st, v_p, v_times, v_each, v_k):
+    _c383 = (_i32(v_k) < _i32(v_times))
+    def _then384(st, v_p, v_times, v_each, v_k):
         st = dict(st)
-        _pm364 = jax.vmap(lambda i363: st["occupied"][(1 - _i32(v_p))][i363])(jnp.arange(0, 4, dtype=jnp.int32))
-        st, _r365 = _randint(st, 0, jnp.maximum(jnp.sum(_pm364, dtype=jnp.int32) - 1, 0))
-        v_s = _lcast(_pick(_pm364, _r365, 0, -1), jnp.int8)
-        _c366 = jnp.logical_and((_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p))))
-        st["damage"] = st["damage"].at[(_drop_index(_c366, (1 - _i32(v_p)), 2), _i32(v_s))].set(_cast(jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300), jnp.int16), mode="drop")
+        _pm386 = jax.vmap(lambda i385: st["occupied"][(1 - _i32(v_p))][i385])(jnp.arange(0, 4, dtype=jnp.int32))
+        st, _r387 = _randint(st, 0, jnp.maximum(jnp.sum(_pm386, dtype=jnp.int32) - 1, 0))
+        v_s = _lcast(_pick(_pm386, _r387, 0, -1), jnp.int8)
+        _c388 = jnp.logical_and((_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p))))
+        def _then389(st, v_p, v_times, v_each, v_k, v_s):
+            st = dict(st)
+            _a390 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
+            st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a390, jnp.int16))
+            return st, (v_p, v_times, v_each, v_k, v_s)
+        st, (v_p, v_times, v_each, v_k, v_s) = _branch(_c388, lambda: _then389(st, v_p, v_times, v_each, v_k, v_s), lambda: (st, (v_p, v_times, v_each, v_k, v_s)))
         return st, (v_p, v_times, v_each, v_k)
-    st, (v_p, v_times, v_each, v_k) = _branch(_c361, lambda: _then362(st, v_p, v_times, v_each, v_k), lambda: (st, (v_p, v_times, v_each, v_k)))
+    st, (v_p, v_times, v_each, v_k) = _branch(_c383, lambda: _then384(st, v_p, v_times, v_each, v_k), lambda: (st, (v_p, v_times, v_each, v_k)))
     return st
 
 
@@ -1742,12 +1794,12 @@ def p_poison_opponent_from(st, v_p, v_s):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
-    _c367 = (_i32(v_s) == 0)
-    def _then368(st, v_p, v_s):
+    _c391 = (_i32(v_s) == 0)
+    def _then392(st, v_p, v_s):
         st = dict(st)
         st = p_poison_opponent(st, v_p)
         return st, (v_p, v_s)
-    st, (v_p, v_s) = _branch(_c367, lambda: _then368(st, v_p, v_s), lambda: (st, (v_p, v_s)))
+    st, (v_p, v_s) = _branch(_c391, lambda: _then392(st, v_p, v_s), lambda: (st, (v_p, v_s)))
     return st
 
 
@@ -1758,7 +1810,7 @@ def f_attack_damage(st, v_p):
     _ret = jnp.int16(0)
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     v_weak = _lcast(jnp.where((_K21[_i32(st["card"][_i32(v_q)][0])] == f_type_of(st, v_p, 0)), 20, 0), jnp.int8)
-    v_named = _lcast(jnp.where(jnp.logical_and((_i32(_K11[_i32(st["card"][_i32(v_p)][0])]) != 0), jnp.any(jax.vmap(lambda i369, _h370: (_i32(_K11[_i32(st["card"][_i32(v_p)][0])]) == _i32(_h370)))(jnp.arange(0, 3, dtype=jnp.int32), st["bonus_named"]))), _i32(st["named_bonus"]), 0), jnp.int8)
+    v_named = _lcast(jnp.where(jnp.logical_and((_i32(_K11[_i32(st["card"][_i32(v_p)][0])]) != 0), jnp.any(jax.vmap(lambda i393, _h394: (_i32(_K11[_i32(st["card"][_i32(v_p)][0])]) == _i32(_h394)))(jnp.arange(0, 3, dtype=jnp.int32), st["bonus_named"]))), _i32(st["named_bonus"]), 0), jnp.int8)
     _ret = _select(_done, _ret, _cast(jnp.where(jnp.logical_and((_i32(st["dmg"]) > 0), st["occupied"][_i32(v_q)][0]), jnp.clip(((((((_i32(st["dmg"]) + _i32(st["attack_bonus"])) + _i32(v_named)) + _i32(v_weak)) - _i32(st["barrier"][_i32(v_q)])) - _i32(st["weakened"][_i32(v_p)])) - _i32(st["passive_cut"])), 0, 300), 0), jnp.int16))
     _done = jnp.bool_(True)
     return _ret
@@ -1770,16 +1822,21 @@ def p_hit_active(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     v_done = _lcast(f_attack_damage(st, v_p), jnp.int16)
-    _a371 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + _i32(v_done)), 300)
-    st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a371, jnp.int16))
-    _c372 = jnp.logical_and((_i32(v_done) > 0), ((_i32(st["spiky"][_i32(v_q)]) + _i32(st["passive_spiky"])) > 0))
-    st["damage"] = st["damage"].at[(_drop_index(_c372, _i32(v_p), 2), 0)].set(_cast(jnp.minimum(((_i32(st["damage"][_i32(v_p)][0]) + _i32(st["spiky"][_i32(v_q)])) + _i32(st["passive_spiky"])), 300), jnp.int16), mode="drop")
-    _a373 = 0
-    st["dmg"] = _cast(_a373, jnp.int16)
-    _a374 = 0
-    st["passive_cut"] = _cast(_a374, jnp.int16)
-    _a375 = 0
-    st["passive_spiky"] = _cast(_a375, jnp.int8)
+    _a395 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + _i32(v_done)), 300)
+    st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a395, jnp.int16))
+    _c396 = jnp.logical_and((_i32(v_done) > 0), ((_i32(st["spiky"][_i32(v_q)]) + _i32(st["passive_spiky"])) > 0))
+    def _then397(st, v_p, v_q, v_done):
+        st = dict(st)
+        _a398 = jnp.minimum(((_i32(st["damage"][_i32(v_p)][0]) + _i32(st["spiky"][_i32(v_q)])) + _i32(st["passive_spiky"])), 300)
+        st["damage"] = st["damage"].at[(_i32(v_p), 0)].set(_cast(_a398, jnp.int16))
+        return st, (v_p, v_q, v_done)
+    st, (v_p, v_q, v_done) = _branch(_c396, lambda: _then397(st, v_p, v_q, v_done), lambda: (st, (v_p, v_q, v_done)))
+    _a399 = 0
+    st["dmg"] = _cast(_a399, jnp.int16)
+    _a400 = 0
+    st["passive_cut"] = _cast(_a400, jnp.int16)
+    _a401 = 0
+    st["passive_spiky"] = _cast(_a401, jnp.int8)
     return st
 
 
@@ -1803,91 +1860,91 @@ def p_damage_opponent_choice(st, v_p, v_amount, v_bench_only, v_attack):
     v__envc_seek = _lcast((_i32(st["_envc_at_p_damage_opponent_choice"]) != 0), jnp.bool_)
     v_q = _lcast(0, jnp.int8)
     v_s = _lcast(0, jnp.int8)
-    _c376 = v__envc_run
-    def _then377(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+    _c402 = v__envc_run
+    def _then403(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
         st = dict(st)
-        _a378 = (1 - _i32(v_p))
-        v_q = _lcast(_a378, jnp.int8)
+        _a404 = (1 - _i32(v_p))
+        v_q = _lcast(_a404, jnp.int8)
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
-    st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _branch(_c376, lambda: _then377(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), lambda: (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
-    _c379 = v__envc_run
-    _c380 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_damage_opponent_choice"]) == 1))
-    def _then381(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+    st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _branch(_c402, lambda: _then403(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), lambda: (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
+    _c405 = v__envc_run
+    _c406 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_damage_opponent_choice"]) == 1))
+    def _then407(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
         st = dict(st)
         v__envc_who1 = _lcast(v_p, jnp.int8)
-        def _g384(i383):
-            return jnp.logical_and(st["occupied"][_i32(v_q)][i383], jnp.logical_or((i383 > 0), jnp.logical_not(v_bench_only)))
-        _e385 = jax.vmap(_g384)(jnp.arange(0, 4, dtype=jnp.int32))
-        _c382 = jnp.any(_e385)
-        def _then386(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
+        def _g410(i409):
+            return jnp.logical_and(st["occupied"][_i32(v_q)][i409], jnp.logical_or((i409 > 0), jnp.logical_not(v_bench_only)))
+        _e411 = jax.vmap(_g410)(jnp.arange(0, 4, dtype=jnp.int32))
+        _c408 = jnp.any(_e411)
+        def _then412(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
             st = dict(st)
-            _a387 = v_amount
-            st["_envc_frame_p_damage_opponent_choice__amount"] = _cast(_a387, jnp.int16)
-            _a388 = v_bench_only
-            st["_envc_frame_p_damage_opponent_choice__bench_only"] = _cast(_a388, jnp.bool_)
-            _a389 = v_attack
-            st["_envc_frame_p_damage_opponent_choice__attack"] = _cast(_a389, jnp.bool_)
-            _a390 = v_q
-            st["_envc_frame_p_damage_opponent_choice__q"] = _cast(_a390, jnp.int8)
-            _a391 = v_s
-            st["_envc_frame_p_damage_opponent_choice__s"] = _cast(_a391, jnp.int8)
-            _a392 = 1
-            st["_envc_at_p_damage_opponent_choice"] = _cast(_a392, jnp.int8)
-            _a393 = False
-            v__envc_run = _lcast(_a393, jnp.bool_)
-            _a394 = st["current_player"]
-            st["_envc_choice_mover"] = _cast(_a394, jnp.int8)
-            _a395 = v__envc_who1
-            st["current_player"] = _cast(_a395, jnp.int8)
+            _a413 = v_amount
+            st["_envc_frame_p_damage_opponent_choice__amount"] = _cast(_a413, jnp.int16)
+            _a414 = v_bench_only
+            st["_envc_frame_p_damage_opponent_choice__bench_only"] = _cast(_a414, jnp.bool_)
+            _a415 = v_attack
+            st["_envc_frame_p_damage_opponent_choice__attack"] = _cast(_a415, jnp.bool_)
+            _a416 = v_q
+            st["_envc_frame_p_damage_opponent_choice__q"] = _cast(_a416, jnp.int8)
+            _a417 = v_s
+            st["_envc_frame_p_damage_opponent_choice__s"] = _cast(_a417, jnp.int8)
+            _a418 = 1
+            st["_envc_at_p_damage_opponent_choice"] = _cast(_a418, jnp.int8)
+            _a419 = False
+            v__envc_run = _lcast(_a419, jnp.bool_)
+            _a420 = st["current_player"]
+            st["_envc_choice_mover"] = _cast(_a420, jnp.int8)
+            _a421 = v__envc_who1
+            st["current_player"] = _cast(_a421, jnp.int8)
             return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1)
-        def _else396(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
+        def _else422(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
             st = dict(st)
-            _a397 = -1
-            v_s = _lcast(_a397, jnp.int8)
+            _a423 = -1
+            v_s = _lcast(_a423, jnp.int8)
             return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1)
-        st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1) = _branch(_c382, lambda: _then386(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1), lambda: _else396(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1))
+        st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1) = _branch(_c408, lambda: _then412(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1), lambda: _else422(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1))
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
-    def _then398(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+    def _then424(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
         st = dict(st)
-        _a399 = st["_envc_frame_p_damage_opponent_choice__amount"]
-        v_amount = _lcast(_a399, jnp.int16)
-        _a400 = st["_envc_frame_p_damage_opponent_choice__bench_only"]
-        v_bench_only = _lcast(_a400, jnp.bool_)
-        _a401 = st["_envc_frame_p_damage_opponent_choice__attack"]
-        v_attack = _lcast(_a401, jnp.bool_)
-        _a402 = st["_envc_frame_p_damage_opponent_choice__q"]
-        v_q = _lcast(_a402, jnp.int8)
-        _a403 = st["_envc_frame_p_damage_opponent_choice__s"]
-        v_s = _lcast(_a403, jnp.int8)
-        _a404 = 0
-        st["_envc_at_p_damage_opponent_choice"] = _cast(_a404, jnp.int8)
-        _a405 = False
-        v__envc_seek = _lcast(_a405, jnp.bool_)
-        _a406 = st["_envc_choice_option"]
-        v_s = _lcast(_a406, jnp.int8)
-        _a407 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a407, jnp.int8)
-        _a408 = True
-        v__envc_run = _lcast(_a408, jnp.bool_)
+        _a425 = st["_envc_frame_p_damage_opponent_choice__amount"]
+        v_amount = _lcast(_a425, jnp.int16)
+        _a426 = st["_envc_frame_p_damage_opponent_choice__bench_only"]
+        v_bench_only = _lcast(_a426, jnp.bool_)
+        _a427 = st["_envc_frame_p_damage_opponent_choice__attack"]
+        v_attack = _lcast(_a427, jnp.bool_)
+        _a428 = st["_envc_frame_p_damage_opponent_choice__q"]
+        v_q = _lcast(_a428, jnp.int8)
+        _a429 = st["_envc_frame_p_damage_opponent_choice__s"]
+        v_s = _lcast(_a429, jnp.int8)
+        _a430 = 0
+        st["_envc_at_p_damage_opponent_choice"] = _cast(_a430, jnp.int8)
+        _a431 = False
+        v__envc_seek = _lcast(_a431, jnp.bool_)
+        _a432 = st["_envc_choice_option"]
+        v_s = _lcast(_a432, jnp.int8)
+        _a433 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a433, jnp.int8)
+        _a434 = True
+        v__envc_run = _lcast(_a434, jnp.bool_)
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
-    st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select_first((_c379, _c380, ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)), (_then381(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), _then398(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
-    _c409 = v__envc_run
-    def _then410(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+    st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select_first((_c405, _c406, ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)), (_then407(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), _then424(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
+    _c435 = v__envc_run
+    def _then436(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
         st = dict(st)
-        _c411 = jnp.logical_and((_i32(v_s) == 0), v_attack)
-        _c412 = (_i32(v_s) >= 0)
-        def _then413(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+        _c437 = jnp.logical_and((_i32(v_s) == 0), v_attack)
+        _c438 = (_i32(v_s) >= 0)
+        def _then439(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
             st = dict(st)
             st = p_add_damage(st, v_amount)
             return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
-        def _then414(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+        def _then440(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
             st = dict(st)
-            _a415 = jnp.minimum((_i32(st["damage"][_i32(v_q)][_i32(v_s)]) + _i32(v_amount)), 300)
-            st["damage"] = st["damage"].at[(_i32(v_q), _i32(v_s))].set(_cast(_a415, jnp.int16))
+            _a441 = jnp.minimum((_i32(st["damage"][_i32(v_q)][_i32(v_s)]) + _i32(v_amount)), 300)
+            st["damage"] = st["damage"].at[(_i32(v_q), _i32(v_s))].set(_cast(_a441, jnp.int16))
             return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
-        st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select_first((_c411, _c412, ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)), (_then413(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), _then414(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
+        st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select_first((_c437, _c438, ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)), (_then439(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), _then440(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
-    st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _branch(_c409, lambda: _then410(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), lambda: (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
+    st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _branch(_c435, lambda: _then436(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), lambda: (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
     return st
 
 
@@ -1900,70 +1957,75 @@ def p_damage_own_choice(st, v_p, v_amount, v_bench_only):
     v__envc_run = _lcast((_i32(st["_envc_at_p_damage_own_choice"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_damage_own_choice"]) != 0), jnp.bool_)
     v_s = _lcast(0, jnp.int8)
-    _c416 = v__envc_run
-    _c417 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_damage_own_choice"]) == 1))
-    def _then418(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
+    _c442 = v__envc_run
+    _c443 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_damage_own_choice"]) == 1))
+    def _then444(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
         v__envc_who1 = _lcast(v_p, jnp.int8)
-        def _g421(i420):
-            return jnp.logical_and(st["occupied"][_i32(v_p)][i420], jnp.logical_or((i420 > 0), jnp.logical_not(v_bench_only)))
-        _e422 = jax.vmap(_g421)(jnp.arange(0, 4, dtype=jnp.int32))
-        _c419 = jnp.any(_e422)
-        def _then423(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+        def _g447(i446):
+            return jnp.logical_and(st["occupied"][_i32(v_p)][i446], jnp.logical_or((i446 > 0), jnp.logical_not(v_bench_only)))
+        _e448 = jax.vmap(_g447)(jnp.arange(0, 4, dtype=jnp.int32))
+        _c445 = jnp.any(_e448)
+        def _then449(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
             st = dict(st)
-            _a424 = v_p
-            st["_envc_frame_p_damage_own_choice__p"] = _cast(_a424, jnp.int8)
-            _a425 = v_amount
-            st["_envc_frame_p_damage_own_choice__amount"] = _cast(_a425, jnp.int16)
-            _a426 = v_bench_only
-            st["_envc_frame_p_damage_own_choice__bench_only"] = _cast(_a426, jnp.bool_)
-            _a427 = v_s
-            st["_envc_frame_p_damage_own_choice__s"] = _cast(_a427, jnp.int8)
-            _a428 = 1
-            st["_envc_at_p_damage_own_choice"] = _cast(_a428, jnp.int8)
-            _a429 = False
-            v__envc_run = _lcast(_a429, jnp.bool_)
-            _a430 = st["current_player"]
-            st["_envc_choice_mover"] = _cast(_a430, jnp.int8)
-            _a431 = v__envc_who1
-            st["current_player"] = _cast(_a431, jnp.int8)
+            _a450 = v_p
+            st["_envc_frame_p_damage_own_choice__p"] = _cast(_a450, jnp.int8)
+            _a451 = v_amount
+            st["_envc_frame_p_damage_own_choice__amount"] = _cast(_a451, jnp.int16)
+            _a452 = v_bench_only
+            st["_envc_frame_p_damage_own_choice__bench_only"] = _cast(_a452, jnp.bool_)
+            _a453 = v_s
+            st["_envc_frame_p_damage_own_choice__s"] = _cast(_a453, jnp.int8)
+            _a454 = 1
+            st["_envc_at_p_damage_own_choice"] = _cast(_a454, jnp.int8)
+            _a455 = False
+            v__envc_run = _lcast(_a455, jnp.bool_)
+            _a456 = st["current_player"]
+            st["_envc_choice_mover"] = _cast(_a456, jnp.int8)
+            _a457 = v__envc_who1
+            st["current_player"] = _cast(_a457, jnp.int8)
             return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1)
-        def _else432(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+        def _else458(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
             st = dict(st)
-            _a433 = -1
-            v_s = _lcast(_a433, jnp.int8)
+            _a459 = -1
+            v_s = _lcast(_a459, jnp.int8)
             return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1)
-        st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _branch(_c419, lambda: _then423(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1), lambda: _else432(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1))
+        st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _branch(_c445, lambda: _then449(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1), lambda: _else458(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1))
         return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
-    def _then434(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
+    def _then460(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
-        _a435 = st["_envc_frame_p_damage_own_choice__p"]
-        v_p = _lcast(_a435, jnp.int8)
-        _a436 = st["_envc_frame_p_damage_own_choice__amount"]
-        v_amount = _lcast(_a436, jnp.int16)
-        _a437 = st["_envc_frame_p_damage_own_choice__bench_only"]
-        v_bench_only = _lcast(_a437, jnp.bool_)
-        _a438 = st["_envc_frame_p_damage_own_choice__s"]
-        v_s = _lcast(_a438, jnp.int8)
-        _a439 = 0
-        st["_envc_at_p_damage_own_choice"] = _cast(_a439, jnp.int8)
-        _a440 = False
-        v__envc_seek = _lcast(_a440, jnp.bool_)
-        _a441 = st["_envc_choice_option"]
-        v_s = _lcast(_a441, jnp.int8)
-        _a442 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a442, jnp.int8)
-        _a443 = True
-        v__envc_run = _lcast(_a443, jnp.bool_)
+        _a461 = st["_envc_frame_p_damage_own_choice__p"]
+        v_p = _lcast(_a461, jnp.int8)
+        _a462 = st["_envc_frame_p_damage_own_choice__amount"]
+        v_amount = _lcast(_a462, jnp.int16)
+        _a463 = st["_envc_frame_p_damage_own_choice__bench_only"]
+        v_bench_only = _lcast(_a463, jnp.bool_)
+        _a464 = st["_envc_frame_p_damage_own_choice__s"]
+        v_s = _lcast(_a464, jnp.int8)
+        _a465 = 0
+        st["_envc_at_p_damage_own_choice"] = _cast(_a465, jnp.int8)
+        _a466 = False
+        v__envc_seek = _lcast(_a466, jnp.bool_)
+        _a467 = st["_envc_choice_option"]
+        v_s = _lcast(_a467, jnp.int8)
+        _a468 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a468, jnp.int8)
+        _a469 = True
+        v__envc_run = _lcast(_a469, jnp.bool_)
         return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
-    st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _select_first((_c416, _c417, ), (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)), (_then418(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), _then434(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), ), (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)))
-    _c444 = v__envc_run
-    def _then445(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
+    st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _select_first((_c442, _c443, ), (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)), (_then444(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), _then460(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), ), (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)))
+    _c470 = v__envc_run
+    def _then471(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
-        _c446 = (_i32(v_s) >= 0)
-        st["damage"] = st["damage"].at[(_drop_index(_c446, _i32(v_p), 2), _i32(v_s))].set(_cast(jnp.minimum((_i32(st["damage"][_i32(v_p)][_i32(v_s)]) + _i32(v_amount)), 300), jnp.int16), mode="drop")
+        _c472 = (_i32(v_s) >= 0)
+        def _then473(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
+            st = dict(st)
+            _a474 = jnp.minimum((_i32(st["damage"][_i32(v_p)][_i32(v_s)]) + _i32(v_amount)), 300)
+            st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a474, jnp.int16))
+            return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
+        st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _branch(_c472, lambda: _then473(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), lambda: (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)))
         return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
-    st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _branch(_c444, lambda: _then445(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), lambda: (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)))
+    st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _branch(_c470, lambda: _then471(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), lambda: (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)))
     return st
 
 
@@ -1975,70 +2037,70 @@ def p_attach_to_bench_choice(st, v_p, v_t):
     v__envc_run = _lcast((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0), jnp.bool_)
     v_s = _lcast(0, jnp.int8)
-    _c447 = v__envc_run
-    _c448 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1))
-    def _then449(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
+    _c475 = v__envc_run
+    _c476 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1))
+    def _then477(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
         v__envc_who1 = _lcast(v_p, jnp.int8)
-        def _g452(i451):
-            return jnp.logical_and(jnp.logical_and(st["occupied"][_i32(v_p)][i451], (_i32(jnp.where((_K0[_i32(st["card"][_i32(v_p)][i451])] == 1), st["played_type"][_i32(v_p)][i451], _K2[_i32(st["card"][_i32(v_p)][i451])])) == _i32(v_t))), (_i32(st["energy"][_i32(v_p)][i451][_i32(v_t)]) < 12))
-        _e453 = jax.vmap(_g452)(jnp.arange(1, 4, dtype=jnp.int32))
-        _c450 = jnp.any(_e453)
-        def _then454(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+        def _g480(i479):
+            return jnp.logical_and(jnp.logical_and(st["occupied"][_i32(v_p)][i479], (_i32(jnp.where((_K0[_i32(st["card"][_i32(v_p)][i479])] == 1), st["played_type"][_i32(v_p)][i479], _K2[_i32(st["card"][_i32(v_p)][i479])])) == _i32(v_t))), (_i32(st["energy"][_i32(v_p)][i479][_i32(v_t)]) < 12))
+        _e481 = jax.vmap(_g480)(jnp.arange(1, 4, dtype=jnp.int32))
+        _c478 = jnp.any(_e481)
+        def _then482(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
             st = dict(st)
-            _a455 = v_p
-            st["_envc_frame_p_attach_to_bench_choice__p"] = _cast(_a455, jnp.int8)
-            _a456 = v_t
-            st["_envc_frame_p_attach_to_bench_choice__t"] = _cast(_a456, jnp.int8)
-            _a457 = v_s
-            st["_envc_frame_p_attach_to_bench_choice__s"] = _cast(_a457, jnp.int8)
-            _a458 = 1
-            st["_envc_at_p_attach_to_bench_choice"] = _cast(_a458, jnp.int8)
-            _a459 = False
-            v__envc_run = _lcast(_a459, jnp.bool_)
-            _a460 = st["current_player"]
-            st["_envc_choice_mover"] = _cast(_a460, jnp.int8)
-            _a461 = v__envc_who1
-            st["current_player"] = _cast(_a461, jnp.int8)
+            _a483 = v_p
+            st["_envc_frame_p_attach_to_bench_choice__p"] = _cast(_a483, jnp.int8)
+            _a484 = v_t
+            st["_envc_frame_p_attach_to_bench_choice__t"] = _cast(_a484, jnp.int8)
+            _a485 = v_s
+            st["_envc_frame_p_attach_to_bench_choice__s"] = _cast(_a485, jnp.int8)
+            _a486 = 1
+            st["_envc_at_p_attach_to_bench_choice"] = _cast(_a486, jnp.int8)
+            _a487 = False
+            v__envc_run = _lcast(_a487, jnp.bool_)
+            _a488 = st["current_player"]
+            st["_envc_choice_mover"] = _cast(_a488, jnp.int8)
+            _a489 = v__envc_who1
+            st["current_player"] = _cast(_a489, jnp.int8)
             return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1)
-        def _else462(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+        def _else490(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
             st = dict(st)
-            _a463 = 0
-            v_s = _lcast(_a463, jnp.int8)
+            _a491 = 0
+            v_s = _lcast(_a491, jnp.int8)
             return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1)
-        st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _branch(_c450, lambda: _then454(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1), lambda: _else462(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1))
+        st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _branch(_c478, lambda: _then482(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1), lambda: _else490(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1))
         return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
-    def _then464(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
+    def _then492(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
-        _a465 = st["_envc_frame_p_attach_to_bench_choice__p"]
-        v_p = _lcast(_a465, jnp.int8)
-        _a466 = st["_envc_frame_p_attach_to_bench_choice__t"]
-        v_t = _lcast(_a466, jnp.int8)
-        _a467 = st["_envc_frame_p_attach_to_bench_choice__s"]
-        v_s = _lcast(_a467, jnp.int8)
-        _a468 = 0
-        st["_envc_at_p_attach_to_bench_choice"] = _cast(_a468, jnp.int8)
-        _a469 = False
-        v__envc_seek = _lcast(_a469, jnp.bool_)
-        _a470 = st["_envc_choice_option"]
-        v_s = _lcast(_a470, jnp.int8)
-        _a471 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a471, jnp.int8)
-        _a472 = True
-        v__envc_run = _lcast(_a472, jnp.bool_)
+        _a493 = st["_envc_frame_p_attach_to_bench_choice__p"]
+        v_p = _lcast(_a493, jnp.int8)
+        _a494 = st["_envc_frame_p_attach_to_bench_choice__t"]
+        v_t = _lcast(_a494, jnp.int8)
+        _a495 = st["_envc_frame_p_attach_to_bench_choice__s"]
+        v_s = _lcast(_a495, jnp.int8)
+        _a496 = 0
+        st["_envc_at_p_attach_to_bench_choice"] = _cast(_a496, jnp.int8)
+        _a497 = False
+        v__envc_seek = _lcast(_a497, jnp.bool_)
+        _a498 = st["_envc_choice_option"]
+        v_s = _lcast(_a498, jnp.int8)
+        _a499 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a499, jnp.int8)
+        _a500 = True
+        v__envc_run = _lcast(_a500, jnp.bool_)
         return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
-    st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _select_first((_c447, _c448, ), (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)), (_then449(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), _then464(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), ), (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)))
-    _c473 = v__envc_run
-    def _then474(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
+    st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _select_first((_c475, _c476, ), (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)), (_then477(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), _then492(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), ), (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)))
+    _c501 = v__envc_run
+    def _then502(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
-        _c475 = (_i32(v_s) > 0)
-        def _then476(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
+        _c503 = (_i32(v_s) > 0)
+        def _then504(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
             st = dict(st)
             st = p_attach_from_zone(st, v_p, v_s, v_t, 1, False)
             return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
-        st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _branch(_c475, lambda: _then476(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), lambda: (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)))
+        st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _branch(_c503, lambda: _then504(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), lambda: (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)))
         return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
-    st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _branch(_c473, lambda: _then474(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), lambda: (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)))
+    st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _branch(_c501, lambda: _then502(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), lambda: (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)))
     return st
 
 
@@ -2051,137 +2113,137 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
     v__envc_run = _lcast((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0), jnp.bool_)
     v_a = _lcast(0, jnp.int8)
-    _c477 = v__envc_run
-    _c478 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1))
-    def _then479(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+    _c505 = v__envc_run
+    _c506 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1))
+    def _then507(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
         st = dict(st)
         v__envc_who1 = _lcast(v_p, jnp.int8)
-        _c480 = jnp.any(jax.vmap(lambda i481: st["occupied"][_i32(v_p)][i481])(jnp.arange(1, 4, dtype=jnp.int32)))
-        def _then482(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
+        _c508 = jnp.any(jax.vmap(lambda i509: st["occupied"][_i32(v_p)][i509])(jnp.arange(1, 4, dtype=jnp.int32)))
+        def _then510(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
             st = dict(st)
-            _a483 = v_p
-            st["_envc_frame_p_attach_to_benched_choices__p"] = _cast(_a483, jnp.int8)
-            _a484 = v_t
-            st["_envc_frame_p_attach_to_benched_choices__t"] = _cast(_a484, jnp.int8)
-            _a485 = v_n
-            st["_envc_frame_p_attach_to_benched_choices__n"] = _cast(_a485, jnp.int8)
-            _a486 = 1
-            st["_envc_at_p_attach_to_benched_choices"] = _cast(_a486, jnp.int8)
-            _a487 = False
-            v__envc_run = _lcast(_a487, jnp.bool_)
-            _a488 = st["current_player"]
-            st["_envc_choice_mover"] = _cast(_a488, jnp.int8)
-            _a489 = v__envc_who1
-            st["current_player"] = _cast(_a489, jnp.int8)
+            _a511 = v_p
+            st["_envc_frame_p_attach_to_benched_choices__p"] = _cast(_a511, jnp.int8)
+            _a512 = v_t
+            st["_envc_frame_p_attach_to_benched_choices__t"] = _cast(_a512, jnp.int8)
+            _a513 = v_n
+            st["_envc_frame_p_attach_to_benched_choices__n"] = _cast(_a513, jnp.int8)
+            _a514 = 1
+            st["_envc_at_p_attach_to_benched_choices"] = _cast(_a514, jnp.int8)
+            _a515 = False
+            v__envc_run = _lcast(_a515, jnp.bool_)
+            _a516 = st["current_player"]
+            st["_envc_choice_mover"] = _cast(_a516, jnp.int8)
+            _a517 = v__envc_who1
+            st["current_player"] = _cast(_a517, jnp.int8)
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1)
-        def _else490(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
+        def _else518(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
             st = dict(st)
-            _a491 = 0
-            v_a = _lcast(_a491, jnp.int8)
+            _a519 = 0
+            v_a = _lcast(_a519, jnp.int8)
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1)
-        st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1) = _branch(_c480, lambda: _then482(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1), lambda: _else490(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1))
+        st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1) = _branch(_c508, lambda: _then510(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1), lambda: _else518(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1))
         return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
-    def _then492(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+    def _then520(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
         st = dict(st)
-        _a493 = st["_envc_frame_p_attach_to_benched_choices__p"]
-        v_p = _lcast(_a493, jnp.int8)
-        _a494 = st["_envc_frame_p_attach_to_benched_choices__t"]
-        v_t = _lcast(_a494, jnp.int8)
-        _a495 = st["_envc_frame_p_attach_to_benched_choices__n"]
-        v_n = _lcast(_a495, jnp.int8)
-        _a496 = 0
-        st["_envc_at_p_attach_to_benched_choices"] = _cast(_a496, jnp.int8)
-        _a497 = False
-        v__envc_seek = _lcast(_a497, jnp.bool_)
-        _a498 = st["_envc_choice_option"]
-        v_a = _lcast(_a498, jnp.int8)
-        _a499 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a499, jnp.int8)
-        _a500 = True
-        v__envc_run = _lcast(_a500, jnp.bool_)
+        _a521 = st["_envc_frame_p_attach_to_benched_choices__p"]
+        v_p = _lcast(_a521, jnp.int8)
+        _a522 = st["_envc_frame_p_attach_to_benched_choices__t"]
+        v_t = _lcast(_a522, jnp.int8)
+        _a523 = st["_envc_frame_p_attach_to_benched_choices__n"]
+        v_n = _lcast(_a523, jnp.int8)
+        _a524 = 0
+        st["_envc_at_p_attach_to_benched_choices"] = _cast(_a524, jnp.int8)
+        _a525 = False
+        v__envc_seek = _lcast(_a525, jnp.bool_)
+        _a526 = st["_envc_choice_option"]
+        v_a = _lcast(_a526, jnp.int8)
+        _a527 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a527, jnp.int8)
+        _a528 = True
+        v__envc_run = _lcast(_a528, jnp.bool_)
         return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
-    st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _select_first((_c477, _c478, ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)), (_then479(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), _then492(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
-    _c501 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_a) > 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2)))
-    def _then502(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+    st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _select_first((_c505, _c506, ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)), (_then507(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), _then520(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
+    _c529 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_a) > 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2)))
+    def _then530(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
         st = dict(st)
-        _c503 = v__envc_run
-        def _then504(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+        _c531 = v__envc_run
+        def _then532(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
             st = dict(st)
             st = p_attach_from_zone(st, v_p, v_a, v_t, 1, True)
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
-        st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _branch(_c503, lambda: _then504(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
-        _c505 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_n) > 1)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2)))
-        def _then506(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+        st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _branch(_c531, lambda: _then532(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
+        _c533 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_n) > 1)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2)))
+        def _then534(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
             st = dict(st)
             v_b = _lcast(0, jnp.int8)
-            _c507 = v__envc_run
-            _c508 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2))
-            def _then509(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
+            _c535 = v__envc_run
+            _c536 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2))
+            def _then537(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
                 st = dict(st)
                 v__envc_who2 = _lcast(v_p, jnp.int8)
-                def _g512(i511):
-                    return jnp.logical_and(st["occupied"][_i32(v_p)][i511], (i511 != _i32(v_a)))
-                _e513 = jax.vmap(_g512)(jnp.arange(1, 4, dtype=jnp.int32))
-                _c510 = jnp.any(_e513)
-                def _then514(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
+                def _g540(i539):
+                    return jnp.logical_and(st["occupied"][_i32(v_p)][i539], (i539 != _i32(v_a)))
+                _e541 = jax.vmap(_g540)(jnp.arange(1, 4, dtype=jnp.int32))
+                _c538 = jnp.any(_e541)
+                def _then542(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
                     st = dict(st)
-                    _a515 = v_p
-                    st["_envc_frame_p_attach_to_benched_choices__p"] = _cast(_a515, jnp.int8)
-                    _a516 = v_t
-                    st["_envc_frame_p_attach_to_benched_choices__t"] = _cast(_a516, jnp.int8)
-                    _a517 = v_a
-                    st["_envc_frame_p_attach_to_benched_choices__a"] = _cast(_a517, jnp.int8)
-                    _a518 = 2
-                    st["_envc_at_p_attach_to_benched_choices"] = _cast(_a518, jnp.int8)
-                    _a519 = False
-                    v__envc_run = _lcast(_a519, jnp.bool_)
-                    _a520 = st["current_player"]
-                    st["_envc_choice_mover"] = _cast(_a520, jnp.int8)
-                    _a521 = v__envc_who2
-                    st["current_player"] = _cast(_a521, jnp.int8)
+                    _a543 = v_p
+                    st["_envc_frame_p_attach_to_benched_choices__p"] = _cast(_a543, jnp.int8)
+                    _a544 = v_t
+                    st["_envc_frame_p_attach_to_benched_choices__t"] = _cast(_a544, jnp.int8)
+                    _a545 = v_a
+                    st["_envc_frame_p_attach_to_benched_choices__a"] = _cast(_a545, jnp.int8)
+                    _a546 = 2
+                    st["_envc_at_p_attach_to_benched_choices"] = _cast(_a546, jnp.int8)
+                    _a547 = False
+                    v__envc_run = _lcast(_a547, jnp.bool_)
+                    _a548 = st["current_player"]
+                    st["_envc_choice_mover"] = _cast(_a548, jnp.int8)
+                    _a549 = v__envc_who2
+                    st["current_player"] = _cast(_a549, jnp.int8)
                     return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2)
-                def _else522(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
+                def _else550(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
                     st = dict(st)
-                    _a523 = 0
-                    v_b = _lcast(_a523, jnp.int8)
+                    _a551 = 0
+                    v_b = _lcast(_a551, jnp.int8)
                     return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2)
-                st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2) = _branch(_c510, lambda: _then514(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2), lambda: _else522(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2))
+                st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2) = _branch(_c538, lambda: _then542(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2), lambda: _else550(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2))
                 return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
-            def _then524(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
+            def _then552(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
                 st = dict(st)
-                _a525 = st["_envc_frame_p_attach_to_benched_choices__p"]
-                v_p = _lcast(_a525, jnp.int8)
-                _a526 = st["_envc_frame_p_attach_to_benched_choices__t"]
-                v_t = _lcast(_a526, jnp.int8)
-                _a527 = st["_envc_frame_p_attach_to_benched_choices__a"]
-                v_a = _lcast(_a527, jnp.int8)
-                _a528 = 0
-                st["_envc_at_p_attach_to_benched_choices"] = _cast(_a528, jnp.int8)
-                _a529 = False
-                v__envc_seek = _lcast(_a529, jnp.bool_)
-                _a530 = st["_envc_choice_option"]
-                v_b = _lcast(_a530, jnp.int8)
-                _a531 = st["_envc_choice_mover"]
-                st["current_player"] = _cast(_a531, jnp.int8)
-                _a532 = True
-                v__envc_run = _lcast(_a532, jnp.bool_)
+                _a553 = st["_envc_frame_p_attach_to_benched_choices__p"]
+                v_p = _lcast(_a553, jnp.int8)
+                _a554 = st["_envc_frame_p_attach_to_benched_choices__t"]
+                v_t = _lcast(_a554, jnp.int8)
+                _a555 = st["_envc_frame_p_attach_to_benched_choices__a"]
+                v_a = _lcast(_a555, jnp.int8)
+                _a556 = 0
+                st["_envc_at_p_attach_to_benched_choices"] = _cast(_a556, jnp.int8)
+                _a557 = False
+                v__envc_seek = _lcast(_a557, jnp.bool_)
+                _a558 = st["_envc_choice_option"]
+                v_b = _lcast(_a558, jnp.int8)
+                _a559 = st["_envc_choice_mover"]
+                st["current_player"] = _cast(_a559, jnp.int8)
+                _a560 = True
+                v__envc_run = _lcast(_a560, jnp.bool_)
                 return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
-            st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _select_first((_c507, _c508, ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)), (_then509(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), _then524(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)))
-            _c533 = v__envc_run
-            def _then534(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
+            st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _select_first((_c535, _c536, ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)), (_then537(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), _then552(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)))
+            _c561 = v__envc_run
+            def _then562(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
                 st = dict(st)
-                _c535 = (_i32(v_b) > 0)
-                def _then536(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
+                _c563 = (_i32(v_b) > 0)
+                def _then564(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
                     st = dict(st)
                     st = p_attach_from_zone(st, v_p, v_b, v_t, 1, True)
                     return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
-                st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _branch(_c535, lambda: _then536(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)))
+                st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _branch(_c563, lambda: _then564(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)))
                 return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
-            st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _branch(_c533, lambda: _then534(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)))
+            st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _branch(_c561, lambda: _then562(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)))
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
-        st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _branch(_c505, lambda: _then506(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
+        st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _branch(_c533, lambda: _then534(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
         return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
-    st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _branch(_c501, lambda: _then502(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
+    st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _branch(_c529, lambda: _then530(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
     return st
 
 
@@ -2196,98 +2258,98 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
     v__envc_seek = _lcast((_i32(st["_envc_at_p_switch_opponent"]) != 0), jnp.bool_)
     v_q = _lcast(0, jnp.int8)
     v_go = _lcast(True, jnp.bool_)
-    _c537 = v__envc_run
-    def _then538(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
+    _c565 = v__envc_run
+    def _then566(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
         st = dict(st)
-        _a539 = (1 - _i32(v_p))
-        v_q = _lcast(_a539, jnp.int8)
-        _c540 = v_coin
-        def _then541(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
+        _a567 = (1 - _i32(v_p))
+        v_q = _lcast(_a567, jnp.int8)
+        _c568 = v_coin
+        def _then569(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
             st = dict(st)
-            st, _r542 = _randint(st, 0, 1)
-            _a543 = (_r542 == 1)
-            v_go = _lcast(_a543, jnp.bool_)
+            st, _r570 = _randint(st, 0, 1)
+            _a571 = (_r570 == 1)
+            v_go = _lcast(_a571, jnp.bool_)
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)
-        st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _branch(_c540, lambda: _then541(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)))
+        st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _branch(_c568, lambda: _then569(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)))
         return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)
-    st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _branch(_c537, lambda: _then538(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)))
-    _c544 = jnp.logical_or(jnp.logical_and(v__envc_run, jnp.logical_and(v_go, jnp.logical_not(f_defended(st, v_p)))), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_switch_opponent"]) == 1)))
-    def _then545(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
+    st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _branch(_c565, lambda: _then566(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)))
+    _c572 = jnp.logical_or(jnp.logical_and(v__envc_run, jnp.logical_and(v_go, jnp.logical_not(f_defended(st, v_p)))), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_switch_opponent"]) == 1)))
+    def _then573(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
         st = dict(st)
         v_b = _lcast(0, jnp.int8)
-        _c546 = v__envc_run
-        _c547 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_switch_opponent"]) == 1))
-        def _then548(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+        _c574 = v__envc_run
+        _c575 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_switch_opponent"]) == 1))
+        def _then576(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
             st = dict(st)
             v__envc_who1 = _lcast(jnp.where(v_opponent_chooses, _i32(v_q), _i32(v_p)), jnp.int8)
-            def _g551(i550):
-                return jnp.logical_and(st["occupied"][_i32(v_q)][i550], jnp.logical_or(jnp.logical_not(v_basic_only), (jnp.where((_K0[_i32(st["card"][_i32(v_q)][i550])] == 1), 0, _K3[_i32(st["card"][_i32(v_q)][i550])]) == 0)))
-            _e552 = jax.vmap(_g551)(jnp.arange(1, 4, dtype=jnp.int32))
-            _c549 = jnp.any(_e552)
-            def _then553(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1):
+            def _g579(i578):
+                return jnp.logical_and(st["occupied"][_i32(v_q)][i578], jnp.logical_or(jnp.logical_not(v_basic_only), (jnp.where((_K0[_i32(st["card"][_i32(v_q)][i578])] == 1), 0, _K3[_i32(st["card"][_i32(v_q)][i578])]) == 0)))
+            _e580 = jax.vmap(_g579)(jnp.arange(1, 4, dtype=jnp.int32))
+            _c577 = jnp.any(_e580)
+            def _then581(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1):
                 st = dict(st)
-                _a554 = v_p
-                st["_envc_frame_p_switch_opponent__p"] = _cast(_a554, jnp.int8)
-                _a555 = v_basic_only
-                st["_envc_frame_p_switch_opponent__basic_only"] = _cast(_a555, jnp.bool_)
-                _a556 = v_q
-                st["_envc_frame_p_switch_opponent__q"] = _cast(_a556, jnp.int8)
-                _a557 = 1
-                st["_envc_at_p_switch_opponent"] = _cast(_a557, jnp.int8)
-                _a558 = False
-                v__envc_run = _lcast(_a558, jnp.bool_)
-                _a559 = st["current_player"]
-                st["_envc_choice_mover"] = _cast(_a559, jnp.int8)
-                _a560 = v__envc_who1
-                st["current_player"] = _cast(_a560, jnp.int8)
+                _a582 = v_p
+                st["_envc_frame_p_switch_opponent__p"] = _cast(_a582, jnp.int8)
+                _a583 = v_basic_only
+                st["_envc_frame_p_switch_opponent__basic_only"] = _cast(_a583, jnp.bool_)
+                _a584 = v_q
+                st["_envc_frame_p_switch_opponent__q"] = _cast(_a584, jnp.int8)
+                _a585 = 1
+                st["_envc_at_p_switch_opponent"] = _cast(_a585, jnp.int8)
+                _a586 = False
+                v__envc_run = _lcast(_a586, jnp.bool_)
+                _a587 = st["current_player"]
+                st["_envc_choice_mover"] = _cast(_a587, jnp.int8)
+                _a588 = v__envc_who1
+                st["current_player"] = _cast(_a588, jnp.int8)
                 return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1)
-            def _else561(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1):
+            def _else589(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1):
                 st = dict(st)
-                _a562 = 0
-                v_b = _lcast(_a562, jnp.int8)
+                _a590 = 0
+                v_b = _lcast(_a590, jnp.int8)
                 return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1)
-            st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1) = _branch(_c549, lambda: _then553(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1), lambda: _else561(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1))
+            st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1) = _branch(_c577, lambda: _then581(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1), lambda: _else589(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1))
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
-        def _then563(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+        def _then591(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
             st = dict(st)
-            _a564 = st["_envc_frame_p_switch_opponent__p"]
-            v_p = _lcast(_a564, jnp.int8)
-            _a565 = st["_envc_frame_p_switch_opponent__basic_only"]
-            v_basic_only = _lcast(_a565, jnp.bool_)
-            _a566 = st["_envc_frame_p_switch_opponent__q"]
-            v_q = _lcast(_a566, jnp.int8)
-            _a567 = 0
-            st["_envc_at_p_switch_opponent"] = _cast(_a567, jnp.int8)
-            _a568 = False
-            v__envc_seek = _lcast(_a568, jnp.bool_)
-            _a569 = st["_envc_choice_option"]
-            v_b = _lcast(_a569, jnp.int8)
-            _a570 = st["_envc_choice_mover"]
-            st["current_player"] = _cast(_a570, jnp.int8)
-            _a571 = True
-            v__envc_run = _lcast(_a571, jnp.bool_)
+            _a592 = st["_envc_frame_p_switch_opponent__p"]
+            v_p = _lcast(_a592, jnp.int8)
+            _a593 = st["_envc_frame_p_switch_opponent__basic_only"]
+            v_basic_only = _lcast(_a593, jnp.bool_)
+            _a594 = st["_envc_frame_p_switch_opponent__q"]
+            v_q = _lcast(_a594, jnp.int8)
+            _a595 = 0
+            st["_envc_at_p_switch_opponent"] = _cast(_a595, jnp.int8)
+            _a596 = False
+            v__envc_seek = _lcast(_a596, jnp.bool_)
+            _a597 = st["_envc_choice_option"]
+            v_b = _lcast(_a597, jnp.int8)
+            _a598 = st["_envc_choice_mover"]
+            st["current_player"] = _cast(_a598, jnp.int8)
+            _a599 = True
+            v__envc_run = _lcast(_a599, jnp.bool_)
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
-        st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _select_first((_c546, _c547, ), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)), (_then548(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), _then563(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), ), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
-        _c572 = v__envc_run
-        def _then573(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+        st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _select_first((_c574, _c575, ), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)), (_then576(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), _then591(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), ), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
+        _c600 = v__envc_run
+        def _then601(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
             st = dict(st)
-            _c574 = jnp.logical_and((_i32(v_b) > 0), st["attacking"])
-            def _then575(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+            _c602 = jnp.logical_and((_i32(v_b) > 0), st["attacking"])
+            def _then603(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
                 st = dict(st)
                 st = p_hit_active(st, v_p)
                 return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
-            st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _branch(_c574, lambda: _then575(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
-            _c576 = (_i32(v_b) > 0)
-            def _then577(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+            st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _branch(_c602, lambda: _then603(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
+            _c604 = (_i32(v_b) > 0)
+            def _then605(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
                 st = dict(st)
                 st = p_clear_conditions(st, v_q)
                 st = p_swap_slots(st, v_q, 0, v_b)
                 return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
-            st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _branch(_c576, lambda: _then577(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
+            st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _branch(_c604, lambda: _then605(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
-        st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _branch(_c572, lambda: _then573(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
+        st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _branch(_c600, lambda: _then601(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
         return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)
-    st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _branch(_c544, lambda: _then545(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)))
+    st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _branch(_c572, lambda: _then573(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)))
     return st
 
 
@@ -2298,61 +2360,61 @@ def p_switch_self(st, v_p):
     v__envc_run = _lcast((_i32(st["_envc_at_p_switch_self"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_switch_self"]) != 0), jnp.bool_)
     v_b = _lcast(0, jnp.int8)
-    _c578 = v__envc_run
-    _c579 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_switch_self"]) == 1))
-    def _then580(st, v_p, v__envc_run, v__envc_seek, v_b):
+    _c606 = v__envc_run
+    _c607 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_switch_self"]) == 1))
+    def _then608(st, v_p, v__envc_run, v__envc_seek, v_b):
         st = dict(st)
         v__envc_who1 = _lcast(v_p, jnp.int8)
-        _c581 = jnp.any(jax.vmap(lambda i582: st["occupied"][_i32(v_p)][i582])(jnp.arange(1, 4, dtype=jnp.int32)))
-        def _then583(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
+        _c609 = jnp.any(jax.vmap(lambda i610: st["occupied"][_i32(v_p)][i610])(jnp.arange(1, 4, dtype=jnp.int32)))
+        def _then611(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
             st = dict(st)
-            _a584 = v_p
-            st["_envc_frame_p_switch_self__p"] = _cast(_a584, jnp.int8)
-            _a585 = 1
-            st["_envc_at_p_switch_self"] = _cast(_a585, jnp.int8)
-            _a586 = False
-            v__envc_run = _lcast(_a586, jnp.bool_)
-            _a587 = st["current_player"]
-            st["_envc_choice_mover"] = _cast(_a587, jnp.int8)
-            _a588 = v__envc_who1
-            st["current_player"] = _cast(_a588, jnp.int8)
+            _a612 = v_p
+            st["_envc_frame_p_switch_self__p"] = _cast(_a612, jnp.int8)
+            _a613 = 1
+            st["_envc_at_p_switch_self"] = _cast(_a613, jnp.int8)
+            _a614 = False
+            v__envc_run = _lcast(_a614, jnp.bool_)
+            _a615 = st["current_player"]
+            st["_envc_choice_mover"] = _cast(_a615, jnp.int8)
+            _a616 = v__envc_who1
+            st["current_player"] = _cast(_a616, jnp.int8)
             return st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1)
-        def _else589(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
+        def _else617(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
             st = dict(st)
-            _a590 = 0
-            v_b = _lcast(_a590, jnp.int8)
+            _a618 = 0
+            v_b = _lcast(_a618, jnp.int8)
             return st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1)
-        st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1) = _branch(_c581, lambda: _then583(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1), lambda: _else589(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1))
+        st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1) = _branch(_c609, lambda: _then611(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1), lambda: _else617(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1))
         return st, (v_p, v__envc_run, v__envc_seek, v_b)
-    def _then591(st, v_p, v__envc_run, v__envc_seek, v_b):
+    def _then619(st, v_p, v__envc_run, v__envc_seek, v_b):
         st = dict(st)
-        _a592 = st["_envc_frame_p_switch_self__p"]
-        v_p = _lcast(_a592, jnp.int8)
-        _a593 = 0
-        st["_envc_at_p_switch_self"] = _cast(_a593, jnp.int8)
-        _a594 = False
-        v__envc_seek = _lcast(_a594, jnp.bool_)
-        _a595 = st["_envc_choice_option"]
-        v_b = _lcast(_a595, jnp.int8)
-        _a596 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a596, jnp.int8)
-        _a597 = True
-        v__envc_run = _lcast(_a597, jnp.bool_)
+        _a620 = st["_envc_frame_p_switch_self__p"]
+        v_p = _lcast(_a620, jnp.int8)
+        _a621 = 0
+        st["_envc_at_p_switch_self"] = _cast(_a621, jnp.int8)
+        _a622 = False
+        v__envc_seek = _lcast(_a622, jnp.bool_)
+        _a623 = st["_envc_choice_option"]
+        v_b = _lcast(_a623, jnp.int8)
+        _a624 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a624, jnp.int8)
+        _a625 = True
+        v__envc_run = _lcast(_a625, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek, v_b)
-    st, (v_p, v__envc_run, v__envc_seek, v_b) = _select_first((_c578, _c579, ), (st, (v_p, v__envc_run, v__envc_seek, v_b)), (_then580(st, v_p, v__envc_run, v__envc_seek, v_b), _then591(st, v_p, v__envc_run, v__envc_seek, v_b), ), (st, (v_p, v__envc_run, v__envc_seek, v_b)))
-    _c598 = v__envc_run
-    def _then599(st, v_p, v__envc_run, v__envc_seek, v_b):
+    st, (v_p, v__envc_run, v__envc_seek, v_b) = _select_first((_c606, _c607, ), (st, (v_p, v__envc_run, v__envc_seek, v_b)), (_then608(st, v_p, v__envc_run, v__envc_seek, v_b), _then619(st, v_p, v__envc_run, v__envc_seek, v_b), ), (st, (v_p, v__envc_run, v__envc_seek, v_b)))
+    _c626 = v__envc_run
+    def _then627(st, v_p, v__envc_run, v__envc_seek, v_b):
         st = dict(st)
-        _c600 = (_i32(v_b) > 0)
-        def _then601(st, v_p, v__envc_run, v__envc_seek, v_b):
+        _c628 = (_i32(v_b) > 0)
+        def _then629(st, v_p, v__envc_run, v__envc_seek, v_b):
             st = dict(st)
             st = p_hit_active(st, v_p)
             st = p_clear_conditions(st, v_p)
             st = p_swap_slots(st, v_p, 0, v_b)
             return st, (v_p, v__envc_run, v__envc_seek, v_b)
-        st, (v_p, v__envc_run, v__envc_seek, v_b) = _branch(_c600, lambda: _then601(st, v_p, v__envc_run, v__envc_seek, v_b), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_b)))
+        st, (v_p, v__envc_run, v__envc_seek, v_b) = _branch(_c628, lambda: _then629(st, v_p, v__envc_run, v__envc_seek, v_b), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_b)))
         return st, (v_p, v__envc_run, v__envc_seek, v_b)
-    st, (v_p, v__envc_run, v__envc_seek, v_b) = _branch(_c598, lambda: _then599(st, v_p, v__envc_run, v__envc_seek, v_b), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_b)))
+    st, (v_p, v__envc_run, v__envc_seek, v_b) = _branch(_c626, lambda: _then627(st, v_p, v__envc_run, v__envc_seek, v_b), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_b)))
     return st
 
 
@@ -2363,17 +2425,23 @@ def p_protect(st, v_p, v_amount, v_coin):
     v_amount = _lcast(v_amount, jnp.int16)
     v_coin = _lcast(v_coin, jnp.bool_)
     v_go = _lcast(True, jnp.bool_)
-    _c602 = v_coin
-    def _then603(st, v_p, v_amount, v_coin, v_go):
+    _c630 = v_coin
+    def _then631(st, v_p, v_amount, v_coin, v_go):
         st = dict(st)
-        st, _r604 = _randint(st, 0, 1)
-        _a605 = (_r604 == 1)
-        v_go = _lcast(_a605, jnp.bool_)
+        st, _r632 = _randint(st, 0, 1)
+        _a633 = (_r632 == 1)
+        v_go = _lcast(_a633, jnp.bool_)
         return st, (v_p, v_amount, v_coin, v_go)
-    st, (v_p, v_amount, v_coin, v_go) = _branch(_c602, lambda: _then603(st, v_p, v_amount, v_coin, v_go), lambda: (st, (v_p, v_amount, v_coin, v_go)))
-    _c606 = v_go
-    st["barrier"] = st["barrier"].at[_drop_index(_c606, _i32(v_p), 2)].set(_cast(v_amount, jnp.int16), mode="drop")
-    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_drop_index(_c606, _i32(v_p), 2)].set(_cast((1 + (1 - _i32(v_p))), jnp.int8), mode="drop")
+    st, (v_p, v_amount, v_coin, v_go) = _branch(_c630, lambda: _then631(st, v_p, v_amount, v_coin, v_go), lambda: (st, (v_p, v_amount, v_coin, v_go)))
+    _c634 = v_go
+    def _then635(st, v_p, v_amount, v_coin, v_go):
+        st = dict(st)
+        _a636 = v_amount
+        st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a636, jnp.int16))
+        _a637 = (1 + (1 - _i32(v_p)))
+        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a637, jnp.int8))
+        return st, (v_p, v_amount, v_coin, v_go)
+    st, (v_p, v_amount, v_coin, v_go) = _branch(_c634, lambda: _then635(st, v_p, v_amount, v_coin, v_go), lambda: (st, (v_p, v_amount, v_coin, v_go)))
     return st
 
 
@@ -2383,19 +2451,27 @@ def p_protect_all(st, v_p, v_coin):
     v_p = _lcast(v_p, jnp.int8)
     v_coin = _lcast(v_coin, jnp.bool_)
     v_go = _lcast(True, jnp.bool_)
-    _c607 = v_coin
-    def _then608(st, v_p, v_coin, v_go):
+    _c638 = v_coin
+    def _then639(st, v_p, v_coin, v_go):
         st = dict(st)
-        st, _r609 = _randint(st, 0, 1)
-        _a610 = (_r609 == 1)
-        v_go = _lcast(_a610, jnp.bool_)
+        st, _r640 = _randint(st, 0, 1)
+        _a641 = (_r640 == 1)
+        v_go = _lcast(_a641, jnp.bool_)
         return st, (v_p, v_coin, v_go)
-    st, (v_p, v_coin, v_go) = _branch(_c607, lambda: _then608(st, v_p, v_coin, v_go), lambda: (st, (v_p, v_coin, v_go)))
-    _c611 = v_go
-    st["barrier"] = st["barrier"].at[_drop_index(_c611, _i32(v_p), 2)].set(_cast(300, jnp.int16), mode="drop")
-    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_drop_index(_c611, _i32(v_p), 2)].set(_cast((1 + (1 - _i32(v_p))), jnp.int8), mode="drop")
-    st["shielded"] = st["shielded"].at[_drop_index(_c611, _i32(v_p), 2)].set(_cast(True, jnp.bool_), mode="drop")
-    st["_envc_until_shielded"] = st["_envc_until_shielded"].at[_drop_index(_c611, _i32(v_p), 2)].set(_cast((1 + (1 - _i32(v_p))), jnp.int8), mode="drop")
+    st, (v_p, v_coin, v_go) = _branch(_c638, lambda: _then639(st, v_p, v_coin, v_go), lambda: (st, (v_p, v_coin, v_go)))
+    _c642 = v_go
+    def _then643(st, v_p, v_coin, v_go):
+        st = dict(st)
+        _a644 = 300
+        st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a644, jnp.int16))
+        _a645 = (1 + (1 - _i32(v_p)))
+        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a645, jnp.int8))
+        _a646 = True
+        st["shielded"] = st["shielded"].at[_i32(v_p)].set(_cast(_a646, jnp.bool_))
+        _a647 = (1 + (1 - _i32(v_p)))
+        st["_envc_until_shielded"] = st["_envc_until_shielded"].at[_i32(v_p)].set(_cast(_a647, jnp.int8))
+        return st, (v_p, v_coin, v_go)
+    st, (v_p, v_coin, v_go) = _branch(_c642, lambda: _then643(st, v_p, v_coin, v_go), lambda: (st, (v_p, v_coin, v_go)))
     return st
 
 
@@ -2409,28 +2485,46 @@ def p_hinder_defending(st, v_p, v_coin, v_attack, v_retreat, v_less):
     v_less = _lcast(v_less, jnp.int8)
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     v_go = _lcast(True, jnp.bool_)
-    _c612 = v_coin
-    def _then613(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+    _c648 = v_coin
+    def _then649(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
         st = dict(st)
-        st, _r614 = _randint(st, 0, 1)
-        _a615 = (_r614 == 1)
-        v_go = _lcast(_a615, jnp.bool_)
+        st, _r650 = _randint(st, 0, 1)
+        _a651 = (_r650 == 1)
+        v_go = _lcast(_a651, jnp.bool_)
         return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
-    st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(_c612, lambda: _then613(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
-    _c616 = jnp.logical_and(jnp.logical_and(v_go, st["occupied"][_i32(v_q)][0]), jnp.logical_not(f_defended(st, v_p)))
-    def _then617(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+    st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(_c648, lambda: _then649(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
+    _c652 = jnp.logical_and(jnp.logical_and(v_go, st["occupied"][_i32(v_q)][0]), jnp.logical_not(f_defended(st, v_p)))
+    def _then653(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
         st = dict(st)
-        _c618 = v_attack
-        st["no_attack"] = st["no_attack"].at[_drop_index(_c618, _i32(v_q), 2)].set(_cast(True, jnp.bool_), mode="drop")
-        st["_envc_until_no_attack"] = st["_envc_until_no_attack"].at[_drop_index(_c618, _i32(v_q), 2)].set(_cast((1 + _i32(v_q)), jnp.int8), mode="drop")
-        _c619 = v_retreat
-        st["no_retreat"] = st["no_retreat"].at[_drop_index(_c619, _i32(v_q), 2)].set(_cast(True, jnp.bool_), mode="drop")
-        st["_envc_until_no_retreat"] = st["_envc_until_no_retreat"].at[_drop_index(_c619, _i32(v_q), 2)].set(_cast((1 + _i32(v_q)), jnp.int8), mode="drop")
-        _c620 = (_i32(v_less) > 0)
-        st["weakened"] = st["weakened"].at[_drop_index(_c620, _i32(v_q), 2)].set(_cast(v_less, jnp.int8), mode="drop")
-        st["_envc_until_weakened"] = st["_envc_until_weakened"].at[_drop_index(_c620, _i32(v_q), 2)].set(_cast((1 + _i32(v_q)), jnp.int8), mode="drop")
+        _c654 = v_attack
+        def _then655(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+            st = dict(st)
+            _a656 = True
+            st["no_attack"] = st["no_attack"].at[_i32(v_q)].set(_cast(_a656, jnp.bool_))
+            _a657 = (1 + _i32(v_q))
+            st["_envc_until_no_attack"] = st["_envc_until_no_attack"].at[_i32(v_q)].set(_cast(_a657, jnp.int8))
+            return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
+        st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(_c654, lambda: _then655(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
+        _c658 = v_retreat
+        def _then659(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+            st = dict(st)
+            _a660 = True
+            st["no_retreat"] = st["no_retreat"].at[_i32(v_q)].set(_cast(_a660, jnp.bool_))
+            _a661 = (1 + _i32(v_q))
+            st["_envc_until_no_retreat"] = st["_envc_until_no_retreat"].at[_i32(v_q)].set(_cast(_a661, jnp.int8))
+            return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
+        st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(_c658, lambda: _then659(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
+        _c662 = (_i32(v_less) > 0)
+        def _then663(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+            st = dict(st)
+            _a664 = v_less
+            st["weakened"] = st["weakened"].at[_i32(v_q)].set(_cast(_a664, jnp.int8))
+            _a665 = (1 + _i32(v_q))
+            st["_envc_until_weakened"] = st["_envc_until_weakened"].at[_i32(v_q)].set(_cast(_a665, jnp.int8))
+            return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
+        st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(_c662, lambda: _then663(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
         return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
-    st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(_c616, lambda: _then617(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
+    st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(_c652, lambda: _then653(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
     return st
 
 
@@ -2439,10 +2533,10 @@ def p_counter_damage(st, v_p, v_amount):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int8)
-    _a621 = v_amount
-    st["spiky"] = st["spiky"].at[_i32(v_p)].set(_cast(_a621, jnp.int8))
-    _a622 = (1 + (1 - _i32(v_p)))
-    st["_envc_until_spiky"] = st["_envc_until_spiky"].at[_i32(v_p)].set(_cast(_a622, jnp.int8))
+    _a666 = v_amount
+    st["spiky"] = st["spiky"].at[_i32(v_p)].set(_cast(_a666, jnp.int8))
+    _a667 = (1 + (1 - _i32(v_p)))
+    st["_envc_until_spiky"] = st["_envc_until_spiky"].at[_i32(v_p)].set(_cast(_a667, jnp.int8))
     return st
 
 
@@ -2450,10 +2544,10 @@ def p_block_supporters(st, v_p):
     """proc `block_supporters` (tcg.envspec:870)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _a623 = True
-    st["no_supporter"] = st["no_supporter"].at[(1 - _i32(v_p))].set(_cast(_a623, jnp.bool_))
-    _a624 = (1 + (1 - _i32(v_p)))
-    st["_envc_until_no_supporter"] = st["_envc_until_no_supporter"].at[(1 - _i32(v_p))].set(_cast(_a624, jnp.int8))
+    _a668 = True
+    st["no_supporter"] = st["no_supporter"].at[(1 - _i32(v_p))].set(_cast(_a668, jnp.bool_))
+    _a669 = (1 + (1 - _i32(v_p)))
+    st["_envc_until_no_supporter"] = st["_envc_until_no_supporter"].at[(1 - _i32(v_p))].set(_cast(_a669, jnp.int8))
     return st
 
 
@@ -2465,10 +2559,10 @@ def f_extra_energy(st, v_p, v_t):
     _ret = jnp.int16(0)
     v_c = _lcast(jnp.where((_i32(st["copying"]) == 2), st["copy_card"], st["card"][_i32(v_p)][0]), jnp.int16)
     v_a = _lcast(jnp.where((_i32(st["copying"]) == 2), _i32(st["copy_index"]), _i32(st["attack_index"])), jnp.int8)
-    def _g628(i625, _h626, _h627):
-        return _i32(jnp.where(jnp.logical_and((i625 != _i32(v_t)), (i625 < 9)), jnp.maximum((_i32(st["energy"][_i32(v_p)][0][i625]) - _i32(jnp.where((_i32(v_a) == 0), _i32(_h626), _i32(_h627)))), 0), 0))
-    _e629 = jax.vmap(_g628)(jnp.arange(0, 11, dtype=jnp.int32), _K13[_i32(v_c)], _K14[_i32(v_c)])
-    v_others = _lcast((jnp.sum(_e629, dtype=jnp.int32) + _i32(jnp.where((_i32(v_t) != 9), _i32(st["energy"][_i32(v_p)][0][9]), 0))), jnp.int16)
+    def _g673(i670, _h671, _h672):
+        return _i32(jnp.where(jnp.logical_and((i670 != _i32(v_t)), (i670 < 9)), jnp.maximum((_i32(st["energy"][_i32(v_p)][0][i670]) - _i32(jnp.where((_i32(v_a) == 0), _i32(_h671), _i32(_h672)))), 0), 0))
+    _e674 = jax.vmap(_g673)(jnp.arange(0, 11, dtype=jnp.int32), _K13[_i32(v_c)], _K14[_i32(v_c)])
+    v_others = _lcast((jnp.sum(_e674, dtype=jnp.int32) + _i32(jnp.where((_i32(v_t) != 9), _i32(st["energy"][_i32(v_p)][0][9]), 0))), jnp.int16)
     _ret = _select(_done, _ret, _cast(((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - _i32(f_cost(st, v_c, v_a, v_t))) - jnp.maximum((_i32(f_cost(st, v_c, v_a, 9)) - _i32(v_others)), 0)), jnp.int16))
     _done = jnp.bool_(True)
     return _ret
@@ -2481,12 +2575,12 @@ def p_bonus_if_extra_energy(st, v_p, v_t, v_n, v_amount):
     v_t = _lcast(v_t, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c630 = (_i32(f_extra_energy(st, v_p, v_t)) >= _i32(v_n))
-    def _then631(st, v_p, v_t, v_n, v_amount):
+    _c675 = (_i32(f_extra_energy(st, v_p, v_t)) >= _i32(v_n))
+    def _then676(st, v_p, v_t, v_n, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_t, v_n, v_amount)
-    st, (v_p, v_t, v_n, v_amount) = _branch(_c630, lambda: _then631(st, v_p, v_t, v_n, v_amount), lambda: (st, (v_p, v_t, v_n, v_amount)))
+    st, (v_p, v_t, v_n, v_amount) = _branch(_c675, lambda: _then676(st, v_p, v_t, v_n, v_amount), lambda: (st, (v_p, v_t, v_n, v_amount)))
     return st
 
 
@@ -2495,16 +2589,16 @@ def p_sweets_relay(st, v_p, v_amount):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c632 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["relay_turn"][_i32(v_p)]) == (_i32(st["turn"]) - 2)))
-    def _then633(st, v_p, v_amount):
+    _c677 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["relay_turn"][_i32(v_p)]) == (_i32(st["turn"]) - 2)))
+    def _then678(st, v_p, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_amount)
-    st, (v_p, v_amount) = _branch(_c632, lambda: _then633(st, v_p, v_amount), lambda: (st, (v_p, v_amount)))
-    _a634 = st["turn"]
-    st["relay_turn"] = st["relay_turn"].at[_i32(v_p)].set(_cast(_a634, jnp.int8))
-    _a635 = jnp.minimum((_i32(st["relays"][_i32(v_p)]) + 1), 50)
-    st["relays"] = st["relays"].at[_i32(v_p)].set(_cast(_a635, jnp.int8))
+    st, (v_p, v_amount) = _branch(_c677, lambda: _then678(st, v_p, v_amount), lambda: (st, (v_p, v_amount)))
+    _a679 = st["turn"]
+    st["relay_turn"] = st["relay_turn"].at[_i32(v_p)].set(_cast(_a679, jnp.int8))
+    _a680 = jnp.minimum((_i32(st["relays"][_i32(v_p)]) + 1), 50)
+    st["relays"] = st["relays"].at[_i32(v_p)].set(_cast(_a680, jnp.int8))
     return st
 
 
@@ -2513,8 +2607,8 @@ def p_damage_per_relay(st, v_p, v_each):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_each = _lcast(v_each, jnp.int8)
-    _a636 = jnp.minimum((_i32(v_each) * _i32(st["relays"][_i32(v_p)])), 300)
-    st["dmg"] = _cast(_a636, jnp.int16)
+    _a681 = jnp.minimum((_i32(v_each) * _i32(st["relays"][_i32(v_p)])), 300)
+    st["dmg"] = _cast(_a681, jnp.int16)
     return st
 
 
@@ -2523,14 +2617,14 @@ def p_boost_next_turn(st, v_p, v_amount):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c637 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["boost_turn"][_i32(v_p)]) == (_i32(st["turn"]) - 2)))
-    def _then638(st, v_p, v_amount):
+    _c682 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["boost_turn"][_i32(v_p)]) == (_i32(st["turn"]) - 2)))
+    def _then683(st, v_p, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_amount)
-    st, (v_p, v_amount) = _branch(_c637, lambda: _then638(st, v_p, v_amount), lambda: (st, (v_p, v_amount)))
-    _a639 = st["turn"]
-    st["boost_turn"] = st["boost_turn"].at[_i32(v_p)].set(_cast(_a639, jnp.int8))
+    st, (v_p, v_amount) = _branch(_c682, lambda: _then683(st, v_p, v_amount), lambda: (st, (v_p, v_amount)))
+    _a684 = st["turn"]
+    st["boost_turn"] = st["boost_turn"].at[_i32(v_p)].set(_cast(_a684, jnp.int8))
     return st
 
 
@@ -2540,18 +2634,18 @@ def p_see_opponent_hand(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     v_i = jnp.int32(0)
-    def _loop640(i, carry):
+    def _loop685(i, carry):
         st, (v_p, v_q, v_i) = dict(carry[0]), carry[1]
         v_i = i
-        _f641 = _i32(v_i)
-        _f642 = _get(st["hand"], _i32(v_q))["len"]
-        st = _fault_at(st, ((_i32(v_i) < _get(st["hand"], _i32(v_q))["len"])) & (_f641 >= _f642), 25, _f641, _f642)
-        _a643 = jnp.where((_i32(v_i) < _get(st["hand"], _i32(v_q))["len"]), _i32(_get(st["hand"], _i32(v_q))["items"][_f641]), -1)
-        st["seen_hand"] = st["seen_hand"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a643, jnp.int16))
+        _f686 = _i32(v_i)
+        _f687 = _get(st["hand"], _i32(v_q))["len"]
+        st = _fault_at(st, ((_i32(v_i) < _get(st["hand"], _i32(v_q))["len"])) & (_f686 >= _f687), 25, _f686, _f687)
+        _a688 = jnp.where((_i32(v_i) < _get(st["hand"], _i32(v_q))["len"]), _i32(_get(st["hand"], _i32(v_q))["items"][_f686]), -1)
+        st["seen_hand"] = st["seen_hand"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a688, jnp.int16))
         return st, (v_p, v_q, v_i)
-    st, (v_p, v_q, v_i) = lax.fori_loop(0, 10, _loop640, (st, (v_p, v_q, v_i)))
-    _a644 = st["turn"]
-    st["seen_hand_turn"] = st["seen_hand_turn"].at[_i32(v_p)].set(_cast(_a644, jnp.int8))
+    st, (v_p, v_q, v_i) = lax.fori_loop(0, 10, _loop685, (st, (v_p, v_q, v_i)))
+    _a689 = st["turn"]
+    st["seen_hand_turn"] = st["seen_hand_turn"].at[_i32(v_p)].set(_cast(_a689, jnp.int8))
     return st
 
 
@@ -2561,25 +2655,25 @@ def p_look_at_deck(st, v_p, v_n):
     v_p = _lcast(v_p, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
     v_i = 0
-    _f645 = _i32(v_i)
-    _f646 = _get(st["deck"], _i32(v_p))["len"]
-    st = _fault_at(st, (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f645 >= _f646), 26, _f645, _f646)
-    _a647 = jnp.where(jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])), _i32(_get(st["deck"], _i32(v_p))["items"][_f645]), -1)
-    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a647, jnp.int16))
+    _f690 = _i32(v_i)
+    _f691 = _get(st["deck"], _i32(v_p))["len"]
+    st = _fault_at(st, (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f690 >= _f691), 26, _f690, _f691)
+    _a692 = jnp.where(jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])), _i32(_get(st["deck"], _i32(v_p))["items"][_f690]), -1)
+    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a692, jnp.int16))
     v_i = 1
-    _f648 = _i32(v_i)
-    _f649 = _get(st["deck"], _i32(v_p))["len"]
-    st = _fault_at(st, (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f648 >= _f649), 26, _f648, _f649)
-    _a650 = jnp.where(jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])), _i32(_get(st["deck"], _i32(v_p))["items"][_f648]), -1)
-    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a650, jnp.int16))
+    _f693 = _i32(v_i)
+    _f694 = _get(st["deck"], _i32(v_p))["len"]
+    st = _fault_at(st, (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f693 >= _f694), 26, _f693, _f694)
+    _a695 = jnp.where(jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])), _i32(_get(st["deck"], _i32(v_p))["items"][_f693]), -1)
+    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a695, jnp.int16))
     v_i = 2
-    _f651 = _i32(v_i)
-    _f652 = _get(st["deck"], _i32(v_p))["len"]
-    st = _fault_at(st, (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f651 >= _f652), 26, _f651, _f652)
-    _a653 = jnp.where(jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])), _i32(_get(st["deck"], _i32(v_p))["items"][_f651]), -1)
-    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a653, jnp.int16))
-    _a654 = st["turn"]
-    st["seen_deck_turn"] = st["seen_deck_turn"].at[_i32(v_p)].set(_cast(_a654, jnp.int8))
+    _f696 = _i32(v_i)
+    _f697 = _get(st["deck"], _i32(v_p))["len"]
+    st = _fault_at(st, (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f696 >= _f697), 26, _f696, _f697)
+    _a698 = jnp.where(jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])), _i32(_get(st["deck"], _i32(v_p))["items"][_f696]), -1)
+    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a698, jnp.int16))
+    _a699 = st["turn"]
+    st["seen_deck_turn"] = st["seen_deck_turn"].at[_i32(v_p)].set(_cast(_a699, jnp.int8))
     return st
 
 
@@ -2587,91 +2681,91 @@ def p_active_to_hand(st, v_p):
     """proc `active_to_hand` (tcg.envspec:941)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _c655 = st["occupied"][_i32(v_p)][0]
-    def _then656(st, v_p):
+    _c700 = st["occupied"][_i32(v_p)][0]
+    def _then701(st, v_p):
         st = dict(st)
         v_k = 0
         v_c = _lcast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_p)][0], st["below"][_i32(v_p)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16)
-        _c657 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_p)][0])))
-        def _then658(st, v_p, v_k, v_c):
+        _c702 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_p)][0])))
+        def _then703(st, v_p, v_k, v_c):
             st = dict(st)
-            _c659 = (_get(st["hand"], _i32(v_p))["len"] < 10)
-            def _then660(st, v_p, v_k, v_c):
+            _c704 = (_get(st["hand"], _i32(v_p))["len"] < 10)
+            def _then705(st, v_p, v_k, v_c):
                 st = dict(st)
-                _f661 = _get(st["hand"], _i32(v_p))["len"]
-                st = _fault_at(st, (_f661 >= 10), 27, 0, 0)
-                _l662 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
-                st["hand"] = _set(st["hand"], _i32(v_p), _l662)
+                _f706 = _get(st["hand"], _i32(v_p))["len"]
+                st = _fault_at(st, (_f706 >= 10), 27, 0, 0)
+                _l707 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
+                st["hand"] = _set(st["hand"], _i32(v_p), _l707)
                 return st, (v_p, v_k, v_c)
-            def _else663(st, v_p, v_k, v_c):
+            def _else708(st, v_p, v_k, v_c):
                 st = dict(st)
-                _f664 = _get(st["discard"], _i32(v_p))["len"]
-                st = _fault_at(st, (_f664 >= 20), 28, 0, 0)
-                _l665 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
-                st["discard"] = _set(st["discard"], _i32(v_p), _l665)
+                _f709 = _get(st["discard"], _i32(v_p))["len"]
+                st = _fault_at(st, (_f709 >= 20), 28, 0, 0)
+                _l710 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
+                st["discard"] = _set(st["discard"], _i32(v_p), _l710)
                 return st, (v_p, v_k, v_c)
-            st, (v_p, v_k, v_c) = _branch(_c659, lambda: _then660(st, v_p, v_k, v_c), lambda: _else663(st, v_p, v_k, v_c))
+            st, (v_p, v_k, v_c) = _branch(_c704, lambda: _then705(st, v_p, v_k, v_c), lambda: _else708(st, v_p, v_k, v_c))
             return st, (v_p, v_k, v_c)
-        st, (v_p, v_k, v_c) = _branch(_c657, lambda: _then658(st, v_p, v_k, v_c), lambda: (st, (v_p, v_k, v_c)))
+        st, (v_p, v_k, v_c) = _branch(_c702, lambda: _then703(st, v_p, v_k, v_c), lambda: (st, (v_p, v_k, v_c)))
         v_k = 1
         v_c = _lcast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_p)][0], st["below"][_i32(v_p)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16)
-        _c666 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_p)][0])))
-        def _then667(st, v_p, v_k, v_c):
+        _c711 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_p)][0])))
+        def _then712(st, v_p, v_k, v_c):
             st = dict(st)
-            _c668 = (_get(st["hand"], _i32(v_p))["len"] < 10)
-            def _then669(st, v_p, v_k, v_c):
+            _c713 = (_get(st["hand"], _i32(v_p))["len"] < 10)
+            def _then714(st, v_p, v_k, v_c):
                 st = dict(st)
-                _f670 = _get(st["hand"], _i32(v_p))["len"]
-                st = _fault_at(st, (_f670 >= 10), 27, 0, 0)
-                _l671 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
-                st["hand"] = _set(st["hand"], _i32(v_p), _l671)
+                _f715 = _get(st["hand"], _i32(v_p))["len"]
+                st = _fault_at(st, (_f715 >= 10), 27, 0, 0)
+                _l716 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
+                st["hand"] = _set(st["hand"], _i32(v_p), _l716)
                 return st, (v_p, v_k, v_c)
-            def _else672(st, v_p, v_k, v_c):
+            def _else717(st, v_p, v_k, v_c):
                 st = dict(st)
-                _f673 = _get(st["discard"], _i32(v_p))["len"]
-                st = _fault_at(st, (_f673 >= 20), 28, 0, 0)
-                _l674 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
-                st["discard"] = _set(st["discard"], _i32(v_p), _l674)
+                _f718 = _get(st["discard"], _i32(v_p))["len"]
+                st = _fault_at(st, (_f718 >= 20), 28, 0, 0)
+                _l719 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
+                st["discard"] = _set(st["discard"], _i32(v_p), _l719)
                 return st, (v_p, v_k, v_c)
-            st, (v_p, v_k, v_c) = _branch(_c668, lambda: _then669(st, v_p, v_k, v_c), lambda: _else672(st, v_p, v_k, v_c))
+            st, (v_p, v_k, v_c) = _branch(_c713, lambda: _then714(st, v_p, v_k, v_c), lambda: _else717(st, v_p, v_k, v_c))
             return st, (v_p, v_k, v_c)
-        st, (v_p, v_k, v_c) = _branch(_c666, lambda: _then667(st, v_p, v_k, v_c), lambda: (st, (v_p, v_k, v_c)))
+        st, (v_p, v_k, v_c) = _branch(_c711, lambda: _then712(st, v_p, v_k, v_c), lambda: (st, (v_p, v_k, v_c)))
         v_k = 2
         v_c = _lcast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_p)][0], st["below"][_i32(v_p)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16)
-        _c675 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_p)][0])))
-        def _then676(st, v_p, v_k, v_c):
+        _c720 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_p)][0])))
+        def _then721(st, v_p, v_k, v_c):
             st = dict(st)
-            _c677 = (_get(st["hand"], _i32(v_p))["len"] < 10)
-            def _then678(st, v_p, v_k, v_c):
+            _c722 = (_get(st["hand"], _i32(v_p))["len"] < 10)
+            def _then723(st, v_p, v_k, v_c):
                 st = dict(st)
-                _f679 = _get(st["hand"], _i32(v_p))["len"]
-                st = _fault_at(st, (_f679 >= 10), 27, 0, 0)
-                _l680 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
-                st["hand"] = _set(st["hand"], _i32(v_p), _l680)
+                _f724 = _get(st["hand"], _i32(v_p))["len"]
+                st = _fault_at(st, (_f724 >= 10), 27, 0, 0)
+                _l725 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
+                st["hand"] = _set(st["hand"], _i32(v_p), _l725)
                 return st, (v_p, v_k, v_c)
-            def _else681(st, v_p, v_k, v_c):
+            def _else726(st, v_p, v_k, v_c):
                 st = dict(st)
-                _f682 = _get(st["discard"], _i32(v_p))["len"]
-                st = _fault_at(st, (_f682 >= 20), 28, 0, 0)
-                _l683 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
-                st["discard"] = _set(st["discard"], _i32(v_p), _l683)
+                _f727 = _get(st["discard"], _i32(v_p))["len"]
+                st = _fault_at(st, (_f727 >= 20), 28, 0, 0)
+                _l728 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
+                st["discard"] = _set(st["discard"], _i32(v_p), _l728)
                 return st, (v_p, v_k, v_c)
-            st, (v_p, v_k, v_c) = _branch(_c677, lambda: _then678(st, v_p, v_k, v_c), lambda: _else681(st, v_p, v_k, v_c))
+            st, (v_p, v_k, v_c) = _branch(_c722, lambda: _then723(st, v_p, v_k, v_c), lambda: _else726(st, v_p, v_k, v_c))
             return st, (v_p, v_k, v_c)
-        st, (v_p, v_k, v_c) = _branch(_c675, lambda: _then676(st, v_p, v_k, v_c), lambda: (st, (v_p, v_k, v_c)))
-        _a684 = False
-        st["occupied"] = st["occupied"].at[(_i32(v_p), 0)].set(_cast(_a684, jnp.bool_))
-        _a685 = 0
-        st["damage"] = st["damage"].at[(_i32(v_p), 0)].set(_cast(_a685, jnp.int16))
-        _a687 = jax.vmap(lambda i686: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-        st["energy"] = st["energy"].at[(_i32(v_p), 0)].set(_cast(_a687, jnp.int8))
-        _a688 = 0
-        st["evolutions"] = st["evolutions"].at[(_i32(v_p), 0)].set(_cast(_a688, jnp.int8))
-        _a689 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(v_p), 0)].set(_cast(_a689, jnp.bool_))
+        st, (v_p, v_k, v_c) = _branch(_c720, lambda: _then721(st, v_p, v_k, v_c), lambda: (st, (v_p, v_k, v_c)))
+        _a729 = False
+        st["occupied"] = st["occupied"].at[(_i32(v_p), 0)].set(_cast(_a729, jnp.bool_))
+        _a730 = 0
+        st["damage"] = st["damage"].at[(_i32(v_p), 0)].set(_cast(_a730, jnp.int16))
+        _a732 = jax.vmap(lambda i731: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+        st["energy"] = st["energy"].at[(_i32(v_p), 0)].set(_cast(_a732, jnp.int8))
+        _a733 = 0
+        st["evolutions"] = st["evolutions"].at[(_i32(v_p), 0)].set(_cast(_a733, jnp.int8))
+        _a734 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(v_p), 0)].set(_cast(_a734, jnp.bool_))
         st = p_clear_conditions(st, v_p)
         return st, (v_p,)
-    st, (v_p,) = _branch(_c655, lambda: _then656(st, v_p), lambda: (st, (v_p,)))
+    st, (v_p,) = _branch(_c700, lambda: _then701(st, v_p), lambda: (st, (v_p,)))
     return st
 
 
@@ -2682,69 +2776,69 @@ def p_opponent_active_to_deck(st, v_p, v_coin):
     v_coin = _lcast(v_coin, jnp.bool_)
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     v_go = _lcast(True, jnp.bool_)
-    _c690 = v_coin
-    def _then691(st, v_p, v_coin, v_q, v_go):
+    _c735 = v_coin
+    def _then736(st, v_p, v_coin, v_q, v_go):
         st = dict(st)
-        st, _r692 = _randint(st, 0, 1)
-        _a693 = (_r692 == 1)
-        v_go = _lcast(_a693, jnp.bool_)
+        st, _r737 = _randint(st, 0, 1)
+        _a738 = (_r737 == 1)
+        v_go = _lcast(_a738, jnp.bool_)
         return st, (v_p, v_coin, v_q, v_go)
-    st, (v_p, v_coin, v_q, v_go) = _branch(_c690, lambda: _then691(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go)))
-    _c694 = jnp.logical_and(jnp.logical_and(v_go, st["occupied"][_i32(v_q)][0]), jnp.logical_not(f_defended(st, v_p)))
-    def _then695(st, v_p, v_coin, v_q, v_go):
+    st, (v_p, v_coin, v_q, v_go) = _branch(_c735, lambda: _then736(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go)))
+    _c739 = jnp.logical_and(jnp.logical_and(v_go, st["occupied"][_i32(v_q)][0]), jnp.logical_not(f_defended(st, v_p)))
+    def _then740(st, v_p, v_coin, v_q, v_go):
         st = dict(st)
         st = p_hit_active(st, v_p)
-        _c696 = (_i32(st["damage"][_i32(v_q)][0]) < _i32(f_hp_of(st, v_q, 0)))
-        def _then697(st, v_p, v_coin, v_q, v_go):
+        _c741 = (_i32(st["damage"][_i32(v_q)][0]) < _i32(f_hp_of(st, v_q, 0)))
+        def _then742(st, v_p, v_coin, v_q, v_go):
             st = dict(st)
             v_k = 0
-            _c698 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
-            def _then699(st, v_p, v_coin, v_q, v_go, v_k):
+            _c743 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
+            def _then744(st, v_p, v_coin, v_q, v_go, v_k):
                 st = dict(st)
-                _f700 = _get(st["deck"], _i32(v_q))["len"]
-                st = _fault_at(st, (_f700 >= 20), 29, 0, 0)
-                _l701 = _push(_get(st["deck"], _i32(v_q)), _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_q)][0], st["below"][_i32(v_q)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16))
-                st["deck"] = _set(st["deck"], _i32(v_q), _l701)
+                _f745 = _get(st["deck"], _i32(v_q))["len"]
+                st = _fault_at(st, (_f745 >= 20), 29, 0, 0)
+                _l746 = _push(_get(st["deck"], _i32(v_q)), _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_q)][0], st["below"][_i32(v_q)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16))
+                st["deck"] = _set(st["deck"], _i32(v_q), _l746)
                 return st, (v_p, v_coin, v_q, v_go, v_k)
-            st, (v_p, v_coin, v_q, v_go, v_k) = _branch(_c698, lambda: _then699(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k)))
+            st, (v_p, v_coin, v_q, v_go, v_k) = _branch(_c743, lambda: _then744(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k)))
             v_k = 1
-            _c702 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
-            def _then703(st, v_p, v_coin, v_q, v_go, v_k):
+            _c747 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
+            def _then748(st, v_p, v_coin, v_q, v_go, v_k):
                 st = dict(st)
-                _f704 = _get(st["deck"], _i32(v_q))["len"]
-                st = _fault_at(st, (_f704 >= 20), 29, 0, 0)
-                _l705 = _push(_get(st["deck"], _i32(v_q)), _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_q)][0], st["below"][_i32(v_q)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16))
-                st["deck"] = _set(st["deck"], _i32(v_q), _l705)
+                _f749 = _get(st["deck"], _i32(v_q))["len"]
+                st = _fault_at(st, (_f749 >= 20), 29, 0, 0)
+                _l750 = _push(_get(st["deck"], _i32(v_q)), _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_q)][0], st["below"][_i32(v_q)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16))
+                st["deck"] = _set(st["deck"], _i32(v_q), _l750)
                 return st, (v_p, v_coin, v_q, v_go, v_k)
-            st, (v_p, v_coin, v_q, v_go, v_k) = _branch(_c702, lambda: _then703(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k)))
+            st, (v_p, v_coin, v_q, v_go, v_k) = _branch(_c747, lambda: _then748(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k)))
             v_k = 2
-            _c706 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
-            def _then707(st, v_p, v_coin, v_q, v_go, v_k):
+            _c751 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
+            def _then752(st, v_p, v_coin, v_q, v_go, v_k):
                 st = dict(st)
-                _f708 = _get(st["deck"], _i32(v_q))["len"]
-                st = _fault_at(st, (_f708 >= 20), 29, 0, 0)
-                _l709 = _push(_get(st["deck"], _i32(v_q)), _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_q)][0], st["below"][_i32(v_q)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16))
-                st["deck"] = _set(st["deck"], _i32(v_q), _l709)
+                _f753 = _get(st["deck"], _i32(v_q))["len"]
+                st = _fault_at(st, (_f753 >= 20), 29, 0, 0)
+                _l754 = _push(_get(st["deck"], _i32(v_q)), _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_q)][0], st["below"][_i32(v_q)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16))
+                st["deck"] = _set(st["deck"], _i32(v_q), _l754)
                 return st, (v_p, v_coin, v_q, v_go, v_k)
-            st, (v_p, v_coin, v_q, v_go, v_k) = _branch(_c706, lambda: _then707(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k)))
-            _f710 = _get(st["deck"], _i32(v_q))["len"]
-            st, _l711 = _shuffle(st, _get(st["deck"], _i32(v_q)))
-            st["deck"] = _set(st["deck"], _i32(v_q), _l711)
-            _a712 = False
-            st["occupied"] = st["occupied"].at[(_i32(v_q), 0)].set(_cast(_a712, jnp.bool_))
-            _a713 = 0
-            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a713, jnp.int16))
-            _a715 = jax.vmap(lambda i714: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-            st["energy"] = st["energy"].at[(_i32(v_q), 0)].set(_cast(_a715, jnp.int8))
-            _a716 = 0
-            st["evolutions"] = st["evolutions"].at[(_i32(v_q), 0)].set(_cast(_a716, jnp.int8))
-            _a717 = False
-            st["ability_used"] = st["ability_used"].at[(_i32(v_q), 0)].set(_cast(_a717, jnp.bool_))
+            st, (v_p, v_coin, v_q, v_go, v_k) = _branch(_c751, lambda: _then752(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k)))
+            _f755 = _get(st["deck"], _i32(v_q))["len"]
+            st, _l756 = _shuffle(st, _get(st["deck"], _i32(v_q)))
+            st["deck"] = _set(st["deck"], _i32(v_q), _l756)
+            _a757 = False
+            st["occupied"] = st["occupied"].at[(_i32(v_q), 0)].set(_cast(_a757, jnp.bool_))
+            _a758 = 0
+            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a758, jnp.int16))
+            _a760 = jax.vmap(lambda i759: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+            st["energy"] = st["energy"].at[(_i32(v_q), 0)].set(_cast(_a760, jnp.int8))
+            _a761 = 0
+            st["evolutions"] = st["evolutions"].at[(_i32(v_q), 0)].set(_cast(_a761, jnp.int8))
+            _a762 = False
+            st["ability_used"] = st["ability_used"].at[(_i32(v_q), 0)].set(_cast(_a762, jnp.bool_))
             st = p_clear_conditions(st, v_q)
             return st, (v_p, v_coin, v_q, v_go)
-        st, (v_p, v_coin, v_q, v_go) = _branch(_c696, lambda: _then697(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go)))
+        st, (v_p, v_coin, v_q, v_go) = _branch(_c741, lambda: _then742(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go)))
         return st, (v_p, v_coin, v_q, v_go)
-    st, (v_p, v_coin, v_q, v_go) = _branch(_c694, lambda: _then695(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go)))
+    st, (v_p, v_coin, v_q, v_go) = _branch(_c739, lambda: _then740(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go)))
     return st
 
 
@@ -2754,20 +2848,20 @@ def p_move_bench_energy(st, v_p, v_t):
     v_p = _lcast(v_p, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
     v_s = 1
-    _a718 = jnp.minimum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12)
-    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a718, jnp.int8))
-    _a719 = 0
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a719, jnp.int8))
+    _a763 = jnp.minimum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12)
+    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a763, jnp.int8))
+    _a764 = 0
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a764, jnp.int8))
     v_s = 2
-    _a720 = jnp.minimum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12)
-    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a720, jnp.int8))
-    _a721 = 0
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a721, jnp.int8))
+    _a765 = jnp.minimum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12)
+    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a765, jnp.int8))
+    _a766 = 0
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a766, jnp.int8))
     v_s = 3
-    _a722 = jnp.minimum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12)
-    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a722, jnp.int8))
-    _a723 = 0
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a723, jnp.int8))
+    _a767 = jnp.minimum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12)
+    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a767, jnp.int8))
+    _a768 = 0
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a768, jnp.int8))
     return st
 
 
@@ -2776,8 +2870,13 @@ def p_lock_opponent_supporters(st, v_p, v_s):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
-    _c724 = jnp.logical_and((_i32(v_s) == 0), st["occupied"][_i32(v_p)][0])
-    st["locked_supporters"] = st["locked_supporters"].at[_drop_index(_c724, (1 - _i32(v_p)), 2)].set(_cast(True, jnp.bool_), mode="drop")
+    _c769 = jnp.logical_and((_i32(v_s) == 0), st["occupied"][_i32(v_p)][0])
+    def _then770(st, v_p, v_s):
+        st = dict(st)
+        _a771 = True
+        st["locked_supporters"] = st["locked_supporters"].at[(1 - _i32(v_p))].set(_cast(_a771, jnp.bool_))
+        return st, (v_p, v_s)
+    st, (v_p, v_s) = _branch(_c769, lambda: _then770(st, v_p, v_s), lambda: (st, (v_p, v_s)))
     return st
 
 
@@ -2789,24 +2888,24 @@ def p_play_as_pokemon(st, v_p, v_hp, v_t):
     v_t = _lcast(v_t, jnp.int8)
     v_s = _lcast(f_free_bench(st, v_p), jnp.int8)
     v_n = _lcast(_get(st["discard"], _i32(v_p))["len"], jnp.int8)
-    _f726 = jnp.maximum((_i32(v_n) - 1), 0)
-    _f727 = _get(st["discard"], _i32(v_p))["len"]
-    st = _fault_at(st, (jnp.logical_and((_i32(v_s) < 4), (_i32(v_n) > 0))) & (_f726 >= _f727), 30, _f726, _f727)
-    _c725 = jnp.logical_and(jnp.logical_and((_i32(v_s) < 4), (_i32(v_n) > 0)), (_get(st["discard"], _i32(v_p))["items"][_f726] == st["playing"]))
-    def _then728(st, v_p, v_hp, v_t, v_s, v_n):
+    _f773 = jnp.maximum((_i32(v_n) - 1), 0)
+    _f774 = _get(st["discard"], _i32(v_p))["len"]
+    st = _fault_at(st, (jnp.logical_and((_i32(v_s) < 4), (_i32(v_n) > 0))) & (_f773 >= _f774), 30, _f773, _f774)
+    _c772 = jnp.logical_and(jnp.logical_and((_i32(v_s) < 4), (_i32(v_n) > 0)), (_get(st["discard"], _i32(v_p))["items"][_f773] == st["playing"]))
+    def _then775(st, v_p, v_hp, v_t, v_s, v_n):
         st = dict(st)
-        _f729 = jnp.maximum((_i32(v_n) - 1), 0)
-        _f730 = _get(st["discard"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f729 >= _f730), 31, _f729, _f730)
-        _l731 = _remove_at(_get(st["discard"], _i32(v_p)), _f729)
-        st["discard"] = _set(st["discard"], _i32(v_p), _l731)
+        _f776 = jnp.maximum((_i32(v_n) - 1), 0)
+        _f777 = _get(st["discard"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f776 >= _f777), 31, _f776, _f777)
+        _l778 = _remove_at(_get(st["discard"], _i32(v_p)), _f776)
+        st["discard"] = _set(st["discard"], _i32(v_p), _l778)
         st = p_put_in_play(st, v_p, v_s, st["playing"])
-        _a732 = v_hp
-        st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a732, jnp.int16))
-        _a733 = v_t
-        st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a733, jnp.int8))
+        _a779 = v_hp
+        st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a779, jnp.int16))
+        _a780 = v_t
+        st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a780, jnp.int8))
         return st, (v_p, v_hp, v_t, v_s, v_n)
-    st, (v_p, v_hp, v_t, v_s, v_n) = _branch(_c725, lambda: _then728(st, v_p, v_hp, v_t, v_s, v_n), lambda: (st, (v_p, v_hp, v_t, v_s, v_n)))
+    st, (v_p, v_hp, v_t, v_s, v_n) = _branch(_c772, lambda: _then775(st, v_p, v_hp, v_t, v_s, v_n), lambda: (st, (v_p, v_hp, v_t, v_s, v_n)))
     return st
 
 
@@ -2816,13 +2915,13 @@ def p_cut_damage(st, v_p, v_t, v_amount):
     v_p = _lcast(v_p, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c734 = jnp.logical_or((_i32(v_t) == 10), (_i32(f_type_of(st, (1 - _i32(v_p)), 0)) == _i32(v_t)))
-    def _then735(st, v_p, v_t, v_amount):
+    _c781 = jnp.logical_or((_i32(v_t) == 10), (_i32(f_type_of(st, (1 - _i32(v_p)), 0)) == _i32(v_t)))
+    def _then782(st, v_p, v_t, v_amount):
         st = dict(st)
-        _a736 = jnp.minimum((_i32(st["passive_cut"]) + _i32(v_amount)), 300)
-        st["passive_cut"] = _cast(_a736, jnp.int16)
+        _a783 = jnp.minimum((_i32(st["passive_cut"]) + _i32(v_amount)), 300)
+        st["passive_cut"] = _cast(_a783, jnp.int16)
         return st, (v_p, v_t, v_amount)
-    st, (v_p, v_t, v_amount) = _branch(_c734, lambda: _then735(st, v_p, v_t, v_amount), lambda: (st, (v_p, v_t, v_amount)))
+    st, (v_p, v_t, v_amount) = _branch(_c781, lambda: _then782(st, v_p, v_t, v_amount), lambda: (st, (v_p, v_t, v_amount)))
     return st
 
 
@@ -2831,13 +2930,13 @@ def p_strike_back(st, v_s, v_amount):
     st = dict(st)
     v_s = _lcast(v_s, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int8)
-    _c737 = (_i32(v_s) == 0)
-    def _then738(st, v_s, v_amount):
+    _c784 = (_i32(v_s) == 0)
+    def _then785(st, v_s, v_amount):
         st = dict(st)
-        _a739 = v_amount
-        st["passive_spiky"] = _cast(_a739, jnp.int8)
+        _a786 = v_amount
+        st["passive_spiky"] = _cast(_a786, jnp.int8)
         return st, (v_s, v_amount)
-    st, (v_s, v_amount) = _branch(_c737, lambda: _then738(st, v_s, v_amount), lambda: (st, (v_s, v_amount)))
+    st, (v_s, v_amount) = _branch(_c784, lambda: _then785(st, v_s, v_amount), lambda: (st, (v_s, v_amount)))
     return st
 
 
@@ -2848,12 +2947,12 @@ def p_heal_on_attach(st, v_p, v_s, v_t, v_amount):
     v_s = _lcast(v_s, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c740 = (_i32(st["last_attached"]) == _i32(v_t))
-    def _then741(st, v_p, v_s, v_t, v_amount):
+    _c787 = (_i32(st["last_attached"]) == _i32(v_t))
+    def _then788(st, v_p, v_s, v_t, v_amount):
         st = dict(st)
         st = p_heal(st, v_p, v_s, v_amount)
         return st, (v_p, v_s, v_t, v_amount)
-    st, (v_p, v_s, v_t, v_amount) = _branch(_c740, lambda: _then741(st, v_p, v_s, v_t, v_amount), lambda: (st, (v_p, v_s, v_t, v_amount)))
+    st, (v_p, v_s, v_t, v_amount) = _branch(_c787, lambda: _then788(st, v_p, v_s, v_t, v_amount), lambda: (st, (v_p, v_s, v_t, v_amount)))
     return st
 
 
@@ -2863,8 +2962,13 @@ def p_hit_on_attach(st, v_p, v_t, v_amount):
     v_p = _lcast(v_p, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c742 = jnp.logical_and((_i32(st["last_attached"]) == _i32(v_t)), st["occupied"][(1 - _i32(v_p))][0])
-    st["damage"] = st["damage"].at[(_drop_index(_c742, (1 - _i32(v_p)), 2), 0)].set(_cast(jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][0]) + _i32(v_amount)), 300), jnp.int16), mode="drop")
+    _c789 = jnp.logical_and((_i32(st["last_attached"]) == _i32(v_t)), st["occupied"][(1 - _i32(v_p))][0])
+    def _then790(st, v_p, v_t, v_amount):
+        st = dict(st)
+        _a791 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][0]) + _i32(v_amount)), 300)
+        st["damage"] = st["damage"].at[((1 - _i32(v_p)), 0)].set(_cast(_a791, jnp.int16))
+        return st, (v_p, v_t, v_amount)
+    st, (v_p, v_t, v_amount) = _branch(_c789, lambda: _then790(st, v_p, v_t, v_amount), lambda: (st, (v_p, v_t, v_amount)))
     return st
 
 
@@ -2875,92 +2979,92 @@ def p_copy_attack(st, v_p):
     v__envc_run = _lcast((_i32(st["_envc_at_p_copy_attack"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_copy_attack"]) != 0), jnp.bool_)
     v_q = _lcast(0, jnp.int8)
-    _c743 = v__envc_run
-    def _then744(st, v_p, v__envc_run, v__envc_seek, v_q):
+    _c792 = v__envc_run
+    def _then793(st, v_p, v__envc_run, v__envc_seek, v_q):
         st = dict(st)
-        _a745 = (1 - _i32(v_p))
-        v_q = _lcast(_a745, jnp.int8)
-        _a746 = 0
-        st["dmg"] = _cast(_a746, jnp.int16)
+        _a794 = (1 - _i32(v_p))
+        v_q = _lcast(_a794, jnp.int8)
+        _a795 = 0
+        st["dmg"] = _cast(_a795, jnp.int16)
         return st, (v_p, v__envc_run, v__envc_seek, v_q)
-    st, (v_p, v__envc_run, v__envc_seek, v_q) = _branch(_c743, lambda: _then744(st, v_p, v__envc_run, v__envc_seek, v_q), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q)))
-    _c747 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(st["copying"]) == 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_copy_attack"]) == 1)))
-    def _then748(st, v_p, v__envc_run, v__envc_seek, v_q):
+    st, (v_p, v__envc_run, v__envc_seek, v_q) = _branch(_c792, lambda: _then793(st, v_p, v__envc_run, v__envc_seek, v_q), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q)))
+    _c796 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(st["copying"]) == 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_copy_attack"]) == 1)))
+    def _then797(st, v_p, v__envc_run, v__envc_seek, v_q):
         st = dict(st)
         v_k = _lcast(0, jnp.int8)
-        _c749 = v__envc_run
-        _c750 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_copy_attack"]) == 1))
-        def _then751(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
+        _c798 = v__envc_run
+        _c799 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_copy_attack"]) == 1))
+        def _then800(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
             st = dict(st)
             v__envc_who1 = _lcast(v_p, jnp.int8)
-            def _g754(i753):
-                return jnp.logical_and(st["occupied"][_i32(v_q)][jnp.floor_divide(i753, 2)], (_i32(jnp.where((jnp.remainder(i753, 2) == 0), _i32(_K15[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i753, 2)])]), _i32(_K16[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i753, 2)])]))) >= 0))
-            _e755 = jax.vmap(_g754)(jnp.arange(0, 8, dtype=jnp.int32))
-            _c752 = jnp.any(_e755)
-            def _then756(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
+            def _g803(i802):
+                return jnp.logical_and(st["occupied"][_i32(v_q)][jnp.floor_divide(i802, 2)], (_i32(jnp.where((jnp.remainder(i802, 2) == 0), _i32(_K15[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i802, 2)])]), _i32(_K16[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i802, 2)])]))) >= 0))
+            _e804 = jax.vmap(_g803)(jnp.arange(0, 8, dtype=jnp.int32))
+            _c801 = jnp.any(_e804)
+            def _then805(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
                 st = dict(st)
-                _a757 = v_p
-                st["_envc_frame_p_copy_attack__p"] = _cast(_a757, jnp.int8)
-                _a758 = v_q
-                st["_envc_frame_p_copy_attack__q"] = _cast(_a758, jnp.int8)
-                _a759 = v_k
-                st["_envc_frame_p_copy_attack__k"] = _cast(_a759, jnp.int8)
-                _a760 = 1
-                st["_envc_at_p_copy_attack"] = _cast(_a760, jnp.int8)
-                _a761 = False
-                v__envc_run = _lcast(_a761, jnp.bool_)
-                _a762 = st["current_player"]
-                st["_envc_choice_mover"] = _cast(_a762, jnp.int8)
-                _a763 = v__envc_who1
-                st["current_player"] = _cast(_a763, jnp.int8)
+                _a806 = v_p
+                st["_envc_frame_p_copy_attack__p"] = _cast(_a806, jnp.int8)
+                _a807 = v_q
+                st["_envc_frame_p_copy_attack__q"] = _cast(_a807, jnp.int8)
+                _a808 = v_k
+                st["_envc_frame_p_copy_attack__k"] = _cast(_a808, jnp.int8)
+                _a809 = 1
+                st["_envc_at_p_copy_attack"] = _cast(_a809, jnp.int8)
+                _a810 = False
+                v__envc_run = _lcast(_a810, jnp.bool_)
+                _a811 = st["current_player"]
+                st["_envc_choice_mover"] = _cast(_a811, jnp.int8)
+                _a812 = v__envc_who1
+                st["current_player"] = _cast(_a812, jnp.int8)
                 return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1)
-            def _else764(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
+            def _else813(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
                 st = dict(st)
-                _a765 = -1
-                v_k = _lcast(_a765, jnp.int8)
+                _a814 = -1
+                v_k = _lcast(_a814, jnp.int8)
                 return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1)
-            st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1) = _branch(_c752, lambda: _then756(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1), lambda: _else764(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1))
+            st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1) = _branch(_c801, lambda: _then805(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1), lambda: _else813(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1))
             return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
-        def _then766(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
+        def _then815(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
             st = dict(st)
-            _a767 = st["_envc_frame_p_copy_attack__p"]
-            v_p = _lcast(_a767, jnp.int8)
-            _a768 = st["_envc_frame_p_copy_attack__q"]
-            v_q = _lcast(_a768, jnp.int8)
-            _a769 = st["_envc_frame_p_copy_attack__k"]
-            v_k = _lcast(_a769, jnp.int8)
-            _a770 = 0
-            st["_envc_at_p_copy_attack"] = _cast(_a770, jnp.int8)
-            _a771 = False
-            v__envc_seek = _lcast(_a771, jnp.bool_)
-            _a772 = st["_envc_choice_option"]
-            v_k = _lcast(_a772, jnp.int8)
-            _a773 = st["_envc_choice_mover"]
-            st["current_player"] = _cast(_a773, jnp.int8)
-            _a774 = True
-            v__envc_run = _lcast(_a774, jnp.bool_)
+            _a816 = st["_envc_frame_p_copy_attack__p"]
+            v_p = _lcast(_a816, jnp.int8)
+            _a817 = st["_envc_frame_p_copy_attack__q"]
+            v_q = _lcast(_a817, jnp.int8)
+            _a818 = st["_envc_frame_p_copy_attack__k"]
+            v_k = _lcast(_a818, jnp.int8)
+            _a819 = 0
+            st["_envc_at_p_copy_attack"] = _cast(_a819, jnp.int8)
+            _a820 = False
+            v__envc_seek = _lcast(_a820, jnp.bool_)
+            _a821 = st["_envc_choice_option"]
+            v_k = _lcast(_a821, jnp.int8)
+            _a822 = st["_envc_choice_mover"]
+            st["current_player"] = _cast(_a822, jnp.int8)
+            _a823 = True
+            v__envc_run = _lcast(_a823, jnp.bool_)
             return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
-        st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _select_first((_c749, _c750, ), (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)), (_then751(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), _then766(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), ), (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)))
-        _c775 = v__envc_run
-        def _then776(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
+        st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _select_first((_c798, _c799, ), (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)), (_then800(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), _then815(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), ), (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)))
+        _c824 = v__envc_run
+        def _then825(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
             st = dict(st)
-            _c777 = jnp.logical_and((_i32(v_k) >= 0), f_pays(st, v_p, st["card"][_i32(v_q)][jnp.floor_divide(jnp.maximum(_i32(v_k), 0), 2)], jnp.remainder(jnp.maximum(_i32(v_k), 0), 2)))
-            def _then778(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
+            _c826 = jnp.logical_and((_i32(v_k) >= 0), f_pays(st, v_p, st["card"][_i32(v_q)][jnp.floor_divide(jnp.maximum(_i32(v_k), 0), 2)], jnp.remainder(jnp.maximum(_i32(v_k), 0), 2)))
+            def _then827(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
                 st = dict(st)
-                _a779 = st["card"][_i32(v_q)][jnp.floor_divide(_i32(v_k), 2)]
-                st["copy_card"] = _cast(_a779, jnp.int16)
-                _a780 = jnp.remainder(_i32(v_k), 2)
-                st["copy_index"] = _cast(_a780, jnp.int8)
-                _a781 = jnp.maximum(_i32(f_printed_damage(st, st["card"][_i32(v_q)][jnp.floor_divide(_i32(v_k), 2)], jnp.remainder(_i32(v_k), 2))), 0)
-                st["dmg"] = _cast(_a781, jnp.int16)
-                _a782 = 1
-                st["copying"] = _cast(_a782, jnp.int8)
+                _a828 = st["card"][_i32(v_q)][jnp.floor_divide(_i32(v_k), 2)]
+                st["copy_card"] = _cast(_a828, jnp.int16)
+                _a829 = jnp.remainder(_i32(v_k), 2)
+                st["copy_index"] = _cast(_a829, jnp.int8)
+                _a830 = jnp.maximum(_i32(f_printed_damage(st, st["card"][_i32(v_q)][jnp.floor_divide(_i32(v_k), 2)], jnp.remainder(_i32(v_k), 2))), 0)
+                st["dmg"] = _cast(_a830, jnp.int16)
+                _a831 = 1
+                st["copying"] = _cast(_a831, jnp.int8)
                 return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
-            st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _branch(_c777, lambda: _then778(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)))
+            st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _branch(_c826, lambda: _then827(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)))
             return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
-        st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _branch(_c775, lambda: _then776(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)))
+        st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _branch(_c824, lambda: _then825(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)))
         return st, (v_p, v__envc_run, v__envc_seek, v_q)
-    st, (v_p, v__envc_run, v__envc_seek, v_q) = _branch(_c747, lambda: _then748(st, v_p, v__envc_run, v__envc_seek, v_q), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q)))
+    st, (v_p, v__envc_run, v__envc_seek, v_q) = _branch(_c796, lambda: _then797(st, v_p, v__envc_run, v__envc_seek, v_q), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q)))
     return st
 
 
@@ -2970,20 +3074,20 @@ def p_put_in_play(st, v_p, v_s, v_c):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_c = _lcast(v_c, jnp.int16)
-    _a783 = v_c
-    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a783, jnp.int16))
-    _a784 = True
-    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a784, jnp.bool_))
-    _a785 = 0
-    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a785, jnp.int16))
-    _a787 = jax.vmap(lambda i786: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a787, jnp.int8))
-    _a788 = 0
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a788, jnp.int8))
-    _a789 = st["turn"]
-    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a789, jnp.int8))
-    _a790 = False
-    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a790, jnp.bool_))
+    _a832 = v_c
+    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a832, jnp.int16))
+    _a833 = True
+    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a833, jnp.bool_))
+    _a834 = 0
+    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a834, jnp.int16))
+    _a836 = jax.vmap(lambda i835: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a836, jnp.int8))
+    _a837 = 0
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a837, jnp.int8))
+    _a838 = st["turn"]
+    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a838, jnp.int8))
+    _a839 = False
+    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a839, jnp.bool_))
     return st
 
 
@@ -2991,26 +3095,26 @@ def p_clear_conditions(st, v_p):
     """proc `clear_conditions` (tcg.envspec:1904)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _a791 = False
-    st["poisoned"] = st["poisoned"].at[_i32(v_p)].set(_cast(_a791, jnp.bool_))
-    _a792 = False
-    st["burned"] = st["burned"].at[_i32(v_p)].set(_cast(_a792, jnp.bool_))
-    _a793 = 0
-    st["condition"] = st["condition"].at[_i32(v_p)].set(_cast(_a793, jnp.int8))
-    _a794 = 0
-    st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a794, jnp.int16))
-    _a795 = False
-    st["shielded"] = st["shielded"].at[_i32(v_p)].set(_cast(_a795, jnp.bool_))
-    _a796 = False
-    st["no_attack"] = st["no_attack"].at[_i32(v_p)].set(_cast(_a796, jnp.bool_))
-    _a797 = False
-    st["no_retreat"] = st["no_retreat"].at[_i32(v_p)].set(_cast(_a797, jnp.bool_))
-    _a798 = 0
-    st["weakened"] = st["weakened"].at[_i32(v_p)].set(_cast(_a798, jnp.int8))
-    _a799 = 0
-    st["spiky"] = st["spiky"].at[_i32(v_p)].set(_cast(_a799, jnp.int8))
-    _a800 = 0
-    st["boost_turn"] = st["boost_turn"].at[_i32(v_p)].set(_cast(_a800, jnp.int8))
+    _a840 = False
+    st["poisoned"] = st["poisoned"].at[_i32(v_p)].set(_cast(_a840, jnp.bool_))
+    _a841 = False
+    st["burned"] = st["burned"].at[_i32(v_p)].set(_cast(_a841, jnp.bool_))
+    _a842 = 0
+    st["condition"] = st["condition"].at[_i32(v_p)].set(_cast(_a842, jnp.int8))
+    _a843 = 0
+    st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a843, jnp.int16))
+    _a844 = False
+    st["shielded"] = st["shielded"].at[_i32(v_p)].set(_cast(_a844, jnp.bool_))
+    _a845 = False
+    st["no_attack"] = st["no_attack"].at[_i32(v_p)].set(_cast(_a845, jnp.bool_))
+    _a846 = False
+    st["no_retreat"] = st["no_retreat"].at[_i32(v_p)].set(_cast(_a846, jnp.bool_))
+    _a847 = 0
+    st["weakened"] = st["weakened"].at[_i32(v_p)].set(_cast(_a847, jnp.int8))
+    _a848 = 0
+    st["spiky"] = st["spiky"].at[_i32(v_p)].set(_cast(_a848, jnp.int8))
+    _a849 = 0
+    st["boost_turn"] = st["boost_turn"].at[_i32(v_p)].set(_cast(_a849, jnp.int8))
     return st
 
 
@@ -3019,46 +3123,46 @@ def p_clear_slot(st, v_p, v_s):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
-    _f801 = _get(st["discard"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f801 >= 20), 32, 0, 0)
-    _l802 = _push(_get(st["discard"], _i32(v_p)), _cast(st["card"][_i32(v_p)][_i32(v_s)], jnp.int16))
-    st["discard"] = _set(st["discard"], _i32(v_p), _l802)
+    _f850 = _get(st["discard"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f850 >= 20), 32, 0, 0)
+    _l851 = _push(_get(st["discard"], _i32(v_p)), _cast(st["card"][_i32(v_p)][_i32(v_s)], jnp.int16))
+    st["discard"] = _set(st["discard"], _i32(v_p), _l851)
     v_k = 0
-    _c803 = (_i32(v_k) < _i32(st["evolutions"][_i32(v_p)][_i32(v_s)]))
-    def _then804(st, v_p, v_s, v_k):
+    _c852 = (_i32(v_k) < _i32(st["evolutions"][_i32(v_p)][_i32(v_s)]))
+    def _then853(st, v_p, v_s, v_k):
         st = dict(st)
-        _f805 = _get(st["discard"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f805 >= 20), 33, 0, 0)
-        _l806 = _push(_get(st["discard"], _i32(v_p)), _cast(st["below"][_i32(v_p)][_i32(v_s)][_i32(v_k)], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_p), _l806)
+        _f854 = _get(st["discard"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f854 >= 20), 33, 0, 0)
+        _l855 = _push(_get(st["discard"], _i32(v_p)), _cast(st["below"][_i32(v_p)][_i32(v_s)][_i32(v_k)], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_p), _l855)
         return st, (v_p, v_s, v_k)
-    st, (v_p, v_s, v_k) = _branch(_c803, lambda: _then804(st, v_p, v_s, v_k), lambda: (st, (v_p, v_s, v_k)))
+    st, (v_p, v_s, v_k) = _branch(_c852, lambda: _then853(st, v_p, v_s, v_k), lambda: (st, (v_p, v_s, v_k)))
     v_k = 1
-    _c807 = (_i32(v_k) < _i32(st["evolutions"][_i32(v_p)][_i32(v_s)]))
-    def _then808(st, v_p, v_s, v_k):
+    _c856 = (_i32(v_k) < _i32(st["evolutions"][_i32(v_p)][_i32(v_s)]))
+    def _then857(st, v_p, v_s, v_k):
         st = dict(st)
-        _f809 = _get(st["discard"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f809 >= 20), 33, 0, 0)
-        _l810 = _push(_get(st["discard"], _i32(v_p)), _cast(st["below"][_i32(v_p)][_i32(v_s)][_i32(v_k)], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_p), _l810)
+        _f858 = _get(st["discard"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f858 >= 20), 33, 0, 0)
+        _l859 = _push(_get(st["discard"], _i32(v_p)), _cast(st["below"][_i32(v_p)][_i32(v_s)][_i32(v_k)], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_p), _l859)
         return st, (v_p, v_s, v_k)
-    st, (v_p, v_s, v_k) = _branch(_c807, lambda: _then808(st, v_p, v_s, v_k), lambda: (st, (v_p, v_s, v_k)))
-    _a811 = False
-    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a811, jnp.bool_))
-    _a812 = 0
-    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a812, jnp.int16))
-    _a814 = jax.vmap(lambda i813: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a814, jnp.int8))
-    _a815 = 0
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a815, jnp.int8))
-    _a816 = False
-    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a816, jnp.bool_))
-    _c817 = (_i32(v_s) == 0)
-    def _then818(st, v_p, v_s):
+    st, (v_p, v_s, v_k) = _branch(_c856, lambda: _then857(st, v_p, v_s, v_k), lambda: (st, (v_p, v_s, v_k)))
+    _a860 = False
+    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a860, jnp.bool_))
+    _a861 = 0
+    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a861, jnp.int16))
+    _a863 = jax.vmap(lambda i862: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a863, jnp.int8))
+    _a864 = 0
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a864, jnp.int8))
+    _a865 = False
+    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a865, jnp.bool_))
+    _c866 = (_i32(v_s) == 0)
+    def _then867(st, v_p, v_s):
         st = dict(st)
         st = p_clear_conditions(st, v_p)
         return st, (v_p, v_s)
-    st, (v_p, v_s) = _branch(_c817, lambda: _then818(st, v_p, v_s), lambda: (st, (v_p, v_s)))
+    st, (v_p, v_s) = _branch(_c866, lambda: _then867(st, v_p, v_s), lambda: (st, (v_p, v_s)))
     return st
 
 
@@ -3069,55 +3173,55 @@ def p_swap_slots(st, v_p, v_a, v_b):
     v_a = _lcast(v_a, jnp.int8)
     v_b = _lcast(v_b, jnp.int8)
     v_c = _lcast(st["card"][_i32(v_p)][_i32(v_a)], jnp.int16)
-    _a819 = st["card"][_i32(v_p)][_i32(v_b)]
-    st["card"] = st["card"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a819, jnp.int16))
-    _a820 = v_c
-    st["card"] = st["card"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a820, jnp.int16))
+    _a868 = st["card"][_i32(v_p)][_i32(v_b)]
+    st["card"] = st["card"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a868, jnp.int16))
+    _a869 = v_c
+    st["card"] = st["card"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a869, jnp.int16))
     v_o = _lcast(st["occupied"][_i32(v_p)][_i32(v_a)], jnp.bool_)
-    _a821 = st["occupied"][_i32(v_p)][_i32(v_b)]
-    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a821, jnp.bool_))
-    _a822 = v_o
-    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a822, jnp.bool_))
+    _a870 = st["occupied"][_i32(v_p)][_i32(v_b)]
+    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a870, jnp.bool_))
+    _a871 = v_o
+    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a871, jnp.bool_))
     v_u = _lcast(st["below"][_i32(v_p)][_i32(v_a)], jnp.int16)
-    _a823 = st["below"][_i32(v_p)][_i32(v_b)]
-    st["below"] = st["below"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a823, jnp.int16))
-    _a824 = v_u
-    st["below"] = st["below"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a824, jnp.int16))
+    _a872 = st["below"][_i32(v_p)][_i32(v_b)]
+    st["below"] = st["below"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a872, jnp.int16))
+    _a873 = v_u
+    st["below"] = st["below"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a873, jnp.int16))
     v_v = _lcast(st["evolutions"][_i32(v_p)][_i32(v_a)], jnp.int8)
-    _a825 = st["evolutions"][_i32(v_p)][_i32(v_b)]
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a825, jnp.int8))
-    _a826 = v_v
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a826, jnp.int8))
+    _a874 = st["evolutions"][_i32(v_p)][_i32(v_b)]
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a874, jnp.int8))
+    _a875 = v_v
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a875, jnp.int8))
     v_d = _lcast(st["damage"][_i32(v_p)][_i32(v_a)], jnp.int16)
-    _a827 = st["damage"][_i32(v_p)][_i32(v_b)]
-    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a827, jnp.int16))
-    _a828 = v_d
-    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a828, jnp.int16))
+    _a876 = st["damage"][_i32(v_p)][_i32(v_b)]
+    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a876, jnp.int16))
+    _a877 = v_d
+    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a877, jnp.int16))
     v_e = _lcast(st["energy"][_i32(v_p)][_i32(v_a)], jnp.int8)
-    _a829 = st["energy"][_i32(v_p)][_i32(v_b)]
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a829, jnp.int8))
-    _a830 = v_e
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a830, jnp.int8))
+    _a878 = st["energy"][_i32(v_p)][_i32(v_b)]
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a878, jnp.int8))
+    _a879 = v_e
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a879, jnp.int8))
     v_t = _lcast(st["placed"][_i32(v_p)][_i32(v_a)], jnp.int8)
-    _a831 = st["placed"][_i32(v_p)][_i32(v_b)]
-    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a831, jnp.int8))
-    _a832 = v_t
-    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a832, jnp.int8))
+    _a880 = st["placed"][_i32(v_p)][_i32(v_b)]
+    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a880, jnp.int8))
+    _a881 = v_t
+    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a881, jnp.int8))
     v_h = _lcast(st["played_hp"][_i32(v_p)][_i32(v_a)], jnp.int16)
-    _a833 = st["played_hp"][_i32(v_p)][_i32(v_b)]
-    st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a833, jnp.int16))
-    _a834 = v_h
-    st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a834, jnp.int16))
+    _a882 = st["played_hp"][_i32(v_p)][_i32(v_b)]
+    st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a882, jnp.int16))
+    _a883 = v_h
+    st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a883, jnp.int16))
     v_y = _lcast(st["played_type"][_i32(v_p)][_i32(v_a)], jnp.int8)
-    _a835 = st["played_type"][_i32(v_p)][_i32(v_b)]
-    st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a835, jnp.int8))
-    _a836 = v_y
-    st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a836, jnp.int8))
+    _a884 = st["played_type"][_i32(v_p)][_i32(v_b)]
+    st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a884, jnp.int8))
+    _a885 = v_y
+    st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a885, jnp.int8))
     v_x = _lcast(st["ability_used"][_i32(v_p)][_i32(v_a)], jnp.bool_)
-    _a837 = st["ability_used"][_i32(v_p)][_i32(v_b)]
-    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a837, jnp.bool_))
-    _a838 = v_x
-    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a838, jnp.bool_))
+    _a886 = st["ability_used"][_i32(v_p)][_i32(v_b)]
+    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a886, jnp.bool_))
+    _a887 = v_x
+    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a887, jnp.bool_))
     return st
 
 
@@ -3126,103 +3230,103 @@ def p_knock_outs(st):
     st = dict(st)
     v_q = 0
     v_s = 0
-    _c839 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
-    def _then840(st, v_q, v_s):
+    _c888 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
+    def _then889(st, v_q, v_s):
         st = dict(st)
-        _a841 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a841, jnp.int8))
+        _a890 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a890, jnp.int8))
         st = p_clear_slot(st, v_q, v_s)
         return st, (v_q, v_s)
-    st, (v_q, v_s) = _branch(_c839, lambda: _then840(st, v_q, v_s), lambda: (st, (v_q, v_s)))
+    st, (v_q, v_s) = _branch(_c888, lambda: _then889(st, v_q, v_s), lambda: (st, (v_q, v_s)))
     v_s = 1
-    _c842 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
-    def _then843(st, v_q, v_s):
+    _c891 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
+    def _then892(st, v_q, v_s):
         st = dict(st)
-        _a844 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a844, jnp.int8))
+        _a893 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a893, jnp.int8))
         st = p_clear_slot(st, v_q, v_s)
         return st, (v_q, v_s)
-    st, (v_q, v_s) = _branch(_c842, lambda: _then843(st, v_q, v_s), lambda: (st, (v_q, v_s)))
+    st, (v_q, v_s) = _branch(_c891, lambda: _then892(st, v_q, v_s), lambda: (st, (v_q, v_s)))
     v_s = 2
-    _c845 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
-    def _then846(st, v_q, v_s):
+    _c894 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
+    def _then895(st, v_q, v_s):
         st = dict(st)
-        _a847 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a847, jnp.int8))
+        _a896 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a896, jnp.int8))
         st = p_clear_slot(st, v_q, v_s)
         return st, (v_q, v_s)
-    st, (v_q, v_s) = _branch(_c845, lambda: _then846(st, v_q, v_s), lambda: (st, (v_q, v_s)))
+    st, (v_q, v_s) = _branch(_c894, lambda: _then895(st, v_q, v_s), lambda: (st, (v_q, v_s)))
     v_s = 3
-    _c848 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
-    def _then849(st, v_q, v_s):
+    _c897 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
+    def _then898(st, v_q, v_s):
         st = dict(st)
-        _a850 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a850, jnp.int8))
+        _a899 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a899, jnp.int8))
         st = p_clear_slot(st, v_q, v_s)
         return st, (v_q, v_s)
-    st, (v_q, v_s) = _branch(_c848, lambda: _then849(st, v_q, v_s), lambda: (st, (v_q, v_s)))
+    st, (v_q, v_s) = _branch(_c897, lambda: _then898(st, v_q, v_s), lambda: (st, (v_q, v_s)))
     v_q = 1
     v_s = 0
-    _c851 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
-    def _then852(st, v_q, v_s):
+    _c900 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
+    def _then901(st, v_q, v_s):
         st = dict(st)
-        _a853 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a853, jnp.int8))
+        _a902 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a902, jnp.int8))
         st = p_clear_slot(st, v_q, v_s)
         return st, (v_q, v_s)
-    st, (v_q, v_s) = _branch(_c851, lambda: _then852(st, v_q, v_s), lambda: (st, (v_q, v_s)))
+    st, (v_q, v_s) = _branch(_c900, lambda: _then901(st, v_q, v_s), lambda: (st, (v_q, v_s)))
     v_s = 1
-    _c854 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
-    def _then855(st, v_q, v_s):
+    _c903 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
+    def _then904(st, v_q, v_s):
         st = dict(st)
-        _a856 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a856, jnp.int8))
+        _a905 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a905, jnp.int8))
         st = p_clear_slot(st, v_q, v_s)
         return st, (v_q, v_s)
-    st, (v_q, v_s) = _branch(_c854, lambda: _then855(st, v_q, v_s), lambda: (st, (v_q, v_s)))
+    st, (v_q, v_s) = _branch(_c903, lambda: _then904(st, v_q, v_s), lambda: (st, (v_q, v_s)))
     v_s = 2
-    _c857 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
-    def _then858(st, v_q, v_s):
+    _c906 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
+    def _then907(st, v_q, v_s):
         st = dict(st)
-        _a859 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a859, jnp.int8))
+        _a908 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a908, jnp.int8))
         st = p_clear_slot(st, v_q, v_s)
         return st, (v_q, v_s)
-    st, (v_q, v_s) = _branch(_c857, lambda: _then858(st, v_q, v_s), lambda: (st, (v_q, v_s)))
+    st, (v_q, v_s) = _branch(_c906, lambda: _then907(st, v_q, v_s), lambda: (st, (v_q, v_s)))
     v_s = 3
-    _c860 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
-    def _then861(st, v_q, v_s):
+    _c909 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
+    def _then910(st, v_q, v_s):
         st = dict(st)
-        _a862 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a862, jnp.int8))
+        _a911 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a911, jnp.int8))
         st = p_clear_slot(st, v_q, v_s)
         return st, (v_q, v_s)
-    st, (v_q, v_s) = _branch(_c860, lambda: _then861(st, v_q, v_s), lambda: (st, (v_q, v_s)))
-    v_won0 = _lcast(jnp.logical_or((_i32(st["points"][0]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i863, _h864: _h864)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][1, :])))), jnp.bool_)
-    v_won1 = _lcast(jnp.logical_or((_i32(st["points"][1]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i865, _h866: _h866)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][0, :])))), jnp.bool_)
-    _c867 = jnp.logical_or(v_won0, v_won1)
-    def _then868(st, v_won0, v_won1):
+    st, (v_q, v_s) = _branch(_c909, lambda: _then910(st, v_q, v_s), lambda: (st, (v_q, v_s)))
+    v_won0 = _lcast(jnp.logical_or((_i32(st["points"][0]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i912, _h913: _h913)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][1, :])))), jnp.bool_)
+    v_won1 = _lcast(jnp.logical_or((_i32(st["points"][1]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i914, _h915: _h915)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][0, :])))), jnp.bool_)
+    _c916 = jnp.logical_or(v_won0, v_won1)
+    def _then917(st, v_won0, v_won1):
         st = dict(st)
-        _a869 = jnp.where(jnp.logical_or((_i32(st["points"][0]) >= 3), (_i32(st["points"][1]) >= 3)), 1, 2)
-        st["ended_by"] = _cast(_a869, jnp.int8)
+        _a918 = jnp.where(jnp.logical_or((_i32(st["points"][0]) >= 3), (_i32(st["points"][1]) >= 3)), 1, 2)
+        st["ended_by"] = _cast(_a918, jnp.int8)
         return st, (v_won0, v_won1)
-    st, (v_won0, v_won1) = _branch(_c867, lambda: _then868(st, v_won0, v_won1), lambda: (st, (v_won0, v_won1)))
-    _c870 = jnp.logical_and(v_won0, v_won1)
-    _c871 = v_won0
-    _c872 = v_won1
-    def _then873(st, v_won0, v_won1):
+    st, (v_won0, v_won1) = _branch(_c916, lambda: _then917(st, v_won0, v_won1), lambda: (st, (v_won0, v_won1)))
+    _c919 = jnp.logical_and(v_won0, v_won1)
+    _c920 = v_won0
+    _c921 = v_won1
+    def _then922(st, v_won0, v_won1):
         st = dict(st)
         st = _draw(st)
         return st, (v_won0, v_won1)
-    def _then874(st, v_won0, v_won1):
+    def _then923(st, v_won0, v_won1):
         st = dict(st)
         st = _win(st, 0, NUM_PLAYERS)
         return st, (v_won0, v_won1)
-    def _then875(st, v_won0, v_won1):
+    def _then924(st, v_won0, v_won1):
         st = dict(st)
         st = _win(st, 1, NUM_PLAYERS)
         return st, (v_won0, v_won1)
-    st, (v_won0, v_won1) = _select_first((_c870, _c871, _c872, ), (st, (v_won0, v_won1)), (_then873(st, v_won0, v_won1), _then874(st, v_won0, v_won1), _then875(st, v_won0, v_won1), ), (st, (v_won0, v_won1)))
+    st, (v_won0, v_won1) = _select_first((_c919, _c920, _c921, ), (st, (v_won0, v_won1)), (_then922(st, v_won0, v_won1), _then923(st, v_won0, v_won1), _then924(st, v_won0, v_won1), ), (st, (v_won0, v_won1)))
     return st
 
 
@@ -3230,10 +3334,10 @@ def p_random_zone_energy(st, v_p):
     """proc `random_zone_energy` (tcg.envspec:1994)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    v_n = _lcast(jnp.sum(jax.vmap(lambda i876, _h877: _i32(_h877))(jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(st["decks"][_i32(v_p)])]), dtype=jnp.int32), jnp.int8)
-    st, _r878 = _randint(st, 0, jnp.clip((_i32(v_n) - 1), 0, 10))
-    _a879 = f_nth_energy(st, st["decks"][_i32(v_p)], _r878)
-    st["zone_next"] = st["zone_next"].at[_i32(v_p)].set(_cast(_a879, jnp.int8))
+    v_n = _lcast(jnp.sum(jax.vmap(lambda i925, _h926: _i32(_h926))(jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(st["decks"][_i32(v_p)])]), dtype=jnp.int32), jnp.int8)
+    st, _r927 = _randint(st, 0, jnp.clip((_i32(v_n) - 1), 0, 10))
+    _a928 = f_nth_energy(st, st["decks"][_i32(v_p)], _r927)
+    st["zone_next"] = st["zone_next"].at[_i32(v_p)].set(_cast(_a928, jnp.int8))
     return st
 
 
@@ -3241,56 +3345,56 @@ def p_begin_turn(st, v_p):
     """proc `begin_turn` (tcg.envspec:2001)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _c880 = (_i32(st["turn"]) >= 50)
-    def _then881(st, v_p):
+    _c929 = (_i32(st["turn"]) >= 50)
+    def _then930(st, v_p):
         st = dict(st)
-        _a882 = 3
-        st["ended_by"] = _cast(_a882, jnp.int8)
+        _a931 = 3
+        st["ended_by"] = _cast(_a931, jnp.int8)
         st = _draw(st)
         return st, (v_p,)
-    def _else883(st, v_p):
+    def _else932(st, v_p):
         st = dict(st)
-        _a884 = jnp.minimum((_i32(st["turn"]) + 1), 50)
-        st["turn"] = _cast(_a884, jnp.int8)
-        _a885 = v_p
-        st["current_player"] = _cast(_a885, jnp.int8)
-        _a886 = 1
-        st["phase"] = _cast(_a886, jnp.int8)
-        _a887 = False
-        st["attached"] = _cast(_a887, jnp.bool_)
-        _a888 = False
-        st["supporter"] = _cast(_a888, jnp.bool_)
-        _a889 = False
-        st["retreated"] = _cast(_a889, jnp.bool_)
-        _a890 = 0
-        st["retreat_discount"] = _cast(_a890, jnp.int8)
-        _a891 = 0
-        st["attack_bonus"] = _cast(_a891, jnp.int8)
-        _a892 = 0
-        st["named_bonus"] = _cast(_a892, jnp.int8)
+        _a933 = jnp.minimum((_i32(st["turn"]) + 1), 50)
+        st["turn"] = _cast(_a933, jnp.int8)
+        _a934 = v_p
+        st["current_player"] = _cast(_a934, jnp.int8)
+        _a935 = 1
+        st["phase"] = _cast(_a935, jnp.int8)
+        _a936 = False
+        st["attached"] = _cast(_a936, jnp.bool_)
+        _a937 = False
+        st["supporter"] = _cast(_a937, jnp.bool_)
+        _a938 = False
+        st["retreated"] = _cast(_a938, jnp.bool_)
+        _a939 = 0
+        st["retreat_discount"] = _cast(_a939, jnp.int8)
+        _a940 = 0
+        st["attack_bonus"] = _cast(_a940, jnp.int8)
+        _a941 = 0
+        st["named_bonus"] = _cast(_a941, jnp.int8)
         v_s = 0
-        _a893 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a893, jnp.bool_))
+        _a942 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a942, jnp.bool_))
         v_s = 1
-        _a894 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a894, jnp.bool_))
+        _a943 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a943, jnp.bool_))
         v_s = 2
-        _a895 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a895, jnp.bool_))
+        _a944 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a944, jnp.bool_))
         v_s = 3
-        _a896 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a896, jnp.bool_))
-        _c897 = (_i32(st["turn"]) > 1)
-        def _then898(st, v_p):
+        _a945 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a945, jnp.bool_))
+        _c946 = (_i32(st["turn"]) > 1)
+        def _then947(st, v_p):
             st = dict(st)
-            _a899 = st["zone_next"][_i32(v_p)]
-            st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a899, jnp.int8))
+            _a948 = st["zone_next"][_i32(v_p)]
+            st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a948, jnp.int8))
             st = p_random_zone_energy(st, v_p)
             return st, (v_p,)
-        st, (v_p,) = _branch(_c897, lambda: _then898(st, v_p), lambda: (st, (v_p,)))
+        st, (v_p,) = _branch(_c946, lambda: _then947(st, v_p), lambda: (st, (v_p,)))
         st = p_draw_cards(st, v_p, 1)
         return st, (v_p,)
-    st, (v_p,) = _branch(_c880, lambda: _then881(st, v_p), lambda: _else883(st, v_p))
+    st, (v_p,) = _branch(_c929, lambda: _then930(st, v_p), lambda: _else932(st, v_p))
     return st
 
 
@@ -3299,36 +3403,36 @@ def p_continue_game(st, v_next, v_resume):
     st = dict(st)
     v_next = _lcast(v_next, jnp.int8)
     v_resume = _lcast(v_resume, jnp.bool_)
-    _c900 = jnp.logical_not(st["terminated"])
-    def _then901(st, v_next, v_resume):
+    _c949 = jnp.logical_not(st["terminated"])
+    def _then950(st, v_next, v_resume):
         st = dict(st)
-        _c902 = jnp.logical_or(jnp.logical_not(st["occupied"][_i32(v_next)][0]), jnp.logical_not(st["occupied"][(1 - _i32(v_next))][0]))
-        _c903 = v_resume
-        def _then904(st, v_next, v_resume):
+        _c951 = jnp.logical_or(jnp.logical_not(st["occupied"][_i32(v_next)][0]), jnp.logical_not(st["occupied"][(1 - _i32(v_next))][0]))
+        _c952 = v_resume
+        def _then953(st, v_next, v_resume):
             st = dict(st)
-            _a905 = 2
-            st["phase"] = _cast(_a905, jnp.int8)
-            _a906 = v_next
-            st["promote_next"] = _cast(_a906, jnp.int8)
-            _a907 = v_resume
-            st["promote_resume"] = _cast(_a907, jnp.bool_)
-            _a908 = jnp.where(jnp.logical_not(st["occupied"][_i32(v_next)][0]), _i32(v_next), (1 - _i32(v_next)))
-            st["current_player"] = _cast(_a908, jnp.int8)
+            _a954 = 2
+            st["phase"] = _cast(_a954, jnp.int8)
+            _a955 = v_next
+            st["promote_next"] = _cast(_a955, jnp.int8)
+            _a956 = v_resume
+            st["promote_resume"] = _cast(_a956, jnp.bool_)
+            _a957 = jnp.where(jnp.logical_not(st["occupied"][_i32(v_next)][0]), _i32(v_next), (1 - _i32(v_next)))
+            st["current_player"] = _cast(_a957, jnp.int8)
             return st, (v_next, v_resume)
-        def _then909(st, v_next, v_resume):
+        def _then958(st, v_next, v_resume):
             st = dict(st)
-            _a910 = 1
-            st["phase"] = _cast(_a910, jnp.int8)
-            _a911 = v_next
-            st["current_player"] = _cast(_a911, jnp.int8)
+            _a959 = 1
+            st["phase"] = _cast(_a959, jnp.int8)
+            _a960 = v_next
+            st["current_player"] = _cast(_a960, jnp.int8)
             return st, (v_next, v_resume)
-        def _else912(st, v_next, v_resume):
+        def _else961(st, v_next, v_resume):
             st = dict(st)
             st = p_begin_turn(st, v_next)
             return st, (v_next, v_resume)
-        st, (v_next, v_resume) = _select_first((_c902, _c903, ), (st, (v_next, v_resume)), (_then904(st, v_next, v_resume), _then909(st, v_next, v_resume), ), _else912(st, v_next, v_resume))
+        st, (v_next, v_resume) = _select_first((_c951, _c952, ), (st, (v_next, v_resume)), (_then953(st, v_next, v_resume), _then958(st, v_next, v_resume), ), _else961(st, v_next, v_resume))
         return st, (v_next, v_resume)
-    st, (v_next, v_resume) = _branch(_c900, lambda: _then901(st, v_next, v_resume), lambda: (st, (v_next, v_resume)))
+    st, (v_next, v_resume) = _branch(_c949, lambda: _then950(st, v_next, v_resume), lambda: (st, (v_next, v_resume)))
     st = p_active_abilities(st)
     return st
 
@@ -3336,22 +3440,22 @@ def p_continue_game(st, v_next, v_resume):
 def p_active_abilities(st):
     """proc `active_abilities` (tcg.envspec:2050)"""
     st = dict(st)
-    _a913 = _K23
-    st["locked_supporters"] = _cast(_a913, jnp.bool_)
+    _a962 = _K23
+    st["locked_supporters"] = _cast(_a962, jnp.bool_)
     v_q = 0
-    _c914 = jnp.logical_and(st["occupied"][_i32(v_q)][0], (_K24[_i32(_K25[_i32(st["card"][_i32(v_q)][0])])] == 4))
-    def _then915(st, v_q):
+    _c963 = jnp.logical_and(st["occupied"][_i32(v_q)][0], (_K24[_i32(_K25[_i32(st["card"][_i32(v_q)][0])])] == 4))
+    def _then964(st, v_q):
         st = dict(st)
         st = p_ability_effect__dispatch__3(st, _K26[_i32(st["card"][_i32(v_q)][0])], v_q, 0)
         return st, (v_q,)
-    st, (v_q,) = _branch(_c914, lambda: _then915(st, v_q), lambda: (st, (v_q,)))
+    st, (v_q,) = _branch(_c963, lambda: _then964(st, v_q), lambda: (st, (v_q,)))
     v_q = 1
-    _c916 = jnp.logical_and(st["occupied"][_i32(v_q)][0], (_K24[_i32(_K25[_i32(st["card"][_i32(v_q)][0])])] == 4))
-    def _then917(st, v_q):
+    _c965 = jnp.logical_and(st["occupied"][_i32(v_q)][0], (_K24[_i32(_K25[_i32(st["card"][_i32(v_q)][0])])] == 4))
+    def _then966(st, v_q):
         st = dict(st)
         st = p_ability_effect__dispatch__3(st, _K26[_i32(st["card"][_i32(v_q)][0])], v_q, 0)
         return st, (v_q,)
-    st, (v_q,) = _branch(_c916, lambda: _then917(st, v_q), lambda: (st, (v_q,)))
+    st, (v_q,) = _branch(_c965, lambda: _then966(st, v_q), lambda: (st, (v_q,)))
     return st
 
 
@@ -3361,70 +3465,100 @@ def p_checkup(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v_k = 0
     v_q = _lcast(jnp.where((_i32(v_k) == 0), _i32(v_p), (1 - _i32(v_p))), jnp.int8)
-    _c918 = st["occupied"][_i32(v_q)][0]
-    def _then919(st, v_p, v_k, v_q):
+    _c967 = st["occupied"][_i32(v_q)][0]
+    def _then968(st, v_p, v_k, v_q):
         st = dict(st)
-        _c920 = st["poisoned"][_i32(v_q)]
-        st["damage"] = st["damage"].at[(_drop_index(_c920, _i32(v_q), 2), 0)].set(_cast(jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 10), 300), jnp.int16), mode="drop")
-        _c921 = st["burned"][_i32(v_q)]
-        def _then922(st, v_p, v_k, v_q):
+        _c969 = st["poisoned"][_i32(v_q)]
+        def _then970(st, v_p, v_k, v_q):
             st = dict(st)
-            _a923 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 20), 300)
-            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a923, jnp.int16))
-            st, _r925 = _randint(st, 0, 1)
-            _c924 = (_r925 == 1)
-            st["burned"] = st["burned"].at[_drop_index(_c924, _i32(v_q), 2)].set(_cast(False, jnp.bool_), mode="drop")
+            _a971 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 10), 300)
+            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a971, jnp.int16))
             return st, (v_p, v_k, v_q)
-        st, (v_p, v_k, v_q) = _branch(_c921, lambda: _then922(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
-        _c926 = (st["condition"][_i32(v_q)] == 1)
-        _c927 = jnp.logical_and((st["condition"][_i32(v_q)] == 2), (_i32(v_q) == _i32(v_p)))
-        def _then928(st, v_p, v_k, v_q):
+        st, (v_p, v_k, v_q) = _branch(_c969, lambda: _then970(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
+        _c972 = st["burned"][_i32(v_q)]
+        def _then973(st, v_p, v_k, v_q):
             st = dict(st)
-            st, _r930 = _randint(st, 0, 1)
-            _c929 = (_r930 == 1)
-            st["condition"] = st["condition"].at[_drop_index(_c929, _i32(v_q), 2)].set(_cast(0, jnp.int8), mode="drop")
+            _a974 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 20), 300)
+            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a974, jnp.int16))
+            st, _r976 = _randint(st, 0, 1)
+            _c975 = (_r976 == 1)
+            def _then977(st, v_p, v_k, v_q):
+                st = dict(st)
+                _a978 = False
+                st["burned"] = st["burned"].at[_i32(v_q)].set(_cast(_a978, jnp.bool_))
+                return st, (v_p, v_k, v_q)
+            st, (v_p, v_k, v_q) = _branch(_c975, lambda: _then977(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
             return st, (v_p, v_k, v_q)
-        def _then931(st, v_p, v_k, v_q):
+        st, (v_p, v_k, v_q) = _branch(_c972, lambda: _then973(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
+        _c979 = (st["condition"][_i32(v_q)] == 1)
+        _c980 = jnp.logical_and((st["condition"][_i32(v_q)] == 2), (_i32(v_q) == _i32(v_p)))
+        def _then981(st, v_p, v_k, v_q):
             st = dict(st)
-            _a932 = 0
-            st["condition"] = st["condition"].at[_i32(v_q)].set(_cast(_a932, jnp.int8))
+            st, _r983 = _randint(st, 0, 1)
+            _c982 = (_r983 == 1)
+            def _then984(st, v_p, v_k, v_q):
+                st = dict(st)
+                _a985 = 0
+                st["condition"] = st["condition"].at[_i32(v_q)].set(_cast(_a985, jnp.int8))
+                return st, (v_p, v_k, v_q)
+            st, (v_p, v_k, v_q) = _branch(_c982, lambda: _then984(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
             return st, (v_p, v_k, v_q)
-        st, (v_p, v_k, v_q) = _select_first((_c926, _c927, ), (st, (v_p, v_k, v_q)), (_then928(st, v_p, v_k, v_q), _then931(st, v_p, v_k, v_q), ), (st, (v_p, v_k, v_q)))
+        def _then986(st, v_p, v_k, v_q):
+            st = dict(st)
+            _a987 = 0
+            st["condition"] = st["condition"].at[_i32(v_q)].set(_cast(_a987, jnp.int8))
+            return st, (v_p, v_k, v_q)
+        st, (v_p, v_k, v_q) = _select_first((_c979, _c980, ), (st, (v_p, v_k, v_q)), (_then981(st, v_p, v_k, v_q), _then986(st, v_p, v_k, v_q), ), (st, (v_p, v_k, v_q)))
         return st, (v_p, v_k, v_q)
-    st, (v_p, v_k, v_q) = _branch(_c918, lambda: _then919(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
+    st, (v_p, v_k, v_q) = _branch(_c967, lambda: _then968(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
     v_k = 1
     v_q = _lcast(jnp.where((_i32(v_k) == 0), _i32(v_p), (1 - _i32(v_p))), jnp.int8)
-    _c933 = st["occupied"][_i32(v_q)][0]
-    def _then934(st, v_p, v_k, v_q):
+    _c988 = st["occupied"][_i32(v_q)][0]
+    def _then989(st, v_p, v_k, v_q):
         st = dict(st)
-        _c935 = st["poisoned"][_i32(v_q)]
-        st["damage"] = st["damage"].at[(_drop_index(_c935, _i32(v_q), 2), 0)].set(_cast(jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 10), 300), jnp.int16), mode="drop")
-        _c936 = st["burned"][_i32(v_q)]
-        def _then937(st, v_p, v_k, v_q):
+        _c990 = st["poisoned"][_i32(v_q)]
+        def _then991(st, v_p, v_k, v_q):
             st = dict(st)
-            _a938 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 20), 300)
-            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a938, jnp.int16))
-            st, _r940 = _randint(st, 0, 1)
-            _c939 = (_r940 == 1)
-            st["burned"] = st["burned"].at[_drop_index(_c939, _i32(v_q), 2)].set(_cast(False, jnp.bool_), mode="drop")
+            _a992 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 10), 300)
+            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a992, jnp.int16))
             return st, (v_p, v_k, v_q)
-        st, (v_p, v_k, v_q) = _branch(_c936, lambda: _then937(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
-        _c941 = (st["condition"][_i32(v_q)] == 1)
-        _c942 = jnp.logical_and((st["condition"][_i32(v_q)] == 2), (_i32(v_q) == _i32(v_p)))
-        def _then943(st, v_p, v_k, v_q):
+        st, (v_p, v_k, v_q) = _branch(_c990, lambda: _then991(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
+        _c993 = st["burned"][_i32(v_q)]
+        def _then994(st, v_p, v_k, v_q):
             st = dict(st)
-            st, _r945 = _randint(st, 0, 1)
-            _c944 = (_r945 == 1)
-            st["condition"] = st["condition"].at[_drop_index(_c944, _i32(v_q), 2)].set(_cast(0, jnp.int8), mode="drop")
+            _a995 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 20), 300)
+            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a995, jnp.int16))
+            st, _r997 = _randint(st, 0, 1)
+            _c996 = (_r997 == 1)
+            def _then998(st, v_p, v_k, v_q):
+                st = dict(st)
+                _a999 = False
+                st["burned"] = st["burned"].at[_i32(v_q)].set(_cast(_a999, jnp.bool_))
+                return st, (v_p, v_k, v_q)
+            st, (v_p, v_k, v_q) = _branch(_c996, lambda: _then998(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
             return st, (v_p, v_k, v_q)
-        def _then946(st, v_p, v_k, v_q):
+        st, (v_p, v_k, v_q) = _branch(_c993, lambda: _then994(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
+        _c1000 = (st["condition"][_i32(v_q)] == 1)
+        _c1001 = jnp.logical_and((st["condition"][_i32(v_q)] == 2), (_i32(v_q) == _i32(v_p)))
+        def _then1002(st, v_p, v_k, v_q):
             st = dict(st)
-            _a947 = 0
-            st["condition"] = st["condition"].at[_i32(v_q)].set(_cast(_a947, jnp.int8))
+            st, _r1004 = _randint(st, 0, 1)
+            _c1003 = (_r1004 == 1)
+            def _then1005(st, v_p, v_k, v_q):
+                st = dict(st)
+                _a1006 = 0
+                st["condition"] = st["condition"].at[_i32(v_q)].set(_cast(_a1006, jnp.int8))
+                return st, (v_p, v_k, v_q)
+            st, (v_p, v_k, v_q) = _branch(_c1003, lambda: _then1005(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
             return st, (v_p, v_k, v_q)
-        st, (v_p, v_k, v_q) = _select_first((_c941, _c942, ), (st, (v_p, v_k, v_q)), (_then943(st, v_p, v_k, v_q), _then946(st, v_p, v_k, v_q), ), (st, (v_p, v_k, v_q)))
+        def _then1007(st, v_p, v_k, v_q):
+            st = dict(st)
+            _a1008 = 0
+            st["condition"] = st["condition"].at[_i32(v_q)].set(_cast(_a1008, jnp.int8))
+            return st, (v_p, v_k, v_q)
+        st, (v_p, v_k, v_q) = _select_first((_c1000, _c1001, ), (st, (v_p, v_k, v_q)), (_then1002(st, v_p, v_k, v_q), _then1007(st, v_p, v_k, v_q), ), (st, (v_p, v_k, v_q)))
         return st, (v_p, v_k, v_q)
-    st, (v_p, v_k, v_q) = _branch(_c933, lambda: _then934(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
+    st, (v_p, v_k, v_q) = _branch(_c988, lambda: _then989(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
     return st
 
 
@@ -3432,99 +3566,99 @@ def p_finish_turn(st):
     """proc `finish_turn` (tcg.envspec:2089)"""
     st = dict(st)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _c948 = (_i32(st["turn"]) == _i32(jnp.where((_i32(v_p) == _i32(st["first"])), 1, 2)))
-    def _then949(st, v_p):
+    _c1009 = (_i32(st["turn"]) == _i32(jnp.where((_i32(v_p) == _i32(st["first"])), 1, 2)))
+    def _then1010(st, v_p):
         st = dict(st)
         v_s = 0
-        _c950 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3))
-        def _then951(st, v_p, v_s):
+        _c1011 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3))
+        def _then1012(st, v_p, v_s):
             st = dict(st)
             st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
             return st, (v_p, v_s)
-        st, (v_p, v_s) = _branch(_c950, lambda: _then951(st, v_p, v_s), lambda: (st, (v_p, v_s)))
+        st, (v_p, v_s) = _branch(_c1011, lambda: _then1012(st, v_p, v_s), lambda: (st, (v_p, v_s)))
         v_s = 1
-        _c952 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3))
-        def _then953(st, v_p, v_s):
+        _c1013 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3))
+        def _then1014(st, v_p, v_s):
             st = dict(st)
             st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
             return st, (v_p, v_s)
-        st, (v_p, v_s) = _branch(_c952, lambda: _then953(st, v_p, v_s), lambda: (st, (v_p, v_s)))
+        st, (v_p, v_s) = _branch(_c1013, lambda: _then1014(st, v_p, v_s), lambda: (st, (v_p, v_s)))
         v_s = 2
-        _c954 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3))
-        def _then955(st, v_p, v_s):
+        _c1015 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3))
+        def _then1016(st, v_p, v_s):
             st = dict(st)
             st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
             return st, (v_p, v_s)
-        st, (v_p, v_s) = _branch(_c954, lambda: _then955(st, v_p, v_s), lambda: (st, (v_p, v_s)))
+        st, (v_p, v_s) = _branch(_c1015, lambda: _then1016(st, v_p, v_s), lambda: (st, (v_p, v_s)))
         v_s = 3
-        _c956 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3))
-        def _then957(st, v_p, v_s):
+        _c1017 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3))
+        def _then1018(st, v_p, v_s):
             st = dict(st)
             st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
             return st, (v_p, v_s)
-        st, (v_p, v_s) = _branch(_c956, lambda: _then957(st, v_p, v_s), lambda: (st, (v_p, v_s)))
+        st, (v_p, v_s) = _branch(_c1017, lambda: _then1018(st, v_p, v_s), lambda: (st, (v_p, v_s)))
         return st, (v_p,)
-    st, (v_p,) = _branch(_c948, lambda: _then949(st, v_p), lambda: (st, (v_p,)))
-    def _g962(i958, _h959, _h960, _h961):
-        return jnp.asarray(_i32(jnp.where((_i32(_h959) == (1 + _i32(v_p))), _i32(_h960), _i32(_h961))), jnp.int32)
-    _e963 = jax.vmap(_g962)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K27, st["barrier"])
-    _a964 = _e963
-    st["barrier"] = _cast(_a964, jnp.int16)
-    def _g967(i965, _h966):
-        return jnp.asarray(_i32(jnp.where((_i32(_h966) == (1 + _i32(v_p))), 0, _i32(_h966))), jnp.int32)
-    _e968 = jax.vmap(_g967)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
-    _a969 = _e968
-    st["_envc_until_barrier"] = _cast(_a969, jnp.int8)
-    _a974 = jax.vmap(lambda i970, _h971, _h972, _h973: jnp.where((_i32(_h971) == (1 + _i32(v_p))), _h972, _h973))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"], _K23, st["no_attack"])
-    st["no_attack"] = _cast(_a974, jnp.bool_)
-    def _g977(i975, _h976):
-        return jnp.asarray(_i32(jnp.where((_i32(_h976) == (1 + _i32(v_p))), 0, _i32(_h976))), jnp.int32)
-    _e978 = jax.vmap(_g977)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"])
-    _a979 = _e978
-    st["_envc_until_no_attack"] = _cast(_a979, jnp.int8)
-    _a984 = jax.vmap(lambda i980, _h981, _h982, _h983: jnp.where((_i32(_h981) == (1 + _i32(v_p))), _h982, _h983))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"], _K23, st["no_retreat"])
-    st["no_retreat"] = _cast(_a984, jnp.bool_)
-    def _g987(i985, _h986):
-        return jnp.asarray(_i32(jnp.where((_i32(_h986) == (1 + _i32(v_p))), 0, _i32(_h986))), jnp.int32)
-    _e988 = jax.vmap(_g987)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"])
-    _a989 = _e988
-    st["_envc_until_no_retreat"] = _cast(_a989, jnp.int8)
-    def _g994(i990, _h991, _h992, _h993):
-        return jnp.asarray(_i32(jnp.where((_i32(_h991) == (1 + _i32(v_p))), _i32(_h992), _i32(_h993))), jnp.int32)
-    _e995 = jax.vmap(_g994)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"], _K28, st["weakened"])
-    _a996 = _e995
-    st["weakened"] = _cast(_a996, jnp.int8)
-    def _g999(i997, _h998):
-        return jnp.asarray(_i32(jnp.where((_i32(_h998) == (1 + _i32(v_p))), 0, _i32(_h998))), jnp.int32)
-    _e1000 = jax.vmap(_g999)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"])
-    _a1001 = _e1000
-    st["_envc_until_weakened"] = _cast(_a1001, jnp.int8)
-    def _g1006(i1002, _h1003, _h1004, _h1005):
-        return jnp.asarray(_i32(jnp.where((_i32(_h1003) == (1 + _i32(v_p))), _i32(_h1004), _i32(_h1005))), jnp.int32)
-    _e1007 = jax.vmap(_g1006)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"], _K28, st["spiky"])
-    _a1008 = _e1007
-    st["spiky"] = _cast(_a1008, jnp.int8)
-    def _g1011(i1009, _h1010):
-        return jnp.asarray(_i32(jnp.where((_i32(_h1010) == (1 + _i32(v_p))), 0, _i32(_h1010))), jnp.int32)
-    _e1012 = jax.vmap(_g1011)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"])
-    _a1013 = _e1012
-    st["_envc_until_spiky"] = _cast(_a1013, jnp.int8)
-    _a1018 = jax.vmap(lambda i1014, _h1015, _h1016, _h1017: jnp.where((_i32(_h1015) == (1 + _i32(v_p))), _h1016, _h1017))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"], _K23, st["no_supporter"])
-    st["no_supporter"] = _cast(_a1018, jnp.bool_)
-    def _g1021(i1019, _h1020):
-        return jnp.asarray(_i32(jnp.where((_i32(_h1020) == (1 + _i32(v_p))), 0, _i32(_h1020))), jnp.int32)
-    _e1022 = jax.vmap(_g1021)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"])
-    _a1023 = _e1022
-    st["_envc_until_no_supporter"] = _cast(_a1023, jnp.int8)
-    _a1028 = jax.vmap(lambda i1024, _h1025, _h1026, _h1027: jnp.where((_i32(_h1025) == (1 + _i32(v_p))), _h1026, _h1027))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"], _K23, st["shielded"])
-    st["shielded"] = _cast(_a1028, jnp.bool_)
-    def _g1031(i1029, _h1030):
-        return jnp.asarray(_i32(jnp.where((_i32(_h1030) == (1 + _i32(v_p))), 0, _i32(_h1030))), jnp.int32)
-    _e1032 = jax.vmap(_g1031)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"])
-    _a1033 = _e1032
-    st["_envc_until_shielded"] = _cast(_a1033, jnp.int8)
-    _a1034 = 10
-    st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a1034, jnp.int8))
+    st, (v_p,) = _branch(_c1009, lambda: _then1010(st, v_p), lambda: (st, (v_p,)))
+    def _g1023(i1019, _h1020, _h1021, _h1022):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1020) == (1 + _i32(v_p))), _i32(_h1021), _i32(_h1022))), jnp.int32)
+    _e1024 = jax.vmap(_g1023)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K27, st["barrier"])
+    _a1025 = _e1024
+    st["barrier"] = _cast(_a1025, jnp.int16)
+    def _g1028(i1026, _h1027):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1027) == (1 + _i32(v_p))), 0, _i32(_h1027))), jnp.int32)
+    _e1029 = jax.vmap(_g1028)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
+    _a1030 = _e1029
+    st["_envc_until_barrier"] = _cast(_a1030, jnp.int8)
+    _a1035 = jax.vmap(lambda i1031, _h1032, _h1033, _h1034: jnp.where((_i32(_h1032) == (1 + _i32(v_p))), _h1033, _h1034))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"], _K23, st["no_attack"])
+    st["no_attack"] = _cast(_a1035, jnp.bool_)
+    def _g1038(i1036, _h1037):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1037) == (1 + _i32(v_p))), 0, _i32(_h1037))), jnp.int32)
+    _e1039 = jax.vmap(_g1038)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"])
+    _a1040 = _e1039
+    st["_envc_until_no_attack"] = _cast(_a1040, jnp.int8)
+    _a1045 = jax.vmap(lambda i1041, _h1042, _h1043, _h1044: jnp.where((_i32(_h1042) == (1 + _i32(v_p))), _h1043, _h1044))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"], _K23, st["no_retreat"])
+    st["no_retreat"] = _cast(_a1045, jnp.bool_)
+    def _g1048(i1046, _h1047):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1047) == (1 + _i32(v_p))), 0, _i32(_h1047))), jnp.int32)
+    _e1049 = jax.vmap(_g1048)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"])
+    _a1050 = _e1049
+    st["_envc_until_no_retreat"] = _cast(_a1050, jnp.int8)
+    def _g1055(i1051, _h1052, _h1053, _h1054):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1052) == (1 + _i32(v_p))), _i32(_h1053), _i32(_h1054))), jnp.int32)
+    _e1056 = jax.vmap(_g1055)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"], _K28, st["weakened"])
+    _a1057 = _e1056
+    st["weakened"] = _cast(_a1057, jnp.int8)
+    def _g1060(i1058, _h1059):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1059) == (1 + _i32(v_p))), 0, _i32(_h1059))), jnp.int32)
+    _e1061 = jax.vmap(_g1060)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"])
+    _a1062 = _e1061
+    st["_envc_until_weakened"] = _cast(_a1062, jnp.int8)
+    def _g1067(i1063, _h1064, _h1065, _h1066):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1064) == (1 + _i32(v_p))), _i32(_h1065), _i32(_h1066))), jnp.int32)
+    _e1068 = jax.vmap(_g1067)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"], _K28, st["spiky"])
+    _a1069 = _e1068
+    st["spiky"] = _cast(_a1069, jnp.int8)
+    def _g1072(i1070, _h1071):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1071) == (1 + _i32(v_p))), 0, _i32(_h1071))), jnp.int32)
+    _e1073 = jax.vmap(_g1072)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"])
+    _a1074 = _e1073
+    st["_envc_until_spiky"] = _cast(_a1074, jnp.int8)
+    _a1079 = jax.vmap(lambda i1075, _h1076, _h1077, _h1078: jnp.where((_i32(_h1076) == (1 + _i32(v_p))), _h1077, _h1078))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"], _K23, st["no_supporter"])
+    st["no_supporter"] = _cast(_a1079, jnp.bool_)
+    def _g1082(i1080, _h1081):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1081) == (1 + _i32(v_p))), 0, _i32(_h1081))), jnp.int32)
+    _e1083 = jax.vmap(_g1082)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"])
+    _a1084 = _e1083
+    st["_envc_until_no_supporter"] = _cast(_a1084, jnp.int8)
+    _a1089 = jax.vmap(lambda i1085, _h1086, _h1087, _h1088: jnp.where((_i32(_h1086) == (1 + _i32(v_p))), _h1087, _h1088))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"], _K23, st["shielded"])
+    st["shielded"] = _cast(_a1089, jnp.bool_)
+    def _g1092(i1090, _h1091):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1091) == (1 + _i32(v_p))), 0, _i32(_h1091))), jnp.int32)
+    _e1093 = jax.vmap(_g1092)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"])
+    _a1094 = _e1093
+    st["_envc_until_shielded"] = _cast(_a1094, jnp.int8)
+    _a1095 = 10
+    st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a1095, jnp.int8))
     st = p_checkup(st, v_p)
     st = p_knock_outs(st)
     st = p_continue_game(st, (1 - _i32(v_p)), False)
@@ -3535,66 +3669,66 @@ def p_deal(st, v_p):
     """proc `deal` (tcg.envspec:2132)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    def _g1038(i1035):
+    def _g1099(i1096):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1036 = _get(st["deck"], _i32(v_p))["len"]
-        _flt = _fault_in(_flt, (i1035 >= _f1036), 34, i1035, _f1036)
-        _f1037 = _get(st["deck"], _i32(v_p))["len"]
-        _flt = _fault_in(_flt, ((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i1035])] == 0)) & (i1035 >= _f1037), 34, i1035, _f1037)
-        return (jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i1035])] == 0), (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i1035])] == 0)), _flt)
-    _e1039 = jax.vmap(_g1038)(jnp.arange(0, 20, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1039[1]))
-    v_b = _lcast(jnp.sum(_e1039[0], dtype=jnp.int32), jnp.int8)
+        _f1097 = _get(st["deck"], _i32(v_p))["len"]
+        _flt = _fault_in(_flt, (i1096 >= _f1097), 34, i1096, _f1097)
+        _f1098 = _get(st["deck"], _i32(v_p))["len"]
+        _flt = _fault_in(_flt, ((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i1096])] == 0)) & (i1096 >= _f1098), 34, i1096, _f1098)
+        return (jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i1096])] == 0), (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i1096])] == 0)), _flt)
+    _e1100 = jax.vmap(_g1099)(jnp.arange(0, 20, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1100[1]))
+    v_b = _lcast(jnp.sum(_e1100[0], dtype=jnp.int32), jnp.int8)
     v_hands = _lcast((_i32(_K29[20][5]) - _i32(_K29[(20 - _i32(v_b))][5])), jnp.int16)
-    st, _r1040 = _randint(st, 0, jnp.maximum((_i32(v_hands) - 1), 0))
-    v_r = _lcast(_r1040, jnp.int16)
-    def _g1042(i1041):
-        return ((((_i32(jnp.where((1 <= i1041), (_i32(_K29[_i32(v_b)][1]) * _i32(_K29[(20 - _i32(v_b))][(5 - 1)])), 0)) + _i32(jnp.where((2 <= i1041), (_i32(_K29[_i32(v_b)][2]) * _i32(_K29[(20 - _i32(v_b))][(5 - 2)])), 0))) + _i32(jnp.where((3 <= i1041), (_i32(_K29[_i32(v_b)][3]) * _i32(_K29[(20 - _i32(v_b))][(5 - 3)])), 0))) + _i32(jnp.where((4 <= i1041), (_i32(_K29[_i32(v_b)][4]) * _i32(_K29[(20 - _i32(v_b))][(5 - 4)])), 0))) <= _i32(v_r))
-    _e1043 = jax.vmap(_g1042)(jnp.arange(1, 5, dtype=jnp.int32))
-    v_k = _lcast((1 + jnp.sum(_e1043, dtype=jnp.int32)), jnp.int8)
+    st, _r1101 = _randint(st, 0, jnp.maximum((_i32(v_hands) - 1), 0))
+    v_r = _lcast(_r1101, jnp.int16)
+    def _g1103(i1102):
+        return ((((_i32(jnp.where((1 <= i1102), (_i32(_K29[_i32(v_b)][1]) * _i32(_K29[(20 - _i32(v_b))][(5 - 1)])), 0)) + _i32(jnp.where((2 <= i1102), (_i32(_K29[_i32(v_b)][2]) * _i32(_K29[(20 - _i32(v_b))][(5 - 2)])), 0))) + _i32(jnp.where((3 <= i1102), (_i32(_K29[_i32(v_b)][3]) * _i32(_K29[(20 - _i32(v_b))][(5 - 3)])), 0))) + _i32(jnp.where((4 <= i1102), (_i32(_K29[_i32(v_b)][4]) * _i32(_K29[(20 - _i32(v_b))][(5 - 4)])), 0))) <= _i32(v_r))
+    _e1104 = jax.vmap(_g1103)(jnp.arange(1, 5, dtype=jnp.int32))
+    v_k = _lcast((1 + jnp.sum(_e1104, dtype=jnp.int32)), jnp.int8)
     v_rest = _lcast({"items": _K30, "len": jnp.int32(0)}, _DT31)
     v_basics = _lcast(0, jnp.int8)
     v_others = _lcast(0, jnp.int8)
     v_i = jnp.int32(0)
-    def _loop1044(i, carry):
+    def _loop1105(i, carry):
         st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i) = dict(carry[0]), carry[1]
         v_i = i
-        _f1045 = _i32(v_i)
-        _f1046 = _get(st["deck"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f1045 >= _f1046), 35, _f1045, _f1046)
-        v_c = _lcast(_get(st["deck"], _i32(v_p))["items"][_f1045], jnp.int16)
-        _c1047 = jnp.logical_and(f_is_basic(st, v_c), (_i32(v_basics) < _i32(v_k)))
-        _c1048 = jnp.logical_and(jnp.logical_not(f_is_basic(st, v_c)), (_i32(v_others) < (5 - _i32(v_k))))
-        def _then1049(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
+        _f1106 = _i32(v_i)
+        _f1107 = _get(st["deck"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f1106 >= _f1107), 35, _f1106, _f1107)
+        v_c = _lcast(_get(st["deck"], _i32(v_p))["items"][_f1106], jnp.int16)
+        _c1108 = jnp.logical_and(f_is_basic(st, v_c), (_i32(v_basics) < _i32(v_k)))
+        _c1109 = jnp.logical_and(jnp.logical_not(f_is_basic(st, v_c)), (_i32(v_others) < (5 - _i32(v_k))))
+        def _then1110(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
             st = dict(st)
-            _f1050 = _get(st["hand"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f1050 >= 10), 36, 0, 0)
-            _l1051 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(v_p), _l1051)
-            _a1052 = jnp.minimum((_i32(v_basics) + 1), 20)
-            v_basics = _lcast(_a1052, jnp.int8)
+            _f1111 = _get(st["hand"], _i32(v_p))["len"]
+            st = _fault_at(st, (_f1111 >= 10), 36, 0, 0)
+            _l1112 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(v_p), _l1112)
+            _a1113 = jnp.minimum((_i32(v_basics) + 1), 20)
+            v_basics = _lcast(_a1113, jnp.int8)
             return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)
-        def _then1053(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
+        def _then1114(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
             st = dict(st)
-            _f1054 = _get(st["hand"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f1054 >= 10), 37, 0, 0)
-            _l1055 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(v_p), _l1055)
-            _a1056 = jnp.minimum((_i32(v_others) + 1), 20)
-            v_others = _lcast(_a1056, jnp.int8)
+            _f1115 = _get(st["hand"], _i32(v_p))["len"]
+            st = _fault_at(st, (_f1115 >= 10), 37, 0, 0)
+            _l1116 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(v_p), _l1116)
+            _a1117 = jnp.minimum((_i32(v_others) + 1), 20)
+            v_others = _lcast(_a1117, jnp.int8)
             return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)
-        def _else1057(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
+        def _else1118(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
             st = dict(st)
-            _f1058 = v_rest["len"]
-            st = _fault_at(st, (_f1058 >= 20), 38, 0, 0)
-            _l1059 = _push(v_rest, _cast(v_c, jnp.int16))
-            v_rest = _l1059
+            _f1119 = v_rest["len"]
+            st = _fault_at(st, (_f1119 >= 20), 38, 0, 0)
+            _l1120 = _push(v_rest, _cast(v_c, jnp.int16))
+            v_rest = _l1120
             return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)
-        st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c) = _select_first((_c1047, _c1048, ), (st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)), (_then1049(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c), _then1053(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c), ), _else1057(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c))
+        st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c) = _select_first((_c1108, _c1109, ), (st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)), (_then1110(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c), _then1114(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c), ), _else1118(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c))
         return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i)
-    st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i) = lax.fori_loop(0, 20, _loop1044, (st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i)))
-    _a1060 = v_rest
-    st["deck"] = _set(st["deck"], _i32(v_p), _cast(_a1060, _DT31))
+    st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i) = lax.fori_loop(0, 20, _loop1105, (st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i)))
+    _a1121 = v_rest
+    st["deck"] = _set(st["deck"], _i32(v_p), _cast(_a1121, _DT31))
     return st
 
 
@@ -3606,89 +3740,89 @@ def p_attack_texts(st, v_p, v_a):
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_texts"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_texts"]) != 0), jnp.bool_)
     v_c = _lcast(0, jnp.int16)
-    _c1061 = v__envc_run
-    def _then1062(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
+    _c1122 = v__envc_run
+    def _then1123(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
         st = dict(st)
-        _a1063 = st["card"][_i32(v_p)][0]
-        v_c = _lcast(_a1063, jnp.int16)
+        _a1124 = st["card"][_i32(v_p)][0]
+        v_c = _lcast(_a1124, jnp.int16)
         return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)
-    st, (v_p, v_a, v__envc_run, v__envc_seek, v_c) = _branch(_c1061, lambda: _then1062(st, v_p, v_a, v__envc_run, v__envc_seek, v_c), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)))
+    st, (v_p, v_a, v__envc_run, v__envc_seek, v_c) = _branch(_c1122, lambda: _then1123(st, v_p, v_a, v__envc_run, v__envc_seek, v_c), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)))
     v_r = jnp.int32(0)
-    def _loop1064(i, carry):
+    def _loop1125(i, carry):
         st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = dict(carry[0]), carry[1]
         v_r = i
-        _c1065 = jnp.logical_or(v__envc_run, jnp.logical_and(jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_texts"]) == 1)), (_i32(v_r) == _i32(st["_envc_frame_p_attack_texts__r"]))))
-        def _then1066(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
+        _c1126 = jnp.logical_or(v__envc_run, jnp.logical_and(jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_texts"]) == 1)), (_i32(v_r) == _i32(st["_envc_frame_p_attack_texts__r"]))))
+        def _then1127(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
             st = dict(st)
-            _c1067 = jnp.logical_or(jnp.logical_and(v__envc_run, jnp.logical_or((_i32(v_r) == 0), (_i32(st["copying"]) == 1))), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_texts"]) == 1)))
-            def _then1068(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
+            _c1128 = jnp.logical_or(jnp.logical_and(v__envc_run, jnp.logical_or((_i32(v_r) == 0), (_i32(st["copying"]) == 1))), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_texts"]) == 1)))
+            def _then1129(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
                 st = dict(st)
-                _c1069 = v__envc_run
-                def _then1070(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
+                _c1130 = v__envc_run
+                def _then1131(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
                     st = dict(st)
-                    _a1071 = (2 * _i32(v_r))
-                    st["copying"] = _cast(_a1071, jnp.int8)
+                    _a1132 = (2 * _i32(v_r))
+                    st["copying"] = _cast(_a1132, jnp.int8)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
-                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _branch(_c1069, lambda: _then1070(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
+                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _branch(_c1130, lambda: _then1131(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
                 v__envc_arg1 = _lcast(0, jnp.int8)
-                _c1072 = v__envc_run
-                def _then1073(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                _c1133 = v__envc_run
+                def _then1134(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
-                    _a1074 = jnp.where((_i32(v_r) == 0), _i32(jnp.where((_i32(v_a) == 0), _i32(_K32[_i32(v_c)]), _i32(_K33[_i32(v_c)]))), _i32(jnp.where((_i32(st["copy_index"]) == 0), _i32(_K32[_i32(st["copy_card"])]), _i32(_K33[_i32(st["copy_card"])]))))
-                    v__envc_arg1 = _lcast(_a1074, jnp.int8)
+                    _a1135 = jnp.where((_i32(v_r) == 0), _i32(jnp.where((_i32(v_a) == 0), _i32(_K32[_i32(v_c)]), _i32(_K33[_i32(v_c)]))), _i32(jnp.where((_i32(st["copy_index"]) == 0), _i32(_K32[_i32(st["copy_card"])]), _i32(_K33[_i32(st["copy_card"])]))))
+                    v__envc_arg1 = _lcast(_a1135, jnp.int8)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
-                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _branch(_c1072, lambda: _then1073(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)))
-                _c1075 = v__envc_seek
-                def _then1076(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _branch(_c1133, lambda: _then1134(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)))
+                _c1136 = v__envc_seek
+                def _then1137(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
-                    _a1077 = st["_envc_frame_p_attack_texts__p"]
-                    v_p = _lcast(_a1077, jnp.int8)
-                    _a1078 = st["_envc_frame_p_attack_texts__a"]
-                    v_a = _lcast(_a1078, jnp.int8)
-                    _a1079 = st["_envc_frame_p_attack_texts__c"]
-                    v_c = _lcast(_a1079, jnp.int16)
-                    _a1080 = 0
-                    st["_envc_at_p_attack_texts"] = _cast(_a1080, jnp.int8)
-                    _a1081 = False
-                    v__envc_seek = _lcast(_a1081, jnp.bool_)
+                    _a1138 = st["_envc_frame_p_attack_texts__p"]
+                    v_p = _lcast(_a1138, jnp.int8)
+                    _a1139 = st["_envc_frame_p_attack_texts__a"]
+                    v_a = _lcast(_a1139, jnp.int8)
+                    _a1140 = st["_envc_frame_p_attack_texts__c"]
+                    v_c = _lcast(_a1140, jnp.int16)
+                    _a1141 = 0
+                    st["_envc_at_p_attack_texts"] = _cast(_a1141, jnp.int8)
+                    _a1142 = False
+                    v__envc_seek = _lcast(_a1142, jnp.bool_)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
-                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _branch(_c1075, lambda: _then1076(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)))
+                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _branch(_c1136, lambda: _then1137(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)))
                 st = p_attack_effect__dispatch(st, v__envc_arg1, v_p)
-                _c1082 = (_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0)
-                def _then1083(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                _c1143 = (_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0)
+                def _then1144(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
-                    _a1084 = v_p
-                    st["_envc_frame_p_attack_texts__p"] = _cast(_a1084, jnp.int8)
-                    _a1085 = v_a
-                    st["_envc_frame_p_attack_texts__a"] = _cast(_a1085, jnp.int8)
-                    _a1086 = v_c
-                    st["_envc_frame_p_attack_texts__c"] = _cast(_a1086, jnp.int16)
-                    _a1087 = v_r
-                    st["_envc_frame_p_attack_texts__r"] = _cast(_a1087, jnp.int8)
-                    _a1088 = 1
-                    st["_envc_at_p_attack_texts"] = _cast(_a1088, jnp.int8)
-                    _a1089 = False
-                    v__envc_run = _lcast(_a1089, jnp.bool_)
+                    _a1145 = v_p
+                    st["_envc_frame_p_attack_texts__p"] = _cast(_a1145, jnp.int8)
+                    _a1146 = v_a
+                    st["_envc_frame_p_attack_texts__a"] = _cast(_a1146, jnp.int8)
+                    _a1147 = v_c
+                    st["_envc_frame_p_attack_texts__c"] = _cast(_a1147, jnp.int16)
+                    _a1148 = v_r
+                    st["_envc_frame_p_attack_texts__r"] = _cast(_a1148, jnp.int8)
+                    _a1149 = 1
+                    st["_envc_at_p_attack_texts"] = _cast(_a1149, jnp.int8)
+                    _a1150 = False
+                    v__envc_run = _lcast(_a1150, jnp.bool_)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
-                def _else1090(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                def _else1151(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
-                    _a1091 = True
-                    v__envc_run = _lcast(_a1091, jnp.bool_)
+                    _a1152 = True
+                    v__envc_run = _lcast(_a1152, jnp.bool_)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
-                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _branch(_c1082, lambda: _then1083(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1), lambda: _else1090(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1))
+                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _branch(_c1143, lambda: _then1144(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1), lambda: _else1151(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1))
                 return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
-            st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _branch(_c1067, lambda: _then1068(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
+            st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _branch(_c1128, lambda: _then1129(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
             return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
-        st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _branch(_c1065, lambda: _then1066(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
+        st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _branch(_c1126, lambda: _then1127(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
         return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
-    st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = lax.fori_loop(0, 2, _loop1064, (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
-    _c1092 = v__envc_run
-    def _then1093(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
+    st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = lax.fori_loop(0, 2, _loop1125, (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
+    _c1153 = v__envc_run
+    def _then1154(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
         st = dict(st)
-        _a1094 = 0
-        st["copying"] = _cast(_a1094, jnp.int8)
+        _a1155 = 0
+        st["copying"] = _cast(_a1155, jnp.int8)
         return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)
-    st, (v_p, v_a, v__envc_run, v__envc_seek, v_c) = _branch(_c1092, lambda: _then1093(st, v_p, v_a, v__envc_run, v__envc_seek, v_c), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)))
+    st, (v_p, v_a, v__envc_run, v__envc_seek, v_c) = _branch(_c1153, lambda: _then1154(st, v_p, v_a, v__envc_run, v__envc_seek, v_c), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)))
     return st
 
 
@@ -3762,30 +3896,30 @@ def p_attack_effect__9(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__9"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__9"]) != 0), jnp.bool_)
-    _c1095 = v__envc_seek
-    def _then1096(st, v_p, v__envc_run, v__envc_seek):
+    _c1156 = v__envc_seek
+    def _then1157(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1097 = 0
-        st["_envc_at_p_attack_effect__9"] = _cast(_a1097, jnp.int8)
-        _a1098 = False
-        v__envc_seek = _lcast(_a1098, jnp.bool_)
+        _a1158 = 0
+        st["_envc_at_p_attack_effect__9"] = _cast(_a1158, jnp.int8)
+        _a1159 = False
+        v__envc_seek = _lcast(_a1159, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1095, lambda: _then1096(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1156, lambda: _then1157(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_attach_to_bench_choice(st, v_p, 0)
-    _c1099 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-    def _then1100(st, v_p, v__envc_run, v__envc_seek):
+    _c1160 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+    def _then1161(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1101 = 1
-        st["_envc_at_p_attack_effect__9"] = _cast(_a1101, jnp.int8)
-        _a1102 = False
-        v__envc_run = _lcast(_a1102, jnp.bool_)
+        _a1162 = 1
+        st["_envc_at_p_attack_effect__9"] = _cast(_a1162, jnp.int8)
+        _a1163 = False
+        v__envc_run = _lcast(_a1163, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1103(st, v_p, v__envc_run, v__envc_seek):
+    def _else1164(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1104 = True
-        v__envc_run = _lcast(_a1104, jnp.bool_)
+        _a1165 = True
+        v__envc_run = _lcast(_a1165, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1099, lambda: _then1100(st, v_p, v__envc_run, v__envc_seek), lambda: _else1103(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1160, lambda: _then1161(st, v_p, v__envc_run, v__envc_seek), lambda: _else1164(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -3844,60 +3978,60 @@ def p_attack_effect__16(st, v_p):
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__16"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__16"]) != 0), jnp.bool_)
     v_k = jnp.int32(0)
-    def _loop1105(i, carry):
+    def _loop1166(i, carry):
         st, (v_p, v__envc_run, v__envc_seek, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        _c1106 = jnp.logical_or(v__envc_run, jnp.logical_and(jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__16"]) == 1)), (_i32(v_k) == _i32(st["_envc_frame_p_attack_effect__16__k"]))))
-        def _then1107(st, v_p, v__envc_run, v__envc_seek, v_k):
+        _c1167 = jnp.logical_or(v__envc_run, jnp.logical_and(jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__16"]) == 1)), (_i32(v_k) == _i32(st["_envc_frame_p_attack_effect__16__k"]))))
+        def _then1168(st, v_p, v__envc_run, v__envc_seek, v_k):
             st = dict(st)
             v__envc_c1 = _lcast(False, jnp.bool_)
-            _c1108 = v__envc_run
-            def _then1109(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+            _c1169 = v__envc_run
+            def _then1170(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                 st = dict(st)
-                st, _r1110 = _randint(st, 0, 1)
-                _a1111 = (_r1110 == 1)
-                v__envc_c1 = _lcast(_a1111, jnp.bool_)
+                st, _r1171 = _randint(st, 0, 1)
+                _a1172 = (_r1171 == 1)
+                v__envc_c1 = _lcast(_a1172, jnp.bool_)
                 return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
-            st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(_c1108, lambda: _then1109(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)))
-            _c1112 = jnp.logical_or(v__envc_c1, jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__16"]) == 1)))
-            def _then1113(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+            st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(_c1169, lambda: _then1170(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)))
+            _c1173 = jnp.logical_or(v__envc_c1, jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__16"]) == 1)))
+            def _then1174(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                 st = dict(st)
-                _c1114 = v__envc_seek
-                def _then1115(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+                _c1175 = v__envc_seek
+                def _then1176(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                     st = dict(st)
-                    _a1116 = st["_envc_frame_p_attack_effect__16__p"]
-                    v_p = _lcast(_a1116, jnp.int8)
-                    _a1117 = 0
-                    st["_envc_at_p_attack_effect__16"] = _cast(_a1117, jnp.int8)
-                    _a1118 = False
-                    v__envc_seek = _lcast(_a1118, jnp.bool_)
+                    _a1177 = st["_envc_frame_p_attack_effect__16__p"]
+                    v_p = _lcast(_a1177, jnp.int8)
+                    _a1178 = 0
+                    st["_envc_at_p_attack_effect__16"] = _cast(_a1178, jnp.int8)
+                    _a1179 = False
+                    v__envc_seek = _lcast(_a1179, jnp.bool_)
                     return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
-                st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(_c1114, lambda: _then1115(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)))
+                st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(_c1175, lambda: _then1176(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)))
                 st = p_attach_to_bench_choice(st, v_p, 1)
-                _c1119 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-                def _then1120(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+                _c1180 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+                def _then1181(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                     st = dict(st)
-                    _a1121 = v_p
-                    st["_envc_frame_p_attack_effect__16__p"] = _cast(_a1121, jnp.int8)
-                    _a1122 = v_k
-                    st["_envc_frame_p_attack_effect__16__k"] = _cast(_a1122, jnp.int8)
-                    _a1123 = 1
-                    st["_envc_at_p_attack_effect__16"] = _cast(_a1123, jnp.int8)
-                    _a1124 = False
-                    v__envc_run = _lcast(_a1124, jnp.bool_)
+                    _a1182 = v_p
+                    st["_envc_frame_p_attack_effect__16__p"] = _cast(_a1182, jnp.int8)
+                    _a1183 = v_k
+                    st["_envc_frame_p_attack_effect__16__k"] = _cast(_a1183, jnp.int8)
+                    _a1184 = 1
+                    st["_envc_at_p_attack_effect__16"] = _cast(_a1184, jnp.int8)
+                    _a1185 = False
+                    v__envc_run = _lcast(_a1185, jnp.bool_)
                     return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
-                def _else1125(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+                def _else1186(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                     st = dict(st)
-                    _a1126 = True
-                    v__envc_run = _lcast(_a1126, jnp.bool_)
+                    _a1187 = True
+                    v__envc_run = _lcast(_a1187, jnp.bool_)
                     return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
-                st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(_c1119, lambda: _then1120(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), lambda: _else1125(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1))
+                st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(_c1180, lambda: _then1181(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), lambda: _else1186(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1))
                 return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
-            st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(_c1112, lambda: _then1113(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)))
+            st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(_c1173, lambda: _then1174(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)))
             return st, (v_p, v__envc_run, v__envc_seek, v_k)
-        st, (v_p, v__envc_run, v__envc_seek, v_k) = _branch(_c1106, lambda: _then1107(st, v_p, v__envc_run, v__envc_seek, v_k), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k)))
+        st, (v_p, v__envc_run, v__envc_seek, v_k) = _branch(_c1167, lambda: _then1168(st, v_p, v__envc_run, v__envc_seek, v_k), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k)))
         return st, (v_p, v__envc_run, v__envc_seek, v_k)
-    st, (v_p, v__envc_run, v__envc_seek, v_k) = lax.fori_loop(0, 3, _loop1105, (st, (v_p, v__envc_run, v__envc_seek, v_k)))
+    st, (v_p, v__envc_run, v__envc_seek, v_k) = lax.fori_loop(0, 3, _loop1166, (st, (v_p, v__envc_run, v__envc_seek, v_k)))
     return st
 
 
@@ -3931,30 +4065,30 @@ def p_attack_effect__20(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__20"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__20"]) != 0), jnp.bool_)
-    _c1127 = v__envc_seek
-    def _then1128(st, v_p, v__envc_run, v__envc_seek):
+    _c1188 = v__envc_seek
+    def _then1189(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1129 = 0
-        st["_envc_at_p_attack_effect__20"] = _cast(_a1129, jnp.int8)
-        _a1130 = False
-        v__envc_seek = _lcast(_a1130, jnp.bool_)
+        _a1190 = 0
+        st["_envc_at_p_attack_effect__20"] = _cast(_a1190, jnp.int8)
+        _a1191 = False
+        v__envc_seek = _lcast(_a1191, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1127, lambda: _then1128(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1188, lambda: _then1189(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 50, False, True)
-    _c1131 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1132(st, v_p, v__envc_run, v__envc_seek):
+    _c1192 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1193(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1133 = 1
-        st["_envc_at_p_attack_effect__20"] = _cast(_a1133, jnp.int8)
-        _a1134 = False
-        v__envc_run = _lcast(_a1134, jnp.bool_)
+        _a1194 = 1
+        st["_envc_at_p_attack_effect__20"] = _cast(_a1194, jnp.int8)
+        _a1195 = False
+        v__envc_run = _lcast(_a1195, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1135(st, v_p, v__envc_run, v__envc_seek):
+    def _else1196(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1136 = True
-        v__envc_run = _lcast(_a1136, jnp.bool_)
+        _a1197 = True
+        v__envc_run = _lcast(_a1197, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1131, lambda: _then1132(st, v_p, v__envc_run, v__envc_seek), lambda: _else1135(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1192, lambda: _then1193(st, v_p, v__envc_run, v__envc_seek), lambda: _else1196(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4044,30 +4178,30 @@ def p_attack_effect__31(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__31"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__31"]) != 0), jnp.bool_)
-    _c1137 = v__envc_seek
-    def _then1138(st, v_p, v__envc_run, v__envc_seek):
+    _c1198 = v__envc_seek
+    def _then1199(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1139 = 0
-        st["_envc_at_p_attack_effect__31"] = _cast(_a1139, jnp.int8)
-        _a1140 = False
-        v__envc_seek = _lcast(_a1140, jnp.bool_)
+        _a1200 = 0
+        st["_envc_at_p_attack_effect__31"] = _cast(_a1200, jnp.int8)
+        _a1201 = False
+        v__envc_seek = _lcast(_a1201, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1137, lambda: _then1138(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1198, lambda: _then1199(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_own_choice(st, v_p, 30, True)
-    _c1141 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
-    def _then1142(st, v_p, v__envc_run, v__envc_seek):
+    _c1202 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
+    def _then1203(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1143 = 1
-        st["_envc_at_p_attack_effect__31"] = _cast(_a1143, jnp.int8)
-        _a1144 = False
-        v__envc_run = _lcast(_a1144, jnp.bool_)
+        _a1204 = 1
+        st["_envc_at_p_attack_effect__31"] = _cast(_a1204, jnp.int8)
+        _a1205 = False
+        v__envc_run = _lcast(_a1205, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1145(st, v_p, v__envc_run, v__envc_seek):
+    def _else1206(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1146 = True
-        v__envc_run = _lcast(_a1146, jnp.bool_)
+        _a1207 = True
+        v__envc_run = _lcast(_a1207, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1141, lambda: _then1142(st, v_p, v__envc_run, v__envc_seek), lambda: _else1145(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1202, lambda: _then1203(st, v_p, v__envc_run, v__envc_seek), lambda: _else1206(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4085,30 +4219,30 @@ def p_attack_effect__33(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__33"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__33"]) != 0), jnp.bool_)
-    _c1147 = v__envc_seek
-    def _then1148(st, v_p, v__envc_run, v__envc_seek):
+    _c1208 = v__envc_seek
+    def _then1209(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1149 = 0
-        st["_envc_at_p_attack_effect__33"] = _cast(_a1149, jnp.int8)
-        _a1150 = False
-        v__envc_seek = _lcast(_a1150, jnp.bool_)
+        _a1210 = 0
+        st["_envc_at_p_attack_effect__33"] = _cast(_a1210, jnp.int8)
+        _a1211 = False
+        v__envc_seek = _lcast(_a1211, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1147, lambda: _then1148(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1208, lambda: _then1209(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 30, False, True)
-    _c1151 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1152(st, v_p, v__envc_run, v__envc_seek):
+    _c1212 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1213(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1153 = 1
-        st["_envc_at_p_attack_effect__33"] = _cast(_a1153, jnp.int8)
-        _a1154 = False
-        v__envc_run = _lcast(_a1154, jnp.bool_)
+        _a1214 = 1
+        st["_envc_at_p_attack_effect__33"] = _cast(_a1214, jnp.int8)
+        _a1215 = False
+        v__envc_run = _lcast(_a1215, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1155(st, v_p, v__envc_run, v__envc_seek):
+    def _else1216(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1156 = True
-        v__envc_run = _lcast(_a1156, jnp.bool_)
+        _a1217 = True
+        v__envc_run = _lcast(_a1217, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1151, lambda: _then1152(st, v_p, v__envc_run, v__envc_seek), lambda: _else1155(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1212, lambda: _then1213(st, v_p, v__envc_run, v__envc_seek), lambda: _else1216(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4118,30 +4252,30 @@ def p_attack_effect__34(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__34"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__34"]) != 0), jnp.bool_)
-    _c1157 = v__envc_seek
-    def _then1158(st, v_p, v__envc_run, v__envc_seek):
+    _c1218 = v__envc_seek
+    def _then1219(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1159 = 0
-        st["_envc_at_p_attack_effect__34"] = _cast(_a1159, jnp.int8)
-        _a1160 = False
-        v__envc_seek = _lcast(_a1160, jnp.bool_)
+        _a1220 = 0
+        st["_envc_at_p_attack_effect__34"] = _cast(_a1220, jnp.int8)
+        _a1221 = False
+        v__envc_seek = _lcast(_a1221, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1157, lambda: _then1158(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1218, lambda: _then1219(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_switch_self(st, v_p)
-    _c1161 = (_i32(st["_envc_at_p_switch_self"]) != 0)
-    def _then1162(st, v_p, v__envc_run, v__envc_seek):
+    _c1222 = (_i32(st["_envc_at_p_switch_self"]) != 0)
+    def _then1223(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1163 = 1
-        st["_envc_at_p_attack_effect__34"] = _cast(_a1163, jnp.int8)
-        _a1164 = False
-        v__envc_run = _lcast(_a1164, jnp.bool_)
+        _a1224 = 1
+        st["_envc_at_p_attack_effect__34"] = _cast(_a1224, jnp.int8)
+        _a1225 = False
+        v__envc_run = _lcast(_a1225, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1165(st, v_p, v__envc_run, v__envc_seek):
+    def _else1226(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1166 = True
-        v__envc_run = _lcast(_a1166, jnp.bool_)
+        _a1227 = True
+        v__envc_run = _lcast(_a1227, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1161, lambda: _then1162(st, v_p, v__envc_run, v__envc_seek), lambda: _else1165(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1222, lambda: _then1223(st, v_p, v__envc_run, v__envc_seek), lambda: _else1226(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4157,10 +4291,10 @@ def p_attack_effect__36(st, v_p):
     """proc `attack_effect__36` (tcg.fills:64)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _a1167 = 20
-    st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a1167, jnp.int16))
-    _a1168 = (1 + (1 - _i32(v_p)))
-    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a1168, jnp.int8))
+    _a1228 = 20
+    st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a1228, jnp.int16))
+    _a1229 = (1 + (1 - _i32(v_p)))
+    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a1229, jnp.int8))
     return st
 
 
@@ -4234,30 +4368,30 @@ def p_attack_effect__45(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__45"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__45"]) != 0), jnp.bool_)
-    _c1169 = v__envc_seek
-    def _then1170(st, v_p, v__envc_run, v__envc_seek):
+    _c1230 = v__envc_seek
+    def _then1231(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1171 = 0
-        st["_envc_at_p_attack_effect__45"] = _cast(_a1171, jnp.int8)
-        _a1172 = False
-        v__envc_seek = _lcast(_a1172, jnp.bool_)
+        _a1232 = 0
+        st["_envc_at_p_attack_effect__45"] = _cast(_a1232, jnp.int8)
+        _a1233 = False
+        v__envc_seek = _lcast(_a1233, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1169, lambda: _then1170(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1230, lambda: _then1231(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 30, True, True)
-    _c1173 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1174(st, v_p, v__envc_run, v__envc_seek):
+    _c1234 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1235(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1175 = 1
-        st["_envc_at_p_attack_effect__45"] = _cast(_a1175, jnp.int8)
-        _a1176 = False
-        v__envc_run = _lcast(_a1176, jnp.bool_)
+        _a1236 = 1
+        st["_envc_at_p_attack_effect__45"] = _cast(_a1236, jnp.int8)
+        _a1237 = False
+        v__envc_run = _lcast(_a1237, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1177(st, v_p, v__envc_run, v__envc_seek):
+    def _else1238(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1178 = True
-        v__envc_run = _lcast(_a1178, jnp.bool_)
+        _a1239 = True
+        v__envc_run = _lcast(_a1239, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1173, lambda: _then1174(st, v_p, v__envc_run, v__envc_seek), lambda: _else1177(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1234, lambda: _then1235(st, v_p, v__envc_run, v__envc_seek), lambda: _else1238(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4275,30 +4409,30 @@ def p_attack_effect__47(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__47"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__47"]) != 0), jnp.bool_)
-    _c1179 = v__envc_seek
-    def _then1180(st, v_p, v__envc_run, v__envc_seek):
+    _c1240 = v__envc_seek
+    def _then1241(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1181 = 0
-        st["_envc_at_p_attack_effect__47"] = _cast(_a1181, jnp.int8)
-        _a1182 = False
-        v__envc_seek = _lcast(_a1182, jnp.bool_)
+        _a1242 = 0
+        st["_envc_at_p_attack_effect__47"] = _cast(_a1242, jnp.int8)
+        _a1243 = False
+        v__envc_seek = _lcast(_a1243, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1179, lambda: _then1180(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1240, lambda: _then1241(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_switch_opponent(st, v_p, False, True, False)
-    _c1183 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1184(st, v_p, v__envc_run, v__envc_seek):
+    _c1244 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1245(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1185 = 1
-        st["_envc_at_p_attack_effect__47"] = _cast(_a1185, jnp.int8)
-        _a1186 = False
-        v__envc_run = _lcast(_a1186, jnp.bool_)
+        _a1246 = 1
+        st["_envc_at_p_attack_effect__47"] = _cast(_a1246, jnp.int8)
+        _a1247 = False
+        v__envc_run = _lcast(_a1247, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1187(st, v_p, v__envc_run, v__envc_seek):
+    def _else1248(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1188 = True
-        v__envc_run = _lcast(_a1188, jnp.bool_)
+        _a1249 = True
+        v__envc_run = _lcast(_a1249, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1183, lambda: _then1184(st, v_p, v__envc_run, v__envc_seek), lambda: _else1187(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1244, lambda: _then1245(st, v_p, v__envc_run, v__envc_seek), lambda: _else1248(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4396,30 +4530,30 @@ def p_attack_effect__59(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__59"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__59"]) != 0), jnp.bool_)
-    _c1189 = v__envc_seek
-    def _then1190(st, v_p, v__envc_run, v__envc_seek):
+    _c1250 = v__envc_seek
+    def _then1251(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1191 = 0
-        st["_envc_at_p_attack_effect__59"] = _cast(_a1191, jnp.int8)
-        _a1192 = False
-        v__envc_seek = _lcast(_a1192, jnp.bool_)
+        _a1252 = 0
+        st["_envc_at_p_attack_effect__59"] = _cast(_a1252, jnp.int8)
+        _a1253 = False
+        v__envc_seek = _lcast(_a1253, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1189, lambda: _then1190(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1250, lambda: _then1251(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_copy_attack(st, v_p)
-    _c1193 = (_i32(st["_envc_at_p_copy_attack"]) != 0)
-    def _then1194(st, v_p, v__envc_run, v__envc_seek):
+    _c1254 = (_i32(st["_envc_at_p_copy_attack"]) != 0)
+    def _then1255(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1195 = 1
-        st["_envc_at_p_attack_effect__59"] = _cast(_a1195, jnp.int8)
-        _a1196 = False
-        v__envc_run = _lcast(_a1196, jnp.bool_)
+        _a1256 = 1
+        st["_envc_at_p_attack_effect__59"] = _cast(_a1256, jnp.int8)
+        _a1257 = False
+        v__envc_run = _lcast(_a1257, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1197(st, v_p, v__envc_run, v__envc_seek):
+    def _else1258(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1198 = True
-        v__envc_run = _lcast(_a1198, jnp.bool_)
+        _a1259 = True
+        v__envc_run = _lcast(_a1259, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1193, lambda: _then1194(st, v_p, v__envc_run, v__envc_seek), lambda: _else1197(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1254, lambda: _then1255(st, v_p, v__envc_run, v__envc_seek), lambda: _else1258(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4469,36 +4603,36 @@ def p_attack_effect__65(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__65"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__65"]) != 0), jnp.bool_)
-    _c1199 = v__envc_run
-    def _then1200(st, v_p, v__envc_run, v__envc_seek):
+    _c1260 = v__envc_run
+    def _then1261(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         st = p_discard_energy(st, v_p, 0, 1, 2)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1199, lambda: _then1200(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
-    _c1201 = v__envc_seek
-    def _then1202(st, v_p, v__envc_run, v__envc_seek):
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1260, lambda: _then1261(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
+    _c1262 = v__envc_seek
+    def _then1263(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1203 = 0
-        st["_envc_at_p_attack_effect__65"] = _cast(_a1203, jnp.int8)
-        _a1204 = False
-        v__envc_seek = _lcast(_a1204, jnp.bool_)
+        _a1264 = 0
+        st["_envc_at_p_attack_effect__65"] = _cast(_a1264, jnp.int8)
+        _a1265 = False
+        v__envc_seek = _lcast(_a1265, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1201, lambda: _then1202(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1262, lambda: _then1263(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 80, False, True)
-    _c1205 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1206(st, v_p, v__envc_run, v__envc_seek):
+    _c1266 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1267(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1207 = 1
-        st["_envc_at_p_attack_effect__65"] = _cast(_a1207, jnp.int8)
-        _a1208 = False
-        v__envc_run = _lcast(_a1208, jnp.bool_)
+        _a1268 = 1
+        st["_envc_at_p_attack_effect__65"] = _cast(_a1268, jnp.int8)
+        _a1269 = False
+        v__envc_run = _lcast(_a1269, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1209(st, v_p, v__envc_run, v__envc_seek):
+    def _else1270(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1210 = True
-        v__envc_run = _lcast(_a1210, jnp.bool_)
+        _a1271 = True
+        v__envc_run = _lcast(_a1271, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1205, lambda: _then1206(st, v_p, v__envc_run, v__envc_seek), lambda: _else1209(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1266, lambda: _then1267(st, v_p, v__envc_run, v__envc_seek), lambda: _else1270(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4539,30 +4673,30 @@ def p_attack_effect__70(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__70"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__70"]) != 0), jnp.bool_)
-    _c1211 = v__envc_seek
-    def _then1212(st, v_p, v__envc_run, v__envc_seek):
+    _c1272 = v__envc_seek
+    def _then1273(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1213 = 0
-        st["_envc_at_p_attack_effect__70"] = _cast(_a1213, jnp.int8)
-        _a1214 = False
-        v__envc_seek = _lcast(_a1214, jnp.bool_)
+        _a1274 = 0
+        st["_envc_at_p_attack_effect__70"] = _cast(_a1274, jnp.int8)
+        _a1275 = False
+        v__envc_seek = _lcast(_a1275, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1211, lambda: _then1212(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1272, lambda: _then1273(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 20, True, True)
-    _c1215 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1216(st, v_p, v__envc_run, v__envc_seek):
+    _c1276 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1277(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1217 = 1
-        st["_envc_at_p_attack_effect__70"] = _cast(_a1217, jnp.int8)
-        _a1218 = False
-        v__envc_run = _lcast(_a1218, jnp.bool_)
+        _a1278 = 1
+        st["_envc_at_p_attack_effect__70"] = _cast(_a1278, jnp.int8)
+        _a1279 = False
+        v__envc_run = _lcast(_a1279, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1219(st, v_p, v__envc_run, v__envc_seek):
+    def _else1280(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1220 = True
-        v__envc_run = _lcast(_a1220, jnp.bool_)
+        _a1281 = True
+        v__envc_run = _lcast(_a1281, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1215, lambda: _then1216(st, v_p, v__envc_run, v__envc_seek), lambda: _else1219(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1276, lambda: _then1277(st, v_p, v__envc_run, v__envc_seek), lambda: _else1280(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4580,30 +4714,30 @@ def p_attack_effect__72(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__72"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__72"]) != 0), jnp.bool_)
-    _c1221 = v__envc_seek
-    def _then1222(st, v_p, v__envc_run, v__envc_seek):
+    _c1282 = v__envc_seek
+    def _then1283(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1223 = 0
-        st["_envc_at_p_attack_effect__72"] = _cast(_a1223, jnp.int8)
-        _a1224 = False
-        v__envc_seek = _lcast(_a1224, jnp.bool_)
+        _a1284 = 0
+        st["_envc_at_p_attack_effect__72"] = _cast(_a1284, jnp.int8)
+        _a1285 = False
+        v__envc_seek = _lcast(_a1285, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1221, lambda: _then1222(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1282, lambda: _then1283(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_attach_to_benched_choices(st, v_p, 2, 2)
-    _c1225 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
-    def _then1226(st, v_p, v__envc_run, v__envc_seek):
+    _c1286 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
+    def _then1287(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1227 = 1
-        st["_envc_at_p_attack_effect__72"] = _cast(_a1227, jnp.int8)
-        _a1228 = False
-        v__envc_run = _lcast(_a1228, jnp.bool_)
+        _a1288 = 1
+        st["_envc_at_p_attack_effect__72"] = _cast(_a1288, jnp.int8)
+        _a1289 = False
+        v__envc_run = _lcast(_a1289, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1229(st, v_p, v__envc_run, v__envc_seek):
+    def _else1290(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1230 = True
-        v__envc_run = _lcast(_a1230, jnp.bool_)
+        _a1291 = True
+        v__envc_run = _lcast(_a1291, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1225, lambda: _then1226(st, v_p, v__envc_run, v__envc_seek), lambda: _else1229(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1286, lambda: _then1287(st, v_p, v__envc_run, v__envc_seek), lambda: _else1290(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4637,30 +4771,30 @@ def p_attack_effect__76(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__76"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__76"]) != 0), jnp.bool_)
-    _c1231 = v__envc_seek
-    def _then1232(st, v_p, v__envc_run, v__envc_seek):
+    _c1292 = v__envc_seek
+    def _then1293(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1233 = 0
-        st["_envc_at_p_attack_effect__76"] = _cast(_a1233, jnp.int8)
-        _a1234 = False
-        v__envc_seek = _lcast(_a1234, jnp.bool_)
+        _a1294 = 0
+        st["_envc_at_p_attack_effect__76"] = _cast(_a1294, jnp.int8)
+        _a1295 = False
+        v__envc_seek = _lcast(_a1295, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1231, lambda: _then1232(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1292, lambda: _then1293(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_attach_to_bench_choice(st, v_p, 3)
-    _c1235 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-    def _then1236(st, v_p, v__envc_run, v__envc_seek):
+    _c1296 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+    def _then1297(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1237 = 1
-        st["_envc_at_p_attack_effect__76"] = _cast(_a1237, jnp.int8)
-        _a1238 = False
-        v__envc_run = _lcast(_a1238, jnp.bool_)
+        _a1298 = 1
+        st["_envc_at_p_attack_effect__76"] = _cast(_a1298, jnp.int8)
+        _a1299 = False
+        v__envc_run = _lcast(_a1299, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1239(st, v_p, v__envc_run, v__envc_seek):
+    def _else1300(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1240 = True
-        v__envc_run = _lcast(_a1240, jnp.bool_)
+        _a1301 = True
+        v__envc_run = _lcast(_a1301, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1235, lambda: _then1236(st, v_p, v__envc_run, v__envc_seek), lambda: _else1239(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1296, lambda: _then1297(st, v_p, v__envc_run, v__envc_seek), lambda: _else1300(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4694,30 +4828,30 @@ def p_attack_effect__80(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__80"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__80"]) != 0), jnp.bool_)
-    _c1241 = v__envc_seek
-    def _then1242(st, v_p, v__envc_run, v__envc_seek):
+    _c1302 = v__envc_seek
+    def _then1303(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1243 = 0
-        st["_envc_at_p_attack_effect__80"] = _cast(_a1243, jnp.int8)
-        _a1244 = False
-        v__envc_seek = _lcast(_a1244, jnp.bool_)
+        _a1304 = 0
+        st["_envc_at_p_attack_effect__80"] = _cast(_a1304, jnp.int8)
+        _a1305 = False
+        v__envc_seek = _lcast(_a1305, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1241, lambda: _then1242(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1302, lambda: _then1303(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_own_choice(st, v_p, 20, False)
-    _c1245 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
-    def _then1246(st, v_p, v__envc_run, v__envc_seek):
+    _c1306 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
+    def _then1307(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1247 = 1
-        st["_envc_at_p_attack_effect__80"] = _cast(_a1247, jnp.int8)
-        _a1248 = False
-        v__envc_run = _lcast(_a1248, jnp.bool_)
+        _a1308 = 1
+        st["_envc_at_p_attack_effect__80"] = _cast(_a1308, jnp.int8)
+        _a1309 = False
+        v__envc_run = _lcast(_a1309, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1249(st, v_p, v__envc_run, v__envc_seek):
+    def _else1310(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1250 = True
-        v__envc_run = _lcast(_a1250, jnp.bool_)
+        _a1311 = True
+        v__envc_run = _lcast(_a1311, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1245, lambda: _then1246(st, v_p, v__envc_run, v__envc_seek), lambda: _else1249(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1306, lambda: _then1307(st, v_p, v__envc_run, v__envc_seek), lambda: _else1310(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4846,30 +4980,30 @@ def p_attack_effect__96(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__96"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__96"]) != 0), jnp.bool_)
-    _c1251 = v__envc_seek
-    def _then1252(st, v_p, v__envc_run, v__envc_seek):
+    _c1312 = v__envc_seek
+    def _then1313(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1253 = 0
-        st["_envc_at_p_attack_effect__96"] = _cast(_a1253, jnp.int8)
-        _a1254 = False
-        v__envc_seek = _lcast(_a1254, jnp.bool_)
+        _a1314 = 0
+        st["_envc_at_p_attack_effect__96"] = _cast(_a1314, jnp.int8)
+        _a1315 = False
+        v__envc_seek = _lcast(_a1315, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1251, lambda: _then1252(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1312, lambda: _then1313(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 10, False, True)
-    _c1255 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1256(st, v_p, v__envc_run, v__envc_seek):
+    _c1316 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1317(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1257 = 1
-        st["_envc_at_p_attack_effect__96"] = _cast(_a1257, jnp.int8)
-        _a1258 = False
-        v__envc_run = _lcast(_a1258, jnp.bool_)
+        _a1318 = 1
+        st["_envc_at_p_attack_effect__96"] = _cast(_a1318, jnp.int8)
+        _a1319 = False
+        v__envc_run = _lcast(_a1319, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1259(st, v_p, v__envc_run, v__envc_seek):
+    def _else1320(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1260 = True
-        v__envc_run = _lcast(_a1260, jnp.bool_)
+        _a1321 = True
+        v__envc_run = _lcast(_a1321, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1255, lambda: _then1256(st, v_p, v__envc_run, v__envc_seek), lambda: _else1259(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1316, lambda: _then1317(st, v_p, v__envc_run, v__envc_seek), lambda: _else1320(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4879,30 +5013,30 @@ def p_attack_effect__97(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__97"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__97"]) != 0), jnp.bool_)
-    _c1261 = v__envc_seek
-    def _then1262(st, v_p, v__envc_run, v__envc_seek):
+    _c1322 = v__envc_seek
+    def _then1323(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1263 = 0
-        st["_envc_at_p_attack_effect__97"] = _cast(_a1263, jnp.int8)
-        _a1264 = False
-        v__envc_seek = _lcast(_a1264, jnp.bool_)
+        _a1324 = 0
+        st["_envc_at_p_attack_effect__97"] = _cast(_a1324, jnp.int8)
+        _a1325 = False
+        v__envc_seek = _lcast(_a1325, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1261, lambda: _then1262(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1322, lambda: _then1323(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_switch_opponent(st, v_p, True, False, False)
-    _c1265 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1266(st, v_p, v__envc_run, v__envc_seek):
+    _c1326 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1327(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1267 = 1
-        st["_envc_at_p_attack_effect__97"] = _cast(_a1267, jnp.int8)
-        _a1268 = False
-        v__envc_run = _lcast(_a1268, jnp.bool_)
+        _a1328 = 1
+        st["_envc_at_p_attack_effect__97"] = _cast(_a1328, jnp.int8)
+        _a1329 = False
+        v__envc_run = _lcast(_a1329, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1269(st, v_p, v__envc_run, v__envc_seek):
+    def _else1330(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1270 = True
-        v__envc_run = _lcast(_a1270, jnp.bool_)
+        _a1331 = True
+        v__envc_run = _lcast(_a1331, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1265, lambda: _then1266(st, v_p, v__envc_run, v__envc_seek), lambda: _else1269(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1326, lambda: _then1327(st, v_p, v__envc_run, v__envc_seek), lambda: _else1330(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4946,35 +5080,35 @@ def p_ability_effect__2(st, v_p, v_s):
     v_s = _lcast(v_s, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_ability_effect__2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_ability_effect__2"]) != 0), jnp.bool_)
-    _c1271 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_s) == 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__2"]) == 1)))
-    def _then1272(st, v_p, v_s, v__envc_run, v__envc_seek):
+    _c1332 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_s) == 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__2"]) == 1)))
+    def _then1333(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _c1273 = v__envc_seek
-        def _then1274(st, v_p, v_s, v__envc_run, v__envc_seek):
+        _c1334 = v__envc_seek
+        def _then1335(st, v_p, v_s, v__envc_run, v__envc_seek):
             st = dict(st)
-            _a1275 = 0
-            st["_envc_at_p_ability_effect__2"] = _cast(_a1275, jnp.int8)
-            _a1276 = False
-            v__envc_seek = _lcast(_a1276, jnp.bool_)
+            _a1336 = 0
+            st["_envc_at_p_ability_effect__2"] = _cast(_a1336, jnp.int8)
+            _a1337 = False
+            v__envc_seek = _lcast(_a1337, jnp.bool_)
             return st, (v_p, v_s, v__envc_run, v__envc_seek)
-        st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1273, lambda: _then1274(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)))
+        st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1334, lambda: _then1335(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)))
         st = p_switch_opponent(st, v_p, False, False, True)
-        _c1277 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1278(st, v_p, v_s, v__envc_run, v__envc_seek):
+        _c1338 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1339(st, v_p, v_s, v__envc_run, v__envc_seek):
             st = dict(st)
-            _a1279 = 1
-            st["_envc_at_p_ability_effect__2"] = _cast(_a1279, jnp.int8)
-            _a1280 = False
-            v__envc_run = _lcast(_a1280, jnp.bool_)
+            _a1340 = 1
+            st["_envc_at_p_ability_effect__2"] = _cast(_a1340, jnp.int8)
+            _a1341 = False
+            v__envc_run = _lcast(_a1341, jnp.bool_)
             return st, (v_p, v_s, v__envc_run, v__envc_seek)
-        def _else1281(st, v_p, v_s, v__envc_run, v__envc_seek):
+        def _else1342(st, v_p, v_s, v__envc_run, v__envc_seek):
             st = dict(st)
-            _a1282 = True
-            v__envc_run = _lcast(_a1282, jnp.bool_)
+            _a1343 = True
+            v__envc_run = _lcast(_a1343, jnp.bool_)
             return st, (v_p, v_s, v__envc_run, v__envc_seek)
-        st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1277, lambda: _then1278(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: _else1281(st, v_p, v_s, v__envc_run, v__envc_seek))
+        st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1338, lambda: _then1339(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: _else1342(st, v_p, v_s, v__envc_run, v__envc_seek))
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
-    st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1271, lambda: _then1272(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)))
+    st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1332, lambda: _then1333(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)))
     return st
 
 
@@ -5003,30 +5137,30 @@ def p_ability_effect__5(st, v_p, v_s):
     v_s = _lcast(v_s, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_ability_effect__5"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_ability_effect__5"]) != 0), jnp.bool_)
-    _c1283 = v__envc_seek
-    def _then1284(st, v_p, v_s, v__envc_run, v__envc_seek):
+    _c1344 = v__envc_seek
+    def _then1345(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1285 = 0
-        st["_envc_at_p_ability_effect__5"] = _cast(_a1285, jnp.int8)
-        _a1286 = False
-        v__envc_seek = _lcast(_a1286, jnp.bool_)
+        _a1346 = 0
+        st["_envc_at_p_ability_effect__5"] = _cast(_a1346, jnp.int8)
+        _a1347 = False
+        v__envc_seek = _lcast(_a1347, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
-    st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1283, lambda: _then1284(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)))
+    st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1344, lambda: _then1345(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 20, False, False)
-    _c1287 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1288(st, v_p, v_s, v__envc_run, v__envc_seek):
+    _c1348 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1349(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1289 = 1
-        st["_envc_at_p_ability_effect__5"] = _cast(_a1289, jnp.int8)
-        _a1290 = False
-        v__envc_run = _lcast(_a1290, jnp.bool_)
+        _a1350 = 1
+        st["_envc_at_p_ability_effect__5"] = _cast(_a1350, jnp.int8)
+        _a1351 = False
+        v__envc_run = _lcast(_a1351, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
-    def _else1291(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _else1352(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1292 = True
-        v__envc_run = _lcast(_a1292, jnp.bool_)
+        _a1353 = True
+        v__envc_run = _lcast(_a1353, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
-    st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1287, lambda: _then1288(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: _else1291(st, v_p, v_s, v__envc_run, v__envc_seek))
+    st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1348, lambda: _then1349(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: _else1352(st, v_p, v_s, v__envc_run, v__envc_seek))
     return st
 
 
@@ -5091,30 +5225,30 @@ def p_ability_effect__12(st, v_p, v_s):
     v_s = _lcast(v_s, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_ability_effect__12"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_ability_effect__12"]) != 0), jnp.bool_)
-    _c1293 = v__envc_seek
-    def _then1294(st, v_p, v_s, v__envc_run, v__envc_seek):
+    _c1354 = v__envc_seek
+    def _then1355(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1295 = 0
-        st["_envc_at_p_ability_effect__12"] = _cast(_a1295, jnp.int8)
-        _a1296 = False
-        v__envc_seek = _lcast(_a1296, jnp.bool_)
+        _a1356 = 0
+        st["_envc_at_p_ability_effect__12"] = _cast(_a1356, jnp.int8)
+        _a1357 = False
+        v__envc_seek = _lcast(_a1357, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
-    st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1293, lambda: _then1294(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)))
+    st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1354, lambda: _then1355(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)))
     st = p_switch_opponent(st, v_p, False, True, False)
-    _c1297 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1298(st, v_p, v_s, v__envc_run, v__envc_seek):
+    _c1358 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1359(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1299 = 1
-        st["_envc_at_p_ability_effect__12"] = _cast(_a1299, jnp.int8)
-        _a1300 = False
-        v__envc_run = _lcast(_a1300, jnp.bool_)
+        _a1360 = 1
+        st["_envc_at_p_ability_effect__12"] = _cast(_a1360, jnp.int8)
+        _a1361 = False
+        v__envc_run = _lcast(_a1361, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
-    def _else1301(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _else1362(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1302 = True
-        v__envc_run = _lcast(_a1302, jnp.bool_)
+        _a1363 = True
+        v__envc_run = _lcast(_a1363, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
-    st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1297, lambda: _then1298(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: _else1301(st, v_p, v_s, v__envc_run, v__envc_seek))
+    st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1358, lambda: _then1359(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: _else1362(st, v_p, v_s, v__envc_run, v__envc_seek))
     return st
 
 
@@ -5196,28 +5330,28 @@ def p_trainer_effect__3(st, v_p, v_target):
     v_target = _lcast(v_target, jnp.int8)
     v_going = _lcast(True, jnp.bool_)
     v_k = jnp.int32(0)
-    def _loop1303(i, carry):
+    def _loop1364(i, carry):
         st, (v_p, v_target, v_going, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        _c1304 = v_going
-        def _then1305(st, v_p, v_target, v_going, v_k):
+        _c1365 = v_going
+        def _then1366(st, v_p, v_target, v_going, v_k):
             st = dict(st)
-            st, _r1307 = _randint(st, 0, 1)
-            _c1306 = (_r1307 == 1)
-            def _then1308(st, v_p, v_target, v_going, v_k):
+            st, _r1368 = _randint(st, 0, 1)
+            _c1367 = (_r1368 == 1)
+            def _then1369(st, v_p, v_target, v_going, v_k):
                 st = dict(st)
                 st = p_attach_from_zone(st, v_p, v_target, 2, 1, False)
                 return st, (v_p, v_target, v_going, v_k)
-            def _else1309(st, v_p, v_target, v_going, v_k):
+            def _else1370(st, v_p, v_target, v_going, v_k):
                 st = dict(st)
-                _a1310 = False
-                v_going = _lcast(_a1310, jnp.bool_)
+                _a1371 = False
+                v_going = _lcast(_a1371, jnp.bool_)
                 return st, (v_p, v_target, v_going, v_k)
-            st, (v_p, v_target, v_going, v_k) = _branch(_c1306, lambda: _then1308(st, v_p, v_target, v_going, v_k), lambda: _else1309(st, v_p, v_target, v_going, v_k))
+            st, (v_p, v_target, v_going, v_k) = _branch(_c1367, lambda: _then1369(st, v_p, v_target, v_going, v_k), lambda: _else1370(st, v_p, v_target, v_going, v_k))
             return st, (v_p, v_target, v_going, v_k)
-        st, (v_p, v_target, v_going, v_k) = _branch(_c1304, lambda: _then1305(st, v_p, v_target, v_going, v_k), lambda: (st, (v_p, v_target, v_going, v_k)))
+        st, (v_p, v_target, v_going, v_k) = _branch(_c1365, lambda: _then1366(st, v_p, v_target, v_going, v_k), lambda: (st, (v_p, v_target, v_going, v_k)))
         return st, (v_p, v_target, v_going, v_k)
-    _, (st, (v_p, v_target, v_going, v_k)) = lax.while_loop(lambda c: (c[0] < 12) & c[1][1][2], lambda c: (c[0] + 1, _loop1303(c[0], c[1])), (jnp.int32(0), (st, (v_p, v_target, v_going, v_k))))
+    _, (st, (v_p, v_target, v_going, v_k)) = lax.while_loop(lambda c: (c[0] < 12) & c[1][1][2], lambda c: (c[0] + 1, _loop1364(c[0], c[1])), (jnp.int32(0), (st, (v_p, v_target, v_going, v_k))))
     return st
 
 
@@ -5264,30 +5398,30 @@ def p_trainer_effect__8(st, v_p, v_target):
     v_target = _lcast(v_target, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_trainer_effect__8"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_trainer_effect__8"]) != 0), jnp.bool_)
-    _c1311 = v__envc_seek
-    def _then1312(st, v_p, v_target, v__envc_run, v__envc_seek):
+    _c1372 = v__envc_seek
+    def _then1373(st, v_p, v_target, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1313 = 0
-        st["_envc_at_p_trainer_effect__8"] = _cast(_a1313, jnp.int8)
-        _a1314 = False
-        v__envc_seek = _lcast(_a1314, jnp.bool_)
+        _a1374 = 0
+        st["_envc_at_p_trainer_effect__8"] = _cast(_a1374, jnp.int8)
+        _a1375 = False
+        v__envc_seek = _lcast(_a1375, jnp.bool_)
         return st, (v_p, v_target, v__envc_run, v__envc_seek)
-    st, (v_p, v_target, v__envc_run, v__envc_seek) = _branch(_c1311, lambda: _then1312(st, v_p, v_target, v__envc_run, v__envc_seek), lambda: (st, (v_p, v_target, v__envc_run, v__envc_seek)))
+    st, (v_p, v_target, v__envc_run, v__envc_seek) = _branch(_c1372, lambda: _then1373(st, v_p, v_target, v__envc_run, v__envc_seek), lambda: (st, (v_p, v_target, v__envc_run, v__envc_seek)))
     st = p_switch_opponent(st, v_p, False, True, False)
-    _c1315 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1316(st, v_p, v_target, v__envc_run, v__envc_seek):
+    _c1376 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1377(st, v_p, v_target, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1317 = 1
-        st["_envc_at_p_trainer_effect__8"] = _cast(_a1317, jnp.int8)
-        _a1318 = False
-        v__envc_run = _lcast(_a1318, jnp.bool_)
+        _a1378 = 1
+        st["_envc_at_p_trainer_effect__8"] = _cast(_a1378, jnp.int8)
+        _a1379 = False
+        v__envc_run = _lcast(_a1379, jnp.bool_)
         return st, (v_p, v_target, v__envc_run, v__envc_seek)
-    def _else1319(st, v_p, v_target, v__envc_run, v__envc_seek):
+    def _else1380(st, v_p, v_target, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1320 = True
-        v__envc_run = _lcast(_a1320, jnp.bool_)
+        _a1381 = True
+        v__envc_run = _lcast(_a1381, jnp.bool_)
         return st, (v_p, v_target, v__envc_run, v__envc_seek)
-    st, (v_p, v_target, v__envc_run, v__envc_seek) = _branch(_c1315, lambda: _then1316(st, v_p, v_target, v__envc_run, v__envc_seek), lambda: _else1319(st, v_p, v_target, v__envc_run, v__envc_seek))
+    st, (v_p, v_target, v__envc_run, v__envc_seek) = _branch(_c1376, lambda: _then1377(st, v_p, v_target, v__envc_run, v__envc_seek), lambda: _else1380(st, v_p, v_target, v__envc_run, v__envc_seek))
     return st
 
 
@@ -5371,606 +5505,606 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__dispatch"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0), jnp.bool_)
     v_op_0 = _lcast(0, jnp.int8)
-    _c1321 = v__envc_run
-    def _then1322(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    _c1382 = v__envc_run
+    def _then1383(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _a1323 = _K34[_i32(v_effect)][0]
-        v_op_0 = _lcast(_a1323, jnp.int8)
+        _a1384 = _K34[_i32(v_effect)][0]
+        v_op_0 = _lcast(_a1384, jnp.int8)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1321, lambda: _then1322(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
-    _c1324 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
-    _c1325 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
-    _c1326 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
-    _c1327 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
-    _c1328 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
-    _c1329 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
-    _c1330 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 1)))
-    _c1331 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
-    _c1332 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 9))
-    _c1333 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
-    _c1334 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
-    _c1335 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
-    _c1336 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 13))
-    _c1337 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 14))
-    _c1338 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 15)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 2)))
-    _c1339 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 16))
-    _c1340 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 17))
-    _c1341 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 18))
-    _c1342 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 19))
-    _c1343 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 20))
-    _c1344 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 21))
-    _c1345 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 22))
-    _c1346 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 23)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 3)))
-    _c1347 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 24)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 4)))
-    _c1348 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 25))
-    _c1349 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 26))
-    _c1350 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 27))
-    _c1351 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 28)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 5)))
-    _c1352 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 29))
-    _c1353 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 30))
-    _c1354 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 31))
-    _c1355 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 32))
-    _c1356 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 33))
-    _c1357 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 34))
-    _c1358 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 35))
-    _c1359 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 36)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 6)))
-    _c1360 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 37))
-    _c1361 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 38))
-    _c1362 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 39))
-    _c1363 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 40)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 7)))
-    _c1364 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 41))
-    _c1365 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 42))
-    _c1366 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 43))
-    _c1367 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 44))
-    _c1368 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 45))
-    _c1369 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 46))
-    _c1370 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 47))
-    _c1371 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 48))
-    _c1372 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 49)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 8)))
-    _c1373 = v__envc_run
-    def _then1374(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1382, lambda: _then1383(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+    _c1385 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
+    _c1386 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
+    _c1387 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
+    _c1388 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
+    _c1389 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
+    _c1390 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
+    _c1391 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 1)))
+    _c1392 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
+    _c1393 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 9))
+    _c1394 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
+    _c1395 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
+    _c1396 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
+    _c1397 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 13))
+    _c1398 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 14))
+    _c1399 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 15)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 2)))
+    _c1400 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 16))
+    _c1401 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 17))
+    _c1402 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 18))
+    _c1403 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 19))
+    _c1404 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 20))
+    _c1405 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 21))
+    _c1406 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 22))
+    _c1407 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 23)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 3)))
+    _c1408 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 24)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 4)))
+    _c1409 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 25))
+    _c1410 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 26))
+    _c1411 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 27))
+    _c1412 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 28)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 5)))
+    _c1413 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 29))
+    _c1414 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 30))
+    _c1415 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 31))
+    _c1416 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 32))
+    _c1417 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 33))
+    _c1418 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 34))
+    _c1419 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 35))
+    _c1420 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 36)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 6)))
+    _c1421 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 37))
+    _c1422 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 38))
+    _c1423 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 39))
+    _c1424 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 40)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 7)))
+    _c1425 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 41))
+    _c1426 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 42))
+    _c1427 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 43))
+    _c1428 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 44))
+    _c1429 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 45))
+    _c1430 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 46))
+    _c1431 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 47))
+    _c1432 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 48))
+    _c1433 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 49)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 8)))
+    _c1434 = v__envc_run
+    def _then1435(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal(st, v_p, 0, _K35[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1375(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1436(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_pokemon_from_deck(st, v_p, _K36[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1376(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1437(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_afflict_opponent(st, v_p, _K37[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1377(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1438(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_poison_opponent(st, v_p)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1378(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1439(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_on_heads(st, _K38[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1379(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1440(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_damage_per_heads(st, _K39[_i32(v_effect)][0], _K40[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1380(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1441(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         v__envc_arg1 = _lcast(0, jnp.int8)
-        _c1381 = v__envc_run
-        def _then1382(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
+        _c1442 = v__envc_run
+        def _then1443(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
-            _a1383 = _K41[_i32(v_effect)][0]
-            v__envc_arg1 = _lcast(_a1383, jnp.int8)
+            _a1444 = _K41[_i32(v_effect)][0]
+            v__envc_arg1 = _lcast(_a1444, jnp.int8)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _branch(_c1381, lambda: _then1382(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)))
-        _c1384 = v__envc_seek
-        def _then1385(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _branch(_c1442, lambda: _then1443(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)))
+        _c1445 = v__envc_seek
+        def _then1446(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
-            _a1386 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1386, jnp.int8)
-            _a1387 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1387, jnp.int8)
-            _a1388 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1388, jnp.int8)
-            _a1389 = False
-            v__envc_seek = _lcast(_a1389, jnp.bool_)
+            _a1447 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1447, jnp.int8)
+            _a1448 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1448, jnp.int8)
+            _a1449 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1449, jnp.int8)
+            _a1450 = False
+            v__envc_seek = _lcast(_a1450, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _branch(_c1384, lambda: _then1385(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _branch(_c1445, lambda: _then1446(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)))
         st = p_attach_to_bench_choice(st, v_p, v__envc_arg1)
-        _c1390 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-        def _then1391(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
+        _c1451 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+        def _then1452(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
-            _a1392 = v_effect
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1392, jnp.int8)
-            _a1393 = v_p
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1393, jnp.int8)
-            _a1394 = 1
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1394, jnp.int8)
-            _a1395 = False
-            v__envc_run = _lcast(_a1395, jnp.bool_)
+            _a1453 = v_effect
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1453, jnp.int8)
+            _a1454 = v_p
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1454, jnp.int8)
+            _a1455 = 1
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1455, jnp.int8)
+            _a1456 = False
+            v__envc_run = _lcast(_a1456, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
-        def _else1396(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
+        def _else1457(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
-            _a1397 = True
-            v__envc_run = _lcast(_a1397, jnp.bool_)
+            _a1458 = True
+            v__envc_run = _lcast(_a1458, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _branch(_c1390, lambda: _then1391(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1), lambda: _else1396(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _branch(_c1451, lambda: _then1452(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1), lambda: _else1457(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1))
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1398(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1459(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_nothing_on_tails(st)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1399(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1460(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_discard_energy(st, v_p, 0, _K42[_i32(v_effect)][0], _K43[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1400(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1461(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_hinder_defending(st, v_p, _K44[_i32(v_effect)][0], _K45[_i32(v_effect)][0], _K46[_i32(v_effect)][0], _K47[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1401(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1462(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_damage_self(st, v_p, _K48[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1402(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1463(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_if_extra_energy(st, v_p, _K49[_i32(v_effect)][0], _K50[_i32(v_effect)][0], _K51[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1403(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1464(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_block_supporters(st, v_p)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1404(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1465(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_if_all_heads(st, 2, 80)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1405(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1466(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         v__envc_arg2 = _lcast(0, jnp.int16)
         v__envc_arg3 = _lcast(False, jnp.bool_)
-        _c1406 = v__envc_run
-        def _then1407(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+        _c1467 = v__envc_run
+        def _then1468(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
             st = dict(st)
-            _a1408 = _K52[_i32(v_effect)][0]
-            v__envc_arg2 = _lcast(_a1408, jnp.int16)
-            _a1409 = _K53[_i32(v_effect)][0]
-            v__envc_arg3 = _lcast(_a1409, jnp.bool_)
+            _a1469 = _K52[_i32(v_effect)][0]
+            v__envc_arg2 = _lcast(_a1469, jnp.int16)
+            _a1470 = _K53[_i32(v_effect)][0]
+            v__envc_arg3 = _lcast(_a1470, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(_c1406, lambda: _then1407(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)))
-        _c1410 = v__envc_seek
-        def _then1411(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(_c1467, lambda: _then1468(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)))
+        _c1471 = v__envc_seek
+        def _then1472(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
             st = dict(st)
-            _a1412 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1412, jnp.int8)
-            _a1413 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1413, jnp.int8)
-            _a1414 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1414, jnp.int8)
-            _a1415 = False
-            v__envc_seek = _lcast(_a1415, jnp.bool_)
+            _a1473 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1473, jnp.int8)
+            _a1474 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1474, jnp.int8)
+            _a1475 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1475, jnp.int8)
+            _a1476 = False
+            v__envc_seek = _lcast(_a1476, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(_c1410, lambda: _then1411(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(_c1471, lambda: _then1472(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)))
         st = p_damage_opponent_choice(st, v_p, v__envc_arg2, v__envc_arg3, True)
-        _c1416 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-        def _then1417(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+        _c1477 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+        def _then1478(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
             st = dict(st)
-            _a1418 = v_effect
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1418, jnp.int8)
-            _a1419 = v_p
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1419, jnp.int8)
-            _a1420 = 2
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1420, jnp.int8)
-            _a1421 = False
-            v__envc_run = _lcast(_a1421, jnp.bool_)
+            _a1479 = v_effect
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1479, jnp.int8)
+            _a1480 = v_p
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1480, jnp.int8)
+            _a1481 = 2
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1481, jnp.int8)
+            _a1482 = False
+            v__envc_run = _lcast(_a1482, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
-        def _else1422(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+        def _else1483(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
             st = dict(st)
-            _a1423 = True
-            v__envc_run = _lcast(_a1423, jnp.bool_)
+            _a1484 = True
+            v__envc_run = _lcast(_a1484, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(_c1416, lambda: _then1417(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3), lambda: _else1422(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(_c1477, lambda: _then1478(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3), lambda: _else1483(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3))
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1424(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1485(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_discard_opponent_energy(st, v_p, _K54[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1425(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1486(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_afflict_opponent_on_heads(st, v_p, 2)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1426(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1487(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_damage_opponent_bench(st, v_p, _K55[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1427(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1488(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_if(st, v_p, _K56[_i32(v_effect)][0], _K57[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1428(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1489(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_discard_all_energy(st, v_p, 0)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1429(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1490(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_damage_per_bench_type(st, v_p, _K58[_i32(v_effect)][0], 30)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1430(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1491(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_or_recoil(st, v_p, 40, 20)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1431(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1492(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         v__envc_arg4 = _lcast(0, jnp.int16)
         v__envc_arg5 = _lcast(False, jnp.bool_)
-        _c1432 = v__envc_run
-        def _then1433(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+        _c1493 = v__envc_run
+        def _then1494(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
             st = dict(st)
-            _a1434 = _K59[_i32(v_effect)][0]
-            v__envc_arg4 = _lcast(_a1434, jnp.int16)
-            _a1435 = _K60[_i32(v_effect)][0]
-            v__envc_arg5 = _lcast(_a1435, jnp.bool_)
+            _a1495 = _K59[_i32(v_effect)][0]
+            v__envc_arg4 = _lcast(_a1495, jnp.int16)
+            _a1496 = _K60[_i32(v_effect)][0]
+            v__envc_arg5 = _lcast(_a1496, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(_c1432, lambda: _then1433(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)))
-        _c1436 = v__envc_seek
-        def _then1437(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(_c1493, lambda: _then1494(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)))
+        _c1497 = v__envc_seek
+        def _then1498(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
             st = dict(st)
-            _a1438 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1438, jnp.int8)
-            _a1439 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1439, jnp.int8)
-            _a1440 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1440, jnp.int8)
-            _a1441 = False
-            v__envc_seek = _lcast(_a1441, jnp.bool_)
+            _a1499 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1499, jnp.int8)
+            _a1500 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1500, jnp.int8)
+            _a1501 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1501, jnp.int8)
+            _a1502 = False
+            v__envc_seek = _lcast(_a1502, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(_c1436, lambda: _then1437(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(_c1497, lambda: _then1498(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)))
         st = p_damage_own_choice(st, v_p, v__envc_arg4, v__envc_arg5)
-        _c1442 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
-        def _then1443(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+        _c1503 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
+        def _then1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
             st = dict(st)
-            _a1444 = v_effect
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1444, jnp.int8)
-            _a1445 = v_p
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1445, jnp.int8)
-            _a1446 = 3
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1446, jnp.int8)
-            _a1447 = False
-            v__envc_run = _lcast(_a1447, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
-        def _else1448(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
-            st = dict(st)
-            _a1449 = True
-            v__envc_run = _lcast(_a1449, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(_c1442, lambda: _then1443(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5), lambda: _else1448(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5))
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1450(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        _c1451 = v__envc_seek
-        def _then1452(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1453 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1453, jnp.int8)
-            _a1454 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1454, jnp.int8)
-            _a1455 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1455, jnp.int8)
-            _a1456 = False
-            v__envc_seek = _lcast(_a1456, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1451, lambda: _then1452(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
-        st = p_switch_self(st, v_p)
-        _c1457 = (_i32(st["_envc_at_p_switch_self"]) != 0)
-        def _then1458(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1459 = v_effect
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1459, jnp.int8)
-            _a1460 = v_p
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1460, jnp.int8)
-            _a1461 = 4
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1461, jnp.int8)
-            _a1462 = False
-            v__envc_run = _lcast(_a1462, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        def _else1463(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1464 = True
-            v__envc_run = _lcast(_a1464, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1457, lambda: _then1458(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _else1463(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1465(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_bonus_per_opponent_energy(st, v_p, _K61[_i32(v_effect)][0])
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1466(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_protect_all(st, v_p, True)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1467(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_drain(st, v_p)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1468(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        v__envc_arg6 = _lcast(False, jnp.bool_)
-        v__envc_arg7 = _lcast(False, jnp.bool_)
-        _c1469 = v__envc_run
-        def _then1470(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
-            st = dict(st)
-            _a1471 = _K62[_i32(v_effect)][0]
-            v__envc_arg6 = _lcast(_a1471, jnp.bool_)
-            _a1472 = _K63[_i32(v_effect)][0]
-            v__envc_arg7 = _lcast(_a1472, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _branch(_c1469, lambda: _then1470(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)))
-        _c1473 = v__envc_seek
-        def _then1474(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
-            st = dict(st)
-            _a1475 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1475, jnp.int8)
-            _a1476 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1476, jnp.int8)
-            _a1477 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1477, jnp.int8)
-            _a1478 = False
-            v__envc_seek = _lcast(_a1478, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _branch(_c1473, lambda: _then1474(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)))
-        st = p_switch_opponent(st, v_p, v__envc_arg6, v__envc_arg7, False)
-        _c1479 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1480(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
-            st = dict(st)
-            _a1481 = v_effect
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1481, jnp.int8)
-            _a1482 = v_p
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1482, jnp.int8)
-            _a1483 = 5
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1483, jnp.int8)
-            _a1484 = False
-            v__envc_run = _lcast(_a1484, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
-        def _else1485(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
-            st = dict(st)
-            _a1486 = True
-            v__envc_run = _lcast(_a1486, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _branch(_c1479, lambda: _then1480(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7), lambda: _else1485(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7))
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1487(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_named_from_deck_to_bench(st, v_p, 12)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1488(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_bonus_per_bench_named(st, v_p, 8, 50)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1489(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_attach_from_zone(st, v_p, 0, _K64[_i32(v_effect)][0], 1, True)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1490(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_random_hits(st, v_p, 4, _K65[_i32(v_effect)][0])
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1491(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_draw_cards(st, v_p, 1)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1492(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_discard_opponent_hand_card(st, v_p, _K66[_i32(v_effect)][0])
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1493(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_damage_until_tails(st, _K67[_i32(v_effect)][0], _K68[_i32(v_effect)][0])
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1494(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        _c1495 = v__envc_seek
-        def _then1496(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1497 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1497, jnp.int8)
-            _a1498 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1498, jnp.int8)
-            _a1499 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1499, jnp.int8)
-            _a1500 = False
-            v__envc_seek = _lcast(_a1500, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1495, lambda: _then1496(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
-        st = p_copy_attack(st, v_p)
-        _c1501 = (_i32(st["_envc_at_p_copy_attack"]) != 0)
-        def _then1502(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1503 = v_effect
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1503, jnp.int8)
-            _a1504 = v_p
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1504, jnp.int8)
-            _a1505 = 6
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1505, jnp.int8)
-            _a1506 = False
-            v__envc_run = _lcast(_a1506, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        def _else1507(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1508 = True
+            _a1505 = v_effect
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1505, jnp.int8)
+            _a1506 = v_p
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1506, jnp.int8)
+            _a1507 = 3
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1507, jnp.int8)
+            _a1508 = False
             v__envc_run = _lcast(_a1508, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1501, lambda: _then1502(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _else1507(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1509(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_opponent_active_to_deck(st, v_p, True)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1510(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_see_opponent_hand(st, v_p)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
+        def _else1509(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+            st = dict(st)
+            _a1510 = True
+            v__envc_run = _lcast(_a1510, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(_c1503, lambda: _then1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5), lambda: _else1509(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5))
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1511(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_protect(st, v_p, _K69[_i32(v_effect)][0], _K70[_i32(v_effect)][0])
+        _c1512 = v__envc_seek
+        def _then1513(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1514 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1514, jnp.int8)
+            _a1515 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1515, jnp.int8)
+            _a1516 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1516, jnp.int8)
+            _a1517 = False
+            v__envc_seek = _lcast(_a1517, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1512, lambda: _then1513(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+        st = p_switch_self(st, v_p)
+        _c1518 = (_i32(st["_envc_at_p_switch_self"]) != 0)
+        def _then1519(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1520 = v_effect
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1520, jnp.int8)
+            _a1521 = v_p
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1521, jnp.int8)
+            _a1522 = 4
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1522, jnp.int8)
+            _a1523 = False
+            v__envc_run = _lcast(_a1523, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        def _else1524(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1525 = True
+            v__envc_run = _lcast(_a1525, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1518, lambda: _then1519(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _else1524(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1512(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1526(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1513 = v__envc_seek
-        def _then1514(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1515 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1515, jnp.int8)
-            _a1516 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1516, jnp.int8)
-            _a1517 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1517, jnp.int8)
-            _a1518 = False
-            v__envc_seek = _lcast(_a1518, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1513, lambda: _then1514(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
-        st = p_attach_to_benched_choices(st, v_p, 2, 2)
-        _c1519 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
-        def _then1520(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1521 = v_effect
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1521, jnp.int8)
-            _a1522 = v_p
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1522, jnp.int8)
-            _a1523 = 7
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1523, jnp.int8)
-            _a1524 = False
-            v__envc_run = _lcast(_a1524, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        def _else1525(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1526 = True
-            v__envc_run = _lcast(_a1526, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1519, lambda: _then1520(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _else1525(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
+        st = p_bonus_per_opponent_energy(st, v_p, _K61[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1527(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_afflict_self(st, v_p, 1)
+        st = p_protect_all(st, v_p, True)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1528(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_boost_next_turn(st, v_p, 20)
+        st = p_drain(st, v_p)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1529(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_burn_opponent_on_heads(st, v_p)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1530(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_discard_deck_tops(st, 5)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1531(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_sweets_relay(st, v_p, 20)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1532(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_damage_per_relay(st, v_p, 40)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1533(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_counter_damage(st, v_p, 30)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1534(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_heal_on_heads(st, v_p, 0, 60)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1535(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        _c1536 = v__envc_seek
-        def _then1537(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        v__envc_arg6 = _lcast(False, jnp.bool_)
+        v__envc_arg7 = _lcast(False, jnp.bool_)
+        _c1530 = v__envc_run
+        def _then1531(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
             st = dict(st)
-            _a1538 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1538, jnp.int8)
-            _a1539 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1539, jnp.int8)
-            _a1540 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1540, jnp.int8)
-            _a1541 = False
-            v__envc_seek = _lcast(_a1541, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1536, lambda: _then1537(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
-        st = p_attack_effect__16(st, v_p)
-        _c1542 = (_i32(st["_envc_at_p_attack_effect__16"]) != 0)
-        def _then1543(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            _a1532 = _K62[_i32(v_effect)][0]
+            v__envc_arg6 = _lcast(_a1532, jnp.bool_)
+            _a1533 = _K63[_i32(v_effect)][0]
+            v__envc_arg7 = _lcast(_a1533, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _branch(_c1530, lambda: _then1531(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)))
+        _c1534 = v__envc_seek
+        def _then1535(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
             st = dict(st)
-            _a1544 = v_effect
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1544, jnp.int8)
-            _a1545 = v_p
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1545, jnp.int8)
-            _a1546 = 8
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1546, jnp.int8)
-            _a1547 = False
+            _a1536 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1536, jnp.int8)
+            _a1537 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1537, jnp.int8)
+            _a1538 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1538, jnp.int8)
+            _a1539 = False
+            v__envc_seek = _lcast(_a1539, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _branch(_c1534, lambda: _then1535(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)))
+        st = p_switch_opponent(st, v_p, v__envc_arg6, v__envc_arg7, False)
+        _c1540 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1541(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
+            st = dict(st)
+            _a1542 = v_effect
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1542, jnp.int8)
+            _a1543 = v_p
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1543, jnp.int8)
+            _a1544 = 5
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1544, jnp.int8)
+            _a1545 = False
+            v__envc_run = _lcast(_a1545, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
+        def _else1546(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
+            st = dict(st)
+            _a1547 = True
             v__envc_run = _lcast(_a1547, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        def _else1548(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1549 = True
-            v__envc_run = _lcast(_a1549, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1542, lambda: _then1543(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _else1548(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _branch(_c1540, lambda: _then1541(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7), lambda: _else1546(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7))
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1548(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_named_from_deck_to_bench(st, v_p, 12)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1549(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_bonus_per_bench_named(st, v_p, 8, 50)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1550(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1551 = (_i32(v_op_0) == 50)
-        def _then1552(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = p_attach_from_zone(st, v_p, 0, _K64[_i32(v_effect)][0], 1, True)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1551(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_random_hits(st, v_p, 4, _K65[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1552(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_draw_cards(st, v_p, 1)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1553(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_discard_opponent_hand_card(st, v_p, _K66[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1554(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_damage_until_tails(st, _K67[_i32(v_effect)][0], _K68[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1555(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        _c1556 = v__envc_seek
+        def _then1557(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1558 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1558, jnp.int8)
+            _a1559 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1559, jnp.int8)
+            _a1560 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1560, jnp.int8)
+            _a1561 = False
+            v__envc_seek = _lcast(_a1561, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1556, lambda: _then1557(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+        st = p_copy_attack(st, v_p)
+        _c1562 = (_i32(st["_envc_at_p_copy_attack"]) != 0)
+        def _then1563(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1564 = v_effect
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1564, jnp.int8)
+            _a1565 = v_p
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1565, jnp.int8)
+            _a1566 = 6
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1566, jnp.int8)
+            _a1567 = False
+            v__envc_run = _lcast(_a1567, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        def _else1568(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1569 = True
+            v__envc_run = _lcast(_a1569, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1562, lambda: _then1563(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _else1568(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1570(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_opponent_active_to_deck(st, v_p, True)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1571(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_see_opponent_hand(st, v_p)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1572(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_protect(st, v_p, _K69[_i32(v_effect)][0], _K70[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1573(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        _c1574 = v__envc_seek
+        def _then1575(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1576 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1576, jnp.int8)
+            _a1577 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1577, jnp.int8)
+            _a1578 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1578, jnp.int8)
+            _a1579 = False
+            v__envc_seek = _lcast(_a1579, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1574, lambda: _then1575(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+        st = p_attach_to_benched_choices(st, v_p, 2, 2)
+        _c1580 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
+        def _then1581(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1582 = v_effect
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1582, jnp.int8)
+            _a1583 = v_p
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1583, jnp.int8)
+            _a1584 = 7
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1584, jnp.int8)
+            _a1585 = False
+            v__envc_run = _lcast(_a1585, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        def _else1586(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1587 = True
+            v__envc_run = _lcast(_a1587, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1580, lambda: _then1581(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _else1586(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1588(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_afflict_self(st, v_p, 1)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1589(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_boost_next_turn(st, v_p, 20)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1590(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_burn_opponent_on_heads(st, v_p)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1591(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_discard_deck_tops(st, 5)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1592(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_sweets_relay(st, v_p, 20)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1593(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_damage_per_relay(st, v_p, 40)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1594(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_counter_damage(st, v_p, 30)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1595(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_heal_on_heads(st, v_p, 0, 60)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1596(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        _c1597 = v__envc_seek
+        def _then1598(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1599 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1599, jnp.int8)
+            _a1600 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1600, jnp.int8)
+            _a1601 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1601, jnp.int8)
+            _a1602 = False
+            v__envc_seek = _lcast(_a1602, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1597, lambda: _then1598(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+        st = p_attack_effect__16(st, v_p)
+        _c1603 = (_i32(st["_envc_at_p_attack_effect__16"]) != 0)
+        def _then1604(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1605 = v_effect
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1605, jnp.int8)
+            _a1606 = v_p
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1606, jnp.int8)
+            _a1607 = 8
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1607, jnp.int8)
+            _a1608 = False
+            v__envc_run = _lcast(_a1608, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        def _else1609(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1610 = True
+            v__envc_run = _lcast(_a1610, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1603, lambda: _then1604(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _else1609(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1611(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        _c1612 = (_i32(v_op_0) == 50)
+        def _then1613(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             st = p_attack_effect__36(st, v_p)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1551, lambda: _then1552(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1612, lambda: _then1613(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select_first((_c1324, _c1325, _c1326, _c1327, _c1328, _c1329, _c1330, _c1331, _c1332, _c1333, _c1334, _c1335, _c1336, _c1337, _c1338, _c1339, _c1340, _c1341, _c1342, _c1343, _c1344, _c1345, _c1346, _c1347, _c1348, _c1349, _c1350, _c1351, _c1352, _c1353, _c1354, _c1355, _c1356, _c1357, _c1358, _c1359, _c1360, _c1361, _c1362, _c1363, _c1364, _c1365, _c1366, _c1367, _c1368, _c1369, _c1370, _c1371, _c1372, _c1373, ), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)), (_then1374(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1375(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1376(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1377(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1378(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1379(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1380(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1398(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1399(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1400(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1401(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1402(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1403(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1404(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1405(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1424(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1425(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1426(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1427(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1428(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1429(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1430(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1431(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1450(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1465(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1466(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1467(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1468(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1487(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1488(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1489(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1490(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1491(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1492(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1493(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1494(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1509(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1510(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1511(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1512(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1527(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1528(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1529(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1530(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1531(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1532(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1533(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1534(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1535(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1550(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), ), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select_first((_c1385, _c1386, _c1387, _c1388, _c1389, _c1390, _c1391, _c1392, _c1393, _c1394, _c1395, _c1396, _c1397, _c1398, _c1399, _c1400, _c1401, _c1402, _c1403, _c1404, _c1405, _c1406, _c1407, _c1408, _c1409, _c1410, _c1411, _c1412, _c1413, _c1414, _c1415, _c1416, _c1417, _c1418, _c1419, _c1420, _c1421, _c1422, _c1423, _c1424, _c1425, _c1426, _c1427, _c1428, _c1429, _c1430, _c1431, _c1432, _c1433, _c1434, ), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)), (_then1435(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1436(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1437(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1438(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1439(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1440(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1441(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1459(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1460(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1461(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1462(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1463(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1464(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1465(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1466(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1485(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1486(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1487(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1488(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1489(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1490(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1491(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1492(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1511(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1526(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1527(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1528(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1529(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1548(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1549(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1550(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1551(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1552(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1553(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1554(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1555(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1570(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1571(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1572(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1573(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1588(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1589(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1590(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1591(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1592(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1593(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1594(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1595(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1596(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1611(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), ), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
     v_op_1 = _lcast(0, jnp.int8)
-    _c1553 = v__envc_run
-    def _then1554(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
+    _c1614 = v__envc_run
+    def _then1615(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
         st = dict(st)
-        _a1555 = _K34[_i32(v_effect)][1]
-        v_op_1 = _lcast(_a1555, jnp.int8)
+        _a1616 = _K34[_i32(v_effect)][1]
+        v_op_1 = _lcast(_a1616, jnp.int8)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)
-    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1) = _branch(_c1553, lambda: _then1554(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)))
-    _c1556 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_1) == 15)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 9)))
-    def _then1557(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
+    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1) = _branch(_c1614, lambda: _then1615(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)))
+    _c1617 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_1) == 15)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 9)))
+    def _then1618(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
         st = dict(st)
         v__envc_arg8 = _lcast(0, jnp.int16)
         v__envc_arg9 = _lcast(False, jnp.bool_)
-        _c1558 = v__envc_run
-        def _then1559(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+        _c1619 = v__envc_run
+        def _then1620(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
             st = dict(st)
-            _a1560 = _K52[_i32(v_effect)][1]
-            v__envc_arg8 = _lcast(_a1560, jnp.int16)
-            _a1561 = _K53[_i32(v_effect)][1]
-            v__envc_arg9 = _lcast(_a1561, jnp.bool_)
+            _a1621 = _K52[_i32(v_effect)][1]
+            v__envc_arg8 = _lcast(_a1621, jnp.int16)
+            _a1622 = _K53[_i32(v_effect)][1]
+            v__envc_arg9 = _lcast(_a1622, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _branch(_c1558, lambda: _then1559(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)))
-        _c1562 = v__envc_seek
-        def _then1563(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _branch(_c1619, lambda: _then1620(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)))
+        _c1623 = v__envc_seek
+        def _then1624(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
             st = dict(st)
-            _a1564 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1564, jnp.int8)
-            _a1565 = False
-            v__envc_seek = _lcast(_a1565, jnp.bool_)
+            _a1625 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1625, jnp.int8)
+            _a1626 = False
+            v__envc_seek = _lcast(_a1626, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _branch(_c1562, lambda: _then1563(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _branch(_c1623, lambda: _then1624(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)))
         st = p_damage_opponent_choice(st, v_p, v__envc_arg8, v__envc_arg9, True)
-        _c1566 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-        def _then1567(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+        _c1627 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+        def _then1628(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
             st = dict(st)
-            _a1568 = 9
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1568, jnp.int8)
-            _a1569 = False
-            v__envc_run = _lcast(_a1569, jnp.bool_)
+            _a1629 = 9
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1629, jnp.int8)
+            _a1630 = False
+            v__envc_run = _lcast(_a1630, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
-        def _else1570(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+        def _else1631(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
             st = dict(st)
-            _a1571 = True
-            v__envc_run = _lcast(_a1571, jnp.bool_)
+            _a1632 = True
+            v__envc_run = _lcast(_a1632, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _branch(_c1566, lambda: _then1567(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9), lambda: _else1570(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _branch(_c1627, lambda: _then1628(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9), lambda: _else1631(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9))
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)
-    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1) = _branch(_c1556, lambda: _then1557(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)))
+    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1) = _branch(_c1617, lambda: _then1618(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)))
     return st
 
 
@@ -5983,148 +6117,148 @@ def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
     v__envc_run = _lcast((_i32(st["_envc_at_p_ability_effect__dispatch"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0), jnp.bool_)
     v_op_0 = _lcast(0, jnp.int8)
-    _c1572 = v__envc_run
-    def _then1573(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    _c1633 = v__envc_run
+    def _then1634(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _a1574 = _K71[_i32(v_effect)][0]
-        v_op_0 = _lcast(_a1574, jnp.int8)
+        _a1635 = _K71[_i32(v_effect)][0]
+        v_op_0 = _lcast(_a1635, jnp.int8)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1572, lambda: _then1573(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
-    _c1575 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
-    _c1576 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
-    _c1577 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
-    _c1578 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 1)))
-    _c1579 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
-    _c1580 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
-    _c1581 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7))
-    _c1582 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
-    _c1583 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 9)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 2)))
-    _c1584 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
-    _c1585 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
-    _c1586 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
-    _c1587 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 13)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 3)))
-    def _then1588(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1633, lambda: _then1634(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
+    _c1636 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
+    _c1637 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
+    _c1638 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
+    _c1639 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 1)))
+    _c1640 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
+    _c1641 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
+    _c1642 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7))
+    _c1643 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
+    _c1644 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 9)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 2)))
+    _c1645 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
+    _c1646 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
+    _c1647 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
+    _c1648 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 13)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 3)))
+    def _then1649(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal_all(st, v_p, 20)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1589(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1650(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_strike_back(st, v_s, 20)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1590(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1651(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_cut_damage(st, v_p, _K72[_i32(v_effect)][0], _K73[_i32(v_effect)][0])
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1591(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1652(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1592 = v__envc_seek
-        def _then1593(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        _c1653 = v__envc_seek
+        def _then1654(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1594 = 0
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1594, jnp.int8)
-            _a1595 = False
-            v__envc_seek = _lcast(_a1595, jnp.bool_)
+            _a1655 = 0
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1655, jnp.int8)
+            _a1656 = False
+            v__envc_seek = _lcast(_a1656, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1592, lambda: _then1593(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
+        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1653, lambda: _then1654(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
         st = p_damage_opponent_choice(st, v_p, 20, False, False)
-        _c1596 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-        def _then1597(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        _c1657 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+        def _then1658(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1598 = 1
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1598, jnp.int8)
-            _a1599 = False
-            v__envc_run = _lcast(_a1599, jnp.bool_)
+            _a1659 = 1
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1659, jnp.int8)
+            _a1660 = False
+            v__envc_run = _lcast(_a1660, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        def _else1600(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _else1661(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1601 = True
-            v__envc_run = _lcast(_a1601, jnp.bool_)
+            _a1662 = True
+            v__envc_run = _lcast(_a1662, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1596, lambda: _then1597(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: _else1600(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0))
+        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1657, lambda: _then1658(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: _else1661(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0))
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1602(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1663(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_attach_from_zone(st, v_p, jnp.where((_i32(_K74[_i32(v_effect)][0]) == 2), _i32(v_s), _i32(_K75[_i32(v_effect)][0])), _K76[_i32(v_effect)][0], 1, _K77[_i32(v_effect)][0])
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1603(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1664(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_lock_opponent_supporters(st, v_p, v_s)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1604(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1665(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_afflict_opponent_on_heads(st, v_p, 1)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1605(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1666(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_poison_opponent_from(st, v_p, v_s)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1606(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1667(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1607 = v__envc_seek
-        def _then1608(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        _c1668 = v__envc_seek
+        def _then1669(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1609 = 0
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1609, jnp.int8)
-            _a1610 = False
-            v__envc_seek = _lcast(_a1610, jnp.bool_)
+            _a1670 = 0
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1670, jnp.int8)
+            _a1671 = False
+            v__envc_seek = _lcast(_a1671, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1607, lambda: _then1608(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
+        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1668, lambda: _then1669(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
         st = p_switch_opponent(st, v_p, False, True, False)
-        _c1611 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1612(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        _c1672 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1673(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1613 = 2
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1613, jnp.int8)
-            _a1614 = False
-            v__envc_run = _lcast(_a1614, jnp.bool_)
+            _a1674 = 2
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1674, jnp.int8)
+            _a1675 = False
+            v__envc_run = _lcast(_a1675, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        def _else1615(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _else1676(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1616 = True
-            v__envc_run = _lcast(_a1616, jnp.bool_)
+            _a1677 = True
+            v__envc_run = _lcast(_a1677, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1611, lambda: _then1612(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: _else1615(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0))
+        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1672, lambda: _then1673(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: _else1676(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0))
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1617(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1678(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_look_at_deck(st, v_p, 1)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1618(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1679(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal_on_attach(st, v_p, v_s, 4, 20)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1619(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1680(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_hit_on_attach(st, v_p, 6, 20)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1620(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1681(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1621 = v__envc_seek
-        def _then1622(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        _c1682 = v__envc_seek
+        def _then1683(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1623 = 0
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1623, jnp.int8)
-            _a1624 = False
-            v__envc_seek = _lcast(_a1624, jnp.bool_)
+            _a1684 = 0
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1684, jnp.int8)
+            _a1685 = False
+            v__envc_seek = _lcast(_a1685, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1621, lambda: _then1622(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
+        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1682, lambda: _then1683(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
         st = p_ability_effect__2(st, v_p, v_s)
-        _c1625 = (_i32(st["_envc_at_p_ability_effect__2"]) != 0)
-        def _then1626(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        _c1686 = (_i32(st["_envc_at_p_ability_effect__2"]) != 0)
+        def _then1687(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1627 = 3
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1627, jnp.int8)
-            _a1628 = False
-            v__envc_run = _lcast(_a1628, jnp.bool_)
+            _a1688 = 3
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1688, jnp.int8)
+            _a1689 = False
+            v__envc_run = _lcast(_a1689, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        def _else1629(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _else1690(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1630 = True
-            v__envc_run = _lcast(_a1630, jnp.bool_)
+            _a1691 = True
+            v__envc_run = _lcast(_a1691, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1625, lambda: _then1626(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: _else1629(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0))
+        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1686, lambda: _then1687(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: _else1690(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0))
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select_first((_c1575, _c1576, _c1577, _c1578, _c1579, _c1580, _c1581, _c1582, _c1583, _c1584, _c1585, _c1586, _c1587, ), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)), (_then1588(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1589(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1590(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1591(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1602(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1603(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1604(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1605(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1606(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1617(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1618(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1619(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1620(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), ), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
+    st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select_first((_c1636, _c1637, _c1638, _c1639, _c1640, _c1641, _c1642, _c1643, _c1644, _c1645, _c1646, _c1647, _c1648, ), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)), (_then1649(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1650(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1651(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1652(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1663(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1664(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1665(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1666(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1667(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1678(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1679(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1680(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1681(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), ), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
     return st
 
 
@@ -6135,17 +6269,17 @@ def p_ability_effect__dispatch__1(st, v_effect, v_p, v_s):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_op_0 = _lcast(_K78[_i32(v_effect)][0], jnp.int8)
-    _c1631 = (_i32(v_op_0) == 1)
-    _c1632 = (_i32(v_op_0) == 2)
-    def _then1633(st, v_effect, v_p, v_s, v_op_0):
+    _c1692 = (_i32(v_op_0) == 1)
+    _c1693 = (_i32(v_op_0) == 2)
+    def _then1694(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_heal_on_attach(st, v_p, v_s, 4, 20)
         return st, (v_effect, v_p, v_s, v_op_0)
-    def _then1634(st, v_effect, v_p, v_s, v_op_0):
+    def _then1695(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_hit_on_attach(st, v_p, 6, 20)
         return st, (v_effect, v_p, v_s, v_op_0)
-    st, (v_effect, v_p, v_s, v_op_0) = _select_first((_c1631, _c1632, ), (st, (v_effect, v_p, v_s, v_op_0)), (_then1633(st, v_effect, v_p, v_s, v_op_0), _then1634(st, v_effect, v_p, v_s, v_op_0), ), (st, (v_effect, v_p, v_s, v_op_0)))
+    st, (v_effect, v_p, v_s, v_op_0) = _select_first((_c1692, _c1693, ), (st, (v_effect, v_p, v_s, v_op_0)), (_then1694(st, v_effect, v_p, v_s, v_op_0), _then1695(st, v_effect, v_p, v_s, v_op_0), ), (st, (v_effect, v_p, v_s, v_op_0)))
     return st
 
 
@@ -6156,17 +6290,17 @@ def p_ability_effect__dispatch__2(st, v_effect, v_p, v_s):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_op_0 = _lcast(_K79[_i32(v_effect)][0], jnp.int8)
-    _c1635 = (_i32(v_op_0) == 1)
-    _c1636 = (_i32(v_op_0) == 2)
-    def _then1637(st, v_effect, v_p, v_s, v_op_0):
+    _c1696 = (_i32(v_op_0) == 1)
+    _c1697 = (_i32(v_op_0) == 2)
+    def _then1698(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_strike_back(st, v_s, 20)
         return st, (v_effect, v_p, v_s, v_op_0)
-    def _then1638(st, v_effect, v_p, v_s, v_op_0):
+    def _then1699(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_cut_damage(st, v_p, _K72[_i32(v_effect)][0], _K73[_i32(v_effect)][0])
         return st, (v_effect, v_p, v_s, v_op_0)
-    st, (v_effect, v_p, v_s, v_op_0) = _select_first((_c1635, _c1636, ), (st, (v_effect, v_p, v_s, v_op_0)), (_then1637(st, v_effect, v_p, v_s, v_op_0), _then1638(st, v_effect, v_p, v_s, v_op_0), ), (st, (v_effect, v_p, v_s, v_op_0)))
+    st, (v_effect, v_p, v_s, v_op_0) = _select_first((_c1696, _c1697, ), (st, (v_effect, v_p, v_s, v_op_0)), (_then1698(st, v_effect, v_p, v_s, v_op_0), _then1699(st, v_effect, v_p, v_s, v_op_0), ), (st, (v_effect, v_p, v_s, v_op_0)))
     return st
 
 
@@ -6177,12 +6311,12 @@ def p_ability_effect__dispatch__3(st, v_effect, v_p, v_s):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_op_0 = _lcast(_K80[_i32(v_effect)][0], jnp.int8)
-    _c1639 = (_i32(v_op_0) == 1)
-    def _then1640(st, v_effect, v_p, v_s, v_op_0):
+    _c1700 = (_i32(v_op_0) == 1)
+    def _then1701(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_lock_opponent_supporters(st, v_p, v_s)
         return st, (v_effect, v_p, v_s, v_op_0)
-    st, (v_effect, v_p, v_s, v_op_0) = _branch(_c1639, lambda: _then1640(st, v_effect, v_p, v_s, v_op_0), lambda: (st, (v_effect, v_p, v_s, v_op_0)))
+    st, (v_effect, v_p, v_s, v_op_0) = _branch(_c1700, lambda: _then1701(st, v_effect, v_p, v_s, v_op_0), lambda: (st, (v_effect, v_p, v_s, v_op_0)))
     return st
 
 
@@ -6193,12 +6327,12 @@ def p_ability_effect__dispatch__4(st, v_effect, v_p, v_s):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_op_0 = _lcast(_K81[_i32(v_effect)][0], jnp.int8)
-    _c1641 = (_i32(v_op_0) == 1)
-    def _then1642(st, v_effect, v_p, v_s, v_op_0):
+    _c1702 = (_i32(v_op_0) == 1)
+    def _then1703(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_attach_from_zone(st, v_p, v_s, 3, 1, True)
         return st, (v_effect, v_p, v_s, v_op_0)
-    st, (v_effect, v_p, v_s, v_op_0) = _branch(_c1641, lambda: _then1642(st, v_effect, v_p, v_s, v_op_0), lambda: (st, (v_effect, v_p, v_s, v_op_0)))
+    st, (v_effect, v_p, v_s, v_op_0) = _branch(_c1702, lambda: _then1703(st, v_effect, v_p, v_s, v_op_0), lambda: (st, (v_effect, v_p, v_s, v_op_0)))
     return st
 
 
@@ -6211,117 +6345,117 @@ def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
     v__envc_run = _lcast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0), jnp.bool_)
     v_op_0 = _lcast(0, jnp.int8)
-    _c1643 = v__envc_run
-    def _then1644(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    _c1704 = v__envc_run
+    def _then1705(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _a1645 = _K82[_i32(v_effect)][0]
-        v_op_0 = _lcast(_a1645, jnp.int8)
+        _a1706 = _K82[_i32(v_effect)][0]
+        v_op_0 = _lcast(_a1706, jnp.int8)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1643, lambda: _then1644(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)))
-    _c1646 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
-    _c1647 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
-    _c1648 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
-    _c1649 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
-    _c1650 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
-    _c1651 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
-    _c1652 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 1)))
-    _c1653 = (_i32(v_op_0) == 8)
-    _c1654 = (_i32(v_op_0) == 9)
-    _c1655 = (_i32(v_op_0) == 10)
-    _c1656 = (_i32(v_op_0) == 11)
-    _c1657 = (_i32(v_op_0) == 12)
-    _c1658 = (_i32(v_op_0) == 13)
-    _c1659 = (_i32(v_op_0) == 14)
-    _c1660 = (_i32(v_op_0) == 15)
-    _c1661 = (_i32(v_op_0) == 16)
-    def _then1662(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1704, lambda: _then1705(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)))
+    _c1707 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
+    _c1708 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
+    _c1709 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
+    _c1710 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
+    _c1711 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
+    _c1712 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
+    _c1713 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 1)))
+    _c1714 = (_i32(v_op_0) == 8)
+    _c1715 = (_i32(v_op_0) == 9)
+    _c1716 = (_i32(v_op_0) == 10)
+    _c1717 = (_i32(v_op_0) == 11)
+    _c1718 = (_i32(v_op_0) == 12)
+    _c1719 = (_i32(v_op_0) == 13)
+    _c1720 = (_i32(v_op_0) == 14)
+    _c1721 = (_i32(v_op_0) == 15)
+    _c1722 = (_i32(v_op_0) == 16)
+    def _then1723(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_play_as_pokemon(st, v_p, 40, 9)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1663(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1724(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal_type(st, v_p, v_target, 0, 50)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1664(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1725(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_add_named_attack_bonus(st, 9, 10, 11, 30)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1665(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1726(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_active_to_hand(st, v_p)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1666(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1727(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_add_attack_bonus(st, 10)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1667(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1728(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_attach_from_zone(st, v_p, v_target, 5, 1, True)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1668(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1729(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1669 = v__envc_seek
-        def _then1670(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        _c1730 = v__envc_seek
+        def _then1731(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1671 = 0
-            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1671, jnp.int8)
-            _a1672 = False
-            v__envc_seek = _lcast(_a1672, jnp.bool_)
+            _a1732 = 0
+            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1732, jnp.int8)
+            _a1733 = False
+            v__envc_seek = _lcast(_a1733, jnp.bool_)
             return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1669, lambda: _then1670(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)))
+        st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1730, lambda: _then1731(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)))
         st = p_switch_opponent(st, v_p, False, True, False)
-        _c1673 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1674(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        _c1734 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1735(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1675 = 1
-            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1675, jnp.int8)
-            _a1676 = False
-            v__envc_run = _lcast(_a1676, jnp.bool_)
+            _a1736 = 1
+            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1736, jnp.int8)
+            _a1737 = False
+            v__envc_run = _lcast(_a1737, jnp.bool_)
             return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-        def _else1677(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        def _else1738(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1678 = True
-            v__envc_run = _lcast(_a1678, jnp.bool_)
+            _a1739 = True
+            v__envc_run = _lcast(_a1739, jnp.bool_)
             return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1673, lambda: _then1674(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), lambda: _else1677(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0))
+        st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1734, lambda: _then1735(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), lambda: _else1738(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0))
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1679(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1740(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_move_bench_energy(st, v_p, 3)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1680(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1741(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal(st, v_p, v_target, 20)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1681(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1742(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_add_retreat_discount(st, 1)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1682(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1743(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_see_opponent_hand(st, v_p)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1683(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1744(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_look_at_deck(st, v_p, 3)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1684(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1745(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_basic_from_deck(st, v_p)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1685(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1746(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_opponent_hand_into_deck(st, v_p, 3)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1686(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1747(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_draw_cards(st, v_p, 2)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1687(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1748(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_trainer_effect__3(st, v_p, v_target)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _select_first((_c1646, _c1647, _c1648, _c1649, _c1650, _c1651, _c1652, _c1653, _c1654, _c1655, _c1656, _c1657, _c1658, _c1659, _c1660, _c1661, ), (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)), (_then1662(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1663(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1664(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1665(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1666(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1667(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1668(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1679(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1680(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1681(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1682(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1683(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1684(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1685(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1686(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1687(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), ), (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)))
+    st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _select_first((_c1707, _c1708, _c1709, _c1710, _c1711, _c1712, _c1713, _c1714, _c1715, _c1716, _c1717, _c1718, _c1719, _c1720, _c1721, _c1722, ), (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)), (_then1723(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1724(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1725(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1726(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1727(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1728(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1729(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1740(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1741(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1742(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1743(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1744(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1745(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1746(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1747(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1748(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), ), (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)))
     return st
 
 
@@ -6334,74 +6468,74 @@ def p__envc_run_play_trainer(st, v_h, v_target):
     v__envc_seek = _lcast((_i32(st["_envc_at_a_play_trainer"]) != 0), jnp.bool_)
     v_p = _lcast(0, jnp.int8)
     v_c = _lcast(0, jnp.int16)
-    _c1688 = v__envc_run
-    def _then1689(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
+    _c1749 = v__envc_run
+    def _then1750(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
         st = dict(st)
-        _a1690 = st["current_player"]
-        v_p = _lcast(_a1690, jnp.int8)
-        _f1691 = _i32(v_h)
-        _f1692 = _get(st["hand"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f1691 >= _f1692), 39, _f1691, _f1692)
-        _a1693 = _get(st["hand"], _i32(v_p))["items"][_f1691]
-        v_c = _lcast(_a1693, jnp.int16)
-        _f1694 = _i32(v_h)
-        _f1695 = _get(st["hand"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f1694 >= _f1695), 40, _f1694, _f1695)
-        _l1696 = _remove_at(_get(st["hand"], _i32(v_p)), _f1694)
-        st["hand"] = _set(st["hand"], _i32(v_p), _l1696)
-        _f1697 = _get(st["discard"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f1697 >= 20), 41, 0, 0)
-        _l1698 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_p), _l1698)
-        _a1699 = v_c
-        st["playing"] = _cast(_a1699, jnp.int16)
-        _c1700 = (_K5[_i32(v_c)] == 1)
-        def _then1701(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
+        _a1751 = st["current_player"]
+        v_p = _lcast(_a1751, jnp.int8)
+        _f1752 = _i32(v_h)
+        _f1753 = _get(st["hand"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f1752 >= _f1753), 39, _f1752, _f1753)
+        _a1754 = _get(st["hand"], _i32(v_p))["items"][_f1752]
+        v_c = _lcast(_a1754, jnp.int16)
+        _f1755 = _i32(v_h)
+        _f1756 = _get(st["hand"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f1755 >= _f1756), 40, _f1755, _f1756)
+        _l1757 = _remove_at(_get(st["hand"], _i32(v_p)), _f1755)
+        st["hand"] = _set(st["hand"], _i32(v_p), _l1757)
+        _f1758 = _get(st["discard"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f1758 >= 20), 41, 0, 0)
+        _l1759 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_p), _l1759)
+        _a1760 = v_c
+        st["playing"] = _cast(_a1760, jnp.int16)
+        _c1761 = (_K5[_i32(v_c)] == 1)
+        def _then1762(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
             st = dict(st)
-            _a1702 = True
-            st["supporter"] = _cast(_a1702, jnp.bool_)
+            _a1763 = True
+            st["supporter"] = _cast(_a1763, jnp.bool_)
             return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)
-        st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c) = _branch(_c1700, lambda: _then1701(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c), lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)))
+        st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c) = _branch(_c1761, lambda: _then1762(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c), lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)))
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)
-    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c) = _branch(_c1688, lambda: _then1689(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c), lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)))
+    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c) = _branch(_c1749, lambda: _then1750(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c), lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)))
     v__envc_arg1 = _lcast(0, jnp.int8)
-    _c1703 = v__envc_run
-    def _then1704(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+    _c1764 = v__envc_run
+    def _then1765(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
-        _a1705 = _K4[_i32(v_c)]
-        v__envc_arg1 = _lcast(_a1705, jnp.int8)
+        _a1766 = _K4[_i32(v_c)]
+        v__envc_arg1 = _lcast(_a1766, jnp.int8)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
-    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _branch(_c1703, lambda: _then1704(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)))
-    _c1706 = v__envc_seek
-    def _then1707(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _branch(_c1764, lambda: _then1765(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)))
+    _c1767 = v__envc_seek
+    def _then1768(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
-        _a1708 = st["_envc_frame_a_play_trainer__p"]
-        v_p = _lcast(_a1708, jnp.int8)
-        _a1709 = 0
-        st["_envc_at_a_play_trainer"] = _cast(_a1709, jnp.int8)
-        _a1710 = False
-        v__envc_seek = _lcast(_a1710, jnp.bool_)
+        _a1769 = st["_envc_frame_a_play_trainer__p"]
+        v_p = _lcast(_a1769, jnp.int8)
+        _a1770 = 0
+        st["_envc_at_a_play_trainer"] = _cast(_a1770, jnp.int8)
+        _a1771 = False
+        v__envc_seek = _lcast(_a1771, jnp.bool_)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
-    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _branch(_c1706, lambda: _then1707(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)))
+    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _branch(_c1767, lambda: _then1768(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)))
     st = p_trainer_effect__dispatch(st, v__envc_arg1, v_p, v_target)
-    _c1711 = (_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0)
-    def _then1712(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+    _c1772 = (_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0)
+    def _then1773(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
-        _a1713 = v_p
-        st["_envc_frame_a_play_trainer__p"] = _cast(_a1713, jnp.int8)
-        _a1714 = 1
-        st["_envc_at_a_play_trainer"] = _cast(_a1714, jnp.int8)
-        _a1715 = False
-        v__envc_run = _lcast(_a1715, jnp.bool_)
+        _a1774 = v_p
+        st["_envc_frame_a_play_trainer__p"] = _cast(_a1774, jnp.int8)
+        _a1775 = 1
+        st["_envc_at_a_play_trainer"] = _cast(_a1775, jnp.int8)
+        _a1776 = False
+        v__envc_run = _lcast(_a1776, jnp.bool_)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
-    def _else1716(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+    def _else1777(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
-        _a1717 = True
-        v__envc_run = _lcast(_a1717, jnp.bool_)
+        _a1778 = True
+        v__envc_run = _lcast(_a1778, jnp.bool_)
         st = p_knock_outs(st)
         st = p_continue_game(st, v_p, True)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
-    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _branch(_c1711, lambda: _then1712(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), lambda: _else1716(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1))
+    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _branch(_c1772, lambda: _then1773(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), lambda: _else1777(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1))
     return st
 
 
@@ -6412,53 +6546,53 @@ def p__envc_run_use_ability(st, v_s):
     v__envc_run = _lcast((_i32(st["_envc_at_a_use_ability"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_a_use_ability"]) != 0), jnp.bool_)
     v_p = _lcast(0, jnp.int8)
-    _c1718 = v__envc_run
-    def _then1719(st, v_s, v__envc_run, v__envc_seek, v_p):
+    _c1779 = v__envc_run
+    def _then1780(st, v_s, v__envc_run, v__envc_seek, v_p):
         st = dict(st)
-        _a1720 = st["current_player"]
-        v_p = _lcast(_a1720, jnp.int8)
-        _a1721 = True
-        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1721, jnp.bool_))
+        _a1781 = st["current_player"]
+        v_p = _lcast(_a1781, jnp.int8)
+        _a1782 = True
+        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1782, jnp.bool_))
         return st, (v_s, v__envc_run, v__envc_seek, v_p)
-    st, (v_s, v__envc_run, v__envc_seek, v_p) = _branch(_c1718, lambda: _then1719(st, v_s, v__envc_run, v__envc_seek, v_p), lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p)))
+    st, (v_s, v__envc_run, v__envc_seek, v_p) = _branch(_c1779, lambda: _then1780(st, v_s, v__envc_run, v__envc_seek, v_p), lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p)))
     v__envc_arg1 = _lcast(0, jnp.int8)
-    _c1722 = v__envc_run
-    def _then1723(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+    _c1783 = v__envc_run
+    def _then1784(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1724 = _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])]
-        v__envc_arg1 = _lcast(_a1724, jnp.int8)
+        _a1785 = _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])]
+        v__envc_arg1 = _lcast(_a1785, jnp.int8)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
-    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch(_c1722, lambda: _then1723(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)))
-    _c1725 = v__envc_seek
-    def _then1726(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch(_c1783, lambda: _then1784(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)))
+    _c1786 = v__envc_seek
+    def _then1787(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1727 = st["_envc_frame_a_use_ability__p"]
-        v_p = _lcast(_a1727, jnp.int8)
-        _a1728 = 0
-        st["_envc_at_a_use_ability"] = _cast(_a1728, jnp.int8)
-        _a1729 = False
-        v__envc_seek = _lcast(_a1729, jnp.bool_)
+        _a1788 = st["_envc_frame_a_use_ability__p"]
+        v_p = _lcast(_a1788, jnp.int8)
+        _a1789 = 0
+        st["_envc_at_a_use_ability"] = _cast(_a1789, jnp.int8)
+        _a1790 = False
+        v__envc_seek = _lcast(_a1790, jnp.bool_)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
-    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch(_c1725, lambda: _then1726(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)))
+    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch(_c1786, lambda: _then1787(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)))
     st = p_ability_effect__dispatch(st, v__envc_arg1, v_p, v_s)
-    _c1730 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
-    def _then1731(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+    _c1791 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
+    def _then1792(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1732 = v_p
-        st["_envc_frame_a_use_ability__p"] = _cast(_a1732, jnp.int8)
-        _a1733 = 1
-        st["_envc_at_a_use_ability"] = _cast(_a1733, jnp.int8)
-        _a1734 = False
-        v__envc_run = _lcast(_a1734, jnp.bool_)
+        _a1793 = v_p
+        st["_envc_frame_a_use_ability__p"] = _cast(_a1793, jnp.int8)
+        _a1794 = 1
+        st["_envc_at_a_use_ability"] = _cast(_a1794, jnp.int8)
+        _a1795 = False
+        v__envc_run = _lcast(_a1795, jnp.bool_)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
-    def _else1735(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+    def _else1796(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1736 = True
-        v__envc_run = _lcast(_a1736, jnp.bool_)
+        _a1797 = True
+        v__envc_run = _lcast(_a1797, jnp.bool_)
         st = p_knock_outs(st)
         st = p_continue_game(st, v_p, True)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
-    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch(_c1730, lambda: _then1731(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), lambda: _else1735(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1))
+    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch(_c1791, lambda: _then1792(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), lambda: _else1796(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1))
     return st
 
 
@@ -6471,88 +6605,88 @@ def p__envc_run_attack(st, v_a):
     v_p = _lcast(0, jnp.int8)
     v_c = _lcast(0, jnp.int16)
     v_hits = _lcast(True, jnp.bool_)
-    _c1737 = v__envc_run
-    def _then1738(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+    _c1798 = v__envc_run
+    def _then1799(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
         st = dict(st)
-        _a1739 = st["current_player"]
-        v_p = _lcast(_a1739, jnp.int8)
-        _a1740 = st["card"][_i32(v_p)][0]
-        v_c = _lcast(_a1740, jnp.int16)
-        _c1741 = (st["condition"][_i32(v_p)] == 3)
-        def _then1742(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        _a1800 = st["current_player"]
+        v_p = _lcast(_a1800, jnp.int8)
+        _a1801 = st["card"][_i32(v_p)][0]
+        v_c = _lcast(_a1801, jnp.int16)
+        _c1802 = (st["condition"][_i32(v_p)] == 3)
+        def _then1803(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            st, _r1743 = _randint(st, 0, 1)
-            _a1744 = (_r1743 == 1)
-            v_hits = _lcast(_a1744, jnp.bool_)
+            st, _r1804 = _randint(st, 0, 1)
+            _a1805 = (_r1804 == 1)
+            v_hits = _lcast(_a1805, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1741, lambda: _then1742(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1802, lambda: _then1803(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
         return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1737, lambda: _then1738(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
-    _c1745 = jnp.logical_or(jnp.logical_and(v__envc_run, v_hits), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_a_attack"]) == 1)))
-    def _then1746(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1798, lambda: _then1799(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+    _c1806 = jnp.logical_or(jnp.logical_and(v__envc_run, v_hits), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_a_attack"]) == 1)))
+    def _then1807(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
         st = dict(st)
-        _c1747 = v__envc_run
-        def _then1748(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        _c1808 = v__envc_run
+        def _then1809(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1749 = jnp.maximum(_i32(f_printed_damage(st, v_c, v_a)), 0)
-            st["dmg"] = _cast(_a1749, jnp.int16)
-            _a1750 = v_a
-            st["attack_index"] = _cast(_a1750, jnp.int8)
-            _a1751 = True
-            st["attacking"] = _cast(_a1751, jnp.bool_)
-            _c1752 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], (_K24[_i32(_K25[_i32(st["card"][(1 - _i32(v_p))][0])])] == 1))
-            def _then1753(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+            _a1810 = jnp.maximum(_i32(f_printed_damage(st, v_c, v_a)), 0)
+            st["dmg"] = _cast(_a1810, jnp.int16)
+            _a1811 = v_a
+            st["attack_index"] = _cast(_a1811, jnp.int8)
+            _a1812 = True
+            st["attacking"] = _cast(_a1812, jnp.bool_)
+            _c1813 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], (_K24[_i32(_K25[_i32(st["card"][(1 - _i32(v_p))][0])])] == 1))
+            def _then1814(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
                 st = dict(st)
                 st = p_ability_effect__dispatch__2(st, _K26[_i32(st["card"][(1 - _i32(v_p))][0])], (1 - _i32(v_p)), 0)
                 return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-            st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1752, lambda: _then1753(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+            st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1813, lambda: _then1814(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1747, lambda: _then1748(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
-        _c1754 = v__envc_seek
-        def _then1755(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1808, lambda: _then1809(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+        _c1815 = v__envc_seek
+        def _then1816(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1756 = st["_envc_frame_a_attack__p"]
-            v_p = _lcast(_a1756, jnp.int8)
-            _a1757 = 0
-            st["_envc_at_a_attack"] = _cast(_a1757, jnp.int8)
-            _a1758 = False
-            v__envc_seek = _lcast(_a1758, jnp.bool_)
+            _a1817 = st["_envc_frame_a_attack__p"]
+            v_p = _lcast(_a1817, jnp.int8)
+            _a1818 = 0
+            st["_envc_at_a_attack"] = _cast(_a1818, jnp.int8)
+            _a1819 = False
+            v__envc_seek = _lcast(_a1819, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1754, lambda: _then1755(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1815, lambda: _then1816(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
         st = p_attack_texts(st, v_p, v_a)
-        _c1759 = (_i32(st["_envc_at_p_attack_texts"]) != 0)
-        def _then1760(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        _c1820 = (_i32(st["_envc_at_p_attack_texts"]) != 0)
+        def _then1821(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1761 = v_p
-            st["_envc_frame_a_attack__p"] = _cast(_a1761, jnp.int8)
-            _a1762 = 1
-            st["_envc_at_a_attack"] = _cast(_a1762, jnp.int8)
-            _a1763 = False
-            v__envc_run = _lcast(_a1763, jnp.bool_)
+            _a1822 = v_p
+            st["_envc_frame_a_attack__p"] = _cast(_a1822, jnp.int8)
+            _a1823 = 1
+            st["_envc_at_a_attack"] = _cast(_a1823, jnp.int8)
+            _a1824 = False
+            v__envc_run = _lcast(_a1824, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        def _else1764(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        def _else1825(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1765 = True
-            v__envc_run = _lcast(_a1765, jnp.bool_)
+            _a1826 = True
+            v__envc_run = _lcast(_a1826, jnp.bool_)
             st = p_hit_active(st, v_p)
-            _a1766 = False
-            st["attacking"] = _cast(_a1766, jnp.bool_)
+            _a1827 = False
+            st["attacking"] = _cast(_a1827, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1759, lambda: _then1760(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: _else1764(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits))
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1820, lambda: _then1821(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: _else1825(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits))
         return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1745, lambda: _then1746(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
-    _c1767 = v__envc_run
-    def _then1768(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1806, lambda: _then1807(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+    _c1828 = v__envc_run
+    def _then1829(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
         st = dict(st)
         st = p_knock_outs(st)
-        _c1769 = jnp.logical_not(st["terminated"])
-        def _then1770(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        _c1830 = jnp.logical_not(st["terminated"])
+        def _then1831(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
             st = p_finish_turn(st)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1769, lambda: _then1770(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1830, lambda: _then1831(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
         return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1767, lambda: _then1768(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1828, lambda: _then1829(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
     return st
 
 
@@ -6561,31 +6695,31 @@ def a_setup_active(st, index):
     st = dict(st)
     v_h = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _f1771 = _i32(v_h)
-    _f1772 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1771 >= _f1772), 42, _f1771, _f1772)
-    st = p_put_in_play(st, v_p, 0, _get(st["hand"], _i32(v_p))["items"][_f1771])
-    _f1773 = _i32(v_h)
-    _f1774 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1773 >= _f1774), 43, _f1773, _f1774)
-    _l1775 = _remove_at(_get(st["hand"], _i32(v_p)), _f1773)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1775)
+    _f1832 = _i32(v_h)
+    _f1833 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1832 >= _f1833), 42, _f1832, _f1833)
+    st = p_put_in_play(st, v_p, 0, _get(st["hand"], _i32(v_p))["items"][_f1832])
+    _f1834 = _i32(v_h)
+    _f1835 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1834 >= _f1835), 43, _f1834, _f1835)
+    _l1836 = _remove_at(_get(st["hand"], _i32(v_p)), _f1834)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1836)
     return st
 
 
 def m_setup_active(st):
     """guard of `setup_active` at each of its 10 flat indices (bool[10]); returns (mask, its first runtime fault: int32[3], zeros for none)"""
-    def _g1779(i1776):
+    def _g1840(i1837):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1777 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0]))) & ((i1776 < _get(st["hand"], _i32(st["current_player"]))["len"])) & (i1776 >= _f1777), 1, i1776, _f1777)
-        _f1778 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0]))) & ((i1776 < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1776])] == 0)) & (i1776 >= _f1778), 1, i1776, _f1778)
-        return (jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), jnp.where((i1776 < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1776])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1776])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
-    _e1780 = jax.vmap(_g1779)(jnp.arange(0, 10, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1780[1]))
-    _e1781 = _e1780[0]
-    return _e1781, st["_fault"]
+        _f1838 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0]))) & ((i1837 < _get(st["hand"], _i32(st["current_player"]))["len"])) & (i1837 >= _f1838), 1, i1837, _f1838)
+        _f1839 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0]))) & ((i1837 < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1837])] == 0)) & (i1837 >= _f1839), 1, i1837, _f1839)
+        return (jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), jnp.where((i1837 < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1837])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1837])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
+    _e1841 = jax.vmap(_g1840)(jnp.arange(0, 10, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1841[1]))
+    _e1842 = _e1841[0]
+    return _e1842, st["_fault"]
 
 
 def a_setup_bench(st, index):
@@ -6593,57 +6727,57 @@ def a_setup_bench(st, index):
     st = dict(st)
     v_h = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _f1782 = _i32(v_h)
-    _f1783 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1782 >= _f1783), 44, _f1782, _f1783)
-    st = p_put_in_play(st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1782])
-    _f1784 = _i32(v_h)
-    _f1785 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1784 >= _f1785), 45, _f1784, _f1785)
-    _l1786 = _remove_at(_get(st["hand"], _i32(v_p)), _f1784)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1786)
+    _f1843 = _i32(v_h)
+    _f1844 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1843 >= _f1844), 44, _f1843, _f1844)
+    st = p_put_in_play(st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1843])
+    _f1845 = _i32(v_h)
+    _f1846 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1845 >= _f1846), 45, _f1845, _f1846)
+    _l1847 = _remove_at(_get(st["hand"], _i32(v_p)), _f1845)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1847)
     return st
 
 
 def m_setup_bench(st):
     """guard of `setup_bench` at each of its 10 flat indices (bool[10]); returns (mask, its first runtime fault: int32[3], zeros for none)"""
-    def _g1790(i1787):
+    def _g1851(i1848):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1788 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, (jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((i1787 < _get(st["hand"], _i32(st["current_player"]))["len"])) & (i1787 >= _f1788), 1, i1787, _f1788)
-        _f1789 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, (jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((i1787 < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1787])] == 0)) & (i1787 >= _f1789), 1, i1787, _f1789)
-        return (jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((i1787 < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1787])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1787])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
-    _e1791 = jax.vmap(_g1790)(jnp.arange(0, 10, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1791[1]))
-    _e1792 = _e1791[0]
-    return _e1792, st["_fault"]
+        _f1849 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, (jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((i1848 < _get(st["hand"], _i32(st["current_player"]))["len"])) & (i1848 >= _f1849), 1, i1848, _f1849)
+        _f1850 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, (jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((i1848 < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1848])] == 0)) & (i1848 >= _f1850), 1, i1848, _f1850)
+        return (jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((i1848 < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1848])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1848])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
+    _e1852 = jax.vmap(_g1851)(jnp.arange(0, 10, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1852[1]))
+    _e1853 = _e1852[0]
+    return _e1853, st["_fault"]
 
 
 def a_setup_done(st, index):
     """action `setup_done` (tcg.envspec:2176): index in 0..0"""
     st = dict(st)
-    _c1793 = (_i32(st["current_player"]) == _i32(st["first"]))
-    def _then1794(st):
+    _c1854 = (_i32(st["current_player"]) == _i32(st["first"]))
+    def _then1855(st):
         st = dict(st)
-        _a1795 = (1 - _i32(st["first"]))
-        st["current_player"] = _cast(_a1795, jnp.int8)
+        _a1856 = (1 - _i32(st["first"]))
+        st["current_player"] = _cast(_a1856, jnp.int8)
         return st, ()
-    def _else1796(st):
+    def _else1857(st):
         st = dict(st)
         st = p_begin_turn(st, st["first"])
         st = p_active_abilities(st)
         return st, ()
-    st, () = _branch(_c1793, lambda: _then1794(st), lambda: _else1796(st))
+    st, () = _branch(_c1854, lambda: _then1855(st), lambda: _else1857(st))
     return st
 
 
 def m_setup_done(st):
     """guard of `setup_done` at each of its 1 flat indices (bool[1])"""
-    def _g1798(i1797):
+    def _g1859(i1858):
         return jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1799 = jax.vmap(_g1798)(jnp.arange(0, 1, dtype=jnp.int32))
-    return _e1799
+    _e1860 = jax.vmap(_g1859)(jnp.arange(0, 1, dtype=jnp.int32))
+    return _e1860
 
 
 def a_play_basic(st, index):
@@ -6651,31 +6785,31 @@ def a_play_basic(st, index):
     st = dict(st)
     v_h = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _f1800 = _i32(v_h)
-    _f1801 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1800 >= _f1801), 46, _f1800, _f1801)
-    st = p_put_in_play(st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1800])
-    _f1802 = _i32(v_h)
-    _f1803 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1802 >= _f1803), 47, _f1802, _f1803)
-    _l1804 = _remove_at(_get(st["hand"], _i32(v_p)), _f1802)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1804)
+    _f1861 = _i32(v_h)
+    _f1862 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1861 >= _f1862), 46, _f1861, _f1862)
+    st = p_put_in_play(st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1861])
+    _f1863 = _i32(v_h)
+    _f1864 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1863 >= _f1864), 47, _f1863, _f1864)
+    _l1865 = _remove_at(_get(st["hand"], _i32(v_p)), _f1863)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1865)
     return st
 
 
 def m_play_basic(st):
     """guard of `play_basic` at each of its 10 flat indices (bool[10]); returns (mask, its first runtime fault: int32[3], zeros for none)"""
-    def _g1808(i1805):
+    def _g1869(i1866):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1806 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((i1805 < _get(st["hand"], _i32(st["current_player"]))["len"])) & (i1805 >= _f1806), 1, i1805, _f1806)
-        _f1807 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((i1805 < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1805])] == 0)) & (i1805 >= _f1807), 1, i1805, _f1807)
-        return (jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((i1805 < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1805])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1805])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
-    _e1809 = jax.vmap(_g1808)(jnp.arange(0, 10, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1809[1]))
-    _e1810 = _e1809[0]
-    return _e1810, st["_fault"]
+        _f1867 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((i1866 < _get(st["hand"], _i32(st["current_player"]))["len"])) & (i1866 >= _f1867), 1, i1866, _f1867)
+        _f1868 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((i1866 < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1866])] == 0)) & (i1866 >= _f1868), 1, i1866, _f1868)
+        return (jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((i1866 < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1866])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1866])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
+    _e1870 = jax.vmap(_g1869)(jnp.arange(0, 10, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1870[1]))
+    _e1871 = _e1870[0]
+    return _e1871, st["_fault"]
 
 
 def a_evolve(st, index):
@@ -6684,50 +6818,50 @@ def a_evolve(st, index):
     v_h = _lcast(jnp.floor_divide(index, 4), jnp.int8)
     v_s = _lcast(jnp.remainder(index, 4), jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _a1811 = st["card"][_i32(v_p)][_i32(v_s)]
-    st["below"] = st["below"].at[(_i32(v_p), _i32(v_s), jnp.minimum(_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]), 1))].set(_cast(_a1811, jnp.int16))
-    _a1812 = jnp.minimum((_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]) + 1), 2)
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1812, jnp.int8))
-    _f1813 = _i32(v_h)
-    _f1814 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1813 >= _f1814), 49, _f1813, _f1814)
-    _a1815 = _get(st["hand"], _i32(v_p))["items"][_f1813]
-    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1815, jnp.int16))
-    _f1816 = _i32(v_h)
-    _f1817 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1816 >= _f1817), 50, _f1816, _f1817)
-    _l1818 = _remove_at(_get(st["hand"], _i32(v_p)), _f1816)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1818)
-    _a1819 = st["turn"]
-    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1819, jnp.int8))
-    _c1820 = (_i32(v_s) == 0)
-    def _then1821(st, v_h, v_s, v_p):
+    _a1872 = st["card"][_i32(v_p)][_i32(v_s)]
+    st["below"] = st["below"].at[(_i32(v_p), _i32(v_s), jnp.minimum(_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]), 1))].set(_cast(_a1872, jnp.int16))
+    _a1873 = jnp.minimum((_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]) + 1), 2)
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1873, jnp.int8))
+    _f1874 = _i32(v_h)
+    _f1875 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1874 >= _f1875), 49, _f1874, _f1875)
+    _a1876 = _get(st["hand"], _i32(v_p))["items"][_f1874]
+    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1876, jnp.int16))
+    _f1877 = _i32(v_h)
+    _f1878 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1877 >= _f1878), 50, _f1877, _f1878)
+    _l1879 = _remove_at(_get(st["hand"], _i32(v_p)), _f1877)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1879)
+    _a1880 = st["turn"]
+    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1880, jnp.int8))
+    _c1881 = (_i32(v_s) == 0)
+    def _then1882(st, v_h, v_s, v_p):
         st = dict(st)
         st = p_clear_conditions(st, v_p)
         st = p_active_abilities(st)
         return st, (v_h, v_s, v_p)
-    st, (v_h, v_s, v_p) = _branch(_c1820, lambda: _then1821(st, v_h, v_s, v_p), lambda: (st, (v_h, v_s, v_p)))
+    st, (v_h, v_s, v_p) = _branch(_c1881, lambda: _then1882(st, v_h, v_s, v_p), lambda: (st, (v_h, v_s, v_p)))
     return st
 
 
 def m_evolve(st):
     """guard of `evolve` at each of its 40 flat indices (bool[40]); returns (mask, its first runtime fault: int32[3], zeros for none)"""
-    def _g1829(i1822):
+    def _g1890(i1883):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1823 = jnp.floor_divide(i1822, 4)
-        _f1824 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1822, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1822, 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1822, 4)]) < _i32(st["turn"])))) & (_f1823 >= _f1824), 48, _f1823, _f1824)
-        _f1825 = jnp.floor_divide(i1822, 4)
-        _f1826 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1822, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1822, 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1822, 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1823])] == 0))) & (_f1825 >= _f1826), 48, _f1825, _f1826)
-        _f1827 = jnp.floor_divide(i1822, 4)
-        _f1828 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1822, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1822, 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1822, 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1823])] == 0)), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1825])] != 0))) & (_f1827 >= _f1828), 48, _f1827, _f1828)
-        return (jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.floor_divide(i1822, 4) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1822, 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1822, 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1823])] == 0)), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1825])] != 0)), (_i32(_K18[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1827])]) == _i32(_K19[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(i1822, 4)])]))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
-    _e1830 = jax.vmap(_g1829)(jnp.arange(0, 40, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1830[1]))
-    _e1831 = _e1830[0]
-    return _e1831, st["_fault"]
+        _f1884 = jnp.floor_divide(i1883, 4)
+        _f1885 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1883, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1883, 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1883, 4)]) < _i32(st["turn"])))) & (_f1884 >= _f1885), 48, _f1884, _f1885)
+        _f1886 = jnp.floor_divide(i1883, 4)
+        _f1887 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1883, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1883, 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1883, 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1884])] == 0))) & (_f1886 >= _f1887), 48, _f1886, _f1887)
+        _f1888 = jnp.floor_divide(i1883, 4)
+        _f1889 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1883, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1883, 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1883, 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1884])] == 0)), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1886])] != 0))) & (_f1888 >= _f1889), 48, _f1888, _f1889)
+        return (jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.floor_divide(i1883, 4) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1883, 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1883, 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1884])] == 0)), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1886])] != 0)), (_i32(_K18[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1888])]) == _i32(_K19[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(i1883, 4)])]))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
+    _e1891 = jax.vmap(_g1890)(jnp.arange(0, 40, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1891[1]))
+    _e1892 = _e1891[0]
+    return _e1892, st["_fault"]
 
 
 def a_attach(st, index):
@@ -6735,31 +6869,31 @@ def a_attach(st, index):
     st = dict(st)
     v_s = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _a1832 = jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(st["zone"][_i32(v_p)])]) + 1), 12)
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(st["zone"][_i32(v_p)]))].set(_cast(_a1832, jnp.int8))
-    _a1833 = st["zone"][_i32(v_p)]
-    st["last_attached"] = _cast(_a1833, jnp.int8)
-    _a1834 = 10
-    st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a1834, jnp.int8))
-    _a1835 = True
-    st["attached"] = _cast(_a1835, jnp.bool_)
-    _c1836 = (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 2)
-    def _then1837(st, v_s, v_p):
+    _a1893 = jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(st["zone"][_i32(v_p)])]) + 1), 12)
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(st["zone"][_i32(v_p)]))].set(_cast(_a1893, jnp.int8))
+    _a1894 = st["zone"][_i32(v_p)]
+    st["last_attached"] = _cast(_a1894, jnp.int8)
+    _a1895 = 10
+    st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a1895, jnp.int8))
+    _a1896 = True
+    st["attached"] = _cast(_a1896, jnp.bool_)
+    _c1897 = (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 2)
+    def _then1898(st, v_s, v_p):
         st = dict(st)
         st = p_ability_effect__dispatch__1(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
         st = p_knock_outs(st)
         st = p_continue_game(st, v_p, True)
         return st, (v_s, v_p)
-    st, (v_s, v_p) = _branch(_c1836, lambda: _then1837(st, v_s, v_p), lambda: (st, (v_s, v_p)))
+    st, (v_s, v_p) = _branch(_c1897, lambda: _then1898(st, v_s, v_p), lambda: (st, (v_s, v_p)))
     return st
 
 
 def m_attach(st):
     """guard of `attach` at each of its 4 flat indices (bool[4])"""
-    def _g1839(i1838):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][_i32(st["current_player"])]) != 10)), st["occupied"][_i32(st["current_player"])][i1838]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1840 = jax.vmap(_g1839)(jnp.arange(0, 4, dtype=jnp.int32))
-    return _e1840
+    def _g1900(i1899):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][_i32(st["current_player"])]) != 10)), st["occupied"][_i32(st["current_player"])][i1899]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1901 = jax.vmap(_g1900)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e1901
 
 
 def a_play_trainer(st, index):
@@ -6773,25 +6907,25 @@ def a_play_trainer(st, index):
 
 def m_play_trainer(st):
     """guard of `play_trainer` at each of its 40 flat indices (bool[40]); returns (mask, its first runtime fault: int32[3], zeros for none)"""
-    def _g1850(i1841):
+    def _g1911(i1902):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1842 = jnp.floor_divide(i1841, 4)
-        _f1843 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1841, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (_f1842 >= _f1843), 51, _f1842, _f1843)
-        _f1844 = jnp.floor_divide(i1841, 4)
-        _f1845 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1841, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1842])] == 1)) & (_f1844 >= _f1845), 51, _f1844, _f1845)
-        _f1846 = jnp.floor_divide(i1841, 4)
-        _f1847 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1841, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1842])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1844])]) != 0))) & (_f1846 >= _f1847), 51, _f1846, _f1847)
-        _f1848 = jnp.floor_divide(i1841, 4)
-        _f1849 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1841, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1842])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1844])]) != 0)), jnp.logical_or((_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1846])] != 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]), st["locked_supporters"][_i32(st["current_player"])]))))) & (_f1848 >= _f1849), 52, _f1848, _f1849)
-        return (jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.floor_divide(i1841, 4) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1842])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1844])]) != 0)), jnp.logical_or((_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1846])] != 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]), st["locked_supporters"][_i32(st["current_player"])])))), f_trainer_target_ok(st, st["current_player"], _get(st["hand"], _i32(st["current_player"]))["items"][_f1848], jnp.remainder(i1841, 4))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
-    _e1851 = jax.vmap(_g1850)(jnp.arange(0, 40, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1851[1]))
-    _e1852 = _e1851[0]
-    return _e1852, st["_fault"]
+        _f1903 = jnp.floor_divide(i1902, 4)
+        _f1904 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1902, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (_f1903 >= _f1904), 51, _f1903, _f1904)
+        _f1905 = jnp.floor_divide(i1902, 4)
+        _f1906 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1902, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1903])] == 1)) & (_f1905 >= _f1906), 51, _f1905, _f1906)
+        _f1907 = jnp.floor_divide(i1902, 4)
+        _f1908 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1902, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1903])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1905])]) != 0))) & (_f1907 >= _f1908), 51, _f1907, _f1908)
+        _f1909 = jnp.floor_divide(i1902, 4)
+        _f1910 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1902, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1903])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1905])]) != 0)), jnp.logical_or((_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1907])] != 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]), st["locked_supporters"][_i32(st["current_player"])]))))) & (_f1909 >= _f1910), 52, _f1909, _f1910)
+        return (jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.floor_divide(i1902, 4) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1903])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1905])]) != 0)), jnp.logical_or((_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1907])] != 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]), st["locked_supporters"][_i32(st["current_player"])])))), f_trainer_target_ok(st, st["current_player"], _get(st["hand"], _i32(st["current_player"]))["items"][_f1909], jnp.remainder(i1902, 4))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
+    _e1912 = jax.vmap(_g1911)(jnp.arange(0, 40, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1912[1]))
+    _e1913 = _e1912[0]
+    return _e1913, st["_fault"]
 
 
 def a_use_ability(st, index):
@@ -6804,10 +6938,10 @@ def a_use_ability(st, index):
 
 def m_use_ability(st):
     """guard of `use_ability` at each of its 4 flat indices (bool[4])"""
-    def _g1854(i1853):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][i1853]), (_i32(_K26[_i32(st["card"][_i32(st["current_player"])][i1853])]) != 0)), (_K24[_i32(_K25[_i32(st["card"][_i32(st["current_player"])][i1853])])] == 0)), jnp.logical_not(st["ability_used"][_i32(st["current_player"])][i1853])), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1855 = jax.vmap(_g1854)(jnp.arange(0, 4, dtype=jnp.int32))
-    return _e1855
+    def _g1915(i1914):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][i1914]), (_i32(_K26[_i32(st["card"][_i32(st["current_player"])][i1914])]) != 0)), (_K24[_i32(_K25[_i32(st["card"][_i32(st["current_player"])][i1914])])] == 0)), jnp.logical_not(st["ability_used"][_i32(st["current_player"])][i1914])), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1916 = jax.vmap(_g1915)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e1916
 
 
 def a_retreat(st, index):
@@ -6817,67 +6951,67 @@ def a_retreat(st, index):
     v_p = _lcast(st["current_player"], jnp.int8)
     v_pay = _lcast(f_retreat_cost(st, v_p), jnp.int8)
     v_k = 0
-    _c1856 = (_i32(v_k) < _i32(v_pay))
-    def _then1857(st, v_b, v_p, v_pay, v_k):
+    _c1917 = (_i32(v_k) < _i32(v_pay))
+    def _then1918(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
-        def _g1859(i1858):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1858]) > 0), i1858, 10))
-        _e1860 = jax.vmap(_g1859)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e1860), jnp.int8)
-        _a1861 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1861, jnp.int8))
+        def _g1920(i1919):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1919]) > 0), i1919, 10))
+        _e1921 = jax.vmap(_g1920)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e1921), jnp.int8)
+        _a1922 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1922, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
-    st, (v_b, v_p, v_pay, v_k) = _branch(_c1856, lambda: _then1857(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
+    st, (v_b, v_p, v_pay, v_k) = _branch(_c1917, lambda: _then1918(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
     v_k = 1
-    _c1862 = (_i32(v_k) < _i32(v_pay))
-    def _then1863(st, v_b, v_p, v_pay, v_k):
+    _c1923 = (_i32(v_k) < _i32(v_pay))
+    def _then1924(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
-        def _g1865(i1864):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1864]) > 0), i1864, 10))
-        _e1866 = jax.vmap(_g1865)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e1866), jnp.int8)
-        _a1867 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1867, jnp.int8))
+        def _g1926(i1925):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1925]) > 0), i1925, 10))
+        _e1927 = jax.vmap(_g1926)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e1927), jnp.int8)
+        _a1928 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1928, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
-    st, (v_b, v_p, v_pay, v_k) = _branch(_c1862, lambda: _then1863(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
+    st, (v_b, v_p, v_pay, v_k) = _branch(_c1923, lambda: _then1924(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
     v_k = 2
-    _c1868 = (_i32(v_k) < _i32(v_pay))
-    def _then1869(st, v_b, v_p, v_pay, v_k):
+    _c1929 = (_i32(v_k) < _i32(v_pay))
+    def _then1930(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
-        def _g1871(i1870):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1870]) > 0), i1870, 10))
-        _e1872 = jax.vmap(_g1871)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e1872), jnp.int8)
-        _a1873 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1873, jnp.int8))
+        def _g1932(i1931):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1931]) > 0), i1931, 10))
+        _e1933 = jax.vmap(_g1932)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e1933), jnp.int8)
+        _a1934 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1934, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
-    st, (v_b, v_p, v_pay, v_k) = _branch(_c1868, lambda: _then1869(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
+    st, (v_b, v_p, v_pay, v_k) = _branch(_c1929, lambda: _then1930(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
     v_k = 3
-    _c1874 = (_i32(v_k) < _i32(v_pay))
-    def _then1875(st, v_b, v_p, v_pay, v_k):
+    _c1935 = (_i32(v_k) < _i32(v_pay))
+    def _then1936(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
-        def _g1877(i1876):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1876]) > 0), i1876, 10))
-        _e1878 = jax.vmap(_g1877)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e1878), jnp.int8)
-        _a1879 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1879, jnp.int8))
+        def _g1938(i1937):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1937]) > 0), i1937, 10))
+        _e1939 = jax.vmap(_g1938)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e1939), jnp.int8)
+        _a1940 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1940, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
-    st, (v_b, v_p, v_pay, v_k) = _branch(_c1874, lambda: _then1875(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
+    st, (v_b, v_p, v_pay, v_k) = _branch(_c1935, lambda: _then1936(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
     st = p_clear_conditions(st, v_p)
     st = p_swap_slots(st, v_p, 0, v_b)
-    _a1880 = True
-    st["retreated"] = _cast(_a1880, jnp.bool_)
+    _a1941 = True
+    st["retreated"] = _cast(_a1941, jnp.bool_)
     st = p_active_abilities(st)
     return st
 
 
 def m_retreat(st):
     """guard of `retreat` at each of its 3 flat indices (bool[3])"""
-    def _g1882(i1881):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][_i32(st["current_player"])][(i1881 + 1)]), st["occupied"][_i32(st["current_player"])][0]), f_can_act(st, st["current_player"])), jnp.logical_not(st["no_retreat"][_i32(st["current_player"])])), (_K0[_i32(st["card"][_i32(st["current_player"])][0])] == 0)), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1883 = jax.vmap(_g1882)(jnp.arange(0, 3, dtype=jnp.int32))
-    return _e1883
+    def _g1943(i1942):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][_i32(st["current_player"])][(i1942 + 1)]), st["occupied"][_i32(st["current_player"])][0]), f_can_act(st, st["current_player"])), jnp.logical_not(st["no_retreat"][_i32(st["current_player"])])), (_K0[_i32(st["card"][_i32(st["current_player"])][0])] == 0)), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1944 = jax.vmap(_g1943)(jnp.arange(0, 3, dtype=jnp.int32))
+    return _e1944
 
 
 def a_attack(st, index):
@@ -6890,10 +7024,10 @@ def a_attack(st, index):
 
 def m_attack(st):
     """guard of `attack` at each of its 2 flat indices (bool[2])"""
-    def _g1885(i1884):
-        return jnp.logical_and(jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], i1884)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1886 = jax.vmap(_g1885)(jnp.arange(0, 2, dtype=jnp.int32))
-    return _e1886
+    def _g1946(i1945):
+        return jnp.logical_and(jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], i1945)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1947 = jax.vmap(_g1946)(jnp.arange(0, 2, dtype=jnp.int32))
+    return _e1947
 
 
 def a_discard_from_play(st, index):
@@ -6909,10 +7043,10 @@ def a_discard_from_play(st, index):
 
 def m_discard_from_play(st):
     """guard of `discard_from_play` at each of its 4 flat indices (bool[4])"""
-    def _g1888(i1887):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][i1887]), (_K0[_i32(st["card"][_i32(st["current_player"])][i1887])] == 1)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1889 = jax.vmap(_g1888)(jnp.arange(0, 4, dtype=jnp.int32))
-    return _e1889
+    def _g1949(i1948):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][i1948]), (_K0[_i32(st["card"][_i32(st["current_player"])][i1948])] == 1)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1950 = jax.vmap(_g1949)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e1950
 
 
 def a_end_turn(st, index):
@@ -6924,10 +7058,10 @@ def a_end_turn(st, index):
 
 def m_end_turn(st):
     """guard of `end_turn` at each of its 1 flat indices (bool[1])"""
-    def _g1891(i1890):
+    def _g1952(i1951):
         return jnp.logical_and((st["phase"] == 1), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1892 = jax.vmap(_g1891)(jnp.arange(0, 1, dtype=jnp.int32))
-    return _e1892
+    _e1953 = jax.vmap(_g1952)(jnp.arange(0, 1, dtype=jnp.int32))
+    return _e1953
 
 
 def a_promote(st, index):
@@ -6941,18 +7075,18 @@ def a_promote(st, index):
 
 def m_promote(st):
     """guard of `promote` at each of its 3 flat indices (bool[3])"""
-    def _g1894(i1893):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), st["occupied"][_i32(st["current_player"])][(i1893 + 1)]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1895 = jax.vmap(_g1894)(jnp.arange(0, 3, dtype=jnp.int32))
-    return _e1895
+    def _g1955(i1954):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), st["occupied"][_i32(st["current_player"])][(i1954 + 1)]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1956 = jax.vmap(_g1955)(jnp.arange(0, 3, dtype=jnp.int32))
+    return _e1956
 
 
 def m_choose(st):
     """guard of `choose` at each of its 8 flat indices (bool[8])"""
-    def _g1897(i1896):
-        return jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), jnp.logical_and((i1896 >= 0), (i1896 < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_opponent_choice__q"])][i1896], jnp.logical_or((i1896 > 0), jnp.logical_not(st["_envc_frame_p_damage_opponent_choice__bench_only"])))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_own_choice"]) == 1), jnp.logical_and((i1896 >= 0), (i1896 < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_own_choice__p"])][i1896], jnp.logical_or((i1896 > 0), jnp.logical_not(st["_envc_frame_p_damage_own_choice__bench_only"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), jnp.logical_and((i1896 >= 1), (i1896 < 4))), jnp.logical_and(jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][i1896], (_i32(f_type_of(st, st["_envc_frame_p_attach_to_bench_choice__p"], i1896)) == _i32(st["_envc_frame_p_attach_to_bench_choice__t"]))), (_i32(st["energy"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][i1896][_i32(st["_envc_frame_p_attach_to_bench_choice__t"])]) < 12)))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), jnp.logical_and((i1896 >= 1), (i1896 < 4))), st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][i1896])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), jnp.logical_and((i1896 >= 1), (i1896 < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][i1896], (i1896 != _i32(st["_envc_frame_p_attach_to_benched_choices__a"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_opponent"]) == 1), jnp.logical_and((i1896 >= 1), (i1896 < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_switch_opponent__q"])][i1896], jnp.logical_or(jnp.logical_not(st["_envc_frame_p_switch_opponent__basic_only"]), (f_stage_of(st, st["_envc_frame_p_switch_opponent__q"], i1896) == 0))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_self"]) == 1), jnp.logical_and((i1896 >= 1), (i1896 < 4))), st["occupied"][_i32(st["_envc_frame_p_switch_self__p"])][i1896])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_copy_attack"]) == 1), jnp.logical_and((i1896 >= 0), (i1896 < 8))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(i1896, 2)], (_i32(jnp.where((jnp.remainder(i1896, 2) == 0), _i32(_K15[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(i1896, 2)])]), _i32(_K16[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(i1896, 2)])]))) >= 0))))
-    _e1898 = jax.vmap(_g1897)(jnp.arange(0, 8, dtype=jnp.int32))
-    return _e1898
+    def _g1958(i1957):
+        return jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), jnp.logical_and((i1957 >= 0), (i1957 < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_opponent_choice__q"])][i1957], jnp.logical_or((i1957 > 0), jnp.logical_not(st["_envc_frame_p_damage_opponent_choice__bench_only"])))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_own_choice"]) == 1), jnp.logical_and((i1957 >= 0), (i1957 < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_own_choice__p"])][i1957], jnp.logical_or((i1957 > 0), jnp.logical_not(st["_envc_frame_p_damage_own_choice__bench_only"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), jnp.logical_and((i1957 >= 1), (i1957 < 4))), jnp.logical_and(jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][i1957], (_i32(f_type_of(st, st["_envc_frame_p_attach_to_bench_choice__p"], i1957)) == _i32(st["_envc_frame_p_attach_to_bench_choice__t"]))), (_i32(st["energy"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][i1957][_i32(st["_envc_frame_p_attach_to_bench_choice__t"])]) < 12)))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), jnp.logical_and((i1957 >= 1), (i1957 < 4))), st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][i1957])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), jnp.logical_and((i1957 >= 1), (i1957 < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][i1957], (i1957 != _i32(st["_envc_frame_p_attach_to_benched_choices__a"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_opponent"]) == 1), jnp.logical_and((i1957 >= 1), (i1957 < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_switch_opponent__q"])][i1957], jnp.logical_or(jnp.logical_not(st["_envc_frame_p_switch_opponent__basic_only"]), (f_stage_of(st, st["_envc_frame_p_switch_opponent__q"], i1957) == 0))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_self"]) == 1), jnp.logical_and((i1957 >= 1), (i1957 < 4))), st["occupied"][_i32(st["_envc_frame_p_switch_self__p"])][i1957])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_copy_attack"]) == 1), jnp.logical_and((i1957 >= 0), (i1957 < 8))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(i1957, 2)], (_i32(jnp.where((jnp.remainder(i1957, 2) == 0), _i32(_K15[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(i1957, 2)])]), _i32(_K16[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(i1957, 2)])]))) >= 0))))
+    _e1959 = jax.vmap(_g1958)(jnp.arange(0, 8, dtype=jnp.int32))
+    return _e1959
 
 
 def _observe(st, v_p):
@@ -6961,26 +7095,26 @@ def _observe(st, v_p):
     _done = jnp.bool_(False)
     _ret = _K83
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
-    _f1899 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((0 < _get(st["hand"], _i32(v_p))["len"])) & (0 >= _f1899), 53, 0, _f1899)
-    _f1900 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((1 < _get(st["hand"], _i32(v_p))["len"])) & (1 >= _f1900), 54, 1, _f1900)
-    _f1901 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((2 < _get(st["hand"], _i32(v_p))["len"])) & (2 >= _f1901), 55, 2, _f1901)
-    _f1902 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((3 < _get(st["hand"], _i32(v_p))["len"])) & (3 >= _f1902), 56, 3, _f1902)
-    _f1903 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((4 < _get(st["hand"], _i32(v_p))["len"])) & (4 >= _f1903), 57, 4, _f1903)
-    _f1904 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((5 < _get(st["hand"], _i32(v_p))["len"])) & (5 >= _f1904), 58, 5, _f1904)
-    _f1905 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((6 < _get(st["hand"], _i32(v_p))["len"])) & (6 >= _f1905), 59, 6, _f1905)
-    _f1906 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((7 < _get(st["hand"], _i32(v_p))["len"])) & (7 >= _f1906), 60, 7, _f1906)
-    _f1907 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((8 < _get(st["hand"], _i32(v_p))["len"])) & (8 >= _f1907), 61, 8, _f1907)
-    _f1908 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((9 < _get(st["hand"], _i32(v_p))["len"])) & (9 >= _f1908), 62, 9, _f1908)
+    _f1960 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((0 < _get(st["hand"], _i32(v_p))["len"])) & (0 >= _f1960), 53, 0, _f1960)
+    _f1961 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((1 < _get(st["hand"], _i32(v_p))["len"])) & (1 >= _f1961), 54, 1, _f1961)
+    _f1962 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((2 < _get(st["hand"], _i32(v_p))["len"])) & (2 >= _f1962), 55, 2, _f1962)
+    _f1963 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((3 < _get(st["hand"], _i32(v_p))["len"])) & (3 >= _f1963), 56, 3, _f1963)
+    _f1964 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((4 < _get(st["hand"], _i32(v_p))["len"])) & (4 >= _f1964), 57, 4, _f1964)
+    _f1965 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((5 < _get(st["hand"], _i32(v_p))["len"])) & (5 >= _f1965), 58, 5, _f1965)
+    _f1966 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((6 < _get(st["hand"], _i32(v_p))["len"])) & (6 >= _f1966), 59, 6, _f1966)
+    _f1967 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((7 < _get(st["hand"], _i32(v_p))["len"])) & (7 >= _f1967), 60, 7, _f1967)
+    _f1968 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((8 < _get(st["hand"], _i32(v_p))["len"])) & (8 >= _f1968), 61, 8, _f1968)
+    _f1969 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((9 < _get(st["hand"], _i32(v_p))["len"])) & (9 >= _f1969), 62, 9, _f1969)
     _ret = _select(_done, _ret, _cast(jnp.stack([jnp.asarray(_i32(st["phase"]), jnp.int32), jnp.asarray(st["turn"], jnp.int32), jnp.asarray(jnp.where((_i32(st["current_player"]) == _i32(v_p)), 1, 0), jnp.int32), jnp.asarray(jnp.where((_i32(st["first"]) == _i32(v_p)), 1, 0), jnp.int32), jnp.asarray(_i32(st["attached"]), jnp.int32), jnp.asarray(_i32(st["supporter"]), jnp.int32), jnp.asarray(_i32(st["retreated"]), jnp.int32), jnp.asarray(st["retreat_discount"], jnp.int32), jnp.asarray(st["attack_bonus"], jnp.int32), jnp.asarray(_i32(st["decks"][_i32(v_p)]), jnp.int32), jnp.asarray(st["points"][_i32(v_p)], jnp.int32), jnp.asarray(_get(st["deck"], _i32(v_p))["len"], jnp.int32), jnp.asarray(_get(st["hand"], _i32(v_p))["len"], jnp.int32), jnp.asarray(_get(st["discard"], _i32(v_p))["len"], jnp.int32), jnp.asarray(st["zone"][_i32(v_p)], jnp.int32), jnp.asarray(st["zone_next"][_i32(v_p)], jnp.int32), jnp.asarray(_i32(st["poisoned"][_i32(v_p)]), jnp.int32), jnp.asarray(_i32(st["burned"][_i32(v_p)]), jnp.int32), jnp.asarray(_i32(st["condition"][_i32(v_p)]), jnp.int32), jnp.asarray(st["barrier"][_i32(v_p)], jnp.int32), jnp.asarray(st["points"][_i32(v_q)], jnp.int32), jnp.asarray(_get(st["deck"], _i32(v_q))["len"], jnp.int32), jnp.asarray(_get(st["hand"], _i32(v_q))["len"], jnp.int32), jnp.asarray(_get(st["discard"], _i32(v_q))["len"], jnp.int32), jnp.asarray(st["zone"][_i32(v_q)], jnp.int32), jnp.asarray(st["zone_next"][_i32(v_q)], jnp.int32), jnp.asarray(_i32(st["poisoned"][_i32(v_q)]), jnp.int32), jnp.asarray(_i32(st["burned"][_i32(v_q)]), jnp.int32), jnp.asarray(_i32(st["condition"][_i32(v_q)]), jnp.int32), jnp.asarray(st["barrier"][_i32(v_q)], jnp.int32), jnp.asarray(jnp.where((0 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][0]), -1), jnp.int32), jnp.asarray(jnp.where((1 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][1]), -1), jnp.int32), jnp.asarray(jnp.where((2 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][2]), -1), jnp.int32), jnp.asarray(jnp.where((3 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][3]), -1), jnp.int32), jnp.asarray(jnp.where((4 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][4]), -1), jnp.int32), jnp.asarray(jnp.where((5 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][5]), -1), jnp.int32), jnp.asarray(jnp.where((6 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][6]), -1), jnp.int32), jnp.asarray(jnp.where((7 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][7]), -1), jnp.int32), jnp.asarray(jnp.where((8 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][8]), -1), jnp.int32), jnp.asarray(jnp.where((9 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][9]), -1), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][0], _i32(st["card"][_i32(v_p)][0]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_p)][0], jnp.int32), jnp.asarray(st["placed"][_i32(v_p)][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_p)][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_p)][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][1], _i32(st["card"][_i32(v_p)][1]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_p)][1], jnp.int32), jnp.asarray(st["placed"][_i32(v_p)][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_p)][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_p)][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][2], _i32(st["card"][_i32(v_p)][2]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_p)][2], jnp.int32), jnp.asarray(st["placed"][_i32(v_p)][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_p)][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_p)][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][3], _i32(st["card"][_i32(v_p)][3]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_p)][3], jnp.int32), jnp.asarray(st["placed"][_i32(v_p)][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_p)][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_p)][3]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][0], _i32(st["card"][_i32(v_q)][0]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_q)][0], jnp.int32), jnp.asarray(st["placed"][_i32(v_q)][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_q)][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_q)][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][1], _i32(st["card"][_i32(v_q)][1]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_q)][1], jnp.int32), jnp.asarray(st["placed"][_i32(v_q)][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_q)][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_q)][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][2], _i32(st["card"][_i32(v_q)][2]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_q)][2], jnp.int32), jnp.asarray(st["placed"][_i32(v_q)][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_q)][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_q)][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][3], _i32(st["card"][_i32(v_q)][3]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_q)][3], jnp.int32), jnp.asarray(st["placed"][_i32(v_q)][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_q)][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_q)][3]), jnp.int32), jnp.asarray(st["current_player"], jnp.int32), jnp.asarray(st["promote_next"], jnp.int32), jnp.asarray(_i32(st["promote_resume"]), jnp.int32), jnp.asarray(jnp.where((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), 1, _i32(jnp.where((_i32(st["_envc_at_p_damage_own_choice"]) == 1), 2, _i32(jnp.where((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), 3, _i32(jnp.where((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), 4, _i32(jnp.where((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), 5, _i32(jnp.where((_i32(st["_envc_at_p_switch_opponent"]) == 1), 6, _i32(jnp.where((_i32(st["_envc_at_p_switch_self"]) == 1), 7, _i32(jnp.where((_i32(st["_envc_at_p_copy_attack"]) == 1), 8, 0))))))))))))))), jnp.int32), jnp.asarray(_i32(st["no_attack"][_i32(v_p)]), jnp.int32), jnp.asarray(_i32(st["no_retreat"][_i32(v_p)]), jnp.int32), jnp.asarray(st["weakened"][_i32(v_p)], jnp.int32), jnp.asarray(_i32(st["no_supporter"][_i32(v_p)]), jnp.int32), jnp.asarray(_i32(st["no_attack"][_i32(v_q)]), jnp.int32), jnp.asarray(_i32(st["no_retreat"][_i32(v_q)]), jnp.int32), jnp.asarray(st["weakened"][_i32(v_q)], jnp.int32), jnp.asarray(_i32(st["no_supporter"][_i32(v_q)]), jnp.int32), jnp.asarray(st["relays"][_i32(v_p)], jnp.int32), jnp.asarray(st["relay_turn"][_i32(v_p)], jnp.int32), jnp.asarray(st["boost_turn"][_i32(v_p)], jnp.int32), jnp.asarray(st["relays"][_i32(v_q)], jnp.int32), jnp.asarray(st["relay_turn"][_i32(v_q)], jnp.int32), jnp.asarray(st["boost_turn"][_i32(v_q)], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][0], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][1], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][2], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][3], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][4], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][5], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][6], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][7], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][8], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][9], jnp.int32), jnp.asarray(st["seen_deck"][_i32(v_p)][0], jnp.int32), jnp.asarray(st["seen_deck"][_i32(v_p)][1], jnp.int32), jnp.asarray(st["seen_deck"][_i32(v_p)][2], jnp.int32), jnp.asarray(st["seen_hand_turn"][_i32(v_p)], jnp.int32), jnp.asarray(st["seen_deck_turn"][_i32(v_p)], jnp.int32), jnp.asarray(st["spiky"][_i32(v_p)], jnp.int32), jnp.asarray(st["spiky"][_i32(v_q)], jnp.int32)]), jnp.int16))
     _done = jnp.bool_(True)
     return _ret, st["_fault"]
@@ -6990,59 +7124,59 @@ def _init_body(st):
     """the spec's `init` block"""
     st = dict(st)
     v_p = jnp.int32(0)
-    def _loop1909(i, carry):
+    def _loop1970(i, carry):
         st, (v_p,) = dict(carry[0]), carry[1]
         v_p = i
-        st, _r1910 = _randint(st, 0, 21)
-        _a1911 = _r1910
-        st["decks"] = st["decks"].at[_i32(v_p)].set(_cast(_a1911, jnp.int8))
+        st, _r1971 = _randint(st, 0, 21)
+        _a1972 = _r1971
+        st["decks"] = st["decks"].at[_i32(v_p)].set(_cast(_a1972, jnp.int8))
         v_i = jnp.int32(0)
-        def _loop1912(i, carry):
+        def _loop1973(i, carry):
             st, (v_p, v_i) = dict(carry[0]), carry[1]
             v_i = i
-            _f1913 = _get(st["deck"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f1913 >= 20), 63, 0, 0)
-            _l1914 = _push(_get(st["deck"], _i32(v_p)), _cast(_K84[_i32(st["decks"][_i32(v_p)])][_i32(v_i)], jnp.int16))
-            st["deck"] = _set(st["deck"], _i32(v_p), _l1914)
+            _f1974 = _get(st["deck"], _i32(v_p))["len"]
+            st = _fault_at(st, (_f1974 >= 20), 63, 0, 0)
+            _l1975 = _push(_get(st["deck"], _i32(v_p)), _cast(_K84[_i32(st["decks"][_i32(v_p)])][_i32(v_i)], jnp.int16))
+            st["deck"] = _set(st["deck"], _i32(v_p), _l1975)
             return st, (v_p, v_i)
-        st, (v_p, v_i) = lax.fori_loop(0, 20, _loop1912, (st, (v_p, v_i)))
-        _f1915 = _get(st["deck"], _i32(v_p))["len"]
-        st, _l1916 = _shuffle(st, _get(st["deck"], _i32(v_p)))
-        st["deck"] = _set(st["deck"], _i32(v_p), _l1916)
+        st, (v_p, v_i) = lax.fori_loop(0, 20, _loop1973, (st, (v_p, v_i)))
+        _f1976 = _get(st["deck"], _i32(v_p))["len"]
+        st, _l1977 = _shuffle(st, _get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l1977)
         st = p_deal(st, v_p)
         st = p_random_zone_energy(st, v_p)
         return st, (v_p,)
-    st, (v_p,) = lax.fori_loop(0, 2, _loop1909, (st, (v_p,)))
-    st, _r1917 = _randint(st, 0, 1)
-    _a1918 = jnp.where((_r1917 == 1), 1, 0)
-    st["first"] = _cast(_a1918, jnp.int8)
-    _a1919 = st["first"]
-    st["current_player"] = _cast(_a1919, jnp.int8)
+    st, (v_p,) = lax.fori_loop(0, 2, _loop1970, (st, (v_p,)))
+    st, _r1978 = _randint(st, 0, 1)
+    _a1979 = jnp.where((_r1978 == 1), 1, 0)
+    st["first"] = _cast(_a1979, jnp.int8)
+    _a1980 = st["first"]
+    st["current_player"] = _cast(_a1980, jnp.int8)
     return st
 
 
 def inv_cards_conserved(st):
     """invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once"""
-    def _g1945(i1920, _h1922, _h1923, _h1924, _h1925, _h1926, _h1927, _h1928, _h1929, _h1930, _h1931, _h1932, _h1933, _h1934, _h1935, _h1936, _h1937, _h1938, _h1939, _h1940, _h1941, _h1942):
-        def _g1943(i1921):
-            return (((((_lcount(_get(st["deck"], i1920), _K84[_i32(_h1922)][i1921]) + _lcount(_get(st["hand"], i1920), _K84[_i32(_h1922)][i1921])) + _lcount(_get(st["discard"], i1920), _K84[_i32(_h1922)][i1921])) + (((_i32(jnp.logical_and(_h1923, (_h1924 == _K84[_i32(_h1922)][i1921]))) + _i32(jnp.logical_and(_h1925, (_h1926 == _K84[_i32(_h1922)][i1921])))) + _i32(jnp.logical_and(_h1927, (_h1928 == _K84[_i32(_h1922)][i1921])))) + _i32(jnp.logical_and(_h1929, (_h1930 == _K84[_i32(_h1922)][i1921]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h1923, (0 < _i32(_h1931))), (_h1932 == _K84[_i32(_h1922)][i1921]))) + _i32(jnp.logical_and(jnp.logical_and(_h1923, (1 < _i32(_h1931))), (_h1933 == _K84[_i32(_h1922)][i1921]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1925, (0 < _i32(_h1934))), (_h1935 == _K84[_i32(_h1922)][i1921]))) + _i32(jnp.logical_and(jnp.logical_and(_h1925, (1 < _i32(_h1934))), (_h1936 == _K84[_i32(_h1922)][i1921])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1927, (0 < _i32(_h1937))), (_h1938 == _K84[_i32(_h1922)][i1921]))) + _i32(jnp.logical_and(jnp.logical_and(_h1927, (1 < _i32(_h1937))), (_h1939 == _K84[_i32(_h1922)][i1921])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1929, (0 < _i32(_h1940))), (_h1941 == _K84[_i32(_h1922)][i1921]))) + _i32(jnp.logical_and(jnp.logical_and(_h1929, (1 < _i32(_h1940))), (_h1942 == _K84[_i32(_h1922)][i1921]))))))) == jnp.sum(_wide(_K84[_i32(_h1922)]) == _K84[_i32(_h1922)][i1921], dtype=jnp.int32))
-        _e1944 = jax.vmap(_g1943)(jnp.arange(0, 20, dtype=jnp.int32))
-        return jnp.all(_e1944)
-    _e1946 = jax.vmap(_g1945)(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1])
-    return jnp.all(_e1946)
+    def _g2006(i1981, _h1983, _h1984, _h1985, _h1986, _h1987, _h1988, _h1989, _h1990, _h1991, _h1992, _h1993, _h1994, _h1995, _h1996, _h1997, _h1998, _h1999, _h2000, _h2001, _h2002, _h2003):
+        def _g2004(i1982):
+            return (((((_lcount(_get(st["deck"], i1981), _K84[_i32(_h1983)][i1982]) + _lcount(_get(st["hand"], i1981), _K84[_i32(_h1983)][i1982])) + _lcount(_get(st["discard"], i1981), _K84[_i32(_h1983)][i1982])) + (((_i32(jnp.logical_and(_h1984, (_h1985 == _K84[_i32(_h1983)][i1982]))) + _i32(jnp.logical_and(_h1986, (_h1987 == _K84[_i32(_h1983)][i1982])))) + _i32(jnp.logical_and(_h1988, (_h1989 == _K84[_i32(_h1983)][i1982])))) + _i32(jnp.logical_and(_h1990, (_h1991 == _K84[_i32(_h1983)][i1982]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h1984, (0 < _i32(_h1992))), (_h1993 == _K84[_i32(_h1983)][i1982]))) + _i32(jnp.logical_and(jnp.logical_and(_h1984, (1 < _i32(_h1992))), (_h1994 == _K84[_i32(_h1983)][i1982]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1986, (0 < _i32(_h1995))), (_h1996 == _K84[_i32(_h1983)][i1982]))) + _i32(jnp.logical_and(jnp.logical_and(_h1986, (1 < _i32(_h1995))), (_h1997 == _K84[_i32(_h1983)][i1982])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1988, (0 < _i32(_h1998))), (_h1999 == _K84[_i32(_h1983)][i1982]))) + _i32(jnp.logical_and(jnp.logical_and(_h1988, (1 < _i32(_h1998))), (_h2000 == _K84[_i32(_h1983)][i1982])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1990, (0 < _i32(_h2001))), (_h2002 == _K84[_i32(_h1983)][i1982]))) + _i32(jnp.logical_and(jnp.logical_and(_h1990, (1 < _i32(_h2001))), (_h2003 == _K84[_i32(_h1983)][i1982]))))))) == jnp.sum(_wide(_K84[_i32(_h1983)]) == _K84[_i32(_h1983)][i1982], dtype=jnp.int32))
+        _e2005 = jax.vmap(_g2004)(jnp.arange(0, 20, dtype=jnp.int32))
+        return jnp.all(_e2005)
+    _e2007 = jax.vmap(_g2006)(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1])
+    return jnp.all(_e2007)
 
 
 def inv_hp_bounds(st):
     """invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions"""
-    def _g1964(i1947, _h1948, _h1949, _h1950, _h1951, _h1952, _h1953, _h1954, _h1955, _h1956, _h1957, _h1958, _h1959, _h1960, _h1961, _h1962, _h1963):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h1948), (_i32(_h1949) < _i32(jnp.where((_K0[_i32(_h1950)] == 1), _i32(_h1951), _i32(_K1[_i32(_h1950)]))))), jnp.logical_or(jnp.logical_not(_h1952), (_i32(_h1953) < _i32(jnp.where((_K0[_i32(_h1954)] == 1), _i32(_h1955), _i32(_K1[_i32(_h1954)])))))), jnp.logical_or(jnp.logical_not(_h1956), (_i32(_h1957) < _i32(jnp.where((_K0[_i32(_h1958)] == 1), _i32(_h1959), _i32(_K1[_i32(_h1958)])))))), jnp.logical_or(jnp.logical_not(_h1960), (_i32(_h1961) < _i32(jnp.where((_K0[_i32(_h1962)] == 1), _i32(_h1963), _i32(_K1[_i32(_h1962)]))))))
-    _e1965 = jax.vmap(_g1964)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["played_hp"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["played_hp"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["played_hp"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3], st["played_hp"][:, 3])
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(_e1965))
+    def _g2025(i2008, _h2009, _h2010, _h2011, _h2012, _h2013, _h2014, _h2015, _h2016, _h2017, _h2018, _h2019, _h2020, _h2021, _h2022, _h2023, _h2024):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h2009), (_i32(_h2010) < _i32(jnp.where((_K0[_i32(_h2011)] == 1), _i32(_h2012), _i32(_K1[_i32(_h2011)]))))), jnp.logical_or(jnp.logical_not(_h2013), (_i32(_h2014) < _i32(jnp.where((_K0[_i32(_h2015)] == 1), _i32(_h2016), _i32(_K1[_i32(_h2015)])))))), jnp.logical_or(jnp.logical_not(_h2017), (_i32(_h2018) < _i32(jnp.where((_K0[_i32(_h2019)] == 1), _i32(_h2020), _i32(_K1[_i32(_h2019)])))))), jnp.logical_or(jnp.logical_not(_h2021), (_i32(_h2022) < _i32(jnp.where((_K0[_i32(_h2023)] == 1), _i32(_h2024), _i32(_K1[_i32(_h2023)]))))))
+    _e2026 = jax.vmap(_g2025)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["played_hp"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["played_hp"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["played_hp"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3], st["played_hp"][:, 3])
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(_e2026))
 
 
 def inv_points_bounds(st):
     """invariant `points_bounds`: points are 0..3 while the game goes on"""
-    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i1966, _h1967: (_i32(_h1967) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
+    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i2027, _h2028: (_i32(_h2028) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
 
 
 def inv_one_result(st):
@@ -7052,15 +7186,15 @@ def inv_one_result(st):
 
 def inv_active_in_play(st):
     """invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled"""
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i1968, _h1969: _h1969)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i2029, _h2030: _h2030)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
 
 
 def inv_bench_size(st):
     """invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play"""
-    def _g1975(i1970, _h1971, _h1972, _h1973, _h1974):
-        return ((((_i32(_h1971) + _i32(_h1972)) + _i32(_h1973)) + _i32(_h1974)) <= 4)
-    _e1976 = jax.vmap(_g1975)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["occupied"][:, 1], st["occupied"][:, 2], st["occupied"][:, 3])
-    return jnp.all(_e1976)
+    def _g2036(i2031, _h2032, _h2033, _h2034, _h2035):
+        return ((((_i32(_h2032) + _i32(_h2033)) + _i32(_h2034)) + _i32(_h2035)) <= 4)
+    _e2037 = jax.vmap(_g2036)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["occupied"][:, 1], st["occupied"][:, 2], st["occupied"][:, 3])
+    return jnp.all(_e2037)
 
 
 # ---- the environment
