@@ -979,7 +979,7 @@ class LanguageChecks:
             return self.pow_table(x, n_ir, e)
         n = int(self.fold(n_ir, "the exponent of `pow`",
                           help="`pow` unrolls to `x * x * ...` at compile time; for a power that varies, index a "
-                          "constant table of the powers (`const P2 = [1, 2, 4, 8]`, then `P2[k]`)"))
+                          "constant table of the powers (`const P2 = [pow(2, i) for i in 0..8]`, then `P2[k]`)"))
         if not 0 <= n <= MAX_POW:
             self.fail("E0122", f"the exponent of `pow` must be in 0..{MAX_POW}, not {n}", e.args[1].value.span)
         return self.power(x, n, e.span)
