@@ -4,7 +4,8 @@
 # Extra arguments go to pytest (e.g. `bash scripts/test.sh -k pgx`).
 #
 # pytest runs on $ENVC_TEST_WORKERS processes (pytest-xdist; default 2, CI's cores; 0 runs in
-# this process, e.g. for `--pdb`). Each test file stays on one worker (`--dist loadfile`), so a
+# this process, e.g. for `--pdb`). Each test file stays on one worker (`--dist loadfile`, the
+# slowest files first: tests/conftest.py SLOW_FIRST), so a
 # module's fixtures (checked specs, compiled JAX functions) are built once; what workers share
 # on disk is locked or written atomically (the Rust build cache, cargo's target folder, JAX's
 # compilation cache).
@@ -18,4 +19,4 @@ workers="${ENVC_TEST_WORKERS:-2}"
 if [ "$workers" = "0" ]; then
     exec .venv/bin/python -m pytest "$@"
 fi
-exec .venv/bin/python -m pytest -n "$workers" --dist loadfile "$@"
+exec .venv/bin/python -m pytest -n "$workers" --dist loadfile --no-loadscope-reorder "$@"

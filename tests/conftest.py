@@ -11,13 +11,20 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 # The generated crates build with `lto = "fat"` and `codegen-units = 1` (their Cargo.toml: the
-# fastest code, for benchmarks and users). The suite builds some 60 crates, and on CI's 2 cores
+# fastest code, for benchmarks and users). The suite builds 58 crates, and on CI's 2 cores
 # fat LTO is most of each build (tictactoe: 22 s against 9 s without it). LTO and codegen units
 # change how the code is optimised, not what it computes (no fast-math in Rust, integer overflow
 # behaves as in any release build), so the tests build without them, through cargo's own profile
 # variables; a variable already set wins.
 os.environ.setdefault("CARGO_PROFILE_RELEASE_LTO", "off")
 os.environ.setdefault("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16")
+
+# A pytest-xdist worker starts with COLUMNS=80 (and LINES) in its environment, and rich's
+# consoles (`envc.cli.out`, created at import) fix their width from COLUMNS when they are made:
+# every CLI test's output would wrap at 80 columns whatever width it asks for (`CliRunner(...,
+# env={"COLUMNS": "200"})`). Without them, a console reads COLUMNS when it prints.
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
 SPEC_NAMES = sorted(p.stem for p in (ROOT / "specs").glob("*.envspec"))
 
 
@@ -127,3 +134,18 @@ def play_same_games(a, b, episodes: int, max_steps: int = 300, public_only: bool
 def same_games():
     """`play_same_games` (above), for tests that compare two versions of a spec game by game."""
     return play_same_games
+
+
+# The files that take longest (worker seconds in a cold run on 2 cores, `bash scripts/test.sh
+# --durations=60`, 2026-12-02: test_llm_fill_tcg 1,454, test_jax_backend 1,016, test_constructs
+# 919, test_tcg 741, test_examples 725, test_jax_adapters 629, test_run 436, test_llm_fill 324,
+# of 8,101 in all) run first, so that the two workers end together rather than one finishing
+# test_examples' PPO run alone (scripts/test.sh keeps this order: `--no-loadscope-reorder`).
+SLOW_FIRST = ["test_llm_fill_tcg.py", "test_jax_backend.py", "test_constructs.py", "test_tcg.py",
+              "test_examples.py", "test_jax_adapters.py", "test_run.py", "test_llm_fill.py"]
+
+
+def pytest_collection_modifyitems(config, items):
+    """The slowest files first (a stable sort: the rest keep their order)."""
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_FIRST)))
