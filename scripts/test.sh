@@ -5,10 +5,9 @@
 #
 # pytest runs on $ENVC_TEST_WORKERS processes (pytest-xdist; default 2, CI's cores; 0 runs in
 # this process, e.g. for `--pdb`). Each test file stays on one worker (`--dist loadfile`, the
-# slowest files first: tests/conftest.py SLOW_FIRST), so a
-# module's fixtures (checked specs, compiled JAX functions) are built once; what workers share
-# on disk is locked or written atomically (the Rust build cache, cargo's target folder, JAX's
-# compilation cache).
+# slowest files first: tests/conftest.py SLOW_FIRST), so a module's fixtures (checked specs,
+# compiled JAX functions) are built once; what workers share on disk is locked or written
+# atomically (the Rust build cache, cargo's target folder, JAX's compilation cache).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv

@@ -25,6 +25,7 @@ os.environ.setdefault("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16")
 # env={"COLUMNS": "200"})`). Without them, a console reads COLUMNS when it prints.
 for _name in ("COLUMNS", "LINES"):
     os.environ.pop(_name, None)
+
 SPEC_NAMES = sorted(p.stem for p in (ROOT / "specs").glob("*.envspec"))
 
 
