@@ -24,6 +24,11 @@ README shows, one harness for both sides (`user_loop`): `jax.vmap(init)` on spli
 the fresh states from `jax.vmap(init)` on new keys, every step) in one jitted `lax.scan`. envc's
 side is the generated `Env().init` / `Env().step` (Pgx's API); a Pgx peer's its `init` /
 `step`; a gymnax peer's `reset_env` / `step_env` (its own `step` already auto-resets).
+
+A gymnax peer's observation is carried through the loop in both modes, as gymnax's own
+rollout does (gymnax/experimental/rollout.py): it is part of envc's and Pgx's states, and a
+gymnax observation the harness dropped was dead code XLA removed, work only one side did
+(until 2026-12-02: the cartpole and acrobot rows of bench/RESULTS.md before that date).
 """
 
 from __future__ import annotations
@@ -76,19 +81,22 @@ def gymnax_rollout(env_id: str):
 
     def rollout(key, n_steps, batch):
         key, k0 = jax.random.split(key)
-        _, state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(k0, batch), params)
+        obs, state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(k0, batch), params)
 
+        # The observation rides in the carry, as in gymnax's own loop (gymnax/experimental/
+        # rollout.py carries `next_obs`): envc's and Pgx's states hold theirs, and a dropped
+        # one is dead code that XLA removes, a step the peer would then skip.
         def body(carry, _):
-            state, key = carry
+            state, obs, key = carry
             key, k_act, k_step = jax.random.split(key, 3)
             logits = jnp.zeros((batch, env.num_actions))  # every action is legal
             actions = jax.vmap(jax.random.categorical)(jax.random.split(k_act, batch), logits)
-            _, state, reward, terminated, truncated, _ = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
+            obs, state, reward, terminated, truncated, _ = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
                 jax.random.split(k_step, batch), state, actions, params)
-            return (state, key), (reward, terminated | truncated)
+            return (state, obs, key), (reward, terminated | truncated)
 
-        (state, _), (rewards, done) = jax.lax.scan(body, (state, key), None, length=n_steps)
-        return state, rewards, done
+        (state, obs, _), (rewards, done) = jax.lax.scan(body, (state, obs, key), None, length=n_steps)
+        return (state, obs), rewards, done
 
     return rollout
 
@@ -153,13 +161,16 @@ def gymnax_user_loop(env_id: str):
 
     env, params = gymnax.make(env_id)
 
+    # The user's state is (env state, observation): the observation is carried and selected
+    # like the rest, as envc's and Pgx's states hold theirs (see `gymnax_rollout`).
     def init(key):
-        return env.reset_env(key, params)[1]
+        obs, state = env.reset_env(key, params)
+        return state, obs
 
-    def step(state, action):
+    def step(carried, action):
         # step_env's key is for stochastic dynamics (unused by the classic-control envs)
-        _, state, reward, done, _ = env.step_env(jax.random.PRNGKey(0), state, action, params)
-        return state, reward, done
+        obs, state, reward, done, _ = env.step_env(jax.random.PRNGKey(0), carried[0], action, params)
+        return (state, obs), reward, done
 
     return user_loop(init, step, None, env.num_actions)
 
