@@ -79,8 +79,10 @@ LOG_EVERY_S = 60.0
 
 class _LoggedProgress(Progress):
     """rich's `Progress` without a live bar, for a stderr that is not a terminal: one plain
-    line (`episodes: 1,024/48,400 (2%), 95 s`) at each new description and at most one every
-    `LOG_EVERY_S` seconds of progress."""
+    line (`episodes: 1,024/48,400 (2%), 95 s, about 74 min left`) at each new description and
+    at most one every `LOG_EVERY_S` seconds of progress. The time left is rich's estimate, the
+    one the live bar's `TimeRemainingColumn` shows (the pace of the last 30 s); none before the
+    pace is known, or once the task is done."""
 
     def __init__(self, *columns, **kwargs):
         kwargs["disable"] = True
@@ -103,8 +105,22 @@ class _LoggedProgress(Progress):
         task = self._tasks[task_id]
         self._logged[task_id], self._logged_at = task.description, time.monotonic()
         total = f"/{task.total:,.0f} ({100 * task.completed / task.total:.0f}%)" if task.total else ""
-        err.print(f"{task.description}: {task.completed:,.0f}{total}, {task.elapsed or 0:.0f} s", markup=False,
-                  highlight=False)
+        err.print(f"{task.description}: {task.completed:,.0f}{total}, {task.elapsed or 0:.0f} s{_time_left(task)}",
+                  markup=False, highlight=False)
+
+
+def _time_left(task) -> str:
+    """`, about N s left` (minutes from 2 minutes up, hours from 2 hours) from rich's estimate
+    of the time `task` has left (`Task.time_remaining`); empty when it has none or nothing is
+    left."""
+    left = task.time_remaining
+    if not left or task.finished:
+        return ""
+    if left >= 7200:
+        return f", about {left / 3600:.1f} h left"
+    if left >= 120:
+        return f", about {left / 60:.0f} min left"
+    return f", about {left:.0f} s left"
 
 
 def _phased_progress() -> Progress:

@@ -254,3 +254,30 @@ def test_a_long_run_without_a_terminal_logs_plain_progress_lines(monkeypatch):
     assert result.exit_code == 0, result.output
     lines = [x for x in result.output.splitlines() if x.startswith("episodes: ")]
     assert [x.split(",")[0] for x in lines] == [f"episodes: {k}/5 ({20 * k}%)" for k in range(1, 6)], lines
+
+
+def test_logged_progress_lines_say_the_time_left_as_the_live_bar_estimates_it():
+    """The plain progress line ends with rich's estimate of the time left (`Task.time_remaining`,
+    what the live bar shows): in seconds, minutes from 2 minutes, hours from 2 hours; nothing
+    before a pace is known or once the task is done."""
+    from rich.progress import Progress
+
+    from envc.cli import _time_left
+
+    def after_ten_seconds(total: int):
+        """A task of `total` episodes after 10 episodes in 10 s (1 per second)."""
+        now = [0.0]
+        progress = Progress(disable=True, get_time=lambda: now[0])
+        task_id = progress.add_task("episodes", total=total)
+        assert _time_left(progress.tasks[0]) == ""  # no pace yet
+        for _ in range(10):
+            now[0] += 1.0
+            progress.advance(task_id, 1)
+        return progress, task_id
+
+    assert _time_left(after_ten_seconds(20)[0].tasks[0]) == ", about 10 s left"
+    assert _time_left(after_ten_seconds(1000)[0].tasks[0]) == ", about 16 min left"  # 990 s
+    assert _time_left(after_ten_seconds(100_000)[0].tasks[0]) == ", about 27.8 h left"
+    progress, task_id = after_ten_seconds(20)
+    progress.advance(task_id, 10)
+    assert _time_left(progress.tasks[0]) == ""  # done
