@@ -91,8 +91,14 @@ from envc.compiler.pipeline import PREFIX_WALKS
 UNROLL = 8
 # a loop body weighing more than this (IR nodes, called functions included) is not unrolled:
 # tracing and compiling N copies of a large body costs more than the loop (a game's turn that
-# plays each player's action through the same big procedure)
-HEAVY_BODY = 200
+# plays each player's action through the same big procedure). Decision (issue 18, 2026-12-02,
+# bench/RESULTS.md "Loops rolled from a body weight of 40"): 40, was 200. Rolled, the loops of
+# weight 41-200 (othello's `flips` walk and `place` directions, the TCG's per-slot and
+# per-player loops, one Pokémon loop) gave identical rollouts, the TCG 1.72x the SPS at batch
+# 1024 (1.88x at 64) and 0.70x the compile, othello 1.16x and 0.38x; a body of 40 or less keeps
+# unrolling (its loop variable a Python int: static reads, constant slots). A limit of 20 compiled
+# the TCG faster still (0.60x) but ran it slower than 40 (1.59x).
+HEAVY_BODY = 40
 # a comprehension body longer than this (characters), or with temporaries, is a named function
 # (`_vmap`), not a `lambda`
 LAMBDA_WIDTH = 60

@@ -1430,82 +1430,55 @@ def p_do_haze(st, v_u):
     """proc `do_haze` (pokemon_gen1.envspec:856)"""
     st = dict(st)
     v_u = _lcast(v_u, jnp.int8)
-    v_p = 0
-    v_a = _lcast(st["active"][_i32(v_p)], jnp.int8)
-    _a310 = _K3
-    st["boosts"] = st["boosts"].at[_i32(v_p)].set(_cast(_a310, jnp.int8))
-    v_k = 0
-    _a311 = st["team"]["stats"][(v_p, v_a, v_k)]
-    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a311, jnp.int16))
-    v_k = 1
-    _a312 = st["team"]["stats"][(v_p, v_a, v_k)]
-    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a312, jnp.int16))
-    v_k = 2
-    _a313 = st["team"]["stats"][(v_p, v_a, v_k)]
-    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a313, jnp.int16))
-    v_k = 3
-    _a314 = st["team"]["stats"][(v_p, v_a, v_k)]
-    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a314, jnp.int16))
-    _a315 = 0
-    st["confused"] = st["confused"].at[_i32(v_p)].set(_cast(_a315, jnp.int8))
-    _a316 = False
-    st["mist"] = st["mist"].at[_i32(v_p)].set(_cast(_a316, jnp.bool_))
-    _a317 = False
-    st["focus"] = st["focus"].at[_i32(v_p)].set(_cast(_a317, jnp.bool_))
-    _a318 = False
-    st["seeded"] = st["seeded"].at[_i32(v_p)].set(_cast(_a318, jnp.bool_))
-    _a319 = False
-    st["reflect"] = st["reflect"].at[_i32(v_p)].set(_cast(_a319, jnp.bool_))
-    _a320 = False
-    st["light_screen"] = st["light_screen"].at[_i32(v_p)].set(_cast(_a320, jnp.bool_))
-    _a321 = False
-    st["toxic"] = st["toxic"].at[_i32(v_p)].set(_cast(_a321, jnp.bool_))
-    _a322 = 0
-    st["toxic_n"] = st["toxic_n"].at[_i32(v_p)].set(_cast(_a322, jnp.int8))
-    v_p = 1
-    v_a = _lcast(st["active"][_i32(v_p)], jnp.int8)
-    _a323 = _K3
-    st["boosts"] = st["boosts"].at[_i32(v_p)].set(_cast(_a323, jnp.int8))
-    v_k = 0
-    _a324 = st["team"]["stats"][(v_p, v_a, v_k)]
-    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a324, jnp.int16))
-    v_k = 1
-    _a325 = st["team"]["stats"][(v_p, v_a, v_k)]
-    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a325, jnp.int16))
-    v_k = 2
-    _a326 = st["team"]["stats"][(v_p, v_a, v_k)]
-    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a326, jnp.int16))
-    v_k = 3
-    _a327 = st["team"]["stats"][(v_p, v_a, v_k)]
-    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a327, jnp.int16))
-    _a328 = 0
-    st["confused"] = st["confused"].at[_i32(v_p)].set(_cast(_a328, jnp.int8))
-    _a329 = False
-    st["mist"] = st["mist"].at[_i32(v_p)].set(_cast(_a329, jnp.bool_))
-    _a330 = False
-    st["focus"] = st["focus"].at[_i32(v_p)].set(_cast(_a330, jnp.bool_))
-    _a331 = False
-    st["seeded"] = st["seeded"].at[_i32(v_p)].set(_cast(_a331, jnp.bool_))
-    _a332 = False
-    st["reflect"] = st["reflect"].at[_i32(v_p)].set(_cast(_a332, jnp.bool_))
-    _a333 = False
-    st["light_screen"] = st["light_screen"].at[_i32(v_p)].set(_cast(_a333, jnp.bool_))
-    _a334 = False
-    st["toxic"] = st["toxic"].at[_i32(v_p)].set(_cast(_a334, jnp.bool_))
-    _a335 = 0
-    st["toxic_n"] = st["toxic_n"].at[_i32(v_p)].set(_cast(_a335, jnp.int8))
+    v_p = jnp.int32(0)
+    def _loop310(i, carry):
+        st, (v_u, v_p) = dict(carry[0]), carry[1]
+        v_p = i
+        v_a = _lcast(st["active"][_i32(v_p)], jnp.int8)
+        _a311 = _K3
+        st["boosts"] = st["boosts"].at[_i32(v_p)].set(_cast(_a311, jnp.int8))
+        v_k = 0
+        _a312 = st["team"]["stats"][(v_p, v_a, v_k)]
+        st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a312, jnp.int16))
+        v_k = 1
+        _a313 = st["team"]["stats"][(v_p, v_a, v_k)]
+        st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a313, jnp.int16))
+        v_k = 2
+        _a314 = st["team"]["stats"][(v_p, v_a, v_k)]
+        st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a314, jnp.int16))
+        v_k = 3
+        _a315 = st["team"]["stats"][(v_p, v_a, v_k)]
+        st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a315, jnp.int16))
+        _a316 = 0
+        st["confused"] = st["confused"].at[_i32(v_p)].set(_cast(_a316, jnp.int8))
+        _a317 = False
+        st["mist"] = st["mist"].at[_i32(v_p)].set(_cast(_a317, jnp.bool_))
+        _a318 = False
+        st["focus"] = st["focus"].at[_i32(v_p)].set(_cast(_a318, jnp.bool_))
+        _a319 = False
+        st["seeded"] = st["seeded"].at[_i32(v_p)].set(_cast(_a319, jnp.bool_))
+        _a320 = False
+        st["reflect"] = st["reflect"].at[_i32(v_p)].set(_cast(_a320, jnp.bool_))
+        _a321 = False
+        st["light_screen"] = st["light_screen"].at[_i32(v_p)].set(_cast(_a321, jnp.bool_))
+        _a322 = False
+        st["toxic"] = st["toxic"].at[_i32(v_p)].set(_cast(_a322, jnp.bool_))
+        _a323 = 0
+        st["toxic_n"] = st["toxic_n"].at[_i32(v_p)].set(_cast(_a323, jnp.int8))
+        return st, (v_u, v_p)
+    st, (v_u, v_p) = lax.fori_loop(0, 2, _loop310, (st, (v_u, v_p)))
     v_t = _lcast((1 - _i32(v_u)), jnp.int8)
-    _a336 = 0
-    st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_t), _i32(st["active"][_i32(v_t)]))].set(_cast(_a336, jnp.int8))}
-    _a337 = 0
-    st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(v_t), _i32(st["active"][_i32(v_t)]))].set(_cast(_a337, jnp.int8))}
-    _c338 = (st["team"]["status"][(v_u, st["active"][_i32(v_u)])] == 6)
-    def _then339(st, v_u, v_t):
+    _a324 = 0
+    st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_t), _i32(st["active"][_i32(v_t)]))].set(_cast(_a324, jnp.int8))}
+    _a325 = 0
+    st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(v_t), _i32(st["active"][_i32(v_t)]))].set(_cast(_a325, jnp.int8))}
+    _c326 = (st["team"]["status"][(v_u, st["active"][_i32(v_u)])] == 6)
+    def _then327(st, v_u, v_t):
         st = dict(st)
-        _a340 = 2
-        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_u), _i32(st["active"][_i32(v_u)]))].set(_cast(_a340, jnp.int8))}
+        _a328 = 2
+        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_u), _i32(st["active"][_i32(v_u)]))].set(_cast(_a328, jnp.int8))}
         return st, (v_u, v_t)
-    st, (v_u, v_t) = _branch(_c338, lambda: _then339(st, v_u, v_t), lambda: (st, (v_u, v_t)))
+    st, (v_u, v_t) = _branch(_c326, lambda: _then327(st, v_u, v_t), lambda: (st, (v_u, v_t)))
     return st
 
 
@@ -1518,44 +1491,44 @@ def p_inflict(st, v_t, v_cond):
     v_tsp = _lcast(st["team"]["species"][(v_t, v_ta)], jnp.int16)
     v_poison = _lcast(jnp.logical_or((v_cond == 2), (v_cond == 6)), jnp.bool_)
     v_immune = _lcast(jnp.logical_and(v_poison, jnp.logical_or((_K12[_i32(v_tsp)] == 7), (_K13[_i32(v_tsp)] == 7))), jnp.bool_)
-    _c341 = jnp.logical_and((st["team"]["status"][(v_t, v_ta)] == 0), jnp.logical_not(v_immune))
-    def _then342(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
+    _c329 = jnp.logical_and((st["team"]["status"][(v_t, v_ta)] == 0), jnp.logical_not(v_immune))
+    def _then330(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
         st = dict(st)
-        _a343 = v_cond
-        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a343, jnp.int8))}
-        _c344 = (v_cond == 1)
-        def _then345(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
+        _a331 = v_cond
+        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a331, jnp.int8))}
+        _c332 = (v_cond == 1)
+        def _then333(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
             st = dict(st)
-            st, _r346 = _randint(st, 1, 7)
-            _a347 = _r346
-            st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a347, jnp.int8))}
+            st, _r334 = _randint(st, 1, 7)
+            _a335 = _r334
+            st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a335, jnp.int8))}
             return st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)
-        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch(_c344, lambda: _then345(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), lambda: (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
-        _c348 = (v_cond == 5)
-        def _then349(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
+        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch(_c332, lambda: _then333(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), lambda: (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
+        _c336 = (v_cond == 5)
+        def _then337(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
             st = dict(st)
-            _a350 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_t)][3]), 4), 1)
-            st["mstat"] = st["mstat"].at[(_i32(v_t), 3)].set(_cast(_a350, jnp.int16))
+            _a338 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_t)][3]), 4), 1)
+            st["mstat"] = st["mstat"].at[(_i32(v_t), 3)].set(_cast(_a338, jnp.int16))
             return st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)
-        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch(_c348, lambda: _then349(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), lambda: (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
-        _c351 = (v_cond == 3)
-        def _then352(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
+        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch(_c336, lambda: _then337(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), lambda: (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
+        _c339 = (v_cond == 3)
+        def _then340(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
             st = dict(st)
-            _a353 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_t)][0]), 2), 1)
-            st["mstat"] = st["mstat"].at[(_i32(v_t), 0)].set(_cast(_a353, jnp.int16))
+            _a341 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_t)][0]), 2), 1)
+            st["mstat"] = st["mstat"].at[(_i32(v_t), 0)].set(_cast(_a341, jnp.int16))
             return st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)
-        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch(_c351, lambda: _then352(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), lambda: (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
-        _c354 = (v_cond == 6)
-        def _then355(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
+        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch(_c339, lambda: _then340(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), lambda: (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
+        _c342 = (v_cond == 6)
+        def _then343(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
             st = dict(st)
-            _a356 = True
-            st["toxic"] = st["toxic"].at[_i32(v_t)].set(_cast(_a356, jnp.bool_))
-            _a357 = 0
-            st["toxic_n"] = st["toxic_n"].at[_i32(v_t)].set(_cast(_a357, jnp.int8))
+            _a344 = True
+            st["toxic"] = st["toxic"].at[_i32(v_t)].set(_cast(_a344, jnp.bool_))
+            _a345 = 0
+            st["toxic_n"] = st["toxic_n"].at[_i32(v_t)].set(_cast(_a345, jnp.int8))
             return st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)
-        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch(_c354, lambda: _then355(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), lambda: (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
+        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch(_c342, lambda: _then343(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), lambda: (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
         return st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)
-    st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch(_c341, lambda: _then342(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), lambda: (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
+    st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch(_c329, lambda: _then330(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), lambda: (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
     return st
 
 
@@ -1570,75 +1543,75 @@ def p_change_stat(st, v_s, v_k, v_delta, v_user):
     v_j = _lcast(jnp.minimum(_i32(v_i), 3), jnp.int8)
     v_b = _lcast(st["boosts"][_i32(v_s)][_i32(v_i)], jnp.int8)
     v_counts = _lcast(False, jnp.bool_)
-    _c358 = jnp.logical_or(jnp.logical_and((_i32(v_delta) > 0), (_i32(v_b) < 6)), jnp.logical_and((_i32(v_delta) < 0), (_i32(v_b) > -6)))
-    def _then359(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
+    _c346 = jnp.logical_or(jnp.logical_and((_i32(v_delta) > 0), (_i32(v_b) < 6)), jnp.logical_and((_i32(v_delta) < 0), (_i32(v_b) > -6)))
+    def _then347(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
         st = dict(st)
-        _c360 = (_i32(v_i) >= 4)
-        _c361 = jnp.logical_and((_i32(v_delta) > 0), (_i32(st["mstat"][_i32(v_s)][_i32(v_j)]) == 999))
-        _c362 = jnp.logical_and((_i32(v_delta) < 0), (_i32(st["mstat"][_i32(v_s)][_i32(v_j)]) == 1))
-        def _then363(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
+        _c348 = (_i32(v_i) >= 4)
+        _c349 = jnp.logical_and((_i32(v_delta) > 0), (_i32(st["mstat"][_i32(v_s)][_i32(v_j)]) == 999))
+        _c350 = jnp.logical_and((_i32(v_delta) < 0), (_i32(st["mstat"][_i32(v_s)][_i32(v_j)]) == 1))
+        def _then351(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
             st = dict(st)
-            _a364 = jnp.clip((_i32(v_b) + _i32(v_delta)), -6, 6)
-            st["boosts"] = st["boosts"].at[(_i32(v_s), _i32(v_i))].set(_cast(_a364, jnp.int8))
-            _a365 = True
-            v_counts = _lcast(_a365, jnp.bool_)
+            _a352 = jnp.clip((_i32(v_b) + _i32(v_delta)), -6, 6)
+            st["boosts"] = st["boosts"].at[(_i32(v_s), _i32(v_i))].set(_cast(_a352, jnp.int8))
+            _a353 = True
+            v_counts = _lcast(_a353, jnp.bool_)
             return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
-        def _then366(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
+        def _then354(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
             st = dict(st)
-            _a367 = jnp.maximum((jnp.minimum((_i32(v_b) + _i32(v_delta)), 6) - 1), -6)
-            st["boosts"] = st["boosts"].at[(_i32(v_s), _i32(v_i))].set(_cast(_a367, jnp.int8))
+            _a355 = jnp.maximum((jnp.minimum((_i32(v_b) + _i32(v_delta)), 6) - 1), -6)
+            st["boosts"] = st["boosts"].at[(_i32(v_s), _i32(v_i))].set(_cast(_a355, jnp.int8))
             return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
-        def _then368(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
+        def _then356(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
             st = dict(st)
-            _a369 = jnp.minimum((jnp.maximum((_i32(v_b) + _i32(v_delta)), -6) + 1), 6)
-            st["boosts"] = st["boosts"].at[(_i32(v_s), _i32(v_i))].set(_cast(_a369, jnp.int8))
+            _a357 = jnp.minimum((jnp.maximum((_i32(v_b) + _i32(v_delta)), -6) + 1), 6)
+            st["boosts"] = st["boosts"].at[(_i32(v_s), _i32(v_i))].set(_cast(_a357, jnp.int8))
             return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
-        def _else370(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
+        def _else358(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
             st = dict(st)
             v_nb = _lcast(jnp.clip((_i32(v_b) + _i32(v_delta)), -6, 6), jnp.int8)
-            _a371 = v_nb
-            st["boosts"] = st["boosts"].at[(_i32(v_s), _i32(v_i))].set(_cast(_a371, jnp.int8))
-            _a372 = True
-            v_counts = _lcast(_a372, jnp.bool_)
+            _a359 = v_nb
+            st["boosts"] = st["boosts"].at[(_i32(v_s), _i32(v_i))].set(_cast(_a359, jnp.int8))
+            _a360 = True
+            v_counts = _lcast(_a360, jnp.bool_)
             v_stored = _lcast(st["team"]["stats"][(v_s, st["active"][_i32(v_s)], v_j)], jnp.int16)
-            _c373 = (_i32(v_nb) >= 0)
-            def _then374(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored):
+            _c361 = (_i32(v_nb) >= 0)
+            def _then362(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored):
                 st = dict(st)
                 v_raised = _lcast(jnp.floor_divide((_i32(v_stored) * (2 + _i32(v_nb))), 2), jnp.int16)
-                _a375 = jnp.clip(_i32(jnp.where((_i32(v_delta) > 0), jnp.minimum(_i32(v_raised), 999), _i32(v_raised))), 1, 2500)
-                st["mstat"] = st["mstat"].at[(_i32(v_s), _i32(v_j))].set(_cast(_a375, jnp.int16))
+                _a363 = jnp.clip(_i32(jnp.where((_i32(v_delta) > 0), jnp.minimum(_i32(v_raised), 999), _i32(v_raised))), 1, 2500)
+                st["mstat"] = st["mstat"].at[(_i32(v_s), _i32(v_j))].set(_cast(_a363, jnp.int16))
                 return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored)
-            def _else376(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored):
+            def _else364(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored):
                 st = dict(st)
-                _a377 = jnp.maximum(jnp.floor_divide((_i32(v_stored) * _i32(_K17[jnp.clip((0 - _i32(v_nb)), 0, 6)])), 100), 1)
-                st["mstat"] = st["mstat"].at[(_i32(v_s), _i32(v_j))].set(_cast(_a377, jnp.int16))
+                _a365 = jnp.maximum(jnp.floor_divide((_i32(v_stored) * _i32(_K17[jnp.clip((0 - _i32(v_nb)), 0, 6)])), 100), 1)
+                st["mstat"] = st["mstat"].at[(_i32(v_s), _i32(v_j))].set(_cast(_a365, jnp.int16))
                 return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored)
-            st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored) = _branch(_c373, lambda: _then374(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored), lambda: _else376(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored))
+            st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored) = _branch(_c361, lambda: _then362(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored), lambda: _else364(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored))
             return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
-        st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _select_first((_c360, _c361, _c362, ), (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)), (_then363(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), _then366(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), _then368(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), ), _else370(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts))
+        st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _select_first((_c348, _c349, _c350, ), (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)), (_then351(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), _then354(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), _then356(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), ), _else358(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts))
         return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
-    st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _branch(_c358, lambda: _then359(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), lambda: (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)))
-    _c378 = v_counts
-    def _then379(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
+    st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _branch(_c346, lambda: _then347(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), lambda: (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)))
+    _c366 = v_counts
+    def _then367(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
         st = dict(st)
         v_f = _lcast((1 - _i32(v_user)), jnp.int8)
         v_fs = _lcast(st["team"]["status"][(v_f, st["active"][_i32(v_f)])], jnp.int8)
-        _c380 = (v_fs == 5)
-        def _then381(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs):
+        _c368 = (v_fs == 5)
+        def _then369(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs):
             st = dict(st)
-            _a382 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_f)][3]), 4), 1)
-            st["mstat"] = st["mstat"].at[(_i32(v_f), 3)].set(_cast(_a382, jnp.int16))
+            _a370 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_f)][3]), 4), 1)
+            st["mstat"] = st["mstat"].at[(_i32(v_f), 3)].set(_cast(_a370, jnp.int16))
             return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs)
-        st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs) = _branch(_c380, lambda: _then381(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs), lambda: (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs)))
-        _c383 = (v_fs == 3)
-        def _then384(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs):
+        st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs) = _branch(_c368, lambda: _then369(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs), lambda: (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs)))
+        _c371 = (v_fs == 3)
+        def _then372(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs):
             st = dict(st)
-            _a385 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_f)][0]), 2), 1)
-            st["mstat"] = st["mstat"].at[(_i32(v_f), 0)].set(_cast(_a385, jnp.int16))
+            _a373 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_f)][0]), 2), 1)
+            st["mstat"] = st["mstat"].at[(_i32(v_f), 0)].set(_cast(_a373, jnp.int16))
             return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs)
-        st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs) = _branch(_c383, lambda: _then384(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs), lambda: (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs)))
+        st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs) = _branch(_c371, lambda: _then372(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs), lambda: (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs)))
         return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
-    st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _branch(_c378, lambda: _then379(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), lambda: (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)))
+    st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _branch(_c366, lambda: _then367(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), lambda: (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)))
     return st
 
 
@@ -1650,48 +1623,48 @@ def p_after_hit(st, v_u, v_m, v_s):
     v_s = _lcast(v_s, jnp.int8)
     v_t = _lcast((1 - _i32(v_u)), jnp.int8)
     v_up = _lcast((_i32(st["team"]["hp"][(v_t, st["active"][_i32(v_t)])]) > 0), jnp.bool_)
-    _c386 = jnp.logical_and(jnp.logical_and(st["fx"]["recharge"], v_up), jnp.logical_not(st["broke_sub"]))
-    def _then387(st, v_u, v_m, v_s, v_t, v_up):
+    _c374 = jnp.logical_and(jnp.logical_and(st["fx"]["recharge"], v_up), jnp.logical_not(st["broke_sub"]))
+    def _then375(st, v_u, v_m, v_s, v_t, v_up):
         st = dict(st)
-        _a388 = True
-        st["recharging"] = st["recharging"].at[_i32(v_u)].set(_cast(_a388, jnp.bool_))
-        _a389 = v_s
-        st["lock_slot"] = st["lock_slot"].at[_i32(v_u)].set(_cast(_a389, jnp.int8))
+        _a376 = True
+        st["recharging"] = st["recharging"].at[_i32(v_u)].set(_cast(_a376, jnp.bool_))
+        _a377 = v_s
+        st["lock_slot"] = st["lock_slot"].at[_i32(v_u)].set(_cast(_a377, jnp.int8))
         return st, (v_u, v_m, v_s, v_t, v_up)
-    st, (v_u, v_m, v_s, v_t, v_up) = _branch(_c386, lambda: _then387(st, v_u, v_m, v_s, v_t, v_up), lambda: (st, (v_u, v_m, v_s, v_t, v_up)))
-    _c390 = st["fx"]["trap"]
-    def _then391(st, v_u, v_m, v_s, v_t, v_up):
+    st, (v_u, v_m, v_s, v_t, v_up) = _branch(_c374, lambda: _then375(st, v_u, v_m, v_s, v_t, v_up), lambda: (st, (v_u, v_m, v_s, v_t, v_up)))
+    _c378 = st["fx"]["trap"]
+    def _then379(st, v_u, v_m, v_s, v_t, v_up):
         st = dict(st)
-        _c392 = jnp.logical_not(v_up)
-        _c393 = (_i32(st["trap_left"][_i32(v_u)]) > 0)
-        def _then394(st, v_u, v_m, v_s, v_t, v_up):
+        _c380 = jnp.logical_not(v_up)
+        _c381 = (_i32(st["trap_left"][_i32(v_u)]) > 0)
+        def _then382(st, v_u, v_m, v_s, v_t, v_up):
             st = dict(st)
-            _a395 = 0
-            st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a395, jnp.int8))
+            _a383 = 0
+            st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a383, jnp.int8))
             return st, (v_u, v_m, v_s, v_t, v_up)
-        def _then396(st, v_u, v_m, v_s, v_t, v_up):
+        def _then384(st, v_u, v_m, v_s, v_t, v_up):
             st = dict(st)
-            _a397 = jnp.maximum((_i32(st["trap_left"][_i32(v_u)]) - 1), 0)
-            st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a397, jnp.int8))
-            _a398 = True
-            st["trapped"] = st["trapped"].at[_i32(v_t)].set(_cast(_a398, jnp.bool_))
+            _a385 = jnp.maximum((_i32(st["trap_left"][_i32(v_u)]) - 1), 0)
+            st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a385, jnp.int8))
+            _a386 = True
+            st["trapped"] = st["trapped"].at[_i32(v_t)].set(_cast(_a386, jnp.bool_))
             return st, (v_u, v_m, v_s, v_t, v_up)
-        def _else399(st, v_u, v_m, v_s, v_t, v_up):
+        def _else387(st, v_u, v_m, v_s, v_t, v_up):
             st = dict(st)
-            st, _r400 = _randint(st, 0, 7)
-            v_turns_drawn = _lcast(_K14[_r400], jnp.int8)
-            _a401 = (_i32(v_turns_drawn) - 1)
-            st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a401, jnp.int8))
-            _a402 = st["dmg"]
-            st["trap_damage"] = st["trap_damage"].at[_i32(v_u)].set(_cast(_a402, jnp.int16))
-            _a403 = v_s
-            st["lock_slot"] = st["lock_slot"].at[_i32(v_u)].set(_cast(_a403, jnp.int8))
-            _a404 = jnp.logical_not(st["hit_sub"])
-            st["trapped"] = st["trapped"].at[_i32(v_t)].set(_cast(_a404, jnp.bool_))
+            st, _r388 = _randint(st, 0, 7)
+            v_turns_drawn = _lcast(_K14[_r388], jnp.int8)
+            _a389 = (_i32(v_turns_drawn) - 1)
+            st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a389, jnp.int8))
+            _a390 = st["dmg"]
+            st["trap_damage"] = st["trap_damage"].at[_i32(v_u)].set(_cast(_a390, jnp.int16))
+            _a391 = v_s
+            st["lock_slot"] = st["lock_slot"].at[_i32(v_u)].set(_cast(_a391, jnp.int8))
+            _a392 = jnp.logical_not(st["hit_sub"])
+            st["trapped"] = st["trapped"].at[_i32(v_t)].set(_cast(_a392, jnp.bool_))
             return st, (v_u, v_m, v_s, v_t, v_up)
-        st, (v_u, v_m, v_s, v_t, v_up) = _select_first((_c392, _c393, ), (st, (v_u, v_m, v_s, v_t, v_up)), (_then394(st, v_u, v_m, v_s, v_t, v_up), _then396(st, v_u, v_m, v_s, v_t, v_up), ), _else399(st, v_u, v_m, v_s, v_t, v_up))
+        st, (v_u, v_m, v_s, v_t, v_up) = _select_first((_c380, _c381, ), (st, (v_u, v_m, v_s, v_t, v_up)), (_then382(st, v_u, v_m, v_s, v_t, v_up), _then384(st, v_u, v_m, v_s, v_t, v_up), ), _else387(st, v_u, v_m, v_s, v_t, v_up))
         return st, (v_u, v_m, v_s, v_t, v_up)
-    st, (v_u, v_m, v_s, v_t, v_up) = _branch(_c390, lambda: _then391(st, v_u, v_m, v_s, v_t, v_up), lambda: (st, (v_u, v_m, v_s, v_t, v_up)))
+    st, (v_u, v_m, v_s, v_t, v_up) = _branch(_c378, lambda: _then379(st, v_u, v_m, v_s, v_t, v_up), lambda: (st, (v_u, v_m, v_s, v_t, v_up)))
     return st
 
 
@@ -1703,74 +1676,74 @@ def p_secondary_effects(st, v_u, v_m):
     v_t = _lcast((1 - _i32(v_u)), jnp.int8)
     v_ta = _lcast(st["active"][_i32(v_t)], jnp.int8)
     v_tsp = _lcast(st["team"]["species"][(v_t, v_ta)], jnp.int16)
-    _c405 = jnp.logical_and((st["fx"]["sec_status"] == 3), (st["team"]["status"][(v_t, v_ta)] == 4))
-    def _then406(st, v_u, v_m, v_t, v_ta, v_tsp):
+    _c393 = jnp.logical_and((st["fx"]["sec_status"] == 3), (st["team"]["status"][(v_t, v_ta)] == 4))
+    def _then394(st, v_u, v_m, v_t, v_ta, v_tsp):
         st = dict(st)
-        _a407 = 0
-        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a407, jnp.int8))}
+        _a395 = 0
+        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a395, jnp.int8))}
         return st, (v_u, v_m, v_t, v_ta, v_tsp)
-    st, (v_u, v_m, v_t, v_ta, v_tsp) = _branch(_c405, lambda: _then406(st, v_u, v_m, v_t, v_ta, v_tsp), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp)))
-    _c408 = (_i32(st["fx"]["sec_chance"]) > 0)
-    def _then409(st, v_u, v_m, v_t, v_ta, v_tsp):
+    st, (v_u, v_m, v_t, v_ta, v_tsp) = _branch(_c393, lambda: _then394(st, v_u, v_m, v_t, v_ta, v_tsp), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp)))
+    _c396 = (_i32(st["fx"]["sec_chance"]) > 0)
+    def _then397(st, v_u, v_m, v_t, v_ta, v_tsp):
         st = dict(st)
         v_cond = _lcast(st["fx"]["sec_status"], jnp.int8)
         v_same = _lcast(jnp.logical_and(jnp.logical_or(jnp.logical_or((v_cond == 5), (v_cond == 3)), (v_cond == 4)), jnp.logical_or((_K12[_i32(v_tsp)] == _K6[_i32(v_m)]), (_K13[_i32(v_tsp)] == _K6[_i32(v_m)]))), jnp.bool_)
-        st, _r410 = _randint(st, 0, 255)
-        v_roll = _lcast(_r410, jnp.int16)
-        _c411 = jnp.logical_and(jnp.logical_not(v_same), (_i32(v_roll) < jnp.floor_divide(((_i32(st["fx"]["sec_chance"]) * 256) + 99), 100)))
-        def _then412(st, v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll):
+        st, _r398 = _randint(st, 0, 255)
+        v_roll = _lcast(_r398, jnp.int16)
+        _c399 = jnp.logical_and(jnp.logical_not(v_same), (_i32(v_roll) < jnp.floor_divide(((_i32(st["fx"]["sec_chance"]) * 256) + 99), 100)))
+        def _then400(st, v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll):
             st = dict(st)
-            _a413 = v_cond
-            st["give_status"] = _cast(_a413, jnp.int8)
+            _a401 = v_cond
+            st["give_status"] = _cast(_a401, jnp.int8)
             return st, (v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll)
-        st, (v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll) = _branch(_c411, lambda: _then412(st, v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll)))
+        st, (v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll) = _branch(_c399, lambda: _then400(st, v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll)))
+        return st, (v_u, v_m, v_t, v_ta, v_tsp)
+    st, (v_u, v_m, v_t, v_ta, v_tsp) = _branch(_c396, lambda: _then397(st, v_u, v_m, v_t, v_ta, v_tsp), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp)))
+    _c402 = jnp.logical_and((_i32(st["fx"]["stat_chance"]) > 0), (_i32(st["fx"]["stat_chance"]) < 100))
+    def _then403(st, v_u, v_m, v_t, v_ta, v_tsp):
+        st = dict(st)
+        st, _r404 = _randint(st, 0, 255)
+        v_roll2 = _lcast(_r404, jnp.int16)
+        _c405 = (_i32(v_roll2) < jnp.floor_divide(((_i32(st["fx"]["stat_chance"]) * 256) + 99), 100))
+        def _then406(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll2):
+            st = dict(st)
+            _a407 = True
+            st["give_stat"] = _cast(_a407, jnp.bool_)
+            return st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll2)
+        st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll2) = _branch(_c405, lambda: _then406(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll2), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll2)))
+        return st, (v_u, v_m, v_t, v_ta, v_tsp)
+    st, (v_u, v_m, v_t, v_ta, v_tsp) = _branch(_c402, lambda: _then403(st, v_u, v_m, v_t, v_ta, v_tsp), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp)))
+    _c408 = jnp.logical_and((_i32(st["fx"]["confuse"]) > 0), (_i32(st["fx"]["confuse"]) < 100))
+    def _then409(st, v_u, v_m, v_t, v_ta, v_tsp):
+        st = dict(st)
+        st, _r410 = _randint(st, 0, 255)
+        v_roll3 = _lcast(_r410, jnp.int16)
+        _c411 = jnp.logical_and((_i32(v_roll3) < (jnp.floor_divide(((_i32(st["fx"]["confuse"]) * 256) + 99), 100) - 1)), (_i32(st["confused"][_i32(v_t)]) == 0))
+        def _then412(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll3):
+            st = dict(st)
+            st, _r413 = _randint(st, 2, 5)
+            _a414 = _r413
+            st["confused"] = st["confused"].at[_i32(v_t)].set(_cast(_a414, jnp.int8))
+            return st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll3)
+        st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll3) = _branch(_c411, lambda: _then412(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll3), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll3)))
         return st, (v_u, v_m, v_t, v_ta, v_tsp)
     st, (v_u, v_m, v_t, v_ta, v_tsp) = _branch(_c408, lambda: _then409(st, v_u, v_m, v_t, v_ta, v_tsp), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp)))
-    _c414 = jnp.logical_and((_i32(st["fx"]["stat_chance"]) > 0), (_i32(st["fx"]["stat_chance"]) < 100))
-    def _then415(st, v_u, v_m, v_t, v_ta, v_tsp):
+    _c415 = (_i32(st["fx"]["flinch"]) > 0)
+    def _then416(st, v_u, v_m, v_t, v_ta, v_tsp):
         st = dict(st)
-        st, _r416 = _randint(st, 0, 255)
-        v_roll2 = _lcast(_r416, jnp.int16)
-        _c417 = (_i32(v_roll2) < jnp.floor_divide(((_i32(st["fx"]["stat_chance"]) * 256) + 99), 100))
-        def _then418(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll2):
+        st, _r417 = _randint(st, 0, 255)
+        v_roll4 = _lcast(_r417, jnp.int16)
+        _c418 = (_i32(v_roll4) < jnp.floor_divide(((_i32(st["fx"]["flinch"]) * 256) + 99), 100))
+        def _then419(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll4):
             st = dict(st)
-            _a419 = True
-            st["give_stat"] = _cast(_a419, jnp.bool_)
-            return st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll2)
-        st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll2) = _branch(_c417, lambda: _then418(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll2), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll2)))
-        return st, (v_u, v_m, v_t, v_ta, v_tsp)
-    st, (v_u, v_m, v_t, v_ta, v_tsp) = _branch(_c414, lambda: _then415(st, v_u, v_m, v_t, v_ta, v_tsp), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp)))
-    _c420 = jnp.logical_and((_i32(st["fx"]["confuse"]) > 0), (_i32(st["fx"]["confuse"]) < 100))
-    def _then421(st, v_u, v_m, v_t, v_ta, v_tsp):
-        st = dict(st)
-        st, _r422 = _randint(st, 0, 255)
-        v_roll3 = _lcast(_r422, jnp.int16)
-        _c423 = jnp.logical_and((_i32(v_roll3) < (jnp.floor_divide(((_i32(st["fx"]["confuse"]) * 256) + 99), 100) - 1)), (_i32(st["confused"][_i32(v_t)]) == 0))
-        def _then424(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll3):
-            st = dict(st)
-            st, _r425 = _randint(st, 2, 5)
-            _a426 = _r425
-            st["confused"] = st["confused"].at[_i32(v_t)].set(_cast(_a426, jnp.int8))
-            return st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll3)
-        st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll3) = _branch(_c423, lambda: _then424(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll3), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll3)))
-        return st, (v_u, v_m, v_t, v_ta, v_tsp)
-    st, (v_u, v_m, v_t, v_ta, v_tsp) = _branch(_c420, lambda: _then421(st, v_u, v_m, v_t, v_ta, v_tsp), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp)))
-    _c427 = (_i32(st["fx"]["flinch"]) > 0)
-    def _then428(st, v_u, v_m, v_t, v_ta, v_tsp):
-        st = dict(st)
-        st, _r429 = _randint(st, 0, 255)
-        v_roll4 = _lcast(_r429, jnp.int16)
-        _c430 = (_i32(v_roll4) < jnp.floor_divide(((_i32(st["fx"]["flinch"]) * 256) + 99), 100))
-        def _then431(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll4):
-            st = dict(st)
-            _a432 = True
-            st["flinched"] = st["flinched"].at[_i32(v_t)].set(_cast(_a432, jnp.bool_))
-            _a433 = False
-            st["recharging"] = st["recharging"].at[_i32(v_t)].set(_cast(_a433, jnp.bool_))
+            _a420 = True
+            st["flinched"] = st["flinched"].at[_i32(v_t)].set(_cast(_a420, jnp.bool_))
+            _a421 = False
+            st["recharging"] = st["recharging"].at[_i32(v_t)].set(_cast(_a421, jnp.bool_))
             return st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll4)
-        st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll4) = _branch(_c430, lambda: _then431(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll4), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll4)))
+        st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll4) = _branch(_c418, lambda: _then419(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll4), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll4)))
         return st, (v_u, v_m, v_t, v_ta, v_tsp)
-    st, (v_u, v_m, v_t, v_ta, v_tsp) = _branch(_c427, lambda: _then428(st, v_u, v_m, v_t, v_ta, v_tsp), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp)))
+    st, (v_u, v_m, v_t, v_ta, v_tsp) = _branch(_c415, lambda: _then416(st, v_u, v_m, v_t, v_ta, v_tsp), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp)))
     return st
 
 
@@ -1781,122 +1754,122 @@ def p_residual(st, v_u):
     v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
     v_cond = _lcast(st["team"]["status"][(v_u, v_a)], jnp.int8)
     v_hurts = _lcast(jnp.logical_or(jnp.logical_or((v_cond == 2), (v_cond == 6)), (v_cond == 3)), jnp.bool_)
-    _c434 = (_i32(st["team"]["hp"][(v_u, v_a)]) > 0)
-    def _then435(st, v_u, v_a, v_cond, v_hurts):
+    _c422 = (_i32(st["team"]["hp"][(v_u, v_a)]) > 0)
+    def _then423(st, v_u, v_a, v_cond, v_hurts):
         st = dict(st)
         v_unit = _lcast(jnp.maximum(jnp.floor_divide(_i32(st["team"]["maxhp"][(v_u, v_a)]), 16), 1), jnp.int8)
-        _c436 = jnp.logical_and(st["toxic"][_i32(v_u)], v_hurts)
-        def _then437(st, v_u, v_a, v_cond, v_hurts, v_unit):
+        _c424 = jnp.logical_and(st["toxic"][_i32(v_u)], v_hurts)
+        def _then425(st, v_u, v_a, v_cond, v_hurts, v_unit):
             st = dict(st)
-            _a438 = jnp.minimum((_i32(st["toxic_n"][_i32(v_u)]) + 1), 15)
-            st["toxic_n"] = st["toxic_n"].at[_i32(v_u)].set(_cast(_a438, jnp.int8))
+            _a426 = jnp.minimum((_i32(st["toxic_n"][_i32(v_u)]) + 1), 15)
+            st["toxic_n"] = st["toxic_n"].at[_i32(v_u)].set(_cast(_a426, jnp.int8))
             return st, (v_u, v_a, v_cond, v_hurts, v_unit)
-        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch(_c436, lambda: _then437(st, v_u, v_a, v_cond, v_hurts, v_unit), lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
-        _c439 = jnp.logical_and((v_cond == 1), (_i32(st["team"]["sleep"][(v_u, v_a)]) == 0))
-        def _then440(st, v_u, v_a, v_cond, v_hurts, v_unit):
+        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch(_c424, lambda: _then425(st, v_u, v_a, v_cond, v_hurts, v_unit), lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
+        _c427 = jnp.logical_and((v_cond == 1), (_i32(st["team"]["sleep"][(v_u, v_a)]) == 0))
+        def _then428(st, v_u, v_a, v_cond, v_hurts, v_unit):
             st = dict(st)
-            _a441 = 0
-            st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a441, jnp.int8))}
+            _a429 = 0
+            st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a429, jnp.int8))}
             return st, (v_u, v_a, v_cond, v_hurts, v_unit)
-        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch(_c439, lambda: _then440(st, v_u, v_a, v_cond, v_hurts, v_unit), lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
-        _c442 = v_hurts
-        def _then443(st, v_u, v_a, v_cond, v_hurts, v_unit):
+        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch(_c427, lambda: _then428(st, v_u, v_a, v_cond, v_hurts, v_unit), lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
+        _c430 = v_hurts
+        def _then431(st, v_u, v_a, v_cond, v_hurts, v_unit):
             st = dict(st)
             v_times = _lcast(jnp.where(st["toxic"][_i32(v_u)], _i32(st["toxic_n"][_i32(v_u)]), 1), jnp.int8)
-            _a444 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - (_i32(v_unit) * _i32(v_times))), 0)
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a444, jnp.int16))}
+            _a432 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - (_i32(v_unit) * _i32(v_times))), 0)
+            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a432, jnp.int16))}
             return st, (v_u, v_a, v_cond, v_hurts, v_unit)
-        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch(_c442, lambda: _then443(st, v_u, v_a, v_cond, v_hurts, v_unit), lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
-        _c445 = jnp.logical_and(st["seeded"][_i32(v_u)], (_i32(st["team"]["hp"][(v_u, v_a)]) > 0))
-        def _then446(st, v_u, v_a, v_cond, v_hurts, v_unit):
+        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch(_c430, lambda: _then431(st, v_u, v_a, v_cond, v_hurts, v_unit), lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
+        _c433 = jnp.logical_and(st["seeded"][_i32(v_u)], (_i32(st["team"]["hp"][(v_u, v_a)]) > 0))
+        def _then434(st, v_u, v_a, v_cond, v_hurts, v_unit):
             st = dict(st)
-            _c447 = st["toxic"][_i32(v_u)]
-            def _then448(st, v_u, v_a, v_cond, v_hurts, v_unit):
+            _c435 = st["toxic"][_i32(v_u)]
+            def _then436(st, v_u, v_a, v_cond, v_hurts, v_unit):
                 st = dict(st)
-                _a449 = jnp.minimum((_i32(st["toxic_n"][_i32(v_u)]) + 1), 15)
-                st["toxic_n"] = st["toxic_n"].at[_i32(v_u)].set(_cast(_a449, jnp.int8))
+                _a437 = jnp.minimum((_i32(st["toxic_n"][_i32(v_u)]) + 1), 15)
+                st["toxic_n"] = st["toxic_n"].at[_i32(v_u)].set(_cast(_a437, jnp.int8))
                 return st, (v_u, v_a, v_cond, v_hurts, v_unit)
-            st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch(_c447, lambda: _then448(st, v_u, v_a, v_cond, v_hurts, v_unit), lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
+            st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch(_c435, lambda: _then436(st, v_u, v_a, v_cond, v_hurts, v_unit), lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
             v_times2 = _lcast(jnp.where(st["toxic"][_i32(v_u)], _i32(st["toxic_n"][_i32(v_u)]), 1), jnp.int8)
             v_sap = _lcast(jnp.minimum((_i32(v_unit) * _i32(v_times2)), 999), jnp.int16)
-            _a450 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - _i32(v_sap)), 0)
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a450, jnp.int16))}
+            _a438 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - _i32(v_sap)), 0)
+            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a438, jnp.int16))}
             v_f = _lcast((1 - _i32(v_u)), jnp.int8)
             v_fa = _lcast(st["active"][_i32(v_f)], jnp.int8)
-            _c451 = (_i32(st["team"]["hp"][(v_f, v_fa)]) > 0)
-            def _then452(st, v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa):
+            _c439 = (_i32(st["team"]["hp"][(v_f, v_fa)]) > 0)
+            def _then440(st, v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa):
                 st = dict(st)
-                _a453 = jnp.minimum((_i32(st["team"]["hp"][(v_f, v_fa)]) + _i32(v_sap)), _i32(st["team"]["maxhp"][(v_f, v_fa)]))
-                st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_f), _i32(v_fa))].set(_cast(_a453, jnp.int16))}
+                _a441 = jnp.minimum((_i32(st["team"]["hp"][(v_f, v_fa)]) + _i32(v_sap)), _i32(st["team"]["maxhp"][(v_f, v_fa)]))
+                st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_f), _i32(v_fa))].set(_cast(_a441, jnp.int16))}
                 return st, (v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa)
-            st, (v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa) = _branch(_c451, lambda: _then452(st, v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa), lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa)))
+            st, (v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa) = _branch(_c439, lambda: _then440(st, v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa), lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa)))
             return st, (v_u, v_a, v_cond, v_hurts, v_unit)
-        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch(_c445, lambda: _then446(st, v_u, v_a, v_cond, v_hurts, v_unit), lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
+        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch(_c433, lambda: _then434(st, v_u, v_a, v_cond, v_hurts, v_unit), lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
         return st, (v_u, v_a, v_cond, v_hurts)
-    st, (v_u, v_a, v_cond, v_hurts) = _branch(_c434, lambda: _then435(st, v_u, v_a, v_cond, v_hurts), lambda: (st, (v_u, v_a, v_cond, v_hurts)))
+    st, (v_u, v_a, v_cond, v_hurts) = _branch(_c422, lambda: _then423(st, v_u, v_a, v_cond, v_hurts), lambda: (st, (v_u, v_a, v_cond, v_hurts)))
     return st
 
 
 def p_end_of_turn(st):
     """proc `end_of_turn` (pokemon_gen1.envspec:1063)"""
     st = dict(st)
-    _a454 = _K18
-    st["flinched"] = _cast(_a454, jnp.bool_)
+    _a442 = _K18
+    st["flinched"] = _cast(_a442, jnp.bool_)
     v_p = 0
-    _c455 = (_i32(st["trap_left"][_i32(v_p)]) == 0)
-    def _then456(st, v_p):
+    _c443 = (_i32(st["trap_left"][_i32(v_p)]) == 0)
+    def _then444(st, v_p):
         st = dict(st)
-        _a457 = False
-        st["trapped"] = st["trapped"].at[(1 - _i32(v_p))].set(_cast(_a457, jnp.bool_))
+        _a445 = False
+        st["trapped"] = st["trapped"].at[(1 - _i32(v_p))].set(_cast(_a445, jnp.bool_))
         return st, (v_p,)
-    st, (v_p,) = _branch(_c455, lambda: _then456(st, v_p), lambda: (st, (v_p,)))
+    st, (v_p,) = _branch(_c443, lambda: _then444(st, v_p), lambda: (st, (v_p,)))
     v_p = 1
-    _c458 = (_i32(st["trap_left"][_i32(v_p)]) == 0)
-    def _then459(st, v_p):
+    _c446 = (_i32(st["trap_left"][_i32(v_p)]) == 0)
+    def _then447(st, v_p):
         st = dict(st)
-        _a460 = False
-        st["trapped"] = st["trapped"].at[(1 - _i32(v_p))].set(_cast(_a460, jnp.bool_))
+        _a448 = False
+        st["trapped"] = st["trapped"].at[(1 - _i32(v_p))].set(_cast(_a448, jnp.bool_))
         return st, (v_p,)
-    st, (v_p,) = _branch(_c458, lambda: _then459(st, v_p), lambda: (st, (v_p,)))
+    st, (v_p,) = _branch(_c446, lambda: _then447(st, v_p), lambda: (st, (v_p,)))
     v_out0 = _lcast((_i32(f_alive_count(st, 0)) == 0), jnp.bool_)
     v_out1 = _lcast((_i32(f_alive_count(st, 1)) == 0), jnp.bool_)
-    _c461 = jnp.logical_and(v_out0, v_out1)
-    _c462 = v_out0
-    _c463 = v_out1
-    _c464 = (_i32(st["turns"]) >= 1000)
-    def _then465(st, v_out0, v_out1):
+    _c449 = jnp.logical_and(v_out0, v_out1)
+    _c450 = v_out0
+    _c451 = v_out1
+    _c452 = (_i32(st["turns"]) >= 1000)
+    def _then453(st, v_out0, v_out1):
         st = dict(st)
         st = _draw(st)
         return st, (v_out0, v_out1)
-    def _then466(st, v_out0, v_out1):
+    def _then454(st, v_out0, v_out1):
         st = dict(st)
         st = _win(st, 1, NUM_PLAYERS)
         return st, (v_out0, v_out1)
-    def _then467(st, v_out0, v_out1):
+    def _then455(st, v_out0, v_out1):
         st = dict(st)
         st = _win(st, 0, NUM_PLAYERS)
         return st, (v_out0, v_out1)
-    def _then468(st, v_out0, v_out1):
+    def _then456(st, v_out0, v_out1):
         st = dict(st)
         st = _draw(st)
         return st, (v_out0, v_out1)
-    def _else469(st, v_out0, v_out1):
+    def _else457(st, v_out0, v_out1):
         st = dict(st)
         v_p = 0
-        _a470 = f_fainted(st, v_p)
-        st["must_replace"] = st["must_replace"].at[_i32(v_p)].set(_cast(_a470, jnp.bool_))
+        _a458 = f_fainted(st, v_p)
+        st["must_replace"] = st["must_replace"].at[_i32(v_p)].set(_cast(_a458, jnp.bool_))
         v_p = 1
-        _a471 = f_fainted(st, v_p)
-        st["must_replace"] = st["must_replace"].at[_i32(v_p)].set(_cast(_a471, jnp.bool_))
-        _c472 = jnp.logical_or(st["must_replace"][0], st["must_replace"][1])
-        def _then473(st, v_out0, v_out1):
+        _a459 = f_fainted(st, v_p)
+        st["must_replace"] = st["must_replace"].at[_i32(v_p)].set(_cast(_a459, jnp.bool_))
+        _c460 = jnp.logical_or(st["must_replace"][0], st["must_replace"][1])
+        def _then461(st, v_out0, v_out1):
             st = dict(st)
-            _a474 = 1
-            st["phase"] = _cast(_a474, jnp.int8)
+            _a462 = 1
+            st["phase"] = _cast(_a462, jnp.int8)
             return st, (v_out0, v_out1)
-        st, (v_out0, v_out1) = _branch(_c472, lambda: _then473(st, v_out0, v_out1), lambda: (st, (v_out0, v_out1)))
+        st, (v_out0, v_out1) = _branch(_c460, lambda: _then461(st, v_out0, v_out1), lambda: (st, (v_out0, v_out1)))
         return st, (v_out0, v_out1)
-    st, (v_out0, v_out1) = _select_first((_c461, _c462, _c463, _c464, ), (st, (v_out0, v_out1)), (_then465(st, v_out0, v_out1), _then466(st, v_out0, v_out1), _then467(st, v_out0, v_out1), _then468(st, v_out0, v_out1), ), _else469(st, v_out0, v_out1))
+    st, (v_out0, v_out1) = _select_first((_c449, _c450, _c451, _c452, ), (st, (v_out0, v_out1)), (_then453(st, v_out0, v_out1), _then454(st, v_out0, v_out1), _then455(st, v_out0, v_out1), _then456(st, v_out0, v_out1), ), _else457(st, v_out0, v_out1))
     return st
 
 
@@ -1907,16 +1880,16 @@ def p_build_mon(st, v_p, v_i, v_sp, v_level):
     v_i = _lcast(v_i, jnp.int8)
     v_sp = _lcast(v_sp, jnp.int16)
     v_level = _lcast(v_level, jnp.int8)
-    _a475 = v_sp
-    st["team"] = {**st["team"], "species": st["team"]["species"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a475, jnp.int16))}
-    _a476 = v_level
-    st["team"] = {**st["team"], "level": st["team"]["level"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a476, jnp.int8))}
-    _a477 = f_hp_of(st, _K19[_i32(v_sp)], v_level)
-    st["team"] = {**st["team"], "maxhp": st["team"]["maxhp"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a477, jnp.int16))}
-    _a478 = f_hp_of(st, _K19[_i32(v_sp)], v_level)
-    st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a478, jnp.int16))}
-    _a479 = jnp.stack([jnp.asarray(f_stat_of(st, _K20[_i32(v_sp)], v_level), jnp.int32), jnp.asarray(f_stat_of(st, _K21[_i32(v_sp)], v_level), jnp.int32), jnp.asarray(f_stat_of(st, _K22[_i32(v_sp)], v_level), jnp.int32), jnp.asarray(f_stat_of(st, _K15[_i32(v_sp)], v_level), jnp.int32)])
-    st["team"] = {**st["team"], "stats": st["team"]["stats"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a479, jnp.int16))}
+    _a463 = v_sp
+    st["team"] = {**st["team"], "species": st["team"]["species"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a463, jnp.int16))}
+    _a464 = v_level
+    st["team"] = {**st["team"], "level": st["team"]["level"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a464, jnp.int8))}
+    _a465 = f_hp_of(st, _K19[_i32(v_sp)], v_level)
+    st["team"] = {**st["team"], "maxhp": st["team"]["maxhp"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a465, jnp.int16))}
+    _a466 = f_hp_of(st, _K19[_i32(v_sp)], v_level)
+    st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a466, jnp.int16))}
+    _a467 = jnp.stack([jnp.asarray(f_stat_of(st, _K20[_i32(v_sp)], v_level), jnp.int32), jnp.asarray(f_stat_of(st, _K21[_i32(v_sp)], v_level), jnp.int32), jnp.asarray(f_stat_of(st, _K22[_i32(v_sp)], v_level), jnp.int32), jnp.asarray(f_stat_of(st, _K15[_i32(v_sp)], v_level), jnp.int32)])
+    st["team"] = {**st["team"], "stats": st["team"]["stats"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a467, jnp.int16))}
     return st
 
 
@@ -1927,10 +1900,10 @@ def p_set_move(st, v_p, v_i, v_k, v_mv):
     v_i = _lcast(v_i, jnp.int8)
     v_k = _lcast(v_k, jnp.int8)
     v_mv = _lcast(v_mv, jnp.int16)
-    _a480 = v_mv
-    st["team"] = {**st["team"], "moves": st["team"]["moves"].at[(_i32(v_p), _i32(v_i), _i32(v_k))].set(_cast(_a480, jnp.int16))}
-    _a481 = jnp.floor_divide((_i32(_K23[_i32(v_mv)]) * 8), 5)
-    st["team"] = {**st["team"], "pp": st["team"]["pp"].at[(_i32(v_p), _i32(v_i), _i32(v_k))].set(_cast(_a481, jnp.int8))}
+    _a468 = v_mv
+    st["team"] = {**st["team"], "moves": st["team"]["moves"].at[(_i32(v_p), _i32(v_i), _i32(v_k))].set(_cast(_a468, jnp.int16))}
+    _a469 = jnp.floor_divide((_i32(_K23[_i32(v_mv)]) * 8), 5)
+    st["team"] = {**st["team"], "pp": st["team"]["pp"].at[(_i32(v_p), _i32(v_i), _i32(v_k))].set(_cast(_a469, jnp.int8))}
     return st
 
 
@@ -1940,21 +1913,51 @@ def p_fixed_team(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v_l = _lcast(st["lineup"][_i32(v_p)], jnp.int8)
     v_i = jnp.int32(0)
-    def _loop482(i, carry):
+    def _loop470(i, carry):
         st, (v_p, v_l, v_i) = dict(carry[0]), carry[1]
         v_i = i
-        _c483 = (_i32(v_i) < _get({"items": _K24, "len": _K25}, _i32(v_l))["len"])
-        def _then484(st, v_p, v_l, v_i):
+        _c471 = (_i32(v_i) < _get({"items": _K24, "len": _K25}, _i32(v_l))["len"])
+        def _then472(st, v_p, v_l, v_i):
             st = dict(st)
-            _f485 = _i32(v_i)
-            _f486 = _get({"items": _K24, "len": _K25}, _i32(v_l))["len"]
-            st = _fault_at(st, (_f485 >= _f486), 1, _f485, _f486)
-            st = p_build_mon(st, v_p, v_i, _get({"items": _K24, "len": _K25}, _i32(v_l))["items"][_f485], _K26[_i32(v_l)])
-            _f487 = _i32(v_i)
-            _f488 = _get({"items": {"items": _K27, "len": _K28}, "len": _K25}, _i32(v_l))["len"]
-            st = _fault_at(st, (_f487 >= _f488), 2, _f487, _f488)
-            v_moves = _lcast(_lget(_get({"items": {"items": _K27, "len": _K28}, "len": _K25}, _i32(v_l)), _f487), _DT29)
+            _f473 = _i32(v_i)
+            _f474 = _get({"items": _K24, "len": _K25}, _i32(v_l))["len"]
+            st = _fault_at(st, (_f473 >= _f474), 1, _f473, _f474)
+            st = p_build_mon(st, v_p, v_i, _get({"items": _K24, "len": _K25}, _i32(v_l))["items"][_f473], _K26[_i32(v_l)])
+            _f475 = _i32(v_i)
+            _f476 = _get({"items": {"items": _K27, "len": _K28}, "len": _K25}, _i32(v_l))["len"]
+            st = _fault_at(st, (_f475 >= _f476), 2, _f475, _f476)
+            v_moves = _lcast(_lget(_get({"items": {"items": _K27, "len": _K28}, "len": _K25}, _i32(v_l)), _f475), _DT29)
             v_k = 0
+            _c477 = (_i32(v_k) < v_moves["len"])
+            def _then478(st, v_p, v_l, v_i, v_moves, v_k):
+                st = dict(st)
+                _f479 = _i32(v_k)
+                _f480 = v_moves["len"]
+                st = _fault_at(st, (_f479 >= _f480), 3, _f479, _f480)
+                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f479])
+                return st, (v_p, v_l, v_i, v_moves, v_k)
+            st, (v_p, v_l, v_i, v_moves, v_k) = _branch(_c477, lambda: _then478(st, v_p, v_l, v_i, v_moves, v_k), lambda: (st, (v_p, v_l, v_i, v_moves, v_k)))
+            v_k = 1
+            _c481 = (_i32(v_k) < v_moves["len"])
+            def _then482(st, v_p, v_l, v_i, v_moves, v_k):
+                st = dict(st)
+                _f483 = _i32(v_k)
+                _f484 = v_moves["len"]
+                st = _fault_at(st, (_f483 >= _f484), 3, _f483, _f484)
+                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f483])
+                return st, (v_p, v_l, v_i, v_moves, v_k)
+            st, (v_p, v_l, v_i, v_moves, v_k) = _branch(_c481, lambda: _then482(st, v_p, v_l, v_i, v_moves, v_k), lambda: (st, (v_p, v_l, v_i, v_moves, v_k)))
+            v_k = 2
+            _c485 = (_i32(v_k) < v_moves["len"])
+            def _then486(st, v_p, v_l, v_i, v_moves, v_k):
+                st = dict(st)
+                _f487 = _i32(v_k)
+                _f488 = v_moves["len"]
+                st = _fault_at(st, (_f487 >= _f488), 3, _f487, _f488)
+                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f487])
+                return st, (v_p, v_l, v_i, v_moves, v_k)
+            st, (v_p, v_l, v_i, v_moves, v_k) = _branch(_c485, lambda: _then486(st, v_p, v_l, v_i, v_moves, v_k), lambda: (st, (v_p, v_l, v_i, v_moves, v_k)))
+            v_k = 3
             _c489 = (_i32(v_k) < v_moves["len"])
             def _then490(st, v_p, v_l, v_i, v_moves, v_k):
                 st = dict(st)
@@ -1964,42 +1967,12 @@ def p_fixed_team(st, v_p):
                 st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f491])
                 return st, (v_p, v_l, v_i, v_moves, v_k)
             st, (v_p, v_l, v_i, v_moves, v_k) = _branch(_c489, lambda: _then490(st, v_p, v_l, v_i, v_moves, v_k), lambda: (st, (v_p, v_l, v_i, v_moves, v_k)))
-            v_k = 1
-            _c493 = (_i32(v_k) < v_moves["len"])
-            def _then494(st, v_p, v_l, v_i, v_moves, v_k):
-                st = dict(st)
-                _f495 = _i32(v_k)
-                _f496 = v_moves["len"]
-                st = _fault_at(st, (_f495 >= _f496), 3, _f495, _f496)
-                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f495])
-                return st, (v_p, v_l, v_i, v_moves, v_k)
-            st, (v_p, v_l, v_i, v_moves, v_k) = _branch(_c493, lambda: _then494(st, v_p, v_l, v_i, v_moves, v_k), lambda: (st, (v_p, v_l, v_i, v_moves, v_k)))
-            v_k = 2
-            _c497 = (_i32(v_k) < v_moves["len"])
-            def _then498(st, v_p, v_l, v_i, v_moves, v_k):
-                st = dict(st)
-                _f499 = _i32(v_k)
-                _f500 = v_moves["len"]
-                st = _fault_at(st, (_f499 >= _f500), 3, _f499, _f500)
-                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f499])
-                return st, (v_p, v_l, v_i, v_moves, v_k)
-            st, (v_p, v_l, v_i, v_moves, v_k) = _branch(_c497, lambda: _then498(st, v_p, v_l, v_i, v_moves, v_k), lambda: (st, (v_p, v_l, v_i, v_moves, v_k)))
-            v_k = 3
-            _c501 = (_i32(v_k) < v_moves["len"])
-            def _then502(st, v_p, v_l, v_i, v_moves, v_k):
-                st = dict(st)
-                _f503 = _i32(v_k)
-                _f504 = v_moves["len"]
-                st = _fault_at(st, (_f503 >= _f504), 3, _f503, _f504)
-                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f503])
-                return st, (v_p, v_l, v_i, v_moves, v_k)
-            st, (v_p, v_l, v_i, v_moves, v_k) = _branch(_c501, lambda: _then502(st, v_p, v_l, v_i, v_moves, v_k), lambda: (st, (v_p, v_l, v_i, v_moves, v_k)))
-            _a505 = v_moves["len"]
-            st["team"] = {**st["team"], "nmoves": st["team"]["nmoves"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a505, jnp.int8))}
+            _a493 = v_moves["len"]
+            st["team"] = {**st["team"], "nmoves": st["team"]["nmoves"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a493, jnp.int8))}
             return st, (v_p, v_l, v_i)
-        st, (v_p, v_l, v_i) = _branch(_c483, lambda: _then484(st, v_p, v_l, v_i), lambda: (st, (v_p, v_l, v_i)))
+        st, (v_p, v_l, v_i) = _branch(_c471, lambda: _then472(st, v_p, v_l, v_i), lambda: (st, (v_p, v_l, v_i)))
         return st, (v_p, v_l, v_i)
-    st, (v_p, v_l, v_i) = lax.fori_loop(0, 6, _loop482, (st, (v_p, v_l, v_i)))
+    st, (v_p, v_l, v_i) = lax.fori_loop(0, 6, _loop470, (st, (v_p, v_l, v_i)))
     return st
 
 
@@ -2007,15 +1980,47 @@ def p_random_team(st, v_p):
     """proc `random_team` (pokemon_gen1.envspec:1143)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    v_picked = _lcast(jax.vmap(lambda i506: jnp.asarray(145, jnp.int32))(jnp.arange(0, 6, dtype=jnp.int32)), jnp.int16)
+    v_picked = _lcast(jax.vmap(lambda i494: jnp.asarray(145, jnp.int32))(jnp.arange(0, 6, dtype=jnp.int32)), jnp.int16)
     v_k = jnp.int32(0)
-    def _loop507(i, carry):
+    def _loop495(i, carry):
         st, (v_p, v_picked, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        st, _r508 = _randint(st, 0, (144 - _i32(v_k)))
-        v_r = _lcast(_r508, jnp.int16)
+        st, _r496 = _randint(st, 0, (144 - _i32(v_k)))
+        v_r = _lcast(_r496, jnp.int16)
         v_x = _lcast(v_r, jnp.int16)
         v_j = 0
+        _c497 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
+        def _then498(st, v_p, v_picked, v_k, v_r, v_x, v_j):
+            st = dict(st)
+            _a499 = jnp.minimum((_i32(v_x) + 1), 145)
+            v_x = _lcast(_a499, jnp.int16)
+            return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
+        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(_c497, lambda: _then498(st, v_p, v_picked, v_k, v_r, v_x, v_j), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
+        v_j = 1
+        _c500 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
+        def _then501(st, v_p, v_picked, v_k, v_r, v_x, v_j):
+            st = dict(st)
+            _a502 = jnp.minimum((_i32(v_x) + 1), 145)
+            v_x = _lcast(_a502, jnp.int16)
+            return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
+        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(_c500, lambda: _then501(st, v_p, v_picked, v_k, v_r, v_x, v_j), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
+        v_j = 2
+        _c503 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
+        def _then504(st, v_p, v_picked, v_k, v_r, v_x, v_j):
+            st = dict(st)
+            _a505 = jnp.minimum((_i32(v_x) + 1), 145)
+            v_x = _lcast(_a505, jnp.int16)
+            return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
+        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(_c503, lambda: _then504(st, v_p, v_picked, v_k, v_r, v_x, v_j), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
+        v_j = 3
+        _c506 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
+        def _then507(st, v_p, v_picked, v_k, v_r, v_x, v_j):
+            st = dict(st)
+            _a508 = jnp.minimum((_i32(v_x) + 1), 145)
+            v_x = _lcast(_a508, jnp.int16)
+            return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
+        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(_c506, lambda: _then507(st, v_p, v_picked, v_k, v_r, v_x, v_j), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
+        v_j = 4
         _c509 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
         def _then510(st, v_p, v_picked, v_k, v_r, v_x, v_j):
             st = dict(st)
@@ -2023,7 +2028,7 @@ def p_random_team(st, v_p):
             v_x = _lcast(_a511, jnp.int16)
             return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
         st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(_c509, lambda: _then510(st, v_p, v_picked, v_k, v_r, v_x, v_j), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
-        v_j = 1
+        v_j = 5
         _c512 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
         def _then513(st, v_p, v_picked, v_k, v_r, v_x, v_j):
             st = dict(st)
@@ -2031,50 +2036,48 @@ def p_random_team(st, v_p):
             v_x = _lcast(_a514, jnp.int16)
             return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
         st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(_c512, lambda: _then513(st, v_p, v_picked, v_k, v_r, v_x, v_j), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
-        v_j = 2
-        _c515 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
-        def _then516(st, v_p, v_picked, v_k, v_r, v_x, v_j):
-            st = dict(st)
-            _a517 = jnp.minimum((_i32(v_x) + 1), 145)
-            v_x = _lcast(_a517, jnp.int16)
-            return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(_c515, lambda: _then516(st, v_p, v_picked, v_k, v_r, v_x, v_j), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
-        v_j = 3
-        _c518 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
-        def _then519(st, v_p, v_picked, v_k, v_r, v_x, v_j):
-            st = dict(st)
-            _a520 = jnp.minimum((_i32(v_x) + 1), 145)
-            v_x = _lcast(_a520, jnp.int16)
-            return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(_c518, lambda: _then519(st, v_p, v_picked, v_k, v_r, v_x, v_j), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
-        v_j = 4
-        _c521 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
-        def _then522(st, v_p, v_picked, v_k, v_r, v_x, v_j):
-            st = dict(st)
-            _a523 = jnp.minimum((_i32(v_x) + 1), 145)
-            v_x = _lcast(_a523, jnp.int16)
-            return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(_c521, lambda: _then522(st, v_p, v_picked, v_k, v_r, v_x, v_j), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
-        v_j = 5
-        _c524 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
-        def _then525(st, v_p, v_picked, v_k, v_r, v_x, v_j):
-            st = dict(st)
-            _a526 = jnp.minimum((_i32(v_x) + 1), 145)
-            v_x = _lcast(_a526, jnp.int16)
-            return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(_c524, lambda: _then525(st, v_p, v_picked, v_k, v_r, v_x, v_j), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
-        def _g530(i527, _h528, _h529):
-            return jnp.asarray(_i32(jnp.where((_i32(_h528) < _i32(v_x)), _i32(_h528), _i32(jnp.where(jnp.logical_or((i527 == 0), (_i32(_h529) < _i32(v_x))), _i32(v_x), _i32(_h529))))), jnp.int32)
-        _e531 = jax.vmap(_g530)(jnp.arange(0, 6, dtype=jnp.int32), v_picked, v_picked[_K30])
-        _a532 = _e531
-        v_picked = _lcast(_a532, jnp.int16)
+        def _g518(i515, _h516, _h517):
+            return jnp.asarray(_i32(jnp.where((_i32(_h516) < _i32(v_x)), _i32(_h516), _i32(jnp.where(jnp.logical_or((i515 == 0), (_i32(_h517) < _i32(v_x))), _i32(v_x), _i32(_h517))))), jnp.int32)
+        _e519 = jax.vmap(_g518)(jnp.arange(0, 6, dtype=jnp.int32), v_picked, v_picked[_K30])
+        _a520 = _e519
+        v_picked = _lcast(_a520, jnp.int16)
         v_set = _lcast(jnp.minimum(_i32(v_x), 144), jnp.int16)
         st = p_build_mon(st, v_p, v_k, _K31[_i32(v_set)], _K32[_i32(v_set)])
         v_pool = _lcast(_get({"items": _K33, "len": _K34}, _i32(v_set)), _DT29)
-        _f533 = v_pool["len"]
-        st, _l534 = _shuffle(st, v_pool)
-        v_pool = _l534
+        _f521 = v_pool["len"]
+        st, _l522 = _shuffle(st, v_pool)
+        v_pool = _l522
         v_i = 0
+        _c523 = (_i32(v_i) < v_pool["len"])
+        def _then524(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i):
+            st = dict(st)
+            _f525 = _i32(v_i)
+            _f526 = v_pool["len"]
+            st = _fault_at(st, (_f525 >= _f526), 4, _f525, _f526)
+            st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_f525])
+            return st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)
+        st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _branch(_c523, lambda: _then524(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)))
+        v_i = 1
+        _c527 = (_i32(v_i) < v_pool["len"])
+        def _then528(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i):
+            st = dict(st)
+            _f529 = _i32(v_i)
+            _f530 = v_pool["len"]
+            st = _fault_at(st, (_f529 >= _f530), 4, _f529, _f530)
+            st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_f529])
+            return st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)
+        st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _branch(_c527, lambda: _then528(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)))
+        v_i = 2
+        _c531 = (_i32(v_i) < v_pool["len"])
+        def _then532(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i):
+            st = dict(st)
+            _f533 = _i32(v_i)
+            _f534 = v_pool["len"]
+            st = _fault_at(st, (_f533 >= _f534), 4, _f533, _f534)
+            st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_f533])
+            return st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)
+        st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _branch(_c531, lambda: _then532(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)))
+        v_i = 3
         _c535 = (_i32(v_i) < v_pool["len"])
         def _then536(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i):
             st = dict(st)
@@ -2084,40 +2087,10 @@ def p_random_team(st, v_p):
             st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_f537])
             return st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)
         st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _branch(_c535, lambda: _then536(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)))
-        v_i = 1
-        _c539 = (_i32(v_i) < v_pool["len"])
-        def _then540(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i):
-            st = dict(st)
-            _f541 = _i32(v_i)
-            _f542 = v_pool["len"]
-            st = _fault_at(st, (_f541 >= _f542), 4, _f541, _f542)
-            st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_f541])
-            return st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _branch(_c539, lambda: _then540(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)))
-        v_i = 2
-        _c543 = (_i32(v_i) < v_pool["len"])
-        def _then544(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i):
-            st = dict(st)
-            _f545 = _i32(v_i)
-            _f546 = v_pool["len"]
-            st = _fault_at(st, (_f545 >= _f546), 4, _f545, _f546)
-            st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_f545])
-            return st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _branch(_c543, lambda: _then544(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)))
-        v_i = 3
-        _c547 = (_i32(v_i) < v_pool["len"])
-        def _then548(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i):
-            st = dict(st)
-            _f549 = _i32(v_i)
-            _f550 = v_pool["len"]
-            st = _fault_at(st, (_f549 >= _f550), 4, _f549, _f550)
-            st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_f549])
-            return st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _branch(_c547, lambda: _then548(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)))
-        _a551 = jnp.minimum(v_pool["len"], 4)
-        st["team"] = {**st["team"], "nmoves": st["team"]["nmoves"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a551, jnp.int8))}
+        _a539 = jnp.minimum(v_pool["len"], 4)
+        st["team"] = {**st["team"], "nmoves": st["team"]["nmoves"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a539, jnp.int8))}
         return st, (v_p, v_picked, v_k)
-    st, (v_p, v_picked, v_k) = lax.fori_loop(0, 6, _loop507, (st, (v_p, v_picked, v_k)))
+    st, (v_p, v_picked, v_k) = lax.fori_loop(0, 6, _loop495, (st, (v_p, v_picked, v_k)))
     return st
 
 
@@ -2129,49 +2102,49 @@ def f_own_info(st, v_p, v_i, v_k):
     _done = jnp.bool_(False)
     _ret = jnp.int16(0)
     v_m = _lcast(_get(_get(st["team"], _i32(v_p)), _i32(v_i)), _DT1)
-    _c552 = (_i32(v_k) == 0)
-    def _then553(st, v_p, v_i, v_k, _done, _ret, v_m):
+    _c540 = (_i32(v_k) == 0)
+    def _then541(st, v_p, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(_i32(v_m["species"]), jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_p, v_i, v_k, _done, _ret, v_m)
-    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(_c552, lambda: _then553(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m)))
-    _c554 = (_i32(v_k) == 1)
-    def _then555(st, v_p, v_i, v_k, _done, _ret, v_m):
+    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(_c540, lambda: _then541(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m)))
+    _c542 = (_i32(v_k) == 1)
+    def _then543(st, v_p, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(v_m["hp"], jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_p, v_i, v_k, _done, _ret, v_m)
-    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(_c554, lambda: _then555(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m)))
-    _c556 = (_i32(v_k) == 2)
-    def _then557(st, v_p, v_i, v_k, _done, _ret, v_m):
+    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(_c542, lambda: _then543(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m)))
+    _c544 = (_i32(v_k) == 2)
+    def _then545(st, v_p, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(v_m["maxhp"], jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_p, v_i, v_k, _done, _ret, v_m)
-    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(_c556, lambda: _then557(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m)))
-    _c558 = (_i32(v_k) == 3)
-    def _then559(st, v_p, v_i, v_k, _done, _ret, v_m):
+    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(_c544, lambda: _then545(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m)))
+    _c546 = (_i32(v_k) == 3)
+    def _then547(st, v_p, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(_i32(v_m["status"]), jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_p, v_i, v_k, _done, _ret, v_m)
-    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(_c558, lambda: _then559(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m)))
-    _c560 = (_i32(v_k) == 4)
-    def _then561(st, v_p, v_i, v_k, _done, _ret, v_m):
+    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(_c546, lambda: _then547(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m)))
+    _c548 = (_i32(v_k) == 4)
+    def _then549(st, v_p, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(v_m["sleep"], jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_p, v_i, v_k, _done, _ret, v_m)
-    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(_c560, lambda: _then561(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m)))
-    _c562 = (_i32(v_k) < 9)
-    def _then563(st, v_p, v_i, v_k, _done, _ret, v_m):
+    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(_c548, lambda: _then549(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m)))
+    _c550 = (_i32(v_k) < 9)
+    def _then551(st, v_p, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         v_slot = _lcast(jnp.clip((_i32(v_k) - 5), 0, 3), jnp.int8)
         _ret = _select(_done, _ret, _cast(jnp.where((_i32(v_slot) < _i32(v_m["nmoves"])), _i32(v_m["moves"][_i32(v_slot)]), -1), jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_p, v_i, v_k, _done, _ret, v_m)
-    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(_c562, lambda: _then563(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m)))
+    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(_c550, lambda: _then551(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m)))
     v_slot2 = _lcast(jnp.clip((_i32(v_k) - 9), 0, 3), jnp.int8)
     _ret = _select(_done, _ret, _cast(jnp.where((_i32(v_slot2) < _i32(v_m["nmoves"])), _i32(v_m["pp"][_i32(v_slot2)]), -1), jnp.int16))
     _done = jnp.bool_(True)
@@ -2186,34 +2159,34 @@ def f_foe_info(st, v_f, v_i, v_k):
     _done = jnp.bool_(False)
     _ret = jnp.int16(0)
     v_m = _lcast(_get(_get(st["team"], _i32(v_f)), _i32(v_i)), _DT1)
-    _c564 = jnp.logical_not(st["seen"][_i32(v_f)][_i32(v_i)])
-    def _then565(st, v_f, v_i, v_k, _done, _ret, v_m):
+    _c552 = jnp.logical_not(st["seen"][_i32(v_f)][_i32(v_i)])
+    def _then553(st, v_f, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(-1, jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_f, v_i, v_k, _done, _ret, v_m)
-    st, (v_f, v_i, v_k, _done, _ret, v_m) = _branch(_c564, lambda: _then565(st, v_f, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_f, v_i, v_k, _done, _ret, v_m)))
-    _c566 = (_i32(v_k) == 0)
-    def _then567(st, v_f, v_i, v_k, _done, _ret, v_m):
+    st, (v_f, v_i, v_k, _done, _ret, v_m) = _branch(_c552, lambda: _then553(st, v_f, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_f, v_i, v_k, _done, _ret, v_m)))
+    _c554 = (_i32(v_k) == 0)
+    def _then555(st, v_f, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(_i32(v_m["species"]), jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_f, v_i, v_k, _done, _ret, v_m)
-    st, (v_f, v_i, v_k, _done, _ret, v_m) = _branch(_c566, lambda: _then567(st, v_f, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_f, v_i, v_k, _done, _ret, v_m)))
-    _c568 = (_i32(v_k) == 1)
-    def _then569(st, v_f, v_i, v_k, _done, _ret, v_m):
+    st, (v_f, v_i, v_k, _done, _ret, v_m) = _branch(_c554, lambda: _then555(st, v_f, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_f, v_i, v_k, _done, _ret, v_m)))
+    _c556 = (_i32(v_k) == 1)
+    def _then557(st, v_f, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(jnp.where((_i32(v_m["hp"]) == 0), 0, jnp.clip(jnp.floor_divide((_i32(v_m["hp"]) * 100), _i32(v_m["maxhp"])), 1, 100)), jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_f, v_i, v_k, _done, _ret, v_m)
-    st, (v_f, v_i, v_k, _done, _ret, v_m) = _branch(_c568, lambda: _then569(st, v_f, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_f, v_i, v_k, _done, _ret, v_m)))
-    _c570 = (_i32(v_k) == 2)
-    def _then571(st, v_f, v_i, v_k, _done, _ret, v_m):
+    st, (v_f, v_i, v_k, _done, _ret, v_m) = _branch(_c556, lambda: _then557(st, v_f, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_f, v_i, v_k, _done, _ret, v_m)))
+    _c558 = (_i32(v_k) == 2)
+    def _then559(st, v_f, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(_i32(v_m["status"]), jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_f, v_i, v_k, _done, _ret, v_m)
-    st, (v_f, v_i, v_k, _done, _ret, v_m) = _branch(_c570, lambda: _then571(st, v_f, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_f, v_i, v_k, _done, _ret, v_m)))
+    st, (v_f, v_i, v_k, _done, _ret, v_m) = _branch(_c558, lambda: _then559(st, v_f, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_f, v_i, v_k, _done, _ret, v_m)))
     v_slot = _lcast(jnp.clip((_i32(v_k) - 3), 0, 3), jnp.int8)
     _ret = _select(_done, _ret, _cast(jnp.where(jnp.logical_and(st["move_seen"][_i32(v_f)][_i32(v_i)][_i32(v_slot)], (_i32(v_slot) < _i32(v_m["nmoves"]))), _i32(v_m["moves"][_i32(v_slot)]), -1), jnp.int16))
     _done = jnp.bool_(True)
@@ -2226,13 +2199,13 @@ def f_volatile_info(st, v_p, v_k):
     v_k = _lcast(v_k, jnp.int8)
     _done = jnp.bool_(False)
     _ret = jnp.int8(0)
-    _c572 = (_i32(v_k) < 6)
-    def _then573(st, v_p, v_k, _done, _ret):
+    _c560 = (_i32(v_k) < 6)
+    def _then561(st, v_p, v_k, _done, _ret):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(st["boosts"][_i32(v_p)][jnp.minimum(_i32(v_k), 5)], jnp.int8))
         _done = jnp.bool_(True)
         return st, (v_p, v_k, _done, _ret)
-    st, (v_p, v_k, _done, _ret) = _branch(_c572, lambda: _then573(st, v_p, v_k, _done, _ret), lambda: (st, (v_p, v_k, _done, _ret)))
+    st, (v_p, v_k, _done, _ret) = _branch(_c560, lambda: _then561(st, v_p, v_k, _done, _ret), lambda: (st, (v_p, v_k, _done, _ret)))
     v_flags = _lcast(jnp.stack([jnp.asarray((_i32(st["confused"][_i32(v_p)]) > 0), jnp.bool_), jnp.asarray((_i32(st["sub_hp"][_i32(v_p)]) > 0), jnp.bool_), jnp.asarray(st["reflect"][_i32(v_p)], jnp.bool_), jnp.asarray(st["light_screen"][_i32(v_p)], jnp.bool_), jnp.asarray(st["seeded"][_i32(v_p)], jnp.bool_), jnp.asarray(st["recharging"][_i32(v_p)], jnp.bool_), jnp.asarray(st["trapped"][_i32(v_p)], jnp.bool_), jnp.asarray(st["charging"][_i32(v_p)], jnp.bool_), jnp.asarray(st["invulnerable"][_i32(v_p)], jnp.bool_), jnp.asarray((_i32(st["thrash_left"][_i32(v_p)]) > 0), jnp.bool_), jnp.asarray(st["focus"][_i32(v_p)], jnp.bool_), jnp.asarray(st["mist"][_i32(v_p)], jnp.bool_), jnp.asarray(st["toxic"][_i32(v_p)], jnp.bool_)]), jnp.bool_)
     _ret = _select(_done, _ret, _cast(_i32(v_flags[jnp.clip((_i32(v_k) - 6), 0, 12)]), jnp.int8))
     _done = jnp.bool_(True)
@@ -2242,8 +2215,8 @@ def f_volatile_info(st, v_p, v_k):
 def p_high_crit(st):
     """proc `high_crit` (pokemon_gen1.envspec:1263)"""
     st = dict(st)
-    _a574 = True
-    st["fx"] = {**st["fx"], "high_crit": _cast(_a574, jnp.bool_)}
+    _a562 = True
+    st["fx"] = {**st["fx"], "high_crit": _cast(_a562, jnp.bool_)}
     return st
 
 
@@ -2252,10 +2225,10 @@ def p_multi_hit(st, v_lo, v_hi):
     st = dict(st)
     v_lo = _lcast(v_lo, jnp.int8)
     v_hi = _lcast(v_hi, jnp.int8)
-    _a575 = v_lo
-    st["fx"] = {**st["fx"], "hits_min": _cast(_a575, jnp.int8)}
-    _a576 = jnp.maximum(_i32(v_lo), _i32(v_hi))
-    st["fx"] = {**st["fx"], "hits_max": _cast(_a576, jnp.int8)}
+    _a563 = v_lo
+    st["fx"] = {**st["fx"], "hits_min": _cast(_a563, jnp.int8)}
+    _a564 = jnp.maximum(_i32(v_lo), _i32(v_hi))
+    st["fx"] = {**st["fx"], "hits_max": _cast(_a564, jnp.int8)}
     return st
 
 
@@ -2264,10 +2237,10 @@ def p_drain(st, v_num, v_den):
     st = dict(st)
     v_num = _lcast(v_num, jnp.int8)
     v_den = _lcast(v_den, jnp.int8)
-    _a577 = v_num
-    st["fx"] = {**st["fx"], "drain_num": _cast(_a577, jnp.int8)}
-    _a578 = v_den
-    st["fx"] = {**st["fx"], "drain_den": _cast(_a578, jnp.int8)}
+    _a565 = v_num
+    st["fx"] = {**st["fx"], "drain_num": _cast(_a565, jnp.int8)}
+    _a566 = v_den
+    st["fx"] = {**st["fx"], "drain_den": _cast(_a566, jnp.int8)}
     return st
 
 
@@ -2276,10 +2249,10 @@ def p_recoil(st, v_num, v_den):
     st = dict(st)
     v_num = _lcast(v_num, jnp.int8)
     v_den = _lcast(v_den, jnp.int8)
-    _a579 = v_num
-    st["fx"] = {**st["fx"], "recoil_num": _cast(_a579, jnp.int8)}
-    _a580 = v_den
-    st["fx"] = {**st["fx"], "recoil_den": _cast(_a580, jnp.int8)}
+    _a567 = v_num
+    st["fx"] = {**st["fx"], "recoil_num": _cast(_a567, jnp.int8)}
+    _a568 = v_den
+    st["fx"] = {**st["fx"], "recoil_den": _cast(_a568, jnp.int8)}
     return st
 
 
@@ -2287,8 +2260,8 @@ def p_inflict_status(st, v_cond):
     """proc `inflict_status` (pokemon_gen1.envspec:1285)"""
     st = dict(st)
     v_cond = _lcast(v_cond, jnp.int8)
-    _a581 = v_cond
-    st["fx"] = {**st["fx"], "status": _cast(_a581, jnp.int8)}
+    _a569 = v_cond
+    st["fx"] = {**st["fx"], "status": _cast(_a569, jnp.int8)}
     return st
 
 
@@ -2297,10 +2270,10 @@ def p_secondary_status(st, v_cond, v_chance):
     st = dict(st)
     v_cond = _lcast(v_cond, jnp.int8)
     v_chance = _lcast(v_chance, jnp.int8)
-    _a582 = v_cond
-    st["fx"] = {**st["fx"], "sec_status": _cast(_a582, jnp.int8)}
-    _a583 = v_chance
-    st["fx"] = {**st["fx"], "sec_chance": _cast(_a583, jnp.int8)}
+    _a570 = v_cond
+    st["fx"] = {**st["fx"], "sec_status": _cast(_a570, jnp.int8)}
+    _a571 = v_chance
+    st["fx"] = {**st["fx"], "sec_chance": _cast(_a571, jnp.int8)}
     return st
 
 
@@ -2309,14 +2282,14 @@ def p_raise_user(st, v_k, v_n):
     st = dict(st)
     v_k = _lcast(v_k, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
-    _a584 = v_k
-    st["fx"] = {**st["fx"], "stat": _cast(_a584, jnp.int8)}
-    _a585 = v_n
-    st["fx"] = {**st["fx"], "stages": _cast(_a585, jnp.int8)}
-    _a586 = True
-    st["fx"] = {**st["fx"], "on_user": _cast(_a586, jnp.bool_)}
-    _a587 = 100
-    st["fx"] = {**st["fx"], "stat_chance": _cast(_a587, jnp.int8)}
+    _a572 = v_k
+    st["fx"] = {**st["fx"], "stat": _cast(_a572, jnp.int8)}
+    _a573 = v_n
+    st["fx"] = {**st["fx"], "stages": _cast(_a573, jnp.int8)}
+    _a574 = True
+    st["fx"] = {**st["fx"], "on_user": _cast(_a574, jnp.bool_)}
+    _a575 = 100
+    st["fx"] = {**st["fx"], "stat_chance": _cast(_a575, jnp.int8)}
     return st
 
 
@@ -2325,12 +2298,12 @@ def p_lower_target(st, v_k, v_n):
     st = dict(st)
     v_k = _lcast(v_k, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
-    _a588 = v_k
-    st["fx"] = {**st["fx"], "stat": _cast(_a588, jnp.int8)}
-    _a589 = (0 - _i32(v_n))
-    st["fx"] = {**st["fx"], "stages": _cast(_a589, jnp.int8)}
-    _a590 = 100
-    st["fx"] = {**st["fx"], "stat_chance": _cast(_a590, jnp.int8)}
+    _a576 = v_k
+    st["fx"] = {**st["fx"], "stat": _cast(_a576, jnp.int8)}
+    _a577 = (0 - _i32(v_n))
+    st["fx"] = {**st["fx"], "stages": _cast(_a577, jnp.int8)}
+    _a578 = 100
+    st["fx"] = {**st["fx"], "stat_chance": _cast(_a578, jnp.int8)}
     return st
 
 
@@ -2340,12 +2313,12 @@ def p_secondary_lower(st, v_k, v_n, v_chance):
     v_k = _lcast(v_k, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
     v_chance = _lcast(v_chance, jnp.int8)
-    _a591 = v_k
-    st["fx"] = {**st["fx"], "stat": _cast(_a591, jnp.int8)}
-    _a592 = (0 - _i32(v_n))
-    st["fx"] = {**st["fx"], "stages": _cast(_a592, jnp.int8)}
-    _a593 = v_chance
-    st["fx"] = {**st["fx"], "stat_chance": _cast(_a593, jnp.int8)}
+    _a579 = v_k
+    st["fx"] = {**st["fx"], "stat": _cast(_a579, jnp.int8)}
+    _a580 = (0 - _i32(v_n))
+    st["fx"] = {**st["fx"], "stages": _cast(_a580, jnp.int8)}
+    _a581 = v_chance
+    st["fx"] = {**st["fx"], "stat_chance": _cast(_a581, jnp.int8)}
     return st
 
 
@@ -2353,8 +2326,8 @@ def p_confuse_target(st, v_chance):
     """proc `confuse_target` (pokemon_gen1.envspec:1313)"""
     st = dict(st)
     v_chance = _lcast(v_chance, jnp.int8)
-    _a594 = v_chance
-    st["fx"] = {**st["fx"], "confuse": _cast(_a594, jnp.int8)}
+    _a582 = v_chance
+    st["fx"] = {**st["fx"], "confuse": _cast(_a582, jnp.int8)}
     return st
 
 
@@ -2362,48 +2335,48 @@ def p_flinch_target(st, v_chance):
     """proc `flinch_target` (pokemon_gen1.envspec:1317)"""
     st = dict(st)
     v_chance = _lcast(v_chance, jnp.int8)
-    _a595 = v_chance
-    st["fx"] = {**st["fx"], "flinch": _cast(_a595, jnp.int8)}
+    _a583 = v_chance
+    st["fx"] = {**st["fx"], "flinch": _cast(_a583, jnp.int8)}
     return st
 
 
 def p_recharge(st):
     """proc `recharge` (pokemon_gen1.envspec:1321)"""
     st = dict(st)
-    _a596 = True
-    st["fx"] = {**st["fx"], "recharge": _cast(_a596, jnp.bool_)}
+    _a584 = True
+    st["fx"] = {**st["fx"], "recharge": _cast(_a584, jnp.bool_)}
     return st
 
 
 def p_partial_trap(st):
     """proc `partial_trap` (pokemon_gen1.envspec:1325)"""
     st = dict(st)
-    _a597 = True
-    st["fx"] = {**st["fx"], "trap": _cast(_a597, jnp.bool_)}
+    _a585 = True
+    st["fx"] = {**st["fx"], "trap": _cast(_a585, jnp.bool_)}
     return st
 
 
 def p_thrash(st):
     """proc `thrash` (pokemon_gen1.envspec:1329)"""
     st = dict(st)
-    _a598 = True
-    st["fx"] = {**st["fx"], "thrash": _cast(_a598, jnp.bool_)}
+    _a586 = True
+    st["fx"] = {**st["fx"], "thrash": _cast(_a586, jnp.bool_)}
     return st
 
 
 def p_explode(st):
     """proc `explode` (pokemon_gen1.envspec:1333)"""
     st = dict(st)
-    _a599 = True
-    st["fx"] = {**st["fx"], "explode": _cast(_a599, jnp.bool_)}
+    _a587 = True
+    st["fx"] = {**st["fx"], "explode": _cast(_a587, jnp.bool_)}
     return st
 
 
 def p_one_hit_ko(st):
     """proc `one_hit_ko` (pokemon_gen1.envspec:1337)"""
     st = dict(st)
-    _a600 = True
-    st["fx"] = {**st["fx"], "ohko": _cast(_a600, jnp.bool_)}
+    _a588 = True
+    st["fx"] = {**st["fx"], "ohko": _cast(_a588, jnp.bool_)}
     return st
 
 
@@ -2411,10 +2384,10 @@ def p_charge(st, v_semi_invulnerable):
     """proc `charge` (pokemon_gen1.envspec:1341)"""
     st = dict(st)
     v_semi_invulnerable = _lcast(v_semi_invulnerable, jnp.bool_)
-    _a601 = True
-    st["fx"] = {**st["fx"], "charge": _cast(_a601, jnp.bool_)}
-    _a602 = v_semi_invulnerable
-    st["fx"] = {**st["fx"], "fly": _cast(_a602, jnp.bool_)}
+    _a589 = True
+    st["fx"] = {**st["fx"], "charge": _cast(_a589, jnp.bool_)}
+    _a590 = v_semi_invulnerable
+    st["fx"] = {**st["fx"], "fly": _cast(_a590, jnp.bool_)}
     return st
 
 
@@ -2422,64 +2395,64 @@ def p_fixed_damage(st, v_hp):
     """proc `fixed_damage` (pokemon_gen1.envspec:1346)"""
     st = dict(st)
     v_hp = _lcast(v_hp, jnp.int8)
-    _a603 = v_hp
-    st["fx"] = {**st["fx"], "fixed": _cast(_a603, jnp.int8)}
+    _a591 = v_hp
+    st["fx"] = {**st["fx"], "fixed": _cast(_a591, jnp.int8)}
     return st
 
 
 def p_level_damage(st):
     """proc `level_damage` (pokemon_gen1.envspec:1350)"""
     st = dict(st)
-    _a604 = True
-    st["fx"] = {**st["fx"], "level_damage": _cast(_a604, jnp.bool_)}
+    _a592 = True
+    st["fx"] = {**st["fx"], "level_damage": _cast(_a592, jnp.bool_)}
     return st
 
 
 def p_psywave(st):
     """proc `psywave` (pokemon_gen1.envspec:1354)"""
     st = dict(st)
-    _a605 = True
-    st["fx"] = {**st["fx"], "psywave": _cast(_a605, jnp.bool_)}
+    _a593 = True
+    st["fx"] = {**st["fx"], "psywave": _cast(_a593, jnp.bool_)}
     return st
 
 
 def p_halve_hp(st):
     """proc `halve_hp` (pokemon_gen1.envspec:1358)"""
     st = dict(st)
-    _a606 = True
-    st["fx"] = {**st["fx"], "half_hp": _cast(_a606, jnp.bool_)}
+    _a594 = True
+    st["fx"] = {**st["fx"], "half_hp": _cast(_a594, jnp.bool_)}
     return st
 
 
 def p_crash(st):
     """proc `crash` (pokemon_gen1.envspec:1362)"""
     st = dict(st)
-    _a607 = True
-    st["fx"] = {**st["fx"], "crash": _cast(_a607, jnp.bool_)}
+    _a595 = True
+    st["fx"] = {**st["fx"], "crash": _cast(_a595, jnp.bool_)}
     return st
 
 
 def p_heal_half(st):
     """proc `heal_half` (pokemon_gen1.envspec:1366)"""
     st = dict(st)
-    _a608 = True
-    st["fx"] = {**st["fx"], "heal": _cast(_a608, jnp.bool_)}
+    _a596 = True
+    st["fx"] = {**st["fx"], "heal": _cast(_a596, jnp.bool_)}
     return st
 
 
 def p_rest(st):
     """proc `rest` (pokemon_gen1.envspec:1370)"""
     st = dict(st)
-    _a609 = True
-    st["fx"] = {**st["fx"], "rest": _cast(_a609, jnp.bool_)}
+    _a597 = True
+    st["fx"] = {**st["fx"], "rest": _cast(_a597, jnp.bool_)}
     return st
 
 
 def p_reset_stages(st):
     """proc `reset_stages` (pokemon_gen1.envspec:1374)"""
     st = dict(st)
-    _a610 = True
-    st["fx"] = {**st["fx"], "haze": _cast(_a610, jnp.bool_)}
+    _a598 = True
+    st["fx"] = {**st["fx"], "haze": _cast(_a598, jnp.bool_)}
     return st
 
 
@@ -2487,56 +2460,56 @@ def p_screen(st, v_kind):
     """proc `screen` (pokemon_gen1.envspec:1379)"""
     st = dict(st)
     v_kind = _lcast(v_kind, jnp.int8)
-    _a611 = v_kind
-    st["fx"] = {**st["fx"], "screen": _cast(_a611, jnp.int8)}
+    _a599 = v_kind
+    st["fx"] = {**st["fx"], "screen": _cast(_a599, jnp.int8)}
     return st
 
 
 def p_leech_seed(st):
     """proc `leech_seed` (pokemon_gen1.envspec:1383)"""
     st = dict(st)
-    _a612 = True
-    st["fx"] = {**st["fx"], "seed": _cast(_a612, jnp.bool_)}
+    _a600 = True
+    st["fx"] = {**st["fx"], "seed": _cast(_a600, jnp.bool_)}
     return st
 
 
 def p_substitute(st):
     """proc `substitute` (pokemon_gen1.envspec:1387)"""
     st = dict(st)
-    _a613 = True
-    st["fx"] = {**st["fx"], "substitute": _cast(_a613, jnp.bool_)}
+    _a601 = True
+    st["fx"] = {**st["fx"], "substitute": _cast(_a601, jnp.bool_)}
     return st
 
 
 def p_counter(st):
     """proc `counter` (pokemon_gen1.envspec:1391)"""
     st = dict(st)
-    _a614 = True
-    st["fx"] = {**st["fx"], "counter": _cast(_a614, jnp.bool_)}
+    _a602 = True
+    st["fx"] = {**st["fx"], "counter": _cast(_a602, jnp.bool_)}
     return st
 
 
 def p_focus_energy(st):
     """proc `focus_energy` (pokemon_gen1.envspec:1395)"""
     st = dict(st)
-    _a615 = True
-    st["fx"] = {**st["fx"], "focus": _cast(_a615, jnp.bool_)}
+    _a603 = True
+    st["fx"] = {**st["fx"], "focus": _cast(_a603, jnp.bool_)}
     return st
 
 
 def p_protect_stats(st):
     """proc `protect_stats` (pokemon_gen1.envspec:1399)"""
     st = dict(st)
-    _a616 = True
-    st["fx"] = {**st["fx"], "mist": _cast(_a616, jnp.bool_)}
+    _a604 = True
+    st["fx"] = {**st["fx"], "mist": _cast(_a604, jnp.bool_)}
     return st
 
 
 def p_sleeping_target_only(st):
     """proc `sleeping_target_only` (pokemon_gen1.envspec:1403)"""
     st = dict(st)
-    _a617 = True
-    st["fx"] = {**st["fx"], "sleeping_target": _cast(_a617, jnp.bool_)}
+    _a605 = True
+    st["fx"] = {**st["fx"], "sleeping_target": _cast(_a605, jnp.bool_)}
     return st
 
 
@@ -3045,182 +3018,182 @@ def p_move_effect__dispatch(st, v_effect):
     st = dict(st)
     v_effect = _lcast(v_effect, jnp.int8)
     v_op_0 = _lcast(_K42[_i32(v_effect)][0], jnp.int8)
-    _c618 = (_i32(v_op_0) == 1)
-    _c619 = (_i32(v_op_0) == 2)
-    _c620 = (_i32(v_op_0) == 3)
-    _c621 = (_i32(v_op_0) == 4)
-    _c622 = (_i32(v_op_0) == 5)
-    _c623 = (_i32(v_op_0) == 6)
-    _c624 = (_i32(v_op_0) == 7)
-    _c625 = (_i32(v_op_0) == 8)
-    _c626 = (_i32(v_op_0) == 9)
-    _c627 = (_i32(v_op_0) == 10)
-    _c628 = (_i32(v_op_0) == 11)
-    _c629 = (_i32(v_op_0) == 12)
-    _c630 = (_i32(v_op_0) == 13)
-    _c631 = (_i32(v_op_0) == 14)
-    _c632 = (_i32(v_op_0) == 15)
-    _c633 = (_i32(v_op_0) == 16)
-    _c634 = (_i32(v_op_0) == 17)
-    _c635 = (_i32(v_op_0) == 18)
-    _c636 = (_i32(v_op_0) == 19)
-    _c637 = (_i32(v_op_0) == 20)
-    _c638 = (_i32(v_op_0) == 21)
-    _c639 = (_i32(v_op_0) == 22)
-    _c640 = (_i32(v_op_0) == 23)
-    _c641 = (_i32(v_op_0) == 24)
-    _c642 = (_i32(v_op_0) == 25)
-    _c643 = (_i32(v_op_0) == 26)
-    _c644 = (_i32(v_op_0) == 27)
-    _c645 = (_i32(v_op_0) == 28)
-    _c646 = (_i32(v_op_0) == 29)
-    _c647 = (_i32(v_op_0) == 30)
-    _c648 = (_i32(v_op_0) == 31)
-    _c649 = (_i32(v_op_0) == 32)
-    _c650 = (_i32(v_op_0) == 33)
-    _c651 = (_i32(v_op_0) == 34)
-    _c652 = (_i32(v_op_0) == 35)
-    def _then653(st, v_effect, v_op_0):
+    _c606 = (_i32(v_op_0) == 1)
+    _c607 = (_i32(v_op_0) == 2)
+    _c608 = (_i32(v_op_0) == 3)
+    _c609 = (_i32(v_op_0) == 4)
+    _c610 = (_i32(v_op_0) == 5)
+    _c611 = (_i32(v_op_0) == 6)
+    _c612 = (_i32(v_op_0) == 7)
+    _c613 = (_i32(v_op_0) == 8)
+    _c614 = (_i32(v_op_0) == 9)
+    _c615 = (_i32(v_op_0) == 10)
+    _c616 = (_i32(v_op_0) == 11)
+    _c617 = (_i32(v_op_0) == 12)
+    _c618 = (_i32(v_op_0) == 13)
+    _c619 = (_i32(v_op_0) == 14)
+    _c620 = (_i32(v_op_0) == 15)
+    _c621 = (_i32(v_op_0) == 16)
+    _c622 = (_i32(v_op_0) == 17)
+    _c623 = (_i32(v_op_0) == 18)
+    _c624 = (_i32(v_op_0) == 19)
+    _c625 = (_i32(v_op_0) == 20)
+    _c626 = (_i32(v_op_0) == 21)
+    _c627 = (_i32(v_op_0) == 22)
+    _c628 = (_i32(v_op_0) == 23)
+    _c629 = (_i32(v_op_0) == 24)
+    _c630 = (_i32(v_op_0) == 25)
+    _c631 = (_i32(v_op_0) == 26)
+    _c632 = (_i32(v_op_0) == 27)
+    _c633 = (_i32(v_op_0) == 28)
+    _c634 = (_i32(v_op_0) == 29)
+    _c635 = (_i32(v_op_0) == 30)
+    _c636 = (_i32(v_op_0) == 31)
+    _c637 = (_i32(v_op_0) == 32)
+    _c638 = (_i32(v_op_0) == 33)
+    _c639 = (_i32(v_op_0) == 34)
+    _c640 = (_i32(v_op_0) == 35)
+    def _then641(st, v_effect, v_op_0):
         st = dict(st)
         st = p_high_crit(st)
         return st, (v_effect, v_op_0)
-    def _then654(st, v_effect, v_op_0):
+    def _then642(st, v_effect, v_op_0):
         st = dict(st)
         st = p_secondary_status(st, _K43[_i32(v_effect)][0], _K44[_i32(v_effect)][0])
         return st, (v_effect, v_op_0)
-    def _then655(st, v_effect, v_op_0):
+    def _then643(st, v_effect, v_op_0):
         st = dict(st)
         st = p_one_hit_ko(st)
         return st, (v_effect, v_op_0)
-    def _then656(st, v_effect, v_op_0):
+    def _then644(st, v_effect, v_op_0):
         st = dict(st)
         st = p_charge(st, _K45[_i32(v_effect)][0])
         return st, (v_effect, v_op_0)
-    def _then657(st, v_effect, v_op_0):
+    def _then645(st, v_effect, v_op_0):
         st = dict(st)
         st = p_raise_user(st, _K46[_i32(v_effect)][0], _K47[_i32(v_effect)][0])
         return st, (v_effect, v_op_0)
-    def _then658(st, v_effect, v_op_0):
+    def _then646(st, v_effect, v_op_0):
         st = dict(st)
         st = p_partial_trap(st)
         return st, (v_effect, v_op_0)
-    def _then659(st, v_effect, v_op_0):
+    def _then647(st, v_effect, v_op_0):
         st = dict(st)
         st = p_flinch_target(st, _K48[_i32(v_effect)][0])
         return st, (v_effect, v_op_0)
-    def _then660(st, v_effect, v_op_0):
+    def _then648(st, v_effect, v_op_0):
         st = dict(st)
         st = p_crash(st)
         return st, (v_effect, v_op_0)
-    def _then661(st, v_effect, v_op_0):
+    def _then649(st, v_effect, v_op_0):
         st = dict(st)
         st = p_lower_target(st, _K49[_i32(v_effect)][0], _K50[_i32(v_effect)][0])
         return st, (v_effect, v_op_0)
-    def _then662(st, v_effect, v_op_0):
+    def _then650(st, v_effect, v_op_0):
         st = dict(st)
         st = p_thrash(st)
         return st, (v_effect, v_op_0)
-    def _then663(st, v_effect, v_op_0):
+    def _then651(st, v_effect, v_op_0):
         st = dict(st)
         st = p_inflict_status(st, _K51[_i32(v_effect)][0])
         return st, (v_effect, v_op_0)
-    def _then664(st, v_effect, v_op_0):
+    def _then652(st, v_effect, v_op_0):
         st = dict(st)
         st = p_confuse_target(st, _K52[_i32(v_effect)][0])
         return st, (v_effect, v_op_0)
-    def _then665(st, v_effect, v_op_0):
+    def _then653(st, v_effect, v_op_0):
         st = dict(st)
         st = p_fixed_damage(st, _K53[_i32(v_effect)][0])
         return st, (v_effect, v_op_0)
-    def _then666(st, v_effect, v_op_0):
+    def _then654(st, v_effect, v_op_0):
         st = dict(st)
         st = p_secondary_lower(st, _K54[_i32(v_effect)][0], 1, 33)
         return st, (v_effect, v_op_0)
-    def _then667(st, v_effect, v_op_0):
+    def _then655(st, v_effect, v_op_0):
         st = dict(st)
         st = p_protect_stats(st)
         return st, (v_effect, v_op_0)
-    def _then668(st, v_effect, v_op_0):
+    def _then656(st, v_effect, v_op_0):
         st = dict(st)
         st = p_recharge(st)
         return st, (v_effect, v_op_0)
-    def _then669(st, v_effect, v_op_0):
+    def _then657(st, v_effect, v_op_0):
         st = dict(st)
         st = p_counter(st)
         return st, (v_effect, v_op_0)
-    def _then670(st, v_effect, v_op_0):
+    def _then658(st, v_effect, v_op_0):
         st = dict(st)
         st = p_level_damage(st)
         return st, (v_effect, v_op_0)
-    def _then671(st, v_effect, v_op_0):
+    def _then659(st, v_effect, v_op_0):
         st = dict(st)
         st = p_leech_seed(st)
         return st, (v_effect, v_op_0)
-    def _then672(st, v_effect, v_op_0):
+    def _then660(st, v_effect, v_op_0):
         st = dict(st)
         st = p_heal_half(st)
         return st, (v_effect, v_op_0)
-    def _then673(st, v_effect, v_op_0):
+    def _then661(st, v_effect, v_op_0):
         st = dict(st)
         st = p_screen(st, _K55[_i32(v_effect)][0])
         return st, (v_effect, v_op_0)
-    def _then674(st, v_effect, v_op_0):
+    def _then662(st, v_effect, v_op_0):
         st = dict(st)
         st = p_reset_stages(st)
         return st, (v_effect, v_op_0)
-    def _then675(st, v_effect, v_op_0):
+    def _then663(st, v_effect, v_op_0):
         st = dict(st)
         st = p_focus_energy(st)
         return st, (v_effect, v_op_0)
-    def _then676(st, v_effect, v_op_0):
+    def _then664(st, v_effect, v_op_0):
         st = dict(st)
         st = p_explode(st)
         return st, (v_effect, v_op_0)
-    def _then677(st, v_effect, v_op_0):
+    def _then665(st, v_effect, v_op_0):
         st = dict(st)
         st = p_psywave(st)
         return st, (v_effect, v_op_0)
-    def _then678(st, v_effect, v_op_0):
+    def _then666(st, v_effect, v_op_0):
         st = dict(st)
         st = p_rest(st)
         return st, (v_effect, v_op_0)
-    def _then679(st, v_effect, v_op_0):
+    def _then667(st, v_effect, v_op_0):
         st = dict(st)
         st = p_halve_hp(st)
         return st, (v_effect, v_op_0)
-    def _then680(st, v_effect, v_op_0):
+    def _then668(st, v_effect, v_op_0):
         st = dict(st)
         st = p_substitute(st)
         return st, (v_effect, v_op_0)
-    def _then681(st, v_effect, v_op_0):
+    def _then669(st, v_effect, v_op_0):
         st = dict(st)
         st = p_move_effect__3(st)
         return st, (v_effect, v_op_0)
-    def _then682(st, v_effect, v_op_0):
+    def _then670(st, v_effect, v_op_0):
         st = dict(st)
         st = p_move_effect__15(st)
         return st, (v_effect, v_op_0)
-    def _then683(st, v_effect, v_op_0):
+    def _then671(st, v_effect, v_op_0):
         st = dict(st)
         st = p_move_effect__19(st)
         return st, (v_effect, v_op_0)
-    def _then684(st, v_effect, v_op_0):
+    def _then672(st, v_effect, v_op_0):
         st = dict(st)
         st = p_move_effect__23(st)
         return st, (v_effect, v_op_0)
-    def _then685(st, v_effect, v_op_0):
+    def _then673(st, v_effect, v_op_0):
         st = dict(st)
         st = p_move_effect__38(st)
         return st, (v_effect, v_op_0)
-    def _then686(st, v_effect, v_op_0):
+    def _then674(st, v_effect, v_op_0):
         st = dict(st)
         st = p_move_effect__73(st)
         return st, (v_effect, v_op_0)
-    def _then687(st, v_effect, v_op_0):
+    def _then675(st, v_effect, v_op_0):
         st = dict(st)
         st = p_move_effect__80(st)
         return st, (v_effect, v_op_0)
-    st, (v_effect, v_op_0) = _select_first((_c618, _c619, _c620, _c621, _c622, _c623, _c624, _c625, _c626, _c627, _c628, _c629, _c630, _c631, _c632, _c633, _c634, _c635, _c636, _c637, _c638, _c639, _c640, _c641, _c642, _c643, _c644, _c645, _c646, _c647, _c648, _c649, _c650, _c651, _c652, ), (st, (v_effect, v_op_0)), (_then653(st, v_effect, v_op_0), _then654(st, v_effect, v_op_0), _then655(st, v_effect, v_op_0), _then656(st, v_effect, v_op_0), _then657(st, v_effect, v_op_0), _then658(st, v_effect, v_op_0), _then659(st, v_effect, v_op_0), _then660(st, v_effect, v_op_0), _then661(st, v_effect, v_op_0), _then662(st, v_effect, v_op_0), _then663(st, v_effect, v_op_0), _then664(st, v_effect, v_op_0), _then665(st, v_effect, v_op_0), _then666(st, v_effect, v_op_0), _then667(st, v_effect, v_op_0), _then668(st, v_effect, v_op_0), _then669(st, v_effect, v_op_0), _then670(st, v_effect, v_op_0), _then671(st, v_effect, v_op_0), _then672(st, v_effect, v_op_0), _then673(st, v_effect, v_op_0), _then674(st, v_effect, v_op_0), _then675(st, v_effect, v_op_0), _then676(st, v_effect, v_op_0), _then677(st, v_effect, v_op_0), _then678(st, v_effect, v_op_0), _then679(st, v_effect, v_op_0), _then680(st, v_effect, v_op_0), _then681(st, v_effect, v_op_0), _then682(st, v_effect, v_op_0), _then683(st, v_effect, v_op_0), _then684(st, v_effect, v_op_0), _then685(st, v_effect, v_op_0), _then686(st, v_effect, v_op_0), _then687(st, v_effect, v_op_0), ), (st, (v_effect, v_op_0)))
+    st, (v_effect, v_op_0) = _select_first((_c606, _c607, _c608, _c609, _c610, _c611, _c612, _c613, _c614, _c615, _c616, _c617, _c618, _c619, _c620, _c621, _c622, _c623, _c624, _c625, _c626, _c627, _c628, _c629, _c630, _c631, _c632, _c633, _c634, _c635, _c636, _c637, _c638, _c639, _c640, ), (st, (v_effect, v_op_0)), (_then641(st, v_effect, v_op_0), _then642(st, v_effect, v_op_0), _then643(st, v_effect, v_op_0), _then644(st, v_effect, v_op_0), _then645(st, v_effect, v_op_0), _then646(st, v_effect, v_op_0), _then647(st, v_effect, v_op_0), _then648(st, v_effect, v_op_0), _then649(st, v_effect, v_op_0), _then650(st, v_effect, v_op_0), _then651(st, v_effect, v_op_0), _then652(st, v_effect, v_op_0), _then653(st, v_effect, v_op_0), _then654(st, v_effect, v_op_0), _then655(st, v_effect, v_op_0), _then656(st, v_effect, v_op_0), _then657(st, v_effect, v_op_0), _then658(st, v_effect, v_op_0), _then659(st, v_effect, v_op_0), _then660(st, v_effect, v_op_0), _then661(st, v_effect, v_op_0), _then662(st, v_effect, v_op_0), _then663(st, v_effect, v_op_0), _then664(st, v_effect, v_op_0), _then665(st, v_effect, v_op_0), _then666(st, v_effect, v_op_0), _then667(st, v_effect, v_op_0), _then668(st, v_effect, v_op_0), _then669(st, v_effect, v_op_0), _then670(st, v_effect, v_op_0), _then671(st, v_effect, v_op_0), _then672(st, v_effect, v_op_0), _then673(st, v_effect, v_op_0), _then674(st, v_effect, v_op_0), _then675(st, v_effect, v_op_0), ), (st, (v_effect, v_op_0)))
     return st
 
 
@@ -3253,21 +3226,21 @@ def p_simultaneous__act(st, v_p):
     """proc `simultaneous__act` (pokemon_gen1.envspec:26)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _c688 = (_i32(st["simultaneous__choice"][_i32(v_p)]) < 4)
-    _c689 = (_i32(st["simultaneous__choice"][_i32(v_p)]) < 10)
-    def _then690(st, v_p):
+    _c676 = (_i32(st["simultaneous__choice"][_i32(v_p)]) < 4)
+    _c677 = (_i32(st["simultaneous__choice"][_i32(v_p)]) < 10)
+    def _then678(st, v_p):
         st = dict(st)
         st = p_simultaneous__act_move(st, v_p, jnp.remainder(_i32(st["simultaneous__choice"][_i32(v_p)]), 4))
         return st, (v_p,)
-    def _then691(st, v_p):
+    def _then679(st, v_p):
         st = dict(st)
         st = p_simultaneous__act_switch_to(st, v_p, jnp.remainder((_i32(st["simultaneous__choice"][_i32(v_p)]) - 4), 6))
         return st, (v_p,)
-    def _else692(st, v_p):
+    def _else680(st, v_p):
         st = dict(st)
         st = p_simultaneous__act_wait(st, v_p)
         return st, (v_p,)
-    st, (v_p,) = _select_first((_c688, _c689, ), (st, (v_p,)), (_then690(st, v_p), _then691(st, v_p), ), _else692(st, v_p))
+    st, (v_p,) = _select_first((_c676, _c677, ), (st, (v_p,)), (_then678(st, v_p), _then679(st, v_p), ), _else680(st, v_p))
     return st
 
 
@@ -3275,50 +3248,50 @@ def a_move(st, index):
     """action `move` (pokemon_gen1.envspec:263): index in 0..3"""
     st = dict(st)
     v_slot = _lcast(index, jnp.int8)
-    _a693 = (0 + _i32(v_slot))
-    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a693, jnp.int8))
+    _a681 = (0 + _i32(v_slot))
+    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a681, jnp.int8))
     return st
 
 
 def m_move(st):
     """guard of `move` at each of its 4 flat indices (bool[4])"""
-    def _g695(i694):
-        return jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(f_fainted(st, st["current_player"]))), f_move_ok(st, st["current_player"], i694))
-    _e696 = jax.vmap(_g695)(jnp.arange(0, 4, dtype=jnp.int32))
-    return _e696
+    def _g683(i682):
+        return jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(f_fainted(st, st["current_player"]))), f_move_ok(st, st["current_player"], i682))
+    _e684 = jax.vmap(_g683)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e684
 
 
 def a_switch_to(st, index):
     """action `switch_to` (pokemon_gen1.envspec:281): index in 0..5"""
     st = dict(st)
     v_to = _lcast(index, jnp.int8)
-    _a697 = (4 + _i32(v_to))
-    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a697, jnp.int8))
+    _a685 = (4 + _i32(v_to))
+    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a685, jnp.int8))
     return st
 
 
 def m_switch_to(st):
     """guard of `switch_to` at each of its 6 flat indices (bool[6])"""
-    def _g699(i698):
-        return jnp.logical_and(jnp.logical_and((i698 != _i32(st["active"][_i32(st["current_player"])])), (_i32(st["team"]["hp"][(st["current_player"], i698)]) > 0)), jnp.where((st["phase"] == 1), st["must_replace"][_i32(st["current_player"])], jnp.logical_and(jnp.logical_not(f_fainted(st, st["current_player"])), jnp.logical_not(f_hard_locked(st, st["current_player"])))))
-    _e700 = jax.vmap(_g699)(jnp.arange(0, 6, dtype=jnp.int32))
-    return _e700
+    def _g687(i686):
+        return jnp.logical_and(jnp.logical_and((i686 != _i32(st["active"][_i32(st["current_player"])])), (_i32(st["team"]["hp"][(st["current_player"], i686)]) > 0)), jnp.where((st["phase"] == 1), st["must_replace"][_i32(st["current_player"])], jnp.logical_and(jnp.logical_not(f_fainted(st, st["current_player"])), jnp.logical_not(f_hard_locked(st, st["current_player"])))))
+    _e688 = jax.vmap(_g687)(jnp.arange(0, 6, dtype=jnp.int32))
+    return _e688
 
 
 def a_wait(st, index):
     """action `wait` (pokemon_gen1.envspec:286): index in 0..0"""
     st = dict(st)
-    _a701 = 10
-    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a701, jnp.int8))
+    _a689 = 10
+    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a689, jnp.int8))
     return st
 
 
 def m_wait(st):
     """guard of `wait` at each of its 1 flat indices (bool[1])"""
-    def _g703(i702):
+    def _g691(i690):
         return jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["must_replace"][_i32(st["current_player"])]))
-    _e704 = jax.vmap(_g703)(jnp.arange(0, 1, dtype=jnp.int32))
-    return _e704
+    _e692 = jax.vmap(_g691)(jnp.arange(0, 1, dtype=jnp.int32))
+    return _e692
 
 
 def _observe(st, v_p):
@@ -3328,22 +3301,22 @@ def _observe(st, v_p):
     _ret = _K56
     v_f = _lcast((1 - _i32(v_p)), jnp.int8)
     v_head = _lcast(jnp.stack([jnp.asarray(_i32(st["phase"]), jnp.int32), jnp.asarray(_i32(st["must_replace"][_i32(v_p)]), jnp.int32), jnp.asarray(st["turns"], jnp.int32), jnp.asarray(st["active"][_i32(v_p)], jnp.int32), jnp.asarray(st["active"][_i32(v_f)], jnp.int32)]), jnp.int16)
-    def _g706(i705):
-        return jnp.asarray(_i32(f_own_info(st, v_p, jnp.floor_divide(i705, 13), jnp.remainder(i705, 13))), jnp.int32)
-    _e707 = jax.vmap(_g706)(jnp.arange(0, 78, dtype=jnp.int32))
-    v_own = _lcast(_e707, jnp.int16)
-    def _g709(i708):
-        return jnp.asarray(_i32(f_foe_info(st, v_f, jnp.floor_divide(i708, 7), jnp.remainder(i708, 7))), jnp.int32)
-    _e710 = jax.vmap(_g709)(jnp.arange(0, 42, dtype=jnp.int32))
-    v_foe = _lcast(_e710, jnp.int16)
-    def _g712(i711):
-        return jnp.asarray(_i32(f_volatile_info(st, jnp.where((i711 < 19), _i32(v_p), _i32(v_f)), jnp.remainder(i711, 19))), jnp.int32)
-    _e713 = jax.vmap(_g712)(jnp.arange(0, 38, dtype=jnp.int32))
-    v_vol = _lcast(_e713, jnp.int8)
-    def _g719(i714, _h715, _h716, _h717, _h718):
-        return jnp.asarray(_i32(jnp.where((i714 < 5), _i32(_h715), _i32(jnp.where((i714 < 83), _i32(_h716), _i32(jnp.where((i714 < 125), _i32(_h717), _i32(_h718))))))), jnp.int32)
-    _e720 = jax.vmap(_g719)(jnp.arange(0, 163, dtype=jnp.int32), v_head[_K57], v_own[_K58], v_foe[_K59], v_vol[_K60])
-    _ret = _select(_done, _ret, _cast(_e720, jnp.int16))
+    def _g694(i693):
+        return jnp.asarray(_i32(f_own_info(st, v_p, jnp.floor_divide(i693, 13), jnp.remainder(i693, 13))), jnp.int32)
+    _e695 = jax.vmap(_g694)(jnp.arange(0, 78, dtype=jnp.int32))
+    v_own = _lcast(_e695, jnp.int16)
+    def _g697(i696):
+        return jnp.asarray(_i32(f_foe_info(st, v_f, jnp.floor_divide(i696, 7), jnp.remainder(i696, 7))), jnp.int32)
+    _e698 = jax.vmap(_g697)(jnp.arange(0, 42, dtype=jnp.int32))
+    v_foe = _lcast(_e698, jnp.int16)
+    def _g700(i699):
+        return jnp.asarray(_i32(f_volatile_info(st, jnp.where((i699 < 19), _i32(v_p), _i32(v_f)), jnp.remainder(i699, 19))), jnp.int32)
+    _e701 = jax.vmap(_g700)(jnp.arange(0, 38, dtype=jnp.int32))
+    v_vol = _lcast(_e701, jnp.int8)
+    def _g707(i702, _h703, _h704, _h705, _h706):
+        return jnp.asarray(_i32(jnp.where((i702 < 5), _i32(_h703), _i32(jnp.where((i702 < 83), _i32(_h704), _i32(jnp.where((i702 < 125), _i32(_h705), _i32(_h706))))))), jnp.int32)
+    _e708 = jax.vmap(_g707)(jnp.arange(0, 163, dtype=jnp.int32), v_head[_K57], v_own[_K58], v_foe[_K59], v_vol[_K60])
+    _ret = _select(_done, _ret, _cast(_e708, jnp.int16))
     _done = jnp.bool_(True)
     return _ret
 
@@ -3352,101 +3325,101 @@ def _init_body(st):
     """the spec's `init` block"""
     st = dict(st)
     v_p = jnp.int32(0)
-    def _loop721(i, carry):
+    def _loop709(i, carry):
         st, (v_p,) = dict(carry[0]), carry[1]
         v_p = i
-        st, _r722 = _randint(st, 0, 3)
-        _a723 = _r722
-        st["lineup"] = st["lineup"].at[_i32(v_p)].set(_cast(_a723, jnp.int8))
-        _c724 = _K61[_i32(st["lineup"][_i32(v_p)])]
-        def _then725(st, v_p):
+        st, _r710 = _randint(st, 0, 3)
+        _a711 = _r710
+        st["lineup"] = st["lineup"].at[_i32(v_p)].set(_cast(_a711, jnp.int8))
+        _c712 = _K61[_i32(st["lineup"][_i32(v_p)])]
+        def _then713(st, v_p):
             st = dict(st)
             st = p_random_team(st, v_p)
             return st, (v_p,)
-        def _else726(st, v_p):
+        def _else714(st, v_p):
             st = dict(st)
             st = p_fixed_team(st, v_p)
             return st, (v_p,)
-        st, (v_p,) = _branch(_c724, lambda: _then725(st, v_p), lambda: _else726(st, v_p))
+        st, (v_p,) = _branch(_c712, lambda: _then713(st, v_p), lambda: _else714(st, v_p))
         st = p_enter(st, v_p)
         return st, (v_p,)
-    st, (v_p,) = lax.fori_loop(0, 2, _loop721, (st, (v_p,)))
+    st, (v_p,) = lax.fori_loop(0, 2, _loop709, (st, (v_p,)))
     return st
 
 
 def _epilogue(st):
     """the module's epilogue: run after every legal action's body"""
     st = dict(st)
-    _c727 = (_i32(st["current_player"]) == 1)
-    def _then728(st):
+    _c715 = (_i32(st["current_player"]) == 1)
+    def _then716(st):
         st = dict(st)
-        _a729 = 0
-        st["current_player"] = _cast(_a729, jnp.int8)
-        _a730 = jnp.minimum((_i32(st["simultaneous__turn"]) + 1), 2147483646)
-        st["simultaneous__turn"] = _cast(_a730, jnp.int32)
-        _c731 = (st["phase"] == 1)
-        def _then732(st):
+        _a717 = 0
+        st["current_player"] = _cast(_a717, jnp.int8)
+        _a718 = jnp.minimum((_i32(st["simultaneous__turn"]) + 1), 2147483646)
+        st["simultaneous__turn"] = _cast(_a718, jnp.int32)
+        _c719 = (st["phase"] == 1)
+        def _then720(st):
             st = dict(st)
             v_p = jnp.int32(0)
-            def _loop733(i, carry):
+            def _loop721(i, carry):
                 st, (v_p,) = dict(carry[0]), carry[1]
                 v_p = i
-                _c734 = jnp.logical_and((_i32(st["simultaneous__choice"][_i32(v_p)]) >= 4), (_i32(st["simultaneous__choice"][_i32(v_p)]) < 10))
-                def _then735(st, v_p):
+                _c722 = jnp.logical_and((_i32(st["simultaneous__choice"][_i32(v_p)]) >= 4), (_i32(st["simultaneous__choice"][_i32(v_p)]) < 10))
+                def _then723(st, v_p):
                     st = dict(st)
                     st = p_switch_in(st, v_p, jnp.remainder((_i32(st["simultaneous__choice"][_i32(v_p)]) - 4), 6))
                     return st, (v_p,)
-                st, (v_p,) = _branch(_c734, lambda: _then735(st, v_p), lambda: (st, (v_p,)))
+                st, (v_p,) = _branch(_c722, lambda: _then723(st, v_p), lambda: (st, (v_p,)))
                 return st, (v_p,)
-            st, (v_p,) = lax.fori_loop(0, 2, _loop733, (st, (v_p,)))
-            _a736 = 0
-            st["phase"] = _cast(_a736, jnp.int8)
+            st, (v_p,) = lax.fori_loop(0, 2, _loop721, (st, (v_p,)))
+            _a724 = 0
+            st["phase"] = _cast(_a724, jnp.int8)
             return st, ()
-        def _else737(st):
+        def _else725(st):
             st = dict(st)
             v_r0 = _lcast(jnp.where(jnp.logical_and((_i32(st["simultaneous__choice"][0]) >= 4), (_i32(st["simultaneous__choice"][0]) < 10)), 3, _i32(f_rank(st, 0, jnp.remainder(_i32(st["simultaneous__choice"][0]), 4)))), jnp.int8)
             v_r1 = _lcast(jnp.where(jnp.logical_and((_i32(st["simultaneous__choice"][1]) >= 4), (_i32(st["simultaneous__choice"][1]) < 10)), 3, _i32(f_rank(st, 1, jnp.remainder(_i32(st["simultaneous__choice"][1]), 4)))), jnp.int8)
-            st, _r738 = _randint(st, 0, 1)
-            v_tie = _lcast((_r738 == 1), jnp.bool_)
+            st, _r726 = _randint(st, 0, 1)
+            v_tie = _lcast((_r726 == 1), jnp.bool_)
             v_s0 = _lcast(f_speed(st, 0), jnp.int16)
             v_s1 = _lcast(f_speed(st, 1), jnp.int16)
             v_first = _lcast(jnp.where(jnp.logical_or((_i32(v_r0) > _i32(v_r1)), jnp.logical_and((_i32(v_r0) == _i32(v_r1)), jnp.logical_or((_i32(v_s0) > _i32(v_s1)), jnp.logical_and((_i32(v_s0) == _i32(v_s1)), v_tie)))), 0, 1), jnp.int8)
             v_i = jnp.int32(0)
-            def _loop739(i, carry):
+            def _loop727(i, carry):
                 st, (v_r0, v_r1, v_tie, v_s0, v_s1, v_first, v_i) = dict(carry[0]), carry[1]
                 v_i = i
                 st = p_simultaneous__act(st, jnp.where((_i32(v_i) == 0), _i32(v_first), (1 - _i32(v_first))))
                 return st, (v_r0, v_r1, v_tie, v_s0, v_s1, v_first, v_i)
-            st, (v_r0, v_r1, v_tie, v_s0, v_s1, v_first, v_i) = lax.fori_loop(0, 2, _loop739, (st, (v_r0, v_r1, v_tie, v_s0, v_s1, v_first, v_i)))
-            _a740 = jnp.minimum((_i32(st["turns"]) + 1), 1000)
-            st["turns"] = _cast(_a740, jnp.int16)
+            st, (v_r0, v_r1, v_tie, v_s0, v_s1, v_first, v_i) = lax.fori_loop(0, 2, _loop727, (st, (v_r0, v_r1, v_tie, v_s0, v_s1, v_first, v_i)))
+            _a728 = jnp.minimum((_i32(st["turns"]) + 1), 1000)
+            st["turns"] = _cast(_a728, jnp.int16)
             return st, ()
-        st, () = _branch(_c731, lambda: _then732(st), lambda: _else737(st))
+        st, () = _branch(_c719, lambda: _then720(st), lambda: _else725(st))
         st = p_end_of_turn(st)
         return st, ()
-    def _else741(st):
+    def _else729(st):
         st = dict(st)
-        _a742 = jnp.minimum((_i32(st["current_player"]) + 1), 1)
-        st["current_player"] = _cast(_a742, jnp.int8)
+        _a730 = jnp.minimum((_i32(st["current_player"]) + 1), 1)
+        st["current_player"] = _cast(_a730, jnp.int8)
         return st, ()
-    st, () = _branch(_c727, lambda: _then728(st), lambda: _else741(st))
+    st, () = _branch(_c715, lambda: _then716(st), lambda: _else729(st))
     return st
 
 
 def inv_hp_bounded(st):
     """invariant `hp_bounded`: every Pokémon's HP stays within 0..its maximum"""
-    def _g747(i743):
-        def _g745(i744):
-            return (_i32(st["team"]["hp"][(i743, i744)]) <= _i32(st["team"]["maxhp"][(i743, i744)]))
-        _e746 = jax.vmap(_g745)(jnp.arange(0, 6, dtype=jnp.int32))
-        return jnp.all(_e746)
-    _e748 = jax.vmap(_g747)(jnp.arange(0, 2, dtype=jnp.int32))
-    return jnp.all(_e748)
+    def _g735(i731):
+        def _g733(i732):
+            return (_i32(st["team"]["hp"][(i731, i732)]) <= _i32(st["team"]["maxhp"][(i731, i732)]))
+        _e734 = jax.vmap(_g733)(jnp.arange(0, 6, dtype=jnp.int32))
+        return jnp.all(_e734)
+    _e736 = jax.vmap(_g735)(jnp.arange(0, 2, dtype=jnp.int32))
+    return jnp.all(_e736)
 
 
 def inv_active_alive_or_replacing(st):
     """invariant `active_alive_or_replacing`: an active Pokémon that fainted is replaced before the next turn"""
-    return jnp.logical_or(jnp.logical_or((st["phase"] == 1), st["terminated"]), jnp.all(jax.vmap(lambda i749, _h750: (_i32(st["team"]["hp"][(i749, _h750)]) > 0))(jnp.arange(0, 2, dtype=jnp.int32), st["active"])))
+    return jnp.logical_or(jnp.logical_or((st["phase"] == 1), st["terminated"]), jnp.all(jax.vmap(lambda i737, _h738: (_i32(st["team"]["hp"][(i737, _h738)]) > 0))(jnp.arange(0, 2, dtype=jnp.int32), st["active"])))
 
 
 def inv_one_result(st):
@@ -3456,24 +3429,24 @@ def inv_one_result(st):
 
 def inv_stages_bounded(st):
     """invariant `stages_bounded`: the stat stages stay within -6..6 and a side with no Pokémon left has lost"""
-    def _g755(i751, _h753):
-        return jnp.all(jax.vmap(lambda i752, _h754: jnp.logical_and((_i32(_h754) >= -6), (_i32(_h754) <= 6)))(jnp.arange(0, 6, dtype=jnp.int32), _h753))
-    _e756 = jax.vmap(_g755)(jnp.arange(0, 2, dtype=jnp.int32), st["boosts"])
-    def _g759(i757):
-        return (_i32(jnp.sum(jax.vmap(lambda i758: (_i32(st["team"]["hp"][(i757, i758)]) > 0))(jnp.arange(0, 6, dtype=jnp.int32)), dtype=jnp.int32)) > 0)
-    _e760 = jax.vmap(_g759)(jnp.arange(0, 2, dtype=jnp.int32))
-    return jnp.logical_and(jnp.all(_e756), jnp.logical_or(st["terminated"], jnp.all(_e760)))
+    def _g743(i739, _h741):
+        return jnp.all(jax.vmap(lambda i740, _h742: jnp.logical_and((_i32(_h742) >= -6), (_i32(_h742) <= 6)))(jnp.arange(0, 6, dtype=jnp.int32), _h741))
+    _e744 = jax.vmap(_g743)(jnp.arange(0, 2, dtype=jnp.int32), st["boosts"])
+    def _g747(i745):
+        return (_i32(jnp.sum(jax.vmap(lambda i746: (_i32(st["team"]["hp"][(i745, i746)]) > 0))(jnp.arange(0, 6, dtype=jnp.int32)), dtype=jnp.int32)) > 0)
+    _e748 = jax.vmap(_g747)(jnp.arange(0, 2, dtype=jnp.int32))
+    return jnp.logical_and(jnp.all(_e744), jnp.logical_or(st["terminated"], jnp.all(_e748)))
 
 
 def inv_sleep_counter(st):
     """invariant `sleep_counter`: only a sleeping Pokémon counts sleep turns"""
-    def _g765(i761):
-        def _g763(i762):
-            return jnp.logical_or((st["team"]["status"][(i761, i762)] == 1), (_i32(st["team"]["sleep"][(i761, i762)]) == 0))
-        _e764 = jax.vmap(_g763)(jnp.arange(0, 6, dtype=jnp.int32))
-        return jnp.all(_e764)
-    _e766 = jax.vmap(_g765)(jnp.arange(0, 2, dtype=jnp.int32))
-    return jnp.all(_e766)
+    def _g753(i749):
+        def _g751(i750):
+            return jnp.logical_or((st["team"]["status"][(i749, i750)] == 1), (_i32(st["team"]["sleep"][(i749, i750)]) == 0))
+        _e752 = jax.vmap(_g751)(jnp.arange(0, 6, dtype=jnp.int32))
+        return jnp.all(_e752)
+    _e754 = jax.vmap(_g753)(jnp.arange(0, 2, dtype=jnp.int32))
+    return jnp.all(_e754)
 
 
 # ---- the environment

@@ -1722,70 +1722,27 @@ def p_random_hits(st, v_p, v_times, v_each):
     v_p = _lcast(v_p, jnp.int8)
     v_times = _lcast(v_times, jnp.int8)
     v_each = _lcast(v_each, jnp.int8)
-    v_k = 0
-    _c359 = (_i32(v_k) < _i32(v_times))
-    def _then360(st, v_p, v_times, v_each, v_k):
-        st = dict(st)
-        _pm362 = jax.vmap(lambda i361: st["occupied"][(1 - _i32(v_p))][i361])(jnp.arange(0, 4, dtype=jnp.int32))
-        st, _r363 = _randint(st, 0, jnp.maximum(jnp.sum(_pm362, dtype=jnp.int32) - 1, 0))
-        v_s = _lcast(_pick(_pm362, _r363, 0, -1), jnp.int8)
-        _c364 = jnp.logical_and((_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p))))
-        def _then365(st, v_p, v_times, v_each, v_k, v_s):
+    v_k = jnp.int32(0)
+    def _loop359(i, carry):
+        st, (v_p, v_times, v_each, v_k) = dict(carry[0]), carry[1]
+        v_k = i
+        _c360 = (_i32(v_k) < _i32(v_times))
+        def _then361(st, v_p, v_times, v_each, v_k):
             st = dict(st)
-            _a366 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
-            st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a366, jnp.int16))
-            return st, (v_p, v_times, v_each, v_k, v_s)
-        st, (v_p, v_times, v_each, v_k, v_s) = _branch(_c364, lambda: _then365(st, v_p, v_times, v_each, v_k, v_s), lambda: (st, (v_p, v_times, v_each, v_k, v_s)))
+            _pm363 = jax.vmap(lambda i362: st["occupied"][(1 - _i32(v_p))][i362])(jnp.arange(0, 4, dtype=jnp.int32))
+            st, _r364 = _randint(st, 0, jnp.maximum(jnp.sum(_pm363, dtype=jnp.int32) - 1, 0))
+            v_s = _lcast(_pick(_pm363, _r364, 0, -1), jnp.int8)
+            _c365 = jnp.logical_and((_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p))))
+            def _then366(st, v_p, v_times, v_each, v_k, v_s):
+                st = dict(st)
+                _a367 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
+                st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a367, jnp.int16))
+                return st, (v_p, v_times, v_each, v_k, v_s)
+            st, (v_p, v_times, v_each, v_k, v_s) = _branch(_c365, lambda: _then366(st, v_p, v_times, v_each, v_k, v_s), lambda: (st, (v_p, v_times, v_each, v_k, v_s)))
+            return st, (v_p, v_times, v_each, v_k)
+        st, (v_p, v_times, v_each, v_k) = _branch(_c360, lambda: _then361(st, v_p, v_times, v_each, v_k), lambda: (st, (v_p, v_times, v_each, v_k)))
         return st, (v_p, v_times, v_each, v_k)
-    st, (v_p, v_times, v_each, v_k) = _branch(_c359, lambda: _then360(st, v_p, v_times, v_each, v_k), lambda: (st, (v_p, v_times, v_each, v_k)))
-    v_k = 1
-    _c367 = (_i32(v_k) < _i32(v_times))
-    def _then368(st, v_p, v_times, v_each, v_k):
-        st = dict(st)
-        _pm370 = jax.vmap(lambda i369: st["occupied"][(1 - _i32(v_p))][i369])(jnp.arange(0, 4, dtype=jnp.int32))
-        st, _r371 = _randint(st, 0, jnp.maximum(jnp.sum(_pm370, dtype=jnp.int32) - 1, 0))
-        v_s = _lcast(_pick(_pm370, _r371, 0, -1), jnp.int8)
-        _c372 = jnp.logical_and((_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p))))
-        def _then373(st, v_p, v_times, v_each, v_k, v_s):
-            st = dict(st)
-            _a374 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
-            st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a374, jnp.int16))
-            return st, (v_p, v_times, v_each, v_k, v_s)
-        st, (v_p, v_times, v_each, v_k, v_s) = _branch(_c372, lambda: _then373(st, v_p, v_times, v_each, v_k, v_s), lambda: (st, (v_p, v_times, v_each, v_k, v_s)))
-        return st, (v_p, v_times, v_each, v_k)
-    st, (v_p, v_times, v_each, v_k) = _branch(_c367, lambda: _then368(st, v_p, v_times, v_each, v_k), lambda: (st, (v_p, v_times, v_each, v_k)))
-    v_k = 2
-    _c375 = (_i32(v_k) < _i32(v_times))
-    def _then376(st, v_p, v_times, v_each, v_k):
-        st = dict(st)
-        _pm378 = jax.vmap(lambda i377: st["occupied"][(1 - _i32(v_p))][i377])(jnp.arange(0, 4, dtype=jnp.int32))
-        st, _r379 = _randint(st, 0, jnp.maximum(jnp.sum(_pm378, dtype=jnp.int32) - 1, 0))
-        v_s = _lcast(_pick(_pm378, _r379, 0, -1), jnp.int8)
-        _c380 = jnp.logical_and((_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p))))
-        def _then381(st, v_p, v_times, v_each, v_k, v_s):
-            st = dict(st)
-            _a382 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
-            st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a382, jnp.int16))
-            return st, (v_p, v_times, v_each, v_k, v_s)
-        st, (v_p, v_times, v_each, v_k, v_s) = _branch(_c380, lambda: _then381(st, v_p, v_times, v_each, v_k, v_s), lambda: (st, (v_p, v_times, v_each, v_k, v_s)))
-        return st, (v_p, v_times, v_each, v_k)
-    st, (v_p, v_times, v_each, v_k) = _branch(_c375, lambda: _then376(st, v_p, v_times, v_each, v_k), lambda: (st, (v_p, v_times, v_each, v_k)))
-    v_k = 3
-    _c383 = (_i32(v_k) < _i32(v_times))
-    def _then384(st, v_p, v_times, v_each, v_k):
-        st = dict(st)
-        _pm386 = jax.vmap(lambda i385: st["occupied"][(1 - _i32(v_p))][i385])(jnp.arange(0, 4, dtype=jnp.int32))
-        st, _r387 = _randint(st, 0, jnp.maximum(jnp.sum(_pm386, dtype=jnp.int32) - 1, 0))
-        v_s = _lcast(_pick(_pm386, _r387, 0, -1), jnp.int8)
-        _c388 = jnp.logical_and((_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p))))
-        def _then389(st, v_p, v_times, v_each, v_k, v_s):
-            st = dict(st)
-            _a390 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
-            st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a390, jnp.int16))
-            return st, (v_p, v_times, v_each, v_k, v_s)
-        st, (v_p, v_times, v_each, v_k, v_s) = _branch(_c388, lambda: _then389(st, v_p, v_times, v_each, v_k, v_s), lambda: (st, (v_p, v_times, v_each, v_k, v_s)))
-        return st, (v_p, v_times, v_each, v_k)
-    st, (v_p, v_times, v_each, v_k) = _branch(_c383, lambda: _then384(st, v_p, v_times, v_each, v_k), lambda: (st, (v_p, v_times, v_each, v_k)))
+    st, (v_p, v_times, v_each, v_k) = lax.fori_loop(0, 4, _loop359, (st, (v_p, v_times, v_each, v_k)))
     return st
 
 
@@ -1794,12 +1751,12 @@ def p_poison_opponent_from(st, v_p, v_s):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
-    _c391 = (_i32(v_s) == 0)
-    def _then392(st, v_p, v_s):
+    _c368 = (_i32(v_s) == 0)
+    def _then369(st, v_p, v_s):
         st = dict(st)
         st = p_poison_opponent(st, v_p)
         return st, (v_p, v_s)
-    st, (v_p, v_s) = _branch(_c391, lambda: _then392(st, v_p, v_s), lambda: (st, (v_p, v_s)))
+    st, (v_p, v_s) = _branch(_c368, lambda: _then369(st, v_p, v_s), lambda: (st, (v_p, v_s)))
     return st
 
 
@@ -1810,7 +1767,7 @@ def f_attack_damage(st, v_p):
     _ret = jnp.int16(0)
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     v_weak = _lcast(jnp.where((_K21[_i32(st["card"][_i32(v_q)][0])] == f_type_of(st, v_p, 0)), 20, 0), jnp.int8)
-    v_named = _lcast(jnp.where(jnp.logical_and((_i32(_K11[_i32(st["card"][_i32(v_p)][0])]) != 0), jnp.any(jax.vmap(lambda i393, _h394: (_i32(_K11[_i32(st["card"][_i32(v_p)][0])]) == _i32(_h394)))(jnp.arange(0, 3, dtype=jnp.int32), st["bonus_named"]))), _i32(st["named_bonus"]), 0), jnp.int8)
+    v_named = _lcast(jnp.where(jnp.logical_and((_i32(_K11[_i32(st["card"][_i32(v_p)][0])]) != 0), jnp.any(jax.vmap(lambda i370, _h371: (_i32(_K11[_i32(st["card"][_i32(v_p)][0])]) == _i32(_h371)))(jnp.arange(0, 3, dtype=jnp.int32), st["bonus_named"]))), _i32(st["named_bonus"]), 0), jnp.int8)
     _ret = _select(_done, _ret, _cast(jnp.where(jnp.logical_and((_i32(st["dmg"]) > 0), st["occupied"][_i32(v_q)][0]), jnp.clip(((((((_i32(st["dmg"]) + _i32(st["attack_bonus"])) + _i32(v_named)) + _i32(v_weak)) - _i32(st["barrier"][_i32(v_q)])) - _i32(st["weakened"][_i32(v_p)])) - _i32(st["passive_cut"])), 0, 300), 0), jnp.int16))
     _done = jnp.bool_(True)
     return _ret
@@ -1822,21 +1779,21 @@ def p_hit_active(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     v_done = _lcast(f_attack_damage(st, v_p), jnp.int16)
-    _a395 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + _i32(v_done)), 300)
-    st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a395, jnp.int16))
-    _c396 = jnp.logical_and((_i32(v_done) > 0), ((_i32(st["spiky"][_i32(v_q)]) + _i32(st["passive_spiky"])) > 0))
-    def _then397(st, v_p, v_q, v_done):
+    _a372 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + _i32(v_done)), 300)
+    st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a372, jnp.int16))
+    _c373 = jnp.logical_and((_i32(v_done) > 0), ((_i32(st["spiky"][_i32(v_q)]) + _i32(st["passive_spiky"])) > 0))
+    def _then374(st, v_p, v_q, v_done):
         st = dict(st)
-        _a398 = jnp.minimum(((_i32(st["damage"][_i32(v_p)][0]) + _i32(st["spiky"][_i32(v_q)])) + _i32(st["passive_spiky"])), 300)
-        st["damage"] = st["damage"].at[(_i32(v_p), 0)].set(_cast(_a398, jnp.int16))
+        _a375 = jnp.minimum(((_i32(st["damage"][_i32(v_p)][0]) + _i32(st["spiky"][_i32(v_q)])) + _i32(st["passive_spiky"])), 300)
+        st["damage"] = st["damage"].at[(_i32(v_p), 0)].set(_cast(_a375, jnp.int16))
         return st, (v_p, v_q, v_done)
-    st, (v_p, v_q, v_done) = _branch(_c396, lambda: _then397(st, v_p, v_q, v_done), lambda: (st, (v_p, v_q, v_done)))
-    _a399 = 0
-    st["dmg"] = _cast(_a399, jnp.int16)
-    _a400 = 0
-    st["passive_cut"] = _cast(_a400, jnp.int16)
-    _a401 = 0
-    st["passive_spiky"] = _cast(_a401, jnp.int8)
+    st, (v_p, v_q, v_done) = _branch(_c373, lambda: _then374(st, v_p, v_q, v_done), lambda: (st, (v_p, v_q, v_done)))
+    _a376 = 0
+    st["dmg"] = _cast(_a376, jnp.int16)
+    _a377 = 0
+    st["passive_cut"] = _cast(_a377, jnp.int16)
+    _a378 = 0
+    st["passive_spiky"] = _cast(_a378, jnp.int8)
     return st
 
 
@@ -1860,91 +1817,91 @@ def p_damage_opponent_choice(st, v_p, v_amount, v_bench_only, v_attack):
     v__envc_seek = _lcast((_i32(st["_envc_at_p_damage_opponent_choice"]) != 0), jnp.bool_)
     v_q = _lcast(0, jnp.int8)
     v_s = _lcast(0, jnp.int8)
-    _c402 = v__envc_run
-    def _then403(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+    _c379 = v__envc_run
+    def _then380(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
         st = dict(st)
-        _a404 = (1 - _i32(v_p))
-        v_q = _lcast(_a404, jnp.int8)
+        _a381 = (1 - _i32(v_p))
+        v_q = _lcast(_a381, jnp.int8)
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
-    st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _branch(_c402, lambda: _then403(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), lambda: (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
-    _c405 = v__envc_run
-    _c406 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_damage_opponent_choice"]) == 1))
-    def _then407(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+    st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _branch(_c379, lambda: _then380(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), lambda: (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
+    _c382 = v__envc_run
+    _c383 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_damage_opponent_choice"]) == 1))
+    def _then384(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
         st = dict(st)
         v__envc_who1 = _lcast(v_p, jnp.int8)
-        def _g410(i409):
-            return jnp.logical_and(st["occupied"][_i32(v_q)][i409], jnp.logical_or((i409 > 0), jnp.logical_not(v_bench_only)))
-        _e411 = jax.vmap(_g410)(jnp.arange(0, 4, dtype=jnp.int32))
-        _c408 = jnp.any(_e411)
-        def _then412(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
+        def _g387(i386):
+            return jnp.logical_and(st["occupied"][_i32(v_q)][i386], jnp.logical_or((i386 > 0), jnp.logical_not(v_bench_only)))
+        _e388 = jax.vmap(_g387)(jnp.arange(0, 4, dtype=jnp.int32))
+        _c385 = jnp.any(_e388)
+        def _then389(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
             st = dict(st)
-            _a413 = v_amount
-            st["_envc_frame_p_damage_opponent_choice__amount"] = _cast(_a413, jnp.int16)
-            _a414 = v_bench_only
-            st["_envc_frame_p_damage_opponent_choice__bench_only"] = _cast(_a414, jnp.bool_)
-            _a415 = v_attack
-            st["_envc_frame_p_damage_opponent_choice__attack"] = _cast(_a415, jnp.bool_)
-            _a416 = v_q
-            st["_envc_frame_p_damage_opponent_choice__q"] = _cast(_a416, jnp.int8)
-            _a417 = v_s
-            st["_envc_frame_p_damage_opponent_choice__s"] = _cast(_a417, jnp.int8)
-            _a418 = 1
-            st["_envc_at_p_damage_opponent_choice"] = _cast(_a418, jnp.int8)
-            _a419 = False
-            v__envc_run = _lcast(_a419, jnp.bool_)
-            _a420 = st["current_player"]
-            st["_envc_choice_mover"] = _cast(_a420, jnp.int8)
-            _a421 = v__envc_who1
-            st["current_player"] = _cast(_a421, jnp.int8)
+            _a390 = v_amount
+            st["_envc_frame_p_damage_opponent_choice__amount"] = _cast(_a390, jnp.int16)
+            _a391 = v_bench_only
+            st["_envc_frame_p_damage_opponent_choice__bench_only"] = _cast(_a391, jnp.bool_)
+            _a392 = v_attack
+            st["_envc_frame_p_damage_opponent_choice__attack"] = _cast(_a392, jnp.bool_)
+            _a393 = v_q
+            st["_envc_frame_p_damage_opponent_choice__q"] = _cast(_a393, jnp.int8)
+            _a394 = v_s
+            st["_envc_frame_p_damage_opponent_choice__s"] = _cast(_a394, jnp.int8)
+            _a395 = 1
+            st["_envc_at_p_damage_opponent_choice"] = _cast(_a395, jnp.int8)
+            _a396 = False
+            v__envc_run = _lcast(_a396, jnp.bool_)
+            _a397 = st["current_player"]
+            st["_envc_choice_mover"] = _cast(_a397, jnp.int8)
+            _a398 = v__envc_who1
+            st["current_player"] = _cast(_a398, jnp.int8)
             return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1)
-        def _else422(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
+        def _else399(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
             st = dict(st)
-            _a423 = -1
-            v_s = _lcast(_a423, jnp.int8)
+            _a400 = -1
+            v_s = _lcast(_a400, jnp.int8)
             return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1)
-        st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1) = _branch(_c408, lambda: _then412(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1), lambda: _else422(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1))
+        st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1) = _branch(_c385, lambda: _then389(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1), lambda: _else399(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1))
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
-    def _then424(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+    def _then401(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
         st = dict(st)
-        _a425 = st["_envc_frame_p_damage_opponent_choice__amount"]
-        v_amount = _lcast(_a425, jnp.int16)
-        _a426 = st["_envc_frame_p_damage_opponent_choice__bench_only"]
-        v_bench_only = _lcast(_a426, jnp.bool_)
-        _a427 = st["_envc_frame_p_damage_opponent_choice__attack"]
-        v_attack = _lcast(_a427, jnp.bool_)
-        _a428 = st["_envc_frame_p_damage_opponent_choice__q"]
-        v_q = _lcast(_a428, jnp.int8)
-        _a429 = st["_envc_frame_p_damage_opponent_choice__s"]
-        v_s = _lcast(_a429, jnp.int8)
-        _a430 = 0
-        st["_envc_at_p_damage_opponent_choice"] = _cast(_a430, jnp.int8)
-        _a431 = False
-        v__envc_seek = _lcast(_a431, jnp.bool_)
-        _a432 = st["_envc_choice_option"]
-        v_s = _lcast(_a432, jnp.int8)
-        _a433 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a433, jnp.int8)
-        _a434 = True
-        v__envc_run = _lcast(_a434, jnp.bool_)
+        _a402 = st["_envc_frame_p_damage_opponent_choice__amount"]
+        v_amount = _lcast(_a402, jnp.int16)
+        _a403 = st["_envc_frame_p_damage_opponent_choice__bench_only"]
+        v_bench_only = _lcast(_a403, jnp.bool_)
+        _a404 = st["_envc_frame_p_damage_opponent_choice__attack"]
+        v_attack = _lcast(_a404, jnp.bool_)
+        _a405 = st["_envc_frame_p_damage_opponent_choice__q"]
+        v_q = _lcast(_a405, jnp.int8)
+        _a406 = st["_envc_frame_p_damage_opponent_choice__s"]
+        v_s = _lcast(_a406, jnp.int8)
+        _a407 = 0
+        st["_envc_at_p_damage_opponent_choice"] = _cast(_a407, jnp.int8)
+        _a408 = False
+        v__envc_seek = _lcast(_a408, jnp.bool_)
+        _a409 = st["_envc_choice_option"]
+        v_s = _lcast(_a409, jnp.int8)
+        _a410 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a410, jnp.int8)
+        _a411 = True
+        v__envc_run = _lcast(_a411, jnp.bool_)
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
-    st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select_first((_c405, _c406, ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)), (_then407(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), _then424(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
-    _c435 = v__envc_run
-    def _then436(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+    st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select_first((_c382, _c383, ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)), (_then384(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), _then401(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
+    _c412 = v__envc_run
+    def _then413(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
         st = dict(st)
-        _c437 = jnp.logical_and((_i32(v_s) == 0), v_attack)
-        _c438 = (_i32(v_s) >= 0)
-        def _then439(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+        _c414 = jnp.logical_and((_i32(v_s) == 0), v_attack)
+        _c415 = (_i32(v_s) >= 0)
+        def _then416(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
             st = dict(st)
             st = p_add_damage(st, v_amount)
             return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
-        def _then440(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+        def _then417(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
             st = dict(st)
-            _a441 = jnp.minimum((_i32(st["damage"][_i32(v_q)][_i32(v_s)]) + _i32(v_amount)), 300)
-            st["damage"] = st["damage"].at[(_i32(v_q), _i32(v_s))].set(_cast(_a441, jnp.int16))
+            _a418 = jnp.minimum((_i32(st["damage"][_i32(v_q)][_i32(v_s)]) + _i32(v_amount)), 300)
+            st["damage"] = st["damage"].at[(_i32(v_q), _i32(v_s))].set(_cast(_a418, jnp.int16))
             return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
-        st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select_first((_c437, _c438, ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)), (_then439(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), _then440(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
+        st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select_first((_c414, _c415, ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)), (_then416(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), _then417(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
-    st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _branch(_c435, lambda: _then436(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), lambda: (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
+    st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _branch(_c412, lambda: _then413(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), lambda: (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
     return st
 
 
@@ -1957,75 +1914,75 @@ def p_damage_own_choice(st, v_p, v_amount, v_bench_only):
     v__envc_run = _lcast((_i32(st["_envc_at_p_damage_own_choice"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_damage_own_choice"]) != 0), jnp.bool_)
     v_s = _lcast(0, jnp.int8)
-    _c442 = v__envc_run
-    _c443 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_damage_own_choice"]) == 1))
-    def _then444(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
+    _c419 = v__envc_run
+    _c420 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_damage_own_choice"]) == 1))
+    def _then421(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
         v__envc_who1 = _lcast(v_p, jnp.int8)
-        def _g447(i446):
-            return jnp.logical_and(st["occupied"][_i32(v_p)][i446], jnp.logical_or((i446 > 0), jnp.logical_not(v_bench_only)))
-        _e448 = jax.vmap(_g447)(jnp.arange(0, 4, dtype=jnp.int32))
-        _c445 = jnp.any(_e448)
-        def _then449(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+        def _g424(i423):
+            return jnp.logical_and(st["occupied"][_i32(v_p)][i423], jnp.logical_or((i423 > 0), jnp.logical_not(v_bench_only)))
+        _e425 = jax.vmap(_g424)(jnp.arange(0, 4, dtype=jnp.int32))
+        _c422 = jnp.any(_e425)
+        def _then426(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
             st = dict(st)
-            _a450 = v_p
-            st["_envc_frame_p_damage_own_choice__p"] = _cast(_a450, jnp.int8)
-            _a451 = v_amount
-            st["_envc_frame_p_damage_own_choice__amount"] = _cast(_a451, jnp.int16)
-            _a452 = v_bench_only
-            st["_envc_frame_p_damage_own_choice__bench_only"] = _cast(_a452, jnp.bool_)
-            _a453 = v_s
-            st["_envc_frame_p_damage_own_choice__s"] = _cast(_a453, jnp.int8)
-            _a454 = 1
-            st["_envc_at_p_damage_own_choice"] = _cast(_a454, jnp.int8)
-            _a455 = False
-            v__envc_run = _lcast(_a455, jnp.bool_)
-            _a456 = st["current_player"]
-            st["_envc_choice_mover"] = _cast(_a456, jnp.int8)
-            _a457 = v__envc_who1
-            st["current_player"] = _cast(_a457, jnp.int8)
+            _a427 = v_p
+            st["_envc_frame_p_damage_own_choice__p"] = _cast(_a427, jnp.int8)
+            _a428 = v_amount
+            st["_envc_frame_p_damage_own_choice__amount"] = _cast(_a428, jnp.int16)
+            _a429 = v_bench_only
+            st["_envc_frame_p_damage_own_choice__bench_only"] = _cast(_a429, jnp.bool_)
+            _a430 = v_s
+            st["_envc_frame_p_damage_own_choice__s"] = _cast(_a430, jnp.int8)
+            _a431 = 1
+            st["_envc_at_p_damage_own_choice"] = _cast(_a431, jnp.int8)
+            _a432 = False
+            v__envc_run = _lcast(_a432, jnp.bool_)
+            _a433 = st["current_player"]
+            st["_envc_choice_mover"] = _cast(_a433, jnp.int8)
+            _a434 = v__envc_who1
+            st["current_player"] = _cast(_a434, jnp.int8)
             return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1)
-        def _else458(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+        def _else435(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
             st = dict(st)
-            _a459 = -1
-            v_s = _lcast(_a459, jnp.int8)
+            _a436 = -1
+            v_s = _lcast(_a436, jnp.int8)
             return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1)
-        st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _branch(_c445, lambda: _then449(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1), lambda: _else458(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1))
+        st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _branch(_c422, lambda: _then426(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1), lambda: _else435(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1))
         return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
-    def _then460(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
+    def _then437(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
-        _a461 = st["_envc_frame_p_damage_own_choice__p"]
-        v_p = _lcast(_a461, jnp.int8)
-        _a462 = st["_envc_frame_p_damage_own_choice__amount"]
-        v_amount = _lcast(_a462, jnp.int16)
-        _a463 = st["_envc_frame_p_damage_own_choice__bench_only"]
-        v_bench_only = _lcast(_a463, jnp.bool_)
-        _a464 = st["_envc_frame_p_damage_own_choice__s"]
-        v_s = _lcast(_a464, jnp.int8)
-        _a465 = 0
-        st["_envc_at_p_damage_own_choice"] = _cast(_a465, jnp.int8)
-        _a466 = False
-        v__envc_seek = _lcast(_a466, jnp.bool_)
-        _a467 = st["_envc_choice_option"]
-        v_s = _lcast(_a467, jnp.int8)
-        _a468 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a468, jnp.int8)
-        _a469 = True
-        v__envc_run = _lcast(_a469, jnp.bool_)
+        _a438 = st["_envc_frame_p_damage_own_choice__p"]
+        v_p = _lcast(_a438, jnp.int8)
+        _a439 = st["_envc_frame_p_damage_own_choice__amount"]
+        v_amount = _lcast(_a439, jnp.int16)
+        _a440 = st["_envc_frame_p_damage_own_choice__bench_only"]
+        v_bench_only = _lcast(_a440, jnp.bool_)
+        _a441 = st["_envc_frame_p_damage_own_choice__s"]
+        v_s = _lcast(_a441, jnp.int8)
+        _a442 = 0
+        st["_envc_at_p_damage_own_choice"] = _cast(_a442, jnp.int8)
+        _a443 = False
+        v__envc_seek = _lcast(_a443, jnp.bool_)
+        _a444 = st["_envc_choice_option"]
+        v_s = _lcast(_a444, jnp.int8)
+        _a445 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a445, jnp.int8)
+        _a446 = True
+        v__envc_run = _lcast(_a446, jnp.bool_)
         return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
-    st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _select_first((_c442, _c443, ), (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)), (_then444(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), _then460(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), ), (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)))
-    _c470 = v__envc_run
-    def _then471(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
+    st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _select_first((_c419, _c420, ), (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)), (_then421(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), _then437(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), ), (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)))
+    _c447 = v__envc_run
+    def _then448(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
-        _c472 = (_i32(v_s) >= 0)
-        def _then473(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
+        _c449 = (_i32(v_s) >= 0)
+        def _then450(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
             st = dict(st)
-            _a474 = jnp.minimum((_i32(st["damage"][_i32(v_p)][_i32(v_s)]) + _i32(v_amount)), 300)
-            st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a474, jnp.int16))
+            _a451 = jnp.minimum((_i32(st["damage"][_i32(v_p)][_i32(v_s)]) + _i32(v_amount)), 300)
+            st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a451, jnp.int16))
             return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
-        st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _branch(_c472, lambda: _then473(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), lambda: (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)))
+        st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _branch(_c449, lambda: _then450(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), lambda: (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)))
         return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
-    st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _branch(_c470, lambda: _then471(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), lambda: (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)))
+    st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _branch(_c447, lambda: _then448(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), lambda: (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)))
     return st
 
 
@@ -2037,70 +1994,70 @@ def p_attach_to_bench_choice(st, v_p, v_t):
     v__envc_run = _lcast((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0), jnp.bool_)
     v_s = _lcast(0, jnp.int8)
-    _c475 = v__envc_run
-    _c476 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1))
-    def _then477(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
+    _c452 = v__envc_run
+    _c453 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1))
+    def _then454(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
         v__envc_who1 = _lcast(v_p, jnp.int8)
-        def _g480(i479):
-            return jnp.logical_and(jnp.logical_and(st["occupied"][_i32(v_p)][i479], (_i32(jnp.where((_K0[_i32(st["card"][_i32(v_p)][i479])] == 1), st["played_type"][_i32(v_p)][i479], _K2[_i32(st["card"][_i32(v_p)][i479])])) == _i32(v_t))), (_i32(st["energy"][_i32(v_p)][i479][_i32(v_t)]) < 12))
-        _e481 = jax.vmap(_g480)(jnp.arange(1, 4, dtype=jnp.int32))
-        _c478 = jnp.any(_e481)
-        def _then482(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+        def _g457(i456):
+            return jnp.logical_and(jnp.logical_and(st["occupied"][_i32(v_p)][i456], (_i32(jnp.where((_K0[_i32(st["card"][_i32(v_p)][i456])] == 1), st["played_type"][_i32(v_p)][i456], _K2[_i32(st["card"][_i32(v_p)][i456])])) == _i32(v_t))), (_i32(st["energy"][_i32(v_p)][i456][_i32(v_t)]) < 12))
+        _e458 = jax.vmap(_g457)(jnp.arange(1, 4, dtype=jnp.int32))
+        _c455 = jnp.any(_e458)
+        def _then459(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
             st = dict(st)
-            _a483 = v_p
-            st["_envc_frame_p_attach_to_bench_choice__p"] = _cast(_a483, jnp.int8)
-            _a484 = v_t
-            st["_envc_frame_p_attach_to_bench_choice__t"] = _cast(_a484, jnp.int8)
-            _a485 = v_s
-            st["_envc_frame_p_attach_to_bench_choice__s"] = _cast(_a485, jnp.int8)
-            _a486 = 1
-            st["_envc_at_p_attach_to_bench_choice"] = _cast(_a486, jnp.int8)
-            _a487 = False
-            v__envc_run = _lcast(_a487, jnp.bool_)
-            _a488 = st["current_player"]
-            st["_envc_choice_mover"] = _cast(_a488, jnp.int8)
-            _a489 = v__envc_who1
-            st["current_player"] = _cast(_a489, jnp.int8)
+            _a460 = v_p
+            st["_envc_frame_p_attach_to_bench_choice__p"] = _cast(_a460, jnp.int8)
+            _a461 = v_t
+            st["_envc_frame_p_attach_to_bench_choice__t"] = _cast(_a461, jnp.int8)
+            _a462 = v_s
+            st["_envc_frame_p_attach_to_bench_choice__s"] = _cast(_a462, jnp.int8)
+            _a463 = 1
+            st["_envc_at_p_attach_to_bench_choice"] = _cast(_a463, jnp.int8)
+            _a464 = False
+            v__envc_run = _lcast(_a464, jnp.bool_)
+            _a465 = st["current_player"]
+            st["_envc_choice_mover"] = _cast(_a465, jnp.int8)
+            _a466 = v__envc_who1
+            st["current_player"] = _cast(_a466, jnp.int8)
             return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1)
-        def _else490(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+        def _else467(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
             st = dict(st)
-            _a491 = 0
-            v_s = _lcast(_a491, jnp.int8)
+            _a468 = 0
+            v_s = _lcast(_a468, jnp.int8)
             return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1)
-        st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _branch(_c478, lambda: _then482(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1), lambda: _else490(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1))
+        st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _branch(_c455, lambda: _then459(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1), lambda: _else467(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1))
         return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
-    def _then492(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
+    def _then469(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
-        _a493 = st["_envc_frame_p_attach_to_bench_choice__p"]
-        v_p = _lcast(_a493, jnp.int8)
-        _a494 = st["_envc_frame_p_attach_to_bench_choice__t"]
-        v_t = _lcast(_a494, jnp.int8)
-        _a495 = st["_envc_frame_p_attach_to_bench_choice__s"]
-        v_s = _lcast(_a495, jnp.int8)
-        _a496 = 0
-        st["_envc_at_p_attach_to_bench_choice"] = _cast(_a496, jnp.int8)
-        _a497 = False
-        v__envc_seek = _lcast(_a497, jnp.bool_)
-        _a498 = st["_envc_choice_option"]
-        v_s = _lcast(_a498, jnp.int8)
-        _a499 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a499, jnp.int8)
-        _a500 = True
-        v__envc_run = _lcast(_a500, jnp.bool_)
+        _a470 = st["_envc_frame_p_attach_to_bench_choice__p"]
+        v_p = _lcast(_a470, jnp.int8)
+        _a471 = st["_envc_frame_p_attach_to_bench_choice__t"]
+        v_t = _lcast(_a471, jnp.int8)
+        _a472 = st["_envc_frame_p_attach_to_bench_choice__s"]
+        v_s = _lcast(_a472, jnp.int8)
+        _a473 = 0
+        st["_envc_at_p_attach_to_bench_choice"] = _cast(_a473, jnp.int8)
+        _a474 = False
+        v__envc_seek = _lcast(_a474, jnp.bool_)
+        _a475 = st["_envc_choice_option"]
+        v_s = _lcast(_a475, jnp.int8)
+        _a476 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a476, jnp.int8)
+        _a477 = True
+        v__envc_run = _lcast(_a477, jnp.bool_)
         return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
-    st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _select_first((_c475, _c476, ), (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)), (_then477(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), _then492(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), ), (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)))
-    _c501 = v__envc_run
-    def _then502(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
+    st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _select_first((_c452, _c453, ), (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)), (_then454(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), _then469(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), ), (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)))
+    _c478 = v__envc_run
+    def _then479(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
-        _c503 = (_i32(v_s) > 0)
-        def _then504(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
+        _c480 = (_i32(v_s) > 0)
+        def _then481(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
             st = dict(st)
             st = p_attach_from_zone(st, v_p, v_s, v_t, 1, False)
             return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
-        st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _branch(_c503, lambda: _then504(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), lambda: (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)))
+        st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _branch(_c480, lambda: _then481(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), lambda: (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)))
         return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
-    st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _branch(_c501, lambda: _then502(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), lambda: (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)))
+    st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _branch(_c478, lambda: _then479(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), lambda: (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)))
     return st
 
 
@@ -2113,137 +2070,137 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
     v__envc_run = _lcast((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0), jnp.bool_)
     v_a = _lcast(0, jnp.int8)
-    _c505 = v__envc_run
-    _c506 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1))
-    def _then507(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+    _c482 = v__envc_run
+    _c483 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1))
+    def _then484(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
         st = dict(st)
         v__envc_who1 = _lcast(v_p, jnp.int8)
-        _c508 = jnp.any(jax.vmap(lambda i509: st["occupied"][_i32(v_p)][i509])(jnp.arange(1, 4, dtype=jnp.int32)))
-        def _then510(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
+        _c485 = jnp.any(jax.vmap(lambda i486: st["occupied"][_i32(v_p)][i486])(jnp.arange(1, 4, dtype=jnp.int32)))
+        def _then487(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
             st = dict(st)
-            _a511 = v_p
-            st["_envc_frame_p_attach_to_benched_choices__p"] = _cast(_a511, jnp.int8)
-            _a512 = v_t
-            st["_envc_frame_p_attach_to_benched_choices__t"] = _cast(_a512, jnp.int8)
-            _a513 = v_n
-            st["_envc_frame_p_attach_to_benched_choices__n"] = _cast(_a513, jnp.int8)
-            _a514 = 1
-            st["_envc_at_p_attach_to_benched_choices"] = _cast(_a514, jnp.int8)
-            _a515 = False
-            v__envc_run = _lcast(_a515, jnp.bool_)
-            _a516 = st["current_player"]
-            st["_envc_choice_mover"] = _cast(_a516, jnp.int8)
-            _a517 = v__envc_who1
-            st["current_player"] = _cast(_a517, jnp.int8)
+            _a488 = v_p
+            st["_envc_frame_p_attach_to_benched_choices__p"] = _cast(_a488, jnp.int8)
+            _a489 = v_t
+            st["_envc_frame_p_attach_to_benched_choices__t"] = _cast(_a489, jnp.int8)
+            _a490 = v_n
+            st["_envc_frame_p_attach_to_benched_choices__n"] = _cast(_a490, jnp.int8)
+            _a491 = 1
+            st["_envc_at_p_attach_to_benched_choices"] = _cast(_a491, jnp.int8)
+            _a492 = False
+            v__envc_run = _lcast(_a492, jnp.bool_)
+            _a493 = st["current_player"]
+            st["_envc_choice_mover"] = _cast(_a493, jnp.int8)
+            _a494 = v__envc_who1
+            st["current_player"] = _cast(_a494, jnp.int8)
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1)
-        def _else518(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
+        def _else495(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
             st = dict(st)
-            _a519 = 0
-            v_a = _lcast(_a519, jnp.int8)
+            _a496 = 0
+            v_a = _lcast(_a496, jnp.int8)
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1)
-        st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1) = _branch(_c508, lambda: _then510(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1), lambda: _else518(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1))
+        st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1) = _branch(_c485, lambda: _then487(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1), lambda: _else495(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1))
         return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
-    def _then520(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+    def _then497(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
         st = dict(st)
-        _a521 = st["_envc_frame_p_attach_to_benched_choices__p"]
-        v_p = _lcast(_a521, jnp.int8)
-        _a522 = st["_envc_frame_p_attach_to_benched_choices__t"]
-        v_t = _lcast(_a522, jnp.int8)
-        _a523 = st["_envc_frame_p_attach_to_benched_choices__n"]
-        v_n = _lcast(_a523, jnp.int8)
-        _a524 = 0
-        st["_envc_at_p_attach_to_benched_choices"] = _cast(_a524, jnp.int8)
-        _a525 = False
-        v__envc_seek = _lcast(_a525, jnp.bool_)
-        _a526 = st["_envc_choice_option"]
-        v_a = _lcast(_a526, jnp.int8)
-        _a527 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a527, jnp.int8)
-        _a528 = True
-        v__envc_run = _lcast(_a528, jnp.bool_)
+        _a498 = st["_envc_frame_p_attach_to_benched_choices__p"]
+        v_p = _lcast(_a498, jnp.int8)
+        _a499 = st["_envc_frame_p_attach_to_benched_choices__t"]
+        v_t = _lcast(_a499, jnp.int8)
+        _a500 = st["_envc_frame_p_attach_to_benched_choices__n"]
+        v_n = _lcast(_a500, jnp.int8)
+        _a501 = 0
+        st["_envc_at_p_attach_to_benched_choices"] = _cast(_a501, jnp.int8)
+        _a502 = False
+        v__envc_seek = _lcast(_a502, jnp.bool_)
+        _a503 = st["_envc_choice_option"]
+        v_a = _lcast(_a503, jnp.int8)
+        _a504 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a504, jnp.int8)
+        _a505 = True
+        v__envc_run = _lcast(_a505, jnp.bool_)
         return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
-    st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _select_first((_c505, _c506, ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)), (_then507(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), _then520(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
-    _c529 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_a) > 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2)))
-    def _then530(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+    st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _select_first((_c482, _c483, ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)), (_then484(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), _then497(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
+    _c506 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_a) > 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2)))
+    def _then507(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
         st = dict(st)
-        _c531 = v__envc_run
-        def _then532(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+        _c508 = v__envc_run
+        def _then509(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
             st = dict(st)
             st = p_attach_from_zone(st, v_p, v_a, v_t, 1, True)
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
-        st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _branch(_c531, lambda: _then532(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
-        _c533 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_n) > 1)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2)))
-        def _then534(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+        st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _branch(_c508, lambda: _then509(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
+        _c510 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_n) > 1)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2)))
+        def _then511(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
             st = dict(st)
             v_b = _lcast(0, jnp.int8)
-            _c535 = v__envc_run
-            _c536 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2))
-            def _then537(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
+            _c512 = v__envc_run
+            _c513 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2))
+            def _then514(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
                 st = dict(st)
                 v__envc_who2 = _lcast(v_p, jnp.int8)
-                def _g540(i539):
-                    return jnp.logical_and(st["occupied"][_i32(v_p)][i539], (i539 != _i32(v_a)))
-                _e541 = jax.vmap(_g540)(jnp.arange(1, 4, dtype=jnp.int32))
-                _c538 = jnp.any(_e541)
-                def _then542(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
+                def _g517(i516):
+                    return jnp.logical_and(st["occupied"][_i32(v_p)][i516], (i516 != _i32(v_a)))
+                _e518 = jax.vmap(_g517)(jnp.arange(1, 4, dtype=jnp.int32))
+                _c515 = jnp.any(_e518)
+                def _then519(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
                     st = dict(st)
-                    _a543 = v_p
-                    st["_envc_frame_p_attach_to_benched_choices__p"] = _cast(_a543, jnp.int8)
-                    _a544 = v_t
-                    st["_envc_frame_p_attach_to_benched_choices__t"] = _cast(_a544, jnp.int8)
-                    _a545 = v_a
-                    st["_envc_frame_p_attach_to_benched_choices__a"] = _cast(_a545, jnp.int8)
-                    _a546 = 2
-                    st["_envc_at_p_attach_to_benched_choices"] = _cast(_a546, jnp.int8)
-                    _a547 = False
-                    v__envc_run = _lcast(_a547, jnp.bool_)
-                    _a548 = st["current_player"]
-                    st["_envc_choice_mover"] = _cast(_a548, jnp.int8)
-                    _a549 = v__envc_who2
-                    st["current_player"] = _cast(_a549, jnp.int8)
+                    _a520 = v_p
+                    st["_envc_frame_p_attach_to_benched_choices__p"] = _cast(_a520, jnp.int8)
+                    _a521 = v_t
+                    st["_envc_frame_p_attach_to_benched_choices__t"] = _cast(_a521, jnp.int8)
+                    _a522 = v_a
+                    st["_envc_frame_p_attach_to_benched_choices__a"] = _cast(_a522, jnp.int8)
+                    _a523 = 2
+                    st["_envc_at_p_attach_to_benched_choices"] = _cast(_a523, jnp.int8)
+                    _a524 = False
+                    v__envc_run = _lcast(_a524, jnp.bool_)
+                    _a525 = st["current_player"]
+                    st["_envc_choice_mover"] = _cast(_a525, jnp.int8)
+                    _a526 = v__envc_who2
+                    st["current_player"] = _cast(_a526, jnp.int8)
                     return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2)
-                def _else550(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
+                def _else527(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
                     st = dict(st)
-                    _a551 = 0
-                    v_b = _lcast(_a551, jnp.int8)
+                    _a528 = 0
+                    v_b = _lcast(_a528, jnp.int8)
                     return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2)
-                st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2) = _branch(_c538, lambda: _then542(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2), lambda: _else550(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2))
+                st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2) = _branch(_c515, lambda: _then519(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2), lambda: _else527(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2))
                 return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
-            def _then552(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
+            def _then529(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
                 st = dict(st)
-                _a553 = st["_envc_frame_p_attach_to_benched_choices__p"]
-                v_p = _lcast(_a553, jnp.int8)
-                _a554 = st["_envc_frame_p_attach_to_benched_choices__t"]
-                v_t = _lcast(_a554, jnp.int8)
-                _a555 = st["_envc_frame_p_attach_to_benched_choices__a"]
-                v_a = _lcast(_a555, jnp.int8)
-                _a556 = 0
-                st["_envc_at_p_attach_to_benched_choices"] = _cast(_a556, jnp.int8)
-                _a557 = False
-                v__envc_seek = _lcast(_a557, jnp.bool_)
-                _a558 = st["_envc_choice_option"]
-                v_b = _lcast(_a558, jnp.int8)
-                _a559 = st["_envc_choice_mover"]
-                st["current_player"] = _cast(_a559, jnp.int8)
-                _a560 = True
-                v__envc_run = _lcast(_a560, jnp.bool_)
+                _a530 = st["_envc_frame_p_attach_to_benched_choices__p"]
+                v_p = _lcast(_a530, jnp.int8)
+                _a531 = st["_envc_frame_p_attach_to_benched_choices__t"]
+                v_t = _lcast(_a531, jnp.int8)
+                _a532 = st["_envc_frame_p_attach_to_benched_choices__a"]
+                v_a = _lcast(_a532, jnp.int8)
+                _a533 = 0
+                st["_envc_at_p_attach_to_benched_choices"] = _cast(_a533, jnp.int8)
+                _a534 = False
+                v__envc_seek = _lcast(_a534, jnp.bool_)
+                _a535 = st["_envc_choice_option"]
+                v_b = _lcast(_a535, jnp.int8)
+                _a536 = st["_envc_choice_mover"]
+                st["current_player"] = _cast(_a536, jnp.int8)
+                _a537 = True
+                v__envc_run = _lcast(_a537, jnp.bool_)
                 return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
-            st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _select_first((_c535, _c536, ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)), (_then537(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), _then552(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)))
-            _c561 = v__envc_run
-            def _then562(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
+            st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _select_first((_c512, _c513, ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)), (_then514(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), _then529(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)))
+            _c538 = v__envc_run
+            def _then539(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
                 st = dict(st)
-                _c563 = (_i32(v_b) > 0)
-                def _then564(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
+                _c540 = (_i32(v_b) > 0)
+                def _then541(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
                     st = dict(st)
                     st = p_attach_from_zone(st, v_p, v_b, v_t, 1, True)
                     return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
-                st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _branch(_c563, lambda: _then564(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)))
+                st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _branch(_c540, lambda: _then541(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)))
                 return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
-            st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _branch(_c561, lambda: _then562(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)))
+            st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _branch(_c538, lambda: _then539(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)))
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
-        st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _branch(_c533, lambda: _then534(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
+        st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _branch(_c510, lambda: _then511(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
         return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
-    st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _branch(_c529, lambda: _then530(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
+    st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _branch(_c506, lambda: _then507(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
     return st
 
 
@@ -2258,98 +2215,98 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
     v__envc_seek = _lcast((_i32(st["_envc_at_p_switch_opponent"]) != 0), jnp.bool_)
     v_q = _lcast(0, jnp.int8)
     v_go = _lcast(True, jnp.bool_)
-    _c565 = v__envc_run
-    def _then566(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
+    _c542 = v__envc_run
+    def _then543(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
         st = dict(st)
-        _a567 = (1 - _i32(v_p))
-        v_q = _lcast(_a567, jnp.int8)
-        _c568 = v_coin
-        def _then569(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
+        _a544 = (1 - _i32(v_p))
+        v_q = _lcast(_a544, jnp.int8)
+        _c545 = v_coin
+        def _then546(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
             st = dict(st)
-            st, _r570 = _randint(st, 0, 1)
-            _a571 = (_r570 == 1)
-            v_go = _lcast(_a571, jnp.bool_)
+            st, _r547 = _randint(st, 0, 1)
+            _a548 = (_r547 == 1)
+            v_go = _lcast(_a548, jnp.bool_)
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)
-        st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _branch(_c568, lambda: _then569(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)))
+        st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _branch(_c545, lambda: _then546(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)))
         return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)
-    st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _branch(_c565, lambda: _then566(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)))
-    _c572 = jnp.logical_or(jnp.logical_and(v__envc_run, jnp.logical_and(v_go, jnp.logical_not(f_defended(st, v_p)))), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_switch_opponent"]) == 1)))
-    def _then573(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
+    st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _branch(_c542, lambda: _then543(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)))
+    _c549 = jnp.logical_or(jnp.logical_and(v__envc_run, jnp.logical_and(v_go, jnp.logical_not(f_defended(st, v_p)))), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_switch_opponent"]) == 1)))
+    def _then550(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
         st = dict(st)
         v_b = _lcast(0, jnp.int8)
-        _c574 = v__envc_run
-        _c575 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_switch_opponent"]) == 1))
-        def _then576(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+        _c551 = v__envc_run
+        _c552 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_switch_opponent"]) == 1))
+        def _then553(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
             st = dict(st)
             v__envc_who1 = _lcast(jnp.where(v_opponent_chooses, _i32(v_q), _i32(v_p)), jnp.int8)
-            def _g579(i578):
-                return jnp.logical_and(st["occupied"][_i32(v_q)][i578], jnp.logical_or(jnp.logical_not(v_basic_only), (jnp.where((_K0[_i32(st["card"][_i32(v_q)][i578])] == 1), 0, _K3[_i32(st["card"][_i32(v_q)][i578])]) == 0)))
-            _e580 = jax.vmap(_g579)(jnp.arange(1, 4, dtype=jnp.int32))
-            _c577 = jnp.any(_e580)
-            def _then581(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1):
+            def _g556(i555):
+                return jnp.logical_and(st["occupied"][_i32(v_q)][i555], jnp.logical_or(jnp.logical_not(v_basic_only), (jnp.where((_K0[_i32(st["card"][_i32(v_q)][i555])] == 1), 0, _K3[_i32(st["card"][_i32(v_q)][i555])]) == 0)))
+            _e557 = jax.vmap(_g556)(jnp.arange(1, 4, dtype=jnp.int32))
+            _c554 = jnp.any(_e557)
+            def _then558(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1):
                 st = dict(st)
-                _a582 = v_p
-                st["_envc_frame_p_switch_opponent__p"] = _cast(_a582, jnp.int8)
-                _a583 = v_basic_only
-                st["_envc_frame_p_switch_opponent__basic_only"] = _cast(_a583, jnp.bool_)
-                _a584 = v_q
-                st["_envc_frame_p_switch_opponent__q"] = _cast(_a584, jnp.int8)
-                _a585 = 1
-                st["_envc_at_p_switch_opponent"] = _cast(_a585, jnp.int8)
-                _a586 = False
-                v__envc_run = _lcast(_a586, jnp.bool_)
-                _a587 = st["current_player"]
-                st["_envc_choice_mover"] = _cast(_a587, jnp.int8)
-                _a588 = v__envc_who1
-                st["current_player"] = _cast(_a588, jnp.int8)
+                _a559 = v_p
+                st["_envc_frame_p_switch_opponent__p"] = _cast(_a559, jnp.int8)
+                _a560 = v_basic_only
+                st["_envc_frame_p_switch_opponent__basic_only"] = _cast(_a560, jnp.bool_)
+                _a561 = v_q
+                st["_envc_frame_p_switch_opponent__q"] = _cast(_a561, jnp.int8)
+                _a562 = 1
+                st["_envc_at_p_switch_opponent"] = _cast(_a562, jnp.int8)
+                _a563 = False
+                v__envc_run = _lcast(_a563, jnp.bool_)
+                _a564 = st["current_player"]
+                st["_envc_choice_mover"] = _cast(_a564, jnp.int8)
+                _a565 = v__envc_who1
+                st["current_player"] = _cast(_a565, jnp.int8)
                 return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1)
-            def _else589(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1):
+            def _else566(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1):
                 st = dict(st)
-                _a590 = 0
-                v_b = _lcast(_a590, jnp.int8)
+                _a567 = 0
+                v_b = _lcast(_a567, jnp.int8)
                 return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1)
-            st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1) = _branch(_c577, lambda: _then581(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1), lambda: _else589(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1))
+            st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1) = _branch(_c554, lambda: _then558(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1), lambda: _else566(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1))
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
-        def _then591(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+        def _then568(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
             st = dict(st)
-            _a592 = st["_envc_frame_p_switch_opponent__p"]
-            v_p = _lcast(_a592, jnp.int8)
-            _a593 = st["_envc_frame_p_switch_opponent__basic_only"]
-            v_basic_only = _lcast(_a593, jnp.bool_)
-            _a594 = st["_envc_frame_p_switch_opponent__q"]
-            v_q = _lcast(_a594, jnp.int8)
-            _a595 = 0
-            st["_envc_at_p_switch_opponent"] = _cast(_a595, jnp.int8)
-            _a596 = False
-            v__envc_seek = _lcast(_a596, jnp.bool_)
-            _a597 = st["_envc_choice_option"]
-            v_b = _lcast(_a597, jnp.int8)
-            _a598 = st["_envc_choice_mover"]
-            st["current_player"] = _cast(_a598, jnp.int8)
-            _a599 = True
-            v__envc_run = _lcast(_a599, jnp.bool_)
+            _a569 = st["_envc_frame_p_switch_opponent__p"]
+            v_p = _lcast(_a569, jnp.int8)
+            _a570 = st["_envc_frame_p_switch_opponent__basic_only"]
+            v_basic_only = _lcast(_a570, jnp.bool_)
+            _a571 = st["_envc_frame_p_switch_opponent__q"]
+            v_q = _lcast(_a571, jnp.int8)
+            _a572 = 0
+            st["_envc_at_p_switch_opponent"] = _cast(_a572, jnp.int8)
+            _a573 = False
+            v__envc_seek = _lcast(_a573, jnp.bool_)
+            _a574 = st["_envc_choice_option"]
+            v_b = _lcast(_a574, jnp.int8)
+            _a575 = st["_envc_choice_mover"]
+            st["current_player"] = _cast(_a575, jnp.int8)
+            _a576 = True
+            v__envc_run = _lcast(_a576, jnp.bool_)
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
-        st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _select_first((_c574, _c575, ), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)), (_then576(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), _then591(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), ), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
-        _c600 = v__envc_run
-        def _then601(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+        st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _select_first((_c551, _c552, ), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)), (_then553(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), _then568(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), ), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
+        _c577 = v__envc_run
+        def _then578(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
             st = dict(st)
-            _c602 = jnp.logical_and((_i32(v_b) > 0), st["attacking"])
-            def _then603(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+            _c579 = jnp.logical_and((_i32(v_b) > 0), st["attacking"])
+            def _then580(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
                 st = dict(st)
                 st = p_hit_active(st, v_p)
                 return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
-            st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _branch(_c602, lambda: _then603(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
-            _c604 = (_i32(v_b) > 0)
-            def _then605(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+            st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _branch(_c579, lambda: _then580(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
+            _c581 = (_i32(v_b) > 0)
+            def _then582(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
                 st = dict(st)
                 st = p_clear_conditions(st, v_q)
                 st = p_swap_slots(st, v_q, 0, v_b)
                 return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
-            st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _branch(_c604, lambda: _then605(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
+            st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _branch(_c581, lambda: _then582(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
-        st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _branch(_c600, lambda: _then601(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
+        st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _branch(_c577, lambda: _then578(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
         return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)
-    st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _branch(_c572, lambda: _then573(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)))
+    st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _branch(_c549, lambda: _then550(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)))
     return st
 
 
@@ -2360,61 +2317,61 @@ def p_switch_self(st, v_p):
     v__envc_run = _lcast((_i32(st["_envc_at_p_switch_self"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_switch_self"]) != 0), jnp.bool_)
     v_b = _lcast(0, jnp.int8)
-    _c606 = v__envc_run
-    _c607 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_switch_self"]) == 1))
-    def _then608(st, v_p, v__envc_run, v__envc_seek, v_b):
+    _c583 = v__envc_run
+    _c584 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_switch_self"]) == 1))
+    def _then585(st, v_p, v__envc_run, v__envc_seek, v_b):
         st = dict(st)
         v__envc_who1 = _lcast(v_p, jnp.int8)
-        _c609 = jnp.any(jax.vmap(lambda i610: st["occupied"][_i32(v_p)][i610])(jnp.arange(1, 4, dtype=jnp.int32)))
-        def _then611(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
+        _c586 = jnp.any(jax.vmap(lambda i587: st["occupied"][_i32(v_p)][i587])(jnp.arange(1, 4, dtype=jnp.int32)))
+        def _then588(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
             st = dict(st)
-            _a612 = v_p
-            st["_envc_frame_p_switch_self__p"] = _cast(_a612, jnp.int8)
-            _a613 = 1
-            st["_envc_at_p_switch_self"] = _cast(_a613, jnp.int8)
-            _a614 = False
-            v__envc_run = _lcast(_a614, jnp.bool_)
-            _a615 = st["current_player"]
-            st["_envc_choice_mover"] = _cast(_a615, jnp.int8)
-            _a616 = v__envc_who1
-            st["current_player"] = _cast(_a616, jnp.int8)
+            _a589 = v_p
+            st["_envc_frame_p_switch_self__p"] = _cast(_a589, jnp.int8)
+            _a590 = 1
+            st["_envc_at_p_switch_self"] = _cast(_a590, jnp.int8)
+            _a591 = False
+            v__envc_run = _lcast(_a591, jnp.bool_)
+            _a592 = st["current_player"]
+            st["_envc_choice_mover"] = _cast(_a592, jnp.int8)
+            _a593 = v__envc_who1
+            st["current_player"] = _cast(_a593, jnp.int8)
             return st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1)
-        def _else617(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
+        def _else594(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
             st = dict(st)
-            _a618 = 0
-            v_b = _lcast(_a618, jnp.int8)
+            _a595 = 0
+            v_b = _lcast(_a595, jnp.int8)
             return st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1)
-        st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1) = _branch(_c609, lambda: _then611(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1), lambda: _else617(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1))
+        st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1) = _branch(_c586, lambda: _then588(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1), lambda: _else594(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1))
         return st, (v_p, v__envc_run, v__envc_seek, v_b)
-    def _then619(st, v_p, v__envc_run, v__envc_seek, v_b):
+    def _then596(st, v_p, v__envc_run, v__envc_seek, v_b):
         st = dict(st)
-        _a620 = st["_envc_frame_p_switch_self__p"]
-        v_p = _lcast(_a620, jnp.int8)
-        _a621 = 0
-        st["_envc_at_p_switch_self"] = _cast(_a621, jnp.int8)
-        _a622 = False
-        v__envc_seek = _lcast(_a622, jnp.bool_)
-        _a623 = st["_envc_choice_option"]
-        v_b = _lcast(_a623, jnp.int8)
-        _a624 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a624, jnp.int8)
-        _a625 = True
-        v__envc_run = _lcast(_a625, jnp.bool_)
+        _a597 = st["_envc_frame_p_switch_self__p"]
+        v_p = _lcast(_a597, jnp.int8)
+        _a598 = 0
+        st["_envc_at_p_switch_self"] = _cast(_a598, jnp.int8)
+        _a599 = False
+        v__envc_seek = _lcast(_a599, jnp.bool_)
+        _a600 = st["_envc_choice_option"]
+        v_b = _lcast(_a600, jnp.int8)
+        _a601 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a601, jnp.int8)
+        _a602 = True
+        v__envc_run = _lcast(_a602, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek, v_b)
-    st, (v_p, v__envc_run, v__envc_seek, v_b) = _select_first((_c606, _c607, ), (st, (v_p, v__envc_run, v__envc_seek, v_b)), (_then608(st, v_p, v__envc_run, v__envc_seek, v_b), _then619(st, v_p, v__envc_run, v__envc_seek, v_b), ), (st, (v_p, v__envc_run, v__envc_seek, v_b)))
-    _c626 = v__envc_run
-    def _then627(st, v_p, v__envc_run, v__envc_seek, v_b):
+    st, (v_p, v__envc_run, v__envc_seek, v_b) = _select_first((_c583, _c584, ), (st, (v_p, v__envc_run, v__envc_seek, v_b)), (_then585(st, v_p, v__envc_run, v__envc_seek, v_b), _then596(st, v_p, v__envc_run, v__envc_seek, v_b), ), (st, (v_p, v__envc_run, v__envc_seek, v_b)))
+    _c603 = v__envc_run
+    def _then604(st, v_p, v__envc_run, v__envc_seek, v_b):
         st = dict(st)
-        _c628 = (_i32(v_b) > 0)
-        def _then629(st, v_p, v__envc_run, v__envc_seek, v_b):
+        _c605 = (_i32(v_b) > 0)
+        def _then606(st, v_p, v__envc_run, v__envc_seek, v_b):
             st = dict(st)
             st = p_hit_active(st, v_p)
             st = p_clear_conditions(st, v_p)
             st = p_swap_slots(st, v_p, 0, v_b)
             return st, (v_p, v__envc_run, v__envc_seek, v_b)
-        st, (v_p, v__envc_run, v__envc_seek, v_b) = _branch(_c628, lambda: _then629(st, v_p, v__envc_run, v__envc_seek, v_b), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_b)))
+        st, (v_p, v__envc_run, v__envc_seek, v_b) = _branch(_c605, lambda: _then606(st, v_p, v__envc_run, v__envc_seek, v_b), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_b)))
         return st, (v_p, v__envc_run, v__envc_seek, v_b)
-    st, (v_p, v__envc_run, v__envc_seek, v_b) = _branch(_c626, lambda: _then627(st, v_p, v__envc_run, v__envc_seek, v_b), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_b)))
+    st, (v_p, v__envc_run, v__envc_seek, v_b) = _branch(_c603, lambda: _then604(st, v_p, v__envc_run, v__envc_seek, v_b), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_b)))
     return st
 
 
@@ -2425,23 +2382,23 @@ def p_protect(st, v_p, v_amount, v_coin):
     v_amount = _lcast(v_amount, jnp.int16)
     v_coin = _lcast(v_coin, jnp.bool_)
     v_go = _lcast(True, jnp.bool_)
-    _c630 = v_coin
-    def _then631(st, v_p, v_amount, v_coin, v_go):
+    _c607 = v_coin
+    def _then608(st, v_p, v_amount, v_coin, v_go):
         st = dict(st)
-        st, _r632 = _randint(st, 0, 1)
-        _a633 = (_r632 == 1)
-        v_go = _lcast(_a633, jnp.bool_)
+        st, _r609 = _randint(st, 0, 1)
+        _a610 = (_r609 == 1)
+        v_go = _lcast(_a610, jnp.bool_)
         return st, (v_p, v_amount, v_coin, v_go)
-    st, (v_p, v_amount, v_coin, v_go) = _branch(_c630, lambda: _then631(st, v_p, v_amount, v_coin, v_go), lambda: (st, (v_p, v_amount, v_coin, v_go)))
-    _c634 = v_go
-    def _then635(st, v_p, v_amount, v_coin, v_go):
+    st, (v_p, v_amount, v_coin, v_go) = _branch(_c607, lambda: _then608(st, v_p, v_amount, v_coin, v_go), lambda: (st, (v_p, v_amount, v_coin, v_go)))
+    _c611 = v_go
+    def _then612(st, v_p, v_amount, v_coin, v_go):
         st = dict(st)
-        _a636 = v_amount
-        st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a636, jnp.int16))
-        _a637 = (1 + (1 - _i32(v_p)))
-        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a637, jnp.int8))
+        _a613 = v_amount
+        st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a613, jnp.int16))
+        _a614 = (1 + (1 - _i32(v_p)))
+        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a614, jnp.int8))
         return st, (v_p, v_amount, v_coin, v_go)
-    st, (v_p, v_amount, v_coin, v_go) = _branch(_c634, lambda: _then635(st, v_p, v_amount, v_coin, v_go), lambda: (st, (v_p, v_amount, v_coin, v_go)))
+    st, (v_p, v_amount, v_coin, v_go) = _branch(_c611, lambda: _then612(st, v_p, v_amount, v_coin, v_go), lambda: (st, (v_p, v_amount, v_coin, v_go)))
     return st
 
 
@@ -2451,27 +2408,27 @@ def p_protect_all(st, v_p, v_coin):
     v_p = _lcast(v_p, jnp.int8)
     v_coin = _lcast(v_coin, jnp.bool_)
     v_go = _lcast(True, jnp.bool_)
-    _c638 = v_coin
-    def _then639(st, v_p, v_coin, v_go):
+    _c615 = v_coin
+    def _then616(st, v_p, v_coin, v_go):
         st = dict(st)
-        st, _r640 = _randint(st, 0, 1)
-        _a641 = (_r640 == 1)
-        v_go = _lcast(_a641, jnp.bool_)
+        st, _r617 = _randint(st, 0, 1)
+        _a618 = (_r617 == 1)
+        v_go = _lcast(_a618, jnp.bool_)
         return st, (v_p, v_coin, v_go)
-    st, (v_p, v_coin, v_go) = _branch(_c638, lambda: _then639(st, v_p, v_coin, v_go), lambda: (st, (v_p, v_coin, v_go)))
-    _c642 = v_go
-    def _then643(st, v_p, v_coin, v_go):
+    st, (v_p, v_coin, v_go) = _branch(_c615, lambda: _then616(st, v_p, v_coin, v_go), lambda: (st, (v_p, v_coin, v_go)))
+    _c619 = v_go
+    def _then620(st, v_p, v_coin, v_go):
         st = dict(st)
-        _a644 = 300
-        st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a644, jnp.int16))
-        _a645 = (1 + (1 - _i32(v_p)))
-        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a645, jnp.int8))
-        _a646 = True
-        st["shielded"] = st["shielded"].at[_i32(v_p)].set(_cast(_a646, jnp.bool_))
-        _a647 = (1 + (1 - _i32(v_p)))
-        st["_envc_until_shielded"] = st["_envc_until_shielded"].at[_i32(v_p)].set(_cast(_a647, jnp.int8))
+        _a621 = 300
+        st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a621, jnp.int16))
+        _a622 = (1 + (1 - _i32(v_p)))
+        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a622, jnp.int8))
+        _a623 = True
+        st["shielded"] = st["shielded"].at[_i32(v_p)].set(_cast(_a623, jnp.bool_))
+        _a624 = (1 + (1 - _i32(v_p)))
+        st["_envc_until_shielded"] = st["_envc_until_shielded"].at[_i32(v_p)].set(_cast(_a624, jnp.int8))
         return st, (v_p, v_coin, v_go)
-    st, (v_p, v_coin, v_go) = _branch(_c642, lambda: _then643(st, v_p, v_coin, v_go), lambda: (st, (v_p, v_coin, v_go)))
+    st, (v_p, v_coin, v_go) = _branch(_c619, lambda: _then620(st, v_p, v_coin, v_go), lambda: (st, (v_p, v_coin, v_go)))
     return st
 
 
@@ -2485,46 +2442,46 @@ def p_hinder_defending(st, v_p, v_coin, v_attack, v_retreat, v_less):
     v_less = _lcast(v_less, jnp.int8)
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     v_go = _lcast(True, jnp.bool_)
-    _c648 = v_coin
-    def _then649(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+    _c625 = v_coin
+    def _then626(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
         st = dict(st)
-        st, _r650 = _randint(st, 0, 1)
-        _a651 = (_r650 == 1)
-        v_go = _lcast(_a651, jnp.bool_)
+        st, _r627 = _randint(st, 0, 1)
+        _a628 = (_r627 == 1)
+        v_go = _lcast(_a628, jnp.bool_)
         return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
-    st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(_c648, lambda: _then649(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
-    _c652 = jnp.logical_and(jnp.logical_and(v_go, st["occupied"][_i32(v_q)][0]), jnp.logical_not(f_defended(st, v_p)))
-    def _then653(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+    st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(_c625, lambda: _then626(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
+    _c629 = jnp.logical_and(jnp.logical_and(v_go, st["occupied"][_i32(v_q)][0]), jnp.logical_not(f_defended(st, v_p)))
+    def _then630(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
         st = dict(st)
-        _c654 = v_attack
-        def _then655(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+        _c631 = v_attack
+        def _then632(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
             st = dict(st)
-            _a656 = True
-            st["no_attack"] = st["no_attack"].at[_i32(v_q)].set(_cast(_a656, jnp.bool_))
-            _a657 = (1 + _i32(v_q))
-            st["_envc_until_no_attack"] = st["_envc_until_no_attack"].at[_i32(v_q)].set(_cast(_a657, jnp.int8))
+            _a633 = True
+            st["no_attack"] = st["no_attack"].at[_i32(v_q)].set(_cast(_a633, jnp.bool_))
+            _a634 = (1 + _i32(v_q))
+            st["_envc_until_no_attack"] = st["_envc_until_no_attack"].at[_i32(v_q)].set(_cast(_a634, jnp.int8))
             return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
-        st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(_c654, lambda: _then655(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
-        _c658 = v_retreat
-        def _then659(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+        st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(_c631, lambda: _then632(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
+        _c635 = v_retreat
+        def _then636(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
             st = dict(st)
-            _a660 = True
-            st["no_retreat"] = st["no_retreat"].at[_i32(v_q)].set(_cast(_a660, jnp.bool_))
-            _a661 = (1 + _i32(v_q))
-            st["_envc_until_no_retreat"] = st["_envc_until_no_retreat"].at[_i32(v_q)].set(_cast(_a661, jnp.int8))
+            _a637 = True
+            st["no_retreat"] = st["no_retreat"].at[_i32(v_q)].set(_cast(_a637, jnp.bool_))
+            _a638 = (1 + _i32(v_q))
+            st["_envc_until_no_retreat"] = st["_envc_until_no_retreat"].at[_i32(v_q)].set(_cast(_a638, jnp.int8))
             return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
-        st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(_c658, lambda: _then659(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
-        _c662 = (_i32(v_less) > 0)
-        def _then663(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+        st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(_c635, lambda: _then636(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
+        _c639 = (_i32(v_less) > 0)
+        def _then640(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
             st = dict(st)
-            _a664 = v_less
-            st["weakened"] = st["weakened"].at[_i32(v_q)].set(_cast(_a664, jnp.int8))
-            _a665 = (1 + _i32(v_q))
-            st["_envc_until_weakened"] = st["_envc_until_weakened"].at[_i32(v_q)].set(_cast(_a665, jnp.int8))
+            _a641 = v_less
+            st["weakened"] = st["weakened"].at[_i32(v_q)].set(_cast(_a641, jnp.int8))
+            _a642 = (1 + _i32(v_q))
+            st["_envc_until_weakened"] = st["_envc_until_weakened"].at[_i32(v_q)].set(_cast(_a642, jnp.int8))
             return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
-        st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(_c662, lambda: _then663(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
+        st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(_c639, lambda: _then640(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
         return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
-    st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(_c652, lambda: _then653(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
+    st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(_c629, lambda: _then630(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
     return st
 
 
@@ -2533,10 +2490,10 @@ def p_counter_damage(st, v_p, v_amount):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int8)
-    _a666 = v_amount
-    st["spiky"] = st["spiky"].at[_i32(v_p)].set(_cast(_a666, jnp.int8))
-    _a667 = (1 + (1 - _i32(v_p)))
-    st["_envc_until_spiky"] = st["_envc_until_spiky"].at[_i32(v_p)].set(_cast(_a667, jnp.int8))
+    _a643 = v_amount
+    st["spiky"] = st["spiky"].at[_i32(v_p)].set(_cast(_a643, jnp.int8))
+    _a644 = (1 + (1 - _i32(v_p)))
+    st["_envc_until_spiky"] = st["_envc_until_spiky"].at[_i32(v_p)].set(_cast(_a644, jnp.int8))
     return st
 
 
@@ -2544,10 +2501,10 @@ def p_block_supporters(st, v_p):
     """proc `block_supporters` (tcg.envspec:870)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _a668 = True
-    st["no_supporter"] = st["no_supporter"].at[(1 - _i32(v_p))].set(_cast(_a668, jnp.bool_))
-    _a669 = (1 + (1 - _i32(v_p)))
-    st["_envc_until_no_supporter"] = st["_envc_until_no_supporter"].at[(1 - _i32(v_p))].set(_cast(_a669, jnp.int8))
+    _a645 = True
+    st["no_supporter"] = st["no_supporter"].at[(1 - _i32(v_p))].set(_cast(_a645, jnp.bool_))
+    _a646 = (1 + (1 - _i32(v_p)))
+    st["_envc_until_no_supporter"] = st["_envc_until_no_supporter"].at[(1 - _i32(v_p))].set(_cast(_a646, jnp.int8))
     return st
 
 
@@ -2559,10 +2516,10 @@ def f_extra_energy(st, v_p, v_t):
     _ret = jnp.int16(0)
     v_c = _lcast(jnp.where((_i32(st["copying"]) == 2), st["copy_card"], st["card"][_i32(v_p)][0]), jnp.int16)
     v_a = _lcast(jnp.where((_i32(st["copying"]) == 2), _i32(st["copy_index"]), _i32(st["attack_index"])), jnp.int8)
-    def _g673(i670, _h671, _h672):
-        return _i32(jnp.where(jnp.logical_and((i670 != _i32(v_t)), (i670 < 9)), jnp.maximum((_i32(st["energy"][_i32(v_p)][0][i670]) - _i32(jnp.where((_i32(v_a) == 0), _i32(_h671), _i32(_h672)))), 0), 0))
-    _e674 = jax.vmap(_g673)(jnp.arange(0, 11, dtype=jnp.int32), _K13[_i32(v_c)], _K14[_i32(v_c)])
-    v_others = _lcast((jnp.sum(_e674, dtype=jnp.int32) + _i32(jnp.where((_i32(v_t) != 9), _i32(st["energy"][_i32(v_p)][0][9]), 0))), jnp.int16)
+    def _g650(i647, _h648, _h649):
+        return _i32(jnp.where(jnp.logical_and((i647 != _i32(v_t)), (i647 < 9)), jnp.maximum((_i32(st["energy"][_i32(v_p)][0][i647]) - _i32(jnp.where((_i32(v_a) == 0), _i32(_h648), _i32(_h649)))), 0), 0))
+    _e651 = jax.vmap(_g650)(jnp.arange(0, 11, dtype=jnp.int32), _K13[_i32(v_c)], _K14[_i32(v_c)])
+    v_others = _lcast((jnp.sum(_e651, dtype=jnp.int32) + _i32(jnp.where((_i32(v_t) != 9), _i32(st["energy"][_i32(v_p)][0][9]), 0))), jnp.int16)
     _ret = _select(_done, _ret, _cast(((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - _i32(f_cost(st, v_c, v_a, v_t))) - jnp.maximum((_i32(f_cost(st, v_c, v_a, 9)) - _i32(v_others)), 0)), jnp.int16))
     _done = jnp.bool_(True)
     return _ret
@@ -2575,12 +2532,12 @@ def p_bonus_if_extra_energy(st, v_p, v_t, v_n, v_amount):
     v_t = _lcast(v_t, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c675 = (_i32(f_extra_energy(st, v_p, v_t)) >= _i32(v_n))
-    def _then676(st, v_p, v_t, v_n, v_amount):
+    _c652 = (_i32(f_extra_energy(st, v_p, v_t)) >= _i32(v_n))
+    def _then653(st, v_p, v_t, v_n, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_t, v_n, v_amount)
-    st, (v_p, v_t, v_n, v_amount) = _branch(_c675, lambda: _then676(st, v_p, v_t, v_n, v_amount), lambda: (st, (v_p, v_t, v_n, v_amount)))
+    st, (v_p, v_t, v_n, v_amount) = _branch(_c652, lambda: _then653(st, v_p, v_t, v_n, v_amount), lambda: (st, (v_p, v_t, v_n, v_amount)))
     return st
 
 
@@ -2589,16 +2546,16 @@ def p_sweets_relay(st, v_p, v_amount):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c677 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["relay_turn"][_i32(v_p)]) == (_i32(st["turn"]) - 2)))
-    def _then678(st, v_p, v_amount):
+    _c654 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["relay_turn"][_i32(v_p)]) == (_i32(st["turn"]) - 2)))
+    def _then655(st, v_p, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_amount)
-    st, (v_p, v_amount) = _branch(_c677, lambda: _then678(st, v_p, v_amount), lambda: (st, (v_p, v_amount)))
-    _a679 = st["turn"]
-    st["relay_turn"] = st["relay_turn"].at[_i32(v_p)].set(_cast(_a679, jnp.int8))
-    _a680 = jnp.minimum((_i32(st["relays"][_i32(v_p)]) + 1), 50)
-    st["relays"] = st["relays"].at[_i32(v_p)].set(_cast(_a680, jnp.int8))
+    st, (v_p, v_amount) = _branch(_c654, lambda: _then655(st, v_p, v_amount), lambda: (st, (v_p, v_amount)))
+    _a656 = st["turn"]
+    st["relay_turn"] = st["relay_turn"].at[_i32(v_p)].set(_cast(_a656, jnp.int8))
+    _a657 = jnp.minimum((_i32(st["relays"][_i32(v_p)]) + 1), 50)
+    st["relays"] = st["relays"].at[_i32(v_p)].set(_cast(_a657, jnp.int8))
     return st
 
 
@@ -2607,8 +2564,8 @@ def p_damage_per_relay(st, v_p, v_each):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_each = _lcast(v_each, jnp.int8)
-    _a681 = jnp.minimum((_i32(v_each) * _i32(st["relays"][_i32(v_p)])), 300)
-    st["dmg"] = _cast(_a681, jnp.int16)
+    _a658 = jnp.minimum((_i32(v_each) * _i32(st["relays"][_i32(v_p)])), 300)
+    st["dmg"] = _cast(_a658, jnp.int16)
     return st
 
 
@@ -2617,14 +2574,14 @@ def p_boost_next_turn(st, v_p, v_amount):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c682 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["boost_turn"][_i32(v_p)]) == (_i32(st["turn"]) - 2)))
-    def _then683(st, v_p, v_amount):
+    _c659 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["boost_turn"][_i32(v_p)]) == (_i32(st["turn"]) - 2)))
+    def _then660(st, v_p, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_amount)
-    st, (v_p, v_amount) = _branch(_c682, lambda: _then683(st, v_p, v_amount), lambda: (st, (v_p, v_amount)))
-    _a684 = st["turn"]
-    st["boost_turn"] = st["boost_turn"].at[_i32(v_p)].set(_cast(_a684, jnp.int8))
+    st, (v_p, v_amount) = _branch(_c659, lambda: _then660(st, v_p, v_amount), lambda: (st, (v_p, v_amount)))
+    _a661 = st["turn"]
+    st["boost_turn"] = st["boost_turn"].at[_i32(v_p)].set(_cast(_a661, jnp.int8))
     return st
 
 
@@ -2634,18 +2591,18 @@ def p_see_opponent_hand(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     v_i = jnp.int32(0)
-    def _loop685(i, carry):
+    def _loop662(i, carry):
         st, (v_p, v_q, v_i) = dict(carry[0]), carry[1]
         v_i = i
-        _f686 = _i32(v_i)
-        _f687 = _get(st["hand"], _i32(v_q))["len"]
-        st = _fault_at(st, ((_i32(v_i) < _get(st["hand"], _i32(v_q))["len"])) & (_f686 >= _f687), 25, _f686, _f687)
-        _a688 = jnp.where((_i32(v_i) < _get(st["hand"], _i32(v_q))["len"]), _i32(_get(st["hand"], _i32(v_q))["items"][_f686]), -1)
-        st["seen_hand"] = st["seen_hand"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a688, jnp.int16))
+        _f663 = _i32(v_i)
+        _f664 = _get(st["hand"], _i32(v_q))["len"]
+        st = _fault_at(st, ((_i32(v_i) < _get(st["hand"], _i32(v_q))["len"])) & (_f663 >= _f664), 25, _f663, _f664)
+        _a665 = jnp.where((_i32(v_i) < _get(st["hand"], _i32(v_q))["len"]), _i32(_get(st["hand"], _i32(v_q))["items"][_f663]), -1)
+        st["seen_hand"] = st["seen_hand"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a665, jnp.int16))
         return st, (v_p, v_q, v_i)
-    st, (v_p, v_q, v_i) = lax.fori_loop(0, 10, _loop685, (st, (v_p, v_q, v_i)))
-    _a689 = st["turn"]
-    st["seen_hand_turn"] = st["seen_hand_turn"].at[_i32(v_p)].set(_cast(_a689, jnp.int8))
+    st, (v_p, v_q, v_i) = lax.fori_loop(0, 10, _loop662, (st, (v_p, v_q, v_i)))
+    _a666 = st["turn"]
+    st["seen_hand_turn"] = st["seen_hand_turn"].at[_i32(v_p)].set(_cast(_a666, jnp.int8))
     return st
 
 
@@ -2655,25 +2612,25 @@ def p_look_at_deck(st, v_p, v_n):
     v_p = _lcast(v_p, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
     v_i = 0
-    _f690 = _i32(v_i)
-    _f691 = _get(st["deck"], _i32(v_p))["len"]
-    st = _fault_at(st, (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f690 >= _f691), 26, _f690, _f691)
-    _a692 = jnp.where(jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])), _i32(_get(st["deck"], _i32(v_p))["items"][_f690]), -1)
-    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a692, jnp.int16))
+    _f667 = _i32(v_i)
+    _f668 = _get(st["deck"], _i32(v_p))["len"]
+    st = _fault_at(st, (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f667 >= _f668), 26, _f667, _f668)
+    _a669 = jnp.where(jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])), _i32(_get(st["deck"], _i32(v_p))["items"][_f667]), -1)
+    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a669, jnp.int16))
     v_i = 1
-    _f693 = _i32(v_i)
-    _f694 = _get(st["deck"], _i32(v_p))["len"]
-    st = _fault_at(st, (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f693 >= _f694), 26, _f693, _f694)
-    _a695 = jnp.where(jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])), _i32(_get(st["deck"], _i32(v_p))["items"][_f693]), -1)
-    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a695, jnp.int16))
+    _f670 = _i32(v_i)
+    _f671 = _get(st["deck"], _i32(v_p))["len"]
+    st = _fault_at(st, (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f670 >= _f671), 26, _f670, _f671)
+    _a672 = jnp.where(jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])), _i32(_get(st["deck"], _i32(v_p))["items"][_f670]), -1)
+    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a672, jnp.int16))
     v_i = 2
-    _f696 = _i32(v_i)
-    _f697 = _get(st["deck"], _i32(v_p))["len"]
-    st = _fault_at(st, (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f696 >= _f697), 26, _f696, _f697)
-    _a698 = jnp.where(jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])), _i32(_get(st["deck"], _i32(v_p))["items"][_f696]), -1)
-    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a698, jnp.int16))
-    _a699 = st["turn"]
-    st["seen_deck_turn"] = st["seen_deck_turn"].at[_i32(v_p)].set(_cast(_a699, jnp.int8))
+    _f673 = _i32(v_i)
+    _f674 = _get(st["deck"], _i32(v_p))["len"]
+    st = _fault_at(st, (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f673 >= _f674), 26, _f673, _f674)
+    _a675 = jnp.where(jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])), _i32(_get(st["deck"], _i32(v_p))["items"][_f673]), -1)
+    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a675, jnp.int16))
+    _a676 = st["turn"]
+    st["seen_deck_turn"] = st["seen_deck_turn"].at[_i32(v_p)].set(_cast(_a676, jnp.int8))
     return st
 
 
@@ -2681,91 +2638,50 @@ def p_active_to_hand(st, v_p):
     """proc `active_to_hand` (tcg.envspec:941)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _c700 = st["occupied"][_i32(v_p)][0]
-    def _then701(st, v_p):
+    _c677 = st["occupied"][_i32(v_p)][0]
+    def _then678(st, v_p):
         st = dict(st)
-        v_k = 0
-        v_c = _lcast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_p)][0], st["below"][_i32(v_p)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16)
-        _c702 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_p)][0])))
-        def _then703(st, v_p, v_k, v_c):
-            st = dict(st)
-            _c704 = (_get(st["hand"], _i32(v_p))["len"] < 10)
-            def _then705(st, v_p, v_k, v_c):
+        v_k = jnp.int32(0)
+        def _loop679(i, carry):
+            st, (v_p, v_k) = dict(carry[0]), carry[1]
+            v_k = i
+            v_c = _lcast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_p)][0], st["below"][_i32(v_p)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16)
+            _c680 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_p)][0])))
+            def _then681(st, v_p, v_k, v_c):
                 st = dict(st)
-                _f706 = _get(st["hand"], _i32(v_p))["len"]
-                st = _fault_at(st, (_f706 >= 10), 27, 0, 0)
-                _l707 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
-                st["hand"] = _set(st["hand"], _i32(v_p), _l707)
+                _c682 = (_get(st["hand"], _i32(v_p))["len"] < 10)
+                def _then683(st, v_p, v_k, v_c):
+                    st = dict(st)
+                    _f684 = _get(st["hand"], _i32(v_p))["len"]
+                    st = _fault_at(st, (_f684 >= 10), 27, 0, 0)
+                    _l685 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
+                    st["hand"] = _set(st["hand"], _i32(v_p), _l685)
+                    return st, (v_p, v_k, v_c)
+                def _else686(st, v_p, v_k, v_c):
+                    st = dict(st)
+                    _f687 = _get(st["discard"], _i32(v_p))["len"]
+                    st = _fault_at(st, (_f687 >= 20), 28, 0, 0)
+                    _l688 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
+                    st["discard"] = _set(st["discard"], _i32(v_p), _l688)
+                    return st, (v_p, v_k, v_c)
+                st, (v_p, v_k, v_c) = _branch(_c682, lambda: _then683(st, v_p, v_k, v_c), lambda: _else686(st, v_p, v_k, v_c))
                 return st, (v_p, v_k, v_c)
-            def _else708(st, v_p, v_k, v_c):
-                st = dict(st)
-                _f709 = _get(st["discard"], _i32(v_p))["len"]
-                st = _fault_at(st, (_f709 >= 20), 28, 0, 0)
-                _l710 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
-                st["discard"] = _set(st["discard"], _i32(v_p), _l710)
-                return st, (v_p, v_k, v_c)
-            st, (v_p, v_k, v_c) = _branch(_c704, lambda: _then705(st, v_p, v_k, v_c), lambda: _else708(st, v_p, v_k, v_c))
-            return st, (v_p, v_k, v_c)
-        st, (v_p, v_k, v_c) = _branch(_c702, lambda: _then703(st, v_p, v_k, v_c), lambda: (st, (v_p, v_k, v_c)))
-        v_k = 1
-        v_c = _lcast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_p)][0], st["below"][_i32(v_p)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16)
-        _c711 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_p)][0])))
-        def _then712(st, v_p, v_k, v_c):
-            st = dict(st)
-            _c713 = (_get(st["hand"], _i32(v_p))["len"] < 10)
-            def _then714(st, v_p, v_k, v_c):
-                st = dict(st)
-                _f715 = _get(st["hand"], _i32(v_p))["len"]
-                st = _fault_at(st, (_f715 >= 10), 27, 0, 0)
-                _l716 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
-                st["hand"] = _set(st["hand"], _i32(v_p), _l716)
-                return st, (v_p, v_k, v_c)
-            def _else717(st, v_p, v_k, v_c):
-                st = dict(st)
-                _f718 = _get(st["discard"], _i32(v_p))["len"]
-                st = _fault_at(st, (_f718 >= 20), 28, 0, 0)
-                _l719 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
-                st["discard"] = _set(st["discard"], _i32(v_p), _l719)
-                return st, (v_p, v_k, v_c)
-            st, (v_p, v_k, v_c) = _branch(_c713, lambda: _then714(st, v_p, v_k, v_c), lambda: _else717(st, v_p, v_k, v_c))
-            return st, (v_p, v_k, v_c)
-        st, (v_p, v_k, v_c) = _branch(_c711, lambda: _then712(st, v_p, v_k, v_c), lambda: (st, (v_p, v_k, v_c)))
-        v_k = 2
-        v_c = _lcast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_p)][0], st["below"][_i32(v_p)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16)
-        _c720 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_p)][0])))
-        def _then721(st, v_p, v_k, v_c):
-            st = dict(st)
-            _c722 = (_get(st["hand"], _i32(v_p))["len"] < 10)
-            def _then723(st, v_p, v_k, v_c):
-                st = dict(st)
-                _f724 = _get(st["hand"], _i32(v_p))["len"]
-                st = _fault_at(st, (_f724 >= 10), 27, 0, 0)
-                _l725 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
-                st["hand"] = _set(st["hand"], _i32(v_p), _l725)
-                return st, (v_p, v_k, v_c)
-            def _else726(st, v_p, v_k, v_c):
-                st = dict(st)
-                _f727 = _get(st["discard"], _i32(v_p))["len"]
-                st = _fault_at(st, (_f727 >= 20), 28, 0, 0)
-                _l728 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
-                st["discard"] = _set(st["discard"], _i32(v_p), _l728)
-                return st, (v_p, v_k, v_c)
-            st, (v_p, v_k, v_c) = _branch(_c722, lambda: _then723(st, v_p, v_k, v_c), lambda: _else726(st, v_p, v_k, v_c))
-            return st, (v_p, v_k, v_c)
-        st, (v_p, v_k, v_c) = _branch(_c720, lambda: _then721(st, v_p, v_k, v_c), lambda: (st, (v_p, v_k, v_c)))
-        _a729 = False
-        st["occupied"] = st["occupied"].at[(_i32(v_p), 0)].set(_cast(_a729, jnp.bool_))
-        _a730 = 0
-        st["damage"] = st["damage"].at[(_i32(v_p), 0)].set(_cast(_a730, jnp.int16))
-        _a732 = jax.vmap(lambda i731: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-        st["energy"] = st["energy"].at[(_i32(v_p), 0)].set(_cast(_a732, jnp.int8))
-        _a733 = 0
-        st["evolutions"] = st["evolutions"].at[(_i32(v_p), 0)].set(_cast(_a733, jnp.int8))
-        _a734 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(v_p), 0)].set(_cast(_a734, jnp.bool_))
+            st, (v_p, v_k, v_c) = _branch(_c680, lambda: _then681(st, v_p, v_k, v_c), lambda: (st, (v_p, v_k, v_c)))
+            return st, (v_p, v_k)
+        st, (v_p, v_k) = lax.fori_loop(0, 3, _loop679, (st, (v_p, v_k)))
+        _a689 = False
+        st["occupied"] = st["occupied"].at[(_i32(v_p), 0)].set(_cast(_a689, jnp.bool_))
+        _a690 = 0
+        st["damage"] = st["damage"].at[(_i32(v_p), 0)].set(_cast(_a690, jnp.int16))
+        _a692 = jax.vmap(lambda i691: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+        st["energy"] = st["energy"].at[(_i32(v_p), 0)].set(_cast(_a692, jnp.int8))
+        _a693 = 0
+        st["evolutions"] = st["evolutions"].at[(_i32(v_p), 0)].set(_cast(_a693, jnp.int8))
+        _a694 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(v_p), 0)].set(_cast(_a694, jnp.bool_))
         st = p_clear_conditions(st, v_p)
         return st, (v_p,)
-    st, (v_p,) = _branch(_c700, lambda: _then701(st, v_p), lambda: (st, (v_p,)))
+    st, (v_p,) = _branch(_c677, lambda: _then678(st, v_p), lambda: (st, (v_p,)))
     return st
 
 
@@ -2776,69 +2692,69 @@ def p_opponent_active_to_deck(st, v_p, v_coin):
     v_coin = _lcast(v_coin, jnp.bool_)
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     v_go = _lcast(True, jnp.bool_)
-    _c735 = v_coin
-    def _then736(st, v_p, v_coin, v_q, v_go):
+    _c695 = v_coin
+    def _then696(st, v_p, v_coin, v_q, v_go):
         st = dict(st)
-        st, _r737 = _randint(st, 0, 1)
-        _a738 = (_r737 == 1)
-        v_go = _lcast(_a738, jnp.bool_)
+        st, _r697 = _randint(st, 0, 1)
+        _a698 = (_r697 == 1)
+        v_go = _lcast(_a698, jnp.bool_)
         return st, (v_p, v_coin, v_q, v_go)
-    st, (v_p, v_coin, v_q, v_go) = _branch(_c735, lambda: _then736(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go)))
-    _c739 = jnp.logical_and(jnp.logical_and(v_go, st["occupied"][_i32(v_q)][0]), jnp.logical_not(f_defended(st, v_p)))
-    def _then740(st, v_p, v_coin, v_q, v_go):
+    st, (v_p, v_coin, v_q, v_go) = _branch(_c695, lambda: _then696(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go)))
+    _c699 = jnp.logical_and(jnp.logical_and(v_go, st["occupied"][_i32(v_q)][0]), jnp.logical_not(f_defended(st, v_p)))
+    def _then700(st, v_p, v_coin, v_q, v_go):
         st = dict(st)
         st = p_hit_active(st, v_p)
-        _c741 = (_i32(st["damage"][_i32(v_q)][0]) < _i32(f_hp_of(st, v_q, 0)))
-        def _then742(st, v_p, v_coin, v_q, v_go):
+        _c701 = (_i32(st["damage"][_i32(v_q)][0]) < _i32(f_hp_of(st, v_q, 0)))
+        def _then702(st, v_p, v_coin, v_q, v_go):
             st = dict(st)
             v_k = 0
-            _c743 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
-            def _then744(st, v_p, v_coin, v_q, v_go, v_k):
+            _c703 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
+            def _then704(st, v_p, v_coin, v_q, v_go, v_k):
                 st = dict(st)
-                _f745 = _get(st["deck"], _i32(v_q))["len"]
-                st = _fault_at(st, (_f745 >= 20), 29, 0, 0)
-                _l746 = _push(_get(st["deck"], _i32(v_q)), _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_q)][0], st["below"][_i32(v_q)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16))
-                st["deck"] = _set(st["deck"], _i32(v_q), _l746)
+                _f705 = _get(st["deck"], _i32(v_q))["len"]
+                st = _fault_at(st, (_f705 >= 20), 29, 0, 0)
+                _l706 = _push(_get(st["deck"], _i32(v_q)), _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_q)][0], st["below"][_i32(v_q)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16))
+                st["deck"] = _set(st["deck"], _i32(v_q), _l706)
                 return st, (v_p, v_coin, v_q, v_go, v_k)
-            st, (v_p, v_coin, v_q, v_go, v_k) = _branch(_c743, lambda: _then744(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k)))
+            st, (v_p, v_coin, v_q, v_go, v_k) = _branch(_c703, lambda: _then704(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k)))
             v_k = 1
-            _c747 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
-            def _then748(st, v_p, v_coin, v_q, v_go, v_k):
+            _c707 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
+            def _then708(st, v_p, v_coin, v_q, v_go, v_k):
                 st = dict(st)
-                _f749 = _get(st["deck"], _i32(v_q))["len"]
-                st = _fault_at(st, (_f749 >= 20), 29, 0, 0)
-                _l750 = _push(_get(st["deck"], _i32(v_q)), _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_q)][0], st["below"][_i32(v_q)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16))
-                st["deck"] = _set(st["deck"], _i32(v_q), _l750)
+                _f709 = _get(st["deck"], _i32(v_q))["len"]
+                st = _fault_at(st, (_f709 >= 20), 29, 0, 0)
+                _l710 = _push(_get(st["deck"], _i32(v_q)), _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_q)][0], st["below"][_i32(v_q)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16))
+                st["deck"] = _set(st["deck"], _i32(v_q), _l710)
                 return st, (v_p, v_coin, v_q, v_go, v_k)
-            st, (v_p, v_coin, v_q, v_go, v_k) = _branch(_c747, lambda: _then748(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k)))
+            st, (v_p, v_coin, v_q, v_go, v_k) = _branch(_c707, lambda: _then708(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k)))
             v_k = 2
-            _c751 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
-            def _then752(st, v_p, v_coin, v_q, v_go, v_k):
+            _c711 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
+            def _then712(st, v_p, v_coin, v_q, v_go, v_k):
                 st = dict(st)
-                _f753 = _get(st["deck"], _i32(v_q))["len"]
-                st = _fault_at(st, (_f753 >= 20), 29, 0, 0)
-                _l754 = _push(_get(st["deck"], _i32(v_q)), _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_q)][0], st["below"][_i32(v_q)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16))
-                st["deck"] = _set(st["deck"], _i32(v_q), _l754)
+                _f713 = _get(st["deck"], _i32(v_q))["len"]
+                st = _fault_at(st, (_f713 >= 20), 29, 0, 0)
+                _l714 = _push(_get(st["deck"], _i32(v_q)), _cast(jnp.where((_i32(v_k) == 0), st["card"][_i32(v_q)][0], st["below"][_i32(v_q)][0][jnp.clip((_i32(v_k) - 1), 0, 1)]), jnp.int16))
+                st["deck"] = _set(st["deck"], _i32(v_q), _l714)
                 return st, (v_p, v_coin, v_q, v_go, v_k)
-            st, (v_p, v_coin, v_q, v_go, v_k) = _branch(_c751, lambda: _then752(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k)))
-            _f755 = _get(st["deck"], _i32(v_q))["len"]
-            st, _l756 = _shuffle(st, _get(st["deck"], _i32(v_q)))
-            st["deck"] = _set(st["deck"], _i32(v_q), _l756)
-            _a757 = False
-            st["occupied"] = st["occupied"].at[(_i32(v_q), 0)].set(_cast(_a757, jnp.bool_))
-            _a758 = 0
-            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a758, jnp.int16))
-            _a760 = jax.vmap(lambda i759: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-            st["energy"] = st["energy"].at[(_i32(v_q), 0)].set(_cast(_a760, jnp.int8))
-            _a761 = 0
-            st["evolutions"] = st["evolutions"].at[(_i32(v_q), 0)].set(_cast(_a761, jnp.int8))
-            _a762 = False
-            st["ability_used"] = st["ability_used"].at[(_i32(v_q), 0)].set(_cast(_a762, jnp.bool_))
+            st, (v_p, v_coin, v_q, v_go, v_k) = _branch(_c711, lambda: _then712(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k)))
+            _f715 = _get(st["deck"], _i32(v_q))["len"]
+            st, _l716 = _shuffle(st, _get(st["deck"], _i32(v_q)))
+            st["deck"] = _set(st["deck"], _i32(v_q), _l716)
+            _a717 = False
+            st["occupied"] = st["occupied"].at[(_i32(v_q), 0)].set(_cast(_a717, jnp.bool_))
+            _a718 = 0
+            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a718, jnp.int16))
+            _a720 = jax.vmap(lambda i719: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+            st["energy"] = st["energy"].at[(_i32(v_q), 0)].set(_cast(_a720, jnp.int8))
+            _a721 = 0
+            st["evolutions"] = st["evolutions"].at[(_i32(v_q), 0)].set(_cast(_a721, jnp.int8))
+            _a722 = False
+            st["ability_used"] = st["ability_used"].at[(_i32(v_q), 0)].set(_cast(_a722, jnp.bool_))
             st = p_clear_conditions(st, v_q)
             return st, (v_p, v_coin, v_q, v_go)
-        st, (v_p, v_coin, v_q, v_go) = _branch(_c741, lambda: _then742(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go)))
+        st, (v_p, v_coin, v_q, v_go) = _branch(_c701, lambda: _then702(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go)))
         return st, (v_p, v_coin, v_q, v_go)
-    st, (v_p, v_coin, v_q, v_go) = _branch(_c739, lambda: _then740(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go)))
+    st, (v_p, v_coin, v_q, v_go) = _branch(_c699, lambda: _then700(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go)))
     return st
 
 
@@ -2848,20 +2764,20 @@ def p_move_bench_energy(st, v_p, v_t):
     v_p = _lcast(v_p, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
     v_s = 1
-    _a763 = jnp.minimum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12)
-    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a763, jnp.int8))
-    _a764 = 0
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a764, jnp.int8))
+    _a723 = jnp.minimum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12)
+    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a723, jnp.int8))
+    _a724 = 0
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a724, jnp.int8))
     v_s = 2
-    _a765 = jnp.minimum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12)
-    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a765, jnp.int8))
-    _a766 = 0
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a766, jnp.int8))
+    _a725 = jnp.minimum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12)
+    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a725, jnp.int8))
+    _a726 = 0
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a726, jnp.int8))
     v_s = 3
-    _a767 = jnp.minimum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12)
-    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a767, jnp.int8))
-    _a768 = 0
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a768, jnp.int8))
+    _a727 = jnp.minimum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12)
+    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a727, jnp.int8))
+    _a728 = 0
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a728, jnp.int8))
     return st
 
 
@@ -2870,13 +2786,13 @@ def p_lock_opponent_supporters(st, v_p, v_s):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
-    _c769 = jnp.logical_and((_i32(v_s) == 0), st["occupied"][_i32(v_p)][0])
-    def _then770(st, v_p, v_s):
+    _c729 = jnp.logical_and((_i32(v_s) == 0), st["occupied"][_i32(v_p)][0])
+    def _then730(st, v_p, v_s):
         st = dict(st)
-        _a771 = True
-        st["locked_supporters"] = st["locked_supporters"].at[(1 - _i32(v_p))].set(_cast(_a771, jnp.bool_))
+        _a731 = True
+        st["locked_supporters"] = st["locked_supporters"].at[(1 - _i32(v_p))].set(_cast(_a731, jnp.bool_))
         return st, (v_p, v_s)
-    st, (v_p, v_s) = _branch(_c769, lambda: _then770(st, v_p, v_s), lambda: (st, (v_p, v_s)))
+    st, (v_p, v_s) = _branch(_c729, lambda: _then730(st, v_p, v_s), lambda: (st, (v_p, v_s)))
     return st
 
 
@@ -2888,24 +2804,24 @@ def p_play_as_pokemon(st, v_p, v_hp, v_t):
     v_t = _lcast(v_t, jnp.int8)
     v_s = _lcast(f_free_bench(st, v_p), jnp.int8)
     v_n = _lcast(_get(st["discard"], _i32(v_p))["len"], jnp.int8)
-    _f773 = jnp.maximum((_i32(v_n) - 1), 0)
-    _f774 = _get(st["discard"], _i32(v_p))["len"]
-    st = _fault_at(st, (jnp.logical_and((_i32(v_s) < 4), (_i32(v_n) > 0))) & (_f773 >= _f774), 30, _f773, _f774)
-    _c772 = jnp.logical_and(jnp.logical_and((_i32(v_s) < 4), (_i32(v_n) > 0)), (_get(st["discard"], _i32(v_p))["items"][_f773] == st["playing"]))
-    def _then775(st, v_p, v_hp, v_t, v_s, v_n):
+    _f733 = jnp.maximum((_i32(v_n) - 1), 0)
+    _f734 = _get(st["discard"], _i32(v_p))["len"]
+    st = _fault_at(st, (jnp.logical_and((_i32(v_s) < 4), (_i32(v_n) > 0))) & (_f733 >= _f734), 30, _f733, _f734)
+    _c732 = jnp.logical_and(jnp.logical_and((_i32(v_s) < 4), (_i32(v_n) > 0)), (_get(st["discard"], _i32(v_p))["items"][_f733] == st["playing"]))
+    def _then735(st, v_p, v_hp, v_t, v_s, v_n):
         st = dict(st)
-        _f776 = jnp.maximum((_i32(v_n) - 1), 0)
-        _f777 = _get(st["discard"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f776 >= _f777), 31, _f776, _f777)
-        _l778 = _remove_at(_get(st["discard"], _i32(v_p)), _f776)
-        st["discard"] = _set(st["discard"], _i32(v_p), _l778)
+        _f736 = jnp.maximum((_i32(v_n) - 1), 0)
+        _f737 = _get(st["discard"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f736 >= _f737), 31, _f736, _f737)
+        _l738 = _remove_at(_get(st["discard"], _i32(v_p)), _f736)
+        st["discard"] = _set(st["discard"], _i32(v_p), _l738)
         st = p_put_in_play(st, v_p, v_s, st["playing"])
-        _a779 = v_hp
-        st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a779, jnp.int16))
-        _a780 = v_t
-        st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a780, jnp.int8))
+        _a739 = v_hp
+        st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a739, jnp.int16))
+        _a740 = v_t
+        st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a740, jnp.int8))
         return st, (v_p, v_hp, v_t, v_s, v_n)
-    st, (v_p, v_hp, v_t, v_s, v_n) = _branch(_c772, lambda: _then775(st, v_p, v_hp, v_t, v_s, v_n), lambda: (st, (v_p, v_hp, v_t, v_s, v_n)))
+    st, (v_p, v_hp, v_t, v_s, v_n) = _branch(_c732, lambda: _then735(st, v_p, v_hp, v_t, v_s, v_n), lambda: (st, (v_p, v_hp, v_t, v_s, v_n)))
     return st
 
 
@@ -2915,13 +2831,13 @@ def p_cut_damage(st, v_p, v_t, v_amount):
     v_p = _lcast(v_p, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c781 = jnp.logical_or((_i32(v_t) == 10), (_i32(f_type_of(st, (1 - _i32(v_p)), 0)) == _i32(v_t)))
-    def _then782(st, v_p, v_t, v_amount):
+    _c741 = jnp.logical_or((_i32(v_t) == 10), (_i32(f_type_of(st, (1 - _i32(v_p)), 0)) == _i32(v_t)))
+    def _then742(st, v_p, v_t, v_amount):
         st = dict(st)
-        _a783 = jnp.minimum((_i32(st["passive_cut"]) + _i32(v_amount)), 300)
-        st["passive_cut"] = _cast(_a783, jnp.int16)
+        _a743 = jnp.minimum((_i32(st["passive_cut"]) + _i32(v_amount)), 300)
+        st["passive_cut"] = _cast(_a743, jnp.int16)
         return st, (v_p, v_t, v_amount)
-    st, (v_p, v_t, v_amount) = _branch(_c781, lambda: _then782(st, v_p, v_t, v_amount), lambda: (st, (v_p, v_t, v_amount)))
+    st, (v_p, v_t, v_amount) = _branch(_c741, lambda: _then742(st, v_p, v_t, v_amount), lambda: (st, (v_p, v_t, v_amount)))
     return st
 
 
@@ -2930,13 +2846,13 @@ def p_strike_back(st, v_s, v_amount):
     st = dict(st)
     v_s = _lcast(v_s, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int8)
-    _c784 = (_i32(v_s) == 0)
-    def _then785(st, v_s, v_amount):
+    _c744 = (_i32(v_s) == 0)
+    def _then745(st, v_s, v_amount):
         st = dict(st)
-        _a786 = v_amount
-        st["passive_spiky"] = _cast(_a786, jnp.int8)
+        _a746 = v_amount
+        st["passive_spiky"] = _cast(_a746, jnp.int8)
         return st, (v_s, v_amount)
-    st, (v_s, v_amount) = _branch(_c784, lambda: _then785(st, v_s, v_amount), lambda: (st, (v_s, v_amount)))
+    st, (v_s, v_amount) = _branch(_c744, lambda: _then745(st, v_s, v_amount), lambda: (st, (v_s, v_amount)))
     return st
 
 
@@ -2947,12 +2863,12 @@ def p_heal_on_attach(st, v_p, v_s, v_t, v_amount):
     v_s = _lcast(v_s, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c787 = (_i32(st["last_attached"]) == _i32(v_t))
-    def _then788(st, v_p, v_s, v_t, v_amount):
+    _c747 = (_i32(st["last_attached"]) == _i32(v_t))
+    def _then748(st, v_p, v_s, v_t, v_amount):
         st = dict(st)
         st = p_heal(st, v_p, v_s, v_amount)
         return st, (v_p, v_s, v_t, v_amount)
-    st, (v_p, v_s, v_t, v_amount) = _branch(_c787, lambda: _then788(st, v_p, v_s, v_t, v_amount), lambda: (st, (v_p, v_s, v_t, v_amount)))
+    st, (v_p, v_s, v_t, v_amount) = _branch(_c747, lambda: _then748(st, v_p, v_s, v_t, v_amount), lambda: (st, (v_p, v_s, v_t, v_amount)))
     return st
 
 
@@ -2962,13 +2878,13 @@ def p_hit_on_attach(st, v_p, v_t, v_amount):
     v_p = _lcast(v_p, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c789 = jnp.logical_and((_i32(st["last_attached"]) == _i32(v_t)), st["occupied"][(1 - _i32(v_p))][0])
-    def _then790(st, v_p, v_t, v_amount):
+    _c749 = jnp.logical_and((_i32(st["last_attached"]) == _i32(v_t)), st["occupied"][(1 - _i32(v_p))][0])
+    def _then750(st, v_p, v_t, v_amount):
         st = dict(st)
-        _a791 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][0]) + _i32(v_amount)), 300)
-        st["damage"] = st["damage"].at[((1 - _i32(v_p)), 0)].set(_cast(_a791, jnp.int16))
+        _a751 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][0]) + _i32(v_amount)), 300)
+        st["damage"] = st["damage"].at[((1 - _i32(v_p)), 0)].set(_cast(_a751, jnp.int16))
         return st, (v_p, v_t, v_amount)
-    st, (v_p, v_t, v_amount) = _branch(_c789, lambda: _then790(st, v_p, v_t, v_amount), lambda: (st, (v_p, v_t, v_amount)))
+    st, (v_p, v_t, v_amount) = _branch(_c749, lambda: _then750(st, v_p, v_t, v_amount), lambda: (st, (v_p, v_t, v_amount)))
     return st
 
 
@@ -2979,92 +2895,92 @@ def p_copy_attack(st, v_p):
     v__envc_run = _lcast((_i32(st["_envc_at_p_copy_attack"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_copy_attack"]) != 0), jnp.bool_)
     v_q = _lcast(0, jnp.int8)
-    _c792 = v__envc_run
-    def _then793(st, v_p, v__envc_run, v__envc_seek, v_q):
+    _c752 = v__envc_run
+    def _then753(st, v_p, v__envc_run, v__envc_seek, v_q):
         st = dict(st)
-        _a794 = (1 - _i32(v_p))
-        v_q = _lcast(_a794, jnp.int8)
-        _a795 = 0
-        st["dmg"] = _cast(_a795, jnp.int16)
+        _a754 = (1 - _i32(v_p))
+        v_q = _lcast(_a754, jnp.int8)
+        _a755 = 0
+        st["dmg"] = _cast(_a755, jnp.int16)
         return st, (v_p, v__envc_run, v__envc_seek, v_q)
-    st, (v_p, v__envc_run, v__envc_seek, v_q) = _branch(_c792, lambda: _then793(st, v_p, v__envc_run, v__envc_seek, v_q), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q)))
-    _c796 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(st["copying"]) == 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_copy_attack"]) == 1)))
-    def _then797(st, v_p, v__envc_run, v__envc_seek, v_q):
+    st, (v_p, v__envc_run, v__envc_seek, v_q) = _branch(_c752, lambda: _then753(st, v_p, v__envc_run, v__envc_seek, v_q), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q)))
+    _c756 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(st["copying"]) == 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_copy_attack"]) == 1)))
+    def _then757(st, v_p, v__envc_run, v__envc_seek, v_q):
         st = dict(st)
         v_k = _lcast(0, jnp.int8)
-        _c798 = v__envc_run
-        _c799 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_copy_attack"]) == 1))
-        def _then800(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
+        _c758 = v__envc_run
+        _c759 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_copy_attack"]) == 1))
+        def _then760(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
             st = dict(st)
             v__envc_who1 = _lcast(v_p, jnp.int8)
-            def _g803(i802):
-                return jnp.logical_and(st["occupied"][_i32(v_q)][jnp.floor_divide(i802, 2)], (_i32(jnp.where((jnp.remainder(i802, 2) == 0), _i32(_K15[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i802, 2)])]), _i32(_K16[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i802, 2)])]))) >= 0))
-            _e804 = jax.vmap(_g803)(jnp.arange(0, 8, dtype=jnp.int32))
-            _c801 = jnp.any(_e804)
-            def _then805(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
+            def _g763(i762):
+                return jnp.logical_and(st["occupied"][_i32(v_q)][jnp.floor_divide(i762, 2)], (_i32(jnp.where((jnp.remainder(i762, 2) == 0), _i32(_K15[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i762, 2)])]), _i32(_K16[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i762, 2)])]))) >= 0))
+            _e764 = jax.vmap(_g763)(jnp.arange(0, 8, dtype=jnp.int32))
+            _c761 = jnp.any(_e764)
+            def _then765(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
                 st = dict(st)
-                _a806 = v_p
-                st["_envc_frame_p_copy_attack__p"] = _cast(_a806, jnp.int8)
-                _a807 = v_q
-                st["_envc_frame_p_copy_attack__q"] = _cast(_a807, jnp.int8)
-                _a808 = v_k
-                st["_envc_frame_p_copy_attack__k"] = _cast(_a808, jnp.int8)
-                _a809 = 1
-                st["_envc_at_p_copy_attack"] = _cast(_a809, jnp.int8)
-                _a810 = False
-                v__envc_run = _lcast(_a810, jnp.bool_)
-                _a811 = st["current_player"]
-                st["_envc_choice_mover"] = _cast(_a811, jnp.int8)
-                _a812 = v__envc_who1
-                st["current_player"] = _cast(_a812, jnp.int8)
+                _a766 = v_p
+                st["_envc_frame_p_copy_attack__p"] = _cast(_a766, jnp.int8)
+                _a767 = v_q
+                st["_envc_frame_p_copy_attack__q"] = _cast(_a767, jnp.int8)
+                _a768 = v_k
+                st["_envc_frame_p_copy_attack__k"] = _cast(_a768, jnp.int8)
+                _a769 = 1
+                st["_envc_at_p_copy_attack"] = _cast(_a769, jnp.int8)
+                _a770 = False
+                v__envc_run = _lcast(_a770, jnp.bool_)
+                _a771 = st["current_player"]
+                st["_envc_choice_mover"] = _cast(_a771, jnp.int8)
+                _a772 = v__envc_who1
+                st["current_player"] = _cast(_a772, jnp.int8)
                 return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1)
-            def _else813(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
+            def _else773(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
                 st = dict(st)
-                _a814 = -1
-                v_k = _lcast(_a814, jnp.int8)
+                _a774 = -1
+                v_k = _lcast(_a774, jnp.int8)
                 return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1)
-            st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1) = _branch(_c801, lambda: _then805(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1), lambda: _else813(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1))
+            st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1) = _branch(_c761, lambda: _then765(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1), lambda: _else773(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1))
             return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
-        def _then815(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
+        def _then775(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
             st = dict(st)
-            _a816 = st["_envc_frame_p_copy_attack__p"]
-            v_p = _lcast(_a816, jnp.int8)
-            _a817 = st["_envc_frame_p_copy_attack__q"]
-            v_q = _lcast(_a817, jnp.int8)
-            _a818 = st["_envc_frame_p_copy_attack__k"]
-            v_k = _lcast(_a818, jnp.int8)
-            _a819 = 0
-            st["_envc_at_p_copy_attack"] = _cast(_a819, jnp.int8)
-            _a820 = False
-            v__envc_seek = _lcast(_a820, jnp.bool_)
-            _a821 = st["_envc_choice_option"]
-            v_k = _lcast(_a821, jnp.int8)
-            _a822 = st["_envc_choice_mover"]
-            st["current_player"] = _cast(_a822, jnp.int8)
-            _a823 = True
-            v__envc_run = _lcast(_a823, jnp.bool_)
+            _a776 = st["_envc_frame_p_copy_attack__p"]
+            v_p = _lcast(_a776, jnp.int8)
+            _a777 = st["_envc_frame_p_copy_attack__q"]
+            v_q = _lcast(_a777, jnp.int8)
+            _a778 = st["_envc_frame_p_copy_attack__k"]
+            v_k = _lcast(_a778, jnp.int8)
+            _a779 = 0
+            st["_envc_at_p_copy_attack"] = _cast(_a779, jnp.int8)
+            _a780 = False
+            v__envc_seek = _lcast(_a780, jnp.bool_)
+            _a781 = st["_envc_choice_option"]
+            v_k = _lcast(_a781, jnp.int8)
+            _a782 = st["_envc_choice_mover"]
+            st["current_player"] = _cast(_a782, jnp.int8)
+            _a783 = True
+            v__envc_run = _lcast(_a783, jnp.bool_)
             return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
-        st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _select_first((_c798, _c799, ), (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)), (_then800(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), _then815(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), ), (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)))
-        _c824 = v__envc_run
-        def _then825(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
+        st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _select_first((_c758, _c759, ), (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)), (_then760(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), _then775(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), ), (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)))
+        _c784 = v__envc_run
+        def _then785(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
             st = dict(st)
-            _c826 = jnp.logical_and((_i32(v_k) >= 0), f_pays(st, v_p, st["card"][_i32(v_q)][jnp.floor_divide(jnp.maximum(_i32(v_k), 0), 2)], jnp.remainder(jnp.maximum(_i32(v_k), 0), 2)))
-            def _then827(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
+            _c786 = jnp.logical_and((_i32(v_k) >= 0), f_pays(st, v_p, st["card"][_i32(v_q)][jnp.floor_divide(jnp.maximum(_i32(v_k), 0), 2)], jnp.remainder(jnp.maximum(_i32(v_k), 0), 2)))
+            def _then787(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
                 st = dict(st)
-                _a828 = st["card"][_i32(v_q)][jnp.floor_divide(_i32(v_k), 2)]
-                st["copy_card"] = _cast(_a828, jnp.int16)
-                _a829 = jnp.remainder(_i32(v_k), 2)
-                st["copy_index"] = _cast(_a829, jnp.int8)
-                _a830 = jnp.maximum(_i32(f_printed_damage(st, st["card"][_i32(v_q)][jnp.floor_divide(_i32(v_k), 2)], jnp.remainder(_i32(v_k), 2))), 0)
-                st["dmg"] = _cast(_a830, jnp.int16)
-                _a831 = 1
-                st["copying"] = _cast(_a831, jnp.int8)
+                _a788 = st["card"][_i32(v_q)][jnp.floor_divide(_i32(v_k), 2)]
+                st["copy_card"] = _cast(_a788, jnp.int16)
+                _a789 = jnp.remainder(_i32(v_k), 2)
+                st["copy_index"] = _cast(_a789, jnp.int8)
+                _a790 = jnp.maximum(_i32(f_printed_damage(st, st["card"][_i32(v_q)][jnp.floor_divide(_i32(v_k), 2)], jnp.remainder(_i32(v_k), 2))), 0)
+                st["dmg"] = _cast(_a790, jnp.int16)
+                _a791 = 1
+                st["copying"] = _cast(_a791, jnp.int8)
                 return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
-            st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _branch(_c826, lambda: _then827(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)))
+            st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _branch(_c786, lambda: _then787(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)))
             return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
-        st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _branch(_c824, lambda: _then825(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)))
+        st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _branch(_c784, lambda: _then785(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)))
         return st, (v_p, v__envc_run, v__envc_seek, v_q)
-    st, (v_p, v__envc_run, v__envc_seek, v_q) = _branch(_c796, lambda: _then797(st, v_p, v__envc_run, v__envc_seek, v_q), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q)))
+    st, (v_p, v__envc_run, v__envc_seek, v_q) = _branch(_c756, lambda: _then757(st, v_p, v__envc_run, v__envc_seek, v_q), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q)))
     return st
 
 
@@ -3074,20 +2990,20 @@ def p_put_in_play(st, v_p, v_s, v_c):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_c = _lcast(v_c, jnp.int16)
-    _a832 = v_c
-    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a832, jnp.int16))
-    _a833 = True
-    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a833, jnp.bool_))
-    _a834 = 0
-    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a834, jnp.int16))
-    _a836 = jax.vmap(lambda i835: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a836, jnp.int8))
-    _a837 = 0
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a837, jnp.int8))
-    _a838 = st["turn"]
-    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a838, jnp.int8))
-    _a839 = False
-    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a839, jnp.bool_))
+    _a792 = v_c
+    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a792, jnp.int16))
+    _a793 = True
+    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a793, jnp.bool_))
+    _a794 = 0
+    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a794, jnp.int16))
+    _a796 = jax.vmap(lambda i795: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a796, jnp.int8))
+    _a797 = 0
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a797, jnp.int8))
+    _a798 = st["turn"]
+    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a798, jnp.int8))
+    _a799 = False
+    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a799, jnp.bool_))
     return st
 
 
@@ -3095,26 +3011,26 @@ def p_clear_conditions(st, v_p):
     """proc `clear_conditions` (tcg.envspec:1904)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _a840 = False
-    st["poisoned"] = st["poisoned"].at[_i32(v_p)].set(_cast(_a840, jnp.bool_))
-    _a841 = False
-    st["burned"] = st["burned"].at[_i32(v_p)].set(_cast(_a841, jnp.bool_))
-    _a842 = 0
-    st["condition"] = st["condition"].at[_i32(v_p)].set(_cast(_a842, jnp.int8))
-    _a843 = 0
-    st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a843, jnp.int16))
-    _a844 = False
-    st["shielded"] = st["shielded"].at[_i32(v_p)].set(_cast(_a844, jnp.bool_))
-    _a845 = False
-    st["no_attack"] = st["no_attack"].at[_i32(v_p)].set(_cast(_a845, jnp.bool_))
-    _a846 = False
-    st["no_retreat"] = st["no_retreat"].at[_i32(v_p)].set(_cast(_a846, jnp.bool_))
-    _a847 = 0
-    st["weakened"] = st["weakened"].at[_i32(v_p)].set(_cast(_a847, jnp.int8))
-    _a848 = 0
-    st["spiky"] = st["spiky"].at[_i32(v_p)].set(_cast(_a848, jnp.int8))
-    _a849 = 0
-    st["boost_turn"] = st["boost_turn"].at[_i32(v_p)].set(_cast(_a849, jnp.int8))
+    _a800 = False
+    st["poisoned"] = st["poisoned"].at[_i32(v_p)].set(_cast(_a800, jnp.bool_))
+    _a801 = False
+    st["burned"] = st["burned"].at[_i32(v_p)].set(_cast(_a801, jnp.bool_))
+    _a802 = 0
+    st["condition"] = st["condition"].at[_i32(v_p)].set(_cast(_a802, jnp.int8))
+    _a803 = 0
+    st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a803, jnp.int16))
+    _a804 = False
+    st["shielded"] = st["shielded"].at[_i32(v_p)].set(_cast(_a804, jnp.bool_))
+    _a805 = False
+    st["no_attack"] = st["no_attack"].at[_i32(v_p)].set(_cast(_a805, jnp.bool_))
+    _a806 = False
+    st["no_retreat"] = st["no_retreat"].at[_i32(v_p)].set(_cast(_a806, jnp.bool_))
+    _a807 = 0
+    st["weakened"] = st["weakened"].at[_i32(v_p)].set(_cast(_a807, jnp.int8))
+    _a808 = 0
+    st["spiky"] = st["spiky"].at[_i32(v_p)].set(_cast(_a808, jnp.int8))
+    _a809 = 0
+    st["boost_turn"] = st["boost_turn"].at[_i32(v_p)].set(_cast(_a809, jnp.int8))
     return st
 
 
@@ -3123,46 +3039,46 @@ def p_clear_slot(st, v_p, v_s):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
-    _f850 = _get(st["discard"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f850 >= 20), 32, 0, 0)
-    _l851 = _push(_get(st["discard"], _i32(v_p)), _cast(st["card"][_i32(v_p)][_i32(v_s)], jnp.int16))
-    st["discard"] = _set(st["discard"], _i32(v_p), _l851)
+    _f810 = _get(st["discard"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f810 >= 20), 32, 0, 0)
+    _l811 = _push(_get(st["discard"], _i32(v_p)), _cast(st["card"][_i32(v_p)][_i32(v_s)], jnp.int16))
+    st["discard"] = _set(st["discard"], _i32(v_p), _l811)
     v_k = 0
-    _c852 = (_i32(v_k) < _i32(st["evolutions"][_i32(v_p)][_i32(v_s)]))
-    def _then853(st, v_p, v_s, v_k):
+    _c812 = (_i32(v_k) < _i32(st["evolutions"][_i32(v_p)][_i32(v_s)]))
+    def _then813(st, v_p, v_s, v_k):
         st = dict(st)
-        _f854 = _get(st["discard"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f854 >= 20), 33, 0, 0)
-        _l855 = _push(_get(st["discard"], _i32(v_p)), _cast(st["below"][_i32(v_p)][_i32(v_s)][_i32(v_k)], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_p), _l855)
+        _f814 = _get(st["discard"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f814 >= 20), 33, 0, 0)
+        _l815 = _push(_get(st["discard"], _i32(v_p)), _cast(st["below"][_i32(v_p)][_i32(v_s)][_i32(v_k)], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_p), _l815)
         return st, (v_p, v_s, v_k)
-    st, (v_p, v_s, v_k) = _branch(_c852, lambda: _then853(st, v_p, v_s, v_k), lambda: (st, (v_p, v_s, v_k)))
+    st, (v_p, v_s, v_k) = _branch(_c812, lambda: _then813(st, v_p, v_s, v_k), lambda: (st, (v_p, v_s, v_k)))
     v_k = 1
-    _c856 = (_i32(v_k) < _i32(st["evolutions"][_i32(v_p)][_i32(v_s)]))
-    def _then857(st, v_p, v_s, v_k):
+    _c816 = (_i32(v_k) < _i32(st["evolutions"][_i32(v_p)][_i32(v_s)]))
+    def _then817(st, v_p, v_s, v_k):
         st = dict(st)
-        _f858 = _get(st["discard"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f858 >= 20), 33, 0, 0)
-        _l859 = _push(_get(st["discard"], _i32(v_p)), _cast(st["below"][_i32(v_p)][_i32(v_s)][_i32(v_k)], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_p), _l859)
+        _f818 = _get(st["discard"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f818 >= 20), 33, 0, 0)
+        _l819 = _push(_get(st["discard"], _i32(v_p)), _cast(st["below"][_i32(v_p)][_i32(v_s)][_i32(v_k)], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_p), _l819)
         return st, (v_p, v_s, v_k)
-    st, (v_p, v_s, v_k) = _branch(_c856, lambda: _then857(st, v_p, v_s, v_k), lambda: (st, (v_p, v_s, v_k)))
-    _a860 = False
-    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a860, jnp.bool_))
-    _a861 = 0
-    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a861, jnp.int16))
-    _a863 = jax.vmap(lambda i862: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a863, jnp.int8))
-    _a864 = 0
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a864, jnp.int8))
-    _a865 = False
-    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a865, jnp.bool_))
-    _c866 = (_i32(v_s) == 0)
-    def _then867(st, v_p, v_s):
+    st, (v_p, v_s, v_k) = _branch(_c816, lambda: _then817(st, v_p, v_s, v_k), lambda: (st, (v_p, v_s, v_k)))
+    _a820 = False
+    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a820, jnp.bool_))
+    _a821 = 0
+    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a821, jnp.int16))
+    _a823 = jax.vmap(lambda i822: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a823, jnp.int8))
+    _a824 = 0
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a824, jnp.int8))
+    _a825 = False
+    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a825, jnp.bool_))
+    _c826 = (_i32(v_s) == 0)
+    def _then827(st, v_p, v_s):
         st = dict(st)
         st = p_clear_conditions(st, v_p)
         return st, (v_p, v_s)
-    st, (v_p, v_s) = _branch(_c866, lambda: _then867(st, v_p, v_s), lambda: (st, (v_p, v_s)))
+    st, (v_p, v_s) = _branch(_c826, lambda: _then827(st, v_p, v_s), lambda: (st, (v_p, v_s)))
     return st
 
 
@@ -3173,160 +3089,106 @@ def p_swap_slots(st, v_p, v_a, v_b):
     v_a = _lcast(v_a, jnp.int8)
     v_b = _lcast(v_b, jnp.int8)
     v_c = _lcast(st["card"][_i32(v_p)][_i32(v_a)], jnp.int16)
-    _a868 = st["card"][_i32(v_p)][_i32(v_b)]
-    st["card"] = st["card"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a868, jnp.int16))
-    _a869 = v_c
-    st["card"] = st["card"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a869, jnp.int16))
+    _a828 = st["card"][_i32(v_p)][_i32(v_b)]
+    st["card"] = st["card"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a828, jnp.int16))
+    _a829 = v_c
+    st["card"] = st["card"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a829, jnp.int16))
     v_o = _lcast(st["occupied"][_i32(v_p)][_i32(v_a)], jnp.bool_)
-    _a870 = st["occupied"][_i32(v_p)][_i32(v_b)]
-    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a870, jnp.bool_))
-    _a871 = v_o
-    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a871, jnp.bool_))
+    _a830 = st["occupied"][_i32(v_p)][_i32(v_b)]
+    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a830, jnp.bool_))
+    _a831 = v_o
+    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a831, jnp.bool_))
     v_u = _lcast(st["below"][_i32(v_p)][_i32(v_a)], jnp.int16)
-    _a872 = st["below"][_i32(v_p)][_i32(v_b)]
-    st["below"] = st["below"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a872, jnp.int16))
-    _a873 = v_u
-    st["below"] = st["below"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a873, jnp.int16))
+    _a832 = st["below"][_i32(v_p)][_i32(v_b)]
+    st["below"] = st["below"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a832, jnp.int16))
+    _a833 = v_u
+    st["below"] = st["below"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a833, jnp.int16))
     v_v = _lcast(st["evolutions"][_i32(v_p)][_i32(v_a)], jnp.int8)
-    _a874 = st["evolutions"][_i32(v_p)][_i32(v_b)]
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a874, jnp.int8))
-    _a875 = v_v
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a875, jnp.int8))
+    _a834 = st["evolutions"][_i32(v_p)][_i32(v_b)]
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a834, jnp.int8))
+    _a835 = v_v
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a835, jnp.int8))
     v_d = _lcast(st["damage"][_i32(v_p)][_i32(v_a)], jnp.int16)
-    _a876 = st["damage"][_i32(v_p)][_i32(v_b)]
-    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a876, jnp.int16))
-    _a877 = v_d
-    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a877, jnp.int16))
+    _a836 = st["damage"][_i32(v_p)][_i32(v_b)]
+    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a836, jnp.int16))
+    _a837 = v_d
+    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a837, jnp.int16))
     v_e = _lcast(st["energy"][_i32(v_p)][_i32(v_a)], jnp.int8)
-    _a878 = st["energy"][_i32(v_p)][_i32(v_b)]
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a878, jnp.int8))
-    _a879 = v_e
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a879, jnp.int8))
+    _a838 = st["energy"][_i32(v_p)][_i32(v_b)]
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a838, jnp.int8))
+    _a839 = v_e
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a839, jnp.int8))
     v_t = _lcast(st["placed"][_i32(v_p)][_i32(v_a)], jnp.int8)
-    _a880 = st["placed"][_i32(v_p)][_i32(v_b)]
-    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a880, jnp.int8))
-    _a881 = v_t
-    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a881, jnp.int8))
+    _a840 = st["placed"][_i32(v_p)][_i32(v_b)]
+    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a840, jnp.int8))
+    _a841 = v_t
+    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a841, jnp.int8))
     v_h = _lcast(st["played_hp"][_i32(v_p)][_i32(v_a)], jnp.int16)
-    _a882 = st["played_hp"][_i32(v_p)][_i32(v_b)]
-    st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a882, jnp.int16))
-    _a883 = v_h
-    st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a883, jnp.int16))
+    _a842 = st["played_hp"][_i32(v_p)][_i32(v_b)]
+    st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a842, jnp.int16))
+    _a843 = v_h
+    st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a843, jnp.int16))
     v_y = _lcast(st["played_type"][_i32(v_p)][_i32(v_a)], jnp.int8)
-    _a884 = st["played_type"][_i32(v_p)][_i32(v_b)]
-    st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a884, jnp.int8))
-    _a885 = v_y
-    st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a885, jnp.int8))
+    _a844 = st["played_type"][_i32(v_p)][_i32(v_b)]
+    st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a844, jnp.int8))
+    _a845 = v_y
+    st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a845, jnp.int8))
     v_x = _lcast(st["ability_used"][_i32(v_p)][_i32(v_a)], jnp.bool_)
-    _a886 = st["ability_used"][_i32(v_p)][_i32(v_b)]
-    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a886, jnp.bool_))
-    _a887 = v_x
-    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a887, jnp.bool_))
+    _a846 = st["ability_used"][_i32(v_p)][_i32(v_b)]
+    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a846, jnp.bool_))
+    _a847 = v_x
+    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a847, jnp.bool_))
     return st
 
 
 def p_knock_outs(st):
     """proc `knock_outs` (tcg.envspec:1971)"""
     st = dict(st)
-    v_q = 0
-    v_s = 0
-    _c888 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
-    def _then889(st, v_q, v_s):
+    v_q = jnp.int32(0)
+    def _loop848(i, carry):
+        st, (v_q,) = dict(carry[0]), carry[1]
+        v_q = i
+        v_s = jnp.int32(0)
+        def _loop849(i, carry):
+            st, (v_q, v_s) = dict(carry[0]), carry[1]
+            v_s = i
+            _c850 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
+            def _then851(st, v_q, v_s):
+                st = dict(st)
+                _a852 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
+                st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a852, jnp.int8))
+                st = p_clear_slot(st, v_q, v_s)
+                return st, (v_q, v_s)
+            st, (v_q, v_s) = _branch(_c850, lambda: _then851(st, v_q, v_s), lambda: (st, (v_q, v_s)))
+            return st, (v_q, v_s)
+        st, (v_q, v_s) = lax.fori_loop(0, 4, _loop849, (st, (v_q, v_s)))
+        return st, (v_q,)
+    st, (v_q,) = lax.fori_loop(0, 2, _loop848, (st, (v_q,)))
+    v_won0 = _lcast(jnp.logical_or((_i32(st["points"][0]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i853, _h854: _h854)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][1, :])))), jnp.bool_)
+    v_won1 = _lcast(jnp.logical_or((_i32(st["points"][1]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i855, _h856: _h856)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][0, :])))), jnp.bool_)
+    _c857 = jnp.logical_or(v_won0, v_won1)
+    def _then858(st, v_won0, v_won1):
         st = dict(st)
-        _a890 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a890, jnp.int8))
-        st = p_clear_slot(st, v_q, v_s)
-        return st, (v_q, v_s)
-    st, (v_q, v_s) = _branch(_c888, lambda: _then889(st, v_q, v_s), lambda: (st, (v_q, v_s)))
-    v_s = 1
-    _c891 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
-    def _then892(st, v_q, v_s):
-        st = dict(st)
-        _a893 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a893, jnp.int8))
-        st = p_clear_slot(st, v_q, v_s)
-        return st, (v_q, v_s)
-    st, (v_q, v_s) = _branch(_c891, lambda: _then892(st, v_q, v_s), lambda: (st, (v_q, v_s)))
-    v_s = 2
-    _c894 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
-    def _then895(st, v_q, v_s):
-        st = dict(st)
-        _a896 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a896, jnp.int8))
-        st = p_clear_slot(st, v_q, v_s)
-        return st, (v_q, v_s)
-    st, (v_q, v_s) = _branch(_c894, lambda: _then895(st, v_q, v_s), lambda: (st, (v_q, v_s)))
-    v_s = 3
-    _c897 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
-    def _then898(st, v_q, v_s):
-        st = dict(st)
-        _a899 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a899, jnp.int8))
-        st = p_clear_slot(st, v_q, v_s)
-        return st, (v_q, v_s)
-    st, (v_q, v_s) = _branch(_c897, lambda: _then898(st, v_q, v_s), lambda: (st, (v_q, v_s)))
-    v_q = 1
-    v_s = 0
-    _c900 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
-    def _then901(st, v_q, v_s):
-        st = dict(st)
-        _a902 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a902, jnp.int8))
-        st = p_clear_slot(st, v_q, v_s)
-        return st, (v_q, v_s)
-    st, (v_q, v_s) = _branch(_c900, lambda: _then901(st, v_q, v_s), lambda: (st, (v_q, v_s)))
-    v_s = 1
-    _c903 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
-    def _then904(st, v_q, v_s):
-        st = dict(st)
-        _a905 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a905, jnp.int8))
-        st = p_clear_slot(st, v_q, v_s)
-        return st, (v_q, v_s)
-    st, (v_q, v_s) = _branch(_c903, lambda: _then904(st, v_q, v_s), lambda: (st, (v_q, v_s)))
-    v_s = 2
-    _c906 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
-    def _then907(st, v_q, v_s):
-        st = dict(st)
-        _a908 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a908, jnp.int8))
-        st = p_clear_slot(st, v_q, v_s)
-        return st, (v_q, v_s)
-    st, (v_q, v_s) = _branch(_c906, lambda: _then907(st, v_q, v_s), lambda: (st, (v_q, v_s)))
-    v_s = 3
-    _c909 = jnp.logical_and(st["occupied"][_i32(v_q)][_i32(v_s)], (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))))
-    def _then910(st, v_q, v_s):
-        st = dict(st)
-        _a911 = jnp.minimum((_i32(st["points"][(1 - _i32(v_q))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a911, jnp.int8))
-        st = p_clear_slot(st, v_q, v_s)
-        return st, (v_q, v_s)
-    st, (v_q, v_s) = _branch(_c909, lambda: _then910(st, v_q, v_s), lambda: (st, (v_q, v_s)))
-    v_won0 = _lcast(jnp.logical_or((_i32(st["points"][0]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i912, _h913: _h913)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][1, :])))), jnp.bool_)
-    v_won1 = _lcast(jnp.logical_or((_i32(st["points"][1]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i914, _h915: _h915)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][0, :])))), jnp.bool_)
-    _c916 = jnp.logical_or(v_won0, v_won1)
-    def _then917(st, v_won0, v_won1):
-        st = dict(st)
-        _a918 = jnp.where(jnp.logical_or((_i32(st["points"][0]) >= 3), (_i32(st["points"][1]) >= 3)), 1, 2)
-        st["ended_by"] = _cast(_a918, jnp.int8)
+        _a859 = jnp.where(jnp.logical_or((_i32(st["points"][0]) >= 3), (_i32(st["points"][1]) >= 3)), 1, 2)
+        st["ended_by"] = _cast(_a859, jnp.int8)
         return st, (v_won0, v_won1)
-    st, (v_won0, v_won1) = _branch(_c916, lambda: _then917(st, v_won0, v_won1), lambda: (st, (v_won0, v_won1)))
-    _c919 = jnp.logical_and(v_won0, v_won1)
-    _c920 = v_won0
-    _c921 = v_won1
-    def _then922(st, v_won0, v_won1):
+    st, (v_won0, v_won1) = _branch(_c857, lambda: _then858(st, v_won0, v_won1), lambda: (st, (v_won0, v_won1)))
+    _c860 = jnp.logical_and(v_won0, v_won1)
+    _c861 = v_won0
+    _c862 = v_won1
+    def _then863(st, v_won0, v_won1):
         st = dict(st)
         st = _draw(st)
         return st, (v_won0, v_won1)
-    def _then923(st, v_won0, v_won1):
+    def _then864(st, v_won0, v_won1):
         st = dict(st)
         st = _win(st, 0, NUM_PLAYERS)
         return st, (v_won0, v_won1)
-    def _then924(st, v_won0, v_won1):
+    def _then865(st, v_won0, v_won1):
         st = dict(st)
         st = _win(st, 1, NUM_PLAYERS)
         return st, (v_won0, v_won1)
-    st, (v_won0, v_won1) = _select_first((_c919, _c920, _c921, ), (st, (v_won0, v_won1)), (_then922(st, v_won0, v_won1), _then923(st, v_won0, v_won1), _then924(st, v_won0, v_won1), ), (st, (v_won0, v_won1)))
+    st, (v_won0, v_won1) = _select_first((_c860, _c861, _c862, ), (st, (v_won0, v_won1)), (_then863(st, v_won0, v_won1), _then864(st, v_won0, v_won1), _then865(st, v_won0, v_won1), ), (st, (v_won0, v_won1)))
     return st
 
 
@@ -3334,10 +3196,10 @@ def p_random_zone_energy(st, v_p):
     """proc `random_zone_energy` (tcg.envspec:1994)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    v_n = _lcast(jnp.sum(jax.vmap(lambda i925, _h926: _i32(_h926))(jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(st["decks"][_i32(v_p)])]), dtype=jnp.int32), jnp.int8)
-    st, _r927 = _randint(st, 0, jnp.clip((_i32(v_n) - 1), 0, 10))
-    _a928 = f_nth_energy(st, st["decks"][_i32(v_p)], _r927)
-    st["zone_next"] = st["zone_next"].at[_i32(v_p)].set(_cast(_a928, jnp.int8))
+    v_n = _lcast(jnp.sum(jax.vmap(lambda i866, _h867: _i32(_h867))(jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(st["decks"][_i32(v_p)])]), dtype=jnp.int32), jnp.int8)
+    st, _r868 = _randint(st, 0, jnp.clip((_i32(v_n) - 1), 0, 10))
+    _a869 = f_nth_energy(st, st["decks"][_i32(v_p)], _r868)
+    st["zone_next"] = st["zone_next"].at[_i32(v_p)].set(_cast(_a869, jnp.int8))
     return st
 
 
@@ -3345,56 +3207,56 @@ def p_begin_turn(st, v_p):
     """proc `begin_turn` (tcg.envspec:2001)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _c929 = (_i32(st["turn"]) >= 50)
-    def _then930(st, v_p):
+    _c870 = (_i32(st["turn"]) >= 50)
+    def _then871(st, v_p):
         st = dict(st)
-        _a931 = 3
-        st["ended_by"] = _cast(_a931, jnp.int8)
+        _a872 = 3
+        st["ended_by"] = _cast(_a872, jnp.int8)
         st = _draw(st)
         return st, (v_p,)
-    def _else932(st, v_p):
+    def _else873(st, v_p):
         st = dict(st)
-        _a933 = jnp.minimum((_i32(st["turn"]) + 1), 50)
-        st["turn"] = _cast(_a933, jnp.int8)
-        _a934 = v_p
-        st["current_player"] = _cast(_a934, jnp.int8)
-        _a935 = 1
-        st["phase"] = _cast(_a935, jnp.int8)
-        _a936 = False
-        st["attached"] = _cast(_a936, jnp.bool_)
-        _a937 = False
-        st["supporter"] = _cast(_a937, jnp.bool_)
-        _a938 = False
-        st["retreated"] = _cast(_a938, jnp.bool_)
-        _a939 = 0
-        st["retreat_discount"] = _cast(_a939, jnp.int8)
-        _a940 = 0
-        st["attack_bonus"] = _cast(_a940, jnp.int8)
-        _a941 = 0
-        st["named_bonus"] = _cast(_a941, jnp.int8)
+        _a874 = jnp.minimum((_i32(st["turn"]) + 1), 50)
+        st["turn"] = _cast(_a874, jnp.int8)
+        _a875 = v_p
+        st["current_player"] = _cast(_a875, jnp.int8)
+        _a876 = 1
+        st["phase"] = _cast(_a876, jnp.int8)
+        _a877 = False
+        st["attached"] = _cast(_a877, jnp.bool_)
+        _a878 = False
+        st["supporter"] = _cast(_a878, jnp.bool_)
+        _a879 = False
+        st["retreated"] = _cast(_a879, jnp.bool_)
+        _a880 = 0
+        st["retreat_discount"] = _cast(_a880, jnp.int8)
+        _a881 = 0
+        st["attack_bonus"] = _cast(_a881, jnp.int8)
+        _a882 = 0
+        st["named_bonus"] = _cast(_a882, jnp.int8)
         v_s = 0
-        _a942 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a942, jnp.bool_))
+        _a883 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a883, jnp.bool_))
         v_s = 1
-        _a943 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a943, jnp.bool_))
+        _a884 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a884, jnp.bool_))
         v_s = 2
-        _a944 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a944, jnp.bool_))
+        _a885 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a885, jnp.bool_))
         v_s = 3
-        _a945 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a945, jnp.bool_))
-        _c946 = (_i32(st["turn"]) > 1)
-        def _then947(st, v_p):
+        _a886 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a886, jnp.bool_))
+        _c887 = (_i32(st["turn"]) > 1)
+        def _then888(st, v_p):
             st = dict(st)
-            _a948 = st["zone_next"][_i32(v_p)]
-            st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a948, jnp.int8))
+            _a889 = st["zone_next"][_i32(v_p)]
+            st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a889, jnp.int8))
             st = p_random_zone_energy(st, v_p)
             return st, (v_p,)
-        st, (v_p,) = _branch(_c946, lambda: _then947(st, v_p), lambda: (st, (v_p,)))
+        st, (v_p,) = _branch(_c887, lambda: _then888(st, v_p), lambda: (st, (v_p,)))
         st = p_draw_cards(st, v_p, 1)
         return st, (v_p,)
-    st, (v_p,) = _branch(_c929, lambda: _then930(st, v_p), lambda: _else932(st, v_p))
+    st, (v_p,) = _branch(_c870, lambda: _then871(st, v_p), lambda: _else873(st, v_p))
     return st
 
 
@@ -3403,36 +3265,36 @@ def p_continue_game(st, v_next, v_resume):
     st = dict(st)
     v_next = _lcast(v_next, jnp.int8)
     v_resume = _lcast(v_resume, jnp.bool_)
-    _c949 = jnp.logical_not(st["terminated"])
-    def _then950(st, v_next, v_resume):
+    _c890 = jnp.logical_not(st["terminated"])
+    def _then891(st, v_next, v_resume):
         st = dict(st)
-        _c951 = jnp.logical_or(jnp.logical_not(st["occupied"][_i32(v_next)][0]), jnp.logical_not(st["occupied"][(1 - _i32(v_next))][0]))
-        _c952 = v_resume
-        def _then953(st, v_next, v_resume):
+        _c892 = jnp.logical_or(jnp.logical_not(st["occupied"][_i32(v_next)][0]), jnp.logical_not(st["occupied"][(1 - _i32(v_next))][0]))
+        _c893 = v_resume
+        def _then894(st, v_next, v_resume):
             st = dict(st)
-            _a954 = 2
-            st["phase"] = _cast(_a954, jnp.int8)
-            _a955 = v_next
-            st["promote_next"] = _cast(_a955, jnp.int8)
-            _a956 = v_resume
-            st["promote_resume"] = _cast(_a956, jnp.bool_)
-            _a957 = jnp.where(jnp.logical_not(st["occupied"][_i32(v_next)][0]), _i32(v_next), (1 - _i32(v_next)))
-            st["current_player"] = _cast(_a957, jnp.int8)
+            _a895 = 2
+            st["phase"] = _cast(_a895, jnp.int8)
+            _a896 = v_next
+            st["promote_next"] = _cast(_a896, jnp.int8)
+            _a897 = v_resume
+            st["promote_resume"] = _cast(_a897, jnp.bool_)
+            _a898 = jnp.where(jnp.logical_not(st["occupied"][_i32(v_next)][0]), _i32(v_next), (1 - _i32(v_next)))
+            st["current_player"] = _cast(_a898, jnp.int8)
             return st, (v_next, v_resume)
-        def _then958(st, v_next, v_resume):
+        def _then899(st, v_next, v_resume):
             st = dict(st)
-            _a959 = 1
-            st["phase"] = _cast(_a959, jnp.int8)
-            _a960 = v_next
-            st["current_player"] = _cast(_a960, jnp.int8)
+            _a900 = 1
+            st["phase"] = _cast(_a900, jnp.int8)
+            _a901 = v_next
+            st["current_player"] = _cast(_a901, jnp.int8)
             return st, (v_next, v_resume)
-        def _else961(st, v_next, v_resume):
+        def _else902(st, v_next, v_resume):
             st = dict(st)
             st = p_begin_turn(st, v_next)
             return st, (v_next, v_resume)
-        st, (v_next, v_resume) = _select_first((_c951, _c952, ), (st, (v_next, v_resume)), (_then953(st, v_next, v_resume), _then958(st, v_next, v_resume), ), _else961(st, v_next, v_resume))
+        st, (v_next, v_resume) = _select_first((_c892, _c893, ), (st, (v_next, v_resume)), (_then894(st, v_next, v_resume), _then899(st, v_next, v_resume), ), _else902(st, v_next, v_resume))
         return st, (v_next, v_resume)
-    st, (v_next, v_resume) = _branch(_c949, lambda: _then950(st, v_next, v_resume), lambda: (st, (v_next, v_resume)))
+    st, (v_next, v_resume) = _branch(_c890, lambda: _then891(st, v_next, v_resume), lambda: (st, (v_next, v_resume)))
     st = p_active_abilities(st)
     return st
 
@@ -3440,22 +3302,20 @@ def p_continue_game(st, v_next, v_resume):
 def p_active_abilities(st):
     """proc `active_abilities` (tcg.envspec:2050)"""
     st = dict(st)
-    _a962 = _K23
-    st["locked_supporters"] = _cast(_a962, jnp.bool_)
-    v_q = 0
-    _c963 = jnp.logical_and(st["occupied"][_i32(v_q)][0], (_K24[_i32(_K25[_i32(st["card"][_i32(v_q)][0])])] == 4))
-    def _then964(st, v_q):
-        st = dict(st)
-        st = p_ability_effect__dispatch__3(st, _K26[_i32(st["card"][_i32(v_q)][0])], v_q, 0)
+    _a903 = _K23
+    st["locked_supporters"] = _cast(_a903, jnp.bool_)
+    v_q = jnp.int32(0)
+    def _loop904(i, carry):
+        st, (v_q,) = dict(carry[0]), carry[1]
+        v_q = i
+        _c905 = jnp.logical_and(st["occupied"][_i32(v_q)][0], (_K24[_i32(_K25[_i32(st["card"][_i32(v_q)][0])])] == 4))
+        def _then906(st, v_q):
+            st = dict(st)
+            st = p_ability_effect__dispatch__3(st, _K26[_i32(st["card"][_i32(v_q)][0])], v_q, 0)
+            return st, (v_q,)
+        st, (v_q,) = _branch(_c905, lambda: _then906(st, v_q), lambda: (st, (v_q,)))
         return st, (v_q,)
-    st, (v_q,) = _branch(_c963, lambda: _then964(st, v_q), lambda: (st, (v_q,)))
-    v_q = 1
-    _c965 = jnp.logical_and(st["occupied"][_i32(v_q)][0], (_K24[_i32(_K25[_i32(st["card"][_i32(v_q)][0])])] == 4))
-    def _then966(st, v_q):
-        st = dict(st)
-        st = p_ability_effect__dispatch__3(st, _K26[_i32(st["card"][_i32(v_q)][0])], v_q, 0)
-        return st, (v_q,)
-    st, (v_q,) = _branch(_c965, lambda: _then966(st, v_q), lambda: (st, (v_q,)))
+    st, (v_q,) = lax.fori_loop(0, 2, _loop904, (st, (v_q,)))
     return st
 
 
@@ -3463,102 +3323,59 @@ def p_checkup(st, v_p):
     """proc `checkup` (tcg.envspec:2062)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    v_k = 0
-    v_q = _lcast(jnp.where((_i32(v_k) == 0), _i32(v_p), (1 - _i32(v_p))), jnp.int8)
-    _c967 = st["occupied"][_i32(v_q)][0]
-    def _then968(st, v_p, v_k, v_q):
-        st = dict(st)
-        _c969 = st["poisoned"][_i32(v_q)]
-        def _then970(st, v_p, v_k, v_q):
+    v_k = jnp.int32(0)
+    def _loop907(i, carry):
+        st, (v_p, v_k) = dict(carry[0]), carry[1]
+        v_k = i
+        v_q = _lcast(jnp.where((_i32(v_k) == 0), _i32(v_p), (1 - _i32(v_p))), jnp.int8)
+        _c908 = st["occupied"][_i32(v_q)][0]
+        def _then909(st, v_p, v_k, v_q):
             st = dict(st)
-            _a971 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 10), 300)
-            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a971, jnp.int16))
-            return st, (v_p, v_k, v_q)
-        st, (v_p, v_k, v_q) = _branch(_c969, lambda: _then970(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
-        _c972 = st["burned"][_i32(v_q)]
-        def _then973(st, v_p, v_k, v_q):
-            st = dict(st)
-            _a974 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 20), 300)
-            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a974, jnp.int16))
-            st, _r976 = _randint(st, 0, 1)
-            _c975 = (_r976 == 1)
-            def _then977(st, v_p, v_k, v_q):
+            _c910 = st["poisoned"][_i32(v_q)]
+            def _then911(st, v_p, v_k, v_q):
                 st = dict(st)
-                _a978 = False
-                st["burned"] = st["burned"].at[_i32(v_q)].set(_cast(_a978, jnp.bool_))
+                _a912 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 10), 300)
+                st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a912, jnp.int16))
                 return st, (v_p, v_k, v_q)
-            st, (v_p, v_k, v_q) = _branch(_c975, lambda: _then977(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
-            return st, (v_p, v_k, v_q)
-        st, (v_p, v_k, v_q) = _branch(_c972, lambda: _then973(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
-        _c979 = (st["condition"][_i32(v_q)] == 1)
-        _c980 = jnp.logical_and((st["condition"][_i32(v_q)] == 2), (_i32(v_q) == _i32(v_p)))
-        def _then981(st, v_p, v_k, v_q):
-            st = dict(st)
-            st, _r983 = _randint(st, 0, 1)
-            _c982 = (_r983 == 1)
-            def _then984(st, v_p, v_k, v_q):
+            st, (v_p, v_k, v_q) = _branch(_c910, lambda: _then911(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
+            _c913 = st["burned"][_i32(v_q)]
+            def _then914(st, v_p, v_k, v_q):
                 st = dict(st)
-                _a985 = 0
-                st["condition"] = st["condition"].at[_i32(v_q)].set(_cast(_a985, jnp.int8))
+                _a915 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 20), 300)
+                st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a915, jnp.int16))
+                st, _r917 = _randint(st, 0, 1)
+                _c916 = (_r917 == 1)
+                def _then918(st, v_p, v_k, v_q):
+                    st = dict(st)
+                    _a919 = False
+                    st["burned"] = st["burned"].at[_i32(v_q)].set(_cast(_a919, jnp.bool_))
+                    return st, (v_p, v_k, v_q)
+                st, (v_p, v_k, v_q) = _branch(_c916, lambda: _then918(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
                 return st, (v_p, v_k, v_q)
-            st, (v_p, v_k, v_q) = _branch(_c982, lambda: _then984(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
-            return st, (v_p, v_k, v_q)
-        def _then986(st, v_p, v_k, v_q):
-            st = dict(st)
-            _a987 = 0
-            st["condition"] = st["condition"].at[_i32(v_q)].set(_cast(_a987, jnp.int8))
-            return st, (v_p, v_k, v_q)
-        st, (v_p, v_k, v_q) = _select_first((_c979, _c980, ), (st, (v_p, v_k, v_q)), (_then981(st, v_p, v_k, v_q), _then986(st, v_p, v_k, v_q), ), (st, (v_p, v_k, v_q)))
-        return st, (v_p, v_k, v_q)
-    st, (v_p, v_k, v_q) = _branch(_c967, lambda: _then968(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
-    v_k = 1
-    v_q = _lcast(jnp.where((_i32(v_k) == 0), _i32(v_p), (1 - _i32(v_p))), jnp.int8)
-    _c988 = st["occupied"][_i32(v_q)][0]
-    def _then989(st, v_p, v_k, v_q):
-        st = dict(st)
-        _c990 = st["poisoned"][_i32(v_q)]
-        def _then991(st, v_p, v_k, v_q):
-            st = dict(st)
-            _a992 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 10), 300)
-            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a992, jnp.int16))
-            return st, (v_p, v_k, v_q)
-        st, (v_p, v_k, v_q) = _branch(_c990, lambda: _then991(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
-        _c993 = st["burned"][_i32(v_q)]
-        def _then994(st, v_p, v_k, v_q):
-            st = dict(st)
-            _a995 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 20), 300)
-            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a995, jnp.int16))
-            st, _r997 = _randint(st, 0, 1)
-            _c996 = (_r997 == 1)
-            def _then998(st, v_p, v_k, v_q):
+            st, (v_p, v_k, v_q) = _branch(_c913, lambda: _then914(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
+            _c920 = (st["condition"][_i32(v_q)] == 1)
+            _c921 = jnp.logical_and((st["condition"][_i32(v_q)] == 2), (_i32(v_q) == _i32(v_p)))
+            def _then922(st, v_p, v_k, v_q):
                 st = dict(st)
-                _a999 = False
-                st["burned"] = st["burned"].at[_i32(v_q)].set(_cast(_a999, jnp.bool_))
+                st, _r924 = _randint(st, 0, 1)
+                _c923 = (_r924 == 1)
+                def _then925(st, v_p, v_k, v_q):
+                    st = dict(st)
+                    _a926 = 0
+                    st["condition"] = st["condition"].at[_i32(v_q)].set(_cast(_a926, jnp.int8))
+                    return st, (v_p, v_k, v_q)
+                st, (v_p, v_k, v_q) = _branch(_c923, lambda: _then925(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
                 return st, (v_p, v_k, v_q)
-            st, (v_p, v_k, v_q) = _branch(_c996, lambda: _then998(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
-            return st, (v_p, v_k, v_q)
-        st, (v_p, v_k, v_q) = _branch(_c993, lambda: _then994(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
-        _c1000 = (st["condition"][_i32(v_q)] == 1)
-        _c1001 = jnp.logical_and((st["condition"][_i32(v_q)] == 2), (_i32(v_q) == _i32(v_p)))
-        def _then1002(st, v_p, v_k, v_q):
-            st = dict(st)
-            st, _r1004 = _randint(st, 0, 1)
-            _c1003 = (_r1004 == 1)
-            def _then1005(st, v_p, v_k, v_q):
+            def _then927(st, v_p, v_k, v_q):
                 st = dict(st)
-                _a1006 = 0
-                st["condition"] = st["condition"].at[_i32(v_q)].set(_cast(_a1006, jnp.int8))
+                _a928 = 0
+                st["condition"] = st["condition"].at[_i32(v_q)].set(_cast(_a928, jnp.int8))
                 return st, (v_p, v_k, v_q)
-            st, (v_p, v_k, v_q) = _branch(_c1003, lambda: _then1005(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
+            st, (v_p, v_k, v_q) = _select_first((_c920, _c921, ), (st, (v_p, v_k, v_q)), (_then922(st, v_p, v_k, v_q), _then927(st, v_p, v_k, v_q), ), (st, (v_p, v_k, v_q)))
             return st, (v_p, v_k, v_q)
-        def _then1007(st, v_p, v_k, v_q):
-            st = dict(st)
-            _a1008 = 0
-            st["condition"] = st["condition"].at[_i32(v_q)].set(_cast(_a1008, jnp.int8))
-            return st, (v_p, v_k, v_q)
-        st, (v_p, v_k, v_q) = _select_first((_c1000, _c1001, ), (st, (v_p, v_k, v_q)), (_then1002(st, v_p, v_k, v_q), _then1007(st, v_p, v_k, v_q), ), (st, (v_p, v_k, v_q)))
-        return st, (v_p, v_k, v_q)
-    st, (v_p, v_k, v_q) = _branch(_c988, lambda: _then989(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
+        st, (v_p, v_k, v_q) = _branch(_c908, lambda: _then909(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
+        return st, (v_p, v_k)
+    st, (v_p, v_k) = lax.fori_loop(0, 2, _loop907, (st, (v_p, v_k)))
     return st
 
 
@@ -3566,99 +3383,83 @@ def p_finish_turn(st):
     """proc `finish_turn` (tcg.envspec:2089)"""
     st = dict(st)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _c1009 = (_i32(st["turn"]) == _i32(jnp.where((_i32(v_p) == _i32(st["first"])), 1, 2)))
-    def _then1010(st, v_p):
+    _c929 = (_i32(st["turn"]) == _i32(jnp.where((_i32(v_p) == _i32(st["first"])), 1, 2)))
+    def _then930(st, v_p):
         st = dict(st)
-        v_s = 0
-        _c1011 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3))
-        def _then1012(st, v_p, v_s):
-            st = dict(st)
-            st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
+        v_s = jnp.int32(0)
+        def _loop931(i, carry):
+            st, (v_p, v_s) = dict(carry[0]), carry[1]
+            v_s = i
+            _c932 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3))
+            def _then933(st, v_p, v_s):
+                st = dict(st)
+                st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
+                return st, (v_p, v_s)
+            st, (v_p, v_s) = _branch(_c932, lambda: _then933(st, v_p, v_s), lambda: (st, (v_p, v_s)))
             return st, (v_p, v_s)
-        st, (v_p, v_s) = _branch(_c1011, lambda: _then1012(st, v_p, v_s), lambda: (st, (v_p, v_s)))
-        v_s = 1
-        _c1013 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3))
-        def _then1014(st, v_p, v_s):
-            st = dict(st)
-            st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
-            return st, (v_p, v_s)
-        st, (v_p, v_s) = _branch(_c1013, lambda: _then1014(st, v_p, v_s), lambda: (st, (v_p, v_s)))
-        v_s = 2
-        _c1015 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3))
-        def _then1016(st, v_p, v_s):
-            st = dict(st)
-            st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
-            return st, (v_p, v_s)
-        st, (v_p, v_s) = _branch(_c1015, lambda: _then1016(st, v_p, v_s), lambda: (st, (v_p, v_s)))
-        v_s = 3
-        _c1017 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3))
-        def _then1018(st, v_p, v_s):
-            st = dict(st)
-            st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
-            return st, (v_p, v_s)
-        st, (v_p, v_s) = _branch(_c1017, lambda: _then1018(st, v_p, v_s), lambda: (st, (v_p, v_s)))
+        st, (v_p, v_s) = lax.fori_loop(0, 4, _loop931, (st, (v_p, v_s)))
         return st, (v_p,)
-    st, (v_p,) = _branch(_c1009, lambda: _then1010(st, v_p), lambda: (st, (v_p,)))
-    def _g1023(i1019, _h1020, _h1021, _h1022):
-        return jnp.asarray(_i32(jnp.where((_i32(_h1020) == (1 + _i32(v_p))), _i32(_h1021), _i32(_h1022))), jnp.int32)
-    _e1024 = jax.vmap(_g1023)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K27, st["barrier"])
-    _a1025 = _e1024
-    st["barrier"] = _cast(_a1025, jnp.int16)
-    def _g1028(i1026, _h1027):
-        return jnp.asarray(_i32(jnp.where((_i32(_h1027) == (1 + _i32(v_p))), 0, _i32(_h1027))), jnp.int32)
-    _e1029 = jax.vmap(_g1028)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
-    _a1030 = _e1029
-    st["_envc_until_barrier"] = _cast(_a1030, jnp.int8)
-    _a1035 = jax.vmap(lambda i1031, _h1032, _h1033, _h1034: jnp.where((_i32(_h1032) == (1 + _i32(v_p))), _h1033, _h1034))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"], _K23, st["no_attack"])
-    st["no_attack"] = _cast(_a1035, jnp.bool_)
-    def _g1038(i1036, _h1037):
-        return jnp.asarray(_i32(jnp.where((_i32(_h1037) == (1 + _i32(v_p))), 0, _i32(_h1037))), jnp.int32)
-    _e1039 = jax.vmap(_g1038)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"])
-    _a1040 = _e1039
-    st["_envc_until_no_attack"] = _cast(_a1040, jnp.int8)
-    _a1045 = jax.vmap(lambda i1041, _h1042, _h1043, _h1044: jnp.where((_i32(_h1042) == (1 + _i32(v_p))), _h1043, _h1044))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"], _K23, st["no_retreat"])
-    st["no_retreat"] = _cast(_a1045, jnp.bool_)
-    def _g1048(i1046, _h1047):
-        return jnp.asarray(_i32(jnp.where((_i32(_h1047) == (1 + _i32(v_p))), 0, _i32(_h1047))), jnp.int32)
-    _e1049 = jax.vmap(_g1048)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"])
-    _a1050 = _e1049
-    st["_envc_until_no_retreat"] = _cast(_a1050, jnp.int8)
-    def _g1055(i1051, _h1052, _h1053, _h1054):
-        return jnp.asarray(_i32(jnp.where((_i32(_h1052) == (1 + _i32(v_p))), _i32(_h1053), _i32(_h1054))), jnp.int32)
-    _e1056 = jax.vmap(_g1055)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"], _K28, st["weakened"])
-    _a1057 = _e1056
-    st["weakened"] = _cast(_a1057, jnp.int8)
-    def _g1060(i1058, _h1059):
-        return jnp.asarray(_i32(jnp.where((_i32(_h1059) == (1 + _i32(v_p))), 0, _i32(_h1059))), jnp.int32)
-    _e1061 = jax.vmap(_g1060)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"])
-    _a1062 = _e1061
-    st["_envc_until_weakened"] = _cast(_a1062, jnp.int8)
-    def _g1067(i1063, _h1064, _h1065, _h1066):
-        return jnp.asarray(_i32(jnp.where((_i32(_h1064) == (1 + _i32(v_p))), _i32(_h1065), _i32(_h1066))), jnp.int32)
-    _e1068 = jax.vmap(_g1067)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"], _K28, st["spiky"])
-    _a1069 = _e1068
-    st["spiky"] = _cast(_a1069, jnp.int8)
-    def _g1072(i1070, _h1071):
-        return jnp.asarray(_i32(jnp.where((_i32(_h1071) == (1 + _i32(v_p))), 0, _i32(_h1071))), jnp.int32)
-    _e1073 = jax.vmap(_g1072)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"])
-    _a1074 = _e1073
-    st["_envc_until_spiky"] = _cast(_a1074, jnp.int8)
-    _a1079 = jax.vmap(lambda i1075, _h1076, _h1077, _h1078: jnp.where((_i32(_h1076) == (1 + _i32(v_p))), _h1077, _h1078))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"], _K23, st["no_supporter"])
-    st["no_supporter"] = _cast(_a1079, jnp.bool_)
-    def _g1082(i1080, _h1081):
-        return jnp.asarray(_i32(jnp.where((_i32(_h1081) == (1 + _i32(v_p))), 0, _i32(_h1081))), jnp.int32)
-    _e1083 = jax.vmap(_g1082)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"])
-    _a1084 = _e1083
-    st["_envc_until_no_supporter"] = _cast(_a1084, jnp.int8)
-    _a1089 = jax.vmap(lambda i1085, _h1086, _h1087, _h1088: jnp.where((_i32(_h1086) == (1 + _i32(v_p))), _h1087, _h1088))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"], _K23, st["shielded"])
-    st["shielded"] = _cast(_a1089, jnp.bool_)
-    def _g1092(i1090, _h1091):
-        return jnp.asarray(_i32(jnp.where((_i32(_h1091) == (1 + _i32(v_p))), 0, _i32(_h1091))), jnp.int32)
-    _e1093 = jax.vmap(_g1092)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"])
-    _a1094 = _e1093
-    st["_envc_until_shielded"] = _cast(_a1094, jnp.int8)
-    _a1095 = 10
-    st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a1095, jnp.int8))
+    st, (v_p,) = _branch(_c929, lambda: _then930(st, v_p), lambda: (st, (v_p,)))
+    def _g938(i934, _h935, _h936, _h937):
+        return jnp.asarray(_i32(jnp.where((_i32(_h935) == (1 + _i32(v_p))), _i32(_h936), _i32(_h937))), jnp.int32)
+    _e939 = jax.vmap(_g938)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K27, st["barrier"])
+    _a940 = _e939
+    st["barrier"] = _cast(_a940, jnp.int16)
+    def _g943(i941, _h942):
+        return jnp.asarray(_i32(jnp.where((_i32(_h942) == (1 + _i32(v_p))), 0, _i32(_h942))), jnp.int32)
+    _e944 = jax.vmap(_g943)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
+    _a945 = _e944
+    st["_envc_until_barrier"] = _cast(_a945, jnp.int8)
+    _a950 = jax.vmap(lambda i946, _h947, _h948, _h949: jnp.where((_i32(_h947) == (1 + _i32(v_p))), _h948, _h949))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"], _K23, st["no_attack"])
+    st["no_attack"] = _cast(_a950, jnp.bool_)
+    def _g953(i951, _h952):
+        return jnp.asarray(_i32(jnp.where((_i32(_h952) == (1 + _i32(v_p))), 0, _i32(_h952))), jnp.int32)
+    _e954 = jax.vmap(_g953)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"])
+    _a955 = _e954
+    st["_envc_until_no_attack"] = _cast(_a955, jnp.int8)
+    _a960 = jax.vmap(lambda i956, _h957, _h958, _h959: jnp.where((_i32(_h957) == (1 + _i32(v_p))), _h958, _h959))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"], _K23, st["no_retreat"])
+    st["no_retreat"] = _cast(_a960, jnp.bool_)
+    def _g963(i961, _h962):
+        return jnp.asarray(_i32(jnp.where((_i32(_h962) == (1 + _i32(v_p))), 0, _i32(_h962))), jnp.int32)
+    _e964 = jax.vmap(_g963)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"])
+    _a965 = _e964
+    st["_envc_until_no_retreat"] = _cast(_a965, jnp.int8)
+    def _g970(i966, _h967, _h968, _h969):
+        return jnp.asarray(_i32(jnp.where((_i32(_h967) == (1 + _i32(v_p))), _i32(_h968), _i32(_h969))), jnp.int32)
+    _e971 = jax.vmap(_g970)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"], _K28, st["weakened"])
+    _a972 = _e971
+    st["weakened"] = _cast(_a972, jnp.int8)
+    def _g975(i973, _h974):
+        return jnp.asarray(_i32(jnp.where((_i32(_h974) == (1 + _i32(v_p))), 0, _i32(_h974))), jnp.int32)
+    _e976 = jax.vmap(_g975)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"])
+    _a977 = _e976
+    st["_envc_until_weakened"] = _cast(_a977, jnp.int8)
+    def _g982(i978, _h979, _h980, _h981):
+        return jnp.asarray(_i32(jnp.where((_i32(_h979) == (1 + _i32(v_p))), _i32(_h980), _i32(_h981))), jnp.int32)
+    _e983 = jax.vmap(_g982)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"], _K28, st["spiky"])
+    _a984 = _e983
+    st["spiky"] = _cast(_a984, jnp.int8)
+    def _g987(i985, _h986):
+        return jnp.asarray(_i32(jnp.where((_i32(_h986) == (1 + _i32(v_p))), 0, _i32(_h986))), jnp.int32)
+    _e988 = jax.vmap(_g987)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"])
+    _a989 = _e988
+    st["_envc_until_spiky"] = _cast(_a989, jnp.int8)
+    _a994 = jax.vmap(lambda i990, _h991, _h992, _h993: jnp.where((_i32(_h991) == (1 + _i32(v_p))), _h992, _h993))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"], _K23, st["no_supporter"])
+    st["no_supporter"] = _cast(_a994, jnp.bool_)
+    def _g997(i995, _h996):
+        return jnp.asarray(_i32(jnp.where((_i32(_h996) == (1 + _i32(v_p))), 0, _i32(_h996))), jnp.int32)
+    _e998 = jax.vmap(_g997)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"])
+    _a999 = _e998
+    st["_envc_until_no_supporter"] = _cast(_a999, jnp.int8)
+    _a1004 = jax.vmap(lambda i1000, _h1001, _h1002, _h1003: jnp.where((_i32(_h1001) == (1 + _i32(v_p))), _h1002, _h1003))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"], _K23, st["shielded"])
+    st["shielded"] = _cast(_a1004, jnp.bool_)
+    def _g1007(i1005, _h1006):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1006) == (1 + _i32(v_p))), 0, _i32(_h1006))), jnp.int32)
+    _e1008 = jax.vmap(_g1007)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"])
+    _a1009 = _e1008
+    st["_envc_until_shielded"] = _cast(_a1009, jnp.int8)
+    _a1010 = 10
+    st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a1010, jnp.int8))
     st = p_checkup(st, v_p)
     st = p_knock_outs(st)
     st = p_continue_game(st, (1 - _i32(v_p)), False)
@@ -3669,66 +3470,66 @@ def p_deal(st, v_p):
     """proc `deal` (tcg.envspec:2132)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    def _g1099(i1096):
+    def _g1014(i1011):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1097 = _get(st["deck"], _i32(v_p))["len"]
-        _flt = _fault_in(_flt, (i1096 >= _f1097), 34, i1096, _f1097)
-        _f1098 = _get(st["deck"], _i32(v_p))["len"]
-        _flt = _fault_in(_flt, ((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i1096])] == 0)) & (i1096 >= _f1098), 34, i1096, _f1098)
-        return (jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i1096])] == 0), (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i1096])] == 0)), _flt)
-    _e1100 = jax.vmap(_g1099)(jnp.arange(0, 20, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1100[1]))
-    v_b = _lcast(jnp.sum(_e1100[0], dtype=jnp.int32), jnp.int8)
+        _f1012 = _get(st["deck"], _i32(v_p))["len"]
+        _flt = _fault_in(_flt, (i1011 >= _f1012), 34, i1011, _f1012)
+        _f1013 = _get(st["deck"], _i32(v_p))["len"]
+        _flt = _fault_in(_flt, ((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i1011])] == 0)) & (i1011 >= _f1013), 34, i1011, _f1013)
+        return (jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i1011])] == 0), (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i1011])] == 0)), _flt)
+    _e1015 = jax.vmap(_g1014)(jnp.arange(0, 20, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1015[1]))
+    v_b = _lcast(jnp.sum(_e1015[0], dtype=jnp.int32), jnp.int8)
     v_hands = _lcast((_i32(_K29[20][5]) - _i32(_K29[(20 - _i32(v_b))][5])), jnp.int16)
-    st, _r1101 = _randint(st, 0, jnp.maximum((_i32(v_hands) - 1), 0))
-    v_r = _lcast(_r1101, jnp.int16)
-    def _g1103(i1102):
-        return ((((_i32(jnp.where((1 <= i1102), (_i32(_K29[_i32(v_b)][1]) * _i32(_K29[(20 - _i32(v_b))][(5 - 1)])), 0)) + _i32(jnp.where((2 <= i1102), (_i32(_K29[_i32(v_b)][2]) * _i32(_K29[(20 - _i32(v_b))][(5 - 2)])), 0))) + _i32(jnp.where((3 <= i1102), (_i32(_K29[_i32(v_b)][3]) * _i32(_K29[(20 - _i32(v_b))][(5 - 3)])), 0))) + _i32(jnp.where((4 <= i1102), (_i32(_K29[_i32(v_b)][4]) * _i32(_K29[(20 - _i32(v_b))][(5 - 4)])), 0))) <= _i32(v_r))
-    _e1104 = jax.vmap(_g1103)(jnp.arange(1, 5, dtype=jnp.int32))
-    v_k = _lcast((1 + jnp.sum(_e1104, dtype=jnp.int32)), jnp.int8)
+    st, _r1016 = _randint(st, 0, jnp.maximum((_i32(v_hands) - 1), 0))
+    v_r = _lcast(_r1016, jnp.int16)
+    def _g1018(i1017):
+        return ((((_i32(jnp.where((1 <= i1017), (_i32(_K29[_i32(v_b)][1]) * _i32(_K29[(20 - _i32(v_b))][(5 - 1)])), 0)) + _i32(jnp.where((2 <= i1017), (_i32(_K29[_i32(v_b)][2]) * _i32(_K29[(20 - _i32(v_b))][(5 - 2)])), 0))) + _i32(jnp.where((3 <= i1017), (_i32(_K29[_i32(v_b)][3]) * _i32(_K29[(20 - _i32(v_b))][(5 - 3)])), 0))) + _i32(jnp.where((4 <= i1017), (_i32(_K29[_i32(v_b)][4]) * _i32(_K29[(20 - _i32(v_b))][(5 - 4)])), 0))) <= _i32(v_r))
+    _e1019 = jax.vmap(_g1018)(jnp.arange(1, 5, dtype=jnp.int32))
+    v_k = _lcast((1 + jnp.sum(_e1019, dtype=jnp.int32)), jnp.int8)
     v_rest = _lcast({"items": _K30, "len": jnp.int32(0)}, _DT31)
     v_basics = _lcast(0, jnp.int8)
     v_others = _lcast(0, jnp.int8)
     v_i = jnp.int32(0)
-    def _loop1105(i, carry):
+    def _loop1020(i, carry):
         st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i) = dict(carry[0]), carry[1]
         v_i = i
-        _f1106 = _i32(v_i)
-        _f1107 = _get(st["deck"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f1106 >= _f1107), 35, _f1106, _f1107)
-        v_c = _lcast(_get(st["deck"], _i32(v_p))["items"][_f1106], jnp.int16)
-        _c1108 = jnp.logical_and(f_is_basic(st, v_c), (_i32(v_basics) < _i32(v_k)))
-        _c1109 = jnp.logical_and(jnp.logical_not(f_is_basic(st, v_c)), (_i32(v_others) < (5 - _i32(v_k))))
-        def _then1110(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
+        _f1021 = _i32(v_i)
+        _f1022 = _get(st["deck"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f1021 >= _f1022), 35, _f1021, _f1022)
+        v_c = _lcast(_get(st["deck"], _i32(v_p))["items"][_f1021], jnp.int16)
+        _c1023 = jnp.logical_and(f_is_basic(st, v_c), (_i32(v_basics) < _i32(v_k)))
+        _c1024 = jnp.logical_and(jnp.logical_not(f_is_basic(st, v_c)), (_i32(v_others) < (5 - _i32(v_k))))
+        def _then1025(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
             st = dict(st)
-            _f1111 = _get(st["hand"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f1111 >= 10), 36, 0, 0)
-            _l1112 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(v_p), _l1112)
-            _a1113 = jnp.minimum((_i32(v_basics) + 1), 20)
-            v_basics = _lcast(_a1113, jnp.int8)
+            _f1026 = _get(st["hand"], _i32(v_p))["len"]
+            st = _fault_at(st, (_f1026 >= 10), 36, 0, 0)
+            _l1027 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(v_p), _l1027)
+            _a1028 = jnp.minimum((_i32(v_basics) + 1), 20)
+            v_basics = _lcast(_a1028, jnp.int8)
             return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)
-        def _then1114(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
+        def _then1029(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
             st = dict(st)
-            _f1115 = _get(st["hand"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f1115 >= 10), 37, 0, 0)
-            _l1116 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(v_p), _l1116)
-            _a1117 = jnp.minimum((_i32(v_others) + 1), 20)
-            v_others = _lcast(_a1117, jnp.int8)
+            _f1030 = _get(st["hand"], _i32(v_p))["len"]
+            st = _fault_at(st, (_f1030 >= 10), 37, 0, 0)
+            _l1031 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(v_p), _l1031)
+            _a1032 = jnp.minimum((_i32(v_others) + 1), 20)
+            v_others = _lcast(_a1032, jnp.int8)
             return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)
-        def _else1118(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
+        def _else1033(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
             st = dict(st)
-            _f1119 = v_rest["len"]
-            st = _fault_at(st, (_f1119 >= 20), 38, 0, 0)
-            _l1120 = _push(v_rest, _cast(v_c, jnp.int16))
-            v_rest = _l1120
+            _f1034 = v_rest["len"]
+            st = _fault_at(st, (_f1034 >= 20), 38, 0, 0)
+            _l1035 = _push(v_rest, _cast(v_c, jnp.int16))
+            v_rest = _l1035
             return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)
-        st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c) = _select_first((_c1108, _c1109, ), (st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)), (_then1110(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c), _then1114(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c), ), _else1118(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c))
+        st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c) = _select_first((_c1023, _c1024, ), (st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)), (_then1025(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c), _then1029(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c), ), _else1033(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c))
         return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i)
-    st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i) = lax.fori_loop(0, 20, _loop1105, (st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i)))
-    _a1121 = v_rest
-    st["deck"] = _set(st["deck"], _i32(v_p), _cast(_a1121, _DT31))
+    st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i) = lax.fori_loop(0, 20, _loop1020, (st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i)))
+    _a1036 = v_rest
+    st["deck"] = _set(st["deck"], _i32(v_p), _cast(_a1036, _DT31))
     return st
 
 
@@ -3740,89 +3541,89 @@ def p_attack_texts(st, v_p, v_a):
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_texts"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_texts"]) != 0), jnp.bool_)
     v_c = _lcast(0, jnp.int16)
-    _c1122 = v__envc_run
-    def _then1123(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
+    _c1037 = v__envc_run
+    def _then1038(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
         st = dict(st)
-        _a1124 = st["card"][_i32(v_p)][0]
-        v_c = _lcast(_a1124, jnp.int16)
+        _a1039 = st["card"][_i32(v_p)][0]
+        v_c = _lcast(_a1039, jnp.int16)
         return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)
-    st, (v_p, v_a, v__envc_run, v__envc_seek, v_c) = _branch(_c1122, lambda: _then1123(st, v_p, v_a, v__envc_run, v__envc_seek, v_c), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)))
+    st, (v_p, v_a, v__envc_run, v__envc_seek, v_c) = _branch(_c1037, lambda: _then1038(st, v_p, v_a, v__envc_run, v__envc_seek, v_c), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)))
     v_r = jnp.int32(0)
-    def _loop1125(i, carry):
+    def _loop1040(i, carry):
         st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = dict(carry[0]), carry[1]
         v_r = i
-        _c1126 = jnp.logical_or(v__envc_run, jnp.logical_and(jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_texts"]) == 1)), (_i32(v_r) == _i32(st["_envc_frame_p_attack_texts__r"]))))
-        def _then1127(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
+        _c1041 = jnp.logical_or(v__envc_run, jnp.logical_and(jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_texts"]) == 1)), (_i32(v_r) == _i32(st["_envc_frame_p_attack_texts__r"]))))
+        def _then1042(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
             st = dict(st)
-            _c1128 = jnp.logical_or(jnp.logical_and(v__envc_run, jnp.logical_or((_i32(v_r) == 0), (_i32(st["copying"]) == 1))), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_texts"]) == 1)))
-            def _then1129(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
+            _c1043 = jnp.logical_or(jnp.logical_and(v__envc_run, jnp.logical_or((_i32(v_r) == 0), (_i32(st["copying"]) == 1))), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_texts"]) == 1)))
+            def _then1044(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
                 st = dict(st)
-                _c1130 = v__envc_run
-                def _then1131(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
+                _c1045 = v__envc_run
+                def _then1046(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
                     st = dict(st)
-                    _a1132 = (2 * _i32(v_r))
-                    st["copying"] = _cast(_a1132, jnp.int8)
+                    _a1047 = (2 * _i32(v_r))
+                    st["copying"] = _cast(_a1047, jnp.int8)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
-                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _branch(_c1130, lambda: _then1131(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
+                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _branch(_c1045, lambda: _then1046(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
                 v__envc_arg1 = _lcast(0, jnp.int8)
-                _c1133 = v__envc_run
-                def _then1134(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                _c1048 = v__envc_run
+                def _then1049(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
-                    _a1135 = jnp.where((_i32(v_r) == 0), _i32(jnp.where((_i32(v_a) == 0), _i32(_K32[_i32(v_c)]), _i32(_K33[_i32(v_c)]))), _i32(jnp.where((_i32(st["copy_index"]) == 0), _i32(_K32[_i32(st["copy_card"])]), _i32(_K33[_i32(st["copy_card"])]))))
-                    v__envc_arg1 = _lcast(_a1135, jnp.int8)
+                    _a1050 = jnp.where((_i32(v_r) == 0), _i32(jnp.where((_i32(v_a) == 0), _i32(_K32[_i32(v_c)]), _i32(_K33[_i32(v_c)]))), _i32(jnp.where((_i32(st["copy_index"]) == 0), _i32(_K32[_i32(st["copy_card"])]), _i32(_K33[_i32(st["copy_card"])]))))
+                    v__envc_arg1 = _lcast(_a1050, jnp.int8)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
-                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _branch(_c1133, lambda: _then1134(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)))
-                _c1136 = v__envc_seek
-                def _then1137(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _branch(_c1048, lambda: _then1049(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)))
+                _c1051 = v__envc_seek
+                def _then1052(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
-                    _a1138 = st["_envc_frame_p_attack_texts__p"]
-                    v_p = _lcast(_a1138, jnp.int8)
-                    _a1139 = st["_envc_frame_p_attack_texts__a"]
-                    v_a = _lcast(_a1139, jnp.int8)
-                    _a1140 = st["_envc_frame_p_attack_texts__c"]
-                    v_c = _lcast(_a1140, jnp.int16)
-                    _a1141 = 0
-                    st["_envc_at_p_attack_texts"] = _cast(_a1141, jnp.int8)
-                    _a1142 = False
-                    v__envc_seek = _lcast(_a1142, jnp.bool_)
+                    _a1053 = st["_envc_frame_p_attack_texts__p"]
+                    v_p = _lcast(_a1053, jnp.int8)
+                    _a1054 = st["_envc_frame_p_attack_texts__a"]
+                    v_a = _lcast(_a1054, jnp.int8)
+                    _a1055 = st["_envc_frame_p_attack_texts__c"]
+                    v_c = _lcast(_a1055, jnp.int16)
+                    _a1056 = 0
+                    st["_envc_at_p_attack_texts"] = _cast(_a1056, jnp.int8)
+                    _a1057 = False
+                    v__envc_seek = _lcast(_a1057, jnp.bool_)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
-                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _branch(_c1136, lambda: _then1137(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)))
+                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _branch(_c1051, lambda: _then1052(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)))
                 st = p_attack_effect__dispatch(st, v__envc_arg1, v_p)
-                _c1143 = (_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0)
-                def _then1144(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                _c1058 = (_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0)
+                def _then1059(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
-                    _a1145 = v_p
-                    st["_envc_frame_p_attack_texts__p"] = _cast(_a1145, jnp.int8)
-                    _a1146 = v_a
-                    st["_envc_frame_p_attack_texts__a"] = _cast(_a1146, jnp.int8)
-                    _a1147 = v_c
-                    st["_envc_frame_p_attack_texts__c"] = _cast(_a1147, jnp.int16)
-                    _a1148 = v_r
-                    st["_envc_frame_p_attack_texts__r"] = _cast(_a1148, jnp.int8)
-                    _a1149 = 1
-                    st["_envc_at_p_attack_texts"] = _cast(_a1149, jnp.int8)
-                    _a1150 = False
-                    v__envc_run = _lcast(_a1150, jnp.bool_)
+                    _a1060 = v_p
+                    st["_envc_frame_p_attack_texts__p"] = _cast(_a1060, jnp.int8)
+                    _a1061 = v_a
+                    st["_envc_frame_p_attack_texts__a"] = _cast(_a1061, jnp.int8)
+                    _a1062 = v_c
+                    st["_envc_frame_p_attack_texts__c"] = _cast(_a1062, jnp.int16)
+                    _a1063 = v_r
+                    st["_envc_frame_p_attack_texts__r"] = _cast(_a1063, jnp.int8)
+                    _a1064 = 1
+                    st["_envc_at_p_attack_texts"] = _cast(_a1064, jnp.int8)
+                    _a1065 = False
+                    v__envc_run = _lcast(_a1065, jnp.bool_)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
-                def _else1151(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                def _else1066(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
-                    _a1152 = True
-                    v__envc_run = _lcast(_a1152, jnp.bool_)
+                    _a1067 = True
+                    v__envc_run = _lcast(_a1067, jnp.bool_)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
-                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _branch(_c1143, lambda: _then1144(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1), lambda: _else1151(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1))
+                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _branch(_c1058, lambda: _then1059(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1), lambda: _else1066(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1))
                 return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
-            st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _branch(_c1128, lambda: _then1129(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
+            st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _branch(_c1043, lambda: _then1044(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
             return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
-        st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _branch(_c1126, lambda: _then1127(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
+        st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _branch(_c1041, lambda: _then1042(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
         return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
-    st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = lax.fori_loop(0, 2, _loop1125, (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
-    _c1153 = v__envc_run
-    def _then1154(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
+    st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = lax.fori_loop(0, 2, _loop1040, (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
+    _c1068 = v__envc_run
+    def _then1069(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
         st = dict(st)
-        _a1155 = 0
-        st["copying"] = _cast(_a1155, jnp.int8)
+        _a1070 = 0
+        st["copying"] = _cast(_a1070, jnp.int8)
         return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)
-    st, (v_p, v_a, v__envc_run, v__envc_seek, v_c) = _branch(_c1153, lambda: _then1154(st, v_p, v_a, v__envc_run, v__envc_seek, v_c), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)))
+    st, (v_p, v_a, v__envc_run, v__envc_seek, v_c) = _branch(_c1068, lambda: _then1069(st, v_p, v_a, v__envc_run, v__envc_seek, v_c), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)))
     return st
 
 
@@ -3896,30 +3697,30 @@ def p_attack_effect__9(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__9"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__9"]) != 0), jnp.bool_)
-    _c1156 = v__envc_seek
-    def _then1157(st, v_p, v__envc_run, v__envc_seek):
+    _c1071 = v__envc_seek
+    def _then1072(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1158 = 0
-        st["_envc_at_p_attack_effect__9"] = _cast(_a1158, jnp.int8)
-        _a1159 = False
-        v__envc_seek = _lcast(_a1159, jnp.bool_)
+        _a1073 = 0
+        st["_envc_at_p_attack_effect__9"] = _cast(_a1073, jnp.int8)
+        _a1074 = False
+        v__envc_seek = _lcast(_a1074, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1156, lambda: _then1157(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1071, lambda: _then1072(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_attach_to_bench_choice(st, v_p, 0)
-    _c1160 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-    def _then1161(st, v_p, v__envc_run, v__envc_seek):
+    _c1075 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+    def _then1076(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1162 = 1
-        st["_envc_at_p_attack_effect__9"] = _cast(_a1162, jnp.int8)
-        _a1163 = False
-        v__envc_run = _lcast(_a1163, jnp.bool_)
+        _a1077 = 1
+        st["_envc_at_p_attack_effect__9"] = _cast(_a1077, jnp.int8)
+        _a1078 = False
+        v__envc_run = _lcast(_a1078, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1164(st, v_p, v__envc_run, v__envc_seek):
+    def _else1079(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1165 = True
-        v__envc_run = _lcast(_a1165, jnp.bool_)
+        _a1080 = True
+        v__envc_run = _lcast(_a1080, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1160, lambda: _then1161(st, v_p, v__envc_run, v__envc_seek), lambda: _else1164(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1075, lambda: _then1076(st, v_p, v__envc_run, v__envc_seek), lambda: _else1079(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -3978,60 +3779,60 @@ def p_attack_effect__16(st, v_p):
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__16"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__16"]) != 0), jnp.bool_)
     v_k = jnp.int32(0)
-    def _loop1166(i, carry):
+    def _loop1081(i, carry):
         st, (v_p, v__envc_run, v__envc_seek, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        _c1167 = jnp.logical_or(v__envc_run, jnp.logical_and(jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__16"]) == 1)), (_i32(v_k) == _i32(st["_envc_frame_p_attack_effect__16__k"]))))
-        def _then1168(st, v_p, v__envc_run, v__envc_seek, v_k):
+        _c1082 = jnp.logical_or(v__envc_run, jnp.logical_and(jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__16"]) == 1)), (_i32(v_k) == _i32(st["_envc_frame_p_attack_effect__16__k"]))))
+        def _then1083(st, v_p, v__envc_run, v__envc_seek, v_k):
             st = dict(st)
             v__envc_c1 = _lcast(False, jnp.bool_)
-            _c1169 = v__envc_run
-            def _then1170(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+            _c1084 = v__envc_run
+            def _then1085(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                 st = dict(st)
-                st, _r1171 = _randint(st, 0, 1)
-                _a1172 = (_r1171 == 1)
-                v__envc_c1 = _lcast(_a1172, jnp.bool_)
+                st, _r1086 = _randint(st, 0, 1)
+                _a1087 = (_r1086 == 1)
+                v__envc_c1 = _lcast(_a1087, jnp.bool_)
                 return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
-            st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(_c1169, lambda: _then1170(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)))
-            _c1173 = jnp.logical_or(v__envc_c1, jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__16"]) == 1)))
-            def _then1174(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+            st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(_c1084, lambda: _then1085(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)))
+            _c1088 = jnp.logical_or(v__envc_c1, jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__16"]) == 1)))
+            def _then1089(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                 st = dict(st)
-                _c1175 = v__envc_seek
-                def _then1176(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+                _c1090 = v__envc_seek
+                def _then1091(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                     st = dict(st)
-                    _a1177 = st["_envc_frame_p_attack_effect__16__p"]
-                    v_p = _lcast(_a1177, jnp.int8)
-                    _a1178 = 0
-                    st["_envc_at_p_attack_effect__16"] = _cast(_a1178, jnp.int8)
-                    _a1179 = False
-                    v__envc_seek = _lcast(_a1179, jnp.bool_)
+                    _a1092 = st["_envc_frame_p_attack_effect__16__p"]
+                    v_p = _lcast(_a1092, jnp.int8)
+                    _a1093 = 0
+                    st["_envc_at_p_attack_effect__16"] = _cast(_a1093, jnp.int8)
+                    _a1094 = False
+                    v__envc_seek = _lcast(_a1094, jnp.bool_)
                     return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
-                st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(_c1175, lambda: _then1176(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)))
+                st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(_c1090, lambda: _then1091(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)))
                 st = p_attach_to_bench_choice(st, v_p, 1)
-                _c1180 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-                def _then1181(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+                _c1095 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+                def _then1096(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                     st = dict(st)
-                    _a1182 = v_p
-                    st["_envc_frame_p_attack_effect__16__p"] = _cast(_a1182, jnp.int8)
-                    _a1183 = v_k
-                    st["_envc_frame_p_attack_effect__16__k"] = _cast(_a1183, jnp.int8)
-                    _a1184 = 1
-                    st["_envc_at_p_attack_effect__16"] = _cast(_a1184, jnp.int8)
-                    _a1185 = False
-                    v__envc_run = _lcast(_a1185, jnp.bool_)
+                    _a1097 = v_p
+                    st["_envc_frame_p_attack_effect__16__p"] = _cast(_a1097, jnp.int8)
+                    _a1098 = v_k
+                    st["_envc_frame_p_attack_effect__16__k"] = _cast(_a1098, jnp.int8)
+                    _a1099 = 1
+                    st["_envc_at_p_attack_effect__16"] = _cast(_a1099, jnp.int8)
+                    _a1100 = False
+                    v__envc_run = _lcast(_a1100, jnp.bool_)
                     return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
-                def _else1186(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+                def _else1101(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                     st = dict(st)
-                    _a1187 = True
-                    v__envc_run = _lcast(_a1187, jnp.bool_)
+                    _a1102 = True
+                    v__envc_run = _lcast(_a1102, jnp.bool_)
                     return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
-                st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(_c1180, lambda: _then1181(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), lambda: _else1186(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1))
+                st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(_c1095, lambda: _then1096(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), lambda: _else1101(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1))
                 return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
-            st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(_c1173, lambda: _then1174(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)))
+            st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(_c1088, lambda: _then1089(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)))
             return st, (v_p, v__envc_run, v__envc_seek, v_k)
-        st, (v_p, v__envc_run, v__envc_seek, v_k) = _branch(_c1167, lambda: _then1168(st, v_p, v__envc_run, v__envc_seek, v_k), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k)))
+        st, (v_p, v__envc_run, v__envc_seek, v_k) = _branch(_c1082, lambda: _then1083(st, v_p, v__envc_run, v__envc_seek, v_k), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k)))
         return st, (v_p, v__envc_run, v__envc_seek, v_k)
-    st, (v_p, v__envc_run, v__envc_seek, v_k) = lax.fori_loop(0, 3, _loop1166, (st, (v_p, v__envc_run, v__envc_seek, v_k)))
+    st, (v_p, v__envc_run, v__envc_seek, v_k) = lax.fori_loop(0, 3, _loop1081, (st, (v_p, v__envc_run, v__envc_seek, v_k)))
     return st
 
 
@@ -4065,30 +3866,30 @@ def p_attack_effect__20(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__20"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__20"]) != 0), jnp.bool_)
-    _c1188 = v__envc_seek
-    def _then1189(st, v_p, v__envc_run, v__envc_seek):
+    _c1103 = v__envc_seek
+    def _then1104(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1190 = 0
-        st["_envc_at_p_attack_effect__20"] = _cast(_a1190, jnp.int8)
-        _a1191 = False
-        v__envc_seek = _lcast(_a1191, jnp.bool_)
+        _a1105 = 0
+        st["_envc_at_p_attack_effect__20"] = _cast(_a1105, jnp.int8)
+        _a1106 = False
+        v__envc_seek = _lcast(_a1106, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1188, lambda: _then1189(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1103, lambda: _then1104(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 50, False, True)
-    _c1192 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1193(st, v_p, v__envc_run, v__envc_seek):
+    _c1107 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1108(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1194 = 1
-        st["_envc_at_p_attack_effect__20"] = _cast(_a1194, jnp.int8)
-        _a1195 = False
-        v__envc_run = _lcast(_a1195, jnp.bool_)
+        _a1109 = 1
+        st["_envc_at_p_attack_effect__20"] = _cast(_a1109, jnp.int8)
+        _a1110 = False
+        v__envc_run = _lcast(_a1110, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1196(st, v_p, v__envc_run, v__envc_seek):
+    def _else1111(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1197 = True
-        v__envc_run = _lcast(_a1197, jnp.bool_)
+        _a1112 = True
+        v__envc_run = _lcast(_a1112, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1192, lambda: _then1193(st, v_p, v__envc_run, v__envc_seek), lambda: _else1196(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1107, lambda: _then1108(st, v_p, v__envc_run, v__envc_seek), lambda: _else1111(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4178,30 +3979,30 @@ def p_attack_effect__31(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__31"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__31"]) != 0), jnp.bool_)
-    _c1198 = v__envc_seek
-    def _then1199(st, v_p, v__envc_run, v__envc_seek):
+    _c1113 = v__envc_seek
+    def _then1114(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1200 = 0
-        st["_envc_at_p_attack_effect__31"] = _cast(_a1200, jnp.int8)
-        _a1201 = False
-        v__envc_seek = _lcast(_a1201, jnp.bool_)
+        _a1115 = 0
+        st["_envc_at_p_attack_effect__31"] = _cast(_a1115, jnp.int8)
+        _a1116 = False
+        v__envc_seek = _lcast(_a1116, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1198, lambda: _then1199(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1113, lambda: _then1114(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_own_choice(st, v_p, 30, True)
-    _c1202 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
-    def _then1203(st, v_p, v__envc_run, v__envc_seek):
+    _c1117 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
+    def _then1118(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1204 = 1
-        st["_envc_at_p_attack_effect__31"] = _cast(_a1204, jnp.int8)
-        _a1205 = False
-        v__envc_run = _lcast(_a1205, jnp.bool_)
+        _a1119 = 1
+        st["_envc_at_p_attack_effect__31"] = _cast(_a1119, jnp.int8)
+        _a1120 = False
+        v__envc_run = _lcast(_a1120, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1206(st, v_p, v__envc_run, v__envc_seek):
+    def _else1121(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1207 = True
-        v__envc_run = _lcast(_a1207, jnp.bool_)
+        _a1122 = True
+        v__envc_run = _lcast(_a1122, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1202, lambda: _then1203(st, v_p, v__envc_run, v__envc_seek), lambda: _else1206(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1117, lambda: _then1118(st, v_p, v__envc_run, v__envc_seek), lambda: _else1121(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4219,30 +4020,30 @@ def p_attack_effect__33(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__33"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__33"]) != 0), jnp.bool_)
-    _c1208 = v__envc_seek
-    def _then1209(st, v_p, v__envc_run, v__envc_seek):
+    _c1123 = v__envc_seek
+    def _then1124(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1210 = 0
-        st["_envc_at_p_attack_effect__33"] = _cast(_a1210, jnp.int8)
-        _a1211 = False
-        v__envc_seek = _lcast(_a1211, jnp.bool_)
+        _a1125 = 0
+        st["_envc_at_p_attack_effect__33"] = _cast(_a1125, jnp.int8)
+        _a1126 = False
+        v__envc_seek = _lcast(_a1126, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1208, lambda: _then1209(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1123, lambda: _then1124(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 30, False, True)
-    _c1212 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1213(st, v_p, v__envc_run, v__envc_seek):
+    _c1127 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1128(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1214 = 1
-        st["_envc_at_p_attack_effect__33"] = _cast(_a1214, jnp.int8)
-        _a1215 = False
-        v__envc_run = _lcast(_a1215, jnp.bool_)
+        _a1129 = 1
+        st["_envc_at_p_attack_effect__33"] = _cast(_a1129, jnp.int8)
+        _a1130 = False
+        v__envc_run = _lcast(_a1130, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1216(st, v_p, v__envc_run, v__envc_seek):
+    def _else1131(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1217 = True
-        v__envc_run = _lcast(_a1217, jnp.bool_)
+        _a1132 = True
+        v__envc_run = _lcast(_a1132, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1212, lambda: _then1213(st, v_p, v__envc_run, v__envc_seek), lambda: _else1216(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1127, lambda: _then1128(st, v_p, v__envc_run, v__envc_seek), lambda: _else1131(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4252,30 +4053,30 @@ def p_attack_effect__34(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__34"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__34"]) != 0), jnp.bool_)
-    _c1218 = v__envc_seek
-    def _then1219(st, v_p, v__envc_run, v__envc_seek):
+    _c1133 = v__envc_seek
+    def _then1134(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1220 = 0
-        st["_envc_at_p_attack_effect__34"] = _cast(_a1220, jnp.int8)
-        _a1221 = False
-        v__envc_seek = _lcast(_a1221, jnp.bool_)
+        _a1135 = 0
+        st["_envc_at_p_attack_effect__34"] = _cast(_a1135, jnp.int8)
+        _a1136 = False
+        v__envc_seek = _lcast(_a1136, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1218, lambda: _then1219(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1133, lambda: _then1134(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_switch_self(st, v_p)
-    _c1222 = (_i32(st["_envc_at_p_switch_self"]) != 0)
-    def _then1223(st, v_p, v__envc_run, v__envc_seek):
+    _c1137 = (_i32(st["_envc_at_p_switch_self"]) != 0)
+    def _then1138(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1224 = 1
-        st["_envc_at_p_attack_effect__34"] = _cast(_a1224, jnp.int8)
-        _a1225 = False
-        v__envc_run = _lcast(_a1225, jnp.bool_)
+        _a1139 = 1
+        st["_envc_at_p_attack_effect__34"] = _cast(_a1139, jnp.int8)
+        _a1140 = False
+        v__envc_run = _lcast(_a1140, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1226(st, v_p, v__envc_run, v__envc_seek):
+    def _else1141(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1227 = True
-        v__envc_run = _lcast(_a1227, jnp.bool_)
+        _a1142 = True
+        v__envc_run = _lcast(_a1142, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1222, lambda: _then1223(st, v_p, v__envc_run, v__envc_seek), lambda: _else1226(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1137, lambda: _then1138(st, v_p, v__envc_run, v__envc_seek), lambda: _else1141(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4291,10 +4092,10 @@ def p_attack_effect__36(st, v_p):
     """proc `attack_effect__36` (tcg.fills:64)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _a1228 = 20
-    st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a1228, jnp.int16))
-    _a1229 = (1 + (1 - _i32(v_p)))
-    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a1229, jnp.int8))
+    _a1143 = 20
+    st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a1143, jnp.int16))
+    _a1144 = (1 + (1 - _i32(v_p)))
+    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a1144, jnp.int8))
     return st
 
 
@@ -4368,30 +4169,30 @@ def p_attack_effect__45(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__45"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__45"]) != 0), jnp.bool_)
-    _c1230 = v__envc_seek
-    def _then1231(st, v_p, v__envc_run, v__envc_seek):
+    _c1145 = v__envc_seek
+    def _then1146(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1232 = 0
-        st["_envc_at_p_attack_effect__45"] = _cast(_a1232, jnp.int8)
-        _a1233 = False
-        v__envc_seek = _lcast(_a1233, jnp.bool_)
+        _a1147 = 0
+        st["_envc_at_p_attack_effect__45"] = _cast(_a1147, jnp.int8)
+        _a1148 = False
+        v__envc_seek = _lcast(_a1148, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1230, lambda: _then1231(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1145, lambda: _then1146(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 30, True, True)
-    _c1234 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1235(st, v_p, v__envc_run, v__envc_seek):
+    _c1149 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1150(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1236 = 1
-        st["_envc_at_p_attack_effect__45"] = _cast(_a1236, jnp.int8)
-        _a1237 = False
-        v__envc_run = _lcast(_a1237, jnp.bool_)
+        _a1151 = 1
+        st["_envc_at_p_attack_effect__45"] = _cast(_a1151, jnp.int8)
+        _a1152 = False
+        v__envc_run = _lcast(_a1152, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1238(st, v_p, v__envc_run, v__envc_seek):
+    def _else1153(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1239 = True
-        v__envc_run = _lcast(_a1239, jnp.bool_)
+        _a1154 = True
+        v__envc_run = _lcast(_a1154, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1234, lambda: _then1235(st, v_p, v__envc_run, v__envc_seek), lambda: _else1238(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1149, lambda: _then1150(st, v_p, v__envc_run, v__envc_seek), lambda: _else1153(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4409,30 +4210,30 @@ def p_attack_effect__47(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__47"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__47"]) != 0), jnp.bool_)
-    _c1240 = v__envc_seek
-    def _then1241(st, v_p, v__envc_run, v__envc_seek):
+    _c1155 = v__envc_seek
+    def _then1156(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1242 = 0
-        st["_envc_at_p_attack_effect__47"] = _cast(_a1242, jnp.int8)
-        _a1243 = False
-        v__envc_seek = _lcast(_a1243, jnp.bool_)
+        _a1157 = 0
+        st["_envc_at_p_attack_effect__47"] = _cast(_a1157, jnp.int8)
+        _a1158 = False
+        v__envc_seek = _lcast(_a1158, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1240, lambda: _then1241(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1155, lambda: _then1156(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_switch_opponent(st, v_p, False, True, False)
-    _c1244 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1245(st, v_p, v__envc_run, v__envc_seek):
+    _c1159 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1160(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1246 = 1
-        st["_envc_at_p_attack_effect__47"] = _cast(_a1246, jnp.int8)
-        _a1247 = False
-        v__envc_run = _lcast(_a1247, jnp.bool_)
+        _a1161 = 1
+        st["_envc_at_p_attack_effect__47"] = _cast(_a1161, jnp.int8)
+        _a1162 = False
+        v__envc_run = _lcast(_a1162, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1248(st, v_p, v__envc_run, v__envc_seek):
+    def _else1163(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1249 = True
-        v__envc_run = _lcast(_a1249, jnp.bool_)
+        _a1164 = True
+        v__envc_run = _lcast(_a1164, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1244, lambda: _then1245(st, v_p, v__envc_run, v__envc_seek), lambda: _else1248(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1159, lambda: _then1160(st, v_p, v__envc_run, v__envc_seek), lambda: _else1163(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4530,30 +4331,30 @@ def p_attack_effect__59(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__59"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__59"]) != 0), jnp.bool_)
-    _c1250 = v__envc_seek
-    def _then1251(st, v_p, v__envc_run, v__envc_seek):
+    _c1165 = v__envc_seek
+    def _then1166(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1252 = 0
-        st["_envc_at_p_attack_effect__59"] = _cast(_a1252, jnp.int8)
-        _a1253 = False
-        v__envc_seek = _lcast(_a1253, jnp.bool_)
+        _a1167 = 0
+        st["_envc_at_p_attack_effect__59"] = _cast(_a1167, jnp.int8)
+        _a1168 = False
+        v__envc_seek = _lcast(_a1168, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1250, lambda: _then1251(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1165, lambda: _then1166(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_copy_attack(st, v_p)
-    _c1254 = (_i32(st["_envc_at_p_copy_attack"]) != 0)
-    def _then1255(st, v_p, v__envc_run, v__envc_seek):
+    _c1169 = (_i32(st["_envc_at_p_copy_attack"]) != 0)
+    def _then1170(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1256 = 1
-        st["_envc_at_p_attack_effect__59"] = _cast(_a1256, jnp.int8)
-        _a1257 = False
-        v__envc_run = _lcast(_a1257, jnp.bool_)
+        _a1171 = 1
+        st["_envc_at_p_attack_effect__59"] = _cast(_a1171, jnp.int8)
+        _a1172 = False
+        v__envc_run = _lcast(_a1172, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1258(st, v_p, v__envc_run, v__envc_seek):
+    def _else1173(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1259 = True
-        v__envc_run = _lcast(_a1259, jnp.bool_)
+        _a1174 = True
+        v__envc_run = _lcast(_a1174, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1254, lambda: _then1255(st, v_p, v__envc_run, v__envc_seek), lambda: _else1258(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1169, lambda: _then1170(st, v_p, v__envc_run, v__envc_seek), lambda: _else1173(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4603,36 +4404,36 @@ def p_attack_effect__65(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__65"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__65"]) != 0), jnp.bool_)
-    _c1260 = v__envc_run
-    def _then1261(st, v_p, v__envc_run, v__envc_seek):
+    _c1175 = v__envc_run
+    def _then1176(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         st = p_discard_energy(st, v_p, 0, 1, 2)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1260, lambda: _then1261(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
-    _c1262 = v__envc_seek
-    def _then1263(st, v_p, v__envc_run, v__envc_seek):
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1175, lambda: _then1176(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
+    _c1177 = v__envc_seek
+    def _then1178(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1264 = 0
-        st["_envc_at_p_attack_effect__65"] = _cast(_a1264, jnp.int8)
-        _a1265 = False
-        v__envc_seek = _lcast(_a1265, jnp.bool_)
+        _a1179 = 0
+        st["_envc_at_p_attack_effect__65"] = _cast(_a1179, jnp.int8)
+        _a1180 = False
+        v__envc_seek = _lcast(_a1180, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1262, lambda: _then1263(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1177, lambda: _then1178(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 80, False, True)
-    _c1266 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1267(st, v_p, v__envc_run, v__envc_seek):
+    _c1181 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1182(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1268 = 1
-        st["_envc_at_p_attack_effect__65"] = _cast(_a1268, jnp.int8)
-        _a1269 = False
-        v__envc_run = _lcast(_a1269, jnp.bool_)
+        _a1183 = 1
+        st["_envc_at_p_attack_effect__65"] = _cast(_a1183, jnp.int8)
+        _a1184 = False
+        v__envc_run = _lcast(_a1184, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1270(st, v_p, v__envc_run, v__envc_seek):
+    def _else1185(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1271 = True
-        v__envc_run = _lcast(_a1271, jnp.bool_)
+        _a1186 = True
+        v__envc_run = _lcast(_a1186, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1266, lambda: _then1267(st, v_p, v__envc_run, v__envc_seek), lambda: _else1270(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1181, lambda: _then1182(st, v_p, v__envc_run, v__envc_seek), lambda: _else1185(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4673,30 +4474,30 @@ def p_attack_effect__70(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__70"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__70"]) != 0), jnp.bool_)
-    _c1272 = v__envc_seek
-    def _then1273(st, v_p, v__envc_run, v__envc_seek):
+    _c1187 = v__envc_seek
+    def _then1188(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1274 = 0
-        st["_envc_at_p_attack_effect__70"] = _cast(_a1274, jnp.int8)
-        _a1275 = False
-        v__envc_seek = _lcast(_a1275, jnp.bool_)
+        _a1189 = 0
+        st["_envc_at_p_attack_effect__70"] = _cast(_a1189, jnp.int8)
+        _a1190 = False
+        v__envc_seek = _lcast(_a1190, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1272, lambda: _then1273(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1187, lambda: _then1188(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 20, True, True)
-    _c1276 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1277(st, v_p, v__envc_run, v__envc_seek):
+    _c1191 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1192(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1278 = 1
-        st["_envc_at_p_attack_effect__70"] = _cast(_a1278, jnp.int8)
-        _a1279 = False
-        v__envc_run = _lcast(_a1279, jnp.bool_)
+        _a1193 = 1
+        st["_envc_at_p_attack_effect__70"] = _cast(_a1193, jnp.int8)
+        _a1194 = False
+        v__envc_run = _lcast(_a1194, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1280(st, v_p, v__envc_run, v__envc_seek):
+    def _else1195(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1281 = True
-        v__envc_run = _lcast(_a1281, jnp.bool_)
+        _a1196 = True
+        v__envc_run = _lcast(_a1196, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1276, lambda: _then1277(st, v_p, v__envc_run, v__envc_seek), lambda: _else1280(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1191, lambda: _then1192(st, v_p, v__envc_run, v__envc_seek), lambda: _else1195(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4714,30 +4515,30 @@ def p_attack_effect__72(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__72"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__72"]) != 0), jnp.bool_)
-    _c1282 = v__envc_seek
-    def _then1283(st, v_p, v__envc_run, v__envc_seek):
+    _c1197 = v__envc_seek
+    def _then1198(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1284 = 0
-        st["_envc_at_p_attack_effect__72"] = _cast(_a1284, jnp.int8)
-        _a1285 = False
-        v__envc_seek = _lcast(_a1285, jnp.bool_)
+        _a1199 = 0
+        st["_envc_at_p_attack_effect__72"] = _cast(_a1199, jnp.int8)
+        _a1200 = False
+        v__envc_seek = _lcast(_a1200, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1282, lambda: _then1283(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1197, lambda: _then1198(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_attach_to_benched_choices(st, v_p, 2, 2)
-    _c1286 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
-    def _then1287(st, v_p, v__envc_run, v__envc_seek):
+    _c1201 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
+    def _then1202(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1288 = 1
-        st["_envc_at_p_attack_effect__72"] = _cast(_a1288, jnp.int8)
-        _a1289 = False
-        v__envc_run = _lcast(_a1289, jnp.bool_)
+        _a1203 = 1
+        st["_envc_at_p_attack_effect__72"] = _cast(_a1203, jnp.int8)
+        _a1204 = False
+        v__envc_run = _lcast(_a1204, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1290(st, v_p, v__envc_run, v__envc_seek):
+    def _else1205(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1291 = True
-        v__envc_run = _lcast(_a1291, jnp.bool_)
+        _a1206 = True
+        v__envc_run = _lcast(_a1206, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1286, lambda: _then1287(st, v_p, v__envc_run, v__envc_seek), lambda: _else1290(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1201, lambda: _then1202(st, v_p, v__envc_run, v__envc_seek), lambda: _else1205(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4771,30 +4572,30 @@ def p_attack_effect__76(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__76"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__76"]) != 0), jnp.bool_)
-    _c1292 = v__envc_seek
-    def _then1293(st, v_p, v__envc_run, v__envc_seek):
+    _c1207 = v__envc_seek
+    def _then1208(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1294 = 0
-        st["_envc_at_p_attack_effect__76"] = _cast(_a1294, jnp.int8)
-        _a1295 = False
-        v__envc_seek = _lcast(_a1295, jnp.bool_)
+        _a1209 = 0
+        st["_envc_at_p_attack_effect__76"] = _cast(_a1209, jnp.int8)
+        _a1210 = False
+        v__envc_seek = _lcast(_a1210, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1292, lambda: _then1293(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1207, lambda: _then1208(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_attach_to_bench_choice(st, v_p, 3)
-    _c1296 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-    def _then1297(st, v_p, v__envc_run, v__envc_seek):
+    _c1211 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+    def _then1212(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1298 = 1
-        st["_envc_at_p_attack_effect__76"] = _cast(_a1298, jnp.int8)
-        _a1299 = False
-        v__envc_run = _lcast(_a1299, jnp.bool_)
+        _a1213 = 1
+        st["_envc_at_p_attack_effect__76"] = _cast(_a1213, jnp.int8)
+        _a1214 = False
+        v__envc_run = _lcast(_a1214, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1300(st, v_p, v__envc_run, v__envc_seek):
+    def _else1215(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1301 = True
-        v__envc_run = _lcast(_a1301, jnp.bool_)
+        _a1216 = True
+        v__envc_run = _lcast(_a1216, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1296, lambda: _then1297(st, v_p, v__envc_run, v__envc_seek), lambda: _else1300(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1211, lambda: _then1212(st, v_p, v__envc_run, v__envc_seek), lambda: _else1215(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4828,30 +4629,30 @@ def p_attack_effect__80(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__80"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__80"]) != 0), jnp.bool_)
-    _c1302 = v__envc_seek
-    def _then1303(st, v_p, v__envc_run, v__envc_seek):
+    _c1217 = v__envc_seek
+    def _then1218(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1304 = 0
-        st["_envc_at_p_attack_effect__80"] = _cast(_a1304, jnp.int8)
-        _a1305 = False
-        v__envc_seek = _lcast(_a1305, jnp.bool_)
+        _a1219 = 0
+        st["_envc_at_p_attack_effect__80"] = _cast(_a1219, jnp.int8)
+        _a1220 = False
+        v__envc_seek = _lcast(_a1220, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1302, lambda: _then1303(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1217, lambda: _then1218(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_own_choice(st, v_p, 20, False)
-    _c1306 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
-    def _then1307(st, v_p, v__envc_run, v__envc_seek):
+    _c1221 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
+    def _then1222(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1308 = 1
-        st["_envc_at_p_attack_effect__80"] = _cast(_a1308, jnp.int8)
-        _a1309 = False
-        v__envc_run = _lcast(_a1309, jnp.bool_)
+        _a1223 = 1
+        st["_envc_at_p_attack_effect__80"] = _cast(_a1223, jnp.int8)
+        _a1224 = False
+        v__envc_run = _lcast(_a1224, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1310(st, v_p, v__envc_run, v__envc_seek):
+    def _else1225(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1311 = True
-        v__envc_run = _lcast(_a1311, jnp.bool_)
+        _a1226 = True
+        v__envc_run = _lcast(_a1226, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1306, lambda: _then1307(st, v_p, v__envc_run, v__envc_seek), lambda: _else1310(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1221, lambda: _then1222(st, v_p, v__envc_run, v__envc_seek), lambda: _else1225(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -4980,30 +4781,30 @@ def p_attack_effect__96(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__96"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__96"]) != 0), jnp.bool_)
-    _c1312 = v__envc_seek
-    def _then1313(st, v_p, v__envc_run, v__envc_seek):
+    _c1227 = v__envc_seek
+    def _then1228(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1314 = 0
-        st["_envc_at_p_attack_effect__96"] = _cast(_a1314, jnp.int8)
-        _a1315 = False
-        v__envc_seek = _lcast(_a1315, jnp.bool_)
+        _a1229 = 0
+        st["_envc_at_p_attack_effect__96"] = _cast(_a1229, jnp.int8)
+        _a1230 = False
+        v__envc_seek = _lcast(_a1230, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1312, lambda: _then1313(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1227, lambda: _then1228(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 10, False, True)
-    _c1316 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1317(st, v_p, v__envc_run, v__envc_seek):
+    _c1231 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1232(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1318 = 1
-        st["_envc_at_p_attack_effect__96"] = _cast(_a1318, jnp.int8)
-        _a1319 = False
-        v__envc_run = _lcast(_a1319, jnp.bool_)
+        _a1233 = 1
+        st["_envc_at_p_attack_effect__96"] = _cast(_a1233, jnp.int8)
+        _a1234 = False
+        v__envc_run = _lcast(_a1234, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1320(st, v_p, v__envc_run, v__envc_seek):
+    def _else1235(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1321 = True
-        v__envc_run = _lcast(_a1321, jnp.bool_)
+        _a1236 = True
+        v__envc_run = _lcast(_a1236, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1316, lambda: _then1317(st, v_p, v__envc_run, v__envc_seek), lambda: _else1320(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1231, lambda: _then1232(st, v_p, v__envc_run, v__envc_seek), lambda: _else1235(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -5013,30 +4814,30 @@ def p_attack_effect__97(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__97"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__97"]) != 0), jnp.bool_)
-    _c1322 = v__envc_seek
-    def _then1323(st, v_p, v__envc_run, v__envc_seek):
+    _c1237 = v__envc_seek
+    def _then1238(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1324 = 0
-        st["_envc_at_p_attack_effect__97"] = _cast(_a1324, jnp.int8)
-        _a1325 = False
-        v__envc_seek = _lcast(_a1325, jnp.bool_)
+        _a1239 = 0
+        st["_envc_at_p_attack_effect__97"] = _cast(_a1239, jnp.int8)
+        _a1240 = False
+        v__envc_seek = _lcast(_a1240, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1322, lambda: _then1323(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1237, lambda: _then1238(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_switch_opponent(st, v_p, True, False, False)
-    _c1326 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1327(st, v_p, v__envc_run, v__envc_seek):
+    _c1241 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1242(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1328 = 1
-        st["_envc_at_p_attack_effect__97"] = _cast(_a1328, jnp.int8)
-        _a1329 = False
-        v__envc_run = _lcast(_a1329, jnp.bool_)
+        _a1243 = 1
+        st["_envc_at_p_attack_effect__97"] = _cast(_a1243, jnp.int8)
+        _a1244 = False
+        v__envc_run = _lcast(_a1244, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    def _else1330(st, v_p, v__envc_run, v__envc_seek):
+    def _else1245(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1331 = True
-        v__envc_run = _lcast(_a1331, jnp.bool_)
+        _a1246 = True
+        v__envc_run = _lcast(_a1246, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1326, lambda: _then1327(st, v_p, v__envc_run, v__envc_seek), lambda: _else1330(st, v_p, v__envc_run, v__envc_seek))
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1241, lambda: _then1242(st, v_p, v__envc_run, v__envc_seek), lambda: _else1245(st, v_p, v__envc_run, v__envc_seek))
     return st
 
 
@@ -5080,35 +4881,35 @@ def p_ability_effect__2(st, v_p, v_s):
     v_s = _lcast(v_s, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_ability_effect__2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_ability_effect__2"]) != 0), jnp.bool_)
-    _c1332 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_s) == 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__2"]) == 1)))
-    def _then1333(st, v_p, v_s, v__envc_run, v__envc_seek):
+    _c1247 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_s) == 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__2"]) == 1)))
+    def _then1248(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _c1334 = v__envc_seek
-        def _then1335(st, v_p, v_s, v__envc_run, v__envc_seek):
+        _c1249 = v__envc_seek
+        def _then1250(st, v_p, v_s, v__envc_run, v__envc_seek):
             st = dict(st)
-            _a1336 = 0
-            st["_envc_at_p_ability_effect__2"] = _cast(_a1336, jnp.int8)
-            _a1337 = False
-            v__envc_seek = _lcast(_a1337, jnp.bool_)
+            _a1251 = 0
+            st["_envc_at_p_ability_effect__2"] = _cast(_a1251, jnp.int8)
+            _a1252 = False
+            v__envc_seek = _lcast(_a1252, jnp.bool_)
             return st, (v_p, v_s, v__envc_run, v__envc_seek)
-        st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1334, lambda: _then1335(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)))
+        st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1249, lambda: _then1250(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)))
         st = p_switch_opponent(st, v_p, False, False, True)
-        _c1338 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1339(st, v_p, v_s, v__envc_run, v__envc_seek):
+        _c1253 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1254(st, v_p, v_s, v__envc_run, v__envc_seek):
             st = dict(st)
-            _a1340 = 1
-            st["_envc_at_p_ability_effect__2"] = _cast(_a1340, jnp.int8)
-            _a1341 = False
-            v__envc_run = _lcast(_a1341, jnp.bool_)
+            _a1255 = 1
+            st["_envc_at_p_ability_effect__2"] = _cast(_a1255, jnp.int8)
+            _a1256 = False
+            v__envc_run = _lcast(_a1256, jnp.bool_)
             return st, (v_p, v_s, v__envc_run, v__envc_seek)
-        def _else1342(st, v_p, v_s, v__envc_run, v__envc_seek):
+        def _else1257(st, v_p, v_s, v__envc_run, v__envc_seek):
             st = dict(st)
-            _a1343 = True
-            v__envc_run = _lcast(_a1343, jnp.bool_)
+            _a1258 = True
+            v__envc_run = _lcast(_a1258, jnp.bool_)
             return st, (v_p, v_s, v__envc_run, v__envc_seek)
-        st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1338, lambda: _then1339(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: _else1342(st, v_p, v_s, v__envc_run, v__envc_seek))
+        st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1253, lambda: _then1254(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: _else1257(st, v_p, v_s, v__envc_run, v__envc_seek))
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
-    st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1332, lambda: _then1333(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)))
+    st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1247, lambda: _then1248(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)))
     return st
 
 
@@ -5137,30 +4938,30 @@ def p_ability_effect__5(st, v_p, v_s):
     v_s = _lcast(v_s, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_ability_effect__5"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_ability_effect__5"]) != 0), jnp.bool_)
-    _c1344 = v__envc_seek
-    def _then1345(st, v_p, v_s, v__envc_run, v__envc_seek):
+    _c1259 = v__envc_seek
+    def _then1260(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1346 = 0
-        st["_envc_at_p_ability_effect__5"] = _cast(_a1346, jnp.int8)
-        _a1347 = False
-        v__envc_seek = _lcast(_a1347, jnp.bool_)
+        _a1261 = 0
+        st["_envc_at_p_ability_effect__5"] = _cast(_a1261, jnp.int8)
+        _a1262 = False
+        v__envc_seek = _lcast(_a1262, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
-    st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1344, lambda: _then1345(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)))
+    st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1259, lambda: _then1260(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 20, False, False)
-    _c1348 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1349(st, v_p, v_s, v__envc_run, v__envc_seek):
+    _c1263 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1264(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1350 = 1
-        st["_envc_at_p_ability_effect__5"] = _cast(_a1350, jnp.int8)
-        _a1351 = False
-        v__envc_run = _lcast(_a1351, jnp.bool_)
+        _a1265 = 1
+        st["_envc_at_p_ability_effect__5"] = _cast(_a1265, jnp.int8)
+        _a1266 = False
+        v__envc_run = _lcast(_a1266, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
-    def _else1352(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _else1267(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1353 = True
-        v__envc_run = _lcast(_a1353, jnp.bool_)
+        _a1268 = True
+        v__envc_run = _lcast(_a1268, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
-    st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1348, lambda: _then1349(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: _else1352(st, v_p, v_s, v__envc_run, v__envc_seek))
+    st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1263, lambda: _then1264(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: _else1267(st, v_p, v_s, v__envc_run, v__envc_seek))
     return st
 
 
@@ -5225,30 +5026,30 @@ def p_ability_effect__12(st, v_p, v_s):
     v_s = _lcast(v_s, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_ability_effect__12"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_ability_effect__12"]) != 0), jnp.bool_)
-    _c1354 = v__envc_seek
-    def _then1355(st, v_p, v_s, v__envc_run, v__envc_seek):
+    _c1269 = v__envc_seek
+    def _then1270(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1356 = 0
-        st["_envc_at_p_ability_effect__12"] = _cast(_a1356, jnp.int8)
-        _a1357 = False
-        v__envc_seek = _lcast(_a1357, jnp.bool_)
+        _a1271 = 0
+        st["_envc_at_p_ability_effect__12"] = _cast(_a1271, jnp.int8)
+        _a1272 = False
+        v__envc_seek = _lcast(_a1272, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
-    st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1354, lambda: _then1355(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)))
+    st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1269, lambda: _then1270(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)))
     st = p_switch_opponent(st, v_p, False, True, False)
-    _c1358 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1359(st, v_p, v_s, v__envc_run, v__envc_seek):
+    _c1273 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1274(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1360 = 1
-        st["_envc_at_p_ability_effect__12"] = _cast(_a1360, jnp.int8)
-        _a1361 = False
-        v__envc_run = _lcast(_a1361, jnp.bool_)
+        _a1275 = 1
+        st["_envc_at_p_ability_effect__12"] = _cast(_a1275, jnp.int8)
+        _a1276 = False
+        v__envc_run = _lcast(_a1276, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
-    def _else1362(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _else1277(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1363 = True
-        v__envc_run = _lcast(_a1363, jnp.bool_)
+        _a1278 = True
+        v__envc_run = _lcast(_a1278, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
-    st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1358, lambda: _then1359(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: _else1362(st, v_p, v_s, v__envc_run, v__envc_seek))
+    st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1273, lambda: _then1274(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: _else1277(st, v_p, v_s, v__envc_run, v__envc_seek))
     return st
 
 
@@ -5330,28 +5131,28 @@ def p_trainer_effect__3(st, v_p, v_target):
     v_target = _lcast(v_target, jnp.int8)
     v_going = _lcast(True, jnp.bool_)
     v_k = jnp.int32(0)
-    def _loop1364(i, carry):
+    def _loop1279(i, carry):
         st, (v_p, v_target, v_going, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        _c1365 = v_going
-        def _then1366(st, v_p, v_target, v_going, v_k):
+        _c1280 = v_going
+        def _then1281(st, v_p, v_target, v_going, v_k):
             st = dict(st)
-            st, _r1368 = _randint(st, 0, 1)
-            _c1367 = (_r1368 == 1)
-            def _then1369(st, v_p, v_target, v_going, v_k):
+            st, _r1283 = _randint(st, 0, 1)
+            _c1282 = (_r1283 == 1)
+            def _then1284(st, v_p, v_target, v_going, v_k):
                 st = dict(st)
                 st = p_attach_from_zone(st, v_p, v_target, 2, 1, False)
                 return st, (v_p, v_target, v_going, v_k)
-            def _else1370(st, v_p, v_target, v_going, v_k):
+            def _else1285(st, v_p, v_target, v_going, v_k):
                 st = dict(st)
-                _a1371 = False
-                v_going = _lcast(_a1371, jnp.bool_)
+                _a1286 = False
+                v_going = _lcast(_a1286, jnp.bool_)
                 return st, (v_p, v_target, v_going, v_k)
-            st, (v_p, v_target, v_going, v_k) = _branch(_c1367, lambda: _then1369(st, v_p, v_target, v_going, v_k), lambda: _else1370(st, v_p, v_target, v_going, v_k))
+            st, (v_p, v_target, v_going, v_k) = _branch(_c1282, lambda: _then1284(st, v_p, v_target, v_going, v_k), lambda: _else1285(st, v_p, v_target, v_going, v_k))
             return st, (v_p, v_target, v_going, v_k)
-        st, (v_p, v_target, v_going, v_k) = _branch(_c1365, lambda: _then1366(st, v_p, v_target, v_going, v_k), lambda: (st, (v_p, v_target, v_going, v_k)))
+        st, (v_p, v_target, v_going, v_k) = _branch(_c1280, lambda: _then1281(st, v_p, v_target, v_going, v_k), lambda: (st, (v_p, v_target, v_going, v_k)))
         return st, (v_p, v_target, v_going, v_k)
-    _, (st, (v_p, v_target, v_going, v_k)) = lax.while_loop(lambda c: (c[0] < 12) & c[1][1][2], lambda c: (c[0] + 1, _loop1364(c[0], c[1])), (jnp.int32(0), (st, (v_p, v_target, v_going, v_k))))
+    _, (st, (v_p, v_target, v_going, v_k)) = lax.while_loop(lambda c: (c[0] < 12) & c[1][1][2], lambda c: (c[0] + 1, _loop1279(c[0], c[1])), (jnp.int32(0), (st, (v_p, v_target, v_going, v_k))))
     return st
 
 
@@ -5398,30 +5199,30 @@ def p_trainer_effect__8(st, v_p, v_target):
     v_target = _lcast(v_target, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_p_trainer_effect__8"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_trainer_effect__8"]) != 0), jnp.bool_)
-    _c1372 = v__envc_seek
-    def _then1373(st, v_p, v_target, v__envc_run, v__envc_seek):
+    _c1287 = v__envc_seek
+    def _then1288(st, v_p, v_target, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1374 = 0
-        st["_envc_at_p_trainer_effect__8"] = _cast(_a1374, jnp.int8)
-        _a1375 = False
-        v__envc_seek = _lcast(_a1375, jnp.bool_)
+        _a1289 = 0
+        st["_envc_at_p_trainer_effect__8"] = _cast(_a1289, jnp.int8)
+        _a1290 = False
+        v__envc_seek = _lcast(_a1290, jnp.bool_)
         return st, (v_p, v_target, v__envc_run, v__envc_seek)
-    st, (v_p, v_target, v__envc_run, v__envc_seek) = _branch(_c1372, lambda: _then1373(st, v_p, v_target, v__envc_run, v__envc_seek), lambda: (st, (v_p, v_target, v__envc_run, v__envc_seek)))
+    st, (v_p, v_target, v__envc_run, v__envc_seek) = _branch(_c1287, lambda: _then1288(st, v_p, v_target, v__envc_run, v__envc_seek), lambda: (st, (v_p, v_target, v__envc_run, v__envc_seek)))
     st = p_switch_opponent(st, v_p, False, True, False)
-    _c1376 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1377(st, v_p, v_target, v__envc_run, v__envc_seek):
+    _c1291 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1292(st, v_p, v_target, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1378 = 1
-        st["_envc_at_p_trainer_effect__8"] = _cast(_a1378, jnp.int8)
-        _a1379 = False
-        v__envc_run = _lcast(_a1379, jnp.bool_)
+        _a1293 = 1
+        st["_envc_at_p_trainer_effect__8"] = _cast(_a1293, jnp.int8)
+        _a1294 = False
+        v__envc_run = _lcast(_a1294, jnp.bool_)
         return st, (v_p, v_target, v__envc_run, v__envc_seek)
-    def _else1380(st, v_p, v_target, v__envc_run, v__envc_seek):
+    def _else1295(st, v_p, v_target, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1381 = True
-        v__envc_run = _lcast(_a1381, jnp.bool_)
+        _a1296 = True
+        v__envc_run = _lcast(_a1296, jnp.bool_)
         return st, (v_p, v_target, v__envc_run, v__envc_seek)
-    st, (v_p, v_target, v__envc_run, v__envc_seek) = _branch(_c1376, lambda: _then1377(st, v_p, v_target, v__envc_run, v__envc_seek), lambda: _else1380(st, v_p, v_target, v__envc_run, v__envc_seek))
+    st, (v_p, v_target, v__envc_run, v__envc_seek) = _branch(_c1291, lambda: _then1292(st, v_p, v_target, v__envc_run, v__envc_seek), lambda: _else1295(st, v_p, v_target, v__envc_run, v__envc_seek))
     return st
 
 
@@ -5505,173 +5306,403 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__dispatch"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0), jnp.bool_)
     v_op_0 = _lcast(0, jnp.int8)
-    _c1382 = v__envc_run
-    def _then1383(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    _c1297 = v__envc_run
+    def _then1298(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _a1384 = _K34[_i32(v_effect)][0]
-        v_op_0 = _lcast(_a1384, jnp.int8)
+        _a1299 = _K34[_i32(v_effect)][0]
+        v_op_0 = _lcast(_a1299, jnp.int8)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1382, lambda: _then1383(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
-    _c1385 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
-    _c1386 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
-    _c1387 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
-    _c1388 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
-    _c1389 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
-    _c1390 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
-    _c1391 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 1)))
-    _c1392 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
-    _c1393 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 9))
-    _c1394 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
-    _c1395 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
-    _c1396 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
-    _c1397 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 13))
-    _c1398 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 14))
-    _c1399 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 15)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 2)))
-    _c1400 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 16))
-    _c1401 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 17))
-    _c1402 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 18))
-    _c1403 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 19))
-    _c1404 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 20))
-    _c1405 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 21))
-    _c1406 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 22))
-    _c1407 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 23)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 3)))
-    _c1408 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 24)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 4)))
-    _c1409 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 25))
-    _c1410 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 26))
-    _c1411 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 27))
-    _c1412 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 28)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 5)))
-    _c1413 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 29))
-    _c1414 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 30))
-    _c1415 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 31))
-    _c1416 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 32))
-    _c1417 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 33))
-    _c1418 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 34))
-    _c1419 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 35))
-    _c1420 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 36)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 6)))
-    _c1421 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 37))
-    _c1422 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 38))
-    _c1423 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 39))
-    _c1424 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 40)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 7)))
-    _c1425 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 41))
-    _c1426 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 42))
-    _c1427 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 43))
-    _c1428 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 44))
-    _c1429 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 45))
-    _c1430 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 46))
-    _c1431 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 47))
-    _c1432 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 48))
-    _c1433 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 49)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 8)))
-    _c1434 = v__envc_run
-    def _then1435(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1297, lambda: _then1298(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+    _c1300 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
+    _c1301 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
+    _c1302 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
+    _c1303 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
+    _c1304 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
+    _c1305 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
+    _c1306 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 1)))
+    _c1307 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
+    _c1308 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 9))
+    _c1309 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
+    _c1310 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
+    _c1311 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
+    _c1312 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 13))
+    _c1313 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 14))
+    _c1314 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 15)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 2)))
+    _c1315 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 16))
+    _c1316 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 17))
+    _c1317 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 18))
+    _c1318 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 19))
+    _c1319 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 20))
+    _c1320 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 21))
+    _c1321 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 22))
+    _c1322 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 23)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 3)))
+    _c1323 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 24)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 4)))
+    _c1324 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 25))
+    _c1325 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 26))
+    _c1326 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 27))
+    _c1327 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 28)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 5)))
+    _c1328 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 29))
+    _c1329 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 30))
+    _c1330 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 31))
+    _c1331 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 32))
+    _c1332 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 33))
+    _c1333 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 34))
+    _c1334 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 35))
+    _c1335 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 36)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 6)))
+    _c1336 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 37))
+    _c1337 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 38))
+    _c1338 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 39))
+    _c1339 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 40)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 7)))
+    _c1340 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 41))
+    _c1341 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 42))
+    _c1342 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 43))
+    _c1343 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 44))
+    _c1344 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 45))
+    _c1345 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 46))
+    _c1346 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 47))
+    _c1347 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 48))
+    _c1348 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 49)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 8)))
+    _c1349 = v__envc_run
+    def _then1350(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal(st, v_p, 0, _K35[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1436(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1351(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_pokemon_from_deck(st, v_p, _K36[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1437(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1352(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_afflict_opponent(st, v_p, _K37[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1438(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1353(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_poison_opponent(st, v_p)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1439(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1354(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_on_heads(st, _K38[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1440(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1355(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_damage_per_heads(st, _K39[_i32(v_effect)][0], _K40[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1441(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1356(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         v__envc_arg1 = _lcast(0, jnp.int8)
-        _c1442 = v__envc_run
-        def _then1443(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
+        _c1357 = v__envc_run
+        def _then1358(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
-            _a1444 = _K41[_i32(v_effect)][0]
-            v__envc_arg1 = _lcast(_a1444, jnp.int8)
+            _a1359 = _K41[_i32(v_effect)][0]
+            v__envc_arg1 = _lcast(_a1359, jnp.int8)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _branch(_c1442, lambda: _then1443(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)))
-        _c1445 = v__envc_seek
-        def _then1446(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _branch(_c1357, lambda: _then1358(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)))
+        _c1360 = v__envc_seek
+        def _then1361(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
-            _a1447 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1447, jnp.int8)
-            _a1448 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1448, jnp.int8)
-            _a1449 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1449, jnp.int8)
-            _a1450 = False
-            v__envc_seek = _lcast(_a1450, jnp.bool_)
+            _a1362 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1362, jnp.int8)
+            _a1363 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1363, jnp.int8)
+            _a1364 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1364, jnp.int8)
+            _a1365 = False
+            v__envc_seek = _lcast(_a1365, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _branch(_c1445, lambda: _then1446(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _branch(_c1360, lambda: _then1361(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)))
         st = p_attach_to_bench_choice(st, v_p, v__envc_arg1)
-        _c1451 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-        def _then1452(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
+        _c1366 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+        def _then1367(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
-            _a1453 = v_effect
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1453, jnp.int8)
-            _a1454 = v_p
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1454, jnp.int8)
-            _a1455 = 1
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1455, jnp.int8)
-            _a1456 = False
-            v__envc_run = _lcast(_a1456, jnp.bool_)
+            _a1368 = v_effect
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1368, jnp.int8)
+            _a1369 = v_p
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1369, jnp.int8)
+            _a1370 = 1
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1370, jnp.int8)
+            _a1371 = False
+            v__envc_run = _lcast(_a1371, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
-        def _else1457(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
+        def _else1372(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
-            _a1458 = True
-            v__envc_run = _lcast(_a1458, jnp.bool_)
+            _a1373 = True
+            v__envc_run = _lcast(_a1373, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _branch(_c1451, lambda: _then1452(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1), lambda: _else1457(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _branch(_c1366, lambda: _then1367(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1), lambda: _else1372(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1))
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1459(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1374(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_nothing_on_tails(st)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1460(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1375(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_discard_energy(st, v_p, 0, _K42[_i32(v_effect)][0], _K43[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1461(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1376(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_hinder_defending(st, v_p, _K44[_i32(v_effect)][0], _K45[_i32(v_effect)][0], _K46[_i32(v_effect)][0], _K47[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1462(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1377(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_damage_self(st, v_p, _K48[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1463(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1378(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_if_extra_energy(st, v_p, _K49[_i32(v_effect)][0], _K50[_i32(v_effect)][0], _K51[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1464(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1379(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_block_supporters(st, v_p)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1465(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1380(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_if_all_heads(st, 2, 80)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1466(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1381(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         v__envc_arg2 = _lcast(0, jnp.int16)
         v__envc_arg3 = _lcast(False, jnp.bool_)
-        _c1467 = v__envc_run
-        def _then1468(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+        _c1382 = v__envc_run
+        def _then1383(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
             st = dict(st)
-            _a1469 = _K52[_i32(v_effect)][0]
-            v__envc_arg2 = _lcast(_a1469, jnp.int16)
-            _a1470 = _K53[_i32(v_effect)][0]
-            v__envc_arg3 = _lcast(_a1470, jnp.bool_)
+            _a1384 = _K52[_i32(v_effect)][0]
+            v__envc_arg2 = _lcast(_a1384, jnp.int16)
+            _a1385 = _K53[_i32(v_effect)][0]
+            v__envc_arg3 = _lcast(_a1385, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(_c1467, lambda: _then1468(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(_c1382, lambda: _then1383(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)))
+        _c1386 = v__envc_seek
+        def _then1387(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+            st = dict(st)
+            _a1388 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1388, jnp.int8)
+            _a1389 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1389, jnp.int8)
+            _a1390 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1390, jnp.int8)
+            _a1391 = False
+            v__envc_seek = _lcast(_a1391, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(_c1386, lambda: _then1387(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)))
+        st = p_damage_opponent_choice(st, v_p, v__envc_arg2, v__envc_arg3, True)
+        _c1392 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+        def _then1393(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+            st = dict(st)
+            _a1394 = v_effect
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1394, jnp.int8)
+            _a1395 = v_p
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1395, jnp.int8)
+            _a1396 = 2
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1396, jnp.int8)
+            _a1397 = False
+            v__envc_run = _lcast(_a1397, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
+        def _else1398(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+            st = dict(st)
+            _a1399 = True
+            v__envc_run = _lcast(_a1399, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(_c1392, lambda: _then1393(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3), lambda: _else1398(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3))
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1400(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_discard_opponent_energy(st, v_p, _K54[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1401(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_afflict_opponent_on_heads(st, v_p, 2)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1402(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_damage_opponent_bench(st, v_p, _K55[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1403(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_bonus_if(st, v_p, _K56[_i32(v_effect)][0], _K57[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1404(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_discard_all_energy(st, v_p, 0)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1405(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_damage_per_bench_type(st, v_p, _K58[_i32(v_effect)][0], 30)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1406(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_bonus_or_recoil(st, v_p, 40, 20)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1407(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        v__envc_arg4 = _lcast(0, jnp.int16)
+        v__envc_arg5 = _lcast(False, jnp.bool_)
+        _c1408 = v__envc_run
+        def _then1409(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+            st = dict(st)
+            _a1410 = _K59[_i32(v_effect)][0]
+            v__envc_arg4 = _lcast(_a1410, jnp.int16)
+            _a1411 = _K60[_i32(v_effect)][0]
+            v__envc_arg5 = _lcast(_a1411, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(_c1408, lambda: _then1409(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)))
+        _c1412 = v__envc_seek
+        def _then1413(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+            st = dict(st)
+            _a1414 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1414, jnp.int8)
+            _a1415 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1415, jnp.int8)
+            _a1416 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1416, jnp.int8)
+            _a1417 = False
+            v__envc_seek = _lcast(_a1417, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(_c1412, lambda: _then1413(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)))
+        st = p_damage_own_choice(st, v_p, v__envc_arg4, v__envc_arg5)
+        _c1418 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
+        def _then1419(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+            st = dict(st)
+            _a1420 = v_effect
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1420, jnp.int8)
+            _a1421 = v_p
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1421, jnp.int8)
+            _a1422 = 3
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1422, jnp.int8)
+            _a1423 = False
+            v__envc_run = _lcast(_a1423, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
+        def _else1424(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+            st = dict(st)
+            _a1425 = True
+            v__envc_run = _lcast(_a1425, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(_c1418, lambda: _then1419(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5), lambda: _else1424(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5))
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1426(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        _c1427 = v__envc_seek
+        def _then1428(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1429 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1429, jnp.int8)
+            _a1430 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1430, jnp.int8)
+            _a1431 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1431, jnp.int8)
+            _a1432 = False
+            v__envc_seek = _lcast(_a1432, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1427, lambda: _then1428(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+        st = p_switch_self(st, v_p)
+        _c1433 = (_i32(st["_envc_at_p_switch_self"]) != 0)
+        def _then1434(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1435 = v_effect
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1435, jnp.int8)
+            _a1436 = v_p
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1436, jnp.int8)
+            _a1437 = 4
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1437, jnp.int8)
+            _a1438 = False
+            v__envc_run = _lcast(_a1438, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        def _else1439(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1440 = True
+            v__envc_run = _lcast(_a1440, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1433, lambda: _then1434(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _else1439(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1441(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_bonus_per_opponent_energy(st, v_p, _K61[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1442(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_protect_all(st, v_p, True)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1443(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_drain(st, v_p)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1444(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        v__envc_arg6 = _lcast(False, jnp.bool_)
+        v__envc_arg7 = _lcast(False, jnp.bool_)
+        _c1445 = v__envc_run
+        def _then1446(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
+            st = dict(st)
+            _a1447 = _K62[_i32(v_effect)][0]
+            v__envc_arg6 = _lcast(_a1447, jnp.bool_)
+            _a1448 = _K63[_i32(v_effect)][0]
+            v__envc_arg7 = _lcast(_a1448, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _branch(_c1445, lambda: _then1446(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)))
+        _c1449 = v__envc_seek
+        def _then1450(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
+            st = dict(st)
+            _a1451 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1451, jnp.int8)
+            _a1452 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1452, jnp.int8)
+            _a1453 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1453, jnp.int8)
+            _a1454 = False
+            v__envc_seek = _lcast(_a1454, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _branch(_c1449, lambda: _then1450(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)))
+        st = p_switch_opponent(st, v_p, v__envc_arg6, v__envc_arg7, False)
+        _c1455 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1456(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
+            st = dict(st)
+            _a1457 = v_effect
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1457, jnp.int8)
+            _a1458 = v_p
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1458, jnp.int8)
+            _a1459 = 5
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1459, jnp.int8)
+            _a1460 = False
+            v__envc_run = _lcast(_a1460, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
+        def _else1461(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
+            st = dict(st)
+            _a1462 = True
+            v__envc_run = _lcast(_a1462, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _branch(_c1455, lambda: _then1456(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7), lambda: _else1461(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7))
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1463(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_named_from_deck_to_bench(st, v_p, 12)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1464(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_bonus_per_bench_named(st, v_p, 8, 50)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1465(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_attach_from_zone(st, v_p, 0, _K64[_i32(v_effect)][0], 1, True)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1466(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_random_hits(st, v_p, 4, _K65[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1467(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_draw_cards(st, v_p, 1)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1468(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_discard_opponent_hand_card(st, v_p, _K66[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1469(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_damage_until_tails(st, _K67[_i32(v_effect)][0], _K68[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1470(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
         _c1471 = v__envc_seek
-        def _then1472(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+        def _then1472(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             _a1473 = st["_envc_frame_p_attack_effect__dispatch__effect"]
             v_effect = _lcast(_a1473, jnp.int8)
@@ -5681,101 +5712,106 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1475, jnp.int8)
             _a1476 = False
             v__envc_seek = _lcast(_a1476, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(_c1471, lambda: _then1472(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)))
-        st = p_damage_opponent_choice(st, v_p, v__envc_arg2, v__envc_arg3, True)
-        _c1477 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-        def _then1478(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1471, lambda: _then1472(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+        st = p_copy_attack(st, v_p)
+        _c1477 = (_i32(st["_envc_at_p_copy_attack"]) != 0)
+        def _then1478(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             _a1479 = v_effect
             st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1479, jnp.int8)
             _a1480 = v_p
             st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1480, jnp.int8)
-            _a1481 = 2
+            _a1481 = 6
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1481, jnp.int8)
             _a1482 = False
             v__envc_run = _lcast(_a1482, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
-        def _else1483(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        def _else1483(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             _a1484 = True
             v__envc_run = _lcast(_a1484, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(_c1477, lambda: _then1478(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3), lambda: _else1483(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3))
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1477, lambda: _then1478(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _else1483(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1485(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_discard_opponent_energy(st, v_p, _K54[_i32(v_effect)][0])
+        st = p_opponent_active_to_deck(st, v_p, True)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1486(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_afflict_opponent_on_heads(st, v_p, 2)
+        st = p_see_opponent_hand(st, v_p)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1487(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_damage_opponent_bench(st, v_p, _K55[_i32(v_effect)][0])
+        st = p_protect(st, v_p, _K69[_i32(v_effect)][0], _K70[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1488(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_bonus_if(st, v_p, _K56[_i32(v_effect)][0], _K57[_i32(v_effect)][0])
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1489(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_discard_all_energy(st, v_p, 0)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1490(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_damage_per_bench_type(st, v_p, _K58[_i32(v_effect)][0], 30)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1491(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_bonus_or_recoil(st, v_p, 40, 20)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1492(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        v__envc_arg4 = _lcast(0, jnp.int16)
-        v__envc_arg5 = _lcast(False, jnp.bool_)
-        _c1493 = v__envc_run
-        def _then1494(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+        _c1489 = v__envc_seek
+        def _then1490(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1495 = _K59[_i32(v_effect)][0]
-            v__envc_arg4 = _lcast(_a1495, jnp.int16)
-            _a1496 = _K60[_i32(v_effect)][0]
-            v__envc_arg5 = _lcast(_a1496, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(_c1493, lambda: _then1494(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)))
-        _c1497 = v__envc_seek
-        def _then1498(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+            _a1491 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1491, jnp.int8)
+            _a1492 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1492, jnp.int8)
+            _a1493 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1493, jnp.int8)
+            _a1494 = False
+            v__envc_seek = _lcast(_a1494, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1489, lambda: _then1490(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+        st = p_attach_to_benched_choices(st, v_p, 2, 2)
+        _c1495 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
+        def _then1496(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1499 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1499, jnp.int8)
-            _a1500 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1500, jnp.int8)
-            _a1501 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1501, jnp.int8)
-            _a1502 = False
-            v__envc_seek = _lcast(_a1502, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(_c1497, lambda: _then1498(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)))
-        st = p_damage_own_choice(st, v_p, v__envc_arg4, v__envc_arg5)
-        _c1503 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
-        def _then1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+            _a1497 = v_effect
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1497, jnp.int8)
+            _a1498 = v_p
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1498, jnp.int8)
+            _a1499 = 7
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1499, jnp.int8)
+            _a1500 = False
+            v__envc_run = _lcast(_a1500, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        def _else1501(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1505 = v_effect
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1505, jnp.int8)
-            _a1506 = v_p
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1506, jnp.int8)
-            _a1507 = 3
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1507, jnp.int8)
-            _a1508 = False
-            v__envc_run = _lcast(_a1508, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
-        def _else1509(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
-            st = dict(st)
-            _a1510 = True
-            v__envc_run = _lcast(_a1510, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(_c1503, lambda: _then1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5), lambda: _else1509(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5))
+            _a1502 = True
+            v__envc_run = _lcast(_a1502, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1495, lambda: _then1496(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _else1501(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1503(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_afflict_self(st, v_p, 1)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_boost_next_turn(st, v_p, 20)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1505(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_burn_opponent_on_heads(st, v_p)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1506(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_discard_deck_tops(st, 5)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1507(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_sweets_relay(st, v_p, 20)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1508(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_damage_per_relay(st, v_p, 40)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1509(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_counter_damage(st, v_p, 30)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1510(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_heal_on_heads(st, v_p, 0, 60)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1511(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
@@ -5792,15 +5828,15 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
             v__envc_seek = _lcast(_a1517, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1512, lambda: _then1513(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
-        st = p_switch_self(st, v_p)
-        _c1518 = (_i32(st["_envc_at_p_switch_self"]) != 0)
+        st = p_attack_effect__16(st, v_p)
+        _c1518 = (_i32(st["_envc_at_p_attack_effect__16"]) != 0)
         def _then1519(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             _a1520 = v_effect
             st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1520, jnp.int8)
             _a1521 = v_p
             st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1521, jnp.int8)
-            _a1522 = 4
+            _a1522 = 8
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1522, jnp.int8)
             _a1523 = False
             v__envc_run = _lcast(_a1523, jnp.bool_)
@@ -5814,297 +5850,62 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
     def _then1526(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_bonus_per_opponent_energy(st, v_p, _K61[_i32(v_effect)][0])
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1527(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_protect_all(st, v_p, True)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1528(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_drain(st, v_p)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1529(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        v__envc_arg6 = _lcast(False, jnp.bool_)
-        v__envc_arg7 = _lcast(False, jnp.bool_)
-        _c1530 = v__envc_run
-        def _then1531(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
-            st = dict(st)
-            _a1532 = _K62[_i32(v_effect)][0]
-            v__envc_arg6 = _lcast(_a1532, jnp.bool_)
-            _a1533 = _K63[_i32(v_effect)][0]
-            v__envc_arg7 = _lcast(_a1533, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _branch(_c1530, lambda: _then1531(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)))
-        _c1534 = v__envc_seek
-        def _then1535(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
-            st = dict(st)
-            _a1536 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1536, jnp.int8)
-            _a1537 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1537, jnp.int8)
-            _a1538 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1538, jnp.int8)
-            _a1539 = False
-            v__envc_seek = _lcast(_a1539, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _branch(_c1534, lambda: _then1535(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)))
-        st = p_switch_opponent(st, v_p, v__envc_arg6, v__envc_arg7, False)
-        _c1540 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1541(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
-            st = dict(st)
-            _a1542 = v_effect
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1542, jnp.int8)
-            _a1543 = v_p
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1543, jnp.int8)
-            _a1544 = 5
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1544, jnp.int8)
-            _a1545 = False
-            v__envc_run = _lcast(_a1545, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
-        def _else1546(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
-            st = dict(st)
-            _a1547 = True
-            v__envc_run = _lcast(_a1547, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _branch(_c1540, lambda: _then1541(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7), lambda: _else1546(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7))
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1548(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_named_from_deck_to_bench(st, v_p, 12)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1549(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_bonus_per_bench_named(st, v_p, 8, 50)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1550(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_attach_from_zone(st, v_p, 0, _K64[_i32(v_effect)][0], 1, True)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1551(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_random_hits(st, v_p, 4, _K65[_i32(v_effect)][0])
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1552(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_draw_cards(st, v_p, 1)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1553(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_discard_opponent_hand_card(st, v_p, _K66[_i32(v_effect)][0])
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1554(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_damage_until_tails(st, _K67[_i32(v_effect)][0], _K68[_i32(v_effect)][0])
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1555(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        _c1556 = v__envc_seek
-        def _then1557(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1558 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1558, jnp.int8)
-            _a1559 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1559, jnp.int8)
-            _a1560 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1560, jnp.int8)
-            _a1561 = False
-            v__envc_seek = _lcast(_a1561, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1556, lambda: _then1557(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
-        st = p_copy_attack(st, v_p)
-        _c1562 = (_i32(st["_envc_at_p_copy_attack"]) != 0)
-        def _then1563(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1564 = v_effect
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1564, jnp.int8)
-            _a1565 = v_p
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1565, jnp.int8)
-            _a1566 = 6
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1566, jnp.int8)
-            _a1567 = False
-            v__envc_run = _lcast(_a1567, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        def _else1568(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1569 = True
-            v__envc_run = _lcast(_a1569, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1562, lambda: _then1563(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _else1568(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1570(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_opponent_active_to_deck(st, v_p, True)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1571(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_see_opponent_hand(st, v_p)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1572(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_protect(st, v_p, _K69[_i32(v_effect)][0], _K70[_i32(v_effect)][0])
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1573(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        _c1574 = v__envc_seek
-        def _then1575(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1576 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1576, jnp.int8)
-            _a1577 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1577, jnp.int8)
-            _a1578 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1578, jnp.int8)
-            _a1579 = False
-            v__envc_seek = _lcast(_a1579, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1574, lambda: _then1575(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
-        st = p_attach_to_benched_choices(st, v_p, 2, 2)
-        _c1580 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
-        def _then1581(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1582 = v_effect
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1582, jnp.int8)
-            _a1583 = v_p
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1583, jnp.int8)
-            _a1584 = 7
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1584, jnp.int8)
-            _a1585 = False
-            v__envc_run = _lcast(_a1585, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        def _else1586(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1587 = True
-            v__envc_run = _lcast(_a1587, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1580, lambda: _then1581(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _else1586(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1588(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_afflict_self(st, v_p, 1)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1589(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_boost_next_turn(st, v_p, 20)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1590(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_burn_opponent_on_heads(st, v_p)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1591(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_discard_deck_tops(st, 5)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1592(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_sweets_relay(st, v_p, 20)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1593(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_damage_per_relay(st, v_p, 40)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1594(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_counter_damage(st, v_p, 30)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1595(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_heal_on_heads(st, v_p, 0, 60)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1596(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        _c1597 = v__envc_seek
-        def _then1598(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1599 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1599, jnp.int8)
-            _a1600 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1600, jnp.int8)
-            _a1601 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1601, jnp.int8)
-            _a1602 = False
-            v__envc_seek = _lcast(_a1602, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1597, lambda: _then1598(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
-        st = p_attack_effect__16(st, v_p)
-        _c1603 = (_i32(st["_envc_at_p_attack_effect__16"]) != 0)
-        def _then1604(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1605 = v_effect
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1605, jnp.int8)
-            _a1606 = v_p
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1606, jnp.int8)
-            _a1607 = 8
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1607, jnp.int8)
-            _a1608 = False
-            v__envc_run = _lcast(_a1608, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        def _else1609(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1610 = True
-            v__envc_run = _lcast(_a1610, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1603, lambda: _then1604(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _else1609(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0))
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    def _then1611(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        _c1612 = (_i32(v_op_0) == 50)
-        def _then1613(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        _c1527 = (_i32(v_op_0) == 50)
+        def _then1528(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             st = p_attack_effect__36(st, v_p)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1612, lambda: _then1613(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1527, lambda: _then1528(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select_first((_c1385, _c1386, _c1387, _c1388, _c1389, _c1390, _c1391, _c1392, _c1393, _c1394, _c1395, _c1396, _c1397, _c1398, _c1399, _c1400, _c1401, _c1402, _c1403, _c1404, _c1405, _c1406, _c1407, _c1408, _c1409, _c1410, _c1411, _c1412, _c1413, _c1414, _c1415, _c1416, _c1417, _c1418, _c1419, _c1420, _c1421, _c1422, _c1423, _c1424, _c1425, _c1426, _c1427, _c1428, _c1429, _c1430, _c1431, _c1432, _c1433, _c1434, ), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)), (_then1435(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1436(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1437(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1438(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1439(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1440(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1441(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1459(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1460(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1461(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1462(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1463(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1464(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1465(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1466(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1485(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1486(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1487(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1488(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1489(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1490(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1491(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1492(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1511(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1526(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1527(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1528(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1529(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1548(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1549(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1550(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1551(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1552(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1553(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1554(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1555(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1570(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1571(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1572(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1573(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1588(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1589(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1590(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1591(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1592(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1593(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1594(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1595(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1596(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1611(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), ), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select_first((_c1300, _c1301, _c1302, _c1303, _c1304, _c1305, _c1306, _c1307, _c1308, _c1309, _c1310, _c1311, _c1312, _c1313, _c1314, _c1315, _c1316, _c1317, _c1318, _c1319, _c1320, _c1321, _c1322, _c1323, _c1324, _c1325, _c1326, _c1327, _c1328, _c1329, _c1330, _c1331, _c1332, _c1333, _c1334, _c1335, _c1336, _c1337, _c1338, _c1339, _c1340, _c1341, _c1342, _c1343, _c1344, _c1345, _c1346, _c1347, _c1348, _c1349, ), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)), (_then1350(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1351(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1352(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1353(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1354(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1355(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1356(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1374(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1375(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1376(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1377(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1378(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1379(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1380(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1381(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1400(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1401(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1402(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1403(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1404(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1405(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1406(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1407(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1426(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1441(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1442(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1443(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1444(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1463(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1464(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1465(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1466(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1467(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1468(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1469(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1470(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1485(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1486(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1487(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1488(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1503(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1505(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1506(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1507(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1508(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1509(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1510(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1511(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1526(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), ), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
     v_op_1 = _lcast(0, jnp.int8)
-    _c1614 = v__envc_run
-    def _then1615(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
+    _c1529 = v__envc_run
+    def _then1530(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
         st = dict(st)
-        _a1616 = _K34[_i32(v_effect)][1]
-        v_op_1 = _lcast(_a1616, jnp.int8)
+        _a1531 = _K34[_i32(v_effect)][1]
+        v_op_1 = _lcast(_a1531, jnp.int8)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)
-    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1) = _branch(_c1614, lambda: _then1615(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)))
-    _c1617 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_1) == 15)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 9)))
-    def _then1618(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
+    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1) = _branch(_c1529, lambda: _then1530(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)))
+    _c1532 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_1) == 15)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 9)))
+    def _then1533(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
         st = dict(st)
         v__envc_arg8 = _lcast(0, jnp.int16)
         v__envc_arg9 = _lcast(False, jnp.bool_)
-        _c1619 = v__envc_run
-        def _then1620(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+        _c1534 = v__envc_run
+        def _then1535(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
             st = dict(st)
-            _a1621 = _K52[_i32(v_effect)][1]
-            v__envc_arg8 = _lcast(_a1621, jnp.int16)
-            _a1622 = _K53[_i32(v_effect)][1]
-            v__envc_arg9 = _lcast(_a1622, jnp.bool_)
+            _a1536 = _K52[_i32(v_effect)][1]
+            v__envc_arg8 = _lcast(_a1536, jnp.int16)
+            _a1537 = _K53[_i32(v_effect)][1]
+            v__envc_arg9 = _lcast(_a1537, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _branch(_c1619, lambda: _then1620(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)))
-        _c1623 = v__envc_seek
-        def _then1624(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _branch(_c1534, lambda: _then1535(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)))
+        _c1538 = v__envc_seek
+        def _then1539(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
             st = dict(st)
-            _a1625 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1625, jnp.int8)
-            _a1626 = False
-            v__envc_seek = _lcast(_a1626, jnp.bool_)
+            _a1540 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1540, jnp.int8)
+            _a1541 = False
+            v__envc_seek = _lcast(_a1541, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _branch(_c1623, lambda: _then1624(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _branch(_c1538, lambda: _then1539(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)))
         st = p_damage_opponent_choice(st, v_p, v__envc_arg8, v__envc_arg9, True)
-        _c1627 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-        def _then1628(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+        _c1542 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+        def _then1543(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
             st = dict(st)
-            _a1629 = 9
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1629, jnp.int8)
-            _a1630 = False
-            v__envc_run = _lcast(_a1630, jnp.bool_)
+            _a1544 = 9
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1544, jnp.int8)
+            _a1545 = False
+            v__envc_run = _lcast(_a1545, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
-        def _else1631(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+        def _else1546(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
             st = dict(st)
-            _a1632 = True
-            v__envc_run = _lcast(_a1632, jnp.bool_)
+            _a1547 = True
+            v__envc_run = _lcast(_a1547, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _branch(_c1627, lambda: _then1628(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9), lambda: _else1631(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9))
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _branch(_c1542, lambda: _then1543(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9), lambda: _else1546(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9))
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)
-    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1) = _branch(_c1617, lambda: _then1618(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)))
+    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1) = _branch(_c1532, lambda: _then1533(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)))
     return st
 
 
@@ -6117,148 +5918,148 @@ def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
     v__envc_run = _lcast((_i32(st["_envc_at_p_ability_effect__dispatch"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0), jnp.bool_)
     v_op_0 = _lcast(0, jnp.int8)
-    _c1633 = v__envc_run
-    def _then1634(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    _c1548 = v__envc_run
+    def _then1549(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _a1635 = _K71[_i32(v_effect)][0]
-        v_op_0 = _lcast(_a1635, jnp.int8)
+        _a1550 = _K71[_i32(v_effect)][0]
+        v_op_0 = _lcast(_a1550, jnp.int8)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1633, lambda: _then1634(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
-    _c1636 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
-    _c1637 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
-    _c1638 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
-    _c1639 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 1)))
-    _c1640 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
-    _c1641 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
-    _c1642 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7))
-    _c1643 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
-    _c1644 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 9)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 2)))
-    _c1645 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
-    _c1646 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
-    _c1647 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
-    _c1648 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 13)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 3)))
-    def _then1649(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1548, lambda: _then1549(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
+    _c1551 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
+    _c1552 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
+    _c1553 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
+    _c1554 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 1)))
+    _c1555 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
+    _c1556 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
+    _c1557 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7))
+    _c1558 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
+    _c1559 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 9)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 2)))
+    _c1560 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
+    _c1561 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
+    _c1562 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
+    _c1563 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 13)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 3)))
+    def _then1564(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal_all(st, v_p, 20)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1650(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1565(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_strike_back(st, v_s, 20)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1651(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1566(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_cut_damage(st, v_p, _K72[_i32(v_effect)][0], _K73[_i32(v_effect)][0])
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1652(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1567(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1653 = v__envc_seek
-        def _then1654(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        _c1568 = v__envc_seek
+        def _then1569(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1655 = 0
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1655, jnp.int8)
-            _a1656 = False
-            v__envc_seek = _lcast(_a1656, jnp.bool_)
+            _a1570 = 0
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1570, jnp.int8)
+            _a1571 = False
+            v__envc_seek = _lcast(_a1571, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1653, lambda: _then1654(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
+        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1568, lambda: _then1569(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
         st = p_damage_opponent_choice(st, v_p, 20, False, False)
-        _c1657 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-        def _then1658(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        _c1572 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+        def _then1573(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1659 = 1
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1659, jnp.int8)
-            _a1660 = False
-            v__envc_run = _lcast(_a1660, jnp.bool_)
+            _a1574 = 1
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1574, jnp.int8)
+            _a1575 = False
+            v__envc_run = _lcast(_a1575, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        def _else1661(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _else1576(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1662 = True
-            v__envc_run = _lcast(_a1662, jnp.bool_)
+            _a1577 = True
+            v__envc_run = _lcast(_a1577, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1657, lambda: _then1658(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: _else1661(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0))
+        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1572, lambda: _then1573(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: _else1576(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0))
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1663(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1578(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_attach_from_zone(st, v_p, jnp.where((_i32(_K74[_i32(v_effect)][0]) == 2), _i32(v_s), _i32(_K75[_i32(v_effect)][0])), _K76[_i32(v_effect)][0], 1, _K77[_i32(v_effect)][0])
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1664(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1579(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_lock_opponent_supporters(st, v_p, v_s)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1665(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1580(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_afflict_opponent_on_heads(st, v_p, 1)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1666(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1581(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_poison_opponent_from(st, v_p, v_s)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1667(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1582(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1668 = v__envc_seek
-        def _then1669(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        _c1583 = v__envc_seek
+        def _then1584(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1670 = 0
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1670, jnp.int8)
-            _a1671 = False
-            v__envc_seek = _lcast(_a1671, jnp.bool_)
+            _a1585 = 0
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1585, jnp.int8)
+            _a1586 = False
+            v__envc_seek = _lcast(_a1586, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1668, lambda: _then1669(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
+        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1583, lambda: _then1584(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
         st = p_switch_opponent(st, v_p, False, True, False)
-        _c1672 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1673(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        _c1587 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1588(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1674 = 2
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1674, jnp.int8)
-            _a1675 = False
-            v__envc_run = _lcast(_a1675, jnp.bool_)
+            _a1589 = 2
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1589, jnp.int8)
+            _a1590 = False
+            v__envc_run = _lcast(_a1590, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        def _else1676(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _else1591(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1677 = True
-            v__envc_run = _lcast(_a1677, jnp.bool_)
+            _a1592 = True
+            v__envc_run = _lcast(_a1592, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1672, lambda: _then1673(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: _else1676(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0))
+        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1587, lambda: _then1588(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: _else1591(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0))
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1678(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1593(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_look_at_deck(st, v_p, 1)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1679(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1594(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal_on_attach(st, v_p, v_s, 4, 20)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1680(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1595(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_hit_on_attach(st, v_p, 6, 20)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    def _then1681(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1596(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1682 = v__envc_seek
-        def _then1683(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        _c1597 = v__envc_seek
+        def _then1598(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1684 = 0
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1684, jnp.int8)
-            _a1685 = False
-            v__envc_seek = _lcast(_a1685, jnp.bool_)
+            _a1599 = 0
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1599, jnp.int8)
+            _a1600 = False
+            v__envc_seek = _lcast(_a1600, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1682, lambda: _then1683(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
+        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1597, lambda: _then1598(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
         st = p_ability_effect__2(st, v_p, v_s)
-        _c1686 = (_i32(st["_envc_at_p_ability_effect__2"]) != 0)
-        def _then1687(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        _c1601 = (_i32(st["_envc_at_p_ability_effect__2"]) != 0)
+        def _then1602(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1688 = 3
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1688, jnp.int8)
-            _a1689 = False
-            v__envc_run = _lcast(_a1689, jnp.bool_)
+            _a1603 = 3
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1603, jnp.int8)
+            _a1604 = False
+            v__envc_run = _lcast(_a1604, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        def _else1690(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _else1605(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1691 = True
-            v__envc_run = _lcast(_a1691, jnp.bool_)
+            _a1606 = True
+            v__envc_run = _lcast(_a1606, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1686, lambda: _then1687(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: _else1690(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0))
+        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1601, lambda: _then1602(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: _else1605(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0))
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select_first((_c1636, _c1637, _c1638, _c1639, _c1640, _c1641, _c1642, _c1643, _c1644, _c1645, _c1646, _c1647, _c1648, ), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)), (_then1649(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1650(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1651(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1652(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1663(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1664(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1665(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1666(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1667(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1678(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1679(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1680(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1681(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), ), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
+    st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select_first((_c1551, _c1552, _c1553, _c1554, _c1555, _c1556, _c1557, _c1558, _c1559, _c1560, _c1561, _c1562, _c1563, ), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)), (_then1564(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1565(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1566(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1567(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1578(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1579(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1580(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1581(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1582(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1593(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1594(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1595(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1596(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), ), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
     return st
 
 
@@ -6269,17 +6070,17 @@ def p_ability_effect__dispatch__1(st, v_effect, v_p, v_s):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_op_0 = _lcast(_K78[_i32(v_effect)][0], jnp.int8)
-    _c1692 = (_i32(v_op_0) == 1)
-    _c1693 = (_i32(v_op_0) == 2)
-    def _then1694(st, v_effect, v_p, v_s, v_op_0):
+    _c1607 = (_i32(v_op_0) == 1)
+    _c1608 = (_i32(v_op_0) == 2)
+    def _then1609(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_heal_on_attach(st, v_p, v_s, 4, 20)
         return st, (v_effect, v_p, v_s, v_op_0)
-    def _then1695(st, v_effect, v_p, v_s, v_op_0):
+    def _then1610(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_hit_on_attach(st, v_p, 6, 20)
         return st, (v_effect, v_p, v_s, v_op_0)
-    st, (v_effect, v_p, v_s, v_op_0) = _select_first((_c1692, _c1693, ), (st, (v_effect, v_p, v_s, v_op_0)), (_then1694(st, v_effect, v_p, v_s, v_op_0), _then1695(st, v_effect, v_p, v_s, v_op_0), ), (st, (v_effect, v_p, v_s, v_op_0)))
+    st, (v_effect, v_p, v_s, v_op_0) = _select_first((_c1607, _c1608, ), (st, (v_effect, v_p, v_s, v_op_0)), (_then1609(st, v_effect, v_p, v_s, v_op_0), _then1610(st, v_effect, v_p, v_s, v_op_0), ), (st, (v_effect, v_p, v_s, v_op_0)))
     return st
 
 
@@ -6290,17 +6091,17 @@ def p_ability_effect__dispatch__2(st, v_effect, v_p, v_s):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_op_0 = _lcast(_K79[_i32(v_effect)][0], jnp.int8)
-    _c1696 = (_i32(v_op_0) == 1)
-    _c1697 = (_i32(v_op_0) == 2)
-    def _then1698(st, v_effect, v_p, v_s, v_op_0):
+    _c1611 = (_i32(v_op_0) == 1)
+    _c1612 = (_i32(v_op_0) == 2)
+    def _then1613(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_strike_back(st, v_s, 20)
         return st, (v_effect, v_p, v_s, v_op_0)
-    def _then1699(st, v_effect, v_p, v_s, v_op_0):
+    def _then1614(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_cut_damage(st, v_p, _K72[_i32(v_effect)][0], _K73[_i32(v_effect)][0])
         return st, (v_effect, v_p, v_s, v_op_0)
-    st, (v_effect, v_p, v_s, v_op_0) = _select_first((_c1696, _c1697, ), (st, (v_effect, v_p, v_s, v_op_0)), (_then1698(st, v_effect, v_p, v_s, v_op_0), _then1699(st, v_effect, v_p, v_s, v_op_0), ), (st, (v_effect, v_p, v_s, v_op_0)))
+    st, (v_effect, v_p, v_s, v_op_0) = _select_first((_c1611, _c1612, ), (st, (v_effect, v_p, v_s, v_op_0)), (_then1613(st, v_effect, v_p, v_s, v_op_0), _then1614(st, v_effect, v_p, v_s, v_op_0), ), (st, (v_effect, v_p, v_s, v_op_0)))
     return st
 
 
@@ -6311,12 +6112,12 @@ def p_ability_effect__dispatch__3(st, v_effect, v_p, v_s):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_op_0 = _lcast(_K80[_i32(v_effect)][0], jnp.int8)
-    _c1700 = (_i32(v_op_0) == 1)
-    def _then1701(st, v_effect, v_p, v_s, v_op_0):
+    _c1615 = (_i32(v_op_0) == 1)
+    def _then1616(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_lock_opponent_supporters(st, v_p, v_s)
         return st, (v_effect, v_p, v_s, v_op_0)
-    st, (v_effect, v_p, v_s, v_op_0) = _branch(_c1700, lambda: _then1701(st, v_effect, v_p, v_s, v_op_0), lambda: (st, (v_effect, v_p, v_s, v_op_0)))
+    st, (v_effect, v_p, v_s, v_op_0) = _branch(_c1615, lambda: _then1616(st, v_effect, v_p, v_s, v_op_0), lambda: (st, (v_effect, v_p, v_s, v_op_0)))
     return st
 
 
@@ -6327,12 +6128,12 @@ def p_ability_effect__dispatch__4(st, v_effect, v_p, v_s):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_op_0 = _lcast(_K81[_i32(v_effect)][0], jnp.int8)
-    _c1702 = (_i32(v_op_0) == 1)
-    def _then1703(st, v_effect, v_p, v_s, v_op_0):
+    _c1617 = (_i32(v_op_0) == 1)
+    def _then1618(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_attach_from_zone(st, v_p, v_s, 3, 1, True)
         return st, (v_effect, v_p, v_s, v_op_0)
-    st, (v_effect, v_p, v_s, v_op_0) = _branch(_c1702, lambda: _then1703(st, v_effect, v_p, v_s, v_op_0), lambda: (st, (v_effect, v_p, v_s, v_op_0)))
+    st, (v_effect, v_p, v_s, v_op_0) = _branch(_c1617, lambda: _then1618(st, v_effect, v_p, v_s, v_op_0), lambda: (st, (v_effect, v_p, v_s, v_op_0)))
     return st
 
 
@@ -6345,117 +6146,117 @@ def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
     v__envc_run = _lcast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0), jnp.bool_)
     v_op_0 = _lcast(0, jnp.int8)
-    _c1704 = v__envc_run
-    def _then1705(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    _c1619 = v__envc_run
+    def _then1620(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _a1706 = _K82[_i32(v_effect)][0]
-        v_op_0 = _lcast(_a1706, jnp.int8)
+        _a1621 = _K82[_i32(v_effect)][0]
+        v_op_0 = _lcast(_a1621, jnp.int8)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1704, lambda: _then1705(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)))
-    _c1707 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
-    _c1708 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
-    _c1709 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
-    _c1710 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
-    _c1711 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
-    _c1712 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
-    _c1713 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 1)))
-    _c1714 = (_i32(v_op_0) == 8)
-    _c1715 = (_i32(v_op_0) == 9)
-    _c1716 = (_i32(v_op_0) == 10)
-    _c1717 = (_i32(v_op_0) == 11)
-    _c1718 = (_i32(v_op_0) == 12)
-    _c1719 = (_i32(v_op_0) == 13)
-    _c1720 = (_i32(v_op_0) == 14)
-    _c1721 = (_i32(v_op_0) == 15)
-    _c1722 = (_i32(v_op_0) == 16)
-    def _then1723(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1619, lambda: _then1620(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)))
+    _c1622 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
+    _c1623 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
+    _c1624 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
+    _c1625 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
+    _c1626 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
+    _c1627 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
+    _c1628 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 1)))
+    _c1629 = (_i32(v_op_0) == 8)
+    _c1630 = (_i32(v_op_0) == 9)
+    _c1631 = (_i32(v_op_0) == 10)
+    _c1632 = (_i32(v_op_0) == 11)
+    _c1633 = (_i32(v_op_0) == 12)
+    _c1634 = (_i32(v_op_0) == 13)
+    _c1635 = (_i32(v_op_0) == 14)
+    _c1636 = (_i32(v_op_0) == 15)
+    _c1637 = (_i32(v_op_0) == 16)
+    def _then1638(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_play_as_pokemon(st, v_p, 40, 9)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1724(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1639(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal_type(st, v_p, v_target, 0, 50)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1725(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1640(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_add_named_attack_bonus(st, 9, 10, 11, 30)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1726(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1641(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_active_to_hand(st, v_p)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1727(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1642(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_add_attack_bonus(st, 10)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1728(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1643(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_attach_from_zone(st, v_p, v_target, 5, 1, True)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1729(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1644(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1730 = v__envc_seek
-        def _then1731(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        _c1645 = v__envc_seek
+        def _then1646(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1732 = 0
-            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1732, jnp.int8)
-            _a1733 = False
-            v__envc_seek = _lcast(_a1733, jnp.bool_)
+            _a1647 = 0
+            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1647, jnp.int8)
+            _a1648 = False
+            v__envc_seek = _lcast(_a1648, jnp.bool_)
             return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1730, lambda: _then1731(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)))
+        st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1645, lambda: _then1646(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)))
         st = p_switch_opponent(st, v_p, False, True, False)
-        _c1734 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1735(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        _c1649 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1650(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1736 = 1
-            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1736, jnp.int8)
-            _a1737 = False
-            v__envc_run = _lcast(_a1737, jnp.bool_)
+            _a1651 = 1
+            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1651, jnp.int8)
+            _a1652 = False
+            v__envc_run = _lcast(_a1652, jnp.bool_)
             return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-        def _else1738(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        def _else1653(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1739 = True
-            v__envc_run = _lcast(_a1739, jnp.bool_)
+            _a1654 = True
+            v__envc_run = _lcast(_a1654, jnp.bool_)
             return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-        st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1734, lambda: _then1735(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), lambda: _else1738(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0))
+        st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1649, lambda: _then1650(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), lambda: _else1653(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0))
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1740(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1655(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_move_bench_energy(st, v_p, 3)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1741(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1656(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal(st, v_p, v_target, 20)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1742(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1657(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_add_retreat_discount(st, 1)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1743(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1658(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_see_opponent_hand(st, v_p)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1744(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1659(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_look_at_deck(st, v_p, 3)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1745(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1660(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_basic_from_deck(st, v_p)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1746(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1661(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_opponent_hand_into_deck(st, v_p, 3)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1747(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1662(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_draw_cards(st, v_p, 2)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    def _then1748(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1663(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_trainer_effect__3(st, v_p, v_target)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _select_first((_c1707, _c1708, _c1709, _c1710, _c1711, _c1712, _c1713, _c1714, _c1715, _c1716, _c1717, _c1718, _c1719, _c1720, _c1721, _c1722, ), (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)), (_then1723(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1724(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1725(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1726(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1727(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1728(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1729(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1740(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1741(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1742(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1743(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1744(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1745(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1746(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1747(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1748(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), ), (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)))
+    st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _select_first((_c1622, _c1623, _c1624, _c1625, _c1626, _c1627, _c1628, _c1629, _c1630, _c1631, _c1632, _c1633, _c1634, _c1635, _c1636, _c1637, ), (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)), (_then1638(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1639(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1640(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1641(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1642(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1643(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1644(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1655(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1656(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1657(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1658(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1659(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1660(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1661(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1662(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1663(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), ), (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)))
     return st
 
 
@@ -6468,74 +6269,74 @@ def p__envc_run_play_trainer(st, v_h, v_target):
     v__envc_seek = _lcast((_i32(st["_envc_at_a_play_trainer"]) != 0), jnp.bool_)
     v_p = _lcast(0, jnp.int8)
     v_c = _lcast(0, jnp.int16)
-    _c1749 = v__envc_run
-    def _then1750(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
+    _c1664 = v__envc_run
+    def _then1665(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
         st = dict(st)
-        _a1751 = st["current_player"]
-        v_p = _lcast(_a1751, jnp.int8)
-        _f1752 = _i32(v_h)
-        _f1753 = _get(st["hand"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f1752 >= _f1753), 39, _f1752, _f1753)
-        _a1754 = _get(st["hand"], _i32(v_p))["items"][_f1752]
-        v_c = _lcast(_a1754, jnp.int16)
-        _f1755 = _i32(v_h)
-        _f1756 = _get(st["hand"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f1755 >= _f1756), 40, _f1755, _f1756)
-        _l1757 = _remove_at(_get(st["hand"], _i32(v_p)), _f1755)
-        st["hand"] = _set(st["hand"], _i32(v_p), _l1757)
-        _f1758 = _get(st["discard"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f1758 >= 20), 41, 0, 0)
-        _l1759 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_p), _l1759)
-        _a1760 = v_c
-        st["playing"] = _cast(_a1760, jnp.int16)
-        _c1761 = (_K5[_i32(v_c)] == 1)
-        def _then1762(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
+        _a1666 = st["current_player"]
+        v_p = _lcast(_a1666, jnp.int8)
+        _f1667 = _i32(v_h)
+        _f1668 = _get(st["hand"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f1667 >= _f1668), 39, _f1667, _f1668)
+        _a1669 = _get(st["hand"], _i32(v_p))["items"][_f1667]
+        v_c = _lcast(_a1669, jnp.int16)
+        _f1670 = _i32(v_h)
+        _f1671 = _get(st["hand"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f1670 >= _f1671), 40, _f1670, _f1671)
+        _l1672 = _remove_at(_get(st["hand"], _i32(v_p)), _f1670)
+        st["hand"] = _set(st["hand"], _i32(v_p), _l1672)
+        _f1673 = _get(st["discard"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f1673 >= 20), 41, 0, 0)
+        _l1674 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_p), _l1674)
+        _a1675 = v_c
+        st["playing"] = _cast(_a1675, jnp.int16)
+        _c1676 = (_K5[_i32(v_c)] == 1)
+        def _then1677(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
             st = dict(st)
-            _a1763 = True
-            st["supporter"] = _cast(_a1763, jnp.bool_)
+            _a1678 = True
+            st["supporter"] = _cast(_a1678, jnp.bool_)
             return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)
-        st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c) = _branch(_c1761, lambda: _then1762(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c), lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)))
+        st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c) = _branch(_c1676, lambda: _then1677(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c), lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)))
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)
-    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c) = _branch(_c1749, lambda: _then1750(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c), lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)))
+    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c) = _branch(_c1664, lambda: _then1665(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c), lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)))
     v__envc_arg1 = _lcast(0, jnp.int8)
-    _c1764 = v__envc_run
-    def _then1765(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+    _c1679 = v__envc_run
+    def _then1680(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
-        _a1766 = _K4[_i32(v_c)]
-        v__envc_arg1 = _lcast(_a1766, jnp.int8)
+        _a1681 = _K4[_i32(v_c)]
+        v__envc_arg1 = _lcast(_a1681, jnp.int8)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
-    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _branch(_c1764, lambda: _then1765(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)))
-    _c1767 = v__envc_seek
-    def _then1768(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _branch(_c1679, lambda: _then1680(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)))
+    _c1682 = v__envc_seek
+    def _then1683(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
-        _a1769 = st["_envc_frame_a_play_trainer__p"]
-        v_p = _lcast(_a1769, jnp.int8)
-        _a1770 = 0
-        st["_envc_at_a_play_trainer"] = _cast(_a1770, jnp.int8)
-        _a1771 = False
-        v__envc_seek = _lcast(_a1771, jnp.bool_)
+        _a1684 = st["_envc_frame_a_play_trainer__p"]
+        v_p = _lcast(_a1684, jnp.int8)
+        _a1685 = 0
+        st["_envc_at_a_play_trainer"] = _cast(_a1685, jnp.int8)
+        _a1686 = False
+        v__envc_seek = _lcast(_a1686, jnp.bool_)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
-    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _branch(_c1767, lambda: _then1768(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)))
+    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _branch(_c1682, lambda: _then1683(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)))
     st = p_trainer_effect__dispatch(st, v__envc_arg1, v_p, v_target)
-    _c1772 = (_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0)
-    def _then1773(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+    _c1687 = (_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0)
+    def _then1688(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
-        _a1774 = v_p
-        st["_envc_frame_a_play_trainer__p"] = _cast(_a1774, jnp.int8)
-        _a1775 = 1
-        st["_envc_at_a_play_trainer"] = _cast(_a1775, jnp.int8)
-        _a1776 = False
-        v__envc_run = _lcast(_a1776, jnp.bool_)
+        _a1689 = v_p
+        st["_envc_frame_a_play_trainer__p"] = _cast(_a1689, jnp.int8)
+        _a1690 = 1
+        st["_envc_at_a_play_trainer"] = _cast(_a1690, jnp.int8)
+        _a1691 = False
+        v__envc_run = _lcast(_a1691, jnp.bool_)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
-    def _else1777(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+    def _else1692(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
-        _a1778 = True
-        v__envc_run = _lcast(_a1778, jnp.bool_)
+        _a1693 = True
+        v__envc_run = _lcast(_a1693, jnp.bool_)
         st = p_knock_outs(st)
         st = p_continue_game(st, v_p, True)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
-    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _branch(_c1772, lambda: _then1773(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), lambda: _else1777(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1))
+    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _branch(_c1687, lambda: _then1688(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), lambda: _else1692(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1))
     return st
 
 
@@ -6546,53 +6347,53 @@ def p__envc_run_use_ability(st, v_s):
     v__envc_run = _lcast((_i32(st["_envc_at_a_use_ability"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_a_use_ability"]) != 0), jnp.bool_)
     v_p = _lcast(0, jnp.int8)
-    _c1779 = v__envc_run
-    def _then1780(st, v_s, v__envc_run, v__envc_seek, v_p):
+    _c1694 = v__envc_run
+    def _then1695(st, v_s, v__envc_run, v__envc_seek, v_p):
         st = dict(st)
-        _a1781 = st["current_player"]
-        v_p = _lcast(_a1781, jnp.int8)
-        _a1782 = True
-        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1782, jnp.bool_))
+        _a1696 = st["current_player"]
+        v_p = _lcast(_a1696, jnp.int8)
+        _a1697 = True
+        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1697, jnp.bool_))
         return st, (v_s, v__envc_run, v__envc_seek, v_p)
-    st, (v_s, v__envc_run, v__envc_seek, v_p) = _branch(_c1779, lambda: _then1780(st, v_s, v__envc_run, v__envc_seek, v_p), lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p)))
+    st, (v_s, v__envc_run, v__envc_seek, v_p) = _branch(_c1694, lambda: _then1695(st, v_s, v__envc_run, v__envc_seek, v_p), lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p)))
     v__envc_arg1 = _lcast(0, jnp.int8)
-    _c1783 = v__envc_run
-    def _then1784(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+    _c1698 = v__envc_run
+    def _then1699(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1785 = _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])]
-        v__envc_arg1 = _lcast(_a1785, jnp.int8)
+        _a1700 = _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])]
+        v__envc_arg1 = _lcast(_a1700, jnp.int8)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
-    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch(_c1783, lambda: _then1784(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)))
-    _c1786 = v__envc_seek
-    def _then1787(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch(_c1698, lambda: _then1699(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)))
+    _c1701 = v__envc_seek
+    def _then1702(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1788 = st["_envc_frame_a_use_ability__p"]
-        v_p = _lcast(_a1788, jnp.int8)
-        _a1789 = 0
-        st["_envc_at_a_use_ability"] = _cast(_a1789, jnp.int8)
-        _a1790 = False
-        v__envc_seek = _lcast(_a1790, jnp.bool_)
+        _a1703 = st["_envc_frame_a_use_ability__p"]
+        v_p = _lcast(_a1703, jnp.int8)
+        _a1704 = 0
+        st["_envc_at_a_use_ability"] = _cast(_a1704, jnp.int8)
+        _a1705 = False
+        v__envc_seek = _lcast(_a1705, jnp.bool_)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
-    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch(_c1786, lambda: _then1787(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)))
+    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch(_c1701, lambda: _then1702(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)))
     st = p_ability_effect__dispatch(st, v__envc_arg1, v_p, v_s)
-    _c1791 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
-    def _then1792(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+    _c1706 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
+    def _then1707(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1793 = v_p
-        st["_envc_frame_a_use_ability__p"] = _cast(_a1793, jnp.int8)
-        _a1794 = 1
-        st["_envc_at_a_use_ability"] = _cast(_a1794, jnp.int8)
-        _a1795 = False
-        v__envc_run = _lcast(_a1795, jnp.bool_)
+        _a1708 = v_p
+        st["_envc_frame_a_use_ability__p"] = _cast(_a1708, jnp.int8)
+        _a1709 = 1
+        st["_envc_at_a_use_ability"] = _cast(_a1709, jnp.int8)
+        _a1710 = False
+        v__envc_run = _lcast(_a1710, jnp.bool_)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
-    def _else1796(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+    def _else1711(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1797 = True
-        v__envc_run = _lcast(_a1797, jnp.bool_)
+        _a1712 = True
+        v__envc_run = _lcast(_a1712, jnp.bool_)
         st = p_knock_outs(st)
         st = p_continue_game(st, v_p, True)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
-    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch(_c1791, lambda: _then1792(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), lambda: _else1796(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1))
+    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch(_c1706, lambda: _then1707(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), lambda: _else1711(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1))
     return st
 
 
@@ -6605,88 +6406,88 @@ def p__envc_run_attack(st, v_a):
     v_p = _lcast(0, jnp.int8)
     v_c = _lcast(0, jnp.int16)
     v_hits = _lcast(True, jnp.bool_)
-    _c1798 = v__envc_run
-    def _then1799(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+    _c1713 = v__envc_run
+    def _then1714(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
         st = dict(st)
-        _a1800 = st["current_player"]
-        v_p = _lcast(_a1800, jnp.int8)
-        _a1801 = st["card"][_i32(v_p)][0]
-        v_c = _lcast(_a1801, jnp.int16)
-        _c1802 = (st["condition"][_i32(v_p)] == 3)
-        def _then1803(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        _a1715 = st["current_player"]
+        v_p = _lcast(_a1715, jnp.int8)
+        _a1716 = st["card"][_i32(v_p)][0]
+        v_c = _lcast(_a1716, jnp.int16)
+        _c1717 = (st["condition"][_i32(v_p)] == 3)
+        def _then1718(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            st, _r1804 = _randint(st, 0, 1)
-            _a1805 = (_r1804 == 1)
-            v_hits = _lcast(_a1805, jnp.bool_)
+            st, _r1719 = _randint(st, 0, 1)
+            _a1720 = (_r1719 == 1)
+            v_hits = _lcast(_a1720, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1802, lambda: _then1803(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1717, lambda: _then1718(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
         return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1798, lambda: _then1799(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
-    _c1806 = jnp.logical_or(jnp.logical_and(v__envc_run, v_hits), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_a_attack"]) == 1)))
-    def _then1807(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1713, lambda: _then1714(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+    _c1721 = jnp.logical_or(jnp.logical_and(v__envc_run, v_hits), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_a_attack"]) == 1)))
+    def _then1722(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
         st = dict(st)
-        _c1808 = v__envc_run
-        def _then1809(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        _c1723 = v__envc_run
+        def _then1724(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1810 = jnp.maximum(_i32(f_printed_damage(st, v_c, v_a)), 0)
-            st["dmg"] = _cast(_a1810, jnp.int16)
-            _a1811 = v_a
-            st["attack_index"] = _cast(_a1811, jnp.int8)
-            _a1812 = True
-            st["attacking"] = _cast(_a1812, jnp.bool_)
-            _c1813 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], (_K24[_i32(_K25[_i32(st["card"][(1 - _i32(v_p))][0])])] == 1))
-            def _then1814(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+            _a1725 = jnp.maximum(_i32(f_printed_damage(st, v_c, v_a)), 0)
+            st["dmg"] = _cast(_a1725, jnp.int16)
+            _a1726 = v_a
+            st["attack_index"] = _cast(_a1726, jnp.int8)
+            _a1727 = True
+            st["attacking"] = _cast(_a1727, jnp.bool_)
+            _c1728 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], (_K24[_i32(_K25[_i32(st["card"][(1 - _i32(v_p))][0])])] == 1))
+            def _then1729(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
                 st = dict(st)
                 st = p_ability_effect__dispatch__2(st, _K26[_i32(st["card"][(1 - _i32(v_p))][0])], (1 - _i32(v_p)), 0)
                 return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-            st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1813, lambda: _then1814(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+            st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1728, lambda: _then1729(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1808, lambda: _then1809(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
-        _c1815 = v__envc_seek
-        def _then1816(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1723, lambda: _then1724(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+        _c1730 = v__envc_seek
+        def _then1731(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1817 = st["_envc_frame_a_attack__p"]
-            v_p = _lcast(_a1817, jnp.int8)
-            _a1818 = 0
-            st["_envc_at_a_attack"] = _cast(_a1818, jnp.int8)
-            _a1819 = False
-            v__envc_seek = _lcast(_a1819, jnp.bool_)
+            _a1732 = st["_envc_frame_a_attack__p"]
+            v_p = _lcast(_a1732, jnp.int8)
+            _a1733 = 0
+            st["_envc_at_a_attack"] = _cast(_a1733, jnp.int8)
+            _a1734 = False
+            v__envc_seek = _lcast(_a1734, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1815, lambda: _then1816(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1730, lambda: _then1731(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
         st = p_attack_texts(st, v_p, v_a)
-        _c1820 = (_i32(st["_envc_at_p_attack_texts"]) != 0)
-        def _then1821(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        _c1735 = (_i32(st["_envc_at_p_attack_texts"]) != 0)
+        def _then1736(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1822 = v_p
-            st["_envc_frame_a_attack__p"] = _cast(_a1822, jnp.int8)
-            _a1823 = 1
-            st["_envc_at_a_attack"] = _cast(_a1823, jnp.int8)
-            _a1824 = False
-            v__envc_run = _lcast(_a1824, jnp.bool_)
+            _a1737 = v_p
+            st["_envc_frame_a_attack__p"] = _cast(_a1737, jnp.int8)
+            _a1738 = 1
+            st["_envc_at_a_attack"] = _cast(_a1738, jnp.int8)
+            _a1739 = False
+            v__envc_run = _lcast(_a1739, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        def _else1825(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        def _else1740(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1826 = True
-            v__envc_run = _lcast(_a1826, jnp.bool_)
+            _a1741 = True
+            v__envc_run = _lcast(_a1741, jnp.bool_)
             st = p_hit_active(st, v_p)
-            _a1827 = False
-            st["attacking"] = _cast(_a1827, jnp.bool_)
+            _a1742 = False
+            st["attacking"] = _cast(_a1742, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1820, lambda: _then1821(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: _else1825(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits))
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1735, lambda: _then1736(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: _else1740(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits))
         return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1806, lambda: _then1807(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
-    _c1828 = v__envc_run
-    def _then1829(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1721, lambda: _then1722(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+    _c1743 = v__envc_run
+    def _then1744(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
         st = dict(st)
         st = p_knock_outs(st)
-        _c1830 = jnp.logical_not(st["terminated"])
-        def _then1831(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        _c1745 = jnp.logical_not(st["terminated"])
+        def _then1746(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
             st = p_finish_turn(st)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1830, lambda: _then1831(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1745, lambda: _then1746(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
         return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1828, lambda: _then1829(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1743, lambda: _then1744(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
     return st
 
 
@@ -6695,31 +6496,31 @@ def a_setup_active(st, index):
     st = dict(st)
     v_h = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _f1832 = _i32(v_h)
-    _f1833 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1832 >= _f1833), 42, _f1832, _f1833)
-    st = p_put_in_play(st, v_p, 0, _get(st["hand"], _i32(v_p))["items"][_f1832])
-    _f1834 = _i32(v_h)
-    _f1835 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1834 >= _f1835), 43, _f1834, _f1835)
-    _l1836 = _remove_at(_get(st["hand"], _i32(v_p)), _f1834)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1836)
+    _f1747 = _i32(v_h)
+    _f1748 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1747 >= _f1748), 42, _f1747, _f1748)
+    st = p_put_in_play(st, v_p, 0, _get(st["hand"], _i32(v_p))["items"][_f1747])
+    _f1749 = _i32(v_h)
+    _f1750 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1749 >= _f1750), 43, _f1749, _f1750)
+    _l1751 = _remove_at(_get(st["hand"], _i32(v_p)), _f1749)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1751)
     return st
 
 
 def m_setup_active(st):
     """guard of `setup_active` at each of its 10 flat indices (bool[10]); returns (mask, its first runtime fault: int32[3], zeros for none)"""
-    def _g1840(i1837):
+    def _g1755(i1752):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1838 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0]))) & ((i1837 < _get(st["hand"], _i32(st["current_player"]))["len"])) & (i1837 >= _f1838), 1, i1837, _f1838)
-        _f1839 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0]))) & ((i1837 < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1837])] == 0)) & (i1837 >= _f1839), 1, i1837, _f1839)
-        return (jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), jnp.where((i1837 < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1837])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1837])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
-    _e1841 = jax.vmap(_g1840)(jnp.arange(0, 10, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1841[1]))
-    _e1842 = _e1841[0]
-    return _e1842, st["_fault"]
+        _f1753 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0]))) & ((i1752 < _get(st["hand"], _i32(st["current_player"]))["len"])) & (i1752 >= _f1753), 1, i1752, _f1753)
+        _f1754 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0]))) & ((i1752 < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1752])] == 0)) & (i1752 >= _f1754), 1, i1752, _f1754)
+        return (jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), jnp.where((i1752 < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1752])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1752])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
+    _e1756 = jax.vmap(_g1755)(jnp.arange(0, 10, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1756[1]))
+    _e1757 = _e1756[0]
+    return _e1757, st["_fault"]
 
 
 def a_setup_bench(st, index):
@@ -6727,57 +6528,57 @@ def a_setup_bench(st, index):
     st = dict(st)
     v_h = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _f1843 = _i32(v_h)
-    _f1844 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1843 >= _f1844), 44, _f1843, _f1844)
-    st = p_put_in_play(st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1843])
-    _f1845 = _i32(v_h)
-    _f1846 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1845 >= _f1846), 45, _f1845, _f1846)
-    _l1847 = _remove_at(_get(st["hand"], _i32(v_p)), _f1845)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1847)
+    _f1758 = _i32(v_h)
+    _f1759 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1758 >= _f1759), 44, _f1758, _f1759)
+    st = p_put_in_play(st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1758])
+    _f1760 = _i32(v_h)
+    _f1761 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1760 >= _f1761), 45, _f1760, _f1761)
+    _l1762 = _remove_at(_get(st["hand"], _i32(v_p)), _f1760)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1762)
     return st
 
 
 def m_setup_bench(st):
     """guard of `setup_bench` at each of its 10 flat indices (bool[10]); returns (mask, its first runtime fault: int32[3], zeros for none)"""
-    def _g1851(i1848):
+    def _g1766(i1763):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1849 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, (jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((i1848 < _get(st["hand"], _i32(st["current_player"]))["len"])) & (i1848 >= _f1849), 1, i1848, _f1849)
-        _f1850 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, (jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((i1848 < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1848])] == 0)) & (i1848 >= _f1850), 1, i1848, _f1850)
-        return (jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((i1848 < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1848])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1848])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
-    _e1852 = jax.vmap(_g1851)(jnp.arange(0, 10, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1852[1]))
-    _e1853 = _e1852[0]
-    return _e1853, st["_fault"]
+        _f1764 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, (jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((i1763 < _get(st["hand"], _i32(st["current_player"]))["len"])) & (i1763 >= _f1764), 1, i1763, _f1764)
+        _f1765 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, (jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((i1763 < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1763])] == 0)) & (i1763 >= _f1765), 1, i1763, _f1765)
+        return (jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((i1763 < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1763])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1763])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
+    _e1767 = jax.vmap(_g1766)(jnp.arange(0, 10, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1767[1]))
+    _e1768 = _e1767[0]
+    return _e1768, st["_fault"]
 
 
 def a_setup_done(st, index):
     """action `setup_done` (tcg.envspec:2176): index in 0..0"""
     st = dict(st)
-    _c1854 = (_i32(st["current_player"]) == _i32(st["first"]))
-    def _then1855(st):
+    _c1769 = (_i32(st["current_player"]) == _i32(st["first"]))
+    def _then1770(st):
         st = dict(st)
-        _a1856 = (1 - _i32(st["first"]))
-        st["current_player"] = _cast(_a1856, jnp.int8)
+        _a1771 = (1 - _i32(st["first"]))
+        st["current_player"] = _cast(_a1771, jnp.int8)
         return st, ()
-    def _else1857(st):
+    def _else1772(st):
         st = dict(st)
         st = p_begin_turn(st, st["first"])
         st = p_active_abilities(st)
         return st, ()
-    st, () = _branch(_c1854, lambda: _then1855(st), lambda: _else1857(st))
+    st, () = _branch(_c1769, lambda: _then1770(st), lambda: _else1772(st))
     return st
 
 
 def m_setup_done(st):
     """guard of `setup_done` at each of its 1 flat indices (bool[1])"""
-    def _g1859(i1858):
+    def _g1774(i1773):
         return jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1860 = jax.vmap(_g1859)(jnp.arange(0, 1, dtype=jnp.int32))
-    return _e1860
+    _e1775 = jax.vmap(_g1774)(jnp.arange(0, 1, dtype=jnp.int32))
+    return _e1775
 
 
 def a_play_basic(st, index):
@@ -6785,31 +6586,31 @@ def a_play_basic(st, index):
     st = dict(st)
     v_h = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _f1861 = _i32(v_h)
-    _f1862 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1861 >= _f1862), 46, _f1861, _f1862)
-    st = p_put_in_play(st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1861])
-    _f1863 = _i32(v_h)
-    _f1864 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1863 >= _f1864), 47, _f1863, _f1864)
-    _l1865 = _remove_at(_get(st["hand"], _i32(v_p)), _f1863)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1865)
+    _f1776 = _i32(v_h)
+    _f1777 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1776 >= _f1777), 46, _f1776, _f1777)
+    st = p_put_in_play(st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1776])
+    _f1778 = _i32(v_h)
+    _f1779 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1778 >= _f1779), 47, _f1778, _f1779)
+    _l1780 = _remove_at(_get(st["hand"], _i32(v_p)), _f1778)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1780)
     return st
 
 
 def m_play_basic(st):
     """guard of `play_basic` at each of its 10 flat indices (bool[10]); returns (mask, its first runtime fault: int32[3], zeros for none)"""
-    def _g1869(i1866):
+    def _g1784(i1781):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1867 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((i1866 < _get(st["hand"], _i32(st["current_player"]))["len"])) & (i1866 >= _f1867), 1, i1866, _f1867)
-        _f1868 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((i1866 < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1866])] == 0)) & (i1866 >= _f1868), 1, i1866, _f1868)
-        return (jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((i1866 < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1866])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1866])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
-    _e1870 = jax.vmap(_g1869)(jnp.arange(0, 10, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1870[1]))
-    _e1871 = _e1870[0]
-    return _e1871, st["_fault"]
+        _f1782 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((i1781 < _get(st["hand"], _i32(st["current_player"]))["len"])) & (i1781 >= _f1782), 1, i1781, _f1782)
+        _f1783 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, (jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4))) & ((i1781 < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1781])] == 0)) & (i1781 >= _f1783), 1, i1781, _f1783)
+        return (jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((i1781 < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1781])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1781])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
+    _e1785 = jax.vmap(_g1784)(jnp.arange(0, 10, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1785[1]))
+    _e1786 = _e1785[0]
+    return _e1786, st["_fault"]
 
 
 def a_evolve(st, index):
@@ -6818,50 +6619,50 @@ def a_evolve(st, index):
     v_h = _lcast(jnp.floor_divide(index, 4), jnp.int8)
     v_s = _lcast(jnp.remainder(index, 4), jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _a1872 = st["card"][_i32(v_p)][_i32(v_s)]
-    st["below"] = st["below"].at[(_i32(v_p), _i32(v_s), jnp.minimum(_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]), 1))].set(_cast(_a1872, jnp.int16))
-    _a1873 = jnp.minimum((_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]) + 1), 2)
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1873, jnp.int8))
-    _f1874 = _i32(v_h)
-    _f1875 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1874 >= _f1875), 49, _f1874, _f1875)
-    _a1876 = _get(st["hand"], _i32(v_p))["items"][_f1874]
-    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1876, jnp.int16))
-    _f1877 = _i32(v_h)
-    _f1878 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1877 >= _f1878), 50, _f1877, _f1878)
-    _l1879 = _remove_at(_get(st["hand"], _i32(v_p)), _f1877)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1879)
-    _a1880 = st["turn"]
-    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1880, jnp.int8))
-    _c1881 = (_i32(v_s) == 0)
-    def _then1882(st, v_h, v_s, v_p):
+    _a1787 = st["card"][_i32(v_p)][_i32(v_s)]
+    st["below"] = st["below"].at[(_i32(v_p), _i32(v_s), jnp.minimum(_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]), 1))].set(_cast(_a1787, jnp.int16))
+    _a1788 = jnp.minimum((_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]) + 1), 2)
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1788, jnp.int8))
+    _f1789 = _i32(v_h)
+    _f1790 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1789 >= _f1790), 49, _f1789, _f1790)
+    _a1791 = _get(st["hand"], _i32(v_p))["items"][_f1789]
+    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1791, jnp.int16))
+    _f1792 = _i32(v_h)
+    _f1793 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1792 >= _f1793), 50, _f1792, _f1793)
+    _l1794 = _remove_at(_get(st["hand"], _i32(v_p)), _f1792)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1794)
+    _a1795 = st["turn"]
+    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1795, jnp.int8))
+    _c1796 = (_i32(v_s) == 0)
+    def _then1797(st, v_h, v_s, v_p):
         st = dict(st)
         st = p_clear_conditions(st, v_p)
         st = p_active_abilities(st)
         return st, (v_h, v_s, v_p)
-    st, (v_h, v_s, v_p) = _branch(_c1881, lambda: _then1882(st, v_h, v_s, v_p), lambda: (st, (v_h, v_s, v_p)))
+    st, (v_h, v_s, v_p) = _branch(_c1796, lambda: _then1797(st, v_h, v_s, v_p), lambda: (st, (v_h, v_s, v_p)))
     return st
 
 
 def m_evolve(st):
     """guard of `evolve` at each of its 40 flat indices (bool[40]); returns (mask, its first runtime fault: int32[3], zeros for none)"""
-    def _g1890(i1883):
+    def _g1805(i1798):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1884 = jnp.floor_divide(i1883, 4)
-        _f1885 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1883, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1883, 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1883, 4)]) < _i32(st["turn"])))) & (_f1884 >= _f1885), 48, _f1884, _f1885)
-        _f1886 = jnp.floor_divide(i1883, 4)
-        _f1887 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1883, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1883, 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1883, 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1884])] == 0))) & (_f1886 >= _f1887), 48, _f1886, _f1887)
-        _f1888 = jnp.floor_divide(i1883, 4)
-        _f1889 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1883, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1883, 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1883, 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1884])] == 0)), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1886])] != 0))) & (_f1888 >= _f1889), 48, _f1888, _f1889)
-        return (jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.floor_divide(i1883, 4) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1883, 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1883, 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1884])] == 0)), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1886])] != 0)), (_i32(_K18[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1888])]) == _i32(_K19[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(i1883, 4)])]))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
-    _e1891 = jax.vmap(_g1890)(jnp.arange(0, 40, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1891[1]))
-    _e1892 = _e1891[0]
-    return _e1892, st["_fault"]
+        _f1799 = jnp.floor_divide(i1798, 4)
+        _f1800 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1798, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1798, 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1798, 4)]) < _i32(st["turn"])))) & (_f1799 >= _f1800), 48, _f1799, _f1800)
+        _f1801 = jnp.floor_divide(i1798, 4)
+        _f1802 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1798, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1798, 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1798, 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1799])] == 0))) & (_f1801 >= _f1802), 48, _f1801, _f1802)
+        _f1803 = jnp.floor_divide(i1798, 4)
+        _f1804 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1798, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1798, 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1798, 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1799])] == 0)), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1801])] != 0))) & (_f1803 >= _f1804), 48, _f1803, _f1804)
+        return (jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.floor_divide(i1798, 4) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1798, 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1798, 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1799])] == 0)), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1801])] != 0)), (_i32(_K18[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1803])]) == _i32(_K19[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(i1798, 4)])]))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
+    _e1806 = jax.vmap(_g1805)(jnp.arange(0, 40, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1806[1]))
+    _e1807 = _e1806[0]
+    return _e1807, st["_fault"]
 
 
 def a_attach(st, index):
@@ -6869,31 +6670,31 @@ def a_attach(st, index):
     st = dict(st)
     v_s = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _a1893 = jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(st["zone"][_i32(v_p)])]) + 1), 12)
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(st["zone"][_i32(v_p)]))].set(_cast(_a1893, jnp.int8))
-    _a1894 = st["zone"][_i32(v_p)]
-    st["last_attached"] = _cast(_a1894, jnp.int8)
-    _a1895 = 10
-    st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a1895, jnp.int8))
-    _a1896 = True
-    st["attached"] = _cast(_a1896, jnp.bool_)
-    _c1897 = (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 2)
-    def _then1898(st, v_s, v_p):
+    _a1808 = jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(st["zone"][_i32(v_p)])]) + 1), 12)
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(st["zone"][_i32(v_p)]))].set(_cast(_a1808, jnp.int8))
+    _a1809 = st["zone"][_i32(v_p)]
+    st["last_attached"] = _cast(_a1809, jnp.int8)
+    _a1810 = 10
+    st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a1810, jnp.int8))
+    _a1811 = True
+    st["attached"] = _cast(_a1811, jnp.bool_)
+    _c1812 = (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 2)
+    def _then1813(st, v_s, v_p):
         st = dict(st)
         st = p_ability_effect__dispatch__1(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
         st = p_knock_outs(st)
         st = p_continue_game(st, v_p, True)
         return st, (v_s, v_p)
-    st, (v_s, v_p) = _branch(_c1897, lambda: _then1898(st, v_s, v_p), lambda: (st, (v_s, v_p)))
+    st, (v_s, v_p) = _branch(_c1812, lambda: _then1813(st, v_s, v_p), lambda: (st, (v_s, v_p)))
     return st
 
 
 def m_attach(st):
     """guard of `attach` at each of its 4 flat indices (bool[4])"""
-    def _g1900(i1899):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][_i32(st["current_player"])]) != 10)), st["occupied"][_i32(st["current_player"])][i1899]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1901 = jax.vmap(_g1900)(jnp.arange(0, 4, dtype=jnp.int32))
-    return _e1901
+    def _g1815(i1814):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][_i32(st["current_player"])]) != 10)), st["occupied"][_i32(st["current_player"])][i1814]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1816 = jax.vmap(_g1815)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e1816
 
 
 def a_play_trainer(st, index):
@@ -6907,25 +6708,25 @@ def a_play_trainer(st, index):
 
 def m_play_trainer(st):
     """guard of `play_trainer` at each of its 40 flat indices (bool[40]); returns (mask, its first runtime fault: int32[3], zeros for none)"""
-    def _g1911(i1902):
+    def _g1826(i1817):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1903 = jnp.floor_divide(i1902, 4)
-        _f1904 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1902, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (_f1903 >= _f1904), 51, _f1903, _f1904)
-        _f1905 = jnp.floor_divide(i1902, 4)
-        _f1906 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1902, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1903])] == 1)) & (_f1905 >= _f1906), 51, _f1905, _f1906)
-        _f1907 = jnp.floor_divide(i1902, 4)
-        _f1908 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1902, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1903])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1905])]) != 0))) & (_f1907 >= _f1908), 51, _f1907, _f1908)
-        _f1909 = jnp.floor_divide(i1902, 4)
-        _f1910 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1902, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1903])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1905])]) != 0)), jnp.logical_or((_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1907])] != 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]), st["locked_supporters"][_i32(st["current_player"])]))))) & (_f1909 >= _f1910), 52, _f1909, _f1910)
-        return (jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.floor_divide(i1902, 4) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1903])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1905])]) != 0)), jnp.logical_or((_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1907])] != 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]), st["locked_supporters"][_i32(st["current_player"])])))), f_trainer_target_ok(st, st["current_player"], _get(st["hand"], _i32(st["current_player"]))["items"][_f1909], jnp.remainder(i1902, 4))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
-    _e1912 = jax.vmap(_g1911)(jnp.arange(0, 40, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1912[1]))
-    _e1913 = _e1912[0]
-    return _e1913, st["_fault"]
+        _f1818 = jnp.floor_divide(i1817, 4)
+        _f1819 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1817, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (_f1818 >= _f1819), 51, _f1818, _f1819)
+        _f1820 = jnp.floor_divide(i1817, 4)
+        _f1821 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1817, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & ((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1818])] == 1)) & (_f1820 >= _f1821), 51, _f1820, _f1821)
+        _f1822 = jnp.floor_divide(i1817, 4)
+        _f1823 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1817, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1818])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1820])]) != 0))) & (_f1822 >= _f1823), 51, _f1822, _f1823)
+        _f1824 = jnp.floor_divide(i1817, 4)
+        _f1825 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _flt = _fault_in(_flt, ((st["phase"] == 1)) & ((jnp.floor_divide(i1817, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])) & (jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1818])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1820])]) != 0)), jnp.logical_or((_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1822])] != 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]), st["locked_supporters"][_i32(st["current_player"])]))))) & (_f1824 >= _f1825), 52, _f1824, _f1825)
+        return (jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.floor_divide(i1817, 4) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1818])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1820])]) != 0)), jnp.logical_or((_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1822])] != 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]), st["locked_supporters"][_i32(st["current_player"])])))), f_trainer_target_ok(st, st["current_player"], _get(st["hand"], _i32(st["current_player"]))["items"][_f1824], jnp.remainder(i1817, 4))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))), _flt)
+    _e1827 = jax.vmap(_g1826)(jnp.arange(0, 40, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1827[1]))
+    _e1828 = _e1827[0]
+    return _e1828, st["_fault"]
 
 
 def a_use_ability(st, index):
@@ -6938,10 +6739,10 @@ def a_use_ability(st, index):
 
 def m_use_ability(st):
     """guard of `use_ability` at each of its 4 flat indices (bool[4])"""
-    def _g1915(i1914):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][i1914]), (_i32(_K26[_i32(st["card"][_i32(st["current_player"])][i1914])]) != 0)), (_K24[_i32(_K25[_i32(st["card"][_i32(st["current_player"])][i1914])])] == 0)), jnp.logical_not(st["ability_used"][_i32(st["current_player"])][i1914])), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1916 = jax.vmap(_g1915)(jnp.arange(0, 4, dtype=jnp.int32))
-    return _e1916
+    def _g1830(i1829):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][i1829]), (_i32(_K26[_i32(st["card"][_i32(st["current_player"])][i1829])]) != 0)), (_K24[_i32(_K25[_i32(st["card"][_i32(st["current_player"])][i1829])])] == 0)), jnp.logical_not(st["ability_used"][_i32(st["current_player"])][i1829])), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1831 = jax.vmap(_g1830)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e1831
 
 
 def a_retreat(st, index):
@@ -6951,67 +6752,67 @@ def a_retreat(st, index):
     v_p = _lcast(st["current_player"], jnp.int8)
     v_pay = _lcast(f_retreat_cost(st, v_p), jnp.int8)
     v_k = 0
-    _c1917 = (_i32(v_k) < _i32(v_pay))
-    def _then1918(st, v_b, v_p, v_pay, v_k):
+    _c1832 = (_i32(v_k) < _i32(v_pay))
+    def _then1833(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
-        def _g1920(i1919):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1919]) > 0), i1919, 10))
-        _e1921 = jax.vmap(_g1920)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e1921), jnp.int8)
-        _a1922 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1922, jnp.int8))
+        def _g1835(i1834):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1834]) > 0), i1834, 10))
+        _e1836 = jax.vmap(_g1835)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e1836), jnp.int8)
+        _a1837 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1837, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
-    st, (v_b, v_p, v_pay, v_k) = _branch(_c1917, lambda: _then1918(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
+    st, (v_b, v_p, v_pay, v_k) = _branch(_c1832, lambda: _then1833(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
     v_k = 1
-    _c1923 = (_i32(v_k) < _i32(v_pay))
-    def _then1924(st, v_b, v_p, v_pay, v_k):
+    _c1838 = (_i32(v_k) < _i32(v_pay))
+    def _then1839(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
-        def _g1926(i1925):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1925]) > 0), i1925, 10))
-        _e1927 = jax.vmap(_g1926)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e1927), jnp.int8)
-        _a1928 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1928, jnp.int8))
+        def _g1841(i1840):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1840]) > 0), i1840, 10))
+        _e1842 = jax.vmap(_g1841)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e1842), jnp.int8)
+        _a1843 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1843, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
-    st, (v_b, v_p, v_pay, v_k) = _branch(_c1923, lambda: _then1924(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
+    st, (v_b, v_p, v_pay, v_k) = _branch(_c1838, lambda: _then1839(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
     v_k = 2
-    _c1929 = (_i32(v_k) < _i32(v_pay))
-    def _then1930(st, v_b, v_p, v_pay, v_k):
+    _c1844 = (_i32(v_k) < _i32(v_pay))
+    def _then1845(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
-        def _g1932(i1931):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1931]) > 0), i1931, 10))
-        _e1933 = jax.vmap(_g1932)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e1933), jnp.int8)
-        _a1934 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1934, jnp.int8))
+        def _g1847(i1846):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1846]) > 0), i1846, 10))
+        _e1848 = jax.vmap(_g1847)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e1848), jnp.int8)
+        _a1849 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1849, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
-    st, (v_b, v_p, v_pay, v_k) = _branch(_c1929, lambda: _then1930(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
+    st, (v_b, v_p, v_pay, v_k) = _branch(_c1844, lambda: _then1845(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
     v_k = 3
-    _c1935 = (_i32(v_k) < _i32(v_pay))
-    def _then1936(st, v_b, v_p, v_pay, v_k):
+    _c1850 = (_i32(v_k) < _i32(v_pay))
+    def _then1851(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
-        def _g1938(i1937):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1937]) > 0), i1937, 10))
-        _e1939 = jax.vmap(_g1938)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e1939), jnp.int8)
-        _a1940 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1940, jnp.int8))
+        def _g1853(i1852):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1852]) > 0), i1852, 10))
+        _e1854 = jax.vmap(_g1853)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e1854), jnp.int8)
+        _a1855 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1855, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
-    st, (v_b, v_p, v_pay, v_k) = _branch(_c1935, lambda: _then1936(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
+    st, (v_b, v_p, v_pay, v_k) = _branch(_c1850, lambda: _then1851(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k)))
     st = p_clear_conditions(st, v_p)
     st = p_swap_slots(st, v_p, 0, v_b)
-    _a1941 = True
-    st["retreated"] = _cast(_a1941, jnp.bool_)
+    _a1856 = True
+    st["retreated"] = _cast(_a1856, jnp.bool_)
     st = p_active_abilities(st)
     return st
 
 
 def m_retreat(st):
     """guard of `retreat` at each of its 3 flat indices (bool[3])"""
-    def _g1943(i1942):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][_i32(st["current_player"])][(i1942 + 1)]), st["occupied"][_i32(st["current_player"])][0]), f_can_act(st, st["current_player"])), jnp.logical_not(st["no_retreat"][_i32(st["current_player"])])), (_K0[_i32(st["card"][_i32(st["current_player"])][0])] == 0)), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1944 = jax.vmap(_g1943)(jnp.arange(0, 3, dtype=jnp.int32))
-    return _e1944
+    def _g1858(i1857):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][_i32(st["current_player"])][(i1857 + 1)]), st["occupied"][_i32(st["current_player"])][0]), f_can_act(st, st["current_player"])), jnp.logical_not(st["no_retreat"][_i32(st["current_player"])])), (_K0[_i32(st["card"][_i32(st["current_player"])][0])] == 0)), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1859 = jax.vmap(_g1858)(jnp.arange(0, 3, dtype=jnp.int32))
+    return _e1859
 
 
 def a_attack(st, index):
@@ -7024,10 +6825,10 @@ def a_attack(st, index):
 
 def m_attack(st):
     """guard of `attack` at each of its 2 flat indices (bool[2])"""
-    def _g1946(i1945):
-        return jnp.logical_and(jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], i1945)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1947 = jax.vmap(_g1946)(jnp.arange(0, 2, dtype=jnp.int32))
-    return _e1947
+    def _g1861(i1860):
+        return jnp.logical_and(jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], i1860)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1862 = jax.vmap(_g1861)(jnp.arange(0, 2, dtype=jnp.int32))
+    return _e1862
 
 
 def a_discard_from_play(st, index):
@@ -7043,10 +6844,10 @@ def a_discard_from_play(st, index):
 
 def m_discard_from_play(st):
     """guard of `discard_from_play` at each of its 4 flat indices (bool[4])"""
-    def _g1949(i1948):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][i1948]), (_K0[_i32(st["card"][_i32(st["current_player"])][i1948])] == 1)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1950 = jax.vmap(_g1949)(jnp.arange(0, 4, dtype=jnp.int32))
-    return _e1950
+    def _g1864(i1863):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][i1863]), (_K0[_i32(st["card"][_i32(st["current_player"])][i1863])] == 1)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1865 = jax.vmap(_g1864)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e1865
 
 
 def a_end_turn(st, index):
@@ -7058,10 +6859,10 @@ def a_end_turn(st, index):
 
 def m_end_turn(st):
     """guard of `end_turn` at each of its 1 flat indices (bool[1])"""
-    def _g1952(i1951):
+    def _g1867(i1866):
         return jnp.logical_and((st["phase"] == 1), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1953 = jax.vmap(_g1952)(jnp.arange(0, 1, dtype=jnp.int32))
-    return _e1953
+    _e1868 = jax.vmap(_g1867)(jnp.arange(0, 1, dtype=jnp.int32))
+    return _e1868
 
 
 def a_promote(st, index):
@@ -7075,18 +6876,18 @@ def a_promote(st, index):
 
 def m_promote(st):
     """guard of `promote` at each of its 3 flat indices (bool[3])"""
-    def _g1955(i1954):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), st["occupied"][_i32(st["current_player"])][(i1954 + 1)]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
-    _e1956 = jax.vmap(_g1955)(jnp.arange(0, 3, dtype=jnp.int32))
-    return _e1956
+    def _g1870(i1869):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), st["occupied"][_i32(st["current_player"])][(i1869 + 1)]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
+    _e1871 = jax.vmap(_g1870)(jnp.arange(0, 3, dtype=jnp.int32))
+    return _e1871
 
 
 def m_choose(st):
     """guard of `choose` at each of its 8 flat indices (bool[8])"""
-    def _g1958(i1957):
-        return jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), jnp.logical_and((i1957 >= 0), (i1957 < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_opponent_choice__q"])][i1957], jnp.logical_or((i1957 > 0), jnp.logical_not(st["_envc_frame_p_damage_opponent_choice__bench_only"])))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_own_choice"]) == 1), jnp.logical_and((i1957 >= 0), (i1957 < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_own_choice__p"])][i1957], jnp.logical_or((i1957 > 0), jnp.logical_not(st["_envc_frame_p_damage_own_choice__bench_only"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), jnp.logical_and((i1957 >= 1), (i1957 < 4))), jnp.logical_and(jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][i1957], (_i32(f_type_of(st, st["_envc_frame_p_attach_to_bench_choice__p"], i1957)) == _i32(st["_envc_frame_p_attach_to_bench_choice__t"]))), (_i32(st["energy"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][i1957][_i32(st["_envc_frame_p_attach_to_bench_choice__t"])]) < 12)))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), jnp.logical_and((i1957 >= 1), (i1957 < 4))), st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][i1957])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), jnp.logical_and((i1957 >= 1), (i1957 < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][i1957], (i1957 != _i32(st["_envc_frame_p_attach_to_benched_choices__a"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_opponent"]) == 1), jnp.logical_and((i1957 >= 1), (i1957 < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_switch_opponent__q"])][i1957], jnp.logical_or(jnp.logical_not(st["_envc_frame_p_switch_opponent__basic_only"]), (f_stage_of(st, st["_envc_frame_p_switch_opponent__q"], i1957) == 0))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_self"]) == 1), jnp.logical_and((i1957 >= 1), (i1957 < 4))), st["occupied"][_i32(st["_envc_frame_p_switch_self__p"])][i1957])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_copy_attack"]) == 1), jnp.logical_and((i1957 >= 0), (i1957 < 8))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(i1957, 2)], (_i32(jnp.where((jnp.remainder(i1957, 2) == 0), _i32(_K15[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(i1957, 2)])]), _i32(_K16[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(i1957, 2)])]))) >= 0))))
-    _e1959 = jax.vmap(_g1958)(jnp.arange(0, 8, dtype=jnp.int32))
-    return _e1959
+    def _g1873(i1872):
+        return jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), jnp.logical_and((i1872 >= 0), (i1872 < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_opponent_choice__q"])][i1872], jnp.logical_or((i1872 > 0), jnp.logical_not(st["_envc_frame_p_damage_opponent_choice__bench_only"])))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_own_choice"]) == 1), jnp.logical_and((i1872 >= 0), (i1872 < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_own_choice__p"])][i1872], jnp.logical_or((i1872 > 0), jnp.logical_not(st["_envc_frame_p_damage_own_choice__bench_only"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), jnp.logical_and((i1872 >= 1), (i1872 < 4))), jnp.logical_and(jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][i1872], (_i32(f_type_of(st, st["_envc_frame_p_attach_to_bench_choice__p"], i1872)) == _i32(st["_envc_frame_p_attach_to_bench_choice__t"]))), (_i32(st["energy"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][i1872][_i32(st["_envc_frame_p_attach_to_bench_choice__t"])]) < 12)))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), jnp.logical_and((i1872 >= 1), (i1872 < 4))), st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][i1872])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), jnp.logical_and((i1872 >= 1), (i1872 < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][i1872], (i1872 != _i32(st["_envc_frame_p_attach_to_benched_choices__a"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_opponent"]) == 1), jnp.logical_and((i1872 >= 1), (i1872 < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_switch_opponent__q"])][i1872], jnp.logical_or(jnp.logical_not(st["_envc_frame_p_switch_opponent__basic_only"]), (f_stage_of(st, st["_envc_frame_p_switch_opponent__q"], i1872) == 0))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_self"]) == 1), jnp.logical_and((i1872 >= 1), (i1872 < 4))), st["occupied"][_i32(st["_envc_frame_p_switch_self__p"])][i1872])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_copy_attack"]) == 1), jnp.logical_and((i1872 >= 0), (i1872 < 8))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(i1872, 2)], (_i32(jnp.where((jnp.remainder(i1872, 2) == 0), _i32(_K15[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(i1872, 2)])]), _i32(_K16[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(i1872, 2)])]))) >= 0))))
+    _e1874 = jax.vmap(_g1873)(jnp.arange(0, 8, dtype=jnp.int32))
+    return _e1874
 
 
 def _observe(st, v_p):
@@ -7095,26 +6896,26 @@ def _observe(st, v_p):
     _done = jnp.bool_(False)
     _ret = _K83
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
-    _f1960 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((0 < _get(st["hand"], _i32(v_p))["len"])) & (0 >= _f1960), 53, 0, _f1960)
-    _f1961 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((1 < _get(st["hand"], _i32(v_p))["len"])) & (1 >= _f1961), 54, 1, _f1961)
-    _f1962 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((2 < _get(st["hand"], _i32(v_p))["len"])) & (2 >= _f1962), 55, 2, _f1962)
-    _f1963 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((3 < _get(st["hand"], _i32(v_p))["len"])) & (3 >= _f1963), 56, 3, _f1963)
-    _f1964 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((4 < _get(st["hand"], _i32(v_p))["len"])) & (4 >= _f1964), 57, 4, _f1964)
-    _f1965 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((5 < _get(st["hand"], _i32(v_p))["len"])) & (5 >= _f1965), 58, 5, _f1965)
-    _f1966 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((6 < _get(st["hand"], _i32(v_p))["len"])) & (6 >= _f1966), 59, 6, _f1966)
-    _f1967 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((7 < _get(st["hand"], _i32(v_p))["len"])) & (7 >= _f1967), 60, 7, _f1967)
-    _f1968 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((8 < _get(st["hand"], _i32(v_p))["len"])) & (8 >= _f1968), 61, 8, _f1968)
-    _f1969 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, ((9 < _get(st["hand"], _i32(v_p))["len"])) & (9 >= _f1969), 62, 9, _f1969)
+    _f1875 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((0 < _get(st["hand"], _i32(v_p))["len"])) & (0 >= _f1875), 53, 0, _f1875)
+    _f1876 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((1 < _get(st["hand"], _i32(v_p))["len"])) & (1 >= _f1876), 54, 1, _f1876)
+    _f1877 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((2 < _get(st["hand"], _i32(v_p))["len"])) & (2 >= _f1877), 55, 2, _f1877)
+    _f1878 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((3 < _get(st["hand"], _i32(v_p))["len"])) & (3 >= _f1878), 56, 3, _f1878)
+    _f1879 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((4 < _get(st["hand"], _i32(v_p))["len"])) & (4 >= _f1879), 57, 4, _f1879)
+    _f1880 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((5 < _get(st["hand"], _i32(v_p))["len"])) & (5 >= _f1880), 58, 5, _f1880)
+    _f1881 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((6 < _get(st["hand"], _i32(v_p))["len"])) & (6 >= _f1881), 59, 6, _f1881)
+    _f1882 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((7 < _get(st["hand"], _i32(v_p))["len"])) & (7 >= _f1882), 60, 7, _f1882)
+    _f1883 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((8 < _get(st["hand"], _i32(v_p))["len"])) & (8 >= _f1883), 61, 8, _f1883)
+    _f1884 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, ((9 < _get(st["hand"], _i32(v_p))["len"])) & (9 >= _f1884), 62, 9, _f1884)
     _ret = _select(_done, _ret, _cast(jnp.stack([jnp.asarray(_i32(st["phase"]), jnp.int32), jnp.asarray(st["turn"], jnp.int32), jnp.asarray(jnp.where((_i32(st["current_player"]) == _i32(v_p)), 1, 0), jnp.int32), jnp.asarray(jnp.where((_i32(st["first"]) == _i32(v_p)), 1, 0), jnp.int32), jnp.asarray(_i32(st["attached"]), jnp.int32), jnp.asarray(_i32(st["supporter"]), jnp.int32), jnp.asarray(_i32(st["retreated"]), jnp.int32), jnp.asarray(st["retreat_discount"], jnp.int32), jnp.asarray(st["attack_bonus"], jnp.int32), jnp.asarray(_i32(st["decks"][_i32(v_p)]), jnp.int32), jnp.asarray(st["points"][_i32(v_p)], jnp.int32), jnp.asarray(_get(st["deck"], _i32(v_p))["len"], jnp.int32), jnp.asarray(_get(st["hand"], _i32(v_p))["len"], jnp.int32), jnp.asarray(_get(st["discard"], _i32(v_p))["len"], jnp.int32), jnp.asarray(st["zone"][_i32(v_p)], jnp.int32), jnp.asarray(st["zone_next"][_i32(v_p)], jnp.int32), jnp.asarray(_i32(st["poisoned"][_i32(v_p)]), jnp.int32), jnp.asarray(_i32(st["burned"][_i32(v_p)]), jnp.int32), jnp.asarray(_i32(st["condition"][_i32(v_p)]), jnp.int32), jnp.asarray(st["barrier"][_i32(v_p)], jnp.int32), jnp.asarray(st["points"][_i32(v_q)], jnp.int32), jnp.asarray(_get(st["deck"], _i32(v_q))["len"], jnp.int32), jnp.asarray(_get(st["hand"], _i32(v_q))["len"], jnp.int32), jnp.asarray(_get(st["discard"], _i32(v_q))["len"], jnp.int32), jnp.asarray(st["zone"][_i32(v_q)], jnp.int32), jnp.asarray(st["zone_next"][_i32(v_q)], jnp.int32), jnp.asarray(_i32(st["poisoned"][_i32(v_q)]), jnp.int32), jnp.asarray(_i32(st["burned"][_i32(v_q)]), jnp.int32), jnp.asarray(_i32(st["condition"][_i32(v_q)]), jnp.int32), jnp.asarray(st["barrier"][_i32(v_q)], jnp.int32), jnp.asarray(jnp.where((0 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][0]), -1), jnp.int32), jnp.asarray(jnp.where((1 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][1]), -1), jnp.int32), jnp.asarray(jnp.where((2 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][2]), -1), jnp.int32), jnp.asarray(jnp.where((3 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][3]), -1), jnp.int32), jnp.asarray(jnp.where((4 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][4]), -1), jnp.int32), jnp.asarray(jnp.where((5 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][5]), -1), jnp.int32), jnp.asarray(jnp.where((6 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][6]), -1), jnp.int32), jnp.asarray(jnp.where((7 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][7]), -1), jnp.int32), jnp.asarray(jnp.where((8 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][8]), -1), jnp.int32), jnp.asarray(jnp.where((9 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][9]), -1), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][0], _i32(st["card"][_i32(v_p)][0]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_p)][0], jnp.int32), jnp.asarray(st["placed"][_i32(v_p)][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_p)][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_p)][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][1], _i32(st["card"][_i32(v_p)][1]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_p)][1], jnp.int32), jnp.asarray(st["placed"][_i32(v_p)][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_p)][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_p)][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][2], _i32(st["card"][_i32(v_p)][2]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_p)][2], jnp.int32), jnp.asarray(st["placed"][_i32(v_p)][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_p)][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_p)][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][3], _i32(st["card"][_i32(v_p)][3]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_p)][3], jnp.int32), jnp.asarray(st["placed"][_i32(v_p)][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_p)][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_p)][3]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][0], _i32(st["card"][_i32(v_q)][0]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_q)][0], jnp.int32), jnp.asarray(st["placed"][_i32(v_q)][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_q)][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_q)][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][1], _i32(st["card"][_i32(v_q)][1]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_q)][1], jnp.int32), jnp.asarray(st["placed"][_i32(v_q)][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_q)][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_q)][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][2], _i32(st["card"][_i32(v_q)][2]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_q)][2], jnp.int32), jnp.asarray(st["placed"][_i32(v_q)][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_q)][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_q)][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][3], _i32(st["card"][_i32(v_q)][3]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_q)][3], jnp.int32), jnp.asarray(st["placed"][_i32(v_q)][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_q)][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_q)][3]), jnp.int32), jnp.asarray(st["current_player"], jnp.int32), jnp.asarray(st["promote_next"], jnp.int32), jnp.asarray(_i32(st["promote_resume"]), jnp.int32), jnp.asarray(jnp.where((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), 1, _i32(jnp.where((_i32(st["_envc_at_p_damage_own_choice"]) == 1), 2, _i32(jnp.where((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), 3, _i32(jnp.where((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), 4, _i32(jnp.where((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), 5, _i32(jnp.where((_i32(st["_envc_at_p_switch_opponent"]) == 1), 6, _i32(jnp.where((_i32(st["_envc_at_p_switch_self"]) == 1), 7, _i32(jnp.where((_i32(st["_envc_at_p_copy_attack"]) == 1), 8, 0))))))))))))))), jnp.int32), jnp.asarray(_i32(st["no_attack"][_i32(v_p)]), jnp.int32), jnp.asarray(_i32(st["no_retreat"][_i32(v_p)]), jnp.int32), jnp.asarray(st["weakened"][_i32(v_p)], jnp.int32), jnp.asarray(_i32(st["no_supporter"][_i32(v_p)]), jnp.int32), jnp.asarray(_i32(st["no_attack"][_i32(v_q)]), jnp.int32), jnp.asarray(_i32(st["no_retreat"][_i32(v_q)]), jnp.int32), jnp.asarray(st["weakened"][_i32(v_q)], jnp.int32), jnp.asarray(_i32(st["no_supporter"][_i32(v_q)]), jnp.int32), jnp.asarray(st["relays"][_i32(v_p)], jnp.int32), jnp.asarray(st["relay_turn"][_i32(v_p)], jnp.int32), jnp.asarray(st["boost_turn"][_i32(v_p)], jnp.int32), jnp.asarray(st["relays"][_i32(v_q)], jnp.int32), jnp.asarray(st["relay_turn"][_i32(v_q)], jnp.int32), jnp.asarray(st["boost_turn"][_i32(v_q)], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][0], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][1], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][2], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][3], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][4], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][5], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][6], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][7], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][8], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][9], jnp.int32), jnp.asarray(st["seen_deck"][_i32(v_p)][0], jnp.int32), jnp.asarray(st["seen_deck"][_i32(v_p)][1], jnp.int32), jnp.asarray(st["seen_deck"][_i32(v_p)][2], jnp.int32), jnp.asarray(st["seen_hand_turn"][_i32(v_p)], jnp.int32), jnp.asarray(st["seen_deck_turn"][_i32(v_p)], jnp.int32), jnp.asarray(st["spiky"][_i32(v_p)], jnp.int32), jnp.asarray(st["spiky"][_i32(v_q)], jnp.int32)]), jnp.int16))
     _done = jnp.bool_(True)
     return _ret, st["_fault"]
@@ -7124,59 +6925,59 @@ def _init_body(st):
     """the spec's `init` block"""
     st = dict(st)
     v_p = jnp.int32(0)
-    def _loop1970(i, carry):
+    def _loop1885(i, carry):
         st, (v_p,) = dict(carry[0]), carry[1]
         v_p = i
-        st, _r1971 = _randint(st, 0, 21)
-        _a1972 = _r1971
-        st["decks"] = st["decks"].at[_i32(v_p)].set(_cast(_a1972, jnp.int8))
+        st, _r1886 = _randint(st, 0, 21)
+        _a1887 = _r1886
+        st["decks"] = st["decks"].at[_i32(v_p)].set(_cast(_a1887, jnp.int8))
         v_i = jnp.int32(0)
-        def _loop1973(i, carry):
+        def _loop1888(i, carry):
             st, (v_p, v_i) = dict(carry[0]), carry[1]
             v_i = i
-            _f1974 = _get(st["deck"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f1974 >= 20), 63, 0, 0)
-            _l1975 = _push(_get(st["deck"], _i32(v_p)), _cast(_K84[_i32(st["decks"][_i32(v_p)])][_i32(v_i)], jnp.int16))
-            st["deck"] = _set(st["deck"], _i32(v_p), _l1975)
+            _f1889 = _get(st["deck"], _i32(v_p))["len"]
+            st = _fault_at(st, (_f1889 >= 20), 63, 0, 0)
+            _l1890 = _push(_get(st["deck"], _i32(v_p)), _cast(_K84[_i32(st["decks"][_i32(v_p)])][_i32(v_i)], jnp.int16))
+            st["deck"] = _set(st["deck"], _i32(v_p), _l1890)
             return st, (v_p, v_i)
-        st, (v_p, v_i) = lax.fori_loop(0, 20, _loop1973, (st, (v_p, v_i)))
-        _f1976 = _get(st["deck"], _i32(v_p))["len"]
-        st, _l1977 = _shuffle(st, _get(st["deck"], _i32(v_p)))
-        st["deck"] = _set(st["deck"], _i32(v_p), _l1977)
+        st, (v_p, v_i) = lax.fori_loop(0, 20, _loop1888, (st, (v_p, v_i)))
+        _f1891 = _get(st["deck"], _i32(v_p))["len"]
+        st, _l1892 = _shuffle(st, _get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l1892)
         st = p_deal(st, v_p)
         st = p_random_zone_energy(st, v_p)
         return st, (v_p,)
-    st, (v_p,) = lax.fori_loop(0, 2, _loop1970, (st, (v_p,)))
-    st, _r1978 = _randint(st, 0, 1)
-    _a1979 = jnp.where((_r1978 == 1), 1, 0)
-    st["first"] = _cast(_a1979, jnp.int8)
-    _a1980 = st["first"]
-    st["current_player"] = _cast(_a1980, jnp.int8)
+    st, (v_p,) = lax.fori_loop(0, 2, _loop1885, (st, (v_p,)))
+    st, _r1893 = _randint(st, 0, 1)
+    _a1894 = jnp.where((_r1893 == 1), 1, 0)
+    st["first"] = _cast(_a1894, jnp.int8)
+    _a1895 = st["first"]
+    st["current_player"] = _cast(_a1895, jnp.int8)
     return st
 
 
 def inv_cards_conserved(st):
     """invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once"""
-    def _g2006(i1981, _h1983, _h1984, _h1985, _h1986, _h1987, _h1988, _h1989, _h1990, _h1991, _h1992, _h1993, _h1994, _h1995, _h1996, _h1997, _h1998, _h1999, _h2000, _h2001, _h2002, _h2003):
-        def _g2004(i1982):
-            return (((((_lcount(_get(st["deck"], i1981), _K84[_i32(_h1983)][i1982]) + _lcount(_get(st["hand"], i1981), _K84[_i32(_h1983)][i1982])) + _lcount(_get(st["discard"], i1981), _K84[_i32(_h1983)][i1982])) + (((_i32(jnp.logical_and(_h1984, (_h1985 == _K84[_i32(_h1983)][i1982]))) + _i32(jnp.logical_and(_h1986, (_h1987 == _K84[_i32(_h1983)][i1982])))) + _i32(jnp.logical_and(_h1988, (_h1989 == _K84[_i32(_h1983)][i1982])))) + _i32(jnp.logical_and(_h1990, (_h1991 == _K84[_i32(_h1983)][i1982]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h1984, (0 < _i32(_h1992))), (_h1993 == _K84[_i32(_h1983)][i1982]))) + _i32(jnp.logical_and(jnp.logical_and(_h1984, (1 < _i32(_h1992))), (_h1994 == _K84[_i32(_h1983)][i1982]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1986, (0 < _i32(_h1995))), (_h1996 == _K84[_i32(_h1983)][i1982]))) + _i32(jnp.logical_and(jnp.logical_and(_h1986, (1 < _i32(_h1995))), (_h1997 == _K84[_i32(_h1983)][i1982])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1988, (0 < _i32(_h1998))), (_h1999 == _K84[_i32(_h1983)][i1982]))) + _i32(jnp.logical_and(jnp.logical_and(_h1988, (1 < _i32(_h1998))), (_h2000 == _K84[_i32(_h1983)][i1982])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1990, (0 < _i32(_h2001))), (_h2002 == _K84[_i32(_h1983)][i1982]))) + _i32(jnp.logical_and(jnp.logical_and(_h1990, (1 < _i32(_h2001))), (_h2003 == _K84[_i32(_h1983)][i1982]))))))) == jnp.sum(_wide(_K84[_i32(_h1983)]) == _K84[_i32(_h1983)][i1982], dtype=jnp.int32))
-        _e2005 = jax.vmap(_g2004)(jnp.arange(0, 20, dtype=jnp.int32))
-        return jnp.all(_e2005)
-    _e2007 = jax.vmap(_g2006)(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1])
-    return jnp.all(_e2007)
+    def _g1921(i1896, _h1898, _h1899, _h1900, _h1901, _h1902, _h1903, _h1904, _h1905, _h1906, _h1907, _h1908, _h1909, _h1910, _h1911, _h1912, _h1913, _h1914, _h1915, _h1916, _h1917, _h1918):
+        def _g1919(i1897):
+            return (((((_lcount(_get(st["deck"], i1896), _K84[_i32(_h1898)][i1897]) + _lcount(_get(st["hand"], i1896), _K84[_i32(_h1898)][i1897])) + _lcount(_get(st["discard"], i1896), _K84[_i32(_h1898)][i1897])) + (((_i32(jnp.logical_and(_h1899, (_h1900 == _K84[_i32(_h1898)][i1897]))) + _i32(jnp.logical_and(_h1901, (_h1902 == _K84[_i32(_h1898)][i1897])))) + _i32(jnp.logical_and(_h1903, (_h1904 == _K84[_i32(_h1898)][i1897])))) + _i32(jnp.logical_and(_h1905, (_h1906 == _K84[_i32(_h1898)][i1897]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h1899, (0 < _i32(_h1907))), (_h1908 == _K84[_i32(_h1898)][i1897]))) + _i32(jnp.logical_and(jnp.logical_and(_h1899, (1 < _i32(_h1907))), (_h1909 == _K84[_i32(_h1898)][i1897]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1901, (0 < _i32(_h1910))), (_h1911 == _K84[_i32(_h1898)][i1897]))) + _i32(jnp.logical_and(jnp.logical_and(_h1901, (1 < _i32(_h1910))), (_h1912 == _K84[_i32(_h1898)][i1897])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1903, (0 < _i32(_h1913))), (_h1914 == _K84[_i32(_h1898)][i1897]))) + _i32(jnp.logical_and(jnp.logical_and(_h1903, (1 < _i32(_h1913))), (_h1915 == _K84[_i32(_h1898)][i1897])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1905, (0 < _i32(_h1916))), (_h1917 == _K84[_i32(_h1898)][i1897]))) + _i32(jnp.logical_and(jnp.logical_and(_h1905, (1 < _i32(_h1916))), (_h1918 == _K84[_i32(_h1898)][i1897]))))))) == jnp.sum(_wide(_K84[_i32(_h1898)]) == _K84[_i32(_h1898)][i1897], dtype=jnp.int32))
+        _e1920 = jax.vmap(_g1919)(jnp.arange(0, 20, dtype=jnp.int32))
+        return jnp.all(_e1920)
+    _e1922 = jax.vmap(_g1921)(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1])
+    return jnp.all(_e1922)
 
 
 def inv_hp_bounds(st):
     """invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions"""
-    def _g2025(i2008, _h2009, _h2010, _h2011, _h2012, _h2013, _h2014, _h2015, _h2016, _h2017, _h2018, _h2019, _h2020, _h2021, _h2022, _h2023, _h2024):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h2009), (_i32(_h2010) < _i32(jnp.where((_K0[_i32(_h2011)] == 1), _i32(_h2012), _i32(_K1[_i32(_h2011)]))))), jnp.logical_or(jnp.logical_not(_h2013), (_i32(_h2014) < _i32(jnp.where((_K0[_i32(_h2015)] == 1), _i32(_h2016), _i32(_K1[_i32(_h2015)])))))), jnp.logical_or(jnp.logical_not(_h2017), (_i32(_h2018) < _i32(jnp.where((_K0[_i32(_h2019)] == 1), _i32(_h2020), _i32(_K1[_i32(_h2019)])))))), jnp.logical_or(jnp.logical_not(_h2021), (_i32(_h2022) < _i32(jnp.where((_K0[_i32(_h2023)] == 1), _i32(_h2024), _i32(_K1[_i32(_h2023)]))))))
-    _e2026 = jax.vmap(_g2025)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["played_hp"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["played_hp"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["played_hp"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3], st["played_hp"][:, 3])
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(_e2026))
+    def _g1940(i1923, _h1924, _h1925, _h1926, _h1927, _h1928, _h1929, _h1930, _h1931, _h1932, _h1933, _h1934, _h1935, _h1936, _h1937, _h1938, _h1939):
+        return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h1924), (_i32(_h1925) < _i32(jnp.where((_K0[_i32(_h1926)] == 1), _i32(_h1927), _i32(_K1[_i32(_h1926)]))))), jnp.logical_or(jnp.logical_not(_h1928), (_i32(_h1929) < _i32(jnp.where((_K0[_i32(_h1930)] == 1), _i32(_h1931), _i32(_K1[_i32(_h1930)])))))), jnp.logical_or(jnp.logical_not(_h1932), (_i32(_h1933) < _i32(jnp.where((_K0[_i32(_h1934)] == 1), _i32(_h1935), _i32(_K1[_i32(_h1934)])))))), jnp.logical_or(jnp.logical_not(_h1936), (_i32(_h1937) < _i32(jnp.where((_K0[_i32(_h1938)] == 1), _i32(_h1939), _i32(_K1[_i32(_h1938)]))))))
+    _e1941 = jax.vmap(_g1940)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["played_hp"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["played_hp"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["played_hp"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3], st["played_hp"][:, 3])
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(_e1941))
 
 
 def inv_points_bounds(st):
     """invariant `points_bounds`: points are 0..3 while the game goes on"""
-    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i2027, _h2028: (_i32(_h2028) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
+    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i1942, _h1943: (_i32(_h1943) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
 
 
 def inv_one_result(st):
@@ -7186,15 +6987,15 @@ def inv_one_result(st):
 
 def inv_active_in_play(st):
     """invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled"""
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i2029, _h2030: _h2030)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i1944, _h1945: _h1945)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
 
 
 def inv_bench_size(st):
     """invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play"""
-    def _g2036(i2031, _h2032, _h2033, _h2034, _h2035):
-        return ((((_i32(_h2032) + _i32(_h2033)) + _i32(_h2034)) + _i32(_h2035)) <= 4)
-    _e2037 = jax.vmap(_g2036)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["occupied"][:, 1], st["occupied"][:, 2], st["occupied"][:, 3])
-    return jnp.all(_e2037)
+    def _g1951(i1946, _h1947, _h1948, _h1949, _h1950):
+        return ((((_i32(_h1947) + _i32(_h1948)) + _i32(_h1949)) + _i32(_h1950)) <= 4)
+    _e1952 = jax.vmap(_g1951)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["occupied"][:, 1], st["occupied"][:, 2], st["occupied"][:, 3])
+    return jnp.all(_e1952)
 
 
 # ---- the environment
