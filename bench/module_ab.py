@@ -1,0 +1,88 @@
+"""Generated JAX modules (their `env.py` files) side by side: cold compile, identical outputs, SPS.
+
+    git show c3e307b:tests/golden/tcg/jax/env.py > /tmp/before.py
+    python bench/module_ab.py before=/tmp/before.py after=tests/golden/tcg/jax/env.py \
+        [--batch 1024] [--steps 32] [--repeats 5] [--rollout rollout_joint]
+
+Each module is imported from its file (a generated `env.py` is self-contained), and its
+`rollout` (or `--rollout rollout_joint` for a simultaneous spec) is jitted with
+`reset_bound=batch` (`init` on every environment every step, the reference path of
+tests/test_rollout_reset.py), JAX's persistent compilation cache off, so each compile is cold:
+the script prints its trace, lower and XLA seconds (`jit(f).trace`, `.lower()`, `.compile()`).
+Then each module's outputs for the same key are compared with the first module's, leaf by leaf
+(states, rewards, done: a lowering change must not change them), and the modules are timed
+alternately, `--repeats` rounds (drift in the machine's speed is shared); SPS is the median.
+Unlike bench/golden_ab.py (a spec's golden at a commit against the working tree), any number of
+modules, from any source (a scratch variant of the lowering included). Quote `uptime` with the
+figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import statistics
+import sys
+import time
+
+
+def _import(name: str, path: str):
+    spec = importlib.util.spec_from_file_location(f"module_ab_{name}", path)
+    if spec is None or spec.loader is None:
+        sys.exit(f"{path}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("modules", nargs="+", help="NAME=path/to/env.py")
+    ap.add_argument("--batch", type=int, default=1024)
+    ap.add_argument("--steps", type=int, default=32)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--rollout", default="rollout", help="the module's rollout function (rollout_joint: simultaneous)")
+    args = ap.parse_args(argv)
+    os.environ["ENVC_JAX_CACHE"] = "off"  # the generated modules' own cache switch
+    import jax
+    import numpy as np
+
+    jax.config.update("jax_enable_compilation_cache", False)
+    key = jax.random.PRNGKey(0)
+    compiled = {}
+    for item in args.modules:
+        name, _, path = item.partition("=")
+        module = _import(name, path)
+        f = jax.jit(getattr(module, args.rollout), static_argnums=(1, 2, 3))
+        t0 = time.perf_counter()
+        traced = f.trace(key, args.steps, args.batch, args.batch)
+        t1 = time.perf_counter()
+        lowered = traced.lower()
+        t2 = time.perf_counter()
+        compiled[name] = lowered.compile()
+        t3 = time.perf_counter()
+        print(f"{name}: compile {t3 - t0:.1f} s (trace {t1 - t0:.1f}, lower {t2 - t1:.1f}, XLA {t3 - t2:.1f})",
+              flush=True)
+    outputs = {n: [np.asarray(x) for x in jax.tree_util.tree_leaves(c(key))] for n, c in compiled.items()}
+    first = next(iter(outputs.values()))
+    for name, leaves in outputs.items():
+        same = len(leaves) == len(first) and all(np.array_equal(a, b) for a, b in zip(leaves, first))
+        print(f"{name}: outputs identical to the first module's: {same}")
+    runs: dict[str, list[float]] = {n: [] for n in compiled}
+    for _ in range(args.repeats):
+        for name, c in compiled.items():
+            t0 = time.perf_counter()
+            jax.block_until_ready(c(key))
+            runs[name].append(args.batch * args.steps / (time.perf_counter() - t0))
+    base = statistics.median(next(iter(runs.values())))
+    for name, sps in runs.items():
+        median = statistics.median(sps)
+        print(f"{name}: median SPS {median:,.0f} ({median / base:.2f}x the first); runs {[round(x) for x in sps]}")
+    print("load average", os.getloadavg())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
