@@ -20,21 +20,14 @@ figures.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import statistics
 import sys
 import time
 
+from parts_ab import load_module  # bench/ is this script's folder, first on sys.path
 
-def _import(name: str, path: str):
-    spec = importlib.util.spec_from_file_location(f"module_ab_{name}", path)
-    if spec is None or spec.loader is None:
-        sys.exit(f"{path}: not a Python file")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+from envc.jax_cache import compile_stages
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,17 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     compiled = {}
     for item in args.modules:
         name, _, path = item.partition("=")
-        module = _import(name, path)
+        module = load_module(f"module_ab_{name}", path)
         f = jax.jit(getattr(module, args.rollout), static_argnums=(1, 2, 3))
-        t0 = time.perf_counter()
-        traced = f.trace(key, args.steps, args.batch, args.batch)
-        t1 = time.perf_counter()
-        lowered = traced.lower()
-        t2 = time.perf_counter()
-        compiled[name] = lowered.compile()
-        t3 = time.perf_counter()
-        print(f"{name}: compile {t3 - t0:.1f} s (trace {t1 - t0:.1f}, lower {t2 - t1:.1f}, XLA {t3 - t2:.1f})",
-              flush=True)
+        compiled[name], (trace_s, lower_s, xla_s) = compile_stages(f, key, args.steps, args.batch, args.batch)
+        print(f"{name}: compile {trace_s + lower_s + xla_s:.1f} s (trace {trace_s:.1f}, lower {lower_s:.1f}, "
+              f"XLA {xla_s:.1f})", flush=True)
     outputs = {n: [np.asarray(x) for x in jax.tree_util.tree_leaves(c(key))] for n, c in compiled.items()}
     first = next(iter(outputs.values()))
     for name, leaves in outputs.items():

@@ -25,7 +25,8 @@ import jax.numpy as jnp
 import numpy as np
 
 
-def _load(name: str, path: str):
+def load_module(name: str, path: str):
+    """Import the Python file at `path` as module `name` (a generated `env.py` is self-contained)."""
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise SystemExit(f"{path}: not a Python module")
@@ -71,7 +72,7 @@ def main() -> None:
     args = ap.parse_args()
     if any("=" not in a for a in args.modules):
         ap.error("each module is NAME=path/to/env.py")
-    mods = {name: _load(f"_ab_{i}", path) for i, (name, path) in enumerate(a.split("=", 1) for a in args.modules)}
+    mods = {name: load_module(f"_ab_{i}", path) for i, (name, path) in enumerate(a.split("=", 1) for a in args.modules)}
     parts = {name: _parts(m, args.batch) for name, m in mods.items()}
     first = next(iter(parts))
     masks = [np.asarray(p["m_place"][0](*parts[first]["m_place"][1])) for p in parts.values()]
