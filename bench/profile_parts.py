@@ -82,6 +82,8 @@ def parts(env, state, key):
             deps = [name for name in inspect.signature(fn).parameters if name.startswith("mv_")]
             args = (st, *(jax.vmap(getattr(gen, "m_" + d[3:]))(st) for d in deps))
             out[f"mask {kind}"] = (jax.vmap(fn), args)
+        if not hasattr(gen, f"a_{kind}"):  # a decision (`choose`) resumes another kind's body
+            continue
         index = jnp.where((actions >= first) & (actions < first + n), actions - first, 0)
         out[f"body {kind}"] = (jax.vmap(getattr(gen, f"a_{kind}")), (st, index))
     out["observe"] = (jax.vmap(lambda s: gen._observe(s, s["current_player"])), (st,))

@@ -145,7 +145,7 @@ def generate(module: ir.Module, ctx: PassContext | None = None) -> dict[str, str
         init_mask=None if fresh_mask is None else "[" + ", ".join(str(b) for b in fresh_mask) + "]",
         observation_dtypes=low.observation_dtypes, invariants=low.invariants, step_max=low.step_max,
         has_epilogue=low.has_epilogue, simultaneous=low.simultaneous,
-        resume=low.resume, illegal_pgx=module.illegal_action == "pgx",
+        resume=low.resume, illegal_pgx=module.illegal_action == "pgx", kind_rows=low.kind_rows,
         current_player_dtype=dtype_of["current_player"], step_count_dtype=dtype_of["step_count"],
         observation_shape=shape, observation_bounds=bounds,
         gymnax_max_steps=low.turn_limit if low.turn_limit is not None else 2**31 - 1,

@@ -84,7 +84,7 @@ import numpy as np
 
 from envc.codegen import INDENT, SPLIT_HEIGHT, Emitter, Heights
 from envc.codegen.escape import py_comment, py_doc, py_float, py_ident, py_str
-from envc.compiler import builtins, ir
+from envc.compiler import budget, builtins, ir
 from envc.compiler.actions import ActionSpace, decode_param
 from envc.compiler.passes import mask_reuse, number_faults, prefix_loops
 from envc.compiler.pipeline import PREFIX_WALKS
@@ -166,6 +166,8 @@ class LoweredModule:
     # `(observation, fault)` when `observe_faults` (`Lowering.guard_faults`)
     mask_faults: list[str] = field(default_factory=list)
     observe_faults: bool = False
+    # the rollout steps each action kind's branch on its own rows by default (`kind_rows`)
+    kind_rows: bool = False
 
 
 @dataclass
@@ -1817,7 +1819,42 @@ class Lowering:
             simultaneous=_simultaneous_fields(m), prefix_walks=self._walked,
             helpers=frozenset(self.helpers),
             mask_faults=[f"_mf{k}" for k in sorted(self._guard_faults)], observe_faults=observe_faults,
+            kind_rows=kind_rows(m, [m.actions[a.index] for a in self.space.kinds
+                                    if resume is None or a.index != resume["kind"]]),
         )
+
+
+def kind_rows(m: ir.Module, branches: list[ir.ActionDef]) -> bool:
+    """Whether the generated rollout steps each action kind's branch only on the rows that
+    play it by default (`_step_rows`, `kind_chunk=None`), rather than every branch on every
+    row (`vmap` of `lax.switch`, `kind_chunk=0`); both are bit-identical, and the caller can
+    always pick either.
+
+    Decision (bench/RESULTS.md, issue 16): on when the branches other than the dearest cost
+    at least as much as it (so that running one branch per row at least halves the branch
+    work when the kinds are spread) and more than the per-row price of the compaction, a
+    gather and a scatter of the whole state per branch. Costs are `envc.compiler.budget`'s
+    static operation bounds. Measured: the TCG (13 branches; others 47,131 against the
+    dearest's 30,932 operations) 1.91x the SPS at batch 1024; othello (`place` 4,834, `pass`
+    799: off) 0.95x with it forced on; a one-kind spec has nothing to compact."""
+    if len(branches) < 2:
+        return False
+    cost = budget.Cost(m)
+    costs = sorted(cost.block(a.body) for a in branches)
+    others = sum(costs[:-1])
+    state_cells = sum(_cells(m, f.type) for f in m.state)
+    return others >= costs[-1] and others > 2 * len(branches) * state_cells
+
+
+def _cells(m: ir.Module, t: ir.Type) -> int:
+    """How many scalars a value of type `t` holds at most (a list: its capacity and length)."""
+    if isinstance(t, ir.ArrayT):
+        return t.size * _cells(m, t.elem)
+    if isinstance(t, ir.ListT):
+        return t.cap * _cells(m, t.elem) + 1
+    if isinstance(t, ir.RecordT):
+        return sum(_cells(m, f.type) for f in m.record(t.name).fields)
+    return 1
 
 
 def _fault_fns(m: ir.Module) -> frozenset[str]:

@@ -3635,20 +3635,37 @@ def init(key) -> State:
     return init_from_seed(jax.random.bits(key, (), jnp.uint32))
 
 
-def _step_legal(st, action):
+def _step_begin(st, action):
+    """`_step_legal` before the action's branch: the step's counters, and the index of the
+    branch of `_BRANCHES` that plays `action` (int32 scalar)."""
     st = dict(st)
     st["rewards"] = jnp.zeros(NUM_PLAYERS, jnp.float32)
     st["step_count"] = _cast(jnp.minimum(_i32(st["step_count"]) + 1, 2147483647), st["step_count"].dtype)
     offsets = jnp.array([k[1] for k in ACTION_KINDS], jnp.int32)
     kind = jnp.sum(action >= offsets) - 1
-    branches = [
-        lambda st, action: a_move(st, action - 0),
-        lambda st, action: a_switch_to(st, action - 4),
-        lambda st, action: a_wait(st, action - 10),
-    ]
-    st = lax.switch(kind, branches, st, action) if len(branches) > 1 else branches[0](st, action)
+    return st, kind
+
+
+# the body of each action kind, in `ACTION_KINDS` order, called with the flat action
+_BRANCHES = [
+    lambda st, action: a_move(st, action - 0),
+    lambda st, action: a_switch_to(st, action - 4),
+    lambda st, action: a_wait(st, action - 10),
+]
+
+
+def _step_end(st):
+    """`_step_legal` after the action's branch: the epilogue."""
+    st = dict(st)
     st = _epilogue(st)
     return st
+
+
+def _step_legal(st, action):
+    """Play legal flat action `action` (int32 scalar) on flat dict `st`."""
+    st, kind = _step_begin(st, action)
+    st = lax.switch(kind, _BRANCHES, st, action) if len(_BRANCHES) > 1 else _BRANCHES[0](st, action)
+    return _step_end(st)
 
 
 def _step_illegal(st, mover):
@@ -3672,16 +3689,83 @@ def step(state: State, action, key=None) -> State:
 def _step_dict(state: State, action):
     """`step` up to its flat dict (`_to_dict`'s layout), before the next state's mask and
     observation are computed (`_finish`)."""
+    st, action, legal, done, begun, kind = _step_open(state, action)
+    moved = lax.switch(kind, _BRANCHES, begun, action) if len(_BRANCHES) > 1 else _BRANCHES[0](begun, action)
+    return _step_close(st, legal, done, moved)
+
+
+def _step_open(state: State, action):
+    """`_step_dict` up to the action's branch. Returns `(st, action, legal, done, begun, kind)`:
+    the flat dict, the action clipped to 0..NUM_ACTIONS-1 (int32), whether it is legal and
+    whether the episode had ended (bool), the flat dict the branch starts from
+    (`_step_begin`) and the branch's index in `_BRANCHES` (int32)."""
     action = jnp.asarray(action, jnp.int32)
     st = _to_dict(state)
     done = state.terminated | state.truncated
     in_range = (action >= 0) & (action < NUM_ACTIONS)
     action = jnp.clip(action, 0, NUM_ACTIONS - 1)
     legal = in_range & state.legal_action_mask[action]
+    begun, kind = _step_begin(st, action)
+    return st, action, legal, done, begun, kind
+
+
+def _step_close(st, legal, done, moved):
+    """`_step_dict` after the action's branch: `moved` is the branch's flat dict, `st`,
+    `legal` and `done` are `_step_open`'s."""
+    moved = _step_end(moved)
     finished = dict(st)
     finished["rewards"] = jnp.zeros(NUM_PLAYERS, jnp.float32)
-    played = _select(legal, _step_legal(st, action), _step_illegal(st, st["current_player"]))
+    played = _select(legal, moved, _step_illegal(st, st["current_player"]))
     return _select(done, finished, played)
+
+
+def _kind_chunk(batch: int, kind_chunk) -> int:
+    """The static chunk of `_step_rows` in a rollout of `batch` environments, 0 for
+    `vmap(_step_dict)`: `kind_chunk` when given (0: every branch on every row), else
+    0: this spec's dearest action kind costs about as much as all of them, so running one
+    branch per row would not pay for the gathers (envc.codegen.jax.lower.kind_rows decides
+    it when generating)."""
+    return 0 if kind_chunk is None else max(0, int(kind_chunk))
+
+
+def _step_rows(state: State, actions, chunk: int):
+    """`jax.vmap(_step_dict)(state, actions)` for a batch (leading axis `batch`), equal row
+    for row, but each action kind's branch runs only on the rows that play that kind, not
+    on every row: under `vmap`, `lax.switch` runs every branch on every row and selects,
+    so a step costs the sum of all kinds' bodies (every card text of a card game's
+    dispatch). Here each branch of `_BRANCHES` runs in a batch-level loop (outside `vmap`,
+    so a real loop) over the rows that take it, `chunk` rows at a time: the row indices come
+    from `jnp.nonzero`, the rows are gathered, stepped by `vmap` of the branch and scattered
+    back; a kind no row plays costs no trip. The parts before and after the branch
+    (`_step_open`, `_step_close`) run on every row, as in `_step_dict`.
+
+    `chunk` is static: a kind played by n rows takes ceil(n / chunk) trips, each the branch
+    on `chunk` rows (the padding rows of the last trip are computed and dropped)."""
+    st, actions, legal, done, begun, kind = jax.vmap(_step_open)(state, actions)
+    runs = legal & jnp.logical_not(done)
+    moved = begun
+    for k, branch in enumerate(_BRANCHES):
+        moved = _on_rows(runs & (kind == k), jax.vmap(branch), moved, actions, chunk)
+    return jax.vmap(_step_close)(st, legal, done, moved)
+
+
+def _on_rows(rows_mask, fn, st, actions, chunk: int):
+    """`fn` (a batched step: flat dicts and actions with a leading row axis) applied to the
+    rows of `st` where `rows_mask` (bool[batch]) holds, `chunk` rows per trip of a
+    `lax.fori_loop`; the other rows are returned unchanged."""
+    batch = rows_mask.shape[0]
+    slots = -(-batch // chunk) * chunk
+    (index,) = jnp.nonzero(rows_mask, size=slots, fill_value=batch)
+    trips = (jnp.sum(rows_mask, dtype=jnp.int32) + chunk - 1) // chunk
+
+    def trip(t, st):
+        rows = lax.dynamic_slice(index, (t * chunk,), (chunk,))
+        part = jax.tree_util.tree_map(lambda x: x.at[rows].get(mode="clip"), st)
+        part = fn(part, actions.at[rows].get(mode="clip"))
+        # rows past the last index hold `batch`: out of range, so their writes are dropped
+        return jax.tree_util.tree_map(lambda x, y: x.at[rows].set(y, mode="drop"), st, part)
+
+    return lax.fori_loop(0, trips, trip, st)
 
 
 class SpecRuntimeError(Exception):
@@ -3826,18 +3910,23 @@ def _reset_finished(st, seeds, bound: int):
     return lax.cond(jnp.sum(done) <= bound, finished_rows, every_row, st)
 
 
-def rollout(key, n_steps: int, batch: int, reset_bound: int | None = None):
+def rollout(key, n_steps: int, batch: int, reset_bound: int | None = None, kind_chunk: int | None = None):
     """`batch` environments, `n_steps` steps of the random legal policy with auto-reset,
     fused into one `lax.scan`. Returns (final batched state, rewards[n_steps, batch,
     NUM_PLAYERS], done[n_steps, batch]). Jit it with `static_argnums=(1, 2)` (and
-    `reset_bound` static too when given).
+    `reset_bound`, `kind_chunk` static too when given).
 
-    Every environment is stepped, then the finished ones are reset from seeds drawn in one
-    `jax.random.bits` call (`_reset_finished`): at most `reset_bound` of them by a compacted
-    init (default `_reset_bound`: max(1, batch // 16)), all of them when more finished.
+    Every environment is stepped: with `kind_chunk` > 0, each action kind's branch runs on
+    the rows that play it, `kind_chunk` rows at a time (`_step_rows`); with 0, every row
+    runs every branch (`vmap(_step_dict)`); the default is the spec's (`_kind_chunk`); a
+    spec with one action kind always runs its one branch on every row. Then the
+    finished ones are reset from seeds drawn in one `jax.random.bits` call
+    (`_reset_finished`): at most `reset_bound` of them by a compacted init (default
+    `_reset_bound`: max(1, batch // 16)), all of them when more finished.
     `reset_bound >= batch` runs `vmap(step_autoreset_from_seed)`, `init` on every environment
     every step: the reference path, whose results are bit-identical (tests/test_rollout_reset.py)."""
     bound = _reset_bound(batch, reset_bound)
+    chunk = _kind_chunk(batch, kind_chunk)
     key, k0 = jax.random.split(key)
     state = jax.vmap(init)(jax.random.split(k0, batch))
 
@@ -3849,7 +3938,7 @@ def rollout(key, n_steps: int, batch: int, reset_bound: int | None = None):
         if bound >= batch:
             state, rewards, terminated, truncated, _ = jax.vmap(step_autoreset_from_seed)(state, actions, seeds)
             return (state, key), (rewards, terminated | truncated)
-        st = jax.vmap(_step_dict)(state, actions)
+        st = _step_rows(state, actions, chunk) if chunk else jax.vmap(_step_dict)(state, actions)
         # the `done` output equals step_autoreset_from_seed's `terminated | truncated`: its
         # extra truncation (`terminated & live & time limit`) is a subset of `terminated`
         done = st["terminated"] | st["truncated"]

@@ -443,17 +443,34 @@ def init(key) -> State:
     return init_from_seed(jax.random.bits(key, (), jnp.uint32))
 
 
-def _step_legal(st, action):
+def _step_begin(st, action):
+    """`_step_legal` before the action's branch: the step's counters, and the index of the
+    branch of `_BRANCHES` that plays `action` (int32 scalar)."""
     st = dict(st)
     st["rewards"] = jnp.zeros(NUM_PLAYERS, jnp.float32)
     st["step_count"] = _cast(jnp.minimum(_i32(st["step_count"]) + 1, 2147483647), st["step_count"].dtype)
     offsets = jnp.array([k[1] for k in ACTION_KINDS], jnp.int32)
     kind = jnp.sum(action >= offsets) - 1
-    branches = [
-        lambda st, action: a_place(st, action - 0),
-    ]
-    st = lax.switch(kind, branches, st, action) if len(branches) > 1 else branches[0](st, action)
+    return st, kind
+
+
+# the body of each action kind, in `ACTION_KINDS` order, called with the flat action
+_BRANCHES = [
+    lambda st, action: a_place(st, action - 0),
+]
+
+
+def _step_end(st):
+    """`_step_legal` after the action's branch."""
+    st = dict(st)
     return st
+
+
+def _step_legal(st, action):
+    """Play legal flat action `action` (int32 scalar) on flat dict `st`."""
+    st, kind = _step_begin(st, action)
+    st = lax.switch(kind, _BRANCHES, st, action) if len(_BRANCHES) > 1 else _BRANCHES[0](st, action)
+    return _step_end(st)
 
 
 def _step_illegal(st, mover):
@@ -477,15 +494,33 @@ def step(state: State, action, key=None) -> State:
 def _step_dict(state: State, action):
     """`step` up to its flat dict (`_to_dict`'s layout), before the next state's mask and
     observation are computed (`_finish`)."""
+    st, action, legal, done, begun, kind = _step_open(state, action)
+    moved = lax.switch(kind, _BRANCHES, begun, action) if len(_BRANCHES) > 1 else _BRANCHES[0](begun, action)
+    return _step_close(st, legal, done, moved)
+
+
+def _step_open(state: State, action):
+    """`_step_dict` up to the action's branch. Returns `(st, action, legal, done, begun, kind)`:
+    the flat dict, the action clipped to 0..NUM_ACTIONS-1 (int32), whether it is legal and
+    whether the episode had ended (bool), the flat dict the branch starts from
+    (`_step_begin`) and the branch's index in `_BRANCHES` (int32)."""
     action = jnp.asarray(action, jnp.int32)
     st = _to_dict(state)
     done = state.terminated | state.truncated
     in_range = (action >= 0) & (action < NUM_ACTIONS)
     action = jnp.clip(action, 0, NUM_ACTIONS - 1)
     legal = in_range & state.legal_action_mask[action]
+    begun, kind = _step_begin(st, action)
+    return st, action, legal, done, begun, kind
+
+
+def _step_close(st, legal, done, moved):
+    """`_step_dict` after the action's branch: `moved` is the branch's flat dict, `st`,
+    `legal` and `done` are `_step_open`'s."""
+    moved = _step_end(moved)
     finished = dict(st)
     finished["rewards"] = jnp.zeros(NUM_PLAYERS, jnp.float32)
-    played = _select(legal, _step_legal(st, action), _step_illegal(st, st["current_player"]))
+    played = _select(legal, moved, _step_illegal(st, st["current_player"]))
     return _select(done, finished, played)
 
 
@@ -596,18 +631,23 @@ def _reset_finished(st, seeds, bound: int):
     return lax.cond(jnp.sum(done) <= bound, finished_rows, every_row, st)
 
 
-def rollout(key, n_steps: int, batch: int, reset_bound: int | None = None):
+def rollout(key, n_steps: int, batch: int, reset_bound: int | None = None, kind_chunk: int | None = None):
     """`batch` environments, `n_steps` steps of the random legal policy with auto-reset,
     fused into one `lax.scan`. Returns (final batched state, rewards[n_steps, batch,
     NUM_PLAYERS], done[n_steps, batch]). Jit it with `static_argnums=(1, 2)` (and
-    `reset_bound` static too when given).
+    `reset_bound`, `kind_chunk` static too when given).
 
-    Every environment is stepped, then the finished ones are reset from seeds drawn in one
-    `jax.random.bits` call (`_reset_finished`): at most `reset_bound` of them by a compacted
-    init (default `_reset_bound`: max(1, batch // 16)), all of them when more finished.
+    Every environment is stepped: with `kind_chunk` > 0, each action kind's branch runs on
+    the rows that play it, `kind_chunk` rows at a time (`_step_rows`); with 0, every row
+    runs every branch (`vmap(_step_dict)`); the default is the spec's (`_kind_chunk`); a
+    spec with one action kind always runs its one branch on every row. Then the
+    finished ones are reset from seeds drawn in one `jax.random.bits` call
+    (`_reset_finished`): at most `reset_bound` of them by a compacted init (default
+    `_reset_bound`: max(1, batch // 16)), all of them when more finished.
     `reset_bound >= batch` runs `vmap(step_autoreset_from_seed)`, `init` on every environment
     every step: the reference path, whose results are bit-identical (tests/test_rollout_reset.py)."""
     bound = _reset_bound(batch, reset_bound)
+    del kind_chunk  # one action kind: its branch runs on every row
     key, k0 = jax.random.split(key)
     state = jax.vmap(init)(jax.random.split(k0, batch))
 

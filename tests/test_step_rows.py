@@ -1,0 +1,108 @@
+"""The generated rollout's batch-level step (`_step_rows`, issue 16): each action kind's branch
+runs only on the rows that play it, `chunk` rows per trip of a loop, instead of every branch
+on every row (`vmap` of `lax.switch`). It must be exact: each test compares it with
+`vmap(_step_dict)`, leaf by leaf with dtypes, on actions that include illegal and
+out-of-range ones, under each `illegal_action` policy, and the rollout with it against the
+rollout without it (`kind_chunk=0`)."""
+
+from __future__ import annotations
+
+import shutil
+from functools import partial
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "tests" / "specs"
+
+
+def _assert_same(a, b) -> None:
+    """Pytrees `a` and `b` equal: the same structure, dtypes and values."""
+    paths_a, tree_a = jax.tree_util.tree_flatten_with_path(a)
+    paths_b, tree_b = jax.tree_util.tree_flatten_with_path(b)
+    assert tree_a == tree_b
+    for (path, x), (_, y) in zip(paths_a, paths_b):
+        name = jax.tree_util.keystr(path)
+        assert x.dtype == y.dtype, name
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y), err_msg=name)
+
+
+def _variant(tmp_path: Path, name: str, policy: str):
+    """The generated JAX module of tests/specs/NAME.envspec with `policy` added after its
+    `turn_limit` line (and its fill file beside it, if any)."""
+    from envc.compiler.check import load
+    from envc.verify import load_jax
+
+    text = (SPECS / f"{name}.envspec").read_text(encoding="utf-8")
+    at = text.index("\nturn_limit ") + 1
+    at = text.index("\n", at) + 1
+    spec = tmp_path / f"{name}.envspec"
+    spec.write_text(text[:at] + policy + "\n" + text[at:], encoding="utf-8")
+    if (SPECS / f"{name}.fills").exists():
+        shutil.copy(SPECS / f"{name}.fills", tmp_path / f"{name}.fills")
+    return load_jax(load(str(spec)))
+
+
+# choices: decisions inside effects (a resumed branch), a fill, `fail`; crazy8: three kinds
+# without a decision (`illegal_action pgx` cannot be combined with `choose`, E0181)
+@pytest.mark.parametrize("name, policy", [("choices", "illegal_action error"), ("crazy8", "illegal_action pgx"),
+                                          ("crazy8", "")])
+def test_step_rows_equals_every_branch_on_every_row(tmp_path, name, policy):
+    """12 steps of a batch of 24 from mixed actions (legal ones of every kind, illegal and
+    out-of-range ones, some rows already finished): `_step_rows` at chunks 1, 5 and 24 equals
+    `vmap(_step_dict)`, and the batch played at least two kinds in one step."""
+    env = _variant(tmp_path, name, policy)
+    batch = 24
+    reference = jax.jit(jax.vmap(env._step_dict))
+    rows = jax.jit(env._step_rows, static_argnums=2)
+    finish = jax.jit(jax.vmap(env._finish))
+    state = jax.vmap(env.init)(jax.random.split(jax.random.PRNGKey(0), batch))
+    offsets = np.array([k[1] for k in env.ACTION_KINDS])
+    mixed = 0
+    for i in range(12):
+        keys = jax.random.split(jax.random.PRNGKey(100 + i), batch)
+        actions = np.asarray(jax.vmap(env.random_legal_action)(keys, state)).copy()
+        actions[i % 4::8] = np.random.default_rng(i).integers(-2, env.NUM_ACTIONS + 2, size=len(actions[i % 4::8]))
+        want = reference(state, jnp.asarray(actions))
+        for chunk in (1, 5, batch):
+            _assert_same(rows(state, jnp.asarray(actions), chunk), want)
+        live = ~np.asarray(state.terminated | state.truncated)
+        kinds = np.searchsorted(offsets, actions[live], side="right") - 1
+        mixed += len(set(kinds.tolist()) & set(range(len(env._BRANCHES)))) >= 2
+        state = finish(want)
+    assert mixed, "no step played two kinds"
+    assert np.asarray(state.terminated).any(), "no row finished (the finished rows' path untested)"
+
+
+def test_rollout_steps_rows_by_kind_exactly():
+    """crazy8's rollout (kinds play, draw_card, pass) with kind chunks 1, 3 and the default
+    equals the rollout that steps every row through every branch (`kind_chunk=0`)."""
+    from envc.compiler.check import load
+    from envc.verify import load_jax
+
+    env = load_jax(load(str(SPECS / "crazy8.envspec")))
+    assert len(env._BRANCHES) == 3
+    run = partial(jax.jit, static_argnums=(1, 2, 3, 4))
+    key = jax.random.PRNGKey(3)
+    want = run(env.rollout)(key, 40, 16, None, 0)
+    for chunk in (1, 3, None):
+        _assert_same(run(env.rollout)(key, 40, 16, None, chunk), want)
+
+
+@pytest.mark.parametrize("name, chunk", [("tcg", 128), ("othello", 0), ("pokemon_gen1", 0), ("tictactoe", None)])
+def test_kind_rows_default_follows_the_branch_costs(jax_envs, name, chunk):
+    """The rollout compacts by default (chunk batch // 8) only where the branches beside the
+    dearest cost at least as much as it and more than the gathers (`lower.kind_rows`): the
+    TCG (13 kinds, two dispatches of card texts) yes; othello (`place` is most of it) and the
+    Pokémon battle's commits (a few operations each) no; tic-tac-toe has one kind, so no
+    compaction code at all. A threshold that took every multi-kind spec would turn othello on."""
+    env = jax_envs(name)
+    if chunk is None:
+        assert not hasattr(env, "_step_rows") and len(env._BRANCHES) == 1
+        return
+    assert env._kind_chunk(1024, None) == chunk
+    assert env._kind_chunk(1024, 0) == 0 and env._kind_chunk(1024, 7) == 7
