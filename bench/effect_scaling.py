@@ -319,8 +319,10 @@ def compile_variant(args: argparse.Namespace, folder: str, scale: int, on: bool,
     compile_s = time.perf_counter() - start
     jax.block_until_ready(compiled(jax.random.PRNGKey(0)))  # warm-up
     alone, alone_compile_s = dispatch_loop(env, m, args.family, args.batch, args.steps)
-    print(f"  compiled {name}: rollout {compile_s:.1f}s, {args.family} dispatch alone {alone_compile_s:.1f}s",
-          flush=True)
+    # the rollout's default kind chunk (0: every branch on every row; `lower.kind_rows` decides)
+    chunk = env._kind_chunk(args.batch, None) if hasattr(env, "_kind_chunk") else 0
+    print(f"  compiled {name}: rollout {compile_s:.1f}s (kind chunk {chunk}), {args.family} dispatch alone "
+          f"{alone_compile_s:.1f}s", flush=True)
     return {"scale": scale, "on": on, "counts": counts, "branches": branches(m), "compile_s": compile_s,
             "rollout": compiled, "alone": alone, "alone_compile_s": alone_compile_s, "runs": [], "alone_runs": []}
 

@@ -3730,42 +3730,39 @@ def _kind_chunk(batch: int, kind_chunk) -> int:
 
 def _step_rows(state: State, actions, chunk: int):
     """`jax.vmap(_step_dict)(state, actions)` for a batch (leading axis `batch`), equal row
-    for row, but each action kind's branch runs only on the rows that play that kind, not
-    on every row: under `vmap`, `lax.switch` runs every branch on every row and selects,
-    so a step costs the sum of all kinds' bodies (every card text of a card game's
-    dispatch). Here each branch of `_BRANCHES` runs in a batch-level loop (outside `vmap`,
-    so a real loop) over the rows that take it, `chunk` rows at a time: the row indices come
-    from `jnp.nonzero`, the rows are gathered, stepped by `vmap` of the branch and scattered
-    back; a kind no row plays costs no trip. The parts before and after the branch
-    (`_step_open`, `_step_close`) run on every row, as in `_step_dict`.
-
-    `chunk` is static: a kind played by n rows takes ceil(n / chunk) trips, each the branch
-    on `chunk` rows (the padding rows of the last trip are computed and dropped)."""
+    for row, but each row runs only its own action kind's branch: under `vmap`, `lax.switch`
+    runs every branch on every row and selects, so a step costs the sum of all kinds' bodies
+    (every card text of a card game's dispatch). Here the rows are grouped by kind (a stable
+    sort of their branch index; rows that run no branch, finished or illegal, go last) and a
+    batch-level loop (outside `vmap`, so a real loop) takes them `chunk` rows of one kind per
+    trip: the rows are gathered, stepped by `vmap` of that kind's branch under a `lax.switch`
+    on the trip's kind (a scalar there, so one branch runs) and scattered back. A kind that
+    n rows play takes ceil(n / chunk) trips (the padding rows of its last trip are computed
+    and dropped); a kind no row plays costs nothing. The parts before and after the branch
+    (`_step_open`, `_step_close`) run on every row, as in `_step_dict`. One loop, one gather
+    and one scatter per leaf: a loop per kind compiled 1.4x slower (bench/RESULTS.md, issue 16)."""
     st, actions, legal, done, begun, kind = jax.vmap(_step_open)(state, actions)
     runs = legal & jnp.logical_not(done)
-    moved = begun
-    for k, branch in enumerate(_BRANCHES):
-        moved = _on_rows(runs & (kind == k), jax.vmap(branch), moved, actions, chunk)
+    batch, kinds = kind.shape[0], len(_BRANCHES)
+    group = jnp.where(runs, kind, kinds)
+    order = jnp.argsort(group, stable=True).astype(jnp.int32)  # row indices, grouped by kind
+    counts = jnp.sum(group[None, :] == jnp.arange(kinds)[:, None], axis=1, dtype=jnp.int32)
+    starts = jnp.cumsum(counts) - counts  # where each kind's rows begin in `order`
+    trips = (counts + chunk - 1) // chunk
+    ends = jnp.cumsum(trips)  # the trips of kinds 0..k end at ends[k]
+    branches = [jax.vmap(branch) for branch in _BRANCHES]
+
+    def trip(t, moved):
+        k = jnp.sum(ends <= t)  # this trip's kind
+        slot = starts[k] + (t - ends[k] + trips[k]) * chunk + jnp.arange(chunk)
+        # slots past the kind's rows hold `batch`: out of range, so their writes are dropped
+        rows = jnp.where(slot < starts[k] + counts[k], order.at[slot].get(mode="clip"), batch)
+        part = jax.tree_util.tree_map(lambda x: x.at[rows].get(mode="clip"), moved)
+        part = lax.switch(k, branches, part, actions.at[rows].get(mode="clip"))
+        return jax.tree_util.tree_map(lambda x, y: x.at[rows].set(y, mode="drop"), moved, part)
+
+    moved = lax.fori_loop(0, ends[-1], trip, begun)
     return jax.vmap(_step_close)(st, legal, done, moved)
-
-
-def _on_rows(rows_mask, fn, st, actions, chunk: int):
-    """`fn` (a batched step: flat dicts and actions with a leading row axis) applied to the
-    rows of `st` where `rows_mask` (bool[batch]) holds, `chunk` rows per trip of a
-    `lax.fori_loop`; the other rows are returned unchanged."""
-    batch = rows_mask.shape[0]
-    slots = -(-batch // chunk) * chunk
-    (index,) = jnp.nonzero(rows_mask, size=slots, fill_value=batch)
-    trips = (jnp.sum(rows_mask, dtype=jnp.int32) + chunk - 1) // chunk
-
-    def trip(t, st):
-        rows = lax.dynamic_slice(index, (t * chunk,), (chunk,))
-        part = jax.tree_util.tree_map(lambda x: x.at[rows].get(mode="clip"), st)
-        part = fn(part, actions.at[rows].get(mode="clip"))
-        # rows past the last index hold `batch`: out of range, so their writes are dropped
-        return jax.tree_util.tree_map(lambda x, y: x.at[rows].set(y, mode="drop"), st, part)
-
-    return lax.fori_loop(0, trips, trip, st)
 
 
 class SpecRuntimeError(Exception):
