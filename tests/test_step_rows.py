@@ -95,7 +95,7 @@ def test_rollout_steps_rows_by_kind_exactly():
 
 @pytest.mark.parametrize("name, chunk", [("tcg", 128), ("othello", 0), ("pokemon_gen1", 0), ("tictactoe", None)])
 def test_kind_rows_default_follows_the_branch_costs(jax_envs, name, chunk):
-    """The rollout compacts by default (chunk batch // 8) only where the branches beside the
+    """The rollout compacts by default (chunk batch // 8, from batch 1024 up) only where the branches beside the
     dearest cost at least as much as it and more than the gathers (`lower.kind_rows`): the
     TCG (13 kinds, two dispatches of card texts) yes; othello (`place` is most of it) and the
     Pokémon battle's commits (a few operations each) no; tic-tac-toe has one kind, so no
@@ -104,5 +104,6 @@ def test_kind_rows_default_follows_the_branch_costs(jax_envs, name, chunk):
     if chunk is None:
         assert not hasattr(env, "_step_rows") and len(env._BRANCHES) == 1
         return
-    assert env._kind_chunk(1024, None) == chunk
+    assert env._kind_chunk(1024, None) == chunk and env._kind_chunk(8192, None) == 8 * chunk
+    assert env._kind_chunk(512, None) == 0  # below batch 1024 the trips cost more than they save
     assert env._kind_chunk(1024, 0) == 0 and env._kind_chunk(1024, 7) == 7

@@ -1835,8 +1835,9 @@ def kind_rows(m: ir.Module, branches: list[ir.ActionDef]) -> bool:
     work when the kinds are spread) and more than the per-row price of the compaction, a
     gather and a scatter of the whole state per branch. Costs are `envc.compiler.budget`'s
     static operation bounds. Measured: the TCG (13 branches; others 47,131 against the
-    dearest's 30,932 operations) 1.91x the SPS at batch 1024; othello (`place` 4,834, `pass`
-    799: off) 0.95x with it forced on; a one-kind spec has nothing to compact."""
+    dearest's 30,932 operations) 1.86-1.91x the SPS at batch 1024; othello (`place` 4,834,
+    `pass` 799: off) 0.95x with it forced on; a one-kind spec has nothing to compact. Where
+    it is on, the rollout still compacts only from batch 1024 up (`_kind_chunk`)."""
     if len(branches) < 2:
         return False
     cost = budget.Cost(m)

@@ -7406,9 +7406,14 @@ def _step_close(st, legal, done, moved):
 def _kind_chunk(batch: int, kind_chunk) -> int:
     """The static chunk of `_step_rows` in a rollout of `batch` environments, 0 for
     `vmap(_step_dict)`: `kind_chunk` when given (0: every branch on every row), else
-    max(1, batch // 8): this spec's action kinds differ enough in cost for the compaction to
-    pay (envc.codegen.jax.lower.kind_rows decides it when generating)."""
-    return max(1, batch // 8) if kind_chunk is None else max(0, int(kind_chunk))
+    batch // 8 from batch 1024 up, 0 below: this spec's action kinds differ enough in cost
+    for the compaction to pay (envc.codegen.jax.lower.kind_rows decides it when generating),
+    at large batches only. Measured on the TCG, rows / every row: 1.86-1.91x at batch 1024,
+    0.89x at 1, 0.88-1.06x at 64 (a trip's fixed cost is not shared by enough rows there;
+    bench/RESULTS.md, issue 16)."""
+    if kind_chunk is not None:
+        return max(0, int(kind_chunk))
+    return batch // 8 if batch >= 1024 else 0
 
 
 def _step_rows(state: State, actions, chunk: int):
