@@ -24,7 +24,8 @@ from functools import partial
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from envc.bench import compare_rollouts  # noqa: E402
+from reset_compact_ab import compile_times, timed_pair  # noqa: E402  (bench/, the script's folder)
+
 from envc.compiler.check import load  # noqa: E402
 from envc.verify import load_jax  # noqa: E402
 
@@ -33,23 +34,6 @@ def _chunk(env, batch: int, chunk: int | None) -> int:
     """The rows side's chunk: `chunk`, else the spec's default, else (a spec whose rollout
     does not compact by default) max(1, batch // 8)."""
     return chunk or env._kind_chunk(batch, None) or max(1, batch // 8)
-
-
-def compile_times(rollout, batch: int, n_steps: int, chunk: int, every_first: bool) -> None:
-    """Print the trace+lower and XLA compile seconds of the rows and the every-row rollout."""
-    import time
-
-    import jax
-
-    sides = [("rows", chunk), ("every", 0)]
-    for name, k in (reversed(sides) if every_first else sides):
-        fn = jax.jit(partial(rollout, kind_chunk=k), static_argnums=(1, 2))
-        start = time.perf_counter()
-        lowered = fn.lower(jax.random.PRNGKey(0), n_steps, batch)
-        mid = time.perf_counter()
-        lowered.compile()
-        print(f"batch {batch} x {n_steps}, {name} (kind_chunk={k}): trace+lower {mid - start:.1f} s, "
-              f"XLA compile {time.perf_counter() - mid:.1f} s; load {os.getloadavg()}", flush=True)
 
 
 def main() -> int:
@@ -65,29 +49,20 @@ def main() -> int:
     args = ap.parse_args()
     if args.compile_only:
         os.environ["ENVC_JAX_CACHE"] = "off"  # read when the generated module is imported
-    import jax
-    import numpy as np
-
     env = load_jax(load(args.spec))
     if args.compile_only:
         for batch in (int(b) for b in args.batch.split(",")):
-            compile_times(env.rollout, batch, args.steps, _chunk(env, batch, args.chunk), args.every_first)
+            chunk = _chunk(env, batch, args.chunk)
+            sides = [(f"rows (kind_chunk={chunk})", partial(env.rollout, kind_chunk=chunk)),
+                     ("every (kind_chunk=0)", partial(env.rollout, kind_chunk=0))]
+            compile_times(sides[::-1] if args.every_first else sides, batch, args.steps)
         return 0
     ok = True
     for batch in (int(b) for b in args.batch.split(",")):
         chunk = _chunk(env, batch, args.chunk)
         print(f"load before: {os.getloadavg()}", flush=True)
-        outputs: list = []
         sides = [("rows", partial(env.rollout, kind_chunk=chunk)), ("every", partial(env.rollout, kind_chunk=0))]
-        if args.every_first:
-            sides.reverse()
-        ra, rb = compare_rollouts(sides[0], sides[1], batch, args.steps, args.repeats, outputs=outputs)
-        if args.every_first:
-            ra, rb = rb, ra
-            outputs.reverse()
-        la, lb = (jax.tree_util.tree_leaves(out) for out in outputs)
-        same = len(la) == len(lb) and all(a.dtype == b.dtype and np.array_equal(np.asarray(a), np.asarray(b))
-                                          for a, b in zip(la, lb))
+        ra, rb, _, same = timed_pair(sides, batch, args.steps, args.repeats, args.every_first)
         print(f"{args.spec} batch {batch} x {args.steps}, chunk {chunk}: rows {ra.sps:,.0f} SPS, every {rb.sps:,.0f} SPS, "
               f"rows/every {ra.sps / rb.sps:.3f}; runs {[round(x) for x in ra.sps_runs]} / "
               f"{[round(x) for x in rb.sps_runs]}; compile {ra.compile_s:.0f} s / {rb.compile_s:.0f} s; "

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from functools import partial
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -29,20 +30,41 @@ from envc.compiler.check import load  # noqa: E402
 from envc.verify import load_jax  # noqa: E402
 
 
-def compile_times(rollout, batch: int, n_steps: int, bound: int) -> None:
-    """Print the trace+lower and XLA compile seconds of the full and the compact rollout."""
+def compile_times(sides: list[tuple[str, Callable]], batch: int, n_steps: int) -> None:
+    """Print the trace+lower and XLA compile seconds of each named rollout of `sides`, in
+    order (also used by bench/kind_rows_ab.py)."""
     import time
 
     import jax
 
-    for name, k in (("full", batch), ("compact", bound)):
-        fn = jax.jit(partial(rollout, reset_bound=k), static_argnums=(1, 2))
+    for name, rollout in sides:
+        fn = jax.jit(rollout, static_argnums=(1, 2))
         start = time.perf_counter()
         lowered = fn.lower(jax.random.PRNGKey(0), n_steps, batch)
         mid = time.perf_counter()
         lowered.compile()
-        print(f"batch {batch} x {n_steps}, {name} (K={k}): trace+lower {mid - start:.1f} s, "
+        print(f"batch {batch} x {n_steps}, {name}: trace+lower {mid - start:.1f} s, "
               f"XLA compile {time.perf_counter() - mid:.1f} s; load {os.getloadavg()}", flush=True)
+
+
+def timed_pair(sides: list[tuple[str, Callable]], batch: int, n_steps: int, repeats: int, second_first: bool):
+    """`compare_rollouts` of the two named rollouts of `sides` (compiled and timed second first
+    when `second_first`: the first compile of a process also pays JAX's warm-up). Returns
+    (row of the first, row of the second, their first runs' outputs in that order, whether
+    those outputs are equal leaf by leaf and dtype). Also used by bench/kind_rows_ab.py."""
+    import jax
+    import numpy as np
+
+    outputs: list = []
+    order = sides[::-1] if second_first else sides
+    ra, rb = compare_rollouts(order[0], order[1], batch, n_steps, repeats, outputs=outputs)
+    if second_first:
+        ra, rb = rb, ra
+        outputs.reverse()
+    la, lb = (jax.tree_util.tree_leaves(out) for out in outputs)  # states, rewards and done
+    same = len(la) == len(lb) and all(a.dtype == b.dtype and np.array_equal(np.asarray(a), np.asarray(b))
+                                      for a, b in zip(la, lb))
+    return ra, rb, outputs, same
 
 
 def main() -> int:
@@ -59,30 +81,22 @@ def main() -> int:
     args = ap.parse_args()
     if args.compile_only:
         os.environ["ENVC_JAX_CACHE"] = "off"  # read when the generated module is imported
-    import jax
     import numpy as np
 
     env = load_jax(load(args.spec))
     rollout = env.rollout_joint if getattr(env, "SIMULTANEOUS", False) else env.rollout
     if args.compile_only:
         for batch in (int(b) for b in args.batch.split(",")):
-            compile_times(rollout, batch, args.steps, env._reset_bound(batch, args.bound))
+            bound = env._reset_bound(batch, args.bound)
+            compile_times([("full", partial(rollout, reset_bound=batch)),
+                           (f"compact (K={bound})", partial(rollout, reset_bound=bound))], batch, args.steps)
         return 0
     ok = True
     for batch in (int(b) for b in args.batch.split(",")):
         bound = env._reset_bound(batch, args.bound)
         print(f"load before: {os.getloadavg()}", flush=True)
-        outputs: list = []
         sides = [("compact", partial(rollout, reset_bound=bound)), ("full", partial(rollout, reset_bound=batch))]
-        if args.full_first:
-            sides.reverse()
-        ra, rb = compare_rollouts(sides[0], sides[1], batch, args.steps, args.repeats, outputs=outputs)
-        if args.full_first:
-            ra, rb = rb, ra
-            outputs.reverse()
-        la, lb = (jax.tree_util.tree_leaves(out) for out in outputs)  # states, rewards and done
-        same = len(la) == len(lb) and all(a.dtype == b.dtype and np.array_equal(np.asarray(a), np.asarray(b))
-                                          for a, b in zip(la, lb))
+        ra, rb, outputs, same = timed_pair(sides, batch, args.steps, args.repeats, args.full_first)
         per_step = np.asarray(outputs[1][2]).sum(axis=1)
         print(f"{args.spec} batch {batch} x {args.steps}, K={bound}: compact {ra.sps:,.0f} SPS, full {rb.sps:,.0f} SPS, "
               f"compact/full {ra.sps / rb.sps:.3f}; runs {[round(x) for x in ra.sps_runs]} / "

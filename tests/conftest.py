@@ -131,6 +131,27 @@ def play_same_games(a, b, episodes: int, max_steps: int = 300, public_only: bool
     return counted
 
 
+def assert_same_pytrees(a, b) -> None:
+    """Pytrees `a` and `b` equal: the same structure, and each leaf the same dtype and values
+    (the failure names the leaf's path)."""
+    import jax
+    import numpy as np
+
+    paths_a, tree_a = jax.tree_util.tree_flatten_with_path(a)
+    paths_b, tree_b = jax.tree_util.tree_flatten_with_path(b)
+    assert tree_a == tree_b
+    for (path, x), (_, y) in zip(paths_a, paths_b):
+        name = jax.tree_util.keystr(path)
+        assert x.dtype == y.dtype, name
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y), err_msg=name)
+
+
+@pytest.fixture(scope="session")
+def same_pytrees():
+    """`assert_same_pytrees` (above), for tests that compare two generated programs' outputs."""
+    return assert_same_pytrees
+
+
 @pytest.fixture(scope="session")
 def same_games():
     """`play_same_games` (above), for tests that compare two versions of a spec game by game."""

@@ -18,46 +18,35 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _assert_same(a, b) -> None:
-    """Pytrees `a` and `b` equal: the same structure, dtypes and values."""
-    paths_a, tree_a = jax.tree_util.tree_flatten_with_path(a)
-    paths_b, tree_b = jax.tree_util.tree_flatten_with_path(b)
-    assert tree_a == tree_b
-    for (path, x), (_, y) in zip(paths_a, paths_b):
-        name = jax.tree_util.keystr(path)
-        assert x.dtype == y.dtype, name
-        np.testing.assert_array_equal(np.asarray(x), np.asarray(y), err_msg=name)
-
-
-def _compare(rollout, n_steps: int, batch: int, bound: int | None) -> None:
+def _compare(same, rollout, n_steps: int, batch: int, bound: int | None) -> None:
     """`rollout` with `reset_bound=bound` against the full path; both branches taken."""
     key = jax.random.PRNGKey(3)
     full = jax.jit(partial(rollout, reset_bound=batch), static_argnums=(1, 2))(key, n_steps, batch)
     compact = jax.jit(partial(rollout, reset_bound=bound), static_argnums=(1, 2))(key, n_steps, batch)
-    _assert_same(compact, full)
+    same(compact, full)
     k = max(1, batch // 16) if bound is None else bound
     per_step = np.asarray(full[2]).sum(axis=1)
     assert ((per_step >= 1) & (per_step <= k)).any(), f"no step with 1..{k} finished: {per_step}"
     assert (per_step > k).any(), f"no step with more than {k} finished: {per_step}"
 
 
-def test_rollout_compacted_reset_equals_the_full_path(jax_envs):
+def test_rollout_compacted_reset_equals_the_full_path(jax_envs, same_pytrees):
     """Tic-tac-toe at batch 64 with the default bound (K = 4): games end in 5 to 9 moves, so
     some steps finish 1..4 games (the compacted branch) and others more (the full one)."""
-    _compare(jax_envs("tictactoe").rollout, 40, 64, None)
+    _compare(same_pytrees, jax_envs("tictactoe").rollout, 40, 64, None)
 
 
-def test_rollout_joint_compacted_reset_equals_the_full_path():
+def test_rollout_joint_compacted_reset_equals_the_full_path(same_pytrees):
     """`rollout_joint` on the simultaneous test spec `duel` (random init, 30-turn limit), K = 2."""
     from envc.compiler.check import load
     from envc.verify import load_jax
 
     env = load_jax(load(str(ROOT / "tests" / "specs" / "duel.envspec")))
-    _compare(env.rollout_joint, 60, 32, 2)
+    _compare(same_pytrees, env.rollout_joint, 60, 32, 2)
 
 
 @pytest.mark.parametrize("bound", [3, 2])
-def test_reset_finished_rows_keep_their_fault(bound):
+def test_reset_finished_rows_keep_their_fault(bound, same_pytrees):
     """`_reset_finished` on a batch of the fault test spec after 6 random steps (faults set),
     with rows 1, 4 and 6 marked finished: each becomes `_init_dict(seed)` with its own `_fault`,
     the others are unchanged; K = 3 takes the compacted branch, K = 2 the full one."""
@@ -82,4 +71,4 @@ def test_reset_finished_rows_keep_their_fault(bound):
             fault = row["_fault"]
             row = env._init_dict(seeds[i])
             row["_fault"] = fault
-        _assert_same(env._get(got, i), row)
+        same_pytrees(env._get(got, i), row)

@@ -20,17 +20,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "tests" / "specs"
 
 
-def _assert_same(a, b) -> None:
-    """Pytrees `a` and `b` equal: the same structure, dtypes and values."""
-    paths_a, tree_a = jax.tree_util.tree_flatten_with_path(a)
-    paths_b, tree_b = jax.tree_util.tree_flatten_with_path(b)
-    assert tree_a == tree_b
-    for (path, x), (_, y) in zip(paths_a, paths_b):
-        name = jax.tree_util.keystr(path)
-        assert x.dtype == y.dtype, name
-        np.testing.assert_array_equal(np.asarray(x), np.asarray(y), err_msg=name)
-
-
 def _variant(tmp_path: Path, name: str, policy: str):
     """The generated JAX module of tests/specs/NAME.envspec with `policy` added after its
     `turn_limit` line (and its fill file beside it, if any)."""
@@ -51,7 +40,7 @@ def _variant(tmp_path: Path, name: str, policy: str):
 # without a decision (`illegal_action pgx` cannot be combined with `choose`, E0181)
 @pytest.mark.parametrize("name, policy", [("choices", "illegal_action error"), ("crazy8", "illegal_action pgx"),
                                           ("crazy8", "")])
-def test_step_rows_equals_every_branch_on_every_row(tmp_path, name, policy):
+def test_step_rows_equals_every_branch_on_every_row(tmp_path, same_pytrees, name, policy):
     """12 steps of a batch of 24 from mixed actions (legal ones of every kind, illegal and
     out-of-range ones, some rows already finished): `_step_rows` at chunks 1, 5 and 24 equals
     `vmap(_step_dict)`, and the batch played at least two kinds in one step."""
@@ -69,7 +58,7 @@ def test_step_rows_equals_every_branch_on_every_row(tmp_path, name, policy):
         actions[i % 4::8] = np.random.default_rng(i).integers(-2, env.NUM_ACTIONS + 2, size=len(actions[i % 4::8]))
         want = reference(state, jnp.asarray(actions))
         for chunk in (1, 5, batch):
-            _assert_same(rows(state, jnp.asarray(actions), chunk), want)
+            same_pytrees(rows(state, jnp.asarray(actions), chunk), want)
         live = ~np.asarray(state.terminated | state.truncated)
         kinds = np.searchsorted(offsets, actions[live], side="right") - 1
         mixed += len(set(kinds.tolist()) & set(range(len(env._BRANCHES)))) >= 2
@@ -78,7 +67,7 @@ def test_step_rows_equals_every_branch_on_every_row(tmp_path, name, policy):
     assert np.asarray(state.terminated).any(), "no row finished (the finished rows' path untested)"
 
 
-def test_rollout_steps_rows_by_kind_exactly():
+def test_rollout_steps_rows_by_kind_exactly(same_pytrees):
     """crazy8's rollout (kinds play, draw_card, pass) with kind chunks 1, 3 and the default
     equals the rollout that steps every row through every branch (`kind_chunk=0`)."""
     from envc.compiler.check import load
@@ -90,7 +79,7 @@ def test_rollout_steps_rows_by_kind_exactly():
     key = jax.random.PRNGKey(3)
     want = run(env.rollout)(key, 40, 16, None, 0)
     for chunk in (1, 3, None):
-        _assert_same(run(env.rollout)(key, 40, 16, None, chunk), want)
+        same_pytrees(run(env.rollout)(key, 40, 16, None, chunk), want)
 
 
 @pytest.mark.parametrize("name, chunk", [("tcg", 128), ("othello", 0), ("pokemon_gen1", 0), ("tictactoe", None)])
