@@ -175,7 +175,8 @@ class _Keyer:
     def _globals(self, fn, code) -> None:
         """The globals a function of the generated package or of envc reads: functions of
         either, followed (their code can change under the same name: a patched module, another
-        envc), and numbers, strings and arrays by value; other globals (jax, numpy) by name."""
+        envc), also in a list or tuple of them, and numbers, strings and arrays by value; other
+        globals (jax, numpy) by name."""
         if not self._ours(getattr(fn, "__module__", None)):
             return
         scope = getattr(fn, "__globals__", {})
@@ -187,6 +188,11 @@ class _Keyer:
             elif isinstance(value, _PLAIN) or (hasattr(value, "shape") and hasattr(value, "dtype")):
                 self.h.update(b"global " + name.encode() + b"=")
                 self.value(value)
+            elif isinstance(value, (list, tuple)) and any(isinstance(v, types.FunctionType) for v in value):
+                # a table of functions (the generated `_BRANCHES`): each followed, in order
+                self.h.update(b"global " + name.encode() + b"=[")
+                for item in value:
+                    self.value(item)
 
     def value(self, value) -> None:
         if isinstance(value, types.ModuleType):
