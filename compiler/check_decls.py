@@ -269,14 +269,8 @@ class DeclChecks(CheckerPart):
                   "and the enums, records and tables of the spec")
 
     def cells(self, t: ir.Type) -> int:
-        """How many scalars a value of type `t` holds at most."""
-        if isinstance(t, ir.ArrayT):
-            return t.size * self.cells(t.elem)
-        if isinstance(t, ir.ListT):
-            return t.cap * self.cells(t.elem)
-        if isinstance(t, ir.RecordT) and t.name in self.record_defs:
-            return sum(self.cells(f.type) for f in self.record_defs[t.name].fields)
-        return 1
+        """How many scalars a value of type `t` holds at most (`ir.cells`)."""
+        return ir.cells(t, self.record_defs)
 
     def require_cells(self, t: ir.Type, span: Span) -> None:
         if self.cells(t) > checker_module().MAX_CELLS:

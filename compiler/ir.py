@@ -523,6 +523,18 @@ def dims(t: Type) -> tuple[int, ...]:
     return tuple(out)
 
 
+def cells(t: Type, records: dict[str, RecordDef]) -> int:
+    """How many scalars a value of type `t` holds at most (a list: its capacity's worth), the
+    fields of a record looked up in `records` (by name; an unknown one counts 1)."""
+    if isinstance(t, ArrayT):
+        return t.size * cells(t.elem, records)
+    if isinstance(t, ListT):
+        return t.cap * cells(t.elem, records)
+    if isinstance(t, RecordT) and t.name in records:
+        return sum(cells(f.type, records) for f in records[t.name].fields)
+    return 1
+
+
 def elem_of(t: Type) -> Type:
     """The element type of an array or list type `t`.
 

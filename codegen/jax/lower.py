@@ -1843,19 +1843,9 @@ def kind_rows(m: ir.Module, branches: list[ir.ActionDef]) -> bool:
     cost = budget.Cost(m)
     costs = sorted(cost.block(a.body) for a in branches)
     others = sum(costs[:-1])
-    state_cells = sum(_cells(m, f.type) for f in m.state)
+    records = {r.name: r for r in m.records}
+    state_cells = sum(ir.cells(f.type, records) for f in m.state)
     return others >= costs[-1] and others > 2 * len(branches) * state_cells
-
-
-def _cells(m: ir.Module, t: ir.Type) -> int:
-    """How many scalars a value of type `t` holds at most (a list: its capacity and length)."""
-    if isinstance(t, ir.ArrayT):
-        return t.size * _cells(m, t.elem)
-    if isinstance(t, ir.ListT):
-        return t.cap * _cells(m, t.elem) + 1
-    if isinstance(t, ir.RecordT):
-        return sum(_cells(m, f.type) for f in m.record(t.name).fields)
-    return 1
 
 
 def _fault_fns(m: ir.Module) -> frozenset[str]:

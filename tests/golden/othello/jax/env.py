@@ -1377,7 +1377,7 @@ def init(key) -> State:
 
 
 def _step_begin(st, action):
-    """`_step_legal` before the action's branch: the step's counters, and the index of the
+    """A legal step before its action's branch: the step's counters, and the index of the
     branch of `_BRANCHES` that plays `action` (int32 scalar)."""
     st = dict(st)
     st["rewards"] = jnp.zeros(NUM_PLAYERS, jnp.float32)
@@ -1395,16 +1395,15 @@ _BRANCHES = [
 
 
 def _step_end(st):
-    """`_step_legal` after the action's branch."""
+    """A legal step after its action's branch."""
     st = dict(st)
     return st
 
 
-def _step_legal(st, action):
-    """Play legal flat action `action` (int32 scalar) on flat dict `st`."""
-    st, kind = _step_begin(st, action)
-    st = lax.switch(kind, _BRANCHES, st, action) if len(_BRANCHES) > 1 else _BRANCHES[0](st, action)
-    return _step_end(st)
+def _run_branch(st, kind, action):
+    """Branch `kind` (int32 scalar, `_step_begin`'s) of `_BRANCHES` on flat dict `st`: a
+    `lax.switch`, which under `vmap` runs every branch and selects."""
+    return lax.switch(kind, _BRANCHES, st, action) if len(_BRANCHES) > 1 else _BRANCHES[0](st, action)
 
 
 def _step_illegal(st, mover):
@@ -1429,8 +1428,7 @@ def _step_dict(state: State, action):
     """`step` up to its flat dict (`_to_dict`'s layout), before the next state's mask and
     observation are computed (`_finish`)."""
     st, action, legal, done, begun, kind = _step_open(state, action)
-    moved = lax.switch(kind, _BRANCHES, begun, action) if len(_BRANCHES) > 1 else _BRANCHES[0](begun, action)
-    return _step_close(st, legal, done, moved)
+    return _step_close(st, legal, done, _run_branch(begun, kind, action))
 
 
 def _step_open(state: State, action):
