@@ -53,6 +53,7 @@ PY_PREFIXES = {
     "mask": "m_",  # the legal-action mask of one action kind
     "mask_value": "mv_",  # that mask computed, passed to the masks that reuse it
     "invariant": "inv_",
+    "row_key": "rk_",  # an action's guessed effect number (compiler/row_keys.py)
 }
 
 #: Rust identifiers made from spec names, per namespace.

@@ -428,3 +428,21 @@ def test_rust_step_joint_keeps_every_lanes_fault(tmp_path):
     backend = _RustBackend(native)
     backend.reset(np.zeros(3, dtype=np.uint32))
     assert backend.step_joint_lanes(np.asarray([legal, illegal, illegal], np.int32), np.array([0, 2])) == (2, text)
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 64, 65, 70])
+def test_first_fault_is_the_first_set_row(n):
+    """The runtime's `_first_fault` (a chain of `where`s up to 64 rows, `argmax` above) returns
+    the first row whose code is set, row 0 when none is, for every pattern of set rows tried."""
+    import jax.numpy as jnp
+
+    from envc.codegen.jax import runtime
+
+    rng = np.random.default_rng(n)
+    for trial in range(20):
+        fs = np.zeros((n, 3), np.int32)
+        rows = rng.random(n) < (0.0 if trial == 0 else 0.2)
+        fs[rows] = rng.integers(1, 100, size=(int(rows.sum()), 3))
+        set_rows = np.flatnonzero(fs[:, 0] != 0)
+        want = fs[set_rows[0]] if len(set_rows) else fs[0]
+        assert np.array_equal(np.asarray(runtime._first_fault(jnp.asarray(fs))), want)

@@ -96,3 +96,103 @@ def test_kind_rows_default_follows_the_branch_costs(jax_envs, name, chunk):
     assert env._kind_chunk(1024, None) == chunk and env._kind_chunk(8192, None) == 8 * chunk
     assert env._kind_chunk(512, None) == 0  # below batch 1024 the trips cost more than they save
     assert env._kind_chunk(1024, 0) == 0 and env._kind_chunk(1024, 7) == 7
+
+
+def _primitives(jaxpr) -> set[str]:
+    """The names of the primitives of a traced program, its sub-programs (`cond` branches,
+    loop bodies) included."""
+    names = set()
+    for eqn in jaxpr.eqns:
+        names.add(eqn.primitive.name)
+        for value in eqn.params.values():
+            for sub in value if isinstance(value, (tuple, list)) else (value,):
+                inner = getattr(sub, "jaxpr", sub)
+                if hasattr(inner, "eqns"):
+                    names |= _primitives(inner)
+    return names
+
+
+@pytest.fixture(scope="module")
+def heavy_env():
+    from envc.compiler.check import load
+    from envc.verify import load_jax
+
+    return load_jax(load(str(SPECS / "heavy_arms.envspec")))
+
+
+def test_heavy_arms_run_only_where_a_row_takes_them(heavy_env, same_pytrees):
+    """heavy_arms' heavy `if` arms (a rare roll, a suit chain with a light arm and a heavy
+    `else`, hold's heavy `else`) under the rows axis: with every row, no row and some rows
+    taking each arm (the suit set per row, 16 steps of mixed actions so that some rows roll
+    the rare 0), the step under `_rows_vmap` and `_step_rows` at chunks 1, 5 and 12 equal the
+    user's `vmap(_step_dict)`, which has no rows axis."""
+    env = heavy_env
+    batch = 12
+    reference = jax.jit(jax.vmap(env._step_dict))
+    every = jax.jit(env._rows_vmap(env._step_dict))
+    rows = jax.jit(env._step_rows, static_argnums=2)
+    finish = jax.jit(jax.vmap(env._finish))
+    state = jax.vmap(env.init)(jax.random.split(jax.random.PRNGKey(5), batch))
+    suits = [[0] * batch, [1] * batch, [2] * batch, [3] * batch, [0, 1, 2, 3] * 3, [2] * (batch - 1) + [0]]
+    for i in range(16):
+        suit = jnp.asarray(suits[i % len(suits)], state._x["suit"].dtype)
+        pile = state._x["pile"].at[:, 0].set(jnp.where(jnp.arange(batch) % 3 == i % 3, 9, state._x["pile"][:, 0]))
+        state = state.replace(_x={**state._x, "suit": suit, "pile": pile})
+        keys = jax.random.split(jax.random.PRNGKey(50 + i), batch)
+        actions = jax.vmap(env.random_legal_action)(keys, state)
+        want = reference(state, actions)
+        same_pytrees(every(state, actions), want)
+        for chunk in (1, 5, batch):
+            same_pytrees(rows(state, actions, chunk), want)
+        state = finish(want)
+    assert np.asarray(state._x["score"]).max() > 0
+
+
+def test_heavy_arms_are_conditionals_under_the_rows_axis(heavy_env):
+    """The mechanism is on where it should be: traced under `_rows_vmap`, heavy_arms' step holds
+    `cond`s on a `psum` over the rows; under a plain `vmap` (a user's loop) it holds neither."""
+    env = heavy_env
+    state = jax.vmap(env.init)(jax.random.split(jax.random.PRNGKey(0), 4))
+    actions = jnp.zeros(4, jnp.int32)
+    named = _primitives(jax.make_jaxpr(env._rows_vmap(env._step_dict))(state, actions).jaxpr)
+    plain = _primitives(jax.make_jaxpr(jax.vmap(env._step_dict))(state, actions).jaxpr)
+    assert {"cond", "psum"} <= named, sorted(named)
+    assert "psum" not in plain and "cond" not in plain, sorted(plain)
+
+
+def test_rollout_with_heavy_arms_equals_the_reference_path(heavy_env, same_pytrees):
+    """heavy_arms' rollout at kind chunks 0 (every row, rows axis) and 3 (`_step_rows`) equals
+    its reference path (`reset_bound=batch`: `vmap(step_autoreset_from_seed)`, no rows axis)."""
+    env = heavy_env
+    run = partial(jax.jit, static_argnums=(1, 2, 3, 4))
+    key = jax.random.PRNGKey(8)
+    want = run(env.rollout)(key, 30, 16, 16, None)
+    for chunk in (0, 3):
+        same_pytrees(run(env.rollout)(key, 30, 16, None, chunk), want)
+
+
+ALL_SPECS = sorted((ROOT / "specs").glob("*.envspec")) + sorted(SPECS.glob("*.envspec"))
+
+
+@pytest.mark.parametrize("path", ALL_SPECS, ids=lambda p: p.stem)
+def test_every_spec_steps_under_the_rows_axis_with_every_arm_a_cond(monkeypatch, path):
+    """Every spec generated with every non-empty `if` arm heavy (`HEAVY_ARM = 1`), its step
+    traced under the rows axis: each arm becomes a `lax.cond`, whose two branches must return
+    one type whatever the locals hold (Python ints, loop carries, records: `_typed`). The TCG
+    keeps its own threshold (all its arms would trace for minutes) and is traced through
+    `_step_rows`, its rows sorted by `_ROW_KEYS`. Tracing only, no XLA compile: the values are
+    compared on heavy_arms and the small specs above."""
+    from envc.codegen.jax import lower
+    from envc.compiler.check import load
+    from envc.verify import load_jax
+
+    if path.stem != "tcg":
+        monkeypatch.setattr(lower, "HEAVY_ARM", 1)
+    env = load_jax(load(str(path)))
+    if hasattr(env, "_step_joint_dict"):
+        return  # a simultaneous turn is stepped by plain `vmap` (`rollout_joint`): no rows axis
+    state = jax.vmap(env.init)(jax.random.split(jax.random.PRNGKey(0), 2))
+    actions = jnp.zeros(2, jnp.int32)
+    want = jax.tree_util.tree_structure(jax.eval_shape(jax.vmap(env._step_dict), state, actions))
+    step = partial(env._step_rows, chunk=1) if path.stem == "tcg" else env._rows_vmap(env._step_dict)
+    assert jax.tree_util.tree_structure(jax.eval_shape(step, state, actions)) == want

@@ -25,6 +25,7 @@ from envc.compiler import ir, pipeline
 from envc.compiler.actions import ActionSpace
 from envc.compiler.passes import number_faults
 from envc.compiler.pipeline import PassContext
+from envc.compiler.row_keys import row_key
 
 _MARKER = "# ---- runtime (pasted into generated code) ----\n"
 _LISTS_START = "# ---- list runtime (pasted only into the module of a spec with a list type) ----\n"
@@ -47,7 +48,8 @@ def _env() -> jinja2.Environment:
 
 
 # the runtime helpers that templates/env.py.j2 calls: pasted whenever their block is
-TEMPLATE_HELPERS = frozenset({"_seed_key", "_i32", "_cast", "_select", "_fault_at", "_use_compilation_cache", "_svg"})
+TEMPLATE_HELPERS = frozenset({"_seed_key", "_i32", "_cast", "_select", "_fault_at", "_use_compilation_cache", "_svg",
+                              "_rows_vmap"})
 
 
 @functools.lru_cache(maxsize=16)
@@ -117,12 +119,15 @@ def generate(module: ir.Module, ctx: PassContext | None = None) -> dict[str, str
     from envc.compiler.passes import init_mask
 
     ctx = ctx or PassContext()
+    # each action's guessed effect number, found before `LOWERING` turns `choose` into state
+    # machines (which hide it in locals set under conditions)
+    keys = {a.name: k for a in module.actions if (k := row_key(module, a)) is not None}
     module = pipeline.lower(module, ctx)  # `LOWERING`: folded, `choose` as state machines, faults numbered
     if not ctx.record_faults:  # `--no-record-faults`: no fault site reaches the lowering (no `_fault`)
         module = module.model_copy(update={"fault_sites": []})
     # `--prefix-walk vmap|predicated`: issue 18's mechanism 1 lowerings, opt-in measurements
     # (slower than the default on CPU: bench/RESULTS.md); the default output does not change
-    low = Lowering(module, ctx.prefix_walk).run()
+    low = Lowering(module, ctx.prefix_walk, row_keys=keys).run()
     fresh_mask = init_mask.constant(module)  # None unless proved the same for every seed
     spec = os.path.relpath(module.path).replace(os.sep, "/") if module.path else module.name
     builtin = ("current_player", "rewards", "terminated", "truncated", "step_count")
@@ -146,6 +151,7 @@ def generate(module: ir.Module, ctx: PassContext | None = None) -> dict[str, str
         observation_dtypes=low.observation_dtypes, invariants=low.invariants, step_max=low.step_max,
         has_epilogue=low.has_epilogue, simultaneous=low.simultaneous,
         resume=low.resume, illegal_pgx=module.illegal_action == "pgx", kind_rows=low.kind_rows,
+        row_key_span=low.row_key_span,
         current_player_dtype=dtype_of["current_player"], step_count_dtype=dtype_of["step_count"],
         observation_shape=shape, observation_bounds=bounds,
         gymnax_max_steps=low.turn_limit if low.turn_limit is not None else 2**31 - 1,

@@ -21,6 +21,10 @@ How each construct lowers (decisions here, layout in `templates/env.py.j2`):
   while tracing (a Python bool) traces only its arm (`_branch`, thunks); an `elif` chain or
   a `match` becomes one branch function per arm at the same depth, merged by one
   `_select_first` (`chain`), unless a condition draws (then each `elif` nests in the `else`);
+  an arm weighing at least `HEAVY_ARM` goes through `_branch_any`/`_select_first_any`: when
+  the rollout steps a batch under its rows axis (runtime `_rows_vmap`), it runs under a
+  `lax.cond` on whether any row of the batch takes it (a `psum` over the rows, the same for
+  every row, so the `cond` stays a real branch), elsewhere as above;
 - `for` loops of at most `UNROLL` iterations unroll, longer ones and those whose body weighs
   more than `HEAVY_BODY` IR nodes (called functions included) become `lax.fori_loop`, or
   `lax.while_loop` when the body is `if flag { ... }` (a `while`, a `break`: `_go_flag`);
@@ -88,6 +92,7 @@ from envc.compiler import budget, builtins, ir
 from envc.compiler.actions import ActionSpace, decode_param
 from envc.compiler.passes import mask_reuse, number_faults, prefix_loops
 from envc.compiler.pipeline import PREFIX_WALKS
+from envc.compiler.row_keys import RowKey
 
 UNROLL = 8
 # a loop body weighing more than this (IR nodes, called functions included) is not unrolled:
@@ -100,6 +105,12 @@ UNROLL = 8
 # unrolling (its loop variable a Python int: static reads, constant slots). A limit of 20 compiled
 # the TCG faster still (0.60x) but ran it slower than 40 (1.59x).
 HEAVY_BODY = 40
+# an `if` arm weighing at least this (IR nodes, called functions included) is run under
+# `lax.cond` on whether any row of the batch takes it, when the rollout steps the batch under
+# the rows axis (runtime `_branch_any`, `_select_first_any`); lighter arms stay branchless,
+# where a `cond`'s fixed cost and the fusion it breaks would outweigh the arm. Decision: see
+# bench/RESULTS.md, "Heavy arms under lax.cond".
+HEAVY_ARM = 40
 # a comprehension body longer than this (characters), or with temporaries, is a named function
 # (`_vmap`), not a `lambda`
 LAMBDA_WIDTH = 60
@@ -168,6 +179,9 @@ class LoweredModule:
     observe_faults: bool = False
     # the rollout steps each action kind's branch on its own rows by default (`kind_rows`)
     kind_rows: bool = False
+    # the span of the guessed effect numbers (`compiler.row_keys`) that `_step_rows` sorts a
+    # kind's rows by (each action's `key` function returns 0..row_key_span - 1); 0: no keys
+    row_key_span: int = 0
 
 
 @dataclass
@@ -190,18 +204,24 @@ class _Level:
 
 @ir.handles_all("x_", "s_", skip_stmts=ir.INTERPRETER_ONLY_STMTS)
 class Lowering:
-    def __init__(self, module: ir.Module, walks: str = "off", line_views: bool = True):
+    def __init__(self, module: ir.Module, walks: str = "off", line_views: bool = True,
+                 row_keys: dict[str, RowKey] | None = None):
         """`walks`: how loops of the prefix-AND shape (`prefix_loops`) are lowered: "off" (as
         any loop), "vmap" (`prefix_walk`) or "predicated" (`predicated_walk`); the last two
         are measurements of issue 18's mechanism 1, not faster on CPU (bench/RESULTS.md).
         `line_views` (default on; off only to measure against): a fn with a loop called in a
         comprehension nest is run inline (`inline_walk`) and a read there that is a shift of
         the nest's cell where it is used becomes slices of the padded array (`_shift_view`):
-        issue 18's mechanism 2, 1.33x othello's rollout SPS at batch 1024 (bench/RESULTS.md)."""
+        issue 18's mechanism 2, 1.33x othello's rollout SPS at batch 1024 (bench/RESULTS.md).
+        `row_keys`: each action's guessed effect number (`compiler.row_keys.row_key`, computed
+        on the module before `LOWERING`), by action name; a function per key is generated
+        (`key_<action>`) that the rollout sorts a kind's rows by."""
         if walks not in PREFIX_WALKS:
             raise ValueError(f"walks must be one of {PREFIX_WALKS}, not {walks!r}")
         self.m = module
         self._walk_mode = walks
+        self.row_keys = row_keys or {}
+        self.key_span = 0  # the widest span of the key functions generated (`key_function`)
         self.line_views = line_views
         self.space = ActionSpace(module)
         self.constants: list[tuple[str, str]] = []
@@ -1295,6 +1315,13 @@ class Lowering:
         and returns."""
         return [lv(k) for k in dict.fromkeys(k for _, k in self.scope)]
 
+    def live_dtypes(self) -> str:
+        """The declared dtypes of the live locals (`live`), as a tuple of `_cast`'s dtype trees:
+        with the locals' values before an `if`, they give the one type both arms of its
+        `lax.cond` return (`_typed`)."""
+        keys = dict.fromkeys(k for _, k in self.scope)
+        return "(" + "".join(f"{self.dtypes(self._local_types[k])}, " for k in keys) + ")"
+
     def declare(self, name: str, t: ir.Type) -> str:
         """Bind a local; returns its key (its Python name is `lv(key)`). Scopes are lexical: a
         name that shadows a live local gets a key of its own (`x_2`), so the outer value
@@ -1361,12 +1388,26 @@ class Lowering:
             self._lifted.append("\n".join(self.out.lines))
             self.out = saved
 
+    def heavy(self, body: list[ir.Stmt]) -> bool:
+        """Whether an `if` arm weighs at least `HEAVY_ARM`: it then runs only when some row of
+        the batch takes it, under the rollout's rows axis (runtime `_ROWS`)."""
+        return bool(body) and self.weight(body) >= HEAVY_ARM
+
     def branch(self, cond: str, then: list[ir.Stmt], orelse: list[ir.Stmt]) -> None:
+        heavy_then, heavy_else = self.heavy(then), self.heavy(orelse)
         a = self.arm(then, "_then")
         b = self.arm(orelse, "_else")
         # thunks: a condition decided while tracing (a Python bool, see runtime `_i32`) traces
         # only its arm
-        self.emit(f"st, {tup(self.live())} = {self.rt('_branch')}({cond}, lambda: {a}, lambda: {b})")
+        live = tup(self.live())
+        if not (heavy_then or heavy_else):
+            self.emit(f"st, {live} = {self.rt('_branch')}({cond}, lambda: {a}, lambda: {b})")
+            return
+        # one arm under `lax.cond` (the heavier when both are heavy: a `cond` per arm would
+        # trace each twice)
+        then_side = heavy_then and (not heavy_else or self.weight(then) >= self.weight(orelse))
+        self.emit(f"st, {live} = {self.rt('_branch_any')}({cond}, lambda: {a}, lambda: {b}, {then_side}, {live}, "
+                  f"{self.live_dtypes()})")
 
     def s_if(self, s: ir.If) -> None:
         conds, bodies, rest = [s.cond], [s.then], s.orelse
@@ -1392,14 +1433,22 @@ class Lowering:
         evaluated on the state before the chain, which is what the interpreter sees when it
         reaches it. A nested form would need one indentation level per `elif`, and Python
         refuses to compile about a hundred."""
+        heavy = [self.heavy(body) for body in bodies]
         names = [self.arm(body, "_then") for body in bodies] + [self.arm(orelse, "_else")]
         # one `_select_first` rather than a `_select` per arm: a leaf that a single arm writes
         # (a dispatch whose ops touch different fields) is then selected once, not once per
         # arm from that one back (the chain's running result differs from the state everywhere)
-        arms = "".join(f"{call}, " for call in names[:-1])
         conds_ = "".join(f"{c}, " for c in conds)
         live = tup(self.live())
-        self.emit(f"st, {live} = {self.rt('_select_first')}(({conds_}), (st, {live}), ({arms}), {names[-1]})")
+        if not any(heavy):
+            arms = "".join(f"{call}, " for call in names[:-1])
+            self.emit(f"st, {live} = {self.rt('_select_first')}(({conds_}), (st, {live}), ({arms}), {names[-1]})")
+            return
+        # the heavy arms under `lax.cond` on whether any row takes them (`_select_first_any`)
+        arms = "".join(f"lambda: {call}, " for call in names[:-1])
+        flags = "".join(f"{h}, " for h in heavy)
+        self.emit(f"st, {live} = {self.rt('_select_first_any')}(({conds_}), (st, {live}), ({arms}), "
+                  f"lambda: {names[-1]}, ({flags}), {self.live_dtypes()})")
 
     def weight(self, node, seen: frozenset = frozenset()) -> int:
         """IR nodes under `node`, the bodies of the functions it calls included (once per call)."""
@@ -1765,6 +1814,9 @@ class Lowering:
             self.rt("_fault_put")  # (the template's `_finish` records the guards' fault)
             self.rt("_first_fault")
         mask_lets, mask_code = self.mask_calls(plan)
+        # the rollout sorts rows by their guessed effect only where it steps branches by rows
+        # (more than one branch): elsewhere no key function is generated
+        branched = sum(resume is None or kind.index != resume["kind"] for kind in self.space.kinds) > 1
         for kind in self.space.kinds:
             a = m.actions[kind.index]
             fn_name, mask_name = py_ident("action", a.name), py_ident("mask", a.name)
@@ -1782,7 +1834,8 @@ class Lowering:
             if a.guard is not None:
                 self.functions.append(self.mask_function(a, kind, plan))
             actions.append({"name": a.name, "offset": kind.offset, "size": kind.size, "guard": a.guard is not None,
-                            "resumes": False, "fn": fn_name, "mask": mask_name, "mask_call": mask_code.get(kind.index)})
+                            "resumes": False, "fn": fn_name, "mask": mask_name, "mask_call": mask_code.get(kind.index),
+                            "key": self.key_function(a, decoded) if branched else None})
         obs = m.observe
         observe_faults = bool(m.fault_sites) and self.holds_site(obs.body)
         if observe_faults:
@@ -1821,7 +1874,24 @@ class Lowering:
             mask_faults=[f"_mf{k}" for k in sorted(self._guard_faults)], observe_faults=observe_faults,
             kind_rows=kind_rows(m, [m.actions[a.index] for a in self.space.kinds
                                     if resume is None or a.index != resume["kind"]]),
+            row_key_span=self.key_span,
         )
+
+    def key_function(self, a: ir.ActionDef, decoded: dict[str, ir.Expr]) -> str | None:
+        """Emit `rk_<action>(st, index)`, the action's guessed effect number less its lowest
+        value (`compiler.row_keys`), and return its name; None without a key. It records no
+        fault (a guess: a read it makes out of range only makes a worse guess)."""
+        key = self.row_keys.get(a.name)
+        if key is None:
+            return None
+        name = py_ident("row_key", a.name)
+        self.key_span = max(self.key_span, key.hi - key.lo + 1)
+        value = ir.Binary(op="sub", left=key.expr, right=ir.Const(value=key.lo, type=ir.IntT(lo=key.lo, hi=key.lo)),
+                          type=ir.IntT(lo=0, hi=key.hi - key.lo))
+        self.functions.append(self.function(f"def {name}(st, index):", a.params, [ir.Return(value=value)],
+                                            value.type, False, f"the guessed effect number of `{a.name}` (a sort "
+                                            f"key of `_step_rows`), 0..{key.hi - key.lo}", decoded=decoded))
+        return name
 
 
 def kind_rows(m: ir.Module, branches: list[ir.ActionDef]) -> bool:

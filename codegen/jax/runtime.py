@@ -16,6 +16,7 @@ Representation of values (a pytree per IR type):
 """
 
 # ---- runtime (pasted into generated code) ----
+import contextvars
 import os
 
 import jax
@@ -118,11 +119,21 @@ def _select_first(conds, orig, arms, orelse):
     chain. Each leaf is selected only among the arms that change it (a leaf identical to
     `orig`'s is unchanged), on exclusive conditions (`ci and not c1..ci-1`): a leaf that one
     arm of many writes costs one `where`, not one per arm as a chain of `_select`s does."""
+    firsts, taken = _firsts(conds)
+    return _merge_first(firsts, taken, orig, arms, orelse)
+
+
+def _firsts(conds):
+    """The exclusive conditions of an `if`/`elif` chain (`ci and not c1..ci-1`) and whether
+    any holds."""
     firsts, taken = [], None
     for c in conds:
         firsts.append(c if taken is None else jnp.logical_and(c, jnp.logical_not(taken)))
         taken = c if taken is None else jnp.logical_or(taken, c)
+    return firsts, taken
 
+
+def _merge_first(firsts, taken, orig, arms, orelse):
     def leaf(o, e, *xs):
         r = e if e is o else jnp.where(taken, o, e)
         for f, x in zip(firsts, xs):
@@ -131,6 +142,86 @@ def _select_first(conds, orig, arms, orelse):
         return r
 
     return jax.tree_util.tree_map(leaf, orig, orelse, *arms)
+
+
+# The rows axis (DESIGN.md decision 6; bench/RESULTS.md, "Heavy arms under lax.cond"). The
+# rollout steps its batch under `jax.vmap(..., axis_name=_ROWS_AXIS)` (`_rows_vmap`), and while
+# such a step is traced `_ROWS` is set. An `if` arm that the lowering found heavy
+# (`Lowering.heavy`) then runs under `lax.cond` on whether any row of the batch takes it
+# (`_rows_any`): a `psum` over the rows axis is one value for every row, so the `cond` stays a
+# real branch under `vmap` and an arm that no row takes costs nothing. When some row takes it,
+# it runs on every row and is selected, as without the axis: the result is the same either way
+# (an arm no row takes is never selected). Outside `_rows_vmap` (a user's `vmap(step)`) the
+# flag is unset and these are `_branch` and `_select_first`.
+_ROWS_AXIS = "_envc_rows"
+_ROWS = contextvars.ContextVar("_envc_rows", default=False)
+
+
+def _rows_vmap(f):
+    """`jax.vmap(f)` over a batch of rows, with the rows axis named and `_ROWS` set while `f`
+    is traced."""
+    def traced(*args):
+        token = _ROWS.set(True)
+        try:
+            return f(*args)
+        finally:
+            _ROWS.reset(token)
+
+    return jax.vmap(traced, axis_name=_ROWS_AXIS)
+
+
+def _rows_any(c):
+    """Whether condition `c` (bool, one per row) holds on any row of the batch being stepped: a
+    bool scalar, the same for every row; None outside `_rows_vmap` or for a Python bool."""
+    if type(c) is bool or not _ROWS.get():
+        return None
+    return lax.psum(jnp.asarray(c).astype(jnp.int32), _ROWS_AXIS) > 0
+
+
+def _branch_any(c, then, orelse, heavy_then, live, dtypes):
+    """`_branch(c, then, orelse)` whose heavy arm (`then` when `heavy_then`, else `orelse`) is
+    computed only when some row of the batch takes it (see `_ROWS`). `live` and `dtypes`: the
+    live locals' values before the `if` and their declared dtypes (`_typed`)."""
+    if type(c) is bool:
+        return _branch(c, then, orelse)
+    anyc = _rows_any(c if heavy_then else jnp.logical_not(c))
+    if anyc is None:
+        return _branch(c, then, orelse)
+    light = orelse if heavy_then else then
+    return lax.cond(anyc, lambda: _typed(_select(c, then(), orelse()), live, dtypes),
+                    lambda: _typed(light(), live, dtypes))
+
+
+def _typed(out, live, dtypes):
+    """An arm's `(st, locals)` with each local cast to one type fixed before the arm runs: the
+    dtype of its value before the `if` (`live`), or its declared dtype when that value was a
+    Python int or bool (known while tracing), so that both arms of a `lax.cond` return the
+    same types (a loop's carry keeps its dtype). The values are unchanged: a local holds a
+    value of its declared type (the checker's ranges), and a value's dtype is that type's or
+    int32."""
+    st, values = out
+
+    def cast(x, before, d):
+        return jnp.asarray(x).astype(d if type(before) in (int, bool, float) else jnp.asarray(before).dtype)
+
+    return st, tuple(jax.tree_util.tree_map(cast, x, b, d) for x, b, d in zip(values, live, dtypes))
+
+
+def _select_first_any(conds, orig, arms, orelse, heavy, dtypes):
+    """`_select_first` with the arms and `orelse` as thunks: an arm flagged in `heavy` is
+    computed only when some row of the batch takes it (see `_ROWS`); `orelse` always is.
+    `dtypes`: the live locals' declared dtypes (`_typed`)."""
+    firsts, taken = _firsts(conds)
+    typed = None  # what an arm that no row takes returns (its state leaves are `orig`'s)
+    outs = []
+    for first, arm, h in zip(firsts, arms, heavy):
+        anyc = _rows_any(first) if h else None
+        if anyc is None:
+            outs.append(arm())
+            continue
+        typed = _typed(orig, orig[1], dtypes) if typed is None else typed
+        outs.append(lax.cond(anyc, lambda arm=arm: _typed(arm(), orig[1], dtypes), lambda t=typed: t))
+    return _merge_first(firsts, taken, orig, outs, orelse())
 
 
 def _pick(mask, r, lo, orelse):
@@ -308,8 +399,19 @@ def _fault_put(st, cond, g):
 
 def _first_fault(fs):
     """The first set row of `fs` (int32[n, 3], one fault per comprehension element in index
-    order), zeros when none is set: the interpreter raises at the first failing element."""
-    return fs[jnp.argmax(fs[:, 0] != 0)]
+    order), zeros when none is set: the interpreter raises at the first failing element.
+
+    Up to 64 rows, a chain of `where`s from the last row back: where the rows are constants
+    after XLA's simplification (kinds whose guard cannot fault), an `argmax` over them
+    broadcast to the batch was constant-folded element by element, 1.3-21 s of the TCG's
+    compile at batch 8192; the chain's selects fold at once (XLA compile 73.5 / 72.1 s ->
+    63.9 / 59.8 s, same outputs: bench/RESULTS.md, "Heavy arms under lax.cond")."""
+    if fs.shape[0] > 64:
+        return fs[jnp.argmax(fs[:, 0] != 0)]
+    out = fs[0]
+    for i in range(fs.shape[0] - 1, -1, -1):
+        out = jnp.where(fs[i, 0] != 0, fs[i], out)
+    return out
 
 
 # ---- end of the fault runtime ----

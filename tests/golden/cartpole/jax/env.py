@@ -26,6 +26,7 @@ settings alone, and so does a cache folder the program already chose)."""
 
 import dataclasses
 from functools import partial
+import contextvars
 import os
 
 import jax
@@ -112,6 +113,32 @@ def _branch(c, then, orelse):
     if type(c) is bool:
         return then() if c else orelse()
     return _select(c, then(), orelse())
+
+
+# The rows axis (DESIGN.md decision 6; bench/RESULTS.md, "Heavy arms under lax.cond"). The
+# rollout steps its batch under `jax.vmap(..., axis_name=_ROWS_AXIS)` (`_rows_vmap`), and while
+# such a step is traced `_ROWS` is set. An `if` arm that the lowering found heavy
+# (`Lowering.heavy`) then runs under `lax.cond` on whether any row of the batch takes it
+# (`_rows_any`): a `psum` over the rows axis is one value for every row, so the `cond` stays a
+# real branch under `vmap` and an arm that no row takes costs nothing. When some row takes it,
+# it runs on every row and is selected, as without the axis: the result is the same either way
+# (an arm no row takes is never selected). Outside `_rows_vmap` (a user's `vmap(step)`) the
+# flag is unset and these are `_branch` and `_select_first`.
+_ROWS_AXIS = "_envc_rows"
+_ROWS = contextvars.ContextVar("_envc_rows", default=False)
+
+
+def _rows_vmap(f):
+    """`jax.vmap(f)` over a batch of rows, with the rows axis named and `_ROWS` set while `f`
+    is traced."""
+    def traced(*args):
+        token = _ROWS.set(True)
+        try:
+            return f(*args)
+        finally:
+            _ROWS.reset(token)
+
+    return jax.vmap(traced, axis_name=_ROWS_AXIS)
 
 
 def _terminate(st):
@@ -618,7 +645,7 @@ def rollout(key, n_steps: int, batch: int, reset_bound: int | None = None, kind_
         if bound >= batch:
             state, rewards, terminated, truncated, _ = jax.vmap(step_autoreset_from_seed)(state, actions, seeds)
             return (state, key), (rewards, terminated | truncated)
-        st = jax.vmap(_step_dict)(state, actions)
+        st = _rows_vmap(_step_dict)(state, actions)
         # the `done` output equals step_autoreset_from_seed's `terminated | truncated`: its
         # extra truncation (`terminated & live & time limit`) is a subset of `terminated`
         done = st["terminated"] | st["truncated"]

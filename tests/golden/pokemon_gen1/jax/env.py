@@ -27,6 +27,7 @@ settings alone, and so does a cache folder the program already chose)."""
 import dataclasses
 import re
 from functools import partial
+import contextvars
 import os
 
 import jax
@@ -129,11 +130,21 @@ def _select_first(conds, orig, arms, orelse):
     chain. Each leaf is selected only among the arms that change it (a leaf identical to
     `orig`'s is unchanged), on exclusive conditions (`ci and not c1..ci-1`): a leaf that one
     arm of many writes costs one `where`, not one per arm as a chain of `_select`s does."""
+    firsts, taken = _firsts(conds)
+    return _merge_first(firsts, taken, orig, arms, orelse)
+
+
+def _firsts(conds):
+    """The exclusive conditions of an `if`/`elif` chain (`ci and not c1..ci-1`) and whether
+    any holds."""
     firsts, taken = [], None
     for c in conds:
         firsts.append(c if taken is None else jnp.logical_and(c, jnp.logical_not(taken)))
         taken = c if taken is None else jnp.logical_or(taken, c)
+    return firsts, taken
 
+
+def _merge_first(firsts, taken, orig, arms, orelse):
     def leaf(o, e, *xs):
         r = e if e is o else jnp.where(taken, o, e)
         for f, x in zip(firsts, xs):
@@ -142,6 +153,86 @@ def _select_first(conds, orig, arms, orelse):
         return r
 
     return jax.tree_util.tree_map(leaf, orig, orelse, *arms)
+
+
+# The rows axis (DESIGN.md decision 6; bench/RESULTS.md, "Heavy arms under lax.cond"). The
+# rollout steps its batch under `jax.vmap(..., axis_name=_ROWS_AXIS)` (`_rows_vmap`), and while
+# such a step is traced `_ROWS` is set. An `if` arm that the lowering found heavy
+# (`Lowering.heavy`) then runs under `lax.cond` on whether any row of the batch takes it
+# (`_rows_any`): a `psum` over the rows axis is one value for every row, so the `cond` stays a
+# real branch under `vmap` and an arm that no row takes costs nothing. When some row takes it,
+# it runs on every row and is selected, as without the axis: the result is the same either way
+# (an arm no row takes is never selected). Outside `_rows_vmap` (a user's `vmap(step)`) the
+# flag is unset and these are `_branch` and `_select_first`.
+_ROWS_AXIS = "_envc_rows"
+_ROWS = contextvars.ContextVar("_envc_rows", default=False)
+
+
+def _rows_vmap(f):
+    """`jax.vmap(f)` over a batch of rows, with the rows axis named and `_ROWS` set while `f`
+    is traced."""
+    def traced(*args):
+        token = _ROWS.set(True)
+        try:
+            return f(*args)
+        finally:
+            _ROWS.reset(token)
+
+    return jax.vmap(traced, axis_name=_ROWS_AXIS)
+
+
+def _rows_any(c):
+    """Whether condition `c` (bool, one per row) holds on any row of the batch being stepped: a
+    bool scalar, the same for every row; None outside `_rows_vmap` or for a Python bool."""
+    if type(c) is bool or not _ROWS.get():
+        return None
+    return lax.psum(jnp.asarray(c).astype(jnp.int32), _ROWS_AXIS) > 0
+
+
+def _branch_any(c, then, orelse, heavy_then, live, dtypes):
+    """`_branch(c, then, orelse)` whose heavy arm (`then` when `heavy_then`, else `orelse`) is
+    computed only when some row of the batch takes it (see `_ROWS`). `live` and `dtypes`: the
+    live locals' values before the `if` and their declared dtypes (`_typed`)."""
+    if type(c) is bool:
+        return _branch(c, then, orelse)
+    anyc = _rows_any(c if heavy_then else jnp.logical_not(c))
+    if anyc is None:
+        return _branch(c, then, orelse)
+    light = orelse if heavy_then else then
+    return lax.cond(anyc, lambda: _typed(_select(c, then(), orelse()), live, dtypes),
+                    lambda: _typed(light(), live, dtypes))
+
+
+def _typed(out, live, dtypes):
+    """An arm's `(st, locals)` with each local cast to one type fixed before the arm runs: the
+    dtype of its value before the `if` (`live`), or its declared dtype when that value was a
+    Python int or bool (known while tracing), so that both arms of a `lax.cond` return the
+    same types (a loop's carry keeps its dtype). The values are unchanged: a local holds a
+    value of its declared type (the checker's ranges), and a value's dtype is that type's or
+    int32."""
+    st, values = out
+
+    def cast(x, before, d):
+        return jnp.asarray(x).astype(d if type(before) in (int, bool, float) else jnp.asarray(before).dtype)
+
+    return st, tuple(jax.tree_util.tree_map(cast, x, b, d) for x, b, d in zip(values, live, dtypes))
+
+
+def _select_first_any(conds, orig, arms, orelse, heavy, dtypes):
+    """`_select_first` with the arms and `orelse` as thunks: an arm flagged in `heavy` is
+    computed only when some row of the batch takes it (see `_ROWS`); `orelse` always is.
+    `dtypes`: the live locals' declared dtypes (`_typed`)."""
+    firsts, taken = _firsts(conds)
+    typed = None  # what an arm that no row takes returns (its state leaves are `orig`'s)
+    outs = []
+    for first, arm, h in zip(firsts, arms, heavy):
+        anyc = _rows_any(first) if h else None
+        if anyc is None:
+            outs.append(arm())
+            continue
+        typed = _typed(orig, orig[1], dtypes) if typed is None else typed
+        outs.append(lax.cond(anyc, lambda arm=arm: _typed(arm(), orig[1], dtypes), lambda t=typed: t))
+    return _merge_first(firsts, taken, orig, outs, orelse())
 
 
 def _lget(lst, i):
@@ -664,9 +755,9 @@ def p_before_move(st, v_u):
             st["go"] = _cast(_a78, jnp.bool_)
             st = p_drop_locks(st, v_u)
             return st, (v_u, v_a, v_cond, v_self_hit)
-        st, (v_u, v_a, v_cond, v_self_hit) = _branch(_c75, lambda: _then76(st, v_u, v_a, v_cond, v_self_hit), lambda: (st, (v_u, v_a, v_cond, v_self_hit)))
+        st, (v_u, v_a, v_cond, v_self_hit) = _branch_any(_c75, lambda: _then76(st, v_u, v_a, v_cond, v_self_hit), lambda: (st, (v_u, v_a, v_cond, v_self_hit)), True, (v_u, v_a, v_cond, v_self_hit), (jnp.int8, jnp.int8, jnp.int8, jnp.bool_, ))
         return st, (v_u, v_a, v_cond)
-    st, (v_u, v_a, v_cond) = _branch(_c71, lambda: _then72(st, v_u, v_a, v_cond), lambda: (st, (v_u, v_a, v_cond)))
+    st, (v_u, v_a, v_cond) = _branch_any(_c71, lambda: _then72(st, v_u, v_a, v_cond), lambda: (st, (v_u, v_a, v_cond)), True, (v_u, v_a, v_cond), (jnp.int8, jnp.int8, jnp.int8, ))
     _c79 = jnp.logical_and(st["go"], (v_cond == 5))
     def _then80(st, v_u, v_a, v_cond):
         st = dict(st)
@@ -680,7 +771,7 @@ def p_before_move(st, v_u):
             return st, (v_u, v_a, v_cond)
         st, (v_u, v_a, v_cond) = _branch(_c81, lambda: _then83(st, v_u, v_a, v_cond), lambda: (st, (v_u, v_a, v_cond)))
         return st, (v_u, v_a, v_cond)
-    st, (v_u, v_a, v_cond) = _branch(_c79, lambda: _then80(st, v_u, v_a, v_cond), lambda: (st, (v_u, v_a, v_cond)))
+    st, (v_u, v_a, v_cond) = _branch_any(_c79, lambda: _then80(st, v_u, v_a, v_cond), lambda: (st, (v_u, v_a, v_cond)), True, (v_u, v_a, v_cond), (jnp.int8, jnp.int8, jnp.int8, ))
     return st
 
 
@@ -770,17 +861,17 @@ def p_use_move(st, v_u, v_slot):
                 st["invulnerable"] = st["invulnerable"].at[_i32(v_u)].set(_cast(_a115, jnp.bool_))
                 st = p_carry_out(st, v_u, v_m, v_s)
                 return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)
-            st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn) = _branch(_c108, lambda: _then109(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn), lambda: _else113(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn))
+            st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn) = _branch_any(_c108, lambda: _then109(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn), lambda: _else113(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn), False, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn), (jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.bool_, jnp.int16, jnp.bool_, jnp.bool_, ))
             return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up)
-        st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up) = _branch(_c97, lambda: _then98(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up), lambda: (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up)))
+        st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up) = _branch_any(_c97, lambda: _then98(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up), lambda: (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up)), True, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up), (jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.bool_, jnp.int16, jnp.bool_, ))
         _c116 = jnp.logical_not(jnp.logical_and(v_foe_was_up, (_i32(st["team"]["hp"][((1 - _i32(v_u)), st["active"][(1 - _i32(v_u))])]) == 0)))
         def _then117(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up):
             st = dict(st)
             st = p_residual(st, v_u)
             return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up)
-        st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up) = _branch(_c116, lambda: _then117(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up), lambda: (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up)))
+        st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up) = _branch_any(_c116, lambda: _then117(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up), lambda: (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up)), True, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up), (jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.bool_, jnp.int16, jnp.bool_, ))
         return st, (v_u, v_slot, v_a)
-    st, (v_u, v_slot, v_a) = _branch(_c92, lambda: _then93(st, v_u, v_slot, v_a), lambda: (st, (v_u, v_slot, v_a)))
+    st, (v_u, v_slot, v_a) = _branch_any(_c92, lambda: _then93(st, v_u, v_slot, v_a), lambda: (st, (v_u, v_slot, v_a)), True, (v_u, v_slot, v_a), (jnp.int8, jnp.int8, jnp.int8, ))
     return st
 
 
@@ -836,7 +927,7 @@ def p_carry_out(st, v_u, v_m, v_s):
                 return st, (v_u, v_m, v_s, v_t, v_ta)
             st, (v_u, v_m, v_s, v_t, v_ta) = _branch(_c128, lambda: _then129(st, v_u, v_m, v_s, v_t, v_ta), lambda: _else135(st, v_u, v_m, v_s, v_t, v_ta))
             return st, (v_u, v_m, v_s, v_t, v_ta)
-        st, (v_u, v_m, v_s, v_t, v_ta) = _branch(_c126, lambda: _then127(st, v_u, v_m, v_s, v_t, v_ta), lambda: (st, (v_u, v_m, v_s, v_t, v_ta)))
+        st, (v_u, v_m, v_s, v_t, v_ta) = _branch_any(_c126, lambda: _then127(st, v_u, v_m, v_s, v_t, v_ta), lambda: (st, (v_u, v_m, v_s, v_t, v_ta)), True, (v_u, v_m, v_s, v_t, v_ta), (jnp.int8, jnp.int16, jnp.int8, jnp.int8, jnp.int8, ))
         st = p_check_hit(st, v_u, v_m)
         _a139 = False
         st["broke_sub"] = _cast(_a139, jnp.bool_)
@@ -851,9 +942,9 @@ def p_carry_out(st, v_u, v_m, v_s):
             st = dict(st)
             st = p_missed(st, v_u)
             return st, (v_u, v_m, v_s, v_t, v_ta)
-        st, (v_u, v_m, v_s, v_t, v_ta) = _branch(_c141, lambda: _then142(st, v_u, v_m, v_s, v_t, v_ta), lambda: _else143(st, v_u, v_m, v_s, v_t, v_ta))
+        st, (v_u, v_m, v_s, v_t, v_ta) = _branch_any(_c141, lambda: _then142(st, v_u, v_m, v_s, v_t, v_ta), lambda: _else143(st, v_u, v_m, v_s, v_t, v_ta), True, (v_u, v_m, v_s, v_t, v_ta), (jnp.int8, jnp.int16, jnp.int8, jnp.int8, jnp.int8, ))
         return st, (v_u, v_m, v_s, v_t, v_ta)
-    st, (v_u, v_m, v_s, v_t, v_ta) = _branch(_c118, lambda: _then119(st, v_u, v_m, v_s, v_t, v_ta), lambda: (st, (v_u, v_m, v_s, v_t, v_ta)))
+    st, (v_u, v_m, v_s, v_t, v_ta) = _branch_any(_c118, lambda: _then119(st, v_u, v_m, v_s, v_t, v_ta), lambda: (st, (v_u, v_m, v_s, v_t, v_ta)), True, (v_u, v_m, v_s, v_t, v_ta), (jnp.int8, jnp.int16, jnp.int8, jnp.int8, jnp.int8, ))
     return st
 
 
@@ -911,9 +1002,9 @@ def p_check_hit(st, v_u, v_m):
                 return st, (v_u, v_m, v_t, v_ta, v_sp, v_sure)
             st, (v_u, v_m, v_t, v_ta, v_sp, v_sure) = _branch(_c161, lambda: _then163(st, v_u, v_m, v_t, v_ta, v_sp, v_sure), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp, v_sure)))
             return st, (v_u, v_m, v_t, v_ta, v_sp, v_sure)
-        st, (v_u, v_m, v_t, v_ta, v_sp, v_sure) = _branch(_c159, lambda: _then160(st, v_u, v_m, v_t, v_ta, v_sp, v_sure), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp, v_sure)))
+        st, (v_u, v_m, v_t, v_ta, v_sp, v_sure) = _branch_any(_c159, lambda: _then160(st, v_u, v_m, v_t, v_ta, v_sp, v_sure), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp, v_sure)), True, (v_u, v_m, v_t, v_ta, v_sp, v_sure), (jnp.int8, jnp.int16, jnp.int8, jnp.int8, jnp.int16, jnp.bool_, ))
         return st, (v_u, v_m, v_t, v_ta, v_sp)
-    st, (v_u, v_m, v_t, v_ta, v_sp) = _branch(_c145, lambda: _then146(st, v_u, v_m, v_t, v_ta, v_sp), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp)))
+    st, (v_u, v_m, v_t, v_ta, v_sp) = _branch_any(_c145, lambda: _then146(st, v_u, v_m, v_t, v_ta, v_sp), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp)), True, (v_u, v_m, v_t, v_ta, v_sp), (jnp.int8, jnp.int16, jnp.int8, jnp.int8, jnp.int16, ))
     return st
 
 
@@ -963,7 +1054,7 @@ def p_land(st, v_u, v_m, v_s):
         st = dict(st)
         st = p_compute_damage(st, v_u, v_m)
         return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
-    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch(_c175, lambda: _then176(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
+    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch_any(_c175, lambda: _then176(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)), True, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (jnp.int8, jnp.int16, jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.bool_, ))
     _c177 = jnp.logical_and(v_damaging, st["go"])
     def _then178(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
         st = dict(st)
@@ -973,7 +1064,7 @@ def p_land(st, v_u, v_m, v_s):
         v_hits = _lcast(jnp.where(v_many, _i32(_K14[_i32(v_draw)]), _i32(st["fx"]["hits_min"])), jnp.int8)
         st = p_hit(st, v_u, v_hits)
         return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
-    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch(_c177, lambda: _then178(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
+    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch_any(_c177, lambda: _then178(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)), True, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (jnp.int8, jnp.int16, jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.bool_, ))
     _c180 = st["go"]
     def _then181(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
         st = dict(st)
@@ -988,21 +1079,21 @@ def p_land(st, v_u, v_m, v_s):
             st = dict(st)
             st = p_secondary_effects(st, v_u, v_m)
             return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
-        st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch(_c184, lambda: _then185(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
+        st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch_any(_c184, lambda: _then185(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)), True, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (jnp.int8, jnp.int16, jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.bool_, ))
         _c186 = st["give_stat"]
         def _then187(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
             st = dict(st)
             st = p_change_stat(st, jnp.where(st["fx"]["on_user"], _i32(v_u), _i32(v_t)), st["fx"]["stat"], st["fx"]["stages"], v_u)
             return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
-        st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch(_c186, lambda: _then187(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
+        st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch_any(_c186, lambda: _then187(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)), True, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (jnp.int8, jnp.int16, jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.bool_, ))
         _c188 = (st["give_status"] != 0)
         def _then189(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
             st = dict(st)
             st = p_inflict(st, v_t, st["give_status"])
             return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
-        st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch(_c188, lambda: _then189(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
+        st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch_any(_c188, lambda: _then189(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)), True, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (jnp.int8, jnp.int16, jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.bool_, ))
         return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
-    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch(_c180, lambda: _then181(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
+    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch_any(_c180, lambda: _then181(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)), True, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (jnp.int8, jnp.int16, jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.bool_, ))
     _c190 = jnp.logical_and(st["fx"]["explode"], jnp.logical_not(st["broke_sub"]))
     def _then191(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
         st = dict(st)
@@ -1204,7 +1295,7 @@ def p_hit(st, v_u, v_n):
             st["sub_hp"] = st["sub_hp"].at[_i32(v_t)].set(_cast(_a241, jnp.int16))
             st = p_recoil_and_drain(st, v_u, st["dmg"])
             return st, (v_u, v_n, v_t, v_ta)
-        st, (v_u, v_n, v_t, v_ta) = _branch(_c236, lambda: _then237(st, v_u, v_n, v_t, v_ta), lambda: _else240(st, v_u, v_n, v_t, v_ta))
+        st, (v_u, v_n, v_t, v_ta) = _branch_any(_c236, lambda: _then237(st, v_u, v_n, v_t, v_ta), lambda: _else240(st, v_u, v_n, v_t, v_ta), False, (v_u, v_n, v_t, v_ta), (jnp.int8, jnp.int8, jnp.int8, jnp.int8, ))
         return st, (v_u, v_n, v_t, v_ta)
     def _else242(st, v_u, v_n, v_t, v_ta):
         st = dict(st)
@@ -1220,9 +1311,9 @@ def p_hit(st, v_u, v_n):
             st = dict(st)
             st = p_recoil_and_drain(st, v_u, jnp.minimum(_i32(v_total), 999))
             return st, (v_u, v_n, v_t, v_ta, v_hp, v_total, v_done)
-        st, (v_u, v_n, v_t, v_ta, v_hp, v_total, v_done) = _branch(_c245, lambda: _then246(st, v_u, v_n, v_t, v_ta, v_hp, v_total, v_done), lambda: (st, (v_u, v_n, v_t, v_ta, v_hp, v_total, v_done)))
+        st, (v_u, v_n, v_t, v_ta, v_hp, v_total, v_done) = _branch_any(_c245, lambda: _then246(st, v_u, v_n, v_t, v_ta, v_hp, v_total, v_done), lambda: (st, (v_u, v_n, v_t, v_ta, v_hp, v_total, v_done)), True, (v_u, v_n, v_t, v_ta, v_hp, v_total, v_done), (jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.int16, jnp.int16, jnp.int8, ))
         return st, (v_u, v_n, v_t, v_ta)
-    st, (v_u, v_n, v_t, v_ta) = _branch(_c232, lambda: _then233(st, v_u, v_n, v_t, v_ta), lambda: _else242(st, v_u, v_n, v_t, v_ta))
+    st, (v_u, v_n, v_t, v_ta) = _branch_any(_c232, lambda: _then233(st, v_u, v_n, v_t, v_ta), lambda: _else242(st, v_u, v_n, v_t, v_ta), False, (v_u, v_n, v_t, v_ta), (jnp.int8, jnp.int8, jnp.int8, jnp.int8, ))
     return st
 
 
@@ -1313,7 +1404,7 @@ def p_primary_effects(st, v_u, v_m):
         st = dict(st)
         st = p_make_substitute(st, v_u)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _branch(_c273, lambda: _then274(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _branch_any(_c273, lambda: _then274(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)), True, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), (jnp.int8, jnp.int16, jnp.int8, jnp.int8, jnp.int8, jnp.bool_, jnp.int8, jnp.int16, ))
     _c275 = (_i32(st["fx"]["screen"]) == 1)
     _c276 = (_i32(st["fx"]["screen"]) == 2)
     def _then277(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
@@ -1346,13 +1437,13 @@ def p_primary_effects(st, v_u, v_m):
         st = dict(st)
         st = p_recover(st, v_u)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _branch(_c287, lambda: _then288(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _branch_any(_c287, lambda: _then288(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)), True, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), (jnp.int8, jnp.int16, jnp.int8, jnp.int8, jnp.int8, jnp.bool_, jnp.int8, jnp.int16, ))
     _c289 = st["fx"]["haze"]
     def _then290(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
         st = dict(st)
         st = p_do_haze(st, v_u)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _branch(_c289, lambda: _then290(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _branch_any(_c289, lambda: _then290(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)), True, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), (jnp.int8, jnp.int16, jnp.int8, jnp.int8, jnp.int8, jnp.bool_, jnp.int8, jnp.int16, ))
     return st
 
 
@@ -1390,7 +1481,7 @@ def p_recover(st, v_u):
             return st, (v_u, v_a, v_hp, v_full)
         st, (v_u, v_a, v_hp, v_full) = _branch(_c293, lambda: _then294(st, v_u, v_a, v_hp, v_full), lambda: _else298(st, v_u, v_a, v_hp, v_full))
         return st, (v_u, v_a, v_hp, v_full)
-    st, (v_u, v_a, v_hp, v_full) = _branch(_c291, lambda: _then292(st, v_u, v_a, v_hp, v_full), lambda: (st, (v_u, v_a, v_hp, v_full)))
+    st, (v_u, v_a, v_hp, v_full) = _branch_any(_c291, lambda: _then292(st, v_u, v_a, v_hp, v_full), lambda: (st, (v_u, v_a, v_hp, v_full)), True, (v_u, v_a, v_hp, v_full), (jnp.int8, jnp.int8, jnp.int16, jnp.int16, ))
     return st
 
 
@@ -1422,7 +1513,7 @@ def p_make_substitute(st, v_u):
             return st, (v_u, v_a, v_quarter)
         st, (v_u, v_a, v_quarter) = _branch(_c306, lambda: _then307(st, v_u, v_a, v_quarter), lambda: (st, (v_u, v_a, v_quarter)))
         return st, (v_u, v_a, v_quarter)
-    st, (v_u, v_a, v_quarter) = _branch(_c300, lambda: _then301(st, v_u, v_a, v_quarter), lambda: (st, (v_u, v_a, v_quarter)))
+    st, (v_u, v_a, v_quarter) = _branch_any(_c300, lambda: _then301(st, v_u, v_a, v_quarter), lambda: (st, (v_u, v_a, v_quarter)), True, (v_u, v_a, v_quarter), (jnp.int8, jnp.int8, jnp.int16, ))
     return st
 
 
@@ -1528,7 +1619,7 @@ def p_inflict(st, v_t, v_cond):
             return st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)
         st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch(_c342, lambda: _then343(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), lambda: (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
         return st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)
-    st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch(_c329, lambda: _then330(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), lambda: (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
+    st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch_any(_c329, lambda: _then330(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), lambda: (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)), True, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), (jnp.int8, jnp.int8, jnp.int8, jnp.int16, jnp.bool_, jnp.bool_, ))
     return st
 
 
@@ -1590,7 +1681,7 @@ def p_change_stat(st, v_s, v_k, v_delta, v_user):
             return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
         st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _select_first((_c348, _c349, _c350, ), (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)), (_then351(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), _then354(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), _then356(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), ), _else358(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts))
         return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
-    st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _branch(_c346, lambda: _then347(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), lambda: (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)))
+    st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _branch_any(_c346, lambda: _then347(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), lambda: (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)), True, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), (jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.bool_, ))
     _c366 = v_counts
     def _then367(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
         st = dict(st)
@@ -1611,7 +1702,7 @@ def p_change_stat(st, v_s, v_k, v_delta, v_user):
             return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs)
         st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs) = _branch(_c371, lambda: _then372(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs), lambda: (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs)))
         return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
-    st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _branch(_c366, lambda: _then367(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), lambda: (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)))
+    st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _branch_any(_c366, lambda: _then367(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), lambda: (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)), True, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), (jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.bool_, ))
     return st
 
 
@@ -1664,7 +1755,7 @@ def p_after_hit(st, v_u, v_m, v_s):
             return st, (v_u, v_m, v_s, v_t, v_up)
         st, (v_u, v_m, v_s, v_t, v_up) = _select_first((_c380, _c381, ), (st, (v_u, v_m, v_s, v_t, v_up)), (_then382(st, v_u, v_m, v_s, v_t, v_up), _then384(st, v_u, v_m, v_s, v_t, v_up), ), _else387(st, v_u, v_m, v_s, v_t, v_up))
         return st, (v_u, v_m, v_s, v_t, v_up)
-    st, (v_u, v_m, v_s, v_t, v_up) = _branch(_c378, lambda: _then379(st, v_u, v_m, v_s, v_t, v_up), lambda: (st, (v_u, v_m, v_s, v_t, v_up)))
+    st, (v_u, v_m, v_s, v_t, v_up) = _branch_any(_c378, lambda: _then379(st, v_u, v_m, v_s, v_t, v_up), lambda: (st, (v_u, v_m, v_s, v_t, v_up)), True, (v_u, v_m, v_s, v_t, v_up), (jnp.int8, jnp.int16, jnp.int8, jnp.int8, jnp.bool_, ))
     return st
 
 
@@ -1698,7 +1789,7 @@ def p_secondary_effects(st, v_u, v_m):
             return st, (v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll)
         st, (v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll) = _branch(_c399, lambda: _then400(st, v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll)))
         return st, (v_u, v_m, v_t, v_ta, v_tsp)
-    st, (v_u, v_m, v_t, v_ta, v_tsp) = _branch(_c396, lambda: _then397(st, v_u, v_m, v_t, v_ta, v_tsp), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp)))
+    st, (v_u, v_m, v_t, v_ta, v_tsp) = _branch_any(_c396, lambda: _then397(st, v_u, v_m, v_t, v_ta, v_tsp), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp)), True, (v_u, v_m, v_t, v_ta, v_tsp), (jnp.int8, jnp.int16, jnp.int8, jnp.int8, jnp.int16, ))
     _c402 = jnp.logical_and((_i32(st["fx"]["stat_chance"]) > 0), (_i32(st["fx"]["stat_chance"]) < 100))
     def _then403(st, v_u, v_m, v_t, v_ta, v_tsp):
         st = dict(st)
@@ -1804,9 +1895,9 @@ def p_residual(st, v_u):
                 return st, (v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa)
             st, (v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa) = _branch(_c439, lambda: _then440(st, v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa), lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa)))
             return st, (v_u, v_a, v_cond, v_hurts, v_unit)
-        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch(_c433, lambda: _then434(st, v_u, v_a, v_cond, v_hurts, v_unit), lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
+        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch_any(_c433, lambda: _then434(st, v_u, v_a, v_cond, v_hurts, v_unit), lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit)), True, (v_u, v_a, v_cond, v_hurts, v_unit), (jnp.int8, jnp.int8, jnp.int8, jnp.bool_, jnp.int8, ))
         return st, (v_u, v_a, v_cond, v_hurts)
-    st, (v_u, v_a, v_cond, v_hurts) = _branch(_c422, lambda: _then423(st, v_u, v_a, v_cond, v_hurts), lambda: (st, (v_u, v_a, v_cond, v_hurts)))
+    st, (v_u, v_a, v_cond, v_hurts) = _branch_any(_c422, lambda: _then423(st, v_u, v_a, v_cond, v_hurts), lambda: (st, (v_u, v_a, v_cond, v_hurts)), True, (v_u, v_a, v_cond, v_hurts), (jnp.int8, jnp.int8, jnp.int8, jnp.bool_, ))
     return st
 
 
@@ -1970,7 +2061,7 @@ def p_fixed_team(st, v_p):
             _a493 = v_moves["len"]
             st["team"] = {**st["team"], "nmoves": st["team"]["nmoves"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a493, jnp.int8))}
             return st, (v_p, v_l, v_i)
-        st, (v_p, v_l, v_i) = _branch(_c471, lambda: _then472(st, v_p, v_l, v_i), lambda: (st, (v_p, v_l, v_i)))
+        st, (v_p, v_l, v_i) = _branch_any(_c471, lambda: _then472(st, v_p, v_l, v_i), lambda: (st, (v_p, v_l, v_i)), True, (v_p, v_l, v_i), (jnp.int8, jnp.int8, jnp.int8, ))
         return st, (v_p, v_l, v_i)
     st, (v_p, v_l, v_i) = lax.fori_loop(0, 6, _loop470, (st, (v_p, v_l, v_i)))
     return st
@@ -3240,7 +3331,7 @@ def p_simultaneous__act(st, v_p):
         st = dict(st)
         st = p_simultaneous__act_wait(st, v_p)
         return st, (v_p,)
-    st, (v_p,) = _select_first((_c676, _c677, ), (st, (v_p,)), (_then678(st, v_p), _then679(st, v_p), ), _else680(st, v_p))
+    st, (v_p,) = _select_first_any((_c676, _c677, ), (st, (v_p,)), (lambda: _then678(st, v_p), lambda: _then679(st, v_p), ), lambda: _else680(st, v_p), (True, True, ), (jnp.int8, ))
     return st
 
 
@@ -3340,7 +3431,7 @@ def _init_body(st):
             st = dict(st)
             st = p_fixed_team(st, v_p)
             return st, (v_p,)
-        st, (v_p,) = _branch(_c712, lambda: _then713(st, v_p), lambda: _else714(st, v_p))
+        st, (v_p,) = _branch_any(_c712, lambda: _then713(st, v_p), lambda: _else714(st, v_p), True, (v_p,), (jnp.int8, ))
         st = p_enter(st, v_p)
         return st, (v_p,)
     st, (v_p,) = lax.fori_loop(0, 2, _loop709, (st, (v_p,)))
@@ -3369,7 +3460,7 @@ def _epilogue(st):
                     st = dict(st)
                     st = p_switch_in(st, v_p, jnp.remainder((_i32(st["simultaneous__choice"][_i32(v_p)]) - 4), 6))
                     return st, (v_p,)
-                st, (v_p,) = _branch(_c722, lambda: _then723(st, v_p), lambda: (st, (v_p,)))
+                st, (v_p,) = _branch_any(_c722, lambda: _then723(st, v_p), lambda: (st, (v_p,)), True, (v_p,), (jnp.int8, ))
                 return st, (v_p,)
             st, (v_p,) = lax.fori_loop(0, 2, _loop721, (st, (v_p,)))
             _a724 = 0
@@ -3394,7 +3485,7 @@ def _epilogue(st):
             _a728 = jnp.minimum((_i32(st["turns"]) + 1), 1000)
             st["turns"] = _cast(_a728, jnp.int16)
             return st, ()
-        st, () = _branch(_c719, lambda: _then720(st), lambda: _else725(st))
+        st, () = _branch_any(_c719, lambda: _then720(st), lambda: _else725(st), False, (), ())
         st = p_end_of_turn(st)
         return st, ()
     def _else729(st):
@@ -3402,7 +3493,7 @@ def _epilogue(st):
         _a730 = jnp.minimum((_i32(st["current_player"]) + 1), 1)
         st["current_player"] = _cast(_a730, jnp.int8)
         return st, ()
-    st, () = _branch(_c715, lambda: _then716(st), lambda: _else729(st))
+    st, () = _branch_any(_c715, lambda: _then716(st), lambda: _else729(st), True, (), ())
     return st
 
 
@@ -3746,7 +3837,7 @@ def _step_rows(state: State, actions, chunk: int):
     and dropped); a kind no row plays costs nothing. The parts before and after the branch
     (`_step_open`, `_step_close`) run on every row, as in `_step_dict`. One loop, one gather
     and one scatter per leaf: a loop per kind compiled 1.4x slower (bench/RESULTS.md, issue 16)."""
-    st, actions, legal, done, begun, kind = jax.vmap(_step_open)(state, actions)
+    st, actions, legal, done, begun, kind = _rows_vmap(_step_open)(state, actions)
     runs = legal & jnp.logical_not(done)
     batch, kinds = kind.shape[0], len(_BRANCHES)
     group = jnp.where(runs, kind, kinds)
@@ -3755,7 +3846,7 @@ def _step_rows(state: State, actions, chunk: int):
     starts = jnp.cumsum(counts) - counts  # where each kind's rows begin in `order`
     trips = (counts + chunk - 1) // chunk
     ends = jnp.cumsum(trips)  # the trips of kinds 0..k end at ends[k]
-    branches = [jax.vmap(branch) for branch in _BRANCHES]
+    branches = [_rows_vmap(branch) for branch in _BRANCHES]  # the rows axis: heavy arms run when a row takes them
 
     def trip(t, moved):
         k = jnp.sum(ends <= t)  # this trip's kind
@@ -3767,7 +3858,7 @@ def _step_rows(state: State, actions, chunk: int):
         return jax.tree_util.tree_map(lambda x, y: x.at[rows].set(y, mode="drop"), moved, part)
 
     moved = lax.fori_loop(0, ends[-1], trip, begun)
-    return jax.vmap(_step_close)(st, legal, done, moved)
+    return _rows_vmap(_step_close)(st, legal, done, moved)
 
 
 class SpecRuntimeError(Exception):
@@ -3940,7 +4031,7 @@ def rollout(key, n_steps: int, batch: int, reset_bound: int | None = None, kind_
         if bound >= batch:
             state, rewards, terminated, truncated, _ = jax.vmap(step_autoreset_from_seed)(state, actions, seeds)
             return (state, key), (rewards, terminated | truncated)
-        st = _step_rows(state, actions, chunk) if chunk else jax.vmap(_step_dict)(state, actions)
+        st = _step_rows(state, actions, chunk) if chunk else _rows_vmap(_step_dict)(state, actions)
         # the `done` output equals step_autoreset_from_seed's `terminated | truncated`: its
         # extra truncation (`terminated & live & time limit`) is a subset of `terminated`
         done = st["terminated"] | st["truncated"]

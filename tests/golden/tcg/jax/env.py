@@ -27,6 +27,7 @@ settings alone, and so does a cache folder the program already chose)."""
 import dataclasses
 import re
 from functools import partial
+import contextvars
 import os
 
 import jax
@@ -129,11 +130,21 @@ def _select_first(conds, orig, arms, orelse):
     chain. Each leaf is selected only among the arms that change it (a leaf identical to
     `orig`'s is unchanged), on exclusive conditions (`ci and not c1..ci-1`): a leaf that one
     arm of many writes costs one `where`, not one per arm as a chain of `_select`s does."""
+    firsts, taken = _firsts(conds)
+    return _merge_first(firsts, taken, orig, arms, orelse)
+
+
+def _firsts(conds):
+    """The exclusive conditions of an `if`/`elif` chain (`ci and not c1..ci-1`) and whether
+    any holds."""
     firsts, taken = [], None
     for c in conds:
         firsts.append(c if taken is None else jnp.logical_and(c, jnp.logical_not(taken)))
         taken = c if taken is None else jnp.logical_or(taken, c)
+    return firsts, taken
 
+
+def _merge_first(firsts, taken, orig, arms, orelse):
     def leaf(o, e, *xs):
         r = e if e is o else jnp.where(taken, o, e)
         for f, x in zip(firsts, xs):
@@ -142,6 +153,86 @@ def _select_first(conds, orig, arms, orelse):
         return r
 
     return jax.tree_util.tree_map(leaf, orig, orelse, *arms)
+
+
+# The rows axis (DESIGN.md decision 6; bench/RESULTS.md, "Heavy arms under lax.cond"). The
+# rollout steps its batch under `jax.vmap(..., axis_name=_ROWS_AXIS)` (`_rows_vmap`), and while
+# such a step is traced `_ROWS` is set. An `if` arm that the lowering found heavy
+# (`Lowering.heavy`) then runs under `lax.cond` on whether any row of the batch takes it
+# (`_rows_any`): a `psum` over the rows axis is one value for every row, so the `cond` stays a
+# real branch under `vmap` and an arm that no row takes costs nothing. When some row takes it,
+# it runs on every row and is selected, as without the axis: the result is the same either way
+# (an arm no row takes is never selected). Outside `_rows_vmap` (a user's `vmap(step)`) the
+# flag is unset and these are `_branch` and `_select_first`.
+_ROWS_AXIS = "_envc_rows"
+_ROWS = contextvars.ContextVar("_envc_rows", default=False)
+
+
+def _rows_vmap(f):
+    """`jax.vmap(f)` over a batch of rows, with the rows axis named and `_ROWS` set while `f`
+    is traced."""
+    def traced(*args):
+        token = _ROWS.set(True)
+        try:
+            return f(*args)
+        finally:
+            _ROWS.reset(token)
+
+    return jax.vmap(traced, axis_name=_ROWS_AXIS)
+
+
+def _rows_any(c):
+    """Whether condition `c` (bool, one per row) holds on any row of the batch being stepped: a
+    bool scalar, the same for every row; None outside `_rows_vmap` or for a Python bool."""
+    if type(c) is bool or not _ROWS.get():
+        return None
+    return lax.psum(jnp.asarray(c).astype(jnp.int32), _ROWS_AXIS) > 0
+
+
+def _branch_any(c, then, orelse, heavy_then, live, dtypes):
+    """`_branch(c, then, orelse)` whose heavy arm (`then` when `heavy_then`, else `orelse`) is
+    computed only when some row of the batch takes it (see `_ROWS`). `live` and `dtypes`: the
+    live locals' values before the `if` and their declared dtypes (`_typed`)."""
+    if type(c) is bool:
+        return _branch(c, then, orelse)
+    anyc = _rows_any(c if heavy_then else jnp.logical_not(c))
+    if anyc is None:
+        return _branch(c, then, orelse)
+    light = orelse if heavy_then else then
+    return lax.cond(anyc, lambda: _typed(_select(c, then(), orelse()), live, dtypes),
+                    lambda: _typed(light(), live, dtypes))
+
+
+def _typed(out, live, dtypes):
+    """An arm's `(st, locals)` with each local cast to one type fixed before the arm runs: the
+    dtype of its value before the `if` (`live`), or its declared dtype when that value was a
+    Python int or bool (known while tracing), so that both arms of a `lax.cond` return the
+    same types (a loop's carry keeps its dtype). The values are unchanged: a local holds a
+    value of its declared type (the checker's ranges), and a value's dtype is that type's or
+    int32."""
+    st, values = out
+
+    def cast(x, before, d):
+        return jnp.asarray(x).astype(d if type(before) in (int, bool, float) else jnp.asarray(before).dtype)
+
+    return st, tuple(jax.tree_util.tree_map(cast, x, b, d) for x, b, d in zip(values, live, dtypes))
+
+
+def _select_first_any(conds, orig, arms, orelse, heavy, dtypes):
+    """`_select_first` with the arms and `orelse` as thunks: an arm flagged in `heavy` is
+    computed only when some row of the batch takes it (see `_ROWS`); `orelse` always is.
+    `dtypes`: the live locals' declared dtypes (`_typed`)."""
+    firsts, taken = _firsts(conds)
+    typed = None  # what an arm that no row takes returns (its state leaves are `orig`'s)
+    outs = []
+    for first, arm, h in zip(firsts, arms, heavy):
+        anyc = _rows_any(first) if h else None
+        if anyc is None:
+            outs.append(arm())
+            continue
+        typed = _typed(orig, orig[1], dtypes) if typed is None else typed
+        outs.append(lax.cond(anyc, lambda arm=arm: _typed(arm(), orig[1], dtypes), lambda t=typed: t))
+    return _merge_first(firsts, taken, orig, outs, orelse())
 
 
 def _pick(mask, r, lo, orelse):
@@ -252,8 +343,19 @@ def _fault_put(st, cond, g):
 
 def _first_fault(fs):
     """The first set row of `fs` (int32[n, 3], one fault per comprehension element in index
-    order), zeros when none is set: the interpreter raises at the first failing element."""
-    return fs[jnp.argmax(fs[:, 0] != 0)]
+    order), zeros when none is set: the interpreter raises at the first failing element.
+
+    Up to 64 rows, a chain of `where`s from the last row back: where the rows are constants
+    after XLA's simplification (kinds whose guard cannot fault), an `argmax` over them
+    broadcast to the batch was constant-folded element by element, 1.3-21 s of the TCG's
+    compile at batch 8192; the chain's selects fold at once (XLA compile 73.5 / 72.1 s ->
+    63.9 / 59.8 s, same outputs: bench/RESULTS.md, "Heavy arms under lax.cond")."""
+    if fs.shape[0] > 64:
+        return fs[jnp.argmax(fs[:, 0] != 0)]
+    out = fs[0]
+    for i in range(fs.shape[0] - 1, -1, -1):
+        out = jnp.where(fs[i, 0] != 0, fs[i], out)
+    return out
 
 
 def _win(st, p, num_players):
@@ -1084,7 +1186,7 @@ def p_basic_from_deck(st, v_p):
         _l146 = _remove_at(_get(st["deck"], _i32(v_p)), _f144)
         st["deck"] = _set(st["deck"], _i32(v_p), _l146)
         return st, (v_p, v_n)
-    st, (v_p, v_n) = _branch(_c127, lambda: _then128(st, v_p, v_n), lambda: (st, (v_p, v_n)))
+    st, (v_p, v_n) = _branch_any(_c127, lambda: _then128(st, v_p, v_n), lambda: (st, (v_p, v_n)), True, (v_p, v_n), (jnp.int8, jnp.int8, ))
     return st
 
 
@@ -1419,7 +1521,7 @@ def p_discard_opponent_energy(st, v_p, v_coin):
             return st, (v_p, v_coin, v_q, v_go, v_n, v_r, v_t)
         st, (v_p, v_coin, v_q, v_go, v_n, v_r, v_t) = _branch(_c231, lambda: _then232(st, v_p, v_coin, v_q, v_go, v_n, v_r, v_t), lambda: (st, (v_p, v_coin, v_q, v_go, v_n, v_r, v_t)))
         return st, (v_p, v_coin, v_q, v_go, v_n)
-    st, (v_p, v_coin, v_q, v_go, v_n) = _branch(_c222, lambda: _then223(st, v_p, v_coin, v_q, v_go, v_n), lambda: (st, (v_p, v_coin, v_q, v_go, v_n)))
+    st, (v_p, v_coin, v_q, v_go, v_n) = _branch_any(_c222, lambda: _then223(st, v_p, v_coin, v_q, v_go, v_n), lambda: (st, (v_p, v_coin, v_q, v_go, v_n)), True, (v_p, v_coin, v_q, v_go, v_n), (jnp.int8, jnp.bool_, jnp.int8, jnp.bool_, jnp.int16, ))
     return st
 
 
@@ -1513,7 +1615,7 @@ def p_pokemon_from_deck(st, v_p, v_t):
             return st, (v_p, v_t, v_at)
         st, (v_p, v_t, v_at) = _branch(_c262, lambda: _then263(st, v_p, v_t, v_at), lambda: (st, (v_p, v_t, v_at)))
         return st, (v_p, v_t)
-    st, (v_p, v_t) = _branch(_c253, lambda: _then254(st, v_p, v_t), lambda: (st, (v_p, v_t)))
+    st, (v_p, v_t) = _branch_any(_c253, lambda: _then254(st, v_p, v_t), lambda: (st, (v_p, v_t)), True, (v_p, v_t), (jnp.int8, jnp.int8, ))
     return st
 
 
@@ -1561,9 +1663,9 @@ def p_named_from_deck_to_bench(st, v_p, v_n):
             _l288 = _remove_at(_get(st["deck"], _i32(v_p)), _f286)
             st["deck"] = _set(st["deck"], _i32(v_p), _l288)
             return st, (v_p, v_n, v_s, v_at)
-        st, (v_p, v_n, v_s, v_at) = _branch(_c282, lambda: _then283(st, v_p, v_n, v_s, v_at), lambda: (st, (v_p, v_n, v_s, v_at)))
+        st, (v_p, v_n, v_s, v_at) = _branch_any(_c282, lambda: _then283(st, v_p, v_n, v_s, v_at), lambda: (st, (v_p, v_n, v_s, v_at)), True, (v_p, v_n, v_s, v_at), (jnp.int8, jnp.int8, jnp.int8, jnp.int8, ))
         return st, (v_p, v_n, v_s)
-    st, (v_p, v_n, v_s) = _branch(_c274, lambda: _then275(st, v_p, v_n, v_s), lambda: (st, (v_p, v_n, v_s)))
+    st, (v_p, v_n, v_s) = _branch_any(_c274, lambda: _then275(st, v_p, v_n, v_s), lambda: (st, (v_p, v_n, v_s)), True, (v_p, v_n, v_s), (jnp.int8, jnp.int8, jnp.int8, ))
     return st
 
 
@@ -1740,7 +1842,7 @@ def p_random_hits(st, v_p, v_times, v_each):
                 return st, (v_p, v_times, v_each, v_k, v_s)
             st, (v_p, v_times, v_each, v_k, v_s) = _branch(_c365, lambda: _then366(st, v_p, v_times, v_each, v_k, v_s), lambda: (st, (v_p, v_times, v_each, v_k, v_s)))
             return st, (v_p, v_times, v_each, v_k)
-        st, (v_p, v_times, v_each, v_k) = _branch(_c360, lambda: _then361(st, v_p, v_times, v_each, v_k), lambda: (st, (v_p, v_times, v_each, v_k)))
+        st, (v_p, v_times, v_each, v_k) = _branch_any(_c360, lambda: _then361(st, v_p, v_times, v_each, v_k), lambda: (st, (v_p, v_times, v_each, v_k)), True, (v_p, v_times, v_each, v_k), (jnp.int8, jnp.int8, jnp.int8, jnp.int8, ))
         return st, (v_p, v_times, v_each, v_k)
     st, (v_p, v_times, v_each, v_k) = lax.fori_loop(0, 4, _loop359, (st, (v_p, v_times, v_each, v_k)))
     return st
@@ -1884,7 +1986,7 @@ def p_damage_opponent_choice(st, v_p, v_amount, v_bench_only, v_attack):
         _a411 = True
         v__envc_run = _lcast(_a411, jnp.bool_)
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
-    st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select_first((_c382, _c383, ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)), (_then384(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), _then401(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
+    st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select_first_any((_c382, _c383, ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)), (lambda: _then384(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), lambda: _then401(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), ), lambda: (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)), (True, False, ), (jnp.int8, jnp.int16, jnp.bool_, jnp.bool_, jnp.bool_, jnp.bool_, jnp.int8, jnp.int8, ))
     _c412 = v__envc_run
     def _then413(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
         st = dict(st)
@@ -1970,7 +2072,7 @@ def p_damage_own_choice(st, v_p, v_amount, v_bench_only):
         _a446 = True
         v__envc_run = _lcast(_a446, jnp.bool_)
         return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
-    st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _select_first((_c419, _c420, ), (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)), (_then421(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), _then437(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), ), (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)))
+    st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _select_first_any((_c419, _c420, ), (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)), (lambda: _then421(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), lambda: _then437(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s), ), lambda: (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)), (True, False, ), (jnp.int8, jnp.int16, jnp.bool_, jnp.bool_, jnp.bool_, jnp.int8, ))
     _c447 = v__envc_run
     def _then448(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
@@ -2046,7 +2148,7 @@ def p_attach_to_bench_choice(st, v_p, v_t):
         _a477 = True
         v__envc_run = _lcast(_a477, jnp.bool_)
         return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
-    st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _select_first((_c452, _c453, ), (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)), (_then454(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), _then469(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), ), (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)))
+    st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _select_first_any((_c452, _c453, ), (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)), (lambda: _then454(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), lambda: _then469(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), ), lambda: (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)), (True, False, ), (jnp.int8, jnp.int8, jnp.bool_, jnp.bool_, jnp.int8, ))
     _c478 = v__envc_run
     def _then479(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
@@ -2055,9 +2157,9 @@ def p_attach_to_bench_choice(st, v_p, v_t):
             st = dict(st)
             st = p_attach_from_zone(st, v_p, v_s, v_t, 1, False)
             return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
-        st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _branch(_c480, lambda: _then481(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), lambda: (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)))
+        st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _branch_any(_c480, lambda: _then481(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), lambda: (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)), True, (v_p, v_t, v__envc_run, v__envc_seek, v_s), (jnp.int8, jnp.int8, jnp.bool_, jnp.bool_, jnp.int8, ))
         return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
-    st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _branch(_c478, lambda: _then479(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), lambda: (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)))
+    st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _branch_any(_c478, lambda: _then479(st, v_p, v_t, v__envc_run, v__envc_seek, v_s), lambda: (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)), True, (v_p, v_t, v__envc_run, v__envc_seek, v_s), (jnp.int8, jnp.int8, jnp.bool_, jnp.bool_, jnp.int8, ))
     return st
 
 
@@ -2128,7 +2230,7 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
             st = dict(st)
             st = p_attach_from_zone(st, v_p, v_a, v_t, 1, True)
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
-        st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _branch(_c508, lambda: _then509(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
+        st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _branch_any(_c508, lambda: _then509(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)), True, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), (jnp.int8, jnp.int8, jnp.int8, jnp.bool_, jnp.bool_, jnp.int8, ))
         _c510 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_n) > 1)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2)))
         def _then511(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
             st = dict(st)
@@ -2194,13 +2296,13 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
                     st = dict(st)
                     st = p_attach_from_zone(st, v_p, v_b, v_t, 1, True)
                     return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
-                st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _branch(_c540, lambda: _then541(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)))
+                st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _branch_any(_c540, lambda: _then541(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)), True, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), (jnp.int8, jnp.int8, jnp.int8, jnp.bool_, jnp.bool_, jnp.int8, jnp.int8, ))
                 return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
-            st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _branch(_c538, lambda: _then539(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)))
+            st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _branch_any(_c538, lambda: _then539(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)), True, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), (jnp.int8, jnp.int8, jnp.int8, jnp.bool_, jnp.bool_, jnp.int8, jnp.int8, ))
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
-        st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _branch(_c510, lambda: _then511(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
+        st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _branch_any(_c510, lambda: _then511(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)), True, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), (jnp.int8, jnp.int8, jnp.int8, jnp.bool_, jnp.bool_, jnp.int8, ))
         return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
-    st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _branch(_c506, lambda: _then507(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
+    st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _branch_any(_c506, lambda: _then507(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)), True, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), (jnp.int8, jnp.int8, jnp.int8, jnp.bool_, jnp.bool_, jnp.int8, ))
     return st
 
 
@@ -2286,7 +2388,7 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
             _a576 = True
             v__envc_run = _lcast(_a576, jnp.bool_)
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
-        st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _select_first((_c551, _c552, ), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)), (_then553(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), _then568(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), ), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
+        st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _select_first_any((_c551, _c552, ), (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)), (lambda: _then553(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), lambda: _then568(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), ), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)), (True, False, ), (jnp.int8, jnp.bool_, jnp.bool_, jnp.bool_, jnp.bool_, jnp.bool_, jnp.int8, jnp.bool_, jnp.int8, ))
         _c577 = v__envc_run
         def _then578(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
             st = dict(st)
@@ -2295,18 +2397,18 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                 st = dict(st)
                 st = p_hit_active(st, v_p)
                 return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
-            st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _branch(_c579, lambda: _then580(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
+            st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _branch_any(_c579, lambda: _then580(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)), True, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), (jnp.int8, jnp.bool_, jnp.bool_, jnp.bool_, jnp.bool_, jnp.bool_, jnp.int8, jnp.bool_, jnp.int8, ))
             _c581 = (_i32(v_b) > 0)
             def _then582(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
                 st = dict(st)
                 st = p_clear_conditions(st, v_q)
                 st = p_swap_slots(st, v_q, 0, v_b)
                 return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
-            st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _branch(_c581, lambda: _then582(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
+            st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _branch_any(_c581, lambda: _then582(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)), True, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), (jnp.int8, jnp.bool_, jnp.bool_, jnp.bool_, jnp.bool_, jnp.bool_, jnp.int8, jnp.bool_, jnp.int8, ))
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
-        st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _branch(_c577, lambda: _then578(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)))
+        st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _branch_any(_c577, lambda: _then578(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)), True, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b), (jnp.int8, jnp.bool_, jnp.bool_, jnp.bool_, jnp.bool_, jnp.bool_, jnp.int8, jnp.bool_, jnp.int8, ))
         return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)
-    st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _branch(_c549, lambda: _then550(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)))
+    st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _branch_any(_c549, lambda: _then550(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)), True, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), (jnp.int8, jnp.bool_, jnp.bool_, jnp.bool_, jnp.bool_, jnp.bool_, jnp.int8, jnp.bool_, ))
     return st
 
 
@@ -2369,9 +2471,9 @@ def p_switch_self(st, v_p):
             st = p_clear_conditions(st, v_p)
             st = p_swap_slots(st, v_p, 0, v_b)
             return st, (v_p, v__envc_run, v__envc_seek, v_b)
-        st, (v_p, v__envc_run, v__envc_seek, v_b) = _branch(_c605, lambda: _then606(st, v_p, v__envc_run, v__envc_seek, v_b), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_b)))
+        st, (v_p, v__envc_run, v__envc_seek, v_b) = _branch_any(_c605, lambda: _then606(st, v_p, v__envc_run, v__envc_seek, v_b), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_b)), True, (v_p, v__envc_run, v__envc_seek, v_b), (jnp.int8, jnp.bool_, jnp.bool_, jnp.int8, ))
         return st, (v_p, v__envc_run, v__envc_seek, v_b)
-    st, (v_p, v__envc_run, v__envc_seek, v_b) = _branch(_c603, lambda: _then604(st, v_p, v__envc_run, v__envc_seek, v_b), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_b)))
+    st, (v_p, v__envc_run, v__envc_seek, v_b) = _branch_any(_c603, lambda: _then604(st, v_p, v__envc_run, v__envc_seek, v_b), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_b)), True, (v_p, v__envc_run, v__envc_seek, v_b), (jnp.int8, jnp.bool_, jnp.bool_, jnp.int8, ))
     return st
 
 
@@ -2481,7 +2583,7 @@ def p_hinder_defending(st, v_p, v_coin, v_attack, v_retreat, v_less):
             return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
         st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(_c639, lambda: _then640(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
         return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
-    st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(_c629, lambda: _then630(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)))
+    st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch_any(_c629, lambda: _then630(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)), True, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go), (jnp.int8, jnp.bool_, jnp.bool_, jnp.bool_, jnp.int8, jnp.int8, jnp.bool_, ))
     return st
 
 
@@ -2681,7 +2783,7 @@ def p_active_to_hand(st, v_p):
         st["ability_used"] = st["ability_used"].at[(_i32(v_p), 0)].set(_cast(_a694, jnp.bool_))
         st = p_clear_conditions(st, v_p)
         return st, (v_p,)
-    st, (v_p,) = _branch(_c677, lambda: _then678(st, v_p), lambda: (st, (v_p,)))
+    st, (v_p,) = _branch_any(_c677, lambda: _then678(st, v_p), lambda: (st, (v_p,)), True, (v_p,), (jnp.int8, ))
     return st
 
 
@@ -2752,9 +2854,9 @@ def p_opponent_active_to_deck(st, v_p, v_coin):
             st["ability_used"] = st["ability_used"].at[(_i32(v_q), 0)].set(_cast(_a722, jnp.bool_))
             st = p_clear_conditions(st, v_q)
             return st, (v_p, v_coin, v_q, v_go)
-        st, (v_p, v_coin, v_q, v_go) = _branch(_c701, lambda: _then702(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go)))
+        st, (v_p, v_coin, v_q, v_go) = _branch_any(_c701, lambda: _then702(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go)), True, (v_p, v_coin, v_q, v_go), (jnp.int8, jnp.bool_, jnp.int8, jnp.bool_, ))
         return st, (v_p, v_coin, v_q, v_go)
-    st, (v_p, v_coin, v_q, v_go) = _branch(_c699, lambda: _then700(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go)))
+    st, (v_p, v_coin, v_q, v_go) = _branch_any(_c699, lambda: _then700(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go)), True, (v_p, v_coin, v_q, v_go), (jnp.int8, jnp.bool_, jnp.int8, jnp.bool_, ))
     return st
 
 
@@ -2821,7 +2923,7 @@ def p_play_as_pokemon(st, v_p, v_hp, v_t):
         _a740 = v_t
         st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a740, jnp.int8))
         return st, (v_p, v_hp, v_t, v_s, v_n)
-    st, (v_p, v_hp, v_t, v_s, v_n) = _branch(_c732, lambda: _then735(st, v_p, v_hp, v_t, v_s, v_n), lambda: (st, (v_p, v_hp, v_t, v_s, v_n)))
+    st, (v_p, v_hp, v_t, v_s, v_n) = _branch_any(_c732, lambda: _then735(st, v_p, v_hp, v_t, v_s, v_n), lambda: (st, (v_p, v_hp, v_t, v_s, v_n)), True, (v_p, v_hp, v_t, v_s, v_n), (jnp.int8, jnp.int16, jnp.int8, jnp.int8, jnp.int8, ))
     return st
 
 
@@ -2960,7 +3062,7 @@ def p_copy_attack(st, v_p):
             _a783 = True
             v__envc_run = _lcast(_a783, jnp.bool_)
             return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
-        st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _select_first((_c758, _c759, ), (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)), (_then760(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), _then775(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), ), (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)))
+        st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _select_first_any((_c758, _c759, ), (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)), (lambda: _then760(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), lambda: _then775(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), ), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)), (True, False, ), (jnp.int8, jnp.bool_, jnp.bool_, jnp.int8, jnp.int8, ))
         _c784 = v__envc_run
         def _then785(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
             st = dict(st)
@@ -2976,11 +3078,11 @@ def p_copy_attack(st, v_p):
                 _a791 = 1
                 st["copying"] = _cast(_a791, jnp.int8)
                 return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
-            st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _branch(_c786, lambda: _then787(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)))
+            st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _branch_any(_c786, lambda: _then787(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)), True, (v_p, v__envc_run, v__envc_seek, v_q, v_k), (jnp.int8, jnp.bool_, jnp.bool_, jnp.int8, jnp.int8, ))
             return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
-        st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _branch(_c784, lambda: _then785(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)))
+        st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _branch_any(_c784, lambda: _then785(st, v_p, v__envc_run, v__envc_seek, v_q, v_k), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)), True, (v_p, v__envc_run, v__envc_seek, v_q, v_k), (jnp.int8, jnp.bool_, jnp.bool_, jnp.int8, jnp.int8, ))
         return st, (v_p, v__envc_run, v__envc_seek, v_q)
-    st, (v_p, v__envc_run, v__envc_seek, v_q) = _branch(_c756, lambda: _then757(st, v_p, v__envc_run, v__envc_seek, v_q), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q)))
+    st, (v_p, v__envc_run, v__envc_seek, v_q) = _branch_any(_c756, lambda: _then757(st, v_p, v__envc_run, v__envc_seek, v_q), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q)), True, (v_p, v__envc_run, v__envc_seek, v_q), (jnp.int8, jnp.bool_, jnp.bool_, jnp.int8, ))
     return st
 
 
@@ -3078,7 +3180,7 @@ def p_clear_slot(st, v_p, v_s):
         st = dict(st)
         st = p_clear_conditions(st, v_p)
         return st, (v_p, v_s)
-    st, (v_p, v_s) = _branch(_c826, lambda: _then827(st, v_p, v_s), lambda: (st, (v_p, v_s)))
+    st, (v_p, v_s) = _branch_any(_c826, lambda: _then827(st, v_p, v_s), lambda: (st, (v_p, v_s)), True, (v_p, v_s), (jnp.int8, jnp.int8, ))
     return st
 
 
@@ -3159,7 +3261,7 @@ def p_knock_outs(st):
                 st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a852, jnp.int8))
                 st = p_clear_slot(st, v_q, v_s)
                 return st, (v_q, v_s)
-            st, (v_q, v_s) = _branch(_c850, lambda: _then851(st, v_q, v_s), lambda: (st, (v_q, v_s)))
+            st, (v_q, v_s) = _branch_any(_c850, lambda: _then851(st, v_q, v_s), lambda: (st, (v_q, v_s)), True, (v_q, v_s), (jnp.int8, jnp.int8, ))
             return st, (v_q, v_s)
         st, (v_q, v_s) = lax.fori_loop(0, 4, _loop849, (st, (v_q, v_s)))
         return st, (v_q,)
@@ -3253,10 +3355,10 @@ def p_begin_turn(st, v_p):
             st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a889, jnp.int8))
             st = p_random_zone_energy(st, v_p)
             return st, (v_p,)
-        st, (v_p,) = _branch(_c887, lambda: _then888(st, v_p), lambda: (st, (v_p,)))
+        st, (v_p,) = _branch_any(_c887, lambda: _then888(st, v_p), lambda: (st, (v_p,)), True, (v_p,), (jnp.int8, ))
         st = p_draw_cards(st, v_p, 1)
         return st, (v_p,)
-    st, (v_p,) = _branch(_c870, lambda: _then871(st, v_p), lambda: _else873(st, v_p))
+    st, (v_p,) = _branch_any(_c870, lambda: _then871(st, v_p), lambda: _else873(st, v_p), False, (v_p,), (jnp.int8, ))
     return st
 
 
@@ -3294,7 +3396,7 @@ def p_continue_game(st, v_next, v_resume):
             return st, (v_next, v_resume)
         st, (v_next, v_resume) = _select_first((_c892, _c893, ), (st, (v_next, v_resume)), (_then894(st, v_next, v_resume), _then899(st, v_next, v_resume), ), _else902(st, v_next, v_resume))
         return st, (v_next, v_resume)
-    st, (v_next, v_resume) = _branch(_c890, lambda: _then891(st, v_next, v_resume), lambda: (st, (v_next, v_resume)))
+    st, (v_next, v_resume) = _branch_any(_c890, lambda: _then891(st, v_next, v_resume), lambda: (st, (v_next, v_resume)), True, (v_next, v_resume), (jnp.int8, jnp.bool_, ))
     st = p_active_abilities(st)
     return st
 
@@ -3373,7 +3475,7 @@ def p_checkup(st, v_p):
                 return st, (v_p, v_k, v_q)
             st, (v_p, v_k, v_q) = _select_first((_c920, _c921, ), (st, (v_p, v_k, v_q)), (_then922(st, v_p, v_k, v_q), _then927(st, v_p, v_k, v_q), ), (st, (v_p, v_k, v_q)))
             return st, (v_p, v_k, v_q)
-        st, (v_p, v_k, v_q) = _branch(_c908, lambda: _then909(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
+        st, (v_p, v_k, v_q) = _branch_any(_c908, lambda: _then909(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)), True, (v_p, v_k, v_q), (jnp.int8, jnp.int8, jnp.int8, ))
         return st, (v_p, v_k)
     st, (v_p, v_k) = lax.fori_loop(0, 2, _loop907, (st, (v_p, v_k)))
     return st
@@ -3395,11 +3497,11 @@ def p_finish_turn(st):
                 st = dict(st)
                 st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
                 return st, (v_p, v_s)
-            st, (v_p, v_s) = _branch(_c932, lambda: _then933(st, v_p, v_s), lambda: (st, (v_p, v_s)))
+            st, (v_p, v_s) = _branch_any(_c932, lambda: _then933(st, v_p, v_s), lambda: (st, (v_p, v_s)), True, (v_p, v_s), (jnp.int8, jnp.int8, ))
             return st, (v_p, v_s)
         st, (v_p, v_s) = lax.fori_loop(0, 4, _loop931, (st, (v_p, v_s)))
         return st, (v_p,)
-    st, (v_p,) = _branch(_c929, lambda: _then930(st, v_p), lambda: (st, (v_p,)))
+    st, (v_p,) = _branch_any(_c929, lambda: _then930(st, v_p), lambda: (st, (v_p,)), True, (v_p,), (jnp.int8, ))
     def _g938(i934, _h935, _h936, _h937):
         return jnp.asarray(_i32(jnp.where((_i32(_h935) == (1 + _i32(v_p))), _i32(_h936), _i32(_h937))), jnp.int32)
     _e939 = jax.vmap(_g938)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K27, st["barrier"])
@@ -3612,9 +3714,9 @@ def p_attack_texts(st, v_p, v_a):
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
                 st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _branch(_c1058, lambda: _then1059(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1), lambda: _else1066(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1))
                 return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
-            st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _branch(_c1043, lambda: _then1044(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
+            st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _branch_any(_c1043, lambda: _then1044(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)), True, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), (jnp.int8, jnp.int8, jnp.bool_, jnp.bool_, jnp.int16, jnp.int8, ))
             return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
-        st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _branch(_c1041, lambda: _then1042(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
+        st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _branch_any(_c1041, lambda: _then1042(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)), True, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r), (jnp.int8, jnp.int8, jnp.bool_, jnp.bool_, jnp.int16, jnp.int8, ))
         return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
     st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = lax.fori_loop(0, 2, _loop1040, (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)))
     _c1068 = v__envc_run
@@ -3828,9 +3930,9 @@ def p_attack_effect__16(st, v_p):
                     return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
                 st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(_c1095, lambda: _then1096(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), lambda: _else1101(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1))
                 return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
-            st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(_c1088, lambda: _then1089(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)))
+            st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch_any(_c1088, lambda: _then1089(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)), True, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), (jnp.int8, jnp.bool_, jnp.bool_, jnp.int8, jnp.bool_, ))
             return st, (v_p, v__envc_run, v__envc_seek, v_k)
-        st, (v_p, v__envc_run, v__envc_seek, v_k) = _branch(_c1082, lambda: _then1083(st, v_p, v__envc_run, v__envc_seek, v_k), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k)))
+        st, (v_p, v__envc_run, v__envc_seek, v_k) = _branch_any(_c1082, lambda: _then1083(st, v_p, v__envc_run, v__envc_seek, v_k), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k)), True, (v_p, v__envc_run, v__envc_seek, v_k), (jnp.int8, jnp.bool_, jnp.bool_, jnp.int8, ))
         return st, (v_p, v__envc_run, v__envc_seek, v_k)
     st, (v_p, v__envc_run, v__envc_seek, v_k) = lax.fori_loop(0, 3, _loop1081, (st, (v_p, v__envc_run, v__envc_seek, v_k)))
     return st
@@ -4909,7 +5011,7 @@ def p_ability_effect__2(st, v_p, v_s):
             return st, (v_p, v_s, v__envc_run, v__envc_seek)
         st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1253, lambda: _then1254(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: _else1257(st, v_p, v_s, v__envc_run, v__envc_seek))
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
-    st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1247, lambda: _then1248(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)))
+    st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch_any(_c1247, lambda: _then1248(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)), True, (v_p, v_s, v__envc_run, v__envc_seek), (jnp.int8, jnp.int8, jnp.bool_, jnp.bool_, ))
     return st
 
 
@@ -5148,9 +5250,9 @@ def p_trainer_effect__3(st, v_p, v_target):
                 _a1286 = False
                 v_going = _lcast(_a1286, jnp.bool_)
                 return st, (v_p, v_target, v_going, v_k)
-            st, (v_p, v_target, v_going, v_k) = _branch(_c1282, lambda: _then1284(st, v_p, v_target, v_going, v_k), lambda: _else1285(st, v_p, v_target, v_going, v_k))
+            st, (v_p, v_target, v_going, v_k) = _branch_any(_c1282, lambda: _then1284(st, v_p, v_target, v_going, v_k), lambda: _else1285(st, v_p, v_target, v_going, v_k), True, (v_p, v_target, v_going, v_k), (jnp.int8, jnp.int8, jnp.bool_, jnp.int8, ))
             return st, (v_p, v_target, v_going, v_k)
-        st, (v_p, v_target, v_going, v_k) = _branch(_c1280, lambda: _then1281(st, v_p, v_target, v_going, v_k), lambda: (st, (v_p, v_target, v_going, v_k)))
+        st, (v_p, v_target, v_going, v_k) = _branch_any(_c1280, lambda: _then1281(st, v_p, v_target, v_going, v_k), lambda: (st, (v_p, v_target, v_going, v_k)), True, (v_p, v_target, v_going, v_k), (jnp.int8, jnp.int8, jnp.bool_, jnp.int8, ))
         return st, (v_p, v_target, v_going, v_k)
     _, (st, (v_p, v_target, v_going, v_k)) = lax.while_loop(lambda c: (c[0] < 12) & c[1][1][2], lambda c: (c[0] + 1, _loop1279(c[0], c[1])), (jnp.int32(0), (st, (v_p, v_target, v_going, v_k))))
     return st
@@ -5857,7 +5959,7 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1527, lambda: _then1528(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select_first((_c1300, _c1301, _c1302, _c1303, _c1304, _c1305, _c1306, _c1307, _c1308, _c1309, _c1310, _c1311, _c1312, _c1313, _c1314, _c1315, _c1316, _c1317, _c1318, _c1319, _c1320, _c1321, _c1322, _c1323, _c1324, _c1325, _c1326, _c1327, _c1328, _c1329, _c1330, _c1331, _c1332, _c1333, _c1334, _c1335, _c1336, _c1337, _c1338, _c1339, _c1340, _c1341, _c1342, _c1343, _c1344, _c1345, _c1346, _c1347, _c1348, _c1349, ), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)), (_then1350(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1351(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1352(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1353(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1354(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1355(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1356(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1374(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1375(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1376(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1377(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1378(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1379(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1380(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1381(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1400(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1401(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1402(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1403(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1404(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1405(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1406(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1407(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1426(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1441(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1442(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1443(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1444(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1463(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1464(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1465(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1466(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1467(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1468(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1469(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1470(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1485(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1486(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1487(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1488(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1503(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1505(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1506(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1507(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1508(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1509(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1510(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1511(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), _then1526(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), ), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
+    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select_first_any((_c1300, _c1301, _c1302, _c1303, _c1304, _c1305, _c1306, _c1307, _c1308, _c1309, _c1310, _c1311, _c1312, _c1313, _c1314, _c1315, _c1316, _c1317, _c1318, _c1319, _c1320, _c1321, _c1322, _c1323, _c1324, _c1325, _c1326, _c1327, _c1328, _c1329, _c1330, _c1331, _c1332, _c1333, _c1334, _c1335, _c1336, _c1337, _c1338, _c1339, _c1340, _c1341, _c1342, _c1343, _c1344, _c1345, _c1346, _c1347, _c1348, _c1349, ), (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)), (lambda: _then1350(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1351(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1352(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1353(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1354(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1355(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1356(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1374(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1375(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1376(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1377(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1378(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1379(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1380(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1381(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1400(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1401(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1402(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1403(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1404(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1405(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1406(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1407(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1426(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1441(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1442(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1443(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1444(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1463(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1464(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1465(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1466(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1467(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1468(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1469(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1470(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1485(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1486(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1487(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1488(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1503(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1505(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1506(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1507(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1508(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1509(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1510(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1511(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: _then1526(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), ), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)), (False, True, False, False, False, False, True, False, False, True, False, True, False, False, True, True, False, False, True, False, True, False, True, True, False, True, True, True, True, False, True, True, False, True, True, True, True, False, False, True, False, False, False, False, True, False, False, False, True, False, ), (jnp.int8, jnp.int8, jnp.bool_, jnp.bool_, jnp.int8, ))
     v_op_1 = _lcast(0, jnp.int8)
     _c1529 = v__envc_run
     def _then1530(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
@@ -5905,7 +6007,7 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _branch(_c1542, lambda: _then1543(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9), lambda: _else1546(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9))
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)
-    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1) = _branch(_c1532, lambda: _then1533(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)))
+    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1) = _branch_any(_c1532, lambda: _then1533(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)), True, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1), (jnp.int8, jnp.int8, jnp.bool_, jnp.bool_, jnp.int8, jnp.int8, ))
     return st
 
 
@@ -6059,7 +6161,7 @@ def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
         st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1601, lambda: _then1602(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: _else1605(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0))
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-    st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select_first((_c1551, _c1552, _c1553, _c1554, _c1555, _c1556, _c1557, _c1558, _c1559, _c1560, _c1561, _c1562, _c1563, ), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)), (_then1564(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1565(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1566(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1567(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1578(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1579(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1580(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1581(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1582(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1593(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1594(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1595(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), _then1596(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), ), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
+    st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select_first_any((_c1551, _c1552, _c1553, _c1554, _c1555, _c1556, _c1557, _c1558, _c1559, _c1560, _c1561, _c1562, _c1563, ), (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)), (lambda: _then1564(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: _then1565(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: _then1566(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: _then1567(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: _then1578(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: _then1579(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: _then1580(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: _then1581(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: _then1582(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: _then1593(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: _then1594(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: _then1595(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: _then1596(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), ), lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)), (False, False, True, True, True, False, False, False, True, False, False, False, True, ), (jnp.int8, jnp.int8, jnp.int8, jnp.bool_, jnp.bool_, jnp.int8, ))
     return st
 
 
@@ -6101,7 +6203,7 @@ def p_ability_effect__dispatch__2(st, v_effect, v_p, v_s):
         st = dict(st)
         st = p_cut_damage(st, v_p, _K72[_i32(v_effect)][0], _K73[_i32(v_effect)][0])
         return st, (v_effect, v_p, v_s, v_op_0)
-    st, (v_effect, v_p, v_s, v_op_0) = _select_first((_c1611, _c1612, ), (st, (v_effect, v_p, v_s, v_op_0)), (_then1613(st, v_effect, v_p, v_s, v_op_0), _then1614(st, v_effect, v_p, v_s, v_op_0), ), (st, (v_effect, v_p, v_s, v_op_0)))
+    st, (v_effect, v_p, v_s, v_op_0) = _select_first_any((_c1611, _c1612, ), (st, (v_effect, v_p, v_s, v_op_0)), (lambda: _then1613(st, v_effect, v_p, v_s, v_op_0), lambda: _then1614(st, v_effect, v_p, v_s, v_op_0), ), lambda: (st, (v_effect, v_p, v_s, v_op_0)), (False, True, ), (jnp.int8, jnp.int8, jnp.int8, jnp.int8, ))
     return st
 
 
@@ -6133,7 +6235,7 @@ def p_ability_effect__dispatch__4(st, v_effect, v_p, v_s):
         st = dict(st)
         st = p_attach_from_zone(st, v_p, v_s, 3, 1, True)
         return st, (v_effect, v_p, v_s, v_op_0)
-    st, (v_effect, v_p, v_s, v_op_0) = _branch(_c1617, lambda: _then1618(st, v_effect, v_p, v_s, v_op_0), lambda: (st, (v_effect, v_p, v_s, v_op_0)))
+    st, (v_effect, v_p, v_s, v_op_0) = _branch_any(_c1617, lambda: _then1618(st, v_effect, v_p, v_s, v_op_0), lambda: (st, (v_effect, v_p, v_s, v_op_0)), True, (v_effect, v_p, v_s, v_op_0), (jnp.int8, jnp.int8, jnp.int8, jnp.int8, ))
     return st
 
 
@@ -6256,7 +6358,7 @@ def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
         st = dict(st)
         st = p_trainer_effect__3(st, v_p, v_target)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
-    st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _select_first((_c1622, _c1623, _c1624, _c1625, _c1626, _c1627, _c1628, _c1629, _c1630, _c1631, _c1632, _c1633, _c1634, _c1635, _c1636, _c1637, ), (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)), (_then1638(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1639(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1640(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1641(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1642(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1643(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1644(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1655(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1656(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1657(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1658(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1659(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1660(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1661(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1662(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), _then1663(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), ), (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)))
+    st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _select_first_any((_c1622, _c1623, _c1624, _c1625, _c1626, _c1627, _c1628, _c1629, _c1630, _c1631, _c1632, _c1633, _c1634, _c1635, _c1636, _c1637, ), (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)), (lambda: _then1638(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), lambda: _then1639(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), lambda: _then1640(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), lambda: _then1641(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), lambda: _then1642(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), lambda: _then1643(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), lambda: _then1644(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), lambda: _then1655(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), lambda: _then1656(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), lambda: _then1657(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), lambda: _then1658(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), lambda: _then1659(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), lambda: _then1660(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), lambda: _then1661(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), lambda: _then1662(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), lambda: _then1663(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), ), lambda: (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)), (True, True, False, True, False, True, True, False, False, False, False, False, True, True, False, True, ), (jnp.int8, jnp.int8, jnp.int8, jnp.bool_, jnp.bool_, jnp.int8, ))
     return st
 
 
@@ -6336,7 +6438,7 @@ def p__envc_run_play_trainer(st, v_h, v_target):
         st = p_knock_outs(st)
         st = p_continue_game(st, v_p, True)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
-    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _branch(_c1687, lambda: _then1688(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), lambda: _else1692(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1))
+    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _branch_any(_c1687, lambda: _then1688(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), lambda: _else1692(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), False, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), (jnp.int8, jnp.int8, jnp.bool_, jnp.bool_, jnp.int8, jnp.int16, jnp.int8, ))
     return st
 
 
@@ -6393,7 +6495,7 @@ def p__envc_run_use_ability(st, v_s):
         st = p_knock_outs(st)
         st = p_continue_game(st, v_p, True)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
-    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch(_c1706, lambda: _then1707(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), lambda: _else1711(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1))
+    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch_any(_c1706, lambda: _then1707(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), lambda: _else1711(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), False, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), (jnp.int8, jnp.bool_, jnp.bool_, jnp.int8, jnp.int8, ))
     return st
 
 
@@ -6440,9 +6542,9 @@ def p__envc_run_attack(st, v_a):
                 st = dict(st)
                 st = p_ability_effect__dispatch__2(st, _K26[_i32(st["card"][(1 - _i32(v_p))][0])], (1 - _i32(v_p)), 0)
                 return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-            st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1728, lambda: _then1729(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+            st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch_any(_c1728, lambda: _then1729(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)), True, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (jnp.int8, jnp.bool_, jnp.bool_, jnp.int8, jnp.int16, jnp.bool_, ))
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1723, lambda: _then1724(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch_any(_c1723, lambda: _then1724(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)), True, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (jnp.int8, jnp.bool_, jnp.bool_, jnp.int8, jnp.int16, jnp.bool_, ))
         _c1730 = v__envc_seek
         def _then1731(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
@@ -6473,9 +6575,9 @@ def p__envc_run_attack(st, v_a):
             _a1742 = False
             st["attacking"] = _cast(_a1742, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1735, lambda: _then1736(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: _else1740(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits))
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch_any(_c1735, lambda: _then1736(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: _else1740(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), False, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (jnp.int8, jnp.bool_, jnp.bool_, jnp.int8, jnp.int16, jnp.bool_, ))
         return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1721, lambda: _then1722(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch_any(_c1721, lambda: _then1722(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)), True, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (jnp.int8, jnp.bool_, jnp.bool_, jnp.int8, jnp.int16, jnp.bool_, ))
     _c1743 = v__envc_run
     def _then1744(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
         st = dict(st)
@@ -6485,9 +6587,9 @@ def p__envc_run_attack(st, v_a):
             st = dict(st)
             st = p_finish_turn(st)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1745, lambda: _then1746(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+        st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch_any(_c1745, lambda: _then1746(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)), True, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (jnp.int8, jnp.bool_, jnp.bool_, jnp.int8, jnp.int16, jnp.bool_, ))
         return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
-    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1743, lambda: _then1744(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
+    st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch_any(_c1743, lambda: _then1744(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)), True, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), (jnp.int8, jnp.bool_, jnp.bool_, jnp.int8, jnp.int16, jnp.bool_, ))
     return st
 
 
@@ -6569,7 +6671,7 @@ def a_setup_done(st, index):
         st = p_begin_turn(st, st["first"])
         st = p_active_abilities(st)
         return st, ()
-    st, () = _branch(_c1769, lambda: _then1770(st), lambda: _else1772(st))
+    st, () = _branch_any(_c1769, lambda: _then1770(st), lambda: _else1772(st), False, (), ())
     return st
 
 
@@ -6579,6 +6681,11 @@ def m_setup_done(st):
         return jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
     _e1775 = jax.vmap(_g1774)(jnp.arange(0, 1, dtype=jnp.int32))
     return _e1775
+
+
+def rk_setup_done(st, index):
+    """the guessed effect number of `setup_done` (a sort key of `_step_rows`), 0..18"""
+    return (_i32(_K26[_i32(st["card"][0][0])]) - 0)
 
 
 def a_play_basic(st, index):
@@ -6641,7 +6748,7 @@ def a_evolve(st, index):
         st = p_clear_conditions(st, v_p)
         st = p_active_abilities(st)
         return st, (v_h, v_s, v_p)
-    st, (v_h, v_s, v_p) = _branch(_c1796, lambda: _then1797(st, v_h, v_s, v_p), lambda: (st, (v_h, v_s, v_p)))
+    st, (v_h, v_s, v_p) = _branch_any(_c1796, lambda: _then1797(st, v_h, v_s, v_p), lambda: (st, (v_h, v_s, v_p)), True, (v_h, v_s, v_p), (jnp.int8, jnp.int8, jnp.int8, ))
     return st
 
 
@@ -6665,6 +6772,13 @@ def m_evolve(st):
     return _e1807, st["_fault"]
 
 
+def rk_evolve(st, index):
+    """the guessed effect number of `evolve` (a sort key of `_step_rows`), 0..18"""
+    v_h = _lcast(jnp.floor_divide(index, 4), jnp.int8)
+    v_s = _lcast(jnp.remainder(index, 4), jnp.int8)
+    return (_i32(_K26[_i32(st["card"][0][0])]) - 0)
+
+
 def a_attach(st, index):
     """action `attach` (tcg.envspec:2210): index in 0..3"""
     st = dict(st)
@@ -6685,7 +6799,7 @@ def a_attach(st, index):
         st = p_knock_outs(st)
         st = p_continue_game(st, v_p, True)
         return st, (v_s, v_p)
-    st, (v_s, v_p) = _branch(_c1812, lambda: _then1813(st, v_s, v_p), lambda: (st, (v_s, v_p)))
+    st, (v_s, v_p) = _branch_any(_c1812, lambda: _then1813(st, v_s, v_p), lambda: (st, (v_s, v_p)), True, (v_s, v_p), (jnp.int8, jnp.int8, ))
     return st
 
 
@@ -6695,6 +6809,12 @@ def m_attach(st):
         return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][_i32(st["current_player"])]) != 10)), st["occupied"][_i32(st["current_player"])][i1814]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
     _e1816 = jax.vmap(_g1815)(jnp.arange(0, 4, dtype=jnp.int32))
     return _e1816
+
+
+def rk_attach(st, index):
+    """the guessed effect number of `attach` (a sort key of `_step_rows`), 0..18"""
+    v_s = _lcast(index, jnp.int8)
+    return (_i32(_K26[_i32(st["card"][_i32(st["current_player"])][_i32(v_s)])]) - 0)
 
 
 def a_play_trainer(st, index):
@@ -6729,6 +6849,13 @@ def m_play_trainer(st):
     return _e1828, st["_fault"]
 
 
+def rk_play_trainer(st, index):
+    """the guessed effect number of `play_trainer` (a sort key of `_step_rows`), 0..16"""
+    v_h = _lcast(jnp.floor_divide(index, 4), jnp.int8)
+    v_target = _lcast(jnp.remainder(index, 4), jnp.int8)
+    return (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_i32(v_h)])]) - 0)
+
+
 def a_use_ability(st, index):
     """action `use_ability` (tcg.envspec:2246): index in 0..3"""
     st = dict(st)
@@ -6743,6 +6870,12 @@ def m_use_ability(st):
         return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][i1829]), (_i32(_K26[_i32(st["card"][_i32(st["current_player"])][i1829])]) != 0)), (_K24[_i32(_K25[_i32(st["card"][_i32(st["current_player"])][i1829])])] == 0)), jnp.logical_not(st["ability_used"][_i32(st["current_player"])][i1829])), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
     _e1831 = jax.vmap(_g1830)(jnp.arange(0, 4, dtype=jnp.int32))
     return _e1831
+
+
+def rk_use_ability(st, index):
+    """the guessed effect number of `use_ability` (a sort key of `_step_rows`), 0..17"""
+    v_s = _lcast(index, jnp.int8)
+    return (_i32(_K26[_i32(st["card"][_i32(st["current_player"])][_i32(v_s)])]) - 1)
 
 
 def a_retreat(st, index):
@@ -6815,6 +6948,12 @@ def m_retreat(st):
     return _e1859
 
 
+def rk_retreat(st, index):
+    """the guessed effect number of `retreat` (a sort key of `_step_rows`), 0..18"""
+    v_b = _lcast((index + 1), jnp.int8)
+    return (_i32(_K26[_i32(st["card"][0][0])]) - 0)
+
+
 def a_attack(st, index):
     """action `attack` (tcg.envspec:2296): index in 0..1"""
     st = dict(st)
@@ -6829,6 +6968,12 @@ def m_attack(st):
         return jnp.logical_and(jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], i1860)), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
     _e1862 = jax.vmap(_g1861)(jnp.arange(0, 2, dtype=jnp.int32))
     return _e1862
+
+
+def rk_attack(st, index):
+    """the guessed effect number of `attack` (a sort key of `_step_rows`), 0..100"""
+    v_a = _lcast(index, jnp.int8)
+    return (_i32(jnp.where((0 == 0), _i32(jnp.where((_i32(v_a) == 0), _i32(_K32[_i32(st["card"][_i32(st["current_player"])][0])]), _i32(_K33[_i32(st["card"][_i32(st["current_player"])][0])]))), _i32(jnp.where((_i32(st["copy_index"]) == 0), _i32(_K32[_i32(st["copy_card"])]), _i32(_K33[_i32(st["copy_card"])]))))) - 0)
 
 
 def a_discard_from_play(st, index):
@@ -6850,6 +6995,12 @@ def m_discard_from_play(st):
     return _e1865
 
 
+def rk_discard_from_play(st, index):
+    """the guessed effect number of `discard_from_play` (a sort key of `_step_rows`), 0..18"""
+    v_s = _lcast(index, jnp.int8)
+    return (_i32(_K26[_i32(st["card"][0][0])]) - 0)
+
+
 def a_end_turn(st, index):
     """action `end_turn` (tcg.envspec:2333): index in 0..0"""
     st = dict(st)
@@ -6863,6 +7014,11 @@ def m_end_turn(st):
         return jnp.logical_and((st["phase"] == 1), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
     _e1868 = jax.vmap(_g1867)(jnp.arange(0, 1, dtype=jnp.int32))
     return _e1868
+
+
+def rk_end_turn(st, index):
+    """the guessed effect number of `end_turn` (a sort key of `_step_rows`), 0..18"""
+    return (_i32(_K26[_i32(st["card"][_i32(st["current_player"])][0])]) - 0)
 
 
 def a_promote(st, index):
@@ -6880,6 +7036,12 @@ def m_promote(st):
         return jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), st["occupied"][_i32(st["current_player"])][(i1869 + 1)]), jnp.logical_not(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0))))
     _e1871 = jax.vmap(_g1870)(jnp.arange(0, 3, dtype=jnp.int32))
     return _e1871
+
+
+def rk_promote(st, index):
+    """the guessed effect number of `promote` (a sort key of `_step_rows`), 0..18"""
+    v_b = _lcast((index + 1), jnp.int8)
+    return (_i32(_K26[_i32(st["card"][0][0])]) - 0)
 
 
 def m_choose(st):
@@ -7345,6 +7507,27 @@ def _step_end(st):
     return st
 
 
+# each action kind's guessed effect number (compiler/row_keys.py), 0 where it has none: the
+# rollout's `_step_rows` sorts a kind's rows by it, so that a trip holds rows of few card texts
+# and runs few of the dispatch's heavy arms (a guess: it changes the order of the rows only)
+_ROW_KEY_SPAN = 101
+_ROW_KEYS = [
+    lambda st, action: 0,
+    lambda st, action: 0,
+    lambda st, action: rk_setup_done(st, action - 20),
+    lambda st, action: 0,
+    lambda st, action: rk_evolve(st, action - 31),
+    lambda st, action: rk_attach(st, action - 71),
+    lambda st, action: rk_play_trainer(st, action - 75),
+    lambda st, action: rk_use_ability(st, action - 115),
+    lambda st, action: rk_retreat(st, action - 119),
+    lambda st, action: rk_attack(st, action - 122),
+    lambda st, action: rk_discard_from_play(st, action - 124),
+    lambda st, action: rk_end_turn(st, action - 128),
+    lambda st, action: rk_promote(st, action - 129),
+]
+
+
 def _run_branch(st, kind, action):
     """Branch `kind` (int32 scalar, `_step_begin`'s) of `_BRANCHES` on flat dict `st`: a
     `lax.switch`, which under `vmap` runs every branch and selects."""
@@ -7419,7 +7602,9 @@ def _step_rows(state: State, actions, chunk: int):
     for row, but each row runs only its own action kind's branch: under `vmap`, `lax.switch`
     runs every branch on every row and selects, so a step costs the sum of all kinds' bodies
     (every card text of a card game's dispatch). Here the rows are grouped by kind (a stable
-    sort of their branch index; rows that run no branch, finished or illegal, go last) and a
+    sort of their branch index; rows that run no branch, finished or illegal, go last; within
+    a kind, by the guessed effect number of `_ROW_KEYS`, so that a trip's rows play few card
+    texts and its heavy arms that no row takes are skipped, `_branch_any`) and a
     batch-level loop (outside `vmap`, so a real loop) takes them `chunk` rows of one kind per
     trip: the rows are gathered, stepped by `vmap` of that kind's branch under a `lax.switch`
     on the trip's kind (a scalar there, so one branch runs) and scattered back. A kind that
@@ -7427,16 +7612,18 @@ def _step_rows(state: State, actions, chunk: int):
     and dropped); a kind no row plays costs nothing. The parts before and after the branch
     (`_step_open`, `_step_close`) run on every row, as in `_step_dict`. One loop, one gather
     and one scatter per leaf: a loop per kind compiled 1.4x slower (bench/RESULTS.md, issue 16)."""
-    st, actions, legal, done, begun, kind = jax.vmap(_step_open)(state, actions)
+    st, actions, legal, done, begun, kind = _rows_vmap(_step_open)(state, actions)
     runs = legal & jnp.logical_not(done)
     batch, kinds = kind.shape[0], len(_BRANCHES)
     group = jnp.where(runs, kind, kinds)
-    order = jnp.argsort(group, stable=True).astype(jnp.int32)  # row indices, grouped by kind
+    # within a kind, the rows in the order of their guessed effect (`_ROW_KEYS`)
+    guess = jax.vmap(lambda s, k, a: jnp.clip(lax.switch(k, _ROW_KEYS, s, a), 0, _ROW_KEY_SPAN - 1))(begun, kind, actions)
+    order = jnp.argsort(group * _ROW_KEY_SPAN + guess, stable=True).astype(jnp.int32)  # rows grouped by kind
     counts = jnp.sum(group[None, :] == jnp.arange(kinds)[:, None], axis=1, dtype=jnp.int32)
     starts = jnp.cumsum(counts) - counts  # where each kind's rows begin in `order`
     trips = (counts + chunk - 1) // chunk
     ends = jnp.cumsum(trips)  # the trips of kinds 0..k end at ends[k]
-    branches = [jax.vmap(branch) for branch in _BRANCHES]
+    branches = [_rows_vmap(branch) for branch in _BRANCHES]  # the rows axis: heavy arms run when a row takes them
 
     def trip(t, moved):
         k = jnp.sum(ends <= t)  # this trip's kind
@@ -7448,7 +7635,7 @@ def _step_rows(state: State, actions, chunk: int):
         return jax.tree_util.tree_map(lambda x, y: x.at[rows].set(y, mode="drop"), moved, part)
 
     moved = lax.fori_loop(0, ends[-1], trip, begun)
-    return jax.vmap(_step_close)(st, legal, done, moved)
+    return _rows_vmap(_step_close)(st, legal, done, moved)
 
 
 class SpecRuntimeError(Exception):
@@ -7626,7 +7813,7 @@ def rollout(key, n_steps: int, batch: int, reset_bound: int | None = None, kind_
         if bound >= batch:
             state, rewards, terminated, truncated, _ = jax.vmap(step_autoreset_from_seed)(state, actions, seeds)
             return (state, key), (rewards, terminated | truncated)
-        st = _step_rows(state, actions, chunk) if chunk else jax.vmap(_step_dict)(state, actions)
+        st = _step_rows(state, actions, chunk) if chunk else _rows_vmap(_step_dict)(state, actions)
         # the `done` output equals step_autoreset_from_seed's `terminated | truncated`: its
         # extra truncation (`terminated & live & time limit`) is a subset of `terminated`
         done = st["terminated"] | st["truncated"]

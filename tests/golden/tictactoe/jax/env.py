@@ -26,6 +26,7 @@ settings alone, and so does a cache folder the program already chose)."""
 
 import dataclasses
 from functools import partial
+import contextvars
 import os
 
 import jax
@@ -111,11 +112,21 @@ def _select_first(conds, orig, arms, orelse):
     chain. Each leaf is selected only among the arms that change it (a leaf identical to
     `orig`'s is unchanged), on exclusive conditions (`ci and not c1..ci-1`): a leaf that one
     arm of many writes costs one `where`, not one per arm as a chain of `_select`s does."""
+    firsts, taken = _firsts(conds)
+    return _merge_first(firsts, taken, orig, arms, orelse)
+
+
+def _firsts(conds):
+    """The exclusive conditions of an `if`/`elif` chain (`ci and not c1..ci-1`) and whether
+    any holds."""
     firsts, taken = [], None
     for c in conds:
         firsts.append(c if taken is None else jnp.logical_and(c, jnp.logical_not(taken)))
         taken = c if taken is None else jnp.logical_or(taken, c)
+    return firsts, taken
 
+
+def _merge_first(firsts, taken, orig, arms, orelse):
     def leaf(o, e, *xs):
         r = e if e is o else jnp.where(taken, o, e)
         for f, x in zip(firsts, xs):
@@ -124,6 +135,32 @@ def _select_first(conds, orig, arms, orelse):
         return r
 
     return jax.tree_util.tree_map(leaf, orig, orelse, *arms)
+
+
+# The rows axis (DESIGN.md decision 6; bench/RESULTS.md, "Heavy arms under lax.cond"). The
+# rollout steps its batch under `jax.vmap(..., axis_name=_ROWS_AXIS)` (`_rows_vmap`), and while
+# such a step is traced `_ROWS` is set. An `if` arm that the lowering found heavy
+# (`Lowering.heavy`) then runs under `lax.cond` on whether any row of the batch takes it
+# (`_rows_any`): a `psum` over the rows axis is one value for every row, so the `cond` stays a
+# real branch under `vmap` and an arm that no row takes costs nothing. When some row takes it,
+# it runs on every row and is selected, as without the axis: the result is the same either way
+# (an arm no row takes is never selected). Outside `_rows_vmap` (a user's `vmap(step)`) the
+# flag is unset and these are `_branch` and `_select_first`.
+_ROWS_AXIS = "_envc_rows"
+_ROWS = contextvars.ContextVar("_envc_rows", default=False)
+
+
+def _rows_vmap(f):
+    """`jax.vmap(f)` over a batch of rows, with the rows axis named and `_ROWS` set while `f`
+    is traced."""
+    def traced(*args):
+        token = _ROWS.set(True)
+        try:
+            return f(*args)
+        finally:
+            _ROWS.reset(token)
+
+    return jax.vmap(traced, axis_name=_ROWS_AXIS)
 
 
 def _win(st, p, num_players):
@@ -657,7 +694,7 @@ def rollout(key, n_steps: int, batch: int, reset_bound: int | None = None, kind_
         if bound >= batch:
             state, rewards, terminated, truncated, _ = jax.vmap(step_autoreset_from_seed)(state, actions, seeds)
             return (state, key), (rewards, terminated | truncated)
-        st = jax.vmap(_step_dict)(state, actions)
+        st = _rows_vmap(_step_dict)(state, actions)
         # the `done` output equals step_autoreset_from_seed's `terminated | truncated`: its
         # extra truncation (`terminated & live & time limit`) is a subset of `terminated`
         done = st["terminated"] | st["truncated"]
