@@ -1,7 +1,8 @@
 """Speculative grouping keys of the actions (DESIGN.md decision 6): which card text a row of a
 batch is about to run, guessed from the state before its step.
 
-Public surface: `row_key(module, action) -> RowKey | None`, `RowKey`.
+Public surface: `row_key(module, action) -> ir.Expr | None` (an int expression; its type's range
+is the key's).
 
 The generated JAX rollout steps a batch by action kind (`_step_rows`: the rows of one kind,
 `chunk` at a time, through that kind's branch), and inside a branch a heavy `if` arm runs only
@@ -10,11 +11,12 @@ texts has dozens of such arms, one per verb of its texts; a trip of rows taken i
 plays most of them. Sorting a kind's rows by the effect each will run puts rows of the same
 text in the same trip, so that a trip runs few of the arms.
 
-`row_key` finds that effect for one action: the first argument (the effect number) of the
-first call of a hole family's dispatch proc that its body reaches, walking the body in order
-into `if` arms (then before else), `match` arms, loop bodies (the loop variable at its first
-value) and called procs (their parameters bound to the arguments), with each `let` and each
-assignment of a whole local replaced by its value. It is kept when what remains reads only
+`row_key` finds that effect for one action: the first argument (the effect number) of a call
+of a hole family's dispatch proc that its body reaches (the costliest family's, `row_key`),
+walking the body in order into `if` arms (then before else), `match` arms, loop bodies (the
+loop variable at its first value) and called procs (their parameters bound to the arguments),
+with each `let` and each assignment of a whole local replaced by its value. It is kept when
+what remains reads only
 the action's parameters, the state, tables and constants, and draws nothing. It is a guess:
 the state may change before the call, a loop may reach it in another iteration, an arm not
 taken may hold it. A wrong guess costs speed only: the order of the rows never changes what a
@@ -23,8 +25,6 @@ row's step computes (tests/test_step_rows.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from envc.compiler import ir, irutil
 
 # the deepest chain of proc calls followed into (a spec's call graph has no cycles: the checker
@@ -32,32 +32,24 @@ from envc.compiler import ir, irutil
 MAX_DEPTH = 16
 
 
-@dataclass(frozen=True)
-class RowKey:
-    """The guessed effect number of an action: `expr` (an int expression over the state before
-    the step and the action's parameters) in `lo..hi`, the range of its type."""
-
-    expr: ir.Expr
-    lo: int
-    hi: int
-
-
-def row_key(module: ir.Module, action: ir.ActionDef) -> RowKey | None:
-    """The guessed effect number of `action` (see the module docstring), or None when its body
+def row_key(module: ir.Module, action: ir.ActionDef) -> ir.Expr | None:
+    """The guessed effect number of `action` (see the module docstring): an int expression over
+    the state before the step and the action's parameters, or None when its body
     reaches no dispatch, or the argument depends on anything but the state, tables, constants
     and the action's parameters (a local computed in a loop, a draw). Of the dispatch calls
     the body reaches, the key is that of the family with the most filled texts (the costliest
     dispatch) discounted by the depth of procedure calls it sits at (`size / (1 + depth)`: a
     Trainer's own text called by the action itself ranks above the abilities that its
-    knock-outs may trigger three calls down), the first reached among equals. Run it on the module of `pipeline.PASSES`
-    (before `LOWERING`, whose state machines for `choose` hide the argument in locals set
-    under conditions); the expression stays valid after it (state, tables and parameters)."""
+    knock-outs may trigger three calls down), the first reached among equals. Run it on the
+    module of `pipeline.PASSES` (before `LOWERING`, whose state machines for `choose` hide the
+    argument in locals set under conditions); the expression stays valid after it (state,
+    tables and parameters)."""
     family_of = {f.dispatch: f for f in module.families}
     family_of |= {r: f for f in module.families for r in f.restricted}
     if not family_of:
         return None
     walker = _Walker({f.name: f for f in module.fns}, set(family_of))
-    walker.first(action.body, {}, 0)
+    walker.block(action.body, {}, 0)
     params = {p.name for p in action.params}
     best: tuple[float, ir.Expr] | None = None
     for proc, found, depth in walker.found:
@@ -68,10 +60,7 @@ def row_key(module: ir.Module, action: ir.ActionDef) -> RowKey | None:
         score = len(family_of[proc].members) / (1 + depth)
         if best is None or score > best[0]:
             best = (score, found)
-    if best is None:
-        return None
-    t = ir.int_of(best[1].type)
-    return RowKey(expr=best[1], lo=t.lo, hi=t.hi)
+    return None if best is None else best[1]
 
 
 class _Walker:
@@ -83,7 +72,7 @@ class _Walker:
         self.dispatches = dispatches
         self.found: list[tuple[str, ir.Expr, int]] = []
 
-    def first(self, stmts: list[ir.Stmt], env: dict[str, ir.Expr], depth: int) -> None:
+    def block(self, stmts: list[ir.Stmt], env: dict[str, ir.Expr], depth: int) -> None:
         """Walk `stmts` with `env` (locals to their values), updated by the `let`s and
         assignments passed."""
         for s in stmts:
@@ -116,22 +105,15 @@ class _Walker:
             return
         callee = self.fns.get(s.proc)
         if callee is not None and depth < MAX_DEPTH:
-            self.first(callee.body, {p.name: a for p, a in zip(callee.params, args)}, depth + 1)
+            self.block(callee.body, {p.name: a for p, a in zip(callee.params, args)}, depth + 1)
 
     def nested(self, s: ir.Stmt, env: dict[str, ir.Expr], depth: int) -> None:
-        """The blocks of an `if`, `match` or `for`, each on a copy of `env` (what they assign
-        is not known after them)."""
-        if isinstance(s, ir.If):
-            self.first(s.then, dict(env), depth)
-            self.first(s.orelse, dict(env), depth)
-        elif isinstance(s, ir.Match):
-            for arm in s.arms:
-                self.first(arm.body, dict(env), depth)
-        elif isinstance(s, ir.For):
-            self.first(s.body, {**env, s.var: ir.Const(value=s.lo, type=ir.IntT(lo=s.lo, hi=s.lo))}, depth)
-        else:
-            return
-        for name in _assigned(s):  # a local a block assigns is unknown after it
+        """The blocks of an `if`, `match` or `for` (`irutil.sub_blocks`), each on a copy of `env`
+        (a loop's variable at its first value); what they assign is not known after them."""
+        inner = {**env, s.var: irutil.int_const(s.lo)} if isinstance(s, ir.For) else env
+        for block in irutil.sub_blocks(s):
+            self.block(block, dict(inner), depth)
+        for name in _assigned(s):
             env.pop(name, None)
 
 

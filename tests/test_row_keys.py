@@ -11,7 +11,7 @@ from pathlib import Path
 import jax
 import pytest
 
-from envc.compiler import printer
+from envc.compiler import ir, printer
 from envc.compiler.check import load
 from envc.compiler.row_keys import row_key
 
@@ -23,7 +23,7 @@ def _keys(module) -> dict[str, tuple[str, int, int] | None]:
     out = {}
     for a in module.actions:
         k = row_key(module, a)
-        out[a.name] = None if k is None else (printer.print_expr(k.expr, module), k.lo, k.hi)
+        out[a.name] = None if k is None else (printer.print_expr(k, module), ir.int_of(k.type).lo, ir.int_of(k.type).hi)
     return out
 
 

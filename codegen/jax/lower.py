@@ -88,11 +88,10 @@ import numpy as np
 
 from envc.codegen import INDENT, SPLIT_HEIGHT, Emitter, Heights
 from envc.codegen.escape import py_comment, py_doc, py_float, py_ident, py_str
-from envc.compiler import budget, builtins, ir
+from envc.compiler import budget, builtins, ir, irutil
 from envc.compiler.actions import ActionSpace, decode_param
 from envc.compiler.passes import mask_reuse, number_faults, prefix_loops
 from envc.compiler.pipeline import PREFIX_WALKS
-from envc.compiler.row_keys import RowKey
 
 UNROLL = 8
 # a loop body weighing more than this (IR nodes, called functions included) is not unrolled:
@@ -205,7 +204,7 @@ class _Level:
 @ir.handles_all("x_", "s_", skip_stmts=ir.INTERPRETER_ONLY_STMTS)
 class Lowering:
     def __init__(self, module: ir.Module, walks: str = "off", line_views: bool = True,
-                 row_keys: dict[str, RowKey] | None = None):
+                 row_keys: dict[str, ir.Expr] | None = None):
         """`walks`: how loops of the prefix-AND shape (`prefix_loops`) are lowered: "off" (as
         any loop), "vmap" (`prefix_walk`) or "predicated" (`predicated_walk`); the last two
         are measurements of issue 18's mechanism 1, not faster on CPU (bench/RESULTS.md).
@@ -215,7 +214,7 @@ class Lowering:
         issue 18's mechanism 2, 1.33x othello's rollout SPS at batch 1024 (bench/RESULTS.md).
         `row_keys`: each action's guessed effect number (`compiler.row_keys.row_key`, computed
         on the module before `LOWERING`), by action name; a function per key is generated
-        (`key_<action>`) that the rollout sorts a kind's rows by."""
+        (`rk_<action>`, `key_function`) that the rollout sorts a kind's rows by."""
         if walks not in PREFIX_WALKS:
             raise ValueError(f"walks must be one of {PREFIX_WALKS}, not {walks!r}")
         self.m = module
@@ -1313,14 +1312,16 @@ class Lowering:
     def live(self) -> list[str]:
         """The live locals' Python names, outermost first: what a branch or loop function takes
         and returns."""
-        return [lv(k) for k in dict.fromkeys(k for _, k in self.scope)]
+        return [lv(k) for k in self._live_keys()]
+
+    def _live_keys(self) -> list[str]:
+        return list(dict.fromkeys(k for _, k in self.scope))
 
     def live_dtypes(self) -> str:
         """The declared dtypes of the live locals (`live`), as a tuple of `_cast`'s dtype trees:
         with the locals' values before an `if`, they give the one type both arms of its
         `lax.cond` return (`_typed`)."""
-        keys = dict.fromkeys(k for _, k in self.scope)
-        return "(" + "".join(f"{self.dtypes(self._local_types[k])}, " for k in keys) + ")"
+        return "(" + "".join(f"{self.dtypes(self._local_types[k])}, " for k in self._live_keys()) + ")"
 
     def declare(self, name: str, t: ir.Type) -> str:
         """Bind a local; returns its key (its Python name is `lv(key)`). Scopes are lexical: a
@@ -1388,10 +1389,11 @@ class Lowering:
             self._lifted.append("\n".join(self.out.lines))
             self.out = saved
 
-    def heavy(self, body: list[ir.Stmt]) -> bool:
-        """Whether an `if` arm weighs at least `HEAVY_ARM`: it then runs only when some row of
-        the batch takes it, under the rollout's rows axis (runtime `_ROWS`)."""
-        return bool(body) and self.weight(body) >= HEAVY_ARM
+    def heavy(self, body: list[ir.Stmt]) -> int:
+        """The weight of an `if` arm when it is at least `HEAVY_ARM` (it then runs only when some
+        row of the batch takes it, under the rollout's rows axis, runtime `_ROWS`), else 0."""
+        w = self.weight(body) if body else 0
+        return w if w >= HEAVY_ARM else 0
 
     def branch(self, cond: str, then: list[ir.Stmt], orelse: list[ir.Stmt]) -> None:
         heavy_then, heavy_else = self.heavy(then), self.heavy(orelse)
@@ -1405,7 +1407,7 @@ class Lowering:
             return
         # one arm under `lax.cond` (the heavier when both are heavy: a `cond` per arm would
         # trace each twice)
-        then_side = heavy_then and (not heavy_else or self.weight(then) >= self.weight(orelse))
+        then_side = heavy_then >= heavy_else
         self.emit(f"st, {live} = {self.rt('_branch_any')}({cond}, lambda: {a}, lambda: {b}, {then_side}, {live}, "
                   f"{self.live_dtypes()})")
 
@@ -1433,7 +1435,7 @@ class Lowering:
         evaluated on the state before the chain, which is what the interpreter sees when it
         reaches it. A nested form would need one indentation level per `elif`, and Python
         refuses to compile about a hundred."""
-        heavy = [self.heavy(body) for body in bodies]
+        heavy = [self.heavy(body) > 0 for body in bodies]
         names = [self.arm(body, "_then") for body in bodies] + [self.arm(orelse, "_else")]
         # one `_select_first` rather than a `_select` per arm: a leaf that a single arm writes
         # (a dispatch whose ops touch different fields) is then selected once, not once per
@@ -1814,9 +1816,11 @@ class Lowering:
             self.rt("_fault_put")  # (the template's `_finish` records the guards' fault)
             self.rt("_first_fault")
         mask_lets, mask_code = self.mask_calls(plan)
-        # the rollout sorts rows by their guessed effect only where it steps branches by rows
-        # (more than one branch): elsewhere no key function is generated
-        branched = sum(resume is None or kind.index != resume["kind"] for kind in self.space.kinds) > 1
+        # the kinds with a branch of their own (a decision resumes the paused action's); the
+        # rollout sorts rows by their guessed effect only where there are several: elsewhere
+        # no key function is generated
+        branches = [m.actions[k.index] for k in self.space.kinds if resume is None or k.index != resume["kind"]]
+        branched = len(branches) > 1
         for kind in self.space.kinds:
             a = m.actions[kind.index]
             fn_name, mask_name = py_ident("action", a.name), py_ident("mask", a.name)
@@ -1872,8 +1876,7 @@ class Lowering:
             simultaneous=_simultaneous_fields(m), prefix_walks=self._walked,
             helpers=frozenset(self.helpers),
             mask_faults=[f"_mf{k}" for k in sorted(self._guard_faults)], observe_faults=observe_faults,
-            kind_rows=kind_rows(m, [m.actions[a.index] for a in self.space.kinds
-                                    if resume is None or a.index != resume["kind"]]),
+            kind_rows=kind_rows(m, branches),
             row_key_span=self.key_span,
         )
 
@@ -1885,12 +1888,12 @@ class Lowering:
         if key is None:
             return None
         name = py_ident("row_key", a.name)
-        self.key_span = max(self.key_span, key.hi - key.lo + 1)
-        value = ir.Binary(op="sub", left=key.expr, right=ir.Const(value=key.lo, type=ir.IntT(lo=key.lo, hi=key.lo)),
-                          type=ir.IntT(lo=0, hi=key.hi - key.lo))
+        value = irutil.binop("sub", key, irutil.int_const(ir.int_of(key.type).lo))  # 0..hi - lo
+        span = ir.int_of(value.type).hi + 1
+        self.key_span = max(self.key_span, span)
         self.functions.append(self.function(f"def {name}(st, index):", a.params, [ir.Return(value=value)],
                                             value.type, False, f"the guessed effect number of `{a.name}` (a sort "
-                                            f"key of `_step_rows`), 0..{key.hi - key.lo}", decoded=decoded))
+                                            f"key of `_step_rows`), 0..{span - 1}", decoded=decoded))
         return name
 
 
