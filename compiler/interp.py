@@ -776,7 +776,7 @@ class Evaluator:
         f = self.live().fields
         for name in bp.points[j - 1].live:
             f[bp.slot[name]] = copy_value(env[name])
-        f[bp.at] = j
+        f[bp.at] = bp.base + j  # (bodies that share `at` hold their points one after another)
 
     def _restore_frame(self, bp: choice_points.BodyPlan, j: int, env: dict) -> None:
         f = self.live().fields
@@ -816,7 +816,7 @@ class Evaluator:
         """Continue body `bp` from the point its `at` field names (the choice's value is in
         `_envc_choice_option`): back down to the point through its loops and branches, then
         on as usual (`choice_points`, module docstring)."""
-        j = self.live().fields[bp.at]
+        j = self.live().fields[bp.at] - bp.base
         self._resume_block(bp, j, bp.body, env)
 
     def _resume_block(self, bp: choice_points.BodyPlan, j: int, stmts: list[ir.Stmt], env: dict) -> None:

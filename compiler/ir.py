@@ -989,7 +989,8 @@ class SimultaneousDef(Node):
 
 class ChoiceBody(Node):
     """A body that can pause (an action's or a proc's: it holds a `choose`, or calls a proc
-    that can): its state field `at` (0: not paused in it; j: paused at its j-th pause point)."""
+    that can): its state field `at` (0: not paused in it; base + j: paused at its j-th pause
+    point, base 0 unless procs share the field, `choice_points._share`)."""
 
     kind: Literal["action", "proc"]
     name: str

@@ -75,7 +75,15 @@ def test_the_representation(module):
     names = {f.name: f for f in module.state}
     assert names["_envc_at_p_grow"].visibility == "public"
     assert names["_envc_frame_p_grow__t"].visibility == "hidden"  # the loop's iteration is part of the frame
-    assert "_envc_frame_p_levy__q" in names and "_envc_frame_a_harvest__p" in names
+    assert "_envc_frame_a_harvest__p" in names
+    # levy and gift never wait at the same time (neither calls the other): they share `at`,
+    # their points one after another, and their live locals of one type share a frame field
+    # (grow calls levy: its fields are its own)
+    plan = choice_points.plan(module)
+    levy, gift, grow = (plan.proc(n) for n in ("levy", "gift", "grow"))
+    assert levy.at == gift.at == "_envc_at_g1" and names[levy.at].type.hi == 2
+    assert (levy.base, gift.base) == (0, len(levy.points)) and grow.at == "_envc_at_p_grow"
+    assert levy.slot["p"] == gift.slot["p"] and levy.slot["k"] == gift.slot["k"] != levy.slot["q"]
     assert choice_points.run(module) is module  # idempotent
 
 

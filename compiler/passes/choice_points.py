@@ -22,7 +22,10 @@ coroutines; here the coroutine is *per body*, because specs have no recursion, s
   enclosing loop, or read by the `choose`'s condition; an enclosing loop's variable is
   always live): the frame, of fixed size. Plus `_envc_choice_mover` (the `current_player`
   of the paused effect) and `_envc_choice_option` (the last chosen option). A paused effect
-  is the chain of bodies whose `at` is not 0, from an action down to the `choose`.
+  is the chain of bodies whose `at` is not 0, from an action down to the `choose`. Procs
+  that are never on one chain (neither calls the other) share these fields (`_share`:
+  `_envc_at_g<k>`, `_envc_frame_g<k>_<n>`; point j of a body is then `base + j`), so the
+  state does not grow by fields with every effect text that can pause.
 * Locals of a body that can pause are renamed first where two bindings share a name
   (`x`, `x__2`), so that a name is one binding and the frame is a map from names.
 * Pausing at `choose` point j of body B (some option is legal): B's live locals go to their
@@ -91,6 +94,16 @@ class BodyPlan:
     point_of: dict[int, int] = field(default_factory=dict)  # id(point statement) -> j
     span: dict[int, tuple[int, int]] = field(default_factory=dict)  # id(stmt) -> (first, last) point in it
     loop_vars: set[str] = field(default_factory=set)  # the body's `for` variables
+    base: int = 0  # point j is stored in `at` as base + j (bodies that share `at`, `_share`)
+    at_hi: int = 0  # the largest value of `at` (its field's range is 0..at_hi)
+
+    def at_get(self) -> ir.StateGet:
+        """The body's `at` field, read (type: its field's range)."""
+        return ir.StateGet(name=self.at, type=ir.IntT(lo=0, hi=self.at_hi))
+
+    def at_value(self, j: int) -> ir.Const:
+        """The value of `at` while the body waits at its point j."""
+        return irutil.int_const(self.base + j)
 
     def range_of(self, stmts: list[ir.Stmt]) -> tuple[int, int] | None:
         """The first and last point inside a block (None when it holds none)."""
@@ -156,6 +169,7 @@ def body_plan(kind: Literal["action", "proc"], name: str, index: int | None, par
     for pt in bp.points:
         for name_ in pt.live:
             bp.slot.setdefault(name_, f"{PREFIX}frame_{_field_part(kind, name)}__{name_}")
+    bp.at_hi = len(bp.points)
     return bp
 
 
@@ -219,6 +233,7 @@ def plan(module: ir.Module) -> Plan:
         if any(_is_point(s, procs) for s in irutil.walk_stmts(a.body)):
             actions.add(i)
             bodies[("action", a.name)] = body_plan("action", a.name, i, a.params, a.body, procs)
+    _share([bp for bp in bodies.values() if bp.kind == "proc"], module)
     sites = []
     for bp in bodies.values():
         for pt in bp.points:
@@ -226,6 +241,74 @@ def plan(module: ir.Module) -> Plan:
                 sites.append((pt.stmt.site, bp, pt.j, pt.stmt))
     sites.sort(key=lambda x: (x[0], x[1].kind, x[1].name))
     return Plan(bodies=bodies, procs=procs, actions=actions, sites=sites)
+
+
+def _reaches(procs: list[BodyPlan], module: ir.Module) -> dict[str, set[str]]:
+    """For each proc that can pause, the procs that can pause it calls, directly or not (a
+    proc on a call path to one that can pause can pause too, so the closure over these
+    calls is the whole relation)."""
+    names = {bp.name for bp in procs}
+    fns = {f.name: f for f in module.fns}
+    reach = {n: {c.proc for c in _calls(fns[n].body) if c.proc in names} for n in names}
+    changed = True
+    while changed:
+        changed = False
+        for n in names:
+            more = set().union(*(reach[m] for m in reach[n])) - reach[n]
+            if more:
+                reach[n] |= more
+                changed = True
+    return reach
+
+
+def _share(procs: list[BodyPlan], module: ir.Module) -> None:
+    """Let procs that are never paused at the same time share their `at` field and frame.
+
+    Decision (DESIGN.md decisions 6 and 7; bench/RESULTS.md, "Shared continuation fields").
+    Each field is a leaf of the generated state, and each leaf costs the array backends
+    per step whatever its size (a gather and a scatter of a batch each, a select): a card
+    game whose effects decide had one `at` field per effect text that can pause, so the step
+    grew with the number of texts. A paused effect is a chain of calls from an action down to
+    a `choose`, and specs have no recursion: two procs of which neither calls the other
+    (directly or not) are never on one chain, so while one is paused the other neither runs
+    nor is paused, and both can keep their point and live locals in the same fields. Procs
+    are grouped greedily in the module's order, each into the first group none of whose
+    members it reaches or is reached by; within a group each body's points get their own
+    values of the shared `at` (`base + j`, so a value still names one body and point: the
+    mask of `choose`, `pending_choice()`), and a body's live locals take the group's frame
+    fields of their type in order. Action bodies keep their own fields: which action a
+    `choose` resumes is read from them. A group of one keeps its body's field names."""
+    reach = _reaches(procs, module)
+    groups: list[list[BodyPlan]] = []
+    for bp in procs:
+        free = (g for g in groups if all(o.name not in reach[bp.name] and bp.name not in reach[o.name] for o in g))
+        group = next(free, None)
+        if group is None:
+            groups.append([bp])
+            continue
+        group.append(bp)
+    for k, group in enumerate(groups):
+        if len(group) > 1:
+            _share_group(group, f"g{k + 1}")
+
+
+def _share_group(group: list[BodyPlan], tag: str) -> None:
+    """Give the bodies of `group` the shared `at` field `_envc_at_<tag>` (point values one
+    after another) and frame fields `_envc_frame_<tag>_<n>`, one per type and rank of a live
+    local within its body (`_share`)."""
+    frames: dict[tuple[str, int], str] = {}  # (type, rank in a body) -> the shared field
+    base = 0
+    for bp in group:
+        bp.at, bp.base = f"{PREFIX}at_{tag}", base
+        base += len(bp.points)
+        rank: dict[str, int] = {}
+        for name, _ in list(bp.slot.items()):
+            t = bp.types[name].model_dump_json()
+            key = (t, rank.get(t, 0))
+            rank[t] = key[1] + 1
+            bp.slot[name] = frames.setdefault(key, f"{PREFIX}frame_{tag}_{len(frames) + 1}")
+    for bp in group:
+        bp.at_hi = base
 
 
 # ------------------------------------------------------------------ renaming
@@ -316,8 +399,8 @@ def _pending_value(pl: Plan) -> ir.Expr:
     top = max((site for site, *_ in pl.sites), default=0)
     t = ir.IntT(lo=0, hi=max(top, 0))
     for site, bp, j, _ in reversed(pl.sites):
-        at = ir.StateGet(name=bp.at, type=ir.IntT(lo=0, hi=len(bp.points)))
-        out = ir.Cond(cond=irutil.binop("eq", at, irutil.int_const(j)), then=irutil.int_const(site), orelse=out, type=t)
+        out = ir.Cond(cond=irutil.binop("eq", bp.at_get(), bp.at_value(j)), then=irutil.int_const(site), orelse=out,
+                      type=t)
     return out
 
 
@@ -331,14 +414,25 @@ def paused_expr(bodies: list[ir.ChoiceBody], sizes: dict[str, int]) -> ir.Expr:
 def _site_guard(bp: BodyPlan, j: int, s: ir.Choose, option: ir.Local) -> ir.Expr:
     """Choose site `s` (point j of body bp) offers `option` now: its body waits there, the
     option is in its range and its condition holds, the condition's locals read from the frame."""
-    at = ir.StateGet(name=bp.at, type=ir.IntT(lo=0, hi=len(bp.points)))
     inside = irutil.and_(irutil.binop("ge", option, irutil.int_const(s.lo)),
                          irutil.binop("lt", option, irutil.int_const(s.hi)))
     mapping: dict[str, Any] = {s.var: option.model_copy(update={"type": ir.IntT(lo=s.lo, hi=s.hi - 1)})}
     for name in irutil.local_refs(s.cond) - {s.var}:
         mapping[name] = ir.StateGet(name=bp.slot[name], type=bp.types[name])
     cond = irutil.substitute(s.cond, mapping, fresh=lambda v: f"{PREFIX}{v}")
-    return irutil.and_(irutil.binop("eq", at, irutil.int_const(j)), inside, cond)
+    return irutil.and_(irutil.binop("eq", bp.at_get(), bp.at_value(j)), inside, cond)
+
+
+def _continuation_fields(module: ir.Module, pl: Plan) -> list[ir.FieldDef]:
+    """The `at` field and frame fields of every body that can pause, each once (bodies that
+    share fields, `_share`, name them more than once)."""
+    fields: dict[str, ir.FieldDef] = {}
+    for bp in pl.bodies.values():
+        fields.setdefault(bp.at, ir.FieldDef(name=bp.at, type=bp.at_get().type, default=0))
+        for name, slot in bp.slot.items():
+            t = bp.types[name]
+            fields.setdefault(slot, ir.FieldDef(name=slot, type=t, default=ir.zero_value(module, t), visibility="hidden"))
+    return list(fields.values())
 
 
 NAME = "choice_points"
@@ -377,16 +471,11 @@ def run(module: ir.Module, ctx=None) -> ir.Module:
     module = module.model_copy(update={"fns": fns, "actions": actions})
     pl = plan(module)
     bodies = [ir.ChoiceBody(kind=bp.kind, name=bp.name, at=bp.at, action=bp.index) for bp in pl.bodies.values()]
-    sizes = {bp.at: len(bp.points) for bp in pl.bodies.values()}
+    sizes = {bp.at: bp.at_hi for bp in pl.bodies.values()}
     lo = min(s.lo for _, _, _, s in pl.sites)
     hi = max(s.hi for _, _, _, s in pl.sites) - 1
     option_t = ir.IntT(lo=lo, hi=hi)
-    fields = list(module.state)
-    for bp in pl.bodies.values():
-        fields.append(ir.FieldDef(name=bp.at, type=ir.IntT(lo=0, hi=len(bp.points)), default=0))
-        for name, slot in bp.slot.items():
-            t = bp.types[name]
-            fields.append(ir.FieldDef(name=slot, type=t, default=ir.zero_value(module, t), visibility="hidden"))
+    fields = list(module.state) + _continuation_fields(module, pl)
     fields.append(ir.FieldDef(name=MOVER, type=ir.IntT(lo=0, hi=module.num_players - 1), default=0))
     fields.append(ir.FieldDef(name=OPTION, type=option_t, default=ir.zero_value(module, option_t), visibility="hidden"))
     paused = paused_expr(bodies, sizes)

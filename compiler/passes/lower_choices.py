@@ -72,7 +72,7 @@ class _Body:
         self.bp = bp
         self.procs = procs
         self.n = 0
-        self.at = ir.StateGet(name=bp.at, type=ir.IntT(lo=0, hi=len(bp.points)))
+        self.at = bp.at_get()
         self.run = irutil.local(RUN, ir.BOOL)
         self.seek = irutil.local(SEEK, ir.BOOL)
 
@@ -95,9 +95,9 @@ class _Body:
             return irutil.bool_const(False)
         lo, hi = rng
         if lo == hi:
-            return irutil.and_(self.seek, irutil.binop("eq", self.at, irutil.int_const(lo)))
-        return irutil.and_(self.seek, irutil.binop("ge", self.at, irutil.int_const(lo)),
-                           irutil.binop("le", self.at, irutil.int_const(hi)))
+            return irutil.and_(self.seek, irutil.binop("eq", self.at, self.bp.at_value(lo)))
+        return irutil.and_(self.seek, irutil.binop("ge", self.at, self.bp.at_value(lo)),
+                           irutil.binop("le", self.at, self.bp.at_value(hi)))
 
     def running(self, modes: _Modes) -> ir.Expr:
         """`_envc_run` (true when nothing but running may reach here)."""
@@ -107,7 +107,7 @@ class _Body:
         bp = self.bp
         out: list[ir.Stmt] = [self.set_state(bp.slot[n], bp.types[n], irutil.local(n, bp.types[n]))
                               for n in bp.points[j - 1].live]
-        out.append(self.set_state(bp.at, self.at.type, irutil.int_const(j)))
+        out.append(self.set_state(bp.at, self.at.type, bp.at_value(j)))
         out.append(self.set_local(RUN, ir.BOOL, irutil.bool_const(False)))
         return out
 
@@ -332,8 +332,7 @@ class _Body:
             args.append(irutil.local(tmp, p.type))
         pre += self.when(self.running(modes), assigns, span=s.span) if assigns else []
         sought = j in modes.seek
-        paused = irutil.binop("ne", ir.StateGet(name=callee.at, type=ir.IntT(lo=0, hi=len(callee.points))),
-                              irutil.int_const(0))
+        paused = irutil.binop("ne", callee.at_get(), irutil.int_const(0))
         # only running or seeking this point may reach the call: no guard around it, and after
         # it `_envc_run` is "the callee did not pause", so the statements that follow go in
         # the `else` of that test (one select for both)
@@ -402,8 +401,7 @@ def run(module: ir.Module, ctx: Any = None) -> ir.Module:
     for b, run_name in reversed(runs):
         assert b.action is not None  # (an action's body has its index)
         a = actions[b.action]
-        waiting = irutil.binop("ne", ir.StateGet(name=b.at, type=ir.IntT(lo=0, hi=len(pl.bodies[("action", b.name)].points))),
-                               irutil.int_const(0))
+        waiting = irutil.binop("ne", pl.bodies[("action", b.name)].at_get(), irutil.int_const(0))
         call = ir.CallProc(proc=run_name, args=[irutil.zero_const(module, p.type) for p in a.params], span=a.span)
         resume = [ir.If(cond=waiting, then=[call], orelse=resume, span=a.span)]
     store = ir.Assign(place=ir.Place(root="state", name=cp.OPTION, type=option_t),

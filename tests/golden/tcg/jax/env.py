@@ -1915,8 +1915,8 @@ def p_damage_opponent_choice(st, v_p, v_amount, v_bench_only, v_attack):
     v_amount = _lcast(v_amount, jnp.int16)
     v_bench_only = _lcast(v_bench_only, jnp.bool_)
     v_attack = _lcast(v_attack, jnp.bool_)
-    v__envc_run = _lcast((_i32(st["_envc_at_p_damage_opponent_choice"]) == 0), jnp.bool_)
-    v__envc_seek = _lcast((_i32(st["_envc_at_p_damage_opponent_choice"]) != 0), jnp.bool_)
+    v__envc_run = _lcast((_i32(st["_envc_at_g1"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_g1"]) != 0), jnp.bool_)
     v_q = _lcast(0, jnp.int8)
     v_s = _lcast(0, jnp.int8)
     _c379 = v__envc_run
@@ -1927,7 +1927,7 @@ def p_damage_opponent_choice(st, v_p, v_amount, v_bench_only, v_attack):
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
     st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _branch(_c379, lambda: _then380(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), lambda: (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
     _c382 = v__envc_run
-    _c383 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_damage_opponent_choice"]) == 1))
+    _c383 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 1))
     def _then384(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
         st = dict(st)
         v__envc_who1 = _lcast(v_p, jnp.int8)
@@ -1938,17 +1938,17 @@ def p_damage_opponent_choice(st, v_p, v_amount, v_bench_only, v_attack):
         def _then389(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
             st = dict(st)
             _a390 = v_amount
-            st["_envc_frame_p_damage_opponent_choice__amount"] = _cast(_a390, jnp.int16)
+            st["_envc_frame_g1_1"] = _cast(_a390, jnp.int16)
             _a391 = v_bench_only
-            st["_envc_frame_p_damage_opponent_choice__bench_only"] = _cast(_a391, jnp.bool_)
+            st["_envc_frame_g1_2"] = _cast(_a391, jnp.bool_)
             _a392 = v_attack
-            st["_envc_frame_p_damage_opponent_choice__attack"] = _cast(_a392, jnp.bool_)
+            st["_envc_frame_g1_3"] = _cast(_a392, jnp.bool_)
             _a393 = v_q
-            st["_envc_frame_p_damage_opponent_choice__q"] = _cast(_a393, jnp.int8)
+            st["_envc_frame_g1_4"] = _cast(_a393, jnp.int8)
             _a394 = v_s
-            st["_envc_frame_p_damage_opponent_choice__s"] = _cast(_a394, jnp.int8)
+            st["_envc_frame_g1_5"] = _cast(_a394, jnp.int8)
             _a395 = 1
-            st["_envc_at_p_damage_opponent_choice"] = _cast(_a395, jnp.int8)
+            st["_envc_at_g1"] = _cast(_a395, jnp.int8)
             _a396 = False
             v__envc_run = _lcast(_a396, jnp.bool_)
             _a397 = st["current_player"]
@@ -1965,18 +1965,18 @@ def p_damage_opponent_choice(st, v_p, v_amount, v_bench_only, v_attack):
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
     def _then401(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
         st = dict(st)
-        _a402 = st["_envc_frame_p_damage_opponent_choice__amount"]
+        _a402 = st["_envc_frame_g1_1"]
         v_amount = _lcast(_a402, jnp.int16)
-        _a403 = st["_envc_frame_p_damage_opponent_choice__bench_only"]
+        _a403 = st["_envc_frame_g1_2"]
         v_bench_only = _lcast(_a403, jnp.bool_)
-        _a404 = st["_envc_frame_p_damage_opponent_choice__attack"]
+        _a404 = st["_envc_frame_g1_3"]
         v_attack = _lcast(_a404, jnp.bool_)
-        _a405 = st["_envc_frame_p_damage_opponent_choice__q"]
+        _a405 = st["_envc_frame_g1_4"]
         v_q = _lcast(_a405, jnp.int8)
-        _a406 = st["_envc_frame_p_damage_opponent_choice__s"]
+        _a406 = st["_envc_frame_g1_5"]
         v_s = _lcast(_a406, jnp.int8)
         _a407 = 0
-        st["_envc_at_p_damage_opponent_choice"] = _cast(_a407, jnp.int8)
+        st["_envc_at_g1"] = _cast(_a407, jnp.int8)
         _a408 = False
         v__envc_seek = _lcast(_a408, jnp.bool_)
         _a409 = st["_envc_choice_option"]
@@ -2013,11 +2013,11 @@ def p_damage_own_choice(st, v_p, v_amount, v_bench_only):
     v_p = _lcast(v_p, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
     v_bench_only = _lcast(v_bench_only, jnp.bool_)
-    v__envc_run = _lcast((_i32(st["_envc_at_p_damage_own_choice"]) == 0), jnp.bool_)
-    v__envc_seek = _lcast((_i32(st["_envc_at_p_damage_own_choice"]) != 0), jnp.bool_)
+    v__envc_run = _lcast((_i32(st["_envc_at_g1"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_g1"]) != 0), jnp.bool_)
     v_s = _lcast(0, jnp.int8)
     _c419 = v__envc_run
-    _c420 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_damage_own_choice"]) == 1))
+    _c420 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 2))
     def _then421(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
         v__envc_who1 = _lcast(v_p, jnp.int8)
@@ -2028,15 +2028,15 @@ def p_damage_own_choice(st, v_p, v_amount, v_bench_only):
         def _then426(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
             st = dict(st)
             _a427 = v_p
-            st["_envc_frame_p_damage_own_choice__p"] = _cast(_a427, jnp.int8)
+            st["_envc_frame_g1_4"] = _cast(_a427, jnp.int8)
             _a428 = v_amount
-            st["_envc_frame_p_damage_own_choice__amount"] = _cast(_a428, jnp.int16)
+            st["_envc_frame_g1_1"] = _cast(_a428, jnp.int16)
             _a429 = v_bench_only
-            st["_envc_frame_p_damage_own_choice__bench_only"] = _cast(_a429, jnp.bool_)
+            st["_envc_frame_g1_2"] = _cast(_a429, jnp.bool_)
             _a430 = v_s
-            st["_envc_frame_p_damage_own_choice__s"] = _cast(_a430, jnp.int8)
-            _a431 = 1
-            st["_envc_at_p_damage_own_choice"] = _cast(_a431, jnp.int8)
+            st["_envc_frame_g1_5"] = _cast(_a430, jnp.int8)
+            _a431 = 2
+            st["_envc_at_g1"] = _cast(_a431, jnp.int8)
             _a432 = False
             v__envc_run = _lcast(_a432, jnp.bool_)
             _a433 = st["current_player"]
@@ -2053,16 +2053,16 @@ def p_damage_own_choice(st, v_p, v_amount, v_bench_only):
         return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
     def _then437(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
-        _a438 = st["_envc_frame_p_damage_own_choice__p"]
+        _a438 = st["_envc_frame_g1_4"]
         v_p = _lcast(_a438, jnp.int8)
-        _a439 = st["_envc_frame_p_damage_own_choice__amount"]
+        _a439 = st["_envc_frame_g1_1"]
         v_amount = _lcast(_a439, jnp.int16)
-        _a440 = st["_envc_frame_p_damage_own_choice__bench_only"]
+        _a440 = st["_envc_frame_g1_2"]
         v_bench_only = _lcast(_a440, jnp.bool_)
-        _a441 = st["_envc_frame_p_damage_own_choice__s"]
+        _a441 = st["_envc_frame_g1_5"]
         v_s = _lcast(_a441, jnp.int8)
         _a442 = 0
-        st["_envc_at_p_damage_own_choice"] = _cast(_a442, jnp.int8)
+        st["_envc_at_g1"] = _cast(_a442, jnp.int8)
         _a443 = False
         v__envc_seek = _lcast(_a443, jnp.bool_)
         _a444 = st["_envc_choice_option"]
@@ -2093,11 +2093,11 @@ def p_attach_to_bench_choice(st, v_p, v_t):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
-    v__envc_run = _lcast((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 0), jnp.bool_)
-    v__envc_seek = _lcast((_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0), jnp.bool_)
+    v__envc_run = _lcast((_i32(st["_envc_at_g1"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_g1"]) != 0), jnp.bool_)
     v_s = _lcast(0, jnp.int8)
     _c452 = v__envc_run
-    _c453 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1))
+    _c453 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 3))
     def _then454(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
         v__envc_who1 = _lcast(v_p, jnp.int8)
@@ -2108,13 +2108,13 @@ def p_attach_to_bench_choice(st, v_p, v_t):
         def _then459(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
             st = dict(st)
             _a460 = v_p
-            st["_envc_frame_p_attach_to_bench_choice__p"] = _cast(_a460, jnp.int8)
+            st["_envc_frame_g1_4"] = _cast(_a460, jnp.int8)
             _a461 = v_t
-            st["_envc_frame_p_attach_to_bench_choice__t"] = _cast(_a461, jnp.int8)
+            st["_envc_frame_g1_6"] = _cast(_a461, jnp.int8)
             _a462 = v_s
-            st["_envc_frame_p_attach_to_bench_choice__s"] = _cast(_a462, jnp.int8)
-            _a463 = 1
-            st["_envc_at_p_attach_to_bench_choice"] = _cast(_a463, jnp.int8)
+            st["_envc_frame_g1_7"] = _cast(_a462, jnp.int8)
+            _a463 = 3
+            st["_envc_at_g1"] = _cast(_a463, jnp.int8)
             _a464 = False
             v__envc_run = _lcast(_a464, jnp.bool_)
             _a465 = st["current_player"]
@@ -2131,14 +2131,14 @@ def p_attach_to_bench_choice(st, v_p, v_t):
         return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
     def _then469(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
-        _a470 = st["_envc_frame_p_attach_to_bench_choice__p"]
+        _a470 = st["_envc_frame_g1_4"]
         v_p = _lcast(_a470, jnp.int8)
-        _a471 = st["_envc_frame_p_attach_to_bench_choice__t"]
+        _a471 = st["_envc_frame_g1_6"]
         v_t = _lcast(_a471, jnp.int8)
-        _a472 = st["_envc_frame_p_attach_to_bench_choice__s"]
+        _a472 = st["_envc_frame_g1_7"]
         v_s = _lcast(_a472, jnp.int8)
         _a473 = 0
-        st["_envc_at_p_attach_to_bench_choice"] = _cast(_a473, jnp.int8)
+        st["_envc_at_g1"] = _cast(_a473, jnp.int8)
         _a474 = False
         v__envc_seek = _lcast(_a474, jnp.bool_)
         _a475 = st["_envc_choice_option"]
@@ -2169,11 +2169,11 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
     v_p = _lcast(v_p, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
-    v__envc_run = _lcast((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 0), jnp.bool_)
-    v__envc_seek = _lcast((_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0), jnp.bool_)
+    v__envc_run = _lcast((_i32(st["_envc_at_g1"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_g1"]) != 0), jnp.bool_)
     v_a = _lcast(0, jnp.int8)
     _c482 = v__envc_run
-    _c483 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1))
+    _c483 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 4))
     def _then484(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
         st = dict(st)
         v__envc_who1 = _lcast(v_p, jnp.int8)
@@ -2181,13 +2181,13 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
         def _then487(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
             st = dict(st)
             _a488 = v_p
-            st["_envc_frame_p_attach_to_benched_choices__p"] = _cast(_a488, jnp.int8)
+            st["_envc_frame_g1_4"] = _cast(_a488, jnp.int8)
             _a489 = v_t
-            st["_envc_frame_p_attach_to_benched_choices__t"] = _cast(_a489, jnp.int8)
+            st["_envc_frame_g1_6"] = _cast(_a489, jnp.int8)
             _a490 = v_n
-            st["_envc_frame_p_attach_to_benched_choices__n"] = _cast(_a490, jnp.int8)
-            _a491 = 1
-            st["_envc_at_p_attach_to_benched_choices"] = _cast(_a491, jnp.int8)
+            st["_envc_frame_g1_8"] = _cast(_a490, jnp.int8)
+            _a491 = 4
+            st["_envc_at_g1"] = _cast(_a491, jnp.int8)
             _a492 = False
             v__envc_run = _lcast(_a492, jnp.bool_)
             _a493 = st["current_player"]
@@ -2204,14 +2204,14 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
         return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
     def _then497(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
         st = dict(st)
-        _a498 = st["_envc_frame_p_attach_to_benched_choices__p"]
+        _a498 = st["_envc_frame_g1_4"]
         v_p = _lcast(_a498, jnp.int8)
-        _a499 = st["_envc_frame_p_attach_to_benched_choices__t"]
+        _a499 = st["_envc_frame_g1_6"]
         v_t = _lcast(_a499, jnp.int8)
-        _a500 = st["_envc_frame_p_attach_to_benched_choices__n"]
+        _a500 = st["_envc_frame_g1_8"]
         v_n = _lcast(_a500, jnp.int8)
         _a501 = 0
-        st["_envc_at_p_attach_to_benched_choices"] = _cast(_a501, jnp.int8)
+        st["_envc_at_g1"] = _cast(_a501, jnp.int8)
         _a502 = False
         v__envc_seek = _lcast(_a502, jnp.bool_)
         _a503 = st["_envc_choice_option"]
@@ -2222,7 +2222,7 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
         v__envc_run = _lcast(_a505, jnp.bool_)
         return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
     st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _select_first((_c482, _c483, ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)), (_then484(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), _then497(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
-    _c506 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_a) > 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2)))
+    _c506 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_a) > 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 5)))
     def _then507(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
         st = dict(st)
         _c508 = v__envc_run
@@ -2231,12 +2231,12 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
             st = p_attach_from_zone(st, v_p, v_a, v_t, 1, True)
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
         st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _branch_any(_c508, lambda: _then509(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)), True, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), (jnp.int8, jnp.int8, jnp.int8, jnp.bool_, jnp.bool_, jnp.int8, ))
-        _c510 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_n) > 1)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2)))
+        _c510 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_n) > 1)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 5)))
         def _then511(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
             st = dict(st)
             v_b = _lcast(0, jnp.int8)
             _c512 = v__envc_run
-            _c513 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2))
+            _c513 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 5))
             def _then514(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
                 st = dict(st)
                 v__envc_who2 = _lcast(v_p, jnp.int8)
@@ -2247,13 +2247,13 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
                 def _then519(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
                     st = dict(st)
                     _a520 = v_p
-                    st["_envc_frame_p_attach_to_benched_choices__p"] = _cast(_a520, jnp.int8)
+                    st["_envc_frame_g1_4"] = _cast(_a520, jnp.int8)
                     _a521 = v_t
-                    st["_envc_frame_p_attach_to_benched_choices__t"] = _cast(_a521, jnp.int8)
+                    st["_envc_frame_g1_6"] = _cast(_a521, jnp.int8)
                     _a522 = v_a
-                    st["_envc_frame_p_attach_to_benched_choices__a"] = _cast(_a522, jnp.int8)
-                    _a523 = 2
-                    st["_envc_at_p_attach_to_benched_choices"] = _cast(_a523, jnp.int8)
+                    st["_envc_frame_g1_7"] = _cast(_a522, jnp.int8)
+                    _a523 = 5
+                    st["_envc_at_g1"] = _cast(_a523, jnp.int8)
                     _a524 = False
                     v__envc_run = _lcast(_a524, jnp.bool_)
                     _a525 = st["current_player"]
@@ -2270,14 +2270,14 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
                 return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
             def _then529(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
                 st = dict(st)
-                _a530 = st["_envc_frame_p_attach_to_benched_choices__p"]
+                _a530 = st["_envc_frame_g1_4"]
                 v_p = _lcast(_a530, jnp.int8)
-                _a531 = st["_envc_frame_p_attach_to_benched_choices__t"]
+                _a531 = st["_envc_frame_g1_6"]
                 v_t = _lcast(_a531, jnp.int8)
-                _a532 = st["_envc_frame_p_attach_to_benched_choices__a"]
+                _a532 = st["_envc_frame_g1_7"]
                 v_a = _lcast(_a532, jnp.int8)
                 _a533 = 0
-                st["_envc_at_p_attach_to_benched_choices"] = _cast(_a533, jnp.int8)
+                st["_envc_at_g1"] = _cast(_a533, jnp.int8)
                 _a534 = False
                 v__envc_seek = _lcast(_a534, jnp.bool_)
                 _a535 = st["_envc_choice_option"]
@@ -2313,8 +2313,8 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
     v_coin = _lcast(v_coin, jnp.bool_)
     v_opponent_chooses = _lcast(v_opponent_chooses, jnp.bool_)
     v_basic_only = _lcast(v_basic_only, jnp.bool_)
-    v__envc_run = _lcast((_i32(st["_envc_at_p_switch_opponent"]) == 0), jnp.bool_)
-    v__envc_seek = _lcast((_i32(st["_envc_at_p_switch_opponent"]) != 0), jnp.bool_)
+    v__envc_run = _lcast((_i32(st["_envc_at_g1"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_g1"]) != 0), jnp.bool_)
     v_q = _lcast(0, jnp.int8)
     v_go = _lcast(True, jnp.bool_)
     _c542 = v__envc_run
@@ -2332,12 +2332,12 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
         st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _branch(_c545, lambda: _then546(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)))
         return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)
     st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _branch(_c542, lambda: _then543(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go), lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)))
-    _c549 = jnp.logical_or(jnp.logical_and(v__envc_run, jnp.logical_and(v_go, jnp.logical_not(f_defended(st, v_p)))), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_switch_opponent"]) == 1)))
+    _c549 = jnp.logical_or(jnp.logical_and(v__envc_run, jnp.logical_and(v_go, jnp.logical_not(f_defended(st, v_p)))), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 6)))
     def _then550(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
         st = dict(st)
         v_b = _lcast(0, jnp.int8)
         _c551 = v__envc_run
-        _c552 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_switch_opponent"]) == 1))
+        _c552 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 6))
         def _then553(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
             st = dict(st)
             v__envc_who1 = _lcast(jnp.where(v_opponent_chooses, _i32(v_q), _i32(v_p)), jnp.int8)
@@ -2348,13 +2348,13 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
             def _then558(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b, v__envc_who1):
                 st = dict(st)
                 _a559 = v_p
-                st["_envc_frame_p_switch_opponent__p"] = _cast(_a559, jnp.int8)
+                st["_envc_frame_g1_4"] = _cast(_a559, jnp.int8)
                 _a560 = v_basic_only
-                st["_envc_frame_p_switch_opponent__basic_only"] = _cast(_a560, jnp.bool_)
+                st["_envc_frame_g1_2"] = _cast(_a560, jnp.bool_)
                 _a561 = v_q
-                st["_envc_frame_p_switch_opponent__q"] = _cast(_a561, jnp.int8)
-                _a562 = 1
-                st["_envc_at_p_switch_opponent"] = _cast(_a562, jnp.int8)
+                st["_envc_frame_g1_9"] = _cast(_a561, jnp.int8)
+                _a562 = 6
+                st["_envc_at_g1"] = _cast(_a562, jnp.int8)
                 _a563 = False
                 v__envc_run = _lcast(_a563, jnp.bool_)
                 _a564 = st["current_player"]
@@ -2371,14 +2371,14 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
         def _then568(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
             st = dict(st)
-            _a569 = st["_envc_frame_p_switch_opponent__p"]
+            _a569 = st["_envc_frame_g1_4"]
             v_p = _lcast(_a569, jnp.int8)
-            _a570 = st["_envc_frame_p_switch_opponent__basic_only"]
+            _a570 = st["_envc_frame_g1_2"]
             v_basic_only = _lcast(_a570, jnp.bool_)
-            _a571 = st["_envc_frame_p_switch_opponent__q"]
+            _a571 = st["_envc_frame_g1_9"]
             v_q = _lcast(_a571, jnp.int8)
             _a572 = 0
-            st["_envc_at_p_switch_opponent"] = _cast(_a572, jnp.int8)
+            st["_envc_at_g1"] = _cast(_a572, jnp.int8)
             _a573 = False
             v__envc_seek = _lcast(_a573, jnp.bool_)
             _a574 = st["_envc_choice_option"]
@@ -2416,11 +2416,11 @@ def p_switch_self(st, v_p):
     """proc `switch_self` (tcg.envspec:804)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    v__envc_run = _lcast((_i32(st["_envc_at_p_switch_self"]) == 0), jnp.bool_)
-    v__envc_seek = _lcast((_i32(st["_envc_at_p_switch_self"]) != 0), jnp.bool_)
+    v__envc_run = _lcast((_i32(st["_envc_at_g1"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_g1"]) != 0), jnp.bool_)
     v_b = _lcast(0, jnp.int8)
     _c583 = v__envc_run
-    _c584 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_switch_self"]) == 1))
+    _c584 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 7))
     def _then585(st, v_p, v__envc_run, v__envc_seek, v_b):
         st = dict(st)
         v__envc_who1 = _lcast(v_p, jnp.int8)
@@ -2428,9 +2428,9 @@ def p_switch_self(st, v_p):
         def _then588(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
             st = dict(st)
             _a589 = v_p
-            st["_envc_frame_p_switch_self__p"] = _cast(_a589, jnp.int8)
-            _a590 = 1
-            st["_envc_at_p_switch_self"] = _cast(_a590, jnp.int8)
+            st["_envc_frame_g1_4"] = _cast(_a589, jnp.int8)
+            _a590 = 7
+            st["_envc_at_g1"] = _cast(_a590, jnp.int8)
             _a591 = False
             v__envc_run = _lcast(_a591, jnp.bool_)
             _a592 = st["current_player"]
@@ -2447,10 +2447,10 @@ def p_switch_self(st, v_p):
         return st, (v_p, v__envc_run, v__envc_seek, v_b)
     def _then596(st, v_p, v__envc_run, v__envc_seek, v_b):
         st = dict(st)
-        _a597 = st["_envc_frame_p_switch_self__p"]
+        _a597 = st["_envc_frame_g1_4"]
         v_p = _lcast(_a597, jnp.int8)
         _a598 = 0
-        st["_envc_at_p_switch_self"] = _cast(_a598, jnp.int8)
+        st["_envc_at_g1"] = _cast(_a598, jnp.int8)
         _a599 = False
         v__envc_seek = _lcast(_a599, jnp.bool_)
         _a600 = st["_envc_choice_option"]
@@ -2994,8 +2994,8 @@ def p_copy_attack(st, v_p):
     """proc `copy_attack` (tcg.envspec:1071)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    v__envc_run = _lcast((_i32(st["_envc_at_p_copy_attack"]) == 0), jnp.bool_)
-    v__envc_seek = _lcast((_i32(st["_envc_at_p_copy_attack"]) != 0), jnp.bool_)
+    v__envc_run = _lcast((_i32(st["_envc_at_g1"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_g1"]) != 0), jnp.bool_)
     v_q = _lcast(0, jnp.int8)
     _c752 = v__envc_run
     def _then753(st, v_p, v__envc_run, v__envc_seek, v_q):
@@ -3006,12 +3006,12 @@ def p_copy_attack(st, v_p):
         st["dmg"] = _cast(_a755, jnp.int16)
         return st, (v_p, v__envc_run, v__envc_seek, v_q)
     st, (v_p, v__envc_run, v__envc_seek, v_q) = _branch(_c752, lambda: _then753(st, v_p, v__envc_run, v__envc_seek, v_q), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q)))
-    _c756 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(st["copying"]) == 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_copy_attack"]) == 1)))
+    _c756 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(st["copying"]) == 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 8)))
     def _then757(st, v_p, v__envc_run, v__envc_seek, v_q):
         st = dict(st)
         v_k = _lcast(0, jnp.int8)
         _c758 = v__envc_run
-        _c759 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_copy_attack"]) == 1))
+        _c759 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 8))
         def _then760(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
             st = dict(st)
             v__envc_who1 = _lcast(v_p, jnp.int8)
@@ -3022,13 +3022,13 @@ def p_copy_attack(st, v_p):
             def _then765(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
                 st = dict(st)
                 _a766 = v_p
-                st["_envc_frame_p_copy_attack__p"] = _cast(_a766, jnp.int8)
+                st["_envc_frame_g1_4"] = _cast(_a766, jnp.int8)
                 _a767 = v_q
-                st["_envc_frame_p_copy_attack__q"] = _cast(_a767, jnp.int8)
+                st["_envc_frame_g1_9"] = _cast(_a767, jnp.int8)
                 _a768 = v_k
-                st["_envc_frame_p_copy_attack__k"] = _cast(_a768, jnp.int8)
-                _a769 = 1
-                st["_envc_at_p_copy_attack"] = _cast(_a769, jnp.int8)
+                st["_envc_frame_g1_10"] = _cast(_a768, jnp.int8)
+                _a769 = 8
+                st["_envc_at_g1"] = _cast(_a769, jnp.int8)
                 _a770 = False
                 v__envc_run = _lcast(_a770, jnp.bool_)
                 _a771 = st["current_player"]
@@ -3045,14 +3045,14 @@ def p_copy_attack(st, v_p):
             return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
         def _then775(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
             st = dict(st)
-            _a776 = st["_envc_frame_p_copy_attack__p"]
+            _a776 = st["_envc_frame_g1_4"]
             v_p = _lcast(_a776, jnp.int8)
-            _a777 = st["_envc_frame_p_copy_attack__q"]
+            _a777 = st["_envc_frame_g1_9"]
             v_q = _lcast(_a777, jnp.int8)
-            _a778 = st["_envc_frame_p_copy_attack__k"]
+            _a778 = st["_envc_frame_g1_10"]
             v_k = _lcast(_a778, jnp.int8)
             _a779 = 0
-            st["_envc_at_p_copy_attack"] = _cast(_a779, jnp.int8)
+            st["_envc_at_g1"] = _cast(_a779, jnp.int8)
             _a780 = False
             v__envc_seek = _lcast(_a780, jnp.bool_)
             _a781 = st["_envc_choice_option"]
@@ -3640,8 +3640,8 @@ def p_attack_texts(st, v_p, v_a):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_a = _lcast(v_a, jnp.int8)
-    v__envc_run = _lcast((_i32(st["_envc_at_p_attack_texts"]) == 0), jnp.bool_)
-    v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_texts"]) != 0), jnp.bool_)
+    v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
     v_c = _lcast(0, jnp.int16)
     _c1037 = v__envc_run
     def _then1038(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
@@ -3654,10 +3654,10 @@ def p_attack_texts(st, v_p, v_a):
     def _loop1040(i, carry):
         st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = dict(carry[0]), carry[1]
         v_r = i
-        _c1041 = jnp.logical_or(v__envc_run, jnp.logical_and(jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_texts"]) == 1)), (_i32(v_r) == _i32(st["_envc_frame_p_attack_texts__r"]))))
+        _c1041 = jnp.logical_or(v__envc_run, jnp.logical_and(jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g2"]) == 1)), (_i32(v_r) == _i32(st["_envc_frame_g2_4"]))))
         def _then1042(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
             st = dict(st)
-            _c1043 = jnp.logical_or(jnp.logical_and(v__envc_run, jnp.logical_or((_i32(v_r) == 0), (_i32(st["copying"]) == 1))), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_texts"]) == 1)))
+            _c1043 = jnp.logical_or(jnp.logical_and(v__envc_run, jnp.logical_or((_i32(v_r) == 0), (_i32(st["copying"]) == 1))), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g2"]) == 1)))
             def _then1044(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
                 st = dict(st)
                 _c1045 = v__envc_run
@@ -3678,14 +3678,14 @@ def p_attack_texts(st, v_p, v_a):
                 _c1051 = v__envc_seek
                 def _then1052(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
-                    _a1053 = st["_envc_frame_p_attack_texts__p"]
+                    _a1053 = st["_envc_frame_g2_1"]
                     v_p = _lcast(_a1053, jnp.int8)
-                    _a1054 = st["_envc_frame_p_attack_texts__a"]
+                    _a1054 = st["_envc_frame_g2_2"]
                     v_a = _lcast(_a1054, jnp.int8)
-                    _a1055 = st["_envc_frame_p_attack_texts__c"]
+                    _a1055 = st["_envc_frame_g2_3"]
                     v_c = _lcast(_a1055, jnp.int16)
                     _a1056 = 0
-                    st["_envc_at_p_attack_texts"] = _cast(_a1056, jnp.int8)
+                    st["_envc_at_g2"] = _cast(_a1056, jnp.int8)
                     _a1057 = False
                     v__envc_seek = _lcast(_a1057, jnp.bool_)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
@@ -3695,15 +3695,15 @@ def p_attack_texts(st, v_p, v_a):
                 def _then1059(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
                     _a1060 = v_p
-                    st["_envc_frame_p_attack_texts__p"] = _cast(_a1060, jnp.int8)
+                    st["_envc_frame_g2_1"] = _cast(_a1060, jnp.int8)
                     _a1061 = v_a
-                    st["_envc_frame_p_attack_texts__a"] = _cast(_a1061, jnp.int8)
+                    st["_envc_frame_g2_2"] = _cast(_a1061, jnp.int8)
                     _a1062 = v_c
-                    st["_envc_frame_p_attack_texts__c"] = _cast(_a1062, jnp.int16)
+                    st["_envc_frame_g2_3"] = _cast(_a1062, jnp.int16)
                     _a1063 = v_r
-                    st["_envc_frame_p_attack_texts__r"] = _cast(_a1063, jnp.int8)
+                    st["_envc_frame_g2_4"] = _cast(_a1063, jnp.int8)
                     _a1064 = 1
-                    st["_envc_at_p_attack_texts"] = _cast(_a1064, jnp.int8)
+                    st["_envc_at_g2"] = _cast(_a1064, jnp.int8)
                     _a1065 = False
                     v__envc_run = _lcast(_a1065, jnp.bool_)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
@@ -3797,23 +3797,23 @@ def p_attack_effect__9(st, v_p):
     """proc `attack_effect__9` (tcg.fills:462)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__9"]) == 0), jnp.bool_)
-    v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__9"]) != 0), jnp.bool_)
+    v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
     _c1071 = v__envc_seek
     def _then1072(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1073 = 0
-        st["_envc_at_p_attack_effect__9"] = _cast(_a1073, jnp.int8)
+        st["_envc_at_g2"] = _cast(_a1073, jnp.int8)
         _a1074 = False
         v__envc_seek = _lcast(_a1074, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
     st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1071, lambda: _then1072(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_attach_to_bench_choice(st, v_p, 0)
-    _c1075 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+    _c1075 = (_i32(st["_envc_at_g1"]) != 0)
     def _then1076(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1077 = 1
-        st["_envc_at_p_attack_effect__9"] = _cast(_a1077, jnp.int8)
+        _a1077 = 2
+        st["_envc_at_g2"] = _cast(_a1077, jnp.int8)
         _a1078 = False
         v__envc_run = _lcast(_a1078, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
@@ -3878,13 +3878,13 @@ def p_attack_effect__16(st, v_p):
     """proc `attack_effect__16` (tcg.fills:48)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__16"]) == 0), jnp.bool_)
-    v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__16"]) != 0), jnp.bool_)
+    v__envc_run = _lcast((_i32(st["_envc_at_g3"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_g3"]) != 0), jnp.bool_)
     v_k = jnp.int32(0)
     def _loop1081(i, carry):
         st, (v_p, v__envc_run, v__envc_seek, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        _c1082 = jnp.logical_or(v__envc_run, jnp.logical_and(jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__16"]) == 1)), (_i32(v_k) == _i32(st["_envc_frame_p_attack_effect__16__k"]))))
+        _c1082 = jnp.logical_or(v__envc_run, jnp.logical_and(jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g3"]) == 1)), (_i32(v_k) == _i32(st["_envc_frame_g3_2"]))))
         def _then1083(st, v_p, v__envc_run, v__envc_seek, v_k):
             st = dict(st)
             v__envc_c1 = _lcast(False, jnp.bool_)
@@ -3896,30 +3896,30 @@ def p_attack_effect__16(st, v_p):
                 v__envc_c1 = _lcast(_a1087, jnp.bool_)
                 return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
             st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(_c1084, lambda: _then1085(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)))
-            _c1088 = jnp.logical_or(v__envc_c1, jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__16"]) == 1)))
+            _c1088 = jnp.logical_or(v__envc_c1, jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g3"]) == 1)))
             def _then1089(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                 st = dict(st)
                 _c1090 = v__envc_seek
                 def _then1091(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                     st = dict(st)
-                    _a1092 = st["_envc_frame_p_attack_effect__16__p"]
+                    _a1092 = st["_envc_frame_g3_1"]
                     v_p = _lcast(_a1092, jnp.int8)
                     _a1093 = 0
-                    st["_envc_at_p_attack_effect__16"] = _cast(_a1093, jnp.int8)
+                    st["_envc_at_g3"] = _cast(_a1093, jnp.int8)
                     _a1094 = False
                     v__envc_seek = _lcast(_a1094, jnp.bool_)
                     return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
                 st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(_c1090, lambda: _then1091(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)))
                 st = p_attach_to_bench_choice(st, v_p, 1)
-                _c1095 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+                _c1095 = (_i32(st["_envc_at_g1"]) != 0)
                 def _then1096(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                     st = dict(st)
                     _a1097 = v_p
-                    st["_envc_frame_p_attack_effect__16__p"] = _cast(_a1097, jnp.int8)
+                    st["_envc_frame_g3_1"] = _cast(_a1097, jnp.int8)
                     _a1098 = v_k
-                    st["_envc_frame_p_attack_effect__16__k"] = _cast(_a1098, jnp.int8)
+                    st["_envc_frame_g3_2"] = _cast(_a1098, jnp.int8)
                     _a1099 = 1
-                    st["_envc_at_p_attack_effect__16"] = _cast(_a1099, jnp.int8)
+                    st["_envc_at_g3"] = _cast(_a1099, jnp.int8)
                     _a1100 = False
                     v__envc_run = _lcast(_a1100, jnp.bool_)
                     return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
@@ -3966,23 +3966,23 @@ def p_attack_effect__20(st, v_p):
     """proc `attack_effect__20` (tcg.fills:413)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__20"]) == 0), jnp.bool_)
-    v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__20"]) != 0), jnp.bool_)
+    v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
     _c1103 = v__envc_seek
     def _then1104(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1105 = 0
-        st["_envc_at_p_attack_effect__20"] = _cast(_a1105, jnp.int8)
+        st["_envc_at_g2"] = _cast(_a1105, jnp.int8)
         _a1106 = False
         v__envc_seek = _lcast(_a1106, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
     st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1103, lambda: _then1104(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 50, False, True)
-    _c1107 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    _c1107 = (_i32(st["_envc_at_g1"]) != 0)
     def _then1108(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1109 = 1
-        st["_envc_at_p_attack_effect__20"] = _cast(_a1109, jnp.int8)
+        _a1109 = 3
+        st["_envc_at_g2"] = _cast(_a1109, jnp.int8)
         _a1110 = False
         v__envc_run = _lcast(_a1110, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
@@ -4079,23 +4079,23 @@ def p_attack_effect__31(st, v_p):
     """proc `attack_effect__31` (tcg.fills:450)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__31"]) == 0), jnp.bool_)
-    v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__31"]) != 0), jnp.bool_)
+    v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
     _c1113 = v__envc_seek
     def _then1114(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1115 = 0
-        st["_envc_at_p_attack_effect__31"] = _cast(_a1115, jnp.int8)
+        st["_envc_at_g2"] = _cast(_a1115, jnp.int8)
         _a1116 = False
         v__envc_seek = _lcast(_a1116, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
     st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1113, lambda: _then1114(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_own_choice(st, v_p, 30, True)
-    _c1117 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
+    _c1117 = (_i32(st["_envc_at_g1"]) != 0)
     def _then1118(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1119 = 1
-        st["_envc_at_p_attack_effect__31"] = _cast(_a1119, jnp.int8)
+        _a1119 = 4
+        st["_envc_at_g2"] = _cast(_a1119, jnp.int8)
         _a1120 = False
         v__envc_run = _lcast(_a1120, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
@@ -4120,23 +4120,23 @@ def p_attack_effect__33(st, v_p):
     """proc `attack_effect__33` (tcg.fills:419)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__33"]) == 0), jnp.bool_)
-    v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__33"]) != 0), jnp.bool_)
+    v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
     _c1123 = v__envc_seek
     def _then1124(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1125 = 0
-        st["_envc_at_p_attack_effect__33"] = _cast(_a1125, jnp.int8)
+        st["_envc_at_g2"] = _cast(_a1125, jnp.int8)
         _a1126 = False
         v__envc_seek = _lcast(_a1126, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
     st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1123, lambda: _then1124(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 30, False, True)
-    _c1127 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    _c1127 = (_i32(st["_envc_at_g1"]) != 0)
     def _then1128(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1129 = 1
-        st["_envc_at_p_attack_effect__33"] = _cast(_a1129, jnp.int8)
+        _a1129 = 5
+        st["_envc_at_g2"] = _cast(_a1129, jnp.int8)
         _a1130 = False
         v__envc_run = _lcast(_a1130, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
@@ -4153,23 +4153,23 @@ def p_attack_effect__34(st, v_p):
     """proc `attack_effect__34` (tcg.fills:58)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__34"]) == 0), jnp.bool_)
-    v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__34"]) != 0), jnp.bool_)
+    v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
     _c1133 = v__envc_seek
     def _then1134(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1135 = 0
-        st["_envc_at_p_attack_effect__34"] = _cast(_a1135, jnp.int8)
+        st["_envc_at_g2"] = _cast(_a1135, jnp.int8)
         _a1136 = False
         v__envc_seek = _lcast(_a1136, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
     st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1133, lambda: _then1134(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_switch_self(st, v_p)
-    _c1137 = (_i32(st["_envc_at_p_switch_self"]) != 0)
+    _c1137 = (_i32(st["_envc_at_g1"]) != 0)
     def _then1138(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1139 = 1
-        st["_envc_at_p_attack_effect__34"] = _cast(_a1139, jnp.int8)
+        _a1139 = 6
+        st["_envc_at_g2"] = _cast(_a1139, jnp.int8)
         _a1140 = False
         v__envc_run = _lcast(_a1140, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
@@ -4269,23 +4269,23 @@ def p_attack_effect__45(st, v_p):
     """proc `attack_effect__45` (tcg.fills:431)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__45"]) == 0), jnp.bool_)
-    v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__45"]) != 0), jnp.bool_)
+    v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
     _c1145 = v__envc_seek
     def _then1146(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1147 = 0
-        st["_envc_at_p_attack_effect__45"] = _cast(_a1147, jnp.int8)
+        st["_envc_at_g2"] = _cast(_a1147, jnp.int8)
         _a1148 = False
         v__envc_seek = _lcast(_a1148, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
     st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1145, lambda: _then1146(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 30, True, True)
-    _c1149 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    _c1149 = (_i32(st["_envc_at_g1"]) != 0)
     def _then1150(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1151 = 1
-        st["_envc_at_p_attack_effect__45"] = _cast(_a1151, jnp.int8)
+        _a1151 = 7
+        st["_envc_at_g2"] = _cast(_a1151, jnp.int8)
         _a1152 = False
         v__envc_run = _lcast(_a1152, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
@@ -4310,23 +4310,23 @@ def p_attack_effect__47(st, v_p):
     """proc `attack_effect__47` (tcg.fills:480)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__47"]) == 0), jnp.bool_)
-    v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__47"]) != 0), jnp.bool_)
+    v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
     _c1155 = v__envc_seek
     def _then1156(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1157 = 0
-        st["_envc_at_p_attack_effect__47"] = _cast(_a1157, jnp.int8)
+        st["_envc_at_g2"] = _cast(_a1157, jnp.int8)
         _a1158 = False
         v__envc_seek = _lcast(_a1158, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
     st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1155, lambda: _then1156(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_switch_opponent(st, v_p, False, True, False)
-    _c1159 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    _c1159 = (_i32(st["_envc_at_g1"]) != 0)
     def _then1160(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1161 = 1
-        st["_envc_at_p_attack_effect__47"] = _cast(_a1161, jnp.int8)
+        _a1161 = 8
+        st["_envc_at_g2"] = _cast(_a1161, jnp.int8)
         _a1162 = False
         v__envc_run = _lcast(_a1162, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
@@ -4431,23 +4431,23 @@ def p_attack_effect__59(st, v_p):
     """proc `attack_effect__59` (tcg.fills:607)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__59"]) == 0), jnp.bool_)
-    v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__59"]) != 0), jnp.bool_)
+    v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
     _c1165 = v__envc_seek
     def _then1166(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1167 = 0
-        st["_envc_at_p_attack_effect__59"] = _cast(_a1167, jnp.int8)
+        st["_envc_at_g2"] = _cast(_a1167, jnp.int8)
         _a1168 = False
         v__envc_seek = _lcast(_a1168, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
     st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1165, lambda: _then1166(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_copy_attack(st, v_p)
-    _c1169 = (_i32(st["_envc_at_p_copy_attack"]) != 0)
+    _c1169 = (_i32(st["_envc_at_g1"]) != 0)
     def _then1170(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1171 = 1
-        st["_envc_at_p_attack_effect__59"] = _cast(_a1171, jnp.int8)
+        _a1171 = 9
+        st["_envc_at_g2"] = _cast(_a1171, jnp.int8)
         _a1172 = False
         v__envc_run = _lcast(_a1172, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
@@ -4504,8 +4504,8 @@ def p_attack_effect__65(st, v_p):
     """proc `attack_effect__65` (tcg.fills:443)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__65"]) == 0), jnp.bool_)
-    v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__65"]) != 0), jnp.bool_)
+    v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
     _c1175 = v__envc_run
     def _then1176(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
@@ -4516,17 +4516,17 @@ def p_attack_effect__65(st, v_p):
     def _then1178(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1179 = 0
-        st["_envc_at_p_attack_effect__65"] = _cast(_a1179, jnp.int8)
+        st["_envc_at_g2"] = _cast(_a1179, jnp.int8)
         _a1180 = False
         v__envc_seek = _lcast(_a1180, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
     st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1177, lambda: _then1178(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 80, False, True)
-    _c1181 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    _c1181 = (_i32(st["_envc_at_g1"]) != 0)
     def _then1182(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1183 = 1
-        st["_envc_at_p_attack_effect__65"] = _cast(_a1183, jnp.int8)
+        _a1183 = 10
+        st["_envc_at_g2"] = _cast(_a1183, jnp.int8)
         _a1184 = False
         v__envc_run = _lcast(_a1184, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
@@ -4574,23 +4574,23 @@ def p_attack_effect__70(st, v_p):
     """proc `attack_effect__70` (tcg.fills:437)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__70"]) == 0), jnp.bool_)
-    v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__70"]) != 0), jnp.bool_)
+    v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
     _c1187 = v__envc_seek
     def _then1188(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1189 = 0
-        st["_envc_at_p_attack_effect__70"] = _cast(_a1189, jnp.int8)
+        st["_envc_at_g2"] = _cast(_a1189, jnp.int8)
         _a1190 = False
         v__envc_seek = _lcast(_a1190, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
     st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1187, lambda: _then1188(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 20, True, True)
-    _c1191 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    _c1191 = (_i32(st["_envc_at_g1"]) != 0)
     def _then1192(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1193 = 1
-        st["_envc_at_p_attack_effect__70"] = _cast(_a1193, jnp.int8)
+        _a1193 = 11
+        st["_envc_at_g2"] = _cast(_a1193, jnp.int8)
         _a1194 = False
         v__envc_run = _lcast(_a1194, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
@@ -4615,23 +4615,23 @@ def p_attack_effect__72(st, v_p):
     """proc `attack_effect__72` (tcg.fills:474)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__72"]) == 0), jnp.bool_)
-    v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__72"]) != 0), jnp.bool_)
+    v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
     _c1197 = v__envc_seek
     def _then1198(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1199 = 0
-        st["_envc_at_p_attack_effect__72"] = _cast(_a1199, jnp.int8)
+        st["_envc_at_g2"] = _cast(_a1199, jnp.int8)
         _a1200 = False
         v__envc_seek = _lcast(_a1200, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
     st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1197, lambda: _then1198(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_attach_to_benched_choices(st, v_p, 2, 2)
-    _c1201 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
+    _c1201 = (_i32(st["_envc_at_g1"]) != 0)
     def _then1202(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1203 = 1
-        st["_envc_at_p_attack_effect__72"] = _cast(_a1203, jnp.int8)
+        _a1203 = 12
+        st["_envc_at_g2"] = _cast(_a1203, jnp.int8)
         _a1204 = False
         v__envc_run = _lcast(_a1204, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
@@ -4672,23 +4672,23 @@ def p_attack_effect__76(st, v_p):
     """proc `attack_effect__76` (tcg.fills:468)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__76"]) == 0), jnp.bool_)
-    v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__76"]) != 0), jnp.bool_)
+    v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
     _c1207 = v__envc_seek
     def _then1208(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1209 = 0
-        st["_envc_at_p_attack_effect__76"] = _cast(_a1209, jnp.int8)
+        st["_envc_at_g2"] = _cast(_a1209, jnp.int8)
         _a1210 = False
         v__envc_seek = _lcast(_a1210, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
     st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1207, lambda: _then1208(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_attach_to_bench_choice(st, v_p, 3)
-    _c1211 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+    _c1211 = (_i32(st["_envc_at_g1"]) != 0)
     def _then1212(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1213 = 1
-        st["_envc_at_p_attack_effect__76"] = _cast(_a1213, jnp.int8)
+        _a1213 = 13
+        st["_envc_at_g2"] = _cast(_a1213, jnp.int8)
         _a1214 = False
         v__envc_run = _lcast(_a1214, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
@@ -4729,23 +4729,23 @@ def p_attack_effect__80(st, v_p):
     """proc `attack_effect__80` (tcg.fills:456)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__80"]) == 0), jnp.bool_)
-    v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__80"]) != 0), jnp.bool_)
+    v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
     _c1217 = v__envc_seek
     def _then1218(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1219 = 0
-        st["_envc_at_p_attack_effect__80"] = _cast(_a1219, jnp.int8)
+        st["_envc_at_g2"] = _cast(_a1219, jnp.int8)
         _a1220 = False
         v__envc_seek = _lcast(_a1220, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
     st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1217, lambda: _then1218(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_own_choice(st, v_p, 20, False)
-    _c1221 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
+    _c1221 = (_i32(st["_envc_at_g1"]) != 0)
     def _then1222(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1223 = 1
-        st["_envc_at_p_attack_effect__80"] = _cast(_a1223, jnp.int8)
+        _a1223 = 14
+        st["_envc_at_g2"] = _cast(_a1223, jnp.int8)
         _a1224 = False
         v__envc_run = _lcast(_a1224, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
@@ -4881,23 +4881,23 @@ def p_attack_effect__96(st, v_p):
     """proc `attack_effect__96` (tcg.fills:425)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__96"]) == 0), jnp.bool_)
-    v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__96"]) != 0), jnp.bool_)
+    v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
     _c1227 = v__envc_seek
     def _then1228(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1229 = 0
-        st["_envc_at_p_attack_effect__96"] = _cast(_a1229, jnp.int8)
+        st["_envc_at_g2"] = _cast(_a1229, jnp.int8)
         _a1230 = False
         v__envc_seek = _lcast(_a1230, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
     st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1227, lambda: _then1228(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 10, False, True)
-    _c1231 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    _c1231 = (_i32(st["_envc_at_g1"]) != 0)
     def _then1232(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1233 = 1
-        st["_envc_at_p_attack_effect__96"] = _cast(_a1233, jnp.int8)
+        _a1233 = 15
+        st["_envc_at_g2"] = _cast(_a1233, jnp.int8)
         _a1234 = False
         v__envc_run = _lcast(_a1234, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
@@ -4914,23 +4914,23 @@ def p_attack_effect__97(st, v_p):
     """proc `attack_effect__97` (tcg.fills:486)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__97"]) == 0), jnp.bool_)
-    v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__97"]) != 0), jnp.bool_)
+    v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
     _c1237 = v__envc_seek
     def _then1238(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1239 = 0
-        st["_envc_at_p_attack_effect__97"] = _cast(_a1239, jnp.int8)
+        st["_envc_at_g2"] = _cast(_a1239, jnp.int8)
         _a1240 = False
         v__envc_seek = _lcast(_a1240, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
     st, (v_p, v__envc_run, v__envc_seek) = _branch(_c1237, lambda: _then1238(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek)))
     st = p_switch_opponent(st, v_p, True, False, False)
-    _c1241 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    _c1241 = (_i32(st["_envc_at_g1"]) != 0)
     def _then1242(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1243 = 1
-        st["_envc_at_p_attack_effect__97"] = _cast(_a1243, jnp.int8)
+        _a1243 = 16
+        st["_envc_at_g2"] = _cast(_a1243, jnp.int8)
         _a1244 = False
         v__envc_run = _lcast(_a1244, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
@@ -4981,26 +4981,26 @@ def p_ability_effect__2(st, v_p, v_s):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
-    v__envc_run = _lcast((_i32(st["_envc_at_p_ability_effect__2"]) == 0), jnp.bool_)
-    v__envc_seek = _lcast((_i32(st["_envc_at_p_ability_effect__2"]) != 0), jnp.bool_)
-    _c1247 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_s) == 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__2"]) == 1)))
+    v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
+    _c1247 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_s) == 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g2"]) == 17)))
     def _then1248(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
         _c1249 = v__envc_seek
         def _then1250(st, v_p, v_s, v__envc_run, v__envc_seek):
             st = dict(st)
             _a1251 = 0
-            st["_envc_at_p_ability_effect__2"] = _cast(_a1251, jnp.int8)
+            st["_envc_at_g2"] = _cast(_a1251, jnp.int8)
             _a1252 = False
             v__envc_seek = _lcast(_a1252, jnp.bool_)
             return st, (v_p, v_s, v__envc_run, v__envc_seek)
         st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1249, lambda: _then1250(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)))
         st = p_switch_opponent(st, v_p, False, False, True)
-        _c1253 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        _c1253 = (_i32(st["_envc_at_g1"]) != 0)
         def _then1254(st, v_p, v_s, v__envc_run, v__envc_seek):
             st = dict(st)
-            _a1255 = 1
-            st["_envc_at_p_ability_effect__2"] = _cast(_a1255, jnp.int8)
+            _a1255 = 17
+            st["_envc_at_g2"] = _cast(_a1255, jnp.int8)
             _a1256 = False
             v__envc_run = _lcast(_a1256, jnp.bool_)
             return st, (v_p, v_s, v__envc_run, v__envc_seek)
@@ -5038,23 +5038,23 @@ def p_ability_effect__5(st, v_p, v_s):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
-    v__envc_run = _lcast((_i32(st["_envc_at_p_ability_effect__5"]) == 0), jnp.bool_)
-    v__envc_seek = _lcast((_i32(st["_envc_at_p_ability_effect__5"]) != 0), jnp.bool_)
+    v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
     _c1259 = v__envc_seek
     def _then1260(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1261 = 0
-        st["_envc_at_p_ability_effect__5"] = _cast(_a1261, jnp.int8)
+        st["_envc_at_g2"] = _cast(_a1261, jnp.int8)
         _a1262 = False
         v__envc_seek = _lcast(_a1262, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
     st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1259, lambda: _then1260(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)))
     st = p_damage_opponent_choice(st, v_p, 20, False, False)
-    _c1263 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    _c1263 = (_i32(st["_envc_at_g1"]) != 0)
     def _then1264(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1265 = 1
-        st["_envc_at_p_ability_effect__5"] = _cast(_a1265, jnp.int8)
+        _a1265 = 18
+        st["_envc_at_g2"] = _cast(_a1265, jnp.int8)
         _a1266 = False
         v__envc_run = _lcast(_a1266, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
@@ -5126,23 +5126,23 @@ def p_ability_effect__12(st, v_p, v_s):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
-    v__envc_run = _lcast((_i32(st["_envc_at_p_ability_effect__12"]) == 0), jnp.bool_)
-    v__envc_seek = _lcast((_i32(st["_envc_at_p_ability_effect__12"]) != 0), jnp.bool_)
+    v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
     _c1269 = v__envc_seek
     def _then1270(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1271 = 0
-        st["_envc_at_p_ability_effect__12"] = _cast(_a1271, jnp.int8)
+        st["_envc_at_g2"] = _cast(_a1271, jnp.int8)
         _a1272 = False
         v__envc_seek = _lcast(_a1272, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
     st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(_c1269, lambda: _then1270(st, v_p, v_s, v__envc_run, v__envc_seek), lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)))
     st = p_switch_opponent(st, v_p, False, True, False)
-    _c1273 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    _c1273 = (_i32(st["_envc_at_g1"]) != 0)
     def _then1274(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1275 = 1
-        st["_envc_at_p_ability_effect__12"] = _cast(_a1275, jnp.int8)
+        _a1275 = 19
+        st["_envc_at_g2"] = _cast(_a1275, jnp.int8)
         _a1276 = False
         v__envc_run = _lcast(_a1276, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
@@ -5299,23 +5299,23 @@ def p_trainer_effect__8(st, v_p, v_target):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_target = _lcast(v_target, jnp.int8)
-    v__envc_run = _lcast((_i32(st["_envc_at_p_trainer_effect__8"]) == 0), jnp.bool_)
-    v__envc_seek = _lcast((_i32(st["_envc_at_p_trainer_effect__8"]) != 0), jnp.bool_)
+    v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
     _c1287 = v__envc_seek
     def _then1288(st, v_p, v_target, v__envc_run, v__envc_seek):
         st = dict(st)
         _a1289 = 0
-        st["_envc_at_p_trainer_effect__8"] = _cast(_a1289, jnp.int8)
+        st["_envc_at_g2"] = _cast(_a1289, jnp.int8)
         _a1290 = False
         v__envc_seek = _lcast(_a1290, jnp.bool_)
         return st, (v_p, v_target, v__envc_run, v__envc_seek)
     st, (v_p, v_target, v__envc_run, v__envc_seek) = _branch(_c1287, lambda: _then1288(st, v_p, v_target, v__envc_run, v__envc_seek), lambda: (st, (v_p, v_target, v__envc_run, v__envc_seek)))
     st = p_switch_opponent(st, v_p, False, True, False)
-    _c1291 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    _c1291 = (_i32(st["_envc_at_g1"]) != 0)
     def _then1292(st, v_p, v_target, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1293 = 1
-        st["_envc_at_p_trainer_effect__8"] = _cast(_a1293, jnp.int8)
+        _a1293 = 20
+        st["_envc_at_g2"] = _cast(_a1293, jnp.int8)
         _a1294 = False
         v__envc_run = _lcast(_a1294, jnp.bool_)
         return st, (v_p, v_target, v__envc_run, v__envc_seek)
@@ -5513,7 +5513,7 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _branch(_c1360, lambda: _then1361(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)))
         st = p_attach_to_bench_choice(st, v_p, v__envc_arg1)
-        _c1366 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+        _c1366 = (_i32(st["_envc_at_g1"]) != 0)
         def _then1367(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
             _a1368 = v_effect
@@ -5587,7 +5587,7 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(_c1386, lambda: _then1387(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)))
         st = p_damage_opponent_choice(st, v_p, v__envc_arg2, v__envc_arg3, True)
-        _c1392 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+        _c1392 = (_i32(st["_envc_at_g1"]) != 0)
         def _then1393(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
             st = dict(st)
             _a1394 = v_effect
@@ -5661,7 +5661,7 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(_c1412, lambda: _then1413(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)))
         st = p_damage_own_choice(st, v_p, v__envc_arg4, v__envc_arg5)
-        _c1418 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
+        _c1418 = (_i32(st["_envc_at_g1"]) != 0)
         def _then1419(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
             st = dict(st)
             _a1420 = v_effect
@@ -5696,7 +5696,7 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1427, lambda: _then1428(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
         st = p_switch_self(st, v_p)
-        _c1433 = (_i32(st["_envc_at_p_switch_self"]) != 0)
+        _c1433 = (_i32(st["_envc_at_g1"]) != 0)
         def _then1434(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             _a1435 = v_effect
@@ -5754,7 +5754,7 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _branch(_c1449, lambda: _then1450(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)))
         st = p_switch_opponent(st, v_p, v__envc_arg6, v__envc_arg7, False)
-        _c1455 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        _c1455 = (_i32(st["_envc_at_g1"]) != 0)
         def _then1456(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
             st = dict(st)
             _a1457 = v_effect
@@ -5817,7 +5817,7 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1471, lambda: _then1472(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
         st = p_copy_attack(st, v_p)
-        _c1477 = (_i32(st["_envc_at_p_copy_attack"]) != 0)
+        _c1477 = (_i32(st["_envc_at_g1"]) != 0)
         def _then1478(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             _a1479 = v_effect
@@ -5864,7 +5864,7 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1489, lambda: _then1490(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
         st = p_attach_to_benched_choices(st, v_p, 2, 2)
-        _c1495 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
+        _c1495 = (_i32(st["_envc_at_g1"]) != 0)
         def _then1496(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             _a1497 = v_effect
@@ -5931,7 +5931,7 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1512, lambda: _then1513(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)))
         st = p_attack_effect__16(st, v_p)
-        _c1518 = (_i32(st["_envc_at_p_attack_effect__16"]) != 0)
+        _c1518 = (_i32(st["_envc_at_g3"]) != 0)
         def _then1519(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             _a1520 = v_effect
@@ -5992,7 +5992,7 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _branch(_c1538, lambda: _then1539(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9), lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)))
         st = p_damage_opponent_choice(st, v_p, v__envc_arg8, v__envc_arg9, True)
-        _c1542 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+        _c1542 = (_i32(st["_envc_at_g1"]) != 0)
         def _then1543(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
             st = dict(st)
             _a1544 = 9
@@ -6017,8 +6017,8 @@ def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
     v_effect = _lcast(v_effect, jnp.int8)
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
-    v__envc_run = _lcast((_i32(st["_envc_at_p_ability_effect__dispatch"]) == 0), jnp.bool_)
-    v__envc_seek = _lcast((_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0), jnp.bool_)
+    v__envc_run = _lcast((_i32(st["_envc_at_g3"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_g3"]) != 0), jnp.bool_)
     v_op_0 = _lcast(0, jnp.int8)
     _c1548 = v__envc_run
     def _then1549(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
@@ -6030,16 +6030,16 @@ def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
     _c1551 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
     _c1552 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
     _c1553 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
-    _c1554 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 1)))
+    _c1554 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g3"]) == 2)))
     _c1555 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
     _c1556 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
     _c1557 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7))
     _c1558 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
-    _c1559 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 9)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 2)))
+    _c1559 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 9)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g3"]) == 3)))
     _c1560 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
     _c1561 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
     _c1562 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
-    _c1563 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 13)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 3)))
+    _c1563 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 13)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g3"]) == 4)))
     def _then1564(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal_all(st, v_p, 20)
@@ -6058,17 +6058,17 @@ def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
         def _then1569(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             _a1570 = 0
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1570, jnp.int8)
+            st["_envc_at_g3"] = _cast(_a1570, jnp.int8)
             _a1571 = False
             v__envc_seek = _lcast(_a1571, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
         st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1568, lambda: _then1569(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
         st = p_damage_opponent_choice(st, v_p, 20, False, False)
-        _c1572 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+        _c1572 = (_i32(st["_envc_at_g1"]) != 0)
         def _then1573(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1574 = 1
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1574, jnp.int8)
+            _a1574 = 2
+            st["_envc_at_g3"] = _cast(_a1574, jnp.int8)
             _a1575 = False
             v__envc_run = _lcast(_a1575, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
@@ -6101,17 +6101,17 @@ def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
         def _then1584(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             _a1585 = 0
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1585, jnp.int8)
+            st["_envc_at_g3"] = _cast(_a1585, jnp.int8)
             _a1586 = False
             v__envc_seek = _lcast(_a1586, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
         st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1583, lambda: _then1584(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
         st = p_switch_opponent(st, v_p, False, True, False)
-        _c1587 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        _c1587 = (_i32(st["_envc_at_g1"]) != 0)
         def _then1588(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1589 = 2
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1589, jnp.int8)
+            _a1589 = 3
+            st["_envc_at_g3"] = _cast(_a1589, jnp.int8)
             _a1590 = False
             v__envc_run = _lcast(_a1590, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
@@ -6140,17 +6140,17 @@ def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
         def _then1598(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             _a1599 = 0
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1599, jnp.int8)
+            st["_envc_at_g3"] = _cast(_a1599, jnp.int8)
             _a1600 = False
             v__envc_seek = _lcast(_a1600, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
         st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1597, lambda: _then1598(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)))
         st = p_ability_effect__2(st, v_p, v_s)
-        _c1601 = (_i32(st["_envc_at_p_ability_effect__2"]) != 0)
+        _c1601 = (_i32(st["_envc_at_g2"]) != 0)
         def _then1602(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1603 = 3
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1603, jnp.int8)
+            _a1603 = 4
+            st["_envc_at_g3"] = _cast(_a1603, jnp.int8)
             _a1604 = False
             v__envc_run = _lcast(_a1604, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
@@ -6245,8 +6245,8 @@ def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
     v_effect = _lcast(v_effect, jnp.int8)
     v_p = _lcast(v_p, jnp.int8)
     v_target = _lcast(v_target, jnp.int8)
-    v__envc_run = _lcast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 0), jnp.bool_)
-    v__envc_seek = _lcast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0), jnp.bool_)
+    v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
     v_op_0 = _lcast(0, jnp.int8)
     _c1619 = v__envc_run
     def _then1620(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
@@ -6261,7 +6261,7 @@ def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
     _c1625 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
     _c1626 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
     _c1627 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
-    _c1628 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 1)))
+    _c1628 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g2"]) == 21)))
     _c1629 = (_i32(v_op_0) == 8)
     _c1630 = (_i32(v_op_0) == 9)
     _c1631 = (_i32(v_op_0) == 10)
@@ -6301,17 +6301,17 @@ def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
         def _then1646(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             _a1647 = 0
-            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1647, jnp.int8)
+            st["_envc_at_g2"] = _cast(_a1647, jnp.int8)
             _a1648 = False
             v__envc_seek = _lcast(_a1648, jnp.bool_)
             return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
         st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _branch(_c1645, lambda: _then1646(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0), lambda: (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)))
         st = p_switch_opponent(st, v_p, False, True, False)
-        _c1649 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        _c1649 = (_i32(st["_envc_at_g1"]) != 0)
         def _then1650(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1651 = 1
-            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1651, jnp.int8)
+            _a1651 = 21
+            st["_envc_at_g2"] = _cast(_a1651, jnp.int8)
             _a1652 = False
             v__envc_run = _lcast(_a1652, jnp.bool_)
             return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
@@ -6421,7 +6421,7 @@ def p__envc_run_play_trainer(st, v_h, v_target):
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
     st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _branch(_c1682, lambda: _then1683(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1), lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)))
     st = p_trainer_effect__dispatch(st, v__envc_arg1, v_p, v_target)
-    _c1687 = (_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0)
+    _c1687 = (_i32(st["_envc_at_g2"]) != 0)
     def _then1688(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
         _a1689 = v_p
@@ -6478,7 +6478,7 @@ def p__envc_run_use_ability(st, v_s):
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
     st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch(_c1701, lambda: _then1702(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1), lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)))
     st = p_ability_effect__dispatch(st, v__envc_arg1, v_p, v_s)
-    _c1706 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
+    _c1706 = (_i32(st["_envc_at_g3"]) != 0)
     def _then1707(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
         _a1708 = v_p
@@ -6557,7 +6557,7 @@ def p__envc_run_attack(st, v_a):
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
         st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(_c1730, lambda: _then1731(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits), lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)))
         st = p_attack_texts(st, v_p, v_a)
-        _c1735 = (_i32(st["_envc_at_p_attack_texts"]) != 0)
+        _c1735 = (_i32(st["_envc_at_g2"]) != 0)
         def _then1736(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
             _a1737 = v_p
@@ -7047,7 +7047,7 @@ def rk_promote(st, index):
 def m_choose(st):
     """guard of `choose` at each of its 8 flat indices (bool[8])"""
     def _g1873(i1872):
-        return jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), jnp.logical_and((i1872 >= 0), (i1872 < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_opponent_choice__q"])][i1872], jnp.logical_or((i1872 > 0), jnp.logical_not(st["_envc_frame_p_damage_opponent_choice__bench_only"])))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_own_choice"]) == 1), jnp.logical_and((i1872 >= 0), (i1872 < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_own_choice__p"])][i1872], jnp.logical_or((i1872 > 0), jnp.logical_not(st["_envc_frame_p_damage_own_choice__bench_only"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), jnp.logical_and((i1872 >= 1), (i1872 < 4))), jnp.logical_and(jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][i1872], (_i32(f_type_of(st, st["_envc_frame_p_attach_to_bench_choice__p"], i1872)) == _i32(st["_envc_frame_p_attach_to_bench_choice__t"]))), (_i32(st["energy"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][i1872][_i32(st["_envc_frame_p_attach_to_bench_choice__t"])]) < 12)))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), jnp.logical_and((i1872 >= 1), (i1872 < 4))), st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][i1872])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), jnp.logical_and((i1872 >= 1), (i1872 < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][i1872], (i1872 != _i32(st["_envc_frame_p_attach_to_benched_choices__a"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_opponent"]) == 1), jnp.logical_and((i1872 >= 1), (i1872 < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_switch_opponent__q"])][i1872], jnp.logical_or(jnp.logical_not(st["_envc_frame_p_switch_opponent__basic_only"]), (f_stage_of(st, st["_envc_frame_p_switch_opponent__q"], i1872) == 0))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_self"]) == 1), jnp.logical_and((i1872 >= 1), (i1872 < 4))), st["occupied"][_i32(st["_envc_frame_p_switch_self__p"])][i1872])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_copy_attack"]) == 1), jnp.logical_and((i1872 >= 0), (i1872 < 8))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(i1872, 2)], (_i32(jnp.where((jnp.remainder(i1872, 2) == 0), _i32(_K15[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(i1872, 2)])]), _i32(_K16[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(i1872, 2)])]))) >= 0))))
+        return jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_g1"]) == 1), jnp.logical_and((i1872 >= 0), (i1872 < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_g1_4"])][i1872], jnp.logical_or((i1872 > 0), jnp.logical_not(st["_envc_frame_g1_2"])))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_g1"]) == 2), jnp.logical_and((i1872 >= 0), (i1872 < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_g1_4"])][i1872], jnp.logical_or((i1872 > 0), jnp.logical_not(st["_envc_frame_g1_2"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_g1"]) == 3), jnp.logical_and((i1872 >= 1), (i1872 < 4))), jnp.logical_and(jnp.logical_and(st["occupied"][_i32(st["_envc_frame_g1_4"])][i1872], (_i32(f_type_of(st, st["_envc_frame_g1_4"], i1872)) == _i32(st["_envc_frame_g1_6"]))), (_i32(st["energy"][_i32(st["_envc_frame_g1_4"])][i1872][_i32(st["_envc_frame_g1_6"])]) < 12)))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_g1"]) == 4), jnp.logical_and((i1872 >= 1), (i1872 < 4))), st["occupied"][_i32(st["_envc_frame_g1_4"])][i1872])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_g1"]) == 5), jnp.logical_and((i1872 >= 1), (i1872 < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_g1_4"])][i1872], (i1872 != _i32(st["_envc_frame_g1_7"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_g1"]) == 6), jnp.logical_and((i1872 >= 1), (i1872 < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_g1_9"])][i1872], jnp.logical_or(jnp.logical_not(st["_envc_frame_g1_2"]), (f_stage_of(st, st["_envc_frame_g1_9"], i1872) == 0))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_g1"]) == 7), jnp.logical_and((i1872 >= 1), (i1872 < 4))), st["occupied"][_i32(st["_envc_frame_g1_4"])][i1872])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_g1"]) == 8), jnp.logical_and((i1872 >= 0), (i1872 < 8))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_g1_9"])][jnp.floor_divide(i1872, 2)], (_i32(jnp.where((jnp.remainder(i1872, 2) == 0), _i32(_K15[_i32(st["card"][_i32(st["_envc_frame_g1_9"])][jnp.floor_divide(i1872, 2)])]), _i32(_K16[_i32(st["card"][_i32(st["_envc_frame_g1_9"])][jnp.floor_divide(i1872, 2)])]))) >= 0))))
     _e1874 = jax.vmap(_g1873)(jnp.arange(0, 8, dtype=jnp.int32))
     return _e1874
 
@@ -7078,7 +7078,7 @@ def _observe(st, v_p):
     st = _fault_at(st, ((8 < _get(st["hand"], _i32(v_p))["len"])) & (8 >= _f1883), 61, 8, _f1883)
     _f1884 = _get(st["hand"], _i32(v_p))["len"]
     st = _fault_at(st, ((9 < _get(st["hand"], _i32(v_p))["len"])) & (9 >= _f1884), 62, 9, _f1884)
-    _ret = _select(_done, _ret, _cast(jnp.stack([jnp.asarray(_i32(st["phase"]), jnp.int32), jnp.asarray(st["turn"], jnp.int32), jnp.asarray(jnp.where((_i32(st["current_player"]) == _i32(v_p)), 1, 0), jnp.int32), jnp.asarray(jnp.where((_i32(st["first"]) == _i32(v_p)), 1, 0), jnp.int32), jnp.asarray(_i32(st["attached"]), jnp.int32), jnp.asarray(_i32(st["supporter"]), jnp.int32), jnp.asarray(_i32(st["retreated"]), jnp.int32), jnp.asarray(st["retreat_discount"], jnp.int32), jnp.asarray(st["attack_bonus"], jnp.int32), jnp.asarray(_i32(st["decks"][_i32(v_p)]), jnp.int32), jnp.asarray(st["points"][_i32(v_p)], jnp.int32), jnp.asarray(_get(st["deck"], _i32(v_p))["len"], jnp.int32), jnp.asarray(_get(st["hand"], _i32(v_p))["len"], jnp.int32), jnp.asarray(_get(st["discard"], _i32(v_p))["len"], jnp.int32), jnp.asarray(st["zone"][_i32(v_p)], jnp.int32), jnp.asarray(st["zone_next"][_i32(v_p)], jnp.int32), jnp.asarray(_i32(st["poisoned"][_i32(v_p)]), jnp.int32), jnp.asarray(_i32(st["burned"][_i32(v_p)]), jnp.int32), jnp.asarray(_i32(st["condition"][_i32(v_p)]), jnp.int32), jnp.asarray(st["barrier"][_i32(v_p)], jnp.int32), jnp.asarray(st["points"][_i32(v_q)], jnp.int32), jnp.asarray(_get(st["deck"], _i32(v_q))["len"], jnp.int32), jnp.asarray(_get(st["hand"], _i32(v_q))["len"], jnp.int32), jnp.asarray(_get(st["discard"], _i32(v_q))["len"], jnp.int32), jnp.asarray(st["zone"][_i32(v_q)], jnp.int32), jnp.asarray(st["zone_next"][_i32(v_q)], jnp.int32), jnp.asarray(_i32(st["poisoned"][_i32(v_q)]), jnp.int32), jnp.asarray(_i32(st["burned"][_i32(v_q)]), jnp.int32), jnp.asarray(_i32(st["condition"][_i32(v_q)]), jnp.int32), jnp.asarray(st["barrier"][_i32(v_q)], jnp.int32), jnp.asarray(jnp.where((0 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][0]), -1), jnp.int32), jnp.asarray(jnp.where((1 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][1]), -1), jnp.int32), jnp.asarray(jnp.where((2 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][2]), -1), jnp.int32), jnp.asarray(jnp.where((3 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][3]), -1), jnp.int32), jnp.asarray(jnp.where((4 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][4]), -1), jnp.int32), jnp.asarray(jnp.where((5 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][5]), -1), jnp.int32), jnp.asarray(jnp.where((6 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][6]), -1), jnp.int32), jnp.asarray(jnp.where((7 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][7]), -1), jnp.int32), jnp.asarray(jnp.where((8 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][8]), -1), jnp.int32), jnp.asarray(jnp.where((9 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][9]), -1), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][0], _i32(st["card"][_i32(v_p)][0]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_p)][0], jnp.int32), jnp.asarray(st["placed"][_i32(v_p)][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_p)][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_p)][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][1], _i32(st["card"][_i32(v_p)][1]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_p)][1], jnp.int32), jnp.asarray(st["placed"][_i32(v_p)][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_p)][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_p)][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][2], _i32(st["card"][_i32(v_p)][2]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_p)][2], jnp.int32), jnp.asarray(st["placed"][_i32(v_p)][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_p)][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_p)][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][3], _i32(st["card"][_i32(v_p)][3]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_p)][3], jnp.int32), jnp.asarray(st["placed"][_i32(v_p)][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_p)][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_p)][3]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][0], _i32(st["card"][_i32(v_q)][0]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_q)][0], jnp.int32), jnp.asarray(st["placed"][_i32(v_q)][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_q)][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_q)][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][1], _i32(st["card"][_i32(v_q)][1]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_q)][1], jnp.int32), jnp.asarray(st["placed"][_i32(v_q)][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_q)][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_q)][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][2], _i32(st["card"][_i32(v_q)][2]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_q)][2], jnp.int32), jnp.asarray(st["placed"][_i32(v_q)][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_q)][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_q)][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][3], _i32(st["card"][_i32(v_q)][3]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_q)][3], jnp.int32), jnp.asarray(st["placed"][_i32(v_q)][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_q)][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_q)][3]), jnp.int32), jnp.asarray(st["current_player"], jnp.int32), jnp.asarray(st["promote_next"], jnp.int32), jnp.asarray(_i32(st["promote_resume"]), jnp.int32), jnp.asarray(jnp.where((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), 1, _i32(jnp.where((_i32(st["_envc_at_p_damage_own_choice"]) == 1), 2, _i32(jnp.where((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), 3, _i32(jnp.where((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), 4, _i32(jnp.where((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), 5, _i32(jnp.where((_i32(st["_envc_at_p_switch_opponent"]) == 1), 6, _i32(jnp.where((_i32(st["_envc_at_p_switch_self"]) == 1), 7, _i32(jnp.where((_i32(st["_envc_at_p_copy_attack"]) == 1), 8, 0))))))))))))))), jnp.int32), jnp.asarray(_i32(st["no_attack"][_i32(v_p)]), jnp.int32), jnp.asarray(_i32(st["no_retreat"][_i32(v_p)]), jnp.int32), jnp.asarray(st["weakened"][_i32(v_p)], jnp.int32), jnp.asarray(_i32(st["no_supporter"][_i32(v_p)]), jnp.int32), jnp.asarray(_i32(st["no_attack"][_i32(v_q)]), jnp.int32), jnp.asarray(_i32(st["no_retreat"][_i32(v_q)]), jnp.int32), jnp.asarray(st["weakened"][_i32(v_q)], jnp.int32), jnp.asarray(_i32(st["no_supporter"][_i32(v_q)]), jnp.int32), jnp.asarray(st["relays"][_i32(v_p)], jnp.int32), jnp.asarray(st["relay_turn"][_i32(v_p)], jnp.int32), jnp.asarray(st["boost_turn"][_i32(v_p)], jnp.int32), jnp.asarray(st["relays"][_i32(v_q)], jnp.int32), jnp.asarray(st["relay_turn"][_i32(v_q)], jnp.int32), jnp.asarray(st["boost_turn"][_i32(v_q)], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][0], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][1], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][2], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][3], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][4], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][5], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][6], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][7], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][8], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][9], jnp.int32), jnp.asarray(st["seen_deck"][_i32(v_p)][0], jnp.int32), jnp.asarray(st["seen_deck"][_i32(v_p)][1], jnp.int32), jnp.asarray(st["seen_deck"][_i32(v_p)][2], jnp.int32), jnp.asarray(st["seen_hand_turn"][_i32(v_p)], jnp.int32), jnp.asarray(st["seen_deck_turn"][_i32(v_p)], jnp.int32), jnp.asarray(st["spiky"][_i32(v_p)], jnp.int32), jnp.asarray(st["spiky"][_i32(v_q)], jnp.int32)]), jnp.int16))
+    _ret = _select(_done, _ret, _cast(jnp.stack([jnp.asarray(_i32(st["phase"]), jnp.int32), jnp.asarray(st["turn"], jnp.int32), jnp.asarray(jnp.where((_i32(st["current_player"]) == _i32(v_p)), 1, 0), jnp.int32), jnp.asarray(jnp.where((_i32(st["first"]) == _i32(v_p)), 1, 0), jnp.int32), jnp.asarray(_i32(st["attached"]), jnp.int32), jnp.asarray(_i32(st["supporter"]), jnp.int32), jnp.asarray(_i32(st["retreated"]), jnp.int32), jnp.asarray(st["retreat_discount"], jnp.int32), jnp.asarray(st["attack_bonus"], jnp.int32), jnp.asarray(_i32(st["decks"][_i32(v_p)]), jnp.int32), jnp.asarray(st["points"][_i32(v_p)], jnp.int32), jnp.asarray(_get(st["deck"], _i32(v_p))["len"], jnp.int32), jnp.asarray(_get(st["hand"], _i32(v_p))["len"], jnp.int32), jnp.asarray(_get(st["discard"], _i32(v_p))["len"], jnp.int32), jnp.asarray(st["zone"][_i32(v_p)], jnp.int32), jnp.asarray(st["zone_next"][_i32(v_p)], jnp.int32), jnp.asarray(_i32(st["poisoned"][_i32(v_p)]), jnp.int32), jnp.asarray(_i32(st["burned"][_i32(v_p)]), jnp.int32), jnp.asarray(_i32(st["condition"][_i32(v_p)]), jnp.int32), jnp.asarray(st["barrier"][_i32(v_p)], jnp.int32), jnp.asarray(st["points"][_i32(v_q)], jnp.int32), jnp.asarray(_get(st["deck"], _i32(v_q))["len"], jnp.int32), jnp.asarray(_get(st["hand"], _i32(v_q))["len"], jnp.int32), jnp.asarray(_get(st["discard"], _i32(v_q))["len"], jnp.int32), jnp.asarray(st["zone"][_i32(v_q)], jnp.int32), jnp.asarray(st["zone_next"][_i32(v_q)], jnp.int32), jnp.asarray(_i32(st["poisoned"][_i32(v_q)]), jnp.int32), jnp.asarray(_i32(st["burned"][_i32(v_q)]), jnp.int32), jnp.asarray(_i32(st["condition"][_i32(v_q)]), jnp.int32), jnp.asarray(st["barrier"][_i32(v_q)], jnp.int32), jnp.asarray(jnp.where((0 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][0]), -1), jnp.int32), jnp.asarray(jnp.where((1 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][1]), -1), jnp.int32), jnp.asarray(jnp.where((2 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][2]), -1), jnp.int32), jnp.asarray(jnp.where((3 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][3]), -1), jnp.int32), jnp.asarray(jnp.where((4 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][4]), -1), jnp.int32), jnp.asarray(jnp.where((5 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][5]), -1), jnp.int32), jnp.asarray(jnp.where((6 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][6]), -1), jnp.int32), jnp.asarray(jnp.where((7 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][7]), -1), jnp.int32), jnp.asarray(jnp.where((8 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][8]), -1), jnp.int32), jnp.asarray(jnp.where((9 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][9]), -1), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][0], _i32(st["card"][_i32(v_p)][0]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_p)][0], jnp.int32), jnp.asarray(st["placed"][_i32(v_p)][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][0][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_p)][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_p)][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][1], _i32(st["card"][_i32(v_p)][1]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_p)][1], jnp.int32), jnp.asarray(st["placed"][_i32(v_p)][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][1][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_p)][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_p)][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][2], _i32(st["card"][_i32(v_p)][2]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_p)][2], jnp.int32), jnp.asarray(st["placed"][_i32(v_p)][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][2][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_p)][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_p)][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][3], _i32(st["card"][_i32(v_p)][3]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_p)][3], jnp.int32), jnp.asarray(st["placed"][_i32(v_p)][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_p)][3][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_p)][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_p)][3]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][0], _i32(st["card"][_i32(v_q)][0]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_q)][0], jnp.int32), jnp.asarray(st["placed"][_i32(v_q)][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][0][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_q)][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_q)][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][1], _i32(st["card"][_i32(v_q)][1]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_q)][1], jnp.int32), jnp.asarray(st["placed"][_i32(v_q)][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][1][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_q)][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_q)][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][2], _i32(st["card"][_i32(v_q)][2]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_q)][2], jnp.int32), jnp.asarray(st["placed"][_i32(v_q)][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][2][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_q)][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_q)][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][3], _i32(st["card"][_i32(v_q)][3]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(v_q)][3], jnp.int32), jnp.asarray(st["placed"][_i32(v_q)][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][0], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][1], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][2], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][3], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][4], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][5], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][6], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][7], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][8], jnp.int32), jnp.asarray(st["energy"][_i32(v_q)][3][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(v_q)][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(v_q)][3]), jnp.int32), jnp.asarray(st["current_player"], jnp.int32), jnp.asarray(st["promote_next"], jnp.int32), jnp.asarray(_i32(st["promote_resume"]), jnp.int32), jnp.asarray(jnp.where((_i32(st["_envc_at_g1"]) == 1), 1, _i32(jnp.where((_i32(st["_envc_at_g1"]) == 2), 2, _i32(jnp.where((_i32(st["_envc_at_g1"]) == 3), 3, _i32(jnp.where((_i32(st["_envc_at_g1"]) == 4), 4, _i32(jnp.where((_i32(st["_envc_at_g1"]) == 5), 5, _i32(jnp.where((_i32(st["_envc_at_g1"]) == 6), 6, _i32(jnp.where((_i32(st["_envc_at_g1"]) == 7), 7, _i32(jnp.where((_i32(st["_envc_at_g1"]) == 8), 8, 0))))))))))))))), jnp.int32), jnp.asarray(_i32(st["no_attack"][_i32(v_p)]), jnp.int32), jnp.asarray(_i32(st["no_retreat"][_i32(v_p)]), jnp.int32), jnp.asarray(st["weakened"][_i32(v_p)], jnp.int32), jnp.asarray(_i32(st["no_supporter"][_i32(v_p)]), jnp.int32), jnp.asarray(_i32(st["no_attack"][_i32(v_q)]), jnp.int32), jnp.asarray(_i32(st["no_retreat"][_i32(v_q)]), jnp.int32), jnp.asarray(st["weakened"][_i32(v_q)], jnp.int32), jnp.asarray(_i32(st["no_supporter"][_i32(v_q)]), jnp.int32), jnp.asarray(st["relays"][_i32(v_p)], jnp.int32), jnp.asarray(st["relay_turn"][_i32(v_p)], jnp.int32), jnp.asarray(st["boost_turn"][_i32(v_p)], jnp.int32), jnp.asarray(st["relays"][_i32(v_q)], jnp.int32), jnp.asarray(st["relay_turn"][_i32(v_q)], jnp.int32), jnp.asarray(st["boost_turn"][_i32(v_q)], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][0], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][1], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][2], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][3], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][4], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][5], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][6], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][7], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][8], jnp.int32), jnp.asarray(st["seen_hand"][_i32(v_p)][9], jnp.int32), jnp.asarray(st["seen_deck"][_i32(v_p)][0], jnp.int32), jnp.asarray(st["seen_deck"][_i32(v_p)][1], jnp.int32), jnp.asarray(st["seen_deck"][_i32(v_p)][2], jnp.int32), jnp.asarray(st["seen_hand_turn"][_i32(v_p)], jnp.int32), jnp.asarray(st["seen_deck_turn"][_i32(v_p)], jnp.int32), jnp.asarray(st["spiky"][_i32(v_p)], jnp.int32), jnp.asarray(st["spiky"][_i32(v_q)], jnp.int32)]), jnp.int16))
     _done = jnp.bool_(True)
     return _ret, st["_fault"]
 
@@ -7166,7 +7166,7 @@ ENV_ID = "envc/tcg"  # Pgx's `Env.id` / `State.env_id`
 VERSION = "v0"  # Pgx's `Env.version`; the Gymnasium / gymnax id is f"{ENV_ID}-{VERSION}"
 OBSERVATION_SHAPE = (195,)  # None when the observation is a record or holds lists (a pytree)
 OBSERVATION_BOUNDS = (-1, 511)  # (lowest, highest) value of an observation entry, or None
-_FIELDS = ('decks', 'deck', 'hand', 'discard', 'card', 'occupied', 'played_hp', 'played_type', 'playing', 'below', 'evolutions', 'damage', 'energy', 'placed', 'ability_used', 'poisoned', 'burned', 'condition', 'points', 'zone', 'zone_next', 'turn', 'first', 'phase', 'attached', 'supporter', 'retreated', 'retreat_discount', 'barrier', 'no_attack', 'no_retreat', 'weakened', 'spiky', 'no_supporter', 'shielded', 'locked_supporters', 'relays', 'relay_turn', 'boost_turn', 'seen_hand', 'seen_hand_turn', 'seen_deck', 'seen_deck_turn', 'attack_bonus', 'named_bonus', 'bonus_named', 'dmg', 'passive_cut', 'passive_spiky', 'last_attached', 'attack_index', 'attacking', 'copying', 'copy_card', 'copy_index', 'promote_next', 'promote_resume', 'ended_by', '_envc_until_barrier', '_envc_until_no_attack', '_envc_until_no_retreat', '_envc_until_weakened', '_envc_until_spiky', '_envc_until_no_supporter', '_envc_until_shielded', '_envc_at_p_damage_opponent_choice', '_envc_frame_p_damage_opponent_choice__amount', '_envc_frame_p_damage_opponent_choice__bench_only', '_envc_frame_p_damage_opponent_choice__attack', '_envc_frame_p_damage_opponent_choice__q', '_envc_frame_p_damage_opponent_choice__s', '_envc_at_p_damage_own_choice', '_envc_frame_p_damage_own_choice__p', '_envc_frame_p_damage_own_choice__amount', '_envc_frame_p_damage_own_choice__bench_only', '_envc_frame_p_damage_own_choice__s', '_envc_at_p_attach_to_bench_choice', '_envc_frame_p_attach_to_bench_choice__p', '_envc_frame_p_attach_to_bench_choice__t', '_envc_frame_p_attach_to_bench_choice__s', '_envc_at_p_attach_to_benched_choices', '_envc_frame_p_attach_to_benched_choices__p', '_envc_frame_p_attach_to_benched_choices__t', '_envc_frame_p_attach_to_benched_choices__n', '_envc_frame_p_attach_to_benched_choices__a', '_envc_at_p_switch_opponent', '_envc_frame_p_switch_opponent__p', '_envc_frame_p_switch_opponent__basic_only', '_envc_frame_p_switch_opponent__q', '_envc_at_p_switch_self', '_envc_frame_p_switch_self__p', '_envc_at_p_copy_attack', '_envc_frame_p_copy_attack__p', '_envc_frame_p_copy_attack__q', '_envc_frame_p_copy_attack__k', '_envc_at_p_attack_texts', '_envc_frame_p_attack_texts__p', '_envc_frame_p_attack_texts__a', '_envc_frame_p_attack_texts__c', '_envc_frame_p_attack_texts__r', '_envc_at_p_attack_effect__9', '_envc_at_p_attack_effect__16', '_envc_frame_p_attack_effect__16__p', '_envc_frame_p_attack_effect__16__k', '_envc_at_p_attack_effect__20', '_envc_at_p_attack_effect__31', '_envc_at_p_attack_effect__33', '_envc_at_p_attack_effect__34', '_envc_at_p_attack_effect__45', '_envc_at_p_attack_effect__47', '_envc_at_p_attack_effect__59', '_envc_at_p_attack_effect__65', '_envc_at_p_attack_effect__70', '_envc_at_p_attack_effect__72', '_envc_at_p_attack_effect__76', '_envc_at_p_attack_effect__80', '_envc_at_p_attack_effect__96', '_envc_at_p_attack_effect__97', '_envc_at_p_ability_effect__2', '_envc_at_p_ability_effect__5', '_envc_at_p_ability_effect__12', '_envc_at_p_trainer_effect__8', '_envc_at_p_attack_effect__dispatch', '_envc_frame_p_attack_effect__dispatch__effect', '_envc_frame_p_attack_effect__dispatch__p', '_envc_at_p_ability_effect__dispatch', '_envc_at_p_trainer_effect__dispatch', '_envc_at_a_play_trainer', '_envc_frame_a_play_trainer__p', '_envc_at_a_use_ability', '_envc_frame_a_use_ability__p', '_envc_at_a_attack', '_envc_frame_a_attack__p', '_envc_choice_mover', '_envc_choice_option')  # the spec's own state fields: the keys of `State._x`
+_FIELDS = ('decks', 'deck', 'hand', 'discard', 'card', 'occupied', 'played_hp', 'played_type', 'playing', 'below', 'evolutions', 'damage', 'energy', 'placed', 'ability_used', 'poisoned', 'burned', 'condition', 'points', 'zone', 'zone_next', 'turn', 'first', 'phase', 'attached', 'supporter', 'retreated', 'retreat_discount', 'barrier', 'no_attack', 'no_retreat', 'weakened', 'spiky', 'no_supporter', 'shielded', 'locked_supporters', 'relays', 'relay_turn', 'boost_turn', 'seen_hand', 'seen_hand_turn', 'seen_deck', 'seen_deck_turn', 'attack_bonus', 'named_bonus', 'bonus_named', 'dmg', 'passive_cut', 'passive_spiky', 'last_attached', 'attack_index', 'attacking', 'copying', 'copy_card', 'copy_index', 'promote_next', 'promote_resume', 'ended_by', '_envc_until_barrier', '_envc_until_no_attack', '_envc_until_no_retreat', '_envc_until_weakened', '_envc_until_spiky', '_envc_until_no_supporter', '_envc_until_shielded', '_envc_at_g1', '_envc_frame_g1_1', '_envc_frame_g1_2', '_envc_frame_g1_3', '_envc_frame_g1_4', '_envc_frame_g1_5', '_envc_frame_g1_6', '_envc_frame_g1_7', '_envc_frame_g1_8', '_envc_frame_g1_9', '_envc_frame_g1_10', '_envc_at_g2', '_envc_frame_g2_1', '_envc_frame_g2_2', '_envc_frame_g2_3', '_envc_frame_g2_4', '_envc_at_g3', '_envc_frame_g3_1', '_envc_frame_g3_2', '_envc_at_p_attack_effect__dispatch', '_envc_frame_p_attack_effect__dispatch__effect', '_envc_frame_p_attack_effect__dispatch__p', '_envc_at_a_play_trainer', '_envc_frame_a_play_trainer__p', '_envc_at_a_use_ability', '_envc_frame_a_use_ability__p', '_envc_at_a_attack', '_envc_frame_a_attack__p', '_envc_choice_mover', '_envc_choice_option')  # the spec's own state fields: the keys of `State._x`
 _CURRENT_PLAYER_DTYPE = jnp.int8  # how the spec's code stores `current_player`
 _STEP_COUNT_DTYPE = jnp.int16
 
@@ -7308,68 +7308,28 @@ def _defaults():
         "_envc_until_spiky": _cast(_K28, jnp.int8),
         "_envc_until_no_supporter": _cast(_K28, jnp.int8),
         "_envc_until_shielded": _cast(_K28, jnp.int8),
-        "_envc_at_p_damage_opponent_choice": _cast(jnp.int8(0), jnp.int8),
-        "_envc_frame_p_damage_opponent_choice__amount": _cast(jnp.int16(0), jnp.int16),
-        "_envc_frame_p_damage_opponent_choice__bench_only": _cast(jnp.bool_(False), jnp.bool_),
-        "_envc_frame_p_damage_opponent_choice__attack": _cast(jnp.bool_(False), jnp.bool_),
-        "_envc_frame_p_damage_opponent_choice__q": _cast(jnp.int8(0), jnp.int8),
-        "_envc_frame_p_damage_opponent_choice__s": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_p_damage_own_choice": _cast(jnp.int8(0), jnp.int8),
-        "_envc_frame_p_damage_own_choice__p": _cast(jnp.int8(0), jnp.int8),
-        "_envc_frame_p_damage_own_choice__amount": _cast(jnp.int16(0), jnp.int16),
-        "_envc_frame_p_damage_own_choice__bench_only": _cast(jnp.bool_(False), jnp.bool_),
-        "_envc_frame_p_damage_own_choice__s": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_p_attach_to_bench_choice": _cast(jnp.int8(0), jnp.int8),
-        "_envc_frame_p_attach_to_bench_choice__p": _cast(jnp.int8(0), jnp.int8),
-        "_envc_frame_p_attach_to_bench_choice__t": _cast(jnp.int8(0), jnp.int8),
-        "_envc_frame_p_attach_to_bench_choice__s": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_p_attach_to_benched_choices": _cast(jnp.int8(0), jnp.int8),
-        "_envc_frame_p_attach_to_benched_choices__p": _cast(jnp.int8(0), jnp.int8),
-        "_envc_frame_p_attach_to_benched_choices__t": _cast(jnp.int8(0), jnp.int8),
-        "_envc_frame_p_attach_to_benched_choices__n": _cast(jnp.int8(1), jnp.int8),
-        "_envc_frame_p_attach_to_benched_choices__a": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_p_switch_opponent": _cast(jnp.int8(0), jnp.int8),
-        "_envc_frame_p_switch_opponent__p": _cast(jnp.int8(0), jnp.int8),
-        "_envc_frame_p_switch_opponent__basic_only": _cast(jnp.bool_(False), jnp.bool_),
-        "_envc_frame_p_switch_opponent__q": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_p_switch_self": _cast(jnp.int8(0), jnp.int8),
-        "_envc_frame_p_switch_self__p": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_p_copy_attack": _cast(jnp.int8(0), jnp.int8),
-        "_envc_frame_p_copy_attack__p": _cast(jnp.int8(0), jnp.int8),
-        "_envc_frame_p_copy_attack__q": _cast(jnp.int8(0), jnp.int8),
-        "_envc_frame_p_copy_attack__k": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_p_attack_texts": _cast(jnp.int8(0), jnp.int8),
-        "_envc_frame_p_attack_texts__p": _cast(jnp.int8(0), jnp.int8),
-        "_envc_frame_p_attack_texts__a": _cast(jnp.int8(0), jnp.int8),
-        "_envc_frame_p_attack_texts__c": _cast(jnp.int16(0), jnp.int16),
-        "_envc_frame_p_attack_texts__r": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_p_attack_effect__9": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_p_attack_effect__16": _cast(jnp.int8(0), jnp.int8),
-        "_envc_frame_p_attack_effect__16__p": _cast(jnp.int8(0), jnp.int8),
-        "_envc_frame_p_attack_effect__16__k": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_p_attack_effect__20": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_p_attack_effect__31": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_p_attack_effect__33": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_p_attack_effect__34": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_p_attack_effect__45": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_p_attack_effect__47": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_p_attack_effect__59": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_p_attack_effect__65": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_p_attack_effect__70": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_p_attack_effect__72": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_p_attack_effect__76": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_p_attack_effect__80": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_p_attack_effect__96": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_p_attack_effect__97": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_p_ability_effect__2": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_p_ability_effect__5": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_p_ability_effect__12": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_p_trainer_effect__8": _cast(jnp.int8(0), jnp.int8),
+        "_envc_at_g1": _cast(jnp.int8(0), jnp.int8),
+        "_envc_frame_g1_1": _cast(jnp.int16(0), jnp.int16),
+        "_envc_frame_g1_2": _cast(jnp.bool_(False), jnp.bool_),
+        "_envc_frame_g1_3": _cast(jnp.bool_(False), jnp.bool_),
+        "_envc_frame_g1_4": _cast(jnp.int8(0), jnp.int8),
+        "_envc_frame_g1_5": _cast(jnp.int8(0), jnp.int8),
+        "_envc_frame_g1_6": _cast(jnp.int8(0), jnp.int8),
+        "_envc_frame_g1_7": _cast(jnp.int8(0), jnp.int8),
+        "_envc_frame_g1_8": _cast(jnp.int8(1), jnp.int8),
+        "_envc_frame_g1_9": _cast(jnp.int8(0), jnp.int8),
+        "_envc_frame_g1_10": _cast(jnp.int8(0), jnp.int8),
+        "_envc_at_g2": _cast(jnp.int8(0), jnp.int8),
+        "_envc_frame_g2_1": _cast(jnp.int8(0), jnp.int8),
+        "_envc_frame_g2_2": _cast(jnp.int8(0), jnp.int8),
+        "_envc_frame_g2_3": _cast(jnp.int16(0), jnp.int16),
+        "_envc_frame_g2_4": _cast(jnp.int8(0), jnp.int8),
+        "_envc_at_g3": _cast(jnp.int8(0), jnp.int8),
+        "_envc_frame_g3_1": _cast(jnp.int8(0), jnp.int8),
+        "_envc_frame_g3_2": _cast(jnp.int8(0), jnp.int8),
         "_envc_at_p_attack_effect__dispatch": _cast(jnp.int8(0), jnp.int8),
         "_envc_frame_p_attack_effect__dispatch__effect": _cast(jnp.int8(0), jnp.int8),
         "_envc_frame_p_attack_effect__dispatch__p": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_p_ability_effect__dispatch": _cast(jnp.int8(0), jnp.int8),
-        "_envc_at_p_trainer_effect__dispatch": _cast(jnp.int8(0), jnp.int8),
         "_envc_at_a_play_trainer": _cast(jnp.int8(0), jnp.int8),
         "_envc_frame_a_play_trainer__p": _cast(jnp.int8(0), jnp.int8),
         "_envc_at_a_use_ability": _cast(jnp.int8(0), jnp.int8),

@@ -199,68 +199,28 @@ pub struct State {
     pub f__envc_until_spiky: [i8; 2],
     pub f__envc_until_no_supporter: [i8; 2],
     pub f__envc_until_shielded: [i8; 2],
-    pub f__envc_at_p_damage_opponent_choice: i8,
-    pub f__envc_frame_p_damage_opponent_choice__amount: i16,
-    pub f__envc_frame_p_damage_opponent_choice__bench_only: bool,
-    pub f__envc_frame_p_damage_opponent_choice__attack: bool,
-    pub f__envc_frame_p_damage_opponent_choice__q: i8,
-    pub f__envc_frame_p_damage_opponent_choice__s: i8,
-    pub f__envc_at_p_damage_own_choice: i8,
-    pub f__envc_frame_p_damage_own_choice__p: i8,
-    pub f__envc_frame_p_damage_own_choice__amount: i16,
-    pub f__envc_frame_p_damage_own_choice__bench_only: bool,
-    pub f__envc_frame_p_damage_own_choice__s: i8,
-    pub f__envc_at_p_attach_to_bench_choice: i8,
-    pub f__envc_frame_p_attach_to_bench_choice__p: i8,
-    pub f__envc_frame_p_attach_to_bench_choice__t: i8,
-    pub f__envc_frame_p_attach_to_bench_choice__s: i8,
-    pub f__envc_at_p_attach_to_benched_choices: i8,
-    pub f__envc_frame_p_attach_to_benched_choices__p: i8,
-    pub f__envc_frame_p_attach_to_benched_choices__t: i8,
-    pub f__envc_frame_p_attach_to_benched_choices__n: i8,
-    pub f__envc_frame_p_attach_to_benched_choices__a: i8,
-    pub f__envc_at_p_switch_opponent: i8,
-    pub f__envc_frame_p_switch_opponent__p: i8,
-    pub f__envc_frame_p_switch_opponent__basic_only: bool,
-    pub f__envc_frame_p_switch_opponent__q: i8,
-    pub f__envc_at_p_switch_self: i8,
-    pub f__envc_frame_p_switch_self__p: i8,
-    pub f__envc_at_p_copy_attack: i8,
-    pub f__envc_frame_p_copy_attack__p: i8,
-    pub f__envc_frame_p_copy_attack__q: i8,
-    pub f__envc_frame_p_copy_attack__k: i8,
-    pub f__envc_at_p_attack_texts: i8,
-    pub f__envc_frame_p_attack_texts__p: i8,
-    pub f__envc_frame_p_attack_texts__a: i8,
-    pub f__envc_frame_p_attack_texts__c: i16,
-    pub f__envc_frame_p_attack_texts__r: i8,
-    pub f__envc_at_p_attack_effect__9: i8,
-    pub f__envc_at_p_attack_effect__16: i8,
-    pub f__envc_frame_p_attack_effect__16__p: i8,
-    pub f__envc_frame_p_attack_effect__16__k: i8,
-    pub f__envc_at_p_attack_effect__20: i8,
-    pub f__envc_at_p_attack_effect__31: i8,
-    pub f__envc_at_p_attack_effect__33: i8,
-    pub f__envc_at_p_attack_effect__34: i8,
-    pub f__envc_at_p_attack_effect__45: i8,
-    pub f__envc_at_p_attack_effect__47: i8,
-    pub f__envc_at_p_attack_effect__59: i8,
-    pub f__envc_at_p_attack_effect__65: i8,
-    pub f__envc_at_p_attack_effect__70: i8,
-    pub f__envc_at_p_attack_effect__72: i8,
-    pub f__envc_at_p_attack_effect__76: i8,
-    pub f__envc_at_p_attack_effect__80: i8,
-    pub f__envc_at_p_attack_effect__96: i8,
-    pub f__envc_at_p_attack_effect__97: i8,
-    pub f__envc_at_p_ability_effect__2: i8,
-    pub f__envc_at_p_ability_effect__5: i8,
-    pub f__envc_at_p_ability_effect__12: i8,
-    pub f__envc_at_p_trainer_effect__8: i8,
+    pub f__envc_at_g1: i8,
+    pub f__envc_frame_g1_1: i16,
+    pub f__envc_frame_g1_2: bool,
+    pub f__envc_frame_g1_3: bool,
+    pub f__envc_frame_g1_4: i8,
+    pub f__envc_frame_g1_5: i8,
+    pub f__envc_frame_g1_6: i8,
+    pub f__envc_frame_g1_7: i8,
+    pub f__envc_frame_g1_8: i8,
+    pub f__envc_frame_g1_9: i8,
+    pub f__envc_frame_g1_10: i8,
+    pub f__envc_at_g2: i8,
+    pub f__envc_frame_g2_1: i8,
+    pub f__envc_frame_g2_2: i8,
+    pub f__envc_frame_g2_3: i16,
+    pub f__envc_frame_g2_4: i8,
+    pub f__envc_at_g3: i8,
+    pub f__envc_frame_g3_1: i8,
+    pub f__envc_frame_g3_2: i8,
     pub f__envc_at_p_attack_effect__dispatch: i8,
     pub f__envc_frame_p_attack_effect__dispatch__effect: i8,
     pub f__envc_frame_p_attack_effect__dispatch__p: i8,
-    pub f__envc_at_p_ability_effect__dispatch: i8,
-    pub f__envc_at_p_trainer_effect__dispatch: i8,
     pub f__envc_at_a_play_trainer: i8,
     pub f__envc_frame_a_play_trainer__p: i8,
     pub f__envc_at_a_use_ability: i8,
@@ -2214,8 +2174,8 @@ fn p_drain(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 
 /// proc `damage_opponent_choice` (tcg.envspec:734:1)
 fn p_damage_opponent_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_bench_only: bool, mut v_attack: bool) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_p_damage_opponent_choice as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_p_damage_opponent_choice as i32) != 0);
+    let mut v__envc_run: bool = ((s.f__envc_at_g1 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_g1 as i32) != 0);
     // @ tcg.envspec:735:5
     let mut v_q: i32 = 0;
     // @ tcg.envspec:736:5
@@ -2235,12 +2195,12 @@ fn p_damage_opponent_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut 
             if (s.f_occupied[(v_q as usize).min(1)][(v_s as usize).min(3)] && ((v_s > 0) || (!v_bench_only))) { _acc88 = true; break; }
         }
         if _acc88 {
-            s.f__envc_frame_p_damage_opponent_choice__amount = (v_amount as i16);
-            s.f__envc_frame_p_damage_opponent_choice__bench_only = v_bench_only;
-            s.f__envc_frame_p_damage_opponent_choice__attack = v_attack;
-            s.f__envc_frame_p_damage_opponent_choice__q = (v_q as i8);
-            s.f__envc_frame_p_damage_opponent_choice__s = (v_s as i8);
-            s.f__envc_at_p_damage_opponent_choice = (1 as i8);
+            s.f__envc_frame_g1_1 = (v_amount as i16);
+            s.f__envc_frame_g1_2 = v_bench_only;
+            s.f__envc_frame_g1_3 = v_attack;
+            s.f__envc_frame_g1_4 = (v_q as i8);
+            s.f__envc_frame_g1_5 = (v_s as i8);
+            s.f__envc_at_g1 = (1 as i8);
             v__envc_run = false;
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
@@ -2248,13 +2208,13 @@ fn p_damage_opponent_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut 
             // @ tcg.envspec:736:5
             v_s = (-1);
         }
-    } else if (v__envc_seek && ((s.f__envc_at_p_damage_opponent_choice as i32) == 1)) {
-        v_amount = (s.f__envc_frame_p_damage_opponent_choice__amount as i32);
-        v_bench_only = s.f__envc_frame_p_damage_opponent_choice__bench_only;
-        v_attack = s.f__envc_frame_p_damage_opponent_choice__attack;
-        v_q = (s.f__envc_frame_p_damage_opponent_choice__q as i32);
-        v_s = (s.f__envc_frame_p_damage_opponent_choice__s as i32);
-        s.f__envc_at_p_damage_opponent_choice = (0 as i8);
+    } else if (v__envc_seek && ((s.f__envc_at_g1 as i32) == 1)) {
+        v_amount = (s.f__envc_frame_g1_1 as i32);
+        v_bench_only = s.f__envc_frame_g1_2;
+        v_attack = s.f__envc_frame_g1_3;
+        v_q = (s.f__envc_frame_g1_4 as i32);
+        v_s = (s.f__envc_frame_g1_5 as i32);
+        s.f__envc_at_g1 = (0 as i8);
         v__envc_seek = false;
         // @ tcg.envspec:736:5
         v_s = (s.f__envc_choice_option as i32);
@@ -2278,8 +2238,8 @@ fn p_damage_opponent_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut 
 
 /// proc `damage_own_choice` (tcg.envspec:745:1)
 fn p_damage_own_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_bench_only: bool) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_p_damage_own_choice as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_p_damage_own_choice as i32) != 0);
+    let mut v__envc_run: bool = ((s.f__envc_at_g1 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_g1 as i32) != 0);
     // @ tcg.envspec:746:5
     let mut v_s: i32 = 0;
     // @ tcg.envspec:746:5
@@ -2292,11 +2252,11 @@ fn p_damage_own_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_ben
             if (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && ((v_s > 0) || (!v_bench_only))) { _acc90 = true; break; }
         }
         if _acc90 {
-            s.f__envc_frame_p_damage_own_choice__p = (v_p as i8);
-            s.f__envc_frame_p_damage_own_choice__amount = (v_amount as i16);
-            s.f__envc_frame_p_damage_own_choice__bench_only = v_bench_only;
-            s.f__envc_frame_p_damage_own_choice__s = (v_s as i8);
-            s.f__envc_at_p_damage_own_choice = (1 as i8);
+            s.f__envc_frame_g1_4 = (v_p as i8);
+            s.f__envc_frame_g1_1 = (v_amount as i16);
+            s.f__envc_frame_g1_2 = v_bench_only;
+            s.f__envc_frame_g1_5 = (v_s as i8);
+            s.f__envc_at_g1 = (2 as i8);
             v__envc_run = false;
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
@@ -2304,12 +2264,12 @@ fn p_damage_own_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_ben
             // @ tcg.envspec:746:5
             v_s = (-1);
         }
-    } else if (v__envc_seek && ((s.f__envc_at_p_damage_own_choice as i32) == 1)) {
-        v_p = (s.f__envc_frame_p_damage_own_choice__p as i32);
-        v_amount = (s.f__envc_frame_p_damage_own_choice__amount as i32);
-        v_bench_only = s.f__envc_frame_p_damage_own_choice__bench_only;
-        v_s = (s.f__envc_frame_p_damage_own_choice__s as i32);
-        s.f__envc_at_p_damage_own_choice = (0 as i8);
+    } else if (v__envc_seek && ((s.f__envc_at_g1 as i32) == 2)) {
+        v_p = (s.f__envc_frame_g1_4 as i32);
+        v_amount = (s.f__envc_frame_g1_1 as i32);
+        v_bench_only = s.f__envc_frame_g1_2;
+        v_s = (s.f__envc_frame_g1_5 as i32);
+        s.f__envc_at_g1 = (0 as i8);
         v__envc_seek = false;
         // @ tcg.envspec:746:5
         v_s = (s.f__envc_choice_option as i32);
@@ -2330,8 +2290,8 @@ fn p_damage_own_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_ben
 
 /// proc `attach_to_bench_choice` (tcg.envspec:754:1)
 fn p_attach_to_bench_choice(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_p_attach_to_bench_choice as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_p_attach_to_bench_choice as i32) != 0);
+    let mut v__envc_run: bool = ((s.f__envc_at_g1 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_g1 as i32) != 0);
     // @ tcg.envspec:755:5
     let mut v_s: i32 = 0;
     // @ tcg.envspec:755:5
@@ -2344,10 +2304,10 @@ fn p_attach_to_bench_choice(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result
             if ((s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && (f_type_of(s, v_p, v_s)? == v_t)) && ((s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_t as usize).min(10)] as i32) < 12)) { _acc92 = true; break; }
         }
         if _acc92 {
-            s.f__envc_frame_p_attach_to_bench_choice__p = (v_p as i8);
-            s.f__envc_frame_p_attach_to_bench_choice__t = (v_t as i8);
-            s.f__envc_frame_p_attach_to_bench_choice__s = (v_s as i8);
-            s.f__envc_at_p_attach_to_bench_choice = (1 as i8);
+            s.f__envc_frame_g1_4 = (v_p as i8);
+            s.f__envc_frame_g1_6 = (v_t as i8);
+            s.f__envc_frame_g1_7 = (v_s as i8);
+            s.f__envc_at_g1 = (3 as i8);
             v__envc_run = false;
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
@@ -2355,11 +2315,11 @@ fn p_attach_to_bench_choice(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result
             // @ tcg.envspec:755:5
             v_s = 0;
         }
-    } else if (v__envc_seek && ((s.f__envc_at_p_attach_to_bench_choice as i32) == 1)) {
-        v_p = (s.f__envc_frame_p_attach_to_bench_choice__p as i32);
-        v_t = (s.f__envc_frame_p_attach_to_bench_choice__t as i32);
-        v_s = (s.f__envc_frame_p_attach_to_bench_choice__s as i32);
-        s.f__envc_at_p_attach_to_bench_choice = (0 as i8);
+    } else if (v__envc_seek && ((s.f__envc_at_g1 as i32) == 3)) {
+        v_p = (s.f__envc_frame_g1_4 as i32);
+        v_t = (s.f__envc_frame_g1_6 as i32);
+        v_s = (s.f__envc_frame_g1_7 as i32);
+        s.f__envc_at_g1 = (0 as i8);
         v__envc_seek = false;
         // @ tcg.envspec:755:5
         v_s = (s.f__envc_choice_option as i32);
@@ -2379,8 +2339,8 @@ fn p_attach_to_bench_choice(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result
 
 /// proc `attach_to_benched_choices` (tcg.envspec:764:1)
 fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_n: i32) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_p_attach_to_benched_choices as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_p_attach_to_benched_choices as i32) != 0);
+    let mut v__envc_run: bool = ((s.f__envc_at_g1 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_g1 as i32) != 0);
     // @ tcg.envspec:765:5
     let mut v_a: i32 = 0;
     // @ tcg.envspec:765:5
@@ -2393,10 +2353,10 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
             if s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] { _acc93 = true; break; }
         }
         if _acc93 {
-            s.f__envc_frame_p_attach_to_benched_choices__p = (v_p as i8);
-            s.f__envc_frame_p_attach_to_benched_choices__t = (v_t as i8);
-            s.f__envc_frame_p_attach_to_benched_choices__n = (v_n as i8);
-            s.f__envc_at_p_attach_to_benched_choices = (1 as i8);
+            s.f__envc_frame_g1_4 = (v_p as i8);
+            s.f__envc_frame_g1_6 = (v_t as i8);
+            s.f__envc_frame_g1_8 = (v_n as i8);
+            s.f__envc_at_g1 = (4 as i8);
             v__envc_run = false;
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
@@ -2404,11 +2364,11 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
             // @ tcg.envspec:765:5
             v_a = 0;
         }
-    } else if (v__envc_seek && ((s.f__envc_at_p_attach_to_benched_choices as i32) == 1)) {
-        v_p = (s.f__envc_frame_p_attach_to_benched_choices__p as i32);
-        v_t = (s.f__envc_frame_p_attach_to_benched_choices__t as i32);
-        v_n = (s.f__envc_frame_p_attach_to_benched_choices__n as i32);
-        s.f__envc_at_p_attach_to_benched_choices = (0 as i8);
+    } else if (v__envc_seek && ((s.f__envc_at_g1 as i32) == 4)) {
+        v_p = (s.f__envc_frame_g1_4 as i32);
+        v_t = (s.f__envc_frame_g1_6 as i32);
+        v_n = (s.f__envc_frame_g1_8 as i32);
+        s.f__envc_at_g1 = (0 as i8);
         v__envc_seek = false;
         // @ tcg.envspec:765:5
         v_a = (s.f__envc_choice_option as i32);
@@ -2416,14 +2376,14 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
         v__envc_run = true;
     }
     // @ tcg.envspec:766:5
-    if ((v__envc_run && (v_a > 0)) || (v__envc_seek && ((s.f__envc_at_p_attach_to_benched_choices as i32) == 2))) {
+    if ((v__envc_run && (v_a > 0)) || (v__envc_seek && ((s.f__envc_at_g1 as i32) == 5))) {
         // @ tcg.envspec:767:9
         if v__envc_run {
             // @ tcg.envspec:767:9
             p_attach_from_zone(s, v_p, v_a, v_t, 1, true)?;
         }
         // @ tcg.envspec:768:9
-        if ((v__envc_run && (v_n > 1)) || (v__envc_seek && ((s.f__envc_at_p_attach_to_benched_choices as i32) == 2))) {
+        if ((v__envc_run && (v_n > 1)) || (v__envc_seek && ((s.f__envc_at_g1 as i32) == 5))) {
             // @ tcg.envspec:769:13
             let mut v_b: i32 = 0;
             // @ tcg.envspec:769:13
@@ -2436,10 +2396,10 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
                     if (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && (v_s != v_a)) { _acc94 = true; break; }
                 }
                 if _acc94 {
-                    s.f__envc_frame_p_attach_to_benched_choices__p = (v_p as i8);
-                    s.f__envc_frame_p_attach_to_benched_choices__t = (v_t as i8);
-                    s.f__envc_frame_p_attach_to_benched_choices__a = (v_a as i8);
-                    s.f__envc_at_p_attach_to_benched_choices = (2 as i8);
+                    s.f__envc_frame_g1_4 = (v_p as i8);
+                    s.f__envc_frame_g1_6 = (v_t as i8);
+                    s.f__envc_frame_g1_7 = (v_a as i8);
+                    s.f__envc_at_g1 = (5 as i8);
                     v__envc_run = false;
                     s.f__envc_choice_mover = ((s.current_player as i32) as i8);
                     s.current_player = (v__envc_who2 as i8);
@@ -2447,11 +2407,11 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
                     // @ tcg.envspec:769:13
                     v_b = 0;
                 }
-            } else if (v__envc_seek && ((s.f__envc_at_p_attach_to_benched_choices as i32) == 2)) {
-                v_p = (s.f__envc_frame_p_attach_to_benched_choices__p as i32);
-                v_t = (s.f__envc_frame_p_attach_to_benched_choices__t as i32);
-                v_a = (s.f__envc_frame_p_attach_to_benched_choices__a as i32);
-                s.f__envc_at_p_attach_to_benched_choices = (0 as i8);
+            } else if (v__envc_seek && ((s.f__envc_at_g1 as i32) == 5)) {
+                v_p = (s.f__envc_frame_g1_4 as i32);
+                v_t = (s.f__envc_frame_g1_6 as i32);
+                v_a = (s.f__envc_frame_g1_7 as i32);
+                s.f__envc_at_g1 = (0 as i8);
                 v__envc_seek = false;
                 // @ tcg.envspec:769:13
                 v_b = (s.f__envc_choice_option as i32);
@@ -2473,8 +2433,8 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
 
 /// proc `switch_opponent` (tcg.envspec:783:1)
 fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_opponent_chooses: bool, mut v_basic_only: bool) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_p_switch_opponent as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_p_switch_opponent as i32) != 0);
+    let mut v__envc_run: bool = ((s.f__envc_at_g1 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_g1 as i32) != 0);
     // @ tcg.envspec:784:5
     let mut v_q: i32 = 0;
     // @ tcg.envspec:785:5
@@ -2491,7 +2451,7 @@ fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_oppone
         }
     }
     // @ tcg.envspec:789:5
-    if ((v__envc_run && (v_go && (!f_defended(s, v_p)?))) || (v__envc_seek && ((s.f__envc_at_p_switch_opponent as i32) == 1))) {
+    if ((v__envc_run && (v_go && (!f_defended(s, v_p)?))) || (v__envc_seek && ((s.f__envc_at_g1 as i32) == 6))) {
         // @ tcg.envspec:790:9
         let mut v_b: i32 = 0;
         // @ tcg.envspec:790:9
@@ -2504,10 +2464,10 @@ fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_oppone
                 if (s.f_occupied[(v_q as usize).min(1)][(v_s as usize).min(3)] && ((!v_basic_only) || (f_stage_of(s, v_q, v_s)? == 0))) { _acc96 = true; break; }
             }
             if _acc96 {
-                s.f__envc_frame_p_switch_opponent__p = (v_p as i8);
-                s.f__envc_frame_p_switch_opponent__basic_only = v_basic_only;
-                s.f__envc_frame_p_switch_opponent__q = (v_q as i8);
-                s.f__envc_at_p_switch_opponent = (1 as i8);
+                s.f__envc_frame_g1_4 = (v_p as i8);
+                s.f__envc_frame_g1_2 = v_basic_only;
+                s.f__envc_frame_g1_9 = (v_q as i8);
+                s.f__envc_at_g1 = (6 as i8);
                 v__envc_run = false;
                 s.f__envc_choice_mover = ((s.current_player as i32) as i8);
                 s.current_player = (v__envc_who1 as i8);
@@ -2515,11 +2475,11 @@ fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_oppone
                 // @ tcg.envspec:790:9
                 v_b = 0;
             }
-        } else if (v__envc_seek && ((s.f__envc_at_p_switch_opponent as i32) == 1)) {
-            v_p = (s.f__envc_frame_p_switch_opponent__p as i32);
-            v_basic_only = s.f__envc_frame_p_switch_opponent__basic_only;
-            v_q = (s.f__envc_frame_p_switch_opponent__q as i32);
-            s.f__envc_at_p_switch_opponent = (0 as i8);
+        } else if (v__envc_seek && ((s.f__envc_at_g1 as i32) == 6)) {
+            v_p = (s.f__envc_frame_g1_4 as i32);
+            v_basic_only = s.f__envc_frame_g1_2;
+            v_q = (s.f__envc_frame_g1_9 as i32);
+            s.f__envc_at_g1 = (0 as i8);
             v__envc_seek = false;
             // @ tcg.envspec:790:9
             v_b = (s.f__envc_choice_option as i32);
@@ -2547,8 +2507,8 @@ fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_oppone
 
 /// proc `switch_self` (tcg.envspec:804:1)
 fn p_switch_self(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_p_switch_self as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_p_switch_self as i32) != 0);
+    let mut v__envc_run: bool = ((s.f__envc_at_g1 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_g1 as i32) != 0);
     // @ tcg.envspec:805:5
     let mut v_b: i32 = 0;
     // @ tcg.envspec:805:5
@@ -2561,8 +2521,8 @@ fn p_switch_self(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             if s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] { _acc97 = true; break; }
         }
         if _acc97 {
-            s.f__envc_frame_p_switch_self__p = (v_p as i8);
-            s.f__envc_at_p_switch_self = (1 as i8);
+            s.f__envc_frame_g1_4 = (v_p as i8);
+            s.f__envc_at_g1 = (7 as i8);
             v__envc_run = false;
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
@@ -2570,9 +2530,9 @@ fn p_switch_self(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             // @ tcg.envspec:805:5
             v_b = 0;
         }
-    } else if (v__envc_seek && ((s.f__envc_at_p_switch_self as i32) == 1)) {
-        v_p = (s.f__envc_frame_p_switch_self__p as i32);
-        s.f__envc_at_p_switch_self = (0 as i8);
+    } else if (v__envc_seek && ((s.f__envc_at_g1 as i32) == 7)) {
+        v_p = (s.f__envc_frame_g1_4 as i32);
+        s.f__envc_at_g1 = (0 as i8);
         v__envc_seek = false;
         // @ tcg.envspec:805:5
         v_b = (s.f__envc_choice_option as i32);
@@ -2976,8 +2936,8 @@ fn p_hit_on_attach(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_amount: i32)
 
 /// proc `copy_attack` (tcg.envspec:1071:1)
 fn p_copy_attack(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_p_copy_attack as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_p_copy_attack as i32) != 0);
+    let mut v__envc_run: bool = ((s.f__envc_at_g1 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_g1 as i32) != 0);
     // @ tcg.envspec:1072:5
     let mut v_q: i32 = 0;
     // @ tcg.envspec:1072:5
@@ -2988,7 +2948,7 @@ fn p_copy_attack(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         s.f_dmg = (0 as i16);
     }
     // @ tcg.envspec:1074:5
-    if ((v__envc_run && ((s.f_copying as i32) == 0)) || (v__envc_seek && ((s.f__envc_at_p_copy_attack as i32) == 1))) {
+    if ((v__envc_run && ((s.f_copying as i32) == 0)) || (v__envc_seek && ((s.f__envc_at_g1 as i32) == 8))) {
         // @ tcg.envspec:1075:9
         let mut v_k: i32 = 0;
         // @ tcg.envspec:1075:9
@@ -3001,10 +2961,10 @@ fn p_copy_attack(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
                 if (s.f_occupied[(v_q as usize).min(1)][((v_k / 2) as usize).min(3)] && (f_printed_damage(s, (s.f_card[(v_q as usize).min(1)][((v_k / 2) as usize).min(3)] as i32), (v_k % 2))? >= 0)) { _acc129 = true; break; }
             }
             if _acc129 {
-                s.f__envc_frame_p_copy_attack__p = (v_p as i8);
-                s.f__envc_frame_p_copy_attack__q = (v_q as i8);
-                s.f__envc_frame_p_copy_attack__k = (v_k as i8);
-                s.f__envc_at_p_copy_attack = (1 as i8);
+                s.f__envc_frame_g1_4 = (v_p as i8);
+                s.f__envc_frame_g1_9 = (v_q as i8);
+                s.f__envc_frame_g1_10 = (v_k as i8);
+                s.f__envc_at_g1 = (8 as i8);
                 v__envc_run = false;
                 s.f__envc_choice_mover = ((s.current_player as i32) as i8);
                 s.current_player = (v__envc_who1 as i8);
@@ -3012,11 +2972,11 @@ fn p_copy_attack(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
                 // @ tcg.envspec:1075:9
                 v_k = (-1);
             }
-        } else if (v__envc_seek && ((s.f__envc_at_p_copy_attack as i32) == 1)) {
-            v_p = (s.f__envc_frame_p_copy_attack__p as i32);
-            v_q = (s.f__envc_frame_p_copy_attack__q as i32);
-            v_k = (s.f__envc_frame_p_copy_attack__k as i32);
-            s.f__envc_at_p_copy_attack = (0 as i8);
+        } else if (v__envc_seek && ((s.f__envc_at_g1 as i32) == 8)) {
+            v_p = (s.f__envc_frame_g1_4 as i32);
+            v_q = (s.f__envc_frame_g1_9 as i32);
+            v_k = (s.f__envc_frame_g1_10 as i32);
+            s.f__envc_at_g1 = (0 as i8);
             v__envc_seek = false;
             // @ tcg.envspec:1075:9
             v_k = (s.f__envc_choice_option as i32);
@@ -3581,8 +3541,8 @@ fn p_deal(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 
 /// proc `attack_texts` (tcg.envspec:2279:1)
 fn p_attack_texts(s: &mut State, mut v_p: i32, mut v_a: i32) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_p_attack_texts as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_texts as i32) != 0);
+    let mut v__envc_run: bool = ((s.f__envc_at_g2 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_g2 as i32) != 0);
     // @ tcg.envspec:2280:5
     let mut v_c: i32 = 0;
     // @ tcg.envspec:2280:5
@@ -3593,9 +3553,9 @@ fn p_attack_texts(s: &mut State, mut v_p: i32, mut v_a: i32) -> Result<(), Fault
     // @ tcg.envspec:2281:5
     for v_r in 0i32..2 {
         // @ tcg.envspec:2281:5
-        if (v__envc_run || ((v__envc_seek && ((s.f__envc_at_p_attack_texts as i32) == 1)) && (v_r == (s.f__envc_frame_p_attack_texts__r as i32)))) {
+        if (v__envc_run || ((v__envc_seek && ((s.f__envc_at_g2 as i32) == 1)) && (v_r == (s.f__envc_frame_g2_4 as i32)))) {
             // @ tcg.envspec:2282:9
-            if ((v__envc_run && ((v_r == 0) || ((s.f_copying as i32) == 1))) || (v__envc_seek && ((s.f__envc_at_p_attack_texts as i32) == 1))) {
+            if ((v__envc_run && ((v_r == 0) || ((s.f_copying as i32) == 1))) || (v__envc_seek && ((s.f__envc_at_g2 as i32) == 1))) {
                 // @ tcg.envspec:2283:13
                 if v__envc_run {
                     // @ tcg.envspec:2283:13
@@ -3609,21 +3569,21 @@ fn p_attack_texts(s: &mut State, mut v_p: i32, mut v_a: i32) -> Result<(), Fault
                 }
                 // @ tcg.envspec:2284:13
                 if v__envc_seek {
-                    v_p = (s.f__envc_frame_p_attack_texts__p as i32);
-                    v_a = (s.f__envc_frame_p_attack_texts__a as i32);
-                    v_c = (s.f__envc_frame_p_attack_texts__c as i32);
-                    s.f__envc_at_p_attack_texts = (0 as i8);
+                    v_p = (s.f__envc_frame_g2_1 as i32);
+                    v_a = (s.f__envc_frame_g2_2 as i32);
+                    v_c = (s.f__envc_frame_g2_3 as i32);
+                    s.f__envc_at_g2 = (0 as i8);
                     v__envc_seek = false;
                 }
                 // @ tcg.envspec:2284:13
                 p_attack_effect__dispatch(s, v__envc_arg1, v_p)?;
                 // @ tcg.envspec:2284:13
                 if ((s.f__envc_at_p_attack_effect__dispatch as i32) != 0) {
-                    s.f__envc_frame_p_attack_texts__p = (v_p as i8);
-                    s.f__envc_frame_p_attack_texts__a = (v_a as i8);
-                    s.f__envc_frame_p_attack_texts__c = (v_c as i16);
-                    s.f__envc_frame_p_attack_texts__r = (v_r as i8);
-                    s.f__envc_at_p_attack_texts = (1 as i8);
+                    s.f__envc_frame_g2_1 = (v_p as i8);
+                    s.f__envc_frame_g2_2 = (v_a as i8);
+                    s.f__envc_frame_g2_3 = (v_c as i16);
+                    s.f__envc_frame_g2_4 = (v_r as i8);
+                    s.f__envc_at_g2 = (1 as i8);
                     v__envc_run = false;
                 } else {
                     v__envc_run = true;
@@ -3697,18 +3657,18 @@ fn p_attack_effect__8(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 
 /// proc `attack_effect__9` (tcg.fills:462:1)
 fn p_attack_effect__9(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__9 as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__9 as i32) != 0);
+    let mut v__envc_run: bool = ((s.f__envc_at_g2 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_g2 as i32) != 0);
     // @ tcg.fills:464:5
     if v__envc_seek {
-        s.f__envc_at_p_attack_effect__9 = (0 as i8);
+        s.f__envc_at_g2 = (0 as i8);
         v__envc_seek = false;
     }
     // @ tcg.fills:464:5
     p_attach_to_bench_choice(s, v_p, 0)?;
     // @ tcg.fills:464:5
-    if ((s.f__envc_at_p_attach_to_bench_choice as i32) != 0) {
-        s.f__envc_at_p_attack_effect__9 = (1 as i8);
+    if ((s.f__envc_at_g1 as i32) != 0) {
+        s.f__envc_at_g2 = (2 as i8);
         v__envc_run = false;
     } else {
         v__envc_run = true;
@@ -3760,12 +3720,12 @@ fn p_attack_effect__15(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 
 /// proc `attack_effect__16` (tcg.fills:48:1)
 fn p_attack_effect__16(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__16 as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__16 as i32) != 0);
+    let mut v__envc_run: bool = ((s.f__envc_at_g3 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_g3 as i32) != 0);
     // @ tcg.fills:50:5
     for v_k in 0i32..3 {
         // @ tcg.fills:50:5
-        if (v__envc_run || ((v__envc_seek && ((s.f__envc_at_p_attack_effect__16 as i32) == 1)) && (v_k == (s.f__envc_frame_p_attack_effect__16__k as i32)))) {
+        if (v__envc_run || ((v__envc_seek && ((s.f__envc_at_g3 as i32) == 1)) && (v_k == (s.f__envc_frame_g3_2 as i32)))) {
             // @ tcg.fills:51:9
             let mut v__envc_c1: bool = false;
             // @ tcg.fills:51:9
@@ -3774,20 +3734,20 @@ fn p_attack_effect__16(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
                 v__envc_c1 = (_r183 == 1);
             }
             // @ tcg.fills:51:9
-            if (v__envc_c1 || (v__envc_seek && ((s.f__envc_at_p_attack_effect__16 as i32) == 1))) {
+            if (v__envc_c1 || (v__envc_seek && ((s.f__envc_at_g3 as i32) == 1))) {
                 // @ tcg.fills:52:13
                 if v__envc_seek {
-                    v_p = (s.f__envc_frame_p_attack_effect__16__p as i32);
-                    s.f__envc_at_p_attack_effect__16 = (0 as i8);
+                    v_p = (s.f__envc_frame_g3_1 as i32);
+                    s.f__envc_at_g3 = (0 as i8);
                     v__envc_seek = false;
                 }
                 // @ tcg.fills:52:13
                 p_attach_to_bench_choice(s, v_p, 1)?;
                 // @ tcg.fills:52:13
-                if ((s.f__envc_at_p_attach_to_bench_choice as i32) != 0) {
-                    s.f__envc_frame_p_attack_effect__16__p = (v_p as i8);
-                    s.f__envc_frame_p_attack_effect__16__k = (v_k as i8);
-                    s.f__envc_at_p_attack_effect__16 = (1 as i8);
+                if ((s.f__envc_at_g1 as i32) != 0) {
+                    s.f__envc_frame_g3_1 = (v_p as i8);
+                    s.f__envc_frame_g3_2 = (v_k as i8);
+                    s.f__envc_at_g3 = (1 as i8);
                     v__envc_run = false;
                 } else {
                     v__envc_run = true;
@@ -3821,18 +3781,18 @@ fn p_attack_effect__19(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 
 /// proc `attack_effect__20` (tcg.fills:413:1)
 fn p_attack_effect__20(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__20 as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__20 as i32) != 0);
+    let mut v__envc_run: bool = ((s.f__envc_at_g2 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_g2 as i32) != 0);
     // @ tcg.fills:415:5
     if v__envc_seek {
-        s.f__envc_at_p_attack_effect__20 = (0 as i8);
+        s.f__envc_at_g2 = (0 as i8);
         v__envc_seek = false;
     }
     // @ tcg.fills:415:5
     p_damage_opponent_choice(s, v_p, 50, false, true)?;
     // @ tcg.fills:415:5
-    if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
-        s.f__envc_at_p_attack_effect__20 = (1 as i8);
+    if ((s.f__envc_at_g1 as i32) != 0) {
+        s.f__envc_at_g2 = (3 as i8);
         v__envc_run = false;
     } else {
         v__envc_run = true;
@@ -3912,18 +3872,18 @@ fn p_attack_effect__30(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 
 /// proc `attack_effect__31` (tcg.fills:450:1)
 fn p_attack_effect__31(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__31 as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__31 as i32) != 0);
+    let mut v__envc_run: bool = ((s.f__envc_at_g2 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_g2 as i32) != 0);
     // @ tcg.fills:452:5
     if v__envc_seek {
-        s.f__envc_at_p_attack_effect__31 = (0 as i8);
+        s.f__envc_at_g2 = (0 as i8);
         v__envc_seek = false;
     }
     // @ tcg.fills:452:5
     p_damage_own_choice(s, v_p, 30, true)?;
     // @ tcg.fills:452:5
-    if ((s.f__envc_at_p_damage_own_choice as i32) != 0) {
-        s.f__envc_at_p_attack_effect__31 = (1 as i8);
+    if ((s.f__envc_at_g1 as i32) != 0) {
+        s.f__envc_at_g2 = (4 as i8);
         v__envc_run = false;
     } else {
         v__envc_run = true;
@@ -3940,18 +3900,18 @@ fn p_attack_effect__32(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 
 /// proc `attack_effect__33` (tcg.fills:419:1)
 fn p_attack_effect__33(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__33 as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__33 as i32) != 0);
+    let mut v__envc_run: bool = ((s.f__envc_at_g2 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_g2 as i32) != 0);
     // @ tcg.fills:421:5
     if v__envc_seek {
-        s.f__envc_at_p_attack_effect__33 = (0 as i8);
+        s.f__envc_at_g2 = (0 as i8);
         v__envc_seek = false;
     }
     // @ tcg.fills:421:5
     p_damage_opponent_choice(s, v_p, 30, false, true)?;
     // @ tcg.fills:421:5
-    if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
-        s.f__envc_at_p_attack_effect__33 = (1 as i8);
+    if ((s.f__envc_at_g1 as i32) != 0) {
+        s.f__envc_at_g2 = (5 as i8);
         v__envc_run = false;
     } else {
         v__envc_run = true;
@@ -3961,18 +3921,18 @@ fn p_attack_effect__33(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 
 /// proc `attack_effect__34` (tcg.fills:58:1)
 fn p_attack_effect__34(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__34 as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__34 as i32) != 0);
+    let mut v__envc_run: bool = ((s.f__envc_at_g2 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_g2 as i32) != 0);
     // @ tcg.fills:60:5
     if v__envc_seek {
-        s.f__envc_at_p_attack_effect__34 = (0 as i8);
+        s.f__envc_at_g2 = (0 as i8);
         v__envc_seek = false;
     }
     // @ tcg.fills:60:5
     p_switch_self(s, v_p)?;
     // @ tcg.fills:60:5
-    if ((s.f__envc_at_p_switch_self as i32) != 0) {
-        s.f__envc_at_p_attack_effect__34 = (1 as i8);
+    if ((s.f__envc_at_g1 as i32) != 0) {
+        s.f__envc_at_g2 = (6 as i8);
         v__envc_run = false;
     } else {
         v__envc_run = true;
@@ -4055,18 +4015,18 @@ fn p_attack_effect__44(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 
 /// proc `attack_effect__45` (tcg.fills:431:1)
 fn p_attack_effect__45(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__45 as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__45 as i32) != 0);
+    let mut v__envc_run: bool = ((s.f__envc_at_g2 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_g2 as i32) != 0);
     // @ tcg.fills:433:5
     if v__envc_seek {
-        s.f__envc_at_p_attack_effect__45 = (0 as i8);
+        s.f__envc_at_g2 = (0 as i8);
         v__envc_seek = false;
     }
     // @ tcg.fills:433:5
     p_damage_opponent_choice(s, v_p, 30, true, true)?;
     // @ tcg.fills:433:5
-    if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
-        s.f__envc_at_p_attack_effect__45 = (1 as i8);
+    if ((s.f__envc_at_g1 as i32) != 0) {
+        s.f__envc_at_g2 = (7 as i8);
         v__envc_run = false;
     } else {
         v__envc_run = true;
@@ -4083,18 +4043,18 @@ fn p_attack_effect__46(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 
 /// proc `attack_effect__47` (tcg.fills:480:1)
 fn p_attack_effect__47(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__47 as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__47 as i32) != 0);
+    let mut v__envc_run: bool = ((s.f__envc_at_g2 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_g2 as i32) != 0);
     // @ tcg.fills:482:5
     if v__envc_seek {
-        s.f__envc_at_p_attack_effect__47 = (0 as i8);
+        s.f__envc_at_g2 = (0 as i8);
         v__envc_seek = false;
     }
     // @ tcg.fills:482:5
     p_switch_opponent(s, v_p, false, true, false)?;
     // @ tcg.fills:482:5
-    if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
-        s.f__envc_at_p_attack_effect__47 = (1 as i8);
+    if ((s.f__envc_at_g1 as i32) != 0) {
+        s.f__envc_at_g2 = (8 as i8);
         v__envc_run = false;
     } else {
         v__envc_run = true;
@@ -4181,18 +4141,18 @@ fn p_attack_effect__58(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 
 /// proc `attack_effect__59` (tcg.fills:607:1)
 fn p_attack_effect__59(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__59 as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__59 as i32) != 0);
+    let mut v__envc_run: bool = ((s.f__envc_at_g2 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_g2 as i32) != 0);
     // @ tcg.fills:609:5
     if v__envc_seek {
-        s.f__envc_at_p_attack_effect__59 = (0 as i8);
+        s.f__envc_at_g2 = (0 as i8);
         v__envc_seek = false;
     }
     // @ tcg.fills:609:5
     p_copy_attack(s, v_p)?;
     // @ tcg.fills:609:5
-    if ((s.f__envc_at_p_copy_attack as i32) != 0) {
-        s.f__envc_at_p_attack_effect__59 = (1 as i8);
+    if ((s.f__envc_at_g1 as i32) != 0) {
+        s.f__envc_at_g2 = (9 as i8);
         v__envc_run = false;
     } else {
         v__envc_run = true;
@@ -4237,8 +4197,8 @@ fn p_attack_effect__64(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 
 /// proc `attack_effect__65` (tcg.fills:443:1)
 fn p_attack_effect__65(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__65 as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__65 as i32) != 0);
+    let mut v__envc_run: bool = ((s.f__envc_at_g2 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_g2 as i32) != 0);
     // @ tcg.fills:445:5
     if v__envc_run {
         // @ tcg.fills:445:5
@@ -4246,14 +4206,14 @@ fn p_attack_effect__65(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     }
     // @ tcg.fills:446:5
     if v__envc_seek {
-        s.f__envc_at_p_attack_effect__65 = (0 as i8);
+        s.f__envc_at_g2 = (0 as i8);
         v__envc_seek = false;
     }
     // @ tcg.fills:446:5
     p_damage_opponent_choice(s, v_p, 80, false, true)?;
     // @ tcg.fills:446:5
-    if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
-        s.f__envc_at_p_attack_effect__65 = (1 as i8);
+    if ((s.f__envc_at_g1 as i32) != 0) {
+        s.f__envc_at_g2 = (10 as i8);
         v__envc_run = false;
     } else {
         v__envc_run = true;
@@ -4289,18 +4249,18 @@ fn p_attack_effect__69(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 
 /// proc `attack_effect__70` (tcg.fills:437:1)
 fn p_attack_effect__70(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__70 as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__70 as i32) != 0);
+    let mut v__envc_run: bool = ((s.f__envc_at_g2 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_g2 as i32) != 0);
     // @ tcg.fills:439:5
     if v__envc_seek {
-        s.f__envc_at_p_attack_effect__70 = (0 as i8);
+        s.f__envc_at_g2 = (0 as i8);
         v__envc_seek = false;
     }
     // @ tcg.fills:439:5
     p_damage_opponent_choice(s, v_p, 20, true, true)?;
     // @ tcg.fills:439:5
-    if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
-        s.f__envc_at_p_attack_effect__70 = (1 as i8);
+    if ((s.f__envc_at_g1 as i32) != 0) {
+        s.f__envc_at_g2 = (11 as i8);
         v__envc_run = false;
     } else {
         v__envc_run = true;
@@ -4317,18 +4277,18 @@ fn p_attack_effect__71(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 
 /// proc `attack_effect__72` (tcg.fills:474:1)
 fn p_attack_effect__72(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__72 as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__72 as i32) != 0);
+    let mut v__envc_run: bool = ((s.f__envc_at_g2 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_g2 as i32) != 0);
     // @ tcg.fills:476:5
     if v__envc_seek {
-        s.f__envc_at_p_attack_effect__72 = (0 as i8);
+        s.f__envc_at_g2 = (0 as i8);
         v__envc_seek = false;
     }
     // @ tcg.fills:476:5
     p_attach_to_benched_choices(s, v_p, 2, 2)?;
     // @ tcg.fills:476:5
-    if ((s.f__envc_at_p_attach_to_benched_choices as i32) != 0) {
-        s.f__envc_at_p_attack_effect__72 = (1 as i8);
+    if ((s.f__envc_at_g1 as i32) != 0) {
+        s.f__envc_at_g2 = (12 as i8);
         v__envc_run = false;
     } else {
         v__envc_run = true;
@@ -4359,18 +4319,18 @@ fn p_attack_effect__75(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 
 /// proc `attack_effect__76` (tcg.fills:468:1)
 fn p_attack_effect__76(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__76 as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__76 as i32) != 0);
+    let mut v__envc_run: bool = ((s.f__envc_at_g2 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_g2 as i32) != 0);
     // @ tcg.fills:470:5
     if v__envc_seek {
-        s.f__envc_at_p_attack_effect__76 = (0 as i8);
+        s.f__envc_at_g2 = (0 as i8);
         v__envc_seek = false;
     }
     // @ tcg.fills:470:5
     p_attach_to_bench_choice(s, v_p, 3)?;
     // @ tcg.fills:470:5
-    if ((s.f__envc_at_p_attach_to_bench_choice as i32) != 0) {
-        s.f__envc_at_p_attack_effect__76 = (1 as i8);
+    if ((s.f__envc_at_g1 as i32) != 0) {
+        s.f__envc_at_g2 = (13 as i8);
         v__envc_run = false;
     } else {
         v__envc_run = true;
@@ -4401,18 +4361,18 @@ fn p_attack_effect__79(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 
 /// proc `attack_effect__80` (tcg.fills:456:1)
 fn p_attack_effect__80(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__80 as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__80 as i32) != 0);
+    let mut v__envc_run: bool = ((s.f__envc_at_g2 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_g2 as i32) != 0);
     // @ tcg.fills:458:5
     if v__envc_seek {
-        s.f__envc_at_p_attack_effect__80 = (0 as i8);
+        s.f__envc_at_g2 = (0 as i8);
         v__envc_seek = false;
     }
     // @ tcg.fills:458:5
     p_damage_own_choice(s, v_p, 20, false)?;
     // @ tcg.fills:458:5
-    if ((s.f__envc_at_p_damage_own_choice as i32) != 0) {
-        s.f__envc_at_p_attack_effect__80 = (1 as i8);
+    if ((s.f__envc_at_g1 as i32) != 0) {
+        s.f__envc_at_g2 = (14 as i8);
         v__envc_run = false;
     } else {
         v__envc_run = true;
@@ -4525,18 +4485,18 @@ fn p_attack_effect__95(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 
 /// proc `attack_effect__96` (tcg.fills:425:1)
 fn p_attack_effect__96(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__96 as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__96 as i32) != 0);
+    let mut v__envc_run: bool = ((s.f__envc_at_g2 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_g2 as i32) != 0);
     // @ tcg.fills:427:5
     if v__envc_seek {
-        s.f__envc_at_p_attack_effect__96 = (0 as i8);
+        s.f__envc_at_g2 = (0 as i8);
         v__envc_seek = false;
     }
     // @ tcg.fills:427:5
     p_damage_opponent_choice(s, v_p, 10, false, true)?;
     // @ tcg.fills:427:5
-    if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
-        s.f__envc_at_p_attack_effect__96 = (1 as i8);
+    if ((s.f__envc_at_g1 as i32) != 0) {
+        s.f__envc_at_g2 = (15 as i8);
         v__envc_run = false;
     } else {
         v__envc_run = true;
@@ -4546,18 +4506,18 @@ fn p_attack_effect__96(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 
 /// proc `attack_effect__97` (tcg.fills:486:1)
 fn p_attack_effect__97(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__97 as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__97 as i32) != 0);
+    let mut v__envc_run: bool = ((s.f__envc_at_g2 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_g2 as i32) != 0);
     // @ tcg.fills:488:5
     if v__envc_seek {
-        s.f__envc_at_p_attack_effect__97 = (0 as i8);
+        s.f__envc_at_g2 = (0 as i8);
         v__envc_seek = false;
     }
     // @ tcg.fills:488:5
     p_switch_opponent(s, v_p, true, false, false)?;
     // @ tcg.fills:488:5
-    if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
-        s.f__envc_at_p_attack_effect__97 = (1 as i8);
+    if ((s.f__envc_at_g1 as i32) != 0) {
+        s.f__envc_at_g2 = (16 as i8);
         v__envc_run = false;
     } else {
         v__envc_run = true;
@@ -4595,20 +4555,20 @@ fn p_ability_effect__1(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), 
 
 /// proc `ability_effect__2` (tcg.fills:655:1)
 fn p_ability_effect__2(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_p_ability_effect__2 as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_p_ability_effect__2 as i32) != 0);
+    let mut v__envc_run: bool = ((s.f__envc_at_g2 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_g2 as i32) != 0);
     // @ tcg.fills:657:5
-    if ((v__envc_run && (v_s == 0)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__2 as i32) == 1))) {
+    if ((v__envc_run && (v_s == 0)) || (v__envc_seek && ((s.f__envc_at_g2 as i32) == 17))) {
         // @ tcg.fills:658:9
         if v__envc_seek {
-            s.f__envc_at_p_ability_effect__2 = (0 as i8);
+            s.f__envc_at_g2 = (0 as i8);
             v__envc_seek = false;
         }
         // @ tcg.fills:658:9
         p_switch_opponent(s, v_p, false, false, true)?;
         // @ tcg.fills:658:9
-        if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
-            s.f__envc_at_p_ability_effect__2 = (1 as i8);
+        if ((s.f__envc_at_g1 as i32) != 0) {
+            s.f__envc_at_g2 = (17 as i8);
             v__envc_run = false;
         } else {
             v__envc_run = true;
@@ -4633,18 +4593,18 @@ fn p_ability_effect__4(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), 
 
 /// proc `ability_effect__5` (tcg.fills:643:1)
 fn p_ability_effect__5(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_p_ability_effect__5 as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_p_ability_effect__5 as i32) != 0);
+    let mut v__envc_run: bool = ((s.f__envc_at_g2 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_g2 as i32) != 0);
     // @ tcg.fills:645:5
     if v__envc_seek {
-        s.f__envc_at_p_ability_effect__5 = (0 as i8);
+        s.f__envc_at_g2 = (0 as i8);
         v__envc_seek = false;
     }
     // @ tcg.fills:645:5
     p_damage_opponent_choice(s, v_p, 20, false, false)?;
     // @ tcg.fills:645:5
-    if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
-        s.f__envc_at_p_ability_effect__5 = (1 as i8);
+    if ((s.f__envc_at_g1 as i32) != 0) {
+        s.f__envc_at_g2 = (18 as i8);
         v__envc_run = false;
     } else {
         v__envc_run = true;
@@ -4696,18 +4656,18 @@ fn p_ability_effect__11(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(),
 
 /// proc `ability_effect__12` (tcg.fills:649:1)
 fn p_ability_effect__12(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_p_ability_effect__12 as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_p_ability_effect__12 as i32) != 0);
+    let mut v__envc_run: bool = ((s.f__envc_at_g2 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_g2 as i32) != 0);
     // @ tcg.fills:651:5
     if v__envc_seek {
-        s.f__envc_at_p_ability_effect__12 = (0 as i8);
+        s.f__envc_at_g2 = (0 as i8);
         v__envc_seek = false;
     }
     // @ tcg.fills:651:5
     p_switch_opponent(s, v_p, false, true, false)?;
     // @ tcg.fills:651:5
-    if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
-        s.f__envc_at_p_ability_effect__12 = (1 as i8);
+    if ((s.f__envc_at_g1 as i32) != 0) {
+        s.f__envc_at_g2 = (19 as i8);
         v__envc_run = false;
     } else {
         v__envc_run = true;
@@ -4821,18 +4781,18 @@ fn p_trainer_effect__7(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result
 
 /// proc `trainer_effect__8` (tcg.fills:775:1)
 fn p_trainer_effect__8(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_p_trainer_effect__8 as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_p_trainer_effect__8 as i32) != 0);
+    let mut v__envc_run: bool = ((s.f__envc_at_g2 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_g2 as i32) != 0);
     // @ tcg.fills:777:5
     if v__envc_seek {
-        s.f__envc_at_p_trainer_effect__8 = (0 as i8);
+        s.f__envc_at_g2 = (0 as i8);
         v__envc_seek = false;
     }
     // @ tcg.fills:777:5
     p_switch_opponent(s, v_p, false, true, false)?;
     // @ tcg.fills:777:5
-    if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
-        s.f__envc_at_p_trainer_effect__8 = (1 as i8);
+    if ((s.f__envc_at_g1 as i32) != 0) {
+        s.f__envc_at_g2 = (20 as i8);
         v__envc_run = false;
     } else {
         v__envc_run = true;
@@ -4949,7 +4909,7 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         // @ tcg.envspec:1089:1
         p_attach_to_bench_choice(s, v_p, v__envc_arg1)?;
         // @ tcg.envspec:1089:1
-        if ((s.f__envc_at_p_attach_to_bench_choice as i32) != 0) {
+        if ((s.f__envc_at_g1 as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
             s.f__envc_at_p_attack_effect__dispatch = (1 as i8);
@@ -5008,7 +4968,7 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         // @ tcg.envspec:1089:1
         p_damage_opponent_choice(s, v_p, v__envc_arg2, v__envc_arg3, true)?;
         // @ tcg.envspec:1089:1
-        if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
+        if ((s.f__envc_at_g1 as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
             s.f__envc_at_p_attack_effect__dispatch = (2 as i8);
@@ -5062,7 +5022,7 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         // @ tcg.envspec:1089:1
         p_damage_own_choice(s, v_p, v__envc_arg4, v__envc_arg5)?;
         // @ tcg.envspec:1089:1
-        if ((s.f__envc_at_p_damage_own_choice as i32) != 0) {
+        if ((s.f__envc_at_g1 as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
             s.f__envc_at_p_attack_effect__dispatch = (3 as i8);
@@ -5081,7 +5041,7 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         // @ tcg.envspec:1089:1
         p_switch_self(s, v_p)?;
         // @ tcg.envspec:1089:1
-        if ((s.f__envc_at_p_switch_self as i32) != 0) {
+        if ((s.f__envc_at_g1 as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
             s.f__envc_at_p_attack_effect__dispatch = (4 as i8);
@@ -5119,7 +5079,7 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         // @ tcg.envspec:1089:1
         p_switch_opponent(s, v_p, v__envc_arg6, v__envc_arg7, false)?;
         // @ tcg.envspec:1089:1
-        if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
+        if ((s.f__envc_at_g1 as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
             s.f__envc_at_p_attack_effect__dispatch = (5 as i8);
@@ -5164,7 +5124,7 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         // @ tcg.envspec:1089:1
         p_copy_attack(s, v_p)?;
         // @ tcg.envspec:1089:1
-        if ((s.f__envc_at_p_copy_attack as i32) != 0) {
+        if ((s.f__envc_at_g1 as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
             s.f__envc_at_p_attack_effect__dispatch = (6 as i8);
@@ -5194,7 +5154,7 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         // @ tcg.envspec:1089:1
         p_attach_to_benched_choices(s, v_p, 2, 2)?;
         // @ tcg.envspec:1089:1
-        if ((s.f__envc_at_p_attach_to_benched_choices as i32) != 0) {
+        if ((s.f__envc_at_g1 as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
             s.f__envc_at_p_attack_effect__dispatch = (7 as i8);
@@ -5237,7 +5197,7 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         // @ tcg.envspec:1089:1
         p_attack_effect__16(s, v_p)?;
         // @ tcg.envspec:1089:1
-        if ((s.f__envc_at_p_attack_effect__16 as i32) != 0) {
+        if ((s.f__envc_at_g3 as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
             s.f__envc_at_p_attack_effect__dispatch = (8 as i8);
@@ -5278,7 +5238,7 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         // @ tcg.envspec:1089:1
         p_damage_opponent_choice(s, v_p, v__envc_arg8, v__envc_arg9, true)?;
         // @ tcg.envspec:1089:1
-        if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
+        if ((s.f__envc_at_g1 as i32) != 0) {
             s.f__envc_at_p_attack_effect__dispatch = (9 as i8);
             v__envc_run = false;
         } else {
@@ -5290,8 +5250,8 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
 
 /// proc `ability_effect__dispatch` (tcg.envspec:1101:1)
 fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_p_ability_effect__dispatch as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0);
+    let mut v__envc_run: bool = ((s.f__envc_at_g3 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_g3 as i32) != 0);
     // @ tcg.envspec:1101:1
     let mut v_op_0: i32 = 0;
     // @ tcg.envspec:1101:1
@@ -5311,17 +5271,17 @@ fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
         let _a215: i32 = (K43[(v_effect as usize).min(18)][0 as usize] as i32);
         let _a216: i32 = (K44[(v_effect as usize).min(18)][0 as usize] as i32);
         p_cut_damage(s, v_p, _a215, _a216)?;
-    } else if ((v__envc_run && (v_op_0 == 4)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__dispatch as i32) == 1))) {
+    } else if ((v__envc_run && (v_op_0 == 4)) || (v__envc_seek && ((s.f__envc_at_g3 as i32) == 2))) {
         // @ tcg.envspec:1101:1
         if v__envc_seek {
-            s.f__envc_at_p_ability_effect__dispatch = (0 as i8);
+            s.f__envc_at_g3 = (0 as i8);
             v__envc_seek = false;
         }
         // @ tcg.envspec:1101:1
         p_damage_opponent_choice(s, v_p, 20, false, false)?;
         // @ tcg.envspec:1101:1
-        if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
-            s.f__envc_at_p_ability_effect__dispatch = (1 as i8);
+        if ((s.f__envc_at_g1 as i32) != 0) {
+            s.f__envc_at_g3 = (2 as i8);
             v__envc_run = false;
         } else {
             v__envc_run = true;
@@ -5341,17 +5301,17 @@ fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
     } else if (v__envc_run && (v_op_0 == 8)) {
         // @ tcg.envspec:1101:1
         p_poison_opponent_from(s, v_p, v_s)?;
-    } else if ((v__envc_run && (v_op_0 == 9)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__dispatch as i32) == 2))) {
+    } else if ((v__envc_run && (v_op_0 == 9)) || (v__envc_seek && ((s.f__envc_at_g3 as i32) == 3))) {
         // @ tcg.envspec:1101:1
         if v__envc_seek {
-            s.f__envc_at_p_ability_effect__dispatch = (0 as i8);
+            s.f__envc_at_g3 = (0 as i8);
             v__envc_seek = false;
         }
         // @ tcg.envspec:1101:1
         p_switch_opponent(s, v_p, false, true, false)?;
         // @ tcg.envspec:1101:1
-        if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
-            s.f__envc_at_p_ability_effect__dispatch = (2 as i8);
+        if ((s.f__envc_at_g1 as i32) != 0) {
+            s.f__envc_at_g3 = (3 as i8);
             v__envc_run = false;
         } else {
             v__envc_run = true;
@@ -5365,17 +5325,17 @@ fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
     } else if (v__envc_run && (v_op_0 == 12)) {
         // @ tcg.envspec:1101:1
         p_hit_on_attach(s, v_p, 6, 20)?;
-    } else if ((v__envc_run && (v_op_0 == 13)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__dispatch as i32) == 3))) {
+    } else if ((v__envc_run && (v_op_0 == 13)) || (v__envc_seek && ((s.f__envc_at_g3 as i32) == 4))) {
         // @ tcg.envspec:1101:1
         if v__envc_seek {
-            s.f__envc_at_p_ability_effect__dispatch = (0 as i8);
+            s.f__envc_at_g3 = (0 as i8);
             v__envc_seek = false;
         }
         // @ tcg.envspec:1101:1
         p_ability_effect__2(s, v_p, v_s)?;
         // @ tcg.envspec:1101:1
-        if ((s.f__envc_at_p_ability_effect__2 as i32) != 0) {
-            s.f__envc_at_p_ability_effect__dispatch = (3 as i8);
+        if ((s.f__envc_at_g2 as i32) != 0) {
+            s.f__envc_at_g3 = (4 as i8);
             v__envc_run = false;
         } else {
             v__envc_run = true;
@@ -5442,8 +5402,8 @@ fn p_ability_effect__dispatch__4(s: &mut State, mut v_effect: i32, mut v_p: i32,
 
 /// proc `trainer_effect__dispatch` (tcg.envspec:1108:1)
 fn p_trainer_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_p_trainer_effect__dispatch as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_p_trainer_effect__dispatch as i32) != 0);
+    let mut v__envc_run: bool = ((s.f__envc_at_g2 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_g2 as i32) != 0);
     // @ tcg.envspec:1108:1
     let mut v_op_0: i32 = 0;
     // @ tcg.envspec:1108:1
@@ -5470,17 +5430,17 @@ fn p_trainer_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
     } else if (v__envc_run && (v_op_0 == 6)) {
         // @ tcg.envspec:1108:1
         p_attach_from_zone(s, v_p, v_target, 5, 1, true)?;
-    } else if ((v__envc_run && (v_op_0 == 7)) || (v__envc_seek && ((s.f__envc_at_p_trainer_effect__dispatch as i32) == 1))) {
+    } else if ((v__envc_run && (v_op_0 == 7)) || (v__envc_seek && ((s.f__envc_at_g2 as i32) == 21))) {
         // @ tcg.envspec:1108:1
         if v__envc_seek {
-            s.f__envc_at_p_trainer_effect__dispatch = (0 as i8);
+            s.f__envc_at_g2 = (0 as i8);
             v__envc_seek = false;
         }
         // @ tcg.envspec:1108:1
         p_switch_opponent(s, v_p, false, true, false)?;
         // @ tcg.envspec:1108:1
-        if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
-            s.f__envc_at_p_trainer_effect__dispatch = (1 as i8);
+        if ((s.f__envc_at_g1 as i32) != 0) {
+            s.f__envc_at_g2 = (21 as i8);
             v__envc_run = false;
         } else {
             v__envc_run = true;
@@ -5557,7 +5517,7 @@ fn p__envc_run_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> R
     // @ tcg.envspec:2240:5
     p_trainer_effect__dispatch(s, v__envc_arg1, v_p, v_target)?;
     // @ tcg.envspec:2240:5
-    if ((s.f__envc_at_p_trainer_effect__dispatch as i32) != 0) {
+    if ((s.f__envc_at_g2 as i32) != 0) {
         s.f__envc_frame_a_play_trainer__p = (v_p as i8);
         s.f__envc_at_a_play_trainer = (1 as i8);
         v__envc_run = false;
@@ -5599,7 +5559,7 @@ fn p__envc_run_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     // @ tcg.envspec:2251:5
     p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
     // @ tcg.envspec:2251:5
-    if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
+    if ((s.f__envc_at_g3 as i32) != 0) {
         s.f__envc_frame_a_use_ability__p = (v_p as i8);
         s.f__envc_at_a_use_ability = (1 as i8);
         v__envc_run = false;
@@ -5663,7 +5623,7 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
         // @ tcg.envspec:2310:9
         p_attack_texts(s, v_p, v_a)?;
         // @ tcg.envspec:2310:9
-        if ((s.f__envc_at_p_attack_texts as i32) != 0) {
+        if ((s.f__envc_at_g2 as i32) != 0) {
             s.f__envc_frame_a_attack__p = (v_p as i8);
             s.f__envc_at_a_attack = (1 as i8);
             v__envc_run = false;
@@ -5968,7 +5928,7 @@ fn a_choose(s: &mut State, mut v_option: i32) -> Result<(), Fault> {
 
 /// guard of `choose`
 fn g_choose(s: &State, mut v_option: i32) -> Result<bool, Fault> {
-    Ok((((((((((((s.f__envc_at_p_damage_opponent_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[((s.f__envc_frame_p_damage_opponent_choice__q as i32) as usize).min(1)][(v_option as usize).min(3)] && ((v_option > 0) || (!s.f__envc_frame_p_damage_opponent_choice__bench_only)))) || ((((s.f__envc_at_p_damage_own_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[((s.f__envc_frame_p_damage_own_choice__p as i32) as usize).min(1)][(v_option as usize).min(3)] && ((v_option > 0) || (!s.f__envc_frame_p_damage_own_choice__bench_only))))) || ((((s.f__envc_at_p_attach_to_bench_choice as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && ((s.f_occupied[((s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize).min(1)][(v_option as usize).min(3)] && (f_type_of(s, (s.f__envc_frame_p_attach_to_bench_choice__p as i32), v_option)? == (s.f__envc_frame_p_attach_to_bench_choice__t as i32))) && ((s.f_energy[((s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize).min(1)][(v_option as usize).min(3)][((s.f__envc_frame_p_attach_to_bench_choice__t as i32) as usize).min(10)] as i32) < 12)))) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[((s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize).min(1)][(v_option as usize).min(3)])) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 2) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[((s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize).min(1)][(v_option as usize).min(3)] && (v_option != (s.f__envc_frame_p_attach_to_benched_choices__a as i32))))) || ((((s.f__envc_at_p_switch_opponent as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[((s.f__envc_frame_p_switch_opponent__q as i32) as usize).min(1)][(v_option as usize).min(3)] && ((!s.f__envc_frame_p_switch_opponent__basic_only) || (f_stage_of(s, (s.f__envc_frame_p_switch_opponent__q as i32), v_option)? == 0))))) || ((((s.f__envc_at_p_switch_self as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[((s.f__envc_frame_p_switch_self__p as i32) as usize).min(1)][(v_option as usize).min(3)])) || ((((s.f__envc_at_p_copy_attack as i32) == 1) && ((v_option >= 0) && (v_option < 8))) && (s.f_occupied[((s.f__envc_frame_p_copy_attack__q as i32) as usize).min(1)][((v_option / 2) as usize).min(3)] && (f_printed_damage(s, (s.f_card[((s.f__envc_frame_p_copy_attack__q as i32) as usize).min(1)][((v_option / 2) as usize).min(3)] as i32), (v_option % 2))? >= 0)))))
+    Ok((((((((((((s.f__envc_at_g1 as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[((s.f__envc_frame_g1_4 as i32) as usize).min(1)][(v_option as usize).min(3)] && ((v_option > 0) || (!s.f__envc_frame_g1_2)))) || ((((s.f__envc_at_g1 as i32) == 2) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[((s.f__envc_frame_g1_4 as i32) as usize).min(1)][(v_option as usize).min(3)] && ((v_option > 0) || (!s.f__envc_frame_g1_2))))) || ((((s.f__envc_at_g1 as i32) == 3) && ((v_option >= 1) && (v_option < 4))) && ((s.f_occupied[((s.f__envc_frame_g1_4 as i32) as usize).min(1)][(v_option as usize).min(3)] && (f_type_of(s, (s.f__envc_frame_g1_4 as i32), v_option)? == (s.f__envc_frame_g1_6 as i32))) && ((s.f_energy[((s.f__envc_frame_g1_4 as i32) as usize).min(1)][(v_option as usize).min(3)][((s.f__envc_frame_g1_6 as i32) as usize).min(10)] as i32) < 12)))) || ((((s.f__envc_at_g1 as i32) == 4) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[((s.f__envc_frame_g1_4 as i32) as usize).min(1)][(v_option as usize).min(3)])) || ((((s.f__envc_at_g1 as i32) == 5) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[((s.f__envc_frame_g1_4 as i32) as usize).min(1)][(v_option as usize).min(3)] && (v_option != (s.f__envc_frame_g1_7 as i32))))) || ((((s.f__envc_at_g1 as i32) == 6) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[((s.f__envc_frame_g1_9 as i32) as usize).min(1)][(v_option as usize).min(3)] && ((!s.f__envc_frame_g1_2) || (f_stage_of(s, (s.f__envc_frame_g1_9 as i32), v_option)? == 0))))) || ((((s.f__envc_at_g1 as i32) == 7) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[((s.f__envc_frame_g1_4 as i32) as usize).min(1)][(v_option as usize).min(3)])) || ((((s.f__envc_at_g1 as i32) == 8) && ((v_option >= 0) && (v_option < 8))) && (s.f_occupied[((s.f__envc_frame_g1_9 as i32) as usize).min(1)][((v_option / 2) as usize).min(3)] && (f_printed_damage(s, (s.f_card[((s.f__envc_frame_g1_9 as i32) as usize).min(1)][((v_option / 2) as usize).min(3)] as i32), (v_option % 2))? >= 0)))))
 }
 
 /// the spec's `observe` (tcg.envspec:2347:1)
@@ -6139,7 +6099,7 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
         ((s.current_player as i32) as i16),
         ((s.f_promote_next as i32) as i16),
         ((s.f_promote_resume as i32) as i16),
-        ((if ((s.f__envc_at_p_damage_opponent_choice as i32) == 1) { 1 } else { (if ((s.f__envc_at_p_damage_own_choice as i32) == 1) { 2 } else { (if ((s.f__envc_at_p_attach_to_bench_choice as i32) == 1) { 3 } else { (if ((s.f__envc_at_p_attach_to_benched_choices as i32) == 1) { 4 } else { (if ((s.f__envc_at_p_attach_to_benched_choices as i32) == 2) { 5 } else { (if ((s.f__envc_at_p_switch_opponent as i32) == 1) { 6 } else { (if ((s.f__envc_at_p_switch_self as i32) == 1) { 7 } else { (if ((s.f__envc_at_p_copy_attack as i32) == 1) { 8 } else { 0 }) }) }) }) }) }) }) }) as i16),
+        ((if ((s.f__envc_at_g1 as i32) == 1) { 1 } else { (if ((s.f__envc_at_g1 as i32) == 2) { 2 } else { (if ((s.f__envc_at_g1 as i32) == 3) { 3 } else { (if ((s.f__envc_at_g1 as i32) == 4) { 4 } else { (if ((s.f__envc_at_g1 as i32) == 5) { 5 } else { (if ((s.f__envc_at_g1 as i32) == 6) { 6 } else { (if ((s.f__envc_at_g1 as i32) == 7) { 7 } else { (if ((s.f__envc_at_g1 as i32) == 8) { 8 } else { 0 }) }) }) }) }) }) }) }) as i16),
         ((s.f_no_attack[(v_p as usize).min(1)] as i32) as i16),
         ((s.f_no_retreat[(v_p as usize).min(1)] as i32) as i16),
         ((s.f_weakened[(v_p as usize).min(1)] as i32) as i16),
@@ -6364,68 +6324,28 @@ pub fn default_state() -> State {
         f__envc_until_spiky: [0; 2],
         f__envc_until_no_supporter: [0; 2],
         f__envc_until_shielded: [0; 2],
-        f__envc_at_p_damage_opponent_choice: 0,
-        f__envc_frame_p_damage_opponent_choice__amount: 0,
-        f__envc_frame_p_damage_opponent_choice__bench_only: false,
-        f__envc_frame_p_damage_opponent_choice__attack: false,
-        f__envc_frame_p_damage_opponent_choice__q: 0,
-        f__envc_frame_p_damage_opponent_choice__s: 0,
-        f__envc_at_p_damage_own_choice: 0,
-        f__envc_frame_p_damage_own_choice__p: 0,
-        f__envc_frame_p_damage_own_choice__amount: 0,
-        f__envc_frame_p_damage_own_choice__bench_only: false,
-        f__envc_frame_p_damage_own_choice__s: 0,
-        f__envc_at_p_attach_to_bench_choice: 0,
-        f__envc_frame_p_attach_to_bench_choice__p: 0,
-        f__envc_frame_p_attach_to_bench_choice__t: 0,
-        f__envc_frame_p_attach_to_bench_choice__s: 0,
-        f__envc_at_p_attach_to_benched_choices: 0,
-        f__envc_frame_p_attach_to_benched_choices__p: 0,
-        f__envc_frame_p_attach_to_benched_choices__t: 0,
-        f__envc_frame_p_attach_to_benched_choices__n: 1,
-        f__envc_frame_p_attach_to_benched_choices__a: 0,
-        f__envc_at_p_switch_opponent: 0,
-        f__envc_frame_p_switch_opponent__p: 0,
-        f__envc_frame_p_switch_opponent__basic_only: false,
-        f__envc_frame_p_switch_opponent__q: 0,
-        f__envc_at_p_switch_self: 0,
-        f__envc_frame_p_switch_self__p: 0,
-        f__envc_at_p_copy_attack: 0,
-        f__envc_frame_p_copy_attack__p: 0,
-        f__envc_frame_p_copy_attack__q: 0,
-        f__envc_frame_p_copy_attack__k: 0,
-        f__envc_at_p_attack_texts: 0,
-        f__envc_frame_p_attack_texts__p: 0,
-        f__envc_frame_p_attack_texts__a: 0,
-        f__envc_frame_p_attack_texts__c: 0,
-        f__envc_frame_p_attack_texts__r: 0,
-        f__envc_at_p_attack_effect__9: 0,
-        f__envc_at_p_attack_effect__16: 0,
-        f__envc_frame_p_attack_effect__16__p: 0,
-        f__envc_frame_p_attack_effect__16__k: 0,
-        f__envc_at_p_attack_effect__20: 0,
-        f__envc_at_p_attack_effect__31: 0,
-        f__envc_at_p_attack_effect__33: 0,
-        f__envc_at_p_attack_effect__34: 0,
-        f__envc_at_p_attack_effect__45: 0,
-        f__envc_at_p_attack_effect__47: 0,
-        f__envc_at_p_attack_effect__59: 0,
-        f__envc_at_p_attack_effect__65: 0,
-        f__envc_at_p_attack_effect__70: 0,
-        f__envc_at_p_attack_effect__72: 0,
-        f__envc_at_p_attack_effect__76: 0,
-        f__envc_at_p_attack_effect__80: 0,
-        f__envc_at_p_attack_effect__96: 0,
-        f__envc_at_p_attack_effect__97: 0,
-        f__envc_at_p_ability_effect__2: 0,
-        f__envc_at_p_ability_effect__5: 0,
-        f__envc_at_p_ability_effect__12: 0,
-        f__envc_at_p_trainer_effect__8: 0,
+        f__envc_at_g1: 0,
+        f__envc_frame_g1_1: 0,
+        f__envc_frame_g1_2: false,
+        f__envc_frame_g1_3: false,
+        f__envc_frame_g1_4: 0,
+        f__envc_frame_g1_5: 0,
+        f__envc_frame_g1_6: 0,
+        f__envc_frame_g1_7: 0,
+        f__envc_frame_g1_8: 1,
+        f__envc_frame_g1_9: 0,
+        f__envc_frame_g1_10: 0,
+        f__envc_at_g2: 0,
+        f__envc_frame_g2_1: 0,
+        f__envc_frame_g2_2: 0,
+        f__envc_frame_g2_3: 0,
+        f__envc_frame_g2_4: 0,
+        f__envc_at_g3: 0,
+        f__envc_frame_g3_1: 0,
+        f__envc_frame_g3_2: 0,
         f__envc_at_p_attack_effect__dispatch: 0,
         f__envc_frame_p_attack_effect__dispatch__effect: 0,
         f__envc_frame_p_attack_effect__dispatch__p: 0,
-        f__envc_at_p_ability_effect__dispatch: 0,
-        f__envc_at_p_trainer_effect__dispatch: 0,
         f__envc_at_a_play_trainer: 0,
         f__envc_frame_a_play_trainer__p: 0,
         f__envc_at_a_use_ability: 0,

@@ -1024,401 +1024,135 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.f__envc_at_p_damage_opponent_choice);
+            buf.push(st.f__envc_at_g1);
         }
-        put(py, &root, &["_envc_at_p_damage_opponent_choice"], buf, &[], batch)?;
+        put(py, &root, &["_envc_at_g1"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_p_damage_opponent_choice__amount);
+            buf.push(st.f__envc_frame_g1_1);
         }
-        put(py, &root, &["_envc_frame_p_damage_opponent_choice__amount"], buf, &[], batch)?;
+        put(py, &root, &["_envc_frame_g1_1"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_p_damage_opponent_choice__bench_only);
+            buf.push(st.f__envc_frame_g1_2);
         }
-        put(py, &root, &["_envc_frame_p_damage_opponent_choice__bench_only"], buf, &[], batch)?;
+        put(py, &root, &["_envc_frame_g1_2"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_p_damage_opponent_choice__attack);
+            buf.push(st.f__envc_frame_g1_3);
         }
-        put(py, &root, &["_envc_frame_p_damage_opponent_choice__attack"], buf, &[], batch)?;
+        put(py, &root, &["_envc_frame_g1_3"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_p_damage_opponent_choice__q);
+            buf.push(st.f__envc_frame_g1_4);
         }
-        put(py, &root, &["_envc_frame_p_damage_opponent_choice__q"], buf, &[], batch)?;
+        put(py, &root, &["_envc_frame_g1_4"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_p_damage_opponent_choice__s);
+            buf.push(st.f__envc_frame_g1_5);
         }
-        put(py, &root, &["_envc_frame_p_damage_opponent_choice__s"], buf, &[], batch)?;
+        put(py, &root, &["_envc_frame_g1_5"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.f__envc_at_p_damage_own_choice);
+            buf.push(st.f__envc_frame_g1_6);
         }
-        put(py, &root, &["_envc_at_p_damage_own_choice"], buf, &[], batch)?;
+        put(py, &root, &["_envc_frame_g1_6"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_p_damage_own_choice__p);
+            buf.push(st.f__envc_frame_g1_7);
         }
-        put(py, &root, &["_envc_frame_p_damage_own_choice__p"], buf, &[], batch)?;
+        put(py, &root, &["_envc_frame_g1_7"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_g1_8);
+        }
+        put(py, &root, &["_envc_frame_g1_8"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_g1_9);
+        }
+        put(py, &root, &["_envc_frame_g1_9"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_g1_10);
+        }
+        put(py, &root, &["_envc_frame_g1_10"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_g2);
+        }
+        put(py, &root, &["_envc_at_g2"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_g2_1);
+        }
+        put(py, &root, &["_envc_frame_g2_1"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_g2_2);
+        }
+        put(py, &root, &["_envc_frame_g2_2"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_p_damage_own_choice__amount);
+            buf.push(st.f__envc_frame_g2_3);
         }
-        put(py, &root, &["_envc_frame_p_damage_own_choice__amount"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_p_damage_own_choice__bench_only);
-        }
-        put(py, &root, &["_envc_frame_p_damage_own_choice__bench_only"], buf, &[], batch)?;
+        put(py, &root, &["_envc_frame_g2_3"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_p_damage_own_choice__s);
+            buf.push(st.f__envc_frame_g2_4);
         }
-        put(py, &root, &["_envc_frame_p_damage_own_choice__s"], buf, &[], batch)?;
+        put(py, &root, &["_envc_frame_g2_4"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.f__envc_at_p_attach_to_bench_choice);
+            buf.push(st.f__envc_at_g3);
         }
-        put(py, &root, &["_envc_at_p_attach_to_bench_choice"], buf, &[], batch)?;
+        put(py, &root, &["_envc_at_g3"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_p_attach_to_bench_choice__p);
+            buf.push(st.f__envc_frame_g3_1);
         }
-        put(py, &root, &["_envc_frame_p_attach_to_bench_choice__p"], buf, &[], batch)?;
+        put(py, &root, &["_envc_frame_g3_1"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_p_attach_to_bench_choice__t);
+            buf.push(st.f__envc_frame_g3_2);
         }
-        put(py, &root, &["_envc_frame_p_attach_to_bench_choice__t"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_p_attach_to_bench_choice__s);
-        }
-        put(py, &root, &["_envc_frame_p_attach_to_bench_choice__s"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_at_p_attach_to_benched_choices);
-        }
-        put(py, &root, &["_envc_at_p_attach_to_benched_choices"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_p_attach_to_benched_choices__p);
-        }
-        put(py, &root, &["_envc_frame_p_attach_to_benched_choices__p"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_p_attach_to_benched_choices__t);
-        }
-        put(py, &root, &["_envc_frame_p_attach_to_benched_choices__t"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_p_attach_to_benched_choices__n);
-        }
-        put(py, &root, &["_envc_frame_p_attach_to_benched_choices__n"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_p_attach_to_benched_choices__a);
-        }
-        put(py, &root, &["_envc_frame_p_attach_to_benched_choices__a"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_at_p_switch_opponent);
-        }
-        put(py, &root, &["_envc_at_p_switch_opponent"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_p_switch_opponent__p);
-        }
-        put(py, &root, &["_envc_frame_p_switch_opponent__p"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_p_switch_opponent__basic_only);
-        }
-        put(py, &root, &["_envc_frame_p_switch_opponent__basic_only"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_p_switch_opponent__q);
-        }
-        put(py, &root, &["_envc_frame_p_switch_opponent__q"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_at_p_switch_self);
-        }
-        put(py, &root, &["_envc_at_p_switch_self"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_p_switch_self__p);
-        }
-        put(py, &root, &["_envc_frame_p_switch_self__p"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_at_p_copy_attack);
-        }
-        put(py, &root, &["_envc_at_p_copy_attack"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_p_copy_attack__p);
-        }
-        put(py, &root, &["_envc_frame_p_copy_attack__p"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_p_copy_attack__q);
-        }
-        put(py, &root, &["_envc_frame_p_copy_attack__q"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_p_copy_attack__k);
-        }
-        put(py, &root, &["_envc_frame_p_copy_attack__k"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_at_p_attack_texts);
-        }
-        put(py, &root, &["_envc_at_p_attack_texts"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_p_attack_texts__p);
-        }
-        put(py, &root, &["_envc_frame_p_attack_texts__p"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_p_attack_texts__a);
-        }
-        put(py, &root, &["_envc_frame_p_attack_texts__a"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_p_attack_texts__c);
-        }
-        put(py, &root, &["_envc_frame_p_attack_texts__c"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_p_attack_texts__r);
-        }
-        put(py, &root, &["_envc_frame_p_attack_texts__r"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_at_p_attack_effect__9);
-        }
-        put(py, &root, &["_envc_at_p_attack_effect__9"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_at_p_attack_effect__16);
-        }
-        put(py, &root, &["_envc_at_p_attack_effect__16"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_p_attack_effect__16__p);
-        }
-        put(py, &root, &["_envc_frame_p_attack_effect__16__p"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_p_attack_effect__16__k);
-        }
-        put(py, &root, &["_envc_frame_p_attack_effect__16__k"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_at_p_attack_effect__20);
-        }
-        put(py, &root, &["_envc_at_p_attack_effect__20"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_at_p_attack_effect__31);
-        }
-        put(py, &root, &["_envc_at_p_attack_effect__31"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_at_p_attack_effect__33);
-        }
-        put(py, &root, &["_envc_at_p_attack_effect__33"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_at_p_attack_effect__34);
-        }
-        put(py, &root, &["_envc_at_p_attack_effect__34"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_at_p_attack_effect__45);
-        }
-        put(py, &root, &["_envc_at_p_attack_effect__45"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_at_p_attack_effect__47);
-        }
-        put(py, &root, &["_envc_at_p_attack_effect__47"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_at_p_attack_effect__59);
-        }
-        put(py, &root, &["_envc_at_p_attack_effect__59"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_at_p_attack_effect__65);
-        }
-        put(py, &root, &["_envc_at_p_attack_effect__65"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_at_p_attack_effect__70);
-        }
-        put(py, &root, &["_envc_at_p_attack_effect__70"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_at_p_attack_effect__72);
-        }
-        put(py, &root, &["_envc_at_p_attack_effect__72"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_at_p_attack_effect__76);
-        }
-        put(py, &root, &["_envc_at_p_attack_effect__76"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_at_p_attack_effect__80);
-        }
-        put(py, &root, &["_envc_at_p_attack_effect__80"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_at_p_attack_effect__96);
-        }
-        put(py, &root, &["_envc_at_p_attack_effect__96"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_at_p_attack_effect__97);
-        }
-        put(py, &root, &["_envc_at_p_attack_effect__97"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_at_p_ability_effect__2);
-        }
-        put(py, &root, &["_envc_at_p_ability_effect__2"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_at_p_ability_effect__5);
-        }
-        put(py, &root, &["_envc_at_p_ability_effect__5"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_at_p_ability_effect__12);
-        }
-        put(py, &root, &["_envc_at_p_ability_effect__12"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_at_p_trainer_effect__8);
-        }
-        put(py, &root, &["_envc_at_p_trainer_effect__8"], buf, &[], batch)?;
+        put(py, &root, &["_envc_frame_g3_2"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
@@ -1440,20 +1174,6 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
             buf.push(st.f__envc_frame_p_attack_effect__dispatch__p);
         }
         put(py, &root, &["_envc_frame_p_attack_effect__dispatch__p"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_at_p_ability_effect__dispatch);
-        }
-        put(py, &root, &["_envc_at_p_ability_effect__dispatch"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_at_p_trainer_effect__dispatch);
-        }
-        put(py, &root, &["_envc_at_p_trainer_effect__dispatch"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
@@ -2130,345 +1850,117 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_at_p_damage_opponent_choice"], &[], 0, 1)?;
+        let a = take_ints(d, &["_envc_at_g1"], &[], 0, 8)?;
         let mut k = 0usize;
-        s.f__envc_at_p_damage_opponent_choice = a[k] as i8; k += 1;
+        s.f__envc_at_g1 = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_frame_p_damage_opponent_choice__amount"], &[], 0, 300)?;
+        let a = take_ints(d, &["_envc_frame_g1_1"], &[], 0, 300)?;
         let mut k = 0usize;
-        s.f__envc_frame_p_damage_opponent_choice__amount = a[k] as i16; k += 1;
+        s.f__envc_frame_g1_1 = a[k] as i16; k += 1;
         let _ = k;
     }
     {
-        let a = take_bools(d, &["_envc_frame_p_damage_opponent_choice__bench_only"], &[])?;
+        let a = take_bools(d, &["_envc_frame_g1_2"], &[])?;
         let mut k = 0usize;
-        s.f__envc_frame_p_damage_opponent_choice__bench_only = a[k]; k += 1;
+        s.f__envc_frame_g1_2 = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a = take_bools(d, &["_envc_frame_p_damage_opponent_choice__attack"], &[])?;
+        let a = take_bools(d, &["_envc_frame_g1_3"], &[])?;
         let mut k = 0usize;
-        s.f__envc_frame_p_damage_opponent_choice__attack = a[k]; k += 1;
+        s.f__envc_frame_g1_3 = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_frame_p_damage_opponent_choice__q"], &[], 0, 1)?;
+        let a = take_ints(d, &["_envc_frame_g1_4"], &[], 0, 1)?;
         let mut k = 0usize;
-        s.f__envc_frame_p_damage_opponent_choice__q = a[k] as i8; k += 1;
+        s.f__envc_frame_g1_4 = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_frame_p_damage_opponent_choice__s"], &[], -1, 3)?;
+        let a = take_ints(d, &["_envc_frame_g1_5"], &[], -1, 3)?;
         let mut k = 0usize;
-        s.f__envc_frame_p_damage_opponent_choice__s = a[k] as i8; k += 1;
+        s.f__envc_frame_g1_5 = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_at_p_damage_own_choice"], &[], 0, 1)?;
+        let a = take_ints(d, &["_envc_frame_g1_6"], &[], 0, 10)?;
         let mut k = 0usize;
-        s.f__envc_at_p_damage_own_choice = a[k] as i8; k += 1;
+        s.f__envc_frame_g1_6 = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_frame_p_damage_own_choice__p"], &[], 0, 1)?;
+        let a = take_ints(d, &["_envc_frame_g1_7"], &[], 0, 3)?;
         let mut k = 0usize;
-        s.f__envc_frame_p_damage_own_choice__p = a[k] as i8; k += 1;
+        s.f__envc_frame_g1_7 = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_frame_p_damage_own_choice__amount"], &[], 0, 300)?;
+        let a = take_ints(d, &["_envc_frame_g1_8"], &[], 1, 2)?;
         let mut k = 0usize;
-        s.f__envc_frame_p_damage_own_choice__amount = a[k] as i16; k += 1;
+        s.f__envc_frame_g1_8 = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a = take_bools(d, &["_envc_frame_p_damage_own_choice__bench_only"], &[])?;
+        let a = take_ints(d, &["_envc_frame_g1_9"], &[], 0, 1)?;
         let mut k = 0usize;
-        s.f__envc_frame_p_damage_own_choice__bench_only = a[k]; k += 1;
+        s.f__envc_frame_g1_9 = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_frame_p_damage_own_choice__s"], &[], -1, 3)?;
+        let a = take_ints(d, &["_envc_frame_g1_10"], &[], -1, 7)?;
         let mut k = 0usize;
-        s.f__envc_frame_p_damage_own_choice__s = a[k] as i8; k += 1;
+        s.f__envc_frame_g1_10 = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_at_p_attach_to_bench_choice"], &[], 0, 1)?;
+        let a = take_ints(d, &["_envc_at_g2"], &[], 0, 21)?;
         let mut k = 0usize;
-        s.f__envc_at_p_attach_to_bench_choice = a[k] as i8; k += 1;
+        s.f__envc_at_g2 = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_frame_p_attach_to_bench_choice__p"], &[], 0, 1)?;
+        let a = take_ints(d, &["_envc_frame_g2_1"], &[], 0, 1)?;
         let mut k = 0usize;
-        s.f__envc_frame_p_attach_to_bench_choice__p = a[k] as i8; k += 1;
+        s.f__envc_frame_g2_1 = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_frame_p_attach_to_bench_choice__t"], &[], 0, 10)?;
+        let a = take_ints(d, &["_envc_frame_g2_2"], &[], 0, 1)?;
         let mut k = 0usize;
-        s.f__envc_frame_p_attach_to_bench_choice__t = a[k] as i8; k += 1;
+        s.f__envc_frame_g2_2 = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_frame_p_attach_to_bench_choice__s"], &[], 0, 3)?;
+        let a = take_ints(d, &["_envc_frame_g2_3"], &[], 0, 385)?;
         let mut k = 0usize;
-        s.f__envc_frame_p_attach_to_bench_choice__s = a[k] as i8; k += 1;
+        s.f__envc_frame_g2_3 = a[k] as i16; k += 1;
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_at_p_attach_to_benched_choices"], &[], 0, 2)?;
+        let a = take_ints(d, &["_envc_frame_g2_4"], &[], 0, 1)?;
         let mut k = 0usize;
-        s.f__envc_at_p_attach_to_benched_choices = a[k] as i8; k += 1;
+        s.f__envc_frame_g2_4 = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_frame_p_attach_to_benched_choices__p"], &[], 0, 1)?;
+        let a = take_ints(d, &["_envc_at_g3"], &[], 0, 4)?;
         let mut k = 0usize;
-        s.f__envc_frame_p_attach_to_benched_choices__p = a[k] as i8; k += 1;
+        s.f__envc_at_g3 = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_frame_p_attach_to_benched_choices__t"], &[], 0, 10)?;
+        let a = take_ints(d, &["_envc_frame_g3_1"], &[], 0, 1)?;
         let mut k = 0usize;
-        s.f__envc_frame_p_attach_to_benched_choices__t = a[k] as i8; k += 1;
+        s.f__envc_frame_g3_1 = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_frame_p_attach_to_benched_choices__n"], &[], 1, 2)?;
+        let a = take_ints(d, &["_envc_frame_g3_2"], &[], 0, 2)?;
         let mut k = 0usize;
-        s.f__envc_frame_p_attach_to_benched_choices__n = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_frame_p_attach_to_benched_choices__a"], &[], 0, 3)?;
-        let mut k = 0usize;
-        s.f__envc_frame_p_attach_to_benched_choices__a = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_at_p_switch_opponent"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_at_p_switch_opponent = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_frame_p_switch_opponent__p"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_frame_p_switch_opponent__p = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_bools(d, &["_envc_frame_p_switch_opponent__basic_only"], &[])?;
-        let mut k = 0usize;
-        s.f__envc_frame_p_switch_opponent__basic_only = a[k]; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_frame_p_switch_opponent__q"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_frame_p_switch_opponent__q = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_at_p_switch_self"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_at_p_switch_self = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_frame_p_switch_self__p"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_frame_p_switch_self__p = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_at_p_copy_attack"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_at_p_copy_attack = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_frame_p_copy_attack__p"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_frame_p_copy_attack__p = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_frame_p_copy_attack__q"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_frame_p_copy_attack__q = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_frame_p_copy_attack__k"], &[], -1, 7)?;
-        let mut k = 0usize;
-        s.f__envc_frame_p_copy_attack__k = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_at_p_attack_texts"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_at_p_attack_texts = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_frame_p_attack_texts__p"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_frame_p_attack_texts__p = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_frame_p_attack_texts__a"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_frame_p_attack_texts__a = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_frame_p_attack_texts__c"], &[], 0, 385)?;
-        let mut k = 0usize;
-        s.f__envc_frame_p_attack_texts__c = a[k] as i16; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_frame_p_attack_texts__r"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_frame_p_attack_texts__r = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_at_p_attack_effect__9"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_at_p_attack_effect__9 = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_at_p_attack_effect__16"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_at_p_attack_effect__16 = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_frame_p_attack_effect__16__p"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_frame_p_attack_effect__16__p = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_frame_p_attack_effect__16__k"], &[], 0, 2)?;
-        let mut k = 0usize;
-        s.f__envc_frame_p_attack_effect__16__k = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_at_p_attack_effect__20"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_at_p_attack_effect__20 = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_at_p_attack_effect__31"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_at_p_attack_effect__31 = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_at_p_attack_effect__33"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_at_p_attack_effect__33 = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_at_p_attack_effect__34"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_at_p_attack_effect__34 = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_at_p_attack_effect__45"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_at_p_attack_effect__45 = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_at_p_attack_effect__47"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_at_p_attack_effect__47 = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_at_p_attack_effect__59"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_at_p_attack_effect__59 = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_at_p_attack_effect__65"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_at_p_attack_effect__65 = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_at_p_attack_effect__70"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_at_p_attack_effect__70 = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_at_p_attack_effect__72"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_at_p_attack_effect__72 = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_at_p_attack_effect__76"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_at_p_attack_effect__76 = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_at_p_attack_effect__80"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_at_p_attack_effect__80 = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_at_p_attack_effect__96"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_at_p_attack_effect__96 = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_at_p_attack_effect__97"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_at_p_attack_effect__97 = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_at_p_ability_effect__2"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_at_p_ability_effect__2 = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_at_p_ability_effect__5"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_at_p_ability_effect__5 = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_at_p_ability_effect__12"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_at_p_ability_effect__12 = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_at_p_trainer_effect__8"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_at_p_trainer_effect__8 = a[k] as i8; k += 1;
+        s.f__envc_frame_g3_2 = a[k] as i8; k += 1;
         let _ = k;
     }
     {
@@ -2487,18 +1979,6 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let a = take_ints(d, &["_envc_frame_p_attack_effect__dispatch__p"], &[], 0, 1)?;
         let mut k = 0usize;
         s.f__envc_frame_p_attack_effect__dispatch__p = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_at_p_ability_effect__dispatch"], &[], 0, 3)?;
-        let mut k = 0usize;
-        s.f__envc_at_p_ability_effect__dispatch = a[k] as i8; k += 1;
-        let _ = k;
-    }
-    {
-        let a = take_ints(d, &["_envc_at_p_trainer_effect__dispatch"], &[], 0, 1)?;
-        let mut k = 0usize;
-        s.f__envc_at_p_trainer_effect__dispatch = a[k] as i8; k += 1;
         let _ = k;
     }
     {
