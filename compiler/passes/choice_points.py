@@ -248,19 +248,18 @@ def plan(module: ir.Module) -> Plan:
 def _reaches(procs: list[BodyPlan], module: ir.Module) -> dict[str, set[str]]:
     """For each proc that can pause, the procs that can pause it calls, directly or not (a
     proc on a call path to one that can pause can pause too, so the closure over these
-    calls is the whole relation)."""
-    names = {bp.name for bp in procs}
+    calls is the whole relation; the checker refuses recursion, so the recursion here ends)."""
     fns = {f.name: f for f in module.fns}
-    reach = {n: {c.proc for c in _calls(fns[n].body) if c.proc in names} for n in names}
-    changed = True
-    while changed:
-        changed = False
-        for n in names:
-            more = set().union(*(reach[m] for m in reach[n])) - reach[n]
-            if more:
-                reach[n] |= more
-                changed = True
-    return reach
+    names = {bp.name for bp in procs}
+    reach: dict[str, set[str]] = {}
+
+    def of(name: str) -> set[str]:
+        if name not in reach:
+            direct = {c.proc for c in _calls(fns[name].body) if c.proc in names}
+            reach[name] = direct.union(*(of(m) for m in direct))
+        return reach[name]
+
+    return {n: of(n) for n in names}
 
 
 def _share(procs: list[BodyPlan], module: ir.Module) -> None:
@@ -304,7 +303,7 @@ def _share_group(group: list[BodyPlan], tag: str) -> None:
         bp.at, bp.base = f"{PREFIX}at_{tag}", base
         base += len(bp.points)
         rank: dict[str, int] = {}
-        for name in list(bp.slot):
+        for name in bp.slot:  # (only the values change)
             t = bp.types[name].model_dump_json()
             key = (t, rank.get(t, 0))
             rank[t] = key[1] + 1
@@ -406,10 +405,9 @@ def _pending_value(pl: Plan) -> ir.Expr:
     return out
 
 
-def paused_expr(bodies: list[ir.ChoiceBody], sizes: dict[str, int]) -> ir.Expr:
+def paused_expr(pl: Plan) -> ir.Expr:
     """`true` while an effect waits for a decision: some action body's `at` is not 0."""
-    parts = [irutil.binop("ne", ir.StateGet(name=b.at, type=ir.IntT(lo=0, hi=sizes[b.at])), irutil.int_const(0))
-             for b in bodies if b.kind == "action"]
+    parts = [irutil.binop("ne", bp.at_get(), irutil.int_const(0)) for bp in pl.bodies.values() if bp.kind == "action"]
     return irutil.or_(*parts)
 
 
@@ -473,14 +471,13 @@ def run(module: ir.Module, ctx=None) -> ir.Module:
     module = module.model_copy(update={"fns": fns, "actions": actions})
     pl = plan(module)
     bodies = [ir.ChoiceBody(kind=bp.kind, name=bp.name, at=bp.at, action=bp.index) for bp in pl.bodies.values()]
-    sizes = {bp.at: bp.at_hi for bp in pl.bodies.values()}
     lo = min(s.lo for _, _, _, s in pl.sites)
     hi = max(s.hi for _, _, _, s in pl.sites) - 1
     option_t = ir.IntT(lo=lo, hi=hi)
     fields = list(module.state) + _continuation_fields(module, pl)
     fields.append(ir.FieldDef(name=MOVER, type=ir.IntT(lo=0, hi=module.num_players - 1), default=0))
     fields.append(ir.FieldDef(name=OPTION, type=option_t, default=ir.zero_value(module, option_t), visibility="hidden"))
-    paused = paused_expr(bodies, sizes)
+    paused = paused_expr(pl)
     option = ir.Local(name=OPTION_PARAM, type=option_t)
     mask = irutil.or_(*[_site_guard(bp, j, s, option) for _, bp, j, s in pl.sites])
     guarded = []
