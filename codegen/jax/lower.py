@@ -925,7 +925,7 @@ class Lowering:
             return self._chain(["jnp.float32(0.0)", *terms])
         if isinstance(e.body.type, ir.IntT):
             terms = [self.int32(e.body, t) for t in terms]
-        stacked = "jnp.stack([" + ", ".join(terms) + "])"
+        stacked = self.rt("_stack") + "([" + ", ".join(terms) + "])"
         if e.op in ("sum", "count"):
             return f"jnp.sum({stacked}, dtype={'jnp.float32' if isinstance(e.type, ir.FloatT) else 'jnp.int32'})"
         return f"jnp.{e.op}({stacked})"
@@ -973,8 +973,8 @@ class Lowering:
             terms = self.unrolled(e.var, e.lo, e.hi, e.body)
             if self.is_leaf(e.body.type):
                 dt = "jnp.int32" if isinstance(_leaf(e.body.type), ir.IntT) else self.leaf_dtype(_leaf(e.body.type))
-                return "jnp.stack([" + ", ".join(f"jnp.asarray({t}, {dt})" for t in terms) + "])"
-            return "jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), " + ", ".join(terms) + ")"
+                return self.rt("_stack") + "([" + ", ".join(f"jnp.asarray({t}, {dt})" for t in terms) + "])"
+            return f"jax.tree_util.tree_map(lambda *xs: {self.rt('_stack')}(xs), " + ", ".join(terms) + ")"
         level, body = self._gen(e.var, e.lo, e.hi, e.body)
         if isinstance(e.body.type, ir.IntT):
             body = f"jnp.asarray({body}, jnp.int32)"
@@ -988,8 +988,8 @@ class Lowering:
         if self.is_leaf(ir.elem_of(e.type)):
             dt = self.leaf_dtype(_leaf(e.type))
             dt = "jnp.int32" if isinstance(_leaf(e.type), ir.IntT) else dt
-            return "jnp.stack([" + ", ".join(f"jnp.asarray({x}, {dt})" for x in items) + "])"
-        return "jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), " + ", ".join(items) + ")"
+            return self.rt("_stack") + "([" + ", ".join(f"jnp.asarray({x}, {dt})" for x in items) + "])"
+        return f"jax.tree_util.tree_map(lambda *xs: {self.rt('_stack')}(xs), " + ", ".join(items) + ")"
 
     def x_record_lit(self, e: ir.RecordLit) -> str:
         rec = self.m.record(e.record)

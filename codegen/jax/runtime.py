@@ -96,6 +96,16 @@ def _set(x, i, v):
     return jax.tree_util.tree_map(lambda a, b: a.at[i].set(b.astype(a.dtype)), x, v)
 
 
+def _stack(xs):
+    """`jnp.stack(xs)` (a new leading axis) written as a `concatenate` of the items reshaped to
+    a leading 1: the same array, but under `vmap` the batch axis stays first. `jnp.stack` is
+    batched as a stack on axis 0 followed by a transpose to the batch axis, and XLA:CPU then
+    keeps the result column-major; a select of it (a user's select-based reset of the
+    observation) became one transposing fusion that recomputed its operands per element, 150-180
+    us of acrobot's 1.1 ms step (bench/RESULTS.md, "jnp.stack under vmap")."""
+    return jnp.concatenate([jnp.reshape(x, (1,) + jnp.shape(x)) for x in xs])
+
+
 def _select(c, a, b):
     """Branchless `if`: pick pytree `a` where `c` holds, else `b` (leaves identical in both are kept).
     A Python bool `c` (decided while tracing) picks without a `where`."""
@@ -357,7 +367,7 @@ def _prefix_walk(step, st, live, lo, hi, init, before):
         prev.append(carry)
         alive = jnp.logical_and(alive, cont[k])  # a step whose G is false keeps the flag
         carry = _select(ran[k], tuple(x[k] for x in first[:len(init)]), carry)
-    stacked = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *prev) if init else ()
+    stacked = jax.tree_util.tree_map(lambda *xs: _stack(xs), *prev) if init else ()
     _, _, outs = jax.vmap(step, in_axes=(None, None, 0, 0))(st, live, ks, stacked)
     after = before
     for k in range(hi - lo):
@@ -374,14 +384,14 @@ def _fault_at(st, cond, code, a, b):
     where `cond` holds and no fault is recorded yet: the first fault wins, branchlessly."""
     new = cond & (st["_fault"][0] == 0)
     st = dict(st)
-    st["_fault"] = jnp.where(new, jnp.stack([jnp.int32(code), _i32(a), _i32(b)]), st["_fault"])
+    st["_fault"] = jnp.where(new, _stack([jnp.int32(code), _i32(a), _i32(b)]), st["_fault"])
     return st
 
 
 def _fault_in(f, cond, code, a, b):
     """`_fault_at` on a fault of its own (int32[3]) instead of the state's: the fault of a
     comprehension element (`Lowering.record_fault` inside a `vmap` level)."""
-    return jnp.where(cond & (f[0] == 0), jnp.stack([jnp.int32(code), _i32(a), _i32(b)]), f)
+    return jnp.where(cond & (f[0] == 0), _stack([jnp.int32(code), _i32(a), _i32(b)]), f)
 
 
 def _fault_join(f, cond, g):

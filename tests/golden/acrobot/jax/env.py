@@ -98,6 +98,16 @@ def _lcast(value, dtypes):
     return _cast(value, dtypes)
 
 
+def _stack(xs):
+    """`jnp.stack(xs)` (a new leading axis) written as a `concatenate` of the items reshaped to
+    a leading 1: the same array, but under `vmap` the batch axis stays first. `jnp.stack` is
+    batched as a stack on axis 0 followed by a transpose to the batch axis, and XLA:CPU then
+    keeps the result column-major; a select of it (a user's select-based reset of the
+    observation) became one transposing fusion that recomputed its operands per element, 150-180
+    us of acrobot's 1.1 ms step (bench/RESULTS.md, "jnp.stack under vmap")."""
+    return jnp.concatenate([jnp.reshape(x, (1,) + jnp.shape(x)) for x in xs])
+
+
 def _select(c, a, b):
     """Branchless `if`: pick pytree `a` where `c` holds, else `b` (leaves identical in both are kept).
     A Python bool `c` (decided while tracing) picks without a `where`."""
@@ -255,7 +265,7 @@ def f_dsdt(st, v_s, v_a):
     v_phi1 = _lcast(((((((-jnp.float32(0.5)) * (v_dtheta2 * v_dtheta2)) * jnp.sin(v_theta2)) - (((jnp.float32(1.0) * v_dtheta2) * v_dtheta1) * jnp.sin(v_theta2))) + (jnp.float32(14.699999809265137) * jnp.cos((v_theta1 - jnp.float32(1.5707963705062866))))) + v_phi2), jnp.float32)
     v_ddtheta2 = _lcast(((((v_a + ((v_d2 / v_d1) * v_phi1)) - ((jnp.float32(0.5) * (v_dtheta1 * v_dtheta1)) * jnp.sin(v_theta2))) - v_phi2) / (jnp.float32(1.25) - ((v_d2 * v_d2) / v_d1))), jnp.float32)
     v_ddtheta1 = _lcast(((-((v_d2 * v_ddtheta2) + v_phi1)) / v_d1), jnp.float32)
-    _ret = _select(_done, _ret, _cast(jnp.stack([jnp.asarray(v_dtheta1, jnp.float32), jnp.asarray(v_dtheta2, jnp.float32), jnp.asarray(v_ddtheta1, jnp.float32), jnp.asarray(v_ddtheta2, jnp.float32)]), jnp.float32))
+    _ret = _select(_done, _ret, _cast(_stack([jnp.asarray(v_dtheta1, jnp.float32), jnp.asarray(v_dtheta2, jnp.float32), jnp.asarray(v_ddtheta1, jnp.float32), jnp.asarray(v_ddtheta2, jnp.float32)]), jnp.float32))
     _done = jnp.bool_(True)
     return _ret
 
@@ -293,7 +303,7 @@ def a_torque(st, index):
     """action `torque` (acrobot.envspec:88): index in 0..2"""
     st = dict(st)
     v_a = _lcast((index + -1), jnp.int8)
-    v_y0 = _lcast(jnp.stack([jnp.asarray(st["theta1"], jnp.float32), jnp.asarray(st["theta2"], jnp.float32), jnp.asarray(st["dtheta1"], jnp.float32), jnp.asarray(st["dtheta2"], jnp.float32)]), jnp.float32)
+    v_y0 = _lcast(_stack([jnp.asarray(st["theta1"], jnp.float32), jnp.asarray(st["theta2"], jnp.float32), jnp.asarray(st["dtheta1"], jnp.float32), jnp.asarray(st["dtheta2"], jnp.float32)]), jnp.float32)
     v_k1 = _lcast(f_dsdt(st, v_y0, jnp.asarray(v_a, jnp.float32)), jnp.float32)
     v_k2 = _lcast(f_dsdt(st, jax.vmap(lambda i5, _h6, _h7: (_h6 + (jnp.float32(0.10000000149011612) * _h7)))(jnp.arange(0, 4, dtype=jnp.int32), v_y0, v_k1), jnp.asarray(v_a, jnp.float32)), jnp.float32)
     v_k3 = _lcast(f_dsdt(st, jax.vmap(lambda i8, _h9, _h10: (_h9 + (jnp.float32(0.10000000149011612) * _h10)))(jnp.arange(0, 4, dtype=jnp.int32), v_y0, v_k2), jnp.asarray(v_a, jnp.float32)), jnp.float32)
@@ -326,7 +336,7 @@ def a_torque(st, index):
 def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
     v_p = _lcast(v_p, jnp.int8)
-    return jnp.stack([jnp.asarray(jnp.cos(st["theta1"]), jnp.float32), jnp.asarray(jnp.sin(st["theta1"]), jnp.float32), jnp.asarray(jnp.cos(st["theta2"]), jnp.float32), jnp.asarray(jnp.sin(st["theta2"]), jnp.float32), jnp.asarray(st["dtheta1"], jnp.float32), jnp.asarray(st["dtheta2"], jnp.float32)])
+    return _stack([jnp.asarray(jnp.cos(st["theta1"]), jnp.float32), jnp.asarray(jnp.sin(st["theta1"]), jnp.float32), jnp.asarray(jnp.cos(st["theta2"]), jnp.float32), jnp.asarray(jnp.sin(st["theta2"]), jnp.float32), jnp.asarray(st["dtheta1"], jnp.float32), jnp.asarray(st["dtheta2"], jnp.float32)])
 
 
 def _init_body(st):

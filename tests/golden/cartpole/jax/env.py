@@ -98,6 +98,16 @@ def _lcast(value, dtypes):
     return _cast(value, dtypes)
 
 
+def _stack(xs):
+    """`jnp.stack(xs)` (a new leading axis) written as a `concatenate` of the items reshaped to
+    a leading 1: the same array, but under `vmap` the batch axis stays first. `jnp.stack` is
+    batched as a stack on axis 0 followed by a transpose to the batch axis, and XLA:CPU then
+    keeps the result column-major; a select of it (a user's select-based reset of the
+    observation) became one transposing fusion that recomputed its operands per element, 150-180
+    us of acrobot's 1.1 ms step (bench/RESULTS.md, "jnp.stack under vmap")."""
+    return jnp.concatenate([jnp.reshape(x, (1,) + jnp.shape(x)) for x in xs])
+
+
 def _select(c, a, b):
     """Branchless `if`: pick pytree `a` where `c` holds, else `b` (leaves identical in both are kept).
     A Python bool `c` (decided while tracing) picks without a `where`."""
@@ -269,7 +279,7 @@ def a_push(st, index):
 def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
     v_p = _lcast(v_p, jnp.int8)
-    return jnp.stack([jnp.asarray(st["x"], jnp.float32), jnp.asarray(st["x_dot"], jnp.float32), jnp.asarray(st["theta"], jnp.float32), jnp.asarray(st["theta_dot"], jnp.float32)])
+    return _stack([jnp.asarray(st["x"], jnp.float32), jnp.asarray(st["x_dot"], jnp.float32), jnp.asarray(st["theta"], jnp.float32), jnp.asarray(st["theta_dot"], jnp.float32)])
 
 
 def _init_body(st):

@@ -107,6 +107,16 @@ def _set(x, i, v):
     return jax.tree_util.tree_map(lambda a, b: a.at[i].set(b.astype(a.dtype)), x, v)
 
 
+def _stack(xs):
+    """`jnp.stack(xs)` (a new leading axis) written as a `concatenate` of the items reshaped to
+    a leading 1: the same array, but under `vmap` the batch axis stays first. `jnp.stack` is
+    batched as a stack on axis 0 followed by a transpose to the batch axis, and XLA:CPU then
+    keeps the result column-major; a select of it (a user's select-based reset of the
+    observation) became one transposing fusion that recomputed its operands per element, 150-180
+    us of acrobot's 1.1 ms step (bench/RESULTS.md, "jnp.stack under vmap")."""
+    return jnp.concatenate([jnp.reshape(x, (1,) + jnp.shape(x)) for x in xs])
+
+
 def _select(c, a, b):
     """Branchless `if`: pick pytree `a` where `c` holds, else `b` (leaves identical in both are kept).
     A Python bool `c` (decided while tracing) picks without a `where`."""
@@ -266,7 +276,7 @@ def _fault_at(st, cond, code, a, b):
     where `cond` holds and no fault is recorded yet: the first fault wins, branchlessly."""
     new = cond & (st["_fault"][0] == 0)
     st = dict(st)
-    st["_fault"] = jnp.where(new, jnp.stack([jnp.int32(code), _i32(a), _i32(b)]), st["_fault"])
+    st["_fault"] = jnp.where(new, _stack([jnp.int32(code), _i32(a), _i32(b)]), st["_fault"])
     return st
 
 
@@ -1979,7 +1989,7 @@ def p_build_mon(st, v_p, v_i, v_sp, v_level):
     st["team"] = {**st["team"], "maxhp": st["team"]["maxhp"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a465, jnp.int16))}
     _a466 = f_hp_of(st, _K19[_i32(v_sp)], v_level)
     st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a466, jnp.int16))}
-    _a467 = jnp.stack([jnp.asarray(f_stat_of(st, _K20[_i32(v_sp)], v_level), jnp.int32), jnp.asarray(f_stat_of(st, _K21[_i32(v_sp)], v_level), jnp.int32), jnp.asarray(f_stat_of(st, _K22[_i32(v_sp)], v_level), jnp.int32), jnp.asarray(f_stat_of(st, _K15[_i32(v_sp)], v_level), jnp.int32)])
+    _a467 = _stack([jnp.asarray(f_stat_of(st, _K20[_i32(v_sp)], v_level), jnp.int32), jnp.asarray(f_stat_of(st, _K21[_i32(v_sp)], v_level), jnp.int32), jnp.asarray(f_stat_of(st, _K22[_i32(v_sp)], v_level), jnp.int32), jnp.asarray(f_stat_of(st, _K15[_i32(v_sp)], v_level), jnp.int32)])
     st["team"] = {**st["team"], "stats": st["team"]["stats"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a467, jnp.int16))}
     return st
 
@@ -2297,7 +2307,7 @@ def f_volatile_info(st, v_p, v_k):
         _done = jnp.bool_(True)
         return st, (v_p, v_k, _done, _ret)
     st, (v_p, v_k, _done, _ret) = _branch(_c560, lambda: _then561(st, v_p, v_k, _done, _ret), lambda: (st, (v_p, v_k, _done, _ret)))
-    v_flags = _lcast(jnp.stack([jnp.asarray((_i32(st["confused"][_i32(v_p)]) > 0), jnp.bool_), jnp.asarray((_i32(st["sub_hp"][_i32(v_p)]) > 0), jnp.bool_), jnp.asarray(st["reflect"][_i32(v_p)], jnp.bool_), jnp.asarray(st["light_screen"][_i32(v_p)], jnp.bool_), jnp.asarray(st["seeded"][_i32(v_p)], jnp.bool_), jnp.asarray(st["recharging"][_i32(v_p)], jnp.bool_), jnp.asarray(st["trapped"][_i32(v_p)], jnp.bool_), jnp.asarray(st["charging"][_i32(v_p)], jnp.bool_), jnp.asarray(st["invulnerable"][_i32(v_p)], jnp.bool_), jnp.asarray((_i32(st["thrash_left"][_i32(v_p)]) > 0), jnp.bool_), jnp.asarray(st["focus"][_i32(v_p)], jnp.bool_), jnp.asarray(st["mist"][_i32(v_p)], jnp.bool_), jnp.asarray(st["toxic"][_i32(v_p)], jnp.bool_)]), jnp.bool_)
+    v_flags = _lcast(_stack([jnp.asarray((_i32(st["confused"][_i32(v_p)]) > 0), jnp.bool_), jnp.asarray((_i32(st["sub_hp"][_i32(v_p)]) > 0), jnp.bool_), jnp.asarray(st["reflect"][_i32(v_p)], jnp.bool_), jnp.asarray(st["light_screen"][_i32(v_p)], jnp.bool_), jnp.asarray(st["seeded"][_i32(v_p)], jnp.bool_), jnp.asarray(st["recharging"][_i32(v_p)], jnp.bool_), jnp.asarray(st["trapped"][_i32(v_p)], jnp.bool_), jnp.asarray(st["charging"][_i32(v_p)], jnp.bool_), jnp.asarray(st["invulnerable"][_i32(v_p)], jnp.bool_), jnp.asarray((_i32(st["thrash_left"][_i32(v_p)]) > 0), jnp.bool_), jnp.asarray(st["focus"][_i32(v_p)], jnp.bool_), jnp.asarray(st["mist"][_i32(v_p)], jnp.bool_), jnp.asarray(st["toxic"][_i32(v_p)], jnp.bool_)]), jnp.bool_)
     _ret = _select(_done, _ret, _cast(_i32(v_flags[jnp.clip((_i32(v_k) - 6), 0, 12)]), jnp.int8))
     _done = jnp.bool_(True)
     return _ret
@@ -3391,7 +3401,7 @@ def _observe(st, v_p):
     _done = jnp.bool_(False)
     _ret = _K56
     v_f = _lcast((1 - _i32(v_p)), jnp.int8)
-    v_head = _lcast(jnp.stack([jnp.asarray(_i32(st["phase"]), jnp.int32), jnp.asarray(_i32(st["must_replace"][_i32(v_p)]), jnp.int32), jnp.asarray(st["turns"], jnp.int32), jnp.asarray(st["active"][_i32(v_p)], jnp.int32), jnp.asarray(st["active"][_i32(v_f)], jnp.int32)]), jnp.int16)
+    v_head = _lcast(_stack([jnp.asarray(_i32(st["phase"]), jnp.int32), jnp.asarray(_i32(st["must_replace"][_i32(v_p)]), jnp.int32), jnp.asarray(st["turns"], jnp.int32), jnp.asarray(st["active"][_i32(v_p)], jnp.int32), jnp.asarray(st["active"][_i32(v_f)], jnp.int32)]), jnp.int16)
     def _g694(i693):
         return jnp.asarray(_i32(f_own_info(st, v_p, jnp.floor_divide(i693, 13), jnp.remainder(i693, 13))), jnp.int32)
     _e695 = jax.vmap(_g694)(jnp.arange(0, 78, dtype=jnp.int32))
