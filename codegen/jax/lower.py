@@ -396,7 +396,7 @@ class Lowering:
         """A value as a struct of arrays: leaves are (dtype, nested python list)."""
         if isinstance(t, ir.ArrayT):
             parts = [self.soa(t.elem, x) for x in v]
-            return _stack(parts)
+            return _stack_parts(parts)
         if isinstance(t, ir.RecordT):
             return {f.name: self.soa(f.type, v[f.name]) for f in self.m.record(t.name).fields}
         if isinstance(t, ir.ListT):
@@ -1815,6 +1815,7 @@ class Lowering:
         if self._guard_faults:
             self.rt("_fault_put")  # (the template's `_finish` records the guards' fault)
             self.rt("_first_fault")
+            self.rt("_stack")
         mask_lets, mask_code = self.mask_calls(plan)
         # the kinds with a branch of their own (a decision resumes the paused action's); the
         # rollout sorts rows by their guessed effect only where there are several: elsewhere
@@ -1970,10 +1971,10 @@ def _py_data(data) -> str:
     return repr(data)
 
 
-def _stack(parts):
+def _stack_parts(parts):
     first = parts[0]
     if isinstance(first, dict):
-        return {k: _stack([p[k] for p in parts]) for k in first}
+        return {k: _stack_parts([p[k] for p in parts]) for k in first}
     return (first[0], [p[1] for p in parts])
 
 

@@ -7398,7 +7398,7 @@ def _legal_action_mask(st):
         m_choose(st),
     ]
     # and the first fault of the guards, kind by kind (each kind's: index by index), the interpreter's order
-    return (jnp.concatenate(parts) if len(parts) > 1 else parts[0]), _first_fault(jnp.stack([_mf0, _mf1, _mf3, _mf4, _mf6]))
+    return (jnp.concatenate(parts) if len(parts) > 1 else parts[0]), _first_fault(_stack([_mf0, _mf1, _mf3, _mf4, _mf6]))
 
 
 def _finish(st):
