@@ -82,27 +82,24 @@ def op_times(trace_file: str) -> collections.Counter:
     return out
 
 
-def profile(fn, key, n_steps: int, batch: int, calls: int) -> tuple[collections.Counter, float]:
-    """`fn(key, n_steps, batch)` compiled, then `calls` calls under the profiler: the
-    operations' times (`op_times`) and the median wall seconds of a profiled call."""
+def profile(fn, key, n_steps: int, batch: int, calls: int) -> tuple[collections.Counter, float, str]:
+    """`fn(key, n_steps, batch)` compiled once, then `calls` calls under the profiler: the
+    operations' times (`op_times`), the median wall seconds of a profiled call and the
+    compiled program's optimized HLO text."""
     compiled = jax.jit(fn, static_argnums=(1, 2)).lower(key, n_steps, batch).compile()
     jax.block_until_ready(compiled(key))
-    folder = tempfile.mkdtemp(prefix="envc-xla-ops-")
     walls = []
-    with jax.profiler.trace(folder, create_perfetto_trace=True):
-        for _ in range(calls):
-            start = time.perf_counter()
-            jax.block_until_ready(compiled(key))
-            walls.append(time.perf_counter() - start)
-    files = glob.glob(os.path.join(folder, "**", "*.trace.json.gz"), recursive=True)
-    if not files:
-        raise SystemExit(f"error: the profiler wrote no Perfetto trace under {folder}")
-    return op_times(files[0]), sorted(walls)[len(walls) // 2]
-
-
-def hlo_text(fn, key, n_steps: int, batch: int) -> str:
-    """The optimized HLO of `fn(key, n_steps, batch)`."""
-    return jax.jit(fn, static_argnums=(1, 2)).lower(key, n_steps, batch).compile().as_text()
+    with tempfile.TemporaryDirectory(prefix="envc-xla-ops-") as folder:
+        with jax.profiler.trace(folder, create_perfetto_trace=True):
+            for _ in range(calls):
+                start = time.perf_counter()
+                jax.block_until_ready(compiled(key))
+                walls.append(time.perf_counter() - start)
+        files = glob.glob(os.path.join(folder, "**", "*.trace.json.gz"), recursive=True)
+        if not files:
+            raise SystemExit("error: the profiler wrote no Perfetto trace")
+        times = op_times(files[0])
+    return times, sorted(walls)[len(walls) // 2], compiled.as_text()
 
 
 def report(side: str, times: collections.Counter, wall: float, per: int, top: int) -> None:
@@ -166,13 +163,13 @@ def main() -> None:
     key = jax.random.PRNGKey(0)
     per = args.calls * args.steps
     for side, fn in sides.items():
-        times, wall = profile(fn, key, args.steps, args.batch, args.calls)
+        times, wall, hlo = profile(fn, key, args.steps, args.batch, args.calls)
         report(side, times, wall, per, args.top)
         if args.hlo:
             os.makedirs(args.hlo, exist_ok=True)
             path = os.path.join(args.hlo, side.replace(" ", "_").replace("/", "_") + ".hlo.txt")
             with open(path, "w", encoding="utf-8") as f:
-                f.write(hlo_text(fn, key, args.steps, args.batch))
+                f.write(hlo)
             print(f"(optimized HLO: {path})")
 
 

@@ -59,6 +59,27 @@ def jax_envs(specs):
     return get
 
 
+def _primitives(jaxpr) -> set[str]:
+    """The names of the primitives of a traced program, its sub-programs (`cond` branches,
+    loop bodies, `jit` calls) included."""
+    names = set()
+    for eqn in jaxpr.eqns:
+        names.add(eqn.primitive.name)
+        for value in eqn.params.values():
+            for sub in value if isinstance(value, (tuple, list)) else (value,):
+                inner = getattr(sub, "jaxpr", sub)
+                if hasattr(inner, "eqns"):
+                    names |= _primitives(inner)
+    return names
+
+
+@pytest.fixture(scope="session")
+def jaxpr_primitives():
+    """`primitives(jaxpr) -> set[str]`: the primitive names of a traced program (`make_jaxpr(f)(...).jaxpr`),
+    sub-programs included."""
+    return _primitives
+
+
 @pytest.fixture
 def broken_tictactoe(jax_envs):
     """The generated tictactoe JAX module, deliberately broken: placing on cell 4 also marks

@@ -11,19 +11,6 @@ import jax.numpy as jnp
 import numpy as np
 
 
-def _primitives(jaxpr) -> set[str]:
-    """Every primitive of `jaxpr`, sub-jaxprs (cond, while, pjit) included."""
-    out: set[str] = set()
-    for eqn in jaxpr.eqns:
-        out.add(str(eqn.primitive))
-        for p in eqn.params.values():
-            for sub in p if isinstance(p, (list, tuple)) else [p]:
-                inner = getattr(sub, "jaxpr", sub)
-                if hasattr(inner, "eqns"):
-                    out |= _primitives(inner)
-    return out
-
-
 def test_stack_equals_jnp_stack(jax_envs):
     stack = jax_envs("acrobot")._stack
     cases = [
@@ -42,13 +29,13 @@ def test_stack_equals_jnp_stack(jax_envs):
     np.testing.assert_array_equal(np.asarray(batched), np.asarray(jax.vmap(lambda x, y: jnp.stack([x, y]))(a, b)))
 
 
-def test_a_batched_observation_has_no_transpose(jax_envs):
+def test_a_batched_observation_has_no_transpose(jax_envs, jaxpr_primitives):
     env = jax_envs("acrobot")  # its observation is an array literal of six floats
     states = jax.vmap(env.init_from_seed)(jnp.arange(4, dtype=jnp.uint32))
-    prims = _primitives(jax.make_jaxpr(jax.vmap(env.observe, in_axes=(0, None)))(states, 0).jaxpr)
+    prims = jaxpr_primitives(jax.make_jaxpr(jax.vmap(env.observe, in_axes=(0, None)))(states, 0).jaxpr)
     assert "transpose" not in prims
     assert "concatenate" in prims  # the observation is still built (the check looks at the right jaxpr)
     # what `_stack` avoids: JAX batches `jnp.stack` with a transpose (if a JAX release stops
     # doing so, this says the helper can go)
     stacked = jax.make_jaxpr(jax.vmap(lambda x, y: jnp.stack([x, y])))(jnp.zeros(4), jnp.zeros(4))
-    assert "transpose" in _primitives(stacked.jaxpr)
+    assert "transpose" in jaxpr_primitives(stacked.jaxpr)

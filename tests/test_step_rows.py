@@ -98,20 +98,6 @@ def test_kind_rows_default_follows_the_branch_costs(jax_envs, name, chunk):
     assert env._kind_chunk(1024, 0) == 0 and env._kind_chunk(1024, 7) == 7
 
 
-def _primitives(jaxpr) -> set[str]:
-    """The names of the primitives of a traced program, its sub-programs (`cond` branches,
-    loop bodies) included."""
-    names = set()
-    for eqn in jaxpr.eqns:
-        names.add(eqn.primitive.name)
-        for value in eqn.params.values():
-            for sub in value if isinstance(value, (tuple, list)) else (value,):
-                inner = getattr(sub, "jaxpr", sub)
-                if hasattr(inner, "eqns"):
-                    names |= _primitives(inner)
-    return names
-
-
 @pytest.fixture(scope="module")
 def heavy_env():
     from envc.compiler.check import load
@@ -148,14 +134,14 @@ def test_heavy_arms_run_only_where_a_row_takes_them(heavy_env, same_pytrees):
     assert np.asarray(state._x["score"]).max() > 0
 
 
-def test_heavy_arms_are_conditionals_under_the_rows_axis(heavy_env):
+def test_heavy_arms_are_conditionals_under_the_rows_axis(heavy_env, jaxpr_primitives):
     """The mechanism is on where it should be: traced under `_rows_vmap`, heavy_arms' step holds
     `cond`s on a `psum` over the rows; under a plain `vmap` (a user's loop) it holds neither."""
     env = heavy_env
     state = jax.vmap(env.init)(jax.random.split(jax.random.PRNGKey(0), 4))
     actions = jnp.zeros(4, jnp.int32)
-    named = _primitives(jax.make_jaxpr(env._rows_vmap(env._step_dict))(state, actions).jaxpr)
-    plain = _primitives(jax.make_jaxpr(jax.vmap(env._step_dict))(state, actions).jaxpr)
+    named = jaxpr_primitives(jax.make_jaxpr(env._rows_vmap(env._step_dict))(state, actions).jaxpr)
+    plain = jaxpr_primitives(jax.make_jaxpr(jax.vmap(env._step_dict))(state, actions).jaxpr)
     assert {"cond", "psum"} <= named, sorted(named)
     assert "psum" not in plain and "cond" not in plain, sorted(plain)
 

@@ -970,11 +970,7 @@ class Lowering:
 
     def x_array_build(self, e: ir.ArrayBuild) -> str:
         if ir.first_draw(e.body) is not None:
-            terms = self.unrolled(e.var, e.lo, e.hi, e.body)
-            if self.is_leaf(e.body.type):
-                dt = "jnp.int32" if isinstance(_leaf(e.body.type), ir.IntT) else self.leaf_dtype(_leaf(e.body.type))
-                return self.rt("_stack") + "([" + ", ".join(f"jnp.asarray({t}, {dt})" for t in terms) + "])"
-            return f"jax.tree_util.tree_map(lambda *xs: {self.rt('_stack')}(xs), " + ", ".join(terms) + ")"
+            return self.stacked(e.body.type, self.unrolled(e.var, e.lo, e.hi, e.body))
         level, body = self._gen(e.var, e.lo, e.hi, e.body)
         if isinstance(e.body.type, ir.IntT):
             body = f"jnp.asarray({body}, jnp.int32)"
@@ -984,12 +980,17 @@ class Lowering:
         consts = [x for x in e.items if isinstance(x, ir.Const)]
         if len(consts) == len(e.items):
             return self.value_code(e.type, [x.value for x in consts])
-        items = [self.ex(x) for x in e.items]
-        if self.is_leaf(ir.elem_of(e.type)):
-            dt = self.leaf_dtype(_leaf(e.type))
-            dt = "jnp.int32" if isinstance(_leaf(e.type), ir.IntT) else dt
-            return self.rt("_stack") + "([" + ", ".join(f"jnp.asarray({x}, {dt})" for x in items) + "])"
-        return f"jax.tree_util.tree_map(lambda *xs: {self.rt('_stack')}(xs), " + ", ".join(items) + ")"
+        return self.stacked(ir.elem_of(e.type), [self.ex(x) for x in e.items])
+
+    def stacked(self, elem: ir.Type, items: list[str]) -> str:
+        """The array of the item expressions `items` (code, each of type `elem`) along a new
+        leading axis, with the runtime's `_stack` (batch axis first under `vmap`, not
+        `jnp.stack`'s transpose): leaves cast to their dtype (integers to int32, as every
+        integer is computed), a record's or list's leaves stacked field by field."""
+        if not self.is_leaf(elem):
+            return f"jax.tree_util.tree_map(lambda *xs: {self.rt('_stack')}(xs), " + ", ".join(items) + ")"
+        dt = "jnp.int32" if isinstance(_leaf(elem), ir.IntT) else self.leaf_dtype(_leaf(elem))
+        return self.rt("_stack") + "([" + ", ".join(f"jnp.asarray({x}, {dt})" for x in items) + "])"
 
     def x_record_lit(self, e: ir.RecordLit) -> str:
         rec = self.m.record(e.record)
