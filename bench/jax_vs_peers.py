@@ -29,6 +29,14 @@ A gymnax peer's observation is carried through the loop in both modes, as gymnax
 rollout does (gymnax/experimental/rollout.py): it is part of envc's and Pgx's states, and a
 gymnax observation the harness dropped was dead code XLA removed, work only one side did
 (until 2026-12-02: the cartpole and acrobot rows of bench/RESULTS.md before that date).
+
+The compile columns are cold compiles on both sides (trace, lower and XLA compile of the
+jitted rollout, `envc.jax_cache.compile_stages`): JAX's persistent compilation cache is off
+for the whole run, for envc's generated modules and the peers alike, so that neither side
+reads a program compiled by an earlier run (issue 18: "compile time within 1.5x the peer's").
+`--jax-cache` keeps the cache (a repeat run's columns are then cache hits; until 2026-12-03
+every run of this script used it). The ratio column `compile envc/peer` is < 1 where envc
+compiles faster.
 """
 
 from __future__ import annotations
@@ -192,6 +200,14 @@ USER_LOOPS = {  # the peer's side of `--user-loop`, by pair
 }
 
 
+def _cache_off() -> None:
+    """JAX's persistent compilation cache off for this process: for the peers (`jax.config`)
+    and for envc's generated modules, which turn it on when imported unless `ENVC_JAX_CACHE`
+    says off (envc.jax_cache)."""
+    os.environ["ENVC_JAX_CACHE"] = "off"
+    jax.config.update("jax_enable_compilation_cache", False)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--batch", default="1,64,1024,8192")
@@ -202,7 +218,12 @@ def main() -> None:
     ap.add_argument("--compact-reset", action="store_true",
                     help="envc's rollout with its default batch-level reset (init on finished rows only), "
                          "which the peers' harnesses do not have; default: the per-environment reset on both sides")
+    ap.add_argument("--jax-cache", action="store_true",
+                    help="keep JAX's persistent compilation cache (compile columns of a repeat run are then cache hits, "
+                         "not cold compiles); default: off for both sides")
     args = ap.parse_args()
+    if not args.jax_cache:
+        _cache_off()
     batches = [int(b) for b in args.batch.split(",")]
     device = jax.devices()[0]
     print(f"# device: {device.platform} ({device.device_kind}), {os.cpu_count()} cpus, {platform.processor() or platform.machine()}, "
@@ -210,10 +231,12 @@ def main() -> None:
     mode = "user loop (vmap(init), vmap(step), select reset)" if args.user_loop else (
         "rollout, envc's compacted batch-level reset against the peer's per-environment reset (not one harness)"
         if args.compact_reset else "rollout, per-environment reset on both sides")
-    print(f"# mode: {mode}, "
+    compiles = "persistent cache on (a repeat run's compiles are cache hits)" if args.jax_cache else "cold"
+    print(f"# mode: {mode}, compiles: {compiles}, "
           f"load average {os.getloadavg()[0]:.2f}")
-    print("| env | peer | batch | steps/scan | envc SPS | peer SPS | ratio envc/peer | envc compile (s) | peer compile (s) |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| env | peer | batch | steps/scan | envc SPS | peer SPS | ratio envc/peer | envc compile (s) | peer compile (s) "
+          "| compile envc/peer |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in args.only or sorted(PAIRS):
         peer_name, make_peer = PAIRS[name]
         env = load_jax(load(os.path.join(ROOT, "specs", f"{name}.envspec")))
@@ -223,7 +246,8 @@ def main() -> None:
             n = steps_for(b)
             ours, theirs = compare_rollouts((name, mine), (peer_name, peer), b, n, args.repeats)
             print(f"| {name} | {peer_name} | {b} | {n} | {ours.sps:,.0f} | {theirs.sps:,.0f} | "
-                  f"{ours.sps / theirs.sps:.2f} | {ours.compile_s:.2f} | {theirs.compile_s:.2f} |", flush=True)
+                  f"{ours.sps / theirs.sps:.2f} | {ours.compile_s:.2f} | {theirs.compile_s:.2f} | "
+                  f"{ours.compile_s / theirs.compile_s:.2f} |", flush=True)
 
 
 if __name__ == "__main__":
