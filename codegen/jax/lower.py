@@ -234,6 +234,8 @@ class Lowering:
         self._reads: dict[tuple, str] = {}  # static reads already hoisted, per nest
         self._uid = 0
         self._inline_depth = 0
+        # locals bound or assigned a value that is not `cheap` (their keys; `_note_cheap`)
+        self._heavy_locals: set[str] = set()
         # static conjuncts of the conditions around an inlined fn's arm (`inline_walk`):
         # (nest depth when pushed, bool arrays over the nest to that depth)
         self._care: list[tuple[int, list]] = []
@@ -1264,8 +1266,10 @@ class Lowering:
             return next(f.type for f in self.m.state if f.name == p.name)
         return self._local_types[self.key(p.name)]
 
-    def store(self, p: ir.Place, value: str, cast: bool = True) -> None:
-        """Emit the update of place `p` with `value` (cast to the place's dtypes)."""
+    def store(self, p: ir.Place, value: str, cast: bool = True, one_hot: bool = False) -> None:
+        """Emit the update of place `p` with `value` (cast to the place's dtypes). With `one_hot`
+        (the value is `cheap`), a store into an array leaf at traced indices is `_put`, which
+        may make it a one-hot select; else a scatter, `.at[].set`."""
         if cast and p.root != "state" and not p.path:
             value = f"{self.rt('_lcast')}({value}, {self.dtypes(p.type)})"  # a whole local (static ints kept)
         elif cast:
@@ -1274,10 +1278,11 @@ class Lowering:
         indices = []
         for step in p.path:
             indices.append(self.index(step.index) if step.kind == "index" else None)
-        code = self._update(root, self._root_type(p), list(zip(p.path, indices)), value)
+        code = self._update(root, self._root_type(p), list(zip(p.path, indices)), value, one_hot=one_hot)
         self.emit(f"{root} = {code}")
 
-    def _update(self, base: str, t: ir.Type, steps, value: str, pending: tuple[str, ...] = ()) -> str:
+    def _update(self, base: str, t: ir.Type, steps, value: str, pending: tuple[str, ...] = (),
+                one_hot: bool = False) -> str:
         """The code of `base` (of type `t`, under the array indices `pending`) with the place
         `steps` set to `value`. Array indices are carried down to the leaves, since arrays of
         records are stored as records of arrays: `team[p][i].hp = v` updates the one leaf,
@@ -1287,12 +1292,12 @@ class Lowering:
                 return value
             at = pending[0] if len(pending) == 1 else f"({', '.join(pending)})"
             if self.is_leaf(t):
-                return f"{base}.at[{at}].set({value})"
+                return f"{self.rt('_put')}({base}, {at}, {value})" if one_hot else f"{base}.at[{at}].set({value})"
             return f"{self.rt('_set')}({base}, {at}, {value})"
         (step, idx), rest = steps[0], steps[1:]
         if step.kind == "field":
             ft = next(f.type for f in self.m.record(ir.record_of(t).name).fields if f.name == step.name)
-            inner = self._update(f"{base}[{py_str(step.name)}]", ft, rest, value, pending)
+            inner = self._update(f"{base}[{py_str(step.name)}]", ft, rest, value, pending, one_hot)
             return f"{{**{base}, {py_str(step.name)}: {inner}}}"
         if isinstance(t, ir.ListT):
             if pending:  # a list under array indices: take it out, update it, put it back
@@ -1301,7 +1306,7 @@ class Lowering:
                 return f"{self.rt('_set')}({base}, {at}, {inner})"
             getter = f"{self.rt('_lget')}({base}, {idx})"
             return f"{self.rt('_lset')}({base}, {idx}, {self._update(getter, t.elem, rest, value)})"
-        return self._update(base, ir.elem_of(t), rest, value, pending + (idx,))
+        return self._update(base, ir.elem_of(t), rest, value, pending + (idx,), one_hot)
 
     # ------------------------------------------------------------ statements
     def block(self, stmts: list[ir.Stmt]) -> None:
@@ -1347,6 +1352,7 @@ class Lowering:
     def s_let(self, s: ir.Let) -> None:
         value = self.ex(s.value)
         key = self.declare(s.name, s.type)
+        self._note_cheap(key, s.value)
         self.emit(f"{lv(key)} = {self.rt('_lcast')}({value}, {self.dtypes(s.type)})")
 
     def s_assign(self, s: ir.Assign) -> None:
@@ -1355,7 +1361,28 @@ class Lowering:
         self.emit(f"{tmp} = {value}")
         if self.recording() and number_faults.site_of(s.place) is not None:
             self.read_place(s.place)  # (records a list index past the end, as the interpreter checks)
-        self.store(s.place, tmp)
+        if s.place.root != "state" and not s.place.path:
+            self._note_cheap(self.key(s.place.name), s.value)
+        self.store(s.place, tmp, one_hot=self.cheap(s.value))
+
+    def cheap(self, e: ir.Expr) -> bool:
+        """Whether `e` costs nothing to compute again: a constant, a read of a whole state field,
+        or a local that holds one of those, a parameter or a loop variable (not a `let` or an
+        assignment of anything else, `_heavy_locals`). A store of such a value may be a one-hot
+        select (`_put`), where XLA computes the value per element of the array: a costly one
+        would be computed that many times (a precaution, not measured)."""
+        if isinstance(e, (ir.Const, ir.StateGet)):
+            return True
+        if not isinstance(e, ir.Local) or not any(source == e.name for source, _ in self.scope):
+            return False  # (a name outside the scope: a substituted one of an inlined fn)
+        return self.key(e.name) not in self._heavy_locals
+
+    def _note_cheap(self, key: str, value: ir.Expr) -> None:
+        """Record whether local `key`, just bound or assigned `value`, holds a `cheap` value."""
+        if self.cheap(value):
+            self._heavy_locals.discard(key)
+        else:
+            self._heavy_locals.add(key)
 
     def arm(self, body: list[ir.Stmt], prefix: str) -> str:
         """Emit `body` as a branch function `def _thenN(st, v_a, ...)` at this depth, taking the
@@ -1443,12 +1470,11 @@ class Lowering:
         # arm from that one back (the chain's running result differs from the state everywhere)
         conds_ = "".join(f"{c}, " for c in conds)
         live = tup(self.live())
+        arms = "".join(f"lambda: {call}, " for call in names[:-1])
         if not any(heavy):
-            arms = "".join(f"{call}, " for call in names[:-1])
-            self.emit(f"st, {live} = {self.rt('_select_first')}(({conds_}), (st, {live}), ({arms}), {names[-1]})")
+            self.emit(f"st, {live} = {self.rt('_select_first')}(({conds_}), (st, {live}), ({arms}), lambda: {names[-1]})")
             return
         # the heavy arms under `lax.cond` on whether any row takes them (`_select_first_any`)
-        arms = "".join(f"lambda: {call}, " for call in names[:-1])
         flags = "".join(f"{h}, " for h in heavy)
         self.emit(f"st, {live} = {self.rt('_select_first_any')}(({conds_}), (st, {live}), ({arms}), "
                   f"lambda: {names[-1]}, ({flags}), {self.live_dtypes()})")

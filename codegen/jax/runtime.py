@@ -96,6 +96,40 @@ def _set(x, i, v):
     return jax.tree_util.tree_map(lambda a, b: a.at[i].set(b.astype(a.dtype)), x, v)
 
 
+def _put(a, at, v):
+    """`a.at[at].set(v)`: array `a` with the element (or sub-array) at `at` replaced by `v`.
+    `at` is an index or a tuple of indices into `a`'s leading axes, `v` has the shape of what
+    they select and `a`'s dtype.
+
+    Decision (issue 18): a store traced inside an arm of an `if` whose condition is traced
+    (`_PREDICATED`), at a traced index into an array of 64 to 256 elements (per environment),
+    is a select, `where(iota == at, v, a)`, over the whole array, as Pgx's games update their
+    boards. Under `vmap` a scatter whose index differs per environment is a loop over the batch
+    on XLA:CPU, and the arm's `_select` then reads the scattered array and the old one again;
+    the one-hot select fuses with that `_select` into one elementwise pass (othello's flips
+    into its 64-cell board, 48 such stores a step). Measured limits (bench/RESULTS.md,
+    "One-hot stores"): on smaller arrays the select was slower (pokemon_gen1's stores into
+    per-player arrays of 2 to 48 elements: rollout 0.83-0.87x), and so was an unconditional
+    store (connect4's drop: 0.74x at batch 8192; XLA fused the select into each reader of the
+    board). XLA computes `v` once per element there, so the lowering writes `_put` only for a
+    value that costs nothing to compute again (`Lowering.cheap`: a constant, a state field, a
+    local holding one), a precaution. The two are equal for every index inside the axes, which
+    the checker's ranges guarantee on every path that does not fault (after a fault the state
+    is unspecified). Static indices (Python ints, see `_i32`) keep `.at[].set`."""
+    idx = at if type(at) is tuple else (at,)
+    if all(type(i) is int for i in idx) or not 64 <= a.size <= 256 or not _PREDICATED.get():
+        return a.at[at].set(v)
+    hit = None
+    for axis, i in enumerate(idx):
+        shape = [1] * len(idx)
+        shape[axis] = a.shape[axis]
+        eq = lax.broadcasted_iota(jnp.int32, tuple(shape), axis) == i
+        hit = eq if hit is None else hit & eq
+    hit = hit.reshape(hit.shape + (1,) * (a.ndim - len(idx)))
+    v = jnp.asarray(v).astype(a.dtype)
+    return jnp.where(hit, v.reshape((1,) * len(idx) + v.shape), a)
+
+
 def _stack(xs):
     """`jnp.stack(xs)` (a new leading axis) written as a `concatenate` of the items reshaped to
     a leading 1: the same array, but under `vmap` the batch axis stays first. `jnp.stack` is
@@ -114,23 +148,38 @@ def _select(c, a, b):
     return jax.tree_util.tree_map(lambda x, y: x if x is y else jnp.where(c, x, y), a, b)
 
 
+# Set while the arms of an `if` on a traced condition are traced (`_predicated`): what they
+# compute is merged by a select, which `_put` uses.
+_PREDICATED = contextvars.ContextVar("_envc_predicated", default=False)
+
+
+def _predicated(arm):
+    """`arm()` traced with `_PREDICATED` set (the arm's result will be selected)."""
+    token = _PREDICATED.set(True)
+    try:
+        return arm()
+    finally:
+        _PREDICATED.reset(token)
+
+
 def _branch(c, then, orelse):
     """`if c {then} else {orelse}` with both arms as thunks returning `(st, locals)`: a Python
     bool `c` (decided while tracing, see `_i32`) traces only the arm it takes; otherwise both
-    are traced and merged by `_select`."""
+    are traced (`_predicated`) and merged by `_select`."""
     if type(c) is bool:
         return then() if c else orelse()
-    return _select(c, then(), orelse())
+    return _select(c, _predicated(then), _predicated(orelse))
 
 
 def _select_first(conds, orig, arms, orelse):
-    """Branchless `if c1 {a1} elif c2 {a2} ... else {orelse}`: the pytree of the arm whose
-    condition is the first to hold (`orelse` when none does); `orig` is the pytree before the
-    chain. Each leaf is selected only among the arms that change it (a leaf identical to
-    `orig`'s is unchanged), on exclusive conditions (`ci and not c1..ci-1`): a leaf that one
-    arm of many writes costs one `where`, not one per arm as a chain of `_select`s does."""
+    """Branchless `if c1 {a1} elif c2 {a2} ... else {orelse}`, the arms and `orelse` as thunks:
+    the pytree of the arm whose condition is the first to hold (`orelse` when none does);
+    `orig` is the pytree before the chain. Each leaf is selected only among the arms that
+    change it (a leaf identical to `orig`'s is unchanged), on exclusive conditions
+    (`ci and not c1..ci-1`): a leaf that one arm of many writes costs one `where`, not one per
+    arm as a chain of `_select`s does."""
     firsts, taken = _firsts(conds)
-    return _merge_first(firsts, taken, orig, arms, orelse)
+    return _merge_first(firsts, taken, orig, [_predicated(arm) for arm in arms], _predicated(orelse))
 
 
 def _firsts(conds):
@@ -198,7 +247,7 @@ def _branch_any(c, then, orelse, heavy_then, live, dtypes):
     if anyc is None:
         return _branch(c, then, orelse)
     light = orelse if heavy_then else then
-    return lax.cond(anyc, lambda: _typed(_select(c, then(), orelse()), live, dtypes),
+    return lax.cond(anyc, lambda: _typed(_select(c, _predicated(then), _predicated(orelse)), live, dtypes),
                     lambda: _typed(light(), live, dtypes))
 
 
@@ -227,11 +276,11 @@ def _select_first_any(conds, orig, arms, orelse, heavy, dtypes):
     for first, arm, h in zip(firsts, arms, heavy):
         anyc = _rows_any(first) if h else None
         if anyc is None:
-            outs.append(arm())
+            outs.append(_predicated(arm))
             continue
         typed = _typed(orig, orig[1], dtypes) if typed is None else typed
-        outs.append(lax.cond(anyc, lambda arm=arm: _typed(arm(), orig[1], dtypes), lambda t=typed: t))
-    return _merge_first(firsts, taken, orig, outs, orelse())
+        outs.append(lax.cond(anyc, lambda arm=arm: _typed(_predicated(arm), orig[1], dtypes), lambda t=typed: t))
+    return _merge_first(firsts, taken, orig, outs, _predicated(orelse))
 
 
 def _pick(mask, r, lo, orelse):

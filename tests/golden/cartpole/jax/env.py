@@ -116,13 +116,27 @@ def _select(c, a, b):
     return jax.tree_util.tree_map(lambda x, y: x if x is y else jnp.where(c, x, y), a, b)
 
 
+# Set while the arms of an `if` on a traced condition are traced (`_predicated`): what they
+# compute is merged by a select, which `_put` uses.
+_PREDICATED = contextvars.ContextVar("_envc_predicated", default=False)
+
+
+def _predicated(arm):
+    """`arm()` traced with `_PREDICATED` set (the arm's result will be selected)."""
+    token = _PREDICATED.set(True)
+    try:
+        return arm()
+    finally:
+        _PREDICATED.reset(token)
+
+
 def _branch(c, then, orelse):
     """`if c {then} else {orelse}` with both arms as thunks returning `(st, locals)`: a Python
     bool `c` (decided while tracing, see `_i32`) traces only the arm it takes; otherwise both
-    are traced and merged by `_select`."""
+    are traced (`_predicated`) and merged by `_select`."""
     if type(c) is bool:
         return then() if c else orelse()
-    return _select(c, then(), orelse())
+    return _select(c, _predicated(then), _predicated(orelse))
 
 
 # The rows axis (DESIGN.md decision 6; bench/RESULTS.md, "Heavy arms under lax.cond"). The

@@ -98,6 +98,40 @@ def _lcast(value, dtypes):
     return _cast(value, dtypes)
 
 
+def _put(a, at, v):
+    """`a.at[at].set(v)`: array `a` with the element (or sub-array) at `at` replaced by `v`.
+    `at` is an index or a tuple of indices into `a`'s leading axes, `v` has the shape of what
+    they select and `a`'s dtype.
+
+    Decision (issue 18): a store traced inside an arm of an `if` whose condition is traced
+    (`_PREDICATED`), at a traced index into an array of 64 to 256 elements (per environment),
+    is a select, `where(iota == at, v, a)`, over the whole array, as Pgx's games update their
+    boards. Under `vmap` a scatter whose index differs per environment is a loop over the batch
+    on XLA:CPU, and the arm's `_select` then reads the scattered array and the old one again;
+    the one-hot select fuses with that `_select` into one elementwise pass (othello's flips
+    into its 64-cell board, 48 such stores a step). Measured limits (bench/RESULTS.md,
+    "One-hot stores"): on smaller arrays the select was slower (pokemon_gen1's stores into
+    per-player arrays of 2 to 48 elements: rollout 0.83-0.87x), and so was an unconditional
+    store (connect4's drop: 0.74x at batch 8192; XLA fused the select into each reader of the
+    board). XLA computes `v` once per element there, so the lowering writes `_put` only for a
+    value that costs nothing to compute again (`Lowering.cheap`: a constant, a state field, a
+    local holding one), a precaution. The two are equal for every index inside the axes, which
+    the checker's ranges guarantee on every path that does not fault (after a fault the state
+    is unspecified). Static indices (Python ints, see `_i32`) keep `.at[].set`."""
+    idx = at if type(at) is tuple else (at,)
+    if all(type(i) is int for i in idx) or not 64 <= a.size <= 256 or not _PREDICATED.get():
+        return a.at[at].set(v)
+    hit = None
+    for axis, i in enumerate(idx):
+        shape = [1] * len(idx)
+        shape[axis] = a.shape[axis]
+        eq = lax.broadcasted_iota(jnp.int32, tuple(shape), axis) == i
+        hit = eq if hit is None else hit & eq
+    hit = hit.reshape(hit.shape + (1,) * (a.ndim - len(idx)))
+    v = jnp.asarray(v).astype(a.dtype)
+    return jnp.where(hit, v.reshape((1,) * len(idx) + v.shape), a)
+
+
 def _select(c, a, b):
     """Branchless `if`: pick pytree `a` where `c` holds, else `b` (leaves identical in both are kept).
     A Python bool `c` (decided while tracing) picks without a `where`."""
@@ -106,23 +140,38 @@ def _select(c, a, b):
     return jax.tree_util.tree_map(lambda x, y: x if x is y else jnp.where(c, x, y), a, b)
 
 
+# Set while the arms of an `if` on a traced condition are traced (`_predicated`): what they
+# compute is merged by a select, which `_put` uses.
+_PREDICATED = contextvars.ContextVar("_envc_predicated", default=False)
+
+
+def _predicated(arm):
+    """`arm()` traced with `_PREDICATED` set (the arm's result will be selected)."""
+    token = _PREDICATED.set(True)
+    try:
+        return arm()
+    finally:
+        _PREDICATED.reset(token)
+
+
 def _branch(c, then, orelse):
     """`if c {then} else {orelse}` with both arms as thunks returning `(st, locals)`: a Python
     bool `c` (decided while tracing, see `_i32`) traces only the arm it takes; otherwise both
-    are traced and merged by `_select`."""
+    are traced (`_predicated`) and merged by `_select`."""
     if type(c) is bool:
         return then() if c else orelse()
-    return _select(c, then(), orelse())
+    return _select(c, _predicated(then), _predicated(orelse))
 
 
 def _select_first(conds, orig, arms, orelse):
-    """Branchless `if c1 {a1} elif c2 {a2} ... else {orelse}`: the pytree of the arm whose
-    condition is the first to hold (`orelse` when none does); `orig` is the pytree before the
-    chain. Each leaf is selected only among the arms that change it (a leaf identical to
-    `orig`'s is unchanged), on exclusive conditions (`ci and not c1..ci-1`): a leaf that one
-    arm of many writes costs one `where`, not one per arm as a chain of `_select`s does."""
+    """Branchless `if c1 {a1} elif c2 {a2} ... else {orelse}`, the arms and `orelse` as thunks:
+    the pytree of the arm whose condition is the first to hold (`orelse` when none does);
+    `orig` is the pytree before the chain. Each leaf is selected only among the arms that
+    change it (a leaf identical to `orig`'s is unchanged), on exclusive conditions
+    (`ci and not c1..ci-1`): a leaf that one arm of many writes costs one `where`, not one per
+    arm as a chain of `_select`s does."""
     firsts, taken = _firsts(conds)
-    return _merge_first(firsts, taken, orig, arms, orelse)
+    return _merge_first(firsts, taken, orig, [_predicated(arm) for arm in arms], _predicated(orelse))
 
 
 def _firsts(conds):
@@ -442,7 +491,7 @@ def p_finish(st):
         st = dict(st)
         st = _draw(st)
         return st, (v_mine, v_theirs)
-    st, (v_mine, v_theirs) = _select_first((_c103, _c104, ), (st, (v_mine, v_theirs)), (_then105(st, v_mine, v_theirs), _then106(st, v_mine, v_theirs), ), _else107(st, v_mine, v_theirs))
+    st, (v_mine, v_theirs) = _select_first((_c103, _c104, ), (st, (v_mine, v_theirs)), (lambda: _then105(st, v_mine, v_theirs), lambda: _then106(st, v_mine, v_theirs), ), lambda: _else107(st, v_mine, v_theirs))
     return st
 
 
@@ -461,7 +510,7 @@ def a_place(st, index):
         def _then110(st, v_cell, v_p, v_d, v_n, v_k):
             st = dict(st)
             _a111 = v_p
-            st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a111, jnp.int8))
+            st["board"] = _put(st["board"], _i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)]), _cast(_a111, jnp.int8))
             return st, (v_cell, v_p, v_d, v_n, v_k)
         st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c109, lambda: _then110(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
         v_k = 1
@@ -469,7 +518,7 @@ def a_place(st, index):
         def _then113(st, v_cell, v_p, v_d, v_n, v_k):
             st = dict(st)
             _a114 = v_p
-            st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a114, jnp.int8))
+            st["board"] = _put(st["board"], _i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)]), _cast(_a114, jnp.int8))
             return st, (v_cell, v_p, v_d, v_n, v_k)
         st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c112, lambda: _then113(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
         v_k = 2
@@ -477,7 +526,7 @@ def a_place(st, index):
         def _then116(st, v_cell, v_p, v_d, v_n, v_k):
             st = dict(st)
             _a117 = v_p
-            st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a117, jnp.int8))
+            st["board"] = _put(st["board"], _i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)]), _cast(_a117, jnp.int8))
             return st, (v_cell, v_p, v_d, v_n, v_k)
         st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c115, lambda: _then116(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
         v_k = 3
@@ -485,7 +534,7 @@ def a_place(st, index):
         def _then119(st, v_cell, v_p, v_d, v_n, v_k):
             st = dict(st)
             _a120 = v_p
-            st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a120, jnp.int8))
+            st["board"] = _put(st["board"], _i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)]), _cast(_a120, jnp.int8))
             return st, (v_cell, v_p, v_d, v_n, v_k)
         st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c118, lambda: _then119(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
         v_k = 4
@@ -493,7 +542,7 @@ def a_place(st, index):
         def _then122(st, v_cell, v_p, v_d, v_n, v_k):
             st = dict(st)
             _a123 = v_p
-            st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a123, jnp.int8))
+            st["board"] = _put(st["board"], _i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)]), _cast(_a123, jnp.int8))
             return st, (v_cell, v_p, v_d, v_n, v_k)
         st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c121, lambda: _then122(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
         v_k = 5
@@ -501,13 +550,13 @@ def a_place(st, index):
         def _then125(st, v_cell, v_p, v_d, v_n, v_k):
             st = dict(st)
             _a126 = v_p
-            st["board"] = st["board"].at[_i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)])].set(_cast(_a126, jnp.int8))
+            st["board"] = _put(st["board"], _i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)]), _cast(_a126, jnp.int8))
             return st, (v_cell, v_p, v_d, v_n, v_k)
         st, (v_cell, v_p, v_d, v_n, v_k) = _branch(_c124, lambda: _then125(st, v_cell, v_p, v_d, v_n, v_k), lambda: (st, (v_cell, v_p, v_d, v_n, v_k)))
         return st, (v_cell, v_p, v_d)
     st, (v_cell, v_p, v_d) = lax.fori_loop(0, 8, _loop108, (st, (v_cell, v_p, v_d)))
     _a127 = v_p
-    st["board"] = st["board"].at[_i32(v_cell)].set(_cast(_a127, jnp.int8))
+    st["board"] = _put(st["board"], _i32(v_cell), _cast(_a127, jnp.int8))
     _a128 = False
     st["passed"] = _cast(_a128, jnp.bool_)
     _c129 = jnp.logical_or(jnp.all(jax.vmap(lambda i130, _h131: (_i32(_h131) != -1))(jnp.arange(0, 64, dtype=jnp.int32), st["board"])), jnp.logical_not(jnp.any(jax.vmap(lambda i132, _h133: (_i32(_h133) == (1 - _i32(v_p))))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]))))
@@ -1247,9 +1296,9 @@ def _init_body(st):
     _a894 = _r893
     st["current_player"] = _cast(_a894, jnp.int8)
     _a895 = st["current_player"]
-    st["board"] = st["board"].at[28].set(_cast(_a895, jnp.int8))
+    st["board"] = _put(st["board"], 28, _cast(_a895, jnp.int8))
     _a896 = st["current_player"]
-    st["board"] = st["board"].at[35].set(_cast(_a896, jnp.int8))
+    st["board"] = _put(st["board"], 35, _cast(_a896, jnp.int8))
     _a897 = (1 - _i32(st["current_player"]))
     st["board"] = st["board"].at[27].set(_cast(_a897, jnp.int8))
     _a898 = (1 - _i32(st["current_player"]))

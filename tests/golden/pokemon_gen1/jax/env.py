@@ -107,6 +107,40 @@ def _set(x, i, v):
     return jax.tree_util.tree_map(lambda a, b: a.at[i].set(b.astype(a.dtype)), x, v)
 
 
+def _put(a, at, v):
+    """`a.at[at].set(v)`: array `a` with the element (or sub-array) at `at` replaced by `v`.
+    `at` is an index or a tuple of indices into `a`'s leading axes, `v` has the shape of what
+    they select and `a`'s dtype.
+
+    Decision (issue 18): a store traced inside an arm of an `if` whose condition is traced
+    (`_PREDICATED`), at a traced index into an array of 64 to 256 elements (per environment),
+    is a select, `where(iota == at, v, a)`, over the whole array, as Pgx's games update their
+    boards. Under `vmap` a scatter whose index differs per environment is a loop over the batch
+    on XLA:CPU, and the arm's `_select` then reads the scattered array and the old one again;
+    the one-hot select fuses with that `_select` into one elementwise pass (othello's flips
+    into its 64-cell board, 48 such stores a step). Measured limits (bench/RESULTS.md,
+    "One-hot stores"): on smaller arrays the select was slower (pokemon_gen1's stores into
+    per-player arrays of 2 to 48 elements: rollout 0.83-0.87x), and so was an unconditional
+    store (connect4's drop: 0.74x at batch 8192; XLA fused the select into each reader of the
+    board). XLA computes `v` once per element there, so the lowering writes `_put` only for a
+    value that costs nothing to compute again (`Lowering.cheap`: a constant, a state field, a
+    local holding one), a precaution. The two are equal for every index inside the axes, which
+    the checker's ranges guarantee on every path that does not fault (after a fault the state
+    is unspecified). Static indices (Python ints, see `_i32`) keep `.at[].set`."""
+    idx = at if type(at) is tuple else (at,)
+    if all(type(i) is int for i in idx) or not 64 <= a.size <= 256 or not _PREDICATED.get():
+        return a.at[at].set(v)
+    hit = None
+    for axis, i in enumerate(idx):
+        shape = [1] * len(idx)
+        shape[axis] = a.shape[axis]
+        eq = lax.broadcasted_iota(jnp.int32, tuple(shape), axis) == i
+        hit = eq if hit is None else hit & eq
+    hit = hit.reshape(hit.shape + (1,) * (a.ndim - len(idx)))
+    v = jnp.asarray(v).astype(a.dtype)
+    return jnp.where(hit, v.reshape((1,) * len(idx) + v.shape), a)
+
+
 def _stack(xs):
     """`jnp.stack(xs)` (a new leading axis) written as a `concatenate` of the items reshaped to
     a leading 1: the same array, but under `vmap` the batch axis stays first. `jnp.stack` is
@@ -125,23 +159,38 @@ def _select(c, a, b):
     return jax.tree_util.tree_map(lambda x, y: x if x is y else jnp.where(c, x, y), a, b)
 
 
+# Set while the arms of an `if` on a traced condition are traced (`_predicated`): what they
+# compute is merged by a select, which `_put` uses.
+_PREDICATED = contextvars.ContextVar("_envc_predicated", default=False)
+
+
+def _predicated(arm):
+    """`arm()` traced with `_PREDICATED` set (the arm's result will be selected)."""
+    token = _PREDICATED.set(True)
+    try:
+        return arm()
+    finally:
+        _PREDICATED.reset(token)
+
+
 def _branch(c, then, orelse):
     """`if c {then} else {orelse}` with both arms as thunks returning `(st, locals)`: a Python
     bool `c` (decided while tracing, see `_i32`) traces only the arm it takes; otherwise both
-    are traced and merged by `_select`."""
+    are traced (`_predicated`) and merged by `_select`."""
     if type(c) is bool:
         return then() if c else orelse()
-    return _select(c, then(), orelse())
+    return _select(c, _predicated(then), _predicated(orelse))
 
 
 def _select_first(conds, orig, arms, orelse):
-    """Branchless `if c1 {a1} elif c2 {a2} ... else {orelse}`: the pytree of the arm whose
-    condition is the first to hold (`orelse` when none does); `orig` is the pytree before the
-    chain. Each leaf is selected only among the arms that change it (a leaf identical to
-    `orig`'s is unchanged), on exclusive conditions (`ci and not c1..ci-1`): a leaf that one
-    arm of many writes costs one `where`, not one per arm as a chain of `_select`s does."""
+    """Branchless `if c1 {a1} elif c2 {a2} ... else {orelse}`, the arms and `orelse` as thunks:
+    the pytree of the arm whose condition is the first to hold (`orelse` when none does);
+    `orig` is the pytree before the chain. Each leaf is selected only among the arms that
+    change it (a leaf identical to `orig`'s is unchanged), on exclusive conditions
+    (`ci and not c1..ci-1`): a leaf that one arm of many writes costs one `where`, not one per
+    arm as a chain of `_select`s does."""
     firsts, taken = _firsts(conds)
-    return _merge_first(firsts, taken, orig, arms, orelse)
+    return _merge_first(firsts, taken, orig, [_predicated(arm) for arm in arms], _predicated(orelse))
 
 
 def _firsts(conds):
@@ -209,7 +258,7 @@ def _branch_any(c, then, orelse, heavy_then, live, dtypes):
     if anyc is None:
         return _branch(c, then, orelse)
     light = orelse if heavy_then else then
-    return lax.cond(anyc, lambda: _typed(_select(c, then(), orelse()), live, dtypes),
+    return lax.cond(anyc, lambda: _typed(_select(c, _predicated(then), _predicated(orelse)), live, dtypes),
                     lambda: _typed(light(), live, dtypes))
 
 
@@ -238,11 +287,11 @@ def _select_first_any(conds, orig, arms, orelse, heavy, dtypes):
     for first, arm, h in zip(firsts, arms, heavy):
         anyc = _rows_any(first) if h else None
         if anyc is None:
-            outs.append(arm())
+            outs.append(_predicated(arm))
             continue
         typed = _typed(orig, orig[1], dtypes) if typed is None else typed
-        outs.append(lax.cond(anyc, lambda arm=arm: _typed(arm(), orig[1], dtypes), lambda t=typed: t))
-    return _merge_first(firsts, taken, orig, outs, orelse())
+        outs.append(lax.cond(anyc, lambda arm=arm: _typed(_predicated(arm), orig[1], dtypes), lambda t=typed: t))
+    return _merge_first(firsts, taken, orig, outs, _predicated(orelse))
 
 
 def _lget(lst, i):
@@ -591,7 +640,7 @@ def p_enter(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v_a = _lcast(st["active"][_i32(v_p)], jnp.int8)
     _a12 = True
-    st["seen"] = st["seen"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a12, jnp.bool_))
+    st["seen"] = _put(st["seen"], (_i32(v_p), _i32(v_a)), _cast(_a12, jnp.bool_))
     v_k = 0
     _a13 = st["team"]["stats"][(v_p, v_a, v_k)]
     st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a13, jnp.int16))
@@ -638,57 +687,57 @@ def p_leave(st, v_p):
     def _then27(st, v_p, v_a):
         st = dict(st)
         _a28 = 2
-        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a28, jnp.int8))}
+        st["team"] = {**st["team"], "status": _put(st["team"]["status"], (_i32(v_p), _i32(v_a)), _cast(_a28, jnp.int8))}
         return st, (v_p, v_a)
     st, (v_p, v_a) = _branch(_c26, lambda: _then27(st, v_p, v_a), lambda: (st, (v_p, v_a)))
     _a29 = _K3
     st["boosts"] = st["boosts"].at[_i32(v_p)].set(_cast(_a29, jnp.int8))
     _a30 = 0
-    st["confused"] = st["confused"].at[_i32(v_p)].set(_cast(_a30, jnp.int8))
+    st["confused"] = _put(st["confused"], _i32(v_p), _cast(_a30, jnp.int8))
     _a31 = 0
-    st["sub_hp"] = st["sub_hp"].at[_i32(v_p)].set(_cast(_a31, jnp.int16))
+    st["sub_hp"] = _put(st["sub_hp"], _i32(v_p), _cast(_a31, jnp.int16))
     _a32 = False
-    st["reflect"] = st["reflect"].at[_i32(v_p)].set(_cast(_a32, jnp.bool_))
+    st["reflect"] = _put(st["reflect"], _i32(v_p), _cast(_a32, jnp.bool_))
     _a33 = False
-    st["light_screen"] = st["light_screen"].at[_i32(v_p)].set(_cast(_a33, jnp.bool_))
+    st["light_screen"] = _put(st["light_screen"], _i32(v_p), _cast(_a33, jnp.bool_))
     _a34 = False
-    st["focus"] = st["focus"].at[_i32(v_p)].set(_cast(_a34, jnp.bool_))
+    st["focus"] = _put(st["focus"], _i32(v_p), _cast(_a34, jnp.bool_))
     _a35 = False
-    st["mist"] = st["mist"].at[_i32(v_p)].set(_cast(_a35, jnp.bool_))
+    st["mist"] = _put(st["mist"], _i32(v_p), _cast(_a35, jnp.bool_))
     _a36 = False
-    st["seeded"] = st["seeded"].at[_i32(v_p)].set(_cast(_a36, jnp.bool_))
+    st["seeded"] = _put(st["seeded"], _i32(v_p), _cast(_a36, jnp.bool_))
     _a37 = False
-    st["toxic"] = st["toxic"].at[_i32(v_p)].set(_cast(_a37, jnp.bool_))
+    st["toxic"] = _put(st["toxic"], _i32(v_p), _cast(_a37, jnp.bool_))
     _a38 = 0
-    st["toxic_n"] = st["toxic_n"].at[_i32(v_p)].set(_cast(_a38, jnp.int8))
+    st["toxic_n"] = _put(st["toxic_n"], _i32(v_p), _cast(_a38, jnp.int8))
     _a39 = False
-    st["recharging"] = st["recharging"].at[_i32(v_p)].set(_cast(_a39, jnp.bool_))
+    st["recharging"] = _put(st["recharging"], _i32(v_p), _cast(_a39, jnp.bool_))
     _a40 = False
-    st["charging"] = st["charging"].at[_i32(v_p)].set(_cast(_a40, jnp.bool_))
+    st["charging"] = _put(st["charging"], _i32(v_p), _cast(_a40, jnp.bool_))
     _a41 = False
-    st["invulnerable"] = st["invulnerable"].at[_i32(v_p)].set(_cast(_a41, jnp.bool_))
+    st["invulnerable"] = _put(st["invulnerable"], _i32(v_p), _cast(_a41, jnp.bool_))
     _a42 = 0
-    st["thrash_left"] = st["thrash_left"].at[_i32(v_p)].set(_cast(_a42, jnp.int8))
+    st["thrash_left"] = _put(st["thrash_left"], _i32(v_p), _cast(_a42, jnp.int8))
     _a43 = False
-    st["flinched"] = st["flinched"].at[_i32(v_p)].set(_cast(_a43, jnp.bool_))
+    st["flinched"] = _put(st["flinched"], _i32(v_p), _cast(_a43, jnp.bool_))
     _c44 = (_i32(st["trap_left"][_i32(v_p)]) > 0)
     def _then45(st, v_p, v_a):
         st = dict(st)
         _a46 = False
-        st["trapped"] = st["trapped"].at[(1 - _i32(v_p))].set(_cast(_a46, jnp.bool_))
+        st["trapped"] = _put(st["trapped"], (1 - _i32(v_p)), _cast(_a46, jnp.bool_))
         return st, (v_p, v_a)
     st, (v_p, v_a) = _branch(_c44, lambda: _then45(st, v_p, v_a), lambda: (st, (v_p, v_a)))
     _a47 = 0
-    st["trap_left"] = st["trap_left"].at[_i32(v_p)].set(_cast(_a47, jnp.int8))
+    st["trap_left"] = _put(st["trap_left"], _i32(v_p), _cast(_a47, jnp.int8))
     _c48 = st["trapped"][_i32(v_p)]
     def _then49(st, v_p, v_a):
         st = dict(st)
         _a50 = 0
-        st["trap_left"] = st["trap_left"].at[(1 - _i32(v_p))].set(_cast(_a50, jnp.int8))
+        st["trap_left"] = _put(st["trap_left"], (1 - _i32(v_p)), _cast(_a50, jnp.int8))
         return st, (v_p, v_a)
     st, (v_p, v_a) = _branch(_c48, lambda: _then49(st, v_p, v_a), lambda: (st, (v_p, v_a)))
     _a51 = False
-    st["trapped"] = st["trapped"].at[_i32(v_p)].set(_cast(_a51, jnp.bool_))
+    st["trapped"] = _put(st["trapped"], _i32(v_p), _cast(_a51, jnp.bool_))
     return st
 
 
@@ -699,7 +748,7 @@ def p_switch_in(st, v_p, v_to):
     v_to = _lcast(v_to, jnp.int8)
     st = p_leave(st, v_p)
     _a52 = v_to
-    st["active"] = st["active"].at[_i32(v_p)].set(_cast(_a52, jnp.int8))
+    st["active"] = _put(st["active"], _i32(v_p), _cast(_a52, jnp.int8))
     st = p_enter(st, v_p)
     return st
 
@@ -742,11 +791,11 @@ def p_before_move(st, v_u):
     def _then68(st, v_u, v_a, v_cond):
         st = dict(st)
         _a69 = False
-        st["recharging"] = st["recharging"].at[_i32(v_u)].set(_cast(_a69, jnp.bool_))
+        st["recharging"] = _put(st["recharging"], _i32(v_u), _cast(_a69, jnp.bool_))
         _a70 = False
         st["go"] = _cast(_a70, jnp.bool_)
         return st, (v_u, v_a, v_cond)
-    st, (v_u, v_a, v_cond) = _select_first((_c54, _c55, _c56, _c57, _c58, ), (st, (v_u, v_a, v_cond)), (_then59(st, v_u, v_a, v_cond), _then61(st, v_u, v_a, v_cond), _then64(st, v_u, v_a, v_cond), _then66(st, v_u, v_a, v_cond), _then68(st, v_u, v_a, v_cond), ), (st, (v_u, v_a, v_cond)))
+    st, (v_u, v_a, v_cond) = _select_first((_c54, _c55, _c56, _c57, _c58, ), (st, (v_u, v_a, v_cond)), (lambda: _then59(st, v_u, v_a, v_cond), lambda: _then61(st, v_u, v_a, v_cond), lambda: _then64(st, v_u, v_a, v_cond), lambda: _then66(st, v_u, v_a, v_cond), lambda: _then68(st, v_u, v_a, v_cond), ), lambda: (st, (v_u, v_a, v_cond)))
     _c71 = jnp.logical_and(st["go"], (_i32(st["confused"][_i32(v_u)]) > 0))
     def _then72(st, v_u, v_a, v_cond):
         st = dict(st)
@@ -790,18 +839,18 @@ def p_drop_locks(st, v_u):
     st = dict(st)
     v_u = _lcast(v_u, jnp.int8)
     _a85 = False
-    st["charging"] = st["charging"].at[_i32(v_u)].set(_cast(_a85, jnp.bool_))
+    st["charging"] = _put(st["charging"], _i32(v_u), _cast(_a85, jnp.bool_))
     _a86 = False
-    st["invulnerable"] = st["invulnerable"].at[_i32(v_u)].set(_cast(_a86, jnp.bool_))
+    st["invulnerable"] = _put(st["invulnerable"], _i32(v_u), _cast(_a86, jnp.bool_))
     _a87 = 0
-    st["thrash_left"] = st["thrash_left"].at[_i32(v_u)].set(_cast(_a87, jnp.int8))
+    st["thrash_left"] = _put(st["thrash_left"], _i32(v_u), _cast(_a87, jnp.int8))
     _c88 = (_i32(st["trap_left"][_i32(v_u)]) > 0)
     def _then89(st, v_u):
         st = dict(st)
         _a90 = 0
-        st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a90, jnp.int8))
+        st["trap_left"] = _put(st["trap_left"], _i32(v_u), _cast(_a90, jnp.int8))
         _a91 = False
-        st["trapped"] = st["trapped"].at[(1 - _i32(v_u))].set(_cast(_a91, jnp.bool_))
+        st["trapped"] = _put(st["trapped"], (1 - _i32(v_u)), _cast(_a91, jnp.bool_))
         return st, (v_u,)
     st, (v_u,) = _branch(_c88, lambda: _then89(st, v_u), lambda: (st, (v_u,)))
     return st
@@ -848,7 +897,7 @@ def p_use_move(st, v_u, v_slot):
             def _then105(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn):
                 st = dict(st)
                 _a106 = True
-                st["move_seen"] = st["move_seen"].at[(_i32(v_u), _i32(v_a), _i32(v_s))].set(_cast(_a106, jnp.bool_))
+                st["move_seen"] = _put(st["move_seen"], (_i32(v_u), _i32(v_a), _i32(v_s)), _cast(_a106, jnp.bool_))
                 return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)
             st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn) = _branch(_c104, lambda: _then105(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn), lambda: (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)))
             _a107 = jnp.logical_and(jnp.logical_and(jnp.logical_or((_K6[_i32(v_m)] == 0), (_K6[_i32(v_m)] == 6)), (_i32(_K7[_i32(v_m)]) > 0)), jnp.logical_not(st["fx"]["counter"]))
@@ -857,7 +906,7 @@ def p_use_move(st, v_u, v_slot):
             def _then109(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn):
                 st = dict(st)
                 _a110 = True
-                st["charging"] = st["charging"].at[_i32(v_u)].set(_cast(_a110, jnp.bool_))
+                st["charging"] = _put(st["charging"], _i32(v_u), _cast(_a110, jnp.bool_))
                 _a111 = st["fx"]["fly"]
                 st["invulnerable"] = st["invulnerable"].at[_i32(v_u)].set(_cast(_a111, jnp.bool_))
                 _a112 = v_s
@@ -866,9 +915,9 @@ def p_use_move(st, v_u, v_slot):
             def _else113(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn):
                 st = dict(st)
                 _a114 = False
-                st["charging"] = st["charging"].at[_i32(v_u)].set(_cast(_a114, jnp.bool_))
+                st["charging"] = _put(st["charging"], _i32(v_u), _cast(_a114, jnp.bool_))
                 _a115 = False
-                st["invulnerable"] = st["invulnerable"].at[_i32(v_u)].set(_cast(_a115, jnp.bool_))
+                st["invulnerable"] = _put(st["invulnerable"], _i32(v_u), _cast(_a115, jnp.bool_))
                 st = p_carry_out(st, v_u, v_m, v_s)
                 return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)
             st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn) = _branch_any(_c108, lambda: _then109(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn), lambda: _else113(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn), False, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn), (jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.bool_, jnp.int16, jnp.bool_, jnp.bool_, ))
@@ -900,7 +949,7 @@ def p_carry_out(st, v_u, v_m, v_s):
         def _then121(st, v_u, v_m, v_s, v_t, v_ta):
             st = dict(st)
             _a122 = False
-            st["recharging"] = st["recharging"].at[_i32(v_t)].set(_cast(_a122, jnp.bool_))
+            st["recharging"] = _put(st["recharging"], _i32(v_t), _cast(_a122, jnp.bool_))
             return st, (v_u, v_m, v_s, v_t, v_ta)
         st, (v_u, v_m, v_s, v_t, v_ta) = _branch(_c120, lambda: _then121(st, v_u, v_m, v_s, v_t, v_ta), lambda: (st, (v_u, v_m, v_s, v_t, v_ta)))
         _c123 = (_K9[_i32(v_m)] != 2)
@@ -1027,7 +1076,7 @@ def p_missed(st, v_u):
     def _then166(st, v_u, v_a):
         st = dict(st)
         _a167 = 0
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a167, jnp.int16))}
+        st["team"] = {**st["team"], "hp": _put(st["team"]["hp"], (_i32(v_u), _i32(v_a)), _cast(_a167, jnp.int16))}
         return st, (v_u, v_a)
     st, (v_u, v_a) = _branch(_c165, lambda: _then166(st, v_u, v_a), lambda: (st, (v_u, v_a)))
     _c168 = st["fx"]["crash"]
@@ -1041,11 +1090,11 @@ def p_missed(st, v_u):
     def _then172(st, v_u, v_a):
         st = dict(st)
         _a173 = False
-        st["trapped"] = st["trapped"].at[(1 - _i32(v_u))].set(_cast(_a173, jnp.bool_))
+        st["trapped"] = _put(st["trapped"], (1 - _i32(v_u)), _cast(_a173, jnp.bool_))
         return st, (v_u, v_a)
     st, (v_u, v_a) = _branch(_c171, lambda: _then172(st, v_u, v_a), lambda: (st, (v_u, v_a)))
     _a174 = 0
-    st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a174, jnp.int8))
+    st["trap_left"] = _put(st["trap_left"], _i32(v_u), _cast(_a174, jnp.int8))
     return st
 
 
@@ -1108,7 +1157,7 @@ def p_land(st, v_u, v_m, v_s):
     def _then191(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
         st = dict(st)
         _a192 = 0
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a192, jnp.int16))}
+        st["team"] = {**st["team"], "hp": _put(st["team"]["hp"], (_i32(v_u), _i32(v_a)), _cast(_a192, jnp.int16))}
         return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
     st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch(_c190, lambda: _then191(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
     return st
@@ -1213,7 +1262,7 @@ def p_compute_damage(st, v_u, v_m):
             return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw)
         st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw) = _branch(_c224, lambda: _then225(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw), lambda: _else228(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv) = _select_first((_c193, _c194, _c195, _c196, _c197, _c198, _c199, _c200, ), (st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)), (_then201(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then203(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then209(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then211(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then213(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then216(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then218(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), _then220(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), ), _else222(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv))
+    st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv) = _select_first((_c193, _c194, _c195, _c196, _c197, _c198, _c199, _c200, ), (st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)), (lambda: _then201(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), lambda: _then203(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), lambda: _then209(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), lambda: _then211(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), lambda: _then213(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), lambda: _then216(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), lambda: _then218(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), lambda: _then220(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), ), lambda: _else222(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv))
     return st
 
 
@@ -1295,7 +1344,7 @@ def p_hit(st, v_u, v_n):
         def _then237(st, v_u, v_n, v_t, v_ta):
             st = dict(st)
             _a238 = 0
-            st["sub_hp"] = st["sub_hp"].at[_i32(v_t)].set(_cast(_a238, jnp.int16))
+            st["sub_hp"] = _put(st["sub_hp"], _i32(v_t), _cast(_a238, jnp.int16))
             _a239 = True
             st["broke_sub"] = _cast(_a239, jnp.bool_)
             return st, (v_u, v_n, v_t, v_ta)
@@ -1375,11 +1424,11 @@ def p_primary_effects(st, v_u, v_m):
     def _then258(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond):
         st = dict(st)
         _a259 = 0
-        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a259, jnp.int8))}
+        st["team"] = {**st["team"], "status": _put(st["team"]["status"], (_i32(v_t), _i32(v_ta)), _cast(_a259, jnp.int8))}
         _a260 = 1
         st["give_status"] = _cast(_a260, jnp.int8)
         _a261 = False
-        st["recharging"] = st["recharging"].at[_i32(v_t)].set(_cast(_a261, jnp.bool_))
+        st["recharging"] = _put(st["recharging"], _i32(v_t), _cast(_a261, jnp.bool_))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)
     def _then262(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond):
         st = dict(st)
@@ -1392,7 +1441,7 @@ def p_primary_effects(st, v_u, v_m):
             return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison)
         st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison) = _branch(_c263, lambda: _then264(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison)))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond) = _select_first((_c256, _c257, ), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)), (_then258(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond), _then262(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond), ), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)))
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond) = _select_first((_c256, _c257, ), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)), (lambda: _then258(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond), lambda: _then262(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond), ), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)))
     _c266 = jnp.logical_and(jnp.logical_and((_i32(st["fx"]["confuse"]) == 100), jnp.logical_not(v_shielded)), (_i32(st["confused"][_i32(v_t)]) == 0))
     def _then267(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond):
         st = dict(st)
@@ -1406,7 +1455,7 @@ def p_primary_effects(st, v_u, v_m):
     def _then271(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
         st = dict(st)
         _a272 = True
-        st["seeded"] = st["seeded"].at[_i32(v_t)].set(_cast(_a272, jnp.bool_))
+        st["seeded"] = _put(st["seeded"], _i32(v_t), _cast(_a272, jnp.bool_))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
     st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _branch(_c270, lambda: _then271(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
     _c273 = st["fx"]["substitute"]
@@ -1420,26 +1469,26 @@ def p_primary_effects(st, v_u, v_m):
     def _then277(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
         st = dict(st)
         _a278 = True
-        st["reflect"] = st["reflect"].at[_i32(v_u)].set(_cast(_a278, jnp.bool_))
+        st["reflect"] = _put(st["reflect"], _i32(v_u), _cast(_a278, jnp.bool_))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
     def _then279(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
         st = dict(st)
         _a280 = True
-        st["light_screen"] = st["light_screen"].at[_i32(v_u)].set(_cast(_a280, jnp.bool_))
+        st["light_screen"] = _put(st["light_screen"], _i32(v_u), _cast(_a280, jnp.bool_))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _select_first((_c275, _c276, ), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)), (_then277(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), _then279(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), ), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _select_first((_c275, _c276, ), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)), (lambda: _then277(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), lambda: _then279(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), ), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
     _c281 = st["fx"]["focus"]
     def _then282(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
         st = dict(st)
         _a283 = True
-        st["focus"] = st["focus"].at[_i32(v_u)].set(_cast(_a283, jnp.bool_))
+        st["focus"] = _put(st["focus"], _i32(v_u), _cast(_a283, jnp.bool_))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
     st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _branch(_c281, lambda: _then282(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
     _c284 = st["fx"]["mist"]
     def _then285(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
         st = dict(st)
         _a286 = True
-        st["mist"] = st["mist"].at[_i32(v_u)].set(_cast(_a286, jnp.bool_))
+        st["mist"] = _put(st["mist"], _i32(v_u), _cast(_a286, jnp.bool_))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
     st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _branch(_c284, lambda: _then285(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
     _c287 = jnp.logical_or(st["fx"]["heal"], st["fx"]["rest"])
@@ -1478,9 +1527,9 @@ def p_recover(st, v_u):
         def _then294(st, v_u, v_a, v_hp, v_full):
             st = dict(st)
             _a295 = 1
-            st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a295, jnp.int8))}
+            st["team"] = {**st["team"], "status": _put(st["team"]["status"], (_i32(v_u), _i32(v_a)), _cast(_a295, jnp.int8))}
             _a296 = 2
-            st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a296, jnp.int8))}
+            st["team"] = {**st["team"], "sleep": _put(st["team"]["sleep"], (_i32(v_u), _i32(v_a)), _cast(_a296, jnp.int8))}
             _a297 = v_full
             st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a297, jnp.int16))}
             return st, (v_u, v_a, v_hp, v_full)
@@ -1517,9 +1566,9 @@ def p_make_substitute(st, v_u):
         def _then307(st, v_u, v_a, v_quarter):
             st = dict(st)
             _a308 = 0
-            st["trap_left"] = st["trap_left"].at[(1 - _i32(v_u))].set(_cast(_a308, jnp.int8))
+            st["trap_left"] = _put(st["trap_left"], (1 - _i32(v_u)), _cast(_a308, jnp.int8))
             _a309 = False
-            st["trapped"] = st["trapped"].at[_i32(v_u)].set(_cast(_a309, jnp.bool_))
+            st["trapped"] = _put(st["trapped"], _i32(v_u), _cast(_a309, jnp.bool_))
             return st, (v_u, v_a, v_quarter)
         st, (v_u, v_a, v_quarter) = _branch(_c306, lambda: _then307(st, v_u, v_a, v_quarter), lambda: (st, (v_u, v_a, v_quarter)))
         return st, (v_u, v_a, v_quarter)
@@ -1551,33 +1600,33 @@ def p_do_haze(st, v_u):
         _a315 = st["team"]["stats"][(v_p, v_a, v_k)]
         st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a315, jnp.int16))
         _a316 = 0
-        st["confused"] = st["confused"].at[_i32(v_p)].set(_cast(_a316, jnp.int8))
+        st["confused"] = _put(st["confused"], _i32(v_p), _cast(_a316, jnp.int8))
         _a317 = False
-        st["mist"] = st["mist"].at[_i32(v_p)].set(_cast(_a317, jnp.bool_))
+        st["mist"] = _put(st["mist"], _i32(v_p), _cast(_a317, jnp.bool_))
         _a318 = False
-        st["focus"] = st["focus"].at[_i32(v_p)].set(_cast(_a318, jnp.bool_))
+        st["focus"] = _put(st["focus"], _i32(v_p), _cast(_a318, jnp.bool_))
         _a319 = False
-        st["seeded"] = st["seeded"].at[_i32(v_p)].set(_cast(_a319, jnp.bool_))
+        st["seeded"] = _put(st["seeded"], _i32(v_p), _cast(_a319, jnp.bool_))
         _a320 = False
-        st["reflect"] = st["reflect"].at[_i32(v_p)].set(_cast(_a320, jnp.bool_))
+        st["reflect"] = _put(st["reflect"], _i32(v_p), _cast(_a320, jnp.bool_))
         _a321 = False
-        st["light_screen"] = st["light_screen"].at[_i32(v_p)].set(_cast(_a321, jnp.bool_))
+        st["light_screen"] = _put(st["light_screen"], _i32(v_p), _cast(_a321, jnp.bool_))
         _a322 = False
-        st["toxic"] = st["toxic"].at[_i32(v_p)].set(_cast(_a322, jnp.bool_))
+        st["toxic"] = _put(st["toxic"], _i32(v_p), _cast(_a322, jnp.bool_))
         _a323 = 0
-        st["toxic_n"] = st["toxic_n"].at[_i32(v_p)].set(_cast(_a323, jnp.int8))
+        st["toxic_n"] = _put(st["toxic_n"], _i32(v_p), _cast(_a323, jnp.int8))
         return st, (v_u, v_p)
     st, (v_u, v_p) = lax.fori_loop(0, 2, _loop310, (st, (v_u, v_p)))
     v_t = _lcast((1 - _i32(v_u)), jnp.int8)
     _a324 = 0
-    st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_t), _i32(st["active"][_i32(v_t)]))].set(_cast(_a324, jnp.int8))}
+    st["team"] = {**st["team"], "status": _put(st["team"]["status"], (_i32(v_t), _i32(st["active"][_i32(v_t)])), _cast(_a324, jnp.int8))}
     _a325 = 0
-    st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(v_t), _i32(st["active"][_i32(v_t)]))].set(_cast(_a325, jnp.int8))}
+    st["team"] = {**st["team"], "sleep": _put(st["team"]["sleep"], (_i32(v_t), _i32(st["active"][_i32(v_t)])), _cast(_a325, jnp.int8))}
     _c326 = (st["team"]["status"][(v_u, st["active"][_i32(v_u)])] == 6)
     def _then327(st, v_u, v_t):
         st = dict(st)
         _a328 = 2
-        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_u), _i32(st["active"][_i32(v_u)]))].set(_cast(_a328, jnp.int8))}
+        st["team"] = {**st["team"], "status": _put(st["team"]["status"], (_i32(v_u), _i32(st["active"][_i32(v_u)])), _cast(_a328, jnp.int8))}
         return st, (v_u, v_t)
     st, (v_u, v_t) = _branch(_c326, lambda: _then327(st, v_u, v_t), lambda: (st, (v_u, v_t)))
     return st
@@ -1623,9 +1672,9 @@ def p_inflict(st, v_t, v_cond):
         def _then343(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
             st = dict(st)
             _a344 = True
-            st["toxic"] = st["toxic"].at[_i32(v_t)].set(_cast(_a344, jnp.bool_))
+            st["toxic"] = _put(st["toxic"], _i32(v_t), _cast(_a344, jnp.bool_))
             _a345 = 0
-            st["toxic_n"] = st["toxic_n"].at[_i32(v_t)].set(_cast(_a345, jnp.int8))
+            st["toxic_n"] = _put(st["toxic_n"], _i32(v_t), _cast(_a345, jnp.int8))
             return st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)
         st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch(_c342, lambda: _then343(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), lambda: (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
         return st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)
@@ -1689,7 +1738,7 @@ def p_change_stat(st, v_s, v_k, v_delta, v_user):
                 return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored)
             st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored) = _branch(_c361, lambda: _then362(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored), lambda: _else364(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored))
             return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
-        st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _select_first((_c348, _c349, _c350, ), (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)), (_then351(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), _then354(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), _then356(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), ), _else358(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts))
+        st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _select_first((_c348, _c349, _c350, ), (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)), (lambda: _then351(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), lambda: _then354(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), lambda: _then356(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), ), lambda: _else358(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts))
         return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
     st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _branch_any(_c346, lambda: _then347(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), lambda: (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)), True, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), (jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.bool_, ))
     _c366 = v_counts
@@ -1728,7 +1777,7 @@ def p_after_hit(st, v_u, v_m, v_s):
     def _then375(st, v_u, v_m, v_s, v_t, v_up):
         st = dict(st)
         _a376 = True
-        st["recharging"] = st["recharging"].at[_i32(v_u)].set(_cast(_a376, jnp.bool_))
+        st["recharging"] = _put(st["recharging"], _i32(v_u), _cast(_a376, jnp.bool_))
         _a377 = v_s
         st["lock_slot"] = st["lock_slot"].at[_i32(v_u)].set(_cast(_a377, jnp.int8))
         return st, (v_u, v_m, v_s, v_t, v_up)
@@ -1741,14 +1790,14 @@ def p_after_hit(st, v_u, v_m, v_s):
         def _then382(st, v_u, v_m, v_s, v_t, v_up):
             st = dict(st)
             _a383 = 0
-            st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a383, jnp.int8))
+            st["trap_left"] = _put(st["trap_left"], _i32(v_u), _cast(_a383, jnp.int8))
             return st, (v_u, v_m, v_s, v_t, v_up)
         def _then384(st, v_u, v_m, v_s, v_t, v_up):
             st = dict(st)
             _a385 = jnp.maximum((_i32(st["trap_left"][_i32(v_u)]) - 1), 0)
             st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a385, jnp.int8))
             _a386 = True
-            st["trapped"] = st["trapped"].at[_i32(v_t)].set(_cast(_a386, jnp.bool_))
+            st["trapped"] = _put(st["trapped"], _i32(v_t), _cast(_a386, jnp.bool_))
             return st, (v_u, v_m, v_s, v_t, v_up)
         def _else387(st, v_u, v_m, v_s, v_t, v_up):
             st = dict(st)
@@ -1757,13 +1806,13 @@ def p_after_hit(st, v_u, v_m, v_s):
             _a389 = (_i32(v_turns_drawn) - 1)
             st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a389, jnp.int8))
             _a390 = st["dmg"]
-            st["trap_damage"] = st["trap_damage"].at[_i32(v_u)].set(_cast(_a390, jnp.int16))
+            st["trap_damage"] = _put(st["trap_damage"], _i32(v_u), _cast(_a390, jnp.int16))
             _a391 = v_s
             st["lock_slot"] = st["lock_slot"].at[_i32(v_u)].set(_cast(_a391, jnp.int8))
             _a392 = jnp.logical_not(st["hit_sub"])
             st["trapped"] = st["trapped"].at[_i32(v_t)].set(_cast(_a392, jnp.bool_))
             return st, (v_u, v_m, v_s, v_t, v_up)
-        st, (v_u, v_m, v_s, v_t, v_up) = _select_first((_c380, _c381, ), (st, (v_u, v_m, v_s, v_t, v_up)), (_then382(st, v_u, v_m, v_s, v_t, v_up), _then384(st, v_u, v_m, v_s, v_t, v_up), ), _else387(st, v_u, v_m, v_s, v_t, v_up))
+        st, (v_u, v_m, v_s, v_t, v_up) = _select_first((_c380, _c381, ), (st, (v_u, v_m, v_s, v_t, v_up)), (lambda: _then382(st, v_u, v_m, v_s, v_t, v_up), lambda: _then384(st, v_u, v_m, v_s, v_t, v_up), ), lambda: _else387(st, v_u, v_m, v_s, v_t, v_up))
         return st, (v_u, v_m, v_s, v_t, v_up)
     st, (v_u, v_m, v_s, v_t, v_up) = _branch_any(_c378, lambda: _then379(st, v_u, v_m, v_s, v_t, v_up), lambda: (st, (v_u, v_m, v_s, v_t, v_up)), True, (v_u, v_m, v_s, v_t, v_up), (jnp.int8, jnp.int16, jnp.int8, jnp.int8, jnp.bool_, ))
     return st
@@ -1781,7 +1830,7 @@ def p_secondary_effects(st, v_u, v_m):
     def _then394(st, v_u, v_m, v_t, v_ta, v_tsp):
         st = dict(st)
         _a395 = 0
-        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a395, jnp.int8))}
+        st["team"] = {**st["team"], "status": _put(st["team"]["status"], (_i32(v_t), _i32(v_ta)), _cast(_a395, jnp.int8))}
         return st, (v_u, v_m, v_t, v_ta, v_tsp)
     st, (v_u, v_m, v_t, v_ta, v_tsp) = _branch(_c393, lambda: _then394(st, v_u, v_m, v_t, v_ta, v_tsp), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp)))
     _c396 = (_i32(st["fx"]["sec_chance"]) > 0)
@@ -1838,9 +1887,9 @@ def p_secondary_effects(st, v_u, v_m):
         def _then419(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll4):
             st = dict(st)
             _a420 = True
-            st["flinched"] = st["flinched"].at[_i32(v_t)].set(_cast(_a420, jnp.bool_))
+            st["flinched"] = _put(st["flinched"], _i32(v_t), _cast(_a420, jnp.bool_))
             _a421 = False
-            st["recharging"] = st["recharging"].at[_i32(v_t)].set(_cast(_a421, jnp.bool_))
+            st["recharging"] = _put(st["recharging"], _i32(v_t), _cast(_a421, jnp.bool_))
             return st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll4)
         st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll4) = _branch(_c418, lambda: _then419(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll4), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll4)))
         return st, (v_u, v_m, v_t, v_ta, v_tsp)
@@ -1870,7 +1919,7 @@ def p_residual(st, v_u):
         def _then428(st, v_u, v_a, v_cond, v_hurts, v_unit):
             st = dict(st)
             _a429 = 0
-            st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a429, jnp.int8))}
+            st["team"] = {**st["team"], "status": _put(st["team"]["status"], (_i32(v_u), _i32(v_a)), _cast(_a429, jnp.int8))}
             return st, (v_u, v_a, v_cond, v_hurts, v_unit)
         st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch(_c427, lambda: _then428(st, v_u, v_a, v_cond, v_hurts, v_unit), lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
         _c430 = v_hurts
@@ -1921,7 +1970,7 @@ def p_end_of_turn(st):
     def _then444(st, v_p):
         st = dict(st)
         _a445 = False
-        st["trapped"] = st["trapped"].at[(1 - _i32(v_p))].set(_cast(_a445, jnp.bool_))
+        st["trapped"] = _put(st["trapped"], (1 - _i32(v_p)), _cast(_a445, jnp.bool_))
         return st, (v_p,)
     st, (v_p,) = _branch(_c443, lambda: _then444(st, v_p), lambda: (st, (v_p,)))
     v_p = 1
@@ -1929,7 +1978,7 @@ def p_end_of_turn(st):
     def _then447(st, v_p):
         st = dict(st)
         _a448 = False
-        st["trapped"] = st["trapped"].at[(1 - _i32(v_p))].set(_cast(_a448, jnp.bool_))
+        st["trapped"] = _put(st["trapped"], (1 - _i32(v_p)), _cast(_a448, jnp.bool_))
         return st, (v_p,)
     st, (v_p,) = _branch(_c446, lambda: _then447(st, v_p), lambda: (st, (v_p,)))
     v_out0 = _lcast((_i32(f_alive_count(st, 0)) == 0), jnp.bool_)
@@ -1970,7 +2019,7 @@ def p_end_of_turn(st):
             return st, (v_out0, v_out1)
         st, (v_out0, v_out1) = _branch(_c460, lambda: _then461(st, v_out0, v_out1), lambda: (st, (v_out0, v_out1)))
         return st, (v_out0, v_out1)
-    st, (v_out0, v_out1) = _select_first((_c449, _c450, _c451, _c452, ), (st, (v_out0, v_out1)), (_then453(st, v_out0, v_out1), _then454(st, v_out0, v_out1), _then455(st, v_out0, v_out1), _then456(st, v_out0, v_out1), ), _else457(st, v_out0, v_out1))
+    st, (v_out0, v_out1) = _select_first((_c449, _c450, _c451, _c452, ), (st, (v_out0, v_out1)), (lambda: _then453(st, v_out0, v_out1), lambda: _then454(st, v_out0, v_out1), lambda: _then455(st, v_out0, v_out1), lambda: _then456(st, v_out0, v_out1), ), lambda: _else457(st, v_out0, v_out1))
     return st
 
 
@@ -1984,7 +2033,7 @@ def p_build_mon(st, v_p, v_i, v_sp, v_level):
     _a463 = v_sp
     st["team"] = {**st["team"], "species": st["team"]["species"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a463, jnp.int16))}
     _a464 = v_level
-    st["team"] = {**st["team"], "level": st["team"]["level"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a464, jnp.int8))}
+    st["team"] = {**st["team"], "level": _put(st["team"]["level"], (_i32(v_p), _i32(v_i)), _cast(_a464, jnp.int8))}
     _a465 = f_hp_of(st, _K19[_i32(v_sp)], v_level)
     st["team"] = {**st["team"], "maxhp": st["team"]["maxhp"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a465, jnp.int16))}
     _a466 = f_hp_of(st, _K19[_i32(v_sp)], v_level)
@@ -2002,7 +2051,7 @@ def p_set_move(st, v_p, v_i, v_k, v_mv):
     v_k = _lcast(v_k, jnp.int8)
     v_mv = _lcast(v_mv, jnp.int16)
     _a468 = v_mv
-    st["team"] = {**st["team"], "moves": st["team"]["moves"].at[(_i32(v_p), _i32(v_i), _i32(v_k))].set(_cast(_a468, jnp.int16))}
+    st["team"] = {**st["team"], "moves": _put(st["team"]["moves"], (_i32(v_p), _i32(v_i), _i32(v_k)), _cast(_a468, jnp.int16))}
     _a469 = jnp.floor_divide((_i32(_K23[_i32(v_mv)]) * 8), 5)
     st["team"] = {**st["team"], "pp": st["team"]["pp"].at[(_i32(v_p), _i32(v_i), _i32(v_k))].set(_cast(_a469, jnp.int8))}
     return st
@@ -3294,7 +3343,7 @@ def p_move_effect__dispatch(st, v_effect):
         st = dict(st)
         st = p_move_effect__80(st)
         return st, (v_effect, v_op_0)
-    st, (v_effect, v_op_0) = _select_first((_c606, _c607, _c608, _c609, _c610, _c611, _c612, _c613, _c614, _c615, _c616, _c617, _c618, _c619, _c620, _c621, _c622, _c623, _c624, _c625, _c626, _c627, _c628, _c629, _c630, _c631, _c632, _c633, _c634, _c635, _c636, _c637, _c638, _c639, _c640, ), (st, (v_effect, v_op_0)), (_then641(st, v_effect, v_op_0), _then642(st, v_effect, v_op_0), _then643(st, v_effect, v_op_0), _then644(st, v_effect, v_op_0), _then645(st, v_effect, v_op_0), _then646(st, v_effect, v_op_0), _then647(st, v_effect, v_op_0), _then648(st, v_effect, v_op_0), _then649(st, v_effect, v_op_0), _then650(st, v_effect, v_op_0), _then651(st, v_effect, v_op_0), _then652(st, v_effect, v_op_0), _then653(st, v_effect, v_op_0), _then654(st, v_effect, v_op_0), _then655(st, v_effect, v_op_0), _then656(st, v_effect, v_op_0), _then657(st, v_effect, v_op_0), _then658(st, v_effect, v_op_0), _then659(st, v_effect, v_op_0), _then660(st, v_effect, v_op_0), _then661(st, v_effect, v_op_0), _then662(st, v_effect, v_op_0), _then663(st, v_effect, v_op_0), _then664(st, v_effect, v_op_0), _then665(st, v_effect, v_op_0), _then666(st, v_effect, v_op_0), _then667(st, v_effect, v_op_0), _then668(st, v_effect, v_op_0), _then669(st, v_effect, v_op_0), _then670(st, v_effect, v_op_0), _then671(st, v_effect, v_op_0), _then672(st, v_effect, v_op_0), _then673(st, v_effect, v_op_0), _then674(st, v_effect, v_op_0), _then675(st, v_effect, v_op_0), ), (st, (v_effect, v_op_0)))
+    st, (v_effect, v_op_0) = _select_first((_c606, _c607, _c608, _c609, _c610, _c611, _c612, _c613, _c614, _c615, _c616, _c617, _c618, _c619, _c620, _c621, _c622, _c623, _c624, _c625, _c626, _c627, _c628, _c629, _c630, _c631, _c632, _c633, _c634, _c635, _c636, _c637, _c638, _c639, _c640, ), (st, (v_effect, v_op_0)), (lambda: _then641(st, v_effect, v_op_0), lambda: _then642(st, v_effect, v_op_0), lambda: _then643(st, v_effect, v_op_0), lambda: _then644(st, v_effect, v_op_0), lambda: _then645(st, v_effect, v_op_0), lambda: _then646(st, v_effect, v_op_0), lambda: _then647(st, v_effect, v_op_0), lambda: _then648(st, v_effect, v_op_0), lambda: _then649(st, v_effect, v_op_0), lambda: _then650(st, v_effect, v_op_0), lambda: _then651(st, v_effect, v_op_0), lambda: _then652(st, v_effect, v_op_0), lambda: _then653(st, v_effect, v_op_0), lambda: _then654(st, v_effect, v_op_0), lambda: _then655(st, v_effect, v_op_0), lambda: _then656(st, v_effect, v_op_0), lambda: _then657(st, v_effect, v_op_0), lambda: _then658(st, v_effect, v_op_0), lambda: _then659(st, v_effect, v_op_0), lambda: _then660(st, v_effect, v_op_0), lambda: _then661(st, v_effect, v_op_0), lambda: _then662(st, v_effect, v_op_0), lambda: _then663(st, v_effect, v_op_0), lambda: _then664(st, v_effect, v_op_0), lambda: _then665(st, v_effect, v_op_0), lambda: _then666(st, v_effect, v_op_0), lambda: _then667(st, v_effect, v_op_0), lambda: _then668(st, v_effect, v_op_0), lambda: _then669(st, v_effect, v_op_0), lambda: _then670(st, v_effect, v_op_0), lambda: _then671(st, v_effect, v_op_0), lambda: _then672(st, v_effect, v_op_0), lambda: _then673(st, v_effect, v_op_0), lambda: _then674(st, v_effect, v_op_0), lambda: _then675(st, v_effect, v_op_0), ), lambda: (st, (v_effect, v_op_0)))
     return st
 
 
@@ -3383,7 +3432,7 @@ def a_wait(st, index):
     """action `wait` (pokemon_gen1.envspec:286): index in 0..0"""
     st = dict(st)
     _a689 = 10
-    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a689, jnp.int8))
+    st["simultaneous__choice"] = _put(st["simultaneous__choice"], _i32(st["current_player"]), _cast(_a689, jnp.int8))
     return st
 
 

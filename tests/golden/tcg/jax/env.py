@@ -107,6 +107,40 @@ def _set(x, i, v):
     return jax.tree_util.tree_map(lambda a, b: a.at[i].set(b.astype(a.dtype)), x, v)
 
 
+def _put(a, at, v):
+    """`a.at[at].set(v)`: array `a` with the element (or sub-array) at `at` replaced by `v`.
+    `at` is an index or a tuple of indices into `a`'s leading axes, `v` has the shape of what
+    they select and `a`'s dtype.
+
+    Decision (issue 18): a store traced inside an arm of an `if` whose condition is traced
+    (`_PREDICATED`), at a traced index into an array of 64 to 256 elements (per environment),
+    is a select, `where(iota == at, v, a)`, over the whole array, as Pgx's games update their
+    boards. Under `vmap` a scatter whose index differs per environment is a loop over the batch
+    on XLA:CPU, and the arm's `_select` then reads the scattered array and the old one again;
+    the one-hot select fuses with that `_select` into one elementwise pass (othello's flips
+    into its 64-cell board, 48 such stores a step). Measured limits (bench/RESULTS.md,
+    "One-hot stores"): on smaller arrays the select was slower (pokemon_gen1's stores into
+    per-player arrays of 2 to 48 elements: rollout 0.83-0.87x), and so was an unconditional
+    store (connect4's drop: 0.74x at batch 8192; XLA fused the select into each reader of the
+    board). XLA computes `v` once per element there, so the lowering writes `_put` only for a
+    value that costs nothing to compute again (`Lowering.cheap`: a constant, a state field, a
+    local holding one), a precaution. The two are equal for every index inside the axes, which
+    the checker's ranges guarantee on every path that does not fault (after a fault the state
+    is unspecified). Static indices (Python ints, see `_i32`) keep `.at[].set`."""
+    idx = at if type(at) is tuple else (at,)
+    if all(type(i) is int for i in idx) or not 64 <= a.size <= 256 or not _PREDICATED.get():
+        return a.at[at].set(v)
+    hit = None
+    for axis, i in enumerate(idx):
+        shape = [1] * len(idx)
+        shape[axis] = a.shape[axis]
+        eq = lax.broadcasted_iota(jnp.int32, tuple(shape), axis) == i
+        hit = eq if hit is None else hit & eq
+    hit = hit.reshape(hit.shape + (1,) * (a.ndim - len(idx)))
+    v = jnp.asarray(v).astype(a.dtype)
+    return jnp.where(hit, v.reshape((1,) * len(idx) + v.shape), a)
+
+
 def _stack(xs):
     """`jnp.stack(xs)` (a new leading axis) written as a `concatenate` of the items reshaped to
     a leading 1: the same array, but under `vmap` the batch axis stays first. `jnp.stack` is
@@ -125,23 +159,38 @@ def _select(c, a, b):
     return jax.tree_util.tree_map(lambda x, y: x if x is y else jnp.where(c, x, y), a, b)
 
 
+# Set while the arms of an `if` on a traced condition are traced (`_predicated`): what they
+# compute is merged by a select, which `_put` uses.
+_PREDICATED = contextvars.ContextVar("_envc_predicated", default=False)
+
+
+def _predicated(arm):
+    """`arm()` traced with `_PREDICATED` set (the arm's result will be selected)."""
+    token = _PREDICATED.set(True)
+    try:
+        return arm()
+    finally:
+        _PREDICATED.reset(token)
+
+
 def _branch(c, then, orelse):
     """`if c {then} else {orelse}` with both arms as thunks returning `(st, locals)`: a Python
     bool `c` (decided while tracing, see `_i32`) traces only the arm it takes; otherwise both
-    are traced and merged by `_select`."""
+    are traced (`_predicated`) and merged by `_select`."""
     if type(c) is bool:
         return then() if c else orelse()
-    return _select(c, then(), orelse())
+    return _select(c, _predicated(then), _predicated(orelse))
 
 
 def _select_first(conds, orig, arms, orelse):
-    """Branchless `if c1 {a1} elif c2 {a2} ... else {orelse}`: the pytree of the arm whose
-    condition is the first to hold (`orelse` when none does); `orig` is the pytree before the
-    chain. Each leaf is selected only among the arms that change it (a leaf identical to
-    `orig`'s is unchanged), on exclusive conditions (`ci and not c1..ci-1`): a leaf that one
-    arm of many writes costs one `where`, not one per arm as a chain of `_select`s does."""
+    """Branchless `if c1 {a1} elif c2 {a2} ... else {orelse}`, the arms and `orelse` as thunks:
+    the pytree of the arm whose condition is the first to hold (`orelse` when none does);
+    `orig` is the pytree before the chain. Each leaf is selected only among the arms that
+    change it (a leaf identical to `orig`'s is unchanged), on exclusive conditions
+    (`ci and not c1..ci-1`): a leaf that one arm of many writes costs one `where`, not one per
+    arm as a chain of `_select`s does."""
     firsts, taken = _firsts(conds)
-    return _merge_first(firsts, taken, orig, arms, orelse)
+    return _merge_first(firsts, taken, orig, [_predicated(arm) for arm in arms], _predicated(orelse))
 
 
 def _firsts(conds):
@@ -209,7 +258,7 @@ def _branch_any(c, then, orelse, heavy_then, live, dtypes):
     if anyc is None:
         return _branch(c, then, orelse)
     light = orelse if heavy_then else then
-    return lax.cond(anyc, lambda: _typed(_select(c, then(), orelse()), live, dtypes),
+    return lax.cond(anyc, lambda: _typed(_select(c, _predicated(then), _predicated(orelse)), live, dtypes),
                     lambda: _typed(light(), live, dtypes))
 
 
@@ -238,11 +287,11 @@ def _select_first_any(conds, orig, arms, orelse, heavy, dtypes):
     for first, arm, h in zip(firsts, arms, heavy):
         anyc = _rows_any(first) if h else None
         if anyc is None:
-            outs.append(arm())
+            outs.append(_predicated(arm))
             continue
         typed = _typed(orig, orig[1], dtypes) if typed is None else typed
-        outs.append(lax.cond(anyc, lambda arm=arm: _typed(arm(), orig[1], dtypes), lambda t=typed: t))
-    return _merge_first(firsts, taken, orig, outs, orelse())
+        outs.append(lax.cond(anyc, lambda arm=arm: _typed(_predicated(arm), orig[1], dtypes), lambda t=typed: t))
+    return _merge_first(firsts, taken, orig, outs, _predicated(orelse))
 
 
 def _pick(mask, r, lo, orelse):
@@ -1061,7 +1110,7 @@ def p_poison_opponent(st, v_p):
     def _then104(st, v_p):
         st = dict(st)
         _a105 = True
-        st["poisoned"] = st["poisoned"].at[(1 - _i32(v_p))].set(_cast(_a105, jnp.bool_))
+        st["poisoned"] = _put(st["poisoned"], (1 - _i32(v_p)), _cast(_a105, jnp.bool_))
         return st, (v_p,)
     st, (v_p,) = _branch(_c103, lambda: _then104(st, v_p), lambda: (st, (v_p,)))
     return st
@@ -1075,7 +1124,7 @@ def p_burn_opponent(st, v_p):
     def _then107(st, v_p):
         st = dict(st)
         _a108 = True
-        st["burned"] = st["burned"].at[(1 - _i32(v_p))].set(_cast(_a108, jnp.bool_))
+        st["burned"] = _put(st["burned"], (1 - _i32(v_p)), _cast(_a108, jnp.bool_))
         return st, (v_p,)
     st, (v_p,) = _branch(_c106, lambda: _then107(st, v_p), lambda: (st, (v_p,)))
     return st
@@ -2011,7 +2060,7 @@ def p_damage_opponent_choice(st, v_p, v_amount, v_bench_only, v_attack):
             _a418 = jnp.minimum((_i32(st["damage"][_i32(v_q)][_i32(v_s)]) + _i32(v_amount)), 300)
             st["damage"] = st["damage"].at[(_i32(v_q), _i32(v_s))].set(_cast(_a418, jnp.int16))
             return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
-        st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select_first((_c414, _c415, ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)), (_then416(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), _then417(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
+        st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select_first((_c414, _c415, ), (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)), (lambda: _then416(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), lambda: _then417(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), ), lambda: (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
     st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _branch(_c412, lambda: _then413(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s), lambda: (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)))
     return st
@@ -2231,7 +2280,7 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
         _a505 = True
         v__envc_run = _lcast(_a505, jnp.bool_)
         return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
-    st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _select_first((_c482, _c483, ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)), (_then484(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), _then497(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
+    st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _select_first((_c482, _c483, ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)), (lambda: _then484(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), lambda: _then497(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a), ), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)))
     _c506 = jnp.logical_or(jnp.logical_and(v__envc_run, (_i32(v_a) > 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 5)))
     def _then507(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
         st = dict(st)
@@ -2297,7 +2346,7 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
                 _a537 = True
                 v__envc_run = _lcast(_a537, jnp.bool_)
                 return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
-            st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _select_first((_c512, _c513, ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)), (_then514(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), _then529(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)))
+            st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _select_first((_c512, _c513, ), (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)), (lambda: _then514(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), lambda: _then529(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b), ), lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)))
             _c538 = v__envc_run
             def _then539(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
                 st = dict(st)
@@ -2470,7 +2519,7 @@ def p_switch_self(st, v_p):
         _a602 = True
         v__envc_run = _lcast(_a602, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek, v_b)
-    st, (v_p, v__envc_run, v__envc_seek, v_b) = _select_first((_c583, _c584, ), (st, (v_p, v__envc_run, v__envc_seek, v_b)), (_then585(st, v_p, v__envc_run, v__envc_seek, v_b), _then596(st, v_p, v__envc_run, v__envc_seek, v_b), ), (st, (v_p, v__envc_run, v__envc_seek, v_b)))
+    st, (v_p, v__envc_run, v__envc_seek, v_b) = _select_first((_c583, _c584, ), (st, (v_p, v__envc_run, v__envc_seek, v_b)), (lambda: _then585(st, v_p, v__envc_run, v__envc_seek, v_b), lambda: _then596(st, v_p, v__envc_run, v__envc_seek, v_b), ), lambda: (st, (v_p, v__envc_run, v__envc_seek, v_b)))
     _c603 = v__envc_run
     def _then604(st, v_p, v__envc_run, v__envc_seek, v_b):
         st = dict(st)
@@ -2506,7 +2555,7 @@ def p_protect(st, v_p, v_amount, v_coin):
     def _then612(st, v_p, v_amount, v_coin, v_go):
         st = dict(st)
         _a613 = v_amount
-        st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a613, jnp.int16))
+        st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a613, jnp.int16))
         _a614 = (1 + (1 - _i32(v_p)))
         st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a614, jnp.int8))
         return st, (v_p, v_amount, v_coin, v_go)
@@ -2532,11 +2581,11 @@ def p_protect_all(st, v_p, v_coin):
     def _then620(st, v_p, v_coin, v_go):
         st = dict(st)
         _a621 = 300
-        st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a621, jnp.int16))
+        st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a621, jnp.int16))
         _a622 = (1 + (1 - _i32(v_p)))
         st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a622, jnp.int8))
         _a623 = True
-        st["shielded"] = st["shielded"].at[_i32(v_p)].set(_cast(_a623, jnp.bool_))
+        st["shielded"] = _put(st["shielded"], _i32(v_p), _cast(_a623, jnp.bool_))
         _a624 = (1 + (1 - _i32(v_p)))
         st["_envc_until_shielded"] = st["_envc_until_shielded"].at[_i32(v_p)].set(_cast(_a624, jnp.int8))
         return st, (v_p, v_coin, v_go)
@@ -2569,7 +2618,7 @@ def p_hinder_defending(st, v_p, v_coin, v_attack, v_retreat, v_less):
         def _then632(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
             st = dict(st)
             _a633 = True
-            st["no_attack"] = st["no_attack"].at[_i32(v_q)].set(_cast(_a633, jnp.bool_))
+            st["no_attack"] = _put(st["no_attack"], _i32(v_q), _cast(_a633, jnp.bool_))
             _a634 = (1 + _i32(v_q))
             st["_envc_until_no_attack"] = st["_envc_until_no_attack"].at[_i32(v_q)].set(_cast(_a634, jnp.int8))
             return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
@@ -2578,7 +2627,7 @@ def p_hinder_defending(st, v_p, v_coin, v_attack, v_retreat, v_less):
         def _then636(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
             st = dict(st)
             _a637 = True
-            st["no_retreat"] = st["no_retreat"].at[_i32(v_q)].set(_cast(_a637, jnp.bool_))
+            st["no_retreat"] = _put(st["no_retreat"], _i32(v_q), _cast(_a637, jnp.bool_))
             _a638 = (1 + _i32(v_q))
             st["_envc_until_no_retreat"] = st["_envc_until_no_retreat"].at[_i32(v_q)].set(_cast(_a638, jnp.int8))
             return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
@@ -2587,7 +2636,7 @@ def p_hinder_defending(st, v_p, v_coin, v_attack, v_retreat, v_less):
         def _then640(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
             st = dict(st)
             _a641 = v_less
-            st["weakened"] = st["weakened"].at[_i32(v_q)].set(_cast(_a641, jnp.int8))
+            st["weakened"] = _put(st["weakened"], _i32(v_q), _cast(_a641, jnp.int8))
             _a642 = (1 + _i32(v_q))
             st["_envc_until_weakened"] = st["_envc_until_weakened"].at[_i32(v_q)].set(_cast(_a642, jnp.int8))
             return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
@@ -2603,7 +2652,7 @@ def p_counter_damage(st, v_p, v_amount):
     v_p = _lcast(v_p, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int8)
     _a643 = v_amount
-    st["spiky"] = st["spiky"].at[_i32(v_p)].set(_cast(_a643, jnp.int8))
+    st["spiky"] = _put(st["spiky"], _i32(v_p), _cast(_a643, jnp.int8))
     _a644 = (1 + (1 - _i32(v_p)))
     st["_envc_until_spiky"] = st["_envc_until_spiky"].at[_i32(v_p)].set(_cast(_a644, jnp.int8))
     return st
@@ -2614,7 +2663,7 @@ def p_block_supporters(st, v_p):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     _a645 = True
-    st["no_supporter"] = st["no_supporter"].at[(1 - _i32(v_p))].set(_cast(_a645, jnp.bool_))
+    st["no_supporter"] = _put(st["no_supporter"], (1 - _i32(v_p)), _cast(_a645, jnp.bool_))
     _a646 = (1 + (1 - _i32(v_p)))
     st["_envc_until_no_supporter"] = st["_envc_until_no_supporter"].at[(1 - _i32(v_p))].set(_cast(_a646, jnp.int8))
     return st
@@ -2665,7 +2714,7 @@ def p_sweets_relay(st, v_p, v_amount):
         return st, (v_p, v_amount)
     st, (v_p, v_amount) = _branch(_c654, lambda: _then655(st, v_p, v_amount), lambda: (st, (v_p, v_amount)))
     _a656 = st["turn"]
-    st["relay_turn"] = st["relay_turn"].at[_i32(v_p)].set(_cast(_a656, jnp.int8))
+    st["relay_turn"] = _put(st["relay_turn"], _i32(v_p), _cast(_a656, jnp.int8))
     _a657 = jnp.minimum((_i32(st["relays"][_i32(v_p)]) + 1), 50)
     st["relays"] = st["relays"].at[_i32(v_p)].set(_cast(_a657, jnp.int8))
     return st
@@ -2693,7 +2742,7 @@ def p_boost_next_turn(st, v_p, v_amount):
         return st, (v_p, v_amount)
     st, (v_p, v_amount) = _branch(_c659, lambda: _then660(st, v_p, v_amount), lambda: (st, (v_p, v_amount)))
     _a661 = st["turn"]
-    st["boost_turn"] = st["boost_turn"].at[_i32(v_p)].set(_cast(_a661, jnp.int8))
+    st["boost_turn"] = _put(st["boost_turn"], _i32(v_p), _cast(_a661, jnp.int8))
     return st
 
 
@@ -2714,7 +2763,7 @@ def p_see_opponent_hand(st, v_p):
         return st, (v_p, v_q, v_i)
     st, (v_p, v_q, v_i) = lax.fori_loop(0, 10, _loop662, (st, (v_p, v_q, v_i)))
     _a666 = st["turn"]
-    st["seen_hand_turn"] = st["seen_hand_turn"].at[_i32(v_p)].set(_cast(_a666, jnp.int8))
+    st["seen_hand_turn"] = _put(st["seen_hand_turn"], _i32(v_p), _cast(_a666, jnp.int8))
     return st
 
 
@@ -2742,7 +2791,7 @@ def p_look_at_deck(st, v_p, v_n):
     _a675 = jnp.where(jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])), _i32(_get(st["deck"], _i32(v_p))["items"][_f673]), -1)
     st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a675, jnp.int16))
     _a676 = st["turn"]
-    st["seen_deck_turn"] = st["seen_deck_turn"].at[_i32(v_p)].set(_cast(_a676, jnp.int8))
+    st["seen_deck_turn"] = _put(st["seen_deck_turn"], _i32(v_p), _cast(_a676, jnp.int8))
     return st
 
 
@@ -2782,15 +2831,15 @@ def p_active_to_hand(st, v_p):
             return st, (v_p, v_k)
         st, (v_p, v_k) = lax.fori_loop(0, 3, _loop679, (st, (v_p, v_k)))
         _a689 = False
-        st["occupied"] = st["occupied"].at[(_i32(v_p), 0)].set(_cast(_a689, jnp.bool_))
+        st["occupied"] = _put(st["occupied"], (_i32(v_p), 0), _cast(_a689, jnp.bool_))
         _a690 = 0
-        st["damage"] = st["damage"].at[(_i32(v_p), 0)].set(_cast(_a690, jnp.int16))
+        st["damage"] = _put(st["damage"], (_i32(v_p), 0), _cast(_a690, jnp.int16))
         _a692 = jax.vmap(lambda i691: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
         st["energy"] = st["energy"].at[(_i32(v_p), 0)].set(_cast(_a692, jnp.int8))
         _a693 = 0
-        st["evolutions"] = st["evolutions"].at[(_i32(v_p), 0)].set(_cast(_a693, jnp.int8))
+        st["evolutions"] = _put(st["evolutions"], (_i32(v_p), 0), _cast(_a693, jnp.int8))
         _a694 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(v_p), 0)].set(_cast(_a694, jnp.bool_))
+        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), 0), _cast(_a694, jnp.bool_))
         st = p_clear_conditions(st, v_p)
         return st, (v_p,)
     st, (v_p,) = _branch_any(_c677, lambda: _then678(st, v_p), lambda: (st, (v_p,)), True, (v_p,), (jnp.int8, ))
@@ -2853,15 +2902,15 @@ def p_opponent_active_to_deck(st, v_p, v_coin):
             st, _l716 = _shuffle(st, _get(st["deck"], _i32(v_q)))
             st["deck"] = _set(st["deck"], _i32(v_q), _l716)
             _a717 = False
-            st["occupied"] = st["occupied"].at[(_i32(v_q), 0)].set(_cast(_a717, jnp.bool_))
+            st["occupied"] = _put(st["occupied"], (_i32(v_q), 0), _cast(_a717, jnp.bool_))
             _a718 = 0
-            st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a718, jnp.int16))
+            st["damage"] = _put(st["damage"], (_i32(v_q), 0), _cast(_a718, jnp.int16))
             _a720 = jax.vmap(lambda i719: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
             st["energy"] = st["energy"].at[(_i32(v_q), 0)].set(_cast(_a720, jnp.int8))
             _a721 = 0
-            st["evolutions"] = st["evolutions"].at[(_i32(v_q), 0)].set(_cast(_a721, jnp.int8))
+            st["evolutions"] = _put(st["evolutions"], (_i32(v_q), 0), _cast(_a721, jnp.int8))
             _a722 = False
-            st["ability_used"] = st["ability_used"].at[(_i32(v_q), 0)].set(_cast(_a722, jnp.bool_))
+            st["ability_used"] = _put(st["ability_used"], (_i32(v_q), 0), _cast(_a722, jnp.bool_))
             st = p_clear_conditions(st, v_q)
             return st, (v_p, v_coin, v_q, v_go)
         st, (v_p, v_coin, v_q, v_go) = _branch_any(_c701, lambda: _then702(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go)), True, (v_p, v_coin, v_q, v_go), (jnp.int8, jnp.bool_, jnp.int8, jnp.bool_, ))
@@ -2879,17 +2928,17 @@ def p_move_bench_energy(st, v_p, v_t):
     _a723 = jnp.minimum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12)
     st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a723, jnp.int8))
     _a724 = 0
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a724, jnp.int8))
+    st["energy"] = _put(st["energy"], (_i32(v_p), _i32(v_s), _i32(v_t)), _cast(_a724, jnp.int8))
     v_s = 2
     _a725 = jnp.minimum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12)
     st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a725, jnp.int8))
     _a726 = 0
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a726, jnp.int8))
+    st["energy"] = _put(st["energy"], (_i32(v_p), _i32(v_s), _i32(v_t)), _cast(_a726, jnp.int8))
     v_s = 3
     _a727 = jnp.minimum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12)
     st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a727, jnp.int8))
     _a728 = 0
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a728, jnp.int8))
+    st["energy"] = _put(st["energy"], (_i32(v_p), _i32(v_s), _i32(v_t)), _cast(_a728, jnp.int8))
     return st
 
 
@@ -2902,7 +2951,7 @@ def p_lock_opponent_supporters(st, v_p, v_s):
     def _then730(st, v_p, v_s):
         st = dict(st)
         _a731 = True
-        st["locked_supporters"] = st["locked_supporters"].at[(1 - _i32(v_p))].set(_cast(_a731, jnp.bool_))
+        st["locked_supporters"] = _put(st["locked_supporters"], (1 - _i32(v_p)), _cast(_a731, jnp.bool_))
         return st, (v_p, v_s)
     st, (v_p, v_s) = _branch(_c729, lambda: _then730(st, v_p, v_s), lambda: (st, (v_p, v_s)))
     return st
@@ -2929,9 +2978,9 @@ def p_play_as_pokemon(st, v_p, v_hp, v_t):
         st["discard"] = _set(st["discard"], _i32(v_p), _l738)
         st = p_put_in_play(st, v_p, v_s, st["playing"])
         _a739 = v_hp
-        st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a739, jnp.int16))
+        st["played_hp"] = _put(st["played_hp"], (_i32(v_p), _i32(v_s)), _cast(_a739, jnp.int16))
         _a740 = v_t
-        st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a740, jnp.int8))
+        st["played_type"] = _put(st["played_type"], (_i32(v_p), _i32(v_s)), _cast(_a740, jnp.int8))
         return st, (v_p, v_hp, v_t, v_s, v_n)
     st, (v_p, v_hp, v_t, v_s, v_n) = _branch_any(_c732, lambda: _then735(st, v_p, v_hp, v_t, v_s, v_n), lambda: (st, (v_p, v_hp, v_t, v_s, v_n)), True, (v_p, v_hp, v_t, v_s, v_n), (jnp.int8, jnp.int16, jnp.int8, jnp.int8, jnp.int8, ))
     return st
@@ -3105,17 +3154,17 @@ def p_put_in_play(st, v_p, v_s, v_c):
     _a792 = v_c
     st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a792, jnp.int16))
     _a793 = True
-    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a793, jnp.bool_))
+    st["occupied"] = _put(st["occupied"], (_i32(v_p), _i32(v_s)), _cast(_a793, jnp.bool_))
     _a794 = 0
-    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a794, jnp.int16))
+    st["damage"] = _put(st["damage"], (_i32(v_p), _i32(v_s)), _cast(_a794, jnp.int16))
     _a796 = jax.vmap(lambda i795: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
     st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a796, jnp.int8))
     _a797 = 0
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a797, jnp.int8))
+    st["evolutions"] = _put(st["evolutions"], (_i32(v_p), _i32(v_s)), _cast(_a797, jnp.int8))
     _a798 = st["turn"]
-    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a798, jnp.int8))
+    st["placed"] = _put(st["placed"], (_i32(v_p), _i32(v_s)), _cast(_a798, jnp.int8))
     _a799 = False
-    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a799, jnp.bool_))
+    st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a799, jnp.bool_))
     return st
 
 
@@ -3124,25 +3173,25 @@ def p_clear_conditions(st, v_p):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     _a800 = False
-    st["poisoned"] = st["poisoned"].at[_i32(v_p)].set(_cast(_a800, jnp.bool_))
+    st["poisoned"] = _put(st["poisoned"], _i32(v_p), _cast(_a800, jnp.bool_))
     _a801 = False
-    st["burned"] = st["burned"].at[_i32(v_p)].set(_cast(_a801, jnp.bool_))
+    st["burned"] = _put(st["burned"], _i32(v_p), _cast(_a801, jnp.bool_))
     _a802 = 0
-    st["condition"] = st["condition"].at[_i32(v_p)].set(_cast(_a802, jnp.int8))
+    st["condition"] = _put(st["condition"], _i32(v_p), _cast(_a802, jnp.int8))
     _a803 = 0
-    st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a803, jnp.int16))
+    st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a803, jnp.int16))
     _a804 = False
-    st["shielded"] = st["shielded"].at[_i32(v_p)].set(_cast(_a804, jnp.bool_))
+    st["shielded"] = _put(st["shielded"], _i32(v_p), _cast(_a804, jnp.bool_))
     _a805 = False
-    st["no_attack"] = st["no_attack"].at[_i32(v_p)].set(_cast(_a805, jnp.bool_))
+    st["no_attack"] = _put(st["no_attack"], _i32(v_p), _cast(_a805, jnp.bool_))
     _a806 = False
-    st["no_retreat"] = st["no_retreat"].at[_i32(v_p)].set(_cast(_a806, jnp.bool_))
+    st["no_retreat"] = _put(st["no_retreat"], _i32(v_p), _cast(_a806, jnp.bool_))
     _a807 = 0
-    st["weakened"] = st["weakened"].at[_i32(v_p)].set(_cast(_a807, jnp.int8))
+    st["weakened"] = _put(st["weakened"], _i32(v_p), _cast(_a807, jnp.int8))
     _a808 = 0
-    st["spiky"] = st["spiky"].at[_i32(v_p)].set(_cast(_a808, jnp.int8))
+    st["spiky"] = _put(st["spiky"], _i32(v_p), _cast(_a808, jnp.int8))
     _a809 = 0
-    st["boost_turn"] = st["boost_turn"].at[_i32(v_p)].set(_cast(_a809, jnp.int8))
+    st["boost_turn"] = _put(st["boost_turn"], _i32(v_p), _cast(_a809, jnp.int8))
     return st
 
 
@@ -3176,15 +3225,15 @@ def p_clear_slot(st, v_p, v_s):
         return st, (v_p, v_s, v_k)
     st, (v_p, v_s, v_k) = _branch(_c816, lambda: _then817(st, v_p, v_s, v_k), lambda: (st, (v_p, v_s, v_k)))
     _a820 = False
-    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a820, jnp.bool_))
+    st["occupied"] = _put(st["occupied"], (_i32(v_p), _i32(v_s)), _cast(_a820, jnp.bool_))
     _a821 = 0
-    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a821, jnp.int16))
+    st["damage"] = _put(st["damage"], (_i32(v_p), _i32(v_s)), _cast(_a821, jnp.int16))
     _a823 = jax.vmap(lambda i822: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
     st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a823, jnp.int8))
     _a824 = 0
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a824, jnp.int8))
+    st["evolutions"] = _put(st["evolutions"], (_i32(v_p), _i32(v_s)), _cast(_a824, jnp.int8))
     _a825 = False
-    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a825, jnp.bool_))
+    st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a825, jnp.bool_))
     _c826 = (_i32(v_s) == 0)
     def _then827(st, v_p, v_s):
         st = dict(st)
@@ -3300,7 +3349,7 @@ def p_knock_outs(st):
         st = dict(st)
         st = _win(st, 1, NUM_PLAYERS)
         return st, (v_won0, v_won1)
-    st, (v_won0, v_won1) = _select_first((_c860, _c861, _c862, ), (st, (v_won0, v_won1)), (_then863(st, v_won0, v_won1), _then864(st, v_won0, v_won1), _then865(st, v_won0, v_won1), ), (st, (v_won0, v_won1)))
+    st, (v_won0, v_won1) = _select_first((_c860, _c861, _c862, ), (st, (v_won0, v_won1)), (lambda: _then863(st, v_won0, v_won1), lambda: _then864(st, v_won0, v_won1), lambda: _then865(st, v_won0, v_won1), ), lambda: (st, (v_won0, v_won1)))
     return st
 
 
@@ -3348,16 +3397,16 @@ def p_begin_turn(st, v_p):
         st["named_bonus"] = _cast(_a882, jnp.int8)
         v_s = 0
         _a883 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a883, jnp.bool_))
+        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a883, jnp.bool_))
         v_s = 1
         _a884 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a884, jnp.bool_))
+        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a884, jnp.bool_))
         v_s = 2
         _a885 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a885, jnp.bool_))
+        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a885, jnp.bool_))
         v_s = 3
         _a886 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a886, jnp.bool_))
+        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a886, jnp.bool_))
         _c887 = (_i32(st["turn"]) > 1)
         def _then888(st, v_p):
             st = dict(st)
@@ -3404,7 +3453,7 @@ def p_continue_game(st, v_next, v_resume):
             st = dict(st)
             st = p_begin_turn(st, v_next)
             return st, (v_next, v_resume)
-        st, (v_next, v_resume) = _select_first((_c892, _c893, ), (st, (v_next, v_resume)), (_then894(st, v_next, v_resume), _then899(st, v_next, v_resume), ), _else902(st, v_next, v_resume))
+        st, (v_next, v_resume) = _select_first((_c892, _c893, ), (st, (v_next, v_resume)), (lambda: _then894(st, v_next, v_resume), lambda: _then899(st, v_next, v_resume), ), lambda: _else902(st, v_next, v_resume))
         return st, (v_next, v_resume)
     st, (v_next, v_resume) = _branch_any(_c890, lambda: _then891(st, v_next, v_resume), lambda: (st, (v_next, v_resume)), True, (v_next, v_resume), (jnp.int8, jnp.bool_, ))
     st = p_active_abilities(st)
@@ -3460,7 +3509,7 @@ def p_checkup(st, v_p):
                 def _then918(st, v_p, v_k, v_q):
                     st = dict(st)
                     _a919 = False
-                    st["burned"] = st["burned"].at[_i32(v_q)].set(_cast(_a919, jnp.bool_))
+                    st["burned"] = _put(st["burned"], _i32(v_q), _cast(_a919, jnp.bool_))
                     return st, (v_p, v_k, v_q)
                 st, (v_p, v_k, v_q) = _branch(_c916, lambda: _then918(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
                 return st, (v_p, v_k, v_q)
@@ -3474,16 +3523,16 @@ def p_checkup(st, v_p):
                 def _then925(st, v_p, v_k, v_q):
                     st = dict(st)
                     _a926 = 0
-                    st["condition"] = st["condition"].at[_i32(v_q)].set(_cast(_a926, jnp.int8))
+                    st["condition"] = _put(st["condition"], _i32(v_q), _cast(_a926, jnp.int8))
                     return st, (v_p, v_k, v_q)
                 st, (v_p, v_k, v_q) = _branch(_c923, lambda: _then925(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
                 return st, (v_p, v_k, v_q)
             def _then927(st, v_p, v_k, v_q):
                 st = dict(st)
                 _a928 = 0
-                st["condition"] = st["condition"].at[_i32(v_q)].set(_cast(_a928, jnp.int8))
+                st["condition"] = _put(st["condition"], _i32(v_q), _cast(_a928, jnp.int8))
                 return st, (v_p, v_k, v_q)
-            st, (v_p, v_k, v_q) = _select_first((_c920, _c921, ), (st, (v_p, v_k, v_q)), (_then922(st, v_p, v_k, v_q), _then927(st, v_p, v_k, v_q), ), (st, (v_p, v_k, v_q)))
+            st, (v_p, v_k, v_q) = _select_first((_c920, _c921, ), (st, (v_p, v_k, v_q)), (lambda: _then922(st, v_p, v_k, v_q), lambda: _then927(st, v_p, v_k, v_q), ), lambda: (st, (v_p, v_k, v_q)))
             return st, (v_p, v_k, v_q)
         st, (v_p, v_k, v_q) = _branch_any(_c908, lambda: _then909(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)), True, (v_p, v_k, v_q), (jnp.int8, jnp.int8, jnp.int8, ))
         return st, (v_p, v_k)
@@ -3571,7 +3620,7 @@ def p_finish_turn(st):
     _a1009 = _e1008
     st["_envc_until_shielded"] = _cast(_a1009, jnp.int8)
     _a1010 = 10
-    st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a1010, jnp.int8))
+    st["zone"] = _put(st["zone"], _i32(v_p), _cast(_a1010, jnp.int8))
     st = p_checkup(st, v_p)
     st = p_knock_outs(st)
     st = p_continue_game(st, (1 - _i32(v_p)), False)
@@ -3637,7 +3686,7 @@ def p_deal(st, v_p):
             _l1035 = _push(v_rest, _cast(v_c, jnp.int16))
             v_rest = _l1035
             return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)
-        st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c) = _select_first((_c1023, _c1024, ), (st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)), (_then1025(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c), _then1029(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c), ), _else1033(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c))
+        st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c) = _select_first((_c1023, _c1024, ), (st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)), (lambda: _then1025(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c), lambda: _then1029(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c), ), lambda: _else1033(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c))
         return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i)
     st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i) = lax.fori_loop(0, 20, _loop1020, (st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i)))
     _a1036 = v_rest
@@ -4205,7 +4254,7 @@ def p_attack_effect__36(st, v_p):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     _a1143 = 20
-    st["barrier"] = st["barrier"].at[_i32(v_p)].set(_cast(_a1143, jnp.int16))
+    st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a1143, jnp.int16))
     _a1144 = (1 + (1 - _i32(v_p)))
     st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a1144, jnp.int8))
     return st
@@ -6192,7 +6241,7 @@ def p_ability_effect__dispatch__1(st, v_effect, v_p, v_s):
         st = dict(st)
         st = p_hit_on_attach(st, v_p, 6, 20)
         return st, (v_effect, v_p, v_s, v_op_0)
-    st, (v_effect, v_p, v_s, v_op_0) = _select_first((_c1607, _c1608, ), (st, (v_effect, v_p, v_s, v_op_0)), (_then1609(st, v_effect, v_p, v_s, v_op_0), _then1610(st, v_effect, v_p, v_s, v_op_0), ), (st, (v_effect, v_p, v_s, v_op_0)))
+    st, (v_effect, v_p, v_s, v_op_0) = _select_first((_c1607, _c1608, ), (st, (v_effect, v_p, v_s, v_op_0)), (lambda: _then1609(st, v_effect, v_p, v_s, v_op_0), lambda: _then1610(st, v_effect, v_p, v_s, v_op_0), ), lambda: (st, (v_effect, v_p, v_s, v_op_0)))
     return st
 
 
@@ -6465,7 +6514,7 @@ def p__envc_run_use_ability(st, v_s):
         _a1696 = st["current_player"]
         v_p = _lcast(_a1696, jnp.int8)
         _a1697 = True
-        st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1697, jnp.bool_))
+        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a1697, jnp.bool_))
         return st, (v_s, v__envc_run, v__envc_seek, v_p)
     st, (v_s, v__envc_run, v__envc_seek, v_p) = _branch(_c1694, lambda: _then1695(st, v_s, v__envc_run, v__envc_seek, v_p), lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p)))
     v__envc_arg1 = _lcast(0, jnp.int8)
@@ -6751,7 +6800,7 @@ def a_evolve(st, index):
     _l1794 = _remove_at(_get(st["hand"], _i32(v_p)), _f1792)
     st["hand"] = _set(st["hand"], _i32(v_p), _l1794)
     _a1795 = st["turn"]
-    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1795, jnp.int8))
+    st["placed"] = _put(st["placed"], (_i32(v_p), _i32(v_s)), _cast(_a1795, jnp.int8))
     _c1796 = (_i32(v_s) == 0)
     def _then1797(st, v_h, v_s, v_p):
         st = dict(st)
@@ -6799,7 +6848,7 @@ def a_attach(st, index):
     _a1809 = st["zone"][_i32(v_p)]
     st["last_attached"] = _cast(_a1809, jnp.int8)
     _a1810 = 10
-    st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a1810, jnp.int8))
+    st["zone"] = _put(st["zone"], _i32(v_p), _cast(_a1810, jnp.int8))
     _a1811 = True
     st["attached"] = _cast(_a1811, jnp.bool_)
     _c1812 = (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 2)

@@ -98,6 +98,40 @@ def _lcast(value, dtypes):
     return _cast(value, dtypes)
 
 
+def _put(a, at, v):
+    """`a.at[at].set(v)`: array `a` with the element (or sub-array) at `at` replaced by `v`.
+    `at` is an index or a tuple of indices into `a`'s leading axes, `v` has the shape of what
+    they select and `a`'s dtype.
+
+    Decision (issue 18): a store traced inside an arm of an `if` whose condition is traced
+    (`_PREDICATED`), at a traced index into an array of 64 to 256 elements (per environment),
+    is a select, `where(iota == at, v, a)`, over the whole array, as Pgx's games update their
+    boards. Under `vmap` a scatter whose index differs per environment is a loop over the batch
+    on XLA:CPU, and the arm's `_select` then reads the scattered array and the old one again;
+    the one-hot select fuses with that `_select` into one elementwise pass (othello's flips
+    into its 64-cell board, 48 such stores a step). Measured limits (bench/RESULTS.md,
+    "One-hot stores"): on smaller arrays the select was slower (pokemon_gen1's stores into
+    per-player arrays of 2 to 48 elements: rollout 0.83-0.87x), and so was an unconditional
+    store (connect4's drop: 0.74x at batch 8192; XLA fused the select into each reader of the
+    board). XLA computes `v` once per element there, so the lowering writes `_put` only for a
+    value that costs nothing to compute again (`Lowering.cheap`: a constant, a state field, a
+    local holding one), a precaution. The two are equal for every index inside the axes, which
+    the checker's ranges guarantee on every path that does not fault (after a fault the state
+    is unspecified). Static indices (Python ints, see `_i32`) keep `.at[].set`."""
+    idx = at if type(at) is tuple else (at,)
+    if all(type(i) is int for i in idx) or not 64 <= a.size <= 256 or not _PREDICATED.get():
+        return a.at[at].set(v)
+    hit = None
+    for axis, i in enumerate(idx):
+        shape = [1] * len(idx)
+        shape[axis] = a.shape[axis]
+        eq = lax.broadcasted_iota(jnp.int32, tuple(shape), axis) == i
+        hit = eq if hit is None else hit & eq
+    hit = hit.reshape(hit.shape + (1,) * (a.ndim - len(idx)))
+    v = jnp.asarray(v).astype(a.dtype)
+    return jnp.where(hit, v.reshape((1,) * len(idx) + v.shape), a)
+
+
 def _select(c, a, b):
     """Branchless `if`: pick pytree `a` where `c` holds, else `b` (leaves identical in both are kept).
     A Python bool `c` (decided while tracing) picks without a `where`."""
@@ -106,14 +140,29 @@ def _select(c, a, b):
     return jax.tree_util.tree_map(lambda x, y: x if x is y else jnp.where(c, x, y), a, b)
 
 
+# Set while the arms of an `if` on a traced condition are traced (`_predicated`): what they
+# compute is merged by a select, which `_put` uses.
+_PREDICATED = contextvars.ContextVar("_envc_predicated", default=False)
+
+
+def _predicated(arm):
+    """`arm()` traced with `_PREDICATED` set (the arm's result will be selected)."""
+    token = _PREDICATED.set(True)
+    try:
+        return arm()
+    finally:
+        _PREDICATED.reset(token)
+
+
 def _select_first(conds, orig, arms, orelse):
-    """Branchless `if c1 {a1} elif c2 {a2} ... else {orelse}`: the pytree of the arm whose
-    condition is the first to hold (`orelse` when none does); `orig` is the pytree before the
-    chain. Each leaf is selected only among the arms that change it (a leaf identical to
-    `orig`'s is unchanged), on exclusive conditions (`ci and not c1..ci-1`): a leaf that one
-    arm of many writes costs one `where`, not one per arm as a chain of `_select`s does."""
+    """Branchless `if c1 {a1} elif c2 {a2} ... else {orelse}`, the arms and `orelse` as thunks:
+    the pytree of the arm whose condition is the first to hold (`orelse` when none does);
+    `orig` is the pytree before the chain. Each leaf is selected only among the arms that
+    change it (a leaf identical to `orig`'s is unchanged), on exclusive conditions
+    (`ci and not c1..ci-1`): a leaf that one arm of many writes costs one `where`, not one per
+    arm as a chain of `_select`s does."""
     firsts, taken = _firsts(conds)
-    return _merge_first(firsts, taken, orig, arms, orelse)
+    return _merge_first(firsts, taken, orig, [_predicated(arm) for arm in arms], _predicated(orelse))
 
 
 def _firsts(conds):
@@ -281,7 +330,7 @@ def a_place(st, index):
     st = dict(st)
     v_cell = _lcast(index, jnp.int8)
     _a7 = st["current_player"]
-    st["board"] = st["board"].at[_i32(v_cell)].set(_cast(_a7, jnp.int8))
+    st["board"] = _put(st["board"], _i32(v_cell), _cast(_a7, jnp.int8))
     _c8 = f_wins(st, st["current_player"])
     _c9 = jnp.all(jax.vmap(lambda i10, _h11: (_i32(_h11) != -1))(jnp.arange(0, 9, dtype=jnp.int32), st["board"]))
     def _then12(st, v_cell):
@@ -292,7 +341,7 @@ def a_place(st, index):
         st = dict(st)
         st = _draw(st)
         return st, (v_cell,)
-    st, (v_cell,) = _select_first((_c8, _c9, ), (st, (v_cell,)), (_then12(st, v_cell), _then13(st, v_cell), ), (st, (v_cell,)))
+    st, (v_cell,) = _select_first((_c8, _c9, ), (st, (v_cell,)), (lambda: _then12(st, v_cell), lambda: _then13(st, v_cell), ), lambda: (st, (v_cell,)))
     _a14 = (1 - _i32(st["current_player"]))
     st["current_player"] = _cast(_a14, jnp.int8)
     return st
