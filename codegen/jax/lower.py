@@ -1378,10 +1378,10 @@ class Lowering:
         return self.key(e.name) not in self._heavy_locals
 
     def _note_cheap(self, key: str, value: ir.Expr) -> None:
-        """Record whether local `key`, just bound or assigned `value`, holds a `cheap` value."""
-        if self.cheap(value):
-            self._heavy_locals.discard(key)
-        else:
+        """Mark local `key`, just bound or assigned `value`, as not `cheap` from here on unless
+        `value` is. Never unmarked: after `if c { x = f() } else { x = 0 }` the value may be
+        either."""
+        if not self.cheap(value):
             self._heavy_locals.add(key)
 
     def arm(self, body: list[ir.Stmt], prefix: str) -> str:

@@ -2980,7 +2980,7 @@ def p_play_as_pokemon(st, v_p, v_hp, v_t):
         _a739 = v_hp
         st["played_hp"] = _put(st["played_hp"], (_i32(v_p), _i32(v_s)), _cast(_a739, jnp.int16))
         _a740 = v_t
-        st["played_type"] = _put(st["played_type"], (_i32(v_p), _i32(v_s)), _cast(_a740, jnp.int8))
+        st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a740, jnp.int8))
         return st, (v_p, v_hp, v_t, v_s, v_n)
     st, (v_p, v_hp, v_t, v_s, v_n) = _branch_any(_c732, lambda: _then735(st, v_p, v_hp, v_t, v_s, v_n), lambda: (st, (v_p, v_hp, v_t, v_s, v_n)), True, (v_p, v_hp, v_t, v_s, v_n), (jnp.int8, jnp.int16, jnp.int8, jnp.int8, jnp.int8, ))
     return st
