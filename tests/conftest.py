@@ -80,6 +80,30 @@ def jaxpr_primitives():
     return _primitives
 
 
+def _bench_script(name: str):
+    """The module of script `bench/<name>.py`, imported with bench/ first on `sys.path` (the
+    scripts import one another by bare name)."""
+    import importlib.util
+    import sys
+
+    bench = str(Path(__file__).resolve().parent.parent / "bench")
+    sys.path.insert(0, bench)
+    try:
+        spec = importlib.util.spec_from_file_location(name, os.path.join(bench, f"{name}.py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(bench)
+
+
+@pytest.fixture(scope="session")
+def bench_script():
+    """`load(name)`: the module of the benchmark script `bench/<name>.py`, for tests of its
+    readings (no benchmark is run)."""
+    return _bench_script
+
+
 @pytest.fixture
 def broken_tictactoe(jax_envs):
     """The generated tictactoe JAX module, deliberately broken: placing on cell 4 also marks

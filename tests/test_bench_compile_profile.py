@@ -2,25 +2,12 @@
 span times, and the census of an optimized HLO text with its stack frames. Synthetic inputs,
 so no compile or profiler run is needed."""
 
-import importlib.util
-import os
-import sys
-
 import pytest
-
-BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench")
 
 
 @pytest.fixture(scope="module")
-def cp():
-    sys.path.insert(0, BENCH)
-    try:
-        spec = importlib.util.spec_from_file_location("compile_profile", os.path.join(BENCH, "compile_profile.py"))
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(BENCH)
+def cp(bench_script):
+    return bench_script("compile_profile")
 
 
 def _span(name, ts, dur, tid=1):

@@ -3,30 +3,14 @@ time without the operations of its body), per thread, with the executor's and Py
 spans left out. A synthetic trace, so no profiler run is needed."""
 
 import gzip
-import importlib.util
 import json
-import os
-import sys
-
-BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench")
-
-
-def _xla_ops():
-    sys.path.insert(0, BENCH)
-    try:
-        spec = importlib.util.spec_from_file_location("xla_ops", os.path.join(BENCH, "xla_ops.py"))
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(BENCH)
 
 
 def _span(name, ts, dur, tid=1):
     return {"ph": "X", "name": name, "pid": 7, "tid": tid, "ts": ts, "dur": dur}
 
 
-def test_op_times_are_exclusive_per_thread(tmp_path):
+def test_op_times_are_exclusive_per_thread(tmp_path, bench_script):
     events = [
         _span("ThunkExecutor::Execute", 0, 500),  # the executor's span: not an operation
         _span("$env.py:12 step", 0, 500),  # a Python frame
@@ -41,7 +25,7 @@ def test_op_times_are_exclusive_per_thread(tmp_path):
     path = tmp_path / "t.trace.json.gz"
     with gzip.open(path, "wt") as f:
         json.dump({"traceEvents": events}, f)
-    times = _xla_ops().op_times(str(path))
+    times = bench_script("xla_ops").op_times(str(path))
     assert {n: t for n, t in times.items() if isinstance(n, str)} == {
         "while.1": 100 - 30 - 10,  # its direct children only
         "body_fusion": (30 - 10) + 10,
