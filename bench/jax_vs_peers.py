@@ -52,6 +52,7 @@ import jax.numpy as jnp
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from envc import jax_cache  # noqa: E402
 from envc.bench import compare_rollouts, steps_for  # noqa: E402
 from envc.compiler.check import load  # noqa: E402
 from envc.verify import load_jax  # noqa: E402
@@ -200,14 +201,6 @@ USER_LOOPS = {  # the peer's side of `--user-loop`, by pair
 }
 
 
-def _cache_off() -> None:
-    """JAX's persistent compilation cache off for this process: for the peers (`jax.config`)
-    and for envc's generated modules, which turn it on when imported unless `ENVC_JAX_CACHE`
-    says off (envc.jax_cache)."""
-    os.environ["ENVC_JAX_CACHE"] = "off"
-    jax.config.update("jax_enable_compilation_cache", False)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--batch", default="1,64,1024,8192")
@@ -223,7 +216,7 @@ def main() -> None:
                          "not cold compiles); default: off for both sides")
     args = ap.parse_args()
     if not args.jax_cache:
-        _cache_off()
+        jax_cache.disable()  # for the peers and for envc's generated modules alike
     batches = [int(b) for b in args.batch.split(",")]
     device = jax.devices()[0]
     print(f"# device: {device.platform} ({device.device_kind}), {os.cpu_count()} cpus, {platform.processor() or platform.machine()}, "

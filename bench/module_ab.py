@@ -27,6 +27,7 @@ import time
 
 from parts_ab import load_module  # bench/ is this script's folder, first on sys.path
 
+from envc import jax_cache
 from envc.jax_cache import compile_stages
 
 
@@ -38,11 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--rollout", default="rollout", help="the module's rollout function (rollout_joint: simultaneous)")
     args = ap.parse_args(argv)
-    os.environ["ENVC_JAX_CACHE"] = "off"  # the generated modules' own cache switch
+    jax_cache.disable()  # every compile cold, the generated modules' own cache included
     import jax
     import numpy as np
 
-    jax.config.update("jax_enable_compilation_cache", False)
     key = jax.random.PRNGKey(0)
     compiled = {}
     for item in args.modules:

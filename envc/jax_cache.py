@@ -1,6 +1,6 @@
 """JAX's persistent compilation cache for envc's commands and generated modules.
 
-Public surface: `folder(option) -> str | None`, `enable(option) -> str | None`, `DEFAULT`;
+Public surface: `folder(option) -> str | None`, `enable(option) -> str | None`, `disable()`, `DEFAULT`;
 `compile_cached(fn, *args, env=..., key=...) -> Compiled` and `package_digest(env)` (programs
 exported to disk, below).
 
@@ -69,6 +69,17 @@ def enable(option: str | None = None) -> str | None:
         jax.config.update("jax_compilation_cache_dir", path)
         compilation_cache.reset_cache()  # a compile before this call found no cache: look again
     return path
+
+
+def disable() -> None:
+    """Turn every persistent compilation cache off for this process, so that each compile is
+    cold (benchmarks of compile time): JAX's (`jax_enable_compilation_cache`, whatever folder
+    was set, e.g. through `JAX_COMPILATION_CACHE_DIR`) and, through `ENVC_JAX_CACHE=off`, the
+    one a generated module turns on when it is imported afterwards."""
+    os.environ["ENVC_JAX_CACHE"] = "off"
+    import jax
+
+    jax.config.update("jax_enable_compilation_cache", False)
 
 
 # ------------------------------------------------------------------ programs exported to disk
