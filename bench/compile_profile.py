@@ -36,9 +36,6 @@ from __future__ import annotations
 import argparse
 import collections
 import glob
-import gzip
-import importlib.util
-import json
 import os
 import re
 import sys
@@ -49,6 +46,11 @@ from dataclasses import dataclass, field
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import xla_ops  # noqa: E402  (bench/, first on sys.path)
+from parts_ab import load_module  # noqa: E402
+
+from envc import jax_cache  # noqa: E402
 
 # XLA:CPU's spans for its stages (prefixes of the span names; XLA appends the module's name
 # to some). Order: as they run. `total` encloses the others.
@@ -63,9 +65,11 @@ KERNEL = "FusionCompiler::Compile"
 
 
 def _spans(events: list[dict]) -> list[tuple]:
-    """Complete spans (`ph` X) as (thread, start, duration, name), sorted by thread and start."""
-    return sorted(((e.get("pid"), e.get("tid")), e["ts"], e.get("dur", 0), e.get("name", ""))
-                  for e in events if e.get("ph") == "X")
+    """Complete spans (`ph` X) as (thread, start, duration, name), sorted by thread and start,
+    the longer of two spans that start together (the enclosing one) first."""
+    spans = [((e.get("pid"), e.get("tid")), e["ts"], e.get("dur", 0), e.get("name", "")) for e in events
+             if e.get("ph") == "X"]
+    return sorted(spans, key=lambda s: (s[0], s[1], -s[2]))
 
 
 def stage_times(events: list[dict]) -> dict[str, float | None]:
@@ -91,20 +95,11 @@ def stage_times(events: list[dict]) -> dict[str, float | None]:
 
 
 def exclusive_times(events: list[dict]) -> collections.Counter:
-    """Exclusive seconds per span name: a span's duration less that of the spans nested in it
-    on the same thread (Python frames, named `$file:line function`, left out)."""
-    out: collections.Counter = collections.Counter()
-    stack: list[tuple[tuple, float, str]] = []
-    for thread, ts, dur, name in _spans(events):
-        if name.startswith("$"):
-            continue
-        while stack and (stack[-1][0] != thread or stack[-1][1] <= ts):
-            stack.pop()
-        if stack:
-            out[stack[-1][2]] -= dur / 1e6
-        out[name] += dur / 1e6
-        stack.append((thread, ts + dur, name))
-    return out
+    """Exclusive seconds per span name (`xla_ops.exclusive_times`: a span's duration less that
+    of the spans nested in it on the same thread), Python frames (`$file:line function`) left
+    out."""
+    micros = xla_ops.exclusive_times(events, skip=("$",))
+    return collections.Counter({name: t / 1e6 for name, t in micros.items() if isinstance(name, str)})
 
 
 @dataclass
@@ -193,15 +188,10 @@ def hlo_census(text: str, source: str) -> HloCensus:
     return census
 
 
-def _load_env(args, ap):
+def _load_env(args):
     """The generated JAX module: `--module FILE`, else generated from the spec."""
     if args.module:
-        spec = importlib.util.spec_from_file_location("envc_profiled_module", args.module)
-        if spec is None or spec.loader is None:
-            ap.error(f"cannot import `{args.module}`")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
+        return load_module("envc_profiled_module", args.module)
     from envc.compiler.check import load
     from envc.compiler.diagnostics import DiagnosticError, render_all
     from envc.verify import load_jax
@@ -261,11 +251,10 @@ def main() -> None:
         ap.error("--batch and --steps must be at least 1")
     if not args.spec.endswith(".envspec") or not os.path.isfile(args.spec):
         ap.error(f"`{args.spec}` is not an .envspec file")
-    os.environ["ENVC_JAX_CACHE"] = "off"  # generated modules turn the cache on when imported unless this says off
+    jax_cache.disable()  # a cold compile: JAX's cache off, and the generated module's
     import jax
 
-    jax.config.update("jax_enable_compilation_cache", False)
-    env = _load_env(args, ap)
+    env = _load_env(args)
     fn = jax.jit(_program(env, args), static_argnums=(1, 2))
     what = "user loop" if args.user_loop else args.rollout + (" (reset_bound=batch)" if args.full_reset else "")
     print(f"# {args.module or args.spec}: {what}, batch {args.batch} x "
@@ -282,9 +271,7 @@ def main() -> None:
         files = glob.glob(os.path.join(folder, "**", "*.trace.json.gz"), recursive=True)
         if not files:
             raise SystemExit("error: the profiler wrote no trace")
-        with gzip.open(files[0]) as f:
-            events = json.load(f)
-    events = events["traceEvents"] if isinstance(events, dict) else events
+        events = xla_ops.read_trace(files[0])
     print(f"trace {traced_at - start:.2f} s, lower {lowered_at - traced_at:.2f} s, XLA {xla_s:.2f} s (under the profiler)")
     _print_stages(stage_times(events), xla_s)
     print("\n| span (exclusive, all threads) | s |")

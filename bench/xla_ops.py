@@ -59,27 +59,39 @@ from envc.verify import load_jax  # noqa: E402
 _NOT_OPS = ("ThunkExecutor", "PjitFunction", "$")
 
 
-def op_times(trace_file: str) -> collections.Counter:
-    """Exclusive microseconds per operation name in a Perfetto trace (`*.trace.json.gz`): an
-    operation's time less that of the operations nested in it on the same thread (a `while`'s
-    body runs inside it), and the number of times each ran under the key `(name, "count")`."""
+def read_trace(trace_file: str) -> list[dict]:
+    """The events of a Perfetto trace file (`*.trace.json.gz`)."""
     with gzip.open(trace_file) as f:
         events = json.load(f)
-    events = events["traceEvents"] if isinstance(events, dict) else events
+    return events["traceEvents"] if isinstance(events, dict) else events
+
+
+def exclusive_times(events: list[dict], skip: tuple[str, ...] = _NOT_OPS) -> collections.Counter:
+    """Exclusive microseconds per span name of trace `events` (complete spans, `ph` X, whose
+    name starts with none of `skip`): a span's time less that of the spans nested in it on the
+    same thread (a `while`'s body runs inside it), and the number of times each ran under the
+    key `(name, "count")`."""
     spans = sorted(((e["pid"], e["tid"], e["ts"], -e.get("dur", 0), e["name"]) for e in events
-                    if e.get("ph") == "X" and not e.get("name", "").startswith(_NOT_OPS)))
+                    if e.get("ph") == "X" and not e.get("name", "").startswith(skip)))
     out: collections.Counter = collections.Counter()
-    stack: list[tuple[tuple, float, str]] = []  # (thread, end, name) of the enclosing operations
+    stack: list[tuple[tuple, float, str]] = []  # (thread, end, name) of the enclosing spans
     for pid, tid, ts, neg_dur, name in spans:
         dur = -neg_dur
         while stack and (stack[-1][0] != (pid, tid) or stack[-1][1] <= ts):
             stack.pop()
         if stack:
-            out[stack[-1][2]] -= dur  # the parent's time excludes this nested operation's
+            out[stack[-1][2]] -= dur  # the parent's time excludes this nested span's
         out[name] += dur
         out[(name, "count")] += 1
         stack.append(((pid, tid), ts + dur, name))
     return out
+
+
+def op_times(trace_file: str) -> collections.Counter:
+    """Exclusive microseconds per operation name in a Perfetto trace (`*.trace.json.gz`), and
+    the number of times each ran under `(name, "count")` (`exclusive_times`, the executor's,
+    the profiler's and Python's own spans left out)."""
+    return exclusive_times(read_trace(trace_file))
 
 
 def profile(fn, key, n_steps: int, batch: int, calls: int) -> tuple[collections.Counter, float, str]:

@@ -103,3 +103,12 @@ def test_hlo_census_attributes_fusions_to_the_innermost_generated_function(cp):
     # the innermost frame in env.py names it; frame 4 never reaches env.py
     assert census.fusions_by_fn == {"_select.<locals>.<lambda>": 1, "rollout": 1, "(elsewhere)": 1}
     assert census.copies_by_fn == {"(no frame)": 1}
+
+
+def test_a_stage_span_nested_in_one_that_starts_with_it_counts_once(cp):
+    events = [
+        _span("JitCompiler::Compile", 0, 100),  # nested in the next span, both start at 0
+        _span("JitCompiler::Compile", 0, 3_000_000),
+    ]
+    assert cp.stage_times(events)["LLVM, IR to machine code"] == pytest.approx(3.0)
+    assert cp.exclusive_times(events)["JitCompiler::Compile"] == pytest.approx(3.0)
