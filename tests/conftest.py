@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -59,25 +60,32 @@ def jax_envs(specs):
     return get
 
 
-def _primitives(jaxpr) -> set[str]:
-    """The names of the primitives of a traced program, its sub-programs (`cond` branches,
-    loop bodies, `jit` calls) included."""
-    names = set()
+def _primitive_counts(jaxpr) -> Counter:
+    """How many equations of each primitive (by name) a traced program holds, its sub-programs
+    (`cond` branches, loop bodies, `jit` calls) included."""
+    counts: Counter = Counter()
     for eqn in jaxpr.eqns:
-        names.add(eqn.primitive.name)
+        counts[eqn.primitive.name] += 1
         for value in eqn.params.values():
             for sub in value if isinstance(value, (tuple, list)) else (value,):
                 inner = getattr(sub, "jaxpr", sub)
                 if hasattr(inner, "eqns"):
-                    names |= _primitives(inner)
-    return names
+                    counts += _primitive_counts(inner)
+    return counts
 
 
 @pytest.fixture(scope="session")
 def jaxpr_primitives():
     """`primitives(jaxpr) -> set[str]`: the primitive names of a traced program (`make_jaxpr(f)(...).jaxpr`),
     sub-programs included."""
-    return _primitives
+    return lambda jaxpr: set(_primitive_counts(jaxpr))
+
+
+@pytest.fixture(scope="session")
+def jaxpr_primitive_counts():
+    """`counts(jaxpr) -> Counter`: how many equations of each primitive a traced program holds,
+    sub-programs included."""
+    return _primitive_counts
 
 
 def _bench_script(name: str):

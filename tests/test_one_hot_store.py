@@ -49,18 +49,7 @@ def test_put_stores_what_a_scatter_stores(jax_envs, shape, dtype, k):
     np.testing.assert_array_equal(np.asarray(got), np.asarray(a.at[at[0] if k == 1 else at].set(v)))
 
 
-def _count(jaxpr, name: str) -> int:
-    """How many equations of primitive `name` a jaxpr holds, its sub-programs included."""
-    n = 0
-    for eqn in jaxpr.eqns:
-        n += eqn.primitive.name == name
-        for param in eqn.params.values():
-            subs = param if isinstance(param, (tuple, list)) else (param,)
-            n += sum(_count(getattr(s, "jaxpr", s), name) for s in subs if hasattr(s, "eqns") or hasattr(s, "jaxpr"))
-    return n
-
-
-def test_a_batched_predicated_put_has_no_scatter_and_equals_one(jax_envs):
+def test_a_batched_predicated_put_has_no_scatter_and_equals_one(jax_envs, jaxpr_primitive_counts):
     env = jax_envs("othello")
     boards = jnp.asarray(np.random.default_rng(1).integers(-1, 2, size=(5, 64)), jnp.int8)
     cells = jnp.asarray([0, 63, 17, 40, 9], jnp.int32)
@@ -71,15 +60,15 @@ def test_a_batched_predicated_put_has_no_scatter_and_equals_one(jax_envs):
 
     batched = jax.vmap(store_if)
     jaxpr = jax.make_jaxpr(batched)(takes, boards, cells).jaxpr
-    assert _count(jaxpr, "scatter") == 0
+    assert jaxpr_primitive_counts(jaxpr)["scatter"] == 0
     want = jnp.where(takes[:, None], jax.vmap(lambda b, c: b.at[c].set(1))(boards, cells), boards)
     np.testing.assert_array_equal(np.asarray(batched(takes, boards, cells)), np.asarray(want))
     # the same store outside an arm is a scatter, as before
     unconditional = jax.make_jaxpr(jax.vmap(lambda b, c: env._put(b, c, jnp.int8(1))))(boards, cells).jaxpr
-    assert _count(unconditional, "scatter") == 1
+    assert jaxpr_primitive_counts(unconditional)["scatter"] == 1
 
 
-def test_othello_place_keeps_only_its_unconditional_scatter(jax_envs):
+def test_othello_place_keeps_only_its_unconditional_scatter(jax_envs, jaxpr_primitive_counts):
     """`place` flips up to 48 discs, each store under `if k < n` (a traced condition) into the
     64-cell board, then sets the placed cell unconditionally: one scatter is left (before the
     one-hot stores there were 7: the 6 flips of the rolled loop's body over the directions, and
@@ -88,4 +77,4 @@ def test_othello_place_keeps_only_its_unconditional_scatter(jax_envs):
     states = jax.vmap(env.init_from_seed)(jnp.arange(3, dtype=jnp.uint32))
     actions = jnp.asarray([19, 26, 37], jnp.int32)
     jaxpr = jax.make_jaxpr(jax.vmap(env.step))(states, actions).jaxpr
-    assert _count(jaxpr, "scatter") == 1
+    assert jaxpr_primitive_counts(jaxpr)["scatter"] == 1
