@@ -192,6 +192,24 @@ def test_float32_literals_are_exact():
         assert np.float32(float(code)) == np.float32(v), (v, code)
 
 
+def test_build_settings_are_part_of_the_cache_key(monkeypatch):
+    """A package the suite built without LTO (conftest's cargo profile variables) is never the
+    one a benchmark loads later: the settings are part of `load`'s cache key."""
+    from envc.codegen.rust import build
+
+    files = {"src/lib.rs": "fn main() {}"}
+    monkeypatch.setenv("CARGO_PROFILE_RELEASE_LTO", "off")
+    monkeypatch.setenv("CARGO_TARGET_DIR", "/somewhere")
+    test_build = build._digest(files)
+    monkeypatch.setenv("CARGO_TARGET_DIR", "/elsewhere")
+    assert build._digest(files) == test_build, "where cargo builds changes no code"
+    monkeypatch.delenv("CARGO_PROFILE_RELEASE_LTO")
+    assert build._digest(files) != test_build
+    monkeypatch.setenv("RUSTFLAGS", "-C target-cpu=native")
+    assert "RUSTFLAGS" in build.build_settings() and "CARGO_TARGET_DIR" not in build.build_settings()
+    assert build._digest(files) != test_build
+
+
 def test_compile_command_writes_a_crate(tmp_path):
     from typer.testing import CliRunner
 

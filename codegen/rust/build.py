@@ -7,9 +7,10 @@ Public surface: `build_wheel(crate_dir, ...) -> Path`, `install_wheel(wheel)`,
   error in generated code is an envc bug: `RustBuildError` names the spec statement the
   failing line comes from (the `// @ FILE:LINE:COL` comments of `src/env.rs`) and
   quotes rustc's message.
-- `load(module)` generates the crate into a cache folder keyed by the hash of the
-  generated files (`$ENVC_RUST_CACHE`, default `<tmp>/envc-rust`), builds its wheel
-  once, unpacks it there (nothing is installed into the environment) and imports the
+- `load(module)` generates the crate into a cache folder (`$ENVC_RUST_CACHE`, default
+  `<tmp>/envc-rust`) keyed by the hash of the generated files and of the build settings in
+  the environment (`build_settings()`: a test build without LTO is never the package a
+  benchmark loads), builds its wheel once, unpacks it there (nothing is installed into the environment) and imports the
   package under a name unique to that hash, so that two versions can live in one
   process. All builds share one cargo target folder (`$ENVC_CARGO_TARGET_DIR`, default
   `<tmp>/envc-cargo-target`), so the dependencies (pyo3, numpy, rayon) compile once.
@@ -131,11 +132,31 @@ def install_wheel(wheel: str | os.PathLike) -> None:
         raise RustBuildError(f"pip could not install {wheel}:\n{proc.stdout}{proc.stderr}")
 
 
+# The environment variables through which cargo lets a caller change how a crate is optimised
+# (its profile's settings, the flags passed to rustc). The test suite builds without fat LTO
+# (tests/conftest.py): a package it built must never be the one a benchmark or a user loads
+# later, as happened before they were part of the key (issue 19: the Pokemon crate measured
+# 1.6x slower than its own release build).
+_BUILD_VARIABLES = ("RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_RUSTFLAGS")
+_BUILD_PREFIXES = ("CARGO_PROFILE_", "CARGO_TARGET_")
+
+
+def build_settings() -> dict[str, str]:
+    """The environment variables that change how cargo optimises a generated crate and are set
+    now (`CARGO_PROFILE_*`, `RUSTFLAGS` and its kin; not `CARGO_TARGET_DIR`, which only says
+    where), name -> value. Part of a built package's cache key (`load`)."""
+    return {name: value for name, value in sorted(os.environ.items())
+            if name != "CARGO_TARGET_DIR" and (name in _BUILD_VARIABLES or name.startswith(_BUILD_PREFIXES))}
+
+
 def _digest(files: dict[str, str]) -> str:
+    """The cache key of a build: the generated files, the platform and `build_settings()`."""
     h = hashlib.sha256()
     for name in sorted(files):
         h.update(name.encode() + b"\0" + files[name].encode() + b"\0")
     h.update(sys.platform.encode())
+    for name, value in build_settings().items():
+        h.update(b"\1" + name.encode() + b"=" + value.encode())
     return h.hexdigest()[:16]
 
 
