@@ -155,6 +155,9 @@ def _digest(files: dict[str, str]) -> str:
     for name in sorted(files):
         h.update(name.encode() + b"\0" + files[name].encode() + b"\0")
     h.update(sys.platform.encode())
+    # the settings' tag: packages cached before the settings were in the key (a test build among
+    # them, under the key a release build now has) are not found again
+    h.update(b"\1settings")
     for name, value in build_settings().items():
         h.update(b"\1" + name.encode() + b"=" + value.encode())
     return h.hexdigest()[:16]
