@@ -18,7 +18,20 @@ from typing import Any
 import numpy as np
 
 from envc.compiler import builtins, ir
-from envc.compiler.check_base import CheckerPart, checker_module
+from envc.compiler.check_base import (
+    COIN_BUILTINS,
+    EFFECTS,
+    MAX_CELLS,
+    REDUCERS,
+    STATE_RESERVED,
+    CheckerPart,
+    Ctx,
+    _at,
+    _float_leaves,
+    _Poison,
+    checker_module,
+    fits_float32,
+)
 from envc.compiler.diagnostics import Span, did_you_mean
 from envc.dsl import ast
 
@@ -34,9 +47,11 @@ def builtin_function_names(simultaneous: bool) -> tuple[str, ...]:
     `min` coexists with the built-in (a name is read, a built-in is called: the two never meet;
     tests/specs/builtin_names.envspec has a field of each name on every backend), while a
     function of that name would make `revealed(...)` ambiguous."""
-    m = checker_module()
-    return (tuple(builtins.BUILTINS) + m.REDUCERS + m.EFFECTS + m.BUILTIN_NAMES + m.COIN_BUILTINS
-            + (m.sim.RESERVED if simultaneous else ()))
+    from envc.compiler import check_simultaneous as sim
+    from envc.compiler.check_lang import BUILTIN_NAMES
+
+    return (tuple(builtins.BUILTINS) + REDUCERS + EFFECTS + BUILTIN_NAMES + COIN_BUILTINS
+            + (sim.RESERVED if simultaneous else ()))
 
 class DeclChecks(CheckerPart):
     """Mixin of `Checker`: see the module docstring."""
@@ -73,7 +88,7 @@ class DeclChecks(CheckerPart):
         """`decls` (of one header keyword), after an E0104 at each one past the first."""
         for extra in decls[1:]:
             self.err("E0104", f"more than one `{keyword}` declaration", extra.span, f"second `{keyword}`",
-                     help="keep one", notes=[f"first declared at {checker_module()._at(decls[0].span)}"])
+                     help="keep one", notes=[f"first declared at {_at(decls[0].span)}"])
         return decls
 
     def _players(self, players: list[ast.PlayersDecl]) -> None:
@@ -124,11 +139,11 @@ class DeclChecks(CheckerPart):
     def _const(self, d: ast.ConstDecl) -> None:
         if not self.declare_global(d.name, d.span, "constant"):
             return
-        ctx = checker_module().Ctx("constant", pure=True)
+        ctx = Ctx("constant", pure=True)
         try:
             e = self.expr(d.value, ctx)
             value = self.fold(e)
-        except checker_module()._Poison:
+        except _Poison:
             self.broken.add(d.name)
             return
         t = _values_range(e.type, value)
@@ -151,7 +166,7 @@ class DeclChecks(CheckerPart):
         except ConstEvalError as err:
             self.fail("E0113", f"{what} must be a constant" if what else "not a constant expression", e.span, str(err),
                       help=help)
-        bad = next((x for x in checker_module()._float_leaves(value) if not checker_module().fits_float32(x)), None)
+        bad = next((x for x in _float_leaves(value) if not fits_float32(x)), None)
         if bad is not None:
             self.fail("E0120", "constant is not a finite float32", e.span, f"evaluates to {bad}",
                       help="NaN and the infinities have no literal in every backend: keep constants finite")
@@ -161,7 +176,7 @@ class DeclChecks(CheckerPart):
         return self.tables
 
     def const_int(self, e: ast.Expr, what: str) -> int:
-        ctx = checker_module().Ctx("constant", pure=True)
+        ctx = Ctx("constant", pure=True)
         ie = self.expr(e, ctx)
         if not isinstance(ie.type, ir.IntT):
             self.fail("E0110", f"{what} must be an integer", e.span, f"this is `{ie.type}`")
@@ -190,7 +205,7 @@ class DeclChecks(CheckerPart):
         self._self_table = self_table
         try:
             return self._resolve_type(t, record_stack)
-        except checker_module()._Poison:
+        except _Poison:
             return None
         finally:
             self._self_table = None
@@ -273,9 +288,9 @@ class DeclChecks(CheckerPart):
         return ir.cells(t, self.record_defs)
 
     def require_cells(self, t: ir.Type, span: Span) -> None:
-        if self.cells(t) > checker_module().MAX_CELLS:
+        if self.cells(t) > MAX_CELLS:
             self.fail("E0122", f"`{t}` is too large", span, f"holds {self.cells(t)} values",
-                      help=f"a value holds at most {checker_module().MAX_CELLS} scalars")
+                      help=f"a value holds at most {MAX_CELLS} scalars")
 
     def zero_value(self, t: ir.Type) -> Any:
         if isinstance(t, ir.BoolT):
@@ -298,9 +313,9 @@ class DeclChecks(CheckerPart):
         if default is None:
             return self.zero_value(t)
         try:
-            e = self.expr(default, checker_module().Ctx("default", pure=True))
+            e = self.expr(default, Ctx("default", pure=True))
             value = self.fold(e)
-        except checker_module()._Poison:
+        except _Poison:
             return self.zero_value(t)
         target = t
         while isinstance(target, ir.ArrayT) and not isinstance(e.type, ir.ArrayT):
@@ -338,10 +353,10 @@ class DeclChecks(CheckerPart):
         anns: dict[str, dict] = {}
         for d in decls[:1]:
             for f in d.fields:
-                if f.name in checker_module().STATE_RESERVED:
+                if f.name in STATE_RESERVED:
                     self.err("E0101", f"`{f.name}` is a built-in field of every state", self.name_span(f.span, f.name),
                              "reserved name", help="rename the field",
-                             notes=[f"every backend's state holds {', '.join(f'`{n}`' for n in checker_module().STATE_RESERVED)}"])
+                             notes=[f"every backend's state holds {', '.join(f'`{n}`' for n in STATE_RESERVED)}"])
                     self.broken.add(f.name)  # reported: its uses are not reported again
                     continue
                 if not self.declare_global(f.name, f.span, "state field"):

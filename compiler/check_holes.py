@@ -17,15 +17,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from envc.compiler import decklist, ir
-from envc.compiler.check_base import CheckerPart, checker_module
+from envc.compiler.check_base import (
+    CheckerPart,
+    Ctx,
+    _ctx_name,
+    _Poison,
+    _pure_help,
+    checker_module,
+)
 from envc.compiler.diagnostics import Span, did_you_mean, shorten
 from envc.dsl import ast
-
-if TYPE_CHECKING:
-    from envc.compiler.check import Ctx
 
 # the kinds of value each attribute of a fill item takes (E0161 otherwise)
 _FILL_ATTRS: dict[str, type | tuple[type, ...]] = {
@@ -188,14 +192,14 @@ class HoleChecks(CheckerPart):
             raise TypeError(f"family_call on {func!r}")
         fam = self.families[func.base.name]
         if ctx.pure:
-            self.fail("E0130", f"{checker_module()._ctx_name(ctx)} cannot call hole family `{fam.name}`, which changes the state",
-                      func.span, "changes the state", help=checker_module()._pure_help(ctx))
+            self.fail("E0130", f"{_ctx_name(ctx)} cannot call hole family `{fam.name}`, which changes the state",
+                      func.span, "changes the state", help=_pure_help(ctx))
         effect = self.expr(func.index, ctx)
         if not isinstance(effect.type, ir.IntT):
             self.fail("E0110", "a hole family is indexed by a text column's number", func.index.span,
                       f"this is `{effect.type}`", help=f"write `{fam.name}[row.{fam.columns[0]}](...)`")
         if not self.require_fits(effect, ir.IntT(lo=0, hi=max(len(fam.texts), 1)), func.index.span, "an effect number"):
-            raise checker_module()._Poison()
+            raise _Poison()
         first = fam.members[0] if fam.members else None
         params = self.fn_sigs[first][0] if first in self.fn_sigs else []
         args = self.call_args(e, params, fam.name, ctx)
@@ -278,7 +282,7 @@ class HoleChecks(CheckerPart):
         ensures = self._family_ensures.get(d.family) if d.family is not None else None
         if ensures is None:
             ensures = []
-            ctx = checker_module().Ctx("ensures", pure=True)
+            ctx = Ctx("ensures", pure=True)
             ctx.scopes[0].update({p.name: p.type for p in params})
             if ret is not None:
                 ctx.scopes[0]["result"] = ret
@@ -287,7 +291,7 @@ class HoleChecks(CheckerPart):
                     ie = self.expr(e, ctx)
                     self.require_type(ie, ir.BOOL, e.span, "an `ensures` clause")
                     ensures.append(ie)
-                except checker_module()._Poison:
+                except _Poison:
                     pass
             if d.family is not None:
                 self._family_ensures[d.family] = ensures

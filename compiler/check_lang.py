@@ -60,12 +60,24 @@ import functools
 from typing import TYPE_CHECKING, Any, NoReturn, TypeGuard
 
 from envc.compiler import ir, irutil, ranges
+from envc.compiler.check_base import (
+    EFFECTS,
+    LIST_MUTATORS,
+    MAX_CELLS,
+    MAX_LOOP,
+    Ctx,
+    _ctx_name,
+    _elem,
+    _place_text,
+    _Poison,
+    _pure_help,
+    _random_help,
+)
 from envc.compiler.diagnostics import Span, did_you_mean
 from envc.dsl import ast
 from envc.dsl.parser import RESERVED_WORDS
 
 if TYPE_CHECKING:
-    from envc.compiler.check import Ctx
     from envc.compiler.diagnostics import Diagnostic
 
 RESERVED_PREFIX = "_envc_"
@@ -73,11 +85,6 @@ RESERVED_PREFIX = "_envc_"
 BUILTIN_NAMES = ("choose", "legal", "pending_choice", "pow", "concat", "one_hot", "revealed")
 MAX_POW = 30
 
-
-def _c():
-    from envc.compiler import check  # the checker imports this module: resolved at call time
-
-    return check
 
 
 def _ast_nodes(node: Any):
@@ -255,9 +262,9 @@ def _may_change_fields(f: Any) -> bool:
     else { t = t + die }` under `when t < 30` lost `t < 30` in the `else`). A proc, a hole,
     a boundary or `act(p)` may change any field."""
     if isinstance(f, ast.Name):
-        return f.name not in _c().EFFECTS
+        return f.name not in EFFECTS
     if isinstance(f, ast.Field):
-        return f.name not in _c().LIST_MUTATORS
+        return f.name not in LIST_MUTATORS
     return True
 
 
@@ -413,9 +420,8 @@ class LanguageChecks:
     def _typed_annotation(self, f: ast.FieldDecl, t: ir.Type, name: str, span: Span) -> bool:
         """`@matchup`, `@outcome` or `@lasting` on field `f` of type `t`: whether it holds,
         after an error when `t` cannot carry it (a refused `@matchup` still holds)."""
-        C = _c()
         if name == "matchup":  # `envc run` reports episodes per value of this field
-            if not isinstance(C._elem(t), (ir.BoolT, ir.IntT, ir.EnumT, ir.RowT)):
+            if not isinstance(_elem(t), (ir.BoolT, ir.IntT, ir.EnumT, ir.RowT)):
                 self.err("E0110", "a `@matchup` field must hold bools, integers, enums or table rows",
                          span, f"`{f.name}` is `{t}`", help="mark a field that names the match-up, "
                          "e.g. `decks: Deck[2] @matchup`")
@@ -427,7 +433,7 @@ class LanguageChecks:
                          "ends, e.g. `ended_by: End = End.playing @outcome`")
                 return False
             return True
-        if not isinstance(C._elem(t), (ir.BoolT, ir.IntT, ir.EnumT, ir.RowT)):  # `@lasting`
+        if not isinstance(_elem(t), (ir.BoolT, ir.IntT, ir.EnumT, ir.RowT)):  # `@lasting`
             self.err("E0191", "a `@lasting` field must hold bools, integers, enums or table rows, "
                      "or arrays of them", span, f"`{f.name}` is `{t}`",
                      help="keep lists and records out of lasting effects: a lasting flag or amount "
@@ -533,12 +539,11 @@ class LanguageChecks:
     def reach(self, e: ast.Call, ctx, span: Span) -> list[ir.Stmt]:
         """`b(args)` as a statement: every lasting cell that lasts until `b(args)` returns to
         its field's default, and its code clears."""
-        C = _c()
         assert isinstance(e.func, ast.Name)  # the caller found `e.func.name` among the boundaries
         name = e.func.name
         if ctx.pure:
-            self.fail("E0130", f"{C._ctx_name(ctx)} cannot reach boundary `{name}`, which changes the state",
-                      e.func.span, "changes the state", help=C._pure_help(ctx))
+            self.fail("E0130", f"{_ctx_name(ctx)} cannot reach boundary `{name}`, which changes the state",
+                      e.func.span, "changes the state", help=_pure_help(ctx))
         params = self.boundaries[name][0]
         args = self.call_args(e, params, name, ctx)
         for a in args:
@@ -659,7 +664,6 @@ class LanguageChecks:
     def let_initialised(self, s: ast.Let, ctx) -> list[ir.Stmt] | None:
         """`let xs: list<T, N> = [a, b]` (or `[]`) and `let a: T[N][M] = v` (v in every cell):
         the statements; None for any other `let` (checked as usual)."""
-        C = _c()
         if s.type is None:
             return None
         literal = isinstance(s.value, ast.ArrayLit)
@@ -668,7 +672,7 @@ class LanguageChecks:
             return None
         declared = self.resolve_type(s.type)
         if declared is None:
-            raise C._Poison()
+            raise _Poison()
         if isinstance(declared, ir.ListT) and isinstance(s.value, ast.ArrayLit):
             return self._let_list(s, s.value, declared, ctx)
         if not isinstance(declared, ir.ArrayT) or literal:
@@ -678,14 +682,13 @@ class LanguageChecks:
     def _let_list(self, s: ast.Let, lit: ast.ArrayLit, declared: ir.ListT, ctx) -> list[ir.Stmt]:
         """`let xs: list<T, N> = [a, b]`: one constant when every item folds, else the empty
         list and a push per item."""
-        C = _c()
         items = [self.expr(x, ctx) for x in lit.items]
         if len(items) > declared.cap:
             self.fail("E0110", f"{len(items)} items do not fit `{declared}`", lit.span,
                       f"capacity {declared.cap}")
         for x, a in zip(items, lit.items):
             if not self.require_fits(x, declared.elem, a.span, f"an item of `{s.name}: {declared}`"):
-                raise C._Poison()
+                raise _Poison()
         ctx.scopes[-1][s.name] = declared
         consts = [x for x in items if isinstance(x, ir.Const)]
         if len(consts) == len(items):
@@ -700,18 +703,17 @@ class LanguageChecks:
     def _let_array(self, s: ast.Let, declared: ir.ArrayT, ctx) -> list[ir.Stmt]:
         """`let a: T[N][M] = v`: an array value as it is, or `v` in every cell (a constant
         filled in, else built per cell; `v` may not draw)."""
-        C = _c()
         value = self.expr(s.value, ctx)
         leaf = _leaf(declared)
         if isinstance(value.type, (ir.ArrayT, ir.ListT, ir.RecordT)) or isinstance(leaf, (ir.ListT, ir.RecordT)):
             if not self.require_fits(value, declared, s.value.span, f"`{s.name}: {declared}`"):
-                raise C._Poison()
+                raise _Poison()
             ctx.scopes[-1][s.name] = declared
             return [ir.Let(name=s.name, type=declared, value=value, span=s.span)]
         if isinstance(leaf, ir.FloatT) and isinstance(value, ir.Const) and isinstance(value.type, ir.IntT):
             value = ir.Const(type=ir.FLOAT, value=float(value.value), span=value.span)
         if not self.require_fits(value, leaf, s.value.span, f"every cell of `{s.name}: {declared}`"):
-            raise C._Poison()
+            raise _Poison()
         ctx.scopes[-1][s.name] = declared
         dims = C_dims(declared)
         if isinstance(value, ir.Const):
@@ -757,7 +759,6 @@ class LanguageChecks:
         """(kind `choose` or `pick`, the call, its `else`) of a selection statement, after
         the errors of its form: no selection, `+=`, no `else`, wrong arguments, a context
         that cannot decide (choose) or draw (pick)."""
-        C = _c()
         kind = selection_kind(value)
         if kind is None or not isinstance(value, ast.Call):  # a statement with an `else` but no selection
             self.fail("E0190", "`else` follows only `choose(...)` or `random.pick(...)`", (orelse or value).span,
@@ -774,13 +775,13 @@ class LanguageChecks:
             self.fail("E0111", f"`{what}` takes {'a player and ' if kind == 'choose' else ''}one selector",
                       value.span, help=f"write `{what}({'p, ' if kind == 'choose' else ''}s in 1..4 where cond)`")
         if kind == "pick" and ctx.pure:
-            self.fail("E0131", f"{C._ctx_name(ctx)} cannot draw random numbers", value.span, "draws from the RNG",
-                      help=C._random_help(ctx))
+            self.fail("E0131", f"{_ctx_name(ctx)} cannot draw random numbers", value.span, "draws from the RNG",
+                      help=_random_help(ctx))
         if kind == "choose" and ctx.pure:
-            self.fail("E0130", f"{C._ctx_name(ctx)} cannot ask for a decision", value.func.span,
-                      "`choose` pauses the step", help=C._pure_help(ctx))
+            self.fail("E0130", f"{_ctx_name(ctx)} cannot ask for a decision", value.func.span,
+                      "`choose` pauses the step", help=_pure_help(ctx))
         if kind == "choose" and ctx.what not in ("action", "proc"):
-            self.fail("E0190", f"{C._ctx_name(ctx)} cannot wait for a decision", value.func.span,
+            self.fail("E0190", f"{_ctx_name(ctx)} cannot wait for a decision", value.func.span,
                       "`choose` outside an action or a `proc`",
                       help="decide in an action (the first one may set the game up)")
         return kind, value, orelse
@@ -805,7 +806,7 @@ class LanguageChecks:
         chooser = self.expr(e, ctx)
         player = ir.IntT(lo=0, hi=self.num_players - 1)
         if not self.require_fits(chooser, player, e.span, "the chooser (a player)"):
-            raise _c()._Poison()
+            raise _Poison()
         self.no_draws(chooser, "the chooser of `choose`")
         return chooser
 
@@ -838,7 +839,7 @@ class LanguageChecks:
             return t
         d = self.resolve_type(declared)
         if d is None:
-            raise _c()._Poison()
+            raise _Poison()
         probe = ir.Const(type=options, value=options.lo, span=sel_span)
         self.require_fits(probe, d, sel_span, f"`{target}: {d}`")
         if other is not None:
@@ -848,18 +849,17 @@ class LanguageChecks:
     def _selection_place(self, target: ast.Expr | str, t: ir.Type, value_span: Span, ctx, span: Span) -> ir.Place:
         """Where the selection stores its value: a new local (`let`, a free name) or the
         assigned place (whose type holds `t`)."""
-        C = _c()
         if isinstance(target, str):
             if target in ctx.scopes[-1]:
                 self.fail("E0101", f"`{target}` is already defined in this block", span, help="choose another name")
             self.check_reserved(target, span)
             if not self.check_hides_field(target, self.name_span(span, target), not ctx.pure):
-                raise C._Poison()
+                raise _Poison()
             return ir.Place(root="local", name=target, type=t, span=span)
         place, _ = self.place_and_read(target, ctx)
         probe = ir.Const(type=t, value=ir.int_of(t).lo, span=value_span)
-        if not self.require_fits(probe, place.type, value_span, f"`{C._place_text(target)}: {place.type}`"):
-            raise C._Poison()
+        if not self.require_fits(probe, place.type, value_span, f"`{_place_text(target)}: {place.type}`"):
+            raise _Poison()
         return place
 
     def pending_choice(self, e: ast.Call, ctx) -> ir.Expr:
@@ -905,7 +905,6 @@ class LanguageChecks:
                          value=irutil.bool_const(False), span=s.span)
 
     def while_stmt(self, s: ast.While, ctx) -> list[ir.Stmt]:
-        C = _c()
         text = self.source_text(s.cond.span)
         if s.bound is None:
             self.fail("E0140", "the language has no unbounded `while`", s.span.to(s.cond.span),
@@ -913,8 +912,8 @@ class LanguageChecks:
                       help=f"give it a constant bound: `while {text} max N {{ ... }}` (a condition still "
                       "true after N iterations is a fault), or loop `for k in 0..N` and `break`")
         n = self.const_int(s.bound, "the bound of `while`")
-        if not 1 <= n <= C.MAX_LOOP:
-            self.fail("E0140", f"a `while` bound must be in 1..{C.MAX_LOOP}, not {n}", s.bound.span)
+        if not 1 <= n <= MAX_LOOP:
+            self.fail("E0140", f"a `while` bound must be in 1..{MAX_LOOP}, not {n}", s.bound.span)
         cond = self.expr(s.cond, ctx)
         self.require_type(cond, ir.BOOL, s.cond.span, "a `while` condition")
         flag = self.fresh_name("go")
@@ -1055,7 +1054,7 @@ class LanguageChecks:
             self.fail("E0111", "`one_hot` takes 2 arguments: `one_hot(i, n)`", e.span)
         i = self.expr(e.args[0].value, ctx, peek)
         n = self.const_int(e.args[1].value, "the length of `one_hot`")
-        if not 1 <= n <= _c().MAX_CELLS:
+        if not 1 <= n <= MAX_CELLS:
             self.fail("E0122", f"`one_hot` needs a length of at least 1, not {n}", e.args[1].value.span)
         if not isinstance(i.type, (ir.IntT, ir.EnumT, ir.RowT)):
             self.fail("E0110", "`one_hot` needs an integer", e.args[0].value.span, f"this is `{i.type}`")
@@ -1188,7 +1187,6 @@ class LanguageChecks:
 
     def action_guard(self, name: str) -> ir.Expr | None:
         """The checked guard of action `name` (None without one, or after an error)."""
-        C = _c()
         if name in self._guards:
             return self._guards[name]
         d = self.action_decls[name]
@@ -1201,7 +1199,7 @@ class LanguageChecks:
             self.fail("E0140", f"guards refer to each other's legality in a cycle: {' -> '.join(f'`{c}`' for c in cycle)}",
                       self.name_span(d.span, name), help="compute the shared part in a `fn` that both guards call")
         self._guard_stack.append(name)
-        gctx = C.Ctx("guard", pure=True)
+        gctx = Ctx("guard", pure=True)
         if getattr(self, "sim_decl", None) is not None:  # a simultaneous spec: `player` is the one choosing
             from envc.compiler.check_simultaneous import PLAYER
 
@@ -1210,7 +1208,7 @@ class LanguageChecks:
         try:
             guard = self.expr(d.guard, gctx)
             self.require_type(guard, ir.BOOL, d.guard.span, "a `when` guard")
-        except C._Poison:
+        except _Poison:
             guard = None
         finally:
             self._guard_stack.pop()
@@ -1230,7 +1228,7 @@ class LanguageChecks:
         name = kind_node.name
         params = self.action_params(name)
         if params is None:
-            raise _c()._Poison()
+            raise _Poison()
         call = inner if isinstance(inner, ast.Call) else ast.Call(inner.span, inner, [])
         args = self.call_args(call, params, name, ctx)
         for a in args:
@@ -1238,7 +1236,7 @@ class LanguageChecks:
         guard = self.action_guard(name)
         if guard is None:
             if self.action_decls[name].guard is not None:
-                raise _c()._Poison()  # reported with the guard
+                raise _Poison()  # reported with the guard
             return irutil.bool_const(True)
         return irutil.substitute(guard, {p.name: a for p, a in zip(params, args)},
                                  fresh=lambda v: self.fresh_name(v + "_"))

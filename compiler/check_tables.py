@@ -21,7 +21,13 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from envc.compiler import decklist, ir
-from envc.compiler.check_base import CheckerPart, checker_module
+from envc.compiler.check_base import (
+    CheckerPart,
+    Ctx,
+    _at,
+    _Poison,
+    fits_float32,
+)
 from envc.compiler.diagnostics import Span, did_you_mean
 from envc.dsl import ast
 
@@ -123,8 +129,8 @@ class TableChecks(CheckerPart):
         if c.default is None:
             return True, None
         try:
-            return True, self.fold(self.expr(c.default, checker_module().Ctx("default", pure=True)))
-        except checker_module()._Poison:
+            return True, self.fold(self.expr(c.default, Ctx("default", pure=True)))
+        except _Poison:
             return False, None
 
     def _cell_problem(self, d: ast.TableDecl, c: ast.ColumnDecl, t: ir.Type, row: dict, raw: Any, problem: str,
@@ -246,8 +252,8 @@ class TableChecks(CheckerPart):
         fallback = None
         if c.default is not None:
             try:
-                fallback = self.fold(self.expr(c.default, checker_module().Ctx("default", pure=True)))
-            except checker_module()._Poison:
+                fallback = self.fold(self.expr(c.default, Ctx("default", pure=True)))
+            except _Poison:
                 return None
         key = _row_key(name, fieldname, index, fallback)
 
@@ -315,9 +321,9 @@ class TableChecks(CheckerPart):
         sources = {c.name: c.source or c.name for c in d.columns}
         for inv in d.invariants:
             try:
-                e = self.expr(inv.expr, checker_module().Ctx("table invariant", pure=True, scopes=[dict(scope)]))
+                e = self.expr(inv.expr, Ctx("table invariant", pure=True, scopes=[dict(scope)]))
                 self.require_type(e, ir.BOOL, inv.expr.span, "an invariant")
-            except checker_module()._Poison:
+            except _Poison:
                 continue
             for r, row in enumerate(self.raw_rows.get(d.name, [])):
                 env = {n: copy_value(c.values[r]) for n, c in cols.items()}
@@ -337,7 +343,7 @@ class TableChecks(CheckerPart):
                      item: tuple[str | None, int | None], sources: dict[str, str]) -> None:
         """E0153: row `r` of table `d` breaks `inv`; `item` = (column, index) of the value at fault."""
         rule = f"invariant `{inv.name}`" + (f" (\"{inv.doc}\")" if inv.doc else "")
-        notes = [f"the rule: {rule} of table `{d.name}` ({checker_module()._at(inv.span)})"]
+        notes = [f"the rule: {rule} of table `{d.name}` ({_at(inv.span)})"]
         column, index = item
         source = decklist.source_of(row)
         label = row.get("name") if isinstance(row, dict) else None
@@ -430,7 +436,7 @@ def _convert_float(raw: Any) -> tuple[Any, str | None]:
         value = float(raw)
     except (TypeError, ValueError, OverflowError):
         return None, "is not a number"
-    if not checker_module().fits_float32(value):
+    if not fits_float32(value):
         return None, "is not a finite float32 (NaN, an infinity, or beyond 3.4e38)"
     return value, None
 

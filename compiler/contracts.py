@@ -403,7 +403,7 @@ def _report_unused(checker, targets: dict[str, _Target], holes: list[ir.HoleDef]
 
 
 def _symbols(checker, d: ast.TextsDecl) -> dict[str, Symbol]:
-    from envc.compiler.check import Ctx, _Poison
+    from envc.compiler.check_base import Ctx, _Poison
 
     out: dict[str, Symbol] = {}
     for s in d.symbols:
@@ -651,7 +651,7 @@ def _shown(checker, source: str, values: dict[str, Any], types: dict[str, ir.Typ
 
 
 def _ctx(h: ir.HoleDef, types: dict[str, ir.Type]):
-    from envc.compiler.check import Ctx
+    from envc.compiler.check_base import Ctx
 
     ctx = Ctx("ensures", pure=True)
     ctx.scopes[0].update({p.name: p.type for p in h.params})
@@ -687,7 +687,7 @@ def _clause(checker, h: ir.HoleDef, e: ast.Expr, values: dict[str, Any], origin:
 
 def _make_clause(checker, h: ir.HoleDef, e: ast.Expr, values: dict[str, Any], origin: Literal["text", "mentions", "fill"],
                  pattern: Pattern | None = None) -> ir.TextClause | None:
-    from envc.compiler.check import _Poison
+    from envc.compiler.check_base import _Poison
 
     types = _types(values, pattern)
     try:
@@ -702,7 +702,7 @@ def _make_clause(checker, h: ir.HoleDef, e: ast.Expr, values: dict[str, Any], or
 def _state_place(checker, e: ast.Expr, ctx, what: str) -> ir.Place | None:
     """The state place that expression `e` reads (`damage[p][0]`, `hand[p]`), for `modifies`
     and a scenario's `given`; E0165 when it is not one."""
-    from envc.compiler.check import _Poison
+    from envc.compiler.check_base import _Poison
 
     try:
         read = checker.expr(e, ctx)
@@ -824,7 +824,7 @@ def _scenario(checker, h: ir.HoleDef, s: ast.Scenario, values: dict[str, Any], p
 
 def _make_scenario(checker, h: ir.HoleDef, s: ast.Scenario, values: dict[str, Any], pattern: Pattern | None = None
                    ) -> ir.ScenarioDef | None:
-    from envc.compiler.check import _Poison
+    from envc.compiler.check_base import _Poison
 
     types = _types(values, pattern)
     ctx = _ctx(h, types)
@@ -873,7 +873,7 @@ def _make_scenario(checker, h: ir.HoleDef, s: ast.Scenario, values: dict[str, An
 def _list_value(checker, value: ast.Expr, t: ir.Type, ctx) -> ir.Expr | None:
     """The value of a scenario's `given`; for a list place, an array literal (`[]` too) is a
     list of its elements."""
-    from envc.compiler.check import _Poison
+    from envc.compiler.check_base import _Poison
 
     if isinstance(t, ir.ListT) and isinstance(value, ast.ArrayLit) and not value.items:
         return ir.Const(type=t, value=[], span=value.span)
@@ -899,7 +899,7 @@ def _coins(checker, value: ast.Expr) -> list[bool] | None:
 def _context(checker, t: _Target, holes: list[ir.HoleDef]) -> ir.ContextDef | None:
     """The proc of a `context` declaration for target `t` (its parameters: the hole's, then
     the context's)."""
-    from envc.compiler.check import Ctx, _Poison
+    from envc.compiler.check_base import Ctx, _Poison
 
     c = t.context
     if c is None:  # (the caller calls for targets with a context)
