@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "tests" / "specs" / "faults.envspec"
 FAULTING = ["push_full", "pop_empty", "draw_empty", "read_past", "write_past", "insert_past", "remove_past",
             "fails", "fails_hostile", "draw_or_read", "comp_past", "comp_nested", "fn_past", "fn_nested", "fn_in_comp",
-            "arm_guard", "arm_observe", "arm_both"]
+            "arm_guard", "arm_observe", "arm_both", "after_return"]
 HOSTILE = 'fail: bad {a} }{ {b}} {{a}} {action} "q" \'\' \\ end\nline 2 */ {}'  # fails_hostile's text
 STEPS = 4
 
@@ -63,9 +63,9 @@ def _interp_fault(module, name: str) -> tuple[int, str]:
 def test_every_fault_site_is_numbered_once(module):
     lowered = pipeline.lower(pipeline.run(module), pipeline.PassContext(verify=True))
     sites = lowered.fault_sites
-    assert len(sites) == len(set(sites)) == 17
+    assert len(sites) == len(set(sites)) == 20  # (three in the fns of `returned` and `after_return`)
     assert number_faults.run(lowered) is lowered  # a second run changes nothing
-    assert [m for _, m in sites].count(number_faults.INDEX_PAST_END) == 10
+    assert [m for _, m in sites].count(number_faults.INDEX_PAST_END) == 12
 
 
 def test_a_specs_text_is_not_a_template(module):
@@ -104,6 +104,28 @@ def test_jax_records_the_interpreters_fault(module, jax_env, name):
                 jax_env.raise_fault(state)
             return
     raise AssertionError(f"JAX recorded no fault for `{name}`; the interpreter raised at step {t_interp}: {text}")
+
+
+def test_no_backend_faults_after_a_fns_return(module, jax_env):
+    """`returned` calls fns whose guard clause returns before a read past the end of a list and
+    a `while` beyond its bound: the interpreter never runs them, so no backend may fault
+    (JAX runs a fn's statements after its `return` on every path, and recorded their faults
+    until `Lowering.live_path`; found by a fresh spec)."""
+    import jax
+
+    from envc.verify import load_rust
+
+    it, action = Interpreter(module), _action(module, "returned")
+    s = it.init(0)
+    step = jax.jit(jax_env.step)
+    state = jax_env.init_from_seed(0)
+    rust = load_rust(module).VecEnv(1, autoreset=False, seed=0)
+    for _ in range(STEPS):
+        s = it.step(s, action)  # (the interpreter and Rust raise on a fault)
+        rust.step([action])
+        state = step(state, action)
+        assert jax_env.fault_message(state) is None
+        assert int(state._x["k"]) == s.fields["k"]
 
 
 def test_jax_faults_are_per_environment_sticky_and_survive_a_reset(module, jax_env):

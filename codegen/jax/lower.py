@@ -272,15 +272,29 @@ class Lowering:
         if not self.recording() or site is None:
             return
         code = number_faults.site_id(self.m, site) + 1
-        where = " & ".join([*(f"({c})" for c in self._path), f"({cond})"])
+        where = " & ".join([*(f"({c})" for c in self.live_path()), f"({cond})"])
         self._record("_fault_in", "_fault_at", f"{where}, {code}, {a}, {b}")
 
     def merge_fault(self, fault: str) -> None:
         """Record fault `fault` (code of an int32[3], zeros for none: a fn call's or a
         comprehension's) where the expression is on the interpreter's path and no fault is
         recorded yet: in `st` (`_fault_put`), or in the innermost level's `_flt`."""
-        where = " & ".join(f"({c})" for c in self._path) or "True"
+        where = " & ".join(f"({c})" for c in self.live_path()) or "True"
         self._record("_fault_join", "_fault_put", f"{where}, {fault}")
+
+    def live_path(self) -> list[str]:
+        """The conditions under which the interpreter runs the code being lowered: `_path`, and,
+        in a `fn` that may have returned already (its `_done` local), that it has not. The
+        statements after a `return` run here too (their values are dropped by `s_return`'s
+        select), so a fault they meet is not the interpreter's: `if len(xs) < 2 { return -1 }`
+        then `return xs[1]` read past the list's end on every path in JAX. Inside a
+        comprehension level the level's fault is merged where the level stands, with this
+        condition then (`merge_fault`), so only the top level adds it."""
+        done = next((key for source, key in reversed(self.scope) if source == _DONE), None)
+        capturing = bool(self._captures) and self._captures[-1][0] == len(self.levels)  # (`_captured`)
+        if done is None or self.levels or capturing:
+            return self._path
+        return [*self._path, f"jnp.logical_not({lv(done)})"]
 
     def _record(self, into_fault: str, into_state: str, args: str) -> None:
         """Emit one recording of a fault, `helper(target, args)`, into the first of: the capture
