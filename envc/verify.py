@@ -379,10 +379,11 @@ class Report:
 # ------------------------------------------------------------------ the run
 
 def _episode(it: Interpreter, s: State, seed: int, policy: np.random.Generator, max_steps: int,
-             report: Report) -> tuple[list[State], list[int], tuple[int, str] | None]:
+             report: Report) -> tuple[list[State], list[int], tuple[int, str] | None, list[str]]:
     """Play from the initial state `s` of `seed` (level 1 on the interpreter): the reached
-    states, the actions that reached them, and the runtime fault that ended the episode, if any
-    (the action that faulted, not in the actions, and `str` of the `SpecRuntimeError`)."""
+    states, the actions that reached them, the runtime fault that ended the episode, if any
+    (the action that faulted, not in the actions, and `str` of the `SpecRuntimeError`), and the
+    invariants broken in the last state, which end the episode too (a fault of the report)."""
     states: list[State] = [s]
     actions: list[int] = []
     while not (s.terminated or s.truncated) and len(actions) < max_steps:
@@ -395,7 +396,7 @@ def _episode(it: Interpreter, s: State, seed: int, policy: np.random.Generator, 
         try:
             s = it.step(s, a)
         except SpecRuntimeError as err:
-            return states, actions, (a, str(err))
+            return states, actions, (a, str(err)), []
         actions.append(a)
         states.append(s)
         bad = it.invariant_violations(s)
@@ -403,8 +404,8 @@ def _episode(it: Interpreter, s: State, seed: int, policy: np.random.Generator, 
         if bad:
             report.faults.append(f"seed {seed}, step {len(actions)}: invariant(s) {', '.join(bad)} broken "
                                  f"(actions {actions})")
-            break
-    return states, actions, None
+            return states, actions, None, list(bad)
+    return states, actions, None, []
 
 
 @dataclass
@@ -417,6 +418,7 @@ class _Run:
     leaves: list[np.ndarray]
     live: np.ndarray  # bool per reached state: neither terminated nor truncated
     fault: tuple[int, str] | None = None  # the interpreter's fault after the last state: (action, text)
+    broken: list[str] = field(default_factory=list)  # the invariants the interpreter found broken in the last state
 
 
 class _Chunk:
@@ -526,14 +528,15 @@ def verify(module: ir.Module, targets: list[str], episodes: int = 100, seed: int
         key = label_values(module, s0.fields)
         if not _admit(key, filled, short, per_matchup):
             continue
-        states, actions, fault = _episode(it, s0, s_seed, policy, max_steps, report)
+        states, actions, fault, broken = _episode(it, s0, s_seed, policy, max_steps, report)
         report.episodes += 1
         report.steps += len(actions)
         counts[key] = counts.get(key, 0) + 1
         if convert is not None:
             pairs = _leaves(convert.stack(states))
             chunks.add(_Run(s_seed, actions, [p for p, _ in pairs], [a for _, a in pairs],
-                            np.array([not (s.terminated or s.truncated) for s in states], dtype=bool), fault))
+                            np.array([not (s.terminated or s.truncated) for s in states], dtype=bool), fault,
+                            broken))
         if fault is not None:
             report.spec_faults.append(_spec_fault(s_seed, len(actions), fault[1]))
         del states
@@ -927,8 +930,9 @@ def _final_faults(module, it, backend, batch: _Chunk, found: np.ndarray, report:
 def _compare_lanes(it, backend, batch: _Chunk, active: np.ndarray, t: int, report: Report, tol: float,
                    found: np.ndarray) -> None:
     """Level 3 at step t: each `active` lane the backend's state or invariants flag is compared
-    field by field; a difference (or a broken invariant) is a divergence, and its episode is
-    marked in `found` (compared no more)."""
+    field by field; a difference, or an invariant broken where the interpreter's held, is a
+    divergence, and its episode is marked in `found` (compared no more). The interpreter's own
+    break (the last state of its run, already a fault of the report) broken alike is not."""
     runs = batch.runs
     for j in _flagged(backend, batch, active, t, tol):
         j = int(j)
@@ -936,8 +940,10 @@ def _compare_lanes(it, backend, batch: _Chunk, active: np.ndarray, t: int, repor
         diff = first_difference(ours, backend.arrays(j, batch.keys), tol)
         if diff is None:
             broken = backend.broken_invariants(j)
-            if broken:
-                diff = ("invariants", "hold", f"broken: {', '.join(broken)}")
+            interp = runs[j].broken if t == len(acts) else []
+            if broken != interp:
+                diff = ("invariants", f"broken: {', '.join(interp)}" if interp else "hold",
+                        f"broken: {', '.join(broken)}" if broken else "hold")
         if diff is not None:
             found[j] = True
             report.divergences.append(Divergence(3, backend.name, runs[j].seed, t, diff[0], _py(diff[1]),

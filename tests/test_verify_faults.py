@@ -32,8 +32,8 @@ def module():
 def _faulted_run(module, seed: int = 0) -> verify_mod._Run:
     """The interpreter's run of `seed` under verify's random policy, ending in a fault."""
     it = Interpreter(module)
-    states, actions, fault = verify_mod._episode(it, it.init(seed), seed, np.random.default_rng(seed), 50,
-                                                 Report(targets=[]))
+    states, actions, fault, _ = verify_mod._episode(it, it.init(seed), seed, np.random.default_rng(seed), 50,
+                                                    Report(targets=[]))
     assert fault is not None, "faults.envspec's random play faults within a few steps"
     pairs = verify_mod._leaves(verify_mod._state_converter(module).stack(states))
     return verify_mod._Run(seed, actions, [p for p, _ in pairs], [a for _, a in pairs],
@@ -143,3 +143,40 @@ def test_the_command_line_prints_the_spec_faults():
     assert "spec fault seed 0, step 1: faults.envspec:" in out.output
     assert "ok: identical trajectories, 6 ending in the same runtime fault on every backend" in out.output
     assert "Traceback" not in out.output
+
+
+BREAKS = """env breaks "an invariant the spec itself breaks at step 3"
+players 1
+turn_limit 10
+state { n: int[0..9] = 0 }
+action go() { n = min(n + 1, 9) }
+observe(p) -> int[0..9] { return n }
+invariant small "n stays below 3": n < 3
+"""
+
+
+def test_an_invariant_the_interpreter_breaks_is_a_fault_not_a_divergence(tmp_path, monkeypatch):
+    """The interpreter's own broken invariant ends its episode (a fault of the report); a backend
+    that breaks it on the same state agrees with it. Found by a fresh spec: verify reported it
+    as a divergence in which the interpreter "held". A backend whose invariant breaks one step
+    early is still a divergence (a doctored run: the interpreter's break moved a step later)."""
+    from envc.verify import load_jax
+
+    path = tmp_path / "breaks.envspec"
+    path.write_text(BREAKS)
+    module = load(str(path))
+    jax_env = load_jax(module)
+    report = verify(module, ["python", "jax"], episodes=3, seed=0, level2_samples=4, jax_env=jax_env)
+    assert not report.divergences, [d.render() for d in report.divergences]
+    assert len(report.faults) == 3 and all("invariant(s) small broken" in f for f in report.faults)
+
+    episode = verify_mod._episode
+
+    def late(it, s, seed, policy, max_steps, rep):  # the interpreter "breaks" it a step later
+        it.invariant_violations = lambda state: ["small"] if state.fields["n"] >= 4 else []
+        return episode(it, s, seed, policy, max_steps, rep)
+
+    monkeypatch.setattr(verify_mod, "_episode", late)
+    report = verify(module, ["python", "jax"], episodes=1, seed=0, level2_samples=0, jax_env=jax_env)
+    assert [(d.step, d.field, d.interpreter, d.backend) for d in report.divergences] == \
+        [(3, "invariants", "hold", "broken: small")]
