@@ -479,6 +479,11 @@ class StatementChecks(CheckerPart):
         return ir.CallProc(proc=name, args=args, span=span)
 
     def effect(self, name: str, e: ast.Call, ctx: Ctx):
+        if ctx.pure and name == "fail":
+            self.fail("E0130", f"{_ctx_name(ctx)} cannot call `fail()`: a fault ends the step, which only an "
+                      "action, `init` or a `proc` may do", e.func.span, "ends the step",
+                      help="return a value that says so (a `-1` or a flag) and `fail` in the action that reads it, "
+                      "or make it a `proc`")
         if ctx.pure:
             self.fail("E0130", f"{_ctx_name(ctx)} cannot call `{name}()`, which changes the state", e.func.span,
                       "changes the state", help=_pure_help(ctx))
@@ -613,6 +618,11 @@ class StatementChecks(CheckerPart):
                 xs = xs if _plain_place(xs) else "xs"
                 last = f"`{xs}[max(len({xs}) - 1, 0)]`" if isinstance(t, ir.ListT) else f"`{xs}[{size - 1}]`"
                 fix = f"indices count from 0, never from the end: the last element is {last}"
+            if lo > size - 1 or hi < 0:  # every value is outside: not "may be", and no clamp helps
+                self.fail("E0121", f"index out of bounds for `{t}`", link.index.span,
+                          f"is {lo}" if lo == hi else f"has range {lo}..{hi}",
+                          notes=[f"valid indices are 0..{size - 1}"],
+                          help=fix if hi < 0 else f"indices count from 0: the last element is at {size - 1}")
             self.fail("E0121", f"index may be out of bounds for `{t}`", link.index.span,
                       f"has range {lo}..{hi}", notes=[f"valid indices are 0..{size - 1}"], help=fix)
         return t.elem

@@ -335,11 +335,14 @@ def test_a_guard_clause_that_fails_narrows_the_rest_of_its_block():
     """`if n == -1 { fail("why") }` ends the step where n is -1 (a fault), so the rest of the
     block reads `a[n]` with n in 0..3, as after a `return` (probe5's Battleship: `let i =
     random.pick(...) else -1`, which E0111's help now suggests, then the guard); an arm that
-    may fall through narrows nothing, and a `fn` must still `return` on every path (E0142)."""
+    may fall through narrows nothing, and a `fn` cannot `fail` (E0130, which says why and what to
+    do; no E0142 "may end without returning" about the same path besides)."""
     assert _errors(_game('    if n == -1 {\n        fail("no slot")\n    }\n    a[n] = 1')) == []
     assert _errors(_game('    if n == -1 {\n        if x == 1 {\n            fail("no")\n        }\n    }\n    a[n] = 1')) != []
     fn = 'fn at(i: int[-1..3]) -> int[0..9] {\n    if i == -1 {\n        fail("off")\n    } else {\n        return a[i]\n    }\n}\n'
-    assert "E0142" in [e.split()[0] for e in _errors(_game("    x = at(n)", fn))]
+    errors = _errors(_game("    x = at(n)", fn))
+    assert [e.split()[0] for e in errors] == ["E0130"] and "a fault ends the step" in errors[0], errors
+    assert "E0142" in [e.split()[0] for e in _errors(_game("    x = at(n)", fn.replace('fail("off")', "let k = 1")))]
     m = _source(_game('    if n == -1 {\n        fail("no slot")\n    }\n    a[n] = 1'))
     it = Interpreter(m)
     with pytest.raises(SpecRuntimeError, match="no slot"):
