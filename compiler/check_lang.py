@@ -173,6 +173,11 @@ def _path_text(e: ir.Expr, scope_of, names: set[str], fields: set[str], top: boo
     if isinstance(e, ir.Binary) and e.op in _PATH_OPS:
         left, right = sub(e.left), sub(e.right)
         return None if left is None or right is None else f"({left} {e.op} {right})"
+    if isinstance(e, ir.Builtin) and e.name == "int" and len(e.args) == 1:
+        # `int(k)` of an enum, a bool or a row names one value as `k` does (a fresh spec's
+        # `when stash[p][int(k)] > 0` narrowed nothing in its body's `stash[p][int(k)] -= 1`)
+        inner = sub(e.args[0])
+        return None if inner is None else f"int({inner})"
     return _leaf_text(e, scope_of, names, fields, kept, alias_of)
 
 

@@ -412,6 +412,30 @@ def test_an_action_guard_narrows_its_body(policy):
     assert s.raises == 2 and not s.legal_action_mask[it.actions.encode("raise_bet")]
 
 
+STASH = """env stash
+players 2
+enum Kind {{ gold, gem, map }}
+state {{ stash: int[0..5][2][3] = 2 }}
+action raid(k: Kind) when stash[current_player][{index}] > 0 {{
+    stash[current_player][{index}] -= 1
+    current_player = 1 - current_player
+}}
+observe(p) -> int[0..5][3] {{ return [stash[p][s] for s in 0..3] }}
+"""
+
+
+def test_a_guard_on_a_cell_at_an_enums_index_narrows_that_cell():
+    """`when stash[p][int(k)] > 0` narrows `stash[p][int(k)]` in the body as `[i]` of an int
+    parameter does (a fresh spec's `-= 1` was E0120); another cell is not narrowed."""
+    assert _errors(STASH.format(index="int(k)")) == []
+    other = STASH.format(index="int(k)").replace("    stash[current_player][int(k)] -= 1",
+                                                 "    stash[current_player][2 - int(k)] -= 1")
+    assert [e for e in _errors(other) if e.startswith("E0120")], _errors(other)
+    it = Interpreter(_source(STASH.format(index="int(k)")))
+    s = it.step(it.init(0), it.actions.encode("raid", k=1))
+    assert list(s.stash[0]) == [2, 1, 2]
+
+
 def test_compound_assignment_reads_the_narrowed_range():
     """`raises += 1` under `when raises < 2` is `raises = raises + 1` (accepted there): its read
     of `raises` has the guard's range 0..1, not the declared 0..2 (probe3: `rolls_left -= 1`
