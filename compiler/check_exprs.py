@@ -637,6 +637,7 @@ class ExpressionChecks(CheckerPart):
         if not isinstance(place.type, ir.ListT):
             self.fail("E0103", f"`{func.name}` is a list method, and this is `{place.type}`", func.name_span)
         self.call_args(e, [], func.name, ctx)
+        self.kill_facts_of(ctx, func.base)
         return ir.ListTake(place=place, front=func.name == "draw", type=place.type.elem, span=e.span)
 
     def old_call(self, e: ast.Call, ctx: Ctx, peek: bool) -> ir.Expr:
@@ -774,7 +775,9 @@ class ExpressionChecks(CheckerPart):
             if not isinstance(ts[0], ir.ListT):
                 self.fail("E0110", "`len` needs a list", e.args[0].span, f"this is `{ts[0]}`",
                           help="arrays have a fixed size: use the constant")
-            return ir.Builtin(name=name, args=args, type=ir.IntT(lo=0, hi=ts[0].cap), span=e.span)
+            n = ir.Builtin(name=name, args=args, type=ir.IntT(lo=0, hi=ts[0].cap), span=e.span)
+            key, sid = self._subject(n, ctx)
+            return n if key is None else n.model_copy(update={"type": self.narrowed(ctx, key, n.type, sid)})
         if name == "int":
             return self.int_conversion(args, e, ctx)
         if name == "float":

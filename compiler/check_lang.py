@@ -168,6 +168,12 @@ def _path_text(e: ir.Expr, scope_of, names: set[str], fields: set[str], top: boo
     if isinstance(e, ir.TableGet):
         row = sub(e.row)
         return None if row is None else f"{e.table}[{row}].{e.column}"
+    if isinstance(e, ir.Builtin) and e.name == "len" and len(e.args) == 1:
+        # a list's length is a read of the list (a fresh spec's `when len(deck) > 0` left
+        # `random.int(0, len(deck) - 1)` E0122): its facts end where the list is changed, as a
+        # list method is an assignment of its root name (`_note_assigned`)
+        xs = sub(e.args[0])
+        return None if xs is None else f"len({xs})"
     if top:
         return None
     if isinstance(e, ir.Binary) and e.op in _PATH_OPS:
@@ -1503,6 +1509,16 @@ class LanguageChecks:
         names, calls = _assigned_names(stmts, self._assigned_memo)
         for frame in ctx.narrow:
             for key in [k for k in frame if _killed(k, names, calls)]:
+                del frame[key]
+
+    def kill_facts_of(self, ctx, place: ast.Expr) -> None:
+        """The facts about what `place`'s root name holds stop holding here, in the middle of an
+        expression: `xs.draw()` and `xs.pop()` change `xs` where they stand, so a later read in
+        the same statement (`xs.draw() + len(xs)`) sees no fact from before the take
+        (`kill_facts` ends them only after the statement)."""
+        names = {_root_name(place)}
+        for frame in ctx.narrow:
+            for key in [k for k in frame if _killed(k, names, False)]:
                 del frame[key]
 
     def pop_facts(self, ctx) -> None:

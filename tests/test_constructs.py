@@ -436,6 +436,33 @@ def test_a_guard_on_a_cell_at_an_enums_index_narrows_that_cell():
     assert list(s.stash[0]) == [2, 1, 2]
 
 
+DECK = """env deck
+players 1
+turn_limit 20
+state {{ deck: list<int[0..9], 5>  hand: int[0..9] = 0 }}
+init {{ deck.push(3)  deck.push(4) }}
+action pick() when len(deck) > 0 {{
+{body}
+}}
+observe(p) -> int[0..9] {{ return hand }}
+"""
+
+
+def test_a_guard_on_a_lists_length_narrows_its_length_until_the_list_changes():
+    """`when len(deck) > 0` proves `random.int(0, len(deck) - 1)` non-empty (a fresh spec's
+    E0122); a `draw()` changes the list where it stands, so a `len(deck)` after it in the same
+    statement, or in a later one, has its full range again."""
+    pick = "    let i = random.int(0, len(deck) - 1)\n    hand = deck[i]\n    deck.remove_at(i)"
+    assert _errors(DECK.format(body=pick)) == []
+    same = "    let j = deck.draw() + random.int(0, len(deck) - 1)"
+    later = "    let c = deck.draw()\n    let j = random.int(0, len(deck) - 1)"
+    for body in (same, later):
+        assert [e for e in _errors(DECK.format(body=body)) if e.startswith("E0122")], body
+    it = Interpreter(_source(DECK.format(body=pick)))
+    s = it.step(it.step(it.init(0), 0), 0)
+    assert len(s.deck) == 0 and s.hand in (3, 4)
+
+
 def test_compound_assignment_reads_the_narrowed_range():
     """`raises += 1` under `when raises < 2` is `raises = raises + 1` (accepted there): its read
     of `raises` has the guard's range 0..1, not the declared 0..2 (probe3: `rolls_left -= 1`
