@@ -294,14 +294,8 @@ class ExpressionChecks(CheckerPart):
         value = self.expr(e.base, ctx, peek)
         t = value.type
         if isinstance(t, ir.RecordT):
-            rec = self.record_defs[t.name]
-            fd = next((f for f in rec.fields if f.name == e.name), None)
-            if fd is None and f"{t.name}.{e.name}" in self.broken:
-                raise _Poison()  # the field's declaration was reported already
-            if fd is None:
-                self.fail("E0103", f"record `{t.name}` has no field `{e.name}`", e.name_span, "unknown field",
-                          help=did_you_mean(e.name, [f.name for f in rec.fields]) or _fields_help(rec))
-            return self.narrowed_path(ir.GetField(base=value, name=e.name, type=fd.type, span=e.span), ctx)
+            member = self._record_member(t, e)
+            return self.narrowed_path(ir.GetField(base=value, name=e.name, type=member, span=e.span), ctx)
         if isinstance(t, ir.RowT):
             table = self.tables[t.table]
             col = next((c for c in table.columns if c.name == e.name), None)
