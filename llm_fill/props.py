@@ -326,6 +326,15 @@ def focus_fields(module: ir.Module, hole: ir.HoleDef) -> list[str]:
     return [f.name for f in module.state if f.name in out and f.name not in skip]
 
 
+def _focus_names(draw: st.DrawFn, free: list[str], bound: list[str]) -> list[str]:
+    """The fields a focused perturbation redraws: every one of `free` (no invariant reads
+    them) and at most one of `bound` (one always when `free` is empty)."""
+    names = list(free)
+    if bound and (not free or draw(st.booleans())):
+        names.append(draw(st.sampled_from(bound)))
+    return names
+
+
 def state_strategy(module: ir.Module, starts: StartStates | None, focus: list[str] | None = None
                    ) -> st.SearchStrategy:
     """`Start`s of `module` (see the module docstring): reached states as they are, with
@@ -373,9 +382,9 @@ def state_strategy(module: ir.Module, starts: StartStates | None, focus: list[st
         touched: set[str] = set()
         if kind == "perturbed" and fields:
             pick = free if free and draw(st.integers(min_value=0, max_value=3)) > 0 else [f.name for f in fields]
-            if focus and draw(st.booleans()):
-                names = focus_free + ([draw(st.sampled_from(focus_bound))] if focus_bound and
-                                      (not focus_free or draw(st.booleans())) else [])
+            focused: bool = bool(focus) and draw(st.booleans())
+            if focused:
+                names = _focus_names(draw, focus_free, focus_bound)
             else:
                 names = draw(st.lists(st.sampled_from(pick), min_size=1, max_size=2, unique=True))
             for name in names:
