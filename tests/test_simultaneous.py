@@ -316,6 +316,37 @@ def test_runtime_fault_in_resolve_is_reported(tmp_path):
         it2.step_joint(s, [g, g])
 
 
+EARLY = """env early "a guard on the turn"
+players 2
+simultaneous
+turn_limit 8
+state { n: int[0..9] = 0 }
+action early() when step_count < 3 { }
+action late() when not legal(early()) { }
+resolve { act(0) act(1) }
+observe(p) -> int[0..9][1] { return [step_count] }
+"""
+
+
+def test_a_guards_step_count_is_the_turn_for_every_player(tmp_path):
+    """`when step_count < 3` reads the turn, as every other body does, not envc's count of
+    commits (a fresh spec: player 1 of turn 1 was refused `early` while player 0 and
+    `legal_action_masks` allowed it, and the joint step disagreed with the commits)."""
+    spec = tmp_path / "early.envspec"
+    spec.write_text(EARLY)
+    it2 = Interpreter(load(str(spec)))
+    early, late = it2.actions.encode("early"), it2.actions.encode("late")
+    s = it2.init(0)
+    for turn in range(5):
+        masks = it2.legal_action_masks(s)
+        assert [bool(m[early]) for m in masks] == [turn < 3] * 2 and [bool(m[late]) for m in masks] == [turn >= 3] * 2
+        pick = early if turn < 3 else late
+        s = it2.step(s, pick)
+        assert bool(s.legal_action_mask[early]) == (turn < 3), f"player 1's mask in turn {turn}"
+        s = it2.step(s, pick)
+    assert not s.terminated
+
+
 @pytest.mark.slow
 def test_rust_joint_api_equals_the_interpreter(duel, it):
     from envc.verify import load_rust

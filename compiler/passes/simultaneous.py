@@ -194,7 +194,9 @@ class _Lowering:
     def commit_action(self, a: ir.ActionDef, kind) -> ir.ActionDef:
         """The action as a commit: its guard with `player` = `current_player`; its body
         stores the flat index in `simultaneous__choice[current_player]`."""
-        guard = irutil.substitute(a.guard, {PLAYER: self.current()}) if a.guard is not None else None
+        # (rewritten as every other body is: a guard's `step_count` is the turn, not the commit;
+        # a fresh spec's `when step_count < 3` differed between the two players of one turn)
+        guard = self.rewrite(irutil.substitute(a.guard, {PLAYER: self.current()})) if a.guard is not None else None
         flat: ir.Expr = self.const(kind.offset)
         hi = kind.offset
         stride = kind.size
