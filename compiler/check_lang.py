@@ -795,6 +795,14 @@ class LanguageChecks:
             self.fail("E0190", f"{_ctx_name(ctx)} cannot wait for a decision", value.func.span,
                       "`choose` outside an action or a `proc`",
                       help="decide in an action (the first one may set the game up)")
+        if kind == "choose" and getattr(self, "sim_decl", None) is not None:
+            # Decision: the players of a simultaneous turn all commit before `resolve` runs the
+            # bodies, so a body cannot pause for one of them (the interpreter went on with the
+            # lowest option while the array backends paused: a fresh spec diverged)
+            self.fail("E0190", "a simultaneous spec cannot wait for a decision inside a turn", value.func.span,
+                      "`choose` in a simultaneous spec",
+                      help="make the decision an action of its own (every player commits one per turn), "
+                      "or make the spec sequential")
         return kind, value, orelse
 
     def _selection_where(self, sel: ast.Selector, what: str, ctx) -> tuple[int, int, ir.Expr]:
