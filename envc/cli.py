@@ -547,6 +547,25 @@ def _verify_backends(m, reference: str, names: list[str], episodes: int | None, 
                   time.perf_counter() - start)
 
 
+def _policy_report(run, ref: str, *args, **kwargs):
+    """`run(*args, **kwargs)` (`verify_policy`), with the policy's own error and a runtime fault
+    of the spec met under it reported as such (exit 1), not as an internal error of envc."""
+    from envc.compiler.interp import SpecRuntimeError
+    from envc.verify import PolicyError
+
+    try:
+        return run(*args, **kwargs)
+    except PolicyError as e:
+        _fail([Diagnostic("E0180", f"`{ref}`: {e}", None, help="fix the policy (see its traceback with ENVC_DEBUG=1)")])
+    except Exception as e:
+        if not isinstance(e, SpecRuntimeError) and type(e).__name__ != "SpecRuntimeError":  # (Rust's class)
+            raise
+        out.print(f"spec fault while `{ref}` played: {e}", markup=False)
+        out.print("level 4 compares episodes that end without a fault; `envc verify` without --policy "
+                  "compares the backends' faults (levels 1-3)", markup=False)
+        raise typer.Exit(1) from None
+
+
 def _verify_policy(m, names: list[str], ref: str, episodes: int, seed: int, max_steps: int,
                    tost_margin: float | None, alpha: float, jax_cache: str | None) -> None:
     """`envc verify --policy`: level 4 (envc.verify.verify_policy), printed as a table."""
@@ -562,8 +581,8 @@ def _verify_policy(m, names: list[str], ref: str, episodes: int, seed: int, max_
     start = time.perf_counter()
     with err.status(f"playing {episodes} episodes with `{ref}` on {', '.join(['python'] + [n for n in names if n != 'python'])}"
                     " (JAX compiles first)"):
-        report = verify_policy(m, names, fn, episodes=episodes, seed=seed, max_steps=max_steps,
-                               tost_margin=tost_margin, alpha=alpha, rust_env=rust_env)
+        report = _policy_report(verify_policy, ref, m, names, fn, episodes=episodes, seed=seed,
+                                max_steps=max_steps, tost_margin=tost_margin, alpha=alpha, rust_env=rust_env)
     elapsed = time.perf_counter() - start
     title = f"{m.name}: level 4, policy `{ref}`, {episodes} episodes from seed {seed}"
     _wide().print(_policy_table(m, report, title, episodes, tost_margin, alpha))

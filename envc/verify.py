@@ -1353,6 +1353,10 @@ class PolicyReport:
         return not self.divergences
 
 
+class PolicyError(Exception):
+    """The policy given to `verify_policy` raised (its own error, in the message)."""
+
+
 def _play_with_policy(target: str, seeds: list[int], policy: Callable, num_players: int, max_steps: int,
                       reset: Callable, observe: Callable, step: Callable) -> PolicyRun:
     """Lockstep episodes: `reset(seeds)`; then while any is live, `observe()` -> (obs, mask,
@@ -1369,7 +1373,11 @@ def _play_with_policy(target: str, seeds: list[int], policy: Callable, num_playe
         live &= ~done
         if not live.any():
             break
-        chosen = np.asarray(policy(obs, mask)).astype(np.int64).reshape(n)
+        try:
+            chosen = np.asarray(policy(obs, mask)).astype(np.int64).reshape(n)
+        except Exception as e:  # the user's code: reported as theirs, not as envc's (`envc verify --policy`)
+            raise PolicyError(f"the policy raised {type(e).__name__}: {e} (on {target}, with a batch of "
+                              f"{n} observations and masks)") from e
         chosen = np.where(live, chosen, 0)
         rewards = step(chosen)
         for j in np.flatnonzero(live):
@@ -1481,6 +1489,10 @@ def verify_policy(module: ir.Module, targets: list[str], policy: Callable, episo
 
     Raises:
         ValueError: an unknown target, or fewer than 2 episodes in TOST mode.
+        PolicyError: the policy raised.
+        SpecRuntimeError: the spec faulted on the interpreter (or the Rust package's
+            `SpecRuntimeError`: on Rust) while the policy played; level 4 compares episodes
+            that end without a fault (levels 1-3 compare faults).
     """
     for t in targets:
         if t not in ("python", "jax", "rust"):

@@ -21,3 +21,8 @@ def cartpole_lean(observation, legal_action_mask):
     """CartPole: push toward the side the pole leans to (angle plus angular velocity)."""
     obs = np.asarray(observation)
     return (obs[:, 2] + 0.5 * obs[:, 3] > 0).astype(np.int64)
+
+
+def raises(observation, legal_action_mask):
+    """A policy with a bug of its own (for the CLI's report of it)."""
+    return observation.no_such_attribute

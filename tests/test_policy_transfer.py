@@ -80,6 +80,24 @@ def test_cli_verify_policy(tmp_path):
     assert bad.returncode == 1 and "has no function `nope`" in bad.stderr and "Traceback" not in bad.stderr
 
 
+def test_cli_verify_policy_reports_the_policys_error_and_a_spec_fault(tmp_path):
+    """The policy's own exception and a runtime fault of the spec under the policy are reported
+    as such, exit 1, no traceback (both were "internal error ... a bug in envc", exit 2)."""
+    base = [sys.executable, "-m", "envc.cli", "verify", "--targets", "python", "--episodes", "3", "--policy"]
+    done = subprocess.run(base + ["tests/policies.py:raises", "specs/tictactoe.envspec"], capture_output=True,
+                          text=True, cwd=ROOT, timeout=600)
+    assert done.returncode == 1 and "the policy raised AttributeError" in done.stderr, done.stderr
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+    spec = tmp_path / "three.envspec"
+    spec.write_text('env three "a fault at three"\nplayers 1\nstate { n: int[0..9] = 0 }\n'
+                    'action up() {\n    n = min(n + 1, 9)\n    if n == 3 { fail("three") }\n}\n'
+                    "observe(p) -> int[0..9] { return n }\n", encoding="utf-8")
+    done = subprocess.run(base + ["tests/policies.py:first_legal", str(spec)], capture_output=True, text=True,
+                          cwd=ROOT, timeout=600)
+    assert done.returncode == 1 and "spec fault while" in done.stdout and "fail: three" in done.stdout, done
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+
+
 @pytest.mark.slow
 def test_identical_episodes_on_rust(specs):
     from envc.verify import load_rust
