@@ -188,10 +188,26 @@ def _json_rows(text: str) -> Any:
 
 
 def _csv_rows(text: str) -> list[dict]:
-    """The rows of a CSV data file (a header line, then one row a line)."""
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    """The rows of a CSV data file (a header line, then one row a line). A leading UTF-8 byte
+    order mark (spreadsheets write one) is skipped; a header that names a column twice and a
+    row with more fields than the header are E0151 (both lost values silently before)."""
+    reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline=""), restkey=_EXTRA)
     try:
-        return list(reader)
+        rows = list(reader)
     except csv.Error as err:
         raise DataFileError("E0151", f"not valid CSV: {err}", reader.line_num or None, 1 if reader.line_num else None
                             ) from None
+    names = reader.fieldnames or []
+    twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if twice is not None:
+        raise DataFileError("E0151", f"the header names column `{shorten(twice)}` twice", 1, 1,
+                            help="give each column its own name")
+    for number, row in enumerate(rows, start=2):
+        if _EXTRA in row:
+            raise DataFileError("E0151", f"line {number} has {len(names) + len(row[_EXTRA])} fields, the header "
+                                f"{len(names)}", number, 1,
+                                help="quote a value that holds a comma (`\"a, b\"`), or add the column to the header")
+    return rows
+
+
+_EXTRA = "\0extra"  # (the key under which `csv.DictReader` puts a row's fields past the header's)

@@ -37,11 +37,21 @@ def test_json_csv_deck_lists_and_patterns_are_read_into_rows(tmp_path):
     assert all(f.problem is None for f in got.values())
 
 
+def test_a_csv_file_may_start_with_a_byte_order_mark(tmp_path):
+    """Spreadsheets save CSV with a UTF-8 byte order mark; it is not part of the first column's
+    name (a fresh spec's `value` column was reported missing on every row)."""
+    _write(tmp_path, "bom.csv", "\ufeffvalue,name\n1,x\n")
+    got = tabledata.read_table("bom.csv", str(tmp_path))
+    assert got.problem is None and got.rows == [{"value": "1", "name": "x"}]
+
+
 @pytest.mark.parametrize("name, text, code, where", [
     ("bad.json", '[{"v": 1},\n {"v": }]', "E0151", "bad.json:2:"),
     ("big.json", '[{"v": ' + "9" * 40 + "}]", "E0151", "bad.json:1:"),
     ("obj.json", '{"v": 1}', "E0151", None),
     ("empty.json", "[]", "E0151", None),
+    ("wide.csv", "name,v\nx,1\ny,2,3\n", "E0151", "wide.csv:3:"),  # a field past the header's
+    ("twice.csv", "v,v\n1,2\n", "E0151", "twice.csv:1:"),  # a column named twice
 ])
 def test_a_bad_file_is_a_problem_not_an_exception(tmp_path, name, text, code, where):
     _write(tmp_path, name, text)
