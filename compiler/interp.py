@@ -1078,7 +1078,9 @@ class Interpreter:
                                        "`illegal_action error`)")
             mover = f["current_player"]
             f["step_count"] = min(f["step_count"] + 1, self._step_max)
-            if self.module.illegal_action == "pgx":  # Pgx's `Env.step`: the action runs, then the penalty
+            if self.module.illegal_action == "pgx" and 0 <= action < self.num_actions:
+                # Pgx's `Env.step`: the action runs, then the penalty (an index outside the
+                # action space names no action: nothing runs)
                 f["rewards"] = zeros
                 kind, values = self.actions.decode(action)
                 a = self.module.actions[kind.index]

@@ -265,3 +265,29 @@ def test_illegal_action_lose_keeps_the_state(tmp_path):
         assert again.terminated and again.rewards[1 - mover] == -1.0 and again.rewards[mover] == 1.0
         assert (again.board[4] == 1 - mover) == moved
         assert (again.current_player == mover) == moved
+
+
+def test_an_out_of_range_action_under_pgx_runs_nothing(tmp_path):
+    """`illegal_action pgx` runs an illegal action's body, but an index outside the action
+    space names no action: the mover loses and nothing runs, on every backend (a fresh spec:
+    the interpreter raised IndexError, Rust panicked, JAX played the clipped neighbour)."""
+    import jax.numpy as jnp
+
+    from envc.verify import load_jax, load_rust
+
+    m = _with_policy(tmp_path, "pgx")
+    it, env = Interpreter(m), load_jax(m)
+    rust = load_rust(m).VecEnv(1, threads=1, autoreset=False)
+    for action in (9, -1):
+        start = it.init(0)
+        lost = [-1.0 if p == start.current_player else 1.0 for p in range(2)]  # (the first player is drawn)
+        s = it.step(start, action)
+        assert s.terminated and list(s.rewards) == lost and list(s.board) == [-1] * 9
+        assert s.current_player == start.current_player
+        j = env.step(env.init_from_seed(jnp.uint32(0)), jnp.int32(action))
+        assert bool(j.terminated) and np.asarray(j.rewards).tolist() == lost
+        assert np.asarray(j._x["board"]).tolist() == [-1] * 9 and int(j.current_player) == s.current_player
+        rust.reset_seeds(np.array([0], np.uint32))
+        rust.step(np.array([action], np.int32))
+        assert rust.terminated[0] and rust.rewards[0].tolist() == lost
+        assert rust.get_state(0)["board"].tolist() == [-1] * 9
