@@ -1,7 +1,7 @@
 """Generated property tests of a fill: what a candidate must pass before it is accepted.
 
-Public surface: `StartStates(module)`, `value_strategy(module, t)`, `focus_fields(module, hole)`,
-`state_strategy(module, starts, focus)`, `invariant_reads(module)`, `Context(module, hole)`, `check_call(...)`,
+Public surface: `StartStates(module)`, `value_strategy(module, t)`, `state_strategy(module,
+starts)`, `invariant_reads(module)`, `Context(module, hole)`, `check_call(...)`,
 `falsify(...) -> Counterexample | None`, `work_bound(module, fn) -> int`, `MAX_WORK`,
 `dsl_value(module, t, v)`, `type_errors`.
 
@@ -303,46 +303,11 @@ class Start:
     steps: int = -1
 
 
-def focus_fields(module: ir.Module, hole: ir.HoleDef) -> list[str]:
-    """The state fields a call of `hole` is most likely wrong about: those its `ensures`
-    clauses and its fill read (through the `fn`s and procs they call), `step_count` and the
-    spec's own fields alike, but not the rewards and flags a hole always starts from
-    (`_builtin_strategy`). In declaration order.
-
-    Decision (a wrong-fill probe of the judge, 2026-12-04): random play seldom reaches the
-    states where a contract's condition flips (`specs/tcg.envspec`'s "is now Poisoned" ensures
-    `not old(defended(p))`: 1 reached state in 247 had a Barrier up, so a fill that ignores it
-    was accepted), and never redraws a counter that a fill has no reason to read (`if step_count
-    < 10 { heal(p, 20) }` passed: every random game of its spec ended before step 10).
-    `state_strategy` redraws these fields more often."""
-    reads = _FieldReads(module, procs=True)
-    out: set[str] = set()
-    reads.walk(hole.ensures, out)
-    if hole.contract is not None:
-        reads.walk([c.expr for c in hole.contract.ensures], out)
-    if hole.name in reads.fns:
-        out |= reads.fn_reads(hole.name)
-    skip = {"rewards", "terminated", "truncated"}
-    return [f.name for f in module.state if f.name in out and f.name not in skip]
-
-
-def _focus_names(draw: st.DrawFn, free: list[str], bound: list[str]) -> list[str]:
-    """The fields a focused perturbation redraws: every one of `free` (no invariant reads
-    them) and at most one of `bound` (one always when `free` is empty)."""
-    names = list(free)
-    if bound and (not free or draw(st.booleans())):
-        names.append(draw(st.sampled_from(bound)))
-    return names
-
-
-def state_strategy(module: ir.Module, starts: StartStates | None, focus: list[str] | None = None
-                   ) -> st.SearchStrategy:
+def state_strategy(module: ir.Module, starts: StartStates | None) -> st.SearchStrategy:
     """`Start`s of `module` (see the module docstring): reached states as they are, with
     one or two fields redrawn within their types, or with list elements moved; or drawn
     wholly from the types when the spec has no invariants or no state can be reached (a
-    field too large to draw, see `MAX_DRAWN_CELLS`, keeps its default). `focus` (field
-    names, `focus_fields`): half of the perturbed states, which are then as frequent as the
-    reached ones, redraw every focus field that no invariant reads and at most one other."""
+    field too large to draw, see `MAX_DRAWN_CELLS`, keeps its default)."""
     from envc.compiler.interp import to_value
 
     fields = [f for f in module.state if not f.builtin and _cells(module, f.type) <= MAX_DRAWN_CELLS]
@@ -351,17 +316,9 @@ def state_strategy(module: ir.Module, starts: StartStates | None, focus: list[st
     reached = starts is not None and starts.available
     moves = _moves(module) if reached else None
     free = [n for n in starts.free_fields() if n in {f.name for f in fields}] if starts is not None and reached else []
-    focus = [n for n in focus or [] if _cells(module, by_name[n].type) <= MAX_DRAWN_CELLS]
-    # the focus fields no invariant reads are redrawn all at once (the state stays one the
-    # invariants allow, and a conjunction such as `attacking and shielded[1 - p]` is met in a
-    # quarter of them), with at most one of the others
-    read = set().union(*starts.reads.values()) if starts is not None and starts.reads else set()
-    focus_free = [n for n in focus if n not in read]
-    focus_bound = [n for n in focus if n in read]
     kinds = ["typed"]
     if reached:
         kinds = ["reached", "reached", "perturbed"] + (["moved", "moved"] if moves is not None else [])
-        kinds += ["perturbed"] if focus else []
         if not module.invariants:
             kinds.append("typed")
 
@@ -382,14 +339,9 @@ def state_strategy(module: ir.Module, starts: StartStates | None, focus: list[st
         touched: set[str] = set()
         if kind == "perturbed" and fields:
             pick = free if free and draw(st.integers(min_value=0, max_value=3)) > 0 else [f.name for f in fields]
-            focused: bool = bool(focus) and draw(st.booleans())
-            if focused:
-                names = _focus_names(draw, focus_free, focus_bound)
-            else:
-                names = draw(st.lists(st.sampled_from(pick), min_size=1, max_size=2, unique=True))
+            names = draw(st.lists(st.sampled_from(pick), min_size=1, max_size=2, unique=True))
             for name in names:
-                f = by_name[name]
-                values[name] = draw(_builtin_strategy(module, f) if f.builtin else value_strategy(module, f.type))
+                values[name] = draw(value_strategy(module, by_name[name].type))
             touched |= set(names)
             origin += ", then " + " and ".join(f"`{n}`" for n in names) + " redrawn"
         if kind == "moved" and moves is not None:  # (a kind "moved" only when there are moves)
@@ -496,12 +448,10 @@ def invariant_reads(module: ir.Module) -> dict[str, set[str]]:
 
 
 class _FieldReads:
-    """The state fields that IR nodes read (and, as places, write), through the `fn`s they call
-    (and the procs, with `procs`); each callee's fields memoised."""
+    """The state fields that IR nodes read, through the `fn`s they call (each `fn`'s reads memoised)."""
 
-    def __init__(self, module: ir.Module, procs: bool = False):
+    def __init__(self, module: ir.Module):
         self.fns = {f.name: f for f in module.fns}
-        self.procs = procs  # follow the procs called too (a fill's body), not only `fn`s
         self.memo: dict[str, set[str]] = {}
 
     def walk(self, x: Any, out: set[str]) -> None:
@@ -518,8 +468,6 @@ class _FieldReads:
             out.add(x.name)
         elif isinstance(x, ir.CallFn) and x.fn in self.fns:
             out |= self.fn_reads(x.fn)
-        elif isinstance(x, ir.CallProc) and self.procs and x.proc in self.fns:
-            out |= self.fn_reads(x.proc)
         for k in type(x).model_fields:
             if k not in ("type", "span"):
                 self.walk(getattr(x, k), out)
@@ -1069,7 +1017,7 @@ def falsify(module: ir.Module, hole_name: str, starts: StartStates | None, claus
     test = settings(max_examples=max_examples, deadline=None, database=None,
                     suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet, report_multiple_bugs=False,
                     phases=[Phase.explicit, Phase.generate, Phase.shrink], print_blob=False)(
-        given(state_strategy(module, starts, focus_fields(module, hole)),
+        given(state_strategy(module, starts),
               st.tuples(*(value_strategy(module, p.type) for p in hole.params)),
               st.integers(min_value=0, max_value=0xFFFF),
               st.integers(min_value=0, max_value=max(len(text.pairs) - 1, 0)),

@@ -87,8 +87,6 @@ CHECKS = [
     ("a scenario beside the fill", TONIC, "let a = random.coin()\nlet b = random.coin()\nif a or b {\n    heal(p, 10)\n}",
      "scenario", "scenario 'two heads' (", "for k in 0..2 {\n    let heads = random.coin()\n    if heads {\n"
      "        damage[p] = max(damage[p] - 10, 0)\n    }\n}"),
-    ("a counter the text never mentions (`focus_fields`)", HEAL, "if step_count < 10 {\n    heal(p, 20)\n}",
-     "property", "the text's `ensures", "heal(p, 20)"),
     ("the card's context", EMBER, "attach(p, 1, 1)", "property",
      "`ensures all(energy[p][t] <= old(energy[p][t]) or int(active[p].type) == t for t in 0..3)` does not hold",
      "energy[p][0] = min(energy[p][0] + 1, 9)"),
