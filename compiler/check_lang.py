@@ -144,6 +144,13 @@ def _killed(key: tuple, names: set[str], calls: bool) -> bool:
     return key[1] in names or (key[0] == "state" and calls)
 
 
+def _kill(ctx, names: set[str], calls: bool) -> None:
+    """Drop from every frame of `ctx.narrow` the facts that `_killed` ends."""
+    for frame in ctx.narrow:
+        for key in [k for k in frame if _killed(k, names, calls)]:
+            del frame[key]
+
+
 _PATH_OPS = ("add", "sub", "mul", "div", "mod")
 
 
@@ -168,22 +175,18 @@ def _path_text(e: ir.Expr, scope_of, names: set[str], fields: set[str], top: boo
     if isinstance(e, ir.TableGet):
         row = sub(e.row)
         return None if row is None else f"{e.table}[{row}].{e.column}"
-    if isinstance(e, ir.Builtin) and e.name == "len" and len(e.args) == 1:
-        # a list's length is a read of the list (a fresh spec's `when len(deck) > 0` left
-        # `random.int(0, len(deck) - 1)` E0122): its facts end where the list is changed, as a
-        # list method is an assignment of its root name (`_note_assigned`)
-        xs = sub(e.args[0])
-        return None if xs is None else f"len({xs})"
+    # `len(xs)`, a read of the list, and `int(k)` inside a path, which names one value as `k`
+    # does (fresh specs: `when len(deck) > 0` left `random.int(0, len(deck) - 1)` E0122; `when
+    # stash[p][int(k)] > 0` narrowed nothing in its body). A list's facts end where it changes,
+    # as a list method is an assignment of its root name (`_note_assigned`).
+    if isinstance(e, ir.Builtin) and len(e.args) == 1 and (e.name == "len" or e.name == "int" and not top):
+        inner = sub(e.args[0])
+        return None if inner is None else f"{e.name}({inner})"
     if top:
         return None
     if isinstance(e, ir.Binary) and e.op in _PATH_OPS:
         left, right = sub(e.left), sub(e.right)
         return None if left is None or right is None else f"({left} {e.op} {right})"
-    if isinstance(e, ir.Builtin) and e.name == "int" and len(e.args) == 1:
-        # `int(k)` of an enum, a bool or a row names one value as `k` does (a fresh spec's
-        # `when stash[p][int(k)] > 0` narrowed nothing in its body's `stash[p][int(k)] -= 1`)
-        inner = sub(e.args[0])
-        return None if inner is None else f"int({inner})"
     return _leaf_text(e, scope_of, names, fields, kept, alias_of)
 
 
@@ -1515,19 +1518,14 @@ class LanguageChecks:
         if not any(ctx.narrow):
             return
         names, calls = _assigned_names(stmts, self._assigned_memo)
-        for frame in ctx.narrow:
-            for key in [k for k in frame if _killed(k, names, calls)]:
-                del frame[key]
+        _kill(ctx, names, calls)
 
     def kill_facts_of(self, ctx, place: ast.Expr) -> None:
         """The facts about what `place`'s root name holds stop holding here, in the middle of an
         expression: `xs.draw()` and `xs.pop()` change `xs` where they stand, so a later read in
         the same statement (`xs.draw() + len(xs)`) sees no fact from before the take
         (`kill_facts` ends them only after the statement)."""
-        names = {_root_name(place)}
-        for frame in ctx.narrow:
-            for key in [k for k in frame if _killed(k, names, False)]:
-                del frame[key]
+        _kill(ctx, {_root_name(place)}, False)
 
     def pop_facts(self, ctx) -> None:
         ctx.narrow.pop()

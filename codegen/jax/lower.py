@@ -290,11 +290,9 @@ class Lowering:
         then `return xs[1]` read past the list's end on every path in JAX. Inside a
         comprehension level the level's fault is merged where the level stands, with this
         condition then (`merge_fault`), so only the top level adds it."""
-        done = next((key for source, key in reversed(self.scope) if source == _DONE), None)
-        capturing = bool(self._captures) and self._captures[-1][0] == len(self.levels)  # (`_captured`)
-        if done is None or self.levels or capturing:
+        if self.levels or self._capturing() or _DONE not in (source for source, _ in self.scope):
             return self._path
-        return [*self._path, f"jnp.logical_not({lv(done)})"]
+        return [*self._path, f"jnp.logical_not({lv(self.key(_DONE))})"]
 
     def _record(self, into_fault: str, into_state: str, args: str) -> None:
         """Emit one recording of a fault, `helper(target, args)`, into the first of: the capture
@@ -314,7 +312,7 @@ class Lowering:
         """The variable that captures the faults of a value hoisted out of a comprehension nest
         (`_outside`) when the code being lowered is at its depth, started (zeros) at first use;
         else None."""
-        if not self._captures or self._captures[-1][0] != len(self.levels):
+        if not self._capturing():
             return None
         depth, name = self._captures[-1]
         if name is None:  # (named at first use: a module without such faults keeps its names)
@@ -322,6 +320,10 @@ class Lowering:
             self._at_depth(f"{name} = jnp.zeros(3, jnp.int32)")
             self._captures[-1] = (depth, name)
         return name
+
+    def _capturing(self) -> bool:
+        """Whether the code being lowered is at the depth of the innermost capture (`_captured`)."""
+        return bool(self._captures) and self._captures[-1][0] == len(self.levels)
 
     def _at_depth(self, line: str) -> None:
         """Statement `line` where the code being lowered runs: the innermost level's function, or here."""

@@ -10,9 +10,9 @@ Public surface: `build_wheel(crate_dir, ...) -> Path`, `install_wheel(wheel)`,
 - `load(module)` generates the crate into a cache folder (`$ENVC_RUST_CACHE`, default
   `<tmp>/envc-rust`) keyed by the hash of the generated files and of the build settings in
   the environment (`build_settings()`: a test build without LTO is never the package a
-  benchmark loads), builds its wheel once, unpacks it there (nothing is installed into the environment) and imports the
-  package under a name unique to that hash, so that two versions can live in one
-  process. All builds share one cargo target folder (`$ENVC_CARGO_TARGET_DIR`, default
+  benchmark loads), builds its wheel once, unpacks it there (nothing is installed into
+  the environment) and imports the package under a name unique to that hash, so that two
+  versions can live in one process. All builds share one cargo target folder (`$ENVC_CARGO_TARGET_DIR`, default
   `<tmp>/envc-cargo-target`), so the dependencies (pyo3, numpy, rayon) compile once.
 """
 
