@@ -276,6 +276,45 @@ def test_only_a_spec_with_lists_gets_the_list_helpers(specs):
         assert ("def _wide(" in text) is (name == "tcg"), name  # `count` over an array: tcg only
 
 
+@pytest.mark.parametrize("name", SPEC_NAMES)
+def test_layout_changes_only_the_form(name, specs, monkeypatch):
+    """Issue 15, item 6: the generated module is laid out by `ruff format`
+    (`envc.codegen.jax.format_python`): no line is wider than 120 columns (docstrings wrapped
+    by the lowering included), and the module's syntax tree is the one the lowering wrote,
+    so the program JAX traces is the same."""
+    import ast
+
+    import envc.codegen.jax as backend
+
+    module = specs(name)
+    laid_out = backend.generate(module)["env.py"]
+    monkeypatch.setattr(backend, "format_python", lambda text: text)
+    written = backend.generate(module)["env.py"]
+    assert laid_out != written  # (the lowering's own lines are wider: the layout did something)
+    wide = [line for line in laid_out.splitlines() if len(line) > backend.LINE_LENGTH]
+    assert not wide, wide[:3]
+    assert ast.dump(ast.parse(laid_out)) == ast.dump(ast.parse(written))
+
+
+def test_layout_errors_are_envc_bugs():
+    """Source that does not parse (only a bug in the lowering could write it) is a RuntimeError
+    naming ruff's complaint, not a silent pass-through."""
+    from envc.codegen.jax import format_python
+
+    with pytest.raises(RuntimeError, match="ruff format refused"):
+        format_python("def f(:\n    pass\n")
+
+
+def test_layout_keeps_a_docstring_exact():
+    """ruff normalizes whitespace inside docstrings; where that would change a string from a
+    spec (trailing spaces, a line that is not indented), the module keeps the lowering's layout."""
+    from envc.codegen.jax import format_python
+
+    source = 'def f(x):\n    """invariant `ok`: a message   \nwith a line at column 0"""\n    return [x,\n  x]\n'
+    assert format_python(source) == source
+    assert format_python("def f(x):\n    return [x,\n  x]\n") == "def f(x):\n    return [x, x]\n"
+
+
 STOPPING_LOOPS = """env stops "a while and a loop with break, stopping at different iterations per environment"
 players 1
 turn_limit 8

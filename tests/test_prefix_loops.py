@@ -196,7 +196,7 @@ def test_the_opt_in_walk_lowerings_equal_the_interpreter(mode, tmp_path):
     text = generate(module, ctx)["env.py"]
     assert text != plain and ("def _prefix_walk(" in text) is (mode == "vmap")
     if mode == "vmap":
-        assert text.count("= _prefix_walk(_walk") == 2
+        assert text.count("= _prefix_walk(") == 2
     report = verify(module, ["python", "jax"], episodes=40, seed=0, max_steps=40, jax_env=load_jax(module, ctx))
     assert report.ok, [d.render() for d in report.divergences] + report.faults
     assert report.level2_transitions > 0

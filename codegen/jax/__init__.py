@@ -4,7 +4,8 @@ Public surface: `generate(module) -> dict[str, str]` (file name -> text) and
 `write(module, out_dir)`. The output is one self-contained Python package
 (`__init__.py` re-exporting `env.py`) that imports only jax and numpy. Lowering
 decisions live in `lower.py`; `templates/env.py.j2` only lays out the file.
-Generation is deterministic: the same IR gives the same bytes.
+Generation is deterministic: the same IR gives the same bytes. `env.py` is laid out by
+`ruff format` (`format_python`), so that it reads like hand-written JAX (issue 15, item 6).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import ast
 import functools
 import os
 import re
+import subprocess
 from importlib import resources
 
 import jinja2
@@ -163,7 +165,45 @@ def generate(module: ir.Module, ctx: PassContext | None = None) -> dict[str, str
             "def __getattr__(name):  # what env.py builds on first use (GymnaxEnv, EnvParams)\n"
             "    from . import env\n\n"
             "    return getattr(env, name)\n")
-    return {"__init__.py": init, "env.py": text}
+    return {"__init__.py": init, "env.py": format_python(text)}
+
+
+#: the width of generated JAX lines (the house's own code uses 120 as well)
+LINE_LENGTH = 120
+
+
+def format_python(source: str) -> str:
+    """`source` (a generated module) laid out by `ruff format` at `LINE_LENGTH` columns, with
+    ruff's defaults and no configuration file read (`--isolated`), so the same source gives
+    the same bytes wherever it is generated (ruff's version is pinned in pyproject.toml).
+
+    Decision (issue 15, item 6): the lowering writes each statement on one line, and the
+    widest of them (an observation of 195 numbers, a branch returning 12 locals, a fault
+    condition) ran to 13,000 characters; a formatter breaks them at their brackets as a
+    person would, and changes only the layout: the module's syntax tree is the same
+    (tests/test_jax_backend.py checks it), so the traced program is too. Lines that stay
+    wider are string literals (docstrings) that a formatter does not break. ruff also
+    normalizes the whitespace inside docstrings (indentation, trailing spaces), which would
+    change a spec's text there (an invariant's message, the spec's doc): where the laid-out
+    module's syntax tree differs from `source`'s, `source` is returned as it is.
+
+    Raises:
+        RuntimeError: ruff is not installed, or refused the source (a bug in envc: generated
+            code that does not parse).
+    """
+    try:
+        from ruff.__main__ import find_ruff_bin
+        ruff = find_ruff_bin()
+    except (ImportError, FileNotFoundError) as exc:
+        raise RuntimeError("the JAX backend lays out its output with ruff: `pip install 'ruff>=0.17,<0.18'`") from exc
+    cmd = [ruff, "format", "--isolated", "--line-length", str(LINE_LENGTH), "--target-version", "py311",
+           "--stdin-filename", "env.py", "-"]
+    done = subprocess.run(cmd, input=source, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"ruff format refused the generated module (a bug in envc): {done.stderr.strip()}")
+    if ast.dump(ast.parse(done.stdout)) != ast.dump(ast.parse(source)):
+        return source  # ruff normalized a docstring's text (a spec's string with trailing spaces): keep it exact
+    return done.stdout
 
 
 def _observation_box(t: ir.Type) -> tuple[str, str]:

@@ -1789,7 +1789,7 @@ class Lowering:
             doc += "; reads the masks of " + ", ".join(f"`{d}`" for d in deps) + " (`mv_` arguments)"
         fault = kind.index in self._guard_faults
         if fault:
-            doc += "; returns (mask, its first runtime fault: int32[3], zeros for none)"
+            doc += _returns_fault("mask")
         return self.function(f"def {py_ident('mask', a.name)}(st{args}):", [], [ir.Return(value=mask)], mask.type,
                              False, doc, fault=fault)
 
@@ -1844,7 +1844,7 @@ class Lowering:
             prologue = ["st = dict(st)"] if f.ret is None else []
             fault = f.name in self.fault_fns
             if fault:
-                doc += "; returns (value, its first runtime fault: int32[3], zeros for none)"
+                doc += _returns_fault("value")
             self.functions.append(self.function(f"def {py_ident(what, f.name)}(st{params}):", f.params, f.body, f.ret,
                                                 f.ret is None, doc, prologue=prologue, fault=fault))
 
@@ -1892,8 +1892,8 @@ class Lowering:
                                             [ir.ParamDef(name=obs.player, type=ir.IntT(lo=0, hi=m.num_players - 1))],
                                             obs.body, obs.type, False, "the observation of player `"
                                             + obs.player + "` (the spec's `observe`)"
-                                            + ("; returns (observation, its first runtime fault: int32[3], zeros for"
-                                               " none)" if observe_faults else ""), fault=observe_faults))
+                                            + (_returns_fault("observation") if observe_faults else ""),
+                                            fault=observe_faults))
         self.functions.append(self.function("def _init_body(st):", [], m.init, None, True, "the spec's `init` block",
                                             prologue=["st = dict(st)"]))
         if m.epilogue:
@@ -1997,6 +1997,12 @@ def _leaf(t: ir.Type) -> ir.Type:
     while isinstance(t, ir.ArrayT):
         t = t.elem
     return t
+
+
+def _returns_fault(value: str) -> str:
+    """The docstring clause of a function that also returns its first runtime fault, on a line
+    of its own (the closing part of the first line would run past 120 columns)."""
+    return f";\n{INDENT}returns ({value}, its first runtime fault: int32[3], zeros for none)"
 
 
 def _atom(code: str) -> bool:

@@ -155,6 +155,7 @@ _ROWS = contextvars.ContextVar("_envc_rows", default=False)
 def _rows_vmap(f):
     """`jax.vmap(f)` over a batch of rows, with the rows axis named and `_ROWS` set while `f`
     is traced."""
+
     def traced(*args):
         token = _ROWS.set(True)
         try:
@@ -218,11 +219,12 @@ def _svg(env_id, state, cell=12, columns=4):
                 x = np.concatenate([x.ravel(), np.full(width * int(np.ceil(n / width)) - x.size, np.nan)])
                 x = x.reshape(-1, width)
             grids.append(x.reshape(-1, x.shape[-1]))
-        title = [f"{env_id}" + (f" [{lane}]" if lane is not None else ""),
-                 f"step {int(pick(host._step_count))}, player {int(pick(host.current_player))}",
-                 "rewards " + ", ".join(f"{r:g}" for r in pick(host.rewards)),
-                 ("terminated" if bool(pick(host.terminated)) else "truncated" if bool(pick(host.truncated))
-                  else "playing")]
+        title = [
+            f"{env_id}" + (f" [{lane}]" if lane is not None else ""),
+            f"step {int(pick(host._step_count))}, player {int(pick(host.current_player))}",
+            "rewards " + ", ".join(f"{r:g}" for r in pick(host.rewards)),
+            ("terminated" if bool(pick(host.terminated)) else "truncated" if bool(pick(host.truncated)) else "playing"),
+        ]
         panels.append((title, grids))
     width = max(sum(g.shape[1] for g in grids) * cell + cell * len(grids) for _, grids in panels) + 2 * cell
     width = max(width, 260)
@@ -230,8 +232,10 @@ def _svg(env_id, state, cell=12, columns=4):
     out = []
     for k, (title, grids) in enumerate(panels):
         x0, y0 = (k % columns) * width, (k // columns) * height
-        out += [f'<text x="{x0 + cell}" y="{y0 + 14 + 14 * j}" font-family="monospace" font-size="12">{line}</text>'
-                for j, line in enumerate(title)]
+        out += [
+            f'<text x="{x0 + cell}" y="{y0 + 14 + 14 * j}" font-family="monospace" font-size="12">{line}</text>'
+            for j, line in enumerate(title)
+        ]
         gx = x0 + cell
         for g in grids:
             finite = g[np.isfinite(g)]
@@ -240,14 +244,19 @@ def _svg(env_id, state, cell=12, columns=4):
                 if not np.isfinite(v):
                     continue
                 shade = 255 - int(round(255 * (v - lo) / (hi - lo))) if hi > lo else 255
-                out.append(f'<rect x="{gx + c * cell}" y="{y0 + 5 * cell + 10 + r * cell}" width="{cell}" '
-                           f'height="{cell}" fill="rgb({shade},{shade},{shade})" stroke="#888" stroke-width="0.5"/>')
+                out.append(
+                    f'<rect x="{gx + c * cell}" y="{y0 + 5 * cell + 10 + r * cell}" width="{cell}" '
+                    f'height="{cell}" fill="rgb({shade},{shade},{shade})" stroke="#888" stroke-width="0.5"/>'
+                )
             gx += (g.shape[1] + 1) * cell
     rows = (len(panels) + columns - 1) // columns
     total_w, total_h = width * min(columns, len(panels)), height * rows
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w}" height="{total_h}" '
-            f'viewBox="0 0 {total_w} {total_h}">\n<rect width="100%" height="100%" fill="white"/>\n'
-            + "\n".join(out) + "\n</svg>\n")
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w}" height="{total_h}" '
+        f'viewBox="0 0 {total_w} {total_h}">\n<rect width="100%" height="100%" fill="white"/>\n'
+        + "\n".join(out)
+        + "\n</svg>\n"
+    )
 
 
 _use_compilation_cache()
@@ -255,7 +264,7 @@ _use_compilation_cache()
 NUM_PLAYERS = 1
 NUM_ACTIONS = 3
 TURN_LIMIT = 500
-ACTION_KINDS = (('torque', 0, 3),)  # (name, first flat index, number of flat actions)
+ACTION_KINDS = (("torque", 0, 3),)  # (name, first flat index, number of flat actions)
 
 # ---- constants
 _K0 = jnp.asarray(np.array([0.0, 0.0, 0.0, 0.0], dtype=np.float32))
@@ -273,13 +282,63 @@ def f_dsdt(st, v_s, v_a):
     v_theta2 = _lcast(v_s[1], jnp.float32)
     v_dtheta1 = _lcast(v_s[2], jnp.float32)
     v_dtheta2 = _lcast(v_s[3], jnp.float32)
-    v_d1 = _lcast((((jnp.float32(0.25) + (jnp.float32(1.0) * (jnp.float32(1.25) + (jnp.float32(1.0) * jnp.cos(v_theta2))))) + jnp.float32(1.0)) + jnp.float32(1.0)), jnp.float32)
-    v_d2 = _lcast(((jnp.float32(1.0) * (jnp.float32(0.25) + (jnp.float32(0.5) * jnp.cos(v_theta2)))) + jnp.float32(1.0)), jnp.float32)
-    v_phi2 = _lcast((jnp.float32(4.900000095367432) * jnp.cos(((v_theta1 + v_theta2) - jnp.float32(1.5707963705062866)))), jnp.float32)
-    v_phi1 = _lcast(((((((-jnp.float32(0.5)) * (v_dtheta2 * v_dtheta2)) * jnp.sin(v_theta2)) - (((jnp.float32(1.0) * v_dtheta2) * v_dtheta1) * jnp.sin(v_theta2))) + (jnp.float32(14.699999809265137) * jnp.cos((v_theta1 - jnp.float32(1.5707963705062866))))) + v_phi2), jnp.float32)
-    v_ddtheta2 = _lcast(((((v_a + ((v_d2 / v_d1) * v_phi1)) - ((jnp.float32(0.5) * (v_dtheta1 * v_dtheta1)) * jnp.sin(v_theta2))) - v_phi2) / (jnp.float32(1.25) - ((v_d2 * v_d2) / v_d1))), jnp.float32)
+    v_d1 = _lcast(
+        (
+            (
+                (jnp.float32(0.25) + (jnp.float32(1.0) * (jnp.float32(1.25) + (jnp.float32(1.0) * jnp.cos(v_theta2)))))
+                + jnp.float32(1.0)
+            )
+            + jnp.float32(1.0)
+        ),
+        jnp.float32,
+    )
+    v_d2 = _lcast(
+        ((jnp.float32(1.0) * (jnp.float32(0.25) + (jnp.float32(0.5) * jnp.cos(v_theta2)))) + jnp.float32(1.0)),
+        jnp.float32,
+    )
+    v_phi2 = _lcast(
+        (jnp.float32(4.900000095367432) * jnp.cos(((v_theta1 + v_theta2) - jnp.float32(1.5707963705062866)))),
+        jnp.float32,
+    )
+    v_phi1 = _lcast(
+        (
+            (
+                (
+                    (((-jnp.float32(0.5)) * (v_dtheta2 * v_dtheta2)) * jnp.sin(v_theta2))
+                    - (((jnp.float32(1.0) * v_dtheta2) * v_dtheta1) * jnp.sin(v_theta2))
+                )
+                + (jnp.float32(14.699999809265137) * jnp.cos((v_theta1 - jnp.float32(1.5707963705062866))))
+            )
+            + v_phi2
+        ),
+        jnp.float32,
+    )
+    v_ddtheta2 = _lcast(
+        (
+            (
+                ((v_a + ((v_d2 / v_d1) * v_phi1)) - ((jnp.float32(0.5) * (v_dtheta1 * v_dtheta1)) * jnp.sin(v_theta2)))
+                - v_phi2
+            )
+            / (jnp.float32(1.25) - ((v_d2 * v_d2) / v_d1))
+        ),
+        jnp.float32,
+    )
     v_ddtheta1 = _lcast(((-((v_d2 * v_ddtheta2) + v_phi1)) / v_d1), jnp.float32)
-    _ret = _select(_done, _ret, _cast(_stack([jnp.asarray(v_dtheta1, jnp.float32), jnp.asarray(v_dtheta2, jnp.float32), jnp.asarray(v_ddtheta1, jnp.float32), jnp.asarray(v_ddtheta2, jnp.float32)]), jnp.float32))
+    _ret = _select(
+        _done,
+        _ret,
+        _cast(
+            _stack(
+                [
+                    jnp.asarray(v_dtheta1, jnp.float32),
+                    jnp.asarray(v_dtheta2, jnp.float32),
+                    jnp.asarray(v_ddtheta1, jnp.float32),
+                    jnp.asarray(v_ddtheta2, jnp.float32),
+                ]
+            ),
+            jnp.float32,
+        ),
+    )
     _done = jnp.bool_(True)
     return _ret
 
@@ -289,19 +348,54 @@ def f_wrap(st, v_x):
     v_x = _lcast(v_x, jnp.float32)
     _done = jnp.bool_(False)
     _ret = jnp.float32(0.0)
-    _c1 = (v_x < (-jnp.float32(3.1415927410125732)))
+    _c1 = v_x < (-jnp.float32(3.1415927410125732))
+
     def _then2(st, v_x, _done, _ret):
         st = dict(st)
-        _ret = _select(_done, _ret, _cast((v_x + ((-jnp.floor((-(((-jnp.float32(3.1415927410125732)) - v_x) / jnp.float32(6.2831854820251465))))) * jnp.float32(6.2831854820251465))), jnp.float32))
+        _ret = _select(
+            _done,
+            _ret,
+            _cast(
+                (
+                    v_x
+                    + (
+                        (-jnp.floor((-(((-jnp.float32(3.1415927410125732)) - v_x) / jnp.float32(6.2831854820251465)))))
+                        * jnp.float32(6.2831854820251465)
+                    )
+                ),
+                jnp.float32,
+            ),
+        )
         _done = jnp.bool_(True)
         return st, (v_x, _done, _ret)
+
     st, (v_x, _done, _ret) = _branch(_c1, lambda: _then2(st, v_x, _done, _ret), lambda: (st, (v_x, _done, _ret)))
-    _c3 = (v_x >= jnp.float32(3.1415927410125732))
+    _c3 = v_x >= jnp.float32(3.1415927410125732)
+
     def _then4(st, v_x, _done, _ret):
         st = dict(st)
-        _ret = _select(_done, _ret, _cast((v_x - (jnp.floor((((v_x - jnp.float32(3.1415927410125732)) / jnp.float32(6.2831854820251465)) + jnp.float32(1.0))) * jnp.float32(6.2831854820251465))), jnp.float32))
+        _ret = _select(
+            _done,
+            _ret,
+            _cast(
+                (
+                    v_x
+                    - (
+                        jnp.floor(
+                            (
+                                ((v_x - jnp.float32(3.1415927410125732)) / jnp.float32(6.2831854820251465))
+                                + jnp.float32(1.0)
+                            )
+                        )
+                        * jnp.float32(6.2831854820251465)
+                    )
+                ),
+                jnp.float32,
+            ),
+        )
         _done = jnp.bool_(True)
         return st, (v_x, _done, _ret)
+
     st, (v_x, _done, _ret) = _branch(_c3, lambda: _then4(st, v_x, _done, _ret), lambda: (st, (v_x, _done, _ret)))
     _ret = _select(_done, _ret, _cast(v_x, jnp.float32))
     _done = jnp.bool_(True)
@@ -310,20 +404,61 @@ def f_wrap(st, v_x):
 
 def f_above_bar(st):
     """fn `above_bar` (acrobot.envspec:83)"""
-    return (((-jnp.cos(st["theta1"])) - jnp.cos((st["theta2"] + st["theta1"]))) > jnp.float32(1.0))
+    return ((-jnp.cos(st["theta1"])) - jnp.cos((st["theta2"] + st["theta1"]))) > jnp.float32(1.0)
 
 
 def a_torque(st, index):
     """action `torque` (acrobot.envspec:88): index in 0..2"""
     st = dict(st)
     v_a = _lcast((index + -1), jnp.int8)
-    v_y0 = _lcast(_stack([jnp.asarray(st["theta1"], jnp.float32), jnp.asarray(st["theta2"], jnp.float32), jnp.asarray(st["dtheta1"], jnp.float32), jnp.asarray(st["dtheta2"], jnp.float32)]), jnp.float32)
+    v_y0 = _lcast(
+        _stack(
+            [
+                jnp.asarray(st["theta1"], jnp.float32),
+                jnp.asarray(st["theta2"], jnp.float32),
+                jnp.asarray(st["dtheta1"], jnp.float32),
+                jnp.asarray(st["dtheta2"], jnp.float32),
+            ]
+        ),
+        jnp.float32,
+    )
     v_k1 = _lcast(f_dsdt(st, v_y0, jnp.asarray(v_a, jnp.float32)), jnp.float32)
-    v_k2 = _lcast(f_dsdt(st, jax.vmap(lambda i5, _h6, _h7: (_h6 + (jnp.float32(0.10000000149011612) * _h7)))(jnp.arange(0, 4, dtype=jnp.int32), v_y0, v_k1), jnp.asarray(v_a, jnp.float32)), jnp.float32)
-    v_k3 = _lcast(f_dsdt(st, jax.vmap(lambda i8, _h9, _h10: (_h9 + (jnp.float32(0.10000000149011612) * _h10)))(jnp.arange(0, 4, dtype=jnp.int32), v_y0, v_k2), jnp.asarray(v_a, jnp.float32)), jnp.float32)
-    v_k4 = _lcast(f_dsdt(st, jax.vmap(lambda i11, _h12, _h13: (_h12 + (jnp.float32(0.20000000298023224) * _h13)))(jnp.arange(0, 4, dtype=jnp.int32), v_y0, v_k3), jnp.asarray(v_a, jnp.float32)), jnp.float32)
+    v_k2 = _lcast(
+        f_dsdt(
+            st,
+            jax.vmap(lambda i5, _h6, _h7: _h6 + (jnp.float32(0.10000000149011612) * _h7))(
+                jnp.arange(0, 4, dtype=jnp.int32), v_y0, v_k1
+            ),
+            jnp.asarray(v_a, jnp.float32),
+        ),
+        jnp.float32,
+    )
+    v_k3 = _lcast(
+        f_dsdt(
+            st,
+            jax.vmap(lambda i8, _h9, _h10: _h9 + (jnp.float32(0.10000000149011612) * _h10))(
+                jnp.arange(0, 4, dtype=jnp.int32), v_y0, v_k2
+            ),
+            jnp.asarray(v_a, jnp.float32),
+        ),
+        jnp.float32,
+    )
+    v_k4 = _lcast(
+        f_dsdt(
+            st,
+            jax.vmap(lambda i11, _h12, _h13: _h12 + (jnp.float32(0.20000000298023224) * _h13))(
+                jnp.arange(0, 4, dtype=jnp.int32), v_y0, v_k3
+            ),
+            jnp.asarray(v_a, jnp.float32),
+        ),
+        jnp.float32,
+    )
+
     def _g20(i14, _h15, _h16, _h17, _h18, _h19):
-        return (_h15 + (jnp.float32(0.03333333507180214) * (((_h16 + (jnp.float32(2.0) * _h17)) + (jnp.float32(2.0) * _h18)) + _h19)))
+        return _h15 + (
+            jnp.float32(0.03333333507180214) * (((_h16 + (jnp.float32(2.0) * _h17)) + (jnp.float32(2.0) * _h18)) + _h19)
+        )
+
     _e21 = jax.vmap(_g20)(jnp.arange(0, 4, dtype=jnp.int32), v_y0, v_k1, v_k2, v_k3, v_k4)
     v_y1 = _lcast(_e21, jnp.float32)
     _a22 = f_wrap(st, v_y1[0])
@@ -335,50 +470,77 @@ def a_torque(st, index):
     _a25 = jnp.clip(v_y1[3], (-jnp.float32(28.274333953857422)), jnp.float32(28.274333953857422))
     st["dtheta2"] = _cast(_a25, jnp.float32)
     _c26 = f_above_bar(st)
+
     def _then27(st, v_a, v_y0, v_k1, v_k2, v_k3, v_k4, v_y1):
         st = dict(st)
         st = _terminate(st)
         return st, (v_a, v_y0, v_k1, v_k2, v_k3, v_k4, v_y1)
+
     def _else28(st, v_a, v_y0, v_k1, v_k2, v_k3, v_k4, v_y1):
         st = dict(st)
         st = _reward(st, 0, jnp.float32(-1.0))
         return st, (v_a, v_y0, v_k1, v_k2, v_k3, v_k4, v_y1)
-    st, (v_a, v_y0, v_k1, v_k2, v_k3, v_k4, v_y1) = _branch(_c26, lambda: _then27(st, v_a, v_y0, v_k1, v_k2, v_k3, v_k4, v_y1), lambda: _else28(st, v_a, v_y0, v_k1, v_k2, v_k3, v_k4, v_y1))
+
+    st, (v_a, v_y0, v_k1, v_k2, v_k3, v_k4, v_y1) = _branch(
+        _c26,
+        lambda: _then27(st, v_a, v_y0, v_k1, v_k2, v_k3, v_k4, v_y1),
+        lambda: _else28(st, v_a, v_y0, v_k1, v_k2, v_k3, v_k4, v_y1),
+    )
     return st
 
 
 def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
     v_p = _lcast(v_p, jnp.int8)
-    return _stack([jnp.asarray(jnp.cos(st["theta1"]), jnp.float32), jnp.asarray(jnp.sin(st["theta1"]), jnp.float32), jnp.asarray(jnp.cos(st["theta2"]), jnp.float32), jnp.asarray(jnp.sin(st["theta2"]), jnp.float32), jnp.asarray(st["dtheta1"], jnp.float32), jnp.asarray(st["dtheta2"], jnp.float32)])
+    return _stack(
+        [
+            jnp.asarray(jnp.cos(st["theta1"]), jnp.float32),
+            jnp.asarray(jnp.sin(st["theta1"]), jnp.float32),
+            jnp.asarray(jnp.cos(st["theta2"]), jnp.float32),
+            jnp.asarray(jnp.sin(st["theta2"]), jnp.float32),
+            jnp.asarray(st["dtheta1"], jnp.float32),
+            jnp.asarray(st["dtheta2"], jnp.float32),
+        ]
+    )
 
 
 def _init_body(st):
     """the spec's `init` block"""
     st = dict(st)
     st, _r29 = _randint(st, 0, 16777215)
-    _a30 = (((jnp.asarray(_r29, jnp.float32) / jnp.float32(16777216.0)) * jnp.float32(0.2)) - jnp.float32(0.1))
+    _a30 = ((jnp.asarray(_r29, jnp.float32) / jnp.float32(16777216.0)) * jnp.float32(0.2)) - jnp.float32(0.1)
     st["theta1"] = _cast(_a30, jnp.float32)
     st, _r31 = _randint(st, 0, 16777215)
-    _a32 = (((jnp.asarray(_r31, jnp.float32) / jnp.float32(16777216.0)) * jnp.float32(0.2)) - jnp.float32(0.1))
+    _a32 = ((jnp.asarray(_r31, jnp.float32) / jnp.float32(16777216.0)) * jnp.float32(0.2)) - jnp.float32(0.1)
     st["theta2"] = _cast(_a32, jnp.float32)
     st, _r33 = _randint(st, 0, 16777215)
-    _a34 = (((jnp.asarray(_r33, jnp.float32) / jnp.float32(16777216.0)) * jnp.float32(0.2)) - jnp.float32(0.1))
+    _a34 = ((jnp.asarray(_r33, jnp.float32) / jnp.float32(16777216.0)) * jnp.float32(0.2)) - jnp.float32(0.1)
     st["dtheta1"] = _cast(_a34, jnp.float32)
     st, _r35 = _randint(st, 0, 16777215)
-    _a36 = (((jnp.asarray(_r35, jnp.float32) / jnp.float32(16777216.0)) * jnp.float32(0.2)) - jnp.float32(0.1))
+    _a36 = ((jnp.asarray(_r35, jnp.float32) / jnp.float32(16777216.0)) * jnp.float32(0.2)) - jnp.float32(0.1)
     st["dtheta2"] = _cast(_a36, jnp.float32)
     return st
 
 
 def inv_angles_wrapped(st):
     """invariant `angles_wrapped`: both angles lie in [-pi, pi)"""
-    return jnp.logical_and(jnp.logical_and(jnp.logical_and((st["theta1"] >= (-jnp.float32(3.1415927410125732))), (st["theta1"] < jnp.float32(3.1415927410125732))), (st["theta2"] >= (-jnp.float32(3.1415927410125732)))), (st["theta2"] < jnp.float32(3.1415927410125732)))
+    return jnp.logical_and(
+        jnp.logical_and(
+            jnp.logical_and(
+                (st["theta1"] >= (-jnp.float32(3.1415927410125732))), (st["theta1"] < jnp.float32(3.1415927410125732))
+            ),
+            (st["theta2"] >= (-jnp.float32(3.1415927410125732))),
+        ),
+        (st["theta2"] < jnp.float32(3.1415927410125732)),
+    )
 
 
 def inv_velocities_bounded(st):
     """invariant `velocities_bounded`: the velocities stay within their limits"""
-    return jnp.logical_and((jnp.abs(st["dtheta1"]) <= jnp.float32(12.566370964050293)), (jnp.abs(st["dtheta2"]) <= jnp.float32(28.274333953857422)))
+    return jnp.logical_and(
+        (jnp.abs(st["dtheta1"]) <= jnp.float32(12.566370964050293)),
+        (jnp.abs(st["dtheta2"]) <= jnp.float32(28.274333953857422)),
+    )
 
 
 # ---- the environment
@@ -387,12 +549,27 @@ ENV_ID = "envc/acrobot"  # Pgx's `Env.id` / `State.env_id`
 VERSION = "v0"  # Pgx's `Env.version`; the Gymnasium / gymnax id is f"{ENV_ID}-{VERSION}"
 OBSERVATION_SHAPE = (6,)  # None when the observation is a record or holds lists (a pytree)
 OBSERVATION_BOUNDS = (float("-inf"), float("inf"))  # (lowest, highest) value of an observation entry, or None
-_FIELDS = ('theta1', 'theta2', 'dtheta1', 'dtheta2')  # the spec's own state fields: the keys of `State._x`
+_FIELDS = ("theta1", "theta2", "dtheta1", "dtheta2")  # the spec's own state fields: the keys of `State._x`
 _CURRENT_PLAYER_DTYPE = jnp.int8  # how the spec's code stores `current_player`
 _STEP_COUNT_DTYPE = jnp.int16
 
 
-@partial(jax.tree_util.register_dataclass, data_fields=["current_player", "observation", "rewards", "terminated", "truncated", "legal_action_mask", "_step_count", "_x", "_rng_key", "_rng_counter"], meta_fields=[])
+@partial(
+    jax.tree_util.register_dataclass,
+    data_fields=[
+        "current_player",
+        "observation",
+        "rewards",
+        "terminated",
+        "truncated",
+        "legal_action_mask",
+        "_step_count",
+        "_x",
+        "_rng_key",
+        "_rng_counter",
+    ],
+    meta_fields=[],
+)
 @dataclasses.dataclass(frozen=True)
 class State:
     """One environment's state, shaped like Pgx's `pgx.State` (pgx/core.py).
@@ -481,10 +658,18 @@ def _to_dict(state):
 
 def _state(st, observation, mask) -> State:
     """The `State` of a flat dict (the inverse of `_to_dict`)."""
-    return State(current_player=_i32(st["current_player"]), observation=observation, rewards=st["rewards"],
-                 terminated=st["terminated"], truncated=st["truncated"], legal_action_mask=mask,
-                 _step_count=_i32(st["step_count"]), _x={name: st[name] for name in _FIELDS},
-                 _rng_key=st["_rng_key"], _rng_counter=st["_rng_counter"])
+    return State(
+        current_player=_i32(st["current_player"]),
+        observation=observation,
+        rewards=st["rewards"],
+        terminated=st["terminated"],
+        truncated=st["truncated"],
+        legal_action_mask=mask,
+        _step_count=_i32(st["step_count"]),
+        _x={name: st[name] for name in _FIELDS},
+        _rng_key=st["_rng_key"],
+        _rng_counter=st["_rng_counter"],
+    )
 
 
 def _legal_action_mask(st):
@@ -609,7 +794,10 @@ def observe(state: State, player) -> jax.Array:
 def invariants(state: State) -> dict:
     """Each invariant of the spec evaluated on `state` (name -> bool array)."""
     st = _to_dict(state)
-    return { "angles_wrapped": inv_angles_wrapped(st), "velocities_bounded": inv_velocities_bounded(st), }
+    return {
+        "angles_wrapped": inv_angles_wrapped(st),
+        "velocities_bounded": inv_velocities_bounded(st),
+    }
 
 
 def time_limit_reached(state: State) -> jax.Array:

@@ -155,6 +155,7 @@ _ROWS = contextvars.ContextVar("_envc_rows", default=False)
 def _rows_vmap(f):
     """`jax.vmap(f)` over a batch of rows, with the rows axis named and `_ROWS` set while `f`
     is traced."""
+
     def traced(*args):
         token = _ROWS.set(True)
         try:
@@ -218,11 +219,12 @@ def _svg(env_id, state, cell=12, columns=4):
                 x = np.concatenate([x.ravel(), np.full(width * int(np.ceil(n / width)) - x.size, np.nan)])
                 x = x.reshape(-1, width)
             grids.append(x.reshape(-1, x.shape[-1]))
-        title = [f"{env_id}" + (f" [{lane}]" if lane is not None else ""),
-                 f"step {int(pick(host._step_count))}, player {int(pick(host.current_player))}",
-                 "rewards " + ", ".join(f"{r:g}" for r in pick(host.rewards)),
-                 ("terminated" if bool(pick(host.terminated)) else "truncated" if bool(pick(host.truncated))
-                  else "playing")]
+        title = [
+            f"{env_id}" + (f" [{lane}]" if lane is not None else ""),
+            f"step {int(pick(host._step_count))}, player {int(pick(host.current_player))}",
+            "rewards " + ", ".join(f"{r:g}" for r in pick(host.rewards)),
+            ("terminated" if bool(pick(host.terminated)) else "truncated" if bool(pick(host.truncated)) else "playing"),
+        ]
         panels.append((title, grids))
     width = max(sum(g.shape[1] for g in grids) * cell + cell * len(grids) for _, grids in panels) + 2 * cell
     width = max(width, 260)
@@ -230,8 +232,10 @@ def _svg(env_id, state, cell=12, columns=4):
     out = []
     for k, (title, grids) in enumerate(panels):
         x0, y0 = (k % columns) * width, (k // columns) * height
-        out += [f'<text x="{x0 + cell}" y="{y0 + 14 + 14 * j}" font-family="monospace" font-size="12">{line}</text>'
-                for j, line in enumerate(title)]
+        out += [
+            f'<text x="{x0 + cell}" y="{y0 + 14 + 14 * j}" font-family="monospace" font-size="12">{line}</text>'
+            for j, line in enumerate(title)
+        ]
         gx = x0 + cell
         for g in grids:
             finite = g[np.isfinite(g)]
@@ -240,14 +244,19 @@ def _svg(env_id, state, cell=12, columns=4):
                 if not np.isfinite(v):
                     continue
                 shade = 255 - int(round(255 * (v - lo) / (hi - lo))) if hi > lo else 255
-                out.append(f'<rect x="{gx + c * cell}" y="{y0 + 5 * cell + 10 + r * cell}" width="{cell}" '
-                           f'height="{cell}" fill="rgb({shade},{shade},{shade})" stroke="#888" stroke-width="0.5"/>')
+                out.append(
+                    f'<rect x="{gx + c * cell}" y="{y0 + 5 * cell + 10 + r * cell}" width="{cell}" '
+                    f'height="{cell}" fill="rgb({shade},{shade},{shade})" stroke="#888" stroke-width="0.5"/>'
+                )
             gx += (g.shape[1] + 1) * cell
     rows = (len(panels) + columns - 1) // columns
     total_w, total_h = width * min(columns, len(panels)), height * rows
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w}" height="{total_h}" '
-            f'viewBox="0 0 {total_w} {total_h}">\n<rect width="100%" height="100%" fill="white"/>\n'
-            + "\n".join(out) + "\n</svg>\n")
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w}" height="{total_h}" '
+        f'viewBox="0 0 {total_w} {total_h}">\n<rect width="100%" height="100%" fill="white"/>\n'
+        + "\n".join(out)
+        + "\n</svg>\n"
+    )
 
 
 _use_compilation_cache()
@@ -255,7 +264,7 @@ _use_compilation_cache()
 NUM_PLAYERS = 1
 NUM_ACTIONS = 2
 TURN_LIMIT = 500
-ACTION_KINDS = (('push', 0, 2),)  # (name, first flat index, number of flat actions)
+ACTION_KINDS = (("push", 0, 2),)  # (name, first flat index, number of flat actions)
 
 # ---- constants
 _K0 = jnp.asarray(np.array([0.0], dtype=np.float32))
@@ -269,47 +278,87 @@ def a_push(st, index):
     v_force = _lcast(jnp.where(v_right, jnp.float32(10.0), (-jnp.float32(10.0))), jnp.float32)
     v_costheta = _lcast(jnp.cos(st["theta"]), jnp.float32)
     v_sintheta = _lcast(jnp.sin(st["theta"]), jnp.float32)
-    v_temp = _lcast(((v_force + (((jnp.float32(0.05000000074505806) * st["theta_dot"]) * st["theta_dot"]) * v_sintheta)) / jnp.float32(1.100000023841858)), jnp.float32)
-    v_thetaacc = _lcast((((jnp.float32(9.800000190734863) * v_sintheta) - (v_costheta * v_temp)) / (jnp.float32(0.5) * ((jnp.float32(4.0) / jnp.float32(3.0)) - (((jnp.float32(0.10000000149011612) * v_costheta) * v_costheta) / jnp.float32(1.100000023841858))))), jnp.float32)
-    v_xacc = _lcast((v_temp - (((jnp.float32(0.05000000074505806) * v_thetaacc) * v_costheta) / jnp.float32(1.100000023841858))), jnp.float32)
-    _a1 = (st["x"] + (jnp.float32(0.019999999552965164) * st["x_dot"]))
+    v_temp = _lcast(
+        (
+            (v_force + (((jnp.float32(0.05000000074505806) * st["theta_dot"]) * st["theta_dot"]) * v_sintheta))
+            / jnp.float32(1.100000023841858)
+        ),
+        jnp.float32,
+    )
+    v_thetaacc = _lcast(
+        (
+            ((jnp.float32(9.800000190734863) * v_sintheta) - (v_costheta * v_temp))
+            / (
+                jnp.float32(0.5)
+                * (
+                    (jnp.float32(4.0) / jnp.float32(3.0))
+                    - (((jnp.float32(0.10000000149011612) * v_costheta) * v_costheta) / jnp.float32(1.100000023841858))
+                )
+            )
+        ),
+        jnp.float32,
+    )
+    v_xacc = _lcast(
+        (v_temp - (((jnp.float32(0.05000000074505806) * v_thetaacc) * v_costheta) / jnp.float32(1.100000023841858))),
+        jnp.float32,
+    )
+    _a1 = st["x"] + (jnp.float32(0.019999999552965164) * st["x_dot"])
     st["x"] = _cast(_a1, jnp.float32)
-    _a2 = (st["x_dot"] + (jnp.float32(0.019999999552965164) * v_xacc))
+    _a2 = st["x_dot"] + (jnp.float32(0.019999999552965164) * v_xacc)
     st["x_dot"] = _cast(_a2, jnp.float32)
-    _a3 = (st["theta"] + (jnp.float32(0.019999999552965164) * st["theta_dot"]))
+    _a3 = st["theta"] + (jnp.float32(0.019999999552965164) * st["theta_dot"])
     st["theta"] = _cast(_a3, jnp.float32)
-    _a4 = (st["theta_dot"] + (jnp.float32(0.019999999552965164) * v_thetaacc))
+    _a4 = st["theta_dot"] + (jnp.float32(0.019999999552965164) * v_thetaacc)
     st["theta_dot"] = _cast(_a4, jnp.float32)
     st = _reward(st, 0, jnp.float32(1.0))
-    _c5 = jnp.logical_or(jnp.logical_or(jnp.logical_or((st["x"] < (-jnp.float32(2.4000000953674316))), (st["x"] > jnp.float32(2.4000000953674316))), (st["theta"] < (-jnp.float32(0.20943951606750488)))), (st["theta"] > jnp.float32(0.20943951606750488)))
+    _c5 = jnp.logical_or(
+        jnp.logical_or(
+            jnp.logical_or((st["x"] < (-jnp.float32(2.4000000953674316))), (st["x"] > jnp.float32(2.4000000953674316))),
+            (st["theta"] < (-jnp.float32(0.20943951606750488))),
+        ),
+        (st["theta"] > jnp.float32(0.20943951606750488)),
+    )
+
     def _then6(st, v_right, v_force, v_costheta, v_sintheta, v_temp, v_thetaacc, v_xacc):
         st = dict(st)
         st = _terminate(st)
         return st, (v_right, v_force, v_costheta, v_sintheta, v_temp, v_thetaacc, v_xacc)
-    st, (v_right, v_force, v_costheta, v_sintheta, v_temp, v_thetaacc, v_xacc) = _branch(_c5, lambda: _then6(st, v_right, v_force, v_costheta, v_sintheta, v_temp, v_thetaacc, v_xacc), lambda: (st, (v_right, v_force, v_costheta, v_sintheta, v_temp, v_thetaacc, v_xacc)))
+
+    st, (v_right, v_force, v_costheta, v_sintheta, v_temp, v_thetaacc, v_xacc) = _branch(
+        _c5,
+        lambda: _then6(st, v_right, v_force, v_costheta, v_sintheta, v_temp, v_thetaacc, v_xacc),
+        lambda: (st, (v_right, v_force, v_costheta, v_sintheta, v_temp, v_thetaacc, v_xacc)),
+    )
     return st
 
 
 def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
     v_p = _lcast(v_p, jnp.int8)
-    return _stack([jnp.asarray(st["x"], jnp.float32), jnp.asarray(st["x_dot"], jnp.float32), jnp.asarray(st["theta"], jnp.float32), jnp.asarray(st["theta_dot"], jnp.float32)])
+    return _stack(
+        [
+            jnp.asarray(st["x"], jnp.float32),
+            jnp.asarray(st["x_dot"], jnp.float32),
+            jnp.asarray(st["theta"], jnp.float32),
+            jnp.asarray(st["theta_dot"], jnp.float32),
+        ]
+    )
 
 
 def _init_body(st):
     """the spec's `init` block"""
     st = dict(st)
     st, _r7 = _randint(st, 0, 16777215)
-    _a8 = (((jnp.asarray(_r7, jnp.float32) / jnp.float32(16777216.0)) * jnp.float32(0.1)) - jnp.float32(0.05))
+    _a8 = ((jnp.asarray(_r7, jnp.float32) / jnp.float32(16777216.0)) * jnp.float32(0.1)) - jnp.float32(0.05)
     st["x"] = _cast(_a8, jnp.float32)
     st, _r9 = _randint(st, 0, 16777215)
-    _a10 = (((jnp.asarray(_r9, jnp.float32) / jnp.float32(16777216.0)) * jnp.float32(0.1)) - jnp.float32(0.05))
+    _a10 = ((jnp.asarray(_r9, jnp.float32) / jnp.float32(16777216.0)) * jnp.float32(0.1)) - jnp.float32(0.05)
     st["x_dot"] = _cast(_a10, jnp.float32)
     st, _r11 = _randint(st, 0, 16777215)
-    _a12 = (((jnp.asarray(_r11, jnp.float32) / jnp.float32(16777216.0)) * jnp.float32(0.1)) - jnp.float32(0.05))
+    _a12 = ((jnp.asarray(_r11, jnp.float32) / jnp.float32(16777216.0)) * jnp.float32(0.1)) - jnp.float32(0.05)
     st["theta"] = _cast(_a12, jnp.float32)
     st, _r13 = _randint(st, 0, 16777215)
-    _a14 = (((jnp.asarray(_r13, jnp.float32) / jnp.float32(16777216.0)) * jnp.float32(0.1)) - jnp.float32(0.05))
+    _a14 = ((jnp.asarray(_r13, jnp.float32) / jnp.float32(16777216.0)) * jnp.float32(0.1)) - jnp.float32(0.05)
     st["theta_dot"] = _cast(_a14, jnp.float32)
     return st
 
@@ -320,12 +369,27 @@ ENV_ID = "envc/cartpole"  # Pgx's `Env.id` / `State.env_id`
 VERSION = "v0"  # Pgx's `Env.version`; the Gymnasium / gymnax id is f"{ENV_ID}-{VERSION}"
 OBSERVATION_SHAPE = (4,)  # None when the observation is a record or holds lists (a pytree)
 OBSERVATION_BOUNDS = (float("-inf"), float("inf"))  # (lowest, highest) value of an observation entry, or None
-_FIELDS = ('x', 'x_dot', 'theta', 'theta_dot')  # the spec's own state fields: the keys of `State._x`
+_FIELDS = ("x", "x_dot", "theta", "theta_dot")  # the spec's own state fields: the keys of `State._x`
 _CURRENT_PLAYER_DTYPE = jnp.int8  # how the spec's code stores `current_player`
 _STEP_COUNT_DTYPE = jnp.int16
 
 
-@partial(jax.tree_util.register_dataclass, data_fields=["current_player", "observation", "rewards", "terminated", "truncated", "legal_action_mask", "_step_count", "_x", "_rng_key", "_rng_counter"], meta_fields=[])
+@partial(
+    jax.tree_util.register_dataclass,
+    data_fields=[
+        "current_player",
+        "observation",
+        "rewards",
+        "terminated",
+        "truncated",
+        "legal_action_mask",
+        "_step_count",
+        "_x",
+        "_rng_key",
+        "_rng_counter",
+    ],
+    meta_fields=[],
+)
 @dataclasses.dataclass(frozen=True)
 class State:
     """One environment's state, shaped like Pgx's `pgx.State` (pgx/core.py).
@@ -414,10 +478,18 @@ def _to_dict(state):
 
 def _state(st, observation, mask) -> State:
     """The `State` of a flat dict (the inverse of `_to_dict`)."""
-    return State(current_player=_i32(st["current_player"]), observation=observation, rewards=st["rewards"],
-                 terminated=st["terminated"], truncated=st["truncated"], legal_action_mask=mask,
-                 _step_count=_i32(st["step_count"]), _x={name: st[name] for name in _FIELDS},
-                 _rng_key=st["_rng_key"], _rng_counter=st["_rng_counter"])
+    return State(
+        current_player=_i32(st["current_player"]),
+        observation=observation,
+        rewards=st["rewards"],
+        terminated=st["terminated"],
+        truncated=st["truncated"],
+        legal_action_mask=mask,
+        _step_count=_i32(st["step_count"]),
+        _x={name: st[name] for name in _FIELDS},
+        _rng_key=st["_rng_key"],
+        _rng_counter=st["_rng_counter"],
+    )
 
 
 def _legal_action_mask(st):
@@ -542,7 +614,7 @@ def observe(state: State, player) -> jax.Array:
 def invariants(state: State) -> dict:
     """Each invariant of the spec evaluated on `state` (name -> bool array)."""
     st = _to_dict(state)
-    return { }
+    return {}
 
 
 def time_limit_reached(state: State) -> jax.Array:

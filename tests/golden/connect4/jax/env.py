@@ -202,6 +202,7 @@ _ROWS = contextvars.ContextVar("_envc_rows", default=False)
 def _rows_vmap(f):
     """`jax.vmap(f)` over a batch of rows, with the rows axis named and `_ROWS` set while `f`
     is traced."""
+
     def traced(*args):
         token = _ROWS.set(True)
         try:
@@ -267,11 +268,12 @@ def _svg(env_id, state, cell=12, columns=4):
                 x = np.concatenate([x.ravel(), np.full(width * int(np.ceil(n / width)) - x.size, np.nan)])
                 x = x.reshape(-1, width)
             grids.append(x.reshape(-1, x.shape[-1]))
-        title = [f"{env_id}" + (f" [{lane}]" if lane is not None else ""),
-                 f"step {int(pick(host._step_count))}, player {int(pick(host.current_player))}",
-                 "rewards " + ", ".join(f"{r:g}" for r in pick(host.rewards)),
-                 ("terminated" if bool(pick(host.terminated)) else "truncated" if bool(pick(host.truncated))
-                  else "playing")]
+        title = [
+            f"{env_id}" + (f" [{lane}]" if lane is not None else ""),
+            f"step {int(pick(host._step_count))}, player {int(pick(host.current_player))}",
+            "rewards " + ", ".join(f"{r:g}" for r in pick(host.rewards)),
+            ("terminated" if bool(pick(host.terminated)) else "truncated" if bool(pick(host.truncated)) else "playing"),
+        ]
         panels.append((title, grids))
     width = max(sum(g.shape[1] for g in grids) * cell + cell * len(grids) for _, grids in panels) + 2 * cell
     width = max(width, 260)
@@ -279,8 +281,10 @@ def _svg(env_id, state, cell=12, columns=4):
     out = []
     for k, (title, grids) in enumerate(panels):
         x0, y0 = (k % columns) * width, (k // columns) * height
-        out += [f'<text x="{x0 + cell}" y="{y0 + 14 + 14 * j}" font-family="monospace" font-size="12">{line}</text>'
-                for j, line in enumerate(title)]
+        out += [
+            f'<text x="{x0 + cell}" y="{y0 + 14 + 14 * j}" font-family="monospace" font-size="12">{line}</text>'
+            for j, line in enumerate(title)
+        ]
         gx = x0 + cell
         for g in grids:
             finite = g[np.isfinite(g)]
@@ -289,14 +293,19 @@ def _svg(env_id, state, cell=12, columns=4):
                 if not np.isfinite(v):
                     continue
                 shade = 255 - int(round(255 * (v - lo) / (hi - lo))) if hi > lo else 255
-                out.append(f'<rect x="{gx + c * cell}" y="{y0 + 5 * cell + 10 + r * cell}" width="{cell}" '
-                           f'height="{cell}" fill="rgb({shade},{shade},{shade})" stroke="#888" stroke-width="0.5"/>')
+                out.append(
+                    f'<rect x="{gx + c * cell}" y="{y0 + 5 * cell + 10 + r * cell}" width="{cell}" '
+                    f'height="{cell}" fill="rgb({shade},{shade},{shade})" stroke="#888" stroke-width="0.5"/>'
+                )
             gx += (g.shape[1] + 1) * cell
     rows = (len(panels) + columns - 1) // columns
     total_w, total_h = width * min(columns, len(panels)), height * rows
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w}" height="{total_h}" '
-            f'viewBox="0 0 {total_w} {total_h}">\n<rect width="100%" height="100%" fill="white"/>\n'
-            + "\n".join(out) + "\n</svg>\n")
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w}" height="{total_h}" '
+        f'viewBox="0 0 {total_w} {total_h}">\n<rect width="100%" height="100%" fill="white"/>\n'
+        + "\n".join(out)
+        + "\n</svg>\n"
+    )
 
 
 _use_compilation_cache()
@@ -304,36 +313,137 @@ _use_compilation_cache()
 NUM_PLAYERS = 2
 NUM_ACTIONS = 7
 TURN_LIMIT = None
-ACTION_KINDS = (('drop', 0, 7),)  # (name, first flat index, number of flat actions)
+ACTION_KINDS = (("drop", 0, 7),)  # (name, first flat index, number of flat actions)
 
 # ---- constants
-INIT_LEGAL_ACTION_MASK = jnp.asarray(np.array([True, True, True, True, True, True, True], dtype=np.bool_))  # every initial state's guards
+INIT_LEGAL_ACTION_MASK = jnp.asarray(
+    np.array([True, True, True, True, True, True, True], dtype=np.bool_)
+)  # every initial state's guards
 _K0 = jnp.asarray(np.array([0.0, 0.0], dtype=np.float32))
-_K1 = jnp.asarray(np.array([-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1], dtype=np.int8))
+_K1 = jnp.asarray(
+    np.array(
+        [
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+        ],
+        dtype=np.int8,
+    )
+)
 
 
 # ---- the spec's functions, procedures, actions, guards, observe, init, invariants
 def f_filled(st, v_c):
     """fn `filled` (connect4.envspec:25)"""
     v_c = _lcast(v_c, jnp.int8)
-    return jnp.sum(jax.vmap(lambda i1: (_i32(st["board"][((i1 * 7) + _i32(v_c))]) != -1))(jnp.arange(0, 6, dtype=jnp.int32)), dtype=jnp.int32)
+    return jnp.sum(
+        jax.vmap(lambda i1: _i32(st["board"][((i1 * 7) + _i32(v_c))]) != -1)(jnp.arange(0, 6, dtype=jnp.int32)),
+        dtype=jnp.int32,
+    )
 
 
 def f_wins(st, v_p):
     """fn `wins` (connect4.envspec:29)"""
     v_p = _lcast(v_p, jnp.int8)
+
     def _g7(i2, _h3, _h4, _h5, _h6):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(_h3) == _i32(v_p)), (_i32(_h4) == _i32(v_p))), (_i32(_h5) == _i32(v_p))), (_i32(_h6) == _i32(v_p)))
-    _e8 = jax.vmap(_g7)(jnp.arange(0, 21, dtype=jnp.int32), st["board"][0:21], st["board"][7:28], st["board"][14:35], st["board"][21:42])
+        return jnp.logical_and(
+            jnp.logical_and(
+                jnp.logical_and((_i32(_h3) == _i32(v_p)), (_i32(_h4) == _i32(v_p))), (_i32(_h5) == _i32(v_p))
+            ),
+            (_i32(_h6) == _i32(v_p)),
+        )
+
+    _e8 = jax.vmap(_g7)(
+        jnp.arange(0, 21, dtype=jnp.int32), st["board"][0:21], st["board"][7:28], st["board"][14:35], st["board"][21:42]
+    )
+
     def _g14(i9, _h10, _h11, _h12, _h13):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(_h10) == _i32(v_p)), (_i32(_h11) == _i32(v_p))), (_i32(_h12) == _i32(v_p))), (_i32(_h13) == _i32(v_p)))
-    _e15 = jax.vmap(_g14)(jnp.arange(0, 24, dtype=jnp.int32), st["board"].reshape((6, 7))[:, 0:4].reshape((24,)), st["board"].reshape((6, 7))[:, 1:5].reshape((24,)), st["board"].reshape((6, 7))[:, 2:6].reshape((24,)), st["board"].reshape((6, 7))[:, 3:7].reshape((24,)))
+        return jnp.logical_and(
+            jnp.logical_and(
+                jnp.logical_and((_i32(_h10) == _i32(v_p)), (_i32(_h11) == _i32(v_p))), (_i32(_h12) == _i32(v_p))
+            ),
+            (_i32(_h13) == _i32(v_p)),
+        )
+
+    _e15 = jax.vmap(_g14)(
+        jnp.arange(0, 24, dtype=jnp.int32),
+        st["board"].reshape((6, 7))[:, 0:4].reshape((24,)),
+        st["board"].reshape((6, 7))[:, 1:5].reshape((24,)),
+        st["board"].reshape((6, 7))[:, 2:6].reshape((24,)),
+        st["board"].reshape((6, 7))[:, 3:7].reshape((24,)),
+    )
+
     def _g21(i16, _h17, _h18, _h19, _h20):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(_h17) == _i32(v_p)), (_i32(_h18) == _i32(v_p))), (_i32(_h19) == _i32(v_p))), (_i32(_h20) == _i32(v_p)))
-    _e22 = jax.vmap(_g21)(jnp.arange(0, 12, dtype=jnp.int32), st["board"][0:21].reshape((3, 7))[:, 0:4].reshape((12,)), st["board"][7:28].reshape((3, 7))[:, 1:5].reshape((12,)), st["board"][14:35].reshape((3, 7))[:, 2:6].reshape((12,)), st["board"][21:42].reshape((3, 7))[:, 3:7].reshape((12,)))
+        return jnp.logical_and(
+            jnp.logical_and(
+                jnp.logical_and((_i32(_h17) == _i32(v_p)), (_i32(_h18) == _i32(v_p))), (_i32(_h19) == _i32(v_p))
+            ),
+            (_i32(_h20) == _i32(v_p)),
+        )
+
+    _e22 = jax.vmap(_g21)(
+        jnp.arange(0, 12, dtype=jnp.int32),
+        st["board"][0:21].reshape((3, 7))[:, 0:4].reshape((12,)),
+        st["board"][7:28].reshape((3, 7))[:, 1:5].reshape((12,)),
+        st["board"][14:35].reshape((3, 7))[:, 2:6].reshape((12,)),
+        st["board"][21:42].reshape((3, 7))[:, 3:7].reshape((12,)),
+    )
+
     def _g28(i23, _h24, _h25, _h26, _h27):
-        return jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(_h24) == _i32(v_p)), (_i32(_h25) == _i32(v_p))), (_i32(_h26) == _i32(v_p))), (_i32(_h27) == _i32(v_p)))
-    _e29 = jax.vmap(_g28)(jnp.arange(0, 12, dtype=jnp.int32), st["board"][0:21].reshape((3, 7))[:, 3:7].reshape((12,)), st["board"][7:28].reshape((3, 7))[:, 2:6].reshape((12,)), st["board"][14:35].reshape((3, 7))[:, 1:5].reshape((12,)), st["board"][21:42].reshape((3, 7))[:, 0:4].reshape((12,)))
+        return jnp.logical_and(
+            jnp.logical_and(
+                jnp.logical_and((_i32(_h24) == _i32(v_p)), (_i32(_h25) == _i32(v_p))), (_i32(_h26) == _i32(v_p))
+            ),
+            (_i32(_h27) == _i32(v_p)),
+        )
+
+    _e29 = jax.vmap(_g28)(
+        jnp.arange(0, 12, dtype=jnp.int32),
+        st["board"][0:21].reshape((3, 7))[:, 3:7].reshape((12,)),
+        st["board"][7:28].reshape((3, 7))[:, 2:6].reshape((12,)),
+        st["board"][14:35].reshape((3, 7))[:, 1:5].reshape((12,)),
+        st["board"][21:42].reshape((3, 7))[:, 0:4].reshape((12,)),
+    )
     return jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.any(_e8), jnp.any(_e15)), jnp.any(_e22)), jnp.any(_e29))
 
 
@@ -345,28 +455,62 @@ def a_drop(st, index):
     _a30 = st["current_player"]
     st["board"] = _put(st["board"], ((_i32(v_row) * 7) + _i32(v_column)), _cast(_a30, jnp.int8))
     _c31 = f_wins(st, st["current_player"])
+
     def _g37(i33, _h35):
-        return (_i32(jnp.sum(jax.vmap(lambda i34, _h36: (_i32(_h36) != -1))(jnp.arange(0, 6, dtype=jnp.int32), _h35), dtype=jnp.int32)) == 6)
+        return (
+            _i32(
+                jnp.sum(
+                    jax.vmap(lambda i34, _h36: _i32(_h36) != -1)(jnp.arange(0, 6, dtype=jnp.int32), _h35),
+                    dtype=jnp.int32,
+                )
+            )
+            == 6
+        )
+
     _e38 = jax.vmap(_g37)(jnp.arange(0, 7, dtype=jnp.int32), st["board"].reshape((6, 7)).transpose((1, 0)))
     _c32 = jnp.all(_e38)
+
     def _then39(st, v_column, v_row):
         st = dict(st)
         st = _win(st, st["current_player"], NUM_PLAYERS)
         return st, (v_column, v_row)
+
     def _then40(st, v_column, v_row):
         st = dict(st)
         st = _draw(st)
         return st, (v_column, v_row)
-    st, (v_column, v_row) = _select_first((_c31, _c32, ), (st, (v_column, v_row)), (lambda: _then39(st, v_column, v_row), lambda: _then40(st, v_column, v_row), ), lambda: (st, (v_column, v_row)))
-    _a41 = (1 - _i32(st["current_player"]))
+
+    st, (v_column, v_row) = _select_first(
+        (
+            _c31,
+            _c32,
+        ),
+        (st, (v_column, v_row)),
+        (
+            lambda: _then39(st, v_column, v_row),
+            lambda: _then40(st, v_column, v_row),
+        ),
+        lambda: (st, (v_column, v_row)),
+    )
+    _a41 = 1 - _i32(st["current_player"])
     st["current_player"] = _cast(_a41, jnp.int8)
     return st
 
 
 def m_drop(st):
     """guard of `drop` at each of its 7 flat indices (bool[7])"""
+
     def _g46(i42, _h44):
-        return (_i32(jnp.sum(jax.vmap(lambda i43, _h45: (_i32(_h45) != -1))(jnp.arange(0, 6, dtype=jnp.int32), _h44), dtype=jnp.int32)) < 6)
+        return (
+            _i32(
+                jnp.sum(
+                    jax.vmap(lambda i43, _h45: _i32(_h45) != -1)(jnp.arange(0, 6, dtype=jnp.int32), _h44),
+                    dtype=jnp.int32,
+                )
+            )
+            < 6
+        )
+
     _e47 = jax.vmap(_g46)(jnp.arange(0, 7, dtype=jnp.int32), st["board"].reshape((6, 7)).transpose((1, 0)))
     return _e47
 
@@ -374,14 +518,18 @@ def m_drop(st):
 def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
     v_p = _lcast(v_p, jnp.int8)
+
     def _g57(i48, _h51):
         def _g55(i49, _h52):
             def _g53(i50):
-                return (_i32(_h52) == _i32(jnp.where((i50 == 0), _i32(v_p), (1 - _i32(v_p)))))
+                return _i32(_h52) == _i32(jnp.where((i50 == 0), _i32(v_p), (1 - _i32(v_p))))
+
             _e54 = jax.vmap(_g53)(jnp.arange(0, 2, dtype=jnp.int32))
             return _e54
+
         _e56 = jax.vmap(_g55)(jnp.arange(0, 7, dtype=jnp.int32), _h51)
         return _e56
+
     _e58 = jax.vmap(_g57)(jnp.arange(0, 6, dtype=jnp.int32), st["board"].reshape((6, 7)))
     return _e58
 
@@ -397,12 +545,30 @@ def _init_body(st):
 
 def inv_gravity(st):
     """invariant `gravity`: no disc floats above an empty cell"""
-    return jnp.all(jax.vmap(lambda i61, _h62, _h63: jnp.logical_or((_i32(_h62) == -1), (_i32(_h63) != -1)))(jnp.arange(0, 35, dtype=jnp.int32), st["board"][0:35], st["board"][7:42]))
+    return jnp.all(
+        jax.vmap(lambda i61, _h62, _h63: jnp.logical_or((_i32(_h62) == -1), (_i32(_h63) != -1)))(
+            jnp.arange(0, 35, dtype=jnp.int32), st["board"][0:35], st["board"][7:42]
+        )
+    )
 
 
 def inv_balanced(st):
     """invariant `balanced`: the two players' disc counts differ by at most one"""
-    return (jnp.abs((jnp.sum(jax.vmap(lambda i64, _h65: (_i32(_h65) == 0))(jnp.arange(0, 42, dtype=jnp.int32), st["board"]), dtype=jnp.int32) - jnp.sum(jax.vmap(lambda i66, _h67: (_i32(_h67) == 1))(jnp.arange(0, 42, dtype=jnp.int32), st["board"]), dtype=jnp.int32))) <= 1)
+    return (
+        jnp.abs(
+            (
+                jnp.sum(
+                    jax.vmap(lambda i64, _h65: _i32(_h65) == 0)(jnp.arange(0, 42, dtype=jnp.int32), st["board"]),
+                    dtype=jnp.int32,
+                )
+                - jnp.sum(
+                    jax.vmap(lambda i66, _h67: _i32(_h67) == 1)(jnp.arange(0, 42, dtype=jnp.int32), st["board"]),
+                    dtype=jnp.int32,
+                )
+            )
+        )
+        <= 1
+    )
 
 
 # ---- the environment
@@ -411,12 +577,27 @@ ENV_ID = "envc/connect4"  # Pgx's `Env.id` / `State.env_id`
 VERSION = "v0"  # Pgx's `Env.version`; the Gymnasium / gymnax id is f"{ENV_ID}-{VERSION}"
 OBSERVATION_SHAPE = (6, 7, 2)  # None when the observation is a record or holds lists (a pytree)
 OBSERVATION_BOUNDS = (0, 1)  # (lowest, highest) value of an observation entry, or None
-_FIELDS = ('board',)  # the spec's own state fields: the keys of `State._x`
+_FIELDS = ("board",)  # the spec's own state fields: the keys of `State._x`
 _CURRENT_PLAYER_DTYPE = jnp.int8  # how the spec's code stores `current_player`
 _STEP_COUNT_DTYPE = jnp.int32
 
 
-@partial(jax.tree_util.register_dataclass, data_fields=["current_player", "observation", "rewards", "terminated", "truncated", "legal_action_mask", "_step_count", "_x", "_rng_key", "_rng_counter"], meta_fields=[])
+@partial(
+    jax.tree_util.register_dataclass,
+    data_fields=[
+        "current_player",
+        "observation",
+        "rewards",
+        "terminated",
+        "truncated",
+        "legal_action_mask",
+        "_step_count",
+        "_x",
+        "_rng_key",
+        "_rng_counter",
+    ],
+    meta_fields=[],
+)
 @dataclasses.dataclass(frozen=True)
 class State:
     """One environment's state, shaped like Pgx's `pgx.State` (pgx/core.py).
@@ -502,10 +683,18 @@ def _to_dict(state):
 
 def _state(st, observation, mask) -> State:
     """The `State` of a flat dict (the inverse of `_to_dict`)."""
-    return State(current_player=_i32(st["current_player"]), observation=observation, rewards=st["rewards"],
-                 terminated=st["terminated"], truncated=st["truncated"], legal_action_mask=mask,
-                 _step_count=_i32(st["step_count"]), _x={name: st[name] for name in _FIELDS},
-                 _rng_key=st["_rng_key"], _rng_counter=st["_rng_counter"])
+    return State(
+        current_player=_i32(st["current_player"]),
+        observation=observation,
+        rewards=st["rewards"],
+        terminated=st["terminated"],
+        truncated=st["truncated"],
+        legal_action_mask=mask,
+        _step_count=_i32(st["step_count"]),
+        _x={name: st[name] for name in _FIELDS},
+        _rng_key=st["_rng_key"],
+        _rng_counter=st["_rng_counter"],
+    )
 
 
 def _legal_action_mask(st):
@@ -635,7 +824,10 @@ def observe(state: State, player) -> jax.Array:
 def invariants(state: State) -> dict:
     """Each invariant of the spec evaluated on `state` (name -> bool array)."""
     st = _to_dict(state)
-    return { "gravity": inv_gravity(st), "balanced": inv_balanced(st), }
+    return {
+        "gravity": inv_gravity(st),
+        "balanced": inv_balanced(st),
+    }
 
 
 def time_limit_reached(state: State) -> jax.Array:

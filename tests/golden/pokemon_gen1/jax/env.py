@@ -230,6 +230,7 @@ _ROWS = contextvars.ContextVar("_envc_rows", default=False)
 def _rows_vmap(f):
     """`jax.vmap(f)` over a batch of rows, with the rows axis named and `_ROWS` set while `f`
     is traced."""
+
     def traced(*args):
         token = _ROWS.set(True)
         try:
@@ -258,8 +259,11 @@ def _branch_any(c, then, orelse, heavy_then, live, dtypes):
     if anyc is None:
         return _branch(c, then, orelse)
     light = orelse if heavy_then else then
-    return lax.cond(anyc, lambda: _typed(_select(c, _predicated(then), _predicated(orelse)), live, dtypes),
-                    lambda: _typed(light(), live, dtypes))
+    return lax.cond(
+        anyc,
+        lambda: _typed(_select(c, _predicated(then), _predicated(orelse)), live, dtypes),
+        lambda: _typed(light(), live, dtypes),
+    )
 
 
 def _typed(out, live, dtypes):
@@ -384,11 +388,12 @@ def _svg(env_id, state, cell=12, columns=4):
                 x = np.concatenate([x.ravel(), np.full(width * int(np.ceil(n / width)) - x.size, np.nan)])
                 x = x.reshape(-1, width)
             grids.append(x.reshape(-1, x.shape[-1]))
-        title = [f"{env_id}" + (f" [{lane}]" if lane is not None else ""),
-                 f"step {int(pick(host._step_count))}, player {int(pick(host.current_player))}",
-                 "rewards " + ", ".join(f"{r:g}" for r in pick(host.rewards)),
-                 ("terminated" if bool(pick(host.terminated)) else "truncated" if bool(pick(host.truncated))
-                  else "playing")]
+        title = [
+            f"{env_id}" + (f" [{lane}]" if lane is not None else ""),
+            f"step {int(pick(host._step_count))}, player {int(pick(host.current_player))}",
+            "rewards " + ", ".join(f"{r:g}" for r in pick(host.rewards)),
+            ("terminated" if bool(pick(host.terminated)) else "truncated" if bool(pick(host.truncated)) else "playing"),
+        ]
         panels.append((title, grids))
     width = max(sum(g.shape[1] for g in grids) * cell + cell * len(grids) for _, grids in panels) + 2 * cell
     width = max(width, 260)
@@ -396,8 +401,10 @@ def _svg(env_id, state, cell=12, columns=4):
     out = []
     for k, (title, grids) in enumerate(panels):
         x0, y0 = (k % columns) * width, (k // columns) * height
-        out += [f'<text x="{x0 + cell}" y="{y0 + 14 + 14 * j}" font-family="monospace" font-size="12">{line}</text>'
-                for j, line in enumerate(title)]
+        out += [
+            f'<text x="{x0 + cell}" y="{y0 + 14 + 14 * j}" font-family="monospace" font-size="12">{line}</text>'
+            for j, line in enumerate(title)
+        ]
         gx = x0 + cell
         for g in grids:
             finite = g[np.isfinite(g)]
@@ -406,14 +413,19 @@ def _svg(env_id, state, cell=12, columns=4):
                 if not np.isfinite(v):
                     continue
                 shade = 255 - int(round(255 * (v - lo) / (hi - lo))) if hi > lo else 255
-                out.append(f'<rect x="{gx + c * cell}" y="{y0 + 5 * cell + 10 + r * cell}" width="{cell}" '
-                           f'height="{cell}" fill="rgb({shade},{shade},{shade})" stroke="#888" stroke-width="0.5"/>')
+                out.append(
+                    f'<rect x="{gx + c * cell}" y="{y0 + 5 * cell + 10 + r * cell}" width="{cell}" '
+                    f'height="{cell}" fill="rgb({shade},{shade},{shade})" stroke="#888" stroke-width="0.5"/>'
+                )
             gx += (g.shape[1] + 1) * cell
     rows = (len(panels) + columns - 1) // columns
     total_w, total_h = width * min(columns, len(panels)), height * rows
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w}" height="{total_h}" '
-            f'viewBox="0 0 {total_w} {total_h}">\n<rect width="100%" height="100%" fill="white"/>\n'
-            + "\n".join(out) + "\n</svg>\n")
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w}" height="{total_h}" '
+        f'viewBox="0 0 {total_w} {total_h}">\n<rect width="100%" height="100%" fill="white"/>\n'
+        + "\n".join(out)
+        + "\n</svg>\n"
+    )
 
 
 _use_compilation_cache()
@@ -421,7 +433,11 @@ _use_compilation_cache()
 NUM_PLAYERS = 2
 NUM_ACTIONS = 11
 TURN_LIMIT = None
-ACTION_KINDS = (('move', 0, 4), ('switch_to', 4, 6), ('wait', 10, 1))  # (name, first flat index, number of flat actions)
+ACTION_KINDS = (
+    ("move", 0, 4),
+    ("switch_to", 4, 6),
+    ("wait", 10, 1),
+)  # (name, first flat index, number of flat actions)
 # the spec location and message of every fault site, numbered by envc's pass `number_faults` as in
 # every backend; `State._fault[0]` is 1 + the site. A template: `{a}`, `{b}` are the fault's
 # values, `{action}` the action `a` by name, `{{`/`}}` one brace (`_fault_text`)
@@ -433,81 +449,6741 @@ FAULT_SITES = (
 )
 
 # ---- constants
-_K0 = jnp.asarray(np.array([[10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 5, 0, 10, 10], [10, 5, 5, 10, 20, 20, 10, 10, 10, 10, 10, 20, 5, 10, 5, 10], [10, 20, 5, 10, 5, 10, 10, 10, 20, 10, 10, 10, 20, 10, 5, 10], [10, 10, 20, 5, 5, 10, 10, 10, 0, 20, 10, 10, 10, 10, 5, 10], [10, 5, 20, 10, 5, 10, 10, 5, 20, 5, 10, 5, 20, 10, 5, 10], [10, 10, 5, 10, 20, 5, 10, 10, 20, 20, 10, 10, 10, 10, 20, 10], [20, 10, 10, 10, 10, 20, 10, 5, 10, 5, 5, 5, 20, 0, 10, 10], [10, 10, 10, 10, 20, 10, 10, 5, 5, 10, 10, 20, 5, 5, 10, 10], [10, 20, 10, 20, 5, 10, 10, 20, 10, 0, 10, 5, 20, 10, 10, 10], [10, 10, 10, 5, 20, 10, 20, 10, 10, 10, 10, 20, 5, 10, 10, 10], [10, 10, 10, 10, 10, 10, 20, 20, 10, 10, 5, 10, 10, 10, 10, 10], [10, 5, 10, 10, 20, 10, 5, 20, 10, 5, 20, 10, 10, 5, 10, 10], [10, 20, 10, 10, 10, 20, 5, 10, 5, 20, 10, 20, 10, 10, 10, 10], [0, 10, 10, 10, 10, 10, 10, 10, 10, 10, 0, 10, 10, 20, 10, 10], [10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 20, 10], [10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10]], dtype=np.int8))
-_DT1 = {"species": jnp.int16, "level": jnp.int8, "moves": jnp.int16, "nmoves": jnp.int8, "pp": jnp.int8, "hp": jnp.int16, "maxhp": jnp.int16, "stats": jnp.int16, "status": jnp.int8, "sleep": jnp.int8}
-_K2 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int8))
+_K0 = jnp.asarray(
+    np.array(
+        [
+            [10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 5, 0, 10, 10],
+            [10, 5, 5, 10, 20, 20, 10, 10, 10, 10, 10, 20, 5, 10, 5, 10],
+            [10, 20, 5, 10, 5, 10, 10, 10, 20, 10, 10, 10, 20, 10, 5, 10],
+            [10, 10, 20, 5, 5, 10, 10, 10, 0, 20, 10, 10, 10, 10, 5, 10],
+            [10, 5, 20, 10, 5, 10, 10, 5, 20, 5, 10, 5, 20, 10, 5, 10],
+            [10, 10, 5, 10, 20, 5, 10, 10, 20, 20, 10, 10, 10, 10, 20, 10],
+            [20, 10, 10, 10, 10, 20, 10, 5, 10, 5, 5, 5, 20, 0, 10, 10],
+            [10, 10, 10, 10, 20, 10, 10, 5, 5, 10, 10, 20, 5, 5, 10, 10],
+            [10, 20, 10, 20, 5, 10, 10, 20, 10, 0, 10, 5, 20, 10, 10, 10],
+            [10, 10, 10, 5, 20, 10, 20, 10, 10, 10, 10, 20, 5, 10, 10, 10],
+            [10, 10, 10, 10, 10, 10, 20, 20, 10, 10, 5, 10, 10, 10, 10, 10],
+            [10, 5, 10, 10, 20, 10, 5, 20, 10, 5, 20, 10, 10, 5, 10, 10],
+            [10, 20, 10, 10, 10, 20, 5, 10, 5, 20, 10, 20, 10, 10, 10, 10],
+            [0, 10, 10, 10, 10, 10, 10, 10, 10, 10, 0, 10, 10, 20, 10, 10],
+            [10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 20, 10],
+            [10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10],
+        ],
+        dtype=np.int8,
+    )
+)
+_DT1 = {
+    "species": jnp.int16,
+    "level": jnp.int8,
+    "moves": jnp.int16,
+    "nmoves": jnp.int8,
+    "pp": jnp.int8,
+    "hp": jnp.int16,
+    "maxhp": jnp.int16,
+    "stats": jnp.int16,
+    "status": jnp.int8,
+    "sleep": jnp.int8,
+}
+_K2 = jnp.asarray(
+    np.array(
+        [
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            -1,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            1,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ],
+        dtype=np.int8,
+    )
+)
 _K3 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0], dtype=np.int8))
-_DT4 = {"high_crit": jnp.bool_, "hits_min": jnp.int8, "hits_max": jnp.int8, "drain_num": jnp.int8, "drain_den": jnp.int8, "recoil_num": jnp.int8, "recoil_den": jnp.int8, "status": jnp.int8, "sec_status": jnp.int8, "sec_chance": jnp.int8, "stat": jnp.int8, "stages": jnp.int8, "on_user": jnp.bool_, "stat_chance": jnp.int8, "confuse": jnp.int8, "flinch": jnp.int8, "recharge": jnp.bool_, "trap": jnp.bool_, "thrash": jnp.bool_, "explode": jnp.bool_, "ohko": jnp.bool_, "charge": jnp.bool_, "fly": jnp.bool_, "fixed": jnp.int8, "level_damage": jnp.bool_, "psywave": jnp.bool_, "half_hp": jnp.bool_, "crash": jnp.bool_, "heal": jnp.bool_, "rest": jnp.bool_, "haze": jnp.bool_, "screen": jnp.int8, "seed": jnp.bool_, "substitute": jnp.bool_, "counter": jnp.bool_, "focus": jnp.bool_, "mist": jnp.bool_, "sleeping_target": jnp.bool_}
-_K5 = jnp.asarray(np.array([1, 2, 3, 3, 1, 4, 5, 6, 7, 1, 1, 8, 9, 10, 1, 1, 1, 11, 12, 13, 1, 1, 14, 15, 1, 16, 14, 17, 14, 1, 3, 8, 1, 18, 13, 19, 20, 19, 21, 22, 23, 3, 21, 24, 25, 11, 26, 27, 28, 29, 30, 5, 5, 31, 1, 1, 1, 6, 6, 32, 33, 34, 35, 1, 1, 19, 14, 36, 37, 1, 38, 38, 39, 40, 2, 9, 41, 42, 26, 20, 43, 44, 13, 7, 7, 42, 7, 1, 1, 8, 45, 46, 32, 47, 26, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 56, 17, 59, 58, 58, 60, 61, 62, 63, 64, 65, 66, 67, 68, 1, 18, 69, 69, 24, 70, 1, 13, 71, 9, 3, 33, 72, 17, 57, 16, 42, 73, 41, 3, 38, 26, 9, 74, 33, 1, 26, 17, 75, 11, 60, 2, 68, 3, 15, 76, 1, 24, 48, 77, 1, 78, 2, 79, 80], dtype=np.int8))
-_K6 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 1, 5, 3, 0, 0, 0, 0, 0, 0, 0, 9, 0, 9, 0, 0, 4, 0, 6, 0, 6, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 11, 11, 0, 0, 0, 0, 0, 0, 0, 0, 7, 1, 1, 5, 2, 2, 2, 5, 5, 10, 2, 5, 0, 9, 9, 6, 6, 6, 6, 0, 4, 4, 4, 0, 4, 4, 7, 4, 4, 4, 11, 14, 1, 3, 3, 3, 3, 12, 8, 8, 8, 7, 10, 10, 10, 10, 10, 0, 0, 10, 13, 0, 0, 0, 0, 0, 0, 0, 13, 2, 0, 10, 10, 5, 10, 0, 15, 0, 9, 0, 0, 13, 7, 7, 8, 1, 2, 2, 0, 0, 0, 0, 10, 10, 0, 6, 0, 10, 7, 0, 11, 0, 9, 0, 2, 0, 4, 0, 10, 0, 7, 2, 0, 0, 8, 10, 12, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int8))
-_K7 = jnp.asarray(np.array([40, 50, 15, 18, 80, 40, 75, 75, 75, 40, 55, 0, 80, 0, 50, 40, 35, 0, 70, 15, 80, 35, 65, 30, 120, 70, 60, 0, 70, 65, 15, 0, 35, 85, 15, 90, 90, 100, 0, 15, 25, 14, 0, 60, 0, 0, 0, 0, 1, 0, 40, 40, 95, 0, 40, 120, 95, 95, 120, 65, 65, 65, 150, 35, 80, 80, 50, 1, 1, 80, 20, 40, 0, 0, 55, 120, 0, 0, 0, 70, 0, 1, 15, 40, 95, 0, 120, 50, 100, 0, 100, 0, 50, 90, 0, 0, 0, 40, 20, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 130, 100, 20, 20, 65, 65, 120, 80, 35, 60, 100, 20, 10, 0, 0, 0, 85, 0, 100, 0, 15, 20, 0, 140, 0, 20, 70, 0, 0, 1, 0, 0, 90, 170, 18, 50, 0, 75, 80, 0, 0, 80, 1, 70, 0, 50], dtype=np.int16))
-_K8 = jnp.asarray(np.array([False, False, False, False, False, False, False, False, False, False, False, False, False, True, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, True, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, True, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, True, True, False, False, True, False, False, False, True, True, True, True, False, False, True, True, True, True, True, True, True, True, True, True, False, False, False, False, False, False, False, False, False, False, False, False, False, True, False, True, False, False, False, False, False, False, False, False, False, False, False, False, False, False, True, True, False, False, False, False, True, False, False, True, False, False, False, False, True, False], dtype=np.bool_))
-_K9 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 2, 0, 2, 2, 2, 2, 0, 2, 0, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 2, 1, 1, 2, 2, 2, 1, 2, 1, 1, 1, 1, 2, 1, 0, 0, 0, 0, 2, 1, 1, 2, 2, 2, 0, 0, 2, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 2, 2, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 2, 2, 2, 0, 2, 1, 2, 0, 0, 2, 0, 2, 1, 0, 2, 2, 1, 2, 2, 1, 0, 0, 0, 2, 0, 0, 2, 2, 0, 0, 0, 2, 0], dtype=np.int8))
-_K10 = jnp.asarray(np.array([100, 100, 85, 85, 85, 100, 100, 100, 100, 100, 100, 30, 75, 0, 95, 100, 100, 85, 95, 75, 75, 100, 100, 100, 75, 95, 85, 100, 100, 100, 85, 30, 95, 100, 85, 85, 100, 100, 100, 100, 100, 85, 100, 100, 100, 100, 55, 55, 90, 55, 100, 100, 100, 0, 100, 80, 100, 100, 90, 100, 100, 100, 90, 100, 100, 80, 90, 100, 100, 100, 100, 100, 90, 0, 95, 100, 75, 75, 75, 100, 95, 100, 70, 100, 100, 100, 70, 65, 100, 30, 100, 85, 100, 100, 60, 0, 0, 100, 100, 0, 100, 100, 85, 0, 0, 0, 0, 100, 100, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 100, 75, 100, 70, 100, 85, 85, 100, 75, 0, 100, 100, 100, 0, 80, 0, 90, 75, 100, 55, 85, 100, 75, 90, 0, 100, 100, 100, 70, 80, 0, 0, 85, 100, 80, 90, 0, 90, 90, 0, 0, 100, 90, 100, 0, 100], dtype=np.int8))
-_K11 = jnp.asarray(np.array([True, True, True, True, True, True, True, True, True, True, True, True, True, False, True, True, True, False, True, False, True, True, True, True, True, True, True, False, True, True, True, True, True, True, False, True, True, True, False, True, True, True, False, True, False, False, False, False, False, False, True, True, True, False, True, True, True, True, True, True, True, True, True, True, True, True, True, False, False, True, True, True, False, False, True, True, False, False, False, True, False, True, True, True, True, True, True, True, True, True, True, False, True, True, False, False, False, True, True, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, True, True, True, True, True, True, True, True, True, True, True, True, True, False, False, False, True, False, True, False, True, True, False, True, False, True, True, False, False, True, False, False, True, True, True, True, False, True, True, False, False, True, False, True, False, True], dtype=np.bool_))
-_K12 = jnp.asarray(np.array([4, 4, 4, 1, 1, 1, 2, 2, 2, 11, 11, 11, 11, 11, 11, 0, 0, 0, 0, 0, 0, 0, 7, 7, 3, 3, 8, 8, 7, 7, 7, 7, 7, 7, 0, 0, 1, 1, 0, 0, 7, 7, 4, 4, 4, 11, 11, 11, 11, 8, 8, 0, 0, 2, 2, 6, 6, 1, 1, 2, 2, 2, 10, 10, 10, 6, 6, 6, 4, 4, 4, 2, 2, 12, 12, 12, 1, 1, 2, 2, 3, 3, 0, 0, 0, 2, 2, 7, 7, 2, 2, 13, 13, 13, 12, 10, 10, 2, 2, 3, 3, 4, 4, 8, 8, 6, 6, 0, 7, 7, 8, 8, 0, 4, 0, 2, 2, 2, 2, 2, 2, 10, 11, 5, 3, 1, 11, 0, 2, 2, 2, 0, 0, 2, 3, 1, 0, 12, 12, 12, 12, 12, 0, 5, 3, 1, 14, 14, 14, 10, 10], dtype=np.int8))
-_K13 = jnp.asarray(np.array([7, 7, 7, 15, 15, 9, 15, 15, 15, 15, 15, 9, 7, 7, 7, 9, 9, 9, 15, 15, 9, 9, 15, 15, 15, 15, 15, 15, 15, 15, 8, 15, 15, 8, 15, 15, 15, 15, 15, 15, 9, 9, 7, 7, 7, 4, 4, 7, 7, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 6, 15, 15, 15, 15, 15, 15, 7, 7, 7, 7, 7, 8, 8, 8, 15, 15, 10, 10, 15, 15, 9, 9, 9, 15, 5, 15, 15, 15, 5, 7, 7, 7, 8, 15, 15, 15, 15, 15, 15, 10, 10, 15, 15, 15, 15, 15, 15, 15, 12, 12, 15, 15, 15, 15, 15, 15, 15, 15, 10, 15, 9, 10, 15, 15, 15, 15, 15, 9, 5, 15, 15, 15, 15, 15, 15, 2, 2, 2, 2, 9, 15, 9, 9, 9, 15, 15, 9, 15, 15], dtype=np.int8))
+_DT4 = {
+    "high_crit": jnp.bool_,
+    "hits_min": jnp.int8,
+    "hits_max": jnp.int8,
+    "drain_num": jnp.int8,
+    "drain_den": jnp.int8,
+    "recoil_num": jnp.int8,
+    "recoil_den": jnp.int8,
+    "status": jnp.int8,
+    "sec_status": jnp.int8,
+    "sec_chance": jnp.int8,
+    "stat": jnp.int8,
+    "stages": jnp.int8,
+    "on_user": jnp.bool_,
+    "stat_chance": jnp.int8,
+    "confuse": jnp.int8,
+    "flinch": jnp.int8,
+    "recharge": jnp.bool_,
+    "trap": jnp.bool_,
+    "thrash": jnp.bool_,
+    "explode": jnp.bool_,
+    "ohko": jnp.bool_,
+    "charge": jnp.bool_,
+    "fly": jnp.bool_,
+    "fixed": jnp.int8,
+    "level_damage": jnp.bool_,
+    "psywave": jnp.bool_,
+    "half_hp": jnp.bool_,
+    "crash": jnp.bool_,
+    "heal": jnp.bool_,
+    "rest": jnp.bool_,
+    "haze": jnp.bool_,
+    "screen": jnp.int8,
+    "seed": jnp.bool_,
+    "substitute": jnp.bool_,
+    "counter": jnp.bool_,
+    "focus": jnp.bool_,
+    "mist": jnp.bool_,
+    "sleeping_target": jnp.bool_,
+}
+_K5 = jnp.asarray(
+    np.array(
+        [
+            1,
+            2,
+            3,
+            3,
+            1,
+            4,
+            5,
+            6,
+            7,
+            1,
+            1,
+            8,
+            9,
+            10,
+            1,
+            1,
+            1,
+            11,
+            12,
+            13,
+            1,
+            1,
+            14,
+            15,
+            1,
+            16,
+            14,
+            17,
+            14,
+            1,
+            3,
+            8,
+            1,
+            18,
+            13,
+            19,
+            20,
+            19,
+            21,
+            22,
+            23,
+            3,
+            21,
+            24,
+            25,
+            11,
+            26,
+            27,
+            28,
+            29,
+            30,
+            5,
+            5,
+            31,
+            1,
+            1,
+            1,
+            6,
+            6,
+            32,
+            33,
+            34,
+            35,
+            1,
+            1,
+            19,
+            14,
+            36,
+            37,
+            1,
+            38,
+            38,
+            39,
+            40,
+            2,
+            9,
+            41,
+            42,
+            26,
+            20,
+            43,
+            44,
+            13,
+            7,
+            7,
+            42,
+            7,
+            1,
+            1,
+            8,
+            45,
+            46,
+            32,
+            47,
+            26,
+            48,
+            49,
+            50,
+            51,
+            52,
+            53,
+            54,
+            55,
+            56,
+            57,
+            58,
+            56,
+            17,
+            59,
+            58,
+            58,
+            60,
+            61,
+            62,
+            63,
+            64,
+            65,
+            66,
+            67,
+            68,
+            1,
+            18,
+            69,
+            69,
+            24,
+            70,
+            1,
+            13,
+            71,
+            9,
+            3,
+            33,
+            72,
+            17,
+            57,
+            16,
+            42,
+            73,
+            41,
+            3,
+            38,
+            26,
+            9,
+            74,
+            33,
+            1,
+            26,
+            17,
+            75,
+            11,
+            60,
+            2,
+            68,
+            3,
+            15,
+            76,
+            1,
+            24,
+            48,
+            77,
+            1,
+            78,
+            2,
+            79,
+            80,
+        ],
+        dtype=np.int8,
+    )
+)
+_K6 = jnp.asarray(
+    np.array(
+        [
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            1,
+            5,
+            3,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            9,
+            0,
+            9,
+            0,
+            0,
+            4,
+            0,
+            6,
+            0,
+            6,
+            6,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            7,
+            11,
+            11,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            7,
+            1,
+            1,
+            5,
+            2,
+            2,
+            2,
+            5,
+            5,
+            10,
+            2,
+            5,
+            0,
+            9,
+            9,
+            6,
+            6,
+            6,
+            6,
+            0,
+            4,
+            4,
+            4,
+            0,
+            4,
+            4,
+            7,
+            4,
+            4,
+            4,
+            11,
+            14,
+            1,
+            3,
+            3,
+            3,
+            3,
+            12,
+            8,
+            8,
+            8,
+            7,
+            10,
+            10,
+            10,
+            10,
+            10,
+            0,
+            0,
+            10,
+            13,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            13,
+            2,
+            0,
+            10,
+            10,
+            5,
+            10,
+            0,
+            15,
+            0,
+            9,
+            0,
+            0,
+            13,
+            7,
+            7,
+            8,
+            1,
+            2,
+            2,
+            0,
+            0,
+            0,
+            0,
+            10,
+            10,
+            0,
+            6,
+            0,
+            10,
+            7,
+            0,
+            11,
+            0,
+            9,
+            0,
+            2,
+            0,
+            4,
+            0,
+            10,
+            0,
+            7,
+            2,
+            0,
+            0,
+            8,
+            10,
+            12,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ],
+        dtype=np.int8,
+    )
+)
+_K7 = jnp.asarray(
+    np.array(
+        [
+            40,
+            50,
+            15,
+            18,
+            80,
+            40,
+            75,
+            75,
+            75,
+            40,
+            55,
+            0,
+            80,
+            0,
+            50,
+            40,
+            35,
+            0,
+            70,
+            15,
+            80,
+            35,
+            65,
+            30,
+            120,
+            70,
+            60,
+            0,
+            70,
+            65,
+            15,
+            0,
+            35,
+            85,
+            15,
+            90,
+            90,
+            100,
+            0,
+            15,
+            25,
+            14,
+            0,
+            60,
+            0,
+            0,
+            0,
+            0,
+            1,
+            0,
+            40,
+            40,
+            95,
+            0,
+            40,
+            120,
+            95,
+            95,
+            120,
+            65,
+            65,
+            65,
+            150,
+            35,
+            80,
+            80,
+            50,
+            1,
+            1,
+            80,
+            20,
+            40,
+            0,
+            0,
+            55,
+            120,
+            0,
+            0,
+            0,
+            70,
+            0,
+            1,
+            15,
+            40,
+            95,
+            0,
+            120,
+            50,
+            100,
+            0,
+            100,
+            0,
+            50,
+            90,
+            0,
+            0,
+            0,
+            40,
+            20,
+            0,
+            1,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            130,
+            100,
+            20,
+            20,
+            65,
+            65,
+            120,
+            80,
+            35,
+            60,
+            100,
+            20,
+            10,
+            0,
+            0,
+            0,
+            85,
+            0,
+            100,
+            0,
+            15,
+            20,
+            0,
+            140,
+            0,
+            20,
+            70,
+            0,
+            0,
+            1,
+            0,
+            0,
+            90,
+            170,
+            18,
+            50,
+            0,
+            75,
+            80,
+            0,
+            0,
+            80,
+            1,
+            70,
+            0,
+            50,
+        ],
+        dtype=np.int16,
+    )
+)
+_K8 = jnp.asarray(
+    np.array(
+        [
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            True,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            True,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            True,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            True,
+            True,
+            False,
+            False,
+            True,
+            False,
+            False,
+            False,
+            True,
+            True,
+            True,
+            True,
+            False,
+            False,
+            True,
+            True,
+            True,
+            True,
+            True,
+            True,
+            True,
+            True,
+            True,
+            True,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            True,
+            False,
+            True,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            True,
+            True,
+            False,
+            False,
+            False,
+            False,
+            True,
+            False,
+            False,
+            True,
+            False,
+            False,
+            False,
+            False,
+            True,
+            False,
+        ],
+        dtype=np.bool_,
+    )
+)
+_K9 = jnp.asarray(
+    np.array(
+        [
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            1,
+            1,
+            1,
+            0,
+            0,
+            0,
+            0,
+            2,
+            0,
+            0,
+            0,
+            2,
+            0,
+            0,
+            0,
+            1,
+            0,
+            0,
+            0,
+            0,
+            0,
+            2,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            2,
+            0,
+            0,
+            0,
+            2,
+            0,
+            2,
+            2,
+            2,
+            2,
+            0,
+            2,
+            0,
+            1,
+            1,
+            2,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            1,
+            1,
+            2,
+            2,
+            1,
+            1,
+            2,
+            2,
+            2,
+            1,
+            2,
+            1,
+            1,
+            1,
+            1,
+            2,
+            1,
+            0,
+            0,
+            0,
+            0,
+            2,
+            1,
+            1,
+            2,
+            2,
+            2,
+            0,
+            0,
+            2,
+            0,
+            2,
+            2,
+            2,
+            2,
+            2,
+            2,
+            2,
+            2,
+            2,
+            2,
+            2,
+            2,
+            2,
+            2,
+            2,
+            0,
+            2,
+            2,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            1,
+            1,
+            1,
+            0,
+            0,
+            0,
+            0,
+            2,
+            2,
+            2,
+            0,
+            2,
+            1,
+            2,
+            0,
+            0,
+            2,
+            0,
+            2,
+            1,
+            0,
+            2,
+            2,
+            1,
+            2,
+            2,
+            1,
+            0,
+            0,
+            0,
+            2,
+            0,
+            0,
+            2,
+            2,
+            0,
+            0,
+            0,
+            2,
+            0,
+        ],
+        dtype=np.int8,
+    )
+)
+_K10 = jnp.asarray(
+    np.array(
+        [
+            100,
+            100,
+            85,
+            85,
+            85,
+            100,
+            100,
+            100,
+            100,
+            100,
+            100,
+            30,
+            75,
+            0,
+            95,
+            100,
+            100,
+            85,
+            95,
+            75,
+            75,
+            100,
+            100,
+            100,
+            75,
+            95,
+            85,
+            100,
+            100,
+            100,
+            85,
+            30,
+            95,
+            100,
+            85,
+            85,
+            100,
+            100,
+            100,
+            100,
+            100,
+            85,
+            100,
+            100,
+            100,
+            100,
+            55,
+            55,
+            90,
+            55,
+            100,
+            100,
+            100,
+            0,
+            100,
+            80,
+            100,
+            100,
+            90,
+            100,
+            100,
+            100,
+            90,
+            100,
+            100,
+            80,
+            90,
+            100,
+            100,
+            100,
+            100,
+            100,
+            90,
+            0,
+            95,
+            100,
+            75,
+            75,
+            75,
+            100,
+            95,
+            100,
+            70,
+            100,
+            100,
+            100,
+            70,
+            65,
+            100,
+            30,
+            100,
+            85,
+            100,
+            100,
+            60,
+            0,
+            0,
+            100,
+            100,
+            0,
+            100,
+            100,
+            85,
+            0,
+            0,
+            0,
+            0,
+            100,
+            100,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            100,
+            75,
+            100,
+            70,
+            100,
+            85,
+            85,
+            100,
+            75,
+            0,
+            100,
+            100,
+            100,
+            0,
+            80,
+            0,
+            90,
+            75,
+            100,
+            55,
+            85,
+            100,
+            75,
+            90,
+            0,
+            100,
+            100,
+            100,
+            70,
+            80,
+            0,
+            0,
+            85,
+            100,
+            80,
+            90,
+            0,
+            90,
+            90,
+            0,
+            0,
+            100,
+            90,
+            100,
+            0,
+            100,
+        ],
+        dtype=np.int8,
+    )
+)
+_K11 = jnp.asarray(
+    np.array(
+        [
+            True,
+            True,
+            True,
+            True,
+            True,
+            True,
+            True,
+            True,
+            True,
+            True,
+            True,
+            True,
+            True,
+            False,
+            True,
+            True,
+            True,
+            False,
+            True,
+            False,
+            True,
+            True,
+            True,
+            True,
+            True,
+            True,
+            True,
+            False,
+            True,
+            True,
+            True,
+            True,
+            True,
+            True,
+            False,
+            True,
+            True,
+            True,
+            False,
+            True,
+            True,
+            True,
+            False,
+            True,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            True,
+            True,
+            True,
+            False,
+            True,
+            True,
+            True,
+            True,
+            True,
+            True,
+            True,
+            True,
+            True,
+            True,
+            True,
+            True,
+            True,
+            False,
+            False,
+            True,
+            True,
+            True,
+            False,
+            False,
+            True,
+            True,
+            False,
+            False,
+            False,
+            True,
+            False,
+            True,
+            True,
+            True,
+            True,
+            True,
+            True,
+            True,
+            True,
+            True,
+            True,
+            False,
+            True,
+            True,
+            False,
+            False,
+            False,
+            True,
+            True,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            True,
+            True,
+            True,
+            True,
+            True,
+            True,
+            True,
+            True,
+            True,
+            True,
+            True,
+            True,
+            True,
+            False,
+            False,
+            False,
+            True,
+            False,
+            True,
+            False,
+            True,
+            True,
+            False,
+            True,
+            False,
+            True,
+            True,
+            False,
+            False,
+            True,
+            False,
+            False,
+            True,
+            True,
+            True,
+            True,
+            False,
+            True,
+            True,
+            False,
+            False,
+            True,
+            False,
+            True,
+            False,
+            True,
+        ],
+        dtype=np.bool_,
+    )
+)
+_K12 = jnp.asarray(
+    np.array(
+        [
+            4,
+            4,
+            4,
+            1,
+            1,
+            1,
+            2,
+            2,
+            2,
+            11,
+            11,
+            11,
+            11,
+            11,
+            11,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            7,
+            7,
+            3,
+            3,
+            8,
+            8,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+            0,
+            0,
+            1,
+            1,
+            0,
+            0,
+            7,
+            7,
+            4,
+            4,
+            4,
+            11,
+            11,
+            11,
+            11,
+            8,
+            8,
+            0,
+            0,
+            2,
+            2,
+            6,
+            6,
+            1,
+            1,
+            2,
+            2,
+            2,
+            10,
+            10,
+            10,
+            6,
+            6,
+            6,
+            4,
+            4,
+            4,
+            2,
+            2,
+            12,
+            12,
+            12,
+            1,
+            1,
+            2,
+            2,
+            3,
+            3,
+            0,
+            0,
+            0,
+            2,
+            2,
+            7,
+            7,
+            2,
+            2,
+            13,
+            13,
+            13,
+            12,
+            10,
+            10,
+            2,
+            2,
+            3,
+            3,
+            4,
+            4,
+            8,
+            8,
+            6,
+            6,
+            0,
+            7,
+            7,
+            8,
+            8,
+            0,
+            4,
+            0,
+            2,
+            2,
+            2,
+            2,
+            2,
+            2,
+            10,
+            11,
+            5,
+            3,
+            1,
+            11,
+            0,
+            2,
+            2,
+            2,
+            0,
+            0,
+            2,
+            3,
+            1,
+            0,
+            12,
+            12,
+            12,
+            12,
+            12,
+            0,
+            5,
+            3,
+            1,
+            14,
+            14,
+            14,
+            10,
+            10,
+        ],
+        dtype=np.int8,
+    )
+)
+_K13 = jnp.asarray(
+    np.array(
+        [
+            7,
+            7,
+            7,
+            15,
+            15,
+            9,
+            15,
+            15,
+            15,
+            15,
+            15,
+            9,
+            7,
+            7,
+            7,
+            9,
+            9,
+            9,
+            15,
+            15,
+            9,
+            9,
+            15,
+            15,
+            15,
+            15,
+            15,
+            15,
+            15,
+            15,
+            8,
+            15,
+            15,
+            8,
+            15,
+            15,
+            15,
+            15,
+            15,
+            15,
+            9,
+            9,
+            7,
+            7,
+            7,
+            4,
+            4,
+            7,
+            7,
+            15,
+            15,
+            15,
+            15,
+            15,
+            15,
+            15,
+            15,
+            15,
+            15,
+            15,
+            15,
+            6,
+            15,
+            15,
+            15,
+            15,
+            15,
+            15,
+            7,
+            7,
+            7,
+            7,
+            7,
+            8,
+            8,
+            8,
+            15,
+            15,
+            10,
+            10,
+            15,
+            15,
+            9,
+            9,
+            9,
+            15,
+            5,
+            15,
+            15,
+            15,
+            5,
+            7,
+            7,
+            7,
+            8,
+            15,
+            15,
+            15,
+            15,
+            15,
+            15,
+            10,
+            10,
+            15,
+            15,
+            15,
+            15,
+            15,
+            15,
+            15,
+            12,
+            12,
+            15,
+            15,
+            15,
+            15,
+            15,
+            15,
+            15,
+            15,
+            10,
+            15,
+            9,
+            10,
+            15,
+            15,
+            15,
+            15,
+            15,
+            9,
+            5,
+            15,
+            15,
+            15,
+            15,
+            15,
+            15,
+            2,
+            2,
+            2,
+            2,
+            9,
+            15,
+            9,
+            9,
+            9,
+            15,
+            15,
+            9,
+            15,
+            15,
+        ],
+        dtype=np.int8,
+    )
+)
 _K14 = jnp.asarray(np.array([2, 2, 2, 3, 3, 3, 4, 5], dtype=np.int8))
-_K15 = jnp.asarray(np.array([45, 60, 80, 65, 80, 100, 43, 58, 78, 45, 30, 70, 50, 35, 75, 56, 71, 91, 72, 97, 70, 100, 55, 80, 90, 100, 40, 65, 41, 56, 76, 50, 65, 85, 35, 60, 65, 100, 20, 45, 55, 90, 30, 40, 50, 25, 30, 45, 90, 95, 120, 90, 115, 55, 85, 70, 95, 60, 95, 90, 90, 70, 90, 105, 120, 35, 45, 55, 40, 55, 70, 70, 100, 20, 35, 45, 90, 105, 15, 30, 45, 70, 60, 75, 100, 45, 70, 25, 50, 40, 70, 80, 95, 110, 70, 42, 67, 50, 75, 100, 140, 40, 55, 35, 45, 87, 76, 30, 35, 60, 25, 40, 50, 60, 90, 60, 85, 63, 68, 85, 115, 90, 105, 95, 105, 93, 85, 110, 80, 81, 60, 48, 55, 65, 130, 65, 40, 35, 55, 55, 80, 130, 30, 85, 100, 90, 50, 70, 80, 130, 100], dtype=np.int16))
+_K15 = jnp.asarray(
+    np.array(
+        [
+            45,
+            60,
+            80,
+            65,
+            80,
+            100,
+            43,
+            58,
+            78,
+            45,
+            30,
+            70,
+            50,
+            35,
+            75,
+            56,
+            71,
+            91,
+            72,
+            97,
+            70,
+            100,
+            55,
+            80,
+            90,
+            100,
+            40,
+            65,
+            41,
+            56,
+            76,
+            50,
+            65,
+            85,
+            35,
+            60,
+            65,
+            100,
+            20,
+            45,
+            55,
+            90,
+            30,
+            40,
+            50,
+            25,
+            30,
+            45,
+            90,
+            95,
+            120,
+            90,
+            115,
+            55,
+            85,
+            70,
+            95,
+            60,
+            95,
+            90,
+            90,
+            70,
+            90,
+            105,
+            120,
+            35,
+            45,
+            55,
+            40,
+            55,
+            70,
+            70,
+            100,
+            20,
+            35,
+            45,
+            90,
+            105,
+            15,
+            30,
+            45,
+            70,
+            60,
+            75,
+            100,
+            45,
+            70,
+            25,
+            50,
+            40,
+            70,
+            80,
+            95,
+            110,
+            70,
+            42,
+            67,
+            50,
+            75,
+            100,
+            140,
+            40,
+            55,
+            35,
+            45,
+            87,
+            76,
+            30,
+            35,
+            60,
+            25,
+            40,
+            50,
+            60,
+            90,
+            60,
+            85,
+            63,
+            68,
+            85,
+            115,
+            90,
+            105,
+            95,
+            105,
+            93,
+            85,
+            110,
+            80,
+            81,
+            60,
+            48,
+            55,
+            65,
+            130,
+            65,
+            40,
+            35,
+            55,
+            55,
+            80,
+            130,
+            30,
+            85,
+            100,
+            90,
+            50,
+            70,
+            80,
+            130,
+            100,
+        ],
+        dtype=np.int16,
+    )
+)
 _K16 = jnp.asarray(np.array([25, 28, 33, 40, 50, 66, 100, 150, 200, 250, 300, 350, 400], dtype=np.int16))
 _K17 = jnp.asarray(np.array([100, 66, 50, 40, 33, 28, 25], dtype=np.int8))
 _K18 = jnp.asarray(np.array([False, False], dtype=np.bool_))
-_K19 = jnp.asarray(np.array([45, 60, 80, 39, 58, 78, 44, 59, 79, 45, 50, 60, 40, 45, 65, 40, 63, 83, 30, 55, 40, 65, 35, 60, 35, 60, 50, 75, 55, 70, 90, 46, 61, 81, 70, 95, 38, 73, 115, 140, 40, 75, 45, 60, 75, 35, 60, 60, 70, 10, 35, 40, 65, 50, 80, 40, 65, 55, 90, 40, 65, 90, 25, 40, 55, 70, 80, 90, 50, 65, 80, 40, 80, 40, 55, 80, 50, 65, 90, 95, 25, 50, 52, 35, 60, 65, 90, 80, 105, 30, 50, 30, 45, 60, 35, 60, 85, 30, 55, 40, 60, 60, 95, 50, 60, 50, 50, 90, 40, 65, 80, 105, 250, 65, 105, 30, 55, 45, 80, 30, 60, 40, 70, 65, 65, 65, 65, 75, 20, 95, 130, 48, 55, 130, 65, 65, 65, 35, 70, 30, 60, 80, 160, 90, 90, 90, 41, 61, 91, 106, 100], dtype=np.int16))
-_K20 = jnp.asarray(np.array([49, 62, 82, 52, 64, 84, 48, 63, 83, 30, 20, 45, 35, 25, 80, 45, 60, 80, 56, 81, 60, 90, 60, 85, 55, 90, 75, 100, 47, 62, 82, 57, 72, 92, 45, 70, 41, 76, 45, 70, 45, 80, 50, 65, 80, 70, 95, 55, 65, 55, 80, 45, 70, 52, 82, 80, 105, 70, 110, 50, 65, 85, 20, 35, 50, 80, 100, 130, 75, 90, 105, 40, 70, 80, 95, 110, 85, 100, 65, 75, 35, 60, 65, 85, 110, 45, 70, 80, 105, 65, 95, 35, 50, 65, 45, 48, 73, 105, 130, 30, 50, 40, 95, 50, 80, 120, 105, 55, 65, 90, 85, 130, 5, 55, 95, 40, 65, 67, 92, 45, 75, 45, 110, 50, 83, 95, 125, 100, 10, 125, 85, 48, 55, 65, 65, 130, 60, 40, 60, 80, 115, 105, 110, 85, 90, 100, 64, 84, 134, 110, 100], dtype=np.int16))
-_K21 = jnp.asarray(np.array([49, 63, 83, 43, 58, 78, 65, 80, 100, 35, 55, 50, 30, 50, 40, 40, 55, 75, 35, 60, 30, 65, 44, 69, 30, 55, 85, 110, 52, 67, 87, 40, 57, 77, 48, 73, 40, 75, 20, 45, 35, 70, 55, 70, 85, 55, 80, 50, 60, 25, 50, 35, 60, 48, 78, 35, 60, 45, 80, 40, 65, 95, 15, 30, 45, 50, 70, 80, 35, 50, 65, 35, 65, 100, 115, 130, 55, 70, 65, 110, 70, 95, 55, 45, 70, 55, 80, 50, 75, 100, 180, 30, 45, 60, 160, 45, 70, 90, 115, 50, 70, 80, 85, 95, 110, 53, 79, 75, 95, 120, 95, 120, 5, 115, 80, 70, 95, 60, 65, 55, 85, 65, 80, 35, 57, 57, 100, 95, 55, 79, 80, 48, 50, 60, 60, 60, 70, 100, 125, 90, 105, 65, 65, 100, 85, 90, 45, 65, 95, 90, 100], dtype=np.int16))
-_K22 = jnp.asarray(np.array([65, 80, 100, 50, 65, 85, 50, 65, 85, 20, 25, 80, 20, 25, 45, 35, 50, 70, 25, 50, 31, 61, 40, 65, 50, 90, 30, 55, 40, 55, 75, 40, 55, 75, 60, 85, 65, 100, 25, 50, 40, 75, 75, 85, 100, 55, 80, 40, 90, 45, 70, 40, 65, 50, 80, 35, 60, 50, 80, 40, 50, 70, 105, 120, 135, 35, 50, 65, 70, 85, 100, 100, 120, 30, 45, 55, 65, 80, 40, 80, 95, 120, 58, 35, 60, 70, 95, 40, 65, 45, 85, 100, 115, 130, 30, 90, 115, 25, 50, 55, 80, 60, 125, 40, 50, 35, 35, 60, 60, 85, 30, 45, 105, 100, 40, 70, 95, 50, 80, 70, 100, 100, 55, 95, 85, 85, 55, 70, 20, 100, 95, 48, 65, 110, 110, 110, 75, 90, 115, 45, 70, 60, 65, 125, 125, 125, 50, 70, 100, 154, 100], dtype=np.int16))
-_K23 = jnp.asarray(np.array([35, 25, 10, 15, 20, 20, 15, 15, 15, 35, 30, 5, 10, 30, 30, 35, 35, 20, 15, 20, 20, 10, 20, 30, 5, 25, 15, 15, 15, 25, 20, 5, 35, 15, 20, 20, 20, 15, 30, 35, 20, 20, 30, 25, 40, 20, 15, 20, 20, 20, 30, 25, 15, 30, 25, 5, 15, 10, 5, 20, 20, 20, 5, 35, 20, 25, 20, 20, 20, 15, 20, 10, 10, 40, 25, 10, 35, 30, 15, 20, 40, 10, 15, 30, 15, 20, 10, 15, 10, 5, 10, 10, 25, 10, 20, 40, 30, 30, 20, 20, 15, 10, 40, 15, 20, 30, 20, 20, 10, 40, 40, 30, 30, 30, 20, 30, 10, 10, 20, 5, 10, 30, 20, 20, 20, 5, 15, 10, 20, 15, 15, 35, 20, 15, 10, 20, 30, 15, 40, 20, 15, 10, 5, 10, 30, 10, 15, 20, 15, 40, 40, 10, 5, 15, 10, 10, 10, 15, 30, 30, 10, 10, 20, 10, 10], dtype=np.int8))
-_K24 = jnp.asarray(np.array([[64, 112, 142, 127, 102, 120], [2, 114, 134, 50, 72, 5], [148, 123, 144, 93, 111, 130], [0, 0, 0, 0, 0, 0]], dtype=np.int16))
+_K19 = jnp.asarray(
+    np.array(
+        [
+            45,
+            60,
+            80,
+            39,
+            58,
+            78,
+            44,
+            59,
+            79,
+            45,
+            50,
+            60,
+            40,
+            45,
+            65,
+            40,
+            63,
+            83,
+            30,
+            55,
+            40,
+            65,
+            35,
+            60,
+            35,
+            60,
+            50,
+            75,
+            55,
+            70,
+            90,
+            46,
+            61,
+            81,
+            70,
+            95,
+            38,
+            73,
+            115,
+            140,
+            40,
+            75,
+            45,
+            60,
+            75,
+            35,
+            60,
+            60,
+            70,
+            10,
+            35,
+            40,
+            65,
+            50,
+            80,
+            40,
+            65,
+            55,
+            90,
+            40,
+            65,
+            90,
+            25,
+            40,
+            55,
+            70,
+            80,
+            90,
+            50,
+            65,
+            80,
+            40,
+            80,
+            40,
+            55,
+            80,
+            50,
+            65,
+            90,
+            95,
+            25,
+            50,
+            52,
+            35,
+            60,
+            65,
+            90,
+            80,
+            105,
+            30,
+            50,
+            30,
+            45,
+            60,
+            35,
+            60,
+            85,
+            30,
+            55,
+            40,
+            60,
+            60,
+            95,
+            50,
+            60,
+            50,
+            50,
+            90,
+            40,
+            65,
+            80,
+            105,
+            250,
+            65,
+            105,
+            30,
+            55,
+            45,
+            80,
+            30,
+            60,
+            40,
+            70,
+            65,
+            65,
+            65,
+            65,
+            75,
+            20,
+            95,
+            130,
+            48,
+            55,
+            130,
+            65,
+            65,
+            65,
+            35,
+            70,
+            30,
+            60,
+            80,
+            160,
+            90,
+            90,
+            90,
+            41,
+            61,
+            91,
+            106,
+            100,
+        ],
+        dtype=np.int16,
+    )
+)
+_K20 = jnp.asarray(
+    np.array(
+        [
+            49,
+            62,
+            82,
+            52,
+            64,
+            84,
+            48,
+            63,
+            83,
+            30,
+            20,
+            45,
+            35,
+            25,
+            80,
+            45,
+            60,
+            80,
+            56,
+            81,
+            60,
+            90,
+            60,
+            85,
+            55,
+            90,
+            75,
+            100,
+            47,
+            62,
+            82,
+            57,
+            72,
+            92,
+            45,
+            70,
+            41,
+            76,
+            45,
+            70,
+            45,
+            80,
+            50,
+            65,
+            80,
+            70,
+            95,
+            55,
+            65,
+            55,
+            80,
+            45,
+            70,
+            52,
+            82,
+            80,
+            105,
+            70,
+            110,
+            50,
+            65,
+            85,
+            20,
+            35,
+            50,
+            80,
+            100,
+            130,
+            75,
+            90,
+            105,
+            40,
+            70,
+            80,
+            95,
+            110,
+            85,
+            100,
+            65,
+            75,
+            35,
+            60,
+            65,
+            85,
+            110,
+            45,
+            70,
+            80,
+            105,
+            65,
+            95,
+            35,
+            50,
+            65,
+            45,
+            48,
+            73,
+            105,
+            130,
+            30,
+            50,
+            40,
+            95,
+            50,
+            80,
+            120,
+            105,
+            55,
+            65,
+            90,
+            85,
+            130,
+            5,
+            55,
+            95,
+            40,
+            65,
+            67,
+            92,
+            45,
+            75,
+            45,
+            110,
+            50,
+            83,
+            95,
+            125,
+            100,
+            10,
+            125,
+            85,
+            48,
+            55,
+            65,
+            65,
+            130,
+            60,
+            40,
+            60,
+            80,
+            115,
+            105,
+            110,
+            85,
+            90,
+            100,
+            64,
+            84,
+            134,
+            110,
+            100,
+        ],
+        dtype=np.int16,
+    )
+)
+_K21 = jnp.asarray(
+    np.array(
+        [
+            49,
+            63,
+            83,
+            43,
+            58,
+            78,
+            65,
+            80,
+            100,
+            35,
+            55,
+            50,
+            30,
+            50,
+            40,
+            40,
+            55,
+            75,
+            35,
+            60,
+            30,
+            65,
+            44,
+            69,
+            30,
+            55,
+            85,
+            110,
+            52,
+            67,
+            87,
+            40,
+            57,
+            77,
+            48,
+            73,
+            40,
+            75,
+            20,
+            45,
+            35,
+            70,
+            55,
+            70,
+            85,
+            55,
+            80,
+            50,
+            60,
+            25,
+            50,
+            35,
+            60,
+            48,
+            78,
+            35,
+            60,
+            45,
+            80,
+            40,
+            65,
+            95,
+            15,
+            30,
+            45,
+            50,
+            70,
+            80,
+            35,
+            50,
+            65,
+            35,
+            65,
+            100,
+            115,
+            130,
+            55,
+            70,
+            65,
+            110,
+            70,
+            95,
+            55,
+            45,
+            70,
+            55,
+            80,
+            50,
+            75,
+            100,
+            180,
+            30,
+            45,
+            60,
+            160,
+            45,
+            70,
+            90,
+            115,
+            50,
+            70,
+            80,
+            85,
+            95,
+            110,
+            53,
+            79,
+            75,
+            95,
+            120,
+            95,
+            120,
+            5,
+            115,
+            80,
+            70,
+            95,
+            60,
+            65,
+            55,
+            85,
+            65,
+            80,
+            35,
+            57,
+            57,
+            100,
+            95,
+            55,
+            79,
+            80,
+            48,
+            50,
+            60,
+            60,
+            60,
+            70,
+            100,
+            125,
+            90,
+            105,
+            65,
+            65,
+            100,
+            85,
+            90,
+            45,
+            65,
+            95,
+            90,
+            100,
+        ],
+        dtype=np.int16,
+    )
+)
+_K22 = jnp.asarray(
+    np.array(
+        [
+            65,
+            80,
+            100,
+            50,
+            65,
+            85,
+            50,
+            65,
+            85,
+            20,
+            25,
+            80,
+            20,
+            25,
+            45,
+            35,
+            50,
+            70,
+            25,
+            50,
+            31,
+            61,
+            40,
+            65,
+            50,
+            90,
+            30,
+            55,
+            40,
+            55,
+            75,
+            40,
+            55,
+            75,
+            60,
+            85,
+            65,
+            100,
+            25,
+            50,
+            40,
+            75,
+            75,
+            85,
+            100,
+            55,
+            80,
+            40,
+            90,
+            45,
+            70,
+            40,
+            65,
+            50,
+            80,
+            35,
+            60,
+            50,
+            80,
+            40,
+            50,
+            70,
+            105,
+            120,
+            135,
+            35,
+            50,
+            65,
+            70,
+            85,
+            100,
+            100,
+            120,
+            30,
+            45,
+            55,
+            65,
+            80,
+            40,
+            80,
+            95,
+            120,
+            58,
+            35,
+            60,
+            70,
+            95,
+            40,
+            65,
+            45,
+            85,
+            100,
+            115,
+            130,
+            30,
+            90,
+            115,
+            25,
+            50,
+            55,
+            80,
+            60,
+            125,
+            40,
+            50,
+            35,
+            35,
+            60,
+            60,
+            85,
+            30,
+            45,
+            105,
+            100,
+            40,
+            70,
+            95,
+            50,
+            80,
+            70,
+            100,
+            100,
+            55,
+            95,
+            85,
+            85,
+            55,
+            70,
+            20,
+            100,
+            95,
+            48,
+            65,
+            110,
+            110,
+            110,
+            75,
+            90,
+            115,
+            45,
+            70,
+            60,
+            65,
+            125,
+            125,
+            125,
+            50,
+            70,
+            100,
+            154,
+            100,
+        ],
+        dtype=np.int16,
+    )
+)
+_K23 = jnp.asarray(
+    np.array(
+        [
+            35,
+            25,
+            10,
+            15,
+            20,
+            20,
+            15,
+            15,
+            15,
+            35,
+            30,
+            5,
+            10,
+            30,
+            30,
+            35,
+            35,
+            20,
+            15,
+            20,
+            20,
+            10,
+            20,
+            30,
+            5,
+            25,
+            15,
+            15,
+            15,
+            25,
+            20,
+            5,
+            35,
+            15,
+            20,
+            20,
+            20,
+            15,
+            30,
+            35,
+            20,
+            20,
+            30,
+            25,
+            40,
+            20,
+            15,
+            20,
+            20,
+            20,
+            30,
+            25,
+            15,
+            30,
+            25,
+            5,
+            15,
+            10,
+            5,
+            20,
+            20,
+            20,
+            5,
+            35,
+            20,
+            25,
+            20,
+            20,
+            20,
+            15,
+            20,
+            10,
+            10,
+            40,
+            25,
+            10,
+            35,
+            30,
+            15,
+            20,
+            40,
+            10,
+            15,
+            30,
+            15,
+            20,
+            10,
+            15,
+            10,
+            5,
+            10,
+            10,
+            25,
+            10,
+            20,
+            40,
+            30,
+            30,
+            20,
+            20,
+            15,
+            10,
+            40,
+            15,
+            20,
+            30,
+            20,
+            20,
+            10,
+            40,
+            40,
+            30,
+            30,
+            30,
+            20,
+            30,
+            10,
+            10,
+            20,
+            5,
+            10,
+            30,
+            20,
+            20,
+            20,
+            5,
+            15,
+            10,
+            20,
+            15,
+            15,
+            35,
+            20,
+            15,
+            10,
+            20,
+            30,
+            15,
+            40,
+            20,
+            15,
+            10,
+            5,
+            10,
+            30,
+            10,
+            15,
+            20,
+            15,
+            40,
+            40,
+            10,
+            5,
+            15,
+            10,
+            10,
+            10,
+            15,
+            30,
+            30,
+            10,
+            10,
+            20,
+            10,
+            10,
+        ],
+        dtype=np.int8,
+    )
+)
+_K24 = jnp.asarray(
+    np.array(
+        [[64, 112, 142, 127, 102, 120], [2, 114, 134, 50, 72, 5], [148, 123, 144, 93, 111, 130], [0, 0, 0, 0, 0, 0]],
+        dtype=np.int16,
+    )
+)
 _K25 = jnp.asarray(np.array([6, 6, 6, 0], dtype=np.int32))
 _K26 = jnp.asarray(np.array([100, 100, 100, 100], dtype=np.int8))
-_K27 = jnp.asarray(np.array([[[93, 68, 85, 104], [57, 84, 85, 134], [33, 62, 88, 119], [33, 62, 58, 88], [78, 93, 152, 77], [56, 84, 85, 104]], [[74, 72, 78, 13], [33, 62, 67, 56], [84, 23, 41, 85], [90, 162, 156, 27], [56, 34, 13, 91], [125, 82, 88, 13]], [[34, 96, 62, 58], [141, 58, 93, 155], [84, 64, 85, 96], [94, 100, 84, 152], [88, 156, 33, 163], [58, 84, 108, 33]], [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]], dtype=np.int16))
-_K28 = jnp.asarray(np.array([[4, 4, 4, 4, 4, 4], [4, 4, 4, 4, 4, 4], [4, 4, 4, 4, 4, 4], [0, 0, 0, 0, 0, 0]], dtype=np.int32))
+_K27 = jnp.asarray(
+    np.array(
+        [
+            [
+                [93, 68, 85, 104],
+                [57, 84, 85, 134],
+                [33, 62, 88, 119],
+                [33, 62, 58, 88],
+                [78, 93, 152, 77],
+                [56, 84, 85, 104],
+            ],
+            [
+                [74, 72, 78, 13],
+                [33, 62, 67, 56],
+                [84, 23, 41, 85],
+                [90, 162, 156, 27],
+                [56, 34, 13, 91],
+                [125, 82, 88, 13],
+            ],
+            [
+                [34, 96, 62, 58],
+                [141, 58, 93, 155],
+                [84, 64, 85, 96],
+                [94, 100, 84, 152],
+                [88, 156, 33, 163],
+                [58, 84, 108, 33],
+            ],
+            [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]],
+        ],
+        dtype=np.int16,
+    )
+)
+_K28 = jnp.asarray(
+    np.array([[4, 4, 4, 4, 4, 4], [4, 4, 4, 4, 4, 4], [4, 4, 4, 4, 4, 4], [0, 0, 0, 0, 0, 0]], dtype=np.int32)
+)
 _DT29 = {"items": jnp.int16, "len": jnp.int32}
 _K30 = jnp.asarray(np.array([0, 0, 1, 2, 3, 4], dtype=np.int32))
-_K31 = jnp.asarray(np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 11, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94, 95, 96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127, 129, 130, 132, 133, 134, 135, 136, 137, 138, 139, 140, 141, 142, 143, 144, 145, 146, 147, 148, 149, 150], dtype=np.int16))
-_K32 = jnp.asarray(np.array([91, 82, 73, 90, 81, 74, 90, 82, 75, 77, 81, 95, 85, 76, 89, 75, 89, 75, 90, 78, 87, 74, 88, 76, 90, 82, 74, 90, 82, 74, 88, 74, 89, 74, 89, 76, 100, 78, 90, 83, 76, 90, 77, 88, 74, 86, 73, 85, 73, 89, 75, 89, 76, 91, 75, 86, 79, 74, 84, 74, 68, 92, 84, 76, 88, 80, 74, 86, 73, 88, 80, 71, 84, 75, 83, 69, 88, 76, 78, 87, 73, 88, 74, 90, 76, 90, 70, 83, 74, 68, 80, 84, 72, 89, 76, 88, 76, 84, 68, 89, 79, 78, 80, 78, 90, 76, 84, 71, 68, 74, 73, 88, 77, 88, 78, 84, 68, 75, 75, 68, 74, 76, 75, 68, 74, 69, 88, 74, 69, 76, 76, 87, 74, 88, 75, 75, 69, 70, 68, 73, 91, 80, 74, 60, 64], dtype=np.int8))
-_K33 = jnp.asarray(np.array([[33, 74, 78, 13, 0, 0, 0, 0], [33, 74, 78, 13, 0, 0, 0, 0], [33, 74, 78, 62, 13, 0, 0, 0], [67, 68, 162, 33, 125, 65, 13, 0], [67, 68, 162, 33, 125, 65, 13, 0], [33, 88, 125, 162, 62, 13, 0, 0], [33, 67, 58, 68, 55, 56, 0, 0], [67, 155, 68, 58, 33, 55, 56, 0], [88, 155, 58, 33, 55, 56, 0, 0], [93, 78, 77, 37, 62, 71, 163, 0], [62, 13, 40, 96, 71, 0, 0, 0], [96, 97, 142, 37, 27, 163, 0, 0], [96, 97, 142, 37, 27, 163, 0, 0], [96, 37, 62, 114, 27, 142, 163, 97], [58, 33, 161, 37, 84, 97, 0, 0], [58, 33, 62, 161, 0, 0, 0, 0], [96, 37, 64, 42, 163, 0, 0, 0], [96, 37, 64, 62, 0, 0, 0, 0], [33, 88, 136, 156, 0, 0, 0, 0], [88, 136, 62, 33, 156, 0, 0, 0], [56, 84, 85, 96, 33, 68, 0, 0], [56, 84, 85, 96, 33, 62, 68, 86], [33, 88, 156, 13, 0, 0, 0, 0], [33, 88, 156, 13, 0, 0, 0, 0], [58, 33, 84, 37, 23, 0, 0, 0], [58, 33, 84, 60, 37, 23, 0, 0], [58, 88, 84, 33, 163, 0, 0, 0], [58, 33, 84, 37, 23, 0, 0, 0], [58, 33, 84, 60, 37, 23, 0, 0], [58, 88, 84, 33, 156, 163, 0, 0], [33, 68, 84, 58, 85, 67, 93, 46], [33, 84, 85, 58, 67, 62, 93, 46], [33, 108, 125, 52, 97, 114, 163, 0], [33, 108, 125, 52, 62, 114, 163, 0], [58, 33, 85, 68, 67, 46, 0, 0], [58, 33, 85, 67, 62, 46, 0, 0], [108, 37, 71, 163, 16, 0, 0, 0], [108, 37, 62, 71, 0, 0, 0, 0], [37, 71, 78, 77, 13, 0, 0, 0], [37, 71, 78, 77, 13, 0, 0, 0], [33, 71, 78, 77, 13, 0, 0, 0], [33, 71, 146, 77, 13, 0, 0, 0], [33, 71, 146, 62, 77, 13, 0, 0], [93, 78, 77, 37, 71, 0, 0, 0], [93, 78, 77, 37, 71, 0, 0, 0], [88, 156, 162, 33, 163, 0, 0, 0], [88, 156, 162, 33, 163, 0, 0, 0], [33, 60, 162, 84, 0, 0, 0, 0], [33, 60, 162, 62, 84, 0, 0, 0], [132, 58, 56, 33, 55, 155, 68, 0], [132, 58, 56, 33, 55, 155, 68, 0], [33, 156, 65, 67, 66, 24, 0, 0], [156, 84, 33, 65, 67, 66, 62, 0], [96, 33, 125, 52, 114, 0, 0, 0], [33, 125, 62, 96, 52, 114, 155, 0], [132, 58, 94, 56, 0, 0, 0, 0], [132, 58, 94, 56, 0, 0, 0, 0], [33, 88, 94, 65, 58, 56, 132, 0], [93, 68, 85, 67, 114, 163, 0, 0], [93, 104, 85, 67, 114, 68, 0, 0], [93, 104, 85, 67, 114, 68, 0, 0], [33, 88, 65, 67, 156, 0, 0, 0], [33, 88, 65, 67, 156, 0, 0, 0], [33, 88, 65, 67, 62, 156, 0, 0], [37, 74, 78, 77, 13, 0, 0, 0], [37, 74, 78, 77, 13, 0, 0, 0], [33, 74, 78, 62, 77, 13, 0, 0], [58, 71, 56, 55, 163, 0, 0, 0], [58, 62, 13, 55, 56, 0, 0, 0], [33, 88, 152, 156, 0, 0, 0, 0], [33, 88, 152, 156, 0, 0, 0, 0], [33, 88, 152, 156, 0, 0, 0, 0], [96, 33, 125, 114, 22, 163, 0, 0], [96, 33, 125, 62, 0, 0, 0, 0], [58, 93, 56, 132, 85, 155, 0, 0], [58, 93, 56, 132, 85, 155, 0, 0], [86, 84, 85, 37, 155, 0, 0, 0], [86, 84, 85, 37, 62, 155, 0, 0], [96, 33, 162, 13, 0, 0, 0, 0], [96, 33, 37, 64, 0, 0, 0, 0], [96, 33, 64, 62, 0, 0, 0, 0], [58, 33, 155, 56, 0, 0, 0, 0], [58, 33, 56, 62, 155, 0, 0, 0], [125, 71, 123, 84, 33, 152, 0, 0], [125, 62, 71, 123, 84, 33, 152, 0], [58, 37, 152, 56, 0, 0, 0, 0], [58, 152, 56, 37, 62, 0, 0, 0], [94, 93, 84, 152, 71, 100, 0, 0], [94, 93, 84, 152, 71, 100, 0, 0], [94, 93, 84, 152, 71, 100, 0, 0], [33, 88, 152, 156, 0, 0, 0, 0], [94, 93, 85, 67, 155, 68, 0, 0], [94, 93, 85, 67, 155, 68, 0, 0], [33, 151, 13, 58, 22, 0, 0, 0], [33, 151, 62, 13, 0, 0, 0, 0], [152, 84, 85, 35, 86, 0, 0, 0], [152, 84, 85, 62, 35, 86, 0, 0], [152, 93, 78, 77, 0, 0, 0, 0], [152, 93, 78, 37, 62, 71, 77, 0], [58, 33, 88, 68, 0, 0, 0, 0], [58, 33, 88, 68, 0, 0, 0, 0], [33, 135, 68, 67, 95, 24, 26, 0], [33, 68, 65, 96, 67, 24, 0, 0], [33, 62, 13, 58, 88, 0, 0, 0], [152, 125, 123, 84, 0, 0, 0, 0], [152, 125, 123, 84, 0, 0, 0, 0], [33, 88, 156, 163, 0, 0, 0, 0], [33, 88, 156, 163, 0, 0, 0, 0], [57, 134, 85, 67, 114, 68, 46, 84], [33, 71, 78, 77, 13, 0, 0, 0], [33, 88, 62, 58, 67, 156, 0, 0], [96, 58, 56, 37, 55, 107, 0, 0], [96, 58, 56, 37, 55, 62, 155, 107], [96, 58, 37, 56, 0, 0, 0, 0], [96, 37, 62, 58, 56, 0, 0, 0], [58, 84, 85, 104, 55, 56, 0, 0], [58, 93, 84, 104, 85, 56, 0, 0], [93, 84, 85, 67, 68, 0, 0, 0], [96, 62, 162, 13, 0, 0, 0, 0], [58, 141, 93, 33, 67, 68, 163, 0], [93, 84, 85, 62, 68, 0, 0, 0], [33, 108, 125, 62, 93, 68, 0, 0], [33, 162, 62, 13, 68, 65, 0, 0], [58, 33, 88, 62, 0, 0, 0, 0], [58, 62, 84, 33, 55, 56, 0, 0], [33, 155, 46, 56, 58, 84, 0, 0], [37, 97, 114, 33, 27, 38, 0, 0], [58, 155, 56, 150, 33, 55, 0, 0], [33, 84, 85, 96, 23, 41, 0, 0], [33, 125, 62, 97, 0, 0, 0, 0], [58, 104, 85, 37, 93, 84, 160, 0], [58, 33, 155, 55, 56, 0, 0, 0], [155, 68, 58, 33, 55, 56, 0, 0], [58, 33, 162, 56, 0, 0, 0, 0], [62, 56, 13, 33, 162, 0, 0, 0], [37, 125, 62, 96, 142, 0, 0, 0], [132, 58, 33, 155, 119, 88, 62, 0], [96, 58, 62, 57, 114, 155, 0, 0], [96, 64, 84, 85, 0, 0, 0, 0], [96, 125, 62, 37, 114, 0, 0, 0], [33, 62, 84, 58, 85, 0, 0, 0], [33, 62, 84, 58, 85, 0, 0, 0], [33, 62, 84, 58, 85, 0, 0, 0], [132, 93, 104, 58, 84, 85, 0, 0], [58, 88, 152, 84, 93, 134, 85, 0]], dtype=np.int16))
-_K34 = jnp.asarray(np.array([4, 4, 5, 7, 7, 6, 6, 7, 6, 7, 5, 6, 6, 8, 6, 4, 5, 4, 4, 5, 6, 8, 4, 4, 5, 6, 5, 5, 6, 6, 8, 8, 7, 7, 6, 6, 5, 4, 5, 5, 5, 5, 6, 5, 5, 5, 5, 4, 5, 7, 7, 6, 7, 5, 7, 4, 4, 7, 6, 6, 6, 5, 5, 6, 5, 5, 6, 5, 5, 4, 4, 4, 6, 4, 6, 6, 5, 6, 4, 4, 4, 4, 5, 6, 7, 4, 5, 6, 6, 6, 4, 6, 6, 5, 4, 5, 6, 4, 7, 4, 4, 7, 6, 5, 4, 4, 4, 4, 8, 5, 6, 6, 8, 4, 5, 6, 6, 5, 4, 7, 5, 6, 6, 4, 6, 6, 6, 6, 6, 4, 7, 5, 6, 4, 5, 5, 7, 6, 4, 5, 5, 5, 5, 6, 7], dtype=np.int32))
-_K35 = jnp.asarray(np.array([1, 1, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1], dtype=np.int8))
-_K36 = jnp.asarray(np.array([1, 1, 5, 5, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 5, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 5, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 5, 1, 1, 1, 1, 1, 1, 1, 1, 5, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 5, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1], dtype=np.int8))
-_K37 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], dtype=np.int8))
-_K38 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2], dtype=np.int8))
-_K39 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 50, 50, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 50, 0, 0, 50, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int8))
-_K40 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int8))
-_K41 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int8))
-_K42 = jnp.asarray(np.array([[0], [0], [1], [29], [0], [2], [2], [2], [3], [4], [5], [0], [4], [6], [7], [30], [8], [9], [2], [31], [10], [9], [2], [32], [7], [9], [11], [12], [13], [0], [14], [15], [12], [14], [14], [16], [17], [18], [33], [19], [5], [11], [11], [9], [13], [4], [11], [14], [5], [5], [0], [0], [0], [18], [0], [9], [5], [20], [5], [12], [5], [21], [22], [21], [23], [0], [0], [0], [24], [2], [2], [0], [5], [34], [0], [25], [26], [0], [27], [28], [35]], dtype=np.int8))
-_K43 = jnp.asarray(np.array([[0], [0], [0], [0], [0], [3], [4], [5], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [5], [0], [0], [0], [2], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [2], [3], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0]], dtype=np.int8))
-_K44 = jnp.asarray(np.array([[1], [1], [1], [1], [1], [10], [10], [10], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [30], [1], [1], [1], [20], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [40], [30], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1]], dtype=np.int8))
-_K45 = jnp.asarray(np.array([[False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [True], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [True], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False]], dtype=np.bool_))
-_K46 = jnp.asarray(np.array([[0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [2], [0], [0], [0], [0], [0], [0], [0], [0], [3], [0], [0], [0], [0], [0], [0], [5], [0], [1], [0], [1], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [2], [0], [0], [0], [0], [0], [0], [0], [0]], dtype=np.int8))
-_K47 = jnp.asarray(np.array([[1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [2], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [2], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [2], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [2], [1], [1], [1], [1], [1], [1], [1], [1]], dtype=np.int8))
-_K48 = jnp.asarray(np.array([[1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [30], [1], [1], [1], [1], [1], [1], [1], [1], [1], [10], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1]], dtype=np.int8))
-_K49 = jnp.asarray(np.array([[0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [4], [0], [0], [0], [1], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [3], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [1], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0]], dtype=np.int8))
-_K50 = jnp.asarray(np.array([[1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [2], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1]], dtype=np.int8))
-_K51 = jnp.asarray(np.array([[0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [1], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [2], [5], [0], [0], [0], [6], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0]], dtype=np.int8))
-_K52 = jnp.asarray(np.array([[1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [100], [1], [1], [1], [1], [10], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [100], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1]], dtype=np.int8))
-_K53 = jnp.asarray(np.array([[1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [20], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [40], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1]], dtype=np.int8))
-_K54 = jnp.asarray(np.array([[0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [1], [0], [0], [3], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [2], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0]], dtype=np.int8))
-_K55 = jnp.asarray(np.array([[1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [2], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1], [1]], dtype=np.int8))
-_K56 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int16))
-_K57 = jnp.asarray(np.array([0, 1, 2, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4], dtype=np.int32))
-_K58 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77], dtype=np.int32))
-_K59 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41], dtype=np.int32))
-_K60 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37], dtype=np.int32))
+_K31 = jnp.asarray(
+    np.array(
+        [
+            0,
+            1,
+            2,
+            3,
+            4,
+            5,
+            6,
+            7,
+            8,
+            11,
+            14,
+            15,
+            16,
+            17,
+            18,
+            19,
+            20,
+            21,
+            22,
+            23,
+            24,
+            25,
+            26,
+            27,
+            28,
+            29,
+            30,
+            31,
+            32,
+            33,
+            34,
+            35,
+            36,
+            37,
+            38,
+            39,
+            40,
+            41,
+            42,
+            43,
+            44,
+            45,
+            46,
+            47,
+            48,
+            49,
+            50,
+            51,
+            52,
+            53,
+            54,
+            55,
+            56,
+            57,
+            58,
+            59,
+            60,
+            61,
+            62,
+            63,
+            64,
+            65,
+            66,
+            67,
+            68,
+            69,
+            70,
+            71,
+            72,
+            73,
+            74,
+            75,
+            76,
+            77,
+            78,
+            79,
+            80,
+            81,
+            82,
+            83,
+            84,
+            85,
+            86,
+            87,
+            88,
+            89,
+            90,
+            91,
+            92,
+            93,
+            94,
+            95,
+            96,
+            97,
+            98,
+            99,
+            100,
+            101,
+            102,
+            103,
+            104,
+            105,
+            106,
+            107,
+            108,
+            109,
+            110,
+            111,
+            112,
+            113,
+            114,
+            115,
+            116,
+            117,
+            118,
+            119,
+            120,
+            121,
+            122,
+            123,
+            124,
+            125,
+            126,
+            127,
+            129,
+            130,
+            132,
+            133,
+            134,
+            135,
+            136,
+            137,
+            138,
+            139,
+            140,
+            141,
+            142,
+            143,
+            144,
+            145,
+            146,
+            147,
+            148,
+            149,
+            150,
+        ],
+        dtype=np.int16,
+    )
+)
+_K32 = jnp.asarray(
+    np.array(
+        [
+            91,
+            82,
+            73,
+            90,
+            81,
+            74,
+            90,
+            82,
+            75,
+            77,
+            81,
+            95,
+            85,
+            76,
+            89,
+            75,
+            89,
+            75,
+            90,
+            78,
+            87,
+            74,
+            88,
+            76,
+            90,
+            82,
+            74,
+            90,
+            82,
+            74,
+            88,
+            74,
+            89,
+            74,
+            89,
+            76,
+            100,
+            78,
+            90,
+            83,
+            76,
+            90,
+            77,
+            88,
+            74,
+            86,
+            73,
+            85,
+            73,
+            89,
+            75,
+            89,
+            76,
+            91,
+            75,
+            86,
+            79,
+            74,
+            84,
+            74,
+            68,
+            92,
+            84,
+            76,
+            88,
+            80,
+            74,
+            86,
+            73,
+            88,
+            80,
+            71,
+            84,
+            75,
+            83,
+            69,
+            88,
+            76,
+            78,
+            87,
+            73,
+            88,
+            74,
+            90,
+            76,
+            90,
+            70,
+            83,
+            74,
+            68,
+            80,
+            84,
+            72,
+            89,
+            76,
+            88,
+            76,
+            84,
+            68,
+            89,
+            79,
+            78,
+            80,
+            78,
+            90,
+            76,
+            84,
+            71,
+            68,
+            74,
+            73,
+            88,
+            77,
+            88,
+            78,
+            84,
+            68,
+            75,
+            75,
+            68,
+            74,
+            76,
+            75,
+            68,
+            74,
+            69,
+            88,
+            74,
+            69,
+            76,
+            76,
+            87,
+            74,
+            88,
+            75,
+            75,
+            69,
+            70,
+            68,
+            73,
+            91,
+            80,
+            74,
+            60,
+            64,
+        ],
+        dtype=np.int8,
+    )
+)
+_K33 = jnp.asarray(
+    np.array(
+        [
+            [33, 74, 78, 13, 0, 0, 0, 0],
+            [33, 74, 78, 13, 0, 0, 0, 0],
+            [33, 74, 78, 62, 13, 0, 0, 0],
+            [67, 68, 162, 33, 125, 65, 13, 0],
+            [67, 68, 162, 33, 125, 65, 13, 0],
+            [33, 88, 125, 162, 62, 13, 0, 0],
+            [33, 67, 58, 68, 55, 56, 0, 0],
+            [67, 155, 68, 58, 33, 55, 56, 0],
+            [88, 155, 58, 33, 55, 56, 0, 0],
+            [93, 78, 77, 37, 62, 71, 163, 0],
+            [62, 13, 40, 96, 71, 0, 0, 0],
+            [96, 97, 142, 37, 27, 163, 0, 0],
+            [96, 97, 142, 37, 27, 163, 0, 0],
+            [96, 37, 62, 114, 27, 142, 163, 97],
+            [58, 33, 161, 37, 84, 97, 0, 0],
+            [58, 33, 62, 161, 0, 0, 0, 0],
+            [96, 37, 64, 42, 163, 0, 0, 0],
+            [96, 37, 64, 62, 0, 0, 0, 0],
+            [33, 88, 136, 156, 0, 0, 0, 0],
+            [88, 136, 62, 33, 156, 0, 0, 0],
+            [56, 84, 85, 96, 33, 68, 0, 0],
+            [56, 84, 85, 96, 33, 62, 68, 86],
+            [33, 88, 156, 13, 0, 0, 0, 0],
+            [33, 88, 156, 13, 0, 0, 0, 0],
+            [58, 33, 84, 37, 23, 0, 0, 0],
+            [58, 33, 84, 60, 37, 23, 0, 0],
+            [58, 88, 84, 33, 163, 0, 0, 0],
+            [58, 33, 84, 37, 23, 0, 0, 0],
+            [58, 33, 84, 60, 37, 23, 0, 0],
+            [58, 88, 84, 33, 156, 163, 0, 0],
+            [33, 68, 84, 58, 85, 67, 93, 46],
+            [33, 84, 85, 58, 67, 62, 93, 46],
+            [33, 108, 125, 52, 97, 114, 163, 0],
+            [33, 108, 125, 52, 62, 114, 163, 0],
+            [58, 33, 85, 68, 67, 46, 0, 0],
+            [58, 33, 85, 67, 62, 46, 0, 0],
+            [108, 37, 71, 163, 16, 0, 0, 0],
+            [108, 37, 62, 71, 0, 0, 0, 0],
+            [37, 71, 78, 77, 13, 0, 0, 0],
+            [37, 71, 78, 77, 13, 0, 0, 0],
+            [33, 71, 78, 77, 13, 0, 0, 0],
+            [33, 71, 146, 77, 13, 0, 0, 0],
+            [33, 71, 146, 62, 77, 13, 0, 0],
+            [93, 78, 77, 37, 71, 0, 0, 0],
+            [93, 78, 77, 37, 71, 0, 0, 0],
+            [88, 156, 162, 33, 163, 0, 0, 0],
+            [88, 156, 162, 33, 163, 0, 0, 0],
+            [33, 60, 162, 84, 0, 0, 0, 0],
+            [33, 60, 162, 62, 84, 0, 0, 0],
+            [132, 58, 56, 33, 55, 155, 68, 0],
+            [132, 58, 56, 33, 55, 155, 68, 0],
+            [33, 156, 65, 67, 66, 24, 0, 0],
+            [156, 84, 33, 65, 67, 66, 62, 0],
+            [96, 33, 125, 52, 114, 0, 0, 0],
+            [33, 125, 62, 96, 52, 114, 155, 0],
+            [132, 58, 94, 56, 0, 0, 0, 0],
+            [132, 58, 94, 56, 0, 0, 0, 0],
+            [33, 88, 94, 65, 58, 56, 132, 0],
+            [93, 68, 85, 67, 114, 163, 0, 0],
+            [93, 104, 85, 67, 114, 68, 0, 0],
+            [93, 104, 85, 67, 114, 68, 0, 0],
+            [33, 88, 65, 67, 156, 0, 0, 0],
+            [33, 88, 65, 67, 156, 0, 0, 0],
+            [33, 88, 65, 67, 62, 156, 0, 0],
+            [37, 74, 78, 77, 13, 0, 0, 0],
+            [37, 74, 78, 77, 13, 0, 0, 0],
+            [33, 74, 78, 62, 77, 13, 0, 0],
+            [58, 71, 56, 55, 163, 0, 0, 0],
+            [58, 62, 13, 55, 56, 0, 0, 0],
+            [33, 88, 152, 156, 0, 0, 0, 0],
+            [33, 88, 152, 156, 0, 0, 0, 0],
+            [33, 88, 152, 156, 0, 0, 0, 0],
+            [96, 33, 125, 114, 22, 163, 0, 0],
+            [96, 33, 125, 62, 0, 0, 0, 0],
+            [58, 93, 56, 132, 85, 155, 0, 0],
+            [58, 93, 56, 132, 85, 155, 0, 0],
+            [86, 84, 85, 37, 155, 0, 0, 0],
+            [86, 84, 85, 37, 62, 155, 0, 0],
+            [96, 33, 162, 13, 0, 0, 0, 0],
+            [96, 33, 37, 64, 0, 0, 0, 0],
+            [96, 33, 64, 62, 0, 0, 0, 0],
+            [58, 33, 155, 56, 0, 0, 0, 0],
+            [58, 33, 56, 62, 155, 0, 0, 0],
+            [125, 71, 123, 84, 33, 152, 0, 0],
+            [125, 62, 71, 123, 84, 33, 152, 0],
+            [58, 37, 152, 56, 0, 0, 0, 0],
+            [58, 152, 56, 37, 62, 0, 0, 0],
+            [94, 93, 84, 152, 71, 100, 0, 0],
+            [94, 93, 84, 152, 71, 100, 0, 0],
+            [94, 93, 84, 152, 71, 100, 0, 0],
+            [33, 88, 152, 156, 0, 0, 0, 0],
+            [94, 93, 85, 67, 155, 68, 0, 0],
+            [94, 93, 85, 67, 155, 68, 0, 0],
+            [33, 151, 13, 58, 22, 0, 0, 0],
+            [33, 151, 62, 13, 0, 0, 0, 0],
+            [152, 84, 85, 35, 86, 0, 0, 0],
+            [152, 84, 85, 62, 35, 86, 0, 0],
+            [152, 93, 78, 77, 0, 0, 0, 0],
+            [152, 93, 78, 37, 62, 71, 77, 0],
+            [58, 33, 88, 68, 0, 0, 0, 0],
+            [58, 33, 88, 68, 0, 0, 0, 0],
+            [33, 135, 68, 67, 95, 24, 26, 0],
+            [33, 68, 65, 96, 67, 24, 0, 0],
+            [33, 62, 13, 58, 88, 0, 0, 0],
+            [152, 125, 123, 84, 0, 0, 0, 0],
+            [152, 125, 123, 84, 0, 0, 0, 0],
+            [33, 88, 156, 163, 0, 0, 0, 0],
+            [33, 88, 156, 163, 0, 0, 0, 0],
+            [57, 134, 85, 67, 114, 68, 46, 84],
+            [33, 71, 78, 77, 13, 0, 0, 0],
+            [33, 88, 62, 58, 67, 156, 0, 0],
+            [96, 58, 56, 37, 55, 107, 0, 0],
+            [96, 58, 56, 37, 55, 62, 155, 107],
+            [96, 58, 37, 56, 0, 0, 0, 0],
+            [96, 37, 62, 58, 56, 0, 0, 0],
+            [58, 84, 85, 104, 55, 56, 0, 0],
+            [58, 93, 84, 104, 85, 56, 0, 0],
+            [93, 84, 85, 67, 68, 0, 0, 0],
+            [96, 62, 162, 13, 0, 0, 0, 0],
+            [58, 141, 93, 33, 67, 68, 163, 0],
+            [93, 84, 85, 62, 68, 0, 0, 0],
+            [33, 108, 125, 62, 93, 68, 0, 0],
+            [33, 162, 62, 13, 68, 65, 0, 0],
+            [58, 33, 88, 62, 0, 0, 0, 0],
+            [58, 62, 84, 33, 55, 56, 0, 0],
+            [33, 155, 46, 56, 58, 84, 0, 0],
+            [37, 97, 114, 33, 27, 38, 0, 0],
+            [58, 155, 56, 150, 33, 55, 0, 0],
+            [33, 84, 85, 96, 23, 41, 0, 0],
+            [33, 125, 62, 97, 0, 0, 0, 0],
+            [58, 104, 85, 37, 93, 84, 160, 0],
+            [58, 33, 155, 55, 56, 0, 0, 0],
+            [155, 68, 58, 33, 55, 56, 0, 0],
+            [58, 33, 162, 56, 0, 0, 0, 0],
+            [62, 56, 13, 33, 162, 0, 0, 0],
+            [37, 125, 62, 96, 142, 0, 0, 0],
+            [132, 58, 33, 155, 119, 88, 62, 0],
+            [96, 58, 62, 57, 114, 155, 0, 0],
+            [96, 64, 84, 85, 0, 0, 0, 0],
+            [96, 125, 62, 37, 114, 0, 0, 0],
+            [33, 62, 84, 58, 85, 0, 0, 0],
+            [33, 62, 84, 58, 85, 0, 0, 0],
+            [33, 62, 84, 58, 85, 0, 0, 0],
+            [132, 93, 104, 58, 84, 85, 0, 0],
+            [58, 88, 152, 84, 93, 134, 85, 0],
+        ],
+        dtype=np.int16,
+    )
+)
+_K34 = jnp.asarray(
+    np.array(
+        [
+            4,
+            4,
+            5,
+            7,
+            7,
+            6,
+            6,
+            7,
+            6,
+            7,
+            5,
+            6,
+            6,
+            8,
+            6,
+            4,
+            5,
+            4,
+            4,
+            5,
+            6,
+            8,
+            4,
+            4,
+            5,
+            6,
+            5,
+            5,
+            6,
+            6,
+            8,
+            8,
+            7,
+            7,
+            6,
+            6,
+            5,
+            4,
+            5,
+            5,
+            5,
+            5,
+            6,
+            5,
+            5,
+            5,
+            5,
+            4,
+            5,
+            7,
+            7,
+            6,
+            7,
+            5,
+            7,
+            4,
+            4,
+            7,
+            6,
+            6,
+            6,
+            5,
+            5,
+            6,
+            5,
+            5,
+            6,
+            5,
+            5,
+            4,
+            4,
+            4,
+            6,
+            4,
+            6,
+            6,
+            5,
+            6,
+            4,
+            4,
+            4,
+            4,
+            5,
+            6,
+            7,
+            4,
+            5,
+            6,
+            6,
+            6,
+            4,
+            6,
+            6,
+            5,
+            4,
+            5,
+            6,
+            4,
+            7,
+            4,
+            4,
+            7,
+            6,
+            5,
+            4,
+            4,
+            4,
+            4,
+            8,
+            5,
+            6,
+            6,
+            8,
+            4,
+            5,
+            6,
+            6,
+            5,
+            4,
+            7,
+            5,
+            6,
+            6,
+            4,
+            6,
+            6,
+            6,
+            6,
+            6,
+            4,
+            7,
+            5,
+            6,
+            4,
+            5,
+            5,
+            7,
+            6,
+            4,
+            5,
+            5,
+            5,
+            5,
+            6,
+            7,
+        ],
+        dtype=np.int32,
+    )
+)
+_K35 = jnp.asarray(
+    np.array(
+        [
+            1,
+            1,
+            2,
+            2,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            2,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            2,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            2,
+            2,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            2,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            2,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            2,
+            2,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+        ],
+        dtype=np.int8,
+    )
+)
+_K36 = jnp.asarray(
+    np.array(
+        [
+            1,
+            1,
+            5,
+            5,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            2,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            5,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            2,
+            5,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            5,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            5,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            5,
+            2,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+        ],
+        dtype=np.int8,
+    )
+)
+_K37 = jnp.asarray(
+    np.array(
+        [
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            1,
+            0,
+            1,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            1,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            1,
+        ],
+        dtype=np.int8,
+    )
+)
+_K38 = jnp.asarray(
+    np.array(
+        [
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            4,
+            0,
+            4,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            4,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            2,
+        ],
+        dtype=np.int8,
+    )
+)
+_K39 = jnp.asarray(
+    np.array(
+        [
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            50,
+            50,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            50,
+            0,
+            0,
+            50,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ],
+        dtype=np.int8,
+    )
+)
+_K40 = jnp.asarray(
+    np.array(
+        [
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            1,
+            1,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            1,
+            0,
+            0,
+            1,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ],
+        dtype=np.int8,
+    )
+)
+_K41 = jnp.asarray(
+    np.array(
+        [
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            2,
+            2,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            2,
+            0,
+            0,
+            2,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ],
+        dtype=np.int8,
+    )
+)
+_K42 = jnp.asarray(
+    np.array(
+        [
+            [0],
+            [0],
+            [1],
+            [29],
+            [0],
+            [2],
+            [2],
+            [2],
+            [3],
+            [4],
+            [5],
+            [0],
+            [4],
+            [6],
+            [7],
+            [30],
+            [8],
+            [9],
+            [2],
+            [31],
+            [10],
+            [9],
+            [2],
+            [32],
+            [7],
+            [9],
+            [11],
+            [12],
+            [13],
+            [0],
+            [14],
+            [15],
+            [12],
+            [14],
+            [14],
+            [16],
+            [17],
+            [18],
+            [33],
+            [19],
+            [5],
+            [11],
+            [11],
+            [9],
+            [13],
+            [4],
+            [11],
+            [14],
+            [5],
+            [5],
+            [0],
+            [0],
+            [0],
+            [18],
+            [0],
+            [9],
+            [5],
+            [20],
+            [5],
+            [12],
+            [5],
+            [21],
+            [22],
+            [21],
+            [23],
+            [0],
+            [0],
+            [0],
+            [24],
+            [2],
+            [2],
+            [0],
+            [5],
+            [34],
+            [0],
+            [25],
+            [26],
+            [0],
+            [27],
+            [28],
+            [35],
+        ],
+        dtype=np.int8,
+    )
+)
+_K43 = jnp.asarray(
+    np.array(
+        [
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [3],
+            [4],
+            [5],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [5],
+            [0],
+            [0],
+            [0],
+            [2],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [2],
+            [3],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+        ],
+        dtype=np.int8,
+    )
+)
+_K44 = jnp.asarray(
+    np.array(
+        [
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [10],
+            [10],
+            [10],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [30],
+            [1],
+            [1],
+            [1],
+            [20],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [40],
+            [30],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+        ],
+        dtype=np.int8,
+    )
+)
+_K45 = jnp.asarray(
+    np.array(
+        [
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [True],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [True],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+            [False],
+        ],
+        dtype=np.bool_,
+    )
+)
+_K46 = jnp.asarray(
+    np.array(
+        [
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [2],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [3],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [5],
+            [0],
+            [1],
+            [0],
+            [1],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [2],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+        ],
+        dtype=np.int8,
+    )
+)
+_K47 = jnp.asarray(
+    np.array(
+        [
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [2],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [2],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [2],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [2],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+        ],
+        dtype=np.int8,
+    )
+)
+_K48 = jnp.asarray(
+    np.array(
+        [
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [30],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [10],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+        ],
+        dtype=np.int8,
+    )
+)
+_K49 = jnp.asarray(
+    np.array(
+        [
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [4],
+            [0],
+            [0],
+            [0],
+            [1],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [3],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [1],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+        ],
+        dtype=np.int8,
+    )
+)
+_K50 = jnp.asarray(
+    np.array(
+        [
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [2],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+        ],
+        dtype=np.int8,
+    )
+)
+_K51 = jnp.asarray(
+    np.array(
+        [
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [1],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [2],
+            [5],
+            [0],
+            [0],
+            [0],
+            [6],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+        ],
+        dtype=np.int8,
+    )
+)
+_K52 = jnp.asarray(
+    np.array(
+        [
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [100],
+            [1],
+            [1],
+            [1],
+            [1],
+            [10],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [100],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+        ],
+        dtype=np.int8,
+    )
+)
+_K53 = jnp.asarray(
+    np.array(
+        [
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [20],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [40],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+        ],
+        dtype=np.int8,
+    )
+)
+_K54 = jnp.asarray(
+    np.array(
+        [
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [1],
+            [0],
+            [0],
+            [3],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [2],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+            [0],
+        ],
+        dtype=np.int8,
+    )
+)
+_K55 = jnp.asarray(
+    np.array(
+        [
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [2],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+            [1],
+        ],
+        dtype=np.int8,
+    )
+)
+_K56 = jnp.asarray(
+    np.array(
+        [
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ],
+        dtype=np.int16,
+    )
+)
+_K57 = jnp.asarray(
+    np.array(
+        [
+            0,
+            1,
+            2,
+            3,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+            4,
+        ],
+        dtype=np.int32,
+    )
+)
+_K58 = jnp.asarray(
+    np.array(
+        [
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            1,
+            2,
+            3,
+            4,
+            5,
+            6,
+            7,
+            8,
+            9,
+            10,
+            11,
+            12,
+            13,
+            14,
+            15,
+            16,
+            17,
+            18,
+            19,
+            20,
+            21,
+            22,
+            23,
+            24,
+            25,
+            26,
+            27,
+            28,
+            29,
+            30,
+            31,
+            32,
+            33,
+            34,
+            35,
+            36,
+            37,
+            38,
+            39,
+            40,
+            41,
+            42,
+            43,
+            44,
+            45,
+            46,
+            47,
+            48,
+            49,
+            50,
+            51,
+            52,
+            53,
+            54,
+            55,
+            56,
+            57,
+            58,
+            59,
+            60,
+            61,
+            62,
+            63,
+            64,
+            65,
+            66,
+            67,
+            68,
+            69,
+            70,
+            71,
+            72,
+            73,
+            74,
+            75,
+            76,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+            77,
+        ],
+        dtype=np.int32,
+    )
+)
+_K59 = jnp.asarray(
+    np.array(
+        [
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            1,
+            2,
+            3,
+            4,
+            5,
+            6,
+            7,
+            8,
+            9,
+            10,
+            11,
+            12,
+            13,
+            14,
+            15,
+            16,
+            17,
+            18,
+            19,
+            20,
+            21,
+            22,
+            23,
+            24,
+            25,
+            26,
+            27,
+            28,
+            29,
+            30,
+            31,
+            32,
+            33,
+            34,
+            35,
+            36,
+            37,
+            38,
+            39,
+            40,
+            41,
+            41,
+            41,
+            41,
+            41,
+            41,
+            41,
+            41,
+            41,
+            41,
+            41,
+            41,
+            41,
+            41,
+            41,
+            41,
+            41,
+            41,
+            41,
+            41,
+            41,
+            41,
+            41,
+            41,
+            41,
+            41,
+            41,
+            41,
+            41,
+            41,
+            41,
+            41,
+            41,
+            41,
+            41,
+            41,
+            41,
+            41,
+            41,
+        ],
+        dtype=np.int32,
+    )
+)
+_K60 = jnp.asarray(
+    np.array(
+        [
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            1,
+            2,
+            3,
+            4,
+            5,
+            6,
+            7,
+            8,
+            9,
+            10,
+            11,
+            12,
+            13,
+            14,
+            15,
+            16,
+            17,
+            18,
+            19,
+            20,
+            21,
+            22,
+            23,
+            24,
+            25,
+            26,
+            27,
+            28,
+            29,
+            30,
+            31,
+            32,
+            33,
+            34,
+            35,
+            36,
+            37,
+        ],
+        dtype=np.int32,
+    )
+)
 _K61 = jnp.asarray(np.array([False, False, False, True], dtype=np.bool_))
 _K62 = jnp.asarray(np.array([0.0, 0.0], dtype=np.float32))
 _K63 = jnp.asarray(np.array([0, 0], dtype=np.int8))
 _K64 = jnp.asarray(np.array([[0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]], dtype=np.int16))
 _K65 = jnp.asarray(np.array([[100, 100, 100, 100, 100, 100], [100, 100, 100, 100, 100, 100]], dtype=np.int8))
-_K66 = jnp.asarray(np.array([[[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]], [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]], dtype=np.int16))
+_K66 = jnp.asarray(
+    np.array(
+        [
+            [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]],
+            [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]],
+        ],
+        dtype=np.int16,
+    )
+)
 _K67 = jnp.asarray(np.array([[0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]], dtype=np.int8))
-_K68 = jnp.asarray(np.array([[[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]], [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]], dtype=np.int8))
+_K68 = jnp.asarray(
+    np.array(
+        [
+            [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]],
+            [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]],
+        ],
+        dtype=np.int8,
+    )
+)
 _K69 = jnp.asarray(np.array([[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1]], dtype=np.int16))
-_K70 = jnp.asarray(np.array([[[1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1]], [[1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1]]], dtype=np.int16))
+_K70 = jnp.asarray(
+    np.array(
+        [
+            [[1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1]],
+            [[1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1]],
+        ],
+        dtype=np.int16,
+    )
+)
 _K71 = jnp.asarray(np.array([[1, 1, 1, 1], [1, 1, 1, 1]], dtype=np.int16))
 _K72 = jnp.asarray(np.array([0, 0], dtype=np.int16))
-_K73 = jnp.asarray(np.array([[False, False, False, False, False, False], [False, False, False, False, False, False]], dtype=np.bool_))
-_K74 = jnp.asarray(np.array([[[False, False, False, False], [False, False, False, False], [False, False, False, False], [False, False, False, False], [False, False, False, False], [False, False, False, False]], [[False, False, False, False], [False, False, False, False], [False, False, False, False], [False, False, False, False], [False, False, False, False], [False, False, False, False]]], dtype=np.bool_))
+_K73 = jnp.asarray(
+    np.array([[False, False, False, False, False, False], [False, False, False, False, False, False]], dtype=np.bool_)
+)
+_K74 = jnp.asarray(
+    np.array(
+        [
+            [
+                [False, False, False, False],
+                [False, False, False, False],
+                [False, False, False, False],
+                [False, False, False, False],
+                [False, False, False, False],
+                [False, False, False, False],
+            ],
+            [
+                [False, False, False, False],
+                [False, False, False, False],
+                [False, False, False, False],
+                [False, False, False, False],
+                [False, False, False, False],
+                [False, False, False, False],
+            ],
+        ],
+        dtype=np.bool_,
+    )
+)
 
 
 # ---- the spec's functions, procedures, actions, guards, observe, init, invariants
@@ -515,19 +7191,21 @@ def f_mon_alive(st, v_p, v_i):
     """fn `mon_alive` (pokemon_gen1.envspec:209)"""
     v_p = _lcast(v_p, jnp.int8)
     v_i = _lcast(v_i, jnp.int8)
-    return (_i32(st["team"]["hp"][(v_p, v_i)]) > 0)
+    return _i32(st["team"]["hp"][(v_p, v_i)]) > 0
 
 
 def f_fainted(st, v_p):
     """fn `fainted` (pokemon_gen1.envspec:213)"""
     v_p = _lcast(v_p, jnp.int8)
-    return (_i32(st["team"]["hp"][(v_p, st["active"][_i32(v_p)])]) == 0)
+    return _i32(st["team"]["hp"][(v_p, st["active"][_i32(v_p)])]) == 0
 
 
 def f_alive_count(st, v_p):
     """fn `alive_count` (pokemon_gen1.envspec:217)"""
     v_p = _lcast(v_p, jnp.int8)
-    return jnp.sum(jax.vmap(lambda i1: (_i32(st["team"]["hp"][(v_p, i1)]) > 0))(jnp.arange(0, 6, dtype=jnp.int32)), dtype=jnp.int32)
+    return jnp.sum(
+        jax.vmap(lambda i1: _i32(st["team"]["hp"][(v_p, i1)]) > 0)(jnp.arange(0, 6, dtype=jnp.int32)), dtype=jnp.int32
+    )
 
 
 def f_speed(st, v_p):
@@ -552,14 +7230,14 @@ def f_stat_of(st, v_base, v_level):
     """fn `stat_of` (pokemon_gen1.envspec:233)"""
     v_base = _lcast(v_base, jnp.int16)
     v_level = _lcast(v_level, jnp.int8)
-    return (jnp.floor_divide((((2 * _i32(v_base)) + 93) * _i32(v_level)), 100) + 5)
+    return jnp.floor_divide((((2 * _i32(v_base)) + 93) * _i32(v_level)), 100) + 5
 
 
 def f_hp_of(st, v_base, v_level):
     """fn `hp_of` (pokemon_gen1.envspec:237)"""
     v_base = _lcast(v_base, jnp.int16)
     v_level = _lcast(v_level, jnp.int8)
-    return ((jnp.floor_divide((((2 * _i32(v_base)) + 93) * _i32(v_level)), 100) + _i32(v_level)) + 10)
+    return (jnp.floor_divide((((2 * _i32(v_base)) + 93) * _i32(v_level)), 100) + _i32(v_level)) + 10
 
 
 def f_no_pp(st, v_p):
@@ -568,8 +7246,10 @@ def f_no_pp(st, v_p):
     _done = jnp.bool_(False)
     _ret = jnp.bool_(False)
     v_a = _lcast(st["active"][_i32(v_p)], jnp.int8)
+
     def _g4(i2, _h3):
         return jnp.logical_or((i2 >= _i32(st["team"]["nmoves"][(v_p, v_a)])), (_i32(_h3) == 0))
+
     _e5 = jax.vmap(_g4)(jnp.arange(0, 4, dtype=jnp.int32), st["team"]["pp"][(v_p, v_a)])
     _ret = _select(_done, _ret, _cast(jnp.all(_e5), jnp.bool_))
     _done = jnp.bool_(True)
@@ -579,7 +7259,9 @@ def f_no_pp(st, v_p):
 def f_hard_locked(st, v_p):
     """fn `hard_locked` (pokemon_gen1.envspec:250)"""
     v_p = _lcast(v_p, jnp.int8)
-    return jnp.logical_or(jnp.logical_or(st["recharging"][_i32(v_p)], st["charging"][_i32(v_p)]), (_i32(st["thrash_left"][_i32(v_p)]) > 0))
+    return jnp.logical_or(
+        jnp.logical_or(st["recharging"][_i32(v_p)], st["charging"][_i32(v_p)]), (_i32(st["thrash_left"][_i32(v_p)]) > 0)
+    )
 
 
 def f_locked(st, v_p):
@@ -596,20 +7278,35 @@ def f_move_ok(st, v_p, v_slot):
     _ret = jnp.bool_(False)
     v_m = _lcast(_get(_get(st["team"], _i32(v_p)), _i32(st["active"][_i32(v_p)])), _DT1)
     _c6 = f_locked(st, v_p)
+
     def _then7(st, v_p, v_slot, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast((_i32(v_slot) == _i32(st["lock_slot"][_i32(v_p)])), jnp.bool_))
         _done = jnp.bool_(True)
         return st, (v_p, v_slot, _done, _ret, v_m)
-    st, (v_p, v_slot, _done, _ret, v_m) = _branch(_c6, lambda: _then7(st, v_p, v_slot, _done, _ret, v_m), lambda: (st, (v_p, v_slot, _done, _ret, v_m)))
-    _c8 = jnp.logical_or(jnp.logical_or(jnp.logical_or((v_m["status"] == 1), (v_m["status"] == 4)), st["trapped"][_i32(v_p)]), f_no_pp(st, v_p))
+
+    st, (v_p, v_slot, _done, _ret, v_m) = _branch(
+        _c6, lambda: _then7(st, v_p, v_slot, _done, _ret, v_m), lambda: (st, (v_p, v_slot, _done, _ret, v_m))
+    )
+    _c8 = jnp.logical_or(
+        jnp.logical_or(jnp.logical_or((v_m["status"] == 1), (v_m["status"] == 4)), st["trapped"][_i32(v_p)]),
+        f_no_pp(st, v_p),
+    )
+
     def _then9(st, v_p, v_slot, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast((_i32(v_slot) == 0), jnp.bool_))
         _done = jnp.bool_(True)
         return st, (v_p, v_slot, _done, _ret, v_m)
-    st, (v_p, v_slot, _done, _ret, v_m) = _branch(_c8, lambda: _then9(st, v_p, v_slot, _done, _ret, v_m), lambda: (st, (v_p, v_slot, _done, _ret, v_m)))
-    _ret = _select(_done, _ret, _cast(jnp.logical_and((_i32(v_slot) < _i32(v_m["nmoves"])), (_i32(v_m["pp"][_i32(v_slot)]) > 0)), jnp.bool_))
+
+    st, (v_p, v_slot, _done, _ret, v_m) = _branch(
+        _c8, lambda: _then9(st, v_p, v_slot, _done, _ret, v_m), lambda: (st, (v_p, v_slot, _done, _ret, v_m))
+    )
+    _ret = _select(
+        _done,
+        _ret,
+        _cast(jnp.logical_and((_i32(v_slot) < _i32(v_m["nmoves"])), (_i32(v_m["pp"][_i32(v_slot)]) > 0)), jnp.bool_),
+    )
     _done = jnp.bool_(True)
     return _ret
 
@@ -623,12 +7320,18 @@ def f_rank(st, v_p, v_slot):
     v_a = _lcast(st["active"][_i32(v_p)], jnp.int8)
     v_s = _lcast(jnp.where(f_locked(st, v_p), _i32(st["lock_slot"][_i32(v_p)]), _i32(v_slot)), jnp.int8)
     _c10 = jnp.logical_and(f_no_pp(st, v_p), jnp.logical_not(f_locked(st, v_p)))
+
     def _then11(st, v_p, v_slot, _done, _ret, v_a, v_s):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(1, jnp.int8))
         _done = jnp.bool_(True)
         return st, (v_p, v_slot, _done, _ret, v_a, v_s)
-    st, (v_p, v_slot, _done, _ret, v_a, v_s) = _branch(_c10, lambda: _then11(st, v_p, v_slot, _done, _ret, v_a, v_s), lambda: (st, (v_p, v_slot, _done, _ret, v_a, v_s)))
+
+    st, (v_p, v_slot, _done, _ret, v_a, v_s) = _branch(
+        _c10,
+        lambda: _then11(st, v_p, v_slot, _done, _ret, v_a, v_s),
+        lambda: (st, (v_p, v_slot, _done, _ret, v_a, v_s)),
+    )
     _ret = _select(_done, _ret, _cast((_i32(_K2[_i32(st["team"]["moves"][(v_p, v_a, v_s)])]) + 1), jnp.int8))
     _done = jnp.bool_(True)
     return _ret
@@ -654,26 +7357,38 @@ def p_enter(st, v_p):
     _a16 = st["team"]["stats"][(v_p, v_a, v_k)]
     st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a16, jnp.int16))
     v_cond = _lcast(st["team"]["status"][(v_p, v_a)], jnp.int8)
-    _c17 = (v_cond == 5)
+    _c17 = v_cond == 5
+
     def _then18(st, v_p, v_a, v_cond):
         st = dict(st)
         _a19 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_p)][3]), 4), 1)
         st["mstat"] = st["mstat"].at[(_i32(v_p), 3)].set(_cast(_a19, jnp.int16))
         return st, (v_p, v_a, v_cond)
+
     st, (v_p, v_a, v_cond) = _branch(_c17, lambda: _then18(st, v_p, v_a, v_cond), lambda: (st, (v_p, v_a, v_cond)))
-    _c20 = (v_cond == 3)
+    _c20 = v_cond == 3
+
     def _then21(st, v_p, v_a, v_cond):
         st = dict(st)
         _a22 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_p)][0]), 2), 1)
         st["mstat"] = st["mstat"].at[(_i32(v_p), 0)].set(_cast(_a22, jnp.int16))
         return st, (v_p, v_a, v_cond)
+
     st, (v_p, v_a, v_cond) = _branch(_c20, lambda: _then21(st, v_p, v_a, v_cond), lambda: (st, (v_p, v_a, v_cond)))
     _c23 = jnp.logical_or((v_cond == 2), (v_cond == 3))
+
     def _then24(st, v_p, v_a, v_cond):
         st = dict(st)
-        _a25 = jnp.maximum((_i32(st["team"]["hp"][(v_p, v_a)]) - jnp.maximum(jnp.floor_divide(_i32(st["team"]["maxhp"][(v_p, v_a)]), 16), 1)), 0)
+        _a25 = jnp.maximum(
+            (
+                _i32(st["team"]["hp"][(v_p, v_a)])
+                - jnp.maximum(jnp.floor_divide(_i32(st["team"]["maxhp"][(v_p, v_a)]), 16), 1)
+            ),
+            0,
+        )
         st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a25, jnp.int16))}
         return st, (v_p, v_a, v_cond)
+
     st, (v_p, v_a, v_cond) = _branch(_c23, lambda: _then24(st, v_p, v_a, v_cond), lambda: (st, (v_p, v_a, v_cond)))
     return st
 
@@ -683,12 +7398,14 @@ def p_leave(st, v_p):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_a = _lcast(st["active"][_i32(v_p)], jnp.int8)
-    _c26 = (st["team"]["status"][(v_p, v_a)] == 6)
+    _c26 = st["team"]["status"][(v_p, v_a)] == 6
+
     def _then27(st, v_p, v_a):
         st = dict(st)
         _a28 = 2
         st["team"] = {**st["team"], "status": _put(st["team"]["status"], (_i32(v_p), _i32(v_a)), _cast(_a28, jnp.int8))}
         return st, (v_p, v_a)
+
     st, (v_p, v_a) = _branch(_c26, lambda: _then27(st, v_p, v_a), lambda: (st, (v_p, v_a)))
     _a29 = _K3
     st["boosts"] = st["boosts"].at[_i32(v_p)].set(_cast(_a29, jnp.int8))
@@ -720,21 +7437,25 @@ def p_leave(st, v_p):
     st["thrash_left"] = _put(st["thrash_left"], _i32(v_p), _cast(_a42, jnp.int8))
     _a43 = False
     st["flinched"] = _put(st["flinched"], _i32(v_p), _cast(_a43, jnp.bool_))
-    _c44 = (_i32(st["trap_left"][_i32(v_p)]) > 0)
+    _c44 = _i32(st["trap_left"][_i32(v_p)]) > 0
+
     def _then45(st, v_p, v_a):
         st = dict(st)
         _a46 = False
         st["trapped"] = _put(st["trapped"], (1 - _i32(v_p)), _cast(_a46, jnp.bool_))
         return st, (v_p, v_a)
+
     st, (v_p, v_a) = _branch(_c44, lambda: _then45(st, v_p, v_a), lambda: (st, (v_p, v_a)))
     _a47 = 0
     st["trap_left"] = _put(st["trap_left"], _i32(v_p), _cast(_a47, jnp.int8))
     _c48 = st["trapped"][_i32(v_p)]
+
     def _then49(st, v_p, v_a):
         st = dict(st)
         _a50 = 0
         st["trap_left"] = _put(st["trap_left"], (1 - _i32(v_p)), _cast(_a50, jnp.int8))
         return st, (v_p, v_a)
+
     st, (v_p, v_a) = _branch(_c48, lambda: _then49(st, v_p, v_a), lambda: (st, (v_p, v_a)))
     _a51 = False
     st["trapped"] = _put(st["trapped"], _i32(v_p), _cast(_a51, jnp.bool_))
@@ -761,16 +7482,18 @@ def p_before_move(st, v_u):
     v_cond = _lcast(st["team"]["status"][(v_u, v_a)], jnp.int8)
     _a53 = True
     st["go"] = _cast(_a53, jnp.bool_)
-    _c54 = (v_cond == 4)
-    _c55 = (v_cond == 1)
+    _c54 = v_cond == 4
+    _c55 = v_cond == 1
     _c56 = st["trapped"][_i32(v_u)]
     _c57 = st["flinched"][_i32(v_u)]
     _c58 = st["recharging"][_i32(v_u)]
+
     def _then59(st, v_u, v_a, v_cond):
         st = dict(st)
         _a60 = False
         st["go"] = _cast(_a60, jnp.bool_)
         return st, (v_u, v_a, v_cond)
+
     def _then61(st, v_u, v_a, v_cond):
         st = dict(st)
         _a62 = jnp.maximum((_i32(st["team"]["sleep"][(v_u, v_a)]) - 1), 0)
@@ -778,16 +7501,19 @@ def p_before_move(st, v_u):
         _a63 = False
         st["go"] = _cast(_a63, jnp.bool_)
         return st, (v_u, v_a, v_cond)
+
     def _then64(st, v_u, v_a, v_cond):
         st = dict(st)
         _a65 = False
         st["go"] = _cast(_a65, jnp.bool_)
         return st, (v_u, v_a, v_cond)
+
     def _then66(st, v_u, v_a, v_cond):
         st = dict(st)
         _a67 = False
         st["go"] = _cast(_a67, jnp.bool_)
         return st, (v_u, v_a, v_cond)
+
     def _then68(st, v_u, v_a, v_cond):
         st = dict(st)
         _a69 = False
@@ -795,8 +7521,27 @@ def p_before_move(st, v_u):
         _a70 = False
         st["go"] = _cast(_a70, jnp.bool_)
         return st, (v_u, v_a, v_cond)
-    st, (v_u, v_a, v_cond) = _select_first((_c54, _c55, _c56, _c57, _c58, ), (st, (v_u, v_a, v_cond)), (lambda: _then59(st, v_u, v_a, v_cond), lambda: _then61(st, v_u, v_a, v_cond), lambda: _then64(st, v_u, v_a, v_cond), lambda: _then66(st, v_u, v_a, v_cond), lambda: _then68(st, v_u, v_a, v_cond), ), lambda: (st, (v_u, v_a, v_cond)))
+
+    st, (v_u, v_a, v_cond) = _select_first(
+        (
+            _c54,
+            _c55,
+            _c56,
+            _c57,
+            _c58,
+        ),
+        (st, (v_u, v_a, v_cond)),
+        (
+            lambda: _then59(st, v_u, v_a, v_cond),
+            lambda: _then61(st, v_u, v_a, v_cond),
+            lambda: _then64(st, v_u, v_a, v_cond),
+            lambda: _then66(st, v_u, v_a, v_cond),
+            lambda: _then68(st, v_u, v_a, v_cond),
+        ),
+        lambda: (st, (v_u, v_a, v_cond)),
+    )
     _c71 = jnp.logical_and(st["go"], (_i32(st["confused"][_i32(v_u)]) > 0))
+
     def _then72(st, v_u, v_a, v_cond):
         st = dict(st)
         _a73 = jnp.maximum((_i32(st["confused"][_i32(v_u)]) - 1), 0)
@@ -804,33 +7549,86 @@ def p_before_move(st, v_u):
         st, _r74 = _randint(st, 0, 1)
         v_self_hit = _lcast((_r74 == 1), jnp.bool_)
         _c75 = jnp.logical_and((_i32(st["confused"][_i32(v_u)]) > 0), v_self_hit)
+
         def _then76(st, v_u, v_a, v_cond, v_self_hit):
             st = dict(st)
             v_lv = _lcast(st["team"]["level"][(v_u, v_a)], jnp.int8)
-            v_hurt = _lcast((jnp.floor_divide(jnp.floor_divide((((jnp.floor_divide((_i32(v_lv) * 2), 5) + 2) * _i32(st["mstat"][_i32(v_u)][0])) * 40), _i32(st["mstat"][_i32(v_u)][1])), 50) + 2), jnp.int32)
+            v_hurt = _lcast(
+                (
+                    jnp.floor_divide(
+                        jnp.floor_divide(
+                            (((jnp.floor_divide((_i32(v_lv) * 2), 5) + 2) * _i32(st["mstat"][_i32(v_u)][0])) * 40),
+                            _i32(st["mstat"][_i32(v_u)][1]),
+                        ),
+                        50,
+                    )
+                    + 2
+                ),
+                jnp.int32,
+            )
             _a77 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - _i32(v_hurt)), 0)
             st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a77, jnp.int16))}
             _a78 = False
             st["go"] = _cast(_a78, jnp.bool_)
             st = p_drop_locks(st, v_u)
             return st, (v_u, v_a, v_cond, v_self_hit)
-        st, (v_u, v_a, v_cond, v_self_hit) = _branch_any(_c75, lambda: _then76(st, v_u, v_a, v_cond, v_self_hit), lambda: (st, (v_u, v_a, v_cond, v_self_hit)), True, (v_u, v_a, v_cond, v_self_hit), (jnp.int8, jnp.int8, jnp.int8, jnp.bool_, ))
+
+        st, (v_u, v_a, v_cond, v_self_hit) = _branch_any(
+            _c75,
+            lambda: _then76(st, v_u, v_a, v_cond, v_self_hit),
+            lambda: (st, (v_u, v_a, v_cond, v_self_hit)),
+            True,
+            (v_u, v_a, v_cond, v_self_hit),
+            (
+                jnp.int8,
+                jnp.int8,
+                jnp.int8,
+                jnp.bool_,
+            ),
+        )
         return st, (v_u, v_a, v_cond)
-    st, (v_u, v_a, v_cond) = _branch_any(_c71, lambda: _then72(st, v_u, v_a, v_cond), lambda: (st, (v_u, v_a, v_cond)), True, (v_u, v_a, v_cond), (jnp.int8, jnp.int8, jnp.int8, ))
+
+    st, (v_u, v_a, v_cond) = _branch_any(
+        _c71,
+        lambda: _then72(st, v_u, v_a, v_cond),
+        lambda: (st, (v_u, v_a, v_cond)),
+        True,
+        (v_u, v_a, v_cond),
+        (
+            jnp.int8,
+            jnp.int8,
+            jnp.int8,
+        ),
+    )
     _c79 = jnp.logical_and(st["go"], (v_cond == 5))
+
     def _then80(st, v_u, v_a, v_cond):
         st = dict(st)
         st, _r82 = _randint(st, 0, 255)
-        _c81 = (_r82 < 63)
+        _c81 = _r82 < 63
+
         def _then83(st, v_u, v_a, v_cond):
             st = dict(st)
             _a84 = False
             st["go"] = _cast(_a84, jnp.bool_)
             st = p_drop_locks(st, v_u)
             return st, (v_u, v_a, v_cond)
+
         st, (v_u, v_a, v_cond) = _branch(_c81, lambda: _then83(st, v_u, v_a, v_cond), lambda: (st, (v_u, v_a, v_cond)))
         return st, (v_u, v_a, v_cond)
-    st, (v_u, v_a, v_cond) = _branch_any(_c79, lambda: _then80(st, v_u, v_a, v_cond), lambda: (st, (v_u, v_a, v_cond)), True, (v_u, v_a, v_cond), (jnp.int8, jnp.int8, jnp.int8, ))
+
+    st, (v_u, v_a, v_cond) = _branch_any(
+        _c79,
+        lambda: _then80(st, v_u, v_a, v_cond),
+        lambda: (st, (v_u, v_a, v_cond)),
+        True,
+        (v_u, v_a, v_cond),
+        (
+            jnp.int8,
+            jnp.int8,
+            jnp.int8,
+        ),
+    )
     return st
 
 
@@ -844,7 +7642,8 @@ def p_drop_locks(st, v_u):
     st["invulnerable"] = _put(st["invulnerable"], _i32(v_u), _cast(_a86, jnp.bool_))
     _a87 = 0
     st["thrash_left"] = _put(st["thrash_left"], _i32(v_u), _cast(_a87, jnp.int8))
-    _c88 = (_i32(st["trap_left"][_i32(v_u)]) > 0)
+    _c88 = _i32(st["trap_left"][_i32(v_u)]) > 0
+
     def _then89(st, v_u):
         st = dict(st)
         _a90 = 0
@@ -852,6 +7651,7 @@ def p_drop_locks(st, v_u):
         _a91 = False
         st["trapped"] = _put(st["trapped"], (1 - _i32(v_u)), _cast(_a91, jnp.bool_))
         return st, (v_u,)
+
     st, (v_u,) = _branch(_c88, lambda: _then89(st, v_u), lambda: (st, (v_u,)))
     return st
 
@@ -862,47 +7662,123 @@ def p_use_move(st, v_u, v_slot):
     v_u = _lcast(v_u, jnp.int8)
     v_slot = _lcast(v_slot, jnp.int8)
     v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
-    _c92 = (_i32(st["team"]["hp"][(v_u, v_a)]) > 0)
+    _c92 = _i32(st["team"]["hp"][(v_u, v_a)]) > 0
+
     def _then93(st, v_u, v_slot, v_a):
         st = dict(st)
         v_s = _lcast(jnp.where(f_locked(st, v_u), _i32(st["lock_slot"][_i32(v_u)]), _i32(v_slot)), jnp.int8)
         v_struggle = _lcast(jnp.logical_and(f_no_pp(st, v_u), jnp.logical_not(f_locked(st, v_u))), jnp.bool_)
         v_m = _lcast(st["team"]["moves"][(v_u, v_a, v_s)], jnp.int16)
         _c94 = v_struggle
+
         def _then95(st, v_u, v_slot, v_a, v_s, v_struggle, v_m):
             st = dict(st)
             _a96 = 164
             v_m = _lcast(_a96, jnp.int16)
             return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m)
-        st, (v_u, v_slot, v_a, v_s, v_struggle, v_m) = _branch(_c94, lambda: _then95(st, v_u, v_slot, v_a, v_s, v_struggle, v_m), lambda: (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m)))
+
+        st, (v_u, v_slot, v_a, v_s, v_struggle, v_m) = _branch(
+            _c94,
+            lambda: _then95(st, v_u, v_slot, v_a, v_s, v_struggle, v_m),
+            lambda: (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m)),
+        )
         v_foe_was_up = _lcast((_i32(st["team"]["hp"][((1 - _i32(v_u)), st["active"][(1 - _i32(v_u))])]) > 0), jnp.bool_)
         st = p_before_move(st, v_u)
         _c97 = st["go"]
+
         def _then98(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up):
             st = dict(st)
             _a99 = v_m
             st["move_used"] = _cast(_a99, jnp.int16)
-            _a100 = {"high_crit": _cast(False, jnp.bool_), "hits_min": _cast(1, jnp.int8), "hits_max": _cast(1, jnp.int8), "drain_num": _cast(0, jnp.int8), "drain_den": _cast(0, jnp.int8), "recoil_num": _cast(0, jnp.int8), "recoil_den": _cast(0, jnp.int8), "status": _cast(0, jnp.int8), "sec_status": _cast(0, jnp.int8), "sec_chance": _cast(0, jnp.int8), "stat": _cast(0, jnp.int8), "stages": _cast(0, jnp.int8), "on_user": _cast(False, jnp.bool_), "stat_chance": _cast(0, jnp.int8), "confuse": _cast(0, jnp.int8), "flinch": _cast(0, jnp.int8), "recharge": _cast(False, jnp.bool_), "trap": _cast(False, jnp.bool_), "thrash": _cast(False, jnp.bool_), "explode": _cast(False, jnp.bool_), "ohko": _cast(False, jnp.bool_), "charge": _cast(False, jnp.bool_), "fly": _cast(False, jnp.bool_), "fixed": _cast(0, jnp.int8), "level_damage": _cast(False, jnp.bool_), "psywave": _cast(False, jnp.bool_), "half_hp": _cast(False, jnp.bool_), "crash": _cast(False, jnp.bool_), "heal": _cast(False, jnp.bool_), "rest": _cast(False, jnp.bool_), "haze": _cast(False, jnp.bool_), "screen": _cast(0, jnp.int8), "seed": _cast(False, jnp.bool_), "substitute": _cast(False, jnp.bool_), "counter": _cast(False, jnp.bool_), "focus": _cast(False, jnp.bool_), "mist": _cast(False, jnp.bool_), "sleeping_target": _cast(False, jnp.bool_)}
+            _a100 = {
+                "high_crit": _cast(False, jnp.bool_),
+                "hits_min": _cast(1, jnp.int8),
+                "hits_max": _cast(1, jnp.int8),
+                "drain_num": _cast(0, jnp.int8),
+                "drain_den": _cast(0, jnp.int8),
+                "recoil_num": _cast(0, jnp.int8),
+                "recoil_den": _cast(0, jnp.int8),
+                "status": _cast(0, jnp.int8),
+                "sec_status": _cast(0, jnp.int8),
+                "sec_chance": _cast(0, jnp.int8),
+                "stat": _cast(0, jnp.int8),
+                "stages": _cast(0, jnp.int8),
+                "on_user": _cast(False, jnp.bool_),
+                "stat_chance": _cast(0, jnp.int8),
+                "confuse": _cast(0, jnp.int8),
+                "flinch": _cast(0, jnp.int8),
+                "recharge": _cast(False, jnp.bool_),
+                "trap": _cast(False, jnp.bool_),
+                "thrash": _cast(False, jnp.bool_),
+                "explode": _cast(False, jnp.bool_),
+                "ohko": _cast(False, jnp.bool_),
+                "charge": _cast(False, jnp.bool_),
+                "fly": _cast(False, jnp.bool_),
+                "fixed": _cast(0, jnp.int8),
+                "level_damage": _cast(False, jnp.bool_),
+                "psywave": _cast(False, jnp.bool_),
+                "half_hp": _cast(False, jnp.bool_),
+                "crash": _cast(False, jnp.bool_),
+                "heal": _cast(False, jnp.bool_),
+                "rest": _cast(False, jnp.bool_),
+                "haze": _cast(False, jnp.bool_),
+                "screen": _cast(0, jnp.int8),
+                "seed": _cast(False, jnp.bool_),
+                "substitute": _cast(False, jnp.bool_),
+                "counter": _cast(False, jnp.bool_),
+                "focus": _cast(False, jnp.bool_),
+                "mist": _cast(False, jnp.bool_),
+                "sleeping_target": _cast(False, jnp.bool_),
+            }
             st["fx"] = _cast(_a100, _DT4)
             st = p_move_effect__dispatch(st, _K5[_i32(v_m)])
-            v_charge_turn = _lcast(jnp.logical_and(st["fx"]["charge"], jnp.logical_not(st["charging"][_i32(v_u)])), jnp.bool_)
-            _c101 = jnp.logical_or(jnp.logical_and(jnp.logical_and(jnp.logical_not(f_locked(st, v_u)), jnp.logical_not(st["fx"]["charge"])), jnp.logical_not(v_struggle)), st["charging"][_i32(v_u)])
+            v_charge_turn = _lcast(
+                jnp.logical_and(st["fx"]["charge"], jnp.logical_not(st["charging"][_i32(v_u)])), jnp.bool_
+            )
+            _c101 = jnp.logical_or(
+                jnp.logical_and(
+                    jnp.logical_and(jnp.logical_not(f_locked(st, v_u)), jnp.logical_not(st["fx"]["charge"])),
+                    jnp.logical_not(v_struggle),
+                ),
+                st["charging"][_i32(v_u)],
+            )
+
             def _then102(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn):
                 st = dict(st)
                 _a103 = jnp.maximum((_i32(st["team"]["pp"][(v_u, v_a, v_s)]) - 1), 0)
-                st["team"] = {**st["team"], "pp": st["team"]["pp"].at[(_i32(v_u), _i32(v_a), _i32(v_s))].set(_cast(_a103, jnp.int8))}
+                st["team"] = {
+                    **st["team"],
+                    "pp": st["team"]["pp"].at[(_i32(v_u), _i32(v_a), _i32(v_s))].set(_cast(_a103, jnp.int8)),
+                }
                 return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)
-            st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn) = _branch(_c101, lambda: _then102(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn), lambda: (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)))
+
+            st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn) = _branch(
+                _c101,
+                lambda: _then102(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn),
+                lambda: (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)),
+            )
             _c104 = jnp.logical_not(v_struggle)
+
             def _then105(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn):
                 st = dict(st)
                 _a106 = True
                 st["move_seen"] = _put(st["move_seen"], (_i32(v_u), _i32(v_a), _i32(v_s)), _cast(_a106, jnp.bool_))
                 return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)
-            st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn) = _branch(_c104, lambda: _then105(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn), lambda: (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)))
-            _a107 = jnp.logical_and(jnp.logical_and(jnp.logical_or((_K6[_i32(v_m)] == 0), (_K6[_i32(v_m)] == 6)), (_i32(_K7[_i32(v_m)]) > 0)), jnp.logical_not(st["fx"]["counter"]))
+
+            st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn) = _branch(
+                _c104,
+                lambda: _then105(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn),
+                lambda: (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)),
+            )
+            _a107 = jnp.logical_and(
+                jnp.logical_and(
+                    jnp.logical_or((_K6[_i32(v_m)] == 0), (_K6[_i32(v_m)] == 6)), (_i32(_K7[_i32(v_m)]) > 0)
+                ),
+                jnp.logical_not(st["fx"]["counter"]),
+            )
             st["counterable"] = st["counterable"].at[_i32(v_u)].set(_cast(_a107, jnp.bool_))
             _c108 = v_charge_turn
+
             def _then109(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn):
                 st = dict(st)
                 _a110 = True
@@ -912,6 +7788,7 @@ def p_use_move(st, v_u, v_slot):
                 _a112 = v_s
                 st["lock_slot"] = st["lock_slot"].at[_i32(v_u)].set(_cast(_a112, jnp.int8))
                 return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)
+
             def _else113(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn):
                 st = dict(st)
                 _a114 = False
@@ -920,17 +7797,83 @@ def p_use_move(st, v_u, v_slot):
                 st["invulnerable"] = _put(st["invulnerable"], _i32(v_u), _cast(_a115, jnp.bool_))
                 st = p_carry_out(st, v_u, v_m, v_s)
                 return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)
-            st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn) = _branch_any(_c108, lambda: _then109(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn), lambda: _else113(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn), False, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn), (jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.bool_, jnp.int16, jnp.bool_, jnp.bool_, ))
+
+            st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn) = _branch_any(
+                _c108,
+                lambda: _then109(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn),
+                lambda: _else113(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn),
+                False,
+                (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn),
+                (
+                    jnp.int8,
+                    jnp.int8,
+                    jnp.int8,
+                    jnp.int8,
+                    jnp.bool_,
+                    jnp.int16,
+                    jnp.bool_,
+                    jnp.bool_,
+                ),
+            )
             return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up)
-        st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up) = _branch_any(_c97, lambda: _then98(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up), lambda: (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up)), True, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up), (jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.bool_, jnp.int16, jnp.bool_, ))
-        _c116 = jnp.logical_not(jnp.logical_and(v_foe_was_up, (_i32(st["team"]["hp"][((1 - _i32(v_u)), st["active"][(1 - _i32(v_u))])]) == 0)))
+
+        st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up) = _branch_any(
+            _c97,
+            lambda: _then98(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up),
+            lambda: (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up)),
+            True,
+            (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up),
+            (
+                jnp.int8,
+                jnp.int8,
+                jnp.int8,
+                jnp.int8,
+                jnp.bool_,
+                jnp.int16,
+                jnp.bool_,
+            ),
+        )
+        _c116 = jnp.logical_not(
+            jnp.logical_and(
+                v_foe_was_up, (_i32(st["team"]["hp"][((1 - _i32(v_u)), st["active"][(1 - _i32(v_u))])]) == 0)
+            )
+        )
+
         def _then117(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up):
             st = dict(st)
             st = p_residual(st, v_u)
             return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up)
-        st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up) = _branch_any(_c116, lambda: _then117(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up), lambda: (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up)), True, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up), (jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.bool_, jnp.int16, jnp.bool_, ))
+
+        st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up) = _branch_any(
+            _c116,
+            lambda: _then117(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up),
+            lambda: (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up)),
+            True,
+            (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up),
+            (
+                jnp.int8,
+                jnp.int8,
+                jnp.int8,
+                jnp.int8,
+                jnp.bool_,
+                jnp.int16,
+                jnp.bool_,
+            ),
+        )
         return st, (v_u, v_slot, v_a)
-    st, (v_u, v_slot, v_a) = _branch_any(_c92, lambda: _then93(st, v_u, v_slot, v_a), lambda: (st, (v_u, v_slot, v_a)), True, (v_u, v_slot, v_a), (jnp.int8, jnp.int8, jnp.int8, ))
+
+    st, (v_u, v_slot, v_a) = _branch_any(
+        _c92,
+        lambda: _then93(st, v_u, v_slot, v_a),
+        lambda: (st, (v_u, v_slot, v_a)),
+        True,
+        (v_u, v_slot, v_a),
+        (
+            jnp.int8,
+            jnp.int8,
+            jnp.int8,
+        ),
+    )
     return st
 
 
@@ -943,39 +7886,55 @@ def p_carry_out(st, v_u, v_m, v_s):
     v_t = _lcast((1 - _i32(v_u)), jnp.int8)
     v_ta = _lcast(st["active"][_i32(v_t)], jnp.int8)
     _c118 = jnp.logical_or(_K8[_i32(v_m)], (_i32(st["team"]["hp"][(v_t, v_ta)]) > 0))
+
     def _then119(st, v_u, v_m, v_s, v_t, v_ta):
         st = dict(st)
         _c120 = st["fx"]["trap"]
+
         def _then121(st, v_u, v_m, v_s, v_t, v_ta):
             st = dict(st)
             _a122 = False
             st["recharging"] = _put(st["recharging"], _i32(v_t), _cast(_a122, jnp.bool_))
             return st, (v_u, v_m, v_s, v_t, v_ta)
-        st, (v_u, v_m, v_s, v_t, v_ta) = _branch(_c120, lambda: _then121(st, v_u, v_m, v_s, v_t, v_ta), lambda: (st, (v_u, v_m, v_s, v_t, v_ta)))
-        _c123 = (_K9[_i32(v_m)] != 2)
+
+        st, (v_u, v_m, v_s, v_t, v_ta) = _branch(
+            _c120, lambda: _then121(st, v_u, v_m, v_s, v_t, v_ta), lambda: (st, (v_u, v_m, v_s, v_t, v_ta))
+        )
+        _c123 = _K9[_i32(v_m)] != 2
+
         def _then124(st, v_u, v_m, v_s, v_t, v_ta):
             st = dict(st)
             _a125 = 0
             st["last_damage"] = _cast(_a125, jnp.int16)
             return st, (v_u, v_m, v_s, v_t, v_ta)
-        st, (v_u, v_m, v_s, v_t, v_ta) = _branch(_c123, lambda: _then124(st, v_u, v_m, v_s, v_t, v_ta), lambda: (st, (v_u, v_m, v_s, v_t, v_ta)))
+
+        st, (v_u, v_m, v_s, v_t, v_ta) = _branch(
+            _c123, lambda: _then124(st, v_u, v_m, v_s, v_t, v_ta), lambda: (st, (v_u, v_m, v_s, v_t, v_ta))
+        )
         _c126 = st["fx"]["thrash"]
+
         def _then127(st, v_u, v_m, v_s, v_t, v_ta):
             st = dict(st)
-            _c128 = (_i32(st["thrash_left"][_i32(v_u)]) > 0)
+            _c128 = _i32(st["thrash_left"][_i32(v_u)]) > 0
+
             def _then129(st, v_u, v_m, v_s, v_t, v_ta):
                 st = dict(st)
                 _a130 = jnp.maximum((_i32(st["thrash_left"][_i32(v_u)]) - 1), 0)
                 st["thrash_left"] = st["thrash_left"].at[_i32(v_u)].set(_cast(_a130, jnp.int8))
-                _c131 = (_i32(st["thrash_left"][_i32(v_u)]) == 0)
+                _c131 = _i32(st["thrash_left"][_i32(v_u)]) == 0
+
                 def _then132(st, v_u, v_m, v_s, v_t, v_ta):
                     st = dict(st)
                     st, _r133 = _randint(st, 2, 5)
                     _a134 = _r133
                     st["confused"] = st["confused"].at[_i32(v_u)].set(_cast(_a134, jnp.int8))
                     return st, (v_u, v_m, v_s, v_t, v_ta)
-                st, (v_u, v_m, v_s, v_t, v_ta) = _branch(_c131, lambda: _then132(st, v_u, v_m, v_s, v_t, v_ta), lambda: (st, (v_u, v_m, v_s, v_t, v_ta)))
+
+                st, (v_u, v_m, v_s, v_t, v_ta) = _branch(
+                    _c131, lambda: _then132(st, v_u, v_m, v_s, v_t, v_ta), lambda: (st, (v_u, v_m, v_s, v_t, v_ta))
+                )
                 return st, (v_u, v_m, v_s, v_t, v_ta)
+
             def _else135(st, v_u, v_m, v_s, v_t, v_ta):
                 st = dict(st)
                 st, _r136 = _randint(st, 2, 3)
@@ -984,26 +7943,73 @@ def p_carry_out(st, v_u, v_m, v_s):
                 _a138 = v_s
                 st["lock_slot"] = st["lock_slot"].at[_i32(v_u)].set(_cast(_a138, jnp.int8))
                 return st, (v_u, v_m, v_s, v_t, v_ta)
-            st, (v_u, v_m, v_s, v_t, v_ta) = _branch(_c128, lambda: _then129(st, v_u, v_m, v_s, v_t, v_ta), lambda: _else135(st, v_u, v_m, v_s, v_t, v_ta))
+
+            st, (v_u, v_m, v_s, v_t, v_ta) = _branch(
+                _c128, lambda: _then129(st, v_u, v_m, v_s, v_t, v_ta), lambda: _else135(st, v_u, v_m, v_s, v_t, v_ta)
+            )
             return st, (v_u, v_m, v_s, v_t, v_ta)
-        st, (v_u, v_m, v_s, v_t, v_ta) = _branch_any(_c126, lambda: _then127(st, v_u, v_m, v_s, v_t, v_ta), lambda: (st, (v_u, v_m, v_s, v_t, v_ta)), True, (v_u, v_m, v_s, v_t, v_ta), (jnp.int8, jnp.int16, jnp.int8, jnp.int8, jnp.int8, ))
+
+        st, (v_u, v_m, v_s, v_t, v_ta) = _branch_any(
+            _c126,
+            lambda: _then127(st, v_u, v_m, v_s, v_t, v_ta),
+            lambda: (st, (v_u, v_m, v_s, v_t, v_ta)),
+            True,
+            (v_u, v_m, v_s, v_t, v_ta),
+            (
+                jnp.int8,
+                jnp.int16,
+                jnp.int8,
+                jnp.int8,
+                jnp.int8,
+            ),
+        )
         st = p_check_hit(st, v_u, v_m)
         _a139 = False
         st["broke_sub"] = _cast(_a139, jnp.bool_)
         _a140 = False
         st["hit_sub"] = _cast(_a140, jnp.bool_)
         _c141 = st["go"]
+
         def _then142(st, v_u, v_m, v_s, v_t, v_ta):
             st = dict(st)
             st = p_land(st, v_u, v_m, v_s)
             return st, (v_u, v_m, v_s, v_t, v_ta)
+
         def _else143(st, v_u, v_m, v_s, v_t, v_ta):
             st = dict(st)
             st = p_missed(st, v_u)
             return st, (v_u, v_m, v_s, v_t, v_ta)
-        st, (v_u, v_m, v_s, v_t, v_ta) = _branch_any(_c141, lambda: _then142(st, v_u, v_m, v_s, v_t, v_ta), lambda: _else143(st, v_u, v_m, v_s, v_t, v_ta), True, (v_u, v_m, v_s, v_t, v_ta), (jnp.int8, jnp.int16, jnp.int8, jnp.int8, jnp.int8, ))
+
+        st, (v_u, v_m, v_s, v_t, v_ta) = _branch_any(
+            _c141,
+            lambda: _then142(st, v_u, v_m, v_s, v_t, v_ta),
+            lambda: _else143(st, v_u, v_m, v_s, v_t, v_ta),
+            True,
+            (v_u, v_m, v_s, v_t, v_ta),
+            (
+                jnp.int8,
+                jnp.int16,
+                jnp.int8,
+                jnp.int8,
+                jnp.int8,
+            ),
+        )
         return st, (v_u, v_m, v_s, v_t, v_ta)
-    st, (v_u, v_m, v_s, v_t, v_ta) = _branch_any(_c118, lambda: _then119(st, v_u, v_m, v_s, v_t, v_ta), lambda: (st, (v_u, v_m, v_s, v_t, v_ta)), True, (v_u, v_m, v_s, v_t, v_ta), (jnp.int8, jnp.int16, jnp.int8, jnp.int8, jnp.int8, ))
+
+    st, (v_u, v_m, v_s, v_t, v_ta) = _branch_any(
+        _c118,
+        lambda: _then119(st, v_u, v_m, v_s, v_t, v_ta),
+        lambda: (st, (v_u, v_m, v_s, v_t, v_ta)),
+        True,
+        (v_u, v_m, v_s, v_t, v_ta),
+        (
+            jnp.int8,
+            jnp.int16,
+            jnp.int8,
+            jnp.int8,
+            jnp.int8,
+        ),
+    )
     return st
 
 
@@ -1018,52 +8024,117 @@ def p_check_hit(st, v_u, v_m):
     _a144 = True
     st["go"] = _cast(_a144, jnp.bool_)
     _c145 = jnp.logical_not(_K8[_i32(v_m)])
+
     def _then146(st, v_u, v_m, v_t, v_ta, v_sp):
         st = dict(st)
         _c147 = jnp.logical_and(st["invulnerable"][_i32(v_t)], (_i32(_K10[_i32(v_m)]) != 0))
+
         def _then148(st, v_u, v_m, v_t, v_ta, v_sp):
             st = dict(st)
             _a149 = False
             st["go"] = _cast(_a149, jnp.bool_)
             return st, (v_u, v_m, v_t, v_ta, v_sp)
-        st, (v_u, v_m, v_t, v_ta, v_sp) = _branch(_c147, lambda: _then148(st, v_u, v_m, v_t, v_ta, v_sp), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp)))
-        _c150 = jnp.logical_and(jnp.logical_and(st["go"], _K11[_i32(v_m)]), jnp.logical_or((_i32(f_eff(st, _K6[_i32(v_m)], _K12[_i32(v_sp)])) == 0), (_i32(f_eff(st, _K6[_i32(v_m)], _K13[_i32(v_sp)])) == 0)))
+
+        st, (v_u, v_m, v_t, v_ta, v_sp) = _branch(
+            _c147, lambda: _then148(st, v_u, v_m, v_t, v_ta, v_sp), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp))
+        )
+        _c150 = jnp.logical_and(
+            jnp.logical_and(st["go"], _K11[_i32(v_m)]),
+            jnp.logical_or(
+                (_i32(f_eff(st, _K6[_i32(v_m)], _K12[_i32(v_sp)])) == 0),
+                (_i32(f_eff(st, _K6[_i32(v_m)], _K13[_i32(v_sp)])) == 0),
+            ),
+        )
+
         def _then151(st, v_u, v_m, v_t, v_ta, v_sp):
             st = dict(st)
             _a152 = False
             st["go"] = _cast(_a152, jnp.bool_)
             return st, (v_u, v_m, v_t, v_ta, v_sp)
-        st, (v_u, v_m, v_t, v_ta, v_sp) = _branch(_c150, lambda: _then151(st, v_u, v_m, v_t, v_ta, v_sp), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp)))
-        _c153 = jnp.logical_and(jnp.logical_and(st["go"], st["fx"]["ohko"]), (_i32(f_speed(st, v_t)) > _i32(f_speed(st, v_u))))
+
+        st, (v_u, v_m, v_t, v_ta, v_sp) = _branch(
+            _c150, lambda: _then151(st, v_u, v_m, v_t, v_ta, v_sp), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp))
+        )
+        _c153 = jnp.logical_and(
+            jnp.logical_and(st["go"], st["fx"]["ohko"]), (_i32(f_speed(st, v_t)) > _i32(f_speed(st, v_u)))
+        )
+
         def _then154(st, v_u, v_m, v_t, v_ta, v_sp):
             st = dict(st)
             _a155 = False
             st["go"] = _cast(_a155, jnp.bool_)
             return st, (v_u, v_m, v_t, v_ta, v_sp)
-        st, (v_u, v_m, v_t, v_ta, v_sp) = _branch(_c153, lambda: _then154(st, v_u, v_m, v_t, v_ta, v_sp), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp)))
-        _c156 = jnp.logical_and(jnp.logical_and(st["go"], st["fx"]["sleeping_target"]), (st["team"]["status"][(v_t, v_ta)] != 1))
+
+        st, (v_u, v_m, v_t, v_ta, v_sp) = _branch(
+            _c153, lambda: _then154(st, v_u, v_m, v_t, v_ta, v_sp), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp))
+        )
+        _c156 = jnp.logical_and(
+            jnp.logical_and(st["go"], st["fx"]["sleeping_target"]), (st["team"]["status"][(v_t, v_ta)] != 1)
+        )
+
         def _then157(st, v_u, v_m, v_t, v_ta, v_sp):
             st = dict(st)
             _a158 = False
             st["go"] = _cast(_a158, jnp.bool_)
             return st, (v_u, v_m, v_t, v_ta, v_sp)
-        st, (v_u, v_m, v_t, v_ta, v_sp) = _branch(_c156, lambda: _then157(st, v_u, v_m, v_t, v_ta, v_sp), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp)))
+
+        st, (v_u, v_m, v_t, v_ta, v_sp) = _branch(
+            _c156, lambda: _then157(st, v_u, v_m, v_t, v_ta, v_sp), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp))
+        )
         v_sure = _lcast(jnp.logical_and((st["fx"]["status"] == 1), st["recharging"][_i32(v_t)]), jnp.bool_)
         _c159 = jnp.logical_and(jnp.logical_and(st["go"], (_i32(_K10[_i32(v_m)]) != 0)), jnp.logical_not(v_sure))
+
         def _then160(st, v_u, v_m, v_t, v_ta, v_sp, v_sure):
             st = dict(st)
             st, _r162 = _randint(st, 0, 255)
-            _c161 = (_r162 >= _i32(f_hit_chance(st, _K10[_i32(v_m)], st["boosts"][_i32(v_u)][4], st["boosts"][_i32(v_t)][5])))
+            _c161 = _r162 >= _i32(
+                f_hit_chance(st, _K10[_i32(v_m)], st["boosts"][_i32(v_u)][4], st["boosts"][_i32(v_t)][5])
+            )
+
             def _then163(st, v_u, v_m, v_t, v_ta, v_sp, v_sure):
                 st = dict(st)
                 _a164 = False
                 st["go"] = _cast(_a164, jnp.bool_)
                 return st, (v_u, v_m, v_t, v_ta, v_sp, v_sure)
-            st, (v_u, v_m, v_t, v_ta, v_sp, v_sure) = _branch(_c161, lambda: _then163(st, v_u, v_m, v_t, v_ta, v_sp, v_sure), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp, v_sure)))
+
+            st, (v_u, v_m, v_t, v_ta, v_sp, v_sure) = _branch(
+                _c161,
+                lambda: _then163(st, v_u, v_m, v_t, v_ta, v_sp, v_sure),
+                lambda: (st, (v_u, v_m, v_t, v_ta, v_sp, v_sure)),
+            )
             return st, (v_u, v_m, v_t, v_ta, v_sp, v_sure)
-        st, (v_u, v_m, v_t, v_ta, v_sp, v_sure) = _branch_any(_c159, lambda: _then160(st, v_u, v_m, v_t, v_ta, v_sp, v_sure), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp, v_sure)), True, (v_u, v_m, v_t, v_ta, v_sp, v_sure), (jnp.int8, jnp.int16, jnp.int8, jnp.int8, jnp.int16, jnp.bool_, ))
+
+        st, (v_u, v_m, v_t, v_ta, v_sp, v_sure) = _branch_any(
+            _c159,
+            lambda: _then160(st, v_u, v_m, v_t, v_ta, v_sp, v_sure),
+            lambda: (st, (v_u, v_m, v_t, v_ta, v_sp, v_sure)),
+            True,
+            (v_u, v_m, v_t, v_ta, v_sp, v_sure),
+            (
+                jnp.int8,
+                jnp.int16,
+                jnp.int8,
+                jnp.int8,
+                jnp.int16,
+                jnp.bool_,
+            ),
+        )
         return st, (v_u, v_m, v_t, v_ta, v_sp)
-    st, (v_u, v_m, v_t, v_ta, v_sp) = _branch_any(_c145, lambda: _then146(st, v_u, v_m, v_t, v_ta, v_sp), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp)), True, (v_u, v_m, v_t, v_ta, v_sp), (jnp.int8, jnp.int16, jnp.int8, jnp.int8, jnp.int16, ))
+
+    st, (v_u, v_m, v_t, v_ta, v_sp) = _branch_any(
+        _c145,
+        lambda: _then146(st, v_u, v_m, v_t, v_ta, v_sp),
+        lambda: (st, (v_u, v_m, v_t, v_ta, v_sp)),
+        True,
+        (v_u, v_m, v_t, v_ta, v_sp),
+        (
+            jnp.int8,
+            jnp.int16,
+            jnp.int8,
+            jnp.int8,
+            jnp.int16,
+        ),
+    )
     return st
 
 
@@ -1073,25 +8144,31 @@ def p_missed(st, v_u):
     v_u = _lcast(v_u, jnp.int8)
     v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
     _c165 = st["fx"]["explode"]
+
     def _then166(st, v_u, v_a):
         st = dict(st)
         _a167 = 0
         st["team"] = {**st["team"], "hp": _put(st["team"]["hp"], (_i32(v_u), _i32(v_a)), _cast(_a167, jnp.int16))}
         return st, (v_u, v_a)
+
     st, (v_u, v_a) = _branch(_c165, lambda: _then166(st, v_u, v_a), lambda: (st, (v_u, v_a)))
     _c168 = st["fx"]["crash"]
+
     def _then169(st, v_u, v_a):
         st = dict(st)
         _a170 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - 1), 0)
         st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a170, jnp.int16))}
         return st, (v_u, v_a)
+
     st, (v_u, v_a) = _branch(_c168, lambda: _then169(st, v_u, v_a), lambda: (st, (v_u, v_a)))
-    _c171 = (_i32(st["trap_left"][_i32(v_u)]) > 0)
+    _c171 = _i32(st["trap_left"][_i32(v_u)]) > 0
+
     def _then172(st, v_u, v_a):
         st = dict(st)
         _a173 = False
         st["trapped"] = _put(st["trapped"], (1 - _i32(v_u)), _cast(_a173, jnp.bool_))
         return st, (v_u, v_a)
+
     st, (v_u, v_a) = _branch(_c171, lambda: _then172(st, v_u, v_a), lambda: (st, (v_u, v_a)))
     _a174 = 0
     st["trap_left"] = _put(st["trap_left"], _i32(v_u), _cast(_a174, jnp.int8))
@@ -1107,14 +8184,49 @@ def p_land(st, v_u, v_m, v_s):
     v_t = _lcast((1 - _i32(v_u)), jnp.int8)
     v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
     v_ta = _lcast(st["active"][_i32(v_t)], jnp.int8)
-    v_damaging = _lcast(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(_K7[_i32(v_m)]) > 0), st["fx"]["ohko"]), st["fx"]["counter"]), st["fx"]["level_damage"]), (_i32(st["fx"]["fixed"]) > 0)), st["fx"]["psywave"]), st["fx"]["half_hp"]), jnp.bool_)
+    v_damaging = _lcast(
+        jnp.logical_or(
+            jnp.logical_or(
+                jnp.logical_or(
+                    jnp.logical_or(
+                        jnp.logical_or(
+                            jnp.logical_or((_i32(_K7[_i32(v_m)]) > 0), st["fx"]["ohko"]), st["fx"]["counter"]
+                        ),
+                        st["fx"]["level_damage"],
+                    ),
+                    (_i32(st["fx"]["fixed"]) > 0),
+                ),
+                st["fx"]["psywave"],
+            ),
+            st["fx"]["half_hp"],
+        ),
+        jnp.bool_,
+    )
     _c175 = v_damaging
+
     def _then176(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
         st = dict(st)
         st = p_compute_damage(st, v_u, v_m)
         return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
-    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch_any(_c175, lambda: _then176(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)), True, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (jnp.int8, jnp.int16, jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.bool_, ))
+
+    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch_any(
+        _c175,
+        lambda: _then176(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging),
+        lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)),
+        True,
+        (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging),
+        (
+            jnp.int8,
+            jnp.int16,
+            jnp.int8,
+            jnp.int8,
+            jnp.int8,
+            jnp.int8,
+            jnp.bool_,
+        ),
+    )
     _c177 = jnp.logical_and(v_damaging, st["go"])
+
     def _then178(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
         st = dict(st)
         v_many = _lcast((_i32(st["fx"]["hits_max"]) > _i32(st["fx"]["hits_min"])), jnp.bool_)
@@ -1123,8 +8235,25 @@ def p_land(st, v_u, v_m, v_s):
         v_hits = _lcast(jnp.where(v_many, _i32(_K14[_i32(v_draw)]), _i32(st["fx"]["hits_min"])), jnp.int8)
         st = p_hit(st, v_u, v_hits)
         return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
-    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch_any(_c177, lambda: _then178(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)), True, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (jnp.int8, jnp.int16, jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.bool_, ))
+
+    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch_any(
+        _c177,
+        lambda: _then178(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging),
+        lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)),
+        True,
+        (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging),
+        (
+            jnp.int8,
+            jnp.int16,
+            jnp.int8,
+            jnp.int8,
+            jnp.int8,
+            jnp.int8,
+            jnp.bool_,
+        ),
+    )
     _c180 = st["go"]
+
     def _then181(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
         st = dict(st)
         _a182 = False
@@ -1134,32 +8263,107 @@ def p_land(st, v_u, v_m, v_s):
         st = p_primary_effects(st, v_u, v_m)
         st = p_after_hit(st, v_u, v_m, v_s)
         _c184 = jnp.logical_and((_i32(st["team"]["hp"][(v_t, v_ta)]) > 0), jnp.logical_not(st["hit_sub"]))
+
         def _then185(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
             st = dict(st)
             st = p_secondary_effects(st, v_u, v_m)
             return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
-        st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch_any(_c184, lambda: _then185(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)), True, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (jnp.int8, jnp.int16, jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.bool_, ))
+
+        st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch_any(
+            _c184,
+            lambda: _then185(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging),
+            lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)),
+            True,
+            (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging),
+            (
+                jnp.int8,
+                jnp.int16,
+                jnp.int8,
+                jnp.int8,
+                jnp.int8,
+                jnp.int8,
+                jnp.bool_,
+            ),
+        )
         _c186 = st["give_stat"]
+
         def _then187(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
             st = dict(st)
-            st = p_change_stat(st, jnp.where(st["fx"]["on_user"], _i32(v_u), _i32(v_t)), st["fx"]["stat"], st["fx"]["stages"], v_u)
+            st = p_change_stat(
+                st, jnp.where(st["fx"]["on_user"], _i32(v_u), _i32(v_t)), st["fx"]["stat"], st["fx"]["stages"], v_u
+            )
             return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
-        st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch_any(_c186, lambda: _then187(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)), True, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (jnp.int8, jnp.int16, jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.bool_, ))
-        _c188 = (st["give_status"] != 0)
+
+        st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch_any(
+            _c186,
+            lambda: _then187(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging),
+            lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)),
+            True,
+            (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging),
+            (
+                jnp.int8,
+                jnp.int16,
+                jnp.int8,
+                jnp.int8,
+                jnp.int8,
+                jnp.int8,
+                jnp.bool_,
+            ),
+        )
+        _c188 = st["give_status"] != 0
+
         def _then189(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
             st = dict(st)
             st = p_inflict(st, v_t, st["give_status"])
             return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
-        st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch_any(_c188, lambda: _then189(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)), True, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (jnp.int8, jnp.int16, jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.bool_, ))
+
+        st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch_any(
+            _c188,
+            lambda: _then189(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging),
+            lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)),
+            True,
+            (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging),
+            (
+                jnp.int8,
+                jnp.int16,
+                jnp.int8,
+                jnp.int8,
+                jnp.int8,
+                jnp.int8,
+                jnp.bool_,
+            ),
+        )
         return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
-    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch_any(_c180, lambda: _then181(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)), True, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), (jnp.int8, jnp.int16, jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.bool_, ))
+
+    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch_any(
+        _c180,
+        lambda: _then181(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging),
+        lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)),
+        True,
+        (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging),
+        (
+            jnp.int8,
+            jnp.int16,
+            jnp.int8,
+            jnp.int8,
+            jnp.int8,
+            jnp.int8,
+            jnp.bool_,
+        ),
+    )
     _c190 = jnp.logical_and(st["fx"]["explode"], jnp.logical_not(st["broke_sub"]))
+
     def _then191(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging):
         st = dict(st)
         _a192 = 0
         st["team"] = {**st["team"], "hp": _put(st["team"]["hp"], (_i32(v_u), _i32(v_a)), _cast(_a192, jnp.int16))}
         return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
-    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch(_c190, lambda: _then191(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging), lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)))
+
+    st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging) = _branch(
+        _c190,
+        lambda: _then191(st, v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging),
+        lambda: (st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)),
+    )
     return st
 
 
@@ -1177,62 +8381,81 @@ def p_compute_damage(st, v_u, v_m):
     _c193 = st["fx"]["ohko"]
     _c194 = st["fx"]["counter"]
     _c195 = st["fx"]["level_damage"]
-    _c196 = (_i32(st["fx"]["fixed"]) > 0)
+    _c196 = _i32(st["fx"]["fixed"]) > 0
     _c197 = st["fx"]["psywave"]
     _c198 = st["fx"]["half_hp"]
     _c199 = jnp.logical_and(st["fx"]["trap"], (_i32(st["trap_left"][_i32(v_u)]) > 0))
-    _c200 = jnp.logical_and(jnp.logical_and(st["fx"]["trap"], (_K6[_i32(v_m)] == 0)), jnp.logical_or((_K12[_i32(v_tsp)] == 13), (_K13[_i32(v_tsp)] == 13)))
+    _c200 = jnp.logical_and(
+        jnp.logical_and(st["fx"]["trap"], (_K6[_i32(v_m)] == 0)),
+        jnp.logical_or((_K12[_i32(v_tsp)] == 13), (_K13[_i32(v_tsp)] == 13)),
+    )
+
     def _then201(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
         st = dict(st)
         _a202 = st["team"]["hp"][(v_t, v_ta)]
         st["dmg"] = _cast(_a202, jnp.int16)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
+
     def _then203(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
         st = dict(st)
         _c204 = jnp.logical_and(st["counterable"][_i32(v_t)], (_i32(st["last_damage"]) > 0))
+
         def _then205(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
             st = dict(st)
             _a206 = jnp.minimum((2 * _i32(st["last_damage"])), 999)
             st["dmg"] = _cast(_a206, jnp.int16)
             return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
+
         def _else207(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
             st = dict(st)
             _a208 = False
             st["go"] = _cast(_a208, jnp.bool_)
             return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
-        st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv) = _branch(_c204, lambda: _then205(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), lambda: _else207(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv))
+
+        st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv) = _branch(
+            _c204,
+            lambda: _then205(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv),
+            lambda: _else207(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv),
+        )
         return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
+
     def _then209(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
         st = dict(st)
         _a210 = v_lv
         st["dmg"] = _cast(_a210, jnp.int16)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
+
     def _then211(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
         st = dict(st)
         _a212 = st["fx"]["fixed"]
         st["dmg"] = _cast(_a212, jnp.int16)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
+
     def _then213(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
         st = dict(st)
         st, _r214 = _randint(st, 1, jnp.maximum((jnp.floor_divide((_i32(v_lv) * 3), 2) - 1), 1))
         _a215 = _r214
         st["dmg"] = _cast(_a215, jnp.int16)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
+
     def _then216(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
         st = dict(st)
         _a217 = jnp.maximum(jnp.floor_divide(_i32(st["team"]["hp"][(v_t, v_ta)]), 2), 1)
         st["dmg"] = _cast(_a217, jnp.int16)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
+
     def _then218(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
         st = dict(st)
         _a219 = st["trap_damage"][_i32(v_u)]
         st["dmg"] = _cast(_a219, jnp.int16)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
+
     def _then220(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
         st = dict(st)
         _a221 = 0
         st["dmg"] = _cast(_a221, jnp.int16)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
+
     def _else222(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
         st = dict(st)
         v_phys = _lcast((_K9[_i32(v_m)] == 0), jnp.bool_)
@@ -1240,29 +8463,244 @@ def p_compute_damage(st, v_u, v_m):
         v_kd = _lcast(jnp.where(v_phys, 1, 2), jnp.int8)
         st, _r223 = _randint(st, 0, 255)
         v_crit_draw = _lcast(_r223, jnp.int16)
-        v_crit = _lcast((_i32(v_crit_draw) < _i32(f_crit_chance(st, _K15[_i32(v_sp)], st["focus"][_i32(v_u)], st["fx"]["high_crit"]))), jnp.bool_)
-        v_atk = _lcast(jnp.where(v_crit, _i32(st["team"]["stats"][(v_u, v_a, v_k)]), _i32(st["mstat"][_i32(v_u)][_i32(v_k)])), jnp.int16)
-        v_def0 = _lcast(jnp.where(v_crit, _i32(st["team"]["stats"][(v_t, v_ta, v_kd)]), _i32(st["mstat"][_i32(v_t)][_i32(v_kd)])), jnp.int16)
-        v_screened = _lcast(jnp.logical_and(jnp.logical_not(v_crit), jnp.logical_or(jnp.logical_and(v_phys, st["reflect"][_i32(v_t)]), jnp.logical_and(jnp.logical_not(v_phys), st["light_screen"][_i32(v_t)]))), jnp.bool_)
+        v_crit = _lcast(
+            (
+                _i32(v_crit_draw)
+                < _i32(f_crit_chance(st, _K15[_i32(v_sp)], st["focus"][_i32(v_u)], st["fx"]["high_crit"]))
+            ),
+            jnp.bool_,
+        )
+        v_atk = _lcast(
+            jnp.where(v_crit, _i32(st["team"]["stats"][(v_u, v_a, v_k)]), _i32(st["mstat"][_i32(v_u)][_i32(v_k)])),
+            jnp.int16,
+        )
+        v_def0 = _lcast(
+            jnp.where(v_crit, _i32(st["team"]["stats"][(v_t, v_ta, v_kd)]), _i32(st["mstat"][_i32(v_t)][_i32(v_kd)])),
+            jnp.int16,
+        )
+        v_screened = _lcast(
+            jnp.logical_and(
+                jnp.logical_not(v_crit),
+                jnp.logical_or(
+                    jnp.logical_and(v_phys, st["reflect"][_i32(v_t)]),
+                    jnp.logical_and(jnp.logical_not(v_phys), st["light_screen"][_i32(v_t)]),
+                ),
+            ),
+            jnp.bool_,
+        )
         v_def1 = _lcast(jnp.where(v_screened, (_i32(v_def0) * 2), _i32(v_def0)), jnp.int16)
-        v_stab = _lcast(jnp.logical_or((_K6[_i32(v_m)] == _K12[_i32(v_sp)]), (_K6[_i32(v_m)] == _K13[_i32(v_sp)])), jnp.bool_)
-        v_raw = _lcast(f_formula(st, jnp.where(v_crit, (2 * _i32(v_lv)), _i32(v_lv)), _K7[_i32(v_m)], v_atk, v_def1, jnp.logical_and(st["fx"]["explode"], v_phys), v_stab, _K6[_i32(v_m)], _K12[_i32(v_tsp)], _K13[_i32(v_tsp)]), jnp.int16)
-        _c224 = (_i32(v_raw) > 1)
-        def _then225(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw):
+        v_stab = _lcast(
+            jnp.logical_or((_K6[_i32(v_m)] == _K12[_i32(v_sp)]), (_K6[_i32(v_m)] == _K13[_i32(v_sp)])), jnp.bool_
+        )
+        v_raw = _lcast(
+            f_formula(
+                st,
+                jnp.where(v_crit, (2 * _i32(v_lv)), _i32(v_lv)),
+                _K7[_i32(v_m)],
+                v_atk,
+                v_def1,
+                jnp.logical_and(st["fx"]["explode"], v_phys),
+                v_stab,
+                _K6[_i32(v_m)],
+                _K12[_i32(v_tsp)],
+                _K13[_i32(v_tsp)],
+            ),
+            jnp.int16,
+        )
+        _c224 = _i32(v_raw) > 1
+
+        def _then225(
+            st,
+            v_u,
+            v_m,
+            v_t,
+            v_a,
+            v_ta,
+            v_sp,
+            v_tsp,
+            v_lv,
+            v_phys,
+            v_k,
+            v_kd,
+            v_crit_draw,
+            v_crit,
+            v_atk,
+            v_def0,
+            v_screened,
+            v_def1,
+            v_stab,
+            v_raw,
+        ):
             st = dict(st)
             st, _r226 = _randint(st, 217, 255)
             v_roll = _lcast(_r226, jnp.int16)
             _a227 = jnp.minimum(jnp.floor_divide((_i32(v_raw) * _i32(v_roll)), 255), 999)
             st["dmg"] = _cast(_a227, jnp.int16)
-            return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw)
-        def _else228(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw):
+            return st, (
+                v_u,
+                v_m,
+                v_t,
+                v_a,
+                v_ta,
+                v_sp,
+                v_tsp,
+                v_lv,
+                v_phys,
+                v_k,
+                v_kd,
+                v_crit_draw,
+                v_crit,
+                v_atk,
+                v_def0,
+                v_screened,
+                v_def1,
+                v_stab,
+                v_raw,
+            )
+
+        def _else228(
+            st,
+            v_u,
+            v_m,
+            v_t,
+            v_a,
+            v_ta,
+            v_sp,
+            v_tsp,
+            v_lv,
+            v_phys,
+            v_k,
+            v_kd,
+            v_crit_draw,
+            v_crit,
+            v_atk,
+            v_def0,
+            v_screened,
+            v_def1,
+            v_stab,
+            v_raw,
+        ):
             st = dict(st)
             _a229 = jnp.minimum(_i32(v_raw), 999)
             st["dmg"] = _cast(_a229, jnp.int16)
-            return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw)
-        st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw) = _branch(_c224, lambda: _then225(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw), lambda: _else228(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv, v_phys, v_k, v_kd, v_crit_draw, v_crit, v_atk, v_def0, v_screened, v_def1, v_stab, v_raw))
+            return st, (
+                v_u,
+                v_m,
+                v_t,
+                v_a,
+                v_ta,
+                v_sp,
+                v_tsp,
+                v_lv,
+                v_phys,
+                v_k,
+                v_kd,
+                v_crit_draw,
+                v_crit,
+                v_atk,
+                v_def0,
+                v_screened,
+                v_def1,
+                v_stab,
+                v_raw,
+            )
+
+        (
+            st,
+            (
+                v_u,
+                v_m,
+                v_t,
+                v_a,
+                v_ta,
+                v_sp,
+                v_tsp,
+                v_lv,
+                v_phys,
+                v_k,
+                v_kd,
+                v_crit_draw,
+                v_crit,
+                v_atk,
+                v_def0,
+                v_screened,
+                v_def1,
+                v_stab,
+                v_raw,
+            ),
+        ) = _branch(
+            _c224,
+            lambda: _then225(
+                st,
+                v_u,
+                v_m,
+                v_t,
+                v_a,
+                v_ta,
+                v_sp,
+                v_tsp,
+                v_lv,
+                v_phys,
+                v_k,
+                v_kd,
+                v_crit_draw,
+                v_crit,
+                v_atk,
+                v_def0,
+                v_screened,
+                v_def1,
+                v_stab,
+                v_raw,
+            ),
+            lambda: _else228(
+                st,
+                v_u,
+                v_m,
+                v_t,
+                v_a,
+                v_ta,
+                v_sp,
+                v_tsp,
+                v_lv,
+                v_phys,
+                v_k,
+                v_kd,
+                v_crit_draw,
+                v_crit,
+                v_atk,
+                v_def0,
+                v_screened,
+                v_def1,
+                v_stab,
+                v_raw,
+            ),
+        )
         return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv) = _select_first((_c193, _c194, _c195, _c196, _c197, _c198, _c199, _c200, ), (st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)), (lambda: _then201(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), lambda: _then203(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), lambda: _then209(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), lambda: _then211(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), lambda: _then213(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), lambda: _then216(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), lambda: _then218(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), lambda: _then220(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv), ), lambda: _else222(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv))
+
+    st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv) = _select_first(
+        (
+            _c193,
+            _c194,
+            _c195,
+            _c196,
+            _c197,
+            _c198,
+            _c199,
+            _c200,
+        ),
+        (st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)),
+        (
+            lambda: _then201(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv),
+            lambda: _then203(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv),
+            lambda: _then209(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv),
+            lambda: _then211(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv),
+            lambda: _then213(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv),
+            lambda: _then216(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv),
+            lambda: _then218(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv),
+            lambda: _then220(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv),
+        ),
+        lambda: _else222(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv),
+    )
     return st
 
 
@@ -1280,13 +8718,34 @@ def f_formula(st, v_level, v_power, v_atk, v_defense, v_halve_def, v_stab, v_mov
     _done = jnp.bool_(False)
     _ret = jnp.int16(0)
     v_big = _lcast(jnp.logical_or((_i32(v_atk) >= 256), (_i32(v_defense) >= 256)), jnp.bool_)
-    v_atk2 = _lcast(jnp.where(v_big, jnp.maximum(jnp.remainder(jnp.floor_divide(_i32(v_atk), 4), 256), 1), _i32(v_atk)), jnp.int16)
-    v_def2 = _lcast(jnp.where(v_big, jnp.maximum(jnp.remainder(jnp.floor_divide(_i32(v_defense), 4), 256), 1), _i32(v_defense)), jnp.int16)
+    v_atk2 = _lcast(
+        jnp.where(v_big, jnp.maximum(jnp.remainder(jnp.floor_divide(_i32(v_atk), 4), 256), 1), _i32(v_atk)), jnp.int16
+    )
+    v_def2 = _lcast(
+        jnp.where(v_big, jnp.maximum(jnp.remainder(jnp.floor_divide(_i32(v_defense), 4), 256), 1), _i32(v_defense)),
+        jnp.int16,
+    )
     v_def3 = _lcast(jnp.where(v_halve_def, jnp.maximum(jnp.floor_divide(_i32(v_def2), 2), 1), _i32(v_def2)), jnp.int16)
-    v_base = _lcast((jnp.minimum(jnp.floor_divide(jnp.floor_divide((((jnp.floor_divide((_i32(v_level) * 2), 5) + 2) * _i32(v_power)) * _i32(v_atk2)), _i32(v_def3)), 50), 997) + 2), jnp.int16)
+    v_base = _lcast(
+        (
+            jnp.minimum(
+                jnp.floor_divide(
+                    jnp.floor_divide(
+                        (((jnp.floor_divide((_i32(v_level) * 2), 5) + 2) * _i32(v_power)) * _i32(v_atk2)), _i32(v_def3)
+                    ),
+                    50,
+                ),
+                997,
+            )
+            + 2
+        ),
+        jnp.int16,
+    )
     v_d2 = _lcast(jnp.where(v_stab, (_i32(v_base) + jnp.floor_divide(_i32(v_base), 2)), _i32(v_base)), jnp.int16)
     v_d3 = _lcast(jnp.floor_divide((_i32(v_d2) * _i32(f_eff(st, v_move_type, v_def_type1))), 10), jnp.int16)
-    _ret = _select(_done, _ret, _cast(jnp.floor_divide((_i32(v_d3) * _i32(f_eff(st, v_move_type, v_def_type2))), 10), jnp.int16))
+    _ret = _select(
+        _done, _ret, _cast(jnp.floor_divide((_i32(v_d3) * _i32(f_eff(st, v_move_type, v_def_type2))), 10), jnp.int16)
+    )
     _done = jnp.bool_(True)
     return _ret
 
@@ -1298,16 +8757,26 @@ def f_hit_chance(st, v_accuracy, v_acc_stage, v_eva_stage):
     v_eva_stage = _lcast(v_eva_stage, jnp.int8)
     _done = jnp.bool_(False)
     _ret = jnp.int16(1)
-    _c230 = (_i32(v_accuracy) == 0)
+    _c230 = _i32(v_accuracy) == 0
+
     def _then231(st, v_accuracy, v_acc_stage, v_eva_stage, _done, _ret):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(256, jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_accuracy, v_acc_stage, v_eva_stage, _done, _ret)
-    st, (v_accuracy, v_acc_stage, v_eva_stage, _done, _ret) = _branch(_c230, lambda: _then231(st, v_accuracy, v_acc_stage, v_eva_stage, _done, _ret), lambda: (st, (v_accuracy, v_acc_stage, v_eva_stage, _done, _ret)))
+
+    st, (v_accuracy, v_acc_stage, v_eva_stage, _done, _ret) = _branch(
+        _c230,
+        lambda: _then231(st, v_accuracy, v_acc_stage, v_eva_stage, _done, _ret),
+        lambda: (st, (v_accuracy, v_acc_stage, v_eva_stage, _done, _ret)),
+    )
     v_a1 = _lcast(jnp.floor_divide((_i32(v_accuracy) * 255), 100), jnp.int16)
     v_a2 = _lcast(jnp.floor_divide((_i32(v_a1) * _i32(_K16[(_i32(v_acc_stage) + 6)])), 100), jnp.int16)
-    _ret = _select(_done, _ret, _cast(jnp.clip(jnp.floor_divide((_i32(v_a2) * _i32(_K16[(6 - _i32(v_eva_stage))])), 100), 1, 255), jnp.int16))
+    _ret = _select(
+        _done,
+        _ret,
+        _cast(jnp.clip(jnp.floor_divide((_i32(v_a2) * _i32(_K16[(6 - _i32(v_eva_stage))])), 100), 1, 255), jnp.int16),
+    )
     _done = jnp.bool_(True)
     return _ret
 
@@ -1320,8 +8789,14 @@ def f_crit_chance(st, v_base_speed, v_focus_energy, v_high):
     _done = jnp.bool_(False)
     _ret = jnp.int16(0)
     v_c = _lcast(jnp.floor_divide(_i32(v_base_speed), 2), jnp.int8)
-    v_c2 = _lcast(jnp.where(v_focus_energy, jnp.floor_divide(_i32(v_c), 2), jnp.clip((_i32(v_c) * 2), 1, 255)), jnp.int16)
-    _ret = _select(_done, _ret, _cast(jnp.where(v_high, jnp.clip((_i32(v_c2) * 4), 1, 255), jnp.floor_divide(_i32(v_c2), 2)), jnp.int16))
+    v_c2 = _lcast(
+        jnp.where(v_focus_energy, jnp.floor_divide(_i32(v_c), 2), jnp.clip((_i32(v_c) * 2), 1, 255)), jnp.int16
+    )
+    _ret = _select(
+        _done,
+        _ret,
+        _cast(jnp.where(v_high, jnp.clip((_i32(v_c2) * 4), 1, 255), jnp.floor_divide(_i32(v_c2), 2)), jnp.int16),
+    )
     _done = jnp.bool_(True)
     return _ret
 
@@ -1333,14 +8808,16 @@ def p_hit(st, v_u, v_n):
     v_n = _lcast(v_n, jnp.int8)
     v_t = _lcast((1 - _i32(v_u)), jnp.int8)
     v_ta = _lcast(st["active"][_i32(v_t)], jnp.int8)
-    _c232 = (_i32(st["sub_hp"][_i32(v_t)]) > 0)
+    _c232 = _i32(st["sub_hp"][_i32(v_t)]) > 0
+
     def _then233(st, v_u, v_n, v_t, v_ta):
         st = dict(st)
         _a234 = True
         st["hit_sub"] = _cast(_a234, jnp.bool_)
         _a235 = st["dmg"]
         st["last_damage"] = _cast(_a235, jnp.int16)
-        _c236 = ((_i32(st["dmg"]) * _i32(v_n)) >= _i32(st["sub_hp"][_i32(v_t)]))
+        _c236 = (_i32(st["dmg"]) * _i32(v_n)) >= _i32(st["sub_hp"][_i32(v_t)])
+
         def _then237(st, v_u, v_n, v_t, v_ta):
             st = dict(st)
             _a238 = 0
@@ -1348,31 +8825,85 @@ def p_hit(st, v_u, v_n):
             _a239 = True
             st["broke_sub"] = _cast(_a239, jnp.bool_)
             return st, (v_u, v_n, v_t, v_ta)
+
         def _else240(st, v_u, v_n, v_t, v_ta):
             st = dict(st)
             _a241 = jnp.maximum((_i32(st["sub_hp"][_i32(v_t)]) - (_i32(st["dmg"]) * _i32(v_n))), 0)
             st["sub_hp"] = st["sub_hp"].at[_i32(v_t)].set(_cast(_a241, jnp.int16))
             st = p_recoil_and_drain(st, v_u, st["dmg"])
             return st, (v_u, v_n, v_t, v_ta)
-        st, (v_u, v_n, v_t, v_ta) = _branch_any(_c236, lambda: _then237(st, v_u, v_n, v_t, v_ta), lambda: _else240(st, v_u, v_n, v_t, v_ta), False, (v_u, v_n, v_t, v_ta), (jnp.int8, jnp.int8, jnp.int8, jnp.int8, ))
+
+        st, (v_u, v_n, v_t, v_ta) = _branch_any(
+            _c236,
+            lambda: _then237(st, v_u, v_n, v_t, v_ta),
+            lambda: _else240(st, v_u, v_n, v_t, v_ta),
+            False,
+            (v_u, v_n, v_t, v_ta),
+            (
+                jnp.int8,
+                jnp.int8,
+                jnp.int8,
+                jnp.int8,
+            ),
+        )
         return st, (v_u, v_n, v_t, v_ta)
+
     def _else242(st, v_u, v_n, v_t, v_ta):
         st = dict(st)
         v_hp = _lcast(st["team"]["hp"][(v_t, v_ta)], jnp.int16)
         v_total = _lcast(jnp.minimum((_i32(st["dmg"]) * _i32(v_n)), _i32(v_hp)), jnp.int16)
-        v_done = _lcast(jnp.where((_i32(st["dmg"]) == 0), _i32(v_n), jnp.minimum(_i32(v_n), jnp.floor_divide(((_i32(v_hp) + _i32(st["dmg"])) - 1), jnp.maximum(_i32(st["dmg"]), 1)))), jnp.int8)
+        v_done = _lcast(
+            jnp.where(
+                (_i32(st["dmg"]) == 0),
+                _i32(v_n),
+                jnp.minimum(
+                    _i32(v_n), jnp.floor_divide(((_i32(v_hp) + _i32(st["dmg"])) - 1), jnp.maximum(_i32(st["dmg"]), 1))
+                ),
+            ),
+            jnp.int8,
+        )
         _a243 = jnp.maximum((_i32(v_hp) - _i32(v_total)), 0)
         st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a243, jnp.int16))}
         _a244 = jnp.clip(jnp.minimum(_i32(st["dmg"]), (_i32(v_hp) - ((_i32(v_done) - 1) * _i32(st["dmg"])))), 0, 999)
         st["last_damage"] = _cast(_a244, jnp.int16)
-        _c245 = (_i32(v_total) > 0)
+        _c245 = _i32(v_total) > 0
+
         def _then246(st, v_u, v_n, v_t, v_ta, v_hp, v_total, v_done):
             st = dict(st)
             st = p_recoil_and_drain(st, v_u, jnp.minimum(_i32(v_total), 999))
             return st, (v_u, v_n, v_t, v_ta, v_hp, v_total, v_done)
-        st, (v_u, v_n, v_t, v_ta, v_hp, v_total, v_done) = _branch_any(_c245, lambda: _then246(st, v_u, v_n, v_t, v_ta, v_hp, v_total, v_done), lambda: (st, (v_u, v_n, v_t, v_ta, v_hp, v_total, v_done)), True, (v_u, v_n, v_t, v_ta, v_hp, v_total, v_done), (jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.int16, jnp.int16, jnp.int8, ))
+
+        st, (v_u, v_n, v_t, v_ta, v_hp, v_total, v_done) = _branch_any(
+            _c245,
+            lambda: _then246(st, v_u, v_n, v_t, v_ta, v_hp, v_total, v_done),
+            lambda: (st, (v_u, v_n, v_t, v_ta, v_hp, v_total, v_done)),
+            True,
+            (v_u, v_n, v_t, v_ta, v_hp, v_total, v_done),
+            (
+                jnp.int8,
+                jnp.int8,
+                jnp.int8,
+                jnp.int8,
+                jnp.int16,
+                jnp.int16,
+                jnp.int8,
+            ),
+        )
         return st, (v_u, v_n, v_t, v_ta)
-    st, (v_u, v_n, v_t, v_ta) = _branch_any(_c232, lambda: _then233(st, v_u, v_n, v_t, v_ta), lambda: _else242(st, v_u, v_n, v_t, v_ta), False, (v_u, v_n, v_t, v_ta), (jnp.int8, jnp.int8, jnp.int8, jnp.int8, ))
+
+    st, (v_u, v_n, v_t, v_ta) = _branch_any(
+        _c232,
+        lambda: _then233(st, v_u, v_n, v_t, v_ta),
+        lambda: _else242(st, v_u, v_n, v_t, v_ta),
+        False,
+        (v_u, v_n, v_t, v_ta),
+        (
+            jnp.int8,
+            jnp.int8,
+            jnp.int8,
+            jnp.int8,
+        ),
+    )
     return st
 
 
@@ -1382,22 +8913,39 @@ def p_recoil_and_drain(st, v_u, v_d):
     v_u = _lcast(v_u, jnp.int8)
     v_d = _lcast(v_d, jnp.int16)
     v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
-    _c247 = (_i32(st["fx"]["recoil_num"]) > 0)
+    _c247 = _i32(st["fx"]["recoil_num"]) > 0
+
     def _then248(st, v_u, v_d, v_a):
         st = dict(st)
         v_n = _lcast(jnp.maximum(_i32(st["fx"]["recoil_den"]), 1), jnp.int8)
-        v_r = _lcast(jnp.maximum(jnp.floor_divide((((2 * _i32(v_d)) * _i32(st["fx"]["recoil_num"])) + _i32(v_n)), (2 * _i32(v_n))), 1), jnp.int16)
+        v_r = _lcast(
+            jnp.maximum(
+                jnp.floor_divide((((2 * _i32(v_d)) * _i32(st["fx"]["recoil_num"])) + _i32(v_n)), (2 * _i32(v_n))), 1
+            ),
+            jnp.int16,
+        )
         _a249 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - _i32(v_r)), 0)
         st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a249, jnp.int16))}
         return st, (v_u, v_d, v_a)
+
     st, (v_u, v_d, v_a) = _branch(_c247, lambda: _then248(st, v_u, v_d, v_a), lambda: (st, (v_u, v_d, v_a)))
-    _c250 = (_i32(st["fx"]["drain_num"]) > 0)
+    _c250 = _i32(st["fx"]["drain_num"]) > 0
+
     def _then251(st, v_u, v_d, v_a):
         st = dict(st)
-        v_gain = _lcast(jnp.maximum(jnp.floor_divide((_i32(v_d) * _i32(st["fx"]["drain_num"])), jnp.maximum(_i32(st["fx"]["drain_den"]), 1)), 1), jnp.int32)
+        v_gain = _lcast(
+            jnp.maximum(
+                jnp.floor_divide(
+                    (_i32(v_d) * _i32(st["fx"]["drain_num"])), jnp.maximum(_i32(st["fx"]["drain_den"]), 1)
+                ),
+                1,
+            ),
+            jnp.int32,
+        )
         _a252 = jnp.minimum((_i32(st["team"]["hp"][(v_u, v_a)]) + _i32(v_gain)), _i32(st["team"]["maxhp"][(v_u, v_a)]))
         st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a252, jnp.int16))}
         return st, (v_u, v_d, v_a)
+
     st, (v_u, v_d, v_a) = _branch(_c250, lambda: _then251(st, v_u, v_d, v_a), lambda: (st, (v_u, v_d, v_a)))
     return st
 
@@ -1411,98 +8959,235 @@ def p_primary_effects(st, v_u, v_m):
     v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
     v_ta = _lcast(st["active"][_i32(v_t)], jnp.int8)
     v_shielded = _lcast((_i32(st["sub_hp"][_i32(v_t)]) > 0), jnp.bool_)
-    _c253 = jnp.logical_and(jnp.logical_and((_i32(st["fx"]["stages"]) != 0), (_i32(st["fx"]["stat_chance"]) == 100)), jnp.logical_or(st["fx"]["on_user"], jnp.logical_and(jnp.logical_not(v_shielded), jnp.logical_not(st["mist"][_i32(v_t)]))))
+    _c253 = jnp.logical_and(
+        jnp.logical_and((_i32(st["fx"]["stages"]) != 0), (_i32(st["fx"]["stat_chance"]) == 100)),
+        jnp.logical_or(
+            st["fx"]["on_user"], jnp.logical_and(jnp.logical_not(v_shielded), jnp.logical_not(st["mist"][_i32(v_t)]))
+        ),
+    )
+
     def _then254(st, v_u, v_m, v_t, v_a, v_ta, v_shielded):
         st = dict(st)
         _a255 = True
         st["give_stat"] = _cast(_a255, jnp.bool_)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded) = _branch(_c253, lambda: _then254(st, v_u, v_m, v_t, v_a, v_ta, v_shielded), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded)))
+
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded) = _branch(
+        _c253,
+        lambda: _then254(st, v_u, v_m, v_t, v_a, v_ta, v_shielded),
+        lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded)),
+    )
     v_cond = _lcast(st["fx"]["status"], jnp.int8)
     _c256 = jnp.logical_and((v_cond == 1), st["recharging"][_i32(v_t)])
-    _c257 = (v_cond != 0)
+    _c257 = v_cond != 0
+
     def _then258(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond):
         st = dict(st)
         _a259 = 0
-        st["team"] = {**st["team"], "status": _put(st["team"]["status"], (_i32(v_t), _i32(v_ta)), _cast(_a259, jnp.int8))}
+        st["team"] = {
+            **st["team"],
+            "status": _put(st["team"]["status"], (_i32(v_t), _i32(v_ta)), _cast(_a259, jnp.int8)),
+        }
         _a260 = 1
         st["give_status"] = _cast(_a260, jnp.int8)
         _a261 = False
         st["recharging"] = _put(st["recharging"], _i32(v_t), _cast(_a261, jnp.bool_))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)
+
     def _then262(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond):
         st = dict(st)
         v_poison = _lcast(jnp.logical_or((v_cond == 2), (v_cond == 6)), jnp.bool_)
         _c263 = jnp.logical_not(jnp.logical_and(v_poison, v_shielded))
+
         def _then264(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison):
             st = dict(st)
             _a265 = v_cond
             st["give_status"] = _cast(_a265, jnp.int8)
             return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison)
-        st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison) = _branch(_c263, lambda: _then264(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison)))
+
+        st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison) = _branch(
+            _c263,
+            lambda: _then264(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison),
+            lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_poison)),
+        )
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond) = _select_first((_c256, _c257, ), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)), (lambda: _then258(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond), lambda: _then262(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond), ), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)))
-    _c266 = jnp.logical_and(jnp.logical_and((_i32(st["fx"]["confuse"]) == 100), jnp.logical_not(v_shielded)), (_i32(st["confused"][_i32(v_t)]) == 0))
+
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond) = _select_first(
+        (
+            _c256,
+            _c257,
+        ),
+        (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)),
+        (
+            lambda: _then258(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond),
+            lambda: _then262(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond),
+        ),
+        lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)),
+    )
+    _c266 = jnp.logical_and(
+        jnp.logical_and((_i32(st["fx"]["confuse"]) == 100), jnp.logical_not(v_shielded)),
+        (_i32(st["confused"][_i32(v_t)]) == 0),
+    )
+
     def _then267(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond):
         st = dict(st)
         st, _r268 = _randint(st, 2, 5)
         _a269 = _r268
         st["confused"] = st["confused"].at[_i32(v_t)].set(_cast(_a269, jnp.int8))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond) = _branch(_c266, lambda: _then267(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)))
+
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond) = _branch(
+        _c266,
+        lambda: _then267(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond),
+        lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)),
+    )
     v_tsp = _lcast(st["team"]["species"][(v_t, v_ta)], jnp.int16)
-    _c270 = jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(st["fx"]["seed"], jnp.logical_not(v_shielded)), jnp.logical_not(st["seeded"][_i32(v_t)])), (_K12[_i32(v_tsp)] != 4)), (_K13[_i32(v_tsp)] != 4))
+    _c270 = jnp.logical_and(
+        jnp.logical_and(
+            jnp.logical_and(
+                jnp.logical_and(st["fx"]["seed"], jnp.logical_not(v_shielded)), jnp.logical_not(st["seeded"][_i32(v_t)])
+            ),
+            (_K12[_i32(v_tsp)] != 4),
+        ),
+        (_K13[_i32(v_tsp)] != 4),
+    )
+
     def _then271(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
         st = dict(st)
         _a272 = True
         st["seeded"] = _put(st["seeded"], _i32(v_t), _cast(_a272, jnp.bool_))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _branch(_c270, lambda: _then271(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
+
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _branch(
+        _c270,
+        lambda: _then271(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp),
+        lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)),
+    )
     _c273 = st["fx"]["substitute"]
+
     def _then274(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
         st = dict(st)
         st = p_make_substitute(st, v_u)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _branch_any(_c273, lambda: _then274(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)), True, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), (jnp.int8, jnp.int16, jnp.int8, jnp.int8, jnp.int8, jnp.bool_, jnp.int8, jnp.int16, ))
-    _c275 = (_i32(st["fx"]["screen"]) == 1)
-    _c276 = (_i32(st["fx"]["screen"]) == 2)
+
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _branch_any(
+        _c273,
+        lambda: _then274(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp),
+        lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)),
+        True,
+        (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp),
+        (
+            jnp.int8,
+            jnp.int16,
+            jnp.int8,
+            jnp.int8,
+            jnp.int8,
+            jnp.bool_,
+            jnp.int8,
+            jnp.int16,
+        ),
+    )
+    _c275 = _i32(st["fx"]["screen"]) == 1
+    _c276 = _i32(st["fx"]["screen"]) == 2
+
     def _then277(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
         st = dict(st)
         _a278 = True
         st["reflect"] = _put(st["reflect"], _i32(v_u), _cast(_a278, jnp.bool_))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
+
     def _then279(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
         st = dict(st)
         _a280 = True
         st["light_screen"] = _put(st["light_screen"], _i32(v_u), _cast(_a280, jnp.bool_))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _select_first((_c275, _c276, ), (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)), (lambda: _then277(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), lambda: _then279(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), ), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
+
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _select_first(
+        (
+            _c275,
+            _c276,
+        ),
+        (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)),
+        (
+            lambda: _then277(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp),
+            lambda: _then279(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp),
+        ),
+        lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)),
+    )
     _c281 = st["fx"]["focus"]
+
     def _then282(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
         st = dict(st)
         _a283 = True
         st["focus"] = _put(st["focus"], _i32(v_u), _cast(_a283, jnp.bool_))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _branch(_c281, lambda: _then282(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
+
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _branch(
+        _c281,
+        lambda: _then282(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp),
+        lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)),
+    )
     _c284 = st["fx"]["mist"]
+
     def _then285(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
         st = dict(st)
         _a286 = True
         st["mist"] = _put(st["mist"], _i32(v_u), _cast(_a286, jnp.bool_))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _branch(_c284, lambda: _then285(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)))
+
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _branch(
+        _c284,
+        lambda: _then285(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp),
+        lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)),
+    )
     _c287 = jnp.logical_or(st["fx"]["heal"], st["fx"]["rest"])
+
     def _then288(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
         st = dict(st)
         st = p_recover(st, v_u)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _branch_any(_c287, lambda: _then288(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)), True, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), (jnp.int8, jnp.int16, jnp.int8, jnp.int8, jnp.int8, jnp.bool_, jnp.int8, jnp.int16, ))
+
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _branch_any(
+        _c287,
+        lambda: _then288(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp),
+        lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)),
+        True,
+        (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp),
+        (
+            jnp.int8,
+            jnp.int16,
+            jnp.int8,
+            jnp.int8,
+            jnp.int8,
+            jnp.bool_,
+            jnp.int8,
+            jnp.int16,
+        ),
+    )
     _c289 = st["fx"]["haze"]
+
     def _then290(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
         st = dict(st)
         st = p_do_haze(st, v_u)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)
-    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _branch_any(_c289, lambda: _then290(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)), True, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp), (jnp.int8, jnp.int16, jnp.int8, jnp.int8, jnp.int8, jnp.bool_, jnp.int8, jnp.int16, ))
+
+    st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp) = _branch_any(
+        _c289,
+        lambda: _then290(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp),
+        lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp)),
+        True,
+        (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp),
+        (
+            jnp.int8,
+            jnp.int16,
+            jnp.int8,
+            jnp.int8,
+            jnp.int8,
+            jnp.bool_,
+            jnp.int8,
+            jnp.int16,
+        ),
+    )
     return st
 
 
@@ -1510,7 +9195,13 @@ def f_heal_fails(st, v_hp, v_maxhp):
     """fn `heal_fails` (pokemon_gen1.envspec:815)"""
     v_hp = _lcast(v_hp, jnp.int16)
     v_maxhp = _lcast(v_maxhp, jnp.int16)
-    return jnp.logical_or((_i32(v_hp) == _i32(v_maxhp)), jnp.logical_and(jnp.logical_or((_i32(v_hp) == (_i32(v_maxhp) - 255)), (_i32(v_hp) == (_i32(v_maxhp) - 511))), (jnp.remainder(_i32(v_hp), 256) != 0)))
+    return jnp.logical_or(
+        (_i32(v_hp) == _i32(v_maxhp)),
+        jnp.logical_and(
+            jnp.logical_or((_i32(v_hp) == (_i32(v_maxhp) - 255)), (_i32(v_hp) == (_i32(v_maxhp) - 511))),
+            (jnp.remainder(_i32(v_hp), 256) != 0),
+        ),
+    )
 
 
 def p_recover(st, v_u):
@@ -1521,26 +9212,51 @@ def p_recover(st, v_u):
     v_hp = _lcast(st["team"]["hp"][(v_u, v_a)], jnp.int16)
     v_full = _lcast(st["team"]["maxhp"][(v_u, v_a)], jnp.int16)
     _c291 = jnp.logical_not(f_heal_fails(st, v_hp, v_full))
+
     def _then292(st, v_u, v_a, v_hp, v_full):
         st = dict(st)
         _c293 = st["fx"]["rest"]
+
         def _then294(st, v_u, v_a, v_hp, v_full):
             st = dict(st)
             _a295 = 1
-            st["team"] = {**st["team"], "status": _put(st["team"]["status"], (_i32(v_u), _i32(v_a)), _cast(_a295, jnp.int8))}
+            st["team"] = {
+                **st["team"],
+                "status": _put(st["team"]["status"], (_i32(v_u), _i32(v_a)), _cast(_a295, jnp.int8)),
+            }
             _a296 = 2
-            st["team"] = {**st["team"], "sleep": _put(st["team"]["sleep"], (_i32(v_u), _i32(v_a)), _cast(_a296, jnp.int8))}
+            st["team"] = {
+                **st["team"],
+                "sleep": _put(st["team"]["sleep"], (_i32(v_u), _i32(v_a)), _cast(_a296, jnp.int8)),
+            }
             _a297 = v_full
             st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a297, jnp.int16))}
             return st, (v_u, v_a, v_hp, v_full)
+
         def _else298(st, v_u, v_a, v_hp, v_full):
             st = dict(st)
             _a299 = jnp.minimum((_i32(v_hp) + jnp.floor_divide(_i32(v_full), 2)), _i32(v_full))
             st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a299, jnp.int16))}
             return st, (v_u, v_a, v_hp, v_full)
-        st, (v_u, v_a, v_hp, v_full) = _branch(_c293, lambda: _then294(st, v_u, v_a, v_hp, v_full), lambda: _else298(st, v_u, v_a, v_hp, v_full))
+
+        st, (v_u, v_a, v_hp, v_full) = _branch(
+            _c293, lambda: _then294(st, v_u, v_a, v_hp, v_full), lambda: _else298(st, v_u, v_a, v_hp, v_full)
+        )
         return st, (v_u, v_a, v_hp, v_full)
-    st, (v_u, v_a, v_hp, v_full) = _branch_any(_c291, lambda: _then292(st, v_u, v_a, v_hp, v_full), lambda: (st, (v_u, v_a, v_hp, v_full)), True, (v_u, v_a, v_hp, v_full), (jnp.int8, jnp.int8, jnp.int16, jnp.int16, ))
+
+    st, (v_u, v_a, v_hp, v_full) = _branch_any(
+        _c291,
+        lambda: _then292(st, v_u, v_a, v_hp, v_full),
+        lambda: (st, (v_u, v_a, v_hp, v_full)),
+        True,
+        (v_u, v_a, v_hp, v_full),
+        (
+            jnp.int8,
+            jnp.int8,
+            jnp.int16,
+            jnp.int16,
+        ),
+    )
     return st
 
 
@@ -1550,19 +9266,28 @@ def p_make_substitute(st, v_u):
     v_u = _lcast(v_u, jnp.int8)
     v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
     v_quarter = _lcast(jnp.floor_divide(_i32(st["team"]["maxhp"][(v_u, v_a)]), 4), jnp.int16)
-    _c300 = jnp.logical_and((_i32(st["sub_hp"][_i32(v_u)]) == 0), ((_i32(st["team"]["hp"][(v_u, v_a)]) * 4) >= _i32(st["team"]["maxhp"][(v_u, v_a)])))
+    _c300 = jnp.logical_and(
+        (_i32(st["sub_hp"][_i32(v_u)]) == 0),
+        ((_i32(st["team"]["hp"][(v_u, v_a)]) * 4) >= _i32(st["team"]["maxhp"][(v_u, v_a)])),
+    )
+
     def _then301(st, v_u, v_a, v_quarter):
         st = dict(st)
-        _c302 = (_i32(st["team"]["maxhp"][(v_u, v_a)]) > 3)
+        _c302 = _i32(st["team"]["maxhp"][(v_u, v_a)]) > 3
+
         def _then303(st, v_u, v_a, v_quarter):
             st = dict(st)
             _a304 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - _i32(v_quarter)), 0)
             st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a304, jnp.int16))}
             return st, (v_u, v_a, v_quarter)
-        st, (v_u, v_a, v_quarter) = _branch(_c302, lambda: _then303(st, v_u, v_a, v_quarter), lambda: (st, (v_u, v_a, v_quarter)))
-        _a305 = (_i32(v_quarter) + 1)
+
+        st, (v_u, v_a, v_quarter) = _branch(
+            _c302, lambda: _then303(st, v_u, v_a, v_quarter), lambda: (st, (v_u, v_a, v_quarter))
+        )
+        _a305 = _i32(v_quarter) + 1
         st["sub_hp"] = st["sub_hp"].at[_i32(v_u)].set(_cast(_a305, jnp.int16))
         _c306 = st["trapped"][_i32(v_u)]
+
         def _then307(st, v_u, v_a, v_quarter):
             st = dict(st)
             _a308 = 0
@@ -1570,9 +9295,24 @@ def p_make_substitute(st, v_u):
             _a309 = False
             st["trapped"] = _put(st["trapped"], _i32(v_u), _cast(_a309, jnp.bool_))
             return st, (v_u, v_a, v_quarter)
-        st, (v_u, v_a, v_quarter) = _branch(_c306, lambda: _then307(st, v_u, v_a, v_quarter), lambda: (st, (v_u, v_a, v_quarter)))
+
+        st, (v_u, v_a, v_quarter) = _branch(
+            _c306, lambda: _then307(st, v_u, v_a, v_quarter), lambda: (st, (v_u, v_a, v_quarter))
+        )
         return st, (v_u, v_a, v_quarter)
-    st, (v_u, v_a, v_quarter) = _branch_any(_c300, lambda: _then301(st, v_u, v_a, v_quarter), lambda: (st, (v_u, v_a, v_quarter)), True, (v_u, v_a, v_quarter), (jnp.int8, jnp.int8, jnp.int16, ))
+
+    st, (v_u, v_a, v_quarter) = _branch_any(
+        _c300,
+        lambda: _then301(st, v_u, v_a, v_quarter),
+        lambda: (st, (v_u, v_a, v_quarter)),
+        True,
+        (v_u, v_a, v_quarter),
+        (
+            jnp.int8,
+            jnp.int8,
+            jnp.int16,
+        ),
+    )
     return st
 
 
@@ -1581,6 +9321,7 @@ def p_do_haze(st, v_u):
     st = dict(st)
     v_u = _lcast(v_u, jnp.int8)
     v_p = jnp.int32(0)
+
     def _loop310(i, carry):
         st, (v_u, v_p) = dict(carry[0]), carry[1]
         v_p = i
@@ -1616,18 +9357,30 @@ def p_do_haze(st, v_u):
         _a323 = 0
         st["toxic_n"] = _put(st["toxic_n"], _i32(v_p), _cast(_a323, jnp.int8))
         return st, (v_u, v_p)
+
     st, (v_u, v_p) = lax.fori_loop(0, 2, _loop310, (st, (v_u, v_p)))
     v_t = _lcast((1 - _i32(v_u)), jnp.int8)
     _a324 = 0
-    st["team"] = {**st["team"], "status": _put(st["team"]["status"], (_i32(v_t), _i32(st["active"][_i32(v_t)])), _cast(_a324, jnp.int8))}
+    st["team"] = {
+        **st["team"],
+        "status": _put(st["team"]["status"], (_i32(v_t), _i32(st["active"][_i32(v_t)])), _cast(_a324, jnp.int8)),
+    }
     _a325 = 0
-    st["team"] = {**st["team"], "sleep": _put(st["team"]["sleep"], (_i32(v_t), _i32(st["active"][_i32(v_t)])), _cast(_a325, jnp.int8))}
-    _c326 = (st["team"]["status"][(v_u, st["active"][_i32(v_u)])] == 6)
+    st["team"] = {
+        **st["team"],
+        "sleep": _put(st["team"]["sleep"], (_i32(v_t), _i32(st["active"][_i32(v_t)])), _cast(_a325, jnp.int8)),
+    }
+    _c326 = st["team"]["status"][(v_u, st["active"][_i32(v_u)])] == 6
+
     def _then327(st, v_u, v_t):
         st = dict(st)
         _a328 = 2
-        st["team"] = {**st["team"], "status": _put(st["team"]["status"], (_i32(v_u), _i32(st["active"][_i32(v_u)])), _cast(_a328, jnp.int8))}
+        st["team"] = {
+            **st["team"],
+            "status": _put(st["team"]["status"], (_i32(v_u), _i32(st["active"][_i32(v_u)])), _cast(_a328, jnp.int8)),
+        }
         return st, (v_u, v_t)
+
     st, (v_u, v_t) = _branch(_c326, lambda: _then327(st, v_u, v_t), lambda: (st, (v_u, v_t)))
     return st
 
@@ -1640,35 +9393,63 @@ def p_inflict(st, v_t, v_cond):
     v_ta = _lcast(st["active"][_i32(v_t)], jnp.int8)
     v_tsp = _lcast(st["team"]["species"][(v_t, v_ta)], jnp.int16)
     v_poison = _lcast(jnp.logical_or((v_cond == 2), (v_cond == 6)), jnp.bool_)
-    v_immune = _lcast(jnp.logical_and(v_poison, jnp.logical_or((_K12[_i32(v_tsp)] == 7), (_K13[_i32(v_tsp)] == 7))), jnp.bool_)
+    v_immune = _lcast(
+        jnp.logical_and(v_poison, jnp.logical_or((_K12[_i32(v_tsp)] == 7), (_K13[_i32(v_tsp)] == 7))), jnp.bool_
+    )
     _c329 = jnp.logical_and((st["team"]["status"][(v_t, v_ta)] == 0), jnp.logical_not(v_immune))
+
     def _then330(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
         st = dict(st)
         _a331 = v_cond
-        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a331, jnp.int8))}
-        _c332 = (v_cond == 1)
+        st["team"] = {
+            **st["team"],
+            "status": st["team"]["status"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a331, jnp.int8)),
+        }
+        _c332 = v_cond == 1
+
         def _then333(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
             st = dict(st)
             st, _r334 = _randint(st, 1, 7)
             _a335 = _r334
-            st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a335, jnp.int8))}
+            st["team"] = {
+                **st["team"],
+                "sleep": st["team"]["sleep"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a335, jnp.int8)),
+            }
             return st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)
-        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch(_c332, lambda: _then333(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), lambda: (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
-        _c336 = (v_cond == 5)
+
+        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch(
+            _c332,
+            lambda: _then333(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune),
+            lambda: (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)),
+        )
+        _c336 = v_cond == 5
+
         def _then337(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
             st = dict(st)
             _a338 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_t)][3]), 4), 1)
             st["mstat"] = st["mstat"].at[(_i32(v_t), 3)].set(_cast(_a338, jnp.int16))
             return st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)
-        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch(_c336, lambda: _then337(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), lambda: (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
-        _c339 = (v_cond == 3)
+
+        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch(
+            _c336,
+            lambda: _then337(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune),
+            lambda: (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)),
+        )
+        _c339 = v_cond == 3
+
         def _then340(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
             st = dict(st)
             _a341 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_t)][0]), 2), 1)
             st["mstat"] = st["mstat"].at[(_i32(v_t), 0)].set(_cast(_a341, jnp.int16))
             return st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)
-        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch(_c339, lambda: _then340(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), lambda: (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
-        _c342 = (v_cond == 6)
+
+        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch(
+            _c339,
+            lambda: _then340(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune),
+            lambda: (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)),
+        )
+        _c342 = v_cond == 6
+
         def _then343(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
             st = dict(st)
             _a344 = True
@@ -1676,9 +9457,29 @@ def p_inflict(st, v_t, v_cond):
             _a345 = 0
             st["toxic_n"] = _put(st["toxic_n"], _i32(v_t), _cast(_a345, jnp.int8))
             return st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)
-        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch(_c342, lambda: _then343(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), lambda: (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)))
+
+        st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch(
+            _c342,
+            lambda: _then343(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune),
+            lambda: (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)),
+        )
         return st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)
-    st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch_any(_c329, lambda: _then330(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), lambda: (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)), True, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune), (jnp.int8, jnp.int8, jnp.int8, jnp.int16, jnp.bool_, jnp.bool_, ))
+
+    st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch_any(
+        _c329,
+        lambda: _then330(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune),
+        lambda: (st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)),
+        True,
+        (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune),
+        (
+            jnp.int8,
+            jnp.int8,
+            jnp.int8,
+            jnp.int16,
+            jnp.bool_,
+            jnp.bool_,
+        ),
+    )
     return st
 
 
@@ -1693,12 +9494,16 @@ def p_change_stat(st, v_s, v_k, v_delta, v_user):
     v_j = _lcast(jnp.minimum(_i32(v_i), 3), jnp.int8)
     v_b = _lcast(st["boosts"][_i32(v_s)][_i32(v_i)], jnp.int8)
     v_counts = _lcast(False, jnp.bool_)
-    _c346 = jnp.logical_or(jnp.logical_and((_i32(v_delta) > 0), (_i32(v_b) < 6)), jnp.logical_and((_i32(v_delta) < 0), (_i32(v_b) > -6)))
+    _c346 = jnp.logical_or(
+        jnp.logical_and((_i32(v_delta) > 0), (_i32(v_b) < 6)), jnp.logical_and((_i32(v_delta) < 0), (_i32(v_b) > -6))
+    )
+
     def _then347(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
         st = dict(st)
-        _c348 = (_i32(v_i) >= 4)
+        _c348 = _i32(v_i) >= 4
         _c349 = jnp.logical_and((_i32(v_delta) > 0), (_i32(st["mstat"][_i32(v_s)][_i32(v_j)]) == 999))
         _c350 = jnp.logical_and((_i32(v_delta) < 0), (_i32(st["mstat"][_i32(v_s)][_i32(v_j)]) == 1))
+
         def _then351(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
             st = dict(st)
             _a352 = jnp.clip((_i32(v_b) + _i32(v_delta)), -6, 6)
@@ -1706,16 +9511,19 @@ def p_change_stat(st, v_s, v_k, v_delta, v_user):
             _a353 = True
             v_counts = _lcast(_a353, jnp.bool_)
             return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
+
         def _then354(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
             st = dict(st)
             _a355 = jnp.maximum((jnp.minimum((_i32(v_b) + _i32(v_delta)), 6) - 1), -6)
             st["boosts"] = st["boosts"].at[(_i32(v_s), _i32(v_i))].set(_cast(_a355, jnp.int8))
             return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
+
         def _then356(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
             st = dict(st)
             _a357 = jnp.minimum((jnp.maximum((_i32(v_b) + _i32(v_delta)), -6) + 1), 6)
             st["boosts"] = st["boosts"].at[(_i32(v_s), _i32(v_i))].set(_cast(_a357, jnp.int8))
             return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
+
         def _else358(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
             st = dict(st)
             v_nb = _lcast(jnp.clip((_i32(v_b) + _i32(v_delta)), -6, 6), jnp.int8)
@@ -1724,44 +9532,116 @@ def p_change_stat(st, v_s, v_k, v_delta, v_user):
             _a360 = True
             v_counts = _lcast(_a360, jnp.bool_)
             v_stored = _lcast(st["team"]["stats"][(v_s, st["active"][_i32(v_s)], v_j)], jnp.int16)
-            _c361 = (_i32(v_nb) >= 0)
+            _c361 = _i32(v_nb) >= 0
+
             def _then362(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored):
                 st = dict(st)
                 v_raised = _lcast(jnp.floor_divide((_i32(v_stored) * (2 + _i32(v_nb))), 2), jnp.int16)
-                _a363 = jnp.clip(_i32(jnp.where((_i32(v_delta) > 0), jnp.minimum(_i32(v_raised), 999), _i32(v_raised))), 1, 2500)
+                _a363 = jnp.clip(
+                    _i32(jnp.where((_i32(v_delta) > 0), jnp.minimum(_i32(v_raised), 999), _i32(v_raised))), 1, 2500
+                )
                 st["mstat"] = st["mstat"].at[(_i32(v_s), _i32(v_j))].set(_cast(_a363, jnp.int16))
                 return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored)
+
             def _else364(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored):
                 st = dict(st)
-                _a365 = jnp.maximum(jnp.floor_divide((_i32(v_stored) * _i32(_K17[jnp.clip((0 - _i32(v_nb)), 0, 6)])), 100), 1)
+                _a365 = jnp.maximum(
+                    jnp.floor_divide((_i32(v_stored) * _i32(_K17[jnp.clip((0 - _i32(v_nb)), 0, 6)])), 100), 1
+                )
                 st["mstat"] = st["mstat"].at[(_i32(v_s), _i32(v_j))].set(_cast(_a365, jnp.int16))
                 return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored)
-            st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored) = _branch(_c361, lambda: _then362(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored), lambda: _else364(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored))
+
+            st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored) = _branch(
+                _c361,
+                lambda: _then362(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored),
+                lambda: _else364(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored),
+            )
             return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
-        st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _select_first((_c348, _c349, _c350, ), (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)), (lambda: _then351(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), lambda: _then354(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), lambda: _then356(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), ), lambda: _else358(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts))
+
+        st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _select_first(
+            (
+                _c348,
+                _c349,
+                _c350,
+            ),
+            (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)),
+            (
+                lambda: _then351(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts),
+                lambda: _then354(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts),
+                lambda: _then356(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts),
+            ),
+            lambda: _else358(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts),
+        )
         return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
-    st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _branch_any(_c346, lambda: _then347(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), lambda: (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)), True, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), (jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.bool_, ))
+
+    st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _branch_any(
+        _c346,
+        lambda: _then347(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts),
+        lambda: (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)),
+        True,
+        (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts),
+        (
+            jnp.int8,
+            jnp.int8,
+            jnp.int8,
+            jnp.int8,
+            jnp.int8,
+            jnp.int8,
+            jnp.int8,
+            jnp.bool_,
+        ),
+    )
     _c366 = v_counts
+
     def _then367(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
         st = dict(st)
         v_f = _lcast((1 - _i32(v_user)), jnp.int8)
         v_fs = _lcast(st["team"]["status"][(v_f, st["active"][_i32(v_f)])], jnp.int8)
-        _c368 = (v_fs == 5)
+        _c368 = v_fs == 5
+
         def _then369(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs):
             st = dict(st)
             _a370 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_f)][3]), 4), 1)
             st["mstat"] = st["mstat"].at[(_i32(v_f), 3)].set(_cast(_a370, jnp.int16))
             return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs)
-        st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs) = _branch(_c368, lambda: _then369(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs), lambda: (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs)))
-        _c371 = (v_fs == 3)
+
+        st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs) = _branch(
+            _c368,
+            lambda: _then369(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs),
+            lambda: (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs)),
+        )
+        _c371 = v_fs == 3
+
         def _then372(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs):
             st = dict(st)
             _a373 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_f)][0]), 2), 1)
             st["mstat"] = st["mstat"].at[(_i32(v_f), 0)].set(_cast(_a373, jnp.int16))
             return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs)
-        st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs) = _branch(_c371, lambda: _then372(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs), lambda: (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs)))
+
+        st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs) = _branch(
+            _c371,
+            lambda: _then372(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs),
+            lambda: (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs)),
+        )
         return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
-    st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _branch_any(_c366, lambda: _then367(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), lambda: (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)), True, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts), (jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.int8, jnp.bool_, ))
+
+    st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts) = _branch_any(
+        _c366,
+        lambda: _then367(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts),
+        lambda: (st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)),
+        True,
+        (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts),
+        (
+            jnp.int8,
+            jnp.int8,
+            jnp.int8,
+            jnp.int8,
+            jnp.int8,
+            jnp.int8,
+            jnp.int8,
+            jnp.bool_,
+        ),
+    )
     return st
 
 
@@ -1774,6 +9654,7 @@ def p_after_hit(st, v_u, v_m, v_s):
     v_t = _lcast((1 - _i32(v_u)), jnp.int8)
     v_up = _lcast((_i32(st["team"]["hp"][(v_t, st["active"][_i32(v_t)])]) > 0), jnp.bool_)
     _c374 = jnp.logical_and(jnp.logical_and(st["fx"]["recharge"], v_up), jnp.logical_not(st["broke_sub"]))
+
     def _then375(st, v_u, v_m, v_s, v_t, v_up):
         st = dict(st)
         _a376 = True
@@ -1781,17 +9662,23 @@ def p_after_hit(st, v_u, v_m, v_s):
         _a377 = v_s
         st["lock_slot"] = st["lock_slot"].at[_i32(v_u)].set(_cast(_a377, jnp.int8))
         return st, (v_u, v_m, v_s, v_t, v_up)
-    st, (v_u, v_m, v_s, v_t, v_up) = _branch(_c374, lambda: _then375(st, v_u, v_m, v_s, v_t, v_up), lambda: (st, (v_u, v_m, v_s, v_t, v_up)))
+
+    st, (v_u, v_m, v_s, v_t, v_up) = _branch(
+        _c374, lambda: _then375(st, v_u, v_m, v_s, v_t, v_up), lambda: (st, (v_u, v_m, v_s, v_t, v_up))
+    )
     _c378 = st["fx"]["trap"]
+
     def _then379(st, v_u, v_m, v_s, v_t, v_up):
         st = dict(st)
         _c380 = jnp.logical_not(v_up)
-        _c381 = (_i32(st["trap_left"][_i32(v_u)]) > 0)
+        _c381 = _i32(st["trap_left"][_i32(v_u)]) > 0
+
         def _then382(st, v_u, v_m, v_s, v_t, v_up):
             st = dict(st)
             _a383 = 0
             st["trap_left"] = _put(st["trap_left"], _i32(v_u), _cast(_a383, jnp.int8))
             return st, (v_u, v_m, v_s, v_t, v_up)
+
         def _then384(st, v_u, v_m, v_s, v_t, v_up):
             st = dict(st)
             _a385 = jnp.maximum((_i32(st["trap_left"][_i32(v_u)]) - 1), 0)
@@ -1799,11 +9686,12 @@ def p_after_hit(st, v_u, v_m, v_s):
             _a386 = True
             st["trapped"] = _put(st["trapped"], _i32(v_t), _cast(_a386, jnp.bool_))
             return st, (v_u, v_m, v_s, v_t, v_up)
+
         def _else387(st, v_u, v_m, v_s, v_t, v_up):
             st = dict(st)
             st, _r388 = _randint(st, 0, 7)
             v_turns_drawn = _lcast(_K14[_r388], jnp.int8)
-            _a389 = (_i32(v_turns_drawn) - 1)
+            _a389 = _i32(v_turns_drawn) - 1
             st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a389, jnp.int8))
             _a390 = st["dmg"]
             st["trap_damage"] = _put(st["trap_damage"], _i32(v_u), _cast(_a390, jnp.int16))
@@ -1812,9 +9700,35 @@ def p_after_hit(st, v_u, v_m, v_s):
             _a392 = jnp.logical_not(st["hit_sub"])
             st["trapped"] = st["trapped"].at[_i32(v_t)].set(_cast(_a392, jnp.bool_))
             return st, (v_u, v_m, v_s, v_t, v_up)
-        st, (v_u, v_m, v_s, v_t, v_up) = _select_first((_c380, _c381, ), (st, (v_u, v_m, v_s, v_t, v_up)), (lambda: _then382(st, v_u, v_m, v_s, v_t, v_up), lambda: _then384(st, v_u, v_m, v_s, v_t, v_up), ), lambda: _else387(st, v_u, v_m, v_s, v_t, v_up))
+
+        st, (v_u, v_m, v_s, v_t, v_up) = _select_first(
+            (
+                _c380,
+                _c381,
+            ),
+            (st, (v_u, v_m, v_s, v_t, v_up)),
+            (
+                lambda: _then382(st, v_u, v_m, v_s, v_t, v_up),
+                lambda: _then384(st, v_u, v_m, v_s, v_t, v_up),
+            ),
+            lambda: _else387(st, v_u, v_m, v_s, v_t, v_up),
+        )
         return st, (v_u, v_m, v_s, v_t, v_up)
-    st, (v_u, v_m, v_s, v_t, v_up) = _branch_any(_c378, lambda: _then379(st, v_u, v_m, v_s, v_t, v_up), lambda: (st, (v_u, v_m, v_s, v_t, v_up)), True, (v_u, v_m, v_s, v_t, v_up), (jnp.int8, jnp.int16, jnp.int8, jnp.int8, jnp.bool_, ))
+
+    st, (v_u, v_m, v_s, v_t, v_up) = _branch_any(
+        _c378,
+        lambda: _then379(st, v_u, v_m, v_s, v_t, v_up),
+        lambda: (st, (v_u, v_m, v_s, v_t, v_up)),
+        True,
+        (v_u, v_m, v_s, v_t, v_up),
+        (
+            jnp.int8,
+            jnp.int16,
+            jnp.int8,
+            jnp.int8,
+            jnp.bool_,
+        ),
+    )
     return st
 
 
@@ -1827,63 +9741,124 @@ def p_secondary_effects(st, v_u, v_m):
     v_ta = _lcast(st["active"][_i32(v_t)], jnp.int8)
     v_tsp = _lcast(st["team"]["species"][(v_t, v_ta)], jnp.int16)
     _c393 = jnp.logical_and((st["fx"]["sec_status"] == 3), (st["team"]["status"][(v_t, v_ta)] == 4))
+
     def _then394(st, v_u, v_m, v_t, v_ta, v_tsp):
         st = dict(st)
         _a395 = 0
-        st["team"] = {**st["team"], "status": _put(st["team"]["status"], (_i32(v_t), _i32(v_ta)), _cast(_a395, jnp.int8))}
+        st["team"] = {
+            **st["team"],
+            "status": _put(st["team"]["status"], (_i32(v_t), _i32(v_ta)), _cast(_a395, jnp.int8)),
+        }
         return st, (v_u, v_m, v_t, v_ta, v_tsp)
-    st, (v_u, v_m, v_t, v_ta, v_tsp) = _branch(_c393, lambda: _then394(st, v_u, v_m, v_t, v_ta, v_tsp), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp)))
-    _c396 = (_i32(st["fx"]["sec_chance"]) > 0)
+
+    st, (v_u, v_m, v_t, v_ta, v_tsp) = _branch(
+        _c393, lambda: _then394(st, v_u, v_m, v_t, v_ta, v_tsp), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp))
+    )
+    _c396 = _i32(st["fx"]["sec_chance"]) > 0
+
     def _then397(st, v_u, v_m, v_t, v_ta, v_tsp):
         st = dict(st)
         v_cond = _lcast(st["fx"]["sec_status"], jnp.int8)
-        v_same = _lcast(jnp.logical_and(jnp.logical_or(jnp.logical_or((v_cond == 5), (v_cond == 3)), (v_cond == 4)), jnp.logical_or((_K12[_i32(v_tsp)] == _K6[_i32(v_m)]), (_K13[_i32(v_tsp)] == _K6[_i32(v_m)]))), jnp.bool_)
+        v_same = _lcast(
+            jnp.logical_and(
+                jnp.logical_or(jnp.logical_or((v_cond == 5), (v_cond == 3)), (v_cond == 4)),
+                jnp.logical_or((_K12[_i32(v_tsp)] == _K6[_i32(v_m)]), (_K13[_i32(v_tsp)] == _K6[_i32(v_m)])),
+            ),
+            jnp.bool_,
+        )
         st, _r398 = _randint(st, 0, 255)
         v_roll = _lcast(_r398, jnp.int16)
-        _c399 = jnp.logical_and(jnp.logical_not(v_same), (_i32(v_roll) < jnp.floor_divide(((_i32(st["fx"]["sec_chance"]) * 256) + 99), 100)))
+        _c399 = jnp.logical_and(
+            jnp.logical_not(v_same), (_i32(v_roll) < jnp.floor_divide(((_i32(st["fx"]["sec_chance"]) * 256) + 99), 100))
+        )
+
         def _then400(st, v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll):
             st = dict(st)
             _a401 = v_cond
             st["give_status"] = _cast(_a401, jnp.int8)
             return st, (v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll)
-        st, (v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll) = _branch(_c399, lambda: _then400(st, v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll)))
+
+        st, (v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll) = _branch(
+            _c399,
+            lambda: _then400(st, v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll),
+            lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp, v_cond, v_same, v_roll)),
+        )
         return st, (v_u, v_m, v_t, v_ta, v_tsp)
-    st, (v_u, v_m, v_t, v_ta, v_tsp) = _branch_any(_c396, lambda: _then397(st, v_u, v_m, v_t, v_ta, v_tsp), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp)), True, (v_u, v_m, v_t, v_ta, v_tsp), (jnp.int8, jnp.int16, jnp.int8, jnp.int8, jnp.int16, ))
+
+    st, (v_u, v_m, v_t, v_ta, v_tsp) = _branch_any(
+        _c396,
+        lambda: _then397(st, v_u, v_m, v_t, v_ta, v_tsp),
+        lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp)),
+        True,
+        (v_u, v_m, v_t, v_ta, v_tsp),
+        (
+            jnp.int8,
+            jnp.int16,
+            jnp.int8,
+            jnp.int8,
+            jnp.int16,
+        ),
+    )
     _c402 = jnp.logical_and((_i32(st["fx"]["stat_chance"]) > 0), (_i32(st["fx"]["stat_chance"]) < 100))
+
     def _then403(st, v_u, v_m, v_t, v_ta, v_tsp):
         st = dict(st)
         st, _r404 = _randint(st, 0, 255)
         v_roll2 = _lcast(_r404, jnp.int16)
-        _c405 = (_i32(v_roll2) < jnp.floor_divide(((_i32(st["fx"]["stat_chance"]) * 256) + 99), 100))
+        _c405 = _i32(v_roll2) < jnp.floor_divide(((_i32(st["fx"]["stat_chance"]) * 256) + 99), 100)
+
         def _then406(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll2):
             st = dict(st)
             _a407 = True
             st["give_stat"] = _cast(_a407, jnp.bool_)
             return st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll2)
-        st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll2) = _branch(_c405, lambda: _then406(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll2), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll2)))
+
+        st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll2) = _branch(
+            _c405,
+            lambda: _then406(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll2),
+            lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll2)),
+        )
         return st, (v_u, v_m, v_t, v_ta, v_tsp)
-    st, (v_u, v_m, v_t, v_ta, v_tsp) = _branch(_c402, lambda: _then403(st, v_u, v_m, v_t, v_ta, v_tsp), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp)))
+
+    st, (v_u, v_m, v_t, v_ta, v_tsp) = _branch(
+        _c402, lambda: _then403(st, v_u, v_m, v_t, v_ta, v_tsp), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp))
+    )
     _c408 = jnp.logical_and((_i32(st["fx"]["confuse"]) > 0), (_i32(st["fx"]["confuse"]) < 100))
+
     def _then409(st, v_u, v_m, v_t, v_ta, v_tsp):
         st = dict(st)
         st, _r410 = _randint(st, 0, 255)
         v_roll3 = _lcast(_r410, jnp.int16)
-        _c411 = jnp.logical_and((_i32(v_roll3) < (jnp.floor_divide(((_i32(st["fx"]["confuse"]) * 256) + 99), 100) - 1)), (_i32(st["confused"][_i32(v_t)]) == 0))
+        _c411 = jnp.logical_and(
+            (_i32(v_roll3) < (jnp.floor_divide(((_i32(st["fx"]["confuse"]) * 256) + 99), 100) - 1)),
+            (_i32(st["confused"][_i32(v_t)]) == 0),
+        )
+
         def _then412(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll3):
             st = dict(st)
             st, _r413 = _randint(st, 2, 5)
             _a414 = _r413
             st["confused"] = st["confused"].at[_i32(v_t)].set(_cast(_a414, jnp.int8))
             return st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll3)
-        st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll3) = _branch(_c411, lambda: _then412(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll3), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll3)))
+
+        st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll3) = _branch(
+            _c411,
+            lambda: _then412(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll3),
+            lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll3)),
+        )
         return st, (v_u, v_m, v_t, v_ta, v_tsp)
-    st, (v_u, v_m, v_t, v_ta, v_tsp) = _branch(_c408, lambda: _then409(st, v_u, v_m, v_t, v_ta, v_tsp), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp)))
-    _c415 = (_i32(st["fx"]["flinch"]) > 0)
+
+    st, (v_u, v_m, v_t, v_ta, v_tsp) = _branch(
+        _c408, lambda: _then409(st, v_u, v_m, v_t, v_ta, v_tsp), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp))
+    )
+    _c415 = _i32(st["fx"]["flinch"]) > 0
+
     def _then416(st, v_u, v_m, v_t, v_ta, v_tsp):
         st = dict(st)
         st, _r417 = _randint(st, 0, 255)
         v_roll4 = _lcast(_r417, jnp.int16)
-        _c418 = (_i32(v_roll4) < jnp.floor_divide(((_i32(st["fx"]["flinch"]) * 256) + 99), 100))
+        _c418 = _i32(v_roll4) < jnp.floor_divide(((_i32(st["fx"]["flinch"]) * 256) + 99), 100)
+
         def _then419(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll4):
             st = dict(st)
             _a420 = True
@@ -1891,9 +9866,17 @@ def p_secondary_effects(st, v_u, v_m):
             _a421 = False
             st["recharging"] = _put(st["recharging"], _i32(v_t), _cast(_a421, jnp.bool_))
             return st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll4)
-        st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll4) = _branch(_c418, lambda: _then419(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll4), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll4)))
+
+        st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll4) = _branch(
+            _c418,
+            lambda: _then419(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll4),
+            lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll4)),
+        )
         return st, (v_u, v_m, v_t, v_ta, v_tsp)
-    st, (v_u, v_m, v_t, v_ta, v_tsp) = _branch(_c415, lambda: _then416(st, v_u, v_m, v_t, v_ta, v_tsp), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp)))
+
+    st, (v_u, v_m, v_t, v_ta, v_tsp) = _branch(
+        _c415, lambda: _then416(st, v_u, v_m, v_t, v_ta, v_tsp), lambda: (st, (v_u, v_m, v_t, v_ta, v_tsp))
+    )
     return st
 
 
@@ -1904,59 +9887,126 @@ def p_residual(st, v_u):
     v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
     v_cond = _lcast(st["team"]["status"][(v_u, v_a)], jnp.int8)
     v_hurts = _lcast(jnp.logical_or(jnp.logical_or((v_cond == 2), (v_cond == 6)), (v_cond == 3)), jnp.bool_)
-    _c422 = (_i32(st["team"]["hp"][(v_u, v_a)]) > 0)
+    _c422 = _i32(st["team"]["hp"][(v_u, v_a)]) > 0
+
     def _then423(st, v_u, v_a, v_cond, v_hurts):
         st = dict(st)
         v_unit = _lcast(jnp.maximum(jnp.floor_divide(_i32(st["team"]["maxhp"][(v_u, v_a)]), 16), 1), jnp.int8)
         _c424 = jnp.logical_and(st["toxic"][_i32(v_u)], v_hurts)
+
         def _then425(st, v_u, v_a, v_cond, v_hurts, v_unit):
             st = dict(st)
             _a426 = jnp.minimum((_i32(st["toxic_n"][_i32(v_u)]) + 1), 15)
             st["toxic_n"] = st["toxic_n"].at[_i32(v_u)].set(_cast(_a426, jnp.int8))
             return st, (v_u, v_a, v_cond, v_hurts, v_unit)
-        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch(_c424, lambda: _then425(st, v_u, v_a, v_cond, v_hurts, v_unit), lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
+
+        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch(
+            _c424,
+            lambda: _then425(st, v_u, v_a, v_cond, v_hurts, v_unit),
+            lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit)),
+        )
         _c427 = jnp.logical_and((v_cond == 1), (_i32(st["team"]["sleep"][(v_u, v_a)]) == 0))
+
         def _then428(st, v_u, v_a, v_cond, v_hurts, v_unit):
             st = dict(st)
             _a429 = 0
-            st["team"] = {**st["team"], "status": _put(st["team"]["status"], (_i32(v_u), _i32(v_a)), _cast(_a429, jnp.int8))}
+            st["team"] = {
+                **st["team"],
+                "status": _put(st["team"]["status"], (_i32(v_u), _i32(v_a)), _cast(_a429, jnp.int8)),
+            }
             return st, (v_u, v_a, v_cond, v_hurts, v_unit)
-        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch(_c427, lambda: _then428(st, v_u, v_a, v_cond, v_hurts, v_unit), lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
+
+        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch(
+            _c427,
+            lambda: _then428(st, v_u, v_a, v_cond, v_hurts, v_unit),
+            lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit)),
+        )
         _c430 = v_hurts
+
         def _then431(st, v_u, v_a, v_cond, v_hurts, v_unit):
             st = dict(st)
             v_times = _lcast(jnp.where(st["toxic"][_i32(v_u)], _i32(st["toxic_n"][_i32(v_u)]), 1), jnp.int8)
             _a432 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - (_i32(v_unit) * _i32(v_times))), 0)
             st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a432, jnp.int16))}
             return st, (v_u, v_a, v_cond, v_hurts, v_unit)
-        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch(_c430, lambda: _then431(st, v_u, v_a, v_cond, v_hurts, v_unit), lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
+
+        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch(
+            _c430,
+            lambda: _then431(st, v_u, v_a, v_cond, v_hurts, v_unit),
+            lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit)),
+        )
         _c433 = jnp.logical_and(st["seeded"][_i32(v_u)], (_i32(st["team"]["hp"][(v_u, v_a)]) > 0))
+
         def _then434(st, v_u, v_a, v_cond, v_hurts, v_unit):
             st = dict(st)
             _c435 = st["toxic"][_i32(v_u)]
+
             def _then436(st, v_u, v_a, v_cond, v_hurts, v_unit):
                 st = dict(st)
                 _a437 = jnp.minimum((_i32(st["toxic_n"][_i32(v_u)]) + 1), 15)
                 st["toxic_n"] = st["toxic_n"].at[_i32(v_u)].set(_cast(_a437, jnp.int8))
                 return st, (v_u, v_a, v_cond, v_hurts, v_unit)
-            st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch(_c435, lambda: _then436(st, v_u, v_a, v_cond, v_hurts, v_unit), lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit)))
+
+            st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch(
+                _c435,
+                lambda: _then436(st, v_u, v_a, v_cond, v_hurts, v_unit),
+                lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit)),
+            )
             v_times2 = _lcast(jnp.where(st["toxic"][_i32(v_u)], _i32(st["toxic_n"][_i32(v_u)]), 1), jnp.int8)
             v_sap = _lcast(jnp.minimum((_i32(v_unit) * _i32(v_times2)), 999), jnp.int16)
             _a438 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - _i32(v_sap)), 0)
             st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a438, jnp.int16))}
             v_f = _lcast((1 - _i32(v_u)), jnp.int8)
             v_fa = _lcast(st["active"][_i32(v_f)], jnp.int8)
-            _c439 = (_i32(st["team"]["hp"][(v_f, v_fa)]) > 0)
+            _c439 = _i32(st["team"]["hp"][(v_f, v_fa)]) > 0
+
             def _then440(st, v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa):
                 st = dict(st)
-                _a441 = jnp.minimum((_i32(st["team"]["hp"][(v_f, v_fa)]) + _i32(v_sap)), _i32(st["team"]["maxhp"][(v_f, v_fa)]))
-                st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_f), _i32(v_fa))].set(_cast(_a441, jnp.int16))}
+                _a441 = jnp.minimum(
+                    (_i32(st["team"]["hp"][(v_f, v_fa)]) + _i32(v_sap)), _i32(st["team"]["maxhp"][(v_f, v_fa)])
+                )
+                st["team"] = {
+                    **st["team"],
+                    "hp": st["team"]["hp"].at[(_i32(v_f), _i32(v_fa))].set(_cast(_a441, jnp.int16)),
+                }
                 return st, (v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa)
-            st, (v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa) = _branch(_c439, lambda: _then440(st, v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa), lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa)))
+
+            st, (v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa) = _branch(
+                _c439,
+                lambda: _then440(st, v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa),
+                lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa)),
+            )
             return st, (v_u, v_a, v_cond, v_hurts, v_unit)
-        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch_any(_c433, lambda: _then434(st, v_u, v_a, v_cond, v_hurts, v_unit), lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit)), True, (v_u, v_a, v_cond, v_hurts, v_unit), (jnp.int8, jnp.int8, jnp.int8, jnp.bool_, jnp.int8, ))
+
+        st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch_any(
+            _c433,
+            lambda: _then434(st, v_u, v_a, v_cond, v_hurts, v_unit),
+            lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit)),
+            True,
+            (v_u, v_a, v_cond, v_hurts, v_unit),
+            (
+                jnp.int8,
+                jnp.int8,
+                jnp.int8,
+                jnp.bool_,
+                jnp.int8,
+            ),
+        )
         return st, (v_u, v_a, v_cond, v_hurts)
-    st, (v_u, v_a, v_cond, v_hurts) = _branch_any(_c422, lambda: _then423(st, v_u, v_a, v_cond, v_hurts), lambda: (st, (v_u, v_a, v_cond, v_hurts)), True, (v_u, v_a, v_cond, v_hurts), (jnp.int8, jnp.int8, jnp.int8, jnp.bool_, ))
+
+    st, (v_u, v_a, v_cond, v_hurts) = _branch_any(
+        _c422,
+        lambda: _then423(st, v_u, v_a, v_cond, v_hurts),
+        lambda: (st, (v_u, v_a, v_cond, v_hurts)),
+        True,
+        (v_u, v_a, v_cond, v_hurts),
+        (
+            jnp.int8,
+            jnp.int8,
+            jnp.int8,
+            jnp.bool_,
+        ),
+    )
     return st
 
 
@@ -1966,43 +10016,52 @@ def p_end_of_turn(st):
     _a442 = _K18
     st["flinched"] = _cast(_a442, jnp.bool_)
     v_p = 0
-    _c443 = (_i32(st["trap_left"][_i32(v_p)]) == 0)
+    _c443 = _i32(st["trap_left"][_i32(v_p)]) == 0
+
     def _then444(st, v_p):
         st = dict(st)
         _a445 = False
         st["trapped"] = _put(st["trapped"], (1 - _i32(v_p)), _cast(_a445, jnp.bool_))
         return st, (v_p,)
+
     st, (v_p,) = _branch(_c443, lambda: _then444(st, v_p), lambda: (st, (v_p,)))
     v_p = 1
-    _c446 = (_i32(st["trap_left"][_i32(v_p)]) == 0)
+    _c446 = _i32(st["trap_left"][_i32(v_p)]) == 0
+
     def _then447(st, v_p):
         st = dict(st)
         _a448 = False
         st["trapped"] = _put(st["trapped"], (1 - _i32(v_p)), _cast(_a448, jnp.bool_))
         return st, (v_p,)
+
     st, (v_p,) = _branch(_c446, lambda: _then447(st, v_p), lambda: (st, (v_p,)))
     v_out0 = _lcast((_i32(f_alive_count(st, 0)) == 0), jnp.bool_)
     v_out1 = _lcast((_i32(f_alive_count(st, 1)) == 0), jnp.bool_)
     _c449 = jnp.logical_and(v_out0, v_out1)
     _c450 = v_out0
     _c451 = v_out1
-    _c452 = (_i32(st["turns"]) >= 1000)
+    _c452 = _i32(st["turns"]) >= 1000
+
     def _then453(st, v_out0, v_out1):
         st = dict(st)
         st = _draw(st)
         return st, (v_out0, v_out1)
+
     def _then454(st, v_out0, v_out1):
         st = dict(st)
         st = _win(st, 1, NUM_PLAYERS)
         return st, (v_out0, v_out1)
+
     def _then455(st, v_out0, v_out1):
         st = dict(st)
         st = _win(st, 0, NUM_PLAYERS)
         return st, (v_out0, v_out1)
+
     def _then456(st, v_out0, v_out1):
         st = dict(st)
         st = _draw(st)
         return st, (v_out0, v_out1)
+
     def _else457(st, v_out0, v_out1):
         st = dict(st)
         v_p = 0
@@ -2012,14 +10071,32 @@ def p_end_of_turn(st):
         _a459 = f_fainted(st, v_p)
         st["must_replace"] = st["must_replace"].at[_i32(v_p)].set(_cast(_a459, jnp.bool_))
         _c460 = jnp.logical_or(st["must_replace"][0], st["must_replace"][1])
+
         def _then461(st, v_out0, v_out1):
             st = dict(st)
             _a462 = 1
             st["phase"] = _cast(_a462, jnp.int8)
             return st, (v_out0, v_out1)
+
         st, (v_out0, v_out1) = _branch(_c460, lambda: _then461(st, v_out0, v_out1), lambda: (st, (v_out0, v_out1)))
         return st, (v_out0, v_out1)
-    st, (v_out0, v_out1) = _select_first((_c449, _c450, _c451, _c452, ), (st, (v_out0, v_out1)), (lambda: _then453(st, v_out0, v_out1), lambda: _then454(st, v_out0, v_out1), lambda: _then455(st, v_out0, v_out1), lambda: _then456(st, v_out0, v_out1), ), lambda: _else457(st, v_out0, v_out1))
+
+    st, (v_out0, v_out1) = _select_first(
+        (
+            _c449,
+            _c450,
+            _c451,
+            _c452,
+        ),
+        (st, (v_out0, v_out1)),
+        (
+            lambda: _then453(st, v_out0, v_out1),
+            lambda: _then454(st, v_out0, v_out1),
+            lambda: _then455(st, v_out0, v_out1),
+            lambda: _then456(st, v_out0, v_out1),
+        ),
+        lambda: _else457(st, v_out0, v_out1),
+    )
     return st
 
 
@@ -2031,14 +10108,24 @@ def p_build_mon(st, v_p, v_i, v_sp, v_level):
     v_sp = _lcast(v_sp, jnp.int16)
     v_level = _lcast(v_level, jnp.int8)
     _a463 = v_sp
-    st["team"] = {**st["team"], "species": st["team"]["species"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a463, jnp.int16))}
+    st["team"] = {
+        **st["team"],
+        "species": st["team"]["species"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a463, jnp.int16)),
+    }
     _a464 = v_level
     st["team"] = {**st["team"], "level": _put(st["team"]["level"], (_i32(v_p), _i32(v_i)), _cast(_a464, jnp.int8))}
     _a465 = f_hp_of(st, _K19[_i32(v_sp)], v_level)
     st["team"] = {**st["team"], "maxhp": st["team"]["maxhp"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a465, jnp.int16))}
     _a466 = f_hp_of(st, _K19[_i32(v_sp)], v_level)
     st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a466, jnp.int16))}
-    _a467 = _stack([jnp.asarray(f_stat_of(st, _K20[_i32(v_sp)], v_level), jnp.int32), jnp.asarray(f_stat_of(st, _K21[_i32(v_sp)], v_level), jnp.int32), jnp.asarray(f_stat_of(st, _K22[_i32(v_sp)], v_level), jnp.int32), jnp.asarray(f_stat_of(st, _K15[_i32(v_sp)], v_level), jnp.int32)])
+    _a467 = _stack(
+        [
+            jnp.asarray(f_stat_of(st, _K20[_i32(v_sp)], v_level), jnp.int32),
+            jnp.asarray(f_stat_of(st, _K21[_i32(v_sp)], v_level), jnp.int32),
+            jnp.asarray(f_stat_of(st, _K22[_i32(v_sp)], v_level), jnp.int32),
+            jnp.asarray(f_stat_of(st, _K15[_i32(v_sp)], v_level), jnp.int32),
+        ]
+    )
     st["team"] = {**st["team"], "stats": st["team"]["stats"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a467, jnp.int16))}
     return st
 
@@ -2051,9 +10138,15 @@ def p_set_move(st, v_p, v_i, v_k, v_mv):
     v_k = _lcast(v_k, jnp.int8)
     v_mv = _lcast(v_mv, jnp.int16)
     _a468 = v_mv
-    st["team"] = {**st["team"], "moves": _put(st["team"]["moves"], (_i32(v_p), _i32(v_i), _i32(v_k)), _cast(_a468, jnp.int16))}
+    st["team"] = {
+        **st["team"],
+        "moves": _put(st["team"]["moves"], (_i32(v_p), _i32(v_i), _i32(v_k)), _cast(_a468, jnp.int16)),
+    }
     _a469 = jnp.floor_divide((_i32(_K23[_i32(v_mv)]) * 8), 5)
-    st["team"] = {**st["team"], "pp": st["team"]["pp"].at[(_i32(v_p), _i32(v_i), _i32(v_k))].set(_cast(_a469, jnp.int8))}
+    st["team"] = {
+        **st["team"],
+        "pp": st["team"]["pp"].at[(_i32(v_p), _i32(v_i), _i32(v_k))].set(_cast(_a469, jnp.int8)),
+    }
     return st
 
 
@@ -2063,22 +10156,27 @@ def p_fixed_team(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v_l = _lcast(st["lineup"][_i32(v_p)], jnp.int8)
     v_i = jnp.int32(0)
+
     def _loop470(i, carry):
         st, (v_p, v_l, v_i) = dict(carry[0]), carry[1]
         v_i = i
-        _c471 = (_i32(v_i) < _get({"items": _K24, "len": _K25}, _i32(v_l))["len"])
+        _c471 = _i32(v_i) < _get({"items": _K24, "len": _K25}, _i32(v_l))["len"]
+
         def _then472(st, v_p, v_l, v_i):
             st = dict(st)
             _f473 = _i32(v_i)
             _f474 = _get({"items": _K24, "len": _K25}, _i32(v_l))["len"]
             st = _fault_at(st, (_f473 >= _f474), 1, _f473, _f474)
-            st = p_build_mon(st, v_p, v_i, _get({"items": _K24, "len": _K25}, _i32(v_l))["items"][_f473], _K26[_i32(v_l)])
+            st = p_build_mon(
+                st, v_p, v_i, _get({"items": _K24, "len": _K25}, _i32(v_l))["items"][_f473], _K26[_i32(v_l)]
+            )
             _f475 = _i32(v_i)
             _f476 = _get({"items": {"items": _K27, "len": _K28}, "len": _K25}, _i32(v_l))["len"]
             st = _fault_at(st, (_f475 >= _f476), 2, _f475, _f476)
             v_moves = _lcast(_lget(_get({"items": {"items": _K27, "len": _K28}, "len": _K25}, _i32(v_l)), _f475), _DT29)
             v_k = 0
-            _c477 = (_i32(v_k) < v_moves["len"])
+            _c477 = _i32(v_k) < v_moves["len"]
+
             def _then478(st, v_p, v_l, v_i, v_moves, v_k):
                 st = dict(st)
                 _f479 = _i32(v_k)
@@ -2086,9 +10184,13 @@ def p_fixed_team(st, v_p):
                 st = _fault_at(st, (_f479 >= _f480), 3, _f479, _f480)
                 st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f479])
                 return st, (v_p, v_l, v_i, v_moves, v_k)
-            st, (v_p, v_l, v_i, v_moves, v_k) = _branch(_c477, lambda: _then478(st, v_p, v_l, v_i, v_moves, v_k), lambda: (st, (v_p, v_l, v_i, v_moves, v_k)))
+
+            st, (v_p, v_l, v_i, v_moves, v_k) = _branch(
+                _c477, lambda: _then478(st, v_p, v_l, v_i, v_moves, v_k), lambda: (st, (v_p, v_l, v_i, v_moves, v_k))
+            )
             v_k = 1
-            _c481 = (_i32(v_k) < v_moves["len"])
+            _c481 = _i32(v_k) < v_moves["len"]
+
             def _then482(st, v_p, v_l, v_i, v_moves, v_k):
                 st = dict(st)
                 _f483 = _i32(v_k)
@@ -2096,9 +10198,13 @@ def p_fixed_team(st, v_p):
                 st = _fault_at(st, (_f483 >= _f484), 3, _f483, _f484)
                 st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f483])
                 return st, (v_p, v_l, v_i, v_moves, v_k)
-            st, (v_p, v_l, v_i, v_moves, v_k) = _branch(_c481, lambda: _then482(st, v_p, v_l, v_i, v_moves, v_k), lambda: (st, (v_p, v_l, v_i, v_moves, v_k)))
+
+            st, (v_p, v_l, v_i, v_moves, v_k) = _branch(
+                _c481, lambda: _then482(st, v_p, v_l, v_i, v_moves, v_k), lambda: (st, (v_p, v_l, v_i, v_moves, v_k))
+            )
             v_k = 2
-            _c485 = (_i32(v_k) < v_moves["len"])
+            _c485 = _i32(v_k) < v_moves["len"]
+
             def _then486(st, v_p, v_l, v_i, v_moves, v_k):
                 st = dict(st)
                 _f487 = _i32(v_k)
@@ -2106,9 +10212,13 @@ def p_fixed_team(st, v_p):
                 st = _fault_at(st, (_f487 >= _f488), 3, _f487, _f488)
                 st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f487])
                 return st, (v_p, v_l, v_i, v_moves, v_k)
-            st, (v_p, v_l, v_i, v_moves, v_k) = _branch(_c485, lambda: _then486(st, v_p, v_l, v_i, v_moves, v_k), lambda: (st, (v_p, v_l, v_i, v_moves, v_k)))
+
+            st, (v_p, v_l, v_i, v_moves, v_k) = _branch(
+                _c485, lambda: _then486(st, v_p, v_l, v_i, v_moves, v_k), lambda: (st, (v_p, v_l, v_i, v_moves, v_k))
+            )
             v_k = 3
-            _c489 = (_i32(v_k) < v_moves["len"])
+            _c489 = _i32(v_k) < v_moves["len"]
+
             def _then490(st, v_p, v_l, v_i, v_moves, v_k):
                 st = dict(st)
                 _f491 = _i32(v_k)
@@ -2116,12 +10226,31 @@ def p_fixed_team(st, v_p):
                 st = _fault_at(st, (_f491 >= _f492), 3, _f491, _f492)
                 st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f491])
                 return st, (v_p, v_l, v_i, v_moves, v_k)
-            st, (v_p, v_l, v_i, v_moves, v_k) = _branch(_c489, lambda: _then490(st, v_p, v_l, v_i, v_moves, v_k), lambda: (st, (v_p, v_l, v_i, v_moves, v_k)))
+
+            st, (v_p, v_l, v_i, v_moves, v_k) = _branch(
+                _c489, lambda: _then490(st, v_p, v_l, v_i, v_moves, v_k), lambda: (st, (v_p, v_l, v_i, v_moves, v_k))
+            )
             _a493 = v_moves["len"]
-            st["team"] = {**st["team"], "nmoves": st["team"]["nmoves"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a493, jnp.int8))}
+            st["team"] = {
+                **st["team"],
+                "nmoves": st["team"]["nmoves"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a493, jnp.int8)),
+            }
             return st, (v_p, v_l, v_i)
-        st, (v_p, v_l, v_i) = _branch_any(_c471, lambda: _then472(st, v_p, v_l, v_i), lambda: (st, (v_p, v_l, v_i)), True, (v_p, v_l, v_i), (jnp.int8, jnp.int8, jnp.int8, ))
+
+        st, (v_p, v_l, v_i) = _branch_any(
+            _c471,
+            lambda: _then472(st, v_p, v_l, v_i),
+            lambda: (st, (v_p, v_l, v_i)),
+            True,
+            (v_p, v_l, v_i),
+            (
+                jnp.int8,
+                jnp.int8,
+                jnp.int8,
+            ),
+        )
         return st, (v_p, v_l, v_i)
+
     st, (v_p, v_l, v_i) = lax.fori_loop(0, 6, _loop470, (st, (v_p, v_l, v_i)))
     return st
 
@@ -2132,6 +10261,7 @@ def p_random_team(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v_picked = _lcast(jax.vmap(lambda i494: jnp.asarray(145, jnp.int32))(jnp.arange(0, 6, dtype=jnp.int32)), jnp.int16)
     v_k = jnp.int32(0)
+
     def _loop495(i, carry):
         st, (v_p, v_picked, v_k) = dict(carry[0]), carry[1]
         v_k = i
@@ -2139,55 +10269,102 @@ def p_random_team(st, v_p):
         v_r = _lcast(_r496, jnp.int16)
         v_x = _lcast(v_r, jnp.int16)
         v_j = 0
-        _c497 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
+        _c497 = _i32(v_picked[_i32(v_j)]) <= _i32(v_x)
+
         def _then498(st, v_p, v_picked, v_k, v_r, v_x, v_j):
             st = dict(st)
             _a499 = jnp.minimum((_i32(v_x) + 1), 145)
             v_x = _lcast(_a499, jnp.int16)
             return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(_c497, lambda: _then498(st, v_p, v_picked, v_k, v_r, v_x, v_j), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
+
+        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(
+            _c497,
+            lambda: _then498(st, v_p, v_picked, v_k, v_r, v_x, v_j),
+            lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)),
+        )
         v_j = 1
-        _c500 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
+        _c500 = _i32(v_picked[_i32(v_j)]) <= _i32(v_x)
+
         def _then501(st, v_p, v_picked, v_k, v_r, v_x, v_j):
             st = dict(st)
             _a502 = jnp.minimum((_i32(v_x) + 1), 145)
             v_x = _lcast(_a502, jnp.int16)
             return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(_c500, lambda: _then501(st, v_p, v_picked, v_k, v_r, v_x, v_j), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
+
+        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(
+            _c500,
+            lambda: _then501(st, v_p, v_picked, v_k, v_r, v_x, v_j),
+            lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)),
+        )
         v_j = 2
-        _c503 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
+        _c503 = _i32(v_picked[_i32(v_j)]) <= _i32(v_x)
+
         def _then504(st, v_p, v_picked, v_k, v_r, v_x, v_j):
             st = dict(st)
             _a505 = jnp.minimum((_i32(v_x) + 1), 145)
             v_x = _lcast(_a505, jnp.int16)
             return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(_c503, lambda: _then504(st, v_p, v_picked, v_k, v_r, v_x, v_j), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
+
+        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(
+            _c503,
+            lambda: _then504(st, v_p, v_picked, v_k, v_r, v_x, v_j),
+            lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)),
+        )
         v_j = 3
-        _c506 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
+        _c506 = _i32(v_picked[_i32(v_j)]) <= _i32(v_x)
+
         def _then507(st, v_p, v_picked, v_k, v_r, v_x, v_j):
             st = dict(st)
             _a508 = jnp.minimum((_i32(v_x) + 1), 145)
             v_x = _lcast(_a508, jnp.int16)
             return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(_c506, lambda: _then507(st, v_p, v_picked, v_k, v_r, v_x, v_j), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
+
+        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(
+            _c506,
+            lambda: _then507(st, v_p, v_picked, v_k, v_r, v_x, v_j),
+            lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)),
+        )
         v_j = 4
-        _c509 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
+        _c509 = _i32(v_picked[_i32(v_j)]) <= _i32(v_x)
+
         def _then510(st, v_p, v_picked, v_k, v_r, v_x, v_j):
             st = dict(st)
             _a511 = jnp.minimum((_i32(v_x) + 1), 145)
             v_x = _lcast(_a511, jnp.int16)
             return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(_c509, lambda: _then510(st, v_p, v_picked, v_k, v_r, v_x, v_j), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
+
+        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(
+            _c509,
+            lambda: _then510(st, v_p, v_picked, v_k, v_r, v_x, v_j),
+            lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)),
+        )
         v_j = 5
-        _c512 = (_i32(v_picked[_i32(v_j)]) <= _i32(v_x))
+        _c512 = _i32(v_picked[_i32(v_j)]) <= _i32(v_x)
+
         def _then513(st, v_p, v_picked, v_k, v_r, v_x, v_j):
             st = dict(st)
             _a514 = jnp.minimum((_i32(v_x) + 1), 145)
             v_x = _lcast(_a514, jnp.int16)
             return st, (v_p, v_picked, v_k, v_r, v_x, v_j)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(_c512, lambda: _then513(st, v_p, v_picked, v_k, v_r, v_x, v_j), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)))
+
+        st, (v_p, v_picked, v_k, v_r, v_x, v_j) = _branch(
+            _c512,
+            lambda: _then513(st, v_p, v_picked, v_k, v_r, v_x, v_j),
+            lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)),
+        )
+
         def _g518(i515, _h516, _h517):
-            return jnp.asarray(_i32(jnp.where((_i32(_h516) < _i32(v_x)), _i32(_h516), _i32(jnp.where(jnp.logical_or((i515 == 0), (_i32(_h517) < _i32(v_x))), _i32(v_x), _i32(_h517))))), jnp.int32)
+            return jnp.asarray(
+                _i32(
+                    jnp.where(
+                        (_i32(_h516) < _i32(v_x)),
+                        _i32(_h516),
+                        _i32(jnp.where(jnp.logical_or((i515 == 0), (_i32(_h517) < _i32(v_x))), _i32(v_x), _i32(_h517))),
+                    )
+                ),
+                jnp.int32,
+            )
+
         _e519 = jax.vmap(_g518)(jnp.arange(0, 6, dtype=jnp.int32), v_picked, v_picked[_K30])
         _a520 = _e519
         v_picked = _lcast(_a520, jnp.int16)
@@ -2198,7 +10375,8 @@ def p_random_team(st, v_p):
         st, _l522 = _shuffle(st, v_pool)
         v_pool = _l522
         v_i = 0
-        _c523 = (_i32(v_i) < v_pool["len"])
+        _c523 = _i32(v_i) < v_pool["len"]
+
         def _then524(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i):
             st = dict(st)
             _f525 = _i32(v_i)
@@ -2206,9 +10384,15 @@ def p_random_team(st, v_p):
             st = _fault_at(st, (_f525 >= _f526), 4, _f525, _f526)
             st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_f525])
             return st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _branch(_c523, lambda: _then524(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)))
+
+        st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _branch(
+            _c523,
+            lambda: _then524(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i),
+            lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)),
+        )
         v_i = 1
-        _c527 = (_i32(v_i) < v_pool["len"])
+        _c527 = _i32(v_i) < v_pool["len"]
+
         def _then528(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i):
             st = dict(st)
             _f529 = _i32(v_i)
@@ -2216,9 +10400,15 @@ def p_random_team(st, v_p):
             st = _fault_at(st, (_f529 >= _f530), 4, _f529, _f530)
             st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_f529])
             return st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _branch(_c527, lambda: _then528(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)))
+
+        st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _branch(
+            _c527,
+            lambda: _then528(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i),
+            lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)),
+        )
         v_i = 2
-        _c531 = (_i32(v_i) < v_pool["len"])
+        _c531 = _i32(v_i) < v_pool["len"]
+
         def _then532(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i):
             st = dict(st)
             _f533 = _i32(v_i)
@@ -2226,9 +10416,15 @@ def p_random_team(st, v_p):
             st = _fault_at(st, (_f533 >= _f534), 4, _f533, _f534)
             st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_f533])
             return st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _branch(_c531, lambda: _then532(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)))
+
+        st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _branch(
+            _c531,
+            lambda: _then532(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i),
+            lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)),
+        )
         v_i = 3
-        _c535 = (_i32(v_i) < v_pool["len"])
+        _c535 = _i32(v_i) < v_pool["len"]
+
         def _then536(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i):
             st = dict(st)
             _f537 = _i32(v_i)
@@ -2236,10 +10432,19 @@ def p_random_team(st, v_p):
             st = _fault_at(st, (_f537 >= _f538), 4, _f537, _f538)
             st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_f537])
             return st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)
-        st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _branch(_c535, lambda: _then536(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i), lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)))
+
+        st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _branch(
+            _c535,
+            lambda: _then536(st, v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i),
+            lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)),
+        )
         _a539 = jnp.minimum(v_pool["len"], 4)
-        st["team"] = {**st["team"], "nmoves": st["team"]["nmoves"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a539, jnp.int8))}
+        st["team"] = {
+            **st["team"],
+            "nmoves": st["team"]["nmoves"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a539, jnp.int8)),
+        }
         return st, (v_p, v_picked, v_k)
+
     st, (v_p, v_picked, v_k) = lax.fori_loop(0, 6, _loop495, (st, (v_p, v_picked, v_k)))
     return st
 
@@ -2252,51 +10457,83 @@ def f_own_info(st, v_p, v_i, v_k):
     _done = jnp.bool_(False)
     _ret = jnp.int16(0)
     v_m = _lcast(_get(_get(st["team"], _i32(v_p)), _i32(v_i)), _DT1)
-    _c540 = (_i32(v_k) == 0)
+    _c540 = _i32(v_k) == 0
+
     def _then541(st, v_p, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(_i32(v_m["species"]), jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_p, v_i, v_k, _done, _ret, v_m)
-    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(_c540, lambda: _then541(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m)))
-    _c542 = (_i32(v_k) == 1)
+
+    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(
+        _c540, lambda: _then541(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m))
+    )
+    _c542 = _i32(v_k) == 1
+
     def _then543(st, v_p, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(v_m["hp"], jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_p, v_i, v_k, _done, _ret, v_m)
-    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(_c542, lambda: _then543(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m)))
-    _c544 = (_i32(v_k) == 2)
+
+    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(
+        _c542, lambda: _then543(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m))
+    )
+    _c544 = _i32(v_k) == 2
+
     def _then545(st, v_p, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(v_m["maxhp"], jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_p, v_i, v_k, _done, _ret, v_m)
-    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(_c544, lambda: _then545(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m)))
-    _c546 = (_i32(v_k) == 3)
+
+    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(
+        _c544, lambda: _then545(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m))
+    )
+    _c546 = _i32(v_k) == 3
+
     def _then547(st, v_p, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(_i32(v_m["status"]), jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_p, v_i, v_k, _done, _ret, v_m)
-    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(_c546, lambda: _then547(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m)))
-    _c548 = (_i32(v_k) == 4)
+
+    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(
+        _c546, lambda: _then547(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m))
+    )
+    _c548 = _i32(v_k) == 4
+
     def _then549(st, v_p, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(v_m["sleep"], jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_p, v_i, v_k, _done, _ret, v_m)
-    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(_c548, lambda: _then549(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m)))
-    _c550 = (_i32(v_k) < 9)
+
+    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(
+        _c548, lambda: _then549(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m))
+    )
+    _c550 = _i32(v_k) < 9
+
     def _then551(st, v_p, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         v_slot = _lcast(jnp.clip((_i32(v_k) - 5), 0, 3), jnp.int8)
-        _ret = _select(_done, _ret, _cast(jnp.where((_i32(v_slot) < _i32(v_m["nmoves"])), _i32(v_m["moves"][_i32(v_slot)]), -1), jnp.int16))
+        _ret = _select(
+            _done,
+            _ret,
+            _cast(jnp.where((_i32(v_slot) < _i32(v_m["nmoves"])), _i32(v_m["moves"][_i32(v_slot)]), -1), jnp.int16),
+        )
         _done = jnp.bool_(True)
         return st, (v_p, v_i, v_k, _done, _ret, v_m)
-    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(_c550, lambda: _then551(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m)))
+
+    st, (v_p, v_i, v_k, _done, _ret, v_m) = _branch(
+        _c550, lambda: _then551(st, v_p, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_p, v_i, v_k, _done, _ret, v_m))
+    )
     v_slot2 = _lcast(jnp.clip((_i32(v_k) - 9), 0, 3), jnp.int8)
-    _ret = _select(_done, _ret, _cast(jnp.where((_i32(v_slot2) < _i32(v_m["nmoves"])), _i32(v_m["pp"][_i32(v_slot2)]), -1), jnp.int16))
+    _ret = _select(
+        _done,
+        _ret,
+        _cast(jnp.where((_i32(v_slot2) < _i32(v_m["nmoves"])), _i32(v_m["pp"][_i32(v_slot2)]), -1), jnp.int16),
+    )
     _done = jnp.bool_(True)
     return _ret
 
@@ -2310,35 +10547,75 @@ def f_foe_info(st, v_f, v_i, v_k):
     _ret = jnp.int16(0)
     v_m = _lcast(_get(_get(st["team"], _i32(v_f)), _i32(v_i)), _DT1)
     _c552 = jnp.logical_not(st["seen"][_i32(v_f)][_i32(v_i)])
+
     def _then553(st, v_f, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(-1, jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_f, v_i, v_k, _done, _ret, v_m)
-    st, (v_f, v_i, v_k, _done, _ret, v_m) = _branch(_c552, lambda: _then553(st, v_f, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_f, v_i, v_k, _done, _ret, v_m)))
-    _c554 = (_i32(v_k) == 0)
+
+    st, (v_f, v_i, v_k, _done, _ret, v_m) = _branch(
+        _c552, lambda: _then553(st, v_f, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_f, v_i, v_k, _done, _ret, v_m))
+    )
+    _c554 = _i32(v_k) == 0
+
     def _then555(st, v_f, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(_i32(v_m["species"]), jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_f, v_i, v_k, _done, _ret, v_m)
-    st, (v_f, v_i, v_k, _done, _ret, v_m) = _branch(_c554, lambda: _then555(st, v_f, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_f, v_i, v_k, _done, _ret, v_m)))
-    _c556 = (_i32(v_k) == 1)
+
+    st, (v_f, v_i, v_k, _done, _ret, v_m) = _branch(
+        _c554, lambda: _then555(st, v_f, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_f, v_i, v_k, _done, _ret, v_m))
+    )
+    _c556 = _i32(v_k) == 1
+
     def _then557(st, v_f, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
-        _ret = _select(_done, _ret, _cast(jnp.where((_i32(v_m["hp"]) == 0), 0, jnp.clip(jnp.floor_divide((_i32(v_m["hp"]) * 100), _i32(v_m["maxhp"])), 1, 100)), jnp.int16))
+        _ret = _select(
+            _done,
+            _ret,
+            _cast(
+                jnp.where(
+                    (_i32(v_m["hp"]) == 0),
+                    0,
+                    jnp.clip(jnp.floor_divide((_i32(v_m["hp"]) * 100), _i32(v_m["maxhp"])), 1, 100),
+                ),
+                jnp.int16,
+            ),
+        )
         _done = jnp.bool_(True)
         return st, (v_f, v_i, v_k, _done, _ret, v_m)
-    st, (v_f, v_i, v_k, _done, _ret, v_m) = _branch(_c556, lambda: _then557(st, v_f, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_f, v_i, v_k, _done, _ret, v_m)))
-    _c558 = (_i32(v_k) == 2)
+
+    st, (v_f, v_i, v_k, _done, _ret, v_m) = _branch(
+        _c556, lambda: _then557(st, v_f, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_f, v_i, v_k, _done, _ret, v_m))
+    )
+    _c558 = _i32(v_k) == 2
+
     def _then559(st, v_f, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(_i32(v_m["status"]), jnp.int16))
         _done = jnp.bool_(True)
         return st, (v_f, v_i, v_k, _done, _ret, v_m)
-    st, (v_f, v_i, v_k, _done, _ret, v_m) = _branch(_c558, lambda: _then559(st, v_f, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_f, v_i, v_k, _done, _ret, v_m)))
+
+    st, (v_f, v_i, v_k, _done, _ret, v_m) = _branch(
+        _c558, lambda: _then559(st, v_f, v_i, v_k, _done, _ret, v_m), lambda: (st, (v_f, v_i, v_k, _done, _ret, v_m))
+    )
     v_slot = _lcast(jnp.clip((_i32(v_k) - 3), 0, 3), jnp.int8)
-    _ret = _select(_done, _ret, _cast(jnp.where(jnp.logical_and(st["move_seen"][_i32(v_f)][_i32(v_i)][_i32(v_slot)], (_i32(v_slot) < _i32(v_m["nmoves"]))), _i32(v_m["moves"][_i32(v_slot)]), -1), jnp.int16))
+    _ret = _select(
+        _done,
+        _ret,
+        _cast(
+            jnp.where(
+                jnp.logical_and(
+                    st["move_seen"][_i32(v_f)][_i32(v_i)][_i32(v_slot)], (_i32(v_slot) < _i32(v_m["nmoves"]))
+                ),
+                _i32(v_m["moves"][_i32(v_slot)]),
+                -1,
+            ),
+            jnp.int16,
+        ),
+    )
     _done = jnp.bool_(True)
     return _ret
 
@@ -2349,14 +10626,37 @@ def f_volatile_info(st, v_p, v_k):
     v_k = _lcast(v_k, jnp.int8)
     _done = jnp.bool_(False)
     _ret = jnp.int8(0)
-    _c560 = (_i32(v_k) < 6)
+    _c560 = _i32(v_k) < 6
+
     def _then561(st, v_p, v_k, _done, _ret):
         st = dict(st)
         _ret = _select(_done, _ret, _cast(st["boosts"][_i32(v_p)][jnp.minimum(_i32(v_k), 5)], jnp.int8))
         _done = jnp.bool_(True)
         return st, (v_p, v_k, _done, _ret)
-    st, (v_p, v_k, _done, _ret) = _branch(_c560, lambda: _then561(st, v_p, v_k, _done, _ret), lambda: (st, (v_p, v_k, _done, _ret)))
-    v_flags = _lcast(_stack([jnp.asarray((_i32(st["confused"][_i32(v_p)]) > 0), jnp.bool_), jnp.asarray((_i32(st["sub_hp"][_i32(v_p)]) > 0), jnp.bool_), jnp.asarray(st["reflect"][_i32(v_p)], jnp.bool_), jnp.asarray(st["light_screen"][_i32(v_p)], jnp.bool_), jnp.asarray(st["seeded"][_i32(v_p)], jnp.bool_), jnp.asarray(st["recharging"][_i32(v_p)], jnp.bool_), jnp.asarray(st["trapped"][_i32(v_p)], jnp.bool_), jnp.asarray(st["charging"][_i32(v_p)], jnp.bool_), jnp.asarray(st["invulnerable"][_i32(v_p)], jnp.bool_), jnp.asarray((_i32(st["thrash_left"][_i32(v_p)]) > 0), jnp.bool_), jnp.asarray(st["focus"][_i32(v_p)], jnp.bool_), jnp.asarray(st["mist"][_i32(v_p)], jnp.bool_), jnp.asarray(st["toxic"][_i32(v_p)], jnp.bool_)]), jnp.bool_)
+
+    st, (v_p, v_k, _done, _ret) = _branch(
+        _c560, lambda: _then561(st, v_p, v_k, _done, _ret), lambda: (st, (v_p, v_k, _done, _ret))
+    )
+    v_flags = _lcast(
+        _stack(
+            [
+                jnp.asarray((_i32(st["confused"][_i32(v_p)]) > 0), jnp.bool_),
+                jnp.asarray((_i32(st["sub_hp"][_i32(v_p)]) > 0), jnp.bool_),
+                jnp.asarray(st["reflect"][_i32(v_p)], jnp.bool_),
+                jnp.asarray(st["light_screen"][_i32(v_p)], jnp.bool_),
+                jnp.asarray(st["seeded"][_i32(v_p)], jnp.bool_),
+                jnp.asarray(st["recharging"][_i32(v_p)], jnp.bool_),
+                jnp.asarray(st["trapped"][_i32(v_p)], jnp.bool_),
+                jnp.asarray(st["charging"][_i32(v_p)], jnp.bool_),
+                jnp.asarray(st["invulnerable"][_i32(v_p)], jnp.bool_),
+                jnp.asarray((_i32(st["thrash_left"][_i32(v_p)]) > 0), jnp.bool_),
+                jnp.asarray(st["focus"][_i32(v_p)], jnp.bool_),
+                jnp.asarray(st["mist"][_i32(v_p)], jnp.bool_),
+                jnp.asarray(st["toxic"][_i32(v_p)], jnp.bool_),
+            ]
+        ),
+        jnp.bool_,
+    )
     _ret = _select(_done, _ret, _cast(_i32(v_flags[jnp.clip((_i32(v_k) - 6), 0, 12)]), jnp.int8))
     _done = jnp.bool_(True)
     return _ret
@@ -2450,7 +10750,7 @@ def p_lower_target(st, v_k, v_n):
     v_n = _lcast(v_n, jnp.int8)
     _a576 = v_k
     st["fx"] = {**st["fx"], "stat": _cast(_a576, jnp.int8)}
-    _a577 = (0 - _i32(v_n))
+    _a577 = 0 - _i32(v_n)
     st["fx"] = {**st["fx"], "stages": _cast(_a577, jnp.int8)}
     _a578 = 100
     st["fx"] = {**st["fx"], "stat_chance": _cast(_a578, jnp.int8)}
@@ -2465,7 +10765,7 @@ def p_secondary_lower(st, v_k, v_n, v_chance):
     v_chance = _lcast(v_chance, jnp.int8)
     _a579 = v_k
     st["fx"] = {**st["fx"], "stat": _cast(_a579, jnp.int8)}
-    _a580 = (0 - _i32(v_n))
+    _a580 = 0 - _i32(v_n)
     st["fx"] = {**st["fx"], "stages": _cast(_a580, jnp.int8)}
     _a581 = v_chance
     st["fx"] = {**st["fx"], "stat_chance": _cast(_a581, jnp.int8)}
@@ -3168,182 +11468,295 @@ def p_move_effect__dispatch(st, v_effect):
     st = dict(st)
     v_effect = _lcast(v_effect, jnp.int8)
     v_op_0 = _lcast(_K42[_i32(v_effect)][0], jnp.int8)
-    _c606 = (_i32(v_op_0) == 1)
-    _c607 = (_i32(v_op_0) == 2)
-    _c608 = (_i32(v_op_0) == 3)
-    _c609 = (_i32(v_op_0) == 4)
-    _c610 = (_i32(v_op_0) == 5)
-    _c611 = (_i32(v_op_0) == 6)
-    _c612 = (_i32(v_op_0) == 7)
-    _c613 = (_i32(v_op_0) == 8)
-    _c614 = (_i32(v_op_0) == 9)
-    _c615 = (_i32(v_op_0) == 10)
-    _c616 = (_i32(v_op_0) == 11)
-    _c617 = (_i32(v_op_0) == 12)
-    _c618 = (_i32(v_op_0) == 13)
-    _c619 = (_i32(v_op_0) == 14)
-    _c620 = (_i32(v_op_0) == 15)
-    _c621 = (_i32(v_op_0) == 16)
-    _c622 = (_i32(v_op_0) == 17)
-    _c623 = (_i32(v_op_0) == 18)
-    _c624 = (_i32(v_op_0) == 19)
-    _c625 = (_i32(v_op_0) == 20)
-    _c626 = (_i32(v_op_0) == 21)
-    _c627 = (_i32(v_op_0) == 22)
-    _c628 = (_i32(v_op_0) == 23)
-    _c629 = (_i32(v_op_0) == 24)
-    _c630 = (_i32(v_op_0) == 25)
-    _c631 = (_i32(v_op_0) == 26)
-    _c632 = (_i32(v_op_0) == 27)
-    _c633 = (_i32(v_op_0) == 28)
-    _c634 = (_i32(v_op_0) == 29)
-    _c635 = (_i32(v_op_0) == 30)
-    _c636 = (_i32(v_op_0) == 31)
-    _c637 = (_i32(v_op_0) == 32)
-    _c638 = (_i32(v_op_0) == 33)
-    _c639 = (_i32(v_op_0) == 34)
-    _c640 = (_i32(v_op_0) == 35)
+    _c606 = _i32(v_op_0) == 1
+    _c607 = _i32(v_op_0) == 2
+    _c608 = _i32(v_op_0) == 3
+    _c609 = _i32(v_op_0) == 4
+    _c610 = _i32(v_op_0) == 5
+    _c611 = _i32(v_op_0) == 6
+    _c612 = _i32(v_op_0) == 7
+    _c613 = _i32(v_op_0) == 8
+    _c614 = _i32(v_op_0) == 9
+    _c615 = _i32(v_op_0) == 10
+    _c616 = _i32(v_op_0) == 11
+    _c617 = _i32(v_op_0) == 12
+    _c618 = _i32(v_op_0) == 13
+    _c619 = _i32(v_op_0) == 14
+    _c620 = _i32(v_op_0) == 15
+    _c621 = _i32(v_op_0) == 16
+    _c622 = _i32(v_op_0) == 17
+    _c623 = _i32(v_op_0) == 18
+    _c624 = _i32(v_op_0) == 19
+    _c625 = _i32(v_op_0) == 20
+    _c626 = _i32(v_op_0) == 21
+    _c627 = _i32(v_op_0) == 22
+    _c628 = _i32(v_op_0) == 23
+    _c629 = _i32(v_op_0) == 24
+    _c630 = _i32(v_op_0) == 25
+    _c631 = _i32(v_op_0) == 26
+    _c632 = _i32(v_op_0) == 27
+    _c633 = _i32(v_op_0) == 28
+    _c634 = _i32(v_op_0) == 29
+    _c635 = _i32(v_op_0) == 30
+    _c636 = _i32(v_op_0) == 31
+    _c637 = _i32(v_op_0) == 32
+    _c638 = _i32(v_op_0) == 33
+    _c639 = _i32(v_op_0) == 34
+    _c640 = _i32(v_op_0) == 35
+
     def _then641(st, v_effect, v_op_0):
         st = dict(st)
         st = p_high_crit(st)
         return st, (v_effect, v_op_0)
+
     def _then642(st, v_effect, v_op_0):
         st = dict(st)
         st = p_secondary_status(st, _K43[_i32(v_effect)][0], _K44[_i32(v_effect)][0])
         return st, (v_effect, v_op_0)
+
     def _then643(st, v_effect, v_op_0):
         st = dict(st)
         st = p_one_hit_ko(st)
         return st, (v_effect, v_op_0)
+
     def _then644(st, v_effect, v_op_0):
         st = dict(st)
         st = p_charge(st, _K45[_i32(v_effect)][0])
         return st, (v_effect, v_op_0)
+
     def _then645(st, v_effect, v_op_0):
         st = dict(st)
         st = p_raise_user(st, _K46[_i32(v_effect)][0], _K47[_i32(v_effect)][0])
         return st, (v_effect, v_op_0)
+
     def _then646(st, v_effect, v_op_0):
         st = dict(st)
         st = p_partial_trap(st)
         return st, (v_effect, v_op_0)
+
     def _then647(st, v_effect, v_op_0):
         st = dict(st)
         st = p_flinch_target(st, _K48[_i32(v_effect)][0])
         return st, (v_effect, v_op_0)
+
     def _then648(st, v_effect, v_op_0):
         st = dict(st)
         st = p_crash(st)
         return st, (v_effect, v_op_0)
+
     def _then649(st, v_effect, v_op_0):
         st = dict(st)
         st = p_lower_target(st, _K49[_i32(v_effect)][0], _K50[_i32(v_effect)][0])
         return st, (v_effect, v_op_0)
+
     def _then650(st, v_effect, v_op_0):
         st = dict(st)
         st = p_thrash(st)
         return st, (v_effect, v_op_0)
+
     def _then651(st, v_effect, v_op_0):
         st = dict(st)
         st = p_inflict_status(st, _K51[_i32(v_effect)][0])
         return st, (v_effect, v_op_0)
+
     def _then652(st, v_effect, v_op_0):
         st = dict(st)
         st = p_confuse_target(st, _K52[_i32(v_effect)][0])
         return st, (v_effect, v_op_0)
+
     def _then653(st, v_effect, v_op_0):
         st = dict(st)
         st = p_fixed_damage(st, _K53[_i32(v_effect)][0])
         return st, (v_effect, v_op_0)
+
     def _then654(st, v_effect, v_op_0):
         st = dict(st)
         st = p_secondary_lower(st, _K54[_i32(v_effect)][0], 1, 33)
         return st, (v_effect, v_op_0)
+
     def _then655(st, v_effect, v_op_0):
         st = dict(st)
         st = p_protect_stats(st)
         return st, (v_effect, v_op_0)
+
     def _then656(st, v_effect, v_op_0):
         st = dict(st)
         st = p_recharge(st)
         return st, (v_effect, v_op_0)
+
     def _then657(st, v_effect, v_op_0):
         st = dict(st)
         st = p_counter(st)
         return st, (v_effect, v_op_0)
+
     def _then658(st, v_effect, v_op_0):
         st = dict(st)
         st = p_level_damage(st)
         return st, (v_effect, v_op_0)
+
     def _then659(st, v_effect, v_op_0):
         st = dict(st)
         st = p_leech_seed(st)
         return st, (v_effect, v_op_0)
+
     def _then660(st, v_effect, v_op_0):
         st = dict(st)
         st = p_heal_half(st)
         return st, (v_effect, v_op_0)
+
     def _then661(st, v_effect, v_op_0):
         st = dict(st)
         st = p_screen(st, _K55[_i32(v_effect)][0])
         return st, (v_effect, v_op_0)
+
     def _then662(st, v_effect, v_op_0):
         st = dict(st)
         st = p_reset_stages(st)
         return st, (v_effect, v_op_0)
+
     def _then663(st, v_effect, v_op_0):
         st = dict(st)
         st = p_focus_energy(st)
         return st, (v_effect, v_op_0)
+
     def _then664(st, v_effect, v_op_0):
         st = dict(st)
         st = p_explode(st)
         return st, (v_effect, v_op_0)
+
     def _then665(st, v_effect, v_op_0):
         st = dict(st)
         st = p_psywave(st)
         return st, (v_effect, v_op_0)
+
     def _then666(st, v_effect, v_op_0):
         st = dict(st)
         st = p_rest(st)
         return st, (v_effect, v_op_0)
+
     def _then667(st, v_effect, v_op_0):
         st = dict(st)
         st = p_halve_hp(st)
         return st, (v_effect, v_op_0)
+
     def _then668(st, v_effect, v_op_0):
         st = dict(st)
         st = p_substitute(st)
         return st, (v_effect, v_op_0)
+
     def _then669(st, v_effect, v_op_0):
         st = dict(st)
         st = p_move_effect__3(st)
         return st, (v_effect, v_op_0)
+
     def _then670(st, v_effect, v_op_0):
         st = dict(st)
         st = p_move_effect__15(st)
         return st, (v_effect, v_op_0)
+
     def _then671(st, v_effect, v_op_0):
         st = dict(st)
         st = p_move_effect__19(st)
         return st, (v_effect, v_op_0)
+
     def _then672(st, v_effect, v_op_0):
         st = dict(st)
         st = p_move_effect__23(st)
         return st, (v_effect, v_op_0)
+
     def _then673(st, v_effect, v_op_0):
         st = dict(st)
         st = p_move_effect__38(st)
         return st, (v_effect, v_op_0)
+
     def _then674(st, v_effect, v_op_0):
         st = dict(st)
         st = p_move_effect__73(st)
         return st, (v_effect, v_op_0)
+
     def _then675(st, v_effect, v_op_0):
         st = dict(st)
         st = p_move_effect__80(st)
         return st, (v_effect, v_op_0)
-    st, (v_effect, v_op_0) = _select_first((_c606, _c607, _c608, _c609, _c610, _c611, _c612, _c613, _c614, _c615, _c616, _c617, _c618, _c619, _c620, _c621, _c622, _c623, _c624, _c625, _c626, _c627, _c628, _c629, _c630, _c631, _c632, _c633, _c634, _c635, _c636, _c637, _c638, _c639, _c640, ), (st, (v_effect, v_op_0)), (lambda: _then641(st, v_effect, v_op_0), lambda: _then642(st, v_effect, v_op_0), lambda: _then643(st, v_effect, v_op_0), lambda: _then644(st, v_effect, v_op_0), lambda: _then645(st, v_effect, v_op_0), lambda: _then646(st, v_effect, v_op_0), lambda: _then647(st, v_effect, v_op_0), lambda: _then648(st, v_effect, v_op_0), lambda: _then649(st, v_effect, v_op_0), lambda: _then650(st, v_effect, v_op_0), lambda: _then651(st, v_effect, v_op_0), lambda: _then652(st, v_effect, v_op_0), lambda: _then653(st, v_effect, v_op_0), lambda: _then654(st, v_effect, v_op_0), lambda: _then655(st, v_effect, v_op_0), lambda: _then656(st, v_effect, v_op_0), lambda: _then657(st, v_effect, v_op_0), lambda: _then658(st, v_effect, v_op_0), lambda: _then659(st, v_effect, v_op_0), lambda: _then660(st, v_effect, v_op_0), lambda: _then661(st, v_effect, v_op_0), lambda: _then662(st, v_effect, v_op_0), lambda: _then663(st, v_effect, v_op_0), lambda: _then664(st, v_effect, v_op_0), lambda: _then665(st, v_effect, v_op_0), lambda: _then666(st, v_effect, v_op_0), lambda: _then667(st, v_effect, v_op_0), lambda: _then668(st, v_effect, v_op_0), lambda: _then669(st, v_effect, v_op_0), lambda: _then670(st, v_effect, v_op_0), lambda: _then671(st, v_effect, v_op_0), lambda: _then672(st, v_effect, v_op_0), lambda: _then673(st, v_effect, v_op_0), lambda: _then674(st, v_effect, v_op_0), lambda: _then675(st, v_effect, v_op_0), ), lambda: (st, (v_effect, v_op_0)))
+
+    st, (v_effect, v_op_0) = _select_first(
+        (
+            _c606,
+            _c607,
+            _c608,
+            _c609,
+            _c610,
+            _c611,
+            _c612,
+            _c613,
+            _c614,
+            _c615,
+            _c616,
+            _c617,
+            _c618,
+            _c619,
+            _c620,
+            _c621,
+            _c622,
+            _c623,
+            _c624,
+            _c625,
+            _c626,
+            _c627,
+            _c628,
+            _c629,
+            _c630,
+            _c631,
+            _c632,
+            _c633,
+            _c634,
+            _c635,
+            _c636,
+            _c637,
+            _c638,
+            _c639,
+            _c640,
+        ),
+        (st, (v_effect, v_op_0)),
+        (
+            lambda: _then641(st, v_effect, v_op_0),
+            lambda: _then642(st, v_effect, v_op_0),
+            lambda: _then643(st, v_effect, v_op_0),
+            lambda: _then644(st, v_effect, v_op_0),
+            lambda: _then645(st, v_effect, v_op_0),
+            lambda: _then646(st, v_effect, v_op_0),
+            lambda: _then647(st, v_effect, v_op_0),
+            lambda: _then648(st, v_effect, v_op_0),
+            lambda: _then649(st, v_effect, v_op_0),
+            lambda: _then650(st, v_effect, v_op_0),
+            lambda: _then651(st, v_effect, v_op_0),
+            lambda: _then652(st, v_effect, v_op_0),
+            lambda: _then653(st, v_effect, v_op_0),
+            lambda: _then654(st, v_effect, v_op_0),
+            lambda: _then655(st, v_effect, v_op_0),
+            lambda: _then656(st, v_effect, v_op_0),
+            lambda: _then657(st, v_effect, v_op_0),
+            lambda: _then658(st, v_effect, v_op_0),
+            lambda: _then659(st, v_effect, v_op_0),
+            lambda: _then660(st, v_effect, v_op_0),
+            lambda: _then661(st, v_effect, v_op_0),
+            lambda: _then662(st, v_effect, v_op_0),
+            lambda: _then663(st, v_effect, v_op_0),
+            lambda: _then664(st, v_effect, v_op_0),
+            lambda: _then665(st, v_effect, v_op_0),
+            lambda: _then666(st, v_effect, v_op_0),
+            lambda: _then667(st, v_effect, v_op_0),
+            lambda: _then668(st, v_effect, v_op_0),
+            lambda: _then669(st, v_effect, v_op_0),
+            lambda: _then670(st, v_effect, v_op_0),
+            lambda: _then671(st, v_effect, v_op_0),
+            lambda: _then672(st, v_effect, v_op_0),
+            lambda: _then673(st, v_effect, v_op_0),
+            lambda: _then674(st, v_effect, v_op_0),
+            lambda: _then675(st, v_effect, v_op_0),
+        ),
+        lambda: (st, (v_effect, v_op_0)),
+    )
     return st
 
 
@@ -3376,21 +11789,41 @@ def p_simultaneous__act(st, v_p):
     """proc `simultaneous__act` (pokemon_gen1.envspec:26)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _c676 = (_i32(st["simultaneous__choice"][_i32(v_p)]) < 4)
-    _c677 = (_i32(st["simultaneous__choice"][_i32(v_p)]) < 10)
+    _c676 = _i32(st["simultaneous__choice"][_i32(v_p)]) < 4
+    _c677 = _i32(st["simultaneous__choice"][_i32(v_p)]) < 10
+
     def _then678(st, v_p):
         st = dict(st)
         st = p_simultaneous__act_move(st, v_p, jnp.remainder(_i32(st["simultaneous__choice"][_i32(v_p)]), 4))
         return st, (v_p,)
+
     def _then679(st, v_p):
         st = dict(st)
         st = p_simultaneous__act_switch_to(st, v_p, jnp.remainder((_i32(st["simultaneous__choice"][_i32(v_p)]) - 4), 6))
         return st, (v_p,)
+
     def _else680(st, v_p):
         st = dict(st)
         st = p_simultaneous__act_wait(st, v_p)
         return st, (v_p,)
-    st, (v_p,) = _select_first_any((_c676, _c677, ), (st, (v_p,)), (lambda: _then678(st, v_p), lambda: _then679(st, v_p), ), lambda: _else680(st, v_p), (True, True, ), (jnp.int8, ))
+
+    st, (v_p,) = _select_first_any(
+        (
+            _c676,
+            _c677,
+        ),
+        (st, (v_p,)),
+        (
+            lambda: _then678(st, v_p),
+            lambda: _then679(st, v_p),
+        ),
+        lambda: _else680(st, v_p),
+        (
+            True,
+            True,
+        ),
+        (jnp.int8,),
+    )
     return st
 
 
@@ -3398,15 +11831,20 @@ def a_move(st, index):
     """action `move` (pokemon_gen1.envspec:263): index in 0..3"""
     st = dict(st)
     v_slot = _lcast(index, jnp.int8)
-    _a681 = (0 + _i32(v_slot))
+    _a681 = 0 + _i32(v_slot)
     st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a681, jnp.int8))
     return st
 
 
 def m_move(st):
     """guard of `move` at each of its 4 flat indices (bool[4])"""
+
     def _g683(i682):
-        return jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(f_fainted(st, st["current_player"]))), f_move_ok(st, st["current_player"], i682))
+        return jnp.logical_and(
+            jnp.logical_and((st["phase"] == 0), jnp.logical_not(f_fainted(st, st["current_player"]))),
+            f_move_ok(st, st["current_player"], i682),
+        )
+
     _e684 = jax.vmap(_g683)(jnp.arange(0, 4, dtype=jnp.int32))
     return _e684
 
@@ -3415,15 +11853,30 @@ def a_switch_to(st, index):
     """action `switch_to` (pokemon_gen1.envspec:281): index in 0..5"""
     st = dict(st)
     v_to = _lcast(index, jnp.int8)
-    _a685 = (4 + _i32(v_to))
+    _a685 = 4 + _i32(v_to)
     st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a685, jnp.int8))
     return st
 
 
 def m_switch_to(st):
     """guard of `switch_to` at each of its 6 flat indices (bool[6])"""
+
     def _g687(i686):
-        return jnp.logical_and(jnp.logical_and((i686 != _i32(st["active"][_i32(st["current_player"])])), (_i32(st["team"]["hp"][(st["current_player"], i686)]) > 0)), jnp.where((st["phase"] == 1), st["must_replace"][_i32(st["current_player"])], jnp.logical_and(jnp.logical_not(f_fainted(st, st["current_player"])), jnp.logical_not(f_hard_locked(st, st["current_player"])))))
+        return jnp.logical_and(
+            jnp.logical_and(
+                (i686 != _i32(st["active"][_i32(st["current_player"])])),
+                (_i32(st["team"]["hp"][(st["current_player"], i686)]) > 0),
+            ),
+            jnp.where(
+                (st["phase"] == 1),
+                st["must_replace"][_i32(st["current_player"])],
+                jnp.logical_and(
+                    jnp.logical_not(f_fainted(st, st["current_player"])),
+                    jnp.logical_not(f_hard_locked(st, st["current_player"])),
+                ),
+            ),
+        )
+
     _e688 = jax.vmap(_g687)(jnp.arange(0, 6, dtype=jnp.int32))
     return _e688
 
@@ -3438,8 +11891,10 @@ def a_wait(st, index):
 
 def m_wait(st):
     """guard of `wait` at each of its 1 flat indices (bool[1])"""
+
     def _g691(i690):
         return jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["must_replace"][_i32(st["current_player"])]))
+
     _e692 = jax.vmap(_g691)(jnp.arange(0, 1, dtype=jnp.int32))
     return _e692
 
@@ -3450,21 +11905,51 @@ def _observe(st, v_p):
     _done = jnp.bool_(False)
     _ret = _K56
     v_f = _lcast((1 - _i32(v_p)), jnp.int8)
-    v_head = _lcast(_stack([jnp.asarray(_i32(st["phase"]), jnp.int32), jnp.asarray(_i32(st["must_replace"][_i32(v_p)]), jnp.int32), jnp.asarray(st["turns"], jnp.int32), jnp.asarray(st["active"][_i32(v_p)], jnp.int32), jnp.asarray(st["active"][_i32(v_f)], jnp.int32)]), jnp.int16)
+    v_head = _lcast(
+        _stack(
+            [
+                jnp.asarray(_i32(st["phase"]), jnp.int32),
+                jnp.asarray(_i32(st["must_replace"][_i32(v_p)]), jnp.int32),
+                jnp.asarray(st["turns"], jnp.int32),
+                jnp.asarray(st["active"][_i32(v_p)], jnp.int32),
+                jnp.asarray(st["active"][_i32(v_f)], jnp.int32),
+            ]
+        ),
+        jnp.int16,
+    )
+
     def _g694(i693):
         return jnp.asarray(_i32(f_own_info(st, v_p, jnp.floor_divide(i693, 13), jnp.remainder(i693, 13))), jnp.int32)
+
     _e695 = jax.vmap(_g694)(jnp.arange(0, 78, dtype=jnp.int32))
     v_own = _lcast(_e695, jnp.int16)
+
     def _g697(i696):
         return jnp.asarray(_i32(f_foe_info(st, v_f, jnp.floor_divide(i696, 7), jnp.remainder(i696, 7))), jnp.int32)
+
     _e698 = jax.vmap(_g697)(jnp.arange(0, 42, dtype=jnp.int32))
     v_foe = _lcast(_e698, jnp.int16)
+
     def _g700(i699):
-        return jnp.asarray(_i32(f_volatile_info(st, jnp.where((i699 < 19), _i32(v_p), _i32(v_f)), jnp.remainder(i699, 19))), jnp.int32)
+        return jnp.asarray(
+            _i32(f_volatile_info(st, jnp.where((i699 < 19), _i32(v_p), _i32(v_f)), jnp.remainder(i699, 19))), jnp.int32
+        )
+
     _e701 = jax.vmap(_g700)(jnp.arange(0, 38, dtype=jnp.int32))
     v_vol = _lcast(_e701, jnp.int8)
+
     def _g707(i702, _h703, _h704, _h705, _h706):
-        return jnp.asarray(_i32(jnp.where((i702 < 5), _i32(_h703), _i32(jnp.where((i702 < 83), _i32(_h704), _i32(jnp.where((i702 < 125), _i32(_h705), _i32(_h706))))))), jnp.int32)
+        return jnp.asarray(
+            _i32(
+                jnp.where(
+                    (i702 < 5),
+                    _i32(_h703),
+                    _i32(jnp.where((i702 < 83), _i32(_h704), _i32(jnp.where((i702 < 125), _i32(_h705), _i32(_h706))))),
+                )
+            ),
+            jnp.int32,
+        )
+
     _e708 = jax.vmap(_g707)(jnp.arange(0, 163, dtype=jnp.int32), v_head[_K57], v_own[_K58], v_foe[_K59], v_vol[_K60])
     _ret = _select(_done, _ret, _cast(_e708, jnp.int16))
     _done = jnp.bool_(True)
@@ -3475,6 +11960,7 @@ def _init_body(st):
     """the spec's `init` block"""
     st = dict(st)
     v_p = jnp.int32(0)
+
     def _loop709(i, carry):
         st, (v_p,) = dict(carry[0]), carry[1]
         v_p = i
@@ -3482,17 +11968,21 @@ def _init_body(st):
         _a711 = _r710
         st["lineup"] = st["lineup"].at[_i32(v_p)].set(_cast(_a711, jnp.int8))
         _c712 = _K61[_i32(st["lineup"][_i32(v_p)])]
+
         def _then713(st, v_p):
             st = dict(st)
             st = p_random_team(st, v_p)
             return st, (v_p,)
+
         def _else714(st, v_p):
             st = dict(st)
             st = p_fixed_team(st, v_p)
             return st, (v_p,)
-        st, (v_p,) = _branch_any(_c712, lambda: _then713(st, v_p), lambda: _else714(st, v_p), True, (v_p,), (jnp.int8, ))
+
+        st, (v_p,) = _branch_any(_c712, lambda: _then713(st, v_p), lambda: _else714(st, v_p), True, (v_p,), (jnp.int8,))
         st = p_enter(st, v_p)
         return st, (v_p,)
+
     st, (v_p,) = lax.fori_loop(0, 2, _loop709, (st, (v_p,)))
     return st
 
@@ -3500,101 +11990,186 @@ def _init_body(st):
 def _epilogue(st):
     """the module's epilogue: run after every legal action's body"""
     st = dict(st)
-    _c715 = (_i32(st["current_player"]) == 1)
+    _c715 = _i32(st["current_player"]) == 1
+
     def _then716(st):
         st = dict(st)
         _a717 = 0
         st["current_player"] = _cast(_a717, jnp.int8)
         _a718 = jnp.minimum((_i32(st["simultaneous__turn"]) + 1), 2147483646)
         st["simultaneous__turn"] = _cast(_a718, jnp.int32)
-        _c719 = (st["phase"] == 1)
+        _c719 = st["phase"] == 1
+
         def _then720(st):
             st = dict(st)
             v_p = jnp.int32(0)
+
             def _loop721(i, carry):
                 st, (v_p,) = dict(carry[0]), carry[1]
                 v_p = i
-                _c722 = jnp.logical_and((_i32(st["simultaneous__choice"][_i32(v_p)]) >= 4), (_i32(st["simultaneous__choice"][_i32(v_p)]) < 10))
+                _c722 = jnp.logical_and(
+                    (_i32(st["simultaneous__choice"][_i32(v_p)]) >= 4),
+                    (_i32(st["simultaneous__choice"][_i32(v_p)]) < 10),
+                )
+
                 def _then723(st, v_p):
                     st = dict(st)
                     st = p_switch_in(st, v_p, jnp.remainder((_i32(st["simultaneous__choice"][_i32(v_p)]) - 4), 6))
                     return st, (v_p,)
-                st, (v_p,) = _branch_any(_c722, lambda: _then723(st, v_p), lambda: (st, (v_p,)), True, (v_p,), (jnp.int8, ))
+
+                st, (v_p,) = _branch_any(
+                    _c722, lambda: _then723(st, v_p), lambda: (st, (v_p,)), True, (v_p,), (jnp.int8,)
+                )
                 return st, (v_p,)
+
             st, (v_p,) = lax.fori_loop(0, 2, _loop721, (st, (v_p,)))
             _a724 = 0
             st["phase"] = _cast(_a724, jnp.int8)
             return st, ()
+
         def _else725(st):
             st = dict(st)
-            v_r0 = _lcast(jnp.where(jnp.logical_and((_i32(st["simultaneous__choice"][0]) >= 4), (_i32(st["simultaneous__choice"][0]) < 10)), 3, _i32(f_rank(st, 0, jnp.remainder(_i32(st["simultaneous__choice"][0]), 4)))), jnp.int8)
-            v_r1 = _lcast(jnp.where(jnp.logical_and((_i32(st["simultaneous__choice"][1]) >= 4), (_i32(st["simultaneous__choice"][1]) < 10)), 3, _i32(f_rank(st, 1, jnp.remainder(_i32(st["simultaneous__choice"][1]), 4)))), jnp.int8)
+            v_r0 = _lcast(
+                jnp.where(
+                    jnp.logical_and(
+                        (_i32(st["simultaneous__choice"][0]) >= 4), (_i32(st["simultaneous__choice"][0]) < 10)
+                    ),
+                    3,
+                    _i32(f_rank(st, 0, jnp.remainder(_i32(st["simultaneous__choice"][0]), 4))),
+                ),
+                jnp.int8,
+            )
+            v_r1 = _lcast(
+                jnp.where(
+                    jnp.logical_and(
+                        (_i32(st["simultaneous__choice"][1]) >= 4), (_i32(st["simultaneous__choice"][1]) < 10)
+                    ),
+                    3,
+                    _i32(f_rank(st, 1, jnp.remainder(_i32(st["simultaneous__choice"][1]), 4))),
+                ),
+                jnp.int8,
+            )
             st, _r726 = _randint(st, 0, 1)
             v_tie = _lcast((_r726 == 1), jnp.bool_)
             v_s0 = _lcast(f_speed(st, 0), jnp.int16)
             v_s1 = _lcast(f_speed(st, 1), jnp.int16)
-            v_first = _lcast(jnp.where(jnp.logical_or((_i32(v_r0) > _i32(v_r1)), jnp.logical_and((_i32(v_r0) == _i32(v_r1)), jnp.logical_or((_i32(v_s0) > _i32(v_s1)), jnp.logical_and((_i32(v_s0) == _i32(v_s1)), v_tie)))), 0, 1), jnp.int8)
+            v_first = _lcast(
+                jnp.where(
+                    jnp.logical_or(
+                        (_i32(v_r0) > _i32(v_r1)),
+                        jnp.logical_and(
+                            (_i32(v_r0) == _i32(v_r1)),
+                            jnp.logical_or(
+                                (_i32(v_s0) > _i32(v_s1)), jnp.logical_and((_i32(v_s0) == _i32(v_s1)), v_tie)
+                            ),
+                        ),
+                    ),
+                    0,
+                    1,
+                ),
+                jnp.int8,
+            )
             v_i = jnp.int32(0)
+
             def _loop727(i, carry):
                 st, (v_r0, v_r1, v_tie, v_s0, v_s1, v_first, v_i) = dict(carry[0]), carry[1]
                 v_i = i
                 st = p_simultaneous__act(st, jnp.where((_i32(v_i) == 0), _i32(v_first), (1 - _i32(v_first))))
                 return st, (v_r0, v_r1, v_tie, v_s0, v_s1, v_first, v_i)
-            st, (v_r0, v_r1, v_tie, v_s0, v_s1, v_first, v_i) = lax.fori_loop(0, 2, _loop727, (st, (v_r0, v_r1, v_tie, v_s0, v_s1, v_first, v_i)))
+
+            st, (v_r0, v_r1, v_tie, v_s0, v_s1, v_first, v_i) = lax.fori_loop(
+                0, 2, _loop727, (st, (v_r0, v_r1, v_tie, v_s0, v_s1, v_first, v_i))
+            )
             _a728 = jnp.minimum((_i32(st["turns"]) + 1), 1000)
             st["turns"] = _cast(_a728, jnp.int16)
             return st, ()
+
         st, () = _branch_any(_c719, lambda: _then720(st), lambda: _else725(st), False, (), ())
         st = p_end_of_turn(st)
         return st, ()
+
     def _else729(st):
         st = dict(st)
         _a730 = jnp.minimum((_i32(st["current_player"]) + 1), 1)
         st["current_player"] = _cast(_a730, jnp.int8)
         return st, ()
+
     st, () = _branch_any(_c715, lambda: _then716(st), lambda: _else729(st), True, (), ())
     return st
 
 
 def inv_hp_bounded(st):
     """invariant `hp_bounded`: every Pokémon's HP stays within 0..its maximum"""
+
     def _g735(i731):
         def _g733(i732):
-            return (_i32(st["team"]["hp"][(i731, i732)]) <= _i32(st["team"]["maxhp"][(i731, i732)]))
+            return _i32(st["team"]["hp"][(i731, i732)]) <= _i32(st["team"]["maxhp"][(i731, i732)])
+
         _e734 = jax.vmap(_g733)(jnp.arange(0, 6, dtype=jnp.int32))
         return jnp.all(_e734)
+
     _e736 = jax.vmap(_g735)(jnp.arange(0, 2, dtype=jnp.int32))
     return jnp.all(_e736)
 
 
 def inv_active_alive_or_replacing(st):
     """invariant `active_alive_or_replacing`: an active Pokémon that fainted is replaced before the next turn"""
-    return jnp.logical_or(jnp.logical_or((st["phase"] == 1), st["terminated"]), jnp.all(jax.vmap(lambda i737, _h738: (_i32(st["team"]["hp"][(i737, _h738)]) > 0))(jnp.arange(0, 2, dtype=jnp.int32), st["active"])))
+    return jnp.logical_or(
+        jnp.logical_or((st["phase"] == 1), st["terminated"]),
+        jnp.all(
+            jax.vmap(lambda i737, _h738: _i32(st["team"]["hp"][(i737, _h738)]) > 0)(
+                jnp.arange(0, 2, dtype=jnp.int32), st["active"]
+            )
+        ),
+    )
 
 
 def inv_one_result(st):
     """invariant `one_result`: a finished battle has one winner or is a draw"""
-    return jnp.logical_or(jnp.logical_not(st["terminated"]), ((st["rewards"][0] + st["rewards"][1]) == jnp.float32(0.0)))
+    return jnp.logical_or(
+        jnp.logical_not(st["terminated"]), ((st["rewards"][0] + st["rewards"][1]) == jnp.float32(0.0))
+    )
 
 
 def inv_stages_bounded(st):
     """invariant `stages_bounded`: the stat stages stay within -6..6 and a side with no Pokémon left has lost"""
+
     def _g743(i739, _h741):
-        return jnp.all(jax.vmap(lambda i740, _h742: jnp.logical_and((_i32(_h742) >= -6), (_i32(_h742) <= 6)))(jnp.arange(0, 6, dtype=jnp.int32), _h741))
+        return jnp.all(
+            jax.vmap(lambda i740, _h742: jnp.logical_and((_i32(_h742) >= -6), (_i32(_h742) <= 6)))(
+                jnp.arange(0, 6, dtype=jnp.int32), _h741
+            )
+        )
+
     _e744 = jax.vmap(_g743)(jnp.arange(0, 2, dtype=jnp.int32), st["boosts"])
+
     def _g747(i745):
-        return (_i32(jnp.sum(jax.vmap(lambda i746: (_i32(st["team"]["hp"][(i745, i746)]) > 0))(jnp.arange(0, 6, dtype=jnp.int32)), dtype=jnp.int32)) > 0)
+        return (
+            _i32(
+                jnp.sum(
+                    jax.vmap(lambda i746: _i32(st["team"]["hp"][(i745, i746)]) > 0)(jnp.arange(0, 6, dtype=jnp.int32)),
+                    dtype=jnp.int32,
+                )
+            )
+            > 0
+        )
+
     _e748 = jax.vmap(_g747)(jnp.arange(0, 2, dtype=jnp.int32))
     return jnp.logical_and(jnp.all(_e744), jnp.logical_or(st["terminated"], jnp.all(_e748)))
 
 
 def inv_sleep_counter(st):
     """invariant `sleep_counter`: only a sleeping Pokémon counts sleep turns"""
+
     def _g753(i749):
         def _g751(i750):
-            return jnp.logical_or((st["team"]["status"][(i749, i750)] == 1), (_i32(st["team"]["sleep"][(i749, i750)]) == 0))
+            return jnp.logical_or(
+                (st["team"]["status"][(i749, i750)] == 1), (_i32(st["team"]["sleep"][(i749, i750)]) == 0)
+            )
+
         _e752 = jax.vmap(_g751)(jnp.arange(0, 6, dtype=jnp.int32))
         return jnp.all(_e752)
+
     _e754 = jax.vmap(_g753)(jnp.arange(0, 2, dtype=jnp.int32))
     return jnp.all(_e754)
 
@@ -3605,12 +12180,69 @@ ENV_ID = "envc/pokemon_gen1"  # Pgx's `Env.id` / `State.env_id`
 VERSION = "v0"  # Pgx's `Env.version`; the Gymnasium / gymnax id is f"{ENV_ID}-{VERSION}"
 OBSERVATION_SHAPE = (163,)  # None when the observation is a record or holds lists (a pytree)
 OBSERVATION_BOUNDS = (-6, 1000)  # (lowest, highest) value of an observation entry, or None
-_FIELDS = ('lineup', 'team', 'active', 'phase', 'must_replace', 'turns', 'boosts', 'mstat', 'confused', 'sub_hp', 'reflect', 'light_screen', 'focus', 'mist', 'seeded', 'toxic', 'toxic_n', 'recharging', 'charging', 'invulnerable', 'thrash_left', 'trap_left', 'trap_damage', 'trapped', 'lock_slot', 'flinched', 'counterable', 'last_damage', 'seen', 'move_seen', 'move_used', 'fx', 'go', 'dmg', 'broke_sub', 'hit_sub', 'give_stat', 'give_status', 'simultaneous__choice', 'simultaneous__turn')  # the spec's own state fields: the keys of `State._x`
+_FIELDS = (
+    "lineup",
+    "team",
+    "active",
+    "phase",
+    "must_replace",
+    "turns",
+    "boosts",
+    "mstat",
+    "confused",
+    "sub_hp",
+    "reflect",
+    "light_screen",
+    "focus",
+    "mist",
+    "seeded",
+    "toxic",
+    "toxic_n",
+    "recharging",
+    "charging",
+    "invulnerable",
+    "thrash_left",
+    "trap_left",
+    "trap_damage",
+    "trapped",
+    "lock_slot",
+    "flinched",
+    "counterable",
+    "last_damage",
+    "seen",
+    "move_seen",
+    "move_used",
+    "fx",
+    "go",
+    "dmg",
+    "broke_sub",
+    "hit_sub",
+    "give_stat",
+    "give_status",
+    "simultaneous__choice",
+    "simultaneous__turn",
+)  # the spec's own state fields: the keys of `State._x`
 _CURRENT_PLAYER_DTYPE = jnp.int8  # how the spec's code stores `current_player`
 _STEP_COUNT_DTYPE = jnp.int32
 
 
-@partial(jax.tree_util.register_dataclass, data_fields=["current_player", "observation", "rewards", "terminated", "truncated", "legal_action_mask", "_step_count", "_x", "_rng_key", "_rng_counter", "_fault"], meta_fields=[])
+@partial(
+    jax.tree_util.register_dataclass,
+    data_fields=[
+        "current_player",
+        "observation",
+        "rewards",
+        "terminated",
+        "truncated",
+        "legal_action_mask",
+        "_step_count",
+        "_x",
+        "_rng_key",
+        "_rng_counter",
+        "_fault",
+    ],
+    meta_fields=[],
+)
 @dataclasses.dataclass(frozen=True)
 class State:
     """One environment's state, shaped like Pgx's `pgx.State` (pgx/core.py).
@@ -3683,7 +12315,21 @@ def _defaults():
         "truncated": _cast(jnp.bool_(False), jnp.bool_),
         "step_count": _cast(jnp.int32(0), jnp.int32),
         "lineup": _cast(_K63, jnp.int8),
-        "team": _cast({"species": _K64, "level": _K65, "moves": _K66, "nmoves": _K67, "pp": _K68, "hp": _K64, "maxhp": _K69, "stats": _K70, "status": _K67, "sleep": _K67}, _DT1),
+        "team": _cast(
+            {
+                "species": _K64,
+                "level": _K65,
+                "moves": _K66,
+                "nmoves": _K67,
+                "pp": _K68,
+                "hp": _K64,
+                "maxhp": _K69,
+                "stats": _K70,
+                "status": _K67,
+                "sleep": _K67,
+            },
+            _DT1,
+        ),
         "active": _cast(_K63, jnp.int8),
         "phase": _cast(jnp.int8(0), jnp.int8),
         "must_replace": _cast(_K18, jnp.bool_),
@@ -3713,7 +12359,49 @@ def _defaults():
         "seen": _cast(_K73, jnp.bool_),
         "move_seen": _cast(_K74, jnp.bool_),
         "move_used": _cast(jnp.int16(0), jnp.int16),
-        "fx": _cast({"high_crit": jnp.bool_(False), "hits_min": jnp.int8(1), "hits_max": jnp.int8(1), "drain_num": jnp.int8(0), "drain_den": jnp.int8(0), "recoil_num": jnp.int8(0), "recoil_den": jnp.int8(0), "status": jnp.int8(0), "sec_status": jnp.int8(0), "sec_chance": jnp.int8(0), "stat": jnp.int8(0), "stages": jnp.int8(0), "on_user": jnp.bool_(False), "stat_chance": jnp.int8(0), "confuse": jnp.int8(0), "flinch": jnp.int8(0), "recharge": jnp.bool_(False), "trap": jnp.bool_(False), "thrash": jnp.bool_(False), "explode": jnp.bool_(False), "ohko": jnp.bool_(False), "charge": jnp.bool_(False), "fly": jnp.bool_(False), "fixed": jnp.int8(0), "level_damage": jnp.bool_(False), "psywave": jnp.bool_(False), "half_hp": jnp.bool_(False), "crash": jnp.bool_(False), "heal": jnp.bool_(False), "rest": jnp.bool_(False), "haze": jnp.bool_(False), "screen": jnp.int8(0), "seed": jnp.bool_(False), "substitute": jnp.bool_(False), "counter": jnp.bool_(False), "focus": jnp.bool_(False), "mist": jnp.bool_(False), "sleeping_target": jnp.bool_(False)}, _DT4),
+        "fx": _cast(
+            {
+                "high_crit": jnp.bool_(False),
+                "hits_min": jnp.int8(1),
+                "hits_max": jnp.int8(1),
+                "drain_num": jnp.int8(0),
+                "drain_den": jnp.int8(0),
+                "recoil_num": jnp.int8(0),
+                "recoil_den": jnp.int8(0),
+                "status": jnp.int8(0),
+                "sec_status": jnp.int8(0),
+                "sec_chance": jnp.int8(0),
+                "stat": jnp.int8(0),
+                "stages": jnp.int8(0),
+                "on_user": jnp.bool_(False),
+                "stat_chance": jnp.int8(0),
+                "confuse": jnp.int8(0),
+                "flinch": jnp.int8(0),
+                "recharge": jnp.bool_(False),
+                "trap": jnp.bool_(False),
+                "thrash": jnp.bool_(False),
+                "explode": jnp.bool_(False),
+                "ohko": jnp.bool_(False),
+                "charge": jnp.bool_(False),
+                "fly": jnp.bool_(False),
+                "fixed": jnp.int8(0),
+                "level_damage": jnp.bool_(False),
+                "psywave": jnp.bool_(False),
+                "half_hp": jnp.bool_(False),
+                "crash": jnp.bool_(False),
+                "heal": jnp.bool_(False),
+                "rest": jnp.bool_(False),
+                "haze": jnp.bool_(False),
+                "screen": jnp.int8(0),
+                "seed": jnp.bool_(False),
+                "substitute": jnp.bool_(False),
+                "counter": jnp.bool_(False),
+                "focus": jnp.bool_(False),
+                "mist": jnp.bool_(False),
+                "sleeping_target": jnp.bool_(False),
+            },
+            _DT4,
+        ),
         "go": _cast(jnp.bool_(False), jnp.bool_),
         "dmg": _cast(jnp.int16(0), jnp.int16),
         "broke_sub": _cast(jnp.bool_(False), jnp.bool_),
@@ -3743,10 +12431,19 @@ def _to_dict(state):
 
 def _state(st, observation, mask) -> State:
     """The `State` of a flat dict (the inverse of `_to_dict`)."""
-    return State(current_player=_i32(st["current_player"]), observation=observation, rewards=st["rewards"],
-                 terminated=st["terminated"], truncated=st["truncated"], legal_action_mask=mask,
-                 _step_count=_i32(st["step_count"]), _x={name: st[name] for name in _FIELDS},
-                 _rng_key=st["_rng_key"], _rng_counter=st["_rng_counter"], _fault=st["_fault"])
+    return State(
+        current_player=_i32(st["current_player"]),
+        observation=observation,
+        rewards=st["rewards"],
+        terminated=st["terminated"],
+        truncated=st["truncated"],
+        legal_action_mask=mask,
+        _step_count=_i32(st["step_count"]),
+        _x={name: st[name] for name in _FIELDS},
+        _rng_key=st["_rng_key"],
+        _rng_counter=st["_rng_counter"],
+        _fault=st["_fault"],
+    )
 
 
 def _legal_action_mask(st):
@@ -3960,7 +12657,13 @@ def observe(state: State, player) -> jax.Array:
 def invariants(state: State) -> dict:
     """Each invariant of the spec evaluated on `state` (name -> bool array)."""
     st = _to_dict(state)
-    return { "hp_bounded": inv_hp_bounded(st), "active_alive_or_replacing": inv_active_alive_or_replacing(st), "one_result": inv_one_result(st), "stages_bounded": inv_stages_bounded(st), "sleep_counter": inv_sleep_counter(st), }
+    return {
+        "hp_bounded": inv_hp_bounded(st),
+        "active_alive_or_replacing": inv_active_alive_or_replacing(st),
+        "one_result": inv_one_result(st),
+        "stages_bounded": inv_stages_bounded(st),
+        "sleep_counter": inv_sleep_counter(st),
+    }
 
 
 def time_limit_reached(state: State) -> jax.Array:

@@ -202,6 +202,7 @@ _ROWS = contextvars.ContextVar("_envc_rows", default=False)
 def _rows_vmap(f):
     """`jax.vmap(f)` over a batch of rows, with the rows axis named and `_ROWS` set while `f`
     is traced."""
+
     def traced(*args):
         token = _ROWS.set(True)
         try:
@@ -267,11 +268,12 @@ def _svg(env_id, state, cell=12, columns=4):
                 x = np.concatenate([x.ravel(), np.full(width * int(np.ceil(n / width)) - x.size, np.nan)])
                 x = x.reshape(-1, width)
             grids.append(x.reshape(-1, x.shape[-1]))
-        title = [f"{env_id}" + (f" [{lane}]" if lane is not None else ""),
-                 f"step {int(pick(host._step_count))}, player {int(pick(host.current_player))}",
-                 "rewards " + ", ".join(f"{r:g}" for r in pick(host.rewards)),
-                 ("terminated" if bool(pick(host.terminated)) else "truncated" if bool(pick(host.truncated))
-                  else "playing")]
+        title = [
+            f"{env_id}" + (f" [{lane}]" if lane is not None else ""),
+            f"step {int(pick(host._step_count))}, player {int(pick(host.current_player))}",
+            "rewards " + ", ".join(f"{r:g}" for r in pick(host.rewards)),
+            ("terminated" if bool(pick(host.terminated)) else "truncated" if bool(pick(host.truncated)) else "playing"),
+        ]
         panels.append((title, grids))
     width = max(sum(g.shape[1] for g in grids) * cell + cell * len(grids) for _, grids in panels) + 2 * cell
     width = max(width, 260)
@@ -279,8 +281,10 @@ def _svg(env_id, state, cell=12, columns=4):
     out = []
     for k, (title, grids) in enumerate(panels):
         x0, y0 = (k % columns) * width, (k // columns) * height
-        out += [f'<text x="{x0 + cell}" y="{y0 + 14 + 14 * j}" font-family="monospace" font-size="12">{line}</text>'
-                for j, line in enumerate(title)]
+        out += [
+            f'<text x="{x0 + cell}" y="{y0 + 14 + 14 * j}" font-family="monospace" font-size="12">{line}</text>'
+            for j, line in enumerate(title)
+        ]
         gx = x0 + cell
         for g in grids:
             finite = g[np.isfinite(g)]
@@ -289,14 +293,19 @@ def _svg(env_id, state, cell=12, columns=4):
                 if not np.isfinite(v):
                     continue
                 shade = 255 - int(round(255 * (v - lo) / (hi - lo))) if hi > lo else 255
-                out.append(f'<rect x="{gx + c * cell}" y="{y0 + 5 * cell + 10 + r * cell}" width="{cell}" '
-                           f'height="{cell}" fill="rgb({shade},{shade},{shade})" stroke="#888" stroke-width="0.5"/>')
+                out.append(
+                    f'<rect x="{gx + c * cell}" y="{y0 + 5 * cell + 10 + r * cell}" width="{cell}" '
+                    f'height="{cell}" fill="rgb({shade},{shade},{shade})" stroke="#888" stroke-width="0.5"/>'
+                )
             gx += (g.shape[1] + 1) * cell
     rows = (len(panels) + columns - 1) // columns
     total_w, total_h = width * min(columns, len(panels)), height * rows
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w}" height="{total_h}" '
-            f'viewBox="0 0 {total_w} {total_h}">\n<rect width="100%" height="100%" fill="white"/>\n'
-            + "\n".join(out) + "\n</svg>\n")
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w}" height="{total_h}" '
+        f'viewBox="0 0 {total_w} {total_h}">\n<rect width="100%" height="100%" fill="white"/>\n'
+        + "\n".join(out)
+        + "\n</svg>\n"
+    )
 
 
 _use_compilation_cache()
@@ -304,10 +313,12 @@ _use_compilation_cache()
 NUM_PLAYERS = 2
 NUM_ACTIONS = 9
 TURN_LIMIT = None
-ACTION_KINDS = (('place', 0, 9),)  # (name, first flat index, number of flat actions)
+ACTION_KINDS = (("place", 0, 9),)  # (name, first flat index, number of flat actions)
 
 # ---- constants
-INIT_LEGAL_ACTION_MASK = jnp.asarray(np.array([True, True, True, True, True, True, True, True, True], dtype=np.bool_))  # every initial state's guards
+INIT_LEGAL_ACTION_MASK = jnp.asarray(
+    np.array([True, True, True, True, True, True, True, True, True], dtype=np.bool_)
+)  # every initial state's guards
 _K0 = jnp.asarray(np.array([0, 3, 6, 0, 1, 2, 0, 2], dtype=np.int32))
 _K1 = jnp.asarray(np.array([1, 4, 7, 3, 4, 5, 4, 4], dtype=np.int32))
 _K2 = jnp.asarray(np.array([2, 5, 8, 6, 7, 8, 8, 6], dtype=np.int32))
@@ -319,8 +330,12 @@ _K4 = jnp.asarray(np.array([-1, -1, -1, -1, -1, -1, -1, -1, -1], dtype=np.int8))
 def f_wins(st, v_p):
     """fn `wins` (tictactoe.envspec:18)"""
     v_p = _lcast(v_p, jnp.int8)
+
     def _g5(i1, _h2, _h3, _h4):
-        return jnp.logical_and(jnp.logical_and((_i32(_h2) == _i32(v_p)), (_i32(_h3) == _i32(v_p))), (_i32(_h4) == _i32(v_p)))
+        return jnp.logical_and(
+            jnp.logical_and((_i32(_h2) == _i32(v_p)), (_i32(_h3) == _i32(v_p))), (_i32(_h4) == _i32(v_p))
+        )
+
     _e6 = jax.vmap(_g5)(jnp.arange(0, 8, dtype=jnp.int32), st["board"][_K0], st["board"][_K1], st["board"][_K2])
     return jnp.any(_e6)
 
@@ -332,37 +347,55 @@ def a_place(st, index):
     _a7 = st["current_player"]
     st["board"] = _put(st["board"], _i32(v_cell), _cast(_a7, jnp.int8))
     _c8 = f_wins(st, st["current_player"])
-    _c9 = jnp.all(jax.vmap(lambda i10, _h11: (_i32(_h11) != -1))(jnp.arange(0, 9, dtype=jnp.int32), st["board"]))
+    _c9 = jnp.all(jax.vmap(lambda i10, _h11: _i32(_h11) != -1)(jnp.arange(0, 9, dtype=jnp.int32), st["board"]))
+
     def _then12(st, v_cell):
         st = dict(st)
         st = _win(st, st["current_player"], NUM_PLAYERS)
         return st, (v_cell,)
+
     def _then13(st, v_cell):
         st = dict(st)
         st = _draw(st)
         return st, (v_cell,)
-    st, (v_cell,) = _select_first((_c8, _c9, ), (st, (v_cell,)), (lambda: _then12(st, v_cell), lambda: _then13(st, v_cell), ), lambda: (st, (v_cell,)))
-    _a14 = (1 - _i32(st["current_player"]))
+
+    st, (v_cell,) = _select_first(
+        (
+            _c8,
+            _c9,
+        ),
+        (st, (v_cell,)),
+        (
+            lambda: _then12(st, v_cell),
+            lambda: _then13(st, v_cell),
+        ),
+        lambda: (st, (v_cell,)),
+    )
+    _a14 = 1 - _i32(st["current_player"])
     st["current_player"] = _cast(_a14, jnp.int8)
     return st
 
 
 def m_place(st):
     """guard of `place` at each of its 9 flat indices (bool[9])"""
-    return jax.vmap(lambda i15, _h16: (_i32(_h16) == -1))(jnp.arange(0, 9, dtype=jnp.int32), st["board"])
+    return jax.vmap(lambda i15, _h16: _i32(_h16) == -1)(jnp.arange(0, 9, dtype=jnp.int32), st["board"])
 
 
 def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
     v_p = _lcast(v_p, jnp.int8)
+
     def _g26(i17, _h20):
         def _g24(i18, _h21):
             def _g22(i19):
-                return (_i32(_h21) == _i32(jnp.where((i19 == 0), _i32(v_p), (1 - _i32(v_p)))))
+                return _i32(_h21) == _i32(jnp.where((i19 == 0), _i32(v_p), (1 - _i32(v_p))))
+
             _e23 = jax.vmap(_g22)(jnp.arange(0, 2, dtype=jnp.int32))
             return _e23
+
         _e25 = jax.vmap(_g24)(jnp.arange(0, 3, dtype=jnp.int32), _h20)
         return _e25
+
     _e27 = jax.vmap(_g26)(jnp.arange(0, 3, dtype=jnp.int32), st["board"].reshape((3, 3)))
     return _e27
 
@@ -378,7 +411,21 @@ def _init_body(st):
 
 def inv_marks_balanced(st):
     """invariant `marks_balanced`: the two players' mark counts differ by at most one"""
-    return (jnp.abs((jnp.sum(jax.vmap(lambda i30, _h31: (_i32(_h31) == 0))(jnp.arange(0, 9, dtype=jnp.int32), st["board"]), dtype=jnp.int32) - jnp.sum(jax.vmap(lambda i32, _h33: (_i32(_h33) == 1))(jnp.arange(0, 9, dtype=jnp.int32), st["board"]), dtype=jnp.int32))) <= 1)
+    return (
+        jnp.abs(
+            (
+                jnp.sum(
+                    jax.vmap(lambda i30, _h31: _i32(_h31) == 0)(jnp.arange(0, 9, dtype=jnp.int32), st["board"]),
+                    dtype=jnp.int32,
+                )
+                - jnp.sum(
+                    jax.vmap(lambda i32, _h33: _i32(_h33) == 1)(jnp.arange(0, 9, dtype=jnp.int32), st["board"]),
+                    dtype=jnp.int32,
+                )
+            )
+        )
+        <= 1
+    )
 
 
 def inv_one_winner(st):
@@ -392,12 +439,27 @@ ENV_ID = "envc/tictactoe"  # Pgx's `Env.id` / `State.env_id`
 VERSION = "v0"  # Pgx's `Env.version`; the Gymnasium / gymnax id is f"{ENV_ID}-{VERSION}"
 OBSERVATION_SHAPE = (3, 3, 2)  # None when the observation is a record or holds lists (a pytree)
 OBSERVATION_BOUNDS = (0, 1)  # (lowest, highest) value of an observation entry, or None
-_FIELDS = ('board',)  # the spec's own state fields: the keys of `State._x`
+_FIELDS = ("board",)  # the spec's own state fields: the keys of `State._x`
 _CURRENT_PLAYER_DTYPE = jnp.int8  # how the spec's code stores `current_player`
 _STEP_COUNT_DTYPE = jnp.int32
 
 
-@partial(jax.tree_util.register_dataclass, data_fields=["current_player", "observation", "rewards", "terminated", "truncated", "legal_action_mask", "_step_count", "_x", "_rng_key", "_rng_counter"], meta_fields=[])
+@partial(
+    jax.tree_util.register_dataclass,
+    data_fields=[
+        "current_player",
+        "observation",
+        "rewards",
+        "terminated",
+        "truncated",
+        "legal_action_mask",
+        "_step_count",
+        "_x",
+        "_rng_key",
+        "_rng_counter",
+    ],
+    meta_fields=[],
+)
 @dataclasses.dataclass(frozen=True)
 class State:
     """One environment's state, shaped like Pgx's `pgx.State` (pgx/core.py).
@@ -483,10 +545,18 @@ def _to_dict(state):
 
 def _state(st, observation, mask) -> State:
     """The `State` of a flat dict (the inverse of `_to_dict`)."""
-    return State(current_player=_i32(st["current_player"]), observation=observation, rewards=st["rewards"],
-                 terminated=st["terminated"], truncated=st["truncated"], legal_action_mask=mask,
-                 _step_count=_i32(st["step_count"]), _x={name: st[name] for name in _FIELDS},
-                 _rng_key=st["_rng_key"], _rng_counter=st["_rng_counter"])
+    return State(
+        current_player=_i32(st["current_player"]),
+        observation=observation,
+        rewards=st["rewards"],
+        terminated=st["terminated"],
+        truncated=st["truncated"],
+        legal_action_mask=mask,
+        _step_count=_i32(st["step_count"]),
+        _x={name: st[name] for name in _FIELDS},
+        _rng_key=st["_rng_key"],
+        _rng_counter=st["_rng_counter"],
+    )
 
 
 def _legal_action_mask(st):
@@ -616,7 +686,10 @@ def observe(state: State, player) -> jax.Array:
 def invariants(state: State) -> dict:
     """Each invariant of the spec evaluated on `state` (name -> bool array)."""
     st = _to_dict(state)
-    return { "marks_balanced": inv_marks_balanced(st), "one_winner": inv_one_winner(st), }
+    return {
+        "marks_balanced": inv_marks_balanced(st),
+        "one_winner": inv_one_winner(st),
+    }
 
 
 def time_limit_reached(state: State) -> jax.Array:
