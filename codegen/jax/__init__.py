@@ -192,7 +192,7 @@ def format_python(source: str) -> str:
             code that does not parse).
     """
     try:
-        from ruff.__main__ import find_ruff_bin
+        from ruff.__main__ import find_ruff_bin  # type: ignore[import-untyped]
         ruff = find_ruff_bin()
     except (ImportError, FileNotFoundError) as exc:
         raise RuntimeError("the JAX backend lays out its output with ruff: `pip install 'ruff>=0.17,<0.18'`") from exc
