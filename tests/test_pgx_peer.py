@@ -291,3 +291,44 @@ def test_an_out_of_range_action_under_pgx_runs_nothing(tmp_path):
         rust.step(np.array([action], np.int32))
         assert rust.terminated[0] and rust.rewards[0].tolist() == lost
         assert rust.get_state(0)["board"].tolist() == [-1] * 9
+        # the step counts (as Pgx's does), on every backend (a fresh spec: JAX kept the old count)
+        assert s.fields["step_count"] == int(j._step_count) == int(rust.get_state(0)["step_count"]) == 1
+
+
+SIMULTANEOUS_PGX = """env simpgx "simultaneous, pgx: an illegal commit runs, then the mover loses; no turn is resolved"
+players 2
+simultaneous
+illegal_action pgx
+turn_limit 6
+state {
+    n: int[0..9][2] = 0
+    resolved: int[0..9] = 0
+}
+action inc() when n[player] > 5 { n[player] = min(n[player] + 1, 9) }
+action stay() { }
+resolve { act(0) act(1) resolved = min(resolved + 1, 9) }
+observe(p) -> int[0..9][2] { return [n[p], n[1 - p]] }
+"""
+
+
+def test_an_illegal_commit_under_pgx_resolves_no_turn(tmp_path):
+    """Under `illegal_action pgx` an illegal step runs the action's body, then the mover loses,
+    without the step's epilogue (a simultaneous turn's resolution): the interpreter's rule and
+    Rust's. JAX ran the epilogue (the last commit resolved the turn: `resolved` 1, `n[1]` 1)."""
+    import jax.numpy as jnp
+
+    from envc.verify import load_jax
+
+    path = tmp_path / "simpgx.envspec"
+    path.write_text(SIMULTANEOUS_PGX)
+    m = load(str(path))
+    it, env = Interpreter(m), load_jax(m)
+    for actions in ([1, 0], [0], [1, 1]):  # (player 1's `inc` illegal, player 0's, both legal)
+        s, j = it.init(0), env.init_from_seed(jnp.uint32(0))
+        for a in actions:
+            s, j = it.step(s, a), env.step(j, jnp.int32(a))
+        assert np.asarray(j._x["n"]).tolist() == list(s.fields["n"]), actions
+        assert int(j._x["resolved"]) == s.fields["resolved"] == (actions == [1, 1]), actions
+        assert (bool(j.terminated), int(j.current_player), int(j._step_count)) \
+            == (s.terminated, s.current_player, s.fields["step_count"]), actions
+        assert np.asarray(j.rewards).tolist() == [float(r) for r in s.rewards], actions
