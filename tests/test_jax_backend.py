@@ -17,7 +17,7 @@ from envc.compiler import ir
 from envc.compiler.actions import ActionSpace
 from envc.verify import first_difference, jax_state_arrays, verify
 
-from .conftest import SPEC_NAMES
+from .conftest import ROOT, SPEC_NAMES
 
 
 def _dtype(t: ir.Type):
@@ -360,3 +360,30 @@ def test_while_and_break_loops_stop_early_and_match_the_interpreter(tmp_path):
     report = verify(module, ["python", "jax"], episodes=20, jax_env=env)
     assert report.ok, [d.render() for d in report.divergences] + report.faults
     assert report.level2_transitions > 0
+
+
+def test_contains_and_count_compare_whole_items():
+    """`contains`/`count` on a list of records or of arrays compare whole items, as the
+    interpreter does (a fresh spec: JAX raised on a list of records, compared cell by cell on a
+    list of arrays, and could not broadcast when the capacity differed from the array's length).
+    Scripted hits, then random play against the interpreter."""
+    import jax.numpy as jnp
+
+    from envc.compiler.check import load
+    from envc.compiler.interp import Interpreter
+    from envc.verify import load_jax
+
+    module = load(str(ROOT / "tests" / "specs" / "list_match.envspec"))
+    space, it, env = ActionSpace(module), Interpreter(module), load_jax(module)
+    moves = [space.encode("add", r=1, s=0), space.encode("add", r=2, s=1), space.encode("add", r=2, s=1),
+             space.encode("pair", a=1), space.encode("pair", a=1), space.encode("pair", a=0), space.encode("look"),
+             space.encode("drop")]
+    s, j = it.init(0), env.init_from_seed(jnp.uint32(0))
+    seen = []
+    for a in moves:
+        s, j = it.step(s, a), env.step(j, jnp.int32(a))
+        assert np.asarray(j.observation).tolist() == list(s.observation), a
+        seen.append(list(s.observation))
+    assert seen[4][2:] == [0, 2, 0] and seen[6] == [1, 2, 1, 2, 2] and seen[7][:2] == [0, 2]  # (hits counted, misses not)
+    report = verify(module, ["python", "jax"], episodes=20, max_steps=12, jax_env=env)
+    assert report.ok, [d.render() for d in report.divergences] + report.faults

@@ -372,9 +372,19 @@ def _shuffle(st, lst):
     return st, {"items": items, "len": lst["len"]}
 
 
+def _lmatch(lst, v):
+    """bool[cap]: which of the list's first `len` items equal `v`, whole items compared (every
+    cell of an array, every field of a record: leaf by leaf over the item's pytree)."""
+    items, want = jax.tree_util.tree_leaves(lst["items"]), jax.tree_util.tree_leaves(v)
+    cap = items[0].shape[0]
+    hit = jnp.arange(cap) < lst["len"]
+    for x, y in zip(items, want):
+        hit = hit & jnp.all(jnp.reshape(_wide(x) == y, (cap, -1)), axis=1)
+    return hit
+
+
 def _lcount(lst, v):
-    cap = lst["items"].shape[0]
-    return jnp.sum((_wide(lst["items"]) == v) & (jnp.arange(cap) < lst["len"])).astype(jnp.int32)
+    return jnp.sum(_lmatch(lst, v)).astype(jnp.int32)
 
 
 def _fault_at(st, cond, code, a, b):
