@@ -387,3 +387,28 @@ def test_contains_and_count_compare_whole_items():
     assert seen[4][2:] == [0, 2, 0] and seen[6] == [1, 2, 1, 2, 2] and seen[7][:2] == [0, 2]  # (hits counted, misses not)
     report = verify(module, ["python", "jax"], episodes=20, max_steps=12, jax_env=env)
     assert report.ok, [d.render() for d in report.divergences] + report.faults
+
+
+def test_float_min_max_follow_the_interpreter():
+    """Float `min`/`max`/`clamp` and their reductions give Python's results, which depend on the
+    order of the arguments where one is NaN or both are zeros of different signs (a fresh spec:
+    JAX's `jnp.minimum` propagated the NaN, `min(1.0, nan)` was 1.0 in the interpreter and Rust,
+    nan in JAX). Expected values by hand, bit for bit, on the interpreter and JAX."""
+    import jax.numpy as jnp
+
+    from envc.compiler.check import load
+    from envc.compiler.interp import Interpreter
+    from envc.verify import load_jax
+
+    module = load(str(ROOT / "tests" / "specs" / "float_order.envspec"))
+    nan = float("nan")
+    # v = [3, nan, 1, -0, 0]; a reduction skips a NaN after its first item, and keeps the
+    # first of equal items (so the sign of the first zero)
+    want = np.array([1.0, nan, 2.0, nan, nan, 0.0, -0.0, -0.0, -0.0, 3.0, nan, 3.0], np.float32)
+    s = Interpreter(module).step(Interpreter(module).init(0), 0)
+    env = load_jax(module)
+    j = env.step(env.init_from_seed(jnp.uint32(0)), jnp.int32(0))
+    for got in (np.asarray(s.observation, np.float32), np.asarray(j.observation)):
+        assert np.array_equal(got, want, equal_nan=True), got
+        numbers = ~np.isnan(want)
+        assert np.array_equal(np.signbit(got[numbers]), np.signbit(want[numbers])), got

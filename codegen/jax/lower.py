@@ -816,12 +816,14 @@ class Lowering:
         args = [self.ex(a) for a in e.args]
         name = e.name
         ints = [self.int32(a, c) if isinstance(a.type, ir.IntT) else c for a, c in zip(e.args, args)]
+        floats = isinstance(e.type, ir.FloatT)  # (Python's order-dependent float min/max: `_fmin`)
         if name in ("min", "max"):
-            return self._chain(ints, "jnp.minimum" if name == "min" else "jnp.maximum")
+            fn = self.rt("_f" + name) if floats else "jnp.minimum" if name == "min" else "jnp.maximum"
+            return self._chain(ints, fn)
         if name == "abs":
             return f"jnp.abs({ints[0]})"
         if name == "clamp":
-            return f"jnp.clip({ints[0]}, {ints[1]}, {ints[2]})"
+            return f"{self.rt('_fclamp') if floats else 'jnp.clip'}({ints[0]}, {ints[1]}, {ints[2]})"
         if name == "int":
             return f"_i32({args[0]})"
         if name == "float":
@@ -933,7 +935,14 @@ class Lowering:
             return f"jnp.sum({mapped}, dtype={'jnp.float32' if isinstance(e.type, ir.FloatT) else 'jnp.int32'})"
         if e.op == "count":
             return f"jnp.sum({mapped}, dtype=jnp.int32)"
-        return f"jnp.{e.op}({mapped})"
+        return self._min_max(e, mapped)
+
+    def _min_max(self, e: ir.Reduce, terms: str) -> str:
+        """`min`/`max` over the vector `terms`: a float one folded in order as the interpreter
+        does (`_fold_min`: NaN and signed zeros as Python's `min(list)`)."""
+        if isinstance(e.type, ir.FloatT):
+            return f"{self.rt('_fold_' + e.op)}({terms})"
+        return f"jnp.{e.op}({terms})"
 
     def _reduce_in_order(self, e: ir.Reduce, float_sum: bool) -> str:
         """A reduction unrolled term by term, in order: a short float sum (added left to
@@ -946,7 +955,7 @@ class Lowering:
         stacked = self.rt("_stack") + "([" + ", ".join(terms) + "])"
         if e.op in ("sum", "count"):
             return f"jnp.sum({stacked}, dtype={'jnp.float32' if isinstance(e.type, ir.FloatT) else 'jnp.int32'})"
-        return f"jnp.{e.op}({stacked})"
+        return self._min_max(e, stacked)
 
     def _reduce_small(self, e: ir.Reduce) -> str:
         """A small reduction (`_unroll_small`) as one expression of binary operations."""

@@ -290,6 +290,35 @@ def _pick(mask, r, lo, orelse):
     return jnp.where(jnp.any(mask), lo + idx, jnp.asarray(orelse, jnp.int32))
 
 
+def _fmin(a, b):
+    """Float `min(a, b)` as the interpreter computes it (Python's: `b` only when `b < a`), not
+    `jnp.minimum` (which propagates a NaN from either side and may return either zero of
+    `min(0.0, -0.0)`): with a NaN or signed zeros the result depends on the order of the
+    arguments, the same on every backend (Rust: runtime.rs `fmin`)."""
+    return jnp.where(b < a, b, a)
+
+
+def _fmax(a, b):
+    return jnp.where(b > a, b, a)
+
+
+def _fclamp(x, lo, hi):
+    return _fmin(_fmax(x, lo), hi)
+
+
+def _fold_min(xs):
+    """Python's `min(xs)` of a float32 vector: `xs[0]` when it is NaN (nothing is less),
+    else the first item equal to the least of the others that are not NaN."""
+    least = jnp.min(jnp.where(jnp.isnan(xs), jnp.inf, xs))
+    return jnp.where(jnp.isnan(xs[0]), xs[0], xs[jnp.argmax(xs == least)])
+
+
+def _fold_max(xs):
+    """Python's `max(xs)` of a float32 vector (`_fold_min`'s mirror)."""
+    most = jnp.max(jnp.where(jnp.isnan(xs), -jnp.inf, xs))
+    return jnp.where(jnp.isnan(xs[0]), xs[0], xs[jnp.argmax(xs == most)])
+
+
 def _wide(x):
     """`x` in a dtype that holds int32 (int8 items compared with 300 must not wrap)."""
     x = jnp.asarray(x)

@@ -166,6 +166,22 @@ def _rows_vmap(f):
     return jax.vmap(traced, axis_name=_ROWS_AXIS)
 
 
+def _fmin(a, b):
+    """Float `min(a, b)` as the interpreter computes it (Python's: `b` only when `b < a`), not
+    `jnp.minimum` (which propagates a NaN from either side and may return either zero of
+    `min(0.0, -0.0)`): with a NaN or signed zeros the result depends on the order of the
+    arguments, the same on every backend (Rust: runtime.rs `fmin`)."""
+    return jnp.where(b < a, b, a)
+
+
+def _fmax(a, b):
+    return jnp.where(b > a, b, a)
+
+
+def _fclamp(x, lo, hi):
+    return _fmin(_fmax(x, lo), hi)
+
+
 def _terminate(st):
     st = dict(st)
     st["terminated"] = jnp.bool_(True)
@@ -465,9 +481,9 @@ def a_torque(st, index):
     st["theta1"] = _cast(_a22, jnp.float32)
     _a23 = f_wrap(st, v_y1[1])
     st["theta2"] = _cast(_a23, jnp.float32)
-    _a24 = jnp.clip(v_y1[2], (-jnp.float32(12.566370964050293)), jnp.float32(12.566370964050293))
+    _a24 = _fclamp(v_y1[2], (-jnp.float32(12.566370964050293)), jnp.float32(12.566370964050293))
     st["dtheta1"] = _cast(_a24, jnp.float32)
-    _a25 = jnp.clip(v_y1[3], (-jnp.float32(28.274333953857422)), jnp.float32(28.274333953857422))
+    _a25 = _fclamp(v_y1[3], (-jnp.float32(28.274333953857422)), jnp.float32(28.274333953857422))
     st["dtheta2"] = _cast(_a25, jnp.float32)
     _c26 = f_above_bar(st)
 
