@@ -102,7 +102,9 @@ class ActionSpace:
         self.kinds: list[ActionKind] = kinds
         self.n: int = offset
         self._by_name = {k.name: k for k in kinds}
-        self._flat = [self._decode_slow(i) for i in range(self.n)]
+        # decoded on first use: a space of 10^8 flat actions (refused by the work budget,
+        # `envc.compiler.budget`) must not be enumerated before it can be refused
+        self._flat: dict[int, tuple[ActionKind, tuple]] = {}
 
     def _decode_slow(self, index: int) -> tuple[ActionKind, tuple]:
         for k in self.kinds:
@@ -123,7 +125,10 @@ class ActionSpace:
         """
         if not 0 <= index < self.n:
             raise IndexError(f"action {index} is outside 0..{self.n - 1}")
-        return self._flat[index]
+        hit = self._flat.get(index)
+        if hit is None:
+            hit = self._flat[index] = self._decode_slow(index)
+        return hit
 
     def encode(self, name: str, **params) -> int:
         """The flat index of `name(**params)`; enum values may be given as member names.

@@ -160,10 +160,12 @@ def check(module: ir.Module) -> list[Diagnostic]:
     mask = 0
     for kind in space.kinds:
         a = module.actions[kind.index]
-        if a.guard is not None:
-            g = kind.size * cost.expr(a.guard)
-            mask += g
-            blocks.append((f"the guard of `{a.name}` at its {kind.size:,} flat actions", g, a.guard, a.span, kind.size))
+        # every flat action has an entry of `legal_action_mask` to compute, guarded or not (a
+        # kind of 10^8 flat actions without a guard is refused here, not left to the backends)
+        g = kind.size * (cost.expr(a.guard) if a.guard is not None else 1)
+        mask += g
+        what = f"the guard of `{a.name}`" if a.guard is not None else f"the legal_action_mask of `{a.name}`"
+        blocks.append((f"{what} at its {kind.size:,} flat actions", g, a.guard or [], a.span, kind.size))
         blocks.append((f"action `{a.name}`", cost.block(a.body), a.body, a.span, 1))
     obs = cost.block(module.observe.body)
     blocks.append(("`observe`", obs, module.observe.body, module.observe.span, 1))
@@ -178,16 +180,19 @@ def check(module: ir.Module) -> list[Diagnostic]:
         factors = ([f"{times:,}"] if times > 1 else []) + [line.split(" runs its body ")[1].split(" times")[0]
                                                             for line in chain if " runs its body " in line]
         product = " x ".join(factors) + f" x ... = {c:,}" if factors else f"{c:,}"
+        hint = "declare narrower parameter ranges (each flat action has an entry in the mask)" \
+            if what.startswith("the legal_action_mask") else "bound the loops and calls by what the rule needs"
         diags.append(Diagnostic(
             "E0140", f"{what} may take {c:,} operations, more than the work budget of {limit:,}",
             span if span is not None and span.line else module.observe.span, "too much work per step",
-            help="bound the loops and calls by what the rule needs, or raise the budget with ENVC_WORK_BUDGET",
+            help=f"{hint}, or raise the budget with ENVC_WORK_BUDGET",
             notes=[f"work: {product}"] + chain[:8]))
     total = mask + worst + obs
     if not diags and total > limit:
         # the caret goes to the costliest part (a guard, an action or observe), where a cut helps most
         parts = [(c, getattr(node, "span", None) if what.startswith("the guard") else span, what)
-                 for what, c, node, span, _ in blocks if what.startswith(("the guard", "action", "`observe`"))]
+                 for what, c, node, span, _ in blocks
+                 if what.startswith(("the guard", "the legal_action_mask", "action", "`observe`"))]
         parts = [(c, span, what) for c, span, what in parts if span is not None and span.line]
         c_top, span_top, what_top = max(parts, key=lambda part: part[0], default=(obs, module.observe.span, "`observe`"))
         diags.append(Diagnostic(
