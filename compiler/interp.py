@@ -199,6 +199,29 @@ _BINARY = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "mod":
            "ge": operator.ge}
 
 
+def _arithmetic(op: str, floats: bool) -> Callable[[Any, Any], Any]:
+    """The function of binary operator `op` (not `and`/`or`) on ints or, with `floats`, float32
+    values (`/` is float division there, floor division on ints)."""
+    if not floats:
+        return operator.floordiv if op == "div" else _BINARY[op]
+    if op != "div":
+        return _ieee(_BINARY[op])
+
+    def div(a, b):
+        return np.float32(a) / np.float32(b)
+    return _ieee(div)
+
+
+def _ieee(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn` on float32 values without numpy's warnings (divide by zero, overflow, invalid): inf
+    and NaN are the language's results (IEEE 754, as in JAX and Rust), not a fault of the spec,
+    and a warning printed from inside envc told the user nothing."""
+    def quiet(*args):
+        with np.errstate(all="ignore"):
+            return fn(*args)
+    return quiet
+
+
 def _holds_float(t: ir.Type) -> bool:
     """Whether values of type `t` contain float32 numbers (where `==` and identity differ on NaN)."""
     if isinstance(t, ir.FloatT):
@@ -394,14 +417,7 @@ class Evaluator:
                 b = right(env)
                 return bool(a or b)
             return or_
-        if op == "div":
-            if isinstance(e.type, ir.FloatT):
-                def fn(a, b):
-                    return np.float32(a) / np.float32(b)
-            else:
-                fn = operator.floordiv
-        else:
-            fn = _BINARY[op]
+        fn = _arithmetic(op, isinstance(e.type, ir.FloatT))
         return lambda env: fn(left(env), right(env))
 
     def c_cond(self, e: ir.Cond):
@@ -464,8 +480,8 @@ class Evaluator:
             math_fn = builtins.BUILTINS[name].numpy
             if math_fn is None:  # pragma: no cover (every FLOAT_MATH entry names its ufunc)
                 raise AssertionError(name)
-            x = args[0]
-            return lambda env: np.float32(math_fn(np.float32(x(env))))
+            x, quiet = args[0], _ieee(math_fn)
+            return lambda env: np.float32(quiet(np.float32(x(env))))
         return _numeric_builtin(name, args)
 
     def _old(self, e: ir.Builtin):

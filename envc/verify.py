@@ -205,8 +205,11 @@ def _bad(x: np.ndarray, y: np.ndarray, float_tolerance: float) -> np.ndarray:
     """Elementwise: x and y differ (floats: beyond the tolerance; NaN equals NaN)."""
     if x.dtype.kind == "f":
         # |x - y| <= tol * max(1, |x|, |y|): absolute near zero, relative for large values
-        scale = np.maximum(1.0, np.maximum(np.abs(x), np.abs(y)))
-        close = (x == y) | (np.abs(x.astype(np.float64) - y) <= float_tolerance * scale)
+        # an infinity is close only to itself (its scale would make any value "close" to it)
+        with np.errstate(invalid="ignore", over="ignore"):
+            scale = np.maximum(1.0, np.maximum(np.abs(x), np.abs(y)))
+            near = np.abs(x.astype(np.float64) - y) <= float_tolerance * scale
+        close = (x == y) | (near & np.isfinite(x) & np.isfinite(y))
         return ~(close | (np.isnan(x) & np.isnan(y)))
     return x != y
 

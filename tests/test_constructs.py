@@ -1047,3 +1047,29 @@ def test_snake_eats_grows_and_dies(modules):
     assert bool(s.terminated) and int(s.head) == 9
     s = it.step(_snake(it, {7: 2, 6: 1}, 7, 1, 63), go[1])  # off the board on the right
     assert bool(s.terminated) and float(s.rewards[0]) == 0.0
+
+
+def test_float_inf_and_nan_raise_no_numpy_warning():
+    """A NaN or an infinity is a float result of the language (IEEE 754, as JAX and Rust compute
+    it), not a fault: the interpreter and verify's comparison print no numpy RuntimeWarning
+    (a fresh spec: `envc run` printed "divide by zero encountered" from inside envc).
+    `first_difference` under a float tolerance: an infinity differs from every other value."""
+    import warnings
+
+    from envc.verify import first_difference
+
+    root = Path(__file__).resolve().parent
+    module = load(str(root / "specs" / "float_order.envspec"))  # sqrt(-1.0): invalid
+    it = Interpreter(module)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s = it.step(it.init(0), 0)
+        assert np.isnan(s.observation[1])
+        inf = np.array([np.inf], np.float32)
+        assert first_difference({"x": inf}, {"x": -inf}, float_tolerance=1e-6) is not None
+    # an infinity is close only to itself, also under a tolerance (its scale made every value
+    # "close" to it: verify missed inf against 5.0)
+    big = np.array([np.inf, 5.0, 1e30], np.float32)
+    assert first_difference({"x": big}, {"x": big.copy()}, float_tolerance=1e-6) is None
+    assert first_difference({"x": big[:1]}, {"x": big[1:2]}, float_tolerance=1e-6) is not None
+    assert first_difference({"x": big[2:]}, {"x": big[2:] * np.float32(1 + 1e-7)}, float_tolerance=1e-6) is None
