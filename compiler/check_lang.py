@@ -1011,8 +1011,10 @@ class LanguageChecks:
             return ir.Const(type=ir.IntT(lo=1, hi=1) if isinstance(x.type, ir.IntT) else ir.FLOAT,
                             value=1 if isinstance(x.type, ir.IntT) else 1.0, span=span)
         out = x
-        for _ in range(n - 1):
+        for k in range(2, n + 1):
             out = self.binary("mul", out, x, span, span)
+            if isinstance(x.type, ir.IntT):  # one value multiplied by itself: x^k's own range
+                out = out.model_copy(update={"type": _power_range(x.type, k)})
         return out
 
     def pow_table(self, x: ir.Expr, n: ir.Expr, e: ast.Call) -> ir.Expr:
@@ -1587,6 +1589,18 @@ def _leaf_cell(t: ir.Type) -> ir.Type:
     while isinstance(t, (ir.ArrayT, ir.ListT)):
         t = t.elem
     return t
+
+
+def _power_range(t: ir.IntT, k: int) -> ir.IntT:
+    """The range of `x^k` for `x` in `t` (k >= 1): the product of independent factors' ranges
+    is wider where the factors are one value (`pow(s, 2)` of `s: int[-3..3]` is 0..9, not
+    -9..9; a fresh spec's `sq: int[0..9] = pow(s, 2)` was refused)."""
+    lo, hi = t.lo ** k, t.hi ** k
+    if k % 2 == 1:
+        return ir.IntT(lo=lo, hi=hi)
+    if t.lo >= 0 or t.hi <= 0:
+        return ir.IntT(lo=min(lo, hi), hi=max(lo, hi))
+    return ir.IntT(lo=0, hi=max(lo, hi))
 
 
 def _flatten(v: Any) -> list:

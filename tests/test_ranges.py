@@ -60,3 +60,27 @@ def test_unify_and_neg_are_sound(a, b):
 def test_binary_refuses_unknown_operators():
     with pytest.raises(ValueError, match="not an arithmetic operator"):
         ranges.binary("pow", ir.IntT(lo=0, hi=1), ir.IntT(lo=0, hi=1))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(-20, 20), st.integers(0, 20), st.integers(1, 6))
+def test_power_range_is_exact(lo: int, width: int, k: int):
+    """`pow(x, k)`'s range (`check_lang._power_range`): every `x^k` of `x` in the range lies
+    inside it, and both of its ends are reached (an even power of a signed value is not
+    negative: `pow(s, 2)` of `s: int[-3..3]` is 0..9)."""
+    from envc.compiler.check_lang import _power_range
+
+    values = [x ** k for x in range(lo, lo + width + 1)]
+    t = _power_range(ir.IntT(lo=lo, hi=lo + width), k)
+    assert (t.lo, t.hi) == (min(values), max(values))
+
+
+def test_an_even_power_of_a_signed_value_fits_its_square_range(tmp_path):
+    """The spec that found it: `sq: int[0..9] = pow(s, 2)` with `s: int[-3..3]` is accepted."""
+    path = tmp_path / "sq.envspec"
+    path.write_text('env sq "x"\nstate { s: int[-3..3] = 0  sq: int[0..9] = 0 }\n'
+                    "action go(v: int[-3..3]) { s = v  sq = pow(s, 2) }\n"
+                    "observe(p) -> int[-3..9][2] { return [s, sq] }\n")
+    from envc.compiler.check import load
+
+    assert load(str(path)).name == "sq"
