@@ -13,6 +13,7 @@ fill: nothing in an answer is ever executed as Python.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 #: the largest fill body accepted (bytes of UTF-8)
 MAX_BODY_BYTES = 8 * 1024
@@ -45,12 +46,16 @@ def _unwrap(body: str, hole: str) -> str:
     return body
 
 
-def extract_body(answer: str | None, hole: str) -> str:
-    """The statements of the fill body in `answer`, without fences or wrapper.
+def extract_body(answer: Any, hole: str) -> str:
+    """The statements of the fill body in `answer` (a model's text), without fences or wrapper.
 
     Raises:
-        AnswerError: an empty answer, or a body larger than `MAX_BODY_BYTES`.
+        AnswerError: an empty answer or one that is not text (a provider's garbage), or a body
+            larger than `MAX_BODY_BYTES`.
     """
+    if answer is not None and not isinstance(answer, str):
+        raise AnswerError(f"the answer is not text but a {type(answer).__name__}: answer with the body of the fill "
+                          "in one ```envspec block")
     if answer is None or not answer.strip():
         raise AnswerError("the answer is empty: answer with the body of the fill in one ```envspec block")
     text = answer[:MAX_ANSWER_CHARS].replace("\r\n", "\n")

@@ -179,11 +179,18 @@ def _cost(litellm, response: Any) -> float | None:
     return float(cost) if isinstance(cost, (int, float)) else None
 
 
-def _content(response: Any) -> str | None:
+def _content(response: Any) -> Any:
+    """The answer's text: the first choice's message content, its text parts joined where a
+    provider returns a list of parts; anything else as it came (`extract_body` refuses what
+    is not text), None when the response has no message."""
     try:
-        return response.choices[0].message.content
+        content = response.choices[0].message.content
     except (AttributeError, IndexError, KeyError, TypeError):
         return None
+    if not isinstance(content, list):
+        return content
+    texts = [part.get("text") if isinstance(part, dict) else getattr(part, "text", None) for part in content]
+    return "".join(t for t in texts if isinstance(t, str)) if any(isinstance(t, str) for t in texts) else content
 
 
 def fill_spec(spec_path: str, model: str, *, only: list[str] | None = None, max_attempts: int = 4,

@@ -332,6 +332,31 @@ def test_litellm_mock_response_accounts_tokens_and_cost(mini, monkeypatch):
     assert hole.provenance.tokens == run.tokens and hole.provenance.cost == pytest.approx(run.cost, rel=1e-6)
 
 
+@pytest.mark.parametrize("content", ["parts", 42, {"text": 1}, [{"type": "image"}]])
+def test_an_answer_that_is_not_text_is_a_failed_attempt(mini, content):
+    """A provider whose message content is a list of text parts gives their text joined; any
+    other content that is not text (a model's garbage) is a failed attempt with a reason, not a
+    crash (`extract_body` called `.strip()` on it: AttributeError)."""
+    import litellm
+
+    from envc.llm_fill.driver import fill_spec
+
+    def completion(**kwargs):
+        response = litellm.completion(mock_response=GOOD_DRAW, **kwargs)
+        parts = [{"type": "text", "text": GOOD_DRAW[:10]}, {"type": "text", "text": GOOD_DRAW[10:]}]
+        response.choices[0].message.content = parts if content == "parts" else content
+        return response
+
+    report = fill_spec(str(mini), "openai/gpt-4o-mini", completion=completion, max_examples=50, max_attempts=2,
+                       today="2026-11-22")
+    (run,) = report.runs
+    if content == "parts":
+        assert run.status == "filled"
+        return
+    assert (run.status, run.attempts) == ("failed", 2)
+    assert "not text" in run.failure
+
+
 # ------------------------------------------------------------------ the generated property tests
 
 WRONG_FILLS = [
