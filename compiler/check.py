@@ -279,6 +279,10 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks, StatementChec
         src = e.type
         if self.fits(src, dst):
             return True
+        if _row_tables(src) & self.broken or _row_tables(dst) & self.broken:
+            # a table whose data could not be read stands in with one row (`check_tables._table`),
+            # its real row count unknown: the mismatch follows from the error reported there
+            return False
         if isinstance(src, ir.IntT) and isinstance(dst, ir.IntT):
             text = self.source_text(span)
             if src.lo == src.hi:
@@ -295,13 +299,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks, StatementChec
             self.err("E0120", f"elements may overflow {what}", span, f"elements are `{_elem(src)}`",
                      notes=[f"the declared type is `{dst}`"])
             return False
-        hint = None
-        if isinstance(src, ir.IntT) and isinstance(dst, ir.FloatT):
-            hint = "convert with `float(...)`"
-        elif isinstance(src, ir.BoolT) and isinstance(dst, ir.IntT):
-            hint = "convert with `int(...)`"
-        elif isinstance(src, ir.IntT) and isinstance(dst, ir.BoolT):
-            hint = "a `bool` is `true` or `false`; from an integer, compare: `x != 0`"
+        hint = _conversion_hint(src, dst)
         notes = []
         if isinstance(src, ir.ArrayT) and isinstance(dst, ir.ArrayT):
             shapes = " x ".join(map(str, _shape(src))), " x ".join(map(str, _shape(dst)))
@@ -495,6 +493,25 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks, StatementChec
 
 
 
+
+
+def _conversion_hint(src: ir.Type, dst: ir.Type) -> str | None:
+    """The help of a type mismatch between a scalar `src` and `dst` that a conversion or a
+    comparison fixes (`float(...)`, `int(...)`, `x != 0`), else None."""
+    if isinstance(src, ir.IntT) and isinstance(dst, ir.FloatT):
+        return "convert with `float(...)`"
+    if isinstance(src, ir.BoolT) and isinstance(dst, ir.IntT):
+        return "convert with `int(...)`"
+    if isinstance(src, ir.IntT) and isinstance(dst, ir.BoolT):
+        return "a `bool` is `true` or `false`; from an integer, compare: `x != 0`"
+    return None
+
+
+def _row_tables(t: ir.Type) -> set[str]:
+    """The tables whose rows `t` holds: `Good`, `Good[3]`, `list<Good, 4>` -> {"Good"}."""
+    while isinstance(t, (ir.ArrayT, ir.ListT)):
+        t = t.elem
+    return {t.table} if isinstance(t, ir.RowT) else set()
 
 
 def _shape(t: ir.Type) -> list[int]:

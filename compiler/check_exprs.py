@@ -24,6 +24,7 @@ from envc.compiler.check_base import (
     REDUCERS,
     CheckerPart,
     Ctx,
+    _at,
     _ctx_name,
     _elem,
     _fields_help,
@@ -65,6 +66,7 @@ class ExpressionChecks(CheckerPart):
             # a state field not declared yet: read by a constant, or by a type before the field
             self.fail("E0113", f"{_ctx_name(ctx)} cannot read state field `{node.name}`", node.span, "not a constant",
                       help="constants, sizes and range bounds may use literals, other constants and pure built-ins")
+        self._const_declared_later(node)
         names = [n for s in ctx.scopes for n in s] + list(self.state) + list(self.consts) + list(self.fn_sigs)
         if node.name in self.enums:
             self.fail("E0110", f"`{node.name}` is an enum, not a value", node.span,
@@ -80,6 +82,23 @@ class ExpressionChecks(CheckerPart):
                           f"`for p in 0..{self.num_players} {{ act(p) }}`")
         self.fail("E0100", f"unknown name `{node.name}`", node.span, "not found in this scope",
                   help=self._unknown_name_help(node.name, names))
+
+    def _const_declared_later(self, node: ast.Name) -> None:
+        """E0100 for a constant read before its declaration (`const A = B + 1` above `const B =
+        2`), or by its own value; nothing for any other name. Decision: constants are checked
+        and folded in the order they are written (`check_decls._const`), as a reader reads them;
+        forward references are refused with this message rather than resolved in dependency
+        order, which would need a cycle check for no expressive gain."""
+        decl = next((d for d in self.mod.decls if isinstance(d, ast.ConstDecl) and d.name == node.name), None)
+        if decl is None or node.name in self.consts or decl.span.file != node.span.file:
+            return
+        if decl.span.start <= node.span.start < decl.span.end:
+            self.fail("E0100", f"constant `{node.name}` is defined in terms of itself", node.span,
+                      "read inside its own declaration",
+                      help="give it a value made of literals and constants declared above it")
+        self.fail("E0100", f"constant `{node.name}` is used before its declaration", node.span,
+                  f"declared later, at line {decl.span.line}", notes=[f"`{node.name}` is declared at {_at(decl.span)}"],
+                  help=f"move `const {node.name}` above this line: constants must be declared before they are used")
 
     def _unknown_name_help(self, name: str, names: list[str]) -> str | None:
         """The help of E0100 for a bare name: a member of a declared enum is named through its
@@ -162,7 +181,7 @@ class ExpressionChecks(CheckerPart):
         """`a op b` (`binary`); the right side of `and`/`or` is checked under the facts of
         the left one (true for `and`, false for `or`)."""
         op = _BINOPS[e.op]
-        if op == "and":
+        if op in ("and", "or"):
             self.bound_after_read(e)
         left = self.expr(e.left, ctx, peek)
         if op not in ("and", "or"):
@@ -678,9 +697,17 @@ class ExpressionChecks(CheckerPart):
     def record_lit(self, name: str, e: ast.Call, ctx: Ctx) -> ir.Expr:
         rec = self.record_defs[name]
         given = {}
+        seen: dict[str, Span] = {}
         for a in e.args:
             if a.name is None:
                 self.fail("E0111", f"fields of `{name}` are named: `{name}(field: value, ...)`", a.span)
+            if a.name in seen:
+                # E0101 as for a record declaring a field twice: a second value would silently win
+                first = seen[a.name]
+                self.fail("E0101", f"duplicate field `{a.name}` in a `{name}` value", self.name_span(a.span, a.name),
+                          "given again", notes=[f"first given at {_at(first)}"],
+                          help=f"give `{a.name}` once")
+            seen[a.name] = self.name_span(a.span, a.name)
             fd = next((f for f in rec.fields if f.name == a.name), None)
             if fd is None:
                 self.fail("E0103", f"record `{name}` has no field `{a.name}`", a.span, "unknown field",

@@ -410,22 +410,29 @@ class StatementChecks(CheckerPart):
         return {key: (min(indices), max(indices), sid)}
 
     def bound_after_read(self, e: ast.Binary) -> None:
-        """E0121 for `xs[i] ... and i < len(xs)`: `and` evaluates its left side first, so the
-        list is read at `i` before the right side checks that `i` is below its length, and a
-        read past a list's end is a runtime fault (probe3's Uno faulted at `init` on every
-        seed). Syntactic (decision): the same index and list, compared as written with spans
-        ignored, in `i < len(xs)` or `len(xs) > i` on the right and `xs[i]` on the left."""
-        for index, base in _length_bounds(e.right):
+        """E0121 for `xs[i] ... and i < len(xs)` and `xs[i] ... or i >= len(xs)`: `and` and
+        `or` evaluate their left side first, so the list is read at `i` before the right side
+        checks `i` against its length (for `or`, the right side runs only where the left one
+        is false: a bound check there guards nothing on the left), and a read past a list's
+        end is a runtime fault (probe3's Uno faulted at `init` on every seed). Syntactic
+        (decision): the same index and list, compared as written with spans ignored, in
+        `i < len(xs)` or `len(xs) > i` (for `or`: `i >= len(xs)` or `len(xs) <= i`) on the
+        right and `xs[i]` on the left."""
+        bounds = _length_bounds(e.right) if e.op == "and" else _length_overflows(e.right)
+        for index, base in bounds:
             bound = (_ast_shape(index), _ast_shape(base))
             read = next((n for n in _unguarded(e.left, bound) if isinstance(n, ast.Index)
                          and (_ast_shape(n.index), _ast_shape(n.base)) == bound), None)
             if read is None:
                 continue
             i, xs = self.source_text(index.span), self.source_text(base.span)
-            self.err("E0121", f"`{xs}` is read at `{i}` before `{i} < len({xs})` is checked", read.span,
-                     "read before its bound check", notes=["`and` evaluates its left side first, and a read "
-                                                           "past the end of a list is a runtime fault"],
-                     help=f"check first: `{i} < len({xs}) and ...`, then the read")
+            check = f"{i} < len({xs})" if e.op == "and" else f"{i} >= len({xs})"
+            order = ("`and` evaluates its left side first" if e.op == "and" else
+                     "`or` evaluates its left side first (its right side only where the left one is false)")
+            self.err("E0121", f"`{xs}` is read at `{i}` before `{check}` is checked", read.span,
+                     "read before its bound check",
+                     notes=[f"{order}, and a read past the end of a list is a runtime fault"],
+                     help=f"check first: `{check} {e.op} ...`, then the read")
             return
 
     def expr_stmt(self, s: ast.ExprStmt, ctx: Ctx):
@@ -642,9 +649,11 @@ def _unguarded(x: Any, bound: tuple):
     if isinstance(x, ast.CondExpr):
         yield from _unguarded(x.cond, bound)
         return
-    if isinstance(x, ast.Binary) and x.op == "and":
+    if isinstance(x, ast.Binary) and x.op in ("and", "or"):
         yield from _unguarded(x.left, bound)
-        if bound not in [(_ast_shape(i), _ast_shape(xs)) for i, xs in _length_bounds(x.left)]:
+        # the right side of `and` runs where the left holds, that of `or` where it fails
+        asserted = _length_bounds(x.left) if x.op == "and" else _length_overflows(x.left)
+        if bound not in [(_ast_shape(i), _ast_shape(xs)) for i, xs in asserted]:
             yield from _unguarded(x.right, bound)
         return
     for name in x.__dataclass_fields__:
@@ -654,6 +663,12 @@ def _unguarded(x: Any, bound: tuple):
 def _conjuncts(e: ast.Expr) -> list[ast.Expr]:
     if isinstance(e, ast.Binary) and e.op == "and":
         return _conjuncts(e.left) + _conjuncts(e.right)
+    return [e]
+
+
+def _disjuncts(e: ast.Expr) -> list[ast.Expr]:
+    if isinstance(e, ast.Binary) and e.op == "or":
+        return _disjuncts(e.left) + _disjuncts(e.right)
     return [e]
 
 
@@ -681,6 +696,18 @@ def _length_bounds(e: ast.Expr) -> list[tuple[ast.Expr, ast.Expr]]:
     return out
 
 
+def _length_overflows(e: ast.Expr) -> list[tuple[ast.Expr, ast.Expr]]:
+    """(index, list) of each `index >= len(list)` or `len(list) <= index` among the `or`ed
+    parts of `e`: where `e` is false, each such index is below its list's length."""
+    out = []
+    for n in _disjuncts(e):
+        if not isinstance(n, ast.Binary) or n.op not in (">=", "<="):
+            continue
+        index, bound = (n.left, n.right) if n.op == ">=" else (n.right, n.left)
+        if isinstance(bound, ast.Call) and isinstance(bound.func, ast.Name) and bound.func.name == "len" \
+                and len(bound.args) == 1:
+            out.append((index, bound.args[0].value))
+    return out
 
 
 def _and_facts(before: dict, facts: dict) -> None:

@@ -12,7 +12,8 @@ Decisions made here:
 - the format follows the file name: `.csv` (a header line, then one row a line), `.txt`
   (one deck list, one row: `envc.compiler.decklist`), anything else JSON (a list of objects,
   or an object whose `rows` is one); integers of more than 30 digits are refused before
-  Python converts them;
+  Python converts them, and an object that names a key twice is refused (E0151, as a CSV
+  header naming a column twice), where `json` would keep the last value silently;
 - a path with `*`, `?` or `[` is a pattern: one or more files per match, sorted by name, at
   most `MAX_GLOB_FILES` of them; a problem in one matched file names that file;
 - a path read by several tables is read once (the same rows object is shared);
@@ -27,6 +28,7 @@ import glob
 import io
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,10 +172,59 @@ def _json_int(text: str) -> int:
     return int(text)
 
 
+class _DuplicateKey(ValueError):
+    """A JSON object that names `key` twice (`json` would keep the last value silently)."""
+
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict:
+    """A JSON object's dict (`object_pairs_hook`); a key given twice raises _DuplicateKey."""
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]]')  # a string, or a bracket that opens or closes
+_KEY_END = re.compile(r"[ \t\r\n]*:")
+
+
+def _duplicate_key_offsets(text: str, key: str) -> tuple[int, int] | None:
+    """Offsets of the first and the second `key` in an object of the JSON `text` that names it
+    twice, or None. Only on the error path (`json` says which key, not where): a scan of the
+    strings and brackets, which tracks the keys of each open object; the text is valid JSON up
+    to there, since `json` reached the end of that object."""
+    stack: list[dict[str, int] | None] = []  # per open bracket: an object's keys, None for a list
+    for m in _JSON_TOKEN.finditer(text):
+        tok = m.group()
+        if tok in ("{", "["):
+            stack.append({} if tok == "{" else None)
+            continue
+        if tok in ("}", "]"):
+            del stack[-1:]
+            continue
+        keys = stack[-1] if stack else None
+        if keys is None or not _KEY_END.match(text, m.end()) or json.loads(tok) != key:
+            continue
+        if key in keys:
+            return keys[key], m.start()
+        keys[key] = m.start()
+    return None
+
+
 def _json_rows(text: str) -> Any:
-    """The value of a JSON data file; malformed content raises DataFileError with a position."""
+    """The value of a JSON data file; malformed content raises DataFileError with a position.
+    An object that names a key twice is E0151, as a CSV header naming a column twice is
+    (`json` would keep the last value silently)."""
     try:
-        return json.loads(text, parse_int=_json_int)
+        return json.loads(text, parse_int=_json_int, object_pairs_hook=_unique_pairs)
+    except _DuplicateKey as err:
+        raise _duplicate_key_error(text, err.key) from None
     except json.JSONDecodeError as err:
         raise DataFileError("E0151", f"not valid JSON: {err.msg[:1].lower()}{err.msg[1:]}", err.lineno,
                             err.colno) from None
@@ -185,6 +236,22 @@ def _json_rows(text: str) -> Any:
                             help="integers are at most 32 bits") from None
     except RecursionError:
         raise DataFileError("E0151", "the JSON nests too deeply") from None
+
+
+def _duplicate_key_error(text: str, key: str) -> DataFileError:
+    """The E0151 of a JSON object naming `key` twice: at the second key, the first's line and
+    column in the message (no position if the scan finds none, which valid JSON rules out)."""
+    try:
+        at = _duplicate_key_offsets(text, key)
+    except ValueError:  # a malformed string past the object (never before it: `json` read that far)
+        at = None
+    message = f"an object names key `{shorten(key)}` twice"
+    if at is None:
+        return DataFileError("E0151", message, help="give each key once")
+    first_line, first_col = line_col(text, at[0])
+    line, col = line_col(text, at[1])
+    return DataFileError("E0151", f"{message} (first at line {first_line}, column {first_col})", line, col,
+                         help="give each key once: a second value would silently replace the first")
 
 
 def _csv_rows(text: str) -> list[dict]:

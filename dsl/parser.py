@@ -901,6 +901,50 @@ def _after_generator_range(text: str, pos: int) -> bool:
     return re.search(r"\bfor\s+\w+\s+in\s+[^(){}\[\]]*\.\.[^(){}\[\]]*$", line) is not None
 
 
+#: A number in exponent notation, `2.0e3`, `2e3`, `1.5E-3`, not inside a name (`x1e3`). The
+#: lexer reads `2.0e3` as the float `2.0` and the name `e3` (a statement of its own: "does
+#: nothing") and `2e-3` as `2`, `e`, `-`, `3`, so it is looked for in the source before parsing.
+_EXPONENT = re.compile(r"(?<!\w)[0-9]+(\.[0-9]+)?[eE][+-]?[0-9]+(?!\w)")
+_EXPONENT_DIGITS = 40  # beyond this many digits the help does not write the number out
+
+
+def _exponent_diagnostic(text: str, path: str) -> Diagnostic | None:
+    """E0004 for the first number in exponent notation in the code of `text` (comments and
+    strings skipped), with the number written out in its help; None when there is none.
+    Decision: a general rule on the source, not a grammar terminal, because a grammar
+    terminal no rule uses is dropped by lark, and one that a rule used would accept it."""
+    found = list(_EXPONENT.finditer(text))
+    if not found:
+        return None
+    code = {i for i, _ in _code_chars(text, found[-1].start() + 1)}
+    m = next((m for m in found if m.start() in code), None)
+    if m is None:
+        return None
+    literal = m.group(0)
+    line = text.count("\n", 0, m.start()) + 1
+    col = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
+    return Diagnostic("E0004", f"the language has no exponent notation: `{literal}`",
+                      _point(path, text, line, col, m.start(), len(literal)), label="not part of envspec",
+                      help=_written_out(literal))
+
+
+def _written_out(literal: str) -> str:
+    """The help for a number in exponent notation: the same number in digits, a float
+    (`2000.0`) when it has a `.` or a negative exponent, else an integer (`2000`) or a float."""
+    from decimal import Decimal
+
+    mantissa, exponent = re.split("[eE]", literal)
+    if abs(int(exponent)) > _EXPONENT_DIGITS:
+        return "write the number out in digits"
+    digits = format(Decimal(literal), "f")
+    if "." in digits:
+        digits = digits.rstrip("0").rstrip(".")
+    as_float = digits + ".0" if "." not in digits else digits
+    if "." in mantissa or int(exponent) < 0:
+        return f"write the number out: `{as_float}`"
+    return f"write the number out: `{digits}` (an integer) or `{as_float}` (a float)"
+
+
 def parse(text: str, path: str = "<input>") -> ast.Module:
     """Parse `.envspec` source text.
 
@@ -912,9 +956,14 @@ def parse(text: str, path: str = "<input>") -> ast.Module:
         the syntax tree.
 
     Raises:
-        DiagnosticError: on a syntax error (codes E0001, E0002, E0003).
+        DiagnosticError: on a syntax error (codes E0001, E0002, E0003; E0004 for a
+            construct the language does not have, such as exponent notation).
     """
+    text = text.removeprefix("\ufeff")  # a UTF-8 byte order mark (editors on Windows write one) is no code
     Sources.add(path, text)
+    exponent = _exponent_diagnostic(text, path)
+    if exponent is not None:
+        raise DiagnosticError([exponent])
     try:
         tree = _lark().parse(text)
     except UnexpectedInput as err:
@@ -940,6 +989,9 @@ def parse_fill_body(text: str, path: str = "<fill>") -> list[ast.Stmt]:
     """Parse the statements of a fill's body on their own (no `fill NAME ... {`, no braces),
     as `envc fill` receives them from a model; raises `DiagnosticError` as `parse` does."""
     Sources.add(path, text)
+    exponent = _exponent_diagnostic(text, path)
+    if exponent is not None:
+        raise DiagnosticError([exponent])
     try:
         tree = _lark_fill_body().parse(text)
     except UnexpectedInput as err:
