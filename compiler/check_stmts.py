@@ -284,7 +284,16 @@ class StatementChecks(CheckerPart):
         `pos = (pos + 1) % 14` after `let pos = 0` gets 0..13, not 0..48 (48 trips), and needs
         no clamp. Sound (decision): each R kept is closed under the assignment, whatever the
         trips. Conditions narrowing the local are ignored while the value is re-checked (their
-        ranges were computed for its first range); the value's own diagnostics are discarded."""
+        ranges were computed for its first range); the value's own diagnostics are discarded.
+
+        First, growing from `init` (R = hull(R, value(R)) until it stops changing, a few
+        rounds at most): where that stops, R is closed and the least such range, which
+        narrowing from `reach` cannot find when the value keeps the local's own bound (`m =
+        min(m, a[i])` after `let m = 9`: -9..9, where narrowing stopped at the reach, -63..9,
+        and the local then did not fit where it was stored; a fresh spec)."""
+        grown = self._grown_range(s, place, init, ctx)
+        if grown is not None:
+            return grown
         r = reach
         if not self._closed_under(s, place, r, init, ctx):
             return None
@@ -297,6 +306,20 @@ class StatementChecks(CheckerPart):
                 break
             r = smaller
         return r
+
+    def _grown_range(self, s: ast.Assign, place: ir.Place, init: ir.IntT, ctx: Ctx) -> ir.IntT | None:
+        """The least range holding `init` and closed under assignment `s`, found by growing
+        from `init` within 8 rounds; None when it does not stop growing by then (`x = x + 1`)."""
+        r = init
+        for _ in range(8):
+            value = self._value_with(s, place, r, ctx)
+            if value is None:
+                return None
+            grown = ir.IntT(lo=min(r.lo, value.lo), hi=max(r.hi, value.hi))
+            if grown == r:
+                return r
+            r = grown
+        return None
 
     def _closed_under(self, s: ast.Assign, place: ir.Place, r: ir.IntT, init: ir.IntT, ctx: Ctx) -> bool:
         """Whether `init` and the value of `s` (the local of range `r`) lie in `r`."""

@@ -246,3 +246,25 @@ def test_cli_check_exits_nonzero(tmp_path: Path, text: str) -> None:
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     assert f"{path}:" in proc.stderr and "^" in proc.stderr and "help:" in proc.stderr
+
+
+LET_MIN = """env letmin "x"
+state { a: int[-9..9][4] = 0  low: int[-9..9] = 0 }
+action go() {
+    let m = 9
+    for i in 0..4 {
+        m = min(m, a[i])
+    }
+    low = m
+}
+observe(p) -> int[-9..9][1] { return [low] }
+"""
+
+
+def test_untyped_let_help_declares_a_range_that_checks(tmp_path: Path) -> None:
+    """The help of E0120 for an untyped `let` lowered by `min` in a loop declares the least
+    range closed under the assignment (-9..9), and following it checks: it declared the loops'
+    reach, -63..9, and then `low = m` did not fit `low: int[-9..9]`."""
+    (d,) = _diags(tmp_path, LET_MIN)
+    assert d.code == "E0120" and "`let m: int[-9..9] = 9`" in (d.help or "")
+    assert _diags(tmp_path, LET_MIN.replace("let m = 9", "let m: int[-9..9] = 9")) == []
