@@ -999,23 +999,42 @@ def _numeric_builtin(name: str, args: list[Callable[[dict], Any]]) -> Callable[[
 
 def _sequence_builtin(name: str, args: list[Callable[[dict], Any]], floats: bool) -> Callable[[dict], Any]:
     """The closure of `contains(seq, v)` or `count(seq, v)`; `floats`: the items hold floats,
-    which `count` compares with `==` (so a NaN counts as different from itself)."""
+    which are compared with `==` all the way down (`_equal`: a NaN differs from itself, also
+    inside a record or an array), where Python's `in`, `list.count` and container equality
+    take the same object as equal (a NaN pushed and looked up was found; a fresh spec: the
+    backends compare values)."""
     x, y = args[0], args[1]
+    if floats:
+        def count_eq(env):
+            seq, v = x(env), y(env)
+            return sum(1 for item in seq if _equal(item, v))
+        if name == "count":
+            return count_eq
+
+        def contains_eq(env):
+            seq, v = x(env), y(env)
+            return any(_equal(item, v) for item in seq)
+        return contains_eq
     if name == "contains":
         def contains(env):
             seq = x(env)
             return y(env) in seq
         return contains
-    if floats:
-        def count_eq(env):
-            seq, v = x(env), y(env)
-            return sum(1 for item in seq if item == v)
-        return count_eq
 
     def count(env):
         seq = x(env)
         return seq.count(y(env))
     return count
+
+
+def _equal(a: Any, b: Any) -> bool:
+    """Value equality of two values of one type, element by element and field by field, with
+    no identity shortcut (a float NaN is not equal to itself)."""
+    if isinstance(a, dict):
+        return all(_equal(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_equal(p, q) for p, q in zip(a, b))
+    return bool(a == b)
 
 
 def eval_const(e: ir.Expr, tables: dict[str, ir.TableDef] | None = None) -> Any:

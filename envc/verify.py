@@ -400,9 +400,17 @@ def _episode(it: Interpreter, s: State, seed: int, policy: np.random.Generator, 
             s = it.step(s, a)
         except SpecRuntimeError as err:
             return states, actions, (a, str(err)), []
+        try:
+            bad = it.invariant_violations(s)
+        except SpecRuntimeError as err:
+            # an invariant that faults (a read past a list's end) fails the check as a broken
+            # one does (a fault of the report); the backends are compared up to the state
+            # before (their invariants would fault there too: Rust raises), which ends the episode
+            report.faults.append(f"seed {seed}, step {len(actions) + 1}: an invariant faulted: {err} "
+                                 f"(actions {actions + [a]})")
+            return states, actions, None, []
         actions.append(a)
         states.append(s)
-        bad = it.invariant_violations(s)
         report.invariant_checks += 1
         if bad:
             report.faults.append(f"seed {seed}, step {len(actions)}: invariant(s) {', '.join(bad)} broken "

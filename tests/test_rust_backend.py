@@ -546,3 +546,20 @@ def test_gymnasium_vector_env_adapter(rust_envs):
         np.testing.assert_array_equal(info["_final_obs"], done)
     assert finished > 0
     envs.close()
+
+
+def test_corners_fresh_specs_broke_on_rust():
+    """tests/specs/rust_edges.envspec, the corners a fresh spec broke (a helper's hunt): the
+    crate did not build where a `contains`/`count` argument can fault or calls a `fn` (its `?`
+    inside the closure) or where the observation holds a list (its length, u32, into the int32
+    buffer); `i32::MIN % -1` panicked (0 in the interpreter); and the interpreter found a NaN in
+    a list that held that same NaN object (Python's `in` takes identity for equality). The
+    interpreter, JAX and Rust agree on random play, and the NaN is never found."""
+    m = load(str(ROOT / "tests" / "specs" / "rust_edges.envspec"))
+    it = Interpreter(m)
+    nan = it.actions.encode("nan")
+    s = it.step(it.step(it.init(0), nan), nan)
+    assert (s.fields["nan_found"], s.fields["nan_counted"]) == (False, 0)
+    report = verify(m, ["python", "jax", "rust"], episodes=30, seed=0)
+    assert report.ok, [d.render() for d in report.divergences] + report.faults + report.spec_faults
+    assert not report.spec_faults

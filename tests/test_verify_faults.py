@@ -181,3 +181,25 @@ def test_an_invariant_the_interpreter_breaks_is_a_fault_not_a_divergence(tmp_pat
     report = verify(module, ["python", "jax"], episodes=1, seed=0, level2_samples=0, jax_env=jax_env)
     assert [(d.step, d.field, d.interpreter, d.backend) for d in report.divergences] == \
         [(3, "invariants", "hold", "broken: small")]
+
+
+FAULTING_INVARIANT = """env if1 "an invariant that reads past a list's end"
+turn_limit 4
+state { xs: list<int[0..3], 3> }
+init { xs.push(1) }
+action go() { let t = xs.pop() }
+action put() when len(xs) < 3 { xs.push(2) }
+observe(p) -> int[0..3][1] { return [len(xs)] }
+invariant first "the first item is small": xs[0] < 3
+"""
+
+
+def test_an_invariant_that_faults_fails_the_check(tmp_path):
+    """An invariant whose evaluation faults (`xs[0]` of an empty list) fails verify as a broken
+    one does, naming the fault and the actions; it was an internal error ("a bug in envc")."""
+    path = tmp_path / "if1.envspec"
+    path.write_text(FAULTING_INVARIANT)
+    report = verify(load(str(path)), ["python", "jax"], episodes=6, seed=0)
+    assert not report.ok and not report.divergences
+    assert report.faults and all("an invariant faulted" in f and "index 0 is past the end" in f and "(actions [" in f
+                                 for f in report.faults)

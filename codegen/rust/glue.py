@@ -104,7 +104,10 @@ class Glue:
         for i, leaf in enumerate(obs):
             lines.append("{")
             lines.append("    let mut k = 0usize;")
-            lines += _loops(leaf, f"{prefix}{i}[k] = {_place(leaf, 'o')}; k += 1;", "    ")
+            value = _place(leaf, "o")
+            if leaf.cap is not None:  # a list's length (u32 in the state) in its int32 buffer
+                value = f"{value} as i32"
+            lines += _loops(leaf, f"{prefix}{i}[k] = {value}; k += 1;", "    ")
             lines.append("    let _ = k;")
             lines.append("}")
         return lines

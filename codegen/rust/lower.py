@@ -605,10 +605,12 @@ class Lowering:
         elem = ir.elem_of(coll_t)
         items = f"{coll}.live()" if isinstance(coll_t, ir.ListT) else f"{coll}"
         y = self.fresh("_y")
+        # the value is computed once, before the closure: its code may end in `?` (a read
+        # that can fault, a call to a `fn`), which a closure returning bool cannot hold
         if is_intlike(elem):
-            test = f"{self.load(y, elem)} == {x}"
+            test = f"{self.load(y, elem)} == {self.bind(x, e.args[1].type, '_x')}"
         else:
-            test = f"{y} == {self.convert(x, e.args[1].type, elem)}"
+            test = f"{y} == {self.bind(self.convert(x, e.args[1].type, elem), elem, '_x')}"
         if e.name == "contains":
             return f"{items}.iter().copied().any(|{y}| {test})"
         return f"({items}.iter().copied().filter(|&{y}| {test}).count() as i32)"

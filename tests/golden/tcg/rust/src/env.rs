@@ -6169,19 +6169,23 @@ fn inv_cards_conserved(s: &State) -> Result<bool, Fault> {
     for v_p in 0i32..2 {
         let mut _acc250: bool = true;
         for v_i in 0i32..20 {
-            let mut _acc254: i32 = 0;
+            let _x252: i32 = (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32);
+            let _x254: i32 = (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32);
+            let _x256: i32 = (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32);
+            let mut _acc257: i32 = 0;
             for v_s in 0i32..4 {
-                _acc254 += (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && ((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32))) as i32;
+                _acc257 += (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && ((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32))) as i32;
             }
-            let mut _acc255: i32 = 0;
+            let mut _acc258: i32 = 0;
             for v_s in 0i32..4 {
-                let mut _acc256: i32 = 0;
+                let mut _acc259: i32 = 0;
                 for v_k in 0i32..2 {
-                    _acc256 += ((s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && (v_k < (s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32))) && ((s.f_below[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_k as usize).min(1)] as i32) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32))) as i32;
+                    _acc259 += ((s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && (v_k < (s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32))) && ((s.f_below[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_k as usize).min(1)] as i32) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32))) as i32;
                 }
-                _acc255 = _acc255 + _acc256;
+                _acc258 = _acc258 + _acc259;
             }
-            if !((((((s.f_deck[(v_p as usize).min(1)].live().iter().copied().filter(|&_y251| (_y251 as i32) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32)).count() as i32) + (s.f_hand[(v_p as usize).min(1)].live().iter().copied().filter(|&_y252| (_y252 as i32) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32)).count() as i32)) + (s.f_discard[(v_p as usize).min(1)].live().iter().copied().filter(|&_y253| (_y253 as i32) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32)).count() as i32)) + _acc254) + _acc255) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)].iter().copied().filter(|&_y257| (_y257 as i32) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32)).count() as i32)) { _acc250 = false; break; }
+            let _x261: i32 = (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32);
+            if !((((((s.f_deck[(v_p as usize).min(1)].live().iter().copied().filter(|&_y251| (_y251 as i32) == _x252).count() as i32) + (s.f_hand[(v_p as usize).min(1)].live().iter().copied().filter(|&_y253| (_y253 as i32) == _x254).count() as i32)) + (s.f_discard[(v_p as usize).min(1)].live().iter().copied().filter(|&_y255| (_y255 as i32) == _x256).count() as i32)) + _acc257) + _acc258) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)].iter().copied().filter(|&_y260| (_y260 as i32) == _x261).count() as i32)) { _acc250 = false; break; }
         }
         if !_acc250 { _acc249 = false; break; }
     }
@@ -6190,32 +6194,32 @@ fn inv_cards_conserved(s: &State) -> Result<bool, Fault> {
 
 /// invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions
 fn inv_hp_bounds(s: &State) -> Result<bool, Fault> {
-    let mut _b258: bool = (s.terminated || ((s.f_phase as i32) == 0));
-    if !_b258 {
-        let mut _acc259: bool = true;
+    let mut _b262: bool = (s.terminated || ((s.f_phase as i32) == 0));
+    if !_b262 {
+        let mut _acc263: bool = true;
         for v_p in 0i32..2 {
-            let mut _acc260: bool = true;
+            let mut _acc264: bool = true;
             for v_s in 0i32..4 {
-                if !((!s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)]) || ((s.f_damage[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) < f_hp_of(s, v_p, v_s)?)) { _acc260 = false; break; }
+                if !((!s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)]) || ((s.f_damage[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) < f_hp_of(s, v_p, v_s)?)) { _acc264 = false; break; }
             }
-            if !_acc260 { _acc259 = false; break; }
+            if !_acc264 { _acc263 = false; break; }
         }
-        _b258 = _acc259;
+        _b262 = _acc263;
     }
-    Ok(_b258)
+    Ok(_b262)
 }
 
 /// invariant `points_bounds`: points are 0..3 while the game goes on
 fn inv_points_bounds(s: &State) -> Result<bool, Fault> {
-    let mut _b261: bool = s.terminated;
-    if !_b261 {
-        let mut _acc262: bool = true;
+    let mut _b265: bool = s.terminated;
+    if !_b265 {
+        let mut _acc266: bool = true;
         for v_p in 0i32..2 {
-            if !((s.f_points[(v_p as usize).min(1)] as i32) < 3) { _acc262 = false; break; }
+            if !((s.f_points[(v_p as usize).min(1)] as i32) < 3) { _acc266 = false; break; }
         }
-        _b261 = _acc262;
+        _b265 = _acc266;
     }
-    Ok(_b261)
+    Ok(_b265)
 }
 
 /// invariant `one_result`: a finished game has exactly one winner or is a draw
@@ -6225,28 +6229,28 @@ fn inv_one_result(s: &State) -> Result<bool, Fault> {
 
 /// invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled
 fn inv_active_in_play(s: &State) -> Result<bool, Fault> {
-    let mut _b263: bool = (s.terminated || ((s.f_phase as i32) != 1));
-    if !_b263 {
-        let mut _acc264: bool = true;
+    let mut _b267: bool = (s.terminated || ((s.f_phase as i32) != 1));
+    if !_b267 {
+        let mut _acc268: bool = true;
         for v_p in 0i32..2 {
-            if !s.f_occupied[(v_p as usize).min(1)][(0 as usize).min(3)] { _acc264 = false; break; }
+            if !s.f_occupied[(v_p as usize).min(1)][(0 as usize).min(3)] { _acc268 = false; break; }
         }
-        _b263 = _acc264;
+        _b267 = _acc268;
     }
-    Ok(_b263)
+    Ok(_b267)
 }
 
 /// invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play
 fn inv_bench_size(s: &State) -> Result<bool, Fault> {
-    let mut _acc265: bool = true;
+    let mut _acc269: bool = true;
     for v_p in 0i32..2 {
-        let mut _acc266: i32 = 0;
+        let mut _acc270: i32 = 0;
         for v_s in 0i32..4 {
-            _acc266 += s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32;
+            _acc270 += s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32;
         }
-        if !(_acc266 <= 4) { _acc265 = false; break; }
+        if !(_acc270 <= 4) { _acc269 = false; break; }
     }
-    Ok(_acc265)
+    Ok(_acc269)
 }
 
 // ---- the environment

@@ -251,7 +251,8 @@ pub fn fdiv(a: i32, b: i32) -> i32 {
 /// Floor modulo (Python's `%`): the result takes the divisor's sign.
 #[inline]
 pub fn fmod(a: i32, b: i32) -> i32 {
-    let r = a % b;
+    // (`i32::MIN % -1` is 0, which Rust's `%` panics on as an overflow: a fresh spec)
+    let r = a.wrapping_rem(b);
     if r != 0 && ((r < 0) != (b < 0)) {
         r + b
     } else {
