@@ -708,25 +708,23 @@ def _ast_shape(x: Any) -> Any:
 def _length_bounds(e: ast.Expr) -> list[tuple[ast.Expr, ast.Expr]]:
     """(index, list) of each `index < len(list)` or `len(list) > index` that `e` asserts (`e` or
     one of its `and`ed parts)."""
-    out = []
-    for n in _conjuncts(e):
-        if not isinstance(n, ast.Binary) or n.op not in ("<", ">"):
-            continue
-        index, bound = (n.left, n.right) if n.op == "<" else (n.right, n.left)
-        if isinstance(bound, ast.Call) and isinstance(bound.func, ast.Name) and bound.func.name == "len" \
-                and len(bound.args) == 1:
-            out.append((index, bound.args[0].value))
-    return out
+    return _length_compares(_conjuncts(e), ("<", ">"))
 
 
 def _length_overflows(e: ast.Expr) -> list[tuple[ast.Expr, ast.Expr]]:
     """(index, list) of each `index >= len(list)` or `len(list) <= index` among the `or`ed
     parts of `e`: where `e` is false, each such index is below its list's length."""
+    return _length_compares(_disjuncts(e), (">=", "<="))
+
+
+def _length_compares(parts: list[ast.Expr], ops: tuple[str, str]) -> list[tuple[ast.Expr, ast.Expr]]:
+    """(index, list) of each part `index OP len(list)` with OP `ops[0]`, or `len(list) OP index`
+    with OP `ops[1]` (the same comparison written the other way round)."""
     out = []
-    for n in _disjuncts(e):
-        if not isinstance(n, ast.Binary) or n.op not in (">=", "<="):
+    for n in parts:
+        if not isinstance(n, ast.Binary) or n.op not in ops:
             continue
-        index, bound = (n.left, n.right) if n.op == ">=" else (n.right, n.left)
+        index, bound = (n.left, n.right) if n.op == ops[0] else (n.right, n.left)
         if isinstance(bound, ast.Call) and isinstance(bound.func, ast.Name) and bound.func.name == "len" \
                 and len(bound.args) == 1:
             out.append((index, bound.args[0].value))
