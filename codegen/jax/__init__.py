@@ -198,7 +198,8 @@ def format_python(source: str) -> str:
         raise RuntimeError("the JAX backend lays out its output with ruff: `pip install 'ruff>=0.17,<0.18'`") from exc
     cmd = [ruff, "format", "--isolated", "--line-length", str(LINE_LENGTH), "--target-version", "py311",
            "--stdin-filename", "env.py", "-"]
-    done = subprocess.run(cmd, input=source, capture_output=True, text=True, check=False)
+    # (UTF-8 both ways whatever the locale: a spec's text, such as a card name, need not be ASCII)
+    done = subprocess.run(cmd, input=source, capture_output=True, encoding="utf-8", check=False)
     if done.returncode != 0:
         raise RuntimeError(f"ruff format refused the generated module (a bug in envc): {done.stderr.strip()}")
     if ast.dump(ast.parse(done.stdout)) != ast.dump(ast.parse(source)):
