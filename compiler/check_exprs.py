@@ -585,6 +585,12 @@ class ExpressionChecks(CheckerPart):
             self.fail("E0110", f"`{name}` is an enum: it is not called", func.span, "not a function",
                       help=f"name a member, `{name}.{members[0]}`; an integer does not convert to one: choose it "
                            f"with `if ... then {name}.{members[0]} else ...` or `match`")
+        if name in REDUCERS and name not in PURE_BUILTINS and (len(e.args) == 1 or name != "count"):
+            # a reduction whose argument is not one generator (`any(bs)`, `sum(g, 2)`): it said
+            # "unknown function `any`", then "did you mean `any`?"
+            what = "one generator or one array" if name == "sum" else "one generator"
+            self.fail("E0111", f"`{name}` takes {what}: `{name}(... for i in lo..hi)`", e.span,
+                      f"not {what}", help=f"over an array `xs` of N items: `{name}(xs[i] for i in 0..N)`")
         method = name in LIST_MUTATORS + ("draw", "pop", "contains", "count") and len(e.args) >= 1
         xs = self.source_text(e.args[0].value.span) if method else ""
         xs = xs if _plain_place(xs) else "xs"

@@ -291,6 +291,43 @@ def compile(
     Examples: `envc compile specs/connect4.envspec --target jax -o build/connect4`,
     `envc compile specs/tcg.envspec --emit ir --after check`
     """
+    _compile_options(emit, after, target, prefix_walk)
+    ctx = replace(_pass_context(disable_pass, after), prefix_walk=prefix_walk, record_faults=record_faults)
+    m = _load_or_exit(spec, replace(ctx, lower=emit == "ir"))  # `--emit ir`: the IR the backends consume
+    if emit == "ir":
+        from envc.compiler.printer import print_module
+
+        sys.stdout.write(print_module(m))
+        return
+    out = _output_folder(out_dir or os.path.join("build", f"{m.name}-{target}"))
+    if target == "rust":
+        from envc.codegen.rust.build import compile_command
+
+        console = Console(highlight=False, markup=False)
+        try:
+            code = compile_command(m, out, build, lambda text: console.print(text, soft_wrap=True),
+                                   ctx)  # commands are pasted as is
+        except OSError as e:
+            _cannot_write(out, e)
+        raise typer.Exit(code)
+    from envc.codegen.jax import write as write_jax
+    from envc.codegen.python import write as write_python
+
+    start = time.perf_counter()
+    try:  # the Python target is the interpreter on the IR of `PASSES`: no `LOWERING` passes
+        paths = write_python(m, out) if target == "python" else write_jax(m, out, ctx)
+    except DiagnosticError as e:  # a name the backend cannot expose (`envc.codegen.jax.check_state_names`)
+        _fail(e.diagnostics)
+    except OSError as e:  # a folder that cannot be created or written (`-o /proc/x`, no permission)
+        _cannot_write(out, e)
+    elapsed = time.perf_counter() - start
+    out_console = Console(highlight=False, markup=False)
+    out_console.print(f"wrote {', '.join(paths)} ({elapsed:.2f}s)")
+    out_console.print(f"use it: `{_import_hint(out)}`", soft_wrap=True)  # one line: it is pasted as is
+
+
+def _compile_options(emit: str, after: str | None, target: str, prefix_walk: str) -> None:
+    """Exit 1 with E0180 on an option value `envc compile` does not know."""
     if emit not in ("package", "ir"):
         _fail([Diagnostic("E0180", f"unknown output `{emit}`", None, help="`--emit package` or `--emit ir`")])
     if after is not None and emit != "ir":
@@ -302,33 +339,20 @@ def compile(
     if prefix_walk not in PREFIX_WALKS:
         _fail([Diagnostic("E0180", f"unknown `--prefix-walk {prefix_walk}`", None,
                           help=f"one of: {', '.join(PREFIX_WALKS)}")])
-    ctx = replace(_pass_context(disable_pass, after), prefix_walk=prefix_walk, record_faults=record_faults)
-    m = _load_or_exit(spec, replace(ctx, lower=emit == "ir"))  # `--emit ir`: the IR the backends consume
-    if emit == "ir":
-        from envc.compiler.printer import print_module
 
-        sys.stdout.write(print_module(m))
-        return
-    if target == "rust":
-        from envc.codegen.rust.build import compile_command
 
-        console = Console(highlight=False, markup=False)
-        code = compile_command(m, out_dir or os.path.join("build", f"{m.name}-{target}"), build,
-                               lambda text: console.print(text, soft_wrap=True), ctx)  # commands are pasted as is
-        raise typer.Exit(code)
-    from envc.codegen.jax import write as write_jax
-    from envc.codegen.python import write as write_python
+def _output_folder(out: str) -> str:
+    """`out`, the folder the package is written into, or exit 1 with E0180 when it is a file."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        _fail([Diagnostic("E0180", f"`-o {out}` is a file, not a folder", None,
+                          help="name a folder (created if needed): the package's files are written into it")])
+    return out
 
-    out = out_dir or os.path.join("build", f"{m.name}-{target}")
-    start = time.perf_counter()
-    try:  # the Python target is the interpreter on the IR of `PASSES`: no `LOWERING` passes
-        paths = write_python(m, out) if target == "python" else write_jax(m, out, ctx)
-    except DiagnosticError as e:  # a name the backend cannot expose (`envc.codegen.jax.check_state_names`)
-        _fail(e.diagnostics)
-    elapsed = time.perf_counter() - start
-    out_console = Console(highlight=False, markup=False)
-    out_console.print(f"wrote {', '.join(paths)} ({elapsed:.2f}s)")
-    out_console.print(f"use it: `{_import_hint(out)}`", soft_wrap=True)  # one line: it is pasted as is
+
+def _cannot_write(out: str, e: OSError) -> NoReturn:
+    """Exit 1 with E0180: the output folder `out` cannot be created or written (`e` says why)."""
+    _fail([Diagnostic("E0180", f"cannot write the package into `{out}`: {e.strerror or e}", None,
+                      help="name a folder you can write, with `-o DIR`")])
 
 
 def _count(n: int, noun: str) -> str:
@@ -358,9 +382,12 @@ def verify(
                                                  "[default: 100]; with `--per-matchup`, the most seeds to try "
                                                  "[default: 10 x N x match-ups, or 100 when the match-ups cannot "
                                                  "be enumerated]", show_default=False)] = None,
-    seed: Annotated[int, typer.Option(help="seed of the first episode (episode i uses seed+i) and of the policy")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="seed of the first episode (episode i uses seed+i) and of the "
+                                      "policy")] = 0,
     max_steps: Annotated[int, typer.Option(min=1, help="longest episode compared")] = 1000,
-    float_tolerance: Annotated[float, typer.Option(help="largest absolute difference allowed on float32 fields")] = 0.0,
+    float_tolerance: Annotated[float, typer.Option(
+        min=0.0, help="largest difference allowed on float32 fields: absolute up to magnitude 1, relative to the "
+                      "larger magnitude above (an infinity or NaN must match exactly)")] = 0.0,
     per_matchup: Annotated[int | None, typer.Option(
         "--per-matchup", min=1, show_default=False,
         help="verify N episodes of every match-up (state fields marked @matchup); seeds are tried in order "
@@ -423,6 +450,12 @@ def verify(
     if unknown:
         _fail([Diagnostic("E0180", f"unknown target `{unknown[0]}`", None,
                           help="targets are `python`, `flat` (the interpreter on the lowered IR), `jax` and `rust`")])
+    if float_tolerance != float_tolerance or float_tolerance == float("inf"):  # (inf passes `min=0.0`)
+        _fail([Diagnostic("E0180", f"`--float-tolerance {float_tolerance}` is not a finite number", None,
+                          help="e.g. `--float-tolerance 1e-5`")])
+    if not names:
+        _fail([Diagnostic("E0180", "`--targets` names no backend", None,
+                          help="e.g. `--targets python,jax` (`python` alone checks the invariants on the interpreter)")])
     if tost_margin is not None and (policy is None or tost_margin <= 0):
         _fail([Diagnostic("E0180", "`--tost-margin` needs `--policy` and a positive margin", None,
                           help="e.g. `--policy my_policy.py:act --tost-margin 1.0`")])
@@ -687,10 +720,14 @@ def bench(
 def _int_list(option: str, text: str, example: str) -> list[int]:
     """The integers of a comma-separated option (`--batch 1,64`), or exit 1 with E0180."""
     try:
-        return [int(x) for x in text.split(",") if x.strip()]
+        values = [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
         _fail([Diagnostic("E0180", f"`--{option} {text}` is not a list of integers", None,
                           help=f"e.g. `--{option} {example}`")])
+    if not values or min(values) < 1:
+        _fail([Diagnostic("E0180", f"`--{option} {text}` needs integers of at least 1", None,
+                          help=f"e.g. `--{option} {example}`")])
+    return values
 
 
 def _bench_rust(m, sizes: list[int], threads: str, repeats: int, observations: bool, with_jax: bool,
@@ -786,7 +823,7 @@ def _print_peer(m, peer_mod, path: str, ours: list[tuple[str, float]]) -> None:
 def run(
     spec: SpecArg,
     episodes: Annotated[int, typer.Option(min=1, help="number of episodes to play (and count)")] = 100,
-    seed: Annotated[int, typer.Option(help="`python`: seed of the first episode (episode i uses seed+i) and of "
+    seed: Annotated[int, typer.Option(min=0, help="`python`: seed of the first episode (episode i uses seed+i) and of "
                                       "the policy; `jax`: the PRNG key of the initial states, policy and resets")] = 0,
     max_steps: Annotated[int, typer.Option(min=1, help="stop an episode after this many steps if it has not ended")] = 10_000,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="`--target python`: print one line per episode")] = False,
@@ -907,6 +944,7 @@ def _play_episode(it, seed: int, max_steps: int, policy):
     ret = np.zeros(it.module.num_players, dtype=np.float64)
     try:
         s = it.init(seed)
+        ret += np.asarray(s.rewards, dtype=np.float64)  # (an `init` may decide the game: its rewards count)
         n = 0
         while not (s.terminated or s.truncated) and n < max_steps:
             legal = np.flatnonzero(s.legal_action_mask)

@@ -340,7 +340,8 @@ def run_jax(module: ir.Module, episodes: int, batch: int, seed: int = 0, max_ste
     def start_carry(key):
         key, k0 = jax.random.split(key)
         state = jax.vmap(env.init)(jax.random.split(k0, batch))
-        return state, jnp.zeros(batch, jnp.int32), jnp.zeros((batch, p), jnp.float32), key
+        # a return counts the initial state's rewards too (an `init` may decide the game)
+        return state, jnp.zeros(batch, jnp.int32), state.rewards.astype(jnp.float32), key
 
     key = jax.random.PRNGKey(seed)
     if phase:
@@ -382,11 +383,16 @@ def _env_step(module: ir.Module, env, max_steps: int) -> Callable:
     turns = turn_field(module)
 
     def one(state, length, ret, key):
-        """One environment, one step: act, step, and on an end record it and reset."""
+        """One environment, one step: act, step, and on an end record it and reset. A state
+        that has already ended (an `init` that decides the game) is recorded as it is, with
+        length 0 and its own rewards, not stepped (stepping it would zero its rewards: a
+        draw, where the interpreter's run counts the win)."""
         k_act, k_reset = jax.random.split(key)
-        nxt = env.step(state, env.random_legal_action(k_act, state))
-        length = length + 1
-        ret = ret + nxt.rewards
+        over = state.terminated | state.truncated
+        stepped = env.step(state, env.random_legal_action(k_act, state))
+        nxt = jax.tree_util.tree_map(lambda a, b: jnp.where(over, a, b), state, stepped)
+        length = length + jnp.where(over, 0, 1)
+        ret = ret + jnp.where(over, 0.0, nxt.rewards)
         ended = nxt.terminated | nxt.truncated
         done = ended | (length >= max_steps)
         code = jnp.where(nxt.terminated, _by_rules(nxt.rewards, p),
@@ -400,7 +406,7 @@ def _env_step(module: ir.Module, env, max_steps: int) -> Callable:
         state = jax.tree_util.tree_map(lambda a, b: jnp.where(done, a, b), fresh, nxt)
         played = nxt._x[turns].astype(jnp.int32) if turns is not None else length
         record = (done, code, played, ret, label, how)
-        return state, jnp.where(done, 0, length), jnp.where(done, jnp.zeros_like(ret), ret), record
+        return state, jnp.where(done, 0, length), jnp.where(done, fresh.rewards, ret), record
 
     return one
 

@@ -299,3 +299,55 @@ def test_simultaneous_lengths_are_turns(tmp_path):
     assert (r.episodes.outcomes == CUT).all() and (r.episodes.lengths == 1).all(), r.episodes.lengths
     r = run_jax(m, 8, batch=4, seed=0, chunk=64)
     assert ((r.episodes.lengths >= 1) & (r.episodes.lengths <= 100)).all()  # turn_limit 100
+
+
+INIT_DECIDES = """env initwin "an init that decides the game: player 1 has won before any step"
+players 2
+state { x: int[0..1] = 0 }
+init { win(1) }
+action go() { x = 1 }
+observe(p) -> int[0..1][1] { return [x] }
+"""
+
+
+@pytest.mark.parametrize("target", ["python", "jax"])
+def test_a_game_decided_by_init_counts_alike_on_both_targets(tmp_path, target):
+    """An `init` that decides the game is an episode of length 0 won by its winner, with the
+    init's rewards as returns, on both targets (a fresh spec: the interpreter counted the win
+    with returns 0, the JAX run stepped the ended state and counted a draw of length 1)."""
+    from envc.cli import app
+
+    path = tmp_path / "initwin.envspec"
+    path.write_text(INIT_DECIDES)
+    extra = ["--target", "jax", "--batch", "2"] if target == "jax" else []
+    result = CliRunner().invoke(app, ["run", str(path), "--episodes", "6", *extra], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    header, rows = _table(result.output)
+    row = _check_rows(header, rows, 6)["all"]
+    assert (row["mean length"], row["P1 wins"]) == (0.0, 1.0)
+    assert (row["mean return P0"], row["mean return P1"]) == (-1.0, 1.0)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["bench", "specs/tictactoe.envspec", "--target", "jax", "--batch", "0"], "needs integers of at least 1"),
+    (["bench", "specs/tictactoe.envspec", "--target", "jax", "--batch", " , "], "needs integers of at least 1"),
+    (["run", "specs/tictactoe.envspec", "--seed", "-5"], "greater than or equal to 0"),
+    (["verify", "specs/tictactoe.envspec", "--seed", "-1"], "greater than or equal to 0"),
+    (["verify", "specs/tictactoe.envspec", "--float-tolerance", "inf"], "not a finite number"),
+    (["verify", "specs/tictactoe.envspec", "--targets", ""], "names no backend"),
+    (["compile", "specs/tictactoe.envspec", "--target", "jax", "-o", "FILE"], "is a file, not a folder"),
+    (["compile", "specs/tictactoe.envspec", "--target", "jax", "-o", "FILE/sub"], "cannot write the package"),
+])
+def test_bad_option_values_are_diagnostics(tmp_path, args, message):
+    """Option values that made internal errors (a fresh CLI probe: `--batch 0` divided by zero,
+    a negative seed reached numpy's SeedSequence, `-o` naming a file raised FileExistsError)
+    or passed silently (`--float-tolerance nan`, `--targets ''`) exit 1 with a message."""
+    from envc.cli import app
+
+    (tmp_path / "FILE").write_text("")
+    args = [str(ROOT / a) if a.startswith("specs/") else str(tmp_path / a) if a.startswith("FILE") else a
+            for a in args]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code in (1, 2), result.output  # (2: typer's own range check of the option)
+    assert message in " ".join(result.output.split()), result.output
+    assert "internal error" not in result.output and "Traceback" not in result.output
