@@ -707,13 +707,12 @@ class ExpressionChecks(CheckerPart):
         for a in e.args:
             if a.name is None:
                 self.fail("E0111", f"fields of `{name}` are named: `{name}(field: value, ...)`", a.span)
+            at = self.name_span(a.span, a.name)
             if a.name in seen:
                 # E0101 as for a record declaring a field twice: a second value would silently win
-                first = seen[a.name]
-                self.fail("E0101", f"duplicate field `{a.name}` in a `{name}` value", self.name_span(a.span, a.name),
-                          "given again", notes=[f"first given at {_at(first)}"],
-                          help=f"give `{a.name}` once")
-            seen[a.name] = self.name_span(a.span, a.name)
+                self.fail("E0101", f"duplicate field `{a.name}` in a `{name}` value", at, "given again",
+                          notes=[f"first given at {_at(seen[a.name])}"], help=f"give `{a.name}` once")
+            seen[a.name] = at
             fd = next((f for f in rec.fields if f.name == a.name), None)
             if fd is None:
                 self.fail("E0103", f"record `{name}` has no field `{a.name}`", a.span, "unknown field",

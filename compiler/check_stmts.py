@@ -441,8 +441,7 @@ class StatementChecks(CheckerPart):
         (decision): the same index and list, compared as written with spans ignored, in
         `i < len(xs)` or `len(xs) > i` (for `or`: `i >= len(xs)` or `len(xs) <= i`) on the
         right and `xs[i]` on the left."""
-        bounds = _length_bounds(e.right) if e.op == "and" else _length_overflows(e.right)
-        for index, base in bounds:
+        for index, base in _guarding(e.op, e.right):
             bound = (_ast_shape(index), _ast_shape(base))
             read = next((n for n in _unguarded(e.left, bound) if isinstance(n, ast.Index)
                          and (_ast_shape(n.index), _ast_shape(n.base)) == bound), None)
@@ -674,9 +673,7 @@ def _unguarded(x: Any, bound: tuple):
         return
     if isinstance(x, ast.Binary) and x.op in ("and", "or"):
         yield from _unguarded(x.left, bound)
-        # the right side of `and` runs where the left holds, that of `or` where it fails
-        asserted = _length_bounds(x.left) if x.op == "and" else _length_overflows(x.left)
-        if bound not in [(_ast_shape(i), _ast_shape(xs)) for i, xs in asserted]:
+        if bound not in [(_ast_shape(i), _ast_shape(xs)) for i, xs in _guarding(x.op, x.left)]:
             yield from _unguarded(x.right, bound)
         return
     for name in x.__dataclass_fields__:
@@ -715,6 +712,13 @@ def _length_overflows(e: ast.Expr) -> list[tuple[ast.Expr, ast.Expr]]:
     """(index, list) of each `index >= len(list)` or `len(list) <= index` among the `or`ed
     parts of `e`: where `e` is false, each such index is below its list's length."""
     return _length_compares(_disjuncts(e), (">=", "<="))
+
+
+def _guarding(op: str, e: ast.Expr) -> list[tuple[ast.Expr, ast.Expr]]:
+    """(index, list) of each bound check of `op`'s form in `e`, a side of an `and` or an `or`:
+    `i < len(xs)` among `and`ed parts (an `and` goes on where it holds), `i >= len(xs)` among
+    `or`ed parts (an `or` goes on where it fails)."""
+    return _length_bounds(e) if op == "and" else _length_overflows(e)
 
 
 def _length_compares(parts: list[ast.Expr], ops: tuple[str, str]) -> list[tuple[ast.Expr, ast.Expr]]:

@@ -11,6 +11,7 @@ Python traceback is shown only for internal errors, and only with `ENVC_DEBUG=1`
 from __future__ import annotations
 
 import keyword
+import math
 import os
 import statistics
 import sys
@@ -450,7 +451,7 @@ def verify(
     if unknown:
         _fail([Diagnostic("E0180", f"unknown target `{unknown[0]}`", None,
                           help="targets are `python`, `flat` (the interpreter on the lowered IR), `jax` and `rust`")])
-    if float_tolerance != float_tolerance or float_tolerance == float("inf"):  # (inf passes `min=0.0`)
+    if not math.isfinite(float_tolerance):  # (an infinity passes `min=0.0`)
         _fail([Diagnostic("E0180", f"`--float-tolerance {float_tolerance}` is not a finite number", None,
                           help="e.g. `--float-tolerance 1e-5`")])
     if not names:

@@ -309,14 +309,17 @@ def _fclamp(x, lo, hi):
 def _fold_min(xs):
     """Python's `min(xs)` of a float32 vector: `xs[0]` when it is NaN (nothing is less),
     else the first item equal to the least of the others that are not NaN."""
-    least = jnp.min(jnp.where(jnp.isnan(xs), jnp.inf, xs))
-    return jnp.where(jnp.isnan(xs[0]), xs[0], xs[jnp.argmax(xs == least)])
+    return _fold(xs, jnp.min(jnp.where(jnp.isnan(xs), jnp.inf, xs)))
 
 
 def _fold_max(xs):
     """Python's `max(xs)` of a float32 vector (`_fold_min`'s mirror)."""
-    most = jnp.max(jnp.where(jnp.isnan(xs), -jnp.inf, xs))
-    return jnp.where(jnp.isnan(xs[0]), xs[0], xs[jnp.argmax(xs == most)])
+    return _fold(xs, jnp.max(jnp.where(jnp.isnan(xs), -jnp.inf, xs)))
+
+
+def _fold(xs, best):
+    """`xs[0]` when it is NaN, else the first item equal to `best` (so the sign of its zero)."""
+    return jnp.where(jnp.isnan(xs[0]), xs[0], xs[jnp.argmax(xs == best)])
 
 
 def _wide(x):

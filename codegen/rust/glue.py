@@ -32,6 +32,13 @@ def _loops(leaf: Leaf, body: str, indent: str) -> list[str]:
     return lines
 
 
+def _exported(leaf: Leaf, var: str) -> str:
+    """Rust code of `leaf`'s value in `var` as its NumPy buffer holds it: a list's length (u32
+    in the state) as int32, anything else as it is."""
+    value = _place(leaf, var)
+    return f"{value} as i32" if leaf.cap is not None else value
+
+
 def _place(leaf: Leaf, base: str) -> str:
     if leaf.access == "@":
         return f"(*{base})"
@@ -70,9 +77,7 @@ class Glue:
         return leaves(self.low, self.m.observe.type, "@", ())
 
     def export_block(self, leaf: Leaf, var: str) -> list[str]:
-        value = _place(leaf, var)
-        if leaf.cap is not None:
-            value = f"{value} as i32"
+        value = _exported(leaf, var)
         lines = ["{", f"    let mut buf: Vec<{leaf.rty}> = Vec::with_capacity(states.len() * {leaf.size});",
                  f"    for {var} in states.iter().copied() {{"]
         lines += _loops(leaf, f"buf.push({value});", "        ")
@@ -104,10 +109,7 @@ class Glue:
         for i, leaf in enumerate(obs):
             lines.append("{")
             lines.append("    let mut k = 0usize;")
-            value = _place(leaf, "o")
-            if leaf.cap is not None:  # a list's length (u32 in the state) in its int32 buffer
-                value = f"{value} as i32"
-            lines += _loops(leaf, f"{prefix}{i}[k] = {value}; k += 1;", "    ")
+            lines += _loops(leaf, f"{prefix}{i}[k] = {_exported(leaf, 'o')}; k += 1;", "    ")
             lines.append("    let _ = k;")
             lines.append("}")
         return lines
