@@ -1,7 +1,8 @@
 """What a player may see of a state, and the hidden-information property, for any spec.
 
 Public surface: `perturb(module, state, player, rng, fields=None) -> State`,
-`leaks(interpreter, state, rng, tries=2) -> list[str]`.
+`leaks(interpreter, state, rng, tries=2) -> list[str]`, `paused(module, state) -> bool`,
+`choice_leaks(interpreter, before, action, after, rng, tries=2) -> list[str]`.
 
 Player p sees: every public field; slot p of a `@private` field; the length of every list
 (`len(...)` is observable); the cells of a `@reveal(flag)` field where `flag` holds, and of
@@ -21,6 +22,16 @@ there every player's row of `legal_action_masks` (what each may choose this turn
 are no player's view): Oshi Zumo with `@private` coins and a guard on the other's coins leaked
 them unreported before (probe5). The checker does not enforce it statically. `envc verify` runs it on the states it
 samples (level 1), and `tests/test_hidden_information.py` on every spec.
+
+A paused effect's options are the exception the mask check cannot see: they read the pause
+frame (`_envc_frame_*`, the effect's locals), which is not redrawn, and a local may hold a
+copy of what the chooser does not see (`let c = card[p]` then `choose(1 - p, v in 0..=3 where
+v != c)`: player 1's options tell it player 0's private card; written `where v != card[p]`
+the mask check finds it). `choice_leaks` checks the step that paused instead: the state
+before it redrawn where the chooser does not see it, the same action replayed, and where that
+pauses at the same choice and the chooser's observation is the same, its options must be the
+same. An effect that shows the chooser what it chooses from (a `@reveal` flag set before the
+`choose`) changes the observation too, and is not a leak.
 """
 
 from __future__ import annotations
@@ -201,3 +212,63 @@ def _depends(it, state, p: int, seen, rng: np.random.Generator, name: str, tries
             continue
     return False
     return True
+
+
+def paused(module: ir.Module, state) -> bool:
+    """True when interpreter `state` holds a paused effect (a `choose` waits for its chooser):
+    some action body's `at` field (`choice_points`) is not 0."""
+    if module.choice is None:
+        return False
+    return any(state.fields[b.at] != 0 for b in module.choice.bodies if b.kind == "action")
+
+
+def choice_leaks(it, before, action: int, after, rng: np.random.Generator, tries: int = 2) -> list[str]:
+    """For a step `before` --`action`--> `after` that paused at a `choose` (turn-based specs):
+    [] or one message when the chooser's legal options depend on something it did not see
+    before the step and does not see after it (module docstring). The state before is redrawn
+    where the chooser does not see it (the spec's own fields), the action replayed, and the
+    options compared where the replay pauses with the same chooser and observation. A replay
+    that faults, ends or does not pause is no evidence either way."""
+    module = it.module
+    if module.simultaneous is not None or not paused(module, after):
+        return []
+    own = [fd.name for fd in module.state if fd.visibility != "public" and not fd.name.startswith("_envc_")]
+    q = after.fields["current_player"]
+    seen = (it.observe(after, q), list(after.legal_action_mask))
+
+    def differs(fields: set[str]) -> int | None:
+        other = _replayed(it, perturb(module, before, q, rng, fields), action, q, seen[0])
+        if other is None:
+            return None
+        return next((a for a, (x, y) in enumerate(zip(seen[1], other)) if x != y), None)
+
+    for _ in range(tries):
+        if differs(set(own)) is None:
+            continue
+        for name in own:
+            a = next((a for _ in range(4) if (a := differs({name})) is not None), None)
+            if a is not None:
+                return [f"the options of player {q}'s pending choice depend on `{name}`, which player {q} "
+                        f"does not see: whether {it.actions.format(a)} is legal changes with it (a local of "
+                        "the effect holds what it read before the `choose`)"]
+        return [f"the options of player {q}'s pending choice depend on what player {q} does not see"]
+    return []
+
+
+def _replayed(it, before, action: int, q: int, observation) -> list[bool] | None:
+    """The legal-action mask after replaying `action` from `before` when that pauses with
+    chooser `q` showing it `observation`; None otherwise (a fault, an illegal action, no pause,
+    another chooser, another observation)."""
+    from envc.compiler.interp import SpecRuntimeError, values_equal
+
+    try:
+        if not it.legal_action_mask(before)[action]:  # (the copy's own mask is the unredrawn state's)
+            return None
+        s = it.step(before, action)
+        if not paused(it.module, s) or s.fields["current_player"] != q:
+            return None
+        if not values_equal(it.observe(s, q), observation):
+            return None
+    except SpecRuntimeError:
+        return None
+    return list(s.legal_action_mask)

@@ -989,7 +989,10 @@ def _level2(module, it, backend, batch: _Chunk, report, tol, samples: int, rng: 
     for j, t in picks:
         st, s_seed = rebuilt[(j, t)], runs[j].seed
         if leak_check:  # level 1, once per sampled state (the first backend's): hidden information stays hidden
-            for leak in visibility.leaks(it, st, hidden):
+            found = visibility.leaks(it, st, hidden)
+            if t > 0:  # a choice the step before paused at: its options, from a redrawn state before
+                found += visibility.choice_leaks(it, rebuilt[(j, t - 1)], int(runs[j].actions[t - 1]), st, hidden)
+            for leak in found:
                 report.faults.append(f"seed {s_seed}, step {t}: hidden information: {leak}")
         if _inject(module, it, backend, st, runs[j], t, report, tol):
             return True
@@ -997,11 +1000,11 @@ def _level2(module, it, backend, batch: _Chunk, report, tol, samples: int, rng: 
 
 
 def _rebuild(it, runs: list[_Run], picks: list[tuple[int, int]]) -> dict[tuple[int, int], State]:
-    """The interpreter states of the picked (run, step) pairs, each sampled episode replayed
-    once, up to its last pick."""
+    """The interpreter states of the picked (run, step) pairs and of the step before each
+    (`choice_leaks` replays it), each sampled episode replayed once, up to its last pick."""
     rebuilt: dict[tuple[int, int], State] = {}
     for j in sorted({j for j, _ in picks}):
-        wanted = {t for jj, t in picks if jj == j}
+        wanted = {t for jj, t in picks if jj == j} | {t - 1 for jj, t in picks if jj == j and t > 0}
         s = it.init(runs[j].seed)
         for t in range(max(wanted) + 1):
             if t in wanted:

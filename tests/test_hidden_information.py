@@ -7,7 +7,8 @@ redrawn at random, and the player's observation must not change, nor the legal-a
 of the player to move (`envc.compiler.visibility.leaks`). The checker refuses the specs
 that would break the first (E0170); this checks that its rules are enough, reveals and
 helpers included. Tests also show the check catches a leak, through `observe` and through a
-guard.
+guard; and, for a step that pauses at a `choose`, through the options a local of the effect
+copied from what the chooser does not see (`choice_leaks`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pytest
 
 from envc.compiler.check import load
 from envc.compiler.interp import Interpreter, SpecRuntimeError
-from envc.compiler.visibility import leaks, perturb
+from envc.compiler.visibility import choice_leaks, leaks, paused, perturb
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "specs").glob("*.envspec")) + sorted(
@@ -138,3 +139,81 @@ def test_a_simultaneous_guard_that_reads_the_other_players_secret_leaks(tmp_path
         assert bool(found) == leaking, found
         if leaking:
             assert any("mask of player 0 depends on `secret`" in m and "strike(power=3" in m for m in found), found
+
+
+CHOICE_SPECS = [p for p in SPECS if load(str(ROOT / p)).choice is not None]
+
+
+@pytest.mark.parametrize("path", CHOICE_SPECS)
+def test_a_pending_choice_tells_the_chooser_nothing_hidden(path):
+    """Every step of random games that pauses at a `choose`, replayed from the state before it
+    redrawn where the chooser does not see it: the chooser's options are the same."""
+    it = Interpreter(load(str(ROOT / path)))
+    rng, pick = np.random.default_rng(2), np.random.default_rng(3)
+    pauses = 0
+    for g in range(4):
+        s = it.init(g)
+        for _ in range(200):
+            legal = np.flatnonzero(s.legal_action_mask)
+            if s.terminated or s.truncated or len(legal) == 0:
+                break
+            a = int(pick.choice(legal))
+            try:
+                after = it.step(s, a)
+            except SpecRuntimeError:
+                break
+            if paused(it.module, after):
+                pauses += 1
+                assert choice_leaks(it, s, a, after, rng) == [], f"{path}: game {g}, step {s.step_count}"
+            s = after
+    assert pauses > 0, f"{path}: random play never paused at a choice"
+
+
+LEAKY_CHOICE = """env chleak "the chooser's options copy the other player's private card"
+players 2
+turn_limit 6
+state { card: int[0..3][2] @private  n: int[0..9] = 0 }
+init { for p in 0..2 { card[p] = random.int(0, 3) } }
+action ask() {
+    let p = current_player
+    let c = card[p]
+    let v = choose(CHOOSER, v in 0..=3 where v != c) else 0
+    n = min(n + v, 9)
+    current_player = 1 - p
+}
+observe(p) -> int[0..9][3] { return [card[p], n, pending_choice()] }
+"""
+
+
+@pytest.mark.parametrize("chooser, leaking", [("1 - p", True), ("p", False)])
+def test_a_local_copied_before_a_choose_leaks_through_the_options(tmp_path, chooser, leaking):
+    """`let c = card[p]` then player 1 - p chooses among `v != c`: its options tell it player
+    p's private card, though the frame field holding `c` is not the spec's (the mask check on
+    the paused state does not redraw it). The owner choosing (`p`) sees its own card: no leak."""
+    spec = tmp_path / "chleak.envspec"
+    spec.write_text(LEAKY_CHOICE.replace("CHOOSER", chooser), encoding="utf-8")
+    it = Interpreter(load(str(spec)))
+    rng = np.random.default_rng(0)
+    found = []
+    for seed in range(6):
+        s = it.init(seed)
+        after = it.step(s, it.actions.encode("ask"))
+        assert paused(it.module, after)
+        assert leaks(it, after, rng) == [], "the paused state alone shows nothing"
+        found += choice_leaks(it, s, it.actions.encode("ask"), after, rng)
+    assert bool(found) == leaking, found
+    if leaking:
+        assert "player 1's pending choice depend on `card`" in found[0], found[0]
+
+
+def test_verify_reports_a_leak_through_a_pending_choice(tmp_path):
+    """`envc verify`'s level 1 runs `choice_leaks` on the sampled states that a step paused at
+    (the flat target: no compile)."""
+    from envc.verify import verify
+
+    spec = tmp_path / "chleak.envspec"
+    spec.write_text(LEAKY_CHOICE.replace("CHOOSER", "1 - p"), encoding="utf-8")
+    report = verify(load(str(spec)), ["python", "flat"], episodes=10, seed=0, level2_samples=20)
+    assert not report.divergences
+    leaked = [f for f in report.faults if "hidden information" in f and "pending choice depend on `card`" in f]
+    assert leaked, report.faults
