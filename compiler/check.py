@@ -43,7 +43,7 @@ from envc.compiler.check_base import (
 from envc.compiler.check_decls import DeclChecks
 from envc.compiler.check_exprs import ExpressionChecks
 from envc.compiler.check_holes import HoleChecks
-from envc.compiler.check_lang import LanguageChecks
+from envc.compiler.check_lang import GUARD_NODE, LanguageChecks
 from envc.compiler.check_stmts import StatementChecks
 from envc.compiler.check_tables import TableChecks
 from envc.compiler.diagnostics import Diagnostic, DiagnosticError, Span, did_you_mean
@@ -337,11 +337,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks, StatementChec
             if state.get(n) == 2:
                 return
             if state.get(n) == 1:
-                cycle = stack[stack.index(n):] + [n]
-                d = self.fn_decls[n]
-                self.err("E0140", f"recursion is not allowed: {' -> '.join(f'`{c}`' for c in cycle)}",
-                         self.name_span(d.span, n), "calls itself" if len(cycle) == 2 else "calls itself indirectly",
-                         help="rewrite it with a bounded `for` loop")
+                self._recursion_error(stack[stack.index(n):])
                 return
             state[n] = 1
             for callee in self.calls.get(n, ()):
@@ -350,6 +346,22 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks, StatementChec
 
         for n in list(self.calls):
             visit(n, [])
+
+    def _recursion_error(self, cycle: list[str]) -> None:
+        """E0140 for a cycle of the call graph (a list of nodes, each calling the next, the last
+        the first), reported at its first `fn`. An action's guard on it (`guard_node`) reads
+        "the guard of `a`"; a cycle of guards only is reported where they are checked
+        (`action_guard`)."""
+        fns = [i for i, c in enumerate(cycle) if not c.startswith(GUARD_NODE)]
+        if not fns:
+            return
+        cycle = cycle[fns[0]:] + cycle[:fns[0]]
+        shown = [f"the guard of `{c[len(GUARD_NODE):]}`" if c.startswith(GUARD_NODE) else f"`{c}`"
+                 for c in cycle + cycle[:1]]
+        d = self.fn_decls[cycle[0]]
+        self.err("E0140", f"recursion is not allowed: {' -> '.join(shown)}", self.name_span(d.span, cycle[0]),
+                 "calls itself" if len(cycle) == 1 else "calls itself indirectly",
+                 help="rewrite it with a bounded `for` loop")
 
     # ------------------------------------------------------------ top-level blocks
     def _init(self, decls: list[ast.InitDecl]) -> list[ir.Stmt]:

@@ -87,6 +87,15 @@ MAX_POW = 30
 
 
 
+#: how the call graph names an action's guard (`guard_node`): a space, so no identifier clashes
+GUARD_NODE = "when "
+
+
+def guard_node(action: str) -> str:
+    """The node of action `action`'s guard in the checker's call graph (E0140)."""
+    return GUARD_NODE + action
+
+
 def _ast_nodes(node: Any):
     """Every syntax-tree node inside `node` (dataclasses, lists, tuples), in pre-order.
 
@@ -1210,7 +1219,15 @@ class LanguageChecks:
         return self._action_params[name]
 
     def action_guard(self, name: str) -> ir.Expr | None:
-        """The checked guard of action `name` (None without one, or after an error)."""
+        """The checked guard of action `name` (None without one, or after an error).
+
+        In the call graph (`calls`, E0140's recursion check) the guard is a node of its own,
+        `guard_node(name)`: the `fn` whose `legal(...)` checks it calls that node, and the
+        guard calls what it calls (a guard checked inside a `fn`'s body would otherwise lend
+        it its calls: `fn f() { return legal(a()) }` with `action a() when f()` read as `f`
+        calling itself, leaving out the step through `a`'s guard)."""
+        node = guard_node(name)
+        self.note_call(node, self.action_decls[name].span)
         if name in self._guards:
             return self._guards[name]
         d = self.action_decls[name]
@@ -1223,6 +1240,7 @@ class LanguageChecks:
             self.fail("E0140", f"guards refer to each other's legality in a cycle: {' -> '.join(f'`{c}`' for c in cycle)}",
                       self.name_span(d.span, name), help="compute the shared part in a `fn` that both guards call")
         self._guard_stack.append(name)
+        saved, self.current_fn = self.current_fn, node
         gctx = Ctx("guard", pure=True)
         if getattr(self, "sim_decl", None) is not None:  # a simultaneous spec: `player` is the one choosing
             from envc.compiler.check_simultaneous import PLAYER
@@ -1236,6 +1254,7 @@ class LanguageChecks:
             guard = None
         finally:
             self._guard_stack.pop()
+            self.current_fn = saved
         self._guards[name] = guard
         return guard
 
