@@ -624,6 +624,7 @@ def _verify_policy(m, names: list[str], ref: str, episodes: int, seed: int, max_
         err.print(d.render(), markup=False)
     if not report.ok:
         what = (f"{len(report.divergences)} episode(s) differ" if not report.tost
+                else f"{len(report.divergences)} episode(s) faulted" if report.divergences
                 else "returns not shown equivalent")
         out.print(f"FAILED: {what} ({elapsed:.1f}s)")
         raise typer.Exit(1)

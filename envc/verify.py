@@ -1325,13 +1325,16 @@ def load_policy(ref: str) -> Callable:
 @dataclass
 class PolicyRun:
     """One backend's episodes under the policy: per episode its seed, actions, length and
-    return (sum of each player's rewards)."""
+    return (sum of each player's rewards); `faults`: episode -> (step, text) of a runtime
+    fault the backend recorded without raising (JAX's `State._fault`; -1: in `init`), the
+    episode ending there."""
 
     target: str
     seeds: list[int]
     actions: list[list[int]]
     returns: np.ndarray  # float64 [episodes, num_players]
     lengths: np.ndarray  # int64 [episodes]
+    faults: dict[int, tuple[int, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -1362,8 +1365,8 @@ class PolicyReport:
 
     @property
     def ok(self) -> bool:
-        if self.tost:
-            return all(t.equivalent for t in self.tost.values())
+        if self.tost:  # (its divergences are the backends' faults only)
+            return all(t.equivalent for t in self.tost.values()) and not self.divergences
         return not self.divergences
 
 
@@ -1425,21 +1428,38 @@ def _jax_policy_run(module, env, seeds, policy, max_steps) -> PolicyRun:
     import jax
 
     init, stp = jax.jit(jax.vmap(env.init_from_seed)), jax.jit(jax.vmap(env.step))
-    box: dict = {}
+    box: dict = {"t": -1}
+    faults: dict[int, tuple[int, str]] = {}
+
+    def note_faults() -> None:
+        """Episodes whose `_fault` is set for the first time: faulted at step `t` (they end)."""
+        rows = getattr(box["state"], "_fault", None)
+        if rows is None:
+            return
+        rows = np.asarray(jax.device_get(rows))
+        for j in np.flatnonzero(rows[:, 0] != 0):
+            faults.setdefault(int(j), (box["t"], env.fault_message(_FaultRow(rows[j]))))
 
     def reset(s):
         box["state"] = init(jax.numpy.asarray(s))
+        note_faults()
 
     def observe():
         st = jax.device_get(box["state"])
+        faulted = np.zeros(len(seeds), dtype=bool)
+        faulted[list(faults)] = True
         return (jax.tree_util.tree_map(np.asarray, st.observation), np.asarray(st.legal_action_mask),
-                np.asarray(st.terminated) | np.asarray(st.truncated))
+                np.asarray(st.terminated) | np.asarray(st.truncated) | faulted)
 
     def step(actions):
         box["state"] = stp(box["state"], jax.numpy.asarray(actions, dtype=jax.numpy.int32))
+        box["t"] += 1
+        note_faults()
         return np.asarray(box["state"].rewards)
 
-    return _play_with_policy("jax", seeds, policy, module.num_players, max_steps, reset, observe, step)
+    run = _play_with_policy("jax", seeds, policy, module.num_players, max_steps, reset, observe, step)
+    run.faults = faults
+    return run
 
 
 def _rust_policy_run(module, native, seeds, policy, max_steps) -> PolicyRun:
@@ -1537,9 +1557,15 @@ def _compare_policy_run(report: PolicyReport, it, t: str, run: PolicyRun, seeds:
     same = 0
     for j, s in enumerate(seeds):
         d = _episode_difference(ref, run, j)
+        faulted = j in run.faults and (d is None or d[1] != "action" or d[0] > run.faults[j][0])
+        if faulted:
+            # the interpreter's episodes end without a fault (it raises at one): the backend's
+            # is a divergence in either mode, at the state its faulting step would have made
+            at, text = run.faults[j]
+            d = (at + 1, "fault", None, text)
         if d is None:
             same += 1
-        elif tost_margin is None:
+        elif tost_margin is None or faulted:
             step, what, ours, theirs = d
             acts = ref.actions[j][:step]
             report.divergences.append(Divergence(4, t, s, step, what, ours, theirs, acts,

@@ -106,3 +106,52 @@ def test_identical_episodes_on_rust(specs):
     policy = load_policy(str(ROOT / "tests" / "policies.py") + ":observation_greedy")
     report = verify_policy(m, ["python", "rust"], policy, episodes=40, seed=3, rust_env=load_rust(m))
     assert report.ok and report.identical["rust"] == 40
+
+
+FAULT_SITE_SPEC = """env stack "push then read the top: a fault site that never faults"
+players 1
+turn_limit 6
+state { xs: list<int[0..9], 4>  top: int[0..9] = 0 }
+action push(v: int[0..2]) {
+    if len(xs) == 4 { xs.clear() }
+    xs.push(v)
+    top = xs[max(len(xs) - 1, 0)]
+}
+observe(p) -> int[0..9] { return top }
+"""
+
+
+def test_a_fault_jax_records_is_a_divergence(tmp_path):
+    """JAX records a runtime fault in `State._fault` and goes on (it cannot raise under `jit`);
+    level 4 used to compare the episode as if nothing happened. Here the generated step is
+    doctored to record the spec's list-read fault at the third step of every episode, which the
+    interpreter never reaches: each episode is a `fault` divergence at that step."""
+    import jax.numpy as jnp
+
+    from envc.compiler.check import load
+    from envc.verify import load_jax
+
+    spec = tmp_path / "stack.envspec"
+    spec.write_text(FAULT_SITE_SPEC, encoding="utf-8")
+    module = load(str(spec))
+    env = load_jax(module)
+
+    class Doctored:
+        def __getattr__(self, name):
+            return getattr(env, name)
+
+        @staticmethod
+        def step(st, action):
+            nxt = env.step(st, action)
+            row = jnp.where(nxt._step_count == 3, jnp.asarray([1, 9, 4], jnp.int32), nxt._fault)
+            return nxt.replace(_fault=row)
+
+    policy = load_policy(str(ROOT / "tests" / "policies.py") + ":first_legal")
+    report = verify_policy(module, ["python", "jax"], policy, episodes=4, seed=0, jax_env=Doctored())
+    assert not report.ok and len(report.divergences) == 4 and report.identical["jax"] == 0
+    d = report.divergences[0]
+    assert (d.level, d.field, d.step, d.interpreter) == (4, "fault", 3, None), d.render()
+    assert "stack.envspec:" in d.backend and len(d.actions) == 3, d.render()
+    assert "no fault" in d.render()
+    assert verify_policy(module, ["python", "jax"], policy, episodes=4, seed=0, jax_env=env).ok, \
+        "the generated module as it is records no fault"
