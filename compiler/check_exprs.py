@@ -73,7 +73,8 @@ class ExpressionChecks(CheckerPart):
                       help=f"name a member: `{node.name}.{(self.enums[node.name].members or ['MEMBER'])[0]}`")
         if node.name in self.tables:
             self.fail("E0110", f"`{node.name}` is a table, not a value", node.span,
-                      help=f"use a row of it (a parameter of type `{node.name}`) or `{node.name}.rows`")
+                      help=f"use a row of it (a value of type `{node.name}`, e.g. a parameter `r: {node.name}`, "
+                      f"and its columns as `r.column`), or its number of rows, `{node.name}.rows`")
         if self.sim_decl is not None:  # never suggest `current_player` where it does not exist
             names = [n for n in names if n not in sim.HIDDEN_BUILTINS]
             if node.name == sim.PLAYER:
@@ -341,6 +342,11 @@ class ExpressionChecks(CheckerPart):
         if base in self.tables and e.name == "rows":
             rows = self.tables[base].rows
             return ir.Const(type=ir.IntT(lo=rows, hi=rows), value=rows, span=e.span)
+        if base in self.tables and any(c.name == e.name for c in self.tables[base].columns):
+            self.fail("E0110", f"`{base}.{e.name}` names a column, not a value", e.span,
+                      "a column is read from a row",
+                      help=f"read it from a row of `{base}`: `r.{e.name}` with `r: {base}` (a parameter, a field "
+                      f"or a local holding a row); `{base}.rows` is its number of rows")
         return None
 
     def index(self, e: ast.Index, ctx: Ctx, peek: bool) -> ir.Expr:

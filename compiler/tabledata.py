@@ -258,10 +258,16 @@ def _csv_rows(text: str) -> list[dict]:
     """The rows of a CSV data file (a header line, then one row a line). A leading UTF-8 byte
     order mark (spreadsheets write one) is skipped; a header that names a column twice and a
     row with more fields than the header are E0151 (both lost values silently before)."""
-    reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline=""), restkey=_EXTRA)
+    text = text.removeprefix("\ufeff")
+    # strict: a quote never closed is an error, not a field that swallows the rest of the file
+    reader = csv.DictReader(io.StringIO(text, newline=""), restkey=_EXTRA, strict=True)
     try:
         rows = list(reader)
     except csv.Error as err:
+        quote = _quote_problem(text)
+        if quote is not None:
+            message, fix, line, col = quote
+            raise DataFileError("E0151", message, line, col, help=fix) from None
         raise DataFileError("E0151", f"not valid CSV: {err}", reader.line_num or None, 1 if reader.line_num else None
                             ) from None
     names = reader.fieldnames or []
@@ -275,6 +281,31 @@ def _csv_rows(text: str) -> list[dict]:
                                 f"{len(names)}", number, 1,
                                 help="quote a value that holds a comma (`\"a, b\"`), or add the column to the header")
     return rows
+
+
+def _quote_problem(text: str) -> tuple[str, str, int, int] | None:
+    """The first misplaced quote of CSV `text` (RFC 4180: a field quoted from its start, `""`
+    inside it one quote, the closing quote followed by `,` or the line's end): (message,
+    help, line, column), or None."""
+    opened, field_start, at = None, True, 0
+    while at < len(text):
+        ch = text[at]
+        if opened is not None and text.startswith('""', at):
+            at += 2
+            continue
+        if opened is not None and ch == '"':
+            opened = None
+            if at + 1 < len(text) and text[at + 1] not in ",\r\n":
+                return ("a quoted value goes on after its closing quote", 'quote the whole value, writing a quote '
+                        'inside it as `""`', *line_col(text, at + 1))
+        elif opened is None and ch == '"' and field_start:
+            opened = at
+        field_start = opened is None and ch in ",\r\n"
+        at += 1
+    if opened is None:
+        return None
+    return ("a quoted value is never closed: the quote opened here runs to the end of the file",
+            'close it with a second `"` (write a quote inside a quoted value as `""`)', *line_col(text, opened))
 
 
 _EXTRA = "\0extra"  # (the key under which `csv.DictReader` puts a row's fields past the header's)

@@ -37,6 +37,12 @@ def test_json_csv_deck_lists_and_patterns_are_read_into_rows(tmp_path):
     assert all(f.problem is None for f in got.values())
 
 
+def test_quoted_csv_values_may_hold_commas_quotes_and_line_breaks(tmp_path):
+    _write(tmp_path, "q.csv", 'name,v\n"a, ""b""",1\n"c\nd",2\n')
+    got = tabledata.read_table("q.csv", str(tmp_path))
+    assert got.problem is None and got.rows == [{"name": 'a, "b"', "v": "1"}, {"name": "c\nd", "v": "2"}]
+
+
 def test_a_csv_file_may_start_with_a_byte_order_mark(tmp_path):
     """Spreadsheets save CSV with a UTF-8 byte order mark; it is not part of the first column's
     name (a fresh spec's `value` column was reported missing on every row)."""
@@ -52,6 +58,9 @@ def test_a_csv_file_may_start_with_a_byte_order_mark(tmp_path):
     ("empty.json", "[]", "E0151", None),
     ("wide.csv", "name,v\nx,1\ny,2,3\n", "E0151", "wide.csv:3:"),  # a field past the header's
     ("twice.csv", "v,v\n1,2\n", "E0151", "twice.csv:1:"),  # a column named twice
+    # a quote never closed swallowed the rest of the file into one value ("line 2 has no `cost`")
+    ("open.csv", 'name,v\nx,1\n"y,2\nz,3\n', "E0151", "open.csv:3:1: a quoted value is never closed"),
+    ("after.csv", 'name,v\n"x"y,1\n', "E0151", "after.csv:2:4: a quoted value goes on after its closing quote"),
 ])
 def test_a_bad_file_is_a_problem_not_an_exception(tmp_path, name, text, code, where):
     _write(tmp_path, name, text)
