@@ -206,14 +206,18 @@ class Judge:
         candidate would."""
         from envc.llm_fill.fillfile import body_of
 
-        loaded = self.load(fills_text)
+        loaded, refused, fills_text = self._load_written(fills_text)
         key = fill_key(loaded.module)
         items = {key(d): d for d in (loaded.fills_ast.decls if loaded.fills_ast is not None else [])
                  if isinstance(d, ast.FillDecl)}  # (a fill file holds only fill items: E0161)
-        names = holes if holes is not None else [h.name for h in loaded.module.holes if h.status == "filled"]
+        names = holes if holes is not None else [h.name for h in loaded.module.holes
+                                                 if h.status == "filled" or h.name in refused]
         out = {}
         for name in names:
             d = items.get(name)
+            if name in refused:
+                out[name] = Verdict(False, "check", refused[name][1], refused[name][0])
+                continue
             if d is None:
                 out[name] = Verdict(False, "check", f"`{name}` has no fresh fill in the file", None)
                 continue
@@ -227,6 +231,35 @@ class Judge:
             else:
                 out[name] = self._verdict(loaded, name, body, fills_text)
         return out
+
+    def _load_written(self, fills_text: str) -> tuple[Loaded, dict[str, tuple[str, str]], str]:
+        """The spec loaded with `fills_text`, less the fill items that do not check: each is
+        cut from the text and its hole judged `check` with the diagnostics inside it
+        ({hole: (body, rendered diagnostics)}), so one bad fill does not stop the others
+        from being judged; and the text without them (the others' states are reached with
+        it). Raises `DiagnosticError` for an error outside every fill item."""
+        from envc.dsl.parser import parse
+        from envc.llm_fill.fillfile import body_of
+
+        cut: list[tuple[ast.FillDecl, str, str]] = []  # (item, its body, its diagnostics)
+        text = fills_text
+        while True:
+            try:
+                loaded = self.load(text)
+                break
+            except DiagnosticError as e:
+                items = [d for d in parse(text, self.fill_path).decls if isinstance(d, ast.FillDecl)]
+                bad = [(d, [x for x in e.diagnostics if x.span is not None and x.span.file == self.fill_path
+                            and d.span.start <= x.span.start < d.span.end]) for d in items]
+                bad = [(d, found) for d, found in bad if found]
+                if not bad:
+                    raise
+                cut += [(d, body_of(text, d), render_all(found)) for d, found in bad]
+                for d, _ in sorted(bad, key=lambda x: -x[0].span.start):
+                    text = text[:d.span.start] + text[d.span.end:]
+        key = fill_key(loaded.module)
+        refused = {name: (body, shown) for d, body, shown in cut if (name := key(d)) is not None}
+        return loaded, refused, text
 
     def _verdict(self, loaded: Loaded, hole: str, body: str, base_text: str | None) -> Verdict:
         """Stages 4 to 7 for the (checked, filled) `hole` of `loaded`; the states the

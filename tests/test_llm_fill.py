@@ -425,6 +425,20 @@ def test_every_hand_fill_in_the_repo_passes_the_generated_checks(fills):
     assert sorted(written) == sorted(filled) and all(v.ok for v in written.values())
 
 
+def test_a_fill_that_does_not_check_is_its_own_verdict(judge):
+    """`judge_written` on a file where one fill does not type-check: that hole's verdict is
+    `check` with its diagnostic, and the others are judged as usual (it raised before, and one
+    bad fill stopped every other hole from being judged)."""
+    text = MINI.with_suffix(".fills").read_text(encoding="utf-8")
+    good = "damage[p] = max(damage[p] - 20, 0)"
+    assert good in text
+    written = judge.judge_written(text.replace(good, "damage[p] = damage[p] - 20"))
+    assert sorted(written) == ["draw_card", "flip_bonus", "heal"]
+    assert not written["heal"].ok and written["heal"].stage == "check" and "E0120" in written["heal"].feedback
+    assert "damage[p] - 20" in (written["heal"].body or "")
+    assert written["draw_card"].ok and written["flip_bonus"].ok
+
+
 def test_property_tests_see_empty_decks(judge):
     """Reached states rarely empty a deck; moving cards between lists reaches it."""
     text = MINI.with_suffix(".fills").read_text(encoding="utf-8")
