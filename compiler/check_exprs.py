@@ -294,6 +294,9 @@ class ExpressionChecks(CheckerPart):
         is_list = isinstance(_elem(fd.type) if fd.visibility == "private" else fd.type, ir.ListT)
         if fd.visibility == "private":
             how = f"a player may see only its own slot, `{e.name}[{ctx.observe_player}]`"
+            if self.scope_of(ctx, ctx.observe_player) != id(ctx.scopes[0]):
+                how += (f", where `{ctx.observe_player}` is `observe`'s player: here a `let` or a generator rebinds "
+                        "it (give that one another name)")
             if is_list:
                 how += f", and the length of the others with `len({e.name}[i])`"
         elif is_list:
@@ -353,7 +356,7 @@ class ExpressionChecks(CheckerPart):
         private_slot = False
         if (ctx.observe_player is not None and isinstance(e.base, ast.Name) and e.base.name in self.state
                 and ctx.lookup(e.base.name) is None and self.state[e.base.name].visibility == "private"):
-            private_slot = isinstance(e.index, ast.Name) and e.index.name == ctx.observe_player
+            private_slot = self.is_observer(ctx, e.index)
         param_slot = self._param_slot(e, ctx)
         if param_slot is not None:  # `hand[p]` in a fn, `p` a parameter: the fn's callers decide
             saved = ctx.reads_hidden
@@ -381,6 +384,13 @@ class ExpressionChecks(CheckerPart):
         params = self.fn_sigs[self.current_fn][0]
         return next((i for i, p in enumerate(params) if p.name == e.index.name), None)
 
+    def is_observer(self, ctx: Ctx, e: Any) -> bool:
+        """Whether expression `e` is `observe`'s player: its parameter's name, not rebound by a
+        `let` or a generator on the way (`let p = 1 - p` then `hand[p]` reads another player's
+        slot, as does `sum(hand[p] for p in 0..2)`)."""
+        return (ctx.observe_player is not None and isinstance(e, ast.Name) and e.name == ctx.observe_player
+                and self.scope_of(ctx, e.name) == id(ctx.scopes[0]))
+
     def _slot_call(self, name: str, e: ast.Call, ctx: Ctx) -> None:
         """A call of a fn that reads `@private` slots named by its parameters: in `observe`
         those arguments must be the observing player; in a fn, parameters of that fn (its own
@@ -392,7 +402,7 @@ class ExpressionChecks(CheckerPart):
             a = next((x for x in e.args if x.name == p.name), None) or (positional[k] if k < len(positional) else None)
             arg = a.value if a is not None else None
             if ctx.observe_player is not None:
-                if isinstance(arg, ast.Name) and arg.name == ctx.observe_player:
+                if self.is_observer(ctx, arg):
                     continue
                 self.fail("E0170", f"`observe` calls `{name}` with another player's `{p.name}`", e.span,
                           f"`{name}` reads `@private` slots at `{p.name}`",

@@ -360,6 +360,7 @@ class LanguageChecks:
         self.action_decls: dict[str, ast.ActionDecl] = {}
         self._action_params: dict[str, list[ir.ParamDef] | None] = {}
         self._guards: dict[str, ir.Expr | None] = {}
+        self._hidden_guards: set[str] = set()  # actions whose guard reads what some player does not see
         self._guard_stack: list[str] = []
         self.fn_slot_params: dict[str, set[int]] = {}
         self._generic_ok = False
@@ -1125,6 +1126,21 @@ class LanguageChecks:
             total = self.int32(ir.IntT(lo=min(elem.lo * n, elem.lo), hi=max(elem.hi * n, elem.hi)), e.span)
         return ir.Reduce(op="sum", var=k, lo=0, hi=n, body=item, type=total, span=e.span)
 
+    def _viewer_flag(self, fd: ir.FieldDef, e: ast.Call, ctx) -> tuple[str, list[ir.Expr]]:
+        """The flag of `@reveal_to` field `fd` and its leading index, `observe`'s player (E0172
+        outside `observe`; E0170 where a `let` or a generator rebinds the player's name, whose
+        flag would be another viewer's)."""
+        if ctx.observe_player is None:
+            self.fail("E0172", f"`revealed` of `@reveal_to` field `{fd.name}` is read in `observe`", e.span,
+                      help="the flag says which player sees the cell: read it where the player is known")
+        assert fd.reveal_to is not None  # `revealed` reads only a field with `@reveal` or `@reveal_to`
+        if self.scope_of(ctx, ctx.observe_player) != id(ctx.scopes[0]):
+            self.fail("E0170", f"`revealed` of `@reveal_to` field `{fd.name}` reads the flag of a rebound "
+                      f"`{ctx.observe_player}`", e.span, f"`{ctx.observe_player}` is not the observing player here",
+                      help=f"give the local or generator variable another name: `{ctx.observe_player}` must be "
+                      "`observe`'s player, whose view the flag gives")
+        return fd.reveal_to, [ir.Local(name=ctx.observe_player, type=ir.IntT(lo=0, hi=self.num_players - 1))]
+
     def revealed_call(self, e: ast.Call, ctx) -> ir.Expr:
         if len(e.args) != 2:
             self.fail("E0111", "`revealed` takes 2 arguments: `revealed(cell, fallback)`", e.span)
@@ -1149,15 +1165,11 @@ class LanguageChecks:
         indices = [self.expr(link.index, ctx) for link in reversed(chain)]
         for x in indices:
             self.no_draws(x, "an index of `revealed`")
+        lead: list[ir.Expr] = []
         if fd.reveal is not None:
-            flag_name, lead = fd.reveal, []
+            flag_name = fd.reveal
         else:
-            if ctx.observe_player is None:
-                self.fail("E0172", f"`revealed` of `@reveal_to` field `{fd.name}` is read in `observe`", e.span,
-                          help="the flag says which player sees the cell: read it where the player is known")
-            assert fd.reveal_to is not None  # `revealed` reads only a field with `@reveal` or `@reveal_to`
-            flag_name = fd.reveal_to
-            lead = [ir.Local(name=ctx.observe_player, type=ir.IntT(lo=0, hi=self.num_players - 1))]
+            flag_name, lead = self._viewer_flag(fd, e, ctx)
         flag_t = self.state[flag_name].type
         flag: ir.Expr = ir.StateGet(name=flag_name, type=flag_t)
         for x in lead + indices:
@@ -1257,6 +1269,8 @@ class LanguageChecks:
             self._guard_stack.pop()
             self.current_fn = saved
         self._guards[name] = guard
+        if gctx.reads_hidden:
+            self._hidden_guards.add(name)
         return guard
 
     def legal_call(self, e: ast.Call, ctx) -> ir.Expr:
@@ -1282,6 +1296,14 @@ class LanguageChecks:
             if self.action_decls[name].guard is not None:
                 raise _Poison()  # reported with the guard
             return irutil.bool_const(True)
+        if name in self._hidden_guards:  # `legal` reads what its guard reads
+            ctx.reads_hidden = True
+            if ctx.observe_player is not None:
+                shown = f"{name}(...)" if params else f"{name}()"
+                self.fail("E0170", f"`observe` reads `legal({shown})`, whose guard reads hidden state", e.span,
+                          "the guard's answer tells what it read",
+                          help="observe what the guard reads that the player may see (public fields, its own "
+                          "slots), not the legality itself")
         return irutil.substitute(guard, {p.name: a for p, a in zip(params, args)},
                                  fresh=lambda v: self.fresh_name(v + "_"))
 
