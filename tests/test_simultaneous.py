@@ -205,6 +205,40 @@ def test_jax_joint_step_handles_illegal_actions_like_the_commits(it, duel, duel_
         assert first_difference(to_arrays(duel, ours), theirs) is None, acts
 
 
+PGX_JOINT = """env pgxjoint "an illegal commit under illegal_action pgx, played through step_joint"
+players 2
+simultaneous
+illegal_action pgx
+state { n: int[0..1] = 0 }
+action ok() { }
+action no() when n == 1 { }
+resolve { act(0) act(1) draw() }
+observe(p) -> int[0..1][1] { return [n] }
+"""
+
+
+def test_jax_joint_step_runs_an_illegal_commit_under_pgx(tmp_path):
+    """`illegal_action pgx`: an illegal commit's body runs (it stores the choice), then its
+    player loses; `step_joint` skipped the body of the illegal commit (fresh-spec hunt), while
+    the commits played one `step` at a time, the interpreter and Rust stored it."""
+    import jax
+
+    from envc.verify import load_jax
+
+    spec = tmp_path / "pgxjoint.envspec"
+    spec.write_text(PGX_JOINT, encoding="utf-8")
+    module = load(str(spec))
+    it, env = Interpreter(module), load_jax(module)
+    ok, no = it.actions.encode("ok"), it.actions.encode("no")
+    js = jax.jit(env.init_from_seed)(0)
+    step_joint = jax.jit(env.step_joint)
+    for acts in ([no, ok], [ok, no], [no, no], [ok, ok], [5, ok], [ok, -1]):
+        ours = it.step_joint(it.init(0), acts)
+        assert first_difference(to_arrays(module, ours), to_arrays(module, _commits(it, it.init(0), acts))) is None
+        theirs = jax_state_arrays(step_joint(js, np.array(acts, dtype=np.int32)))
+        assert first_difference(to_arrays(module, ours), theirs) is None, acts
+
+
 def _commits(it, s, acts):
     """The turn as the players' commits, one `step` each, up to the one that ends the game."""
     for a in acts:
