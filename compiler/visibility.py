@@ -195,8 +195,9 @@ def _player_mask_leak(it, state, p: int, mask: Callable, seen: list[bool], own: 
         for name in own:
             a = next((a for _ in range(4) if (a := changed({name})) is not None), None)
             if a is not None:
+                why = "the pending choice's options read it" if paused(it.module, state) else "a guard reads it"
                 return [f"the legal-action mask of player {p}{role} depends on `{name}`, which player {p} "
-                        f"does not see: whether {it.actions.format(a)} is legal changes with it (a guard reads it)"]
+                        f"does not see: whether {it.actions.format(a)} is legal changes with it ({why})"]
         return [f"the legal-action mask of player {p}{role} depends on what player {p} does not see"]
     return []
 
@@ -234,31 +235,41 @@ def choice_leaks(it, before, action: int, after, rng: np.random.Generator, tries
         return []
     own = [fd.name for fd in module.state if fd.visibility != "public" and not fd.name.startswith("_envc_")]
     q = after.fields["current_player"]
-    seen = (it.observe(after, q), list(after.legal_action_mask))
 
     def differs(fields: set[str]) -> int | None:
-        other = _replayed(it, perturb(module, before, q, rng, fields), action, q, seen[0])
-        if other is None:
-            return None
-        return next((a for a, (x, y) in enumerate(zip(seen[1], other)) if x != y), None)
+        """The first action whose legality differs in the replay, `SITE` when another choice
+        is pending, or None."""
+        other = _replayed(it, perturb(module, before, q, rng, fields), action, q, after)
+        if not isinstance(other, list):
+            return other
+        return next((a for a, (x, y) in enumerate(zip(after.legal_action_mask, other)) if x != y), None)
 
     for _ in range(tries):
         if differs(set(own)) is None:
             continue
         for name in own:
-            a = next((a for _ in range(4) if (a := differs({name})) is not None), None)
+            a = next((a for _ in range(8) if (a := differs({name})) is not None), None)
+            if a is SITE:
+                return [f"which choice is pending for player {q} (`pending_choice()`, which it observes) depends "
+                        f"on `{name}`, which player {q} does not see: the effect reaches another `choose` with it"]
             if a is not None:
                 return [f"the options of player {q}'s pending choice depend on `{name}`, which player {q} "
-                        f"does not see: whether {it.actions.format(a)} is legal changes with it (a local of "
-                        "the effect holds what it read before the `choose`)"]
+                        f"does not see: whether {it.actions.format(a)} is legal changes with it (the effect "
+                        "read it before the `choose`)"]
         return [f"the options of player {q}'s pending choice depend on what player {q} does not see"]
     return []
 
 
-def _replayed(it, before, action: int, q: int, observation) -> list[bool] | None:
+#: `_replayed`'s answer when the replay pauses at another choice, told by the observation alone
+SITE = -1
+
+
+def _replayed(it, before, action: int, q: int, after) -> list[bool] | int | None:
     """The legal-action mask after replaying `action` from `before` when that pauses with
-    chooser `q` showing it `observation`; None otherwise (a fault, an illegal action, no pause,
-    another chooser, another observation)."""
+    chooser `q` showing it what `after` shows it; `SITE` when the observations differ only
+    through the paused effect's own fields (which choice waits: `pending_choice()`); None
+    otherwise (a fault, an illegal action, no pause, another chooser, another view of the
+    spec's fields: what the step revealed)."""
     from envc.compiler.interp import SpecRuntimeError, values_equal
 
     try:
@@ -267,8 +278,11 @@ def _replayed(it, before, action: int, q: int, observation) -> list[bool] | None
         s = it.step(before, action)
         if not paused(it.module, s) or s.fields["current_player"] != q:
             return None
-        if not values_equal(it.observe(s, q), observation):
-            return None
+        seen = it.observe(after, q)
+        if values_equal(it.observe(s, q), seen):
+            return list(s.legal_action_mask)
+        hybrid = s.copy()
+        hybrid.fields.update({k: v for k, v in after.fields.items() if k.startswith("_envc_")})
+        return SITE if values_equal(it.observe(hybrid, q), seen) else None
     except SpecRuntimeError:
         return None
-    return list(s.legal_action_mask)

@@ -217,3 +217,41 @@ def test_verify_reports_a_leak_through_a_pending_choice(tmp_path):
     assert not report.divergences
     leaked = [f for f in report.faults if "hidden information" in f and "pending choice depend on `card`" in f]
     assert leaked, report.faults
+
+
+SITE_LEAK = """env chsite "which choose waits tells player 1 whether hand[0] > 4"
+players 2
+state { hand: int[0..9][2] @private  x: int[0..1] = 0 }
+init { hand[0] = random.int(0, 9) }
+action play() {
+    if hand[0] > 4 {
+        let a = choose(1, a in 0..2) else 0
+        x = a
+    } else {
+        let b = choose(1, b in 0..2) else 0
+        x = b
+    }
+    draw()
+}
+observe(p) -> int[0..9][3] { return [hand[p], x, pending_choice()] }
+"""
+
+
+def test_which_choice_is_pending_can_leak(tmp_path):
+    """Two `choose` sites with the same options, reached by a branch on player 0's private
+    card: `pending_choice()` (which `observe` must show, E0171) tells player 1 the branch.
+    The replay finds the observation differing only through the paused effect's own fields.
+    With one site, nothing leaks."""
+    one_site = SITE_LEAK.replace("if hand[0] > 4 {", "if true {")
+    for text, leaking in ((SITE_LEAK, True), (one_site, False)):
+        spec = tmp_path / "chsite.envspec"
+        spec.write_text(text, encoding="utf-8")
+        it = Interpreter(load(str(spec)))
+        rng = np.random.default_rng(0)
+        found = []
+        for seed in range(8):
+            s = it.init(seed)
+            found += choice_leaks(it, s, it.actions.encode("play"), it.step(s, it.actions.encode("play")), rng)
+        assert bool(found) == leaking, found
+        if leaking:
+            assert any("which choice is pending for player 1" in f and "`hand`" in f for f in found), found
