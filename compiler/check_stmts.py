@@ -346,7 +346,10 @@ class StatementChecks(CheckerPart):
         return value.type if isinstance(value.type, ir.IntT) else None
 
     def loop_bounds(self, lo_e: ast.Expr, hi_e: ast.Expr, inclusive: bool, span: Span, ctx: Ctx | None = None,
-                    var: str = "i") -> tuple[int, int]:
+                    var: str = "i", where: str | None = None) -> tuple[int, int]:
+        """(lo, hi exclusive) of a loop or generator range, constant (E0140 with the rewrite to a
+        constant range otherwise). `where`: the range is a selector's (`choose`, `random.pick`),
+        whose own condition (its source, "" for none) the rewrite extends, not a `for` loop."""
         bounds: list[int] = []
         # locals are visible (so that a bound naming one is reported as not constant, not as unknown)
         bctx = Ctx("loop bound", pure=True, scopes=list(ctx.scopes) if ctx is not None else [{}])
@@ -359,13 +362,15 @@ class StatementChecks(CheckerPart):
                 op = "..=" if inclusive else ".."
                 if e is hi_e:
                     cmp = "<=" if inclusive else "<"
-                    fix = f"for {var} in {bounds[0]}{op}{ie.type.hi} {{ if {var} {cmp} {text} {{ ... }} }}"
+                    rng, test = f"{var} in {bounds[0]}{op}{ie.type.hi}", f"{var} {cmp} {text}"
                 else:
-                    hi_text = self.source_text(hi_e.span)
-                    fix = f"for {var} in {ie.type.lo}{op}{hi_text} {{ if {var} >= {text} {{ ... }} }}"
-                self.fail("E0140", f"unbounded loop: `{text}` is not a constant", e.span,
-                          f"ranges over {ie.type.lo}..{ie.type.hi}",
-                          help=f"loop over a constant range and skip the rest: `{fix}`")
+                    rng, test = f"{var} in {ie.type.lo}{op}{self.source_text(hi_e.span)}", f"{var} >= {text}"
+                fix = f"for {rng} {{ if {test} {{ ... }} }}" if where is None else \
+                    f"{rng} where {test}" + (f" and ({where})" if where else "")
+                what, how = ("unbounded loop", "loop over a constant range and skip the rest") if where is None \
+                    else ("a range that is not constant", "select from a constant range and narrow it")
+                self.fail("E0140", f"{what}: `{text}` is not a constant", e.span,
+                          f"ranges over {ie.type.lo}..{ie.type.hi}", help=f"{how}: `{fix}`")
             bounds.append(ie.type.lo)
         lo, hi = bounds[0], bounds[1] + (1 if inclusive else 0)
         if hi <= lo:
