@@ -260,6 +260,10 @@ class Evaluator:
         self.pausable = False
         self.choice_policy: Callable[[ir.Choose, list[int], int], int] | None = None
         self.points_plan: choice_points.Plan | None = None
+        # when a list: every draw appends how many values it could take (`random.int`'s range,
+        # `random.pick`'s legal values, the list's length for a `shuffle`): the fill judge tells
+        # a draw that had a choice from one that had none (`textchecks.draw_problems`)
+        self.draw_sizes: list[int] | None = None
 
     # --------------------------------------------------------------- expressions
     # Every expression node is turned, on its first evaluation, into a Python closure
@@ -611,6 +615,8 @@ class Evaluator:
                 raise SpecRuntimeError(f"random.int({lo}, {hi}) has an empty range", span)
             v = rng.randint(s.rng_key, s.rng_counter, lo, hi)
             s.rng_counter = (s.rng_counter + 1) & rng.MASK32
+            if self.draw_sizes is not None:
+                self.draw_sizes.append(hi - lo + 1)
             return v
         return random_int
 
@@ -625,6 +631,8 @@ class Evaluator:
                 raise ConstEvalError("draws a random number")
             r = rng.randint(s.rng_key, s.rng_counter, 0, max(len(legal) - 1, 0))
             s.rng_counter = (s.rng_counter + 1) & rng.MASK32
+            if self.draw_sizes is not None:
+                self.draw_sizes.append(len(legal))
             return legal[r] if legal else orelse(env)
         return random_pick
 
@@ -904,6 +912,8 @@ class Evaluator:
         for i, j in rng.shuffle_swaps(st.rng_key, st.rng_counter, len(lst)):
             lst[i], lst[j] = lst[j], lst[i]
         st.rng_counter = (st.rng_counter + max(len(lst) - 1, 0)) & rng.MASK32
+        if self.draw_sizes is not None:
+            self.draw_sizes.append(len(lst))
 
     def s_effect(self, s: ir.Effect):
         name, args_f = s.name, [self._compile(a) for a in s.args]

@@ -16,7 +16,8 @@ Stages, in order (the first failure is the verdict, and its text goes back to th
 6. `property`: the generated property tests (`props.falsify`, in the card's own context, with
    the text's contract, frame and draws: `textchecks.TextChecks`) find no failing call;
 7. `text`: every printed number and symbol that no rule covers is used by the fill
-   (`textchecks.number_problems`, on the passing calls and on states spread over the games);
+   (`textchecks.number_problems`, on the passing calls and on states spread over the games),
+   and random numbers it draws change what it does on some call (`textchecks.draw_problems`);
 8. `differential` (with a reference: another fill of the same text): both behave alike.
 
 Diagnostics of stages 2 and 3, and faults, point into the answer (`<answer>:line:col`): the
@@ -31,7 +32,8 @@ per fill file text: checking a spec with data (`specs/tcg.envspec`) takes second
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 
 from envc.compiler.check import fill_path
 from envc.compiler.diagnostics import DiagnosticError, render_all
@@ -42,7 +44,7 @@ from envc.llm_fill import props
 from envc.llm_fill.answer import AnswerError, extract_body
 from envc.llm_fill.fillfile import clauses_of, item_text, upsert
 from envc.llm_fill.spec import Loaded, fill_key, load_lenient
-from envc.llm_fill.textchecks import first_difference, number_problems, with_contexts
+from envc.llm_fill.textchecks import draw_problems, first_difference, number_problems, with_contexts
 
 #: the file name diagnostics of an answer's body point into
 ANSWER_PATH = "<answer>"
@@ -71,6 +73,110 @@ def _run(it: Interpreter, hole: str, ex) -> tuple:
     except Exception as e:  # a fault: compared as such
         return None, None, f"faults ({e})"
     return after, result, None
+
+
+#: differential acceptance of fills that draw: examples compared in law, random words per example
+LAW_EXAMPLES = 6
+LAW_DRAWS = 1000
+
+
+def _draws(before, a, b) -> bool:
+    """Both calls ran without a fault and one drew random numbers (its RNG counter moved): the
+    two may differ in their draws alone (`random.pick` draws once even from an empty set), which
+    the text's contract checks where it says how many (`draws N`), not the comparison."""
+    if a is None or b is None:
+        return False
+    return a.rng_counter != before.rng_counter or b.rng_counter != before.rng_counter
+
+
+def _outcome(module, it: Interpreter, hole: str, ex, counter: int) -> tuple[str, tuple]:
+    """The outcome of `hole` on example `ex` with the RNG counter at `counter`: a key (the
+    state's fields but the RNG, the result, or the fault) and (state, result) for showing it."""
+    before = ex.before.copy()
+    before.rng_counter = counter
+    after, result, fault = _run(it, hole, replace(ex, before=before))
+    if fault is not None:
+        return fault, (None, None)
+    return repr((after.fields, result)), (after, result)
+
+
+def _law_difference(module, its: tuple[Interpreter, Interpreter], hole: str, ex) -> str | None:
+    """Whether two fills that draw behave alike in law on example `ex`: each runs from
+    `LAW_DRAWS` RNG counters (4,096 apart: distinct random words). Where the outcomes are few
+    (at most `LAW_DRAWS // 20` distinct ones), every outcome must be reached by both about as
+    often (`_counts_differ`): two fills of "discard a random card" by `random.int` and by
+    `random.pick` agree, one that never picks the last card does not. Where they are many (a
+    shuffled deck: each outcome comes once or not at all, and counts of whole outcomes would
+    tell nothing), each changed cell's values must come about as often instead (the card at
+    each place of the deck, the hand's length). None when alike, else what differs."""
+    runs: list[list[tuple[str, tuple]]] = [[], []]
+    for i in range(LAW_DRAWS):
+        counter = (ex.before.rng_counter + 4096 * i) & 0xFFFFFFFF
+        for side, it in enumerate(its):
+            runs[side].append(_outcome(module, it, hole, ex, counter))
+    keys = [[k for k, _ in r] for r in runs]
+    if len(set(keys[0]) | set(keys[1])) <= LAW_DRAWS // 20:
+        bad = _counts_differ(keys)
+        if bad is None:
+            return None
+        key, na, nb = bad
+        shown = dict(runs[0] + runs[1])
+        usual = max(set(keys[1 if na < nb else 0]), key=keys[1 if na < nb else 0].count)
+        what = _outcome_text(module, shown[key], shown[usual], key)
+        return (f"over {LAW_DRAWS} runs from other random words, an outcome comes {na} times from the first and "
+                f"{nb} from the second ({what})")
+    cells = [[_cells_of(ex.before, key, outcome) for key, outcome in r] for r in runs]
+    bad = _counts_differ([[c for run in side for c in run] for side in cells])
+    if bad is None:
+        return None
+    (where, value), na, nb = bad
+    return (f"over {LAW_DRAWS} runs from other random words, {where} is {value} {na} times after the first and "
+            f"{nb} after the second")
+
+
+def _counts_differ(samples: list[list]) -> tuple | None:
+    """The first value (sorted by its text) whose counts in the two samples differ by more than
+    five standard deviations of a count difference, `sqrt(na + nb)`, plus 3 (a right pair is
+    almost never told apart): (value, na, nb), or None."""
+    counts = [Counter(x) for x in samples]
+    for value in sorted(set(counts[0]) | set(counts[1]), key=repr):
+        na, nb = counts[0][value], counts[1][value]
+        if abs(na - nb) > 5 * (na + nb) ** 0.5 + 3:
+            return value, na, nb
+    return None
+
+
+def _cells_of(before, key: str, outcome: tuple) -> list[tuple[str, str]]:
+    """An outcome as (cell, value) pairs: each cell of the state fields the call changed (a
+    list's length too), the result, or the fault."""
+    after, result = outcome
+    if after is None:
+        return [("the outcome", key)]
+    out = [("the result", repr(result))]
+    for name, v in after.fields.items():
+        if v != before.fields.get(name):
+            out += _flat(f"`{name}", v)
+    return out
+
+
+def _flat(path: str, v) -> list[tuple[str, str]]:
+    """(`path[i]...`, value) for each scalar cell of value `v`, and `len(...)` of each list."""
+    if isinstance(v, dict):
+        return [c for k, x in v.items() for c in _flat(f"{path}.{k}", x)]
+    if isinstance(v, list):
+        return [(f"len({path}`)", str(len(v)))] + [c for i, x in enumerate(v) for c in _flat(f"{path}[{i}]", x)]
+    return [(f"{path}`", repr(v))]
+
+
+def _outcome_text(module, outcome: tuple, other: tuple, key: str) -> str:
+    """An outcome, told by how it differs from another one (or its fault)."""
+    if outcome[0] is None:
+        return key
+    if other[0] is None:
+        return "it ends without a fault"
+    diff = first_difference(module, outcome[0], other[0], outcome[1], other[1])
+    return f"where {diff.replace('after the first', 'in it').replace('after the second', 'in another')}" if diff \
+        else "the same state"
 
 
 class Judge:
@@ -284,7 +390,8 @@ class Judge:
         if cx is not None:
             return Verdict(False, "property", cx.render(loaded.module, ir_hole), body, cx)
         examples += props.sweep_examples(loaded.module, hole, starts)
-        unused = number_problems(with_contexts(loaded.module), ir_hole, examples)
+        in_context = with_contexts(loaded.module)
+        unused = number_problems(in_context, ir_hole, examples) + draw_problems(in_context, ir_hole, examples)
         if unused:
             return Verdict(False, "text", "\n".join(unused), body)
         return Verdict(True, "accepted", "", body, examples=examples)
@@ -308,11 +415,18 @@ class Judge:
         module_b = with_contexts(other)
         it_a, it_b = Interpreter(module_a), Interpreter(module_b)
         h = next(x for x in mine.holes if x.name == hole)
+        in_law = 0
         for ex in examples:
             a = _run(it_a, hole, ex)
             b = _run(it_b, hole, ex)
             diff = (None if a[2] == b[2] else f"the first {a[2] or 'runs'} and the second {b[2] or 'runs'}") \
-                if a[2] or b[2] else first_difference(module_a, a[0], b[0], a[1], b[1])
+                if a[2] or b[2] else first_difference(module_a, a[0], b[0], a[1], b[1], ex.before.rng_counter)
+            if diff is not None and _draws(ex.before, a[0], b[0]):
+                # two fills of a random text may draw differently and still mean the same: compare
+                # what each does over many random words instead of on these ones, on the first
+                # `LAW_EXAMPLES` such examples (the others are not evidence either way)
+                in_law += 1
+                diff = _law_difference(module_a, (it_a, it_b), hole, ex) if in_law <= LAW_EXAMPLES else None
             if diff is None:
                 continue
             call = ", ".join(f"{p.name}: {props.dsl_value(module_a, p.type, v)}" for p, v in zip(h.params, ex.args))

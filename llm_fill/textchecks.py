@@ -3,7 +3,7 @@
 
 Public surface: `with_contexts(module)`, `TextChecks(module, hole)` (`setup`, `problems`,
 `describe_setup`), `changed_paths`, `path_text`, `value_at`, `literal_sites`, `mutated`,
-`number_problems`, `data_problems`, `reads_column`, `with_column`, `first_difference`, `set_coins`, `assign`, `Example`.
+`number_problems`, `data_problems`, `draw_problems`, `reads_column`, `with_column`, `first_difference`, `set_coins`, `assign`, `Example`.
 
 Per call (inside the generated property tests, `props.check_call`):
 
@@ -222,7 +222,7 @@ class TextChecks:
                     continue
                 if not ok:
                     out.append(f"{where} `ensures {c.source}` does not hold "
-                               f"({c.span.file}:{c.span.line})")
+                               f"({c.span.file}:{c.span.line})" + (COINS_NOTE if _reads_coins(c.source) else ""))
         finally:
             ev.state = ev.old_state = None
         return out
@@ -476,7 +476,7 @@ def number_problems(module: ir.Module, hole: ir.HoleDef, examples: list[Example]
     for shown, value, enum, variants in wanted:
         if not literal_sites(fn, value, enum):
             out.append(f"the text prints {shown}, and the fill never writes it: write the text's number "
-                       "(a literal) where the rule uses it")
+                       "(a literal) where the text's effect uses it")
             continue
         if not examples:
             continue
@@ -485,6 +485,51 @@ def number_problems(module: ir.Module, hole: ir.HoleDef, examples: list[Example]
             out.append(f"the text prints {shown}, and the fill does not use it: changing the fill's {value} to "
                        f"{tried} changes nothing on the {len(examples)} states tried")
     return out
+
+
+#: `draw_problems`: calls that drew, at least (fewer are no evidence) and at most (the cost)
+IDLE_DRAWS_MIN, IDLE_DRAWS_MAX = 8, 60
+
+
+def draw_problems(module: ir.Module, hole: ir.HoleDef, examples: list[Example]) -> list[str]:
+    """[] or one problem when the fill draws random numbers that never matter: on every
+    passing call that drew with a choice (a draw that could take two values or more,
+    `IDLE_DRAWS_MIN` such calls at least), running it again from three
+    other RNG counters (4,096 apart: other random words) leaves the state and the result as
+    they were. A text that draws acts on its draws ("discard a random card"); a fill that
+    draws an index and then discards the first card passed every other check when the text's
+    contract counts draws but cannot say which card (judge hunt, cases r07/e01)."""
+    if hole.fill is None:
+        return []
+    it = Interpreter(module)
+    drawing = [ex for ex in examples if ex.after.rng_counter != ex.before.rng_counter and _had_choice(it, hole, ex)]
+    drawing = drawing[:IDLE_DRAWS_MAX]
+    if len(drawing) < IDLE_DRAWS_MIN:
+        return []
+    for ex in drawing:
+        for shift in (1, 2, 3):
+            before = ex.before.copy()
+            before.rng_counter = (before.rng_counter + 4096 * shift) & rng.MASK32
+            out = _outcome(it, hole.name, Example(before, ex.args, ex.after, ex.result, ex.origin))
+            if out[0] == "fault" or not values_equal(out[1], ex.result):
+                return []
+            if not all(values_equal(out[0].fields[k], ex.after.fields[k]) for k in ex.after.fields):
+                return []
+    return [f"the fill draws random numbers, but what it does never depends on them: on the {len(drawing)} calls "
+            "that drew, other random words gave the same state and result. Use what you draw (the random card "
+            "is the one at the drawn index), or do not draw"]
+
+
+def _had_choice(it: Interpreter, hole: ir.HoleDef, ex: Example) -> bool:
+    """Whether some draw of the call of example `ex` could take two values or more (a random
+    pick among the one matching card of a deck has no choice: other words change nothing)."""
+    sizes: list[int] = []
+    it.ev.draw_sizes = sizes
+    try:
+        _outcome(it, hole.name, ex)
+    finally:
+        it.ev.draw_sizes = None
+    return any(n > 1 for n in sizes)
 
 
 def _changes(module: ir.Module, hole: ir.HoleDef, fn: ir.FnDef, value: int, new: int, enum: str | None,
@@ -498,16 +543,28 @@ def _changes(module: ir.Module, hole: ir.HoleDef, fn: ir.FnDef, value: int, new:
 # ------------------------------------------------------------------ differential
 
 
-def first_difference(module: ir.Module, a: State, b: State, ra: Any, rb: Any) -> str | None:
+#: told with a failing clause that reads the coins: a fill may flip them another way (judge hunt, f01)
+COINS_NOTE = ("; `heads`/`flip` read the call's first random words as `random.coin()` flips coins: heads is "
+              "`random.coin()` true, `random.int(0, 1) == 1` (`random.bernoulli(1, 2)` is true on tails), one draw "
+              "per coin, in order")
+
+
+def _reads_coins(source: str) -> bool:
+    """Whether a clause's source calls `heads`, `flip` or `heads_until_tails`."""
+    return any(f"{name}(" in source for name in ("heads", "flip", "heads_until_tails"))
+
+
+def first_difference(module: ir.Module, a: State, b: State, ra: Any, rb: Any, start: int = 0) -> str | None:
     """The first difference between two outcomes of the same call (field path and both
-    values), or None when they are identical."""
+    values), or None when they are identical. `start`: the RNG counter before the call (the
+    draws are counted from it)."""
     paths = changed_paths(module, a, b)
     if paths:
         p = paths[0]
         return f"`{path_text(p)}` is {_short(value_at(a, p))} after the first and {_short(value_at(b, p))} after the second"
     if a.rng_counter != b.rng_counter:
-        return (f"the first draws {(a.rng_counter) & rng.MASK32} random numbers so far, the second "
-                f"{(b.rng_counter) & rng.MASK32}")
+        return (f"the first draws {(a.rng_counter - start) & rng.MASK32} random numbers in this call, the second "
+                f"{(b.rng_counter - start) & rng.MASK32}")
     if not values_equal(ra, rb):
         return f"the result is {_short(ra)} from the first and {_short(rb)} from the second"
     return None

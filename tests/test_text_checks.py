@@ -335,3 +335,79 @@ def test_the_prompt_says_which_numbers_come_from_data():
                   "--max-examples", "20")
     assert result.exit_code == 0, result.output
     assert "- it must read the text's `30` (`Card.heals`) from the data of the text's row" in result.stdout
+
+
+SNATCH_HOLE = '''
+hole snatch(p: int[0..1]) "Discard a random card from your opponent's hand."
+    ensures len(hand[1 - p]) == max(old(len(hand[1 - p])) - 1, 0)
+    ensures len(discard[1 - p]) == old(len(discard[1 - p])) + (if old(len(hand[1 - p])) > 0 then 1 else 0)
+
+hole reshuffle(p: int[0..1]) "Shuffle your hand into your deck."
+    ensures len(hand[p]) == 0
+    ensures len(deck[p]) == old(len(deck[p]) + len(hand[p]))
+'''
+RESHUFFLE = "while len(hand[p]) > 0 max 10 {\n    deck[p].push(hand[p].pop())\n}\ndeck[p].shuffle()"
+RESHUFFLE_TOO = "hand[p].shuffle()\nwhile len(hand[p]) > 0 max 10 {\n    deck[p].push(hand[p].draw())\n}\ndeck[p].shuffle()"
+HAND_ON_TOP = "deck[p].shuffle()\nwhile len(hand[p]) > 0 max 10 {\n    deck[p].push(hand[p].pop())\n}"
+SNATCH_BY_INT = """if len(hand[1 - p]) > 0 {
+    let i = random.int(0, len(hand[1 - p]) - 1)
+    discard[1 - p].push(hand[1 - p][i])
+    hand[1 - p].remove_at(i)
+}"""
+SNATCH_BY_PICK = """let i = random.pick(i in 0..10 where i < len(hand[1 - p])) else -1
+if i != -1 {
+    discard[1 - p].push(hand[1 - p][i])
+    hand[1 - p].remove_at(i)
+}"""
+SNATCH_NEVER_LAST = SNATCH_BY_INT.replace("random.int(0, len(hand[1 - p]) - 1)",
+                                          "random.int(0, max(len(hand[1 - p]) - 2, 0))")
+SNATCH_IDLE = SNATCH_BY_INT.replace("hand[1 - p][i]", "hand[1 - p][0]").replace("remove_at(i)", "remove_at(0)")
+
+
+@pytest.fixture(scope="module")
+def snatch(tmp_path_factory):
+    """tests/specs/mini_tcg with one more hole, "Discard a random card from your opponent's
+    hand.", whose `ensures` count the cards but cannot say which one is discarded."""
+    folder = tmp_path_factory.mktemp("snatch")
+    mini = ROOT / "tests" / "specs" / "mini_tcg.envspec"
+    (folder / "mini_tcg.envspec").write_text(mini.read_text(encoding="utf-8") + SNATCH_HOLE, encoding="utf-8")
+    fills = mini.with_suffix(".fills").read_text(encoding="utf-8")
+    (folder / "mini_tcg.fills").write_text(fills, encoding="utf-8")
+    return Judge(str(folder / "mini_tcg.envspec"), max_examples=EXAMPLES), fills
+
+
+def test_random_draws_a_fill_never_uses_are_refused(snatch):
+    """A fill that draws an index and discards the first card anyway passes every count; the
+    draws must change what it does on some call (`textchecks.draw_problems`)."""
+    judge, fills = snatch
+    idle = judge.judge_body("snatch", SNATCH_IDLE, fills)
+    assert (idle.ok, idle.stage) == (False, "text"), idle.feedback
+    assert "draws random numbers, but what it does never depends on them" in idle.feedback
+    assert judge.judge_body("snatch", SNATCH_BY_INT, fills).ok
+
+
+def test_two_fills_of_a_random_text_are_compared_in_law(snatch):
+    """Differential acceptance of two fills that draw differently (`random.int` against
+    `random.pick`, which draws once even from an empty hand): alike in law, accepted, though
+    the same random words give other cards. One that never discards the last card is refused
+    against a right one, with how often an outcome comes from each."""
+    judge, fills = snatch
+    alike = judge.judge_body("snatch", SNATCH_BY_INT, fills, reference=SNATCH_BY_PICK)
+    assert alike.ok, alike.feedback
+    biased = judge.judge_body("snatch", SNATCH_NEVER_LAST, fills, reference=SNATCH_BY_INT)
+    assert (biased.ok, biased.stage) == (False, "differential"), biased.feedback
+    assert re.search(r"over 1000 runs from other random words, an outcome comes \d+ times from the first and "
+                     r"\d+ from the second", biased.feedback), biased.feedback
+
+
+def test_shuffles_are_compared_cell_by_cell(snatch):
+    """A shuffled deck is a new outcome almost every run, so counting whole outcomes would tell
+    nothing: where outcomes are many, each changed cell's values are counted instead. Two
+    right fills of "Shuffle your hand into your deck." agree; one that shuffles the deck first
+    and puts the hand under it does not (the cards at each place differ in law)."""
+    judge, fills = snatch
+    assert judge.judge_body("reshuffle", RESHUFFLE, fills, reference=RESHUFFLE_TOO).ok
+    bad = judge.judge_body("reshuffle", HAND_ON_TOP, fills, reference=RESHUFFLE)
+    assert (bad.ok, bad.stage) == (False, "differential"), bad.feedback
+    assert re.search(r"over 1000 runs from other random words, `deck\[[01]\]\[\d+\]` is \d+ \d+ times after the "
+                     r"first and \d+ after the second", bad.feedback), bad.feedback
