@@ -193,6 +193,17 @@ class ExpressionChecks(CheckerPart):
             right = self.expr(e.right, ctx, peek)
         finally:
             self.pop_facts(ctx)
+        if ir.first_draw(right) is not None:
+            # a right side that draws is evaluated whatever the left one says (`ir.Binary`: no
+            # short circuit, so that every backend draws alike): checked again without the facts
+            # (`k < 3 and a[k] == random.int(0, 1)` read `a[k]` past its end at run time), and
+            # it may not take from a list (`len(xs) > 0 and xs.pop() > 3` faulted on an empty list)
+            take = next((n for n in ir.walk(right) if isinstance(n, ir.ListTake)), None)
+            if take is not None:
+                self.fail("E0131", f"the right side of `{op}` cannot take from a list", take.span,
+                          f"evaluated even where the left side decides the `{op}`",
+                          help="take in a statement of its own under an `if` on the left side, then test the value")
+            right = self.expr(e.right, ctx, peek)
         return self.binary(op, left, right, e.span, e.op_span)
 
     def cond_expr(self, e: ast.CondExpr, ctx: Ctx, peek: bool) -> ir.Cond:

@@ -139,7 +139,18 @@ class StatementChecks(CheckerPart):
     def assign_stmt(self, s: ast.Assign, ctx: Ctx) -> list[ir.Stmt]:
         """`place = v`, `+=`, `-=` (optionally `until boundary(...)` on a lasting field)."""
         place, current = self.place_and_read(s.target, ctx)
+        drawn = next((n for n in ir.walk(place) if isinstance(n, (ir.RandomInt, ir.RandomPick, ir.ListTake))), None)
+        if s.op != "=" and drawn is not None:  # (`x[i] += v` is `x[i] = x[i] + v`: the place twice)
+            self.fail("E0131", f"the place of `{s.op}` cannot draw random numbers or take from a list", drawn.span,
+                      "the place is read, then written: this would run twice",
+                      help=f"draw first in a statement of its own (`let i = ...`), then `...[i] {s.op} ...`")
         value = self.expr(s.value, ctx)
+        if s.op == "=" and any(isinstance(n, ir.ListTake) for n in ir.walk(value)) \
+                and any(isinstance(step, ir.IndexStep) for step in place.path):
+            # the value runs first, then the place is resolved (`interp`): its indices are read
+            # after the take, which ended the facts about the list (`kill_facts_of`), and are
+            # checked so (`a[len(ys) - 1] = ys.pop()` under `len(ys) > 0` wrote `a[-1]`)
+            place, current = self.place_and_read(s.target, ctx)
         if s.op != "=":
             # `x -= 1` reads x as `x = x - 1` does: through `expr`, with the ranges conditions narrowed
             # (`place_and_read`'s read has the declared range, which refused `n -= 1` under `when n > 0`)

@@ -37,6 +37,7 @@ from envc.compiler.passes import (
     lower_choices,
     number_faults,
     restrict_dispatch,
+    sequence_draws,
     simultaneous,
 )
 
@@ -61,10 +62,14 @@ PASSES: list[ModuleType] = [
 # After `PASSES`, for the array backends only (`lower`). `fold_constants` once here instead
 # of each backend folding in its own way (the Rust backend used to fold its generated text).
 # `lower_choices` after it, as the backends ran it before it moved here (the same IR).
+# `sequence_draws` after folding, before `lower_choices`: draws and takes become `let`s in
+# the interpreter's order (fresh-spec hunts found JAX reading operands after a later `pop()`
+# and resolving a drawing place twice), so no backend orders them inside an expression.
 # `number_faults` last: it numbers every fault site of the final IR (`lower_choices` adds
 # some), the one numbering both backends report faults with.
 LOWERING: list[ModuleType] = [
     fold_constants,
+    sequence_draws,
     lower_choices,
     number_faults,
 ]

@@ -308,3 +308,16 @@ def test_a_required_pass_cannot_be_disabled():
     assert out.exit_code == 1, out.output
     assert "error[E0180]" in out.output and "cannot be disabled" in out.output
     assert "Traceback" not in out.output
+
+
+def test_sequence_draws_keeps_the_interpreters_order_on_jax():
+    """tests/passes/sequence_draws/order.envspec: operands read before a `pop()`, a place whose
+    index draws, a list method whose argument pops, a reduction whose term pops. Before the
+    pass the generated JAX read `len(xs)` after the pop, drew the index twice and pushed into
+    the wrong list (fresh-spec hunt); the interpreter on the lowered IR and JAX agree with it."""
+    from envc.verify import load_jax, verify
+
+    module = pipeline.load(str(ROOT / "tests" / "passes" / "sequence_draws" / "order.envspec"))
+    report = verify(module, ["python", "flat", "jax"], episodes=12, seed=0, level2_samples=8,
+                    jax_env=load_jax(module))
+    assert report.ok and report.episodes == 12, [d.render() for d in report.divergences] + report.faults
