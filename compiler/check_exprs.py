@@ -261,8 +261,9 @@ class ExpressionChecks(CheckerPart):
         if found is None or (repeat is not None and repeat <= MAX_DRAW_REPEAT):
             return
         if repeat is None:
-            self.fail("E0131", f"{where} cannot draw random numbers or take from a list", found.span,
-                      "evaluated only on one side of the condition",
+            label = "evaluated only on one side of the condition" if where.startswith("a branch") \
+                else "evaluated where envc cannot keep the order of draws"
+            self.fail("E0131", f"{where} cannot draw random numbers or take from a list", found.span, label,
                       help="draw first in a statement of its own (`let r = random.int(1, 6)`), then use `r`")
         self.fail("E0131", f"{where} draws {repeat} times, more than {MAX_DRAW_REPEAT}", found.span,
                   "draws in every iteration", help="use a `for` loop over the draws")

@@ -374,8 +374,11 @@ class StatementChecks(CheckerPart):
                 if e is hi_e:
                     cmp = "<=" if inclusive else "<"
                     rng, test = f"{var} in {bounds[0]}{op}{ie.type.hi}", f"{var} {cmp} {text}"
-                else:
-                    rng, test = f"{var} in {ie.type.lo}{op}{self.source_text(hi_e.span)}", f"{var} >= {text}"
+                else:  # (the upper end as written when it is constant, else its largest value, tested)
+                    hi_i, hi_src = self.expr(hi_e, bctx), self.source_text(hi_e.span)
+                    fixed = isinstance(hi_i.type, ir.IntT) and hi_i.type.lo == hi_i.type.hi
+                    rng = f"{var} in {ie.type.lo}{op}{hi_src if fixed else getattr(hi_i.type, 'hi', 'N')}"
+                    test = f"{var} >= {text}" + ("" if fixed else f" and {var} {'<=' if inclusive else '<'} {hi_src}")
                 fix = f"for {rng} {{ if {test} {{ ... }} }}" if where is None else \
                     f"{rng} where {test}" + (f" and ({where})" if where else "")
                 what, how = ("unbounded loop", "loop over a constant range and skip the rest") if where is None \
