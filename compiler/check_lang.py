@@ -463,6 +463,7 @@ class LanguageChecks:
                      "or arrays of them", span, f"`{f.name}` is `{t}`",
                      help="keep lists and records out of lasting effects: a lasting flag or amount "
                      "per player or slot")
+            self.broken.add(f.name)  # reported: its `until`s are not reported again
             return False
         return True
 
@@ -655,6 +656,8 @@ class LanguageChecks:
             # the cell takes its default: a pending expiry would restore that same value, so
             # it may stay (a reset such as `barrier[p] = 0` costs one write, not two)
             return []
+        if expiry is None and place.root == "state" and place.name in self.broken:
+            raise _Poison()  # its `@lasting` was refused where it is declared
         if expiry is None:
             self.fail("E0191", "`until` needs a `@lasting` field", span,
                       f"`{place.name}` is not `@lasting`" if place.root == "state" else "a local does not last",
