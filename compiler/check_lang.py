@@ -492,12 +492,14 @@ class LanguageChecks:
                 if fl is None:
                     self.err("E0172", f"`@{kind}({flag})` names no state field", span, "unknown field",
                              help=did_you_mean(flag, list(self.state)) or f"declare `{flag}: {want} = false`")
+                    self.broken.add(name)  # reported: its `revealed(...)` reads are not reported again
                     continue
                 if fl.visibility != "public" or C_dims(fl.type) != shape or not isinstance(_leaf(fl.type), ir.BoolT):
                     self.err("E0172", f"the flag of `@{kind}({flag})` must be a public `{want}`", span,
                              f"`{flag}` is `{fl.type}`" + ("" if fl.visibility == "public" else f", @{fl.visibility}"),
                              help="one bool per cell of the field"
                              + (", for each player (the first index)" if kind == "reveal_to" else ""))
+                    self.broken.add(name)
                     continue
                 update[kind] = flag
             if update:
@@ -1155,6 +1157,8 @@ class LanguageChecks:
             chain.append(node)
             node = node.base
         fd = self.state.get(node.name) if isinstance(node, ast.Name) and ctx.lookup(node.name) is None else None
+        if fd is not None and fd.name in self.broken and not (fd.reveal or fd.reveal_to):
+            raise _Poison()  # its `@reveal` flag was refused where it is declared
         if fd is None or not (fd.reveal or fd.reveal_to):
             self.fail("E0172", "`revealed` reads a cell of a field marked `@reveal(flag)` or `@reveal_to(flag)`",
                       cell_ast.span, "not such a field")
