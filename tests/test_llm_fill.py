@@ -114,6 +114,8 @@ def test_repair_loop_through_litellm(mini, fake_model, priced):
     ]
     result = _fill(mini, fake_model)
     assert result.exit_code == 0, result.output
+    # "Draw a card." has `ensures` but no exact contract (no `texts of` rule): one answer was judged
+    assert "warning: 1 filled text(s) have no exact contract (draw_card)" in result.output, result.output
     reqs = fake_model.requests
     assert len(reqs) == 4
     assert all(r["model"] == "test-model" for r in reqs)

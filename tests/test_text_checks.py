@@ -197,6 +197,7 @@ def test_samples_that_behave_differently_are_rejected(copy, fake_model):
     result = envc("fill", str(copy), "--model", MODEL, "--api-base", fake_model.url, "--only", "take a {r}",
                   "--samples", "2", "--max-examples", "20")
     assert result.exit_code == 0, result.output
+    assert "no exact contract" not in result.output, "two answers were compared: no warning"
     assert len(fake_model.requests) == 4
     repair = fake_model.requests[2]["messages"][-1]["content"]
     assert "another fill of the same text behaves differently on the same state" in repair
