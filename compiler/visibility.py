@@ -31,7 +31,10 @@ the mask check finds it). `choice_leaks` checks the step that paused instead: th
 before it redrawn where the chooser does not see it, the same action replayed, and where that
 pauses at the same choice and the chooser's observation is the same, its options must be the
 same. An effect that shows the chooser what it chooses from (a `@reveal` flag set before the
-`choose`) changes the observation too, and is not a leak.
+`choose`) changes the observation too, and is not a leak. Where the observations differ only
+through the paused effect's own fields, which choice is pending (`pending_choice()`, which
+`observe` must show) depends on what the chooser does not see: that is a leak too (two `choose`
+sites behind `if hand[0] > 4`).
 """
 
 from __future__ import annotations
