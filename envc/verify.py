@@ -730,9 +730,7 @@ class _JaxBackend:
         the fault's text (`file.envspec:LINE:COL: message`, its `_fault` row)."""
         self.state = self._init(self.jax.numpy.asarray(seeds))
         self._fetch()
-        rows = self.host_fault()
-        self.init_faults = {} if rows is None else {
-            int(j): self.env.fault_message(_FaultRow(rows[j])) for j in np.flatnonzero(rows[:, 0] != 0)}
+        self.init_faults = _fault_texts(self.env, self.host_fault())
 
     def _fetch(self) -> None:
         host, self.inv = self.jax.device_get((self.state, self._invariants(self.state)))
@@ -819,6 +817,14 @@ class _JaxBackend:
             return fault
         theirs = jax_state_arrays(state)
         return {k: theirs[k] for k in arrays}
+
+
+def _fault_texts(env, rows: np.ndarray | None) -> dict[int, str]:
+    """Each environment whose `_fault` row (of `rows`, int32[lanes, 3] on the host; None: the
+    spec has no fault site) is set -> its text, as the generated `fault_message` gives it."""
+    if rows is None:
+        return {}
+    return {int(j): env.fault_message(_FaultRow(rows[j])) for j in np.flatnonzero(rows[:, 0] != 0)}
 
 
 @dataclass
@@ -1434,11 +1440,9 @@ def _jax_policy_run(module, env, seeds, policy, max_steps) -> PolicyRun:
     def note_faults() -> None:
         """Episodes whose `_fault` is set for the first time: faulted at step `t` (they end)."""
         rows = getattr(box["state"], "_fault", None)
-        if rows is None:
-            return
-        rows = np.asarray(jax.device_get(rows))
-        for j in np.flatnonzero(rows[:, 0] != 0):
-            faults.setdefault(int(j), (box["t"], env.fault_message(_FaultRow(rows[j]))))
+        texts = _fault_texts(env, None if rows is None else np.asarray(jax.device_get(rows)))
+        for j, text in texts.items():
+            faults.setdefault(j, (box["t"], text))
 
     def reset(s):
         box["state"] = init(jax.numpy.asarray(s))

@@ -89,7 +89,7 @@ def _draws(before, a, b) -> bool:
     return a.rng_counter != before.rng_counter or b.rng_counter != before.rng_counter
 
 
-def _outcome(module, it: Interpreter, hole: str, ex, counter: int) -> tuple[str, tuple]:
+def _outcome(it: Interpreter, hole: str, ex, counter: int) -> tuple[str, tuple]:
     """The outcome of `hole` on example `ex` with the RNG counter at `counter`: a key (the
     state's fields but the RNG, the result, or the fault) and (state, result) for showing it."""
     before = ex.before.copy()
@@ -113,7 +113,7 @@ def _law_difference(module, its: tuple[Interpreter, Interpreter], hole: str, ex)
     for i in range(LAW_DRAWS):
         counter = (ex.before.rng_counter + 4096 * i) & 0xFFFFFFFF
         for side, it in enumerate(its):
-            runs[side].append(_outcome(module, it, hole, ex, counter))
+            runs[side].append(_outcome(it, hole, ex, counter))
     keys = [[k for k, _ in r] for r in runs]
     if len(set(keys[0]) | set(keys[1])) <= LAW_DRAWS // 20:
         bad = _counts_differ(keys)
@@ -121,7 +121,7 @@ def _law_difference(module, its: tuple[Interpreter, Interpreter], hole: str, ex)
             return None
         key, na, nb = bad
         shown = dict(runs[0] + runs[1])
-        usual = max(set(keys[1 if na < nb else 0]), key=keys[1 if na < nb else 0].count)
+        usual = Counter(keys[1 if na < nb else 0]).most_common(1)[0][0]  # what the other one mostly does
         what = _outcome_text(module, shown[key], shown[usual], key)
         return (f"over {LAW_DRAWS} runs from other random words, an outcome comes {na} times from the first and "
                 f"{nb} from the second ({what})")

@@ -39,6 +39,7 @@ as a state of the game when every invariant held before the context ran.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from envc.compiler import ir, rng
@@ -502,8 +503,8 @@ def draw_problems(module: ir.Module, hole: ir.HoleDef, examples: list[Example]) 
     if hole.fill is None:
         return []
     it = Interpreter(module)
-    drawing = [ex for ex in examples if ex.after.rng_counter != ex.before.rng_counter and _had_choice(it, hole, ex)]
-    drawing = drawing[:IDLE_DRAWS_MAX]
+    drawing = list(islice((ex for ex in examples if ex.after.rng_counter != ex.before.rng_counter
+                           and _had_choice(it, hole, ex)), IDLE_DRAWS_MAX))  # (each one replayed: no more)
     if len(drawing) < IDLE_DRAWS_MIN:
         return []
     for ex in drawing:
