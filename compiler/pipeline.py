@@ -34,6 +34,7 @@ from envc.compiler.passes import (
     choice_points,
     effect_tables,
     fold_constants,
+    inline_fns,
     lower_choices,
     number_faults,
     restrict_dispatch,
@@ -59,8 +60,10 @@ PASSES: list[ModuleType] = [
     choice_points,
 ]
 
-# After `PASSES`, for the array backends only (`lower`). `fold_constants` once here instead
-# of each backend folding in its own way (the Rust backend used to fold its generated text).
+# After `PASSES`, for the array backends only (`lower`). `inline_fns` first, so that
+# `fold_constants` folds what an inlined call computes from constants (`cell(2, 1)`).
+# `fold_constants` once here instead of each backend folding in its own way (the Rust backend
+# used to fold its generated text).
 # `lower_choices` after it, as the backends ran it before it moved here (the same IR).
 # `sequence_draws` after folding, before `lower_choices`: draws and takes become `let`s in
 # the interpreter's order (fresh-spec hunts found JAX reading operands after a later `pop()`
@@ -68,6 +71,7 @@ PASSES: list[ModuleType] = [
 # `number_faults` last: it numbers every fault site of the final IR (`lower_choices` adds
 # some), the one numbering both backends report faults with.
 LOWERING: list[ModuleType] = [
+    inline_fns,
     fold_constants,
     sequence_draws,
     lower_choices,

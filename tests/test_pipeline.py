@@ -310,6 +310,24 @@ def test_a_required_pass_cannot_be_disabled():
     assert "Traceback" not in out.output
 
 
+def test_inline_fns_keeps_every_trajectory():
+    """tests/passes/inline_fns/calls.envspec: inlined calls (constant, state and compound
+    arguments, a fn holding an inlined call) and calls left alone (an argument read twice, under
+    a branch, one that can fault). The interpreter on the lowered IR (`flat`) and JAX agree
+    with the interpreter on the checked IR, and the pass inlined what the `.ir` file shows."""
+    from envc.compiler.passes import inline_fns
+    from envc.verify import load_jax, verify
+
+    module = pipeline.load(str(ROOT / "tests" / "passes" / "inline_fns" / "calls.envspec"))
+    lowered = inline_fns.run(module)
+    step = next(a for a in lowered.actions if a.name == "step")
+    assert sorted(n.fn for n in ir.walk_all(step.body) if isinstance(n, ir.CallFn)) == [
+        "cell", "clipped", "pick", "total", "twice"]
+    report = verify(module, ["python", "flat", "jax"], episodes=12, seed=0, level2_samples=8,
+                    jax_env=load_jax(module))
+    assert report.ok and report.episodes == 12, [d.render() for d in report.divergences] + report.faults
+
+
 def test_sequence_draws_keeps_the_interpreters_order_on_jax():
     """tests/passes/sequence_draws/order.envspec: operands read before a `pop()`, a place whose
     index draws, a list method whose argument pops, a reduction whose term pops. Before the

@@ -485,7 +485,7 @@ def a_torque(st, index):
     st["dtheta1"] = _cast(_a24, jnp.float32)
     _a25 = _fclamp(v_y1[3], (-jnp.float32(28.274333953857422)), jnp.float32(28.274333953857422))
     st["dtheta2"] = _cast(_a25, jnp.float32)
-    _c26 = f_above_bar(st)
+    _c26 = ((-jnp.cos(st["theta1"])) - jnp.cos((st["theta2"] + st["theta1"]))) > jnp.float32(1.0)
 
     def _then27(st, v_a, v_y0, v_k1, v_k2, v_k3, v_k4, v_y1):
         st = dict(st)

@@ -7267,7 +7267,13 @@ def f_hard_locked(st, v_p):
 def f_locked(st, v_p):
     """fn `locked` (pokemon_gen1.envspec:254)"""
     v_p = _lcast(v_p, jnp.int8)
-    return jnp.logical_or(f_hard_locked(st, v_p), (_i32(st["trap_left"][_i32(v_p)]) > 0))
+    return jnp.logical_or(
+        jnp.logical_or(
+            jnp.logical_or(st["recharging"][_i32(v_p)], st["charging"][_i32(v_p)]),
+            (_i32(st["thrash_left"][_i32(v_p)]) > 0),
+        ),
+        (_i32(st["trap_left"][_i32(v_p)]) > 0),
+    )
 
 
 def f_move_ok(st, v_p, v_slot):
@@ -7277,7 +7283,13 @@ def f_move_ok(st, v_p, v_slot):
     _done = jnp.bool_(False)
     _ret = jnp.bool_(False)
     v_m = _lcast(_get(_get(st["team"], _i32(v_p)), _i32(st["active"][_i32(v_p)])), _DT1)
-    _c6 = f_locked(st, v_p)
+    _c6 = jnp.logical_or(
+        jnp.logical_or(
+            jnp.logical_or(st["recharging"][_i32(v_p)], st["charging"][_i32(v_p)]),
+            (_i32(st["thrash_left"][_i32(v_p)]) > 0),
+        ),
+        (_i32(st["trap_left"][_i32(v_p)]) > 0),
+    )
 
     def _then7(st, v_p, v_slot, _done, _ret, v_m):
         st = dict(st)
@@ -7318,8 +7330,32 @@ def f_rank(st, v_p, v_slot):
     _done = jnp.bool_(False)
     _ret = jnp.int8(0)
     v_a = _lcast(st["active"][_i32(v_p)], jnp.int8)
-    v_s = _lcast(jnp.where(f_locked(st, v_p), _i32(st["lock_slot"][_i32(v_p)]), _i32(v_slot)), jnp.int8)
-    _c10 = jnp.logical_and(f_no_pp(st, v_p), jnp.logical_not(f_locked(st, v_p)))
+    v_s = _lcast(
+        jnp.where(
+            jnp.logical_or(
+                jnp.logical_or(
+                    jnp.logical_or(st["recharging"][_i32(v_p)], st["charging"][_i32(v_p)]),
+                    (_i32(st["thrash_left"][_i32(v_p)]) > 0),
+                ),
+                (_i32(st["trap_left"][_i32(v_p)]) > 0),
+            ),
+            _i32(st["lock_slot"][_i32(v_p)]),
+            _i32(v_slot),
+        ),
+        jnp.int8,
+    )
+    _c10 = jnp.logical_and(
+        f_no_pp(st, v_p),
+        jnp.logical_not(
+            jnp.logical_or(
+                jnp.logical_or(
+                    jnp.logical_or(st["recharging"][_i32(v_p)], st["charging"][_i32(v_p)]),
+                    (_i32(st["thrash_left"][_i32(v_p)]) > 0),
+                ),
+                (_i32(st["trap_left"][_i32(v_p)]) > 0),
+            )
+        ),
+    )
 
     def _then11(st, v_p, v_slot, _done, _ret, v_a, v_s):
         st = dict(st)
@@ -7666,8 +7702,35 @@ def p_use_move(st, v_u, v_slot):
 
     def _then93(st, v_u, v_slot, v_a):
         st = dict(st)
-        v_s = _lcast(jnp.where(f_locked(st, v_u), _i32(st["lock_slot"][_i32(v_u)]), _i32(v_slot)), jnp.int8)
-        v_struggle = _lcast(jnp.logical_and(f_no_pp(st, v_u), jnp.logical_not(f_locked(st, v_u))), jnp.bool_)
+        v_s = _lcast(
+            jnp.where(
+                jnp.logical_or(
+                    jnp.logical_or(
+                        jnp.logical_or(st["recharging"][_i32(v_u)], st["charging"][_i32(v_u)]),
+                        (_i32(st["thrash_left"][_i32(v_u)]) > 0),
+                    ),
+                    (_i32(st["trap_left"][_i32(v_u)]) > 0),
+                ),
+                _i32(st["lock_slot"][_i32(v_u)]),
+                _i32(v_slot),
+            ),
+            jnp.int8,
+        )
+        v_struggle = _lcast(
+            jnp.logical_and(
+                f_no_pp(st, v_u),
+                jnp.logical_not(
+                    jnp.logical_or(
+                        jnp.logical_or(
+                            jnp.logical_or(st["recharging"][_i32(v_u)], st["charging"][_i32(v_u)]),
+                            (_i32(st["thrash_left"][_i32(v_u)]) > 0),
+                        ),
+                        (_i32(st["trap_left"][_i32(v_u)]) > 0),
+                    )
+                ),
+            ),
+            jnp.bool_,
+        )
         v_m = _lcast(st["team"]["moves"][(v_u, v_a, v_s)], jnp.int16)
         _c94 = v_struggle
 
@@ -7737,7 +7800,18 @@ def p_use_move(st, v_u, v_slot):
             )
             _c101 = jnp.logical_or(
                 jnp.logical_and(
-                    jnp.logical_and(jnp.logical_not(f_locked(st, v_u)), jnp.logical_not(st["fx"]["charge"])),
+                    jnp.logical_and(
+                        jnp.logical_not(
+                            jnp.logical_or(
+                                jnp.logical_or(
+                                    jnp.logical_or(st["recharging"][_i32(v_u)], st["charging"][_i32(v_u)]),
+                                    (_i32(st["thrash_left"][_i32(v_u)]) > 0),
+                                ),
+                                (_i32(st["trap_left"][_i32(v_u)]) > 0),
+                            )
+                        ),
+                        jnp.logical_not(st["fx"]["charge"]),
+                    ),
                     jnp.logical_not(v_struggle),
                 ),
                 st["charging"][_i32(v_u)],
@@ -8056,7 +8130,8 @@ def p_check_hit(st, v_u, v_m):
             _c150, lambda: _then151(st, v_u, v_m, v_t, v_ta, v_sp), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp))
         )
         _c153 = jnp.logical_and(
-            jnp.logical_and(st["go"], st["fx"]["ohko"]), (_i32(f_speed(st, v_t)) > _i32(f_speed(st, v_u)))
+            jnp.logical_and(st["go"], st["fx"]["ohko"]),
+            (_i32(st["mstat"][_i32(v_t)][3]) > _i32(st["mstat"][_i32(v_u)][3])),
         )
 
         def _then154(st, v_u, v_m, v_t, v_ta, v_sp):
@@ -9211,7 +9286,15 @@ def p_recover(st, v_u):
     v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
     v_hp = _lcast(st["team"]["hp"][(v_u, v_a)], jnp.int16)
     v_full = _lcast(st["team"]["maxhp"][(v_u, v_a)], jnp.int16)
-    _c291 = jnp.logical_not(f_heal_fails(st, v_hp, v_full))
+    _c291 = jnp.logical_not(
+        jnp.logical_or(
+            (_i32(v_hp) == _i32(v_full)),
+            jnp.logical_and(
+                jnp.logical_or((_i32(v_hp) == (_i32(v_full) - 255)), (_i32(v_hp) == (_i32(v_full) - 511))),
+                (jnp.remainder(_i32(v_hp), 256) != 0),
+            ),
+        )
+    )
 
     def _then292(st, v_u, v_a, v_hp, v_full):
         st = dict(st)
@@ -10065,10 +10148,10 @@ def p_end_of_turn(st):
     def _else457(st, v_out0, v_out1):
         st = dict(st)
         v_p = 0
-        _a458 = f_fainted(st, v_p)
+        _a458 = _i32(st["team"]["hp"][(v_p, st["active"][_i32(v_p)])]) == 0
         st["must_replace"] = st["must_replace"].at[_i32(v_p)].set(_cast(_a458, jnp.bool_))
         v_p = 1
-        _a459 = f_fainted(st, v_p)
+        _a459 = _i32(st["team"]["hp"][(v_p, st["active"][_i32(v_p)])]) == 0
         st["must_replace"] = st["must_replace"].at[_i32(v_p)].set(_cast(_a459, jnp.bool_))
         _c460 = jnp.logical_or(st["must_replace"][0], st["must_replace"][1])
 
@@ -10114,16 +10197,16 @@ def p_build_mon(st, v_p, v_i, v_sp, v_level):
     }
     _a464 = v_level
     st["team"] = {**st["team"], "level": _put(st["team"]["level"], (_i32(v_p), _i32(v_i)), _cast(_a464, jnp.int8))}
-    _a465 = f_hp_of(st, _K19[_i32(v_sp)], v_level)
+    _a465 = (jnp.floor_divide((((2 * _i32(_K19[_i32(v_sp)])) + 93) * _i32(v_level)), 100) + _i32(v_level)) + 10
     st["team"] = {**st["team"], "maxhp": st["team"]["maxhp"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a465, jnp.int16))}
-    _a466 = f_hp_of(st, _K19[_i32(v_sp)], v_level)
+    _a466 = (jnp.floor_divide((((2 * _i32(_K19[_i32(v_sp)])) + 93) * _i32(v_level)), 100) + _i32(v_level)) + 10
     st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a466, jnp.int16))}
     _a467 = _stack(
         [
-            jnp.asarray(f_stat_of(st, _K20[_i32(v_sp)], v_level), jnp.int32),
-            jnp.asarray(f_stat_of(st, _K21[_i32(v_sp)], v_level), jnp.int32),
-            jnp.asarray(f_stat_of(st, _K22[_i32(v_sp)], v_level), jnp.int32),
-            jnp.asarray(f_stat_of(st, _K15[_i32(v_sp)], v_level), jnp.int32),
+            jnp.asarray((jnp.floor_divide((((2 * _i32(_K20[_i32(v_sp)])) + 93) * _i32(v_level)), 100) + 5), jnp.int32),
+            jnp.asarray((jnp.floor_divide((((2 * _i32(_K21[_i32(v_sp)])) + 93) * _i32(v_level)), 100) + 5), jnp.int32),
+            jnp.asarray((jnp.floor_divide((((2 * _i32(_K22[_i32(v_sp)])) + 93) * _i32(v_level)), 100) + 5), jnp.int32),
+            jnp.asarray((jnp.floor_divide((((2 * _i32(_K15[_i32(v_sp)])) + 93) * _i32(v_level)), 100) + 5), jnp.int32),
         ]
     )
     st["team"] = {**st["team"], "stats": st["team"]["stats"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a467, jnp.int16))}
@@ -12051,8 +12134,8 @@ def _epilogue(st):
             )
             st, _r726 = _randint(st, 0, 1)
             v_tie = _lcast((_r726 == 1), jnp.bool_)
-            v_s0 = _lcast(f_speed(st, 0), jnp.int16)
-            v_s1 = _lcast(f_speed(st, 1), jnp.int16)
+            v_s0 = _lcast(st["mstat"][0][3], jnp.int16)
+            v_s1 = _lcast(st["mstat"][1][3], jnp.int16)
             v_first = _lcast(
                 jnp.where(
                     jnp.logical_or(

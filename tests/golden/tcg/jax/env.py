@@ -13382,7 +13382,17 @@ def f_trainer_target_ok(st, v_p, v_c, v_s):
                     jnp.logical_and(
                         jnp.logical_and(
                             st["occupied"][_i32(v_p)][_i32(v_s)],
-                            jnp.logical_or((_K8[_i32(v_r)] == 10), (f_type_of(st, v_p, v_s) == _K8[_i32(v_r)])),
+                            jnp.logical_or(
+                                (_K8[_i32(v_r)] == 10),
+                                (
+                                    jnp.where(
+                                        (_K0[_i32(st["card"][_i32(v_p)][_i32(v_s)])] == 1),
+                                        st["played_type"][_i32(v_p)][_i32(v_s)],
+                                        _K2[_i32(st["card"][_i32(v_p)][_i32(v_s)])],
+                                    )
+                                    == _K8[_i32(v_r)]
+                                ),
+                            ),
                         ),
                         jnp.logical_or(jnp.logical_not(_K9[_i32(v_r)]), (_i32(v_s) == 0)),
                     ),
@@ -13491,12 +13501,15 @@ def f_can_attack(st, v_p, v_a):
             jnp.logical_and(
                 jnp.logical_and(
                     jnp.logical_and(
-                        jnp.logical_and(st["occupied"][_i32(v_p)][0], f_can_act(st, v_p)),
+                        jnp.logical_and(
+                            st["occupied"][_i32(v_p)][0],
+                            jnp.logical_and((st["condition"][_i32(v_p)] != 1), (st["condition"][_i32(v_p)] != 2)),
+                        ),
                         jnp.logical_not(st["no_attack"][_i32(v_p)]),
                     ),
-                    (_i32(f_printed_damage(st, v_c, v_a)) >= 0),
+                    (_i32(jnp.where((_i32(v_a) == 0), _i32(_K15[_i32(v_c)]), _i32(_K16[_i32(v_c)]))) >= 0),
                 ),
-                f_can_pay(st, v_p, v_a),
+                f_pays(st, v_p, st["card"][_i32(v_p)][0], v_a),
             ),
             jnp.bool_,
         ),
@@ -13687,7 +13700,19 @@ def p_heal_type(st, v_p, v_s, v_t, v_amount):
     v_s = _lcast(v_s, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c58 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_i32(f_type_of(st, v_p, v_s)) == _i32(v_t)))
+    _c58 = jnp.logical_and(
+        st["occupied"][_i32(v_p)][_i32(v_s)],
+        (
+            _i32(
+                jnp.where(
+                    (_K0[_i32(st["card"][_i32(v_p)][_i32(v_s)])] == 1),
+                    st["played_type"][_i32(v_p)][_i32(v_s)],
+                    _K2[_i32(st["card"][_i32(v_p)][_i32(v_s)])],
+                )
+            )
+            == _i32(v_t)
+        ),
+    )
 
     def _then59(st, v_p, v_s, v_t, v_amount):
         st = dict(st)
@@ -13876,7 +13901,20 @@ def p_attach_from_zone(st, v_p, v_s, v_t, v_n, v_any_type):
     v_n = _lcast(v_n, jnp.int8)
     v_any_type = _lcast(v_any_type, jnp.bool_)
     _c94 = jnp.logical_and(
-        st["occupied"][_i32(v_p)][_i32(v_s)], jnp.logical_or(v_any_type, (_i32(f_type_of(st, v_p, v_s)) == _i32(v_t)))
+        st["occupied"][_i32(v_p)][_i32(v_s)],
+        jnp.logical_or(
+            v_any_type,
+            (
+                _i32(
+                    jnp.where(
+                        (_K0[_i32(st["card"][_i32(v_p)][_i32(v_s)])] == 1),
+                        st["played_type"][_i32(v_p)][_i32(v_s)],
+                        _K2[_i32(st["card"][_i32(v_p)][_i32(v_s)])],
+                    )
+                )
+                == _i32(v_t)
+            ),
+        ),
     )
 
     def _then95(st, v_p, v_s, v_t, v_n, v_any_type):
@@ -13896,7 +13934,10 @@ def p_afflict_opponent(st, v_p, v_c):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_c = _lcast(v_c, jnp.int8)
-    _c97 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], jnp.logical_not(f_defended(st, v_p)))
+    _c97 = jnp.logical_and(
+        st["occupied"][(1 - _i32(v_p))][0],
+        jnp.logical_not(jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))])),
+    )
 
     def _then98(st, v_p, v_c):
         st = dict(st)
@@ -13929,7 +13970,10 @@ def p_poison_opponent(st, v_p):
     """proc `poison_opponent` (tcg.envspec:414)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _c103 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], jnp.logical_not(f_defended(st, v_p)))
+    _c103 = jnp.logical_and(
+        st["occupied"][(1 - _i32(v_p))][0],
+        jnp.logical_not(jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))])),
+    )
 
     def _then104(st, v_p):
         st = dict(st)
@@ -13945,7 +13989,10 @@ def p_burn_opponent(st, v_p):
     """proc `burn_opponent` (tcg.envspec:420)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _c106 = jnp.logical_and(st["occupied"][(1 - _i32(v_p))][0], jnp.logical_not(f_defended(st, v_p)))
+    _c106 = jnp.logical_and(
+        st["occupied"][(1 - _i32(v_p))][0],
+        jnp.logical_not(jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))])),
+    )
 
     def _then107(st, v_p):
         st = dict(st)
@@ -14643,7 +14690,7 @@ def p_discard_opponent_energy(st, v_p, v_coin):
 
         _e230 = jax.vmap(_g229)(jnp.arange(0, 11, dtype=jnp.int32))
         v_t = _lcast(jnp.min(_e230), jnp.int8)
-        _c231 = jnp.logical_not(f_defended(st, v_p))
+        _c231 = jnp.logical_not(jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))]))
 
         def _then232(st, v_p, v_coin, v_q, v_go, v_n, v_r, v_t):
             st = dict(st)
@@ -15119,7 +15166,10 @@ def p_random_hits(st, v_p, v_times, v_each):
             st, _r364 = _randint(st, 0, jnp.maximum(jnp.sum(_pm363, dtype=jnp.int32) - 1, 0))
             v_s = _lcast(_pick(_pm363, _r364, 0, -1), jnp.int8)
             _c365 = jnp.logical_and(
-                (_i32(v_s) >= 0), jnp.logical_not(jnp.logical_and((_i32(v_s) == 0), f_defended(st, v_p)))
+                (_i32(v_s) >= 0),
+                jnp.logical_not(
+                    jnp.logical_and((_i32(v_s) == 0), jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))]))
+                ),
             )
 
             def _then366(st, v_p, v_times, v_each, v_k, v_s):
@@ -15176,7 +15226,21 @@ def f_attack_damage(st, v_p):
     _done = jnp.bool_(False)
     _ret = jnp.int16(0)
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
-    v_weak = _lcast(jnp.where((_K21[_i32(st["card"][_i32(v_q)][0])] == f_type_of(st, v_p, 0)), 20, 0), jnp.int8)
+    v_weak = _lcast(
+        jnp.where(
+            (
+                _K21[_i32(st["card"][_i32(v_q)][0])]
+                == jnp.where(
+                    (_K0[_i32(st["card"][_i32(v_p)][0])] == 1),
+                    st["played_type"][_i32(v_p)][0],
+                    _K2[_i32(st["card"][_i32(v_p)][0])],
+                )
+            ),
+            20,
+            0,
+        ),
+        jnp.int8,
+    )
     v_named = _lcast(
         jnp.where(
             jnp.logical_and(
@@ -16033,7 +16097,10 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
         lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)),
     )
     _c549 = jnp.logical_or(
-        jnp.logical_and(v__envc_run, jnp.logical_and(v_go, jnp.logical_not(f_defended(st, v_p)))),
+        jnp.logical_and(
+            v__envc_run,
+            jnp.logical_and(v_go, jnp.logical_not(jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))]))),
+        ),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 6)),
     )
 
@@ -16555,7 +16622,10 @@ def p_hinder_defending(st, v_p, v_coin, v_attack, v_retreat, v_less):
         lambda: _then626(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
         lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)),
     )
-    _c629 = jnp.logical_and(jnp.logical_and(v_go, st["occupied"][_i32(v_q)][0]), jnp.logical_not(f_defended(st, v_p)))
+    _c629 = jnp.logical_and(
+        jnp.logical_and(v_go, st["occupied"][_i32(v_q)][0]),
+        jnp.logical_not(jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))])),
+    )
 
     def _then630(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
         st = dict(st)
@@ -16682,8 +16752,19 @@ def f_extra_energy(st, v_p, v_t):
         _ret,
         _cast(
             (
-                (_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - _i32(f_cost(st, v_c, v_a, v_t)))
-                - jnp.maximum((_i32(f_cost(st, v_c, v_a, 9)) - _i32(v_others)), 0)
+                (
+                    _i32(st["energy"][_i32(v_p)][0][_i32(v_t)])
+                    - _i32(
+                        jnp.where((_i32(v_a) == 0), _i32(_K13[_i32(v_c)][_i32(v_t)]), _i32(_K14[_i32(v_c)][_i32(v_t)]))
+                    )
+                )
+                - jnp.maximum(
+                    (
+                        _i32(jnp.where((_i32(v_a) == 0), _i32(_K13[_i32(v_c)][9]), _i32(_K14[_i32(v_c)][9])))
+                        - _i32(v_others)
+                    ),
+                    0,
+                )
             ),
             jnp.int16,
         ),
@@ -16931,12 +17012,21 @@ def p_opponent_active_to_deck(st, v_p, v_coin):
     st, (v_p, v_coin, v_q, v_go) = _branch(
         _c695, lambda: _then696(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go))
     )
-    _c699 = jnp.logical_and(jnp.logical_and(v_go, st["occupied"][_i32(v_q)][0]), jnp.logical_not(f_defended(st, v_p)))
+    _c699 = jnp.logical_and(
+        jnp.logical_and(v_go, st["occupied"][_i32(v_q)][0]),
+        jnp.logical_not(jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))])),
+    )
 
     def _then700(st, v_p, v_coin, v_q, v_go):
         st = dict(st)
         st = p_hit_active(st, v_p)
-        _c701 = _i32(st["damage"][_i32(v_q)][0]) < _i32(f_hp_of(st, v_q, 0))
+        _c701 = _i32(st["damage"][_i32(v_q)][0]) < _i32(
+            jnp.where(
+                (_K0[_i32(st["card"][_i32(v_q)][0])] == 1),
+                _i32(st["played_hp"][_i32(v_q)][0]),
+                _i32(_K1[_i32(st["card"][_i32(v_q)][0])]),
+            )
+        )
 
         def _then702(st, v_p, v_coin, v_q, v_go):
             st = dict(st)
@@ -17627,7 +17717,16 @@ def p_knock_outs(st):
             v_s = i
             _c850 = jnp.logical_and(
                 st["occupied"][_i32(v_q)][_i32(v_s)],
-                (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))),
+                (
+                    _i32(st["damage"][_i32(v_q)][_i32(v_s)])
+                    >= _i32(
+                        jnp.where(
+                            (_K0[_i32(st["card"][_i32(v_q)][_i32(v_s)])] == 1),
+                            _i32(st["played_hp"][_i32(v_q)][_i32(v_s)]),
+                            _i32(_K1[_i32(st["card"][_i32(v_q)][_i32(v_s)])]),
+                        )
+                    )
+                ),
             )
 
             def _then851(st, v_q, v_s):
@@ -18182,8 +18281,13 @@ def p_deal(st, v_p):
         _f1022 = _get(st["deck"], _i32(v_p))["len"]
         st = _fault_at(st, (_f1021 >= _f1022), 35, _f1021, _f1022)
         v_c = _lcast(_get(st["deck"], _i32(v_p))["items"][_f1021], jnp.int16)
-        _c1023 = jnp.logical_and(f_is_basic(st, v_c), (_i32(v_basics) < _i32(v_k)))
-        _c1024 = jnp.logical_and(jnp.logical_not(f_is_basic(st, v_c)), (_i32(v_others) < (5 - _i32(v_k))))
+        _c1023 = jnp.logical_and(
+            jnp.logical_and((_K0[_i32(v_c)] == 0), (_K3[_i32(v_c)] == 0)), (_i32(v_basics) < _i32(v_k))
+        )
+        _c1024 = jnp.logical_and(
+            jnp.logical_not(jnp.logical_and((_K0[_i32(v_c)] == 0), (_K3[_i32(v_c)] == 0))),
+            (_i32(v_others) < (5 - _i32(v_k))),
+        )
 
         def _then1025(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
             st = dict(st)
@@ -22361,7 +22465,7 @@ def p__envc_run_attack(st, v_a):
 
         def _then1724(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1725 = jnp.maximum(_i32(f_printed_damage(st, v_c, v_a)), 0)
+            _a1725 = jnp.maximum(_i32(jnp.where((_i32(v_a) == 0), _i32(_K15[_i32(v_c)]), _i32(_K16[_i32(v_c)]))), 0)
             st["dmg"] = _cast(_a1725, jnp.int16)
             _a1726 = v_a
             st["attack_index"] = _cast(_a1726, jnp.int8)
@@ -23256,7 +23360,9 @@ def a_retreat(st, index):
     st = dict(st)
     v_b = _lcast((index + 1), jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    v_pay = _lcast(f_retreat_cost(st, v_p), jnp.int8)
+    v_pay = _lcast(
+        jnp.maximum((_i32(_K17[_i32(st["card"][_i32(v_p)][0])]) - _i32(st["retreat_discount"])), 0), jnp.int8
+    )
     v_k = 0
     _c1832 = _i32(v_k) < _i32(v_pay)
 
@@ -23359,7 +23465,12 @@ def m_retreat(st):
                     ),
                     (_K0[_i32(st["card"][_i32(st["current_player"])][0])] == 0),
                 ),
-                (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"]))),
+                (
+                    _i32(f_energy_total(st, st["current_player"], 0))
+                    >= jnp.maximum(
+                        (_i32(_K17[_i32(st["card"][_i32(st["current_player"])][0])]) - _i32(st["retreat_discount"])), 0
+                    )
+                ),
             ),
             jnp.logical_not(
                 jnp.logical_or(

@@ -143,7 +143,7 @@ fn a_torque(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
     // @ acrobot.envspec:100:5
     s.f_dtheta2 = fclamp(v_y1[(3 as usize).min(3)], (-28.274334f32), 28.274334f32);
     // @ acrobot.envspec:102:5
-    if f_above_bar(s)? {
+    if (((-f32::cos(s.f_theta1)) - f32::cos((s.f_theta2 + s.f_theta1))) > 1.0f32) {
         // @ acrobot.envspec:103:9
         s.terminated = true;
     } else {

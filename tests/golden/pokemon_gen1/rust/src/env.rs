@@ -741,7 +741,7 @@ fn f_hard_locked(s: &State, mut v_p: i32) -> Result<bool, Fault> {
 
 /// fn `locked` (pokemon_gen1.envspec:254:1)
 fn f_locked(s: &State, mut v_p: i32) -> Result<bool, Fault> {
-    Ok((f_hard_locked(s, v_p)? || ((s.f_trap_left[(v_p as usize).min(1)] as i32) > 0)))
+    Ok((((s.f_recharging[(v_p as usize).min(1)] || s.f_charging[(v_p as usize).min(1)]) || ((s.f_thrash_left[(v_p as usize).min(1)] as i32) > 0)) || ((s.f_trap_left[(v_p as usize).min(1)] as i32) > 0)))
 }
 
 /// fn `move_ok` (pokemon_gen1.envspec:267:1)
@@ -749,7 +749,7 @@ fn f_move_ok(s: &State, mut v_p: i32, mut v_slot: i32) -> Result<bool, Fault> {
     // @ pokemon_gen1.envspec:268:5
     let mut v_m: RecMon = s.f_team[(v_p as usize).min(1)][((s.f_active[(v_p as usize).min(1)] as i32) as usize).min(5)];
     // @ pokemon_gen1.envspec:269:5
-    if f_locked(s, v_p)? {
+    if (((s.f_recharging[(v_p as usize).min(1)] || s.f_charging[(v_p as usize).min(1)]) || ((s.f_thrash_left[(v_p as usize).min(1)] as i32) > 0)) || ((s.f_trap_left[(v_p as usize).min(1)] as i32) > 0)) {
         return Ok((v_slot == (s.f_lock_slot[(v_p as usize).min(1)] as i32)));
     }
     // @ pokemon_gen1.envspec:272:5
@@ -764,9 +764,9 @@ fn f_rank(s: &State, mut v_p: i32, mut v_slot: i32) -> Result<i32, Fault> {
     // @ pokemon_gen1.envspec:317:5
     let mut v_a: i32 = (s.f_active[(v_p as usize).min(1)] as i32);
     // @ pokemon_gen1.envspec:318:5
-    let mut v_s: i32 = (if f_locked(s, v_p)? { (s.f_lock_slot[(v_p as usize).min(1)] as i32) } else { v_slot });
+    let mut v_s: i32 = (if (((s.f_recharging[(v_p as usize).min(1)] || s.f_charging[(v_p as usize).min(1)]) || ((s.f_thrash_left[(v_p as usize).min(1)] as i32) > 0)) || ((s.f_trap_left[(v_p as usize).min(1)] as i32) > 0)) { (s.f_lock_slot[(v_p as usize).min(1)] as i32) } else { v_slot });
     // @ pokemon_gen1.envspec:319:5
-    if (f_no_pp(s, v_p)? && (!f_locked(s, v_p)?)) {
+    if (f_no_pp(s, v_p)? && (!(((s.f_recharging[(v_p as usize).min(1)] || s.f_charging[(v_p as usize).min(1)]) || ((s.f_thrash_left[(v_p as usize).min(1)] as i32) > 0)) || ((s.f_trap_left[(v_p as usize).min(1)] as i32) > 0)))) {
         return Ok(1);
     }
     return Ok(((T12_Move__priority[((s.f_team[(v_p as usize).min(1)][(v_a as usize).min(5)].f_moves[(v_s as usize).min(3)] as i32) as usize).min(164)] as i32) + 1));
@@ -970,9 +970,9 @@ fn p_use_move(s: &mut State, mut v_u: i32, mut v_slot: i32) -> Result<(), Fault>
     // @ pokemon_gen1.envspec:455:5
     if ((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp as i32) > 0) {
         // @ pokemon_gen1.envspec:456:9
-        let mut v_s: i32 = (if f_locked(s, v_u)? { (s.f_lock_slot[(v_u as usize).min(1)] as i32) } else { v_slot });
+        let mut v_s: i32 = (if (((s.f_recharging[(v_u as usize).min(1)] || s.f_charging[(v_u as usize).min(1)]) || ((s.f_thrash_left[(v_u as usize).min(1)] as i32) > 0)) || ((s.f_trap_left[(v_u as usize).min(1)] as i32) > 0)) { (s.f_lock_slot[(v_u as usize).min(1)] as i32) } else { v_slot });
         // @ pokemon_gen1.envspec:457:9
-        let mut v_struggle: bool = (f_no_pp(s, v_u)? && (!f_locked(s, v_u)?));
+        let mut v_struggle: bool = (f_no_pp(s, v_u)? && (!(((s.f_recharging[(v_u as usize).min(1)] || s.f_charging[(v_u as usize).min(1)]) || ((s.f_thrash_left[(v_u as usize).min(1)] as i32) > 0)) || ((s.f_trap_left[(v_u as usize).min(1)] as i32) > 0))));
         // @ pokemon_gen1.envspec:458:9
         let mut v_m: i32 = (s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_moves[(v_s as usize).min(3)] as i32);
         // @ pokemon_gen1.envspec:459:9
@@ -996,7 +996,7 @@ fn p_use_move(s: &mut State, mut v_u: i32, mut v_slot: i32) -> Result<(), Fault>
             // @ pokemon_gen1.envspec:468:13
             let mut v_charge_turn: bool = (s.f_fx.f_charge && (!s.f_charging[(v_u as usize).min(1)]));
             // @ pokemon_gen1.envspec:469:13
-            if ((((!f_locked(s, v_u)?) && (!s.f_fx.f_charge)) && (!v_struggle)) || s.f_charging[(v_u as usize).min(1)]) {
+            if ((((!(((s.f_recharging[(v_u as usize).min(1)] || s.f_charging[(v_u as usize).min(1)]) || ((s.f_thrash_left[(v_u as usize).min(1)] as i32) > 0)) || ((s.f_trap_left[(v_u as usize).min(1)] as i32) > 0))) && (!s.f_fx.f_charge)) && (!v_struggle)) || s.f_charging[(v_u as usize).min(1)]) {
                 // @ pokemon_gen1.envspec:470:17
                 let _v17: i32 = imax(((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_pp[(v_s as usize).min(3)] as i32) - 1), 0);
                 s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_pp[(v_s as usize).min(3)] = (_v17 as i8);
@@ -1116,7 +1116,7 @@ fn p_check_hit(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), Fault> {
             s.f_go = false;
         }
         // @ pokemon_gen1.envspec:551:9
-        if ((s.f_go && s.f_fx.f_ohko) && (f_speed(s, v_t)? > f_speed(s, v_u)?)) {
+        if ((s.f_go && s.f_fx.f_ohko) && ((s.f_mstat[(v_t as usize).min(1)][(3 as usize).min(3)] as i32) > (s.f_mstat[(v_u as usize).min(1)][(3 as usize).min(3)] as i32))) {
             // @ pokemon_gen1.envspec:552:13
             s.f_go = false;
         }
@@ -1528,7 +1528,7 @@ fn p_recover(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:822:5
     let mut v_full: i32 = (s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_maxhp as i32);
     // @ pokemon_gen1.envspec:823:5
-    if (!f_heal_fails(s, v_hp, v_full)?) {
+    if (!((v_hp == v_full) || (((v_hp == (v_full - 255)) || (v_hp == (v_full - 511))) && ((v_hp % 256) != 0)))) {
         // @ pokemon_gen1.envspec:824:9
         if s.f_fx.f_rest {
             // @ pokemon_gen1.envspec:825:13
@@ -1950,7 +1950,7 @@ fn p_end_of_turn(s: &mut State) -> Result<(), Fault> {
         // @ pokemon_gen1.envspec:1081:9
         for v_p in 0i32..2 {
             // @ pokemon_gen1.envspec:1082:13
-            let _v77: bool = f_fainted(s, v_p)?;
+            let _v77: bool = ((s.f_team[(v_p as usize).min(1)][((s.f_active[(v_p as usize).min(1)] as i32) as usize).min(5)].f_hp as i32) == 0);
             s.f_must_replace[(v_p as usize).min(1)] = _v77;
         }
         // @ pokemon_gen1.envspec:1084:9
@@ -1969,13 +1969,13 @@ fn p_build_mon(s: &mut State, mut v_p: i32, mut v_i: i32, mut v_sp: i32, mut v_l
     // @ pokemon_gen1.envspec:1108:5
     s.f_team[(v_p as usize).min(1)][(v_i as usize).min(5)].f_level = (v_level as i8);
     // @ pokemon_gen1.envspec:1109:5
-    let _v78: i32 = f_hp_of(s, (T2_Species__hp[(v_sp as usize).min(150)] as i32), v_level)?;
+    let _v78: i32 = ((((((2 * (T2_Species__hp[(v_sp as usize).min(150)] as i32)) + 93) * v_level) / 100) + v_level) + 10);
     s.f_team[(v_p as usize).min(1)][(v_i as usize).min(5)].f_maxhp = (_v78 as i16);
     // @ pokemon_gen1.envspec:1110:5
-    let _v79: i32 = f_hp_of(s, (T2_Species__hp[(v_sp as usize).min(150)] as i32), v_level)?;
+    let _v79: i32 = ((((((2 * (T2_Species__hp[(v_sp as usize).min(150)] as i32)) + 93) * v_level) / 100) + v_level) + 10);
     s.f_team[(v_p as usize).min(1)][(v_i as usize).min(5)].f_hp = (_v79 as i16);
     // @ pokemon_gen1.envspec:1111:5
-    let _v80: [i16; 4] = [(f_stat_of(s, (T3_Species__atk[(v_sp as usize).min(150)] as i32), v_level)? as i16), (f_stat_of(s, (T4_Species__def[(v_sp as usize).min(150)] as i32), v_level)? as i16), (f_stat_of(s, (T5_Species__spc[(v_sp as usize).min(150)] as i32), v_level)? as i16), (f_stat_of(s, (T6_Species__spe[(v_sp as usize).min(150)] as i32), v_level)? as i16)];
+    let _v80: [i16; 4] = [((((((2 * (T3_Species__atk[(v_sp as usize).min(150)] as i32)) + 93) * v_level) / 100) + 5) as i16), ((((((2 * (T4_Species__def[(v_sp as usize).min(150)] as i32)) + 93) * v_level) / 100) + 5) as i16), ((((((2 * (T5_Species__spc[(v_sp as usize).min(150)] as i32)) + 93) * v_level) / 100) + 5) as i16), ((((((2 * (T6_Species__spe[(v_sp as usize).min(150)] as i32)) + 93) * v_level) / 100) + 5) as i16)];
     s.f_team[(v_p as usize).min(1)][(v_i as usize).min(5)].f_stats = _v80;
     Ok(())
 }
@@ -3210,9 +3210,9 @@ fn epilogue_body(s: &mut State) -> Result<(), Fault> {
             let _r137: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
             let mut v_tie: bool = (_r137 == 1);
             // @ pokemon_gen1.envspec:305:9
-            let mut v_s0: i32 = f_speed(s, 0)?;
+            let mut v_s0: i32 = (s.f_mstat[(0 as usize).min(1)][(3 as usize).min(3)] as i32);
             // @ pokemon_gen1.envspec:306:9
-            let mut v_s1: i32 = f_speed(s, 1)?;
+            let mut v_s1: i32 = (s.f_mstat[(1 as usize).min(1)][(3 as usize).min(3)] as i32);
             // @ pokemon_gen1.envspec:307:9
             let mut v_first: i32 = (if ((v_r0 > v_r1) || ((v_r0 == v_r1) && ((v_s0 > v_s1) || ((v_s0 == v_s1) && v_tie)))) { 0 } else { 1 });
             // @ pokemon_gen1.envspec:308:9
