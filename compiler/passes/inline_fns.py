@@ -46,7 +46,7 @@ from envc.compiler.passes import number_faults
 
 NAME = "inline_fns"
 #: the largest `return` expression, in IR nodes (types not counted), that is inlined
-MAX_NODES = 40
+MAX_NODES = 12
 
 _DRAWS = (ir.RandomInt, ir.RandomPick, ir.ListTake)
 _ATOMS = (ir.Const, ir.Local, ir.StateGet)

@@ -7267,13 +7267,7 @@ def f_hard_locked(st, v_p):
 def f_locked(st, v_p):
     """fn `locked` (pokemon_gen1.envspec:254)"""
     v_p = _lcast(v_p, jnp.int8)
-    return jnp.logical_or(
-        jnp.logical_or(
-            jnp.logical_or(st["recharging"][_i32(v_p)], st["charging"][_i32(v_p)]),
-            (_i32(st["thrash_left"][_i32(v_p)]) > 0),
-        ),
-        (_i32(st["trap_left"][_i32(v_p)]) > 0),
-    )
+    return jnp.logical_or(f_hard_locked(st, v_p), (_i32(st["trap_left"][_i32(v_p)]) > 0))
 
 
 def f_move_ok(st, v_p, v_slot):
@@ -7283,13 +7277,7 @@ def f_move_ok(st, v_p, v_slot):
     _done = jnp.bool_(False)
     _ret = jnp.bool_(False)
     v_m = _lcast(_get(_get(st["team"], _i32(v_p)), _i32(st["active"][_i32(v_p)])), _DT1)
-    _c6 = jnp.logical_or(
-        jnp.logical_or(
-            jnp.logical_or(st["recharging"][_i32(v_p)], st["charging"][_i32(v_p)]),
-            (_i32(st["thrash_left"][_i32(v_p)]) > 0),
-        ),
-        (_i32(st["trap_left"][_i32(v_p)]) > 0),
-    )
+    _c6 = jnp.logical_or(f_hard_locked(st, v_p), (_i32(st["trap_left"][_i32(v_p)]) > 0))
 
     def _then7(st, v_p, v_slot, _done, _ret, v_m):
         st = dict(st)
@@ -7332,13 +7320,7 @@ def f_rank(st, v_p, v_slot):
     v_a = _lcast(st["active"][_i32(v_p)], jnp.int8)
     v_s = _lcast(
         jnp.where(
-            jnp.logical_or(
-                jnp.logical_or(
-                    jnp.logical_or(st["recharging"][_i32(v_p)], st["charging"][_i32(v_p)]),
-                    (_i32(st["thrash_left"][_i32(v_p)]) > 0),
-                ),
-                (_i32(st["trap_left"][_i32(v_p)]) > 0),
-            ),
+            jnp.logical_or(f_hard_locked(st, v_p), (_i32(st["trap_left"][_i32(v_p)]) > 0)),
             _i32(st["lock_slot"][_i32(v_p)]),
             _i32(v_slot),
         ),
@@ -7346,15 +7328,7 @@ def f_rank(st, v_p, v_slot):
     )
     _c10 = jnp.logical_and(
         f_no_pp(st, v_p),
-        jnp.logical_not(
-            jnp.logical_or(
-                jnp.logical_or(
-                    jnp.logical_or(st["recharging"][_i32(v_p)], st["charging"][_i32(v_p)]),
-                    (_i32(st["thrash_left"][_i32(v_p)]) > 0),
-                ),
-                (_i32(st["trap_left"][_i32(v_p)]) > 0),
-            )
-        ),
+        jnp.logical_not(jnp.logical_or(f_hard_locked(st, v_p), (_i32(st["trap_left"][_i32(v_p)]) > 0))),
     )
 
     def _then11(st, v_p, v_slot, _done, _ret, v_a, v_s):
@@ -7704,13 +7678,7 @@ def p_use_move(st, v_u, v_slot):
         st = dict(st)
         v_s = _lcast(
             jnp.where(
-                jnp.logical_or(
-                    jnp.logical_or(
-                        jnp.logical_or(st["recharging"][_i32(v_u)], st["charging"][_i32(v_u)]),
-                        (_i32(st["thrash_left"][_i32(v_u)]) > 0),
-                    ),
-                    (_i32(st["trap_left"][_i32(v_u)]) > 0),
-                ),
+                jnp.logical_or(f_hard_locked(st, v_u), (_i32(st["trap_left"][_i32(v_u)]) > 0)),
                 _i32(st["lock_slot"][_i32(v_u)]),
                 _i32(v_slot),
             ),
@@ -7719,15 +7687,7 @@ def p_use_move(st, v_u, v_slot):
         v_struggle = _lcast(
             jnp.logical_and(
                 f_no_pp(st, v_u),
-                jnp.logical_not(
-                    jnp.logical_or(
-                        jnp.logical_or(
-                            jnp.logical_or(st["recharging"][_i32(v_u)], st["charging"][_i32(v_u)]),
-                            (_i32(st["thrash_left"][_i32(v_u)]) > 0),
-                        ),
-                        (_i32(st["trap_left"][_i32(v_u)]) > 0),
-                    )
-                ),
+                jnp.logical_not(jnp.logical_or(f_hard_locked(st, v_u), (_i32(st["trap_left"][_i32(v_u)]) > 0))),
             ),
             jnp.bool_,
         )
@@ -7801,15 +7761,7 @@ def p_use_move(st, v_u, v_slot):
             _c101 = jnp.logical_or(
                 jnp.logical_and(
                     jnp.logical_and(
-                        jnp.logical_not(
-                            jnp.logical_or(
-                                jnp.logical_or(
-                                    jnp.logical_or(st["recharging"][_i32(v_u)], st["charging"][_i32(v_u)]),
-                                    (_i32(st["thrash_left"][_i32(v_u)]) > 0),
-                                ),
-                                (_i32(st["trap_left"][_i32(v_u)]) > 0),
-                            )
-                        ),
+                        jnp.logical_not(jnp.logical_or(f_hard_locked(st, v_u), (_i32(st["trap_left"][_i32(v_u)]) > 0))),
                         jnp.logical_not(st["fx"]["charge"]),
                     ),
                     jnp.logical_not(v_struggle),
@@ -9286,15 +9238,7 @@ def p_recover(st, v_u):
     v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
     v_hp = _lcast(st["team"]["hp"][(v_u, v_a)], jnp.int16)
     v_full = _lcast(st["team"]["maxhp"][(v_u, v_a)], jnp.int16)
-    _c291 = jnp.logical_not(
-        jnp.logical_or(
-            (_i32(v_hp) == _i32(v_full)),
-            jnp.logical_and(
-                jnp.logical_or((_i32(v_hp) == (_i32(v_full) - 255)), (_i32(v_hp) == (_i32(v_full) - 511))),
-                (jnp.remainder(_i32(v_hp), 256) != 0),
-            ),
-        )
-    )
+    _c291 = jnp.logical_not(f_heal_fails(st, v_hp, v_full))
 
     def _then292(st, v_u, v_a, v_hp, v_full):
         st = dict(st)
@@ -10197,9 +10141,9 @@ def p_build_mon(st, v_p, v_i, v_sp, v_level):
     }
     _a464 = v_level
     st["team"] = {**st["team"], "level": _put(st["team"]["level"], (_i32(v_p), _i32(v_i)), _cast(_a464, jnp.int8))}
-    _a465 = (jnp.floor_divide((((2 * _i32(_K19[_i32(v_sp)])) + 93) * _i32(v_level)), 100) + _i32(v_level)) + 10
+    _a465 = f_hp_of(st, _K19[_i32(v_sp)], v_level)
     st["team"] = {**st["team"], "maxhp": st["team"]["maxhp"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a465, jnp.int16))}
-    _a466 = (jnp.floor_divide((((2 * _i32(_K19[_i32(v_sp)])) + 93) * _i32(v_level)), 100) + _i32(v_level)) + 10
+    _a466 = f_hp_of(st, _K19[_i32(v_sp)], v_level)
     st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a466, jnp.int16))}
     _a467 = _stack(
         [
@@ -11924,7 +11868,12 @@ def m_move(st):
 
     def _g683(i682):
         return jnp.logical_and(
-            jnp.logical_and((st["phase"] == 0), jnp.logical_not(f_fainted(st, st["current_player"]))),
+            jnp.logical_and(
+                (st["phase"] == 0),
+                jnp.logical_not(
+                    (_i32(st["team"]["hp"][(st["current_player"], st["active"][_i32(st["current_player"])])]) == 0)
+                ),
+            ),
             f_move_ok(st, st["current_player"], i682),
         )
 
@@ -11954,7 +11903,9 @@ def m_switch_to(st):
                 (st["phase"] == 1),
                 st["must_replace"][_i32(st["current_player"])],
                 jnp.logical_and(
-                    jnp.logical_not(f_fainted(st, st["current_player"])),
+                    jnp.logical_not(
+                        (_i32(st["team"]["hp"][(st["current_player"], st["active"][_i32(st["current_player"])])]) == 0)
+                    ),
                     jnp.logical_not(f_hard_locked(st, st["current_player"])),
                 ),
             ),

@@ -13382,17 +13382,7 @@ def f_trainer_target_ok(st, v_p, v_c, v_s):
                     jnp.logical_and(
                         jnp.logical_and(
                             st["occupied"][_i32(v_p)][_i32(v_s)],
-                            jnp.logical_or(
-                                (_K8[_i32(v_r)] == 10),
-                                (
-                                    jnp.where(
-                                        (_K0[_i32(st["card"][_i32(v_p)][_i32(v_s)])] == 1),
-                                        st["played_type"][_i32(v_p)][_i32(v_s)],
-                                        _K2[_i32(st["card"][_i32(v_p)][_i32(v_s)])],
-                                    )
-                                    == _K8[_i32(v_r)]
-                                ),
-                            ),
+                            jnp.logical_or((_K8[_i32(v_r)] == 10), (f_type_of(st, v_p, v_s) == _K8[_i32(v_r)])),
                         ),
                         jnp.logical_or(jnp.logical_not(_K9[_i32(v_r)]), (_i32(v_s) == 0)),
                     ),
@@ -13700,19 +13690,7 @@ def p_heal_type(st, v_p, v_s, v_t, v_amount):
     v_s = _lcast(v_s, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c58 = jnp.logical_and(
-        st["occupied"][_i32(v_p)][_i32(v_s)],
-        (
-            _i32(
-                jnp.where(
-                    (_K0[_i32(st["card"][_i32(v_p)][_i32(v_s)])] == 1),
-                    st["played_type"][_i32(v_p)][_i32(v_s)],
-                    _K2[_i32(st["card"][_i32(v_p)][_i32(v_s)])],
-                )
-            )
-            == _i32(v_t)
-        ),
-    )
+    _c58 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_i32(f_type_of(st, v_p, v_s)) == _i32(v_t)))
 
     def _then59(st, v_p, v_s, v_t, v_amount):
         st = dict(st)
@@ -13901,20 +13879,7 @@ def p_attach_from_zone(st, v_p, v_s, v_t, v_n, v_any_type):
     v_n = _lcast(v_n, jnp.int8)
     v_any_type = _lcast(v_any_type, jnp.bool_)
     _c94 = jnp.logical_and(
-        st["occupied"][_i32(v_p)][_i32(v_s)],
-        jnp.logical_or(
-            v_any_type,
-            (
-                _i32(
-                    jnp.where(
-                        (_K0[_i32(st["card"][_i32(v_p)][_i32(v_s)])] == 1),
-                        st["played_type"][_i32(v_p)][_i32(v_s)],
-                        _K2[_i32(st["card"][_i32(v_p)][_i32(v_s)])],
-                    )
-                )
-                == _i32(v_t)
-            ),
-        ),
+        st["occupied"][_i32(v_p)][_i32(v_s)], jnp.logical_or(v_any_type, (_i32(f_type_of(st, v_p, v_s)) == _i32(v_t)))
     )
 
     def _then95(st, v_p, v_s, v_t, v_n, v_any_type):
@@ -15226,21 +15191,7 @@ def f_attack_damage(st, v_p):
     _done = jnp.bool_(False)
     _ret = jnp.int16(0)
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
-    v_weak = _lcast(
-        jnp.where(
-            (
-                _K21[_i32(st["card"][_i32(v_q)][0])]
-                == jnp.where(
-                    (_K0[_i32(st["card"][_i32(v_p)][0])] == 1),
-                    st["played_type"][_i32(v_p)][0],
-                    _K2[_i32(st["card"][_i32(v_p)][0])],
-                )
-            ),
-            20,
-            0,
-        ),
-        jnp.int8,
-    )
+    v_weak = _lcast(jnp.where((_K21[_i32(st["card"][_i32(v_q)][0])] == f_type_of(st, v_p, 0)), 20, 0), jnp.int8)
     v_named = _lcast(
         jnp.where(
             jnp.logical_and(
@@ -17020,13 +16971,7 @@ def p_opponent_active_to_deck(st, v_p, v_coin):
     def _then700(st, v_p, v_coin, v_q, v_go):
         st = dict(st)
         st = p_hit_active(st, v_p)
-        _c701 = _i32(st["damage"][_i32(v_q)][0]) < _i32(
-            jnp.where(
-                (_K0[_i32(st["card"][_i32(v_q)][0])] == 1),
-                _i32(st["played_hp"][_i32(v_q)][0]),
-                _i32(_K1[_i32(st["card"][_i32(v_q)][0])]),
-            )
-        )
+        _c701 = _i32(st["damage"][_i32(v_q)][0]) < _i32(f_hp_of(st, v_q, 0))
 
         def _then702(st, v_p, v_coin, v_q, v_go):
             st = dict(st)
@@ -17717,16 +17662,7 @@ def p_knock_outs(st):
             v_s = i
             _c850 = jnp.logical_and(
                 st["occupied"][_i32(v_q)][_i32(v_s)],
-                (
-                    _i32(st["damage"][_i32(v_q)][_i32(v_s)])
-                    >= _i32(
-                        jnp.where(
-                            (_K0[_i32(st["card"][_i32(v_q)][_i32(v_s)])] == 1),
-                            _i32(st["played_hp"][_i32(v_q)][_i32(v_s)]),
-                            _i32(_K1[_i32(st["card"][_i32(v_q)][_i32(v_s)])]),
-                        )
-                    )
-                ),
+                (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))),
             )
 
             def _then851(st, v_q, v_s):
@@ -23459,7 +23395,10 @@ def m_retreat(st):
                                 ),
                                 st["occupied"][_i32(st["current_player"])][0],
                             ),
-                            f_can_act(st, st["current_player"]),
+                            jnp.logical_and(
+                                (st["condition"][_i32(st["current_player"])] != 1),
+                                (st["condition"][_i32(st["current_player"])] != 2),
+                            ),
                         ),
                         jnp.logical_not(st["no_retreat"][_i32(st["current_player"])]),
                     ),

@@ -741,7 +741,7 @@ fn f_hard_locked(s: &State, mut v_p: i32) -> Result<bool, Fault> {
 
 /// fn `locked` (pokemon_gen1.envspec:254:1)
 fn f_locked(s: &State, mut v_p: i32) -> Result<bool, Fault> {
-    Ok((((s.f_recharging[(v_p as usize).min(1)] || s.f_charging[(v_p as usize).min(1)]) || ((s.f_thrash_left[(v_p as usize).min(1)] as i32) > 0)) || ((s.f_trap_left[(v_p as usize).min(1)] as i32) > 0)))
+    Ok((f_hard_locked(s, v_p)? || ((s.f_trap_left[(v_p as usize).min(1)] as i32) > 0)))
 }
 
 /// fn `move_ok` (pokemon_gen1.envspec:267:1)
@@ -749,7 +749,7 @@ fn f_move_ok(s: &State, mut v_p: i32, mut v_slot: i32) -> Result<bool, Fault> {
     // @ pokemon_gen1.envspec:268:5
     let mut v_m: RecMon = s.f_team[(v_p as usize).min(1)][((s.f_active[(v_p as usize).min(1)] as i32) as usize).min(5)];
     // @ pokemon_gen1.envspec:269:5
-    if (((s.f_recharging[(v_p as usize).min(1)] || s.f_charging[(v_p as usize).min(1)]) || ((s.f_thrash_left[(v_p as usize).min(1)] as i32) > 0)) || ((s.f_trap_left[(v_p as usize).min(1)] as i32) > 0)) {
+    if (f_hard_locked(s, v_p)? || ((s.f_trap_left[(v_p as usize).min(1)] as i32) > 0)) {
         return Ok((v_slot == (s.f_lock_slot[(v_p as usize).min(1)] as i32)));
     }
     // @ pokemon_gen1.envspec:272:5
@@ -764,9 +764,9 @@ fn f_rank(s: &State, mut v_p: i32, mut v_slot: i32) -> Result<i32, Fault> {
     // @ pokemon_gen1.envspec:317:5
     let mut v_a: i32 = (s.f_active[(v_p as usize).min(1)] as i32);
     // @ pokemon_gen1.envspec:318:5
-    let mut v_s: i32 = (if (((s.f_recharging[(v_p as usize).min(1)] || s.f_charging[(v_p as usize).min(1)]) || ((s.f_thrash_left[(v_p as usize).min(1)] as i32) > 0)) || ((s.f_trap_left[(v_p as usize).min(1)] as i32) > 0)) { (s.f_lock_slot[(v_p as usize).min(1)] as i32) } else { v_slot });
+    let mut v_s: i32 = (if (f_hard_locked(s, v_p)? || ((s.f_trap_left[(v_p as usize).min(1)] as i32) > 0)) { (s.f_lock_slot[(v_p as usize).min(1)] as i32) } else { v_slot });
     // @ pokemon_gen1.envspec:319:5
-    if (f_no_pp(s, v_p)? && (!(((s.f_recharging[(v_p as usize).min(1)] || s.f_charging[(v_p as usize).min(1)]) || ((s.f_thrash_left[(v_p as usize).min(1)] as i32) > 0)) || ((s.f_trap_left[(v_p as usize).min(1)] as i32) > 0)))) {
+    if (f_no_pp(s, v_p)? && (!(f_hard_locked(s, v_p)? || ((s.f_trap_left[(v_p as usize).min(1)] as i32) > 0)))) {
         return Ok(1);
     }
     return Ok(((T12_Move__priority[((s.f_team[(v_p as usize).min(1)][(v_a as usize).min(5)].f_moves[(v_s as usize).min(3)] as i32) as usize).min(164)] as i32) + 1));
@@ -970,9 +970,9 @@ fn p_use_move(s: &mut State, mut v_u: i32, mut v_slot: i32) -> Result<(), Fault>
     // @ pokemon_gen1.envspec:455:5
     if ((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp as i32) > 0) {
         // @ pokemon_gen1.envspec:456:9
-        let mut v_s: i32 = (if (((s.f_recharging[(v_u as usize).min(1)] || s.f_charging[(v_u as usize).min(1)]) || ((s.f_thrash_left[(v_u as usize).min(1)] as i32) > 0)) || ((s.f_trap_left[(v_u as usize).min(1)] as i32) > 0)) { (s.f_lock_slot[(v_u as usize).min(1)] as i32) } else { v_slot });
+        let mut v_s: i32 = (if (f_hard_locked(s, v_u)? || ((s.f_trap_left[(v_u as usize).min(1)] as i32) > 0)) { (s.f_lock_slot[(v_u as usize).min(1)] as i32) } else { v_slot });
         // @ pokemon_gen1.envspec:457:9
-        let mut v_struggle: bool = (f_no_pp(s, v_u)? && (!(((s.f_recharging[(v_u as usize).min(1)] || s.f_charging[(v_u as usize).min(1)]) || ((s.f_thrash_left[(v_u as usize).min(1)] as i32) > 0)) || ((s.f_trap_left[(v_u as usize).min(1)] as i32) > 0))));
+        let mut v_struggle: bool = (f_no_pp(s, v_u)? && (!(f_hard_locked(s, v_u)? || ((s.f_trap_left[(v_u as usize).min(1)] as i32) > 0))));
         // @ pokemon_gen1.envspec:458:9
         let mut v_m: i32 = (s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_moves[(v_s as usize).min(3)] as i32);
         // @ pokemon_gen1.envspec:459:9
@@ -996,7 +996,7 @@ fn p_use_move(s: &mut State, mut v_u: i32, mut v_slot: i32) -> Result<(), Fault>
             // @ pokemon_gen1.envspec:468:13
             let mut v_charge_turn: bool = (s.f_fx.f_charge && (!s.f_charging[(v_u as usize).min(1)]));
             // @ pokemon_gen1.envspec:469:13
-            if ((((!(((s.f_recharging[(v_u as usize).min(1)] || s.f_charging[(v_u as usize).min(1)]) || ((s.f_thrash_left[(v_u as usize).min(1)] as i32) > 0)) || ((s.f_trap_left[(v_u as usize).min(1)] as i32) > 0))) && (!s.f_fx.f_charge)) && (!v_struggle)) || s.f_charging[(v_u as usize).min(1)]) {
+            if ((((!(f_hard_locked(s, v_u)? || ((s.f_trap_left[(v_u as usize).min(1)] as i32) > 0))) && (!s.f_fx.f_charge)) && (!v_struggle)) || s.f_charging[(v_u as usize).min(1)]) {
                 // @ pokemon_gen1.envspec:470:17
                 let _v17: i32 = imax(((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_pp[(v_s as usize).min(3)] as i32) - 1), 0);
                 s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_pp[(v_s as usize).min(3)] = (_v17 as i8);
@@ -1528,7 +1528,7 @@ fn p_recover(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:822:5
     let mut v_full: i32 = (s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_maxhp as i32);
     // @ pokemon_gen1.envspec:823:5
-    if (!((v_hp == v_full) || (((v_hp == (v_full - 255)) || (v_hp == (v_full - 511))) && ((v_hp % 256) != 0)))) {
+    if (!f_heal_fails(s, v_hp, v_full)?) {
         // @ pokemon_gen1.envspec:824:9
         if s.f_fx.f_rest {
             // @ pokemon_gen1.envspec:825:13
@@ -1969,10 +1969,10 @@ fn p_build_mon(s: &mut State, mut v_p: i32, mut v_i: i32, mut v_sp: i32, mut v_l
     // @ pokemon_gen1.envspec:1108:5
     s.f_team[(v_p as usize).min(1)][(v_i as usize).min(5)].f_level = (v_level as i8);
     // @ pokemon_gen1.envspec:1109:5
-    let _v78: i32 = ((((((2 * (T2_Species__hp[(v_sp as usize).min(150)] as i32)) + 93) * v_level) / 100) + v_level) + 10);
+    let _v78: i32 = f_hp_of(s, (T2_Species__hp[(v_sp as usize).min(150)] as i32), v_level)?;
     s.f_team[(v_p as usize).min(1)][(v_i as usize).min(5)].f_maxhp = (_v78 as i16);
     // @ pokemon_gen1.envspec:1110:5
-    let _v79: i32 = ((((((2 * (T2_Species__hp[(v_sp as usize).min(150)] as i32)) + 93) * v_level) / 100) + v_level) + 10);
+    let _v79: i32 = f_hp_of(s, (T2_Species__hp[(v_sp as usize).min(150)] as i32), v_level)?;
     s.f_team[(v_p as usize).min(1)][(v_i as usize).min(5)].f_hp = (_v79 as i16);
     // @ pokemon_gen1.envspec:1111:5
     let _v80: [i16; 4] = [((((((2 * (T3_Species__atk[(v_sp as usize).min(150)] as i32)) + 93) * v_level) / 100) + 5) as i16), ((((((2 * (T4_Species__def[(v_sp as usize).min(150)] as i32)) + 93) * v_level) / 100) + 5) as i16), ((((((2 * (T5_Species__spc[(v_sp as usize).min(150)] as i32)) + 93) * v_level) / 100) + 5) as i16), ((((((2 * (T6_Species__spe[(v_sp as usize).min(150)] as i32)) + 93) * v_level) / 100) + 5) as i16)];
@@ -3098,7 +3098,7 @@ fn a_move(s: &mut State, mut v_slot: i32) -> Result<(), Fault> {
 
 /// guard of `move`
 fn g_move(s: &State, mut v_slot: i32) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 0) && (!f_fainted(s, (s.current_player as i32))?)) && f_move_ok(s, (s.current_player as i32), v_slot)?))
+    Ok(((((s.f_phase as i32) == 0) && (!((s.f_team[((s.current_player as i32) as usize).min(1)][((s.f_active[((s.current_player as i32) as usize).min(1)] as i32) as usize).min(5)].f_hp as i32) == 0))) && f_move_ok(s, (s.current_player as i32), v_slot)?))
 }
 
 /// action `switch_to` (pokemon_gen1.envspec:281:1)
@@ -3112,7 +3112,7 @@ fn a_switch_to(s: &mut State, mut v_to: i32) -> Result<(), Fault> {
 
 /// guard of `switch_to`
 fn g_switch_to(s: &State, mut v_to: i32) -> Result<bool, Fault> {
-    Ok((((v_to != (s.f_active[((s.current_player as i32) as usize).min(1)] as i32)) && ((s.f_team[((s.current_player as i32) as usize).min(1)][(v_to as usize).min(5)].f_hp as i32) > 0)) && (if ((s.f_phase as i32) == 1) { s.f_must_replace[((s.current_player as i32) as usize).min(1)] } else { ((!f_fainted(s, (s.current_player as i32))?) && (!f_hard_locked(s, (s.current_player as i32))?)) })))
+    Ok((((v_to != (s.f_active[((s.current_player as i32) as usize).min(1)] as i32)) && ((s.f_team[((s.current_player as i32) as usize).min(1)][(v_to as usize).min(5)].f_hp as i32) > 0)) && (if ((s.f_phase as i32) == 1) { s.f_must_replace[((s.current_player as i32) as usize).min(1)] } else { ((!((s.f_team[((s.current_player as i32) as usize).min(1)][((s.f_active[((s.current_player as i32) as usize).min(1)] as i32) as usize).min(5)].f_hp as i32) == 0)) && (!f_hard_locked(s, (s.current_player as i32))?)) })))
 }
 
 /// action `wait` (pokemon_gen1.envspec:286:1)

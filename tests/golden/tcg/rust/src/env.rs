@@ -1380,7 +1380,7 @@ fn f_trainer_target_ok(s: &State, mut v_p: i32, mut v_c: i32, mut v_s: i32) -> R
     let mut v_r: i32 = (T22_Card__target[(v_c as usize).min(385)] as i32);
     let _c1: bool;
     if T2_TrainerTarget__targets[(v_r as usize).min(7)] {
-        let mut _b2: bool = ((s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && (((T3_TrainerTarget__type[(v_r as usize).min(7)] as i32) == 10) || ((if ((T7_Card__category[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) == 1) { (s.f_played_type[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) } else { (T12_Card__type[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) }) == (T3_TrainerTarget__type[(v_r as usize).min(7)] as i32)))) && ((!T5_TrainerTarget__active[(v_r as usize).min(7)]) || (v_s == 0)));
+        let mut _b2: bool = ((s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && (((T3_TrainerTarget__type[(v_r as usize).min(7)] as i32) == 10) || (f_type_of(s, v_p, v_s)? == (T3_TrainerTarget__type[(v_r as usize).min(7)] as i32)))) && ((!T5_TrainerTarget__active[(v_r as usize).min(7)]) || (v_s == 0)));
         if _b2 {
             let mut _b3: bool = ((T4_TrainerTarget__names[(v_r as usize).min(7)][(0 as usize).min(2)] as i32) == 0);
             if !_b3 {
@@ -1521,7 +1521,7 @@ fn p_heal(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_amount: i32) -> Resul
 /// proc `heal_type` (tcg.envspec:352:1)
 fn p_heal_type(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
     // @ tcg.envspec:353:5
-    if (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && ((if ((T7_Card__category[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) == 1) { (s.f_played_type[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) } else { (T12_Card__type[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) }) == v_t)) {
+    if (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && (f_type_of(s, v_p, v_s)? == v_t)) {
         // @ tcg.envspec:354:9
         p_heal(s, v_p, v_s, v_amount)?;
     }
@@ -1572,7 +1572,7 @@ fn p_damage_per_bench_type(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_each
     // @ tcg.envspec:384:5
     let mut _acc20: i32 = 0;
     for v_s in 1i32..4 {
-        _acc20 += (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && ((v_t == 10) || ((if ((T7_Card__category[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) == 1) { (s.f_played_type[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) } else { (T12_Card__type[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) }) == v_t))) as i32;
+        _acc20 += (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && ((v_t == 10) || (f_type_of(s, v_p, v_s)? == v_t))) as i32;
     }
     s.f_dmg = (imin((v_each * _acc20), 300) as i16);
     Ok(())
@@ -1589,7 +1589,7 @@ fn p_discard_energy(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut
 /// proc `attach_from_zone` (tcg.envspec:394:1)
 fn p_attach_from_zone(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_n: i32, mut v_any_type: bool) -> Result<(), Fault> {
     // @ tcg.envspec:395:5
-    if (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && (v_any_type || ((if ((T7_Card__category[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) == 1) { (s.f_played_type[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) } else { (T12_Card__type[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) }) == v_t))) {
+    if (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && (v_any_type || (f_type_of(s, v_p, v_s)? == v_t))) {
         // @ tcg.envspec:396:9
         let _v22: i32 = imin(((s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_t as usize).min(10)] as i32) + v_n), 12);
         s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_t as usize).min(10)] = (_v22 as i8);
@@ -1985,7 +1985,7 @@ fn p_pokemon_from_deck(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), 
         let mut _pm59: [bool; 20] = [false; 20];
         let mut _pn60: i32 = 0;
         for v_i in 0i32..20 {
-            let _b64: bool = (if (v_i < (s.f_deck[(v_p as usize).min(1)].len as i32)) { (((T7_Card__category[((s.f_deck[(v_p as usize).min(1)].get(v_i, 14)? as i32) as usize).min(385)] as i32) == 0) && ((v_t == 10) || ((T12_Card__type[((s.f_deck[(v_p as usize).min(1)].get(v_i, 15)? as i32) as usize).min(385)] as i32) == v_t))) } else { false });
+            let _b64: bool = f_pokemon_in_deck(s, v_p, v_i, v_t)?;
             _pm59[v_i as usize] = _b64;
             if _b64 { _pn60 += 1; }
         }
@@ -2027,7 +2027,7 @@ fn p_named_from_deck_to_bench(s: &mut State, mut v_p: i32, mut v_n: i32) -> Resu
         let mut _pm66: [bool; 20] = [false; 20];
         let mut _pn67: i32 = 0;
         for v_i in 0i32..20 {
-            let _b71: bool = (if (v_i < (s.f_deck[(v_p as usize).min(1)].len as i32)) { ((v_n != 0) && ((T23_Card__named[((s.f_deck[(v_p as usize).min(1)].get(v_i, 19)? as i32) as usize).min(385)] as i32) == v_n)) } else { false });
+            let _b71: bool = f_named_in_deck(s, v_p, v_i, v_n)?;
             _pm66[v_i as usize] = _b71;
             if _b71 { _pn67 += 1; }
         }
@@ -2124,7 +2124,7 @@ fn f_attack_damage(s: &State, mut v_p: i32) -> Result<i32, Fault> {
     // @ tcg.envspec:696:5
     let mut v_q: i32 = (1 - v_p);
     // @ tcg.envspec:697:5
-    let mut v_weak: i32 = (if ((T13_Card__weakness[((s.f_card[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32) == (if ((T7_Card__category[((s.f_card[(v_p as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32) == 1) { (s.f_played_type[(v_p as usize).min(1)][(0 as usize).min(3)] as i32) } else { (T12_Card__type[((s.f_card[(v_p as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32) })) { 20 } else { 0 });
+    let mut v_weak: i32 = (if ((T13_Card__weakness[((s.f_card[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32) == f_type_of(s, v_p, 0)?) { 20 } else { 0 });
     // @ tcg.envspec:698:5
     let mut _b83: bool = ((T23_Card__named[((s.f_card[(v_p as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32) != 0);
     if _b83 {
@@ -2301,7 +2301,7 @@ fn p_attach_to_bench_choice(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result
         // @ tcg.envspec:755:5
         let mut _acc92: bool = false;
         for v_s in 1i32..4 {
-            if ((s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && ((if ((T7_Card__category[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) == 1) { (s.f_played_type[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) } else { (T12_Card__type[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) }) == v_t)) && ((s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_t as usize).min(10)] as i32) < 12)) { _acc92 = true; break; }
+            if ((s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && (f_type_of(s, v_p, v_s)? == v_t)) && ((s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_t as usize).min(10)] as i32) < 12)) { _acc92 = true; break; }
         }
         if _acc92 {
             s.f__envc_frame_g1_4 = (v_p as i8);
@@ -2461,7 +2461,7 @@ fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_oppone
             // @ tcg.envspec:790:9
             let mut _acc96: bool = false;
             for v_s in 1i32..4 {
-                if (s.f_occupied[(v_q as usize).min(1)][(v_s as usize).min(3)] && ((!v_basic_only) || ((if ((T7_Card__category[((s.f_card[(v_q as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) == 1) { 0 } else { (T8_Card__stage[((s.f_card[(v_q as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) }) == 0))) { _acc96 = true; break; }
+                if (s.f_occupied[(v_q as usize).min(1)][(v_s as usize).min(3)] && ((!v_basic_only) || (f_stage_of(s, v_q, v_s)? == 0))) { _acc96 = true; break; }
             }
             if _acc96 {
                 s.f__envc_frame_g1_4 = (v_p as i8);
@@ -2813,7 +2813,7 @@ fn p_opponent_active_to_deck(s: &mut State, mut v_p: i32, mut v_coin: bool) -> R
         // @ tcg.envspec:975:9
         p_hit_active(s, v_p)?;
         // @ tcg.envspec:976:9
-        if ((s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) < (if ((T7_Card__category[((s.f_card[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32) == 1) { (s.f_played_hp[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) } else { (T11_Card__hp[((s.f_card[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32) })) {
+        if ((s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) < f_hp_of(s, v_q, 0)?) {
             // @ tcg.envspec:977:13
             for v_k in 0i32..3 {
                 // @ tcg.envspec:978:17
@@ -3168,7 +3168,7 @@ fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
         // @ tcg.envspec:1973:9
         for v_s in 0i32..4 {
             // @ tcg.envspec:1974:13
-            if (s.f_occupied[(v_q as usize).min(1)][(v_s as usize).min(3)] && ((s.f_damage[(v_q as usize).min(1)][(v_s as usize).min(3)] as i32) >= (if ((T7_Card__category[((s.f_card[(v_q as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) == 1) { (s.f_played_hp[(v_q as usize).min(1)][(v_s as usize).min(3)] as i32) } else { (T11_Card__hp[((s.f_card[(v_q as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) }))) {
+            if (s.f_occupied[(v_q as usize).min(1)][(v_s as usize).min(3)] && ((s.f_damage[(v_q as usize).min(1)][(v_s as usize).min(3)] as i32) >= f_hp_of(s, v_q, v_s)?)) {
                 // @ tcg.envspec:1975:17
                 let _v145: i32 = imin(((s.f_points[((1 - v_q) as usize).min(1)] as i32) + (if T15_Card__is_ex[((s.f_card[(v_q as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] { 2 } else { 1 })), 4);
                 let _i146: usize = ((1 - v_q) as usize).min(1);
@@ -5847,7 +5847,7 @@ fn a_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
 
 /// guard of `retreat`
 fn g_retreat(s: &State, mut v_b: i32) -> Result<bool, Fault> {
-    Ok(((((((((((s.f_phase as i32) == 1) && (!s.f_retreated)) && s.f_occupied[((s.current_player as i32) as usize).min(1)][(v_b as usize).min(3)]) && s.f_occupied[((s.current_player as i32) as usize).min(1)][(0 as usize).min(3)]) && f_can_act(s, (s.current_player as i32))?) && (!s.f_no_retreat[((s.current_player as i32) as usize).min(1)])) && ((T7_Card__category[((s.f_card[((s.current_player as i32) as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32) == 0)) && (f_energy_total(s, (s.current_player as i32), 0)? >= imax(((T14_Card__retreat[((s.f_card[((s.current_player as i32) as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32) - (s.f_retreat_discount as i32)), 0))) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok(((((((((((s.f_phase as i32) == 1) && (!s.f_retreated)) && s.f_occupied[((s.current_player as i32) as usize).min(1)][(v_b as usize).min(3)]) && s.f_occupied[((s.current_player as i32) as usize).min(1)][(0 as usize).min(3)]) && (((s.f_condition[((s.current_player as i32) as usize).min(1)] as i32) != 1) && ((s.f_condition[((s.current_player as i32) as usize).min(1)] as i32) != 2))) && (!s.f_no_retreat[((s.current_player as i32) as usize).min(1)])) && ((T7_Card__category[((s.f_card[((s.current_player as i32) as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32) == 0)) && (f_energy_total(s, (s.current_player as i32), 0)? >= imax(((T14_Card__retreat[((s.f_card[((s.current_player as i32) as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32) - (s.f_retreat_discount as i32)), 0))) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
 /// action `attack` (tcg.envspec:2296:1)
@@ -6200,7 +6200,7 @@ fn inv_hp_bounds(s: &State) -> Result<bool, Fault> {
         for v_p in 0i32..2 {
             let mut _acc264: bool = true;
             for v_s in 0i32..4 {
-                if !((!s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)]) || ((s.f_damage[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) < (if ((T7_Card__category[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) == 1) { (s.f_played_hp[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) } else { (T11_Card__hp[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) }))) { _acc264 = false; break; }
+                if !((!s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)]) || ((s.f_damage[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) < f_hp_of(s, v_p, v_s)?)) { _acc264 = false; break; }
             }
             if !_acc264 { _acc263 = false; break; }
         }
