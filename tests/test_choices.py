@@ -74,8 +74,8 @@ def test_the_representation(module):
     assert [s.site for s in info.sites] == [LEVY, GROW, GIFT, STASH]
     names = {f.name: f for f in module.state}
     assert names["_envc_at_p_grow"].visibility == "public"
-    assert names["_envc_frame_p_grow__t"].visibility == "hidden"  # the loop's iteration is part of the frame
-    assert "_envc_frame_a_harvest__p" in names
+    assert names["_envc_frame_p4_grow__t"].visibility == "hidden"  # the loop's iteration is part of the frame
+    assert "_envc_frame_a7_harvest__p" in names
     # levy and gift never wait at the same time (neither calls the other): they share `at`,
     # their points one after another, and their live locals of one type share a frame field
     # (grow calls levy: its fields are its own)
@@ -231,3 +231,16 @@ def test_envc_actions_lists_the_decision_kind_and_its_sites():
     where = {int(r.split("│")[1]): r.split("│")[2].strip() for r in rows}
     assert where == {LEVY: "choices.envspec:28 (in proc `levy`)", GROW: "choices.envspec:39 (in proc `grow`)",
                      GIFT: "choices.fills:3 (in proc `gift`)", STASH: "choices.envspec:62 (in action `harvest`)"}
+
+
+def test_frame_fields_of_bodies_whose_names_hold_double_underscores_are_apart():
+    """tests/specs/frame_names.envspec: proc `go` keeps local `a__b` across its call of proc
+    `go__a`, which keeps `b` across a `choose`. Their frame fields were both
+    `_envc_frame_p_go__a__b`: after the choice `go__a` added 1 (a__b) instead of 9 (b)."""
+    m = choice_points.run(load(str(Path(__file__).parent / "specs" / "frame_names.envspec")))
+    it = Interpreter(m)
+    s = it.step(it.init(0), 0)  # play(): go -> go__a pauses at its choose
+    s = it.step(s, 1)  # choose option 0
+    assert s.fields["n"] == 9 + 0 + 1
+    frames = [f.name for f in m.state if f.name.startswith("_envc_frame_")]
+    assert sorted(frames) == ["_envc_frame_p2_go__a__b", "_envc_frame_p5_go__a__b", "_envc_frame_p5_go__a__k"]

@@ -17,7 +17,7 @@ coroutines; here the coroutine is *per body*, because specs have no recursion, s
   `else`, `match` arms in order), so the points under one statement are consecutive.
 * The state gets, per body B that can pause, a public field `_envc_at_<a|p>_<B>` (0: B is
   not paused; j: B is paused at its point j) and one hidden field
-  `_envc_frame_<a|p>_<B>__<local>` per local of B that is *live* at some point of B (it is
+  `_envc_frame_<a|p><n>_<B>__<local>` (n: the length of B's name) per local of B that is *live* at some point of B (it is
   read or written after the point, in the rest of its enclosing blocks or anywhere in an
   enclosing loop, or read by the `choose`'s condition; an enclosing loop's variable is
   always live): the frame, of fixed size. Plus `_envc_choice_mover` (the `current_player`
@@ -158,6 +158,14 @@ def _field_part(kind: str, name: str) -> str:
     return f"{'a' if kind == 'action' else 'p'}_{name}"
 
 
+def frame_field(kind: str, body: str, local: str) -> str:
+    """The frame field of `local` of body `body`: `_envc_frame_<a|p><len>_<body>__<local>`.
+    Decision: the body name's length is part of it, since names may hold `__` (a spec's, or
+    a generated instance's `pick__4`): without it body `go` with local `a__b` and body
+    `go__a` with local `b` had the one field (a fresh-spec hunt: wrong values on every backend)."""
+    return f"{PREFIX}frame_{'a' if kind == 'action' else 'p'}{len(body)}_{body}__{local}"
+
+
 def body_plan(kind: Literal["action", "proc"], name: str, index: int | None, params: list[ir.ParamDef], body: list[ir.Stmt],
               procs: set[str]) -> BodyPlan:
     """The points, live locals and frame fields of one body (names as they are: run the
@@ -170,7 +178,7 @@ def body_plan(kind: Literal["action", "proc"], name: str, index: int | None, par
     _liveness(bp, body, [], [], [p.name for p in params])
     for pt in bp.points:
         for name_ in pt.live:
-            bp.slot.setdefault(name_, f"{PREFIX}frame_{_field_part(kind, name)}__{name_}")
+            bp.slot.setdefault(name_, frame_field(kind, name, name_))
     bp.at_hi = len(bp.points)
     return bp
 

@@ -20608,9 +20608,9 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
 
         def _then1361(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
-            _a1362 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            _a1362 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
             v_effect = _lcast(_a1362, jnp.int8)
-            _a1363 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            _a1363 = st["_envc_frame_p23_attack_effect__dispatch__p"]
             v_p = _lcast(_a1363, jnp.int8)
             _a1364 = 0
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1364, jnp.int8)
@@ -20629,9 +20629,9 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
         def _then1367(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
             _a1368 = v_effect
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1368, jnp.int8)
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1368, jnp.int8)
             _a1369 = v_p
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1369, jnp.int8)
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1369, jnp.int8)
             _a1370 = 1
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1370, jnp.int8)
             _a1371 = False
@@ -20711,9 +20711,9 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
 
         def _then1387(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
             st = dict(st)
-            _a1388 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            _a1388 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
             v_effect = _lcast(_a1388, jnp.int8)
-            _a1389 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            _a1389 = st["_envc_frame_p23_attack_effect__dispatch__p"]
             v_p = _lcast(_a1389, jnp.int8)
             _a1390 = 0
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1390, jnp.int8)
@@ -20732,9 +20732,9 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
         def _then1393(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
             st = dict(st)
             _a1394 = v_effect
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1394, jnp.int8)
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1394, jnp.int8)
             _a1395 = v_p
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1395, jnp.int8)
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1395, jnp.int8)
             _a1396 = 2
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1396, jnp.int8)
             _a1397 = False
@@ -20812,9 +20812,9 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
 
         def _then1413(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
             st = dict(st)
-            _a1414 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            _a1414 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
             v_effect = _lcast(_a1414, jnp.int8)
-            _a1415 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            _a1415 = st["_envc_frame_p23_attack_effect__dispatch__p"]
             v_p = _lcast(_a1415, jnp.int8)
             _a1416 = 0
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1416, jnp.int8)
@@ -20833,9 +20833,9 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
         def _then1419(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
             st = dict(st)
             _a1420 = v_effect
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1420, jnp.int8)
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1420, jnp.int8)
             _a1421 = v_p
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1421, jnp.int8)
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1421, jnp.int8)
             _a1422 = 3
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1422, jnp.int8)
             _a1423 = False
@@ -20861,9 +20861,9 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
 
         def _then1428(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1429 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            _a1429 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
             v_effect = _lcast(_a1429, jnp.int8)
-            _a1430 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            _a1430 = st["_envc_frame_p23_attack_effect__dispatch__p"]
             v_p = _lcast(_a1430, jnp.int8)
             _a1431 = 0
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1431, jnp.int8)
@@ -20882,9 +20882,9 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
         def _then1434(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             _a1435 = v_effect
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1435, jnp.int8)
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1435, jnp.int8)
             _a1436 = v_p
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1436, jnp.int8)
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1436, jnp.int8)
             _a1437 = 4
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1437, jnp.int8)
             _a1438 = False
@@ -20942,9 +20942,9 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
 
         def _then1450(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
             st = dict(st)
-            _a1451 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            _a1451 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
             v_effect = _lcast(_a1451, jnp.int8)
-            _a1452 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            _a1452 = st["_envc_frame_p23_attack_effect__dispatch__p"]
             v_p = _lcast(_a1452, jnp.int8)
             _a1453 = 0
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1453, jnp.int8)
@@ -20963,9 +20963,9 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
         def _then1456(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
             st = dict(st)
             _a1457 = v_effect
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1457, jnp.int8)
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1457, jnp.int8)
             _a1458 = v_p
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1458, jnp.int8)
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1458, jnp.int8)
             _a1459 = 5
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1459, jnp.int8)
             _a1460 = False
@@ -21026,9 +21026,9 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
 
         def _then1472(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1473 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            _a1473 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
             v_effect = _lcast(_a1473, jnp.int8)
-            _a1474 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            _a1474 = st["_envc_frame_p23_attack_effect__dispatch__p"]
             v_p = _lcast(_a1474, jnp.int8)
             _a1475 = 0
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1475, jnp.int8)
@@ -21047,9 +21047,9 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
         def _then1478(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             _a1479 = v_effect
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1479, jnp.int8)
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1479, jnp.int8)
             _a1480 = v_p
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1480, jnp.int8)
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1480, jnp.int8)
             _a1481 = 6
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1481, jnp.int8)
             _a1482 = False
@@ -21090,9 +21090,9 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
 
         def _then1490(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1491 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            _a1491 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
             v_effect = _lcast(_a1491, jnp.int8)
-            _a1492 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            _a1492 = st["_envc_frame_p23_attack_effect__dispatch__p"]
             v_p = _lcast(_a1492, jnp.int8)
             _a1493 = 0
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1493, jnp.int8)
@@ -21111,9 +21111,9 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
         def _then1496(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             _a1497 = v_effect
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1497, jnp.int8)
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1497, jnp.int8)
             _a1498 = v_p
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1498, jnp.int8)
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1498, jnp.int8)
             _a1499 = 7
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1499, jnp.int8)
             _a1500 = False
@@ -21179,9 +21179,9 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
 
         def _then1513(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1514 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            _a1514 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
             v_effect = _lcast(_a1514, jnp.int8)
-            _a1515 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            _a1515 = st["_envc_frame_p23_attack_effect__dispatch__p"]
             v_p = _lcast(_a1515, jnp.int8)
             _a1516 = 0
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1516, jnp.int8)
@@ -21200,9 +21200,9 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
         def _then1519(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             _a1520 = v_effect
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1520, jnp.int8)
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1520, jnp.int8)
             _a1521 = v_p
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1521, jnp.int8)
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1521, jnp.int8)
             _a1522 = 8
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1522, jnp.int8)
             _a1523 = False
@@ -22209,7 +22209,7 @@ def p__envc_run_play_trainer(st, v_h, v_target):
 
     def _then1683(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
-        _a1684 = st["_envc_frame_a_play_trainer__p"]
+        _a1684 = st["_envc_frame_a12_play_trainer__p"]
         v_p = _lcast(_a1684, jnp.int8)
         _a1685 = 0
         st["_envc_at_a_play_trainer"] = _cast(_a1685, jnp.int8)
@@ -22228,7 +22228,7 @@ def p__envc_run_play_trainer(st, v_h, v_target):
     def _then1688(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
         _a1689 = v_p
-        st["_envc_frame_a_play_trainer__p"] = _cast(_a1689, jnp.int8)
+        st["_envc_frame_a12_play_trainer__p"] = _cast(_a1689, jnp.int8)
         _a1690 = 1
         st["_envc_at_a_play_trainer"] = _cast(_a1690, jnp.int8)
         _a1691 = False
@@ -22302,7 +22302,7 @@ def p__envc_run_use_ability(st, v_s):
 
     def _then1702(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1703 = st["_envc_frame_a_use_ability__p"]
+        _a1703 = st["_envc_frame_a11_use_ability__p"]
         v_p = _lcast(_a1703, jnp.int8)
         _a1704 = 0
         st["_envc_at_a_use_ability"] = _cast(_a1704, jnp.int8)
@@ -22321,7 +22321,7 @@ def p__envc_run_use_ability(st, v_s):
     def _then1707(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
         _a1708 = v_p
-        st["_envc_frame_a_use_ability__p"] = _cast(_a1708, jnp.int8)
+        st["_envc_frame_a11_use_ability__p"] = _cast(_a1708, jnp.int8)
         _a1709 = 1
         st["_envc_at_a_use_ability"] = _cast(_a1709, jnp.int8)
         _a1710 = False
@@ -22452,7 +22452,7 @@ def p__envc_run_attack(st, v_a):
 
         def _then1731(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1732 = st["_envc_frame_a_attack__p"]
+            _a1732 = st["_envc_frame_a6_attack__p"]
             v_p = _lcast(_a1732, jnp.int8)
             _a1733 = 0
             st["_envc_at_a_attack"] = _cast(_a1733, jnp.int8)
@@ -22471,7 +22471,7 @@ def p__envc_run_attack(st, v_a):
         def _then1736(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
             _a1737 = v_p
-            st["_envc_frame_a_attack__p"] = _cast(_a1737, jnp.int8)
+            st["_envc_frame_a6_attack__p"] = _cast(_a1737, jnp.int8)
             _a1738 = 1
             st["_envc_at_a_attack"] = _cast(_a1738, jnp.int8)
             _a1739 = False
@@ -24447,14 +24447,14 @@ _FIELDS = (
     "_envc_frame_g3_1",
     "_envc_frame_g3_2",
     "_envc_at_p_attack_effect__dispatch",
-    "_envc_frame_p_attack_effect__dispatch__effect",
-    "_envc_frame_p_attack_effect__dispatch__p",
+    "_envc_frame_p23_attack_effect__dispatch__effect",
+    "_envc_frame_p23_attack_effect__dispatch__p",
     "_envc_at_a_play_trainer",
-    "_envc_frame_a_play_trainer__p",
+    "_envc_frame_a12_play_trainer__p",
     "_envc_at_a_use_ability",
-    "_envc_frame_a_use_ability__p",
+    "_envc_frame_a11_use_ability__p",
     "_envc_at_a_attack",
-    "_envc_frame_a_attack__p",
+    "_envc_frame_a6_attack__p",
     "_envc_choice_mover",
     "_envc_choice_option",
 )  # the spec's own state fields: the keys of `State._x`
@@ -24635,14 +24635,14 @@ def _defaults():
         "_envc_frame_g3_1": _cast(jnp.int8(0), jnp.int8),
         "_envc_frame_g3_2": _cast(jnp.int8(0), jnp.int8),
         "_envc_at_p_attack_effect__dispatch": _cast(jnp.int8(0), jnp.int8),
-        "_envc_frame_p_attack_effect__dispatch__effect": _cast(jnp.int8(0), jnp.int8),
-        "_envc_frame_p_attack_effect__dispatch__p": _cast(jnp.int8(0), jnp.int8),
+        "_envc_frame_p23_attack_effect__dispatch__effect": _cast(jnp.int8(0), jnp.int8),
+        "_envc_frame_p23_attack_effect__dispatch__p": _cast(jnp.int8(0), jnp.int8),
         "_envc_at_a_play_trainer": _cast(jnp.int8(0), jnp.int8),
-        "_envc_frame_a_play_trainer__p": _cast(jnp.int8(0), jnp.int8),
+        "_envc_frame_a12_play_trainer__p": _cast(jnp.int8(0), jnp.int8),
         "_envc_at_a_use_ability": _cast(jnp.int8(0), jnp.int8),
-        "_envc_frame_a_use_ability__p": _cast(jnp.int8(0), jnp.int8),
+        "_envc_frame_a11_use_ability__p": _cast(jnp.int8(0), jnp.int8),
         "_envc_at_a_attack": _cast(jnp.int8(0), jnp.int8),
-        "_envc_frame_a_attack__p": _cast(jnp.int8(0), jnp.int8),
+        "_envc_frame_a6_attack__p": _cast(jnp.int8(0), jnp.int8),
         "_envc_choice_mover": _cast(jnp.int8(0), jnp.int8),
         "_envc_choice_option": _cast(jnp.int8(0), jnp.int8),
         "_fault": _cast(jnp.zeros(3, jnp.int32), jnp.int32),

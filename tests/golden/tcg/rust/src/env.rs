@@ -219,14 +219,14 @@ pub struct State {
     pub f__envc_frame_g3_1: i8,
     pub f__envc_frame_g3_2: i8,
     pub f__envc_at_p_attack_effect__dispatch: i8,
-    pub f__envc_frame_p_attack_effect__dispatch__effect: i8,
-    pub f__envc_frame_p_attack_effect__dispatch__p: i8,
+    pub f__envc_frame_p23_attack_effect__dispatch__effect: i8,
+    pub f__envc_frame_p23_attack_effect__dispatch__p: i8,
     pub f__envc_at_a_play_trainer: i8,
-    pub f__envc_frame_a_play_trainer__p: i8,
+    pub f__envc_frame_a12_play_trainer__p: i8,
     pub f__envc_at_a_use_ability: i8,
-    pub f__envc_frame_a_use_ability__p: i8,
+    pub f__envc_frame_a11_use_ability__p: i8,
     pub f__envc_at_a_attack: i8,
-    pub f__envc_frame_a_attack__p: i8,
+    pub f__envc_frame_a6_attack__p: i8,
     pub f__envc_choice_mover: i8,
     pub f__envc_choice_option: i8,
     pub legal_action_mask: [bool; NUM_ACTIONS],
@@ -4901,8 +4901,8 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         }
         // @ tcg.envspec:1089:1
         if v__envc_seek {
-            v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
-            v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
+            v_effect = (s.f__envc_frame_p23_attack_effect__dispatch__effect as i32);
+            v_p = (s.f__envc_frame_p23_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
@@ -4910,8 +4910,8 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         p_attach_to_bench_choice(s, v_p, v__envc_arg1)?;
         // @ tcg.envspec:1089:1
         if ((s.f__envc_at_g1 as i32) != 0) {
-            s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
-            s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
+            s.f__envc_frame_p23_attack_effect__dispatch__effect = (v_effect as i8);
+            s.f__envc_frame_p23_attack_effect__dispatch__p = (v_p as i8);
             s.f__envc_at_p_attack_effect__dispatch = (1 as i8);
             v__envc_run = false;
         } else {
@@ -4960,8 +4960,8 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         }
         // @ tcg.envspec:1089:1
         if v__envc_seek {
-            v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
-            v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
+            v_effect = (s.f__envc_frame_p23_attack_effect__dispatch__effect as i32);
+            v_p = (s.f__envc_frame_p23_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
@@ -4969,8 +4969,8 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         p_damage_opponent_choice(s, v_p, v__envc_arg2, v__envc_arg3, true)?;
         // @ tcg.envspec:1089:1
         if ((s.f__envc_at_g1 as i32) != 0) {
-            s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
-            s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
+            s.f__envc_frame_p23_attack_effect__dispatch__effect = (v_effect as i8);
+            s.f__envc_frame_p23_attack_effect__dispatch__p = (v_p as i8);
             s.f__envc_at_p_attack_effect__dispatch = (2 as i8);
             v__envc_run = false;
         } else {
@@ -5014,8 +5014,8 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         }
         // @ tcg.envspec:1089:1
         if v__envc_seek {
-            v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
-            v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
+            v_effect = (s.f__envc_frame_p23_attack_effect__dispatch__effect as i32);
+            v_p = (s.f__envc_frame_p23_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
@@ -5023,8 +5023,8 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         p_damage_own_choice(s, v_p, v__envc_arg4, v__envc_arg5)?;
         // @ tcg.envspec:1089:1
         if ((s.f__envc_at_g1 as i32) != 0) {
-            s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
-            s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
+            s.f__envc_frame_p23_attack_effect__dispatch__effect = (v_effect as i8);
+            s.f__envc_frame_p23_attack_effect__dispatch__p = (v_p as i8);
             s.f__envc_at_p_attack_effect__dispatch = (3 as i8);
             v__envc_run = false;
         } else {
@@ -5033,8 +5033,8 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
     } else if ((v__envc_run && (v_op_0 == 24)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 4))) {
         // @ tcg.envspec:1089:1
         if v__envc_seek {
-            v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
-            v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
+            v_effect = (s.f__envc_frame_p23_attack_effect__dispatch__effect as i32);
+            v_p = (s.f__envc_frame_p23_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
@@ -5042,8 +5042,8 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         p_switch_self(s, v_p)?;
         // @ tcg.envspec:1089:1
         if ((s.f__envc_at_g1 as i32) != 0) {
-            s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
-            s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
+            s.f__envc_frame_p23_attack_effect__dispatch__effect = (v_effect as i8);
+            s.f__envc_frame_p23_attack_effect__dispatch__p = (v_p as i8);
             s.f__envc_at_p_attack_effect__dispatch = (4 as i8);
             v__envc_run = false;
         } else {
@@ -5071,8 +5071,8 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         }
         // @ tcg.envspec:1089:1
         if v__envc_seek {
-            v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
-            v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
+            v_effect = (s.f__envc_frame_p23_attack_effect__dispatch__effect as i32);
+            v_p = (s.f__envc_frame_p23_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
@@ -5080,8 +5080,8 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         p_switch_opponent(s, v_p, v__envc_arg6, v__envc_arg7, false)?;
         // @ tcg.envspec:1089:1
         if ((s.f__envc_at_g1 as i32) != 0) {
-            s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
-            s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
+            s.f__envc_frame_p23_attack_effect__dispatch__effect = (v_effect as i8);
+            s.f__envc_frame_p23_attack_effect__dispatch__p = (v_p as i8);
             s.f__envc_at_p_attack_effect__dispatch = (5 as i8);
             v__envc_run = false;
         } else {
@@ -5116,8 +5116,8 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
     } else if ((v__envc_run && (v_op_0 == 36)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 6))) {
         // @ tcg.envspec:1089:1
         if v__envc_seek {
-            v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
-            v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
+            v_effect = (s.f__envc_frame_p23_attack_effect__dispatch__effect as i32);
+            v_p = (s.f__envc_frame_p23_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
@@ -5125,8 +5125,8 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         p_copy_attack(s, v_p)?;
         // @ tcg.envspec:1089:1
         if ((s.f__envc_at_g1 as i32) != 0) {
-            s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
-            s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
+            s.f__envc_frame_p23_attack_effect__dispatch__effect = (v_effect as i8);
+            s.f__envc_frame_p23_attack_effect__dispatch__p = (v_p as i8);
             s.f__envc_at_p_attack_effect__dispatch = (6 as i8);
             v__envc_run = false;
         } else {
@@ -5146,8 +5146,8 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
     } else if ((v__envc_run && (v_op_0 == 40)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 7))) {
         // @ tcg.envspec:1089:1
         if v__envc_seek {
-            v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
-            v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
+            v_effect = (s.f__envc_frame_p23_attack_effect__dispatch__effect as i32);
+            v_p = (s.f__envc_frame_p23_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
@@ -5155,8 +5155,8 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         p_attach_to_benched_choices(s, v_p, 2, 2)?;
         // @ tcg.envspec:1089:1
         if ((s.f__envc_at_g1 as i32) != 0) {
-            s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
-            s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
+            s.f__envc_frame_p23_attack_effect__dispatch__effect = (v_effect as i8);
+            s.f__envc_frame_p23_attack_effect__dispatch__p = (v_p as i8);
             s.f__envc_at_p_attack_effect__dispatch = (7 as i8);
             v__envc_run = false;
         } else {
@@ -5189,8 +5189,8 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
     } else if ((v__envc_run && (v_op_0 == 49)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 8))) {
         // @ tcg.envspec:1089:1
         if v__envc_seek {
-            v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
-            v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
+            v_effect = (s.f__envc_frame_p23_attack_effect__dispatch__effect as i32);
+            v_p = (s.f__envc_frame_p23_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
@@ -5198,8 +5198,8 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         p_attack_effect__16(s, v_p)?;
         // @ tcg.envspec:1089:1
         if ((s.f__envc_at_g3 as i32) != 0) {
-            s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
-            s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
+            s.f__envc_frame_p23_attack_effect__dispatch__effect = (v_effect as i8);
+            s.f__envc_frame_p23_attack_effect__dispatch__p = (v_p as i8);
             s.f__envc_at_p_attack_effect__dispatch = (8 as i8);
             v__envc_run = false;
         } else {
@@ -5510,7 +5510,7 @@ fn p__envc_run_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> R
     }
     // @ tcg.envspec:2240:5
     if v__envc_seek {
-        v_p = (s.f__envc_frame_a_play_trainer__p as i32);
+        v_p = (s.f__envc_frame_a12_play_trainer__p as i32);
         s.f__envc_at_a_play_trainer = (0 as i8);
         v__envc_seek = false;
     }
@@ -5518,7 +5518,7 @@ fn p__envc_run_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> R
     p_trainer_effect__dispatch(s, v__envc_arg1, v_p, v_target)?;
     // @ tcg.envspec:2240:5
     if ((s.f__envc_at_g2 as i32) != 0) {
-        s.f__envc_frame_a_play_trainer__p = (v_p as i8);
+        s.f__envc_frame_a12_play_trainer__p = (v_p as i8);
         s.f__envc_at_a_play_trainer = (1 as i8);
         v__envc_run = false;
     } else {
@@ -5552,7 +5552,7 @@ fn p__envc_run_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     }
     // @ tcg.envspec:2251:5
     if v__envc_seek {
-        v_p = (s.f__envc_frame_a_use_ability__p as i32);
+        v_p = (s.f__envc_frame_a11_use_ability__p as i32);
         s.f__envc_at_a_use_ability = (0 as i8);
         v__envc_seek = false;
     }
@@ -5560,7 +5560,7 @@ fn p__envc_run_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
     // @ tcg.envspec:2251:5
     if ((s.f__envc_at_g3 as i32) != 0) {
-        s.f__envc_frame_a_use_ability__p = (v_p as i8);
+        s.f__envc_frame_a11_use_ability__p = (v_p as i8);
         s.f__envc_at_a_use_ability = (1 as i8);
         v__envc_run = false;
     } else {
@@ -5616,7 +5616,7 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
         }
         // @ tcg.envspec:2310:9
         if v__envc_seek {
-            v_p = (s.f__envc_frame_a_attack__p as i32);
+            v_p = (s.f__envc_frame_a6_attack__p as i32);
             s.f__envc_at_a_attack = (0 as i8);
             v__envc_seek = false;
         }
@@ -5624,7 +5624,7 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
         p_attack_texts(s, v_p, v_a)?;
         // @ tcg.envspec:2310:9
         if ((s.f__envc_at_g2 as i32) != 0) {
-            s.f__envc_frame_a_attack__p = (v_p as i8);
+            s.f__envc_frame_a6_attack__p = (v_p as i8);
             s.f__envc_at_a_attack = (1 as i8);
             v__envc_run = false;
         } else {
@@ -6348,14 +6348,14 @@ pub fn default_state() -> State {
         f__envc_frame_g3_1: 0,
         f__envc_frame_g3_2: 0,
         f__envc_at_p_attack_effect__dispatch: 0,
-        f__envc_frame_p_attack_effect__dispatch__effect: 0,
-        f__envc_frame_p_attack_effect__dispatch__p: 0,
+        f__envc_frame_p23_attack_effect__dispatch__effect: 0,
+        f__envc_frame_p23_attack_effect__dispatch__p: 0,
         f__envc_at_a_play_trainer: 0,
-        f__envc_frame_a_play_trainer__p: 0,
+        f__envc_frame_a12_play_trainer__p: 0,
         f__envc_at_a_use_ability: 0,
-        f__envc_frame_a_use_ability__p: 0,
+        f__envc_frame_a11_use_ability__p: 0,
         f__envc_at_a_attack: 0,
-        f__envc_frame_a_attack__p: 0,
+        f__envc_frame_a6_attack__p: 0,
         f__envc_choice_mover: 0,
         f__envc_choice_option: 0,
         legal_action_mask: [false; NUM_ACTIONS],

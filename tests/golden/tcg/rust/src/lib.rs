@@ -1164,16 +1164,16 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_p_attack_effect__dispatch__effect);
+            buf.push(st.f__envc_frame_p23_attack_effect__dispatch__effect);
         }
-        put(py, &root, &["_envc_frame_p_attack_effect__dispatch__effect"], buf, &[], batch)?;
+        put(py, &root, &["_envc_frame_p23_attack_effect__dispatch__effect"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_p_attack_effect__dispatch__p);
+            buf.push(st.f__envc_frame_p23_attack_effect__dispatch__p);
         }
-        put(py, &root, &["_envc_frame_p_attack_effect__dispatch__p"], buf, &[], batch)?;
+        put(py, &root, &["_envc_frame_p23_attack_effect__dispatch__p"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
@@ -1185,9 +1185,9 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_a_play_trainer__p);
+            buf.push(st.f__envc_frame_a12_play_trainer__p);
         }
-        put(py, &root, &["_envc_frame_a_play_trainer__p"], buf, &[], batch)?;
+        put(py, &root, &["_envc_frame_a12_play_trainer__p"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
@@ -1199,9 +1199,9 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_a_use_ability__p);
+            buf.push(st.f__envc_frame_a11_use_ability__p);
         }
-        put(py, &root, &["_envc_frame_a_use_ability__p"], buf, &[], batch)?;
+        put(py, &root, &["_envc_frame_a11_use_ability__p"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
@@ -1213,9 +1213,9 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_a_attack__p);
+            buf.push(st.f__envc_frame_a6_attack__p);
         }
-        put(py, &root, &["_envc_frame_a_attack__p"], buf, &[], batch)?;
+        put(py, &root, &["_envc_frame_a6_attack__p"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
@@ -1970,15 +1970,15 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_frame_p_attack_effect__dispatch__effect"], &[], 0, 100)?;
+        let a = take_ints(d, &["_envc_frame_p23_attack_effect__dispatch__effect"], &[], 0, 100)?;
         let mut k = 0usize;
-        s.f__envc_frame_p_attack_effect__dispatch__effect = a[k] as i8; k += 1;
+        s.f__envc_frame_p23_attack_effect__dispatch__effect = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_frame_p_attack_effect__dispatch__p"], &[], 0, 1)?;
+        let a = take_ints(d, &["_envc_frame_p23_attack_effect__dispatch__p"], &[], 0, 1)?;
         let mut k = 0usize;
-        s.f__envc_frame_p_attack_effect__dispatch__p = a[k] as i8; k += 1;
+        s.f__envc_frame_p23_attack_effect__dispatch__p = a[k] as i8; k += 1;
         let _ = k;
     }
     {
@@ -1988,9 +1988,9 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_frame_a_play_trainer__p"], &[], 0, 1)?;
+        let a = take_ints(d, &["_envc_frame_a12_play_trainer__p"], &[], 0, 1)?;
         let mut k = 0usize;
-        s.f__envc_frame_a_play_trainer__p = a[k] as i8; k += 1;
+        s.f__envc_frame_a12_play_trainer__p = a[k] as i8; k += 1;
         let _ = k;
     }
     {
@@ -2000,9 +2000,9 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_frame_a_use_ability__p"], &[], 0, 1)?;
+        let a = take_ints(d, &["_envc_frame_a11_use_ability__p"], &[], 0, 1)?;
         let mut k = 0usize;
-        s.f__envc_frame_a_use_ability__p = a[k] as i8; k += 1;
+        s.f__envc_frame_a11_use_ability__p = a[k] as i8; k += 1;
         let _ = k;
     }
     {
@@ -2012,9 +2012,9 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_frame_a_attack__p"], &[], 0, 1)?;
+        let a = take_ints(d, &["_envc_frame_a6_attack__p"], &[], 0, 1)?;
         let mut k = 0usize;
-        s.f__envc_frame_a_attack__p = a[k] as i8; k += 1;
+        s.f__envc_frame_a6_attack__p = a[k] as i8; k += 1;
         let _ = k;
     }
     {
