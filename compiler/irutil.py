@@ -1,7 +1,7 @@
 """Small helpers over IR trees, shared by the checker's desugarings and the passes.
 
 Public surface: `substitute(node, mapping)` (capture-avoiding replacement of locals),
-`local_refs(node)` (the local names a node reads or assigns), `zero_const(module, t)`,
+`local_refs(node)` (the local names a node reads or assigns), `free_locals(node)` (those it does not bind), `zero_const(module, t)`,
 `int_const(v)`, `bool_const(v)`, `local(name, t)`, `state(name, t)`, `binop(op, a, b)`,
 `map_blocks(stmts, fn)`.
 
@@ -110,6 +110,24 @@ def local_refs(node: Any, out: set[str] | None = None) -> set[str]:
     for n in ir.walk(node):
         if isinstance(n, ir.Local) or (isinstance(n, ir.Place) and n.root == "local"):
             out.add(n.name)
+    return out
+
+
+def free_locals(node: Any) -> set[str]:
+    """The names of the locals `node` (an IR node or a list of them) reads or assigns that it
+    does not bind itself: `local_refs` without the variables of the comprehensions,
+    reductions and `random.pick`s inside it, where they are read in their own body."""
+    if isinstance(node, (list, tuple)):
+        return set().union(*(free_locals(x) for x in node))
+    if not isinstance(node, ir.Node):
+        return set()
+    out: set[str] = set()
+    if isinstance(node, ir.Local) or (isinstance(node, ir.Place) and node.root == "local"):
+        out.add(node.name)
+    for child in ir.children(node):
+        out |= free_locals(child)
+    if isinstance(node, (ir.Reduce, ir.ArrayBuild, ir.RandomPick)):
+        out.discard(node.var)
     return out
 
 

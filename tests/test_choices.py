@@ -244,3 +244,14 @@ def test_frame_fields_of_bodies_whose_names_hold_double_underscores_are_apart():
     assert s.fields["n"] == 9 + 0 + 1
     frames = [f.name for f in m.state if f.name.startswith("_envc_frame_")]
     assert sorted(frames) == ["_envc_frame_p2_go__a__b", "_envc_frame_p5_go__a__b", "_envc_frame_p5_go__a__k"]
+
+
+def test_a_choose_condition_may_hold_a_comprehension():
+    """tests/specs/choose_where_comprehension.envspec: `where any(... for j in 1..3)` beside a
+    local of the body; `j` was taken for a frame local (internal error). Options 0 and 1 only."""
+    m = choice_points.run(load(str(Path(__file__).parent / "specs" / "choose_where_comprehension.envspec")))
+    it = Interpreter(m)
+    s = it.step(it.init(0), 0)  # go(): pauses at the choose
+    assert [i for i, ok in enumerate(it.legal_action_mask(s)) if ok] == [1, 2]  # choose options 0, 1
+    report = verify(m, ["python", "flat"], episodes=8, seed=0)
+    assert report.ok and report.episodes == 8, [d.render() for d in report.divergences]

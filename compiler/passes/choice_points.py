@@ -215,8 +215,8 @@ def _liveness(bp: BodyPlan, stmts: list[ir.Stmt], after: list[set[str]], loops: 
             if j is not None:
                 needed = set(later)
                 if isinstance(s, ir.Choose):
-                    needed |= irutil.local_refs(s.cond) - {s.var}
-                    if s.place.root == "local" and not s.place.path and s.place.name not in irutil.local_refs(s.cond):
+                    needed |= irutil.free_locals(s.cond) - {s.var}
+                    if s.place.root == "local" and not s.place.path and s.place.name not in irutil.free_locals(s.cond):
                         needed.discard(s.place.name)  # overwritten when the choice is made
                 bp.points[j - 1].live = [n for n in scope if n in needed]
             inner_after = [rest] + after
@@ -425,7 +425,7 @@ def _site_guard(bp: BodyPlan, j: int, s: ir.Choose, option: ir.Local) -> ir.Expr
     inside = irutil.and_(irutil.binop("ge", option, irutil.int_const(s.lo)),
                          irutil.binop("lt", option, irutil.int_const(s.hi)))
     mapping: dict[str, Any] = {s.var: option.model_copy(update={"type": ir.IntT(lo=s.lo, hi=s.hi - 1)})}
-    for name in irutil.local_refs(s.cond) - {s.var}:
+    for name in irutil.free_locals(s.cond) - {s.var}:
         mapping[name] = ir.StateGet(name=bp.slot[name], type=bp.types[name])
     cond = irutil.substitute(s.cond, mapping, fresh=lambda v: f"{PREFIX}{v}")
     return irutil.and_(irutil.binop("eq", bp.at_get(), bp.at_value(j)), inside, cond)
