@@ -125,3 +125,39 @@ def test_tcg_sites_reach_the_abilities_of_their_trigger(specs):
         assert _members(m, procs.pop()) == of(t), site
     assert "ability_effect__dispatch" in where["use_ability"]
     assert len(of("active")) == 1 and len(of("use")) > len(of("active"))
+
+
+HUNT = ROOT / "tests" / "specs" / "restrict_hunt"
+
+
+def test_a_take_between_guard_and_call_keeps_the_call_whole(same_games):
+    """restrict_hunt/rdmin: `if hand[0].kind == Kind.shield { if int(hand.draw()) >= 0 {
+    card_effect[hand[0].effect](0) } }`: the draw changes `hand[0]`, so the outer guard says
+    nothing of the row at the call. The pass restricted it to the shield's text: P0 won no
+    game (0.44 without the pass)."""
+    spec = str(HUNT / "rdmin" / "rdmin.envspec")
+    on, off = load(spec), load(spec, PassContext(disabled=frozenset({"restrict_dispatch"})))
+    assert [f.restricted for f in on.families] == [[]]
+    assert same_games(Interpreter(off), Interpreter(on), 40) > 0
+
+
+def test_a_conjunct_that_reads_a_state_array_is_ignored():
+    """restrict_hunt/rd2: the guard `c.kind == wanted[p]` reads a state array beside the row:
+    the stateless evaluation of the pass raised AttributeError (an internal error of every
+    command). It is no constant per row, so it is ignored; the spec loads and plays."""
+    m = load(str(HUNT / "rd2" / "rd2.envspec"))
+    report = verify(m, ["python", "flat"], episodes=10, seed=0)
+    assert report.ok and report.episodes == 10, [d.render() for d in report.divergences]
+
+
+def test_restricted_dispatches_share_no_statement_with_theirs(same_games):
+    """restrict_hunt/shared: both texts `choose`; one call is restricted, one is not. With
+    `effect_tables` off the restricted copy shared its member calls with the dispatch, and the
+    interpreter's pause plans (keyed by statement) resumed in the wrong body: StopIteration."""
+    spec = str(HUNT / "shared" / "shared.envspec")
+    off = load(spec, PassContext(disabled=frozenset({"effect_tables"})))
+    assert off.families[0].restricted
+    ids = {id(n) for f in off.fns if f.name == off.families[0].dispatch for n in ir.walk_all(f.body)}
+    copies = [f for f in off.fns if f.name in off.families[0].restricted]
+    assert not any(id(n) in ids for f in copies for n in ir.walk_all(f.body))
+    assert same_games(Interpreter(load(spec)), Interpreter(off), 20, public_only=True) > 0

@@ -65,7 +65,7 @@ from typing import Any
 
 import numpy as np
 
-from envc.compiler import ir
+from envc.compiler import ir, irutil
 from envc.compiler.interp import ConstEvalError, Evaluator, SpecRuntimeError
 from envc.compiler.passes.effect_tables import dispatch_chain
 
@@ -133,6 +133,24 @@ class _Restrictor:
             return None
         return out
 
+    def _reads_more(self, e: ir.Expr) -> bool:
+        """Whether `e` reads the state or a local other than the row's, itself or through the
+        fns it calls: not a constant for a row (the stateless `Evaluator` would fail on it with
+        whatever error its fast paths raise: `wanted[p]` of a state array, a local array)."""
+        if irutil.free_locals(e) - {_ROW_LOCAL}:
+            return True
+        seen: set[str] = set()
+        todo: list[Any] = [e]
+        while todo:
+            node = todo.pop()
+            for n in ir.walk_all(node):
+                if isinstance(n, ir.StateGet) or (isinstance(n, ir.Place) and n.root == "state"):
+                    return True
+                if isinstance(n, ir.CallFn) and n.fn in self.fns and n.fn not in seen:
+                    seen.add(n.fn)
+                    todo.append(self.fns[n.fn].body)
+        return False
+
     def reachable(self, call: ir.CallProc, guards: list[ir.Expr]) -> frozenset[int] | None:
         """The effect numbers the guarded `call` can reach, or None when the call is not a
         family dispatch of the form the module docstring states, or no guard decides it."""
@@ -152,9 +170,9 @@ class _Restrictor:
             return None
         allowed = [True] * rows
         decided = False
-        for c in [c for g in guards for c in _conjuncts(g)]:
+        for c in [c for g in _after_takes(guards) for c in _conjuncts(g)]:
             sub, hit = _substituted(c, key, row.type)
-            values = self._eval_rows(sub, rows) if hit else None
+            values = self._eval_rows(sub, rows) if hit and not self._reads_more(sub) else None
             if values is None or not all(isinstance(v, (bool, np.bool_)) for v in values):
                 continue
             decided = True
@@ -198,9 +216,21 @@ class _Restrictor:
         assert chain is not None  # a restricted proc is only made for a dispatch with a chain
         body: list[ir.Stmt] = []
         for n, s in sorted(chain.items(), reverse=True):
-            if n in keep:
-                body = [s.model_copy(update={"orelse": body})]
+            if n in keep:  # (deep: no statement shared with the dispatch, as the interpreter's
+                # pause plans are keyed by statement: with `effect_tables` off, a shared member
+                # call paused in one body resumed in the other's plan, StopIteration)
+                body = [s.model_copy(update={"orelse": body}, deep=True)]
         return d.model_copy(update={"name": name, "body": body})
+
+
+def _after_takes(guards: list[ir.Expr]) -> list[ir.Expr]:
+    """The guards evaluated after the last one that takes from a list (`pop()`, `draw()`): a
+    take changes the state a row expression reads, so a guard before it, or holding it, says
+    nothing of the row at the call (`if int(hand.draw()) >= 0` between `if hand[0].kind ==
+    ...` and `fam[hand[0].effect]`: a fresh-spec hunt found the call restricted to the drawn
+    card's texts)."""
+    last = max((i for i, g in enumerate(guards) if any(isinstance(n, ir.ListTake) for n in ir.walk(g))), default=-1)
+    return guards[last + 1:]
 
 
 def run(module: ir.Module, ctx: Any = None) -> ir.Module:
