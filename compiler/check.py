@@ -352,16 +352,28 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks, StatementChec
         the first), reported at its first `fn`. An action's guard on it (`guard_node`) reads
         "the guard of `a`"; a cycle of guards only is reported where they are checked
         (`action_guard`)."""
-        fns = [i for i, c in enumerate(cycle) if not c.startswith(GUARD_NODE)]
+        # (a family's dispatch, `fam__dispatch`, has no declaration: the cycle is reported at a
+        # member, the fill that calls the family again)
+        fns = [i for i, c in enumerate(cycle) if c in self.fn_decls]
         if not fns:
             return
         cycle = cycle[fns[0]:] + cycle[:fns[0]]
-        shown = [f"the guard of `{c[len(GUARD_NODE):]}`" if c.startswith(GUARD_NODE) else f"`{c}`"
-                 for c in cycle + cycle[:1]]
+        shown = [self._call_node_name(c) for c in cycle + cycle[:1]]
         d = self.fn_decls[cycle[0]]
         self.err("E0140", f"recursion is not allowed: {' -> '.join(shown)}", self.name_span(d.span, cycle[0]),
                  "calls itself" if len(cycle) == 1 else "calls itself indirectly",
                  help="rewrite it with a bounded `for` loop")
+
+    def _call_node_name(self, node: str) -> str:
+        """How E0140 names a node of the call graph: a fn, an action's guard, a family's dispatch."""
+        if node.startswith(GUARD_NODE):
+            return f"the guard of `{node[len(GUARD_NODE):]}`"
+        for fam in self.families.values():
+            if fam.dispatch == node:
+                return f"`{fam.name}[...]`"
+            if node in fam.members:
+                return f"the fill of `{fam.name}` for {fam.texts[fam.members.index(node)]!r}"
+        return f"`{node}`"
 
     # ------------------------------------------------------------ top-level blocks
     def _init(self, decls: list[ast.InitDecl]) -> list[ir.Stmt]:
