@@ -175,6 +175,8 @@ def _frozen(v: Any) -> Any:
         return tuple(_frozen(x) for x in v)
     if isinstance(v, dict):
         return tuple(sorted((k, _frozen(x)) for k, x in v.items()))
+    if isinstance(v, (float, np.floating)):  # -0.0 == 0.0 and hash alike, but 1.0 / x tells them apart
+        return (v, math.copysign(1.0, v))
     return v
 
 
@@ -437,7 +439,7 @@ class Evaluator:
         names = [p.name for p in fn.params]
         args_f = [self._compile(a) for a in e.args]
         name = e.fn
-        scalar = all(isinstance(p.type, (ir.IntT, ir.BoolT, ir.EnumT, ir.RowT, ir.FloatT)) for p in fn.params)
+        scalar = all(isinstance(p.type, (ir.IntT, ir.BoolT, ir.EnumT, ir.RowT)) for p in fn.params)
         invoke = self._fn_body(fn)
 
         def call_fn(env):

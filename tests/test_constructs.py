@@ -1073,3 +1073,12 @@ def test_float_inf_and_nan_raise_no_numpy_warning():
     assert first_difference({"x": big}, {"x": big.copy()}, float_tolerance=1e-6) is None
     assert first_difference({"x": big[:1]}, {"x": big[1:2]}, float_tolerance=1e-6) is not None
     assert first_difference({"x": big[2:]}, {"x": big[2:] * np.float32(1 + 1e-7)}, float_tolerance=1e-6) is None
+
+
+def test_the_guard_memo_tells_the_two_zeros_apart():
+    """tests/specs/negzero_memo.envspec: guards `inv(z) > 0.0` (z = 0.0) and `inv(nz) > 0.0`
+    (nz = -0.0, so 1.0 / nz is -inf). The mask's fn memo keyed -0.0 as 0.0: b() was legal."""
+    it = Interpreter(load(str(Path(__file__).parent / "specs" / "negzero_memo.envspec")))
+    s = it.init(0)
+    assert [bool(x) for x in it.legal_action_mask(s)] == [True, False, True]
+    assert [bool(x) for x in it.legal_action_mask(it.step(s, 2))] == [True, False, True]
