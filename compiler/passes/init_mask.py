@@ -94,6 +94,8 @@ def _draw_sizes(module: ir.Module) -> list[int] | None:
             return None  # the draw sits in a called fn, or is a pick or a shuffle
         if not (isinstance(d.lo, ir.Const) and isinstance(d.hi, ir.Const)) or d.lo.value > d.hi.value:
             return None
+        if any(isinstance(n, (ir.Reduce, ir.ArrayBuild)) and any(m is d for m in ir.walk(n)) for n in ir.walk(s)):
+            return None  # one node, drawn once per element (`[random.int(0, 1) for i in 0..5]`)
         sizes.append(d.hi.value - d.lo.value + 1)
     return sizes
 
