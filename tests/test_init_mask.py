@@ -78,3 +78,12 @@ def test_a_mask_every_seed_shares_is_found(init):
 ])
 def test_what_cannot_be_proved_is_computed(init):
     assert init_mask.constant(_module(init)) is None
+
+
+def test_a_draw_per_element_proves_nothing():
+    """tests/specs/init_draws_per_element.envspec: `a = [random.int(0, 1) for i in 0..5]`, a
+    guard on `a[1]`: the mask depends on the second draw of the one node."""
+    m = load(str(ROOT / "tests" / "specs" / "init_draws_per_element.envspec"))
+    assert init_mask.constant(m) is None
+    it = Interpreter(m)
+    assert len({tuple(it.legal_action_mask(it.init(seed))) for seed in range(20)}) == 2
