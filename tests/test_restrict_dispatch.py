@@ -150,6 +150,15 @@ def test_a_conjunct_that_reads_a_state_array_is_ignored():
     assert report.ok and report.episodes == 10, [d.render() for d in report.divergences]
 
 
+def test_a_conjunct_that_divides_by_zero_on_some_row_is_ignored():
+    """restrict_hunt/rd3: `c.cost > 0 and 12 / c.cost > 5` is split on `and`, and the second
+    conjunct, evaluated apart, divides by zero on a row of cost 0 (ZeroDivisionError, an
+    internal error). The first still decides the rows."""
+    m = load(str(HUNT / "rd3" / "rd3.envspec"))
+    report = verify(m, ["python", "flat"], episodes=10, seed=0)
+    assert report.ok and report.episodes == 10, [d.render() for d in report.divergences]
+
+
 def test_restricted_dispatches_share_no_statement_with_theirs(same_games):
     """restrict_hunt/shared: both texts `choose`; one call is restricted, one is not. With
     `effect_tables` off the restricted copy shared its member calls with the dispatch, and the

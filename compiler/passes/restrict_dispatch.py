@@ -129,8 +129,8 @@ class _Restrictor:
         try:
             for i in range(rows):
                 out.append(self.ev.eval(e, {_ROW_LOCAL: i}))
-        except (ConstEvalError, SpecRuntimeError):
-            return None
+        except (ConstEvalError, SpecRuntimeError, ArithmeticError):
+            return None  # (a conjunct evaluated apart from the one before it: `12 / c.cost` of `c.cost > 0 and ...`)
         return out
 
     def _reads_more(self, e: ir.Expr) -> bool:
