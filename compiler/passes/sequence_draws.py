@@ -15,23 +15,28 @@ order right inside an expression: the order is the order of the statements.
 
 Guarantees, on the module it returns (statement bodies: `init`, every action's body, every
 `proc`, the epilogue; guards, `fn`s, `observe` and invariants cannot draw), for every
-statement but a pause point (`choose`, a call of a proc that can pause: `lower_choices`
-sequences those itself):
+statement but a `choose` (it draws nothing):
 
 * an operand evaluated before a take (a sibling to its left, in `ir.children` order) that is
   a scalar (bool, int, float32, enum, row) and not a constant or a local is bound to a fresh
   local `_envc_seq<N>` first, so it keeps the value it had before the take. A random draw
   needs no such binding: it changes only the RNG counter, which no operand reads, and draws
   keep their order in every backend. A non-scalar operand (an array or a list read) is left
-  in place: the interpreter reads it by reference, after the take, as generated code does;
+  in place (the interpreter reads an operator's or a built-in's operand by reference, after
+  the take, as generated code does), except an argument of a `fn` or `proc` call, which the
+  interpreter copies as it evaluates it: it is bound, a local included (`f(xs, xs.pop())`:
+  the fn sees `xs` before the pop; a fresh-spec hunt found JAX passing it after);
 * a place's index that draws or takes is bound (a backend reads a place and writes it back:
   it would evaluate the index twice); an assignment's value, evaluated before its place, is
   bound first when an index draws, or reads after the value takes; a list method's place
   is resolved before its arguments: when an argument takes, its indices are bound first;
-* a reduction or comprehension whose body takes, over at most `UNROLL` values, is unrolled:
-  each value's body sequenced and bound in turn (the interpreter evaluates them all, in
-  order, then folds), a comprehension the array of those locals, a reduction reading them
-  from it. A longer one stays whole;
+* a reduction or comprehension whose body takes is unrolled, whatever its length (its order
+  is not the backends' business: JAX read `len(xs)` after all 65 pops of a sum over
+  `0..65`): each value's body sequenced and bound in turn (the interpreter evaluates them
+  all, in order, then folds), a comprehension the array of those locals, a reduction reading
+  them from it. One that only draws stays whole (draws keep their order);
+* the arguments of a call of a proc that can pause are sequenced as any call's (they are
+  evaluated once, before it runs; `lower_choices` then moves them to the frame);
 * nothing else changes: a draw stays where it is, so does the right operand of `and`/`or`
   that does not take (short circuit), the branches of `if ... then ... else` (they cannot
   draw, E0131), `random.pick`'s condition and a `while` loop's condition.
@@ -48,23 +53,19 @@ from __future__ import annotations
 from typing import Any, cast
 
 from envc.compiler import ir, irutil
-from envc.compiler.passes import choice_points
 
 NAME = "sequence_draws"
 #: the fresh locals' names: `_envc_` is reserved (no spec name clashes), `seq` and a number
 PREFIX = "_envc_seq"
 
 _DRAWS = (ir.RandomInt, ir.RandomPick, ir.ListTake)
-#: a comprehension or reduction whose body draws is unrolled up to this many values (longer
-#: ones stay whole, their inner order the backends' business)
-UNROLL = 64
 _SCALARS = (ir.BoolT, ir.IntT, ir.FloatT, ir.EnumT, ir.RowT)
 
 
 def run(module: ir.Module, ctx: Any = None) -> ir.Module:
     """`module` with draws and takes sequenced (the module docstring says how). `ctx` (a
     `PassContext`) is unused: the pass has no options."""
-    seq = _Sequencer(choice_points.pausing_procs(module))
+    seq = _Sequencer()
     fns = [f if f.pure else f.model_copy(update={"body": seq.block(f.body)}) for f in module.fns]
     actions = [a.model_copy(update={"body": seq.block(a.body)}) for a in module.actions]
     init, epilogue = seq.block(module.init), seq.block(module.epilogue)
@@ -95,8 +96,7 @@ def _atom(e: ir.Expr) -> bool:
 class _Sequencer:
     """Rewrites bodies; `count` fresh locals made so far (module-wide, so names never repeat)."""
 
-    def __init__(self, pausing: set[str]):
-        self.pausing = pausing
+    def __init__(self) -> None:
         self.count = 0
 
     def fresh(self, e: ir.Expr) -> tuple[ir.Let, ir.Local]:
@@ -117,9 +117,7 @@ class _Sequencer:
         rewritten."""
         if isinstance(s, (ir.If, ir.For, ir.Match)):
             return self.compound(s)
-        if isinstance(s, ir.Choose) or isinstance(s, ir.CallProc) and s.proc in self.pausing:
-            return [s]
-        if not _draws(s):
+        if isinstance(s, ir.Choose) or not _draws(s):
             return [s]
         if isinstance(s, ir.Assign):
             return self.assign(s)
@@ -131,8 +129,9 @@ class _Sequencer:
         if isinstance(s, (ir.Let, ir.Return)):
             lets, e = self.expr(s.value)
             return lets + [s.model_copy(update={"value": e})]
-        if isinstance(s, (ir.CallProc, ir.Effect)):
-            lets, args = self.in_order(s.args)
+        if isinstance(s, (ir.CallProc, ir.Effect)):  # (a proc that pauses too: its arguments are
+            # evaluated once, before it runs; `lower_choices` then moves them to its frame)
+            lets, args = self.in_order(s.args, copies=isinstance(s, ir.CallProc))
             return lets + [s.model_copy(update={"args": args})]
         return [s]  # (a `fail` draws nothing)
 
@@ -196,7 +195,7 @@ class _Sequencer:
         if not _draws(e):
             return [], e
         if isinstance(e, (ir.Reduce, ir.ArrayBuild)):
-            return self.unrolled(e) if _takes(e.body) and e.hi - e.lo <= UNROLL else ([], e)
+            return self.unrolled(e) if _takes(e.body) else ([], e)
         if isinstance(e, ir.RandomPick):  # (its condition and `else` draw nothing)
             return [], e
         if isinstance(e, ir.ListTake):
@@ -206,7 +205,7 @@ class _Sequencer:
             lets, cond = self.expr(e.cond)
             return lets, e.model_copy(update={"cond": cond})
         kids = [k for k in ir.children(e) if not isinstance(k, ir.TYPE_NODES)]
-        lets, done = self.in_order(kids)
+        lets, done = self.in_order(kids, copies=isinstance(e, ir.CallFn))
         it = iter(done)
         return lets, cast(ir.Expr, ir.map_children(e, lambda _child: next(it)))
 
@@ -233,17 +232,21 @@ class _Sequencer:
         body = ir.GetIndex(base=array, index=at, type=e.body.type, span=e.body.span)
         return lets + [let], e.model_copy(update={"body": body})
 
-    def in_order(self, exprs: list) -> tuple[list[ir.Stmt], list]:
+    def in_order(self, exprs: list, copies: bool = False) -> tuple[list[ir.Stmt], list]:
         """Operands evaluated left to right: each one's `let`s in order, and an operand to the
         left of one that takes from a list bound when it is a scalar that is not a constant or
-        a local (a random draw changes nothing an operand reads: only takes need this)."""
+        a local (a random draw changes nothing an operand reads: only takes need this). With
+        `copies` (the arguments of a `fn` or `proc` call, which the interpreter copies as it
+        evaluates them) a list, array or record operand is bound too, a local included: in
+        `f(xs, xs.pop())` the fn sees `xs` before the pop."""
         done = [self.expr(x) for x in exprs]
         last = max((i for i, x in enumerate(exprs) if _takes(x)), default=-1)
         lets: list[ir.Stmt] = []
         out = []
         for i, (inner, x) in enumerate(done):
             lets += inner
-            if i < last and not _atom(x) and isinstance(x.type, _SCALARS):
+            scalar = isinstance(x.type, _SCALARS)
+            if i < last and not isinstance(x, ir.Const) and (not _atom(x) and scalar or copies and not scalar):
                 let, x = self.fresh(x)
                 lets.append(let)
             out.append(x)
