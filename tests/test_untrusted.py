@@ -176,6 +176,11 @@ def test_strings_cannot_run_code(tmp_path, k):
     assert not marker.exists()
     assert text in env.env.__doc__ and text in env.env.inv_small.__doc__
     assert set(env.invariants.__code__.co_names) >= {"inv_small"}
+    from envc.codegen import python as python_backend  # (its docstring held the path as it was)
+
+    python_backend.write(module, str(tmp_path / "genpy"))
+    oracle = _import(tmp_path / "genpy", f"envc_hostile_py_{k}")
+    assert not marker.exists() and "x.envspec" in oracle.__doc__
     files = rust_backend.generate(module)
     assert not marker.exists()
     for name, code in files.items():
