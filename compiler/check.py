@@ -340,7 +340,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks, StatementChec
                 self._recursion_error(stack[stack.index(n):])
                 return
             state[n] = 1
-            for callee in self.calls.get(n, ()):
+            for callee in sorted(self.calls.get(n, ())):  # (sets: the same report on every run)
                 visit(callee, stack + [n])
             state[n] = 2
 

@@ -95,7 +95,7 @@ class TableChecks(CheckerPart):
             if convert is None:
                 return None
         source = c.source or c.name
-        ok, default = self._column_default(c)
+        ok, default = self._column_default(c, t)
         if not ok:
             return None
         counting = c.mode is not None and c.mode[0] == "count"
@@ -123,13 +123,21 @@ class TableChecks(CheckerPart):
             return None
         return values
 
-    def _column_default(self, c: ast.ColumnDecl) -> tuple[bool, Any]:
-        """(True, the folded `default` of column `c` or None without one), or (False, None)
-        when the default has an error (reported)."""
+    def _column_default(self, c: ast.ColumnDecl, t: ir.Type) -> tuple[bool, Any]:
+        """(True, the folded `default` of column `c`, a value of type `t`, or None without
+        one), or (False, None) when the default has an error (reported: E0110 or E0120 when it
+        does not fit `t`; an unchecked `int[0..2] default 7` indexed past a table at run time,
+        a scalar default of an array column was an internal error)."""
         if c.default is None:
             return True, None
         try:
-            return True, self.fold(self.expr(c.default, Ctx("default", pure=True)))
+            e = self.expr(c.default, Ctx("default", pure=True))
+        except _Poison:
+            return False, None
+        if not self.require_fits(e, t, c.default.span, f"the default of column `{c.name}: {t}`"):
+            return False, None
+        try:
+            return True, self.fold(e)
         except _Poison:
             return False, None
 
@@ -249,12 +257,9 @@ class TableChecks(CheckerPart):
             if found is not None:
                 index.setdefault(json.dumps(found, sort_keys=True), i)
 
-        fallback = None
-        if c.default is not None:
-            try:
-                fallback = self.fold(self.expr(c.default, Ctx("default", pure=True)))
-            except _Poison:
-                return None
+        ok, fallback = self._column_default(c, elem)  # (a key's default: of the element type)
+        if not ok:
+            return None
         key = _row_key(name, fieldname, index, fallback)
 
         def by(raw, t):
