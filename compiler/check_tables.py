@@ -29,6 +29,7 @@ from envc.compiler.check_base import (
     fits_float32,
 )
 from envc.compiler.diagnostics import Span, did_you_mean
+from envc.compiler.tabledata import ROW_LINE
 from envc.dsl import ast
 
 if TYPE_CHECKING:
@@ -102,7 +103,7 @@ class TableChecks(CheckerPart):
         values = []
         problems: list[str | None] = []  # None: reported at its line of a deck list
         for i, row in enumerate(rows):
-            where = f"line {i + 2}" if d.path.endswith(".csv") else f"row {i + 1}"  # CSV: line 1 is the header
+            where = f"line {row.get(ROW_LINE, i + 2)}" if d.path.endswith(".csv") else f"row {i + 1}"
             raw = _dig(row, source)
             if raw is None and counting:
                 raw = []

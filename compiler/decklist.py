@@ -29,8 +29,13 @@ from typing import Any
 
 from envc.compiler.datafiles import DataFileError
 
-LINES = "__lines__"
-SOURCE = "__source__"
+# Decision: the bookkeeping keys of a row are tuples, which no data file can hold (JSON keys
+# and CSV headers are strings): `"__source__"` and `"__lines__"` read from a JSON row were taken
+# for a deck list's (internal errors, and a diagnostic pointing at a file the row named)
+LINES = ("envc", "lines")
+SOURCE = ("envc", "source")
+#: `key: value` lines a deck list may not give: the fields envc fills from its card lines
+RESERVED = ("cards", "details", "unreadable")
 _ENTRY = re.compile(r"([0-9]{1,9})\s+([^\[\]]+?)\s*\[([^\[\]]*)\]$")
 _COUNT = re.compile(r"[0-9]{1,9}")  # ASCII digits only: a Unicode digit is not a count (issue 13)
 MAX_DECK_CARDS = 100_000  # cards one deck list may hold (`N ID name` lines add N each)
@@ -52,7 +57,7 @@ class Problem(str):
 def parse(path: str, text: str, shown_path: str | None = None) -> dict:
     """One row from the text of a deck list (see the module docstring). `shown_path` is how
     diagnostics name the file (default `path`)."""
-    row: dict[str, Any] = {"name": os.path.splitext(os.path.basename(path))[0], "cards": [], "details": []}
+    row: dict[Any, Any] = {"name": os.path.splitext(os.path.basename(path))[0], "cards": [], "details": []}
     lines: dict[str, Any] = {"cards": [], "details": []}
     for number, raw in enumerate(text.split("\n"), start=1):
         line = raw.split("#", 1)[0].strip()
@@ -73,6 +78,11 @@ def parse(path: str, text: str, shown_path: str | None = None) -> dict:
             count = int(head[0])
             row["cards"].extend([head[1].split()[0]] * count)
             row["details"].extend([[] for _ in range(count)])
+        elif ":" in line and line.split(":", 1)[0].strip() in RESERVED:
+            key = line.split(":", 1)[0].strip()
+            raise DataFileError("E0151", f"`{key}:` names a field envc fills from the list's lines", number,
+                                len(raw) - len(raw.lstrip()) + 1,
+                                help="give each card on its own line (`N ID`), or name the key otherwise")
         elif ":" in line and not line.startswith("__"):
             key, value = line.split(":", 1)
             row[key.strip()] = value.strip()

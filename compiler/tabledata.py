@@ -261,8 +261,12 @@ def _csv_rows(text: str) -> list[dict]:
     text = text.removeprefix("\ufeff")
     # strict: a quote never closed is an error, not a field that swallows the rest of the file
     reader = csv.DictReader(io.StringIO(text, newline=""), restkey=_EXTRA, strict=True)
+    rows: list[dict] = []
     try:
-        rows = list(reader)
+        for row in reader:  # its line: the reader's last line less the line breaks of its quoted values
+            inside = sum(v.count("\n") for v in row.values() if isinstance(v, str))
+            row[ROW_LINE] = reader.line_num - inside  # (blank lines and quoted line breaks shift rows)
+            rows.append(row)
     except csv.Error as err:
         quote = _quote_problem(text)
         if quote is not None:
@@ -275,7 +279,8 @@ def _csv_rows(text: str) -> list[dict]:
     if twice is not None:
         raise DataFileError("E0151", f"the header names column `{shorten(twice)}` twice", 1, 1,
                             help="give each column its own name")
-    for number, row in enumerate(rows, start=2):
+    for row in rows:
+        number = row[ROW_LINE]
         if _EXTRA in row:
             raise DataFileError("E0151", f"line {number} has {len(names) + len(row[_EXTRA])} fields, the header "
                                 f"{len(names)}", number, 1,
@@ -308,4 +313,7 @@ def _quote_problem(text: str) -> tuple[str, str, int, int] | None:
             'close it with a second `"` (write a quote inside a quoted value as `""`)', *line_col(text, opened))
 
 
+#: the key of a CSV row's line in its file: a tuple, which no header can name (as
+#: `decklist.LINES`); diagnostics read it (a quoted value may span lines, blank lines are skipped)
+ROW_LINE = ("envc", "line")
 _EXTRA = "\0extra"  # (the key under which `csv.DictReader` puts a row's fields past the header's)

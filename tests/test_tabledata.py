@@ -38,9 +38,11 @@ def test_json_csv_deck_lists_and_patterns_are_read_into_rows(tmp_path):
 
 
 def test_quoted_csv_values_may_hold_commas_quotes_and_line_breaks(tmp_path):
-    _write(tmp_path, "q.csv", 'name,v\n"a, ""b""",1\n"c\nd",2\n')
+    _write(tmp_path, "q.csv", 'name,v\n"a, ""b""",1\n"c\nd",2\n\ne,3\n')
     got = tabledata.read_table("q.csv", str(tmp_path))
-    assert got.problem is None and got.rows == [{"name": 'a, "b"', "v": "1"}, {"name": "c\nd", "v": "2"}]
+    line = tabledata.ROW_LINE  # each row's first line (a quoted line break and a blank line shift them)
+    assert got.problem is None and got.rows == [{"name": 'a, "b"', "v": "1", line: 2}, {"name": "c\nd", "v": "2", line: 3},
+                                                {"name": "e", "v": "3", line: 6}]
 
 
 def test_a_csv_file_may_start_with_a_byte_order_mark(tmp_path):
@@ -48,7 +50,7 @@ def test_a_csv_file_may_start_with_a_byte_order_mark(tmp_path):
     name (a fresh spec's `value` column was reported missing on every row)."""
     _write(tmp_path, "bom.csv", "\ufeffvalue,name\n1,x\n")
     got = tabledata.read_table("bom.csv", str(tmp_path))
-    assert got.problem is None and got.rows == [{"value": "1", "name": "x"}]
+    assert got.problem is None and got.rows == [{"value": "1", "name": "x", tabledata.ROW_LINE: 2}]
 
 
 @pytest.mark.parametrize("name, text, code, where", [
