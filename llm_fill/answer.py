@@ -67,6 +67,10 @@ def extract_body(answer: Any, hole: str) -> str:
         m = _OPEN_FENCE.search(text)
         body = m.group(3) if m else text
     body = _unwrap(body, hole)
+    bad = next((ch for ch in body if "\ud800" <= ch <= "\udfff"), None)
+    if bad is not None:  # (a lone surrogate cannot be written as UTF-8: it was an internal error)
+        raise AnswerError(f"the body holds the lone surrogate U+{ord(bad):04X}, which is no character: answer "
+                          "with plain text")
     size = len(body.encode("utf-8"))
     if size > MAX_BODY_BYTES:
         raise AnswerError(f"the body is {size} bytes long; a fill body may have at most {MAX_BODY_BYTES}: "

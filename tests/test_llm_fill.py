@@ -505,6 +505,8 @@ def test_extract_body():
         extract_body("  ", "h")
     with pytest.raises(AnswerError, match="at most 8192"):
         extract_body("```envspec\n" + "x = 1\n" * (MAX_BODY_BYTES // 6 + 1) + "```", "h")
+    with pytest.raises(AnswerError, match="lone surrogate U[+]D800"):  # (UnicodeEncodeError: an internal error)
+        extract_body("```envspec\nx = 1 // \ud800\n```", "h")
 
 
 def test_upsert_keeps_everything_else():
