@@ -29,6 +29,11 @@ from rich.text import Text
 from envc.compiler.diagnostics import Diagnostic, DiagnosticError, did_you_mean, render, render_all
 from envc.compiler.pipeline import PREFIX_WALKS, pass_names
 
+# Bounds of integer options (a seed or step count past 2^63 was an internal OverflowError in JAX):
+# seeds and step counts are int32 on every backend, a batch is at most 2^24 environments
+INT32_MAX = 2**31 - 1
+MAX_BATCH = 2**24
+
 app = typer.Typer(
     name="envc",
     help="envc compiles reinforcement-learning environments written as `.envspec` specs.\n\n"
@@ -383,9 +388,9 @@ def verify(
                                                  "[default: 100]; with `--per-matchup`, the most seeds to try "
                                                  "[default: 10 x N x match-ups, or 100 when the match-ups cannot "
                                                  "be enumerated]", show_default=False)] = None,
-    seed: Annotated[int, typer.Option(min=0, help="seed of the first episode (episode i uses seed+i) and of the "
-                                      "policy")] = 0,
-    max_steps: Annotated[int, typer.Option(min=1, help="longest episode compared")] = 1000,
+    seed: Annotated[int, typer.Option(min=0, max=INT32_MAX, help="seed of the first episode (episode i uses seed+i) "
+                                      "and of the policy")] = 0,
+    max_steps: Annotated[int, typer.Option(min=1, max=INT32_MAX, help="longest episode compared")] = 1000,
     float_tolerance: Annotated[float, typer.Option(
         min=0.0, help="largest difference allowed on float32 fields: absolute up to magnitude 1, relative to the "
                       "larger magnitude above (an infinity or NaN must match exactly)")] = 0.0,
@@ -446,11 +451,7 @@ def verify(
     `envc verify specs/tcg.envspec --reference jax --targets jax,rust --per-matchup 1000` and
     `envc verify specs/tcg.envspec --targets python,jax,rust --policy examples/ppo_tcg.py:policy`
     """
-    names = [t.strip() for t in targets.split(",") if t.strip()]
-    unknown = [t for t in names if t not in ("python", "flat", "jax", "rust")]
-    if unknown:
-        _fail([Diagnostic("E0180", f"unknown target `{unknown[0]}`", None,
-                          help="targets are `python`, `flat` (the interpreter on the lowered IR), `jax` and `rust`")])
+    names = _verify_targets(targets, policy)
     if not math.isfinite(float_tolerance):  # (an infinity passes `min=0.0`)
         _fail([Diagnostic("E0180", f"`--float-tolerance {float_tolerance}` is not a finite number", None,
                           help="e.g. `--float-tolerance 1e-5`")])
@@ -494,6 +495,20 @@ def verify(
                             phase=lambda text: progress.update(task, description=text))
     backends = ", ".join(t for t in names if t != "python") or "none (interpreter only)"
     _print_report(m, report, backends, per_matchup, float_tolerance, time.perf_counter() - start)
+
+
+def _verify_targets(targets: str, policy: str | None) -> list[str]:
+    """The backends `--targets` names, or exit with E0180 for an unknown one, and for `flat`
+    under `--policy` (level 4 has no flat IR: its ValueError was an internal error)."""
+    names = [t.strip() for t in targets.split(",") if t.strip()]
+    unknown = [t for t in names if t not in ("python", "flat", "jax", "rust")]
+    if unknown:
+        _fail([Diagnostic("E0180", f"unknown target `{unknown[0]}`", None,
+                          help="targets are `python`, `flat` (the interpreter on the lowered IR), `jax` and `rust`")])
+    if policy is not None and "flat" in names:
+        _fail([Diagnostic("E0180", "`--policy` compares `python`, `jax` and `rust`, not `flat`", None,
+                          help="drop `flat` from `--targets`, or verify it without `--policy`")])
+    return names
 
 
 def _rust_or_exit(m):
@@ -726,8 +741,8 @@ def _int_list(option: str, text: str, example: str) -> list[int]:
     except ValueError:
         _fail([Diagnostic("E0180", f"`--{option} {text}` is not a list of integers", None,
                           help=f"e.g. `--{option} {example}`")])
-    if not values or min(values) < 1:
-        _fail([Diagnostic("E0180", f"`--{option} {text}` needs integers of at least 1", None,
+    if not values or min(values) < 1 or max(values) > MAX_BATCH:
+        _fail([Diagnostic("E0180", f"`--{option} {text}` needs integers from 1 to {MAX_BATCH:,}", None,
                           help=f"e.g. `--{option} {example}`")])
     return values
 
@@ -802,7 +817,11 @@ def _load_peer(path: str):
     spec = importlib.util.spec_from_file_location("envc_bench_peer", path, loader=loader)
     assert spec is not None  # never None with an explicit loader
     peer_mod = importlib.util.module_from_spec(spec)
-    loader.exec_module(peer_mod)
+    try:
+        loader.exec_module(peer_mod)
+    except Exception as e:  # the user's own file: its error is not envc's (it was an internal error)
+        _fail([Diagnostic("E0180", f"peer file `{path}` failed to load: {type(e).__name__}: {e}", None,
+                          help="run it with python to see the traceback")])
     if not callable(getattr(peer_mod, "peer_speed", None)):
         _fail([Diagnostic("E0180", f"`{path}` defines no `peer_speed(module, seconds, progress)`", None)])
     return peer_mod
@@ -813,7 +832,15 @@ def _print_peer(m, peer_mod, path: str, ours: list[tuple[str, float]]) -> None:
     episodes_per_s, steps_per_s} on one core) and print the ratios of finished episodes per
     second per core: `ours` is [(label, envc's episodes per second per core)]; `path`: the peer
     file (its name labels the peer's figures when it gives no label)."""
-    result = peer_mod.peer_speed(m, 5.0, progress=lambda text: err.print(text, markup=False))
+    try:
+        result = peer_mod.peer_speed(m, 5.0, progress=lambda text: err.print(text, markup=False))
+    except Exception as e:  # the user's own code (a raise in it was an internal error of envc)
+        _fail([Diagnostic("E0180", f"`peer_speed` of `{path}` raised {type(e).__name__}: {e}", None)])
+    missing = [k for k in ("episodes_per_s", "steps_per_s") if not isinstance(result, dict)
+               or not isinstance(result.get(k), (int, float)) or result[k] <= 0]
+    if missing:
+        _fail([Diagnostic("E0180", f"`peer_speed` of `{path}` returned no positive {' or '.join(missing)}", None,
+                          help="return {'label': str, 'episodes_per_s': float, 'steps_per_s': float}")])
     label = result.get("label", os.path.basename(path))
     out.print(f"peer {label}: {result['episodes_per_s']:,.0f} episodes/s, {result['steps_per_s']:,.0f} steps/s on one "
               "core")
@@ -825,13 +852,15 @@ def _print_peer(m, peer_mod, path: str, ours: list[tuple[str, float]]) -> None:
 def run(
     spec: SpecArg,
     episodes: Annotated[int, typer.Option(min=1, help="number of episodes to play (and count)")] = 100,
-    seed: Annotated[int, typer.Option(min=0, help="`python`: seed of the first episode (episode i uses seed+i) and of "
-                                      "the policy; `jax`: the PRNG key of the initial states, policy and resets")] = 0,
-    max_steps: Annotated[int, typer.Option(min=1, help="stop an episode after this many steps if it has not ended")] = 10_000,
+    seed: Annotated[int, typer.Option(min=0, max=INT32_MAX, help="`python`: seed of the first episode (episode i uses "
+                                      "seed+i) and of the policy; `jax`: the PRNG key of the initial states, policy "
+                                      "and resets")] = 0,
+    max_steps: Annotated[int, typer.Option(min=1, max=INT32_MAX, help="stop an episode after this many steps if it "
+                                           "has not ended")] = 10_000,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="`--target python`: print one line per episode")] = False,
     target: Annotated[str, typer.Option(help="`python` (the reference interpreter, one game at a time) or `jax` "
                                         "(the generated JAX environment, `--batch` games at once)")] = "python",
-    batch: Annotated[Optional[int], typer.Option(min=1, help="`--target jax`: environments played at once "
+    batch: Annotated[Optional[int], typer.Option(min=1, max=MAX_BATCH, help="`--target jax`: environments played at once "
                                                  "[default: 1024]", show_default=False)] = None,
     disable_pass: DisablePass = None,
     jax_cache: JaxCacheOpt = None,

@@ -1322,6 +1322,8 @@ def load_policy(ref: str) -> Callable:
             mod = importlib.import_module(module_ref)
     except ImportError as e:
         raise ValueError(f"cannot import `{module_ref}`: {e}") from e
+    except Exception as e:  # the user's own file failed (a SyntaxError in it was an internal error)
+        raise ValueError(f"cannot load `{module_ref}`: {type(e).__name__}: {e}") from e
     fn = getattr(mod, name, None)
     if not callable(fn):
         raise ValueError(f"`{module_ref}` has no function `{name}`")

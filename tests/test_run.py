@@ -329,8 +329,12 @@ def test_a_game_decided_by_init_counts_alike_on_both_targets(tmp_path, target):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["bench", "specs/tictactoe.envspec", "--target", "jax", "--batch", "0"], "needs integers of at least 1"),
-    (["bench", "specs/tictactoe.envspec", "--target", "jax", "--batch", " , "], "needs integers of at least 1"),
+    (["bench", "specs/tictactoe.envspec", "--target", "jax", "--batch", "0"], "needs integers from 1 to"),
+    (["bench", "specs/tictactoe.envspec", "--target", "jax", "--batch", " , "], "needs integers from 1 to"),
+    (["bench", "specs/tictactoe.envspec", "--batch", str(2**63)], "needs integers from 1 to 16,777,216"),
+    (["run", "specs/tictactoe.envspec", "--target", "jax", "--seed", str(2**63)], "less than or equal to 2147483647"),
+    (["run", "specs/tictactoe.envspec", "--target", "jax", "--max-steps", str(2**63)], "less than or equal to"),
+    (["verify", "specs/tictactoe.envspec", "--targets", "python,flat", "--policy", "x.py:f"], "not `flat`"),
     (["run", "specs/tictactoe.envspec", "--seed", "-5"], "greater than or equal to 0"),
     (["verify", "specs/tictactoe.envspec", "--seed", "-1"], "greater than or equal to 0"),
     (["verify", "specs/tictactoe.envspec", "--float-tolerance", "inf"], "not a finite number"),
@@ -351,3 +355,17 @@ def test_bad_option_values_are_diagnostics(tmp_path, args, message):
     assert result.exit_code in (1, 2), result.output  # (2: typer's own range check of the option)
     assert message in " ".join(result.output.split()), result.output
     assert "internal error" not in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("source, message", [
+    ("def peer_speed(:\n", "failed to load: SyntaxError"),
+    ("raise ValueError('boom')\n", "failed to load: ValueError: boom"),
+])
+def test_a_broken_peer_file_is_the_users_error(tmp_path, source, message):
+    """A peer file (the user's own Python) that does not load was an internal error of envc."""
+    from envc.cli import app
+
+    peer = tmp_path / "peer.py"
+    peer.write_text(source)
+    result = CliRunner().invoke(app, ["bench", "specs/tictactoe.envspec", "--target", "jax", "--peer", str(peer)])
+    assert result.exit_code == 1 and "error[E0180]" in result.output and message in result.output, result.output
