@@ -1312,8 +1312,22 @@ class LanguageChecks:
                           "the guard's answer tells what it read",
                           help="observe what the guard reads that the player may see (public fields, its own "
                           "slots), not the legality itself")
+        self._legal_player(name, guard, e, ctx)
         return irutil.substitute(guard, {p.name: a for p, a in zip(params, args)},
                                  fresh=lambda v: self.fresh_name(v + "_"))
+
+    def _legal_player(self, name: str, guard: ir.Expr, e: ast.Call, ctx) -> None:
+        """E0192 for `legal(a(...))` where the guard of `a` reads `player` (a simultaneous spec's
+        chooser) and no `player` is in scope: in `resolve`, `observe`, an invariant or a proc
+        (every command failed with an internal KeyError)."""
+        from envc.compiler.check_simultaneous import PLAYER
+
+        if PLAYER not in irutil.free_locals(guard) or ctx.lookup(PLAYER) is not None:
+            return
+        self.fail("E0192", f"the guard of `{name}` reads `player`, and there is no player here", e.span,
+                  "`legal` checks the guard for the player who chooses",
+                  help="call `legal` in an action's body or guard, where `player` is the one choosing; elsewhere "
+                  f"write the guard's test for a given player (a `fn` of `p` that `{name}`'s guard calls too)")
 
     # ------------------------------------------------------------ generic list parameters
     def instantiate(self, name: str, e: ast.Call, ctx) -> tuple[str, list[ir.ParamDef]]:
