@@ -492,6 +492,15 @@ def test_set_state_injects_and_observe_evaluates(rust_modules, rust_envs):
     bad["deck"]["len"] = np.int32(99)
     with pytest.raises(ValueError, match="outside 0..24"):
         env.set_state(0, bad)
+    # slots past a list's length are zeroed, whatever the caller gave there (they were kept:
+    # Rust's `==` and `contains` on records holding lists then disagreed with the interpreter)
+    padded = to_arrays(m, s)
+    n = int(padded["deck"]["len"])
+    assert n < 24
+    padded["deck"]["items"]["rank"][n:] = 1  # (a record's field: in range)
+    env.set_state(0, padded)
+    assert not env.get_state(0)["deck"]["items"]["rank"][n:].any()
+    assert first_difference(to_arrays(m, s), env.get_state(0)) is None
 
 
 @pytest.mark.slow

@@ -59,6 +59,23 @@ pub struct State {
     pub _rng_counter: u32,
 }
 
+impl State {
+    /// Every list's slots past its length zeroed (`runtime::Tidy`): a state set from outside
+    /// (`VecEnv.set_state`) holds what the caller gave there.
+    pub fn tidy(&mut self) {
+        self.current_player.tidy();
+        self.rewards.tidy();
+        self.terminated.tidy();
+        self.truncated.tidy();
+        self.step_count.tidy();
+        self.f_x.tidy();
+        self.f_x_dot.tidy();
+        self.f_theta.tidy();
+        self.f_theta_dot.tidy();
+        self.observation.tidy();
+    }
+}
+
 // ---- the spec's functions, procedures, actions, guards, observe, init, invariants
 
 /// action `push` (cartpole.envspec:37:1)

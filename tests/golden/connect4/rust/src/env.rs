@@ -56,6 +56,20 @@ pub struct State {
     pub _rng_counter: u32,
 }
 
+impl State {
+    /// Every list's slots past its length zeroed (`runtime::Tidy`): a state set from outside
+    /// (`VecEnv.set_state`) holds what the caller gave there.
+    pub fn tidy(&mut self) {
+        self.current_player.tidy();
+        self.rewards.tidy();
+        self.terminated.tidy();
+        self.truncated.tidy();
+        self.step_count.tidy();
+        self.f_board.tidy();
+        self.observation.tidy();
+    }
+}
+
 // ---- constants and tables
 static K0: [[i8; 4]; 21] = [
     [0, 7, 14, 21], [1, 8, 15, 22], [2, 9, 16, 23], [3, 10, 17, 24], [4, 11, 18, 25],

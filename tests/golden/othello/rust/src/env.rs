@@ -58,6 +58,21 @@ pub struct State {
     pub _rng_counter: u32,
 }
 
+impl State {
+    /// Every list's slots past its length zeroed (`runtime::Tidy`): a state set from outside
+    /// (`VecEnv.set_state`) holds what the caller gave there.
+    pub fn tidy(&mut self) {
+        self.current_player.tidy();
+        self.rewards.tidy();
+        self.terminated.tidy();
+        self.truncated.tidy();
+        self.step_count.tidy();
+        self.f_board.tidy();
+        self.f_passed.tidy();
+        self.observation.tidy();
+    }
+}
+
 // ---- constants and tables
 static K0: [[i8; 8]; 64] = [
     [0, 0, 0, 0, 7, 0, 7, 7], [0, 0, 0, 1, 6, 1, 7, 6], [0, 0, 0, 2, 5, 2, 7, 5],

@@ -67,6 +67,21 @@ impl Zero for RecMon {
     const ZERO: RecMon = RecMon { f_species: 0, f_level: 0, f_moves: [0; 4], f_nmoves: 0, f_pp: [0; 4], f_hp: 0, f_maxhp: 0, f_stats: [0; 4], f_status: 0, f_sleep: 0 };
 }
 
+impl Tidy for RecMon {
+    fn tidy(&mut self) {
+        self.f_species.tidy();
+        self.f_level.tidy();
+        self.f_moves.tidy();
+        self.f_nmoves.tidy();
+        self.f_pp.tidy();
+        self.f_hp.tidy();
+        self.f_maxhp.tidy();
+        self.f_stats.tidy();
+        self.f_status.tidy();
+        self.f_sleep.tidy();
+    }
+}
+
 /// record `Fx`
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RecFx {
@@ -112,6 +127,49 @@ pub struct RecFx {
 
 impl Zero for RecFx {
     const ZERO: RecFx = RecFx { f_high_crit: false, f_hits_min: 0, f_hits_max: 0, f_drain_num: 0, f_drain_den: 0, f_recoil_num: 0, f_recoil_den: 0, f_status: 0, f_sec_status: 0, f_sec_chance: 0, f_stat: 0, f_stages: 0, f_on_user: false, f_stat_chance: 0, f_confuse: 0, f_flinch: 0, f_recharge: false, f_trap: false, f_thrash: false, f_explode: false, f_ohko: false, f_charge: false, f_fly: false, f_fixed: 0, f_level_damage: false, f_psywave: false, f_half_hp: false, f_crash: false, f_heal: false, f_rest: false, f_haze: false, f_screen: 0, f_seed: false, f_substitute: false, f_counter: false, f_focus: false, f_mist: false, f_sleeping_target: false };
+}
+
+impl Tidy for RecFx {
+    fn tidy(&mut self) {
+        self.f_high_crit.tidy();
+        self.f_hits_min.tidy();
+        self.f_hits_max.tidy();
+        self.f_drain_num.tidy();
+        self.f_drain_den.tidy();
+        self.f_recoil_num.tidy();
+        self.f_recoil_den.tidy();
+        self.f_status.tidy();
+        self.f_sec_status.tidy();
+        self.f_sec_chance.tidy();
+        self.f_stat.tidy();
+        self.f_stages.tidy();
+        self.f_on_user.tidy();
+        self.f_stat_chance.tidy();
+        self.f_confuse.tidy();
+        self.f_flinch.tidy();
+        self.f_recharge.tidy();
+        self.f_trap.tidy();
+        self.f_thrash.tidy();
+        self.f_explode.tidy();
+        self.f_ohko.tidy();
+        self.f_charge.tidy();
+        self.f_fly.tidy();
+        self.f_fixed.tidy();
+        self.f_level_damage.tidy();
+        self.f_psywave.tidy();
+        self.f_half_hp.tidy();
+        self.f_crash.tidy();
+        self.f_heal.tidy();
+        self.f_rest.tidy();
+        self.f_haze.tidy();
+        self.f_screen.tidy();
+        self.f_seed.tidy();
+        self.f_substitute.tidy();
+        self.f_counter.tidy();
+        self.f_focus.tidy();
+        self.f_mist.tidy();
+        self.f_sleeping_target.tidy();
+    }
 }
 
 /// The observation type (the spec's `observe` return type).
@@ -170,6 +228,59 @@ pub struct State {
     pub observation: Observation,
     pub _rng_key: u32,
     pub _rng_counter: u32,
+}
+
+impl State {
+    /// Every list's slots past its length zeroed (`runtime::Tidy`): a state set from outside
+    /// (`VecEnv.set_state`) holds what the caller gave there.
+    pub fn tidy(&mut self) {
+        self.current_player.tidy();
+        self.rewards.tidy();
+        self.terminated.tidy();
+        self.truncated.tidy();
+        self.step_count.tidy();
+        self.f_lineup.tidy();
+        self.f_team.tidy();
+        self.f_active.tidy();
+        self.f_phase.tidy();
+        self.f_must_replace.tidy();
+        self.f_turns.tidy();
+        self.f_boosts.tidy();
+        self.f_mstat.tidy();
+        self.f_confused.tidy();
+        self.f_sub_hp.tidy();
+        self.f_reflect.tidy();
+        self.f_light_screen.tidy();
+        self.f_focus.tidy();
+        self.f_mist.tidy();
+        self.f_seeded.tidy();
+        self.f_toxic.tidy();
+        self.f_toxic_n.tidy();
+        self.f_recharging.tidy();
+        self.f_charging.tidy();
+        self.f_invulnerable.tidy();
+        self.f_thrash_left.tidy();
+        self.f_trap_left.tidy();
+        self.f_trap_damage.tidy();
+        self.f_trapped.tidy();
+        self.f_lock_slot.tidy();
+        self.f_flinched.tidy();
+        self.f_counterable.tidy();
+        self.f_last_damage.tidy();
+        self.f_seen.tidy();
+        self.f_move_seen.tidy();
+        self.f_move_used.tidy();
+        self.f_fx.tidy();
+        self.f_go.tidy();
+        self.f_dmg.tidy();
+        self.f_broke_sub.tidy();
+        self.f_hit_sub.tidy();
+        self.f_give_stat.tidy();
+        self.f_give_status.tidy();
+        self.f_simultaneous__choice.tidy();
+        self.f_simultaneous__turn.tidy();
+        self.observation.tidy();
+    }
 }
 
 // ---- constants and tables

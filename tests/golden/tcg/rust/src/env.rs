@@ -235,6 +235,114 @@ pub struct State {
     pub _rng_counter: u32,
 }
 
+impl State {
+    /// Every list's slots past its length zeroed (`runtime::Tidy`): a state set from outside
+    /// (`VecEnv.set_state`) holds what the caller gave there.
+    pub fn tidy(&mut self) {
+        self.current_player.tidy();
+        self.rewards.tidy();
+        self.terminated.tidy();
+        self.truncated.tidy();
+        self.step_count.tidy();
+        self.f_decks.tidy();
+        self.f_deck.tidy();
+        self.f_hand.tidy();
+        self.f_discard.tidy();
+        self.f_card.tidy();
+        self.f_occupied.tidy();
+        self.f_played_hp.tidy();
+        self.f_played_type.tidy();
+        self.f_playing.tidy();
+        self.f_below.tidy();
+        self.f_evolutions.tidy();
+        self.f_damage.tidy();
+        self.f_energy.tidy();
+        self.f_placed.tidy();
+        self.f_ability_used.tidy();
+        self.f_poisoned.tidy();
+        self.f_burned.tidy();
+        self.f_condition.tidy();
+        self.f_points.tidy();
+        self.f_zone.tidy();
+        self.f_zone_next.tidy();
+        self.f_turn.tidy();
+        self.f_first.tidy();
+        self.f_phase.tidy();
+        self.f_attached.tidy();
+        self.f_supporter.tidy();
+        self.f_retreated.tidy();
+        self.f_retreat_discount.tidy();
+        self.f_barrier.tidy();
+        self.f_no_attack.tidy();
+        self.f_no_retreat.tidy();
+        self.f_weakened.tidy();
+        self.f_spiky.tidy();
+        self.f_no_supporter.tidy();
+        self.f_shielded.tidy();
+        self.f_locked_supporters.tidy();
+        self.f_relays.tidy();
+        self.f_relay_turn.tidy();
+        self.f_boost_turn.tidy();
+        self.f_seen_hand.tidy();
+        self.f_seen_hand_turn.tidy();
+        self.f_seen_deck.tidy();
+        self.f_seen_deck_turn.tidy();
+        self.f_attack_bonus.tidy();
+        self.f_named_bonus.tidy();
+        self.f_bonus_named.tidy();
+        self.f_dmg.tidy();
+        self.f_passive_cut.tidy();
+        self.f_passive_spiky.tidy();
+        self.f_last_attached.tidy();
+        self.f_attack_index.tidy();
+        self.f_attacking.tidy();
+        self.f_copying.tidy();
+        self.f_copy_card.tidy();
+        self.f_copy_index.tidy();
+        self.f_promote_next.tidy();
+        self.f_promote_resume.tidy();
+        self.f_ended_by.tidy();
+        self.f__envc_until_barrier.tidy();
+        self.f__envc_until_no_attack.tidy();
+        self.f__envc_until_no_retreat.tidy();
+        self.f__envc_until_weakened.tidy();
+        self.f__envc_until_spiky.tidy();
+        self.f__envc_until_no_supporter.tidy();
+        self.f__envc_until_shielded.tidy();
+        self.f__envc_at_g1.tidy();
+        self.f__envc_frame_g1_1.tidy();
+        self.f__envc_frame_g1_2.tidy();
+        self.f__envc_frame_g1_3.tidy();
+        self.f__envc_frame_g1_4.tidy();
+        self.f__envc_frame_g1_5.tidy();
+        self.f__envc_frame_g1_6.tidy();
+        self.f__envc_frame_g1_7.tidy();
+        self.f__envc_frame_g1_8.tidy();
+        self.f__envc_frame_g1_9.tidy();
+        self.f__envc_frame_g1_10.tidy();
+        self.f__envc_at_g2.tidy();
+        self.f__envc_frame_g2_1.tidy();
+        self.f__envc_frame_g2_2.tidy();
+        self.f__envc_frame_g2_3.tidy();
+        self.f__envc_frame_g2_4.tidy();
+        self.f__envc_at_g3.tidy();
+        self.f__envc_frame_g3_1.tidy();
+        self.f__envc_frame_g3_2.tidy();
+        self.f__envc_at_p_attack_effect__dispatch.tidy();
+        self.f__envc_frame_p23_attack_effect__dispatch__effect.tidy();
+        self.f__envc_frame_p23_attack_effect__dispatch__p.tidy();
+        self.f__envc_at_a_play_trainer.tidy();
+        self.f__envc_frame_a12_play_trainer__p.tidy();
+        self.f__envc_at_a_use_ability.tidy();
+        self.f__envc_frame_a11_use_ability__p.tidy();
+        self.f__envc_at_a_attack.tidy();
+        self.f__envc_frame_a6_attack__p.tidy();
+        self.f__envc_choice_mover.tidy();
+        self.f__envc_choice_option.tidy();
+        self.observation.tidy();
+    }
+}
+
 // ---- constants and tables
 static K0: [i16; 2] = [0; 2];
 static K1: [bool; 2] = [false; 2];

@@ -2057,6 +2057,7 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         s._rng_counter = a[k] as u32; k += 1;
         let _ = k;
     }
+    s.tidy();
     Ok(())
 }
 

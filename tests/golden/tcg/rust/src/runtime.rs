@@ -86,6 +86,28 @@ impl<T: Zero, const N: usize> Zero for [T; N] {
     const ZERO: [T; N] = [T::ZERO; N];
 }
 
+/// Zeroes the slots of every list inside a value at or past the list's length (`VecEnv.set_state`
+/// takes them from the caller; equal lists must have equal bytes: the derived `PartialEq` and
+/// `contains` compare them, an observation shows them).
+pub trait Tidy {
+    #[inline]
+    fn tidy(&mut self) {}
+}
+
+impl Tidy for bool {}
+impl Tidy for i8 {}
+impl Tidy for i16 {}
+impl Tidy for i32 {}
+impl Tidy for u32 {}
+impl Tidy for f32 {}
+impl<T: Tidy, const N: usize> Tidy for [T; N] {
+    fn tidy(&mut self) {
+        for x in self.iter_mut() {
+            x.tidy();
+        }
+    }
+}
+
 // ---------------------------------------------------------------- lists
 
 /// `list<T, N>`: capacity `N` inline, `len` live items first, zeros after.
@@ -97,6 +119,18 @@ pub struct List<T, const N: usize> {
 
 impl<T: Zero, const N: usize> Zero for List<T, N> {
     const ZERO: List<T, N> = List { items: [T::ZERO; N], len: 0 };
+}
+
+impl<T: Zero + Tidy, const N: usize> Tidy for List<T, N> {
+    fn tidy(&mut self) {
+        let n = (self.len as usize).min(N);
+        for x in self.items[n..].iter_mut() {
+            *x = T::ZERO;
+        }
+        for x in self.items[..n].iter_mut() {
+            x.tidy();
+        }
+    }
 }
 
 impl<T: Zero, const N: usize> List<T, N> {

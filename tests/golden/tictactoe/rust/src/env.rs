@@ -56,6 +56,20 @@ pub struct State {
     pub _rng_counter: u32,
 }
 
+impl State {
+    /// Every list's slots past its length zeroed (`runtime::Tidy`): a state set from outside
+    /// (`VecEnv.set_state`) holds what the caller gave there.
+    pub fn tidy(&mut self) {
+        self.current_player.tidy();
+        self.rewards.tidy();
+        self.terminated.tidy();
+        self.truncated.tidy();
+        self.step_count.tidy();
+        self.f_board.tidy();
+        self.observation.tidy();
+    }
+}
+
 // ---- constants and tables
 static K0: [[i8; 3]; 8] = [
     [0, 1, 2], [3, 4, 5], [6, 7, 8], [0, 3, 6], [1, 4, 7], [2, 5, 8], [0, 4, 8], [2, 4, 6],
