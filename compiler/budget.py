@@ -28,6 +28,11 @@ from envc.compiler.actions import ActionSpace
 from envc.compiler.diagnostics import Diagnostic, Span
 
 WORK_BUDGET = 10_000_000
+#: the most bytes one environment's state may take (its fields, its observation and its legal-action
+#: mask, as the backends store them): the Rust backend builds and copies a `State` on a thread's
+#: stack (8 MiB for the main thread), and a checked spec of 12 MiB of state killed the process
+#: (SIGSEGV; a fresh-spec hunt). Decision: refused here, for every backend, with the sizes
+STATE_BYTES = 4 << 20
 
 
 def budget() -> int:
@@ -187,6 +192,7 @@ def check(module: ir.Module) -> list[Diagnostic]:
             span if span is not None and span.line else module.observe.span, "too much work per step",
             help=f"{hint}, or raise the budget with ENVC_WORK_BUDGET",
             notes=[f"work: {product}"] + chain[:8]))
+    diags += _state_size(module, space.n)
     total = mask + worst + obs
     if not diags and total > limit:
         # the caret goes to the costliest part (a guard, an action or observe), where a cut helps most
@@ -201,3 +207,32 @@ def check(module: ir.Module) -> list[Diagnostic]:
             help="bound the loops and calls by what the rule needs, or raise the budget with ENVC_WORK_BUDGET",
             notes=[f"work: mask {mask:,} + the costliest action {worst:,} + observe {obs:,} = {total:,}"]))
     return diags
+
+
+def value_bytes(t: ir.Type, records: dict[str, ir.RecordDef]) -> int:
+    """The bytes a value of type `t` takes as the backends store it (`ir.storage_dtype`; a list
+    its capacity's worth and a 4-byte length)."""
+    if isinstance(t, ir.ArrayT):
+        return t.size * value_bytes(t.elem, records)
+    if isinstance(t, ir.ListT):
+        return t.cap * value_bytes(t.elem, records) + 4
+    if isinstance(t, ir.RecordT):
+        return sum(value_bytes(f.type, records) for f in records[t.name].fields) if t.name in records else 4
+    return {"bool": 1, "int8": 1, "int16": 2}.get(ir.storage_dtype(t), 4)
+
+
+def _state_size(module: ir.Module, actions: int) -> list[Diagnostic]:
+    """E0122 when one environment's state is over `STATE_BYTES` (see there)."""
+    records = {r.name: r for r in module.records}
+    fields = sorted(((value_bytes(f.type, records), f) for f in module.state), key=lambda x: -x[0])
+    obs = value_bytes(module.observe.type, records)
+    total = sum(b for b, _ in fields) + obs + actions
+    if total <= STATE_BYTES:
+        return []
+    big = fields[0][1]
+    return [Diagnostic(
+        "E0122", f"one environment's state takes {total:,} bytes, more than {STATE_BYTES:,}",
+        big.span if big.span is not None and big.span.line else module.observe.span,
+        f"the largest field: {fields[0][0]:,} bytes",
+        help="declare smaller arrays and lists (a backend keeps whole states on a thread's stack)",
+        notes=[f"state fields {sum(b for b, _ in fields):,} + observation {obs:,} + legal_action_mask {actions:,}"])]
