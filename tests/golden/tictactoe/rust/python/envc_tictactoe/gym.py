@@ -71,6 +71,14 @@ def _same_step_metadata() -> dict:
         return {"autoreset_mode": "same_step"}
 
 
+def _array_observation(adapter: str) -> None:
+    """TypeError unless `observe` returns an array: these adapters keep observations in one array
+    (a record's dict of arrays failed at the first finished game, or in PettingZoo's `api_test`)."""
+    if _OBS_SHAPE is None:
+        raise TypeError(f"{adapter} needs an array observation, and this spec's `observe` returns a record: "
+                        "use VecEnv (its `obs` is a dict of arrays), or observe an array")
+
+
 def _observation_space():
     if gymnasium is None or _OBS_SHAPE is None:
         return None
@@ -85,6 +93,7 @@ class _Seats:
     def __init__(self, env: VecEnv, opponent, agent: int, seed):
         if NUM_PLAYERS < 2:
             raise ValueError("an opponent needs a spec with several players")
+        _array_observation("play against an opponent")
         if not 0 <= agent < NUM_PLAYERS:
             raise ValueError(f"agent {agent} is outside 0..{NUM_PLAYERS - 1}")
         self.env, self.agent = env, agent
@@ -280,6 +289,7 @@ class AECEnv(pettingzoo.AECEnv if pettingzoo is not None else object):
     def __init__(self, render_mode=None):
         if pettingzoo is None:
             raise ImportError("AECEnv needs PettingZoo: pip install pettingzoo")
+        _array_observation("AECEnv")
         super().__init__()
         self.render_mode = render_mode
         self.env = VecEnv(1, threads=1, autoreset=False)
