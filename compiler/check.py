@@ -606,7 +606,16 @@ def check(mod: ast.Module, fills: ast.Module | None = None, tolerate=None) -> ir
                                               help="split the expression or the blocks into `let` variables "
                                                    "and functions")])
     try:
-        return Checker(mod, fills, tolerate).run()
+        checker = Checker(mod, fills, tolerate)
+        module = checker.run()
+        if checker.choose_sites <= checker.choose_upper:
+            return module
+        # `pending_choice()` was typed from the `choose` calls of the source, and a generic proc
+        # (list parameters) holds its sites once per instance: checked again with the real count
+        # (a range one too narrow let `TBL[pending_choice()]` index past TBL at run time)
+        again = Checker(mod, fills, tolerate)
+        again.choose_upper = checker.choose_sites
+        return again.run()
     except RecursionError:  # hundreds of records nested in each other, and the like
         start = Span(file=mod.path, start=0, end=0, line=1, col=1, end_line=1, end_col=1)
         raise DiagnosticError([Diagnostic("E0140", "the spec nests too deeply to be checked", start,
