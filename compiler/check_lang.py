@@ -776,6 +776,7 @@ class LanguageChecks:
                 return [ir.Let(name=target, type=t, value=pick, span=span)]
             return [ir.Assign(place=place, value=pick, span=span)] + self.lasting_after(place, None, ctx, span)
         assert chooser is not None  # set above for `choose`
+        self._choose_reads_pause(cond, sel)
         self.choose_sites += 1
         stmt = ir.Choose(place=place, chooser=chooser, var=sel.var, lo=lo, hi=hi, cond=cond, orelse=other,
                          fault=fault, site=self.choose_sites, span=span)
@@ -783,6 +784,20 @@ class LanguageChecks:
             ctx.scopes[-1][target] = t
             return [ir.Let(name=target, type=t, value=ir.Const(type=t, value=self.zero_value(t)), span=span), stmt]
         return [stmt] + self.lasting_after(place, None, ctx, span)
+
+    def _choose_reads_pause(self, cond: ir.Expr, sel: ast.Selector) -> None:
+        """E0190 for a `choose` condition that reads `current_player` or `pending_choice()`: the
+        pause itself changes them (the chooser moves, the site is pending), so whether an option
+        is legal when the step pauses and in the mask that offers it disagreed: a game with no
+        legal action (a fresh-spec hunt)."""
+        for n in ir.walk(cond):
+            read = ("current_player" if isinstance(n, ir.StateGet) and n.name == "current_player" else
+                    "pending_choice()" if isinstance(n, ir.Builtin) and n.name == "pending_choice" else None)
+            if read is None:
+                continue
+            self.fail("E0190", f"a `choose` condition may not read `{read}`", sel.span,
+                      "the pause changes it: the chooser moves and the decision is pending",
+                      help=f"read it into a `let` before the `choose` (`let mover = {read}`) and use that")
 
     def _selection_form(self, value: ast.Expr, orelse: ast.Expr | None, op: str, ctx,
                         span: Span) -> tuple[str, ast.Call, ast.Expr]:
