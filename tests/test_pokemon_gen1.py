@@ -331,6 +331,17 @@ def test_a_bad_team_file_is_reported_at_its_line(tmp_path, monkeypatch, slug, te
     assert f"bad_{slug}.txt:{line}:" in out
 
 
+def test_an_empty_team_file_is_refused(tmp_path, monkeypatch):
+    """A team file listing no Pokémon (not a random team) checked, then no side had a legal
+    action (a fresh-spec hunt): the table invariant `team_size` refuses it at the file."""
+    spec = _with_lineup(tmp_path, "bad_empty.txt", "name: empty\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DiagnosticError) as err:
+        load(str(spec.relative_to(tmp_path)))
+    d = err.value.diagnostics[0]
+    assert d.code == "E0153" and d.span.file.endswith("lineups/bad_empty.txt") and "team_size" in d.message
+
+
 def test_a_team_with_a_move_the_spec_does_not_implement_is_refused(tmp_path, monkeypatch):
     spec = _with_lineup(tmp_path, "bad_metronome.txt", "1 Clefable [Body Slam, Metronome]\n")
     monkeypatch.chdir(tmp_path)

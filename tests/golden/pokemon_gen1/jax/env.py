@@ -442,10 +442,10 @@ ACTION_KINDS = (
 # every backend; `State._fault[0]` is 1 + the site. A template: `{a}`, `{b}` are the fault's
 # values, `{action}` the action `a` by name, `{{`/`}}` one brace (`_fault_text`)
 FAULT_SITES = (
-    "pokemon_gen1.envspec:1125:29: index {a} is past the end of a list of length {b}",
-    "pokemon_gen1.envspec:1126:25: index {a} is past the end of a list of length {b}",
-    "pokemon_gen1.envspec:1129:39: index {a} is past the end of a list of length {b}",
-    "pokemon_gen1.envspec:1160:35: index {a} is past the end of a list of length {b}",
+    "pokemon_gen1.envspec:1128:29: index {a} is past the end of a list of length {b}",
+    "pokemon_gen1.envspec:1129:25: index {a} is past the end of a list of length {b}",
+    "pokemon_gen1.envspec:1132:39: index {a} is past the end of a list of length {b}",
+    "pokemon_gen1.envspec:1163:35: index {a} is past the end of a list of length {b}",
 )
 
 # ---- constants
@@ -7188,20 +7188,20 @@ _K74 = jnp.asarray(
 
 # ---- the spec's functions, procedures, actions, guards, observe, init, invariants
 def f_mon_alive(st, v_p, v_i):
-    """fn `mon_alive` (pokemon_gen1.envspec:209)"""
+    """fn `mon_alive` (pokemon_gen1.envspec:212)"""
     v_p = _lcast(v_p, jnp.int8)
     v_i = _lcast(v_i, jnp.int8)
     return _i32(st["team"]["hp"][(v_p, v_i)]) > 0
 
 
 def f_fainted(st, v_p):
-    """fn `fainted` (pokemon_gen1.envspec:213)"""
+    """fn `fainted` (pokemon_gen1.envspec:216)"""
     v_p = _lcast(v_p, jnp.int8)
     return _i32(st["team"]["hp"][(v_p, st["active"][_i32(v_p)])]) == 0
 
 
 def f_alive_count(st, v_p):
-    """fn `alive_count` (pokemon_gen1.envspec:217)"""
+    """fn `alive_count` (pokemon_gen1.envspec:220)"""
     v_p = _lcast(v_p, jnp.int8)
     return jnp.sum(
         jax.vmap(lambda i1: _i32(st["team"]["hp"][(v_p, i1)]) > 0)(jnp.arange(0, 6, dtype=jnp.int32)), dtype=jnp.int32
@@ -7209,13 +7209,13 @@ def f_alive_count(st, v_p):
 
 
 def f_speed(st, v_p):
-    """fn `speed` (pokemon_gen1.envspec:221)"""
+    """fn `speed` (pokemon_gen1.envspec:224)"""
     v_p = _lcast(v_p, jnp.int8)
     return st["mstat"][_i32(v_p)][3]
 
 
 def f_eff(st, v_attacking, v_defending):
-    """fn `eff` (pokemon_gen1.envspec:225)"""
+    """fn `eff` (pokemon_gen1.envspec:228)"""
     v_attacking = _lcast(v_attacking, jnp.int8)
     v_defending = _lcast(v_defending, jnp.int8)
     _done = jnp.bool_(False)
@@ -7227,21 +7227,21 @@ def f_eff(st, v_attacking, v_defending):
 
 
 def f_stat_of(st, v_base, v_level):
-    """fn `stat_of` (pokemon_gen1.envspec:233)"""
+    """fn `stat_of` (pokemon_gen1.envspec:236)"""
     v_base = _lcast(v_base, jnp.int16)
     v_level = _lcast(v_level, jnp.int8)
     return jnp.floor_divide((((2 * _i32(v_base)) + 93) * _i32(v_level)), 100) + 5
 
 
 def f_hp_of(st, v_base, v_level):
-    """fn `hp_of` (pokemon_gen1.envspec:237)"""
+    """fn `hp_of` (pokemon_gen1.envspec:240)"""
     v_base = _lcast(v_base, jnp.int16)
     v_level = _lcast(v_level, jnp.int8)
     return (jnp.floor_divide((((2 * _i32(v_base)) + 93) * _i32(v_level)), 100) + _i32(v_level)) + 10
 
 
 def f_no_pp(st, v_p):
-    """fn `no_pp` (pokemon_gen1.envspec:241)"""
+    """fn `no_pp` (pokemon_gen1.envspec:244)"""
     v_p = _lcast(v_p, jnp.int8)
     _done = jnp.bool_(False)
     _ret = jnp.bool_(False)
@@ -7257,7 +7257,7 @@ def f_no_pp(st, v_p):
 
 
 def f_hard_locked(st, v_p):
-    """fn `hard_locked` (pokemon_gen1.envspec:250)"""
+    """fn `hard_locked` (pokemon_gen1.envspec:253)"""
     v_p = _lcast(v_p, jnp.int8)
     return jnp.logical_or(
         jnp.logical_or(st["recharging"][_i32(v_p)], st["charging"][_i32(v_p)]), (_i32(st["thrash_left"][_i32(v_p)]) > 0)
@@ -7265,13 +7265,13 @@ def f_hard_locked(st, v_p):
 
 
 def f_locked(st, v_p):
-    """fn `locked` (pokemon_gen1.envspec:254)"""
+    """fn `locked` (pokemon_gen1.envspec:257)"""
     v_p = _lcast(v_p, jnp.int8)
     return jnp.logical_or(f_hard_locked(st, v_p), (_i32(st["trap_left"][_i32(v_p)]) > 0))
 
 
 def f_move_ok(st, v_p, v_slot):
-    """fn `move_ok` (pokemon_gen1.envspec:267)"""
+    """fn `move_ok` (pokemon_gen1.envspec:270)"""
     v_p = _lcast(v_p, jnp.int8)
     v_slot = _lcast(v_slot, jnp.int8)
     _done = jnp.bool_(False)
@@ -7312,7 +7312,7 @@ def f_move_ok(st, v_p, v_slot):
 
 
 def f_rank(st, v_p, v_slot):
-    """fn `rank` (pokemon_gen1.envspec:316)"""
+    """fn `rank` (pokemon_gen1.envspec:319)"""
     v_p = _lcast(v_p, jnp.int8)
     v_slot = _lcast(v_slot, jnp.int8)
     _done = jnp.bool_(False)
@@ -7348,7 +7348,7 @@ def f_rank(st, v_p, v_slot):
 
 
 def p_enter(st, v_p):
-    """proc `enter` (pokemon_gen1.envspec:331)"""
+    """proc `enter` (pokemon_gen1.envspec:334)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_a = _lcast(st["active"][_i32(v_p)], jnp.int8)
@@ -7404,7 +7404,7 @@ def p_enter(st, v_p):
 
 
 def p_leave(st, v_p):
-    """proc `leave` (pokemon_gen1.envspec:354)"""
+    """proc `leave` (pokemon_gen1.envspec:357)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_a = _lcast(st["active"][_i32(v_p)], jnp.int8)
@@ -7473,7 +7473,7 @@ def p_leave(st, v_p):
 
 
 def p_switch_in(st, v_p, v_to):
-    """proc `switch_in` (pokemon_gen1.envspec:384)"""
+    """proc `switch_in` (pokemon_gen1.envspec:387)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_to = _lcast(v_to, jnp.int8)
@@ -7485,7 +7485,7 @@ def p_switch_in(st, v_p, v_to):
 
 
 def p_before_move(st, v_u):
-    """proc `before_move` (pokemon_gen1.envspec:399)"""
+    """proc `before_move` (pokemon_gen1.envspec:402)"""
     st = dict(st)
     v_u = _lcast(v_u, jnp.int8)
     v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
@@ -7643,7 +7643,7 @@ def p_before_move(st, v_u):
 
 
 def p_drop_locks(st, v_u):
-    """proc `drop_locks` (pokemon_gen1.envspec:435)"""
+    """proc `drop_locks` (pokemon_gen1.envspec:438)"""
     st = dict(st)
     v_u = _lcast(v_u, jnp.int8)
     _a85 = False
@@ -7667,7 +7667,7 @@ def p_drop_locks(st, v_u):
 
 
 def p_use_move(st, v_u, v_slot):
-    """proc `use_move` (pokemon_gen1.envspec:453)"""
+    """proc `use_move` (pokemon_gen1.envspec:456)"""
     st = dict(st)
     v_u = _lcast(v_u, jnp.int8)
     v_slot = _lcast(v_slot, jnp.int8)
@@ -7904,7 +7904,7 @@ def p_use_move(st, v_u, v_slot):
 
 
 def p_carry_out(st, v_u, v_m, v_s):
-    """proc `carry_out` (pokemon_gen1.envspec:494)"""
+    """proc `carry_out` (pokemon_gen1.envspec:497)"""
     st = dict(st)
     v_u = _lcast(v_u, jnp.int8)
     v_m = _lcast(v_m, jnp.int16)
@@ -8040,7 +8040,7 @@ def p_carry_out(st, v_u, v_m, v_s):
 
 
 def p_check_hit(st, v_u, v_m):
-    """proc `check_hit` (pokemon_gen1.envspec:539)"""
+    """proc `check_hit` (pokemon_gen1.envspec:542)"""
     st = dict(st)
     v_u = _lcast(v_u, jnp.int8)
     v_m = _lcast(v_m, jnp.int16)
@@ -8166,7 +8166,7 @@ def p_check_hit(st, v_u, v_m):
 
 
 def p_missed(st, v_u):
-    """proc `missed` (pokemon_gen1.envspec:568)"""
+    """proc `missed` (pokemon_gen1.envspec:571)"""
     st = dict(st)
     v_u = _lcast(v_u, jnp.int8)
     v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
@@ -8203,7 +8203,7 @@ def p_missed(st, v_u):
 
 
 def p_land(st, v_u, v_m, v_s):
-    """proc `land` (pokemon_gen1.envspec:582)"""
+    """proc `land` (pokemon_gen1.envspec:585)"""
     st = dict(st)
     v_u = _lcast(v_u, jnp.int8)
     v_m = _lcast(v_m, jnp.int16)
@@ -8395,7 +8395,7 @@ def p_land(st, v_u, v_m, v_s):
 
 
 def p_compute_damage(st, v_u, v_m):
-    """proc `compute_damage` (pokemon_gen1.envspec:633)"""
+    """proc `compute_damage` (pokemon_gen1.envspec:636)"""
     st = dict(st)
     v_u = _lcast(v_u, jnp.int8)
     v_m = _lcast(v_m, jnp.int16)
@@ -8732,7 +8732,7 @@ def p_compute_damage(st, v_u, v_m):
 
 
 def f_formula(st, v_level, v_power, v_atk, v_defense, v_halve_def, v_stab, v_move_type, v_def_type1, v_def_type2):
-    """fn `formula` (pokemon_gen1.envspec:685)"""
+    """fn `formula` (pokemon_gen1.envspec:688)"""
     v_level = _lcast(v_level, jnp.int16)
     v_power = _lcast(v_power, jnp.int16)
     v_atk = _lcast(v_atk, jnp.int16)
@@ -8778,7 +8778,7 @@ def f_formula(st, v_level, v_power, v_atk, v_defense, v_halve_def, v_stab, v_mov
 
 
 def f_hit_chance(st, v_accuracy, v_acc_stage, v_eva_stage):
-    """fn `hit_chance` (pokemon_gen1.envspec:699)"""
+    """fn `hit_chance` (pokemon_gen1.envspec:702)"""
     v_accuracy = _lcast(v_accuracy, jnp.int8)
     v_acc_stage = _lcast(v_acc_stage, jnp.int8)
     v_eva_stage = _lcast(v_eva_stage, jnp.int8)
@@ -8809,7 +8809,7 @@ def f_hit_chance(st, v_accuracy, v_acc_stage, v_eva_stage):
 
 
 def f_crit_chance(st, v_base_speed, v_focus_energy, v_high):
-    """fn `crit_chance` (pokemon_gen1.envspec:708)"""
+    """fn `crit_chance` (pokemon_gen1.envspec:711)"""
     v_base_speed = _lcast(v_base_speed, jnp.int16)
     v_focus_energy = _lcast(v_focus_energy, jnp.bool_)
     v_high = _lcast(v_high, jnp.bool_)
@@ -8829,7 +8829,7 @@ def f_crit_chance(st, v_base_speed, v_focus_energy, v_high):
 
 
 def p_hit(st, v_u, v_n):
-    """proc `hit` (pokemon_gen1.envspec:721)"""
+    """proc `hit` (pokemon_gen1.envspec:724)"""
     st = dict(st)
     v_u = _lcast(v_u, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
@@ -8935,7 +8935,7 @@ def p_hit(st, v_u, v_n):
 
 
 def p_recoil_and_drain(st, v_u, v_d):
-    """proc `recoil_and_drain` (pokemon_gen1.envspec:746)"""
+    """proc `recoil_and_drain` (pokemon_gen1.envspec:749)"""
     st = dict(st)
     v_u = _lcast(v_u, jnp.int8)
     v_d = _lcast(v_d, jnp.int16)
@@ -8978,7 +8978,7 @@ def p_recoil_and_drain(st, v_u, v_d):
 
 
 def p_primary_effects(st, v_u, v_m):
-    """proc `primary_effects` (pokemon_gen1.envspec:767)"""
+    """proc `primary_effects` (pokemon_gen1.envspec:770)"""
     st = dict(st)
     v_u = _lcast(v_u, jnp.int8)
     v_m = _lcast(v_m, jnp.int16)
@@ -9219,7 +9219,7 @@ def p_primary_effects(st, v_u, v_m):
 
 
 def f_heal_fails(st, v_hp, v_maxhp):
-    """fn `heal_fails` (pokemon_gen1.envspec:815)"""
+    """fn `heal_fails` (pokemon_gen1.envspec:818)"""
     v_hp = _lcast(v_hp, jnp.int16)
     v_maxhp = _lcast(v_maxhp, jnp.int16)
     return jnp.logical_or(
@@ -9232,7 +9232,7 @@ def f_heal_fails(st, v_hp, v_maxhp):
 
 
 def p_recover(st, v_u):
-    """proc `recover` (pokemon_gen1.envspec:819)"""
+    """proc `recover` (pokemon_gen1.envspec:822)"""
     st = dict(st)
     v_u = _lcast(v_u, jnp.int8)
     v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
@@ -9288,7 +9288,7 @@ def p_recover(st, v_u):
 
 
 def p_make_substitute(st, v_u):
-    """proc `make_substitute` (pokemon_gen1.envspec:837)"""
+    """proc `make_substitute` (pokemon_gen1.envspec:840)"""
     st = dict(st)
     v_u = _lcast(v_u, jnp.int8)
     v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
@@ -9344,7 +9344,7 @@ def p_make_substitute(st, v_u):
 
 
 def p_do_haze(st, v_u):
-    """proc `do_haze` (pokemon_gen1.envspec:856)"""
+    """proc `do_haze` (pokemon_gen1.envspec:859)"""
     st = dict(st)
     v_u = _lcast(v_u, jnp.int8)
     v_p = jnp.int32(0)
@@ -9413,7 +9413,7 @@ def p_do_haze(st, v_u):
 
 
 def p_inflict(st, v_t, v_cond):
-    """proc `inflict` (pokemon_gen1.envspec:884)"""
+    """proc `inflict` (pokemon_gen1.envspec:887)"""
     st = dict(st)
     v_t = _lcast(v_t, jnp.int8)
     v_cond = _lcast(v_cond, jnp.int8)
@@ -9511,7 +9511,7 @@ def p_inflict(st, v_t, v_cond):
 
 
 def p_change_stat(st, v_s, v_k, v_delta, v_user):
-    """proc `change_stat` (pokemon_gen1.envspec:913)"""
+    """proc `change_stat` (pokemon_gen1.envspec:916)"""
     st = dict(st)
     v_s = _lcast(v_s, jnp.int8)
     v_k = _lcast(v_k, jnp.int8)
@@ -9673,7 +9673,7 @@ def p_change_stat(st, v_s, v_k, v_delta, v_user):
 
 
 def p_after_hit(st, v_u, v_m, v_s):
-    """proc `after_hit` (pokemon_gen1.envspec:955)"""
+    """proc `after_hit` (pokemon_gen1.envspec:958)"""
     st = dict(st)
     v_u = _lcast(v_u, jnp.int8)
     v_m = _lcast(v_m, jnp.int16)
@@ -9760,7 +9760,7 @@ def p_after_hit(st, v_u, v_m, v_s):
 
 
 def p_secondary_effects(st, v_u, v_m):
-    """proc `secondary_effects` (pokemon_gen1.envspec:984)"""
+    """proc `secondary_effects` (pokemon_gen1.envspec:987)"""
     st = dict(st)
     v_u = _lcast(v_u, jnp.int8)
     v_m = _lcast(v_m, jnp.int16)
@@ -9908,7 +9908,7 @@ def p_secondary_effects(st, v_u, v_m):
 
 
 def p_residual(st, v_u):
-    """proc `residual` (pokemon_gen1.envspec:1025)"""
+    """proc `residual` (pokemon_gen1.envspec:1028)"""
     st = dict(st)
     v_u = _lcast(v_u, jnp.int8)
     v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
@@ -10038,7 +10038,7 @@ def p_residual(st, v_u):
 
 
 def p_end_of_turn(st):
-    """proc `end_of_turn` (pokemon_gen1.envspec:1063)"""
+    """proc `end_of_turn` (pokemon_gen1.envspec:1066)"""
     st = dict(st)
     _a442 = _K18
     st["flinched"] = _cast(_a442, jnp.bool_)
@@ -10128,7 +10128,7 @@ def p_end_of_turn(st):
 
 
 def p_build_mon(st, v_p, v_i, v_sp, v_level):
-    """proc `build_mon` (pokemon_gen1.envspec:1106)"""
+    """proc `build_mon` (pokemon_gen1.envspec:1109)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_i = _lcast(v_i, jnp.int8)
@@ -10158,7 +10158,7 @@ def p_build_mon(st, v_p, v_i, v_sp, v_level):
 
 
 def p_set_move(st, v_p, v_i, v_k, v_mv):
-    """proc `set_move` (pokemon_gen1.envspec:1116)"""
+    """proc `set_move` (pokemon_gen1.envspec:1119)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_i = _lcast(v_i, jnp.int8)
@@ -10178,7 +10178,7 @@ def p_set_move(st, v_p, v_i, v_k, v_mv):
 
 
 def p_fixed_team(st, v_p):
-    """proc `fixed_team` (pokemon_gen1.envspec:1121)"""
+    """proc `fixed_team` (pokemon_gen1.envspec:1124)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_l = _lcast(st["lineup"][_i32(v_p)], jnp.int8)
@@ -10283,7 +10283,7 @@ def p_fixed_team(st, v_p):
 
 
 def p_random_team(st, v_p):
-    """proc `random_team` (pokemon_gen1.envspec:1143)"""
+    """proc `random_team` (pokemon_gen1.envspec:1146)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_picked = _lcast(jax.vmap(lambda i494: jnp.asarray(145, jnp.int32))(jnp.arange(0, 6, dtype=jnp.int32)), jnp.int16)
@@ -10477,7 +10477,7 @@ def p_random_team(st, v_p):
 
 
 def f_own_info(st, v_p, v_i, v_k):
-    """fn `own_info` (pokemon_gen1.envspec:1187)"""
+    """fn `own_info` (pokemon_gen1.envspec:1190)"""
     v_p = _lcast(v_p, jnp.int8)
     v_i = _lcast(v_i, jnp.int8)
     v_k = _lcast(v_k, jnp.int8)
@@ -10566,7 +10566,7 @@ def f_own_info(st, v_p, v_i, v_k):
 
 
 def f_foe_info(st, v_f, v_i, v_k):
-    """fn `foe_info` (pokemon_gen1.envspec:1212)"""
+    """fn `foe_info` (pokemon_gen1.envspec:1215)"""
     v_f = _lcast(v_f, jnp.int8)
     v_i = _lcast(v_i, jnp.int8)
     v_k = _lcast(v_k, jnp.int8)
@@ -10648,7 +10648,7 @@ def f_foe_info(st, v_f, v_i, v_k):
 
 
 def f_volatile_info(st, v_p, v_k):
-    """fn `volatile_info` (pokemon_gen1.envspec:1230)"""
+    """fn `volatile_info` (pokemon_gen1.envspec:1233)"""
     v_p = _lcast(v_p, jnp.int8)
     v_k = _lcast(v_k, jnp.int8)
     _done = jnp.bool_(False)
@@ -10690,7 +10690,7 @@ def f_volatile_info(st, v_p, v_k):
 
 
 def p_high_crit(st):
-    """proc `high_crit` (pokemon_gen1.envspec:1263)"""
+    """proc `high_crit` (pokemon_gen1.envspec:1266)"""
     st = dict(st)
     _a562 = True
     st["fx"] = {**st["fx"], "high_crit": _cast(_a562, jnp.bool_)}
@@ -10698,7 +10698,7 @@ def p_high_crit(st):
 
 
 def p_multi_hit(st, v_lo, v_hi):
-    """proc `multi_hit` (pokemon_gen1.envspec:1267)"""
+    """proc `multi_hit` (pokemon_gen1.envspec:1270)"""
     st = dict(st)
     v_lo = _lcast(v_lo, jnp.int8)
     v_hi = _lcast(v_hi, jnp.int8)
@@ -10710,7 +10710,7 @@ def p_multi_hit(st, v_lo, v_hi):
 
 
 def p_drain(st, v_num, v_den):
-    """proc `drain` (pokemon_gen1.envspec:1273)"""
+    """proc `drain` (pokemon_gen1.envspec:1276)"""
     st = dict(st)
     v_num = _lcast(v_num, jnp.int8)
     v_den = _lcast(v_den, jnp.int8)
@@ -10722,7 +10722,7 @@ def p_drain(st, v_num, v_den):
 
 
 def p_recoil(st, v_num, v_den):
-    """proc `recoil` (pokemon_gen1.envspec:1279)"""
+    """proc `recoil` (pokemon_gen1.envspec:1282)"""
     st = dict(st)
     v_num = _lcast(v_num, jnp.int8)
     v_den = _lcast(v_den, jnp.int8)
@@ -10734,7 +10734,7 @@ def p_recoil(st, v_num, v_den):
 
 
 def p_inflict_status(st, v_cond):
-    """proc `inflict_status` (pokemon_gen1.envspec:1285)"""
+    """proc `inflict_status` (pokemon_gen1.envspec:1288)"""
     st = dict(st)
     v_cond = _lcast(v_cond, jnp.int8)
     _a569 = v_cond
@@ -10743,7 +10743,7 @@ def p_inflict_status(st, v_cond):
 
 
 def p_secondary_status(st, v_cond, v_chance):
-    """proc `secondary_status` (pokemon_gen1.envspec:1289)"""
+    """proc `secondary_status` (pokemon_gen1.envspec:1292)"""
     st = dict(st)
     v_cond = _lcast(v_cond, jnp.int8)
     v_chance = _lcast(v_chance, jnp.int8)
@@ -10755,7 +10755,7 @@ def p_secondary_status(st, v_cond, v_chance):
 
 
 def p_raise_user(st, v_k, v_n):
-    """proc `raise_user` (pokemon_gen1.envspec:1294)"""
+    """proc `raise_user` (pokemon_gen1.envspec:1297)"""
     st = dict(st)
     v_k = _lcast(v_k, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
@@ -10771,7 +10771,7 @@ def p_raise_user(st, v_k, v_n):
 
 
 def p_lower_target(st, v_k, v_n):
-    """proc `lower_target` (pokemon_gen1.envspec:1301)"""
+    """proc `lower_target` (pokemon_gen1.envspec:1304)"""
     st = dict(st)
     v_k = _lcast(v_k, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
@@ -10785,7 +10785,7 @@ def p_lower_target(st, v_k, v_n):
 
 
 def p_secondary_lower(st, v_k, v_n, v_chance):
-    """proc `secondary_lower` (pokemon_gen1.envspec:1307)"""
+    """proc `secondary_lower` (pokemon_gen1.envspec:1310)"""
     st = dict(st)
     v_k = _lcast(v_k, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
@@ -10800,7 +10800,7 @@ def p_secondary_lower(st, v_k, v_n, v_chance):
 
 
 def p_confuse_target(st, v_chance):
-    """proc `confuse_target` (pokemon_gen1.envspec:1313)"""
+    """proc `confuse_target` (pokemon_gen1.envspec:1316)"""
     st = dict(st)
     v_chance = _lcast(v_chance, jnp.int8)
     _a582 = v_chance
@@ -10809,7 +10809,7 @@ def p_confuse_target(st, v_chance):
 
 
 def p_flinch_target(st, v_chance):
-    """proc `flinch_target` (pokemon_gen1.envspec:1317)"""
+    """proc `flinch_target` (pokemon_gen1.envspec:1320)"""
     st = dict(st)
     v_chance = _lcast(v_chance, jnp.int8)
     _a583 = v_chance
@@ -10818,7 +10818,7 @@ def p_flinch_target(st, v_chance):
 
 
 def p_recharge(st):
-    """proc `recharge` (pokemon_gen1.envspec:1321)"""
+    """proc `recharge` (pokemon_gen1.envspec:1324)"""
     st = dict(st)
     _a584 = True
     st["fx"] = {**st["fx"], "recharge": _cast(_a584, jnp.bool_)}
@@ -10826,7 +10826,7 @@ def p_recharge(st):
 
 
 def p_partial_trap(st):
-    """proc `partial_trap` (pokemon_gen1.envspec:1325)"""
+    """proc `partial_trap` (pokemon_gen1.envspec:1328)"""
     st = dict(st)
     _a585 = True
     st["fx"] = {**st["fx"], "trap": _cast(_a585, jnp.bool_)}
@@ -10834,7 +10834,7 @@ def p_partial_trap(st):
 
 
 def p_thrash(st):
-    """proc `thrash` (pokemon_gen1.envspec:1329)"""
+    """proc `thrash` (pokemon_gen1.envspec:1332)"""
     st = dict(st)
     _a586 = True
     st["fx"] = {**st["fx"], "thrash": _cast(_a586, jnp.bool_)}
@@ -10842,7 +10842,7 @@ def p_thrash(st):
 
 
 def p_explode(st):
-    """proc `explode` (pokemon_gen1.envspec:1333)"""
+    """proc `explode` (pokemon_gen1.envspec:1336)"""
     st = dict(st)
     _a587 = True
     st["fx"] = {**st["fx"], "explode": _cast(_a587, jnp.bool_)}
@@ -10850,7 +10850,7 @@ def p_explode(st):
 
 
 def p_one_hit_ko(st):
-    """proc `one_hit_ko` (pokemon_gen1.envspec:1337)"""
+    """proc `one_hit_ko` (pokemon_gen1.envspec:1340)"""
     st = dict(st)
     _a588 = True
     st["fx"] = {**st["fx"], "ohko": _cast(_a588, jnp.bool_)}
@@ -10858,7 +10858,7 @@ def p_one_hit_ko(st):
 
 
 def p_charge(st, v_semi_invulnerable):
-    """proc `charge` (pokemon_gen1.envspec:1341)"""
+    """proc `charge` (pokemon_gen1.envspec:1344)"""
     st = dict(st)
     v_semi_invulnerable = _lcast(v_semi_invulnerable, jnp.bool_)
     _a589 = True
@@ -10869,7 +10869,7 @@ def p_charge(st, v_semi_invulnerable):
 
 
 def p_fixed_damage(st, v_hp):
-    """proc `fixed_damage` (pokemon_gen1.envspec:1346)"""
+    """proc `fixed_damage` (pokemon_gen1.envspec:1349)"""
     st = dict(st)
     v_hp = _lcast(v_hp, jnp.int8)
     _a591 = v_hp
@@ -10878,7 +10878,7 @@ def p_fixed_damage(st, v_hp):
 
 
 def p_level_damage(st):
-    """proc `level_damage` (pokemon_gen1.envspec:1350)"""
+    """proc `level_damage` (pokemon_gen1.envspec:1353)"""
     st = dict(st)
     _a592 = True
     st["fx"] = {**st["fx"], "level_damage": _cast(_a592, jnp.bool_)}
@@ -10886,7 +10886,7 @@ def p_level_damage(st):
 
 
 def p_psywave(st):
-    """proc `psywave` (pokemon_gen1.envspec:1354)"""
+    """proc `psywave` (pokemon_gen1.envspec:1357)"""
     st = dict(st)
     _a593 = True
     st["fx"] = {**st["fx"], "psywave": _cast(_a593, jnp.bool_)}
@@ -10894,7 +10894,7 @@ def p_psywave(st):
 
 
 def p_halve_hp(st):
-    """proc `halve_hp` (pokemon_gen1.envspec:1358)"""
+    """proc `halve_hp` (pokemon_gen1.envspec:1361)"""
     st = dict(st)
     _a594 = True
     st["fx"] = {**st["fx"], "half_hp": _cast(_a594, jnp.bool_)}
@@ -10902,7 +10902,7 @@ def p_halve_hp(st):
 
 
 def p_crash(st):
-    """proc `crash` (pokemon_gen1.envspec:1362)"""
+    """proc `crash` (pokemon_gen1.envspec:1365)"""
     st = dict(st)
     _a595 = True
     st["fx"] = {**st["fx"], "crash": _cast(_a595, jnp.bool_)}
@@ -10910,7 +10910,7 @@ def p_crash(st):
 
 
 def p_heal_half(st):
-    """proc `heal_half` (pokemon_gen1.envspec:1366)"""
+    """proc `heal_half` (pokemon_gen1.envspec:1369)"""
     st = dict(st)
     _a596 = True
     st["fx"] = {**st["fx"], "heal": _cast(_a596, jnp.bool_)}
@@ -10918,7 +10918,7 @@ def p_heal_half(st):
 
 
 def p_rest(st):
-    """proc `rest` (pokemon_gen1.envspec:1370)"""
+    """proc `rest` (pokemon_gen1.envspec:1373)"""
     st = dict(st)
     _a597 = True
     st["fx"] = {**st["fx"], "rest": _cast(_a597, jnp.bool_)}
@@ -10926,7 +10926,7 @@ def p_rest(st):
 
 
 def p_reset_stages(st):
-    """proc `reset_stages` (pokemon_gen1.envspec:1374)"""
+    """proc `reset_stages` (pokemon_gen1.envspec:1377)"""
     st = dict(st)
     _a598 = True
     st["fx"] = {**st["fx"], "haze": _cast(_a598, jnp.bool_)}
@@ -10934,7 +10934,7 @@ def p_reset_stages(st):
 
 
 def p_screen(st, v_kind):
-    """proc `screen` (pokemon_gen1.envspec:1379)"""
+    """proc `screen` (pokemon_gen1.envspec:1382)"""
     st = dict(st)
     v_kind = _lcast(v_kind, jnp.int8)
     _a599 = v_kind
@@ -10943,7 +10943,7 @@ def p_screen(st, v_kind):
 
 
 def p_leech_seed(st):
-    """proc `leech_seed` (pokemon_gen1.envspec:1383)"""
+    """proc `leech_seed` (pokemon_gen1.envspec:1386)"""
     st = dict(st)
     _a600 = True
     st["fx"] = {**st["fx"], "seed": _cast(_a600, jnp.bool_)}
@@ -10951,7 +10951,7 @@ def p_leech_seed(st):
 
 
 def p_substitute(st):
-    """proc `substitute` (pokemon_gen1.envspec:1387)"""
+    """proc `substitute` (pokemon_gen1.envspec:1390)"""
     st = dict(st)
     _a601 = True
     st["fx"] = {**st["fx"], "substitute": _cast(_a601, jnp.bool_)}
@@ -10959,7 +10959,7 @@ def p_substitute(st):
 
 
 def p_counter(st):
-    """proc `counter` (pokemon_gen1.envspec:1391)"""
+    """proc `counter` (pokemon_gen1.envspec:1394)"""
     st = dict(st)
     _a602 = True
     st["fx"] = {**st["fx"], "counter": _cast(_a602, jnp.bool_)}
@@ -10967,7 +10967,7 @@ def p_counter(st):
 
 
 def p_focus_energy(st):
-    """proc `focus_energy` (pokemon_gen1.envspec:1395)"""
+    """proc `focus_energy` (pokemon_gen1.envspec:1398)"""
     st = dict(st)
     _a603 = True
     st["fx"] = {**st["fx"], "focus": _cast(_a603, jnp.bool_)}
@@ -10975,7 +10975,7 @@ def p_focus_energy(st):
 
 
 def p_protect_stats(st):
-    """proc `protect_stats` (pokemon_gen1.envspec:1399)"""
+    """proc `protect_stats` (pokemon_gen1.envspec:1402)"""
     st = dict(st)
     _a604 = True
     st["fx"] = {**st["fx"], "mist": _cast(_a604, jnp.bool_)}
@@ -10983,7 +10983,7 @@ def p_protect_stats(st):
 
 
 def p_sleeping_target_only(st):
-    """proc `sleeping_target_only` (pokemon_gen1.envspec:1403)"""
+    """proc `sleeping_target_only` (pokemon_gen1.envspec:1406)"""
     st = dict(st)
     _a605 = True
     st["fx"] = {**st["fx"], "sleeping_target": _cast(_a605, jnp.bool_)}
@@ -11491,7 +11491,7 @@ def p_move_effect__80(st):
 
 
 def p_move_effect__dispatch(st, v_effect):
-    """proc `move_effect__dispatch` (pokemon_gen1.envspec:1258)"""
+    """proc `move_effect__dispatch` (pokemon_gen1.envspec:1261)"""
     st = dict(st)
     v_effect = _lcast(v_effect, jnp.int8)
     v_op_0 = _lcast(_K42[_i32(v_effect)][0], jnp.int8)
@@ -11788,7 +11788,7 @@ def p_move_effect__dispatch(st, v_effect):
 
 
 def p_simultaneous__act_move(st, v_player, v_slot):
-    """proc `simultaneous__act_move` (pokemon_gen1.envspec:263)"""
+    """proc `simultaneous__act_move` (pokemon_gen1.envspec:266)"""
     st = dict(st)
     v_player = _lcast(v_player, jnp.int8)
     v_slot = _lcast(v_slot, jnp.int8)
@@ -11797,7 +11797,7 @@ def p_simultaneous__act_move(st, v_player, v_slot):
 
 
 def p_simultaneous__act_switch_to(st, v_player, v_to):
-    """proc `simultaneous__act_switch_to` (pokemon_gen1.envspec:281)"""
+    """proc `simultaneous__act_switch_to` (pokemon_gen1.envspec:284)"""
     st = dict(st)
     v_player = _lcast(v_player, jnp.int8)
     v_to = _lcast(v_to, jnp.int8)
@@ -11806,7 +11806,7 @@ def p_simultaneous__act_switch_to(st, v_player, v_to):
 
 
 def p_simultaneous__act_wait(st, v_player):
-    """proc `simultaneous__act_wait` (pokemon_gen1.envspec:286)"""
+    """proc `simultaneous__act_wait` (pokemon_gen1.envspec:289)"""
     st = dict(st)
     v_player = _lcast(v_player, jnp.int8)
     return st
@@ -11855,7 +11855,7 @@ def p_simultaneous__act(st, v_p):
 
 
 def a_move(st, index):
-    """action `move` (pokemon_gen1.envspec:263): index in 0..3"""
+    """action `move` (pokemon_gen1.envspec:266): index in 0..3"""
     st = dict(st)
     v_slot = _lcast(index, jnp.int8)
     _a681 = 0 + _i32(v_slot)
@@ -11882,7 +11882,7 @@ def m_move(st):
 
 
 def a_switch_to(st, index):
-    """action `switch_to` (pokemon_gen1.envspec:281): index in 0..5"""
+    """action `switch_to` (pokemon_gen1.envspec:284): index in 0..5"""
     st = dict(st)
     v_to = _lcast(index, jnp.int8)
     _a685 = 4 + _i32(v_to)
@@ -11916,7 +11916,7 @@ def m_switch_to(st):
 
 
 def a_wait(st, index):
-    """action `wait` (pokemon_gen1.envspec:286): index in 0..0"""
+    """action `wait` (pokemon_gen1.envspec:289): index in 0..0"""
     st = dict(st)
     _a689 = 10
     st["simultaneous__choice"] = _put(st["simultaneous__choice"], _i32(st["current_player"]), _cast(_a689, jnp.int8))

@@ -33,10 +33,10 @@ pub const INVARIANT_NAMES: [&str; 5] = ["hp_bounded", "active_alive_or_replacing
 /// The spec location and message of every fault, a template: `{a}`, `{b}` are the values of
 /// the fault, `{action}` the action `a` by name, `{{`/`}}` one brace (`fault_message`, in lib.rs).
 pub static FAULT_SITES: [&str; 4] = [
-    "pokemon_gen1.envspec:1125:29: index {a} is past the end of a list of length {b}",
-    "pokemon_gen1.envspec:1126:25: index {a} is past the end of a list of length {b}",
-    "pokemon_gen1.envspec:1129:39: index {a} is past the end of a list of length {b}",
-    "pokemon_gen1.envspec:1160:35: index {a} is past the end of a list of length {b}",
+    "pokemon_gen1.envspec:1128:29: index {a} is past the end of a list of length {b}",
+    "pokemon_gen1.envspec:1129:25: index {a} is past the end of a list of length {b}",
+    "pokemon_gen1.envspec:1132:39: index {a} is past the end of a list of length {b}",
+    "pokemon_gen1.envspec:1163:35: index {a} is past the end of a list of length {b}",
 ];
 
 /// Per action kind (name, first flat index, parameters); per parameter (name, lo, number of
@@ -793,17 +793,17 @@ static T30_Lineup__moves: [List<List<i16, 4>, 6>; 4] = [
 
 // ---- the spec's functions, procedures, actions, guards, observe, init, invariants
 
-/// fn `mon_alive` (pokemon_gen1.envspec:209:1)
+/// fn `mon_alive` (pokemon_gen1.envspec:212:1)
 fn f_mon_alive(s: &State, mut v_p: i32, mut v_i: i32) -> Result<bool, Fault> {
     Ok(((s.f_team[(v_p as usize).min(1)][(v_i as usize).min(5)].f_hp as i32) > 0))
 }
 
-/// fn `fainted` (pokemon_gen1.envspec:213:1)
+/// fn `fainted` (pokemon_gen1.envspec:216:1)
 fn f_fainted(s: &State, mut v_p: i32) -> Result<bool, Fault> {
     Ok(((s.f_team[(v_p as usize).min(1)][((s.f_active[(v_p as usize).min(1)] as i32) as usize).min(5)].f_hp as i32) == 0))
 }
 
-/// fn `alive_count` (pokemon_gen1.envspec:217:1)
+/// fn `alive_count` (pokemon_gen1.envspec:220:1)
 fn f_alive_count(s: &State, mut v_p: i32) -> Result<i32, Fault> {
     let mut _acc1: i32 = 0;
     for v_i in 0i32..6 {
@@ -812,31 +812,31 @@ fn f_alive_count(s: &State, mut v_p: i32) -> Result<i32, Fault> {
     Ok(_acc1)
 }
 
-/// fn `speed` (pokemon_gen1.envspec:221:1)
+/// fn `speed` (pokemon_gen1.envspec:224:1)
 fn f_speed(s: &State, mut v_p: i32) -> Result<i32, Fault> {
     Ok((s.f_mstat[(v_p as usize).min(1)][(3 as usize).min(3)] as i32))
 }
 
-/// fn `eff` (pokemon_gen1.envspec:225:1)
+/// fn `eff` (pokemon_gen1.envspec:228:1)
 fn f_eff(s: &State, mut v_attacking: i32, mut v_defending: i32) -> Result<i32, Fault> {
-    // @ pokemon_gen1.envspec:226:5
+    // @ pokemon_gen1.envspec:229:5
     let mut v_c: i32 = v_attacking;
     return Ok((T23_Chart__eff[(v_c as usize).min(15)][(v_defending as usize).min(15)] as i32));
 }
 
-/// fn `stat_of` (pokemon_gen1.envspec:233:1)
+/// fn `stat_of` (pokemon_gen1.envspec:236:1)
 fn f_stat_of(s: &State, mut v_base: i32, mut v_level: i32) -> Result<i32, Fault> {
     Ok((((((2 * v_base) + 93) * v_level) / 100) + 5))
 }
 
-/// fn `hp_of` (pokemon_gen1.envspec:237:1)
+/// fn `hp_of` (pokemon_gen1.envspec:240:1)
 fn f_hp_of(s: &State, mut v_base: i32, mut v_level: i32) -> Result<i32, Fault> {
     Ok(((((((2 * v_base) + 93) * v_level) / 100) + v_level) + 10))
 }
 
-/// fn `no_pp` (pokemon_gen1.envspec:241:1)
+/// fn `no_pp` (pokemon_gen1.envspec:244:1)
 fn f_no_pp(s: &State, mut v_p: i32) -> Result<bool, Fault> {
-    // @ pokemon_gen1.envspec:242:5
+    // @ pokemon_gen1.envspec:245:5
     let mut v_a: i32 = (s.f_active[(v_p as usize).min(1)] as i32);
     let mut _acc2: bool = true;
     for v_k in 0i32..4 {
@@ -845,405 +845,405 @@ fn f_no_pp(s: &State, mut v_p: i32) -> Result<bool, Fault> {
     return Ok(_acc2);
 }
 
-/// fn `hard_locked` (pokemon_gen1.envspec:250:1)
+/// fn `hard_locked` (pokemon_gen1.envspec:253:1)
 fn f_hard_locked(s: &State, mut v_p: i32) -> Result<bool, Fault> {
     Ok(((s.f_recharging[(v_p as usize).min(1)] || s.f_charging[(v_p as usize).min(1)]) || ((s.f_thrash_left[(v_p as usize).min(1)] as i32) > 0)))
 }
 
-/// fn `locked` (pokemon_gen1.envspec:254:1)
+/// fn `locked` (pokemon_gen1.envspec:257:1)
 fn f_locked(s: &State, mut v_p: i32) -> Result<bool, Fault> {
     Ok((f_hard_locked(s, v_p)? || ((s.f_trap_left[(v_p as usize).min(1)] as i32) > 0)))
 }
 
-/// fn `move_ok` (pokemon_gen1.envspec:267:1)
+/// fn `move_ok` (pokemon_gen1.envspec:270:1)
 fn f_move_ok(s: &State, mut v_p: i32, mut v_slot: i32) -> Result<bool, Fault> {
-    // @ pokemon_gen1.envspec:268:5
+    // @ pokemon_gen1.envspec:271:5
     let mut v_m: RecMon = s.f_team[(v_p as usize).min(1)][((s.f_active[(v_p as usize).min(1)] as i32) as usize).min(5)];
-    // @ pokemon_gen1.envspec:269:5
+    // @ pokemon_gen1.envspec:272:5
     if (f_hard_locked(s, v_p)? || ((s.f_trap_left[(v_p as usize).min(1)] as i32) > 0)) {
         return Ok((v_slot == (s.f_lock_slot[(v_p as usize).min(1)] as i32)));
     }
-    // @ pokemon_gen1.envspec:272:5
+    // @ pokemon_gen1.envspec:275:5
     if (((((v_m.f_status as i32) == 1) || ((v_m.f_status as i32) == 4)) || s.f_trapped[(v_p as usize).min(1)]) || f_no_pp(s, v_p)?) {
         return Ok((v_slot == 0));
     }
     return Ok(((v_slot < (v_m.f_nmoves as i32)) && ((v_m.f_pp[(v_slot as usize).min(3)] as i32) > 0)));
 }
 
-/// fn `rank` (pokemon_gen1.envspec:316:1)
+/// fn `rank` (pokemon_gen1.envspec:319:1)
 fn f_rank(s: &State, mut v_p: i32, mut v_slot: i32) -> Result<i32, Fault> {
-    // @ pokemon_gen1.envspec:317:5
+    // @ pokemon_gen1.envspec:320:5
     let mut v_a: i32 = (s.f_active[(v_p as usize).min(1)] as i32);
-    // @ pokemon_gen1.envspec:318:5
+    // @ pokemon_gen1.envspec:321:5
     let mut v_s: i32 = (if (f_hard_locked(s, v_p)? || ((s.f_trap_left[(v_p as usize).min(1)] as i32) > 0)) { (s.f_lock_slot[(v_p as usize).min(1)] as i32) } else { v_slot });
-    // @ pokemon_gen1.envspec:319:5
+    // @ pokemon_gen1.envspec:322:5
     if (f_no_pp(s, v_p)? && (!(f_hard_locked(s, v_p)? || ((s.f_trap_left[(v_p as usize).min(1)] as i32) > 0)))) {
         return Ok(1);
     }
     return Ok(((T12_Move__priority[((s.f_team[(v_p as usize).min(1)][(v_a as usize).min(5)].f_moves[(v_s as usize).min(3)] as i32) as usize).min(164)] as i32) + 1));
 }
 
-/// proc `enter` (pokemon_gen1.envspec:331:1)
+/// proc `enter` (pokemon_gen1.envspec:334:1)
 fn p_enter(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:332:5
+    // @ pokemon_gen1.envspec:335:5
     let mut v_a: i32 = (s.f_active[(v_p as usize).min(1)] as i32);
-    // @ pokemon_gen1.envspec:333:5
+    // @ pokemon_gen1.envspec:336:5
     s.f_seen[(v_p as usize).min(1)][(v_a as usize).min(5)] = true;
-    // @ pokemon_gen1.envspec:334:5
+    // @ pokemon_gen1.envspec:337:5
     for v_k in 0i32..4 {
-        // @ pokemon_gen1.envspec:335:9
+        // @ pokemon_gen1.envspec:338:9
         let _v3: i32 = (s.f_team[(v_p as usize).min(1)][(v_a as usize).min(5)].f_stats[(v_k as usize).min(3)] as i32);
         s.f_mstat[(v_p as usize).min(1)][(v_k as usize).min(3)] = (_v3 as i16);
     }
-    // @ pokemon_gen1.envspec:337:5
+    // @ pokemon_gen1.envspec:340:5
     let mut v_cond: i32 = (s.f_team[(v_p as usize).min(1)][(v_a as usize).min(5)].f_status as i32);
-    // @ pokemon_gen1.envspec:338:5
+    // @ pokemon_gen1.envspec:341:5
     if (v_cond == 5) {
-        // @ pokemon_gen1.envspec:339:9
+        // @ pokemon_gen1.envspec:342:9
         let _v4: i32 = imax(((s.f_mstat[(v_p as usize).min(1)][(3 as usize).min(3)] as i32) / 4), 1);
         s.f_mstat[(v_p as usize).min(1)][(3 as usize).min(3)] = (_v4 as i16);
     }
-    // @ pokemon_gen1.envspec:341:5
+    // @ pokemon_gen1.envspec:344:5
     if (v_cond == 3) {
-        // @ pokemon_gen1.envspec:342:9
+        // @ pokemon_gen1.envspec:345:9
         let _v5: i32 = imax(((s.f_mstat[(v_p as usize).min(1)][(0 as usize).min(3)] as i32) / 2), 1);
         s.f_mstat[(v_p as usize).min(1)][(0 as usize).min(3)] = (_v5 as i16);
     }
-    // @ pokemon_gen1.envspec:344:5
+    // @ pokemon_gen1.envspec:347:5
     if ((v_cond == 2) || (v_cond == 3)) {
-        // @ pokemon_gen1.envspec:345:9
+        // @ pokemon_gen1.envspec:348:9
         let _v6: i32 = imax(((s.f_team[(v_p as usize).min(1)][(v_a as usize).min(5)].f_hp as i32) - imax(((s.f_team[(v_p as usize).min(1)][(v_a as usize).min(5)].f_maxhp as i32) / 16), 1)), 0);
         s.f_team[(v_p as usize).min(1)][(v_a as usize).min(5)].f_hp = (_v6 as i16);
     }
     Ok(())
 }
 
-/// proc `leave` (pokemon_gen1.envspec:354:1)
+/// proc `leave` (pokemon_gen1.envspec:357:1)
 fn p_leave(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:355:5
+    // @ pokemon_gen1.envspec:358:5
     let mut v_a: i32 = (s.f_active[(v_p as usize).min(1)] as i32);
-    // @ pokemon_gen1.envspec:356:5
+    // @ pokemon_gen1.envspec:359:5
     if ((s.f_team[(v_p as usize).min(1)][(v_a as usize).min(5)].f_status as i32) == 6) {
-        // @ pokemon_gen1.envspec:357:9
+        // @ pokemon_gen1.envspec:360:9
         s.f_team[(v_p as usize).min(1)][(v_a as usize).min(5)].f_status = (2 as i8);
     }
-    // @ pokemon_gen1.envspec:359:5
+    // @ pokemon_gen1.envspec:362:5
     let _v7: [i8; 6] = [(0 as i8), (0 as i8), (0 as i8), (0 as i8), (0 as i8), (0 as i8)];
     s.f_boosts[(v_p as usize).min(1)] = _v7;
-    // @ pokemon_gen1.envspec:360:5
-    s.f_confused[(v_p as usize).min(1)] = (0 as i8);
-    // @ pokemon_gen1.envspec:361:5
-    s.f_sub_hp[(v_p as usize).min(1)] = (0 as i16);
-    // @ pokemon_gen1.envspec:362:5
-    s.f_reflect[(v_p as usize).min(1)] = false;
     // @ pokemon_gen1.envspec:363:5
-    s.f_light_screen[(v_p as usize).min(1)] = false;
+    s.f_confused[(v_p as usize).min(1)] = (0 as i8);
     // @ pokemon_gen1.envspec:364:5
-    s.f_focus[(v_p as usize).min(1)] = false;
+    s.f_sub_hp[(v_p as usize).min(1)] = (0 as i16);
     // @ pokemon_gen1.envspec:365:5
-    s.f_mist[(v_p as usize).min(1)] = false;
+    s.f_reflect[(v_p as usize).min(1)] = false;
     // @ pokemon_gen1.envspec:366:5
-    s.f_seeded[(v_p as usize).min(1)] = false;
+    s.f_light_screen[(v_p as usize).min(1)] = false;
     // @ pokemon_gen1.envspec:367:5
-    s.f_toxic[(v_p as usize).min(1)] = false;
+    s.f_focus[(v_p as usize).min(1)] = false;
     // @ pokemon_gen1.envspec:368:5
-    s.f_toxic_n[(v_p as usize).min(1)] = (0 as i8);
+    s.f_mist[(v_p as usize).min(1)] = false;
     // @ pokemon_gen1.envspec:369:5
-    s.f_recharging[(v_p as usize).min(1)] = false;
+    s.f_seeded[(v_p as usize).min(1)] = false;
     // @ pokemon_gen1.envspec:370:5
-    s.f_charging[(v_p as usize).min(1)] = false;
+    s.f_toxic[(v_p as usize).min(1)] = false;
     // @ pokemon_gen1.envspec:371:5
-    s.f_invulnerable[(v_p as usize).min(1)] = false;
+    s.f_toxic_n[(v_p as usize).min(1)] = (0 as i8);
     // @ pokemon_gen1.envspec:372:5
-    s.f_thrash_left[(v_p as usize).min(1)] = (0 as i8);
+    s.f_recharging[(v_p as usize).min(1)] = false;
     // @ pokemon_gen1.envspec:373:5
-    s.f_flinched[(v_p as usize).min(1)] = false;
+    s.f_charging[(v_p as usize).min(1)] = false;
     // @ pokemon_gen1.envspec:374:5
+    s.f_invulnerable[(v_p as usize).min(1)] = false;
+    // @ pokemon_gen1.envspec:375:5
+    s.f_thrash_left[(v_p as usize).min(1)] = (0 as i8);
+    // @ pokemon_gen1.envspec:376:5
+    s.f_flinched[(v_p as usize).min(1)] = false;
+    // @ pokemon_gen1.envspec:377:5
     if ((s.f_trap_left[(v_p as usize).min(1)] as i32) > 0) {
-        // @ pokemon_gen1.envspec:375:9
+        // @ pokemon_gen1.envspec:378:9
         let _i8: usize = ((1 - v_p) as usize).min(1);
         s.f_trapped[_i8] = false;
     }
-    // @ pokemon_gen1.envspec:377:5
+    // @ pokemon_gen1.envspec:380:5
     s.f_trap_left[(v_p as usize).min(1)] = (0 as i8);
-    // @ pokemon_gen1.envspec:378:5
+    // @ pokemon_gen1.envspec:381:5
     if s.f_trapped[(v_p as usize).min(1)] {
-        // @ pokemon_gen1.envspec:379:9
+        // @ pokemon_gen1.envspec:382:9
         let _i9: usize = ((1 - v_p) as usize).min(1);
         s.f_trap_left[_i9] = (0 as i8);
     }
-    // @ pokemon_gen1.envspec:381:5
+    // @ pokemon_gen1.envspec:384:5
     s.f_trapped[(v_p as usize).min(1)] = false;
     Ok(())
 }
 
-/// proc `switch_in` (pokemon_gen1.envspec:384:1)
+/// proc `switch_in` (pokemon_gen1.envspec:387:1)
 fn p_switch_in(s: &mut State, mut v_p: i32, mut v_to: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:385:5
+    // @ pokemon_gen1.envspec:388:5
     p_leave(s, v_p)?;
-    // @ pokemon_gen1.envspec:386:5
+    // @ pokemon_gen1.envspec:389:5
     s.f_active[(v_p as usize).min(1)] = (v_to as i8);
-    // @ pokemon_gen1.envspec:387:5
+    // @ pokemon_gen1.envspec:390:5
     p_enter(s, v_p)?;
     Ok(())
 }
 
-/// proc `before_move` (pokemon_gen1.envspec:399:1)
+/// proc `before_move` (pokemon_gen1.envspec:402:1)
 fn p_before_move(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:400:5
-    let mut v_a: i32 = (s.f_active[(v_u as usize).min(1)] as i32);
-    // @ pokemon_gen1.envspec:401:5
-    let mut v_cond: i32 = (s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_status as i32);
-    // @ pokemon_gen1.envspec:402:5
-    s.f_go = true;
     // @ pokemon_gen1.envspec:403:5
+    let mut v_a: i32 = (s.f_active[(v_u as usize).min(1)] as i32);
+    // @ pokemon_gen1.envspec:404:5
+    let mut v_cond: i32 = (s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_status as i32);
+    // @ pokemon_gen1.envspec:405:5
+    s.f_go = true;
+    // @ pokemon_gen1.envspec:406:5
     if (v_cond == 4) {
-        // @ pokemon_gen1.envspec:404:9
-        s.f_go = false;
-    } else if (v_cond == 1) {
-        // @ pokemon_gen1.envspec:406:9
-        let _v10: i32 = imax(((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_sleep as i32) - 1), 0);
-        s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_sleep = (_v10 as i8);
         // @ pokemon_gen1.envspec:407:9
         s.f_go = false;
-    } else if s.f_trapped[(v_u as usize).min(1)] {
+    } else if (v_cond == 1) {
         // @ pokemon_gen1.envspec:409:9
+        let _v10: i32 = imax(((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_sleep as i32) - 1), 0);
+        s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_sleep = (_v10 as i8);
+        // @ pokemon_gen1.envspec:410:9
+        s.f_go = false;
+    } else if s.f_trapped[(v_u as usize).min(1)] {
+        // @ pokemon_gen1.envspec:412:9
         s.f_go = false;
     } else if s.f_flinched[(v_u as usize).min(1)] {
-        // @ pokemon_gen1.envspec:411:9
-        s.f_go = false;
-    } else if s.f_recharging[(v_u as usize).min(1)] {
-        // @ pokemon_gen1.envspec:413:9
-        s.f_recharging[(v_u as usize).min(1)] = false;
         // @ pokemon_gen1.envspec:414:9
         s.f_go = false;
-    }
-    // @ pokemon_gen1.envspec:416:5
-    if (s.f_go && ((s.f_confused[(v_u as usize).min(1)] as i32) > 0)) {
+    } else if s.f_recharging[(v_u as usize).min(1)] {
+        // @ pokemon_gen1.envspec:416:9
+        s.f_recharging[(v_u as usize).min(1)] = false;
         // @ pokemon_gen1.envspec:417:9
+        s.f_go = false;
+    }
+    // @ pokemon_gen1.envspec:419:5
+    if (s.f_go && ((s.f_confused[(v_u as usize).min(1)] as i32) > 0)) {
+        // @ pokemon_gen1.envspec:420:9
         let _v11: i32 = imax(((s.f_confused[(v_u as usize).min(1)] as i32) - 1), 0);
         s.f_confused[(v_u as usize).min(1)] = (_v11 as i8);
-        // @ pokemon_gen1.envspec:418:9
+        // @ pokemon_gen1.envspec:421:9
         let _r12: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
         let mut v_self_hit: bool = (_r12 == 1);
-        // @ pokemon_gen1.envspec:419:9
+        // @ pokemon_gen1.envspec:422:9
         if (((s.f_confused[(v_u as usize).min(1)] as i32) > 0) && v_self_hit) {
-            // @ pokemon_gen1.envspec:420:13
+            // @ pokemon_gen1.envspec:423:13
             let mut v_lv: i32 = (s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_level as i32);
-            // @ pokemon_gen1.envspec:421:13
+            // @ pokemon_gen1.envspec:424:13
             let mut v_hurt: i32 = ((((((((v_lv * 2) / 5) + 2) * (s.f_mstat[(v_u as usize).min(1)][(0 as usize).min(3)] as i32)) * 40) / (s.f_mstat[(v_u as usize).min(1)][(1 as usize).min(3)] as i32)) / 50) + 2);
-            // @ pokemon_gen1.envspec:422:13
+            // @ pokemon_gen1.envspec:425:13
             let _v13: i32 = imax(((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp as i32) - v_hurt), 0);
             s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp = (_v13 as i16);
-            // @ pokemon_gen1.envspec:423:13
+            // @ pokemon_gen1.envspec:426:13
             s.f_go = false;
-            // @ pokemon_gen1.envspec:424:13
+            // @ pokemon_gen1.envspec:427:13
             p_drop_locks(s, v_u)?;
         }
     }
-    // @ pokemon_gen1.envspec:427:5
+    // @ pokemon_gen1.envspec:430:5
     if (s.f_go && (v_cond == 5)) {
-        // @ pokemon_gen1.envspec:428:9
+        // @ pokemon_gen1.envspec:431:9
         let _r14: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 255, u16::MAX)?;
         if (_r14 < 63) {
-            // @ pokemon_gen1.envspec:429:13
+            // @ pokemon_gen1.envspec:432:13
             s.f_go = false;
-            // @ pokemon_gen1.envspec:430:13
+            // @ pokemon_gen1.envspec:433:13
             p_drop_locks(s, v_u)?;
         }
     }
     Ok(())
 }
 
-/// proc `drop_locks` (pokemon_gen1.envspec:435:1)
+/// proc `drop_locks` (pokemon_gen1.envspec:438:1)
 fn p_drop_locks(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:436:5
-    s.f_charging[(v_u as usize).min(1)] = false;
-    // @ pokemon_gen1.envspec:437:5
-    s.f_invulnerable[(v_u as usize).min(1)] = false;
-    // @ pokemon_gen1.envspec:438:5
-    s.f_thrash_left[(v_u as usize).min(1)] = (0 as i8);
     // @ pokemon_gen1.envspec:439:5
+    s.f_charging[(v_u as usize).min(1)] = false;
+    // @ pokemon_gen1.envspec:440:5
+    s.f_invulnerable[(v_u as usize).min(1)] = false;
+    // @ pokemon_gen1.envspec:441:5
+    s.f_thrash_left[(v_u as usize).min(1)] = (0 as i8);
+    // @ pokemon_gen1.envspec:442:5
     if ((s.f_trap_left[(v_u as usize).min(1)] as i32) > 0) {
-        // @ pokemon_gen1.envspec:440:9
+        // @ pokemon_gen1.envspec:443:9
         s.f_trap_left[(v_u as usize).min(1)] = (0 as i8);
-        // @ pokemon_gen1.envspec:441:9
+        // @ pokemon_gen1.envspec:444:9
         let _i15: usize = ((1 - v_u) as usize).min(1);
         s.f_trapped[_i15] = false;
     }
     Ok(())
 }
 
-/// proc `use_move` (pokemon_gen1.envspec:453:1)
+/// proc `use_move` (pokemon_gen1.envspec:456:1)
 fn p_use_move(s: &mut State, mut v_u: i32, mut v_slot: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:454:5
+    // @ pokemon_gen1.envspec:457:5
     let mut v_a: i32 = (s.f_active[(v_u as usize).min(1)] as i32);
-    // @ pokemon_gen1.envspec:455:5
+    // @ pokemon_gen1.envspec:458:5
     if ((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp as i32) > 0) {
-        // @ pokemon_gen1.envspec:456:9
-        let mut v_s: i32 = (if (f_hard_locked(s, v_u)? || ((s.f_trap_left[(v_u as usize).min(1)] as i32) > 0)) { (s.f_lock_slot[(v_u as usize).min(1)] as i32) } else { v_slot });
-        // @ pokemon_gen1.envspec:457:9
-        let mut v_struggle: bool = (f_no_pp(s, v_u)? && (!(f_hard_locked(s, v_u)? || ((s.f_trap_left[(v_u as usize).min(1)] as i32) > 0))));
-        // @ pokemon_gen1.envspec:458:9
-        let mut v_m: i32 = (s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_moves[(v_s as usize).min(3)] as i32);
         // @ pokemon_gen1.envspec:459:9
+        let mut v_s: i32 = (if (f_hard_locked(s, v_u)? || ((s.f_trap_left[(v_u as usize).min(1)] as i32) > 0)) { (s.f_lock_slot[(v_u as usize).min(1)] as i32) } else { v_slot });
+        // @ pokemon_gen1.envspec:460:9
+        let mut v_struggle: bool = (f_no_pp(s, v_u)? && (!(f_hard_locked(s, v_u)? || ((s.f_trap_left[(v_u as usize).min(1)] as i32) > 0))));
+        // @ pokemon_gen1.envspec:461:9
+        let mut v_m: i32 = (s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_moves[(v_s as usize).min(3)] as i32);
+        // @ pokemon_gen1.envspec:462:9
         if v_struggle {
-            // @ pokemon_gen1.envspec:460:13
+            // @ pokemon_gen1.envspec:463:13
             v_m = 164;
         }
-        // @ pokemon_gen1.envspec:462:9
+        // @ pokemon_gen1.envspec:465:9
         let mut v_foe_was_up: bool = ((s.f_team[((1 - v_u) as usize).min(1)][((s.f_active[((1 - v_u) as usize).min(1)] as i32) as usize).min(5)].f_hp as i32) > 0);
-        // @ pokemon_gen1.envspec:463:9
+        // @ pokemon_gen1.envspec:466:9
         p_before_move(s, v_u)?;
-        // @ pokemon_gen1.envspec:464:9
+        // @ pokemon_gen1.envspec:467:9
         if s.f_go {
-            // @ pokemon_gen1.envspec:465:13
+            // @ pokemon_gen1.envspec:468:13
             s.f_move_used = (v_m as i16);
-            // @ pokemon_gen1.envspec:466:13
+            // @ pokemon_gen1.envspec:469:13
             s.f_fx = RecFx { f_high_crit: false, f_hits_min: (1 as i8), f_hits_max: (1 as i8), f_drain_num: (0 as i8), f_drain_den: (0 as i8), f_recoil_num: (0 as i8), f_recoil_den: (0 as i8), f_status: (0 as i8), f_sec_status: (0 as i8), f_sec_chance: (0 as i8), f_stat: (0 as i8), f_stages: (0 as i8), f_on_user: false, f_stat_chance: (0 as i8), f_confuse: (0 as i8), f_flinch: (0 as i8), f_recharge: false, f_trap: false, f_thrash: false, f_explode: false, f_ohko: false, f_charge: false, f_fly: false, f_fixed: (0 as i8), f_level_damage: false, f_psywave: false, f_half_hp: false, f_crash: false, f_heal: false, f_rest: false, f_haze: false, f_screen: (0 as i8), f_seed: false, f_substitute: false, f_counter: false, f_focus: false, f_mist: false, f_sleeping_target: false };
-            // @ pokemon_gen1.envspec:467:13
+            // @ pokemon_gen1.envspec:470:13
             let _a16: i32 = (T22_Move__effect[(v_m as usize).min(164)] as i32);
             p_move_effect__dispatch(s, _a16)?;
-            // @ pokemon_gen1.envspec:468:13
+            // @ pokemon_gen1.envspec:471:13
             let mut v_charge_turn: bool = (s.f_fx.f_charge && (!s.f_charging[(v_u as usize).min(1)]));
-            // @ pokemon_gen1.envspec:469:13
+            // @ pokemon_gen1.envspec:472:13
             if ((((!(f_hard_locked(s, v_u)? || ((s.f_trap_left[(v_u as usize).min(1)] as i32) > 0))) && (!s.f_fx.f_charge)) && (!v_struggle)) || s.f_charging[(v_u as usize).min(1)]) {
-                // @ pokemon_gen1.envspec:470:17
+                // @ pokemon_gen1.envspec:473:17
                 let _v17: i32 = imax(((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_pp[(v_s as usize).min(3)] as i32) - 1), 0);
                 s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_pp[(v_s as usize).min(3)] = (_v17 as i8);
             }
-            // @ pokemon_gen1.envspec:472:13
+            // @ pokemon_gen1.envspec:475:13
             if (!v_struggle) {
-                // @ pokemon_gen1.envspec:473:17
+                // @ pokemon_gen1.envspec:476:17
                 s.f_move_seen[(v_u as usize).min(1)][(v_a as usize).min(5)][(v_s as usize).min(3)] = true;
             }
-            // @ pokemon_gen1.envspec:475:13
+            // @ pokemon_gen1.envspec:478:13
             let _v18: bool = (((((T7_Move__type[(v_m as usize).min(164)] as i32) == 0) || ((T7_Move__type[(v_m as usize).min(164)] as i32) == 6)) && ((T9_Move__power[(v_m as usize).min(164)] as i32) > 0)) && (!s.f_fx.f_counter));
             s.f_counterable[(v_u as usize).min(1)] = _v18;
-            // @ pokemon_gen1.envspec:476:13
+            // @ pokemon_gen1.envspec:479:13
             if v_charge_turn {
-                // @ pokemon_gen1.envspec:479:17
+                // @ pokemon_gen1.envspec:482:17
                 s.f_charging[(v_u as usize).min(1)] = true;
-                // @ pokemon_gen1.envspec:480:17
+                // @ pokemon_gen1.envspec:483:17
                 let _v19: bool = s.f_fx.f_fly;
                 s.f_invulnerable[(v_u as usize).min(1)] = _v19;
-                // @ pokemon_gen1.envspec:481:17
+                // @ pokemon_gen1.envspec:484:17
                 s.f_lock_slot[(v_u as usize).min(1)] = (v_s as i8);
             } else {
-                // @ pokemon_gen1.envspec:483:17
+                // @ pokemon_gen1.envspec:486:17
                 s.f_charging[(v_u as usize).min(1)] = false;
-                // @ pokemon_gen1.envspec:484:17
+                // @ pokemon_gen1.envspec:487:17
                 s.f_invulnerable[(v_u as usize).min(1)] = false;
-                // @ pokemon_gen1.envspec:485:17
+                // @ pokemon_gen1.envspec:488:17
                 p_carry_out(s, v_u, v_m, v_s)?;
             }
         }
-        // @ pokemon_gen1.envspec:488:9
+        // @ pokemon_gen1.envspec:491:9
         if (!(v_foe_was_up && ((s.f_team[((1 - v_u) as usize).min(1)][((s.f_active[((1 - v_u) as usize).min(1)] as i32) as usize).min(5)].f_hp as i32) == 0))) {
-            // @ pokemon_gen1.envspec:489:13
+            // @ pokemon_gen1.envspec:492:13
             p_residual(s, v_u)?;
         }
     }
     Ok(())
 }
 
-/// proc `carry_out` (pokemon_gen1.envspec:494:1)
+/// proc `carry_out` (pokemon_gen1.envspec:497:1)
 fn p_carry_out(s: &mut State, mut v_u: i32, mut v_m: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:495:5
+    // @ pokemon_gen1.envspec:498:5
     let mut v_t: i32 = (1 - v_u);
-    // @ pokemon_gen1.envspec:496:5
+    // @ pokemon_gen1.envspec:499:5
     let mut v_ta: i32 = (s.f_active[(v_t as usize).min(1)] as i32);
-    // @ pokemon_gen1.envspec:497:5
+    // @ pokemon_gen1.envspec:500:5
     if (T13_Move__self_target[(v_m as usize).min(164)] || ((s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_hp as i32) > 0)) {
-        // @ pokemon_gen1.envspec:500:9
+        // @ pokemon_gen1.envspec:503:9
         if s.f_fx.f_trap {
-            // @ pokemon_gen1.envspec:501:13
+            // @ pokemon_gen1.envspec:504:13
             s.f_recharging[(v_t as usize).min(1)] = false;
         }
-        // @ pokemon_gen1.envspec:503:9
+        // @ pokemon_gen1.envspec:506:9
         if ((T8_Move__category[(v_m as usize).min(164)] as i32) != 2) {
-            // @ pokemon_gen1.envspec:504:13
+            // @ pokemon_gen1.envspec:507:13
             s.f_last_damage = (0 as i16);
         }
-        // @ pokemon_gen1.envspec:508:9
+        // @ pokemon_gen1.envspec:511:9
         if s.f_fx.f_thrash {
-            // @ pokemon_gen1.envspec:509:13
+            // @ pokemon_gen1.envspec:512:13
             if ((s.f_thrash_left[(v_u as usize).min(1)] as i32) > 0) {
-                // @ pokemon_gen1.envspec:510:17
+                // @ pokemon_gen1.envspec:513:17
                 let _v20: i32 = imax(((s.f_thrash_left[(v_u as usize).min(1)] as i32) - 1), 0);
                 s.f_thrash_left[(v_u as usize).min(1)] = (_v20 as i8);
-                // @ pokemon_gen1.envspec:511:17
+                // @ pokemon_gen1.envspec:514:17
                 if ((s.f_thrash_left[(v_u as usize).min(1)] as i32) == 0) {
-                    // @ pokemon_gen1.envspec:512:21
+                    // @ pokemon_gen1.envspec:515:21
                     let _r21: i32 = randint(s._rng_key, &mut s._rng_counter, 2, 5, u16::MAX)?;
                     s.f_confused[(v_u as usize).min(1)] = (_r21 as i8);
                 }
             } else {
-                // @ pokemon_gen1.envspec:515:17
+                // @ pokemon_gen1.envspec:518:17
                 let _r22: i32 = randint(s._rng_key, &mut s._rng_counter, 2, 3, u16::MAX)?;
                 s.f_thrash_left[(v_u as usize).min(1)] = (_r22 as i8);
-                // @ pokemon_gen1.envspec:516:17
+                // @ pokemon_gen1.envspec:519:17
                 s.f_lock_slot[(v_u as usize).min(1)] = (v_s as i8);
             }
         }
-        // @ pokemon_gen1.envspec:519:9
-        p_check_hit(s, v_u, v_m)?;
-        // @ pokemon_gen1.envspec:520:9
-        s.f_broke_sub = false;
-        // @ pokemon_gen1.envspec:521:9
-        s.f_hit_sub = false;
         // @ pokemon_gen1.envspec:522:9
+        p_check_hit(s, v_u, v_m)?;
+        // @ pokemon_gen1.envspec:523:9
+        s.f_broke_sub = false;
+        // @ pokemon_gen1.envspec:524:9
+        s.f_hit_sub = false;
+        // @ pokemon_gen1.envspec:525:9
         if s.f_go {
-            // @ pokemon_gen1.envspec:523:13
+            // @ pokemon_gen1.envspec:526:13
             p_land(s, v_u, v_m, v_s)?;
         } else {
-            // @ pokemon_gen1.envspec:525:13
+            // @ pokemon_gen1.envspec:528:13
             p_missed(s, v_u)?;
         }
     }
     Ok(())
 }
 
-/// proc `check_hit` (pokemon_gen1.envspec:539:1)
+/// proc `check_hit` (pokemon_gen1.envspec:542:1)
 fn p_check_hit(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:540:5
-    let mut v_t: i32 = (1 - v_u);
-    // @ pokemon_gen1.envspec:541:5
-    let mut v_ta: i32 = (s.f_active[(v_t as usize).min(1)] as i32);
-    // @ pokemon_gen1.envspec:542:5
-    let mut v_sp: i32 = (s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_species as i32);
     // @ pokemon_gen1.envspec:543:5
-    s.f_go = true;
+    let mut v_t: i32 = (1 - v_u);
     // @ pokemon_gen1.envspec:544:5
+    let mut v_ta: i32 = (s.f_active[(v_t as usize).min(1)] as i32);
+    // @ pokemon_gen1.envspec:545:5
+    let mut v_sp: i32 = (s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_species as i32);
+    // @ pokemon_gen1.envspec:546:5
+    s.f_go = true;
+    // @ pokemon_gen1.envspec:547:5
     if (!T13_Move__self_target[(v_m as usize).min(164)]) {
-        // @ pokemon_gen1.envspec:545:9
-        if (s.f_invulnerable[(v_t as usize).min(1)] && ((T10_Move__accuracy[(v_m as usize).min(164)] as i32) != 0)) {
-            // @ pokemon_gen1.envspec:546:13
-            s.f_go = false;
-        }
         // @ pokemon_gen1.envspec:548:9
-        if ((s.f_go && T14_Move__immunity[(v_m as usize).min(164)]) && ((f_eff(s, (T7_Move__type[(v_m as usize).min(164)] as i32), (T0_Species__type1[(v_sp as usize).min(150)] as i32))? == 0) || (f_eff(s, (T7_Move__type[(v_m as usize).min(164)] as i32), (T1_Species__type2[(v_sp as usize).min(150)] as i32))? == 0))) {
+        if (s.f_invulnerable[(v_t as usize).min(1)] && ((T10_Move__accuracy[(v_m as usize).min(164)] as i32) != 0)) {
             // @ pokemon_gen1.envspec:549:13
             s.f_go = false;
         }
         // @ pokemon_gen1.envspec:551:9
-        if ((s.f_go && s.f_fx.f_ohko) && ((s.f_mstat[(v_t as usize).min(1)][(3 as usize).min(3)] as i32) > (s.f_mstat[(v_u as usize).min(1)][(3 as usize).min(3)] as i32))) {
+        if ((s.f_go && T14_Move__immunity[(v_m as usize).min(164)]) && ((f_eff(s, (T7_Move__type[(v_m as usize).min(164)] as i32), (T0_Species__type1[(v_sp as usize).min(150)] as i32))? == 0) || (f_eff(s, (T7_Move__type[(v_m as usize).min(164)] as i32), (T1_Species__type2[(v_sp as usize).min(150)] as i32))? == 0))) {
             // @ pokemon_gen1.envspec:552:13
             s.f_go = false;
         }
         // @ pokemon_gen1.envspec:554:9
-        if ((s.f_go && s.f_fx.f_sleeping_target) && ((s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_status as i32) != 1)) {
+        if ((s.f_go && s.f_fx.f_ohko) && ((s.f_mstat[(v_t as usize).min(1)][(3 as usize).min(3)] as i32) > (s.f_mstat[(v_u as usize).min(1)][(3 as usize).min(3)] as i32))) {
             // @ pokemon_gen1.envspec:555:13
             s.f_go = false;
         }
         // @ pokemon_gen1.envspec:557:9
+        if ((s.f_go && s.f_fx.f_sleeping_target) && ((s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_status as i32) != 1)) {
+            // @ pokemon_gen1.envspec:558:13
+            s.f_go = false;
+        }
+        // @ pokemon_gen1.envspec:560:9
         let mut v_sure: bool = (((s.f_fx.f_status as i32) == 1) && s.f_recharging[(v_t as usize).min(1)]);
-        // @ pokemon_gen1.envspec:558:9
+        // @ pokemon_gen1.envspec:561:9
         if ((s.f_go && ((T10_Move__accuracy[(v_m as usize).min(164)] as i32) != 0)) && (!v_sure)) {
-            // @ pokemon_gen1.envspec:559:13
+            // @ pokemon_gen1.envspec:562:13
             let _r23: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 255, u16::MAX)?;
             if (_r23 >= f_hit_chance(s, (T10_Move__accuracy[(v_m as usize).min(164)] as i32), (s.f_boosts[(v_u as usize).min(1)][(4 as usize).min(5)] as i32), (s.f_boosts[(v_t as usize).min(1)][(5 as usize).min(5)] as i32))?) {
-                // @ pokemon_gen1.envspec:560:17
+                // @ pokemon_gen1.envspec:563:17
                 s.f_go = false;
             }
         }
@@ -1251,265 +1251,265 @@ fn p_check_hit(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `missed` (pokemon_gen1.envspec:568:1)
+/// proc `missed` (pokemon_gen1.envspec:571:1)
 fn p_missed(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:569:5
+    // @ pokemon_gen1.envspec:572:5
     let mut v_a: i32 = (s.f_active[(v_u as usize).min(1)] as i32);
-    // @ pokemon_gen1.envspec:570:5
+    // @ pokemon_gen1.envspec:573:5
     if s.f_fx.f_explode {
-        // @ pokemon_gen1.envspec:571:9
+        // @ pokemon_gen1.envspec:574:9
         s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp = (0 as i16);
     }
-    // @ pokemon_gen1.envspec:573:5
+    // @ pokemon_gen1.envspec:576:5
     if s.f_fx.f_crash {
-        // @ pokemon_gen1.envspec:574:9
+        // @ pokemon_gen1.envspec:577:9
         let _v24: i32 = imax(((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp as i32) - 1), 0);
         s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp = (_v24 as i16);
     }
-    // @ pokemon_gen1.envspec:576:5
+    // @ pokemon_gen1.envspec:579:5
     if ((s.f_trap_left[(v_u as usize).min(1)] as i32) > 0) {
-        // @ pokemon_gen1.envspec:577:9
+        // @ pokemon_gen1.envspec:580:9
         let _i25: usize = ((1 - v_u) as usize).min(1);
         s.f_trapped[_i25] = false;
     }
-    // @ pokemon_gen1.envspec:579:5
+    // @ pokemon_gen1.envspec:582:5
     s.f_trap_left[(v_u as usize).min(1)] = (0 as i8);
     Ok(())
 }
 
-/// proc `land` (pokemon_gen1.envspec:582:1)
+/// proc `land` (pokemon_gen1.envspec:585:1)
 fn p_land(s: &mut State, mut v_u: i32, mut v_m: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:583:5
-    let mut v_t: i32 = (1 - v_u);
-    // @ pokemon_gen1.envspec:584:5
-    let mut v_a: i32 = (s.f_active[(v_u as usize).min(1)] as i32);
-    // @ pokemon_gen1.envspec:585:5
-    let mut v_ta: i32 = (s.f_active[(v_t as usize).min(1)] as i32);
     // @ pokemon_gen1.envspec:586:5
-    let mut v_damaging: bool = ((((((((T9_Move__power[(v_m as usize).min(164)] as i32) > 0) || s.f_fx.f_ohko) || s.f_fx.f_counter) || s.f_fx.f_level_damage) || ((s.f_fx.f_fixed as i32) > 0)) || s.f_fx.f_psywave) || s.f_fx.f_half_hp);
+    let mut v_t: i32 = (1 - v_u);
     // @ pokemon_gen1.envspec:587:5
+    let mut v_a: i32 = (s.f_active[(v_u as usize).min(1)] as i32);
+    // @ pokemon_gen1.envspec:588:5
+    let mut v_ta: i32 = (s.f_active[(v_t as usize).min(1)] as i32);
+    // @ pokemon_gen1.envspec:589:5
+    let mut v_damaging: bool = ((((((((T9_Move__power[(v_m as usize).min(164)] as i32) > 0) || s.f_fx.f_ohko) || s.f_fx.f_counter) || s.f_fx.f_level_damage) || ((s.f_fx.f_fixed as i32) > 0)) || s.f_fx.f_psywave) || s.f_fx.f_half_hp);
+    // @ pokemon_gen1.envspec:590:5
     if v_damaging {
-        // @ pokemon_gen1.envspec:588:9
+        // @ pokemon_gen1.envspec:591:9
         p_compute_damage(s, v_u, v_m)?;
     }
-    // @ pokemon_gen1.envspec:590:5
+    // @ pokemon_gen1.envspec:593:5
     if (v_damaging && s.f_go) {
-        // @ pokemon_gen1.envspec:593:9
+        // @ pokemon_gen1.envspec:596:9
         let mut v_many: bool = ((s.f_fx.f_hits_max as i32) > (s.f_fx.f_hits_min as i32));
-        // @ pokemon_gen1.envspec:594:9
+        // @ pokemon_gen1.envspec:597:9
         let _r26: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 7, u16::MAX)?;
         let mut v_draw: i32 = _r26;
-        // @ pokemon_gen1.envspec:595:9
+        // @ pokemon_gen1.envspec:598:9
         let mut v_hits: i32 = (if v_many { (K0[(v_draw as usize).min(7)] as i32) } else { (s.f_fx.f_hits_min as i32) });
-        // @ pokemon_gen1.envspec:596:9
+        // @ pokemon_gen1.envspec:599:9
         p_hit(s, v_u, v_hits)?;
     }
-    // @ pokemon_gen1.envspec:598:5
+    // @ pokemon_gen1.envspec:601:5
     if s.f_go {
-        // @ pokemon_gen1.envspec:599:9
-        s.f_give_stat = false;
-        // @ pokemon_gen1.envspec:600:9
-        s.f_give_status = (0 as i8);
-        // @ pokemon_gen1.envspec:601:9
-        p_primary_effects(s, v_u, v_m)?;
         // @ pokemon_gen1.envspec:602:9
-        p_after_hit(s, v_u, v_m, v_s)?;
+        s.f_give_stat = false;
         // @ pokemon_gen1.envspec:603:9
+        s.f_give_status = (0 as i8);
+        // @ pokemon_gen1.envspec:604:9
+        p_primary_effects(s, v_u, v_m)?;
+        // @ pokemon_gen1.envspec:605:9
+        p_after_hit(s, v_u, v_m, v_s)?;
+        // @ pokemon_gen1.envspec:606:9
         if (((s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_hp as i32) > 0) && (!s.f_hit_sub)) {
-            // @ pokemon_gen1.envspec:604:13
+            // @ pokemon_gen1.envspec:607:13
             p_secondary_effects(s, v_u, v_m)?;
         }
-        // @ pokemon_gen1.envspec:606:9
+        // @ pokemon_gen1.envspec:609:9
         if s.f_give_stat {
-            // @ pokemon_gen1.envspec:607:13
+            // @ pokemon_gen1.envspec:610:13
             let _a27: i32 = (if s.f_fx.f_on_user { v_u } else { v_t });
             let _a28: i32 = (s.f_fx.f_stat as i32);
             let _a29: i32 = (s.f_fx.f_stages as i32);
             p_change_stat(s, _a27, _a28, _a29, v_u)?;
         }
-        // @ pokemon_gen1.envspec:609:9
+        // @ pokemon_gen1.envspec:612:9
         if ((s.f_give_status as i32) != 0) {
-            // @ pokemon_gen1.envspec:610:13
+            // @ pokemon_gen1.envspec:613:13
             let _a30: i32 = (s.f_give_status as i32);
             p_inflict(s, v_t, _a30)?;
         }
     }
-    // @ pokemon_gen1.envspec:614:5
+    // @ pokemon_gen1.envspec:617:5
     if (s.f_fx.f_explode && (!s.f_broke_sub)) {
-        // @ pokemon_gen1.envspec:615:9
+        // @ pokemon_gen1.envspec:618:9
         s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp = (0 as i16);
     }
     Ok(())
 }
 
-/// proc `compute_damage` (pokemon_gen1.envspec:633:1)
+/// proc `compute_damage` (pokemon_gen1.envspec:636:1)
 fn p_compute_damage(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:634:5
-    let mut v_t: i32 = (1 - v_u);
-    // @ pokemon_gen1.envspec:635:5
-    let mut v_a: i32 = (s.f_active[(v_u as usize).min(1)] as i32);
-    // @ pokemon_gen1.envspec:636:5
-    let mut v_ta: i32 = (s.f_active[(v_t as usize).min(1)] as i32);
     // @ pokemon_gen1.envspec:637:5
-    let mut v_sp: i32 = (s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_species as i32);
+    let mut v_t: i32 = (1 - v_u);
     // @ pokemon_gen1.envspec:638:5
-    let mut v_tsp: i32 = (s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_species as i32);
+    let mut v_a: i32 = (s.f_active[(v_u as usize).min(1)] as i32);
     // @ pokemon_gen1.envspec:639:5
-    let mut v_lv: i32 = (s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_level as i32);
+    let mut v_ta: i32 = (s.f_active[(v_t as usize).min(1)] as i32);
     // @ pokemon_gen1.envspec:640:5
+    let mut v_sp: i32 = (s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_species as i32);
+    // @ pokemon_gen1.envspec:641:5
+    let mut v_tsp: i32 = (s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_species as i32);
+    // @ pokemon_gen1.envspec:642:5
+    let mut v_lv: i32 = (s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_level as i32);
+    // @ pokemon_gen1.envspec:643:5
     if s.f_fx.f_ohko {
-        // @ pokemon_gen1.envspec:641:9
+        // @ pokemon_gen1.envspec:644:9
         s.f_dmg = ((s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_hp as i32) as i16);
     } else if s.f_fx.f_counter {
-        // @ pokemon_gen1.envspec:643:9
+        // @ pokemon_gen1.envspec:646:9
         if (s.f_counterable[(v_t as usize).min(1)] && ((s.f_last_damage as i32) > 0)) {
-            // @ pokemon_gen1.envspec:644:13
+            // @ pokemon_gen1.envspec:647:13
             s.f_dmg = (imin((2 * (s.f_last_damage as i32)), 999) as i16);
         } else {
-            // @ pokemon_gen1.envspec:646:13
+            // @ pokemon_gen1.envspec:649:13
             s.f_go = false;
         }
     } else if s.f_fx.f_level_damage {
-        // @ pokemon_gen1.envspec:649:9
+        // @ pokemon_gen1.envspec:652:9
         s.f_dmg = (v_lv as i16);
     } else if ((s.f_fx.f_fixed as i32) > 0) {
-        // @ pokemon_gen1.envspec:651:9
+        // @ pokemon_gen1.envspec:654:9
         s.f_dmg = ((s.f_fx.f_fixed as i32) as i16);
     } else if s.f_fx.f_psywave {
-        // @ pokemon_gen1.envspec:653:9
+        // @ pokemon_gen1.envspec:656:9
         let _hi31: i32 = imax((((v_lv * 3) / 2) - 1), 1);
         let _r32: i32 = randint(s._rng_key, &mut s._rng_counter, 1, _hi31, u16::MAX)?;
         s.f_dmg = (_r32 as i16);
     } else if s.f_fx.f_half_hp {
-        // @ pokemon_gen1.envspec:655:9
+        // @ pokemon_gen1.envspec:658:9
         s.f_dmg = (imax(((s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_hp as i32) / 2), 1) as i16);
     } else if (s.f_fx.f_trap && ((s.f_trap_left[(v_u as usize).min(1)] as i32) > 0)) {
-        // @ pokemon_gen1.envspec:657:9
+        // @ pokemon_gen1.envspec:660:9
         s.f_dmg = ((s.f_trap_damage[(v_u as usize).min(1)] as i32) as i16);
     } else if ((s.f_fx.f_trap && ((T7_Move__type[(v_m as usize).min(164)] as i32) == 0)) && (((T0_Species__type1[(v_tsp as usize).min(150)] as i32) == 13) || ((T1_Species__type2[(v_tsp as usize).min(150)] as i32) == 13))) {
-        // @ pokemon_gen1.envspec:659:9
+        // @ pokemon_gen1.envspec:662:9
         s.f_dmg = (0 as i16);
     } else {
-        // @ pokemon_gen1.envspec:661:9
-        let mut v_phys: bool = ((T8_Move__category[(v_m as usize).min(164)] as i32) == 0);
-        // @ pokemon_gen1.envspec:662:9
-        let mut v_k: i32 = (if v_phys { 0 } else { 2 });
-        // @ pokemon_gen1.envspec:663:9
-        let mut v_kd: i32 = (if v_phys { 1 } else { 2 });
         // @ pokemon_gen1.envspec:664:9
+        let mut v_phys: bool = ((T8_Move__category[(v_m as usize).min(164)] as i32) == 0);
+        // @ pokemon_gen1.envspec:665:9
+        let mut v_k: i32 = (if v_phys { 0 } else { 2 });
+        // @ pokemon_gen1.envspec:666:9
+        let mut v_kd: i32 = (if v_phys { 1 } else { 2 });
+        // @ pokemon_gen1.envspec:667:9
         let _r33: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 255, u16::MAX)?;
         let mut v_crit_draw: i32 = _r33;
-        // @ pokemon_gen1.envspec:665:9
-        let mut v_crit: bool = (v_crit_draw < f_crit_chance(s, (T6_Species__spe[(v_sp as usize).min(150)] as i32), s.f_focus[(v_u as usize).min(1)], s.f_fx.f_high_crit)?);
-        // @ pokemon_gen1.envspec:666:9
-        let mut v_atk: i32 = (if v_crit { (s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_stats[(v_k as usize).min(3)] as i32) } else { (s.f_mstat[(v_u as usize).min(1)][(v_k as usize).min(3)] as i32) });
-        // @ pokemon_gen1.envspec:667:9
-        let mut v_def0: i32 = (if v_crit { (s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_stats[(v_kd as usize).min(3)] as i32) } else { (s.f_mstat[(v_t as usize).min(1)][(v_kd as usize).min(3)] as i32) });
         // @ pokemon_gen1.envspec:668:9
-        let mut v_screened: bool = ((!v_crit) && ((v_phys && s.f_reflect[(v_t as usize).min(1)]) || ((!v_phys) && s.f_light_screen[(v_t as usize).min(1)])));
+        let mut v_crit: bool = (v_crit_draw < f_crit_chance(s, (T6_Species__spe[(v_sp as usize).min(150)] as i32), s.f_focus[(v_u as usize).min(1)], s.f_fx.f_high_crit)?);
         // @ pokemon_gen1.envspec:669:9
-        let mut v_def1: i32 = (if v_screened { (v_def0 * 2) } else { v_def0 });
+        let mut v_atk: i32 = (if v_crit { (s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_stats[(v_k as usize).min(3)] as i32) } else { (s.f_mstat[(v_u as usize).min(1)][(v_k as usize).min(3)] as i32) });
         // @ pokemon_gen1.envspec:670:9
-        let mut v_stab: bool = (((T7_Move__type[(v_m as usize).min(164)] as i32) == (T0_Species__type1[(v_sp as usize).min(150)] as i32)) || ((T7_Move__type[(v_m as usize).min(164)] as i32) == (T1_Species__type2[(v_sp as usize).min(150)] as i32)));
+        let mut v_def0: i32 = (if v_crit { (s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_stats[(v_kd as usize).min(3)] as i32) } else { (s.f_mstat[(v_t as usize).min(1)][(v_kd as usize).min(3)] as i32) });
         // @ pokemon_gen1.envspec:671:9
-        let mut v_raw: i32 = f_formula(s, (if v_crit { (2 * v_lv) } else { v_lv }), (T9_Move__power[(v_m as usize).min(164)] as i32), v_atk, v_def1, (s.f_fx.f_explode && v_phys), v_stab, (T7_Move__type[(v_m as usize).min(164)] as i32), (T0_Species__type1[(v_tsp as usize).min(150)] as i32), (T1_Species__type2[(v_tsp as usize).min(150)] as i32))?;
+        let mut v_screened: bool = ((!v_crit) && ((v_phys && s.f_reflect[(v_t as usize).min(1)]) || ((!v_phys) && s.f_light_screen[(v_t as usize).min(1)])));
+        // @ pokemon_gen1.envspec:672:9
+        let mut v_def1: i32 = (if v_screened { (v_def0 * 2) } else { v_def0 });
         // @ pokemon_gen1.envspec:673:9
+        let mut v_stab: bool = (((T7_Move__type[(v_m as usize).min(164)] as i32) == (T0_Species__type1[(v_sp as usize).min(150)] as i32)) || ((T7_Move__type[(v_m as usize).min(164)] as i32) == (T1_Species__type2[(v_sp as usize).min(150)] as i32)));
+        // @ pokemon_gen1.envspec:674:9
+        let mut v_raw: i32 = f_formula(s, (if v_crit { (2 * v_lv) } else { v_lv }), (T9_Move__power[(v_m as usize).min(164)] as i32), v_atk, v_def1, (s.f_fx.f_explode && v_phys), v_stab, (T7_Move__type[(v_m as usize).min(164)] as i32), (T0_Species__type1[(v_tsp as usize).min(150)] as i32), (T1_Species__type2[(v_tsp as usize).min(150)] as i32))?;
+        // @ pokemon_gen1.envspec:676:9
         if (v_raw > 1) {
-            // @ pokemon_gen1.envspec:674:13
+            // @ pokemon_gen1.envspec:677:13
             let _r34: i32 = randint(s._rng_key, &mut s._rng_counter, 217, 255, u16::MAX)?;
             let mut v_roll: i32 = _r34;
-            // @ pokemon_gen1.envspec:675:13
+            // @ pokemon_gen1.envspec:678:13
             s.f_dmg = (imin(((v_raw * v_roll) / 255), 999) as i16);
         } else {
-            // @ pokemon_gen1.envspec:677:13
+            // @ pokemon_gen1.envspec:680:13
             s.f_dmg = (imin(v_raw, 999) as i16);
         }
     }
     Ok(())
 }
 
-/// fn `formula` (pokemon_gen1.envspec:685:1)
+/// fn `formula` (pokemon_gen1.envspec:688:1)
 fn f_formula(s: &State, mut v_level: i32, mut v_power: i32, mut v_atk: i32, mut v_defense: i32, mut v_halve_def: bool, mut v_stab: bool, mut v_move_type: i32, mut v_def_type1: i32, mut v_def_type2: i32) -> Result<i32, Fault> {
-    // @ pokemon_gen1.envspec:687:5
-    let mut v_big: bool = ((v_atk >= 256) || (v_defense >= 256));
-    // @ pokemon_gen1.envspec:688:5
-    let mut v_atk2: i32 = (if v_big { imax(((v_atk / 4) % 256), 1) } else { v_atk });
-    // @ pokemon_gen1.envspec:689:5
-    let mut v_def2: i32 = (if v_big { imax(((v_defense / 4) % 256), 1) } else { v_defense });
     // @ pokemon_gen1.envspec:690:5
-    let mut v_def3: i32 = (if v_halve_def { imax((v_def2 / 2), 1) } else { v_def2 });
+    let mut v_big: bool = ((v_atk >= 256) || (v_defense >= 256));
     // @ pokemon_gen1.envspec:691:5
-    let mut v_base: i32 = (imin((((((((v_level * 2) / 5) + 2) * v_power) * v_atk2) / v_def3) / 50), 997) + 2);
+    let mut v_atk2: i32 = (if v_big { imax(((v_atk / 4) % 256), 1) } else { v_atk });
     // @ pokemon_gen1.envspec:692:5
-    let mut v_d2: i32 = (if v_stab { (v_base + (v_base / 2)) } else { v_base });
+    let mut v_def2: i32 = (if v_big { imax(((v_defense / 4) % 256), 1) } else { v_defense });
     // @ pokemon_gen1.envspec:693:5
+    let mut v_def3: i32 = (if v_halve_def { imax((v_def2 / 2), 1) } else { v_def2 });
+    // @ pokemon_gen1.envspec:694:5
+    let mut v_base: i32 = (imin((((((((v_level * 2) / 5) + 2) * v_power) * v_atk2) / v_def3) / 50), 997) + 2);
+    // @ pokemon_gen1.envspec:695:5
+    let mut v_d2: i32 = (if v_stab { (v_base + (v_base / 2)) } else { v_base });
+    // @ pokemon_gen1.envspec:696:5
     let mut v_d3: i32 = ((v_d2 * f_eff(s, v_move_type, v_def_type1)?) / 10);
     return Ok(((v_d3 * f_eff(s, v_move_type, v_def_type2)?) / 10));
 }
 
-/// fn `hit_chance` (pokemon_gen1.envspec:699:1)
+/// fn `hit_chance` (pokemon_gen1.envspec:702:1)
 fn f_hit_chance(s: &State, mut v_accuracy: i32, mut v_acc_stage: i32, mut v_eva_stage: i32) -> Result<i32, Fault> {
-    // @ pokemon_gen1.envspec:700:5
+    // @ pokemon_gen1.envspec:703:5
     if (v_accuracy == 0) {
         return Ok(256);
     }
-    // @ pokemon_gen1.envspec:703:5
+    // @ pokemon_gen1.envspec:706:5
     let mut v_a1: i32 = ((v_accuracy * 255) / 100);
-    // @ pokemon_gen1.envspec:704:5
+    // @ pokemon_gen1.envspec:707:5
     let mut v_a2: i32 = ((v_a1 * (K1[((v_acc_stage + 6) as usize).min(12)] as i32)) / 100);
     return Ok(iclamp(((v_a2 * (K1[((6 - v_eva_stage) as usize).min(12)] as i32)) / 100), 1, 255));
 }
 
-/// fn `crit_chance` (pokemon_gen1.envspec:708:1)
+/// fn `crit_chance` (pokemon_gen1.envspec:711:1)
 fn f_crit_chance(s: &State, mut v_base_speed: i32, mut v_focus_energy: bool, mut v_high: bool) -> Result<i32, Fault> {
-    // @ pokemon_gen1.envspec:709:5
+    // @ pokemon_gen1.envspec:712:5
     let mut v_c: i32 = (v_base_speed / 2);
-    // @ pokemon_gen1.envspec:710:5
+    // @ pokemon_gen1.envspec:713:5
     let mut v_c2: i32 = (if v_focus_energy { (v_c / 2) } else { iclamp((v_c * 2), 1, 255) });
     return Ok((if v_high { iclamp((v_c2 * 4), 1, 255) } else { (v_c2 / 2) }));
 }
 
-/// proc `hit` (pokemon_gen1.envspec:721:1)
+/// proc `hit` (pokemon_gen1.envspec:724:1)
 fn p_hit(s: &mut State, mut v_u: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:722:5
+    // @ pokemon_gen1.envspec:725:5
     let mut v_t: i32 = (1 - v_u);
-    // @ pokemon_gen1.envspec:723:5
+    // @ pokemon_gen1.envspec:726:5
     let mut v_ta: i32 = (s.f_active[(v_t as usize).min(1)] as i32);
-    // @ pokemon_gen1.envspec:724:5
+    // @ pokemon_gen1.envspec:727:5
     if ((s.f_sub_hp[(v_t as usize).min(1)] as i32) > 0) {
-        // @ pokemon_gen1.envspec:725:9
+        // @ pokemon_gen1.envspec:728:9
         s.f_hit_sub = true;
-        // @ pokemon_gen1.envspec:726:9
+        // @ pokemon_gen1.envspec:729:9
         s.f_last_damage = ((s.f_dmg as i32) as i16);
-        // @ pokemon_gen1.envspec:727:9
+        // @ pokemon_gen1.envspec:730:9
         if (((s.f_dmg as i32) * v_n) >= (s.f_sub_hp[(v_t as usize).min(1)] as i32)) {
-            // @ pokemon_gen1.envspec:728:13
+            // @ pokemon_gen1.envspec:731:13
             s.f_sub_hp[(v_t as usize).min(1)] = (0 as i16);
-            // @ pokemon_gen1.envspec:729:13
+            // @ pokemon_gen1.envspec:732:13
             s.f_broke_sub = true;
         } else {
-            // @ pokemon_gen1.envspec:731:13
+            // @ pokemon_gen1.envspec:734:13
             let _v35: i32 = imax(((s.f_sub_hp[(v_t as usize).min(1)] as i32) - ((s.f_dmg as i32) * v_n)), 0);
             s.f_sub_hp[(v_t as usize).min(1)] = (_v35 as i16);
-            // @ pokemon_gen1.envspec:732:13
+            // @ pokemon_gen1.envspec:735:13
             let _a36: i32 = (s.f_dmg as i32);
             p_recoil_and_drain(s, v_u, _a36)?;
         }
     } else {
-        // @ pokemon_gen1.envspec:735:9
-        let mut v_hp: i32 = (s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_hp as i32);
-        // @ pokemon_gen1.envspec:736:9
-        let mut v_total: i32 = imin(((s.f_dmg as i32) * v_n), v_hp);
-        // @ pokemon_gen1.envspec:737:9
-        let mut v_done: i32 = (if ((s.f_dmg as i32) == 0) { v_n } else { imin(v_n, (((v_hp + (s.f_dmg as i32)) - 1) / imax((s.f_dmg as i32), 1))) });
         // @ pokemon_gen1.envspec:738:9
+        let mut v_hp: i32 = (s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_hp as i32);
+        // @ pokemon_gen1.envspec:739:9
+        let mut v_total: i32 = imin(((s.f_dmg as i32) * v_n), v_hp);
+        // @ pokemon_gen1.envspec:740:9
+        let mut v_done: i32 = (if ((s.f_dmg as i32) == 0) { v_n } else { imin(v_n, (((v_hp + (s.f_dmg as i32)) - 1) / imax((s.f_dmg as i32), 1))) });
+        // @ pokemon_gen1.envspec:741:9
         let _v37: i32 = imax((v_hp - v_total), 0);
         s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_hp = (_v37 as i16);
-        // @ pokemon_gen1.envspec:739:9
+        // @ pokemon_gen1.envspec:742:9
         s.f_last_damage = (iclamp(imin((s.f_dmg as i32), (v_hp - ((v_done - 1) * (s.f_dmg as i32)))), 0, 999) as i16);
-        // @ pokemon_gen1.envspec:740:9
+        // @ pokemon_gen1.envspec:743:9
         if (v_total > 0) {
-            // @ pokemon_gen1.envspec:741:13
+            // @ pokemon_gen1.envspec:744:13
             let _a38: i32 = imin(v_total, 999);
             p_recoil_and_drain(s, v_u, _a38)?;
         }
@@ -1517,139 +1517,139 @@ fn p_hit(s: &mut State, mut v_u: i32, mut v_n: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `recoil_and_drain` (pokemon_gen1.envspec:746:1)
+/// proc `recoil_and_drain` (pokemon_gen1.envspec:749:1)
 fn p_recoil_and_drain(s: &mut State, mut v_u: i32, mut v_d: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:747:5
+    // @ pokemon_gen1.envspec:750:5
     let mut v_a: i32 = (s.f_active[(v_u as usize).min(1)] as i32);
-    // @ pokemon_gen1.envspec:748:5
+    // @ pokemon_gen1.envspec:751:5
     if ((s.f_fx.f_recoil_num as i32) > 0) {
-        // @ pokemon_gen1.envspec:749:9
+        // @ pokemon_gen1.envspec:752:9
         let mut v_n: i32 = imax((s.f_fx.f_recoil_den as i32), 1);
-        // @ pokemon_gen1.envspec:750:9
+        // @ pokemon_gen1.envspec:753:9
         let mut v_r: i32 = imax(((((2 * v_d) * (s.f_fx.f_recoil_num as i32)) + v_n) / (2 * v_n)), 1);
-        // @ pokemon_gen1.envspec:751:9
+        // @ pokemon_gen1.envspec:754:9
         let _v39: i32 = imax(((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp as i32) - v_r), 0);
         s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp = (_v39 as i16);
     }
-    // @ pokemon_gen1.envspec:753:5
+    // @ pokemon_gen1.envspec:756:5
     if ((s.f_fx.f_drain_num as i32) > 0) {
-        // @ pokemon_gen1.envspec:754:9
+        // @ pokemon_gen1.envspec:757:9
         let mut v_gain: i32 = imax(((v_d * (s.f_fx.f_drain_num as i32)) / imax((s.f_fx.f_drain_den as i32), 1)), 1);
-        // @ pokemon_gen1.envspec:755:9
+        // @ pokemon_gen1.envspec:758:9
         let _v40: i32 = imin(((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp as i32) + v_gain), (s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_maxhp as i32));
         s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp = (_v40 as i16);
     }
     Ok(())
 }
 
-/// proc `primary_effects` (pokemon_gen1.envspec:767:1)
+/// proc `primary_effects` (pokemon_gen1.envspec:770:1)
 fn p_primary_effects(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:768:5
-    let mut v_t: i32 = (1 - v_u);
-    // @ pokemon_gen1.envspec:769:5
-    let mut v_a: i32 = (s.f_active[(v_u as usize).min(1)] as i32);
-    // @ pokemon_gen1.envspec:770:5
-    let mut v_ta: i32 = (s.f_active[(v_t as usize).min(1)] as i32);
     // @ pokemon_gen1.envspec:771:5
-    let mut v_shielded: bool = ((s.f_sub_hp[(v_t as usize).min(1)] as i32) > 0);
+    let mut v_t: i32 = (1 - v_u);
     // @ pokemon_gen1.envspec:772:5
+    let mut v_a: i32 = (s.f_active[(v_u as usize).min(1)] as i32);
+    // @ pokemon_gen1.envspec:773:5
+    let mut v_ta: i32 = (s.f_active[(v_t as usize).min(1)] as i32);
+    // @ pokemon_gen1.envspec:774:5
+    let mut v_shielded: bool = ((s.f_sub_hp[(v_t as usize).min(1)] as i32) > 0);
+    // @ pokemon_gen1.envspec:775:5
     if ((((s.f_fx.f_stages as i32) != 0) && ((s.f_fx.f_stat_chance as i32) == 100)) && (s.f_fx.f_on_user || ((!v_shielded) && (!s.f_mist[(v_t as usize).min(1)])))) {
-        // @ pokemon_gen1.envspec:773:9
+        // @ pokemon_gen1.envspec:776:9
         s.f_give_stat = true;
     }
-    // @ pokemon_gen1.envspec:775:5
+    // @ pokemon_gen1.envspec:778:5
     let mut v_cond: i32 = (s.f_fx.f_status as i32);
-    // @ pokemon_gen1.envspec:776:5
+    // @ pokemon_gen1.envspec:779:5
     if ((v_cond == 1) && s.f_recharging[(v_t as usize).min(1)]) {
-        // @ pokemon_gen1.envspec:777:9
+        // @ pokemon_gen1.envspec:780:9
         s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_status = (0 as i8);
-        // @ pokemon_gen1.envspec:778:9
+        // @ pokemon_gen1.envspec:781:9
         s.f_give_status = (1 as i8);
-        // @ pokemon_gen1.envspec:779:9
+        // @ pokemon_gen1.envspec:782:9
         s.f_recharging[(v_t as usize).min(1)] = false;
     } else if (v_cond != 0) {
-        // @ pokemon_gen1.envspec:781:9
+        // @ pokemon_gen1.envspec:784:9
         let mut v_poison: bool = ((v_cond == 2) || (v_cond == 6));
-        // @ pokemon_gen1.envspec:782:9
+        // @ pokemon_gen1.envspec:785:9
         if (!(v_poison && v_shielded)) {
-            // @ pokemon_gen1.envspec:783:13
+            // @ pokemon_gen1.envspec:786:13
             s.f_give_status = (v_cond as i8);
         }
     }
-    // @ pokemon_gen1.envspec:786:5
+    // @ pokemon_gen1.envspec:789:5
     if ((((s.f_fx.f_confuse as i32) == 100) && (!v_shielded)) && ((s.f_confused[(v_t as usize).min(1)] as i32) == 0)) {
-        // @ pokemon_gen1.envspec:787:9
+        // @ pokemon_gen1.envspec:790:9
         let _r41: i32 = randint(s._rng_key, &mut s._rng_counter, 2, 5, u16::MAX)?;
         s.f_confused[(v_t as usize).min(1)] = (_r41 as i8);
     }
-    // @ pokemon_gen1.envspec:789:5
+    // @ pokemon_gen1.envspec:792:5
     let mut v_tsp: i32 = (s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_species as i32);
-    // @ pokemon_gen1.envspec:790:5
+    // @ pokemon_gen1.envspec:793:5
     if ((((s.f_fx.f_seed && (!v_shielded)) && (!s.f_seeded[(v_t as usize).min(1)])) && ((T0_Species__type1[(v_tsp as usize).min(150)] as i32) != 4)) && ((T1_Species__type2[(v_tsp as usize).min(150)] as i32) != 4)) {
-        // @ pokemon_gen1.envspec:791:9
+        // @ pokemon_gen1.envspec:794:9
         s.f_seeded[(v_t as usize).min(1)] = true;
     }
-    // @ pokemon_gen1.envspec:793:5
+    // @ pokemon_gen1.envspec:796:5
     if s.f_fx.f_substitute {
-        // @ pokemon_gen1.envspec:794:9
+        // @ pokemon_gen1.envspec:797:9
         p_make_substitute(s, v_u)?;
     }
-    // @ pokemon_gen1.envspec:796:5
+    // @ pokemon_gen1.envspec:799:5
     if ((s.f_fx.f_screen as i32) == 1) {
-        // @ pokemon_gen1.envspec:797:9
+        // @ pokemon_gen1.envspec:800:9
         s.f_reflect[(v_u as usize).min(1)] = true;
     } else if ((s.f_fx.f_screen as i32) == 2) {
-        // @ pokemon_gen1.envspec:799:9
+        // @ pokemon_gen1.envspec:802:9
         s.f_light_screen[(v_u as usize).min(1)] = true;
     }
-    // @ pokemon_gen1.envspec:801:5
+    // @ pokemon_gen1.envspec:804:5
     if s.f_fx.f_focus {
-        // @ pokemon_gen1.envspec:802:9
+        // @ pokemon_gen1.envspec:805:9
         s.f_focus[(v_u as usize).min(1)] = true;
     }
-    // @ pokemon_gen1.envspec:804:5
+    // @ pokemon_gen1.envspec:807:5
     if s.f_fx.f_mist {
-        // @ pokemon_gen1.envspec:805:9
+        // @ pokemon_gen1.envspec:808:9
         s.f_mist[(v_u as usize).min(1)] = true;
     }
-    // @ pokemon_gen1.envspec:807:5
+    // @ pokemon_gen1.envspec:810:5
     if (s.f_fx.f_heal || s.f_fx.f_rest) {
-        // @ pokemon_gen1.envspec:808:9
+        // @ pokemon_gen1.envspec:811:9
         p_recover(s, v_u)?;
     }
-    // @ pokemon_gen1.envspec:810:5
+    // @ pokemon_gen1.envspec:813:5
     if s.f_fx.f_haze {
-        // @ pokemon_gen1.envspec:811:9
+        // @ pokemon_gen1.envspec:814:9
         p_do_haze(s, v_u)?;
     }
     Ok(())
 }
 
-/// fn `heal_fails` (pokemon_gen1.envspec:815:1)
+/// fn `heal_fails` (pokemon_gen1.envspec:818:1)
 fn f_heal_fails(s: &State, mut v_hp: i32, mut v_maxhp: i32) -> Result<bool, Fault> {
     Ok(((v_hp == v_maxhp) || (((v_hp == (v_maxhp - 255)) || (v_hp == (v_maxhp - 511))) && ((v_hp % 256) != 0))))
 }
 
-/// proc `recover` (pokemon_gen1.envspec:819:1)
+/// proc `recover` (pokemon_gen1.envspec:822:1)
 fn p_recover(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:820:5
-    let mut v_a: i32 = (s.f_active[(v_u as usize).min(1)] as i32);
-    // @ pokemon_gen1.envspec:821:5
-    let mut v_hp: i32 = (s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp as i32);
-    // @ pokemon_gen1.envspec:822:5
-    let mut v_full: i32 = (s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_maxhp as i32);
     // @ pokemon_gen1.envspec:823:5
+    let mut v_a: i32 = (s.f_active[(v_u as usize).min(1)] as i32);
+    // @ pokemon_gen1.envspec:824:5
+    let mut v_hp: i32 = (s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp as i32);
+    // @ pokemon_gen1.envspec:825:5
+    let mut v_full: i32 = (s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_maxhp as i32);
+    // @ pokemon_gen1.envspec:826:5
     if (!f_heal_fails(s, v_hp, v_full)?) {
-        // @ pokemon_gen1.envspec:824:9
+        // @ pokemon_gen1.envspec:827:9
         if s.f_fx.f_rest {
-            // @ pokemon_gen1.envspec:825:13
+            // @ pokemon_gen1.envspec:828:13
             s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_status = (1 as i8);
-            // @ pokemon_gen1.envspec:826:13
+            // @ pokemon_gen1.envspec:829:13
             s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_sleep = (2 as i8);
-            // @ pokemon_gen1.envspec:827:13
+            // @ pokemon_gen1.envspec:830:13
             s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp = (v_full as i16);
         } else {
-            // @ pokemon_gen1.envspec:829:13
+            // @ pokemon_gen1.envspec:832:13
             let _v42: i32 = imin((v_hp + (v_full / 2)), v_full);
             s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp = (_v42 as i16);
         }
@@ -1657,192 +1657,192 @@ fn p_recover(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `make_substitute` (pokemon_gen1.envspec:837:1)
+/// proc `make_substitute` (pokemon_gen1.envspec:840:1)
 fn p_make_substitute(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:838:5
+    // @ pokemon_gen1.envspec:841:5
     let mut v_a: i32 = (s.f_active[(v_u as usize).min(1)] as i32);
-    // @ pokemon_gen1.envspec:839:5
+    // @ pokemon_gen1.envspec:842:5
     let mut v_quarter: i32 = ((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_maxhp as i32) / 4);
-    // @ pokemon_gen1.envspec:840:5
+    // @ pokemon_gen1.envspec:843:5
     if (((s.f_sub_hp[(v_u as usize).min(1)] as i32) == 0) && (((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp as i32) * 4) >= (s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_maxhp as i32))) {
-        // @ pokemon_gen1.envspec:841:9
+        // @ pokemon_gen1.envspec:844:9
         if ((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_maxhp as i32) > 3) {
-            // @ pokemon_gen1.envspec:842:13
+            // @ pokemon_gen1.envspec:845:13
             let _v43: i32 = imax(((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp as i32) - v_quarter), 0);
             s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp = (_v43 as i16);
         }
-        // @ pokemon_gen1.envspec:844:9
+        // @ pokemon_gen1.envspec:847:9
         let _v44: i32 = (v_quarter + 1);
         s.f_sub_hp[(v_u as usize).min(1)] = (_v44 as i16);
-        // @ pokemon_gen1.envspec:845:9
+        // @ pokemon_gen1.envspec:848:9
         if s.f_trapped[(v_u as usize).min(1)] {
-            // @ pokemon_gen1.envspec:846:13
+            // @ pokemon_gen1.envspec:849:13
             let _i45: usize = ((1 - v_u) as usize).min(1);
             s.f_trap_left[_i45] = (0 as i8);
-            // @ pokemon_gen1.envspec:847:13
+            // @ pokemon_gen1.envspec:850:13
             s.f_trapped[(v_u as usize).min(1)] = false;
         }
     }
     Ok(())
 }
 
-/// proc `do_haze` (pokemon_gen1.envspec:856:1)
+/// proc `do_haze` (pokemon_gen1.envspec:859:1)
 fn p_do_haze(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:857:5
+    // @ pokemon_gen1.envspec:860:5
     for v_p in 0i32..2 {
-        // @ pokemon_gen1.envspec:858:9
+        // @ pokemon_gen1.envspec:861:9
         let mut v_a: i32 = (s.f_active[(v_p as usize).min(1)] as i32);
-        // @ pokemon_gen1.envspec:859:9
+        // @ pokemon_gen1.envspec:862:9
         let _v46: [i8; 6] = [(0 as i8), (0 as i8), (0 as i8), (0 as i8), (0 as i8), (0 as i8)];
         s.f_boosts[(v_p as usize).min(1)] = _v46;
-        // @ pokemon_gen1.envspec:860:9
+        // @ pokemon_gen1.envspec:863:9
         for v_k in 0i32..4 {
-            // @ pokemon_gen1.envspec:861:13
+            // @ pokemon_gen1.envspec:864:13
             let _v47: i32 = (s.f_team[(v_p as usize).min(1)][(v_a as usize).min(5)].f_stats[(v_k as usize).min(3)] as i32);
             s.f_mstat[(v_p as usize).min(1)][(v_k as usize).min(3)] = (_v47 as i16);
         }
-        // @ pokemon_gen1.envspec:863:9
-        s.f_confused[(v_p as usize).min(1)] = (0 as i8);
-        // @ pokemon_gen1.envspec:864:9
-        s.f_mist[(v_p as usize).min(1)] = false;
-        // @ pokemon_gen1.envspec:865:9
-        s.f_focus[(v_p as usize).min(1)] = false;
         // @ pokemon_gen1.envspec:866:9
-        s.f_seeded[(v_p as usize).min(1)] = false;
+        s.f_confused[(v_p as usize).min(1)] = (0 as i8);
         // @ pokemon_gen1.envspec:867:9
-        s.f_reflect[(v_p as usize).min(1)] = false;
+        s.f_mist[(v_p as usize).min(1)] = false;
         // @ pokemon_gen1.envspec:868:9
-        s.f_light_screen[(v_p as usize).min(1)] = false;
+        s.f_focus[(v_p as usize).min(1)] = false;
         // @ pokemon_gen1.envspec:869:9
-        s.f_toxic[(v_p as usize).min(1)] = false;
+        s.f_seeded[(v_p as usize).min(1)] = false;
         // @ pokemon_gen1.envspec:870:9
+        s.f_reflect[(v_p as usize).min(1)] = false;
+        // @ pokemon_gen1.envspec:871:9
+        s.f_light_screen[(v_p as usize).min(1)] = false;
+        // @ pokemon_gen1.envspec:872:9
+        s.f_toxic[(v_p as usize).min(1)] = false;
+        // @ pokemon_gen1.envspec:873:9
         s.f_toxic_n[(v_p as usize).min(1)] = (0 as i8);
     }
-    // @ pokemon_gen1.envspec:872:5
+    // @ pokemon_gen1.envspec:875:5
     let mut v_t: i32 = (1 - v_u);
-    // @ pokemon_gen1.envspec:873:5
+    // @ pokemon_gen1.envspec:876:5
     let _i48: usize = ((s.f_active[(v_t as usize).min(1)] as i32) as usize).min(5);
     s.f_team[(v_t as usize).min(1)][_i48].f_status = (0 as i8);
-    // @ pokemon_gen1.envspec:874:5
+    // @ pokemon_gen1.envspec:877:5
     let _i49: usize = ((s.f_active[(v_t as usize).min(1)] as i32) as usize).min(5);
     s.f_team[(v_t as usize).min(1)][_i49].f_sleep = (0 as i8);
-    // @ pokemon_gen1.envspec:875:5
+    // @ pokemon_gen1.envspec:878:5
     if ((s.f_team[(v_u as usize).min(1)][((s.f_active[(v_u as usize).min(1)] as i32) as usize).min(5)].f_status as i32) == 6) {
-        // @ pokemon_gen1.envspec:876:9
+        // @ pokemon_gen1.envspec:879:9
         let _i50: usize = ((s.f_active[(v_u as usize).min(1)] as i32) as usize).min(5);
         s.f_team[(v_u as usize).min(1)][_i50].f_status = (2 as i8);
     }
     Ok(())
 }
 
-/// proc `inflict` (pokemon_gen1.envspec:884:1)
+/// proc `inflict` (pokemon_gen1.envspec:887:1)
 fn p_inflict(s: &mut State, mut v_t: i32, mut v_cond: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:885:5
-    let mut v_ta: i32 = (s.f_active[(v_t as usize).min(1)] as i32);
-    // @ pokemon_gen1.envspec:886:5
-    let mut v_tsp: i32 = (s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_species as i32);
-    // @ pokemon_gen1.envspec:887:5
-    let mut v_poison: bool = ((v_cond == 2) || (v_cond == 6));
     // @ pokemon_gen1.envspec:888:5
-    let mut v_immune: bool = (v_poison && (((T0_Species__type1[(v_tsp as usize).min(150)] as i32) == 7) || ((T1_Species__type2[(v_tsp as usize).min(150)] as i32) == 7)));
+    let mut v_ta: i32 = (s.f_active[(v_t as usize).min(1)] as i32);
     // @ pokemon_gen1.envspec:889:5
+    let mut v_tsp: i32 = (s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_species as i32);
+    // @ pokemon_gen1.envspec:890:5
+    let mut v_poison: bool = ((v_cond == 2) || (v_cond == 6));
+    // @ pokemon_gen1.envspec:891:5
+    let mut v_immune: bool = (v_poison && (((T0_Species__type1[(v_tsp as usize).min(150)] as i32) == 7) || ((T1_Species__type2[(v_tsp as usize).min(150)] as i32) == 7)));
+    // @ pokemon_gen1.envspec:892:5
     if (((s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_status as i32) == 0) && (!v_immune)) {
-        // @ pokemon_gen1.envspec:890:9
+        // @ pokemon_gen1.envspec:893:9
         s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_status = (v_cond as i8);
-        // @ pokemon_gen1.envspec:891:9
+        // @ pokemon_gen1.envspec:894:9
         if (v_cond == 1) {
-            // @ pokemon_gen1.envspec:892:13
+            // @ pokemon_gen1.envspec:895:13
             let _r51: i32 = randint(s._rng_key, &mut s._rng_counter, 1, 7, u16::MAX)?;
             s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_sleep = (_r51 as i8);
         }
-        // @ pokemon_gen1.envspec:894:9
+        // @ pokemon_gen1.envspec:897:9
         if (v_cond == 5) {
-            // @ pokemon_gen1.envspec:895:13
+            // @ pokemon_gen1.envspec:898:13
             let _v52: i32 = imax(((s.f_mstat[(v_t as usize).min(1)][(3 as usize).min(3)] as i32) / 4), 1);
             s.f_mstat[(v_t as usize).min(1)][(3 as usize).min(3)] = (_v52 as i16);
         }
-        // @ pokemon_gen1.envspec:897:9
+        // @ pokemon_gen1.envspec:900:9
         if (v_cond == 3) {
-            // @ pokemon_gen1.envspec:898:13
+            // @ pokemon_gen1.envspec:901:13
             let _v53: i32 = imax(((s.f_mstat[(v_t as usize).min(1)][(0 as usize).min(3)] as i32) / 2), 1);
             s.f_mstat[(v_t as usize).min(1)][(0 as usize).min(3)] = (_v53 as i16);
         }
-        // @ pokemon_gen1.envspec:900:9
+        // @ pokemon_gen1.envspec:903:9
         if (v_cond == 6) {
-            // @ pokemon_gen1.envspec:901:13
+            // @ pokemon_gen1.envspec:904:13
             s.f_toxic[(v_t as usize).min(1)] = true;
-            // @ pokemon_gen1.envspec:902:13
+            // @ pokemon_gen1.envspec:905:13
             s.f_toxic_n[(v_t as usize).min(1)] = (0 as i8);
         }
     }
     Ok(())
 }
 
-/// proc `change_stat` (pokemon_gen1.envspec:913:1)
+/// proc `change_stat` (pokemon_gen1.envspec:916:1)
 fn p_change_stat(s: &mut State, mut v_s: i32, mut v_k: i32, mut v_delta: i32, mut v_user: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:914:5
-    let mut v_i: i32 = v_k;
-    // @ pokemon_gen1.envspec:915:5
-    let mut v_j: i32 = imin(v_i, 3);
-    // @ pokemon_gen1.envspec:916:5
-    let mut v_b: i32 = (s.f_boosts[(v_s as usize).min(1)][(v_i as usize).min(5)] as i32);
     // @ pokemon_gen1.envspec:917:5
-    let mut v_counts: bool = false;
+    let mut v_i: i32 = v_k;
     // @ pokemon_gen1.envspec:918:5
+    let mut v_j: i32 = imin(v_i, 3);
+    // @ pokemon_gen1.envspec:919:5
+    let mut v_b: i32 = (s.f_boosts[(v_s as usize).min(1)][(v_i as usize).min(5)] as i32);
+    // @ pokemon_gen1.envspec:920:5
+    let mut v_counts: bool = false;
+    // @ pokemon_gen1.envspec:921:5
     if (((v_delta > 0) && (v_b < 6)) || ((v_delta < 0) && (v_b > (-6)))) {
-        // @ pokemon_gen1.envspec:919:9
+        // @ pokemon_gen1.envspec:922:9
         if (v_i >= 4) {
-            // @ pokemon_gen1.envspec:920:13
+            // @ pokemon_gen1.envspec:923:13
             let _v54: i32 = iclamp((v_b + v_delta), (-6), 6);
             s.f_boosts[(v_s as usize).min(1)][(v_i as usize).min(5)] = (_v54 as i8);
-            // @ pokemon_gen1.envspec:921:13
+            // @ pokemon_gen1.envspec:924:13
             v_counts = true;
         } else if ((v_delta > 0) && ((s.f_mstat[(v_s as usize).min(1)][(v_j as usize).min(3)] as i32) == 999)) {
-            // @ pokemon_gen1.envspec:923:13
+            // @ pokemon_gen1.envspec:926:13
             let _v55: i32 = imax((imin((v_b + v_delta), 6) - 1), (-6));
             s.f_boosts[(v_s as usize).min(1)][(v_i as usize).min(5)] = (_v55 as i8);
         } else if ((v_delta < 0) && ((s.f_mstat[(v_s as usize).min(1)][(v_j as usize).min(3)] as i32) == 1)) {
-            // @ pokemon_gen1.envspec:925:13
+            // @ pokemon_gen1.envspec:928:13
             let _v56: i32 = imin((imax((v_b + v_delta), (-6)) + 1), 6);
             s.f_boosts[(v_s as usize).min(1)][(v_i as usize).min(5)] = (_v56 as i8);
         } else {
-            // @ pokemon_gen1.envspec:927:13
-            let mut v_nb: i32 = iclamp((v_b + v_delta), (-6), 6);
-            // @ pokemon_gen1.envspec:928:13
-            s.f_boosts[(v_s as usize).min(1)][(v_i as usize).min(5)] = (v_nb as i8);
-            // @ pokemon_gen1.envspec:929:13
-            v_counts = true;
             // @ pokemon_gen1.envspec:930:13
-            let mut v_stored: i32 = (s.f_team[(v_s as usize).min(1)][((s.f_active[(v_s as usize).min(1)] as i32) as usize).min(5)].f_stats[(v_j as usize).min(3)] as i32);
+            let mut v_nb: i32 = iclamp((v_b + v_delta), (-6), 6);
             // @ pokemon_gen1.envspec:931:13
+            s.f_boosts[(v_s as usize).min(1)][(v_i as usize).min(5)] = (v_nb as i8);
+            // @ pokemon_gen1.envspec:932:13
+            v_counts = true;
+            // @ pokemon_gen1.envspec:933:13
+            let mut v_stored: i32 = (s.f_team[(v_s as usize).min(1)][((s.f_active[(v_s as usize).min(1)] as i32) as usize).min(5)].f_stats[(v_j as usize).min(3)] as i32);
+            // @ pokemon_gen1.envspec:934:13
             if (v_nb >= 0) {
-                // @ pokemon_gen1.envspec:932:17
+                // @ pokemon_gen1.envspec:935:17
                 let mut v_raised: i32 = ((v_stored * (2 + v_nb)) / 2);
-                // @ pokemon_gen1.envspec:933:17
+                // @ pokemon_gen1.envspec:936:17
                 let _v57: i32 = iclamp((if (v_delta > 0) { imin(v_raised, 999) } else { v_raised }), 1, 2500);
                 s.f_mstat[(v_s as usize).min(1)][(v_j as usize).min(3)] = (_v57 as i16);
             } else {
-                // @ pokemon_gen1.envspec:935:17
+                // @ pokemon_gen1.envspec:938:17
                 let _v58: i32 = imax(((v_stored * (K2[(iclamp((0 - v_nb), 0, 6) as usize).min(6)] as i32)) / 100), 1);
                 s.f_mstat[(v_s as usize).min(1)][(v_j as usize).min(3)] = (_v58 as i16);
             }
         }
     }
-    // @ pokemon_gen1.envspec:939:5
+    // @ pokemon_gen1.envspec:942:5
     if v_counts {
-        // @ pokemon_gen1.envspec:940:9
+        // @ pokemon_gen1.envspec:943:9
         let mut v_f: i32 = (1 - v_user);
-        // @ pokemon_gen1.envspec:941:9
+        // @ pokemon_gen1.envspec:944:9
         let mut v_fs: i32 = (s.f_team[(v_f as usize).min(1)][((s.f_active[(v_f as usize).min(1)] as i32) as usize).min(5)].f_status as i32);
-        // @ pokemon_gen1.envspec:942:9
+        // @ pokemon_gen1.envspec:945:9
         if (v_fs == 5) {
-            // @ pokemon_gen1.envspec:943:13
+            // @ pokemon_gen1.envspec:946:13
             let _v59: i32 = imax(((s.f_mstat[(v_f as usize).min(1)][(3 as usize).min(3)] as i32) / 4), 1);
             s.f_mstat[(v_f as usize).min(1)][(3 as usize).min(3)] = (_v59 as i16);
         }
-        // @ pokemon_gen1.envspec:945:9
+        // @ pokemon_gen1.envspec:948:9
         if (v_fs == 3) {
-            // @ pokemon_gen1.envspec:946:13
+            // @ pokemon_gen1.envspec:949:13
             let _v60: i32 = imax(((s.f_mstat[(v_f as usize).min(1)][(0 as usize).min(3)] as i32) / 2), 1);
             s.f_mstat[(v_f as usize).min(1)][(0 as usize).min(3)] = (_v60 as i16);
         }
@@ -1850,44 +1850,44 @@ fn p_change_stat(s: &mut State, mut v_s: i32, mut v_k: i32, mut v_delta: i32, mu
     Ok(())
 }
 
-/// proc `after_hit` (pokemon_gen1.envspec:955:1)
+/// proc `after_hit` (pokemon_gen1.envspec:958:1)
 fn p_after_hit(s: &mut State, mut v_u: i32, mut v_m: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:956:5
+    // @ pokemon_gen1.envspec:959:5
     let mut v_t: i32 = (1 - v_u);
-    // @ pokemon_gen1.envspec:957:5
+    // @ pokemon_gen1.envspec:960:5
     let mut v_up: bool = ((s.f_team[(v_t as usize).min(1)][((s.f_active[(v_t as usize).min(1)] as i32) as usize).min(5)].f_hp as i32) > 0);
-    // @ pokemon_gen1.envspec:958:5
+    // @ pokemon_gen1.envspec:961:5
     if ((s.f_fx.f_recharge && v_up) && (!s.f_broke_sub)) {
-        // @ pokemon_gen1.envspec:959:9
+        // @ pokemon_gen1.envspec:962:9
         s.f_recharging[(v_u as usize).min(1)] = true;
-        // @ pokemon_gen1.envspec:960:9
+        // @ pokemon_gen1.envspec:963:9
         s.f_lock_slot[(v_u as usize).min(1)] = (v_s as i8);
     }
-    // @ pokemon_gen1.envspec:962:5
+    // @ pokemon_gen1.envspec:965:5
     if s.f_fx.f_trap {
-        // @ pokemon_gen1.envspec:963:9
+        // @ pokemon_gen1.envspec:966:9
         if (!v_up) {
-            // @ pokemon_gen1.envspec:964:13
+            // @ pokemon_gen1.envspec:967:13
             s.f_trap_left[(v_u as usize).min(1)] = (0 as i8);
         } else if ((s.f_trap_left[(v_u as usize).min(1)] as i32) > 0) {
-            // @ pokemon_gen1.envspec:966:13
+            // @ pokemon_gen1.envspec:969:13
             let _v61: i32 = imax(((s.f_trap_left[(v_u as usize).min(1)] as i32) - 1), 0);
             s.f_trap_left[(v_u as usize).min(1)] = (_v61 as i8);
-            // @ pokemon_gen1.envspec:967:13
+            // @ pokemon_gen1.envspec:970:13
             s.f_trapped[(v_t as usize).min(1)] = true;
         } else {
-            // @ pokemon_gen1.envspec:969:13
+            // @ pokemon_gen1.envspec:972:13
             let _r62: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 7, u16::MAX)?;
             let mut v_turns_drawn: i32 = (K0[(_r62 as usize).min(7)] as i32);
-            // @ pokemon_gen1.envspec:970:13
+            // @ pokemon_gen1.envspec:973:13
             let _v63: i32 = (v_turns_drawn - 1);
             s.f_trap_left[(v_u as usize).min(1)] = (_v63 as i8);
-            // @ pokemon_gen1.envspec:971:13
+            // @ pokemon_gen1.envspec:974:13
             let _v64: i32 = (s.f_dmg as i32);
             s.f_trap_damage[(v_u as usize).min(1)] = (_v64 as i16);
-            // @ pokemon_gen1.envspec:972:13
+            // @ pokemon_gen1.envspec:975:13
             s.f_lock_slot[(v_u as usize).min(1)] = (v_s as i8);
-            // @ pokemon_gen1.envspec:973:13
+            // @ pokemon_gen1.envspec:976:13
             let _v65: bool = (!s.f_hit_sub);
             s.f_trapped[(v_t as usize).min(1)] = _v65;
         }
@@ -1895,126 +1895,126 @@ fn p_after_hit(s: &mut State, mut v_u: i32, mut v_m: i32, mut v_s: i32) -> Resul
     Ok(())
 }
 
-/// proc `secondary_effects` (pokemon_gen1.envspec:984:1)
+/// proc `secondary_effects` (pokemon_gen1.envspec:987:1)
 fn p_secondary_effects(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:985:5
-    let mut v_t: i32 = (1 - v_u);
-    // @ pokemon_gen1.envspec:986:5
-    let mut v_ta: i32 = (s.f_active[(v_t as usize).min(1)] as i32);
-    // @ pokemon_gen1.envspec:987:5
-    let mut v_tsp: i32 = (s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_species as i32);
     // @ pokemon_gen1.envspec:988:5
+    let mut v_t: i32 = (1 - v_u);
+    // @ pokemon_gen1.envspec:989:5
+    let mut v_ta: i32 = (s.f_active[(v_t as usize).min(1)] as i32);
+    // @ pokemon_gen1.envspec:990:5
+    let mut v_tsp: i32 = (s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_species as i32);
+    // @ pokemon_gen1.envspec:991:5
     if (((s.f_fx.f_sec_status as i32) == 3) && ((s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_status as i32) == 4)) {
-        // @ pokemon_gen1.envspec:989:9
+        // @ pokemon_gen1.envspec:992:9
         s.f_team[(v_t as usize).min(1)][(v_ta as usize).min(5)].f_status = (0 as i8);
     }
-    // @ pokemon_gen1.envspec:991:5
+    // @ pokemon_gen1.envspec:994:5
     if ((s.f_fx.f_sec_chance as i32) > 0) {
-        // @ pokemon_gen1.envspec:992:9
+        // @ pokemon_gen1.envspec:995:9
         let mut v_cond: i32 = (s.f_fx.f_sec_status as i32);
-        // @ pokemon_gen1.envspec:993:9
+        // @ pokemon_gen1.envspec:996:9
         let mut v_same: bool = ((((v_cond == 5) || (v_cond == 3)) || (v_cond == 4)) && (((T0_Species__type1[(v_tsp as usize).min(150)] as i32) == (T7_Move__type[(v_m as usize).min(164)] as i32)) || ((T1_Species__type2[(v_tsp as usize).min(150)] as i32) == (T7_Move__type[(v_m as usize).min(164)] as i32))));
-        // @ pokemon_gen1.envspec:994:9
+        // @ pokemon_gen1.envspec:997:9
         let _r66: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 255, u16::MAX)?;
         let mut v_roll: i32 = _r66;
-        // @ pokemon_gen1.envspec:995:9
+        // @ pokemon_gen1.envspec:998:9
         if ((!v_same) && (v_roll < ((((s.f_fx.f_sec_chance as i32) * 256) + 99) / 100))) {
-            // @ pokemon_gen1.envspec:996:13
+            // @ pokemon_gen1.envspec:999:13
             s.f_give_status = (v_cond as i8);
         }
     }
-    // @ pokemon_gen1.envspec:999:5
+    // @ pokemon_gen1.envspec:1002:5
     if (((s.f_fx.f_stat_chance as i32) > 0) && ((s.f_fx.f_stat_chance as i32) < 100)) {
-        // @ pokemon_gen1.envspec:1000:9
+        // @ pokemon_gen1.envspec:1003:9
         let _r67: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 255, u16::MAX)?;
         let mut v_roll2: i32 = _r67;
-        // @ pokemon_gen1.envspec:1001:9
+        // @ pokemon_gen1.envspec:1004:9
         if (v_roll2 < ((((s.f_fx.f_stat_chance as i32) * 256) + 99) / 100)) {
-            // @ pokemon_gen1.envspec:1002:13
+            // @ pokemon_gen1.envspec:1005:13
             s.f_give_stat = true;
         }
     }
-    // @ pokemon_gen1.envspec:1005:5
+    // @ pokemon_gen1.envspec:1008:5
     if (((s.f_fx.f_confuse as i32) > 0) && ((s.f_fx.f_confuse as i32) < 100)) {
-        // @ pokemon_gen1.envspec:1006:9
+        // @ pokemon_gen1.envspec:1009:9
         let _r68: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 255, u16::MAX)?;
         let mut v_roll3: i32 = _r68;
-        // @ pokemon_gen1.envspec:1007:9
+        // @ pokemon_gen1.envspec:1010:9
         if ((v_roll3 < (((((s.f_fx.f_confuse as i32) * 256) + 99) / 100) - 1)) && ((s.f_confused[(v_t as usize).min(1)] as i32) == 0)) {
-            // @ pokemon_gen1.envspec:1008:13
+            // @ pokemon_gen1.envspec:1011:13
             let _r69: i32 = randint(s._rng_key, &mut s._rng_counter, 2, 5, u16::MAX)?;
             s.f_confused[(v_t as usize).min(1)] = (_r69 as i8);
         }
     }
-    // @ pokemon_gen1.envspec:1011:5
+    // @ pokemon_gen1.envspec:1014:5
     if ((s.f_fx.f_flinch as i32) > 0) {
-        // @ pokemon_gen1.envspec:1012:9
+        // @ pokemon_gen1.envspec:1015:9
         let _r70: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 255, u16::MAX)?;
         let mut v_roll4: i32 = _r70;
-        // @ pokemon_gen1.envspec:1013:9
+        // @ pokemon_gen1.envspec:1016:9
         if (v_roll4 < ((((s.f_fx.f_flinch as i32) * 256) + 99) / 100)) {
-            // @ pokemon_gen1.envspec:1014:13
+            // @ pokemon_gen1.envspec:1017:13
             s.f_flinched[(v_t as usize).min(1)] = true;
-            // @ pokemon_gen1.envspec:1015:13
+            // @ pokemon_gen1.envspec:1018:13
             s.f_recharging[(v_t as usize).min(1)] = false;
         }
     }
     Ok(())
 }
 
-/// proc `residual` (pokemon_gen1.envspec:1025:1)
+/// proc `residual` (pokemon_gen1.envspec:1028:1)
 fn p_residual(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1026:5
-    let mut v_a: i32 = (s.f_active[(v_u as usize).min(1)] as i32);
-    // @ pokemon_gen1.envspec:1027:5
-    let mut v_cond: i32 = (s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_status as i32);
-    // @ pokemon_gen1.envspec:1028:5
-    let mut v_hurts: bool = (((v_cond == 2) || (v_cond == 6)) || (v_cond == 3));
     // @ pokemon_gen1.envspec:1029:5
+    let mut v_a: i32 = (s.f_active[(v_u as usize).min(1)] as i32);
+    // @ pokemon_gen1.envspec:1030:5
+    let mut v_cond: i32 = (s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_status as i32);
+    // @ pokemon_gen1.envspec:1031:5
+    let mut v_hurts: bool = (((v_cond == 2) || (v_cond == 6)) || (v_cond == 3));
+    // @ pokemon_gen1.envspec:1032:5
     if ((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp as i32) > 0) {
-        // @ pokemon_gen1.envspec:1030:9
+        // @ pokemon_gen1.envspec:1033:9
         let mut v_unit: i32 = imax(((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_maxhp as i32) / 16), 1);
-        // @ pokemon_gen1.envspec:1031:9
+        // @ pokemon_gen1.envspec:1034:9
         if (s.f_toxic[(v_u as usize).min(1)] && v_hurts) {
-            // @ pokemon_gen1.envspec:1032:13
+            // @ pokemon_gen1.envspec:1035:13
             let _v71: i32 = imin(((s.f_toxic_n[(v_u as usize).min(1)] as i32) + 1), 15);
             s.f_toxic_n[(v_u as usize).min(1)] = (_v71 as i8);
         }
-        // @ pokemon_gen1.envspec:1034:9
+        // @ pokemon_gen1.envspec:1037:9
         if ((v_cond == 1) && ((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_sleep as i32) == 0)) {
-            // @ pokemon_gen1.envspec:1035:13
+            // @ pokemon_gen1.envspec:1038:13
             s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_status = (0 as i8);
         }
-        // @ pokemon_gen1.envspec:1037:9
+        // @ pokemon_gen1.envspec:1040:9
         if v_hurts {
-            // @ pokemon_gen1.envspec:1038:13
+            // @ pokemon_gen1.envspec:1041:13
             let mut v_times: i32 = (if s.f_toxic[(v_u as usize).min(1)] { (s.f_toxic_n[(v_u as usize).min(1)] as i32) } else { 1 });
-            // @ pokemon_gen1.envspec:1039:13
+            // @ pokemon_gen1.envspec:1042:13
             let _v72: i32 = imax(((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp as i32) - (v_unit * v_times)), 0);
             s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp = (_v72 as i16);
         }
-        // @ pokemon_gen1.envspec:1041:9
+        // @ pokemon_gen1.envspec:1044:9
         if (s.f_seeded[(v_u as usize).min(1)] && ((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp as i32) > 0)) {
-            // @ pokemon_gen1.envspec:1042:13
+            // @ pokemon_gen1.envspec:1045:13
             if s.f_toxic[(v_u as usize).min(1)] {
-                // @ pokemon_gen1.envspec:1043:17
+                // @ pokemon_gen1.envspec:1046:17
                 let _v73: i32 = imin(((s.f_toxic_n[(v_u as usize).min(1)] as i32) + 1), 15);
                 s.f_toxic_n[(v_u as usize).min(1)] = (_v73 as i8);
             }
-            // @ pokemon_gen1.envspec:1045:13
+            // @ pokemon_gen1.envspec:1048:13
             let mut v_times2: i32 = (if s.f_toxic[(v_u as usize).min(1)] { (s.f_toxic_n[(v_u as usize).min(1)] as i32) } else { 1 });
-            // @ pokemon_gen1.envspec:1046:13
+            // @ pokemon_gen1.envspec:1049:13
             let mut v_sap: i32 = imin((v_unit * v_times2), 999);
-            // @ pokemon_gen1.envspec:1047:13
+            // @ pokemon_gen1.envspec:1050:13
             let _v74: i32 = imax(((s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp as i32) - v_sap), 0);
             s.f_team[(v_u as usize).min(1)][(v_a as usize).min(5)].f_hp = (_v74 as i16);
-            // @ pokemon_gen1.envspec:1048:13
+            // @ pokemon_gen1.envspec:1051:13
             let mut v_f: i32 = (1 - v_u);
-            // @ pokemon_gen1.envspec:1049:13
+            // @ pokemon_gen1.envspec:1052:13
             let mut v_fa: i32 = (s.f_active[(v_f as usize).min(1)] as i32);
-            // @ pokemon_gen1.envspec:1050:13
+            // @ pokemon_gen1.envspec:1053:13
             if ((s.f_team[(v_f as usize).min(1)][(v_fa as usize).min(5)].f_hp as i32) > 0) {
-                // @ pokemon_gen1.envspec:1051:17
+                // @ pokemon_gen1.envspec:1054:17
                 let _v75: i32 = imin(((s.f_team[(v_f as usize).min(1)][(v_fa as usize).min(5)].f_hp as i32) + v_sap), (s.f_team[(v_f as usize).min(1)][(v_fa as usize).min(5)].f_maxhp as i32));
                 s.f_team[(v_f as usize).min(1)][(v_fa as usize).min(5)].f_hp = (_v75 as i16);
             }
@@ -2023,108 +2023,108 @@ fn p_residual(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `end_of_turn` (pokemon_gen1.envspec:1063:1)
+/// proc `end_of_turn` (pokemon_gen1.envspec:1066:1)
 fn p_end_of_turn(s: &mut State) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1064:5
+    // @ pokemon_gen1.envspec:1067:5
     s.f_flinched = [false, false];
-    // @ pokemon_gen1.envspec:1065:5
+    // @ pokemon_gen1.envspec:1068:5
     for v_p in 0i32..2 {
-        // @ pokemon_gen1.envspec:1066:9
+        // @ pokemon_gen1.envspec:1069:9
         if ((s.f_trap_left[(v_p as usize).min(1)] as i32) == 0) {
-            // @ pokemon_gen1.envspec:1067:13
+            // @ pokemon_gen1.envspec:1070:13
             let _i76: usize = ((1 - v_p) as usize).min(1);
             s.f_trapped[_i76] = false;
         }
     }
-    // @ pokemon_gen1.envspec:1070:5
+    // @ pokemon_gen1.envspec:1073:5
     let mut v_out0: bool = (f_alive_count(s, 0)? == 0);
-    // @ pokemon_gen1.envspec:1071:5
+    // @ pokemon_gen1.envspec:1074:5
     let mut v_out1: bool = (f_alive_count(s, 1)? == 0);
-    // @ pokemon_gen1.envspec:1072:5
+    // @ pokemon_gen1.envspec:1075:5
     if (v_out0 && v_out1) {
-        // @ pokemon_gen1.envspec:1073:9
+        // @ pokemon_gen1.envspec:1076:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else if v_out0 {
-        // @ pokemon_gen1.envspec:1075:9
+        // @ pokemon_gen1.envspec:1078:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 1 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     } else if v_out1 {
-        // @ pokemon_gen1.envspec:1077:9
+        // @ pokemon_gen1.envspec:1080:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 0 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     } else if ((s.f_turns as i32) >= 1000) {
-        // @ pokemon_gen1.envspec:1079:9
+        // @ pokemon_gen1.envspec:1082:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else {
-        // @ pokemon_gen1.envspec:1081:9
+        // @ pokemon_gen1.envspec:1084:9
         for v_p in 0i32..2 {
-            // @ pokemon_gen1.envspec:1082:13
+            // @ pokemon_gen1.envspec:1085:13
             let _v77: bool = ((s.f_team[(v_p as usize).min(1)][((s.f_active[(v_p as usize).min(1)] as i32) as usize).min(5)].f_hp as i32) == 0);
             s.f_must_replace[(v_p as usize).min(1)] = _v77;
         }
-        // @ pokemon_gen1.envspec:1084:9
+        // @ pokemon_gen1.envspec:1087:9
         if (s.f_must_replace[(0 as usize).min(1)] || s.f_must_replace[(1 as usize).min(1)]) {
-            // @ pokemon_gen1.envspec:1085:13
+            // @ pokemon_gen1.envspec:1088:13
             s.f_phase = (1 as i8);
         }
     }
     Ok(())
 }
 
-/// proc `build_mon` (pokemon_gen1.envspec:1106:1)
+/// proc `build_mon` (pokemon_gen1.envspec:1109:1)
 fn p_build_mon(s: &mut State, mut v_p: i32, mut v_i: i32, mut v_sp: i32, mut v_level: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1107:5
+    // @ pokemon_gen1.envspec:1110:5
     s.f_team[(v_p as usize).min(1)][(v_i as usize).min(5)].f_species = (v_sp as i16);
-    // @ pokemon_gen1.envspec:1108:5
+    // @ pokemon_gen1.envspec:1111:5
     s.f_team[(v_p as usize).min(1)][(v_i as usize).min(5)].f_level = (v_level as i8);
-    // @ pokemon_gen1.envspec:1109:5
+    // @ pokemon_gen1.envspec:1112:5
     let _v78: i32 = f_hp_of(s, (T2_Species__hp[(v_sp as usize).min(150)] as i32), v_level)?;
     s.f_team[(v_p as usize).min(1)][(v_i as usize).min(5)].f_maxhp = (_v78 as i16);
-    // @ pokemon_gen1.envspec:1110:5
+    // @ pokemon_gen1.envspec:1113:5
     let _v79: i32 = f_hp_of(s, (T2_Species__hp[(v_sp as usize).min(150)] as i32), v_level)?;
     s.f_team[(v_p as usize).min(1)][(v_i as usize).min(5)].f_hp = (_v79 as i16);
-    // @ pokemon_gen1.envspec:1111:5
+    // @ pokemon_gen1.envspec:1114:5
     let _v80: [i16; 4] = [((((((2 * (T3_Species__atk[(v_sp as usize).min(150)] as i32)) + 93) * v_level) / 100) + 5) as i16), ((((((2 * (T4_Species__def[(v_sp as usize).min(150)] as i32)) + 93) * v_level) / 100) + 5) as i16), ((((((2 * (T5_Species__spc[(v_sp as usize).min(150)] as i32)) + 93) * v_level) / 100) + 5) as i16), ((((((2 * (T6_Species__spe[(v_sp as usize).min(150)] as i32)) + 93) * v_level) / 100) + 5) as i16)];
     s.f_team[(v_p as usize).min(1)][(v_i as usize).min(5)].f_stats = _v80;
     Ok(())
 }
 
-/// proc `set_move` (pokemon_gen1.envspec:1116:1)
+/// proc `set_move` (pokemon_gen1.envspec:1119:1)
 fn p_set_move(s: &mut State, mut v_p: i32, mut v_i: i32, mut v_k: i32, mut v_mv: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1117:5
+    // @ pokemon_gen1.envspec:1120:5
     s.f_team[(v_p as usize).min(1)][(v_i as usize).min(5)].f_moves[(v_k as usize).min(3)] = (v_mv as i16);
-    // @ pokemon_gen1.envspec:1118:5
+    // @ pokemon_gen1.envspec:1121:5
     let _v81: i32 = (((T11_Move__pp[(v_mv as usize).min(164)] as i32) * 8) / 5);
     s.f_team[(v_p as usize).min(1)][(v_i as usize).min(5)].f_pp[(v_k as usize).min(3)] = (_v81 as i8);
     Ok(())
 }
 
-/// proc `fixed_team` (pokemon_gen1.envspec:1121:1)
+/// proc `fixed_team` (pokemon_gen1.envspec:1124:1)
 fn p_fixed_team(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1122:5
+    // @ pokemon_gen1.envspec:1125:5
     let mut v_l: i32 = (s.f_lineup[(v_p as usize).min(1)] as i32);
-    // @ pokemon_gen1.envspec:1123:5
+    // @ pokemon_gen1.envspec:1126:5
     for v_i in 0i32..6 {
-        // @ pokemon_gen1.envspec:1124:9
+        // @ pokemon_gen1.envspec:1127:9
         if (v_i < (T29_Lineup__species[(v_l as usize).min(3)].len as i32)) {
-            // @ pokemon_gen1.envspec:1125:13
+            // @ pokemon_gen1.envspec:1128:13
             let _a82: i32 = (T29_Lineup__species[(v_l as usize).min(3)].get(v_i, 0)? as i32);
             let _a83: i32 = (T28_Lineup__level[(v_l as usize).min(3)] as i32);
             p_build_mon(s, v_p, v_i, _a82, _a83)?;
-            // @ pokemon_gen1.envspec:1126:13
+            // @ pokemon_gen1.envspec:1129:13
             let mut v_moves: List<i16, 4> = T30_Lineup__moves[(v_l as usize).min(3)].get(v_i, 1)?;
-            // @ pokemon_gen1.envspec:1127:13
+            // @ pokemon_gen1.envspec:1130:13
             for v_k in 0i32..4 {
-                // @ pokemon_gen1.envspec:1128:17
+                // @ pokemon_gen1.envspec:1131:17
                 if (v_k < (v_moves.len as i32)) {
-                    // @ pokemon_gen1.envspec:1129:21
+                    // @ pokemon_gen1.envspec:1132:21
                     let _a84: i32 = (v_moves.get(v_k, 2)? as i32);
                     p_set_move(s, v_p, v_i, v_k, _a84)?;
                 }
             }
-            // @ pokemon_gen1.envspec:1132:13
+            // @ pokemon_gen1.envspec:1135:13
             let _v85: i32 = (v_moves.len as i32);
             s.f_team[(v_p as usize).min(1)][(v_i as usize).min(5)].f_nmoves = (_v85 as i8);
         }
@@ -2132,129 +2132,129 @@ fn p_fixed_team(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `random_team` (pokemon_gen1.envspec:1143:1)
+/// proc `random_team` (pokemon_gen1.envspec:1146:1)
 fn p_random_team(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1144:5
+    // @ pokemon_gen1.envspec:1147:5
     let mut _arr86: [i16; 6] = <[i16; 6] as Zero>::ZERO;
     for v_k in 0i32..6 {
         _arr86[v_k as usize] = (145 as i16);
     }
     let mut v_picked: [i16; 6] = _arr86;
-    // @ pokemon_gen1.envspec:1145:5
+    // @ pokemon_gen1.envspec:1148:5
     for v_k in 0i32..6 {
-        // @ pokemon_gen1.envspec:1146:9
+        // @ pokemon_gen1.envspec:1149:9
         let _hi87: i32 = (144 - v_k);
         let _r88: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi87, u16::MAX)?;
         let mut v_r: i32 = _r88;
-        // @ pokemon_gen1.envspec:1147:9
+        // @ pokemon_gen1.envspec:1150:9
         let mut v_x: i32 = v_r;
-        // @ pokemon_gen1.envspec:1148:9
+        // @ pokemon_gen1.envspec:1151:9
         for v_j in 0i32..6 {
-            // @ pokemon_gen1.envspec:1149:13
+            // @ pokemon_gen1.envspec:1152:13
             if ((v_picked[(v_j as usize).min(5)] as i32) <= v_x) {
-                // @ pokemon_gen1.envspec:1150:17
+                // @ pokemon_gen1.envspec:1153:17
                 v_x = imin((v_x + 1), 145);
             }
         }
-        // @ pokemon_gen1.envspec:1153:9
+        // @ pokemon_gen1.envspec:1156:9
         let mut _arr89: [i16; 6] = <[i16; 6] as Zero>::ZERO;
         for v_j in 0i32..6 {
             _arr89[v_j as usize] = ((if ((v_picked[(v_j as usize).min(5)] as i32) < v_x) { (v_picked[(v_j as usize).min(5)] as i32) } else { (if ((v_j == 0) || ((v_picked[(imax((v_j - 1), 0) as usize).min(5)] as i32) < v_x)) { v_x } else { (v_picked[(imax((v_j - 1), 0) as usize).min(5)] as i32) }) }) as i16);
         }
         v_picked = _arr89;
-        // @ pokemon_gen1.envspec:1154:9
+        // @ pokemon_gen1.envspec:1157:9
         let mut v_set: i32 = imin(v_x, 144);
-        // @ pokemon_gen1.envspec:1155:9
+        // @ pokemon_gen1.envspec:1158:9
         let _a90: i32 = (T24_Pool__species[(v_set as usize).min(144)] as i32);
         let _a91: i32 = (T25_Pool__level[(v_set as usize).min(144)] as i32);
         p_build_mon(s, v_p, v_k, _a90, _a91)?;
-        // @ pokemon_gen1.envspec:1156:9
+        // @ pokemon_gen1.envspec:1159:9
         let mut v_pool: List<i16, 8> = T26_Pool__pool[(v_set as usize).min(144)];
-        // @ pokemon_gen1.envspec:1157:9
+        // @ pokemon_gen1.envspec:1160:9
         v_pool.shuffle(s._rng_key, &mut s._rng_counter);
-        // @ pokemon_gen1.envspec:1158:9
+        // @ pokemon_gen1.envspec:1161:9
         for v_i in 0i32..4 {
-            // @ pokemon_gen1.envspec:1159:13
+            // @ pokemon_gen1.envspec:1162:13
             if (v_i < (v_pool.len as i32)) {
-                // @ pokemon_gen1.envspec:1160:17
+                // @ pokemon_gen1.envspec:1163:17
                 let _a92: i32 = (v_pool.get(v_i, 3)? as i32);
                 p_set_move(s, v_p, v_k, v_i, _a92)?;
             }
         }
-        // @ pokemon_gen1.envspec:1163:9
+        // @ pokemon_gen1.envspec:1166:9
         let _v93: i32 = imin((v_pool.len as i32), 4);
         s.f_team[(v_p as usize).min(1)][(v_k as usize).min(5)].f_nmoves = (_v93 as i8);
     }
     Ok(())
 }
 
-/// fn `own_info` (pokemon_gen1.envspec:1187:1)
+/// fn `own_info` (pokemon_gen1.envspec:1190:1)
 fn f_own_info(s: &State, mut v_p: i32, mut v_i: i32, mut v_k: i32) -> Result<i32, Fault> {
-    // @ pokemon_gen1.envspec:1188:5
+    // @ pokemon_gen1.envspec:1191:5
     let mut v_m: RecMon = s.f_team[(v_p as usize).min(1)][(v_i as usize).min(5)];
-    // @ pokemon_gen1.envspec:1189:5
+    // @ pokemon_gen1.envspec:1192:5
     if (v_k == 0) {
         return Ok((v_m.f_species as i32));
     }
-    // @ pokemon_gen1.envspec:1192:5
+    // @ pokemon_gen1.envspec:1195:5
     if (v_k == 1) {
         return Ok((v_m.f_hp as i32));
     }
-    // @ pokemon_gen1.envspec:1195:5
+    // @ pokemon_gen1.envspec:1198:5
     if (v_k == 2) {
         return Ok((v_m.f_maxhp as i32));
     }
-    // @ pokemon_gen1.envspec:1198:5
+    // @ pokemon_gen1.envspec:1201:5
     if (v_k == 3) {
         return Ok((v_m.f_status as i32));
     }
-    // @ pokemon_gen1.envspec:1201:5
+    // @ pokemon_gen1.envspec:1204:5
     if (v_k == 4) {
         return Ok((v_m.f_sleep as i32));
     }
-    // @ pokemon_gen1.envspec:1204:5
+    // @ pokemon_gen1.envspec:1207:5
     if (v_k < 9) {
-        // @ pokemon_gen1.envspec:1205:9
+        // @ pokemon_gen1.envspec:1208:9
         let mut v_slot: i32 = iclamp((v_k - 5), 0, 3);
         return Ok((if (v_slot < (v_m.f_nmoves as i32)) { (v_m.f_moves[(v_slot as usize).min(3)] as i32) } else { (-1) }));
     }
-    // @ pokemon_gen1.envspec:1208:5
+    // @ pokemon_gen1.envspec:1211:5
     let mut v_slot2: i32 = iclamp((v_k - 9), 0, 3);
     return Ok((if (v_slot2 < (v_m.f_nmoves as i32)) { (v_m.f_pp[(v_slot2 as usize).min(3)] as i32) } else { (-1) }));
 }
 
-/// fn `foe_info` (pokemon_gen1.envspec:1212:1)
+/// fn `foe_info` (pokemon_gen1.envspec:1215:1)
 fn f_foe_info(s: &State, mut v_f: i32, mut v_i: i32, mut v_k: i32) -> Result<i32, Fault> {
-    // @ pokemon_gen1.envspec:1213:5
+    // @ pokemon_gen1.envspec:1216:5
     let mut v_m: RecMon = s.f_team[(v_f as usize).min(1)][(v_i as usize).min(5)];
-    // @ pokemon_gen1.envspec:1214:5
+    // @ pokemon_gen1.envspec:1217:5
     if (!s.f_seen[(v_f as usize).min(1)][(v_i as usize).min(5)]) {
         return Ok((-1));
     }
-    // @ pokemon_gen1.envspec:1217:5
+    // @ pokemon_gen1.envspec:1220:5
     if (v_k == 0) {
         return Ok((v_m.f_species as i32));
     }
-    // @ pokemon_gen1.envspec:1220:5
+    // @ pokemon_gen1.envspec:1223:5
     if (v_k == 1) {
         return Ok((if ((v_m.f_hp as i32) == 0) { 0 } else { iclamp((((v_m.f_hp as i32) * 100) / (v_m.f_maxhp as i32)), 1, 100) }));
     }
-    // @ pokemon_gen1.envspec:1223:5
+    // @ pokemon_gen1.envspec:1226:5
     if (v_k == 2) {
         return Ok((v_m.f_status as i32));
     }
-    // @ pokemon_gen1.envspec:1226:5
+    // @ pokemon_gen1.envspec:1229:5
     let mut v_slot: i32 = iclamp((v_k - 3), 0, 3);
     return Ok((if (s.f_move_seen[(v_f as usize).min(1)][(v_i as usize).min(5)][(v_slot as usize).min(3)] && (v_slot < (v_m.f_nmoves as i32))) { (v_m.f_moves[(v_slot as usize).min(3)] as i32) } else { (-1) }));
 }
 
-/// fn `volatile_info` (pokemon_gen1.envspec:1230:1)
+/// fn `volatile_info` (pokemon_gen1.envspec:1233:1)
 fn f_volatile_info(s: &State, mut v_p: i32, mut v_k: i32) -> Result<i32, Fault> {
-    // @ pokemon_gen1.envspec:1231:5
+    // @ pokemon_gen1.envspec:1234:5
     if (v_k < 6) {
         return Ok((s.f_boosts[(v_p as usize).min(1)][(imin(v_k, 5) as usize).min(5)] as i32));
     }
-    // @ pokemon_gen1.envspec:1234:5
+    // @ pokemon_gen1.envspec:1237:5
     let _arr94: [bool; 13] = [
         ((s.f_confused[(v_p as usize).min(1)] as i32) > 0),
         ((s.f_sub_hp[(v_p as usize).min(1)] as i32) > 0),
@@ -2274,253 +2274,253 @@ fn f_volatile_info(s: &State, mut v_p: i32, mut v_k: i32) -> Result<i32, Fault> 
     return Ok((v_flags[(iclamp((v_k - 6), 0, 12) as usize).min(12)] as i32));
 }
 
-/// proc `high_crit` (pokemon_gen1.envspec:1263:1)
+/// proc `high_crit` (pokemon_gen1.envspec:1266:1)
 fn p_high_crit(s: &mut State) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1264:5
+    // @ pokemon_gen1.envspec:1267:5
     s.f_fx.f_high_crit = true;
     Ok(())
 }
 
-/// proc `multi_hit` (pokemon_gen1.envspec:1267:1)
+/// proc `multi_hit` (pokemon_gen1.envspec:1270:1)
 fn p_multi_hit(s: &mut State, mut v_lo: i32, mut v_hi: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1268:5
+    // @ pokemon_gen1.envspec:1271:5
     s.f_fx.f_hits_min = (v_lo as i8);
-    // @ pokemon_gen1.envspec:1269:5
+    // @ pokemon_gen1.envspec:1272:5
     let _v95: i32 = imax(v_lo, v_hi);
     s.f_fx.f_hits_max = (_v95 as i8);
     Ok(())
 }
 
-/// proc `drain` (pokemon_gen1.envspec:1273:1)
+/// proc `drain` (pokemon_gen1.envspec:1276:1)
 fn p_drain(s: &mut State, mut v_num: i32, mut v_den: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1274:5
+    // @ pokemon_gen1.envspec:1277:5
     s.f_fx.f_drain_num = (v_num as i8);
-    // @ pokemon_gen1.envspec:1275:5
+    // @ pokemon_gen1.envspec:1278:5
     s.f_fx.f_drain_den = (v_den as i8);
     Ok(())
 }
 
-/// proc `recoil` (pokemon_gen1.envspec:1279:1)
+/// proc `recoil` (pokemon_gen1.envspec:1282:1)
 fn p_recoil(s: &mut State, mut v_num: i32, mut v_den: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1280:5
+    // @ pokemon_gen1.envspec:1283:5
     s.f_fx.f_recoil_num = (v_num as i8);
-    // @ pokemon_gen1.envspec:1281:5
+    // @ pokemon_gen1.envspec:1284:5
     s.f_fx.f_recoil_den = (v_den as i8);
     Ok(())
 }
 
-/// proc `inflict_status` (pokemon_gen1.envspec:1285:1)
+/// proc `inflict_status` (pokemon_gen1.envspec:1288:1)
 fn p_inflict_status(s: &mut State, mut v_cond: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1286:5
+    // @ pokemon_gen1.envspec:1289:5
     s.f_fx.f_status = (v_cond as i8);
     Ok(())
 }
 
-/// proc `secondary_status` (pokemon_gen1.envspec:1289:1)
+/// proc `secondary_status` (pokemon_gen1.envspec:1292:1)
 fn p_secondary_status(s: &mut State, mut v_cond: i32, mut v_chance: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1290:5
+    // @ pokemon_gen1.envspec:1293:5
     s.f_fx.f_sec_status = (v_cond as i8);
-    // @ pokemon_gen1.envspec:1291:5
+    // @ pokemon_gen1.envspec:1294:5
     s.f_fx.f_sec_chance = (v_chance as i8);
     Ok(())
 }
 
-/// proc `raise_user` (pokemon_gen1.envspec:1294:1)
+/// proc `raise_user` (pokemon_gen1.envspec:1297:1)
 fn p_raise_user(s: &mut State, mut v_k: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1295:5
-    s.f_fx.f_stat = (v_k as i8);
-    // @ pokemon_gen1.envspec:1296:5
-    s.f_fx.f_stages = (v_n as i8);
-    // @ pokemon_gen1.envspec:1297:5
-    s.f_fx.f_on_user = true;
     // @ pokemon_gen1.envspec:1298:5
+    s.f_fx.f_stat = (v_k as i8);
+    // @ pokemon_gen1.envspec:1299:5
+    s.f_fx.f_stages = (v_n as i8);
+    // @ pokemon_gen1.envspec:1300:5
+    s.f_fx.f_on_user = true;
+    // @ pokemon_gen1.envspec:1301:5
     s.f_fx.f_stat_chance = (100 as i8);
     Ok(())
 }
 
-/// proc `lower_target` (pokemon_gen1.envspec:1301:1)
+/// proc `lower_target` (pokemon_gen1.envspec:1304:1)
 fn p_lower_target(s: &mut State, mut v_k: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1302:5
+    // @ pokemon_gen1.envspec:1305:5
     s.f_fx.f_stat = (v_k as i8);
-    // @ pokemon_gen1.envspec:1303:5
+    // @ pokemon_gen1.envspec:1306:5
     let _v96: i32 = (0 - v_n);
     s.f_fx.f_stages = (_v96 as i8);
-    // @ pokemon_gen1.envspec:1304:5
+    // @ pokemon_gen1.envspec:1307:5
     s.f_fx.f_stat_chance = (100 as i8);
     Ok(())
 }
 
-/// proc `secondary_lower` (pokemon_gen1.envspec:1307:1)
+/// proc `secondary_lower` (pokemon_gen1.envspec:1310:1)
 fn p_secondary_lower(s: &mut State, mut v_k: i32, mut v_n: i32, mut v_chance: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1308:5
+    // @ pokemon_gen1.envspec:1311:5
     s.f_fx.f_stat = (v_k as i8);
-    // @ pokemon_gen1.envspec:1309:5
+    // @ pokemon_gen1.envspec:1312:5
     let _v97: i32 = (0 - v_n);
     s.f_fx.f_stages = (_v97 as i8);
-    // @ pokemon_gen1.envspec:1310:5
+    // @ pokemon_gen1.envspec:1313:5
     s.f_fx.f_stat_chance = (v_chance as i8);
     Ok(())
 }
 
-/// proc `confuse_target` (pokemon_gen1.envspec:1313:1)
+/// proc `confuse_target` (pokemon_gen1.envspec:1316:1)
 fn p_confuse_target(s: &mut State, mut v_chance: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1314:5
+    // @ pokemon_gen1.envspec:1317:5
     s.f_fx.f_confuse = (v_chance as i8);
     Ok(())
 }
 
-/// proc `flinch_target` (pokemon_gen1.envspec:1317:1)
+/// proc `flinch_target` (pokemon_gen1.envspec:1320:1)
 fn p_flinch_target(s: &mut State, mut v_chance: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1318:5
+    // @ pokemon_gen1.envspec:1321:5
     s.f_fx.f_flinch = (v_chance as i8);
     Ok(())
 }
 
-/// proc `recharge` (pokemon_gen1.envspec:1321:1)
+/// proc `recharge` (pokemon_gen1.envspec:1324:1)
 fn p_recharge(s: &mut State) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1322:5
+    // @ pokemon_gen1.envspec:1325:5
     s.f_fx.f_recharge = true;
     Ok(())
 }
 
-/// proc `partial_trap` (pokemon_gen1.envspec:1325:1)
+/// proc `partial_trap` (pokemon_gen1.envspec:1328:1)
 fn p_partial_trap(s: &mut State) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1326:5
+    // @ pokemon_gen1.envspec:1329:5
     s.f_fx.f_trap = true;
     Ok(())
 }
 
-/// proc `thrash` (pokemon_gen1.envspec:1329:1)
+/// proc `thrash` (pokemon_gen1.envspec:1332:1)
 fn p_thrash(s: &mut State) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1330:5
+    // @ pokemon_gen1.envspec:1333:5
     s.f_fx.f_thrash = true;
     Ok(())
 }
 
-/// proc `explode` (pokemon_gen1.envspec:1333:1)
+/// proc `explode` (pokemon_gen1.envspec:1336:1)
 fn p_explode(s: &mut State) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1334:5
+    // @ pokemon_gen1.envspec:1337:5
     s.f_fx.f_explode = true;
     Ok(())
 }
 
-/// proc `one_hit_ko` (pokemon_gen1.envspec:1337:1)
+/// proc `one_hit_ko` (pokemon_gen1.envspec:1340:1)
 fn p_one_hit_ko(s: &mut State) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1338:5
+    // @ pokemon_gen1.envspec:1341:5
     s.f_fx.f_ohko = true;
     Ok(())
 }
 
-/// proc `charge` (pokemon_gen1.envspec:1341:1)
+/// proc `charge` (pokemon_gen1.envspec:1344:1)
 fn p_charge(s: &mut State, mut v_semi_invulnerable: bool) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1342:5
+    // @ pokemon_gen1.envspec:1345:5
     s.f_fx.f_charge = true;
-    // @ pokemon_gen1.envspec:1343:5
+    // @ pokemon_gen1.envspec:1346:5
     s.f_fx.f_fly = v_semi_invulnerable;
     Ok(())
 }
 
-/// proc `fixed_damage` (pokemon_gen1.envspec:1346:1)
+/// proc `fixed_damage` (pokemon_gen1.envspec:1349:1)
 fn p_fixed_damage(s: &mut State, mut v_hp: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1347:5
+    // @ pokemon_gen1.envspec:1350:5
     s.f_fx.f_fixed = (v_hp as i8);
     Ok(())
 }
 
-/// proc `level_damage` (pokemon_gen1.envspec:1350:1)
+/// proc `level_damage` (pokemon_gen1.envspec:1353:1)
 fn p_level_damage(s: &mut State) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1351:5
+    // @ pokemon_gen1.envspec:1354:5
     s.f_fx.f_level_damage = true;
     Ok(())
 }
 
-/// proc `psywave` (pokemon_gen1.envspec:1354:1)
+/// proc `psywave` (pokemon_gen1.envspec:1357:1)
 fn p_psywave(s: &mut State) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1355:5
+    // @ pokemon_gen1.envspec:1358:5
     s.f_fx.f_psywave = true;
     Ok(())
 }
 
-/// proc `halve_hp` (pokemon_gen1.envspec:1358:1)
+/// proc `halve_hp` (pokemon_gen1.envspec:1361:1)
 fn p_halve_hp(s: &mut State) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1359:5
+    // @ pokemon_gen1.envspec:1362:5
     s.f_fx.f_half_hp = true;
     Ok(())
 }
 
-/// proc `crash` (pokemon_gen1.envspec:1362:1)
+/// proc `crash` (pokemon_gen1.envspec:1365:1)
 fn p_crash(s: &mut State) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1363:5
+    // @ pokemon_gen1.envspec:1366:5
     s.f_fx.f_crash = true;
     Ok(())
 }
 
-/// proc `heal_half` (pokemon_gen1.envspec:1366:1)
+/// proc `heal_half` (pokemon_gen1.envspec:1369:1)
 fn p_heal_half(s: &mut State) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1367:5
+    // @ pokemon_gen1.envspec:1370:5
     s.f_fx.f_heal = true;
     Ok(())
 }
 
-/// proc `rest` (pokemon_gen1.envspec:1370:1)
+/// proc `rest` (pokemon_gen1.envspec:1373:1)
 fn p_rest(s: &mut State) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1371:5
+    // @ pokemon_gen1.envspec:1374:5
     s.f_fx.f_rest = true;
     Ok(())
 }
 
-/// proc `reset_stages` (pokemon_gen1.envspec:1374:1)
+/// proc `reset_stages` (pokemon_gen1.envspec:1377:1)
 fn p_reset_stages(s: &mut State) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1375:5
+    // @ pokemon_gen1.envspec:1378:5
     s.f_fx.f_haze = true;
     Ok(())
 }
 
-/// proc `screen` (pokemon_gen1.envspec:1379:1)
+/// proc `screen` (pokemon_gen1.envspec:1382:1)
 fn p_screen(s: &mut State, mut v_kind: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1380:5
+    // @ pokemon_gen1.envspec:1383:5
     s.f_fx.f_screen = (v_kind as i8);
     Ok(())
 }
 
-/// proc `leech_seed` (pokemon_gen1.envspec:1383:1)
+/// proc `leech_seed` (pokemon_gen1.envspec:1386:1)
 fn p_leech_seed(s: &mut State) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1384:5
+    // @ pokemon_gen1.envspec:1387:5
     s.f_fx.f_seed = true;
     Ok(())
 }
 
-/// proc `substitute` (pokemon_gen1.envspec:1387:1)
+/// proc `substitute` (pokemon_gen1.envspec:1390:1)
 fn p_substitute(s: &mut State) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1388:5
+    // @ pokemon_gen1.envspec:1391:5
     s.f_fx.f_substitute = true;
     Ok(())
 }
 
-/// proc `counter` (pokemon_gen1.envspec:1391:1)
+/// proc `counter` (pokemon_gen1.envspec:1394:1)
 fn p_counter(s: &mut State) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1392:5
+    // @ pokemon_gen1.envspec:1395:5
     s.f_fx.f_counter = true;
     Ok(())
 }
 
-/// proc `focus_energy` (pokemon_gen1.envspec:1395:1)
+/// proc `focus_energy` (pokemon_gen1.envspec:1398:1)
 fn p_focus_energy(s: &mut State) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1396:5
+    // @ pokemon_gen1.envspec:1399:5
     s.f_fx.f_focus = true;
     Ok(())
 }
 
-/// proc `protect_stats` (pokemon_gen1.envspec:1399:1)
+/// proc `protect_stats` (pokemon_gen1.envspec:1402:1)
 fn p_protect_stats(s: &mut State) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1400:5
+    // @ pokemon_gen1.envspec:1403:5
     s.f_fx.f_mist = true;
     Ok(())
 }
 
-/// proc `sleeping_target_only` (pokemon_gen1.envspec:1403:1)
+/// proc `sleeping_target_only` (pokemon_gen1.envspec:1406:1)
 fn p_sleeping_target_only(s: &mut State) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1404:5
+    // @ pokemon_gen1.envspec:1407:5
     s.f_fx.f_sleeping_target = true;
     Ok(())
 }
@@ -3034,148 +3034,148 @@ fn p_move_effect__80(s: &mut State) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `move_effect__dispatch` (pokemon_gen1.envspec:1258:1)
+/// proc `move_effect__dispatch` (pokemon_gen1.envspec:1261:1)
 fn p_move_effect__dispatch(s: &mut State, mut v_effect: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1258:1
+    // @ pokemon_gen1.envspec:1261:1
     let mut v_op_0: i32 = (K3[(v_effect as usize).min(80)][0 as usize] as i32);
-    // @ pokemon_gen1.envspec:1258:1
+    // @ pokemon_gen1.envspec:1261:1
     if (v_op_0 == 1) {
-        // @ pokemon_gen1.envspec:1258:1
+        // @ pokemon_gen1.envspec:1261:1
         p_high_crit(s)?;
     } else if (v_op_0 == 2) {
-        // @ pokemon_gen1.envspec:1258:1
+        // @ pokemon_gen1.envspec:1261:1
         let _a111: i32 = (K4[(v_effect as usize).min(80)][0 as usize] as i32);
         let _a112: i32 = (K5[(v_effect as usize).min(80)][0 as usize] as i32);
         p_secondary_status(s, _a111, _a112)?;
     } else if (v_op_0 == 3) {
-        // @ pokemon_gen1.envspec:1258:1
+        // @ pokemon_gen1.envspec:1261:1
         p_one_hit_ko(s)?;
     } else if (v_op_0 == 4) {
-        // @ pokemon_gen1.envspec:1258:1
+        // @ pokemon_gen1.envspec:1261:1
         let _a113: bool = K6[(v_effect as usize).min(80)][0 as usize];
         p_charge(s, _a113)?;
     } else if (v_op_0 == 5) {
-        // @ pokemon_gen1.envspec:1258:1
+        // @ pokemon_gen1.envspec:1261:1
         let _a114: i32 = (K7[(v_effect as usize).min(80)][0 as usize] as i32);
         let _a115: i32 = (K8[(v_effect as usize).min(80)][0 as usize] as i32);
         p_raise_user(s, _a114, _a115)?;
     } else if (v_op_0 == 6) {
-        // @ pokemon_gen1.envspec:1258:1
+        // @ pokemon_gen1.envspec:1261:1
         p_partial_trap(s)?;
     } else if (v_op_0 == 7) {
-        // @ pokemon_gen1.envspec:1258:1
+        // @ pokemon_gen1.envspec:1261:1
         let _a116: i32 = (K9[(v_effect as usize).min(80)][0 as usize] as i32);
         p_flinch_target(s, _a116)?;
     } else if (v_op_0 == 8) {
-        // @ pokemon_gen1.envspec:1258:1
+        // @ pokemon_gen1.envspec:1261:1
         p_crash(s)?;
     } else if (v_op_0 == 9) {
-        // @ pokemon_gen1.envspec:1258:1
+        // @ pokemon_gen1.envspec:1261:1
         let _a117: i32 = (K10[(v_effect as usize).min(80)][0 as usize] as i32);
         let _a118: i32 = (K11[(v_effect as usize).min(80)][0 as usize] as i32);
         p_lower_target(s, _a117, _a118)?;
     } else if (v_op_0 == 10) {
-        // @ pokemon_gen1.envspec:1258:1
+        // @ pokemon_gen1.envspec:1261:1
         p_thrash(s)?;
     } else if (v_op_0 == 11) {
-        // @ pokemon_gen1.envspec:1258:1
+        // @ pokemon_gen1.envspec:1261:1
         let _a119: i32 = (K12[(v_effect as usize).min(80)][0 as usize] as i32);
         p_inflict_status(s, _a119)?;
     } else if (v_op_0 == 12) {
-        // @ pokemon_gen1.envspec:1258:1
+        // @ pokemon_gen1.envspec:1261:1
         let _a120: i32 = (K13[(v_effect as usize).min(80)][0 as usize] as i32);
         p_confuse_target(s, _a120)?;
     } else if (v_op_0 == 13) {
-        // @ pokemon_gen1.envspec:1258:1
+        // @ pokemon_gen1.envspec:1261:1
         let _a121: i32 = (K14[(v_effect as usize).min(80)][0 as usize] as i32);
         p_fixed_damage(s, _a121)?;
     } else if (v_op_0 == 14) {
-        // @ pokemon_gen1.envspec:1258:1
+        // @ pokemon_gen1.envspec:1261:1
         let _a122: i32 = (K15[(v_effect as usize).min(80)][0 as usize] as i32);
         p_secondary_lower(s, _a122, 1, 33)?;
     } else if (v_op_0 == 15) {
-        // @ pokemon_gen1.envspec:1258:1
+        // @ pokemon_gen1.envspec:1261:1
         p_protect_stats(s)?;
     } else if (v_op_0 == 16) {
-        // @ pokemon_gen1.envspec:1258:1
+        // @ pokemon_gen1.envspec:1261:1
         p_recharge(s)?;
     } else if (v_op_0 == 17) {
-        // @ pokemon_gen1.envspec:1258:1
+        // @ pokemon_gen1.envspec:1261:1
         p_counter(s)?;
     } else if (v_op_0 == 18) {
-        // @ pokemon_gen1.envspec:1258:1
+        // @ pokemon_gen1.envspec:1261:1
         p_level_damage(s)?;
     } else if (v_op_0 == 19) {
-        // @ pokemon_gen1.envspec:1258:1
+        // @ pokemon_gen1.envspec:1261:1
         p_leech_seed(s)?;
     } else if (v_op_0 == 20) {
-        // @ pokemon_gen1.envspec:1258:1
+        // @ pokemon_gen1.envspec:1261:1
         p_heal_half(s)?;
     } else if (v_op_0 == 21) {
-        // @ pokemon_gen1.envspec:1258:1
+        // @ pokemon_gen1.envspec:1261:1
         let _a123: i32 = (K16[(v_effect as usize).min(80)][0 as usize] as i32);
         p_screen(s, _a123)?;
     } else if (v_op_0 == 22) {
-        // @ pokemon_gen1.envspec:1258:1
+        // @ pokemon_gen1.envspec:1261:1
         p_reset_stages(s)?;
     } else if (v_op_0 == 23) {
-        // @ pokemon_gen1.envspec:1258:1
+        // @ pokemon_gen1.envspec:1261:1
         p_focus_energy(s)?;
     } else if (v_op_0 == 24) {
-        // @ pokemon_gen1.envspec:1258:1
+        // @ pokemon_gen1.envspec:1261:1
         p_explode(s)?;
     } else if (v_op_0 == 25) {
-        // @ pokemon_gen1.envspec:1258:1
+        // @ pokemon_gen1.envspec:1261:1
         p_psywave(s)?;
     } else if (v_op_0 == 26) {
-        // @ pokemon_gen1.envspec:1258:1
+        // @ pokemon_gen1.envspec:1261:1
         p_rest(s)?;
     } else if (v_op_0 == 27) {
-        // @ pokemon_gen1.envspec:1258:1
+        // @ pokemon_gen1.envspec:1261:1
         p_halve_hp(s)?;
     } else if (v_op_0 == 28) {
-        // @ pokemon_gen1.envspec:1258:1
+        // @ pokemon_gen1.envspec:1261:1
         p_substitute(s)?;
     } else if (v_op_0 == 29) {
-        // @ pokemon_gen1.envspec:1258:1
+        // @ pokemon_gen1.envspec:1261:1
         p_move_effect__3(s)?;
     } else if (v_op_0 == 30) {
-        // @ pokemon_gen1.envspec:1258:1
+        // @ pokemon_gen1.envspec:1261:1
         p_move_effect__15(s)?;
     } else if (v_op_0 == 31) {
-        // @ pokemon_gen1.envspec:1258:1
+        // @ pokemon_gen1.envspec:1261:1
         p_move_effect__19(s)?;
     } else if (v_op_0 == 32) {
-        // @ pokemon_gen1.envspec:1258:1
+        // @ pokemon_gen1.envspec:1261:1
         p_move_effect__23(s)?;
     } else if (v_op_0 == 33) {
-        // @ pokemon_gen1.envspec:1258:1
+        // @ pokemon_gen1.envspec:1261:1
         p_move_effect__38(s)?;
     } else if (v_op_0 == 34) {
-        // @ pokemon_gen1.envspec:1258:1
+        // @ pokemon_gen1.envspec:1261:1
         p_move_effect__73(s)?;
     } else if (v_op_0 == 35) {
-        // @ pokemon_gen1.envspec:1258:1
+        // @ pokemon_gen1.envspec:1261:1
         p_move_effect__80(s)?;
     }
     Ok(())
 }
 
-/// proc `simultaneous__act_move` (pokemon_gen1.envspec:263:1)
+/// proc `simultaneous__act_move` (pokemon_gen1.envspec:266:1)
 fn p_simultaneous__act_move(s: &mut State, mut v_player: i32, mut v_slot: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:264:5
+    // @ pokemon_gen1.envspec:267:5
     p_use_move(s, v_player, v_slot)?;
     Ok(())
 }
 
-/// proc `simultaneous__act_switch_to` (pokemon_gen1.envspec:281:1)
+/// proc `simultaneous__act_switch_to` (pokemon_gen1.envspec:284:1)
 fn p_simultaneous__act_switch_to(s: &mut State, mut v_player: i32, mut v_to: i32) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:283:5
+    // @ pokemon_gen1.envspec:286:5
     p_switch_in(s, v_player, v_to)?;
     Ok(())
 }
 
-/// proc `simultaneous__act_wait` (pokemon_gen1.envspec:286:1)
+/// proc `simultaneous__act_wait` (pokemon_gen1.envspec:289:1)
 fn p_simultaneous__act_wait(s: &mut State, mut v_player: i32) -> Result<(), Fault> {
     Ok(())
 }
@@ -3198,7 +3198,7 @@ fn p_simultaneous__act(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// action `move` (pokemon_gen1.envspec:263:1)
+/// action `move` (pokemon_gen1.envspec:266:1)
 fn a_move(s: &mut State, mut v_slot: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:26:1
     let _v126: i32 = (0 + v_slot);
@@ -3212,7 +3212,7 @@ fn g_move(s: &State, mut v_slot: i32) -> Result<bool, Fault> {
     Ok(((((s.f_phase as i32) == 0) && (!((s.f_team[((s.current_player as i32) as usize).min(1)][((s.f_active[((s.current_player as i32) as usize).min(1)] as i32) as usize).min(5)].f_hp as i32) == 0))) && f_move_ok(s, (s.current_player as i32), v_slot)?))
 }
 
-/// action `switch_to` (pokemon_gen1.envspec:281:1)
+/// action `switch_to` (pokemon_gen1.envspec:284:1)
 fn a_switch_to(s: &mut State, mut v_to: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:26:1
     let _v128: i32 = (4 + v_to);
@@ -3226,7 +3226,7 @@ fn g_switch_to(s: &State, mut v_to: i32) -> Result<bool, Fault> {
     Ok((((v_to != (s.f_active[((s.current_player as i32) as usize).min(1)] as i32)) && ((s.f_team[((s.current_player as i32) as usize).min(1)][(v_to as usize).min(5)].f_hp as i32) > 0)) && (if ((s.f_phase as i32) == 1) { s.f_must_replace[((s.current_player as i32) as usize).min(1)] } else { ((!((s.f_team[((s.current_player as i32) as usize).min(1)][((s.f_active[((s.current_player as i32) as usize).min(1)] as i32) as usize).min(5)].f_hp as i32) == 0)) && (!f_hard_locked(s, (s.current_player as i32))?)) })))
 }
 
-/// action `wait` (pokemon_gen1.envspec:286:1)
+/// action `wait` (pokemon_gen1.envspec:289:1)
 fn a_wait(s: &mut State) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:26:1
     let _i130: usize = ((s.current_player as i32) as usize).min(1);
@@ -3239,25 +3239,25 @@ fn g_wait(s: &State) -> Result<bool, Fault> {
     Ok((((s.f_phase as i32) == 1) && (!s.f_must_replace[((s.current_player as i32) as usize).min(1)])))
 }
 
-/// the spec's `observe` (pokemon_gen1.envspec:1178:1)
+/// the spec's `observe` (pokemon_gen1.envspec:1181:1)
 fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
-    // @ pokemon_gen1.envspec:1179:5
+    // @ pokemon_gen1.envspec:1182:5
     let mut v_f: i32 = (1 - v_p);
-    // @ pokemon_gen1.envspec:1180:5
+    // @ pokemon_gen1.envspec:1183:5
     let mut v_head: [i16; 5] = [((s.f_phase as i32) as i16), ((s.f_must_replace[(v_p as usize).min(1)] as i32) as i16), ((s.f_turns as i32) as i16), ((s.f_active[(v_p as usize).min(1)] as i32) as i16), ((s.f_active[(v_f as usize).min(1)] as i32) as i16)];
-    // @ pokemon_gen1.envspec:1181:5
+    // @ pokemon_gen1.envspec:1184:5
     let mut _arr131: [i16; 78] = <[i16; 78] as Zero>::ZERO;
     for v_i in 0i32..78 {
         _arr131[v_i as usize] = (f_own_info(s, v_p, (v_i / 13), (v_i % 13))? as i16);
     }
     let mut v_own: [i16; 78] = _arr131;
-    // @ pokemon_gen1.envspec:1182:5
+    // @ pokemon_gen1.envspec:1185:5
     let mut _arr132: [i16; 42] = <[i16; 42] as Zero>::ZERO;
     for v_i in 0i32..42 {
         _arr132[v_i as usize] = (f_foe_info(s, v_f, (v_i / 7), (v_i % 7))? as i16);
     }
     let mut v_foe: [i16; 42] = _arr132;
-    // @ pokemon_gen1.envspec:1183:5
+    // @ pokemon_gen1.envspec:1186:5
     let mut _arr133: [i8; 38] = <[i8; 38] as Zero>::ZERO;
     for v_i in 0i32..38 {
         _arr133[v_i as usize] = (f_volatile_info(s, (if (v_i < 19) { v_p } else { v_f }), (v_i % 19))? as i8);
@@ -3272,20 +3272,20 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
 
 /// the spec's `init` block
 fn init_body(s: &mut State) -> Result<(), Fault> {
-    // @ pokemon_gen1.envspec:1095:5
+    // @ pokemon_gen1.envspec:1098:5
     for v_p in 0i32..2 {
-        // @ pokemon_gen1.envspec:1096:9
+        // @ pokemon_gen1.envspec:1099:9
         let _r135: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 3, u16::MAX)?;
         s.f_lineup[(v_p as usize).min(1)] = (_r135 as i8);
-        // @ pokemon_gen1.envspec:1097:9
+        // @ pokemon_gen1.envspec:1100:9
         if T27_Lineup__generated[((s.f_lineup[(v_p as usize).min(1)] as i32) as usize).min(3)] {
-            // @ pokemon_gen1.envspec:1098:13
+            // @ pokemon_gen1.envspec:1101:13
             p_random_team(s, v_p)?;
         } else {
-            // @ pokemon_gen1.envspec:1100:13
+            // @ pokemon_gen1.envspec:1103:13
             p_fixed_team(s, v_p)?;
         }
-        // @ pokemon_gen1.envspec:1102:9
+        // @ pokemon_gen1.envspec:1105:9
         p_enter(s, v_p)?;
     }
     Ok(())
@@ -3299,43 +3299,43 @@ fn epilogue_body(s: &mut State) -> Result<(), Fault> {
         s.current_player = (0 as i8);
         // @ pokemon_gen1.envspec:26:1
         s.f_simultaneous__turn = imin((s.f_simultaneous__turn + 1), 2147483646);
-        // @ pokemon_gen1.envspec:294:5
+        // @ pokemon_gen1.envspec:297:5
         if ((s.f_phase as i32) == 1) {
-            // @ pokemon_gen1.envspec:295:9
+            // @ pokemon_gen1.envspec:298:9
             for v_p in 0i32..2 {
-                // @ pokemon_gen1.envspec:296:13
+                // @ pokemon_gen1.envspec:299:13
                 if (((s.f_simultaneous__choice[(v_p as usize).min(1)] as i32) >= 4) && ((s.f_simultaneous__choice[(v_p as usize).min(1)] as i32) < 10)) {
-                    // @ pokemon_gen1.envspec:297:17
+                    // @ pokemon_gen1.envspec:300:17
                     let _a136: i32 = fmod(((s.f_simultaneous__choice[(v_p as usize).min(1)] as i32) - 4), 6);
                     p_switch_in(s, v_p, _a136)?;
                 }
             }
-            // @ pokemon_gen1.envspec:300:9
+            // @ pokemon_gen1.envspec:303:9
             s.f_phase = (0 as i8);
         } else {
-            // @ pokemon_gen1.envspec:302:9
+            // @ pokemon_gen1.envspec:305:9
             let mut v_r0: i32 = (if (((s.f_simultaneous__choice[(0 as usize).min(1)] as i32) >= 4) && ((s.f_simultaneous__choice[(0 as usize).min(1)] as i32) < 10)) { 3 } else { f_rank(s, 0, ((s.f_simultaneous__choice[(0 as usize).min(1)] as i32) % 4))? });
-            // @ pokemon_gen1.envspec:303:9
+            // @ pokemon_gen1.envspec:306:9
             let mut v_r1: i32 = (if (((s.f_simultaneous__choice[(1 as usize).min(1)] as i32) >= 4) && ((s.f_simultaneous__choice[(1 as usize).min(1)] as i32) < 10)) { 3 } else { f_rank(s, 1, ((s.f_simultaneous__choice[(1 as usize).min(1)] as i32) % 4))? });
-            // @ pokemon_gen1.envspec:304:9
+            // @ pokemon_gen1.envspec:307:9
             let _r137: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
             let mut v_tie: bool = (_r137 == 1);
-            // @ pokemon_gen1.envspec:305:9
-            let mut v_s0: i32 = (s.f_mstat[(0 as usize).min(1)][(3 as usize).min(3)] as i32);
-            // @ pokemon_gen1.envspec:306:9
-            let mut v_s1: i32 = (s.f_mstat[(1 as usize).min(1)][(3 as usize).min(3)] as i32);
-            // @ pokemon_gen1.envspec:307:9
-            let mut v_first: i32 = (if ((v_r0 > v_r1) || ((v_r0 == v_r1) && ((v_s0 > v_s1) || ((v_s0 == v_s1) && v_tie)))) { 0 } else { 1 });
             // @ pokemon_gen1.envspec:308:9
+            let mut v_s0: i32 = (s.f_mstat[(0 as usize).min(1)][(3 as usize).min(3)] as i32);
+            // @ pokemon_gen1.envspec:309:9
+            let mut v_s1: i32 = (s.f_mstat[(1 as usize).min(1)][(3 as usize).min(3)] as i32);
+            // @ pokemon_gen1.envspec:310:9
+            let mut v_first: i32 = (if ((v_r0 > v_r1) || ((v_r0 == v_r1) && ((v_s0 > v_s1) || ((v_s0 == v_s1) && v_tie)))) { 0 } else { 1 });
+            // @ pokemon_gen1.envspec:311:9
             for v_i in 0i32..2 {
-                // @ pokemon_gen1.envspec:309:13
+                // @ pokemon_gen1.envspec:312:13
                 let _a138: i32 = (if (v_i == 0) { v_first } else { (1 - v_first) });
                 p_simultaneous__act(s, _a138)?;
             }
-            // @ pokemon_gen1.envspec:311:9
+            // @ pokemon_gen1.envspec:314:9
             s.f_turns = (imin(((s.f_turns as i32) + 1), 1000) as i16);
         }
-        // @ pokemon_gen1.envspec:313:5
+        // @ pokemon_gen1.envspec:316:5
         p_end_of_turn(s)?;
     } else {
         // @ pokemon_gen1.envspec:26:1
