@@ -192,7 +192,8 @@ def check(module: ir.Module) -> list[Diagnostic]:
             span if span is not None and span.line else module.observe.span, "too much work per step",
             help=f"{hint}, or raise the budget with ENVC_WORK_BUDGET",
             notes=[f"work: {product}"] + chain[:8]))
-    diags += _state_size(module, space.n)
+    if not diags:  # (an action space over budget is over the state size too: one error for one cause)
+        diags += _state_size(module, space.n)
     total = mask + worst + obs
     if not diags and total > limit:
         # the caret goes to the costliest part (a guard, an action or observe), where a cut helps most

@@ -106,7 +106,8 @@ class DeclChecks(CheckerPart):
             return
         self.turn_limit = limits[0].limit
         if not 1 <= self.turn_limit <= ir.INT32_MAX:
-            self.err("E0122", "`turn_limit` must be at least 1", limits[0].span)
+            self.err("E0122", f"`turn_limit` must be in 1..{ir.INT32_MAX}", limits[0].span,
+                     "below 1" if self.turn_limit < 1 else "past int32")
             self.turn_limit = None
 
     def _illegal_action(self, policies: list[ast.IllegalActionDecl]) -> str:

@@ -325,8 +325,10 @@ class HoleChecks(CheckerPart):
                           "or run `envc fill SPEC --model MODEL`")
         elif fill[0].attrs.get("hash") != self.hole_hash(d):
             self.err("E0162", f"the fill of hole `{d.name}` is stale", span, "called here",
-                     notes=[f"the hole's signature or prose changed since the fill was written "
-                            f"(the fill has hash `{fill[0].attrs.get('hash')}`, the hole now `{self.hole_hash(d)}`)"],
+                     notes=["the hole's signature or prose changed since the fill was written "
+                            + (f"(the fill has hash `{fill[0].attrs['hash']}`, the hole now `{self.hole_hash(d)}`)"
+                               if fill[0].attrs.get("hash") is not None else
+                               f"(the fill has no `hash`; the hole's is `{self.hole_hash(d)}`)")],
                      help="check the fill against the new text, then update its `hash`, or re-run `envc fill`")
 
     _fills_cache: dict | None = None

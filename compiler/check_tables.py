@@ -81,10 +81,21 @@ class TableChecks(CheckerPart):
             self.err("E0164", f"text column `{c.name}` takes no `by`, `count` or `default`", c.span,
                      help="a missing text means the row has no such rule")
         source = c.source or c.name
-        texts = []
-        for row in rows:
+        texts: list[str | None] = []
+        problems: list[str] = []
+        for i, row in enumerate(rows):
             raw = _dig(row, source)
-            texts.append(str(raw) if raw is not None else None)
+            if raw is not None and not isinstance(raw, str):  # (was `str(raw)`: `"['x']"`, `"True"` texts)
+                where = f"line {row.get(ROW_LINE, i + 2)}" if d.path.endswith(".csv") else f"row {i + 1}"
+                problems.append(f"{where}: `{source}` = {json.dumps(raw)[:60]} is not a text")
+            texts.append(raw)
+        if problems:
+            more = f"... (and {len(problems) - 3} more)"
+            self.err("E0152", f"text column `{c.name}` of `{d.path}` holds values that are not texts", c.span,
+                     f"{len(problems)} bad row{'s' if len(problems) > 1 else ''}",
+                     notes=problems[:3] + ([more] if len(problems) > 3 else []),
+                     help="write each rule as a JSON string (or leave it out: the row has no such rule)")
+            return
         self.text_columns[(d.name, c.name)] = (texts, c)
 
     def _column_values(self, d: ast.TableDecl, c: ast.ColumnDecl, t: ir.Type, rows: list[dict]) -> list | None:
@@ -434,10 +445,16 @@ def _convert_bool(raw: Any) -> tuple[Any, str | None]:
     return raw, None
 
 
+_ASCII_FLOAT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[+-]?(inf|infinity|nan)", re.IGNORECASE)
+
+
 def _convert_float(raw: Any) -> tuple[Any, str | None]:
     """A cell as a float: a number or a text of one, finite in float32."""
     if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
         return None, "is not a number"
+    if isinstance(raw, str) and not _ASCII_FLOAT.fullmatch(raw.strip()):
+        # (`float()` takes `"٥.5"` and `"1_000.5"`; integer cells take ASCII digits only, so do floats)
+        return None, "is not a number (ASCII digits, `.`, an exponent)"
     try:
         value = float(raw)
     except (TypeError, ValueError, OverflowError):
