@@ -19,6 +19,7 @@ Messages are lowercase with no final period and put identifiers in backticks.
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict
@@ -150,38 +151,57 @@ class Sources:
         return lines[line - 1].removesuffix("\r")
 
 
+def _visible(text: str, same_width: bool = False) -> str:
+    """`text` with its control and format characters (ESC, BEL, NUL, U+202E, ...; not a
+    newline) made visible: a spec, a data file or a fill is untrusted, and a raw `\x1b[2J` in a
+    message cleared the user's terminal. `same_width`: each becomes U+FFFD (one column), so a
+    caret under the source line stays in place; else an escape such as `\x1b`."""
+    if all(ch == "\n" or (ch.isprintable() and unicodedata.category(ch) != "Cf") for ch in text):
+        return text
+    out = []
+    for ch in text:
+        if ch == "\n" or (ch.isprintable() and unicodedata.category(ch) != "Cf"):
+            out.append(ch)
+        elif same_width:
+            out.append("\ufffd")
+        else:
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+    return "".join(out)
+
+
 def render(diag: Diagnostic) -> str:
-    """Render a diagnostic as rustc does: header, location, source line, caret, help."""
-    out = [f"{diag.severity}[{diag.code}]: {diag.message}"]
+    """Render a diagnostic as rustc does: header, location, source line, caret, help. Control
+    characters of its texts are shown escaped (`_visible`)."""
+    out = [f"{diag.severity}[{diag.code}]: {_visible(diag.message)}"]
     span = diag.span
     if span is not None and span.file != "<builtin>":
         gutter = " " * len(str(span.line))
-        out.append(f"{gutter}--> {span.file}:{span.line}:{span.col}")
+        out.append(f"{gutter}--> {_visible(span.file)}:{span.line}:{span.col}")
         src = Sources.line(span.file, span.line)
         if src is not None:
             raw = src.rstrip("\n")
-            src = raw.expandtabs(4)
+            src = _visible(raw.expandtabs(4), same_width=True)
             pad = len(raw[:span.col - 1].expandtabs(4)) + max(0, span.col - 1 - len(raw))  # tabs shift the caret
             if span.end_line == span.line:
                 width = max(1, len(raw[:span.end_col - 1].expandtabs(4)) + max(0, span.end_col - 1 - len(raw)) - pad)
             else:
                 width = max(1, len(src) - pad)
             caret = " " * pad + "^" * width
-            label = f" {diag.label}" if diag.label else ""
+            label = f" {_visible(diag.label)}" if diag.label else ""
             out.append(f"{gutter} |")
             out.append(f"{span.line} | {src}")
             out.append(f"{gutter} | {caret}{label}".rstrip())
         if diag.notes or diag.help:
             out.append(f"{gutter} |")
         for note in diag.notes:
-            out.append(f"{gutter} = note: {note}")
+            out.append(f"{gutter} = note: {_visible(note)}")
         if diag.help:
-            out.append(f"{gutter} = help: {diag.help}")
+            out.append(f"{gutter} = help: {_visible(diag.help)}")
     else:
         for note in diag.notes:
-            out.append(f"  = note: {note}")
+            out.append(f"  = note: {_visible(note)}")
         if diag.help:
-            out.append(f"  = help: {diag.help}")
+            out.append(f"  = help: {_visible(diag.help)}")
     return "\n".join(out)
 
 

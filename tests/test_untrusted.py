@@ -587,3 +587,19 @@ def test_a_state_field_with_a_reserved_name_is_reported_once(tmp_path, name):
     with pytest.raises(DiagnosticError) as err:
         load(str(spec))
     assert [d.code for d in err.value.diagnostics] == ["E0101"], [(d.code, d.message) for d in err.value.diagnostics]
+
+
+def test_diagnostics_show_control_characters_escaped(tmp_path):
+    """A spec's text reaches the terminal in diagnostics and runtime faults: a raw ESC sequence
+    (`fail("\\x1b[2J")`) cleared the screen, a U+202E reordered the line. Messages show them
+    escaped; the source line shows U+FFFD in their place, so the caret keeps its column."""
+    from envc.compiler.diagnostics import Diagnostic, Sources, Span, render
+
+    path = str(tmp_path / "esc.envspec")
+    Sources.add(path, 'x = "\x1b[2J\u202e" + y\n')
+    span = Span(file=path, start=14, end=15, line=1, col=15, end_line=1, end_col=16)  # `y`
+    out = render(Diagnostic("E0100", "unknown name `\x1b[2Jy`", span, "label \x07", help="help \u202e"))
+    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+    assert "`\\x1b[2Jy`" in out and "\\x07" in out and "\\u202e" in out
+    source, caret = out.split("\n")[3:5]
+    assert source.index("y") == caret.index("^")
