@@ -183,7 +183,9 @@ class DeclChecks(CheckerPart):
             self.fail("E0110", f"{what} must be an integer", e.span, f"this is `{ie.type}`")
         return int(self.fold(ie, what))
 
-    def _record(self, d: ast.RecordDecl) -> None:
+    def _record(self, d: ast.RecordDecl, record_stack: tuple[str, ...] = ()) -> None:
+        """Record `d`'s fields, resolved inside `record_stack` (the records being resolved around
+        it: two records that contain each other are E0110, not an endless resolution)."""
         fields = []
         seen: set[str] = set()
         for f in d.fields:
@@ -191,7 +193,7 @@ class DeclChecks(CheckerPart):
                 self.err("E0101", f"duplicate field `{f.name}` in record `{d.name}`", f.span)
                 continue
             seen.add(f.name)
-            t = self.resolve_type(f.type, record_stack=(d.name,))
+            t = self.resolve_type(f.type, record_stack=record_stack + (d.name,))
             if t is None:
                 self.broken.add(f"{d.name}.{f.name}")
                 continue
@@ -268,10 +270,12 @@ class DeclChecks(CheckerPart):
             return ir.EnumT(name=t.name, size=len(self.enums[t.name].members))
         if t.name in self.records:
             if t.name in record_stack:
-                self.fail("E0110", f"record `{t.name}` contains itself", t.span, "recursive type",
+                cycle = record_stack[record_stack.index(t.name):] + (t.name,)
+                through = "" if len(cycle) == 2 else f" ({' -> '.join(f'`{r}`' for r in cycle)})"
+                self.fail("E0110", f"record `{t.name}` contains itself{through}", t.span, "recursive type",
                           help="types have a static size: use a row index or a list instead")
             if t.name not in self.record_defs:
-                self._record(self.records[t.name])
+                self._record(self.records[t.name], record_stack)
             return ir.RecordT(name=t.name)
         if t.name in self.tables:
             return ir.RowT(table=t.name, rows=self.tables[t.name].rows)
