@@ -283,6 +283,10 @@ class DeclChecks(CheckerPart):
             return ir.RowT(table=t.name, rows=max(1, len(self.raw_rows[t.name])))
         if t.name == "int":
             self.fail("E0110", "`int` needs a range", t.span, help="write `int[lo..hi]`, e.g. `int[0..9]`")
+        later = next((d for d in self.mod.decls if isinstance(d, ast.TableDecl) and d.name == t.name), None)
+        if later is not None:  # (tables are read in order: a row type names a table read before)
+            self.fail("E0100", f"table `{t.name}` is declared below this use", t.span, "not declared yet",
+                      help=f"move `table {t.name}` (line {later.span.line}) above the table that uses it")
         known = list(self.enums) + list(self.records) + list(self.tables) + ["bool", "float32"]
         self.fail("E0100", f"unknown type `{t.name}`", t.span, "not a type",
                   help=did_you_mean(t.name, known) or "types are bool, int[lo..hi], float32, T[N], list<T, N>, "
