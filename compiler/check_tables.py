@@ -29,7 +29,7 @@ from envc.compiler.check_base import (
     fits_float32,
 )
 from envc.compiler.diagnostics import Span, did_you_mean
-from envc.compiler.tabledata import ROW_LINE
+from envc.compiler.tabledata import ROW_LINE, is_csv
 from envc.dsl import ast
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ class TableChecks(CheckerPart):
         for i, row in enumerate(rows):
             raw = _dig(row, source)
             if raw is not None and not isinstance(raw, str):  # (was `str(raw)`: `"['x']"`, `"True"` texts)
-                where = f"line {row.get(ROW_LINE, i + 2)}" if d.path.endswith(".csv") else f"row {i + 1}"
+                where = f"line {row.get(ROW_LINE, i + 2)}" if is_csv(d.path) else f"row {i + 1}"
                 problems.append(f"{where}: `{source}` = {json.dumps(raw)[:60]} is not a text")
             texts.append(raw)
         if problems:
@@ -114,7 +114,7 @@ class TableChecks(CheckerPart):
         values = []
         problems: list[str | None] = []  # None: reported at its line of a deck list
         for i, row in enumerate(rows):
-            where = f"line {row.get(ROW_LINE, i + 2)}" if d.path.endswith(".csv") else f"row {i + 1}"
+            where = f"line {row.get(ROW_LINE, i + 2)}" if is_csv(d.path) else f"row {i + 1}"
             raw = _dig(row, source)
             if raw is None and counting:
                 raw = []

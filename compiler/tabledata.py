@@ -134,10 +134,17 @@ def _file_problem(shown: str, err: DataFileError) -> Problem:
                    notes=[f"{shown}:{err.line}:{err.col}: {err.message}"])
 
 
+def is_csv(path: str) -> bool:
+    """Whether data file `path` is read as CSV (its suffix, in any case: `u.CSV` was read as JSON)."""
+    return path.lower().endswith(".csv")
+
+
 def _parse(path: str, text: str) -> Any:
-    if path.endswith(".csv"):
+    # a UTF-8 byte order mark (Windows editors write one) is no content, in any format
+    if is_csv(path):
         return _csv_rows(text)
-    if path.endswith(".txt"):
+    text = text.removeprefix("\ufeff")
+    if path.lower().endswith(".txt"):
         return [_deck_list(path, text)]
     return _json_rows(text)
 

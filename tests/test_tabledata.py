@@ -53,6 +53,17 @@ def test_a_csv_file_may_start_with_a_byte_order_mark(tmp_path):
     assert got.problem is None and got.rows == [{"value": "1", "name": "x", tabledata.ROW_LINE: 2}]
 
 
+def test_json_and_deck_lists_may_start_with_a_byte_order_mark_and_suffixes_have_any_case(tmp_path):
+    """Windows editors write a byte order mark: a JSON file was refused ("decode using
+    utf-8-sig"), a deck list's first line unreadable; `u.CSV` was read as JSON."""
+    _write(tmp_path, "b.json", '\ufeff[{"value": 1}]')
+    assert tabledata.read_table("b.json", str(tmp_path)).rows == [{"value": 1}]
+    _write(tmp_path, "d.txt", "\ufeff2 A1-001\n")
+    assert tabledata.read_table("d.txt", str(tmp_path)).rows[0]["cards"] == ["A1-001", "A1-001"]
+    _write(tmp_path, "u.CSV", "value\n1\n")
+    assert tabledata.read_table("u.CSV", str(tmp_path)).rows == [{"value": "1", tabledata.ROW_LINE: 2}]
+
+
 @pytest.mark.parametrize("name, text, code, where", [
     ("bad.json", '[{"v": 1},\n {"v": }]', "E0151", "bad.json:2:"),
     ("big.json", '[{"v": ' + "9" * 40 + "}]", "E0151", "bad.json:1:"),
