@@ -72,7 +72,7 @@ class TableChecks(CheckerPart):
             columns.append(ir.ColumnDef(name=c.name, type=t, values=values, span=c.span))
         key = next((k for k in ("name", "id")
                     if rows and all(isinstance(r, dict) and r.get(k) is not None for r in rows)), None)
-        labels = [str(r[key]) for r in rows] if key else None  # how `envc run` names a row
+        labels = _unique([str(r[key]) for r in rows]) if key else None  # how `envc run` names a row
         self.tables[d.name] = ir.TableDef(name=d.name, path=d.path, rows=max(1, len(rows)), columns=columns,
                                           labels=labels, span=d.span)
 
@@ -443,6 +443,17 @@ def _convert_bool(raw: Any) -> tuple[Any, str | None]:
     if not isinstance(raw, bool):
         return None, "is not a boolean (`true`, `false`, `1` or `0`)"
     return raw, None
+
+
+def _unique(labels: list[str]) -> list[str]:
+    """`labels` with each repeated one told apart by its row number (`ou_classic #3`): two team
+    files both named `ou_classic` gave match-up rows and `best:` lines no one could tell apart."""
+    taken: set[str] = set()
+    out = []
+    for i, label in enumerate(labels):
+        out.append(label if label not in taken else f"{label} #{i}")
+        taken.add(label)
+    return out
 
 
 _ASCII_FLOAT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[+-]?(inf|infinity|nan)", re.IGNORECASE)

@@ -131,3 +131,15 @@ def test_an_unreadable_deck_line_is_quoted_on_one_line(tmp_path):
     got = tabledata.read_table("decks/*.txt", str(tmp_path))
     assert got.problem is not None
     assert got.problem.notes == ["decks/a.txt:2:1: `this line is nothing` is neither `key: value` nor `N ID name`"]
+
+
+def test_rows_of_one_name_are_told_apart(tmp_path):
+    """`envc run` names a row by its `name` (or `id`): two team files both named `ou_classic`
+    gave match-up rows no one could tell apart. A repeated name gets its row number."""
+    from envc.compiler.check import load
+
+    _write(tmp_path, "t.json", '[{"name": "ou"}, {"name": "uu"}, {"name": "ou"}]')
+    _write(tmp_path, "s.envspec", 'env s "d"\ntable T from "t.json" { hp: int[0..9] default 0 }\nstate { a: int[0..1] = 0 }\n'
+           'action go() { terminate() }\nobserve(p) -> int[0..1] { return a }\n')
+    m = load(str(tmp_path / "s.envspec"))
+    assert m.tables[0].labels == ["ou", "uu", "ou #2"]
