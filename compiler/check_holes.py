@@ -16,7 +16,6 @@ member per distinct text of the column(s), a call `X[row.col](args)` and the gen
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any, Literal
 
 from envc.compiler import decklist, ir
@@ -30,6 +29,7 @@ from envc.compiler.check_base import (
 )
 from envc.compiler.diagnostics import Span, did_you_mean, shorten
 from envc.dsl import ast
+from envc.dsl.parser import dsl_literal
 
 # the kinds of value each attribute of a fill item takes (E0161 otherwise)
 _FILL_ATTRS: dict[str, type | tuple[type, ...]] = {
@@ -266,7 +266,7 @@ class HoleChecks(CheckerPart):
                 notes.append(f"... and {len(uses) - 6} more")
             self.err("E0163", f"a card in play needs hole `{fam.name}` for a text with {state}", d.span,
                      f"{len(uses)} card{'s' if len(uses) != 1 else ''} need{'s' if len(uses) == 1 else ''} it",
-                     notes=notes, help=f"write `fill {fam.name} text {json.dumps(text, ensure_ascii=False)} hash "
+                     notes=notes, help=f"write `fill {fam.name} text {dsl_literal(text)} hash "
                      f"\"{self.hole_hash(self._member_decl(fam, m))}\" {{ ... }}` in `{checker_module().fill_path(self.mod.path)}`, "
                      "run `envc fill SPEC --model MODEL`, or take the card out of the deck")
 

@@ -9,6 +9,7 @@ diagnostic that points at the offending token and lists what was expected.
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -39,19 +40,50 @@ def _lark_fill_body() -> Lark:
     return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True, start="fill_body")
 
 
+_SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
+_CODE_POINT = re.compile(r"u\{([0-9a-fA-F]{1,6})\}")
+
+
 def _unescape(token: str) -> str:
+    """The text of a string literal: `\\n`, `\\t`, `\\r`, `\\"`, `\\\\` and `\\u{XXXX}` (a code point in
+    hex) are escapes; a backslash before anything else stays as written (`dsl_literal` is the
+    inverse)."""
     body = token[1:-1]
     out: list[str] = []
     i = 0
     while i < len(body):
         ch = body[i]
-        if ch == "\\" and i + 1 < len(body):
-            nxt = body[i + 1]
-            out.append({"n": "\n", "t": "\t", '"': '"', "\\": "\\"}.get(nxt, "\\" + nxt))
-            i += 2
+        if ch != "\\" or i + 1 >= len(body):
+            out.append(ch)
+            i += 1
             continue
-        out.append(ch)
-        i += 1
+        code = _CODE_POINT.match(body, i + 1)
+        if code is not None and int(code.group(1), 16) <= 0x10FFFF:
+            out.append(chr(int(code.group(1), 16)))
+            i = code.end()
+            continue
+        nxt = body[i + 1]
+        out.append(_SIMPLE_ESCAPES.get(nxt, "\\" + nxt))
+        i += 2
+    return "".join(out)
+
+
+def dsl_literal(text: str) -> str:
+    """`text` as a DSL string literal that reads back as `text` (`_unescape`): quotes and
+    backslashes escaped, line breaks and tabs as `\\n`, `\\r`, `\\t`, every other control or
+    format character as `\\u{XXXX}` (a card text with a NUL or a Windows line break could not be
+    filled: the help wrote escapes the language lacked, `envc fill` dropped the `\\r`)."""
+    out = ['"']
+    for ch in text:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ch in "\n\t\r":
+            out.append({"\n": "\\n", "\t": "\\t", "\r": "\\r"}[ch])
+        elif not ch.isprintable() or unicodedata.category(ch) == "Cf":
+            out.append(f"\\u{{{ord(ch):04X}}}")
+        else:
+            out.append(ch)
+    out.append('"')
     return "".join(out)
 
 

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from envc.dsl import ast
-from envc.dsl.parser import parse
+from envc.dsl.parser import dsl_literal, parse
 
 #: provenance attributes, in the order they are written
 ATTR_ORDER = ("text", "hash", "provenance", "model", "attempts", "tokens", "cost", "date")
@@ -48,8 +48,7 @@ def _literal(v) -> str:
     if isinstance(v, float):
         text = f"{max(v, 0.0):.10f}".rstrip("0")
         return text + "0" if text.endswith(".") else text
-    s = str(v).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "")
-    return f'"{s}"'
+    return dsl_literal(str(v))  # (it dropped `\r`: a text with a Windows line break never matched its fill)
 
 
 def item_text(name: str, attrs: dict, body: str, clauses: str = "") -> str:

@@ -603,3 +603,40 @@ def test_diagnostics_show_control_characters_escaped(tmp_path):
     assert "`\\x1b[2Jy`" in out and "\\x07" in out and "\\u202e" in out
     source, caret = out.split("\n")[3:5]
     assert source.index("y") == caret.index("^")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_dsl_literal_reads_back_as_the_text(text):
+    """`dsl_literal` is the one way envc writes a text into the language (the E0163 help, the
+    fill files `envc fill` writes): the lexer reads every text back exactly, a NUL, a `\\r`, a
+    U+202E or a backslash before `u{` included."""
+    from envc.dsl.parser import _unescape, dsl_literal
+
+    literal = dsl_literal(text)
+    assert _unescape(literal) == text
+    assert all(ch.isprintable() for ch in literal)
+
+
+def test_a_text_with_control_characters_can_be_filled(tmp_path):
+    """Card texts holding a NUL and a Windows line break: the help's fill (and `envc fill`'s,
+    through `fillfile.item_text`) names the text exactly, so the spec checks with it (the help
+    wrote `\\u0000`, which the language read as six characters; `envc fill` dropped the `\\r`)."""
+    import json
+
+    from envc.compiler.check import load
+    from envc.compiler.diagnostics import DiagnosticError
+    from envc.llm_fill.fillfile import item_text
+
+    texts = ["a\x00b", "Set a to 1.\r\nThen stop."]
+    (tmp_path / "cards.json").write_text(json.dumps([{"name": f"c{i}", "effect": t} for i, t in enumerate(texts)]))
+    (tmp_path / "s.envspec").write_text(
+        'env x "d"\ntable Card from "cards.json" { effect: text from "effect" }\nstate { a: int[0..20] = 0 }\n'
+        'hole eff(p: int[0..0]) per Card.effect\naction pick(c: Card) {\n    eff[c.effect](0)\n    terminate()\n}\n'
+        'observe(p) -> int[0..20] { return a }\n')
+    with pytest.raises(DiagnosticError) as err:
+        load(str(tmp_path / "s.envspec"))
+    hashes = re.findall(r'hash "([0-9a-f]+)"', str([d.help for d in err.value.diagnostics]))
+    assert len(hashes) == 2
+    (tmp_path / "s.fills").write_text("".join(item_text("eff", {"text": t, "hash": h}, "a = 1") for t, h in zip(texts, hashes)))
+    assert load(str(tmp_path / "s.envspec")).name == "x"
