@@ -268,6 +268,12 @@ class TableChecks(CheckerPart):
             found = _dig(row, fieldname)
             if found is not None:
                 index.setdefault(json.dumps(found, sort_keys=True), i)
+        if target and not index:  # (each row's key was reported as matching no row, once per row)
+            self.err("E0100", f"no row of `{name}` has a key `{fieldname}`", span, "looked up by this key",
+                     help=did_you_mean(fieldname, sorted({k for r in target if isinstance(r, dict) for k in r
+                                                          if isinstance(k, str)})) or
+                     f"`by {name}.f` matches each value with the rows' `f`")
+            return None
 
         ok, fallback = self._column_default(c, elem)  # (a key's default: of the element type)
         if not ok:
