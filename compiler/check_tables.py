@@ -501,6 +501,16 @@ def _counter(name: str, lookup: dict[str, int]):
     return count
 
 
+def _other_kind(raw: Any, index: dict[str, int]) -> str:
+    """`; a row has the number 1` when `raw` is the text `"1"` and a row's key is the number 1,
+    or the other way round (a CSV deck's keys are texts, a JSON table's may be numbers)."""
+    if isinstance(raw, str) and re.fullmatch(r"-?[0-9]+", raw.strip()) and json.dumps(int(raw)) in index:
+        return f"; a row has the number {int(raw)}, and this is the text {json.dumps(raw)}"
+    if isinstance(raw, int) and not isinstance(raw, bool) and json.dumps(str(raw)) in index:
+        return f"; a row has the text \"{raw}\", and this is a number"
+    return ""
+
+
 def _row_key(name: str, fieldname: str, index: dict[str, int], fallback: Any):
     """The leaf converter of a `by T.f` column: a key to its row number in T (`index`: the
     key's JSON -> row), or `fallback` (the column's default) for a key outside the data."""
@@ -509,7 +519,7 @@ def _row_key(name: str, fieldname: str, index: dict[str, int], fallback: Any):
         if row is None and fallback is not None:
             return fallback, None  # a key outside the data (a card of another set) takes the default
         if row is None:
-            return None, f"names no row of `{name}` (no `{fieldname}` equal to it)"
+            return None, f"names no row of `{name}` (no `{fieldname}` equal to it{_other_kind(raw, index)})"
         if isinstance(t, ir.IntT) and not t.lo <= row <= t.hi:
             return None, f"is row {row}, outside {t.lo}..{t.hi}"
         return row, None
