@@ -131,6 +131,20 @@ def free_locals(node: Any) -> set[str]:
     return out
 
 
+def holds(param: ir.Type, arg: ir.Type) -> bool:
+    """True when every value of type `arg` is a value of type `param` (an argument passed for a
+    parameter of type `param` then needs no cast: an inlined call substitutes it as it is)."""
+    if isinstance(param, ir.IntT) and isinstance(arg, ir.IntT):
+        return param.lo <= arg.lo and arg.hi <= param.hi
+    return param == arg
+
+
+def draws(node: ir.Node) -> bool:
+    """Whether evaluating `node` draws a random number or takes from a list, places included
+    (`ir.first_draw` does not look into a place's indices)."""
+    return any(isinstance(n, (ir.RandomInt, ir.RandomPick, ir.ListTake)) for n in ir.walk(node))
+
+
 def substitute(node: Any, mapping: dict[str, Any], fresh: Callable[[str], str] | None = None) -> Any:
     """A copy of `node` in which every free `Local(name)` with `name` in `mapping` is replaced:
     by `mapping[name]` when it is an expression, or renamed when it is a string (places rooted

@@ -655,7 +655,7 @@ class Lowering:
             return None
         if not any(self._mentions_nest(a) for a in e.args):
             return None
-        if not all(_holds(p.type, a.type) for p, a in zip(fn.params, e.args)):
+        if not all(irutil.holds(p.type, a.type) for p, a in zip(fn.params, e.args)):
             return None
         self._inline_depth += 1
         try:
@@ -696,7 +696,7 @@ class Lowering:
             return None
         if any(ir.first_draw(a) is not None for a in e.args) or not any(self._mentions_nest(a) for a in e.args):
             return None
-        if not all(_holds(p.type, a.type) for p, a in zip(fn.params, e.args)):
+        if not all(irutil.holds(p.type, a.type) for p, a in zip(fn.params, e.args)):
             return None
         params = {p.name for p in fn.params}
         if not any(isinstance(s, ir.For) for s in fn.body):
@@ -2275,14 +2275,6 @@ def _slice_view(base: str, shape: tuple[int, ...], vals: list) -> str | None:
 
 _TYPES = (ir.BoolT, ir.IntT, ir.FloatT, ir.EnumT, ir.RecordT, ir.RowT, ir.ArrayT, ir.ListT)
 _SCALARS = (ir.BoolT, ir.IntT, ir.FloatT, ir.EnumT, ir.RowT)
-
-
-def _holds(param: ir.Type, arg: ir.Type) -> bool:
-    """True when every value of type `arg` is a value of type `param` (an inlined call's
-    argument then needs no cast)."""
-    if isinstance(param, ir.IntT) and isinstance(arg, ir.IntT):
-        return param.lo <= arg.lo and arg.hi <= param.hi
-    return param == arg
 
 
 def _go_flag(s: ir.For) -> str | None:

@@ -41,14 +41,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from envc.compiler import ir
+from envc.compiler import ir, irutil
 from envc.compiler.passes import number_faults
 
 NAME = "inline_fns"
 #: the largest `return` expression, in IR nodes (types not counted), that is inlined
 MAX_NODES = 12
 
-_DRAWS = (ir.RandomInt, ir.RandomPick, ir.ListTake)
 _ATOMS = (ir.Const, ir.Local, ir.StateGet)
 _BINDERS = (ir.Reduce, ir.ArrayBuild, ir.RandomPick)
 
@@ -117,11 +116,11 @@ class _Inliner:
         if not all(self._passes(p, a, body) for p, a in zip(params, node.args, strict=True)):
             return None
         self.count += 1
-        return _substitute(body, {p.name: a for p, a in zip(params, node.args, strict=True)})
+        return irutil.substitute(body, {p.name: a for p, a in zip(params, node.args, strict=True)})
 
     def _passes(self, param: ir.ParamDef, arg: ir.Expr, body: ir.Expr) -> bool:
         """Whether `arg` may replace `param` in `body` (the module docstring's conditions)."""
-        if not _holds(param.type, arg.type) or _draws(arg):
+        if not irutil.holds(param.type, arg.type) or irutil.draws(arg):
             return False
         if isinstance(arg, _ATOMS):
             return True
@@ -131,26 +130,6 @@ class _Inliner:
         return _fault_free([arg], self.fault_free)
 
 
-def _substitute(e: ir.Node, mapping: dict[str, ir.Expr]) -> ir.Node:
-    """A copy of `e` (which binds no local: no comprehension, reduction or `random.pick`)
-    with `Local(name)` replaced by `mapping[name]`; no argument can be captured."""
-    if isinstance(e, ir.Local):
-        return mapping.get(e.name, e)
-    return ir.map_children(e, lambda child: _substitute(child, mapping))
-
-
-def _holds(param: ir.Type, arg: ir.Type) -> bool:
-    """True when every value of type `arg` is a value of type `param` (the call casts nothing)."""
-    if isinstance(param, ir.IntT) and isinstance(arg, ir.IntT):
-        return param.lo <= arg.lo and arg.hi <= param.hi
-    return param == arg
-
-
-def _draws(node: ir.Node) -> bool:
-    """Whether evaluating `node` draws or takes, places included."""
-    return any(isinstance(n, _DRAWS) for n in ir.walk(node))
-
-
 def _size(e: ir.Expr) -> int:
     return sum(1 for _ in ir.walk(e))
 
@@ -158,7 +137,7 @@ def _size(e: ir.Expr) -> int:
 def _loops(e: ir.Expr) -> bool:
     """Whether `e` draws, takes, or loops (a comprehension or reduction: a call of a fn with
     a loop stays a call, the loop written once)."""
-    return any(isinstance(n, (*_DRAWS, *_BINDERS)) for n in ir.walk(e))
+    return irutil.draws(e) or any(isinstance(n, _BINDERS) for n in ir.walk(e))
 
 
 def _fault_free(x: Any, fault_free_fns: set[str]) -> bool:

@@ -58,7 +58,6 @@ NAME = "sequence_draws"
 #: the fresh locals' names: `_envc_` is reserved (no spec name clashes), `seq` and a number
 PREFIX = "_envc_seq"
 
-_DRAWS = (ir.RandomInt, ir.RandomPick, ir.ListTake)
 _SCALARS = (ir.BoolT, ir.IntT, ir.FloatT, ir.EnumT, ir.RowT)
 
 
@@ -72,12 +71,6 @@ def run(module: ir.Module, ctx: Any = None) -> ir.Module:
     if seq.count == 0:  # nothing to sequence: the module itself
         return module
     return module.model_copy(update={"fns": fns, "actions": actions, "init": init, "epilogue": epilogue})
-
-
-def _draws(node: ir.Node) -> bool:
-    """Whether evaluating `node` draws or takes, places included (`ir.first_draw` does not
-    look into a place's indices)."""
-    return any(isinstance(n, _DRAWS) for n in ir.walk(node))
 
 
 def _takes(node: ir.Node) -> bool:
@@ -117,7 +110,7 @@ class _Sequencer:
         rewritten."""
         if isinstance(s, (ir.If, ir.For, ir.Match)):
             return self.compound(s)
-        if isinstance(s, ir.Choose) or not _draws(s):
+        if isinstance(s, ir.Choose) or not irutil.draws(s):
             return [s]
         if isinstance(s, ir.Assign):
             return self.assign(s)
@@ -172,14 +165,14 @@ class _Sequencer:
         with `bind_all` every index that is not a constant or a local (something taken after
         the place needs it as it was)."""
         indices = _indices(p)
-        if not indices or not (bind_all or any(_draws(x) for x in indices)):
+        if not indices or not (bind_all or any(irutil.draws(x) for x in indices)):
             return [], p
         lets: list[ir.Stmt] = []
         done = []
         for x in indices:
             inner, x = self.expr(x)
             lets += inner
-            if not _atom(x) and (bind_all or _draws(x)):
+            if not _atom(x) and (bind_all or irutil.draws(x)):
                 let, x = self.fresh(x)
                 lets.append(let)
             done.append(x)
@@ -192,7 +185,7 @@ class _Sequencer:
     def expr(self, e: ir.Expr) -> tuple[list[ir.Stmt], ir.Expr]:
         """(`let`s to run first, what `e` becomes): operands read before a take bound, places
         resolved once, short reductions whose body takes unrolled."""
-        if not _draws(e):
+        if not irutil.draws(e):
             return [], e
         if isinstance(e, (ir.Reduce, ir.ArrayBuild)):
             return self.unrolled(e) if _takes(e.body) else ([], e)
