@@ -31,7 +31,8 @@ The call is rewritten when:
    structurally equal to `R` (the same IR ignoring source spans; no string comparison) and,
    with every such occurrence replaced by a local bound to row `i`, evaluates to a constant
    boolean, for every row `i` in `0..n` (the reference interpreter's `Evaluator` computes it,
-   with no state: a conjunct that reads the state, another local, or draws is not one);
+   with no state: a conjunct that reads the state or another local, itself or through its fns
+   (`_reads_more`), that draws, or that faults or divides by zero on a row is not one);
    conjuncts that fail this are ignored (dropping a conjunct only widens the set);
 3. the index, with `R` replaced the same way, evaluates for every row.
 
@@ -45,8 +46,10 @@ and `effect_tables` builds a table for each, whose cost is that of the set's ops
 
 Guarantee (exactness): the interpreter runs the same trajectories with and without the pass.
 Between the evaluation of a guard and of the call's index nothing runs but the evaluation of
-conditions (`If` conditions are expressions: they write no state and no local; a draw only
-advances the random stream, which `R` does not read, being draw-free) and the index is
+conditions (`If` conditions are expressions: they write no local; a draw only advances the
+random stream, which `R` does not read, being draw-free; a take from a list, `pop()` or
+`draw()`, writes the state, so only the guards after the last condition that takes count:
+`_after_takes`) and the index is
 evaluated first among the call's arguments, so `R` has the same value `r` at both. The call
 runs only if every guard holds, so every usable conjunct holds for row `r`: the index is
 `index(r)`, which is in the reachable set or is a number the original dispatch does nothing
