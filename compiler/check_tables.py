@@ -70,6 +70,7 @@ class TableChecks(CheckerPart):
                 self.broken.add(f"{d.name}.{c.name}")
                 continue
             columns.append(ir.ColumnDef(name=c.name, type=t, values=values, span=c.span))
+        self._deck_keys(d, rows)
         key = next((k for k in ("name", "id")
                     if rows and all(isinstance(r, dict) and r.get(k) is not None for r in rows)), None)
         labels = _unique([str(r[key]) for r in rows]) if key else None  # how `envc run` names a row
@@ -185,6 +186,26 @@ class TableChecks(CheckerPart):
                  f"{len(shown)} bad row{'s' if len(shown) > 1 else ''}",
                  notes=shown[:3] + ([f"...{more}"] if more else []),
                  help="fix the data, widen the column type, or give a `default` for missing values")
+
+    def _deck_keys(self, d: ast.TableDecl, rows: list[dict]) -> None:
+        """E0152 at each `key: value` line of a deck list (`*.txt`) that no column of `d` reads:
+        a team file's `levle: 50` was silently ignored (the level stayed 100)."""
+        read = {(c.source or c.name).split(".")[0] for c in d.columns} | {"name"}
+        for row in rows:
+            found = decklist.source_of(row)
+            if found is None:
+                continue
+            path, text = found
+            for key in [k for k in row if isinstance(k, str) and k not in read and k not in decklist.RESERVED]:
+                line = decklist.line_of(row, key) or 1
+                src_line = text.split("\n")[line - 1] if line <= len(text.split("\n")) else ""
+                start = sum(len(x) + 1 for x in text.split("\n")[:line - 1])
+                width = max(1, len(src_line.rstrip()))
+                span = Span(file=path, start=start, end=start + width, line=line, col=1, end_line=line,
+                            end_col=1 + width)
+                self.err("E0152", f"{os.path.basename(path)}: no column of `{d.name}` reads `{key}`", span,
+                         "ignored", help=did_you_mean(key, sorted(read - {"name"})) or
+                         f"remove the line, or add a column `from \"{key}\"` to table `{d.name}`")
 
     def _deck_problem(self, d: ast.TableDecl, c: ast.ColumnDecl, row: dict, source: str, raw: Any, t: ir.Type,
                       problem: str) -> None:

@@ -314,6 +314,9 @@ BAD_TEAMS = [
     ("unknown_move", "1 Tauros [Body Slam, Shadow Ball]\n", 2, "`Shadow Ball` names no row of `Move`", None),
     ("five_moves", "1 Tauros [Body Slam, Hyper Beam, Blizzard, Earthquake, Surf]\n", 2, "has 5 items, not at most 4",
      None),
+    # a key no column reads was ignored: the level stayed 100 (a fresh-spec hunt)
+    ("misspelt_key", "levle: 50\n1 Tauros [Body Slam]\n", 2, "no column of `Lineup` reads `levle`",
+     "did you mean `level`"),
 ]
 
 
