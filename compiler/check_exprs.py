@@ -608,6 +608,11 @@ class ExpressionChecks(CheckerPart):
             self.fail("E0160", f"hole `{name}` cannot be called: it has no valid fill", e.span)
         if name in self.broken:
             raise _Poison()  # its declaration was reported already
+        if name not in self.fn_sigs and any(isinstance(d, ast.FnDecl) and d.name == name for d in self.mod.decls):
+            # a `fn` read where functions are not known yet: a constant, a size or a range bound
+            self.fail("E0113", f"`{name}` is a `fn`, which a constant, a size or a range bound cannot call", e.span,
+                      "not a constant", help="constants, sizes and range bounds may use literals, other "
+                      "constants and pure built-ins")
         if name in self.enums:  # `Col(int(c) + 1)`: no integer becomes a member
             members = self.enums[name].members or ["MEMBER"]
             self.fail("E0110", f"`{name}` is an enum: it is not called", func.span, "not a function",
