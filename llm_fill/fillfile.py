@@ -51,6 +51,13 @@ def _literal(v) -> str:
     return dsl_literal(str(v))  # (it dropped `\r`: a text with a Windows line break never matched its fill)
 
 
+def _expand_indent(text: str) -> str:
+    """`text` with the tabs of each line's indentation as spaces (4 columns), the others kept: a
+    tab inside a string literal is part of the fill (`fail("a<TAB>b")` was judged, then written
+    with four spaces)."""
+    return re.sub(r"^[ \t]+", lambda m: m.group(0).expandtabs(4), text, flags=re.M)
+
+
 def item_text(name: str, attrs: dict, body: str, clauses: str = "") -> str:
     """The text of one `fill` item: attributes in `ATTR_ORDER` (None values left out), the
     body dedented and indented by four spaces; ends with a newline. With a `text`
@@ -66,7 +73,7 @@ def item_text(name: str, attrs: dict, body: str, clauses: str = "") -> str:
         head = " ".join([f"fill {name}"] + parts)
     if clauses.strip():
         head += "\n" + "\n".join(f"    {line.strip()}" for line in clauses.strip().split("\n") if line.strip())
-    lines = [line.rstrip() for line in textwrap.dedent(body.expandtabs(4)).strip("\n").split("\n")]
+    lines = [line.rstrip() for line in textwrap.dedent(_expand_indent(body)).strip("\n").split("\n")]
     inner = "".join(f"    {line}\n" if line else "\n" for line in lines) if any(lines) else ""
     return f"{head} {{\n{inner}}}\n"
 
@@ -93,7 +100,7 @@ def body_of(text: str, d: ast.FillDecl) -> str:
     if not _braced(item):
         return ""
     head = _head_end(item, len(f"fill {d.name}"))
-    return textwrap.dedent(item[head + 1:item.rindex("}")].expandtabs(4)).strip("\n")
+    return textwrap.dedent(_expand_indent(item[head + 1:item.rindex("}")])).strip("\n")
 
 
 def _head_end(item: str, start: int) -> int:

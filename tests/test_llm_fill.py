@@ -509,6 +509,14 @@ def test_extract_body():
         extract_body("```envspec\nx = 1 // \ud800\n```", "h")
 
 
+def test_item_text_expands_indentation_tabs_only():
+    """A tab inside a string literal is part of the fill: it was written as four spaces
+    (`expandtabs` on the whole body), so the fill written was not the fill judged."""
+
+    assert item_text("h", {"hash": "1"}, '\tif x {\n\t\tfail("a\tb")\n\t}') == (
+        'fill h hash "1" {\n    if x {\n        fail("a\tb")\n    }\n}\n')
+
+
 def test_upsert_keeps_everything_else():
     text = ("// header\n\n// about a\nfill a hash \"1\" {\n    x = 1\n}\n\n"
             "// about c\nfill c hash \"3\" {\n    z = 3\n}\n// trailing\n")
