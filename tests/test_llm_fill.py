@@ -512,7 +512,6 @@ def test_extract_body():
 def test_item_text_expands_indentation_tabs_only():
     """A tab inside a string literal is part of the fill: it was written as four spaces
     (`expandtabs` on the whole body), so the fill written was not the fill judged."""
-
     assert item_text("h", {"hash": "1"}, '\tif x {\n\t\tfail("a\tb")\n\t}') == (
         'fill h hash "1" {\n    if x {\n        fail("a\tb")\n    }\n}\n')
 
