@@ -151,7 +151,7 @@ class Sources:
         return lines[line - 1].removesuffix("\r")
 
 
-def _visible(text: str, same_width: bool = False) -> str:
+def visible(text: str, same_width: bool = False) -> str:
     """`text` with its control and format characters (ESC, BEL, NUL, U+202E, ...; not a
     newline) made visible: a spec, a data file or a fill is untrusted, and a raw `\x1b[2J` in a
     message cleared the user's terminal. `same_width`: each becomes U+FFFD (one column), so a
@@ -171,37 +171,37 @@ def _visible(text: str, same_width: bool = False) -> str:
 
 def render(diag: Diagnostic) -> str:
     """Render a diagnostic as rustc does: header, location, source line, caret, help. Control
-    characters of its texts are shown escaped (`_visible`)."""
-    out = [f"{diag.severity}[{diag.code}]: {_visible(diag.message)}"]
+    characters of its texts are shown escaped (`visible`)."""
+    out = [f"{diag.severity}[{diag.code}]: {visible(diag.message)}"]
     span = diag.span
     if span is not None and span.file != "<builtin>":
         gutter = " " * len(str(span.line))
-        out.append(f"{gutter}--> {_visible(span.file)}:{span.line}:{span.col}")
+        out.append(f"{gutter}--> {visible(span.file)}:{span.line}:{span.col}")
         src = Sources.line(span.file, span.line)
         if src is not None:
             raw = src.rstrip("\n")
-            src = _visible(raw.expandtabs(4), same_width=True)
+            src = visible(raw.expandtabs(4), same_width=True)
             pad = len(raw[:span.col - 1].expandtabs(4)) + max(0, span.col - 1 - len(raw))  # tabs shift the caret
             if span.end_line == span.line:
                 width = max(1, len(raw[:span.end_col - 1].expandtabs(4)) + max(0, span.end_col - 1 - len(raw)) - pad)
             else:
                 width = max(1, len(src) - pad)
             caret = " " * pad + "^" * width
-            label = f" {_visible(diag.label)}" if diag.label else ""
+            label = f" {visible(diag.label)}" if diag.label else ""
             out.append(f"{gutter} |")
             out.append(f"{span.line} | {src}")
             out.append(f"{gutter} | {caret}{label}".rstrip())
         if diag.notes or diag.help:
             out.append(f"{gutter} |")
         for note in diag.notes:
-            out.append(f"{gutter} = note: {_visible(note)}")
+            out.append(f"{gutter} = note: {visible(note)}")
         if diag.help:
-            out.append(f"{gutter} = help: {_visible(diag.help)}")
+            out.append(f"{gutter} = help: {visible(diag.help)}")
     else:
         for note in diag.notes:
-            out.append(f"  = note: {_visible(note)}")
+            out.append(f"  = note: {visible(note)}")
         if diag.help:
-            out.append(f"  = help: {_visible(diag.help)}")
+            out.append(f"  = help: {visible(diag.help)}")
     return "\n".join(out)
 
 

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from envc.compiler.check import check
-from envc.compiler.diagnostics import ERROR_CODES, DiagnosticError, render, render_all
+from envc.compiler.diagnostics import ERROR_CODES, DiagnosticError, render, render_all, visible
 from envc.dsl.parser import parse
 
 # Folding float constants such as `1.0 / 0.0` gives inf/nan with numpy's RuntimeWarning: fine here.
@@ -69,13 +69,16 @@ def check_rendering(text: str, path: str, out: str) -> None:
     lines = text.split("\n")  # the parser counts lines by "\n" only
     assert 1 <= line <= len(lines), (line, len(lines), out)
     raw = lines[line - 1].removesuffix("\r")
+    if line == 1:
+        raw = raw.removeprefix("\ufeff")  # (the parser skips a byte order mark: it is no code)
     assert 1 <= col <= len(lines[line - 1]) + 1, (line, col, out)
     rows = out.split("\n")
     quoted = f"{line} | "
     at = next((i for i, r in enumerate(rows) if r.startswith(quoted)), None)
     if at is None:
         return  # the location has no source line to show
-    assert rows[at][len(quoted):] == raw.expandtabs(4), out
+    # control characters show as U+FFFD, one column each (`diagnostics.visible`)
+    assert rows[at][len(quoted):] == visible(raw.expandtabs(4), same_width=True), out
     caret = rows[at + 1][len(quoted):]
     assert caret.index("^") == len(raw[:col - 1].expandtabs(4)), out
 
