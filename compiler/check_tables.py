@@ -198,11 +198,7 @@ class TableChecks(CheckerPart):
             path, text = found
             for key in [k for k in row if isinstance(k, str) and k not in read and k not in decklist.RESERVED]:
                 line = decklist.line_of(row, key) or 1
-                src_line = text.split("\n")[line - 1] if line <= len(text.split("\n")) else ""
-                start = sum(len(x) + 1 for x in text.split("\n")[:line - 1])
-                width = max(1, len(src_line.rstrip()))
-                span = Span(file=path, start=start, end=start + width, line=line, col=1, end_line=line,
-                            end_col=1 + width)
+                span = _line_span(path, text, line, 1, max(1, len(_source_line(text, line).rstrip())))
                 self.err("E0152", f"{os.path.basename(path)}: no column of `{d.name}` reads `{key}`", span,
                          "ignored", help=did_you_mean(key, sorted(read - {"name"})) or
                          f"remove the line, or add a column `from \"{key}\"` to table `{d.name}`")
@@ -220,11 +216,10 @@ class TableChecks(CheckerPart):
         for k in index:
             item = item[k] if isinstance(item, list) and k < len(item) else None
         shown = item if isinstance(item, str) and not getattr(problem, "whole", False) else None
-        src_line = text.split("\n")[line - 1] if line <= len(text.split("\n")) else ""
+        src_line = _source_line(text, line)
         col = src_line.find(shown) + 1 if shown and shown in src_line else 1
         width = len(shown) if shown and col > 1 else max(1, len(src_line.rstrip()))
-        start = sum(len(x) + 1 for x in text.split("\n")[:line - 1]) + col - 1
-        span = Span(file=path, start=start, end=start + width, line=line, col=col, end_line=line, end_col=col + width)
+        span = _line_span(path, text, line, col, width)
         what = f"`{shown}` {problem}" if shown else f"`{source}` {problem}"
         if getattr(problem, "whole", False) and index:
             what = f"the list `{source}` {problem} (item {index[0] + 1} is on this line)"
@@ -470,6 +465,18 @@ def _convert_bool(raw: Any) -> tuple[Any, str | None]:
     if not isinstance(raw, bool):
         return None, "is not a boolean (`true`, `false`, `1` or `0`)"
     return raw, None
+
+
+def _source_line(text: str, line: int) -> str:
+    """Line `line` (from 1) of a data file's `text`, or "" past its end."""
+    lines = text.split("\n")
+    return lines[line - 1] if line <= len(lines) else ""
+
+
+def _line_span(path: str, text: str, line: int, col: int, width: int) -> Span:
+    """The span of `width` characters at `line`:`col` of data file `path` holding `text`."""
+    start = sum(len(x) + 1 for x in text.split("\n")[:line - 1]) + col - 1
+    return Span(file=path, start=start, end=start + width, line=line, col=col, end_line=line, end_col=col + width)
 
 
 def _unique(labels: list[str]) -> list[str]:
