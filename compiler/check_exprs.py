@@ -613,6 +613,14 @@ class ExpressionChecks(CheckerPart):
             self.fail("E0113", f"`{name}` is a `fn`, which a constant, a size or a range bound cannot call", e.span,
                       "not a constant", help="constants, sizes and range bounds may use literals, other "
                       "constants and pure built-ins")
+        if name in self.boundaries:  # `when b()`: a boundary is reached by a statement, it has no value
+            self.fail("E0110", f"`{name}` is a boundary: reaching it is a statement, it has no value", func.span,
+                      "not a function", help=f"reach it on a line of its own in an action or a `proc`, `{name}(...)`; "
+                      "a guard, a `fn` or an expression cannot")
+        if name in ("chose", "chosen"):  # (a simultaneous spec takes these names before this point)
+            self.fail("E0192", f"`{name}(...)` reads a simultaneous turn's choices, and this spec has none",
+                      func.span, "not a simultaneous spec",
+                      help="write `simultaneous` after `players N` and a `resolve { ... }` block (README, \"Simultaneous turns\")")
         if name in self.enums:  # `Col(int(c) + 1)`: no integer becomes a member
             members = self.enums[name].members or ["MEMBER"]
             self.fail("E0110", f"`{name}` is an enum: it is not called", func.span, "not a function",

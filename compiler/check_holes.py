@@ -56,6 +56,7 @@ class HoleChecks(CheckerPart):
         for m in sources:
             for d in m.decls:
                 if isinstance(d, ast.FillDecl):
+                    self._unknown_attrs(d)
                     name: str | None = self._member_of(d) if "text" in d.attrs else d.name
                     if name is None:
                         continue
@@ -66,6 +67,15 @@ class HoleChecks(CheckerPart):
                         continue
                     fills[name] = (d, m)
         return fills
+
+    def _unknown_attrs(self, d: ast.FillDecl) -> None:
+        """E0161 for each attribute of fill `d` that envc does not know: a misspelt `provenanse`
+        was dropped without a word, and the fill then had no provenance."""
+        for k in d.attrs:
+            if k in _FILL_ATTRS:
+                continue
+            self.err("E0161", f"unknown fill attribute `{k}` of `{d.name}`", d.span, f"`{k}` is not an attribute",
+                     help=did_you_mean(k, _FILL_ATTRS) or f"a fill's attributes are {', '.join(_FILL_ATTRS)}")
 
     def _member_of(self, d: ast.FillDecl) -> str | None:
         """The member hole that `fill FAMILY text "..." { }` fills (None after an error)."""

@@ -23,6 +23,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict
+from rich.cells import cell_len
 
 #: Every error code envc emits, with a one-line summary. `tests/diagnostics/` holds one
 #: `.envspec` per code (file name starts with the code) beside its expected `.err`.
@@ -169,6 +170,12 @@ def visible(text: str, same_width: bool = False) -> str:
     return "".join(out)
 
 
+def _columns(text: str) -> int:
+    """The terminal columns of `text` as `render` shows a source line: tabs at every 4, each
+    control character one U+FFFD, a wide (CJK) character two (`rich.cells.cell_len`)."""
+    return cell_len(visible(text.expandtabs(4), same_width=True))
+
+
 def render(diag: Diagnostic) -> str:
     """Render a diagnostic as rustc does: header, location, source line, caret, help. Control
     characters of its texts are shown escaped (`visible`)."""
@@ -181,11 +188,11 @@ def render(diag: Diagnostic) -> str:
         if src is not None:
             raw = src.rstrip("\n")
             src = visible(raw.expandtabs(4), same_width=True)
-            pad = len(raw[:span.col - 1].expandtabs(4)) + max(0, span.col - 1 - len(raw))  # tabs shift the caret
+            pad = _columns(raw[:span.col - 1]) + max(0, span.col - 1 - len(raw))  # tabs, wide characters shift it
             if span.end_line == span.line:
-                width = max(1, len(raw[:span.end_col - 1].expandtabs(4)) + max(0, span.end_col - 1 - len(raw)) - pad)
+                width = max(1, _columns(raw[:span.end_col - 1]) + max(0, span.end_col - 1 - len(raw)) - pad)
             else:
-                width = max(1, len(src) - pad)
+                width = max(1, cell_len(src) - pad)
             caret = " " * pad + "^" * width
             label = f" {visible(diag.label)}" if diag.label else ""
             out.append(f"{gutter} |")

@@ -88,7 +88,10 @@ def read_table(path: str, base_dir: str) -> TableFile:
 
 
 def _read(shown: str, path: str, base_dir: str) -> TableFile:
-    if any(ch in shown for ch in "*?["):
+    if not shown.strip():  # `from ""` joined to the spec's folder, which "is a folder, not a regular file"
+        return TableFile(None, Problem("E0150", "the data file's path is empty", "no path",
+                                       help='name a file relative to the spec\'s folder, `from "data/cards.json"`'))
+    if any(ch in shown for ch in "*?[") and not os.path.lexists(path):  # a file named `u[1].json` is read as named
         return _read_glob(shown, path, base_dir)
     if not os.path.lexists(path):
         return TableFile(None, Problem("E0150", f"data file `{shown}` not found", "no such file",

@@ -260,7 +260,12 @@ class _Builder(Transformer):
 
     @v_args(meta=True)
     def fill_decl(self, meta, c):
-        attrs: dict[str, Any] = dict(a for a in c[1:-1] if isinstance(a, tuple))
+        attrs: dict[str, Any] = {}
+        for name, value in (a for a in c[1:-1] if isinstance(a, tuple)):
+            if name in attrs:  # (a dict would keep the last silently)
+                raise DiagnosticError([Diagnostic("E0161", f"fill attribute `{name}` is given twice", self._tok(name),
+                                                  "given again here", help="keep one")])
+            attrs[str(name)] = value
         scenarios = [a for a in c[1:-1] if isinstance(a, ast.Scenario)]
         ensures = [a for a in c[1:-1] if isinstance(a, ast.Expr)]
         return ast.FillDecl(self._span(meta), str(c[0]), attrs, c[-1], ensures, scenarios)
@@ -374,10 +379,10 @@ class _Builder(Transformer):
         return (c[0], c[2])
 
     def fill_attr(self, c):
-        tok = c[1]
+        tok = c[1]  # (the name stays a Token: `fill_decl` points at a repeated one)
         if tok.type == "STRING":
-            return (str(c[0]), _unescape(tok))
-        return (str(c[0]), self._int(tok) if tok.type == "INT" else float(tok))
+            return (c[0], _unescape(tok))
+        return (c[0], self._int(tok) if tok.type == "INT" else float(tok))
 
     def ret_type(self, c):
         return c[0]
@@ -733,6 +738,11 @@ _MISSING = {
     "^": "for a power write `pow(x, n)`; for exclusive or write `a != b` on bools",
     "?": "write `if c then a else b`",
     "else if": "write `elif`",
+    "elseif": "write `elif`",
+    "elsif": "write `elif`",
+    "/*": "comments begin with `//` and run to the end of the line",
+    "#": "comments begin with `//` and run to the end of the line",
+    "'": "strings are written in double quotes, `\"text\"`",
 }
 
 
@@ -741,11 +751,14 @@ def _missing_construct(text: str, pos: int) -> tuple[str, int] | None:
     parser stopped at, or the one before it), and its offset; None when there is none."""
     if text.startswith("if", pos) and (found := re.search(r"\belse\s*$", text[:pos])):
         return "else if", found.start()
-    for op in ("**", "++", "*=", "/=", "%=", "<<", ">>"):
+    line_start = text.rfind("\n", 0, pos) + 1
+    if found := re.search(r"}[ \t]*(elseif|elsif)\b", text[line_start:pos]):  # (a name after `}` on its line)
+        return found.group(1), line_start + found.start(1)
+    for op in ("**", "++", "*=", "/=", "%=", "<<", ">>", "/*"):
         for start in (pos - 1, pos):
             if start >= 0 and text.startswith(op, start):
                 return op, start
-    if pos < len(text) and text[pos] in "^?":
+    if pos < len(text) and text[pos] in "^?#'":
         return text[pos], pos
     return None
 
@@ -906,15 +919,27 @@ def _character_diagnostic(err: UnexpectedCharacters, path: str, text: str) -> Di
         help_text = "statements need no `;`: put each on its own line"
     elif ch in "&|!":
         help_text = "use the words `and`, `or` and `not`"
+    elif ch.isspace():  # a no-break space, a form feed: invisible in the quoted line
+        help_text = "replace it with a plain space or a line break"
+    elif ch.isalpha():
+        help_text = "names are written in ASCII letters, digits and `_`"
     else:
         help_text = "remove this character"
     return Diagnostic(
         "E0002",
-        f"unexpected character `{ch}`" if ch.strip() else "unexpected character",
+        f"unexpected character `{ch}`" if ch.strip() else f"unexpected character {_unicode_name(ch)}",
         _point(path, text, err.line, err.column, pos),
         label="not part of the language",
         help=help_text,
     )
+
+
+def _unicode_name(ch: str) -> str:
+    """`U+00A0 (NO-BREAK SPACE)`: how a diagnostic names a character it cannot show."""
+    if not ch:
+        return "at the end of the file"
+    name = unicodedata.name(ch, "")
+    return f"U+{ord(ch):04X}" + (f" ({name})" if name else "")
 
 
 def _record_before(text: str, pos: int) -> str | None:
@@ -992,6 +1017,8 @@ def parse(text: str, path: str = "<input>") -> ast.Module:
             construct the language does not have, such as exponent notation).
     """
     text = text.removeprefix("\ufeff")  # a UTF-8 byte order mark (editors on Windows write one) is no code
+    if "\r" in text and "\n" not in text:  # classic Mac OS line ends: lark ends lines and `//` comments at "\n" only
+        text = text.replace("\r", "\n")  # (the same length: offsets and columns stay the file's)
     Sources.add(path, text)
     exponent = _exponent_diagnostic(text, path)
     if exponent is not None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rich.cells import cell_len
 
 from envc.compiler.check import check
 from envc.compiler.diagnostics import ERROR_CODES, DiagnosticError, render, render_all, visible
@@ -66,6 +67,8 @@ def check_rendering(text: str, path: str, out: str) -> None:
     assert m is not None, f"no `-->` line in:\n{out}"
     assert m.group(2) == path, out
     line, col = int(m.group(3)), int(m.group(4))
+    if "\r" in text and "\n" not in text:
+        text = text.replace("\r", "\n")  # a file of classic Mac OS line ends (the parser reads them so)
     lines = text.split("\n")  # the parser counts lines by "\n" only
     assert 1 <= line <= len(lines), (line, len(lines), out)
     raw = lines[line - 1].removesuffix("\r")
@@ -80,7 +83,8 @@ def check_rendering(text: str, path: str, out: str) -> None:
     # control characters show as U+FFFD, one column each (`diagnostics.visible`)
     assert rows[at][len(quoted):] == visible(raw.expandtabs(4), same_width=True), out
     caret = rows[at + 1][len(quoted):]
-    assert caret.index("^") == len(raw[:col - 1].expandtabs(4)), out
+    # tabs every 4 columns, a wide (CJK) character two columns
+    assert caret.index("^") == cell_len(visible(raw[:col - 1].expandtabs(4), same_width=True)), out
 
 
 def front_end(text: str, path: str = FUZZ_PATH, fills: str | None = None) -> list:

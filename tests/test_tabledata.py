@@ -90,6 +90,14 @@ def test_missing_files_and_patterns_name_what_was_looked_for(tmp_path):
     assert none.problem is not None and none.problem.code == "E0150" and "decks/*.txt" in none.problem.message
 
 
+def test_a_file_named_like_a_pattern_is_read_as_named(tmp_path):
+    _write(tmp_path, "u[1].json", '[{"v": 1}]')
+    _write(tmp_path, "u1.json", '[{"v": 2}]')
+    _write(tmp_path, "w2.json", '[{"v": 3}]')
+    assert tabledata.read_table("u[1].json", str(tmp_path)).rows == [{"v": 1}]  # not the pattern's `u1.json`
+    assert tabledata.read_table("w[0-9].json", str(tmp_path)).rows == [{"v": 3}]  # no such file: a pattern
+
+
 def test_a_problem_in_one_matched_file_names_that_file(tmp_path):
     _write(tmp_path, "decks/a.txt", "name: a\n2 A1-001 Bulbasaur\n")
     _write(tmp_path, "decks/b.txt", "name: b\nthis line is nothing\n")
