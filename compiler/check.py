@@ -176,6 +176,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks, StatementChec
         observe, observe_failed = self._observe_checked(by_kind.get(ast.ObserveDecl, []))
         invariants = self._invariants(by_kind.get(ast.InvariantDecl, []))
         fns.extend(self.instances)
+        self.choose_conds_through_fns(fns)
         for d in by_kind.get(ast.TableDecl, []):
             self._row_invariants(d, fns)
         self.check_observe_shows_choice(observe.span if by_kind.get(ast.ObserveDecl) and not observe_failed else None)

@@ -348,6 +348,7 @@ class LanguageChecks:
 
     def _ext_init(self) -> None:
         self.choose_sites = 0
+        self.choose_conds: list[tuple[ir.Expr, Span]] = []  # each `choose`'s condition and selector
         self.choose_upper = count_choose_sites(self.mod, self.fills)
         self.observe_shows_choice = False
         self.fn_shows_choice: set[str] = set()
@@ -789,15 +790,35 @@ class LanguageChecks:
         """E0190 for a `choose` condition that reads `current_player` or `pending_choice()`: the
         pause itself changes them (the chooser moves, the site is pending), so whether an option
         is legal when the step pauses and in the mask that offers it disagreed: a game with no
-        legal action (a fresh-spec hunt)."""
-        for n in ir.walk(cond):
-            read = ("current_player" if isinstance(n, ir.StateGet) and n.name == "current_player" else
-                    "pending_choice()" if isinstance(n, ir.Builtin) and n.name == "pending_choice" else None)
-            if read is None:
-                continue
+        legal action (a fresh-spec hunt). A read inside a called `fn` is found once every body is
+        checked (`choose_conds_through_fns`)."""
+        self.choose_conds.append((cond, sel.span))
+        read = _pause_read(cond)
+        if read is not None:
             self.fail("E0190", f"a `choose` condition may not read `{read}`", sel.span,
                       "the pause changes it: the chooser moves and the decision is pending",
                       help=f"read it into a `let` before the `choose` (`let mover = {read}`) and use that")
+
+    def choose_conds_through_fns(self, fns: list[ir.FnDef]) -> None:
+        """E0190 for a `choose` condition that calls a `fn` reading `current_player` or
+        `pending_choice()` (directly or through further calls): the same disagreement as a
+        direct read (`_choose_reads_pause`)."""
+        by_name = {f.name: f for f in fns}
+        for cond, span in self.choose_conds:
+            seen: set[str] = set()
+            todo = sorted(ir.called_names(cond))
+            while todo:
+                name = todo.pop()
+                if name in seen or name not in by_name:
+                    continue
+                seen.add(name)
+                read = _pause_read(by_name[name].body)
+                if read is not None:
+                    self.err("E0190", f"a `choose` condition may not read `{read}` (it calls `{name}`, which reads it)",
+                             span, "the pause changes it: the chooser moves and the decision is pending",
+                             help=f"read it into a `let` before the `choose` (`let mover = {read}`) and pass that")
+                    break
+                todo.extend(sorted(ir.called_names(by_name[name].body)))
 
     def _selection_form(self, value: ast.Expr, orelse: ast.Expr | None, op: str, ctx,
                         span: Span) -> tuple[str, ast.Call, ast.Expr]:
@@ -1647,6 +1668,17 @@ class LanguageChecks:
 
 
 # ------------------------------------------------------------------ helpers
+
+
+def _pause_read(x) -> str | None:
+    """`current_player` or `pending_choice()` when `x` (a node or a list of them) reads it
+    itself (not through a call), else None: what a pause changes (`_choose_reads_pause`)."""
+    for n in ir.walk_all(x):
+        if isinstance(n, ir.StateGet) and n.name == "current_player":
+            return "current_player"
+        if isinstance(n, ir.Builtin) and n.name == "pending_choice":
+            return "pending_choice()"
+    return None
 
 
 def C_dims(t: ir.Type) -> tuple[int, ...]:
