@@ -600,8 +600,16 @@ class Lowering:
         return code
 
     def _contains_count(self, e: ir.Builtin) -> str:
+        """`contains(seq, v)`/`count(seq, v)`. The interpreter evaluates `seq` (its draws first) but
+        reads its items after `v`: `xs.count(xs.pop())` counts after the pop (README, "Arguments
+        are values"); a copy of `xs` bound before the pop counted it (a fresh-spec hunt)."""
         coll_t = e.args[0].type
-        coll, x = self.ex_seq(e.args)
+        if self.effectful(e.args[0]):
+            coll, x = self.ex_seq(e.args)
+        else:
+            x = self.ex(e.args[1])
+            x = self.bind(x, e.args[1].type, "_x") if self.effectful(e.args[1]) else x
+            coll = self.ex(e.args[0])
         elem = ir.elem_of(coll_t)
         items = f"{coll}.live()" if isinstance(coll_t, ir.ListT) else f"{coll}"
         y = self.fresh("_y")
