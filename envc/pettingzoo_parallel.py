@@ -44,6 +44,7 @@ except ImportError as err:  # pragma: no cover - exercised only without pettingz
                       "pip install pettingzoo gymnasium") from err
 
 from envc.compiler import ir
+from envc.compiler.interp import SpecRuntimeError
 
 
 @dataclass
@@ -84,9 +85,19 @@ def jax_core(module: ir.Module) -> JointCore:
     env = load_jax(module)
     init, step = jax.jit(env.init_from_seed), jax.jit(env.step_joint)
     masks, observe = jax.jit(env.legal_action_masks), jax.jit(env.observe_all)
+    fault_message = getattr(env, "fault_message", None)  # (generated only for a spec that can fault)
+
+    def checked(state):
+        """`state`, or the interpreter's `SpecRuntimeError` with its text when the step faulted (the
+        JAX module records a fault in `State._fault` and plays on; the other cores raise)."""
+        message = fault_message(state) if fault_message is not None else None
+        if message is not None:
+            raise SpecRuntimeError(message)
+        return state
+
     return JointCore(
-        init=lambda seed: init(jnp.uint32(seed & 0xFFFFFFFF)),
-        step=lambda s, a: step(s, jnp.asarray(a, jnp.int32)),
+        init=lambda seed: checked(init(jnp.uint32(seed & 0xFFFFFFFF))),
+        step=lambda s, a: checked(step(s, jnp.asarray(a, jnp.int32))),
         masks=lambda s: np.asarray(masks(s)),
         observe=lambda s: np.asarray(observe(s)),
         status=lambda s: (np.asarray(s.rewards), bool(s.terminated), bool(s.truncated)),

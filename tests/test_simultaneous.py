@@ -331,6 +331,35 @@ def test_pettingzoo_backends_agree(duel, duel_jax, monkeypatch):
     assert not envs[1].agents
 
 
+FAULT_IN_RESOLVE = """\
+env fault_fail "fail() in resolve"
+players 2
+simultaneous
+turn_limit 3
+state { n: int[0..9] = 0 }
+action a(k: int[0..1]) { n = min(n + k, 9) }
+resolve { act(0) act(1) if n == 2 { fail("both chose 1") } }
+observe(p) -> int[0..9][1] { return [n] }
+"""
+
+
+def test_pettingzoo_backends_raise_the_same_fault(tmp_path):
+    """The JAX core raises the interpreter's fault (it played on from the faulted state, a hunt)."""
+    from envc.pettingzoo_parallel import ParallelEnv
+
+    spec = tmp_path / "fault_fail.envspec"
+    spec.write_text(FAULT_IN_RESOLVE)
+    messages = []
+    for backend in ("python", "jax"):
+        env = ParallelEnv(str(spec), backend=backend)
+        env.reset(seed=0)
+        env.step({"player_0": 0, "player_1": 1})  # n == 1: no fault
+        with pytest.raises(SpecRuntimeError) as err:
+            env.step({"player_0": 0, "player_1": 1})
+        messages.append(str(err.value))
+    assert messages[0] == messages[1] == "fault_fail.envspec:7:37: fail: both chose 1"
+
+
 def test_pettingzoo_refuses_a_sequential_spec(specs):
     from envc.pettingzoo_parallel import ParallelEnv
 
