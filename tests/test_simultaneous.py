@@ -360,6 +360,40 @@ def test_pettingzoo_backends_raise_the_same_fault(tmp_path):
     assert messages[0] == messages[1] == "fault_fail.envspec:7:37: fail: both chose 1"
 
 
+SIM_TURN_LIMIT = str(Path(__file__).resolve().parent / "specs" / "sim_turn_limit.envspec")
+
+
+def test_a_simultaneous_turn_limit_is_reported_in_turns_by_the_jax_package():
+    """The limit moved into the `simultaneous` pass's epilogue, and the JAX package had no
+    `TURN_LIMIT` and never reported `truncated` beside `terminated` on the limit's turn (a hunt)."""
+    import jax
+
+    from envc.verify import load_jax
+
+    env = load_jax(load(SIM_TURN_LIMIT))
+    assert env.TURN_LIMIT == 3
+    auto = jax.jit(env.step_autoreset_from_seed)
+    s = env.init_from_seed(0)
+    flags = []
+    for _ in range(6):  # three turns of two commits
+        s, _, terminated, truncated, _ = auto(s, 0, 7)
+        flags.append((bool(terminated), bool(truncated)))
+    assert flags == [(False, False)] * 5 + [(True, True)]
+
+
+def test_a_simultaneous_turn_limit_is_reported_in_turns_by_the_rust_package():
+    from envc.verify import load_rust
+
+    native = load_rust(load(SIM_TURN_LIMIT))
+    assert native.TURN_LIMIT == 3
+    env = native.VecEnv(1, autoreset=True, seed=0)
+    flags = []
+    for _ in range(3):
+        env.step_joint(np.zeros((1, 2), dtype=np.int32))
+        flags.append((bool(env.terminated[0]), bool(env.truncated[0])))
+    assert flags == [(False, False)] * 2 + [(True, True)]
+
+
 def test_pettingzoo_refuses_a_sequential_spec(specs):
     from envc.pettingzoo_parallel import ParallelEnv
 

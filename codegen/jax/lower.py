@@ -90,7 +90,7 @@ from envc.codegen import INDENT, SPLIT_HEIGHT, Emitter, Heights
 from envc.codegen.escape import py_comment, py_doc, py_float, py_ident, py_str
 from envc.compiler import budget, builtins, ir, irutil
 from envc.compiler.actions import ActionSpace, decode_param
-from envc.compiler.passes import mask_reuse, number_faults, prefix_loops
+from envc.compiler.passes import mask_reuse, number_faults, prefix_loops, simultaneous
 from envc.compiler.pipeline import PREFIX_WALKS
 
 UNROLL = 8
@@ -158,7 +158,7 @@ class LoweredModule:
     actions: list[dict]
     num_actions: int
     num_players: int
-    turn_limit: int | None
+    turn_limit: int | None  # the `step_count` at which `_step_end` truncates (None: the epilogue decides)
     step_max: int
     observation_dtypes: str
     invariants: list[tuple[str, str]]
@@ -166,6 +166,7 @@ class LoweredModule:
     has_epilogue: bool = False
     # a lowered simultaneous spec: (the state field of the chosen actions, of the turn count)
     simultaneous: tuple[str, str] | None = None
+    time_limit: tuple[str, int] | None = None  # `simultaneous.time_limit`: (counting field, limit)
     resume: dict | None = None  # `choose`: how a decision resumes its action (`Lowering.resume_info`)
     # masks read by other kinds' masks (`mask_reuse`): (variable, call), computed first in this order
     mask_lets: list[tuple[str, str]] = field(default_factory=list)
@@ -1926,7 +1927,7 @@ class Lowering:
             num_actions=self.space.n, num_players=m.num_players, turn_limit=m.turn_limit, step_max=step_max,
             observation_dtypes=self.dtypes(obs.type), invariants=invariants, resume=resume, mask_lets=mask_lets,
             has_epilogue=bool(m.epilogue),
-            simultaneous=_simultaneous_fields(m), prefix_walks=self._walked,
+            simultaneous=_simultaneous_fields(m), time_limit=simultaneous.time_limit(m), prefix_walks=self._walked,
             helpers=frozenset(self.helpers),
             mask_faults=[f"_mf{k}" for k in sorted(self._guard_faults)], observe_faults=observe_faults,
             kind_rows=kind_rows(m, branches),

@@ -57,7 +57,7 @@ from envc.codegen import SPLIT_HEIGHT, Emitter, Heights
 from envc.codegen.escape import rust_comment, rust_doc, rust_ident
 from envc.compiler import builtins, ir
 from envc.compiler.actions import ActionSpace, decode_param
-from envc.compiler.passes import number_faults
+from envc.compiler.passes import number_faults, simultaneous
 
 #: fields of `State` that every environment has (the templates name them as they are)
 BUILTIN_FIELDS = frozenset(("current_player", "rewards", "terminated", "truncated", "step_count"))
@@ -194,7 +194,7 @@ class LoweredModule:
     obs_rty: str
     num_actions: int
     num_players: int
-    turn_limit: int | None
+    turn_limit: int | None  # the `step_count` at which `step` truncates (None: the epilogue decides)
     step_max: int
     step_count_rty: str
     illegal_is_error: bool
@@ -204,6 +204,17 @@ class LoweredModule:
     # a lowered simultaneous spec: the Rust field of the chosen actions and its element
     # type, and the Rust type of `current_player`
     simultaneous: dict | None = None
+    # `simultaneous.time_limit` with the counting field as Rust names it: (field, limit)
+    time_limit: tuple[str, int] | None = None
+
+
+def _time_limit(m: ir.Module) -> tuple[str, int] | None:
+    """(the Rust field of `State` that counts, the limit) of the spec's turn limit as the crate
+    reports it (`TURN_LIMIT`, `time_limit_reached`): `simultaneous.time_limit`."""
+    found = simultaneous.time_limit(m)
+    if found is None:
+        return None
+    return field_ident(found[0]), found[1]
 
 
 # ------------------------------------------------------------------ the lowering
@@ -1064,7 +1075,8 @@ class Lowering:
             fault_sites=[number_faults.site_text(x) for x in m.fault_sites],
             mask_code=mask_code, dispatch_code=dispatch, invariants=invariants,
             obs_rty=self.rty(obs.type), num_actions=self.space.n, num_players=m.num_players,
-            turn_limit=m.turn_limit, step_max=ir.int_of(step_t).hi, step_count_rty=self.rty(step_t),
+            turn_limit=m.turn_limit, time_limit=_time_limit(m), step_max=ir.int_of(step_t).hi,
+            step_count_rty=self.rty(step_t),
             illegal_is_error=m.illegal_action == "error", illegal_site=illegal_site,
             enums=[(e.name, list(e.members)) for e in m.enums], has_epilogue=bool(m.epilogue), simultaneous=sim,
         )

@@ -3,7 +3,7 @@ players commit their choices one after the other, privately, and the last commit
 the turn. Every backend then runs it as it runs any sequential spec.
 
 Public surface: `run(module) -> ir.Module` (identity on a module that is not simultaneous
-or already lowered), `CHOICE`, `TURN`, `ACT`.
+or already lowered), `time_limit(module)`, `CHOICE`, `TURN`, `ACT`.
 
 This pass defines what a simultaneous spec means (the interpreter runs its output):
 
@@ -63,6 +63,18 @@ def run(module: ir.Module, ctx=None) -> ir.Module:
     if sim is None or sim.lowered:
         return module
     return _Lowering(module, sim).run()
+
+
+def time_limit(module: ir.Module) -> tuple[str, int] | None:
+    """(the state field that counts, the limit) of the spec's `turn_limit` as the packages
+    report it (`TURN_LIMIT`, `time_limit_reached`, the `truncated` of an auto-reset step that
+    also terminated): `step_count` against `turn_limit` for a sequential spec, the turn counter
+    `TURN` against the limit in turns for a lowered simultaneous one (its `step_count` counts
+    commits, and the module's `turn_limit` is None: the epilogue truncates); None without a limit."""
+    sim = module.simultaneous
+    if sim is not None and sim.lowered:
+        return (sim.turn, sim.turn_limit) if sim.turn is not None and sim.turn_limit is not None else None
+    return ("step_count", module.turn_limit) if module.turn_limit is not None else None
 
 
 def _const_int(e: ir.Expr) -> int:

@@ -693,7 +693,8 @@ def invariants(state: State) -> dict:
 
 
 def time_limit_reached(state: State) -> jax.Array:
-    """True when the state's step count has reached the spec's `turn_limit` (False without one).
+    """True when the state's step count (of a simultaneous spec: its count of turns) has reached
+    the spec's `turn_limit` (False without one).
     Unlike `state.truncated`, also true when the game terminated on that same step."""
     return _time_limit_reached(_to_dict(state))
 

@@ -198,11 +198,7 @@ fn step_env(s: &mut State, seed: &mut u32, mode: Mode, action: usize, mut out: O
 /// ended the game by the rules on the turn limit's step, true as well (both flags then hold,
 /// as the JAX backend's `step_autoreset` reports them).
 fn reported_truncated(s: &State, live: bool) -> bool {
-    let limit_reached = match env::TURN_LIMIT {
-        Some(limit) => s.step_count as i64 >= limit,
-        None => false,
-    };
-    s.truncated || (live && s.terminated && limit_reached)
+    s.truncated || (live && s.terminated && env::time_limit_reached(s))
 }
 
 /// The output slices of environment `i` within the batch's arrays.

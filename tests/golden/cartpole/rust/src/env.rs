@@ -17,7 +17,7 @@ use crate::runtime::*;
 
 pub const NUM_PLAYERS: usize = 1;
 pub const NUM_ACTIONS: usize = 2;
-/// `truncated` becomes true when `step_count` reaches it.
+/// The spec's `turn_limit`: `truncated` becomes true when `step_count` reaches it.
 pub const TURN_LIMIT: Option<i64> = Some(500);
 /// The largest `step_count` (it saturates there).
 pub const STEP_MAX: i64 = 500;
@@ -262,10 +262,13 @@ pub fn step_with(s: &mut State, action: usize, observe: bool) -> Result<(), Faul
     s.rewards = [0.0; NUM_PLAYERS];
     bump_step_count(s);
     dispatch(s, action)?;
-    if let Some(limit) = TURN_LIMIT {
-        if s.step_count as i64 >= limit && !s.terminated {
-            s.truncated = true;
-        }
+    if time_limit_reached(s) && !s.terminated {
+        s.truncated = true;
     }
     finish_with(s, observe)
+}
+
+/// True when the state has reached the spec's turn limit, also when the game ended on that step.
+pub fn time_limit_reached(s: &State) -> bool {
+    s.step_count as i64 >= 500
 }
