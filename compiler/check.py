@@ -46,7 +46,7 @@ from envc.compiler.check_holes import HoleChecks
 from envc.compiler.check_lang import GUARD_NODE, LanguageChecks
 from envc.compiler.check_stmts import StatementChecks
 from envc.compiler.check_tables import TableChecks
-from envc.compiler.diagnostics import Diagnostic, DiagnosticError, Span, did_you_mean
+from envc.compiler.diagnostics import Diagnostic, DiagnosticError, Sources, Span, did_you_mean
 from envc.dsl import ast
 
 
@@ -77,6 +77,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks, StatementChec
         self.fn_sigs: dict[str, tuple[list[ir.ParamDef], ir.Type | None, bool]] = {}
         self.fn_hidden: set[str] = set()
         self.calls: dict[str, set[str]] = {}
+        self.call_spans: dict[tuple[str, str], Span] = {}  # (caller, callee) -> the first call's span
         self.current_fn: str | None = None
         self.num_players = 1
         self.turn_limit: int | None = None
@@ -122,8 +123,11 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks, StatementChec
         return Span(file=span.file, start=pos, end=end, line=line, col=col, end_line=line, end_col=col + end - pos)
 
     def source_text(self, span: Span) -> str:
-        """The source text under `span` (in the spec or its fill file)."""
-        src = next((m.source for m in (self.mod, self.fills) if m is not None and m.path == span.file), "")
+        """The source text under `span` (in the spec, its fill file, or another text parsed for it,
+        such as a model's answer `<answer>` spliced into the fill file: its helps quoted nothing)."""
+        src = next((m.source for m in (self.mod, self.fills) if m is not None and m.path == span.file), None)
+        if src is None:
+            src = Sources.text(span.file) or ""
         return src[span.start:span.end]
 
     def declare_global(self, name: str, span: Span, what: str) -> bool:
@@ -361,9 +365,15 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks, StatementChec
         cycle = cycle[fns[0]:] + cycle[:fns[0]]
         shown = [self._call_node_name(c) for c in cycle + cycle[:1]]
         d = self.fn_decls[cycle[0]]
-        self.err("E0140", f"recursion is not allowed: {' -> '.join(shown)}", self.name_span(d.span, cycle[0]),
+        # at the call that closes the cycle (a fill's call of its own family is in the fill,
+        # a model's answer, where the family's `hole` line cannot be changed: a judge hunt)
+        span = self.call_spans.get((cycle[0], cycle[1 % len(cycle)])) or self.name_span(d.span, cycle[0])
+        family = next((f for f in self.families.values() if f.dispatch in cycle), None)
+        self.err("E0140", f"recursion is not allowed: {' -> '.join(shown)}", span,
                  "calls itself" if len(cycle) == 1 else "calls itself indirectly",
-                 help="rewrite it with a bounded `for` loop")
+                 help="rewrite it with a bounded `for` loop" if family is None else
+                 f"a fill cannot call its own family (`{family.name}[...]`), which may run this same fill: write "
+                 "the effect here, or put the shared part in a `proc` that both fills call")
 
     def _call_node_name(self, node: str) -> str:
         """How E0140 names a node of the call graph: a fn, an action's guard, a family's dispatch."""

@@ -203,6 +203,7 @@ class CheckerPart:
         data: dict[str, tabledata.TableFile]
         broken: set[str]
         calls: dict[str, set[str]]
+        call_spans: dict[tuple[str, str], Span]
         num_players: int
         turn_limit: int | None
         consts: dict[str, ir.Const]

@@ -495,8 +495,10 @@ class ExpressionChecks(CheckerPart):
 
     # ------------------------------------------------------------ calls
     def note_call(self, name: str, span: Span) -> None:
+        """Record the call of `name` at `span` in the call graph (`calls`, `call_spans`: E0140)."""
         if self.current_fn is not None:
             self.calls.setdefault(self.current_fn, set()).add(name)
+            self.call_spans.setdefault((self.current_fn, name), span)
 
     def call_args(self, e: ast.Call, params: list[ir.ParamDef], name: str, ctx: Ctx) -> list[ir.Expr]:
         positional = [a for a in e.args if a.name is None]

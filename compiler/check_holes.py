@@ -57,6 +57,11 @@ class HoleChecks(CheckerPart):
             for d in m.decls:
                 if isinstance(d, ast.FillDecl):
                     self._unknown_attrs(d)
+                    if "text" not in d.attrs and d.name in self.families:  # (it said "unknown hole", did you mean `x__9`)
+                        self.err("E0161", f"a fill of the hole family `{d.name}` names the text it fills",
+                                 self.name_span(d.span, d.name), "no `text`",
+                                 help=f'write `fill {d.name} text "..." hash ...`, the text as the data file has it')
+                        continue
                     name: str | None = self._member_of(d) if "text" in d.attrs else d.name
                     if name is None:
                         continue

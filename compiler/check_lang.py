@@ -1275,8 +1275,9 @@ class LanguageChecks:
             self._action_params[name] = params
         return self._action_params[name]
 
-    def action_guard(self, name: str) -> ir.Expr | None:
-        """The checked guard of action `name` (None without one, or after an error).
+    def action_guard(self, name: str, span: Span | None = None) -> ir.Expr | None:
+        """The checked guard of action `name` (None without one, or after an error); `span`: the
+        `legal(...)` that asks for it (where E0140 points), else the action.
 
         In the call graph (`calls`, E0140's recursion check) the guard is a node of its own,
         `guard_node(name)`: the `fn` whose `legal(...)` checks it calls that node, and the
@@ -1284,7 +1285,7 @@ class LanguageChecks:
         it its calls: `fn f() { return legal(a()) }` with `action a() when f()` read as `f`
         calling itself, leaving out the step through `a`'s guard)."""
         node = guard_node(name)
-        self.note_call(node, self.action_decls[name].span)
+        self.note_call(node, span or self.action_decls[name].span)
         if name in self._guards:
             return self._guards[name]
         d = self.action_decls[name]
@@ -1335,7 +1336,7 @@ class LanguageChecks:
         args = self.call_args(call, params, name, ctx)
         for a in args:
             self.no_draws(a, "an argument of `legal`")
-        guard = self.action_guard(name)
+        guard = self.action_guard(name, e.span)
         if guard is None:
             if self.action_decls[name].guard is not None:
                 raise _Poison()  # reported with the guard

@@ -67,6 +67,7 @@ bounds): a fill above `MAX_WORK` is rejected without being run, so no answer can
 
 from __future__ import annotations
 
+import contextlib
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -974,6 +975,31 @@ def _held_at_start(it: Interpreter, starts: StartStates | None, start: Start,
     return held
 
 
+@contextlib.contextmanager
+def _no_local_constants():
+    """Hypothesis without its "local constants" while `falsify` runs: hypothesis (6.13x on)
+    sometimes draws an integer written in any loaded module outside site-packages (envc's own
+    source in an editable install, the caller's scripts, whatever was imported since), so the
+    same fill, spec and seed were accepted, then refused after importing a module holding
+    `WIDTH = 120` (a hunt). The judge's verdict must depend on its inputs only (README, "how
+    `envc fill` judges a fill"): the pool is empty here, and the cache of drawable constants is
+    a fresh one, both restored after. An older hypothesis without the feature is left as it is.
+    Not thread-safe (the module attributes are swapped): the judge runs one search at a time."""
+    from hypothesis.internal.conjecture import providers
+
+    if not hasattr(providers, "_get_local_constants") or not hasattr(providers, "CONSTANTS_CACHE"):
+        yield
+        return
+    saved = providers._get_local_constants, providers.CONSTANTS_CACHE
+    empty = providers.Constants(integers=providers.SortedSet(), floats=providers.SortedSet(key=providers.float_to_int),
+                                bytes=providers.SortedSet(), strings=providers.SortedSet())
+    providers._get_local_constants, providers.CONSTANTS_CACHE = (lambda: empty), type(saved[1])(1024)
+    try:
+        yield
+    finally:
+        providers._get_local_constants, providers.CONSTANTS_CACHE = saved
+
+
 def falsify(module: ir.Module, hole_name: str, starts: StartStates | None, clause_text: list[str],
             max_examples: int = 200, seed: int = 0, examples: list[Example] | None = None
             ) -> Counterexample | None:
@@ -1024,7 +1050,8 @@ def falsify(module: ir.Module, hole_name: str, starts: StartStates | None, claus
               st.tuples(*(value_strategy(module, p.type) for p in extras)))(prop))
     test = hypothesis_seed(seed)(test)
     try:
-        test()
+        with _no_local_constants():
+            test()
     except _Falsified:
         return seen[-1]
     except Unsatisfiable:

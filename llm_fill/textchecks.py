@@ -3,7 +3,8 @@
 
 Public surface: `with_contexts(module)`, `TextChecks(module, hole)` (`setup`, `problems`,
 `describe_setup`), `changed_paths`, `path_text`, `value_at`, `literal_sites`, `mutated`,
-`number_problems`, `data_problems`, `draw_problems`, `reads_column`, `with_column`, `first_difference`, `set_coins`, `assign`, `Example`.
+`other_player_literals`, `number_problems`, `data_problems`, `draw_problems`, `reads_column`,
+`with_column`, `first_difference`, `set_coins`, `assign`, `Example`.
 
 Per call (inside the generated property tests, `props.check_call`):
 
@@ -19,10 +20,11 @@ number to 0, n+1, n-1 and 2n; a symbol to every other member) and at least one c
 must change the outcome of some example. A text number that the fill never writes fails
 at once. A number that comes from data (`where N = Table.column` of a rule,
 `ir.DataNumber`) is not a literal of the fill: the fill must read the column (directly or
-through the `fn`s and procs it calls; one that never does fails at once), and changing the
-column's value in the text's rows (to 0, n+1, n-1 and 2n, within the column's type) must
-change the outcome of some example; a fill that writes the number, or reads another column,
-is refused.
+through the `fn`s and procs it calls; one that never does fails at once), and each change of
+the column's value in the text's rows (to 0, n+1, n-1 and 2n, within the column's type) must
+change the outcome of some example (each, not one: `if power > 0 { hurt(1 - p, 4) }` reads the
+column, and only 0 changed its outcome); a fill that writes the number, or reads another
+column, is refused.
 
 `props.run_scenarios` runs the scenarios (`scenario given ... then ...`) from states of the
 fill's context (`set_coins`, `assign`); `first_difference` compares two fills on identical
@@ -319,14 +321,44 @@ def _variants(n: int, lo: int, hi: int | None = None) -> list[int]:
     return [v for v in dict.fromkeys((0, n + 1, n - 1, 2 * n)) if v != n and lo <= v and (hi is None or v <= hi)]
 
 
-def literal_sites(fn: ir.FnDef, value: int, enum: str | None = None) -> int:
+def other_player_literals(fn: ir.FnDef, players: int) -> set[int]:
+    """The ids of the constants of `fn`'s body that name another player, not an amount: the
+    `P - 1` of `P - 1 - p` and the `k` of `(p + k) % P`, with `p` a player (an int of range
+    `0..P-1`, P = `players` > 1). Decision (a judge hunt): "Steal 1 gold" filled with "steal 2"
+    was accepted because changing the `1` of `1 - p` (the opponent) changed the outcome, so the
+    printed 1 counted as used; these literals are neither counted nor changed."""
+    if players < 2:
+        return set()
+    player = ir.IntT(lo=0, hi=players - 1)
+
+    def is_player(e: ir.Expr) -> bool:
+        return isinstance(e.type, ir.IntT) and (e.type.lo, e.type.hi) == (player.lo, player.hi)
+
+    out: set[int] = set()
+    for n in ir.walk_all(fn.body):
+        if not isinstance(n, ir.Binary):
+            continue
+        if n.op == "sub" and isinstance(n.left, ir.Const) and n.left.value == players - 1 and is_player(n.right):
+            out.add(id(n.left))
+        inner = n.left
+        if n.op == "mod" and isinstance(n.right, ir.Const) and n.right.value == players and isinstance(inner, ir.Binary) \
+                and inner.op == "add" and isinstance(inner.right, ir.Const) and is_player(inner.left):
+            out.add(id(inner.right))
+    return out
+
+
+def literal_sites(fn: ir.FnDef, value: int, enum: str | None = None, players: int = 0) -> int:
     """How many literals of `fn`'s body equal `value`: integer constants, loop and
     comprehension bounds (an exclusive bound `hi` counts as `hi`), and, when `enum` is given,
-    that enum's members (a symbol `{R}` may be written `1` or `Energy.fire`)."""
+    that enum's members (a symbol `{R}` may be written `1` or `Energy.fire`); with `players`,
+    not those naming another player (`other_player_literals`)."""
     count = 0
+    skip = other_player_literals(fn, players)
 
     def visit(n: ir.Node) -> None:
         nonlocal count
+        if id(n) in skip:
+            return
         if isinstance(n, ir.Const) and not isinstance(n.value, bool) and n.value == value:
             if isinstance(n.type, ir.IntT) or (enum is not None and isinstance(n.type, ir.EnumT) and n.type.name == enum):
                 count += 1
@@ -337,8 +369,9 @@ def literal_sites(fn: ir.FnDef, value: int, enum: str | None = None) -> int:
     return count
 
 
-def mutated(fn: ir.FnDef, value: int, new: int, enum: str | None = None) -> ir.FnDef:
-    """`fn` with every literal that `literal_sites` counts set to `new`."""
+def mutated(fn: ir.FnDef, value: int, new: int, enum: str | None = None, players: int = 0) -> ir.FnDef:
+    """`fn` with every literal that `literal_sites` counts (with the same `players`) set to `new`."""
+    skip = other_player_literals(fn, players)
 
     def rewrite(x: Any) -> Any:
         if isinstance(x, list):
@@ -346,7 +379,7 @@ def mutated(fn: ir.FnDef, value: int, new: int, enum: str | None = None) -> ir.F
         if isinstance(x, tuple):
             return tuple(rewrite(y) for y in x)
         if not isinstance(x, ir.Node) or isinstance(x, (ir.BoolT, ir.IntT, ir.FloatT, ir.EnumT, ir.RecordT, ir.RowT,
-                                                         ir.ArrayT, ir.ListT)):
+                                                         ir.ArrayT, ir.ListT)) or id(x) in skip:
             return x
         update = {k: rewrite(getattr(x, k)) for k in type(x).model_fields if k not in ("type", "span")}
         _mutate_node(x, update, value, new, enum)
@@ -440,12 +473,13 @@ def data_problems(module: ir.Module, hole: ir.HoleDef, examples: list[Example]) 
         t = module.table(d.table)
         col_t = ir.int_of(next(x.type for x in t.columns if x.name == d.column))  # E0165 refused others
         variants = _variants(d.value, col_t.lo, col_t.hi)
-        if not any(_changes_module(with_column(module, d.table, d.column, d.rows, v), hole, examples)
-                   for v in variants):
-            tried = ", ".join(str(v) for v in variants)
+        idle = [v for v in variants if not _changes_module(with_column(module, d.table, d.column, d.rows, v), hole,
+                                                             examples)]
+        if idle:
+            tried = ", ".join(str(v) for v in idle)
             out.append(f"the text prints `{d.value}`, which is {where} of its row ({d.rule}), and the fill does "
                        f"not use it: setting {where} of the text's rows to {tried} changes nothing on the "
-                       f"{len(examples)} states tried")
+                       f"{len(examples)} states tried (does the fill write the number itself?)")
     return out
 
 
@@ -475,7 +509,7 @@ def number_problems(module: ir.Module, hole: ir.HoleDef, examples: list[Example]
         shown = f"`{s.symbol}` (`{enum}.{module.enum(enum).members[s.value]}`, {s.value})" if enum else f"`{s.symbol}`"
         wanted.append((shown, s.value, enum, others))
     for shown, value, enum, variants in wanted:
-        if not literal_sites(fn, value, enum):
+        if not literal_sites(fn, value, enum, module.num_players):
             out.append(f"the text prints {shown}, and the fill never writes it: write the text's number "
                        "(a literal) where the text's effect uses it")
             continue
@@ -535,7 +569,7 @@ def _had_choice(it: Interpreter, hole: ir.HoleDef, ex: Example) -> bool:
 
 def _changes(module: ir.Module, hole: ir.HoleDef, fn: ir.FnDef, value: int, new: int, enum: str | None,
              examples: list[Example]) -> bool:
-    other = mutated(fn, value, new, enum)
+    other = mutated(fn, value, new, enum, module.num_players)
     mod = module.model_copy(update={"fns": [other if f.name == fn.name else f for f in module.fns]})
     it = Interpreter(mod)
     return any(not _same(ex, _outcome(it, hole.name, ex)) for ex in examples)

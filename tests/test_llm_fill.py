@@ -138,7 +138,7 @@ def test_repair_loop_through_litellm(mini, fake_model, priced):
         assert msgs[-1]["role"] == "user"
     repair1, repair2, repair3 = (reqs[i]["messages"][-1]["content"] for i in (1, 2, 3))
     assert "rejected (attempt 1 of 4): it does not parse" in repair1
-    assert re.search(r"error\[E000[12]\]", repair1)
+    assert re.search(r"error\[E000[124]\]", repair1)  # (E0004: the language has no `'`)
     assert "rejected (attempt 2 of 4): the type checker rejects it" in repair2
     assert "error[E0100]: unknown name `decks`" in repair2 and "did you mean `deck`?" in repair2
     assert "if len(decks[p]) > 0 {" in repair2  # the offending line, with its caret
@@ -425,6 +425,41 @@ def test_every_hand_fill_in_the_repo_passes_the_generated_checks(fills):
         assert verdict.ok, f"{fills}: the fill of `{name}` fails the generated checks:\n{verdict.feedback}"
     written = j.judge_written(text)  # the same checks, from one check of the file as it is
     assert sorted(written) == sorted(filled) and all(v.ok for v in written.values())
+
+
+def test_the_property_search_ignores_the_constants_of_loaded_modules(judge, tmp_path, monkeypatch):
+    """hypothesis draws integers written in any loaded module outside site-packages ("local
+    constants"): the judge's verdict on one fill changed after importing a module holding
+    `WIDTH = 120` (a hunt). The search must draw the same examples whatever is loaded."""
+    import importlib
+
+    from envc.llm_fill import props
+
+    text = MINI.with_suffix(".fills").read_text(encoding="utf-8")
+    loaded, starts = judge.load(text), judge.starts(text)
+
+    def search() -> list[str]:
+        examples: list = []
+        found = props.falsify(loaded.module, "heal", starts, judge.clause_text("heal", loaded), 200, examples=examples)
+        assert found is None  # the repo's own fill passes
+        return [repr(sorted(e.before.fields.items())) + repr(e.args) for e in examples]
+
+    first = search()
+    (tmp_path / "envc_test_constants.py").write_text(f"VALUES = {list(range(0, 200, 1))!r}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.import_module("envc_test_constants")
+    assert search() == first
+
+
+def test_helps_about_an_answer_quote_the_answer(judge):
+    """A help built from the source (E0120's clamp) quotes the model's answer, `<answer>`: it
+    read `let n = ` and `n = min(n + , 3)` (a judge hunt)."""
+    text = MINI.with_suffix(".fills").read_text(encoding="utf-8")
+    body = "let n = 0\nfor k in 0..3 {\n    n += 1\n}\ndamage[p] = max(damage[p] - 20 + n - n, 0)"
+    verdict = judge.judge_body("heal", body, text)
+    assert not verdict.ok and verdict.stage == "check"
+    assert "--> <answer>:3:5" in verdict.feedback
+    assert "`let n = 0` without a type" in verdict.feedback and "`n = min(n + 1, 3)`" in verdict.feedback
 
 
 def test_a_fill_that_does_not_check_is_its_own_verdict(judge):

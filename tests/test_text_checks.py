@@ -284,6 +284,9 @@ DATA_WRONG = [
     ("reads the column and writes the number", MEND, "let h = active[p].heals\nheal(p, 30)",
      "and the fill does not use it: setting `Card.heals` of the text's rows to 0, 31, 29 changes nothing on the"),
     ("writes the hit count", FLURRY, "repeat(3)", "the text prints `3`, which is `Card.hits` of its row"),
+    # (a hunt: only the variant 0 changed an outcome, through the gate, and that was enough)
+    ("reads the column as a gate and writes the number", MEND, "if active[p].heals > 0 {\n    heal(p, 30)\n}",
+     "and the fill does not use it: setting `Card.heals` of the text's rows to 31, 29"),
 ]
 
 
@@ -412,3 +415,21 @@ def test_shuffles_are_compared_cell_by_cell(snatch):
     assert (bad.ok, bad.stage) == (False, "differential"), bad.feedback
     assert re.search(r"over 1000 runs from other random words, `deck\[[01]\]\[\d+\]` is \d+ \d+ times after the "
                      r"first and \d+ after the second", bad.feedback), bad.feedback
+
+
+def test_the_literal_that_names_another_player_is_not_a_printed_number(tmp_path):
+    """`1 - p` and `(p + 1) % 2` name the opponent: their literals are neither counted nor changed,
+    so "Steal 1 gold" filled with "steal 2" no longer passes as using the printed 1 (a hunt)."""
+    from envc.compiler.check import load
+    from envc.llm_fill.textchecks import literal_sites, mutated
+
+    spec = tmp_path / "t.envspec"
+    spec.write_text('env t "t"\nplayers 2\nstate { gold: int[0..9][2] = 5 }\n'
+                    'fn take(p: int[0..1]) -> int[0..18] { return min(gold[1 - p], 1) + gold[(p + 1) % 2] }\n'
+                    'action go() { }\nobserve(p) -> int[0..9] { return gold[p] }\n')
+    fn = load(str(spec)).fn("take")
+    assert literal_sites(fn, 1) == 3
+    assert literal_sites(fn, 1, players=2) == 1  # the amount of `min(..., 1)` only
+    changed = mutated(fn, 1, 2, players=2)
+    assert literal_sites(changed, 1) == 2 and literal_sites(changed, 1, players=2) == 0  # the two kept
+    assert literal_sites(changed, 2) == 2  # the new amount and the `% 2`
