@@ -563,7 +563,8 @@ def test_corners_fresh_specs_broke_on_rust():
     inside the closure) or where the observation holds a list (its length, u32, into the int32
     buffer); `i32::MIN % -1` panicked (0 in the interpreter); and the interpreter found a NaN in
     a list that held that same NaN object (Python's `in` takes identity for equality); Rust
-    counted `xs.count(xs.pop())` in a copy of `xs` taken before the pop. The
+    counted `xs.count(xs.pop())` in a copy of `xs` taken before the pop, and read `xs[xs.draw()]`
+    in a copy taken before the draw. The
     interpreter, JAX and Rust agree on random play, and the NaN is never found."""
     m = load(str(ROOT / "tests" / "specs" / "rust_edges.envspec"))
     it = Interpreter(m)

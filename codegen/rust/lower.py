@@ -469,8 +469,23 @@ class Lowering:
         base = self.ex(e.base)
         return self.load(f"{base}.{field_ident(e.name)}", e.type)
 
+    def read_after(self, coll: ir.Expr, value: ir.Expr) -> tuple[str, str]:
+        """(code of `coll`, code of `value`) for an operation on a list or array `coll` with an
+        operand `value` (an index, a value to find). The interpreter evaluates `coll` first but
+        reads its items after `value`, by reference: `xs[xs.draw() - 1]` and `xs.count(xs.pop())`
+        read `xs` after the take (README, "Arguments are values"); a copy bound before it read
+        the old list (a fresh-spec hunt). So `value` is lowered first (bound when it draws or
+        takes) and `coll` after it, unless `coll` itself draws (then left to right)."""
+        if self.effectful(coll):
+            coll_code, value_code = self.ex_seq([coll, value])
+            return coll_code, value_code
+        value_code = self.ex(value)
+        if self.effectful(value):
+            value_code = self.bind(value_code, value.type, "_x")
+        return self.ex(coll), value_code
+
     def x_get_index(self, e: ir.GetIndex) -> str:
-        base, idx = self.ex_seq([e.base, e.index])
+        base, idx = self.read_after(e.base, e.index)
         if isinstance(e.base.type, ir.ListT):
             site = self.site(number_faults.site_of(e))
             return self.load(f"{base}.get({idx}, {site})?", e.type)
@@ -611,16 +626,9 @@ class Lowering:
         return code
 
     def _contains_count(self, e: ir.Builtin) -> str:
-        """`contains(seq, v)`/`count(seq, v)`. The interpreter evaluates `seq` (its draws first) but
-        reads its items after `v`: `xs.count(xs.pop())` counts after the pop (README, "Arguments
-        are values"); a copy of `xs` bound before the pop counted it (a fresh-spec hunt)."""
+        """`contains(seq, v)`/`count(seq, v)`, `seq` read after `v` (`read_after`)."""
         coll_t = e.args[0].type
-        if self.effectful(e.args[0]):
-            coll, x = self.ex_seq(e.args)
-        else:
-            x = self.ex(e.args[1])
-            x = self.bind(x, e.args[1].type, "_x") if self.effectful(e.args[1]) else x
-            coll = self.ex(e.args[0])
+        coll, x = self.read_after(e.args[0], e.args[1])
         elem = ir.elem_of(coll_t)
         items = f"{coll}.live()" if isinstance(coll_t, ir.ListT) else f"{coll}"
         y = self.fresh("_y")
