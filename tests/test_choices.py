@@ -255,3 +255,12 @@ def test_a_choose_condition_may_hold_a_comprehension():
     assert [i for i, ok in enumerate(it.legal_action_mask(s)) if ok] == [1, 2]  # choose options 0, 1
     report = verify(m, ["python", "flat"], episodes=8, seed=0)
     assert report.ok and report.episodes == 8, [d.render() for d in report.divergences]
+
+
+def test_a_pausing_call_in_a_loop_may_take_in_its_arguments():
+    """tests/specs/pause_loop_take.envspec: `duel(score % 10, pool.pop())` in a `for` loop, the
+    proc pausing at a `choose`; the JAX (and Rust) compile failed on a frame field that was never
+    declared. The lowered module and the generated JAX play as the interpreter."""
+    m = load(str(Path(__file__).parent / "specs" / "pause_loop_take.envspec"))
+    report = verify(m, ["python", "flat", "jax"], episodes=10, seed=0)
+    assert report.ok and report.episodes == 10, [d.render() for d in report.divergences] + report.faults

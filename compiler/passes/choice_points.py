@@ -221,7 +221,14 @@ def _liveness(bp: BodyPlan, stmts: list[ir.Stmt], after: list[set[str]], loops: 
                 bp.points[j - 1].live = [n for n in scope if n in needed]
             inner_after = [rest] + after
             if isinstance(s, ir.For):
-                _liveness(bp, s.body, inner_after, loops + [(s.var, irutil.local_refs(s.body))], scope + [s.var])
+                # a `let` of the loop's body is bound again each time round before it is read (its
+                # scope is the body): it is not live around the loop, only where read after the
+                # point (`rest`). Else the arguments of a pausing call in a loop, which
+                # `sequence_draws` binds to fresh lets after this pass, were live with no frame
+                # field (compiling failed; a fresh-spec hunt).
+                declared = {x.name for x in irutil.walk_stmts(s.body) if isinstance(x, ir.Let)}
+                _liveness(bp, s.body, inner_after, loops + [(s.var, irutil.local_refs(s.body) - declared)],
+                          scope + [s.var])
             else:
                 for block in irutil.sub_blocks(s):
                     _liveness(bp, block, inner_after, loops, scope)
