@@ -115,7 +115,7 @@ HEAVY_ARM = 40
 LAMBDA_WIDTH = 60
 MAX_INDENT = 40  # a branch or loop function deeper than this is defined at module level (Python allows 100 levels)
 CHAIN_SPLIT = 16  # a chain of `+`, `min`, `max` operands is bound to a temporary every this many terms
-FLOAT_SUM_UNROLL = 64
+FLOAT_SUM_UNROLL = 64  # a float sum of at most this many terms is one chain of `+`; a longer one a `_fsum` scan
 SMALL_REDUCE_UNROLL = 4
 # the most statements an inlined fn runs once its loops are unrolled (`inline_walk`); othello's
 # `flips` runs 7 steps of 6 statements
@@ -932,8 +932,10 @@ class Lowering:
             return self._reduce_small(e)
         level, body = self._gen(e.var, e.lo, e.hi, e.body)
         mapped = self._vmap(level, body)
+        if e.op == "sum" and isinstance(e.type, ir.FloatT):  # (longer than FLOAT_SUM_UNROLL: a scan, in order)
+            return f"{self.rt('_fsum')}({mapped})"
         if e.op == "sum":
-            return f"jnp.sum({mapped}, dtype={'jnp.float32' if isinstance(e.type, ir.FloatT) else 'jnp.int32'})"
+            return f"jnp.sum({mapped}, dtype=jnp.int32)"
         if e.op == "count":
             return f"jnp.sum({mapped}, dtype=jnp.int32)"
         return self._min_max(e, mapped)
@@ -954,6 +956,8 @@ class Lowering:
         if isinstance(e.body.type, ir.IntT):
             terms = [self.int32(e.body, t) for t in terms]
         stacked = self.rt("_stack") + "([" + ", ".join(terms) + "])"
+        if e.op == "sum" and isinstance(e.type, ir.FloatT):
+            return f"{self.rt('_fsum')}({stacked})"
         if e.op in ("sum", "count"):
             return f"jnp.sum({stacked}, dtype={'jnp.float32' if isinstance(e.type, ir.FloatT) else 'jnp.int32'})"
         return self._min_max(e, stacked)

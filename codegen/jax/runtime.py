@@ -317,6 +317,12 @@ def _fold_max(xs):
     return _fold(xs, jnp.max(jnp.where(jnp.isnan(xs), -jnp.inf, xs)))
 
 
+def _fsum(xs):
+    """`sum` of a float32 vector added left to right from 0.0, as the interpreter adds (a scan:
+    `jnp.sum` lets XLA reassociate, and 1e8 + 128 ones - 1e8 came out 112.0, not 0.0)."""
+    return lax.scan(lambda acc, x: (acc + x, None), jnp.float32(0.0), xs.astype(jnp.float32))[0]
+
+
 def _fold(xs, best):
     """`xs[0]` when it is NaN, else the first item equal to `best` (so the sign of its zero)."""
     return jnp.where(jnp.isnan(xs[0]), xs[0], xs[jnp.argmax(xs == best)])

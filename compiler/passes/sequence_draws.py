@@ -25,7 +25,9 @@ statement but a `choose` (it draws nothing):
   in place (the interpreter reads an operator's or a built-in's operand by reference, after
   the take, as generated code does), except an argument of a `fn` or `proc` call, which the
   interpreter copies as it evaluates it: it is bound, a local included (`f(xs, xs.pop())`:
-  the fn sees `xs` before the pop; a fresh-spec hunt found JAX passing it after);
+  the fn sees `xs` before the pop; a fresh-spec hunt found JAX passing it after); so is an
+  item of an array literal or a field of a record literal (copied too: `Hold(xs: xs, top:
+  xs.pop())` holds `xs` before the pop, JAX stored it after);
 * a place's index that draws or takes is bound (a backend reads a place and writes it back:
   it would evaluate the index twice); an assignment's value, evaluated before its place, is
   bound first when an index draws, or reads after the value takes; a list method's place
@@ -198,7 +200,9 @@ class _Sequencer:
             lets, cond = self.expr(e.cond)
             return lets, e.model_copy(update={"cond": cond})
         kids = [k for k in ir.children(e) if not isinstance(k, ir.TYPE_NODES)]
-        lets, done = self.in_order(kids, copies=isinstance(e, ir.CallFn))
+        # a call's arguments, an array literal's items and a record literal's fields are copied as
+        # the interpreter evaluates them (`Hold(xs: xs, top: xs.pop())` holds `xs` before the pop)
+        lets, done = self.in_order(kids, copies=isinstance(e, (ir.CallFn, ir.ArrayLit, ir.RecordLit)))
         it = iter(done)
         return lets, cast(ir.Expr, ir.map_children(e, lambda _child: next(it)))
 
