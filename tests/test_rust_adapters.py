@@ -157,6 +157,37 @@ def test_opponent_wrapper_keeps_the_batch(rust):
     assert -0.5 < np.mean(results) < 0.5, "random against random: no side wins most games"
 
 
+def _four_in_a_row(plane: np.ndarray) -> bool:
+    """Whether a (6, 7) board of bools holds four in a line (row, column or diagonal)."""
+    rows, cols = plane.shape
+    for dr, dc in ((0, 1), (1, 0), (1, 1), (1, -1)):
+        for r in range(rows):
+            for c in range(cols):
+                cells = [(r + k * dr, c + k * dc) for k in range(4)]
+                if all(0 <= y < rows and 0 <= x < cols and plane[y, x] for y, x in cells):
+                    return True
+    return False
+
+
+def test_the_final_observation_against_an_opponent_is_the_agents(rust):
+    """connect4 (the observer's discs in plane 0): every game the agent won ends on a view where
+    its own plane holds the four in a row. The final observation was `env.obs`, the view of the
+    seat to move, after the agent's winning move the opponent's (a hunt)."""
+    _, pkg = rust("connect4")
+    envs = pkg.GymVectorEnv(8, seed=1, opponent="random", agent=0)
+    obs, info = envs.reset(seed=1)
+    rng = np.random.default_rng(1)
+    won = 0
+    for _ in range(150):
+        actions = np.array([rng.choice(np.flatnonzero(row)) for row in info["action_mask"]])
+        obs, reward, terminated, truncated, info = envs.step(actions)
+        for i in np.flatnonzero(terminated & (reward == 1.0)):
+            final = np.asarray(info["final_obs"][i])
+            assert _four_in_a_row(final[..., 0]) and not _four_in_a_row(final[..., 1])
+            won += 1
+    assert won > 5
+
+
 def test_out_of_range_actions_are_illegal_moves_like_the_interpreter(rust):
     m, pkg = rust("connect4")
     it = Interpreter(m)

@@ -142,7 +142,9 @@ class _Seats:
         done = np.flatnonzero(self.terminated | self.truncated)
         if not len(done):
             return
-        self.final_obs[done] = np.asarray(env.obs)[done]
+        # the agent's own view of the end (`env.obs` is the view of whoever is to move: another
+        # seat's private fields, in a simultaneous spec always player 0's; a hunt)
+        self.final_obs[done] = np.stack([np.asarray(env.observe(int(i), self.agent)) for i in done])
         env.reset_envs(done)
         self._opponents(done, self.pending)
 
