@@ -578,3 +578,11 @@ def test_corners_fresh_specs_broke_on_rust():
     # with a message (PettingZoo's api_test failed on the dict, an opponent at the first end)
     with pytest.raises(TypeError, match="needs an array observation"):
         load_rust(m).AECEnv()
+    # GymEnv steps it, its observation env 0's row of every leaf (KeyError: 0 on the list, a hunt)
+    gym = load_rust(m).GymEnv()
+    obs, info = gym.reset(seed=0)
+    put = it.actions.encode("put", v=2)
+    obs, *_ = gym.step(put)
+    ours = it.observe(it.step(it.init(0), put), 0)
+    assert obs["xs"]["len"] == len(ours["xs"]) == 1 and obs["xs"]["items"][0] == ours["xs"][0] == 2
+    assert obs["m"] == ours["m"]

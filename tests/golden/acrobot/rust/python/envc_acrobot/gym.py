@@ -86,6 +86,14 @@ def _observation_space():
     return spaces.Box(low=low, high=high, shape=_OBS_SHAPE, dtype=_OBS_DTYPE)
 
 
+def _row(tree, i: int):
+    """Environment `i` of a batched observation: an array's row, or a record's (nested dicts of
+    arrays: a list field is `{"items", "len"}`) row of every leaf."""
+    if isinstance(tree, np.ndarray):
+        return tree[i].copy()
+    return {k: _row(v, i) for k, v in tree.items()}
+
+
 class _Seats:
     """Agent-versus-opponent play over a `VecEnv` without auto-reset (see the module docstring):
     the batch is stepped whole by the agent, then in part by the opponent."""
@@ -274,7 +282,7 @@ class GymEnv(gymnasium.Env if gymnasium is not None else object):
 
     def _obs(self):
         obs = self.env.obs
-        return obs[0].copy() if isinstance(obs, np.ndarray) else {k: v[0].copy() for k, v in obs.items()}
+        return _row(obs, 0)
 
     def _info(self) -> dict:
         return {"action_mask": self.action_masks(), "current_player": int(self.env.current_player[0]),
