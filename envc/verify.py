@@ -389,6 +389,9 @@ def _episode(it: Interpreter, s: State, seed: int, policy: np.random.Generator, 
     invariants broken in the last state, which end the episode too (a fault of the report)."""
     states: list[State] = [s]
     actions: list[int] = []
+    bad = _broken(it, s, seed, actions, report)  # `init` may break one (every backend was blamed; a hunt)
+    if bad is None or bad:
+        return states, actions, None, bad or []
     while not (s.terminated or s.truncated) and len(actions) < max_steps:
         legal = np.flatnonzero(s.legal_action_mask)
         if len(legal) == 0:
@@ -400,23 +403,31 @@ def _episode(it: Interpreter, s: State, seed: int, policy: np.random.Generator, 
             s = it.step(s, a)
         except SpecRuntimeError as err:
             return states, actions, (a, str(err)), []
-        try:
-            bad = it.invariant_violations(s)
-        except SpecRuntimeError as err:
-            # an invariant that faults (a read past a list's end) fails the check as a broken
-            # one does (a fault of the report); the backends are compared up to the state
-            # before (their invariants would fault there too: Rust raises), which ends the episode
-            report.faults.append(f"seed {seed}, step {len(actions) + 1}: an invariant faulted: {err} "
-                                 f"(actions {actions + [a]})")
+        bad = _broken(it, s, seed, actions + [a], report)
+        if bad is None:  # (the backends are compared up to the state before)
             return states, actions, None, []
         actions.append(a)
         states.append(s)
-        report.invariant_checks += 1
         if bad:
-            report.faults.append(f"seed {seed}, step {len(actions)}: invariant(s) {', '.join(bad)} broken "
-                                 f"(actions {actions})")
-            return states, actions, None, list(bad)
+            return states, actions, None, bad
     return states, actions, None, []
+
+
+def _broken(it: Interpreter, s: State, seed: int, actions: list[int], report: Report) -> list[str] | None:
+    """The invariants broken in `s`, reached by `actions` ([] when all hold), each broken one a
+    fault of the report; None when an invariant faulted (a read past a list's end): that fails
+    the check as a broken one does, and the backends' invariants would fault there too (Rust
+    raises), so the episode ends before `s`."""
+    try:
+        bad = it.invariant_violations(s)
+    except SpecRuntimeError as err:
+        report.faults.append(f"seed {seed}, step {len(actions)}: an invariant faulted: {err} (actions {actions})")
+        return None
+    report.invariant_checks += 1
+    if bad:
+        report.faults.append(f"seed {seed}, step {len(actions)}: invariant(s) {', '.join(bad)} broken "
+                             f"(actions {actions})")
+    return list(bad)
 
 
 @dataclass

@@ -203,3 +203,24 @@ def test_an_invariant_that_faults_fails_the_check(tmp_path):
     assert not report.ok and not report.divergences
     assert report.faults and all("an invariant faulted" in f and "index 0 is past the end" in f and "(actions [" in f
                                  for f in report.faults)
+
+
+BROKEN_BY_INIT = """env inv_init "an invariant broken by init"
+turn_limit 3
+state { n: int[0..9] = 0 }
+init { n = 2 }
+action tick() { n = min(n + 1, 9) }
+observe(p) -> int[0..9][1] { return [n] }
+invariant small "n is below 2": n < 2
+"""
+
+
+def test_an_invariant_broken_by_init_is_a_fault_at_step_0(tmp_path):
+    """The interpreter checks the initial state too: a hunt's `init` broke an invariant, and
+    verify blamed every backend (a divergence at step 0, the interpreter "holding") and put
+    the fault at step 1."""
+    path = tmp_path / "inv_init.envspec"
+    path.write_text(BROKEN_BY_INIT)
+    report = verify(load(str(path)), ["python", "flat"], episodes=2, seed=0)
+    assert not report.divergences, [d.render() for d in report.divergences]
+    assert report.faults == [f"seed {k}, step 0: invariant(s) small broken (actions [])" for k in (0, 1)]
