@@ -10,6 +10,8 @@ Python traceback is shown only for internal errors, and only with `ENVC_DEBUG=1`
 
 from __future__ import annotations
 
+import contextlib
+
 import keyword
 import math
 import os
@@ -727,18 +729,37 @@ def bench(
     m = _load_or_exit(spec, ctx)
     peer_mod = _load_peer(peer) if peer else None  # a bad peer file fails before anything is timed
     if target == "rust":
-        _bench_rust(m, sizes, threads, repeats, observations, with_jax, peer, peer_mod)
+        with _spec_faults_exit(spec):
+            _bench_rust(m, sizes, threads, repeats, observations, with_jax, peer, peer_mod)
         return
     if target == "python":
         from envc import bench as bench_mod
 
-        runs = bench_mod.bench_python(m, steps=steps, repeats=repeats)
+        with _spec_faults_exit(spec):
+            runs = bench_mod.bench_python(m, steps=steps, repeats=repeats)
         shown = " / ".join(f"{r:,.0f}" for r in runs)
         out.print(f"{m.name}: reference interpreter, 1 environment, {steps} steps: {statistics.median(runs):,.0f} SPS "
                   f"(median of {len(runs)} runs: {shown})")
         return
     _jax_cache(jax_cache)
     _bench_jax(m, sizes, repeats, replace(ctx, record_faults=record_faults), peer, peer_mod)
+
+
+@contextlib.contextmanager
+def _spec_faults_exit(spec: str):
+    """A runtime fault of the spec met while benchmarking (the interpreter's or the Rust crate's
+    `SpecRuntimeError`) as a message and exit 1, not an internal error of envc (a hunt: `envc
+    bench` on a spec that faults at its first step)."""
+    from envc.compiler.interp import SpecRuntimeError
+
+    try:
+        yield
+    except Exception as e:
+        if not isinstance(e, SpecRuntimeError) and type(e).__name__ != "SpecRuntimeError":  # (Rust's class)
+            raise
+        _fail([Diagnostic("R0001", f"runtime fault while benchmarking: {e}", None,
+                          help=f"a benchmark plays random games and stops at a fault: `envc run {spec}` "
+                               "shows the seed and the actions that reach it")])
 
 
 def _int_list(option: str, text: str, example: str) -> list[int]:
