@@ -11,7 +11,6 @@ Python traceback is shown only for internal errors, and only with `ENVC_DEBUG=1`
 from __future__ import annotations
 
 import contextlib
-
 import keyword
 import math
 import os
