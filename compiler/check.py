@@ -156,6 +156,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks, StatementChec
         self.boundary_decls(by_kind.get(ast.BoundaryDecl, []))
         self._state(by_kind.get(ast.StateDecl, []))
         if self.sim_decl is not None:
+            sim.player_field(self)
             self.sim_kinds = sim.action_kinds(self, by_kind.get(ast.ActionDecl, []))
         decls = self._families(decls)
         for d in decls:

@@ -79,10 +79,20 @@ class ExpressionChecks(CheckerPart):
             names = [n for n in names if n not in sim.HIDDEN_BUILTINS]
             if node.name == sim.PLAYER:
                 self.fail("E0100", f"unknown name `{node.name}`", node.span, "only an action's guard and body have it",
-                          help="`player` is the player whose chosen action runs; in `resolve`, name each player: "
-                          f"`for p in 0..{self.num_players} {{ act(p) }}`")
+                          help=self._player_help(ctx))
         self.fail("E0100", f"unknown name `{node.name}`", node.span, "not found in this scope",
                   help=self._unknown_name_help(node.name, names))
+
+    def _player_help(self, ctx: Ctx) -> str:
+        """The help for `player` read outside an action of a simultaneous spec, by where it is read
+        (a hunt: `observe` and procs were told to write `act(p)` in `resolve`)."""
+        if ctx.observe_player is not None:
+            return f"`observe` reads the observing player as `{ctx.observe_player}`, its parameter"
+        if ctx.what in ("proc", "fn"):
+            return f"`player` is the choosing player of an action: pass it, `{ctx.what} f(q: int[0..{self.num_players - 1}])` " \
+                   "called as `f(player)` from the action"
+        return ("`player` is the player whose chosen action runs; in `resolve`, name each player: "
+                f"`for p in 0..{self.num_players} {{ act(p) }}`")
 
     def _const_declared_later(self, node: ast.Name) -> None:
         """E0100 for a constant read before its declaration (`const A = B + 1` above `const B =

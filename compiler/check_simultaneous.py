@@ -64,6 +64,18 @@ def header(ch: Checker, by_kind) -> tuple[ast.SimultaneousDecl | None, ast.Resol
     return sim, resolve
 
 
+def player_field(ch: Checker) -> None:
+    """E0101 for a state field named `player`: every action's guard and body read the chooser as
+    `player`, which would hide it (`player = 0` wrote the chooser's local and left the field; a
+    hunt), as a parameter named like a field is refused."""
+    f = ch.state.get(PLAYER)
+    if f is None or f.builtin:
+        return
+    ch.err("E0101", f"`{PLAYER}` is a state field: in a simultaneous spec every action reads the choosing player "
+           f"as `{PLAYER}`, which would hide it", f.span, "every action's `player` would hide it",
+           help=f"rename the field, e.g. `{PLAYER}_`")
+
+
 def action_kinds(ch: Checker, decls: list[ast.ActionDecl]) -> dict[str, tuple[int, list[ir.ParamDef]]]:
     """Each action kind's index and parameters (for `chose`/`chosen`, read before the
     actions themselves are checked); kinds whose parameters do not resolve are left out

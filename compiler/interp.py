@@ -1246,7 +1246,15 @@ class Interpreter:
         return plan
 
     def observe(self, state: State, player: int) -> Any:
-        """The observation of `player` (nested lists shaped like the `observe` type)."""
+        """The observation of `player` (nested lists shaped like the `observe` type).
+
+        Raises:
+            ValueError: `player` is not in `0..num_players - 1` (-1 read the last player's
+                private slots through Python's negative index, as Rust refuses it).
+        """
+        n = self.module.num_players
+        if isinstance(player, bool) or not isinstance(player, (int, np.integer)) or not 0 <= player < n:
+            raise ValueError(f"player {player!r} is outside 0..{n - 1}")
         ev = self.ev
         ev.state = state
         try:

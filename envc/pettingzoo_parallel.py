@@ -190,12 +190,19 @@ class ParallelEnv(_PZParallelEnv):
         return {a: {"observation": obs[p], "action_mask": masks[p]} for p, a in enumerate(self.possible_agents)}
 
     def reset(self, seed: int | None = None, options: dict | None = None):
-        """Start a game: from `seed`, else the next seed after the last game's."""
+        """Start a game: from `seed`, else the next seed after the last game's. A game that `init`
+        already ended has no live agents (`agents` is empty); each agent's info then says
+        `ended_in_init` and holds its `rewards` from `init`."""
         self._seed = seed if seed is not None else self._seed + 1
         self.state = self.core.init(self._seed)
         self.turns = 0
-        self.agents = list(self.possible_agents)
         obs = self._observations()
+        rewards, terminated, truncated = self.core.status(self.state)
+        if terminated or truncated:  # `init` ended the game (a hunt: it looked live, its rewards lost)
+            self.agents = []
+            return obs, {a: {"ended_in_init": True, "rewards": float(rewards[p])}
+                         for p, a in enumerate(self.possible_agents)}
+        self.agents = list(self.possible_agents)
         return obs, {a: {} for a in self.agents}
 
     def step(self, actions: dict[str, int]):

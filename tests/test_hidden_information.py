@@ -255,3 +255,14 @@ def test_which_choice_is_pending_can_leak(tmp_path):
         assert bool(found) == leaking, found
         if leaking:
             assert any("which choice is pending for player 1" in f and "`hand`" in f for f in found), found
+
+
+def test_observe_refuses_a_player_that_does_not_exist():
+    """`observe(state, -1)` was the last player's view (Python's negative index into its
+    `@private` slots), 4 of 4 players a bare IndexError; Rust refuses both."""
+    it = Interpreter(load(str(ROOT / "specs" / "tictactoe.envspec")))
+    s = it.init(0)
+    assert it.observe(s, 1) is not None
+    for bad in (-1, 2, True):
+        with pytest.raises(ValueError, match="outside 0..1"):
+            it.observe(s, bad)
