@@ -477,7 +477,8 @@ class ExpressionChecks(CheckerPart):
             ok = False
         if not ok:
             left, right = self.source_text(a.span), self.source_text(b.span)
-            self.fail("E0110", f"cannot compare `{ta}` with `{tb}`", op_span, "incompatible operands",
+            label = "compares numbers, bools, enums and rows" if ta == tb else "incompatible operands"
+            self.fail("E0110", f"cannot compare `{ta}` with `{tb}`", op_span, label,
                       notes=[f"left is `{ta}`, right is `{tb}`"],
                       help=_compare_help(op, ta, tb, left, right) or _bool_test_help(op, a, b, left, right)
                       or _convert_help(ta, tb, left) or _convert_help(tb, ta, right))
@@ -702,6 +703,13 @@ class ExpressionChecks(CheckerPart):
 
     def list_take(self, e: ast.Call, func: ast.Field, ctx: Ctx) -> ir.ListTake:
         """`xs.draw()` (the first element) or `xs.pop()` (the last), removed: it changes the state."""
+        if ctx.pure and isinstance(func.base, ast.Name) and ctx.lookup(func.base.name) is not None:
+            # a local list of a `fn`: a statement may remove from it, a value may not (a hunt read
+            # "changes the state" and "a `fn` only computes" for `let t = xs.pop()` on a local)
+            at = "0" if func.name == "draw" else f"len({func.base.name}) - 1"
+            self.fail("E0130", f"{_ctx_name(ctx)} cannot use the value of `{func.name}()`", func.span,
+                      "a take inside a value", help=f"read the item, then remove it: `let t = {func.base.name}[{at}]`, "
+                      f"then `{func.base.name}.{func.name}()` as a statement")
         if ctx.pure:
             self.fail("E0130", f"{_ctx_name(ctx)} cannot `{func.name}()`: it removes an element", func.span,
                       "changes the state", help=_pure_help(ctx))
@@ -954,6 +962,10 @@ def _compare_help(op: str, ta: ir.Type, tb: ir.Type, left: str, right: str) -> s
         return f"compare cell by cell: `{word}({a}[i] {cmp} {b}[i] for i in 0..{ta.size})`{deeper}"
     if isinstance(ta, ir.RecordT):
         return f"compare field by field: `{left}.f {cmp} {right}.f {'and' if op == 'eq' else 'or'} ...`"
+    if isinstance(ta, ir.ListT):  # (a hunt: "incompatible operands" with no way forward)
+        a, b = (left, right) if _plain_place(left) and _plain_place(right) else ("a", "b")
+        same = f"len({a}) == len({b}) and all(i >= len({a}) or {a}[i] == {b}[i] for i in 0..{ta.cap})"
+        return f"compare the lengths, then item by item: `{same}`" + ("" if op == "eq" else ", under `not`")
     return None
 
 
