@@ -476,6 +476,20 @@ def test_a_guards_step_count_is_the_turn_for_every_player(tmp_path):
 
 
 @pytest.mark.slow
+def test_rust_step_joint_refuses_a_turn_begun_with_step(duel, it):
+    """After `step` committed player 0's choice, `step_joint` overwrote it and counted three
+    commits for a two-player turn; it is refused, as the interpreter refuses it (a hunt)."""
+    from envc.verify import load_rust
+
+    env = load_rust(duel).VecEnv(1, threads=1, autoreset=False, seed=0)
+    env.step(np.array([int(np.flatnonzero(env.mask[0])[0])], dtype=np.int32))
+    with pytest.raises(ValueError, match="environment 0 is in the middle of a turn"):
+        env.step_joint(np.zeros((1, 2), dtype=np.int32))
+    s = it.step(it.init(0), int(np.flatnonzero(it.init(0).legal_action_mask)[0]))
+    with pytest.raises(ValueError, match="middle of a turn"):
+        it.step_joint(s, [0, 0])
+
+
 def test_rust_joint_api_equals_the_interpreter(duel, it):
     from envc.verify import load_rust
 

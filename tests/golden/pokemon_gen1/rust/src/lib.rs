@@ -2516,6 +2516,13 @@ impl VecEnv {
         let arr = checked_array(actions, "actions", "iu", Some(&[n, NUM_PLAYERS]))?;
         let flat: Vec<i32> = ints_in(&arr, "actions", i32::MIN as i64, i32::MAX as i64)?.iter().map(|&a| a as i32)
             .collect();
+        // a turn starts at player 0's commit: after `step` committed for some players, the joint
+        // step would overwrite their commits (the interpreter refuses it too; a hunt)
+        if let Some((i, s)) = self.states.iter().enumerate()
+            .find(|(_, s)| !(s.terminated || s.truncated) && s.current_player != 0) {
+            return Err(PyValueError::new_err(format!(
+                "environment {} is in the middle of a turn (player {} commits next): `step_joint` starts from                  the start of a turn", i, s.current_player)));
+        }
         guarded(|| self.joint_all(py, &flat))
     }
 
