@@ -490,6 +490,29 @@ def test_rust_step_joint_refuses_a_turn_begun_with_step(duel, it):
         it.step_joint(s, [0, 0])
 
 
+def test_python_target_has_the_joint_api(duel, it, tmp_path):
+    """`--target python` of a simultaneous spec offers the turn as one call, as the JAX and Rust
+    packages do (it had only `step`; a hunt)."""
+    import importlib.util
+    import sys
+
+    from envc.codegen.python import write
+
+    write(duel, str(tmp_path / "duel_py"))
+    spec = importlib.util.spec_from_file_location("duel_py", tmp_path / "duel_py" / "__init__.py")
+    pkg = importlib.util.module_from_spec(spec)
+    sys.modules["duel_py"] = pkg
+    spec.loader.exec_module(pkg)
+    assert pkg.SIMULTANEOUS and pkg.TURN_LIMIT == 30
+    s, ours = pkg.init(4), it.init(4)
+    for _ in range(5):
+        masks = pkg.legal_action_masks(s)
+        assert masks == it.legal_action_masks(ours)
+        joint = [int(np.flatnonzero(row)[-1]) for row in masks]
+        s, ours = pkg.step_joint(s, joint), it.step_joint(ours, joint)
+        assert pkg.observe_all(s) == it.observe_all(ours)
+
+
 def test_rust_joint_api_equals_the_interpreter(duel, it):
     from envc.verify import load_rust
 

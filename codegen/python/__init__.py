@@ -6,7 +6,8 @@ data tables and fills included, so the spec's files are no longer needed) and an
 `__init__.py` that runs it on envc's reference interpreter with the same names as the
 JAX package: `init(seed)`, `step(state, action)`, `observe(state, player)`,
 `legal_action_mask(state)`, `invariants(state)`, `NUM_ACTIONS`, `NUM_PLAYERS`,
-`ACTION_KINDS`. It needs `envc` installed (it *is* the reference semantics); it is the
+`ACTION_KINDS`, and for a simultaneous spec `step_joint`, `legal_action_masks`, `observe_all`
+(`SIMULTANEOUS`, `TURN_LIMIT` in turns). It needs `envc` installed (it *is* the reference semantics); it is the
 slow, readable oracle the compiled targets are verified against. Output is deterministic.
 """
 
@@ -30,6 +31,7 @@ import os as _os
 
 from envc.compiler import ir as _ir
 from envc.compiler.interp import Interpreter as _Interpreter
+from envc.compiler.passes.simultaneous import time_limit as _time_limit
 
 with open(_os.path.join(_os.path.dirname(__file__), "module.json"), encoding="utf-8") as _fh:
     MODULE = _ir.Module.model_validate_json(_fh.read())
@@ -37,6 +39,8 @@ _IT = _Interpreter(MODULE)
 NUM_ACTIONS = _IT.num_actions
 NUM_PLAYERS = _IT.num_players
 ACTION_KINDS = {kinds!r}
+SIMULTANEOUS = MODULE.simultaneous is not None
+TURN_LIMIT = (_time_limit(MODULE) or (None, None))[1]  # (of a simultaneous spec: in turns)
 
 
 def init(seed):
@@ -62,6 +66,22 @@ def legal_action_mask(state):
 def invariants(state):
     """The names of the spec's invariants that `state` breaks (empty: all hold)."""
     return _IT.invariant_violations(state)
+
+
+def step_joint(state, actions):
+    """A simultaneous spec's whole turn: one flat action per player (the JAX and Rust packages'
+    `step_joint`); ValueError for a spec that is not simultaneous."""
+    return _IT.step_joint(state, [int(a) for a in actions])
+
+
+def legal_action_masks(state):
+    """A simultaneous spec's legal actions of every player at the start of a turn (lists of bools)."""
+    return _IT.legal_action_masks(state)
+
+
+def observe_all(state):
+    """The observation of every player, player by player."""
+    return _IT.observe_all(state)
 
 
 def format_action(action):
