@@ -533,13 +533,17 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks, StatementChec
 
 def _conversion_hint(src: ir.Type, dst: ir.Type) -> str | None:
     """The help of a type mismatch between a scalar `src` and `dst` that a conversion or a
-    comparison fixes (`float(...)`, `int(...)`, `x != 0`), else None."""
+    comparison fixes (`float(...)`, `int(...)`, `x != 0`), or of an array literal given for a
+    list, else None."""
     if isinstance(src, ir.IntT) and isinstance(dst, ir.FloatT):
         return "convert with `float(...)`"
     if isinstance(src, ir.BoolT) and isinstance(dst, ir.IntT):
         return "convert with `int(...)`"
     if isinstance(src, ir.IntT) and isinstance(dst, ir.BoolT):
         return "a `bool` is `true` or `false`; from an integer, compare: `x != 0`"
+    if isinstance(src, ir.ArrayT) and isinstance(dst, ir.ListT):  # (a hunt: a bare mismatch)
+        return (f"a list literal is the first value of a `let` only: `let items: {dst} = [...]`, then assign "
+                "`items`; or `clear()` the list and `push` each value")
     return None
 
 

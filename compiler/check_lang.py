@@ -66,6 +66,7 @@ from envc.compiler.check_base import (
     MAX_CELLS,
     MAX_LOOP,
     Ctx,
+    _at,
     _ctx_name,
     _elem,
     _place_text,
@@ -1395,11 +1396,14 @@ class LanguageChecks:
             self._instantiating.add(inst)
             d = self.fn_decls[name]
             assert not isinstance(d, ast.HoleDecl)  # a generic is a `fn` or a `proc` (a hole's parameters are concrete)
-            saved = self.current_fn
+            saved, before = self.current_fn, len(self.diags)
             try:
                 fn = self._fn_body(inst, d.body, d.span, pure)
             finally:
                 self.current_fn = saved
+            shown = ", ".join(f"`{p.name}: {p.type}`" for p, q in zip(concrete, params) if p.type != q.type)
+            for diag in self.diags[before:]:  # which call's lists made the body fail (a hunt)
+                diag.notes.append(f"in `{name}` with {shown}, as called at {_at(e.span)}")
             if fn is not None:
                 self.instances.append(fn.model_copy(update={"name": inst}))
         return inst, concrete
