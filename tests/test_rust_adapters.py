@@ -213,3 +213,26 @@ def test_autoreset_reports_a_truncation_on_a_terminal_step(rust):
     env.step([0])
     assert not env.terminated[0] and env.truncated[0]
     assert env.final_obs[0].tolist() == [3] and env.obs[0].tolist() == [0]
+
+
+def test_a_game_that_init_ended_is_over_in_the_adapters():
+    """tests/specs/init_end.envspec: a game `init` ended looked live in `AECEnv` (a live agent with
+    no legal action) and `GymEnv`, and `init`'s rewards were lost (a hunt)."""
+    m = load(str(ROOT / "tests" / "specs" / "init_end.envspec"))
+    it, pkg = Interpreter(m), load_rust(m)
+    seed = next(s for s in range(20) if it.init(s).terminated)
+    want = [float(r) for r in it.init(seed).rewards]
+    aec = pkg.AECEnv()
+    aec.reset(seed=seed)
+    assert all(aec.terminations.values())
+    assert [aec._cumulative_rewards[a] for a in aec.possible_agents] == want
+    returns = dict.fromkeys(aec.possible_agents, 0.0)
+    for agent in aec.agent_iter():
+        _, reward, terminated, truncated, _ = aec.last()
+        returns[agent] += reward
+        aec.step(None)
+    assert list(returns.values()) == want
+    gym = pkg.GymEnv(agent=1)
+    gym.reset(seed=seed)
+    _, reward, terminated, _, _ = gym.step(0)
+    assert terminated and reward == want[1]

@@ -135,7 +135,7 @@ class _Seats:
 
     def reset(self) -> None:
         env = self.env
-        self.pending[:] = 0.0
+        self.pending[:] = env.rewards[:, self.agent]  # `init`'s own rewards come with the agent's first step
         self._opponents(np.arange(env.num_envs), self.pending)
 
     def step(self, actions) -> None:
@@ -154,6 +154,7 @@ class _Seats:
         # seat's private fields, in a simultaneous spec always player 0's; a hunt)
         self.final_obs[done] = np.stack([np.asarray(env.observe(int(i), self.agent)) for i in done])
         env.reset_envs(done)
+        self.pending[done] = env.rewards[done, self.agent]  # (the new games' `init` rewards, as at `reset`)
         self._opponents(done, self.pending)
 
 
@@ -331,10 +332,14 @@ class AECEnv(pettingzoo.AECEnv if pettingzoo is not None else object):
         else:
             self.env.reset(int(seed))
         self.agents = self.possible_agents[:]
-        self.rewards = {a: 0.0 for a in self.agents}
-        self._cumulative_rewards = {a: 0.0 for a in self.agents}
-        self.terminations = {a: False for a in self.agents}
-        self.truncations = {a: False for a in self.agents}
+        # a game that `init` already ended: every agent is done, with `init`'s rewards (it
+        # looked live, a live agent with no legal action, its rewards lost; a hunt)
+        terminated, truncated = bool(self.env.terminated[0]), bool(self.env.truncated[0])
+        ended = terminated or truncated
+        self.rewards = {a: float(self.env.rewards[0][p]) if ended else 0.0 for p, a in enumerate(self.agents)}
+        self._cumulative_rewards = dict(self.rewards)
+        self.terminations = {a: terminated for a in self.agents}
+        self.truncations = {a: truncated for a in self.agents}
         self.infos = {a: {} for a in self.agents}
         self.agent_selection = self.possible_agents[int(self.env.current_player[0])]
 
