@@ -490,6 +490,14 @@ def test_rust_step_joint_refuses_a_turn_begun_with_step(duel, it):
         it.step_joint(s, [0, 0])
 
 
+def test_jax_step_joint_takes_one_action_per_player(duel_jax):
+    """One action was broadcast to both players (a hunt)."""
+    s = duel_jax.init_from_seed(0)
+    for bad in ([0], [0, 0, 0], [[0, 0]]):
+        with pytest.raises(ValueError, match="one action per player, int32\\[2\\]"):
+            duel_jax.step_joint(s, np.array(bad, np.int32))
+
+
 def test_python_target_has_the_joint_api(duel, it, tmp_path):
     """`--target python` of a simultaneous spec offers the turn as one call, as the JAX and Rust
     packages do (it had only `step`; a hunt)."""

@@ -12909,8 +12909,12 @@ def step_joint(state: State, actions, masks=None) -> State:
 
 
 def _step_joint_dict(state: State, actions, masks=None):
-    """`step_joint` up to its flat dict (`_to_dict`'s layout), before `_finish`."""
+    """`step_joint` up to its flat dict (`_to_dict`'s layout), before `_finish`. ValueError (at
+    trace time: shapes are static) for actions that are not one per player: one action was
+    broadcast to every player (a hunt)."""
     actions = jnp.asarray(actions, jnp.int32)
+    if actions.shape != (NUM_PLAYERS,):
+        raise ValueError(f"step_joint takes one action per player, int32[{NUM_PLAYERS}], not shape {actions.shape}")
     masks = legal_action_masks(state) if masks is None else masks
     clipped = jnp.clip(actions, 0, NUM_ACTIONS - 1)
     legal = (actions >= 0) & (actions < NUM_ACTIONS) & masks[jnp.arange(NUM_PLAYERS), clipped]
