@@ -897,7 +897,8 @@ def run(
              "e.g. a deck each) a heatmap of scores beside it, FILE.png (needs matplotlib)")] = None,
     heatmap: Annotated[Optional[Path], typer.Option(
         "--heatmap", metavar="FILE.png", show_default=False, dir_okay=False,
-        help="where the heatmap goes [default: the --matchups file with .png]")] = None,
+        help="where the heatmap goes [default: the --matchups file with .png]; two-player specs whose "
+             "match-up is one entrant per player")] = None,
 ):
     """Play episodes with a uniformly random legal policy and print statistics per match-up.
 
@@ -1074,8 +1075,10 @@ class _MatchupFiles:
                 _fail([Diagnostic("E0180", f"no folder `{folder}` for the match-up files", None,
                                   help="create it first, or name a file in an existing folder")])
         if m.num_players != 2 or entrant_type(m) is None:
-            if png_path is not None:
-                err.print(f"note: no heatmap: {m.name}'s match-up is not one entrant per player of two players")
+            if png_path is not None:  # (asked for, and not drawn: a note scrolled away above the table; a hunt)
+                _fail([Diagnostic("E0181", "`--heatmap` draws a two-player spec whose match-up is one entrant per "
+                                  f"player, and {m.name}'s is not", None,
+                                  help="drop `--heatmap`: the --matchups CSV holds every match-up")])
             return
         self.png = png_path or csv_path.with_suffix(".png")
 

@@ -165,3 +165,7 @@ def test_cli_run_matchup_errors_come_before_any_game(tmp_path):
     assert plain.exit_code == 0, plain.output
     assert (tmp_path / "t.csv").exists() and not (tmp_path / "t.png").exists()  # no entrants: no heatmap
     assert "best: " not in plain.stdout and "how episodes ended: by the rules 1.000" in plain.stdout
+    asked = _run("specs/tictactoe.envspec", "--episodes", "3", "--matchups", str(tmp_path / "t2.csv"),
+                 "--heatmap", str(tmp_path / "t2.png"))  # (a heatmap asked for and not drawn: refused first)
+    assert asked.exit_code == 1 and "E0181" in asked.output and "SPS" not in asked.output
+    assert not (tmp_path / "t2.csv").exists()
