@@ -394,25 +394,13 @@ def test_a_simultaneous_turn_limit_is_reported_in_turns_by_the_rust_package():
     assert flags == [(False, False)] * 2 + [(True, True)]
 
 
-ENDS_IN_INIT = """\
-env init_end "a simultaneous game that may end in init"
-players 3
-simultaneous
-turn_limit 3
-state { n: int[0..99] = 0 }
-init { if random.int(0, 3) == 0 { win(1) } }
-action a(k: int[0..1]) { n = min(n + 1 + k, 99) }
-resolve { for p in 0..3 { act(p) } if n > 7 { win(2) } }
-observe(p) -> int[0..99][1] { return [n] }
-"""
 
 
-def test_pettingzoo_a_game_that_init_ended_has_no_live_agents(tmp_path):
-    """A game `init` ended (seed 3 of this spec) looked live, and its rewards were lost (a hunt)."""
+def test_pettingzoo_a_game_that_init_ended_has_no_live_agents():
+    """tests/specs/init_end.envspec: a game `init` ended looked live, and its rewards were lost (a hunt)."""
     from envc.pettingzoo_parallel import ParallelEnv
 
-    spec = tmp_path / "init_end.envspec"
-    spec.write_text(ENDS_IN_INIT)
+    spec = Path(__file__).resolve().parent / "specs" / "init_end.envspec"
     env = ParallelEnv(str(spec), backend="python")
     it = Interpreter(load(str(spec)))
     ended = [seed for seed in range(12) if it.init(seed).terminated]
