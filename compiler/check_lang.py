@@ -806,20 +806,13 @@ class LanguageChecks:
         direct read (`_choose_reads_pause`)."""
         by_name = {f.name: f for f in fns}
         for cond, span in self.choose_conds:
-            seen: set[str] = set()
-            todo = sorted(ir.called_names(cond))
-            while todo:
-                name = todo.pop()
-                if name in seen or name not in by_name:
-                    continue
-                seen.add(name)
-                read = _pause_read(by_name[name].body)
-                if read is not None:
-                    self.err("E0190", f"a `choose` condition may not read `{read}` (it calls `{name}`, which reads it)",
-                             span, "the pause changes it: the chooser moves and the decision is pending",
-                             help=f"read it into a `let` before the `choose` (`let mover = {read}`) and pass that")
-                    break
-                todo.extend(sorted(ir.called_names(by_name[name].body)))
+            found = _pause_read_in_calls(cond, by_name)
+            if found is None:
+                continue
+            read, name = found
+            self.err("E0190", f"a `choose` condition may not read `{read}` (it calls `{name}`, which reads it)",
+                     span, "the pause changes it: the chooser moves and the decision is pending",
+                     help=f"read it into a `let` before the `choose` (`let mover = {read}`) and pass that")
 
     def _selection_form(self, value: ast.Expr, orelse: ast.Expr | None, op: str, ctx,
                         span: Span) -> tuple[str, ast.Call, ast.Expr]:
@@ -1683,6 +1676,23 @@ def _pause_read(x) -> str | None:
             return "current_player"
         if isinstance(n, ir.Builtin) and n.name == "pending_choice":
             return "pending_choice()"
+    return None
+
+
+def _pause_read_in_calls(cond: ir.Expr, fns: dict[str, ir.FnDef]) -> tuple[str, str] | None:
+    """(what, the `fn` reading it) for the first `fn` reached by calls from `cond`, at any
+    depth, that reads what a pause changes (`_pause_read`); None when none does."""
+    seen: set[str] = set()
+    todo = sorted(ir.called_names(cond))
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in fns:
+            continue
+        seen.add(name)
+        read = _pause_read(fns[name].body)
+        if read is not None:
+            return read, name
+        todo.extend(sorted(ir.called_names(fns[name].body)))
     return None
 
 

@@ -494,12 +494,13 @@ def verify(
                             rust_env=rust_env, chunk=chunk, per_matchup=per_matchup, level2_samples=level2_samples,
                             max_seeds=episodes if per_matchup is not None else None, joint=joint,
                             phase=lambda text: progress.update(task, description=text))
-    backends = ", ".join(t for t in names if t != "python") or "none (interpreter only)"
-    if not [t for t in names if t != "python"]:  # (it said "ok" on a spec whose choices leak; a hunt)
+    others = [t for t in names if t != "python"]
+    if not others:  # (it said "ok" on a spec whose choices leak; a hunt)
         err.print("note: level 2, the injected transitions and the check that hidden information stays hidden, "
                   "runs beside a backend: add one, `--targets python,flat` (the interpreter on the lowered IR)",
                   markup=False)
-    _print_report(m, report, backends, per_matchup, float_tolerance, time.perf_counter() - start)
+    _print_report(m, report, ", ".join(others) or "none (interpreter only)", per_matchup, float_tolerance,
+                  time.perf_counter() - start, compared=bool(others))
 
 
 def _verify_targets(targets: str, policy: str | None) -> list[str]:
@@ -530,9 +531,10 @@ def _rust_or_exit(m):
 
 
 def _print_report(m, report, backends: str, per_matchup: int | None, float_tolerance: float,
-                  elapsed: float) -> None:
+                  elapsed: float, compared: bool = True) -> None:
     """What `envc verify` prints: faults, divergences, the summary line, the match-up table;
-    exits 1 when the report is not ok."""
+    exits 1 when the report is not ok. `compared`: some backend was compared with the
+    interpreter (else the ok line says only what the interpreter's episodes showed)."""
     from envc.run_jax import label_text, matchup_fields
 
     for fault in report.faults[:10]:
@@ -566,7 +568,7 @@ def _print_report(m, report, backends: str, per_matchup: int | None, float_toler
         raise typer.Exit(1)
     faulted = f", {len(report.spec_faults)} ending in the same runtime fault on every backend" \
         if report.spec_faults else ""
-    if backends.startswith("none"):  # (nothing was compared)
+    if not compared:
         out.print("ok: no runtime fault and no broken invariant on the interpreter" + faulted)
         return
     out.print("ok: identical trajectories" + (f" (float32 within {float_tolerance})" if float_tolerance else "")
