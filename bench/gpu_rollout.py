@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+_COMPILED: dict = {}  # (id of the rollout function, batch, n_steps) -> its compiled program
 
 
 def load(spec: str):
@@ -42,10 +43,16 @@ def load(spec: str):
 
 def measure(env, spec: str, batch: int, steps: int, repeats: int) -> dict:
     """Compile and time one rollout of `env` at `batch` (module docstring)."""
+    joint = getattr(env, "SIMULTANEOUS", False)
+    row = timed(env.rollout_joint if joint else env.rollout, batch, steps, repeats)
+    return {"spec": spec, **row, "unit": "turns" if joint else "steps"}
+
+
+def timed(fn, batch: int, steps: int, repeats: int) -> dict:
+    """Trace + lower and XLA compile times of `jit(fn)` (`fn(key, n_steps, batch)`), and the
+    median SPS of `repeats` runs after a warm-up."""
     import jax
 
-    joint = getattr(env, "SIMULTANEOUS", False)
-    fn = env.rollout_joint if joint else env.rollout
     jitted = jax.jit(fn, static_argnums=(1, 2))
     key = jax.random.PRNGKey(0)
     t0 = time.perf_counter()
@@ -53,6 +60,7 @@ def measure(env, spec: str, batch: int, steps: int, repeats: int) -> dict:
     t1 = time.perf_counter()
     compiled = lowered.compile()
     t2 = time.perf_counter()
+    _COMPILED[(id(fn), batch, steps)] = compiled  # (`timed_again` runs it again)
     jax.block_until_ready(compiled(key))  # a warm-up run
     times = []
     for r in range(repeats):
@@ -61,9 +69,44 @@ def measure(env, spec: str, batch: int, steps: int, repeats: int) -> dict:
         jax.block_until_ready(compiled(k))
         times.append(time.perf_counter() - start)
     med = statistics.median(times)
-    return {"spec": spec, "batch": batch, "steps": steps, "unit": "turns" if joint else "steps",
-            "trace_lower_s": round(t1 - t0, 2), "compile_s": round(t2 - t1, 2),
+    return {"batch": batch, "steps": steps, "trace_lower_s": round(t1 - t0, 2), "compile_s": round(t2 - t1, 2),
             "run_s": [round(t, 4) for t in times], "sps": round(batch * steps / med)}
+
+
+PGX_IDS = {"tictactoe": "tic_tac_toe", "connect4": "connect_four", "othello": "othello"}
+
+
+def peer_rows(spec: str, env, batch: int, steps: int, repeats: int) -> list[dict]:
+    """envc's generated `Env()` and the Pgx game in the user's loop (bench/harness.py, one harness
+    for both sides, as `bench/jax_vs_peers.py --user-loop`), compiled alike and timed in turn."""
+    import pgx
+    from harness import pgx_api_loop
+
+    sides = {f"envc {spec}": pgx_api_loop(env.Env()), f"Pgx {PGX_IDS[spec]}": pgx_api_loop(pgx.make(PGX_IDS[spec]))}
+    rows = {name: timed(loop, batch, steps, 1) for name, loop in sides.items()}  # compile, warm up
+    runs: dict[str, list[float]] = {name: [] for name in sides}
+    for _ in range(repeats):  # interleaved: one run of each side per round
+        for name, loop in sides.items():
+            runs[name] += timed_again(loop, batch, steps)
+    out = []
+    for name, row in rows.items():
+        med = statistics.median(runs[name])
+        out.append({"spec": spec, "side": name, "mode": "user loop", **row, "run_s": [round(t, 4) for t in runs[name]],
+                    "sps": round(batch * steps / med)})
+    out[0]["ratio_to_peer"] = round(out[0]["sps"] / out[1]["sps"], 3)
+    return out
+
+
+def timed_again(fn, batch: int, steps: int) -> list[float]:
+    """One more timed run of `fn` at `batch` (compiled once, kept in `_COMPILED`)."""
+    import jax
+
+    key = (id(fn), batch, steps)
+    if key not in _COMPILED:
+        _COMPILED[key] = jax.jit(fn, static_argnums=(1, 2)).lower(jax.random.PRNGKey(0), steps, batch).compile()
+    start = time.perf_counter()
+    jax.block_until_ready(_COMPILED[key](jax.random.PRNGKey(len(_COMPILED) + 7)))
+    return [time.perf_counter() - start]
 
 
 def main() -> None:
@@ -74,6 +117,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--budget", type=float, default=1e9)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--peers", action="store_true", help="the user loop of envc and Pgx (tictactoe, connect4, othello)")
     args = ap.parse_args()
     import jax
 
@@ -85,9 +129,11 @@ def main() -> None:
             if time.perf_counter() - start > args.budget:
                 print(f"budget spent: {spec} batch {batch} not run", flush=True)
                 continue
-            row = measure(env, spec, batch, args.steps, args.repeats)
-            rows.append(row)
-            print(json.dumps(row), flush=True)
+            got = peer_rows(spec, env, batch, args.steps, args.repeats) if args.peers else \
+                [measure(env, spec, batch, args.steps, args.repeats)]
+            rows += got
+            for row in got:
+                print(json.dumps(row), flush=True)
             if args.out:
                 Path(args.out).write_text(json.dumps({"jax": jax.__version__, "devices": str(jax.devices()),
                                                       "rows": rows}, indent=1))

@@ -52,6 +52,8 @@ import jax.numpy as jnp
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from harness import pgx_api_loop, user_loop  # noqa: E402  (bench/harness.py: jax alone, also run on a lent GPU)
+
 from envc import jax_cache  # noqa: E402
 from envc.bench import compare_rollouts, steps_for  # noqa: E402
 from envc.compiler.check import load  # noqa: E402
@@ -117,46 +119,6 @@ def full_reset(rollout):
         return rollout(key, n_steps, batch, reset_bound=batch)
 
     return run
-
-
-def _where_done(done, fresh, state):
-    """Each leaf of `fresh` where `done` (bool[batch]), of `state` elsewhere."""
-    return jax.tree_util.tree_map(
-        lambda f, x: jnp.where(done.reshape(done.shape + (1,) * (x.ndim - 1)), f, x), fresh, state)
-
-
-def user_loop(init, step, mask=None, num_actions: int = 0):
-    """The user's own loop: `init(key) -> state`, `step(state, action) -> (state, reward, done)`
-    under `vmap`, the random policy over `mask(state)` (bool[num_actions]; all legal when None),
-    and a select of a fresh `init` where the step ended the episode, in one `lax.scan`."""
-
-    def rollout(key, n_steps, batch):
-        key, k0 = jax.random.split(key)
-        state = jax.vmap(init)(jax.random.split(k0, batch))
-
-        def body(carry, _):
-            state, key = carry
-            key, k_act, k_reset = jax.random.split(key, 3)
-            legal = mask(state) if mask else jnp.ones((batch, num_actions), jnp.bool_)
-            logits = jnp.where(legal, 0.0, -jnp.inf)
-            actions = jax.vmap(jax.random.categorical)(jax.random.split(k_act, batch), logits)
-            state, rewards, done = jax.vmap(step)(state, actions)
-            fresh = jax.vmap(init)(jax.random.split(k_reset, batch))
-            return (_where_done(done, fresh, state), key), (rewards, done)
-
-        (state, _), (rewards, done) = jax.lax.scan(body, (state, key), None, length=n_steps)
-        return state, rewards, done
-
-    return rollout
-
-
-def pgx_api_loop(env):
-    """`user_loop` of an environment with Pgx's API (a Pgx env, or envc's generated `Env()`)."""
-    def step(state, action):
-        state = env.step(state, action)
-        return state, state.rewards, state.terminated | state.truncated
-
-    return user_loop(env.init, step, lambda state: state.legal_action_mask)
 
 
 def pgx_user_loop(env_id: str):
