@@ -73,16 +73,30 @@ def timed(fn, batch: int, steps: int, repeats: int) -> dict:
             "run_s": [round(t, 4) for t in times], "sps": round(batch * steps / med)}
 
 
-PGX_IDS = {"tictactoe": "tic_tac_toe", "connect4": "connect_four", "othello": "othello"}
+PEERS = {"tictactoe": ("Pgx", "tic_tac_toe"), "connect4": ("Pgx", "connect_four"), "othello": ("Pgx", "othello"),
+         "cartpole": ("gymnax", "CartPole-v1"), "acrobot": ("gymnax", "Acrobot-v1")}
+
+
+def peer_loop(spec: str):
+    """(name, the user loop) of `spec`'s peer (`PEERS`)."""
+    from harness import gymnax_user_loop, pgx_api_loop
+
+    lib, env_id = PEERS[spec]
+    if lib == "gymnax":
+        return f"gymnax {env_id}", gymnax_user_loop(env_id)
+    import pgx
+
+    return f"Pgx {env_id}", pgx_api_loop(pgx.make(env_id))
 
 
 def peer_rows(spec: str, env, batch: int, steps: int, repeats: int) -> list[dict]:
-    """envc's generated `Env()` and the Pgx game in the user's loop (bench/harness.py, one harness
-    for both sides, as `bench/jax_vs_peers.py --user-loop`), compiled alike and timed in turn."""
-    import pgx
+    """envc's generated `Env()` and its peer (`PEERS`: the Pgx game, the gymnax environment) in the
+    user's loop (bench/harness.py, one harness for both sides, as `bench/jax_vs_peers.py
+    --user-loop`), compiled alike and timed in turn."""
     from harness import pgx_api_loop
 
-    sides = {f"envc {spec}": pgx_api_loop(env.Env()), f"Pgx {PGX_IDS[spec]}": pgx_api_loop(pgx.make(PGX_IDS[spec]))}
+    name, loop = peer_loop(spec)
+    sides = {f"envc {spec}": pgx_api_loop(env.Env()), name: loop}
     rows = {name: timed(loop, batch, steps, 1) for name, loop in sides.items()}  # compile, warm up
     runs: dict[str, list[float]] = {name: [] for name in sides}
     for _ in range(repeats):  # interleaved: one run of each side per round
@@ -117,7 +131,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--budget", type=float, default=1e9)
     ap.add_argument("--out", default=None)
-    ap.add_argument("--peers", action="store_true", help="the user loop of envc and Pgx (tictactoe, connect4, othello)")
+    ap.add_argument("--peers", action="store_true", help="the user loop of envc and its peer (Pgx: tictactoe, connect4, othello; gymnax: cartpole, acrobot)")
     args = ap.parse_args()
     import jax
 

@@ -49,3 +49,22 @@ def pgx_api_loop(env):
         return state, state.rewards, state.terminated | state.truncated
 
     return user_loop(env.init, step, lambda state: state.legal_action_mask)
+
+
+def gymnax_user_loop(env_id: str):
+    import gymnax
+
+    env, params = gymnax.make(env_id)
+
+    # The user's state is (env state, observation): the observation is carried and selected
+    # like the rest, as envc's and Pgx's states hold theirs (see `gymnax_rollout`).
+    def init(key):
+        obs, state = env.reset_env(key, params)
+        return state, obs
+
+    def step(carried, action):
+        # step_env's key is for stochastic dynamics (unused by the classic-control envs)
+        obs, state, reward, done, _ = env.step_env(jax.random.PRNGKey(0), carried[0], action, params)
+        return (state, obs), reward, done
+
+    return user_loop(init, step, None, env.num_actions)

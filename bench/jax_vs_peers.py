@@ -52,7 +52,7 @@ import jax.numpy as jnp
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from harness import pgx_api_loop, user_loop  # noqa: E402  (bench/harness.py: jax alone, also run on a lent GPU)
+from harness import gymnax_user_loop, pgx_api_loop  # noqa: E402  (bench/harness.py: jax alone, also run on a lent GPU)
 
 from envc import jax_cache  # noqa: E402
 from envc.bench import compare_rollouts, steps_for  # noqa: E402
@@ -125,25 +125,6 @@ def pgx_user_loop(env_id: str):
     import pgx
 
     return pgx_api_loop(pgx.make(env_id))
-
-
-def gymnax_user_loop(env_id: str):
-    import gymnax
-
-    env, params = gymnax.make(env_id)
-
-    # The user's state is (env state, observation): the observation is carried and selected
-    # like the rest, as envc's and Pgx's states hold theirs (see `gymnax_rollout`).
-    def init(key):
-        obs, state = env.reset_env(key, params)
-        return state, obs
-
-    def step(carried, action):
-        # step_env's key is for stochastic dynamics (unused by the classic-control envs)
-        obs, state, reward, done, _ = env.step_env(jax.random.PRNGKey(0), carried[0], action, params)
-        return (state, obs), reward, done
-
-    return user_loop(init, step, None, env.num_actions)
 
 
 PAIRS = {
