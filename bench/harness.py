@@ -57,7 +57,7 @@ def gymnax_user_loop(env_id: str):
     env, params = gymnax.make(env_id)
 
     # The user's state is (env state, observation): the observation is carried and selected
-    # like the rest, as envc's and Pgx's states hold theirs (see `gymnax_rollout`).
+    # like the rest, as envc's and Pgx's states hold theirs (see `gymnax_rollout` in bench/jax_vs_peers.py).
     def init(key):
         obs, state = env.reset_env(key, params)
         return state, obs
