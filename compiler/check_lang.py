@@ -580,6 +580,11 @@ class LanguageChecks:
             self.no_draws(a, f"an argument of boundary `{name}`")
         code = self.boundary_code(name, args)
         out: list[ir.Stmt] = []
+        if not isinstance(code, ir.Const):  # reached once, with the arguments' values here: `tick(a)` with
+            # `a` lasting was compared again after `a` was reset, so later fields met another boundary (a hunt)
+            reached = self.fresh_name("reached")
+            out.append(ir.Let(name=reached, type=code.type, value=code, span=span))
+            code = ir.Local(name=reached, type=code.type)
         for field, expiry in self.lasting.items():
             fd, xd = self.state[field], self.state[expiry]
             dims = ir.dims(fd.type)
@@ -671,6 +676,7 @@ class LanguageChecks:
         for step in place.path:
             if isinstance(step, ir.IndexStep):  # every step is one (checked above)
                 self.no_draws(step.index, "an index of a `@lasting` field")
+                self._index_reads_field(step.index, place.name, span)
         xd = self.state[expiry]
         t: ir.Type = xd.type
         for _ in place.path:
@@ -679,6 +685,15 @@ class LanguageChecks:
         names = [self.fresh_name("i") for _ in ir.dims(t)]
         target = ir.Place(root="state", name=expiry, path=place.path, type=t, span=span)
         return [ir.Assign(place=target, value=_build_all(code, names, t), span=span)]
+
+    def _index_reads_field(self, index: ir.Expr, field: str, span: Span) -> None:
+        """E0191 for `x[x[0]] = v until b()`: the expiry is set after the write, at the index read
+        again, which the write may have changed (it marked another cell; a hunt)."""
+        if not any(isinstance(n, ir.StateGet) and n.name == field for n in ir.walk(index)):
+            return
+        self.fail("E0191", f"an index of `{field}` here reads `{field}`, which this assignment changes", span,
+                  "the expiry would be set at the index read after the write",
+                  help=f"read the index first, `let i = ...`, then `{field}[i] = ...`")
 
     def _until_code(self, until: ast.Expr, ctx) -> ir.Expr:
         """The expiry code of `until boundary(args)` (`boundary_code`); its arguments may not draw."""

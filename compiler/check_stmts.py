@@ -418,6 +418,9 @@ class StatementChecks(CheckerPart):
                              help=did_you_mean(name, enum.members) or f"members: {', '.join(enum.members)}")
                     continue
                 idx = enum.members.index(name)
+                if wildcard:  # every backend takes the first arm that matches: this one never runs (a hunt)
+                    self.err("E0101", f"`{name}` comes after `_`, which matches it first", span, "never reached",
+                             help="put the `_` arm last")
                 if idx in covered:
                     self.err("E0101", f"`{name}` is matched twice", span, "already covered above")
                 covered.add(idx)

@@ -575,6 +575,28 @@ observe(p) -> int[0..9] { return v }
     assert it.step(it.init(0), 0).v == 7
 
 
+def test_a_boundary_is_reached_once_with_its_arguments_values():
+    """`tick(a)` with `a` lasting: reaching it reset `a` first, then compared `b`'s expiry with
+    `tick(0)`, so `b` kept its value (a hunt). Both fields last until tick(2) and both return."""
+    text = """env t
+boundary tick(k: int[0..3])
+state {
+    a: int[0..3] = 0 @lasting
+    b: int[0..9] = 0 @lasting
+}
+action set() {
+    a = 2 until tick(2)
+    b = 5 until tick(2)
+}
+action go() { tick(a) }
+observe(p) -> int[0..9][2] { return [a, b] }
+"""
+    it = Interpreter(_source(text))
+    s = it.step(it.step(it.init(0), it.actions.encode("set")), it.actions.encode("go"))
+    assert (s.fields["a"], s.fields["b"]) == (0, 0)
+    assert s.fields["_envc_until_a"] == s.fields["_envc_until_b"] == 0
+
+
 # ------------------------------------------------------------------ reveals
 
 

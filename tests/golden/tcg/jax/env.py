@@ -18067,94 +18067,113 @@ def p_finish_turn(st):
         return st, (v_p,)
 
     st, (v_p,) = _branch_any(_c929, lambda: _then930(st, v_p), lambda: (st, (v_p,)), True, (v_p,), (jnp.int8,))
+    v__envc_reached23 = _lcast((1 + _i32(v_p)), jnp.int8)
 
     def _g938(i934, _h935, _h936, _h937):
-        return jnp.asarray(_i32(jnp.where((_i32(_h935) == (1 + _i32(v_p))), _i32(_h936), _i32(_h937))), jnp.int32)
+        return jnp.asarray(
+            _i32(jnp.where((_i32(_h935) == _i32(v__envc_reached23)), _i32(_h936), _i32(_h937))), jnp.int32
+        )
 
     _e939 = jax.vmap(_g938)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K27, st["barrier"])
     _a940 = _e939
     st["barrier"] = _cast(_a940, jnp.int16)
 
     def _g943(i941, _h942):
-        return jnp.asarray(_i32(jnp.where((_i32(_h942) == (1 + _i32(v_p))), 0, _i32(_h942))), jnp.int32)
+        return jnp.asarray(_i32(jnp.where((_i32(_h942) == _i32(v__envc_reached23)), 0, _i32(_h942))), jnp.int32)
 
     _e944 = jax.vmap(_g943)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
     _a945 = _e944
     st["_envc_until_barrier"] = _cast(_a945, jnp.int8)
-    _a950 = jax.vmap(lambda i946, _h947, _h948, _h949: jnp.where((_i32(_h947) == (1 + _i32(v_p))), _h948, _h949))(
-        jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"], _K23, st["no_attack"]
-    )
-    st["no_attack"] = _cast(_a950, jnp.bool_)
 
-    def _g953(i951, _h952):
-        return jnp.asarray(_i32(jnp.where((_i32(_h952) == (1 + _i32(v_p))), 0, _i32(_h952))), jnp.int32)
+    def _g950(i946, _h947, _h948, _h949):
+        return jnp.where((_i32(_h947) == _i32(v__envc_reached23)), _h948, _h949)
 
-    _e954 = jax.vmap(_g953)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"])
-    _a955 = _e954
-    st["_envc_until_no_attack"] = _cast(_a955, jnp.int8)
-    _a960 = jax.vmap(lambda i956, _h957, _h958, _h959: jnp.where((_i32(_h957) == (1 + _i32(v_p))), _h958, _h959))(
-        jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"], _K23, st["no_retreat"]
-    )
-    st["no_retreat"] = _cast(_a960, jnp.bool_)
+    _e951 = jax.vmap(_g950)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"], _K23, st["no_attack"])
+    _a952 = _e951
+    st["no_attack"] = _cast(_a952, jnp.bool_)
 
-    def _g963(i961, _h962):
-        return jnp.asarray(_i32(jnp.where((_i32(_h962) == (1 + _i32(v_p))), 0, _i32(_h962))), jnp.int32)
+    def _g955(i953, _h954):
+        return jnp.asarray(_i32(jnp.where((_i32(_h954) == _i32(v__envc_reached23)), 0, _i32(_h954))), jnp.int32)
 
-    _e964 = jax.vmap(_g963)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"])
-    _a965 = _e964
-    st["_envc_until_no_retreat"] = _cast(_a965, jnp.int8)
+    _e956 = jax.vmap(_g955)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"])
+    _a957 = _e956
+    st["_envc_until_no_attack"] = _cast(_a957, jnp.int8)
 
-    def _g970(i966, _h967, _h968, _h969):
-        return jnp.asarray(_i32(jnp.where((_i32(_h967) == (1 + _i32(v_p))), _i32(_h968), _i32(_h969))), jnp.int32)
+    def _g962(i958, _h959, _h960, _h961):
+        return jnp.where((_i32(_h959) == _i32(v__envc_reached23)), _h960, _h961)
 
-    _e971 = jax.vmap(_g970)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"], _K28, st["weakened"])
-    _a972 = _e971
-    st["weakened"] = _cast(_a972, jnp.int8)
+    _e963 = jax.vmap(_g962)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"], _K23, st["no_retreat"])
+    _a964 = _e963
+    st["no_retreat"] = _cast(_a964, jnp.bool_)
 
-    def _g975(i973, _h974):
-        return jnp.asarray(_i32(jnp.where((_i32(_h974) == (1 + _i32(v_p))), 0, _i32(_h974))), jnp.int32)
+    def _g967(i965, _h966):
+        return jnp.asarray(_i32(jnp.where((_i32(_h966) == _i32(v__envc_reached23)), 0, _i32(_h966))), jnp.int32)
 
-    _e976 = jax.vmap(_g975)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"])
-    _a977 = _e976
-    st["_envc_until_weakened"] = _cast(_a977, jnp.int8)
+    _e968 = jax.vmap(_g967)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"])
+    _a969 = _e968
+    st["_envc_until_no_retreat"] = _cast(_a969, jnp.int8)
 
-    def _g982(i978, _h979, _h980, _h981):
-        return jnp.asarray(_i32(jnp.where((_i32(_h979) == (1 + _i32(v_p))), _i32(_h980), _i32(_h981))), jnp.int32)
+    def _g974(i970, _h971, _h972, _h973):
+        return jnp.asarray(
+            _i32(jnp.where((_i32(_h971) == _i32(v__envc_reached23)), _i32(_h972), _i32(_h973))), jnp.int32
+        )
 
-    _e983 = jax.vmap(_g982)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"], _K28, st["spiky"])
-    _a984 = _e983
-    st["spiky"] = _cast(_a984, jnp.int8)
+    _e975 = jax.vmap(_g974)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"], _K28, st["weakened"])
+    _a976 = _e975
+    st["weakened"] = _cast(_a976, jnp.int8)
 
-    def _g987(i985, _h986):
-        return jnp.asarray(_i32(jnp.where((_i32(_h986) == (1 + _i32(v_p))), 0, _i32(_h986))), jnp.int32)
+    def _g979(i977, _h978):
+        return jnp.asarray(_i32(jnp.where((_i32(_h978) == _i32(v__envc_reached23)), 0, _i32(_h978))), jnp.int32)
 
-    _e988 = jax.vmap(_g987)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"])
-    _a989 = _e988
-    st["_envc_until_spiky"] = _cast(_a989, jnp.int8)
-    _a994 = jax.vmap(lambda i990, _h991, _h992, _h993: jnp.where((_i32(_h991) == (1 + _i32(v_p))), _h992, _h993))(
-        jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"], _K23, st["no_supporter"]
-    )
-    st["no_supporter"] = _cast(_a994, jnp.bool_)
+    _e980 = jax.vmap(_g979)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"])
+    _a981 = _e980
+    st["_envc_until_weakened"] = _cast(_a981, jnp.int8)
 
-    def _g997(i995, _h996):
-        return jnp.asarray(_i32(jnp.where((_i32(_h996) == (1 + _i32(v_p))), 0, _i32(_h996))), jnp.int32)
+    def _g986(i982, _h983, _h984, _h985):
+        return jnp.asarray(
+            _i32(jnp.where((_i32(_h983) == _i32(v__envc_reached23)), _i32(_h984), _i32(_h985))), jnp.int32
+        )
 
-    _e998 = jax.vmap(_g997)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"])
-    _a999 = _e998
-    st["_envc_until_no_supporter"] = _cast(_a999, jnp.int8)
-    _a1004 = jax.vmap(
-        lambda i1000, _h1001, _h1002, _h1003: jnp.where((_i32(_h1001) == (1 + _i32(v_p))), _h1002, _h1003)
-    )(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"], _K23, st["shielded"])
-    st["shielded"] = _cast(_a1004, jnp.bool_)
+    _e987 = jax.vmap(_g986)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"], _K28, st["spiky"])
+    _a988 = _e987
+    st["spiky"] = _cast(_a988, jnp.int8)
 
-    def _g1007(i1005, _h1006):
-        return jnp.asarray(_i32(jnp.where((_i32(_h1006) == (1 + _i32(v_p))), 0, _i32(_h1006))), jnp.int32)
+    def _g991(i989, _h990):
+        return jnp.asarray(_i32(jnp.where((_i32(_h990) == _i32(v__envc_reached23)), 0, _i32(_h990))), jnp.int32)
 
-    _e1008 = jax.vmap(_g1007)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"])
-    _a1009 = _e1008
-    st["_envc_until_shielded"] = _cast(_a1009, jnp.int8)
-    _a1010 = 10
-    st["zone"] = _put(st["zone"], _i32(v_p), _cast(_a1010, jnp.int8))
+    _e992 = jax.vmap(_g991)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"])
+    _a993 = _e992
+    st["_envc_until_spiky"] = _cast(_a993, jnp.int8)
+
+    def _g998(i994, _h995, _h996, _h997):
+        return jnp.where((_i32(_h995) == _i32(v__envc_reached23)), _h996, _h997)
+
+    _e999 = jax.vmap(_g998)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"], _K23, st["no_supporter"])
+    _a1000 = _e999
+    st["no_supporter"] = _cast(_a1000, jnp.bool_)
+
+    def _g1003(i1001, _h1002):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1002) == _i32(v__envc_reached23)), 0, _i32(_h1002))), jnp.int32)
+
+    _e1004 = jax.vmap(_g1003)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"])
+    _a1005 = _e1004
+    st["_envc_until_no_supporter"] = _cast(_a1005, jnp.int8)
+
+    def _g1010(i1006, _h1007, _h1008, _h1009):
+        return jnp.where((_i32(_h1007) == _i32(v__envc_reached23)), _h1008, _h1009)
+
+    _e1011 = jax.vmap(_g1010)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"], _K23, st["shielded"])
+    _a1012 = _e1011
+    st["shielded"] = _cast(_a1012, jnp.bool_)
+
+    def _g1015(i1013, _h1014):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1014) == _i32(v__envc_reached23)), 0, _i32(_h1014))), jnp.int32)
+
+    _e1016 = jax.vmap(_g1015)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"])
+    _a1017 = _e1016
+    st["_envc_until_shielded"] = _cast(_a1017, jnp.int8)
+    _a1018 = 10
+    st["zone"] = _put(st["zone"], _i32(v_p), _cast(_a1018, jnp.int8))
     st = p_checkup(st, v_p)
     st = p_knock_outs(st)
     st = p_continue_game(st, (1 - _i32(v_p)), False)
@@ -18166,112 +18185,112 @@ def p_deal(st, v_p):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
 
-    def _g1014(i1011):
+    def _g1022(i1019):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1012 = _get(st["deck"], _i32(v_p))["len"]
-        _flt = _fault_in(_flt, (i1011 >= _f1012), 34, i1011, _f1012)
-        _f1013 = _get(st["deck"], _i32(v_p))["len"]
+        _f1020 = _get(st["deck"], _i32(v_p))["len"]
+        _flt = _fault_in(_flt, (i1019 >= _f1020), 34, i1019, _f1020)
+        _f1021 = _get(st["deck"], _i32(v_p))["len"]
         _flt = _fault_in(
-            _flt, (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i1011])] == 0) & (i1011 >= _f1013), 34, i1011, _f1013
+            _flt, (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i1019])] == 0) & (i1019 >= _f1021), 34, i1019, _f1021
         )
         return (
             jnp.logical_and(
-                (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i1011])] == 0),
-                (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i1011])] == 0),
+                (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i1019])] == 0),
+                (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i1019])] == 0),
             ),
             _flt,
         )
 
-    _e1015 = jax.vmap(_g1014)(jnp.arange(0, 20, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1015[1]))
-    v_b = _lcast(jnp.sum(_e1015[0], dtype=jnp.int32), jnp.int8)
+    _e1023 = jax.vmap(_g1022)(jnp.arange(0, 20, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1023[1]))
+    v_b = _lcast(jnp.sum(_e1023[0], dtype=jnp.int32), jnp.int8)
     v_hands = _lcast((_i32(_K29[20][5]) - _i32(_K29[(20 - _i32(v_b))][5])), jnp.int16)
-    st, _r1016 = _randint(st, 0, jnp.maximum((_i32(v_hands) - 1), 0))
-    v_r = _lcast(_r1016, jnp.int16)
+    st, _r1024 = _randint(st, 0, jnp.maximum((_i32(v_hands) - 1), 0))
+    v_r = _lcast(_r1024, jnp.int16)
 
-    def _g1018(i1017):
+    def _g1026(i1025):
         return (
             (
                 (
-                    _i32(jnp.where((1 <= i1017), (_i32(_K29[_i32(v_b)][1]) * _i32(_K29[(20 - _i32(v_b))][(5 - 1)])), 0))
+                    _i32(jnp.where((1 <= i1025), (_i32(_K29[_i32(v_b)][1]) * _i32(_K29[(20 - _i32(v_b))][(5 - 1)])), 0))
                     + _i32(
-                        jnp.where((2 <= i1017), (_i32(_K29[_i32(v_b)][2]) * _i32(_K29[(20 - _i32(v_b))][(5 - 2)])), 0)
+                        jnp.where((2 <= i1025), (_i32(_K29[_i32(v_b)][2]) * _i32(_K29[(20 - _i32(v_b))][(5 - 2)])), 0)
                     )
                 )
-                + _i32(jnp.where((3 <= i1017), (_i32(_K29[_i32(v_b)][3]) * _i32(_K29[(20 - _i32(v_b))][(5 - 3)])), 0))
+                + _i32(jnp.where((3 <= i1025), (_i32(_K29[_i32(v_b)][3]) * _i32(_K29[(20 - _i32(v_b))][(5 - 3)])), 0))
             )
-            + _i32(jnp.where((4 <= i1017), (_i32(_K29[_i32(v_b)][4]) * _i32(_K29[(20 - _i32(v_b))][(5 - 4)])), 0))
+            + _i32(jnp.where((4 <= i1025), (_i32(_K29[_i32(v_b)][4]) * _i32(_K29[(20 - _i32(v_b))][(5 - 4)])), 0))
         ) <= _i32(v_r)
 
-    _e1019 = jax.vmap(_g1018)(jnp.arange(1, 5, dtype=jnp.int32))
-    v_k = _lcast((1 + jnp.sum(_e1019, dtype=jnp.int32)), jnp.int8)
+    _e1027 = jax.vmap(_g1026)(jnp.arange(1, 5, dtype=jnp.int32))
+    v_k = _lcast((1 + jnp.sum(_e1027, dtype=jnp.int32)), jnp.int8)
     v_rest = _lcast({"items": _K30, "len": jnp.int32(0)}, _DT31)
     v_basics = _lcast(0, jnp.int8)
     v_others = _lcast(0, jnp.int8)
     v_i = jnp.int32(0)
 
-    def _loop1020(i, carry):
+    def _loop1028(i, carry):
         st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i) = dict(carry[0]), carry[1]
         v_i = i
-        _f1021 = _i32(v_i)
-        _f1022 = _get(st["deck"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f1021 >= _f1022), 35, _f1021, _f1022)
-        v_c = _lcast(_get(st["deck"], _i32(v_p))["items"][_f1021], jnp.int16)
-        _c1023 = jnp.logical_and(
+        _f1029 = _i32(v_i)
+        _f1030 = _get(st["deck"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f1029 >= _f1030), 35, _f1029, _f1030)
+        v_c = _lcast(_get(st["deck"], _i32(v_p))["items"][_f1029], jnp.int16)
+        _c1031 = jnp.logical_and(
             jnp.logical_and((_K0[_i32(v_c)] == 0), (_K3[_i32(v_c)] == 0)), (_i32(v_basics) < _i32(v_k))
         )
-        _c1024 = jnp.logical_and(
+        _c1032 = jnp.logical_and(
             jnp.logical_not(jnp.logical_and((_K0[_i32(v_c)] == 0), (_K3[_i32(v_c)] == 0))),
             (_i32(v_others) < (5 - _i32(v_k))),
         )
 
-        def _then1025(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
+        def _then1033(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
             st = dict(st)
-            _f1026 = _get(st["hand"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f1026 >= 10), 36, 0, 0)
-            _l1027 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(v_p), _l1027)
-            _a1028 = jnp.minimum((_i32(v_basics) + 1), 20)
-            v_basics = _lcast(_a1028, jnp.int8)
+            _f1034 = _get(st["hand"], _i32(v_p))["len"]
+            st = _fault_at(st, (_f1034 >= 10), 36, 0, 0)
+            _l1035 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(v_p), _l1035)
+            _a1036 = jnp.minimum((_i32(v_basics) + 1), 20)
+            v_basics = _lcast(_a1036, jnp.int8)
             return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)
 
-        def _then1029(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
+        def _then1037(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
             st = dict(st)
-            _f1030 = _get(st["hand"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f1030 >= 10), 37, 0, 0)
-            _l1031 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(v_p), _l1031)
-            _a1032 = jnp.minimum((_i32(v_others) + 1), 20)
-            v_others = _lcast(_a1032, jnp.int8)
+            _f1038 = _get(st["hand"], _i32(v_p))["len"]
+            st = _fault_at(st, (_f1038 >= 10), 37, 0, 0)
+            _l1039 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(v_p), _l1039)
+            _a1040 = jnp.minimum((_i32(v_others) + 1), 20)
+            v_others = _lcast(_a1040, jnp.int8)
             return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)
 
-        def _else1033(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
+        def _else1041(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
             st = dict(st)
-            _f1034 = v_rest["len"]
-            st = _fault_at(st, (_f1034 >= 20), 38, 0, 0)
-            _l1035 = _push(v_rest, _cast(v_c, jnp.int16))
-            v_rest = _l1035
+            _f1042 = v_rest["len"]
+            st = _fault_at(st, (_f1042 >= 20), 38, 0, 0)
+            _l1043 = _push(v_rest, _cast(v_c, jnp.int16))
+            v_rest = _l1043
             return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)
 
         st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c) = _select_first(
             (
-                _c1023,
-                _c1024,
+                _c1031,
+                _c1032,
             ),
             (st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)),
             (
-                lambda: _then1025(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c),
-                lambda: _then1029(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c),
+                lambda: _then1033(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c),
+                lambda: _then1037(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c),
             ),
-            lambda: _else1033(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c),
+            lambda: _else1041(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c),
         )
         return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i)
 
     st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i) = lax.fori_loop(
-        0, 20, _loop1020, (st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i))
+        0, 20, _loop1028, (st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i))
     )
-    _a1036 = v_rest
-    st["deck"] = _set(st["deck"], _i32(v_p), _cast(_a1036, _DT31))
+    _a1044 = v_rest
+    st["deck"] = _set(st["deck"], _i32(v_p), _cast(_a1044, _DT31))
     return st
 
 
@@ -18283,25 +18302,25 @@ def p_attack_texts(st, v_p, v_a):
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
     v_c = _lcast(0, jnp.int16)
-    _c1037 = v__envc_run
+    _c1045 = v__envc_run
 
-    def _then1038(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
+    def _then1046(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
         st = dict(st)
-        _a1039 = st["card"][_i32(v_p)][0]
-        v_c = _lcast(_a1039, jnp.int16)
+        _a1047 = st["card"][_i32(v_p)][0]
+        v_c = _lcast(_a1047, jnp.int16)
         return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)
 
     st, (v_p, v_a, v__envc_run, v__envc_seek, v_c) = _branch(
-        _c1037,
-        lambda: _then1038(st, v_p, v_a, v__envc_run, v__envc_seek, v_c),
+        _c1045,
+        lambda: _then1046(st, v_p, v_a, v__envc_run, v__envc_seek, v_c),
         lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)),
     )
     v_r = jnp.int32(0)
 
-    def _loop1040(i, carry):
+    def _loop1048(i, carry):
         st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = dict(carry[0]), carry[1]
         v_r = i
-        _c1041 = jnp.logical_or(
+        _c1049 = jnp.logical_or(
             v__envc_run,
             jnp.logical_and(
                 jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g2"]) == 1)),
@@ -18309,34 +18328,34 @@ def p_attack_texts(st, v_p, v_a):
             ),
         )
 
-        def _then1042(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
+        def _then1050(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
             st = dict(st)
-            _c1043 = jnp.logical_or(
+            _c1051 = jnp.logical_or(
                 jnp.logical_and(v__envc_run, jnp.logical_or((_i32(v_r) == 0), (_i32(st["copying"]) == 1))),
                 jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g2"]) == 1)),
             )
 
-            def _then1044(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
+            def _then1052(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
                 st = dict(st)
-                _c1045 = v__envc_run
+                _c1053 = v__envc_run
 
-                def _then1046(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
+                def _then1054(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
                     st = dict(st)
-                    _a1047 = 2 * _i32(v_r)
-                    st["copying"] = _cast(_a1047, jnp.int8)
+                    _a1055 = 2 * _i32(v_r)
+                    st["copying"] = _cast(_a1055, jnp.int8)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
 
                 st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _branch(
-                    _c1045,
-                    lambda: _then1046(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
+                    _c1053,
+                    lambda: _then1054(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
                     lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)),
                 )
                 v__envc_arg1 = _lcast(0, jnp.int8)
-                _c1048 = v__envc_run
+                _c1056 = v__envc_run
 
-                def _then1049(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                def _then1057(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
-                    _a1050 = jnp.where(
+                    _a1058 = jnp.where(
                         (_i32(v_r) == 0),
                         _i32(jnp.where((_i32(v_a) == 0), _i32(_K32[_i32(v_c)]), _i32(_K33[_i32(v_c)]))),
                         _i32(
@@ -18347,70 +18366,70 @@ def p_attack_texts(st, v_p, v_a):
                             )
                         ),
                     )
-                    v__envc_arg1 = _lcast(_a1050, jnp.int8)
+                    v__envc_arg1 = _lcast(_a1058, jnp.int8)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
 
                 st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _branch(
-                    _c1048,
-                    lambda: _then1049(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
+                    _c1056,
+                    lambda: _then1057(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
                     lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)),
                 )
-                _c1051 = v__envc_seek
+                _c1059 = v__envc_seek
 
-                def _then1052(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                def _then1060(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
-                    _a1053 = st["_envc_frame_g2_1"]
-                    v_p = _lcast(_a1053, jnp.int8)
-                    _a1054 = st["_envc_frame_g2_2"]
-                    v_a = _lcast(_a1054, jnp.int8)
-                    _a1055 = st["_envc_frame_g2_3"]
-                    v_c = _lcast(_a1055, jnp.int16)
-                    _a1056 = 0
-                    st["_envc_at_g2"] = _cast(_a1056, jnp.int8)
-                    _a1057 = False
-                    v__envc_seek = _lcast(_a1057, jnp.bool_)
+                    _a1061 = st["_envc_frame_g2_1"]
+                    v_p = _lcast(_a1061, jnp.int8)
+                    _a1062 = st["_envc_frame_g2_2"]
+                    v_a = _lcast(_a1062, jnp.int8)
+                    _a1063 = st["_envc_frame_g2_3"]
+                    v_c = _lcast(_a1063, jnp.int16)
+                    _a1064 = 0
+                    st["_envc_at_g2"] = _cast(_a1064, jnp.int8)
+                    _a1065 = False
+                    v__envc_seek = _lcast(_a1065, jnp.bool_)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
 
                 st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _branch(
-                    _c1051,
-                    lambda: _then1052(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
+                    _c1059,
+                    lambda: _then1060(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
                     lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)),
                 )
                 st = p_attack_effect__dispatch(st, v__envc_arg1, v_p)
-                _c1058 = _i32(st["_envc_at_p_attack_effect__dispatch"]) != 0
+                _c1066 = _i32(st["_envc_at_p_attack_effect__dispatch"]) != 0
 
-                def _then1059(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                def _then1067(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
-                    _a1060 = v_p
-                    st["_envc_frame_g2_1"] = _cast(_a1060, jnp.int8)
-                    _a1061 = v_a
-                    st["_envc_frame_g2_2"] = _cast(_a1061, jnp.int8)
-                    _a1062 = v_c
-                    st["_envc_frame_g2_3"] = _cast(_a1062, jnp.int16)
-                    _a1063 = v_r
-                    st["_envc_frame_g2_4"] = _cast(_a1063, jnp.int8)
-                    _a1064 = 1
-                    st["_envc_at_g2"] = _cast(_a1064, jnp.int8)
-                    _a1065 = False
-                    v__envc_run = _lcast(_a1065, jnp.bool_)
+                    _a1068 = v_p
+                    st["_envc_frame_g2_1"] = _cast(_a1068, jnp.int8)
+                    _a1069 = v_a
+                    st["_envc_frame_g2_2"] = _cast(_a1069, jnp.int8)
+                    _a1070 = v_c
+                    st["_envc_frame_g2_3"] = _cast(_a1070, jnp.int16)
+                    _a1071 = v_r
+                    st["_envc_frame_g2_4"] = _cast(_a1071, jnp.int8)
+                    _a1072 = 1
+                    st["_envc_at_g2"] = _cast(_a1072, jnp.int8)
+                    _a1073 = False
+                    v__envc_run = _lcast(_a1073, jnp.bool_)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
 
-                def _else1066(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                def _else1074(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
-                    _a1067 = True
-                    v__envc_run = _lcast(_a1067, jnp.bool_)
+                    _a1075 = True
+                    v__envc_run = _lcast(_a1075, jnp.bool_)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
 
                 st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _branch(
-                    _c1058,
-                    lambda: _then1059(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
-                    lambda: _else1066(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
+                    _c1066,
+                    lambda: _then1067(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
+                    lambda: _else1074(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
                 )
                 return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
 
             st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _branch_any(
-                _c1043,
-                lambda: _then1044(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
+                _c1051,
+                lambda: _then1052(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
                 lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)),
                 True,
                 (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
@@ -18426,8 +18445,8 @@ def p_attack_texts(st, v_p, v_a):
             return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
 
         st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _branch_any(
-            _c1041,
-            lambda: _then1042(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
+            _c1049,
+            lambda: _then1050(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
             lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)),
             True,
             (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
@@ -18443,19 +18462,19 @@ def p_attack_texts(st, v_p, v_a):
         return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
 
     st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = lax.fori_loop(
-        0, 2, _loop1040, (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r))
+        0, 2, _loop1048, (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r))
     )
-    _c1068 = v__envc_run
+    _c1076 = v__envc_run
 
-    def _then1069(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
+    def _then1077(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
         st = dict(st)
-        _a1070 = 0
-        st["copying"] = _cast(_a1070, jnp.int8)
+        _a1078 = 0
+        st["copying"] = _cast(_a1078, jnp.int8)
         return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)
 
     st, (v_p, v_a, v__envc_run, v__envc_seek, v_c) = _branch(
-        _c1068,
-        lambda: _then1069(st, v_p, v_a, v__envc_run, v__envc_seek, v_c),
+        _c1076,
+        lambda: _then1077(st, v_p, v_a, v__envc_run, v__envc_seek, v_c),
         lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)),
     )
     return st
@@ -18531,40 +18550,40 @@ def p_attack_effect__9(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1071 = v__envc_seek
+    _c1079 = v__envc_seek
 
-    def _then1072(st, v_p, v__envc_run, v__envc_seek):
+    def _then1080(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1073 = 0
-        st["_envc_at_g2"] = _cast(_a1073, jnp.int8)
-        _a1074 = False
-        v__envc_seek = _lcast(_a1074, jnp.bool_)
+        _a1081 = 0
+        st["_envc_at_g2"] = _cast(_a1081, jnp.int8)
+        _a1082 = False
+        v__envc_seek = _lcast(_a1082, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1071, lambda: _then1072(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1079, lambda: _then1080(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_attach_to_bench_choice(st, v_p, 0)
-    _c1075 = _i32(st["_envc_at_g1"]) != 0
+    _c1083 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1076(st, v_p, v__envc_run, v__envc_seek):
+    def _then1084(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1077 = 2
-        st["_envc_at_g2"] = _cast(_a1077, jnp.int8)
-        _a1078 = False
-        v__envc_run = _lcast(_a1078, jnp.bool_)
+        _a1085 = 2
+        st["_envc_at_g2"] = _cast(_a1085, jnp.int8)
+        _a1086 = False
+        v__envc_run = _lcast(_a1086, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1079(st, v_p, v__envc_run, v__envc_seek):
+    def _else1087(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1080 = True
-        v__envc_run = _lcast(_a1080, jnp.bool_)
+        _a1088 = True
+        v__envc_run = _lcast(_a1088, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1075,
-        lambda: _then1076(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1079(st, v_p, v__envc_run, v__envc_seek),
+        _c1083,
+        lambda: _then1084(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1087(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -18625,10 +18644,10 @@ def p_attack_effect__16(st, v_p):
     v__envc_seek = _lcast((_i32(st["_envc_at_g3"]) != 0), jnp.bool_)
     v_k = jnp.int32(0)
 
-    def _loop1081(i, carry):
+    def _loop1089(i, carry):
         st, (v_p, v__envc_run, v__envc_seek, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        _c1082 = jnp.logical_or(
+        _c1090 = jnp.logical_or(
             v__envc_run,
             jnp.logical_and(
                 jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g3"]) == 1)),
@@ -18636,75 +18655,75 @@ def p_attack_effect__16(st, v_p):
             ),
         )
 
-        def _then1083(st, v_p, v__envc_run, v__envc_seek, v_k):
+        def _then1091(st, v_p, v__envc_run, v__envc_seek, v_k):
             st = dict(st)
             v__envc_c1 = _lcast(False, jnp.bool_)
-            _c1084 = v__envc_run
+            _c1092 = v__envc_run
 
-            def _then1085(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+            def _then1093(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                 st = dict(st)
-                st, _r1086 = _randint(st, 0, 1)
-                _a1087 = _r1086 == 1
-                v__envc_c1 = _lcast(_a1087, jnp.bool_)
+                st, _r1094 = _randint(st, 0, 1)
+                _a1095 = _r1094 == 1
+                v__envc_c1 = _lcast(_a1095, jnp.bool_)
                 return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
 
             st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(
-                _c1084,
-                lambda: _then1085(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
+                _c1092,
+                lambda: _then1093(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
                 lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)),
             )
-            _c1088 = jnp.logical_or(v__envc_c1, jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g3"]) == 1)))
+            _c1096 = jnp.logical_or(v__envc_c1, jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g3"]) == 1)))
 
-            def _then1089(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+            def _then1097(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                 st = dict(st)
-                _c1090 = v__envc_seek
+                _c1098 = v__envc_seek
 
-                def _then1091(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+                def _then1099(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                     st = dict(st)
-                    _a1092 = st["_envc_frame_g3_1"]
-                    v_p = _lcast(_a1092, jnp.int8)
-                    _a1093 = 0
-                    st["_envc_at_g3"] = _cast(_a1093, jnp.int8)
-                    _a1094 = False
-                    v__envc_seek = _lcast(_a1094, jnp.bool_)
+                    _a1100 = st["_envc_frame_g3_1"]
+                    v_p = _lcast(_a1100, jnp.int8)
+                    _a1101 = 0
+                    st["_envc_at_g3"] = _cast(_a1101, jnp.int8)
+                    _a1102 = False
+                    v__envc_seek = _lcast(_a1102, jnp.bool_)
                     return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
 
                 st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(
-                    _c1090,
-                    lambda: _then1091(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
+                    _c1098,
+                    lambda: _then1099(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
                     lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)),
                 )
                 st = p_attach_to_bench_choice(st, v_p, 1)
-                _c1095 = _i32(st["_envc_at_g1"]) != 0
+                _c1103 = _i32(st["_envc_at_g1"]) != 0
 
-                def _then1096(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+                def _then1104(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                     st = dict(st)
-                    _a1097 = v_p
-                    st["_envc_frame_g3_1"] = _cast(_a1097, jnp.int8)
-                    _a1098 = v_k
-                    st["_envc_frame_g3_2"] = _cast(_a1098, jnp.int8)
-                    _a1099 = 1
-                    st["_envc_at_g3"] = _cast(_a1099, jnp.int8)
-                    _a1100 = False
-                    v__envc_run = _lcast(_a1100, jnp.bool_)
+                    _a1105 = v_p
+                    st["_envc_frame_g3_1"] = _cast(_a1105, jnp.int8)
+                    _a1106 = v_k
+                    st["_envc_frame_g3_2"] = _cast(_a1106, jnp.int8)
+                    _a1107 = 1
+                    st["_envc_at_g3"] = _cast(_a1107, jnp.int8)
+                    _a1108 = False
+                    v__envc_run = _lcast(_a1108, jnp.bool_)
                     return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
 
-                def _else1101(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+                def _else1109(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                     st = dict(st)
-                    _a1102 = True
-                    v__envc_run = _lcast(_a1102, jnp.bool_)
+                    _a1110 = True
+                    v__envc_run = _lcast(_a1110, jnp.bool_)
                     return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
 
                 st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(
-                    _c1095,
-                    lambda: _then1096(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
-                    lambda: _else1101(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
+                    _c1103,
+                    lambda: _then1104(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
+                    lambda: _else1109(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
                 )
                 return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
 
             st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch_any(
-                _c1088,
-                lambda: _then1089(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
+                _c1096,
+                lambda: _then1097(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
                 lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)),
                 True,
                 (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
@@ -18719,8 +18738,8 @@ def p_attack_effect__16(st, v_p):
             return st, (v_p, v__envc_run, v__envc_seek, v_k)
 
         st, (v_p, v__envc_run, v__envc_seek, v_k) = _branch_any(
-            _c1082,
-            lambda: _then1083(st, v_p, v__envc_run, v__envc_seek, v_k),
+            _c1090,
+            lambda: _then1091(st, v_p, v__envc_run, v__envc_seek, v_k),
             lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k)),
             True,
             (v_p, v__envc_run, v__envc_seek, v_k),
@@ -18734,7 +18753,7 @@ def p_attack_effect__16(st, v_p):
         return st, (v_p, v__envc_run, v__envc_seek, v_k)
 
     st, (v_p, v__envc_run, v__envc_seek, v_k) = lax.fori_loop(
-        0, 3, _loop1081, (st, (v_p, v__envc_run, v__envc_seek, v_k))
+        0, 3, _loop1089, (st, (v_p, v__envc_run, v__envc_seek, v_k))
     )
     return st
 
@@ -18769,40 +18788,40 @@ def p_attack_effect__20(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1103 = v__envc_seek
+    _c1111 = v__envc_seek
 
-    def _then1104(st, v_p, v__envc_run, v__envc_seek):
+    def _then1112(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1105 = 0
-        st["_envc_at_g2"] = _cast(_a1105, jnp.int8)
-        _a1106 = False
-        v__envc_seek = _lcast(_a1106, jnp.bool_)
+        _a1113 = 0
+        st["_envc_at_g2"] = _cast(_a1113, jnp.int8)
+        _a1114 = False
+        v__envc_seek = _lcast(_a1114, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1103, lambda: _then1104(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1111, lambda: _then1112(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_damage_opponent_choice(st, v_p, 50, False, True)
-    _c1107 = _i32(st["_envc_at_g1"]) != 0
+    _c1115 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1108(st, v_p, v__envc_run, v__envc_seek):
+    def _then1116(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1109 = 3
-        st["_envc_at_g2"] = _cast(_a1109, jnp.int8)
-        _a1110 = False
-        v__envc_run = _lcast(_a1110, jnp.bool_)
+        _a1117 = 3
+        st["_envc_at_g2"] = _cast(_a1117, jnp.int8)
+        _a1118 = False
+        v__envc_run = _lcast(_a1118, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1111(st, v_p, v__envc_run, v__envc_seek):
+    def _else1119(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1112 = True
-        v__envc_run = _lcast(_a1112, jnp.bool_)
+        _a1120 = True
+        v__envc_run = _lcast(_a1120, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1107,
-        lambda: _then1108(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1111(st, v_p, v__envc_run, v__envc_seek),
+        _c1115,
+        lambda: _then1116(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1119(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -18893,40 +18912,40 @@ def p_attack_effect__31(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1113 = v__envc_seek
+    _c1121 = v__envc_seek
 
-    def _then1114(st, v_p, v__envc_run, v__envc_seek):
+    def _then1122(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1115 = 0
-        st["_envc_at_g2"] = _cast(_a1115, jnp.int8)
-        _a1116 = False
-        v__envc_seek = _lcast(_a1116, jnp.bool_)
+        _a1123 = 0
+        st["_envc_at_g2"] = _cast(_a1123, jnp.int8)
+        _a1124 = False
+        v__envc_seek = _lcast(_a1124, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1113, lambda: _then1114(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1121, lambda: _then1122(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_damage_own_choice(st, v_p, 30, True)
-    _c1117 = _i32(st["_envc_at_g1"]) != 0
+    _c1125 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1118(st, v_p, v__envc_run, v__envc_seek):
+    def _then1126(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1119 = 4
-        st["_envc_at_g2"] = _cast(_a1119, jnp.int8)
-        _a1120 = False
-        v__envc_run = _lcast(_a1120, jnp.bool_)
+        _a1127 = 4
+        st["_envc_at_g2"] = _cast(_a1127, jnp.int8)
+        _a1128 = False
+        v__envc_run = _lcast(_a1128, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1121(st, v_p, v__envc_run, v__envc_seek):
+    def _else1129(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1122 = True
-        v__envc_run = _lcast(_a1122, jnp.bool_)
+        _a1130 = True
+        v__envc_run = _lcast(_a1130, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1117,
-        lambda: _then1118(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1121(st, v_p, v__envc_run, v__envc_seek),
+        _c1125,
+        lambda: _then1126(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1129(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -18945,40 +18964,40 @@ def p_attack_effect__33(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1123 = v__envc_seek
+    _c1131 = v__envc_seek
 
-    def _then1124(st, v_p, v__envc_run, v__envc_seek):
+    def _then1132(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1125 = 0
-        st["_envc_at_g2"] = _cast(_a1125, jnp.int8)
-        _a1126 = False
-        v__envc_seek = _lcast(_a1126, jnp.bool_)
+        _a1133 = 0
+        st["_envc_at_g2"] = _cast(_a1133, jnp.int8)
+        _a1134 = False
+        v__envc_seek = _lcast(_a1134, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1123, lambda: _then1124(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1131, lambda: _then1132(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_damage_opponent_choice(st, v_p, 30, False, True)
-    _c1127 = _i32(st["_envc_at_g1"]) != 0
+    _c1135 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1128(st, v_p, v__envc_run, v__envc_seek):
+    def _then1136(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1129 = 5
-        st["_envc_at_g2"] = _cast(_a1129, jnp.int8)
-        _a1130 = False
-        v__envc_run = _lcast(_a1130, jnp.bool_)
+        _a1137 = 5
+        st["_envc_at_g2"] = _cast(_a1137, jnp.int8)
+        _a1138 = False
+        v__envc_run = _lcast(_a1138, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1131(st, v_p, v__envc_run, v__envc_seek):
+    def _else1139(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1132 = True
-        v__envc_run = _lcast(_a1132, jnp.bool_)
+        _a1140 = True
+        v__envc_run = _lcast(_a1140, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1127,
-        lambda: _then1128(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1131(st, v_p, v__envc_run, v__envc_seek),
+        _c1135,
+        lambda: _then1136(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1139(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -18989,40 +19008,40 @@ def p_attack_effect__34(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1133 = v__envc_seek
+    _c1141 = v__envc_seek
 
-    def _then1134(st, v_p, v__envc_run, v__envc_seek):
+    def _then1142(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1135 = 0
-        st["_envc_at_g2"] = _cast(_a1135, jnp.int8)
-        _a1136 = False
-        v__envc_seek = _lcast(_a1136, jnp.bool_)
+        _a1143 = 0
+        st["_envc_at_g2"] = _cast(_a1143, jnp.int8)
+        _a1144 = False
+        v__envc_seek = _lcast(_a1144, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1133, lambda: _then1134(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1141, lambda: _then1142(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_switch_self(st, v_p)
-    _c1137 = _i32(st["_envc_at_g1"]) != 0
+    _c1145 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1138(st, v_p, v__envc_run, v__envc_seek):
+    def _then1146(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1139 = 6
-        st["_envc_at_g2"] = _cast(_a1139, jnp.int8)
-        _a1140 = False
-        v__envc_run = _lcast(_a1140, jnp.bool_)
+        _a1147 = 6
+        st["_envc_at_g2"] = _cast(_a1147, jnp.int8)
+        _a1148 = False
+        v__envc_run = _lcast(_a1148, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1141(st, v_p, v__envc_run, v__envc_seek):
+    def _else1149(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1142 = True
-        v__envc_run = _lcast(_a1142, jnp.bool_)
+        _a1150 = True
+        v__envc_run = _lcast(_a1150, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1137,
-        lambda: _then1138(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1141(st, v_p, v__envc_run, v__envc_seek),
+        _c1145,
+        lambda: _then1146(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1149(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19039,10 +19058,10 @@ def p_attack_effect__36(st, v_p):
     """proc `attack_effect__36` (tcg.fills:64)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _a1143 = 20
-    st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a1143, jnp.int16))
-    _a1144 = 1 + (1 - _i32(v_p))
-    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a1144, jnp.int8))
+    _a1151 = 20
+    st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a1151, jnp.int16))
+    _a1152 = 1 + (1 - _i32(v_p))
+    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a1152, jnp.int8))
     return st
 
 
@@ -19116,40 +19135,40 @@ def p_attack_effect__45(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1145 = v__envc_seek
+    _c1153 = v__envc_seek
 
-    def _then1146(st, v_p, v__envc_run, v__envc_seek):
+    def _then1154(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1147 = 0
-        st["_envc_at_g2"] = _cast(_a1147, jnp.int8)
-        _a1148 = False
-        v__envc_seek = _lcast(_a1148, jnp.bool_)
+        _a1155 = 0
+        st["_envc_at_g2"] = _cast(_a1155, jnp.int8)
+        _a1156 = False
+        v__envc_seek = _lcast(_a1156, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1145, lambda: _then1146(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1153, lambda: _then1154(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_damage_opponent_choice(st, v_p, 30, True, True)
-    _c1149 = _i32(st["_envc_at_g1"]) != 0
+    _c1157 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1150(st, v_p, v__envc_run, v__envc_seek):
+    def _then1158(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1151 = 7
-        st["_envc_at_g2"] = _cast(_a1151, jnp.int8)
-        _a1152 = False
-        v__envc_run = _lcast(_a1152, jnp.bool_)
+        _a1159 = 7
+        st["_envc_at_g2"] = _cast(_a1159, jnp.int8)
+        _a1160 = False
+        v__envc_run = _lcast(_a1160, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1153(st, v_p, v__envc_run, v__envc_seek):
+    def _else1161(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1154 = True
-        v__envc_run = _lcast(_a1154, jnp.bool_)
+        _a1162 = True
+        v__envc_run = _lcast(_a1162, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1149,
-        lambda: _then1150(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1153(st, v_p, v__envc_run, v__envc_seek),
+        _c1157,
+        lambda: _then1158(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1161(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19168,40 +19187,40 @@ def p_attack_effect__47(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1155 = v__envc_seek
+    _c1163 = v__envc_seek
 
-    def _then1156(st, v_p, v__envc_run, v__envc_seek):
+    def _then1164(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1157 = 0
-        st["_envc_at_g2"] = _cast(_a1157, jnp.int8)
-        _a1158 = False
-        v__envc_seek = _lcast(_a1158, jnp.bool_)
+        _a1165 = 0
+        st["_envc_at_g2"] = _cast(_a1165, jnp.int8)
+        _a1166 = False
+        v__envc_seek = _lcast(_a1166, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1155, lambda: _then1156(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1163, lambda: _then1164(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_switch_opponent(st, v_p, False, True, False)
-    _c1159 = _i32(st["_envc_at_g1"]) != 0
+    _c1167 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1160(st, v_p, v__envc_run, v__envc_seek):
+    def _then1168(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1161 = 8
-        st["_envc_at_g2"] = _cast(_a1161, jnp.int8)
-        _a1162 = False
-        v__envc_run = _lcast(_a1162, jnp.bool_)
+        _a1169 = 8
+        st["_envc_at_g2"] = _cast(_a1169, jnp.int8)
+        _a1170 = False
+        v__envc_run = _lcast(_a1170, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1163(st, v_p, v__envc_run, v__envc_seek):
+    def _else1171(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1164 = True
-        v__envc_run = _lcast(_a1164, jnp.bool_)
+        _a1172 = True
+        v__envc_run = _lcast(_a1172, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1159,
-        lambda: _then1160(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1163(st, v_p, v__envc_run, v__envc_seek),
+        _c1167,
+        lambda: _then1168(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1171(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19300,40 +19319,40 @@ def p_attack_effect__59(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1165 = v__envc_seek
+    _c1173 = v__envc_seek
 
-    def _then1166(st, v_p, v__envc_run, v__envc_seek):
+    def _then1174(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1167 = 0
-        st["_envc_at_g2"] = _cast(_a1167, jnp.int8)
-        _a1168 = False
-        v__envc_seek = _lcast(_a1168, jnp.bool_)
+        _a1175 = 0
+        st["_envc_at_g2"] = _cast(_a1175, jnp.int8)
+        _a1176 = False
+        v__envc_seek = _lcast(_a1176, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1165, lambda: _then1166(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1173, lambda: _then1174(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_copy_attack(st, v_p)
-    _c1169 = _i32(st["_envc_at_g1"]) != 0
+    _c1177 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1170(st, v_p, v__envc_run, v__envc_seek):
+    def _then1178(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1171 = 9
-        st["_envc_at_g2"] = _cast(_a1171, jnp.int8)
-        _a1172 = False
-        v__envc_run = _lcast(_a1172, jnp.bool_)
+        _a1179 = 9
+        st["_envc_at_g2"] = _cast(_a1179, jnp.int8)
+        _a1180 = False
+        v__envc_run = _lcast(_a1180, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1173(st, v_p, v__envc_run, v__envc_seek):
+    def _else1181(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1174 = True
-        v__envc_run = _lcast(_a1174, jnp.bool_)
+        _a1182 = True
+        v__envc_run = _lcast(_a1182, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1169,
-        lambda: _then1170(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1173(st, v_p, v__envc_run, v__envc_seek),
+        _c1177,
+        lambda: _then1178(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1181(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19384,50 +19403,50 @@ def p_attack_effect__65(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1175 = v__envc_run
+    _c1183 = v__envc_run
 
-    def _then1176(st, v_p, v__envc_run, v__envc_seek):
+    def _then1184(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         st = p_discard_energy(st, v_p, 0, 1, 2)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1175, lambda: _then1176(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1183, lambda: _then1184(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
-    _c1177 = v__envc_seek
+    _c1185 = v__envc_seek
 
-    def _then1178(st, v_p, v__envc_run, v__envc_seek):
+    def _then1186(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1179 = 0
-        st["_envc_at_g2"] = _cast(_a1179, jnp.int8)
-        _a1180 = False
-        v__envc_seek = _lcast(_a1180, jnp.bool_)
+        _a1187 = 0
+        st["_envc_at_g2"] = _cast(_a1187, jnp.int8)
+        _a1188 = False
+        v__envc_seek = _lcast(_a1188, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1177, lambda: _then1178(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1185, lambda: _then1186(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_damage_opponent_choice(st, v_p, 80, False, True)
-    _c1181 = _i32(st["_envc_at_g1"]) != 0
+    _c1189 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1182(st, v_p, v__envc_run, v__envc_seek):
+    def _then1190(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1183 = 10
-        st["_envc_at_g2"] = _cast(_a1183, jnp.int8)
-        _a1184 = False
-        v__envc_run = _lcast(_a1184, jnp.bool_)
+        _a1191 = 10
+        st["_envc_at_g2"] = _cast(_a1191, jnp.int8)
+        _a1192 = False
+        v__envc_run = _lcast(_a1192, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1185(st, v_p, v__envc_run, v__envc_seek):
+    def _else1193(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1186 = True
-        v__envc_run = _lcast(_a1186, jnp.bool_)
+        _a1194 = True
+        v__envc_run = _lcast(_a1194, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1181,
-        lambda: _then1182(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1185(st, v_p, v__envc_run, v__envc_seek),
+        _c1189,
+        lambda: _then1190(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1193(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19469,40 +19488,40 @@ def p_attack_effect__70(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1187 = v__envc_seek
+    _c1195 = v__envc_seek
 
-    def _then1188(st, v_p, v__envc_run, v__envc_seek):
+    def _then1196(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1189 = 0
-        st["_envc_at_g2"] = _cast(_a1189, jnp.int8)
-        _a1190 = False
-        v__envc_seek = _lcast(_a1190, jnp.bool_)
+        _a1197 = 0
+        st["_envc_at_g2"] = _cast(_a1197, jnp.int8)
+        _a1198 = False
+        v__envc_seek = _lcast(_a1198, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1187, lambda: _then1188(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1195, lambda: _then1196(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_damage_opponent_choice(st, v_p, 20, True, True)
-    _c1191 = _i32(st["_envc_at_g1"]) != 0
+    _c1199 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1192(st, v_p, v__envc_run, v__envc_seek):
+    def _then1200(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1193 = 11
-        st["_envc_at_g2"] = _cast(_a1193, jnp.int8)
-        _a1194 = False
-        v__envc_run = _lcast(_a1194, jnp.bool_)
+        _a1201 = 11
+        st["_envc_at_g2"] = _cast(_a1201, jnp.int8)
+        _a1202 = False
+        v__envc_run = _lcast(_a1202, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1195(st, v_p, v__envc_run, v__envc_seek):
+    def _else1203(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1196 = True
-        v__envc_run = _lcast(_a1196, jnp.bool_)
+        _a1204 = True
+        v__envc_run = _lcast(_a1204, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1191,
-        lambda: _then1192(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1195(st, v_p, v__envc_run, v__envc_seek),
+        _c1199,
+        lambda: _then1200(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1203(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19521,40 +19540,40 @@ def p_attack_effect__72(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1197 = v__envc_seek
+    _c1205 = v__envc_seek
 
-    def _then1198(st, v_p, v__envc_run, v__envc_seek):
+    def _then1206(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1199 = 0
-        st["_envc_at_g2"] = _cast(_a1199, jnp.int8)
-        _a1200 = False
-        v__envc_seek = _lcast(_a1200, jnp.bool_)
+        _a1207 = 0
+        st["_envc_at_g2"] = _cast(_a1207, jnp.int8)
+        _a1208 = False
+        v__envc_seek = _lcast(_a1208, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1197, lambda: _then1198(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1205, lambda: _then1206(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_attach_to_benched_choices(st, v_p, 2, 2)
-    _c1201 = _i32(st["_envc_at_g1"]) != 0
+    _c1209 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1202(st, v_p, v__envc_run, v__envc_seek):
+    def _then1210(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1203 = 12
-        st["_envc_at_g2"] = _cast(_a1203, jnp.int8)
-        _a1204 = False
-        v__envc_run = _lcast(_a1204, jnp.bool_)
+        _a1211 = 12
+        st["_envc_at_g2"] = _cast(_a1211, jnp.int8)
+        _a1212 = False
+        v__envc_run = _lcast(_a1212, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1205(st, v_p, v__envc_run, v__envc_seek):
+    def _else1213(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1206 = True
-        v__envc_run = _lcast(_a1206, jnp.bool_)
+        _a1214 = True
+        v__envc_run = _lcast(_a1214, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1201,
-        lambda: _then1202(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1205(st, v_p, v__envc_run, v__envc_seek),
+        _c1209,
+        lambda: _then1210(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1213(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19589,40 +19608,40 @@ def p_attack_effect__76(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1207 = v__envc_seek
+    _c1215 = v__envc_seek
 
-    def _then1208(st, v_p, v__envc_run, v__envc_seek):
+    def _then1216(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1209 = 0
-        st["_envc_at_g2"] = _cast(_a1209, jnp.int8)
-        _a1210 = False
-        v__envc_seek = _lcast(_a1210, jnp.bool_)
+        _a1217 = 0
+        st["_envc_at_g2"] = _cast(_a1217, jnp.int8)
+        _a1218 = False
+        v__envc_seek = _lcast(_a1218, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1207, lambda: _then1208(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1215, lambda: _then1216(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_attach_to_bench_choice(st, v_p, 3)
-    _c1211 = _i32(st["_envc_at_g1"]) != 0
+    _c1219 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1212(st, v_p, v__envc_run, v__envc_seek):
+    def _then1220(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1213 = 13
-        st["_envc_at_g2"] = _cast(_a1213, jnp.int8)
-        _a1214 = False
-        v__envc_run = _lcast(_a1214, jnp.bool_)
+        _a1221 = 13
+        st["_envc_at_g2"] = _cast(_a1221, jnp.int8)
+        _a1222 = False
+        v__envc_run = _lcast(_a1222, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1215(st, v_p, v__envc_run, v__envc_seek):
+    def _else1223(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1216 = True
-        v__envc_run = _lcast(_a1216, jnp.bool_)
+        _a1224 = True
+        v__envc_run = _lcast(_a1224, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1211,
-        lambda: _then1212(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1215(st, v_p, v__envc_run, v__envc_seek),
+        _c1219,
+        lambda: _then1220(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1223(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19657,40 +19676,40 @@ def p_attack_effect__80(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1217 = v__envc_seek
+    _c1225 = v__envc_seek
 
-    def _then1218(st, v_p, v__envc_run, v__envc_seek):
+    def _then1226(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1219 = 0
-        st["_envc_at_g2"] = _cast(_a1219, jnp.int8)
-        _a1220 = False
-        v__envc_seek = _lcast(_a1220, jnp.bool_)
+        _a1227 = 0
+        st["_envc_at_g2"] = _cast(_a1227, jnp.int8)
+        _a1228 = False
+        v__envc_seek = _lcast(_a1228, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1217, lambda: _then1218(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1225, lambda: _then1226(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_damage_own_choice(st, v_p, 20, False)
-    _c1221 = _i32(st["_envc_at_g1"]) != 0
+    _c1229 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1222(st, v_p, v__envc_run, v__envc_seek):
+    def _then1230(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1223 = 14
-        st["_envc_at_g2"] = _cast(_a1223, jnp.int8)
-        _a1224 = False
-        v__envc_run = _lcast(_a1224, jnp.bool_)
+        _a1231 = 14
+        st["_envc_at_g2"] = _cast(_a1231, jnp.int8)
+        _a1232 = False
+        v__envc_run = _lcast(_a1232, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1225(st, v_p, v__envc_run, v__envc_seek):
+    def _else1233(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1226 = True
-        v__envc_run = _lcast(_a1226, jnp.bool_)
+        _a1234 = True
+        v__envc_run = _lcast(_a1234, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1221,
-        lambda: _then1222(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1225(st, v_p, v__envc_run, v__envc_seek),
+        _c1229,
+        lambda: _then1230(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1233(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19820,40 +19839,40 @@ def p_attack_effect__96(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1227 = v__envc_seek
+    _c1235 = v__envc_seek
 
-    def _then1228(st, v_p, v__envc_run, v__envc_seek):
+    def _then1236(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1229 = 0
-        st["_envc_at_g2"] = _cast(_a1229, jnp.int8)
-        _a1230 = False
-        v__envc_seek = _lcast(_a1230, jnp.bool_)
+        _a1237 = 0
+        st["_envc_at_g2"] = _cast(_a1237, jnp.int8)
+        _a1238 = False
+        v__envc_seek = _lcast(_a1238, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1227, lambda: _then1228(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1235, lambda: _then1236(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_damage_opponent_choice(st, v_p, 10, False, True)
-    _c1231 = _i32(st["_envc_at_g1"]) != 0
+    _c1239 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1232(st, v_p, v__envc_run, v__envc_seek):
+    def _then1240(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1233 = 15
-        st["_envc_at_g2"] = _cast(_a1233, jnp.int8)
-        _a1234 = False
-        v__envc_run = _lcast(_a1234, jnp.bool_)
+        _a1241 = 15
+        st["_envc_at_g2"] = _cast(_a1241, jnp.int8)
+        _a1242 = False
+        v__envc_run = _lcast(_a1242, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1235(st, v_p, v__envc_run, v__envc_seek):
+    def _else1243(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1236 = True
-        v__envc_run = _lcast(_a1236, jnp.bool_)
+        _a1244 = True
+        v__envc_run = _lcast(_a1244, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1231,
-        lambda: _then1232(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1235(st, v_p, v__envc_run, v__envc_seek),
+        _c1239,
+        lambda: _then1240(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1243(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19864,40 +19883,40 @@ def p_attack_effect__97(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1237 = v__envc_seek
+    _c1245 = v__envc_seek
 
-    def _then1238(st, v_p, v__envc_run, v__envc_seek):
+    def _then1246(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1239 = 0
-        st["_envc_at_g2"] = _cast(_a1239, jnp.int8)
-        _a1240 = False
-        v__envc_seek = _lcast(_a1240, jnp.bool_)
+        _a1247 = 0
+        st["_envc_at_g2"] = _cast(_a1247, jnp.int8)
+        _a1248 = False
+        v__envc_seek = _lcast(_a1248, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1237, lambda: _then1238(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1245, lambda: _then1246(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_switch_opponent(st, v_p, True, False, False)
-    _c1241 = _i32(st["_envc_at_g1"]) != 0
+    _c1249 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1242(st, v_p, v__envc_run, v__envc_seek):
+    def _then1250(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1243 = 16
-        st["_envc_at_g2"] = _cast(_a1243, jnp.int8)
-        _a1244 = False
-        v__envc_run = _lcast(_a1244, jnp.bool_)
+        _a1251 = 16
+        st["_envc_at_g2"] = _cast(_a1251, jnp.int8)
+        _a1252 = False
+        v__envc_run = _lcast(_a1252, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1245(st, v_p, v__envc_run, v__envc_seek):
+    def _else1253(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1246 = True
-        v__envc_run = _lcast(_a1246, jnp.bool_)
+        _a1254 = True
+        v__envc_run = _lcast(_a1254, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1241,
-        lambda: _then1242(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1245(st, v_p, v__envc_run, v__envc_seek),
+        _c1249,
+        lambda: _then1250(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1253(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19942,54 +19961,54 @@ def p_ability_effect__2(st, v_p, v_s):
     v_s = _lcast(v_s, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1247 = jnp.logical_or(
+    _c1255 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_s) == 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g2"]) == 17))
     )
 
-    def _then1248(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _then1256(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _c1249 = v__envc_seek
+        _c1257 = v__envc_seek
 
-        def _then1250(st, v_p, v_s, v__envc_run, v__envc_seek):
+        def _then1258(st, v_p, v_s, v__envc_run, v__envc_seek):
             st = dict(st)
-            _a1251 = 0
-            st["_envc_at_g2"] = _cast(_a1251, jnp.int8)
-            _a1252 = False
-            v__envc_seek = _lcast(_a1252, jnp.bool_)
+            _a1259 = 0
+            st["_envc_at_g2"] = _cast(_a1259, jnp.int8)
+            _a1260 = False
+            v__envc_seek = _lcast(_a1260, jnp.bool_)
             return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
         st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(
-            _c1249,
-            lambda: _then1250(st, v_p, v_s, v__envc_run, v__envc_seek),
+            _c1257,
+            lambda: _then1258(st, v_p, v_s, v__envc_run, v__envc_seek),
             lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)),
         )
         st = p_switch_opponent(st, v_p, False, False, True)
-        _c1253 = _i32(st["_envc_at_g1"]) != 0
+        _c1261 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1254(st, v_p, v_s, v__envc_run, v__envc_seek):
+        def _then1262(st, v_p, v_s, v__envc_run, v__envc_seek):
             st = dict(st)
-            _a1255 = 17
-            st["_envc_at_g2"] = _cast(_a1255, jnp.int8)
-            _a1256 = False
-            v__envc_run = _lcast(_a1256, jnp.bool_)
+            _a1263 = 17
+            st["_envc_at_g2"] = _cast(_a1263, jnp.int8)
+            _a1264 = False
+            v__envc_run = _lcast(_a1264, jnp.bool_)
             return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
-        def _else1257(st, v_p, v_s, v__envc_run, v__envc_seek):
+        def _else1265(st, v_p, v_s, v__envc_run, v__envc_seek):
             st = dict(st)
-            _a1258 = True
-            v__envc_run = _lcast(_a1258, jnp.bool_)
+            _a1266 = True
+            v__envc_run = _lcast(_a1266, jnp.bool_)
             return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
         st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(
-            _c1253,
-            lambda: _then1254(st, v_p, v_s, v__envc_run, v__envc_seek),
-            lambda: _else1257(st, v_p, v_s, v__envc_run, v__envc_seek),
+            _c1261,
+            lambda: _then1262(st, v_p, v_s, v__envc_run, v__envc_seek),
+            lambda: _else1265(st, v_p, v_s, v__envc_run, v__envc_seek),
         )
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
     st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch_any(
-        _c1247,
-        lambda: _then1248(st, v_p, v_s, v__envc_run, v__envc_seek),
+        _c1255,
+        lambda: _then1256(st, v_p, v_s, v__envc_run, v__envc_seek),
         lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)),
         True,
         (v_p, v_s, v__envc_run, v__envc_seek),
@@ -20028,42 +20047,42 @@ def p_ability_effect__5(st, v_p, v_s):
     v_s = _lcast(v_s, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1259 = v__envc_seek
+    _c1267 = v__envc_seek
 
-    def _then1260(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _then1268(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1261 = 0
-        st["_envc_at_g2"] = _cast(_a1261, jnp.int8)
-        _a1262 = False
-        v__envc_seek = _lcast(_a1262, jnp.bool_)
+        _a1269 = 0
+        st["_envc_at_g2"] = _cast(_a1269, jnp.int8)
+        _a1270 = False
+        v__envc_seek = _lcast(_a1270, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
     st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(
-        _c1259,
-        lambda: _then1260(st, v_p, v_s, v__envc_run, v__envc_seek),
+        _c1267,
+        lambda: _then1268(st, v_p, v_s, v__envc_run, v__envc_seek),
         lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)),
     )
     st = p_damage_opponent_choice(st, v_p, 20, False, False)
-    _c1263 = _i32(st["_envc_at_g1"]) != 0
+    _c1271 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1264(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _then1272(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1265 = 18
-        st["_envc_at_g2"] = _cast(_a1265, jnp.int8)
-        _a1266 = False
-        v__envc_run = _lcast(_a1266, jnp.bool_)
+        _a1273 = 18
+        st["_envc_at_g2"] = _cast(_a1273, jnp.int8)
+        _a1274 = False
+        v__envc_run = _lcast(_a1274, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
-    def _else1267(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _else1275(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1268 = True
-        v__envc_run = _lcast(_a1268, jnp.bool_)
+        _a1276 = True
+        v__envc_run = _lcast(_a1276, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
     st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(
-        _c1263,
-        lambda: _then1264(st, v_p, v_s, v__envc_run, v__envc_seek),
-        lambda: _else1267(st, v_p, v_s, v__envc_run, v__envc_seek),
+        _c1271,
+        lambda: _then1272(st, v_p, v_s, v__envc_run, v__envc_seek),
+        lambda: _else1275(st, v_p, v_s, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -20129,42 +20148,42 @@ def p_ability_effect__12(st, v_p, v_s):
     v_s = _lcast(v_s, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1269 = v__envc_seek
+    _c1277 = v__envc_seek
 
-    def _then1270(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _then1278(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1271 = 0
-        st["_envc_at_g2"] = _cast(_a1271, jnp.int8)
-        _a1272 = False
-        v__envc_seek = _lcast(_a1272, jnp.bool_)
+        _a1279 = 0
+        st["_envc_at_g2"] = _cast(_a1279, jnp.int8)
+        _a1280 = False
+        v__envc_seek = _lcast(_a1280, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
     st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(
-        _c1269,
-        lambda: _then1270(st, v_p, v_s, v__envc_run, v__envc_seek),
+        _c1277,
+        lambda: _then1278(st, v_p, v_s, v__envc_run, v__envc_seek),
         lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)),
     )
     st = p_switch_opponent(st, v_p, False, True, False)
-    _c1273 = _i32(st["_envc_at_g1"]) != 0
+    _c1281 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1274(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _then1282(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1275 = 19
-        st["_envc_at_g2"] = _cast(_a1275, jnp.int8)
-        _a1276 = False
-        v__envc_run = _lcast(_a1276, jnp.bool_)
+        _a1283 = 19
+        st["_envc_at_g2"] = _cast(_a1283, jnp.int8)
+        _a1284 = False
+        v__envc_run = _lcast(_a1284, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
-    def _else1277(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _else1285(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1278 = True
-        v__envc_run = _lcast(_a1278, jnp.bool_)
+        _a1286 = True
+        v__envc_run = _lcast(_a1286, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
     st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(
-        _c1273,
-        lambda: _then1274(st, v_p, v_s, v__envc_run, v__envc_seek),
-        lambda: _else1277(st, v_p, v_s, v__envc_run, v__envc_seek),
+        _c1281,
+        lambda: _then1282(st, v_p, v_s, v__envc_run, v__envc_seek),
+        lambda: _else1285(st, v_p, v_s, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -20248,31 +20267,31 @@ def p_trainer_effect__3(st, v_p, v_target):
     v_going = _lcast(True, jnp.bool_)
     v_k = jnp.int32(0)
 
-    def _loop1279(i, carry):
+    def _loop1287(i, carry):
         st, (v_p, v_target, v_going, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        _c1280 = v_going
+        _c1288 = v_going
 
-        def _then1281(st, v_p, v_target, v_going, v_k):
+        def _then1289(st, v_p, v_target, v_going, v_k):
             st = dict(st)
-            st, _r1283 = _randint(st, 0, 1)
-            _c1282 = _r1283 == 1
+            st, _r1291 = _randint(st, 0, 1)
+            _c1290 = _r1291 == 1
 
-            def _then1284(st, v_p, v_target, v_going, v_k):
+            def _then1292(st, v_p, v_target, v_going, v_k):
                 st = dict(st)
                 st = p_attach_from_zone(st, v_p, v_target, 2, 1, False)
                 return st, (v_p, v_target, v_going, v_k)
 
-            def _else1285(st, v_p, v_target, v_going, v_k):
+            def _else1293(st, v_p, v_target, v_going, v_k):
                 st = dict(st)
-                _a1286 = False
-                v_going = _lcast(_a1286, jnp.bool_)
+                _a1294 = False
+                v_going = _lcast(_a1294, jnp.bool_)
                 return st, (v_p, v_target, v_going, v_k)
 
             st, (v_p, v_target, v_going, v_k) = _branch_any(
-                _c1282,
-                lambda: _then1284(st, v_p, v_target, v_going, v_k),
-                lambda: _else1285(st, v_p, v_target, v_going, v_k),
+                _c1290,
+                lambda: _then1292(st, v_p, v_target, v_going, v_k),
+                lambda: _else1293(st, v_p, v_target, v_going, v_k),
                 True,
                 (v_p, v_target, v_going, v_k),
                 (
@@ -20285,8 +20304,8 @@ def p_trainer_effect__3(st, v_p, v_target):
             return st, (v_p, v_target, v_going, v_k)
 
         st, (v_p, v_target, v_going, v_k) = _branch_any(
-            _c1280,
-            lambda: _then1281(st, v_p, v_target, v_going, v_k),
+            _c1288,
+            lambda: _then1289(st, v_p, v_target, v_going, v_k),
             lambda: (st, (v_p, v_target, v_going, v_k)),
             True,
             (v_p, v_target, v_going, v_k),
@@ -20301,7 +20320,7 @@ def p_trainer_effect__3(st, v_p, v_target):
 
     _, (st, (v_p, v_target, v_going, v_k)) = lax.while_loop(
         lambda c: (c[0] < 12) & c[1][1][2],
-        lambda c: (c[0] + 1, _loop1279(c[0], c[1])),
+        lambda c: (c[0] + 1, _loop1287(c[0], c[1])),
         (jnp.int32(0), (st, (v_p, v_target, v_going, v_k))),
     )
     return st
@@ -20350,42 +20369,42 @@ def p_trainer_effect__8(st, v_p, v_target):
     v_target = _lcast(v_target, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1287 = v__envc_seek
+    _c1295 = v__envc_seek
 
-    def _then1288(st, v_p, v_target, v__envc_run, v__envc_seek):
+    def _then1296(st, v_p, v_target, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1289 = 0
-        st["_envc_at_g2"] = _cast(_a1289, jnp.int8)
-        _a1290 = False
-        v__envc_seek = _lcast(_a1290, jnp.bool_)
+        _a1297 = 0
+        st["_envc_at_g2"] = _cast(_a1297, jnp.int8)
+        _a1298 = False
+        v__envc_seek = _lcast(_a1298, jnp.bool_)
         return st, (v_p, v_target, v__envc_run, v__envc_seek)
 
     st, (v_p, v_target, v__envc_run, v__envc_seek) = _branch(
-        _c1287,
-        lambda: _then1288(st, v_p, v_target, v__envc_run, v__envc_seek),
+        _c1295,
+        lambda: _then1296(st, v_p, v_target, v__envc_run, v__envc_seek),
         lambda: (st, (v_p, v_target, v__envc_run, v__envc_seek)),
     )
     st = p_switch_opponent(st, v_p, False, True, False)
-    _c1291 = _i32(st["_envc_at_g1"]) != 0
+    _c1299 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1292(st, v_p, v_target, v__envc_run, v__envc_seek):
+    def _then1300(st, v_p, v_target, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1293 = 20
-        st["_envc_at_g2"] = _cast(_a1293, jnp.int8)
-        _a1294 = False
-        v__envc_run = _lcast(_a1294, jnp.bool_)
+        _a1301 = 20
+        st["_envc_at_g2"] = _cast(_a1301, jnp.int8)
+        _a1302 = False
+        v__envc_run = _lcast(_a1302, jnp.bool_)
         return st, (v_p, v_target, v__envc_run, v__envc_seek)
 
-    def _else1295(st, v_p, v_target, v__envc_run, v__envc_seek):
+    def _else1303(st, v_p, v_target, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1296 = True
-        v__envc_run = _lcast(_a1296, jnp.bool_)
+        _a1304 = True
+        v__envc_run = _lcast(_a1304, jnp.bool_)
         return st, (v_p, v_target, v__envc_run, v__envc_seek)
 
     st, (v_p, v_target, v__envc_run, v__envc_seek) = _branch(
-        _c1291,
-        lambda: _then1292(st, v_p, v_target, v__envc_run, v__envc_seek),
-        lambda: _else1295(st, v_p, v_target, v__envc_run, v__envc_seek),
+        _c1299,
+        lambda: _then1300(st, v_p, v_target, v__envc_run, v__envc_seek),
+        lambda: _else1303(st, v_p, v_target, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -20470,784 +20489,776 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__dispatch"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0), jnp.bool_)
     v_op_0 = _lcast(0, jnp.int8)
-    _c1297 = v__envc_run
+    _c1305 = v__envc_run
 
-    def _then1298(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1306(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _a1299 = _K34[_i32(v_effect)][0]
-        v_op_0 = _lcast(_a1299, jnp.int8)
+        _a1307 = _K34[_i32(v_effect)][0]
+        v_op_0 = _lcast(_a1307, jnp.int8)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
     st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-        _c1297,
-        lambda: _then1298(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+        _c1305,
+        lambda: _then1306(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
         lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
     )
-    _c1300 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
-    _c1301 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
-    _c1302 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
-    _c1303 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
-    _c1304 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
-    _c1305 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
-    _c1306 = jnp.logical_or(
+    _c1308 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
+    _c1309 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
+    _c1310 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
+    _c1311 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
+    _c1312 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
+    _c1313 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
+    _c1314 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 1)),
     )
-    _c1307 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
-    _c1308 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 9))
-    _c1309 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
-    _c1310 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
-    _c1311 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
-    _c1312 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 13))
-    _c1313 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 14))
-    _c1314 = jnp.logical_or(
+    _c1315 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
+    _c1316 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 9))
+    _c1317 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
+    _c1318 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
+    _c1319 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
+    _c1320 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 13))
+    _c1321 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 14))
+    _c1322 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 15)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 2)),
     )
-    _c1315 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 16))
-    _c1316 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 17))
-    _c1317 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 18))
-    _c1318 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 19))
-    _c1319 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 20))
-    _c1320 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 21))
-    _c1321 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 22))
-    _c1322 = jnp.logical_or(
+    _c1323 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 16))
+    _c1324 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 17))
+    _c1325 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 18))
+    _c1326 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 19))
+    _c1327 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 20))
+    _c1328 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 21))
+    _c1329 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 22))
+    _c1330 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 23)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 3)),
     )
-    _c1323 = jnp.logical_or(
+    _c1331 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 24)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 4)),
     )
-    _c1324 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 25))
-    _c1325 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 26))
-    _c1326 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 27))
-    _c1327 = jnp.logical_or(
+    _c1332 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 25))
+    _c1333 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 26))
+    _c1334 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 27))
+    _c1335 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 28)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 5)),
     )
-    _c1328 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 29))
-    _c1329 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 30))
-    _c1330 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 31))
-    _c1331 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 32))
-    _c1332 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 33))
-    _c1333 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 34))
-    _c1334 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 35))
-    _c1335 = jnp.logical_or(
+    _c1336 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 29))
+    _c1337 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 30))
+    _c1338 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 31))
+    _c1339 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 32))
+    _c1340 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 33))
+    _c1341 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 34))
+    _c1342 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 35))
+    _c1343 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 36)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 6)),
     )
-    _c1336 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 37))
-    _c1337 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 38))
-    _c1338 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 39))
-    _c1339 = jnp.logical_or(
+    _c1344 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 37))
+    _c1345 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 38))
+    _c1346 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 39))
+    _c1347 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 40)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 7)),
     )
-    _c1340 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 41))
-    _c1341 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 42))
-    _c1342 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 43))
-    _c1343 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 44))
-    _c1344 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 45))
-    _c1345 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 46))
-    _c1346 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 47))
-    _c1347 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 48))
-    _c1348 = jnp.logical_or(
+    _c1348 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 41))
+    _c1349 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 42))
+    _c1350 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 43))
+    _c1351 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 44))
+    _c1352 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 45))
+    _c1353 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 46))
+    _c1354 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 47))
+    _c1355 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 48))
+    _c1356 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 49)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 8)),
     )
-    _c1349 = v__envc_run
+    _c1357 = v__envc_run
 
-    def _then1350(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1358(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal(st, v_p, 0, _K35[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1351(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1359(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_pokemon_from_deck(st, v_p, _K36[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1352(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1360(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_afflict_opponent(st, v_p, _K37[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1353(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1361(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_poison_opponent(st, v_p)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1354(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1362(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_on_heads(st, _K38[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1355(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1363(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_damage_per_heads(st, _K39[_i32(v_effect)][0], _K40[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1356(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1364(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         v__envc_arg1 = _lcast(0, jnp.int8)
-        _c1357 = v__envc_run
+        _c1365 = v__envc_run
 
-        def _then1358(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
+        def _then1366(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
-            _a1359 = _K41[_i32(v_effect)][0]
-            v__envc_arg1 = _lcast(_a1359, jnp.int8)
+            _a1367 = _K41[_i32(v_effect)][0]
+            v__envc_arg1 = _lcast(_a1367, jnp.int8)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _branch(
-            _c1357,
-            lambda: _then1358(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
+            _c1365,
+            lambda: _then1366(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)),
         )
-        _c1360 = v__envc_seek
+        _c1368 = v__envc_seek
 
-        def _then1361(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
+        def _then1369(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
-            _a1362 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1362, jnp.int8)
-            _a1363 = st["_envc_frame_p23_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1363, jnp.int8)
-            _a1364 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1364, jnp.int8)
-            _a1365 = False
-            v__envc_seek = _lcast(_a1365, jnp.bool_)
+            _a1370 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1370, jnp.int8)
+            _a1371 = st["_envc_frame_p23_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1371, jnp.int8)
+            _a1372 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1372, jnp.int8)
+            _a1373 = False
+            v__envc_seek = _lcast(_a1373, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _branch(
-            _c1360,
-            lambda: _then1361(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
+            _c1368,
+            lambda: _then1369(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)),
         )
         st = p_attach_to_bench_choice(st, v_p, v__envc_arg1)
-        _c1366 = _i32(st["_envc_at_g1"]) != 0
+        _c1374 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1367(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
+        def _then1375(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
-            _a1368 = v_effect
-            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1368, jnp.int8)
-            _a1369 = v_p
-            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1369, jnp.int8)
-            _a1370 = 1
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1370, jnp.int8)
-            _a1371 = False
-            v__envc_run = _lcast(_a1371, jnp.bool_)
+            _a1376 = v_effect
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1376, jnp.int8)
+            _a1377 = v_p
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1377, jnp.int8)
+            _a1378 = 1
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1378, jnp.int8)
+            _a1379 = False
+            v__envc_run = _lcast(_a1379, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
 
-        def _else1372(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
+        def _else1380(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
-            _a1373 = True
-            v__envc_run = _lcast(_a1373, jnp.bool_)
+            _a1381 = True
+            v__envc_run = _lcast(_a1381, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _branch(
-            _c1366,
-            lambda: _then1367(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
-            lambda: _else1372(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
+            _c1374,
+            lambda: _then1375(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
+            lambda: _else1380(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1374(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1382(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_nothing_on_tails(st)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1375(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1383(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_discard_energy(st, v_p, 0, _K42[_i32(v_effect)][0], _K43[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1376(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1384(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_hinder_defending(
             st, v_p, _K44[_i32(v_effect)][0], _K45[_i32(v_effect)][0], _K46[_i32(v_effect)][0], _K47[_i32(v_effect)][0]
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1377(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1385(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_damage_self(st, v_p, _K48[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1378(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1386(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_if_extra_energy(st, v_p, _K49[_i32(v_effect)][0], _K50[_i32(v_effect)][0], _K51[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1379(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1387(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_block_supporters(st, v_p)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1380(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1388(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_if_all_heads(st, 2, 80)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1381(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1389(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         v__envc_arg2 = _lcast(0, jnp.int16)
         v__envc_arg3 = _lcast(False, jnp.bool_)
-        _c1382 = v__envc_run
+        _c1390 = v__envc_run
 
-        def _then1383(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+        def _then1391(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
             st = dict(st)
-            _a1384 = _K52[_i32(v_effect)][0]
-            v__envc_arg2 = _lcast(_a1384, jnp.int16)
-            _a1385 = _K53[_i32(v_effect)][0]
-            v__envc_arg3 = _lcast(_a1385, jnp.bool_)
+            _a1392 = _K52[_i32(v_effect)][0]
+            v__envc_arg2 = _lcast(_a1392, jnp.int16)
+            _a1393 = _K53[_i32(v_effect)][0]
+            v__envc_arg3 = _lcast(_a1393, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(
-            _c1382,
-            lambda: _then1383(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
+            _c1390,
+            lambda: _then1391(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)),
         )
-        _c1386 = v__envc_seek
+        _c1394 = v__envc_seek
 
-        def _then1387(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+        def _then1395(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
             st = dict(st)
-            _a1388 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1388, jnp.int8)
-            _a1389 = st["_envc_frame_p23_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1389, jnp.int8)
-            _a1390 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1390, jnp.int8)
-            _a1391 = False
-            v__envc_seek = _lcast(_a1391, jnp.bool_)
+            _a1396 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1396, jnp.int8)
+            _a1397 = st["_envc_frame_p23_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1397, jnp.int8)
+            _a1398 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1398, jnp.int8)
+            _a1399 = False
+            v__envc_seek = _lcast(_a1399, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(
-            _c1386,
-            lambda: _then1387(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
+            _c1394,
+            lambda: _then1395(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)),
         )
         st = p_damage_opponent_choice(st, v_p, v__envc_arg2, v__envc_arg3, True)
-        _c1392 = _i32(st["_envc_at_g1"]) != 0
+        _c1400 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1393(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+        def _then1401(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
             st = dict(st)
-            _a1394 = v_effect
-            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1394, jnp.int8)
-            _a1395 = v_p
-            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1395, jnp.int8)
-            _a1396 = 2
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1396, jnp.int8)
-            _a1397 = False
-            v__envc_run = _lcast(_a1397, jnp.bool_)
+            _a1402 = v_effect
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1402, jnp.int8)
+            _a1403 = v_p
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1403, jnp.int8)
+            _a1404 = 2
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1404, jnp.int8)
+            _a1405 = False
+            v__envc_run = _lcast(_a1405, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
 
-        def _else1398(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+        def _else1406(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
             st = dict(st)
-            _a1399 = True
-            v__envc_run = _lcast(_a1399, jnp.bool_)
+            _a1407 = True
+            v__envc_run = _lcast(_a1407, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(
-            _c1392,
-            lambda: _then1393(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
-            lambda: _else1398(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
+            _c1400,
+            lambda: _then1401(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
+            lambda: _else1406(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1400(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1408(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_discard_opponent_energy(st, v_p, _K54[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1401(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1409(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_afflict_opponent_on_heads(st, v_p, 2)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1402(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1410(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_damage_opponent_bench(st, v_p, _K55[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1403(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1411(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_if(st, v_p, _K56[_i32(v_effect)][0], _K57[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1404(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1412(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_discard_all_energy(st, v_p, 0)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1405(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1413(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_damage_per_bench_type(st, v_p, _K58[_i32(v_effect)][0], 30)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1406(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1414(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_or_recoil(st, v_p, 40, 20)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1407(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1415(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         v__envc_arg4 = _lcast(0, jnp.int16)
         v__envc_arg5 = _lcast(False, jnp.bool_)
-        _c1408 = v__envc_run
+        _c1416 = v__envc_run
 
-        def _then1409(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+        def _then1417(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
             st = dict(st)
-            _a1410 = _K59[_i32(v_effect)][0]
-            v__envc_arg4 = _lcast(_a1410, jnp.int16)
-            _a1411 = _K60[_i32(v_effect)][0]
-            v__envc_arg5 = _lcast(_a1411, jnp.bool_)
+            _a1418 = _K59[_i32(v_effect)][0]
+            v__envc_arg4 = _lcast(_a1418, jnp.int16)
+            _a1419 = _K60[_i32(v_effect)][0]
+            v__envc_arg5 = _lcast(_a1419, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(
-            _c1408,
-            lambda: _then1409(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
+            _c1416,
+            lambda: _then1417(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)),
         )
-        _c1412 = v__envc_seek
+        _c1420 = v__envc_seek
 
-        def _then1413(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+        def _then1421(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
             st = dict(st)
-            _a1414 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1414, jnp.int8)
-            _a1415 = st["_envc_frame_p23_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1415, jnp.int8)
-            _a1416 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1416, jnp.int8)
-            _a1417 = False
-            v__envc_seek = _lcast(_a1417, jnp.bool_)
+            _a1422 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1422, jnp.int8)
+            _a1423 = st["_envc_frame_p23_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1423, jnp.int8)
+            _a1424 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1424, jnp.int8)
+            _a1425 = False
+            v__envc_seek = _lcast(_a1425, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(
-            _c1412,
-            lambda: _then1413(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
+            _c1420,
+            lambda: _then1421(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)),
         )
         st = p_damage_own_choice(st, v_p, v__envc_arg4, v__envc_arg5)
-        _c1418 = _i32(st["_envc_at_g1"]) != 0
+        _c1426 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1419(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+        def _then1427(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
             st = dict(st)
-            _a1420 = v_effect
-            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1420, jnp.int8)
-            _a1421 = v_p
-            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1421, jnp.int8)
-            _a1422 = 3
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1422, jnp.int8)
-            _a1423 = False
-            v__envc_run = _lcast(_a1423, jnp.bool_)
+            _a1428 = v_effect
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1428, jnp.int8)
+            _a1429 = v_p
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1429, jnp.int8)
+            _a1430 = 3
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1430, jnp.int8)
+            _a1431 = False
+            v__envc_run = _lcast(_a1431, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
 
-        def _else1424(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+        def _else1432(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
             st = dict(st)
-            _a1425 = True
-            v__envc_run = _lcast(_a1425, jnp.bool_)
+            _a1433 = True
+            v__envc_run = _lcast(_a1433, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(
-            _c1418,
-            lambda: _then1419(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
-            lambda: _else1424(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
+            _c1426,
+            lambda: _then1427(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
+            lambda: _else1432(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1426(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1434(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1427 = v__envc_seek
+        _c1435 = v__envc_seek
 
-        def _then1428(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _then1436(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1429 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1429, jnp.int8)
-            _a1430 = st["_envc_frame_p23_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1430, jnp.int8)
-            _a1431 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1431, jnp.int8)
-            _a1432 = False
-            v__envc_seek = _lcast(_a1432, jnp.bool_)
+            _a1437 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1437, jnp.int8)
+            _a1438 = st["_envc_frame_p23_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1438, jnp.int8)
+            _a1439 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1439, jnp.int8)
+            _a1440 = False
+            v__envc_seek = _lcast(_a1440, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1427,
-            lambda: _then1428(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            _c1435,
+            lambda: _then1436(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
         )
         st = p_switch_self(st, v_p)
-        _c1433 = _i32(st["_envc_at_g1"]) != 0
+        _c1441 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1434(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _then1442(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1435 = v_effect
-            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1435, jnp.int8)
-            _a1436 = v_p
-            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1436, jnp.int8)
-            _a1437 = 4
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1437, jnp.int8)
-            _a1438 = False
-            v__envc_run = _lcast(_a1438, jnp.bool_)
+            _a1443 = v_effect
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1443, jnp.int8)
+            _a1444 = v_p
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1444, jnp.int8)
+            _a1445 = 4
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1445, jnp.int8)
+            _a1446 = False
+            v__envc_run = _lcast(_a1446, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-        def _else1439(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _else1447(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1440 = True
-            v__envc_run = _lcast(_a1440, jnp.bool_)
+            _a1448 = True
+            v__envc_run = _lcast(_a1448, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1433,
-            lambda: _then1434(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1439(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            _c1441,
+            lambda: _then1442(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1447(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1441(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1449(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_per_opponent_energy(st, v_p, _K61[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1442(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1450(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_protect_all(st, v_p, True)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1443(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1451(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_drain(st, v_p)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1444(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1452(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         v__envc_arg6 = _lcast(False, jnp.bool_)
         v__envc_arg7 = _lcast(False, jnp.bool_)
-        _c1445 = v__envc_run
+        _c1453 = v__envc_run
 
-        def _then1446(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
+        def _then1454(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
             st = dict(st)
-            _a1447 = _K62[_i32(v_effect)][0]
-            v__envc_arg6 = _lcast(_a1447, jnp.bool_)
-            _a1448 = _K63[_i32(v_effect)][0]
-            v__envc_arg7 = _lcast(_a1448, jnp.bool_)
+            _a1455 = _K62[_i32(v_effect)][0]
+            v__envc_arg6 = _lcast(_a1455, jnp.bool_)
+            _a1456 = _K63[_i32(v_effect)][0]
+            v__envc_arg7 = _lcast(_a1456, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _branch(
-            _c1445,
-            lambda: _then1446(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
+            _c1453,
+            lambda: _then1454(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)),
         )
-        _c1449 = v__envc_seek
+        _c1457 = v__envc_seek
 
-        def _then1450(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
+        def _then1458(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
             st = dict(st)
-            _a1451 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1451, jnp.int8)
-            _a1452 = st["_envc_frame_p23_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1452, jnp.int8)
-            _a1453 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1453, jnp.int8)
-            _a1454 = False
-            v__envc_seek = _lcast(_a1454, jnp.bool_)
+            _a1459 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1459, jnp.int8)
+            _a1460 = st["_envc_frame_p23_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1460, jnp.int8)
+            _a1461 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1461, jnp.int8)
+            _a1462 = False
+            v__envc_seek = _lcast(_a1462, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _branch(
-            _c1449,
-            lambda: _then1450(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
+            _c1457,
+            lambda: _then1458(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)),
         )
         st = p_switch_opponent(st, v_p, v__envc_arg6, v__envc_arg7, False)
-        _c1455 = _i32(st["_envc_at_g1"]) != 0
+        _c1463 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1456(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
+        def _then1464(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
             st = dict(st)
-            _a1457 = v_effect
-            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1457, jnp.int8)
-            _a1458 = v_p
-            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1458, jnp.int8)
-            _a1459 = 5
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1459, jnp.int8)
-            _a1460 = False
-            v__envc_run = _lcast(_a1460, jnp.bool_)
+            _a1465 = v_effect
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1465, jnp.int8)
+            _a1466 = v_p
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1466, jnp.int8)
+            _a1467 = 5
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1467, jnp.int8)
+            _a1468 = False
+            v__envc_run = _lcast(_a1468, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
 
-        def _else1461(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
+        def _else1469(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
             st = dict(st)
-            _a1462 = True
-            v__envc_run = _lcast(_a1462, jnp.bool_)
+            _a1470 = True
+            v__envc_run = _lcast(_a1470, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _branch(
-            _c1455,
-            lambda: _then1456(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
-            lambda: _else1461(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
+            _c1463,
+            lambda: _then1464(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
+            lambda: _else1469(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1463(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1471(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_named_from_deck_to_bench(st, v_p, 12)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1464(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1472(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_per_bench_named(st, v_p, 8, 50)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1465(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1473(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_attach_from_zone(st, v_p, 0, _K64[_i32(v_effect)][0], 1, True)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1466(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1474(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_random_hits(st, v_p, 4, _K65[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1467(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1475(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_draw_cards(st, v_p, 1)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1468(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1476(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_discard_opponent_hand_card(st, v_p, _K66[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1469(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1477(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_damage_until_tails(st, _K67[_i32(v_effect)][0], _K68[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1470(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1478(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1471 = v__envc_seek
+        _c1479 = v__envc_seek
 
-        def _then1472(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _then1480(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1473 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1473, jnp.int8)
-            _a1474 = st["_envc_frame_p23_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1474, jnp.int8)
-            _a1475 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1475, jnp.int8)
-            _a1476 = False
-            v__envc_seek = _lcast(_a1476, jnp.bool_)
+            _a1481 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1481, jnp.int8)
+            _a1482 = st["_envc_frame_p23_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1482, jnp.int8)
+            _a1483 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1483, jnp.int8)
+            _a1484 = False
+            v__envc_seek = _lcast(_a1484, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1471,
-            lambda: _then1472(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            _c1479,
+            lambda: _then1480(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
         )
         st = p_copy_attack(st, v_p)
-        _c1477 = _i32(st["_envc_at_g1"]) != 0
+        _c1485 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1478(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _then1486(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1479 = v_effect
-            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1479, jnp.int8)
-            _a1480 = v_p
-            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1480, jnp.int8)
-            _a1481 = 6
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1481, jnp.int8)
-            _a1482 = False
-            v__envc_run = _lcast(_a1482, jnp.bool_)
+            _a1487 = v_effect
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1487, jnp.int8)
+            _a1488 = v_p
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1488, jnp.int8)
+            _a1489 = 6
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1489, jnp.int8)
+            _a1490 = False
+            v__envc_run = _lcast(_a1490, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-        def _else1483(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _else1491(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1484 = True
-            v__envc_run = _lcast(_a1484, jnp.bool_)
+            _a1492 = True
+            v__envc_run = _lcast(_a1492, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1477,
-            lambda: _then1478(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1483(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            _c1485,
+            lambda: _then1486(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1491(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1485(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1493(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_opponent_active_to_deck(st, v_p, True)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1486(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1494(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_see_opponent_hand(st, v_p)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1487(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1495(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_protect(st, v_p, _K69[_i32(v_effect)][0], _K70[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1488(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1496(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1489 = v__envc_seek
+        _c1497 = v__envc_seek
 
-        def _then1490(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _then1498(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1491 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1491, jnp.int8)
-            _a1492 = st["_envc_frame_p23_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1492, jnp.int8)
-            _a1493 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1493, jnp.int8)
-            _a1494 = False
-            v__envc_seek = _lcast(_a1494, jnp.bool_)
+            _a1499 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1499, jnp.int8)
+            _a1500 = st["_envc_frame_p23_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1500, jnp.int8)
+            _a1501 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1501, jnp.int8)
+            _a1502 = False
+            v__envc_seek = _lcast(_a1502, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1489,
-            lambda: _then1490(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            _c1497,
+            lambda: _then1498(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
         )
         st = p_attach_to_benched_choices(st, v_p, 2, 2)
-        _c1495 = _i32(st["_envc_at_g1"]) != 0
+        _c1503 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1496(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _then1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1497 = v_effect
-            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1497, jnp.int8)
-            _a1498 = v_p
-            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1498, jnp.int8)
-            _a1499 = 7
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1499, jnp.int8)
-            _a1500 = False
-            v__envc_run = _lcast(_a1500, jnp.bool_)
+            _a1505 = v_effect
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1505, jnp.int8)
+            _a1506 = v_p
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1506, jnp.int8)
+            _a1507 = 7
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1507, jnp.int8)
+            _a1508 = False
+            v__envc_run = _lcast(_a1508, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-        def _else1501(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _else1509(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1502 = True
-            v__envc_run = _lcast(_a1502, jnp.bool_)
+            _a1510 = True
+            v__envc_run = _lcast(_a1510, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1495,
-            lambda: _then1496(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1501(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            _c1503,
+            lambda: _then1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1509(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
         )
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1503(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_afflict_self(st, v_p, 1)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_boost_next_turn(st, v_p, 20)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1505(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_burn_opponent_on_heads(st, v_p)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1506(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_discard_deck_tops(st, 5)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1507(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_sweets_relay(st, v_p, 20)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1508(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_damage_per_relay(st, v_p, 40)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1509(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_counter_damage(st, v_p, 30)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1510(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_heal_on_heads(st, v_p, 0, 60)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
     def _then1511(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1512 = v__envc_seek
+        st = p_afflict_self(st, v_p, 1)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-        def _then1513(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1512(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_boost_next_turn(st, v_p, 20)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1513(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_burn_opponent_on_heads(st, v_p)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1514(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_discard_deck_tops(st, 5)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1515(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_sweets_relay(st, v_p, 20)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1516(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_damage_per_relay(st, v_p, 40)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1517(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_counter_damage(st, v_p, 30)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1518(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_heal_on_heads(st, v_p, 0, 60)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1519(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        _c1520 = v__envc_seek
+
+        def _then1521(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1514 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1514, jnp.int8)
-            _a1515 = st["_envc_frame_p23_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1515, jnp.int8)
-            _a1516 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1516, jnp.int8)
-            _a1517 = False
-            v__envc_seek = _lcast(_a1517, jnp.bool_)
+            _a1522 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1522, jnp.int8)
+            _a1523 = st["_envc_frame_p23_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1523, jnp.int8)
+            _a1524 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1524, jnp.int8)
+            _a1525 = False
+            v__envc_seek = _lcast(_a1525, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1512,
-            lambda: _then1513(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            _c1520,
+            lambda: _then1521(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
         )
         st = p_attack_effect__16(st, v_p)
-        _c1518 = _i32(st["_envc_at_g3"]) != 0
+        _c1526 = _i32(st["_envc_at_g3"]) != 0
 
-        def _then1519(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _then1527(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1520 = v_effect
-            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1520, jnp.int8)
-            _a1521 = v_p
-            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1521, jnp.int8)
-            _a1522 = 8
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1522, jnp.int8)
-            _a1523 = False
-            v__envc_run = _lcast(_a1523, jnp.bool_)
+            _a1528 = v_effect
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1528, jnp.int8)
+            _a1529 = v_p
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1529, jnp.int8)
+            _a1530 = 8
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1530, jnp.int8)
+            _a1531 = False
+            v__envc_run = _lcast(_a1531, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-        def _else1524(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _else1532(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1525 = True
-            v__envc_run = _lcast(_a1525, jnp.bool_)
+            _a1533 = True
+            v__envc_run = _lcast(_a1533, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1518,
-            lambda: _then1519(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1524(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            _c1526,
+            lambda: _then1527(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1532(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1526(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1534(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1527 = _i32(v_op_0) == 50
+        _c1535 = _i32(v_op_0) == 50
 
-        def _then1528(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _then1536(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             st = p_attack_effect__36(st, v_p)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1527,
-            lambda: _then1528(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            _c1535,
+            lambda: _then1536(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
     st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select_first_any(
         (
-            _c1300,
-            _c1301,
-            _c1302,
-            _c1303,
-            _c1304,
-            _c1305,
-            _c1306,
-            _c1307,
             _c1308,
             _c1309,
             _c1310,
@@ -21290,59 +21301,67 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
             _c1347,
             _c1348,
             _c1349,
+            _c1350,
+            _c1351,
+            _c1352,
+            _c1353,
+            _c1354,
+            _c1355,
+            _c1356,
+            _c1357,
         ),
         (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
         (
-            lambda: _then1350(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1351(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1352(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1353(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1354(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1355(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1356(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1374(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1375(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1376(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1377(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1378(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1379(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1380(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1381(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1400(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1401(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1402(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1403(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1404(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1405(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1406(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1407(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1426(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1441(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1442(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1443(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1444(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1463(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1464(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1465(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1466(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1467(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1468(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1469(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1470(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1485(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1486(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1487(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1488(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1503(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1505(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1506(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1507(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1508(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1509(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1510(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1358(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1359(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1360(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1361(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1362(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1363(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1364(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1382(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1383(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1384(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1385(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1386(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1387(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1388(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1389(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1408(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1409(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1410(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1411(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1412(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1413(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1414(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1415(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1434(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1449(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1450(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1451(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1452(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1471(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1472(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1473(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1474(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1475(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1476(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1477(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1478(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1493(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1494(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1495(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1496(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: _then1511(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1526(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1512(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1513(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1514(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1515(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1516(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1517(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1518(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1519(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1534(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
         ),
         lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
         (
@@ -21406,85 +21425,85 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
         ),
     )
     v_op_1 = _lcast(0, jnp.int8)
-    _c1529 = v__envc_run
+    _c1537 = v__envc_run
 
-    def _then1530(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
+    def _then1538(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
         st = dict(st)
-        _a1531 = _K34[_i32(v_effect)][1]
-        v_op_1 = _lcast(_a1531, jnp.int8)
+        _a1539 = _K34[_i32(v_effect)][1]
+        v_op_1 = _lcast(_a1539, jnp.int8)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)
 
     st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1) = _branch(
-        _c1529,
-        lambda: _then1530(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1),
+        _c1537,
+        lambda: _then1538(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1),
         lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)),
     )
-    _c1532 = jnp.logical_or(
+    _c1540 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_1) == 15)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 9)),
     )
 
-    def _then1533(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
+    def _then1541(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
         st = dict(st)
         v__envc_arg8 = _lcast(0, jnp.int16)
         v__envc_arg9 = _lcast(False, jnp.bool_)
-        _c1534 = v__envc_run
-
-        def _then1535(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
-            st = dict(st)
-            _a1536 = _K52[_i32(v_effect)][1]
-            v__envc_arg8 = _lcast(_a1536, jnp.int16)
-            _a1537 = _K53[_i32(v_effect)][1]
-            v__envc_arg9 = _lcast(_a1537, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
-
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _branch(
-            _c1534,
-            lambda: _then1535(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
-            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)),
-        )
-        _c1538 = v__envc_seek
-
-        def _then1539(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
-            st = dict(st)
-            _a1540 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1540, jnp.int8)
-            _a1541 = False
-            v__envc_seek = _lcast(_a1541, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
-
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _branch(
-            _c1538,
-            lambda: _then1539(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
-            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)),
-        )
-        st = p_damage_opponent_choice(st, v_p, v__envc_arg8, v__envc_arg9, True)
-        _c1542 = _i32(st["_envc_at_g1"]) != 0
+        _c1542 = v__envc_run
 
         def _then1543(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
             st = dict(st)
-            _a1544 = 9
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1544, jnp.int8)
-            _a1545 = False
-            v__envc_run = _lcast(_a1545, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
-
-        def _else1546(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
-            st = dict(st)
-            _a1547 = True
-            v__envc_run = _lcast(_a1547, jnp.bool_)
+            _a1544 = _K52[_i32(v_effect)][1]
+            v__envc_arg8 = _lcast(_a1544, jnp.int16)
+            _a1545 = _K53[_i32(v_effect)][1]
+            v__envc_arg9 = _lcast(_a1545, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _branch(
             _c1542,
             lambda: _then1543(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
-            lambda: _else1546(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
+            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)),
+        )
+        _c1546 = v__envc_seek
+
+        def _then1547(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+            st = dict(st)
+            _a1548 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1548, jnp.int8)
+            _a1549 = False
+            v__envc_seek = _lcast(_a1549, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
+
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _branch(
+            _c1546,
+            lambda: _then1547(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
+            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)),
+        )
+        st = p_damage_opponent_choice(st, v_p, v__envc_arg8, v__envc_arg9, True)
+        _c1550 = _i32(st["_envc_at_g1"]) != 0
+
+        def _then1551(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+            st = dict(st)
+            _a1552 = 9
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1552, jnp.int8)
+            _a1553 = False
+            v__envc_run = _lcast(_a1553, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
+
+        def _else1554(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+            st = dict(st)
+            _a1555 = True
+            v__envc_run = _lcast(_a1555, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
+
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _branch(
+            _c1550,
+            lambda: _then1551(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
+            lambda: _else1554(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)
 
     st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1) = _branch_any(
-        _c1532,
-        lambda: _then1533(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1),
+        _c1540,
+        lambda: _then1541(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1),
         lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)),
         True,
         (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1),
@@ -21509,97 +21528,97 @@ def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
     v__envc_run = _lcast((_i32(st["_envc_at_g3"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g3"]) != 0), jnp.bool_)
     v_op_0 = _lcast(0, jnp.int8)
-    _c1548 = v__envc_run
+    _c1556 = v__envc_run
 
-    def _then1549(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1557(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _a1550 = _K71[_i32(v_effect)][0]
-        v_op_0 = _lcast(_a1550, jnp.int8)
+        _a1558 = _K71[_i32(v_effect)][0]
+        v_op_0 = _lcast(_a1558, jnp.int8)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
     st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(
-        _c1548,
-        lambda: _then1549(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+        _c1556,
+        lambda: _then1557(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
         lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)),
     )
-    _c1551 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
-    _c1552 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
-    _c1553 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
-    _c1554 = jnp.logical_or(
+    _c1559 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
+    _c1560 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
+    _c1561 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
+    _c1562 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g3"]) == 2))
     )
-    _c1555 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
-    _c1556 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
-    _c1557 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7))
-    _c1558 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
-    _c1559 = jnp.logical_or(
+    _c1563 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
+    _c1564 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
+    _c1565 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7))
+    _c1566 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
+    _c1567 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 9)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g3"]) == 3))
     )
-    _c1560 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
-    _c1561 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
-    _c1562 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
-    _c1563 = jnp.logical_or(
+    _c1568 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
+    _c1569 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
+    _c1570 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
+    _c1571 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 13)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g3"]) == 4)),
     )
 
-    def _then1564(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1572(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal_all(st, v_p, 20)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1565(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1573(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_strike_back(st, v_s, 20)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1566(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1574(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_cut_damage(st, v_p, _K72[_i32(v_effect)][0], _K73[_i32(v_effect)][0])
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1567(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1575(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1568 = v__envc_seek
+        _c1576 = v__envc_seek
 
-        def _then1569(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _then1577(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1570 = 0
-            st["_envc_at_g3"] = _cast(_a1570, jnp.int8)
-            _a1571 = False
-            v__envc_seek = _lcast(_a1571, jnp.bool_)
+            _a1578 = 0
+            st["_envc_at_g3"] = _cast(_a1578, jnp.int8)
+            _a1579 = False
+            v__envc_seek = _lcast(_a1579, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1568,
-            lambda: _then1569(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            _c1576,
+            lambda: _then1577(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)),
         )
         st = p_damage_opponent_choice(st, v_p, 20, False, False)
-        _c1572 = _i32(st["_envc_at_g1"]) != 0
+        _c1580 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1573(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _then1581(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1574 = 2
-            st["_envc_at_g3"] = _cast(_a1574, jnp.int8)
-            _a1575 = False
-            v__envc_run = _lcast(_a1575, jnp.bool_)
+            _a1582 = 2
+            st["_envc_at_g3"] = _cast(_a1582, jnp.int8)
+            _a1583 = False
+            v__envc_run = _lcast(_a1583, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-        def _else1576(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _else1584(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1577 = True
-            v__envc_run = _lcast(_a1577, jnp.bool_)
+            _a1585 = True
+            v__envc_run = _lcast(_a1585, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1572,
-            lambda: _then1573(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1576(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            _c1580,
+            lambda: _then1581(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1584(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
         )
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1578(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1586(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_attach_from_zone(
             st,
@@ -21611,149 +21630,149 @@ def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
         )
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1579(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1587(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_lock_opponent_supporters(st, v_p, v_s)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1580(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1588(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_afflict_opponent_on_heads(st, v_p, 1)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1581(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1589(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_poison_opponent_from(st, v_p, v_s)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1582(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1590(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1583 = v__envc_seek
+        _c1591 = v__envc_seek
 
-        def _then1584(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _then1592(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1585 = 0
-            st["_envc_at_g3"] = _cast(_a1585, jnp.int8)
-            _a1586 = False
-            v__envc_seek = _lcast(_a1586, jnp.bool_)
+            _a1593 = 0
+            st["_envc_at_g3"] = _cast(_a1593, jnp.int8)
+            _a1594 = False
+            v__envc_seek = _lcast(_a1594, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1583,
-            lambda: _then1584(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            _c1591,
+            lambda: _then1592(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)),
         )
         st = p_switch_opponent(st, v_p, False, True, False)
-        _c1587 = _i32(st["_envc_at_g1"]) != 0
+        _c1595 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1588(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _then1596(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1589 = 3
-            st["_envc_at_g3"] = _cast(_a1589, jnp.int8)
-            _a1590 = False
-            v__envc_run = _lcast(_a1590, jnp.bool_)
+            _a1597 = 3
+            st["_envc_at_g3"] = _cast(_a1597, jnp.int8)
+            _a1598 = False
+            v__envc_run = _lcast(_a1598, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-        def _else1591(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _else1599(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1592 = True
-            v__envc_run = _lcast(_a1592, jnp.bool_)
+            _a1600 = True
+            v__envc_run = _lcast(_a1600, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1587,
-            lambda: _then1588(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1591(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            _c1595,
+            lambda: _then1596(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1599(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
         )
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1593(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1601(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_look_at_deck(st, v_p, 1)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1594(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1602(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal_on_attach(st, v_p, v_s, 4, 20)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1595(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1603(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_hit_on_attach(st, v_p, 6, 20)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1596(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1604(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1597 = v__envc_seek
+        _c1605 = v__envc_seek
 
-        def _then1598(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _then1606(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1599 = 0
-            st["_envc_at_g3"] = _cast(_a1599, jnp.int8)
-            _a1600 = False
-            v__envc_seek = _lcast(_a1600, jnp.bool_)
+            _a1607 = 0
+            st["_envc_at_g3"] = _cast(_a1607, jnp.int8)
+            _a1608 = False
+            v__envc_seek = _lcast(_a1608, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1597,
-            lambda: _then1598(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            _c1605,
+            lambda: _then1606(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)),
         )
         st = p_ability_effect__2(st, v_p, v_s)
-        _c1601 = _i32(st["_envc_at_g2"]) != 0
+        _c1609 = _i32(st["_envc_at_g2"]) != 0
 
-        def _then1602(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _then1610(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1603 = 4
-            st["_envc_at_g3"] = _cast(_a1603, jnp.int8)
-            _a1604 = False
-            v__envc_run = _lcast(_a1604, jnp.bool_)
+            _a1611 = 4
+            st["_envc_at_g3"] = _cast(_a1611, jnp.int8)
+            _a1612 = False
+            v__envc_run = _lcast(_a1612, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-        def _else1605(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _else1613(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1606 = True
-            v__envc_run = _lcast(_a1606, jnp.bool_)
+            _a1614 = True
+            v__envc_run = _lcast(_a1614, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1601,
-            lambda: _then1602(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1605(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            _c1609,
+            lambda: _then1610(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1613(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
         )
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
     st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select_first_any(
         (
-            _c1551,
-            _c1552,
-            _c1553,
-            _c1554,
-            _c1555,
-            _c1556,
-            _c1557,
-            _c1558,
             _c1559,
             _c1560,
             _c1561,
             _c1562,
             _c1563,
+            _c1564,
+            _c1565,
+            _c1566,
+            _c1567,
+            _c1568,
+            _c1569,
+            _c1570,
+            _c1571,
         ),
         (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)),
         (
-            lambda: _then1564(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1565(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1566(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1567(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1578(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1579(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1580(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1581(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1582(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1593(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1594(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1595(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1596(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1572(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1573(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1574(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1575(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1586(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1587(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1588(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1589(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1590(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1601(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1602(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1603(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1604(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
         ),
         lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)),
         (
@@ -21790,28 +21809,28 @@ def p_ability_effect__dispatch__1(st, v_effect, v_p, v_s):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_op_0 = _lcast(_K78[_i32(v_effect)][0], jnp.int8)
-    _c1607 = _i32(v_op_0) == 1
-    _c1608 = _i32(v_op_0) == 2
+    _c1615 = _i32(v_op_0) == 1
+    _c1616 = _i32(v_op_0) == 2
 
-    def _then1609(st, v_effect, v_p, v_s, v_op_0):
+    def _then1617(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_heal_on_attach(st, v_p, v_s, 4, 20)
         return st, (v_effect, v_p, v_s, v_op_0)
 
-    def _then1610(st, v_effect, v_p, v_s, v_op_0):
+    def _then1618(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_hit_on_attach(st, v_p, 6, 20)
         return st, (v_effect, v_p, v_s, v_op_0)
 
     st, (v_effect, v_p, v_s, v_op_0) = _select_first(
         (
-            _c1607,
-            _c1608,
+            _c1615,
+            _c1616,
         ),
         (st, (v_effect, v_p, v_s, v_op_0)),
         (
-            lambda: _then1609(st, v_effect, v_p, v_s, v_op_0),
-            lambda: _then1610(st, v_effect, v_p, v_s, v_op_0),
+            lambda: _then1617(st, v_effect, v_p, v_s, v_op_0),
+            lambda: _then1618(st, v_effect, v_p, v_s, v_op_0),
         ),
         lambda: (st, (v_effect, v_p, v_s, v_op_0)),
     )
@@ -21825,28 +21844,28 @@ def p_ability_effect__dispatch__2(st, v_effect, v_p, v_s):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_op_0 = _lcast(_K79[_i32(v_effect)][0], jnp.int8)
-    _c1611 = _i32(v_op_0) == 1
-    _c1612 = _i32(v_op_0) == 2
+    _c1619 = _i32(v_op_0) == 1
+    _c1620 = _i32(v_op_0) == 2
 
-    def _then1613(st, v_effect, v_p, v_s, v_op_0):
+    def _then1621(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_strike_back(st, v_s, 20)
         return st, (v_effect, v_p, v_s, v_op_0)
 
-    def _then1614(st, v_effect, v_p, v_s, v_op_0):
+    def _then1622(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_cut_damage(st, v_p, _K72[_i32(v_effect)][0], _K73[_i32(v_effect)][0])
         return st, (v_effect, v_p, v_s, v_op_0)
 
     st, (v_effect, v_p, v_s, v_op_0) = _select_first_any(
         (
-            _c1611,
-            _c1612,
+            _c1619,
+            _c1620,
         ),
         (st, (v_effect, v_p, v_s, v_op_0)),
         (
-            lambda: _then1613(st, v_effect, v_p, v_s, v_op_0),
-            lambda: _then1614(st, v_effect, v_p, v_s, v_op_0),
+            lambda: _then1621(st, v_effect, v_p, v_s, v_op_0),
+            lambda: _then1622(st, v_effect, v_p, v_s, v_op_0),
         ),
         lambda: (st, (v_effect, v_p, v_s, v_op_0)),
         (
@@ -21870,15 +21889,15 @@ def p_ability_effect__dispatch__3(st, v_effect, v_p, v_s):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_op_0 = _lcast(_K80[_i32(v_effect)][0], jnp.int8)
-    _c1615 = _i32(v_op_0) == 1
+    _c1623 = _i32(v_op_0) == 1
 
-    def _then1616(st, v_effect, v_p, v_s, v_op_0):
+    def _then1624(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_lock_opponent_supporters(st, v_p, v_s)
         return st, (v_effect, v_p, v_s, v_op_0)
 
     st, (v_effect, v_p, v_s, v_op_0) = _branch(
-        _c1615, lambda: _then1616(st, v_effect, v_p, v_s, v_op_0), lambda: (st, (v_effect, v_p, v_s, v_op_0))
+        _c1623, lambda: _then1624(st, v_effect, v_p, v_s, v_op_0), lambda: (st, (v_effect, v_p, v_s, v_op_0))
     )
     return st
 
@@ -21890,16 +21909,16 @@ def p_ability_effect__dispatch__4(st, v_effect, v_p, v_s):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_op_0 = _lcast(_K81[_i32(v_effect)][0], jnp.int8)
-    _c1617 = _i32(v_op_0) == 1
+    _c1625 = _i32(v_op_0) == 1
 
-    def _then1618(st, v_effect, v_p, v_s, v_op_0):
+    def _then1626(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_attach_from_zone(st, v_p, v_s, 3, 1, True)
         return st, (v_effect, v_p, v_s, v_op_0)
 
     st, (v_effect, v_p, v_s, v_op_0) = _branch_any(
-        _c1617,
-        lambda: _then1618(st, v_effect, v_p, v_s, v_op_0),
+        _c1625,
+        lambda: _then1626(st, v_effect, v_p, v_s, v_op_0),
         lambda: (st, (v_effect, v_p, v_s, v_op_0)),
         True,
         (v_effect, v_p, v_s, v_op_0),
@@ -21922,165 +21941,157 @@ def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
     v_op_0 = _lcast(0, jnp.int8)
-    _c1619 = v__envc_run
+    _c1627 = v__envc_run
 
-    def _then1620(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1628(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _a1621 = _K82[_i32(v_effect)][0]
-        v_op_0 = _lcast(_a1621, jnp.int8)
+        _a1629 = _K82[_i32(v_effect)][0]
+        v_op_0 = _lcast(_a1629, jnp.int8)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
     st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _branch(
-        _c1619,
-        lambda: _then1620(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+        _c1627,
+        lambda: _then1628(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
         lambda: (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)),
     )
-    _c1622 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
-    _c1623 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
-    _c1624 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
-    _c1625 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
-    _c1626 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
-    _c1627 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
-    _c1628 = jnp.logical_or(
+    _c1630 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
+    _c1631 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
+    _c1632 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
+    _c1633 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
+    _c1634 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
+    _c1635 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
+    _c1636 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g2"]) == 21)),
     )
-    _c1629 = _i32(v_op_0) == 8
-    _c1630 = _i32(v_op_0) == 9
-    _c1631 = _i32(v_op_0) == 10
-    _c1632 = _i32(v_op_0) == 11
-    _c1633 = _i32(v_op_0) == 12
-    _c1634 = _i32(v_op_0) == 13
-    _c1635 = _i32(v_op_0) == 14
-    _c1636 = _i32(v_op_0) == 15
-    _c1637 = _i32(v_op_0) == 16
+    _c1637 = _i32(v_op_0) == 8
+    _c1638 = _i32(v_op_0) == 9
+    _c1639 = _i32(v_op_0) == 10
+    _c1640 = _i32(v_op_0) == 11
+    _c1641 = _i32(v_op_0) == 12
+    _c1642 = _i32(v_op_0) == 13
+    _c1643 = _i32(v_op_0) == 14
+    _c1644 = _i32(v_op_0) == 15
+    _c1645 = _i32(v_op_0) == 16
 
-    def _then1638(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1646(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_play_as_pokemon(st, v_p, 40, 9)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1639(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1647(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal_type(st, v_p, v_target, 0, 50)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1640(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1648(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_add_named_attack_bonus(st, 9, 10, 11, 30)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1641(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1649(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_active_to_hand(st, v_p)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1642(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1650(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_add_attack_bonus(st, 10)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1643(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1651(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_attach_from_zone(st, v_p, v_target, 5, 1, True)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1644(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1652(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1645 = v__envc_seek
+        _c1653 = v__envc_seek
 
-        def _then1646(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        def _then1654(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1647 = 0
-            st["_envc_at_g2"] = _cast(_a1647, jnp.int8)
-            _a1648 = False
-            v__envc_seek = _lcast(_a1648, jnp.bool_)
+            _a1655 = 0
+            st["_envc_at_g2"] = _cast(_a1655, jnp.int8)
+            _a1656 = False
+            v__envc_seek = _lcast(_a1656, jnp.bool_)
             return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1645,
-            lambda: _then1646(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            _c1653,
+            lambda: _then1654(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)),
         )
         st = p_switch_opponent(st, v_p, False, True, False)
-        _c1649 = _i32(st["_envc_at_g1"]) != 0
+        _c1657 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1650(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        def _then1658(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1651 = 21
-            st["_envc_at_g2"] = _cast(_a1651, jnp.int8)
-            _a1652 = False
-            v__envc_run = _lcast(_a1652, jnp.bool_)
+            _a1659 = 21
+            st["_envc_at_g2"] = _cast(_a1659, jnp.int8)
+            _a1660 = False
+            v__envc_run = _lcast(_a1660, jnp.bool_)
             return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-        def _else1653(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        def _else1661(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1654 = True
-            v__envc_run = _lcast(_a1654, jnp.bool_)
+            _a1662 = True
+            v__envc_run = _lcast(_a1662, jnp.bool_)
             return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1649,
-            lambda: _then1650(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1653(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            _c1657,
+            lambda: _then1658(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1661(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
         )
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1655(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1663(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_move_bench_energy(st, v_p, 3)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1656(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1664(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal(st, v_p, v_target, 20)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1657(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1665(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_add_retreat_discount(st, 1)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1658(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1666(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_see_opponent_hand(st, v_p)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1659(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1667(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_look_at_deck(st, v_p, 3)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1660(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1668(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_basic_from_deck(st, v_p)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1661(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1669(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_opponent_hand_into_deck(st, v_p, 3)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1662(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1670(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_draw_cards(st, v_p, 2)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1663(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1671(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_trainer_effect__3(st, v_p, v_target)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
     st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _select_first_any(
         (
-            _c1622,
-            _c1623,
-            _c1624,
-            _c1625,
-            _c1626,
-            _c1627,
-            _c1628,
-            _c1629,
             _c1630,
             _c1631,
             _c1632,
@@ -22089,25 +22100,33 @@ def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
             _c1635,
             _c1636,
             _c1637,
+            _c1638,
+            _c1639,
+            _c1640,
+            _c1641,
+            _c1642,
+            _c1643,
+            _c1644,
+            _c1645,
         ),
         (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)),
         (
-            lambda: _then1638(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1639(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1640(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1641(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1642(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1643(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1644(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1655(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1656(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1657(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1658(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1659(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1660(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1661(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1662(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1646(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1647(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1648(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1649(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1650(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1651(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1652(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
             lambda: _then1663(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1664(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1665(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1666(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1667(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1668(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1669(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1670(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1671(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
         ),
         lambda: (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)),
         (
@@ -22149,104 +22168,104 @@ def p__envc_run_play_trainer(st, v_h, v_target):
     v__envc_seek = _lcast((_i32(st["_envc_at_a_play_trainer"]) != 0), jnp.bool_)
     v_p = _lcast(0, jnp.int8)
     v_c = _lcast(0, jnp.int16)
-    _c1664 = v__envc_run
+    _c1672 = v__envc_run
 
-    def _then1665(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
+    def _then1673(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
         st = dict(st)
-        _a1666 = st["current_player"]
-        v_p = _lcast(_a1666, jnp.int8)
-        _f1667 = _i32(v_h)
-        _f1668 = _get(st["hand"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f1667 >= _f1668), 39, _f1667, _f1668)
-        _a1669 = _get(st["hand"], _i32(v_p))["items"][_f1667]
-        v_c = _lcast(_a1669, jnp.int16)
-        _f1670 = _i32(v_h)
-        _f1671 = _get(st["hand"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f1670 >= _f1671), 40, _f1670, _f1671)
-        _l1672 = _remove_at(_get(st["hand"], _i32(v_p)), _f1670)
-        st["hand"] = _set(st["hand"], _i32(v_p), _l1672)
-        _f1673 = _get(st["discard"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f1673 >= 20), 41, 0, 0)
-        _l1674 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_p), _l1674)
-        _a1675 = v_c
-        st["playing"] = _cast(_a1675, jnp.int16)
-        _c1676 = _K5[_i32(v_c)] == 1
+        _a1674 = st["current_player"]
+        v_p = _lcast(_a1674, jnp.int8)
+        _f1675 = _i32(v_h)
+        _f1676 = _get(st["hand"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f1675 >= _f1676), 39, _f1675, _f1676)
+        _a1677 = _get(st["hand"], _i32(v_p))["items"][_f1675]
+        v_c = _lcast(_a1677, jnp.int16)
+        _f1678 = _i32(v_h)
+        _f1679 = _get(st["hand"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f1678 >= _f1679), 40, _f1678, _f1679)
+        _l1680 = _remove_at(_get(st["hand"], _i32(v_p)), _f1678)
+        st["hand"] = _set(st["hand"], _i32(v_p), _l1680)
+        _f1681 = _get(st["discard"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f1681 >= 20), 41, 0, 0)
+        _l1682 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_p), _l1682)
+        _a1683 = v_c
+        st["playing"] = _cast(_a1683, jnp.int16)
+        _c1684 = _K5[_i32(v_c)] == 1
 
-        def _then1677(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
+        def _then1685(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
             st = dict(st)
-            _a1678 = True
-            st["supporter"] = _cast(_a1678, jnp.bool_)
+            _a1686 = True
+            st["supporter"] = _cast(_a1686, jnp.bool_)
             return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)
 
         st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c) = _branch(
-            _c1676,
-            lambda: _then1677(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c),
+            _c1684,
+            lambda: _then1685(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c),
             lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)),
         )
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)
 
     st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c) = _branch(
-        _c1664,
-        lambda: _then1665(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c),
+        _c1672,
+        lambda: _then1673(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c),
         lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)),
     )
     v__envc_arg1 = _lcast(0, jnp.int8)
-    _c1679 = v__envc_run
-
-    def _then1680(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
-        st = dict(st)
-        _a1681 = _K4[_i32(v_c)]
-        v__envc_arg1 = _lcast(_a1681, jnp.int8)
-        return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
-
-    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _branch(
-        _c1679,
-        lambda: _then1680(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
-        lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)),
-    )
-    _c1682 = v__envc_seek
-
-    def _then1683(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
-        st = dict(st)
-        _a1684 = st["_envc_frame_a12_play_trainer__p"]
-        v_p = _lcast(_a1684, jnp.int8)
-        _a1685 = 0
-        st["_envc_at_a_play_trainer"] = _cast(_a1685, jnp.int8)
-        _a1686 = False
-        v__envc_seek = _lcast(_a1686, jnp.bool_)
-        return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
-
-    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _branch(
-        _c1682,
-        lambda: _then1683(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
-        lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)),
-    )
-    st = p_trainer_effect__dispatch(st, v__envc_arg1, v_p, v_target)
-    _c1687 = _i32(st["_envc_at_g2"]) != 0
+    _c1687 = v__envc_run
 
     def _then1688(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
-        _a1689 = v_p
-        st["_envc_frame_a12_play_trainer__p"] = _cast(_a1689, jnp.int8)
-        _a1690 = 1
-        st["_envc_at_a_play_trainer"] = _cast(_a1690, jnp.int8)
-        _a1691 = False
-        v__envc_run = _lcast(_a1691, jnp.bool_)
+        _a1689 = _K4[_i32(v_c)]
+        v__envc_arg1 = _lcast(_a1689, jnp.int8)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
 
-    def _else1692(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _branch(
+        _c1687,
+        lambda: _then1688(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
+        lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)),
+    )
+    _c1690 = v__envc_seek
+
+    def _then1691(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
-        _a1693 = True
-        v__envc_run = _lcast(_a1693, jnp.bool_)
+        _a1692 = st["_envc_frame_a12_play_trainer__p"]
+        v_p = _lcast(_a1692, jnp.int8)
+        _a1693 = 0
+        st["_envc_at_a_play_trainer"] = _cast(_a1693, jnp.int8)
+        _a1694 = False
+        v__envc_seek = _lcast(_a1694, jnp.bool_)
+        return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
+
+    st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _branch(
+        _c1690,
+        lambda: _then1691(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
+        lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)),
+    )
+    st = p_trainer_effect__dispatch(st, v__envc_arg1, v_p, v_target)
+    _c1695 = _i32(st["_envc_at_g2"]) != 0
+
+    def _then1696(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+        st = dict(st)
+        _a1697 = v_p
+        st["_envc_frame_a12_play_trainer__p"] = _cast(_a1697, jnp.int8)
+        _a1698 = 1
+        st["_envc_at_a_play_trainer"] = _cast(_a1698, jnp.int8)
+        _a1699 = False
+        v__envc_run = _lcast(_a1699, jnp.bool_)
+        return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
+
+    def _else1700(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+        st = dict(st)
+        _a1701 = True
+        v__envc_run = _lcast(_a1701, jnp.bool_)
         st = p_knock_outs(st)
         st = p_continue_game(st, v_p, True)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
 
     st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _branch_any(
-        _c1687,
-        lambda: _then1688(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
-        lambda: _else1692(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
+        _c1695,
+        lambda: _then1696(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
+        lambda: _else1700(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
         False,
         (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
         (
@@ -22269,77 +22288,77 @@ def p__envc_run_use_ability(st, v_s):
     v__envc_run = _lcast((_i32(st["_envc_at_a_use_ability"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_a_use_ability"]) != 0), jnp.bool_)
     v_p = _lcast(0, jnp.int8)
-    _c1694 = v__envc_run
+    _c1702 = v__envc_run
 
-    def _then1695(st, v_s, v__envc_run, v__envc_seek, v_p):
+    def _then1703(st, v_s, v__envc_run, v__envc_seek, v_p):
         st = dict(st)
-        _a1696 = st["current_player"]
-        v_p = _lcast(_a1696, jnp.int8)
-        _a1697 = True
-        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a1697, jnp.bool_))
+        _a1704 = st["current_player"]
+        v_p = _lcast(_a1704, jnp.int8)
+        _a1705 = True
+        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a1705, jnp.bool_))
         return st, (v_s, v__envc_run, v__envc_seek, v_p)
 
     st, (v_s, v__envc_run, v__envc_seek, v_p) = _branch(
-        _c1694,
-        lambda: _then1695(st, v_s, v__envc_run, v__envc_seek, v_p),
+        _c1702,
+        lambda: _then1703(st, v_s, v__envc_run, v__envc_seek, v_p),
         lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p)),
     )
     v__envc_arg1 = _lcast(0, jnp.int8)
-    _c1698 = v__envc_run
-
-    def _then1699(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
-        st = dict(st)
-        _a1700 = _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])]
-        v__envc_arg1 = _lcast(_a1700, jnp.int8)
-        return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
-
-    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch(
-        _c1698,
-        lambda: _then1699(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
-        lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)),
-    )
-    _c1701 = v__envc_seek
-
-    def _then1702(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
-        st = dict(st)
-        _a1703 = st["_envc_frame_a11_use_ability__p"]
-        v_p = _lcast(_a1703, jnp.int8)
-        _a1704 = 0
-        st["_envc_at_a_use_ability"] = _cast(_a1704, jnp.int8)
-        _a1705 = False
-        v__envc_seek = _lcast(_a1705, jnp.bool_)
-        return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
-
-    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch(
-        _c1701,
-        lambda: _then1702(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
-        lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)),
-    )
-    st = p_ability_effect__dispatch(st, v__envc_arg1, v_p, v_s)
-    _c1706 = _i32(st["_envc_at_g3"]) != 0
+    _c1706 = v__envc_run
 
     def _then1707(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1708 = v_p
-        st["_envc_frame_a11_use_ability__p"] = _cast(_a1708, jnp.int8)
-        _a1709 = 1
-        st["_envc_at_a_use_ability"] = _cast(_a1709, jnp.int8)
-        _a1710 = False
-        v__envc_run = _lcast(_a1710, jnp.bool_)
+        _a1708 = _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])]
+        v__envc_arg1 = _lcast(_a1708, jnp.int8)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
 
-    def _else1711(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch(
+        _c1706,
+        lambda: _then1707(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
+        lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)),
+    )
+    _c1709 = v__envc_seek
+
+    def _then1710(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1712 = True
-        v__envc_run = _lcast(_a1712, jnp.bool_)
+        _a1711 = st["_envc_frame_a11_use_ability__p"]
+        v_p = _lcast(_a1711, jnp.int8)
+        _a1712 = 0
+        st["_envc_at_a_use_ability"] = _cast(_a1712, jnp.int8)
+        _a1713 = False
+        v__envc_seek = _lcast(_a1713, jnp.bool_)
+        return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
+
+    st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch(
+        _c1709,
+        lambda: _then1710(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
+        lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)),
+    )
+    st = p_ability_effect__dispatch(st, v__envc_arg1, v_p, v_s)
+    _c1714 = _i32(st["_envc_at_g3"]) != 0
+
+    def _then1715(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+        st = dict(st)
+        _a1716 = v_p
+        st["_envc_frame_a11_use_ability__p"] = _cast(_a1716, jnp.int8)
+        _a1717 = 1
+        st["_envc_at_a_use_ability"] = _cast(_a1717, jnp.int8)
+        _a1718 = False
+        v__envc_run = _lcast(_a1718, jnp.bool_)
+        return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
+
+    def _else1719(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+        st = dict(st)
+        _a1720 = True
+        v__envc_run = _lcast(_a1720, jnp.bool_)
         st = p_knock_outs(st)
         st = p_continue_game(st, v_p, True)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
 
     st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch_any(
-        _c1706,
-        lambda: _then1707(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
-        lambda: _else1711(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
+        _c1714,
+        lambda: _then1715(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
+        lambda: _else1719(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
         False,
         (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
         (
@@ -22362,63 +22381,63 @@ def p__envc_run_attack(st, v_a):
     v_p = _lcast(0, jnp.int8)
     v_c = _lcast(0, jnp.int16)
     v_hits = _lcast(True, jnp.bool_)
-    _c1713 = v__envc_run
+    _c1721 = v__envc_run
 
-    def _then1714(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+    def _then1722(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
         st = dict(st)
-        _a1715 = st["current_player"]
-        v_p = _lcast(_a1715, jnp.int8)
-        _a1716 = st["card"][_i32(v_p)][0]
-        v_c = _lcast(_a1716, jnp.int16)
-        _c1717 = st["condition"][_i32(v_p)] == 3
+        _a1723 = st["current_player"]
+        v_p = _lcast(_a1723, jnp.int8)
+        _a1724 = st["card"][_i32(v_p)][0]
+        v_c = _lcast(_a1724, jnp.int16)
+        _c1725 = st["condition"][_i32(v_p)] == 3
 
-        def _then1718(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        def _then1726(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            st, _r1719 = _randint(st, 0, 1)
-            _a1720 = _r1719 == 1
-            v_hits = _lcast(_a1720, jnp.bool_)
+            st, _r1727 = _randint(st, 0, 1)
+            _a1728 = _r1727 == 1
+            v_hits = _lcast(_a1728, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
         st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(
-            _c1717,
-            lambda: _then1718(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+            _c1725,
+            lambda: _then1726(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
             lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
         )
         return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
     st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(
-        _c1713,
-        lambda: _then1714(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+        _c1721,
+        lambda: _then1722(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
         lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
     )
-    _c1721 = jnp.logical_or(
+    _c1729 = jnp.logical_or(
         jnp.logical_and(v__envc_run, v_hits), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_a_attack"]) == 1))
     )
 
-    def _then1722(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+    def _then1730(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
         st = dict(st)
-        _c1723 = v__envc_run
+        _c1731 = v__envc_run
 
-        def _then1724(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        def _then1732(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1725 = jnp.maximum(_i32(jnp.where((_i32(v_a) == 0), _i32(_K15[_i32(v_c)]), _i32(_K16[_i32(v_c)]))), 0)
-            st["dmg"] = _cast(_a1725, jnp.int16)
-            _a1726 = v_a
-            st["attack_index"] = _cast(_a1726, jnp.int8)
-            _a1727 = True
-            st["attacking"] = _cast(_a1727, jnp.bool_)
-            _c1728 = jnp.logical_and(
+            _a1733 = jnp.maximum(_i32(jnp.where((_i32(v_a) == 0), _i32(_K15[_i32(v_c)]), _i32(_K16[_i32(v_c)]))), 0)
+            st["dmg"] = _cast(_a1733, jnp.int16)
+            _a1734 = v_a
+            st["attack_index"] = _cast(_a1734, jnp.int8)
+            _a1735 = True
+            st["attacking"] = _cast(_a1735, jnp.bool_)
+            _c1736 = jnp.logical_and(
                 st["occupied"][(1 - _i32(v_p))][0], (_K24[_i32(_K25[_i32(st["card"][(1 - _i32(v_p))][0])])] == 1)
             )
 
-            def _then1729(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+            def _then1737(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
                 st = dict(st)
                 st = p_ability_effect__dispatch__2(st, _K26[_i32(st["card"][(1 - _i32(v_p))][0])], (1 - _i32(v_p)), 0)
                 return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
             st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch_any(
-                _c1728,
-                lambda: _then1729(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+                _c1736,
+                lambda: _then1737(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
                 lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
                 True,
                 (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
@@ -22434,8 +22453,8 @@ def p__envc_run_attack(st, v_a):
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
         st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch_any(
-            _c1723,
-            lambda: _then1724(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+            _c1731,
+            lambda: _then1732(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
             lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
             True,
             (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
@@ -22448,49 +22467,49 @@ def p__envc_run_attack(st, v_a):
                 jnp.bool_,
             ),
         )
-        _c1730 = v__envc_seek
+        _c1738 = v__envc_seek
 
-        def _then1731(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        def _then1739(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1732 = st["_envc_frame_a6_attack__p"]
-            v_p = _lcast(_a1732, jnp.int8)
-            _a1733 = 0
-            st["_envc_at_a_attack"] = _cast(_a1733, jnp.int8)
-            _a1734 = False
-            v__envc_seek = _lcast(_a1734, jnp.bool_)
+            _a1740 = st["_envc_frame_a6_attack__p"]
+            v_p = _lcast(_a1740, jnp.int8)
+            _a1741 = 0
+            st["_envc_at_a_attack"] = _cast(_a1741, jnp.int8)
+            _a1742 = False
+            v__envc_seek = _lcast(_a1742, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
         st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(
-            _c1730,
-            lambda: _then1731(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+            _c1738,
+            lambda: _then1739(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
             lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
         )
         st = p_attack_texts(st, v_p, v_a)
-        _c1735 = _i32(st["_envc_at_g2"]) != 0
+        _c1743 = _i32(st["_envc_at_g2"]) != 0
 
-        def _then1736(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        def _then1744(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1737 = v_p
-            st["_envc_frame_a6_attack__p"] = _cast(_a1737, jnp.int8)
-            _a1738 = 1
-            st["_envc_at_a_attack"] = _cast(_a1738, jnp.int8)
-            _a1739 = False
-            v__envc_run = _lcast(_a1739, jnp.bool_)
+            _a1745 = v_p
+            st["_envc_frame_a6_attack__p"] = _cast(_a1745, jnp.int8)
+            _a1746 = 1
+            st["_envc_at_a_attack"] = _cast(_a1746, jnp.int8)
+            _a1747 = False
+            v__envc_run = _lcast(_a1747, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
-        def _else1740(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        def _else1748(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1741 = True
-            v__envc_run = _lcast(_a1741, jnp.bool_)
+            _a1749 = True
+            v__envc_run = _lcast(_a1749, jnp.bool_)
             st = p_hit_active(st, v_p)
-            _a1742 = False
-            st["attacking"] = _cast(_a1742, jnp.bool_)
+            _a1750 = False
+            st["attacking"] = _cast(_a1750, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
         st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch_any(
-            _c1735,
-            lambda: _then1736(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
-            lambda: _else1740(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+            _c1743,
+            lambda: _then1744(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+            lambda: _else1748(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
             False,
             (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
             (
@@ -22505,8 +22524,8 @@ def p__envc_run_attack(st, v_a):
         return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
     st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch_any(
-        _c1721,
-        lambda: _then1722(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+        _c1729,
+        lambda: _then1730(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
         lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
         True,
         (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
@@ -22519,21 +22538,21 @@ def p__envc_run_attack(st, v_a):
             jnp.bool_,
         ),
     )
-    _c1743 = v__envc_run
+    _c1751 = v__envc_run
 
-    def _then1744(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+    def _then1752(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
         st = dict(st)
         st = p_knock_outs(st)
-        _c1745 = jnp.logical_not(st["terminated"])
+        _c1753 = jnp.logical_not(st["terminated"])
 
-        def _then1746(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        def _then1754(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
             st = p_finish_turn(st)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
         st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch_any(
-            _c1745,
-            lambda: _then1746(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+            _c1753,
+            lambda: _then1754(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
             lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
             True,
             (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
@@ -22549,8 +22568,8 @@ def p__envc_run_attack(st, v_a):
         return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
     st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch_any(
-        _c1743,
-        lambda: _then1744(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+        _c1751,
+        lambda: _then1752(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
         lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
         True,
         (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
@@ -22571,15 +22590,15 @@ def a_setup_active(st, index):
     st = dict(st)
     v_h = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _f1747 = _i32(v_h)
-    _f1748 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1747 >= _f1748), 42, _f1747, _f1748)
-    st = p_put_in_play(st, v_p, 0, _get(st["hand"], _i32(v_p))["items"][_f1747])
-    _f1749 = _i32(v_h)
-    _f1750 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1749 >= _f1750), 43, _f1749, _f1750)
-    _l1751 = _remove_at(_get(st["hand"], _i32(v_p)), _f1749)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1751)
+    _f1755 = _i32(v_h)
+    _f1756 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1755 >= _f1756), 42, _f1755, _f1756)
+    st = p_put_in_play(st, v_p, 0, _get(st["hand"], _i32(v_p))["items"][_f1755])
+    _f1757 = _i32(v_h)
+    _f1758 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1757 >= _f1758), 43, _f1757, _f1758)
+    _l1759 = _remove_at(_get(st["hand"], _i32(v_p)), _f1757)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1759)
     return st
 
 
@@ -22587,38 +22606,38 @@ def m_setup_active(st):
     """guard of `setup_active` at each of its 10 flat indices (bool[10]);
     returns (mask, its first runtime fault: int32[3], zeros for none)"""
 
-    def _g1755(i1752):
+    def _g1763(i1760):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1753 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1761 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])))
-            & (i1752 < _get(st["hand"], _i32(st["current_player"]))["len"])
-            & (i1752 >= _f1753),
+            & (i1760 < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (i1760 >= _f1761),
             1,
-            i1752,
-            _f1753,
+            i1760,
+            _f1761,
         )
-        _f1754 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1762 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])))
-            & (i1752 < _get(st["hand"], _i32(st["current_player"]))["len"])
-            & (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1752])] == 0)
-            & (i1752 >= _f1754),
+            & (i1760 < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1760])] == 0)
+            & (i1760 >= _f1762),
             1,
-            i1752,
-            _f1754,
+            i1760,
+            _f1762,
         )
         return (
             jnp.logical_and(
                 jnp.logical_and(
                     jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])),
                     jnp.where(
-                        (i1752 < _get(st["hand"], _i32(st["current_player"]))["len"]),
+                        (i1760 < _get(st["hand"], _i32(st["current_player"]))["len"]),
                         jnp.logical_and(
-                            (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1752])] == 0),
-                            (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1752])] == 0),
+                            (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1760])] == 0),
+                            (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1760])] == 0),
                         ),
                         False,
                     ),
@@ -22635,10 +22654,10 @@ def m_setup_active(st):
             _flt,
         )
 
-    _e1756 = jax.vmap(_g1755)(jnp.arange(0, 10, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1756[1]))
-    _e1757 = _e1756[0]
-    return _e1757, st["_fault"]
+    _e1764 = jax.vmap(_g1763)(jnp.arange(0, 10, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1764[1]))
+    _e1765 = _e1764[0]
+    return _e1765, st["_fault"]
 
 
 def a_setup_bench(st, index):
@@ -22646,17 +22665,17 @@ def a_setup_bench(st, index):
     st = dict(st)
     v_h = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _f1758 = _i32(v_h)
-    _f1759 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1758 >= _f1759), 44, _f1758, _f1759)
+    _f1766 = _i32(v_h)
+    _f1767 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1766 >= _f1767), 44, _f1766, _f1767)
     st = p_put_in_play(
-        st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1758]
+        st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1766]
     )
-    _f1760 = _i32(v_h)
-    _f1761 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1760 >= _f1761), 45, _f1760, _f1761)
-    _l1762 = _remove_at(_get(st["hand"], _i32(v_p)), _f1760)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1762)
+    _f1768 = _i32(v_h)
+    _f1769 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1768 >= _f1769), 45, _f1768, _f1769)
+    _l1770 = _remove_at(_get(st["hand"], _i32(v_p)), _f1768)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1770)
     return st
 
 
@@ -22664,9 +22683,9 @@ def m_setup_bench(st):
     """guard of `setup_bench` at each of its 10 flat indices (bool[10]);
     returns (mask, its first runtime fault: int32[3], zeros for none)"""
 
-    def _g1766(i1763):
+    def _g1774(i1771):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1764 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1772 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (
@@ -22675,13 +22694,13 @@ def m_setup_bench(st):
                     (_i32(f_free_bench(st, st["current_player"])) < 4),
                 )
             )
-            & (i1763 < _get(st["hand"], _i32(st["current_player"]))["len"])
-            & (i1763 >= _f1764),
+            & (i1771 < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (i1771 >= _f1772),
             1,
-            i1763,
-            _f1764,
+            i1771,
+            _f1772,
         )
-        _f1765 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1773 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (
@@ -22690,12 +22709,12 @@ def m_setup_bench(st):
                     (_i32(f_free_bench(st, st["current_player"])) < 4),
                 )
             )
-            & (i1763 < _get(st["hand"], _i32(st["current_player"]))["len"])
-            & (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1763])] == 0)
-            & (i1763 >= _f1765),
+            & (i1771 < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1771])] == 0)
+            & (i1771 >= _f1773),
             1,
-            i1763,
-            _f1765,
+            i1771,
+            _f1773,
         )
         return (
             jnp.logical_and(
@@ -22705,10 +22724,10 @@ def m_setup_bench(st):
                         (_i32(f_free_bench(st, st["current_player"])) < 4),
                     ),
                     jnp.where(
-                        (i1763 < _get(st["hand"], _i32(st["current_player"]))["len"]),
+                        (i1771 < _get(st["hand"], _i32(st["current_player"]))["len"]),
                         jnp.logical_and(
-                            (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1763])] == 0),
-                            (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1763])] == 0),
+                            (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1771])] == 0),
+                            (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1771])] == 0),
                         ),
                         False,
                     ),
@@ -22725,37 +22744,37 @@ def m_setup_bench(st):
             _flt,
         )
 
-    _e1767 = jax.vmap(_g1766)(jnp.arange(0, 10, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1767[1]))
-    _e1768 = _e1767[0]
-    return _e1768, st["_fault"]
+    _e1775 = jax.vmap(_g1774)(jnp.arange(0, 10, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1775[1]))
+    _e1776 = _e1775[0]
+    return _e1776, st["_fault"]
 
 
 def a_setup_done(st, index):
     """action `setup_done` (tcg.envspec:2176): index in 0..0"""
     st = dict(st)
-    _c1769 = _i32(st["current_player"]) == _i32(st["first"])
+    _c1777 = _i32(st["current_player"]) == _i32(st["first"])
 
-    def _then1770(st):
+    def _then1778(st):
         st = dict(st)
-        _a1771 = 1 - _i32(st["first"])
-        st["current_player"] = _cast(_a1771, jnp.int8)
+        _a1779 = 1 - _i32(st["first"])
+        st["current_player"] = _cast(_a1779, jnp.int8)
         return st, ()
 
-    def _else1772(st):
+    def _else1780(st):
         st = dict(st)
         st = p_begin_turn(st, st["first"])
         st = p_active_abilities(st)
         return st, ()
 
-    st, () = _branch_any(_c1769, lambda: _then1770(st), lambda: _else1772(st), False, (), ())
+    st, () = _branch_any(_c1777, lambda: _then1778(st), lambda: _else1780(st), False, (), ())
     return st
 
 
 def m_setup_done(st):
     """guard of `setup_done` at each of its 1 flat indices (bool[1])"""
 
-    def _g1774(i1773):
+    def _g1782(i1781):
         return jnp.logical_and(
             jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]),
             jnp.logical_not(
@@ -22768,8 +22787,8 @@ def m_setup_done(st):
             ),
         )
 
-    _e1775 = jax.vmap(_g1774)(jnp.arange(0, 1, dtype=jnp.int32))
-    return _e1775
+    _e1783 = jax.vmap(_g1782)(jnp.arange(0, 1, dtype=jnp.int32))
+    return _e1783
 
 
 def rk_setup_done(st, index):
@@ -22782,17 +22801,17 @@ def a_play_basic(st, index):
     st = dict(st)
     v_h = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _f1776 = _i32(v_h)
-    _f1777 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1776 >= _f1777), 46, _f1776, _f1777)
+    _f1784 = _i32(v_h)
+    _f1785 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1784 >= _f1785), 46, _f1784, _f1785)
     st = p_put_in_play(
-        st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1776]
+        st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1784]
     )
-    _f1778 = _i32(v_h)
-    _f1779 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1778 >= _f1779), 47, _f1778, _f1779)
-    _l1780 = _remove_at(_get(st["hand"], _i32(v_p)), _f1778)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1780)
+    _f1786 = _i32(v_h)
+    _f1787 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1786 >= _f1787), 47, _f1786, _f1787)
+    _l1788 = _remove_at(_get(st["hand"], _i32(v_p)), _f1786)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1788)
     return st
 
 
@@ -22800,38 +22819,38 @@ def m_play_basic(st):
     """guard of `play_basic` at each of its 10 flat indices (bool[10]);
     returns (mask, its first runtime fault: int32[3], zeros for none)"""
 
-    def _g1784(i1781):
+    def _g1792(i1789):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1782 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1790 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)))
-            & (i1781 < _get(st["hand"], _i32(st["current_player"]))["len"])
-            & (i1781 >= _f1782),
+            & (i1789 < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (i1789 >= _f1790),
             1,
-            i1781,
-            _f1782,
+            i1789,
+            _f1790,
         )
-        _f1783 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1791 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)))
-            & (i1781 < _get(st["hand"], _i32(st["current_player"]))["len"])
-            & (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1781])] == 0)
-            & (i1781 >= _f1783),
+            & (i1789 < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1789])] == 0)
+            & (i1789 >= _f1791),
             1,
-            i1781,
-            _f1783,
+            i1789,
+            _f1791,
         )
         return (
             jnp.logical_and(
                 jnp.logical_and(
                     jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)),
                     jnp.where(
-                        (i1781 < _get(st["hand"], _i32(st["current_player"]))["len"]),
+                        (i1789 < _get(st["hand"], _i32(st["current_player"]))["len"]),
                         jnp.logical_and(
-                            (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1781])] == 0),
-                            (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1781])] == 0),
+                            (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1789])] == 0),
+                            (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1789])] == 0),
                         ),
                         False,
                     ),
@@ -22848,10 +22867,10 @@ def m_play_basic(st):
             _flt,
         )
 
-    _e1785 = jax.vmap(_g1784)(jnp.arange(0, 10, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1785[1]))
-    _e1786 = _e1785[0]
-    return _e1786, st["_fault"]
+    _e1793 = jax.vmap(_g1792)(jnp.arange(0, 10, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1793[1]))
+    _e1794 = _e1793[0]
+    return _e1794, st["_fault"]
 
 
 def a_evolve(st, index):
@@ -22860,37 +22879,37 @@ def a_evolve(st, index):
     v_h = _lcast(jnp.floor_divide(index, 4), jnp.int8)
     v_s = _lcast(jnp.remainder(index, 4), jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _a1787 = st["card"][_i32(v_p)][_i32(v_s)]
+    _a1795 = st["card"][_i32(v_p)][_i32(v_s)]
     st["below"] = (
         st["below"]
         .at[(_i32(v_p), _i32(v_s), jnp.minimum(_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]), 1))]
-        .set(_cast(_a1787, jnp.int16))
+        .set(_cast(_a1795, jnp.int16))
     )
-    _a1788 = jnp.minimum((_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]) + 1), 2)
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1788, jnp.int8))
-    _f1789 = _i32(v_h)
-    _f1790 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1789 >= _f1790), 49, _f1789, _f1790)
-    _a1791 = _get(st["hand"], _i32(v_p))["items"][_f1789]
-    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1791, jnp.int16))
-    _f1792 = _i32(v_h)
-    _f1793 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1792 >= _f1793), 50, _f1792, _f1793)
-    _l1794 = _remove_at(_get(st["hand"], _i32(v_p)), _f1792)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1794)
-    _a1795 = st["turn"]
-    st["placed"] = _put(st["placed"], (_i32(v_p), _i32(v_s)), _cast(_a1795, jnp.int8))
-    _c1796 = _i32(v_s) == 0
+    _a1796 = jnp.minimum((_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]) + 1), 2)
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1796, jnp.int8))
+    _f1797 = _i32(v_h)
+    _f1798 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1797 >= _f1798), 49, _f1797, _f1798)
+    _a1799 = _get(st["hand"], _i32(v_p))["items"][_f1797]
+    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1799, jnp.int16))
+    _f1800 = _i32(v_h)
+    _f1801 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1800 >= _f1801), 50, _f1800, _f1801)
+    _l1802 = _remove_at(_get(st["hand"], _i32(v_p)), _f1800)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1802)
+    _a1803 = st["turn"]
+    st["placed"] = _put(st["placed"], (_i32(v_p), _i32(v_s)), _cast(_a1803, jnp.int8))
+    _c1804 = _i32(v_s) == 0
 
-    def _then1797(st, v_h, v_s, v_p):
+    def _then1805(st, v_h, v_s, v_p):
         st = dict(st)
         st = p_clear_conditions(st, v_p)
         st = p_active_abilities(st)
         return st, (v_h, v_s, v_p)
 
     st, (v_h, v_s, v_p) = _branch_any(
-        _c1796,
-        lambda: _then1797(st, v_h, v_s, v_p),
+        _c1804,
+        lambda: _then1805(st, v_h, v_s, v_p),
         lambda: (st, (v_h, v_s, v_p)),
         True,
         (v_h, v_s, v_p),
@@ -22907,104 +22926,104 @@ def m_evolve(st):
     """guard of `evolve` at each of its 40 flat indices (bool[40]);
     returns (mask, its first runtime fault: int32[3], zeros for none)"""
 
-    def _g1805(i1798):
+    def _g1813(i1806):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1799 = jnp.floor_divide(i1798, 4)
-        _f1800 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1807 = jnp.floor_divide(i1806, 4)
+        _f1808 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (st["phase"] == 1)
-            & (jnp.floor_divide(i1798, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (jnp.floor_divide(i1806, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
             & (
                 jnp.logical_and(
                     jnp.logical_and(
-                        (_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1798, 4)]
+                        (_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1806, 4)]
                     ),
-                    (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1798, 4)]) < _i32(st["turn"])),
+                    (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1806, 4)]) < _i32(st["turn"])),
                 )
             )
-            & (_f1799 >= _f1800),
+            & (_f1807 >= _f1808),
             48,
-            _f1799,
-            _f1800,
+            _f1807,
+            _f1808,
         )
-        _f1801 = jnp.floor_divide(i1798, 4)
-        _f1802 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1809 = jnp.floor_divide(i1806, 4)
+        _f1810 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (st["phase"] == 1)
-            & (jnp.floor_divide(i1798, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (jnp.floor_divide(i1806, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
             & (
                 jnp.logical_and(
                     jnp.logical_and(
                         jnp.logical_and(
-                            (_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1798, 4)]
+                            (_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1806, 4)]
                         ),
-                        (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1798, 4)]) < _i32(st["turn"])),
+                        (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1806, 4)]) < _i32(st["turn"])),
                     ),
-                    (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1799])] == 0),
+                    (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1807])] == 0),
                 )
             )
-            & (_f1801 >= _f1802),
+            & (_f1809 >= _f1810),
             48,
-            _f1801,
-            _f1802,
+            _f1809,
+            _f1810,
         )
-        _f1803 = jnp.floor_divide(i1798, 4)
-        _f1804 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1811 = jnp.floor_divide(i1806, 4)
+        _f1812 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (st["phase"] == 1)
-            & (jnp.floor_divide(i1798, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (jnp.floor_divide(i1806, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
             & (
                 jnp.logical_and(
                     jnp.logical_and(
                         jnp.logical_and(
                             jnp.logical_and(
                                 (_i32(st["turn"]) > 2),
-                                st["occupied"][_i32(st["current_player"])][jnp.remainder(i1798, 4)],
+                                st["occupied"][_i32(st["current_player"])][jnp.remainder(i1806, 4)],
                             ),
                             (
-                                _i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1798, 4)])
+                                _i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1806, 4)])
                                 < _i32(st["turn"])
                             ),
                         ),
-                        (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1799])] == 0),
+                        (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1807])] == 0),
                     ),
-                    (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1801])] != 0),
+                    (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1809])] != 0),
                 )
             )
-            & (_f1803 >= _f1804),
+            & (_f1811 >= _f1812),
             48,
-            _f1803,
-            _f1804,
+            _f1811,
+            _f1812,
         )
         return (
             jnp.logical_and(
                 jnp.logical_and(
                     (st["phase"] == 1),
                     jnp.where(
-                        (jnp.floor_divide(i1798, 4) < _get(st["hand"], _i32(st["current_player"]))["len"]),
+                        (jnp.floor_divide(i1806, 4) < _get(st["hand"], _i32(st["current_player"]))["len"]),
                         jnp.logical_and(
                             jnp.logical_and(
                                 jnp.logical_and(
                                     jnp.logical_and(
                                         jnp.logical_and(
                                             (_i32(st["turn"]) > 2),
-                                            st["occupied"][_i32(st["current_player"])][jnp.remainder(i1798, 4)],
+                                            st["occupied"][_i32(st["current_player"])][jnp.remainder(i1806, 4)],
                                         ),
                                         (
-                                            _i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1798, 4)])
+                                            _i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1806, 4)])
                                             < _i32(st["turn"])
                                         ),
                                     ),
-                                    (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1799])] == 0),
+                                    (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1807])] == 0),
                                 ),
-                                (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1801])] != 0),
+                                (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1809])] != 0),
                             ),
                             (
-                                _i32(_K18[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1803])])
-                                == _i32(_K19[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(i1798, 4)])])
+                                _i32(_K18[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1811])])
+                                == _i32(_K19[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(i1806, 4)])])
                             ),
                         ),
                         False,
@@ -23022,10 +23041,10 @@ def m_evolve(st):
             _flt,
         )
 
-    _e1806 = jax.vmap(_g1805)(jnp.arange(0, 40, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1806[1]))
-    _e1807 = _e1806[0]
-    return _e1807, st["_fault"]
+    _e1814 = jax.vmap(_g1813)(jnp.arange(0, 40, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1814[1]))
+    _e1815 = _e1814[0]
+    return _e1815, st["_fault"]
 
 
 def rk_evolve(st, index):
@@ -23040,17 +23059,17 @@ def a_attach(st, index):
     st = dict(st)
     v_s = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _a1808 = jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(st["zone"][_i32(v_p)])]) + 1), 12)
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(st["zone"][_i32(v_p)]))].set(_cast(_a1808, jnp.int8))
-    _a1809 = st["zone"][_i32(v_p)]
-    st["last_attached"] = _cast(_a1809, jnp.int8)
-    _a1810 = 10
-    st["zone"] = _put(st["zone"], _i32(v_p), _cast(_a1810, jnp.int8))
-    _a1811 = True
-    st["attached"] = _cast(_a1811, jnp.bool_)
-    _c1812 = _K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 2
+    _a1816 = jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(st["zone"][_i32(v_p)])]) + 1), 12)
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(st["zone"][_i32(v_p)]))].set(_cast(_a1816, jnp.int8))
+    _a1817 = st["zone"][_i32(v_p)]
+    st["last_attached"] = _cast(_a1817, jnp.int8)
+    _a1818 = 10
+    st["zone"] = _put(st["zone"], _i32(v_p), _cast(_a1818, jnp.int8))
+    _a1819 = True
+    st["attached"] = _cast(_a1819, jnp.bool_)
+    _c1820 = _K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 2
 
-    def _then1813(st, v_s, v_p):
+    def _then1821(st, v_s, v_p):
         st = dict(st)
         st = p_ability_effect__dispatch__1(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
         st = p_knock_outs(st)
@@ -23058,8 +23077,8 @@ def a_attach(st, index):
         return st, (v_s, v_p)
 
     st, (v_s, v_p) = _branch_any(
-        _c1812,
-        lambda: _then1813(st, v_s, v_p),
+        _c1820,
+        lambda: _then1821(st, v_s, v_p),
         lambda: (st, (v_s, v_p)),
         True,
         (v_s, v_p),
@@ -23074,14 +23093,14 @@ def a_attach(st, index):
 def m_attach(st):
     """guard of `attach` at each of its 4 flat indices (bool[4])"""
 
-    def _g1815(i1814):
+    def _g1823(i1822):
         return jnp.logical_and(
             jnp.logical_and(
                 jnp.logical_and(
                     jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])),
                     (_i32(st["zone"][_i32(st["current_player"])]) != 10),
                 ),
-                st["occupied"][_i32(st["current_player"])][i1814],
+                st["occupied"][_i32(st["current_player"])][i1822],
             ),
             jnp.logical_not(
                 jnp.logical_or(
@@ -23093,8 +23112,8 @@ def m_attach(st):
             ),
         )
 
-    _e1816 = jax.vmap(_g1815)(jnp.arange(0, 4, dtype=jnp.int32))
-    return _e1816
+    _e1824 = jax.vmap(_g1823)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e1824
 
 
 def rk_attach(st, index):
@@ -23116,62 +23135,62 @@ def m_play_trainer(st):
     """guard of `play_trainer` at each of its 40 flat indices (bool[40]);
     returns (mask, its first runtime fault: int32[3], zeros for none)"""
 
-    def _g1826(i1817):
+    def _g1834(i1825):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1818 = jnp.floor_divide(i1817, 4)
-        _f1819 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1826 = jnp.floor_divide(i1825, 4)
+        _f1827 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (st["phase"] == 1)
-            & (jnp.floor_divide(i1817, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
-            & (_f1818 >= _f1819),
+            & (jnp.floor_divide(i1825, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (_f1826 >= _f1827),
             51,
-            _f1818,
-            _f1819,
+            _f1826,
+            _f1827,
         )
-        _f1820 = jnp.floor_divide(i1817, 4)
-        _f1821 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1828 = jnp.floor_divide(i1825, 4)
+        _f1829 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (st["phase"] == 1)
-            & (jnp.floor_divide(i1817, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
-            & (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1818])] == 1)
-            & (_f1820 >= _f1821),
+            & (jnp.floor_divide(i1825, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1826])] == 1)
+            & (_f1828 >= _f1829),
             51,
-            _f1820,
-            _f1821,
+            _f1828,
+            _f1829,
         )
-        _f1822 = jnp.floor_divide(i1817, 4)
-        _f1823 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1830 = jnp.floor_divide(i1825, 4)
+        _f1831 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (st["phase"] == 1)
-            & (jnp.floor_divide(i1817, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (jnp.floor_divide(i1825, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
             & (
                 jnp.logical_and(
-                    (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1818])] == 1),
-                    (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1820])]) != 0),
+                    (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1826])] == 1),
+                    (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1828])]) != 0),
                 )
             )
-            & (_f1822 >= _f1823),
+            & (_f1830 >= _f1831),
             51,
-            _f1822,
-            _f1823,
+            _f1830,
+            _f1831,
         )
-        _f1824 = jnp.floor_divide(i1817, 4)
-        _f1825 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1832 = jnp.floor_divide(i1825, 4)
+        _f1833 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (st["phase"] == 1)
-            & (jnp.floor_divide(i1817, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (jnp.floor_divide(i1825, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
             & (
                 jnp.logical_and(
                     jnp.logical_and(
-                        (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1818])] == 1),
-                        (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1820])]) != 0),
+                        (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1826])] == 1),
+                        (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1828])]) != 0),
                     ),
                     jnp.logical_or(
-                        (_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1822])] != 1),
+                        (_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1830])] != 1),
                         jnp.logical_not(
                             jnp.logical_or(
                                 jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]),
@@ -23181,28 +23200,28 @@ def m_play_trainer(st):
                     ),
                 )
             )
-            & (_f1824 >= _f1825),
+            & (_f1832 >= _f1833),
             52,
-            _f1824,
-            _f1825,
+            _f1832,
+            _f1833,
         )
         return (
             jnp.logical_and(
                 jnp.logical_and(
                     (st["phase"] == 1),
                     jnp.where(
-                        (jnp.floor_divide(i1817, 4) < _get(st["hand"], _i32(st["current_player"]))["len"]),
+                        (jnp.floor_divide(i1825, 4) < _get(st["hand"], _i32(st["current_player"]))["len"]),
                         jnp.logical_and(
                             jnp.logical_and(
                                 jnp.logical_and(
-                                    (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1818])] == 1),
+                                    (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1826])] == 1),
                                     (
-                                        _i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1820])])
+                                        _i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1828])])
                                         != 0
                                     ),
                                 ),
                                 jnp.logical_or(
-                                    (_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1822])] != 1),
+                                    (_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1830])] != 1),
                                     jnp.logical_not(
                                         jnp.logical_or(
                                             jnp.logical_or(
@@ -23216,8 +23235,8 @@ def m_play_trainer(st):
                             f_trainer_target_ok(
                                 st,
                                 st["current_player"],
-                                _get(st["hand"], _i32(st["current_player"]))["items"][_f1824],
-                                jnp.remainder(i1817, 4),
+                                _get(st["hand"], _i32(st["current_player"]))["items"][_f1832],
+                                jnp.remainder(i1825, 4),
                             ),
                         ),
                         False,
@@ -23235,10 +23254,10 @@ def m_play_trainer(st):
             _flt,
         )
 
-    _e1827 = jax.vmap(_g1826)(jnp.arange(0, 40, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1827[1]))
-    _e1828 = _e1827[0]
-    return _e1828, st["_fault"]
+    _e1835 = jax.vmap(_g1834)(jnp.arange(0, 40, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1835[1]))
+    _e1836 = _e1835[0]
+    return _e1836, st["_fault"]
 
 
 def rk_play_trainer(st, index):
@@ -23259,17 +23278,17 @@ def a_use_ability(st, index):
 def m_use_ability(st):
     """guard of `use_ability` at each of its 4 flat indices (bool[4])"""
 
-    def _g1830(i1829):
+    def _g1838(i1837):
         return jnp.logical_and(
             jnp.logical_and(
                 jnp.logical_and(
                     jnp.logical_and(
-                        jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][i1829]),
-                        (_i32(_K26[_i32(st["card"][_i32(st["current_player"])][i1829])]) != 0),
+                        jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][i1837]),
+                        (_i32(_K26[_i32(st["card"][_i32(st["current_player"])][i1837])]) != 0),
                     ),
-                    (_K24[_i32(_K25[_i32(st["card"][_i32(st["current_player"])][i1829])])] == 0),
+                    (_K24[_i32(_K25[_i32(st["card"][_i32(st["current_player"])][i1837])])] == 0),
                 ),
-                jnp.logical_not(st["ability_used"][_i32(st["current_player"])][i1829]),
+                jnp.logical_not(st["ability_used"][_i32(st["current_player"])][i1837]),
             ),
             jnp.logical_not(
                 jnp.logical_or(
@@ -23281,8 +23300,8 @@ def m_use_ability(st):
             ),
         )
 
-    _e1831 = jax.vmap(_g1830)(jnp.arange(0, 4, dtype=jnp.int32))
-    return _e1831
+    _e1839 = jax.vmap(_g1838)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e1839
 
 
 def rk_use_ability(st, index):
@@ -23300,81 +23319,81 @@ def a_retreat(st, index):
         jnp.maximum((_i32(_K17[_i32(st["card"][_i32(v_p)][0])]) - _i32(st["retreat_discount"])), 0), jnp.int8
     )
     v_k = 0
-    _c1832 = _i32(v_k) < _i32(v_pay)
+    _c1840 = _i32(v_k) < _i32(v_pay)
 
-    def _then1833(st, v_b, v_p, v_pay, v_k):
+    def _then1841(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
 
-        def _g1835(i1834):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1834]) > 0), i1834, 10))
+        def _g1843(i1842):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1842]) > 0), i1842, 10))
 
-        _e1836 = jax.vmap(_g1835)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e1836), jnp.int8)
-        _a1837 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1837, jnp.int8))
+        _e1844 = jax.vmap(_g1843)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e1844), jnp.int8)
+        _a1845 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1845, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
 
     st, (v_b, v_p, v_pay, v_k) = _branch(
-        _c1832, lambda: _then1833(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
+        _c1840, lambda: _then1841(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
     )
     v_k = 1
-    _c1838 = _i32(v_k) < _i32(v_pay)
+    _c1846 = _i32(v_k) < _i32(v_pay)
 
-    def _then1839(st, v_b, v_p, v_pay, v_k):
+    def _then1847(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
 
-        def _g1841(i1840):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1840]) > 0), i1840, 10))
+        def _g1849(i1848):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1848]) > 0), i1848, 10))
 
-        _e1842 = jax.vmap(_g1841)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e1842), jnp.int8)
-        _a1843 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1843, jnp.int8))
+        _e1850 = jax.vmap(_g1849)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e1850), jnp.int8)
+        _a1851 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1851, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
 
     st, (v_b, v_p, v_pay, v_k) = _branch(
-        _c1838, lambda: _then1839(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
+        _c1846, lambda: _then1847(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
     )
     v_k = 2
-    _c1844 = _i32(v_k) < _i32(v_pay)
+    _c1852 = _i32(v_k) < _i32(v_pay)
 
-    def _then1845(st, v_b, v_p, v_pay, v_k):
+    def _then1853(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
 
-        def _g1847(i1846):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1846]) > 0), i1846, 10))
+        def _g1855(i1854):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1854]) > 0), i1854, 10))
 
-        _e1848 = jax.vmap(_g1847)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e1848), jnp.int8)
-        _a1849 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1849, jnp.int8))
+        _e1856 = jax.vmap(_g1855)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e1856), jnp.int8)
+        _a1857 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1857, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
 
     st, (v_b, v_p, v_pay, v_k) = _branch(
-        _c1844, lambda: _then1845(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
+        _c1852, lambda: _then1853(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
     )
     v_k = 3
-    _c1850 = _i32(v_k) < _i32(v_pay)
+    _c1858 = _i32(v_k) < _i32(v_pay)
 
-    def _then1851(st, v_b, v_p, v_pay, v_k):
+    def _then1859(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
 
-        def _g1853(i1852):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1852]) > 0), i1852, 10))
+        def _g1861(i1860):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1860]) > 0), i1860, 10))
 
-        _e1854 = jax.vmap(_g1853)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e1854), jnp.int8)
-        _a1855 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1855, jnp.int8))
+        _e1862 = jax.vmap(_g1861)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e1862), jnp.int8)
+        _a1863 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1863, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
 
     st, (v_b, v_p, v_pay, v_k) = _branch(
-        _c1850, lambda: _then1851(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
+        _c1858, lambda: _then1859(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
     )
     st = p_clear_conditions(st, v_p)
     st = p_swap_slots(st, v_p, 0, v_b)
-    _a1856 = True
-    st["retreated"] = _cast(_a1856, jnp.bool_)
+    _a1864 = True
+    st["retreated"] = _cast(_a1864, jnp.bool_)
     st = p_active_abilities(st)
     return st
 
@@ -23382,7 +23401,7 @@ def a_retreat(st, index):
 def m_retreat(st):
     """guard of `retreat` at each of its 3 flat indices (bool[3])"""
 
-    def _g1858(i1857):
+    def _g1866(i1865):
         return jnp.logical_and(
             jnp.logical_and(
                 jnp.logical_and(
@@ -23391,7 +23410,7 @@ def m_retreat(st):
                             jnp.logical_and(
                                 jnp.logical_and(
                                     jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])),
-                                    st["occupied"][_i32(st["current_player"])][(i1857 + 1)],
+                                    st["occupied"][_i32(st["current_player"])][(i1865 + 1)],
                                 ),
                                 st["occupied"][_i32(st["current_player"])][0],
                             ),
@@ -23421,8 +23440,8 @@ def m_retreat(st):
             ),
         )
 
-    _e1859 = jax.vmap(_g1858)(jnp.arange(0, 3, dtype=jnp.int32))
-    return _e1859
+    _e1867 = jax.vmap(_g1866)(jnp.arange(0, 3, dtype=jnp.int32))
+    return _e1867
 
 
 def rk_retreat(st, index):
@@ -23442,9 +23461,9 @@ def a_attack(st, index):
 def m_attack(st):
     """guard of `attack` at each of its 2 flat indices (bool[2])"""
 
-    def _g1861(i1860):
+    def _g1869(i1868):
         return jnp.logical_and(
-            jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], i1860)),
+            jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], i1868)),
             jnp.logical_not(
                 jnp.logical_or(
                     jnp.logical_or(
@@ -23455,8 +23474,8 @@ def m_attack(st):
             ),
         )
 
-    _e1862 = jax.vmap(_g1861)(jnp.arange(0, 2, dtype=jnp.int32))
-    return _e1862
+    _e1870 = jax.vmap(_g1869)(jnp.arange(0, 2, dtype=jnp.int32))
+    return _e1870
 
 
 def rk_attack(st, index):
@@ -23500,11 +23519,11 @@ def a_discard_from_play(st, index):
 def m_discard_from_play(st):
     """guard of `discard_from_play` at each of its 4 flat indices (bool[4])"""
 
-    def _g1864(i1863):
+    def _g1872(i1871):
         return jnp.logical_and(
             jnp.logical_and(
-                jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][i1863]),
-                (_K0[_i32(st["card"][_i32(st["current_player"])][i1863])] == 1),
+                jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][i1871]),
+                (_K0[_i32(st["card"][_i32(st["current_player"])][i1871])] == 1),
             ),
             jnp.logical_not(
                 jnp.logical_or(
@@ -23516,8 +23535,8 @@ def m_discard_from_play(st):
             ),
         )
 
-    _e1865 = jax.vmap(_g1864)(jnp.arange(0, 4, dtype=jnp.int32))
-    return _e1865
+    _e1873 = jax.vmap(_g1872)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e1873
 
 
 def rk_discard_from_play(st, index):
@@ -23536,7 +23555,7 @@ def a_end_turn(st, index):
 def m_end_turn(st):
     """guard of `end_turn` at each of its 1 flat indices (bool[1])"""
 
-    def _g1867(i1866):
+    def _g1875(i1874):
         return jnp.logical_and(
             (st["phase"] == 1),
             jnp.logical_not(
@@ -23549,8 +23568,8 @@ def m_end_turn(st):
             ),
         )
 
-    _e1868 = jax.vmap(_g1867)(jnp.arange(0, 1, dtype=jnp.int32))
-    return _e1868
+    _e1876 = jax.vmap(_g1875)(jnp.arange(0, 1, dtype=jnp.int32))
+    return _e1876
 
 
 def rk_end_turn(st, index):
@@ -23570,11 +23589,11 @@ def a_promote(st, index):
 def m_promote(st):
     """guard of `promote` at each of its 3 flat indices (bool[3])"""
 
-    def _g1870(i1869):
+    def _g1878(i1877):
         return jnp.logical_and(
             jnp.logical_and(
                 jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])),
-                st["occupied"][_i32(st["current_player"])][(i1869 + 1)],
+                st["occupied"][_i32(st["current_player"])][(i1877 + 1)],
             ),
             jnp.logical_not(
                 jnp.logical_or(
@@ -23586,8 +23605,8 @@ def m_promote(st):
             ),
         )
 
-    _e1871 = jax.vmap(_g1870)(jnp.arange(0, 3, dtype=jnp.int32))
-    return _e1871
+    _e1879 = jax.vmap(_g1878)(jnp.arange(0, 3, dtype=jnp.int32))
+    return _e1879
 
 
 def rk_promote(st, index):
@@ -23599,7 +23618,7 @@ def rk_promote(st, index):
 def m_choose(st):
     """guard of `choose` at each of its 8 flat indices (bool[8])"""
 
-    def _g1873(i1872):
+    def _g1881(i1880):
         return jnp.logical_or(
             jnp.logical_or(
                 jnp.logical_or(
@@ -23609,38 +23628,38 @@ def m_choose(st):
                                 jnp.logical_or(
                                     jnp.logical_and(
                                         jnp.logical_and(
-                                            (_i32(st["_envc_at_g1"]) == 1), jnp.logical_and((i1872 >= 0), (i1872 < 4))
+                                            (_i32(st["_envc_at_g1"]) == 1), jnp.logical_and((i1880 >= 0), (i1880 < 4))
                                         ),
                                         jnp.logical_and(
-                                            st["occupied"][_i32(st["_envc_frame_g1_4"])][i1872],
-                                            jnp.logical_or((i1872 > 0), jnp.logical_not(st["_envc_frame_g1_2"])),
+                                            st["occupied"][_i32(st["_envc_frame_g1_4"])][i1880],
+                                            jnp.logical_or((i1880 > 0), jnp.logical_not(st["_envc_frame_g1_2"])),
                                         ),
                                     ),
                                     jnp.logical_and(
                                         jnp.logical_and(
-                                            (_i32(st["_envc_at_g1"]) == 2), jnp.logical_and((i1872 >= 0), (i1872 < 4))
+                                            (_i32(st["_envc_at_g1"]) == 2), jnp.logical_and((i1880 >= 0), (i1880 < 4))
                                         ),
                                         jnp.logical_and(
-                                            st["occupied"][_i32(st["_envc_frame_g1_4"])][i1872],
-                                            jnp.logical_or((i1872 > 0), jnp.logical_not(st["_envc_frame_g1_2"])),
+                                            st["occupied"][_i32(st["_envc_frame_g1_4"])][i1880],
+                                            jnp.logical_or((i1880 > 0), jnp.logical_not(st["_envc_frame_g1_2"])),
                                         ),
                                     ),
                                 ),
                                 jnp.logical_and(
                                     jnp.logical_and(
-                                        (_i32(st["_envc_at_g1"]) == 3), jnp.logical_and((i1872 >= 1), (i1872 < 4))
+                                        (_i32(st["_envc_at_g1"]) == 3), jnp.logical_and((i1880 >= 1), (i1880 < 4))
                                     ),
                                     jnp.logical_and(
                                         jnp.logical_and(
-                                            st["occupied"][_i32(st["_envc_frame_g1_4"])][i1872],
+                                            st["occupied"][_i32(st["_envc_frame_g1_4"])][i1880],
                                             (
-                                                _i32(f_type_of(st, st["_envc_frame_g1_4"], i1872))
+                                                _i32(f_type_of(st, st["_envc_frame_g1_4"], i1880))
                                                 == _i32(st["_envc_frame_g1_6"])
                                             ),
                                         ),
                                         (
                                             _i32(
-                                                st["energy"][_i32(st["_envc_frame_g1_4"])][i1872][
+                                                st["energy"][_i32(st["_envc_frame_g1_4"])][i1880][
                                                     _i32(st["_envc_frame_g1_6"])
                                                 ]
                                             )
@@ -23651,45 +23670,45 @@ def m_choose(st):
                             ),
                             jnp.logical_and(
                                 jnp.logical_and(
-                                    (_i32(st["_envc_at_g1"]) == 4), jnp.logical_and((i1872 >= 1), (i1872 < 4))
+                                    (_i32(st["_envc_at_g1"]) == 4), jnp.logical_and((i1880 >= 1), (i1880 < 4))
                                 ),
-                                st["occupied"][_i32(st["_envc_frame_g1_4"])][i1872],
+                                st["occupied"][_i32(st["_envc_frame_g1_4"])][i1880],
                             ),
                         ),
                         jnp.logical_and(
-                            jnp.logical_and((_i32(st["_envc_at_g1"]) == 5), jnp.logical_and((i1872 >= 1), (i1872 < 4))),
+                            jnp.logical_and((_i32(st["_envc_at_g1"]) == 5), jnp.logical_and((i1880 >= 1), (i1880 < 4))),
                             jnp.logical_and(
-                                st["occupied"][_i32(st["_envc_frame_g1_4"])][i1872],
-                                (i1872 != _i32(st["_envc_frame_g1_7"])),
+                                st["occupied"][_i32(st["_envc_frame_g1_4"])][i1880],
+                                (i1880 != _i32(st["_envc_frame_g1_7"])),
                             ),
                         ),
                     ),
                     jnp.logical_and(
-                        jnp.logical_and((_i32(st["_envc_at_g1"]) == 6), jnp.logical_and((i1872 >= 1), (i1872 < 4))),
+                        jnp.logical_and((_i32(st["_envc_at_g1"]) == 6), jnp.logical_and((i1880 >= 1), (i1880 < 4))),
                         jnp.logical_and(
-                            st["occupied"][_i32(st["_envc_frame_g1_9"])][i1872],
+                            st["occupied"][_i32(st["_envc_frame_g1_9"])][i1880],
                             jnp.logical_or(
                                 jnp.logical_not(st["_envc_frame_g1_2"]),
-                                (f_stage_of(st, st["_envc_frame_g1_9"], i1872) == 0),
+                                (f_stage_of(st, st["_envc_frame_g1_9"], i1880) == 0),
                             ),
                         ),
                     ),
                 ),
                 jnp.logical_and(
-                    jnp.logical_and((_i32(st["_envc_at_g1"]) == 7), jnp.logical_and((i1872 >= 1), (i1872 < 4))),
-                    st["occupied"][_i32(st["_envc_frame_g1_4"])][i1872],
+                    jnp.logical_and((_i32(st["_envc_at_g1"]) == 7), jnp.logical_and((i1880 >= 1), (i1880 < 4))),
+                    st["occupied"][_i32(st["_envc_frame_g1_4"])][i1880],
                 ),
             ),
             jnp.logical_and(
-                jnp.logical_and((_i32(st["_envc_at_g1"]) == 8), jnp.logical_and((i1872 >= 0), (i1872 < 8))),
+                jnp.logical_and((_i32(st["_envc_at_g1"]) == 8), jnp.logical_and((i1880 >= 0), (i1880 < 8))),
                 jnp.logical_and(
-                    st["occupied"][_i32(st["_envc_frame_g1_9"])][jnp.floor_divide(i1872, 2)],
+                    st["occupied"][_i32(st["_envc_frame_g1_9"])][jnp.floor_divide(i1880, 2)],
                     (
                         _i32(
                             jnp.where(
-                                (jnp.remainder(i1872, 2) == 0),
-                                _i32(_K15[_i32(st["card"][_i32(st["_envc_frame_g1_9"])][jnp.floor_divide(i1872, 2)])]),
-                                _i32(_K16[_i32(st["card"][_i32(st["_envc_frame_g1_9"])][jnp.floor_divide(i1872, 2)])]),
+                                (jnp.remainder(i1880, 2) == 0),
+                                _i32(_K15[_i32(st["card"][_i32(st["_envc_frame_g1_9"])][jnp.floor_divide(i1880, 2)])]),
+                                _i32(_K16[_i32(st["card"][_i32(st["_envc_frame_g1_9"])][jnp.floor_divide(i1880, 2)])]),
                             )
                         )
                         >= 0
@@ -23698,8 +23717,8 @@ def m_choose(st):
             ),
         )
 
-    _e1874 = jax.vmap(_g1873)(jnp.arange(0, 8, dtype=jnp.int32))
-    return _e1874
+    _e1882 = jax.vmap(_g1881)(jnp.arange(0, 8, dtype=jnp.int32))
+    return _e1882
 
 
 def _observe(st, v_p):
@@ -23709,45 +23728,45 @@ def _observe(st, v_p):
     _done = jnp.bool_(False)
     _ret = _K83
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
-    _f1875 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(
-        st, (0 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (0 >= _f1875), 53, 0, _f1875
-    )
-    _f1876 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(
-        st, (1 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (1 >= _f1876), 54, 1, _f1876
-    )
-    _f1877 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(
-        st, (2 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (2 >= _f1877), 55, 2, _f1877
-    )
-    _f1878 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(
-        st, (3 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (3 >= _f1878), 56, 3, _f1878
-    )
-    _f1879 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(
-        st, (4 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (4 >= _f1879), 57, 4, _f1879
-    )
-    _f1880 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(
-        st, (5 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (5 >= _f1880), 58, 5, _f1880
-    )
-    _f1881 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(
-        st, (6 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (6 >= _f1881), 59, 6, _f1881
-    )
-    _f1882 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(
-        st, (7 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (7 >= _f1882), 60, 7, _f1882
-    )
     _f1883 = _get(st["hand"], _i32(v_p))["len"]
     st = _fault_at(
-        st, (8 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (8 >= _f1883), 61, 8, _f1883
+        st, (0 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (0 >= _f1883), 53, 0, _f1883
     )
     _f1884 = _get(st["hand"], _i32(v_p))["len"]
     st = _fault_at(
-        st, (9 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (9 >= _f1884), 62, 9, _f1884
+        st, (1 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (1 >= _f1884), 54, 1, _f1884
+    )
+    _f1885 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(
+        st, (2 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (2 >= _f1885), 55, 2, _f1885
+    )
+    _f1886 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(
+        st, (3 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (3 >= _f1886), 56, 3, _f1886
+    )
+    _f1887 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(
+        st, (4 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (4 >= _f1887), 57, 4, _f1887
+    )
+    _f1888 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(
+        st, (5 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (5 >= _f1888), 58, 5, _f1888
+    )
+    _f1889 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(
+        st, (6 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (6 >= _f1889), 59, 6, _f1889
+    )
+    _f1890 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(
+        st, (7 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (7 >= _f1890), 60, 7, _f1890
+    )
+    _f1891 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(
+        st, (8 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (8 >= _f1891), 61, 8, _f1891
+    )
+    _f1892 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(
+        st, (9 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (9 >= _f1892), 62, 9, _f1892
     )
     _ret = _select(
         _done,
@@ -24061,53 +24080,45 @@ def _init_body(st):
     st = dict(st)
     v_p = jnp.int32(0)
 
-    def _loop1885(i, carry):
+    def _loop1893(i, carry):
         st, (v_p,) = dict(carry[0]), carry[1]
         v_p = i
-        st, _r1886 = _randint(st, 0, 21)
-        _a1887 = _r1886
-        st["decks"] = st["decks"].at[_i32(v_p)].set(_cast(_a1887, jnp.int8))
+        st, _r1894 = _randint(st, 0, 21)
+        _a1895 = _r1894
+        st["decks"] = st["decks"].at[_i32(v_p)].set(_cast(_a1895, jnp.int8))
         v_i = jnp.int32(0)
 
-        def _loop1888(i, carry):
+        def _loop1896(i, carry):
             st, (v_p, v_i) = dict(carry[0]), carry[1]
             v_i = i
-            _f1889 = _get(st["deck"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f1889 >= 20), 63, 0, 0)
-            _l1890 = _push(_get(st["deck"], _i32(v_p)), _cast(_K84[_i32(st["decks"][_i32(v_p)])][_i32(v_i)], jnp.int16))
-            st["deck"] = _set(st["deck"], _i32(v_p), _l1890)
+            _f1897 = _get(st["deck"], _i32(v_p))["len"]
+            st = _fault_at(st, (_f1897 >= 20), 63, 0, 0)
+            _l1898 = _push(_get(st["deck"], _i32(v_p)), _cast(_K84[_i32(st["decks"][_i32(v_p)])][_i32(v_i)], jnp.int16))
+            st["deck"] = _set(st["deck"], _i32(v_p), _l1898)
             return st, (v_p, v_i)
 
-        st, (v_p, v_i) = lax.fori_loop(0, 20, _loop1888, (st, (v_p, v_i)))
-        _f1891 = _get(st["deck"], _i32(v_p))["len"]
-        st, _l1892 = _shuffle(st, _get(st["deck"], _i32(v_p)))
-        st["deck"] = _set(st["deck"], _i32(v_p), _l1892)
+        st, (v_p, v_i) = lax.fori_loop(0, 20, _loop1896, (st, (v_p, v_i)))
+        _f1899 = _get(st["deck"], _i32(v_p))["len"]
+        st, _l1900 = _shuffle(st, _get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l1900)
         st = p_deal(st, v_p)
         st = p_random_zone_energy(st, v_p)
         return st, (v_p,)
 
-    st, (v_p,) = lax.fori_loop(0, 2, _loop1885, (st, (v_p,)))
-    st, _r1893 = _randint(st, 0, 1)
-    _a1894 = jnp.where((_r1893 == 1), 1, 0)
-    st["first"] = _cast(_a1894, jnp.int8)
-    _a1895 = st["first"]
-    st["current_player"] = _cast(_a1895, jnp.int8)
+    st, (v_p,) = lax.fori_loop(0, 2, _loop1893, (st, (v_p,)))
+    st, _r1901 = _randint(st, 0, 1)
+    _a1902 = jnp.where((_r1901 == 1), 1, 0)
+    st["first"] = _cast(_a1902, jnp.int8)
+    _a1903 = st["first"]
+    st["current_player"] = _cast(_a1903, jnp.int8)
     return st
 
 
 def inv_cards_conserved(st):
     """invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once"""
 
-    def _g1921(
-        i1896,
-        _h1898,
-        _h1899,
-        _h1900,
-        _h1901,
-        _h1902,
-        _h1903,
-        _h1904,
-        _h1905,
+    def _g1929(
+        i1904,
         _h1906,
         _h1907,
         _h1908,
@@ -24121,26 +24132,34 @@ def inv_cards_conserved(st):
         _h1916,
         _h1917,
         _h1918,
+        _h1919,
+        _h1920,
+        _h1921,
+        _h1922,
+        _h1923,
+        _h1924,
+        _h1925,
+        _h1926,
     ):
-        def _g1919(i1897):
+        def _g1927(i1905):
             return (
                 (
                     (
                         (
-                            _lcount(_get(st["deck"], i1896), _K84[_i32(_h1898)][i1897])
-                            + _lcount(_get(st["hand"], i1896), _K84[_i32(_h1898)][i1897])
+                            _lcount(_get(st["deck"], i1904), _K84[_i32(_h1906)][i1905])
+                            + _lcount(_get(st["hand"], i1904), _K84[_i32(_h1906)][i1905])
                         )
-                        + _lcount(_get(st["discard"], i1896), _K84[_i32(_h1898)][i1897])
+                        + _lcount(_get(st["discard"], i1904), _K84[_i32(_h1906)][i1905])
                     )
                     + (
                         (
                             (
-                                _i32(jnp.logical_and(_h1899, (_h1900 == _K84[_i32(_h1898)][i1897])))
-                                + _i32(jnp.logical_and(_h1901, (_h1902 == _K84[_i32(_h1898)][i1897])))
+                                _i32(jnp.logical_and(_h1907, (_h1908 == _K84[_i32(_h1906)][i1905])))
+                                + _i32(jnp.logical_and(_h1909, (_h1910 == _K84[_i32(_h1906)][i1905])))
                             )
-                            + _i32(jnp.logical_and(_h1903, (_h1904 == _K84[_i32(_h1898)][i1897])))
+                            + _i32(jnp.logical_and(_h1911, (_h1912 == _K84[_i32(_h1906)][i1905])))
                         )
-                        + _i32(jnp.logical_and(_h1905, (_h1906 == _K84[_i32(_h1898)][i1897])))
+                        + _i32(jnp.logical_and(_h1913, (_h1914 == _K84[_i32(_h1906)][i1905])))
                     )
                 )
                 + (
@@ -24150,14 +24169,14 @@ def inv_cards_conserved(st):
                                 (
                                     _i32(
                                         jnp.logical_and(
-                                            jnp.logical_and(_h1899, (0 < _i32(_h1907))),
-                                            (_h1908 == _K84[_i32(_h1898)][i1897]),
+                                            jnp.logical_and(_h1907, (0 < _i32(_h1915))),
+                                            (_h1916 == _K84[_i32(_h1906)][i1905]),
                                         )
                                     )
                                     + _i32(
                                         jnp.logical_and(
-                                            jnp.logical_and(_h1899, (1 < _i32(_h1907))),
-                                            (_h1909 == _K84[_i32(_h1898)][i1897]),
+                                            jnp.logical_and(_h1907, (1 < _i32(_h1915))),
+                                            (_h1917 == _K84[_i32(_h1906)][i1905]),
                                         )
                                     )
                                 )
@@ -24166,14 +24185,14 @@ def inv_cards_conserved(st):
                                 (
                                     _i32(
                                         jnp.logical_and(
-                                            jnp.logical_and(_h1901, (0 < _i32(_h1910))),
-                                            (_h1911 == _K84[_i32(_h1898)][i1897]),
+                                            jnp.logical_and(_h1909, (0 < _i32(_h1918))),
+                                            (_h1919 == _K84[_i32(_h1906)][i1905]),
                                         )
                                     )
                                     + _i32(
                                         jnp.logical_and(
-                                            jnp.logical_and(_h1901, (1 < _i32(_h1910))),
-                                            (_h1912 == _K84[_i32(_h1898)][i1897]),
+                                            jnp.logical_and(_h1909, (1 < _i32(_h1918))),
+                                            (_h1920 == _K84[_i32(_h1906)][i1905]),
                                         )
                                     )
                                 )
@@ -24183,14 +24202,14 @@ def inv_cards_conserved(st):
                             (
                                 _i32(
                                     jnp.logical_and(
-                                        jnp.logical_and(_h1903, (0 < _i32(_h1913))),
-                                        (_h1914 == _K84[_i32(_h1898)][i1897]),
+                                        jnp.logical_and(_h1911, (0 < _i32(_h1921))),
+                                        (_h1922 == _K84[_i32(_h1906)][i1905]),
                                     )
                                 )
                                 + _i32(
                                     jnp.logical_and(
-                                        jnp.logical_and(_h1903, (1 < _i32(_h1913))),
-                                        (_h1915 == _K84[_i32(_h1898)][i1897]),
+                                        jnp.logical_and(_h1911, (1 < _i32(_h1921))),
+                                        (_h1923 == _K84[_i32(_h1906)][i1905]),
                                     )
                                 )
                             )
@@ -24200,23 +24219,23 @@ def inv_cards_conserved(st):
                         (
                             _i32(
                                 jnp.logical_and(
-                                    jnp.logical_and(_h1905, (0 < _i32(_h1916))), (_h1917 == _K84[_i32(_h1898)][i1897])
+                                    jnp.logical_and(_h1913, (0 < _i32(_h1924))), (_h1925 == _K84[_i32(_h1906)][i1905])
                                 )
                             )
                             + _i32(
                                 jnp.logical_and(
-                                    jnp.logical_and(_h1905, (1 < _i32(_h1916))), (_h1918 == _K84[_i32(_h1898)][i1897])
+                                    jnp.logical_and(_h1913, (1 < _i32(_h1924))), (_h1926 == _K84[_i32(_h1906)][i1905])
                                 )
                             )
                         )
                     )
                 )
-            ) == jnp.sum(_wide(_K84[_i32(_h1898)]) == _K84[_i32(_h1898)][i1897], dtype=jnp.int32)
+            ) == jnp.sum(_wide(_K84[_i32(_h1906)]) == _K84[_i32(_h1906)][i1905], dtype=jnp.int32)
 
-        _e1920 = jax.vmap(_g1919)(jnp.arange(0, 20, dtype=jnp.int32))
-        return jnp.all(_e1920)
+        _e1928 = jax.vmap(_g1927)(jnp.arange(0, 20, dtype=jnp.int32))
+        return jnp.all(_e1928)
 
-    _e1922 = jax.vmap(_g1921)(
+    _e1930 = jax.vmap(_g1929)(
         jnp.arange(0, 2, dtype=jnp.int32),
         st["decks"],
         st["occupied"][:, 0],
@@ -24240,22 +24259,14 @@ def inv_cards_conserved(st):
         st["below"][:, 3, 0],
         st["below"][:, 3, 1],
     )
-    return jnp.all(_e1922)
+    return jnp.all(_e1930)
 
 
 def inv_hp_bounds(st):
     """invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions"""
 
-    def _g1940(
-        i1923,
-        _h1924,
-        _h1925,
-        _h1926,
-        _h1927,
-        _h1928,
-        _h1929,
-        _h1930,
-        _h1931,
+    def _g1948(
+        i1931,
         _h1932,
         _h1933,
         _h1934,
@@ -24264,37 +24275,45 @@ def inv_hp_bounds(st):
         _h1937,
         _h1938,
         _h1939,
+        _h1940,
+        _h1941,
+        _h1942,
+        _h1943,
+        _h1944,
+        _h1945,
+        _h1946,
+        _h1947,
     ):
         return jnp.logical_and(
             jnp.logical_and(
                 jnp.logical_and(
                     jnp.logical_or(
-                        jnp.logical_not(_h1924),
+                        jnp.logical_not(_h1932),
                         (
-                            _i32(_h1925)
-                            < _i32(jnp.where((_K0[_i32(_h1926)] == 1), _i32(_h1927), _i32(_K1[_i32(_h1926)])))
+                            _i32(_h1933)
+                            < _i32(jnp.where((_K0[_i32(_h1934)] == 1), _i32(_h1935), _i32(_K1[_i32(_h1934)])))
                         ),
                     ),
                     jnp.logical_or(
-                        jnp.logical_not(_h1928),
+                        jnp.logical_not(_h1936),
                         (
-                            _i32(_h1929)
-                            < _i32(jnp.where((_K0[_i32(_h1930)] == 1), _i32(_h1931), _i32(_K1[_i32(_h1930)])))
+                            _i32(_h1937)
+                            < _i32(jnp.where((_K0[_i32(_h1938)] == 1), _i32(_h1939), _i32(_K1[_i32(_h1938)])))
                         ),
                     ),
                 ),
                 jnp.logical_or(
-                    jnp.logical_not(_h1932),
-                    (_i32(_h1933) < _i32(jnp.where((_K0[_i32(_h1934)] == 1), _i32(_h1935), _i32(_K1[_i32(_h1934)])))),
+                    jnp.logical_not(_h1940),
+                    (_i32(_h1941) < _i32(jnp.where((_K0[_i32(_h1942)] == 1), _i32(_h1943), _i32(_K1[_i32(_h1942)])))),
                 ),
             ),
             jnp.logical_or(
-                jnp.logical_not(_h1936),
-                (_i32(_h1937) < _i32(jnp.where((_K0[_i32(_h1938)] == 1), _i32(_h1939), _i32(_K1[_i32(_h1938)])))),
+                jnp.logical_not(_h1944),
+                (_i32(_h1945) < _i32(jnp.where((_K0[_i32(_h1946)] == 1), _i32(_h1947), _i32(_K1[_i32(_h1946)])))),
             ),
         )
 
-    _e1941 = jax.vmap(_g1940)(
+    _e1949 = jax.vmap(_g1948)(
         jnp.arange(0, 2, dtype=jnp.int32),
         st["occupied"][:, 0],
         st["damage"][:, 0],
@@ -24313,14 +24332,14 @@ def inv_hp_bounds(st):
         st["card"][:, 3],
         st["played_hp"][:, 3],
     )
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(_e1941))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(_e1949))
 
 
 def inv_points_bounds(st):
     """invariant `points_bounds`: points are 0..3 while the game goes on"""
     return jnp.logical_or(
         st["terminated"],
-        jnp.all(jax.vmap(lambda i1942, _h1943: _i32(_h1943) < 3)(jnp.arange(0, 2, dtype=jnp.int32), st["points"])),
+        jnp.all(jax.vmap(lambda i1950, _h1951: _i32(_h1951) < 3)(jnp.arange(0, 2, dtype=jnp.int32), st["points"])),
     )
 
 
@@ -24335,24 +24354,24 @@ def inv_active_in_play(st):
     """invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled"""
     return jnp.logical_or(
         jnp.logical_or(st["terminated"], (st["phase"] != 1)),
-        jnp.all(jax.vmap(lambda i1944, _h1945: _h1945)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])),
+        jnp.all(jax.vmap(lambda i1952, _h1953: _h1953)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])),
     )
 
 
 def inv_bench_size(st):
     """invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play"""
 
-    def _g1951(i1946, _h1947, _h1948, _h1949, _h1950):
-        return (((_i32(_h1947) + _i32(_h1948)) + _i32(_h1949)) + _i32(_h1950)) <= 4
+    def _g1959(i1954, _h1955, _h1956, _h1957, _h1958):
+        return (((_i32(_h1955) + _i32(_h1956)) + _i32(_h1957)) + _i32(_h1958)) <= 4
 
-    _e1952 = jax.vmap(_g1951)(
+    _e1960 = jax.vmap(_g1959)(
         jnp.arange(0, 2, dtype=jnp.int32),
         st["occupied"][:, 0],
         st["occupied"][:, 1],
         st["occupied"][:, 2],
         st["occupied"][:, 3],
     )
-    return jnp.all(_e1952)
+    return jnp.all(_e1960)
 
 
 # ---- the environment

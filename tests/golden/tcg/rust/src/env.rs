@@ -3497,87 +3497,89 @@ fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
         }
     }
     // @ tcg.envspec:2098:5
+    let mut v__envc_reached23: i32 = (1 + v_p);
+    // @ tcg.envspec:2098:5
     let mut _arr163: [i16; 2] = <[i16; 2] as Zero>::ZERO;
-    for v__envc_i23 in 0i32..2 {
-        _arr163[v__envc_i23 as usize] = ((if ((s.f__envc_until_barrier[(v__envc_i23 as usize).min(1)] as i32) == (1 + v_p)) { (K0[(v__envc_i23 as usize).min(1)] as i32) } else { (s.f_barrier[(v__envc_i23 as usize).min(1)] as i32) }) as i16);
+    for v__envc_i24 in 0i32..2 {
+        _arr163[v__envc_i24 as usize] = ((if ((s.f__envc_until_barrier[(v__envc_i24 as usize).min(1)] as i32) == v__envc_reached23) { (K0[(v__envc_i24 as usize).min(1)] as i32) } else { (s.f_barrier[(v__envc_i24 as usize).min(1)] as i32) }) as i16);
     }
     s.f_barrier = _arr163;
     // @ tcg.envspec:2098:5
     let mut _arr164: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-    for v__envc_i23 in 0i32..2 {
-        _arr164[v__envc_i23 as usize] = ((if ((s.f__envc_until_barrier[(v__envc_i23 as usize).min(1)] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_barrier[(v__envc_i23 as usize).min(1)] as i32) }) as i8);
+    for v__envc_i24 in 0i32..2 {
+        _arr164[v__envc_i24 as usize] = ((if ((s.f__envc_until_barrier[(v__envc_i24 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_barrier[(v__envc_i24 as usize).min(1)] as i32) }) as i8);
     }
     s.f__envc_until_barrier = _arr164;
     // @ tcg.envspec:2098:5
     let mut _arr165: [bool; 2] = <[bool; 2] as Zero>::ZERO;
-    for v__envc_i24 in 0i32..2 {
-        _arr165[v__envc_i24 as usize] = (if ((s.f__envc_until_no_attack[(v__envc_i24 as usize).min(1)] as i32) == (1 + v_p)) { K1[(v__envc_i24 as usize).min(1)] } else { s.f_no_attack[(v__envc_i24 as usize).min(1)] });
+    for v__envc_i25 in 0i32..2 {
+        _arr165[v__envc_i25 as usize] = (if ((s.f__envc_until_no_attack[(v__envc_i25 as usize).min(1)] as i32) == v__envc_reached23) { K1[(v__envc_i25 as usize).min(1)] } else { s.f_no_attack[(v__envc_i25 as usize).min(1)] });
     }
     s.f_no_attack = _arr165;
     // @ tcg.envspec:2098:5
     let mut _arr166: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-    for v__envc_i24 in 0i32..2 {
-        _arr166[v__envc_i24 as usize] = ((if ((s.f__envc_until_no_attack[(v__envc_i24 as usize).min(1)] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_attack[(v__envc_i24 as usize).min(1)] as i32) }) as i8);
+    for v__envc_i25 in 0i32..2 {
+        _arr166[v__envc_i25 as usize] = ((if ((s.f__envc_until_no_attack[(v__envc_i25 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_no_attack[(v__envc_i25 as usize).min(1)] as i32) }) as i8);
     }
     s.f__envc_until_no_attack = _arr166;
     // @ tcg.envspec:2098:5
     let mut _arr167: [bool; 2] = <[bool; 2] as Zero>::ZERO;
-    for v__envc_i25 in 0i32..2 {
-        _arr167[v__envc_i25 as usize] = (if ((s.f__envc_until_no_retreat[(v__envc_i25 as usize).min(1)] as i32) == (1 + v_p)) { K1[(v__envc_i25 as usize).min(1)] } else { s.f_no_retreat[(v__envc_i25 as usize).min(1)] });
+    for v__envc_i26 in 0i32..2 {
+        _arr167[v__envc_i26 as usize] = (if ((s.f__envc_until_no_retreat[(v__envc_i26 as usize).min(1)] as i32) == v__envc_reached23) { K1[(v__envc_i26 as usize).min(1)] } else { s.f_no_retreat[(v__envc_i26 as usize).min(1)] });
     }
     s.f_no_retreat = _arr167;
     // @ tcg.envspec:2098:5
     let mut _arr168: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-    for v__envc_i25 in 0i32..2 {
-        _arr168[v__envc_i25 as usize] = ((if ((s.f__envc_until_no_retreat[(v__envc_i25 as usize).min(1)] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_retreat[(v__envc_i25 as usize).min(1)] as i32) }) as i8);
+    for v__envc_i26 in 0i32..2 {
+        _arr168[v__envc_i26 as usize] = ((if ((s.f__envc_until_no_retreat[(v__envc_i26 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_no_retreat[(v__envc_i26 as usize).min(1)] as i32) }) as i8);
     }
     s.f__envc_until_no_retreat = _arr168;
     // @ tcg.envspec:2098:5
     let mut _arr169: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-    for v__envc_i26 in 0i32..2 {
-        _arr169[v__envc_i26 as usize] = ((if ((s.f__envc_until_weakened[(v__envc_i26 as usize).min(1)] as i32) == (1 + v_p)) { (K2[(v__envc_i26 as usize).min(1)] as i32) } else { (s.f_weakened[(v__envc_i26 as usize).min(1)] as i32) }) as i8);
+    for v__envc_i27 in 0i32..2 {
+        _arr169[v__envc_i27 as usize] = ((if ((s.f__envc_until_weakened[(v__envc_i27 as usize).min(1)] as i32) == v__envc_reached23) { (K2[(v__envc_i27 as usize).min(1)] as i32) } else { (s.f_weakened[(v__envc_i27 as usize).min(1)] as i32) }) as i8);
     }
     s.f_weakened = _arr169;
     // @ tcg.envspec:2098:5
     let mut _arr170: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-    for v__envc_i26 in 0i32..2 {
-        _arr170[v__envc_i26 as usize] = ((if ((s.f__envc_until_weakened[(v__envc_i26 as usize).min(1)] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_weakened[(v__envc_i26 as usize).min(1)] as i32) }) as i8);
+    for v__envc_i27 in 0i32..2 {
+        _arr170[v__envc_i27 as usize] = ((if ((s.f__envc_until_weakened[(v__envc_i27 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_weakened[(v__envc_i27 as usize).min(1)] as i32) }) as i8);
     }
     s.f__envc_until_weakened = _arr170;
     // @ tcg.envspec:2098:5
     let mut _arr171: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-    for v__envc_i27 in 0i32..2 {
-        _arr171[v__envc_i27 as usize] = ((if ((s.f__envc_until_spiky[(v__envc_i27 as usize).min(1)] as i32) == (1 + v_p)) { (K2[(v__envc_i27 as usize).min(1)] as i32) } else { (s.f_spiky[(v__envc_i27 as usize).min(1)] as i32) }) as i8);
+    for v__envc_i28 in 0i32..2 {
+        _arr171[v__envc_i28 as usize] = ((if ((s.f__envc_until_spiky[(v__envc_i28 as usize).min(1)] as i32) == v__envc_reached23) { (K2[(v__envc_i28 as usize).min(1)] as i32) } else { (s.f_spiky[(v__envc_i28 as usize).min(1)] as i32) }) as i8);
     }
     s.f_spiky = _arr171;
     // @ tcg.envspec:2098:5
     let mut _arr172: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-    for v__envc_i27 in 0i32..2 {
-        _arr172[v__envc_i27 as usize] = ((if ((s.f__envc_until_spiky[(v__envc_i27 as usize).min(1)] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_spiky[(v__envc_i27 as usize).min(1)] as i32) }) as i8);
+    for v__envc_i28 in 0i32..2 {
+        _arr172[v__envc_i28 as usize] = ((if ((s.f__envc_until_spiky[(v__envc_i28 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_spiky[(v__envc_i28 as usize).min(1)] as i32) }) as i8);
     }
     s.f__envc_until_spiky = _arr172;
     // @ tcg.envspec:2098:5
     let mut _arr173: [bool; 2] = <[bool; 2] as Zero>::ZERO;
-    for v__envc_i28 in 0i32..2 {
-        _arr173[v__envc_i28 as usize] = (if ((s.f__envc_until_no_supporter[(v__envc_i28 as usize).min(1)] as i32) == (1 + v_p)) { K1[(v__envc_i28 as usize).min(1)] } else { s.f_no_supporter[(v__envc_i28 as usize).min(1)] });
+    for v__envc_i29 in 0i32..2 {
+        _arr173[v__envc_i29 as usize] = (if ((s.f__envc_until_no_supporter[(v__envc_i29 as usize).min(1)] as i32) == v__envc_reached23) { K1[(v__envc_i29 as usize).min(1)] } else { s.f_no_supporter[(v__envc_i29 as usize).min(1)] });
     }
     s.f_no_supporter = _arr173;
     // @ tcg.envspec:2098:5
     let mut _arr174: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-    for v__envc_i28 in 0i32..2 {
-        _arr174[v__envc_i28 as usize] = ((if ((s.f__envc_until_no_supporter[(v__envc_i28 as usize).min(1)] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_supporter[(v__envc_i28 as usize).min(1)] as i32) }) as i8);
+    for v__envc_i29 in 0i32..2 {
+        _arr174[v__envc_i29 as usize] = ((if ((s.f__envc_until_no_supporter[(v__envc_i29 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_no_supporter[(v__envc_i29 as usize).min(1)] as i32) }) as i8);
     }
     s.f__envc_until_no_supporter = _arr174;
     // @ tcg.envspec:2098:5
     let mut _arr175: [bool; 2] = <[bool; 2] as Zero>::ZERO;
-    for v__envc_i29 in 0i32..2 {
-        _arr175[v__envc_i29 as usize] = (if ((s.f__envc_until_shielded[(v__envc_i29 as usize).min(1)] as i32) == (1 + v_p)) { K1[(v__envc_i29 as usize).min(1)] } else { s.f_shielded[(v__envc_i29 as usize).min(1)] });
+    for v__envc_i30 in 0i32..2 {
+        _arr175[v__envc_i30 as usize] = (if ((s.f__envc_until_shielded[(v__envc_i30 as usize).min(1)] as i32) == v__envc_reached23) { K1[(v__envc_i30 as usize).min(1)] } else { s.f_shielded[(v__envc_i30 as usize).min(1)] });
     }
     s.f_shielded = _arr175;
     // @ tcg.envspec:2098:5
     let mut _arr176: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-    for v__envc_i29 in 0i32..2 {
-        _arr176[v__envc_i29 as usize] = ((if ((s.f__envc_until_shielded[(v__envc_i29 as usize).min(1)] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_shielded[(v__envc_i29 as usize).min(1)] as i32) }) as i8);
+    for v__envc_i30 in 0i32..2 {
+        _arr176[v__envc_i30 as usize] = ((if ((s.f__envc_until_shielded[(v__envc_i30 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_shielded[(v__envc_i30 as usize).min(1)] as i32) }) as i8);
     }
     s.f__envc_until_shielded = _arr176;
     // @ tcg.envspec:2099:5
