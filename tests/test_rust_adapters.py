@@ -236,3 +236,25 @@ def test_a_game_that_init_ended_is_over_in_the_adapters():
     gym.reset(seed=seed)
     _, reward, terminated, _, _ = gym.step(0)
     assert terminated and reward == want[1]
+
+
+def test_the_agent_sees_its_own_view_of_a_game_the_opponent_ended():
+    """tests/specs/leak2.envspec: when the opponent wins before the agent's first move, `reset`
+    returned the view of the seat to move, the opponent's `@private` secret (a hunt). Every
+    observation handed to the agent is its own; arrays are copies the next step does not change."""
+    m = load(str(ROOT / "tests" / "specs" / "leak2.envspec"))
+    it, pkg = Interpreter(m), load_rust(m)
+    envs = pkg.GymVectorEnv(16, seed=0, opponent="random", agent=1)
+    obs, info = envs.reset(seed=0)
+    assert [int(o[0]) for o in obs] == [it.init(i).fields["secret"][1] for i in range(16)]
+    kept = obs.copy()
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        actions = np.array([rng.choice(np.flatnonzero(row)) for row in info["action_mask"]])
+        new, reward, terminated, truncated, info = envs.step(actions)
+        assert (obs == kept).all()  # (a copy: the next step does not write into it)
+        obs, kept = new, new.copy()
+    gym = pkg.GymEnv(agent=1)
+    for seed in range(8):
+        o, _ = gym.reset(seed=seed)
+        assert int(o[0]) == it.init(seed).fields["secret"][1]

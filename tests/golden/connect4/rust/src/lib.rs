@@ -186,7 +186,7 @@ fn step_env(s: &mut State, seed: &mut u32, mode: Mode, action: usize, mut out: O
     env::step_with(s, action, mode.observe)?;
     out.rewards.copy_from_slice(&s.rewards);
     *out.terminated = s.terminated;
-    *out.truncated = reported_truncated(s, live);
+    *out.truncated = reported_truncated(s, live, mode.autoreset);
     if mode.observe {
         write_obs(&s.observation, out.final_obs0);
     }
@@ -198,11 +198,12 @@ fn step_env(s: &mut State, seed: &mut u32, mode: Mode, action: usize, mut out: O
     Ok(())
 }
 
-/// The `truncated` a step reports: the state's flag, or, when the step (from a `live` state)
-/// ended the game by the rules on the turn limit's step, true as well (both flags then hold,
-/// as the JAX backend's `step_autoreset` reports them).
-fn reported_truncated(s: &State, live: bool) -> bool {
-    s.truncated || (live && s.terminated && env::time_limit_reached(s))
+/// The `truncated` a step reports: the state's flag, or, with auto-reset, when the step (from a
+/// `live` state) ended the game by the rules on the turn limit's step, true as well (both flags
+/// then hold, as the JAX backend's `step_autoreset` reports them). Without auto-reset the state's
+/// own flag, as the interpreter's state holds it (a hunt: the two differed).
+fn reported_truncated(s: &State, live: bool, autoreset: bool) -> bool {
+    s.truncated || (autoreset && live && s.terminated && env::time_limit_reached(s))
 }
 
 /// The output slices of environment `i` within the batch's arrays.
@@ -610,7 +611,7 @@ impl VecEnv {
 
     fn check_index(&self, i: usize) -> PyResult<()> {
         if i >= self.n() {
-            return Err(PyIndexError::new_err(format!("env {} is outside 0..{}", i, self.n())));
+            return Err(PyIndexError::new_err(format!("env {} is outside 0..{}", i, self.n() as i64 - 1)));
         }
         Ok(())
     }

@@ -86,6 +86,13 @@ def _observation_space():
     return spaces.Box(low=low, high=high, shape=_OBS_SHAPE, dtype=_OBS_DTYPE)
 
 
+def _copy(tree):
+    """A batched observation (an array, or nested dicts of them) copied."""
+    if isinstance(tree, np.ndarray):
+        return tree.copy()
+    return {k: _copy(v) for k, v in tree.items()}
+
+
 def _row(tree, i: int):
     """Environment `i` of a batched observation: an array's row, or a record's (nested dicts of
     arrays: a list field is `{"items", "len"}`) row of every leaf."""
@@ -118,6 +125,16 @@ class _Seats:
         """The uniformly random legal policy (from `self.rng`) on batches."""
         scores = self.rng.random(mask.shape) * (mask > 0)
         return np.argmax(scores, axis=1).astype(np.int32)
+
+    def agent_obs(self) -> np.ndarray:
+        """Every environment's observation by the agent, a new array: the batch's `obs` is the view
+        of the seat to move, which is the agent's except where a game ended before its turn (there
+        it showed the opponent's private fields; a hunt)."""
+        env = self.env
+        obs = np.asarray(env.obs).copy()
+        for i in np.flatnonzero(env.current_player != self.agent):
+            obs[i] = np.asarray(env.observe(int(i), self.agent))
+        return obs
 
     def _opponents(self, rows: np.ndarray, into: np.ndarray) -> None:
         """Play the opponent in `rows` until the agent is to move there or the game ends,
@@ -192,7 +209,8 @@ class GymVectorEnv(gymnasium.vector.VectorEnv if gymnasium is not None else obje
             if seed is not None:
                 self._seats.rng = np.random.default_rng(np.ravel(seed)[0])
             self._seats.reset()
-        return self.env.obs, self._info()
+            return self._seats.agent_obs(), self._info()
+        return _copy(self.env.obs), self._info()
 
     def step(self, actions):
         if self._seats is not None:
@@ -208,23 +226,26 @@ class GymVectorEnv(gymnasium.vector.VectorEnv if gymnasium is not None else obje
             reward = rewards[:, int(self.reward_player)]
         done = self.env.terminated | self.env.truncated
         info = self._info()
-        info.update(rewards=rewards, final_obs=self.env.final_obs, _final_obs=done)
-        return self.env.obs, reward, self.env.terminated, self.env.truncated, info
+        info.update(rewards=rewards.copy(), final_obs=_copy(self.env.final_obs), _final_obs=done)
+        return _copy(self.env.obs), reward.copy(), self.env.terminated.copy(), self.env.truncated.copy(), info
 
     def _step_against_opponent(self, actions):
         seats = self._seats
         seats.step(actions)
         done = seats.terminated | seats.truncated
         info = self._info()
-        info.update(final_obs=seats.final_obs, _final_obs=done)
-        return self.env.obs, seats.reward, seats.terminated, seats.truncated, info
+        info.update(final_obs=seats.final_obs.copy(), _final_obs=done)
+        return seats.agent_obs(), seats.reward.copy(), seats.terminated.copy(), seats.truncated.copy(), info
+
+    # (Arrays are returned as copies, as Gymnasium's vector environments do: the package reuses
+    # its buffers every step, and a stored observation or reward changed under a replay buffer; a hunt.)
 
     def action_masks(self) -> np.ndarray:
         """The legal-action masks (num_envs, NUM_ACTIONS) as int8 (sb3-contrib's name)."""
-        return self.env.mask.view(np.int8)
+        return self.env.mask.view(np.int8).copy()
 
     def _info(self) -> dict:
-        return {"action_mask": self.env.mask.view(np.int8), "current_player": self.env.current_player}
+        return {"action_mask": self.env.mask.view(np.int8).copy(), "current_player": self.env.current_player.copy()}
 
     def close(self, **kwargs):
         return None
@@ -282,8 +303,9 @@ class GymEnv(gymnasium.Env if gymnasium is not None else object):
         return self.env.mask[0].view(np.int8).copy()
 
     def _obs(self):
-        obs = self.env.obs
-        return _row(obs, 0)
+        if self._seats is not None:  # (the agent's view, also of a game that ended before its turn)
+            return self._seats.agent_obs()[0]
+        return _row(self.env.obs, 0)
 
     def _info(self) -> dict:
         return {"action_mask": self.action_masks(), "current_player": int(self.env.current_player[0]),
