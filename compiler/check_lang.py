@@ -438,6 +438,10 @@ class LanguageChecks:
         if len({n for n, _ in seen_vis}) > 1:
             self.err("E0172", f"`{f.name}` is both `@private` and `@hidden`", seen_vis[-1][1], "second visibility",
                      help="keep one: `@private` (player p sees slot p) or `@hidden` (nobody sees it)")
+        if out["reveal"] and out["reveal_to"]:  # (`revealed` read the first alone: the second did nothing; a hunt)
+            self.err("E0172", f"`{f.name}` takes `@reveal(flag)` or `@reveal_to(flag)`, not both", out["reveal_to"][1],
+                     "second reveal", help="keep one: `@reveal` shows a cell to every player, `@reveal_to` to "
+                     "the players its flag names")
         if (out["reveal"] or out["reveal_to"]) and out["visibility"] == "public":
             span = (out["reveal"] or out["reveal_to"])[1]
             self.err("E0172", f"`{f.name}` is public: it needs no `@reveal`", span,
@@ -547,7 +551,13 @@ class LanguageChecks:
                     bad = True
                     continue
                 size *= _domain_size(p.type)
-            if bad or size > 1 << 16:
+            if size > 1 << 16 and not bad:  # (it was dropped silently: "not a boundary" at each use; a hunt)
+                self.err("E0122", f"boundary `{d.name}` has {size:,} argument combinations, more than {1 << 16:,}",
+                         d.span, "too many combinations",
+                         help="narrow its parameters' ranges: each combination is one expiry code")
+                bad = True
+            if bad:
+                self.broken.add(d.name)
                 continue
             self.boundaries[d.name] = (params, self.boundary_codes + 1, size)
             self.boundary_codes += size
@@ -697,6 +707,8 @@ class LanguageChecks:
 
     def _until_code(self, until: ast.Expr, ctx) -> ir.Expr:
         """The expiry code of `until boundary(args)` (`boundary_code`); its arguments may not draw."""
+        if isinstance(until, ast.Call) and isinstance(until.func, ast.Name) and until.func.name in self.broken:
+            raise _Poison()  # (its declaration was reported)
         if not (isinstance(until, ast.Call) and isinstance(until.func, ast.Name)
                 and until.func.name in self.boundaries):
             self.fail("E0191", "`until` names a boundary: `until turn_end(p)`", until.span, "not a boundary",
