@@ -84,17 +84,17 @@ def _clamp_fix(text: str, src: ir.IntT, dst: ir.IntT) -> str:
     """`min(x, hi)`, `max(x, lo)` or `clamp(x, lo, hi)` around the source text of an overflowing value."""
     if not text or "\n" in text or len(text) > 60:
         text = "..."
-    lhs = None
-    m = re.fullmatch(r"(.+?)\s*([+-])=\s*(.+)", text)
-    if m:  # `x += e`: the value is `x + e`
-        lhs, text = m.group(1), f"{m.group(1)} {m.group(2)} {m.group(3)}"
+    lhs, until = None, ""
+    m = re.fullmatch(r"(.+?)\s*([+-])=\s*(.+?)(\s+until\s+.+)?", text)
+    if m:  # `x += e [until b()]`: the value is `x + e`, the `until` stays after it (a hunt: inside `min`)
+        lhs, text, until = m.group(1), f"{m.group(1)} {m.group(2)} {m.group(3)}", m.group(4) or ""
     if src.lo >= dst.lo:
         fix = f"min({text}, {dst.hi})"
     elif src.hi <= dst.hi:
         fix = f"max({text}, {dst.lo})"
     else:
         fix = f"clamp({text}, {dst.lo}, {dst.hi})"
-    return f"{lhs} = {fix}" if lhs else fix
+    return f"{lhs} = {fix}{until}" if lhs else fix
 
 
 def _plain_place(text: str) -> bool:
