@@ -161,9 +161,10 @@ def summary_lines(module: ir.Module, rows: list[MatchupRow], table: Standings | 
         ranked = [i for i in np.argsort(-np.nan_to_num(score, nan=-1.0), kind="stable") if games[i] > 0]
 
         def show(i: int) -> str:
-            return f"{table.names[i]} {score[i]:.3f} (wins {wins[i]:.3f}, draws {draws[i]:.3f}, {games[i]:,} games)"
+            return f"{table.names[i]} {score[i]:.3f} (wins {wins[i]:.3f}, undecided {draws[i]:.3f}, {games[i]:,} games)"
 
-        lines.append("entrants by score against the others, both seats, draws count half:")
+        lines.append("entrants by score against the others, both seats, games no one won (draws, turn limits) "
+                     "count half:")
         lines.append("best: " + ", ".join(show(i) for i in ranked[:top]))
         lines.append("worst: " + ", ".join(show(i) for i in ranked[::-1][:top]))
     unit = length_unit(module)

@@ -118,8 +118,8 @@ def test_csv_summary_and_heatmap(tmp_path, specs):
     for r in got:
         assert sum(float(v) for k, v in r.items() if k.startswith("ended: ")) == pytest.approx(1.0)
     lines = summary_lines(tcg, rows, standings(tcg, eps), top=1)
-    assert lines[1].startswith(f"best: {A} 0.625 (wins 0.500, draws 0.250, 4 games)"), lines
-    assert lines[2] == f"worst: {C} 0.000 (wins 0.000, draws 0.000, 1 games)", lines
+    assert lines[1].startswith(f"best: {A} 0.625 (wins 0.500, undecided 0.250, 4 games)"), lines
+    assert lines[2] == f"worst: {C} 0.000 (wins 0.000, undecided 0.000, 1 games)", lines
     assert lines[-1] == "how episodes ended: points 0.500, no Pokémon in play 0.250, turn limit 0.250"
     pytest.importorskip("matplotlib")
     write_heatmap(tmp_path / "m.png", standings(tcg, eps), "test")
