@@ -20,11 +20,11 @@ number to 0, n+1, n-1 and 2n; a symbol to every other member) and at least one c
 must change the outcome of some example. A text number that the fill never writes fails
 at once. A number that comes from data (`where N = Table.column` of a rule,
 `ir.DataNumber`) is not a literal of the fill: the fill must read the column (directly or
-through the `fn`s and procs it calls; one that never does fails at once), and each change of
-the column's value in the text's rows (to 0, n+1, n-1 and 2n, within the column's type) must
-change the outcome of some example (each, not one: `if power > 0 { hurt(1 - p, 4) }` reads the
-column, and only 0 changed its outcome); a fill that writes the number, or reads another
-column, is refused.
+through the `fn`s and procs it calls; one that never does fails at once), and changing the
+column's value in the text's rows (to 0, n+1, n-1 and 2n, within the column's type) must
+change the outcome of some example, and each larger value must (`if power > 0 { hurt(1 - p,
+4) }` reads the column, and only 0 changed its outcome); a fill that writes the number, or
+reads another column, is refused.
 
 `props.run_scenarios` runs the scenarios (`scenario given ... then ...`) from states of the
 fill's context (`set_coins`, `assign`); `first_difference` compares two fills on identical
@@ -473,8 +473,12 @@ def data_problems(module: ir.Module, hole: ir.HoleDef, examples: list[Example]) 
         t = module.table(d.table)
         col_t = ir.int_of(next(x.type for x in t.columns if x.name == d.column))  # E0165 refused others
         variants = _variants(d.value, col_t.lo, col_t.hi)
-        idle = [v for v in variants if not _changes_module(with_column(module, d.table, d.column, d.rows, v), hole,
-                                                             examples)]
+        changes = {v: _changes_module(with_column(module, d.table, d.column, d.rows, v), hole, examples)
+                   for v in variants}
+        # every larger value must change an outcome, and some value must: `if power > 0 { hurt(1 - p, 4) }`
+        # changed only at 0 (a hunt). A smaller one may not: `multi_hit(hits_min, hits_max)` is right, and
+        # `hits_max` below `hits_min` changes nothing (a floor; `max(power, 4)` is the gap this leaves)
+        idle = [v for v in variants if v > d.value and not changes[v]] or ([] if any(changes.values()) else variants)
         if idle:
             tried = ", ".join(str(v) for v in idle)
             out.append(f"the text prints `{d.value}`, which is {where} of its row ({d.rule}), and the fill does "
