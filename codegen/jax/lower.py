@@ -934,9 +934,7 @@ class Lowering:
         mapped = self._vmap(level, body)
         if e.op == "sum" and isinstance(e.type, ir.FloatT):  # (longer than FLOAT_SUM_UNROLL: a scan, in order)
             return f"{self.rt('_fsum')}({mapped})"
-        if e.op == "sum":
-            return f"jnp.sum({mapped}, dtype=jnp.int32)"
-        if e.op == "count":
+        if e.op in ("sum", "count"):
             return f"jnp.sum({mapped}, dtype=jnp.int32)"
         return self._min_max(e, mapped)
 
@@ -959,7 +957,7 @@ class Lowering:
         if e.op == "sum" and isinstance(e.type, ir.FloatT):
             return f"{self.rt('_fsum')}({stacked})"
         if e.op in ("sum", "count"):
-            return f"jnp.sum({stacked}, dtype={'jnp.float32' if isinstance(e.type, ir.FloatT) else 'jnp.int32'})"
+            return f"jnp.sum({stacked}, dtype=jnp.int32)"
         return self._min_max(e, stacked)
 
     def _reduce_small(self, e: ir.Reduce) -> str:

@@ -7,8 +7,9 @@ data tables and fills included, so the spec's files are no longer needed) and an
 JAX package: `init(seed)`, `step(state, action)`, `observe(state, player)`,
 `legal_action_mask(state)`, `invariants(state)`, `NUM_ACTIONS`, `NUM_PLAYERS`,
 `ACTION_KINDS`, and for a simultaneous spec `step_joint`, `legal_action_masks`, `observe_all`
-(`SIMULTANEOUS`, `TURN_LIMIT` in turns). It needs `envc` installed (it *is* the reference semantics); it is the
-slow, readable oracle the compiled targets are verified against. Output is deterministic.
+(`SIMULTANEOUS`, `TURN_LIMIT` in turns). It needs `envc` installed (it *is* the reference
+semantics); it is the slow, readable oracle the compiled targets are verified against. Output
+is deterministic.
 """
 
 from __future__ import annotations

@@ -85,7 +85,8 @@ def generate(module: ir.Module, ctx: PassContext | None = None) -> dict[str, str
         "src/runtime.rs": _runtime(),
         "src/env.rs": env.get_template("env.rs.j2").render(
             **common, num_players=lowered.num_players, num_actions=lowered.num_actions,
-            turn_limit=lowered.turn_limit, time_limit=lowered.time_limit, step_max=lowered.step_max, step_count_rty=lowered.step_count_rty,
+            turn_limit=lowered.turn_limit, time_limit=lowered.time_limit, step_max=lowered.step_max,
+            step_count_rty=lowered.step_count_rty,
             action_kinds=[(k.name, k.offset, k.size) for k in low.space.kinds],
             action_params=low.space.format_table(), invariants=lowered.invariants,
             enums=lowered.enums, fault_sites=lowered.fault_sites, records=lowered.records,
