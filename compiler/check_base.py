@@ -41,8 +41,9 @@ LIST_MUTATORS = ("push", "insert", "remove_at", "clear", "shuffle", "draw", "pop
 MAX_LOOP = 1 << 16
 MAX_CELLS = 1 << 20  # scalars in one value: bigger arrays would hang the checker and every backend
 MAX_DRAW_REPEAT = 256
-#: the coins a hole's checks can read: `flip(k)`, `heads(n)`, `heads_until_tails()` (at most this many)
-COIN_BUILTINS = ("flip", "heads", "heads_until_tails", "draws")
+#: the random words a hole's checks can read: the coins `flip(k)`, `heads(n)`, `heads_until_tails()` (at
+#: most this many), the number `drawn(k, lo, hi)` and the count `draws()`
+COIN_BUILTINS = ("flip", "heads", "heads_until_tails", "draws", "drawn")
 MAX_COIN_RUN = 32
 MAX_DEPTH = 1_000  # nesting of expressions and blocks (each level is a few Python frames in every tree walk)
 FLOAT32_MAX = 3.4028234663852886e38

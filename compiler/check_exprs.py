@@ -739,13 +739,17 @@ class ExpressionChecks(CheckerPart):
         if ctx.what != "ensures":
             self.fail("E0110", f"`{name}(...)` is only allowed in an `ensures` or scenario clause", e.span,
                       help="it reads the coins the call flipped, which only a hole's checks can see")
-        want = 0 if name in ("heads_until_tails", "draws") else 1
+        want = {"heads_until_tails": 0, "draws": 0, "drawn": 3}.get(name, 1)
         if len(e.args) != want or any(a.name is not None or isinstance(a.value, ast.Generator) for a in e.args):
             usage = {"flip": "`flip(k)`: the k-th coin the call flips (from 0), true for heads",
                      "heads": "`heads(n)`: how many of the first n coins are heads",
                      "heads_until_tails": "`heads_until_tails()`: the heads before the first tails",
-                     "draws": "`draws()`: how many random numbers the call drew"}[name]
+                     "draws": "`draws()`: how many random numbers the call drew",
+                     "drawn": "`drawn(k, lo, hi)`: the call's k-th random number (from 0) as "
+                              "`random.int(lo, hi)` draws it, e.g. `drawn(0, 1, 6)` for a die"}[name]
             self.fail("E0111", f"`{name}` takes {want} argument{'s' if want != 1 else ''}", e.span, help=usage)
+        if name == "drawn":
+            return self.drawn_builtin(e, ctx, peek)
         if name == "heads_until_tails":
             return ir.Builtin(name=name, args=[], type=ir.IntT(lo=0, hi=MAX_COIN_RUN), span=e.span)
         if name == "draws":
@@ -760,6 +764,25 @@ class ExpressionChecks(CheckerPart):
             self.fail("E0120", f"`heads(n)` counts at most {MAX_COIN_RUN} coins", e.args[0].span,
                       f"has range {arg.type.lo}..{arg.type.hi}")
         return ir.Builtin(name=name, args=[arg], type=ir.IntT(lo=0, hi=arg.type.hi), span=e.span)
+
+    def drawn_builtin(self, e: ast.Call, ctx: Ctx, peek: bool) -> ir.Expr:
+        """`drawn(k, lo, hi)` in an `ensures` clause: the value `random.int(lo, hi)` gives on
+        the call's k-th draw (`compiler/rng.py`'s `randint` on the RNG word of the state
+        before the call plus k), whatever the fill does with that word. Its range is
+        `lo`'s lowest to `hi`'s highest. Decision: dice texts ("Roll a die ...") had no exact
+        contract (hunt H: five wrong fills of a die text passed on a range alone);
+        `random.pick` among n values in order draws the same (`randint(0, n - 1)`), so both
+        right fills pass."""
+        k, lo, hi = (self.expr(a.value, ctx, peek) for a in e.args)
+        for arg, what in ((k, "counts draws from 0"), (lo, "takes an integer bound"), (hi, "takes an integer bound")):
+            if not isinstance(arg.type, ir.IntT) or (arg is k and arg.type.lo < 0):
+                self.fail("E0110", f"`drawn` {what}", arg.span, f"this is `{arg.type}`",
+                          help="`drawn(k, lo, hi)`: k a non-negative integer, lo and hi integers")
+        assert isinstance(lo.type, ir.IntT) and isinstance(hi.type, ir.IntT)
+        if lo.type.lo > hi.type.hi:
+            self.fail("E0122", "`drawn(k, lo, hi)` has an empty range", e.span,
+                      f"`lo` is at least {lo.type.lo}, `hi` at most {hi.type.hi}", help="write the bounds low, high")
+        return ir.Builtin(name="drawn", args=[k, lo, hi], type=ir.IntT(lo=lo.type.lo, hi=hi.type.hi), span=e.span)
 
     def record_lit(self, name: str, e: ast.Call, ctx: Ctx) -> ir.Expr:
         rec = self.record_defs[name]

@@ -477,7 +477,7 @@ class Evaluator:
         name = e.name
         if name == "old":  # `old(x)` in a hole's `ensures`: `x` on the state before the call
             return self._old(e)
-        if name in ("flip", "heads", "heads_until_tails", "draws"):
+        if name in ("flip", "heads", "heads_until_tails", "draws", "drawn"):
             return self._coins(e)
         args = [self._compile(a) for a in e.args]
         if name in ("contains", "count"):
@@ -506,12 +506,14 @@ class Evaluator:
 
     def _coins(self, e: ir.Builtin):
         """`flip(k)`, `heads(n)`, `heads_until_tails()` of an `ensures` clause: the coins the
-        call flips, from the RNG words of the state before it (`old_state`); `draws()`: the
+        call flips, from the RNG words of the state before it (`old_state`); `drawn(k, lo,
+        hi)`: its k-th word as `random.int(lo, hi)` reads it; `draws()`: the
         random numbers drawn since (from the counters of both states). Draw k is
         `heads(key, counter + k)` whatever the fill does with it."""
         name, span = e.name, e.span
         # `draws()` and `heads_until_tails()` take no argument and never call `arg`
         arg = self._compile(e.args[0]) if e.args else (lambda env: 0)
+        lo_f, hi_f = (self._compile(a) for a in e.args[1:]) if name == "drawn" else (arg, arg)
 
         def coins(env):
             s = self.old_state
@@ -522,6 +524,11 @@ class Evaluator:
                 return (self.live().rng_counter - counter) & rng.MASK32
             if name == "flip":
                 return heads(key, (counter + arg(env)) & rng.MASK32)
+            if name == "drawn":
+                lo, hi = lo_f(env), hi_f(env)
+                if lo > hi:
+                    raise SpecRuntimeError(f"drawn(k, {lo}, {hi}) has an empty range", span)
+                return rng.randint(key, (counter + arg(env)) & rng.MASK32, lo, hi)
             if name == "heads":
                 return sum(heads(key, (counter + k) & rng.MASK32) for k in range(arg(env)))
             run = 0

@@ -585,12 +585,13 @@ def _changes(module: ir.Module, hole: ir.HoleDef, fn: ir.FnDef, value: int, new:
 #: told with a failing clause that reads the coins: a fill may flip them another way (judge hunt, f01)
 COINS_NOTE = ("; `heads`/`flip` read the call's first random words as `random.coin()` flips coins: heads is "
               "`random.coin()` true, `random.int(0, 1) == 1` (`random.bernoulli(1, 2)` is true on tails), one draw "
-              "per coin, in order")
+              "per coin, in order; `drawn(k, lo, hi)` is the k-th word as `random.int(lo, hi)` reads it (so is "
+              "`random.pick` over `lo..hi + 1`)")
 
 
 def _reads_coins(source: str) -> bool:
-    """Whether a clause's source calls `heads`, `flip` or `heads_until_tails`."""
-    return any(f"{name}(" in source for name in ("heads", "flip", "heads_until_tails"))
+    """Whether a clause's source calls `heads`, `flip`, `heads_until_tails` or `drawn`."""
+    return any(f"{name}(" in source for name in ("heads", "flip", "heads_until_tails", "drawn"))
 
 
 def first_difference(module: ir.Module, a: State, b: State, ra: Any, rb: Any, start: int = 0) -> str | None:

@@ -433,3 +433,63 @@ def test_the_literal_that_names_another_player_is_not_a_printed_number(tmp_path)
     changed = mutated(fn, 1, 2, players=2)
     assert literal_sites(changed, 1) == 2 and literal_sites(changed, 1, players=2) == 0  # the two kept
     assert literal_sites(changed, 2) == 2  # the new amount and the `% 2`
+
+
+ROLL_HOLE = '''
+hole rumble(p: int[0..1]) "Roll a die. This attack does 10 damage times the number rolled."
+    ensures pending == min(old(pending) + 10 * drawn(0, 1, 6), 200)
+'''
+ROLL_BY_INT = "pending = min(pending + 10 * random.int(1, 6), 200)"
+ROLL_BY_PICK = "let r = random.pick(v in 1..7 where true) else 1\npending = min(pending + 10 * r, 200)"
+ROLL_WRONG = {
+    "zero to five": "pending = min(pending + 10 * random.int(0, 5), 200)",
+    "one to five": "pending = min(pending + 10 * random.int(1, 5), 200)",
+    "a coin for a die": "pending = min(pending + 10 * (if random.coin() then 6 else 1), 200)",
+    "mostly six": "let r = random.int(1, 6)\npending = min(pending + 10 * (if r == 1 then 1 else 6), 200)",
+}
+
+
+@pytest.fixture(scope="module")
+def rumble(tmp_path_factory):
+    """tests/specs/mini_tcg with a die text whose `ensures` reads the roll: `drawn(0, 1, 6)`."""
+    folder = tmp_path_factory.mktemp("rumble")
+    mini = ROOT / "tests" / "specs" / "mini_tcg.envspec"
+    (folder / "mini_tcg.envspec").write_text(mini.read_text(encoding="utf-8") + ROLL_HOLE, encoding="utf-8")
+    fills = mini.with_suffix(".fills").read_text(encoding="utf-8")
+    return Judge(str(folder / "mini_tcg.envspec"), max_examples=EXAMPLES), fills
+
+
+@pytest.mark.parametrize("body", [ROLL_BY_INT, ROLL_BY_PICK], ids=["random.int", "random.pick"])
+def test_a_die_roll_is_read_by_drawn_and_both_ways_of_rolling_pass(rumble, body):
+    judge, fills = rumble
+    verdict = judge.judge_body("rumble", body, fills)
+    assert verdict.ok, verdict.feedback
+
+
+@pytest.mark.parametrize("what", ROLL_WRONG)
+def test_a_wrong_die_is_refused_by_its_contract(rumble, what):
+    """Every one of these passed a contract that could only bound the damage (hunt H): the
+    roll's value is now in the contract (`drawn(k, lo, hi)`)."""
+    judge, fills = rumble
+    verdict = judge.judge_body("rumble", ROLL_WRONG[what], fills)
+    assert (verdict.ok, verdict.stage) == (False, "property"), verdict.feedback
+    assert "drawn(" in verdict.feedback, verdict.feedback
+
+
+@pytest.mark.parametrize("call, message", [
+    ("drawn(0, 1)", "`drawn` takes 3 arguments"),
+    ("drawn(0, 6, 1)", "`drawn(k, lo, hi)` has an empty range"),
+    ("drawn(true, 1, 6)", "`drawn` counts draws from 0"),
+])
+def test_drawn_is_checked_where_it_is_written(tmp_path, call, message):
+    from envc.compiler.check import load
+    from envc.compiler.diagnostics import DiagnosticError
+
+    spec = tmp_path / "d.envspec"
+    spec.write_text('env d "d"\nplayers 1\nstate { n: int[0..9] = 0 }\n'
+                    f'hole h() "Roll a die."\n    ensures n == {call}\n'
+                    'action go() { h() }\nobserve(p) -> int[0..9] { return n }\n', encoding="utf-8")
+    with pytest.raises(DiagnosticError) as err:
+        load(str(spec))
+    assert err.value.diagnostics[0].message == message
+    assert err.value.diagnostics[0].span.line == 5
