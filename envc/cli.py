@@ -373,8 +373,8 @@ def _import_hint(out: str) -> str:
     The default folder, `build/NAME-TARGET`, is no identifier (`import tictactoe-jax` is a
     syntax error), so such a name is imported with `importlib.import_module`, which takes any
     folder name."""
-    parent = os.path.dirname(os.path.abspath(out))
-    name = os.path.basename(os.path.normpath(out))
+    folder = os.path.abspath(out)  # (`-o .` or `-o ..` name the folder by its absolute path's last part)
+    parent, name = os.path.dirname(folder), os.path.basename(folder)
     if name.isidentifier() and not keyword.iskeyword(name):
         return f"import sys; sys.path.insert(0, {parent!r}); import {name} as env"
     return f"import importlib, sys; sys.path.insert(0, {parent!r}); env = importlib.import_module({name!r})"

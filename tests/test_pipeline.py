@@ -264,11 +264,12 @@ def test_emit_ir_prints_the_ir_after_a_pass(monkeypatch):
     assert "unknown pass `efect_tables`" in bad.output and "did you mean `effect_tables`?" in bad.output
 
 
-@pytest.mark.parametrize("out", [None, "ttt", "class"])
+@pytest.mark.parametrize("out", [None, "ttt", "class", "."])
 def test_compile_prints_an_import_line_that_runs(tmp_path, monkeypatch, out):
     """`envc compile`'s "use it:" line imports the package as written, pasted as is: the default
     folder `build/tictactoe-python` is no identifier (`import tictactoe-python` was a syntax
-    error), nor is a keyword; the line is not wrapped, however long its path."""
+    error), nor is a keyword, nor `.` (named by its absolute path); the line is not wrapped, however
+    long its path."""
     from envc.cli import app
 
     monkeypatch.chdir(tmp_path)
