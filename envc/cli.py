@@ -72,9 +72,16 @@ JaxCacheOpt = Annotated[Optional[str], typer.Option(
 
 
 def _jax_cache(option: str | None) -> None:
-    """Turn on JAX's persistent compilation cache (envc/jax_cache.py) when jax is installed."""
-    from envc.jax_cache import enable
+    """Turn on JAX's persistent compilation cache (envc/jax_cache.py) when jax is installed;
+    exit 1 with E0180 when `--jax-cache` names a folder that cannot hold it (a file, no
+    permission), before any work."""
+    from envc.jax_cache import enable, folder, unusable
 
+    path = folder(option) if option is not None else None
+    why = unusable(path) if path is not None else None
+    if why is not None:
+        _fail([Diagnostic("E0180", f"`--jax-cache {option}` cannot hold JAX's compilation cache: {why}", None,
+                          help="name a folder you can write (it is created if needed), or `--jax-cache off`")])
     enable(option)
 
 

@@ -52,11 +52,30 @@ def folder(option: str | None = None) -> str | None:
     return os.path.abspath(os.path.expanduser(value)) if value else _default()
 
 
+def unusable(path: str) -> str | None:
+    """Why `path` cannot hold the cache (it is a file, or cannot be created or written), or
+    None when it can: the folder is created here if it is missing."""
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        return f"{e.strerror or e}" if not os.path.exists(path) or os.path.isdir(path) else "it is a file"
+    if not os.access(path, os.W_OK | os.X_OK):
+        return "it cannot be written"
+    return None
+
+
 def enable(option: str | None = None) -> str | None:
-    """Turn JAX's persistent compilation cache on in `folder(option)` (created when JAX first
-    writes), for this process and for generated modules imported after (through
-    `ENVC_JAX_CACHE`). Returns the folder, or None when the cache is off or JAX is missing."""
+    """Turn JAX's persistent compilation cache on in `folder(option)` (created here), for this
+    process and for generated modules imported after (through `ENVC_JAX_CACHE`). Returns the
+    folder, or None when the cache is off or JAX is missing. A folder that cannot be used
+    (`unusable`) turns the cache off with one warning that says why: JAX would otherwise warn
+    at every compile, and envc at every program it stores (a hunt ran `--jax-cache` on a file)."""
     path = folder(option)
+    why = unusable(path) if path is not None else None
+    if why is not None:
+        warnings.warn(f"envc: JAX's compilation cache is off: {path} cannot hold it ({why}); name a folder you "
+                      "can write with `--jax-cache PATH` or ENVC_JAX_CACHE", stacklevel=2)
+        path = None
     os.environ["ENVC_JAX_CACHE"] = path or "off"
     if path is None:
         return None

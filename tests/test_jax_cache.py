@@ -47,6 +47,29 @@ def test_generated_module_turns_the_cache_on(tmp_path):
     assert _imported_cache_dir({"ENVC_JAX_CACHE": str(tmp_path / "moved")}) == str(tmp_path / "moved")
     assert _imported_cache_dir({"ENVC_JAX_CACHE": "off"}) is None
     assert _imported_cache_dir({"ENVC_JAX_CACHE": ""}, preset=str(tmp_path / "mine")) == str(tmp_path / "mine")
+    (tmp_path / "a_file").write_text("not a folder")
+    assert _imported_cache_dir({"ENVC_JAX_CACHE": str(tmp_path / "a_file")}) is None, "a file is no cache"
+
+
+def test_a_cache_folder_that_cannot_be_used_is_said_once(tmp_path, monkeypatch):
+    """`--jax-cache` naming a file is E0180 before any work; the same path from ENVC_JAX_CACHE
+    turns the cache off with one warning (JAX warned at each compile, envc at each stored
+    program: a hunt)."""
+    from typer.testing import CliRunner
+
+    from envc.cli import app
+
+    blocked = tmp_path / "a_file"
+    blocked.write_text("not a folder")
+    result = CliRunner().invoke(app, ["run", str(ROOT / "specs" / "tictactoe.envspec"), "--target", "jax",
+                                      "--episodes", "2", "--batch", "2", "--jax-cache", str(blocked)])
+    assert result.exit_code == 1
+    assert "error[E0180]: `--jax-cache" in result.output and "cannot hold JAX's compilation cache: it is a file" \
+        in result.output, result.output
+    monkeypatch.setenv("ENVC_JAX_CACHE", str(blocked))
+    with pytest.warns(UserWarning, match="compilation cache is off: .* cannot hold it \\(it is a file\\)"):
+        assert jax_cache.enable() is None
+    assert os.environ["ENVC_JAX_CACHE"] == "off"
 
 
 # ------------------------------------------------------------------ exported programs (compile_cached)

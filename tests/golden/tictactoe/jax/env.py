@@ -240,6 +240,10 @@ def _use_compilation_cache():
         base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
         path = os.path.join(base, "envc", "jax")
     path = os.path.abspath(os.path.expanduser(path))
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError:  # a file or no permission: no cache (JAX would warn at every compile), as envc's own
+        return
     from jax.experimental.compilation_cache import compilation_cache
 
     jax.config.update("jax_compilation_cache_dir", path)
