@@ -39,6 +39,9 @@ class BenchRow:
     lower_s: float = 0.0  # of compile_s: the jaxpr lowered to StableHLO
     xla_s: float = 0.0  # of compile_s: XLA's compile (0.0 when JAX's compilation cache served it)
     cache: str = ""  # the exported program (`envc.jax_cache.compile_cached`): hit, miss, off: why; "" not used
+    # the first runtime fault an environment recorded in the untimed run (`State._fault`, the
+    # generated `fault_message`), or None
+    fault: str | None = None
 
 
 def steps_for(batch: int) -> int:
@@ -73,6 +76,7 @@ def measure_rollout(name: str, rollout: Callable, batch: int, n_steps: int, repe
         compiled, stages, cache = program.run, program.stages, program.cache
     out = compiled(key)  # warm-up run (allocations, thread pools)
     jax.block_until_ready(out)
+    fault = env.fault_message(out[0]) if hasattr(env, "fault_message") else None
     state_bytes = sum(x.nbytes for x in jax.tree_util.tree_leaves(out[0]))
     runs, eps = [], []
     for r in range(repeats):
@@ -82,7 +86,7 @@ def measure_rollout(name: str, rollout: Callable, batch: int, n_steps: int, repe
         runs.append(batch * n_steps / seconds)
         eps.append(float(result[2].sum()) / seconds if len(result) > 2 else 0.0)
     return BenchRow(name, batch, n_steps, statistics.median(runs), runs, sum(stages), state_bytes, peak_rss_mib(),
-                    statistics.median(eps), *stages, cache=cache)
+                    statistics.median(eps), *stages, cache=cache, fault=fault)
 
 
 def compare_rollouts(a: tuple[str, Callable], b: tuple[str, Callable], batch: int, n_steps: int,
@@ -124,7 +128,10 @@ def bench_jax(module, batches: list[int], repeats: int = 3, progress: Callable[[
     spec plays whole turns (`rollout_joint`: every player's action at once): its SPS counts
     turns (joint steps). `phase(text)` names the batch being compiled and timed, for a
     progress display; `ctx` (`envc.compiler.pipeline.PassContext`) the generation's options
-    (`--no-record-faults`)."""
+    (`--no-record-faults`). Raises `SpecRuntimeError` with the first environment's message
+    when one faulted (its SPS would time a game the spec says cannot happen: a hunt saw the
+    table of a spec whose every step faulted), as the interpreter and Rust benches do."""
+    from envc.compiler.interp import SpecRuntimeError
     from envc.verify import load_jax
 
     env = load_jax(module, ctx)
@@ -134,6 +141,8 @@ def bench_jax(module, batches: list[int], repeats: int = 3, progress: Callable[[
         if phase:
             phase(f"batch {b}: compiling, then timing")
         rows.append(measure_rollout(f"envc {module.name}", rollout, b, steps_for(b), repeats, env=env))
+        if rows[-1].fault is not None:
+            raise SpecRuntimeError(rows[-1].fault)
         if progress:
             progress()
     return rows

@@ -750,7 +750,8 @@ def bench(
                   f"(median of {len(runs)} runs: {shown})")
         return
     _jax_cache(jax_cache)
-    _bench_jax(m, sizes, repeats, replace(ctx, record_faults=record_faults), peer, peer_mod)
+    with _spec_faults_exit(spec):
+        _bench_jax(m, sizes, repeats, replace(ctx, record_faults=record_faults), peer, peer_mod)
 
 
 @contextlib.contextmanager

@@ -371,16 +371,19 @@ def test_a_broken_peer_file_is_the_users_error(tmp_path, source, message):
     assert result.exit_code == 1 and "error[E0180]" in result.output and message in result.output, result.output
 
 
-def test_bench_reports_a_runtime_fault_of_the_spec(tmp_path):
-    """`envc bench --target python` on a spec that faults at its first step: the fault, where it
-    is and how to reproduce it, exit 1 (it was "internal error: SpecRuntimeError", a hunt)."""
+@pytest.mark.parametrize("target, where", [("python", ""), ("jax", "env 0: ")])
+def test_bench_reports_a_runtime_fault_of_the_spec(tmp_path, target, where):
+    """`envc bench` on a spec that faults at its first step: the fault, where it is and how to
+    reproduce it, exit 1 (it was "internal error: SpecRuntimeError" on the interpreter, and on
+    JAX a table of SPS of games that had all faulted: hunts)."""
     from envc.cli import app
 
     spec = tmp_path / "bench_fault.envspec"
     spec.write_text('env bench_fault "faults at once"\nturn_limit 5\nstate { xs: list<int[0..9], 1> }\n'
                     "init { xs.push(1) }\naction add() { xs.push(2) }\nobserve(p) -> int[0..9][1] { return [len(xs)] }\n")
-    result = CliRunner().invoke(app, ["bench", str(spec), "--target", "python", "--steps", "20"])
+    options = ["--steps", "20"] if target == "python" else ["--batch", "2", "--repeats", "1", "--jax-cache", "off"]
+    result = CliRunner().invoke(app, ["bench", str(spec), "--target", target, *options])
     assert result.exit_code == 1, result.output
-    assert "error[R0001]: runtime fault while benchmarking: bench_fault.envspec:5:16: push onto a full list" \
-        in result.output
+    assert f"error[R0001]: runtime fault while benchmarking: {where}bench_fault.envspec:5:16: push onto a full " \
+           "list" in result.output, result.output
     assert "internal error" not in result.output and "envc run" in result.output
