@@ -172,13 +172,14 @@ def test_jax_joint_autoreset_equals_step_joint_then_a_selected_init(duel_jax):
         nxt = env.step_joint(state, actions)
         done = nxt.terminated | nxt.truncated
         picked = jax.tree_util.tree_map(lambda f, n: jnp.where(done, f, n), env.init_from_seed(seed), nxt)
-        return picked, nxt.rewards, done
+        limit = nxt.terminated & ~(state.terminated | state.truncated) & env.time_limit_reached(nxt)
+        return picked, nxt.rewards, nxt.terminated, nxt.truncated | limit
 
     got_fn = jax.jit(jax.vmap(env.step_joint_autoreset_from_seed))
     ref_fn = jax.jit(jax.vmap(reference))
     act = jax.jit(jax.vmap(env.random_joint_actions))
     state = jax.jit(jax.vmap(env.init_from_seed))(jnp.arange(batch, dtype=jnp.uint32))
-    key, restarts = jax.random.PRNGKey(5), 0
+    key, restarts, limits = jax.random.PRNGKey(5), 0, 0
     for t in range(40):
         key, k_act, k_seed = jax.random.split(key, 3)
         actions = act(jax.random.split(k_act, batch), state)
@@ -187,9 +188,12 @@ def test_jax_joint_autoreset_equals_step_joint_then_a_selected_init(duel_jax):
         assert first_difference(jax_state_arrays(got[0]), jax_state_arrays(want[0])) is None, t
         np.testing.assert_array_equal(np.asarray(got[1]), np.asarray(want[1]))
         np.testing.assert_array_equal(np.asarray(got[2]), np.asarray(want[2]))
-        restarts += int(np.asarray(got[2]).sum())
+        np.testing.assert_array_equal(np.asarray(got[3]), np.asarray(want[3]))
+        restarts += int(np.asarray(got[2] | got[3]).sum())
+        limits += int(np.asarray(got[3]).sum())
         state = got[0]
     assert restarts > 0, "some duels end and restart (the fresh states are compared too)"
+    assert limits > 0, "some reach the turn limit (the flag is compared where it is set)"
 
 
 def test_jax_joint_step_handles_illegal_actions_like_the_commits(it, duel, duel_jax):

@@ -12946,13 +12946,18 @@ def random_joint_actions(key, state: State, masks=None) -> jax.Array:
 
 def step_joint_autoreset_from_seed(state: State, actions, seed, masks=None):
     """`step_joint`; when the episode ends, start a new one from `seed` (uint32).
-    Returns `(state, rewards, done)` of the turn taken. The fresh state is selected before the
-    mask and observation are computed, as in `step_autoreset_from_seed` (issue 18)."""
+    Returns `(state, rewards, terminated, truncated)` of the turn taken, the two flags as
+    `step_autoreset` reports them (`truncated` also on a game won on the limit's turn; Rust's
+    `VecEnv.step_joint` reports the same: it returned `done` alone, a hunt). The fresh state
+    is selected before the mask and observation are computed, as in `step_autoreset_from_seed`
+    (issue 18)."""
     st = _step_joint_dict(state, actions, masks)
+    live = ~(state.terminated | state.truncated)
+    truncated = st["truncated"] | (st["terminated"] & live & _time_limit_reached(st))
     done = st["terminated"] | st["truncated"]
     fresh = _init_dict(seed)
     fresh["_fault"] = st["_fault"]  # a fault stays visible after the reset
-    return _finish(_select(done, fresh, st)), st["rewards"], done
+    return _finish(_select(done, fresh, st)), st["rewards"], st["terminated"], truncated
 
 
 def rollout_joint(key, n_turns: int, batch: int, reset_bound: int | None = None):
@@ -12975,8 +12980,10 @@ def rollout_joint(key, n_turns: int, batch: int, reset_bound: int | None = None)
         actions = jax.vmap(random_joint_actions)(jax.random.split(k_act, batch), state, masks)
         seeds = jax.random.bits(k_reset, (batch,), jnp.uint32)
         if bound >= batch:
-            state, rewards, done = jax.vmap(step_joint_autoreset_from_seed)(state, actions, seeds, masks)
-            return (state, key), (rewards, done)
+            state, rewards, terminated, truncated = jax.vmap(step_joint_autoreset_from_seed)(
+                state, actions, seeds, masks
+            )
+            return (state, key), (rewards, terminated | truncated)
         st = jax.vmap(_step_joint_dict)(state, actions, masks)
         state = jax.vmap(_finish)(_reset_finished(st, seeds, bound))
         return (state, key), (st["rewards"], st["terminated"] | st["truncated"])
