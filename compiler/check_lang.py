@@ -1223,9 +1223,13 @@ class LanguageChecks:
         dims = self.cell_dims(fd.type)
         if len(chain) != len(dims):
             self.fail("E0172", f"`revealed` reads one cell: `{fd.name}` takes {len(dims)} indices", cell_ast.span)
-        saved = ctx.reads_hidden
+        # What reading the cell records is undone: the cell is read only where it was revealed,
+        # which every player may see. So a `fn` reading a private field through `revealed` alone
+        # does not read it at its parameter (`slot_params`; a hunt: `observe` calling such a fn
+        # for another player was refused, the same expression inline accepted).
+        saved, saved_slots = ctx.reads_hidden, set(ctx.slot_params)
         cell = self.expr(cell_ast, ctx, peek=True)
-        ctx.reads_hidden = saved
+        ctx.reads_hidden, ctx.slot_params = saved, saved_slots
         if not (cell.type == _leaf_cell(fd.type)):
             self.fail("E0172", "`revealed` reads one cell", cell_ast.span)  # pragma: no cover
         indices = [self.expr(link.index, ctx) for link in reversed(chain)]
