@@ -1195,8 +1195,10 @@ class LanguageChecks:
         outside `observe`; E0170 where a `let` or a generator rebinds the player's name, whose
         flag would be another viewer's)."""
         if ctx.observe_player is None:
-            self.fail("E0172", f"`revealed` of `@reveal_to` field `{fd.name}` is read in `observe`", e.span,
-                      help="the flag says which player sees the cell: read it where the player is known")
+            self.fail("E0172", f"`revealed` of `@reveal_to` field `{fd.name}` may be read only in `observe`", e.span,
+                      "outside `observe`",
+                      help="the flag says which player sees the cell: read it in `observe`, where the player is "
+                           "known (a `fn` that `observe` calls may take the cell's value as an argument)")
         assert fd.reveal_to is not None  # `revealed` reads only a field with `@reveal` or `@reveal_to`
         if self.scope_of(ctx, ctx.observe_player) != id(ctx.scopes[0]):
             self.fail("E0170", f"`revealed` of `@reveal_to` field `{fd.name}` reads the flag of a rebound "
