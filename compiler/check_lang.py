@@ -1213,6 +1213,11 @@ class LanguageChecks:
         cell_ast = e.args[0].value
         chain = []
         node = cell_ast
+        # a field of a record cell, `revealed(h[0].a, -1)`, reads the cell where it is revealed
+        # (hunt J: it was "not such a field", the whole cell being the only form)
+        fields = 0
+        while isinstance(node, ast.Field):
+            node, fields = node.base, fields + 1
         while isinstance(node, ast.Index):
             chain.append(node)
             node = node.base
@@ -1232,7 +1237,7 @@ class LanguageChecks:
         saved, saved_slots = ctx.reads_hidden, set(ctx.slot_params)
         cell = self.expr(cell_ast, ctx, peek=True)
         ctx.reads_hidden, ctx.slot_params = saved, saved_slots
-        if not (cell.type == _leaf_cell(fd.type)):
+        if not fields and not (cell.type == _leaf_cell(fd.type)):
             self.fail("E0172", "`revealed` reads one cell", cell_ast.span)  # pragma: no cover
         indices = [self.expr(link.index, ctx) for link in reversed(chain)]
         for x in indices:
