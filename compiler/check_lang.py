@@ -1211,16 +1211,7 @@ class LanguageChecks:
         if len(e.args) != 2:
             self.fail("E0111", "`revealed` takes 2 arguments: `revealed(cell, fallback)`", e.span)
         cell_ast = e.args[0].value
-        chain = []
-        node = cell_ast
-        # a field of a record cell, `revealed(h[0].a, -1)`, reads the cell where it is revealed
-        # (hunt J: it was "not such a field", the whole cell being the only form)
-        fields = 0
-        while isinstance(node, ast.Field):
-            node, fields = node.base, fields + 1
-        while isinstance(node, ast.Index):
-            chain.append(node)
-            node = node.base
+        node, chain, fields = _cell_links(cell_ast)
         fd = self.state.get(node.name) if isinstance(node, ast.Name) and ctx.lookup(node.name) is None else None
         if fd is not None and fd.name in self.broken and not (fd.reveal or fd.reveal_to):
             raise _Poison()  # its `@reveal` flag was refused where it is declared
@@ -1748,6 +1739,19 @@ def _leaf(t: ir.Type) -> ir.Type:
     while isinstance(t, ir.ArrayT):
         t = t.elem
     return t
+
+
+def _cell_links(cell: ast.Expr) -> tuple[ast.Expr, list[ast.Index], int]:
+    """`revealed`'s cell `x[i]...[k].f...g` as (its root `x`, the index links from the last,
+    the number of record fields read after them). A field of a record cell, `revealed(h[0].a,
+    -1)`, reads the cell where it is revealed (hunt J: it was "not such a field")."""
+    node, chain, fields = cell, [], 0
+    while isinstance(node, ast.Field):
+        node, fields = node.base, fields + 1
+    while isinstance(node, ast.Index):
+        chain.append(node)
+        node = node.base
+    return node, chain, fields
 
 
 def _leaf_cell(t: ir.Type) -> ir.Type:
