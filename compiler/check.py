@@ -82,6 +82,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks, StatementChec
         self.num_players = 1
         self.turn_limit: int | None = None
         self.global_names: dict[str, Span] = {}
+        self._global_what: dict[str, str] = {}  # what each global name is ("state field", "boundary")
         # names whose declaration failed (already reported): later uses are not reported again
         self.broken: set[str] = set()
         # data as read from files (for `by` keys), `text` columns (for hole families), and
@@ -134,13 +135,19 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks, StatementChec
         if not self.check_reserved(name, self.name_span(span, name)):
             return False
         if name in self.global_names or name in BUILTIN_FIELDS or name in ("random",):
-            prev = self.global_names.get(name)
-            where = f"first defined at {prev.file}:{prev.line}:{prev.col}" if prev else "it is a built-in name"
-            self.err("E0101", f"duplicate definition of `{name}`", self.name_span(span, name),
-                     f"{what} `{name}` defined again",
+            first = self.global_names.get(name)
+            again, again_what = span, what
+            if first is not None and first.file == span.file and first.start > span.start:
+                # declared in another order than written (boundaries before state fields): the
+                # one written second is the one defined again (hunt J blamed a field above)
+                first, again, again_what = span, first, self._global_what.get(name, "name")
+            where = f"first defined at {first.file}:{first.line}:{first.col}" if first else "it is a built-in name"
+            self.err("E0101", f"duplicate definition of `{name}`", self.name_span(again, name),
+                     f"{again_what} `{name}` defined again",
                      help="rename one of them", notes=[where])
             return False
         self.global_names[name] = span
+        self._global_what[name] = what
         return True
 
     # ------------------------------------------------------------ entry
