@@ -114,11 +114,21 @@ def write_csv(path: str | Path, module: ir.Module, rows: list[MatchupRow]) -> No
         w.writerow(header)
         for r in rows:
             sides = r.entrants or [""] * p
-            cells: list[object] = [r.label] + (sides if per_player else []) + [r.episodes, f"{r.mean_length:.4f}"]
+            names = [_text_cell(x) for x in [r.label] + (sides if per_player else [])]
+            cells: list[object] = names + [r.episodes, f"{r.mean_length:.4f}"]
             cells += [f"{x:.6f}" for x in r.wins] + [f"{r.draws:.6f}"] + [f"{x:.6f}" for x in r.mean_return] \
                 if p > 1 else [f"{r.mean_return[0]:.6f}", f"{r.terminated:.6f}"]
             cells += [f"{r.truncated:.6f}", f"{r.cut:.6f}"] + [f"{r.endings.get(e, 0.0):.6f}" for e in endings]
             w.writerow(cells)
+
+
+def _text_cell(text: str) -> str:
+    """A name from the spec or its data (an entrant, a match-up label) as a CSV cell that a
+    spreadsheet shows as text: one that starts like a formula (`=`, `+`, `-`, `@`, a tab or a
+    carriage return) gets a leading `'` (OWASP's "CSV injection" advice; hunt E: a deck named
+    `=HYPERLINK(...)` became a formula). Decided here rather than with `defusedcsv`, which
+    also rewrites the numeric cells this file writes as text (`-0.500000`)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def write_heatmap(path: str | Path, table: Standings, title: str) -> None:

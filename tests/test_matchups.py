@@ -169,3 +169,22 @@ def test_cli_run_matchup_errors_come_before_any_game(tmp_path):
                  "--heatmap", str(tmp_path / "t2.png"))  # (a heatmap asked for and not drawn: refused first)
     assert asked.exit_code == 1 and "E0181" in asked.output and "SPS" not in asked.output
     assert not (tmp_path / "t2.csv").exists()
+
+
+def test_csv_names_that_look_like_formulas_stay_text(tmp_path, specs):
+    """An entrant named like a spreadsheet formula is written as text (`'` first), numbers as
+    numbers (hunt E: a deck named `=HYPERLINK(...)` became a formula)."""
+    from dataclasses import replace
+
+    from envc.matchups import write_csv
+    from envc.run_jax import summarize
+
+    tcg = specs("tcg")
+    row = summarize(tcg, _episodes(tcg, [(A, B, 0, 1)]))[0]
+    bad = '=HYPERLINK("http://x","y")'
+    write_csv(tmp_path / "m.csv", tcg, [replace(row, label=f"{bad} vs -x", entrants=[bad, "@x"],
+                                                mean_return=[-0.5, 0.5])])
+    with open(tmp_path / "m.csv", encoding="utf-8") as fh:
+        (got,) = list(csv.DictReader(fh))
+    assert (got["matchup"], got["player0"], got["player1"]) == ("'" + bad + " vs -x", "'" + bad, "'@x")
+    assert float(got["p0_mean_return"]) == -0.5
