@@ -31,8 +31,10 @@ if TYPE_CHECKING:
 
 BUILTIN_FIELDS = ("current_player", "rewards", "terminated", "truncated", "step_count")
 # what every backend's state holds beside the spec's fields (the arrays of `envc.verify.to_arrays`,
-# the JAX `State`, the Rust `State`): a state field cannot take these names
-STATE_RESERVED = ("observation", "legal_action_mask", "_rng_key", "_rng_counter")
+# the JAX `State`, the Rust `State`): a state field cannot take these names. `_fault` is the
+# JAX state's record of a runtime fault (`number_faults`; a field of that name was an internal
+# error of the JAX backend: hunt N)
+STATE_RESERVED = ("observation", "legal_action_mask", "_rng_key", "_rng_counter", "_fault")
 WRITABLE_BUILTINS = ("current_player", "rewards", "terminated")
 PURE_BUILTINS = builtins.FUNCTIONS
 REDUCERS = ("sum", "count", "any", "all", "min", "max")
