@@ -140,6 +140,23 @@ def fits_float32(value: float) -> bool:
         return bool(np.isfinite(np.float32(value)))
 
 
+#: float32's smallest normal magnitude; below it (but not 0) a value is subnormal
+FLOAT32_TINY = float(np.finfo(np.float32).tiny)
+#: why a subnormal value is refused where a spec or its data writes one (literals, data cells)
+SUBNORMAL_WHY = ("JAX on CPU flushes float32 values below 1.1754944e-38 in magnitude to zero (XLA), where the "
+                 "interpreter and Rust keep them: write 0.0 or a value of at least 1.1754944e-38")
+
+
+def subnormal_float32(value: float) -> bool:
+    """True when `value` rounds to a subnormal float32: not zero, below `FLOAT32_TINY` in
+    magnitude. Decision (hunts L and N): such a value written in a spec or a data file is
+    refused, since XLA:CPU flushes it to zero and a comparison with 0 then differs between
+    JAX and the other backends, which no `--float-tolerance` hides; one reached by arithmetic
+    is documented in the README (verify reports it)."""
+    magnitude = abs(float(np.float32(value)))
+    return 0.0 < magnitude < FLOAT32_TINY
+
+
 def _at(span: Span) -> str:
     """`file:line:col` of a span, for notes that point at a first declaration."""
     return f"{span.file}:{span.line}:{span.col}"

@@ -22,6 +22,7 @@ from envc.compiler.check_base import (
     MAX_DRAW_REPEAT,
     PURE_BUILTINS,
     REDUCERS,
+    SUBNORMAL_WHY,
     CheckerPart,
     Ctx,
     _at,
@@ -33,6 +34,7 @@ from envc.compiler.check_base import (
     _pure_help,
     _random_help,
     fits_float32,
+    subnormal_float32,
 )
 from envc.compiler.check_lang import BUILTIN_NAMES
 from envc.compiler.diagnostics import Span, did_you_mean
@@ -173,6 +175,9 @@ class ExpressionChecks(CheckerPart):
         if not fits_float32(e.value):
             self.fail("E0120", "float literal does not fit in float32", e.span, "beyond float32",
                       help=f"float32 values are at most {FLOAT32_MAX:.7g} in magnitude")
+        if subnormal_float32(e.value):
+            self.fail("E0120", "float literal is a subnormal float32", e.span, "below 1.1754944e-38",
+                      help=SUBNORMAL_WHY)
         return ir.Const(type=ir.FLOAT, value=e.value, span=e.span)
 
     def unary(self, e: ast.Unary, ctx: Ctx) -> ir.Expr:

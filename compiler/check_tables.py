@@ -22,11 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 from envc.compiler import decklist, ir
 from envc.compiler.check_base import (
+    SUBNORMAL_WHY,
     CheckerPart,
     Ctx,
     _at,
     _Poison,
     fits_float32,
+    subnormal_float32,
 )
 from envc.compiler.diagnostics import Span, did_you_mean
 from envc.compiler.tabledata import ROW_LINE, is_csv
@@ -506,6 +508,8 @@ def _convert_float(raw: Any) -> tuple[Any, str | None]:
         return None, "is not a number"
     if not fits_float32(value):
         return None, "is not a finite float32 (NaN, an infinity, or beyond 3.4e38)"
+    if subnormal_float32(value):
+        return None, f"is a subnormal float32: {SUBNORMAL_WHY}"
     return value, None
 
 
