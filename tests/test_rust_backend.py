@@ -586,3 +586,21 @@ def test_corners_fresh_specs_broke_on_rust():
     ours = it.observe(it.step(it.init(0), put), 0)
     assert obs["xs"]["len"] == len(ours["xs"]) == 1 and obs["xs"]["items"][0] == ours["xs"][0] == 2
     assert obs["m"] == ours["m"]
+
+
+def test_a_long_else_if_chain_builds_flat(tmp_path):
+    """An `if ... then ... else if ...` expression of 700 arms (far inside the language's
+    1,000-level nesting) nested one Rust block per arm, and rustc's parser overflowed its
+    stack (a hunt); the chain is now one labeled block, each arm after the other. Its arms read
+    a list (a statement with a fault check each), so the chain needs statements; the crate
+    builds and plays as the interpreter does."""
+    arms = " else ".join(f"if step_count == {k} then xs[{k % 3}] + {k % 5}" for k in range(700))
+    spec = tmp_path / "chain.envspec"
+    spec.write_text('env chain "a long else-if chain"\nplayers 1\nturn_limit 30\n'
+                    "state {\n    xs: list<int[0..9], 3>\n    n: int[0..20] = 0\n}\n"
+                    "init {\n    for k in 0..3 {\n        xs.push(random.int(0, 9))\n    }\n}\n"
+                    f"action go() {{\n    n = {arms} else 0\n}}\n"
+                    "observe(p) -> int[0..20] { return n }\n", encoding="utf-8")
+    report = verify(load(str(spec)), ["python", "rust"], episodes=3, seed=0)
+    assert report.ok, [d.render() for d in report.divergences] + report.faults + report.spec_faults
+    assert report.steps == 90

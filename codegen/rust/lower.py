@@ -571,6 +571,9 @@ class Lowering:
             return f"(if {c} {{ {a} }} else {{ {b} }})"
         tmp = self.fresh("_c")
         self.emit(f"let {tmp}: {self.vty(e.type)};")
+        if _chain_length(e) >= FLAT_CHAIN:
+            self.cond_chain(e, c, tmp)
+            return tmp
         self.emit(f"if {c} {{")
         for branch, word in ((e.then, None), (e.orelse, "} else {")):
             if word:
@@ -581,6 +584,30 @@ class Lowering:
             self.out.depth -= 1
         self.emit("}")
         return tmp
+
+    def cond_chain(self, e: ir.Cond, first: str, tmp: str) -> None:
+        """`if a then x else if b then y ... else z` into `tmp`, one arm after the other in a
+        labeled block (`'c: { if a { tmp = x; break 'c; } ... tmp = z; }`), where nesting each
+        `else` in the one before made the output one block deeper per arm: rustc's parser
+        overflowed its stack on 700 arms (hunt N). Each condition is evaluated, its statements
+        emitted, only when the ones before it were false, as in the interpreter. `first`: the
+        first condition's code, already lowered."""
+        label = "'" + tmp.lstrip("_")
+        self.emit(f"{label}: {{")
+        self.out.depth += 1
+        arm: ir.Expr = e
+        while isinstance(arm, ir.Cond):
+            c = first if arm is e else self.ex(arm.cond)
+            self.emit(f"if {c} {{")
+            self.out.depth += 1
+            self.emit(f"{tmp} = {self.convert(self.ex(arm.then), arm.then.type, e.type)};")
+            self.emit(f"break {label};")
+            self.out.depth -= 1
+            self.emit("}")
+            arm = arm.orelse
+        self.emit(f"{tmp} = {self.convert(self.ex(arm), arm.type, e.type)};")
+        self.out.depth -= 1
+        self.emit("}")
 
     def call_args(self, params: list[ir.ParamDef], args: list[ir.Expr], bind: bool = False) -> str:
         codes = self.ex_seq(args)
@@ -1155,6 +1182,19 @@ def wrap_literal(code: str, head: int = 0, width: int = 100) -> str:
         line += ("" if not line else " ") + item + ","
     lines.append(line)
     return "[\n" + "\n".join("    " + x for x in lines) + "\n]"
+
+
+#: an `if ... else if ...` chain of at least this many arms that needs statements is lowered
+#: flat (`cond_chain`); a shorter one nests as written, which reads better
+FLAT_CHAIN = 4
+
+
+def _chain_length(e: ir.Cond) -> int:
+    """The number of `then` arms of `e`'s `else if` chain (1 for a lone `if ... else`)."""
+    n, arm = 0, e
+    while isinstance(arm, ir.Cond):
+        n, arm = n + 1, arm.orelse
+    return n
 
 
 def _simple(code: str) -> bool:
