@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -1191,7 +1192,7 @@ FLAT_CHAIN = 4
 
 def _chain_length(e: ir.Cond) -> int:
     """The number of `then` arms of `e`'s `else if` chain (1 for a lone `if ... else`)."""
-    n, arm = 0, e
+    n, arm = 0, cast(ir.Expr, e)
     while isinstance(arm, ir.Cond):
         n, arm = n + 1, arm.orelse
     return n
