@@ -461,9 +461,12 @@ def _convert_int(raw: Any, t: ir.IntT) -> tuple[Any, str | None]:
 
 
 def _convert_bool(raw: Any) -> tuple[Any, str | None]:
-    """A cell as a boolean: a bool, or the text `true`, `false`, `1` or `0` (any case)."""
+    """A cell as a boolean: a bool, the text `true`, `false`, `1` or `0` (any case), or the
+    JSON number 1 or 0 (the message names `1` and `0`: a JSON row's `1` was refused; hunt N)."""
     if isinstance(raw, str) and raw.lower() in ("true", "false", "1", "0"):
         return raw.lower() in ("true", "1"), None
+    if type(raw) is int and raw in (0, 1):
+        return raw == 1, None
     if not isinstance(raw, bool):
         return None, "is not a boolean (`true`, `false`, `1` or `0`)"
     return raw, None

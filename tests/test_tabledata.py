@@ -151,3 +151,21 @@ def test_rows_of_one_name_are_told_apart(tmp_path):
            'action go() { terminate() }\nobserve(p) -> int[0..1] { return a }\n')
     m = load(str(tmp_path / "s.envspec"))
     assert m.tables[0].labels == ["ou", "uu", "ou #2"]
+
+
+def test_a_json_bool_column_takes_1_and_0_as_its_message_says(tmp_path):
+    """E0152 for a bool column says `1` and `0` are booleans; a JSON row's numbers 1 and 0 were
+    refused with that very message (hunt N). Other numbers stay refused."""
+    from envc.compiler.check import load
+
+    _write(tmp_path, "t.json", '[{"name": "a", "b": 1}, {"name": "c", "b": 0}, {"name": "d", "b": true}]')
+    path = tmp_path / "s.envspec"
+    body = 'env s "s"\nplayers 1\ntable T from "t.json" { b: bool }\nstate { x: bool = false }\n' \
+           "action pick(t: T) { x = t.b }\nobserve(p) -> bool { return x }\n"
+    path.write_text(body, encoding="utf-8")
+    assert load(str(path)).table("T").columns[0].values == [True, False, True]
+    _write(tmp_path, "t.json", '[{"name": "a", "b": 2}, {"name": "c", "b": 1.0}]')
+    with pytest.raises(DiagnosticError) as err:
+        load(str(path))
+    assert [n.split(": ", 1)[1] for n in err.value.diagnostics[0].notes] == \
+        ["`b` = 2 is not a boolean (`true`, `false`, `1` or `0`)", "`b` = 1.0 is not a boolean (`true`, `false`, `1` or `0`)"]
