@@ -145,10 +145,12 @@ def write_heatmap(path: str | Path, table: Standings, title: str) -> None:
     side = max(4.0, 0.45 * n + 2.5)
     fig, ax = plt.subplots(figsize=(side + 1.5, side))
     image = ax.imshow(np.ma.masked_invalid(m), cmap="RdBu", vmin=0.0, vmax=1.0)
-    ax.set_xticks(range(n), table.names, rotation=90, fontsize=8)
-    ax.set_yticks(range(n), table.names, fontsize=8)
+    # names and the title come from the spec and its data: drawn as written, never as mathtext
+    # (`$\alpha{$` was an internal error of matplotlib's parser, `$x^2$` drawn as math; hunt N)
+    ax.set_xticks(range(n), table.names, rotation=90, fontsize=8, parse_math=False)
+    ax.set_yticks(range(n), table.names, fontsize=8, parse_math=False)
     ax.set_xlabel("against")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title, fontsize=9, parse_math=False)
     if n <= 24:
         for a in range(n):
             for b in range(n):

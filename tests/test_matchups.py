@@ -188,3 +188,16 @@ def test_csv_names_that_look_like_formulas_stay_text(tmp_path, specs):
         (got,) = list(csv.DictReader(fh))
     assert (got["matchup"], got["player0"], got["player1"]) == ("'" + bad + " vs -x", "'" + bad, "'@x")
     assert float(got["p0_mean_return"]) == -0.5
+
+
+def test_heatmap_draws_names_as_written(tmp_path):
+    """Entrant names and the title come from the spec and its data: `$\\alpha{$` was an internal
+    error (matplotlib's mathtext parser) and `$x^2$` drawn as math (hunt N); both are drawn as
+    plain text now."""
+    pytest.importorskip("matplotlib")
+    from envc.matchups import Standings, write_heatmap
+
+    games = np.array([[0, 2], [2, 0]])
+    table = Standings(["cost $\\alpha{$", "a $x^2$ b"], games, np.array([[0, 1], [1, 0]]), np.zeros((2, 2), int))
+    write_heatmap(tmp_path / "m.png", table, "deck $\\undefined{$")
+    assert (tmp_path / "m.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
