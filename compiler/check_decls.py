@@ -132,10 +132,27 @@ class DeclChecks(CheckerPart):
             if m.name in seen:
                 self.err("E0101", f"duplicate member `{m.name}` in enum `{d.name}`", m.span, "defined again")
             seen[m.name] = m.span
+        self._data_names(d)
         if not d.members:
             self.err("E0122", f"enum `{d.name}` has no members", d.span, help="list at least one member")
         self.enums[d.name] = ir.EnumDef(name=d.name, members=[m.name for m in d.members],
                                         aliases=[m.alias for m in d.members], span=d.span)
+
+    def _data_names(self, d: ast.EnumDecl) -> None:
+        """E0101 where two members of enum `d` answer to one name in data files: a data file
+        names a member by its name or its data name (`a "b"`), and the first member that
+        matches was taken, so a member whose name another member's data name took could never
+        be named (hunt N: `enum K { a "b", b }` read `"b"` as `a`)."""
+        owner: dict[str, str] = {}
+        for m in d.members:
+            for text in dict.fromkeys([m.name, m.alias or m.name]):
+                other = owner.setdefault(text, m.name)
+                if other == m.name:
+                    continue
+                what = "name" if text == m.name else "data name"
+                self.err("E0101", f"members `{other}` and `{m.name}` of enum `{d.name}` both answer to \"{text}\" "
+                         "in data files", m.span, f"its {what} is \"{text}\"",
+                         help="give each member a data name no other member has or is named")
 
     def _const(self, d: ast.ConstDecl) -> None:
         if not self.declare_global(d.name, d.span, "constant"):
