@@ -85,6 +85,9 @@ def parse(path: str, text: str, shown_path: str | None = None) -> dict:
                                 help="give each card on its own line (`N ID`), or name the key otherwise")
         elif ":" in line and not line.startswith("__"):
             key, value = line.split(":", 1)
+            if key.strip() in lines:  # (as the JSON reader: a second value would replace the first; hunt N)
+                raise DataFileError("E0151", f"`{key.strip()}:` is given twice (first on line {lines[key.strip()]})",
+                                    number, len(raw) - len(raw.lstrip()) + 1, help="give each key once")
             row[key.strip()] = value.strip()
             lines[key.strip()] = number
             continue
