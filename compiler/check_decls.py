@@ -53,6 +53,11 @@ def builtin_function_names(simultaneous: bool) -> tuple[str, ...]:
     return (tuple(builtins.BUILTINS) + REDUCERS + EFFECTS + BUILTIN_NAMES + COIN_BUILTINS
             + (sim.RESERVED if simultaneous else ()))
 
+#: the longest env name: it becomes the Python package, the crate and file names (`envc_gen_NAME_PID`,
+#: `NAME-HASH`, the wheel), each at most 255 bytes; 250 characters were an internal error (hunt N)
+MAX_ENV_NAME = 64
+
+
 class DeclChecks(CheckerPart):
     """Mixin of `Checker`: see the module docstring."""
 
@@ -70,6 +75,9 @@ class DeclChecks(CheckerPart):
         self._at_most_one(envs, "env")
         name = envs[0].name if envs else "env"
         doc = envs[0].doc if envs else None
+        if len(name) > MAX_ENV_NAME:
+            self.err("E0104", f"the env name is {len(name)} characters long", file_span, f"more than {MAX_ENV_NAME}",
+                     help="shorten it: it names the generated Python package, the Rust crate and their files")
         self._players(self._at_most_one(by_kind.get(ast.PlayersDecl, []), "players"))
         self._turn_limit(self._at_most_one(by_kind.get(ast.TurnLimitDecl, []), "turn_limit"))
         illegal = self._illegal_action(self._at_most_one(by_kind.get(ast.IllegalActionDecl, []), "illegal_action"))
