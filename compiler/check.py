@@ -49,6 +49,9 @@ from envc.compiler.check_tables import TableChecks
 from envc.compiler.diagnostics import Diagnostic, DiagnosticError, Sources, Span, did_you_mean
 from envc.dsl import ast
 
+#: the type words of the grammar (`dsl/envspec.lark`'s `base_type`): no enum, record or table takes them
+TYPE_WORDS = ("bool", "float32", "int", "list")
+
 
 def _ranges_of(t: ir.Type) -> str:
     return f"{t.lo}..{t.hi}" if isinstance(t, ir.IntT) else str(t)
@@ -133,6 +136,12 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks, StatementChec
 
     def declare_global(self, name: str, span: Span, what: str) -> bool:
         if not self.check_reserved(name, self.name_span(span, name)):
+            return False
+        if what in ("enum", "record", "table") and name in TYPE_WORDS:
+            # a type written `float32` is always the built-in: such a type could never be named
+            # (hunt L: "expected `float32`, found `float32`" at its first use)
+            self.err("E0101", f"`{name}` is a built-in type and cannot name a{'n' if what == 'enum' else ''} {what}",
+                     self.name_span(span, name), "built-in type", help=f"rename it, e.g. `{name.capitalize()}`")
             return False
         if name in self.global_names or name in BUILTIN_FIELDS or name in ("random",):
             first = self.global_names.get(name)
