@@ -588,7 +588,7 @@ def test_corners_fresh_specs_broke_on_rust():
     assert obs["m"] == ours["m"]
 
 
-def test_a_long_else_if_chain_builds_flat(tmp_path):
+def test_a_long_else_if_chain_builds_flat_and_its_scalar_observation_is_an_array(tmp_path):
     """An `if ... then ... else if ...` expression of 700 arms (far inside the language's
     1,000-level nesting) nested one Rust block per arm, and rustc's parser overflowed its
     stack (a hunt); the chain is now one labeled block, each arm after the other. Its arms read
@@ -601,6 +601,14 @@ def test_a_long_else_if_chain_builds_flat(tmp_path):
                     "init {\n    for k in 0..3 {\n        xs.push(random.int(0, 9))\n    }\n}\n"
                     f"action go() {{\n    n = {arms} else 0\n}}\n"
                     "observe(p) -> int[0..20] { return n }\n", encoding="utf-8")
-    report = verify(load(str(spec)), ["python", "rust"], episodes=3, seed=0)
+    m = load(str(spec))
+    report = verify(m, ["python", "rust"], episodes=3, seed=0)
     assert report.ok, [d.render() for d in report.divergences] + report.faults + report.spec_faults
     assert report.steps == 90
+    # its observation is a scalar: GymEnv hands a 0-d array, as its Box space and the JAX adapter
+    # do (a NumPy scalar made Gymnasium's `Box.contains` warn at every call: a hunt)
+    gym = load_rust(m).GymEnv()
+    obs, _ = gym.reset(seed=0)
+    stepped = gym.step(0)[0]
+    assert all(isinstance(o, np.ndarray) and o.shape == () for o in (obs, stepped)), (type(obs), type(stepped))
+    assert gym.observation_space.contains(stepped)

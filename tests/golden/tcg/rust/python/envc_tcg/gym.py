@@ -97,7 +97,7 @@ def _row(tree, i: int):
     """Environment `i` of a batched observation: an array's row, or a record's (nested dicts of
     arrays: a list field is `{"items", "len"}`) row of every leaf."""
     if isinstance(tree, np.ndarray):
-        return tree[i].copy()
+        return np.array(tree[i])  # (a copy; a 0-d array, not a NumPy scalar, for a scalar observation: hunt L)
     return {k: _row(v, i) for k, v in tree.items()}
 
 
@@ -295,7 +295,7 @@ class GymEnv(gymnasium.Env if gymnasium is not None else object):
         seats.step(np.array([action], dtype=np.int32))
         terminated, truncated = bool(seats.terminated[0]), bool(seats.truncated[0])
         # a finished game has restarted inside (`reset_envs`): show its last observation
-        obs = seats.final_obs[0].copy() if terminated or truncated else self._obs()
+        obs = _row(seats.final_obs, 0) if terminated or truncated else self._obs()
         return obs, float(seats.reward[0]), terminated, truncated, self._info()
 
     def action_masks(self) -> np.ndarray:
@@ -304,7 +304,7 @@ class GymEnv(gymnasium.Env if gymnasium is not None else object):
 
     def _obs(self):
         if self._seats is not None:  # (the agent's view, also of a game that ended before its turn)
-            return self._seats.agent_obs()[0]
+            return _row(self._seats.agent_obs(), 0)
         return _row(self.env.obs, 0)
 
     def _info(self) -> dict:
