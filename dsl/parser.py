@@ -985,6 +985,32 @@ def _exponent_diagnostic(text: str, path: str) -> Diagnostic | None:
                       help=_written_out(literal))
 
 
+#: a float written with its dot at an end, `5.` or `.5` (not `0..5`, a range, nor `x.y5`): the
+#: lexer reads `5.` as `5` and a field access, `.5` as a dot, so lark's error lands on the
+#: token after (often the next line: hunt L)
+_DOT_LITERAL = re.compile(r"(?<![\w.])([0-9]+)\.(?![0-9.\w])|(?<![\w.\])])\.([0-9]+)(?![\w.])")
+
+
+def _dot_literal_diagnostic(text: str, path: str) -> Diagnostic | None:
+    """E0004 at the first float literal of the code of `text` written `5.` or `.5`, with the
+    digits it needs; None when there is none. Asked only when the parse failed (such a
+    literal never parses), so a valid spec is never read this way."""
+    found = list(_DOT_LITERAL.finditer(text))
+    if not found:
+        return None
+    code = {i for i, _ in _code_chars(text, found[-1].end())}
+    m = next((m for m in found if m.start() in code), None)
+    if m is None:
+        return None
+    literal = m.group(0)
+    fixed = f"{m.group(1)}.0" if m.group(1) is not None else f"0.{m.group(2)}"
+    line = text.count("\n", 0, m.start()) + 1
+    col = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
+    return Diagnostic("E0004", f"a float literal needs digits on both sides of its `.`: `{literal}`",
+                      _point(path, text, line, col, m.start(), len(literal)), label="not part of envspec",
+                      help=f"write `{fixed}`")
+
+
 def _written_out(literal: str) -> str:
     """The help for a number in exponent notation: the same number in digits, a float
     (`2000.0`) when it has a `.` or a negative exponent, else an integer (`2000`) or a float."""
@@ -1026,7 +1052,7 @@ def parse(text: str, path: str = "<input>") -> ast.Module:
     try:
         tree = _lark().parse(text)
     except UnexpectedInput as err:
-        raise DiagnosticError([_syntax_diagnostic(err, path, text)]) from None
+        raise DiagnosticError([_dot_literal_diagnostic(text, path) or _syntax_diagnostic(err, path, text)]) from None
     try:
         decls = _Builder(path).transform(tree)
     except VisitError as err:  # pragma: no cover - a builder bug, not a user error
@@ -1054,7 +1080,7 @@ def parse_fill_body(text: str, path: str = "<fill>") -> list[ast.Stmt]:
     try:
         tree = _lark_fill_body().parse(text)
     except UnexpectedInput as err:
-        raise DiagnosticError([_syntax_diagnostic(err, path, text)]) from None
+        raise DiagnosticError([_dot_literal_diagnostic(text, path) or _syntax_diagnostic(err, path, text)]) from None
     try:
         return _Builder(path).transform(tree)
     except VisitError as err:
