@@ -165,7 +165,21 @@ def to_value(t: ir.Type, v: Any) -> Any:
     if isinstance(t, ir.ListT):
         return [to_value(t.elem, x) for x in v]
     if isinstance(t, ir.RecordT):
-        return {k: x for k, x in v.items()}
+        return {k: _float32_leaves(x) for k, x in v.items()}
+    return v
+
+
+def _float32_leaves(v: Any) -> Any:
+    """`v` (a record field's plain default) with its Python floats as `numpy.float32`: in a
+    plain default only a float32 field holds a float (ints are ints, bools bools), so no type
+    is needed. A record default's float fields were Python floats and added in float64 (hunt
+    L: `r.big + r.one + r.one` was 16777218.0, 16777216.0 in float32 on every backend)."""
+    if isinstance(v, float):
+        return np.float32(v)
+    if isinstance(v, list):
+        return [_float32_leaves(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _float32_leaves(x) for k, x in v.items()}
     return v
 
 

@@ -1104,3 +1104,19 @@ def test_the_guard_memo_tells_the_two_zeros_apart():
     s = it.init(0)
     assert [bool(x) for x in it.legal_action_mask(s)] == [True, False, True]
     assert [bool(x) for x in it.legal_action_mask(it.step(s, 2))] == [True, False, True]
+
+
+def test_a_record_defaults_float_fields_add_in_float32():
+    """A record-typed state field's default kept its float fields as Python floats, which the
+    interpreter then added in float64 (hunt L): `big + one + one` was 16777218.0, and
+    `g * dt + v0` one float32 step off Rust's. Every operation rounds to float32."""
+    text = ('env rec "r"\nturn_limit 2\nrecord R { big: float32 = 16777216.0  one: float32 = 1.0 }\n'
+            "record P { g: float32 = 9.81  dt: float32 = 0.02  v0: float32 = 0.05  rs: R[2] }\n"
+            "state {\n    p: P\n    out: float32[2]\n}\n"
+            "action go() {\n    out = [p.rs[1].big + p.rs[1].one + p.rs[1].one, p.g * p.dt + p.v0]\n}\n"
+            "observe(q) -> float32[2] { return out }\n")
+    it = Interpreter(check(parse(text, "rec.envspec")))
+    out = it.step(it.init(0), 0).fields["out"]
+    f = np.float32
+    assert [float(x) for x in out] == [16777216.0, float(f(f(9.81) * f(0.02)) + f(0.05))]
+    assert all(type(x) is np.float32 for x in out)
