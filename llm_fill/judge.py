@@ -17,7 +17,8 @@ Stages, in order (the first failure is the verdict, and its text goes back to th
    the text's contract, frame and draws: `textchecks.TextChecks`) find no failing call;
 7. `text`: every printed number and symbol that no rule covers is used by the fill
    (`textchecks.number_problems`, on the passing calls and on states spread over the games),
-   and random numbers it draws change what it does on some call (`textchecks.draw_problems`);
+   and random numbers it draws change what it does on some call (`textchecks.draw_problems`),
+   and so do the options a player chooses (`textchecks.choice_problems`);
 8. `differential` (with a reference: another fill of the same text): both behave alike.
 
 Diagnostics of stages 2 and 3, and faults, point into the answer (`<answer>:line:col`): the
@@ -44,7 +45,13 @@ from envc.llm_fill import props
 from envc.llm_fill.answer import AnswerError, extract_body
 from envc.llm_fill.fillfile import clauses_of, item_text, upsert
 from envc.llm_fill.spec import Loaded, fill_key, load_lenient
-from envc.llm_fill.textchecks import draw_problems, first_difference, number_problems, with_contexts
+from envc.llm_fill.textchecks import (
+    choice_problems,
+    draw_problems,
+    first_difference,
+    number_problems,
+    with_contexts,
+)
 
 #: the file name diagnostics of an answer's body point into
 ANSWER_PATH = "<answer>"
@@ -391,7 +398,8 @@ class Judge:
             return Verdict(False, "property", cx.render(loaded.module, ir_hole), body, cx)
         examples += props.sweep_examples(loaded.module, hole, starts)
         in_context = with_contexts(loaded.module)
-        unused = number_problems(in_context, ir_hole, examples) + draw_problems(in_context, ir_hole, examples)
+        unused = number_problems(in_context, ir_hole, examples) + draw_problems(in_context, ir_hole, examples) \
+            + choice_problems(in_context, ir_hole, examples)
         if unused:
             return Verdict(False, "text", "\n".join(unused), body)
         return Verdict(True, "accepted", "", body, examples=examples)

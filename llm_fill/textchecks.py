@@ -3,7 +3,7 @@
 
 Public surface: `with_contexts(module)`, `TextChecks(module, hole)` (`setup`, `problems`,
 `describe_setup`), `changed_paths`, `path_text`, `value_at`, `literal_sites`, `mutated`,
-`other_player_literals`, `number_problems`, `data_problems`, `draw_problems`, `reads_column`,
+`other_player_literals`, `number_problems`, `data_problems`, `draw_problems`, `choice_problems`, `reads_column`,
 `with_column`, `first_difference`, `set_coins`, `assign`, `Example`.
 
 Per call (inside the generated property tests, `props.check_call`):
@@ -362,6 +362,8 @@ def literal_sites(fn: ir.FnDef, value: int, enum: str | None = None, players: in
         if isinstance(n, ir.Const) and not isinstance(n.value, bool) and n.value == value:
             if isinstance(n.type, ir.IntT) or (enum is not None and isinstance(n.type, ir.EnumT) and n.type.name == enum):
                 count += 1
+        elif _negated(n, value):
+            count += 1
         elif isinstance(n, (ir.For, ir.Reduce, ir.ArrayBuild)):
             count += (n.hi == value) + (n.lo == value)
 
@@ -391,6 +393,9 @@ def mutated(fn: ir.FnDef, value: int, new: int, enum: str | None = None, players
 def _mutate_node(x: ir.Node, update: dict[str, Any], value: int, new: int, enum: str | None) -> None:
     """`mutated` on one node: set in `update` a literal `value` of `x` to `new` (a constant, with
     an integer's range widened to hold it, or a loop's bounds, kept in order)."""
+    if isinstance(x, ir.Const) and isinstance(x.type, ir.IntT) and _negated(x, value):
+        update["value"] = -new
+        update["type"] = ir.IntT(lo=min(-new, x.type.lo), hi=max(-new, x.type.hi))
     if isinstance(x, ir.Const) and not isinstance(x.value, bool) and x.value == value:
         if isinstance(x.type, ir.IntT):
             update["value"] = new
@@ -404,9 +409,16 @@ def _mutate_node(x: ir.Node, update: dict[str, Any], value: int, new: int, enum:
             update["lo"] = min(new, update.get("hi", x.hi))
 
 
-def _outcome(it: Interpreter, name: str, ex: Example):
+def _negated(n: ir.Node, value: int) -> bool:
+    """Whether `n` is the integer literal `-value` of a positive printed `value`: "lose 2"
+    written `bump(p, -2)` writes the text's 2 (hunt M: it was "the fill never writes it")."""
+    return (isinstance(n, ir.Const) and isinstance(n.type, ir.IntT) and not isinstance(n.value, bool)
+            and value > 0 and n.value == -value)
+
+
+def _outcome(it: Interpreter, name: str, ex: Example, choices=None):
     try:
-        after, result = it.call(ex.before, name, ex.args)
+        after, result = it.call(ex.before, name, ex.args, choices)
     except Exception as e:  # a fault (or a loop bound pushed past a list): a different outcome
         return ("fault", str(e))
     return after, result
@@ -557,6 +569,47 @@ def draw_problems(module: ir.Module, hole: ir.HoleDef, examples: list[Example]) 
     return [f"the fill draws random numbers, but what it does never depends on them: on the {len(drawing)} calls "
             "that drew, other random words gave the same state and result. Use what you draw (the random card "
             "is the one at the drawn index), or do not draw"]
+
+
+def choice_problems(module: ir.Module, hole: ir.HoleDef, examples: list[Example]) -> list[str]:
+    """[] or one problem when the fill asks a player to decide (`choose`) and what it does
+    never depends on the decision: on every passing call where a decision had two legal
+    options or more (`IDLE_DRAWS_MIN` such calls at least), the other options (the highest,
+    and the second lowest) leave the state and the result as the lowest did. The judge's calls
+    take the lowest legal option (`Interpreter.call`), so a fill that chose and then used
+    option 0, or pile 0, whatever was chosen passed every check (hunt M; DESIGN.md decision
+    7: no fill replaces a decision by a fixed rule)."""
+    if hole.fill is None:
+        return []
+    it = Interpreter(module)
+    deciding = list(islice((ex for ex in examples if _decided(it, hole, ex)), IDLE_DRAWS_MAX))
+    if len(deciding) < IDLE_DRAWS_MIN:
+        return []
+    for pick in (lambda legal: legal[-1], lambda legal: legal[1]):
+        policy = _policy(pick)
+        if any(not _same(ex, _outcome(it, hole.name, ex, policy)) for ex in deciding):
+            return []
+    return [f"the fill asks a player to choose, but what it does never depends on the choice: on the {len(deciding)} "
+            "calls with two options or more, other options gave the same state and result. Use the chosen value "
+            "(the chosen card is the one at the chosen index)"]
+
+
+def _policy(pick):
+    """A `choices` policy of `Interpreter.call` that takes `pick(legal)` where there are two
+    options or more (the only one otherwise)."""
+    return lambda s, legal, who: pick(legal) if len(legal) > 1 else legal[0]
+
+
+def _decided(it: Interpreter, hole: ir.HoleDef, ex: Example) -> bool:
+    """Whether a `choose` of the call of example `ex` had two legal options or more."""
+    sizes: list[int] = []
+
+    def lowest(s, legal, who):
+        sizes.append(len(legal))
+        return legal[0]
+
+    _outcome(it, hole.name, ex, lowest)
+    return any(n > 1 for n in sizes)
 
 
 def _had_choice(it: Interpreter, hole: ir.HoleDef, ex: Example) -> bool:

@@ -493,3 +493,38 @@ def test_drawn_is_checked_where_it_is_written(tmp_path, call, message):
         load(str(spec))
     assert err.value.diagnostics[0].message == message
     assert err.value.diagnostics[0].span.line == 5
+
+
+CHOICE_SPEC = ROOT / "tests" / "specs" / "choice_texts.envspec"
+IGNORES_THE_CARD = """let i = choose(p, i in 0..8 where i < len(hand[p])) else -1
+if i >= 0 and len(hand[p]) > 0 {
+    let c = hand[p][0]
+    hand[p].remove_at(0)
+    piles[p][0] = min(piles[p][0] + c.power, 20)
+}"""
+IGNORES_THE_PILE = "let k = choose(1 - p, k in 0..3 where piles[p][k] >= 1) else 0\npiles[p][0] = max(piles[p][0] - 1, 0)"
+
+
+@pytest.fixture(scope="module")
+def choices():
+    judge = Judge(str(CHOICE_SPEC), max_examples=EXAMPLES)
+    fills = CHOICE_SPEC.with_suffix(".fills").read_text(encoding="utf-8")
+    return judge, fills, {h.prose: h.name for h in judge.load(fills).module.holes}
+
+
+@pytest.mark.parametrize("text, body", [("Discard a card of your choice.", IGNORES_THE_CARD),
+                                        ("Your opponent picks one of your piles; it loses 1.", IGNORES_THE_PILE)],
+                         ids=["the card", "the pile"])
+def test_a_fill_that_ignores_the_players_choice_is_refused(choices, text, body):
+    """The judge's calls take the lowest legal option, so a fill that chose and then used card 0
+    or pile 0 anyway passed (hunt M): other options must change what it does on some call."""
+    judge, fills, holes = choices
+    verdict = judge.judge_body(holes[text], body, fills)
+    assert (verdict.ok, verdict.stage) == (False, "text"), verdict.feedback
+    assert "the fill asks a player to choose, but what it does never depends on the choice" in verdict.feedback
+
+
+def test_fills_that_use_the_players_choice_pass(choices):
+    judge, fills, _ = choices
+    verdicts = judge.judge_written(fills)
+    assert verdicts and all(v.ok for v in verdicts.values()), {h: v.feedback for h, v in verdicts.items() if not v.ok}
