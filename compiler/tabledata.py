@@ -232,7 +232,10 @@ def _json_rows(text: str) -> Any:
     An object that names a key twice is E0151, as a CSV header naming a column twice is
     (`json` would keep the last value silently)."""
     try:
-        return json.loads(text, parse_int=_json_int, object_pairs_hook=_unique_pairs)
+        value = json.loads(text, parse_int=_json_int, object_pairs_hook=_unique_pairs)
+        if _has_surrogate(value):
+            raise _lone_surrogate_error(text)
+        return value
     except _DuplicateKey as err:
         raise _duplicate_key_error(text, err.key) from None
     except json.JSONDecodeError as err:
@@ -246,6 +249,33 @@ def _json_rows(text: str) -> Any:
                             help="integers are at most 32 bits") from None
     except RecursionError:
         raise DataFileError("E0151", "the JSON nests too deeply") from None
+
+
+#: a JSON escape of a UTF-16 surrogate: a high one with its low one (a pair: one character), or alone
+_SURROGATE_ESCAPE = re.compile(r"(\\u[dD][89abAB][0-9a-fA-F]{2})(\\u[dD][c-fC-F][0-9a-fA-F]{2})?|\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+
+
+def _has_surrogate(value: Any) -> bool:
+    """Whether a string of the JSON `value` (keys too) holds a lone surrogate, which is no
+    character: `"\ud800"` is valid JSON, and a text holding it could not be written out as
+    UTF-8 (hunt N: an internal error in `envc check` and `envc run`)."""
+    if isinstance(value, str):
+        return any("\ud800" <= ch <= "\udfff" for ch in value)
+    if isinstance(value, list):
+        return any(_has_surrogate(x) for x in value)
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(x) for k, x in value.items())
+    return False
+
+
+def _lone_surrogate_error(text: str) -> DataFileError:
+    """E0151 at the first escape of a lone surrogate in the JSON `text` (no position when the
+    scan finds none, e.g. behind an escaped backslash)."""
+    at = next((m.start() for m in _SURROGATE_ESCAPE.finditer(text) if not (m.group(1) and m.group(2))), None)
+    line, col = line_col(text, at) if at is not None else (None, None)
+    return DataFileError("E0151", "a `\\uD800`-`\\uDFFF` escape without its pair is no character", line, col,
+                         help="write the character itself (the file is UTF-8), or a pair of escapes for one "
+                              "beyond U+FFFF")
 
 
 def _duplicate_key_error(text: str, key: str) -> DataFileError:

@@ -44,10 +44,18 @@ _SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
 _CODE_POINT = re.compile(r"u\{([0-9a-fA-F]{1,6})\}")
 
 
+def _scalar(code: int) -> bool:
+    """Whether `code` is a Unicode scalar value (a character): at most U+10FFFF and no UTF-16
+    surrogate. `\\u{D800}` was decoded into a text the interpreter kept and Rust could not
+    hold (its fault message differed) nor the Python target write (hunt N): it stays as
+    written, as `\\u{110000}` does."""
+    return code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF
+
+
 def _unescape(token: str) -> str:
-    """The text of a string literal: `\\n`, `\\t`, `\\r`, `\\"`, `\\\\` and `\\u{XXXX}` (a code point in
-    hex) are escapes; a backslash before anything else stays as written (`dsl_literal` is the
-    inverse)."""
+    """The text of a string literal: `\\n`, `\\t`, `\\r`, `\\"`, `\\\\` and `\\u{XXXX}` (a Unicode
+    scalar value in hex, `_scalar`) are escapes; a backslash before anything else stays as
+    written (`dsl_literal` is the inverse)."""
     body = token[1:-1]
     out: list[str] = []
     i = 0
@@ -58,7 +66,7 @@ def _unescape(token: str) -> str:
             i += 1
             continue
         code = _CODE_POINT.match(body, i + 1)
-        if code is not None and int(code.group(1), 16) <= 0x10FFFF:
+        if code is not None and _scalar(int(code.group(1), 16)):
             out.append(chr(int(code.group(1), 16)))
             i = code.end()
             continue

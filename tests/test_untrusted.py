@@ -640,3 +640,14 @@ def test_a_text_with_control_characters_can_be_filled(tmp_path):
     assert len(hashes) == 2
     (tmp_path / "s.fills").write_text("".join(item_text("eff", {"text": t, "hash": h}, "a = 1") for t, h in zip(texts, hashes)))
     assert load(str(tmp_path / "s.envspec")).name == "x"
+
+
+def test_an_escape_of_a_surrogate_is_no_character():
+    """`\\u{D800}` names no character: it was decoded into a text the interpreter kept, Rust could
+    not hold (the fault messages differed) and the Python target could not write (hunt N). It
+    stays as written, as `\\u{110000}` does; a real character beyond U+FFFF decodes."""
+    from envc.dsl.parser import _unescape
+
+    assert _unescape('"a\\u{D800}b\\u{dfff}"') == "a\\u{D800}b\\u{dfff}"
+    assert _unescape('"\\u{110000}"') == "\\u{110000}"
+    assert _unescape('"\\u{1F600}"') == "\U0001F600"
