@@ -157,16 +157,19 @@ class Sources:
         return lines[line - 1].removesuffix("\r")
 
 
-def visible(text: str, same_width: bool = False) -> str:
+def visible(text: str, same_width: bool = False, one_line: bool = False) -> str:
     """`text` with its control and format characters (ESC, BEL, NUL, U+202E, ...; not a
     newline) made visible: a spec, a data file or a fill is untrusted, and a raw `\x1b[2J` in a
     message cleared the user's terminal. `same_width`: each becomes U+FFFD (one column), so a
-    caret under the source line stays in place; else an escape such as `\x1b`."""
-    if all(ch == "\n" or (ch.isprintable() and unicodedata.category(ch) != "Cf") for ch in text):
+    caret under the source line stays in place; else an escape such as `\x1b`. `one_line`: a
+    newline too (`\n`), for a table cell or a line of a summary (a data name holding one split
+    `envc holes`' lines; hunt N)."""
+    keep = "" if one_line else "\n"
+    if all(ch in keep or (ch.isprintable() and unicodedata.category(ch) != "Cf") for ch in text):
         return text
     out = []
     for ch in text:
-        if ch == "\n" or (ch.isprintable() and unicodedata.category(ch) != "Cf"):
+        if ch in keep or (ch.isprintable() and unicodedata.category(ch) != "Cf"):
             out.append(ch)
         elif same_width:
             out.append("\ufffd")

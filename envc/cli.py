@@ -27,7 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 from rich.text import Text
 
-from envc.compiler.diagnostics import Diagnostic, DiagnosticError, did_you_mean, render, render_all
+from envc.compiler.diagnostics import Diagnostic, DiagnosticError, did_you_mean, render, render_all, visible
 from envc.compiler.pipeline import PREFIX_WALKS, pass_names
 
 # Bounds of integer options (a seed or step count past 2^63 was an internal OverflowError in JAX):
@@ -549,7 +549,7 @@ def _print_report(m, report, backends: str, per_matchup: int | None, float_toler
     for d in report.divergences[:5]:
         err.print(d.render(), markup=False)
     for fault in report.spec_faults[:5]:  # reproduced by every backend: a bug of the spec, not of a backend
-        err.print(Text.assemble(("spec fault", "yellow"), f" {fault}"))
+        err.print(Text.assemble(("spec fault", "yellow"), f" {visible(fault, one_line=True)}"))  # (a fill's text)
     if len(report.spec_faults) > 5:
         err.print(f"... {len(report.spec_faults)} episodes ended in a runtime fault of the spec, each reproduced "
                   "by every backend", markup=False)
@@ -563,7 +563,7 @@ def _print_report(m, report, backends: str, per_matchup: int | None, float_toler
         table.add_column("match-up")
         table.add_column("verified episodes", justify="right")
         for key, n in counts.items():
-            table.add_row(label_text(m, key), f"{n:,}")
+            table.add_row(visible(label_text(m, key), one_line=True), f"{n:,}")
         _wide().print(table)
         short = [k for k, n in counts.items() if per_matchup is not None and n < per_matchup]
         if short:
@@ -994,7 +994,7 @@ def _run_python(m, episodes: int, seed: int, max_steps: int, verbose: bool, repo
             returns.append(list(ret))
             endings.append(int(s.fields[ending.name]) if ending is not None else 0)
             if verbose:
-                where = f"{label_text(m, labels[-1])}, " if matchup_fields(m) else ""
+                where = f"{visible(label_text(m, labels[-1]), one_line=True)}, " if matchup_fields(m) else ""
                 played = _count(n, "step") if turns is None else f"{_count(lengths[-1], 'turn')} ({_count(n, 'step')})"
                 out.print(f"episode {ep}: seed {seed + ep}, {where}{played}, {_outcome_text(codes[-1])}, "
                           f"rewards {list(map(float, s.rewards))}")
@@ -1104,7 +1104,7 @@ class _MatchupFiles:
 
         table = standings(self.m, eps)
         for line in summary_lines(self.m, rows, table):
-            _wide().print(line)
+            _wide().print(visible(line, one_line=True))  # (entrants are named by the data)
         if self.csv is None:
             return
         try:
@@ -1153,7 +1153,7 @@ def _print_matchups(m, eps, title: str) -> list:
     if cut:
         table.add_column("cut at --max-steps", justify="right")
     for k, r in enumerate(rows):
-        cells = [r.label, f"{r.episodes:,}", f"{r.mean_length:.2f}"]
+        cells = [visible(r.label, one_line=True), f"{r.episodes:,}", f"{r.mean_length:.2f}"]
         if p > 1:
             cells += [f"{w:.3f}" for w in r.wins] + [f"{r.draws:.3f}"] + [f"{x:.3f}" for x in r.mean_return]
         else:

@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from envc.compiler.diagnostics import Diagnostic, DiagnosticError, render, render_all
+from envc.compiler.diagnostics import Diagnostic, DiagnosticError, render, render_all, visible
 
 SpecArg = Annotated[str, typer.Argument(help="path of a `.envspec` file, e.g. `specs/tcg.envspec`", show_default=False)]
 
@@ -136,7 +136,7 @@ def _holes_table(m, headers: list[str], rows: list[list[str]], families: bool) -
                          no_wrap=col != "source" or families, overflow="fold" if col == "source" else "ellipsis")
     status_col = headers.index("status")
     for r in rows:
-        cells = [escape(c) for c in r]
+        cells = [escape(visible(c, one_line=True)) for c in r]  # (names and texts come from data and fills)
         cells[status_col] = f"[{colors[r[status_col]]}]{r[status_col]}[/]"
         table.add_row(*cells)
     return table
@@ -166,7 +166,7 @@ def _print_hole_counts(out: Console, m, contracts: bool) -> None:
         out.print(f"{what} fully playable (every text filled): {pc.playable}/{pc.rows}; "
                   f"of the {pc.needed} the data uses: {pc.needed_playable}/{pc.needed}")
         if pc.labels:
-            out.print("  not playable: " + escape(", ".join(pc.labels[:12])) +
+            out.print("  not playable: " + escape(", ".join(visible(x, one_line=True) for x in pc.labels[:12])) +
                       (f", ... ({len(pc.labels) - 12} more)" if len(pc.labels) > 12 else ""))
 
 

@@ -651,3 +651,37 @@ def test_an_escape_of_a_surrogate_is_no_character():
     assert _unescape('"a\\u{D800}b\\u{dfff}"') == "a\\u{D800}b\\u{dfff}"
     assert _unescape('"\\u{110000}"') == "\\u{110000}"
     assert _unescape('"\\u{1F600}"') == "\U0001F600"
+
+
+def test_tables_and_summaries_show_control_characters_escaped(tmp_path):
+    """Data names and texts reached the terminal raw in `envc holes` (the text column, "not
+    playable"), `envc run` (the match-up table, `best:`/`worst:`) and `envc verify` (its
+    match-up table): an ESC sequence cleared the screen, an OSC set the window's title (hunt N).
+    Diagnostics already escaped them."""
+    from typer.testing import CliRunner
+
+    from envc.cli import app
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "c.json").write_text(
+        '[{"name": "evil\\u001b[2J\\nRED\\u0007", "effect": "Heal\\u001b]0;title\\u0007 x"}, {"name": "ok", '
+        '"effect": ""}]', encoding="utf-8")
+    spec = tmp_path / "e.envspec"
+    spec.write_text('env e "escape codes in data"\nplayers 2\nturn_limit 4\ntable Card from "data/c.json" { }\n'
+                    "state {\n    n: int[0..9] = 0\n    cs: Card[2] @matchup\n}\n"
+                    "init {\n    cs[0] = random.int(0, 1)\n    cs[1] = random.int(0, 1)\n}\n"
+                    "action play(c: Card) { current_player = 1 - current_player }\n"
+                    "observe(p) -> int[0..9] { return n }\n", encoding="utf-8")
+    runner = CliRunner()
+    for args in (["run", str(spec), "--episodes", "8"], ["verify", str(spec), "--targets", "python", "--episodes", "8",
+                                                          "--per-matchup", "2"]):
+        result = runner.invoke(app, args, env={"COLUMNS": "200"})
+        assert result.exit_code == 0, result.output
+        assert "\x1b" not in result.output and "\x07" not in result.output, result.output
+        assert "evil\\x1b[2J\\nRED\\x07" in result.output, result.output
+    text = spec.read_text(encoding="utf-8").replace("{ }", "{ effect: text }")
+    spec.write_text(text.replace("action play(c: Card) {", "hole eff() per Card.effect\n"
+                                 "action play(c: Card) {\n    if c.effect != 0 { eff[c.effect]() }"), encoding="utf-8")
+    result = runner.invoke(app, ["holes", str(spec)], env={"COLUMNS": "200"})
+    assert "\x1b" not in result.output and "\x07" not in result.output, result.output
+    assert "Heal\\x1b]0;title\\x07 x" in result.output and "evil\\x1b[2J\\nRED\\x07" in result.output, result.output
