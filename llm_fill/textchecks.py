@@ -347,9 +347,14 @@ def other_player_literals(fn: ir.FnDef, players: int) -> set[int]:
     return out
 
 
+#: the nodes with a literal range `lo..hi`: loops, comprehensions, and the options of a decision or a
+#: random pick (`choose(p, k in 0..3)` writes the 3 of "a number below 3": hunt M found it refused)
+_RANGED = (ir.For, ir.Reduce, ir.ArrayBuild, ir.Choose, ir.RandomPick)
+
+
 def literal_sites(fn: ir.FnDef, value: int, enum: str | None = None, players: int = 0) -> int:
-    """How many literals of `fn`'s body equal `value`: integer constants, loop and
-    comprehension bounds (an exclusive bound `hi` counts as `hi`), and, when `enum` is given,
+    """How many literals of `fn`'s body equal `value`: integer constants, loop, comprehension,
+    `choose` and `random.pick` bounds (an exclusive bound `hi` counts as `hi`), and, when `enum` is given,
     that enum's members (a symbol `{R}` may be written `1` or `Energy.fire`); with `players`,
     not those naming another player (`other_player_literals`)."""
     count = 0
@@ -364,7 +369,7 @@ def literal_sites(fn: ir.FnDef, value: int, enum: str | None = None, players: in
                 count += 1
         elif _negated(n, value):
             count += 1
-        elif isinstance(n, (ir.For, ir.Reduce, ir.ArrayBuild)):
+        elif isinstance(n, _RANGED):
             count += (n.hi == value) + (n.lo == value)
 
     _walk(fn.body, visit)
@@ -402,7 +407,7 @@ def _mutate_node(x: ir.Node, update: dict[str, Any], value: int, new: int, enum:
             update["type"] = ir.IntT(lo=min(new, x.type.lo), hi=max(new, x.type.hi))
         elif enum is not None and isinstance(x.type, ir.EnumT) and x.type.name == enum:
             update["value"] = new
-    if isinstance(x, (ir.For, ir.Reduce, ir.ArrayBuild)):
+    if isinstance(x, _RANGED):
         if x.hi == value:
             update["hi"] = max(new, x.lo)
         if x.lo == value:
@@ -629,7 +634,22 @@ def _changes(module: ir.Module, hole: ir.HoleDef, fn: ir.FnDef, value: int, new:
     other = mutated(fn, value, new, enum, module.num_players)
     mod = module.model_copy(update={"fns": [other if f.name == fn.name else f for f in module.fns]})
     it = Interpreter(mod)
-    return any(not _same(ex, _outcome(it, hole.name, ex)) for ex in examples)
+    if any(not _same(ex, _outcome(it, hole.name, ex)) for ex in examples):
+        return True
+    # The examples' calls took the lowest legal option of every `choose`: a number that bounds the
+    # options ("a number below 3") shows only where another option is taken, so both fills are
+    # run again taking the highest one, and compared with each other.
+    original, highest = Interpreter(module), _policy(lambda legal: legal[-1])
+    return any(_differ(_outcome(original, hole.name, ex, highest), _outcome(it, hole.name, ex, highest))
+               for ex in examples)
+
+
+def _differ(a, b) -> bool:
+    """Whether two outcomes of one call (`_outcome`: (state, result) or a fault) differ."""
+    if isinstance(a[0], str) or isinstance(b[0], str):  # ("fault", text)
+        return a != b
+    return (a[0].rng_counter != b[0].rng_counter or not values_equal(a[1], b[1])
+            or any(not values_equal(a[0].fields[k], b[0].fields[k]) for k in a[0].fields))
 
 
 # ------------------------------------------------------------------ differential

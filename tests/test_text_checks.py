@@ -528,3 +528,23 @@ def test_fills_that_use_the_players_choice_pass(choices):
     judge, fills, _ = choices
     verdicts = judge.judge_written(fills)
     assert verdicts and all(v.ok for v in verdicts.values()), {h: v.feedback for h, v in verdicts.items() if not v.ok}
+
+
+@pytest.mark.parametrize("pick", ["choose(p, k in 0..3) else 0", "random.pick(k in 0..3 where k != 9) else 0"])
+def test_the_bounds_of_a_decision_or_a_pick_write_the_printed_number(tmp_path, pick):
+    """"A number below 3": `choose(p, k in 0..3)` and `random.pick(k in 0..3 ...)` write the 3 (they
+    were refused with "the fill never writes it": hunt M), and a fill offering 0..4 is refused.
+    A choice bound shows only where another option than the lowest is taken: both fills are
+    run again taking the highest."""
+    spec = tmp_path / "bounds.envspec"
+    spec.write_text('env bounds "a printed number that bounds a decision"\nplayers 2\nturn_limit 20\n'
+                    "state { n: int[0..50] = 0 }\n"
+                    'hole bump(p: int[0..1]) "Add a number below 3 to the counter."\n'
+                    "action a() {\n    bump(current_player)\n    current_player = 1 - current_player\n}\n"
+                    "observe(p) -> int[0..50][2] { return [n, pending_choice()] }\n", encoding="utf-8")
+    judge = Judge(str(spec), max_examples=EXAMPLES)
+    right = judge.judge_body("bump", f"let k = {pick}\nn = min(n + k, 50)", "")
+    assert right.ok, right.feedback
+    wrong = judge.judge_body("bump", f"let k = {pick.replace('0..3', '0..4')}\nn = min(n + k, 50)", "")
+    assert (wrong.ok, wrong.stage) == (False, "text"), wrong.feedback
+    assert "the text prints `3`, and the fill never writes it" in wrong.feedback
