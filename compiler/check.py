@@ -49,6 +49,9 @@ from envc.compiler.check_tables import TableChecks
 from envc.compiler.diagnostics import Diagnostic, DiagnosticError, Sources, Span, did_you_mean
 from envc.dsl import ast
 
+#: the source of a selection (`choose(...)`, `random.pick(...)`, or its bare `k in lo..hi where ...`)
+_SELECTION = re.compile(r"(choose|random\.pick)\s*\(|[A-Za-z_]\w*\s+in\s")
+
 #: the type words of the grammar (`dsl/envspec.lark`'s `base_type`): no enum, record or table takes them
 TYPE_WORDS = ("bool", "float32", "int", "list")
 
@@ -311,6 +314,10 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks, StatementChec
                 fix = f"write a value in {dst.lo}..{dst.hi}"
                 if text.strip() != str(src.lo):
                     fix = f"`{text}` is always {src.lo}: {fix}"
+            elif _SELECTION.match(text.strip()):
+                # a decision or a pick: `min(choose(...), 2)` is no selection any more (E0190), and
+                # `min(k in 0..5 where ..., 2)` no expression at all (hunt M): narrow its options
+                fix = f"offer only options in {dst.lo}..{dst.hi}: the range `{dst.lo}..{dst.hi + 1}`"
             else:
                 fix = f"keep it in range, e.g. `{_clamp_fix(text, src, dst)}`"
             self.err("E0120", f"value may overflow {what}", span, f"has range {src.lo}..{src.hi}",
