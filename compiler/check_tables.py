@@ -487,11 +487,18 @@ def _line_span(path: str, text: str, line: int, col: int, width: int) -> Span:
 def _unique(labels: list[str]) -> list[str]:
     """`labels` with each repeated one told apart by its row number (`ou_classic #3`): two team
     files both named `ou_classic` gave match-up rows and `best:` lines no one could tell apart."""
+    if len(set(labels)) == len(labels):
+        return list(labels)
     taken: set[str] = set()
     out = []
     for i, label in enumerate(labels):
-        out.append(label if label not in taken else f"{label} #{i}")
-        taken.add(label)
+        new, k = label, i
+        # a new name is neither given already nor another row's own (`x`, `x #2`, `x` gave two
+        # `x #2`: hunt N)
+        while new in taken or (new != label and new in labels):
+            new, k = f"{label} #{k}", k + 1
+        out.append(new)
+        taken.add(new)
     return out
 
 

@@ -169,3 +169,16 @@ def test_a_json_bool_column_takes_1_and_0_as_its_message_says(tmp_path):
         load(str(path))
     assert [n.split(": ", 1)[1] for n in err.value.diagnostics[0].notes] == \
         ["`b` = 2 is not a boolean (`true`, `false`, `1` or `0`)", "`b` = 1.0 is not a boolean (`true`, `false`, `1` or `0`)"]
+
+
+def test_rows_of_one_name_get_labels_no_other_row_has(tmp_path):
+    """Repeated names are told apart by a row number, and never become the name of another row
+    (`x`, `x #2`, `x` gave two `x #2`: hunt N)."""
+    from envc.compiler.check import load
+
+    _write(tmp_path, "t.json", '[{"name": "x"}, {"name": "x #2"}, {"name": "x"}, {"name": "y"}]')
+    path = tmp_path / "s.envspec"
+    path.write_text('env s "s"\nplayers 2\ntable T from "t.json" { }\nstate { ts: T[2] @matchup }\n'
+                    "action go() { terminate() }\nobserve(p) -> int[0..3] { return int(ts[p]) }\n", encoding="utf-8")
+    labels = load(str(path)).table("T").labels
+    assert labels == ["x", "x #2", "x #3", "y"] and len(set(labels)) == len(labels)
