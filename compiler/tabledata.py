@@ -303,6 +303,8 @@ def _csv_rows(text: str) -> list[dict]:
     reader = csv.DictReader(io.StringIO(text, newline=""), restkey=_EXTRA, strict=True)
     rows: list[dict] = []
     try:
+        if reader.fieldnames:  # names trimmed as cells are: `name, power` names `power` (hunt N: "no `power`")
+            reader.fieldnames = [n.strip() for n in reader.fieldnames]
         for row in reader:  # its line: the reader's last line less the line breaks of its quoted values
             inside = sum(v.count("\n") for v in row.values() if isinstance(v, str))
             row[ROW_LINE] = reader.line_num - inside  # (blank lines and quoted line breaks shift rows)

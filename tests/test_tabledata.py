@@ -182,3 +182,15 @@ def test_rows_of_one_name_get_labels_no_other_row_has(tmp_path):
                     "action go() { terminate() }\nobserve(p) -> int[0..3] { return int(ts[p]) }\n", encoding="utf-8")
     labels = load(str(path)).table("T").labels
     assert labels == ["x", "x #2", "x #3", "y"] and len(set(labels)) == len(labels)
+
+
+def test_a_csv_headers_names_are_trimmed_as_its_cells_are(tmp_path):
+    """`name, power`: the header's second name is `power` (it was " power", and the checker said
+    line 2 had no `power`: hunt N)."""
+    from envc.compiler.check import load
+
+    _write(tmp_path, "v.csv", "name, power\na, 1\nb,  -2\n")
+    path = tmp_path / "s.envspec"
+    path.write_text('env s "s"\nplayers 1\ntable U from "v.csv" { power: int[-9..9] }\nstate { x: int[-9..9] = 0 }\n'
+                    "action pick(u: U) { x = u.power }\nobserve(p) -> int[-9..9] { return x }\n", encoding="utf-8")
+    assert load(str(path)).table("U").columns[0].values == [1, -2]
