@@ -125,7 +125,7 @@ def _is_call_of(e: Any, name: str) -> TypeGuard[ast.Call]:
 
 
 # what E0101's help suggests for a local named like a state field (`check_hides_field`)
-_HIDING_RENAME = {"local": "new_{name}", "parameter": "{name}_arg", "loop variable": "i"}
+_HIDING_RENAME = {"local": "new_{name}", "parameter": "{name}_arg", "loop variable": "i", "capture": "{upper}"}
 
 
 def selection_kind(e: Any) -> str | None:
@@ -406,7 +406,7 @@ class LanguageChecks:
                         "state field unchanged"],
                  help=(f"to set the field, drop `let`: `{name} = ...`; to keep a local, rename it, e.g. "
                        f"`{_HIDING_RENAME[what].format(name=name)}`") if what == "local" else
-                 f"rename the {what}, e.g. `{_HIDING_RENAME[what].format(name=name)}`")
+                 f"rename the {what}, e.g. `{_HIDING_RENAME[what].format(name=name, upper=name.upper())}`")
         return False
 
     # ------------------------------------------------------------ declarations

@@ -164,6 +164,8 @@ def _pattern_capture(checker, text: str, span: Span, i: int, end: int, captures:
     if any(c.name == name for c in captures):
         checker.err("E0165", f"capture `{name}` is defined twice", cspan, "again here", help="rename one of them")
         return None
+    if not checker.check_hides_field(name, cspan, True, "capture"):  # (its `ensures` read the capture: hunt N)
+        return None
     return _capture(checker, name, kind, cspan, symbols)
 
 
@@ -934,6 +936,9 @@ def _context(checker, t: _Target, holes: list[ir.HoleDef]) -> ir.ContextDef | No
             return None
         extras.append(ir.ParamDef(name=p.name, type=pt, span=p.span))
     names = [p.name for p in params + extras]
+    # a context writes the state: a parameter named like a field would hide it (`n = n`; hunt N)
+    if not all([checker.check_hides_field(p.name, p.span, True, "parameter") for p in params[len(hole.params):] + extras]):
+        return None
     dup = next((n for i, n in enumerate(names) if n in names[:i]), None)
     if dup is not None:
         checker.err("E0101", f"duplicate parameter `{dup}` (the hole's parameters are in scope)", c.span,
