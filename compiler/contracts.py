@@ -903,6 +903,18 @@ def _coins(checker, value: ast.Expr) -> list[bool] | None:
     return [x.value for x in items if isinstance(x, ast.BoolLit)]  # (all of them: checked above)
 
 
+def _card_params(checker, fam, untyped: list) -> list[ir.ParamDef]:
+    """A family context's untyped parameters `(c, k)`: the row whose text is judged and its
+    text column (none, one or both)."""
+    if not untyped:
+        return []
+    table = checker.tables[fam.table]
+    out = [ir.ParamDef(name=untyped[0].name, type=ir.RowT(table=table.name, rows=table.rows), span=untyped[0].span)]
+    if len(untyped) > 1:
+        out.append(ir.ParamDef(name=untyped[1].name, type=ir.IntT(lo=0, hi=len(fam.columns) - 1), span=untyped[1].span))
+    return out
+
+
 def _context(checker, t: _Target, holes: list[ir.HoleDef]) -> ir.ContextDef | None:
     """The proc of a `context` declaration for target `t` (its parameters: the hole's, then
     the context's)."""
@@ -920,15 +932,9 @@ def _context(checker, t: _Target, holes: list[ir.HoleDef]) -> ir.ContextDef | No
                     help="`context(c, k, extra: int[0..9])`: `c` the row whose text is judged, `k` its text column"
                     if fam is not None else "`context(extra: int[0..9])`: the judge draws each from its type")
         return None
-    params = list(hole.params)
-    row = column = None
-    if untyped:
-        table = checker.tables[fam.table]
-        row = untyped[0].name
-        params.append(ir.ParamDef(name=row, type=ir.RowT(table=table.name, rows=table.rows), span=untyped[0].span))
-        if len(untyped) > 1:
-            column = untyped[1].name
-            params.append(ir.ParamDef(name=column, type=ir.IntT(lo=0, hi=len(fam.columns) - 1), span=untyped[1].span))
+    card = _card_params(checker, fam, untyped)
+    params = list(hole.params) + card
+    row, column = (card[0].name if card else None), (card[1].name if len(card) > 1 else None)
     extras = []
     for p in c.params[len(untyped):]:
         pt = checker.resolve_type(p.type)
