@@ -1016,10 +1016,10 @@ def _play_episode(it, seed: int, max_steps: int, policy):
     from envc.compiler.interp import SpecRuntimeError
 
     actions_taken: list[int] = []
-    ret = np.zeros(it.module.num_players, dtype=np.float64)
+    rewards = []
     try:
         s = it.init(seed)
-        ret += np.asarray(s.rewards, dtype=np.float64)  # (an `init` may decide the game: its rewards count)
+        rewards.append(s.rewards)  # (an `init` may decide the game: its rewards count)
         n = 0
         while not (s.terminated or s.truncated) and n < max_steps:
             legal = np.flatnonzero(s.legal_action_mask)
@@ -1028,11 +1028,14 @@ def _play_episode(it, seed: int, max_steps: int, policy):
             a = int(policy.choice(legal))
             actions_taken.append(a)
             s = it.step(s, a)
-            ret += np.asarray(s.rewards, dtype=np.float64)
+            rewards.append(s.rewards)
             n += 1
     except SpecRuntimeError as e:
         _runtime_fault(e, it, seed, actions_taken)
-    return s, n, ret
+    # rewards of +inf then -inf make a NaN return, a legal IEEE result the table shows: numpy's
+    # warning, printed from inside envc, told the user nothing (hunt L; the interpreter's `_ieee`)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return s, n, np.sum(np.asarray(rewards, dtype=np.float64), axis=0)
 
 
 def _outcome_text(code: int) -> str:

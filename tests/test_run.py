@@ -387,3 +387,21 @@ def test_bench_reports_a_runtime_fault_of_the_spec(tmp_path, target, where):
     assert f"error[R0001]: runtime fault while benchmarking: {where}bench_fault.envspec:5:16: push onto a full " \
            "list" in result.output, result.output
     assert "internal error" not in result.output and "envc run" in result.output
+
+
+def test_a_nan_return_prints_no_numpy_warning(tmp_path):
+    """Rewards of +inf then -inf make a NaN return, a legal IEEE result: `envc run` printed numpy's
+    RuntimeWarning with envc's own source path before the table (hunt L)."""
+    import warnings
+
+    from envc.cli import app
+
+    spec = tmp_path / "inf.envspec"
+    spec.write_text('env inf "inf then -inf"\nturn_limit 2\nstate { k: int[0..2] = 0 }\n'
+                    "action go() {\n    reward(0, if k == 0 then 1.0 / 0.0 else -1.0 / 0.0)\n    k = min(k + 1, 2)\n}\n"
+                    "observe(p) -> int[0..2] { return k }\n", encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        result = CliRunner().invoke(app, ["run", str(spec), "--episodes", "2"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "RuntimeWarning" not in result.output and "nan" in result.output
