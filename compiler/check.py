@@ -324,13 +324,14 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks, StatementChec
                      help=fix + (", or widen the declared range" if declared else ""),
                      notes=[f"the declared range is {dst.lo}..{dst.hi}"])
             return False
-        if isinstance(src, ir.ArrayT) and isinstance(dst, ir.ArrayT) and _shape(src) == _shape(dst):
+        if isinstance(src, ir.ArrayT) and isinstance(dst, ir.ArrayT) and _shape(src) == _shape(dst) \
+                and type(_leaf(src)) is type(_leaf(dst)):  # (`[1, 2, 3]` for floats is a type mismatch: hunt L)
             self.err("E0120", f"elements may overflow {what}", span, f"elements are `{_elem(src)}`",
                      notes=[f"the declared type is `{dst}`"])
             return False
         hint = _conversion_hint(src, dst)
         notes = []
-        if isinstance(src, ir.ArrayT) and isinstance(dst, ir.ArrayT):
+        if isinstance(src, ir.ArrayT) and isinstance(dst, ir.ArrayT) and _shape(src) != _shape(dst):
             shapes = " x ".join(map(str, _shape(src))), " x ".join(map(str, _shape(dst)))
             rows = " (`T[A][B]` is A rows of B)" if len(_shape(src)) > 1 or len(_shape(dst)) > 1 else ""
             notes = [f"the shape is {shapes[0]}, the declared one {shapes[1]}{rows}"]
@@ -554,10 +555,21 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks, StatementChec
 
 
 
+def _leaf(t: ir.Type) -> ir.Type:
+    """The element type of array type `t` (its innermost), or `t`."""
+    while isinstance(t, ir.ArrayT):
+        t = t.elem
+    return t
+
+
 def _conversion_hint(src: ir.Type, dst: ir.Type) -> str | None:
-    """The help of a type mismatch between a scalar `src` and `dst` that a conversion or a
-    comparison fixes (`float(...)`, `int(...)`, `x != 0`), or of an array literal given for a
-    list, else None."""
+    """The help of a type mismatch between `src` and `dst` (scalars, or arrays of one shape,
+    cell by cell) that a conversion or a comparison fixes (`float(...)`, `int(...)`, `x != 0`),
+    or of an array literal given for a list, else None."""
+    if isinstance(src, ir.ArrayT) and isinstance(dst, ir.ArrayT) and _shape(src) == _shape(dst):
+        inner = _conversion_hint(_leaf(src), _leaf(dst))
+        return f"{inner}, cell by cell (write float literals: `1.0`)" if inner and isinstance(_leaf(dst), ir.FloatT) \
+            else inner
     if isinstance(src, ir.IntT) and isinstance(dst, ir.FloatT):
         return "convert with `float(...)`"
     if isinstance(src, ir.BoolT) and isinstance(dst, ir.IntT):

@@ -462,7 +462,7 @@ class ExpressionChecks(CheckerPart):
                           help="for a float modulo (floored, as Python's), write `x - m * floor(x / m)`")
             return ir.Binary(op=op, left=a, right=b, type=ir.FLOAT, span=span)
         if not (isinstance(ta, ir.IntT) and isinstance(tb, ir.IntT)):
-            hint = "convert the integer with `float(...)`" if ir.FLOAT in (ta, tb) else None
+            hint = _float_operand_hint(ta, tb)
             whole = _whole_float_literal(a, b)
             if whole is not None:  # probe of Hanabi: `clues + 1.0` for an int field
                 hint = f"for integer arithmetic write `{whole}`, not `{whole}.0`; for float arithmetic {hint}"
@@ -1013,6 +1013,19 @@ def _bool_test_help(op: str, a: ir.Expr, b: ir.Expr, left: str, right: str) -> s
             # `n == false` (probe5): the integer is tested for 0, `n == 0`, not `n != 0`
             holds = bool(flag.value) == (op == "eq")
             return f"an integer is not a bool: test it against 0, `{other_text} {'!=' if holds else '=='} 0`"
+    return None
+
+
+def _float_operand_hint(ta: ir.Type, tb: ir.Type) -> str | None:
+    """The help of arithmetic between a float32 and another scalar: an integer converts with
+    `float(...)`; a bool does not (`float(true)` is refused: the help said to use it, hunt L)."""
+    if ir.FLOAT not in (ta, tb):
+        return None
+    other = tb if ta == ir.FLOAT else ta
+    if isinstance(other, ir.IntT):
+        return "convert the integer with `float(...)`"
+    if isinstance(other, ir.BoolT):
+        return "a bool is no number: `float(int(b))`, or `if b then 1.0 else 0.0`"
     return None
 
 
