@@ -1106,6 +1106,9 @@ class Interpreter:
         self.num_actions = self.actions.n
         self.num_players = module.num_players
         self.ev = Evaluator(module)
+        # how a `choose` reached by `call` (no step to pause) picks when no policy is given: None
+        # takes the lowest legal option; the fill judge also runs the highest (`props.falsify`)
+        self.default_choices: Callable[[ir.Choose, list[int], int], int] | None = None
         self._plan = choice_points.plan(module) if module.choice is not None and not module.choice.lowered else None
         self.ev.points_plan = self._plan
         if self._plan is not None:
@@ -1300,12 +1303,13 @@ class Interpreter:
         """Run `fn` or `proc` `fn` on a copy of `state` with `args`; returns (new state, result or None).
 
         A `choose` reached here does not pause (there is no step to end): `choices(statement,
-        legal options, chooser)` picks the option, by default the lowest legal one."""
+        legal options, chooser)` picks the option, by default `self.default_choices`, else the
+        lowest legal one."""
         s = state.copy()
         f = self.module.fn(fn)
         ev = self.ev
         ev.state = s
-        ev.choice_policy = choices
+        ev.choice_policy = choices if choices is not None else self.default_choices
         try:
             ev.run_block(f.body, {p.name: copy_value(a) for p, a in zip(f.params, args)})
         except _Return as r:

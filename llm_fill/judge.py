@@ -46,7 +46,9 @@ from envc.llm_fill.answer import AnswerError, extract_body
 from envc.llm_fill.fillfile import clauses_of, item_text, upsert
 from envc.llm_fill.spec import Loaded, fill_key, load_lenient
 from envc.llm_fill.textchecks import (
+    HIGHEST,
     choice_problems,
+    decides,
     draw_problems,
     first_difference,
     number_problems,
@@ -184,6 +186,11 @@ def _outcome_text(module, outcome: tuple, other: tuple, key: str) -> str:
     diff = first_difference(module, outcome[0], other[0], outcome[1], other[1])
     return f"where {diff.replace('after the first', 'in it').replace('after the second', 'in another')}" if diff \
         else "the same state"
+
+
+#: told with a counterexample found with every decision taking its highest legal option
+HIGHEST_NOTE = ("\n(on this call each `choose` took the highest legal option: a player may take any of them, and "
+                "the judge tries the lowest and the highest)")
 
 
 class Judge:
@@ -398,6 +405,13 @@ class Judge:
             return Verdict(False, "property", cx.render(loaded.module, ir_hole), body, cx)
         examples += props.sweep_examples(loaded.module, hole, starts)
         in_context = with_contexts(loaded.module)
+        if decides(in_context, ir_hole, examples):
+            # the calls above took the lowest legal option of each decision: a fill that breaks
+            # its contract, or faults, when a player takes another one passed (hunt Q)
+            cx = props.falsify(loaded.module, hole, starts, self.clause_text(hole, loaded),
+                               max(self.max_examples // 2, 20), choices=HIGHEST)
+            if cx is not None:
+                return Verdict(False, "property", cx.render(loaded.module, ir_hole) + HIGHEST_NOTE, body, cx)
         unused = number_problems(in_context, ir_hole, examples) + draw_problems(in_context, ir_hole, examples) \
             + choice_problems(in_context, ir_hole, examples)
         if unused:

@@ -69,6 +69,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -1001,16 +1002,19 @@ def _no_local_constants():
 
 
 def falsify(module: ir.Module, hole_name: str, starts: StartStates | None, clause_text: list[str],
-            max_examples: int = 200, seed: int = 0, examples: list[Example] | None = None
-            ) -> Counterexample | None:
+            max_examples: int = 200, seed: int = 0, examples: list[Example] | None = None,
+            choices: Callable | None = None) -> Counterexample | None:
     """Search for a call of `hole_name`'s fill that breaks a property; None when
     `max_examples` examples pass. `starts`: the reached states of the spec (None: only
     type-drawn states). Each state is put in the text's context first when its block has
     one (`textchecks.TextChecks.setup`; a state where the context's guard is false is
     skipped). `examples`, when given, receives up to `KEPT_EXAMPLES` passing calls made on
-    states of the game. Deterministic: hypothesis runs from `seed`."""
+    states of the game. `choices`: how each `choose` the call reaches picks
+    (`Interpreter.call`'s policy; default the lowest legal option). Deterministic: hypothesis
+    runs from `seed`."""
     module = with_contexts(module)
     it = Interpreter(module)
+    it.default_choices = choices
     reads = invariant_reads(module)
     hole = next(h for h in module.holes if h.name == hole_name)
     context = Context(module, hole)

@@ -590,8 +590,7 @@ def choice_problems(module: ir.Module, hole: ir.HoleDef, examples: list[Example]
     deciding = list(islice((ex for ex in examples if _decided(it, hole, ex)), IDLE_DRAWS_MAX))
     if len(deciding) < IDLE_DRAWS_MIN:
         return []
-    for pick in (lambda legal: legal[-1], lambda legal: legal[1]):
-        policy = _policy(pick)
+    for policy in (HIGHEST, _policy(lambda legal: legal[1])):
         if any(not _same(ex, _outcome(it, hole.name, ex, policy)) for ex in deciding):
             return []
     return [f"the fill asks a player to choose, but what it does never depends on the choice: on the {len(deciding)} "
@@ -599,10 +598,20 @@ def choice_problems(module: ir.Module, hole: ir.HoleDef, examples: list[Example]
             "(the chosen card is the one at the chosen index)"]
 
 
+def decides(module: ir.Module, hole: ir.HoleDef, examples: list[Example]) -> bool:
+    """Whether a `choose` of some call of `examples` had two legal options or more."""
+    it = Interpreter(module)
+    return any(_decided(it, hole, ex) for ex in examples)
+
+
 def _policy(pick):
     """A `choices` policy of `Interpreter.call` that takes `pick(legal)` where there are two
     options or more (the only one otherwise)."""
     return lambda s, legal, who: pick(legal) if len(legal) > 1 else legal[0]
+
+
+#: `Interpreter.call`'s policy that takes the highest legal option of every decision
+HIGHEST = _policy(lambda legal: legal[-1])
 
 
 def _decided(it: Interpreter, hole: ir.HoleDef, ex: Example) -> bool:
@@ -639,8 +648,8 @@ def _changes(module: ir.Module, hole: ir.HoleDef, fn: ir.FnDef, value: int, new:
     # The examples' calls took the lowest legal option of every `choose`: a number that bounds the
     # options ("a number below 3") shows only where another option is taken, so both fills are
     # run again taking the highest one, and compared with each other.
-    original, highest = Interpreter(module), _policy(lambda legal: legal[-1])
-    return any(_differ(_outcome(original, hole.name, ex, highest), _outcome(it, hole.name, ex, highest))
+    original = Interpreter(module)
+    return any(_differ(_outcome(original, hole.name, ex, HIGHEST), _outcome(it, hole.name, ex, HIGHEST))
                for ex in examples)
 
 

@@ -548,3 +548,21 @@ def test_the_bounds_of_a_decision_or_a_pick_write_the_printed_number(tmp_path, p
     wrong = judge.judge_body("bump", f"let k = {pick.replace('0..3', '0..4')}\nn = min(n + k, 50)", "")
     assert (wrong.ok, wrong.stage) == (False, "text"), wrong.feedback
     assert "the text prints `3`, and the fill never writes it" in wrong.feedback
+
+
+FAULTS_ON_THE_LAST = """let i = choose(p, i in 0..8 where i < len(hand[p])) else -1
+if i >= 0 {
+    let c = hand[p][if i > 0 and i == len(hand[p]) - 1 then min(i + 1, 7) else i]
+    hand[p].remove_at(i)
+    piles[p][0] = min(piles[p][0] + c.power, 20)
+}"""
+
+
+def test_a_fill_that_faults_on_another_option_is_refused(choices):
+    """The property tests took the lowest legal option of every decision, so a fill that faults
+    (or breaks its contract) when a player takes another one passed (hunt Q): the fill of a
+    text that decides is tested again taking the highest option."""
+    judge, fills, holes = choices
+    verdict = judge.judge_body(holes["Discard a card of your choice."], FAULTS_ON_THE_LAST, fills)
+    assert (verdict.ok, verdict.stage) == (False, "property"), verdict.feedback
+    assert "past the end of a list" in verdict.feedback and "took the highest legal option" in verdict.feedback
