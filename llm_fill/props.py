@@ -80,6 +80,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 
 from envc.compiler import ir
+from envc.compiler.check_lang import RESERVED_PREFIX
 from envc.compiler.interp import Interpreter, SpecRuntimeError, State, copy_value, to_value, values_equal
 from envc.llm_fill.textchecks import Example, TextChecks, with_contexts
 
@@ -699,7 +700,9 @@ class Counterexample:
 
     def render(self, module: ir.Module, hole: ir.HoleDef) -> str:
         """The example as DSL values, for a person or a repair prompt."""
-        shown = [f for f in module.state if not f.builtin or f.name == "current_player"]
+        # (envc's own `_envc_` fields are no name the model wrote or can write: hunt Q)
+        shown = [f for f in module.state if (not f.builtin or f.name == "current_player")
+                 and not f.name.startswith(RESERVED_PREFIX)]
         lines = ["falsifying example (shrunk by hypothesis):",
                  f"  state before the call ({self.origin}):" if self.origin else "  state before the call:"]
         lines += [f"    {f.name} = {dsl_value(module, f.type, self.before.fields[f.name])}" for f in shown]
@@ -708,8 +711,8 @@ class Counterexample:
         lines.append(f"  call: {hole.name}({call})")
         after = self.outcome.after
         if after is not None:
-            changed = [f for f in module.state
-                       if not values_equal(self.before.fields[f.name], after.fields.get(f.name))]
+            changed = [f for f in module.state if not f.name.startswith(RESERVED_PREFIX)
+                       and not values_equal(self.before.fields[f.name], after.fields.get(f.name))]
             lines.append("  state after the call (changed fields):" if changed else
                          "  state after the call: unchanged")
             for f in changed:

@@ -566,3 +566,24 @@ def test_a_fill_that_faults_on_another_option_is_refused(choices):
     verdict = judge.judge_body(holes["Discard a card of your choice."], FAULTS_ON_THE_LAST, fills)
     assert (verdict.ok, verdict.stage) == (False, "property"), verdict.feedback
     assert "past the end of a list" in verdict.feedback and "took the highest legal option" in verdict.feedback
+
+
+def test_a_counterexample_shows_no_envc_field():
+    """The `_envc_until_...` fields of `@lasting` fields are envc's: no name the model wrote or
+    may write. Counterexamples listed them before and after the call (hunt Q)."""
+    from types import SimpleNamespace
+
+    from envc.compiler.check import load
+    from envc.compiler.interp import Interpreter
+    from envc.llm_fill.props import Counterexample, Outcome
+
+    m = load(str(ROOT / "tests" / "specs" / "lasting.envspec"))
+    hidden = [f.name for f in m.state if f.name.startswith("_envc_")]
+    assert hidden, "the spec has lasting fields"
+    it = Interpreter(m)
+    before = it.init(0)
+    after = before.copy()
+    after.fields[hidden[0]] = 1
+    text = Counterexample(before, [], Outcome(["a problem"], after)).render(m, SimpleNamespace(name="h", params=[],
+                                                                                               ret=None))
+    assert "_envc_" not in text and "a problem" in text and "current_player = " in text
