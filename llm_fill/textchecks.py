@@ -506,7 +506,14 @@ def data_problems(module: ir.Module, hole: ir.HoleDef, examples: list[Example]) 
 
 def _changes_module(mod: ir.Module, hole: ir.HoleDef, examples: list[Example]) -> bool:
     it = Interpreter(mod)
-    return any(not _same(ex, _outcome(it, hole.name, ex)) for ex in examples)
+    return any(_changed(ex, _outcome(it, hole.name, ex)) for ex in examples)
+
+
+def _changed(ex: Example, out) -> bool:
+    """Whether a varied fill's outcome `out` differs from the example's, a fault not counted:
+    a number or a column that only makes the fill crash when it changes is not used (hunt Q:
+    a column read as a list index, a literal whose change faults, passed as used)."""
+    return not (isinstance(out[0], str) or _same(ex, out))
 
 
 def number_problems(module: ir.Module, hole: ir.HoleDef, examples: list[Example]) -> list[str]:
@@ -643,7 +650,7 @@ def _changes(module: ir.Module, hole: ir.HoleDef, fn: ir.FnDef, value: int, new:
     other = mutated(fn, value, new, enum, module.num_players)
     mod = module.model_copy(update={"fns": [other if f.name == fn.name else f for f in module.fns]})
     it = Interpreter(mod)
-    if any(not _same(ex, _outcome(it, hole.name, ex)) for ex in examples):
+    if any(_changed(ex, _outcome(it, hole.name, ex)) for ex in examples):
         return True
     # The examples' calls took the lowest legal option of every `choose`: a number that bounds the
     # options ("a number below 3") shows only where another option is taken, so both fills are
@@ -654,9 +661,12 @@ def _changes(module: ir.Module, hole: ir.HoleDef, fn: ir.FnDef, value: int, new:
 
 
 def _differ(a, b) -> bool:
-    """Whether two outcomes of one call (`_outcome`: (state, result) or a fault) differ."""
-    if isinstance(a[0], str) or isinstance(b[0], str):  # ("fault", text)
-        return a != b
+    """Whether two outcomes of one call (`_outcome`: (state, result) or a fault) differ, a
+    fault of the varied fill `b` not counted (`_changed`)."""
+    if isinstance(b[0], str):  # ("fault", text)
+        return False
+    if isinstance(a[0], str):
+        return True
     return (a[0].rng_counter != b[0].rng_counter or not values_equal(a[1], b[1])
             or any(not values_equal(a[0].fields[k], b[0].fields[k]) for k in a[0].fields))
 

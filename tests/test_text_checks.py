@@ -287,6 +287,10 @@ DATA_WRONG = [
     # (a hunt: only the variant 0 changed an outcome, through the gate, and that was enough)
     ("reads the column as a gate and writes the number", MEND, "if active[p].heals > 0 {\n    heal(p, 30)\n}",
      "and the fill does not use it: setting `Card.heals` of the text's rows to 31 changes nothing on the"),
+    # (hunt Q: a changed column that only made the fill fault counted as used)
+    ("reads the column as an index that faults beyond it", MEND,
+     "let xs: list<int[0..0], 40> = [0]\nlet z = xs[max(min(active[p].heals - 30, 39), 0)]\nheal(p, 30)",
+     "and the fill does not use it: setting `Card.heals` of the text's rows to 31 changes nothing on the"),
 ]
 
 
