@@ -218,6 +218,13 @@ class DeclChecks(CheckerPart):
                 self.err("E0101", f"duplicate field `{f.name}` in record `{d.name}`", f.span)
                 continue
             seen.add(f.name)
+            for name, at, _ in f.annotations:
+                # the grammar shares state fields' declarations, and these were accepted and ignored
+                # (a record's `hand @private` was public, verify said ok: hunt P)
+                self.err("E0180", f"`@{name}` on a field of record `{d.name}`: annotations belong on state fields",
+                         at, "a record's field takes no annotation",
+                         help=f"annotate the state field that holds the records (`seats: {d.name}[2] @{name}`), "
+                              "or keep the field in a state field of its own")
             t = self.resolve_type(f.type, record_stack=record_stack + (d.name,))
             if t is None:
                 self.broken.add(f"{d.name}.{f.name}")
