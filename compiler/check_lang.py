@@ -70,6 +70,7 @@ from envc.compiler.check_base import (
     _ctx_name,
     _elem,
     _place_text,
+    _plain_place,
     _Poison,
     _pure_help,
     _random_help,
@@ -1123,6 +1124,7 @@ class LanguageChecks:
         arrays = [ir.array_of(p.type) for p in parts]  # each one checked above
         elem = arrays[0].elem
         for at_, a in zip(arrays[1:], e.args[1:]):
+            self._concat_floats(elem, at_, a)
             elem = self.unify_types(elem, at_.elem, a.value.span, "the cells of `concat`'s arrays must have one type")
         total = sum(at_.size for at_ in arrays)
         self.require_cells(ir.ArrayT(elem=elem, size=total), e.span)
@@ -1206,6 +1208,19 @@ class LanguageChecks:
                       help=f"give the local or generator variable another name: `{ctx.observe_player}` must be "
                       "`observe`'s player, whose view the flag gives")
         return fd.reveal_to, [ir.Local(name=ctx.observe_player, type=ir.IntT(lo=0, hi=self.num_players - 1))]
+
+    def _concat_floats(self, elem: ir.Type, arg_t: ir.ArrayT, a: ast.Arg) -> None:
+        """E0110 for an integer array beside float32 ones in `concat`, with a help that converts
+        its cells (`float(...)` converts one integer, not an array: the help said to use it on
+        the array, hunt P)."""
+        if not (isinstance(elem, ir.FloatT) and isinstance(arg_t.elem, ir.IntT)):
+            return
+        text = self.source_text(a.value.span)
+        n = arg_t.size
+        cells = f"`[float({text}[i]) for i in 0..{n}]`" if _plain_place(text) else \
+            f"`let a = {text}` first, then `[float(a[i]) for i in 0..{n}]`"
+        self.fail("E0110", f"type mismatch: `{elem}` and `{arg_t.elem}`", a.value.span,
+                  "the cells of `concat`'s arrays must have one type", help=f"convert the array's cells, e.g. {cells}")
 
     def revealed_call(self, e: ast.Call, ctx) -> ir.Expr:
         if len(e.args) != 2:
