@@ -79,7 +79,8 @@ class HoleChecks(CheckerPart):
         for k in d.attrs:
             if k in _FILL_ATTRS:
                 continue
-            self.err("E0161", f"unknown fill attribute `{k}` of `{d.name}`", d.span, f"`{k}` is not an attribute",
+            self.err("E0161", f"unknown fill attribute `{k}` of `{d.name}`", d.attr_spans.get(k, d.span),
+                     f"`{k}` is not an attribute",
                      help=did_you_mean(k, _FILL_ATTRS) or f"a fill's attributes are {', '.join(_FILL_ATTRS)}")
 
     def _member_of(self, d: ast.FillDecl) -> str | None:
@@ -316,7 +317,8 @@ class HoleChecks(CheckerPart):
             fd, _ = fill
             wrong = [k for k, want in _FILL_ATTRS.items() if k in fd.attrs and not isinstance(fd.attrs[k], want)]
             for k in wrong:
-                self.err("E0161", f"fill attribute `{k}` of `{d.name}` has the wrong kind of value", fd.span,
+                self.err("E0161", f"fill attribute `{k}` of `{d.name}` has the wrong kind of value",
+                         fd.attr_spans.get(k, fd.span),
                          help=f"give `{k}` {'a string' if _FILL_ATTRS[k] is str else 'a number'}")
             provenance = None if wrong else _provenance(fd.attrs)
             if fd.attrs.get("hash") != digest:

@@ -433,6 +433,7 @@ class FillDecl(Decl):
     body: list[Stmt]
     ensures: list[Expr] = field(default_factory=list)
     scenarios: list[Scenario] = field(default_factory=list)
+    attr_spans: dict = field(default_factory=dict)  # attribute name -> the span of its name
 
 
 # ---------------------------------------------------------------- checks of texts

@@ -269,14 +269,16 @@ class _Builder(Transformer):
     @v_args(meta=True)
     def fill_decl(self, meta, c):
         attrs: dict[str, Any] = {}
+        spans: dict[str, Span] = {}
         for name, value in (a for a in c[1:-1] if isinstance(a, tuple)):
             if name in attrs:  # (a dict would keep the last silently)
                 raise DiagnosticError([Diagnostic("E0161", f"fill attribute `{name}` is given twice", self._tok(name),
                                                   "given again here", help="keep one")])
             attrs[str(name)] = value
+            spans[str(name)] = self._tok(name)  # (E0161 pointed at the whole fill: hunt N)
         scenarios = [a for a in c[1:-1] if isinstance(a, ast.Scenario)]
         ensures = [a for a in c[1:-1] if isinstance(a, ast.Expr)]
-        return ast.FillDecl(self._span(meta), str(c[0]), attrs, c[-1], ensures, scenarios)
+        return ast.FillDecl(self._span(meta), str(c[0]), attrs, c[-1], ensures, scenarios, spans)
 
     # -- checks of texts (`texts of F { ... }`)
     @v_args(meta=True)
