@@ -19,10 +19,12 @@ variable (never as template text), and the prose is marked as data.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import textwrap
 from functools import lru_cache
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
@@ -52,6 +54,25 @@ REASONS = {
 def _env() -> Environment:
     return Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, trim_blocks=True,
                        lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
+
+
+def _shows_pending_choice(spec: ast.Module) -> bool:
+    """Whether the spec's `observe` (or a `fn`, which `observe` may call) calls `pending_choice()`,
+    read from the syntax tree (the passes lower it): without it a fill's `choose` is E0171 at the
+    spec's `observe`, which no answer can fix (hunt M: the prompt taught `choose` there, and every
+    faithful answer was refused)."""
+    return any(_calls(d.body, "pending_choice") for d in spec.decls if isinstance(d, (ast.ObserveDecl, ast.FnDecl)))
+
+
+def _calls(x: Any, name: str) -> bool:
+    """Whether syntax `x` (a node, or a list of them) holds a call of the function `name`."""
+    if isinstance(x, list):
+        return any(_calls(y, name) for y in x)
+    if isinstance(x, ast.Call) and isinstance(x.func, ast.Name) and x.func.name == name:
+        return True
+    if not dataclasses.is_dataclass(x):
+        return False
+    return any(_calls(getattr(x, f.name), name) for f in dataclasses.fields(x) if f.name != "span")
 
 
 @lru_cache(maxsize=1)
@@ -286,6 +307,7 @@ def fill_messages(loaded: Loaded, hole: str, max_examples: int = 3, test_states:
     info["symbols"] = symbols
     info["context"] = context
     info["judged"] = _judged(loaded, hole, test_states)
+    info["no_decisions"] = not _shows_pending_choice(loaded.spec_ast)
     env = _env()
     system = env.get_template("system.md.j2").render(reference=reference_card(), test_states=test_states)
     user = env.get_template("fill.md.j2").render(

@@ -591,3 +591,15 @@ def test_a_counterexample_shows_no_envc_field():
     text = Counterexample(before, [], Outcome(["a problem"], after)).render(m, SimpleNamespace(name="h", params=[],
                                                                                                ret=None))
     assert "_envc_" not in text and "a problem" in text and "current_player = " in text
+
+
+def test_the_prompt_says_when_the_spec_cannot_take_a_decision():
+    """In a spec whose `observe` lacks `pending_choice()`, a fill's `choose` is E0171 in the
+    spec, which no answer can fix: the task says so, where the reference card teaches `choose`
+    (hunt M); a spec that shows its pending decision gets no such line."""
+    no = envc("fill", str(SPEC), "--model", "x", "--dry-run", "--only", "flip a coin", "--force")
+    yes = envc("fill", str(CHOICE_SPEC), "--model", "x", "--dry-run", "--only", "Discard a card", "--force")
+    assert no.exit_code == 0 and yes.exit_code == 0, no.output + yes.output
+    line = "This spec's `observe` does not show a pending decision (`pending_choice()`)"
+    assert line in no.stdout.split("user message =====", 1)[1]
+    assert line not in yes.stdout
