@@ -325,7 +325,7 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks, StatementChec
                      notes=[f"the declared range is {dst.lo}..{dst.hi}"])
             return False
         if isinstance(src, ir.ArrayT) and isinstance(dst, ir.ArrayT) and _shape(src) == _shape(dst) \
-                and type(_leaf(src)) is type(_leaf(dst)):  # (`[1, 2, 3]` for floats is a type mismatch: hunt L)
+                and type(_elem(src)) is type(_elem(dst)):  # (`[1, 2, 3]` for floats is a type mismatch: hunt L)
             self.err("E0120", f"elements may overflow {what}", span, f"elements are `{_elem(src)}`",
                      notes=[f"the declared type is `{dst}`"])
             return False
@@ -527,48 +527,13 @@ class Checker(DeclChecks, TableChecks, HoleChecks, LanguageChecks, StatementChec
         return ir.InvariantDef(name=d.name, doc=d.doc, expr=e, span=d.span)
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-def _leaf(t: ir.Type) -> ir.Type:
-    """The element type of array type `t` (its innermost), or `t`."""
-    while isinstance(t, ir.ArrayT):
-        t = t.elem
-    return t
-
-
 def _conversion_hint(src: ir.Type, dst: ir.Type) -> str | None:
     """The help of a type mismatch between `src` and `dst` (scalars, or arrays of one shape,
     cell by cell) that a conversion or a comparison fixes (`float(...)`, `int(...)`, `x != 0`),
     or of an array literal given for a list, else None."""
     if isinstance(src, ir.ArrayT) and isinstance(dst, ir.ArrayT) and _shape(src) == _shape(dst):
-        inner = _conversion_hint(_leaf(src), _leaf(dst))
-        return f"{inner}, cell by cell (write float literals: `1.0`)" if inner and isinstance(_leaf(dst), ir.FloatT) \
+        inner = _conversion_hint(_elem(src), _elem(dst))
+        return f"{inner}, cell by cell (write float literals: `1.0`)" if inner and isinstance(_elem(dst), ir.FloatT) \
             else inner
     if isinstance(src, ir.IntT) and isinstance(dst, ir.FloatT):
         return "convert with `float(...)`"

@@ -139,6 +139,11 @@ def selection_kind(e: Any) -> str | None:
     return None
 
 
+def calls_of(node: Any, name: str) -> bool:
+    """Whether syntax `node` (a node, or a list of them) holds a call of the function `name`."""
+    return any(_is_call_of(n, name) for n in _ast_nodes(node))
+
+
 def count_choose_sites(*modules: ast.Module | None) -> int:
     """How many `choose(...)` calls the syntax trees hold (an upper bound of the sites)."""
     return sum(1 for m in modules if m is not None for n in _ast_nodes(m.decls) if _is_call_of(n, "choose"))
@@ -502,7 +507,7 @@ class LanguageChecks:
                              help=did_you_mean(flag, list(self.state)) or f"declare `{flag}: {want} = false`")
                     self.broken.add(name)  # reported: its `revealed(...)` reads are not reported again
                     continue
-                if fl.visibility != "public" or C_dims(fl.type) != shape or not isinstance(_leaf(fl.type), ir.BoolT):
+                if fl.visibility != "public" or C_dims(fl.type) != shape or not isinstance(_elem(fl.type), ir.BoolT):
                     self.err("E0172", f"the flag of `@{kind}({flag})` must be a public `{want}`", span,
                              f"`{flag}` is `{fl.type}`" + ("" if fl.visibility == "public" else f", @{fl.visibility}"),
                              help="one bool per cell of the field"
@@ -606,9 +611,9 @@ class LanguageChecks:
             default = ir.Const(type=fd.type, value=fd.default)
             hit = irutil.binop("eq", _index_all(until, names, xd.type), code)
             new = ir.Cond(cond=hit, then=_index_all(default, names, fd.type), orelse=_index_all(cur, names, fd.type),
-                          type=_leaf(fd.type))
+                          type=_elem(fd.type))
             cleared = ir.Cond(cond=hit, then=irutil.int_const(0), orelse=_index_all(until, names, xd.type),
-                              type=_leaf(xd.type))
+                              type=_elem(xd.type))
             out.append(ir.Assign(place=ir.Place(root="state", name=field, type=fd.type, span=span),
                                  value=_build_all(new, names, fd.type), span=span))
             out.append(ir.Assign(place=ir.Place(root="state", name=expiry, type=xd.type, span=span),
@@ -765,7 +770,7 @@ class LanguageChecks:
         """`let a: T[N][M] = v`: an array value as it is, or `v` in every cell (a constant
         filled in, else built per cell; `v` may not draw)."""
         value = self.expr(s.value, ctx)
-        leaf = _leaf(declared)
+        leaf = _elem(declared)
         if isinstance(value.type, (ir.ArrayT, ir.ListT, ir.RecordT)) or isinstance(leaf, (ir.ListT, ir.RecordT)):
             if not self.require_fits(value, declared, s.value.span, f"`{s.name}: {declared}`"):
                 raise _Poison()
@@ -1748,12 +1753,6 @@ def C_dims(t: ir.Type) -> tuple[int, ...]:
         dims.append(t.size)
         t = t.elem
     return tuple(dims)
-
-
-def _leaf(t: ir.Type) -> ir.Type:
-    while isinstance(t, ir.ArrayT):
-        t = t.elem
-    return t
 
 
 def _cell_links(cell: ast.Expr) -> tuple[ast.Expr, list[ast.Index], int]:

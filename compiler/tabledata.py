@@ -233,7 +233,7 @@ def _json_rows(text: str) -> Any:
     (`json` would keep the last value silently)."""
     try:
         value = json.loads(text, parse_int=_json_int, object_pairs_hook=_unique_pairs)
-        if _has_surrogate(value):
+        if _SURROGATE_ESCAPE.search(text) and _has_surrogate(value):  # (only an escape makes one: UTF-8 cannot)
             raise _lone_surrogate_error(text)
         return value
     except _DuplicateKey as err:

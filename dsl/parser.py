@@ -980,19 +980,28 @@ def _exponent_diagnostic(text: str, path: str) -> Diagnostic | None:
     strings skipped), with the number written out in its help; None when there is none.
     Decision: a general rule on the source, not a grammar terminal, because a grammar
     terminal no rule uses is dropped by lark, and one that a rule used would accept it."""
-    found = list(_EXPONENT.finditer(text))
-    if not found:
-        return None
-    code = {i for i, _ in _code_chars(text, found[-1].start() + 1)}
-    m = next((m for m in found if m.start() in code), None)
+    m = _first_in_code(_EXPONENT, text)
     if m is None:
         return None
     literal = m.group(0)
+    return Diagnostic("E0004", f"the language has no exponent notation: `{literal}`", _match_span(path, text, m),
+                      label="not part of envspec", help=_written_out(literal))
+
+
+def _first_in_code(pattern: re.Pattern, text: str) -> re.Match | None:
+    """The first match of `pattern` in the code of `text` (comments and strings skipped)."""
+    found = list(pattern.finditer(text))
+    if not found:
+        return None
+    code = {i for i, _ in _code_chars(text, found[-1].start() + 1)}
+    return next((m for m in found if m.start() in code), None)
+
+
+def _match_span(path: str, text: str, m: re.Match) -> Span:
+    """The span of match `m` of `text` (its line and column)."""
     line = text.count("\n", 0, m.start()) + 1
     col = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
-    return Diagnostic("E0004", f"the language has no exponent notation: `{literal}`",
-                      _point(path, text, line, col, m.start(), len(literal)), label="not part of envspec",
-                      help=_written_out(literal))
+    return _point(path, text, line, col, m.start(), len(m.group(0)))
 
 
 #: a float written with its dot at an end, `5.` or `.5` (not `0..5`, a range, nor `x.y5`): the
@@ -1005,20 +1014,12 @@ def _dot_literal_diagnostic(text: str, path: str) -> Diagnostic | None:
     """E0004 at the first float literal of the code of `text` written `5.` or `.5`, with the
     digits it needs; None when there is none. Asked only when the parse failed (such a
     literal never parses), so a valid spec is never read this way."""
-    found = list(_DOT_LITERAL.finditer(text))
-    if not found:
-        return None
-    code = {i for i, _ in _code_chars(text, found[-1].end())}
-    m = next((m for m in found if m.start() in code), None)
+    m = _first_in_code(_DOT_LITERAL, text)
     if m is None:
         return None
-    literal = m.group(0)
     fixed = f"{m.group(1)}.0" if m.group(1) is not None else f"0.{m.group(2)}"
-    line = text.count("\n", 0, m.start()) + 1
-    col = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
-    return Diagnostic("E0004", f"a float literal needs digits on both sides of its `.`: `{literal}`",
-                      _point(path, text, line, col, m.start(), len(literal)), label="not part of envspec",
-                      help=f"write `{fixed}`")
+    return Diagnostic("E0004", f"a float literal needs digits on both sides of its `.`: `{m.group(0)}`",
+                      _match_span(path, text, m), label="not part of envspec", help=f"write `{fixed}`")
 
 
 def _written_out(literal: str) -> str:

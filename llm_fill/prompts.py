@@ -19,16 +19,15 @@ variable (never as template text), and the prose is marked as data.
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import os
 import textwrap
 from functools import lru_cache
-from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from envc.compiler import ir
+from envc.compiler.check_lang import calls_of
 from envc.dsl import ast
 from envc.llm_fill.fillfile import fill_bodies
 from envc.llm_fill.spec import Loaded, fill_key, hole_kind
@@ -61,18 +60,7 @@ def _shows_pending_choice(spec: ast.Module) -> bool:
     read from the syntax tree (the passes lower it): without it a fill's `choose` is E0171 at the
     spec's `observe`, which no answer can fix (hunt M: the prompt taught `choose` there, and every
     faithful answer was refused)."""
-    return any(_calls(d.body, "pending_choice") for d in spec.decls if isinstance(d, (ast.ObserveDecl, ast.FnDecl)))
-
-
-def _calls(x: Any, name: str) -> bool:
-    """Whether syntax `x` (a node, or a list of them) holds a call of the function `name`."""
-    if isinstance(x, list):
-        return any(_calls(y, name) for y in x)
-    if isinstance(x, ast.Call) and isinstance(x.func, ast.Name) and x.func.name == name:
-        return True
-    if not dataclasses.is_dataclass(x):
-        return False
-    return any(_calls(getattr(x, f.name), name) for f in dataclasses.fields(x) if f.name != "span")
+    return any(calls_of(d.body, "pending_choice") for d in spec.decls if isinstance(d, (ast.ObserveDecl, ast.FnDecl)))
 
 
 @lru_cache(maxsize=1)

@@ -430,11 +430,17 @@ def _outcome(it: Interpreter, name: str, ex: Example, choices=None):
 
 
 def _same(ex: Example, out) -> bool:
-    if isinstance(out, tuple) and len(out) == 2 and out[0] == "fault":
+    """Whether outcome `out` of a call (`_outcome`) is the example's own (a fault never is)."""
+    return _equal_outcomes((ex.after, ex.result), out)
+
+
+def _equal_outcomes(a, b) -> bool:
+    """Whether two outcomes of one call ((state, result), or ("fault", text), which equals no
+    outcome) are the same: the RNG counter, the result and every field of `a`'s state."""
+    if isinstance(a[0], str) or isinstance(b[0], str):
         return False
-    after, result = out
-    return (after.rng_counter == ex.after.rng_counter and values_equal(result, ex.result)
-            and all(values_equal(after.fields[k], ex.after.fields[k]) for k in ex.after.fields))
+    return (a[0].rng_counter == b[0].rng_counter and values_equal(a[1], b[1])
+            and all(values_equal(a[0].fields[k], b[0].fields[k]) for k in a[0].fields))
 
 
 def reads_column(module: ir.Module, fn: ir.FnDef, table: str, column: str) -> bool:
@@ -665,10 +671,7 @@ def _differ(a, b) -> bool:
     fault of the varied fill `b` not counted (`_changed`)."""
     if isinstance(b[0], str):  # ("fault", text)
         return False
-    if isinstance(a[0], str):
-        return True
-    return (a[0].rng_counter != b[0].rng_counter or not values_equal(a[1], b[1])
-            or any(not values_equal(a[0].fields[k], b[0].fields[k]) for k in a[0].fields))
+    return not _equal_outcomes(a, b)
 
 
 # ------------------------------------------------------------------ differential
