@@ -38,6 +38,8 @@ What one text gets (`ir.Contract`):
 * `draws`: the `text` rule's `draws` if it has one, else the sum of the kept `mentions`
   rules' (`draws N`, `at least N`, `any`); a text that no draw rule matches draws nothing
   when its block has any draw rule, and is unconstrained otherwise;
+* `choosers`: the `chooses WHO [among COUNT]` clauses of the `text` rule and of the kept
+  `mentions` rules (`ir.ChooserRule`): who decides, and among how many options;
 * the printed numbers (`\\d+`) and symbols that no rule covers: a number inside a kept
   match (or any number, for a text with a `text` rule) is the rule's business; the others
   must be used by the fill (the judge varies them);
@@ -443,13 +445,13 @@ def _names_in(x, out: set[str]) -> None:
 
 def _unused_captures(checker, rule: ast.TextRule, pattern: Pattern) -> None:
     used: set[str] = set()
-    _names_in([rule.ensures, rule.modifies, rule.scenarios], used)
+    _names_in([rule.ensures, rule.modifies, rule.scenarios, rule.chooses], used)
     used |= {b for d in rule.draws for b in (d.lo, d.hi) if isinstance(b, str)}
     used |= {x.name for x in rule.data}
     for c in pattern.captures:
         if c.name not in used:
             checker.err("E0166", f"capture `{c.name}` is used by no clause of the rule", c.span, "never used",
-                        help=f"use `{c.name}` in an `ensures`, `modifies`, `draws`, `scenario` or `where` clause, "
+                        help=f"use `{c.name}` in an `ensures`, `modifies`, `draws`, `chooses`, `scenario` or `where` clause, "
                         "or write the text literally")
 
 
@@ -608,6 +610,7 @@ def _contract(checker, h: ir.HoleDef, t: _Target | None, fill: ast.FillDecl | No
         m.rule.used = True
     chosen = exact + kept
     ensures, scenarios = _rule_clauses(checker, h, chosen)
+    choosers = _choosers(checker, h, chosen)
     if fill is not None:
         ensures += [c for c in (_clause(checker, h, e, {}, "fill") for e in fill.ensures) if c is not None]
         scenarios += [sc for sc in (_scenario(checker, h, s, {}) for s in fill.scenarios) if sc is not None]
@@ -618,7 +621,7 @@ def _contract(checker, h: ir.HoleDef, t: _Target | None, fill: ast.FillDecl | No
     described = [f"{m.rule.decl.pattern_span.file}:{m.rule.decl.pattern_span.line} "
                  f"{'text' if m.rule.decl.whole else 'mentions'} \"{m.rule.decl.pattern}\"" for m in chosen]
     return ir.Contract(exact=bool(exact) or bool(fill is not None and fill.ensures), ensures=ensures, frame=frame,
-                       draws=draws, numbers=numbers, symbols=symbols, data=data, scenarios=scenarios,
+                       draws=draws, choosers=choosers, numbers=numbers, symbols=symbols, data=data, scenarios=scenarios,
                        context=t.context_def.name if t is not None and t.context_def is not None else None,
                        rules=described)
 
@@ -704,6 +707,43 @@ def _make_clause(checker, h: ir.HoleDef, e: ast.Expr, values: dict[str, Any], or
         return None
     return ir.TextClause(expr=ie, env=dict(values), source=_shown(checker, _source(checker, e.span), values, types),
                          origin=origin, span=e.span)
+
+
+def _choosers(checker, h: ir.HoleDef, chosen: list[_Match]) -> list[ir.ChooserRule]:
+    """The `chooses` clauses of the matched rules (those that do not check are left out)."""
+    out = []
+    for m in chosen:
+        for d in m.rule.decl.chooses:
+            c = _memo(checker, "chooses", d, h, m.values, lambda d=d, m=m: _chooser(checker, h, d, m.values, m.rule.pattern))
+            if c is not None:
+                out.append(c)
+    return out
+
+
+def _chooser(checker, h: ir.HoleDef, c: ast.Chooses, values: dict[str, Any],
+             pattern: Pattern | None) -> ir.ChooserRule | None:
+    """The IR of clause `chooses WHO [among COUNT]` for hole `h` with the rule's capture
+    `values`; E0110 (and None) where `WHO` or `COUNT` is not an integer."""
+    from envc.compiler.check_base import _Poison
+
+    types = _types(values, pattern)
+    parts: list[ir.Expr] = []
+    for e, what in ((c.who, "the player who chooses"), (c.among, "the number of options")):
+        if e is None:
+            continue
+        try:
+            ie = checker.expr(e, _ctx(h, types))
+        except _Poison:
+            return None
+        if not isinstance(ie.type, ir.IntT):
+            checker.err("E0110", f"{what} (`chooses`) must be an integer", e.span, f"this is `{ie.type}`",
+                        help="`chooses 1 - p among len(hand[1 - p])`: a player number, and how many options "
+                        "the text lets that player choose among")
+            return None
+        parts.append(ie)
+    return ir.ChooserRule(who=parts[0], among=parts[1] if c.among is not None else None, env=dict(values),
+                          source=_shown(checker, _source(checker, c.span), values, types),
+                          who_source=_shown(checker, _source(checker, c.who.span), values, types), span=c.span)
 
 
 def _state_place(checker, e: ast.Expr, ctx, what: str) -> ir.Place | None:

@@ -280,6 +280,10 @@ class Evaluator:
         # `random.pick`'s legal values, the list's length for a `shuffle`): the fill judge tells
         # a draw that had a choice from one that had none (`textchecks.draw_problems`)
         self.draw_sizes: list[int] | None = None
+        # when a list, each `choose` reached by `Interpreter.call` appends (chooser, number of legal
+        # options, a copy of the state when it is asked): who the judge's calls asked to decide,
+        # among how many options (`chooses` clauses, llm_fill/textchecks.py)
+        self.decisions: list[tuple[int, int, State]] | None = None
 
     # --------------------------------------------------------------- expressions
     # Every expression node is turned, on its first evaluation, into a Python closure
@@ -846,6 +850,8 @@ class Evaluator:
                 self.assign(place, copy_value(orelse(env)), env)
                 return
             if not self.pausable or point is None:  # a direct call: no step to pause
+                if self.decisions is not None:
+                    self.decisions.append((who, len(legal), self.live().copy()))
                 pick = self.choice_policy(s, legal, who) if self.choice_policy is not None else legal[0]
                 if pick not in legal:
                     raise SpecRuntimeError(f"the choice policy picked {pick}, not one of {legal}", span)

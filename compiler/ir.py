@@ -832,6 +832,22 @@ class TextClause(Node):
     span: Span = NO_SPAN
 
 
+class ChooserRule(Node):
+    """A `chooses WHO [among COUNT]` clause that one text gets from a text rule: every
+    decision of a call with two options or more is asked of a player that one of the text's
+    `chooses` clauses names (`who`, read on the state before the call), and with `among`, one
+    decision asked of `who` offers `among` options whenever `among` is 2 or more. `env`: the
+    rule's captures; `source`: the clause with the captures written as their values,
+    `who_source` its `WHO` alone."""
+
+    who: Expr
+    among: Expr | None = None
+    env: dict[str, Any] = {}
+    source: str = ""
+    who_source: str = ""
+    span: Span = NO_SPAN
+
+
 class FrameItem(Node):
     """One place a text may change (`modifies`): a state field and leading indices, maybe
     for every `var` in `lo..hi` (hi exclusive); index expressions read the hole's
@@ -893,7 +909,8 @@ class Contract(Node):
     hole's text: checks of a fill that do not come from the model. `exact`: a `text` rule
     matches the whole text, or the fill has its own `ensures`. `frame`: the places the text
     may change (None: any). `draws`: (least, most or None) random draws of one call (None:
-    no rule says). `numbers`/`symbols`: printed ones no rule covers (a fill must use them); `data`: printed
+    no rule says). `choosers`: who decides, and among how many options (none: no rule
+    says). `numbers`/`symbols`: printed ones no rule covers (a fill must use them); `data`: printed
     numbers that come from a column of the text's rows (a fill must read it).
     `context`: the `ContextDef` that puts the text's card in place. `rules`: the rules that
     matched, as `file:line "pattern"`."""
@@ -902,6 +919,7 @@ class Contract(Node):
     ensures: list[TextClause] = []
     frame: list[FrameItem] | None = None
     draws: tuple[int, int | None] | None = None
+    choosers: list[ChooserRule] = []
     numbers: list[int] = []
     symbols: list[SymbolUse] = []
     data: list[DataNumber] = []

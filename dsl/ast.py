@@ -479,6 +479,16 @@ class Draws(Decl):
 
 
 @dataclass
+class Chooses(Decl):
+    """`chooses WHO [among COUNT]`: the decisions (`choose`) of a call of the text are asked of
+    player `WHO`, and with `among`, one of them offers `COUNT` options whenever `COUNT` >= 2
+    (both read the state before the call)."""
+
+    who: Expr
+    among: Expr | None = None
+
+
+@dataclass
 class DataFrom(Decl):
     """`N = Table.column` of a `where` clause: capture `N` is printed from that column of the
     text's row. Spans: `name_span` the capture's name, `column_span` `Table.column`."""
@@ -503,6 +513,7 @@ class TextRule(Decl):
     draws: list[Draws] = field(default_factory=list)
     scenarios: list[Scenario] = field(default_factory=list)
     data: list[DataFrom] = field(default_factory=list)
+    chooses: list[Chooses] = field(default_factory=list)
 
 
 @dataclass

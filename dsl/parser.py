@@ -318,6 +318,8 @@ class _Builder(Transformer):
                 rule.draws.append(clause)
             elif isinstance(clause, ast.Scenario):
                 rule.scenarios.append(clause)
+            elif isinstance(clause, ast.Chooses):
+                rule.chooses.append(clause)
             elif isinstance(clause, list):
                 rule.data += clause
             else:
@@ -364,6 +366,10 @@ class _Builder(Transformer):
     @v_args(meta=True)
     def draws_any(self, meta, c):
         return ast.Draws(self._span(meta), 0, None)
+
+    @v_args(meta=True)
+    def chooses_clause(self, meta, c):
+        return ast.Chooses(self._span(meta), c[0], c[1])
 
     @v_args(meta=True)
     def scenario_clause(self, meta, c):
@@ -662,7 +668,7 @@ _TOP_KEYWORDS = ("env", "players", "turn_limit", "illegal_action", "simultaneous
 #: contextual (`a`, `name`, `of`, `when`, ...) and stay usable as names; `tests/test_keywords.py`
 #: reads every word of the grammar and holds each to one of the two lists.
 RESERVED_WORDS = frozenset({
-    "action", "and", "boundary", "break", "const", "context", "draws", "else", "ensures", "enum", "env",
+    "action", "among", "and", "boundary", "break", "chooses", "const", "context", "draws", "else", "ensures", "enum", "env",
     "false", "fill", "fn", "for", "hole", "if", "illegal_action", "init", "invariant", "let", "match", "max",
     "mentions", "modifies", "not", "observe", "or", "players", "proc", "record", "resolve", "return",
     "scenario", "simultaneous", "state", "symbol", "table", "text", "texts", "then", "true", "turn_limit",

@@ -645,7 +645,12 @@ def check_call(it: Interpreter, hole: ir.HoleDef, before: State, args: list[Any]
     module = it.module
     held = _invariants(it, before) if held is None else held
     valid = all(held.values()) if valid is None else valid
-    after, result, fault = _call(it, hole, before, args)
+    decisions: list[tuple[int, int, State]] = []
+    it.ev.decisions = decisions
+    try:
+        after, result, fault = _call(it, hole, before, args)
+    finally:
+        it.ev.decisions = None
     if fault is not None:
         return Outcome([fault] if valid else [])
     # a field `before` lacks is one the answer brought (the frame of a `choose` in its body: the
@@ -666,7 +671,7 @@ def check_call(it: Interpreter, hole: ir.HoleDef, before: State, args: list[Any]
             failed, problems = [], problems + [f"an `ensures` clause faults on this call: {e}"]
         problems += [f"`ensures {clause_text[i]}` does not hold" for i in failed]
         if text is not None:
-            problems += text.problems(it, before, after, args, result)
+            problems += text.problems(it, before, after, args, result, decisions)
     again_names = {name for name, ok in held.items() if ok and (reads is None or reads.get(name, set()) & changed)}
     now = _invariants(it, after, again_names) if again_names else {}
     broken = [name for name in held if name in again_names and not now.get(name, False)]

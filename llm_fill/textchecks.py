@@ -13,6 +13,9 @@ Per call (inside the generated property tests, `props.check_call`):
 * the frame: every state cell the call changes lies inside a place the text may change;
 * the draws: the call draws as many random numbers as the text says (`draws`), counted
   exactly from the counter of envc's counter-based RNG.
+* who decides: every decision with two options or more is asked of a player a `chooses WHO`
+  clause names, and a `chooses WHO among COUNT` has a decision of `WHO` offering `COUNT`
+  options whenever `COUNT` is 2 or more (`TextChecks.chooser_problems`).
 
 On the examples of a passing run (`number_problems`): every printed number and symbol that
 no rule covers is *behaviourally used*: the fill's literals equal to it are changed (a
@@ -190,11 +193,16 @@ class TextChecks:
         return ", then put in its context" + (f" ({', '.join(parts)})" if parts else "")
 
     # -- one call
-    def problems(self, it: Interpreter, before: State, after: State, args: list[Any], result: Any) -> list[str]:
+    def problems(self, it: Interpreter, before: State, after: State, args: list[Any], result: Any,
+                 decisions: list[tuple[int, int, State]] | None = None) -> list[str]:
         """What the call from `before` to `after` breaks of the text's contract: its
-        `ensures`, its frame, its number of draws."""
+        `ensures`, its frame, its number of draws, and who decided among how many options
+        (`decisions`: (chooser, number of legal options) of each `choose` the call reached,
+        `Evaluator.decisions`; None: not recorded)."""
         out = self.ensures_failures(it, before, after, args, result)
         out += self.frame_problems(before, after, args)
+        if decisions is not None:
+            out += self.chooser_problems(it, before, args, decisions)
         draws = self.contract.draws
         if draws is not None:
             n = (after.rng_counter - before.rng_counter) & rng.MASK32
@@ -203,6 +211,52 @@ class TextChecks:
                 out.append(f"the call draws {n} random number{'s' if n != 1 else ''}; the text {_draws_text(draws)} "
                            f"({'; '.join(self.contract.rules) or 'no rule matches it'})")
         return out
+
+    def chooser_problems(self, it: Interpreter, before: State, args: list[Any],
+                         decisions: list[tuple[int, int, State]]) -> list[str]:
+        """What the call's `decisions` (chooser, number of legal options, the state when asked)
+        break of the text's `chooses WHO [among COUNT]` clauses, each read on the state when a
+        decision is asked: a decision with two options or more asked of a player no clause
+        names ("Your opponent discards a card of their choice" decided by the card's player,
+        hunt Q), or a clause with `among` and no decision of `WHO` offering `COUNT` options
+        when `COUNT` is 2 or more (a fill that offers only some of the cards; or that never
+        asks, `COUNT` then read on the state before the call)."""
+        rules = self.contract.choosers
+        if not rules:
+            return []
+        base = {p.name: a for p, a in zip(self.hole.params, args)}
+        try:
+            asked = [(who, n, [self._chooser_values(it, r, state, base) for r in rules])
+                     for who, n, state in decisions if n > 1]
+            at_start = [self._chooser_values(it, r, before, base) for r in rules]
+        except SpecRuntimeError as e:
+            return [f"a `chooses` clause of the text faults on this call: {e}"]
+        out = [f"the call asks player {who} to choose among {n} options; the text lets "
+               f"{' or '.join(sorted({f'player {w}' for w, _ in values}))} choose "
+               f"({', '.join(f'`{r.source}` at {r.span.file}:{r.span.line}' for r in rules)})"
+               for who, n, values in asked[:1] if all(who != w for w, _ in values)]
+        for i, r in enumerate(rules):
+            if r.among is None or any(who == v[i][0] and n == v[i][1] for who, n, v in asked):
+                continue
+            offered = [(n, v[i]) for who, n, v in asked if who == v[i][0]]
+            n, (who, count) = offered[0] if offered else (0, at_start[i])
+            if count is None or count < 2:
+                continue
+            what = f"offered {n}" if offered else "asked that player nothing"
+            out.append(f"the text lets player {who} choose among {count} options (`{r.source}`, "
+                       f"{r.span.file}:{r.span.line}); the call {what}: ask with `choose({r.who_source}, ...)` "
+                       f"offering every one of the {count}")
+        return out
+
+    def _chooser_values(self, it: Interpreter, r: ir.ChooserRule, state: State, base: dict) -> tuple[int, int | None]:
+        """(`WHO`, `COUNT` or None) of clause `r` read on `state` (`old(x)` reads it too)."""
+        ev = it.ev
+        env = {**base, **r.env}
+        ev.state = ev.old_state = state
+        try:
+            return ev.eval(r.who, env), ev.eval(r.among, env) if r.among is not None else None
+        finally:
+            ev.state = ev.old_state = None
 
     def ensures_failures(self, it: Interpreter, before: State, after: State, args: list[Any],
                          result: Any) -> list[str]:

@@ -279,6 +279,13 @@ PROBE_FILLS = [
     ("bench-type-forgotten", "This attack does 30 damage for each of your Benched {L} Pokémon.",
      "damage_per_bench_type(p, NONE, 30)", "property",
      "the text's `ensures dmg == min(30 * count(occupied[p][s] and type_of(p, s) == Energy.lightning for s in 1..SLOTS)"),
+    # who decides (`chooses`): the player for the opponent, or no one (hunt Q; accepted before)
+    ("sabrina-player-chooses", "Switch out your opponent's Active Pokémon to the Bench. (Your opponent chooses the new "
+     "Active Pokémon.)", "switch_opponent(p, false, false, false)", "property",
+     "the call asks player 0 to choose among 2 options; the text lets player 1 choose"),
+    ("switch-self-no-choice", "Switch this Pokémon with 1 of your Benched Pokémon.",
+     "if occupied[p][1] {\n    hit_active(p)\n    clear_conditions(p)\n    swap_slots(p, 0, 1)\n}", "property",
+     "the call asked that player nothing: ask with `choose(p, ...)`"),
 ]
 
 

@@ -528,6 +528,52 @@ def test_a_fill_that_ignores_the_players_choice_is_refused(choices, text, body):
     assert "the fill asks a player to choose, but what it does never depends on the choice" in verdict.feedback
 
 
+WRONG_CHOOSER = """let i = choose(1 - p, i in 0..8 where i < len(hand[p])) else -1
+if i >= 0 and i < len(hand[p]) {
+    let c = hand[p][i]
+    hand[p].remove_at(i)
+    piles[p][0] = min(piles[p][0] + c.power, 20)
+}"""
+NEVER_ASKS = "if len(hand[p]) > 0 {\n    let c = hand[p].pop()\n    piles[p][0] = min(piles[p][0] + c.power, 20)\n}"
+FIRST_TWO = WRONG_CHOOSER.replace("choose(1 - p, i in 0..8 where i < len(hand[p]))",
+                                  "choose(p, i in 0..8 where i < len(hand[p]) and i < 2)")
+
+
+@pytest.mark.parametrize("text, body, message", [
+    ("Discard a card of your choice.", WRONG_CHOOSER, "the call asks player 1 to choose among 3 options; the text "
+     "lets player 0 choose (`chooses p among len(hand[p])`"),
+    ("Discard a card of your choice.", NEVER_ASKS, "the text lets player 0 choose among 3 options (`chooses p among "
+     "len(hand[p])`"),
+    ("Discard a card of your choice.", FIRST_TWO, "the call offered 2: ask with `choose(p, ...)` offering every one"),
+    ("Your opponent picks one of your piles; it loses 1.", "bump(p, p, -1)", "the call asks player 0 to choose among 3 "
+     "options; the text lets player 1 choose"),
+], ids=["wrong chooser", "never asks", "some cards only", "the player picks the opponent's pile"])
+def test_who_decides_among_how_many_options(choices, text, body, message):
+    """`chooses WHO among COUNT` (hunt Q): a decision asked of the wrong player, a fill that never
+    asks, or one that offers only some of the cards was accepted (the judge's calls took the
+    lowest option and the contract could not say who decides)."""
+    judge, fills, holes = choices
+    verdict = judge.judge_body(holes[text], body, fills)
+    assert (verdict.ok, verdict.stage) == (False, "property"), verdict.feedback
+    assert message in verdict.feedback
+
+
+def test_a_chooses_clause_must_be_an_integer(tmp_path):
+    from envc.compiler.check import load
+    from envc.compiler.diagnostics import DiagnosticError
+
+    spec = tmp_path / "c.envspec"
+    spec.write_text('env c "c"\nplayers 2\nstate { n: int[0..9] = 0 }\nhole h(p: int[0..1]) "Pick a number."\n'
+                    'texts of h {\n    mentions "pick" chooses p == 0\n}\n'
+                    'action go() { h(current_player) }\nobserve(p) -> int[0..9][2] { return [n, pending_choice()] }\n',
+                    encoding="utf-8")
+    with pytest.raises(DiagnosticError) as err:
+        load(str(spec))
+    d = err.value.diagnostics[0]
+    assert (d.code, d.message, d.span.line, d.span.col) == ("E0110", "the player who chooses (`chooses`) must be an "
+                                                            "integer", 6, 29)
+
+
 def test_fills_that_use_the_players_choice_pass(choices):
     judge, fills, _ = choices
     verdicts = judge.judge_written(fills)

@@ -587,38 +587,38 @@ FAULT_SITES = (
     "tcg.envspec:979:21: push onto a full list (capacity 20)",
     "tcg.envspec:1018:32: index {a} is past the end of a list of length {b}",
     "tcg.envspec:1019:9: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1919:5: push onto a full list (capacity 20)",
-    "tcg.envspec:1922:13: push onto a full list (capacity 20)",
-    "tcg.envspec:2133:28: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2143:17: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2145:13: push onto a full list (capacity 10)",
-    "tcg.envspec:2148:13: push onto a full list (capacity 10)",
-    "tcg.envspec:2151:13: push onto a full list (capacity 20)",
-    "tcg.envspec:2233:13: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2234:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2235:5: push onto a full list (capacity 20)",
-    "tcg.envspec:2164:23: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2165:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2172:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2173:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2189:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2190:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2195:79: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2199:18: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2200:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2230:69: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2231:52: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2359:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2359:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2360:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2360:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2361:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2361:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2362:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2362:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2363:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2363:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2121:13: push onto a full list (capacity 20)",
+    "tcg.envspec:1935:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1938:13: push onto a full list (capacity 20)",
+    "tcg.envspec:2149:28: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2159:17: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2161:13: push onto a full list (capacity 10)",
+    "tcg.envspec:2164:13: push onto a full list (capacity 10)",
+    "tcg.envspec:2167:13: push onto a full list (capacity 20)",
+    "tcg.envspec:2249:13: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2250:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2251:5: push onto a full list (capacity 20)",
+    "tcg.envspec:2180:23: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2181:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2188:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2189:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2205:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2206:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2211:79: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2215:18: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2216:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2246:69: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2247:52: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2375:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2375:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2376:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2376:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2377:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2377:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2378:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2378:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2379:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2379:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2137:13: push onto a full list (capacity 20)",
 )
 
 # ---- constants
@@ -17479,7 +17479,7 @@ def p_copy_attack(st, v_p):
 
 
 def p_put_in_play(st, v_p, v_s, v_c):
-    """proc `put_in_play` (tcg.envspec:1893)"""
+    """proc `put_in_play` (tcg.envspec:1909)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
@@ -17502,7 +17502,7 @@ def p_put_in_play(st, v_p, v_s, v_c):
 
 
 def p_clear_conditions(st, v_p):
-    """proc `clear_conditions` (tcg.envspec:1904)"""
+    """proc `clear_conditions` (tcg.envspec:1920)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     _a800 = False
@@ -17529,7 +17529,7 @@ def p_clear_conditions(st, v_p):
 
 
 def p_clear_slot(st, v_p, v_s):
-    """proc `clear_slot` (tcg.envspec:1918)"""
+    """proc `clear_slot` (tcg.envspec:1934)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
@@ -17593,7 +17593,7 @@ def p_clear_slot(st, v_p, v_s):
 
 
 def p_swap_slots(st, v_p, v_a, v_b):
-    """proc `swap_slots` (tcg.envspec:1935)"""
+    """proc `swap_slots` (tcg.envspec:1951)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_a = _lcast(v_a, jnp.int8)
@@ -17652,7 +17652,7 @@ def p_swap_slots(st, v_p, v_a, v_b):
 
 
 def p_knock_outs(st):
-    """proc `knock_outs` (tcg.envspec:1971)"""
+    """proc `knock_outs` (tcg.envspec:1987)"""
     st = dict(st)
     v_q = jnp.int32(0)
 
@@ -17763,7 +17763,7 @@ def p_knock_outs(st):
 
 
 def p_random_zone_energy(st, v_p):
-    """proc `random_zone_energy` (tcg.envspec:1994)"""
+    """proc `random_zone_energy` (tcg.envspec:2010)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_n = _lcast(
@@ -17782,7 +17782,7 @@ def p_random_zone_energy(st, v_p):
 
 
 def p_begin_turn(st, v_p):
-    """proc `begin_turn` (tcg.envspec:2001)"""
+    """proc `begin_turn` (tcg.envspec:2017)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     _c870 = _i32(st["turn"]) >= 50
@@ -17844,7 +17844,7 @@ def p_begin_turn(st, v_p):
 
 
 def p_continue_game(st, v_next, v_resume):
-    """proc `continue_game` (tcg.envspec:2028)"""
+    """proc `continue_game` (tcg.envspec:2044)"""
     st = dict(st)
     v_next = _lcast(v_next, jnp.int8)
     v_resume = _lcast(v_resume, jnp.bool_)
@@ -17912,7 +17912,7 @@ def p_continue_game(st, v_next, v_resume):
 
 
 def p_active_abilities(st):
-    """proc `active_abilities` (tcg.envspec:2050)"""
+    """proc `active_abilities` (tcg.envspec:2066)"""
     st = dict(st)
     _a903 = _K23
     st["locked_supporters"] = _cast(_a903, jnp.bool_)
@@ -17936,7 +17936,7 @@ def p_active_abilities(st):
 
 
 def p_checkup(st, v_p):
-    """proc `checkup` (tcg.envspec:2062)"""
+    """proc `checkup` (tcg.envspec:2078)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_k = jnp.int32(0)
@@ -18033,7 +18033,7 @@ def p_checkup(st, v_p):
 
 
 def p_finish_turn(st):
-    """proc `finish_turn` (tcg.envspec:2089)"""
+    """proc `finish_turn` (tcg.envspec:2105)"""
     st = dict(st)
     v_p = _lcast(st["current_player"], jnp.int8)
     _c929 = _i32(st["turn"]) == _i32(jnp.where((_i32(v_p) == _i32(st["first"])), 1, 2))
@@ -18185,7 +18185,7 @@ def p_finish_turn(st):
 
 
 def p_deal(st, v_p):
-    """proc `deal` (tcg.envspec:2132)"""
+    """proc `deal` (tcg.envspec:2148)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
 
@@ -18299,7 +18299,7 @@ def p_deal(st, v_p):
 
 
 def p_attack_texts(st, v_p, v_a):
-    """proc `attack_texts` (tcg.envspec:2279)"""
+    """proc `attack_texts` (tcg.envspec:2295)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_a = _lcast(v_a, jnp.int8)
@@ -22164,7 +22164,7 @@ def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
 
 
 def p__envc_run_play_trainer(st, v_h, v_target):
-    """proc `_envc_run_play_trainer` (tcg.envspec:2229)"""
+    """proc `_envc_run_play_trainer` (tcg.envspec:2245)"""
     st = dict(st)
     v_h = _lcast(v_h, jnp.int8)
     v_target = _lcast(v_target, jnp.int8)
@@ -22286,7 +22286,7 @@ def p__envc_run_play_trainer(st, v_h, v_target):
 
 
 def p__envc_run_use_ability(st, v_s):
-    """proc `_envc_run_use_ability` (tcg.envspec:2246)"""
+    """proc `_envc_run_use_ability` (tcg.envspec:2262)"""
     st = dict(st)
     v_s = _lcast(v_s, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_a_use_ability"]) == 0), jnp.bool_)
@@ -22377,7 +22377,7 @@ def p__envc_run_use_ability(st, v_s):
 
 
 def p__envc_run_attack(st, v_a):
-    """proc `_envc_run_attack` (tcg.envspec:2296)"""
+    """proc `_envc_run_attack` (tcg.envspec:2312)"""
     st = dict(st)
     v_a = _lcast(v_a, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_a_attack"]) == 0), jnp.bool_)
@@ -22590,7 +22590,7 @@ def p__envc_run_attack(st, v_a):
 
 
 def a_setup_active(st, index):
-    """action `setup_active` (tcg.envspec:2161): index in 0..9"""
+    """action `setup_active` (tcg.envspec:2177): index in 0..9"""
     st = dict(st)
     v_h = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
@@ -22665,7 +22665,7 @@ def m_setup_active(st):
 
 
 def a_setup_bench(st, index):
-    """action `setup_bench` (tcg.envspec:2168): index in 0..9"""
+    """action `setup_bench` (tcg.envspec:2184): index in 0..9"""
     st = dict(st)
     v_h = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
@@ -22755,7 +22755,7 @@ def m_setup_bench(st):
 
 
 def a_setup_done(st, index):
-    """action `setup_done` (tcg.envspec:2176): index in 0..0"""
+    """action `setup_done` (tcg.envspec:2192): index in 0..0"""
     st = dict(st)
     _c1777 = _i32(st["current_player"]) == _i32(st["first"])
 
@@ -22801,7 +22801,7 @@ def rk_setup_done(st, index):
 
 
 def a_play_basic(st, index):
-    """action `play_basic` (tcg.envspec:2186): index in 0..9"""
+    """action `play_basic` (tcg.envspec:2202): index in 0..9"""
     st = dict(st)
     v_h = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
@@ -22878,7 +22878,7 @@ def m_play_basic(st):
 
 
 def a_evolve(st, index):
-    """action `evolve` (tcg.envspec:2194): index in 0..39"""
+    """action `evolve` (tcg.envspec:2210): index in 0..39"""
     st = dict(st)
     v_h = _lcast(jnp.floor_divide(index, 4), jnp.int8)
     v_s = _lcast(jnp.remainder(index, 4), jnp.int8)
@@ -23059,7 +23059,7 @@ def rk_evolve(st, index):
 
 
 def a_attach(st, index):
-    """action `attach` (tcg.envspec:2210): index in 0..3"""
+    """action `attach` (tcg.envspec:2226): index in 0..3"""
     st = dict(st)
     v_s = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
@@ -23127,7 +23127,7 @@ def rk_attach(st, index):
 
 
 def a_play_trainer(st, index):
-    """action `play_trainer` (tcg.envspec:2229): index in 0..39"""
+    """action `play_trainer` (tcg.envspec:2245): index in 0..39"""
     st = dict(st)
     v_h = _lcast(jnp.floor_divide(index, 4), jnp.int8)
     v_target = _lcast(jnp.remainder(index, 4), jnp.int8)
@@ -23272,7 +23272,7 @@ def rk_play_trainer(st, index):
 
 
 def a_use_ability(st, index):
-    """action `use_ability` (tcg.envspec:2246): index in 0..3"""
+    """action `use_ability` (tcg.envspec:2262): index in 0..3"""
     st = dict(st)
     v_s = _lcast(index, jnp.int8)
     st = p__envc_run_use_ability(st, v_s)
@@ -23315,7 +23315,7 @@ def rk_use_ability(st, index):
 
 
 def a_retreat(st, index):
-    """action `retreat` (tcg.envspec:2259): index in 0..2"""
+    """action `retreat` (tcg.envspec:2275): index in 0..2"""
     st = dict(st)
     v_b = _lcast((index + 1), jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
@@ -23455,7 +23455,7 @@ def rk_retreat(st, index):
 
 
 def a_attack(st, index):
-    """action `attack` (tcg.envspec:2296): index in 0..1"""
+    """action `attack` (tcg.envspec:2312): index in 0..1"""
     st = dict(st)
     v_a = _lcast(index, jnp.int8)
     st = p__envc_run_attack(st, v_a)
@@ -23510,7 +23510,7 @@ def rk_attack(st, index):
 
 
 def a_discard_from_play(st, index):
-    """action `discard_from_play` (tcg.envspec:2325): index in 0..3"""
+    """action `discard_from_play` (tcg.envspec:2341): index in 0..3"""
     st = dict(st)
     v_s = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
@@ -23550,7 +23550,7 @@ def rk_discard_from_play(st, index):
 
 
 def a_end_turn(st, index):
-    """action `end_turn` (tcg.envspec:2333): index in 0..0"""
+    """action `end_turn` (tcg.envspec:2349): index in 0..0"""
     st = dict(st)
     st = p_finish_turn(st)
     return st
@@ -23582,7 +23582,7 @@ def rk_end_turn(st, index):
 
 
 def a_promote(st, index):
-    """action `promote` (tcg.envspec:2338): index in 0..2"""
+    """action `promote` (tcg.envspec:2354): index in 0..2"""
     st = dict(st)
     v_b = _lcast((index + 1), jnp.int8)
     st = p_swap_slots(st, st["current_player"], 0, v_b)
