@@ -69,6 +69,7 @@ the fills written by hand).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -429,23 +430,23 @@ def _symbols(checker, d: ast.TextsDecl) -> dict[str, Symbol]:
     return out
 
 
-def _names_in(x, out: set[str]) -> None:
+def _names_in(x) -> Iterator[str]:
+    """Every name `x` (an AST node, or lists of them) reads, once per use."""
     if isinstance(x, ast.Name):
-        out.add(x.name)
+        yield x.name
         return
     if isinstance(x, (list, tuple)):
         for y in x:
-            _names_in(y, out)
+            yield from _names_in(y)
         return
     if hasattr(x, "__dataclass_fields__") and not isinstance(x, Span):
         for k in x.__dataclass_fields__:
             if k != "span":
-                _names_in(getattr(x, k), out)
+                yield from _names_in(getattr(x, k))
 
 
 def _unused_captures(checker, rule: ast.TextRule, pattern: Pattern) -> None:
-    used: set[str] = set()
-    _names_in([rule.ensures, rule.modifies, rule.scenarios, rule.chooses], used)
+    used = set(_names_in([rule.ensures, rule.modifies, rule.scenarios, rule.chooses]))
     used |= {b for d in rule.draws for b in (d.lo, d.hi) if isinstance(b, str)}
     used |= {x.name for x in rule.data}
     for c in pattern.captures:
@@ -519,10 +520,8 @@ def _data_numbers(checker, h: ir.HoleDef, chosen: list[_Match]) -> list[ir.DataN
                             help="name the column that holds the printed number, or fix the data")
             if wrong:
                 continue
-            rule = f"{m.rule.decl.pattern_span.file}:{m.rule.decl.pattern_span.line} " \
-                   f"{'text' if m.rule.decl.whole else 'mentions'} \"{m.rule.decl.pattern}\""
             out.append(ir.DataNumber(capture=item.name, value=value, table=table.name, column=item.column, rows=rows,
-                                     rule=rule))
+                                     rule=_rule_name(m.rule)))
     return out
 
 
@@ -590,7 +589,8 @@ def _rule_clauses(checker, h: ir.HoleDef, chosen: list[_Match]) -> tuple[list[ir
     scenarios: list[ir.ScenarioDef] = []
     for m in chosen:
         kind: Literal["text", "mentions"] = "text" if m.rule.decl.whole else "mentions"
-        ensures += [c for c in (_clause(checker, h, e, m.values, kind, m.rule.pattern) for e in m.rule.decl.ensures)
+        ensures += [c.model_copy(update={"rule": _rule_name(m.rule)}) for c in
+                    (_clause(checker, h, e, m.values, kind, m.rule.pattern) for e in m.rule.decl.ensures)
                     if c is not None]
         scenarios += [sc for sc in (_scenario(checker, h, s, m.values, m.rule.pattern) for s in m.rule.decl.scenarios)
                       if sc is not None]
@@ -618,12 +618,17 @@ def _contract(checker, h: ir.HoleDef, t: _Target | None, fill: ast.FillDecl | No
     draws = _draws(checker, t, exact, kept)
     numbers, symbols = _uncovered(text, t, exact, kept)
     data = _data_numbers(checker, h, chosen)
-    described = [f"{m.rule.decl.pattern_span.file}:{m.rule.decl.pattern_span.line} "
-                 f"{'text' if m.rule.decl.whole else 'mentions'} \"{m.rule.decl.pattern}\"" for m in chosen]
+    described = [_rule_name(m.rule) for m in chosen]
     return ir.Contract(exact=bool(exact) or bool(fill is not None and fill.ensures), ensures=ensures, frame=frame,
                        draws=draws, choosers=choosers, numbers=numbers, symbols=symbols, data=data, scenarios=scenarios,
                        context=t.context_def.name if t is not None and t.context_def is not None else None,
                        rules=described)
+
+
+def _rule_name(r: _Rule) -> str:
+    """A rule as `file:line text "pattern"` (`ir.Contract.rules`, `ir.DataNumber.rule`)."""
+    return f"{r.decl.pattern_span.file}:{r.decl.pattern_span.line} {'text' if r.decl.whole else 'mentions'} " \
+           f"\"{r.decl.pattern}\""
 
 
 def _source(checker, span: Span) -> str:
@@ -705,8 +710,13 @@ def _make_clause(checker, h: ir.HoleDef, e: ast.Expr, values: dict[str, Any], or
         checker.require_type(ie, ir.BOOL, e.span, "an `ensures` clause")
     except _Poison:
         return None
+    # a capture is `parametric` when every use of it is a read of its value (a `Local`), none
+    # folded into a constant (`for s in 0..N`): the judge may then bind it to another value
+    uses = list(_names_in(e))
+    reads = [n.name for n in ir.walk(ie) if isinstance(n, ir.Local)]
+    parametric = [k for k in values if uses.count(k) == reads.count(k)]
     return ir.TextClause(expr=ie, env=dict(values), source=_shown(checker, _source(checker, e.span), values, types),
-                         origin=origin, span=e.span)
+                         origin=origin, span=e.span, parametric=parametric)
 
 
 def _choosers(checker, h: ir.HoleDef, chosen: list[_Match]) -> list[ir.ChooserRule]:

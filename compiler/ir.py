@@ -823,13 +823,18 @@ class Provenance(Node):
 class TextClause(Node):
     """An `ensures` clause that one text gets from a text rule (`texts of F { text ... }`)
     or from its fill: `expr` reads the hole's parameters and the rule's captures, whose
-    values are `env`. `source` is the clause with the captures written as their values."""
+    values are `env`. `source` is the clause with the captures written as their values;
+    `rule` the rule it comes from (as `Contract.rules` names it, "" for a fill's own);
+    `parametric` the captures every use of which reads `env` (none folded into a constant),
+    which the judge may bind to other values (`where N = Table.column`)."""
 
     expr: Expr
     env: dict[str, Any] = {}
     source: str = ""
     origin: Literal["text", "mentions", "fill"] = "text"
     span: Span = NO_SPAN
+    rule: str = ""
+    parametric: list[str] = []
 
 
 class ChooserRule(Node):

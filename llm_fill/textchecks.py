@@ -561,7 +561,67 @@ def data_problems(module: ir.Module, hole: ir.HoleDef, examples: list[Example]) 
             out.append(f"the text prints `{d.value}`, which is {where} of its row ({d.rule}), and the fill does "
                        f"not use it: setting {where} of the text's rows to {tried} changes nothing on the "
                        f"{len(examples)} states tried (does the fill write the number itself?)")
-    return out
+    return out or _parametric_problems(module, hole, examples)
+
+
+#: how many examples each changed data value is checked on (`_parametric_problems`)
+PARAMETRIC_EXAMPLES = 60
+
+
+def _parametric_problems(module: ir.Module, hole: ir.HoleDef, examples: list[Example]) -> list[str]:
+    """[] or one problem: a rule's `ensures` that do not hold when a number it takes from data
+    (`where N = Table.column`) is one more or one less in the text's rows (every column of `N`
+    changed together), the clause reading `N` as that value. A rule says what the text does
+    for its printed number; the number is the data's, so the rule holds for the data's other
+    values too: `max(power, 3)` for a printed 3 (a floor), `clamp(power, 5, 9)`, or the
+    number written for one player and read for the other passed every check of reading the
+    column (hunt Q, bug 4). Values below 1 are not tried (a rule about "Hits N times" need
+    not hold for 0), nor values outside the column's type; a fill that faults on the changed
+    data, and clauses where a use of `N` was folded into a constant, are not judged here."""
+    c = hole.contract
+    if c is None or hole.fill is None or not examples:
+        return []
+    groups: dict[tuple[str, str], list[ir.DataNumber]] = {}
+    for d in c.data:
+        groups.setdefault((d.rule, d.capture), []).append(d)
+    for (rule, capture), ds in groups.items():
+        clauses = [x for x in c.ensures if x.rule == rule and capture in x.parametric]
+        types = [ir.int_of(next(x.type for x in module.table(d.table).columns if x.name == d.column)) for d in ds]
+        for v in (ds[0].value - 1, ds[0].value + 1):
+            if not clauses or v < 1 or any(not t.lo <= v <= t.hi for t in types):
+                continue
+            found = _broken_with(module, hole, examples, ds, clauses, v)
+            if found is not None:
+                cols = ", ".join(f"`{d.table}.{d.column}`" for d in ds)
+                return [f"the text prints `{ds[0].value}`, which is {cols} of its row ({rule}); with {cols} of the "
+                        f"text's rows set to {v}, the rule's {found} with `{capture}` = {v}: the fill must do for "
+                        f"any value of the column what the text says for its printed one (does it write "
+                        f"`{ds[0].value}` somewhere, or bound the column by it?)"]
+    return []
+
+
+def _broken_with(module: ir.Module, hole: ir.HoleDef, examples: list[Example], ds: list[ir.DataNumber],
+                 clauses: list[ir.TextClause], v: int) -> str | None:
+    """`ensures` at file:line, the first of `clauses` (the capture of `ds` bound to `v`) that
+    fails on an example run on `module` with the columns of `ds` set to `v` in their rows;
+    None when every one holds."""
+    mod = module
+    for d in ds:
+        mod = with_column(mod, d.table, d.column, d.rows, v)
+    it = Interpreter(mod)
+    checks = []
+    for x in clauses:
+        bound = x.model_copy(update={"env": {**x.env, ds[0].capture: v}})
+        contract = (hole.contract or ir.Contract()).model_copy(update={"ensures": [bound]})
+        checks.append((x, TextChecks(mod, hole.model_copy(update={"contract": contract}))))
+    for ex in examples[:PARAMETRIC_EXAMPLES]:
+        out = _outcome(it, hole.name, ex)
+        if isinstance(out[0], str):
+            continue
+        for x, check in checks:
+            if check.ensures_failures(it, ex.before, out[0], ex.args, out[1]):
+                return f"`ensures` at {x.span.file}:{x.span.line} does not hold"
+    return None
 
 
 def _changes_module(mod: ir.Module, hole: ir.HoleDef, examples: list[Example]) -> bool:

@@ -291,6 +291,12 @@ DATA_WRONG = [
     ("reads the column as an index that faults beyond it", MEND,
      "let xs: list<int[0..0], 40> = [0]\nlet z = xs[max(min(active[p].heals - 30, 39), 0)]\nheal(p, 30)",
      "and the fill does not use it: setting `Card.heals` of the text's rows to 31 changes nothing on the"),
+    # (hunt Q, bug 4: the number written as a floor or a ceiling of the column passed; the rule's
+    # `ensures` must hold with `N` bound to the column's other values)
+    ("bounds the column below by the number", FLURRY, "repeat(max(active[p].hits, 3))",
+     "with `Card.hits` of the text's rows set to 2, the rule's `ensures` at"),
+    ("bounds the column above by the number", FLURRY, "repeat(min(active[p].hits, 3))",
+     "setting `Card.hits` of the text's rows to 4 changes nothing"),
 ]
 
 
