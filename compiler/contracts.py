@@ -608,13 +608,16 @@ def _contract(checker, h: ir.HoleDef, t: _Target | None, fill: ast.FillDecl | No
     kept = _kept([m for r in rules if not r.decl.whole for m in _matches(r, text)])
     for m in exact + kept:
         m.rule.used = True
-    chosen = exact + kept
+    # a rule matching twice with the same captures ("gem[s]" in "loses 2 gems and gains 2 gems")
+    # gives its clauses, frame and name once (they were listed twice in the judge's messages:
+    # hunt Q, M2); `draws` and the printed numbers still count every match
+    chosen = list({(id(m.rule), tuple(sorted(m.values.items()))): m for m in exact + kept}.values())
     ensures, scenarios = _rule_clauses(checker, h, chosen)
     choosers = _choosers(checker, h, chosen)
     if fill is not None:
         ensures += [c for c in (_clause(checker, h, e, {}, "fill") for e in fill.ensures) if c is not None]
         scenarios += [sc for sc in (_scenario(checker, h, s, {}) for s in fill.scenarios) if sc is not None]
-    frame = _frame(checker, h, t, exact, kept)
+    frame = _frame(checker, h, t, exact, chosen[len(exact):])
     draws = _draws(checker, t, exact, kept)
     numbers, symbols = _uncovered(text, t, exact, kept)
     data = _data_numbers(checker, h, chosen)

@@ -655,3 +655,21 @@ def test_the_prompt_says_when_the_spec_cannot_take_a_decision():
     line = "This spec's `observe` does not show a pending decision (`pending_choice()`)"
     assert line in no.stdout.split("user message =====", 1)[1]
     assert line not in yes.stdout
+
+
+def test_a_rule_that_matches_twice_is_listed_once(tmp_path):
+    """"Your opponent loses 2 gems and you gain 2 gems": the `mentions "gem[s]"` rule matched
+    twice, and its frame and name were listed twice in every message (hunt Q, M2)."""
+    from envc.compiler.check import load
+
+    spec = tmp_path / "g.envspec"
+    spec.write_text('env g "g"\nplayers 2\nstate { gems: int[0..9][2] = 0 }\n'
+                    'hole h(p: int[0..1]) "Your opponent loses 2 gems and you gain 2 gems."\n'
+                    'texts of h {\n    mentions "gem[s]" modifies gems\n}\n'
+                    'action go() { h(current_player) }\nobserve(p) -> int[0..9] { return gems[p] }\n',
+                    encoding="utf-8")
+    spec.with_suffix(".fills").write_text('fill h hash "e91892d937ab91f6" {\n    gems[p] = min(gems[p] + 2, 9)\n}\n',
+                                          encoding="utf-8")
+    c = load(str(spec)).holes[0].contract
+    assert c is not None and [f.source for f in c.frame or []] == ["gems"]
+    assert len(c.rules) == 1 and c.rules[0].endswith('mentions "gem[s]"')
