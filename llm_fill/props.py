@@ -82,7 +82,7 @@ from hypothesis.errors import Unsatisfiable
 from envc.compiler import ir
 from envc.compiler.check_lang import RESERVED_PREFIX
 from envc.compiler.interp import Interpreter, SpecRuntimeError, State, copy_value, to_value, values_equal
-from envc.llm_fill.textchecks import Example, TextChecks, with_contexts
+from envc.llm_fill.textchecks import Example, TextChecks, random_note, with_contexts
 
 #: the most IR nodes one call of a fill may evaluate (a static bound, see `work_bound`)
 MAX_WORK = 200_000
@@ -498,6 +498,18 @@ def _call(it: Interpreter, hole: ir.HoleDef, before: State, args: list[Any]):
     return after, result, None
 
 
+def _random_note(it: Interpreter, hole: ir.HoleDef, i: int, before: State, after: State, args: list[Any],
+                 result: Any) -> str:
+    """`textchecks.random_note` of the hole's `ensures` clause `i` (the roll or coins of this call)."""
+    ev = it.ev
+    env = {p.name: a for p, a in zip(hole.params, args)} | ({"result": result} if hole.ret is not None else {})
+    ev.state, ev.old_state = after, before
+    try:
+        return random_note(ev, hole.ensures[i], env)
+    finally:
+        ev.state = ev.old_state = None
+
+
 def _same(a: State, b: State) -> bool:
     return (a.rng_key == b.rng_key and a.rng_counter == b.rng_counter
             and a.fields.keys() == b.fields.keys() and all(values_equal(a.fields[k], b.fields[k]) for k in a.fields))
@@ -669,7 +681,8 @@ def check_call(it: Interpreter, hole: ir.HoleDef, before: State, args: list[Any]
             failed = it.ensures_failures(hole, before, after, args, result)
         except SpecRuntimeError as e:
             failed, problems = [], problems + [f"an `ensures` clause faults on this call: {e}"]
-        problems += [f"`ensures {clause_text[i]}` does not hold" for i in failed]
+        problems += [f"`ensures {clause_text[i]}` does not hold" + _random_note(it, hole, i, before, after, args, result)
+                     for i in failed]
         if text is not None:
             problems += text.problems(it, before, after, args, result, decisions)
     again_names = {name for name, ok in held.items() if ok and (reads is None or reads.get(name, set()) & changed)}

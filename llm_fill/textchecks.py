@@ -3,7 +3,7 @@
 
 Public surface: `with_contexts(module)`, `TextChecks(module, hole)` (`setup`, `problems`,
 `describe_setup`), `changed_paths`, `path_text`, `value_at`, `literal_sites`, `mutated`,
-`other_player_literals`, `number_problems`, `data_problems`, `draw_problems`, `choice_problems`, `reads_column`,
+`other_player_literals`, `random_note`, `number_problems`, `data_problems`, `draw_problems`, `choice_problems`, `reads_column`,
 `with_column`, `first_difference`, `set_coins`, `assign`, `Example`.
 
 Per call (inside the generated property tests, `props.check_call`):
@@ -279,7 +279,7 @@ class TextChecks:
                     continue
                 if not ok:
                     out.append(f"{where} `ensures {c.source}` does not hold "
-                               f"({c.span.file}:{c.span.line})" + (COINS_NOTE if _reads_coins(c.source) else ""))
+                               f"({c.span.file}:{c.span.line})" + random_note(ev, c.expr, {**base, **c.env}))
         finally:
             ev.state = ev.old_state = None
         return out
@@ -794,13 +794,34 @@ def _differ(a, b) -> bool:
 #: told with a failing clause that reads the coins: a fill may flip them another way (judge hunt, f01)
 COINS_NOTE = ("; `heads`/`flip` read the call's first random words as `random.coin()` flips coins: heads is "
               "`random.coin()` true, `random.int(0, 1) == 1` (`random.bernoulli(1, 2)` is true on tails), one draw "
-              "per coin, in order; `drawn(k, lo, hi)` is the k-th word as `random.int(lo, hi)` reads it (so is "
-              "`random.pick` over `lo..hi + 1`)")
+              "per coin, in order")
+#: told with a failing clause that reads `drawn(k, lo, hi)` (a die): hunt Q (M3) got the coins note
+DICE_NOTE = ("; `drawn(k, lo, hi)` is the call's k-th random word (from 0) as `random.int(lo, hi)` reads it (so "
+             "is `random.pick` over `lo..hi + 1`): roll the die with one `random.int(lo, hi)` per roll, in order")
+_COIN_READS = ("flip", "heads", "heads_until_tails")
 
 
-def _reads_coins(source: str) -> bool:
-    """Whether a clause's source calls `heads`, `flip`, `heads_until_tails` or `drawn`."""
-    return any(f"{name}(" in source for name in ("heads", "flip", "heads_until_tails", "drawn"))
+def random_note(ev: Evaluator, expr: ir.Expr, env: dict[str, Any]) -> str:
+    """For a failing clause that reads the call's random words (`flip`, `heads`,
+    `heads_until_tails`, `drawn`): what each such read with constant arguments was on this
+    call (`drawn(0, 1, 6)` = 4), then how the words are read (the coins note, the dice note
+    or both); "" for a clause that reads none. The model saw neither the roll nor the coins
+    (hunt Q, M3)."""
+    reads = [n for n in ir.walk(expr) if isinstance(n, ir.Builtin) and n.name in _COIN_READS + ("drawn",)]
+    if not reads:
+        return ""
+    seen: dict[str, Any] = {}
+    for n in reads:
+        if not all(isinstance(a, ir.Const) for a in n.args):
+            continue  # (it reads a comprehension's variable: no one value)
+        call = f"{n.name}({', '.join(str(a.value).lower() for a in n.args if isinstance(a, ir.Const))})"
+        try:
+            seen.setdefault(call, ev.eval(n, env))
+        except SpecRuntimeError:
+            continue
+    values = "; on this call " + ", ".join(f"`{k}` = {str(v).lower()}" for k, v in seen.items()) if seen else ""
+    names = {n.name for n in reads}
+    return values + (COINS_NOTE if names & set(_COIN_READS) else "") + (DICE_NOTE if "drawn" in names else "")
 
 
 def first_difference(module: ir.Module, a: State, b: State, ra: Any, rb: Any, start: int = 0) -> str | None:

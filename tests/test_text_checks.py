@@ -484,6 +484,10 @@ def test_a_wrong_die_is_refused_by_its_contract(rumble, what):
     verdict = judge.judge_body("rumble", ROLL_WRONG[what], fills)
     assert (verdict.ok, verdict.stage) == (False, "property"), verdict.feedback
     assert "drawn(" in verdict.feedback, verdict.feedback
+    # the roll of the failing call is shown, with the dice note and not the coins' (hunt Q, M3)
+    assert re.search(r"on this call `drawn\(0, 1, 6\)` = [1-6]", verdict.feedback), verdict.feedback
+    assert "roll the die with one `random.int(lo, hi)`" in verdict.feedback
+    assert "`heads`/`flip` read" not in verdict.feedback
 
 
 @pytest.mark.parametrize("call, message", [
