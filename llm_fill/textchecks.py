@@ -375,30 +375,70 @@ def _variants(n: int, lo: int, hi: int | None = None) -> list[int]:
     return [v for v in dict.fromkeys((0, n + 1, n - 1, 2 * n)) if v != n and lo <= v and (hi is None or v <= hi)]
 
 
-def other_player_literals(fn: ir.FnDef, players: int) -> set[int]:
-    """The ids of the constants of `fn`'s body that name another player, not an amount: the
-    `P - 1` of `P - 1 - p` and the `k` of `(p + k) % P`, with `p` a player (an int of range
-    `0..P-1`, P = `players` > 1). Decision (a judge hunt): "Steal 1 gold" filled with "steal 2"
-    was accepted because changing the `1` of `1 - p` (the opponent) changed the outcome, so the
-    printed 1 counted as used; these literals are neither counted nor changed."""
+def other_player_literals(fn: ir.FnDef, players: int, module: ir.Module | None = None) -> set[int]:
+    """The ids of the literals of `fn`'s body that name players, not an amount, with `p` a
+    player (an int of range `0..P-1`, P = `players` > 1): the `P - 1` of `P - 1 - p` and of
+    `abs(p - (P - 1))`, the `k` of `(p + k) % P`, the constants of `if p == 0 then 1 else 0`
+    (a player tested and players chosen), and the ids of the loops `for q in 0..P` (and
+    comprehensions) whose variable indexes an array of the players' size (`gems[q]`; with
+    `module`, a state field assigned through it too): their bound `P` counts the players.
+    Decision (judge hunts H and Q): "Steal 1 gold" filled with "steal 2" was accepted because
+    changing the `1` of `1 - p` (the opponent) changed the outcome, and "lose 2 gems" filled
+    with a loop over both players and "lose 1" because the loop's 2 was varied; these
+    literals are neither counted nor changed (a loop's other bound and body still are)."""
     if players < 2:
         return set()
-    player = ir.IntT(lo=0, hi=players - 1)
 
     def is_player(e: ir.Expr) -> bool:
-        return isinstance(e.type, ir.IntT) and (e.type.lo, e.type.hi) == (player.lo, player.hi)
+        return isinstance(e.type, ir.IntT) and (e.type.lo, e.type.hi) == (0, players - 1)
 
+    fields = {f.name: f.type for f in module.state} if module is not None else {}
     out: set[int] = set()
     for n in ir.walk_all(fn.body):
-        if not isinstance(n, ir.Binary):
-            continue
-        if n.op == "sub" and isinstance(n.left, ir.Const) and n.left.value == players - 1 and is_player(n.right):
-            out.add(id(n.left))
-        inner = n.left
-        if n.op == "mod" and isinstance(n.right, ir.Const) and n.right.value == players and isinstance(inner, ir.Binary) \
-                and inner.op == "add" and isinstance(inner.right, ir.Const) and is_player(inner.left):
-            out.add(id(inner.right))
+        out |= {id(x) for x in _naming_players(n, players, is_player)}
+        if isinstance(n, (ir.For, ir.Reduce, ir.ArrayBuild)) and (n.lo, n.hi) == (0, players) \
+                and _indexes_players(n, players, fields):
+            out.add(id(n))
     return out
+
+
+def _naming_players(n: ir.Node, players: int, is_player) -> list[ir.Node]:
+    """The constants of node `n` that name a player (`other_player_literals`)."""
+    def const(e: ir.Expr, values: range | tuple) -> bool:
+        return isinstance(e, ir.Const) and not isinstance(e.value, bool) and e.value in values
+
+    if isinstance(n, ir.Binary) and n.op == "sub" and const(n.left, (players - 1,)) and is_player(n.right):
+        return [n.left]
+    if isinstance(n, ir.Binary) and n.op == "mod" and const(n.right, (players,)) and isinstance(n.left, ir.Binary) \
+            and n.left.op == "add" and isinstance(n.left.right, ir.Const) and is_player(n.left.left):
+        return [n.left.right]
+    arg = n.args[0] if isinstance(n, ir.Builtin) and n.name == "abs" and len(n.args) == 1 else None
+    if isinstance(arg, ir.Binary) and arg.op == "sub" and is_player(arg.left) and const(arg.right, (players - 1,)):
+        return [arg.right]
+    if not isinstance(n, ir.Cond) or not isinstance(n.cond, ir.Binary):
+        return []
+    test, players_of = n.cond, range(players)
+    if test.op in ("eq", "ne") and is_player(test.left) and all(const(e, players_of) for e in (test.right, n.then, n.orelse)):
+        return [test.right, n.then, n.orelse]
+    return []
+
+
+def _indexes_players(loop: ir.For | ir.Reduce | ir.ArrayBuild, players: int, fields: dict[str, ir.Type]) -> bool:
+    """Whether the variable of `loop` indexes an array of `players` cells in its body (a read
+    `gems[q]`, or an assignment to a state field `gems[q] = ...` of that size)."""
+    def is_var(e: ir.Expr) -> bool:
+        return isinstance(e, ir.Local) and e.name == loop.var
+
+    for n in ir.walk_all(loop.body):
+        if isinstance(n, ir.GetIndex) and is_var(n.index) and isinstance(n.base.type, ir.ArrayT) \
+                and n.base.type.size == players:
+            return True
+        if not isinstance(n, ir.Place) or n.root != "state" or not n.path:
+            continue
+        root, step = fields.get(n.name), n.path[0]
+        if isinstance(root, ir.ArrayT) and root.size == players and isinstance(step, ir.IndexStep) and is_var(step.index):
+            return True
+    return False
 
 
 #: the nodes with a literal range `lo..hi`: loops, comprehensions, and the options of a decision or a
@@ -406,13 +446,14 @@ def other_player_literals(fn: ir.FnDef, players: int) -> set[int]:
 _RANGED = (ir.For, ir.Reduce, ir.ArrayBuild, ir.Choose, ir.RandomPick)
 
 
-def literal_sites(fn: ir.FnDef, value: int, enum: str | None = None, players: int = 0) -> int:
+def literal_sites(fn: ir.FnDef, value: int, enum: str | None = None, players: int = 0,
+                  module: ir.Module | None = None) -> int:
     """How many literals of `fn`'s body equal `value`: integer constants, loop, comprehension,
     `choose` and `random.pick` bounds (an exclusive bound `hi` counts as `hi`), and, when `enum` is given,
     that enum's members (a symbol `{R}` may be written `1` or `Energy.fire`); with `players`,
-    not those naming another player (`other_player_literals`)."""
+    not those naming players (`other_player_literals`, with `module`)."""
     count = 0
-    skip = other_player_literals(fn, players)
+    skip = other_player_literals(fn, players, module)
 
     def visit(n: ir.Node) -> None:
         nonlocal count
@@ -424,15 +465,17 @@ def literal_sites(fn: ir.FnDef, value: int, enum: str | None = None, players: in
         elif _negated(n, value):
             count += 1
         elif isinstance(n, _RANGED):
-            count += (n.hi == value) + (n.lo == value)
+            count += (n.hi == value and id(n) not in skip) + (n.lo == value)
 
     _walk(fn.body, visit)
     return count
 
 
-def mutated(fn: ir.FnDef, value: int, new: int, enum: str | None = None, players: int = 0) -> ir.FnDef:
-    """`fn` with every literal that `literal_sites` counts (with the same `players`) set to `new`."""
-    skip = other_player_literals(fn, players)
+def mutated(fn: ir.FnDef, value: int, new: int, enum: str | None = None, players: int = 0,
+            module: ir.Module | None = None) -> ir.FnDef:
+    """`fn` with every literal that `literal_sites` counts (with the same `players` and
+    `module`) set to `new`."""
+    skip = other_player_literals(fn, players, module)
 
     def rewrite(x: Any) -> Any:
         if isinstance(x, list):
@@ -440,18 +483,20 @@ def mutated(fn: ir.FnDef, value: int, new: int, enum: str | None = None, players
         if isinstance(x, tuple):
             return tuple(rewrite(y) for y in x)
         if not isinstance(x, ir.Node) or isinstance(x, (ir.BoolT, ir.IntT, ir.FloatT, ir.EnumT, ir.RecordT, ir.RowT,
-                                                         ir.ArrayT, ir.ListT)) or id(x) in skip:
+                                                         ir.ArrayT, ir.ListT)) or (id(x) in skip and isinstance(x, ir.Const)):
             return x
         update = {k: rewrite(getattr(x, k)) for k in type(x).model_fields if k not in ("type", "span")}
-        _mutate_node(x, update, value, new, enum)
+        _mutate_node(x, update, value, new, enum, keep_hi=id(x) in skip)
         return x.model_copy(update=update)
 
     return rewrite(fn)
 
 
-def _mutate_node(x: ir.Node, update: dict[str, Any], value: int, new: int, enum: str | None) -> None:
+def _mutate_node(x: ir.Node, update: dict[str, Any], value: int, new: int, enum: str | None,
+                 keep_hi: bool = False) -> None:
     """`mutated` on one node: set in `update` a literal `value` of `x` to `new` (a constant, with
-    an integer's range widened to hold it, or a loop's bounds, kept in order)."""
+    an integer's range widened to hold it, or a loop's bounds, kept in order; not the bound
+    `hi` with `keep_hi`: a loop over the players)."""
     if isinstance(x, ir.Const) and isinstance(x.type, ir.IntT) and _negated(x, value):
         update["value"] = -new
         update["type"] = ir.IntT(lo=min(-new, x.type.lo), hi=max(-new, x.type.hi))
@@ -462,7 +507,7 @@ def _mutate_node(x: ir.Node, update: dict[str, Any], value: int, new: int, enum:
         elif enum is not None and isinstance(x.type, ir.EnumT) and x.type.name == enum:
             update["value"] = new
     if isinstance(x, _RANGED):
-        if x.hi == value:
+        if x.hi == value and not keep_hi:
             update["hi"] = max(new, x.lo)
         if x.lo == value:
             update["lo"] = min(new, update.get("hi", x.hi))
@@ -657,7 +702,7 @@ def number_problems(module: ir.Module, hole: ir.HoleDef, examples: list[Example]
         shown = f"`{s.symbol}` (`{enum}.{module.enum(enum).members[s.value]}`, {s.value})" if enum else f"`{s.symbol}`"
         wanted.append((shown, s.value, enum, others))
     for shown, value, enum, variants in wanted:
-        if not literal_sites(fn, value, enum, module.num_players):
+        if not literal_sites(fn, value, enum, module.num_players, module):
             out.append(f"the text prints {shown}, and the fill never writes it: write the text's number "
                        "(a literal) where the text's effect uses it")
             continue
@@ -767,7 +812,7 @@ def _had_choice(it: Interpreter, hole: ir.HoleDef, ex: Example) -> bool:
 
 def _changes(module: ir.Module, hole: ir.HoleDef, fn: ir.FnDef, value: int, new: int, enum: str | None,
              examples: list[Example]) -> bool:
-    other = mutated(fn, value, new, enum, module.num_players)
+    other = mutated(fn, value, new, enum, module.num_players, module)
     mod = module.model_copy(update={"fns": [other if f.name == fn.name else f for f in module.fns]})
     it = Interpreter(mod)
     if any(_changed(ex, _outcome(it, hole.name, ex)) for ex in examples):

@@ -445,6 +445,31 @@ def test_the_literal_that_names_another_player_is_not_a_printed_number(tmp_path)
     assert literal_sites(changed, 2) == 2  # the new amount and the `% 2`
 
 
+def test_loops_over_the_players_and_other_names_of_a_player_are_not_printed_numbers(tmp_path):
+    """Hunt Q, bug 9: a loop `for q in 0..2` over both players (its variable indexes an array of
+    the players' size, or a state field of that size is assigned through it), `abs(p - 1)` and
+    `if p == 0 then 1 else 0` name players; varying them changed who is affected, so "lose 1"
+    passed for a printed 2. A loop of 2 that does not index players ("draw 2 cards") counts."""
+    from envc.compiler.check import load
+    from envc.llm_fill.textchecks import literal_sites, mutated
+
+    spec = tmp_path / "t.envspec"
+    spec.write_text('env t "t"\nplayers 2\nstate { gold: int[0..9][2] = 5\n n: int[0..9] = 0 }\n'
+                    'proc both(p: int[0..1]) { for q in 0..2 { gold[q] = max(gold[q] - 1, 0) } }\n'
+                    'fn read(p: int[0..1]) -> int[0..36] { return sum(gold[q] for q in 0..2) + gold[abs(p - 1)] '
+                    '+ gold[if p == 0 then 1 else 0] }\n'
+                    'proc twice(p: int[0..1]) { for k in 0..2 { n = min(n + 1, 9) } }\n'
+                    'action go() { both(current_player)\n twice(0)\n n = min(read(0), 9) }\n'
+                    'observe(p) -> int[0..9] { return gold[p] }\n')
+    m = load(str(spec))
+    both, read, twice = m.fn("both"), m.fn("read"), m.fn("twice")
+    assert literal_sites(both, 2) == 1 and literal_sites(both, 2, players=2, module=m) == 0
+    assert literal_sites(read, 1, players=2) == 0 and literal_sites(read, 2, players=2) == 0
+    assert literal_sites(twice, 2, players=2, module=m) == 1  # (k indexes no player: "2 cards")
+    changed = mutated(both, 1, 3, players=2, module=m)  # the amount changes, the loop over the players stays
+    assert literal_sites(changed, 3) == 1 and literal_sites(changed, 2) == 1
+
+
 ROLL_HOLE = '''
 hole rumble(p: int[0..1]) "Roll a die. This attack does 10 damage times the number rolled."
     ensures pending == min(old(pending) + 10 * drawn(0, 1, 6), 200)
