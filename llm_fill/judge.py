@@ -403,7 +403,11 @@ class Judge:
             return Verdict(False, "property", str(e), body)
         if cx is not None:
             return Verdict(False, "property", cx.render(loaded.module, ir_hole), body, cx)
-        examples += props.sweep_examples(loaded.module, hole, starts)
+        swept = props.sweep_examples(loaded.module, hole, starts)
+        cx = props.check_examples(loaded.module, hole, swept, self.clause_text(hole, loaded))
+        if cx is not None:
+            return Verdict(False, "property", cx.render(loaded.module, ir_hole), body, cx)
+        examples += swept
         in_context = with_contexts(loaded.module)
         if decides(in_context, ir_hole, examples):
             # the calls above took the lowest legal option of each decision: a fill that breaks

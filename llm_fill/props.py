@@ -715,13 +715,14 @@ class Counterexample:
     args: list[Any]
     outcome: Outcome
     origin: str = ""
+    shrunk: bool = True  # (False: one of the swept states, `check_examples`)
 
     def render(self, module: ir.Module, hole: ir.HoleDef) -> str:
         """The example as DSL values, for a person or a repair prompt."""
         # (envc's own `_envc_` fields are no name the model wrote or can write: hunt Q)
         shown = [f for f in module.state if (not f.builtin or f.name == "current_player")
                  and not f.name.startswith(RESERVED_PREFIX)]
-        lines = ["falsifying example (shrunk by hypothesis):",
+        lines = ["falsifying example (shrunk by hypothesis):" if self.shrunk else "falsifying example:",
                  f"  state before the call ({self.origin}):" if self.origin else "  state before the call:"]
         lines += [f"    {f.name} = {dsl_value(module, f.type, self.before.fields[f.name])}" for f in shown]
         lines.append(f"    (random words: key {self.before.rng_key}, counter {self.before.rng_counter})")
@@ -981,6 +982,25 @@ def sweep_examples(module: ir.Module, hole_name: str, starts: StartStates | None
                           + text.describe_setup(module, pair, drawn))
                 out.append(Example(before, args, after, result, origin))
     return out[:n]
+
+
+def check_examples(module: ir.Module, hole_name: str, examples: list[Example], clause_text: list[str],
+                   choices: Callable | None = None) -> Counterexample | None:
+    """The first of `examples` (calls on states of the game already put in the text's
+    context, `sweep_examples`) on which a property of `check_call` breaks, as a
+    counterexample; None when all pass. Hunt Q (bug 7): the 80 swept states were used only
+    to vary printed numbers, never checked against the contract, and the states hypothesis
+    drew never held the threshold a wrong fill was off by one from."""
+    module = with_contexts(module)
+    it = Interpreter(module)
+    it.default_choices = choices
+    hole = next(h for h in module.holes if h.name == hole_name)
+    reads, context, text = invariant_reads(module), Context(module, hole), TextChecks(module, hole)
+    for ex in examples:
+        outcome = check_call(it, hole, ex.before, list(ex.args), clause_text, None, reads, context, 0, text, True)
+        if outcome.problems:
+            return Counterexample(ex.before, list(ex.args), outcome, ex.origin, shrunk=False)
+    return None
 
 
 def _held_at_start(it: Interpreter, starts: StartStates | None, start: Start,

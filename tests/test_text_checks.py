@@ -702,3 +702,16 @@ def test_a_rule_that_matches_twice_is_listed_once(tmp_path):
     c = load(str(spec)).holes[0].contract
     assert c is not None and [f.source for f in c.frame or []] == ["gems"]
     assert len(c.rules) == 1 and c.rules[0].endswith('mentions "gem[s]"')
+
+
+def test_the_swept_states_are_checked_against_the_contract():
+    """Hunt Q, bug 7: the 80 swept states (`props.sweep_examples`) only varied printed numbers;
+    a fill wrong on states hypothesis did not draw passed. With one hypothesis example (the
+    simplest state, where this fill is right), the swept states refuse it."""
+    judge = Judge(str(PRINTED), max_examples=1)
+    fills = PRINTED.with_suffix(".fills").read_text(encoding="utf-8")
+    holes = {h.prose: h.name for h in judge.load(fills).module.holes}
+    verdict = judge.judge_body(holes[FLURRY], "if damage[p] == 0 {\n    repeat(active[p].hits)\n}", fills)
+    assert (verdict.ok, verdict.stage) == (False, "property"), verdict.feedback
+    assert verdict.feedback.startswith("falsifying example:\n"), verdict.feedback  # (not one hypothesis shrank)
+    assert "ensures dmg == min(old(dmg) * 3, 200)" in verdict.feedback
