@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from envc.compiler.check import fill_path
 from envc.compiler.diagnostics import DiagnosticError, render_all
@@ -47,9 +48,11 @@ from envc.llm_fill.fillfile import clauses_of, item_text, upsert
 from envc.llm_fill.spec import Loaded, fill_key, load_lenient
 from envc.llm_fill.textchecks import (
     HIGHEST,
+    call_outcome,
     choice_problems,
     decides,
     draw_problems,
+    equal_outcomes,
     first_difference,
     number_problems,
     with_contexts,
@@ -107,6 +110,62 @@ def _outcome(it: Interpreter, hole: str, ex, counter: int) -> tuple[str, tuple]:
     if fault is not None:
         return fault, (None, None)
     return repr((after.fields, result)), (after, result)
+
+
+#: decision trees enumerated per fill and example (`_decision_outcomes`), at most
+DECISION_OUTCOMES = 64
+
+
+def _decision_outcomes(it: Interpreter, hole: str, ex) -> list[tuple] | None:
+    """Every outcome ((state, result) or ("fault", text)) of `hole` on example `ex` over every
+    sequence of options its decisions (`choose`) can take, the random words kept; [] when no
+    decision had two options or more, None when there are more than `DECISION_OUTCOMES`."""
+    outcomes: list[tuple] = []
+    todo: list[tuple[int, ...]] = [()]
+    branched = False
+    while todo:
+        prefix = todo.pop()
+        seen: list[list[int]] = []
+
+        def policy(s, legal, who, prefix=prefix, seen=seen):
+            seen.append(legal)
+            i = len(seen) - 1
+            return legal[prefix[i]] if i < len(prefix) else legal[0]
+
+        outcomes.append(call_outcome(it, hole, ex, policy))
+        for j in range(len(prefix), len(seen)):
+            todo += [prefix + (0,) * (j - len(prefix)) + (k,) for k in range(1, len(seen[j]))]
+            branched = branched or len(seen[j]) > 1
+        if len(outcomes) + len(todo) > DECISION_OUTCOMES:
+            return None
+    return outcomes if branched else []
+
+
+def _same_outcome(a: tuple, b: tuple) -> bool:
+    """Two outcomes of `_decision_outcomes` are the same: equal states and results, or the same fault."""
+    return equal_outcomes(a, b) or (isinstance(a[0], str) and a == b)
+
+
+def _decision_difference(module, its: tuple[Interpreter, Interpreter], hole: str, ex) -> str | None | Literal[False]:
+    """False when neither fill decides on example `ex` (or one has too many outcomes to
+    compare); else None when both reach the same outcomes over every option of their
+    decisions (in any numbering), or what one reaches and the other does not."""
+    a, b = (_decision_outcomes(it, hole, ex) for it in its)
+    if a is None or b is None or not (a or b):
+        return False
+    for i, (mine, other) in enumerate(((a, b), (b, a))):
+        lone = next((o for o in mine if not any(_same_outcome(o, x) for x in other)), None)
+        if lone is None:
+            continue
+        which, other_name = ("first", "second") if i == 0 else ("second", "first")
+        base = other[0] if other else ("fault", "no outcome")
+        shown = f"it {lone[1]}" if isinstance(lone[0], str) else f"the {other_name} {base[1]}" \
+            if isinstance(base[0], str) else first_difference(module, lone[0], base[0], lone[1], base[1],
+                                                              ex.before.rng_counter)
+        return (f"over every option of the decisions ({len(mine)} outcome(s) of the {which} fill, {len(other)} of "
+                f"the {other_name}), the {which} fill reaches an outcome no option of the {other_name} reaches "
+                f"(against the {other_name}'s lowest options: {shown})")
+    return None
 
 
 def _law_difference(module, its: tuple[Interpreter, Interpreter], hole: str, ex) -> str | None:
@@ -447,7 +506,12 @@ class Judge:
             b = _run(it_b, hole, ex)
             diff = (None if a[2] == b[2] else f"the first {a[2] or 'runs'} and the second {b[2] or 'runs'}") \
                 if a[2] or b[2] else first_difference(module_a, a[0], b[0], a[1], b[1], ex.before.rng_counter)
-            if diff is not None and _draws(ex.before, a[0], b[0]):
+            if diff is not None and (decisions := _decision_difference(module_a, (it_a, it_b), hole, ex)) is not False:
+                # two fills of a text that decides may number the options differently: the judge's
+                # calls took the lowest option of each, another card in each numbering (hunt Q, bug
+                # 8): they must reach the same outcomes over every option instead
+                diff = decisions
+            elif diff is not None and _draws(ex.before, a[0], b[0]):
                 # two fills of a random text may draw differently and still mean the same: compare
                 # what each does over many random words instead of on these ones, on the first
                 # `LAW_EXAMPLES` such examples (the others are not evidence either way)

@@ -4,7 +4,7 @@
 Public surface: `with_contexts(module)`, `TextChecks(module, hole)` (`setup`, `problems`,
 `describe_setup`), `changed_paths`, `path_text`, `value_at`, `literal_sites`, `mutated`,
 `other_player_literals`, `random_note`, `number_problems`, `data_problems`, `draw_problems`, `choice_problems`, `reads_column`,
-`with_column`, `first_difference`, `set_coins`, `assign`, `Example`.
+`with_column`, `first_difference`, `call_outcome`, `equal_outcomes`, `set_coins`, `assign`, `Example`.
 
 Per call (inside the generated property tests, `props.check_call`):
 
@@ -520,7 +520,9 @@ def _negated(n: ir.Node, value: int) -> bool:
             and value > 0 and n.value == -value)
 
 
-def _outcome(it: Interpreter, name: str, ex: Example, choices=None):
+def call_outcome(it: Interpreter, name: str, ex: Example, choices=None) -> tuple:
+    """(state after, result) of `name` called on example `ex`'s state and arguments, each
+    `choose` picking by `choices` (`Interpreter.call`), or ("fault", message)."""
     try:
         after, result = it.call(ex.before, name, ex.args, choices)
     except Exception as e:  # a fault (or a loop bound pushed past a list): a different outcome
@@ -530,10 +532,10 @@ def _outcome(it: Interpreter, name: str, ex: Example, choices=None):
 
 def _same(ex: Example, out) -> bool:
     """Whether outcome `out` of a call (`_outcome`) is the example's own (a fault never is)."""
-    return _equal_outcomes((ex.after, ex.result), out)
+    return equal_outcomes((ex.after, ex.result), out)
 
 
-def _equal_outcomes(a, b) -> bool:
+def equal_outcomes(a, b) -> bool:
     """Whether two outcomes of one call ((state, result), or ("fault", text), which equals no
     outcome) are the same: the RNG counter, the result and every field of `a`'s state."""
     if isinstance(a[0], str) or isinstance(b[0], str):
@@ -660,7 +662,7 @@ def _broken_with(module: ir.Module, hole: ir.HoleDef, examples: list[Example], d
         contract = (hole.contract or ir.Contract()).model_copy(update={"ensures": [bound]})
         checks.append((x, TextChecks(mod, hole.model_copy(update={"contract": contract}))))
     for ex in examples[:PARAMETRIC_EXAMPLES]:
-        out = _outcome(it, hole.name, ex)
+        out = call_outcome(it, hole.name, ex)
         if isinstance(out[0], str):
             continue
         for x, check in checks:
@@ -671,7 +673,7 @@ def _broken_with(module: ir.Module, hole: ir.HoleDef, examples: list[Example], d
 
 def _changes_module(mod: ir.Module, hole: ir.HoleDef, examples: list[Example]) -> bool:
     it = Interpreter(mod)
-    return any(_changed(ex, _outcome(it, hole.name, ex)) for ex in examples)
+    return any(_changed(ex, call_outcome(it, hole.name, ex)) for ex in examples)
 
 
 def _changed(ex: Example, out) -> bool:
@@ -738,7 +740,7 @@ def draw_problems(module: ir.Module, hole: ir.HoleDef, examples: list[Example]) 
         for shift in (1, 2, 3):
             before = ex.before.copy()
             before.rng_counter = (before.rng_counter + 4096 * shift) & rng.MASK32
-            out = _outcome(it, hole.name, Example(before, ex.args, ex.after, ex.result, ex.origin))
+            out = call_outcome(it, hole.name, Example(before, ex.args, ex.after, ex.result, ex.origin))
             if out[0] == "fault" or not values_equal(out[1], ex.result):
                 return []
             if not all(values_equal(out[0].fields[k], ex.after.fields[k]) for k in ex.after.fields):
@@ -763,7 +765,7 @@ def choice_problems(module: ir.Module, hole: ir.HoleDef, examples: list[Example]
     if len(deciding) < IDLE_DRAWS_MIN:
         return []
     for policy in (HIGHEST, _policy(lambda legal: legal[1])):
-        if any(not _same(ex, _outcome(it, hole.name, ex, policy)) for ex in deciding):
+        if any(not _same(ex, call_outcome(it, hole.name, ex, policy)) for ex in deciding):
             return []
     return [f"the fill asks a player to choose, but what it does never depends on the choice: on the {len(deciding)} "
             "calls with two options or more, other options gave the same state and result. Use the chosen value "
@@ -794,7 +796,7 @@ def _decided(it: Interpreter, hole: ir.HoleDef, ex: Example) -> bool:
         sizes.append(len(legal))
         return legal[0]
 
-    _outcome(it, hole.name, ex, lowest)
+    call_outcome(it, hole.name, ex, lowest)
     return any(n > 1 for n in sizes)
 
 
@@ -804,7 +806,7 @@ def _had_choice(it: Interpreter, hole: ir.HoleDef, ex: Example) -> bool:
     sizes: list[int] = []
     it.ev.draw_sizes = sizes
     try:
-        _outcome(it, hole.name, ex)
+        call_outcome(it, hole.name, ex)
     finally:
         it.ev.draw_sizes = None
     return any(n > 1 for n in sizes)
@@ -815,13 +817,13 @@ def _changes(module: ir.Module, hole: ir.HoleDef, fn: ir.FnDef, value: int, new:
     other = mutated(fn, value, new, enum, module.num_players, module)
     mod = module.model_copy(update={"fns": [other if f.name == fn.name else f for f in module.fns]})
     it = Interpreter(mod)
-    if any(_changed(ex, _outcome(it, hole.name, ex)) for ex in examples):
+    if any(_changed(ex, call_outcome(it, hole.name, ex)) for ex in examples):
         return True
     # The examples' calls took the lowest legal option of every `choose`: a number that bounds the
     # options ("a number below 3") shows only where another option is taken, so both fills are
     # run again taking the highest one, and compared with each other.
     original = Interpreter(module)
-    return any(_differ(_outcome(original, hole.name, ex, HIGHEST), _outcome(it, hole.name, ex, HIGHEST))
+    return any(_differ(call_outcome(original, hole.name, ex, HIGHEST), call_outcome(it, hole.name, ex, HIGHEST))
                for ex in examples)
 
 
@@ -830,7 +832,7 @@ def _differ(a, b) -> bool:
     fault of the varied fill `b` not counted (`_changed`)."""
     if isinstance(b[0], str):  # ("fault", text)
         return False
-    return not _equal_outcomes(a, b)
+    return not equal_outcomes(a, b)
 
 
 # ------------------------------------------------------------------ differential

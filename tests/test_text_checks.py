@@ -715,3 +715,26 @@ def test_the_swept_states_are_checked_against_the_contract():
     assert (verdict.ok, verdict.stage) == (False, "property"), verdict.feedback
     assert verdict.feedback.startswith("falsifying example:\n"), verdict.feedback  # (not one hypothesis shrank)
     assert "ensures dmg == min(old(dmg) * 3, 200)" in verdict.feedback
+
+
+REVERSED = """let i = choose(p, i in 0..8 where i < len(hand[p])) else -1
+if i >= 0 and i < len(hand[p]) {
+    let j = clamp(len(hand[p]) - 1 - i, 0, 7)
+    let c = hand[p][j]
+    hand[p].remove_at(j)
+    piles[p][0] = min(piles[p][0] + c.power, 20)
+}"""
+
+
+def test_fills_that_number_a_decision_differently_agree_in_differential(choices):
+    """Hunt Q, bug 8: two right fills numbering the options differently (here the hand read from
+    its end) were refused by differential acceptance, the judge's calls taking the lowest option,
+    another card in each numbering; they are compared over every option instead. A fill that
+    reaches another outcome (the power to the wrong pile) is still refused, and told so."""
+    judge, fills, holes = choices
+    hole = holes["Discard a card of your choice."]
+    assert judge.judge_body(hole, REVERSED, fills, reference="discard_choice(p)").ok
+    wrong = REVERSED.replace("piles[p][0] = min(piles[p][0]", "piles[p][1] = min(piles[p][1]")
+    verdict = judge.judge_body(hole, wrong, fills, reference="discard_choice(p)")
+    assert (verdict.ok, verdict.stage) == (False, "differential"), verdict.feedback
+    assert "over every option of the decisions" in verdict.feedback
