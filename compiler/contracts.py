@@ -976,7 +976,9 @@ def _context(checker, t: _Target, holes: list[ir.HoleDef]) -> ir.ContextDef | No
     c = t.context
     if c is None:  # (the caller calls for targets with a context)
         return None
-    hole = next(h for h in holes if (h.family or h.name) == t.name)
+    hole = next((h for h in holes if (h.family or h.name) == t.name), None)
+    if hole is None:  # (a family whose text column holds no text yet has no hole: nothing to judge; hunt U)
+        return None
     fam = checker.families.get(t.name)
     untyped = [p for p in c.params if p.type is None]
     if any(p.type is None for p in c.params[len(untyped):]) or len(untyped) > (2 if fam is not None else 0):

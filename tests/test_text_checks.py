@@ -738,3 +738,18 @@ def test_fills_that_number_a_decision_differently_agree_in_differential(choices)
     verdict = judge.judge_body(hole, wrong, fills, reference="discard_choice(p)")
     assert (verdict.ok, verdict.stage) == (False, "differential"), verdict.feedback
     assert "over every option of the decisions" in verdict.feedback
+
+
+def test_a_context_for_a_family_with_no_text_yet_is_accepted(tmp_path):
+    """Hunt U: a `texts of F { context(c) { ... } }` for a family whose text column holds no
+    text (no hole yet) was an internal error (StopIteration)."""
+    from envc.compiler.check import load
+
+    (tmp_path / "cards.json").write_text('[{"name": "A"}]', encoding="utf-8")
+    spec = tmp_path / "n.envspec"
+    spec.write_text('env n "n"\nplayers 1\ntable Card from "cards.json" { effect: text from "effect" }\n'
+                    'state { x: int[0..3] = 0 }\nhole card_effect(p: int[0..0]) per Card.effect\n'
+                    'texts of card_effect {\n    context(c) { x = 1 }\n}\n'
+                    'action go() { x = 0 }\nobserve(p) -> int[0..3] { return x }\n', encoding="utf-8")
+    m = load(str(spec))
+    assert m.holes == [] and m.contexts == []
