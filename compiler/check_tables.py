@@ -487,7 +487,8 @@ def _line_span(path: str, text: str, line: int, col: int, width: int) -> Span:
 def _unique(labels: list[str]) -> list[str]:
     """`labels` with each repeated one told apart by its row number (`ou_classic #3`): two team
     files both named `ou_classic` gave match-up rows and `best:` lines no one could tell apart."""
-    if len(set(labels)) == len(labels):
+    own = set(labels)  # (a set: a list's membership test made 60,000 rows of one name take minutes: hunt U)
+    if len(own) == len(labels):
         return list(labels)
     taken: set[str] = set()
     out = []
@@ -495,7 +496,7 @@ def _unique(labels: list[str]) -> list[str]:
         new, k = label, i
         # a new name is neither given already nor another row's own (`x`, `x #2`, `x` gave two
         # `x #2`: hunt N)
-        while new in taken or (new != label and new in labels):
+        while new in taken or (new != label and new in own):
             new, k = f"{label} #{k}", k + 1
         out.append(new)
         taken.add(new)
