@@ -47,6 +47,11 @@ if TYPE_CHECKING:
     from envc.compiler.check import Checker
 
 
+
+#: names other languages print with: a spec has no output of its own (hunt S: `print(n)` was told
+#: "did you mean `int`?")
+_PRINTS = ("print", "println", "printf", "puts", "log", "debug", "trace", "echo")
+
 class ExpressionChecks(CheckerPart):
     """Checks of expressions (see the module docstring)."""
 
@@ -656,6 +661,9 @@ class ExpressionChecks(CheckerPart):
         rest = ", ".join(self.source_text(a.value.span) for a in e.args[1:])
         self.fail("E0100", f"unknown function `{name}`", func.span, "not defined",
                   help=f"`{name}` is a list method: `{xs}.{name}({rest})`" if method else
+                  "a spec does not print: to watch a game, step the package of `envc compile SPEC --target python` "
+                  "from Python and look at its states; an `invariant` or `fail(\"...\")` stops at a state that "
+                  "should not happen" if name in _PRINTS else
                   did_you_mean(name, list(self.fn_sigs) + list(PURE_BUILTINS) + list(REDUCERS) + list(EFFECTS)))
 
     def method_call(self, e: ast.Call, func: ast.Field, ctx: Ctx, peek: bool) -> ir.Expr:
@@ -685,6 +693,8 @@ class ExpressionChecks(CheckerPart):
         self.fail("E0103", f"unknown method `{func.name}`", func.name_span, "no such method",
                   help=f"the length is a function: `len({xs if _plain_place(xs) else 'xs'})`"
                   if func.name in ("len", "length", "size") else
+                  f"a list grows at its end with `push`: `{xs if _plain_place(xs) else 'xs'}.push({arg_text or 'v'})`"
+                  if func.name in ("append", "add", "push_back") else
                   f"`{func.name}` is a built-in function, not a method: `{func.name}({arg_text})`"
                   if func.name in builtins.FLOAT_MATH else
                   did_you_mean(func.name, ["contains", "count", "draw", "pop", *LIST_MUTATORS]))

@@ -898,6 +898,14 @@ def _habit_help(tok, text: str, expected: str | None) -> str | None:
     if str(tok) == "else" and expected == "expected `{`" and re.search(r"\S\s+if\b[^\n{]*$", line_before):
         # the `if` after a value began an `if` statement
         return "an expression chooses with `if c then a else b` (not Python's `a if c else b`)"
+    if expected == "expected `[`" and re.search(r"\bint\s*$", line_before):
+        # `let x: int = 3`: an integer type gives its range (hunt S)
+        return "an integer type gives its range: `int[lo..hi]`, e.g. `int[0..9]` (the checker proves values stay in it)"
+    line_after = text[tok.end_pos:text.find("\n", tok.end_pos) % (len(text) + 1)]
+    if str(tok) == "if" and re.search(r"[\w)\]]\s*$", line_before) and re.search(r"\belse\b", line_after):
+        # `min(3 if n > 2 else 4, 9)`, `sum(x if c else 0 for k in ...)`: inside brackets the `if`
+        # after a value is unexpected at once (hunt S; the statement case is the `else` above)
+        return "an expression chooses with `if c then a else b` (not Python's `a if c else b`)"
     pick = re.search(r"\b(random\.pick|choose)\s*\(", line_before)
     if str(tok) == "else" and pick and not re.match(r"\s*let\s+\w+(\s*:[^=]+)?\s*=\s*(random\.pick|choose)\s*\(",
                                                  line_before):
