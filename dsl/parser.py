@@ -878,6 +878,11 @@ def _token_help(err: UnexpectedToken, text: str) -> str | None:
     elif str(tok) == "{" and (record := _record_before(text, tok.start_pos)) is not None:
         help_text = (f"a record value is written with parentheses and named fields, `{record}(field: value, ...)`; "
                      "a field left out takes its default (`= value`, else 0 clamped into its range)")
+    elif str(tok) in _TOP_KEYWORDS and tok.column == 1 and "ACTION" not in (err.accepts or err.expected) \
+            and (open_at := _unclosed_brace(text, tok.start_pos)) is not None:
+        # a block left open: the next declaration is where the parser notices (hunt U)
+        help_text = (f"`{tok}` starts a declaration, but the `{{` at line {open_at[0]}, column {open_at[1]} is still "
+                     "open: add the `}` that closes it before this line")
     elif (hint := _habit_help(tok, text, help_text) or _keyword_declared_as_name(text, tok.start_pos)) is not None:
         help_text = hint
     elif "ACTION" in (err.accepts or err.expected):  # at the top level
