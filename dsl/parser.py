@@ -858,8 +858,8 @@ def _token_help(err: UnexpectedToken, text: str) -> str | None:
     help_text: str | None = f"expected {_expected_text(err.accepts or err.expected)}"
     if str(tok) == "|" and text.startswith("||", tok.start_pos):
         help_text = "use the words `and`, `or` and `not`"
-    elif str(tok) == "}" and _unclosed_brace(text, tok.start_pos) is None:
-        help_text = "this `}` closes no block: remove it, or add the `{` it should close"
+    elif (hint := _brace_help(err, text)) is not None:
+        help_text = hint
     elif str(tok) in ("where", "if") and _after_generator_range(text, tok.start_pos):
         help_text = (f"a generator has no `{tok}` filter: put the condition in the value, "
                      "`sum(if i < n then x[i] else 0 for i in 0..N)`, `any(i < n and x[i] > 0 for i in 0..N)`, "
@@ -878,16 +878,27 @@ def _token_help(err: UnexpectedToken, text: str) -> str | None:
     elif str(tok) == "{" and (record := _record_before(text, tok.start_pos)) is not None:
         help_text = (f"a record value is written with parentheses and named fields, `{record}(field: value, ...)`; "
                      "a field left out takes its default (`= value`, else 0 clamped into its range)")
-    elif str(tok) in _TOP_KEYWORDS and tok.column == 1 and "ACTION" not in (err.accepts or err.expected) \
-            and (open_at := _unclosed_brace(text, tok.start_pos)) is not None:
-        # a block left open: the next declaration is where the parser notices (hunt U)
-        help_text = (f"`{tok}` starts a declaration, but the `{{` at line {open_at[0]}, column {open_at[1]} is still "
-                     "open: add the `}` that closes it before this line")
     elif (hint := _habit_help(tok, text, help_text) or _keyword_declared_as_name(text, tok.start_pos)) is not None:
         help_text = hint
     elif "ACTION" in (err.accepts or err.expected):  # at the top level
         help_text = _top_level_help(tok, text) or help_text
     return help_text
+
+
+def _brace_help(err: UnexpectedToken, text: str) -> str | None:
+    """The hint for braces that do not pair: a `}` that closes no block, or a declaration's
+    keyword at the start of a line inside a block left open (the parser notices only there:
+    hunt U); None when neither."""
+    tok = err.token
+    if str(tok) == "}" and _unclosed_brace(text, tok.start_pos) is None:
+        return "this `}` closes no block: remove it, or add the `{` it should close"
+    if str(tok) not in _TOP_KEYWORDS or tok.column != 1 or "ACTION" in (err.accepts or err.expected):
+        return None
+    open_at = _unclosed_brace(text, tok.start_pos)
+    if open_at is None:
+        return None
+    return (f"`{tok}` starts a declaration, but the `{{` at line {open_at[0]}, column {open_at[1]} is still open: "
+            "add the `}` that closes it before this line")
 
 
 def _habit_help(tok, text: str, expected: str | None) -> str | None:
